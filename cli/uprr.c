@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * uprr: the command line. The only place that decides what the user sees and
+ * how the program ends: uprr's own failures exit 125 (as git bisect run and
+ * rr do), a program that cannot be started exits 127 or 126 (as a shell).
+ */
+#define LOG_PREFIX ""
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/log.h"
+#include "recorder/recorder.h"
+#include "replay/replay.h"
+#include "trace/trace.h"
+
+#define EXIT_UPRR 125
+
+static void
+usage(FILE *f)
+{
+	fprintf(f, "usage: uprr record [-o DIR] [-v] [--] PROG [ARGS...]\n"
+		   "       uprr replay [-q] [--dump-sent FILE] [DIR]\n"
+		   "       uprr info [DIR]\n"
+		   "Traces go to $UPRR_TRACE_DIR (default ~/.local/share/uprr); DIR defaults\n"
+		   "to the latest trace there.\n");
+}
+
+/* The exit code of a shell whose child ended with @status. */
+static int
+status_to_exit(int status)
+{
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static void
+verbosity(int v)
+{
+	const char *env = getenv("UPRR_LOG");
+
+	if (env && strcmp(env, "debug") == 0)
+		v = 2;
+	if (v >= 2)
+		log_set_level(LOG_LEVEL_DEBUG);
+	else if (v == 1)
+		log_set_level(LOG_LEVEL_INFO);
+}
+
+static int
+cmd_record(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct rec_options opts = { 0 };
+	char dir[PATH_MAX];
+	int c, status = 0, r, v = 0;
+
+	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			opts.trace_dir = optarg;
+			break;
+		case 'v':
+			v++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_UPRR;
+		}
+	}
+	verbosity(v);
+	if (optind >= argc) {
+		usage(stderr);
+		return EXIT_UPRR;
+	}
+	opts.argv = argv + optind;
+	r = rec_record(&opts, &status, dir, sizeof(dir));
+	if (r == -ENOEXEC) {
+		/* as a shell says it */
+		if (status == ENOENT) {
+			fprintf(stderr, "uprr: %s: command not found\n", argv[optind]);
+			return 127;
+		}
+		fprintf(stderr, "uprr: %s: %s\n", argv[optind], strerror(status));
+		return 126;
+	}
+	if (r < 0)
+		return EXIT_UPRR;
+	log_info("trace saved in %s", dir);
+	return status_to_exit(status);
+}
+
+static int
+trace_arg(int argc, char **argv, char *buf, size_t len)
+{
+	int r;
+
+	if (optind < argc) {
+		snprintf(buf, len, "%s", argv[optind]);
+		return 0;
+	}
+	r = trace_dir_latest(buf, len);
+	if (r < 0)
+		log_error("no trace given and no latest trace found: record one with `uprr record`");
+	return r;
+}
+
+static int
+cmd_replay(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "dump-sent", required_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct replay_options opts = { 0 };
+	char dir[PATH_MAX];
+	int c, status = 0, v = 0;
+
+	while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'q':
+			opts.quiet = true;
+			break;
+		case 'S':
+			opts.dump_sent = optarg;
+			break;
+		case 'v':
+			v++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_UPRR;
+		}
+	}
+	verbosity(v);
+	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
+		return EXIT_UPRR;
+	opts.trace_dir = dir;
+	if (replay_run(&opts, &status) < 0)
+		return EXIT_UPRR;
+	return status_to_exit(status);
+}
+
+static int
+cmd_info(int argc, char **argv)
+{
+	char dir[PATH_MAX];
+
+	optind = 1;
+	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
+		return EXIT_UPRR;
+	return replay_info(dir) < 0 ? EXIT_UPRR : 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_UPRR;
+	}
+	if (strcmp(argv[1], "record") == 0)
+		return cmd_record(argc - 1, argv + 1);
+	if (strcmp(argv[1], "replay") == 0)
+		return cmd_replay(argc - 1, argv + 1);
+	if (strcmp(argv[1], "info") == 0)
+		return cmd_info(argc - 1, argv + 1);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "uprr: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_UPRR;
+}

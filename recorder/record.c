@@ -1,0 +1,886 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The uniprocessor recorder: runs the program's threads one at a time under
+ * sched, pinned with the supervisor to one CPU, and writes every event and
+ * determinant to the trace (DESIGN.md, "Nondeterminism and how it is captured").
+ *
+ * Each thread is always in one of the states of enum rthread_state; only the
+ * current thread runs user code. A thread in a syscall that may block runs in
+ * the kernel while others run; the order in which such syscalls complete is
+ * the order of their exit events in the trace.
+ */
+#define LOG_PREFIX "record"
+#include <asm/unistd.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "recorder/record-private.h"
+#include "recorder/recorder.h"
+#include "sched/sched.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+enum rthread_state {
+	RT_HELD,	/* stopped after an event; resume with PTRACE_CONT */
+	RT_AT_ENTRY,	/* stopped at a recorded syscall entry, not yet executed */
+	RT_IN_SYSCALL,	/* in a may-block syscall in the kernel */
+	RT_EXIT_READY,	/* that syscall's exit stop arrived; exit not yet recorded */
+	RT_RUNNING,	/* the current thread, running user code */
+};
+
+struct rthread {
+	pid_t tid;
+	enum rthread_state state;
+	struct user_regs_struct regs; /* at the thread's last event */
+	uint64_t nr, args[6];	      /* the syscall in progress */
+	int deferred_sig;	      /* async signal to deliver at the next syscall */
+	siginfo_t deferred_info;
+	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
+	siginfo_t injecting_info;
+};
+
+struct recorder {
+	struct trace_writer *w;
+	struct sched *sched;
+	struct rthread *threads;
+	size_t nthreads, cap;
+	pid_t leader;
+	int memfd;
+	bool done;
+	int status;			/* wait status of the process */
+	uint64_t last_sig_rip;		/* where the last fatal-looking signal hit */
+	pid_t last_sig_tid;
+	char error[512];		/* why recording stopped early, if it did */
+	struct rec_ranges ranges;	/* scratch for the model */
+	uint8_t *buf;			/* scratch for tracee memory */
+	size_t buf_cap;
+	struct trace_blob *blobs;
+	size_t blobs_cap;
+};
+
+static struct rthread *
+find_thread(struct recorder *rec, pid_t tid)
+{
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tid == tid)
+			return &rec->threads[i];
+	return NULL;
+}
+
+static int
+add_thread(struct recorder *rec, pid_t tid, struct rthread **ret)
+{
+	int r;
+
+	if (rec->nthreads == rec->cap) {
+		size_t cap = rec->cap ? rec->cap * 2 : 16;
+		struct rthread *t = realloc(rec->threads, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		rec->threads = t;
+		rec->cap = cap;
+	}
+	r = sched_add(rec->sched, tid);
+	if (r < 0)
+		return r;
+	rec->threads[rec->nthreads] = (struct rthread){ .tid = tid, .state = RT_HELD };
+	*ret = &rec->threads[rec->nthreads++];
+	return 0;
+}
+
+static void
+remove_thread(struct recorder *rec, pid_t tid)
+{
+	struct rthread *t = find_thread(rec, tid);
+
+	sched_remove(rec->sched, tid);
+	if (!t)
+		return;
+	*t = rec->threads[--rec->nthreads];
+}
+
+static int
+mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return tracee_read(*(pid_t *)ctx, addr, buf, len);
+}
+
+/*
+ * Copy the ranges in rec->ranges out of thread @tid's memory into blobs.
+ * Unreadable ranges (a bad pointer the kernel rejected) are dropped.
+ */
+static int
+collect_blobs(struct recorder *rec, pid_t tid, uint32_t *ret_n)
+{
+	size_t total = 0, off = 0;
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < rec->ranges.n; i++)
+		total += rec->ranges.v[i].len;
+	if (total > rec->buf_cap) {
+		uint8_t *b = realloc(rec->buf, total);
+
+		if (!b)
+			return -ENOMEM;
+		rec->buf = b;
+		rec->buf_cap = total;
+	}
+	if (rec->ranges.n > rec->blobs_cap) {
+		struct trace_blob *b = realloc(rec->blobs, rec->ranges.n * sizeof(*b));
+
+		if (!b)
+			return -ENOMEM;
+		rec->blobs = b;
+		rec->blobs_cap = rec->ranges.n;
+	}
+	for (size_t i = 0; i < rec->ranges.n; i++) {
+		const struct rec_range *rg = &rec->ranges.v[i];
+
+		if (rg->len > UINT32_MAX || tracee_read(tid, rg->addr, rec->buf + off, rg->len) < 0)
+			continue;
+		rec->blobs[n++] = (struct trace_blob){ rg->addr, (uint32_t)rg->len, rec->buf + off };
+		off += rg->len;
+	}
+	*ret_n = n;
+	return 0;
+}
+
+static void __attribute__((format(printf, 2, 3)))
+stop_recording(struct recorder *rec, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rec->error, sizeof(rec->error), fmt, ap);
+	va_end(ap);
+	rec->done = true;
+}
+
+static int
+write_event(struct recorder *rec, struct trace_event *ev)
+{
+	int r = trace_writer_add_event(rec->w, ev);
+
+	if (r < 0)
+		stop_recording(rec, "cannot write the trace: %s", strerror(-r));
+	return r;
+}
+
+static void
+event_init(struct trace_event *ev, enum trace_event_type type, pid_t tid)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->tid = (uint32_t)tid;
+}
+
+static void
+event_set_regs(struct trace_event *ev, const struct user_regs_struct *regs)
+{
+	ev->has_regs = true;
+	memcpy(ev->regs, regs, sizeof(ev->regs));
+}
+
+/* Resume @t from a stop with PTRACE_CONT or PTRACE_SYSCALL. A thread that
+ * vanished meanwhile (ESRCH) reports its exit through waitpid. */
+static void
+resume(struct rthread *t, enum __ptrace_request how, int sig)
+{
+	if (ptrace(how, t->tid, 0, sig) < 0 && errno != ESRCH)
+		log_debug("resume %d: %s", t->tid, strerror(errno));
+}
+
+
+/* ---- syscalls ---- */
+
+static void on_syscall_exit(struct recorder *rec, struct rthread *t);
+static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
+
+/* Wait for thread @t only; other threads' stops stay queued in the kernel. */
+static int
+wait_thread(struct rthread *t, int *ret_status)
+{
+	for (;;) {
+		if (waitpid(t->tid, ret_status, __WALL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The new thread of a clone: wait for its first stop and record it. */
+static void
+on_clone_event(struct recorder *rec, struct rthread *parent)
+{
+	unsigned long msg = 0;
+	struct rthread *child;
+	struct trace_event ev;
+	int status, sig;
+	pid_t ptid = parent->tid;
+
+	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, 0, &msg) < 0)
+		return;
+	if (add_thread(rec, (pid_t)msg, &child) < 0) {
+		stop_recording(rec, "%s", "out of memory");
+		return;
+	}
+	/* the seized child reports PTRACE_EVENT_STOP before running any code */
+	if (wait_thread(child, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
+		stop_recording(rec, "%s", "a new thread did not stop as expected");
+		return;
+	}
+	event_init(&ev, TRACE_EV_THREAD_START, child->tid);
+	ev.nvalues = 1;
+	ev.values[0] = (uint64_t)ptid;
+	write_event(rec, &ev);
+}
+
+/* Execute the syscall @t is stopped at and wait for its exit, synchronously. */
+static void
+run_syscall(struct recorder *rec, struct rthread *t)
+{
+	int status, sig;
+
+	resume(t, PTRACE_SYSCALL, 0);
+	for (;;) {
+		if (wait_thread(t, &status) < 0)
+			return;
+		switch (tracee_classify(status, &sig)) {
+		case TRACEE_STOP_SYSCALL_EXIT:
+			on_syscall_exit(rec, t);
+			return;
+		case TRACEE_STOP_CLONE:
+			/* on_clone_event may move rec->threads: refind t */
+			{
+				pid_t tid = t->tid;
+
+				on_clone_event(rec, t);
+				t = find_thread(rec, tid);
+			}
+			resume(t, PTRACE_SYSCALL, 0);
+			break;
+		case TRACEE_GONE:
+			on_thread_gone(rec, t->tid, status);
+			return;
+		case TRACEE_STOP_EXIT:
+			/* killed in the syscall (SIGKILL from outside) */
+			resume(t, PTRACE_CONT, 0);
+			break;
+		default:
+			/* group stops and the like: keep going to the exit stop */
+			resume(t, PTRACE_SYSCALL, 0);
+			break;
+		}
+	}
+}
+
+/* Keep the file behind a file-backed mmap; store its id + 1 in *ret_ref. */
+static void
+keep_mapped_file(struct recorder *rec, struct rthread *t, uint64_t result, uint64_t *ret_ref)
+{
+	char path[64], target[PATH_MAX];
+	_cleanup_close_ int fd = -1;
+	uint32_t id;
+	ssize_t n;
+	int r;
+
+	*ret_ref = 0;
+	if ((int64_t)result < 0 || (t->args[3] & MAP_ANONYMOUS) || (int)t->args[4] < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, (int)t->args[4]);
+	n = readlink(path, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = '\0';
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		stop_recording(rec, "cannot open a file the program mapped: %.300s", target);
+		return;
+	}
+	r = trace_writer_keep_file(rec->w, fd, target, &id);
+	if (r < 0) {
+		stop_recording(rec, "cannot keep %.300s in the trace: %s", target, strerror(-r));
+		return;
+	}
+	*ret_ref = (uint64_t)id + 1;
+}
+
+static void
+on_syscall_exit(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+	int64_t result;
+	uint32_t nblobs = 0;
+
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return; /* vanished: its exit comes through waitpid */
+	result = (int64_t)t->regs.rax;
+	rec->ranges.n = 0;
+	if (rec_syscall_outputs((long)t->nr, t->args, result, mem_read, &t->tid, &rec->ranges) < 0 ||
+	    collect_blobs(rec, t->tid, &nblobs) < 0) {
+		stop_recording(rec, "%s", "out of memory");
+		return;
+	}
+	event_init(&ev, TRACE_EV_SYSCALL_EXIT, t->tid);
+	ev.nvalues = 2;
+	ev.values[0] = t->nr;
+	ev.values[1] = (uint64_t)result;
+	if (t->nr == __NR_mmap) {
+		keep_mapped_file(rec, t, (uint64_t)result, &ev.values[2]);
+		ev.values[3] = t->args[5];
+		ev.nvalues = 4;
+	}
+	ev.nblobs = nblobs;
+	ev.blobs = rec->blobs;
+	write_event(rec, &ev);
+	t->state = RT_RUNNING;
+	resume(t, PTRACE_CONT, 0);
+}
+
+/* Deliver a deferred asynchronous signal instead of entering the syscall:
+ * rewind to the syscall instruction so it is issued again after the handler. */
+static void
+inject_at_syscall(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+	struct trace_blob blob = { 0, sizeof(siginfo_t), &t->deferred_info };
+	struct user_regs_struct regs = t->regs;
+
+	event_init(&ev, TRACE_EV_SIGNAL, t->tid);
+	ev.nvalues = 2;
+	ev.values[0] = (uint64_t)t->deferred_sig;
+	ev.values[1] = TRACE_SIGNAL_AT_SYSCALL;
+	event_set_regs(&ev, &t->regs);
+	ev.nblobs = 1;
+	ev.blobs = &blob;
+	if (write_event(rec, &ev) < 0)
+		return;
+	regs.rip -= ARCH_SYSCALL_INSN_LEN;
+	regs.rax = regs.orig_rax;
+	regs.orig_rax = (unsigned long long)-1; /* skip it now (seccomp(2)) */
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return;
+	t->injecting_sig = t->deferred_sig;
+	t->injecting_info = t->deferred_info;
+	t->deferred_sig = 0;
+	syscall(SYS_tgkill, rec->leader, t->tid, t->injecting_sig);
+	t->state = RT_RUNNING;
+	resume(t, PTRACE_CONT, 0);
+}
+
+static void
+on_syscall_entry(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+	char why[128];
+	uint32_t flags, nblobs = 0;
+
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return;
+	if (t->deferred_sig) {
+		inject_at_syscall(rec, t);
+		return;
+	}
+	t->nr = t->regs.orig_rax;
+	for (int i = 0; i < 6; i++)
+		t->args[i] = arch_syscall_arg(&t->regs, i);
+	if (rec_syscall_check((long)t->nr, t->args, why, sizeof(why)) < 0) {
+		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
+		return;
+	}
+	rec->ranges.n = 0;
+	if (rec_syscall_inputs((long)t->nr, t->args, mem_read, &t->tid, &rec->ranges) < 0 ||
+	    collect_blobs(rec, t->tid, &nblobs) < 0) {
+		stop_recording(rec, "%s", "out of memory");
+		return;
+	}
+	event_init(&ev, TRACE_EV_SYSCALL_ENTRY, t->tid);
+	ev.nvalues = 7;
+	ev.values[0] = t->nr;
+	memcpy(&ev.values[1], t->args, sizeof(t->args));
+	event_set_regs(&ev, &t->regs);
+	ev.nblobs = nblobs;
+	ev.blobs = rec->blobs;
+	if (write_event(rec, &ev) < 0)
+		return;
+
+	flags = rec_syscall_flags((long)t->nr, t->args);
+	if (t->nr == __NR_exit || t->nr == __NR_exit_group) {
+		/* the thread (or all threads) exit: their exit events follow */
+		t->state = RT_RUNNING;
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (flags & REC_SC_MAY_BLOCK) {
+		t->state = RT_IN_SYSCALL;
+		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+		resume(t, PTRACE_SYSCALL, 0);
+		return;
+	}
+	if (t->nr == __NR_sched_yield)
+		sched_yield_current(rec->sched);
+	if (sched_event(rec->sched)) {
+		/* timeslice over: hold it at the entry; it runs when picked again */
+		t->state = RT_AT_ENTRY;
+		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+		sched_pick(rec->sched);
+		return;
+	}
+	run_syscall(rec, t);
+}
+
+/* ---- signals ---- */
+
+static bool
+emulate_tsc(struct recorder *rec, struct rthread *t)
+{
+	uint8_t code[16];
+	enum arch_trapped_insn kind;
+	unsigned len;
+	uint32_t aux = 0;
+	uint64_t tsc;
+	struct trace_event ev;
+
+	if (tracee_read(t->tid, t->regs.rip, code, sizeof(code)) < 0 &&
+	    tracee_read(t->tid, t->regs.rip, code, 3) < 0)
+		return false;
+	if (arch_decode_trapped(code, sizeof(code), &kind, &len) < 0 || kind == ARCH_INSN_NONE)
+		return false;
+	tsc = arch_rdtscp(&aux);
+	event_init(&ev, TRACE_EV_RDTSC, t->tid);
+	event_set_regs(&ev, &t->regs);
+	t->regs.rax = (uint32_t)tsc;
+	t->regs.rdx = tsc >> 32;
+	if (kind == ARCH_INSN_RDTSCP)
+		t->regs.rcx = aux;
+	t->regs.rip += len;
+	ev.nvalues = 4;
+	ev.values[0] = t->regs.rax;
+	ev.values[1] = t->regs.rdx;
+	ev.values[2] = t->regs.rcx;
+	ev.values[3] = len;
+	if (write_event(rec, &ev) < 0 || tracee_set_regs(t->tid, &t->regs) < 0)
+		return true;
+	t->state = RT_RUNNING;
+	resume(t, PTRACE_CONT, 0);
+	return true;
+}
+
+static void
+record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
+	      enum trace_signal_kind kind, const struct user_regs_struct *regs)
+{
+	struct trace_event ev;
+	struct trace_blob blob = { 0, sizeof(*si), si };
+
+	event_init(&ev, TRACE_EV_SIGNAL, t->tid);
+	ev.nvalues = 2;
+	ev.values[0] = (uint64_t)sig;
+	ev.values[1] = kind;
+	event_set_regs(&ev, regs);
+	ev.nblobs = 1;
+	ev.blobs = &blob;
+	rec->last_sig_rip = regs->rip;
+	rec->last_sig_tid = t->tid;
+	write_event(rec, &ev);
+}
+
+static void
+on_signal(struct recorder *rec, struct rthread *t, int sig)
+{
+	struct user_regs_struct regs;
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0 || tracee_get_regs(t->tid, &regs) < 0)
+		return;
+	if (t->injecting_sig == sig) {
+		/* the signal we raised at an event: give it its original siginfo */
+		ptrace(PTRACE_SETSIGINFO, t->tid, 0, &t->injecting_info);
+		t->injecting_sig = 0;
+		resume(t, PTRACE_CONT, sig);
+		return;
+	}
+	if (sig == SIGSEGV && si.si_code == SI_KERNEL) {
+		t->regs = regs;
+		if (emulate_tsc(rec, t))
+			return;
+	}
+	if (tracee_signal_is_sync(&si) || sig == SIGSEGV) {
+		record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
+		t->regs = regs;
+		resume(t, PTRACE_CONT, sig);
+		return;
+	}
+	if (!arch_regs_differ(&regs, &t->regs)) {
+		/* pending when the thread left its last event: deliver it there */
+		record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
+		resume(t, PTRACE_CONT, sig);
+		return;
+	}
+	/* arrived while running user code: hold it until the next syscall */
+	if (!t->deferred_sig) {
+		t->deferred_sig = sig;
+		t->deferred_info = si;
+	}
+	resume(t, PTRACE_CONT, 0);
+}
+
+/* ---- thread and process exit ---- */
+
+static void
+on_thread_gone(struct recorder *rec, pid_t tid, int status)
+{
+	struct trace_event ev;
+
+	if (tid == rec->leader) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		event_init(&ev, TRACE_EV_PROCESS_EXIT, tid);
+		ev.nvalues = 2;
+		ev.values[0] = (uint64_t)status;
+		ev.values[1] = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		rec->status = status;
+		write_event(rec, &ev);
+		rec->done = true;
+	} else if (find_thread(rec, tid) && sched_nthreads(rec->sched) > 1) {
+		event_init(&ev, TRACE_EV_THREAD_EXIT, tid);
+		write_event(rec, &ev);
+	}
+	remove_thread(rec, tid);
+}
+
+/* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
+ * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
+static void
+on_exit_event(struct recorder *rec, struct rthread *t)
+{
+	int status, sig;
+	pid_t tid = t->tid;
+
+	resume(t, PTRACE_CONT, 0);
+	if (tid == rec->leader)
+		return;
+	for (;;) {
+		if (wait_thread(t, &status) < 0)
+			return;
+		if (tracee_classify(status, &sig) == TRACEE_GONE)
+			break;
+		resume(t, PTRACE_CONT, 0);
+	}
+	on_thread_gone(rec, tid, status);
+}
+
+/* ---- the loop ---- */
+
+/* Make progress on the current thread, which is stopped at an event. */
+static void
+run_current(struct recorder *rec, struct rthread *t)
+{
+	switch (t->state) {
+	case RT_AT_ENTRY:
+		run_syscall(rec, t);
+		break;
+	case RT_EXIT_READY:
+		on_syscall_exit(rec, t);
+		break;
+	case RT_HELD:
+		t->state = RT_RUNNING;
+		resume(t, PTRACE_CONT, 0);
+		break;
+	case RT_IN_SYSCALL:
+	case RT_RUNNING:
+		break;
+	}
+}
+
+static void
+dispatch(struct recorder *rec, pid_t tid, int status)
+{
+	struct rthread *t = find_thread(rec, tid);
+	int sig = 0;
+
+	if (!t) {
+		/* a thread we never saw start: its clone event is still queued */
+		return;
+	}
+	switch (tracee_classify(status, &sig)) {
+	case TRACEE_GONE:
+		on_thread_gone(rec, tid, status);
+		break;
+	case TRACEE_STOP_SECCOMP:
+		on_syscall_entry(rec, t);
+		break;
+	case TRACEE_STOP_SYSCALL_EXIT:
+		if (t->state == RT_IN_SYSCALL) {
+			t->state = RT_EXIT_READY;
+			sched_set_state(rec->sched, tid, SCHED_RUNNABLE);
+		} else {
+			on_syscall_exit(rec, t);
+		}
+		break;
+	case TRACEE_STOP_CLONE:
+		on_clone_event(rec, t);
+		resume(find_thread(rec, tid), PTRACE_SYSCALL, 0);
+		break;
+	case TRACEE_STOP_EXIT:
+		on_exit_event(rec, t);
+		break;
+	case TRACEE_STOP_SIGNAL:
+		on_signal(rec, t, sig);
+		break;
+	case TRACEE_STOP_EXEC:
+		stop_recording(rec, "%s", "the program called execve; recording process images "
+					  "after exec is not supported yet");
+		break;
+	case TRACEE_STOP_GROUP:
+	case TRACEE_STOP_OTHER:
+		/* group stops: uprr does not keep stopped threads stopped (yet) */
+		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+		break;
+	}
+}
+
+static void
+record_loop(struct recorder *rec)
+{
+	while (!rec->done) {
+		pid_t tid;
+		int status;
+
+		if (!sched_current(rec->sched)) {
+			pid_t next = sched_pick(rec->sched);
+
+			if (next) {
+				run_current(rec, find_thread(rec, next));
+				continue;
+			}
+		} else {
+			struct rthread *cur = find_thread(rec, sched_current(rec->sched));
+
+			if (cur && cur->state != RT_RUNNING && cur->state != RT_IN_SYSCALL) {
+				run_current(rec, cur);
+				continue;
+			}
+		}
+		tid = waitpid(-1, &status, __WALL);
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == ECHILD) {
+				stop_recording(rec, "%s", "lost the program (no more tracees)");
+				break;
+			}
+			continue;
+		}
+		dispatch(rec, tid, status);
+	}
+}
+
+/* ---- start ---- */
+
+static void
+fill_header(struct trace_header *hdr, char *const *argv)
+{
+	extern char **environ;
+
+	memset(hdr, 0, sizeof(*hdr));
+	hdr->format_version = TRACE_FORMAT_VERSION;
+	snprintf(hdr->uprr_version, sizeof(hdr->uprr_version), "%s", UPRR_VERSION);
+	hdr->argv = (char **)argv;
+	hdr->envp = environ;
+	if (!getcwd(hdr->cwd, sizeof(hdr->cwd)))
+		hdr->cwd[0] = '\0';
+	arch_cpu_identity(hdr->cpu_vendor, hdr->cpu_features);
+	snprintf(hdr->tick_source, sizeof(hdr->tick_source), "none");
+	snprintf(hdr->mode, sizeof(hdr->mode), "up");
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		hdr->start_time_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
+}
+
+static int
+record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
+{
+	struct user_regs_struct regs;
+	struct trace_event ev;
+	struct trace_blob blobs[2];
+	uint64_t stack_end = 0;
+	_cleanup_free_ char *maps = NULL;
+	_cleanup_free_ uint8_t *stack = NULL;
+	_cleanup_close_ int exe_fd = -1;
+	uint32_t exe_id;
+	int r;
+
+	r = rec_exec_prepare(pid, rec->memfd, &regs, &stack_end, &maps);
+	if (r < 0)
+		return r;
+	stack = malloc(stack_end - regs.rsp);
+	if (!stack)
+		return -ENOMEM;
+	r = tracee_read(pid, regs.rsp, stack, stack_end - regs.rsp);
+	if (r < 0)
+		return r;
+	exe_fd = open(exe_path, O_RDONLY | O_CLOEXEC);
+	if (exe_fd < 0)
+		return -errno;
+	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, &exe_id);
+	if (r < 0)
+		return r;
+	event_init(&ev, TRACE_EV_EXEC, pid);
+	event_set_regs(&ev, &regs);
+	ev.nvalues = 1;
+	ev.values[0] = exe_id;
+	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
+	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
+	ev.nblobs = 2;
+	ev.blobs = blobs;
+	r = trace_writer_add_event(rec->w, &ev);
+	if (r < 0)
+		return r;
+	/* frame the exec on its own so even a recorder killed at once leaves it */
+	return trace_writer_flush(rec->w);
+}
+
+/* Find @name in $PATH like execvp(3); stores the path in @buf. */
+static int
+find_program(const char *name, char *buf, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(name, '/')) {
+		snprintf(buf, len, "%s", name);
+		return access(buf, F_OK) == 0 ? 0 : -errno;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+
+		snprintf(buf, len, "%.*s/%s", (int)(end - path), path, name);
+		if (access(buf, X_OK) == 0)
+			return 0;
+		path = *end ? end + 1 : end;
+	}
+	return -ENOENT;
+}
+
+int
+rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_t dir_len)
+{
+	struct recorder rec = { .memfd = -1 };
+	struct trace_header hdr;
+	struct tracee_spawn_options sp = { 0 };
+	char exe[PATH_MAX];
+	const char *base;
+	pid_t pid;
+	int r, cpu, exec_errno = 0;
+
+	r = find_program(opts->argv[0], exe, sizeof(exe));
+	if (r < 0) {
+		*ret_status = -r;
+		return -ENOEXEC;
+	}
+	if (opts->trace_dir) {
+		snprintf(dir_buf, dir_len, "%s", opts->trace_dir);
+	} else {
+		base = strrchr(opts->argv[0], '/');
+		r = trace_dir_new(base ? base + 1 : opts->argv[0], dir_buf, dir_len);
+		if (r < 0)
+			return log_error_errno(r, "cannot create a trace directory");
+	}
+	fill_header(&hdr, opts->argv);
+	r = trace_writer_open(dir_buf, &hdr, &rec.w);
+	if (r < 0)
+		return log_error_errno(r, "cannot create trace '%s'", dir_buf);
+	if (!opts->trace_dir && trace_dir_set_latest(dir_buf) < 0)
+		log_warn("cannot update the latest-trace link");
+
+	/* supervisor and tracees share one CPU: ptrace round trips stay cheap */
+	cpu = tracee_pick_cpu();
+	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
+		cpu = -1;
+	rec.sched = sched_new(0);
+	if (!rec.sched) {
+		r = -ENOMEM;
+		goto out;
+	}
+	sp.path = exe;
+	sp.argv = opts->argv;
+	sp.envp = hdr.envp;
+	sp.cwd = NULL;
+	sp.cpu = cpu;
+	sp.trap_tsc = true;
+	sp.filter = rec_seccomp_filter();
+	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
+	if (r == -ENOEXEC) {
+		*ret_status = exec_errno;
+		goto out;
+	}
+	if (r < 0) {
+		log_error_errno(r, "cannot start %s", opts->argv[0]);
+		goto out;
+	}
+	rec.leader = pid;
+	rec.memfd = tracee_open_mem(pid);
+	{
+		struct rthread *t;
+
+		r = rec.memfd < 0 ? rec.memfd : add_thread(&rec, pid, &t);
+		if (r >= 0)
+			r = record_exec(&rec, pid, exe);
+	}
+	if (r < 0) {
+		log_error_errno(r, "cannot record the start of %s", opts->argv[0]);
+		kill(pid, SIGKILL);
+		goto out;
+	}
+	sched_pick(rec.sched);
+	record_loop(&rec);
+	if (rec.error[0]) {
+		log_error("%s", rec.error);
+		kill(pid, SIGKILL);
+		while (waitpid(-1, NULL, __WALL) > 0)
+			;
+		r = -ECANCELED;
+		goto out;
+	}
+	*ret_status = rec.status;
+	if (WIFSIGNALED(rec.status))
+		log_error("process killed by %s at 0x%llx (thread %d)",
+			  tracee_signal_name(WTERMSIG(rec.status)),
+			  (unsigned long long)rec.last_sig_rip, rec.last_sig_tid);
+	r = 0;
+out:
+	{
+		int r2 = trace_writer_close(rec.w);
+
+		if (r2 < 0 && r >= 0) {
+			log_error_errno(r2, "cannot finish the trace");
+			r = r2;
+		}
+	}
+	if (rec.memfd >= 0)
+		close(rec.memfd);
+	sched_free(rec.sched);
+	free(rec.threads);
+	rec_ranges_free(&rec.ranges);
+	free(rec.buf);
+	free(rec.blobs);
+	return r;
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder: the supervisor that launches a program under ptrace and a
+ * seccomp filter, runs its threads one at a time under sched, and writes every
+ * determinant to a trace. Also the syscall model (recorder/syscallent.h),
+ * which replay uses to know what each syscall reads and writes.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/util.h"
+
+/* ---- the syscall model ---- */
+
+/** Flags of a syscall in the model. */
+enum rec_syscall_flags {
+	/** may wait for another thread or the outside world: other threads run meanwhile */
+	REC_SC_MAY_BLOCK = 1u << 0,
+	/** replay executes it (it shapes the address space, the thread set or
+	 * signal state); all others are emulated from the trace */
+	REC_SC_REPLAY_EXEC = 1u << 1,
+	/** outputs are meaningful even when it fails (e.g. nanosleep's remainder) */
+	REC_SC_OUT_ON_ERROR = 1u << 2,
+	/** a per-command check decides support and outputs (ioctl, fcntl, futex, prctl) */
+	REC_SC_SPECIAL = 1u << 3,
+	/** the seccomp filter lets it run without a stop: its effect is fully
+	 * determined by the tracee's own state and it is executed in replay too */
+	REC_SC_UNTRACED = 1u << 4,
+};
+
+/** A range of tracee memory. */
+struct rec_range {
+	uint64_t addr;
+	uint64_t len;
+};
+
+/** A growable list of ranges (owned; free with rec_ranges_free). */
+struct rec_ranges {
+	struct rec_range *v;
+	size_t n, cap;
+};
+
+/** Reads tracee memory for the model: 0 or -errno. */
+typedef int (*rec_mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+
+/** Name of syscall @nr ("read"), or NULL if unknown to this kernel header. */
+const char *rec_syscall_name(long nr);
+
+/** True if the model supports @nr at all (a row exists). */
+bool rec_syscall_known(long nr);
+
+/** The flags of @nr (0 for unknown), refined for @args (e.g. futex op). */
+uint32_t rec_syscall_flags(long nr, const uint64_t args[6]);
+
+/**
+ * Decide whether the model can record syscall @nr with @args exactly.
+ * Returns 0 if so; -ENOSYS if not, with a one-line name of what is unsupported
+ * in @why ("ioctl TIOCSTI (0x5412)", "syscall fork").
+ */
+int rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
+
+/**
+ * Ranges of tracee memory the kernel wrote for syscall @nr with @args and
+ * @result. Pointers the model must follow (iovecs, msghdr, socklen) are read
+ * with @read. Appends to @out. Returns 0 or -errno (-ENOMEM).
+ */
+int rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
+			rec_mem_read_fn read, void *ctx, struct rec_ranges *out) _wur_;
+
+/**
+ * Ranges of tracee memory the program passes out to the kernel as data (what
+ * write(2), send(2) and their kin transmit), read at syscall entry. Appends
+ * to @out. Returns 0 or -errno.
+ */
+int rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
+		       struct rec_ranges *out) _wur_;
+
+/** True for send(2)-family syscalls (data leaves through a socket). */
+bool rec_syscall_is_send(long nr);
+
+/** Append a range. Returns 0 or -ENOMEM. */
+int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;
+/** Free the array (the struct itself is the caller's). */
+void rec_ranges_free(struct rec_ranges *rs);
+
+/* ---- recording ---- */
+
+/** What `uprr record` was asked to do. */
+struct rec_options {
+	char *const *argv;	/**< program and arguments */
+	const char *trace_dir;	/**< trace directory to create, or NULL for the default */
+	bool quiet;		/**< no progress messages */
+};
+
+/**
+ * Record @opts->argv into a new trace. On success stores the program's wait
+ * status in *ret_status and the trace path in @dir_buf, and returns 0.
+ * Returns -ENOEXEC if the program could not be executed (its errno in
+ * *ret_status), or another -errno for uprr's own failures (after logging one
+ * line at error level).
+ */
+int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
+	       size_t dir_len) _wur_;
+
+/**
+ * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for
+ * every syscall, except those the model marks REC_SC_UNTRACED; rseq and clone3 fail with
+ * ENOSYS so glibc falls back to what uprr models (seccomp(2), kernel 4.8+
+ * ordering of seccomp stops after syscall-entry stops).
+ * Returns a pointer to a static program.
+ */
+const struct sock_fprog *rec_seccomp_filter(void);

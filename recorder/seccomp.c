@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The seccomp-bpf filter every tracee runs under, in record and in replay
+ * alike, so both see the same syscall outcomes (seccomp(2)).
+ */
+#include <errno.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+
+#include "recorder/recorder.h"
+
+#define MAX_FILTER 128
+
+const struct sock_fprog *
+rec_seccomp_filter(void)
+{
+	static struct sock_filter insns[MAX_FILTER];
+	static struct sock_fprog prog;
+	unsigned n = 0;
+
+	if (prog.len)
+		return &prog;
+#define EMIT(code, k, jt, jf) (insns[n++] = (struct sock_filter)BPF_JUMP(code, k, jt, jf))
+	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch), 0, 0);
+	/* a foreign ABI (int 0x80, x32) goes to the tracer, which refuses it */
+	EMIT(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE, 0, 0);
+	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr), 0, 0);
+	/* glibc 2.36 falls back to clone(2) and runs without rseq when these fail */
+	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_rseq, 0, 1);
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS, 0, 0);
+	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1);
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS, 0, 0);
+	for (long nr = 0; nr < 512 && n + 3 < MAX_FILTER; nr++) {
+		uint64_t none[6] = { 0 };
+
+		if (!(rec_syscall_flags(nr, none) & REC_SC_UNTRACED))
+			continue;
+		EMIT(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1);
+		EMIT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
+	}
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE, 0, 0);
+#undef EMIT
+	prog.len = (unsigned short)n;
+	prog.filter = insns;
+	return &prog;
+}

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The syscall model: one row per syscall uprr records (strace's syscallent.h).
+ * Each row says what the kernel writes (OUT), what data the program passes out
+ * (IN), and how replay treats it (flags). A syscall without a row stops the
+ * recording with a message that names it. See doc/how-to-add-a-syscall.md.
+ *
+ * OUT kinds (sizes in bytes; "a" = argument index):
+ *   FIX(a, n)      n bytes at a
+ *   RET(a)         result bytes at a
+ *   RETX(a, n)     result * n bytes at a
+ *   AV(a, s)       value-of-argument-s bytes at a
+ *   AX(a, s, n)    argument-s * n bytes at a
+ *   SA(a, l)       socket address at a, its length in the socklen_t at l
+ *   FDS(a, s)      an fd_set of argument-s bits at a
+ *   IOV(a, s)      result bytes scattered over the iovec array a[s]
+ *   MSG(a)         struct msghdr a: iovecs (result bytes), name, control
+ * IN kinds: INB(a, s) argument-s bytes at a; INIOV(a, s); INMSG(a).
+ * Flags: MB may block; RX replay executes it; OE outputs count on failure;
+ *   SP a per-command check (ioctl, fcntl, futex, prctl, clone); UT untraced.
+ */
+#pragma once
+
+/* clang-format off */
+#define MB REC_SC_MAY_BLOCK
+#define RX REC_SC_REPLAY_EXEC
+#define OE REC_SC_OUT_ON_ERROR
+#define SP REC_SC_SPECIAL
+#define UT (REC_SC_UNTRACED | REC_SC_REPLAY_EXEC)
+
+#define FIX(a, n)   { OUT_FIXED, a, 0, n }
+#define RET(a)      { OUT_RET, a, 0, 1 }
+#define RETX(a, n)  { OUT_RET, a, 0, n }
+#define AV(a, s)    { OUT_ARGVAL, a, s, 1 }
+#define AX(a, s, n) { OUT_ARGVAL, a, s, n }
+#define SA(a, l)    { OUT_SOCKADDR, a, l, 0 }
+#define FDS(a, s)   { OUT_FDSET, a, s, 0 }
+#define IOV(a, s)   { OUT_IOV, a, s, 0 }
+#define MSG(a)      { OUT_MSGHDR, a, 0, 0 }
+#define INB(a, s)   .in = { IN_BUF, a, s }
+#define INIOV(a, s) .in = { IN_IOV, a, s }
+#define INMSG(a)    .in = { IN_MSGHDR, a, 0 }
+
+#define SC(nr, fl, ...) [__NR_##nr] = { .flags = (fl) | REC_SC_KNOWN, __VA_ARGS__ }
+#define O(...) .out = { __VA_ARGS__ }
+
+/* sizes of kernel structures on x86-64 (include/uapi) */
+#define SZ_STAT 144
+#define SZ_STATX 256
+#define SZ_TIMESPEC 16
+#define SZ_TIMEVAL 16
+#define SZ_RLIMIT 16
+#define SZ_RUSAGE 144
+#define SZ_SIGACTION 32
+#define SZ_STACK 24
+#define SZ_SIGINFO 128
+#define SZ_UTSNAME 390
+#define SZ_SYSINFO 112
+#define SZ_STATFS 120
+#define SZ_ITIMERVAL 32
+#define SZ_ITIMERSPEC 32
+#define SZ_EPOLL_EVENT 12
+#define SZ_POLLFD 8
+#define SZ_TMS 32
+
+static const struct syscall_row syscall_table[] = {
+	/* file I/O */
+	SC(read,	MB, O(RET(1))),
+	SC(pread64,	MB, O(RET(1))),
+	SC(readv,	MB, O(IOV(1, 2))),
+	SC(preadv,	MB, O(IOV(1, 2))),
+	SC(preadv2,	MB, O(IOV(1, 2))),
+	SC(write,	MB, INB(1, 2)),
+	SC(pwrite64,	MB, INB(1, 2)),
+	SC(writev,	MB, INIOV(1, 2)),
+	SC(pwritev,	MB, INIOV(1, 2)),
+	SC(pwritev2,	MB, INIOV(1, 2)),
+	SC(open,	0),
+	SC(openat,	0),
+	SC(creat,	0),
+	SC(close,	0),
+	SC(close_range,	0),
+	SC(lseek,	0),
+	SC(dup,		0),
+	SC(dup2,	0),
+	SC(dup3,	0),
+	SC(pipe,	0, O(FIX(0, 8))),
+	SC(pipe2,	0, O(FIX(0, 8))),
+	SC(fcntl,	SP),
+	SC(ioctl,	SP),
+	SC(flock,	MB),
+	SC(fsync,	0),
+	SC(fdatasync,	0),
+	SC(sync,	0),
+	SC(syncfs,	0),
+	SC(ftruncate,	0),
+	SC(truncate,	0),
+	SC(fallocate,	0),
+	SC(fadvise64,	0),
+	SC(readahead,	0),
+	SC(sendfile,	MB, O(FIX(2, 8))),
+	SC(copy_file_range, MB, O(FIX(1, 8), FIX(3, 8))),
+	SC(memfd_create, 0),
+	SC(eventfd,	0),
+	SC(eventfd2,	0),
+	SC(timerfd_create, 0),
+	SC(timerfd_settime, 0, O(FIX(3, SZ_ITIMERSPEC))),
+	SC(timerfd_gettime, 0, O(FIX(1, SZ_ITIMERSPEC))),
+	SC(signalfd4,	0),
+	SC(inotify_init1, 0),
+	SC(inotify_add_watch, 0),
+	SC(inotify_rm_watch, 0),
+
+	/* files and directories */
+	SC(stat,	0, O(FIX(1, SZ_STAT))),
+	SC(lstat,	0, O(FIX(1, SZ_STAT))),
+	SC(fstat,	0, O(FIX(1, SZ_STAT))),
+	SC(newfstatat,	0, O(FIX(2, SZ_STAT))),
+	SC(statx,	0, O(FIX(4, SZ_STATX))),
+	SC(statfs,	0, O(FIX(1, SZ_STATFS))),
+	SC(fstatfs,	0, O(FIX(1, SZ_STATFS))),
+	SC(access,	0),
+	SC(faccessat,	0),
+	SC(faccessat2,	0),
+	SC(getdents64,	0, O(RET(1))),
+	SC(getdents,	0, O(RET(1))),
+	SC(readlink,	0, O(RET(1))),
+	SC(readlinkat,	0, O(RET(2))),
+	SC(getcwd,	0, O(RET(0))),
+	SC(chdir,	0),
+	SC(fchdir,	0),
+	SC(mkdir,	0),
+	SC(mkdirat,	0),
+	SC(rmdir,	0),
+	SC(unlink,	0),
+	SC(unlinkat,	0),
+	SC(rename,	0),
+	SC(renameat,	0),
+	SC(renameat2,	0),
+	SC(link,	0),
+	SC(linkat,	0),
+	SC(symlink,	0),
+	SC(symlinkat,	0),
+	SC(chmod,	0),
+	SC(fchmod,	0),
+	SC(fchmodat,	0),
+	SC(chown,	0),
+	SC(fchown,	0),
+	SC(lchown,	0),
+	SC(fchownat,	0),
+	SC(umask,	0),
+	SC(utimensat,	0),
+	SC(getxattr,	0, O(RET(2))),
+	SC(lgetxattr,	0, O(RET(2))),
+	SC(fgetxattr,	0, O(RET(2))),
+	SC(listxattr,	0, O(RET(1))),
+	SC(llistxattr,	0, O(RET(1))),
+	SC(flistxattr,	0, O(RET(1))),
+
+	/* memory: replay executes these at the recorded addresses */
+	SC(mmap,	RX),
+	SC(munmap,	UT),
+	SC(mprotect,	UT),
+	SC(mremap,	RX),
+	SC(brk,		RX),
+	SC(madvise,	RX),
+	SC(msync,	0),
+	SC(mincore,	0, O(AX(2, 1, 1))), /* one byte per page: see model */
+	SC(mlock,	0),
+	SC(munlock,	0),
+	SC(mlockall,	0),
+	SC(munlockall,	0),
+	SC(membarrier,	0),
+
+	/* sockets */
+	SC(socket,	0),
+	SC(socketpair,	0, O(FIX(3, 8))),
+	SC(bind,	0),
+	SC(listen,	0),
+	SC(connect,	MB),
+	SC(accept,	MB, O(SA(1, 2))),
+	SC(accept4,	MB, O(SA(1, 2))),
+	SC(getsockname,	0, O(SA(1, 2))),
+	SC(getpeername,	0, O(SA(1, 2))),
+	SC(setsockopt,	0),
+	SC(getsockopt,	0, O(SA(3, 4))),
+	SC(shutdown,	0),
+	SC(sendto,	MB, INB(1, 2)),
+	SC(sendmsg,	MB, INMSG(1)),
+	SC(recvfrom,	MB, O(RET(1), SA(4, 5))),
+	SC(recvmsg,	MB, O(MSG(1))),
+
+	/* waiting */
+	SC(poll,	MB, O(AX(0, 1, SZ_POLLFD))),
+	SC(ppoll,	MB, O(AX(0, 1, SZ_POLLFD), FIX(2, SZ_TIMESPEC))),
+	SC(select,	MB, O(FDS(1, 0), FDS(2, 0), FDS(3, 0))),
+	SC(pselect6,	MB, O(FDS(1, 0), FDS(2, 0), FDS(3, 0))),
+	SC(epoll_create, 0),
+	SC(epoll_create1, 0),
+	SC(epoll_ctl,	0),
+	SC(epoll_wait,	MB, O(RETX(1, SZ_EPOLL_EVENT))),
+	SC(epoll_pwait,	MB, O(RETX(1, SZ_EPOLL_EVENT))),
+	SC(epoll_pwait2, MB, O(RETX(1, SZ_EPOLL_EVENT))),
+	SC(futex,	SP),
+	SC(nanosleep,	MB | OE, O(FIX(1, SZ_TIMESPEC))),
+	SC(clock_nanosleep, MB | OE, O(FIX(3, SZ_TIMESPEC))),
+	SC(pause,	MB),
+	SC(rt_sigsuspend, MB),
+	SC(rt_sigtimedwait, MB, O(FIX(1, SZ_SIGINFO))),
+	SC(wait4,	MB, O(FIX(1, 4), FIX(3, SZ_RUSAGE))),
+	SC(waitid,	MB, O(FIX(2, SZ_SIGINFO), FIX(4, SZ_RUSAGE))),
+	SC(sched_yield,	0),
+
+	/* time and randomness */
+	SC(clock_gettime, 0, O(FIX(1, SZ_TIMESPEC))),
+	SC(clock_getres, 0, O(FIX(1, SZ_TIMESPEC))),
+	SC(gettimeofday, 0, O(FIX(0, SZ_TIMEVAL), FIX(1, 8))),
+	SC(time,	0, O(FIX(0, 8))),
+	SC(times,	0, O(FIX(0, SZ_TMS))),
+	SC(getrandom,	0, O(RET(0))),
+	SC(alarm,	0),
+	SC(setitimer,	0, O(FIX(2, SZ_ITIMERVAL))),
+	SC(getitimer,	0, O(FIX(1, SZ_ITIMERVAL))),
+	SC(timer_create, 0, O(FIX(2, 4))),
+	SC(timer_settime, 0, O(FIX(3, SZ_ITIMERSPEC))),
+	SC(timer_gettime, 0, O(FIX(1, SZ_ITIMERSPEC))),
+	SC(timer_delete, 0),
+
+	/* identity and limits */
+	SC(getpid,	0),
+	SC(gettid,	0),
+	SC(getppid,	0),
+	SC(getuid,	0),
+	SC(geteuid,	0),
+	SC(getgid,	0),
+	SC(getegid,	0),
+	SC(getresuid,	0, O(FIX(0, 4), FIX(1, 4), FIX(2, 4))),
+	SC(getresgid,	0, O(FIX(0, 4), FIX(1, 4), FIX(2, 4))),
+	SC(getgroups,	0, O(RETX(1, 4))),
+	SC(getpgrp,	0),
+	SC(getpgid,	0),
+	SC(getsid,	0),
+	SC(setsid,	0),
+	SC(setpgid,	0),
+	SC(uname,	0, O(FIX(0, SZ_UTSNAME))),
+	SC(sysinfo,	0, O(FIX(0, SZ_SYSINFO))),
+	SC(getrlimit,	0, O(FIX(1, SZ_RLIMIT))),
+	SC(setrlimit,	0),
+	SC(prlimit64,	0, O(FIX(3, SZ_RLIMIT))),
+	SC(getrusage,	0, O(FIX(1, SZ_RUSAGE))),
+	SC(getcpu,	0, O(FIX(0, 4), FIX(1, 4))),
+	SC(sched_getaffinity, 0, O(RET(2))),
+	SC(sched_setaffinity, 0),
+	SC(sched_getparam, 0, O(FIX(1, 4))),
+	SC(sched_getscheduler, 0),
+	SC(sched_setscheduler, 0),
+	SC(sched_get_priority_max, 0),
+	SC(sched_get_priority_min, 0),
+	SC(getpriority,	0),
+	SC(setpriority,	0),
+	SC(capget,	0, O(FIX(1, 24))),
+	SC(prctl,	SP),
+	SC(ioprio_get,	0),
+
+	/* signals */
+	SC(rt_sigaction, UT),
+	SC(rt_sigprocmask, UT),
+	SC(rt_sigreturn, UT),
+	SC(sigaltstack,	UT),
+	SC(rt_sigpending, 0, O(AV(0, 1))),
+	SC(kill,	0),
+	SC(tkill,	0),
+	SC(tgkill,	0),
+	SC(rt_sigqueueinfo, 0),
+	SC(rt_tgsigqueueinfo, 0),
+
+	/* threads and process */
+	SC(clone,	RX | SP),
+	SC(set_tid_address, RX),
+	SC(set_robust_list, UT),
+	SC(get_robust_list, 0, O(FIX(1, 8), FIX(2, 8))),
+	SC(arch_prctl,	UT),
+	SC(exit,	RX),
+	SC(exit_group,	RX),
+};
+/* clang-format on */

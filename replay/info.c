@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/* `uprr info`: a summary of a trace, read through the same reader as replay. */
+#define LOG_PREFIX "info"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "common/log.h"
+#include "replay/replay.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+
+int
+replay_info(const char *trace_dir)
+{
+	struct trace_reader *r;
+	const struct trace_header *hdr;
+	struct trace_event ev;
+	struct trace_stats st;
+	char err[512];
+	uint64_t events = 0, syscalls = 0, signals = 0, end_ns = 0;
+	unsigned threads = 1;
+	int status = -1, rc;
+
+	rc = trace_reader_open(trace_dir, &r, err, sizeof(err));
+	if (rc < 0) {
+		log_error("%s", err);
+		return rc;
+	}
+	hdr = trace_reader_header(r);
+	while ((rc = trace_reader_next(r, &ev)) > 0) {
+		events++;
+		switch (ev.type) {
+		case TRACE_EV_SYSCALL_ENTRY:
+			syscalls++;
+			break;
+		case TRACE_EV_SIGNAL:
+			signals++;
+			break;
+		case TRACE_EV_THREAD_START:
+			threads++;
+			break;
+		case TRACE_EV_PROCESS_EXIT:
+			status = (int)ev.values[0];
+			end_ns = ev.nvalues > 1 ? ev.values[1] : 0;
+			break;
+		default:
+			break;
+		}
+	}
+	trace_reader_stats(r, &st);
+	printf("trace:       %s\n", trace_dir);
+	printf("command:    ");
+	for (char **a = hdr->argv; a && *a; a++)
+		printf(" %s", *a);
+	printf("\nmode:        %s, ticks %s, format %u, uprr %s\n", hdr->mode, hdr->tick_source,
+	       hdr->format_version, hdr->uprr_version);
+	printf("threads:     %u\n", threads);
+	printf("events:      %" PRIu64 " (%" PRIu64 " syscalls, %" PRIu64 " signals)\n", events,
+	       syscalls, signals);
+	if (end_ns > hdr->start_time_ns)
+		printf("duration:    %.3f s\n", (double)(end_ns - hdr->start_time_ns) / 1e9);
+	if (status < 0)
+		printf("end:         none recorded (%s)\n", rc < 0 ? trace_reader_error(r) : "trace cut short");
+	else if (WIFSIGNALED(status))
+		printf("end:         killed by %s\n", tracee_signal_name(WTERMSIG(status)));
+	else
+		printf("end:         exit status %d\n", WEXITSTATUS(status));
+	printf("trace bytes: %" PRIu64 " events in %" PRIu64 " frames (%" PRIu64
+	       " raw, ratio %.1f), %" PRIu64 " in kept files\n",
+	       st.compressed_bytes, st.frames, st.raw_bytes,
+	       st.compressed_bytes ? (double)st.raw_bytes / (double)st.compressed_bytes : 0.0,
+	       st.file_bytes);
+	trace_reader_close(r);
+	return 0;
+}

@@ -1,0 +1,802 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Offline replay. The trace is a total order of events; replay runs, for each
+ * event, exactly the thread that produced it up to that event, so every
+ * thread's user code runs in the same order against the same memory as in
+ * the recording. Syscalls are emulated from the trace (results and the
+ * memory the kernel wrote), except those the model marks REC_SC_REPLAY_EXEC,
+ * which are executed at the recorded addresses.
+ */
+#define LOG_PREFIX "replay"
+#include "replay/replay.h"
+
+#include <asm/unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "common/log.h"
+#include "recorder/recorder.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+enum pthread_state {
+	PT_HELD,     /* stopped after an event; resume with PTRACE_CONT */
+	PT_AT_ENTRY, /* stopped at a syscall entry (seccomp stop) */
+	PT_RUNNING,  /* resumed: its next stop is pending */
+};
+
+struct pthread_r {
+	pid_t rec_tid; /* thread id in the recording */
+	pid_t tid;     /* thread id in this replay */
+	enum pthread_state state;
+	uint64_t nr, args[6];
+	struct user_regs_struct regs;
+};
+
+struct replayer {
+	struct trace_reader *r;
+	const struct replay_options *opts;
+	struct pthread_r *threads;
+	size_t nthreads, cap;
+	pid_t leader;
+	int memfd;
+	uint64_t event_no;
+	int dump_fd;
+	int status;
+	uint64_t last_sig_rip;	/* where the last signal was delivered */
+	pid_t last_sig_tid;	/* recorded id of the thread it hit */
+	bool done;
+	int error;		/* first error, negative errno */
+	struct rec_ranges ranges;
+	uint8_t *buf;
+	size_t buf_cap;
+};
+
+static int __attribute__((format(printf, 3, 4)))
+diverge(struct replayer *rp, const struct trace_event *ev, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_error("divergence at event %" PRIu64 " (thread %u): %s", rp->event_no, ev->tid, msg);
+	rp->error = -EPROTO;
+	rp->done = true;
+	return -EPROTO;
+}
+
+static struct pthread_r *
+find_rec(struct replayer *rp, pid_t rec_tid)
+{
+	for (size_t i = 0; i < rp->nthreads; i++)
+		if (rp->threads[i].rec_tid == rec_tid)
+			return &rp->threads[i];
+	return NULL;
+}
+
+static struct pthread_r *
+add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid)
+{
+	if (rp->nthreads == rp->cap) {
+		size_t cap = rp->cap ? rp->cap * 2 : 16;
+		struct pthread_r *t = realloc(rp->threads, cap * sizeof(*t));
+
+		if (!t)
+			return NULL;
+		rp->threads = t;
+		rp->cap = cap;
+	}
+	rp->threads[rp->nthreads] = (struct pthread_r){ .rec_tid = rec_tid, .tid = tid };
+	return &rp->threads[rp->nthreads++];
+}
+
+static void
+remove_thread(struct replayer *rp, struct pthread_r *t)
+{
+	*t = rp->threads[--rp->nthreads];
+}
+
+static int
+wait_tid(pid_t tid, int *ret_status)
+{
+	for (;;) {
+		if (waitpid(tid, ret_status, __WALL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+static void
+resume(pid_t tid, enum __ptrace_request how, int sig)
+{
+	/* ESRCH: the thread died meanwhile; its exit shows up in waitpid */
+	if (ptrace(how, tid, 0, sig) < 0 && errno != ESRCH)
+		log_debug("resume %d: %s", tid, strerror(errno));
+}
+
+static const char *
+stop_name(enum tracee_stop kind, int sig)
+{
+	static char buf[64];
+
+	switch (kind) {
+	case TRACEE_GONE: return "the thread exited";
+	case TRACEE_STOP_SECCOMP: return "a syscall";
+	case TRACEE_STOP_SYSCALL_EXIT: return "a syscall exit";
+	case TRACEE_STOP_CLONE: return "a clone";
+	case TRACEE_STOP_EXEC: return "an execve";
+	case TRACEE_STOP_EXIT: return "the thread exiting";
+	case TRACEE_STOP_GROUP: return "a group stop";
+	case TRACEE_STOP_SIGNAL:
+		snprintf(buf, sizeof(buf), "signal %s", tracee_signal_name(sig));
+		return buf;
+	default: return "another ptrace stop";
+	}
+}
+
+/*
+ * Run thread @t to its next stop: the point of event @ev. Group stops are
+ * passed over. Stores the stop's kind and signal.
+ */
+static int
+run_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
+	    enum tracee_stop *ret_kind, int *ret_sig)
+{
+	int status, sig = 0;
+	enum tracee_stop kind;
+
+	if (t->state != PT_RUNNING)
+		resume(t->tid, PTRACE_CONT, 0);
+	t->state = PT_RUNNING;
+	for (;;) {
+		if (wait_tid(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		kind = tracee_classify(status, &sig);
+		if (kind != TRACEE_STOP_GROUP)
+			break;
+		resume(t->tid, PTRACE_CONT, 0);
+	}
+	if (kind == TRACEE_GONE)
+		return diverge(rp, ev, "the thread exited early");
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	*ret_kind = kind;
+	*ret_sig = sig;
+	return 0;
+}
+
+static int
+check_regs(struct replayer *rp, const struct trace_event *ev, const struct pthread_r *t)
+{
+	struct user_regs_struct want;
+	const char *reg;
+
+	if (!ev->has_regs)
+		return 0;
+	memcpy(&want, ev->regs, sizeof(want));
+	reg = arch_regs_differ(&want, &t->regs);
+	if (reg)
+		return diverge(rp, ev, "register %s differs at rip 0x%llx (recorded rip 0x%llx)", reg,
+			       t->regs.rip, want.rip);
+	return 0;
+}
+
+static int
+ensure_buf(struct replayer *rp, size_t len)
+{
+	if (len > rp->buf_cap) {
+		uint8_t *b = realloc(rp->buf, len);
+
+		if (!b)
+			return -ENOMEM;
+		rp->buf = b;
+		rp->buf_cap = len;
+	}
+	return 0;
+}
+
+static int
+mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return tracee_read(*(pid_t *)ctx, addr, buf, len);
+}
+
+/* ---- events ---- */
+
+static int
+on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	enum tracee_stop kind;
+	int sig, r;
+
+	r = run_to_stop(rp, t, ev, &kind, &sig);
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SECCOMP)
+		return diverge(rp, ev, "expected syscall %s, got %s at rip 0x%llx",
+			       rec_syscall_name((long)ev->values[0]) ?: "?", stop_name(kind, sig),
+			       t->regs.rip);
+	t->state = PT_AT_ENTRY;
+	t->nr = t->regs.orig_rax;
+	if (t->nr != ev->values[0])
+		return diverge(rp, ev, "expected syscall %s, got %s",
+			       rec_syscall_name((long)ev->values[0]) ?: "?",
+			       rec_syscall_name((long)t->nr) ?: "?");
+	for (int i = 0; i < 6; i++) {
+		t->args[i] = arch_syscall_arg(&t->regs, i);
+		if (t->args[i] != ev->values[1 + i])
+			return diverge(rp, ev, "syscall %s argument %d is 0x%" PRIx64
+				       ", recorded 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), i, t->args[i], ev->values[1 + i]);
+	}
+	r = check_regs(rp, ev, t);
+	if (r < 0)
+		return r;
+	/* the bytes the program passes out must be the recorded ones */
+	for (uint32_t i = 0; i < ev->nblobs; i++) {
+		const struct trace_blob *b = &ev->blobs[i];
+
+		if (ensure_buf(rp, b->len) < 0)
+			return -ENOMEM;
+		if (tracee_read(t->tid, b->addr, rp->buf, b->len) < 0 ||
+		    memcmp(rp->buf, b->data, b->len) != 0)
+			return diverge(rp, ev, "syscall %s writes out different bytes at 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), b->addr);
+	}
+	return 0;
+}
+
+/* Copy the first @total bytes the held thread passed out to @fd. */
+static void
+emit_output(struct replayer *rp, struct pthread_r *t, int fd, uint64_t total)
+{
+	rp->ranges.n = 0;
+	if (rec_syscall_inputs((long)t->nr, t->args, mem_read, &t->tid, &rp->ranges) < 0)
+		return;
+	for (size_t i = 0; i < rp->ranges.n && total > 0; i++) {
+		uint64_t len = MIN(rp->ranges.v[i].len, total);
+
+		if (ensure_buf(rp, len) < 0 || tracee_read(t->tid, rp->ranges.v[i].addr, rp->buf, len) < 0)
+			return;
+		if (util_write_all(fd, rp->buf, len) < 0)
+			return;
+		total -= len;
+	}
+}
+
+static void
+emit_if_output(struct replayer *rp, struct pthread_r *t, int64_t result)
+{
+	bool is_write = t->nr == __NR_write || t->nr == __NR_writev || t->nr == __NR_pwrite64 ||
+			t->nr == __NR_pwritev || t->nr == __NR_pwritev2;
+
+	if (result <= 0)
+		return;
+	if (is_write && (t->args[0] == 1 || t->args[0] == 2) && !rp->opts->quiet)
+		emit_output(rp, t, (int)t->args[0], (uint64_t)result);
+	if (rec_syscall_is_send((long)t->nr) && rp->dump_fd >= 0)
+		emit_output(rp, t, rp->dump_fd, (uint64_t)result);
+}
+
+/* mmap of a file: map anonymous memory at the recorded address and fill it
+ * from the trace's copy of the file, so replay needs no input file. */
+static int
+prepare_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+		  struct user_regs_struct *regs)
+{
+	uint64_t flags = t->args[3];
+
+	if ((int64_t)ev->values[1] < 0)
+		return 0;
+	regs->rdi = ev->values[1];
+	if (ev->nvalues < 4 || ev->values[2] == 0) {
+		/* anonymous: same address, refusing to clobber a diverged layout */
+		if (!(flags & MAP_FIXED))
+			regs->r10 = flags | MAP_FIXED_NOREPLACE;
+		return 0;
+	}
+	flags &= ~(uint64_t)(MAP_SHARED | MAP_SHARED_VALIDATE | MAP_DENYWRITE | MAP_EXECUTABLE);
+	flags |= MAP_PRIVATE | MAP_ANONYMOUS | ((t->args[3] & MAP_FIXED) ? MAP_FIXED : MAP_FIXED_NOREPLACE);
+	regs->r10 = flags;
+	regs->r8 = (uint64_t)-1;
+	regs->r9 = 0;
+	return 0;
+}
+
+static int
+fill_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	const char *copy;
+	_cleanup_close_ int fd = -1;
+	uint64_t addr = ev->values[1], len = t->args[1], off = ev->values[3], done = 0;
+
+	if (trace_reader_file(rp->r, (uint32_t)(ev->values[2] - 1), &copy, NULL) < 0)
+		return diverge(rp, ev, "mmap refers to file %" PRIu64 ", missing from the trace",
+			       ev->values[2] - 1);
+	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno));
+	if (ensure_buf(rp, 1 << 20) < 0)
+		return -ENOMEM;
+	while (done < len) {
+		ssize_t n = pread(fd, rp->buf, MIN(len - done, (uint64_t)1 << 20), (off_t)(off + done));
+
+		if (n <= 0)
+			break; /* past the end of the file: the rest stays zero */
+		if (tracee_write(rp->memfd, addr + done, rp->buf, (size_t)n) < 0)
+			return diverge(rp, ev, "cannot fill the mapping at 0x%" PRIx64, addr);
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* Execute the syscall @t is stopped at (REC_SC_REPLAY_EXEC). */
+static int
+execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	struct user_regs_struct regs = t->regs;
+	int64_t want = (int64_t)ev->values[1], got;
+	pid_t new_tid = 0;
+	int status, sig;
+
+	if (t->nr == __NR_mmap) {
+		prepare_file_mmap(rp, ev, t, &regs);
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	resume(t->tid, PTRACE_SYSCALL, 0);
+	for (;;) {
+		enum tracee_stop kind;
+
+		if (wait_tid(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_STOP_SYSCALL_EXIT)
+			break;
+		if (kind == TRACEE_STOP_CLONE) {
+			unsigned long msg = 0;
+
+			ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg);
+			new_tid = (pid_t)msg;
+			resume(t->tid, PTRACE_SYSCALL, 0);
+			continue;
+		}
+		if (kind == TRACEE_GONE)
+			return diverge(rp, ev, "the thread exited in syscall %s",
+				       rec_syscall_name((long)t->nr));
+		resume(t->tid, PTRACE_SYSCALL, 0);
+	}
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	got = (int64_t)t->regs.rax;
+	switch (t->nr) {
+	case __NR_mmap:
+	case __NR_mremap:
+	case __NR_brk:
+		if (got != want)
+			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+		if (t->nr == __NR_mmap && ev->nvalues >= 4 && ev->values[2] && fill_file_mmap(rp, ev, t) < 0)
+			return rp->error;
+		break;
+	case __NR_clone:
+		if (new_tid > 0) {
+			struct pthread_r *child;
+			uint32_t rec_tid = (uint32_t)want;
+
+			/* the new thread reads its recorded id where the kernel wrote its real one */
+			if (wait_tid(new_tid, &status) < 0)
+				return diverge(rp, ev, "the new thread did not start");
+			if (((t->args[0] & CLONE_PARENT_SETTID) &&
+			     tracee_write(rp->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
+			    ((t->args[0] & CLONE_CHILD_SETTID) &&
+			     tracee_write(rp->memfd, t->args[3], &rec_tid, sizeof(rec_tid)) < 0))
+				return diverge(rp, ev, "cannot write the new thread's id");
+			child = add_thread(rp, (pid_t)want, new_tid);
+			if (!child)
+				return -ENOMEM;
+			t = find_rec(rp, ev->tid);
+		}
+		break;
+	default:
+		break;
+	}
+	/* results that name this replay's own ids read as recorded; arguments
+	 * we rewrote (mmap) read as the program left them */
+	t->regs.rax = (uint64_t)want;
+	for (int i = 0; i < 6; i++)
+		arch_set_syscall_arg(&t->regs, i, t->args[i]);
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD;
+	return 0;
+}
+
+static int
+on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	int64_t result = (int64_t)ev->values[1];
+
+	if (t->state != PT_AT_ENTRY || t->nr != ev->values[0])
+		return diverge(rp, ev, "exit of syscall %s without its entry",
+			       rec_syscall_name((long)ev->values[0]) ?: "?");
+	emit_if_output(rp, t, result);
+	if (rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC)
+		return execute_syscall(rp, ev, t);
+	for (uint32_t i = 0; i < ev->nblobs; i++) {
+		const struct trace_blob *b = &ev->blobs[i];
+
+		if (tracee_write(rp->memfd, b->addr, b->data, b->len) < 0)
+			return diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), b->addr);
+	}
+	/* skip the syscall; it returns the recorded result (seccomp(2)) */
+	t->regs.orig_rax = (uint64_t)-1;
+	t->regs.rax = (uint64_t)result;
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD;
+	return 0;
+}
+
+static int
+deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
+		 bool restore_regs)
+{
+	enum tracee_stop kind;
+	int got_sig, r;
+
+	syscall(SYS_tgkill, rp->leader, t->tid, sig);
+	r = run_to_stop(rp, t, ev, &kind, &got_sig);
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
+		return diverge(rp, ev, "expected the delivery of %s, got %s", tracee_signal_name(sig),
+			       stop_name(kind, got_sig));
+	rp->last_sig_rip = ev->regs[offsetof(struct user_regs_struct, rip) / 8];
+	rp->last_sig_tid = t->rec_tid;
+	if (restore_regs) {
+		/* including orig_rax and rax, which drive syscall restart */
+		memcpy(&t->regs, ev->regs, sizeof(t->regs));
+		if (tracee_set_regs(t->tid, &t->regs) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	if (ev->nblobs >= 1 && ev->blobs[0].len == sizeof(siginfo_t))
+		ptrace(PTRACE_SETSIGINFO, t->tid, 0, ev->blobs[0].data);
+	resume(t->tid, PTRACE_CONT, sig);
+	t->state = PT_RUNNING;
+	return 0;
+}
+
+static int
+on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	int sig = (int)ev->values[0], got_sig, r;
+	enum tracee_stop kind;
+
+	switch (ev->values[1]) {
+	case TRACE_SIGNAL_SYNC:
+		r = run_to_stop(rp, t, ev, &kind, &got_sig);
+		if (r < 0)
+			return r;
+		if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
+			return diverge(rp, ev, "expected %s, got %s at rip 0x%llx",
+				       tracee_signal_name(sig), stop_name(kind, got_sig), t->regs.rip);
+		r = check_regs(rp, ev, t);
+		if (r < 0)
+			return r;
+		rp->last_sig_rip = t->regs.rip;
+		rp->last_sig_tid = t->rec_tid;
+		resume(t->tid, PTRACE_CONT, sig);
+		t->state = PT_RUNNING;
+		return 0;
+	case TRACE_SIGNAL_AT_EVENT:
+		if (t->state == PT_AT_ENTRY)
+			return diverge(rp, ev, "signal recorded inside a syscall");
+		return deliver_injected(rp, ev, t, sig, true);
+	case TRACE_SIGNAL_AT_SYSCALL: {
+		struct user_regs_struct regs;
+
+		r = run_to_stop(rp, t, ev, &kind, &got_sig);
+		if (r < 0)
+			return r;
+		if (kind != TRACEE_STOP_SECCOMP)
+			return diverge(rp, ev, "expected a syscall for %s, got %s",
+				       tracee_signal_name(sig), stop_name(kind, got_sig));
+		r = check_regs(rp, ev, t);
+		if (r < 0)
+			return r;
+		regs = t->regs;
+		regs.rip -= ARCH_SYSCALL_INSN_LEN;
+		regs.rax = regs.orig_rax;
+		regs.orig_rax = (uint64_t)-1;
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		t->state = PT_HELD;
+		return deliver_injected(rp, ev, t, sig, false);
+	}
+	default:
+		return diverge(rp, ev, "unknown signal kind %" PRIu64, ev->values[1]);
+	}
+}
+
+static int
+on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	enum tracee_stop kind;
+	int sig, r;
+
+	r = run_to_stop(rp, t, ev, &kind, &sig);
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SIGNAL || sig != SIGSEGV)
+		return diverge(rp, ev, "expected rdtsc, got %s at rip 0x%llx", stop_name(kind, sig),
+			       t->regs.rip);
+	r = check_regs(rp, ev, t);
+	if (r < 0)
+		return r;
+	t->regs.rax = ev->values[0];
+	t->regs.rdx = ev->values[1];
+	t->regs.rcx = ev->values[2];
+	t->regs.rip += ev->values[3];
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD; /* resumed without the SIGSEGV */
+	return 0;
+}
+
+static int
+on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	int status, sig;
+
+	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
+		return 0; /* dies in a group exit: reaped at the process exit */
+	resume(t->tid, PTRACE_CONT, 0);
+	for (;;) {
+		if (wait_tid(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		if (tracee_classify(status, &sig) == TRACEE_GONE)
+			break;
+		resume(t->tid, PTRACE_CONT, 0);
+	}
+	remove_thread(rp, t);
+	return 0;
+}
+
+static int
+on_process_exit(struct replayer *rp, const struct trace_event *ev)
+{
+	int want = (int)ev->values[0], status = 0, sig;
+	bool same;
+
+	for (size_t i = 0; i < rp->nthreads; i++)
+		if (rp->threads[i].state != PT_RUNNING)
+			resume(rp->threads[i].tid, PTRACE_CONT, 0);
+	for (;;) {
+		pid_t tid = waitpid(-1, &status, __WALL);
+
+		if (tid < 0) {
+			if (errno == EINTR)
+				continue;
+			return diverge(rp, ev, "lost the process");
+		}
+		if (tracee_classify(status, &sig) == TRACEE_GONE) {
+			if (tid == rp->leader)
+				break;
+			continue;
+		}
+		resume(tid, PTRACE_CONT, 0);
+	}
+	rp->status = status;
+	rp->done = true;
+	same = WIFEXITED(want) ? WIFEXITED(status) && WEXITSTATUS(status) == WEXITSTATUS(want)
+			       : WIFSIGNALED(status) && WTERMSIG(status) == WTERMSIG(want);
+	if (!same)
+		return diverge(rp, ev, "the process ended with status 0x%x, recorded 0x%x", status, want);
+	rp->status = want;
+	return 0;
+}
+
+static int
+on_thread_start(struct replayer *rp, const struct trace_event *ev)
+{
+	if (!find_rec(rp, (pid_t)ev->tid))
+		return diverge(rp, ev, "thread %u was not created by a replayed clone", ev->tid);
+	return 0;
+}
+
+/* ---- start ---- */
+
+static int
+start_tracee(struct replayer *rp, const struct trace_event *ev)
+{
+	const struct trace_header *hdr = trace_reader_header(rp->r);
+	struct tracee_spawn_options sp = { 0 };
+	struct user_regs_struct regs;
+	_cleanup_free_ char *layout = NULL;
+	const char *exe;
+	uint64_t stack_end;
+	pid_t pid;
+	int r, exec_errno = 0, cpu;
+
+	if (ev->type != TRACE_EV_EXEC || !ev->has_regs || ev->nblobs < 2)
+		return diverge(rp, ev, "the trace does not start with an exec");
+	if (trace_reader_file(rp->r, (uint32_t)ev->values[0], &exe, NULL) < 0)
+		return diverge(rp, ev, "the executable is missing from the trace");
+	cpu = tracee_pick_cpu();
+	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
+		cpu = -1;
+	sp.path = exe;
+	sp.argv = hdr->argv;
+	sp.envp = hdr->envp;
+	sp.cwd = NULL;
+	sp.cpu = cpu;
+	sp.trap_tsc = true;
+	sp.filter = rec_seccomp_filter();
+	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
+	if (r < 0) {
+		log_error("cannot start the replay of %s: %s", exe,
+			  strerror(r == -ENOEXEC ? exec_errno : -r));
+		rp->error = r;
+		rp->done = true;
+		return r;
+	}
+	rp->leader = pid;
+	rp->memfd = tracee_open_mem(pid);
+	if (rp->memfd < 0 || !add_thread(rp, (pid_t)ev->tid, pid))
+		return diverge(rp, ev, "cannot control the replayed process");
+	r = tracee_maps_layout(pid, &layout, &stack_end);
+	if (r < 0)
+		return diverge(rp, ev, "cannot read the replayed process's layout");
+	if (ev->blobs[0].addr + ev->blobs[0].len != stack_end)
+		return diverge(rp, ev, "the stack ends at 0x%" PRIx64 ", recorded 0x%" PRIx64,
+			       stack_end, ev->blobs[0].addr + ev->blobs[0].len);
+	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */
+	if (tracee_write(rp->memfd, ev->blobs[0].addr, ev->blobs[0].data, ev->blobs[0].len) < 0)
+		return diverge(rp, ev, "cannot restore the initial stack");
+	memcpy(&regs, ev->regs, sizeof(regs));
+	if (tracee_set_regs(pid, &regs) < 0)
+		return diverge(rp, ev, "cannot set the initial registers");
+	rp->threads[0].state = PT_HELD;
+	return 0;
+}
+
+static int
+replay_event(struct replayer *rp, const struct trace_event *ev)
+{
+	struct pthread_r *t;
+
+	if (ev->type == TRACE_EV_EXEC)
+		return rp->leader ? diverge(rp, ev, "execve is not supported yet")
+				  : start_tracee(rp, ev);
+	if (!rp->leader)
+		return diverge(rp, ev, "the trace does not start with an exec");
+	if (ev->type == TRACE_EV_PROCESS_EXIT)
+		return on_process_exit(rp, ev);
+	if (ev->type == TRACE_EV_THREAD_START)
+		return on_thread_start(rp, ev);
+	t = find_rec(rp, (pid_t)ev->tid);
+	if (!t)
+		return diverge(rp, ev, "event for unknown thread %u", ev->tid);
+	switch (ev->type) {
+	case TRACE_EV_SYSCALL_ENTRY:
+		return on_entry(rp, ev, t);
+	case TRACE_EV_SYSCALL_EXIT:
+		return on_syscall_exit(rp, ev, t);
+	case TRACE_EV_SIGNAL:
+		return on_signal(rp, ev, t);
+	case TRACE_EV_RDTSC:
+		return on_rdtsc(rp, ev, t);
+	case TRACE_EV_THREAD_EXIT:
+		return on_thread_exit(rp, ev, t);
+	default:
+		return diverge(rp, ev, "unknown event type %d", ev->type);
+	}
+}
+
+static int
+open_trace(const char *dir, struct trace_reader **ret_r)
+{
+	char err[512];
+	int r = trace_reader_open(dir, ret_r, err, sizeof(err));
+
+	if (r < 0)
+		log_error("%s", err);
+	return r;
+}
+
+static int
+check_cpu(const struct trace_header *hdr)
+{
+	char vendor[16];
+	uint32_t features[8];
+
+	arch_cpu_identity(vendor, features);
+	if (strcmp(vendor, hdr->cpu_vendor) != 0 || memcmp(features, hdr->cpu_features, sizeof(features)))
+		log_warn("this CPU (%s) differs from the recording's (%s): replay may diverge", vendor,
+			 hdr->cpu_vendor);
+	return 0;
+}
+
+int
+replay_run(const struct replay_options *opts, int *ret_status)
+{
+	struct replayer rp = { .opts = opts, .memfd = -1, .dump_fd = -1 };
+	struct trace_event ev;
+	int r;
+
+	r = open_trace(opts->trace_dir, &rp.r);
+	if (r < 0)
+		return r;
+	check_cpu(trace_reader_header(rp.r));
+	if (opts->dump_sent) {
+		rp.dump_fd = open(opts->dump_sent, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (rp.dump_fd < 0) {
+			r = log_error_errno(-errno, "cannot create %s", opts->dump_sent);
+			goto out;
+		}
+	}
+	while (!rp.done) {
+		r = trace_reader_next(rp.r, &ev);
+		if (r == 0) {
+			log_error("trace ends early at event %" PRIu64, rp.event_no);
+			rp.error = -ENODATA;
+			break;
+		}
+		if (r < 0) {
+			if (r == -ENODATA)
+				log_error("trace ends early at event %" PRIu64 " (%s)", rp.event_no,
+					  trace_reader_error(rp.r));
+			else
+				log_error("%s", trace_reader_error(rp.r));
+			rp.error = r;
+			break;
+		}
+		r = replay_event(&rp, &ev);
+		if (r < 0 && !rp.error)
+			rp.error = r;
+		rp.event_no++;
+	}
+	r = rp.error;
+	if (r == 0) {
+		*ret_status = rp.status;
+		if (WIFSIGNALED(rp.status))
+			log_error("process killed by %s at 0x%llx (thread %d)",
+				  tracee_signal_name(WTERMSIG(rp.status)),
+				  (unsigned long long)rp.last_sig_rip, rp.last_sig_tid);
+	}
+out:
+	if (rp.leader > 0 && !rp.done) {
+		kill(rp.leader, SIGKILL);
+		while (waitpid(-1, NULL, __WALL) > 0)
+			;
+	} else if (rp.leader > 0 && r < 0) {
+		kill(rp.leader, SIGKILL);
+		while (waitpid(-1, NULL, __WALL) > 0)
+			;
+	}
+	if (rp.dump_fd >= 0)
+		close(rp.dump_fd);
+	if (rp.memfd >= 0)
+		close(rp.memfd);
+	trace_reader_close(rp.r);
+	free(rp.threads);
+	free(rp.buf);
+	rec_ranges_free(&rp.ranges);
+	return r;
+}

@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+#define LOG_PREFIX "sched"
+#include "sched/sched.h"
+
+#include <errno.h>
+
+#include "common/log.h"
+
+struct sched_thread {
+	pid_t tid;
+	enum sched_state state;
+};
+
+struct sched {
+	struct sched_thread *threads; /* round-robin order */
+	size_t n, cap;
+	size_t current; /* index into threads, or n when none */
+	bool has_current;
+	uint32_t timeslice;
+	uint32_t used; /* events the current thread ran in this slice */
+};
+
+struct sched *
+sched_new(uint32_t timeslice)
+{
+	struct sched *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->timeslice = timeslice ? timeslice : SCHED_DEFAULT_TIMESLICE;
+	return s;
+}
+
+void
+sched_free(struct sched *s)
+{
+	if (!s)
+		return;
+	free(s->threads);
+	free(s);
+}
+
+static ssize_t
+index_of(const struct sched *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->threads[i].tid == tid)
+			return (ssize_t)i;
+	return -1;
+}
+
+int
+sched_add(struct sched *s, pid_t tid)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct sched_thread *t = realloc(s->threads, cap * sizeof(*t));
+
+		if (!t)
+			return -ENOMEM;
+		s->threads = t;
+		s->cap = cap;
+	}
+	s->threads[s->n++] = (struct sched_thread){ tid, SCHED_RUNNABLE };
+	return 0;
+}
+
+void
+sched_remove(struct sched *s, pid_t tid)
+{
+	ssize_t i = index_of(s, tid);
+
+	if (i < 0)
+		return;
+	if (s->has_current) {
+		if ((size_t)i == s->current)
+			s->has_current = false;
+		else if ((size_t)i < s->current)
+			s->current--;
+	}
+	memmove(&s->threads[i], &s->threads[i + 1], (s->n - (size_t)i - 1) * sizeof(*s->threads));
+	s->n--;
+}
+
+void
+sched_set_state(struct sched *s, pid_t tid, enum sched_state state)
+{
+	ssize_t i = index_of(s, tid);
+
+	if (i < 0)
+		return;
+	s->threads[i].state = state;
+	if (state != SCHED_RUNNABLE && s->has_current && (size_t)i == s->current)
+		s->has_current = false;
+}
+
+enum sched_state
+sched_state_of(const struct sched *s, pid_t tid)
+{
+	ssize_t i = index_of(s, tid);
+
+	return i < 0 ? SCHED_DEAD : s->threads[i].state;
+}
+
+pid_t
+sched_current(const struct sched *s)
+{
+	return s->has_current ? s->threads[s->current].tid : 0;
+}
+
+static bool
+other_runnable(const struct sched *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->threads[i].state == SCHED_RUNNABLE && (!s->has_current || i != s->current))
+			return true;
+	return false;
+}
+
+bool
+sched_event(struct sched *s)
+{
+	if (!s->has_current)
+		return false;
+	s->used++;
+	return s->used >= s->timeslice && other_runnable(s);
+}
+
+void
+sched_yield_current(struct sched *s)
+{
+	s->used = s->timeslice;
+}
+
+pid_t
+sched_pick(struct sched *s)
+{
+	size_t start = s->current + 1; /* round robin from the last one that ran */
+
+	if (s->n == 0)
+		return 0;
+	for (size_t k = 0; k < s->n; k++) {
+		size_t i = (start + k) % s->n;
+
+		if (s->threads[i].state == SCHED_RUNNABLE) {
+			s->current = i;
+			s->has_current = true;
+			s->used = 0;
+			return s->threads[i].tid;
+		}
+	}
+	s->has_current = false;
+	return 0;
+}
+
+unsigned
+sched_nthreads(const struct sched *s)
+{
+	unsigned n = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		n += s->threads[i].state != SCHED_DEAD;
+	return n;
+}

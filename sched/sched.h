@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The deterministic uniprocessor scheduler, shared by UP recording, EP runs
+ * and replay: it knows which threads exist, which are runnable, and which one
+ * runs; it chooses the next thread only at events. It never touches ptrace:
+ * callers tell it what happened and ask it what to run.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/util.h"
+
+/** Events a thread may run before it yields to another runnable thread. */
+#define SCHED_DEFAULT_TIMESLICE 50
+
+/** State of a thread as the scheduler sees it. */
+enum sched_state {
+	SCHED_RUNNABLE = 0, /**< stopped at an event; may be chosen */
+	SCHED_BLOCKED,	    /**< inside a blocking syscall in the kernel */
+	SCHED_DEAD,	    /**< gone; kept until removed */
+};
+
+struct sched;
+
+/**
+ * Create a scheduler with a timeslice of @timeslice events (0: default).
+ * Returns NULL on allocation failure.
+ */
+struct sched *sched_new(uint32_t timeslice);
+/** Free @s (NULL accepted). */
+void sched_free(struct sched *s);
+
+/** Add thread @tid as runnable, after every existing thread. Returns 0 or -ENOMEM. */
+int sched_add(struct sched *s, pid_t tid) _wur_;
+/** Forget @tid; if it was current there is no current thread afterwards. */
+void sched_remove(struct sched *s, pid_t tid);
+/** Set the state of @tid; a thread leaving RUNNABLE stops being current. */
+void sched_set_state(struct sched *s, pid_t tid, enum sched_state state);
+/** The state of @tid, or SCHED_DEAD if unknown. */
+enum sched_state sched_state_of(const struct sched *s, pid_t tid);
+
+/** The running thread, or 0 if none. */
+pid_t sched_current(const struct sched *s);
+
+/**
+ * Count one event of the current thread. Returns true when its timeslice is
+ * used up and another thread is runnable, i.e. the caller should switch.
+ */
+bool sched_event(struct sched *s);
+
+/** Make the current thread give up the CPU at its next switch check. */
+void sched_yield_current(struct sched *s);
+
+/**
+ * Choose the next thread to run: the first runnable thread after the current
+ * one in round-robin order (the current one last). Makes it current with a
+ * fresh timeslice and returns it, or 0 if no thread is runnable.
+ */
+pid_t sched_pick(struct sched *s);
+
+/** Number of threads not DEAD. */
+unsigned sched_nthreads(const struct sched *s);

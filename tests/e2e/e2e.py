@@ -1,0 +1,1150 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""End-to-end tests of uprr: record, take the inputs away, replay, compare.
+
+Each case records a program into a fresh trace directory (uprr record -o),
+keeps its stdout, stderr and exit status, removes what the program read
+(input files, the server's port), replays the trace and compares the replay's
+stdout and exit status with the recording's, byte for byte (rr's
+compare_test). A replay that exits 125 (divergence, bad trace) fails the
+case; so does any uprr that dies of a signal, times out or leaves processes
+behind.
+
+Usage:
+  e2e.py --uprr PATH --progs DIR [--craft PATH] CASE   run one case
+  e2e.py --list                                         list the cases
+  e2e.py memcached-client PORT OUT [--requests N]       the load client alone
+                                                        (bench/bench.sh uses it)
+
+Exit status: 0 passed, 1 failed, 77 skipped (meson's convention).
+Set UPRR_E2E_KEEP=1 to keep the temporary directory (traces, inputs).
+Only the Python standard library is used; run it with /usr/bin/python3.
+"""
+
+import argparse
+import difflib
+import gzip
+import os
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SKIP = 77
+UPRR_FAILURE = 125
+COMMAND_NOT_FOUND = 127
+
+# The line record and replay print when the tracee dies of a signal.
+CRASH_RE = re.compile(
+    rb'^uprr: process killed by (SIG[A-Z0-9]+) at 0x[0-9a-f]+ \(thread [0-9]+\)$')
+
+RECORD_TIMEOUT = 240
+REPLAY_TIMEOUT = 240
+
+
+class Fail(Exception):
+    """The case failed; the message says why."""
+
+
+class Skip(Exception):
+    """The case cannot run here; the message says why."""
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+def signame(n):
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return f'signal {n}'
+
+
+def describe_status(status):
+    if status < 0:
+        return f'died of {signame(-status)}'
+    if status > 128 and status - 128 < 65:
+        return f'exit {status} (= 128 + {signame(status - 128)})'
+    return f'exit {status}'
+
+
+def tail(data, lines=15):
+    text = data.decode('utf-8', 'replace').rstrip('\n').split('\n')
+    return '\n'.join('    | ' + t for t in text[-lines:]) if data else '    | (empty)'
+
+
+# ---------------------------------------------------------------------------
+# Processes: every process a case starts gets its own process group, so that
+# the whole tree (uprr, its tracees) can be killed even after reparenting, and
+# so that a process left behind is noticed.
+
+_groups = set()
+
+
+def _descendants(pid):
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            tasks = os.listdir(f'/proc/{p}/task')
+        except OSError:
+            continue
+        for t in tasks:
+            try:
+                with open(f'/proc/{p}/task/{t}/children') as f:
+                    kids = [int(k) for k in f.read().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
+
+
+def _group_alive(pgid):
+    try:
+        os.killpg(pgid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _group_members(pgid):
+    members = []
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f'/proc/{d}/stat') as f:
+                st = f.read()
+            fields = st[st.rindex(')') + 2:].split()
+            if int(fields[2]) == pgid and fields[0] != 'Z':
+                members.append(f'{d} ({st[st.index("(") + 1:st.rindex(")")]})')
+        except (OSError, ValueError, IndexError):
+            continue
+    return members
+
+
+def kill_group(pgid, pid=None):
+    pids = _descendants(pid) if pid else []
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def cleanup_all():
+    for pgid in list(_groups):
+        kill_group(pgid, pgid)
+        _groups.discard(pgid)
+
+
+def _on_signal(signum, frame):
+    cleanup_all()
+    log(f'e2e: interrupted by {signame(signum)}; killed the processes it started')
+    os._exit(1)
+
+
+class Result:
+    def __init__(self, argv, status, stdout, stderr, seconds):
+        self.argv, self.status = argv, status
+        self.stdout, self.stderr, self.seconds = stdout, stderr, seconds
+
+    def uprr_lines(self):
+        return [line for line in self.stderr.split(b'\n') if line.startswith(b'uprr:')]
+
+    def program_stderr(self):
+        return b'\n'.join(line for line in self.stderr.split(b'\n')
+                          if not line.startswith(b'uprr:'))
+
+    def crash_lines(self):
+        return [line for line in self.uprr_lines() if CRASH_RE.match(line)]
+
+    def explain(self):
+        return (f'{shlex.join(self.argv)}: {describe_status(self.status)} '
+                f'in {self.seconds:.1f}s\n  stderr:\n{tail(self.stderr)}')
+
+
+def start(argv, *, stdin=None, stdout=None, stderr=None, env=None, cwd=None):
+    log(f'$ {shlex.join(argv)}')
+    p = subprocess.Popen(argv, stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                         stdout=stdout, stderr=stderr, env=env, cwd=cwd,
+                         start_new_session=True)
+    _groups.add(p.pid)
+    return p
+
+
+def finish_group(p, what):
+    """After @p has exited, wait briefly for its group to empty; fail if not."""
+    deadline = time.monotonic() + 10
+    while _group_alive(p.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = _group_members(p.pid)
+    kill_group(p.pid)
+    _groups.discard(p.pid)
+    if left:
+        raise Fail(f'{what}: processes left behind after it exited: {", ".join(left)}')
+
+
+def run(argv, *, timeout, what=None, stdin=None, env=None, cwd=None):
+    what = what or os.path.basename(argv[0])
+    t0 = time.monotonic()
+    p = start(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+              env=env, cwd=cwd)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_group(p.pid, p.pid)
+        out, err = p.communicate()
+        _groups.discard(p.pid)
+        raise Fail(f'{what}: timed out after {timeout}s and was killed\n'
+                   f'  stderr:\n{tail(err)}')
+    r = Result(argv, p.returncode, out, err, time.monotonic() - t0)
+    log(f'  -> {describe_status(r.status)} in {r.seconds:.2f}s, '
+        f'{len(out)} bytes of stdout, {len(err)} bytes of stderr')
+    finish_group(p, what)
+    return r
+
+
+# ---------------------------------------------------------------------------
+# Record, replay, compare.
+
+class Harness:
+    def __init__(self, uprr, progs, craft, tmp):
+        self.uprr, self.progs, self.craft, self.tmp = uprr, progs, craft, tmp
+        self.ntraces = 0
+
+    def prog(self, name):
+        path = os.path.join(self.progs, name)
+        if not os.access(path, os.X_OK):
+            raise Fail(f'test program {path} is not built')
+        return path
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def new_trace_path(self, name):
+        self.ntraces += 1
+        return self.path(f'trace-{self.ntraces}-{name}')
+
+    def record(self, argv, *, name=None, expect_status=0, env=None, cwd=None,
+               timeout=None, stdin=None):
+        """Record @argv into a new trace; check that uprr did its job.
+
+        @expect_status: the program's expected status (None: any status but
+        uprr's own 125/127 and a crash of uprr itself)."""
+        trace = self.new_trace_path(name or os.path.basename(argv[0]))
+        r = run([self.uprr, 'record', '-o', trace, '--'] + argv,
+                timeout=timeout or RECORD_TIMEOUT,
+                what='uprr record', env=env, cwd=cwd or self.tmp, stdin=stdin)
+        check_record(r, trace, expect_status)
+        return trace, r
+
+    def replay(self, trace, *, quiet=False, dump_sent=None, wrap=(), timeout=None, env=None):
+        argv = list(wrap) + [self.uprr, 'replay']
+        if quiet:
+            argv.append('-q')
+        if dump_sent:
+            argv += ['--dump-sent', dump_sent]
+        argv.append(trace)
+        return run(argv, timeout=timeout or REPLAY_TIMEOUT, what='uprr replay', env=env,
+                   cwd=self.tmp)
+
+    def record_replay(self, argv, *, name=None, expect_status=0, remove=(), env=None,
+                      replays=1, quiet_replay=False):
+        """The common case: record, remove @remove, replay @replays times and
+        compare each replay with the recording. Returns (trace, recording)."""
+        trace, rec = self.record(argv, name=name, expect_status=expect_status, env=env)
+        for path in remove:
+            remove_input(path)
+        for _ in range(replays):
+            compare(rec, self.replay(trace))
+        if quiet_replay:
+            compare(rec, self.replay(trace, quiet=True), quiet=True)
+        return trace, rec
+
+
+def check_not_broken(r, what):
+    if r.status < 0:
+        raise Fail(f'{what}: uprr itself died of {signame(-r.status)}\n  {r.explain()}')
+    if r.status == UPRR_FAILURE:
+        raise Fail(f'{what}: uprr failed (exit 125)\n  {r.explain()}')
+
+
+def check_record(r, trace, expect_status):
+    check_not_broken(r, 'record')
+    if r.status == COMMAND_NOT_FOUND:
+        raise Fail(f'record: exit 127 (program not found?)\n  {r.explain()}')
+    if expect_status is not None and r.status != expect_status:
+        raise Fail(f'record: expected the program to {describe_status(expect_status)}, '
+                   f'got {describe_status(r.status)}\n  {r.explain()}\n'
+                   f'  stdout:\n{tail(r.stdout)}')
+    try:
+        st = os.lstat(trace)
+    except FileNotFoundError:
+        raise Fail(f'record: no trace directory at {trace}\n  {r.explain()}')
+    if not stat.S_ISDIR(st.st_mode):
+        raise Fail(f'record: {trace} is not a directory')
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        raise Fail(f'record: trace directory mode is {stat.S_IMODE(st.st_mode):o}, '
+                   'expected 700 (a trace holds everything the program read)')
+    check_crash_line(r, 'record')
+
+
+def check_crash_line(r, what):
+    """A tracee killed by signal N: exit 128+N and exactly one crash line
+    naming that signal. Otherwise: no crash line."""
+    crashes = r.crash_lines()
+    if 128 < r.status < 128 + 65:
+        want = signame(r.status - 128).encode()
+        if len(crashes) != 1:
+            raise Fail(f'{what}: the program died of {want.decode()} but stderr has '
+                       f'{len(crashes)} lines "uprr: process killed by ..." (expected 1)\n'
+                       f'  {r.explain()}')
+        if CRASH_RE.match(crashes[0]).group(1) != want:
+            raise Fail(f'{what}: exit {r.status} but the crash line says '
+                       f'{crashes[0].decode()!r}')
+    elif crashes:
+        raise Fail(f'{what}: {describe_status(r.status)} but stderr says '
+                   f'{crashes[0].decode()!r}')
+
+
+def first_difference(a, b):
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def diff_text(a, b, what):
+    la = a.decode('utf-8', 'replace').splitlines()
+    lb = b.decode('utf-8', 'replace').splitlines()
+    d = list(difflib.unified_diff(la, lb, f'{what} of the recording', f'{what} of the replay',
+                                  n=2, lineterm=''))
+    if len(d) > 40:
+        d = d[:40] + [f'... ({len(d) - 40} more diff lines)']
+    return '\n'.join('    ' + line for line in d)
+
+
+def compare_bytes(expected, got, what, exp_name='the recording', got_name='the replay'):
+    if expected == got:
+        return
+    off = first_difference(expected, got)
+    msg = (f'{what} differs: {exp_name} has {len(expected)} bytes, {got_name} '
+           f'{len(got)}; first difference at byte {off}')
+    if b'\0' not in expected[:65536] and b'\0' not in got[:65536]:
+        msg += '\n' + diff_text(expected, got, what)
+    raise Fail(msg)
+
+
+def compare(rec, rep, *, quiet=False):
+    """Check a replay against its recording."""
+    check_not_broken(rep, 'replay')
+    if rep.status != rec.status:
+        raise Fail(f'replay ended with {describe_status(rep.status)}, the recording with '
+                   f'{describe_status(rec.status)}\n  {rep.explain()}')
+    check_crash_line(rep, 'replay')
+    if rep.crash_lines() != rec.crash_lines():
+        raise Fail(f'replay crash line {rep.crash_lines()} differs from the recording\'s '
+                   f'{rec.crash_lines()}')
+    others = [line for line in rep.uprr_lines() if not CRASH_RE.match(line)]
+    if others:
+        raise Fail(f'replay printed uprr messages: {[o.decode() for o in others]}\n'
+                   f'  {rep.explain()}')
+    if quiet:
+        if rep.stdout or rep.program_stderr().strip(b'\n'):
+            raise Fail(f'replay -q printed program output: {len(rep.stdout)} bytes of stdout'
+                       f'\n  {rep.explain()}')
+        return
+    compare_bytes(rec.stdout, rep.stdout, 'stdout')
+    compare_bytes(rec.program_stderr(), rep.program_stderr(), 'stderr (uprr lines aside)')
+
+
+def check_uprr_error(r, what, must_mention=None):
+    """A refused input: exit 125 and one line "uprr: ..." on stderr."""
+    if r.status < 0 or r.status >= 128:
+        raise Fail(f'{what}: uprr crashed ({describe_status(r.status)}) instead of '
+                   f'refusing the input\n  {r.explain()}')
+    if r.status != UPRR_FAILURE:
+        raise Fail(f'{what}: expected exit 125, got {describe_status(r.status)}\n'
+                   f'  {r.explain()}')
+    lines = r.stderr.rstrip(b'\n').split(b'\n')
+    if len(lines) != 1 or not lines[0].startswith(b'uprr: ') or not r.stderr.endswith(b'\n'):
+        raise Fail(f'{what}: expected exactly one line "uprr: ..." on stderr\n  {r.explain()}')
+    if must_mention and must_mention.encode() not in lines[0]:
+        raise Fail(f'{what}: the message does not mention {must_mention!r}: '
+                   f'{lines[0].decode()!r}')
+    if b'divergence' in lines[0]:
+        raise Fail(f'{what}: a bad trace was reported as a divergence: {lines[0].decode()!r}')
+    log(f'  ok: {lines[0].decode()}')
+
+
+def remove_input(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
+    log(f'  removed input {path}')
+
+
+def need(program):
+    path = shutil.which(program, path='/usr/bin:/bin:/usr/sbin:/sbin')
+    if not path:
+        raise Skip(f'{program} is not installed (scripts/setup.sh installs it)')
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Inputs, made deterministically from a seed.
+
+WORDS_SEED = 1234
+
+
+def make_text(path, size, seed):
+    """Write about @size bytes of compressible text: lines of words from a
+    small vocabulary mixed with numbers, all from a seeded PRNG."""
+    rng = random.Random(seed)
+    vocab = [''.join(rng.choices('abcdefghijklmnopqrstuvwxyz', k=rng.randint(2, 9)))
+             for _ in range(3000)]
+    out, n = [], 0
+    while n < size:
+        words = rng.choices(vocab, k=4000)
+        nums = [str(rng.getrandbits(20)) for _ in range(400)]
+        chunk = []
+        for i in range(400):
+            chunk.append(' '.join(words[i * 10:i * 10 + 10]) + ' ' + nums[i] + '\n')
+        s = ''.join(chunk)
+        out.append(s)
+        n += len(s)
+    data = ''.join(out).encode()[:size]
+    data = data[:data.rindex(b'\n') + 1]
+    with open(path, 'wb') as f:
+        f.write(data)
+    return data
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def port_open(port):
+    try:
+        with socket.create_connection(('127.0.0.1', port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+# ---------------------------------------------------------------------------
+# The memcached load client: one connection, batches of set/get requests with
+# random keys and values, every byte received kept.
+
+class ProtocolError(Exception):
+    pass
+
+
+class McConn:
+    def __init__(self, port, timeout):
+        self.sock = socket.create_connection(('127.0.0.1', port), timeout=timeout)
+        self.buf = bytearray()
+        self.received = bytearray()
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ProtocolError('connection closed by memcached')
+        self.buf += data
+        self.received += data
+
+    def line(self):
+        while True:
+            i = self.buf.find(b'\r\n')
+            if i >= 0:
+                line = bytes(self.buf[:i])
+                del self.buf[:i + 2]
+                return line
+            self._fill()
+
+    def take(self, n):
+        while len(self.buf) < n:
+            self._fill()
+        data = bytes(self.buf[:n])
+        del self.buf[:n]
+        return data
+
+    def expect_end(self):
+        """Read a get or stats reply up to END; returns the values seen."""
+        values = {}
+        while True:
+            line = self.line()
+            if line == b'END':
+                return values
+            parts = line.split()
+            if parts and parts[0] == b'VALUE' and len(parts) >= 4:
+                data = self.take(int(parts[3]) + 2)
+                if data[-2:] != b'\r\n':
+                    raise ProtocolError(f'value of {parts[1]!r} not followed by CRLF')
+                values[parts[1]] = data[:-2]
+            elif parts and parts[0] == b'STAT':
+                continue
+            else:
+                raise ProtocolError(f'unexpected reply line {line!r}')
+
+
+def memcached_load(port, requests, seed=7, timeout=60):
+    """Send @requests set/get requests (plus stats at both ends and quit) over
+    one connection; check the replies; return every byte received."""
+    rng = random.Random(seed)
+    c = McConn(port, timeout)
+    keys = [f'key:{i}'.encode() for i in range(300)]
+    model = {}
+    alphabet = b'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_'
+    c.sock.sendall(b'stats\r\n')
+    c.expect_end()
+    sent = 0
+    while sent < requests:
+        batch = min(rng.randint(1, 40), requests - sent)
+        out, expect = [], []
+        for _ in range(batch):
+            key = rng.choice(keys)
+            if rng.random() < 0.5:
+                value = bytes(rng.choices(alphabet, k=rng.randint(1, 1500)))
+                out.append(b'set %s %d 0 %d\r\n%s\r\n' % (key, rng.randint(0, 65535),
+                                                          len(value), value))
+                expect.append(('set', key, value))
+            else:
+                out.append(b'get %s\r\n' % key)
+                expect.append(('get', key, None))
+        c.sock.sendall(b''.join(out))
+        for kind, key, value in expect:
+            if kind == 'set':
+                reply = c.line()
+                if reply != b'STORED':
+                    raise ProtocolError(f'set {key!r}: {reply!r}')
+                model[key] = value
+            else:
+                got = c.expect_end().get(key)
+                if got != model.get(key):
+                    raise ProtocolError(f'get {key!r}: wrong value')
+        sent += batch
+    c.sock.sendall(b'stats\r\n')
+    c.expect_end()
+    c.sock.sendall(b'quit\r\n')
+    while True:
+        data = c.sock.recv(65536)
+        if not data:
+            break
+        c.received += data
+    c.sock.close()
+    return bytes(c.received)
+
+
+def find_tracee(root_pid, comm):
+    for pid in _descendants(root_pid):
+        try:
+            with open(f'/proc/{pid}/comm') as f:
+                if f.read().strip() == comm:
+                    return pid
+        except OSError:
+            continue
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Cases. Each takes the harness; raises Fail or Skip.
+
+CASES = {}
+
+
+def case(name, slow=False):
+    def deco(fn):
+        CASES[name] = (fn, slow)
+        return fn
+    return deco
+
+
+def prog_case(name):
+    return case('prog-' + name)
+
+
+@prog_case('threads_mutex')
+def c_threads_mutex(h):
+    _, rec = h.record_replay([h.prog('threads_mutex')], quiet_replay=True)
+    if b'total 20000, counter 20000' not in rec.stdout:
+        raise Fail('the recorded run computed a wrong total:\n' + tail(rec.stdout))
+
+
+@prog_case('pipe_threads')
+def c_pipe_threads(h):
+    _, rec = h.record_replay([h.prog('pipe_threads')])
+    if b'pipe_threads: ok' not in rec.stdout:
+        raise Fail('the recorded run lost or corrupted messages:\n' + tail(rec.stdout))
+
+
+@prog_case('rdtsc')
+def c_rdtsc(h):
+    _, rec = h.record_replay([h.prog('rdtsc')], replays=2)
+    values = re.findall(rb'rdtsc (\d+) rdtscp (\d+)', rec.stdout)
+    if len(values) != 10 or len({v for pair in values for v in pair}) < 2:
+        raise Fail('the recorded run shows no changing counter:\n' + tail(rec.stdout))
+
+
+@prog_case('time_random')
+def c_time_random(h):
+    t0 = time.time()
+    _, rec = h.record_replay([h.prog('time_random')], replays=2)
+    m = re.search(rb'^clock_gettime REALTIME (\d+)\.', rec.stdout, re.M)
+    if not m or abs(int(m.group(1)) - t0) > 600:
+        raise Fail('the recorded run did not see the real time:\n' + tail(rec.stdout))
+
+
+@prog_case('signal_async')
+def c_signal_async(h):
+    _, rec = h.record_replay([h.prog('signal_async')])
+    if b'signal_async: ok' not in rec.stdout:
+        raise Fail('signals were not delivered right in the recording:\n' + tail(rec.stdout))
+
+
+@prog_case('mmap_file')
+def c_mmap_file(h):
+    path = h.path('mapped-input.txt')
+    data = make_text(path, 2 << 20, seed=os.urandom(8))
+    _, rec = h.record_replay([h.prog('mmap_file'), path], remove=[path])
+    fnv = 0xcbf29ce484222325
+    # FNV-1a of 2 MB in Python takes a second; good enough for a test.
+    for b in data:
+        fnv = ((fnv ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    if f'checksum {fnv:016x}'.encode() not in rec.stdout:
+        raise Fail('the recorded run read wrong bytes through the mapping:\n' +
+                   tail(rec.stdout))
+
+
+@prog_case('exit_code')
+def c_exit_code(h):
+    prog = h.prog('exit_code')
+    _, rec = h.record_replay([prog, '3'], name='exit3', expect_status=3)
+    if b'exit_code: a line on stderr' not in rec.stderr:
+        raise Fail('record did not pass the program\'s stderr through\n  ' + rec.explain())
+    h.record_replay([prog, 'raise', str(int(signal.SIGTERM))], name='sigterm',
+                    expect_status=128 + signal.SIGTERM)
+    h.record_replay([prog, 'raise', str(int(signal.SIGABRT))], name='sigabrt',
+                    expect_status=128 + signal.SIGABRT)
+    h.record_replay([prog, 'segv'], name='segv', expect_status=128 + signal.SIGSEGV)
+
+
+RACY_TRIES = 50
+
+
+def record_racy_until_crash(h, tries=RACY_TRIES):
+    prog = h.prog('racy_crash')
+    survivors = 0
+    for i in range(1, tries + 1):
+        trace, rec = h.record([prog], name=f'racy{i}', expect_status=None)
+        if rec.status == 128 + signal.SIGSEGV:
+            log(f'  crashed on try {i}: {rec.crash_lines()[0].decode()}')
+            return trace, rec, survivors
+        if rec.status != 0:
+            raise Fail(f'racy_crash ended neither with 0 nor with SIGSEGV\n  {rec.explain()}')
+        if survivors == 0:
+            # Replays of the runs that survive must match too.
+            compare(rec, h.replay(trace))
+        survivors += 1
+        shutil.rmtree(trace)
+    raise Fail(f'racy_crash did not crash in {tries} recordings '
+               '(natively it crashes in about a third of the runs)')
+
+
+@prog_case('racy_crash')
+def c_racy_crash(h):
+    trace, rec, _ = record_racy_until_crash(h)
+    for i in range(5):
+        rep = h.replay(trace)
+        compare(rec, rep)
+        log(f'  replay {i + 1}: {rep.crash_lines()[0].decode()}')
+
+
+SQLITE_SCRIPT = """\
+CREATE TABLE t(id INTEGER PRIMARY KEY, r INTEGER, at TEXT, b BLOB);
+WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
+  INSERT INTO t(r, at, b) SELECT random(), datetime('now'), randomblob(8) FROM c;
+CREATE INDEX t_r ON t(r);
+SELECT count(*), count(DISTINCT r), min(at) <= max(at) FROM t;
+SELECT id, r, hex(b) FROM t ORDER BY r LIMIT 25;
+SELECT datetime('now'), strftime('%s', 'now'), julianday('now') > 2451545, random();
+UPDATE t SET r = abs(random()) % 100 WHERE id % 3 = 0;
+SELECT r, count(*) FROM t WHERE id % 3 = 0 GROUP BY r ORDER BY count(*) DESC, r LIMIT 10;
+DELETE FROM t WHERE r < 0;
+VACUUM;
+SELECT count(*) FROM t;
+"""
+
+
+@case('sqlite3')
+def c_sqlite3(h):
+    sqlite3 = need('sqlite3')
+    db, script = h.path('test.db'), h.path('script.sql')
+    with open(script, 'w') as f:
+        f.write(SQLITE_SCRIPT)
+    _, rec = h.record_replay([sqlite3, '-batch', '-bail', db, '.read ' + script],
+                             remove=[db, script])
+    if not rec.stdout.startswith(b'3000|'):
+        raise Fail('sqlite3 did not insert 3000 rows in the recording:\n' + tail(rec.stdout))
+
+
+PY_SCRIPT = """\
+import os, threading, time, hashlib
+shared = []
+lock = threading.Lock()
+def work(n):
+    for i in range(150):
+        t = time.time()
+        r = os.urandom(4).hex()
+        with lock:
+            shared.append((n, i, t, r))
+        if i % 10 == 0:
+            time.sleep(0.001)
+threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+order = ''.join(str(n) for n, _, _, _ in shared)
+print('items', len(shared))
+print('order', order)
+print('digest', hashlib.sha256(repr(shared).encode()).hexdigest())
+for item in shared[::25]:
+    print('%d %3d %.6f %s' % item)
+print('monotonic', all(a[2] <= b[2] for a, b in zip(shared, shared[1:])))
+"""
+
+
+@case('python3')
+def c_python3(h):
+    python = '/usr/bin/python3'
+    if not os.access(python, os.X_OK):
+        raise Skip('/usr/bin/python3 is not installed')
+    script = h.path('threads.py')
+    with open(script, 'w') as f:
+        f.write(PY_SCRIPT)
+    _, rec = h.record_replay([python, '-B', '-I', script], remove=[script])
+    if b'items 600\n' not in rec.stdout:
+        raise Fail('the recorded run did not collect 600 items:\n' + tail(rec.stdout))
+
+
+@case('pigz')
+def c_pigz(h):
+    pigz = need('pigz')
+    path = h.path('input-20M.txt')
+    data = make_text(path, 20 << 20, seed=WORDS_SEED)
+    _, rec = h.record_replay([pigz, '-p', '2', '-c', path], remove=[path])
+    try:
+        ok = gzip.decompress(rec.stdout) == data
+    except (OSError, EOFError, gzip.BadGzipFile):
+        ok = False
+    if not ok:
+        raise Fail(f'the recorded pigz output ({len(rec.stdout)} bytes) does not '
+                   'decompress to the input')
+
+
+@case('sort')
+def c_sort(h):
+    sort = need('sort')
+    path = h.path('input-10M.txt')
+    data = make_text(path, 10 << 20, seed=WORDS_SEED + 1)
+    tmpdir = h.path('sort-tmp')
+    os.mkdir(tmpdir)
+    env = dict(os.environ, LC_ALL='C')
+    _, rec = h.record_replay([sort, '--parallel=2', '-S', '64M', '-T', tmpdir, path],
+                             remove=[path, tmpdir], env=env)
+    if rec.stdout != b''.join(sorted(data.splitlines(keepends=True))):
+        raise Fail('the recorded sort output is not the sorted input')
+
+
+@case('od-urandom')
+def c_od(h):
+    od = need('od')
+    _, rec = h.record_replay([od, '-An', '-N16', '-tx1', '/dev/urandom'], replays=2)
+    if not re.fullmatch(rb'( [0-9a-f]{2}){16}\n', rec.stdout):
+        raise Fail(f'unexpected od output {rec.stdout!r}')
+
+
+@case('date')
+def c_date(h):
+    date = need('date')
+    t0 = time.time()
+    trace, rec = h.record([date, '+%s%N'])
+    if not re.fullmatch(rb'\d{19}\n', rec.stdout) or abs(int(rec.stdout) / 1e9 - t0) > 600:
+        raise Fail(f'the recorded date is not the real time: {rec.stdout!r}')
+    time.sleep(1.1)  # the real clock has moved on; the replay must not see it
+    for _ in range(2):
+        compare(rec, h.replay(trace))
+
+
+@case('memcached')
+def c_memcached(h, requests=10000):
+    memcached = need('memcached')
+    port = free_port()
+    trace = h.new_trace_path('memcached')
+    argv = [memcached, '-t', '2', '-l', '127.0.0.1', '-p', str(port), '-U', '0',
+            '-c', '64', '-m', '64']
+    if os.geteuid() == 0:
+        argv += ['-u', 'root']  # memcached refuses to run as root without -u
+    out_path, err_path = h.path('memcached.out'), h.path('memcached.err')
+    t0 = time.monotonic()
+    with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+        p = start([h.uprr, 'record', '-o', trace, '--'] + argv, stdout=out, stderr=err,
+                  cwd=h.tmp)
+    try:
+        deadline = time.monotonic() + 120
+        while not port_open(port):
+            if p.poll() is not None:
+                raise Fail(f'uprr record of memcached ended ({describe_status(p.returncode)}) '
+                           f'before it listened\n  stderr:\n{tail(read(err_path))}')
+            if time.monotonic() > deadline:
+                raise Fail('memcached did not listen within 120 s under uprr record')
+            time.sleep(0.1)
+        log(f'  memcached listens on 127.0.0.1:{port} after {time.monotonic() - t0:.1f}s')
+        t1 = time.monotonic()
+        try:
+            received = memcached_load(port, requests)
+        except (OSError, ProtocolError) as e:
+            raise Fail(f'the client failed against the recorded memcached: {e}\n'
+                       f'  stderr:\n{tail(read(err_path))}')
+        log(f'  client: {requests} requests, {len(received)} bytes received in '
+            f'{time.monotonic() - t1:.1f}s')
+        pid = find_tracee(p.pid, 'memcached')
+        if pid is None:
+            raise Fail('cannot find the memcached process under uprr record')
+        os.kill(pid, signal.SIGTERM)
+        try:
+            p.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            raise Fail('uprr record did not end within 120 s after SIGTERM to memcached')
+    finally:
+        if p.poll() is None:
+            kill_group(p.pid, p.pid)
+            p.wait()
+    rec = Result(p.args, p.returncode, read(out_path), read(err_path), time.monotonic() - t0)
+    log(f'  -> record {describe_status(rec.status)}')
+    finish_group(p, 'uprr record')
+    check_record(rec, trace, 0)  # memcached exits 0 on SIGTERM
+    if port_open(port):
+        raise Fail(f'port {port} still open after memcached ended')
+
+    # Replay with the port taken by someone else and, where possible, in a
+    # network namespace of its own: the replay must not touch the network.
+    wrap = []
+    if subprocess.run(['unshare', '-n', 'true'], stderr=subprocess.DEVNULL).returncode == 0:
+        wrap = ['unshare', '-n']
+    sent = h.path('sent.bin')
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+        # SO_REUSEADDR: memcached's side of the connection may be in
+        # TIME_WAIT; listening makes a real bind by the replay fail.
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(('127.0.0.1', port))
+        blocker.listen(1)
+        rep = h.replay(trace, dump_sent=sent, wrap=wrap)
+    compare(rec, rep)
+    if not os.path.exists(sent):
+        raise Fail('uprr replay --dump-sent did not write the file')
+    compare_bytes(received, read(sent), 'bytes memcached sent', 'the client received',
+                  'the replay sent')
+    log(f'  replay reproduced all {len(received)} bytes the client received')
+
+
+def read(path):
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+# Bad input: uprr must refuse with one line and exit 125, never crash.
+
+@case('bad-missing-dir')
+def c_bad_missing(h):
+    r = h.replay(h.path('no-such-trace'), quiet=True)
+    check_uprr_error(r, 'replay of a missing directory', 'no-such-trace')
+    check_uprr_error(run([h.uprr, 'info', h.path('no-such-trace')], timeout=60,
+                         what='uprr info'), 'info of a missing directory')
+
+
+@case('bad-not-a-trace')
+def c_bad_not_trace(h):
+    empty = h.path('empty-dir')
+    os.mkdir(empty)
+    check_uprr_error(h.replay(empty, quiet=True), 'replay of an empty directory')
+    junk = h.path('junk-dir')
+    os.mkdir(junk)
+    for name in ('header', 'events'):
+        with open(os.path.join(junk, name), 'wb') as f:
+            f.write(b'this is not a trace\n' * 10)
+    check_uprr_error(h.replay(junk, quiet=True), 'replay of a directory of junk')
+    plain = h.path('plain-file')
+    with open(plain, 'w') as f:
+        f.write('hello\n')
+    check_uprr_error(h.replay(plain, quiet=True), 'replay of a regular file')
+
+
+def small_trace(h, name):
+    trace, rec = h.record([h.prog('pipe_threads')], name=name)
+    return trace, rec
+
+
+@case('bad-newer-version')
+def c_bad_version(h):
+    if not h.craft or not os.access(h.craft, os.X_OK):
+        raise Fail('tests/e2e/trace-craft is not built')
+    trace, rec = small_trace(h, 'version')
+    r = run([h.craft, 'set-version', trace, '99'], timeout=60, what='trace-craft')
+    if r.status != 0:
+        raise Fail('trace-craft failed\n  ' + r.explain())
+    check_uprr_error(h.replay(trace, quiet=True), 'replay of a newer format', 'version')
+    check_uprr_error(run([h.uprr, 'info', trace], timeout=60, what='uprr info'),
+                     'info of a newer format', 'version')
+
+
+FRAME_MAGIC = b'UPRF'
+FRAME_HEADER = 32
+
+
+def frames(path):
+    """(offset, total length) of each frame of a trace stream file, from the
+    fixed 32-byte frame header (doc/trace-format.md): magic "UPRF" at 0, u32
+    compressed length at 12."""
+    data = read(path)
+    out, off = [], 0
+    while off < len(data):
+        if data[off:off + 4] != FRAME_MAGIC or off + FRAME_HEADER > len(data):
+            raise Fail(f'{path}: no frame at offset {off}; has the frame layout changed? '
+                       'update frames() in tests/e2e/e2e.py')
+        n = FRAME_HEADER + int.from_bytes(data[off + 12:off + 16], 'little')
+        out.append((off, n))
+        off += n
+    if not out:
+        raise Fail(f'{path} holds no frame')
+    return out
+
+
+def events_file(trace):
+    path = os.path.join(trace, 'events')
+    if not os.path.isfile(path):
+        raise Fail(f'no events stream in {trace}: {sorted(os.listdir(trace))}')
+    return path
+
+
+def flip_byte(path, off):
+    with open(path, 'r+b') as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 0x40]))
+    log(f'  flipped the byte at offset {off} of {path}')
+
+
+@case('bad-checksum')
+def c_bad_checksum(h):
+    # A payload byte of the first and of the last events frame, and of the
+    # header frame: each must be caught by the frame checksum.
+    for where in ('first', 'last', 'header'):
+        trace, _ = small_trace(h, 'flip-' + where)
+        path = os.path.join(trace, 'header') if where == 'header' else events_file(trace)
+        fr = frames(path)
+        off, n = fr[-1] if where == 'last' else fr[0]
+        flip_byte(path, off + FRAME_HEADER + (n - FRAME_HEADER) // 2)
+        check_uprr_error(h.replay(trace, quiet=True), f'replay with a flipped byte ({where})')
+
+
+@case('bad-truncated')
+def c_bad_truncated(h):
+    for where in ('last', 'first-header', 'header'):
+        trace, _ = small_trace(h, 'cut-' + where)
+        path = os.path.join(trace, 'header') if where == 'header' else events_file(trace)
+        fr = frames(path)
+        off, n = fr[-1] if where == 'last' else fr[0]
+        cut = off + (FRAME_HEADER // 2 if where == 'first-header' else n // 2)
+        os.truncate(path, cut)
+        log(f'  cut {path} at {cut} (frame at {off}, {n} bytes)')
+        check_uprr_error(h.replay(trace, quiet=True), f'replay of a trace cut in a frame ({where})')
+
+
+@case('record-missing-program')
+def c_record_missing(h):
+    for prog in ('/nonexistent/prog', 'no-such-command-uprr-e2e'):
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('missing'), '--', prog],
+                timeout=60, what='uprr record')
+        if r.status != COMMAND_NOT_FOUND:
+            raise Fail(f'record of {prog}: expected exit 127, got '
+                       f'{describe_status(r.status)}\n  {r.explain()}')
+        lines = r.stderr.rstrip(b'\n').split(b'\n')
+        if len(lines) != 1 or not lines[0].startswith(b'uprr: ') or prog.encode() not in lines[0]:
+            raise Fail(f'record of {prog}: expected one line "uprr: {prog}: ..." on stderr\n'
+                       f'  {r.explain()}')
+        log(f'  ok: {lines[0].decode()}')
+
+
+@case('default-trace-dir')
+def c_default_dir(h):
+    prog = h.prog('time_random')
+    base = h.path('traces')
+    env = dict(os.environ, UPRR_TRACE_DIR=base)
+    recs = []
+    for i in range(2):
+        r = run([h.uprr, 'record', prog], timeout=RECORD_TIMEOUT, what='uprr record',
+                env=env, cwd=h.tmp)
+        check_not_broken(r, 'record')
+        if r.status != 0:
+            raise Fail('record without -o failed\n  ' + r.explain())
+        link = os.path.join(base, 'latest-trace')
+        if not os.path.islink(link):
+            raise Fail(f'no latest-trace link in {base}: {os.listdir(base)}')
+        target = os.path.realpath(link)
+        if not re.fullmatch(r'time_random-\d+', os.path.basename(target)) or \
+                os.path.dirname(target) != os.path.realpath(base):
+            raise Fail(f'latest-trace points at {target}, expected {base}/time_random-N')
+        if stat.S_IMODE(os.stat(target).st_mode) != 0o700:
+            raise Fail(f'{target} is not mode 0700')
+        recs.append((target, r))
+    if recs[0][0] == recs[1][0]:
+        raise Fail('the second recording reused the first one\'s directory')
+    # replay and info without DIR use the latest trace
+    compare(recs[1][1], run([h.uprr, 'replay'], timeout=REPLAY_TIMEOUT, what='uprr replay',
+                            env=env, cwd=h.tmp))
+    info = run([h.uprr, 'info'], timeout=60, what='uprr info', env=env, cwd=h.tmp)
+    if info.status != 0 or b'time_random' not in info.stdout:
+        raise Fail('uprr info of the latest trace does not name the command\n  ' +
+                   info.explain() + '\n  stdout:\n' + tail(info.stdout))
+    # HOME is the fallback when UPRR_TRACE_DIR is unset.
+    home = h.path('home')
+    os.mkdir(home)
+    env = {k: v for k, v in os.environ.items() if k != 'UPRR_TRACE_DIR'}
+    env['HOME'] = home
+    r = run([h.uprr, 'record', prog], timeout=RECORD_TIMEOUT, what='uprr record', env=env,
+            cwd=h.tmp)
+    if r.status != 0:
+        raise Fail('record with HOME and no UPRR_TRACE_DIR failed\n  ' + r.explain())
+    base = os.path.join(home, '.local', 'share', 'uprr')
+    if not os.path.islink(os.path.join(base, 'latest-trace')):
+        raise Fail(f'no {base}/latest-trace after recording with UPRR_TRACE_DIR unset')
+
+
+@case('info')
+def c_info(h):
+    trace, rec = h.record([h.prog('threads_mutex')], name='info')
+    r = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    check_not_broken(r, 'info')
+    if r.status != 0:
+        raise Fail('uprr info failed\n  ' + r.explain())
+    text = r.stdout.decode('utf-8', 'replace').lower()
+    missing = [w for w in ('threads_mutex', 'threads', 'events') if w not in text]
+    if missing:
+        raise Fail(f'uprr info does not mention {missing}:\n' + tail(r.stdout, 30))
+    log(tail(r.stdout, 30))
+
+
+# Slow cases: more runs of the same mechanisms (suite 'slow').
+
+@case('stress-racy', slow=True)
+def c_stress_racy(h):
+    prog = h.prog('racy_crash')
+    crashes = 0
+    for i in range(30):
+        trace, rec = h.record([prog], name=f'stress{i}', expect_status=None)
+        if rec.status not in (0, 128 + signal.SIGSEGV):
+            raise Fail(f'racy_crash ended neither with 0 nor with SIGSEGV\n  {rec.explain()}')
+        crashes += rec.status != 0
+        for _ in range(2):
+            compare(rec, h.replay(trace))
+        shutil.rmtree(trace)
+    log(f'  {crashes} of 30 recordings crashed; every replay matched')
+
+
+@case('stress-progs', slow=True)
+def c_stress_progs(h):
+    for name in ('threads_mutex', 'pipe_threads', 'signal_async', 'rdtsc', 'time_random'):
+        for i in range(4):
+            trace, _ = h.record_replay([h.prog(name)], name=f'{name}{i}', replays=2)
+            shutil.rmtree(trace)
+
+
+@case('stress-memcached', slow=True)
+def c_stress_memcached(h):
+    c_memcached(h, requests=50000)
+
+
+# ---------------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--uprr', help='the uprr binary')
+    ap.add_argument('--progs', help='the folder of the built tests/progs programs')
+    ap.add_argument('--craft', help='the built trace-craft helper')
+    ap.add_argument('--list', action='store_true', help='list the cases')
+    ap.add_argument('--requests', type=int, default=10000)
+    ap.add_argument('case', nargs='?')
+    ap.add_argument('rest', nargs='*')
+    a = ap.parse_args()
+
+    if a.list:
+        for name, (_, slow) in CASES.items():
+            print(name + (' (slow)' if slow else ''))
+        return 0
+    if a.case == 'memcached-client':
+        if len(a.rest) != 2:
+            ap.error('memcached-client PORT OUT')
+        data = memcached_load(int(a.rest[0]), a.requests)
+        with open(a.rest[1], 'wb') as f:
+            f.write(data)
+        return 0
+    if a.case not in CASES:
+        ap.error(f'unknown case {a.case!r}; see --list')
+    if not a.uprr or not os.access(a.uprr, os.X_OK):
+        log(f'e2e: FAIL {a.case}: uprr is not built at {a.uprr}')
+        return 1
+
+    for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(s, _on_signal)
+    tmp = tempfile.mkdtemp(prefix=f'uprr-e2e-{a.case}-')
+    h = Harness(os.path.abspath(a.uprr), os.path.abspath(a.progs or '.'),
+                os.path.abspath(a.craft) if a.craft else None, tmp)
+    log(f'e2e: case {a.case}, uprr {h.uprr}, work dir {tmp}')
+    t0 = time.monotonic()
+    status = 1
+    try:
+        CASES[a.case][0](h)
+        log(f'e2e: PASS {a.case} in {time.monotonic() - t0:.1f}s')
+        status = 0
+    except Skip as e:
+        log(f'e2e: SKIP {a.case}: {e}')
+        status = SKIP
+    except Fail as e:
+        log(f'e2e: FAIL {a.case}: {e}')
+    except Exception:
+        log(f'e2e: FAIL {a.case}: the harness raised\n{traceback.format_exc()}')
+    finally:
+        cleanup_all()
+        if os.environ.get('UPRR_E2E_KEEP'):
+            log(f'e2e: kept {tmp}')
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return status
+
+
+if __name__ == '__main__':
+    sys.exit(main())

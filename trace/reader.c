@@ -1,0 +1,485 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace reader. The header and the catalogue are read at open; the
+ * events stream is read one frame at a time (header, then payload, with
+ * pread at tracked offsets), so memory stays at one frame however long the
+ * trace is. Errors are sticky and described in one line for the CLI.
+ */
+#define LOG_PREFIX "trace"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "trace/trace-private.h"
+
+/* An input stream: a file of frames. */
+struct stream_in {
+	int fd;
+	enum trace_stream kind;
+	const char *name; /**< for messages: "events", "files", "header" */
+	uint64_t off;	  /**< offset of the next frame */
+	uint32_t seq;	  /**< sequence number of the next frame */
+};
+
+/* A kept file, indexed by id. */
+struct catalogue_entry {
+	char *copy_path; /**< DIR/files/NAME */
+	char *original;
+};
+
+struct trace_reader {
+	char *dir;
+	struct trace_header hdr;
+	struct stream_in events;
+	ZSTD_DCtx *dctx;
+	uint8_t *cbuf; /**< compressed payload of the current frame */
+	size_t cbuf_cap;
+	uint8_t *raw; /**< decompressed payload of the current frame */
+	size_t raw_cap;
+	size_t raw_len;
+	size_t raw_pos; /**< next record in @raw */
+	struct trace_blob *blobs;
+	size_t blobs_cap;
+	struct catalogue_entry *files;
+	size_t nfiles;
+	int error; /**< sticky: 0, or the error every later next() returns */
+	bool at_end;
+	char errmsg[PATH_MAX + 256];
+	struct trace_stats stats;
+};
+
+static void
+format_error(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+format_error(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!buf || len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+static ssize_t
+pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int
+grow(uint8_t **buf, size_t *cap, size_t need)
+{
+	uint8_t *p;
+
+	need = MAX(need, (size_t)1);
+	if (need <= *cap)
+		return 0;
+	/* free first: the old contents are not needed, and this halves the
+	 * peak for large frames */
+	free(*buf);
+	*buf = NULL;
+	*cap = 0;
+	p = malloc(need);
+	if (!p)
+		return -ENOMEM;
+	*buf = p;
+	*cap = need;
+	return 0;
+}
+
+/*
+ * Read the next frame of @s into r->raw. Returns 1 for a frame, 0 at a clean
+ * end, -ENODATA if the file ends inside the frame, -EBADMSG with *ret_why,
+ * or another -errno. Stores the bytes the frame took in *ret_frame_len.
+ */
+static int
+read_frame(struct trace_reader *r, struct stream_in *s, const char **ret_why,
+	   size_t *ret_frame_len)
+{
+	uint8_t hdr[TRACE_FRAME_HEADER_SIZE];
+	struct trace_frame_info info;
+	ssize_t n;
+	int ret;
+
+	r->raw_len = r->raw_pos = 0;
+	n = pread_all(s->fd, hdr, sizeof(hdr), s->off);
+	if (n < 0)
+		return (int)n;
+	if (n == 0)
+		return 0;
+	if (memcmp(hdr, TRACE_FRAME_MAGIC, MIN((size_t)n, (size_t)4)) != 0) {
+		*ret_why = "bad magic";
+		return -EBADMSG;
+	}
+	if ((size_t)n < sizeof(hdr))
+		return -ENODATA;
+	ret = trace_frame_parse_header(hdr, s->kind, s->seq, &info, ret_why);
+	if (ret < 0)
+		return ret;
+
+	ret = grow(&r->cbuf, &r->cbuf_cap, info.compressed_len);
+	if (ret < 0)
+		return ret;
+	n = pread_all(s->fd, r->cbuf, info.compressed_len, s->off + sizeof(hdr));
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n < info.compressed_len)
+		return -ENODATA;
+	ret = grow(&r->raw, &r->raw_cap, info.raw_len);
+	if (ret < 0)
+		return ret;
+	ret = trace_frame_decode_payload(r->dctx, hdr, r->cbuf, &info, r->raw, ret_why);
+	if (ret < 0)
+		return ret;
+	r->raw_len = info.raw_len;
+	s->off += sizeof(hdr) + info.compressed_len;
+	s->seq++;
+	*ret_frame_len = sizeof(hdr) + info.compressed_len;
+	return 1;
+}
+
+/* The one-line message for a failed read_frame() of stream @s. */
+static void
+frame_error(const struct trace_reader *r, const struct stream_in *s, int err, const char *why,
+	    char *buf, size_t len)
+{
+	if (err == -ENODATA)
+		format_error(buf, len, "trace '%s' ends in the middle of frame %u", r->dir, s->seq);
+	else if (err == -EBADMSG)
+		format_error(buf, len, "trace '%s': frame %u of the %s stream is corrupt (%s)",
+			     r->dir, s->seq, s->name, why);
+	else
+		format_error(buf, len, "trace '%s': cannot read the %s stream: %s", r->dir,
+			     s->name, strerror(-err));
+}
+
+static int
+read_header(struct trace_reader *r, int dir_fd, char *errbuf, size_t errlen)
+{
+	struct stream_in s = { .kind = TRACE_STREAM_HEADER, .name = "header" };
+	const char *why = "";
+	uint32_t version;
+	uint8_t extra;
+	size_t len;
+	int ret;
+
+	s.fd = openat(dir_fd, TRACE_HEADER_FILE, O_RDONLY | O_CLOEXEC);
+	if (s.fd < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			format_error(errbuf, errlen, "'%s' is not a uprr trace (no header file)",
+				     r->dir);
+		else
+			format_error(errbuf, errlen, "trace '%s': cannot open the header: %s",
+				     r->dir, strerror(-ret));
+		return ret;
+	}
+	ret = read_frame(r, &s, &why, &len);
+	/* the header file is one frame and nothing after it */
+	if (ret > 0 && pread(s.fd, &extra, 1, s.off) != 0) {
+		why = "bytes after the header frame";
+		ret = -EBADMSG;
+	}
+	close(s.fd);
+	if (ret == 0 || ret == -ENODATA) {
+		format_error(errbuf, errlen, "trace '%s' ends in the middle of its header", r->dir);
+		return -ENODATA;
+	}
+	if (ret == -EBADMSG && strcmp(why, "bad magic") == 0) {
+		format_error(errbuf, errlen, "'%s' is not a uprr trace (bad header file)", r->dir);
+		return ret;
+	}
+	if (ret == -EBADMSG) {
+		format_error(errbuf, errlen, "trace '%s': the header is corrupt (%s)", r->dir, why);
+		return ret;
+	}
+	if (ret < 0) {
+		format_error(errbuf, errlen, "trace '%s': cannot read the header: %s", r->dir,
+			     strerror(-ret));
+		return ret;
+	}
+
+	ret = trace_header_peek_version(r->raw, r->raw_len, &version);
+	if (ret >= 0 && version > TRACE_FORMAT_VERSION) {
+		format_error(errbuf, errlen,
+			     "'%s' is format version %u; this uprr reads up to %u — upgrade uprr",
+			     r->dir, version, TRACE_FORMAT_VERSION);
+		return -EPROTONOSUPPORT;
+	}
+	if (ret >= 0)
+		ret = trace_header_decode(r->raw, r->raw_len, &r->hdr);
+	if (ret == -ENOMEM) {
+		format_error(errbuf, errlen, "trace '%s': out of memory", r->dir);
+		return ret;
+	}
+	if (ret < 0) {
+		format_error(errbuf, errlen, "trace '%s': the header is corrupt (bad contents)",
+			     r->dir);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+static int
+add_catalogue_entry(struct trace_reader *r, const struct trace_file_entry *e)
+{
+	struct catalogue_entry *p;
+	char *path;
+
+	if (asprintf(&path, "%s/" TRACE_FILES_DIR "/%s", r->dir, e->copy_name) < 0)
+		return -ENOMEM;
+	p = realloc(r->files, (r->nfiles + 1) * sizeof(*p));
+	if (!p) {
+		free(path);
+		return -ENOMEM;
+	}
+	r->files = p;
+	p[r->nfiles].copy_path = path;
+	p[r->nfiles].original = strdup(e->original);
+	if (!p[r->nfiles].original) {
+		free(path);
+		return -ENOMEM;
+	}
+	r->nfiles++;
+	r->stats.file_bytes += e->size;
+	return 0;
+}
+
+/* Load the catalogue of kept files. A catalogue cut inside its last frame is
+ * what a killed recorder leaves; that entry was never referred to by a whole
+ * events frame, so it is dropped. A corrupt frame fails the open. */
+static int
+read_catalogue(struct trace_reader *r, int dir_fd, char *errbuf, size_t errlen)
+{
+	struct stream_in s = { .kind = TRACE_STREAM_FILES, .name = "files" };
+	int ret = 0;
+
+	s.fd = openat(dir_fd, TRACE_CATALOGUE_FILE, O_RDONLY | O_CLOEXEC);
+	if (s.fd < 0) {
+		ret = -errno;
+		format_error(errbuf, errlen, "trace '%s': cannot open the files stream: %s",
+			     r->dir, strerror(-ret));
+		return ret;
+	}
+	for (;;) {
+		struct trace_file_entry e = { 0 };
+		const char *why = "";
+		size_t len;
+
+		ret = read_frame(r, &s, &why, &len);
+		if (ret == 0)
+			break;
+		if (ret == -ENODATA) {
+			log_debug("trace '%s': files stream cut in frame %u", r->dir, s.seq);
+			ret = 0;
+			break;
+		}
+		if (ret > 0) {
+			ret = trace_file_entry_decode(r->raw, r->raw_len, &e);
+			if (ret >= 0 && e.id != s.seq - 1) {
+				trace_file_entry_free(&e);
+				ret = -EBADMSG;
+			}
+			if (ret == -EBADMSG) {
+				why = "bad entry";
+				s.seq--; /* name the frame just read */
+			}
+		}
+		if (ret >= 0) {
+			ret = add_catalogue_entry(r, &e);
+			trace_file_entry_free(&e);
+		}
+		if (ret < 0) {
+			frame_error(r, &s, ret, why, errbuf, errlen);
+			break;
+		}
+	}
+	close(s.fd);
+	return ret;
+}
+
+int
+trace_reader_open(const char *dir, struct trace_reader **ret_r, char *errbuf, size_t errlen)
+{
+	_cleanup_close_ int dir_fd = -1;
+	struct trace_reader *r;
+	struct stat st;
+	int ret;
+
+	format_error(errbuf, errlen, "%s", "");
+	if (stat(dir, &st) < 0) {
+		ret = -errno;
+		if (ret == -ENOENT)
+			format_error(errbuf, errlen, "'%s': no such trace directory", dir);
+		else
+			format_error(errbuf, errlen, "'%s': %s", dir, strerror(-ret));
+		return ret;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		format_error(errbuf, errlen, "'%s' is not a uprr trace (not a directory)", dir);
+		return -ENOTDIR;
+	}
+	dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0) {
+		ret = -errno;
+		format_error(errbuf, errlen, "'%s': %s", dir, strerror(-ret));
+		return ret;
+	}
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	r->events = (struct stream_in){ .fd = -1, .kind = TRACE_STREAM_EVENTS, .name = "events" };
+	r->dir = strdup(dir);
+	r->dctx = ZSTD_createDCtx();
+	if (!r->dir || !r->dctx) {
+		format_error(errbuf, errlen, "trace '%s': out of memory", dir);
+		ret = -ENOMEM;
+		goto err;
+	}
+	ret = read_header(r, dir_fd, errbuf, errlen);
+	if (ret < 0)
+		goto err;
+	ret = read_catalogue(r, dir_fd, errbuf, errlen);
+	if (ret < 0)
+		goto err;
+	r->events.fd = openat(dir_fd, TRACE_EVENTS_FILE, O_RDONLY | O_CLOEXEC);
+	if (r->events.fd < 0) {
+		ret = -errno;
+		format_error(errbuf, errlen, "trace '%s': cannot open the events stream: %s", dir,
+			     strerror(-ret));
+		goto err;
+	}
+	(void)posix_fadvise(r->events.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	r->raw_len = r->raw_pos = 0;
+	*ret_r = r;
+	return 0;
+
+err:
+	log_debug("%s", errbuf ? errbuf : "cannot open trace");
+	trace_reader_close(r);
+	return ret;
+}
+
+const struct trace_header *
+trace_reader_header(const struct trace_reader *r)
+{
+	return &r->hdr;
+}
+
+int
+trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev)
+{
+	if (r->error)
+		return r->error;
+	while (!r->at_end) {
+		const char *why = "";
+		size_t len;
+		int ret;
+
+		if (r->raw_pos < r->raw_len) {
+			struct trace_rcur c = { r->raw + r->raw_pos, r->raw_len - r->raw_pos };
+			struct trace_event ev;
+
+			ret = trace_record_decode(&c, &ev, &r->blobs, &r->blobs_cap);
+			if (ret < 0) {
+				/* the frame was counted when read: name it */
+				struct stream_in s = r->events;
+				char what[64];
+
+				s.seq--;
+				snprintf(what, sizeof(what), "bad record at byte %zu", r->raw_pos);
+				frame_error(r, &s, ret, what, r->errmsg, sizeof(r->errmsg));
+				r->error = ret;
+				return ret;
+			}
+			r->raw_pos = r->raw_len - c.left;
+			r->stats.events++;
+			*ret_ev = ev;
+			return 1;
+		}
+
+		ret = read_frame(r, &r->events, &why, &len);
+		if (ret < 0) {
+			frame_error(r, &r->events, ret, why, r->errmsg, sizeof(r->errmsg));
+			r->error = ret;
+			return ret;
+		}
+		if (ret == 0) {
+			r->at_end = true;
+			break;
+		}
+		r->stats.frames++;
+		r->stats.raw_bytes += r->raw_len;
+		r->stats.compressed_bytes += len;
+	}
+	return 0;
+}
+
+const char *
+trace_reader_error(const struct trace_reader *r)
+{
+	return r->errmsg;
+}
+
+int
+trace_reader_file(struct trace_reader *r, uint32_t id, const char **ret_copy,
+		  const char **ret_original)
+{
+	if (id >= r->nfiles)
+		return -ENOENT;
+	if (ret_copy)
+		*ret_copy = r->files[id].copy_path;
+	if (ret_original)
+		*ret_original = r->files[id].original;
+	return 0;
+}
+
+void
+trace_reader_stats(const struct trace_reader *r, struct trace_stats *ret_stats)
+{
+	*ret_stats = r->stats;
+}
+
+void
+trace_reader_close(struct trace_reader *r)
+{
+	if (!r)
+		return;
+	if (r->events.fd >= 0)
+		close(r->events.fd);
+	ZSTD_freeDCtx(r->dctx);
+	trace_header_free(&r->hdr);
+	for (size_t i = 0; i < r->nfiles; i++) {
+		free(r->files[i].copy_path);
+		free(r->files[i].original);
+	}
+	free(r->files);
+	free(r->blobs);
+	free(r->cbuf);
+	free(r->raw);
+	free(r->dir);
+	free(r);
+}

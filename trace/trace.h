@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace: a directory holding a versioned header and streams of frames.
+ *
+ * A frame is self-delimiting: a fixed little-endian header (magic, stream
+ * kind, sequence number, sizes, XXH3-64 checksum) followed by one zstd frame.
+ * Each frame decodes on its own, so a trace cut short (recorder killed, disk
+ * full) is valid up to its last whole frame, and frames can travel over a
+ * socket unchanged. See doc/trace-format.md.
+ *
+ * Layout of a trace directory (mode 0700, files 0600):
+ *   header          one frame: struct trace_header
+ *   events          frames of event records (struct trace_event)
+ *   catalogue       frames of the files stream: one entry per kept file
+ *   files/ID-NAME   content copies of mapped executables and libraries
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+
+/** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
+#define TRACE_FORMAT_VERSION 1
+
+/** Most values an event carries. */
+#define TRACE_MAX_VALUES 12
+/** Registers per event: the order of struct user_regs_struct (x86-64, 27 words). */
+#define TRACE_NREGS 27
+
+/** Kinds of event record. The meaning of values[] is fixed per type. */
+enum trace_event_type {
+	/** initial image after execve: regs; blobs[0] = stack bytes from rsp to the
+	 * stack's end; values[0] = file id of the executable */
+	TRACE_EV_EXEC = 1,
+	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
+	 * program passed to the kernel for output (write buffers) */
+	TRACE_EV_SYSCALL_ENTRY = 2,
+	/** syscall exit: values[0] = nr, values[1] = result, values[2..] per
+	 * syscall (mmap: file id + 1 or 0, offset); blobs = memory the kernel wrote */
+	TRACE_EV_SYSCALL_EXIT = 3,
+	/** signal delivered: values[0] = signo, values[1] = enum trace_signal_kind;
+	 * regs at delivery; blobs[0] = siginfo_t (128 bytes, addr 0) */
+	TRACE_EV_SIGNAL = 4,
+	/** rdtsc/rdtscp emulated: values = rax, rdx, rcx, instruction length; regs */
+	TRACE_EV_RDTSC = 5,
+	/** a new thread's first stop: values[0] = tid of the thread that cloned it */
+	TRACE_EV_THREAD_START = 6,
+	/** a thread finished exiting (not the last one) */
+	TRACE_EV_THREAD_EXIT = 7,
+	/** the recorded process ended: values[0] = wait status (see wait(2)),
+	 * values[1] = CLOCK_REALTIME at the end, in ns */
+	TRACE_EV_PROCESS_EXIT = 8,
+};
+
+/** Where an asynchronous signal was delivered (values[1] of TRACE_EV_SIGNAL). */
+enum trace_signal_kind {
+	/** synchronous (fault, trap): reproduces by itself in replay */
+	TRACE_SIGNAL_SYNC = 0,
+	/** asynchronous, delivered right after the thread's previous event */
+	TRACE_SIGNAL_AT_EVENT = 1,
+	/** asynchronous, delivered instead of entering the syscall at regs.rip - 2;
+	 * the syscall is re-issued after the handler returns */
+	TRACE_SIGNAL_AT_SYSCALL = 2,
+};
+
+/** A range of tracee memory and its bytes. */
+struct trace_blob {
+	uint64_t addr;	    /**< tracee address (0 for non-memory data) */
+	uint32_t len;	    /**< bytes */
+	const void *data;   /**< @len bytes; not owned */
+};
+
+/**
+ * One event record. Writers fill it and keep ownership of @blobs; records
+ * returned by a reader point into the reader's current frame and stay valid
+ * until the next trace_reader_next() call.
+ */
+struct trace_event {
+	enum trace_event_type type;
+	uint32_t tid;	      /**< recorded thread id */
+	uint32_t flags;	      /**< per-type flags, 0 if unused */
+	uint32_t nvalues;     /**< used entries of values[] */
+	uint64_t values[TRACE_MAX_VALUES];
+	bool has_regs;
+	uint64_t regs[TRACE_NREGS];
+	uint32_t nblobs;
+	const struct trace_blob *blobs;
+};
+
+/** The trace header: who recorded what, where. */
+struct trace_header {
+	uint32_t format_version;      /**< TRACE_FORMAT_VERSION when written */
+	char uprr_version[32];	      /**< UPRR_VERSION of the recorder */
+	char **argv;		      /**< command line, NULL-terminated */
+	char **envp;		      /**< environment, NULL-terminated */
+	char cwd[4096];		      /**< working directory of the tracee */
+	char cpu_vendor[16];	      /**< cpuid leaf 0 vendor string */
+	uint32_t cpu_features[8];     /**< cpuid 1 ecx,edx; 7.0 ebx,ecx,edx; 0xd.1 eax; 0x80000001 ecx,edx */
+	char tick_source[16];	      /**< "none", "soft" or "pmu" */
+	char mode[16];		      /**< "up" (uniprocessor) or "tp" */
+	uint64_t start_time_ns;	      /**< CLOCK_REALTIME at start */
+};
+
+/** Sizes of a written or read trace, for `uprr info` and benchmarks. */
+struct trace_stats {
+	uint64_t events;	   /**< event records */
+	uint64_t frames;	   /**< frames in the events stream */
+	uint64_t raw_bytes;	   /**< uncompressed event bytes */
+	uint64_t compressed_bytes; /**< event frame bytes on disk, headers included */
+	uint64_t file_bytes;	   /**< bytes of kept files */
+};
+
+struct trace_writer;
+struct trace_reader;
+
+/**
+ * Create trace directory @dir (mode 0700; it must not exist, its parent must)
+ * and write @hdr to it. On success stores a writer in *ret_w.
+ * Returns 0 or -errno (-EEXIST, -ENOSPC, ...).
+ */
+int trace_writer_open(const char *dir, const struct trace_header *hdr,
+		      struct trace_writer **ret_w) _wur_;
+
+/**
+ * Append @ev to the events stream. Records are buffered and written as a
+ * frame when the buffer passes ~1 MiB or on trace_writer_flush().
+ * Returns 0 or -errno; after -ENOSPC the trace on disk ends at its last whole
+ * frame and every later call returns -ENOSPC. An event that cannot be
+ * encoded (type 0 or > 255, nvalues > TRACE_MAX_VALUES, a blob without data)
+ * gives -EINVAL, one whose record exceeds a frame (64 MiB) -EMSGSIZE; neither
+ * affects later calls.
+ */
+int trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev) _wur_;
+
+/**
+ * Write buffered records as one frame (a no-op when none are buffered).
+ * A frame is written with one write(2); if that fails the file is truncated
+ * back to the previous frame boundary. Returns 0 or -errno.
+ */
+int trace_writer_flush(struct trace_writer *w) _wur_;
+
+/**
+ * Keep the file open as @fd (original path @path) in the trace by content:
+ * a reflink, else a copy, into files/. The same file (device, inode, size,
+ * mtime) is kept once. Its catalogue entry is written before this returns,
+ * so events that refer to it never precede it on disk. @fd must be readable
+ * and a regular file (else -EINVAL); its file offset is not used or moved.
+ * Ids count from 0 in the order files are first kept.
+ * Stores the file id in *ret_id. Returns 0 or -errno.
+ */
+int trace_writer_keep_file(struct trace_writer *w, int fd, const char *path,
+			   uint32_t *ret_id) _wur_;
+
+/** Sizes written so far; events and raw_bytes include records still buffered. */
+void trace_writer_stats(const struct trace_writer *w, struct trace_stats *ret_stats);
+
+/**
+ * Flush and close; frees @w (NULL is accepted). Returns 0 or the first -errno
+ * any write failed with.
+ */
+int trace_writer_close(struct trace_writer *w);
+
+/**
+ * Open the trace in @dir and read its header. On failure returns -errno and,
+ * if @errbuf is not NULL, a one-line reason in it, e.g.
+ * "'x' is format version 7; this uprr reads up to 1 — upgrade uprr",
+ * "'x' is not a uprr trace (no header file)".
+ * Errors: -ENOENT (no directory, no header file), -ENOTDIR,
+ * -EPROTONOSUPPORT (newer format version), -EBADMSG (corrupt header or
+ * catalogue), -ENODATA (header cut short), -ENOMEM, I/O errors.
+ */
+int trace_reader_open(const char *dir, struct trace_reader **ret_r, char *errbuf,
+		      size_t errlen) _wur_;
+
+/** The header of an open trace; owned by @r. */
+const struct trace_header *trace_reader_header(const struct trace_reader *r);
+
+/**
+ * Read the next event into *ret_ev (pointers valid until the next call).
+ * Returns 1 for an event, 0 at the clean end of the stream, -EBADMSG for a
+ * corrupt frame (bad magic, checksum, sequence or record) and -ENODATA for a
+ * stream cut in the middle of a frame; trace_reader_error() then says which.
+ */
+int trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev) _wur_;
+
+/** One-line description of the last reader error; owned by @r. */
+const char *trace_reader_error(const struct trace_reader *r);
+
+/**
+ * Path of the kept copy of file @id (DIR/files/ID-NAME, openable as is) and
+ * the original path; both owned by @r. Either output may be NULL.
+ * Returns 0, or -ENOENT for an unknown id.
+ */
+int trace_reader_file(struct trace_reader *r, uint32_t id, const char **ret_copy,
+		      const char **ret_original) _wur_;
+
+/** Sizes read so far (all of them after the stream's end). */
+void trace_reader_stats(const struct trace_reader *r, struct trace_stats *ret_stats);
+
+/** Close and free @r (NULL accepted). */
+void trace_reader_close(struct trace_reader *r);
+
+/** Free the strings of a header filled by a reader or by the recorder. */
+void trace_header_free(struct trace_header *hdr);
+
+/**
+ * Pick a new trace directory for program @prog_name: under $UPRR_TRACE_DIR
+ * if set, else ~/.local/share/uprr (created 0700), named NAME-N with the
+ * first free N. Stores the path in @buf. Returns 0 or -errno.
+ */
+int trace_dir_new(const char *prog_name, char *buf, size_t len) _wur_;
+
+/** Point the `latest-trace` link beside @dir at @dir. Returns 0 or -errno. */
+int trace_dir_set_latest(const char *dir) _wur_;
+
+/** Resolve the latest trace (`latest-trace` in the default base) into @buf. */
+int trace_dir_latest(char *buf, size_t len) _wur_;
+
+/* Frame level, shared by files and (later) sockets. */
+
+/** Kinds of stream a frame belongs to. */
+enum trace_stream {
+	TRACE_STREAM_HEADER = 1, /**< the header file */
+	TRACE_STREAM_EVENTS = 2, /**< event records */
+	TRACE_STREAM_FILES = 3,	 /**< kept-file catalogue */
+};
+
+/** Bytes of the fixed frame header. */
+#define TRACE_FRAME_HEADER_SIZE 32
+
+/**
+ * Compress @raw (@raw_len bytes) into a frame of stream @stream with sequence
+ * number @seq. Stores a malloc'd frame in *ret_frame and its size in *ret_len.
+ * Returns 0 or -errno.
+ */
+int trace_frame_encode(enum trace_stream stream, uint32_t seq, const void *raw,
+		       size_t raw_len, void **ret_frame, size_t *ret_len) _wur_;
+
+/**
+ * Decode the frame at the start of @buf (@len bytes available). On success
+ * stores the malloc'd payload in *ret_raw, its size in *ret_raw_len and the
+ * bytes the frame occupies in *ret_frame_len. Returns 0; -ENODATA if @buf holds only
+ * part of a frame; -EBADMSG if the magic, stream, sequence or checksum is
+ * wrong or the payload does not decompress.
+ */
+int trace_frame_decode(const void *buf, size_t len, enum trace_stream stream,
+		       uint32_t seq, void **ret_raw, size_t *ret_raw_len,
+		       size_t *ret_frame_len) _wur_;

@@ -1,0 +1,442 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace writer. Event records are buffered and cut into frames of about
+ * TRACE_FRAME_TARGET bytes; each frame goes to disk with one write at the
+ * end of the last whole frame. When a write fails or falls short (disk
+ * full, RLIMIT_FSIZE) the file is truncated back to that boundary, so the
+ * trace on disk always ends at a whole frame, and the error sticks: every
+ * later call returns it.
+ */
+#define LOG_PREFIX "trace"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "trace/trace-private.h"
+
+/* An output stream: a file that grows by whole frames. */
+struct stream_out {
+	int fd;
+	enum trace_stream kind;
+	uint64_t end; /**< offset after the last whole frame */
+	uint32_t seq; /**< sequence number of the next frame */
+};
+
+/* Identity of a kept file, for deduplication. */
+struct kept_file {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtim;
+	uint32_t id;
+};
+
+struct trace_writer {
+	int dir_fd;
+	int files_fd;
+	struct stream_out events;
+	struct stream_out catalogue;
+	ZSTD_CCtx *cctx;
+	struct trace_wbuf records; /**< event records not yet in a frame */
+	int error;		   /**< first failed write; sticky */
+	struct kept_file *kept;
+	size_t nkept;
+	size_t kept_cap;
+	struct trace_stats stats;
+};
+
+static int
+pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* A short write means the next one reports why (ENOSPC,
+		 * EFBIG); on a signal it simply goes on. */
+		p += n;
+		off += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write one frame of @raw to @s. Failures to encode leave the file alone;
+ * a failed write truncates it back and makes the writer's error sticky. */
+static int
+write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_t raw_len,
+	    size_t *ret_frame_len)
+{
+	_cleanup_free_ void *frame = NULL;
+	size_t len;
+	int r;
+
+	if (w->error)
+		return w->error;
+	r = trace_frame_encode_cctx(w->cctx, s->kind, s->seq, raw, raw_len, &frame, &len);
+	if (r < 0)
+		return r;
+	r = pwrite_all(s->fd, frame, len, s->end);
+	if (r < 0) {
+		if (ftruncate(s->fd, (off_t)s->end) < 0)
+			log_debug("cannot truncate stream %d back to %" PRIu64 ": %m", s->kind,
+				  s->end);
+		w->error = r;
+		return log_debug_errno(r, "writing frame %u of stream %d", s->seq, s->kind);
+	}
+	s->end += len;
+	s->seq++;
+	if (ret_frame_len)
+		*ret_frame_len = len;
+	return 0;
+}
+
+/* Write the first @n buffered record bytes as a frame; keep the rest. */
+static int
+flush_records(struct trace_writer *w, size_t n)
+{
+	size_t len;
+	int r;
+
+	r = write_frame(w, &w->events, w->records.data, n, &len);
+	if (r < 0)
+		return r;
+	w->stats.frames++;
+	w->stats.compressed_bytes += len;
+	memmove(w->records.data, w->records.data + n, w->records.len - n);
+	w->records.len -= n;
+	/* do not hold on to the memory of an outsized record */
+	if (w->records.len == 0 && w->records.cap > 4 * TRACE_FRAME_TARGET)
+		trace_wbuf_free(&w->records);
+	return 0;
+}
+
+int
+trace_writer_flush(struct trace_writer *w)
+{
+	if (w->error)
+		return w->error;
+	if (w->records.len == 0)
+		return 0;
+	return flush_records(w, w->records.len);
+}
+
+int
+trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
+{
+	size_t before = w->records.len;
+	int r;
+
+	if (w->error)
+		return w->error;
+	r = trace_record_encode(&w->records, ev);
+	if (r < 0)
+		return r;
+	w->stats.events++;
+	w->stats.raw_bytes += (uint64_t)r;
+	/* A record too big to share a frame with the buffered ones: those go
+	 * first, in a frame of their own. */
+	if (w->records.len > TRACE_FRAME_MAX_RAW) {
+		r = flush_records(w, before);
+		if (r < 0)
+			return r;
+	}
+	if (w->records.len >= TRACE_FRAME_TARGET)
+		return flush_records(w, w->records.len);
+	return 0;
+}
+
+static int
+open_stream(int dir_fd, const char *name, enum trace_stream kind, struct stream_out *ret)
+{
+	int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	*ret = (struct stream_out){ .fd = fd, .kind = kind };
+	return 0;
+}
+
+/* Undo trace_writer_open() after a failure: everything in @dir is ours. */
+static void
+remove_new_trace(const char *dir, int dir_fd)
+{
+	static const char *const names[] = { TRACE_HEADER_FILE, TRACE_EVENTS_FILE,
+					     TRACE_CATALOGUE_FILE };
+
+	for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+		(void)unlinkat(dir_fd, names[i], 0);
+	(void)unlinkat(dir_fd, TRACE_FILES_DIR, AT_REMOVEDIR);
+	(void)rmdir(dir);
+}
+
+static void
+writer_free(struct trace_writer *w)
+{
+	int fds[] = { w->dir_fd, w->files_fd, w->events.fd, w->catalogue.fd };
+
+	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	ZSTD_freeCCtx(w->cctx);
+	trace_wbuf_free(&w->records);
+	free(w->kept);
+	free(w);
+}
+
+static int
+write_header(struct trace_writer *w, const struct trace_header *hdr)
+{
+	struct trace_header h = *hdr;
+	struct stream_out s = { .fd = -1, .kind = TRACE_STREAM_HEADER };
+	struct trace_wbuf b = { 0 };
+	int r;
+
+	h.format_version = TRACE_FORMAT_VERSION;
+	r = trace_header_encode(&b, &h);
+	if (r >= 0)
+		r = open_stream(w->dir_fd, TRACE_HEADER_FILE, TRACE_STREAM_HEADER, &s);
+	if (r >= 0)
+		r = write_frame(w, &s, b.data, b.len, NULL);
+	if (s.fd >= 0)
+		close(s.fd);
+	trace_wbuf_free(&b);
+	return r;
+}
+
+int
+trace_writer_open(const char *dir, const struct trace_header *hdr, struct trace_writer **ret_w)
+{
+	struct trace_writer *w;
+	int r;
+
+	if (mkdir(dir, 0700) < 0)
+		return log_debug_errno(-errno, "cannot create trace directory '%s'", dir);
+	w = calloc(1, sizeof(*w));
+	if (!w) {
+		(void)rmdir(dir);
+		return -ENOMEM;
+	}
+	w->files_fd = w->events.fd = w->catalogue.fd = -1;
+	w->dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->dir_fd < 0) {
+		r = -errno;
+		goto err;
+	}
+	w->cctx = ZSTD_createCCtx();
+	if (!w->cctx) {
+		r = -ENOMEM;
+		goto err;
+	}
+	if (mkdirat(w->dir_fd, TRACE_FILES_DIR, 0700) < 0) {
+		r = -errno;
+		goto err;
+	}
+	w->files_fd = openat(w->dir_fd, TRACE_FILES_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (w->files_fd < 0) {
+		r = -errno;
+		goto err;
+	}
+	r = write_header(w, hdr);
+	if (r < 0)
+		goto err;
+	r = open_stream(w->dir_fd, TRACE_EVENTS_FILE, TRACE_STREAM_EVENTS, &w->events);
+	if (r < 0)
+		goto err;
+	r = open_stream(w->dir_fd, TRACE_CATALOGUE_FILE, TRACE_STREAM_FILES, &w->catalogue);
+	if (r < 0)
+		goto err;
+	*ret_w = w;
+	return 0;
+
+err:
+	log_debug_errno(r, "cannot create trace '%s'", dir);
+	if (w->dir_fd >= 0)
+		remove_new_trace(dir, w->dir_fd);
+	else
+		(void)rmdir(dir);
+	writer_free(w);
+	return r;
+}
+
+/* Copy @size bytes of @src into the empty file @dst: a reflink (FICLONE,
+ * btrfs/xfs), else copy_file_range(2) (in-kernel, and server-side on NFS),
+ * else read/write. Offsets are explicit: @src's file offset belongs to
+ * whoever opened it and is left alone. Stores the bytes copied, which are
+ * fewer than @size if the file shrank meanwhile. */
+static int
+copy_content(int src, int dst, uint64_t size, uint64_t *ret_copied)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	loff_t in = 0, out = 0;
+	const size_t chunk = 1 << 20;
+	struct stat st;
+
+	if (ioctl(dst, FICLONE, src) == 0) {
+		/* the clone is the whole file, as it is now */
+		if (fstat(dst, &st) < 0)
+			return -errno;
+		if ((uint64_t)st.st_size > size && ftruncate(dst, (off_t)size) < 0)
+			return -errno;
+		*ret_copied = MIN((uint64_t)st.st_size, size);
+		return 0;
+	}
+
+	while ((uint64_t)in < size) {
+		ssize_t n = copy_file_range(src, &in, dst, &out, size - (uint64_t)in, 0);
+
+		if (n > 0)
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* EXDEV before 5.3 and across some filesystems, EINVAL or
+		 * EOPNOTSUPP where the filesystem has no support, ENOSYS on
+		 * old kernels; 0 at the end, or on filesystems (procfs) that
+		 * report nothing: the loop below finds out which. */
+		if (n < 0 && errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP &&
+		    errno != ENOSYS)
+			return -errno;
+		break;
+	}
+
+	while ((uint64_t)in < size) {
+		size_t want = (size_t)MIN((uint64_t)chunk, size - (uint64_t)in);
+		ssize_t n;
+		int r;
+
+		if (!buf) {
+			buf = malloc(chunk);
+			if (!buf)
+				return -ENOMEM;
+		}
+		n = pread(src, buf, want, in);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		r = pwrite_all(dst, buf, (size_t)n, (uint64_t)out);
+		if (r < 0)
+			return r;
+		in += n;
+		out += n;
+	}
+	*ret_copied = (uint64_t)out;
+	return 0;
+}
+
+/* "ID-basename", cut to TRACE_COPY_NAME_MAX bytes. */
+static void
+copy_name(char *buf, size_t len, uint32_t id, const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	if (!*base || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		base = "file";
+	snprintf(buf, len, "%u-%s", id, base);
+}
+
+int
+trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, uint32_t *ret_id)
+{
+	char name[TRACE_COPY_NAME_MAX + 1];
+	struct trace_file_entry e;
+	struct trace_wbuf b = { 0 };
+	struct stat st;
+	uint64_t copied = 0;
+	int dst, r;
+	uint32_t id;
+
+	if (w->error)
+		return w->error;
+	if (!path)
+		return -EINVAL;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	for (size_t i = 0; i < w->nkept; i++) {
+		const struct kept_file *k = &w->kept[i];
+
+		if (k->dev == st.st_dev && k->ino == st.st_ino && k->size == st.st_size &&
+		    k->mtim.tv_sec == st.st_mtim.tv_sec && k->mtim.tv_nsec == st.st_mtim.tv_nsec) {
+			*ret_id = k->id;
+			return 0;
+		}
+	}
+	if (w->nkept == w->kept_cap) {
+		size_t cap = MAX(w->kept_cap * 2, (size_t)16);
+		struct kept_file *p = realloc(w->kept, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		w->kept = p;
+		w->kept_cap = cap;
+	}
+
+	id = w->catalogue.seq;
+	copy_name(name, sizeof(name), id, path);
+	/* executables stay executable (by the owner only): replay execs the copy */
+	dst = openat(w->files_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		     (st.st_mode & 0111) ? 0700 : 0600);
+	if (dst < 0)
+		return log_debug_errno(-errno, "cannot create copy of '%s'", path);
+	r = copy_content(fd, dst, (uint64_t)st.st_size, &copied);
+	close(dst);
+	if (r < 0)
+		goto err;
+
+	/* The entry is on disk before the caller can write an event naming
+	 * @id, so a reader never meets an unknown id in a whole frame. */
+	e = (struct trace_file_entry){ .id = id, .size = copied, .original = (char *)path,
+				       .copy_name = name };
+	r = trace_file_entry_encode(&b, &e);
+	if (r >= 0)
+		r = write_frame(w, &w->catalogue, b.data, b.len, NULL);
+	trace_wbuf_free(&b);
+	if (r < 0)
+		goto err;
+
+	w->kept[w->nkept++] = (struct kept_file){ .dev = st.st_dev, .ino = st.st_ino,
+						  .size = st.st_size, .mtim = st.st_mtim,
+						  .id = id };
+	w->stats.file_bytes += copied;
+	*ret_id = id;
+	return 0;
+
+err:
+	(void)unlinkat(w->files_fd, name, 0);
+	return log_debug_errno(r, "cannot keep '%s'", path);
+}
+
+void
+trace_writer_stats(const struct trace_writer *w, struct trace_stats *ret_stats)
+{
+	*ret_stats = w->stats;
+}
+
+int
+trace_writer_close(struct trace_writer *w)
+{
+	int r;
+
+	if (!w)
+		return 0;
+	r = trace_writer_flush(w);
+	writer_free(w);
+	return r;
+}

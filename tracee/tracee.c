@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+#define LOG_PREFIX "tracee"
+#include "tracee/tracee.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "common/log.h"
+
+/* Runs in the forked child: only async-signal-safe calls, then _exit. */
+static void __attribute__((noreturn))
+child_exec(const struct tracee_spawn_options *opts, int errpipe)
+{
+	int err;
+
+	if (personality(ADDR_NO_RANDOMIZE) < 0)
+		goto fail;
+	if (opts->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(opts->cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set) < 0)
+			goto fail;
+	}
+	if (opts->trap_tsc && prctl(PR_SET_TSC, PR_TSC_SIGSEGV, 0, 0, 0) < 0)
+		goto fail;
+	if (opts->cwd && chdir(opts->cwd) < 0)
+		goto fail;
+	/* Wait until the supervisor has seized us. */
+	if (raise(SIGSTOP) < 0)
+		goto fail;
+	if (opts->filter) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			goto fail;
+		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, opts->filter) < 0)
+			goto fail;
+	}
+	execve(opts->path, opts->argv, opts->envp);
+fail:
+	err = errno;
+	if (write(errpipe, &err, sizeof(err)) < 0) {
+		/* nothing more we can do */
+	}
+	_exit(err == ENOENT || err == ENOTDIR ? 127 : 126);
+}
+
+int
+tracee_spawn(const struct tracee_spawn_options *opts, unsigned long ptrace_opts,
+	     pid_t *ret_pid, int *ret_exec_errno)
+{
+	int pipefd[2], status, err = 0;
+	pid_t pid;
+	ssize_t n;
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		err = -errno;
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		child_exec(opts, pipefd[1]);
+	}
+	close(pipefd[1]);
+	if (waitpid(pid, &status, WSTOPPED) < 0 || !WIFSTOPPED(status)) {
+		err = -ECHILD;
+		goto out;
+	}
+	if (ptrace(PTRACE_SEIZE, pid, 0, ptrace_opts) < 0) {
+		err = -errno;
+		kill(pid, SIGKILL);
+		goto out;
+	}
+	/* Wake it from its group stop; it reports the SIGCONT and the group
+	 * stop to us first, which we pass through, until the exec event. */
+	kill(pid, SIGCONT);
+	for (;;) {
+		if (waitpid(pid, &status, __WALL) < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			int child_errno = 0;
+
+			n = read(pipefd[0], &child_errno, sizeof(child_errno));
+			*ret_exec_errno = n == sizeof(child_errno) ? child_errno : 0;
+			err = -ENOEXEC;
+			goto out;
+		}
+		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8)))
+			break;
+		if (status >> 16 == PTRACE_EVENT_STOP) {
+			/* group stop or the initial stop of the seized child */
+			ptrace(PTRACE_CONT, pid, 0, 0);
+			continue;
+		}
+		if ((status >> 8) == (SIGTRAP | 0x80) || status >> 16 == PTRACE_EVENT_SECCOMP) {
+			/* the execve itself */
+			ptrace(PTRACE_CONT, pid, 0, 0);
+			continue;
+		}
+		{
+			int sig = WSTOPSIG(status);
+
+			ptrace(PTRACE_CONT, pid, 0, sig == SIGSTOP || sig == SIGCONT ? 0 : sig);
+		}
+	}
+	*ret_pid = pid;
+out:
+	close(pipefd[0]);
+	if (err < 0 && err != -ENOEXEC) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, __WALL);
+	}
+	return err;
+}
+
+int
+tracee_get_regs(pid_t tid, struct user_regs_struct *ret_regs)
+{
+	if (ptrace(PTRACE_GETREGS, tid, 0, ret_regs) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+tracee_set_regs(pid_t tid, const struct user_regs_struct *regs)
+{
+	if (ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+read_proc_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	size_t done = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(addr + done));
+
+		if (n <= 0)
+			return n < 0 && errno != EIO ? -errno : -EFAULT;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int
+tracee_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct iovec local = { (char *)buf + done, len - done };
+		struct iovec remote = { (void *)(uintptr_t)(addr + done), len - done };
+		ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+		if (n <= 0) {
+			if (n < 0 && errno == ESRCH)
+				return -ESRCH;
+			/* PROT_NONE or read-protected pages: /proc/PID/mem reads
+			 * them with FOLL_FORCE (proc(5)). */
+			return read_proc_mem(pid, addr + done, (char *)buf + done, len - done);
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int
+tracee_open_mem(pid_t pid)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int
+tracee_write(int memfd, uint64_t addr, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(memfd, (const char *)buf + done, len - done,
+				   (off_t)(addr + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 && errno != EIO ? -errno : -EFAULT;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int
+tracee_read_string(pid_t pid, uint64_t addr, char *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done + 1 < len) {
+		/* read up to the end of the page, so we never fault past the string */
+		size_t chunk = 4096 - ((addr + done) & 4095);
+		char *nul;
+		int r;
+
+		chunk = MIN(chunk, len - 1 - done);
+		r = tracee_read(pid, addr + done, buf + done, chunk);
+		if (r < 0)
+			return r;
+		nul = memchr(buf + done, 0, chunk);
+		if (nul)
+			return 0;
+		done += chunk;
+	}
+	buf[len - 1] = '\0';
+	return 0;
+}
+
+const char *
+tracee_signal_name(int sig)
+{
+	static char buf[32];
+	const char *abbrev = sigabbrev_np(sig);
+
+	if (abbrev) {
+		snprintf(buf, sizeof(buf), "SIG%s", abbrev);
+		return buf;
+	}
+	snprintf(buf, sizeof(buf), "signal %d", sig);
+	return buf;
+}
+
+int
+tracee_pin_self(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+tracee_pick_cpu(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set) < 0)
+		return -errno;
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, &set))
+			return i;
+	return -ENOENT;
+}
+
+enum tracee_stop
+tracee_classify(int status, int *ret_sig)
+{
+	int sig;
+
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return TRACEE_GONE;
+	sig = WSTOPSIG(status);
+	*ret_sig = sig;
+	switch (status >> 16) {
+	case 0:
+		if (sig == (SIGTRAP | 0x80))
+			return TRACEE_STOP_SYSCALL_EXIT;
+		return TRACEE_STOP_SIGNAL;
+	case PTRACE_EVENT_SECCOMP:
+		return TRACEE_STOP_SECCOMP;
+	case PTRACE_EVENT_CLONE:
+		return TRACEE_STOP_CLONE;
+	case PTRACE_EVENT_EXEC:
+		return TRACEE_STOP_EXEC;
+	case PTRACE_EVENT_EXIT:
+		return TRACEE_STOP_EXIT;
+	case PTRACE_EVENT_STOP:
+		return TRACEE_STOP_GROUP;
+	default:
+		return TRACEE_STOP_OTHER;
+	}
+}
+
+bool
+tracee_signal_is_sync(const siginfo_t *si)
+{
+	switch (si->si_signo) {
+	case SIGSEGV:
+	case SIGBUS:
+	case SIGILL:
+	case SIGFPE:
+	case SIGTRAP:
+		return si->si_code > 0;
+	default:
+		return false;
+	}
+}
+
+int
+tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	char *out, *o, *line, *save = NULL;
+	uint64_t stack_end = 0;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	r = util_read_file(path, &text, &len);
+	if (r < 0)
+		return r;
+	out = o = malloc(len + 1);
+	if (!out)
+		return -ENOMEM;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		unsigned long long start, end;
+		char perms[8];
+
+		if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) != 3)
+			continue;
+		o += sprintf(o, "%llx-%llx %s\n", start, end, perms);
+		if (strstr(line, "[stack]"))
+			stack_end = end;
+	}
+	*o = '\0';
+	*ret_layout = out;
+	*ret_stack_end = stack_end;
+	return 0;
+}

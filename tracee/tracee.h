@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ptrace helpers shared by the recorder and replay: launching a tracee under
+ * the same conditions in both, registers, and tracee memory.
+ */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "common/util.h"
+
+/** How to start a tracee. */
+struct tracee_spawn_options {
+	const char *path;	 /**< executable to exec */
+	char *const *argv;	 /**< its argv */
+	char *const *envp;	 /**< its environment */
+	const char *cwd;	 /**< directory to chdir to, or NULL */
+	int cpu;		 /**< CPU to pin the tracee to, or -1 */
+	bool trap_tsc;		 /**< make rdtsc/rdtscp fault (PR_SET_TSC) */
+	const struct sock_fprog *filter; /**< seccomp filter installed before exec */
+};
+
+/**
+ * Fork a child that disables ASLR (personality ADDR_NO_RANDOMIZE), pins itself
+ * to opts->cpu, traps rdtsc, gets seized by us (PTRACE_SEIZE with @ptrace_opts
+ * incl. PTRACE_O_EXITKILL so it dies with the supervisor), installs the
+ * seccomp filter and execs. Returns once the child is stopped at
+ * PTRACE_EVENT_EXEC, storing its pid in *ret_pid. If exec fails, the child
+ * exits with 127 (ENOENT/ENOTDIR) or 126; returns -ENOEXEC and stores the
+ * child's errno in *ret_exec_errno. Returns 0 or -errno.
+ */
+int tracee_spawn(const struct tracee_spawn_options *opts, unsigned long ptrace_opts,
+		 pid_t *ret_pid, int *ret_exec_errno) _wur_;
+
+/** The ptrace options of every tracee, record and replay (ptrace(2)). */
+#define TRACEE_PTRACE_OPTIONS                                                     \
+	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE |      \
+	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)
+
+/** What a waitpid(2) status of a tracee means. */
+enum tracee_stop {
+	TRACEE_GONE = 0,	   /**< exited or killed (WIFEXITED/WIFSIGNALED) */
+	TRACEE_STOP_SECCOMP,	   /**< PTRACE_EVENT_SECCOMP: at syscall entry */
+	TRACEE_STOP_SYSCALL_EXIT,  /**< syscall-exit-stop (SIGTRAP | 0x80) */
+	TRACEE_STOP_CLONE,	   /**< PTRACE_EVENT_CLONE */
+	TRACEE_STOP_EXEC,	   /**< PTRACE_EVENT_EXEC */
+	TRACEE_STOP_EXIT,	   /**< PTRACE_EVENT_EXIT: the thread is exiting */
+	TRACEE_STOP_GROUP,	   /**< PTRACE_EVENT_STOP: group stop or a new thread's first stop */
+	TRACEE_STOP_SIGNAL,	   /**< signal-delivery-stop; the signal in *ret_sig */
+	TRACEE_STOP_OTHER,	   /**< another ptrace event */
+};
+
+/** Classify a waitpid(2) status (ptrace(2), "Stopped states"). */
+enum tracee_stop tracee_classify(int status, int *ret_sig);
+
+/**
+ * True for a signal the thread's own instruction raised (fault or trap:
+ * SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP with a kernel si_code > 0; a #GP
+ * fault is SIGSEGV with SI_KERNEL), which replay reproduces by itself.
+ */
+bool tracee_signal_is_sync(const siginfo_t *si);
+
+/** PTRACE_GETREGS. Returns 0 or -errno (-ESRCH: the thread vanished). */
+int tracee_get_regs(pid_t tid, struct user_regs_struct *ret_regs) _wur_;
+/** PTRACE_SETREGS. Returns 0 or -errno (-ESRCH: the thread vanished). */
+int tracee_set_regs(pid_t tid, const struct user_regs_struct *regs) _wur_;
+
+/**
+ * Read @len bytes at tracee address @addr of process @pid into @buf
+ * (process_vm_readv, falling back to /proc/PID/mem for pages it cannot read).
+ * Returns 0, or -EFAULT if any byte is unreadable, or -errno.
+ */
+int tracee_read(pid_t pid, uint64_t addr, void *buf, size_t len) _wur_;
+
+/**
+ * Write @len bytes to tracee memory through @memfd, an open /proc/PID/mem;
+ * this writes even to read-only private mappings (FOLL_FORCE, see proc(5)).
+ * Returns 0 or -errno.
+ */
+int tracee_write(int memfd, uint64_t addr, const void *buf, size_t len) _wur_;
+
+/** Open /proc/@pid/mem read-write, O_CLOEXEC. Returns the fd or -errno. */
+int tracee_open_mem(pid_t pid) _wur_;
+
+/** Read a NUL-terminated string of at most @len - 1 bytes. Returns 0 or -errno. */
+int tracee_read_string(pid_t pid, uint64_t addr, char *buf, size_t len) _wur_;
+
+/** Name of signal @sig ("SIGSEGV"), or "signal N" in a static buffer. */
+const char *tracee_signal_name(int sig);
+
+/**
+ * The address-space layout of process @pid: one "start-end perms" line per
+ * mapping of /proc/PID/maps, without file names (they differ between record
+ * and replay). Stores a malloc'd string in *ret_layout (caller frees) and the
+ * end of the [stack] mapping in *ret_stack_end. Returns 0 or -errno.
+ */
+int tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end) _wur_;
+
+/** Pin the calling thread to @cpu. Returns 0 or -errno. */
+int tracee_pin_self(int cpu) _wur_;
+/** The first CPU the calling thread may run on, or -errno. */
+int tracee_pick_cpu(void) _wur_;

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+#define LOG_PREFIX "arch"
+#include "x86_64/arch.h"
+
+#include <capstone/capstone.h>
+#include <cpuid.h>
+#include <errno.h>
+#include <stddef.h>
+#include <x86intrin.h>
+
+#include "common/log.h"
+
+int
+arch_decode_trapped(const uint8_t *code, size_t len, enum arch_trapped_insn *ret_kind,
+		    unsigned *ret_len)
+{
+	static csh handle;
+	static bool opened;
+	cs_insn *insn;
+	size_t n;
+	int r = -EINVAL;
+
+	if (!opened) {
+		if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+			return -EINVAL;
+		opened = true;
+	}
+	n = cs_disasm(handle, code, len, 0, 1, &insn);
+	if (n < 1)
+		return -EINVAL;
+	switch (insn[0].id) {
+	case X86_INS_RDTSC:
+		*ret_kind = ARCH_INSN_RDTSC;
+		break;
+	case X86_INS_RDTSCP:
+		*ret_kind = ARCH_INSN_RDTSCP;
+		break;
+	default:
+		*ret_kind = ARCH_INSN_NONE;
+		break;
+	}
+	*ret_len = insn[0].size;
+	r = 0;
+	cs_free(insn, n);
+	return r;
+}
+
+uint64_t
+arch_rdtscp(uint32_t *ret_aux)
+{
+	unsigned aux;
+	uint64_t t = __rdtscp(&aux);
+
+	*ret_aux = aux;
+	return t;
+}
+
+void
+arch_cpu_identity(char vendor[16], uint32_t features[8])
+{
+	unsigned a, b, c, d;
+
+	memset(vendor, 0, 16);
+	memset(features, 0, 8 * sizeof(uint32_t));
+	__cpuid(0, a, b, c, d);
+	memcpy(vendor, &b, 4);
+	memcpy(vendor + 4, &d, 4);
+	memcpy(vendor + 8, &c, 4);
+	__cpuid(1, a, b, c, d);
+	/* leave out the APIC id and other per-CPU bits: only feature flags */
+	features[0] = c & ~(1u << 27); /* OSXSAVE follows CR4, same on one machine */
+	features[1] = d;
+	__cpuid_count(7, 0, a, b, c, d);
+	features[2] = b;
+	features[3] = c;
+	features[4] = d;
+	__cpuid_count(0xd, 1, a, b, c, d);
+	features[5] = a;
+	__cpuid(0x80000001, a, b, c, d);
+	features[6] = c;
+	features[7] = d;
+}
+
+const char *
+arch_regs_differ(const struct user_regs_struct *a, const struct user_regs_struct *b)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} regs[] = {
+#define R(x) { #x, offsetof(struct user_regs_struct, x) }
+		R(rip), R(rsp), R(orig_rax), R(rdi), R(rsi), R(rdx), R(r10), R(r8), R(r9),
+		R(rax), R(rbx), R(rcx), R(rbp), R(r11), R(r12), R(r13), R(r14), R(r15),
+		R(fs_base), R(gs_base), R(cs), R(ss),
+#undef R
+	};
+	/* arithmetic flags, DF; RF and TF depend on how we stopped */
+	const unsigned long long flags_mask = 0x8d5 | 0x400;
+
+	for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
+		unsigned long long va, vb;
+
+		memcpy(&va, (const char *)a + regs[i].off, sizeof(va));
+		memcpy(&vb, (const char *)b + regs[i].off, sizeof(vb));
+		if (va != vb)
+			return regs[i].name;
+	}
+	if ((a->eflags & flags_mask) != (b->eflags & flags_mask))
+		return "eflags";
+	return NULL;
+}

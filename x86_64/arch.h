@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * x86-64 specifics: the syscall calling convention in user_regs_struct
+ * (syscall(2): nr in orig_rax, args in rdi rsi rdx r10 r8 r9, result in rax),
+ * instruction decoding of trapped instructions (capstone), CPU identity.
+ */
+#pragma once
+
+#include <stdint.h>
+#include <sys/user.h>
+
+#include "common/util.h"
+
+/** Length of the `syscall` instruction (0f 05). */
+#define ARCH_SYSCALL_INSN_LEN 2
+
+/** Syscall argument @i (0..5) of a tracee stopped at syscall entry. */
+static inline uint64_t
+arch_syscall_arg(const struct user_regs_struct *r, int i)
+{
+	switch (i) {
+	case 0: return r->rdi;
+	case 1: return r->rsi;
+	case 2: return r->rdx;
+	case 3: return r->r10;
+	case 4: return r->r8;
+	default: return r->r9;
+	}
+}
+
+/** Set syscall argument @i (0..5). */
+static inline void
+arch_set_syscall_arg(struct user_regs_struct *r, int i, uint64_t v)
+{
+	switch (i) {
+	case 0: r->rdi = v; break;
+	case 1: r->rsi = v; break;
+	case 2: r->rdx = v; break;
+	case 3: r->r10 = v; break;
+	case 4: r->r8 = v; break;
+	default: r->r9 = v; break;
+	}
+}
+
+/** Instructions uprr traps and emulates. */
+enum arch_trapped_insn {
+	ARCH_INSN_NONE = 0,   /**< not one we emulate */
+	ARCH_INSN_RDTSC = 1,  /**< rdtsc: edx:eax = TSC */
+	ARCH_INSN_RDTSCP = 2, /**< rdtscp: edx:eax = TSC, ecx = TSC_AUX */
+};
+
+/**
+ * Decode the instruction at the start of @code (@len bytes) with capstone.
+ * Stores its kind in *ret_kind and its length in *ret_len.
+ * Returns 0, or -EINVAL if the bytes do not decode.
+ */
+int arch_decode_trapped(const uint8_t *code, size_t len, enum arch_trapped_insn *ret_kind,
+			unsigned *ret_len) _wur_;
+
+/** Execute rdtscp in the supervisor: returns the TSC, stores TSC_AUX in *ret_aux. */
+uint64_t arch_rdtscp(uint32_t *ret_aux);
+
+/**
+ * The CPU's vendor string (cpuid leaf 0, 13 bytes with NUL) and the feature
+ * words uprr compares between record and replay machines (cpuid 1 ecx,edx;
+ * 7.0 ebx,ecx,edx; 0xd.1 eax; 0x80000001 ecx,edx).
+ */
+void arch_cpu_identity(char vendor[16], uint32_t features[8]);
+
+/** Compare general-purpose registers, ignoring eflags bits the kernel may set
+ * differently (RF, TF): returns the name of the first that differs, or NULL. */
+const char *arch_regs_differ(const struct user_regs_struct *a, const struct user_regs_struct *b);
