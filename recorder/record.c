@@ -48,6 +48,7 @@ struct rthread {
 	uint64_t nr, args[6];	      /* the syscall in progress */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
+	pid_t new_thread;	      /* thread its clone created, announced after the exit */
 	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
 	siginfo_t injecting_info;
 };
@@ -222,13 +223,13 @@ wait_thread(struct rthread *t, int *ret_status)
 	}
 }
 
-/* The new thread of a clone: wait for its first stop and record it. */
+/* The new thread of a clone: wait for its first stop; it is announced in
+ * the trace after the clone's exit, where replay creates it. */
 static void
 on_clone_event(struct recorder *rec, struct rthread *parent)
 {
 	unsigned long msg = 0;
 	struct rthread *child;
-	struct trace_event ev;
 	int status, sig;
 	pid_t ptid = parent->tid;
 
@@ -243,10 +244,7 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 		stop_recording(rec, "%s", "a new thread did not stop as expected");
 		return;
 	}
-	event_init(&ev, TRACE_EV_THREAD_START, child->tid);
-	ev.nvalues = 1;
-	ev.values[0] = (uint64_t)ptid;
-	write_event(rec, &ev);
+	find_thread(rec, ptid)->new_thread = (pid_t)msg;
 }
 
 /* Execute the syscall @t is stopped at and wait for its exit, synchronously. */
@@ -345,6 +343,13 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	write_event(rec, &ev);
+	if (t->new_thread) {
+		event_init(&ev, TRACE_EV_THREAD_START, t->new_thread);
+		ev.nvalues = 1;
+		ev.values[0] = (uint64_t)t->tid;
+		write_event(rec, &ev);
+		t->new_thread = 0;
+	}
 	t->state = RT_RUNNING;
 	resume(t, PTRACE_CONT, 0);
 }
@@ -854,9 +859,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	record_loop(&rec);
 	if (rec.error[0]) {
 		log_error("%s", rec.error);
-		kill(pid, SIGKILL);
-		while (waitpid(-1, NULL, __WALL) > 0)
-			;
+		tracee_kill_all(pid);
 		r = -ECANCELED;
 		goto out;
 	}

@@ -781,15 +781,8 @@ replay_run(const struct replay_options *opts, int *ret_status)
 				  (unsigned long long)rp.last_sig_rip, rp.last_sig_tid);
 	}
 out:
-	if (rp.leader > 0 && !rp.done) {
-		kill(rp.leader, SIGKILL);
-		while (waitpid(-1, NULL, __WALL) > 0)
-			;
-	} else if (rp.leader > 0 && r < 0) {
-		kill(rp.leader, SIGKILL);
-		while (waitpid(-1, NULL, __WALL) > 0)
-			;
-	}
+	if (rp.leader > 0 && (r < 0 || !rp.done))
+		tracee_kill_all(rp.leader);
 	if (rp.dump_fd >= 0)
 		close(rp.dump_fd);
 	if (rp.memfd >= 0)

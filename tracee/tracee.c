@@ -358,3 +358,15 @@ tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end)
 	*ret_stack_end = stack_end;
 	return 0;
 }
+
+void
+tracee_kill_all(pid_t pid)
+{
+	int status;
+	pid_t tid;
+
+	kill(pid, SIGKILL);
+	while ((tid = waitpid(-1, &status, __WALL)) > 0 || errno == EINTR)
+		if (tid > 0 && WIFSTOPPED(status))
+			ptrace(PTRACE_CONT, tid, 0, 0);
+}

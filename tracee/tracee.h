@@ -100,6 +100,12 @@ const char *tracee_signal_name(int sig);
  */
 int tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end) _wur_;
 
+/**
+ * Kill process @pid with SIGKILL and reap every tracee until none is left,
+ * resuming any that stop on the way (PTRACE_EVENT_EXIT). Never fails.
+ */
+void tracee_kill_all(pid_t pid);
+
 /** Pin the calling thread to @cpu. Returns 0 or -errno. */
 int tracee_pin_self(int cpu) _wur_;
 /** The first CPU the calling thread may run on, or -errno. */
