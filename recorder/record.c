@@ -719,6 +719,47 @@ fill_header(struct trace_header *hdr, char *const *argv)
 	}
 }
 
+/*
+ * The kernel maps the ELF interpreter (ld.so) itself at exec, so no mmap
+ * event keeps it: keep the one file mapped besides the executable. Stores
+ * its file id + 1 in *ret_ref, or 0 for a static executable.
+ */
+static int
+keep_interpreter(struct recorder *rec, pid_t pid, uint64_t *ret_ref)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	char exe_link[64], exe[PATH_MAX];
+	size_t n;
+	ssize_t len;
+	int r;
+
+	*ret_ref = 0;
+	snprintf(exe_link, sizeof(exe_link), "/proc/%d/exe", pid);
+	len = readlink(exe_link, exe, sizeof(exe) - 1);
+	if (len < 0)
+		return -errno;
+	exe[len] = '\0';
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_close_ int fd = -1;
+		uint32_t id;
+
+		if (maps[i].path[0] != '/' || strcmp(maps[i].path, exe) == 0)
+			continue;
+		fd = open(maps[i].path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		r = trace_writer_keep_file(rec->w, fd, maps[i].path, &id);
+		if (r < 0)
+			return r;
+		*ret_ref = (uint64_t)id + 1;
+		return 0;
+	}
+	return 0;
+}
+
 static int
 record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
 {
@@ -730,6 +771,7 @@ record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
 	_cleanup_free_ uint8_t *stack = NULL;
 	_cleanup_close_ int exe_fd = -1;
 	uint32_t exe_id;
+	uint64_t interp_ref;
 	int r;
 
 	r = rec_exec_prepare(pid, rec->memfd, &regs, &stack_end, &maps);
@@ -747,10 +789,14 @@ record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
 	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, &exe_id);
 	if (r < 0)
 		return r;
+	r = keep_interpreter(rec, pid, &interp_ref);
+	if (r < 0)
+		return r;
 	event_init(&ev, TRACE_EV_EXEC, pid);
 	event_set_regs(&ev, &regs);
-	ev.nvalues = 1;
+	ev.nvalues = 2;
 	ev.values[0] = exe_id;
+	ev.values[1] = interp_ref;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
 	ev.nblobs = 2;
@@ -760,6 +806,31 @@ record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
 		return r;
 	/* frame the exec on its own so even a recorder killed at once leaves it */
 	return trace_writer_flush(rec->w);
+}
+
+static volatile pid_t forward_to;
+
+/* SIGTERM, SIGHUP and SIGQUIT sent to uprr are meant for the program. SIGINT
+ * from a terminal reaches the program by itself (same process group), so
+ * uprr ignores it and records how the program reacts. */
+static void
+forward_signal(int sig)
+{
+	if (forward_to > 0)
+		kill(forward_to, sig);
+}
+
+static void
+setup_forwarding(pid_t pid)
+{
+	struct sigaction sa = { .sa_handler = forward_signal };
+
+	forward_to = pid;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+	signal(SIGINT, SIG_IGN);
 }
 
 /* Find @name in $PATH like execvp(3); stores the path in @buf. */
@@ -856,7 +927,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		goto out;
 	}
 	sched_pick(rec.sched);
+	setup_forwarding(pid);
 	record_loop(&rec);
+	forward_to = 0;
 	if (rec.error[0]) {
 		log_error("%s", rec.error);
 		tracee_kill_all(pid);
@@ -865,7 +938,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	*ret_status = rec.status;
 	if (WIFSIGNALED(rec.status))
-		log_error("process killed by %s at 0x%llx (thread %d)",
+		log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%llx (thread %d)",
 			  tracee_signal_name(WTERMSIG(rec.status)),
 			  (unsigned long long)rec.last_sig_rip, rec.last_sig_tid);
 	r = 0;

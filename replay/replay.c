@@ -622,6 +622,45 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 
 /* ---- start ---- */
 
+/* Make the loader's code the recorded loader's, whatever the system's ld.so
+ * is now: its read-only mappings get the trace's copy. Writable ones are left
+ * alone: the kernel zeroed their tail past the file data (bss). */
+static int
+restore_interpreter(struct replayer *rp, const struct trace_event *ev, pid_t pid)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	_cleanup_close_ int fd = -1;
+	const char *copy, *original;
+	size_t n;
+
+	if (ev->nvalues < 2 || ev->values[1] == 0)
+		return 0;
+	if (trace_reader_file(rp->r, (uint32_t)(ev->values[1] - 1), &copy, &original) < 0)
+		return diverge(rp, ev, "the ELF interpreter is missing from the trace");
+	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || tracee_read_maps(pid, &maps, &n) < 0)
+		return diverge(rp, ev, "cannot read the ELF interpreter %s", copy);
+	if (ensure_buf(rp, 1 << 20) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t done = 0, len = maps[i].end - maps[i].start;
+
+		if (strcmp(maps[i].path, original) != 0 || strchr(maps[i].perms, 'w'))
+			continue;
+		while (done < len) {
+			ssize_t got = pread(fd, rp->buf, MIN(len - done, (uint64_t)1 << 20),
+					    (off_t)(maps[i].offset + done));
+
+			if (got <= 0)
+				break;
+			if (tracee_write(rp->memfd, maps[i].start + done, rp->buf, (size_t)got) < 0)
+				return diverge(rp, ev, "cannot restore the ELF interpreter");
+			done += (uint64_t)got;
+		}
+	}
+	return 0;
+}
+
 static int
 start_tracee(struct replayer *rp, const struct trace_event *ev)
 {
@@ -666,6 +705,9 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	if (ev->blobs[0].addr + ev->blobs[0].len != stack_end)
 		return diverge(rp, ev, "the stack ends at 0x%" PRIx64 ", recorded 0x%" PRIx64,
 			       stack_end, ev->blobs[0].addr + ev->blobs[0].len);
+	r = restore_interpreter(rp, ev, pid);
+	if (r < 0)
+		return r;
 	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */
 	if (tracee_write(rp->memfd, ev->blobs[0].addr, ev->blobs[0].data, ev->blobs[0].len) < 0)
 		return diverge(rp, ev, "cannot restore the initial stack");
@@ -776,7 +818,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	if (r == 0) {
 		*ret_status = rp.status;
 		if (WIFSIGNALED(rp.status))
-			log_error("process killed by %s at 0x%llx (thread %d)",
+			log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%llx (thread %d)",
 				  tracee_signal_name(WTERMSIG(rp.status)),
 				  (unsigned long long)rp.last_sig_rip, rp.last_sig_tid);
 	}

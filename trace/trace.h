@@ -33,7 +33,9 @@
 /** Kinds of event record. The meaning of values[] is fixed per type. */
 enum trace_event_type {
 	/** initial image after execve: regs; blobs[0] = stack bytes from rsp to the
-	 * stack's end; values[0] = file id of the executable */
+	 * stack's end; blobs[1] = the address-space layout (text); values[0] =
+	 * file id of the executable, values[1] = file id + 1 of the ELF
+	 * interpreter, 0 if none */
 	TRACE_EV_EXEC = 1,
 	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
 	 * program passed to the kernel for output (write buffers) */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sched.h>
@@ -369,4 +370,47 @@ tracee_kill_all(pid_t pid)
 	while ((tid = waitpid(-1, &status, __WALL)) > 0 || errno == EINTR)
 		if (tid > 0 && WIFSTOPPED(status))
 			ptrace(PTRACE_CONT, tid, 0, 0);
+}
+
+int
+tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	struct tracee_mapping *maps = NULL;
+	char *line, *save = NULL;
+	size_t n = 0, cap = 0, len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	r = util_read_file(path, &text, &len);
+	if (r < 0)
+		return r;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct tracee_mapping m = { 0 };
+		int consumed = 0;
+
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s%n", &m.start, &m.end,
+			   m.perms, &m.offset, &consumed) < 4)
+			continue;
+		line += consumed;
+		while (*line == ' ')
+			line++;
+		snprintf(m.path, sizeof(m.path), "%s", line);
+		if (n == cap) {
+			struct tracee_mapping *nm;
+
+			cap = cap ? cap * 2 : 64;
+			nm = realloc(maps, cap * sizeof(*nm));
+			if (!nm) {
+				free(maps);
+				return -ENOMEM;
+			}
+			maps = nm;
+		}
+		maps[n++] = m;
+	}
+	*ret_maps = maps;
+	*ret_n = n;
+	return 0;
 }

@@ -100,6 +100,19 @@ const char *tracee_signal_name(int sig);
  */
 int tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end) _wur_;
 
+/** One line of /proc/PID/maps (proc(5)). */
+struct tracee_mapping {
+	uint64_t start, end, offset; /**< addresses and file offset, bytes */
+	char perms[8];		     /**< "r-xp" */
+	char path[256];		     /**< file or pseudo name ("[stack]"), "" if none */
+};
+
+/**
+ * Parse /proc/@pid/maps into a malloc'd array (caller frees) of *ret_n
+ * entries. Returns 0 or -errno.
+ */
+int tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n) _wur_;
+
 /**
  * Kill process @pid with SIGKILL and reap every tracee until none is left,
  * resuming any that stop on the way (PTRACE_EVENT_EXIT). Never fails.
