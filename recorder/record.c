@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,6 +47,10 @@ struct rthread {
 	enum rthread_state state;
 	struct user_regs_struct regs; /* at the thread's last event */
 	uint64_t nr, args[6];	      /* the syscall in progress */
+	uint64_t model_nr, model_args[6]; /* what it does: restart_syscall continues
+					   * the syscall a signal interrupted */
+	uint64_t restart_nr, restart_args[6];
+	struct rec_syscall_entry entry;	  /* the model's view of the entry */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	pid_t new_thread;	      /* thread its clone created, announced after the exit */
@@ -209,6 +214,7 @@ resume(struct rthread *t, enum __ptrace_request how, int sig)
 /* ---- syscalls ---- */
 
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
+static void dispatch(struct recorder *rec, pid_t tid, int status);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
 
 /* Wait for thread @t only; other threads' stops stay queued in the kernel. */
@@ -326,7 +332,14 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		return; /* vanished: its exit comes through waitpid */
 	result = (int64_t)t->regs.rax;
 	rec->ranges.n = 0;
-	if (rec_syscall_outputs((long)t->nr, t->args, result, mem_read, &t->tid, &rec->ranges) < 0 ||
+	/* -ERESTART_RESTARTBLOCK (include/linux/errno.h): the kernel will
+	 * continue this syscall through restart_syscall(2) */
+	if (result == -516) {
+		t->restart_nr = t->model_nr;
+		memcpy(t->restart_args, t->model_args, sizeof(t->args));
+	}
+	if (rec_syscall_outputs((long)t->model_nr, t->model_args, result, &t->entry, mem_read,
+				&t->tid, &rec->ranges) < 0 ||
 	    collect_blobs(rec, t->tid, &nblobs) < 0) {
 		stop_recording(rec, "%s", "out of memory");
 		return;
@@ -385,6 +398,53 @@ inject_at_syscall(struct recorder *rec, struct rthread *t)
 	resume(t, PTRACE_CONT, 0);
 }
 
+static bool
+rec_syscall_is_write(const struct rthread *t)
+{
+	switch (t->nr) {
+	case __NR_write:
+	case __NR_writev:
+	case __NR_pwrite64:
+	case __NR_pwritev:
+	case __NR_pwritev2:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Let @t's syscall run in the kernel while other threads run. Most calls
+ * that may block do not: the supervisor shares the tracee's CPU, so yielding
+ * it a few times lets such a call finish, and it is then handled like any
+ * other, without a thread switch.
+ */
+static void
+block_in_kernel(struct recorder *rec, struct rthread *t)
+{
+	int status;
+
+	t->state = RT_IN_SYSCALL;
+	resume(t, PTRACE_SYSCALL, 0);
+	for (int i = 0; i < 3; i++) {
+		pid_t got;
+		int sig;
+
+		sched_yield();
+		got = waitpid(t->tid, &status, __WALL | WNOHANG);
+		if (got != t->tid)
+			continue;
+		if (tracee_classify(status, &sig) == TRACEE_STOP_SYSCALL_EXIT) {
+			on_syscall_exit(rec, t);
+			return;
+		}
+		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+		dispatch(rec, t->tid, status);
+		return;
+	}
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+}
+
 static void
 on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
@@ -401,10 +461,17 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	t->nr = t->regs.orig_rax;
 	for (int i = 0; i < 6; i++)
 		t->args[i] = arch_syscall_arg(&t->regs, i);
-	if (rec_syscall_check((long)t->nr, t->args, why, sizeof(why)) < 0) {
+	t->model_nr = t->nr;
+	memcpy(t->model_args, t->args, sizeof(t->args));
+	if (t->nr == __NR_restart_syscall && t->restart_nr) {
+		t->model_nr = t->restart_nr;
+		memcpy(t->model_args, t->restart_args, sizeof(t->args));
+	}
+	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) < 0) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return;
 	}
+	rec_syscall_entry_state((long)t->model_nr, t->model_args, mem_read, &t->tid, &t->entry);
 	rec->ranges.n = 0;
 	if (rec_syscall_inputs((long)t->nr, t->args, mem_read, &t->tid, &rec->ranges) < 0 ||
 	    collect_blobs(rec, t->tid, &nblobs) < 0) {
@@ -421,17 +488,18 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	if (write_event(rec, &ev) < 0)
 		return;
 
-	flags = rec_syscall_flags((long)t->nr, t->args);
+	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
 	if (t->nr == __NR_exit || t->nr == __NR_exit_group) {
 		/* the thread (or all threads) exit: their exit events follow */
 		t->state = RT_RUNNING;
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (flags & REC_SC_MAY_BLOCK) {
-		t->state = RT_IN_SYSCALL;
-		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
-		resume(t, PTRACE_SYSCALL, 0);
+	/* The order in which output reaches stdout and stderr is the order of
+	 * their exit events: run those writes to completion. Their reader is
+	 * outside the recording, so waiting for it cannot deadlock the threads. */
+	if ((flags & REC_SC_MAY_BLOCK) && !(rec_syscall_is_write(t) && t->args[0] <= 2)) {
+		block_in_kernel(rec, t);
 		return;
 	}
 	if (t->nr == __NR_sched_yield)

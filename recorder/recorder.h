@@ -62,13 +62,31 @@ uint32_t rec_syscall_flags(long nr, const uint64_t args[6]);
  */
 int rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
 
+/** What the model needs from a syscall's entry: the caller's buffer length in
+ * an in-out length argument (socklen_t of accept(2), getsockopt(2) optlen,
+ * msg_namelen of recvmsg(2)), which the kernel overwrites with the full
+ * length even when it wrote less. */
+struct rec_syscall_entry {
+	bool has_len;
+	uint32_t len; /**< bytes */
+};
+
+/**
+ * Read what the model needs at the entry of syscall @nr (call it before the
+ * kernel runs the syscall). Fills *ret_entry (has_len false if nothing).
+ */
+void rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
+			     struct rec_syscall_entry *ret_entry);
+
 /**
  * Ranges of tracee memory the kernel wrote for syscall @nr with @args and
  * @result. Pointers the model must follow (iovecs, msghdr, socklen) are read
- * with @read. Appends to @out. Returns 0 or -errno (-ENOMEM).
+ * with @read. @entry (may be NULL) bounds in-out lengths by the caller's
+ * buffer. Appends to @out. Returns 0 or -errno (-ENOMEM).
  */
 int rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
-			rec_mem_read_fn read, void *ctx, struct rec_ranges *out) _wur_;
+			const struct rec_syscall_entry *entry, rec_mem_read_fn read, void *ctx,
+			struct rec_ranges *out) _wur_;
 
 /**
  * Ranges of tracee memory the program passes out to the kernel as data (what

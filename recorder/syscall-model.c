@@ -20,7 +20,10 @@
 #include "common/log.h"
 #include "recorder/recorder.h"
 
-enum out_kind { OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_ARGVAL, OUT_SOCKADDR, OUT_FDSET, OUT_IOV, OUT_MSGHDR };
+enum out_kind {
+	OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_RET_CAP, OUT_ARGVAL, OUT_SOCKADDR, OUT_OPTVAL,
+	OUT_FDSET, OUT_IOV, OUT_MSGHDR
+};
 enum in_kind { IN_NONE = 0, IN_BUF, IN_IOV, IN_MSGHDR };
 
 struct out_spec {
@@ -36,7 +39,7 @@ struct in_spec {
 
 struct syscall_row {
 	uint32_t flags;
-	struct out_spec out[3];
+	struct out_spec out[4];
 	struct in_spec in;
 };
 
@@ -294,30 +297,32 @@ add_iov(uint64_t iov_addr, uint64_t cnt, uint64_t total, rec_mem_read_fn read, v
 	return 0;
 }
 
-/* The socklen_t at @len_addr and up to that many bytes of address at @addr. */
+/*
+ * The length at @len_addr and the bytes the kernel wrote at @addr: the new
+ * length, but never more than the caller's buffer (@entry), since the kernel
+ * reports the full length of a truncated value; @cap without an entry state.
+ */
 static int
-add_sockaddr(uint64_t addr, uint64_t len_addr, rec_mem_read_fn read, void *ctx,
-	     struct rec_ranges *out)
+add_inout(uint64_t addr, uint64_t len_addr, const struct rec_syscall_entry *entry, uint32_t cap,
+	  rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
 {
-	uint32_t socklen;
+	uint32_t len;
 	int r;
 
 	if (!len_addr)
 		return 0;
-	r = read(ctx, len_addr, &socklen, sizeof(socklen));
+	r = read(ctx, len_addr, &len, sizeof(len));
 	if (r < 0)
 		return r;
-	r = rec_ranges_add(out, len_addr, sizeof(socklen));
+	r = rec_ranges_add(out, len_addr, sizeof(len));
 	if (r < 0)
 		return r;
-	/* the kernel writes at most the caller's buffer, which is never larger
-	 * than a sockaddr_storage for any family we record */
-	return rec_ranges_add(out, addr, MIN(socklen, (uint32_t)sizeof(struct sockaddr_storage)));
+	return rec_ranges_add(out, addr, MIN(len, entry && entry->has_len ? entry->len : cap));
 }
 
 static int
-add_msghdr(uint64_t addr, int64_t result, bool for_output, rec_mem_read_fn read, void *ctx,
-	   struct rec_ranges *out)
+add_msghdr(uint64_t addr, int64_t result, bool for_output, const struct rec_syscall_entry *entry,
+	   rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
 {
 	struct msghdr msg;
 	int r;
@@ -330,7 +335,9 @@ add_msghdr(uint64_t addr, int64_t result, bool for_output, rec_mem_read_fn read,
 		r = rec_ranges_add(out, addr, sizeof(msg));
 		if (r == 0)
 			r = rec_ranges_add(out, (uint64_t)(uintptr_t)msg.msg_name,
-					   MIN(msg.msg_namelen, (socklen_t)sizeof(struct sockaddr_storage)));
+					   MIN(msg.msg_namelen, entry && entry->has_len
+								    ? entry->len
+								    : (socklen_t)sizeof(struct sockaddr_storage)));
 		if (r == 0)
 			r = rec_ranges_add(out, (uint64_t)(uintptr_t)msg.msg_control,
 					   msg.msg_controllen);
@@ -370,9 +377,42 @@ special_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
 	}
 }
 
+void
+rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
+			struct rec_syscall_entry *ret_entry)
+{
+	const struct syscall_row *row = row_of(nr);
+	uint32_t len;
+
+	ret_entry->has_len = false;
+	if (!row)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(row->out); i++) {
+		const struct out_spec *o = &row->out[i];
+
+		if (o->kind == OUT_SOCKADDR || o->kind == OUT_OPTVAL) {
+			if (args[o->sarg] && read(ctx, args[o->sarg], &len, sizeof(len)) == 0) {
+				ret_entry->has_len = true;
+				ret_entry->len = len;
+			}
+			return;
+		}
+		if (o->kind == OUT_MSGHDR) {
+			struct msghdr msg;
+
+			if (read(ctx, args[o->arg], &msg, sizeof(msg)) == 0) {
+				ret_entry->has_len = true;
+				ret_entry->len = msg.msg_namelen;
+			}
+			return;
+		}
+	}
+}
+
 int
-rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result, rec_mem_read_fn read,
-		    void *ctx, struct rec_ranges *out)
+rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
+		    const struct rec_syscall_entry *entry, rec_mem_read_fn read, void *ctx,
+		    struct rec_ranges *out)
 {
 	const struct syscall_row *row = row_of(nr);
 	int r = 0;
@@ -400,6 +440,11 @@ rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result, rec_mem_rea
 			if (result > 0)
 				r = rec_ranges_add(out, a, (uint64_t)result * o->size);
 			break;
+		case OUT_RET_CAP:
+			/* MSG_TRUNC: the result is the datagram's length, not what was written */
+			if (result > 0)
+				r = rec_ranges_add(out, a, MIN((uint64_t)result, args[o->sarg]));
+			break;
 		case OUT_ARGVAL:
 			if (nr == __NR_mincore)
 				r = rec_ranges_add(out, a, (args[1] + 4095) / 4096);
@@ -407,7 +452,11 @@ rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result, rec_mem_rea
 				r = rec_ranges_add(out, a, MIN(args[o->sarg], (uint64_t)1 << 26) * o->size);
 			break;
 		case OUT_SOCKADDR:
-			r = add_sockaddr(a, args[o->sarg], read, ctx, out);
+			r = add_inout(a, args[o->sarg], entry, sizeof(struct sockaddr_storage), read,
+				      ctx, out);
+			break;
+		case OUT_OPTVAL:
+			r = add_inout(a, args[o->sarg], entry, 1u << 16, read, ctx, out);
 			break;
 		case OUT_FDSET:
 			/* FDS_BYTES(nfds) of fs/select.c: whole longs */
@@ -418,7 +467,7 @@ rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result, rec_mem_rea
 				r = add_iov(a, args[o->sarg], (uint64_t)result, read, ctx, out);
 			break;
 		case OUT_MSGHDR:
-			r = add_msghdr(a, result, true, read, ctx, out);
+			r = add_msghdr(a, result, true, entry, read, ctx, out);
 			break;
 		}
 	}
@@ -439,7 +488,7 @@ rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *
 	case IN_IOV:
 		return add_iov(args[row->in.arg], args[row->in.sarg], UINT64_MAX, read, ctx, out);
 	case IN_MSGHDR:
-		return add_msghdr(args[row->in.arg], INT64_MAX, false, read, ctx, out);
+		return add_msghdr(args[row->in.arg], INT64_MAX, false, NULL, read, ctx, out);
 	default:
 		return 0;
 	}

@@ -11,7 +11,9 @@
  *   RETX(a, n)     result * n bytes at a
  *   AV(a, s)       value-of-argument-s bytes at a
  *   AX(a, s, n)    argument-s * n bytes at a
+ *   RETC(a, s)     result bytes at a, at most argument s
  *   SA(a, l)       socket address at a, its length in the socklen_t at l
+ *   OPT(a, l)      option value at a, its length in the socklen_t at l
  *   FDS(a, s)      an fd_set of argument-s bits at a
  *   IOV(a, s)      result bytes scattered over the iovec array a[s]
  *   MSG(a)         struct msghdr a: iovecs (result bytes), name, control
@@ -33,7 +35,9 @@
 #define RETX(a, n)  { OUT_RET, a, 0, n }
 #define AV(a, s)    { OUT_ARGVAL, a, s, 1 }
 #define AX(a, s, n) { OUT_ARGVAL, a, s, n }
+#define RETC(a, s)  { OUT_RET_CAP, a, s, 1 }
 #define SA(a, l)    { OUT_SOCKADDR, a, l, 0 }
+#define OPT(a, l)   { OUT_OPTVAL, a, l, 0 }
 #define FDS(a, s)   { OUT_FDSET, a, s, 0 }
 #define IOV(a, s)   { OUT_IOV, a, s, 0 }
 #define MSG(a)      { OUT_MSGHDR, a, 0, 0 }
@@ -183,18 +187,18 @@ static const struct syscall_row syscall_table[] = {
 	SC(getsockname,	0, O(SA(1, 2))),
 	SC(getpeername,	0, O(SA(1, 2))),
 	SC(setsockopt,	0),
-	SC(getsockopt,	0, O(SA(3, 4))),
+	SC(getsockopt,	0, O(OPT(3, 4))),
 	SC(shutdown,	0),
 	SC(sendto,	MB, INB(1, 2)),
 	SC(sendmsg,	MB, INMSG(1)),
-	SC(recvfrom,	MB, O(RET(1), SA(4, 5))),
+	SC(recvfrom,	MB, O(RETC(1, 2), SA(4, 5))),
 	SC(recvmsg,	MB, O(MSG(1))),
 
 	/* waiting */
 	SC(poll,	MB, O(AX(0, 1, SZ_POLLFD))),
 	SC(ppoll,	MB, O(AX(0, 1, SZ_POLLFD), FIX(2, SZ_TIMESPEC))),
-	SC(select,	MB, O(FDS(1, 0), FDS(2, 0), FDS(3, 0))),
-	SC(pselect6,	MB, O(FDS(1, 0), FDS(2, 0), FDS(3, 0))),
+	SC(select,	MB, O(FDS(1, 0), FDS(2, 0), FDS(3, 0), FIX(4, SZ_TIMEVAL))),
+	SC(pselect6,	MB, O(FDS(1, 0), FDS(2, 0), FDS(3, 0), FIX(4, SZ_TIMESPEC))),
 	SC(epoll_create, 0),
 	SC(epoll_create1, 0),
 	SC(epoll_ctl,	0),
@@ -210,6 +214,9 @@ static const struct syscall_row syscall_table[] = {
 	SC(wait4,	MB, O(FIX(1, 4), FIX(3, SZ_RUSAGE))),
 	SC(waitid,	MB, O(FIX(2, SZ_SIGINFO), FIX(4, SZ_RUSAGE))),
 	SC(sched_yield,	0),
+	/* continues an interrupted nanosleep, poll, futex wait...: the recorder
+	 * models it as the syscall it continues */
+	SC(restart_syscall, MB),
 
 	/* time and randomness */
 	SC(clock_gettime, 0, O(FIX(1, SZ_TIMESPEC))),

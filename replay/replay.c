@@ -578,30 +578,62 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 	return 0;
 }
 
+/*
+ * The process ends: let the thread that exits (exit_group, or the last exit)
+ * run; a fatal signal is already on its way. Threads held at a syscall stay
+ * held: the group exit's SIGKILL wakes them and the kernel skips their
+ * syscall (seccomp, kernel 5.x: fatal_signal_pending). A syscall any thread
+ * still reaches is skipped, never executed.
+ */
 static int
 on_process_exit(struct replayer *rp, const struct trace_event *ev)
 {
 	int want = (int)ev->values[0], status = 0, sig;
+	unsigned moving = 0;
 	bool same;
 
-	for (size_t i = 0; i < rp->nthreads; i++)
-		if (rp->threads[i].state != PT_RUNNING)
-			resume(rp->threads[i].tid, PTRACE_CONT, 0);
+	for (size_t i = 0; i < rp->nthreads; i++) {
+		struct pthread_r *t = &rp->threads[i];
+
+		if (t->state == PT_AT_ENTRY && (t->nr == __NR_exit_group || t->nr == __NR_exit)) {
+			resume(t->tid, PTRACE_CONT, 0);
+			t->state = PT_RUNNING;
+		}
+		moving += t->state == PT_RUNNING;
+	}
+	if (!moving) {
+		/* killed from outside (SIGKILL is never a delivery stop) */
+		if (!WIFSIGNALED(want))
+			return diverge(rp, ev, "the process ended without an exit");
+		kill(rp->leader, WTERMSIG(want));
+	}
 	for (;;) {
 		pid_t tid = waitpid(-1, &status, __WALL);
+		struct user_regs_struct regs;
 
 		if (tid < 0) {
 			if (errno == EINTR)
 				continue;
 			return diverge(rp, ev, "lost the process");
 		}
-		if (tracee_classify(status, &sig) == TRACEE_GONE) {
+		switch (tracee_classify(status, &sig)) {
+		case TRACEE_GONE:
 			if (tid == rp->leader)
-				break;
+				goto gone;
 			continue;
+		case TRACEE_STOP_SECCOMP:
+			if (tracee_get_regs(tid, &regs) == 0) {
+				regs.orig_rax = (uint64_t)-1;
+				if (tracee_set_regs(tid, &regs) < 0)
+					log_debug("cannot skip a syscall of %d", tid);
+			}
+			break;
+		default:
+			break;
 		}
 		resume(tid, PTRACE_CONT, 0);
 	}
+gone:
 	rp->status = status;
 	rp->done = true;
 	same = WIFEXITED(want) ? WIFEXITED(status) && WEXITSTATUS(status) == WEXITSTATUS(want)

@@ -14,7 +14,7 @@ struct sched_thread {
 struct sched {
 	struct sched_thread *threads; /* round-robin order */
 	size_t n, cap;
-	size_t current; /* index into threads, or n when none */
+	size_t current; /* index of the last thread picked; SIZE_MAX before any */
 	bool has_current;
 	uint32_t timeslice;
 	uint32_t used; /* events the current thread ran in this slice */
@@ -28,6 +28,7 @@ sched_new(uint32_t timeslice)
 	if (!s)
 		return NULL;
 	s->timeslice = timeslice ? timeslice : SCHED_DEFAULT_TIMESLICE;
+	s->current = SIZE_MAX; /* the first pick starts at index 0 */
 	return s;
 }
 
@@ -72,12 +73,12 @@ sched_remove(struct sched *s, pid_t tid)
 
 	if (i < 0)
 		return;
-	if (s->has_current) {
-		if ((size_t)i == s->current)
-			s->has_current = false;
-		else if ((size_t)i < s->current)
-			s->current--;
-	}
+	if (s->has_current && (size_t)i == s->current)
+		s->has_current = false;
+	/* keep the round-robin position: the next pick starts after the
+	 * removed thread's place */
+	if (s->current != SIZE_MAX && (size_t)i <= s->current)
+		s->current = s->current == 0 ? SIZE_MAX : s->current - 1;
 	memmove(&s->threads[i], &s->threads[i + 1], (s->n - (size_t)i - 1) * sizeof(*s->threads));
 	s->n--;
 }

@@ -274,11 +274,17 @@ int
 tracee_pick_cpu(void)
 {
 	cpu_set_t set;
+	int n, k;
 
 	if (sched_getaffinity(0, sizeof(set), &set) < 0)
 		return -errno;
+	n = CPU_COUNT(&set);
+	if (n == 0)
+		return -ENOENT;
+	/* spread concurrent uprr runs over the CPUs we may use */
+	k = getpid() % n;
 	for (int i = 0; i < CPU_SETSIZE; i++)
-		if (CPU_ISSET(i, &set))
+		if (CPU_ISSET(i, &set) && k-- == 0)
 			return i;
 	return -ENOENT;
 }
