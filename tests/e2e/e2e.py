@@ -201,8 +201,20 @@ def finish_group(p, what):
         raise Fail(f'{what}: processes left behind after it exited: {", ".join(left)}')
 
 
+# When the case must be over (time.monotonic()); meson kills it then, so
+# every command gets at most what is left, minus a margin for the report.
+_deadline = None
+
+
+def time_left(timeout):
+    if _deadline is None:
+        return timeout
+    return max(1.0, min(timeout, _deadline - time.monotonic()))
+
+
 def run(argv, *, timeout, what=None, stdin=None, env=None, cwd=None):
     what = what or os.path.basename(argv[0])
+    timeout = time_left(timeout)
     t0 = time.monotonic()
     p = start(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
               env=env, cwd=cwd)
@@ -212,7 +224,7 @@ def run(argv, *, timeout, what=None, stdin=None, env=None, cwd=None):
         kill_group(p.pid, p.pid)
         out, err = p.communicate()
         _groups.discard(p.pid)
-        raise Fail(f'{what}: timed out after {timeout}s and was killed\n'
+        raise Fail(f'{what}: timed out after {timeout:.0f}s and was killed\n'
                    f'  stderr:\n{tail(err)}')
     r = Result(argv, p.returncode, out, err, time.monotonic() - t0)
     log(f'  -> {describe_status(r.status)} in {r.seconds:.2f}s, '
@@ -813,13 +825,14 @@ def c_memcached(h, requests=10000):
         p = start([h.uprr, 'record', '-o', trace, '--'] + argv, stdout=out, stderr=err,
                   cwd=h.tmp)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + time_left(120)
         while not port_open(port):
             if p.poll() is not None:
                 raise Fail(f'uprr record of memcached ended ({describe_status(p.returncode)}) '
                            f'before it listened\n  stderr:\n{tail(read(err_path))}')
             if time.monotonic() > deadline:
-                raise Fail('memcached did not listen within 120 s under uprr record')
+                raise Fail('memcached did not listen in time under uprr record\n'
+                           f'  stderr:\n{tail(read(err_path))}')
             time.sleep(0.1)
         log(f'  memcached listens on 127.0.0.1:{port} after {time.monotonic() - t0:.1f}s')
         t1 = time.monotonic()
@@ -835,9 +848,10 @@ def c_memcached(h, requests=10000):
             raise Fail('cannot find the memcached process under uprr record')
         os.kill(pid, signal.SIGTERM)
         try:
-            p.wait(timeout=120)
+            p.wait(timeout=time_left(120))
         except subprocess.TimeoutExpired:
-            raise Fail('uprr record did not end within 120 s after SIGTERM to memcached')
+            raise Fail('uprr record did not end in time after SIGTERM to memcached\n'
+                       f'  stderr:\n{tail(read(err_path))}')
     finally:
         if p.poll() is None:
             kill_group(p.pid, p.pid)
@@ -903,7 +917,13 @@ def c_bad_not_trace(h):
 
 
 def small_trace(h, name):
-    trace, rec = h.record([h.prog('pipe_threads')], name=name)
+    """A single-threaded recording whose events stream has several frames:
+    cat of 3 MB of random bytes (the writer cuts a frame every ~1 MiB)."""
+    data = h.path(f'random-{name}.bin')
+    with open(data, 'wb') as f:
+        f.write(os.urandom(3 << 20))
+    trace, rec = h.record([need('cat'), data], name=name)
+    os.unlink(data)
     return trace, rec
 
 
@@ -966,6 +986,8 @@ def c_bad_checksum(h):
         trace, _ = small_trace(h, 'flip-' + where)
         path = os.path.join(trace, 'header') if where == 'header' else events_file(trace)
         fr = frames(path)
+        if where == 'last' and len(fr) < 2:
+            raise Fail(f'{path} has one frame only; the test needs several')
         off, n = fr[-1] if where == 'last' else fr[0]
         flip_byte(path, off + FRAME_HEADER + (n - FRAME_HEADER) // 2)
         check_uprr_error(h.replay(trace, quiet=True), f'replay with a flipped byte ({where})')
@@ -977,6 +999,8 @@ def c_bad_truncated(h):
         trace, _ = small_trace(h, 'cut-' + where)
         path = os.path.join(trace, 'header') if where == 'header' else events_file(trace)
         fr = frames(path)
+        if where == 'last' and len(fr) < 2:
+            raise Fail(f'{path} has one frame only; the test needs several')
         off, n = fr[-1] if where == 'last' else fr[0]
         cut = off + (FRAME_HEADER // 2 if where == 'first-header' else n // 2)
         os.truncate(path, cut)
@@ -1095,6 +1119,8 @@ def main():
     ap.add_argument('--uprr', help='the uprr binary')
     ap.add_argument('--progs', help='the folder of the built tests/progs programs')
     ap.add_argument('--craft', help='the built trace-craft helper')
+    ap.add_argument('--timeout', type=float,
+                    help='seconds the whole case may take (meson\'s timeout)')
     ap.add_argument('--list', action='store_true', help='list the cases')
     ap.add_argument('--requests', type=int, default=10000)
     ap.add_argument('case', nargs='?')
@@ -1120,6 +1146,9 @@ def main():
 
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, _on_signal)
+    if a.timeout:
+        global _deadline
+        _deadline = time.monotonic() + a.timeout - min(10, a.timeout / 10)
     tmp = tempfile.mkdtemp(prefix=f'uprr-e2e-{a.case}-')
     h = Harness(os.path.abspath(a.uprr), os.path.abspath(a.progs or '.'),
                 os.path.abspath(a.craft) if a.craft else None, tmp)
