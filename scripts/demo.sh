@@ -63,6 +63,16 @@ echo "The recorded run's last lines of output:"
 tail -n 4 "$work/record.out" | sed 's/^/    /'
 echo "The recording ends with:"
 echo "    $recorded"
+# Tracees run without ASLR, so a PIE executable sits at 0x555555554000.
+rip=$(sed -n 's/.* at \(0x[0-9a-f]*\) .*/\1/p' <<<"$recorded")
+if [ -n "$rip" ] && command -v addr2line >/dev/null; then
+	where=$(addr2line -f -s -e "$prog" "$(printf '0x%x' $((rip - 0x555555554000)))" 2>/dev/null |
+		paste -sd' ' || true)
+	case $where in
+	*'??'* | '') ;;
+	*) echo "    that is in ${where/ / at } — the worker's use of the pointer it checked earlier" ;;
+	esac
+fi
 
 echo
 echo "== Replaying $trace three times"

@@ -24,9 +24,11 @@ Only the Python standard library is used; run it with /usr/bin/python3.
 import argparse
 import difflib
 import gzip
+import hashlib
 import os
 import random
 import re
+import select
 import shlex
 import shutil
 import signal
@@ -154,8 +156,17 @@ def cleanup_all():
         _groups.discard(pgid)
 
 
+_workdir = None  # the case's temporary directory, removed on the way out
+
+
+def remove_workdir():
+    if _workdir and not os.environ.get('UPRR_E2E_KEEP'):
+        shutil.rmtree(_workdir, ignore_errors=True)
+
+
 def _on_signal(signum, frame):
     cleanup_all()
+    remove_workdir()
     log(f'e2e: interrupted by {signame(signum)}; killed the processes it started')
     os._exit(1)
 
@@ -719,6 +730,9 @@ def c_sqlite3(h):
                              remove=[db, script])
     if not rec.stdout.startswith(b'3000|'):
         raise Fail('sqlite3 did not insert 3000 rows in the recording:\n' + tail(rec.stdout))
+    # Replay emulates the writes: the database must not come back.
+    if os.path.exists(db):
+        raise Fail(f'replay created {db}: it wrote to the file system')
 
 
 PY_SCRIPT = """\
@@ -792,8 +806,9 @@ def c_sort(h):
 
 @case('od-urandom')
 def c_od(h):
-    od = need('od')
-    _, rec = h.record_replay([od, '-An', '-N16', '-tx1', '/dev/urandom'], replays=2)
+    need('od')
+    # By name: record finds the program through PATH, as a shell would.
+    _, rec = h.record_replay(['od', '-An', '-N16', '-tx1', '/dev/urandom'], replays=2)
     if not re.fullmatch(rb'( [0-9a-f]{2}){16}\n', rec.stdout):
         raise Fail(f'unexpected od output {rec.stdout!r}')
 
@@ -811,7 +826,7 @@ def c_date(h):
 
 
 @case('memcached')
-def c_memcached(h, requests=10000):
+def c_memcached(h, requests=10000, stop_via_uprr=False):
     memcached = need('memcached')
     port = free_port()
     trace = h.new_trace_path('memcached')
@@ -843,9 +858,10 @@ def c_memcached(h, requests=10000):
                        f'  stderr:\n{tail(read(err_path))}')
         log(f'  client: {requests} requests, {len(received)} bytes received in '
             f'{time.monotonic() - t1:.1f}s')
-        pid = find_tracee(p.pid, 'memcached')
+        pid = p.pid if stop_via_uprr else find_tracee(p.pid, 'memcached')
         if pid is None:
             raise Fail('cannot find the memcached process under uprr record')
+        # uprr record forwards SIGTERM to the program
         os.kill(pid, signal.SIGTERM)
         try:
             p.wait(timeout=time_left(120))
@@ -996,7 +1012,7 @@ def c_bad_checksum(h):
 @case('bad-truncated')
 def c_bad_truncated(h):
     for where in ('last', 'first-header', 'header'):
-        trace, _ = small_trace(h, 'cut-' + where)
+        trace, rec = small_trace(h, 'cut-' + where)
         path = os.path.join(trace, 'header') if where == 'header' else events_file(trace)
         fr = frames(path)
         if where == 'last' and len(fr) < 2:
@@ -1006,6 +1022,15 @@ def c_bad_truncated(h):
         os.truncate(path, cut)
         log(f'  cut {path} at {cut} (frame at {off}, {n} bytes)')
         check_uprr_error(h.replay(trace, quiet=True), f'replay of a trace cut in a frame ({where})')
+        if where == 'last':
+            # Without -q the replay shows the output of the whole frames:
+            # a part of what the recording printed, from its start.
+            rep = h.replay(trace)
+            check_uprr_error(Result(rep.argv, rep.status, b'', rep.stderr, rep.seconds),
+                             'replay of a trace cut in its last frame, without -q')
+            if not rec.stdout.startswith(rep.stdout):
+                compare_bytes(rec.stdout[:len(rep.stdout)], rep.stdout, 'stdout of a cut trace')
+            log(f'  replayed {len(rep.stdout)} of {len(rec.stdout)} bytes of stdout before the cut')
 
 
 @case('record-missing-program')
@@ -1021,6 +1046,19 @@ def c_record_missing(h):
             raise Fail(f'record of {prog}: expected one line "uprr: {prog}: ..." on stderr\n'
                        f'  {r.explain()}')
         log(f'  ok: {lines[0].decode()}')
+
+
+@case('record-unsupported')
+def c_record_unsupported(h):
+    """A syscall or ioctl uprr cannot record stops the recording (exit 125)
+    with one line that names it; the program gets no further."""
+    for what, name in (('syscall', 'io_uring_setup'), ('ioctl', 'ioctl')):
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('unsupported-' + what), '--',
+                 h.prog('unsupported'), what], timeout=60, what='uprr record')
+        check_uprr_error(r, f'record of an unsupported {what}', name)
+        if b'about to make' not in r.stdout or b'it returned' in r.stdout:
+            raise Fail(f'record of an unsupported {what}: the program\'s output is wrong: '
+                       f'{r.stdout!r}')
 
 
 @case('default-trace-dir')
@@ -1082,6 +1120,128 @@ def c_info(h):
     log(tail(r.stdout, 30))
 
 
+@case('changed-executable')
+def c_changed_exe(h):
+    """The trace keeps the executable by content: replay survives its
+    replacement and its removal."""
+    exe = h.path('prog')
+    shutil.copy2(h.prog('time_random'), exe)
+    trace, rec = h.record([exe])
+    os.unlink(exe)
+    shutil.copy2(h.prog('rdtsc'), exe)  # another program at the same path
+    log(f'  replaced {exe} with another program')
+    compare(rec, h.replay(trace))
+    remove_input(exe)
+    compare(rec, h.replay(trace))
+
+
+@case('stdin')
+def c_stdin(h):
+    """record gives the program the real stdin; replay reads it from the trace."""
+    sha = need('sha256sum')
+    data = os.urandom(1 << 20)
+    path = h.path('stdin.bin')
+    with open(path, 'wb') as f:
+        f.write(data)
+    with open(path, 'rb') as f:
+        trace, rec = h.record([sha], stdin=f)
+    remove_input(path)
+    if rec.stdout.split()[0] != hashlib.sha256(data).hexdigest().encode():
+        raise Fail(f'sha256sum did not read the real stdin: {rec.stdout!r}')
+    compare(rec, h.replay(trace))  # stdin of the replay: /dev/null
+
+
+@case('environment')
+def c_environment(h):
+    """The recorded environment, not replay's own, is what the program sees."""
+    printenv = need('printenv')
+    value = os.urandom(8).hex()
+    env = dict(os.environ, UPRR_E2E_VALUE=value)
+    trace, rec = h.record([printenv, 'UPRR_E2E_VALUE'], env=env)
+    if rec.stdout != (value + '\n').encode():
+        raise Fail(f'printenv printed {rec.stdout!r}, expected {value}')
+    compare(rec, h.replay(trace, env=dict(os.environ, UPRR_E2E_VALUE='changed')))
+
+
+@case('killed-recorder')
+def c_killed_recorder(h):
+    """SIGKILL to uprr record in mid-run: the tracee dies with it, and the
+    trace replays up to its last whole frame, then says so (exit 125)."""
+    od = need('od')
+    trace = h.new_trace_path('killed')
+    events = os.path.join(trace, 'events')
+    p = start([h.uprr, 'record', '-o', trace, '--', od, '-An', '-tx1', '/dev/urandom'],
+              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=h.tmp)
+    out = bytearray()
+    deadline = time.monotonic() + time_left(60)
+    try:
+        # Enough output that the events stream holds several whole frames.
+        while True:
+            chunk = read_some(p.stdout, deadline)
+            if chunk == b'':
+                raise Fail(f'od ended by itself under uprr record ({describe_status(p.wait())})')
+            out += chunk or b''
+            size = os.path.getsize(events) if os.path.exists(events) else 0
+            if size >= 3 << 20 and len(out) >= 4 << 20:
+                break
+            if time.monotonic() > deadline:
+                raise Fail(f'the trace grew to {size} bytes only')
+        tracees = _descendants(p.pid)
+        os.kill(p.pid, signal.SIGKILL)
+        log(f'  killed uprr record after {len(out)} bytes of output; trace events {size} bytes')
+        p.wait()
+        # The tracee dies with its supervisor (PTRACE_O_EXITKILL): its
+        # output ends soon. Keep what it printed.
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            chunk = read_some(p.stdout, end)
+            if chunk == b'':
+                break
+            out += chunk or b''
+        else:
+            raise Fail('od went on running after uprr record was killed')
+        # Its files close in do_exit before it becomes a zombie: give the
+        # exit a bounded moment to finish.
+        gone_by = time.monotonic() + 10
+        for pid in tracees:
+            while os.path.exists(f'/proc/{pid}') and not _is_zombie(pid):
+                if time.monotonic() > gone_by:
+                    raise Fail(f'tracee {pid} survived the death of uprr record')
+                time.sleep(0.05)
+    finally:
+        if p.poll() is None:
+            kill_group(p.pid, p.pid)
+            p.wait()
+        p.stdout.close()
+    finish_group(p, 'uprr record')
+    rep = h.replay(trace)
+    check_uprr_error(Result(rep.argv, rep.status, b'', rep.stderr, rep.seconds),
+                     'replay of a trace whose recorder was killed')
+    if not rep.stdout:
+        raise Fail('the replay of the killed recording showed no output')
+    if not out.startswith(rep.stdout):
+        compare_bytes(bytes(out[:len(rep.stdout)]), rep.stdout, 'stdout',
+                      'the killed recording', 'the replay')
+    log(f'  replay showed {len(rep.stdout)} of the {len(out)} bytes od printed, then stopped')
+
+
+def read_some(f, deadline):
+    """Up to 64 KiB from pipe @f; b'' at its end; None once @deadline passed."""
+    ready, _, _ = select.select([f], [], [], max(0, deadline - time.monotonic()))
+    if not ready:
+        return None
+    return os.read(f.fileno(), 1 << 16)
+
+
+def _is_zombie(pid):
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            st = f.read()
+        return st[st.rindex(')') + 2] in 'ZX'
+    except OSError:
+        return True
+
+
 # Slow cases: more runs of the same mechanisms (suite 'slow').
 
 @case('stress-racy', slow=True)
@@ -1109,12 +1269,13 @@ def c_stress_progs(h):
 
 @case('stress-memcached', slow=True)
 def c_stress_memcached(h):
-    c_memcached(h, requests=50000)
+    c_memcached(h, requests=50000, stop_via_uprr=True)
 
 
 # ---------------------------------------------------------------------------
 
 def main():
+    global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--uprr', help='the uprr binary')
     ap.add_argument('--progs', help='the folder of the built tests/progs programs')
@@ -1147,9 +1308,8 @@ def main():
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(s, _on_signal)
     if a.timeout:
-        global _deadline
         _deadline = time.monotonic() + a.timeout - min(10, a.timeout / 10)
-    tmp = tempfile.mkdtemp(prefix=f'uprr-e2e-{a.case}-')
+    tmp = _workdir = tempfile.mkdtemp(prefix=f'uprr-e2e-{a.case}-')
     h = Harness(os.path.abspath(a.uprr), os.path.abspath(a.progs or '.'),
                 os.path.abspath(a.craft) if a.craft else None, tmp)
     log(f'e2e: case {a.case}, uprr {h.uprr}, work dir {tmp}')
@@ -1170,8 +1330,7 @@ def main():
         cleanup_all()
         if os.environ.get('UPRR_E2E_KEEP'):
             log(f'e2e: kept {tmp}')
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
+        remove_workdir()
     return status
 
 
