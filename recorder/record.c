@@ -34,6 +34,9 @@
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
+/* include/linux/errno.h (kernel-internal, not in the UAPI headers) */
+#define ERESTART_RESTARTBLOCK 516
+
 enum rthread_state {
 	RT_HELD,	/* stopped after an event; resume with PTRACE_CONT */
 	RT_AT_ENTRY,	/* stopped at a recorded syscall entry, not yet executed */
@@ -201,13 +204,10 @@ event_set_regs(struct trace_event *ev, const struct user_regs_struct *regs)
 	memcpy(ev->regs, regs, sizeof(ev->regs));
 }
 
-/* Resume @t from a stop with PTRACE_CONT or PTRACE_SYSCALL. A thread that
- * vanished meanwhile (ESRCH) reports its exit through waitpid. */
 static void
 resume(struct rthread *t, enum __ptrace_request how, int sig)
 {
-	if (ptrace(how, t->tid, 0, sig) < 0 && errno != ESRCH)
-		log_debug("resume %d: %s", t->tid, strerror(errno));
+	tracee_resume(t->tid, how, sig);
 }
 
 
@@ -216,18 +216,6 @@ resume(struct rthread *t, enum __ptrace_request how, int sig)
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
 static void dispatch(struct recorder *rec, pid_t tid, int status);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
-
-/* Wait for thread @t only; other threads' stops stay queued in the kernel. */
-static int
-wait_thread(struct rthread *t, int *ret_status)
-{
-	for (;;) {
-		if (waitpid(t->tid, ret_status, __WALL) >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
 
 /* The new thread of a clone: wait for its first stop; it is announced in
  * the trace after the clone's exit, where replay creates it. */
@@ -246,7 +234,7 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 		return;
 	}
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
-	if (wait_thread(child, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
+	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		stop_recording(rec, "%s", "a new thread did not stop as expected");
 		return;
 	}
@@ -261,7 +249,7 @@ run_syscall(struct recorder *rec, struct rthread *t)
 
 	resume(t, PTRACE_SYSCALL, 0);
 	for (;;) {
-		if (wait_thread(t, &status) < 0)
+		if (tracee_wait(t->tid, &status) < 0)
 			return;
 		switch (tracee_classify(status, &sig)) {
 		case TRACEE_STOP_SYSCALL_EXIT:
@@ -332,9 +320,8 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		return; /* vanished: its exit comes through waitpid */
 	result = (int64_t)t->regs.rax;
 	rec->ranges.n = 0;
-	/* -ERESTART_RESTARTBLOCK (include/linux/errno.h): the kernel will
-	 * continue this syscall through restart_syscall(2) */
-	if (result == -516) {
+	/* the kernel will continue this syscall through restart_syscall(2) */
+	if (result == -ERESTART_RESTARTBLOCK) {
 		t->restart_nr = t->model_nr;
 		memcpy(t->restart_args, t->model_args, sizeof(t->args));
 	}
@@ -396,21 +383,6 @@ inject_at_syscall(struct recorder *rec, struct rthread *t)
 	syscall(SYS_tgkill, rec->leader, t->tid, t->injecting_sig);
 	t->state = RT_RUNNING;
 	resume(t, PTRACE_CONT, 0);
-}
-
-static bool
-rec_syscall_is_write(const struct rthread *t)
-{
-	switch (t->nr) {
-	case __NR_write:
-	case __NR_writev:
-	case __NR_pwrite64:
-	case __NR_pwritev:
-	case __NR_pwritev2:
-		return true;
-	default:
-		return false;
-	}
 }
 
 /*
@@ -498,7 +470,7 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	/* The order in which output reaches stdout and stderr is the order of
 	 * their exit events: run those writes to completion. Their reader is
 	 * outside the recording, so waiting for it cannot deadlock the threads. */
-	if ((flags & REC_SC_MAY_BLOCK) && !(rec_syscall_is_write(t) && t->args[0] <= 2)) {
+	if ((flags & REC_SC_MAY_BLOCK) && !(rec_syscall_is_write((long)t->nr) && t->args[0] <= 2)) {
 		block_in_kernel(rec, t);
 		return;
 	}
@@ -647,7 +619,7 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 	if (tid == rec->leader)
 		return;
 	for (;;) {
-		if (wait_thread(t, &status) < 0)
+		if (tracee_wait(t->tid, &status) < 0)
 			return;
 		if (tracee_classify(status, &sig) == TRACEE_GONE)
 			break;

@@ -99,6 +99,9 @@ int rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, vo
 /** True for send(2)-family syscalls (data leaves through a socket). */
 bool rec_syscall_is_send(long nr);
 
+/** True for write(2)-family syscalls (write, writev, pwrite64, pwritev, pwritev2). */
+bool rec_syscall_is_write(long nr);
+
 /** Append a range. Returns 0 or -ENOMEM. */
 int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;
 /** Free the array (the struct itself is the caller's). */

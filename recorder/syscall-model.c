@@ -499,3 +499,18 @@ rec_syscall_is_send(long nr)
 {
 	return nr == __NR_sendto || nr == __NR_sendmsg;
 }
+
+bool
+rec_syscall_is_write(long nr)
+{
+	switch (nr) {
+	case __NR_write:
+	case __NR_writev:
+	case __NR_pwrite64:
+	case __NR_pwritev:
+	case __NR_pwritev2:
+		return true;
+	default:
+		return false;
+	}
+}

@@ -109,25 +109,6 @@ remove_thread(struct replayer *rp, struct pthread_r *t)
 	*t = rp->threads[--rp->nthreads];
 }
 
-static int
-wait_tid(pid_t tid, int *ret_status)
-{
-	for (;;) {
-		if (waitpid(tid, ret_status, __WALL) >= 0)
-			return 0;
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-static void
-resume(pid_t tid, enum __ptrace_request how, int sig)
-{
-	/* ESRCH: the thread died meanwhile; its exit shows up in waitpid */
-	if (ptrace(how, tid, 0, sig) < 0 && errno != ESRCH)
-		log_debug("resume %d: %s", tid, strerror(errno));
-}
-
 static const char *
 stop_name(enum tracee_stop kind, int sig)
 {
@@ -160,15 +141,15 @@ run_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *
 	enum tracee_stop kind;
 
 	if (t->state != PT_RUNNING)
-		resume(t->tid, PTRACE_CONT, 0);
+		tracee_resume(t->tid, PTRACE_CONT, 0);
 	t->state = PT_RUNNING;
 	for (;;) {
-		if (wait_tid(t->tid, &status) < 0)
+		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
 		if (kind != TRACEE_STOP_GROUP)
 			break;
-		resume(t->tid, PTRACE_CONT, 0);
+		tracee_resume(t->tid, PTRACE_CONT, 0);
 	}
 	if (kind == TRACEE_GONE)
 		return diverge(rp, ev, "the thread exited early");
@@ -281,12 +262,9 @@ emit_output(struct replayer *rp, struct pthread_r *t, int fd, uint64_t total)
 static void
 emit_if_output(struct replayer *rp, struct pthread_r *t, int64_t result)
 {
-	bool is_write = t->nr == __NR_write || t->nr == __NR_writev || t->nr == __NR_pwrite64 ||
-			t->nr == __NR_pwritev || t->nr == __NR_pwritev2;
-
 	if (result <= 0)
 		return;
-	if (is_write && (t->args[0] == 1 || t->args[0] == 2) && !rp->opts->quiet)
+	if (rec_syscall_is_write((long)t->nr) && (t->args[0] == 1 || t->args[0] == 2) && !rp->opts->quiet)
 		emit_output(rp, t, (int)t->args[0], (uint64_t)result);
 	if (rec_syscall_is_send((long)t->nr) && rp->dump_fd >= 0)
 		emit_output(rp, t, rp->dump_fd, (uint64_t)result);
@@ -322,7 +300,7 @@ fill_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread
 {
 	const char *copy;
 	_cleanup_close_ int fd = -1;
-	uint64_t addr = ev->values[1], len = t->args[1], off = ev->values[3], done = 0;
+	uint64_t addr = ev->values[1];
 
 	if (trace_reader_file(rp->r, (uint32_t)(ev->values[2] - 1), &copy, NULL) < 0)
 		return diverge(rp, ev, "mmap refers to file %" PRIu64 ", missing from the trace",
@@ -330,17 +308,9 @@ fill_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno));
-	if (ensure_buf(rp, 1 << 20) < 0)
-		return -ENOMEM;
-	while (done < len) {
-		ssize_t n = pread(fd, rp->buf, MIN(len - done, (uint64_t)1 << 20), (off_t)(off + done));
-
-		if (n <= 0)
-			break; /* past the end of the file: the rest stays zero */
-		if (tracee_write(rp->memfd, addr + done, rp->buf, (size_t)n) < 0)
-			return diverge(rp, ev, "cannot fill the mapping at 0x%" PRIx64, addr);
-		done += (uint64_t)n;
-	}
+	/* past the end of the file the mapping stays zero */
+	if (tracee_write_from_file(rp->memfd, addr, fd, ev->values[3], t->args[1]) < 0)
+		return diverge(rp, ev, "cannot fill the mapping at 0x%" PRIx64, addr);
 	return 0;
 }
 
@@ -358,11 +328,11 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 	}
-	resume(t->tid, PTRACE_SYSCALL, 0);
+	tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	for (;;) {
 		enum tracee_stop kind;
 
-		if (wait_tid(t->tid, &status) < 0)
+		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
 		if (kind == TRACEE_STOP_SYSCALL_EXIT)
@@ -372,13 +342,13 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 
 			ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg);
 			new_tid = (pid_t)msg;
-			resume(t->tid, PTRACE_SYSCALL, 0);
+			tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 			continue;
 		}
 		if (kind == TRACEE_GONE)
 			return diverge(rp, ev, "the thread exited in syscall %s",
 				       rec_syscall_name((long)t->nr));
-		resume(t->tid, PTRACE_SYSCALL, 0);
+		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	}
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return diverge(rp, ev, "lost thread %d", t->tid);
@@ -399,7 +369,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 			uint32_t rec_tid = (uint32_t)want;
 
 			/* the new thread reads its recorded id where the kernel wrote its real one */
-			if (wait_tid(new_tid, &status) < 0)
+			if (tracee_wait(new_tid, &status) < 0)
 				return diverge(rp, ev, "the new thread did not start");
 			if (((t->args[0] & CLONE_PARENT_SETTID) &&
 			     tracee_write(rp->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
@@ -477,7 +447,7 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 	}
 	if (ev->nblobs >= 1 && ev->blobs[0].len == sizeof(siginfo_t))
 		ptrace(PTRACE_SETSIGINFO, t->tid, 0, ev->blobs[0].data);
-	resume(t->tid, PTRACE_CONT, sig);
+	tracee_resume(t->tid, PTRACE_CONT, sig);
 	t->state = PT_RUNNING;
 	return 0;
 }
@@ -501,7 +471,7 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 			return r;
 		rp->last_sig_rip = t->regs.rip;
 		rp->last_sig_tid = t->rec_tid;
-		resume(t->tid, PTRACE_CONT, sig);
+		tracee_resume(t->tid, PTRACE_CONT, sig);
 		t->state = PT_RUNNING;
 		return 0;
 	case TRACE_SIGNAL_AT_EVENT:
@@ -566,13 +536,13 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
-	resume(t->tid, PTRACE_CONT, 0);
+	tracee_resume(t->tid, PTRACE_CONT, 0);
 	for (;;) {
-		if (wait_tid(t->tid, &status) < 0)
+		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 		if (tracee_classify(status, &sig) == TRACEE_GONE)
 			break;
-		resume(t->tid, PTRACE_CONT, 0);
+		tracee_resume(t->tid, PTRACE_CONT, 0);
 	}
 	remove_thread(rp, t);
 	return 0;
@@ -596,7 +566,7 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 		struct pthread_r *t = &rp->threads[i];
 
 		if (t->state == PT_AT_ENTRY && (t->nr == __NR_exit_group || t->nr == __NR_exit)) {
-			resume(t->tid, PTRACE_CONT, 0);
+			tracee_resume(t->tid, PTRACE_CONT, 0);
 			t->state = PT_RUNNING;
 		}
 		moving += t->state == PT_RUNNING;
@@ -631,7 +601,7 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 		default:
 			break;
 		}
-		resume(tid, PTRACE_CONT, 0);
+		tracee_resume(tid, PTRACE_CONT, 0);
 	}
 gone:
 	rp->status = status;
@@ -672,23 +642,12 @@ restore_interpreter(struct replayer *rp, const struct trace_event *ev, pid_t pid
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || tracee_read_maps(pid, &maps, &n) < 0)
 		return diverge(rp, ev, "cannot read the ELF interpreter %s", copy);
-	if (ensure_buf(rp, 1 << 20) < 0)
-		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		uint64_t done = 0, len = maps[i].end - maps[i].start;
-
 		if (strcmp(maps[i].path, original) != 0 || strchr(maps[i].perms, 'w'))
 			continue;
-		while (done < len) {
-			ssize_t got = pread(fd, rp->buf, MIN(len - done, (uint64_t)1 << 20),
-					    (off_t)(maps[i].offset + done));
-
-			if (got <= 0)
-				break;
-			if (tracee_write(rp->memfd, maps[i].start + done, rp->buf, (size_t)got) < 0)
-				return diverge(rp, ev, "cannot restore the ELF interpreter");
-			done += (uint64_t)got;
-		}
+		if (tracee_write_from_file(rp->memfd, maps[i].start, fd, maps[i].offset,
+					   maps[i].end - maps[i].start) < 0)
+			return diverge(rp, ev, "cannot restore the ELF interpreter");
 	}
 	return 0;
 }

@@ -132,6 +132,24 @@ out:
 	return err;
 }
 
+void
+tracee_resume(pid_t tid, enum __ptrace_request how, int sig)
+{
+	if (ptrace(how, tid, 0, sig) < 0 && errno != ESRCH)
+		log_debug("resume %d: %s", tid, strerror(errno));
+}
+
+int
+tracee_wait(pid_t tid, int *ret_status)
+{
+	for (;;) {
+		if (waitpid(tid, ret_status, __WALL) >= 0)
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 int
 tracee_get_regs(pid_t tid, struct user_regs_struct *ret_regs)
 {
@@ -216,6 +234,33 @@ tracee_write(int memfd, uint64_t addr, const void *buf, size_t len)
 		if (n <= 0)
 			return n < 0 && errno != EIO ? -errno : -EFAULT;
 		done += (size_t)n;
+	}
+	return 0;
+}
+
+int
+tracee_write_from_file(int memfd, uint64_t addr, int fd, uint64_t off, uint64_t len)
+{
+	const size_t chunk = 1 << 20;
+	_cleanup_free_ char *buf = malloc(chunk);
+	uint64_t done = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	while (done < len) {
+		ssize_t n = pread(fd, buf, MIN(len - done, (uint64_t)chunk), (off_t)(off + done));
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		r = tracee_write(memfd, addr + done, buf, (size_t)n);
+		if (r < 0)
+			return r;
+		done += (uint64_t)n;
 	}
 	return 0;
 }
@@ -336,31 +381,26 @@ tracee_signal_is_sync(const siginfo_t *si)
 int
 tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end)
 {
-	char path[64];
-	_cleanup_free_ char *text = NULL;
-	char *out, *o, *line, *save = NULL;
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	uint64_t stack_end = 0;
-	size_t len;
+	char *out, *o;
+	size_t n;
 	int r;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	r = util_read_file(path, &text, &len);
+	r = tracee_read_maps(pid, &maps, &n);
 	if (r < 0)
 		return r;
-	out = o = malloc(len + 1);
+	/* "start-end perms\n": at most 16 + 1 + 16 + 1 + 7 + 1 bytes a line */
+	out = o = malloc(n * 48 + 1);
 	if (!out)
 		return -ENOMEM;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		unsigned long long start, end;
-		char perms[8];
-
-		if (sscanf(line, "%llx-%llx %7s", &start, &end, perms) != 3)
-			continue;
-		o += sprintf(o, "%llx-%llx %s\n", start, end, perms);
-		if (strstr(line, "[stack]"))
-			stack_end = end;
-	}
 	*o = '\0';
+	for (size_t i = 0; i < n; i++) {
+		o += sprintf(o, "%" PRIx64 "-%" PRIx64 " %s\n", maps[i].start, maps[i].end,
+			     maps[i].perms);
+		if (strcmp(maps[i].path, "[stack]") == 0)
+			stack_end = maps[i].end;
+	}
 	*ret_layout = out;
 	*ret_stack_end = stack_end;
 	return 0;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/ptrace.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -64,6 +65,20 @@ enum tracee_stop tracee_classify(int status, int *ret_sig);
  */
 bool tracee_signal_is_sync(const siginfo_t *si);
 
+/**
+ * Resume stopped thread @tid with @how (PTRACE_CONT, PTRACE_SYSCALL),
+ * delivering @sig (0 for none). A thread that vanished meanwhile (ESRCH) is
+ * expected: its exit shows up in waitpid(2). Never fails.
+ */
+void tracee_resume(pid_t tid, enum __ptrace_request how, int sig);
+
+/**
+ * Wait for the next stop or exit of thread @tid only (waitpid(2) with
+ * __WALL, retrying EINTR); other threads' stops stay queued in the kernel.
+ * Stores the status. Returns 0 or -errno.
+ */
+int tracee_wait(pid_t tid, int *ret_status) _wur_;
+
 /** PTRACE_GETREGS. Returns 0 or -errno (-ESRCH: the thread vanished). */
 int tracee_get_regs(pid_t tid, struct user_regs_struct *ret_regs) _wur_;
 /** PTRACE_SETREGS. Returns 0 or -errno (-ESRCH: the thread vanished). */
@@ -82,6 +97,13 @@ int tracee_read(pid_t pid, uint64_t addr, void *buf, size_t len) _wur_;
  * Returns 0 or -errno.
  */
 int tracee_write(int memfd, uint64_t addr, const void *buf, size_t len) _wur_;
+
+/**
+ * Copy up to @len bytes of file @fd from offset @off into tracee memory at
+ * @addr through @memfd; stops early at the end of the file (the rest of the
+ * range is left as it is). Returns 0 or -errno.
+ */
+int tracee_write_from_file(int memfd, uint64_t addr, int fd, uint64_t off, uint64_t len) _wur_;
 
 /** Open /proc/@pid/mem read-write, O_CLOEXEC. Returns the fd or -errno. */
 int tracee_open_mem(pid_t pid) _wur_;

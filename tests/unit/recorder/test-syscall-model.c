@@ -506,10 +506,13 @@ Test(model, select_covers_fd_sets)
  * select(2): "On Linux, select() modifies timeout to reflect the amount of
  * time not slept" (poll_select_finish() in fs/select.c copies it back).
  */
-Test(model, select_remaining_timeout_is_an_output)
+/* Run select-like syscall @nr with a 10 s timeout of @timeout_size bytes
+ * (struct timeval or timespec, both { 10, 0 } here) on a readable pipe. */
+static void
+check_select_timeout(long nr, size_t timeout_size)
 {
 	fd_set *rd = (fd_set *)(arena + 256);
-	struct timeval *tv = (struct timeval *)(arena + 1024);
+	long *timeout = (long *)(arena + 1024);
 	int p[2];
 	long r;
 
@@ -517,33 +520,25 @@ Test(model, select_remaining_timeout_is_an_output)
 	cr_assert_eq(write(p[1], "x", 1), 1);
 	FD_ZERO(rd);
 	FD_SET(p[0], rd);
-	*tv = (struct timeval){ 10, 0 };
+	timeout[0] = 10;
+	timeout[1] = 0;
 	snapshot();
-	r = syscall(SYS_select, p[0] + 1, rd, NULL, NULL, tv);
+	r = syscall(nr, p[0] + 1, rd, NULL, NULL, timeout, NULL);
 	cr_assert_eq(r, 1);
-	cr_assert_neq(memcmp(tv, before + 1024, sizeof(*tv)), 0, "the kernel updated the timeout");
-	outputs(SYS_select, (uint64_t[6]){ p[0] + 1, at(256), 0, 0, at(1024) }, r);
+	cr_assert_neq(memcmp(timeout, before + 1024, timeout_size), 0,
+		      "the kernel updated the timeout");
+	outputs(nr, (uint64_t[6]){ p[0] + 1, at(256), 0, 0, at(1024), 0 }, r);
 	assert_covers_writes(&ranges);
+}
+
+Test(model, select_remaining_timeout_is_an_output)
+{
+	check_select_timeout(SYS_select, sizeof(struct timeval));
 }
 
 Test(model, pselect6_remaining_timeout_is_an_output)
 {
-	fd_set *rd = (fd_set *)(arena + 256);
-	struct timespec *ts = (struct timespec *)(arena + 1024);
-	int p[2];
-	long r;
-
-	make_pipe(p);
-	cr_assert_eq(write(p[1], "x", 1), 1);
-	FD_ZERO(rd);
-	FD_SET(p[0], rd);
-	*ts = (struct timespec){ 10, 0 };
-	snapshot();
-	r = syscall(SYS_pselect6, p[0] + 1, rd, NULL, NULL, ts, NULL);
-	cr_assert_eq(r, 1);
-	cr_assert_neq(memcmp(ts, before + 1024, sizeof(*ts)), 0, "the kernel updated the timeout");
-	outputs(SYS_pselect6, (uint64_t[6]){ p[0] + 1, at(256), 0, 0, at(1024), 0 }, r);
-	assert_covers_writes(&ranges);
+	check_select_timeout(SYS_pselect6, sizeof(struct timespec));
 }
 
 /* ---- outputs: sockets ---- */
