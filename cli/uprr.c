@@ -24,7 +24,7 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: uprr record [-o DIR] [-v] [--] PROG [ARGS...]\n"
+	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "Traces go to $UPRR_TRACE_DIR (default ~/.local/share/uprr); DIR defaults\n"
@@ -59,6 +59,8 @@ cmd_record(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "ticks", required_argument, NULL, 't' },
+		{ "chaos", optional_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -73,6 +75,13 @@ cmd_record(int argc, char **argv)
 			break;
 		case 'v':
 			v++;
+			break;
+		case 't':
+			opts.ticks = optarg;
+			break;
+		case 'c':
+			opts.chaos = true;
+			opts.chaos_seed = optarg ? strtoull(optarg, NULL, 0) : util_now_ns();
 			break;
 		case 'h':
 			usage(stdout);

@@ -14,6 +14,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
 #include <signal.h>
@@ -23,19 +24,29 @@
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "checkpoint/checkpoint.h"
 #include "common/log.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
+#include "sched/ticks-soft.h"
+#include "sched/ticks.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
 /* include/linux/errno.h (kernel-internal, not in the UAPI headers) */
 #define ERESTART_RESTARTBLOCK 516
+
+/* Rollbacks tried in one run of user code before uprr stops trying to reach
+ * an execution point there (the thread then runs to its next event). */
+#define MAX_ROLLBACKS 8
+/* Time a thread has to reach a counted branch once its budget is armed. */
+#define TRAP_GRACE_NS 4000000ull
 
 enum rthread_state {
 	RT_HELD,	/* stopped after an event; resume with PTRACE_CONT */
@@ -59,6 +70,15 @@ struct rthread {
 	pid_t new_thread;	      /* thread its clone created, announced after the exit */
 	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
 	siginfo_t injecting_info;
+	/* the start of its current run of user code: rollbacks return here */
+	struct user_regs_struct start_regs;
+	uint8_t *xstate;
+	size_t xstate_len;
+	bool trap_armed;	      /* the budget traps at its next counted branch */
+	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
+	uint64_t armed_ns;
+	unsigned rollbacks;	      /* in this run of user code */
+	bool interrupted;	      /* a PTRACE_INTERRUPT stop may still come */
 };
 
 struct recorder {
@@ -78,6 +98,13 @@ struct recorder {
 	size_t buf_cap;
 	struct trace_blob *blobs;
 	size_t blobs_cap;
+	/* preemption in user code (soft ticks) */
+	struct ticks_soft *soft;	/* NULL: threads switch only at events */
+	struct checkpoint *ckpt;	/* restore point of the current run of user code */
+	bool need_remap;		/* the address space changed since the restore point */
+	bool at_exec;			/* the leader still stands at its exec stop */
+	uint64_t run_start_ns;		/* when the current thread resumed user code */
+	struct rec_stats stats;
 };
 
 static struct rthread *
@@ -119,6 +146,7 @@ remove_thread(struct recorder *rec, pid_t tid)
 	sched_remove(rec->sched, tid);
 	if (!t)
 		return;
+	free(t->xstate);
 	*t = rec->threads[--rec->nthreads];
 }
 
@@ -210,11 +238,103 @@ resume(struct rthread *t, enum __ptrace_request how, int sig)
 	tracee_resume(t->tid, how, sig);
 }
 
+static uint64_t
+now_ns(void)
+{
+	return util_now_ns();
+}
+
+/* ---- runs of user code ---- */
+
+static void dispatch(struct recorder *rec, pid_t tid, int status);
+
+/*
+ * @t is about to run user code: make this its restore point. The checkpoint
+ * takes the memory (created at the first run: from then on every run of user
+ * code can be rolled back), we take the registers.
+ */
+static void
+start_run(struct recorder *rec, struct rthread *t)
+{
+	uint8_t xs[4096];
+	size_t len = 0;
+	int r;
+
+	t->trap_armed = false;
+	t->rollbacks = 0;
+	t->ticks_base = 0;
+	rec->run_start_ns = now_ns();
+	/* the exec stop is inside execve: no syscall can be injected there, so
+	 * the first run of user code (the loader, one thread) has no restore point */
+	if (!rec->soft || rec->at_exec) {
+		rec->at_exec = false;
+		return;
+	}
+	if (tracee_get_regs(t->tid, &t->start_regs) < 0)
+		return; /* vanished: its exit comes through waitpid */
+	if (!rec->ckpt) {
+		r = checkpoint_new(rec->leader, t->tid, rec->memfd, &rec->ckpt);
+		if (r < 0) {
+			log_warn("cannot checkpoint the program (%s): CPU-bound threads will not be "
+				 "preempted", strerror(-r));
+			ticks_soft_free(rec->soft);
+			rec->soft = NULL;
+			return;
+		}
+		rec->need_remap = false;
+	} else {
+		r = rec->need_remap ? checkpoint_remap(rec->ckpt, t->tid) : checkpoint_sync(rec->ckpt);
+		rec->need_remap = false;
+		if (r < 0) {
+			stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
+			return;
+		}
+	}
+	if (tracee_get_xstate(t->tid, xs, sizeof(xs), &len) == 0) {
+		uint8_t *copy = realloc(t->xstate, len);
+
+		if (copy) {
+			memcpy(copy, xs, len);
+			t->xstate = copy;
+			t->xstate_len = len;
+		}
+	}
+	if (ticks_soft_active(rec->soft) && ticks_soft_set_budget(rec->memfd, 0) < 0)
+		log_debug("cannot reset the tick budget");
+}
+
+/*
+ * Let @t run user code, delivering @sig first (0: none). A caught signal is
+ * delivered with a single step, so the run starts at its handler's first
+ * instruction, with the frame built, where replay starts it too.
+ */
+static void
+resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info)
+{
+	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
+	int status = 0, r;
+
+	if (sig) {
+		r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
+		if (r == -EINPROGRESS) {
+			t->state = RT_RUNNING;
+			dispatch(rec, t->tid, status);
+			return;
+		}
+		if (r < 0)
+			return; /* vanished */
+	}
+	t->state = RT_RUNNING;
+	if (how == TRACEE_DELIVERY_RUNNING)
+		return;
+	start_run(rec, t);
+	resume(t, PTRACE_CONT, 0);
+}
+
 
 /* ---- syscalls ---- */
 
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
-static void dispatch(struct recorder *rec, pid_t tid, int status);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
 
 /* The new thread of a clone: wait for its first stop; it is announced in
@@ -350,8 +470,9 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		write_event(rec, &ev);
 		t->new_thread = 0;
 	}
-	t->state = RT_RUNNING;
-	resume(t, PTRACE_CONT, 0);
+	if (rec_syscall_flags((long)t->model_nr, t->model_args) & REC_SC_REPLAY_EXEC)
+		rec->need_remap = true;
+	resume_user(rec, t, 0, NULL);
 }
 
 /* Deliver a deferred asynchronous signal instead of entering the syscall:
@@ -518,8 +639,7 @@ emulate_tsc(struct recorder *rec, struct rthread *t)
 	ev.values[3] = len;
 	if (write_event(rec, &ev) < 0 || tracee_set_regs(t->tid, &t->regs) < 0)
 		return true;
-	t->state = RT_RUNNING;
-	resume(t, PTRACE_CONT, 0);
+	resume_user(rec, t, 0, NULL);
 	return true;
 }
 
@@ -542,6 +662,219 @@ record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t 
 	write_event(rec, &ev);
 }
 
+/* Output ranges of syscalls other threads still run in the kernel, or whose
+ * exit is not recorded yet: the kernel may write there at any time, so a
+ * rollback keeps those bytes. */
+static int
+running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ranges *out)
+{
+	out->n = 0;
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *u = &rec->threads[i];
+
+		if (u == self || (u->state != RT_IN_SYSCALL && u->state != RT_EXIT_READY))
+			continue;
+		if (rec_syscall_outputs((long)u->model_nr, u->model_args, INT64_MAX, &u->entry, mem_read,
+					&u->tid, out) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Arm the budget: @t traps at its next counted branch. */
+static int
+arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
+{
+	int r = ticks_soft_set_budget(rec->memfd, 1);
+
+	if (r < 0)
+		return r;
+	t->ticks_base = ticks_so_far;
+	t->trap_armed = true;
+	t->armed_ns = now_ns();
+	return 0;
+}
+
+/*
+ * Roll @t back to the start of its run of user code and install counting code
+ * in the loops around @rip, where it ran out of time uncounted; it runs again
+ * from there with its budget armed. Returns 0, or -errno when the run cannot
+ * be rolled back (the thread is then left where it is).
+ */
+static int
+rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
+{
+	struct rec_ranges keep = { 0 };
+	struct trace_event ev;
+	uint64_t avoid[64];
+	size_t navoid = 0;
+	int r, nsites;
+
+	r = running_outputs(rec, t, &keep);
+	if (r >= 0)
+		r = checkpoint_rollback(rec->ckpt, (const struct checkpoint_range *)keep.v, keep.n);
+	rec_ranges_free(&keep);
+	if (r < 0)
+		return r;
+	rec->stats.rollbacks++;
+	t->rollbacks++;
+	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
+	if (tracee_set_regs(t->tid, &t->start_regs) < 0 ||
+	    (t->xstate_len && tracee_set_xstate(t->tid, t->xstate, t->xstate_len) < 0))
+		return -ESRCH;
+	avoid[navoid++] = t->start_regs.rip;
+	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
+		if (&rec->threads[i] != t)
+			avoid[navoid++] = rec->threads[i].regs.rip;
+	nsites = ticks_soft_plan(rec->soft, rec->leader, t->tid, rip, avoid, navoid, &ev);
+	if (nsites > 0) {
+		if (write_event(rec, &ev) < 0)
+			return -EIO;
+		r = ticks_soft_apply(rec->soft, t->tid, rec->memfd, &ev);
+		if (r < 0) {
+			stop_recording(rec, "cannot install counting code in the program: %s",
+				       strerror(-r));
+			return r;
+		}
+		rec->stats.patches++;
+		r = checkpoint_remap(rec->ckpt, t->tid);
+		if (r < 0) {
+			stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
+			return r;
+		}
+	} else {
+		log_debug("nothing to count around 0x%" PRIx64 " (%s)", rip,
+			  nsites < 0 ? strerror(-nsites) : "no loop");
+	}
+	if (ticks_soft_active(rec->soft))
+		return arm_trap(rec, t, 0);
+	return 0;
+}
+
+/*
+ * @t, the running thread, is stopped somewhere in user code and must reach an
+ * execution point (to be preempted, or to take an asynchronous signal): arm
+ * its budget if counting code may already run, else roll back and count.
+ * Resumes it in every case.
+ */
+static void
+seek_execution_point(struct recorder *rec, struct rthread *t, uint64_t rip)
+{
+	uint64_t left;
+
+	if (!rec->soft || !rec->ckpt) {
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (ticks_soft_active(rec->soft) && !t->trap_armed && t->rollbacks == 0 &&
+	    ticks_soft_get_budget(t->tid, &left) == 0) {
+		if (arm_trap(rec, t, 0 - left) < 0)
+			log_debug("cannot arm the tick budget");
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (t->rollbacks >= MAX_ROLLBACKS || rollback_and_count(rec, t, rip) < 0) {
+		/* uncountable code: it keeps running to its next event */
+		if (t->rollbacks >= MAX_ROLLBACKS)
+			log_debug("thread %d: no execution point reached near 0x%" PRIx64, t->tid, rip);
+		rec->stats.gave_up++;
+		t->trap_armed = false;
+		t->rollbacks = MAX_ROLLBACKS + 1;
+	}
+	if (!rec->done)
+		resume(t, PTRACE_CONT, 0);
+}
+
+/* Whether the running thread should be stopped at an execution point now,
+ * and if not, in how many ns (0: no deadline). */
+static bool
+point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
+{
+	uint64_t now = now_ns(), deadline;
+
+	*ret_wait_ns = 0;
+	if (!rec->soft || !rec->ckpt || t->rollbacks > MAX_ROLLBACKS)
+		return false;
+	if (t->trap_armed)
+		deadline = t->armed_ns + MAX(TRAP_GRACE_NS, sched_timeslice_ns(rec->sched));
+	else if (t->deferred_sig)
+		deadline = now;
+	else if (sched_others_runnable(rec->sched))
+		deadline = rec->run_start_ns + sched_timeslice_ns(rec->sched);
+	else
+		return false;
+	if (deadline <= now)
+		return true;
+	*ret_wait_ns = deadline - now;
+	return false;
+}
+
+/* The running thread overran its deadline: stop it where it is. */
+static void
+interrupt_running(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct regs;
+	pid_t tid = t->tid;
+	int status, sig;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || tracee_wait(tid, &status) < 0)
+		return;
+	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
+		/* an event came first: the interrupt stop follows later */
+		t->interrupted = true;
+		if (!t->deferred_sig)
+			sched_yield_current(rec->sched);
+		dispatch(rec, tid, status);
+		return;
+	}
+	if (tracee_get_regs(tid, &regs) < 0)
+		return;
+	seek_execution_point(rec, t, regs.rip);
+}
+
+/* A counted branch trapped (budget used up): @t stands at an execution point. */
+static void
+on_tick_trap(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
+{
+	struct trace_event ev;
+	uint64_t ticks = t->ticks_base + 1;
+
+	if (tracee_set_regs(t->tid, regs) < 0)
+		return;
+	t->regs = *regs;
+	t->trap_armed = false;
+	if (t->deferred_sig) {
+		struct trace_blob blob = { 0, sizeof(siginfo_t), &t->deferred_info };
+		int sig = t->deferred_sig;
+
+		event_init(&ev, TRACE_EV_SIGNAL, t->tid);
+		ev.nvalues = 3;
+		ev.values[0] = (uint64_t)sig;
+		ev.values[1] = TRACE_SIGNAL_AT_TICKS;
+		ev.values[2] = ticks;
+		event_set_regs(&ev, regs);
+		ev.nblobs = 1;
+		ev.blobs = &blob;
+		if (write_event(rec, &ev) < 0)
+			return;
+		rec->stats.signals_at_ticks++;
+		t->deferred_sig = 0;
+		resume_user(rec, t, sig, &t->deferred_info);
+		return;
+	}
+	event_init(&ev, TRACE_EV_PREEMPT, t->tid);
+	ev.nvalues = 1;
+	ev.values[0] = ticks;
+	event_set_regs(&ev, regs);
+	if (write_event(rec, &ev) < 0)
+		return;
+	rec->stats.preemptions++;
+	t->state = RT_HELD;
+	sched_yield_current(rec->sched);
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	sched_pick(rec->sched);
+}
+
 static void
 on_signal(struct recorder *rec, struct rthread *t, int sig)
 {
@@ -552,9 +885,12 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		return;
 	if (t->injecting_sig == sig) {
 		/* the signal we raised at an event: give it its original siginfo */
-		ptrace(PTRACE_SETSIGINFO, t->tid, 0, &t->injecting_info);
 		t->injecting_sig = 0;
-		resume(t, PTRACE_CONT, sig);
+		resume_user(rec, t, sig, &t->injecting_info);
+		return;
+	}
+	if (sig == SIGTRAP && ticks_soft_at_trap(rec->soft, t->tid, &regs)) {
+		on_tick_trap(rec, t, &regs);
 		return;
 	}
 	if (sig == SIGSEGV && si.si_code == SI_KERNEL) {
@@ -565,21 +901,25 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	if (tracee_signal_is_sync(&si) || sig == SIGSEGV) {
 		record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
 		t->regs = regs;
-		resume(t, PTRACE_CONT, sig);
+		resume_user(rec, t, sig, NULL);
 		return;
 	}
 	if (!arch_regs_differ(&regs, &t->regs)) {
 		/* pending when the thread left its last event: deliver it there */
 		record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
-		resume(t, PTRACE_CONT, sig);
+		resume_user(rec, t, sig, NULL);
 		return;
 	}
-	/* arrived while running user code: hold it until the next syscall */
+	/* arrived while running user code: deliver it at the next execution
+	 * point, a counted branch or the next syscall, whichever comes first */
 	if (!t->deferred_sig) {
 		t->deferred_sig = sig;
 		t->deferred_info = si;
 	}
-	resume(t, PTRACE_CONT, 0);
+	if (t->state == RT_RUNNING)
+		seek_execution_point(rec, t, regs.rip);
+	else
+		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 }
 
 /* ---- thread and process exit ---- */
@@ -642,8 +982,7 @@ run_current(struct recorder *rec, struct rthread *t)
 		on_syscall_exit(rec, t);
 		break;
 	case RT_HELD:
-		t->state = RT_RUNNING;
-		resume(t, PTRACE_CONT, 0);
+		resume_user(rec, t, 0, NULL);
 		break;
 	case RT_IN_SYSCALL:
 	case RT_RUNNING:
@@ -692,16 +1031,43 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 		break;
 	case TRACEE_STOP_GROUP:
 	case TRACEE_STOP_OTHER:
-		/* group stops: uprr does not keep stopped threads stopped (yet) */
+		/* group stops (uprr does not keep stopped threads stopped yet) and
+		 * late stops of PTRACE_INTERRUPT: carry on */
+		t->interrupted = false;
 		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 		break;
 	}
 }
 
 static void
+on_alarm(int sig)
+{
+	(void)sig; /* only interrupts waitpid() */
+}
+
+/* Arm the one-shot timer that wakes the loop after @ns (0: disarm). */
+static void
+set_timer(uint64_t ns)
+{
+	struct itimerval it = { 0 };
+
+	it.it_value.tv_sec = (time_t)(ns / 1000000000u);
+	it.it_value.tv_usec = (suseconds_t)((ns % 1000000000u) / 1000u);
+	if (ns && !it.it_value.tv_sec && !it.it_value.tv_usec)
+		it.it_value.tv_usec = 1;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void
 record_loop(struct recorder *rec)
 {
+	struct sigaction sa = { .sa_handler = on_alarm };
+
+	/* no SA_RESTART: the timer interrupts waitpid() */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
 	while (!rec->done) {
+		uint64_t wait_ns = 0;
 		pid_t tid;
 		int status;
 
@@ -719,8 +1085,17 @@ record_loop(struct recorder *rec)
 				run_current(rec, cur);
 				continue;
 			}
+			if (cur && cur->state == RT_RUNNING) {
+				if (point_due(rec, cur, &wait_ns)) {
+					interrupt_running(rec, cur);
+					continue;
+				}
+			}
 		}
+		set_timer(wait_ns);
 		tid = waitpid(-1, &status, __WALL);
+		if (wait_ns)
+			set_timer(0);
 		if (tid < 0) {
 			if (errno == EINTR)
 				continue;
@@ -737,7 +1112,7 @@ record_loop(struct recorder *rec)
 /* ---- start ---- */
 
 static void
-fill_header(struct trace_header *hdr, char *const *argv)
+fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks)
 {
 	extern char **environ;
 
@@ -749,7 +1124,7 @@ fill_header(struct trace_header *hdr, char *const *argv)
 	if (!getcwd(hdr->cwd, sizeof(hdr->cwd)))
 		hdr->cwd[0] = '\0';
 	arch_cpu_identity(hdr->cpu_vendor, hdr->cpu_features);
-	snprintf(hdr->tick_source, sizeof(hdr->tick_source), "none");
+	snprintf(hdr->tick_source, sizeof(hdr->tick_source), "%s", ticks_source_name(ticks));
 	snprintf(hdr->mode, sizeof(hdr->mode), "up");
 	{
 		struct timespec ts;
@@ -896,6 +1271,35 @@ find_program(const char *name, char *buf, size_t len)
 	return -ENOENT;
 }
 
+/*
+ * The tick source asked for (NULL: auto). Soft ticks preempt threads here;
+ * the PMU source is probed and its event encoded, but preemption with it is
+ * not wired up yet, so auto means soft and pmu is refused with the reason.
+ */
+static int
+choose_ticks(const char *name, enum ticks_source *ret)
+{
+	enum ticks_source s;
+	bool is_auto = true;
+	char why[256];
+
+	if (name && ticks_source_parse(name, &s, &is_auto) < 0) {
+		log_error("unknown tick source '%s': use auto, soft or pmu", name);
+		return -EINVAL;
+	}
+	if (is_auto || s == TICKS_SOURCE_SOFT || s == TICKS_SOURCE_NONE) {
+		*ret = is_auto ? TICKS_SOURCE_SOFT : s;
+		return 0;
+	}
+	if (ticks_pmu_probe(why, sizeof(why)) < 0)
+		log_error("--ticks=pmu: hardware performance counters are not available here (%s); "
+			  "use --ticks=soft", why);
+	else
+		log_error("--ticks=pmu: hardware performance counters work here, but preempting "
+			  "with them is not implemented yet; use --ticks=soft");
+	return -ENOTSUP;
+}
+
 int
 rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_t dir_len)
 {
@@ -904,9 +1308,13 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	struct tracee_spawn_options sp = { 0 };
 	char exe[PATH_MAX];
 	const char *base;
+	enum ticks_source ticks;
 	pid_t pid;
 	int r, cpu, exec_errno = 0;
 
+	r = choose_ticks(opts->ticks, &ticks);
+	if (r < 0)
+		return r;
 	r = find_program(opts->argv[0], exe, sizeof(exe));
 	if (r < 0) {
 		*ret_status = -r;
@@ -920,7 +1328,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		if (r < 0)
 			return log_error_errno(r, "cannot create a trace directory");
 	}
-	fill_header(&hdr, opts->argv);
+	fill_header(&hdr, opts->argv, ticks);
 	r = trace_writer_open(dir_buf, &hdr, &rec.w);
 	if (r < 0)
 		return log_error_errno(r, "cannot create trace '%s'", dir_buf);
@@ -932,9 +1340,15 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
 	rec.sched = sched_new(0);
-	if (!rec.sched) {
+	if (ticks == TICKS_SOURCE_SOFT)
+		rec.soft = ticks_soft_new();
+	if (!rec.sched || (ticks == TICKS_SOURCE_SOFT && !rec.soft)) {
 		r = -ENOMEM;
 		goto out;
+	}
+	if (opts->chaos) {
+		sched_set_chaos(rec.sched, opts->chaos_seed);
+		log_info("chaos mode, seed %" PRIu64, opts->chaos_seed);
 	}
 	sp.path = exe;
 	sp.argv = opts->argv;
@@ -967,16 +1381,24 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		goto out;
 	}
 	sched_pick(rec.sched);
+	rec.at_exec = true;
 	setup_forwarding(pid);
 	record_loop(&rec);
 	forward_to = 0;
 	if (rec.error[0]) {
 		log_error("%s", rec.error);
+		checkpoint_free(rec.ckpt); /* first: tracee_kill_all() waits for all children */
+		rec.ckpt = NULL;
 		tracee_kill_all(pid);
 		r = -ECANCELED;
 		goto out;
 	}
 	*ret_status = rec.status;
+	log_info("%" PRIu64 " preemptions, %" PRIu64 " signals at execution points, %" PRIu64
+		 " rollbacks, %" PRIu64 " code patches (%zu counted branches), %" PRIu64
+		 " runs left uncounted",
+		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
+		 rec.stats.patches, ticks_soft_nsites(rec.soft), rec.stats.gave_up);
 	if (WIFSIGNALED(rec.status))
 		log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%llx (thread %d)",
 			  tracee_signal_name(WTERMSIG(rec.status)),
@@ -991,6 +1413,8 @@ out:
 			r = r2;
 		}
 	}
+	checkpoint_free(rec.ckpt);
+	ticks_soft_free(rec.soft);
 	if (rec.memfd >= 0)
 		close(rec.memfd);
 	sched_free(rec.sched);

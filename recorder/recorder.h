@@ -114,6 +114,18 @@ struct rec_options {
 	char *const *argv;	/**< program and arguments */
 	const char *trace_dir;	/**< trace directory to create, or NULL for the default */
 	bool quiet;		/**< no progress messages */
+	const char *ticks;	/**< tick source: "auto" (NULL), "soft" or "pmu" */
+	bool chaos;		/**< chaos mode: random priorities and timeslices */
+	uint64_t chaos_seed;	/**< seed of chaos mode's choices */
+};
+
+/** What preempting threads in user code cost a recording (`uprr record -v`). */
+struct rec_stats {
+	uint64_t preemptions;	/**< threads stopped at an execution point to switch */
+	uint64_t signals_at_ticks; /**< asynchronous signals delivered at one */
+	uint64_t rollbacks;	/**< runs of user code rolled back to count them */
+	uint64_t patches;	/**< TRACE_EV_PATCH events (counting code installed) */
+	uint64_t gave_up;	/**< runs left to reach their next event uncounted */
 };
 
 /**

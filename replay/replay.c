@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "recorder/recorder.h"
+#include "sched/ticks-soft.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
@@ -61,6 +62,7 @@ struct replayer {
 	struct rec_ranges ranges;
 	uint8_t *buf;
 	size_t buf_cap;
+	struct ticks_soft *soft; /* counting code installed by TRACE_EV_PATCH */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -423,6 +425,27 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	return 0;
 }
 
+/*
+ * Deliver @sig with the recorded siginfo to @t, stopped at the point of
+ * delivery. A caught signal stops it at its handler's first instruction, as
+ * in the recording, so its next run of user code starts where it did there.
+ */
+static int
+deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig)
+{
+	const siginfo_t *info = NULL;
+	enum tracee_delivery how;
+	int status = 0, r;
+
+	if (ev->nblobs >= 1 && ev->blobs[0].len == sizeof(siginfo_t))
+		info = ev->blobs[0].data;
+	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
+	if (r < 0)
+		return diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
+	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	return 0;
+}
+
 static int
 deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
 		 bool restore_regs)
@@ -445,10 +468,54 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 		if (tracee_set_regs(t->tid, &t->regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 	}
-	if (ev->nblobs >= 1 && ev->blobs[0].len == sizeof(siginfo_t))
-		ptrace(PTRACE_SETSIGINFO, t->tid, 0, ev->blobs[0].data);
-	tracee_resume(t->tid, PTRACE_CONT, sig);
-	t->state = PT_RUNNING;
+	return deliver(rp, ev, t, sig);
+}
+
+/*
+ * Run @t, held at the start of its run of user code, to the execution point
+ * @ev names: its budget makes it trap at the same counted branch as in the
+ * recording. Leaves it held there with clean registers.
+ */
+static int
+run_to_ticks(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, uint64_t ticks)
+{
+	enum tracee_stop kind;
+	int sig, r;
+
+	if (t->state != PT_HELD)
+		return diverge(rp, ev, "execution point of a thread that is not held");
+	if (!ticks_soft_active(rp->soft) || ticks_soft_set_budget(rp->memfd, ticks) < 0)
+		return diverge(rp, ev, "execution point without counting code");
+	r = run_to_stop(rp, t, ev, &kind, &sig);
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SIGNAL || sig != SIGTRAP || !ticks_soft_at_trap(rp->soft, t->tid, &t->regs))
+		return diverge(rp, ev, "expected to reach tick %" PRIu64 ", got %s at rip 0x%llx", ticks,
+			       stop_name(kind, sig), t->regs.rip);
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD;
+	return check_regs(rp, ev, t);
+}
+
+static int
+on_preempt(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	if (ev->nvalues < 1)
+		return diverge(rp, ev, "malformed preemption event");
+	return run_to_ticks(rp, ev, t, ev->values[0]);
+}
+
+static int
+on_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	int r;
+
+	if (t->state != PT_HELD)
+		return diverge(rp, ev, "counting code installed while the thread runs");
+	r = ticks_soft_apply(rp->soft, t->tid, rp->memfd, ev);
+	if (r < 0)
+		return diverge(rp, ev, "cannot install the recorded counting code: %s", strerror(-r));
 	return 0;
 }
 
@@ -471,9 +538,7 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 			return r;
 		rp->last_sig_rip = t->regs.rip;
 		rp->last_sig_tid = t->rec_tid;
-		tracee_resume(t->tid, PTRACE_CONT, sig);
-		t->state = PT_RUNNING;
-		return 0;
+		return deliver(rp, ev, t, sig);
 	case TRACE_SIGNAL_AT_EVENT:
 		if (t->state == PT_AT_ENTRY)
 			return diverge(rp, ev, "signal recorded inside a syscall");
@@ -499,6 +564,15 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 		t->state = PT_HELD;
 		return deliver_injected(rp, ev, t, sig, false);
 	}
+	case TRACE_SIGNAL_AT_TICKS:
+		if (ev->nvalues < 3)
+			return diverge(rp, ev, "malformed signal event");
+		r = run_to_ticks(rp, ev, t, ev->values[2]);
+		if (r < 0)
+			return r;
+		rp->last_sig_rip = t->regs.rip;
+		rp->last_sig_tid = t->rec_tid;
+		return deliver(rp, ev, t, sig);
 	default:
 		return diverge(rp, ev, "unknown signal kind %" PRIu64, ev->values[1]);
 	}
@@ -737,6 +811,10 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 		return on_rdtsc(rp, ev, t);
 	case TRACE_EV_THREAD_EXIT:
 		return on_thread_exit(rp, ev, t);
+	case TRACE_EV_PATCH:
+		return on_patch(rp, ev, t);
+	case TRACE_EV_PREEMPT:
+		return on_preempt(rp, ev, t);
 	default:
 		return diverge(rp, ev, "unknown event type %d", ev->type);
 	}
@@ -776,6 +854,11 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	r = open_trace(opts->trace_dir, &rp.r);
 	if (r < 0)
 		return r;
+	rp.soft = ticks_soft_new();
+	if (!rp.soft) {
+		r = -ENOMEM;
+		goto out;
+	}
 	check_cpu(trace_reader_header(rp.r));
 	if (opts->dump_sent) {
 		rp.dump_fd = open(opts->dump_sent, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -821,6 +904,7 @@ out:
 	if (rp.memfd >= 0)
 		close(rp.memfd);
 	trace_reader_close(rp.r);
+	ticks_soft_free(rp.soft);
 	free(rp.threads);
 	free(rp.buf);
 	rec_ranges_free(&rp.ranges);

@@ -9,6 +9,7 @@
 struct sched_thread {
 	pid_t tid;
 	enum sched_state state;
+	uint32_t priority; /* chaos mode: higher runs first */
 };
 
 struct sched {
@@ -18,7 +19,21 @@ struct sched {
 	bool has_current;
 	uint32_t timeslice;
 	uint32_t used; /* events the current thread ran in this slice */
+	uint32_t slice; /* events in this slice */
+	uint64_t slice_ns;
+	bool chaos;
+	uint64_t rng; /* xorshift64 state, chaos mode */
 };
+
+static uint64_t
+next_random(struct sched *s)
+{
+	/* xorshift64 (Marsaglia 2003): cheap, and reproducible from the seed */
+	s->rng ^= s->rng << 13;
+	s->rng ^= s->rng >> 7;
+	s->rng ^= s->rng << 17;
+	return s->rng;
+}
 
 struct sched *
 sched_new(uint32_t timeslice)
@@ -28,6 +43,8 @@ sched_new(uint32_t timeslice)
 	if (!s)
 		return NULL;
 	s->timeslice = timeslice ? timeslice : SCHED_DEFAULT_TIMESLICE;
+	s->slice = s->timeslice;
+	s->slice_ns = SCHED_DEFAULT_TIMESLICE_NS;
 	s->current = SIZE_MAX; /* the first pick starts at index 0 */
 	return s;
 }
@@ -62,7 +79,8 @@ sched_add(struct sched *s, pid_t tid)
 		s->threads = t;
 		s->cap = cap;
 	}
-	s->threads[s->n++] = (struct sched_thread){ tid, SCHED_RUNNABLE };
+	s->threads[s->n++] = (struct sched_thread){ tid, SCHED_RUNNABLE,
+						    s->chaos ? (uint32_t)next_random(s) : 0 };
 	return 0;
 }
 
@@ -124,13 +142,64 @@ sched_event(struct sched *s)
 	if (!s->has_current)
 		return false;
 	s->used++;
-	return s->used >= s->timeslice && other_runnable(s);
+	return s->used >= s->slice && other_runnable(s);
 }
 
 void
 sched_yield_current(struct sched *s)
 {
-	s->used = s->timeslice;
+	s->used = s->slice;
+}
+
+bool
+sched_others_runnable(const struct sched *s)
+{
+	return other_runnable(s);
+}
+
+uint64_t
+sched_timeslice_ns(const struct sched *s)
+{
+	return s->slice_ns;
+}
+
+void
+sched_set_chaos(struct sched *s, uint64_t seed)
+{
+	s->chaos = true;
+	s->rng = seed | 1;
+	for (size_t i = 0; i < s->n; i++)
+		s->threads[i].priority = (uint32_t)next_random(s);
+}
+
+/* Chaos mode: now and then new priorities; a slice of 1 to 2x the usual
+ * events and from 0.05 ms to 2x the usual time. */
+static void
+chaos_draw(struct sched *s)
+{
+	if (next_random(s) % 8 == 0)
+		for (size_t i = 0; i < s->n; i++)
+			s->threads[i].priority = (uint32_t)next_random(s);
+	s->slice = 1 + (uint32_t)(next_random(s) % (2 * s->timeslice));
+	s->slice_ns = 50000 + next_random(s) % (2 * SCHED_DEFAULT_TIMESLICE_NS);
+}
+
+/* Chaos mode: the runnable thread of highest priority, the current one last
+ * among equals. */
+static ssize_t
+chaos_choice(const struct sched *s, size_t start)
+{
+	ssize_t best = -1;
+
+	for (size_t k = 0; k < s->n; k++) {
+		size_t i = (start + k) % s->n;
+
+		if (s->threads[i].state != SCHED_RUNNABLE)
+			continue;
+		if (best < 0 || s->threads[i].priority > s->threads[best].priority)
+			best = (ssize_t)i;
+	}
+	return best;
 }
 
 pid_t
@@ -140,6 +209,20 @@ sched_pick(struct sched *s)
 
 	if (s->n == 0)
 		return 0;
+	if (s->chaos) {
+		ssize_t i;
+
+		chaos_draw(s);
+		i = chaos_choice(s, start % s->n);
+		if (i >= 0) {
+			s->current = (size_t)i;
+			s->has_current = true;
+			s->used = 0;
+			return s->threads[i].tid;
+		}
+		s->has_current = false;
+		return 0;
+	}
 	for (size_t k = 0; k < s->n; k++) {
 		size_t i = (start + k) % s->n;
 

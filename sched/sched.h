@@ -15,6 +15,9 @@
 
 /** Events a thread may run before it yields to another runnable thread. */
 #define SCHED_DEFAULT_TIMESLICE 50
+/** User-code time (ns) a thread may run without an event before it is
+ * preempted, when another thread is runnable. */
+#define SCHED_DEFAULT_TIMESLICE_NS 2000000ull
 
 /** State of a thread as the scheduler sees it. */
 enum sched_state {
@@ -63,3 +66,22 @@ pid_t sched_pick(struct sched *s);
 
 /** Number of threads not DEAD. */
 unsigned sched_nthreads(const struct sched *s);
+
+/** True if a thread other than the current one is runnable. */
+bool sched_others_runnable(const struct sched *s);
+
+/**
+ * How long (ns) the current thread may run user code without an event before
+ * it should be preempted: SCHED_DEFAULT_TIMESLICE_NS, or in chaos mode a
+ * random length chosen at the pick.
+ */
+uint64_t sched_timeslice_ns(const struct sched *s);
+
+/**
+ * Chaos mode (what rr users know as `rr record --chaos`): from now on every
+ * thread has a random priority, re-drawn now and then; a pick chooses the
+ * runnable thread of highest priority, and timeslices get random lengths in
+ * events and in time, so that rare interleavings become frequent. @seed makes
+ * the choices reproducible.
+ */
+void sched_set_chaos(struct sched *s, uint64_t seed);

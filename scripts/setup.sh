@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 # Build tools and libraries, then the programs the end-to-end tests record.
 packages=(
 	build-essential meson ninja-build pkg-config
-	libzstd-dev libxxhash-dev libcapstone-dev libelf-dev libpfm4-dev libcriterion-dev
+	libzstd-dev libxxhash-dev libcapstone-dev libelf-dev libdw-dev libpfm4-dev libcriterion-dev
 	sqlite3 python3 pigz memcached coreutils procps util-linux
 )
 

@@ -23,7 +23,7 @@
 #include "common/util.h"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 1
+#define TRACE_FORMAT_VERSION 2
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -55,6 +55,17 @@ enum trace_event_type {
 	/** the recorded process ended: values[0] = wait status (see wait(2)),
 	 * values[1] = CLOCK_REALTIME at the end, in ns */
 	TRACE_EV_PROCESS_EXIT = 8,
+	/** soft-tick counting code installed while the thread is stopped at its
+	 * last event (format 2): values[0] = nsites, values[1], values[2] =
+	 * address and length of a new anonymous read+execute mapping to create
+	 * for stubs (0, 0: none), values[3] = address of the tick page to map
+	 * first (0: already mapped); blobs[0] = the sites, addr 0, nsites pairs
+	 * of u64 (trap, clean); blobs[1..] = bytes to write into tracee memory
+	 * (stub code, then the edits of the original code) */
+	TRACE_EV_PATCH = 9,
+	/** the thread was preempted at an execution point (format 2):
+	 * values[0] = ticks since it last resumed; regs there */
+	TRACE_EV_PREEMPT = 10,
 };
 
 /** Where an asynchronous signal was delivered (values[1] of TRACE_EV_SIGNAL). */
@@ -66,6 +77,9 @@ enum trace_signal_kind {
 	/** asynchronous, delivered instead of entering the syscall at regs.rip - 2;
 	 * the syscall is re-issued after the handler returns */
 	TRACE_SIGNAL_AT_SYSCALL = 2,
+	/** asynchronous, delivered at an execution point in user code:
+	 * values[2] = ticks since the thread last resumed (format 2) */
+	TRACE_SIGNAL_AT_TICKS = 3,
 };
 
 /** A range of tracee memory and its bytes. */

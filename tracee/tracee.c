@@ -2,6 +2,7 @@
 #define LOG_PREFIX "tracee"
 #include "tracee/tracee.h"
 
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -458,5 +459,209 @@ tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n)
 	}
 	*ret_maps = maps;
 	*ret_n = n;
+	return 0;
+}
+
+/* x86-64 `syscall` (0f 05) then `int3` (cc): the code an injection runs. */
+static const uint8_t inject_code[3] = { 0x0f, 0x05, 0xcc };
+
+#define SIGBIT(sig) (1ULL << ((sig)-1))
+/* Every signal but SIGKILL and SIGSTOP, which cannot be blocked, and those an
+ * instruction raises: force_sig() resets the handler of a blocked one to
+ * SIG_DFL (force_sig_info_to_task(), kernel/signal.c). */
+#define INJECT_SIGMASK                                                                  \
+	(~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGTRAP) | SIGBIT(SIGSEGV) |      \
+	   SIGBIT(SIGBUS) | SIGBIT(SIGILL) | SIGBIT(SIGFPE) | SIGBIT(SIGSYS)))
+
+static int
+get_sigmask(pid_t tid, uint64_t *ret_mask)
+{
+	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(*ret_mask), ret_mask) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+set_sigmask(pid_t tid, uint64_t mask)
+{
+	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Put back the code bytes, the registers and the signal mask of an injection. */
+static int
+inject_restore(pid_t tid, int memfd, const struct user_regs_struct *saved, const uint8_t *code,
+	       uint64_t saved_mask)
+{
+	uint64_t mask;
+	int r;
+
+	r = tracee_write(memfd, saved->rip, code, sizeof(inject_code));
+	if (r < 0)
+		return r;
+	r = tracee_set_regs(tid, saved);
+	if (r < 0)
+		return r;
+	/* A thread stopped at the exit of sigsuspend(2), ppoll(2) & co. got the
+	 * mask those saved back on its first return to user mode
+	 * (restore_saved_sigmask()); that one is the program's, keep it. */
+	r = get_sigmask(tid, &mask);
+	if (r < 0)
+		return r;
+	return mask == INJECT_SIGMASK ? set_sigmask(tid, saved_mask) : 0;
+}
+
+int
+tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int64_t *ret_result)
+{
+	struct user_regs_struct saved, regs;
+	uint8_t code[sizeof(inject_code)];
+	uint64_t saved_mask, requeue = 0;
+	int64_t result = 0;
+	ssize_t n;
+	int r, err = 0;
+
+	r = tracee_get_regs(tid, &saved);
+	if (r < 0)
+		return r;
+	n = pread(memfd, code, sizeof(code), (off_t)saved.rip);
+	if (n != (ssize_t)sizeof(code))
+		return n < 0 && errno != EIO ? -errno : -EFAULT;
+	r = get_sigmask(tid, &saved_mask);
+	if (r < 0)
+		return r;
+	/* Asynchronous signals stay pending instead of stopping us on the way. */
+	r = set_sigmask(tid, INJECT_SIGMASK);
+	if (r < 0)
+		return r;
+	regs = saved;
+	regs.rax = (uint64_t)nr;
+	regs.orig_rax = (uint64_t)-1;
+	regs.rdi = args[0];
+	regs.rsi = args[1];
+	regs.rdx = args[2];
+	regs.r10 = args[3];
+	regs.r8 = args[4];
+	regs.r9 = args[5];
+	r = tracee_write(memfd, saved.rip, inject_code, sizeof(inject_code));
+	if (r < 0) {
+		(void)!set_sigmask(tid, saved_mask);
+		return r;
+	}
+	r = tracee_set_regs(tid, &regs);
+	if (r < 0) {
+		err = r;
+		goto restore;
+	}
+	for (;;) {
+		int status, sig = 0;
+		siginfo_t si;
+
+		tracee_resume(tid, PTRACE_CONT, 0);
+		r = tracee_wait(tid, &status);
+		if (r < 0)
+			return r;
+		switch (tracee_classify(status, &sig)) {
+		case TRACEE_GONE:
+		case TRACEE_STOP_EXIT:
+			/* killed meanwhile (SIGKILL): expected, nothing left to restore */
+			return -ESRCH;
+		case TRACEE_STOP_SIGNAL:
+			break;
+		default:
+			/* the seccomp stop of the injected syscall, a fork event
+			 * (PTRACE_O_TRACEFORK), a group stop: pass over */
+			continue;
+		}
+		r = tracee_get_regs(tid, &regs);
+		if (r < 0)
+			return r;
+		if (sig == SIGTRAP && regs.rip == saved.rip + sizeof(inject_code)) {
+			result = (int64_t)regs.rax;
+			break;
+		}
+		if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0)
+			return -errno;
+		if (tracee_signal_is_sync(&si) || (si.si_signo == SIGSYS && si.si_code > 0)) {
+			/* our code faulted, or a seccomp filter of the program
+			 * trapped the syscall: rest in this stop, restored */
+			log_debug("inject %ld into %d: %s", nr, tid, tracee_signal_name(sig));
+			err = -EFAULT;
+			break;
+		}
+		/* not blocked (SIGSTOP, a SIGTRAP from kill(2)...): send it
+		 * again once we are done */
+		requeue |= SIGBIT(sig);
+	}
+restore:
+	r = inject_restore(tid, memfd, &saved, code, saved_mask);
+	for (int sig = 1; sig <= 64; sig++)
+		if (requeue & SIGBIT(sig))
+			syscall(SYS_tkill, tid, sig);
+	if (err < 0)
+		return err;
+	if (r < 0)
+		return r;
+	*ret_result = result;
+	return 0;
+}
+
+int
+tracee_get_xstate(pid_t tid, void *buf, size_t cap, size_t *ret_len)
+{
+	struct iovec iov = { buf, cap };
+
+	if (ptrace(PTRACE_GETREGSET, tid, NT_X86_XSTATE, &iov) < 0)
+		return -errno;
+	*ret_len = iov.iov_len;
+	return 0;
+}
+
+int
+tracee_set_xstate(pid_t tid, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+
+	if (ptrace(PTRACE_SETREGSET, tid, NT_X86_XSTATE, &iov) < 0)
+		return -errno;
+	return 0;
+}
+
+/* The hexadecimal signal mask after "\n@key:" in a /proc/PID/status text. */
+static int
+status_sigmask(const char *text, const char *key, uint64_t *ret_mask)
+{
+	const char *p = strstr(text, key);
+
+	if (!p)
+		return -EPROTO;
+	*ret_mask = strtoull(p + strlen(key), NULL, 16);
+	return 0;
+}
+
+int
+tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret)
+{
+	_cleanup_free_ char *text = NULL;
+	uint64_t ign, cgt, bit;
+	char path[64];
+	size_t len;
+	int r;
+
+	if (sig < 1 || sig > 64)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	r = util_read_file(path, &text, &len);
+	if (r < 0)
+		return r;
+	r = status_sigmask(text, "\nSigIgn:", &ign);
+	if (r < 0)
+		return r;
+	r = status_sigmask(text, "\nSigCgt:", &cgt);
+	if (r < 0)
+		return r;
+	bit = 1ULL << (sig - 1);
+	*ret = cgt & bit ? TRACEE_SIG_CAUGHT : ign & bit ? TRACEE_SIG_IGNORED : TRACEE_SIG_DEFAULT;
 	return 0;
 }

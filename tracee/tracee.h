@@ -146,3 +146,82 @@ int tracee_pin_self(int cpu) _wur_;
 /** A CPU the calling thread may run on (chosen by pid, to spread concurrent
  * runs), or -errno. */
 int tracee_pick_cpu(void) _wur_;
+
+/**
+ * Run syscall @nr(@args) in thread @tid and store its raw result (-errno on
+ * failure, as the kernel returns it in rax) in *ret_result.
+ *
+ * @tid must be in a ptrace stop from which it would next return to user mode:
+ * a signal-delivery-stop, PTRACE_EVENT_STOP, a syscall-exit-stop, the exec
+ * stop, or a seccomp stop whose syscall the caller already turned into a skip
+ * (orig_rax = -1). Writes `syscall; int3` over the 3 bytes at the thread's rip
+ * through @memfd (/proc/PID/mem, O_RDWR), sets rax/args/rip with orig_rax = -1
+ * (no syscall restart, see arch/x86/kernel/signal.c), blocks the signals
+ * that could stop it on the way (PTRACE_SETSIGMASK, Linux 3.11; not those an
+ * instruction raises: force_sig() would reset a blocked one's handler) and
+ * resumes with PTRACE_CONT, passing over the seccomp stop of the injected
+ * syscall and other ptrace events, until the SIGTRAP of the int3. Then
+ * restores the code bytes, ALL general registers and the signal mask (unless
+ * the kernel itself restored a mask saved by sigsuspend/ppoll/pselect6
+ * meanwhile: that one is kept). A signal that stopped the thread on the way
+ * anyway (SIGSTOP) is sent again with tkill(2), losing its siginfo.
+ *
+ * The thread is left in a signal-delivery-stop for SIGTRAP: the caller resumes
+ * it with signal 0 (and calls PTRACE_SETSIGINFO again if it wanted to deliver
+ * a signal). Other threads of the process must be stopped or inside syscalls;
+ * the injected code page of a private file mapping becomes an anonymous copy.
+ * Returns 0 or -errno: -ESRCH if the thread vanished (it may be left in its
+ * PTRACE_EVENT_EXIT stop), -EFAULT if the code could not be written or faulted
+ * (the thread then rests in that fault's signal-delivery-stop, restored).
+ */
+int tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6],
+			  int64_t *ret_result) _wur_;
+
+/**
+ * Read the FPU/SSE/AVX state of stopped thread @tid (PTRACE_GETREGSET with
+ * NT_X86_XSTATE, the XSAVE layout; ptrace(2), Linux 2.6.38) into @buf of @cap
+ * bytes; stores the number of bytes the kernel wrote in *ret_len.
+ * Returns 0 or -errno (-ESRCH: the thread vanished).
+ */
+int tracee_get_xstate(pid_t tid, void *buf, size_t cap, size_t *ret_len) _wur_;
+
+/**
+ * Write the FPU/SSE/AVX state (@len bytes from tracee_get_xstate()) of stopped
+ * thread @tid (PTRACE_SETREGSET NT_X86_XSTATE). Returns 0 or -errno.
+ */
+int tracee_set_xstate(pid_t tid, const void *buf, size_t len) _wur_;
+
+/** How a process disposes of a signal (sigaction(2)). */
+enum tracee_sig_disposition {
+	TRACEE_SIG_DEFAULT, /**< SIG_DFL: the default action of signal(7) */
+	TRACEE_SIG_IGNORED, /**< SIG_IGN */
+	TRACEE_SIG_CAUGHT,  /**< a handler runs */
+};
+
+/**
+ * How thread @tid's process disposes of signal @sig (1..64) now, from the
+ * SigIgn and SigCgt masks of /proc/TID/status (proc(5)); dispositions are
+ * shared by all threads. Stores it in *ret. Returns 0 or -errno (-EINVAL for a
+ * bad @sig, -ENOENT if the thread is gone).
+ */
+int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
+
+/** What tracee_deliver_signal() did. */
+enum tracee_delivery {
+	TRACEE_DELIVERY_NONE,	 /**< ignored: nothing happened; the thread is still stopped */
+	TRACEE_DELIVERY_HANDLER, /**< stopped at the first instruction of the handler */
+	TRACEE_DELIVERY_RUNNING, /**< default action (terminate, stop): the thread runs */
+};
+
+/**
+ * Deliver @sig to thread @tid, stopped where a signal may be delivered (a
+ * signal-delivery-stop, or any stop from which it returns to user mode), with
+ * siginfo @info (NULL: keep the current one). A caught signal is delivered
+ * with PTRACE_SINGLESTEP: the kernel builds the frame and reports a SIGTRAP
+ * stop before the handler's first instruction (signal_delivered(),
+ * kernel/signal.c). Stores the outcome. Returns 0; -EINPROGRESS if another
+ * stop came first (its status in *ret_status, for the caller to handle);
+ * or -errno (-ESRCH: the thread vanished).
+ */
+int tracee_deliver_signal(pid_t tid, int sig, const siginfo_t *info, enum tracee_delivery *ret_outcome,
+			  int *ret_status) _wur_;

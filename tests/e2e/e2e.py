@@ -22,6 +22,7 @@ Only the Python standard library is used; run it with /usr/bin/python3.
 """
 
 import argparse
+import ctypes
 import difflib
 import gzip
 import hashlib
@@ -34,6 +35,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -266,13 +268,14 @@ class Harness:
         return self.path(f'trace-{self.ntraces}-{name}')
 
     def record(self, argv, *, name=None, expect_status=0, env=None, cwd=None,
-               timeout=None, stdin=None):
+               timeout=None, stdin=None, options=()):
         """Record @argv into a new trace; check that uprr did its job.
 
         @expect_status: the program's expected status (None: any status but
-        uprr's own 125/127 and a crash of uprr itself)."""
+        uprr's own 125/127 and a crash of uprr itself).
+        @options: more options of uprr record (--chaos, --ticks=soft)."""
         trace = self.new_trace_path(name or os.path.basename(argv[0]))
-        r = run([self.uprr, 'record', '-o', trace, '--'] + argv,
+        r = run([self.uprr, 'record', '-o', trace] + list(options) + ['--'] + argv,
                 timeout=timeout or RECORD_TIMEOUT,
                 what='uprr record', env=env, cwd=cwd or self.tmp, stdin=stdin)
         check_record(r, trace, expect_status)
@@ -289,10 +292,11 @@ class Harness:
                    cwd=self.tmp)
 
     def record_replay(self, argv, *, name=None, expect_status=0, remove=(), env=None,
-                      replays=1, quiet_replay=False):
+                      replays=1, quiet_replay=False, options=()):
         """The common case: record, remove @remove, replay @replays times and
         compare each replay with the recording. Returns (trace, recording)."""
-        trace, rec = self.record(argv, name=name, expect_status=expect_status, env=env)
+        trace, rec = self.record(argv, name=name, expect_status=expect_status, env=env,
+                                 options=options)
         for path in remove:
             remove_input(path)
         for _ in range(replays):
@@ -702,6 +706,200 @@ def c_racy_crash(h):
         rep = h.replay(trace)
         compare(rec, rep)
         log(f'  replay {i + 1}: {rep.crash_lines()[0].decode()}')
+
+
+# Threads that spin or compute without a syscall, and signals that land in
+# such code: uprr must preempt a thread at a counted point (ticks) and deliver
+# an asynchronous signal at the point where it arrived, in the recording and
+# in the replay. A uprr that switches threads only at syscalls never gets out
+# of a spin wait: the programs give up after about a second of spinning
+# (exit 1), or the case's timeout ends it.
+
+def expect_output(rec, line, why):
+    if line not in rec.stdout:
+        raise Fail(f'the recorded run {why}:\n' + tail(rec.stdout))
+
+
+@prog_case('spin_flag')
+def c_spin_flag(h):
+    _, rec = h.record_replay([h.prog('spin_flag')], replays=2)
+    expect_output(rec, b'spin_flag: ok\n', 'did not get through its spin waits')
+
+
+def check_spinlock(rec):
+    expect_output(rec, b'counter 80000 (expected 80000)\n', 'computed a wrong counter')
+    # Each thread computes for several timeslices in all: 4 handoffs (one
+    # per thread) mean that each ran alone to its end, never preempted.
+    m = re.search(rb', (\d+) handoffs,', rec.stdout)
+    if not m or int(m.group(1)) <= 4:
+        raise Fail('the recorded run shows no preemption of the spinning threads:\n' +
+                   tail(rec.stdout))
+
+
+@prog_case('spinlock')
+def c_spinlock(h):
+    _, rec = h.record_replay([h.prog('spinlock')], replays=2)
+    check_spinlock(rec)
+
+
+@prog_case('spsc_queue')
+def c_spsc_queue(h):
+    _, rec = h.record_replay([h.prog('spsc_queue')])
+    expect_output(rec, b'spsc_queue: ok\n', 'lost or corrupted items')
+
+
+@prog_case('alarm_flag')
+def c_alarm_flag(h):
+    _, rec = h.record_replay([h.prog('alarm_flag')], replays=2)
+    expect_output(rec, b'alarm_flag: ok\n', 'did not see every signal')
+
+
+@prog_case('racy_compute')
+def c_racy_compute(h):
+    _, rec = h.record_replay([h.prog('racy_compute')])
+    expect_output(rec, b'racy_compute: ok\n', 'did not finish')
+    # Each thread computes for tens of milliseconds without a syscall, many
+    # timeslices: a recording in which one thread ran all its chunks before
+    # the other (one switch) was not preempted.
+    m = re.search(rb'^(\d+) switches between the threads', rec.stdout, re.M)
+    if not m or int(m.group(1)) < 2:
+        raise Fail('the recorded run shows no preemption of the computing threads:\n' +
+                   tail(rec.stdout))
+
+
+# `uprr info` names the tick source in its "mode:" line: "ticks soft".
+TICKS_RE = re.compile(rb'\bticks ([a-z]+)\b')
+
+
+def check_tick_source(h, trace, want):
+    r = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    check_not_broken(r, 'info')
+    m = TICKS_RE.search(r.stdout)
+    if r.status != 0 or not m:
+        raise Fail('uprr info does not show the tick source ("ticks NAME")\n  ' +
+                   r.explain() + '\n  stdout:\n' + tail(r.stdout))
+    if m.group(1) != want.encode():
+        raise Fail(f'uprr info shows "ticks {m.group(1).decode()}", expected "ticks {want}"\n'
+                   + tail(r.stdout))
+    log(f'  ok: uprr info shows "ticks {want}"')
+
+
+@case('ticks-soft')
+def c_ticks_soft(h):
+    trace, rec = h.record_replay([h.prog('spin_flag')], options=['--ticks=soft'])
+    expect_output(rec, b'spin_flag: ok\n', 'did not get through its spin waits')
+    check_tick_source(h, trace, 'soft')
+
+
+PERF_EVENT_OPEN = 298  # x86-64
+PERF_TYPE_HARDWARE = 0
+PERF_COUNT_HW_BRANCH_INSTRUCTIONS = 4
+
+
+def probe_pmu():
+    """Whether this process can count hardware branches with perf_event_open(2)
+    (user space only, as perf_event_paranoid 2 allows): without that, no
+    tick source can be "pmu". Returns (bool, what happened)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    # struct perf_event_attr, PERF_ATTR_SIZE_VER0 (64 bytes): type, size,
+    # config, sample_period, sample_type, read_format, flags (disabled,
+    # exclude_kernel, exclude_hv), wakeup_events, bp_type, config1.
+    flags = (1 << 0) | (1 << 5) | (1 << 6)
+    attr = struct.pack('=IIQQQQQIIQ', PERF_TYPE_HARDWARE, 64,
+                       PERF_COUNT_HW_BRANCH_INSTRUCTIONS, 0, 0, 0, flags, 0, 0, 0)
+    buf = ctypes.create_string_buffer(attr, len(attr))
+    fd = libc.syscall(ctypes.c_long(PERF_EVENT_OPEN), buf, ctypes.c_int(0), ctypes.c_int(-1),
+                      ctypes.c_int(-1), ctypes.c_ulong(0))
+    if fd < 0:
+        err = ctypes.get_errno()
+        return False, f'refused: {os.strerror(err)} (errno {err})'
+    os.close(fd)
+    return True, 'a hardware branch counter opened'
+
+
+@case('ticks-pmu')
+def c_ticks_pmu(h):
+    """--ticks=pmu records with the performance counters if the machine has
+    them; without them it is refused before the program runs: exit 125 and
+    one line that says the performance counters are missing. Whichever
+    happens, --ticks=auto must agree (pmu if accepted, soft if refused), and a
+    machine where perf_event_open gives no hardware counter must refuse."""
+    has_pmu, why = probe_pmu()
+    log(f'  perf_event_open of a hardware branch counter: {why}')
+    echo = need('echo')
+    marker = 'uprr-e2e-the-program-ran'
+    trace = h.new_trace_path('pmu')
+    r = run([h.uprr, 'record', '-o', trace, '--ticks=pmu', '--', echo, marker],
+            timeout=RECORD_TIMEOUT, what='uprr record --ticks=pmu', cwd=h.tmp)
+    if r.status == UPRR_FAILURE:
+        check_uprr_error(r, 'uprr record --ticks=pmu')
+        if b'performance counter' not in r.stderr.lower():
+            raise Fail('the refusal of --ticks=pmu does not mention the performance '
+                       f'counters: {r.stderr.decode("utf-8", "replace").strip()!r}')
+        if marker.encode() in r.stdout:
+            raise Fail('uprr record --ticks=pmu ran the program before refusing')
+        if has_pmu:
+            log('  perf_event_open gives a hardware counter, but uprr refused pmu ticks '
+                '(the retired-conditional-branch event may be missing): accepted')
+        expect_auto = 'soft'
+    elif r.status == 0:
+        check_record(r, trace, 0)
+        if not has_pmu:
+            raise Fail('uprr record --ticks=pmu succeeded on a machine where '
+                       f'perf_event_open gives no hardware counter ({why})')
+        if r.stdout != (marker + '\n').encode():
+            raise Fail(f'the program printed {r.stdout!r} under --ticks=pmu')
+        compare(r, h.replay(trace))
+        check_tick_source(h, trace, 'pmu')
+        trace, rec = h.record_replay([h.prog('spin_flag')], options=['--ticks=pmu'])
+        expect_output(rec, b'spin_flag: ok\n', 'did not get through its spin waits')
+        expect_auto = 'pmu'
+    else:
+        raise Fail('uprr record --ticks=pmu neither recorded (exit 0) nor refused '
+                   f'(exit 125)\n  {r.explain()}')
+    for options in (['--ticks=auto'], []):
+        trace, _ = h.record_replay([echo, marker], name='auto', options=options)
+        check_tick_source(h, trace, expect_auto)
+
+
+CHAOS_TRIES = 20
+ORDER_BUG = b'order_violation: BUG: the worker read the configuration before main published it\n'
+
+
+@case('chaos-order-violation')
+def c_chaos_order_violation(h):
+    """uprr record --chaos brings out a bug that native runs almost never hit
+    (order_violation failed in none of 1,400 native runs on the reference
+    machine); the recording of the failure replays it every time."""
+    prog = h.prog('order_violation')
+    for i in range(1, CHAOS_TRIES + 1):
+        trace, rec = h.record([prog], name=f'chaos{i}', expect_status=None,
+                              options=['--chaos'])
+        if rec.status == 1:
+            break
+        if rec.status != 0 or not rec.stdout.endswith(b'order_violation: ok\n'):
+            raise Fail('order_violation neither passed nor hit its bug\n  '
+                       f'{rec.explain()}\n  stdout:\n{tail(rec.stdout)}')
+        if i == 1:
+            compare(rec, h.replay(trace))  # runs that pass replay too
+        shutil.rmtree(trace)
+    else:
+        raise Fail(f'none of {CHAOS_TRIES} chaos recordings of order_violation hit the bug '
+                   '(the new worker, drawn a higher priority, should run first about '
+                   'half the time)')
+    log(f'  the bug showed in chaos recording {i} (of at most {CHAOS_TRIES})')
+    if not rec.stdout.endswith(ORDER_BUG):
+        raise Fail('order_violation exited 1 without reporting the bug:\n' + tail(rec.stdout))
+    for k in range(1, 6):
+        compare(rec, h.replay(trace))
+        log(f'  replay {k} of 5 reproduced the failure')
+
+
+@case('chaos-replay')
+def c_chaos_replay(h):
+    _, rec = h.record_replay([h.prog('spinlock')], options=['--chaos'], replays=2)
+    check_spinlock(rec)
 
 
 SQLITE_SCRIPT = """\

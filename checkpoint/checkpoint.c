@@ -1,0 +1,933 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Memory checkpoints (checkpoint.h). Three kernel objects do the work:
+ *
+ * - a userfaultfd of the tracee's mm in asynchronous write-protect mode: a
+ *   write (by the program or by the kernel on its behalf) to a protected page
+ *   just unprotects it, so "not protected" means "written since the last
+ *   protection" (Documentation/admin-guide/mm/userfaultfd.rst, Linux 6.7);
+ * - /proc/PID/pagemap's PAGEMAP_SCAN ioctl, which lists those pages and, with
+ *   PM_SCAN_WP_MATCHING, protects them again in the same walk;
+ * - the mirror, a fork of the tracee that never runs: its copy-on-write pages
+ *   are the restore point's memory, brought forward by each sync.
+ *
+ * Pages the mirror cannot hold (the main stack grew below the extent it had
+ * at the fork; a MADV_DONTFORK mapping) are kept in our memory ("saved
+ * pages"); pages of MAP_SHARED mappings are the mirror's own too, so they are
+ * tracked only to refuse a rollback that would need them.
+ */
+#define LOG_PREFIX "checkpoint"
+#include "checkpoint/checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "checkpoint/checkpoint-private.h"
+#include "common/log.h"
+#include "tracee/tracee.h"
+
+/* x86-64 base pages; PAGEMAP_SCAN reports at this granularity. */
+#define CP_PAGE 4096ULL
+/* Bytes copied per round of a sync, and iovecs per process_vm_*v(2) call
+ * (UIO_MAXIOV, <linux/uio.h>). */
+#define SYNC_CHUNK (4ULL << 20)
+#define IOV_BATCH 1024
+/* Page regions per PAGEMAP_SCAN call of a sync. */
+#define SCAN_VEC 512
+/* A buffer grown past this is given back after use. */
+#define BUF_KEEP (16ULL << 20)
+
+/* What the mirror holds of a tracked mapping. */
+enum range_kind {
+	RANGE_PRIVATE, /* its own copy-on-write copy: the restore point */
+	RANGE_SHARED,  /* the very same pages (MAP_SHARED): not restorable */
+};
+
+/* A tracked mapping (or adjacent ones of a kind) as it was at the fork. */
+struct range {
+	uint64_t start, end;
+	enum range_kind kind;
+};
+
+/* Where the restore point's copy of a run of written pages is. */
+enum piece_kind {
+	PIECE_MIRROR,	/* in the mirror */
+	PIECE_SAVED,	/* among our saved pages */
+	PIECE_UNMAPPED, /* nowhere: the mapping grew there after the fork */
+	PIECE_SHARED,	/* a MAP_SHARED mapping: no copy anywhere */
+};
+
+/* A run of tracee memory and its place in the bounce buffer. */
+struct seg {
+	uint64_t addr, len;
+	size_t off;
+	enum piece_kind src;
+};
+
+struct seg_list {
+	struct seg *v;
+	size_t n, cap;
+};
+
+/* A page of restore point the mirror lacks. */
+struct saved_page {
+	uint64_t addr;
+	uint8_t *data; /* CP_PAGE bytes */
+};
+
+struct checkpoint {
+	pid_t pid;
+	int memfd;	/* the caller's /proc/PID/mem */
+	int uffd;	/* WP_ASYNC userfaultfd of the tracee's mm */
+	int pagemap;	/* /proc/PID/pagemap, for PAGEMAP_SCAN */
+	pid_t mirror;	/* holds the restore point; -1 before the first fork */
+	int mirror_mem; /* /proc/MIRROR/mem */
+	bool stale;	/* a sync or remap failed half-way: remap first */
+
+	struct range *ranges; /* sorted, disjoint */
+	size_t nranges;
+	uint64_t scan_end; /* end of the highest tracked mapping */
+
+	struct saved_page *saved; /* sorted by address */
+	size_t nsaved, saved_cap;
+
+	struct page_region *vec; /* PAGEMAP_SCAN output */
+	size_t vec_cap;
+	struct seg_list reads, pieces;
+	uint8_t *buf;
+	size_t buf_cap;
+
+	struct checkpoint_stats stats;
+};
+
+static void
+checkpoint_freep(struct checkpoint **c)
+{
+	checkpoint_free(*c);
+}
+
+static int
+seg_push(struct seg_list *l, uint64_t addr, uint64_t len, size_t off, enum piece_kind src)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct seg *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct seg){ addr, len, off, src };
+	return 0;
+}
+
+static int
+buf_reserve(struct checkpoint *c, size_t len)
+{
+	uint8_t *b;
+
+	if (len <= c->buf_cap)
+		return 0;
+	b = realloc(c->buf, len);
+	if (!b)
+		return -ENOMEM;
+	c->buf = b;
+	c->buf_cap = len;
+	return 0;
+}
+
+static void
+buf_trim(struct checkpoint *c)
+{
+	if (c->buf_cap > BUF_KEEP) {
+		free(c->buf);
+		c->buf = NULL;
+		c->buf_cap = 0;
+	}
+}
+
+/* Index of the first saved page at or above @addr. */
+static size_t
+saved_lower_bound(const struct checkpoint *c, uint64_t addr)
+{
+	size_t lo = 0, hi = c->nsaved;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->saved[mid].addr < addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int
+saved_put(struct checkpoint *c, uint64_t addr, const uint8_t *data)
+{
+	size_t i = saved_lower_bound(c, addr);
+	uint8_t *page;
+
+	if (i < c->nsaved && c->saved[i].addr == addr) {
+		memcpy(c->saved[i].data, data, CP_PAGE);
+		return 0;
+	}
+	if (c->nsaved == c->saved_cap) {
+		size_t cap = c->saved_cap ? c->saved_cap * 2 : 16;
+		struct saved_page *v = realloc(c->saved, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->saved = v;
+		c->saved_cap = cap;
+	}
+	page = malloc(CP_PAGE);
+	if (!page)
+		return -ENOMEM;
+	memcpy(page, data, CP_PAGE);
+	memmove(&c->saved[i + 1], &c->saved[i], (c->nsaved - i) * sizeof(*c->saved));
+	c->saved[i] = (struct saved_page){ addr, page };
+	c->nsaved++;
+	return 0;
+}
+
+static void
+saved_clear(struct checkpoint *c)
+{
+	for (size_t i = 0; i < c->nsaved; i++)
+		free(c->saved[i].data);
+	c->nsaved = 0;
+}
+
+/*
+ * The run of pages from @addr to at most @end whose restore-point copy is in
+ * one place: returns that place and stores where the run ends.
+ */
+static enum piece_kind
+classify(const struct checkpoint *c, uint64_t addr, uint64_t end, uint64_t *ret_end)
+{
+	enum piece_kind kind;
+	size_t lo = 0, hi = c->nranges;
+
+	/* the first range that ends above @addr */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->ranges[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->nranges && c->ranges[lo].start <= addr) {
+		end = MIN(end, c->ranges[lo].end);
+		kind = c->ranges[lo].kind == RANGE_SHARED ? PIECE_SHARED : PIECE_MIRROR;
+	} else {
+		if (lo < c->nranges)
+			end = MIN(end, c->ranges[lo].start);
+		kind = PIECE_UNMAPPED;
+	}
+	if (kind != PIECE_SHARED && c->nsaved > 0) {
+		size_t i = saved_lower_bound(c, addr);
+
+		if (i < c->nsaved && c->saved[i].addr == addr) {
+			uint64_t e = addr + CP_PAGE;
+
+			while (++i < c->nsaved && c->saved[i].addr == e && e < end)
+				e += CP_PAGE;
+			*ret_end = MIN(e, end);
+			return PIECE_SAVED;
+		}
+		if (i < c->nsaved && c->saved[i].addr < end)
+			end = c->saved[i].addr;
+	}
+	*ret_end = end;
+	return kind;
+}
+
+static bool
+in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
+{
+	for (size_t i = 0; i < c->nranges; i++)
+		if (c->ranges[i].kind == RANGE_PRIVATE && addr < c->ranges[i].end &&
+		    addr + len > c->ranges[i].start)
+			return true;
+	return false;
+}
+
+/* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd. */
+static int
+proc_mem_xfer(int memfd, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
+{
+	uint64_t done = 0;
+
+	if (write)
+		return tracee_write(memfd, addr, buf, len);
+	while (done < len) {
+		ssize_t n = pread(memfd, buf + done, len - done, (off_t)(addr + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 && errno != EIO ? -errno : -EFAULT;
+		done += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Copy the segments of @l from index @from on whose src is @src (-1: all)
+ * between our @buf (each at its off) and process @pid: process_vm_readv(2) or
+ * process_vm_writev(2) with up to IOV_BATCH segments a call, then what those
+ * could not move (read-only, PROT_NONE or absent pages) one segment at a time
+ * through @memfd, /proc/PID/mem (FOLL_FORCE, proc(5)). Returns 0, or -EFAULT
+ * with the first segment neither moved in *ret_bad, or -errno (-ESRCH: the
+ * process is gone).
+ */
+static int
+transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from, int src,
+	 uint8_t *buf, size_t *ret_bad)
+{
+	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
+	size_t idx[IOV_BATCH];
+	size_t i = from;
+
+	while (i < l->n) {
+		uint64_t want = 0, done;
+		size_t k = 0;
+		ssize_t n;
+
+		for (; i < l->n && k < IOV_BATCH; i++) {
+			const struct seg *s = &l->v[i];
+
+			if (src >= 0 && s->src != (enum piece_kind)src)
+				continue;
+			local[k] = (struct iovec){ buf + s->off, s->len };
+			remote[k] = (struct iovec){ (void *)(uintptr_t)s->addr, s->len };
+			idx[k++] = i;
+			want += s->len;
+		}
+		if (k == 0)
+			break;
+		n = write ? process_vm_writev(pid, local, k, remote, k, 0)
+			  : process_vm_readv(pid, local, k, remote, k, 0);
+		if (n < 0 && errno == ESRCH)
+			return -ESRCH;
+		if (n == (ssize_t)want)
+			continue;
+		/* partial: the rest of this batch through /proc/PID/mem */
+		done = n > 0 ? (uint64_t)n : 0;
+		for (size_t j = 0; j < k; j++) {
+			const struct seg *s = &l->v[idx[j]];
+			uint64_t skip = done;
+			int r;
+
+			if (done >= s->len) {
+				done -= s->len;
+				continue;
+			}
+			done = 0;
+			r = proc_mem_xfer(memfd, write, buf + s->off + skip, s->len - skip, s->addr + skip);
+			if (r < 0) {
+				*ret_bad = idx[j];
+				return r;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * One PAGEMAP_SCAN over [*start, c->scan_end) for pages of tracked mappings
+ * written since their last protection, into c->vec from index @at; with
+ * @protect, protect them again (PM_SCAN_WP_MATCHING). Returns the number of
+ * regions and moves *start to where the walk stopped (the vector filled up).
+ */
+static int
+scan_written(struct checkpoint *c, uint64_t *start, bool protect, size_t at)
+{
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.flags = protect ? PM_SCAN_WP_MATCHING : 0,
+		.start = *start,
+		.end = c->scan_end,
+		.vec = (uint64_t)(uintptr_t)(c->vec + at),
+		.vec_len = c->vec_cap - at,
+		/* WPALLOWED: only mappings registered with our userfaultfd,
+		 * whose unprotected pages are the written ones */
+		.category_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN,
+		.return_mask = PAGE_IS_WRITTEN,
+	};
+	int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
+
+	if (n < 0)
+		return -errno;
+	if (arg.walk_end <= *start && n == 0)
+		return -EPROTO; /* no progress: never loop forever */
+	*start = arg.walk_end;
+	return n;
+}
+
+/* Copy the segments of c->reads (@total bytes) from the tracee to where
+ * they belong: the mirror, or our saved pages. */
+static int
+sync_flush(struct checkpoint *c, size_t total)
+{
+	size_t bad, from = 0;
+	int r;
+
+	r = buf_reserve(c, total);
+	if (r < 0)
+		return r;
+	r = transfer(c->pid, c->memfd, false, &c->reads, 0, -1, c->buf, &bad);
+	if (r < 0)
+		return r;
+	for (;;) {
+		r = transfer(c->mirror, c->mirror_mem, true, &c->reads, from, PIECE_MIRROR, c->buf, &bad);
+		if (r != -EFAULT)
+			break;
+		/* the mirror lacks these pages (MADV_DONTFORK): keep them here */
+		c->reads.v[bad].src = PIECE_SAVED;
+		from = bad + 1;
+	}
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->reads.n; i++) {
+		const struct seg *s = &c->reads.v[i];
+
+		if (s->src != PIECE_SAVED)
+			continue;
+		for (uint64_t o = 0; o < s->len; o += CP_PAGE) {
+			r = saved_put(c, s->addr + o, c->buf + s->off + o);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/* Copy the @nreg regions of c->vec to the restore point; adds to *pages. */
+static int
+sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
+{
+	size_t total = 0;
+	int r;
+
+	c->reads.n = 0;
+	for (size_t i = 0; i < nreg; i++) {
+		uint64_t end;
+
+		for (uint64_t a = c->vec[i].start; a < c->vec[i].end; a = end) {
+			enum piece_kind kind = classify(c, a, c->vec[i].end, &end);
+
+			/* shared with the mirror: nothing to copy (rollback refuses) */
+			if (kind == PIECE_SHARED)
+				continue;
+			if (kind == PIECE_UNMAPPED)
+				kind = PIECE_SAVED;
+			for (uint64_t b = a, len; b < end; b += len) {
+				len = MIN(end - b, SYNC_CHUNK);
+				if (total + len > SYNC_CHUNK) {
+					r = sync_flush(c, total);
+					if (r < 0)
+						return r;
+					c->reads.n = 0;
+					total = 0;
+				}
+				r = seg_push(&c->reads, b, len, total, kind);
+				if (r < 0)
+					return r;
+				total += len;
+				*pages += len / CP_PAGE;
+			}
+		}
+	}
+	return c->reads.n ? sync_flush(c, total) : 0;
+}
+
+int
+checkpoint_sync(struct checkpoint *c)
+{
+	uint64_t start = 0, pages = 0;
+	int r = 0;
+
+	if (c->stale)
+		return -ESTALE;
+	while (start < c->scan_end) {
+		r = scan_written(c, &start, true, 0);
+		if (r < 0)
+			break;
+		r = sync_regions(c, (size_t)r, &pages);
+		if (r < 0)
+			break;
+	}
+	buf_trim(c);
+	if (r < 0) {
+		/* pages were protected again that the mirror never got */
+		c->stale = true;
+		return log_debug_errno(r, "sync of %d", c->pid);
+	}
+	c->stats.syncs++;
+	c->stats.pages_synced += pages;
+	return (int)MIN(pages, (uint64_t)INT_MAX);
+}
+
+/* Append the parts of @s outside every range of @keep to c->pieces. */
+static int
+push_unkept(struct checkpoint *c, const struct seg *s, const struct checkpoint_range *keep,
+	    size_t nkeep)
+{
+	uint64_t a = s->addr, end = s->addr + s->len;
+
+	while (a < end) {
+		uint64_t next = end;
+		bool kept = false;
+		int r;
+
+		for (size_t k = 0; k < nkeep; k++) {
+			uint64_t kend = keep[k].addr + keep[k].len;
+
+			if (kend < keep[k].addr)
+				kend = UINT64_MAX;
+			if (keep[k].len == 0)
+				continue;
+			if (keep[k].addr <= a && a < kend) {
+				a = MIN(kend, end);
+				kept = true;
+				break;
+			}
+			if (keep[k].addr > a && keep[k].addr < next)
+				next = keep[k].addr;
+		}
+		if (kept)
+			continue;
+		r = seg_push(&c->pieces, a, next - a, s->off + (a - s->addr), s->src);
+		if (r < 0)
+			return r;
+		a = next;
+	}
+	return 0;
+}
+
+int
+checkpoint_rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep)
+{
+	uint64_t start = 0;
+	size_t nreg = 0, total = 0, bad;
+	int r;
+
+	if (c->stale)
+		return -ESTALE;
+	/* List everything first: nothing is written unless all of it can be. */
+	while (start < c->scan_end) {
+		if (nreg == c->vec_cap) {
+			struct page_region *v = realloc(c->vec, 2 * c->vec_cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			c->vec = v;
+			c->vec_cap *= 2;
+		}
+		r = scan_written(c, &start, false, nreg);
+		if (r < 0)
+			return r;
+		nreg += (size_t)r;
+	}
+	c->reads.n = 0;
+	for (size_t i = 0; i < nreg; i++) {
+		uint64_t end;
+
+		for (uint64_t a = c->vec[i].start; a < c->vec[i].end; a = end) {
+			enum piece_kind kind = classify(c, a, c->vec[i].end, &end);
+
+			if (kind == PIECE_SHARED) {
+				log_debug("rollback of %d: written page 0x%" PRIx64 " is MAP_SHARED",
+					  c->pid, a);
+				return -ENOENT;
+			}
+			r = seg_push(&c->reads, a, end - a, total, kind);
+			if (r < 0)
+				return r;
+			total += end - a;
+		}
+	}
+	r = buf_reserve(c, total);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->reads.n; i++) {
+		const struct seg *s = &c->reads.v[i];
+
+		if (s->src == PIECE_UNMAPPED) {
+			/* not mapped at the restore point: fresh zero pages */
+			memset(c->buf + s->off, 0, s->len);
+		} else if (s->src == PIECE_SAVED) {
+			size_t j = saved_lower_bound(c, s->addr);
+
+			for (uint64_t o = 0; o < s->len; o += CP_PAGE, j++)
+				memcpy(c->buf + s->off + o, c->saved[j].data, CP_PAGE);
+		}
+	}
+	r = transfer(c->mirror, c->mirror_mem, false, &c->reads, 0, PIECE_MIRROR, c->buf, &bad);
+	if (r == -EFAULT) {
+		log_debug("rollback of %d: the mirror lacks 0x%" PRIx64, c->pid, c->reads.v[bad].addr);
+		return -ENOENT;
+	}
+	if (r < 0)
+		return r;
+	c->pieces.n = 0;
+	for (size_t i = 0; i < c->reads.n; i++) {
+		r = push_unkept(c, &c->reads.v[i], keep, nkeep);
+		if (r < 0)
+			return r;
+	}
+	r = transfer(c->pid, c->memfd, true, &c->pieces, 0, -1, c->buf, &bad);
+	buf_trim(c);
+	if (r < 0)
+		return log_debug_errno(r, "rollback of %d at 0x%" PRIx64, c->pid,
+				       r == -EFAULT ? c->pieces.v[bad].addr : 0);
+	c->stats.rollbacks++;
+	c->stats.pages_restored += total / CP_PAGE;
+	return (int)MIN(total / CP_PAGE, (uint64_t)INT_MAX);
+}
+
+/* True for the kernel's special mappings, which userfaultfd refuses. */
+static bool
+special_mapping(const char *path)
+{
+	return strcmp(path, "[vsyscall]") == 0 || strcmp(path, "[vdso]") == 0 ||
+	       strncmp(path, "[vvar", 5) == 0;
+}
+
+/* Register every writable mapping with the userfaultfd (already registered
+ * ones are skipped by the kernel) and record them in c->ranges. */
+static int
+track_mappings(struct checkpoint *c)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	struct range *ranges;
+	size_t n, nr = 0;
+	int r;
+
+	r = tracee_read_maps(c->pid, &maps, &n);
+	if (r < 0)
+		return r;
+	ranges = malloc(MAX(n, 1) * sizeof(*ranges));
+	if (!ranges)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		const struct tracee_mapping *m = &maps[i];
+		enum range_kind kind = m->perms[3] == 's' ? RANGE_SHARED : RANGE_PRIVATE;
+		struct uffdio_register reg = {
+			.range = { m->start, m->end - m->start },
+			.mode = UFFDIO_REGISTER_MODE_WP,
+		};
+
+		if (m->perms[1] != 'w' || special_mapping(m->path))
+			continue;
+		if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
+			/* e.g. EBUSY: the program's own userfaultfd has it. Its
+			 * writes go unseen: a limitation, not an error. */
+			log_debug("%d: cannot track %" PRIx64 "-%" PRIx64 " %s: %s", c->pid, m->start,
+				  m->end, m->path, strerror(errno));
+			continue;
+		}
+		if (nr > 0 && ranges[nr - 1].end == m->start && ranges[nr - 1].kind == kind)
+			ranges[nr - 1].end = m->end;
+		else
+			ranges[nr++] = (struct range){ m->start, m->end, kind };
+	}
+	free(c->ranges);
+	c->ranges = ranges;
+	c->nranges = nr;
+	c->scan_end = nr ? ranges[nr - 1].end : 0;
+	return 0;
+}
+
+/* Protect every page of the tracked mappings: nothing is written yet. */
+static int
+protect_all(struct checkpoint *c)
+{
+	uint64_t start = 0;
+
+	while (start < c->scan_end) {
+		/* no output vector: the kernel's fast path just protects */
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.flags = PM_SCAN_WP_MATCHING,
+			.start = start,
+			.end = c->scan_end,
+			.category_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN,
+			.return_mask = PAGE_IS_WRITTEN,
+		};
+
+		if (ioctl(c->pagemap, PAGEMAP_SCAN, &arg) < 0)
+			return -errno;
+		if (arg.walk_end <= start)
+			return -EPROTO;
+		start = arg.walk_end;
+	}
+	return 0;
+}
+
+/* SIGKILL our child @pid and reap it. */
+static void
+kill_mirror(pid_t pid)
+{
+	int status;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGKILL);
+	for (;;) {
+		if (waitpid(pid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			break; /* ECHILD: someone's waitpid(-1) reaped it */
+		}
+		if (!WIFSTOPPED(status))
+			break;
+		/* PTRACE_EVENT_EXIT (PTRACE_O_TRACEEXIT is inherited) */
+		ptrace(PTRACE_CONT, pid, 0, 0);
+	}
+}
+
+/*
+ * Have the new mirror @pid, which shares the program's file table
+ * (CLONE_FILES), swap it for an empty one of its own: close_range(0, ~0,
+ * CLOSE_RANGE_UNSHARE) copies no descriptor and closes none (Linux 5.9,
+ * __close_range()). So the mirror holds no file open (a pipe still sees EOF
+ * when the program closes its end, or exits) and nothing is closed on the
+ * program's behalf (no flush, no inotify IN_CLOSE events).
+ */
+static int
+drop_files(pid_t pid, int memfd)
+{
+	uint64_t args[6] = { 0, ~0U, CLOSE_RANGE_UNSHARE, 0, 0, 0 };
+	int64_t res;
+	int r;
+
+	r = tracee_inject_syscall(pid, memfd, __NR_close_range, args, &res);
+	if (r < 0)
+		return r;
+	return res < 0 ? log_debug_errno((int)res, "close_range in mirror %d", pid) : 0;
+}
+
+/* Fork a new mirror through stopped thread @tid and kill the old one. */
+static int
+fork_mirror(struct checkpoint *c, pid_t tid)
+{
+	/* CLONE_PARENT: our child, not the program's; CLONE_PTRACE: traced and
+	 * stopped before it runs anything; CLONE_FILES: takes no reference to
+	 * any open file (see drop_files()) */
+	uint64_t args[6] = { CLONE_PARENT | CLONE_PTRACE | CLONE_FILES | SIGCHLD, 0, 0, 0, 0, 0 };
+	struct user_regs_struct regs;
+	int64_t child;
+	uint8_t code[3];
+	int status, fd, r;
+
+	r = tracee_get_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	r = tracee_inject_syscall(tid, c->memfd, __NR_clone, args, &child);
+	if (r < 0)
+		return r;
+	if (child < 0)
+		return (int)child;
+	/* A seized tracer's CLONE_PTRACE child is seized too and first reports
+	 * a PTRACE_EVENT_STOP (ptrace(2), "Attaching and detaching"). */
+	r = tracee_wait((pid_t)child, &status);
+	if (r < 0 || !WIFSTOPPED(status) ||
+	    (status >> 16 != PTRACE_EVENT_STOP && WSTOPSIG(status) != SIGSTOP)) {
+		kill_mirror((pid_t)child);
+		return r < 0 ? r : -EPROTO;
+	}
+	fd = tracee_open_mem((pid_t)child);
+	if (fd < 0) {
+		kill_mirror((pid_t)child);
+		return fd;
+	}
+	r = drop_files((pid_t)child, fd);
+	if (r < 0) {
+		close(fd);
+		kill_mirror((pid_t)child);
+		return r;
+	}
+	/* The fork copied the injected `syscall; int3` at rip: writable code
+	 * there is restore point, give it the program's bytes. */
+	if (in_private_range(c, regs.rip, sizeof(code)) &&
+	    (pread(c->memfd, code, sizeof(code), (off_t)regs.rip) != (ssize_t)sizeof(code) ||
+	     tracee_write(fd, regs.rip, code, sizeof(code)) < 0))
+		log_debug("mirror of %d: cannot fix code at 0x%llx", c->pid, regs.rip);
+	kill_mirror(c->mirror);
+	if (c->mirror_mem >= 0)
+		close(c->mirror_mem);
+	c->mirror = (pid_t)child;
+	c->mirror_mem = fd;
+	return 0;
+}
+
+int
+checkpoint_remap(struct checkpoint *c, pid_t tid)
+{
+	int r;
+
+	c->stale = true;
+	r = track_mappings(c);
+	if (r < 0)
+		return r;
+	r = protect_all(c);
+	if (r < 0)
+		return r;
+	r = fork_mirror(c, tid);
+	if (r < 0)
+		return r;
+	saved_clear(c);
+	c->stale = false;
+	c->stats.forks++;
+	return 0;
+}
+
+/*
+ * Create a userfaultfd inside the tracee (it belongs to the mm of its
+ * creator, userfaultfd(2)), take a copy (pidfd_getfd(2), Linux 5.6), close
+ * the tracee's, and switch on asynchronous write protection.
+ */
+static int
+open_uffd(struct checkpoint *c, pid_t tid)
+{
+	uint64_t args[6] = { O_CLOEXEC | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0 };
+	struct uffdio_api api = {
+		.api = UFFD_API,
+		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
+	};
+	_cleanup_close_ int pidfd = -1;
+	int64_t fd, ignored;
+	int r = 0, r2;
+
+	r = tracee_inject_syscall(tid, c->memfd, __NR_userfaultfd, args, &fd);
+	if (r < 0)
+		return r;
+	if (fd < 0)
+		return log_debug_errno((int)fd, "userfaultfd in %d", c->pid);
+	pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	if (pidfd < 0)
+		r = -errno;
+	else if ((c->uffd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0)) < 0)
+		r = -errno;
+	/* leave the program's file table as it was */
+	args[0] = (uint64_t)fd;
+	r2 = tracee_inject_syscall(tid, c->memfd, __NR_close, args, &ignored);
+	if (r < 0)
+		return r;
+	if (r2 < 0)
+		return r2;
+	if (ioctl(c->uffd, UFFDIO_API, &api) < 0)
+		return log_debug_errno(-errno, "UFFDIO_API (WP_ASYNC needs Linux 6.7)");
+	return 0;
+}
+
+/* The parent of process @pid (PPid of /proc/PID/status). */
+static int
+parent_of(pid_t pid, pid_t *ret_ppid)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[64];
+	const char *p;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	r = util_read_file(path, &text, &len);
+	if (r < 0)
+		return r;
+	p = strstr(text, "\nPPid:");
+	if (!p)
+		return -EPROTO;
+	*ret_ppid = (pid_t)strtol(p + 6, NULL, 10);
+	return 0;
+}
+
+int
+checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret)
+{
+	_cleanup_(checkpoint_freep) struct checkpoint *c = NULL;
+	char path[64];
+	pid_t ppid;
+	int r;
+
+	r = parent_of(pid, &ppid);
+	if (r < 0)
+		return r;
+	if (ppid != getpid())
+		return -ECHILD;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->pid = pid;
+	c->memfd = memfd;
+	c->uffd = c->pagemap = c->mirror_mem = -1;
+	c->mirror = -1;
+	c->vec_cap = SCAN_VEC;
+	c->vec = malloc(c->vec_cap * sizeof(*c->vec));
+	if (!c->vec)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	c->pagemap = open(path, O_RDONLY | O_CLOEXEC);
+	if (c->pagemap < 0)
+		return -errno;
+	r = open_uffd(c, tid);
+	if (r < 0)
+		return r;
+	r = checkpoint_remap(c, tid);
+	if (r < 0)
+		return r;
+	*ret = steal_ptr(&c);
+	return 0;
+}
+
+void
+checkpoint_get_stats(const struct checkpoint *c, struct checkpoint_stats *ret)
+{
+	*ret = c->stats;
+}
+
+pid_t
+checkpoint_mirror_pid(const struct checkpoint *c)
+{
+	return c->mirror;
+}
+
+void
+checkpoint_free(struct checkpoint *c)
+{
+	if (!c)
+		return;
+	kill_mirror(c->mirror);
+	if (c->mirror_mem >= 0)
+		close(c->mirror_mem);
+	/* closing the last reference unregisters every range (userfaultfd_release()) */
+	if (c->uffd >= 0)
+		close(c->uffd);
+	if (c->pagemap >= 0)
+		close(c->pagemap);
+	saved_clear(c);
+	free(c->saved);
+	free(c->ranges);
+	free(c->vec);
+	free(c->reads.v);
+	free(c->pieces.v);
+	free(c->buf);
+	free(c);
+}

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Soft ticks: planning and installing counting code (see ticks-soft.h). Unlike
+ * the rest of sched/ this file drives tracees: installing code maps memory in
+ * them through injected syscalls.
+ */
+#define LOG_PREFIX "ticks"
+#include "sched/ticks-soft.h"
+
+#include <asm/unistd.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sys/mman.h>
+
+#include "common/log.h"
+#include "sched/ticks.h"
+#include "tracee/tracee.h"
+#include "x86_64/patch.h"
+
+/* Stub areas: one anonymous r-x mapping per neighbourhood of code, each
+ * within rel32 reach (+-2 GiB) of the code it serves. */
+#define AREA_LEN (256 * 1024)
+#define AREA_REACH (1ull << 30)
+#define AREA_GUARD (64 * 1024)
+/* Largest function decoded whole; beyond it only the loop around rip. */
+#define MAX_FUNCTION (1024 * 1024)
+#define WINDOW 4096
+
+struct stub_area {
+	uint64_t base, len, used;
+};
+
+struct site {
+	uint64_t trap, clean;
+};
+
+struct ticks_soft {
+	bool page_mapped;
+	struct stub_area *areas;
+	size_t nareas;
+	struct site *sites;
+	size_t nsites;
+	/* the event ticks_soft_plan() filled, and its buffers */
+	struct patch_plan plan;
+	uint64_t *site_words;
+	struct trace_blob *blobs;
+	uint8_t *code;
+};
+
+struct ticks_soft *
+ticks_soft_new(void)
+{
+	return calloc(1, sizeof(struct ticks_soft));
+}
+
+static void
+drop_plan(struct ticks_soft *st)
+{
+	patch_plan_free(&st->plan);
+	memset(&st->plan, 0, sizeof(st->plan));
+	free(st->site_words);
+	free(st->blobs);
+	free(st->code);
+	st->site_words = NULL;
+	st->blobs = NULL;
+	st->code = NULL;
+}
+
+void
+ticks_soft_free(struct ticks_soft *st)
+{
+	if (!st)
+		return;
+	drop_plan(st);
+	free(st->areas);
+	free(st->sites);
+	free(st);
+}
+
+bool
+ticks_soft_active(const struct ticks_soft *st)
+{
+	return st && st->page_mapped;
+}
+
+size_t
+ticks_soft_nsites(const struct ticks_soft *st)
+{
+	return st ? st->nsites : 0;
+}
+
+static uint64_t
+distance(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+static bool
+reaches(uint64_t base, uint64_t len, uint64_t code)
+{
+	return distance(base, code) < AREA_REACH && distance(base + len, code) < AREA_REACH;
+}
+
+/*
+ * A free place for a new stub area near @code: right below some mapping
+ * (never below the stack, whose growth it would block, and never just above a
+ * mapping, where brk grows), closest to @code.
+ */
+static int
+find_area(pid_t pid, uint64_t code, uint64_t *ret_base)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t best = 0, prev_end = 0x10000;
+	size_t n;
+	int r;
+
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; prev_end = maps[i].end, i++) {
+		uint64_t top = maps[i].start, base;
+
+		if (strcmp(maps[i].path, "[stack]") == 0 || top < prev_end + AREA_LEN + 2 * AREA_GUARD)
+			continue;
+		base = top - AREA_GUARD - AREA_LEN;
+		if (base <= PATCH_TICK_PAGE + 4096 && top > PATCH_TICK_PAGE)
+			continue;
+		if (!reaches(base, AREA_LEN, code))
+			continue;
+		if (!best || distance(base, code) < distance(best, code))
+			best = base;
+	}
+	if (!best)
+		return -ENOSPC;
+	*ret_base = best;
+	return 0;
+}
+
+/* The tracee's code to plan over: the function around @rip, else a window. */
+static int
+read_code(struct ticks_soft *st, pid_t pid, uint64_t rip, uint64_t *ret_addr, size_t *ret_len,
+	  bool *ret_whole)
+{
+	uint64_t start, end, page = rip & ~4095ull;
+	int r;
+
+	r = ticks_function_at(pid, rip, &start, &end);
+	if (r > 0 && end > start && end - start <= MAX_FUNCTION && rip >= start && rip < end) {
+		st->code = malloc(end - start);
+		if (!st->code)
+			return -ENOMEM;
+		if (tracee_read(pid, start, st->code, end - start) >= 0) {
+			*ret_addr = start;
+			*ret_len = end - start;
+			*ret_whole = true;
+			return 0;
+		}
+		free(st->code);
+		st->code = NULL;
+	}
+	/* no symbol or FDE: the pages around rip, as far as they are mapped */
+	st->code = malloc(3 * WINDOW);
+	if (!st->code)
+		return -ENOMEM;
+	*ret_whole = false;
+	if (page >= WINDOW && tracee_read(pid, page - WINDOW, st->code, 3 * WINDOW) >= 0) {
+		*ret_addr = page - WINDOW;
+		*ret_len = 3 * WINDOW;
+	} else if (tracee_read(pid, page, st->code, WINDOW) >= 0) {
+		*ret_addr = page;
+		*ret_len = WINDOW;
+	} else {
+		return -EFAULT;
+	}
+	return 0;
+}
+
+int
+ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip, const uint64_t *avoid,
+		size_t navoid, struct trace_event *ret_ev)
+{
+	struct stub_area *area = NULL, fresh = { 0 };
+	uint64_t addr;
+	size_t len, nblobs;
+	bool whole;
+	int r;
+
+	drop_plan(st);
+	r = read_code(st, pid, rip, &addr, &len, &whole);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < st->nareas; i++)
+		if (reaches(st->areas[i].base, st->areas[i].len, rip) &&
+		    st->areas[i].len - st->areas[i].used >= 4096)
+			area = &st->areas[i];
+	if (!area) {
+		r = find_area(pid, rip, &fresh.base);
+		if (r < 0)
+			return r;
+		fresh.len = AREA_LEN;
+		area = &fresh;
+	}
+	r = patch_plan_code(st->code, len, addr, whole, rip, area->base + area->used,
+			    area->len - area->used, avoid, navoid, &st->plan);
+	if (r <= 0)
+		return r;
+
+	st->site_words = calloc(2 * st->plan.nsites, sizeof(uint64_t));
+	nblobs = 2 + st->plan.nedits;
+	st->blobs = calloc(nblobs, sizeof(*st->blobs));
+	if (!st->site_words || !st->blobs)
+		return -ENOMEM;
+	for (size_t i = 0; i < st->plan.nsites; i++) {
+		st->site_words[2 * i] = st->plan.sites[i].trap;
+		st->site_words[2 * i + 1] = st->plan.sites[i].clean;
+	}
+	st->blobs[0] = (struct trace_blob){ 0, (uint32_t)(16 * st->plan.nsites), st->site_words };
+	st->blobs[1] = (struct trace_blob){ area->base + area->used, (uint32_t)st->plan.stub_len,
+					    st->plan.stub };
+	for (size_t i = 0; i < st->plan.nedits; i++)
+		st->blobs[2 + i] = (struct trace_blob){ st->plan.edits[i].addr, st->plan.edits[i].len,
+							st->plan.edits[i].bytes };
+
+	memset(ret_ev, 0, sizeof(*ret_ev));
+	ret_ev->type = TRACE_EV_PATCH;
+	ret_ev->tid = (uint32_t)tid;
+	ret_ev->nvalues = 4;
+	ret_ev->values[0] = st->plan.nsites;
+	ret_ev->values[1] = area == &fresh ? fresh.base : 0;
+	ret_ev->values[2] = area == &fresh ? fresh.len : 0;
+	ret_ev->values[3] = st->page_mapped ? 0 : PATCH_TICK_PAGE;
+	ret_ev->nblobs = (uint32_t)nblobs;
+	ret_ev->blobs = st->blobs;
+	return (int)st->plan.nsites;
+}
+
+/* mmap(@addr, @len, @prot) anonymous and private, exactly there. */
+static int
+map_exactly(pid_t tid, int memfd, uint64_t addr, uint64_t len, int prot)
+{
+	uint64_t args[6] = { addr, len, (uint64_t)prot,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 };
+	int64_t got;
+	int r;
+
+	r = tracee_inject_syscall(tid, memfd, __NR_mmap, args, &got);
+	if (r < 0)
+		return r;
+	if ((uint64_t)got != addr) {
+		log_debug("mmap at 0x%" PRIx64 " gave 0x%" PRIx64, addr, (uint64_t)got);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+int
+ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace_event *ev)
+{
+	uint64_t nsites;
+	struct site *sites;
+	int r;
+
+	if (ev->nvalues < 4 || ev->nblobs < 1)
+		return -EINVAL;
+	nsites = ev->values[0];
+	if (ev->blobs[0].len != 16 * nsites)
+		return -EINVAL;
+	if (ev->values[3]) {
+		r = map_exactly(tid, memfd, ev->values[3], 4096, PROT_READ | PROT_WRITE);
+		if (r < 0)
+			return r;
+		st->page_mapped = true;
+	}
+	if (ev->values[1]) {
+		struct stub_area *a = realloc(st->areas, (st->nareas + 1) * sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		st->areas = a;
+		r = map_exactly(tid, memfd, ev->values[1], ev->values[2], PROT_READ | PROT_EXEC);
+		if (r < 0)
+			return r;
+		st->areas[st->nareas++] = (struct stub_area){ ev->values[1], ev->values[2], 0 };
+	}
+	for (uint32_t i = 1; i < ev->nblobs; i++) {
+		const struct trace_blob *b = &ev->blobs[i];
+
+		r = tracee_write(memfd, b->addr, b->data, b->len);
+		if (r < 0)
+			return r;
+		for (size_t k = 0; k < st->nareas; k++) {
+			struct stub_area *a = &st->areas[k];
+
+			if (b->addr >= a->base && b->addr + b->len <= a->base + a->len)
+				a->used = MAX(a->used, b->addr + b->len - a->base);
+		}
+	}
+	sites = realloc(st->sites, (st->nsites + nsites) * sizeof(*sites));
+	if (!sites)
+		return -ENOMEM;
+	st->sites = sites;
+	memcpy(&st->sites[st->nsites], ev->blobs[0].data, 16 * nsites);
+	st->nsites += nsites;
+	return 0;
+}
+
+bool
+ticks_soft_at_trap(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs)
+{
+	uint64_t rcx;
+
+	if (!st)
+		return false;
+	for (size_t i = 0; i < st->nsites; i++) {
+		if (regs->rip != st->sites[i].trap + 1)
+			continue;
+		if (tracee_read(tid, PATCH_TICK_SCRATCH, &rcx, sizeof(rcx)) < 0)
+			return false;
+		regs->rcx = rcx;
+		regs->rip = st->sites[i].clean;
+		return true;
+	}
+	return false;
+}
+
+int
+ticks_soft_set_budget(int memfd, uint64_t budget)
+{
+	return tracee_write(memfd, PATCH_TICK_BUDGET, &budget, sizeof(budget));
+}
+
+int
+ticks_soft_get_budget(pid_t tid, uint64_t *ret_budget)
+{
+	uint64_t b;
+	int r = tracee_read(tid, PATCH_TICK_BUDGET, &b, sizeof(b));
+
+	if (r < 0)
+		return r;
+	*ret_budget = b;
+	return 0;
+}

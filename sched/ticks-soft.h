@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Soft ticks: uprr's own counting code for machines without a PMU
+ * (DESIGN.md, "Scheduling and ticks"). Loop back-edges of the code a thread
+ * overran in are rewritten (x86_64/patch.h) so that each one decrements a
+ * budget in the tick page and traps when it reaches zero; a trapped thread
+ * stands at an execution point replay finds again by setting the same budget.
+ *
+ * Record and replay share this state and install code through the same
+ * TRACE_EV_PATCH events: the recorder plans one and applies it, replay applies
+ * what it reads, so both processes carry the same bytes at the same event.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "common/util.h"
+#include "trace/trace.h"
+
+struct ticks_soft;
+
+/** Create the state of a process with no counting code yet. NULL on ENOMEM. */
+struct ticks_soft *ticks_soft_new(void);
+/** Free @st (NULL accepted). */
+void ticks_soft_free(struct ticks_soft *st);
+
+/** True once the tick page is mapped in the tracee (some code counts). */
+bool ticks_soft_active(const struct ticks_soft *st);
+
+/**
+ * Plan counting code for the loops around @rip of process @pid, for
+ * recording. Fills *ret_ev with a TRACE_EV_PATCH event of thread @tid whose
+ * buffers @st owns until the next call; it still has to be written and
+ * applied with ticks_soft_apply(). @avoid lists addresses where stopped
+ * threads stand: no rewritten region contains one.
+ * Returns the number of counted branches (0: nothing countable there) or
+ * -errno.
+ */
+int ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip,
+		    const uint64_t *avoid, size_t navoid, struct trace_event *ret_ev) _wur_;
+
+/**
+ * Apply a TRACE_EV_PATCH event to the process of thread @tid, which is
+ * stopped where tracee_inject_syscall() may run syscalls (it maps the tick
+ * page and stub areas through it), writing the code through @memfd
+ * (/proc/PID/mem). Leaves @tid in a signal-delivery-stop for SIGTRAP; the
+ * caller restores nothing else. Returns 0 or -errno (-EPROTO: the mappings
+ * did not land at the recorded addresses).
+ */
+int ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace_event *ev) _wur_;
+
+/**
+ * If @regs (a SIGTRAP stop) stand right after one of the stubs' int3, make
+ * them clean: rcx from the scratch slot, rip at the stub's copy of the
+ * region's first instruction. Returns true then, false for any other trap.
+ */
+bool ticks_soft_at_trap(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs);
+
+/**
+ * Set the budget: the thread that runs next traps at its @budget-th counted
+ * branch (0: after 2^64, i.e. never). Returns 0 or -errno.
+ */
+int ticks_soft_set_budget(int memfd, uint64_t budget) _wur_;
+/** Read the budget left. Returns 0 or -errno. */
+int ticks_soft_get_budget(pid_t tid, uint64_t *ret_budget) _wur_;
+
+/** Counted branches installed so far. */
+size_t ticks_soft_nsites(const struct ticks_soft *st);
