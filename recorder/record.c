@@ -472,6 +472,12 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	}
 	if (rec_syscall_flags((long)t->model_nr, t->model_args) & REC_SC_REPLAY_EXEC)
 		rec->need_remap = true;
+	if (sched_current(rec->sched) == t->tid && sched_chaos_event(rec->sched)) {
+		/* chaos: another thread may run before this one leaves the syscall */
+		t->state = RT_HELD;
+		sched_pick(rec->sched);
+		return;
+	}
 	resume_user(rec, t, 0, NULL);
 }
 
@@ -819,6 +825,27 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || tracee_wait(tid, &status) < 0)
 		return;
+	if (tracee_classify(status, &sig) == TRACEE_STOP_SECCOMP) {
+		/* It entered a syscall first. The pending interrupt would make a
+		 * blocking syscall return early to be restarted, which replay
+		 * could not reproduce: skip the syscall, take the interrupt stop
+		 * at the syscall instruction, and let it enter the syscall again. */
+		if (tracee_get_regs(tid, &regs) < 0)
+			return;
+		regs.rax = regs.orig_rax;
+		regs.orig_rax = (uint64_t)-1;
+		regs.rip -= ARCH_SYSCALL_INSN_LEN;
+		if (tracee_set_regs(tid, &regs) < 0)
+			return;
+		resume(t, PTRACE_CONT, 0);
+		if (tracee_wait(tid, &status) < 0)
+			return;
+		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP) {
+			sched_yield_current(rec->sched);
+			resume(t, PTRACE_CONT, 0);
+			return;
+		}
+	}
 	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		/* an event came first: the interrupt stop follows later */
 		t->interrupted = true;

@@ -145,6 +145,12 @@ sched_event(struct sched *s)
 	return s->used >= s->slice && other_runnable(s);
 }
 
+bool
+sched_chaos_event(struct sched *s)
+{
+	return s->chaos && sched_event(s);
+}
+
 void
 sched_yield_current(struct sched *s)
 {
@@ -180,7 +186,8 @@ chaos_draw(struct sched *s)
 	if (next_random(s) % 8 == 0)
 		for (size_t i = 0; i < s->n; i++)
 			s->threads[i].priority = (uint32_t)next_random(s);
-	s->slice = 1 + (uint32_t)(next_random(s) % (2 * s->timeslice));
+	/* half the slices end at the next event */
+	s->slice = next_random(s) % 2 ? 1 : 1 + (uint32_t)(next_random(s) % (2 * s->timeslice));
 	s->slice_ns = 50000 + next_random(s) % (2 * SCHED_DEFAULT_TIMESLICE_NS);
 }
 

@@ -54,6 +54,13 @@ pid_t sched_current(const struct sched *s);
  */
 bool sched_event(struct sched *s);
 
+/**
+ * Chaos mode only: count an event that is not a syscall entry (a syscall's
+ * exit, a new thread's start) as sched_event() does. Returns false outside
+ * chaos mode, so normal scheduling switches only where it always did.
+ */
+bool sched_chaos_event(struct sched *s);
+
 /** Make the current thread give up the CPU at its next switch check. */
 void sched_yield_current(struct sched *s);
 
