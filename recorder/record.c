@@ -764,14 +764,18 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
  * Resumes it in every case.
  */
 static void
-seek_execution_point(struct recorder *rec, struct rthread *t, uint64_t rip)
+seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
 {
-	uint64_t left;
+	uint64_t left, rip;
 
 	if (!rec->soft || !rec->ckpt) {
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
+	/* stopped inside counting code: it counts; only let no tick half done */
+	if (ticks_soft_settle(rec->soft, t->tid, regs) && tracee_set_regs(t->tid, regs) < 0)
+		return;
+	rip = regs->rip;
 	if (ticks_soft_active(rec->soft) && !t->trap_armed && t->rollbacks == 0 &&
 	    ticks_soft_get_budget(t->tid, &left) == 0) {
 		if (arm_trap(rec, t, 0 - left) < 0)
@@ -856,7 +860,7 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 	}
 	if (tracee_get_regs(tid, &regs) < 0)
 		return;
-	seek_execution_point(rec, t, regs.rip);
+	seek_execution_point(rec, t, &regs);
 }
 
 /* A counted branch trapped (budget used up): @t stands at an execution point. */
@@ -944,7 +948,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		t->deferred_info = si;
 	}
 	if (t->state == RT_RUNNING)
-		seek_execution_point(rec, t, regs.rip);
+		seek_execution_point(rec, t, &regs);
 	else
 		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 }

@@ -323,6 +323,32 @@ ticks_soft_at_trap(const struct ticks_soft *st, pid_t tid, struct user_regs_stru
 	return false;
 }
 
+bool
+ticks_soft_settle(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs)
+{
+	uint64_t scratch, rip, rcx;
+
+	if (!st)
+		return false;
+	for (size_t i = 0; i < st->nsites; i++) {
+		struct patch_site ps = { 0 };
+
+		ps.stub = st->sites[i].clean - PATCH_STUB_CLEAN_OFF;
+		ps.trap = st->sites[i].trap;
+		ps.clean = st->sites[i].clean;
+		if (regs->rip < ps.stub || regs->rip > ps.trap + 1)
+			continue;
+		if (tracee_read(tid, PATCH_TICK_SCRATCH, &scratch, sizeof(scratch)) < 0)
+			return false;
+		if (patch_site_clean(&ps, regs->rip, regs->rcx, scratch, &rip, &rcx) == PATCH_STOP_OUTSIDE)
+			return false;
+		regs->rip = rip;
+		regs->rcx = rcx;
+		return true;
+	}
+	return false;
+}
+
 int
 ticks_soft_set_budget(int memfd, uint64_t budget)
 {

@@ -60,6 +60,14 @@ int ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct t
 bool ticks_soft_at_trap(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs);
 
 /**
+ * @regs stand where an interrupt stopped a thread. If that is inside a stub's
+ * prologue (between saving rcx and restoring it) or at its trap, move the
+ * thread to the nearest clean point of that stub (patch_site_clean()) so the
+ * budget can be changed safely, and return true.
+ */
+bool ticks_soft_settle(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs);
+
+/**
  * Set the budget: the thread that runs next traps at its @budget-th counted
  * branch (0: after 2^64, i.e. never). Returns 0 or -errno.
  */
