@@ -610,7 +610,7 @@ special_mapping(const char *path)
 	       strncmp(path, "[vvar", 5) == 0;
 }
 
-/* Register every writable mapping with the userfaultfd (already registered
+/* Register every writable (or inaccessible) mapping with the userfaultfd (already registered
  * ones are skipped by the kernel) and record them in c->ranges. */
 static int
 track_mappings(struct checkpoint *c)
@@ -634,7 +634,11 @@ track_mappings(struct checkpoint *c)
 			.mode = UFFDIO_REGISTER_MODE_WP,
 		};
 
-		if (m->perms[1] != 'w' || special_mapping(m->path))
+		/* writable, or reserved without access: glibc's thread arenas and
+		 * stacks are such reservations that mprotect(2) (untraced) later
+		 * makes writable, so they are tracked from the start */
+		if ((m->perms[1] != 'w' && strncmp(m->perms, "---", 3) != 0) ||
+		    special_mapping(m->path))
 			continue;
 		if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
 			/* e.g. EBUSY: the program's own userfaultfd has it. Its

@@ -77,6 +77,7 @@ struct rthread {
 	bool trap_armed;	      /* the budget traps at its next counted branch */
 	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
 	uint64_t armed_ns;
+	uint64_t armed_cpu_ns;	      /* its CPU time then */
 	unsigned rollbacks;	      /* in this run of user code */
 	bool interrupted;	      /* a PTRACE_INTERRUPT stop may still come */
 };
@@ -687,6 +688,26 @@ running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ran
 	return 0;
 }
 
+/* CPU time (ns) thread @tid has run, from /proc/TID/schedstat (its first
+ * field, proc(5)); 0 if unknown. */
+static uint64_t
+thread_cpu_ns(pid_t tid)
+{
+	char path[64], buf[128];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	return strtoull(buf, NULL, 10);
+}
+
 /* Arm the budget: @t traps at its next counted branch. */
 static int
 arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
@@ -698,6 +719,7 @@ arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
 	t->ticks_base = ticks_so_far;
 	t->trap_armed = true;
 	t->armed_ns = now_ns();
+	t->armed_cpu_ns = thread_cpu_ns(t->tid);
 	return 0;
 }
 
@@ -805,8 +827,20 @@ point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
 	*ret_wait_ns = 0;
 	if (!rec->soft || !rec->ckpt || t->rollbacks > MAX_ROLLBACKS)
 		return false;
-	if (t->trap_armed)
-		deadline = t->armed_ns + MAX(TRAP_GRACE_NS, sched_timeslice_ns(rec->sched));
+	if (t->trap_armed) {
+		uint64_t grace = MAX(TRAP_GRACE_NS, sched_timeslice_ns(rec->sched)), ran;
+
+		deadline = t->armed_ns + grace;
+		if (deadline <= now) {
+			/* on a busy machine wall time passes while it waits for the
+			 * CPU: what counts is the time it ran */
+			ran = thread_cpu_ns(t->tid) - t->armed_cpu_ns;
+			if (ran < grace) {
+				t->armed_ns = now - ran;
+				deadline = now + grace - ran;
+			}
+		}
+	}
 	else if (t->deferred_sig)
 		deadline = now;
 	else if (sched_others_runnable(rec->sched))

@@ -17,7 +17,7 @@
 #define SCHED_DEFAULT_TIMESLICE 50
 /** User-code time (ns) a thread may run without an event before it is
  * preempted, when another thread is runnable. */
-#define SCHED_DEFAULT_TIMESLICE_NS 2000000ull
+#define SCHED_DEFAULT_TIMESLICE_NS 5000000ull
 
 /** State of a thread as the scheduler sees it. */
 enum sched_state {
