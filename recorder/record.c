@@ -105,6 +105,7 @@ struct recorder {
 	bool need_remap;		/* the address space changed since the restore point */
 	bool at_exec;			/* the leader still stands at its exec stop */
 	uint64_t run_start_ns;		/* when the current thread resumed user code */
+	uint64_t run_cpu_ns;		/* its CPU time when its slice first ran out, or 0 */
 	struct rec_stats stats;
 };
 
@@ -843,9 +844,24 @@ point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
 	}
 	else if (t->deferred_sig)
 		deadline = now;
-	else if (sched_others_runnable(rec->sched))
-		deadline = rec->run_start_ns + sched_timeslice_ns(rec->sched);
-	else
+	else if (sched_others_runnable(rec->sched)) {
+		uint64_t slice = sched_timeslice_ns(rec->sched);
+
+		deadline = rec->run_start_ns + slice;
+		/* Wall time also passes while it waits for a busy CPU: it is due
+		 * once it has run a whole slice since the wall deadline passed. */
+		if (deadline <= now) {
+			uint64_t cpu = thread_cpu_ns(t->tid);
+
+			if (!rec->run_cpu_ns)
+				rec->run_cpu_ns = cpu ? cpu : 1;
+			if (cpu - rec->run_cpu_ns < slice) {
+				rec->run_start_ns = now - (cpu - rec->run_cpu_ns);
+				deadline = now + slice - (cpu - rec->run_cpu_ns);
+				rec->run_start_ns = deadline - slice;
+			}
+		}
+	} else
 		return false;
 	if (deadline <= now)
 		return true;
