@@ -910,6 +910,8 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 	}
 	if (tracee_get_regs(tid, &regs) < 0)
 		return;
+	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
+		  t->trap_armed, t->rollbacks);
 	seek_execution_point(rec, t, &regs);
 }
 
@@ -1126,16 +1128,22 @@ on_alarm(int sig)
 	(void)sig; /* only interrupts waitpid() */
 }
 
-/* Arm the one-shot timer that wakes the loop after @ns (0: disarm). */
+/*
+ * Arm the timer that wakes the loop after @ns (0: disarm). It repeats every
+ * @ns: if it fires between setitimer() and waitpid(), its signal interrupts
+ * nothing, and the next one wakes the loop instead of none.
+ */
 static void
 set_timer(uint64_t ns)
 {
 	struct itimerval it = { 0 };
 
-	it.it_value.tv_sec = (time_t)(ns / 1000000000u);
-	it.it_value.tv_usec = (suseconds_t)((ns % 1000000000u) / 1000u);
-	if (ns && !it.it_value.tv_sec && !it.it_value.tv_usec)
-		it.it_value.tv_usec = 1;
+	if (ns) {
+		ns = MAX(ns, 20000u);
+		it.it_value.tv_sec = (time_t)(ns / 1000000000u);
+		it.it_value.tv_usec = (suseconds_t)((ns % 1000000000u) / 1000u);
+		it.it_interval = it.it_value;
+	}
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
@@ -1480,6 +1488,14 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 " runs left uncounted",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, ticks_soft_nsites(rec.soft), rec.stats.gave_up);
+	if (rec.ckpt) {
+		struct checkpoint_stats cs;
+
+		checkpoint_get_stats(rec.ckpt, &cs);
+		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages), %" PRIu64
+			 " mirror forks, %" PRIu64 " rollbacks (%" PRIu64 " pages)",
+			 cs.syncs, cs.pages_synced, cs.forks, cs.rollbacks, cs.pages_restored);
+	}
 	if (WIFSIGNALED(rec.status))
 		log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%llx (thread %d)",
 			  tracee_signal_name(WTERMSIG(rec.status)),

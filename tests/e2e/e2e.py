@@ -726,8 +726,10 @@ def c_spin_flag(h):
     expect_output(rec, b'spin_flag: ok\n', 'did not get through its spin waits')
 
 
-def check_spinlock(rec):
+def check_spinlock(rec, preempted=True):
     expect_output(rec, b'counter 80000 (expected 80000)\n', 'computed a wrong counter')
+    if not preempted:
+        return
     # Each thread computes for several timeslices in all: 4 handoffs (one
     # per thread) mean that each ran alone to its end, never preempted.
     m = re.search(rb', (\d+) handoffs,', rec.stdout)
@@ -899,7 +901,9 @@ def c_chaos_order_violation(h):
 @case('chaos-replay')
 def c_chaos_replay(h):
     _, rec = h.record_replay([h.prog('spinlock')], options=['--chaos'], replays=2)
-    check_spinlock(rec)
+    # chaos priorities may starve the others until one thread is done (as
+    # rr's chaos mode does): a chaos run need not show preemption
+    check_spinlock(rec, preempted=False)
 
 
 SQLITE_SCRIPT = """\
