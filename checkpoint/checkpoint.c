@@ -120,15 +120,8 @@ checkpoint_freep(struct checkpoint **c)
 static int
 seg_push(struct seg_list *l, uint64_t addr, uint64_t len, size_t off, enum piece_kind src)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct seg *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (UTIL_GROW(l->v, l->cap, l->n + 1) < 0)
+		return -ENOMEM;
 	l->v[l->n++] = (struct seg){ addr, len, off, src };
 	return 0;
 }
@@ -136,16 +129,7 @@ seg_push(struct seg_list *l, uint64_t addr, uint64_t len, size_t off, enum piece
 static int
 buf_reserve(struct checkpoint *c, size_t len)
 {
-	uint8_t *b;
-
-	if (len <= c->buf_cap)
-		return 0;
-	b = realloc(c->buf, len);
-	if (!b)
-		return -ENOMEM;
-	c->buf = b;
-	c->buf_cap = len;
-	return 0;
+	return UTIL_GROW(c->buf, c->buf_cap, len);
 }
 
 static void
@@ -185,15 +169,8 @@ saved_put(struct checkpoint *c, uint64_t addr, const uint8_t *data)
 		memcpy(c->saved[i].data, data, CP_PAGE);
 		return 0;
 	}
-	if (c->nsaved == c->saved_cap) {
-		size_t cap = c->saved_cap ? c->saved_cap * 2 : 16;
-		struct saved_page *v = realloc(c->saved, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		c->saved = v;
-		c->saved_cap = cap;
-	}
+	if (UTIL_GROW(c->saved, c->saved_cap, c->nsaved + 1) < 0)
+		return -ENOMEM;
 	page = malloc(CP_PAGE);
 	if (!page)
 		return -ENOMEM;
@@ -610,7 +587,7 @@ special_mapping(const char *path)
 	       strncmp(path, "[vvar", 5) == 0;
 }
 
-/* Register every writable (or inaccessible) mapping with the userfaultfd (already registered
+/* Register every writable mapping with the userfaultfd (already registered
  * ones are skipped by the kernel) and record them in c->ranges. */
 static int
 track_mappings(struct checkpoint *c)
@@ -634,11 +611,7 @@ track_mappings(struct checkpoint *c)
 			.mode = UFFDIO_REGISTER_MODE_WP,
 		};
 
-		/* writable, or reserved without access: glibc's thread arenas and
-		 * stacks are such reservations that mprotect(2) (untraced) later
-		 * makes writable, so they are tracked from the start */
-		if ((m->perms[1] != 'w' && strncmp(m->perms, "---", 3) != 0) ||
-		    special_mapping(m->path))
+		if (m->perms[1] != 'w' || special_mapping(m->path))
 			continue;
 		if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
 			/* e.g. EBUSY: the program's own userfaultfd has it. Its

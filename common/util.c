@@ -94,3 +94,21 @@ util_now_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
+
+int
+util_grow(void **arr, size_t *cap, size_t need, size_t size)
+{
+	size_t n = MAX(MAX(need, *cap * 2), (size_t)16);
+	void *p;
+
+	if (need <= *cap)
+		return 0;
+	if (n > SIZE_MAX / size)
+		return -ENOMEM;
+	p = realloc(*arr, n * size);
+	if (!p)
+		return -ENOMEM;
+	*arr = p;
+	*cap = n;
+	return 0;
+}

@@ -72,5 +72,15 @@ ssize_t util_read_all(int fd, void *buf, size_t len) _wur_;
  */
 int util_read_file(const char *path, char **ret_buf, size_t *ret_len) _wur_;
 
+/**
+ * Make room for at least @need elements of @size bytes in the malloc'd array
+ * *@arr of capacity *@cap elements: grows it to the larger of @need and twice
+ * *@cap (16 at least). Returns 0, or -ENOMEM with *@arr and *@cap unchanged.
+ * Use it through UTIL_GROW().
+ */
+int util_grow(void **arr, size_t *cap, size_t need, size_t size) _wur_;
+/** util_grow() for array @arr (any element type) of capacity @cap. */
+#define UTIL_GROW(arr, cap, need) util_grow((void **)&(arr), &(cap), (need), sizeof(*(arr)))
+
 /** Monotonic time in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t util_now_ns(void);

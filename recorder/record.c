@@ -45,6 +45,9 @@
 /* Rollbacks tried in one run of user code before uprr stops trying to reach
  * an execution point there (the thread then runs to its next event). */
 #define MAX_ROLLBACKS 8
+/* Room for the XSAVE area of PTRACE_GETREGSET NT_X86_XSTATE (2.5 KiB with
+ * AVX-512; cpuid leaf 0xd gives the exact size). */
+#define XSTATE_CAP 4096
 /* Time a thread has to reach a counted branch once its budget is armed. */
 #define TRAP_GRACE_NS 4000000ull
 
@@ -72,14 +75,23 @@ struct rthread {
 	siginfo_t injecting_info;
 	/* the start of its current run of user code: rollbacks return here */
 	struct user_regs_struct start_regs;
-	uint8_t *xstate;
+	uint8_t *xstate;	      /* XSTATE_CAP bytes, allocated at its first run */
 	size_t xstate_len;
 	bool trap_armed;	      /* the budget traps at its next counted branch */
 	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
-	uint64_t armed_ns;
-	uint64_t armed_cpu_ns;	      /* its CPU time then */
 	unsigned rollbacks;	      /* in this run of user code */
-	bool interrupted;	      /* a PTRACE_INTERRUPT stop may still come */
+	bool uncountable;	      /* gave up reaching an execution point in this run */
+};
+
+/*
+ * When the running thread is due to be stopped: once @len ns of wall time
+ * have passed since @start_ns and then @len ns of its own CPU time, counted
+ * from when the wall time ran out (@cpu_ns, 0 until then): on a busy machine
+ * wall time passes while it waits for the CPU. Reading the CPU time costs a
+ * file read, so only a thread that outlived its wall time pays it.
+ */
+struct deadline {
+	uint64_t start_ns, len, cpu_ns;
 };
 
 struct recorder {
@@ -104,8 +116,10 @@ struct recorder {
 	struct checkpoint *ckpt;	/* restore point of the current run of user code */
 	bool need_remap;		/* the address space changed since the restore point */
 	bool at_exec;			/* the leader still stands at its exec stop */
-	uint64_t run_start_ns;		/* when the current thread resumed user code */
-	uint64_t run_cpu_ns;		/* its CPU time when its slice first ran out, or 0 */
+	bool may_preempt;		/* a run may need an execution point: a second
+					 * thread, a timer or a signal was seen */
+	struct deadline due;		/* of the running thread: its timeslice, or the
+					 * grace for its armed budget */
 	struct rec_stats stats;
 };
 
@@ -123,15 +137,8 @@ add_thread(struct recorder *rec, pid_t tid, struct rthread **ret)
 {
 	int r;
 
-	if (rec->nthreads == rec->cap) {
-		size_t cap = rec->cap ? rec->cap * 2 : 16;
-		struct rthread *t = realloc(rec->threads, cap * sizeof(*t));
-
-		if (!t)
-			return -ENOMEM;
-		rec->threads = t;
-		rec->cap = cap;
-	}
+	if (UTIL_GROW(rec->threads, rec->cap, rec->nthreads + 1) < 0)
+		return -ENOMEM;
 	r = sched_add(rec->sched, tid);
 	if (r < 0)
 		return r;
@@ -170,22 +177,9 @@ collect_blobs(struct recorder *rec, pid_t tid, uint32_t *ret_n)
 
 	for (size_t i = 0; i < rec->ranges.n; i++)
 		total += rec->ranges.v[i].len;
-	if (total > rec->buf_cap) {
-		uint8_t *b = realloc(rec->buf, total);
-
-		if (!b)
-			return -ENOMEM;
-		rec->buf = b;
-		rec->buf_cap = total;
-	}
-	if (rec->ranges.n > rec->blobs_cap) {
-		struct trace_blob *b = realloc(rec->blobs, rec->ranges.n * sizeof(*b));
-
-		if (!b)
-			return -ENOMEM;
-		rec->blobs = b;
-		rec->blobs_cap = rec->ranges.n;
-	}
+	if (UTIL_GROW(rec->buf, rec->buf_cap, total) < 0 ||
+	    UTIL_GROW(rec->blobs, rec->blobs_cap, rec->ranges.n) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < rec->ranges.n; i++) {
 		const struct rec_range *rg = &rec->ranges.v[i];
 
@@ -240,13 +234,36 @@ resume(struct rthread *t, enum __ptrace_request how, int sig)
 	tracee_resume(t->tid, how, sig);
 }
 
-static uint64_t
-now_ns(void)
+/* ---- runs of user code ---- */
+
+/* The running thread is due @len ns (wall, then CPU time) from now. */
+static void
+set_deadline(struct recorder *rec, uint64_t len)
 {
-	return util_now_ns();
+	rec->due = (struct deadline){ util_now_ns(), len, 0 };
 }
 
-/* ---- runs of user code ---- */
+/* Whether rec->due has passed for thread @tid; if not, stores in *ret_wait_ns
+ * when to look again. */
+static bool
+deadline_passed(struct recorder *rec, pid_t tid, uint64_t *ret_wait_ns)
+{
+	struct deadline *d = &rec->due;
+	uint64_t now = util_now_ns(), cpu;
+
+	if (now < d->start_ns + d->len) {
+		*ret_wait_ns = d->start_ns + d->len - now;
+		return false;
+	}
+	if (tracee_cpu_time(tid, &cpu) < 0)
+		return true; /* only wall time to go by */
+	if (!d->cpu_ns)
+		d->cpu_ns = cpu;
+	if (cpu - d->cpu_ns >= d->len)
+		return true;
+	*ret_wait_ns = d->len - (cpu - d->cpu_ns);
+	return false;
+}
 
 static void dispatch(struct recorder *rec, pid_t tid, int status);
 
@@ -258,24 +275,25 @@ static void dispatch(struct recorder *rec, pid_t tid, int status);
 static void
 start_run(struct recorder *rec, struct rthread *t)
 {
-	uint8_t xs[4096];
-	size_t len = 0;
 	int r;
 
 	t->trap_armed = false;
 	t->rollbacks = 0;
+	t->uncountable = false;
 	t->ticks_base = 0;
-	rec->run_start_ns = now_ns();
-	/* the exec stop is inside execve: no syscall can be injected there, so
-	 * the first run of user code (the loader, one thread) has no restore point */
-	if (!rec->soft || rec->at_exec) {
+	set_deadline(rec, sched_timeslice_ns(rec->sched));
+	/* Restore points cost a copy of every page a run writes: none are taken
+	 * until a run may need an execution point. The exec stop is inside
+	 * execve, where no syscall can be injected: the loader never needs one. */
+	if (!rec->soft || !rec->may_preempt || rec->at_exec) {
 		rec->at_exec = false;
 		return;
 	}
-	if (tracee_get_regs(t->tid, &t->start_regs) < 0)
-		return; /* vanished: its exit comes through waitpid */
+	t->start_regs = t->regs;
 	if (!rec->ckpt) {
 		r = checkpoint_new(rec->leader, t->tid, rec->memfd, &rec->ckpt);
+		if (r == -ESRCH)
+			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
 			log_warn("cannot checkpoint the program (%s): CPU-bound threads will not be "
 				 "preempted", strerror(-r));
@@ -286,21 +304,20 @@ start_run(struct recorder *rec, struct rthread *t)
 		rec->need_remap = false;
 	} else {
 		r = rec->need_remap ? checkpoint_remap(rec->ckpt, t->tid) : checkpoint_sync(rec->ckpt);
+		if (r == -ESTALE) /* an earlier one failed half-way (a thread vanished) */
+			r = checkpoint_remap(rec->ckpt, t->tid);
 		rec->need_remap = false;
+		if (r == -ESRCH)
+			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
 			stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
 			return;
 		}
 	}
-	if (tracee_get_xstate(t->tid, xs, sizeof(xs), &len) == 0) {
-		uint8_t *copy = realloc(t->xstate, len);
-
-		if (copy) {
-			memcpy(copy, xs, len);
-			t->xstate = copy;
-			t->xstate_len = len;
-		}
-	}
+	if (!t->xstate)
+		t->xstate = malloc(XSTATE_CAP);
+	if (!t->xstate || tracee_get_xstate(t->tid, t->xstate, XSTATE_CAP, &t->xstate_len) < 0)
+		t->xstate_len = 0; /* this run cannot be rolled back */
 	if (ticks_soft_active(rec->soft) && ticks_soft_set_budget(rec->memfd, 0) < 0)
 		log_debug("cannot reset the tick budget");
 }
@@ -325,6 +342,9 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 		}
 		if (r < 0)
 			return; /* vanished */
+		/* at the handler's first instruction, or where it was */
+		if (how != TRACEE_DELIVERY_RUNNING && tracee_get_regs(t->tid, &t->regs) < 0)
+			return;
 	}
 	t->state = RT_RUNNING;
 	if (how == TRACEE_DELIVERY_RUNNING)
@@ -358,6 +378,11 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		stop_recording(rec, "%s", "a new thread did not stop as expected");
+		return;
+	}
+	/* where its first run starts */
+	if (tracee_get_regs(child->tid, &child->regs) < 0) {
+		stop_recording(rec, "%s", "a new thread vanished");
 		return;
 	}
 	find_thread(rec, ptid)->new_thread = (pid_t)msg;
@@ -436,7 +461,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
 	int64_t result;
-	uint32_t nblobs = 0;
+	uint32_t flags, nblobs = 0;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return; /* vanished: its exit comes through waitpid */
@@ -472,8 +497,11 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		write_event(rec, &ev);
 		t->new_thread = 0;
 	}
-	if (rec_syscall_flags((long)t->model_nr, t->model_args) & REC_SC_REPLAY_EXEC)
+	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
+	if (flags & REC_SC_MAPS)
 		rec->need_remap = true;
+	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
+		rec->may_preempt = true;
 	if (sched_current(rec->sched) == t->tid && sched_chaos_event(rec->sched)) {
 		/* chaos: another thread may run before this one leaves the syscall */
 		t->state = RT_HELD;
@@ -501,9 +529,7 @@ inject_at_syscall(struct recorder *rec, struct rthread *t)
 	ev.blobs = &blob;
 	if (write_event(rec, &ev) < 0)
 		return;
-	regs.rip -= ARCH_SYSCALL_INSN_LEN;
-	regs.rax = regs.orig_rax;
-	regs.orig_rax = (unsigned long long)-1; /* skip it now (seccomp(2)) */
+	arch_rewind_syscall(&regs);
 	if (tracee_set_regs(t->tid, &regs) < 0)
 		return;
 	t->injecting_sig = t->deferred_sig;
@@ -689,26 +715,6 @@ running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ran
 	return 0;
 }
 
-/* CPU time (ns) thread @tid has run, from /proc/TID/schedstat (its first
- * field, proc(5)); 0 if unknown. */
-static uint64_t
-thread_cpu_ns(pid_t tid)
-{
-	char path[64], buf[128];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/schedstat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	return strtoull(buf, NULL, 10);
-}
-
 /* Arm the budget: @t traps at its next counted branch. */
 static int
 arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
@@ -719,8 +725,7 @@ arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
 		return r;
 	t->ticks_base = ticks_so_far;
 	t->trap_armed = true;
-	t->armed_ns = now_ns();
-	t->armed_cpu_ns = thread_cpu_ns(t->tid);
+	set_deadline(rec, MAX(TRAP_GRACE_NS, sched_timeslice_ns(rec->sched)));
 	return 0;
 }
 
@@ -734,14 +739,22 @@ static int
 rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 {
 	struct rec_ranges keep = { 0 };
+	_cleanup_free_ struct checkpoint_range *kept = NULL;
 	struct trace_event ev;
 	uint64_t avoid[64];
 	size_t navoid = 0;
 	int r, nsites;
 
+	if (!t->xstate_len)
+		return -ENODATA; /* its FPU state at the start is unknown */
 	r = running_outputs(rec, t, &keep);
-	if (r >= 0)
-		r = checkpoint_rollback(rec->ckpt, (const struct checkpoint_range *)keep.v, keep.n);
+	if (r >= 0 && keep.n && !(kept = calloc(keep.n, sizeof(*kept))))
+		r = -ENOMEM;
+	if (r >= 0) {
+		for (size_t i = 0; i < keep.n; i++)
+			kept[i] = (struct checkpoint_range){ keep.v[i].addr, keep.v[i].len };
+		r = checkpoint_rollback(rec->ckpt, kept, keep.n);
+	}
 	rec_ranges_free(&keep);
 	if (r < 0)
 		return r;
@@ -749,7 +762,7 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	t->rollbacks++;
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
 	if (tracee_set_regs(t->tid, &t->start_regs) < 0 ||
-	    (t->xstate_len && tracee_set_xstate(t->tid, t->xstate, t->xstate_len) < 0))
+	    tracee_set_xstate(t->tid, t->xstate, t->xstate_len) < 0)
 		return -ESRCH;
 	avoid[navoid++] = t->start_regs.rip;
 	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
@@ -777,142 +790,8 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	}
 	if (ticks_soft_active(rec->soft))
 		return arm_trap(rec, t, 0);
+	set_deadline(rec, sched_timeslice_ns(rec->sched)); /* the run starts again */
 	return 0;
-}
-
-/*
- * @t, the running thread, is stopped somewhere in user code and must reach an
- * execution point (to be preempted, or to take an asynchronous signal): arm
- * its budget if counting code may already run, else roll back and count.
- * Resumes it in every case.
- */
-static void
-seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
-{
-	uint64_t left, rip;
-
-	if (!rec->soft || !rec->ckpt) {
-		resume(t, PTRACE_CONT, 0);
-		return;
-	}
-	/* stopped inside counting code: it counts; only let no tick half done */
-	if (ticks_soft_settle(rec->soft, t->tid, regs) && tracee_set_regs(t->tid, regs) < 0)
-		return;
-	rip = regs->rip;
-	if (ticks_soft_active(rec->soft) && !t->trap_armed && t->rollbacks == 0 &&
-	    ticks_soft_get_budget(t->tid, &left) == 0) {
-		if (arm_trap(rec, t, 0 - left) < 0)
-			log_debug("cannot arm the tick budget");
-		resume(t, PTRACE_CONT, 0);
-		return;
-	}
-	if (t->rollbacks >= MAX_ROLLBACKS || rollback_and_count(rec, t, rip) < 0) {
-		/* uncountable code: it keeps running to its next event */
-		if (t->rollbacks >= MAX_ROLLBACKS)
-			log_debug("thread %d: no execution point reached near 0x%" PRIx64, t->tid, rip);
-		rec->stats.gave_up++;
-		t->trap_armed = false;
-		t->rollbacks = MAX_ROLLBACKS + 1;
-	}
-	if (!rec->done)
-		resume(t, PTRACE_CONT, 0);
-}
-
-/* Whether the running thread should be stopped at an execution point now,
- * and if not, in how many ns (0: no deadline). */
-static bool
-point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
-{
-	uint64_t now = now_ns(), deadline;
-
-	*ret_wait_ns = 0;
-	if (!rec->soft || !rec->ckpt || t->rollbacks > MAX_ROLLBACKS)
-		return false;
-	if (t->trap_armed) {
-		uint64_t grace = MAX(TRAP_GRACE_NS, sched_timeslice_ns(rec->sched)), ran;
-
-		deadline = t->armed_ns + grace;
-		if (deadline <= now) {
-			/* on a busy machine wall time passes while it waits for the
-			 * CPU: what counts is the time it ran */
-			ran = thread_cpu_ns(t->tid) - t->armed_cpu_ns;
-			if (ran < grace) {
-				t->armed_ns = now - ran;
-				deadline = now + grace - ran;
-			}
-		}
-	}
-	else if (t->deferred_sig)
-		deadline = now;
-	else if (sched_others_runnable(rec->sched)) {
-		uint64_t slice = sched_timeslice_ns(rec->sched);
-
-		deadline = rec->run_start_ns + slice;
-		/* Wall time also passes while it waits for a busy CPU: it is due
-		 * once it has run a whole slice since the wall deadline passed. */
-		if (deadline <= now) {
-			uint64_t cpu = thread_cpu_ns(t->tid);
-
-			if (!rec->run_cpu_ns)
-				rec->run_cpu_ns = cpu ? cpu : 1;
-			if (cpu - rec->run_cpu_ns < slice) {
-				rec->run_start_ns = now - (cpu - rec->run_cpu_ns);
-				deadline = now + slice - (cpu - rec->run_cpu_ns);
-				rec->run_start_ns = deadline - slice;
-			}
-		}
-	} else
-		return false;
-	if (deadline <= now)
-		return true;
-	*ret_wait_ns = deadline - now;
-	return false;
-}
-
-/* The running thread overran its deadline: stop it where it is. */
-static void
-interrupt_running(struct recorder *rec, struct rthread *t)
-{
-	struct user_regs_struct regs;
-	pid_t tid = t->tid;
-	int status, sig;
-
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || tracee_wait(tid, &status) < 0)
-		return;
-	if (tracee_classify(status, &sig) == TRACEE_STOP_SECCOMP) {
-		/* It entered a syscall first. The pending interrupt would make a
-		 * blocking syscall return early to be restarted, which replay
-		 * could not reproduce: skip the syscall, take the interrupt stop
-		 * at the syscall instruction, and let it enter the syscall again. */
-		if (tracee_get_regs(tid, &regs) < 0)
-			return;
-		regs.rax = regs.orig_rax;
-		regs.orig_rax = (uint64_t)-1;
-		regs.rip -= ARCH_SYSCALL_INSN_LEN;
-		if (tracee_set_regs(tid, &regs) < 0)
-			return;
-		resume(t, PTRACE_CONT, 0);
-		if (tracee_wait(tid, &status) < 0)
-			return;
-		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP) {
-			sched_yield_current(rec->sched);
-			resume(t, PTRACE_CONT, 0);
-			return;
-		}
-	}
-	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
-		/* an event came first: the interrupt stop follows later */
-		t->interrupted = true;
-		if (!t->deferred_sig)
-			sched_yield_current(rec->sched);
-		dispatch(rec, tid, status);
-		return;
-	}
-	if (tracee_get_regs(tid, &regs) < 0)
-		return;
-	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
-		  t->trap_armed, t->rollbacks);
-	seek_execution_point(rec, t, &regs);
 }
 
 /* A counted branch trapped (budget used up): @t stands at an execution point. */
@@ -958,6 +837,114 @@ on_tick_trap(struct recorder *rec, struct rthread *t, struct user_regs_struct *r
 	sched_pick(rec->sched);
 }
 
+/*
+ * @t, the running thread, is stopped somewhere in user code and must reach an
+ * execution point (to be preempted, or to take an asynchronous signal): arm
+ * its budget if counting code may already run, else roll back and count.
+ * Resumes it in every case.
+ */
+static void
+seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
+{
+	uint64_t left, rip;
+
+	if (!rec->soft || !rec->ckpt) {
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	/* stopped inside counting code: no tick may stay half done */
+	switch (ticks_soft_settle(rec->soft, t->tid, regs)) {
+	case PATCH_STOP_OUTSIDE:
+		break;
+	case PATCH_STOP_TRAPPED:
+		if (t->trap_armed) {
+			/* stopped on its way to the trap: the same execution point */
+			on_tick_trap(rec, t, regs);
+			return;
+		}
+		/* fall through */
+	default:
+		if (tracee_set_regs(t->tid, regs) < 0)
+			return;
+		break;
+	}
+	rip = regs->rip;
+	if (ticks_soft_active(rec->soft) && !t->trap_armed && t->rollbacks == 0 &&
+	    ticks_soft_get_budget(t->tid, &left) == 0) {
+		if (arm_trap(rec, t, 0 - left) < 0)
+			log_debug("cannot arm the tick budget");
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (t->rollbacks >= MAX_ROLLBACKS || rollback_and_count(rec, t, rip) < 0) {
+		/* uncountable code: it keeps running to its next event */
+		log_debug("thread %d: no execution point reached near 0x%" PRIx64, t->tid, rip);
+		rec->stats.gave_up++;
+		t->trap_armed = false;
+		t->uncountable = true;
+	}
+	if (!rec->done)
+		resume(t, PTRACE_CONT, 0);
+}
+
+/* Whether the running thread should be stopped at an execution point now,
+ * and if not, in how many ns to look again (0: no need). */
+static bool
+point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
+{
+	*ret_wait_ns = 0;
+	if (!rec->soft || !rec->ckpt || t->uncountable)
+		return false;
+	if (t->deferred_sig && !t->trap_armed)
+		return true;
+	if (!t->trap_armed && !sched_others_runnable(rec->sched))
+		return false;
+	return deadline_passed(rec, t->tid, ret_wait_ns);
+}
+
+/* The running thread overran its deadline: stop it where it is. */
+static void
+interrupt_running(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct regs;
+	pid_t tid = t->tid;
+	int status, sig;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || tracee_wait(tid, &status) < 0)
+		return;
+	if (tracee_classify(status, &sig) == TRACEE_STOP_SECCOMP) {
+		/* It entered a syscall first. The pending interrupt would make a
+		 * blocking syscall return early to be restarted, which replay
+		 * could not reproduce: skip the syscall, take the interrupt stop
+		 * at the syscall instruction, and let it enter the syscall again. */
+		if (tracee_get_regs(tid, &regs) < 0)
+			return;
+		arch_rewind_syscall(&regs);
+		if (tracee_set_regs(tid, &regs) < 0)
+			return;
+		resume(t, PTRACE_CONT, 0);
+		if (tracee_wait(tid, &status) < 0)
+			return;
+		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP) {
+			sched_yield_current(rec->sched);
+			resume(t, PTRACE_CONT, 0);
+			return;
+		}
+	}
+	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
+		/* an event came first: the interrupt stop follows later */
+		if (!t->deferred_sig)
+			sched_yield_current(rec->sched);
+		dispatch(rec, tid, status);
+		return;
+	}
+	if (tracee_get_regs(tid, &regs) < 0)
+		return;
+	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
+		  t->trap_armed, t->rollbacks);
+	seek_execution_point(rec, t, &regs);
+}
+
 static void
 on_signal(struct recorder *rec, struct rthread *t, int sig)
 {
@@ -972,7 +959,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		resume_user(rec, t, sig, &t->injecting_info);
 		return;
 	}
-	if (sig == SIGTRAP && ticks_soft_at_trap(rec->soft, t->tid, &regs)) {
+	if (sig == SIGTRAP && ticks_soft_settle(rec->soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		on_tick_trap(rec, t, &regs);
 		return;
 	}
@@ -994,7 +981,9 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		return;
 	}
 	/* arrived while running user code: deliver it at the next execution
-	 * point, a counted branch or the next syscall, whichever comes first */
+	 * point, a counted branch or the next syscall, whichever comes first
+	 * (the next syscall only, the first time: no restore point was taken) */
+	rec->may_preempt = true;
 	if (!t->deferred_sig) {
 		t->deferred_sig = sig;
 		t->deferred_info = si;
@@ -1116,7 +1105,6 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 	case TRACEE_STOP_OTHER:
 		/* group stops (uprr does not keep stopped threads stopped yet) and
 		 * late stops of PTRACE_INTERRUPT: carry on */
-		t->interrupted = false;
 		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 		break;
 	}

@@ -29,6 +29,13 @@ enum rec_syscall_flags {
 	/** the seccomp filter lets it run without a stop: its effect is fully
 	 * determined by the tracee's own state and it is executed in replay too */
 	REC_SC_UNTRACED = 1u << 4,
+	/** adds, refills or unprotects mappings (mmap, mremap, brk, madvise,
+	 * mprotect): a checkpoint of the process must look at its address
+	 * space again */
+	REC_SC_MAPS = 1u << 5,
+	/** arms a timer that signals the process later (alarm, setitimer,
+	 * timer_settime): from then on a signal may need an execution point */
+	REC_SC_TIMER = 1u << 6,
 };
 
 /** A range of tracee memory. */

@@ -248,15 +248,8 @@ rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len)
 {
 	if (len == 0 || addr == 0)
 		return 0;
-	if (rs->n == rs->cap) {
-		size_t cap = rs->cap ? rs->cap * 2 : 8;
-		struct rec_range *v = realloc(rs->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		rs->v = v;
-		rs->cap = cap;
-	}
+	if (UTIL_GROW(rs->v, rs->cap, rs->n + 1) < 0)
+		return -ENOMEM;
 	rs->v[rs->n++] = (struct rec_range){ addr, len };
 	return 0;
 }

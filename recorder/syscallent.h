@@ -19,7 +19,14 @@
  *   MSG(a)         struct msghdr a: iovecs (result bytes), name, control
  * IN kinds: INB(a, s) argument-s bytes at a; INIOV(a, s); INMSG(a).
  * Flags: MB may block; RX replay executes it; OE outputs count on failure;
- *   SP a per-command check (ioctl, fcntl, futex, prctl, clone); UT untraced.
+ *   SP a per-command check (ioctl, fcntl, futex, prctl, clone); UT untraced;
+ *   MP replay executes it and it adds or refills mappings; TM arms a timer
+ *   that signals.
+ * UT is only for syscalls that give the same result when run twice: a thread
+ * rolled back to count its ticks runs the untraced ones again (rt_sigaction,
+ * rt_sigprocmask and sigaltstack return the old value, munmap leaves code
+ * that ran before it facing unmapped memory: they are traced), and mprotect
+ * is traced so a checkpoint learns of memory that became writable.
  */
 #pragma once
 
@@ -29,6 +36,8 @@
 #define OE REC_SC_OUT_ON_ERROR
 #define SP REC_SC_SPECIAL
 #define UT (REC_SC_UNTRACED | REC_SC_REPLAY_EXEC)
+#define MP (REC_SC_MAPS | REC_SC_REPLAY_EXEC)
+#define TM REC_SC_TIMER
 
 #define FIX(a, n)   { OUT_FIXED, a, 0, n }
 #define RET(a)      { OUT_RET, a, 0, 1 }
@@ -162,12 +171,12 @@ static const struct syscall_row syscall_table[] = {
 	SC(flistxattr,	0, O(RET(1))),
 
 	/* memory: replay executes these at the recorded addresses */
-	SC(mmap,	RX),
-	SC(munmap,	UT),
-	SC(mprotect,	UT),
-	SC(mremap,	RX),
-	SC(brk,		RX),
-	SC(madvise,	RX),
+	SC(mmap,	MP),
+	SC(munmap,	RX),
+	SC(mprotect,	MP),
+	SC(mremap,	MP),
+	SC(brk,		MP),
+	SC(madvise,	MP),
 	SC(msync,	0),
 	SC(mincore,	0, O(AX(2, 1, 1))), /* one byte per page: see model */
 	SC(mlock,	0),
@@ -225,11 +234,11 @@ static const struct syscall_row syscall_table[] = {
 	SC(time,	0, O(FIX(0, 8))),
 	SC(times,	0, O(FIX(0, SZ_TMS))),
 	SC(getrandom,	0, O(RET(0))),
-	SC(alarm,	0),
-	SC(setitimer,	0, O(FIX(2, SZ_ITIMERVAL))),
+	SC(alarm,	TM),
+	SC(setitimer,	TM, O(FIX(2, SZ_ITIMERVAL))),
 	SC(getitimer,	0, O(FIX(1, SZ_ITIMERVAL))),
 	SC(timer_create, 0, O(FIX(2, 4))),
-	SC(timer_settime, 0, O(FIX(3, SZ_ITIMERSPEC))),
+	SC(timer_settime, TM, O(FIX(3, SZ_ITIMERSPEC))),
 	SC(timer_gettime, 0, O(FIX(1, SZ_ITIMERSPEC))),
 	SC(timer_delete, 0),
 
@@ -279,10 +288,10 @@ static const struct syscall_row syscall_table[] = {
 	SC(ioprio_get,	0),
 
 	/* signals */
-	SC(rt_sigaction, UT),
-	SC(rt_sigprocmask, UT),
+	SC(rt_sigaction, RX),
+	SC(rt_sigprocmask, RX),
 	SC(rt_sigreturn, UT),
-	SC(sigaltstack,	UT),
+	SC(sigaltstack,	RX),
 	SC(rt_sigpending, 0, O(AV(0, 1))),
 	SC(kill,	0),
 	SC(tkill,	0),

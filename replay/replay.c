@@ -92,15 +92,8 @@ find_rec(struct replayer *rp, pid_t rec_tid)
 static struct pthread_r *
 add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid)
 {
-	if (rp->nthreads == rp->cap) {
-		size_t cap = rp->cap ? rp->cap * 2 : 16;
-		struct pthread_r *t = realloc(rp->threads, cap * sizeof(*t));
-
-		if (!t)
-			return NULL;
-		rp->threads = t;
-		rp->cap = cap;
-	}
+	if (UTIL_GROW(rp->threads, rp->cap, rp->nthreads + 1) < 0)
+		return NULL;
 	rp->threads[rp->nthreads] = (struct pthread_r){ .rec_tid = rec_tid, .tid = tid };
 	return &rp->threads[rp->nthreads++];
 }
@@ -181,15 +174,7 @@ check_regs(struct replayer *rp, const struct trace_event *ev, const struct pthre
 static int
 ensure_buf(struct replayer *rp, size_t len)
 {
-	if (len > rp->buf_cap) {
-		uint8_t *b = realloc(rp->buf, len);
-
-		if (!b)
-			return -ENOMEM;
-		rp->buf = b;
-		rp->buf_cap = len;
-	}
-	return 0;
+	return UTIL_GROW(rp->buf, rp->buf_cap, len);
 }
 
 static int
@@ -489,7 +474,8 @@ run_to_ticks(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	r = run_to_stop(rp, t, ev, &kind, &sig);
 	if (r < 0)
 		return r;
-	if (kind != TRACEE_STOP_SIGNAL || sig != SIGTRAP || !ticks_soft_at_trap(rp->soft, t->tid, &t->regs))
+	if (kind != TRACEE_STOP_SIGNAL || sig != SIGTRAP ||
+	    ticks_soft_settle(rp->soft, t->tid, &t->regs) != PATCH_STOP_TRAPPED)
 		return diverge(rp, ev, "expected to reach tick %" PRIu64 ", got %s at rip 0x%llx", ticks,
 			       stop_name(kind, sig), t->regs.rip);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
@@ -556,9 +542,7 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 		if (r < 0)
 			return r;
 		regs = t->regs;
-		regs.rip -= ARCH_SYSCALL_INSN_LEN;
-		regs.rax = regs.orig_rax;
-		regs.orig_rax = (uint64_t)-1;
+		arch_rewind_syscall(&regs);
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 		t->state = PT_HELD;

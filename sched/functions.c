@@ -91,15 +91,8 @@ table_add(struct fn_table *t, uint64_t start, uint64_t end)
 {
 	if (end <= start)
 		return 0;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		struct fn_range *r = realloc(t->r, cap * sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		t->r = r;
-		t->cap = cap;
-	}
+	if (UTIL_GROW(t->r, t->cap, t->n + 1) < 0)
+		return -ENOMEM;
 	t->r[t->n++] = (struct fn_range){ start, end };
 	return 0;
 }
@@ -325,15 +318,8 @@ add_fdes(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct fn_table *t)
 			continue;
 		}
 		if (dwarf_cfi_cie_p(&e)) {
-			if (n_cies == cap_cies) {
-				size_t cap = cap_cies ? cap_cies * 2 : 8;
-				struct cie_enc *c = realloc(cies, cap * sizeof(*c));
-
-				if (!c)
-					return -ENOMEM;
-				cies = c;
-				cap_cies = cap;
-			}
+			if (UTIL_GROW(cies, cap_cies, n_cies + 1) < 0)
+				return -ENOMEM;
 			cies[n_cies++] = (struct cie_enc){ off, cie_fde_encoding(&e.cie) };
 			continue;
 		}
@@ -462,16 +448,9 @@ file_get(pid_t pid, const struct tracee_mapping *m, struct fn_file **ret)
 			return log_debug_errno(r, "parsing %s", m->path);
 		}
 	}
-	if (n_files == cap_files) {
-		size_t cap = cap_files ? cap_files * 2 : 16;
-		struct fn_file **nf = realloc(files, cap * sizeof(*nf));
-
-		if (!nf) {
-			file_free(f);
-			return -ENOMEM;
-		}
-		files = nf;
-		cap_files = cap;
+	if (UTIL_GROW(files, cap_files, n_files + 1) < 0) {
+		file_free(f);
+		return -ENOMEM;
 	}
 	files[n_files++] = f;
 	n_parsed++;

@@ -70,15 +70,8 @@ index_of(const struct sched *s, pid_t tid)
 int
 sched_add(struct sched *s, pid_t tid)
 {
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 16;
-		struct sched_thread *t = realloc(s->threads, cap * sizeof(*t));
-
-		if (!t)
-			return -ENOMEM;
-		s->threads = t;
-		s->cap = cap;
-	}
+	if (UTIL_GROW(s->threads, s->cap, s->n + 1) < 0)
+		return -ENOMEM;
 	s->threads[s->n++] = (struct sched_thread){ tid, SCHED_RUNNABLE,
 						    s->chaos ? (uint32_t)next_random(s) : 0 };
 	return 0;
@@ -191,57 +184,30 @@ chaos_draw(struct sched *s)
 	s->slice_ns = 50000 + next_random(s) % (2 * SCHED_DEFAULT_TIMESLICE_NS);
 }
 
-/* Chaos mode: the runnable thread of highest priority, the current one last
- * among equals. */
-static ssize_t
-chaos_choice(const struct sched *s, size_t start)
-{
-	ssize_t best = -1;
-
-	for (size_t k = 0; k < s->n; k++) {
-		size_t i = (start + k) % s->n;
-
-		if (s->threads[i].state != SCHED_RUNNABLE)
-			continue;
-		if (best < 0 || s->threads[i].priority > s->threads[best].priority)
-			best = (ssize_t)i;
-	}
-	return best;
-}
-
 pid_t
 sched_pick(struct sched *s)
 {
 	size_t start = s->current + 1; /* round robin from the last one that ran */
+	ssize_t best = -1;
 
-	if (s->n == 0)
-		return 0;
-	if (s->chaos) {
-		ssize_t i;
-
+	s->has_current = false;
+	if (s->chaos)
 		chaos_draw(s);
-		i = chaos_choice(s, start % s->n);
-		if (i >= 0) {
-			s->current = (size_t)i;
-			s->has_current = true;
-			s->used = 0;
-			return s->threads[i].tid;
-		}
-		s->has_current = false;
-		return 0;
-	}
+	/* the first runnable thread in round-robin order; in chaos mode the
+	 * first of those of highest priority (all are 0 otherwise) */
 	for (size_t k = 0; k < s->n; k++) {
 		size_t i = (start + k) % s->n;
 
-		if (s->threads[i].state == SCHED_RUNNABLE) {
-			s->current = i;
-			s->has_current = true;
-			s->used = 0;
-			return s->threads[i].tid;
-		}
+		if (s->threads[i].state == SCHED_RUNNABLE &&
+		    (best < 0 || s->threads[i].priority > s->threads[best].priority))
+			best = (ssize_t)i;
 	}
-	s->has_current = false;
-	return 0;
+	if (best < 0)
+		return 0;
+	s->current = (size_t)best;
+	s->has_current = true;
+	s->used = 0;
+	return s->threads[best].tid;
 }
 
 unsigned

@@ -30,16 +30,12 @@ struct stub_area {
 	uint64_t base, len, used;
 };
 
-struct site {
-	uint64_t trap, clean;
-};
-
 struct ticks_soft {
 	bool page_mapped;
 	struct stub_area *areas;
-	size_t nareas;
-	struct site *sites;
-	size_t nsites;
+	size_t nareas, areas_cap;
+	struct patch_site *sites; /* what settling a thread needs: stub, trap, clean */
+	size_t nsites, sites_cap;
 	/* the event ticks_soft_plan() filled, and its buffers */
 	struct patch_plan plan;
 	uint64_t *site_words;
@@ -256,8 +252,8 @@ map_exactly(pid_t tid, int memfd, uint64_t addr, uint64_t len, int prot)
 int
 ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace_event *ev)
 {
+	const uint64_t *words;
 	uint64_t nsites;
-	struct site *sites;
 	int r;
 
 	if (ev->nvalues < 4 || ev->nblobs < 1)
@@ -265,6 +261,9 @@ ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace
 	nsites = ev->values[0];
 	if (ev->blobs[0].len != 16 * nsites)
 		return -EINVAL;
+	if (UTIL_GROW(st->sites, st->sites_cap, st->nsites + nsites) < 0 ||
+	    UTIL_GROW(st->areas, st->areas_cap, st->nareas + 1) < 0)
+		return -ENOMEM;
 	if (ev->values[3]) {
 		r = map_exactly(tid, memfd, ev->values[3], 4096, PROT_READ | PROT_WRITE);
 		if (r < 0)
@@ -272,11 +271,6 @@ ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace
 		st->page_mapped = true;
 	}
 	if (ev->values[1]) {
-		struct stub_area *a = realloc(st->areas, (st->nareas + 1) * sizeof(*a));
-
-		if (!a)
-			return -ENOMEM;
-		st->areas = a;
 		r = map_exactly(tid, memfd, ev->values[1], ev->values[2], PROT_READ | PROT_EXEC);
 		if (r < 0)
 			return r;
@@ -295,58 +289,38 @@ ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace
 				a->used = MAX(a->used, b->addr + b->len - a->base);
 		}
 	}
-	sites = realloc(st->sites, (st->nsites + nsites) * sizeof(*sites));
-	if (!sites)
-		return -ENOMEM;
-	st->sites = sites;
-	memcpy(&st->sites[st->nsites], ev->blobs[0].data, 16 * nsites);
-	st->nsites += nsites;
+	/* (trap, clean) pairs; a stub starts a fixed distance before its C */
+	words = ev->blobs[0].data;
+	for (uint64_t i = 0; i < nsites; i++)
+		st->sites[st->nsites++] = (struct patch_site){
+			.stub = words[2 * i + 1] - PATCH_STUB_CLEAN_OFF,
+			.trap = words[2 * i],
+			.clean = words[2 * i + 1],
+		};
 	return 0;
 }
 
-bool
-ticks_soft_at_trap(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs)
-{
-	uint64_t rcx;
-
-	if (!st)
-		return false;
-	for (size_t i = 0; i < st->nsites; i++) {
-		if (regs->rip != st->sites[i].trap + 1)
-			continue;
-		if (tracee_read(tid, PATCH_TICK_SCRATCH, &rcx, sizeof(rcx)) < 0)
-			return false;
-		regs->rcx = rcx;
-		regs->rip = st->sites[i].clean;
-		return true;
-	}
-	return false;
-}
-
-bool
+enum patch_stop
 ticks_soft_settle(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs)
 {
 	uint64_t scratch, rip, rcx;
+	enum patch_stop stop;
 
 	if (!st)
-		return false;
+		return PATCH_STOP_OUTSIDE;
 	for (size_t i = 0; i < st->nsites; i++) {
-		struct patch_site ps = { 0 };
+		const struct patch_site *ps = &st->sites[i];
 
-		ps.stub = st->sites[i].clean - PATCH_STUB_CLEAN_OFF;
-		ps.trap = st->sites[i].trap;
-		ps.clean = st->sites[i].clean;
-		if (regs->rip < ps.stub || regs->rip > ps.trap + 1)
+		if (regs->rip < ps->stub || regs->rip > ps->trap + 1)
 			continue;
 		if (tracee_read(tid, PATCH_TICK_SCRATCH, &scratch, sizeof(scratch)) < 0)
-			return false;
-		if (patch_site_clean(&ps, regs->rip, regs->rcx, scratch, &rip, &rcx) == PATCH_STOP_OUTSIDE)
-			return false;
+			return PATCH_STOP_OUTSIDE;
+		stop = patch_site_clean(ps, regs->rip, regs->rcx, scratch, &rip, &rcx);
 		regs->rip = rip;
 		regs->rcx = rcx;
-		return true;
+		return stop;
 	}
-	return false;
+	return PATCH_STOP_OUTSIDE;
 }
 
 int

@@ -19,6 +19,7 @@
 
 #include "common/util.h"
 #include "trace/trace.h"
+#include "x86_64/patch.h"
 
 struct ticks_soft;
 
@@ -53,19 +54,16 @@ int ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip,
 int ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace_event *ev) _wur_;
 
 /**
- * If @regs (a SIGTRAP stop) stand right after one of the stubs' int3, make
- * them clean: rcx from the scratch slot, rip at the stub's copy of the
- * region's first instruction. Returns true then, false for any other trap.
+ * @regs stand where thread @tid stopped: a SIGTRAP of a stub's int3, or an
+ * interrupt anywhere. If inside a stub's prologue (between saving rcx and
+ * restoring it) or at its trap, make them clean with patch_site_clean(): the
+ * thread's own rcx, rip at the stub's start or at its copy of the region's
+ * first instruction. Returns PATCH_STOP_TRAPPED when the budget ran out
+ * there (an execution point), PATCH_STOP_OUTSIDE when @regs are in no stub
+ * (unchanged), else where the thread was in the prologue.
  */
-bool ticks_soft_at_trap(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs);
-
-/**
- * @regs stand where an interrupt stopped a thread. If that is inside a stub's
- * prologue (between saving rcx and restoring it) or at its trap, move the
- * thread to the nearest clean point of that stub (patch_site_clean()) so the
- * budget can be changed safely, and return true.
- */
-bool ticks_soft_settle(const struct ticks_soft *st, pid_t tid, struct user_regs_struct *regs);
+enum patch_stop ticks_soft_settle(const struct ticks_soft *st, pid_t tid,
+				  struct user_regs_struct *regs);
 
 /**
  * Set the budget: the thread that runs next traps at its @budget-th counted

@@ -378,15 +378,8 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, uint32_
 			return 0;
 		}
 	}
-	if (w->nkept == w->kept_cap) {
-		size_t cap = MAX(w->kept_cap * 2, (size_t)16);
-		struct kept_file *p = realloc(w->kept, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		w->kept = p;
-		w->kept_cap = cap;
-	}
+	if (UTIL_GROW(w->kept, w->kept_cap, w->nkept + 1) < 0)
+		return -ENOMEM;
 
 	id = w->catalogue.seq;
 	copy_name(name, sizeof(name), id, path);

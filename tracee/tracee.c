@@ -444,16 +444,9 @@ tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n)
 		while (*line == ' ')
 			line++;
 		snprintf(m.path, sizeof(m.path), "%s", line);
-		if (n == cap) {
-			struct tracee_mapping *nm;
-
-			cap = cap ? cap * 2 : 64;
-			nm = realloc(maps, cap * sizeof(*nm));
-			if (!nm) {
-				free(maps);
-				return -ENOMEM;
-			}
-			maps = nm;
+		if (UTIL_GROW(maps, cap, n + 1) < 0) {
+			free(maps);
+			return -ENOMEM;
 		}
 		maps[n++] = m;
 	}
@@ -663,5 +656,26 @@ tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret)
 		return r;
 	bit = 1ULL << (sig - 1);
 	*ret = cgt & bit ? TRACEE_SIG_CAUGHT : ign & bit ? TRACEE_SIG_IGNORED : TRACEE_SIG_DEFAULT;
+	return 0;
+}
+
+int
+tracee_cpu_time(pid_t tid, uint64_t *ret_ns)
+{
+	_cleanup_free_ char *buf = NULL;
+	char path[64], *end;
+	unsigned long long ns;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", tid);
+	r = util_read_file(path, &buf, &len);
+	if (r < 0)
+		return r;
+	errno = 0;
+	ns = strtoull(buf, &end, 10);
+	if (end == buf || errno)
+		return -EPROTO;
+	*ret_ns = ns;
 	return 0;
 }

@@ -206,6 +206,13 @@ enum tracee_sig_disposition {
  */
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
 
+/**
+ * CPU time thread @tid has run, in ns: the first field of /proc/TID/schedstat
+ * (proc(5); Linux 2.6.x, CONFIG_SCHED_INFO). Stores it in *ret_ns.
+ * Returns 0 or -errno (-ENOENT: the thread is gone or the kernel lacks it).
+ */
+int tracee_cpu_time(pid_t tid, uint64_t *ret_ns) _wur_;
+
 /** What tracee_deliver_signal() did. */
 enum tracee_delivery {
 	TRACEE_DELIVERY_NONE,	 /**< ignored: nothing happened; the thread is still stopped */

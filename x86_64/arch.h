@@ -14,6 +14,19 @@
 /** Length of the `syscall` instruction (0f 05). */
 #define ARCH_SYSCALL_INSN_LEN 2
 
+/**
+ * For a tracee at a seccomp stop: skip the syscall now (orig_rax = -1,
+ * seccomp(2)) and put it back on the `syscall` instruction with its number
+ * in rax, so that it issues the same syscall again when it next runs.
+ */
+static inline void
+arch_rewind_syscall(struct user_regs_struct *r)
+{
+	r->rax = r->orig_rax;
+	r->orig_rax = (unsigned long long)-1;
+	r->rip -= ARCH_SYSCALL_INSN_LEN;
+}
+
 /** Syscall argument @i (0..5) of a tracee stopped at syscall entry. */
 static inline uint64_t
 arch_syscall_arg(const struct user_regs_struct *r, int i)

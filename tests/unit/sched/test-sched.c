@@ -284,3 +284,69 @@ Test(sched, free_null)
 {
 	sched_free(NULL);
 }
+
+/* The picks of a chaos scheduler seeded with @seed over 4 threads, one of
+ * them (104) blocked; also checks each slice's length. */
+static void
+chaos_picks(uint64_t seed, pid_t *picks, size_t n)
+{
+	setup(50, 4);
+	sched_set_chaos(s, seed);
+	sched_set_state(s, 104, SCHED_BLOCKED);
+	for (size_t i = 0; i < n; i++) {
+		picks[i] = sched_pick(s);
+		cr_assert(picks[i] >= 101 && picks[i] <= 103, "picked %d", picks[i]);
+		cr_assert(sched_timeslice_ns(s) >= 50000 &&
+			  sched_timeslice_ns(s) < 50000 + 2 * SCHED_DEFAULT_TIMESLICE_NS);
+	}
+	sched_free(s);
+	s = NULL;
+}
+
+Test(sched, chaos_is_reproducible_and_not_round_robin)
+{
+	pid_t a[200], b[200], c[200];
+	unsigned repeats = 0, runs[4] = { 0 };
+
+	chaos_picks(7, a, ARRAY_SIZE(a));
+	chaos_picks(7, b, ARRAY_SIZE(b));
+	chaos_picks(8, c, ARRAY_SIZE(c));
+	cr_assert_arr_eq(a, b, sizeof(a), "the same seed must give the same schedule");
+	cr_assert(memcmp(a, c, sizeof(a)) != 0, "another seed gave the same 200 picks");
+	for (size_t i = 1; i < ARRAY_SIZE(a); i++) {
+		repeats += a[i] == a[i - 1];
+		runs[a[i] - 101]++;
+	}
+	/* round robin never picks the same thread twice in a row while others
+	 * are runnable; priorities do, and are re-drawn so that all run */
+	cr_assert_gt(repeats, 50, "only %u repeated picks", repeats);
+	for (int t = 0; t < 3; t++)
+		cr_assert_gt(runs[t], 0, "thread %d never ran", 101 + t);
+}
+
+Test(sched, chaos_slices_end_at_the_next_event_half_the_time)
+{
+	unsigned one = 0;
+
+	setup(50, 2);
+	sched_set_chaos(s, 3);
+	for (int k = 0; k < 400; k++) {
+		sched_pick(s);
+		one += sched_event(s); /* true: the slice was one event long */
+	}
+	cr_assert(one > 120 && one < 280, "%u of 400 slices were one event long", one);
+}
+
+Test(sched, chaos_events_only_in_chaos_mode)
+{
+	setup(1, 2);
+	sched_pick(s);
+	cr_assert_not(sched_chaos_event(s), "a syscall exit is no switch point outside chaos mode");
+	sched_set_chaos(s, 5);
+	sched_pick(s);
+	int k = 0;
+
+	while (k < 200 && !sched_chaos_event(s))
+		k++;
+	cr_assert_lt(k, 200, "a chaos slice never ended at a syscall exit");
+}
