@@ -248,20 +248,7 @@ in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
 static int
 proc_mem_xfer(int memfd, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
 {
-	uint64_t done = 0;
-
-	if (write)
-		return tracee_write(memfd, addr, buf, len);
-	while (done < len) {
-		ssize_t n = pread(memfd, buf + done, len - done, (off_t)(addr + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 && errno != EIO ? -errno : -EFAULT;
-		done += (uint64_t)n;
-	}
-	return 0;
+	return write ? tracee_write(memfd, addr, buf, len) : tracee_read_mem(memfd, addr, buf, len);
 }
 
 /*
@@ -744,7 +731,7 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 	/* The fork copied the injected `syscall; int3` at rip: writable code
 	 * there is restore point, give it the program's bytes. */
 	if (in_private_range(c, regs.rip, sizeof(code)) &&
-	    (pread(c->memfd, code, sizeof(code), (off_t)regs.rip) != (ssize_t)sizeof(code) ||
+	    (tracee_read_mem(c->memfd, regs.rip, code, sizeof(code)) < 0 ||
 	     tracee_write(fd, regs.rip, code, sizeof(code)) < 0))
 		log_debug("mirror of %d: cannot fix code at 0x%llx", c->pid, regs.rip);
 	kill_mirror(c->mirror);

@@ -167,25 +167,19 @@ tracee_set_regs(pid_t tid, const struct user_regs_struct *regs)
 	return 0;
 }
 
+static int mem_xfer(int memfd, bool write, void *buf, size_t len, uint64_t addr);
+
 static int
 read_proc_mem(pid_t pid, uint64_t addr, void *buf, size_t len)
 {
 	char path[64];
 	_cleanup_close_ int fd = -1;
-	size_t done = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(addr + done));
-
-		if (n <= 0)
-			return n < 0 && errno != EIO ? -errno : -EFAULT;
-		done += (size_t)n;
-	}
-	return 0;
+	return mem_xfer(fd, false, buf, len, addr);
 }
 
 int
@@ -221,14 +215,16 @@ tracee_open_mem(pid_t pid)
 	return fd < 0 ? -errno : fd;
 }
 
-int
-tracee_write(int memfd, uint64_t addr, const void *buf, size_t len)
+/* pwrite(2) or pread(2) all of [@addr, +@len) through /proc/PID/mem; a
+ * page the kernel cannot reach reads as EIO or a short count: -EFAULT. */
+static int
+mem_xfer(int memfd, bool write, void *buf, size_t len, uint64_t addr)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t n = pwrite(memfd, (const char *)buf + done, len - done,
-				   (off_t)(addr + done));
+		ssize_t n = write ? pwrite(memfd, (char *)buf + done, len - done, (off_t)(addr + done))
+				  : pread(memfd, (char *)buf + done, len - done, (off_t)(addr + done));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -237,6 +233,18 @@ tracee_write(int memfd, uint64_t addr, const void *buf, size_t len)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+int
+tracee_write(int memfd, uint64_t addr, const void *buf, size_t len)
+{
+	return mem_xfer(memfd, true, (void *)buf, len, addr);
+}
+
+int
+tracee_read_mem(int memfd, uint64_t addr, void *buf, size_t len)
+{
+	return mem_xfer(memfd, false, buf, len, addr);
 }
 
 int
@@ -512,15 +520,14 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 	uint8_t code[sizeof(inject_code)];
 	uint64_t saved_mask, requeue = 0;
 	int64_t result = 0;
-	ssize_t n;
 	int r, err = 0;
 
 	r = tracee_get_regs(tid, &saved);
 	if (r < 0)
 		return r;
-	n = pread(memfd, code, sizeof(code), (off_t)saved.rip);
-	if (n != (ssize_t)sizeof(code))
-		return n < 0 && errno != EIO ? -errno : -EFAULT;
+	r = tracee_read_mem(memfd, saved.rip, code, sizeof(code));
+	if (r < 0)
+		return r;
 	r = get_sigmask(tid, &saved_mask);
 	if (r < 0)
 		return r;

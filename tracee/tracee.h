@@ -99,6 +99,13 @@ int tracee_read(pid_t pid, uint64_t addr, void *buf, size_t len) _wur_;
 int tracee_write(int memfd, uint64_t addr, const void *buf, size_t len) _wur_;
 
 /**
+ * Read @len bytes of tracee memory through @memfd, an open /proc/PID/mem;
+ * this reads even PROT_NONE pages (FOLL_FORCE, proc(5)), unlike
+ * tracee_read(). Returns 0, -EFAULT for an unmapped page, or -errno.
+ */
+int tracee_read_mem(int memfd, uint64_t addr, void *buf, size_t len) _wur_;
+
+/**
  * Copy up to @len bytes of file @fd from offset @off into tracee memory at
  * @addr through @memfd; stops early at the end of the file (the rest of the
  * range is left as it is). Returns 0 or -errno.
