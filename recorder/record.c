@@ -81,6 +81,7 @@ struct rthread {
 	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
 	unsigned rollbacks;	      /* in this run of user code */
 	bool uncountable;	      /* gave up reaching an execution point in this run */
+	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 };
 
 /*
@@ -111,8 +112,9 @@ struct recorder {
 	size_t buf_cap;
 	struct trace_blob *blobs;
 	size_t blobs_cap;
-	/* preemption in user code (soft ticks) */
-	struct ticks_soft *soft;	/* NULL: threads switch only at events */
+	/* preemption in user code: the PMU counts ticks, or soft ticks */
+	bool pmu;			/* every thread's ticks are counted by the PMU */
+	struct ticks_soft *soft;	/* NULL: soft ticks are off */
 	struct checkpoint *ckpt;	/* restore point of the current run of user code */
 	bool need_remap;		/* the address space changed since the restore point */
 	bool at_exec;			/* the leader still stands at its exec stop */
@@ -142,7 +144,7 @@ add_thread(struct recorder *rec, pid_t tid, struct rthread **ret)
 	r = sched_add(rec->sched, tid);
 	if (r < 0)
 		return r;
-	rec->threads[rec->nthreads] = (struct rthread){ .tid = tid, .state = RT_HELD };
+	rec->threads[rec->nthreads] = (struct rthread){ .tid = tid, .state = RT_HELD, .pmu_fd = -1 };
 	*ret = &rec->threads[rec->nthreads++];
 	return 0;
 }
@@ -156,6 +158,8 @@ remove_thread(struct recorder *rec, pid_t tid)
 	if (!t)
 		return;
 	free(t->xstate);
+	if (t->pmu_fd >= 0)
+		close(t->pmu_fd);
 	*t = rec->threads[--rec->nthreads];
 }
 
@@ -267,6 +271,17 @@ deadline_passed(struct recorder *rec, pid_t tid, uint64_t *ret_wait_ns)
 
 static void dispatch(struct recorder *rec, pid_t tid, int status);
 
+/* The PMU counts @t's ticks from 0 as its run of user code starts. */
+static void
+restart_pmu(struct recorder *rec, struct rthread *t)
+{
+	int r = t->pmu_fd < 0 ? ticks_pmu_open(t->tid, 0, 0, &t->pmu_fd)
+			      : ticks_pmu_reset(t->pmu_fd);
+
+	if (r < 0 && r != -ESRCH)
+		stop_recording(rec, "cannot count the ticks of thread %d: %s", t->tid, strerror(-r));
+}
+
 /*
  * @t is about to run user code: make this its restore point. The checkpoint
  * takes the memory (created at the first run: from then on every run of user
@@ -282,6 +297,12 @@ start_run(struct recorder *rec, struct rthread *t)
 	t->uncountable = false;
 	t->ticks_base = 0;
 	set_deadline(rec, sched_timeslice_ns(rec->sched));
+	if (rec->pmu) {
+		/* the counter finds execution points without restore points */
+		restart_pmu(rec, t);
+		rec->at_exec = false;
+		return;
+	}
 	/* Restore points cost a copy of every page a run writes: none are taken
 	 * until a run may need an execution point. The exec stop is inside
 	 * execve, where no syscall can be injected: the loader never needs one. */
@@ -794,12 +815,16 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	return 0;
 }
 
-/* A counted branch trapped (budget used up): @t stands at an execution point. */
+/*
+ * @t stands at an execution point, @ticks into its run of user code (a counted
+ * branch trapped, or the PMU counted them): take its deferred signal there, or
+ * preempt it.
+ */
 static void
-on_tick_trap(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
+at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+		   uint64_t ticks)
 {
 	struct trace_event ev;
-	uint64_t ticks = t->ticks_base + 1;
 
 	if (tracee_set_regs(t->tid, regs) < 0)
 		return;
@@ -848,6 +873,16 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 {
 	uint64_t left, rip;
 
+	if (rec->pmu) {
+		/* the counter says how far it is: (ticks, registers) is the point */
+		if (t->pmu_fd >= 0 && ticks_pmu_read(t->pmu_fd, &left) == 0) {
+			at_execution_point(rec, t, regs, left);
+			return;
+		}
+		t->uncountable = true;
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
 	if (!rec->soft || !rec->ckpt) {
 		resume(t, PTRACE_CONT, 0);
 		return;
@@ -859,7 +894,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	case PATCH_STOP_TRAPPED:
 		if (t->trap_armed) {
 			/* stopped on its way to the trap: the same execution point */
-			on_tick_trap(rec, t, regs);
+			at_execution_point(rec, t, regs, t->ticks_base + 1);
 			return;
 		}
 		/* fall through */
@@ -893,7 +928,7 @@ static bool
 point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
 {
 	*ret_wait_ns = 0;
-	if (!rec->soft || !rec->ckpt || t->uncountable)
+	if ((!rec->pmu && (!rec->soft || !rec->ckpt)) || t->uncountable)
 		return false;
 	if (t->deferred_sig && !t->trap_armed)
 		return true;
@@ -960,7 +995,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		return;
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(rec->soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
-		on_tick_trap(rec, t, &regs);
+		at_execution_point(rec, t, &regs, t->ticks_base + 1);
 		return;
 	}
 	if (sig == SIGSEGV && si.si_code == SI_KERNEL) {
@@ -1349,9 +1384,8 @@ find_program(const char *name, char *buf, size_t len)
 }
 
 /*
- * The tick source asked for (NULL: auto). Soft ticks preempt threads here;
- * the PMU source is probed and its event encoded, but preemption with it is
- * not wired up yet, so auto means soft and pmu is refused with the reason.
+ * The tick source asked for (NULL: auto, which is pmu where the counter works
+ * and soft elsewhere); pmu where it does not work is refused with the reason.
  */
 static int
 choose_ticks(const char *name, enum ticks_source *ret)
@@ -1364,17 +1398,21 @@ choose_ticks(const char *name, enum ticks_source *ret)
 		log_error("unknown tick source '%s': use auto, soft or pmu", name);
 		return -EINVAL;
 	}
-	if (is_auto || s == TICKS_SOURCE_SOFT || s == TICKS_SOURCE_NONE) {
-		*ret = is_auto ? TICKS_SOURCE_SOFT : s;
+	if (is_auto) {
+		*ret = ticks_source_auto();
 		return 0;
 	}
-	if (ticks_pmu_probe(why, sizeof(why)) < 0)
+	if (s != TICKS_SOURCE_PMU) {
+		*ret = s;
+		return 0;
+	}
+	if (ticks_pmu_probe(why, sizeof(why)) < 0) {
 		log_error("--ticks=pmu: hardware performance counters are not available here (%s); "
 			  "use --ticks=soft", why);
-	else
-		log_error("--ticks=pmu: hardware performance counters work here, but preempting "
-			  "with them is not implemented yet; use --ticks=soft");
-	return -ENOTSUP;
+		return -ENOTSUP;
+	}
+	*ret = s;
+	return 0;
 }
 
 int
@@ -1417,6 +1455,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
 	rec.sched = sched_new(0);
+	rec.pmu = ticks == TICKS_SOURCE_PMU;
 	if (ticks == TICKS_SOURCE_SOFT)
 		rec.soft = ticks_soft_new();
 	if (!rec.sched || (ticks == TICKS_SOURCE_SOFT && !rec.soft)) {
@@ -1503,6 +1542,11 @@ out:
 	if (rec.memfd >= 0)
 		close(rec.memfd);
 	sched_free(rec.sched);
+	for (size_t i = 0; i < rec.nthreads; i++) {
+		free(rec.threads[i].xstate);
+		if (rec.threads[i].pmu_fd >= 0)
+			close(rec.threads[i].pmu_fd);
+	}
 	free(rec.threads);
 	rec_ranges_free(&rec.ranges);
 	free(rec.buf);

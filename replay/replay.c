@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "recorder/recorder.h"
 #include "sched/ticks-soft.h"
+#include "sched/ticks.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
@@ -63,6 +64,7 @@ struct replayer {
 	uint8_t *buf;
 	size_t buf_cap;
 	struct ticks_soft *soft; /* counting code installed by TRACE_EV_PATCH */
+	bool pmu;		 /* execution points are counted by the PMU */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -128,15 +130,17 @@ stop_name(enum tracee_stop kind, int sig)
  * Run thread @t to its next stop: the point of event @ev. Group stops are
  * passed over. Stores the stop's kind and signal.
  */
+/* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
+ * for its next stop other than a group stop. */
 static int
-run_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
-	    enum tracee_stop *ret_kind, int *ret_sig)
+resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
+	       enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig)
 {
 	int status, sig = 0;
 	enum tracee_stop kind;
 
 	if (t->state != PT_RUNNING)
-		tracee_resume(t->tid, PTRACE_CONT, 0);
+		tracee_resume(t->tid, how, 0);
 	t->state = PT_RUNNING;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
@@ -153,6 +157,13 @@ run_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *
 	*ret_kind = kind;
 	*ret_sig = sig;
 	return 0;
+}
+
+static int
+run_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
+	    enum tracee_stop *ret_kind, int *ret_sig)
+{
+	return resume_to_stop(rp, t, ev, PTRACE_CONT, ret_kind, ret_sig);
 }
 
 static int
@@ -457,9 +468,70 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 }
 
 /*
+ * run_to_ticks with the PMU: a counter interrupts TICKS_PMU_SKID ticks before
+ * the point, then a hardware breakpoint at the recorded rip stops the thread
+ * each time it gets there, and on the last tick single steps find the
+ * registers (a rep-prefixed instruction repeats at one rip with one count).
+ */
+static int
+run_to_ticks_pmu(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+		 uint64_t ticks)
+{
+	_cleanup_close_ int fd = -1, irq_fd = -1;
+	struct user_regs_struct want;
+	enum tracee_stop kind;
+	uint64_t n;
+	int sig, r;
+
+	if (!ev->has_regs)
+		return diverge(rp, ev, "execution point without registers");
+	memcpy(&want, ev->regs, sizeof(want));
+	r = ticks_pmu_open(t->tid, 0, 0, &fd);
+	if (r >= 0 && ticks > TICKS_PMU_SKID)
+		r = ticks_pmu_open(t->tid, ticks - TICKS_PMU_SKID, TICKS_PMU_SIGNAL, &irq_fd);
+	if (r < 0)
+		return diverge(rp, ev, "cannot count ticks: %s", strerror(-r));
+	if (irq_fd >= 0) {
+		r = run_to_stop(rp, t, ev, &kind, &sig);
+		if (r < 0)
+			return r;
+		if (kind != TRACEE_STOP_SIGNAL || sig != TICKS_PMU_SIGNAL)
+			return diverge(rp, ev, "expected to come near tick %" PRIu64
+				       ", got %s at rip 0x%llx", ticks, stop_name(kind, sig),
+				       t->regs.rip);
+		t->state = PT_HELD; /* resumed without the overflow signal */
+	}
+	for (;;) {
+		r = ticks_pmu_read(fd, &n);
+		if (r < 0)
+			return diverge(rp, ev, "cannot read the tick counter: %s", strerror(-r));
+		if (n > ticks)
+			return diverge(rp, ev, "went past tick %" PRIu64 " (at %" PRIu64 ", rip 0x%llx)",
+				       ticks, n, t->regs.rip);
+		if (n == ticks && !arch_regs_differ(&want, &t->regs))
+			break;
+		r = tracee_set_hw_breakpoint(t->tid, n < ticks ? want.rip : 0);
+		if (r < 0)
+			return diverge(rp, ev, "cannot set a breakpoint at 0x%llx: %s", want.rip,
+				       strerror(-r));
+		r = resume_to_stop(rp, t, ev, n < ticks ? PTRACE_CONT : PTRACE_SINGLESTEP, &kind, &sig);
+		if (r < 0)
+			return r;
+		if (kind != TRACEE_STOP_SIGNAL || sig != SIGTRAP)
+			return diverge(rp, ev, "expected to reach tick %" PRIu64 ", got %s at rip 0x%llx",
+				       ticks, stop_name(kind, sig), t->regs.rip);
+		t->state = PT_HELD; /* resumed without the SIGTRAP */
+	}
+	if (tracee_set_hw_breakpoint(t->tid, 0) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	return 0;
+}
+
+/*
  * Run @t, held at the start of its run of user code, to the execution point
  * @ev names: its budget makes it trap at the same counted branch as in the
- * recording. Leaves it held there with clean registers.
+ * recording (soft ticks), or the PMU counts its way there. Leaves it held
+ * there with clean registers.
  */
 static int
 run_to_ticks(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, uint64_t ticks)
@@ -469,6 +541,8 @@ run_to_ticks(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 
 	if (t->state != PT_HELD)
 		return diverge(rp, ev, "execution point of a thread that is not held");
+	if (rp->pmu)
+		return run_to_ticks_pmu(rp, ev, t, ticks);
 	if (!ticks_soft_active(rp->soft) || ticks_soft_set_budget(rp->memfd, ticks) < 0)
 		return diverge(rp, ev, "execution point without counting code");
 	r = run_to_stop(rp, t, ev, &kind, &sig);
@@ -828,6 +902,21 @@ check_cpu(const struct trace_header *hdr)
 	return 0;
 }
 
+/* Replay counts ticks as the recording did: the PMU's must work here. */
+static int
+check_ticks(const struct trace_header *hdr, bool *ret_pmu)
+{
+	char why[256];
+
+	*ret_pmu = strcmp(hdr->tick_source, ticks_source_name(TICKS_SOURCE_PMU)) == 0;
+	if (*ret_pmu && ticks_pmu_probe(why, sizeof(why)) < 0) {
+		log_error("the trace counts ticks with hardware performance counters, which are not "
+			  "available here: %s", why);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 int
 replay_run(const struct replay_options *opts, int *ret_status)
 {
@@ -844,6 +933,9 @@ replay_run(const struct replay_options *opts, int *ret_status)
 		goto out;
 	}
 	check_cpu(trace_reader_header(rp.r));
+	r = check_ticks(trace_reader_header(rp.r), &rp.pmu);
+	if (r < 0)
+		goto out;
 	if (opts->dump_sent) {
 		rp.dump_fd = open(opts->dump_sent, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (rp.dump_fd < 0) {

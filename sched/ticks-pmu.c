@@ -11,6 +11,7 @@
 #include <perfmon/pfmlib_perf_event.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 
 #include "common/log.h"
@@ -115,6 +116,9 @@ ticks_pmu_open(pid_t tid, uint64_t overflow_after, int sig, int *ret_fd)
 	if (r < 0)
 		return r;
 	attr.sample_period = overflow_after;
+	/* an interrupting counter starts disabled: PERF_EVENT_IOC_REFRESH below
+	 * enables it for one overflow, after which the kernel disables it */
+	attr.disabled = overflow_after > 0;
 	fd = sys_perf_event_open(&attr, tid);
 	if (fd < 0)
 		return fd;
@@ -129,11 +133,17 @@ ticks_pmu_open(pid_t tid, uint64_t overflow_after, int sig, int *ret_fd)
 		int fl = fcntl(fd, F_GETFL);
 
 		if (fl < 0 || fcntl(fd, F_SETOWN_EX, &own) < 0 || fcntl(fd, F_SETSIG, sig) < 0 ||
-		    fcntl(fd, F_SETFL, fl | O_ASYNC) < 0)
+		    fcntl(fd, F_SETFL, fl | O_ASYNC) < 0 || ioctl(fd, PERF_EVENT_IOC_REFRESH, 1) < 0)
 			return -errno;
 	}
 	*ret_fd = steal_fd(&fd);
 	return 0;
+}
+
+int
+ticks_pmu_reset(int fd)
+{
+	return ioctl(fd, PERF_EVENT_IOC_RESET, 0) < 0 ? -errno : 0;
 }
 
 int

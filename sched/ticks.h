@@ -9,6 +9,7 @@
 #pragma once
 
 #include <linux/perf_event.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,17 +69,33 @@ int ticks_pmu_probe(char *why, size_t why_len) _wur_;
 enum ticks_source ticks_source_auto(void);
 
 /**
+ * How many ticks before an execution point replay asks the PMU to interrupt:
+ * the overflow interrupt arrives some branches late ("skid"; rr allows 100 on
+ * Intel and more on AMD), and from the interrupt on a hardware breakpoint and
+ * single steps reach the exact point.
+ */
+#define TICKS_PMU_SKID 256
+
+/** The signal the overflow of a replay's interrupting counter raises in the tracee (rr's choice). */
+#define TICKS_PMU_SIGNAL SIGSTKFLT
+
+/**
  * Open an enabled tick counter of thread @tid (perf_event_open(2), any CPU,
  * PERF_FLAG_FD_CLOEXEC; the caller needs ptrace access to @tid). If
- * @overflow_after > 0 the counter interrupts after that many ticks
- * (sample_period): the kernel sends signal @sig (0: SIGIO) to @tid itself
- * (fcntl(2) F_SETOWN_EX with F_OWNER_TID, F_SETSIG, O_ASYNC, as rr does), so a
- * supervisor that ptraces @tid sees a signal-delivery-stop shortly after the
- * target (the PMU interrupt skids a few branches). Stores the fd (caller
- * closes) in *ret_fd. Returns 0 or -errno (-ENOENT: no such event or PMU,
- * -ESRCH: @tid vanished).
+ * @overflow_after > 0 the counter interrupts once, after that many ticks
+ * (sample_period, enabled for one overflow with PERF_EVENT_IOC_REFRESH, after
+ * which the kernel disables it: read such a counter only before then): the
+ * kernel sends signal @sig (0: SIGIO) to @tid itself (fcntl(2) F_SETOWN_EX
+ * with F_OWNER_TID, F_SETSIG, O_ASYNC, as rr does), so a supervisor that
+ * ptraces @tid sees a signal-delivery-stop shortly after the target (the PMU
+ * interrupt skids, see TICKS_PMU_SKID). Stores the fd (caller closes) in
+ * *ret_fd. Returns 0 or -errno (-ENOENT: no such event or PMU, -ESRCH: @tid
+ * vanished).
  */
 int ticks_pmu_open(pid_t tid, uint64_t overflow_after, int sig, int *ret_fd) _wur_;
+
+/** Set counter @fd back to 0 (PERF_EVENT_IOC_RESET, perf_event_open(2)). Returns 0 or -errno. */
+int ticks_pmu_reset(int fd) _wur_;
 
 /**
  * Read the tick count of counter @fd: one u64, read(2) of a counter opened

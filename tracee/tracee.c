@@ -16,6 +16,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 
 #include "common/log.h"
@@ -163,6 +164,19 @@ int
 tracee_set_regs(pid_t tid, const struct user_regs_struct *regs)
 {
 	if (ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+tracee_set_hw_breakpoint(pid_t tid, uint64_t addr)
+{
+	/* DR7: bit 0 enables DR0 locally; R/W0 = 00 (execute) and LEN0 = 00 */
+	uint64_t dr7 = addr ? 1 : 0;
+
+	if (addr && ptrace(PTRACE_POKEUSER, tid, offsetof(struct user, u_debugreg[0]), addr) < 0)
+		return -errno;
+	if (ptrace(PTRACE_POKEUSER, tid, offsetof(struct user, u_debugreg[7]), dr7) < 0)
 		return -errno;
 	return 0;
 }

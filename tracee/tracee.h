@@ -85,6 +85,16 @@ int tracee_get_regs(pid_t tid, struct user_regs_struct *ret_regs) _wur_;
 int tracee_set_regs(pid_t tid, const struct user_regs_struct *regs) _wur_;
 
 /**
+ * Make thread @tid stop with SIGTRAP (si_code TRAP_HWBKPT) whenever it is
+ * about to execute the instruction at @addr: debug register DR0 with an
+ * execute breakpoint enabled in DR7 (PTRACE_POKEUSER of struct user's
+ * u_debugreg; Intel SDM vol. 3, 18.2). The kernel sets RF on the way back, so
+ * resuming executes the instruction. @addr 0 removes it. Returns 0 or -errno
+ * (-EINVAL: an address the kernel refuses, such as one in kernel space).
+ */
+int tracee_set_hw_breakpoint(pid_t tid, uint64_t addr) _wur_;
+
+/**
  * Read @len bytes at tracee address @addr of process @pid into @buf
  * (process_vm_readv, falling back to /proc/PID/mem for pages it cannot read).
  * Returns 0, or -EFAULT if any byte is unreadable, or -errno.

@@ -4,7 +4,8 @@
  * libpfm4 encodes for forced Intel and AMD PMU models (LIBPFM_FORCE_PMU,
  * read by pfm_initialize: Criterion runs each test in its own process), and
  * that probing, "auto", opening and reading agree on this machine, whether it
- * has hardware counters or not.
+ * has hardware counters or not; and the hardware breakpoint replay uses to
+ * find a PMU execution point.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -12,12 +13,16 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sched/ticks.h"
+#include "tracee/tracee.h"
 
 TestSuite(ticks, .timeout = 10);
 TestSuite(ticks_pmu, .timeout = 10);
+TestSuite(tracee_hw_breakpoint, .timeout = 10);
 
 Test(ticks, name_parse_round_trip)
 {
@@ -252,6 +257,53 @@ Test(ticks_pmu, overflow_signals_the_thread)
 	cr_assert(fcntl(fd, F_GETFL) & O_ASYNC);
 	cr_assert_eq(fcntl(fd, F_GETSIG), SIGUSR2);
 	run_branches(100000);
-	cr_assert_gt(overflows, 0, "no SIGUSR2 after 100000 branches with a period of 5000");
+	cr_assert_eq(overflows, 1, "%d SIGUSR2 after 100000 branches with a period of 5000: "
+		     "the counter interrupts once", (int)overflows);
 	close(fd);
+}
+
+/*
+ * The hardware breakpoint replay's PMU path uses to reach an execution point:
+ * a traced child stops at each pass through a function, resumes past it, and
+ * runs free once the breakpoint is gone.
+ */
+static __attribute__((noinline)) void
+bp_target(void)
+{
+	__asm__ volatile("" ::: "memory");
+}
+
+Test(tracee_hw_breakpoint, stops_at_each_pass_then_never)
+{
+	struct user_regs_struct regs;
+	siginfo_t si;
+	int status, traps = 0;
+	pid_t pid = fork();
+
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		for (int i = 0; i < 5; i++)
+			bp_target();
+		_exit(7);
+	}
+	cr_assert_eq(tracee_wait(pid, &status), 0);
+	cr_assert(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP);
+	cr_assert_eq(tracee_set_hw_breakpoint(pid, (uint64_t)(uintptr_t)bp_target), 0);
+	for (;;) {
+		tracee_resume(pid, PTRACE_CONT, 0);
+		cr_assert_eq(tracee_wait(pid, &status), 0);
+		if (!WIFSTOPPED(status))
+			break;
+		cr_assert_eq(WSTOPSIG(status), SIGTRAP);
+		cr_assert_eq(ptrace(PTRACE_GETSIGINFO, pid, 0, &si), 0);
+		cr_assert_eq(si.si_code, TRAP_HWBKPT);
+		cr_assert_eq(tracee_get_regs(pid, &regs), 0);
+		cr_assert_eq(regs.rip, (uint64_t)(uintptr_t)bp_target);
+		if (++traps == 3)
+			cr_assert_eq(tracee_set_hw_breakpoint(pid, 0), 0);
+	}
+	cr_assert_eq(traps, 3, "stops before removal: %d", traps);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 7);
 }
