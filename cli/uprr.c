@@ -27,6 +27,8 @@ usage(FILE *f)
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
+		   "       uprr ps [DIR]\n"
+		   "       uprr dump [DIR]\n"
 		   "Traces go to $UPRR_TRACE_DIR (default ~/.local/share/uprr); DIR defaults\n"
 		   "to the latest trace there.\n");
 }
@@ -181,6 +183,28 @@ cmd_info(int argc, char **argv)
 	return replay_info(dir) < 0 ? EXIT_UPRR : 0;
 }
 
+static int
+cmd_ps(int argc, char **argv)
+{
+	char dir[PATH_MAX];
+
+	optind = 1;
+	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
+		return EXIT_UPRR;
+	return replay_ps(dir) < 0 ? EXIT_UPRR : 0;
+}
+
+static int
+cmd_dump(int argc, char **argv)
+{
+	char dir[PATH_MAX];
+
+	optind = 1;
+	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
+		return EXIT_UPRR;
+	return replay_dump(dir) < 0 ? EXIT_UPRR : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -194,6 +218,10 @@ main(int argc, char **argv)
 		return cmd_replay(argc - 1, argv + 1);
 	if (strcmp(argv[1], "info") == 0)
 		return cmd_info(argc - 1, argv + 1);
+	if (strcmp(argv[1], "ps") == 0)
+		return cmd_ps(argc - 1, argv + 1);
+	if (strcmp(argv[1], "dump") == 0)
+		return cmd_dump(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;

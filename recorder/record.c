@@ -59,8 +59,27 @@ enum rthread_state {
 	RT_RUNNING,	/* the current thread, running user code */
 };
 
+/*
+ * An address space: a process's memory, which its threads share, and a vfork
+ * child (CLONE_VM without CLONE_THREAD) too until it execs or exits. Counting
+ * code and restore points belong to it.
+ */
+struct rspace {
+	pid_t pid;			/* a process using it, for /proc/PID */
+	int memfd;			/* its /proc/PID/mem, read-write */
+	unsigned users;			/* thread groups using it */
+	struct ticks_soft *soft;	/* NULL: soft ticks are off */
+	struct checkpoint *ckpt;	/* restore point of the current run of user code */
+	bool need_remap;		/* the address space changed since the restore point */
+	bool at_exec;			/* its process still stands at its exec stop */
+	bool may_preempt;		/* a run may need an execution point: a second
+					 * thread, a timer or a signal was seen */
+};
+
 struct rthread {
 	pid_t tid;
+	pid_t tgid;		      /* its process (thread group) */
+	struct rspace *space;
 	enum rthread_state state;
 	struct user_regs_struct regs; /* at the thread's last event */
 	uint64_t nr, args[6];	      /* the syscall in progress */
@@ -70,7 +89,6 @@ struct rthread {
 	struct rec_syscall_entry entry;	  /* the model's view of the entry */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
-	pid_t new_thread;	      /* thread its clone created, announced after the exit */
 	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
 	siginfo_t injecting_info;
 	/* the start of its current run of user code: rollbacks return here */
@@ -100,10 +118,10 @@ struct recorder {
 	struct sched *sched;
 	struct rthread *threads;
 	size_t nthreads, cap;
-	pid_t leader;
-	int memfd;
+	pid_t root;			/* the process uprr started */
+	unsigned nprocs;		/* recorded processes alive */
 	bool done;
-	int status;			/* wait status of the process */
+	int status;			/* wait status of the root process */
 	uint64_t last_sig_rip;		/* where the last fatal-looking signal hit */
 	pid_t last_sig_tid;
 	char error[512];		/* why recording stopped early, if it did */
@@ -114,12 +132,9 @@ struct recorder {
 	size_t blobs_cap;
 	/* preemption in user code: the PMU counts ticks, or soft ticks */
 	bool pmu;			/* every thread's ticks are counted by the PMU */
-	struct ticks_soft *soft;	/* NULL: soft ticks are off */
-	struct checkpoint *ckpt;	/* restore point of the current run of user code */
-	bool need_remap;		/* the address space changed since the restore point */
-	bool at_exec;			/* the leader still stands at its exec stop */
-	bool may_preempt;		/* a run may need an execution point: a second
-					 * thread, a timer or a signal was seen */
+	bool soft;			/* new address spaces count soft ticks */
+	struct checkpoint_stats ckpt_stats; /* of address spaces already gone */
+	size_t nsites;			/* counted branches installed, all spaces */
 	struct deadline due;		/* of the running thread: its timeslice, or the
 					 * grace for its armed budget */
 	struct rec_stats stats;
@@ -134,8 +149,66 @@ find_thread(struct recorder *rec, pid_t tid)
 	return NULL;
 }
 
+/* A new address space of process @pid (after its exec, or a fork of @from,
+ * whose counting code it inherits). NULL when out of memory or @pid is gone. */
+static struct rspace *
+space_new(struct recorder *rec, pid_t pid, const struct rspace *from)
+{
+	struct rspace *sp = calloc(1, sizeof(*sp));
+
+	if (!sp)
+		return NULL;
+	sp->pid = pid;
+	sp->users = 1;
+	sp->memfd = tracee_open_mem(pid);
+	if (rec->soft)
+		sp->soft = from ? ticks_soft_clone(from->soft) : ticks_soft_new();
+	if (from)
+		sp->may_preempt = from->may_preempt;
+	if (sp->memfd < 0 || (rec->soft && !sp->soft)) {
+		if (sp->memfd >= 0)
+			close(sp->memfd);
+		ticks_soft_free(sp->soft);
+		free(sp);
+		return NULL;
+	}
+	return sp;
+}
+
+/* Process @pid stops using @sp (it exited or exec'd). */
+static void
+space_leave(struct recorder *rec, struct rspace *sp, pid_t pid)
+{
+	if (!sp || --sp->users > 0) {
+		if (sp && sp->pid == pid) {
+			/* another thread group shares it: find it through one of its threads */
+			for (size_t i = 0; i < rec->nthreads; i++)
+				if (rec->threads[i].space == sp && rec->threads[i].tgid != pid) {
+					sp->pid = rec->threads[i].tgid;
+					break;
+				}
+		}
+		return;
+	}
+	if (sp->ckpt) {
+		struct checkpoint_stats cs;
+
+		checkpoint_get_stats(sp->ckpt, &cs);
+		rec->ckpt_stats.syncs += cs.syncs;
+		rec->ckpt_stats.pages_synced += cs.pages_synced;
+		rec->ckpt_stats.forks += cs.forks;
+		rec->ckpt_stats.rollbacks += cs.rollbacks;
+		rec->ckpt_stats.pages_restored += cs.pages_restored;
+		checkpoint_free(sp->ckpt);
+	}
+	rec->nsites += ticks_soft_nsites(sp->soft);
+	ticks_soft_free(sp->soft);
+	close(sp->memfd);
+	free(sp);
+}
+
 static int
-add_thread(struct recorder *rec, pid_t tid, struct rthread **ret)
+add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *sp, struct rthread **ret)
 {
 	int r;
 
@@ -144,23 +217,53 @@ add_thread(struct recorder *rec, pid_t tid, struct rthread **ret)
 	r = sched_add(rec->sched, tid);
 	if (r < 0)
 		return r;
-	rec->threads[rec->nthreads] = (struct rthread){ .tid = tid, .state = RT_HELD, .pmu_fd = -1 };
+	rec->threads[rec->nthreads] = (struct rthread){
+		.tid = tid, .tgid = tgid, .space = sp, .state = RT_HELD, .pmu_fd = -1
+	};
 	*ret = &rec->threads[rec->nthreads++];
 	return 0;
+}
+
+/* Forget thread @tid (gone, or its tid taken over by an exec). */
+static void
+drop_thread(struct recorder *rec, struct rthread *t)
+{
+	sched_remove(rec->sched, t->tid);
+	free(t->xstate);
+	if (t->pmu_fd >= 0)
+		close(t->pmu_fd);
+	*t = rec->threads[--rec->nthreads];
+}
+
+/* Whether another thread of @t's process is known. */
+static bool
+has_siblings(const struct recorder *rec, const struct rthread *t)
+{
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (&rec->threads[i] != t && rec->threads[i].tgid == t->tgid)
+			return true;
+	return false;
 }
 
 static void
 remove_thread(struct recorder *rec, pid_t tid)
 {
 	struct rthread *t = find_thread(rec, tid);
+	struct rspace *sp;
+	pid_t tgid;
 
-	sched_remove(rec->sched, tid);
-	if (!t)
+	if (!t) {
+		sched_remove(rec->sched, tid);
 		return;
-	free(t->xstate);
-	if (t->pmu_fd >= 0)
-		close(t->pmu_fd);
-	*t = rec->threads[--rec->nthreads];
+	}
+	sp = t->space;
+	tgid = t->tgid;
+	if (!has_siblings(rec, t)) {
+		drop_thread(rec, t);
+		space_leave(rec, sp, tgid);
+		return;
+	}
+	drop_thread(rec, t);
 }
 
 static int
@@ -290,6 +393,7 @@ restart_pmu(struct recorder *rec, struct rthread *t)
 static void
 start_run(struct recorder *rec, struct rthread *t)
 {
+	struct rspace *sp = t->space;
 	int r;
 
 	t->trap_armed = false;
@@ -300,34 +404,43 @@ start_run(struct recorder *rec, struct rthread *t)
 	if (rec->pmu) {
 		/* the counter finds execution points without restore points */
 		restart_pmu(rec, t);
-		rec->at_exec = false;
+		sp->at_exec = false;
 		return;
 	}
 	/* Restore points cost a copy of every page a run writes: none are taken
 	 * until a run may need an execution point. The exec stop is inside
 	 * execve, where no syscall can be injected: the loader never needs one. */
-	if (!rec->soft || !rec->may_preempt || rec->at_exec) {
-		rec->at_exec = false;
+	if (!sp->soft || !sp->may_preempt || sp->at_exec) {
+		sp->at_exec = false;
 		return;
 	}
 	t->start_regs = t->regs;
-	if (!rec->ckpt) {
-		r = checkpoint_new(rec->leader, t->tid, rec->memfd, &rec->ckpt);
+	if (!sp->ckpt) {
+		r = checkpoint_new(t->tgid, t->tid, sp->memfd, &sp->ckpt);
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
+		if (r == -ECHILD) {
+			/* a process uprr did not start: its mirror would be the
+			 * program's child, which its wait(2) could see */
+			log_debug("process %d: no restore points; its CPU-bound threads run to "
+				  "their next event", t->tgid);
+			ticks_soft_free(sp->soft);
+			sp->soft = NULL;
+			return;
+		}
 		if (r < 0) {
 			log_warn("cannot checkpoint the program (%s): CPU-bound threads will not be "
 				 "preempted", strerror(-r));
-			ticks_soft_free(rec->soft);
-			rec->soft = NULL;
+			ticks_soft_free(sp->soft);
+			sp->soft = NULL;
 			return;
 		}
-		rec->need_remap = false;
+		sp->need_remap = false;
 	} else {
-		r = rec->need_remap ? checkpoint_remap(rec->ckpt, t->tid) : checkpoint_sync(rec->ckpt);
+		r = sp->need_remap ? checkpoint_remap(sp->ckpt, t->tid) : checkpoint_sync(sp->ckpt);
 		if (r == -ESTALE) /* an earlier one failed half-way (a thread vanished) */
-			r = checkpoint_remap(rec->ckpt, t->tid);
-		rec->need_remap = false;
+			r = checkpoint_remap(sp->ckpt, t->tid);
+		sp->need_remap = false;
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
@@ -339,7 +452,7 @@ start_run(struct recorder *rec, struct rthread *t)
 		t->xstate = malloc(XSTATE_CAP);
 	if (!t->xstate || tracee_get_xstate(t->tid, t->xstate, XSTATE_CAP, &t->xstate_len) < 0)
 		t->xstate_len = 0; /* this run cannot be rolled back */
-	if (ticks_soft_active(rec->soft) && ticks_soft_set_budget(rec->memfd, 0) < 0)
+	if (ticks_soft_active(sp->soft) && ticks_soft_set_budget(sp->memfd, 0) < 0)
 		log_debug("cannot reset the tick budget");
 }
 
@@ -380,19 +493,52 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
 
-/* The new thread of a clone: wait for its first stop; it is announced in
- * the trace after the clone's exit, where replay creates it. */
+/* The clone flags of the syscall @t is in: clone's own, or fork's and vfork's. */
+static uint64_t
+clone_flags(const struct rthread *t)
+{
+	switch (t->model_nr) {
+	case __NR_fork:
+		return SIGCHLD;
+	case __NR_vfork:
+		return CLONE_VM | CLONE_VFORK | SIGCHLD;
+	default:
+		return t->model_args[0];
+	}
+}
+
+/*
+ * @parent's clone, fork or vfork created a thread or a process: wait for its
+ * first stop and announce it in the trace now, before the exit of the syscall
+ * that created it (a vfork child runs first): replay creates it here too.
+ * A new process gets an address space of its own, a copy of its parent's,
+ * unless it shares it (CLONE_VM: vfork).
+ */
 static void
 on_clone_event(struct recorder *rec, struct rthread *parent)
 {
 	unsigned long msg = 0;
+	uint64_t flags = clone_flags(parent);
+	struct rspace *sp = parent->space;
+	struct trace_event ev;
 	struct rthread *child;
+	pid_t ptid = parent->tid, tgid = parent->tgid, tid;
 	int status, sig;
-	pid_t ptid = parent->tid;
 
 	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, 0, &msg) < 0)
 		return;
-	if (add_thread(rec, (pid_t)msg, &child) < 0) {
+	tid = (pid_t)msg;
+	if (!(flags & CLONE_THREAD)) {
+		tgid = tid;
+		rec->nprocs++;
+		if (flags & CLONE_VM)
+			sp->users++;
+		else if (!(sp = space_new(rec, tid, parent->space))) {
+			stop_recording(rec, "cannot follow the new process %d", tid);
+			return;
+		}
+	}
+	if (add_thread(rec, tid, tgid, sp, &child) < 0) {
 		stop_recording(rec, "%s", "out of memory");
 		return;
 	}
@@ -406,7 +552,23 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 		stop_recording(rec, "%s", "a new thread vanished");
 		return;
 	}
-	find_thread(rec, ptid)->new_thread = (pid_t)msg;
+	event_init(&ev, TRACE_EV_THREAD_START, tid);
+	ev.nvalues = 2;
+	ev.values[0] = (uint64_t)ptid;
+	ev.values[1] = flags;
+	write_event(rec, &ev);
+}
+
+/* After a clone event: @t continues its syscall, which for a vfork returns
+ * only once the child execs or exits; the child runs meanwhile. */
+static void
+continue_clone(struct recorder *rec, struct rthread *t)
+{
+	if (clone_flags(t) & CLONE_VFORK) {
+		t->state = RT_IN_SYSCALL;
+		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	}
+	resume(t, PTRACE_SYSCALL, 0);
 }
 
 /* Execute the syscall @t is stopped at and wait for its exit, synchronously. */
@@ -431,7 +593,9 @@ run_syscall(struct recorder *rec, struct rthread *t)
 				on_clone_event(rec, t);
 				t = find_thread(rec, tid);
 			}
-			resume(t, PTRACE_SYSCALL, 0);
+			continue_clone(rec, t);
+			if (t->state == RT_IN_SYSCALL)
+				return;
 			break;
 		case TRACEE_GONE:
 			on_thread_gone(rec, t->tid, status);
@@ -477,6 +641,18 @@ keep_mapped_file(struct recorder *rec, struct rthread *t, uint64_t result, uint6
 	*ret_ref = (uint64_t)id + 1;
 }
 
+/* Whether fd @fd of thread @tid is the file uprr has as that fd (stdout or
+ * stderr), compared by device and inode. */
+static bool
+same_file(pid_t tid, int fd)
+{
+	char path[64];
+	struct stat a, b;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+	return stat(path, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
 static void
 on_syscall_exit(struct recorder *rec, struct rthread *t)
 {
@@ -507,22 +683,20 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		keep_mapped_file(rec, t, (uint64_t)result, &ev.values[2]);
 		ev.values[3] = t->args[5];
 		ev.nvalues = 4;
+	} else if (rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && t->args[0] >= 1) {
+		/* replay shows what reached uprr's own stdout and stderr only,
+		 * not what a pipeline's stage wrote to the next one */
+		ev.values[2] = same_file(t->tid, (int)t->args[0]);
+		ev.nvalues = 3;
 	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	write_event(rec, &ev);
-	if (t->new_thread) {
-		event_init(&ev, TRACE_EV_THREAD_START, t->new_thread);
-		ev.nvalues = 1;
-		ev.values[0] = (uint64_t)t->tid;
-		write_event(rec, &ev);
-		t->new_thread = 0;
-	}
 	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
 	if (flags & REC_SC_MAPS)
-		rec->need_remap = true;
+		t->space->need_remap = true;
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
-		rec->may_preempt = true;
+		t->space->may_preempt = true;
 	if (sched_current(rec->sched) == t->tid && sched_chaos_event(rec->sched)) {
 		/* chaos: another thread may run before this one leaves the syscall */
 		t->state = RT_HELD;
@@ -556,7 +730,7 @@ inject_at_syscall(struct recorder *rec, struct rthread *t)
 	t->injecting_sig = t->deferred_sig;
 	t->injecting_info = t->deferred_info;
 	t->deferred_sig = 0;
-	syscall(SYS_tgkill, rec->leader, t->tid, t->injecting_sig);
+	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 	t->state = RT_RUNNING;
 	resume(t, PTRACE_CONT, 0);
 }
@@ -637,6 +811,13 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		return;
 
 	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
+	if (t->nr == __NR_execve || t->nr == __NR_execveat) {
+		/* its next stop may come under another id (the leader's): see
+		 * on_exec_event; other threads of the process stop nowhere */
+		t->state = RT_IN_SYSCALL;
+		resume(t, PTRACE_SYSCALL, 0);
+		return;
+	}
 	if (t->nr == __NR_exit || t->nr == __NR_exit_group) {
 		/* the thread (or all threads) exit: their exit events follow */
 		t->state = RT_RUNNING;
@@ -645,8 +826,10 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	}
 	/* The order in which output reaches stdout and stderr is the order of
 	 * their exit events: run those writes to completion. Their reader is
-	 * outside the recording, so waiting for it cannot deadlock the threads. */
-	if ((flags & REC_SC_MAY_BLOCK) && !(rec_syscall_is_write((long)t->nr) && t->args[0] <= 2)) {
+	 * outside the recording, so waiting for it cannot deadlock the threads,
+	 * unless there are several processes: a pipeline's next stage reads. */
+	if ((flags & REC_SC_MAY_BLOCK) &&
+	    !(rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && rec->nprocs == 1)) {
 		block_in_kernel(rec, t);
 		return;
 	}
@@ -740,7 +923,7 @@ running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ran
 static int
 arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
 {
-	int r = ticks_soft_set_budget(rec->memfd, 1);
+	int r = ticks_soft_set_budget(t->space->memfd, 1);
 
 	if (r < 0)
 		return r;
@@ -774,7 +957,7 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	if (r >= 0) {
 		for (size_t i = 0; i < keep.n; i++)
 			kept[i] = (struct checkpoint_range){ keep.v[i].addr, keep.v[i].len };
-		r = checkpoint_rollback(rec->ckpt, kept, keep.n);
+		r = checkpoint_rollback(t->space->ckpt, kept, keep.n);
 	}
 	rec_ranges_free(&keep);
 	if (r < 0)
@@ -789,18 +972,18 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
 		if (&rec->threads[i] != t)
 			avoid[navoid++] = rec->threads[i].regs.rip;
-	nsites = ticks_soft_plan(rec->soft, rec->leader, t->tid, rip, avoid, navoid, &ev);
+	nsites = ticks_soft_plan(t->space->soft, t->tgid, t->tid, rip, avoid, navoid, &ev);
 	if (nsites > 0) {
 		if (write_event(rec, &ev) < 0)
 			return -EIO;
-		r = ticks_soft_apply(rec->soft, t->tid, rec->memfd, &ev);
+		r = ticks_soft_apply(t->space->soft, t->tid, t->space->memfd, &ev);
 		if (r < 0) {
 			stop_recording(rec, "cannot install counting code in the program: %s",
 				       strerror(-r));
 			return r;
 		}
 		rec->stats.patches++;
-		r = checkpoint_remap(rec->ckpt, t->tid);
+		r = checkpoint_remap(t->space->ckpt, t->tid);
 		if (r < 0) {
 			stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
 			return r;
@@ -809,7 +992,7 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 		log_debug("nothing to count around 0x%" PRIx64 " (%s)", rip,
 			  nsites < 0 ? strerror(-nsites) : "no loop");
 	}
-	if (ticks_soft_active(rec->soft))
+	if (ticks_soft_active(t->space->soft))
 		return arm_trap(rec, t, 0);
 	set_deadline(rec, sched_timeslice_ns(rec->sched)); /* the run starts again */
 	return 0;
@@ -883,12 +1066,12 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (!rec->soft || !rec->ckpt) {
+	if (!t->space->soft || !t->space->ckpt) {
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	/* stopped inside counting code: no tick may stay half done */
-	switch (ticks_soft_settle(rec->soft, t->tid, regs)) {
+	switch (ticks_soft_settle(t->space->soft, t->tid, regs)) {
 	case PATCH_STOP_OUTSIDE:
 		break;
 	case PATCH_STOP_TRAPPED:
@@ -904,7 +1087,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		break;
 	}
 	rip = regs->rip;
-	if (ticks_soft_active(rec->soft) && !t->trap_armed && t->rollbacks == 0 &&
+	if (ticks_soft_active(t->space->soft) && !t->trap_armed && t->rollbacks == 0 &&
 	    ticks_soft_get_budget(t->tid, &left) == 0) {
 		if (arm_trap(rec, t, 0 - left) < 0)
 			log_debug("cannot arm the tick budget");
@@ -928,7 +1111,7 @@ static bool
 point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
 {
 	*ret_wait_ns = 0;
-	if ((!rec->pmu && (!rec->soft || !rec->ckpt)) || t->uncountable)
+	if ((!rec->pmu && (!t->space->soft || !t->space->ckpt)) || t->uncountable)
 		return false;
 	if (t->deferred_sig && !t->trap_armed)
 		return true;
@@ -994,7 +1177,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		resume_user(rec, t, sig, &t->injecting_info);
 		return;
 	}
-	if (sig == SIGTRAP && ticks_soft_settle(rec->soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
+	if (sig == SIGTRAP && ticks_soft_settle(t->space->soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		at_execution_point(rec, t, &regs, t->ticks_base + 1);
 		return;
 	}
@@ -1018,7 +1201,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	/* arrived while running user code: deliver it at the next execution
 	 * point, a counted branch or the next syscall, whichever comes first
 	 * (the next syscall only, the first time: no restore point was taken) */
-	rec->may_preempt = true;
+	t->space->may_preempt = true;
 	if (!t->deferred_sig) {
 		t->deferred_sig = sig;
 		t->deferred_info = si;
@@ -1034,9 +1217,10 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 static void
 on_thread_gone(struct recorder *rec, pid_t tid, int status)
 {
+	struct rthread *t = find_thread(rec, tid);
 	struct trace_event ev;
 
-	if (tid == rec->leader) {
+	if (t && tid == t->tgid) {
 		struct timespec ts;
 
 		clock_gettime(CLOCK_REALTIME, &ts);
@@ -1044,14 +1228,23 @@ on_thread_gone(struct recorder *rec, pid_t tid, int status)
 		ev.nvalues = 2;
 		ev.values[0] = (uint64_t)status;
 		ev.values[1] = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-		rec->status = status;
+		if (tid == rec->root)
+			rec->status = status;
+		rec->nprocs--;
 		write_event(rec, &ev);
-		rec->done = true;
-	} else if (find_thread(rec, tid) && sched_nthreads(rec->sched) > 1) {
+		/* threads of it not reported yet died with it */
+		for (size_t i = 0; i < rec->nthreads;)
+			if (rec->threads[i].tgid == tid && rec->threads[i].tid != tid)
+				drop_thread(rec, &rec->threads[i]);
+			else
+				i++;
+	} else if (t) {
 		event_init(&ev, TRACE_EV_THREAD_EXIT, tid);
 		write_event(rec, &ev);
 	}
 	remove_thread(rec, tid);
+	if (!rec->nthreads)
+		rec->done = true; /* the last recorded process ended */
 }
 
 /* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
@@ -1063,7 +1256,7 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 	pid_t tid = t->tid;
 
 	resume(t, PTRACE_CONT, 0);
-	if (tid == rec->leader)
+	if (tid == t->tgid)
 		return;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
@@ -1073,6 +1266,59 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 		resume(t, PTRACE_CONT, 0);
 	}
 	on_thread_gone(rec, tid, status);
+}
+
+/* ---- exec ---- */
+
+static int record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *exe_path);
+
+/*
+ * The exec stop of process @t->tgid (@t: its leader's entry). The kernel
+ * killed its other threads (their deaths may still be reported: unknown
+ * threads are ignored) and gave the exec'ing thread the leader's id (ptrace(2),
+ * "execve(2) under ptrace"). The process gets a new address space; its
+ * execve continues to its exit stop.
+ */
+static void
+on_exec_event(struct recorder *rec, struct rthread *t)
+{
+	char link[64], exe[PATH_MAX];
+	unsigned long msg = 0;
+	pid_t pid = t->tid, former;
+	struct rspace *old;
+	ssize_t n;
+
+	if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) < 0)
+		return;
+	former = (pid_t)msg;
+	if (!find_thread(rec, former))
+		former = pid;
+	for (size_t i = 0; i < rec->nthreads;)
+		if (rec->threads[i].tgid == pid && rec->threads[i].tid != former)
+			drop_thread(rec, &rec->threads[i]);
+		else
+			i++;
+	t = find_thread(rec, former);
+	if (former != pid) {
+		sched_rename(rec->sched, former, pid);
+		t->tid = pid;
+	}
+	old = t->space;
+	t->space = space_new(rec, pid, NULL);
+	space_leave(rec, old, pid);
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (!t->space || n <= 0) {
+		stop_recording(rec, "cannot follow the execve of process %d", pid);
+		return;
+	}
+	exe[n] = '\0';
+	if (record_exec(rec, t, former, exe) < 0) {
+		stop_recording(rec, "cannot record the execve of %.300s", exe);
+		return;
+	}
+	t->state = RT_IN_SYSCALL;
+	resume(t, PTRACE_SYSCALL, 0);
 }
 
 /* ---- the loop ---- */
@@ -1124,7 +1370,7 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 		break;
 	case TRACEE_STOP_CLONE:
 		on_clone_event(rec, t);
-		resume(find_thread(rec, tid), PTRACE_SYSCALL, 0);
+		continue_clone(rec, find_thread(rec, tid));
 		break;
 	case TRACEE_STOP_EXIT:
 		on_exit_event(rec, t);
@@ -1133,8 +1379,7 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 		on_signal(rec, t, sig);
 		break;
 	case TRACEE_STOP_EXEC:
-		stop_recording(rec, "%s", "the program called execve; recording process images "
-					  "after exec is not supported yet");
+		on_exec_event(rec, t);
 		break;
 	case TRACEE_STOP_GROUP:
 	case TRACEE_STOP_OTHER:
@@ -1287,9 +1532,16 @@ keep_interpreter(struct recorder *rec, pid_t pid, uint64_t *ret_ref)
 	return 0;
 }
 
+/*
+ * Record the image thread @t of process @pid starts after an execve, at its
+ * exec stop: the initial stack, registers, layout, and the executable and ELF
+ * interpreter, kept in the trace. @former is the thread's id before the exec
+ * (ptrace(2): a non-leader that execs takes over the leader's id).
+ */
 static int
-record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
+record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *exe_path)
 {
+	pid_t pid = t->tid;
 	struct user_regs_struct regs;
 	struct trace_event ev;
 	struct trace_blob blobs[2];
@@ -1301,7 +1553,7 @@ record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
 	uint64_t interp_ref;
 	int r;
 
-	r = rec_exec_prepare(pid, rec->memfd, &regs, &stack_end, &maps);
+	r = rec_exec_prepare(pid, t->space->memfd, &regs, &stack_end, &maps);
 	if (r < 0)
 		return r;
 	stack = malloc(stack_end - regs.rsp);
@@ -1319,11 +1571,13 @@ record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
 	r = keep_interpreter(rec, pid, &interp_ref);
 	if (r < 0)
 		return r;
-	event_init(&ev, TRACE_EV_EXEC, pid);
+	event_init(&ev, TRACE_EV_EXEC, former);
 	event_set_regs(&ev, &regs);
-	ev.nvalues = 2;
+	ev.nvalues = 3;
 	ev.values[0] = exe_id;
 	ev.values[1] = interp_ref;
+	ev.values[2] = (uint64_t)pid;
+	t->regs = regs;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
 	ev.nblobs = 2;
@@ -1333,6 +1587,23 @@ record_exec(struct recorder *rec, pid_t pid, const char *exe_path)
 		return r;
 	/* frame the exec on its own so even a recorder killed at once leaves it */
 	return trace_writer_flush(rec->w);
+}
+
+/* Kill every recorded process and reap them all. Address spaces go first:
+ * their checkpoint mirrors are uprr's children too. */
+static void
+kill_tracees(struct recorder *rec)
+{
+	_cleanup_free_ pid_t *tgids = calloc(rec->nthreads + 1, sizeof(pid_t));
+	size_t n = 0;
+
+	for (size_t i = 0; tgids && i < rec->nthreads; i++)
+		tgids[n++] = rec->threads[i].tgid;
+	while (rec->nthreads)
+		remove_thread(rec, rec->threads[0].tid);
+	for (size_t i = 0; i < n; i++)
+		kill(tgids[i], SIGKILL);
+	tracee_kill_all(rec->root);
 }
 
 static volatile pid_t forward_to;
@@ -1418,7 +1689,7 @@ choose_ticks(const char *name, enum ticks_source *ret)
 int
 rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_t dir_len)
 {
-	struct recorder rec = { .memfd = -1 };
+	struct recorder rec = { 0 };
 	struct trace_header hdr;
 	struct tracee_spawn_options sp = { 0 };
 	char exe[PATH_MAX];
@@ -1456,9 +1727,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		cpu = -1;
 	rec.sched = sched_new(0);
 	rec.pmu = ticks == TICKS_SOURCE_PMU;
-	if (ticks == TICKS_SOURCE_SOFT)
-		rec.soft = ticks_soft_new();
-	if (!rec.sched || (ticks == TICKS_SOURCE_SOFT && !rec.soft)) {
+	rec.soft = ticks == TICKS_SOURCE_SOFT;
+	if (!rec.sched) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -1482,14 +1752,17 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		log_error_errno(r, "cannot start %s", opts->argv[0]);
 		goto out;
 	}
-	rec.leader = pid;
-	rec.memfd = tracee_open_mem(pid);
+	rec.root = pid;
+	rec.nprocs = 1;
 	{
+		struct rspace *space = space_new(&rec, pid, NULL);
 		struct rthread *t;
 
-		r = rec.memfd < 0 ? rec.memfd : add_thread(&rec, pid, &t);
-		if (r >= 0)
-			r = record_exec(&rec, pid, exe);
+		r = !space ? -ENOMEM : add_thread(&rec, pid, pid, space, &t);
+		if (r >= 0) {
+			space->at_exec = true;
+			r = record_exec(&rec, t, pid, exe);
+		}
 	}
 	if (r < 0) {
 		log_error_errno(r, "cannot record the start of %s", opts->argv[0]);
@@ -1497,15 +1770,12 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		goto out;
 	}
 	sched_pick(rec.sched);
-	rec.at_exec = true;
 	setup_forwarding(pid);
 	record_loop(&rec);
 	forward_to = 0;
 	if (rec.error[0]) {
 		log_error("%s", rec.error);
-		checkpoint_free(rec.ckpt); /* first: tracee_kill_all() waits for all children */
-		rec.ckpt = NULL;
-		tracee_kill_all(pid);
+		kill_tracees(&rec);
 		r = -ECANCELED;
 		goto out;
 	}
@@ -1514,15 +1784,12 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 " rollbacks, %" PRIu64 " code patches (%zu counted branches), %" PRIu64
 		 " runs left uncounted",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
-		 rec.stats.patches, ticks_soft_nsites(rec.soft), rec.stats.gave_up);
-	if (rec.ckpt) {
-		struct checkpoint_stats cs;
-
-		checkpoint_get_stats(rec.ckpt, &cs);
+		 rec.stats.patches, rec.nsites, rec.stats.gave_up);
+	if (rec.ckpt_stats.syncs)
 		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages), %" PRIu64
 			 " mirror forks, %" PRIu64 " rollbacks (%" PRIu64 " pages)",
-			 cs.syncs, cs.pages_synced, cs.forks, cs.rollbacks, cs.pages_restored);
-	}
+			 rec.ckpt_stats.syncs, rec.ckpt_stats.pages_synced, rec.ckpt_stats.forks,
+			 rec.ckpt_stats.rollbacks, rec.ckpt_stats.pages_restored);
 	if (WIFSIGNALED(rec.status))
 		log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%llx (thread %d)",
 			  tracee_signal_name(WTERMSIG(rec.status)),
@@ -1537,16 +1804,9 @@ out:
 			r = r2;
 		}
 	}
-	checkpoint_free(rec.ckpt);
-	ticks_soft_free(rec.soft);
-	if (rec.memfd >= 0)
-		close(rec.memfd);
+	while (rec.nthreads)
+		remove_thread(&rec, rec.threads[0].tid);
 	sched_free(rec.sched);
-	for (size_t i = 0; i < rec.nthreads; i++) {
-		free(rec.threads[i].xstate);
-		if (rec.threads[i].pmu_fd >= 0)
-			close(rec.threads[i].pmu_fd);
-	}
 	free(rec.threads);
 	rec_ranges_free(&rec.ranges);
 	free(rec.buf);

@@ -230,14 +230,18 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 			snprintf(why, len, "futex operation %ld", (long)(args[1] & FUTEX_CMD_MASK));
 			return -ENOSYS;
 		}
-	case __NR_clone: {
-		const uint64_t thread = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
-
-		if ((args[0] & thread) == thread && !(args[0] & CLONE_VFORK))
-			return 0;
-		snprintf(why, len, "clone without CLONE_VM|CLONE_THREAD (new processes: not yet)");
-		return -ENOSYS;
-	}
+	case __NR_clone:
+		/* a thread, a process (fork), or a process sharing its parent's
+		 * memory until it execs (vfork); an untraced child would escape */
+		if (args[0] & CLONE_UNTRACED) {
+			snprintf(why, len, "clone with CLONE_UNTRACED");
+			return -ENOSYS;
+		}
+		if ((args[0] & CLONE_THREAD) && !(args[0] & CLONE_VM)) {
+			snprintf(why, len, "clone of a thread without CLONE_VM");
+			return -ENOSYS;
+		}
+		return 0;
 	default:
 		return 0;
 	}

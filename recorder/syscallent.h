@@ -301,6 +301,10 @@ static const struct syscall_row syscall_table[] = {
 
 	/* threads and process */
 	SC(clone,	RX | SP),
+	SC(fork,	RX),
+	SC(vfork,	RX),
+	SC(execve,	RX),
+	SC(execveat,	RX),
 	SC(set_tid_address, RX),
 	SC(set_robust_list, UT),
 	SC(get_robust_list, 0, O(FIX(1, 8), FIX(2, 8))),

@@ -36,11 +36,23 @@ enum pthread_state {
 	PT_HELD,     /* stopped after an event; resume with PTRACE_CONT */
 	PT_AT_ENTRY, /* stopped at a syscall entry (seccomp stop) */
 	PT_RUNNING,  /* resumed: its next stop is pending */
+	PT_IN_KERNEL, /* its clone created the new thread or process; the clone's
+		       * exit stop is pending */
+};
+
+/* An address space (the recorder's struct rspace): a process's memory, and
+ * its vfork child's until that execs or exits. */
+struct pspace {
+	int memfd;		 /* its /proc/PID/mem, read-write */
+	unsigned users;		 /* thread groups using it */
+	struct ticks_soft *soft; /* counting code installed by TRACE_EV_PATCH */
 };
 
 struct pthread_r {
 	pid_t rec_tid; /* thread id in the recording */
 	pid_t tid;     /* thread id in this replay */
+	pid_t tgid;    /* its process in this replay */
+	struct pspace *space;
 	enum pthread_state state;
 	uint64_t nr, args[6];
 	struct user_regs_struct regs;
@@ -51,8 +63,8 @@ struct replayer {
 	const struct replay_options *opts;
 	struct pthread_r *threads;
 	size_t nthreads, cap;
-	pid_t leader;
-	int memfd;
+	pid_t leader;		/* the first process, in this replay */
+	pid_t rec_leader;	/* and in the recording */
 	uint64_t event_no;
 	int dump_fd;
 	int status;
@@ -63,8 +75,8 @@ struct replayer {
 	struct rec_ranges ranges;
 	uint8_t *buf;
 	size_t buf_cap;
-	struct ticks_soft *soft; /* counting code installed by TRACE_EV_PATCH */
 	bool pmu;		 /* execution points are counted by the PMU */
+	int injecting;		 /* the signal deliver_injected raised, 0: none */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -91,19 +103,60 @@ find_rec(struct replayer *rp, pid_t rec_tid)
 	return NULL;
 }
 
-static struct pthread_r *
-add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid)
+/* A new address space of replayed process @pid, a copy of @from's counting
+ * state (fork) or none (exec). NULL when out of memory or @pid is gone. */
+static struct pspace *
+space_new(pid_t pid, const struct pspace *from)
 {
-	if (UTIL_GROW(rp->threads, rp->cap, rp->nthreads + 1) < 0)
+	struct pspace *sp = calloc(1, sizeof(*sp));
+
+	if (!sp)
 		return NULL;
-	rp->threads[rp->nthreads] = (struct pthread_r){ .rec_tid = rec_tid, .tid = tid };
-	return &rp->threads[rp->nthreads++];
+	sp->users = 1;
+	sp->memfd = tracee_open_mem(pid);
+	sp->soft = from ? ticks_soft_clone(from->soft) : ticks_soft_new();
+	if (sp->memfd < 0 || !sp->soft) {
+		if (sp->memfd >= 0)
+			close(sp->memfd);
+		ticks_soft_free(sp->soft);
+		free(sp);
+		return NULL;
+	}
+	return sp;
 }
 
 static void
+space_leave(struct pspace *sp)
+{
+	if (!sp || --sp->users > 0)
+		return;
+	close(sp->memfd);
+	ticks_soft_free(sp->soft);
+	free(sp);
+}
+
+static struct pthread_r *
+add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid, pid_t tgid, struct pspace *sp)
+{
+	if (UTIL_GROW(rp->threads, rp->cap, rp->nthreads + 1) < 0)
+		return NULL;
+	rp->threads[rp->nthreads] =
+		(struct pthread_r){ .rec_tid = rec_tid, .tid = tid, .tgid = tgid, .space = sp };
+	return &rp->threads[rp->nthreads++];
+}
+
+/* Forget thread @t; the last thread of a process releases its address space. */
+static void
 remove_thread(struct replayer *rp, struct pthread_r *t)
 {
+	struct pspace *sp = t->space;
+	pid_t tgid = t->tgid;
+
 	*t = rp->threads[--rp->nthreads];
+	for (size_t i = 0; i < rp->nthreads; i++)
+		if (rp->threads[i].tgid == tgid)
+			return;
+	space_leave(sp);
 }
 
 static const char *
@@ -130,6 +183,20 @@ stop_name(enum tracee_stop kind, int sig)
  * Run thread @t to its next stop: the point of event @ev. Group stops are
  * passed over. Stores the stop's kind and signal.
  */
+/* Whether signal @sig that stopped @tid is the kernel's news of a replayed
+ * child (SIGCHLD with a CLD_* code): recorded signals are raised by replay
+ * itself (SI_TKILL), so this one is dropped. */
+static bool
+replay_noise(const struct replayer *rp, pid_t tid, int sig)
+{
+	siginfo_t si;
+
+	/* one the kernel sent may stand for the one replay raises: the
+	 * standard signal pending absorbs the second (signal(7)) */
+	return sig == SIGCHLD && sig != rp->injecting && ptrace(PTRACE_GETSIGINFO, tid, 0, &si) == 0 &&
+	       si.si_code > 0;
+}
+
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
  * for its next stop other than a group stop. */
 static int
@@ -146,7 +213,7 @@ resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_even
 		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
-		if (kind != TRACEE_STOP_GROUP)
+		if (kind != TRACEE_STOP_GROUP && !(kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)))
 			break;
 		tracee_resume(t->tid, PTRACE_CONT, 0);
 	}
@@ -195,6 +262,18 @@ mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 }
 
 /* ---- events ---- */
+
+static bool
+is_clone(uint64_t nr)
+{
+	return nr == __NR_clone || nr == __NR_fork || nr == __NR_vfork;
+}
+
+static bool
+is_exec(uint64_t nr)
+{
+	return nr == __NR_execve || nr == __NR_execveat;
+}
 
 static int
 on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
@@ -258,11 +337,13 @@ emit_output(struct replayer *rp, struct pthread_r *t, int fd, uint64_t total)
 }
 
 static void
-emit_if_output(struct replayer *rp, struct pthread_r *t, int64_t result)
+emit_if_output(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int64_t result)
 {
 	if (result <= 0)
 		return;
-	if (rec_syscall_is_write((long)t->nr) && (t->args[0] == 1 || t->args[0] == 2) && !rp->opts->quiet)
+	/* the recorder says whether the write reached its own stdout or stderr */
+	if (rec_syscall_is_write((long)t->nr) && (t->args[0] == 1 || t->args[0] == 2) &&
+	    !rp->opts->quiet && (ev->nvalues < 3 || ev->values[2]))
 		emit_output(rp, t, (int)t->args[0], (uint64_t)result);
 	if (rec_syscall_is_send((long)t->nr) && rp->dump_fd >= 0)
 		emit_output(rp, t, rp->dump_fd, (uint64_t)result);
@@ -307,7 +388,7 @@ fill_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread
 	if (fd < 0)
 		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno));
 	/* past the end of the file the mapping stays zero */
-	if (tracee_write_from_file(rp->memfd, addr, fd, ev->values[3], t->args[1]) < 0)
+	if (tracee_write_from_file(t->space->memfd, addr, fd, ev->values[3], t->args[1]) < 0)
 		return diverge(rp, ev, "cannot fill the mapping at 0x%" PRIx64, addr);
 	return 0;
 }
@@ -318,7 +399,6 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 {
 	struct user_regs_struct regs = t->regs;
 	int64_t want = (int64_t)ev->values[1], got;
-	pid_t new_tid = 0;
 	int status, sig;
 
 	if (t->nr == __NR_mmap) {
@@ -326,7 +406,8 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 	}
-	tracee_resume(t->tid, PTRACE_SYSCALL, 0);
+	if (t->state != PT_IN_KERNEL)
+		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	for (;;) {
 		enum tracee_stop kind;
 
@@ -335,14 +416,6 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		kind = tracee_classify(status, &sig);
 		if (kind == TRACEE_STOP_SYSCALL_EXIT)
 			break;
-		if (kind == TRACEE_STOP_CLONE) {
-			unsigned long msg = 0;
-
-			ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg);
-			new_tid = (pid_t)msg;
-			tracee_resume(t->tid, PTRACE_SYSCALL, 0);
-			continue;
-		}
 		if (kind == TRACEE_GONE)
 			return diverge(rp, ev, "the thread exited in syscall %s",
 				       rec_syscall_name((long)t->nr));
@@ -361,32 +434,13 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (t->nr == __NR_mmap && ev->nvalues >= 4 && ev->values[2] && fill_file_mmap(rp, ev, t) < 0)
 			return rp->error;
 		break;
-	case __NR_clone:
-		if (new_tid > 0) {
-			struct pthread_r *child;
-			uint32_t rec_tid = (uint32_t)want;
-
-			/* the new thread reads its recorded id where the kernel wrote its real one */
-			if (tracee_wait(new_tid, &status) < 0)
-				return diverge(rp, ev, "the new thread did not start");
-			if (((t->args[0] & CLONE_PARENT_SETTID) &&
-			     tracee_write(rp->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
-			    ((t->args[0] & CLONE_CHILD_SETTID) &&
-			     tracee_write(rp->memfd, t->args[3], &rec_tid, sizeof(rec_tid)) < 0))
-				return diverge(rp, ev, "cannot write the new thread's id");
-			child = add_thread(rp, (pid_t)want, new_tid);
-			if (!child)
-				return -ENOMEM;
-			t = find_rec(rp, ev->tid);
-		}
-		break;
 	default:
 		break;
 	}
 	/* results that name this replay's own ids read as recorded; arguments
 	 * we rewrote (mmap) read as the program left them */
 	t->regs.rax = (uint64_t)want;
-	for (int i = 0; i < 6; i++)
+	for (int i = 0; i < 6 && !is_exec(t->nr); i++) /* a new image keeps its registers */
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		return diverge(rp, ev, "lost thread %d", t->tid);
@@ -399,16 +453,19 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 {
 	int64_t result = (int64_t)ev->values[1];
 
-	if (t->state != PT_AT_ENTRY || t->nr != ev->values[0])
+	if ((t->state != PT_AT_ENTRY && t->state != PT_IN_KERNEL) || t->nr != ev->values[0])
 		return diverge(rp, ev, "exit of syscall %s without its entry",
 			       rec_syscall_name((long)ev->values[0]) ?: "?");
-	emit_if_output(rp, t, result);
-	if (rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC)
+	emit_if_output(rp, ev, t, result);
+	/* a clone or execve that failed in the recording (no thread start or
+	 * exec event came) fails here without running: it might not fail */
+	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
+	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr))))
 		return execute_syscall(rp, ev, t);
 	for (uint32_t i = 0; i < ev->nblobs; i++) {
 		const struct trace_blob *b = &ev->blobs[i];
 
-		if (tracee_write(rp->memfd, b->addr, b->data, b->len) < 0)
+		if (tracee_write(t->space->memfd, b->addr, b->data, b->len) < 0)
 			return diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), b->addr);
 	}
@@ -449,8 +506,10 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 	enum tracee_stop kind;
 	int got_sig, r;
 
-	syscall(SYS_tgkill, rp->leader, t->tid, sig);
+	syscall(SYS_tgkill, t->tgid, t->tid, sig);
+	rp->injecting = sig;
 	r = run_to_stop(rp, t, ev, &kind, &got_sig);
+	rp->injecting = 0;
 	if (r < 0)
 		return r;
 	if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
@@ -543,13 +602,13 @@ run_to_ticks(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 		return diverge(rp, ev, "execution point of a thread that is not held");
 	if (rp->pmu)
 		return run_to_ticks_pmu(rp, ev, t, ticks);
-	if (!ticks_soft_active(rp->soft) || ticks_soft_set_budget(rp->memfd, ticks) < 0)
+	if (!ticks_soft_active(t->space->soft) || ticks_soft_set_budget(t->space->memfd, ticks) < 0)
 		return diverge(rp, ev, "execution point without counting code");
 	r = run_to_stop(rp, t, ev, &kind, &sig);
 	if (r < 0)
 		return r;
 	if (kind != TRACEE_STOP_SIGNAL || sig != SIGTRAP ||
-	    ticks_soft_settle(rp->soft, t->tid, &t->regs) != PATCH_STOP_TRAPPED)
+	    ticks_soft_settle(t->space->soft, t->tid, &t->regs) != PATCH_STOP_TRAPPED)
 		return diverge(rp, ev, "expected to reach tick %" PRIu64 ", got %s at rip 0x%llx", ticks,
 			       stop_name(kind, sig), t->regs.rip);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
@@ -573,7 +632,7 @@ on_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 
 	if (t->state != PT_HELD)
 		return diverge(rp, ev, "counting code installed while the thread runs");
-	r = ticks_soft_apply(rp->soft, t->tid, rp->memfd, ev);
+	r = ticks_soft_apply(t->space->soft, t->tid, t->space->memfd, ev);
 	if (r < 0)
 		return diverge(rp, ev, "cannot install the recorded counting code: %s", strerror(-r));
 	return 0;
@@ -680,49 +739,21 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 	return 0;
 }
 
-/*
- * The process ends: let the thread that exits (exit_group, or the last exit)
- * run; a fatal signal is already on its way. Threads held at a syscall stay
- * held: the group exit's SIGKILL wakes them and the kernel skips their
- * syscall (seccomp, kernel 5.x: fatal_signal_pending). A syscall any thread
- * still reaches is skipped, never executed.
- */
+/* Wait until thread @tid is gone, letting it die: syscalls it still reaches
+ * are skipped, never executed. Stores its wait status. */
 static int
-on_process_exit(struct replayer *rp, const struct trace_event *ev)
+wait_gone(pid_t tid, int *ret_status)
 {
-	int want = (int)ev->values[0], status = 0, sig;
-	unsigned moving = 0;
-	bool same;
+	struct user_regs_struct regs;
+	int status, sig;
 
-	for (size_t i = 0; i < rp->nthreads; i++) {
-		struct pthread_r *t = &rp->threads[i];
-
-		if (t->state == PT_AT_ENTRY && (t->nr == __NR_exit_group || t->nr == __NR_exit)) {
-			tracee_resume(t->tid, PTRACE_CONT, 0);
-			t->state = PT_RUNNING;
-		}
-		moving += t->state == PT_RUNNING;
-	}
-	if (!moving) {
-		/* killed from outside (SIGKILL is never a delivery stop) */
-		if (!WIFSIGNALED(want))
-			return diverge(rp, ev, "the process ended without an exit");
-		kill(rp->leader, WTERMSIG(want));
-	}
 	for (;;) {
-		pid_t tid = waitpid(-1, &status, __WALL);
-		struct user_regs_struct regs;
-
-		if (tid < 0) {
-			if (errno == EINTR)
-				continue;
-			return diverge(rp, ev, "lost the process");
-		}
+		if (tracee_wait(tid, &status) < 0)
+			return -ESRCH;
 		switch (tracee_classify(status, &sig)) {
 		case TRACEE_GONE:
-			if (tid == rp->leader)
-				goto gone;
-			continue;
+			*ret_status = status;
+			return 0;
 		case TRACEE_STOP_SECCOMP:
 			if (tracee_get_regs(tid, &regs) == 0) {
 				regs.orig_rax = (uint64_t)-1;
@@ -735,22 +766,250 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 		}
 		tracee_resume(tid, PTRACE_CONT, 0);
 	}
-gone:
-	rp->status = status;
-	rp->done = true;
+}
+
+/*
+ * A process ends: let the thread that exits (exit_group, or the last exit)
+ * run; a fatal signal is already on its way. Threads held at a syscall stay
+ * held: the group exit's SIGKILL wakes them and the kernel skips their
+ * syscall (seccomp, kernel 5.x: fatal_signal_pending). Its threads are
+ * reaped one by one, the leader last (its status comes once all are gone);
+ * other processes, which may be stopped or in a syscall, are not touched.
+ */
+static int
+on_process_exit(struct replayer *rp, const struct trace_event *ev)
+{
+	int want = (int)ev->values[0], status = 0;
+	struct pthread_r *leader = find_rec(rp, (pid_t)ev->tid);
+	unsigned moving = 0;
+	pid_t tgid;
+	bool same;
+
+	if (!leader)
+		return diverge(rp, ev, "the end of unknown process %u", ev->tid);
+	tgid = leader->tgid;
+	for (size_t i = 0; i < rp->nthreads; i++) {
+		struct pthread_r *t = &rp->threads[i];
+
+		if (t->tgid != tgid)
+			continue;
+		if (t->state == PT_AT_ENTRY && (t->nr == __NR_exit_group || t->nr == __NR_exit)) {
+			tracee_resume(t->tid, PTRACE_CONT, 0);
+			t->state = PT_RUNNING;
+		}
+		moving += t->state == PT_RUNNING;
+	}
+	if (!moving) {
+		/* killed from outside (SIGKILL is never a delivery stop) */
+		if (!WIFSIGNALED(want))
+			return diverge(rp, ev, "the process ended without an exit");
+		kill(tgid, WTERMSIG(want));
+	}
+	for (size_t i = 0; i < rp->nthreads;) {
+		struct pthread_r *t = &rp->threads[i];
+
+		if (t->tgid != tgid || t->tid == tgid) {
+			i++;
+			continue;
+		}
+		if (wait_gone(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		remove_thread(rp, t);
+	}
+	leader = find_rec(rp, (pid_t)ev->tid);
+	if (wait_gone(tgid, &status) < 0)
+		return diverge(rp, ev, "lost process %d", tgid);
+	remove_thread(rp, leader);
+	if (!rp->nthreads)
+		rp->done = true;
 	same = WIFEXITED(want) ? WIFEXITED(status) && WEXITSTATUS(status) == WEXITSTATUS(want)
 			       : WIFSIGNALED(status) && WTERMSIG(status) == WTERMSIG(want);
 	if (!same)
-		return diverge(rp, ev, "the process ended with status 0x%x, recorded 0x%x", status, want);
-	rp->status = want;
+		return diverge(rp, ev, "process %u ended with status 0x%x, recorded 0x%x", ev->tid,
+			       status, want);
+	if ((pid_t)ev->tid == rp->rec_leader)
+		rp->status = want;
 	return 0;
 }
 
+/*
+ * A clone, fork or vfork created thread or process ev->tid: run the creator's
+ * syscall, held at its entry, to its clone event and take the new one over
+ * under its recorded id (ids the kernel wrote into memory read as recorded).
+ * The creator's syscall exit has an event of its own: a vfork returns only
+ * once its child execs or exits.
+ */
 static int
 on_thread_start(struct replayer *rp, const struct trace_event *ev)
 {
-	if (!find_rec(rp, (pid_t)ev->tid))
-		return diverge(rp, ev, "thread %u was not created by a replayed clone", ev->tid);
+	uint64_t flags = ev->nvalues >= 2 ? ev->values[1] : CLONE_VM | CLONE_THREAD;
+	struct pthread_r *t = find_rec(rp, (pid_t)ev->values[0]), *child;
+	uint32_t rec_tid = ev->tid;
+	struct user_regs_struct regs;
+	unsigned long msg = 0;
+	struct pspace *sp;
+	int status, sig;
+	pid_t tid, tgid, ptid;
+
+	if (!t || t->state != PT_AT_ENTRY || !is_clone(t->nr))
+		return diverge(rp, ev, "thread %u starts without a clone", ev->tid);
+	ptid = t->tid;
+	if (!(flags & CLONE_THREAD) && t->nr == __NR_clone) {
+		/* no SIGCHLD when it ends: its parent's wait is replayed from the
+		 * trace, and a signal the kernel sends would not be recorded
+		 * (fork and vfork keep theirs: replay_noise drops it) */
+		regs = t->regs;
+		regs.rdi = flags & ~(uint64_t)CSIGNAL;
+		if (tracee_set_regs(ptid, &regs) < 0)
+			return diverge(rp, ev, "lost thread %d", ptid);
+	}
+	tracee_resume(ptid, PTRACE_SYSCALL, 0);
+	for (;;) {
+		if (tracee_wait(ptid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", ptid);
+		switch (tracee_classify(status, &sig)) {
+		case TRACEE_STOP_CLONE:
+			break;
+		case TRACEE_STOP_GROUP:
+			tracee_resume(ptid, PTRACE_SYSCALL, 0);
+			continue;
+		default:
+			return diverge(rp, ev, "the clone of thread %u did not create it", ev->tid);
+		}
+		break;
+	}
+	if (ptrace(PTRACE_GETEVENTMSG, ptid, 0, &msg) < 0)
+		return diverge(rp, ev, "lost thread %d", ptid);
+	tid = (pid_t)msg;
+	/* the new one reports PTRACE_EVENT_STOP before it runs any code */
+	if (tracee_wait(tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP)
+		return diverge(rp, ev, "the new thread %u did not start", ev->tid);
+	/* the child's registers are the creator's: give it back the flags */
+	if (tracee_get_regs(tid, &regs) == 0) {
+		regs.rdi = t->args[0];
+		if (tracee_set_regs(tid, &regs) < 0)
+			return diverge(rp, ev, "lost thread %u", ev->tid);
+	}
+	t->state = PT_IN_KERNEL;
+	tracee_resume(ptid, PTRACE_SYSCALL, 0);
+	sp = t->space;
+	tgid = t->tgid;
+	if (!(flags & CLONE_THREAD)) {
+		tgid = tid;
+		if (flags & CLONE_VM)
+			sp->users++;
+		else if (!(sp = space_new(tid, t->space)))
+			return diverge(rp, ev, "cannot control the new process %u", ev->tid);
+	}
+	if (((flags & CLONE_PARENT_SETTID) &&
+	     tracee_write(t->space->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
+	    ((flags & CLONE_CHILD_SETTID) && tracee_write(sp->memfd, t->args[3], &rec_tid, sizeof(rec_tid)) < 0))
+		return diverge(rp, ev, "cannot write the new thread's id");
+	child = add_thread(rp, (pid_t)rec_tid, tid, tgid, sp);
+	if (!child)
+		return -ENOMEM;
+	child->state = PT_HELD;
+	return 0;
+}
+
+/* Where the execve of @t may put a path of @len bytes: well below its stack
+ * pointer (dead stack) when mapped, else over its own path argument; the
+ * address space is replaced anyway. */
+static uint64_t
+exec_scratch(const struct pthread_r *t, size_t len)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t sp = t->regs.rsp;
+	size_t n;
+
+	if (tracee_read_maps(t->tgid, &maps, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (maps[i].start <= sp && sp < maps[i].end && sp - maps[i].start > 4096 + len)
+				return (sp - 2048 - len) & ~(uint64_t)15;
+	return t->nr == __NR_execveat ? t->args[1] : t->args[0];
+}
+
+static int restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid,
+			 struct pspace *sp);
+
+/*
+ * Thread ev->tid's execve succeeded in the recording: execute it here, of the
+ * trace's copy of the executable (argv and environment as the program passes
+ * them), and give the new image the recorded stack and registers. As in the
+ * kernel, the process's other threads die and the exec'ing thread takes over
+ * the leader's id, in the recording (values[2]) and here.
+ */
+static int
+on_exec(struct replayer *rp, const struct trace_event *ev)
+{
+	struct pthread_r *t = find_rec(rp, (pid_t)ev->tid);
+	pid_t rec_pid = ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid, tgid;
+	struct user_regs_struct regs;
+	struct pspace *old;
+	const char *exe;
+	uint64_t path;
+	int status, sig, r;
+
+	if (!t || t->state != PT_AT_ENTRY || !is_exec(t->nr) || !ev->has_regs || ev->nblobs < 2)
+		return diverge(rp, ev, "an exec without an execve");
+	if (trace_reader_file(rp->r, (uint32_t)ev->values[0], &exe, NULL) < 0)
+		return diverge(rp, ev, "the executable is missing from the trace");
+	path = exec_scratch(t, strlen(exe) + 1);
+	regs = t->regs;
+	if (t->nr == __NR_execveat) {
+		regs.orig_rax = __NR_execve;
+		regs.rsi = t->args[2];
+		regs.rdx = t->args[3];
+	}
+	regs.rdi = path;
+	if (tracee_write(t->space->memfd, path, exe, strlen(exe) + 1) < 0 ||
+	    tracee_set_regs(t->tid, &regs) < 0)
+		return diverge(rp, ev, "cannot prepare the execve of %s", exe);
+	tgid = t->tgid;
+	tracee_resume(t->tid, PTRACE_SYSCALL, 0);
+	for (;;) {
+		/* the exec stop comes under the leader's id; the old leader may
+		 * stop at its exit on the way (ptrace(2)) */
+		if (waitpid(tgid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return diverge(rp, ev, "lost process %d", tgid);
+		}
+		r = tracee_classify(status, &sig);
+		if (r == TRACEE_STOP_EXEC)
+			break;
+		if (r == TRACEE_STOP_SYSCALL_EXIT && tgid == t->tid)
+			return diverge(rp, ev, "the execve of %s failed here", exe);
+		if (r == TRACEE_GONE)
+			return diverge(rp, ev, "process %d died in its execve", tgid);
+		tracee_resume(tgid, PTRACE_CONT, 0);
+	}
+	/* its other threads are dead; the old leader reports nothing more */
+	for (size_t i = 0; i < rp->nthreads;) {
+		struct pthread_r *u = &rp->threads[i];
+
+		if (u->tgid != tgid || u == t) {
+			i++;
+			continue;
+		}
+		if (u->tid != tgid && wait_gone(u->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", u->tid);
+		*u = rp->threads[--rp->nthreads]; /* the space stays: t uses it */
+		if (t == &rp->threads[rp->nthreads])
+			t = u;
+	}
+	t->tid = tgid;
+	t->rec_tid = rec_pid;
+	old = t->space;
+	t->space = space_new(tgid, NULL);
+	space_leave(old);
+	if (!t->space)
+		return diverge(rp, ev, "cannot control process %d after its execve", tgid);
+	r = restore_image(rp, ev, tgid, t->space);
+	if (r < 0)
+		return r;
+	t->state = PT_IN_KERNEL;
+	tracee_resume(tgid, PTRACE_SYSCALL, 0);
 	return 0;
 }
 
@@ -760,7 +1019,7 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
  * is now: its read-only mappings get the trace's copy. Writable ones are left
  * alone: the kernel zeroed their tail past the file data (bss). */
 static int
-restore_interpreter(struct replayer *rp, const struct trace_event *ev, pid_t pid)
+restore_interpreter(struct replayer *rp, const struct trace_event *ev, pid_t pid, int memfd)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_close_ int fd = -1;
@@ -777,7 +1036,7 @@ restore_interpreter(struct replayer *rp, const struct trace_event *ev, pid_t pid
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(maps[i].path, original) != 0 || strchr(maps[i].perms, 'w'))
 			continue;
-		if (tracee_write_from_file(rp->memfd, maps[i].start, fd, maps[i].offset,
+		if (tracee_write_from_file(memfd, maps[i].start, fd, maps[i].offset,
 					   maps[i].end - maps[i].start) < 0)
 			return diverge(rp, ev, "cannot restore the ELF interpreter");
 	}
@@ -789,10 +1048,8 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 {
 	const struct trace_header *hdr = trace_reader_header(rp->r);
 	struct tracee_spawn_options sp = { 0 };
-	struct user_regs_struct regs;
-	_cleanup_free_ char *layout = NULL;
+	struct pspace *space;
 	const char *exe;
-	uint64_t stack_end;
 	pid_t pid;
 	int r, exec_errno = 0, cpu;
 
@@ -819,25 +1076,43 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 		return r;
 	}
 	rp->leader = pid;
-	rp->memfd = tracee_open_mem(pid);
-	if (rp->memfd < 0 || !add_thread(rp, (pid_t)ev->tid, pid))
+	rp->rec_leader = (pid_t)ev->tid;
+	space = space_new(pid, NULL);
+	if (!space || !add_thread(rp, (pid_t)ev->tid, pid, pid, space))
 		return diverge(rp, ev, "cannot control the replayed process");
+	r = restore_image(rp, ev, pid, space);
+	if (r < 0)
+		return r;
+	rp->threads[0].state = PT_HELD;
+	return 0;
+}
+
+/* The recorded initial image after an execve: the stack must end where it
+ * did; the ELF interpreter's code, the stack contents and the registers
+ * become the recorded ones. */
+static int
+restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, struct pspace *sp)
+{
+	_cleanup_free_ char *layout = NULL;
+	struct user_regs_struct regs;
+	uint64_t stack_end;
+	int r;
+
 	r = tracee_maps_layout(pid, &layout, &stack_end);
 	if (r < 0)
 		return diverge(rp, ev, "cannot read the replayed process's layout");
 	if (ev->blobs[0].addr + ev->blobs[0].len != stack_end)
 		return diverge(rp, ev, "the stack ends at 0x%" PRIx64 ", recorded 0x%" PRIx64,
 			       stack_end, ev->blobs[0].addr + ev->blobs[0].len);
-	r = restore_interpreter(rp, ev, pid);
+	r = restore_interpreter(rp, ev, pid, sp->memfd);
 	if (r < 0)
 		return r;
 	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */
-	if (tracee_write(rp->memfd, ev->blobs[0].addr, ev->blobs[0].data, ev->blobs[0].len) < 0)
+	if (tracee_write(sp->memfd, ev->blobs[0].addr, ev->blobs[0].data, ev->blobs[0].len) < 0)
 		return diverge(rp, ev, "cannot restore the initial stack");
 	memcpy(&regs, ev->regs, sizeof(regs));
 	if (tracee_set_regs(pid, &regs) < 0)
 		return diverge(rp, ev, "cannot set the initial registers");
-	rp->threads[0].state = PT_HELD;
 	return 0;
 }
 
@@ -847,8 +1122,7 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	struct pthread_r *t;
 
 	if (ev->type == TRACE_EV_EXEC)
-		return rp->leader ? diverge(rp, ev, "execve is not supported yet")
-				  : start_tracee(rp, ev);
+		return rp->leader ? on_exec(rp, ev) : start_tracee(rp, ev);
 	if (!rp->leader)
 		return diverge(rp, ev, "the trace does not start with an exec");
 	if (ev->type == TRACE_EV_PROCESS_EXIT)
@@ -902,12 +1176,19 @@ check_cpu(const struct trace_header *hdr)
 	return 0;
 }
 
-/* Replay counts ticks as the recording did: the PMU's must work here. */
+/* Replay reads this trace's format and counts ticks as the recording did:
+ * the PMU's must work here. */
 static int
 check_ticks(const struct trace_header *hdr, bool *ret_pmu)
 {
 	char why[256];
 
+	if (hdr->format_version < 3) {
+		/* format 3: a thread's start precedes its clone's exit */
+		log_error("the trace is format %u, from a uprr before process trees; record it again",
+			  hdr->format_version);
+		return -EPROTO;
+	}
 	*ret_pmu = strcmp(hdr->tick_source, ticks_source_name(TICKS_SOURCE_PMU)) == 0;
 	if (*ret_pmu && ticks_pmu_probe(why, sizeof(why)) < 0) {
 		log_error("the trace counts ticks with hardware performance counters, which are not "
@@ -920,18 +1201,13 @@ check_ticks(const struct trace_header *hdr, bool *ret_pmu)
 int
 replay_run(const struct replay_options *opts, int *ret_status)
 {
-	struct replayer rp = { .opts = opts, .memfd = -1, .dump_fd = -1 };
+	struct replayer rp = { .opts = opts, .dump_fd = -1 };
 	struct trace_event ev;
 	int r;
 
 	r = open_trace(opts->trace_dir, &rp.r);
 	if (r < 0)
 		return r;
-	rp.soft = ticks_soft_new();
-	if (!rp.soft) {
-		r = -ENOMEM;
-		goto out;
-	}
 	check_cpu(trace_reader_header(rp.r));
 	r = check_ticks(trace_reader_header(rp.r), &rp.pmu);
 	if (r < 0)
@@ -973,14 +1249,16 @@ replay_run(const struct replay_options *opts, int *ret_status)
 				  (unsigned long long)rp.last_sig_rip, rp.last_sig_tid);
 	}
 out:
-	if (rp.leader > 0 && (r < 0 || !rp.done))
+	if (rp.leader > 0 && (r < 0 || !rp.done)) {
+		for (size_t i = 0; i < rp.nthreads; i++)
+			kill(rp.threads[i].tgid, SIGKILL);
 		tracee_kill_all(rp.leader);
+	}
+	while (rp.nthreads)
+		remove_thread(&rp, &rp.threads[0]);
 	if (rp.dump_fd >= 0)
 		close(rp.dump_fd);
-	if (rp.memfd >= 0)
-		close(rp.memfd);
 	trace_reader_close(rp.r);
-	ticks_soft_free(rp.soft);
 	free(rp.threads);
 	free(rp.buf);
 	rec_ranges_free(&rp.ranges);

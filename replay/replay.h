@@ -32,3 +32,21 @@ int replay_run(const struct replay_options *opts, int *ret_status) _wur_;
  * negative errno after logging one line.
  */
 int replay_info(const char *trace_dir) _wur_;
+
+/**
+ * Print the recorded process tree (`uprr ps`) to stdout: a header, then one
+ * tab-separated line per process in creation order: its recorded pid, its
+ * parent's ("--" for the first), its exit code ("-N" if signal N killed it,
+ * "none" if the trace holds no end for it) and its command line (its last
+ * exec's argv, or what it inherited by fork). Returns 0, or a negative errno
+ * after logging one line; a trace cut short prints what it holds, with a
+ * warning.
+ */
+int replay_ps(const char *trace_dir) _wur_;
+
+/**
+ * Print every event of a trace (`uprr dump`) to stdout, one line each: its
+ * number, thread, type, values in hex, rip and blobs (address+length).
+ * Returns 0, or a negative errno after logging one line.
+ */
+int replay_dump(const char *trace_dir) _wur_;

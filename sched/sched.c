@@ -95,6 +95,15 @@ sched_remove(struct sched *s, pid_t tid)
 }
 
 void
+sched_rename(struct sched *s, pid_t old_tid, pid_t new_tid)
+{
+	ssize_t i = index_of(s, old_tid);
+
+	if (i >= 0)
+		s->threads[i].tid = new_tid;
+}
+
+void
 sched_set_state(struct sched *s, pid_t tid, enum sched_state state)
 {
 	ssize_t i = index_of(s, tid);

@@ -40,6 +40,9 @@ void sched_free(struct sched *s);
 int sched_add(struct sched *s, pid_t tid) _wur_;
 /** Forget @tid; if it was current there is no current thread afterwards. */
 void sched_remove(struct sched *s, pid_t tid);
+/** Thread @old_tid is now called @new_tid (it exec'd and took over its thread
+ * group leader's id, execve(2)); its state and place are kept. No-op if unknown. */
+void sched_rename(struct sched *s, pid_t old_tid, pid_t new_tid);
 /** Set the state of @tid; a thread leaving RUNNABLE stops being current. */
 void sched_set_state(struct sched *s, pid_t tid, enum sched_state state);
 /** The state of @tid, or SCHED_DEAD if unknown. */

@@ -73,6 +73,28 @@ ticks_soft_free(struct ticks_soft *st)
 	free(st);
 }
 
+struct ticks_soft *
+ticks_soft_clone(const struct ticks_soft *st)
+{
+	struct ticks_soft *c = ticks_soft_new();
+
+	if (!c || !st)
+		return c;
+	c->page_mapped = st->page_mapped;
+	if ((st->nareas && !(c->areas = malloc(st->nareas * sizeof(*c->areas)))) ||
+	    (st->nsites && !(c->sites = malloc(st->nsites * sizeof(*c->sites))))) {
+		ticks_soft_free(c);
+		return NULL;
+	}
+	if (st->nareas)
+		memcpy(c->areas, st->areas, st->nareas * sizeof(*c->areas));
+	if (st->nsites)
+		memcpy(c->sites, st->sites, st->nsites * sizeof(*c->sites));
+	c->nareas = c->areas_cap = st->nareas;
+	c->nsites = c->sites_cap = st->nsites;
+	return c;
+}
+
 bool
 ticks_soft_active(const struct ticks_soft *st)
 {

@@ -28,6 +28,14 @@ struct ticks_soft *ticks_soft_new(void);
 /** Free @st (NULL accepted). */
 void ticks_soft_free(struct ticks_soft *st);
 
+/**
+ * The counting state of a process forked from one with state @st (NULL:
+ * none): fork(2) copies the tick page, the stub areas and the rewritten code,
+ * so the child's state is a copy of the parent's. Returns a new state the
+ * caller frees with ticks_soft_free, or NULL when out of memory.
+ */
+struct ticks_soft *ticks_soft_clone(const struct ticks_soft *st);
+
 /** True once the tick page is mapped in the tracee (some code counts). */
 bool ticks_soft_active(const struct ticks_soft *st);
 

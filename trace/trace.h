@@ -23,7 +23,7 @@
 #include "common/util.h"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 2
+#define TRACE_FORMAT_VERSION 3
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -35,7 +35,8 @@ enum trace_event_type {
 	/** initial image after execve: regs; blobs[0] = stack bytes from rsp to the
 	 * stack's end; blobs[1] = the address-space layout (text); values[0] =
 	 * file id of the executable, values[1] = file id + 1 of the ELF
-	 * interpreter, 0 if none */
+	 * interpreter, 0 if none; values[2] (format 3) = the thread's id after
+	 * the exec (the leader's: ev.tid is the exec'ing thread's former id) */
 	TRACE_EV_EXEC = 1,
 	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
 	 * program passed to the kernel for output (write buffers) */
@@ -48,11 +49,14 @@ enum trace_event_type {
 	TRACE_EV_SIGNAL = 4,
 	/** rdtsc/rdtscp emulated: values = rax, rdx, rcx, instruction length; regs */
 	TRACE_EV_RDTSC = 5,
-	/** a new thread's first stop: values[0] = tid of the thread that cloned it */
+	/** a new thread's or process's first stop, before the exit of the
+	 * clone/fork/vfork that created it (format 3): values[0] = tid of the
+	 * thread that created it, values[1] = clone flags (fork: SIGCHLD; vfork:
+	 * CLONE_VM | CLONE_VFORK | SIGCHLD); no CLONE_THREAD: a new process */
 	TRACE_EV_THREAD_START = 6,
 	/** a thread finished exiting (not the last one) */
 	TRACE_EV_THREAD_EXIT = 7,
-	/** the recorded process ended: values[0] = wait status (see wait(2)),
+	/** a recorded process (ev.tid: its pid) ended: values[0] = wait status (see wait(2)),
 	 * values[1] = CLOCK_REALTIME at the end, in ns */
 	TRACE_EV_PROCESS_EXIT = 8,
 	/** soft-tick counting code installed while the thread is stopped at its

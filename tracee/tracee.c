@@ -374,6 +374,8 @@ tracee_classify(int status, int *ret_sig)
 	case PTRACE_EVENT_SECCOMP:
 		return TRACEE_STOP_SECCOMP;
 	case PTRACE_EVENT_CLONE:
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
 		return TRACEE_STOP_CLONE;
 	case PTRACE_EVENT_EXEC:
 		return TRACEE_STOP_EXEC;

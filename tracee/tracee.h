@@ -40,7 +40,8 @@ int tracee_spawn(const struct tracee_spawn_options *opts, unsigned long ptrace_o
 /** The ptrace options of every tracee, record and replay (ptrace(2)). */
 #define TRACEE_PTRACE_OPTIONS                                                     \
 	(PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE |      \
-	 PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)
+	 PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC |            \
+	 PTRACE_O_TRACEEXIT | PTRACE_O_EXITKILL)
 
 /** What a waitpid(2) status of a tracee means. */
 enum tracee_stop {

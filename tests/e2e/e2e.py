@@ -39,6 +39,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -1105,6 +1106,418 @@ def c_memcached(h, requests=10000, stop_via_uprr=False):
 def read(path):
     with open(path, 'rb') as f:
         return f.read()
+
+
+# ---------------------------------------------------------------------------
+# Process trees: fork, vfork and exec in any thread. Every process of the
+# tree is recorded; the replay must print what all of them printed.
+
+SH_PIPELINE = 'seq 1 200000 | sort -r | head -5; echo $$'
+
+
+def record_sh_pipeline(h, replay=True):
+    """sh forks seq, sort and head (each execs) and waits for them; the
+    last line is the shell's own pid. Returns (trace, recording, argv)."""
+    sh = need('sh')
+    argv = [sh, '-c', SH_PIPELINE]
+    env = dict(os.environ, LC_ALL='C')
+    if replay:
+        trace, rec = h.record_replay(argv, name='sh-pipeline', env=env)
+    else:
+        trace, rec = h.record(argv, name='sh-pipeline', env=env)
+    lines = rec.stdout.decode('utf-8', 'replace').split('\n')
+    if lines[:5] != ['99999', '99998', '99997', '99996', '99995'] or \
+            len(lines) != 7 or not lines[5].isdigit() or lines[6] != '':
+        raise Fail('the recorded pipeline printed the wrong lines:\n' + tail(rec.stdout))
+    return trace, rec, argv
+
+
+@case('sh-pipeline')
+def c_sh_pipeline(h):
+    record_sh_pipeline(h)
+
+
+MAKE_FILES = {
+    'calc.h': """\
+long alpha(long n);
+long beta(long n);
+long gamma_sum(long n);
+""",
+    'alpha.c': """\
+#include "calc.h"
+long alpha(long n) { long s = 0; for (long i = 1; i <= n; i++) s += i; return s; }
+""",
+    'beta.c': """\
+#include "calc.h"
+long beta(long n) { long s = 0; for (long i = 1; i <= n; i++) s += i * i; return s; }
+""",
+    'gamma.c': """\
+#include "calc.h"
+long gamma_sum(long n) { long s = 0; for (long i = 1; i <= n; i++) s += i % 7; return s; }
+""",
+    'main.c': """\
+#include <stdio.h>
+#include "calc.h"
+int main(void)
+{
+\tprintf("demo: alpha %ld beta %ld gamma %ld\\n", alpha(1000), beta(1000), gamma_sum(1000));
+\treturn 0;
+}
+""",
+    'Makefile': """\
+CC = gcc
+CFLAGS = -O1 -Wall
+OBJS = main.o alpha.o beta.o gamma.o
+
+all: demo
+\t./demo
+
+demo: $(OBJS)
+\t$(CC) -o $@ $(OBJS)
+
+%.o: %.c calc.h
+\t$(CC) $(CFLAGS) -c -o $@ $<
+
+.PHONY: all
+""",
+}
+MAKE_DEMO_LINE = 'demo: alpha %d beta %d gamma %d' % (
+    sum(range(1, 1001)), sum(i * i for i in range(1, 1001)), sum(i % 7 for i in range(1, 1001)))
+
+
+@case('make-j2')
+def c_make_j2(h):
+    """make -j2 runs two gcc at a time; each gcc vforks cc1 and as, the
+    link runs collect2 and ld: a tree of a few dozen processes."""
+    make = need('make')
+    need('gcc')
+    proj, cctmp = h.path('project'), h.path('cc-tmp')
+    os.mkdir(proj)
+    os.mkdir(cctmp)
+    for name, text in MAKE_FILES.items():
+        with open(os.path.join(proj, name), 'w') as f:
+            f.write(text)
+    # No jobserver or flags of an outer make; gcc's temporary files in the
+    # work dir, removed with the project before the replay.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKE_TERMOUT', 'MAKE_TERMERR')}
+    env.update(LC_ALL='C', TMPDIR=cctmp)
+    _, rec = h.record_replay([make, '-j2', '-C', proj], name='make', env=env,
+                             remove=[proj, cctmp])
+    lines = rec.stdout.decode('utf-8', 'replace').split('\n')
+    want = [f'gcc -O1 -Wall -c -o {u}.o {u}.c' for u in ('main', 'alpha', 'beta', 'gamma')]
+    want += ['gcc -o demo main.o alpha.o beta.o gamma.o', './demo', MAKE_DEMO_LINE]
+    missing = [w for w in want if w not in lines]
+    if missing:
+        raise Fail(f'the recorded make output lacks {missing}:\n' + tail(rec.stdout, 30))
+    if lines.index('./demo') < lines.index('gcc -o demo main.o alpha.o beta.o gamma.o'):
+        raise Fail('make ran ./demo before linking it:\n' + tail(rec.stdout, 30))
+
+
+MP_SCRIPT = """\
+import hashlib, multiprocessing, os
+
+def work(x):
+    return x, x * x + 1, hashlib.sha256(str(x).encode()).hexdigest()[:8], os.getpid()
+
+if __name__ == '__main__':
+    print('parent pid', os.getpid(), flush=True)
+    pool = multiprocessing.get_context('fork').Pool(2)
+    results = pool.map(work, range(1000), chunksize=10)
+    pool.close()
+    pool.join()
+    values = [r[:3] for r in results]
+    print('results', len(values))
+    print('digest', hashlib.sha256(repr(values).encode()).hexdigest())
+    for v in values[::100]:
+        print(*v)
+    pids = sorted({r[3] for r in results})
+    print('worker pids', *pids)
+    print('workers', len(pids))
+"""
+
+
+@case('python-multiprocessing')
+def c_python_multiprocessing(h):
+    """A Pool(2) forks two workers from a parent that then starts threads
+    of its own; tasks and results go through pipes, under a semaphore in
+    shared memory."""
+    python = '/usr/bin/python3'
+    if not os.access(python, os.X_OK):
+        raise Skip('/usr/bin/python3 is not installed')
+    script = h.path('pool.py')
+    with open(script, 'w') as f:
+        f.write(MP_SCRIPT)
+    _, rec = h.record_replay([python, '-B', '-I', script], name='multiprocessing',
+                             remove=[script])
+    values = [(x, x * x + 1, hashlib.sha256(str(x).encode()).hexdigest()[:8])
+              for x in range(1000)]
+    digest = hashlib.sha256(repr(values).encode()).hexdigest()
+    out = rec.stdout.decode('utf-8', 'replace')
+    for line in ('results 1000', 'digest ' + digest, '500 250001 ' + values[500][2]):
+        if f'\n{line}\n' not in out:
+            raise Fail(f'the recorded run did not print {line!r}:\n' + tail(rec.stdout))
+    parent = re.search(r'^parent pid (\d+)$', out, re.M)
+    pids = re.search(r'^worker pids ((?:\d+ ?)+)$', out, re.M)
+    count = re.search(r'^workers (\d+)$', out, re.M)
+    if not (parent and pids and count):
+        raise Fail('the recorded run did not print its pids:\n' + tail(rec.stdout))
+    pids = pids.group(1).split()
+    if not 1 <= len(pids) <= 2 or int(count.group(1)) != len(pids) or parent.group(1) in pids:
+        raise Fail(f'the recorded run shows wrong worker pids {pids} (parent '
+                   f'{parent.group(1)}):\n' + tail(rec.stdout))
+    log(f'  parent {parent.group(1)}, workers {" ".join(pids)}')
+
+
+@prog_case('fork_thread')
+def c_fork_thread(h):
+    _, rec = h.record_replay([h.prog('fork_thread')])
+    check_fork_thread(rec)
+
+
+def check_fork_thread(rec):
+    """What fork_thread printed about itself: (parent pid, child pid)."""
+    out = rec.stdout.decode('utf-8', 'replace')
+    expect_output(rec, b'fork_thread: ok\n', 'did not fork, reap or count right')
+    expect_output(rec, b'\nchild sum of squares below 100000: %d\n'
+                  % sum(i * i for i in range(100000)), 'computed a wrong sum in the child')
+    parent = re.search(r'^parent pid (\d+)$', out, re.M)
+    child = re.search(r'^child pid (\d+) ppid (\d+)$', out, re.M)
+    reaped = re.search(r'^thread 1: child (\d+) exited with status 42$', out, re.M)
+    forked = re.search(r'^thread 1 forks at counter (\d+)$', out, re.M)
+    seen = re.search(r'^child sees counter (\d+)$', out, re.M)
+    if not (parent and child and reaped and forked and seen):
+        raise Fail('the recorded run lacks lines about the fork:\n' + tail(rec.stdout))
+    if child.group(2) != parent.group(1) or reaped.group(1) != child.group(1):
+        raise Fail('the recorded child\'s pids do not match the parent\'s:\n' +
+                   tail(rec.stdout))
+    # The child's copy of memory is taken at the fork, after the forker read
+    # the counter: it cannot have fewer increments.
+    if int(seen.group(1)) < int(forked.group(1)):
+        raise Fail('the child saw a counter older than the one before the fork:\n' +
+                   tail(rec.stdout))
+    return parent.group(1), child.group(1)
+
+
+@prog_case('exec_thread')
+def c_exec_thread(h):
+    _, rec = h.record_replay([h.prog('exec_thread')], expect_status=3)
+    check_exec_thread(rec)
+
+
+def check_exec_thread(rec):
+    """What exec_thread printed about itself: its pid."""
+    out = rec.stdout.decode('utf-8', 'replace')
+    before = re.search(r'^before exec pid (\d+)$', out, re.M)
+    execer = re.search(r'^thread tid (\d+) of pid (\d+) calls execv$', out, re.M)
+    after = re.search(r'^after exec pid (\d+) tid (\d+)$', out, re.M)
+    if not (before and execer and after):
+        raise Fail('the recorded run lacks lines about the exec:\n' + tail(rec.stdout))
+    pid = before.group(1)
+    if execer.group(2) != pid or execer.group(1) == pid:
+        raise Fail('the exec\'ing thread is not a second thread of the process:\n' +
+                   tail(rec.stdout))
+    # de_thread(): the exec'ing thread takes over the leader's pid.
+    if after.group(1) != pid or after.group(2) != pid:
+        raise Fail('after the exec, pid and tid should both be the pid from before:\n' +
+                   tail(rec.stdout))
+    return pid
+
+
+# The pre-forking server's client: THREADS threads at once, each CONNS
+# connections one after the other, each PER_CONN requests waiting for each
+# reply; then one connection says "quit".
+PREFORK_THREADS, PREFORK_CONNS, PREFORK_PER_CONN = 2, 5, 20
+PREFORK_REQUESTS = PREFORK_THREADS * PREFORK_CONNS * PREFORK_PER_CONN
+
+
+def prefork_load(port, timeout=60):
+    """Returns the replies as (request, counter, pid); raises ProtocolError
+    or OSError."""
+    replies, errors = [], []
+
+    def client(t):
+        try:
+            for c in range(PREFORK_CONNS):
+                with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
+                    f = s.makefile('rwb')
+                    for i in range(PREFORK_PER_CONN):
+                        req = f'req-{t}-{c}-{i}'
+                        f.write(req.encode() + b'\n')
+                        f.flush()
+                        line = f.readline().decode('ascii', 'replace')
+                        parts = line.split()
+                        if not line.endswith('\n') or len(parts) != 3 or parts[0] != req \
+                                or not parts[1].isdigit() or not parts[2].isdigit():
+                            raise ProtocolError(f'request {req}: reply {line!r}')
+                        replies.append((req, int(parts[1]), parts[2]))
+                    f.close()
+        except (OSError, ProtocolError) as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(t,)) for t in range(PREFORK_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    with socket.create_connection(('127.0.0.1', port), timeout=timeout) as s:
+        s.sendall(b'quit\n')
+        bye = s.makefile('rb').readline()
+    if bye != b'bye\n':
+        raise ProtocolError(f'quit: reply {bye!r}')
+    return replies
+
+
+def check_prefork_output(rec, replies):
+    out = rec.stdout.decode('utf-8', 'replace')
+    parent = re.search(r'^parent pid (\d+)$', out, re.M)
+    started = re.findall(r'^worker pid (\d+) ppid (\d+)$', out, re.M)
+    reaped = re.findall(r'^worker (\d) pid (\d+): (\d+) requests, exit (\d+)$', out, re.M)
+    counter = re.search(r'^counter (\d+), (\d+) requests, (\d+) lost updates$', out, re.M)
+    if not (parent and counter) or len(started) != 2 or len(reaped) != 2 or \
+            not out.endswith('prefork_server: ok\n'):
+        raise Fail('the recorded server did not print the expected lines:\n' + tail(rec.stdout))
+    if any(ppid != parent.group(1) for _, ppid in started):
+        raise Fail('a worker names another parent than the server:\n' + tail(rec.stdout))
+    workers = {pid: int(n) for _, pid, n, _ in reaped}
+    if set(workers) != {pid for pid, _ in started} or [w for w, _, _, _ in reaped] != ['0', '1']:
+        raise Fail('the workers the parent reaped are not the ones that started:\n' +
+                   tail(rec.stdout))
+    seen = {}
+    for _, _, pid in replies:
+        seen[pid] = seen.get(pid, 0) + 1
+    if any(seen.get(pid, 0) != n for pid, n in workers.items()) or set(seen) - set(workers):
+        raise Fail(f'the client got replies from {seen}, the server counts {workers}')
+    value, total, lost = (int(g) for g in counter.groups())
+    if total != PREFORK_REQUESTS or lost != total - value or not 0 < value <= total or \
+            max(r[1] for r in replies) > total:
+        raise Fail(f'the server counted wrong for {PREFORK_REQUESTS} requests:\n' +
+                   tail(rec.stdout))
+    log(f'  workers {workers}, counter {value}, {lost} updates lost to the race')
+
+
+@case('prefork-server')
+def c_prefork_server(h):
+    """A parent and two forked workers accepting on one socket, sharing a
+    counter in a MAP_SHARED page without a lock; driven by a client outside
+    the recording, then stopped by a "quit" request."""
+    port = free_port()
+    trace = h.new_trace_path('prefork')
+    out_path, err_path = h.path('prefork.out'), h.path('prefork.err')
+    t0 = time.monotonic()
+    with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+        p = start([h.uprr, 'record', '-o', trace, '--', h.prog('prefork_server'), str(port)],
+                  stdout=out, stderr=err, cwd=h.tmp)
+    try:
+        deadline = time.monotonic() + time_left(60)
+        while not port_open(port):
+            if p.poll() is not None:
+                raise Fail(f'uprr record of prefork_server ended ({describe_status(p.returncode)})'
+                           f' before it listened\n  stderr:\n{tail(read(err_path))}')
+            if time.monotonic() > deadline:
+                raise Fail('prefork_server did not listen in time under uprr record\n'
+                           f'  stderr:\n{tail(read(err_path))}')
+            time.sleep(0.1)
+        log(f'  prefork_server listens on 127.0.0.1:{port} after {time.monotonic() - t0:.1f}s')
+        try:
+            replies = prefork_load(port)
+        except (OSError, ProtocolError) as e:
+            raise Fail(f'the client failed against the recorded server: {e}\n'
+                       f'  stderr:\n{tail(read(err_path))}')
+        log(f'  client: {len(replies)} replies, then quit')
+        try:
+            p.wait(timeout=time_left(90))
+        except subprocess.TimeoutExpired:
+            raise Fail('uprr record did not end in time after "quit"\n'
+                       f'  stderr:\n{tail(read(err_path))}')
+    finally:
+        if p.poll() is None:
+            kill_group(p.pid, p.pid)
+            p.wait()
+    rec = Result(p.args, p.returncode, read(out_path), read(err_path), time.monotonic() - t0)
+    log(f'  -> record {describe_status(rec.status)}')
+    finish_group(p, 'uprr record')
+    check_record(rec, trace, 0)
+    check_prefork_output(rec, replies)
+    if port_open(port):
+        raise Fail(f'port {port} still open after prefork_server ended')
+
+    # As for memcached: the port taken by someone else, and no network.
+    wrap = []
+    if subprocess.run(['unshare', '-n', 'true'], stderr=subprocess.DEVNULL).returncode == 0:
+        wrap = ['unshare', '-n']
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        blocker.bind(('127.0.0.1', port))
+        blocker.listen(1)
+        rep = h.replay(trace, wrap=wrap)
+    compare(rec, rep)
+
+
+PS_HEADER = 'PID\tPPID\tEXIT\tCMD'
+
+
+def uprr_ps(h, trace):
+    """Runs uprr ps; returns its rows as (pid, ppid, exit, cmd) strings."""
+    r = run([h.uprr, 'ps', trace], timeout=60, what='uprr ps')
+    check_not_broken(r, 'ps')
+    if r.status != 0 or r.uprr_lines():
+        raise Fail('uprr ps failed\n  ' + r.explain())
+    text = r.stdout.decode('utf-8', 'replace')
+    lines = text.split('\n')
+    if not text.endswith('\n') or lines[0] != PS_HEADER:
+        raise Fail(f'uprr ps does not start with the header {PS_HEADER!r} or does not end '
+                   'with a newline:\n' + tail(r.stdout))
+    rows = [tuple(line.split('\t', 3)) for line in lines[1:-1]]
+    if any(len(row) != 4 for row in rows):
+        raise Fail('uprr ps printed a line without 4 tab-separated columns:\n' + tail(r.stdout))
+    log(tail(r.stdout))
+    return rows
+
+
+def check_ps(rows, want, what):
+    """@want: one (pid, ppid, exit, cmd) per process; a field may be a tuple
+    of the values accepted."""
+    def ok(row, w):
+        return all(f in e if isinstance(e, tuple) else f == e for f, e in zip(row, w))
+    if len(rows) != len(want) or not all(ok(r, w) for r, w in zip(rows, want)):
+        raise Fail(f'uprr ps of the {what} trace shows\n    {rows}\n  the programs printed '
+                   f'about themselves\n    {want}')
+
+
+@case('ps')
+def c_ps(h):
+    """uprr ps lists the recorded processes in creation order: pid, parent's
+    pid, exit status, command line. Each is checked against what the
+    programs printed about themselves."""
+    prog = h.prog('fork_thread')
+    trace, rec = h.record([prog])
+    parent, child = check_fork_thread(rec)
+    # The child forked without exec: it shows the command line it inherited.
+    check_ps(uprr_ps(h, trace), [(parent, '--', '0', prog), (child, parent, '42', prog)],
+             'fork_thread')
+
+    prog = h.prog('exec_thread')
+    trace, rec = h.record([prog], expect_status=3)
+    pid = check_exec_thread(rec)
+    # One process: the exec does not make a new one. Its command line: the
+    # one of the first exec (rr's choice) or of the last.
+    check_ps(uprr_ps(h, trace), [(pid, '--', '3', (prog, prog + ' --after'))], 'exec_thread')
+
+    trace, rec, argv = record_sh_pipeline(h, replay=False)
+    shell = rec.stdout.split(b'\n')[5].decode()
+    rows = uprr_ps(h, trace)
+    # seq ends after sort read everything; sort may die of SIGPIPE once
+    # head has printed its 5 lines and exited.
+    check_ps(rows, [(shell, '--', '0', ' '.join(argv)),
+                    (rows[1][0] if len(rows) > 1 else '', shell, '0', 'seq 1 200000'),
+                    (rows[2][0] if len(rows) > 2 else '', shell, ('0', '-13'), 'sort -r'),
+                    (rows[3][0] if len(rows) > 3 else '', shell, '0', 'head -5')],
+             'sh pipeline')
+    if len({r[0] for r in rows}) != 4:
+        raise Fail(f'uprr ps shows a pid twice: {rows}')
 
 
 # Bad input: uprr must refuse with one line and exit 125, never crash.
