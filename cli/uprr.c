@@ -172,37 +172,25 @@ cmd_replay(int argc, char **argv)
 	return status_to_exit(status);
 }
 
+/* The commands that print what a trace holds: `uprr NAME [DIR]`. */
+static const struct {
+	const char *name;
+	int (*print)(const char *trace_dir);
+} trace_readers[] = {
+	{ "info", replay_info },
+	{ "ps", replay_ps },
+	{ "dump", replay_dump },
+};
+
 static int
-cmd_info(int argc, char **argv)
+cmd_read_trace(int (*print)(const char *trace_dir), int argc, char **argv)
 {
 	char dir[PATH_MAX];
 
 	optind = 1;
 	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
 		return EXIT_UPRR;
-	return replay_info(dir) < 0 ? EXIT_UPRR : 0;
-}
-
-static int
-cmd_ps(int argc, char **argv)
-{
-	char dir[PATH_MAX];
-
-	optind = 1;
-	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
-		return EXIT_UPRR;
-	return replay_ps(dir) < 0 ? EXIT_UPRR : 0;
-}
-
-static int
-cmd_dump(int argc, char **argv)
-{
-	char dir[PATH_MAX];
-
-	optind = 1;
-	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
-		return EXIT_UPRR;
-	return replay_dump(dir) < 0 ? EXIT_UPRR : 0;
+	return print(dir) < 0 ? EXIT_UPRR : 0;
 }
 
 int
@@ -216,12 +204,9 @@ main(int argc, char **argv)
 		return cmd_record(argc - 1, argv + 1);
 	if (strcmp(argv[1], "replay") == 0)
 		return cmd_replay(argc - 1, argv + 1);
-	if (strcmp(argv[1], "info") == 0)
-		return cmd_info(argc - 1, argv + 1);
-	if (strcmp(argv[1], "ps") == 0)
-		return cmd_ps(argc - 1, argv + 1);
-	if (strcmp(argv[1], "dump") == 0)
-		return cmd_dump(argc - 1, argv + 1);
+	for (size_t i = 0; i < ARRAY_SIZE(trace_readers); i++)
+		if (strcmp(argv[1], trace_readers[i].name) == 0)
+			return cmd_read_trace(trace_readers[i].print, argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		usage(stdout);
 		return 0;

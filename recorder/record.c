@@ -59,17 +59,11 @@ enum rthread_state {
 	RT_RUNNING,	/* the current thread, running user code */
 };
 
-/*
- * An address space: a process's memory, which its threads share, and a vfork
- * child (CLONE_VM without CLONE_THREAD) too until it execs or exits. Counting
- * code and restore points belong to it.
- */
+/* An address space (struct rec_space) and the restore points of its runs. */
 struct rspace {
-	pid_t pid;			/* a process using it, for /proc/PID */
-	int memfd;			/* its /proc/PID/mem, read-write */
-	unsigned users;			/* thread groups using it */
-	struct ticks_soft *soft;	/* NULL: soft ticks are off */
-	struct checkpoint *ckpt;	/* restore point of the current run of user code */
+	struct rec_space mem;		/* memfd, users, counting code (NULL: none) */
+	struct checkpoint *ckpt;
+	bool unrestorable;		/* checkpoint_new failed: no restore points */	/* restore point of the current run of user code */
 	bool need_remap;		/* the address space changed since the restore point */
 	bool at_exec;			/* its process still stands at its exec stop */
 	bool may_preempt;		/* a run may need an execution point: a second
@@ -156,40 +150,21 @@ space_new(struct recorder *rec, pid_t pid, const struct rspace *from)
 {
 	struct rspace *sp = calloc(1, sizeof(*sp));
 
-	if (!sp)
-		return NULL;
-	sp->pid = pid;
-	sp->users = 1;
-	sp->memfd = tracee_open_mem(pid);
-	if (rec->soft)
-		sp->soft = from ? ticks_soft_clone(from->soft) : ticks_soft_new();
-	if (from)
-		sp->may_preempt = from->may_preempt;
-	if (sp->memfd < 0 || (rec->soft && !sp->soft)) {
-		if (sp->memfd >= 0)
-			close(sp->memfd);
-		ticks_soft_free(sp->soft);
+	if (!sp || rec_space_open(&sp->mem, pid, from ? &from->mem : NULL, rec->soft) < 0) {
 		free(sp);
 		return NULL;
 	}
+	if (from)
+		sp->may_preempt = from->may_preempt;
 	return sp;
 }
 
-/* Process @pid stops using @sp (it exited or exec'd). */
+/* A process stops using @sp (it exited or exec'd). */
 static void
-space_leave(struct recorder *rec, struct rspace *sp, pid_t pid)
+space_leave(struct recorder *rec, struct rspace *sp)
 {
-	if (!sp || --sp->users > 0) {
-		if (sp && sp->pid == pid) {
-			/* another thread group shares it: find it through one of its threads */
-			for (size_t i = 0; i < rec->nthreads; i++)
-				if (rec->threads[i].space == sp && rec->threads[i].tgid != pid) {
-					sp->pid = rec->threads[i].tgid;
-					break;
-				}
-		}
+	if (!sp || --sp->mem.users > 0)
 		return;
-	}
 	if (sp->ckpt) {
 		struct checkpoint_stats cs;
 
@@ -201,9 +176,8 @@ space_leave(struct recorder *rec, struct rspace *sp, pid_t pid)
 		rec->ckpt_stats.pages_restored += cs.pages_restored;
 		checkpoint_free(sp->ckpt);
 	}
-	rec->nsites += ticks_soft_nsites(sp->soft);
-	ticks_soft_free(sp->soft);
-	close(sp->memfd);
+	rec->nsites += ticks_soft_nsites(sp->mem.soft);
+	rec_space_close(&sp->mem);
 	free(sp);
 }
 
@@ -235,16 +209,20 @@ drop_thread(struct recorder *rec, struct rthread *t)
 	*t = rec->threads[--rec->nthreads];
 }
 
-/* Whether another thread of @t's process is known. */
-static bool
-has_siblings(const struct recorder *rec, const struct rthread *t)
+/* Forget the threads of process @tgid other than @keep: the kernel killed
+ * them (their deaths may still be reported: unknown threads are ignored). */
+static void
+drop_group_but(struct recorder *rec, pid_t tgid, pid_t keep)
 {
-	for (size_t i = 0; i < rec->nthreads; i++)
-		if (&rec->threads[i] != t && rec->threads[i].tgid == t->tgid)
-			return true;
-	return false;
+	for (size_t i = 0; i < rec->nthreads;)
+		if (rec->threads[i].tgid == tgid && rec->threads[i].tid != keep)
+			drop_thread(rec, &rec->threads[i]);
+		else
+			i++;
 }
 
+/* Forget thread @tid; the last thread of a process takes it out of its
+ * address space. */
 static void
 remove_thread(struct recorder *rec, pid_t tid)
 {
@@ -258,12 +236,11 @@ remove_thread(struct recorder *rec, pid_t tid)
 	}
 	sp = t->space;
 	tgid = t->tgid;
-	if (!has_siblings(rec, t)) {
-		drop_thread(rec, t);
-		space_leave(rec, sp, tgid);
-		return;
-	}
 	drop_thread(rec, t);
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tgid == tgid)
+			return;
+	space_leave(rec, sp);
 }
 
 static int
@@ -410,29 +387,24 @@ start_run(struct recorder *rec, struct rthread *t)
 	/* Restore points cost a copy of every page a run writes: none are taken
 	 * until a run may need an execution point. The exec stop is inside
 	 * execve, where no syscall can be injected: the loader never needs one. */
-	if (!sp->soft || !sp->may_preempt || sp->at_exec) {
+	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec) {
 		sp->at_exec = false;
 		return;
 	}
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
-		r = checkpoint_new(t->tgid, t->tid, sp->memfd, &sp->ckpt);
+		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
-		if (r == -ECHILD) {
-			/* a process uprr did not start: its mirror would be the
-			 * program's child, which its wait(2) could see */
-			log_debug("process %d: no restore points; its CPU-bound threads run to "
-				  "their next event", t->tgid);
-			ticks_soft_free(sp->soft);
-			sp->soft = NULL;
-			return;
-		}
 		if (r < 0) {
-			log_warn("cannot checkpoint the program (%s): CPU-bound threads will not be "
-				 "preempted", strerror(-r));
-			ticks_soft_free(sp->soft);
-			sp->soft = NULL;
+			/* ECHILD: a process uprr did not start, whose mirror would
+			 * be the program's child, which its wait(2) could see */
+			if (r == -ECHILD)
+				log_debug("process %d takes no restore points", t->tgid);
+			else
+				log_warn("cannot checkpoint process %d (%s): its CPU-bound threads "
+					 "will not be preempted", t->tgid, strerror(-r));
+			sp->unrestorable = true;
 			return;
 		}
 		sp->need_remap = false;
@@ -452,7 +424,7 @@ start_run(struct recorder *rec, struct rthread *t)
 		t->xstate = malloc(XSTATE_CAP);
 	if (!t->xstate || tracee_get_xstate(t->tid, t->xstate, XSTATE_CAP, &t->xstate_len) < 0)
 		t->xstate_len = 0; /* this run cannot be rolled back */
-	if (ticks_soft_active(sp->soft) && ticks_soft_set_budget(sp->memfd, 0) < 0)
+	if (ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
 		log_debug("cannot reset the tick budget");
 }
 
@@ -532,7 +504,7 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 		tgid = tid;
 		rec->nprocs++;
 		if (flags & CLONE_VM)
-			sp->users++;
+			sp->mem.users++;
 		else if (!(sp = space_new(rec, tid, parent->space))) {
 			stop_recording(rec, "cannot follow the new process %d", tid);
 			return;
@@ -923,7 +895,7 @@ running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ran
 static int
 arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
 {
-	int r = ticks_soft_set_budget(t->space->memfd, 1);
+	int r = ticks_soft_set_budget(t->space->mem.memfd, 1);
 
 	if (r < 0)
 		return r;
@@ -972,11 +944,11 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
 		if (&rec->threads[i] != t)
 			avoid[navoid++] = rec->threads[i].regs.rip;
-	nsites = ticks_soft_plan(t->space->soft, t->tgid, t->tid, rip, avoid, navoid, &ev);
+	nsites = ticks_soft_plan(t->space->mem.soft, t->tgid, t->tid, rip, avoid, navoid, &ev);
 	if (nsites > 0) {
 		if (write_event(rec, &ev) < 0)
 			return -EIO;
-		r = ticks_soft_apply(t->space->soft, t->tid, t->space->memfd, &ev);
+		r = ticks_soft_apply(t->space->mem.soft, t->tid, t->space->mem.memfd, &ev);
 		if (r < 0) {
 			stop_recording(rec, "cannot install counting code in the program: %s",
 				       strerror(-r));
@@ -992,7 +964,7 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 		log_debug("nothing to count around 0x%" PRIx64 " (%s)", rip,
 			  nsites < 0 ? strerror(-nsites) : "no loop");
 	}
-	if (ticks_soft_active(t->space->soft))
+	if (ticks_soft_active(t->space->mem.soft))
 		return arm_trap(rec, t, 0);
 	set_deadline(rec, sched_timeslice_ns(rec->sched)); /* the run starts again */
 	return 0;
@@ -1066,12 +1038,12 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (!t->space->soft || !t->space->ckpt) {
+	if (!t->space->mem.soft || !t->space->ckpt) {
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	/* stopped inside counting code: no tick may stay half done */
-	switch (ticks_soft_settle(t->space->soft, t->tid, regs)) {
+	switch (ticks_soft_settle(t->space->mem.soft, t->tid, regs)) {
 	case PATCH_STOP_OUTSIDE:
 		break;
 	case PATCH_STOP_TRAPPED:
@@ -1087,7 +1059,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		break;
 	}
 	rip = regs->rip;
-	if (ticks_soft_active(t->space->soft) && !t->trap_armed && t->rollbacks == 0 &&
+	if (ticks_soft_active(t->space->mem.soft) && !t->trap_armed && t->rollbacks == 0 &&
 	    ticks_soft_get_budget(t->tid, &left) == 0) {
 		if (arm_trap(rec, t, 0 - left) < 0)
 			log_debug("cannot arm the tick budget");
@@ -1111,7 +1083,7 @@ static bool
 point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
 {
 	*ret_wait_ns = 0;
-	if ((!rec->pmu && (!t->space->soft || !t->space->ckpt)) || t->uncountable)
+	if ((!rec->pmu && (!t->space->mem.soft || !t->space->ckpt)) || t->uncountable)
 		return false;
 	if (t->deferred_sig && !t->trap_armed)
 		return true;
@@ -1177,7 +1149,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		resume_user(rec, t, sig, &t->injecting_info);
 		return;
 	}
-	if (sig == SIGTRAP && ticks_soft_settle(t->space->soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
+	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		at_execution_point(rec, t, &regs, t->ticks_base + 1);
 		return;
 	}
@@ -1233,11 +1205,7 @@ on_thread_gone(struct recorder *rec, pid_t tid, int status)
 		rec->nprocs--;
 		write_event(rec, &ev);
 		/* threads of it not reported yet died with it */
-		for (size_t i = 0; i < rec->nthreads;)
-			if (rec->threads[i].tgid == tid && rec->threads[i].tid != tid)
-				drop_thread(rec, &rec->threads[i]);
-			else
-				i++;
+		drop_group_but(rec, tid, tid);
 	} else if (t) {
 		event_init(&ev, TRACE_EV_THREAD_EXIT, tid);
 		write_event(rec, &ev);
@@ -1293,11 +1261,7 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 	former = (pid_t)msg;
 	if (!find_thread(rec, former))
 		former = pid;
-	for (size_t i = 0; i < rec->nthreads;)
-		if (rec->threads[i].tgid == pid && rec->threads[i].tid != former)
-			drop_thread(rec, &rec->threads[i]);
-		else
-			i++;
+	drop_group_but(rec, pid, former);
 	t = find_thread(rec, former);
 	if (former != pid) {
 		sched_rename(rec->sched, former, pid);
@@ -1305,7 +1269,7 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 	}
 	old = t->space;
 	t->space = space_new(rec, pid, NULL);
-	space_leave(rec, old, pid);
+	space_leave(rec, old);
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (!t->space || n <= 0) {
@@ -1553,7 +1517,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	uint64_t interp_ref;
 	int r;
 
-	r = rec_exec_prepare(pid, t->space->memfd, &regs, &stack_end, &maps);
+	r = rec_exec_prepare(pid, t->space->mem.memfd, &regs, &stack_end, &maps);
 	if (r < 0)
 		return r;
 	stack = malloc(stack_end - regs.rsp);

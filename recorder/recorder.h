@@ -116,6 +116,32 @@ void rec_ranges_free(struct rec_ranges *rs);
 
 /* ---- recording ---- */
 
+struct ticks_soft;
+
+/**
+ * An address space of a recorded or replayed process, as record and replay
+ * both keep it: a process's memory, which its threads share, and a vfork
+ * child (CLONE_VM without CLONE_THREAD) too until it execs or exits; the
+ * counting code installed in it belongs to it.
+ */
+struct rec_space {
+	int memfd;		 /**< /proc/PID/mem of a process using it, read-write */
+	unsigned users;		 /**< thread groups using it; the caller counts them */
+	struct ticks_soft *soft; /**< its counting code (soft ticks), NULL: none */
+};
+
+/**
+ * Open the address space of process @pid for @sp, with one user: its memory
+ * (tracee_open_mem) and, if @soft, counting state: a copy of @from's when
+ * @pid was forked from it (fork(2) copies the counting code), else empty (an
+ * exec). Returns 0, or -errno with nothing left open (-ENOMEM; -ESRCH and
+ * the like when @pid is gone).
+ */
+int rec_space_open(struct rec_space *sp, pid_t pid, const struct rec_space *from, bool soft) _wur_;
+
+/** Close what rec_space_open opened (its last user left). */
+void rec_space_close(struct rec_space *sp);
+
 /** What `uprr record` was asked to do. */
 struct rec_options {
 	char *const *argv;	/**< program and arguments */

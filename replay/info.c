@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <sched.h>
 #include <sys/wait.h>
 
 #include "common/log.h"
@@ -20,7 +21,8 @@ replay_info(const char *trace_dir)
 	struct trace_stats st;
 	char err[512];
 	uint64_t events = 0, syscalls = 0, signals = 0, end_ns = 0;
-	unsigned threads = 1;
+	unsigned threads = 1, processes = 1;
+	pid_t first = 0;
 	int status = -1, rc;
 
 	rc = trace_reader_open(trace_dir, &r, err, sizeof(err));
@@ -32,6 +34,10 @@ replay_info(const char *trace_dir)
 	while ((rc = trace_reader_next(r, &ev)) > 0) {
 		events++;
 		switch (ev.type) {
+		case TRACE_EV_EXEC:
+			if (!first)
+				first = (pid_t)ev.tid;
+			break;
 		case TRACE_EV_SYSCALL_ENTRY:
 			syscalls++;
 			break;
@@ -40,9 +46,14 @@ replay_info(const char *trace_dir)
 			break;
 		case TRACE_EV_THREAD_START:
 			threads++;
+			/* format 3: values[1] = clone flags */
+			processes += ev.nvalues >= 2 && !(ev.values[1] & CLONE_THREAD);
 			break;
 		case TRACE_EV_PROCESS_EXIT:
-			status = (int)ev.values[0];
+			/* the first process's status is the recording's; the
+			 * last end is the trace's */
+			if ((pid_t)ev.tid == first)
+				status = (int)ev.values[0];
 			end_ns = ev.nvalues > 1 ? ev.values[1] : 0;
 			break;
 		default:
@@ -56,7 +67,7 @@ replay_info(const char *trace_dir)
 		printf(" %s", *a);
 	printf("\nmode:        %s, ticks %s, format %u, uprr %s\n", hdr->mode, hdr->tick_source,
 	       hdr->format_version, hdr->uprr_version);
-	printf("threads:     %u\n", threads);
+	printf("threads:     %u in %u process%s\n", threads, processes, processes > 1 ? "es" : "");
 	printf("events:      %" PRIu64 " (%" PRIu64 " syscalls, %" PRIu64 " signals)\n", events,
 	       syscalls, signals);
 	if (end_ns > hdr->start_time_ns)

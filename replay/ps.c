@@ -3,7 +3,7 @@
  * `uprr ps` and `uprr dump`: what a trace says about its process tree and its
  * events, read through the same reader as replay.
  */
-#define LOG_PREFIX "ps"
+#define LOG_PREFIX "trace"
 #include <errno.h>
 #include <inttypes.h>
 #include <sched.h>

@@ -40,19 +40,12 @@ enum pthread_state {
 		       * exit stop is pending */
 };
 
-/* An address space (the recorder's struct rspace): a process's memory, and
- * its vfork child's until that execs or exits. */
-struct pspace {
-	int memfd;		 /* its /proc/PID/mem, read-write */
-	unsigned users;		 /* thread groups using it */
-	struct ticks_soft *soft; /* counting code installed by TRACE_EV_PATCH */
-};
 
 struct pthread_r {
 	pid_t rec_tid; /* thread id in the recording */
 	pid_t tid;     /* thread id in this replay */
 	pid_t tgid;    /* its process in this replay */
-	struct pspace *space;
+	struct rec_space *space;
 	enum pthread_state state;
 	uint64_t nr, args[6];
 	struct user_regs_struct regs;
@@ -105,20 +98,13 @@ find_rec(struct replayer *rp, pid_t rec_tid)
 
 /* A new address space of replayed process @pid, a copy of @from's counting
  * state (fork) or none (exec). NULL when out of memory or @pid is gone. */
-static struct pspace *
-space_new(pid_t pid, const struct pspace *from)
+static struct rec_space *
+space_new(pid_t pid, const struct rec_space *from)
 {
-	struct pspace *sp = calloc(1, sizeof(*sp));
+	struct rec_space *sp = calloc(1, sizeof(*sp));
 
-	if (!sp)
-		return NULL;
-	sp->users = 1;
-	sp->memfd = tracee_open_mem(pid);
-	sp->soft = from ? ticks_soft_clone(from->soft) : ticks_soft_new();
-	if (sp->memfd < 0 || !sp->soft) {
-		if (sp->memfd >= 0)
-			close(sp->memfd);
-		ticks_soft_free(sp->soft);
+	/* counting code comes with TRACE_EV_PATCH, whatever the tick source */
+	if (!sp || rec_space_open(sp, pid, from, true) < 0) {
 		free(sp);
 		return NULL;
 	}
@@ -126,17 +112,16 @@ space_new(pid_t pid, const struct pspace *from)
 }
 
 static void
-space_leave(struct pspace *sp)
+space_leave(struct rec_space *sp)
 {
 	if (!sp || --sp->users > 0)
 		return;
-	close(sp->memfd);
-	ticks_soft_free(sp->soft);
+	rec_space_close(sp);
 	free(sp);
 }
 
 static struct pthread_r *
-add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid, pid_t tgid, struct pspace *sp)
+add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid, pid_t tgid, struct rec_space *sp)
 {
 	if (UTIL_GROW(rp->threads, rp->cap, rp->nthreads + 1) < 0)
 		return NULL;
@@ -149,7 +134,7 @@ add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid, pid_t tgid, struct psp
 static void
 remove_thread(struct replayer *rp, struct pthread_r *t)
 {
-	struct pspace *sp = t->space;
+	struct rec_space *sp = t->space;
 	pid_t tgid = t->tgid;
 
 	*t = rp->threads[--rp->nthreads];
@@ -769,6 +754,31 @@ wait_gone(pid_t tid, int *ret_status)
 }
 
 /*
+ * Reap and forget the threads of process @tgid but the one recorded as
+ * @keep; the one that has the leader's id (its death comes last, or never
+ * after an exec by another thread, see ptrace(2)) is forgotten unwaited.
+ * Returns 0, or -ESRCH if one vanished unreported.
+ */
+static int
+reap_group_but(struct replayer *rp, pid_t tgid, pid_t keep)
+{
+	int status;
+
+	for (size_t i = 0; i < rp->nthreads;) {
+		struct pthread_r *u = &rp->threads[i];
+
+		if (u->tgid != tgid || u->rec_tid == keep) {
+			i++;
+			continue;
+		}
+		if (u->tid != tgid && wait_gone(u->tid, &status) < 0)
+			return -ESRCH;
+		remove_thread(rp, u);
+	}
+	return 0;
+}
+
+/*
  * A process ends: let the thread that exits (exit_group, or the last exit)
  * run; a fatal signal is already on its way. Threads held at a syscall stay
  * held: the group exit's SIGKILL wakes them and the kernel skips their
@@ -805,17 +815,8 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 			return diverge(rp, ev, "the process ended without an exit");
 		kill(tgid, WTERMSIG(want));
 	}
-	for (size_t i = 0; i < rp->nthreads;) {
-		struct pthread_r *t = &rp->threads[i];
-
-		if (t->tgid != tgid || t->tid == tgid) {
-			i++;
-			continue;
-		}
-		if (wait_gone(t->tid, &status) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
-		remove_thread(rp, t);
-	}
+	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
+		return diverge(rp, ev, "lost a thread of process %d", tgid);
 	leader = find_rec(rp, (pid_t)ev->tid);
 	if (wait_gone(tgid, &status) < 0)
 		return diverge(rp, ev, "lost process %d", tgid);
@@ -847,7 +848,7 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 	uint32_t rec_tid = ev->tid;
 	struct user_regs_struct regs;
 	unsigned long msg = 0;
-	struct pspace *sp;
+	struct rec_space *sp;
 	int status, sig;
 	pid_t tid, tgid, ptid;
 
@@ -930,7 +931,7 @@ exec_scratch(const struct pthread_r *t, size_t len)
 }
 
 static int restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid,
-			 struct pspace *sp);
+			 struct rec_space *sp);
 
 /*
  * Thread ev->tid's execve succeeded in the recording: execute it here, of the
@@ -945,7 +946,7 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	struct pthread_r *t = find_rec(rp, (pid_t)ev->tid);
 	pid_t rec_pid = ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid, tgid;
 	struct user_regs_struct regs;
-	struct pspace *old;
+	struct rec_space *old;
 	const char *exe;
 	uint64_t path;
 	int status, sig, r;
@@ -985,19 +986,9 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 		tracee_resume(tgid, PTRACE_CONT, 0);
 	}
 	/* its other threads are dead; the old leader reports nothing more */
-	for (size_t i = 0; i < rp->nthreads;) {
-		struct pthread_r *u = &rp->threads[i];
-
-		if (u->tgid != tgid || u == t) {
-			i++;
-			continue;
-		}
-		if (u->tid != tgid && wait_gone(u->tid, &status) < 0)
-			return diverge(rp, ev, "lost thread %d", u->tid);
-		*u = rp->threads[--rp->nthreads]; /* the space stays: t uses it */
-		if (t == &rp->threads[rp->nthreads])
-			t = u;
-	}
+	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
+		return diverge(rp, ev, "lost a thread of process %d", tgid);
+	t = find_rec(rp, (pid_t)ev->tid);
 	t->tid = tgid;
 	t->rec_tid = rec_pid;
 	old = t->space;
@@ -1048,7 +1039,7 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 {
 	const struct trace_header *hdr = trace_reader_header(rp->r);
 	struct tracee_spawn_options sp = { 0 };
-	struct pspace *space;
+	struct rec_space *space;
 	const char *exe;
 	pid_t pid;
 	int r, exec_errno = 0, cpu;
@@ -1091,7 +1082,7 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
  * did; the ELF interpreter's code, the stack contents and the registers
  * become the recorded ones. */
 static int
-restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, struct pspace *sp)
+restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, struct rec_space *sp)
 {
 	_cleanup_free_ char *layout = NULL;
 	struct user_regs_struct regs;

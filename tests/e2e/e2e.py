@@ -965,15 +965,22 @@ print('monotonic', all(a[2] <= b[2] for a, b in zip(shared, shared[1:])))
 """
 
 
-@case('python3')
-def c_python3(h):
+def python_script(h, name, text):
+    """Write @text to script @name in the work dir; return the argv that
+    runs it with Debian's python3 (isolated: no user site, no .pyc) and its path."""
     python = '/usr/bin/python3'
     if not os.access(python, os.X_OK):
         raise Skip('/usr/bin/python3 is not installed')
-    script = h.path('threads.py')
+    script = h.path(name)
     with open(script, 'w') as f:
-        f.write(PY_SCRIPT)
-    _, rec = h.record_replay([python, '-B', '-I', script], remove=[script])
+        f.write(text)
+    return [python, '-B', '-I', script], script
+
+
+@case('python3')
+def c_python3(h):
+    argv, script = python_script(h, 'threads.py', PY_SCRIPT)
+    _, rec = h.record_replay(argv, remove=[script])
     if b'items 600\n' not in rec.stdout:
         raise Fail('the recorded run did not collect 600 items:\n' + tail(rec.stdout))
 
@@ -1028,16 +1035,13 @@ def c_date(h):
         compare(rec, h.replay(trace))
 
 
-@case('memcached')
-def c_memcached(h, requests=10000, stop_via_uprr=False):
-    memcached = need('memcached')
-    port = free_port()
-    trace = h.new_trace_path('memcached')
-    argv = [memcached, '-t', '2', '-l', '127.0.0.1', '-p', str(port), '-U', '0',
-            '-c', '64', '-m', '64']
-    if os.geteuid() == 0:
-        argv += ['-u', 'root']  # memcached refuses to run as root without -u
-    out_path, err_path = h.path('memcached.out'), h.path('memcached.err')
+def record_server(h, name, argv, port, drive, stop=None, wait=120):
+    """Record server @argv under uprr until it listens on 127.0.0.1:@port,
+    run drive(port) against it from outside the recording, then stop(p) (None:
+    drive itself makes the server end) and wait for uprr to end. Returns the
+    recording's Result, the trace path and what drive returned."""
+    trace = h.new_trace_path(name)
+    out_path, err_path = h.path(name + '.out'), h.path(name + '.err')
     t0 = time.monotonic()
     with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
         p = start([h.uprr, 'record', '-o', trace, '--'] + argv, stdout=out, stderr=err,
@@ -1046,30 +1050,24 @@ def c_memcached(h, requests=10000, stop_via_uprr=False):
         deadline = time.monotonic() + time_left(120)
         while not port_open(port):
             if p.poll() is not None:
-                raise Fail(f'uprr record of memcached ended ({describe_status(p.returncode)}) '
+                raise Fail(f'uprr record of {name} ended ({describe_status(p.returncode)}) '
                            f'before it listened\n  stderr:\n{tail(read(err_path))}')
             if time.monotonic() > deadline:
-                raise Fail('memcached did not listen in time under uprr record\n'
+                raise Fail(f'{name} did not listen in time under uprr record\n'
                            f'  stderr:\n{tail(read(err_path))}')
             time.sleep(0.1)
-        log(f'  memcached listens on 127.0.0.1:{port} after {time.monotonic() - t0:.1f}s')
-        t1 = time.monotonic()
+        log(f'  {name} listens on 127.0.0.1:{port} after {time.monotonic() - t0:.1f}s')
         try:
-            received = memcached_load(port, requests)
+            data = drive(port)
         except (OSError, ProtocolError) as e:
-            raise Fail(f'the client failed against the recorded memcached: {e}\n'
+            raise Fail(f'the client failed against the recorded {name}: {e}\n'
                        f'  stderr:\n{tail(read(err_path))}')
-        log(f'  client: {requests} requests, {len(received)} bytes received in '
-            f'{time.monotonic() - t1:.1f}s')
-        pid = p.pid if stop_via_uprr else find_tracee(p.pid, 'memcached')
-        if pid is None:
-            raise Fail('cannot find the memcached process under uprr record')
-        # uprr record forwards SIGTERM to the program
-        os.kill(pid, signal.SIGTERM)
+        if stop:
+            stop(p)
         try:
-            p.wait(timeout=time_left(120))
+            p.wait(timeout=time_left(wait))
         except subprocess.TimeoutExpired:
-            raise Fail('uprr record did not end in time after SIGTERM to memcached\n'
+            raise Fail(f'uprr record did not end in time after {name} was told to stop\n'
                        f'  stderr:\n{tail(read(err_path))}')
     finally:
         if p.poll() is None:
@@ -1078,23 +1076,54 @@ def c_memcached(h, requests=10000, stop_via_uprr=False):
     rec = Result(p.args, p.returncode, read(out_path), read(err_path), time.monotonic() - t0)
     log(f'  -> record {describe_status(rec.status)}')
     finish_group(p, 'uprr record')
-    check_record(rec, trace, 0)  # memcached exits 0 on SIGTERM
-    if port_open(port):
-        raise Fail(f'port {port} still open after memcached ended')
+    return rec, trace, data
 
-    # Replay with the port taken by someone else and, where possible, in a
-    # network namespace of its own: the replay must not touch the network.
+
+def replay_offline(h, trace, port, dump_sent=None):
+    """Replay a server's trace with its port taken by someone else and, where
+    possible, in a network namespace of its own: the replay must not touch
+    the network."""
     wrap = []
     if subprocess.run(['unshare', '-n', 'true'], stderr=subprocess.DEVNULL).returncode == 0:
         wrap = ['unshare', '-n']
-    sent = h.path('sent.bin')
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
-        # SO_REUSEADDR: memcached's side of the connection may be in
+        # SO_REUSEADDR: the server's side of a connection may be in
         # TIME_WAIT; listening makes a real bind by the replay fail.
         blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         blocker.bind(('127.0.0.1', port))
         blocker.listen(1)
-        rep = h.replay(trace, dump_sent=sent, wrap=wrap)
+        return h.replay(trace, dump_sent=dump_sent, wrap=wrap)
+
+
+@case('memcached')
+def c_memcached(h, requests=10000, stop_via_uprr=False):
+    memcached = need('memcached')
+    port = free_port()
+    argv = [memcached, '-t', '2', '-l', '127.0.0.1', '-p', str(port), '-U', '0',
+            '-c', '64', '-m', '64']
+    if os.geteuid() == 0:
+        argv += ['-u', 'root']  # memcached refuses to run as root without -u
+
+    def drive(port):
+        t1 = time.monotonic()
+        received = memcached_load(port, requests)
+        log(f'  client: {requests} requests, {len(received)} bytes received in '
+            f'{time.monotonic() - t1:.1f}s')
+        return received
+
+    def stop(p):
+        pid = p.pid if stop_via_uprr else find_tracee(p.pid, 'memcached')
+        if pid is None:
+            raise Fail('cannot find the memcached process under uprr record')
+        # uprr record forwards SIGTERM to the program
+        os.kill(pid, signal.SIGTERM)
+
+    rec, trace, received = record_server(h, 'memcached', argv, port, drive, stop)
+    check_record(rec, trace, 0)  # memcached exits 0 on SIGTERM
+    if port_open(port):
+        raise Fail(f'port {port} still open after memcached ended')
+    sent = h.path('sent.bin')
+    rep = replay_offline(h, trace, port, dump_sent=sent)
     compare(rec, rep)
     if not os.path.exists(sent):
         raise Fail('uprr replay --dump-sent did not write the file')
@@ -1242,13 +1271,8 @@ def c_python_multiprocessing(h):
     """A Pool(2) forks two workers from a parent that then starts threads
     of its own; tasks and results go through pipes, under a semaphore in
     shared memory."""
-    python = '/usr/bin/python3'
-    if not os.access(python, os.X_OK):
-        raise Skip('/usr/bin/python3 is not installed')
-    script = h.path('pool.py')
-    with open(script, 'w') as f:
-        f.write(MP_SCRIPT)
-    _, rec = h.record_replay([python, '-B', '-I', script], name='multiprocessing',
+    argv, script = python_script(h, 'pool.py', MP_SCRIPT)
+    _, rec = h.record_replay(argv, name='multiprocessing',
                              remove=[script])
     values = [(x, x * x + 1, hashlib.sha256(str(x).encode()).hexdigest()[:8])
               for x in range(1000)]
@@ -1404,56 +1428,20 @@ def c_prefork_server(h):
     counter in a MAP_SHARED page without a lock; driven by a client outside
     the recording, then stopped by a "quit" request."""
     port = free_port()
-    trace = h.new_trace_path('prefork')
-    out_path, err_path = h.path('prefork.out'), h.path('prefork.err')
-    t0 = time.monotonic()
-    with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
-        p = start([h.uprr, 'record', '-o', trace, '--', h.prog('prefork_server'), str(port)],
-                  stdout=out, stderr=err, cwd=h.tmp)
-    try:
-        deadline = time.monotonic() + time_left(60)
-        while not port_open(port):
-            if p.poll() is not None:
-                raise Fail(f'uprr record of prefork_server ended ({describe_status(p.returncode)})'
-                           f' before it listened\n  stderr:\n{tail(read(err_path))}')
-            if time.monotonic() > deadline:
-                raise Fail('prefork_server did not listen in time under uprr record\n'
-                           f'  stderr:\n{tail(read(err_path))}')
-            time.sleep(0.1)
-        log(f'  prefork_server listens on 127.0.0.1:{port} after {time.monotonic() - t0:.1f}s')
-        try:
-            replies = prefork_load(port)
-        except (OSError, ProtocolError) as e:
-            raise Fail(f'the client failed against the recorded server: {e}\n'
-                       f'  stderr:\n{tail(read(err_path))}')
+
+    def drive(port):
+        replies = prefork_load(port)
         log(f'  client: {len(replies)} replies, then quit')
-        try:
-            p.wait(timeout=time_left(90))
-        except subprocess.TimeoutExpired:
-            raise Fail('uprr record did not end in time after "quit"\n'
-                       f'  stderr:\n{tail(read(err_path))}')
-    finally:
-        if p.poll() is None:
-            kill_group(p.pid, p.pid)
-            p.wait()
-    rec = Result(p.args, p.returncode, read(out_path), read(err_path), time.monotonic() - t0)
-    log(f'  -> record {describe_status(rec.status)}')
-    finish_group(p, 'uprr record')
+        return replies
+
+    rec, trace, replies = record_server(h, 'prefork_server',
+                                        [h.prog('prefork_server'), str(port)], port, drive,
+                                        wait=90)
     check_record(rec, trace, 0)
     check_prefork_output(rec, replies)
     if port_open(port):
         raise Fail(f'port {port} still open after prefork_server ended')
-
-    # As for memcached: the port taken by someone else, and no network.
-    wrap = []
-    if subprocess.run(['unshare', '-n', 'true'], stderr=subprocess.DEVNULL).returncode == 0:
-        wrap = ['unshare', '-n']
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
-        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        blocker.bind(('127.0.0.1', port))
-        blocker.listen(1)
-        rep = h.replay(trace, wrap=wrap)
-    compare(rec, rep)
+    compare(rec, replay_offline(h, trace, port))
 
 
 PS_HEADER = 'PID\tPPID\tEXIT\tCMD'
