@@ -103,6 +103,19 @@ int rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
 int rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
 		       struct rec_ranges *out) _wur_;
 
+/**
+ * The temporary signal mask that syscall @nr (rt_sigsuspend, ppoll, pselect6,
+ * epoll_pwait, epoll_pwait2) installed while it waited, if it was interrupted
+ * with @result (-EINTR or -ERESTARTNOHAND): the kernel keeps that mask until
+ * the signal that interrupted it is delivered, runs the handler under it and
+ * saves the caller's own mask in the signal frame (set_user_sigmask(),
+ * restore_saved_sigmask_unless(); kernel/signal.c, fs/select.c, Linux 5.0).
+ * Reads the mask (bit N-1 for signal N) through @read into *ret_mask.
+ * Returns 1 if there is one, 0 if not, -EFAULT if it cannot be read.
+ */
+int rec_syscall_wait_mask(long nr, const uint64_t args[6], int64_t result, rec_mem_read_fn read,
+			  void *ctx, uint64_t *ret_mask) _wur_;
+
 /** True for send(2)-family syscalls (data leaves through a socket). */
 bool rec_syscall_is_send(long nr);
 

@@ -511,3 +511,43 @@ rec_syscall_is_write(long nr)
 		return false;
 	}
 }
+
+/* ERESTARTNOHAND (include/linux/errno.h): never seen by user code */
+#define KERNEL_ERESTARTNOHAND 514
+
+int
+rec_syscall_wait_mask(long nr, const uint64_t args[6], int64_t result, rec_mem_read_fn read,
+		      void *ctx, uint64_t *ret_mask)
+{
+	uint64_t addr, size, ptr_size[2];
+
+	if (result != -EINTR && result != -KERNEL_ERESTARTNOHAND)
+		return 0;
+	switch (nr) {
+	case __NR_rt_sigsuspend:
+		addr = args[0], size = args[1];
+		break;
+	case __NR_ppoll:
+		addr = args[3], size = args[4];
+		break;
+	case __NR_epoll_pwait:
+	case __NR_epoll_pwait2:
+		addr = args[4], size = args[5];
+		break;
+	case __NR_pselect6:
+		/* the sixth argument points to { const sigset_t *ss; size_t ss_len } */
+		if (!args[5])
+			return 0;
+		if (read(ctx, args[5], ptr_size, sizeof(ptr_size)) < 0)
+			return -EFAULT;
+		addr = ptr_size[0], size = ptr_size[1];
+		break;
+	default:
+		return 0;
+	}
+	if (!addr || size != sizeof(*ret_mask))
+		return 0;
+	if (read(ctx, addr, ret_mask, sizeof(*ret_mask)) < 0)
+		return -EFAULT;
+	return 1;
+}

@@ -49,6 +49,8 @@ struct pthread_r {
 	enum pthread_state state;
 	uint64_t nr, args[6];
 	struct user_regs_struct regs;
+	bool has_wait_mask; /* its last syscall was interrupted with a temporary */
+	uint64_t wait_mask; /* signal mask, which the delivery must see */
 };
 
 struct replayer {
@@ -454,6 +456,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 			return diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), b->addr);
 	}
+	if (rec_syscall_wait_mask((long)t->nr, t->args, result, mem_read, &t->tid, &t->wait_mask) > 0)
+		t->has_wait_mask = true;
 	/* skip the syscall; it returns the recorded result (seccomp(2)) */
 	t->regs.orig_rax = (uint64_t)-1;
 	t->regs.rax = (uint64_t)result;
@@ -467,9 +471,11 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
  * Deliver @sig with the recorded siginfo to @t, stopped at the point of
  * delivery. A caught signal stops it at its handler's first instruction, as
  * in the recording, so its next run of user code starts where it did there.
+ * Stores what happened in *@ret_how unless it is NULL.
  */
 static int
-deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig)
+deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
+	enum tracee_delivery *ret_how)
 {
 	const siginfo_t *info = NULL;
 	enum tracee_delivery how;
@@ -481,16 +487,30 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 	if (r < 0)
 		return diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
 	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	if (ret_how)
+		*ret_how = how;
 	return 0;
 }
 
+/*
+ * Raise @sig in @t, held after an event, and deliver it with the recorded
+ * siginfo. With @wait_mask (a sigsuspend, ppoll & co. the replay skipped was
+ * interrupted), the delivery sees that mask, as the recorded one did, and the
+ * frame saves the thread's own mask for rt_sigreturn(2) to restore.
+ */
 static int
 deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
-		 bool restore_regs)
+		 bool restore_regs, const uint64_t *wait_mask)
 {
+	enum tracee_delivery how;
 	enum tracee_stop kind;
+	struct user_regs_struct regs;
+	uint64_t own_mask;
 	int got_sig, r;
 
+	if (wait_mask && (tracee_get_sigmask(t->tid, &own_mask) < 0 ||
+			  tracee_set_sigmask(t->tid, *wait_mask) < 0))
+		return diverge(rp, ev, "lost thread %d", t->tid);
 	syscall(SYS_tgkill, t->tgid, t->tid, sig);
 	rp->injecting = sig;
 	r = run_to_stop(rp, t, ev, &kind, &got_sig);
@@ -508,7 +528,25 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 		if (tracee_set_regs(t->tid, &t->regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 	}
-	return deliver(rp, ev, t, sig);
+	r = deliver(rp, ev, t, sig, &how);
+	if (r < 0 || !wait_mask)
+		return r;
+	switch (how) {
+	case TRACEE_DELIVERY_HANDLER: /* rt_sigreturn restores the frame's mask */
+		r = tracee_get_regs(t->tid, &regs);
+		if (r >= 0)
+			r = tracee_write(t->space->memfd, regs.rsp + ARCH_SIGFRAME_MASK_OFFSET,
+					 &own_mask, sizeof(own_mask));
+		break;
+	case TRACEE_DELIVERY_NONE: /* the kernel would put it back now */
+		r = tracee_set_sigmask(t->tid, own_mask);
+		break;
+	case TRACEE_DELIVERY_RUNNING: /* the process ends or stops */
+		break;
+	}
+	if (r < 0)
+		return diverge(rp, ev, "cannot restore the signal mask of thread %d", t->tid);
+	return 0;
 }
 
 /*
@@ -627,8 +665,11 @@ static int
 on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	int sig = (int)ev->values[0], got_sig, r;
+	bool wait = t->has_wait_mask;
+	uint64_t wait_mask = t->wait_mask;
 	enum tracee_stop kind;
 
+	t->has_wait_mask = false;
 	switch (ev->values[1]) {
 	case TRACE_SIGNAL_SYNC:
 		r = run_to_stop(rp, t, ev, &kind, &got_sig);
@@ -642,11 +683,11 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 			return r;
 		rp->last_sig_rip = t->regs.rip;
 		rp->last_sig_tid = t->rec_tid;
-		return deliver(rp, ev, t, sig);
+		return deliver(rp, ev, t, sig, NULL);
 	case TRACE_SIGNAL_AT_EVENT:
 		if (t->state == PT_AT_ENTRY)
 			return diverge(rp, ev, "signal recorded inside a syscall");
-		return deliver_injected(rp, ev, t, sig, true);
+		return deliver_injected(rp, ev, t, sig, true, wait ? &wait_mask : NULL);
 	case TRACE_SIGNAL_AT_SYSCALL: {
 		struct user_regs_struct regs;
 
@@ -664,7 +705,7 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 		t->state = PT_HELD;
-		return deliver_injected(rp, ev, t, sig, false);
+		return deliver_injected(rp, ev, t, sig, false, NULL);
 	}
 	case TRACE_SIGNAL_AT_TICKS:
 		if (ev->nvalues < 3)
@@ -674,7 +715,7 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 			return r;
 		rp->last_sig_rip = t->regs.rip;
 		rp->last_sig_tid = t->rec_tid;
-		return deliver(rp, ev, t, sig);
+		return deliver(rp, ev, t, sig, NULL);
 	default:
 		return diverge(rp, ev, "unknown signal kind %" PRIu64, ev->values[1]);
 	}
@@ -1123,6 +1164,8 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	t = find_rec(rp, (pid_t)ev->tid);
 	if (!t)
 		return diverge(rp, ev, "event for unknown thread %u", ev->tid);
+	if (ev->type != TRACE_EV_SIGNAL) /* only the next event may be its delivery */
+		t->has_wait_mask = false;
 	switch (ev->type) {
 	case TRACE_EV_SYSCALL_ENTRY:
 		return on_entry(rp, ev, t);

@@ -490,16 +490,16 @@ static const uint8_t inject_code[3] = { 0x0f, 0x05, 0xcc };
 	(~(SIGBIT(SIGKILL) | SIGBIT(SIGSTOP) | SIGBIT(SIGTRAP) | SIGBIT(SIGSEGV) |      \
 	   SIGBIT(SIGBUS) | SIGBIT(SIGILL) | SIGBIT(SIGFPE) | SIGBIT(SIGSYS)))
 
-static int
-get_sigmask(pid_t tid, uint64_t *ret_mask)
+int
+tracee_get_sigmask(pid_t tid, uint64_t *ret_mask)
 {
 	if (ptrace(PTRACE_GETSIGMASK, tid, sizeof(*ret_mask), ret_mask) < 0)
 		return -errno;
 	return 0;
 }
 
-static int
-set_sigmask(pid_t tid, uint64_t mask)
+int
+tracee_set_sigmask(pid_t tid, uint64_t mask)
 {
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0)
 		return -errno;
@@ -523,10 +523,10 @@ inject_restore(pid_t tid, int memfd, const struct user_regs_struct *saved, const
 	/* A thread stopped at the exit of sigsuspend(2), ppoll(2) & co. got the
 	 * mask those saved back on its first return to user mode
 	 * (restore_saved_sigmask()); that one is the program's, keep it. */
-	r = get_sigmask(tid, &mask);
+	r = tracee_get_sigmask(tid, &mask);
 	if (r < 0)
 		return r;
-	return mask == INJECT_SIGMASK ? set_sigmask(tid, saved_mask) : 0;
+	return mask == INJECT_SIGMASK ? tracee_set_sigmask(tid, saved_mask) : 0;
 }
 
 int
@@ -544,11 +544,11 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 	r = tracee_read_mem(memfd, saved.rip, code, sizeof(code));
 	if (r < 0)
 		return r;
-	r = get_sigmask(tid, &saved_mask);
+	r = tracee_get_sigmask(tid, &saved_mask);
 	if (r < 0)
 		return r;
 	/* Asynchronous signals stay pending instead of stopping us on the way. */
-	r = set_sigmask(tid, INJECT_SIGMASK);
+	r = tracee_set_sigmask(tid, INJECT_SIGMASK);
 	if (r < 0)
 		return r;
 	regs = saved;
@@ -562,7 +562,7 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 	regs.r9 = args[5];
 	r = tracee_write(memfd, saved.rip, inject_code, sizeof(inject_code));
 	if (r < 0) {
-		(void)!set_sigmask(tid, saved_mask);
+		(void)!tracee_set_sigmask(tid, saved_mask);
 		return r;
 	}
 	r = tracee_set_regs(tid, &regs);

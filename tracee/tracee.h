@@ -231,6 +231,18 @@ int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *r
  */
 int tracee_cpu_time(pid_t tid, uint64_t *ret_ns) _wur_;
 
+/**
+ * The signal mask of stopped thread @tid, bit N-1 for signal N
+ * (PTRACE_GETSIGMASK, Linux 3.11): stores it in *ret_mask. Returns 0 or -errno.
+ */
+int tracee_get_sigmask(pid_t tid, uint64_t *ret_mask) _wur_;
+
+/**
+ * Set the signal mask of stopped thread @tid (PTRACE_SETSIGMASK, Linux 3.11;
+ * the kernel leaves SIGKILL and SIGSTOP unblocked). Returns 0 or -errno.
+ */
+int tracee_set_sigmask(pid_t tid, uint64_t mask) _wur_;
+
 /** What tracee_deliver_signal() did. */
 enum tracee_delivery {
 	TRACEE_DELIVERY_NONE,	 /**< ignored: nothing happened; the thread is still stopped */

@@ -6,13 +6,24 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/user.h>
+#include <ucontext.h>
 
 #include "common/util.h"
 
 /** Length of the `syscall` instruction (0f 05). */
 #define ARCH_SYSCALL_INSN_LEN 2
+
+/**
+ * Offset from a handler's rsp at its first instruction to the signal mask
+ * that rt_sigreturn(2) restores, in bytes: the frame is struct rt_sigframe
+ * (arch/x86/include/asm/sigframe.h), a return address then struct ucontext,
+ * whose uc_sigmask is where glibc's ucontext_t has it.
+ */
+#define ARCH_SIGFRAME_MASK_OFFSET (8 + offsetof(ucontext_t, uc_sigmask))
+_Static_assert(ARCH_SIGFRAME_MASK_OFFSET == 304, "struct rt_sigframe layout (Linux 2.6.x to 6.x)");
 
 /**
  * For a tracee at a seccomp stop: skip the syscall now (orig_rax = -1,

@@ -1323,6 +1323,14 @@ def check_fork_thread(rec):
     return parent.group(1), child.group(1)
 
 
+@prog_case('wait_mask')
+def c_wait_mask(h):
+    """Signals that interrupt sigsuspend, ppoll, pselect and epoll_pwait run
+    their handlers under the wait's mask; the program's own comes back."""
+    _, rec = h.record_replay([h.prog('wait_mask')])
+    expect_output(rec, b'wait_mask: ok\n', 'saw a wrong signal mask')
+
+
 @prog_case('exec_thread')
 def c_exec_thread(h):
     _, rec = h.record_replay([h.prog('exec_thread')], expect_status=3)
