@@ -39,9 +39,6 @@
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
-/* include/linux/errno.h (kernel-internal, not in the UAPI headers) */
-#define ERESTART_RESTARTBLOCK 516
-
 /* Rollbacks tried in one run of user code before uprr stops trying to reach
  * an execution point there (the thread then runs to its next event). */
 #define MAX_ROLLBACKS 8
@@ -625,6 +622,44 @@ same_file(pid_t tid, int fd)
 	return stat(path, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
+/*
+ * @t's futex syscall woke @result waiters: wait a little for one of them to
+ * come out of its wait (their syscalls run in the kernel: RT_IN_SYSCALL) and
+ * return its id, or 0. A waker that kept the CPU would take the lock again
+ * before any waiter ran (a convoy: CPython's GIL, whose waiters then never
+ * get it); with the waiter next, the serialized run behaves as on Linux.
+ */
+static pid_t
+woken_waiter(struct recorder *rec, const struct rthread *t, int64_t result)
+{
+	pid_t cand[8];
+	size_t n = 0;
+
+	if (result <= 0 || !rec_syscall_futex_wakes((long)t->model_nr, t->model_args))
+		return 0;
+	for (size_t i = 0; i < rec->nthreads && n < ARRAY_SIZE(cand); i++) {
+		const struct rthread *w = &rec->threads[i];
+
+		if (w->state == RT_IN_SYSCALL && w->model_nr == __NR_futex &&
+		    w->model_args[0] == t->model_args[0])
+			cand[n++] = w->tid;
+	}
+	/* the supervisor shares the tracees' CPU: yielding it lets them run */
+	for (int round = 0; round < 3 && n > 0; round++) {
+		sched_yield();
+		for (size_t i = 0; i < n; i++) {
+			int status;
+
+			if (waitpid(cand[i], &status, __WALL | WNOHANG) != cand[i])
+				continue;
+			dispatch(rec, cand[i], status);
+			if (sched_state_of(rec->sched, cand[i]) == SCHED_RUNNABLE)
+				return cand[i];
+		}
+	}
+	return 0;
+}
+
 static void
 on_syscall_exit(struct recorder *rec, struct rthread *t)
 {
@@ -637,7 +672,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	result = (int64_t)t->regs.rax;
 	rec->ranges.n = 0;
 	/* the kernel will continue this syscall through restart_syscall(2) */
-	if (result == -ERESTART_RESTARTBLOCK) {
+	if (result == -REC_ERESTART_RESTARTBLOCK) {
 		t->restart_nr = t->model_nr;
 		memcpy(t->restart_args, t->model_args, sizeof(t->args));
 	}
@@ -669,11 +704,23 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->space->need_remap = true;
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
-	if (sched_current(rec->sched) == t->tid && sched_chaos_event(rec->sched)) {
-		/* chaos: another thread may run before this one leaves the syscall */
-		t->state = RT_HELD;
-		sched_pick(rec->sched);
-		return;
+	if (sched_current(rec->sched) == t->tid) {
+		pid_t tid = t->tid, woken = woken_waiter(rec, t, result);
+
+		t = find_thread(rec, tid); /* dispatch may have moved it */
+		if (!t)
+			return;
+		if (woken) {
+			t->state = RT_HELD;
+			sched_hand_over(rec->sched, woken);
+			return;
+		}
+		if (sched_chaos_event(rec->sched)) {
+			/* chaos: another thread may run before this one leaves the syscall */
+			t->state = RT_HELD;
+			sched_pick(rec->sched);
+			return;
+		}
 	}
 	resume_user(rec, t, 0, NULL);
 }

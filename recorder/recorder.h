@@ -51,6 +51,22 @@ struct rec_ranges {
 };
 
 /** Reads tracee memory for the model: 0 or -errno. */
+/* Results of a syscall a signal interrupted, which user code never sees: the
+ * kernel restarts the syscall, or makes it fail with EINTR when a handler
+ * runs (include/linux/errno.h, kernel-internal; arch/x86/kernel/signal.c). */
+#define REC_ERESTARTSYS 512
+#define REC_ERESTARTNOINTR 513
+#define REC_ERESTARTNOHAND 514
+#define REC_ERESTART_RESTARTBLOCK 516 /* restarts as restart_syscall(2) */
+
+/** True if @result is one of those (negated, as syscalls return them). */
+static inline bool
+rec_syscall_result_restarts(int64_t result)
+{
+	return result == -REC_ERESTARTSYS || result == -REC_ERESTARTNOINTR ||
+	       result == -REC_ERESTARTNOHAND || result == -REC_ERESTART_RESTARTBLOCK;
+}
+
 typedef int (*rec_mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
 /** Name of syscall @nr ("read"), or NULL if unknown to this kernel header. */
@@ -61,6 +77,11 @@ bool rec_syscall_known(long nr);
 
 /** The flags of @nr (0 for unknown), refined for @args (e.g. futex op). */
 uint32_t rec_syscall_flags(long nr, const uint64_t args[6]);
+
+/** True if syscall @nr with @args wakes waiters of the futex at args[0]
+ * (FUTEX_WAKE, _BITSET, _OP, (CMP_)REQUEUE, UNLOCK_PI; futex(2)); its
+ * result is how many it woke. */
+bool rec_syscall_futex_wakes(long nr, const uint64_t args[6]);
 
 /**
  * Decide whether the model can record syscall @nr with @args exactly.

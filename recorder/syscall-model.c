@@ -91,6 +91,24 @@ futex_may_block(uint64_t op)
 	}
 }
 
+bool
+rec_syscall_futex_wakes(long nr, const uint64_t args[6])
+{
+	if (nr != __NR_futex)
+		return false;
+	switch (args[1] & FUTEX_CMD_MASK) {
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET:
+	case FUTEX_WAKE_OP:
+	case FUTEX_REQUEUE:
+	case FUTEX_CMP_REQUEUE:
+	case FUTEX_UNLOCK_PI:
+		return true;
+	default:
+		return false;
+	}
+}
+
 uint32_t
 rec_syscall_flags(long nr, const uint64_t args[6])
 {
@@ -512,16 +530,13 @@ rec_syscall_is_write(long nr)
 	}
 }
 
-/* ERESTARTNOHAND (include/linux/errno.h): never seen by user code */
-#define KERNEL_ERESTARTNOHAND 514
-
 int
 rec_syscall_wait_mask(long nr, const uint64_t args[6], int64_t result, rec_mem_read_fn read,
 		      void *ctx, uint64_t *ret_mask)
 {
 	uint64_t addr, size, ptr_size[2];
 
-	if (result != -EINTR && result != -KERNEL_ERESTARTNOHAND)
+	if (result != -EINTR && result != -REC_ERESTARTNOHAND)
 		return 0;
 	switch (nr) {
 	case __NR_rt_sigsuspend:

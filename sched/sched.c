@@ -219,6 +219,19 @@ sched_pick(struct sched *s)
 	return s->threads[best].tid;
 }
 
+pid_t
+sched_hand_over(struct sched *s, pid_t tid)
+{
+	ssize_t i = index_of(s, tid);
+
+	if (s->chaos || i < 0 || s->threads[i].state != SCHED_RUNNABLE)
+		return sched_pick(s);
+	s->current = (size_t)i;
+	s->has_current = true;
+	s->used = 0;
+	return tid;
+}
+
 unsigned
 sched_nthreads(const struct sched *s)
 {

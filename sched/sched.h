@@ -74,6 +74,15 @@ void sched_yield_current(struct sched *s);
  */
 pid_t sched_pick(struct sched *s);
 
+/**
+ * Wakeup preemption: make @tid, which the current thread just woke, current
+ * with a fresh timeslice, as Linux lets a woken task preempt its waker
+ * (check_preempt_wakeup, kernel/sched/fair.c). Falls back to sched_pick() if
+ * @tid is not runnable or in chaos mode, where priorities decide. Returns
+ * the thread made current, or 0 if none is runnable.
+ */
+pid_t sched_hand_over(struct sched *s, pid_t tid);
+
 /** Number of threads not DEAD. */
 unsigned sched_nthreads(const struct sched *s);
 
