@@ -25,7 +25,7 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]] [--] PROG [ARGS...]\n"
-		   "       uprr replay [-q] [--dump-sent FILE] [DIR]\n"
+		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
 		   "       uprr dump [DIR]\n"
@@ -40,6 +40,21 @@ status_to_exit(int status)
 	if (WIFSIGNALED(status))
 		return 128 + WTERMSIG(status);
 	return WEXITSTATUS(status);
+}
+
+/* A process id in @text (decimal, > 0) into *ret_pid; 0 or -EINVAL. */
+static int
+parse_pid(const char *text, pid_t *ret_pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v <= 0 || v > INT_MAX)
+		return -EINVAL;
+	*ret_pid = (pid_t)v;
+	return 0;
 }
 
 static void
@@ -136,6 +151,7 @@ cmd_replay(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "dump-sent", required_argument, NULL, 'S' },
+		{ "process", required_argument, NULL, 'p' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -144,10 +160,16 @@ cmd_replay(int argc, char **argv)
 	char dir[PATH_MAX];
 	int c, status = 0, v = 0;
 
-	while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qp:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'q':
 			opts.quiet = true;
+			break;
+		case 'p':
+			if (parse_pid(optarg, &opts.stop_pid) < 0) {
+				fprintf(stderr, "uprr: replay: -p wants a process id, got '%s'\n", optarg);
+				return EXIT_UPRR;
+			}
 			break;
 		case 'S':
 			opts.dump_sent = optarg;

@@ -94,10 +94,8 @@ blob_string(const struct trace_blob *blob, uint64_t addr)
 	return data + off;
 }
 
-/* argv, joined with spaces, from an exec event's initial stack: argc, then
- * argv[] (System V x86-64 ABI, 3.4.1). Malloc'd; "?" if it cannot be read. */
-static char *
-exec_command(const struct trace_event *ev)
+char *
+replay_exec_command(const struct trace_event *ev)
 {
 	const struct trace_blob *stack = ev->nblobs ? &ev->blobs[0] : NULL;
 	uint64_t argc, ptr;
@@ -140,7 +138,7 @@ on_event(struct ps *ps, const struct trace_event *ev)
 	case TRACE_EV_EXEC: {
 		pid_t pid = ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid;
 
-		cmd = exec_command(ev);
+		cmd = replay_exec_command(ev);
 		if (!cmd)
 			return -ENOMEM;
 		p = find_proc(ps, pid);

@@ -343,6 +343,7 @@ prepare_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthr
 		  struct user_regs_struct *regs)
 {
 	uint64_t flags = t->args[3];
+	bool shared;
 
 	if ((int64_t)ev->values[1] < 0)
 		return 0;
@@ -353,8 +354,13 @@ prepare_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthr
 			regs->r10 = flags | MAP_FIXED_NOREPLACE;
 		return 0;
 	}
-	flags &= ~(uint64_t)(MAP_SHARED | MAP_SHARED_VALIDATE | MAP_DENYWRITE | MAP_EXECUTABLE);
-	flags |= MAP_PRIVATE | MAP_ANONYMOUS | ((t->args[3] & MAP_FIXED) ? MAP_FIXED : MAP_FIXED_NOREPLACE);
+	/* A writable shared one stays shared with the processes that fork from
+	 * this one (a semaphore in /dev/shm); a read-only one is private, as
+	 * only private mappings let /proc/PID/mem fill them (FOLL_FORCE). */
+	shared = (flags & MAP_TYPE) != MAP_PRIVATE && (t->args[2] & PROT_WRITE);
+	flags &= ~(uint64_t)(MAP_TYPE | MAP_DENYWRITE | MAP_EXECUTABLE);
+	flags |= (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS |
+		 ((t->args[3] & MAP_FIXED) ? MAP_FIXED : MAP_FIXED_NOREPLACE);
 	regs->r10 = flags;
 	regs->r8 = (uint64_t)-1;
 	regs->r9 = 0;
@@ -458,9 +464,18 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (rec_syscall_wait_mask((long)t->nr, t->args, result, mem_read, &t->tid, &t->wait_mask) > 0)
 		t->has_wait_mask = true;
-	/* skip the syscall; it returns the recorded result (seccomp(2)) */
-	t->regs.orig_rax = (uint64_t)-1;
-	t->regs.rax = (uint64_t)result;
+	if (rec_syscall_result_restarts(result)) {
+		/* interrupted: with no handler to run (a signal ptrace or the
+		 * program ignored) the kernel issued it again; a handler's
+		 * delivery puts the recorded registers back */
+		arch_rewind_syscall(&t->regs);
+		if (result == -REC_ERESTART_RESTARTBLOCK)
+			t->regs.rax = __NR_restart_syscall;
+	} else {
+		/* skip the syscall; it returns the recorded result (seccomp(2)) */
+		t->regs.orig_rax = (uint64_t)-1;
+		t->regs.rax = (uint64_t)result;
+	}
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		return diverge(rp, ev, "lost thread %d", t->tid);
 	t->state = PT_HELD;
@@ -1197,6 +1212,52 @@ open_trace(const char *dir, struct trace_reader **ret_r)
 	return r;
 }
 
+/* The id of the process that @ev, a TRACE_EV_EXEC, starts a program in. */
+static pid_t
+exec_pid(const struct trace_event *ev)
+{
+	return ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid;
+}
+
+/*
+ * Find where `uprr replay -p PID` stops: the event of @pid's first exec, else
+ * of its fork (a thread start without CLONE_THREAD); whether it is an exec.
+ * Reads the whole trace once. Returns 0, -ESRCH if @pid is not in it, or the
+ * reader's error.
+ */
+static int
+find_stop(const char *dir, pid_t pid, uint64_t *ret_event, bool *ret_exec)
+{
+	struct trace_reader *r;
+	struct trace_event ev;
+	bool found = false;
+	int n;
+
+	n = open_trace(dir, &r);
+	if (n < 0)
+		return n;
+	for (uint64_t no = 0; (n = trace_reader_next(r, &ev)) > 0; no++) {
+		if (ev.type == TRACE_EV_EXEC && exec_pid(&ev) == pid) {
+			*ret_event = no;
+			*ret_exec = found = true;
+			break;
+		}
+		if (ev.type == TRACE_EV_THREAD_START && (pid_t)ev.tid == pid && !found &&
+		    ev.nvalues >= 2 && !(ev.values[1] & CLONE_THREAD)) {
+			*ret_event = no;
+			*ret_exec = false;
+			found = true;
+		}
+	}
+	trace_reader_close(r);
+	if (found)
+		return 0; /* a bad tail is for the replay to report */
+	if (n < 0)
+		return n;
+	log_error("process %d is not in the trace (uprr ps lists them)", pid);
+	return -ESRCH;
+}
+
 static int
 check_cpu(const struct trace_header *hdr)
 {
@@ -1236,9 +1297,16 @@ int
 replay_run(const struct replay_options *opts, int *ret_status)
 {
 	struct replayer rp = { .opts = opts, .dump_fd = -1 };
+	uint64_t stop_event = UINT64_MAX;
 	struct trace_event ev;
+	bool stop_exec = false;
 	int r;
 
+	if (opts->stop_pid) {
+		r = find_stop(opts->trace_dir, opts->stop_pid, &stop_event, &stop_exec);
+		if (r < 0)
+			return r;
+	}
 	r = open_trace(opts->trace_dir, &rp.r);
 	if (r < 0)
 		return r;
@@ -1272,6 +1340,23 @@ replay_run(const struct replay_options *opts, int *ret_status)
 		r = replay_event(&rp, &ev);
 		if (r < 0 && !rp.error)
 			rp.error = r;
+		if (!rp.error && rp.event_no == stop_event) {
+			const struct pthread_r *t = find_rec(&rp, opts->stop_pid);
+			_cleanup_free_ char *cmd = stop_exec ? replay_exec_command(&ev) : NULL;
+
+			if (stop_exec)
+				log_printf(LOG_LEVEL_ERROR, "replay",
+					   "stopped at event %" PRIu64 ", where process %d execs %s "
+					   "(replayed as pid %d)", rp.event_no, opts->stop_pid,
+					   cmd ?: "?", t ? t->tgid : 0);
+			else
+				log_printf(LOG_LEVEL_ERROR, "replay",
+					   "stopped at event %" PRIu64 ", where thread %" PRIu64
+					   " forks process %d (replayed as pid %d)", rp.event_no,
+					   ev.values[0], opts->stop_pid, t ? t->tgid : 0);
+			rp.status = 0;
+			break;
+		}
 		rp.event_no++;
 	}
 	r = rp.error;

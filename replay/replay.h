@@ -7,6 +7,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 
 #include "common/util.h"
 
@@ -15,14 +16,29 @@ struct replay_options {
 	const char *trace_dir; /**< the trace to replay */
 	bool quiet;	       /**< do not re-emit stdout/stderr */
 	const char *dump_sent; /**< file to receive every byte sent on sockets, or NULL */
+	pid_t stop_pid;	       /**< recorded pid: stop where it first execs, or where
+				* it is forked if it never does (0: to the end) */
 };
+
+struct trace_event;
+
+/**
+ * The command line of the program @ev (a TRACE_EV_EXEC) starts: argv joined
+ * with spaces, from the initial stack in blobs[0] (argc, then argv[]; System V
+ * x86-64 ABI, 3.4.1). Returns a malloc'd string the caller frees, "?" if the
+ * stack cannot be read, or NULL when out of memory.
+ */
+char *replay_exec_command(const struct trace_event *ev);
 
 /**
  * Replay @opts->trace_dir to its end. On success stores the replayed
  * process's wait status in *ret_status (equal to the recorded one) and
  * returns 0. On a divergence, a bad trace or a trace that ends early, logs one
  * line at error level and returns a negative errno (-EPROTO for a divergence,
- * -EBADMSG / -ENODATA for a bad or short trace).
+ * -EBADMSG / -ENODATA for a bad or short trace). With @opts->stop_pid, stops
+ * where that process execs or is forked, says so in one line on stderr, ends
+ * the replayed processes, stores status 0 and returns 0; -ESRCH if the trace
+ * has no such process.
  */
 int replay_run(const struct replay_options *opts, int *ret_status) _wur_;
 

@@ -282,10 +282,13 @@ class Harness:
         check_record(r, trace, expect_status)
         return trace, r
 
-    def replay(self, trace, *, quiet=False, dump_sent=None, wrap=(), timeout=None, env=None):
+    def replay(self, trace, *, quiet=False, dump_sent=None, wrap=(), timeout=None, env=None,
+               stop_pid=None):
         argv = list(wrap) + [self.uprr, 'replay']
         if quiet:
             argv.append('-q')
+        if stop_pid:
+            argv += ['-p', str(stop_pid)]
         if dump_sent:
             argv += ['--dump-sent', dump_sent]
         argv.append(trace)
@@ -1514,6 +1517,47 @@ def c_ps(h):
              'sh pipeline')
     if len({r[0] for r in rows}) != 4:
         raise Fail(f'uprr ps shows a pid twice: {rows}')
+
+
+@case('replay-p')
+def c_replay_p(h):
+    """uprr replay -p PID stops where process PID execs, or where it is
+    forked if it never does; what the tree printed until then is replayed,
+    nothing after."""
+    def stop_at(trace, rec, pid, what, before):
+        r = h.replay(trace, stop_pid=pid)
+        check_not_broken(r, f'replay -p {pid}')
+        if r.status != 0:
+            raise Fail(f'replay -p {pid}: exit {describe_status(r.status)}\n  {r.explain()}')
+        want = f'uprr: replay: stopped at event '.encode()
+        lines = r.stderr.rstrip(b'\n').split(b'\n')
+        if len(lines) != 1 or not lines[0].startswith(want) or what.encode() not in lines[0]:
+            raise Fail(f'replay -p {pid}: expected one line "{want.decode()}N ... {what} ..."'
+                       f' on stderr\n  {r.explain()}')
+        # the output printed before the stop and only that
+        if not rec.stdout.startswith(r.stdout) or before not in r.stdout:
+            raise Fail(f'replay -p {pid}: printed {r.stdout!r}, not the recording\'s output '
+                       f'up to {before!r}\n  recorded:\n' + tail(rec.stdout))
+        return r
+
+    prog = h.prog('fork_thread')
+    trace, rec = h.record([prog])
+    parent, child = check_fork_thread(rec)
+    r = stop_at(trace, rec, child, f'forks process {child}', b'forks at counter')
+    if b'child pid' in r.stdout:
+        raise Fail(f'replay -p {child} went past the fork:\n' + tail(r.stdout))
+    stop_at(trace, rec, parent, f'process {parent} execs {prog}', b'')
+
+    trace, rec, argv = record_sh_pipeline(h, replay=False)
+    rows = uprr_ps(h, trace)
+    if len(rows) != 4:
+        raise Fail(f'uprr ps shows {len(rows)} processes for the pipeline: {rows}')
+    # head execs before it prints: the stop comes before any output
+    r = stop_at(trace, rec, rows[3][0], f'process {rows[3][0]} execs head -5', b'')
+    if r.stdout:
+        raise Fail(f'replay -p {rows[3][0]} printed past the exec of head:\n' + tail(r.stdout))
+    check_uprr_error(h.replay(trace, stop_pid=999999999), 'replay -p of an unknown pid',
+                     'not in the trace')
 
 
 # Bad input: uprr must refuse with one line and exit 125, never crash.
