@@ -4,8 +4,16 @@
  * instruction (the dynamic loader's entry point).
  */
 #define LOG_PREFIX "exec"
+#include <asm/unistd.h>
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "recorder/record-private.h"
@@ -75,5 +83,71 @@ rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
 	*ret_regs = regs;
 	*ret_stack_end = stack_end;
 	*ret_layout = layout;
+	return 0;
+}
+
+/* The path execve(2)/execveat(2) at @tid's entry runs, as uprr can open it:
+ * relative paths through /proc/TID/cwd or /proc/TID/fd/DIRFD. */
+static int
+exec_target(pid_t tid, long nr, const uint64_t args[6], char *buf, size_t len)
+{
+	uint64_t path_arg = nr == __NR_execveat ? args[1] : args[0];
+	char path[PATH_MAX];
+	int r, dirfd = nr == __NR_execveat ? (int)args[0] : AT_FDCWD;
+	bool empty_path = nr == __NR_execveat && (args[4] & AT_EMPTY_PATH);
+
+	r = tracee_read_string(tid, path_arg, path, sizeof(path));
+	if (r < 0)
+		return r;
+	if (path[0] == '/')
+		r = snprintf(buf, len, "%s", path);
+	else if (dirfd == AT_FDCWD)
+		r = snprintf(buf, len, "/proc/%d/cwd/%s", tid, path);
+	else if (empty_path && !path[0])
+		r = snprintf(buf, len, "/proc/%d/fd/%d", tid, dirfd);
+	else
+		r = snprintf(buf, len, "/proc/%d/fd/%d/%s", tid, dirfd, path);
+	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
+}
+
+int
+rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_t len)
+{
+	char path[PATH_MAX + 64], magic[2];
+	_cleanup_close_ int fd = -1;
+	struct statvfs vfs;
+	struct stat st;
+	uid_t euid;
+	gid_t egid;
+	int r;
+
+	r = exec_target(tid, nr, args, path, sizeof(path));
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno; /* the exec itself will fail, or we may not read it */
+	if (fstat(fd, &st) < 0 || fstatvfs(fd, &vfs) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (vfs.f_flag & ST_NOSUID))
+		return 0;
+	/* the kernel ignores the bits of interpreted scripts (binfmt_script) */
+	if (pread(fd, magic, sizeof(magic), 0) == sizeof(magic) && magic[0] == '#' && magic[1] == '!')
+		return 0;
+	r = tracee_ids(tid, &euid, &egid);
+	if (r < 0)
+		return r;
+	if ((st.st_mode & S_ISUID) && st.st_uid != euid) {
+		snprintf(why, len, "set-user-ID program (owner uid %u)", (unsigned)st.st_uid);
+		return 1;
+	}
+	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) && st.st_gid != egid) {
+		snprintf(why, len, "set-group-ID program (group gid %u)", (unsigned)st.st_gid);
+		return 1;
+	}
+	if (euid != 0 && fgetxattr(fd, "security.capability", NULL, 0) > 0) {
+		snprintf(why, len, "program with file capabilities");
+		return 1;
+	}
 	return 0;
 }

@@ -644,15 +644,55 @@ tracee_set_xstate(pid_t tid, const void *buf, size_t len)
 	return 0;
 }
 
-/* The hexadecimal signal mask after "\n@key:" in a /proc/PID/status text. */
+/* Field @index (0: the first) of line "\n@key:" in a /proc/PID/status
+ * text, a number in @base. */
 static int
-status_sigmask(const char *text, const char *key, uint64_t *ret_mask)
+status_field(const char *text, const char *key, int index, int base, uint64_t *ret)
 {
 	const char *p = strstr(text, key);
+	char *end;
 
 	if (!p)
 		return -EPROTO;
-	*ret_mask = strtoull(p + strlen(key), NULL, 16);
+	p += strlen(key);
+	for (int i = 0;; i++, p = end) {
+		uint64_t v = strtoull(p, &end, base);
+
+		if (end == p)
+			return -EPROTO;
+		if (i == index) {
+			*ret = v;
+			return 0;
+		}
+	}
+}
+
+static int
+read_status(pid_t tid, char **ret_text)
+{
+	char path[64];
+	size_t len;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	return util_read_file(path, ret_text, &len);
+}
+
+int
+tracee_ids(pid_t tid, uid_t *ret_euid, gid_t *ret_egid)
+{
+	_cleanup_free_ char *text = NULL;
+	uint64_t uid, gid;
+	int r;
+
+	r = read_status(tid, &text);
+	if (r >= 0)
+		r = status_field(text, "\nUid:", 1, 10, &uid);
+	if (r >= 0)
+		r = status_field(text, "\nGid:", 1, 10, &gid);
+	if (r < 0)
+		return r;
+	*ret_euid = (uid_t)uid;
+	*ret_egid = (gid_t)gid;
 	return 0;
 }
 
@@ -661,20 +701,15 @@ tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret)
 {
 	_cleanup_free_ char *text = NULL;
 	uint64_t ign, cgt, bit;
-	char path[64];
-	size_t len;
 	int r;
 
 	if (sig < 1 || sig > 64)
 		return -EINVAL;
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	r = util_read_file(path, &text, &len);
-	if (r < 0)
-		return r;
-	r = status_sigmask(text, "\nSigIgn:", &ign);
-	if (r < 0)
-		return r;
-	r = status_sigmask(text, "\nSigCgt:", &cgt);
+	r = read_status(tid, &text);
+	if (r >= 0)
+		r = status_field(text, "\nSigIgn:", 0, 16, &ign);
+	if (r >= 0)
+		r = status_field(text, "\nSigCgt:", 0, 16, &cgt);
 	if (r < 0)
 		return r;
 	bit = 1ULL << (sig - 1);

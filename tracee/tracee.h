@@ -225,6 +225,12 @@ enum tracee_sig_disposition {
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
 
 /**
+ * The effective user and group ids of thread @tid: the second fields of the
+ * Uid: and Gid: lines of /proc/TID/status (proc(5)). Returns 0 or -errno.
+ */
+int tracee_ids(pid_t tid, uid_t *ret_euid, gid_t *ret_egid) _wur_;
+
+/**
  * CPU time thread @tid has run, in ns: the first field of /proc/TID/schedstat
  * (proc(5); Linux 2.6.x, CONFIG_SCHED_INFO). Stores it in *ret_ns.
  * Returns 0 or -errno (-ENOENT: the thread is gone or the kernel lacks it).

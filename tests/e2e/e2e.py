@@ -1716,6 +1716,41 @@ def c_record_unsupported(h):
                        f'{r.stdout!r}')
 
 
+@case('record-setuid-child')
+def c_record_setuid_child(h):
+    """A child that execs a set-user-ID program owned by another user stops
+    the recording with one line naming it; what came before stays a valid
+    trace. A set-user-ID script gains nothing (the kernel ignores the bit of
+    an interpreted file) and is recorded as usual."""
+    if os.geteuid() != 0:
+        raise Skip('making a set-user-ID file of another user needs root')
+    if os.statvfs(h.tmp).f_flag & os.ST_NOSUID:
+        raise Skip(f'{h.tmp} is on a nosuid mount: no program there gains privileges')
+    nobody = 65534
+    prog = h.path('id-setuid')
+    shutil.copy(need('id'), prog)
+    script = h.path('script-setuid')
+    with open(script, 'w') as f:
+        f.write('#!/bin/sh\necho script ran\n')
+    for path in (prog, script):
+        os.chown(path, nobody, -1)
+        os.chmod(path, 0o4755)
+    sh = need('sh')
+    trace = h.new_trace_path('setuid')
+    r = run([h.uprr, 'record', '-o', trace, '--', sh, '-c',
+             f'echo before; {prog}; echo after'], timeout=60, what='uprr record', cwd=h.tmp)
+    check_uprr_error(r, 'record of a set-user-ID child', prog)
+    if b'set-user-ID' not in r.stderr or r.stdout != b'before\n':
+        raise Fail('record of a set-user-ID child: wrong message or output\n  ' + r.explain())
+    rows = uprr_ps(h, trace)
+    if len(rows) != 2:
+        raise Fail(f'the trace cut at the set-user-ID exec lists {len(rows)} processes: {rows}')
+    _, rec = h.record_replay([sh, '-c', f'echo before; {script}; echo after'],
+                             name='setuid-script')
+    if rec.stdout != b'before\nscript ran\nafter\n':
+        raise Fail('the set-user-ID script did not run as usual:\n' + tail(rec.stdout))
+
+
 @case('default-trace-dir')
 def c_default_dir(h):
     prog = h.prog('time_random')
