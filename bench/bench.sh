@@ -28,7 +28,11 @@ done
 shift $((OPTIND - 1))
 
 all=(threads_mutex pipe_threads rdtsc time_random signal_async mmap_file
-	sqlite3 python3 pigz sort od date memcached)
+	sqlite3 python3 pigz sort od date memcached
+	sh_pipeline make_j2 multiprocessing forks fork_execs)
+# forks: sh forks 500 subshells that exit; fork_execs: 500 forks that exec
+# /bin/true. Their difference to native / 500 is the cost of one.
+loops=500
 if [ $list -eq 1 ]; then
 	printf '%s\n' "${all[@]}"
 	exit 0
@@ -64,6 +68,11 @@ e2e.make_text(f'{w}/input-10M.txt', 10 << 20, e2e.WORDS_SEED + 1)
 e2e.make_text(f'{w}/mapped.txt', 2 << 20, 99)
 open(f'{w}/script.sql', 'w').write(e2e.SQLITE_SCRIPT)
 open(f'{w}/threads.py', 'w').write(e2e.PY_SCRIPT)
+open(f'{w}/pool.py', 'w').write(e2e.MP_SCRIPT)
+open(f'{w}/pipeline.sh', 'w').write(e2e.SH_PIPELINE)
+os.mkdir(f'{w}/project')
+for name, text in e2e.MAKE_FILES.items():
+    open(f'{w}/project/{name}', 'w').write(text)
 PY
 mkdir "$work/sort-tmp"
 
@@ -132,6 +141,13 @@ bench_one() {
 	od) run "$mode" "$trace" /usr/bin/od -An -N16 -tx1 /dev/urandom ;;
 	date) run "$mode" "$trace" /usr/bin/date +%s%N ;;
 	memcached) bench_memcached "$mode" "$trace" ;;
+	sh_pipeline) LC_ALL=C run "$mode" "$trace" /bin/sh "$work/pipeline.sh" ;;
+	make_j2)
+		(unset MAKEFLAGS MFLAGS MAKELEVEL
+		 LC_ALL=C TMPDIR="$work/sort-tmp" run "$mode" "$trace" /usr/bin/make -B -j2 -C "$work/project") ;;
+	multiprocessing) run "$mode" "$trace" /usr/bin/python3 -B -I "$work/pool.py" ;;
+	forks) run "$mode" "$trace" /bin/sh -c "i=0; while [ \$i -lt $loops ]; do (:); i=\$((i+1)); done" ;;
+	fork_execs) run "$mode" "$trace" /bin/sh -c "i=0; while [ \$i -lt $loops ]; do /bin/true; i=\$((i+1)); done" ;;
 	*) echo "bench: unknown benchmark $name (-l lists them)" >&2; return 2 ;;
 	esac
 }
@@ -198,6 +214,12 @@ for name in "${selected[@]}"; do
 			name, n, rc, rp, rc / (n > 0 ? n : 1e-9), rp / (n > 0 ? n : 1e-9),
 			size, size / 1e6 / (rc > 0 ? rc : 1e-9)
 	}'
+	if [ "$name" = forks ] || [ "$name" = fork_execs ]; then
+		awk -v name="$name" -v n="$n" -v rc="$rc" -v rp="$rp" -v k="$loops" 'BEGIN {
+			printf "| %s: one, over native | %.3f ms | %.3f ms | %.3f ms | | | | |\n",
+				name, 1000 * n / k, 1000 * (rc - n) / k, 1000 * (rp - n) / k
+		}'
+	fi
 	if [ "$name" = memcached ]; then
 		# The whole run includes memcached's shutdown (~1 s: it checks for
 		# SIGTERM once a second); the client's share is the server's speed.

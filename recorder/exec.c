@@ -86,34 +86,35 @@ rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
 	return 0;
 }
 
-/* The path execve(2)/execveat(2) at @tid's entry runs, as uprr can open it:
- * relative paths through /proc/TID/cwd or /proc/TID/fd/DIRFD. */
+/* The path execve(2)/execveat(2) at @tid's entry runs, as the program gave
+ * it (@given) and as uprr can open it (@open_path): relative paths through
+ * /proc/TID/cwd or /proc/TID/fd/DIRFD. */
 static int
-exec_target(pid_t tid, long nr, const uint64_t args[6], char *buf, size_t len)
+exec_target(pid_t tid, long nr, const uint64_t args[6], char *given, size_t given_len,
+	    char *open_path, size_t len)
 {
 	uint64_t path_arg = nr == __NR_execveat ? args[1] : args[0];
-	char path[PATH_MAX];
 	int r, dirfd = nr == __NR_execveat ? (int)args[0] : AT_FDCWD;
 	bool empty_path = nr == __NR_execveat && (args[4] & AT_EMPTY_PATH);
 
-	r = tracee_read_string(tid, path_arg, path, sizeof(path));
+	r = tracee_read_string(tid, path_arg, given, given_len);
 	if (r < 0)
 		return r;
-	if (path[0] == '/')
-		r = snprintf(buf, len, "%s", path);
+	if (given[0] == '/')
+		r = snprintf(open_path, len, "%s", given);
 	else if (dirfd == AT_FDCWD)
-		r = snprintf(buf, len, "/proc/%d/cwd/%s", tid, path);
-	else if (empty_path && !path[0])
-		r = snprintf(buf, len, "/proc/%d/fd/%d", tid, dirfd);
+		r = snprintf(open_path, len, "/proc/%d/cwd/%s", tid, given);
+	else if (empty_path && !given[0])
+		r = snprintf(open_path, len, "/proc/%d/fd/%d", tid, dirfd);
 	else
-		r = snprintf(buf, len, "/proc/%d/fd/%d/%s", tid, dirfd, path);
+		r = snprintf(open_path, len, "/proc/%d/fd/%d/%s", tid, dirfd, given);
 	return r < 0 || (size_t)r >= len ? -ENAMETOOLONG : 0;
 }
 
 int
 rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_t len)
 {
-	char path[PATH_MAX + 64], magic[2];
+	char given[PATH_MAX], path[PATH_MAX + 64], magic[2];
 	_cleanup_close_ int fd = -1;
 	struct statvfs vfs;
 	struct stat st;
@@ -121,7 +122,7 @@ rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_
 	gid_t egid;
 	int r;
 
-	r = exec_target(tid, nr, args, path, sizeof(path));
+	r = exec_target(tid, nr, args, given, sizeof(given), path, sizeof(path));
 	if (r < 0)
 		return r;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -137,17 +138,13 @@ rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_
 	r = tracee_ids(tid, &euid, &egid);
 	if (r < 0)
 		return r;
-	if ((st.st_mode & S_ISUID) && st.st_uid != euid) {
-		snprintf(why, len, "set-user-ID program (owner uid %u)", (unsigned)st.st_uid);
-		return 1;
-	}
-	if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) && st.st_gid != egid) {
-		snprintf(why, len, "set-group-ID program (group gid %u)", (unsigned)st.st_gid);
-		return 1;
-	}
-	if (euid != 0 && fgetxattr(fd, "security.capability", NULL, 0) > 0) {
-		snprintf(why, len, "program with file capabilities");
-		return 1;
-	}
-	return 0;
+	if ((st.st_mode & S_ISUID) && st.st_uid != euid)
+		snprintf(why, len, "%s, a set-user-ID program (owner uid %u)", given, (unsigned)st.st_uid);
+	else if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) && st.st_gid != egid)
+		snprintf(why, len, "%s, a set-group-ID program (group %u)", given, (unsigned)st.st_gid);
+	else if (euid != 0 && fgetxattr(fd, "security.capability", NULL, 0) > 0)
+		snprintf(why, len, "%s, a program with file capabilities", given);
+	else
+		return 0;
+	return 1;
 }

@@ -23,7 +23,8 @@ int rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
  * credentials than @tid: a set-user-ID or set-group-ID program owned by
  * another user or group, or (for a thread not running as root) one with file
  * capabilities (execve(2), capabilities(7)); not on a nosuid mount, not an
- * interpreted script. Returns 1 and what it is in @why; 0 if not; -errno if
+ * interpreted script. Returns 1 and its path and what it is in @why ("/bin/x,
+ * a set-user-ID program (owner uid 0)"); 0 if not; -errno if
  * it cannot tell (the file is missing or unreadable: the exec will say).
  */
 int rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_t len) _wur_;

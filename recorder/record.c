@@ -831,15 +831,11 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
 	if (t->nr == __NR_execve || t->nr == __NR_execveat) {
-		char what[64];
+		char what[PATH_MAX + 64];
 
 		if (rec_exec_privileged(t->tid, (long)t->nr, t->args, what, sizeof(what)) > 0) {
-			char path[256] = "?";
-
-			(void)!tracee_read_string(t->tid, t->nr == __NR_execveat ? t->args[1] : t->args[0],
-						  path, sizeof(path));
-			stop_recording(rec, "process %d execs %s, a %s: uprr does not record programs "
-				       "that gain privileges; recording stopped", t->tgid, path, what);
+			stop_recording(rec, "process %d execs %s: uprr does not record programs that "
+				       "gain privileges; recording stopped", t->tgid, what);
 			return;
 		}
 		/* its next stop may come under another id (the leader's): see
