@@ -14,12 +14,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stddef.h>
 #include <linux/sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -53,6 +56,14 @@ struct pthread_r {
 	uint64_t wait_mask; /* signal mask, which the delivery must see */
 };
 
+/* A file of the trace, open for replayed processes to map: the trace's copy
+ * (private mappings) or a memfd with its contents (shared ones). */
+struct mapped_file {
+	uint32_t id;
+	bool shared;
+	int fd;
+};
+
 struct replayer {
 	struct trace_reader *r;
 	const struct replay_options *opts;
@@ -68,6 +79,8 @@ struct replayer {
 	bool done;
 	int error;		/* first error, negative errno */
 	struct rec_ranges ranges;
+	struct mapped_file *files; /* the trace's files opened for tracees to map */
+	size_t nfiles, files_cap;
 	uint8_t *buf;
 	size_t buf_cap;
 	bool pmu;		 /* execution points are counted by the PMU */
@@ -336,53 +349,138 @@ emit_if_output(struct replayer *rp, const struct trace_event *ev, struct pthread
 		emit_output(rp, t, rp->dump_fd, (uint64_t)result);
 }
 
-/* mmap of a file: map anonymous memory at the recorded address and fill it
- * from the trace's copy of the file, so replay needs no input file. */
+/* The fd of trace file @id for mappings of kind @shared, opened or made on
+ * first use; -1 with a divergence reported if it cannot be. */
 static int
-prepare_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
-		  struct user_regs_struct *regs)
+mapped_file_fd(struct replayer *rp, const struct trace_event *ev, uint32_t id, bool shared)
 {
-	uint64_t flags = t->args[3];
-	bool shared;
+	_cleanup_close_ int copy_fd = -1, fd = -1;
+	const char *copy;
+	struct stat st;
 
-	if ((int64_t)ev->values[1] < 0)
-		return 0;
-	regs->rdi = ev->values[1];
-	if (ev->nvalues < 4 || ev->values[2] == 0) {
-		/* anonymous: same address, refusing to clobber a diverged layout */
-		if (!(flags & MAP_FIXED))
-			regs->r10 = flags | MAP_FIXED_NOREPLACE;
-		return 0;
+	for (size_t i = 0; i < rp->nfiles; i++)
+		if (rp->files[i].id == id && rp->files[i].shared == shared)
+			return rp->files[i].fd;
+	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
+		return diverge(rp, ev, "mmap refers to file %u, missing from the trace", id), -1;
+	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (copy_fd < 0)
+		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno)), -1;
+	if (shared) {
+		/* one copy all processes write to, as they did to the file */
+		fd = memfd_create("uprr-shared-file", MFD_CLOEXEC);
+		off_t done = 0;
+		ssize_t n = 1;
+
+		if (fd < 0 || fstat(copy_fd, &st) < 0)
+			return diverge(rp, ev, "cannot copy %s for a shared mapping", copy), -1;
+		while (done < st.st_size && (n = sendfile(fd, copy_fd, &done, st.st_size - done)) > 0)
+			;
+		if (n <= 0)
+			return diverge(rp, ev, "cannot copy %s for a shared mapping", copy), -1;
+	} else {
+		fd = copy_fd;
+		copy_fd = -1;
 	}
-	/* A writable shared one stays shared with the processes that fork from
-	 * this one (a semaphore in /dev/shm); a read-only one is private, as
-	 * only private mappings let /proc/PID/mem fill them (FOLL_FORCE). */
-	shared = (flags & MAP_TYPE) != MAP_PRIVATE && (t->args[2] & PROT_WRITE);
-	flags &= ~(uint64_t)(MAP_TYPE | MAP_DENYWRITE | MAP_EXECUTABLE);
-	flags |= (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS |
-		 ((t->args[3] & MAP_FIXED) ? MAP_FIXED : MAP_FIXED_NOREPLACE);
-	regs->r10 = flags;
-	regs->r8 = (uint64_t)-1;
-	regs->r9 = 0;
+	if (UTIL_GROW(rp->files, rp->files_cap, rp->nfiles + 1) < 0)
+		return diverge(rp, ev, "out of memory"), -1;
+	rp->files[rp->nfiles++] = (struct mapped_file){ id, shared, fd };
+	fd = -1;
+	return rp->files[rp->nfiles - 1].fd;
+}
+
+/* Scratch memory for @len bytes in @t's process: well below its stack
+ * pointer (dead stack), or 0 if the stack has no room. */
+static uint64_t
+stack_scratch(const struct pthread_r *t, size_t len)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t sp = t->regs.rsp;
+	size_t n;
+
+	if (tracee_read_maps(t->tgid, &maps, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (maps[i].start <= sp && sp < maps[i].end && sp - maps[i].start > 4096 + len)
+				return (sp - 2048 - len) & ~(uint64_t)15;
 	return 0;
 }
 
+/*
+ * Open @path in @t, stopped at the entry of a syscall that is now skipped,
+ * with an injected openat(2) (flags O_CLOEXEC | @flags); the path goes to
+ * dead stack, whose bytes are put back. Returns the tracee's fd or -1 with a
+ * divergence reported.
+ */
 static int
-fill_file_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+open_in_tracee(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+	       const char *path, int flags)
 {
-	const char *copy;
-	_cleanup_close_ int fd = -1;
-	uint64_t addr = ev->values[1];
+	size_t len = strlen(path) + 1;
+	uint64_t at = stack_scratch(t, len), args[6] = { (uint64_t)AT_FDCWD, at,
+							 (uint64_t)(flags | O_CLOEXEC) };
+	char saved[PATH_MAX];
+	int64_t fd = -1;
 
-	if (trace_reader_file(rp->r, (uint32_t)(ev->values[2] - 1), &copy, NULL) < 0)
-		return diverge(rp, ev, "mmap refers to file %" PRIu64 ", missing from the trace",
-			       ev->values[2] - 1);
-	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (!at || len > sizeof(saved) || tracee_read(t->tid, at, saved, len) < 0 ||
+	    tracee_write(t->space->memfd, at, path, len) < 0)
+		return diverge(rp, ev, "no room on thread %d's stack to open a mapped file", t->tid), -1;
+	if (tracee_inject_syscall(t->tid, t->space->memfd, __NR_openat, args, &fd) < 0)
+		fd = -EIO;
+	if (tracee_write(t->space->memfd, at, saved, len) < 0 || fd < 0)
+		return diverge(rp, ev, "cannot open a mapped file in thread %d: %s", t->tid,
+			       strerror((int)-fd)), -1;
+	return (int)fd;
+}
+
+/*
+ * The recorded mmap that @t is stopped at the entry of, as it will run here:
+ * at the recorded address; a file's mapping maps the trace's copy of the
+ * file (private) or one memfd per file that every replayed process shares
+ * (shared), opened in the tracee, whose fd goes to *ret_fd (else -1), so
+ * replay needs no input file and copies nothing. Sets @regs; the thread is
+ * put back on its syscall instruction when a file had to be opened.
+ */
+static int
+prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+	     struct user_regs_struct *regs, int *ret_fd)
+{
+	uint64_t flags = t->args[3];
+	struct user_regs_struct skip = t->regs;
+	char path[64];
+	bool shared;
+	int fd, status, sig;
+
+	*ret_fd = -1;
+	if ((int64_t)ev->values[1] < 0)
+		return 0;
+	regs->rdi = ev->values[1];
+	/* same address, refusing to clobber a diverged layout */
+	if (!(flags & MAP_FIXED))
+		regs->r10 = flags | MAP_FIXED_NOREPLACE;
+	if (ev->nvalues < 4 || ev->values[2] == 0)
+		return 0; /* anonymous */
+	shared = (flags & MAP_TYPE) != MAP_PRIVATE;
+	fd = mapped_file_fd(rp, ev, (uint32_t)(ev->values[2] - 1), shared);
 	if (fd < 0)
-		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno));
-	/* past the end of the file the mapping stays zero */
-	if (tracee_write_from_file(t->space->memfd, addr, fd, ev->values[3], t->args[1]) < 0)
-		return diverge(rp, ev, "cannot fill the mapping at 0x%" PRIx64, addr);
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), fd);
+	skip.orig_rax = (uint64_t)-1;
+	if (tracee_set_regs(t->tid, &skip) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	*ret_fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY);
+	if (*ret_fd < 0)
+		return -1;
+	regs->r8 = (uint64_t)*ret_fd;
+	regs->r10 &= ~(uint64_t)(MAP_DENYWRITE | MAP_EXECUTABLE);
+	/* the injection left it after the syscall: issue it again, to its
+	 * seccomp stop, where the caller finds it as before */
+	arch_rewind_syscall(regs);
+	if (tracee_set_regs(t->tid, regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	tracee_resume(t->tid, PTRACE_CONT, 0);
+	if (tracee_wait(t->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_SECCOMP ||
+	    tracee_get_regs(t->tid, regs) < 0)
+		return diverge(rp, ev, "the mmap of a file did not start again in thread %d", t->tid);
 	return 0;
 }
 
@@ -392,10 +490,11 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 {
 	struct user_regs_struct regs = t->regs;
 	int64_t want = (int64_t)ev->values[1], got;
-	int status, sig;
+	int status, sig, map_fd = -1;
 
 	if (t->nr == __NR_mmap) {
-		prepare_file_mmap(rp, ev, t, &regs);
+		if (prepare_mmap(rp, ev, t, &regs, &map_fd) < 0)
+			return rp->error;
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 	}
@@ -424,8 +523,13 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (got != want)
 			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
-		if (t->nr == __NR_mmap && ev->nvalues >= 4 && ev->values[2] && fill_file_mmap(rp, ev, t) < 0)
-			return rp->error;
+		if (map_fd >= 0) {
+			uint64_t args[6] = { (uint64_t)map_fd };
+			int64_t ignored;
+
+			if (tracee_inject_syscall(t->tid, t->space->memfd, __NR_close, args, &ignored) < 0)
+				return diverge(rp, ev, "cannot close fd %d in thread %d", map_fd, t->tid);
+		}
 		break;
 	default:
 		break;
@@ -975,15 +1079,9 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 static uint64_t
 exec_scratch(const struct pthread_r *t, size_t len)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	uint64_t sp = t->regs.rsp;
-	size_t n;
+	uint64_t at = stack_scratch(t, len);
 
-	if (tracee_read_maps(t->tgid, &maps, &n) == 0)
-		for (size_t i = 0; i < n; i++)
-			if (maps[i].start <= sp && sp < maps[i].end && sp - maps[i].start > 4096 + len)
-				return (sp - 2048 - len) & ~(uint64_t)15;
-	return t->nr == __NR_execveat ? t->args[1] : t->args[0];
+	return at ? at : t->nr == __NR_execveat ? t->args[1] : t->args[0];
 }
 
 static int restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid,
@@ -1375,6 +1473,9 @@ out:
 	}
 	while (rp.nthreads)
 		remove_thread(&rp, &rp.threads[0]);
+	for (size_t i = 0; i < rp.nfiles; i++)
+		close(rp.files[i].fd);
+	free(rp.files);
 	if (rp.dump_fd >= 0)
 		close(rp.dump_fd);
 	trace_reader_close(rp.r);
