@@ -802,27 +802,6 @@ open_uffd(struct checkpoint *c, pid_t tid)
 	return 0;
 }
 
-/* The parent of process @pid (PPid of /proc/PID/status). */
-static int
-parent_of(pid_t pid, pid_t *ret_ppid)
-{
-	_cleanup_free_ char *text = NULL;
-	char path[64];
-	const char *p;
-	size_t len;
-	int r;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	r = util_read_file(path, &text, &len);
-	if (r < 0)
-		return r;
-	p = strstr(text, "\nPPid:");
-	if (!p)
-		return -EPROTO;
-	*ret_ppid = (pid_t)strtol(p + 6, NULL, 10);
-	return 0;
-}
-
 int
 checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret)
 {
@@ -831,7 +810,7 @@ checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret)
 	pid_t ppid;
 	int r;
 
-	r = parent_of(pid, &ppid);
+	r = tracee_parent(pid, &ppid);
 	if (r < 0)
 		return r;
 	if (ppid != getpid())

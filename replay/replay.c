@@ -368,10 +368,10 @@ mapped_file_fd(struct replayer *rp, const struct trace_event *ev, uint32_t id, b
 		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno)), -1;
 	if (shared) {
 		/* one copy all processes write to, as they did to the file */
-		fd = memfd_create("uprr-shared-file", MFD_CLOEXEC);
 		off_t done = 0;
 		ssize_t n = 1;
 
+		fd = memfd_create("uprr-shared-file", MFD_CLOEXEC);
 		if (fd < 0 || fstat(copy_fd, &st) < 0)
 			return diverge(rp, ev, "cannot copy %s for a shared mapping", copy), -1;
 		while (done < st.st_size && (n = sendfile(fd, copy_fd, &done, st.st_size - done)) > 0)

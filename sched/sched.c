@@ -193,6 +193,16 @@ chaos_draw(struct sched *s)
 	s->slice_ns = 50000 + next_random(s) % (2 * SCHED_DEFAULT_TIMESLICE_NS);
 }
 
+/* Thread @i runs next, with a fresh timeslice. */
+static pid_t
+make_current(struct sched *s, size_t i)
+{
+	s->current = i;
+	s->has_current = true;
+	s->used = 0;
+	return s->threads[i].tid;
+}
+
 pid_t
 sched_pick(struct sched *s)
 {
@@ -213,10 +223,7 @@ sched_pick(struct sched *s)
 	}
 	if (best < 0)
 		return 0;
-	s->current = (size_t)best;
-	s->has_current = true;
-	s->used = 0;
-	return s->threads[best].tid;
+	return make_current(s, (size_t)best);
 }
 
 pid_t
@@ -226,10 +233,7 @@ sched_hand_over(struct sched *s, pid_t tid)
 
 	if (s->chaos || i < 0 || s->threads[i].state != SCHED_RUNNABLE)
 		return sched_pick(s);
-	s->current = (size_t)i;
-	s->has_current = true;
-	s->used = 0;
-	return tid;
+	return make_current(s, (size_t)i);
 }
 
 unsigned

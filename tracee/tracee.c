@@ -678,6 +678,22 @@ read_status(pid_t tid, char **ret_text)
 }
 
 int
+tracee_parent(pid_t pid, pid_t *ret_ppid)
+{
+	_cleanup_free_ char *text = NULL;
+	uint64_t ppid;
+	int r;
+
+	r = read_status(pid, &text);
+	if (r >= 0)
+		r = status_field(text, "\nPPid:", 0, 10, &ppid);
+	if (r < 0)
+		return r;
+	*ret_ppid = (pid_t)ppid;
+	return 0;
+}
+
+int
 tracee_ids(pid_t tid, uid_t *ret_euid, gid_t *ret_egid)
 {
 	_cleanup_free_ char *text = NULL;

@@ -225,6 +225,12 @@ enum tracee_sig_disposition {
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
 
 /**
+ * The parent of process @pid: the PPid: line of /proc/PID/status (proc(5)).
+ * Returns 0 or -errno.
+ */
+int tracee_parent(pid_t pid, pid_t *ret_ppid) _wur_;
+
+/**
  * The effective user and group ids of thread @tid: the second fields of the
  * Uid: and Gid: lines of /proc/TID/status (proc(5)). Returns 0 or -errno.
  */
