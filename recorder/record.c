@@ -104,6 +104,12 @@ struct deadline {
 	uint64_t start_ns, len, cpu_ns;
 };
 
+/* A file by identity. */
+struct file_key {
+	dev_t dev;
+	ino_t ino;
+};
+
 struct recorder {
 	struct trace_writer *w;
 	struct sched *sched;
@@ -129,6 +135,8 @@ struct recorder {
 	struct deadline due;		/* of the running thread: its timeslice, or the
 					 * grace for its armed budget */
 	struct rec_stats stats;
+	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
+	size_t nshared, shared_cap;
 };
 
 static struct rthread *
@@ -581,33 +589,80 @@ run_syscall(struct recorder *rec, struct rthread *t)
 	}
 }
 
-/* Keep the file behind a file-backed mmap; store its id + 1 in *ret_ref. */
+/* Keep the file that @t has open as @fd (TRACE_KEEP_* @flags); its id + 1
+ * goes to *ret_ref, 0 if recording had to stop. */
 static void
-keep_mapped_file(struct recorder *rec, struct rthread *t, uint64_t result, uint64_t *ret_ref)
+keep_fd_file(struct recorder *rec, const struct rthread *t, int fd, unsigned flags,
+	     uint64_t *ret_ref)
 {
 	char path[64], target[PATH_MAX];
-	_cleanup_close_ int fd = -1;
+	_cleanup_close_ int file = -1;
 	uint32_t id;
 	ssize_t n;
 	int r;
 
 	*ret_ref = 0;
-	if ((int64_t)result < 0 || (t->args[3] & MAP_ANONYMOUS) || (int)t->args[4] < 0)
-		return;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, (int)t->args[4]);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, fd);
 	n = readlink(path, target, sizeof(target) - 1);
 	target[n > 0 ? n : 0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	file = open(path, O_RDONLY | O_CLOEXEC);
+	if (file < 0) {
 		stop_recording(rec, "cannot open a file the program mapped: %.300s", target);
 		return;
 	}
-	r = trace_writer_keep_file(rec->w, fd, target, &id);
+	r = trace_writer_keep_file(rec->w, file, target, flags, &id);
 	if (r < 0) {
 		stop_recording(rec, "cannot keep %.300s in the trace: %s", target, strerror(-r));
 		return;
 	}
 	*ret_ref = (uint64_t)id + 1;
+}
+
+/* Whether the file @t has open as @fd is one some process mapped MAP_SHARED;
+ * with @add, make it one. */
+static bool
+shared_file(struct recorder *rec, const struct rthread *t, int fd, bool add)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, fd);
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return false;
+	for (size_t i = 0; i < rec->nshared; i++)
+		if (rec->shared_files[i].dev == st.st_dev && rec->shared_files[i].ino == st.st_ino)
+			return true;
+	if (!add || UTIL_GROW(rec->shared_files, rec->shared_cap, rec->nshared + 1) < 0)
+		return false;
+	rec->shared_files[rec->nshared++] = (struct file_key){ st.st_dev, st.st_ino };
+	return true;
+}
+
+/*
+ * The file of @t's mmap, or of its syscall that wrote a file some process
+ * maps MAP_SHARED (replay keeps one copy of such a file for all processes
+ * and must see what the syscall changed), kept in the trace: its id + 1 goes
+ * to *ret_ref, else 0.
+ */
+static void
+keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref)
+{
+	int fd;
+
+	*ret_ref = 0;
+	if (result < 0)
+		return;
+	if (t->nr == __NR_mmap) {
+		if ((t->args[3] & MAP_ANONYMOUS) || (int)t->args[4] < 0)
+			return;
+		if ((t->args[3] & MAP_TYPE) != MAP_PRIVATE)
+			(void)shared_file(rec, t, (int)t->args[4], true);
+		keep_fd_file(rec, t, (int)t->args[4], 0, ret_ref);
+		return;
+	}
+	fd = rec_syscall_written_fd((long)t->nr, t->args);
+	if (fd >= 0 && rec->nshared > 0 && shared_file(rec, t, fd, false))
+		keep_fd_file(rec, t, fd, TRACE_KEEP_CHANGED, ret_ref);
 }
 
 /* Whether fd @fd of thread @tid is the file uprr has as that fd (stdout or
@@ -687,14 +742,19 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.values[0] = t->nr;
 	ev.values[1] = (uint64_t)result;
 	if (t->nr == __NR_mmap) {
-		keep_mapped_file(rec, t, (uint64_t)result, &ev.values[2]);
+		keep_syscall_file(rec, t, result, &ev.values[2]);
 		ev.values[3] = t->args[5];
 		ev.nvalues = 4;
-	} else if (rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && t->args[0] >= 1) {
-		/* replay shows what reached uprr's own stdout and stderr only,
-		 * not what a pipeline's stage wrote to the next one */
-		ev.values[2] = same_file(t->tid, (int)t->args[0]);
-		ev.nvalues = 3;
+	} else {
+		if (rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && t->args[0] >= 1) {
+			/* replay shows what reached uprr's own stdout and stderr
+			 * only, not what a pipeline's stage wrote to the next one */
+			ev.values[2] = same_file(t->tid, (int)t->args[0]);
+			ev.nvalues = 3;
+		}
+		keep_syscall_file(rec, t, result, &ev.values[3]);
+		if (ev.values[3])
+			ev.nvalues = 4;
 	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
@@ -1541,7 +1601,7 @@ keep_interpreter(struct recorder *rec, pid_t pid, uint64_t *ret_ref)
 		fd = open(maps[i].path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			return -errno;
-		r = trace_writer_keep_file(rec->w, fd, maps[i].path, &id);
+		r = trace_writer_keep_file(rec->w, fd, maps[i].path, 0, &id);
 		if (r < 0)
 			return r;
 		*ret_ref = (uint64_t)id + 1;
@@ -1583,7 +1643,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	exe_fd = open(exe_path, O_RDONLY | O_CLOEXEC);
 	if (exe_fd < 0)
 		return -errno;
-	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, &exe_id);
+	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, 0, &exe_id);
 	if (r < 0)
 		return r;
 	r = keep_interpreter(rec, pid, &interp_ref);
@@ -1829,5 +1889,6 @@ out:
 	rec_ranges_free(&rec.ranges);
 	free(rec.buf);
 	free(rec.blobs);
+	free(rec.shared_files);
 	return r;
 }

@@ -143,6 +143,13 @@ bool rec_syscall_is_send(long nr);
 /** True for write(2)-family syscalls (write, writev, pwrite64, pwritev, pwritev2). */
 bool rec_syscall_is_write(long nr);
 
+/**
+ * The fd whose file's contents or size syscall @nr with @args changes when
+ * it succeeds: the write(2) family, ftruncate, fallocate, and the output of
+ * sendfile, splice and copy_file_range (their man pages); -1 for others.
+ */
+int rec_syscall_written_fd(long nr, const uint64_t args[6]);
+
 /** Append a range. Returns 0 or -ENOMEM. */
 int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;
 /** Free the array (the struct itself is the caller's). */

@@ -531,6 +531,22 @@ rec_syscall_is_write(long nr)
 }
 
 int
+rec_syscall_written_fd(long nr, const uint64_t args[6])
+{
+	switch (nr) {
+	case __NR_ftruncate:
+	case __NR_fallocate:
+	case __NR_sendfile:
+		return (int)args[0];
+	case __NR_splice:
+	case __NR_copy_file_range:
+		return (int)args[2];
+	default:
+		return rec_syscall_is_write(nr) ? (int)args[0] : -1;
+	}
+}
+
+int
 rec_syscall_wait_mask(long nr, const uint64_t args[6], int64_t result, rec_mem_read_fn read,
 		      void *ctx, uint64_t *ret_mask)
 {

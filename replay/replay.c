@@ -57,11 +57,13 @@ struct pthread_r {
 };
 
 /* A file of the trace, open for replayed processes to map: the trace's copy
- * (private mappings) or a memfd with its contents (shared ones). */
+ * of one version (private mappings), or a memfd that holds the file's
+ * contents (shared ones) for every process, as the page cache did. */
 struct mapped_file {
-	uint32_t id;
+	uint32_t id;	 /* the version (private), the first version (shared) */
 	bool shared;
 	int fd;
+	uint32_t loaded; /* shared: the version the memfd was last loaded with */
 };
 
 struct replayer {
@@ -349,44 +351,85 @@ emit_if_output(struct replayer *rp, const struct trace_event *ev, struct pthread
 		emit_output(rp, t, rp->dump_fd, (uint64_t)result);
 }
 
+/* Load version @id of a file into its shared memfd @f: its size and its
+ * bytes, as the recording's syscall or mmap found them. */
+static int
+load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mapped_file *f,
+		 uint32_t id)
+{
+	_cleanup_close_ int copy_fd = -1;
+	const char *copy;
+	off_t done = 0;
+	struct stat st;
+	ssize_t n = 1;
+
+	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
+		return diverge(rp, ev, "file %u is missing from the trace", id);
+	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0 ||
+	    lseek(f->fd, 0, SEEK_SET) < 0)
+		return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
+			       strerror(errno));
+	while (done < st.st_size && (n = sendfile(f->fd, copy_fd, &done, st.st_size - done)) > 0)
+		;
+	if (n <= 0)
+		return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+	f->loaded = id;
+	return 0;
+}
+
+/* The shared memfd of the file whose version @id is, NULL if none is made
+ * yet; with @make, made (empty) when missing, or NULL with a divergence. */
+static struct mapped_file *
+shared_file(struct replayer *rp, const struct trace_event *ev, uint32_t id, bool make)
+{
+	uint32_t first;
+	int fd;
+
+	if (trace_reader_file_first(rp->r, id, &first) < 0)
+		return make ? (diverge(rp, ev, "file %u is missing from the trace", id), NULL) : NULL;
+	for (size_t i = 0; i < rp->nfiles; i++)
+		if (rp->files[i].id == first && rp->files[i].shared)
+			return &rp->files[i];
+	if (!make)
+		return NULL;
+	if (UTIL_GROW(rp->files, rp->files_cap, rp->nfiles + 1) < 0)
+		return diverge(rp, ev, "out of memory"), NULL;
+	fd = memfd_create("uprr-shared-file", MFD_CLOEXEC);
+	if (fd < 0)
+		return diverge(rp, ev, "cannot make a shared file: %s", strerror(errno)), NULL;
+	rp->files[rp->nfiles] = (struct mapped_file){ first, true, fd, UINT32_MAX };
+	return &rp->files[rp->nfiles++];
+}
+
 /* The fd of trace file @id for mappings of kind @shared, opened or made on
- * first use; -1 with a divergence reported if it cannot be. */
+ * first use; a shared one holds version @id. -1 with a divergence reported
+ * if it cannot be. */
 static int
 mapped_file_fd(struct replayer *rp, const struct trace_event *ev, uint32_t id, bool shared)
 {
-	_cleanup_close_ int copy_fd = -1, fd = -1;
+	struct mapped_file *f;
 	const char *copy;
-	struct stat st;
+	int fd;
 
+	if (shared) {
+		f = shared_file(rp, ev, id, true);
+		if (!f || (f->loaded != id && load_shared_file(rp, ev, f, id) < 0))
+			return -1;
+		return f->fd;
+	}
 	for (size_t i = 0; i < rp->nfiles; i++)
-		if (rp->files[i].id == id && rp->files[i].shared == shared)
+		if (rp->files[i].id == id && !rp->files[i].shared)
 			return rp->files[i].fd;
 	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
 		return diverge(rp, ev, "mmap refers to file %u, missing from the trace", id), -1;
-	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
-	if (copy_fd < 0)
-		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno)), -1;
-	if (shared) {
-		/* one copy all processes write to, as they did to the file */
-		off_t done = 0;
-		ssize_t n = 1;
-
-		fd = memfd_create("uprr-shared-file", MFD_CLOEXEC);
-		if (fd < 0 || fstat(copy_fd, &st) < 0)
-			return diverge(rp, ev, "cannot copy %s for a shared mapping", copy), -1;
-		while (done < st.st_size && (n = sendfile(fd, copy_fd, &done, st.st_size - done)) > 0)
-			;
-		if (n <= 0)
-			return diverge(rp, ev, "cannot copy %s for a shared mapping", copy), -1;
-	} else {
-		fd = copy_fd;
-		copy_fd = -1;
-	}
 	if (UTIL_GROW(rp->files, rp->files_cap, rp->nfiles + 1) < 0)
 		return diverge(rp, ev, "out of memory"), -1;
-	rp->files[rp->nfiles++] = (struct mapped_file){ id, shared, fd };
-	fd = -1;
-	return rp->files[rp->nfiles - 1].fd;
+	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno)), -1;
+	rp->files[rp->nfiles++] = (struct mapped_file){ id, false, fd, id };
+	return fd;
 }
 
 /* Scratch memory for @len bytes in @t's process: well below its stack
@@ -568,6 +611,13 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (rec_syscall_wait_mask((long)t->nr, t->args, result, mem_read, &t->tid, &t->wait_mask) > 0)
 		t->has_wait_mask = true;
+	if (ev->nvalues >= 4 && ev->values[3] && t->nr != __NR_mmap) {
+		/* it wrote a file that processes map MAP_SHARED: they see it */
+		struct mapped_file *f = shared_file(rp, ev, (uint32_t)(ev->values[3] - 1), false);
+
+		if (f && load_shared_file(rp, ev, f, (uint32_t)(ev->values[3] - 1)) < 0)
+			return rp->error;
+	}
 	if (rec_syscall_result_restarts(result)) {
 		/* interrupted: with no handler to run (a signal ptrace or the
 		 * program ignored) the kernel issued it again; a handler's

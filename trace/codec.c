@@ -404,8 +404,10 @@ trace_file_entry_encode(struct trace_wbuf *b, const struct trace_file_entry *e)
 	wbuf_put_varint(b, e->id);
 	wbuf_put_varint(b, e->size);
 	if ((r = put_str(b, e->original, PATH_MAX - 1)) < 0 ||
-	    (r = put_str(b, e->copy_name, TRACE_COPY_NAME_MAX)) < 0)
+	    (r = put_str(b, e->copy_name, TRACE_COPY_NAME_MAX)) < 0 ||
+	    (r = trace_wbuf_reserve(b, TRACE_VARINT_MAX)) < 0)
 		return r;
+	wbuf_put_varint(b, e->first_id);
 	return 0;
 }
 
@@ -428,7 +430,10 @@ trace_file_entry_decode(const void *raw, size_t len, struct trace_file_entry *re
 	r = get_str(&c, PATH_MAX - 1, &e.original);
 	if (r >= 0)
 		r = get_str(&c, TRACE_COPY_NAME_MAX, &e.copy_name);
-	if (r >= 0 && (c.left != 0 || !copy_name_ok(e.copy_name)))
+	e.first_id = e.id;
+	if (r >= 0 && c.left != 0 && rcur_varint32(&c, &e.first_id) < 0)
+		r = -EBADMSG;
+	if (r >= 0 && (c.left != 0 || e.first_id > e.id || !copy_name_ok(e.copy_name)))
 		r = -EBADMSG;
 	if (r < 0) {
 		trace_file_entry_free(&e);

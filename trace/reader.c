@@ -29,6 +29,7 @@ struct stream_in {
 struct catalogue_entry {
 	char *copy_path; /**< DIR/files/NAME */
 	char *original;
+	uint32_t first_id; /**< first kept version of the same file */
 };
 
 struct trace_reader {
@@ -257,6 +258,7 @@ add_catalogue_entry(struct trace_reader *r, const struct trace_file_entry *e)
 	}
 	r->files = p;
 	p[r->nfiles].copy_path = path;
+	p[r->nfiles].first_id = e->first_id;
 	p[r->nfiles].original = strdup(e->original);
 	if (!p[r->nfiles].original) {
 		free(path);
@@ -454,6 +456,15 @@ trace_reader_file(struct trace_reader *r, uint32_t id, const char **ret_copy,
 		*ret_copy = r->files[id].copy_path;
 	if (ret_original)
 		*ret_original = r->files[id].original;
+	return 0;
+}
+
+int
+trace_reader_file_first(const struct trace_reader *r, uint32_t id, uint32_t *ret_first)
+{
+	if (id >= r->nfiles)
+		return -ENOENT;
+	*ret_first = r->files[id].first_id;
 	return 0;
 }
 

@@ -223,6 +223,9 @@ struct trace_file_entry {
 	uint64_t size;	   /**< bytes of the copy */
 	char *original;	   /**< path the tracee used */
 	char *copy_name;   /**< name of the copy inside files/ */
+	uint32_t first_id; /**< id of the first kept version of the same file
+			    * (device and inode), @id if this is it (format 4;
+			    * absent before, read as @id) */
 };
 
 /** Append the encoding of @e to @b. Returns 0 or -ENOMEM. */

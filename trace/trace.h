@@ -23,7 +23,7 @@
 #include "common/util.h"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 3
+#define TRACE_FORMAT_VERSION 4
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -42,7 +42,10 @@ enum trace_event_type {
 	 * program passed to the kernel for output (write buffers) */
 	TRACE_EV_SYSCALL_ENTRY = 2,
 	/** syscall exit: values[0] = nr, values[1] = result, values[2..] per
-	 * syscall (mmap: file id + 1 or 0, offset); blobs = memory the kernel wrote */
+	 * syscall (mmap: file id + 1 or 0, offset; write to fd 1 or 2: 1 if
+	 * it is uprr's own stdout or stderr); values[3] of a syscall that
+	 * wrote a file some process maps MAP_SHARED (format 4): file id + 1 of
+	 * the file as the syscall left it; blobs = memory the kernel wrote */
 	TRACE_EV_SYSCALL_EXIT = 3,
 	/** signal delivered: values[0] = signo, values[1] = enum trace_signal_kind;
 	 * regs at delivery; blobs[0] = siginfo_t (128 bytes, addr 0) */
@@ -162,16 +165,23 @@ int trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
  */
 int trace_writer_flush(struct trace_writer *w) _wur_;
 
+/** trace_writer_keep_file() flag: the file changed since it was last kept
+ * (the caller saw a write), even if its size and mtime (whose clock may be
+ * coarse) do not show it; keep it again. */
+#define TRACE_KEEP_CHANGED 1u
+
 /**
  * Keep the file open as @fd (original path @path) in the trace by content:
  * a reflink, else a copy, into files/. The same file (device, inode, size,
- * mtime) is kept once. Its catalogue entry is written before this returns,
- * so events that refer to it never precede it on disk. @fd must be readable
- * and a regular file (else -EINVAL); its file offset is not used or moved.
- * Ids count from 0 in the order files are first kept.
+ * mtime) is kept once, unless @flags has TRACE_KEEP_CHANGED; a file kept
+ * again is a new version, whose catalogue entry names the first version
+ * (trace_reader_file_first()). Its catalogue entry is written before this
+ * returns, so events that refer to it never precede it on disk. @fd must be
+ * readable and a regular file (else -EINVAL); its file offset is not used or
+ * moved. Ids count from 0 in the order files are kept.
  * Stores the file id in *ret_id. Returns 0 or -errno.
  */
-int trace_writer_keep_file(struct trace_writer *w, int fd, const char *path,
+int trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigned flags,
 			   uint32_t *ret_id) _wur_;
 
 /** Sizes written so far; events and raw_bytes include records still buffered. */
@@ -216,6 +226,15 @@ const char *trace_reader_error(const struct trace_reader *r);
  */
 int trace_reader_file(struct trace_reader *r, uint32_t id, const char **ret_copy,
 		      const char **ret_original) _wur_;
+
+/**
+ * The id of the first kept version of the file that file @id is a version
+ * of (same device and inode when recorded: trace_writer_keep_file() keeps a
+ * file again when it changed), into *ret_first; @id itself for a first
+ * version and in traces of format 3 and older. Returns 0, or -ENOENT for an
+ * unknown id.
+ */
+int trace_reader_file_first(const struct trace_reader *r, uint32_t id, uint32_t *ret_first) _wur_;
 
 /** Sizes read so far (all of them after the stream's end). */
 void trace_reader_stats(const struct trace_reader *r, struct trace_stats *ret_stats);

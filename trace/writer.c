@@ -351,7 +351,8 @@ copy_name(char *buf, size_t len, uint32_t id, const char *path)
 }
 
 int
-trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, uint32_t *ret_id)
+trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigned flags,
+		       uint32_t *ret_id)
 {
 	char name[TRACE_COPY_NAME_MAX + 1];
 	struct trace_file_entry e;
@@ -359,7 +360,8 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, uint32_
 	struct stat st;
 	uint64_t copied = 0;
 	int dst, r;
-	uint32_t id;
+	const struct kept_file *first = NULL, *latest = NULL;
+	uint32_t id, first_id;
 
 	if (w->error)
 		return w->error;
@@ -369,19 +371,22 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, uint32_
 		return -errno;
 	if (!S_ISREG(st.st_mode))
 		return -EINVAL;
-	for (size_t i = 0; i < w->nkept; i++) {
-		const struct kept_file *k = &w->kept[i];
-
-		if (k->dev == st.st_dev && k->ino == st.st_ino && k->size == st.st_size &&
-		    k->mtim.tv_sec == st.st_mtim.tv_sec && k->mtim.tv_nsec == st.st_mtim.tv_nsec) {
-			*ret_id = k->id;
-			return 0;
+	/* the file's first and latest versions; only the latest can be it */
+	for (size_t i = 0; i < w->nkept; i++)
+		if (w->kept[i].dev == st.st_dev && w->kept[i].ino == st.st_ino) {
+			first = first ? first : &w->kept[i];
+			latest = &w->kept[i];
 		}
+	if (latest && !(flags & TRACE_KEEP_CHANGED) && latest->size == st.st_size &&
+	    latest->mtim.tv_sec == st.st_mtim.tv_sec && latest->mtim.tv_nsec == st.st_mtim.tv_nsec) {
+		*ret_id = latest->id;
+		return 0;
 	}
+	id = w->catalogue.seq;
+	first_id = first ? first->id : id;
 	if (UTIL_GROW(w->kept, w->kept_cap, w->nkept + 1) < 0)
 		return -ENOMEM;
 
-	id = w->catalogue.seq;
 	copy_name(name, sizeof(name), id, path);
 	/* executables stay executable (by the owner only): replay execs the copy */
 	dst = openat(w->files_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -396,7 +401,7 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, uint32_
 	/* The entry is on disk before the caller can write an event naming
 	 * @id, so a reader never meets an unknown id in a whole frame. */
 	e = (struct trace_file_entry){ .id = id, .size = copied, .original = (char *)path,
-				       .copy_name = name };
+				       .copy_name = name, .first_id = first_id };
 	r = trace_file_entry_encode(&b, &e);
 	if (r >= 0)
 		r = write_frame(w, &w->catalogue, b.data, b.len, NULL);

@@ -941,6 +941,37 @@ def c_sqlite3(h):
         raise Fail(f'replay created {db}: it wrote to the file system')
 
 
+SQLITE_WAL_WRITERS = 2
+SQLITE_WAL_ROWS = 300
+
+
+@case('sqlite3-wal')
+def c_sqlite3_wal(h):
+    """Two sqlite3 processes write one WAL database at once: each maps the
+    WAL index (db-shm) MAP_SHARED on its own and sqlite changes it with
+    ftruncate and write too; in replay they must share it as they did."""
+    sqlite3 = need('sqlite3')
+    db = h.path('wal.db')
+    inputs = [db]
+    for w in range(1, SQLITE_WAL_WRITERS + 1):
+        script = h.path(f'ins{w}.sql')
+        with open(script, 'w') as f:
+            for i in range(SQLITE_WAL_ROWS):
+                f.write(f'INSERT INTO t VALUES ({w}, {i}, randomblob(50));\n')
+        inputs.append(script)
+    q = shlex.quote
+    writers = ' '.join(f'{q(sqlite3)} -cmd ".timeout 30000" {q(db)} ".read {q(s)}" &'
+                       for s in inputs[1:])
+    cmd = (f'{q(sqlite3)} {q(db)} "PRAGMA journal_mode=WAL; CREATE TABLE t(w, i, b);"'
+           f' >/dev/null; {writers} wait; {q(sqlite3)} {q(db)} "SELECT w, count(*), sum(i)'
+           f' FROM t GROUP BY w; PRAGMA integrity_check; SELECT count(DISTINCT b) FROM t;"')
+    _, rec = h.record_replay(['/bin/sh', '-c', cmd], remove=inputs)
+    total = sum(range(SQLITE_WAL_ROWS))
+    want = ''.join(f'{w}|{SQLITE_WAL_ROWS}|{total}\n' for w in range(1, SQLITE_WAL_WRITERS + 1))
+    want += f'ok\n{SQLITE_WAL_WRITERS * SQLITE_WAL_ROWS}\n'
+    expect_output(rec, want.encode(), 'lost or mangled rows')
+
+
 PY_SCRIPT = """\
 import os, threading, time, hashlib
 shared = []
@@ -1332,6 +1363,15 @@ def c_wait_mask(h):
     their handlers under the wait's mask; the program's own comes back."""
     _, rec = h.record_replay([h.prog('wait_mask')])
     expect_output(rec, b'wait_mask: ok\n', 'saw a wrong signal mask')
+
+
+@prog_case('shared_file')
+def c_shared_file(h):
+    """Two processes map one file MAP_SHARED on their own while it changes
+    through pwrite and ftruncate: in replay they share one file too."""
+    path = h.path('shared-file.dat')
+    _, rec = h.record_replay([h.prog('shared_file'), path])
+    expect_output(rec, b'shared_file: ok\n', 'did not see one shared file')
 
 
 @prog_case('exec_thread')

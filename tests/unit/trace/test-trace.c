@@ -841,6 +841,24 @@ assert_same_content(const char *a, const char *b)
 	free(y);
 }
 
+/* A new trace writer in @dir that has kept @path, made with @size bytes;
+ * the file stays open (open(2) @oflags) as *ret_fd, its id in *ret_id. */
+static struct trace_writer *
+writer_keeping(const char *dir, const char *path, size_t size, int oflags, int *ret_fd,
+	       uint32_t *ret_id)
+{
+	struct trace_header h;
+	struct trace_writer *w;
+
+	make_file(path, size, 1);
+	sample_header(&h);
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	*ret_fd = open(path, oflags | O_CLOEXEC);
+	cr_assert_geq(*ret_fd, 0);
+	cr_assert_eq(trace_writer_keep_file(w, *ret_fd, path, 0, ret_id), 0);
+	return w;
+}
+
 Test(trace, keep_file_dedup)
 {
 	const char *dir = tmp_path("t");
@@ -864,16 +882,16 @@ Test(trace, keep_file_dedup)
 	fd = open(lib, O_RDONLY | O_CLOEXEC);
 	/* the fd's offset is not the copy's starting point, and stays put */
 	cr_assert_eq(lseek(fd, 1234, SEEK_SET), 1234);
-	cr_assert_eq(trace_writer_keep_file(w, fd, lib, &id0), 0);
+	cr_assert_eq(trace_writer_keep_file(w, fd, lib, 0, &id0), 0);
 	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 1234);
 	fd2 = open(lib, O_RDONLY | O_CLOEXEC);
-	cr_assert_eq(trace_writer_keep_file(w, fd2, "/other/name/libfoo.so.1", &id1), 0);
+	cr_assert_eq(trace_writer_keep_file(w, fd2, "/other/name/libfoo.so.1", 0, &id1), 0);
 	close(fd2);
 	cr_assert_eq(id0, 0);
 	cr_assert_eq(id1, 0);
 
 	fd2 = open(exe, O_RDONLY | O_CLOEXEC);
-	cr_assert_eq(trace_writer_keep_file(w, fd2, exe, &id2), 0);
+	cr_assert_eq(trace_writer_keep_file(w, fd2, exe, 0, &id2), 0);
 	close(fd2);
 	cr_assert_eq(id2, 1);
 
@@ -887,11 +905,11 @@ Test(trace, keep_file_dedup)
 	/* a changed file (size, mtime) is kept again */
 	make_file(lib, 300001, 3);
 	fd2 = open(lib, O_RDONLY | O_CLOEXEC);
-	cr_assert_eq(trace_writer_keep_file(w, fd2, lib, &id3), 0);
+	cr_assert_eq(trace_writer_keep_file(w, fd2, lib, 0, &id3), 0);
 	close(fd2);
 	cr_assert_eq(id3, 2);
 	close(fd);
-	cr_assert_eq(trace_writer_keep_file(w, -1, lib, &id3), -EBADF);
+	cr_assert_eq(trace_writer_keep_file(w, -1, lib, 0, &id3), -EBADF);
 	cr_assert_eq(trace_writer_close(w), 0);
 
 	cr_assert_eq(trace_reader_open(dir, &r, err, sizeof(err)), 0, "%s", err);
@@ -906,6 +924,77 @@ Test(trace, keep_file_dedup)
 	cr_assert_eq(trace_reader_file(r, 3, &copy, &orig), -ENOENT);
 	trace_reader_stats(r, &st);
 	cr_assert_eq(st.file_bytes, 300000 + 5000 + 300001);
+	trace_reader_close(r);
+}
+
+/* Catalogue entries: round trip; format 3's, without first_id, read as
+ * first versions; a first version after the entry itself is refused. */
+Test(trace, file_entry_codec)
+{
+	struct trace_file_entry e = { .id = 7, .size = 42, .original = "/dev/shm/x",
+				      .copy_name = "7-x", .first_id = 3 }, d;
+	struct trace_wbuf b = { 0 };
+	uint8_t old[64];
+
+	cr_assert_eq(trace_file_entry_encode(&b, &e), 0);
+	cr_assert_eq(trace_file_entry_decode(b.data, b.len, &d), 0);
+	cr_assert_eq(d.id, 7);
+	cr_assert_eq(d.first_id, 3);
+	cr_assert_str_eq(d.original, "/dev/shm/x");
+	trace_file_entry_free(&d);
+
+	/* the same without its last byte (the varint 3): a format 3 entry */
+	cr_assert_lt(b.len - 1, sizeof(old));
+	memcpy(old, b.data, b.len - 1);
+	cr_assert_eq(trace_file_entry_decode(old, b.len - 1, &d), 0);
+	cr_assert_eq(d.first_id, 7);
+	trace_file_entry_free(&d);
+
+	b.data[b.len - 1] = 8;
+	cr_assert_eq(trace_file_entry_decode(b.data, b.len, &d), -EBADMSG);
+	trace_wbuf_free(&b);
+}
+
+/* A file written in place, its size and mtime unchanged (a coarse clock):
+ * only TRACE_KEEP_CHANGED keeps the new content, as a version of the first;
+ * later keeps compare with the latest version. */
+Test(trace, keep_file_versions)
+{
+	const char *dir = tmp_path("t");
+	char path[PATH_MAX], err[512];
+	struct timespec times[2];
+	struct trace_writer *w;
+	struct trace_reader *r;
+	const char *copy;
+	uint32_t id0 = 99, id1 = 99, id2 = 99, id3 = 99, first = 99;
+	struct stat sb;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s", tmp_path("shm"));
+	w = writer_keeping(dir, path, 8192, O_RDWR, &fd, &id0);
+
+	cr_assert_eq(fstat(fd, &sb), 0);
+	cr_assert_eq(pwrite(fd, "new", 3, 100), 3);
+	times[0] = sb.st_atim;
+	times[1] = sb.st_mtim;
+	cr_assert_eq(futimens(fd, times), 0);
+	cr_assert_eq(trace_writer_keep_file(w, fd, path, 0, &id1), 0);
+	cr_assert_eq(id1, id0, "size and mtime alone cannot tell");
+	cr_assert_eq(trace_writer_keep_file(w, fd, path, TRACE_KEEP_CHANGED, &id2), 0);
+	cr_assert_eq(id2, 1);
+	cr_assert_eq(trace_writer_keep_file(w, fd, path, 0, &id3), 0);
+	cr_assert_eq(id3, id2, "the latest version, not the first");
+	close(fd);
+	cr_assert_eq(trace_writer_close(w), 0);
+
+	cr_assert_eq(trace_reader_open(dir, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(trace_reader_file_first(r, id2, &first), 0);
+	cr_assert_eq(first, id0);
+	cr_assert_eq(trace_reader_file_first(r, id0, &first), 0);
+	cr_assert_eq(first, id0);
+	cr_assert_eq(trace_reader_file_first(r, 2, &first), -ENOENT);
+	cr_assert_eq(trace_reader_file(r, id2, &copy, NULL), 0);
+	assert_same_content(copy, path);
 	trace_reader_close(r);
 }
 
@@ -956,7 +1045,6 @@ Test(trace, catalogue_cut_and_corrupt)
 	const char *dir = tmp_path("t");
 	const char *cat = tmp_path("t/catalogue");
 	char lib[PATH_MAX], err[512], want[512];
-	struct trace_header h;
 	struct trace_writer *w;
 	struct trace_reader *r = NULL;
 	uint32_t id;
@@ -964,15 +1052,11 @@ Test(trace, catalogue_cut_and_corrupt)
 	int fd;
 
 	snprintf(lib, sizeof(lib), "%s", tmp_path("lib.so"));
-	make_file(lib, 1000, 1);
-	sample_header(&h);
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	fd = open(lib, O_RDONLY | O_CLOEXEC);
-	cr_assert_eq(trace_writer_keep_file(w, fd, lib, &id), 0);
+	w = writer_keeping(dir, lib, 1000, O_RDONLY, &fd, &id);
 	close(fd);
 	make_file(lib, 2000, 2);
 	fd = open(lib, O_RDONLY | O_CLOEXEC);
-	cr_assert_eq(trace_writer_keep_file(w, fd, lib, &id), 0);
+	cr_assert_eq(trace_writer_keep_file(w, fd, lib, 0, &id), 0);
 	close(fd);
 	cr_assert_eq(id, 1);
 	cr_assert_eq(trace_writer_close(w), 0);
@@ -1019,7 +1103,7 @@ Test(trace, keep_file_from_other_filesystem)
 	sample_header(&h);
 	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
 	fd = open(src, O_RDONLY | O_CLOEXEC);
-	cr_assert_eq(trace_writer_keep_file(w, fd, src, &id), 0);
+	cr_assert_eq(trace_writer_keep_file(w, fd, src, 0, &id), 0);
 	close(fd);
 	cr_assert_eq(trace_writer_close(w), 0);
 	cr_assert_eq(trace_reader_open(dir, &r, err, sizeof(err)), 0, "%s", err);
