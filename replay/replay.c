@@ -66,6 +66,15 @@ struct mapped_file {
 	uint32_t loaded; /* shared: the version the memfd was last loaded with */
 };
 
+/* A file of rp->files that a replayed process has open (O_CLOEXEC) for its
+ * mappings: opened once, at its first mmap, and kept (replay executes no
+ * syscall of the program that closes or reuses an fd but an exec). */
+struct tracee_file {
+	pid_t tgid;
+	int file_fd; /* uprr's fd of the file (struct mapped_file) */
+	int fd;	     /* the process's */
+};
+
 struct replayer {
 	struct trace_reader *r;
 	const struct replay_options *opts;
@@ -83,6 +92,8 @@ struct replayer {
 	struct rec_ranges ranges;
 	struct mapped_file *files; /* the trace's files opened for tracees to map */
 	size_t nfiles, files_cap;
+	struct tracee_file *tfiles; /* those files open in replayed processes */
+	size_t ntfiles, tfiles_cap;
 	uint8_t *buf;
 	size_t buf_cap;
 	bool pmu;		 /* execution points are counted by the PMU */
@@ -147,6 +158,36 @@ add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid, pid_t tgid, struct rec
 	return &rp->threads[rp->nthreads++];
 }
 
+/* Forget the files process @tgid had open for its mappings (it exec'd:
+ * they were O_CLOEXEC; or it ended). */
+static void
+forget_tracee_files(struct replayer *rp, pid_t tgid)
+{
+	for (size_t i = 0; i < rp->ntfiles;)
+		if (rp->tfiles[i].tgid == tgid)
+			rp->tfiles[i] = rp->tfiles[--rp->ntfiles];
+		else
+			i++;
+}
+
+/* New process @child has the files its parent @parent had open (fork(2)
+ * copies the fd table). Returns 0 or -ENOMEM. */
+static int
+inherit_tracee_files(struct replayer *rp, pid_t parent, pid_t child)
+{
+	size_t n = rp->ntfiles;
+
+	for (size_t i = 0; i < n; i++) {
+		if (rp->tfiles[i].tgid != parent)
+			continue;
+		if (UTIL_GROW(rp->tfiles, rp->tfiles_cap, rp->ntfiles + 1) < 0)
+			return -ENOMEM;
+		rp->tfiles[rp->ntfiles] = rp->tfiles[i];
+		rp->tfiles[rp->ntfiles++].tgid = child;
+	}
+	return 0;
+}
+
 /* Forget thread @t; the last thread of a process releases its address space. */
 static void
 remove_thread(struct replayer *rp, struct pthread_r *t)
@@ -159,6 +200,7 @@ remove_thread(struct replayer *rp, struct pthread_r *t)
 		if (rp->threads[i].tgid == tgid)
 			return;
 	space_leave(sp);
+	forget_tracee_files(rp, tgid);
 }
 
 static const char *
@@ -479,21 +521,21 @@ open_in_tracee(struct replayer *rp, const struct trace_event *ev, struct pthread
  * The recorded mmap that @t is stopped at the entry of, as it will run here:
  * at the recorded address; a file's mapping maps the trace's copy of the
  * file (private) or one memfd per file that every replayed process shares
- * (shared), opened in the tracee, whose fd goes to *ret_fd (else -1), so
- * replay needs no input file and copies nothing. Sets @regs; the thread is
- * put back on its syscall instruction when a file had to be opened.
+ * (shared), which the process opens at its first mapping of the file and
+ * keeps open, so replay needs no input file and copies nothing. Sets @regs;
+ * the thread is put back on its syscall instruction when a file had to be
+ * opened.
  */
 static int
 prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
-	     struct user_regs_struct *regs, int *ret_fd)
+	     struct user_regs_struct *regs)
 {
 	uint64_t flags = t->args[3];
 	struct user_regs_struct skip = t->regs;
 	char path[64];
 	bool shared;
-	int fd, status, sig;
+	int file_fd, fd, status, sig;
 
-	*ret_fd = -1;
 	if ((int64_t)ev->values[1] < 0)
 		return 0;
 	regs->rdi = ev->values[1];
@@ -503,18 +545,26 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	if (ev->nvalues < 4 || ev->values[2] == 0)
 		return 0; /* anonymous */
 	shared = (flags & MAP_TYPE) != MAP_PRIVATE;
-	fd = mapped_file_fd(rp, ev, (uint32_t)(ev->values[2] - 1), shared);
-	if (fd < 0)
+	file_fd = mapped_file_fd(rp, ev, (uint32_t)(ev->values[2] - 1), shared);
+	if (file_fd < 0)
 		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), fd);
+	regs->r10 &= ~(uint64_t)(MAP_DENYWRITE | MAP_EXECUTABLE);
+	for (size_t i = 0; i < rp->ntfiles; i++)
+		if (rp->tfiles[i].tgid == t->tgid && rp->tfiles[i].file_fd == file_fd) {
+			regs->r8 = (uint64_t)rp->tfiles[i].fd;
+			return 0;
+		}
+	if (UTIL_GROW(rp->tfiles, rp->tfiles_cap, rp->ntfiles + 1) < 0)
+		return diverge(rp, ev, "out of memory");
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), file_fd);
 	skip.orig_rax = (uint64_t)-1;
 	if (tracee_set_regs(t->tid, &skip) < 0)
 		return diverge(rp, ev, "lost thread %d", t->tid);
-	*ret_fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY);
-	if (*ret_fd < 0)
+	fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY);
+	if (fd < 0)
 		return -1;
-	regs->r8 = (uint64_t)*ret_fd;
-	regs->r10 &= ~(uint64_t)(MAP_DENYWRITE | MAP_EXECUTABLE);
+	rp->tfiles[rp->ntfiles++] = (struct tracee_file){ t->tgid, file_fd, fd };
+	regs->r8 = (uint64_t)fd;
 	/* the injection left it after the syscall: issue it again, to its
 	 * seccomp stop, where the caller finds it as before */
 	arch_rewind_syscall(regs);
@@ -533,10 +583,10 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 {
 	struct user_regs_struct regs = t->regs;
 	int64_t want = (int64_t)ev->values[1], got;
-	int status, sig, map_fd = -1;
+	int status, sig;
 
 	if (t->nr == __NR_mmap) {
-		if (prepare_mmap(rp, ev, t, &regs, &map_fd) < 0)
+		if (prepare_mmap(rp, ev, t, &regs) < 0)
 			return rp->error;
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
@@ -566,13 +616,6 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (got != want)
 			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
-		if (map_fd >= 0) {
-			uint64_t args[6] = { (uint64_t)map_fd };
-			int64_t ignored;
-
-			if (tracee_inject_syscall(t->tid, t->space->memfd, __NR_close, args, &ignored) < 0)
-				return diverge(rp, ev, "cannot close fd %d in thread %d", map_fd, t->tid);
-		}
 		break;
 	default:
 		break;
@@ -1111,6 +1154,8 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 			sp->users++;
 		else if (!(sp = space_new(tid, t->space)))
 			return diverge(rp, ev, "cannot control the new process %u", ev->tid);
+		if (inherit_tracee_files(rp, t->tgid, tid) < 0)
+			return diverge(rp, ev, "out of memory");
 	}
 	if (((flags & CLONE_PARENT_SETTID) &&
 	     tracee_write(t->space->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
@@ -1198,6 +1243,7 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	old = t->space;
 	t->space = space_new(tgid, NULL);
 	space_leave(old);
+	forget_tracee_files(rp, tgid);
 	if (!t->space)
 		return diverge(rp, ev, "cannot control process %d after its execve", tgid);
 	r = restore_image(rp, ev, tgid, t->space);
@@ -1526,6 +1572,7 @@ out:
 	for (size_t i = 0; i < rp.nfiles; i++)
 		close(rp.files[i].fd);
 	free(rp.files);
+	free(rp.tfiles);
 	if (rp.dump_fd >= 0)
 		close(rp.dump_fd);
 	trace_reader_close(rp.r);
