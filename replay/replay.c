@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stddef.h>
 #include <linux/sched.h>
 #include <signal.h>
@@ -1452,6 +1453,41 @@ find_stop(const char *dir, pid_t pid, uint64_t *ret_event, bool *ret_exec)
 	return -ESRCH;
 }
 
+/*
+ * Warn, before anything runs, when someone else could have written the
+ * trace at @dir: replay executes the programs and libraries it holds, so a
+ * trace chooses what code runs. Checks the directory and its files/ (the
+ * kept copies): owned by another user, or writable by group or others.
+ */
+static void
+check_owner(const char *dir)
+{
+	const char *parts[] = { "", "/" TRACE_FILES_DIR };
+
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+		char path[PATH_MAX];
+		const struct passwd *pw;
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s%s", dir, parts[i]);
+		if (stat(path, &st) < 0)
+			continue;
+		if (st.st_uid != geteuid()) {
+			pw = getpwuid(st.st_uid);
+			log_warn("'%s' belongs to %s (uid %u), not to you: replay runs the programs "
+				 "the trace holds, so replay only traces you trust", path,
+				 pw ? pw->pw_name : "another user", (unsigned)st.st_uid);
+			return;
+		}
+		if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+			log_warn("'%s' is writable by others (mode %03o): replay runs the programs "
+				 "the trace holds, which they could have changed", path,
+				 (unsigned)(st.st_mode & 0777));
+			return;
+		}
+	}
+}
+
 static int
 check_cpu(const struct trace_header *hdr)
 {
@@ -1504,6 +1540,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	r = open_trace(opts->trace_dir, &rp.r);
 	if (r < 0)
 		return r;
+	check_owner(opts->trace_dir);
 	check_cpu(trace_reader_header(rp.r));
 	r = check_ticks(trace_reader_header(rp.r), &rp.pmu);
 	if (r < 0)
@@ -1517,15 +1554,19 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	}
 	while (!rp.done) {
 		r = trace_reader_next(rp.r, &ev);
+		/* a trace cut short (recorder killed, disk full): one line
+		 * without the "replay:" prefix, as the README shows it */
 		if (r == 0) {
-			log_error("trace ends early at event %" PRIu64, rp.event_no);
+			log_printf(LOG_LEVEL_ERROR, "", "trace ends early at event %" PRIu64,
+				   rp.event_no);
 			rp.error = -ENODATA;
 			break;
 		}
 		if (r < 0) {
 			if (r == -ENODATA)
-				log_error("trace ends early at event %" PRIu64 " (%s)", rp.event_no,
-					  trace_reader_error(rp.r));
+				log_printf(LOG_LEVEL_ERROR, "",
+					   "trace ends early at event %" PRIu64 " (%s)", rp.event_no,
+					   trace_reader_error(rp.r));
 			else
 				log_error("%s", trace_reader_error(rp.r));
 			rp.error = r;

@@ -25,7 +25,6 @@
 #define TRACE_HEADER_FILE	   "header"
 #define TRACE_EVENTS_FILE	   "events"
 #define TRACE_CATALOGUE_FILE	   "catalogue"
-#define TRACE_FILES_DIR		   "files"
 #define TRACE_LATEST_LINK	   "latest-trace"
 
 /* Longest copy name under files/ ("ID-basename"), below NAME_MAX. */

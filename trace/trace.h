@@ -22,6 +22,9 @@
 
 #include "common/util.h"
 
+/** The subdirectory of a trace that holds the kept copies. */
+#define TRACE_FILES_DIR "files"
+
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
 #define TRACE_FORMAT_VERSION 4
 

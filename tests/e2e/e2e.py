@@ -1728,6 +1728,108 @@ def c_bad_truncated(h):
             log(f'  replayed {len(rep.stdout)} of {len(rec.stdout)} bytes of stdout before the cut')
 
 
+CUT_RE = re.compile(rb'^uprr: trace ends early at event (\d+)( \(.*\))?$')
+
+
+def replay_cut(h, trace, rec, what):
+    """Replay a trace cut short: exit 125, one line "uprr: trace ends early
+    at event N", output a prefix of the recording's. Returns N."""
+    rep = h.replay(trace)
+    check_uprr_error(Result(rep.argv, rep.status, b'', rep.stderr, rep.seconds), what)
+    m = CUT_RE.match(rep.stderr.rstrip(b'\n'))
+    if not m:
+        raise Fail(f'{what}: expected "uprr: trace ends early at event N"\n  {rep.explain()}')
+    if not rec.stdout.startswith(rep.stdout):
+        compare_bytes(rec.stdout[:len(rep.stdout)], rep.stdout, f'stdout of {what}')
+    return int(m.group(1))
+
+
+def dumped_events(h, trace):
+    """How many events `uprr dump` reads from @trace (one line each)."""
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    return r.stdout.count(b'\n')
+
+
+@case('cut-traces', slow=True)
+def c_cut_traces(h):
+    """Three real recordings (sort, pigz, and a shell pipeline of 4
+    processes), their events stream cut at every frame boundary, inside every
+    frame's header and in the middle of every frame: each replay runs the
+    whole frames and stops with "uprr: trace ends early at event N", where N
+    is the number of events in the whole frames (what `uprr dump` reads) and
+    the same for the three cuts after one boundary."""
+    text = h.path('cut-input.txt')
+    make_text(text, 4 << 20, seed=b'cut')
+    recordings = [
+        ('sort', [need('sort'), text]),
+        ('pigz', [need('pigz'), '-c', '-p', '2', text]),
+        ('pipeline', [need('sh'), '-c', SH_PIPELINE]),
+    ]
+    for name, argv in recordings:
+        trace, rec = h.record(argv, name='cut-' + name)
+        path = events_file(trace)
+        whole = read(path)
+        fr = frames(path)
+        if len(fr) < 3:
+            raise Fail(f'{name}: its events stream has {len(fr)} frames; the test needs 3 or more')
+        previous = -1
+        try:
+            for k, (off, n) in enumerate(fr):
+                # cuts that leave frames 0..k-1 whole: at the boundary, in
+                # frame k's header, in the middle of its payload
+                counts = set()
+                for cut, where in ((off, 'at its start'), (off + FRAME_HEADER // 2, 'in its header'),
+                                   (off + n // 2, 'in its middle')):
+                    with open(path, 'wb') as f:
+                        f.write(whole[:cut])
+                    what = f'{name} cut at byte {cut} (frame {k} of {len(fr)}, {where})'
+                    counts.add((replay_cut(h, trace, rec, what), dumped_events(h, trace)))
+                if len(counts) != 1:
+                    raise Fail(f'{name}: cuts around frame {k} stopped at different events '
+                               f'(replay, dump): {sorted(counts)}')
+                replayed, dumped = counts.pop()
+                if replayed != dumped or replayed <= previous:
+                    raise Fail(f'{name}: with {k} whole frames replay stopped at event '
+                               f'{replayed}, dump read {dumped} events, and {previous} '
+                               'with one frame fewer')
+                previous = replayed
+        finally:
+            with open(path, 'wb') as f:
+                f.write(whole)
+        log(f'  {name}: {len(fr)} frames, {3 * len(fr)} cuts, each replayed to its last whole frame')
+
+
+@case('replay-foreign-trace')
+def c_replay_foreign_trace(h):
+    """A trace chooses what code replay runs: replay of a trace that belongs
+    to another user, or that others may write, warns first, before the
+    program's first output (here a line on stderr), then replays it."""
+    if os.geteuid() != 0:
+        raise Skip('giving a trace to another user needs root')
+    trace, rec = h.record([h.prog('exit_code'), '3'], name='foreign', expect_status=3)
+    program_err = rec.program_stderr()
+    checks = (('yours', None, 0o700, None),
+              ('another user\'s', 65534, 0o700, b'belongs to'),
+              ('group-writable', 0, 0o770, b'is writable by others'))
+    for what, uid, mode, warning in checks:
+        for d, _, names in os.walk(trace):
+            for p in [d] + [os.path.join(d, n) for n in names]:
+                if uid is not None:
+                    os.chown(p, uid, -1)
+        os.chmod(trace, mode)
+        rep = h.replay(trace)
+        if warning is None:
+            compare(rec, rep)  # no uprr line either
+            continue
+        compare(rec, Result(rep.argv, rep.status, rep.stdout, rep.program_stderr(), rep.seconds))
+        lines = rep.stderr.split(b'\n')
+        if not (lines[0].startswith(b'uprr: ') and warning in lines[0] and
+                rep.stderr[len(lines[0]) + 1:] == program_err):
+            raise Fail(f'replay of a {what} trace: expected one warning line "{warning.decode()}" '
+                       f'before the program\'s stderr\n  {rep.explain()}')
+        log(f'  ok ({what}): {lines[0].decode()}')
+
+
 @case('record-missing-program')
 def c_record_missing(h):
     for prog in ('/nonexistent/prog', 'no-such-command-uprr-e2e'):
