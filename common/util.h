@@ -15,6 +15,8 @@
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define _wur_ __attribute__((warn_unused_result))
+/* a switch arm that goes on into the next (clang does not read comments) */
+#define _fallthrough_ __attribute__((fallthrough))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define ALIGN_UP(x, a) (((x) + (a)-1) & ~((__typeof__(x))(a)-1))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -1166,7 +1166,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 			at_execution_point(rec, t, regs, t->ticks_base + 1);
 			return;
 		}
-		/* fall through */
+		_fallthrough_;
 	default:
 		if (tracee_set_regs(t->tid, regs) < 0)
 			return;

@@ -274,14 +274,15 @@ map_exactly(pid_t tid, int memfd, uint64_t addr, uint64_t len, int prot)
 int
 ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace_event *ev)
 {
-	const uint64_t *words;
+	const uint8_t *words;
 	uint64_t nsites;
 	int r;
 
 	if (ev->nvalues < 4 || ev->nblobs < 1)
 		return -EINVAL;
 	nsites = ev->values[0];
-	if (ev->blobs[0].len != 16 * nsites)
+	/* a hostile count must not wrap 16 * nsites onto the blob's length */
+	if (ev->blobs[0].len % 16 || ev->blobs[0].len / 16 != nsites)
 		return -EINVAL;
 	if (UTIL_GROW(st->sites, st->sites_cap, st->nsites + nsites) < 0 ||
 	    UTIL_GROW(st->areas, st->areas_cap, st->nareas + 1) < 0)
@@ -311,14 +312,19 @@ ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace
 				a->used = MAX(a->used, b->addr + b->len - a->base);
 		}
 	}
-	/* (trap, clean) pairs; a stub starts a fixed distance before its C */
+	/* (trap, clean) pairs; a stub starts a fixed distance before its C.
+	 * The blob lies at any offset of its frame: copy, do not cast. */
 	words = ev->blobs[0].data;
-	for (uint64_t i = 0; i < nsites; i++)
+	for (uint64_t i = 0; i < nsites; i++) {
+		uint64_t pair[2];
+
+		memcpy(pair, words + 16 * i, sizeof(pair));
 		st->sites[st->nsites++] = (struct patch_site){
-			.stub = words[2 * i + 1] - PATCH_STUB_CLEAN_OFF,
-			.trap = words[2 * i],
-			.clean = words[2 * i + 1],
+			.stub = pair[1] - PATCH_STUB_CLEAN_OFF,
+			.trap = pair[0],
+			.clean = pair[1],
 		};
+	}
 	return 0;
 }
 
