@@ -5,6 +5,8 @@
 # into build/. Idempotent: a second run installs nothing and only rebuilds
 # what changed. Runs as root (as CI does) or with sudo.
 #
+# Usage: scripts/setup.sh [PACKAGE...]   also install these (scripts/valgrind.sh)
+#
 # Environment: MESON_ARGS  extra arguments for the first `meson setup`
 #              CI          when set, the build uses -Dwerror=true
 set -euo pipefail
@@ -16,6 +18,10 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libzstd-dev libxxhash-dev libcapstone-dev libelf-dev libdw-dev libpfm4-dev libcriterion-dev
 	sqlite3 python3 pigz memcached coreutils procps util-linux
+	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang
+	# 14 and its runtimes (ASan, UBSan, libFuzzer)
+	clang libclang-rt-14-dev
+	"$@"
 )
 
 missing=()

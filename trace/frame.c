@@ -62,6 +62,24 @@ frame_checksum(const uint8_t *hdr, const void *payload, size_t len)
 	return XXH3_64bits_digest(&st);
 }
 
+void
+trace_frame_seal(void *hdr, enum trace_stream stream, uint32_t seq, const void *payload,
+		 uint32_t compressed_len, uint32_t raw_len)
+{
+	uint8_t *h = hdr;
+
+	memcpy(h + OFF_MAGIC, TRACE_FRAME_MAGIC, 4);
+	h[OFF_STREAM] = (uint8_t)stream;
+	h[OFF_VERSION] = TRACE_FRAME_VERSION;
+	put_le(h + OFF_RESERVED1, 0, 2);
+	put_le(h + OFF_SEQ, seq, 4);
+	put_le(h + OFF_COMPRESSED_LEN, compressed_len, 4);
+	put_le(h + OFF_RAW_LEN, raw_len, 4);
+	put_le(h + OFF_RESERVED2, 0, 4);
+	put_le(h + OFF_CHECKSUM, 0, 8);
+	put_le(h + OFF_CHECKSUM, frame_checksum(h, payload, compressed_len), 8);
+}
+
 int
 trace_frame_encode_cctx(ZSTD_CCtx *cctx, enum trace_stream stream, uint32_t seq,
 			const void *raw, size_t raw_len, void **ret_frame, size_t *ret_len)
@@ -99,17 +117,7 @@ trace_frame_encode_cctx(ZSTD_CCtx *cctx, enum trace_stream stream, uint32_t seq,
 		return -ENOMEM;
 	}
 
-	memcpy(frame + OFF_MAGIC, TRACE_FRAME_MAGIC, 4);
-	frame[OFF_STREAM] = (uint8_t)stream;
-	frame[OFF_VERSION] = TRACE_FRAME_VERSION;
-	put_le(frame + OFF_RESERVED1, 0, 2);
-	put_le(frame + OFF_SEQ, seq, 4);
-	put_le(frame + OFF_COMPRESSED_LEN, n, 4);
-	put_le(frame + OFF_RAW_LEN, raw_len, 4);
-	put_le(frame + OFF_RESERVED2, 0, 4);
-	put_le(frame + OFF_CHECKSUM, 0, 8);
-	put_le(frame + OFF_CHECKSUM, frame_checksum(frame, frame + TRACE_FRAME_HEADER_SIZE, n), 8);
-
+	trace_frame_seal(frame, stream, seq, frame + TRACE_FRAME_HEADER_SIZE, n, raw_len);
 	*ret_frame = frame;
 	*ret_len = TRACE_FRAME_HEADER_SIZE + n;
 	return 0;

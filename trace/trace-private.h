@@ -62,6 +62,15 @@ int trace_frame_decode_payload(ZSTD_DCtx *dctx, const void *hdr, const void *pay
 			       const char **ret_why) _wur_;
 
 /**
+ * Fill the frame header at @hdr (TRACE_FRAME_HEADER_SIZE bytes) for stream
+ * @stream, sequence number @seq and the @compressed_len bytes of zstd
+ * payload at @payload that decompress to @raw_len bytes, checksum included.
+ * The payload is not checked (the fuzz target seals forged ones).
+ */
+void trace_frame_seal(void *hdr, enum trace_stream stream, uint32_t seq, const void *payload,
+		      uint32_t compressed_len, uint32_t raw_len);
+
+/**
  * trace_frame_encode() with a caller-owned compression context (NULL: one
  * is made for the call). Returns 0, -EMSGSIZE or -ENOMEM.
  */
