@@ -80,6 +80,9 @@ struct rthread {
 	struct rec_syscall_entry entry;	  /* the model's view of the entry */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
+	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
+				       * waits for an execution point of its own */
+	size_t nlater, later_cap;
 	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
 	siginfo_t injecting_info;
 	/* the start of its current run of user code: rollbacks return here */
@@ -209,6 +212,7 @@ drop_thread(struct recorder *rec, struct rthread *t)
 {
 	sched_remove(rec->sched, t->tid);
 	free(t->xstate);
+	free(t->later);
 	if (t->pmu_fd >= 0)
 		close(t->pmu_fd);
 	*t = rec->threads[--rec->nthreads];
@@ -321,6 +325,43 @@ static void
 resume(struct rthread *t, enum __ptrace_request how, int sig)
 {
 	tracee_resume(t->tid, how, sig);
+}
+
+/*
+ * Keep signal @si that arrived while @t ran user code for its next execution
+ * point. The kernel dequeued it already: one dropped here would be lost, so
+ * those arriving while one waits queue behind it (several real-time signals,
+ * or ones unblocked together, arrive back to back).
+ */
+static int
+defer_signal(struct rthread *t, const siginfo_t *si)
+{
+	if (!t->deferred_sig) {
+		t->deferred_sig = si->si_signo;
+		t->deferred_info = *si;
+		return 0;
+	}
+	if (UTIL_GROW(t->later, t->later_cap, t->nlater + 1) < 0)
+		return -ENOMEM;
+	t->later[t->nlater++] = *si;
+	return 0;
+}
+
+/* The deferred signal of @t is being delivered: take it out (into *ret_si)
+ * and let the next one wait. Returns its number. */
+static int
+take_deferred(struct rthread *t, siginfo_t *ret_si)
+{
+	int sig = t->deferred_sig;
+
+	*ret_si = t->deferred_info;
+	t->deferred_sig = 0;
+	if (t->nlater) {
+		t->deferred_info = t->later[0];
+		t->deferred_sig = t->deferred_info.si_signo;
+		memmove(t->later, t->later + 1, --t->nlater * sizeof(*t->later));
+	}
+	return sig;
 }
 
 /* ---- runs of user code ---- */
@@ -469,6 +510,7 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
+static void on_exit_event(struct recorder *rec, struct rthread *t);
 
 /* The clone flags of the syscall @t is in: clone's own, or fork's and vfork's. */
 static uint64_t
@@ -578,9 +620,14 @@ run_syscall(struct recorder *rec, struct rthread *t)
 			on_thread_gone(rec, t->tid, status);
 			return;
 		case TRACEE_STOP_EXIT:
-			/* killed in the syscall (SIGKILL from outside) */
-			resume(t, PTRACE_CONT, 0);
-			break;
+			/* Killed in the syscall (SIGKILL, from outside or from the
+			 * program itself): no exit stop follows. A leader is reported
+			 * gone only after its other threads, which the main loop
+			 * lets go through their own exit stops: waiting for it here
+			 * would wait for ever. */
+			t->state = RT_RUNNING;
+			on_exit_event(rec, t);
+			return;
 		default:
 			/* group stops and the like: keep going to the exit stop */
 			resume(t, PTRACE_SYSCALL, 0);
@@ -806,9 +853,7 @@ inject_at_syscall(struct recorder *rec, struct rthread *t)
 	arch_rewind_syscall(&regs);
 	if (tracee_set_regs(t->tid, &regs) < 0)
 		return;
-	t->injecting_sig = t->deferred_sig;
-	t->injecting_info = t->deferred_info;
-	t->deferred_sig = 0;
+	t->injecting_sig = take_deferred(t, &t->injecting_info);
 	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 	t->state = RT_RUNNING;
 	resume(t, PTRACE_CONT, 0);
@@ -1101,6 +1146,7 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 	t->trap_armed = false;
 	if (t->deferred_sig) {
 		struct trace_blob blob = { 0, sizeof(siginfo_t), &t->deferred_info };
+		siginfo_t si;
 		int sig = t->deferred_sig;
 
 		event_init(&ev, TRACE_EV_SIGNAL, t->tid);
@@ -1114,8 +1160,8 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 		if (write_event(rec, &ev) < 0)
 			return;
 		rec->stats.signals_at_ticks++;
-		t->deferred_sig = 0;
-		resume_user(rec, t, sig, &t->deferred_info);
+		sig = take_deferred(t, &si);
+		resume_user(rec, t, sig, &si);
 		return;
 	}
 	event_init(&ev, TRACE_EV_PREEMPT, t->tid);
@@ -1272,7 +1318,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		if (emulate_tsc(rec, t))
 			return;
 	}
-	if (tracee_signal_is_sync(&si) || sig == SIGSEGV) {
+	if (tracee_signal_is_sync(&si)) {
 		record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
 		t->regs = regs;
 		resume_user(rec, t, sig, NULL);
@@ -1288,9 +1334,9 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	 * point, a counted branch or the next syscall, whichever comes first
 	 * (the next syscall only, the first time: no restore point was taken) */
 	t->space->may_preempt = true;
-	if (!t->deferred_sig) {
-		t->deferred_sig = sig;
-		t->deferred_info = si;
+	if (defer_signal(t, &si) < 0) {
+		stop_recording(rec, "%s", "out of memory");
+		return;
 	}
 	if (t->state == RT_RUNNING)
 		seek_execution_point(rec, t, &regs);
