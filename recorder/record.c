@@ -1786,7 +1786,7 @@ unrecorded_signal(struct recorder *rec, struct rthread *t, pid_t tid, int sig)
 			tracee_resume(tid, PTRACE_CONT, 0);
 		return;
 	}
-	if (t && sig == SIGTRAP &&
+	if (t && t->space && sig == SIGTRAP &&
 	    ticks_soft_settle(t->space->mem.soft, tid, &regs) == PATCH_STOP_TRAPPED) {
 		/* a budget armed before the trace failed ran out: the thread
 		 * stands at a counted branch, whose code goes on as it is */
