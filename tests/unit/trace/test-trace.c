@@ -758,6 +758,17 @@ Test(trace, reader_record_past_frame)
 
 #define FSIZE_LIMIT (3u << 20)
 
+/* In a forked child, after @w failed with @err: every later call fails the
+ * same (the error sticks). Ends the child: status 0 if so, else @code. */
+static void __attribute__((noreturn))
+exit_if_sticky(struct trace_writer *w, const struct trace_event *ev, int err, int code)
+{
+	if (trace_writer_add_event(w, ev) != err || trace_writer_flush(w) != err ||
+	    trace_writer_close(w) != err)
+		_exit(code);
+	_exit(0);
+}
+
 Test(trace, write_failure_truncates_back)
 {
 	const char *dir = tmp_path("t");
@@ -793,11 +804,7 @@ Test(trace, write_failure_truncates_back)
 		if (r != -EFBIG)
 			_exit(12);
 		gen_event(0, &ev, gen_blobs, 16);
-		if (trace_writer_add_event(w, &ev) != -EFBIG || trace_writer_flush(w) != -EFBIG)
-			_exit(13);
-		if (trace_writer_close(w) != -EFBIG)
-			_exit(14);
-		_exit(0);
+		exit_if_sticky(w, &ev, -EFBIG, 13);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
@@ -905,12 +912,7 @@ Test(trace, keep_file_failure_sticks)
 			_exit(15);
 		if (trace_writer_keep_file(w, fd, "/lib/big", 0, &id) != -EFBIG)
 			_exit(16);
-		/* sticky: nothing more reaches the trace */
-		if (trace_writer_add_event(w, &ev) != -EFBIG || trace_writer_flush(w) != -EFBIG)
-			_exit(17);
-		if (trace_writer_close(w) != -EFBIG)
-			_exit(18);
-		_exit(0);
+		exit_if_sticky(w, &ev, -EFBIG, 17);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
