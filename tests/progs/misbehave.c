@@ -7,7 +7,8 @@
  *                          exits with a status of its own), reaps them all
  *   misbehave closefds     closes every file descriptor, 0-2 and the ones
  *                          uprr might use (close_range(3, ~0U, 0)), then
- *                          opens files again and reports through its status
+ *                          opens files, loads a library and maps a file,
+ *                          and reports through its status
  *   misbehave handlers     installs a handler for every signal 1..64 (SIGKILL
  *                          and SIGSTOP fail), then raises and receives several
  *   misbehave traceme      calls ptrace(PTRACE_TRACEME), in itself and in a
@@ -15,10 +16,12 @@
  * Each prints what it observed; the numbers that vary between native runs
  * (pids, a random seed) make a replay distinguishable from a second run.
  */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -97,8 +100,10 @@ do_forks(int n)
 static int
 do_closefds(void)
 {
+	double (*cosine)(double);
 	char buf[64];
 	int fd, fds[3];
+	void *lib, *map;
 
 	say("misbehave: seed %llu, closing every file descriptor\n",
 	    (unsigned long long)random_seed());
@@ -122,6 +127,16 @@ do_closefds(void)
 		return 7;
 	if (open("/dev/null", O_RDONLY) != 0)
 		return 8;
+	/* a library loaded now: the loader opens and maps it on fd 1 */
+	lib = dlopen("libm.so.6", RTLD_NOW);
+	cosine = lib ? (double (*)(double))dlsym(lib, "cos") : NULL;
+	if (!cosine || cosine(0.0) != 1.0)
+		return 9;
+	/* and a file mapped by hand */
+	fd = open("/proc/self/exe", O_RDONLY);
+	map = fd == 1 ? mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+	if (map == MAP_FAILED || memcmp(map, "\177ELF", 4) != 0)
+		return 10;
 	return 0;
 }
 
