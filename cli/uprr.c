@@ -24,7 +24,8 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]] [--] PROG [ARGS...]\n"
+	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
+		   "                   [--on-trace-error=continue|kill] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -78,6 +79,7 @@ cmd_record(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "ticks", required_argument, NULL, 't' },
 		{ "chaos", optional_argument, NULL, 'c' },
+		{ "on-trace-error", required_argument, NULL, 'e' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -99,6 +101,15 @@ cmd_record(int argc, char **argv)
 		case 'c':
 			opts.chaos = true;
 			opts.chaos_seed = optarg ? strtoull(optarg, NULL, 0) : util_now_ns();
+			break;
+		case 'e':
+			/* the trace cannot be written (disk full): by default the
+			 * program goes on unrecorded; kill: it dies, uprr fails */
+			if (strcmp(optarg, "continue") != 0 && strcmp(optarg, "kill") != 0) {
+				fprintf(stderr, "uprr: --on-trace-error=%s: use continue or kill\n", optarg);
+				return EXIT_UPRR;
+			}
+			opts.kill_on_trace_error = strcmp(optarg, "kill") == 0;
 			break;
 		case 'h':
 			usage(stdout);

@@ -80,6 +80,9 @@ struct rthread {
 	struct rec_syscall_entry entry;	  /* the model's view of the entry */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
+	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
+				       * waits for an execution point of its own */
+	size_t nlater, later_cap;
 	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
 	siginfo_t injecting_info;
 	/* the start of its current run of user code: rollbacks return here */
@@ -137,6 +140,8 @@ struct recorder {
 	struct rec_stats stats;
 	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
 	size_t nshared, shared_cap;
+	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
+	bool have_affinity;
 };
 
 static struct rthread *
@@ -209,6 +214,7 @@ drop_thread(struct recorder *rec, struct rthread *t)
 {
 	sched_remove(rec->sched, t->tid);
 	free(t->xstate);
+	free(t->later);
 	if (t->pmu_fd >= 0)
 		close(t->pmu_fd);
 	*t = rec->threads[--rec->nthreads];
@@ -286,10 +292,12 @@ stop_recording(struct recorder *rec, const char *fmt, ...)
 {
 	va_list ap;
 
+	rec->done = true;
+	if (rec->error[0])
+		return; /* the first reason is the one to tell */
 	va_start(ap, fmt);
 	vsnprintf(rec->error, sizeof(rec->error), fmt, ap);
 	va_end(ap);
-	rec->done = true;
 }
 
 static int
@@ -321,6 +329,43 @@ static void
 resume(struct rthread *t, enum __ptrace_request how, int sig)
 {
 	tracee_resume(t->tid, how, sig);
+}
+
+/*
+ * Keep signal @si that arrived while @t ran user code for its next execution
+ * point. The kernel dequeued it already: one dropped here would be lost, so
+ * those arriving while one waits queue behind it (several real-time signals,
+ * or ones unblocked together, arrive back to back).
+ */
+static int
+defer_signal(struct rthread *t, const siginfo_t *si)
+{
+	if (!t->deferred_sig) {
+		t->deferred_sig = si->si_signo;
+		t->deferred_info = *si;
+		return 0;
+	}
+	if (UTIL_GROW(t->later, t->later_cap, t->nlater + 1) < 0)
+		return -ENOMEM;
+	t->later[t->nlater++] = *si;
+	return 0;
+}
+
+/* The deferred signal of @t is being delivered: take it out (into *ret_si)
+ * and let the next one wait. Returns its number. */
+static int
+take_deferred(struct rthread *t, siginfo_t *ret_si)
+{
+	int sig = t->deferred_sig;
+
+	*ret_si = t->deferred_info;
+	t->deferred_sig = 0;
+	if (t->nlater) {
+		t->deferred_info = t->later[0];
+		t->deferred_sig = t->deferred_info.si_signo;
+		memmove(t->later, t->later + 1, --t->nlater * sizeof(*t->later));
+	}
+	return sig;
 }
 
 /* ---- runs of user code ---- */
@@ -469,6 +514,7 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
+static void on_exit_event(struct recorder *rec, struct rthread *t);
 
 /* The clone flags of the syscall @t is in: clone's own, or fork's and vfork's. */
 static uint64_t
@@ -578,9 +624,14 @@ run_syscall(struct recorder *rec, struct rthread *t)
 			on_thread_gone(rec, t->tid, status);
 			return;
 		case TRACEE_STOP_EXIT:
-			/* killed in the syscall (SIGKILL from outside) */
-			resume(t, PTRACE_CONT, 0);
-			break;
+			/* Killed in the syscall (SIGKILL, from outside or from the
+			 * program itself): no exit stop follows. A leader is reported
+			 * gone only after its other threads, which the main loop
+			 * lets go through their own exit stops: waiting for it here
+			 * would wait for ever. */
+			t->state = RT_RUNNING;
+			on_exit_event(rec, t);
+			return;
 		default:
 			/* group stops and the like: keep going to the exit stop */
 			resume(t, PTRACE_SYSCALL, 0);
@@ -806,9 +857,7 @@ inject_at_syscall(struct recorder *rec, struct rthread *t)
 	arch_rewind_syscall(&regs);
 	if (tracee_set_regs(t->tid, &regs) < 0)
 		return;
-	t->injecting_sig = t->deferred_sig;
-	t->injecting_info = t->deferred_info;
-	t->deferred_sig = 0;
+	t->injecting_sig = take_deferred(t, &t->injecting_info);
 	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 	t->state = RT_RUNNING;
 	resume(t, PTRACE_CONT, 0);
@@ -933,29 +982,42 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 /* ---- signals ---- */
 
+/* If thread @tid stands at an rdtsc or rdtscp that trapped (PR_SET_TSC),
+ * run it for the thread in @regs: the counter's value, rip past it; store
+ * its length. */
 static bool
-emulate_tsc(struct recorder *rec, struct rthread *t)
+run_tsc(pid_t tid, struct user_regs_struct *regs, unsigned *ret_len)
 {
 	uint8_t code[16];
 	enum arch_trapped_insn kind;
-	unsigned len;
 	uint32_t aux = 0;
 	uint64_t tsc;
-	struct trace_event ev;
 
-	if (tracee_read(t->tid, t->regs.rip, code, sizeof(code)) < 0 &&
-	    tracee_read(t->tid, t->regs.rip, code, 3) < 0)
+	if (tracee_read(tid, regs->rip, code, sizeof(code)) < 0 &&
+	    tracee_read(tid, regs->rip, code, 3) < 0)
 		return false;
-	if (arch_decode_trapped(code, sizeof(code), &kind, &len) < 0 || kind == ARCH_INSN_NONE)
+	if (arch_decode_trapped(code, sizeof(code), &kind, ret_len) < 0 || kind == ARCH_INSN_NONE)
 		return false;
 	tsc = arch_rdtscp(&aux);
-	event_init(&ev, TRACE_EV_RDTSC, t->tid);
-	event_set_regs(&ev, &t->regs);
-	t->regs.rax = (uint32_t)tsc;
-	t->regs.rdx = tsc >> 32;
+	regs->rax = (uint32_t)tsc;
+	regs->rdx = tsc >> 32;
 	if (kind == ARCH_INSN_RDTSCP)
-		t->regs.rcx = aux;
-	t->regs.rip += len;
+		regs->rcx = aux;
+	regs->rip += *ret_len;
+	return true;
+}
+
+static bool
+emulate_tsc(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct before = t->regs;
+	struct trace_event ev;
+	unsigned len;
+
+	if (!run_tsc(t->tid, &t->regs, &len))
+		return false;
+	event_init(&ev, TRACE_EV_RDTSC, t->tid);
+	event_set_regs(&ev, &before);
 	ev.nvalues = 4;
 	ev.values[0] = t->regs.rax;
 	ev.values[1] = t->regs.rdx;
@@ -1101,6 +1163,7 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 	t->trap_armed = false;
 	if (t->deferred_sig) {
 		struct trace_blob blob = { 0, sizeof(siginfo_t), &t->deferred_info };
+		siginfo_t si;
 		int sig = t->deferred_sig;
 
 		event_init(&ev, TRACE_EV_SIGNAL, t->tid);
@@ -1114,8 +1177,8 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 		if (write_event(rec, &ev) < 0)
 			return;
 		rec->stats.signals_at_ticks++;
-		t->deferred_sig = 0;
-		resume_user(rec, t, sig, &t->deferred_info);
+		sig = take_deferred(t, &si);
+		resume_user(rec, t, sig, &si);
 		return;
 	}
 	event_init(&ev, TRACE_EV_PREEMPT, t->tid);
@@ -1272,7 +1335,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		if (emulate_tsc(rec, t))
 			return;
 	}
-	if (tracee_signal_is_sync(&si) || sig == SIGSEGV) {
+	if (tracee_signal_is_sync(&si)) {
 		record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
 		t->regs = regs;
 		resume_user(rec, t, sig, NULL);
@@ -1288,9 +1351,9 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	 * point, a counted branch or the next syscall, whichever comes first
 	 * (the next syscall only, the first time: no restore point was taken) */
 	t->space->may_preempt = true;
-	if (!t->deferred_sig) {
-		t->deferred_sig = sig;
-		t->deferred_info = si;
+	if (defer_signal(t, &si) < 0) {
+		stop_recording(rec, "%s", "out of memory");
+		return;
 	}
 	if (t->state == RT_RUNNING)
 		seek_execution_point(rec, t, &regs);
@@ -1369,6 +1432,7 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 	pid_t pid = t->tid, former;
 	struct rspace *old;
 	ssize_t n;
+	int r;
 
 	if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) < 0)
 		return;
@@ -1391,8 +1455,9 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 		return;
 	}
 	exe[n] = '\0';
-	if (record_exec(rec, t, former, exe) < 0) {
-		stop_recording(rec, "cannot record the execve of %.300s", exe);
+	r = record_exec(rec, t, former, exe);
+	if (r < 0) {
+		stop_recording(rec, "cannot record the execve of %.300s: %s", exe, strerror(-r));
 		return;
 	}
 	t->state = RT_IN_SYSCALL;
@@ -1667,6 +1732,203 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	return trace_writer_flush(rec->w);
 }
 
+/* ---- going on unrecorded ----
+ *
+ * When the trace cannot be written any more (disk full, quota, file size
+ * limit), the program goes on as if uprr had never been there, only slower.
+ * uprr cannot detach: the seccomp filter stays with every tracee for life,
+ * and its SECCOMP_RET_TRACE fails every syscall with ENOSYS once no tracer
+ * listens (seccomp(2)). So uprr stays the tracer and lets every stop go:
+ * syscalls run as they come (one stop each), signals are delivered as they
+ * arrive, new processes and threads run free, rdtsc (still trapped by
+ * PR_SET_TSC, which threads inherit) is executed for them. Nothing is
+ * recorded and no thread waits for another. PTRACE_O_SUSPEND_SECCOMP would
+ * save the stops, but it suspends every filter, the program's own too (a
+ * sandbox it installs later would not hold), and needs CAP_SYS_ADMIN.
+ */
+
+/* @t's process state letter from /proc/TID/stat ('t': in a ptrace stop),
+ * or 0 if it is gone. */
+static char
+thread_state(pid_t tid)
+{
+	char path[64], buf[512];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold spaces and parentheses */
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/* A signal-delivery-stop of thread @tid (@t: NULL for one uprr never
+ * recorded) while unrecorded: deliver the signal, unless it is uprr's own. */
+static void
+unrecorded_signal(struct recorder *rec, struct rthread *t, pid_t tid, int sig)
+{
+	struct user_regs_struct regs;
+	siginfo_t si;
+	unsigned len;
+
+	if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0 || tracee_get_regs(tid, &regs) < 0)
+		return; /* vanished: its end comes through waitpid */
+	if (sig == SIGSEGV && si.si_code == SI_KERNEL && run_tsc(tid, &regs, &len)) {
+		if (tracee_set_regs(tid, &regs) == 0)
+			tracee_resume(tid, PTRACE_CONT, 0);
+		return;
+	}
+	if (t && t->space && sig == SIGTRAP &&
+	    ticks_soft_settle(t->space->mem.soft, tid, &regs) == PATCH_STOP_TRAPPED) {
+		/* a budget armed before the trace failed ran out: the thread
+		 * stands at a counted branch, whose code goes on as it is */
+		if (tracee_set_regs(tid, &regs) == 0)
+			tracee_resume(tid, PTRACE_CONT, 0);
+		return;
+	}
+	/* a signal uprr held back and raised again: its own siginfo */
+	for (size_t i = 0; t && i < t->nlater; i++) {
+		if (t->later[i].si_signo != sig)
+			continue;
+		if (ptrace(PTRACE_SETSIGINFO, tid, 0, &t->later[i]) < 0)
+			log_debug("thread %d: cannot restore the siginfo of %s", tid,
+				  tracee_signal_name(sig));
+		memmove(&t->later[i], &t->later[i + 1], (--t->nlater - i) * sizeof(*t->later));
+		break;
+	}
+	rec->last_sig_rip = regs.rip;
+	rec->last_sig_tid = tid;
+	tracee_resume(tid, PTRACE_CONT, sig);
+}
+
+/*
+ * Raise again the signals uprr took from the kernel for @t and holds for an
+ * execution point; they are kept in t->later, with the one raised and not yet
+ * delivered first, so that each gets its own siginfo back at delivery.
+ */
+static void
+raise_held_signals(struct rthread *t)
+{
+	size_t n = t->nlater + (t->deferred_sig != 0) + (t->injecting_sig != 0), k = 0;
+	siginfo_t *v = calloc(MAX(n, 1u), sizeof(*v));
+	siginfo_t si;
+
+	if (!v)
+		log_warn("out of memory: signals of thread %d lose their siginfo", t->tid);
+	if (v && t->injecting_sig)
+		v[k++] = t->injecting_info;
+	while (t->deferred_sig) {
+		syscall(SYS_tgkill, t->tgid, t->tid, take_deferred(t, &si));
+		if (v)
+			v[k++] = si;
+	}
+	free(t->later);
+	t->later = v;
+	t->nlater = k;
+	t->later_cap = MAX(n, 1u);
+	t->injecting_sig = 0;
+}
+
+/* Let one stop (@status) of thread @tid go, unrecorded. */
+static void
+unrecorded_stop(struct recorder *rec, pid_t tid, int status)
+{
+	struct rthread *t = find_thread(rec, tid);
+	int sig = 0;
+
+	switch (tracee_classify(status, &sig)) {
+	case TRACEE_GONE:
+		if (tid == rec->root)
+			rec->status = status;
+		if (t)
+			remove_thread(rec, tid);
+		break;
+	case TRACEE_STOP_SIGNAL:
+		unrecorded_signal(rec, t, tid, sig);
+		break;
+	default:
+		/* a syscall to run, a syscall's end, a new thread's first stop,
+		 * an exec, an exit, a group stop: let it go on */
+		tracee_resume(tid, PTRACE_CONT, 0);
+		break;
+	}
+}
+
+/* Events in the trace's whole frames: where its replay will end. */
+static uint64_t
+events_written(const struct trace_writer *w)
+{
+	struct trace_stats st;
+
+	trace_writer_stats(w, &st);
+	return st.events_written;
+}
+
+/*
+ * Recording ended because the trace cannot be written: let every recorded
+ * process go on as it would have without uprr (see above). Returns once
+ * they are all gone; the root's wait status is in rec->status.
+ */
+static void
+go_on_unrecorded(struct recorder *rec)
+{
+	uint64_t t0 = util_now_ns();
+	pid_t tid;
+	int status;
+
+	/* No restore points any more: kill the mirrors, stop tracking writes
+	 * (closing the userfaultfd unregisters its ranges); no counted branch
+	 * traps any more (a budget of 0 runs out after 2^64 branches). */
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rspace *sp = rec->threads[i].space;
+
+		if (sp && sp->ckpt) {
+			checkpoint_free(sp->ckpt);
+			sp->ckpt = NULL;
+		}
+		if (sp && ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
+			log_debug("process %d: cannot clear the tick budget", rec->threads[i].tgid);
+	}
+	/* the program's threads run on every CPU they may, as without uprr */
+	if (rec->have_affinity) {
+		(void)sched_setaffinity(0, sizeof(rec->affinity), &rec->affinity);
+		for (size_t i = 0; i < rec->nthreads; i++)
+			(void)sched_setaffinity(rec->threads[i].tid, sizeof(rec->affinity),
+						&rec->affinity);
+	}
+	for (size_t i = 0; i < rec->nthreads;) {
+		struct rthread *t = &rec->threads[i];
+		size_t n = rec->nthreads;
+
+		raise_held_signals(t);
+		/* A thread in a ptrace stop: one not yet reported goes through
+		 * unrecorded_stop(); one uprr holds (waiting for its turn, or
+		 * left where recording stopped) simply goes on. One that runs
+		 * reports its next stop to the loop below. */
+		if (thread_state(t->tid) == 't') {
+			if (waitpid(t->tid, &status, __WALL | WNOHANG) == t->tid)
+				unrecorded_stop(rec, t->tid, status);
+			else
+				tracee_resume(t->tid, PTRACE_CONT, 0);
+		}
+		if (rec->nthreads == n)
+			i++; /* else the thread went and another took its place */
+	}
+	log_info("the program runs unrecorded %.3f ms after the trace failed",
+		 (double)(util_now_ns() - t0) / 1e6);
+	while ((tid = waitpid(-1, &status, __WALL)) > 0 || errno == EINTR)
+		if (tid > 0)
+			unrecorded_stop(rec, tid, status);
+}
+
 /* Kill every recorded process and reap them all. Address spaces go first:
  * their checkpoint mirrors are uprr's children too. */
 static void
@@ -1773,6 +2035,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	char exe[PATH_MAX];
 	const char *base;
 	enum ticks_source ticks;
+	bool trace_failed;
 	pid_t pid;
 	int r, cpu, exec_errno = 0;
 
@@ -1800,6 +2063,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		log_warn("cannot update the latest-trace link");
 
 	/* supervisor and tracees share one CPU: ptrace round trips stay cheap */
+	rec.have_affinity = sched_getaffinity(0, sizeof(rec.affinity), &rec.affinity) == 0;
 	cpu = tracee_pick_cpu();
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
@@ -1842,21 +2106,34 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			r = record_exec(&rec, t, pid, exe);
 		}
 	}
-	if (r < 0) {
+	setup_forwarding(pid);
+	if (r < 0 && trace_writer_flush(rec.w) < 0) {
+		/* the trace failed before the program ran: it runs unrecorded */
+		snprintf(rec.error, sizeof(rec.error), "cannot record the start of %.300s: %s", exe,
+			 strerror(-r));
+	} else if (r < 0) {
 		log_error_errno(r, "cannot record the start of %s", opts->argv[0]);
 		kill(pid, SIGKILL);
 		goto out;
+	} else {
+		sched_pick(rec.sched);
+		record_loop(&rec);
 	}
-	sched_pick(rec.sched);
-	setup_forwarding(pid);
-	record_loop(&rec);
-	forward_to = 0;
-	if (rec.error[0]) {
+	/* the trace failed: the program goes on unrecorded, or dies with it */
+	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
+	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {
+		forward_to = 0;
 		log_error("%s", rec.error);
 		kill_tracees(&rec);
 		r = -ECANCELED;
 		goto out;
 	}
+	if (trace_failed) {
+		log_error("%s; the program goes on unrecorded (the trace keeps its first %" PRIu64
+			  " events)", rec.error, events_written(rec.w));
+		go_on_unrecorded(&rec);
+	}
+	forward_to = 0;
 	*ret_status = rec.status;
 	log_info("%" PRIu64 " preemptions, %" PRIu64 " signals at execution points, %" PRIu64
 		 " rollbacks, %" PRIu64 " code patches (%zu counted branches), %" PRIu64
@@ -1868,20 +2145,21 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			 " mirror forks, %" PRIu64 " rollbacks (%" PRIu64 " pages)",
 			 rec.ckpt_stats.syncs, rec.ckpt_stats.pages_synced, rec.ckpt_stats.forks,
 			 rec.ckpt_stats.rollbacks, rec.ckpt_stats.pages_restored);
+	/* the last frame fails only now: the program ended as it would have */
+	r = trace_writer_flush(rec.w);
+	if (r < 0 && !trace_failed)
+		log_error("cannot write the trace: %s (the trace keeps its first %" PRIu64 " events)",
+			  strerror(-r), events_written(rec.w));
 	if (WIFSIGNALED(rec.status))
 		log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%llx (thread %d)",
 			  tracee_signal_name(WTERMSIG(rec.status)),
 			  (unsigned long long)rec.last_sig_rip, rec.last_sig_tid);
+	trace_writer_close(rec.w);
+	rec.w = NULL;
 	r = 0;
 out:
-	{
-		int r2 = trace_writer_close(rec.w);
-
-		if (r2 < 0 && r >= 0) {
-			log_error_errno(r2, "cannot finish the trace");
-			r = r2;
-		}
-	}
+	/* NULL when closed already; after uprr's own failure its error is told */
+	trace_writer_close(rec.w);
 	while (rec.nthreads)
 		remove_thread(&rec, rec.threads[0].tid);
 	sched_free(rec.sched);

@@ -191,6 +191,9 @@ struct rec_options {
 	const char *ticks;	/**< tick source: "auto" (NULL), "soft" or "pmu" */
 	bool chaos;		/**< chaos mode: random priorities and timeslices */
 	uint64_t chaos_seed;	/**< seed of chaos mode's choices */
+	bool kill_on_trace_error; /**< when the trace cannot be written (disk full):
+				   * kill the program and fail, instead of letting
+				   * it go on unrecorded */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */
@@ -204,7 +207,11 @@ struct rec_stats {
 
 /**
  * Record @opts->argv into a new trace. On success stores the program's wait
- * status in *ret_status and the trace path in @dir_buf, and returns 0.
+ * status in *ret_status and the trace path in @dir_buf, and returns 0. When
+ * the trace cannot be written any more (disk full, quota, file size limit),
+ * logs one line, lets the program go on unrecorded to its end (the trace
+ * keeps its whole frames) and returns 0 too, unless
+ * @opts->kill_on_trace_error.
  * Returns -ENOEXEC if the program could not be executed (its errno in
  * *ret_status), or another -errno for uprr's own failures (after logging one
  * line at error level).

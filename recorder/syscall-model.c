@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <termios.h>
@@ -248,6 +249,15 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 			snprintf(why, len, "futex operation %ld", (long)(args[1] & FUTEX_CMD_MASK));
 			return -ENOSYS;
 		}
+	case __NR_ptrace:
+		/* A tracee cannot be traced twice: PTRACE_TRACEME fails with EPERM
+		 * (ptrace_traceme(), kernel/ptrace.c), which the program sees as
+		 * "a debugger is attached", the truth; replay returns that. Other
+		 * requests would trace processes uprr records or does not know. */
+		if (args[0] == PTRACE_TRACEME)
+			return 0;
+		snprintf(why, len, "ptrace request %ld", (long)args[0]);
+		return -ENOSYS;
 	case __NR_clone:
 		/* a thread, a process (fork), or a process sharing its parent's
 		 * memory until it execs (vfork); an untraced child would escape */

@@ -285,6 +285,7 @@ static const struct syscall_row syscall_table[] = {
 	SC(setpriority,	0),
 	SC(capget,	0, O(FIX(1, 24))),
 	SC(prctl,	SP),
+	SC(ptrace,	SP),
 	SC(ioprio_get,	0),
 
 	/* signals */

@@ -137,6 +137,7 @@ struct trace_stats {
 	uint64_t raw_bytes;	   /**< uncompressed event bytes */
 	uint64_t compressed_bytes; /**< event frame bytes on disk, headers included */
 	uint64_t file_bytes;	   /**< bytes of kept files */
+	uint64_t events_written;   /**< writer: event records in whole frames on disk */
 };
 
 struct trace_writer;
@@ -182,7 +183,9 @@ int trace_writer_flush(struct trace_writer *w) _wur_;
  * returns, so events that refer to it never precede it on disk. @fd must be
  * readable and a regular file (else -EINVAL); its file offset is not used or
  * moved. Ids count from 0 in the order files are kept.
- * Stores the file id in *ret_id. Returns 0 or -errno.
+ * Stores the file id in *ret_id. Returns 0 or -errno; a copy the filesystem
+ * refuses (-ENOSPC, -EDQUOT, -EFBIG, -EIO) is removed and, as a failed frame,
+ * ends the trace: every later call returns that error.
  */
 int trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigned flags,
 			   uint32_t *ret_id) _wur_;

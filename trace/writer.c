@@ -43,6 +43,7 @@ struct trace_writer {
 	struct stream_out catalogue;
 	ZSTD_CCtx *cctx;
 	struct trace_wbuf records; /**< event records not yet in a frame */
+	uint64_t nrecords;	   /**< how many */
 	int error;		   /**< first failed write; sticky */
 	struct kept_file *kept;
 	size_t nkept;
@@ -102,9 +103,10 @@ write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_
 	return 0;
 }
 
-/* Write the first @n buffered record bytes as a frame; keep the rest. */
+/* Write the first @n buffered record bytes, @nrec records, as a frame;
+ * keep the rest. */
 static int
-flush_records(struct trace_writer *w, size_t n)
+flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
 {
 	size_t len;
 	int r;
@@ -114,6 +116,8 @@ flush_records(struct trace_writer *w, size_t n)
 		return r;
 	w->stats.frames++;
 	w->stats.compressed_bytes += len;
+	w->stats.events_written += nrec;
+	w->nrecords -= nrec;
 	memmove(w->records.data, w->records.data + n, w->records.len - n);
 	w->records.len -= n;
 	/* do not hold on to the memory of an outsized record */
@@ -129,7 +133,7 @@ trace_writer_flush(struct trace_writer *w)
 		return w->error;
 	if (w->records.len == 0)
 		return 0;
-	return flush_records(w, w->records.len);
+	return flush_records(w, w->records.len, w->nrecords);
 }
 
 int
@@ -145,15 +149,16 @@ trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
 		return r;
 	w->stats.events++;
 	w->stats.raw_bytes += (uint64_t)r;
+	w->nrecords++;
 	/* A record too big to share a frame with the buffered ones: those go
 	 * first, in a frame of their own. */
 	if (w->records.len > TRACE_FRAME_MAX_RAW) {
-		r = flush_records(w, before);
+		r = flush_records(w, before, w->nrecords - 1);
 		if (r < 0)
 			return r;
 	}
 	if (w->records.len >= TRACE_FRAME_TARGET)
-		return flush_records(w, w->records.len);
+		return flush_records(w, w->records.len, w->nrecords);
 	return 0;
 }
 
@@ -338,6 +343,17 @@ copy_content(int src, int dst, uint64_t size, uint64_t *ret_copied)
 	return 0;
 }
 
+/* A kept file's copy that the filesystem refused to store (full, over
+ * quota, over RLIMIT_FSIZE, failing) ends the trace as a failed frame does:
+ * the error sticks. Returns @r. */
+static int
+storage_error(struct trace_writer *w, int r)
+{
+	if (r == -ENOSPC || r == -EDQUOT || r == -EFBIG || r == -EIO)
+		w->error = r;
+	return r;
+}
+
 /* "ID-basename", cut to TRACE_COPY_NAME_MAX bytes. */
 static void
 copy_name(char *buf, size_t len, uint32_t id, const char *path)
@@ -392,11 +408,13 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigne
 	dst = openat(w->files_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		     (st.st_mode & 0111) ? 0700 : 0600);
 	if (dst < 0)
-		return log_debug_errno(-errno, "cannot create copy of '%s'", path);
+		return log_debug_errno(storage_error(w, -errno), "cannot create copy of '%s'", path);
 	r = copy_content(fd, dst, (uint64_t)st.st_size, &copied);
 	close(dst);
-	if (r < 0)
+	if (r < 0) {
+		storage_error(w, r);
 		goto err;
+	}
 
 	/* The entry is on disk before the caller can write an event naming
 	 * @id, so a reader never meets an unknown id in a whole frame. */

@@ -579,9 +579,13 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 		if (r < 0)
 			return r;
 		switch (tracee_classify(status, &sig)) {
-		case TRACEE_GONE:
 		case TRACEE_STOP_EXIT:
-			/* killed meanwhile (SIGKILL): expected, nothing left to restore */
+			/* killed meanwhile (SIGKILL): expected, nothing left to
+			 * restore; let it finish exiting, or its process's leader
+			 * is never reported gone */
+			tracee_resume(tid, PTRACE_CONT, 0);
+			return -ESRCH;
+		case TRACEE_GONE:
 			return -ESRCH;
 		case TRACEE_STOP_SIGNAL:
 			break;

@@ -188,8 +188,8 @@ int tracee_pick_cpu(void) _wur_;
  * it with signal 0 (and calls PTRACE_SETSIGINFO again if it wanted to deliver
  * a signal). Other threads of the process must be stopped or inside syscalls;
  * the injected code page of a private file mapping becomes an anonymous copy.
- * Returns 0 or -errno: -ESRCH if the thread vanished (it may be left in its
- * PTRACE_EVENT_EXIT stop), -EFAULT if the code could not be written or faulted
+ * Returns 0 or -errno: -ESRCH if the thread vanished (if it stopped at its
+ * PTRACE_EVENT_EXIT on the way, it was resumed from there), -EFAULT if the code could not be written or faulted
  * (the thread then rests in that fault's signal-delivery-stop, restored).
  */
 int tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6],

@@ -2106,6 +2106,320 @@ def c_stress_memcached(h):
 
 # ---------------------------------------------------------------------------
 
+# --- hardening: disk full, killed recorder, misbehaving programs ---
+
+UNRECORDED_RE = re.compile(
+    rb'^uprr: record: (.+): No space left on device; the program goes on unrecorded '
+    rb'\(the trace keeps its first (\d+) events\)$')
+ENDS_EARLY_RE = re.compile(rb'^uprr: trace ends early at event (\d+)$')
+
+
+def need_root(what):
+    if os.geteuid() != 0:
+        raise Skip(f'{what} mounts a small tmpfs, which needs root (CI runs as root)')
+
+
+class Tmpfs:
+    """A tmpfs of @kib KiB mounted on a new directory of the case (root only)."""
+
+    def __init__(self, h, name, kib):
+        self.path = h.path(name)
+        os.mkdir(self.path)
+        r = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={kib}k,mode=0700', 'tmpfs',
+                            self.path], capture_output=True)
+        if r.returncode != 0:
+            raise Fail(f'cannot mount a tmpfs on {self.path}: {r.stderr.decode().strip()}')
+        log(f'  mounted a {kib} KiB tmpfs on {self.path}')
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(['umount', '-l', self.path])
+
+
+def trace_sizes(trace):
+    """(bytes of kept files, bytes of the whole trace directory)."""
+    total = files = 0
+    for top, _, names in os.walk(trace):
+        for n in names:
+            size = os.path.getsize(os.path.join(top, n))
+            total += size
+            files += size if os.path.basename(top) == 'files' else 0
+    return files, total
+
+
+def one_uprr_line(r, regex, what):
+    """The match of the one uprr line of @r's stderr, which must match @regex."""
+    lines = r.uprr_lines()
+    m = regex.match(lines[0]) if len(lines) == 1 else None
+    if not m:
+        raise Fail(f'{what}: expected one uprr line matching {regex.pattern.decode()!r}, got '
+                   f'{[line.decode() for line in lines]}\n  {r.explain()}')
+    log(f'  ok: {lines[0].decode()}')
+    return m
+
+
+def check_replay_ends_early(h, trace, recorded, events=None):
+    """Replay the cut trace @trace: its output is a prefix of @recorded (the
+    program's whole output), then one line 'uprr: trace ends early at event N'
+    (N = @events if given) and exit 125. Returns the replay's Result."""
+    rep = h.replay(trace)
+    if rep.status != UPRR_FAILURE:
+        raise Fail(f'replay of a cut trace: expected exit 125, got {describe_status(rep.status)}'
+                   f'\n  {rep.explain()}')
+    m = one_uprr_line(rep, ENDS_EARLY_RE, 'replay of a cut trace')
+    if events is not None and int(m.group(1)) != events:
+        raise Fail(f'the recorder said the trace keeps {events} events, the replay ends at '
+                   f'event {m.group(1).decode()}')
+    if not recorded.startswith(rep.stdout):
+        compare_bytes(recorded[:len(rep.stdout)], rep.stdout, 'stdout', 'the program',
+                      'the replay of its cut trace')
+    log(f'  replay showed {len(rep.stdout)} of {len(recorded)} bytes, then ended early')
+    return rep
+
+
+def record_on_full_disk(h, argv, name, fraction, options=(), expect=None):
+    """Record @argv into a tmpfs that holds the kept files and @fraction of
+    the events the trace would need (@fraction 0: half of the kept files).
+    Checks that the program runs as natively: same stdout, stderr, status,
+    and that the trace replays to its last whole frame (unless @expect gives
+    the exit status uprr must end with: then stdout is a prefix). Returns
+    (recording, native run, the match of its uprr line or None)."""
+    native = run(argv, timeout=120, what=f'{name} (native)', cwd=h.tmp)
+    full, _ = h.record(argv, name=name + '-full', expect_status=native.status)
+    files, total = trace_sizes(full)
+    shutil.rmtree(full)
+    kib = int((files + (total - files) * fraction) if fraction else files / 2) // 1024
+    with Tmpfs(h, name + '-disk', kib) as disk:
+        trace = os.path.join(disk.path, 'trace')
+        rec = run([h.uprr, 'record', '-o', trace] + list(options) + ['--'] + argv,
+                  timeout=RECORD_TIMEOUT, what='uprr record', cwd=h.tmp)
+        if expect is not None:
+            if rec.status != expect:
+                raise Fail(f'record on a full disk: expected {describe_status(expect)}\n'
+                           f'  {rec.explain()}')
+            if not native.stdout.startswith(rec.stdout):
+                compare_bytes(native.stdout[:len(rec.stdout)], rec.stdout, 'stdout',
+                              'the native run', 'the killed recording')
+            return rec, native, None
+        check_record(rec, trace, native.status)
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run',
+                      'the run whose trace filled the disk')
+        compare_bytes(native.stderr, rec.program_stderr(), 'stderr', 'the native run',
+                      'the run whose trace filled the disk')
+        m = one_uprr_line(rec, UNRECORDED_RE, 'record on a full disk')
+        check_replay_ends_early(h, trace, rec.stdout, int(m.group(2)))
+    return rec, native, m
+
+
+@case('disk-full')
+def c_disk_full(h):
+    """The trace fills its disk in the middle of the events: uprr says so in
+    one line, the program (two processes, a thread that gets counting code,
+    rdtsc, a signal) goes on unrecorded with its native output and status,
+    and the trace replays to its last whole frame."""
+    need_root('disk-full')
+    argv = [h.prog('fill_trace'), '16']
+    rec, native, m = record_on_full_disk(h, argv, 'fill', 0.4)
+    if not m.group(1).startswith(b'cannot write the trace') or int(m.group(2)) < 10:
+        raise Fail('the disk did not fill in the middle of the events')
+    # the same, told to stop instead: the program dies with the recording
+    rec, _, _ = record_on_full_disk(h, argv, 'fill-kill', 0.4,
+                                           options=['--on-trace-error=kill'],
+                                           expect=UPRR_FAILURE)
+    if len(rec.stdout) >= len(native.stdout):
+        raise Fail('--on-trace-error=kill: the program ran to its end')
+    one_uprr_line(rec, re.compile(rb'^uprr: record: cannot write the trace: No space left on '
+                                  rb'device$'), '--on-trace-error=kill')
+
+
+@case('disk-full-file-copy')
+def c_disk_full_file_copy(h):
+    """The disk fills while the trace keeps a copy of a library the loader
+    maps: the message names the file; the program runs as natively."""
+    need_root('disk-full-file-copy')
+    _, _, m = record_on_full_disk(h, [h.prog('fill_trace'), '2'], 'copy', 0)
+    if not re.match(rb'cannot keep /\S+ in the trace$', m.group(1)):
+        raise Fail(f'the disk did not fill while a file was kept: {m.group(0).decode()}')
+
+
+@case('disk-full-tree')
+def c_disk_full_tree(h):
+    """Process trees whose trace fills the disk go on unrecorded: a shell
+    pipeline and python3 multiprocessing, each with its native output."""
+    need_root('disk-full-tree')
+    pool, _ = python_script(h, 'pool.py', POOL_SCRIPT)
+    record_on_full_disk(h, ['sh', '-c', 'seq 1 200000 | sort -r | head -5; seq 1 30000 | wc'],
+                        'pipeline', 0.5)
+    record_on_full_disk(h, pool, 'pool', 0.5)
+
+
+POOL_SCRIPT = '''
+import hashlib, multiprocessing
+def work(n):
+    h = hashlib.sha256()
+    for i in range(200):
+        h.update(str(n * i).encode())
+    return h.hexdigest()[:8]
+if __name__ == '__main__':
+    with multiprocessing.Pool(2) as p:
+        r = p.map(work, range(2000))
+    print(len(r), hashlib.sha256(''.join(r).encode()).hexdigest())
+'''
+
+LONG_POOL_SCRIPT = '''
+import multiprocessing
+def work(n):
+    return sum((n * i) % 7 for i in range(20000))
+if __name__ == '__main__':
+    with multiprocessing.Pool(2) as p:
+        for k in range(100000):
+            print(k, sum(p.map(work, range(8))), flush=True)
+'''
+
+
+def kill_recorder_when(h, name, argv, ready, events_bytes=0):
+    """Record @argv and SIGKILL uprr record once ready(output so far) says
+    so and the events stream has @events_bytes on disk. Then no process of the recording may be left, running or stopped
+    (finish_group: mirrors and every tracee are in uprr's process group), and
+    the trace must replay up to its last whole frame, its output a prefix of
+    what the program printed."""
+    trace = h.new_trace_path(name)
+    out_path = h.path(name + '.out')
+    with open(out_path, 'wb') as out:
+        p = start([h.uprr, 'record', '-o', trace, '--'] + argv, stdout=out,
+                  stderr=subprocess.DEVNULL, cwd=h.tmp)
+    try:
+        deadline = time.monotonic() + time_left(120)
+        events = os.path.join(trace, 'events')
+        while not (os.path.exists(events) and os.path.getsize(events) >= events_bytes and
+                   ready(read(out_path))):
+            if p.poll() is not None:
+                raise Fail(f'uprr record of {name} ended ({describe_status(p.returncode)}) '
+                           'before it was killed')
+            if time.monotonic() > deadline:
+                raise Fail(f'{name} did not get far enough under uprr record in time')
+            time.sleep(0.05)
+        procs = _descendants(p.pid)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        log(f'  killed uprr record of {name} with {len(procs)} processes under it')
+    finally:
+        if p.poll() is None:
+            kill_group(p.pid, p.pid)
+            p.wait()
+    finish_group(p, 'uprr record killed with SIGKILL')
+    for pid in procs:
+        if os.path.exists(f'/proc/{pid}') and not _is_zombie(pid):
+            raise Fail(f'process {pid} of the recording outlived uprr record')
+    return check_replay_ends_early(h, trace, read(out_path))
+
+
+@case('killed-recorder-tree')
+def c_killed_recorder_tree(h):
+    """SIGKILL to uprr record while it records process trees: python3
+    multiprocessing (workers and restore-point mirrors), a shell pipeline,
+    and a pre-forking server with clients connected."""
+    pool, _ = python_script(h, 'long_pool.py', LONG_POOL_SCRIPT)
+    kill_recorder_when(h, 'pool', pool,
+                       lambda out: out.count(b'\n') >= 20)
+    kill_recorder_when(h, 'pipeline',
+                       ['sh', '-c', 'i=0; while [ $i -lt 1000000 ]; do echo line $i; '
+                        'i=$((i+1)); done | cat | cat'],
+                       lambda out: out.count(b'\n') >= 2000, events_bytes=64 << 10)
+    port = free_port()
+    served = []
+
+    def serving(out):
+        # the workers have started and answered some requests
+        if len(re.findall(rb'^worker pid', out, re.M)) < 2 or not port_open(port):
+            return False
+        with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+            f = s.makefile('rwb')
+            for i in range(20):
+                f.write(b'req-%d\n' % i)
+                f.flush()
+                served.append(f.readline())
+        return True
+
+    kill_recorder_when(h, 'prefork', [h.prog('prefork_server'), str(port)], serving)
+    if len(served) != 20 or not all(r.startswith(b'req-') for r in served):
+        raise Fail(f'the recorded server did not answer: {served[-3:]}')
+    end = time.monotonic() + 10
+    while port_open(port):
+        if time.monotonic() > end:
+            raise Fail(f'port {port} still open after the recorder of its server was killed')
+        time.sleep(0.1)
+
+
+@case('misbehave-sigkill')
+def c_misbehave_sigkill(h):
+    """A program that kills itself with SIGKILL while another thread waits
+    in a read: recorded and replayed, exit 137."""
+    h.record_replay([h.prog('misbehave'), 'sigkill'], expect_status=128 + signal.SIGKILL)
+
+
+@case('misbehave-forks')
+def c_misbehave_forks(h):
+    """200 children forked at once and reaped: all recorded and replayed;
+    uprr ps lists the 201 processes with their exit statuses."""
+    trace, rec = h.record_replay([h.prog('misbehave'), 'forks', '200'])
+    if b'reaped 200 children, status sum 20100' not in rec.stdout:
+        raise Fail('the recorded program lost children:\n' + tail(rec.stdout))
+    rows = uprr_ps(h, trace)
+    parent = rows[0][0] if rows else ''
+    check_ps(rows, [(parent, '--', '0', ANY_CMD)] +
+             [(row[0], parent, str(i % 200 + 1), ANY_CMD) for i, row in enumerate(rows[1:])],
+             'forks')
+    if len(rows) != 201 or len({r[0] for r in rows}) != 201:
+        raise Fail(f'uprr ps lists {len(rows)} processes, expected 201 different ones')
+
+
+class _AnyCmd(tuple):
+    """check_ps field that accepts any command line."""
+
+    def __contains__(self, item):
+        return True
+
+
+ANY_CMD = _AnyCmd()
+
+
+@case('misbehave-closefds')
+def c_misbehave_closefds(h):
+    """A program that closes every file descriptor, 0-2 and any uprr might
+    use (close_range(3, ~0U)), then opens files again: status 0 says each
+    fd number and read was as on Linux, in the recording and the replay."""
+    _, rec = h.record_replay([h.prog('misbehave'), 'closefds'])
+    if b'closing every file descriptor' not in rec.stdout:
+        raise Fail('the program did not run:\n' + tail(rec.stdout))
+
+
+@case('misbehave-handlers')
+def c_misbehave_handlers(h):
+    """A handler for every signal (SIGKILL and SIGSTOP refused), then
+    signals raised and received from another process, three real-time ones
+    queued while blocked: none lost, replayed alike."""
+    _, rec = h.record_replay([h.prog('misbehave'), 'handlers'])
+    for want in (b'60 handlers installed, 4 refused', b'sigaction(9) failed',
+                 b'sigaction(19) failed', b'signal 39 (RT) caught 3 time(s)',
+                 b'signal 10 (USR1) caught 2 time(s)', b'signal 11 (SEGV) caught 1 time(s)',
+                 b'signal 13 (PIPE) caught 1 time(s)', b'22 signals caught in all'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+
+
+@case('misbehave-traceme')
+def c_misbehave_traceme(h):
+    """ptrace(PTRACE_TRACEME) in a program and its child fails with EPERM
+    (they are traced already) and both go on, in the recording and the replay."""
+    _, rec = h.record_replay([h.prog('misbehave'), 'traceme'])
+    if rec.stdout.count(b'PTRACE_TRACEME returned -1 (Operation not permitted)') != 2 or \
+            b'child status 0x700; going on' not in rec.stdout:
+        raise Fail('the recorded run did not see PTRACE_TRACEME fail twice:\n' + tail(rec.stdout))
+
+
 def main():
     global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -758,6 +758,17 @@ Test(trace, reader_record_past_frame)
 
 #define FSIZE_LIMIT (3u << 20)
 
+/* In a forked child, after @w failed with @err: every later call fails the
+ * same (the error sticks). Ends the child: status 0 if so, else @code. */
+static void __attribute__((noreturn))
+exit_if_sticky(struct trace_writer *w, const struct trace_event *ev, int err, int code)
+{
+	if (trace_writer_add_event(w, ev) != err || trace_writer_flush(w) != err ||
+	    trace_writer_close(w) != err)
+		_exit(code);
+	_exit(0);
+}
+
 Test(trace, write_failure_truncates_back)
 {
 	const char *dir = tmp_path("t");
@@ -793,11 +804,7 @@ Test(trace, write_failure_truncates_back)
 		if (r != -EFBIG)
 			_exit(12);
 		gen_event(0, &ev, gen_blobs, 16);
-		if (trace_writer_add_event(w, &ev) != -EFBIG || trace_writer_flush(w) != -EFBIG)
-			_exit(13);
-		if (trace_writer_close(w) != -EFBIG)
-			_exit(14);
-		_exit(0);
+		exit_if_sticky(w, &ev, -EFBIG, 13);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
@@ -858,6 +865,62 @@ writer_keeping(const char *dir, const char *path, size_t size, int oflags, int *
 	cr_assert_eq(trace_writer_keep_file(w, *ret_fd, path, 0, ret_id), 0);
 	return w;
 }
+
+/* A kept file the filesystem refuses ends the trace as a failed frame does;
+ * the writer counts the events its whole frames hold. */
+Test(trace, keep_file_failure_sticks)
+{
+	const char *dir = tmp_path("t");
+	struct trace_stats st;
+	char msg[512];
+	uint64_t n;
+	int status;
+	pid_t pid;
+
+	fill_pool();
+	make_file(tmp_path("big"), 1 << 20, 3);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = { 256 << 10, 256 << 10 };
+		struct trace_stats ws;
+		struct trace_header h;
+		struct trace_writer *w;
+		struct trace_event ev;
+		uint32_t id;
+		int fd;
+
+		signal(SIGXFSZ, SIG_IGN);
+		sample_header(&h);
+		if (trace_writer_open(dir, &h, &w) < 0)
+			_exit(10);
+		for (uint64_t i = 0; i < 100; i++) {
+			gen_event(i, &ev, gen_blobs, 16);
+			if (trace_writer_add_event(w, &ev) < 0)
+				_exit(11);
+		}
+		if (trace_writer_flush(w) < 0)
+			_exit(12);
+		gen_event(100, &ev, gen_blobs, 16);
+		if (trace_writer_add_event(w, &ev) < 0)
+			_exit(13);
+		trace_writer_stats(w, &ws);
+		if (ws.events != 101 || ws.events_written != 100)
+			_exit(14);
+		fd = open(tmp_path("big"), O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setrlimit(RLIMIT_FSIZE, &rl) < 0)
+			_exit(15);
+		if (trace_writer_keep_file(w, fd, "/lib/big", 0, &id) != -EFBIG)
+			_exit(16);
+		exit_if_sticky(w, &ev, -EFBIG, 17);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
+	cr_assert_eq(read_trace(dir, 16, &n, msg, sizeof(msg), &st), 0, "%s", msg);
+	cr_assert_eq(n, 100);
+	cr_assert_eq(access(tmp_path("t/files/0-big"), F_OK), -1, "the partial copy is removed");
+}
+
 
 Test(trace, keep_file_dedup)
 {
