@@ -2151,9 +2151,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		log_error("cannot write the trace: %s (the trace keeps its first %" PRIu64 " events)",
 			  strerror(-r), events_written(rec.w));
 	if (WIFSIGNALED(rec.status))
-		log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%llx (thread %d)",
-			  tracee_signal_name(WTERMSIG(rec.status)),
-			  (unsigned long long)rec.last_sig_rip, rec.last_sig_tid);
+		tracee_report_killed(WTERMSIG(rec.status), rec.last_sig_rip, rec.last_sig_tid);
 	trace_writer_close(rec.w);
 	rec.w = NULL;
 	r = 0;

@@ -1598,9 +1598,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	if (r == 0) {
 		*ret_status = rp.status;
 		if (WIFSIGNALED(rp.status))
-			log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%llx (thread %d)",
-				  tracee_signal_name(WTERMSIG(rp.status)),
-				  (unsigned long long)rp.last_sig_rip, rp.last_sig_tid);
+			tracee_report_killed(WTERMSIG(rp.status), rp.last_sig_rip, rp.last_sig_tid);
 	}
 out:
 	if (rp.leader > 0 && (r < 0 || !rp.done)) {

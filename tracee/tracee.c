@@ -326,6 +326,16 @@ tracee_signal_name(int sig)
 	return buf;
 }
 
+void
+tracee_report_killed(int sig, uint64_t rip, pid_t tid)
+{
+	if (tid == 0)
+		log_printf(LOG_LEVEL_ERROR, "", "process killed by %s", tracee_signal_name(sig));
+	else
+		log_printf(LOG_LEVEL_ERROR, "", "process killed by %s at 0x%" PRIx64 " (thread %d)",
+			   tracee_signal_name(sig), rip, tid);
+}
+
 int
 tracee_pin_self(int cpu)
 {

@@ -133,6 +133,14 @@ int tracee_read_string(pid_t pid, uint64_t addr, char *buf, size_t len) _wur_;
 const char *tracee_signal_name(int sig);
 
 /**
+ * Print the line record and replay end with when the program died of
+ * signal @sig: "uprr: process killed by SIGSEGV at 0xRIP (thread TID)",
+ * where the signal was delivered; without " at ..." when @tid is 0 (no
+ * delivery was seen: SIGKILL is never reported to a tracer, ptrace(2)).
+ */
+void tracee_report_killed(int sig, uint64_t rip, pid_t tid);
+
+/**
  * The address-space layout of process @pid: one "start-end perms" line per
  * mapping of /proc/PID/maps, without file names (they differ between record
  * and replay). Stores a malloc'd string in *ret_layout (caller frees) and the

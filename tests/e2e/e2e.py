@@ -49,7 +49,7 @@ COMMAND_NOT_FOUND = 127
 
 # The line record and replay print when the tracee dies of a signal.
 CRASH_RE = re.compile(
-    rb'^uprr: process killed by (SIG[A-Z0-9]+) at 0x[0-9a-f]+ \(thread [0-9]+\)$')
+    rb'^uprr: process killed by (SIG[A-Z0-9]+)( at 0x[0-9a-f]+ \(thread [0-9]+\))?$')
 
 RECORD_TIMEOUT = 240
 REPLAY_TIMEOUT = 240
