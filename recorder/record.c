@@ -78,6 +78,7 @@ struct rthread {
 					   * the syscall a signal interrupted */
 	uint64_t restart_nr, restart_args[6];
 	struct rec_syscall_entry entry;	  /* the model's view of the entry */
+	bool may_block;		      /* it runs in the kernel while others run */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
@@ -85,8 +86,13 @@ struct rthread {
 	size_t nlater, later_cap;
 	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
 	siginfo_t injecting_info;
+	bool injecting_late;	      /* raised during its syscall, recorded at delivery */
+	bool injected;		      /* a signal was injected at a syscall entry: */
+	struct user_regs_struct injected_regs; /* the registers there */
 	/* the start of its current run of user code: rollbacks return here */
 	struct user_regs_struct start_regs;
+	uint64_t start_mask;		/* its signal mask there: rt_sigreturn,
+					 * untraced, may change it in the run */
 	uint8_t *xstate;	      /* XSTATE_CAP bytes, allocated at its first run */
 	size_t xstate_len;
 	bool trap_armed;	      /* the budget traps at its next counted branch */
@@ -335,7 +341,9 @@ resume(struct rthread *t, enum __ptrace_request how, int sig)
  * Keep signal @si that arrived while @t ran user code for its next execution
  * point. The kernel dequeued it already: one dropped here would be lost, so
  * those arriving while one waits queue behind it (several real-time signals,
- * or ones unblocked together, arrive back to back).
+ * or ones unblocked together, arrive back to back). A standard signal that
+ * already waits is pending once, as in the kernel, which keeps one instance
+ * of each (signal(7)): a timer faster than the deliveries cannot pile up.
  */
 static int
 defer_signal(struct rthread *t, const siginfo_t *si)
@@ -344,6 +352,13 @@ defer_signal(struct rthread *t, const siginfo_t *si)
 		t->deferred_sig = si->si_signo;
 		t->deferred_info = *si;
 		return 0;
+	}
+	if (si->si_signo < SIGRTMIN) {
+		if (t->deferred_sig == si->si_signo)
+			return 0;
+		for (size_t i = 0; i < t->nlater; i++)
+			if (t->later[i].si_signo == si->si_signo)
+				return 0;
 	}
 	if (UTIL_GROW(t->later, t->later_cap, t->nlater + 1) < 0)
 		return -ENOMEM;
@@ -472,7 +487,8 @@ start_run(struct recorder *rec, struct rthread *t)
 	}
 	if (!t->xstate)
 		t->xstate = malloc(XSTATE_CAP);
-	if (!t->xstate || tracee_get_xstate(t->tid, t->xstate, XSTATE_CAP, &t->xstate_len) < 0)
+	if (!t->xstate || tracee_get_xstate(t->tid, t->xstate, XSTATE_CAP, &t->xstate_len) < 0 ||
+	    tracee_get_sigmask(t->tid, &t->start_mask) < 0)
 		t->xstate_len = 0; /* this run cannot be rolled back */
 	if (ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
 		log_debug("cannot reset the tick budget");
@@ -836,6 +852,44 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	resume_user(rec, t, 0, NULL);
 }
 
+/*
+ * Whether @t, at a syscall entry with a deferred signal, should take it during
+ * the syscall rather than before it: when the handler already ran before this
+ * very syscall and the thread came back with the same registers, another
+ * signal arrived before it could issue the syscall (a timer faster than a
+ * delivery under ptrace), and rewinding again would never let it progress.
+ * Not for syscalls that change the signal mask, wait for signals, or replace
+ * or copy the thread, where a signal pending during the call acts otherwise.
+ */
+static bool
+signal_during_syscall(const struct rthread *t)
+{
+	switch (t->regs.orig_rax) {
+	case __NR_rt_sigprocmask: case __NR_rt_sigsuspend: case __NR_rt_sigtimedwait:
+	case __NR_pselect6: case __NR_ppoll: case __NR_epoll_pwait: case __NR_epoll_pwait2:
+	case __NR_execve: case __NR_execveat: case __NR_clone: case __NR_clone3:
+	case __NR_fork: case __NR_vfork: case __NR_exit: case __NR_exit_group:
+		return false;
+	default:
+		return t->injected && !arch_regs_differ(&t->regs, &t->injected_regs);
+	}
+}
+
+/*
+ * Raise @t's deferred signal while it enters its syscall, which then runs
+ * with the signal pending: the kernel interrupts it if it would block, and
+ * delivers the signal when it returns, where on_signal records it as one
+ * pending at that event (signal(7): the same as a signal arriving then).
+ */
+static void
+raise_during_syscall(struct rthread *t)
+{
+	t->injected = false;
+	t->injecting_late = true;
+	t->injecting_sig = take_deferred(t, &t->injecting_info);
+	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
+}
+
 /* Deliver a deferred asynchronous signal instead of entering the syscall:
  * rewind to the syscall instruction so it is issued again after the handler. */
 static void
@@ -857,6 +911,8 @@ inject_at_syscall(struct recorder *rec, struct rthread *t)
 	arch_rewind_syscall(&regs);
 	if (tracee_set_regs(t->tid, &regs) < 0)
 		return;
+	t->injected = true;
+	t->injected_regs = t->regs;
 	t->injecting_sig = take_deferred(t, &t->injecting_info);
 	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 	t->state = RT_RUNNING;
@@ -895,6 +951,17 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 }
 
+/* Let @t, stopped at a recorded syscall entry, execute it: in the kernel
+ * while the others run if it may block, else to its exit. */
+static void
+issue_syscall(struct recorder *rec, struct rthread *t)
+{
+	if (t->may_block)
+		block_in_kernel(rec, t);
+	else
+		run_syscall(rec, t);
+}
+
 static void
 on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
@@ -904,10 +971,13 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
-	if (t->deferred_sig) {
+	if (t->deferred_sig && !signal_during_syscall(t)) {
 		inject_at_syscall(rec, t);
 		return;
 	}
+	if (t->deferred_sig)
+		raise_during_syscall(t);
+	t->injected = false;
 	t->nr = t->regs.orig_rax;
 	for (int i = 0; i < 6; i++)
 		t->args[i] = arch_syscall_arg(&t->regs, i);
@@ -963,13 +1033,12 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	 * their exit events: run those writes to completion. Their reader is
 	 * outside the recording, so waiting for it cannot deadlock the threads,
 	 * unless there are several processes: a pipeline's next stage reads. */
-	if ((flags & REC_SC_MAY_BLOCK) &&
-	    !(rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && rec->nprocs == 1)) {
-		block_in_kernel(rec, t);
-		return;
-	}
+	t->may_block = (flags & REC_SC_MAY_BLOCK) &&
+		       !(rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && rec->nprocs == 1);
 	if (t->nr == __NR_sched_yield)
 		sched_yield_current(rec->sched);
+	/* a syscall that may block counts too: one that never does (a read of
+	 * a file, or one a pending signal interrupts) would keep the others out */
 	if (sched_event(rec->sched)) {
 		/* timeslice over: hold it at the entry; it runs when picked again */
 		t->state = RT_AT_ENTRY;
@@ -977,7 +1046,7 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		sched_pick(rec->sched);
 		return;
 	}
-	run_syscall(rec, t);
+	issue_syscall(rec, t);
 }
 
 /* ---- signals ---- */
@@ -1113,8 +1182,11 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	rec->stats.rollbacks++;
 	t->rollbacks++;
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
+	/* the mask too: a handler that returned in the run (rt_sigreturn)
+	 * unblocked its signal, which would nest when it runs again */
 	if (tracee_set_regs(t->tid, &t->start_regs) < 0 ||
-	    tracee_set_xstate(t->tid, t->xstate, t->xstate_len) < 0)
+	    tracee_set_xstate(t->tid, t->xstate, t->xstate_len) < 0 ||
+	    tracee_set_sigmask(t->tid, t->start_mask) < 0)
 		return -ESRCH;
 	avoid[navoid++] = t->start_regs.rip;
 	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
@@ -1203,6 +1275,7 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 static void
 seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
 {
+	uint8_t code[ARCH_SYSCALL_INSN_LEN];
 	uint64_t left, rip;
 
 	if (rec->pmu) {
@@ -1236,6 +1309,14 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		break;
 	}
 	rip = regs->rip;
+	if (tracee_read(t->tid, rip, code, sizeof(code)) == 0 && arch_is_syscall_insn(code)) {
+		/* it is about to enter a syscall: that is its next execution
+		 * point, and no rollback could bring one nearer (no more
+		 * interrupts until then: one might come before it runs) */
+		t->uncountable = true;
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
 	if (ticks_soft_active(t->space->mem.soft) && !t->trap_armed && t->rollbacks == 0 &&
 	    ticks_soft_get_budget(t->tid, &left) == 0) {
 		if (arm_trap(rec, t, 0 - left) < 0)
@@ -1323,6 +1404,15 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	if (t->injecting_sig == sig) {
 		/* the signal we raised at an event: give it its original siginfo */
 		t->injecting_sig = 0;
+		if (t->injecting_late && !arch_regs_differ(&regs, &t->regs)) {
+			t->injecting_late = false;
+			record_signal(rec, t, sig, &t->injecting_info, TRACE_SIGNAL_AT_EVENT, &regs);
+		} else if (t->injecting_late) {
+			/* not delivered at the syscall's exit: as if it came now */
+			t->injecting_late = false;
+			si = t->injecting_info;
+			goto arrived;
+		}
 		resume_user(rec, t, sig, &t->injecting_info);
 		return;
 	}
@@ -1347,6 +1437,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		resume_user(rec, t, sig, NULL);
 		return;
 	}
+arrived:
 	/* arrived while running user code: deliver it at the next execution
 	 * point, a counted branch or the next syscall, whichever comes first
 	 * (the next syscall only, the first time: no restore point was taken) */
@@ -1355,7 +1446,9 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		stop_recording(rec, "%s", "out of memory");
 		return;
 	}
-	if (t->state == RT_RUNNING)
+	/* already on its way to one (its budget armed, or running to its next
+	 * event): seeking again would roll back the way it made so far */
+	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable)
 		seek_execution_point(rec, t, &regs);
 	else
 		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
@@ -1472,7 +1565,7 @@ run_current(struct recorder *rec, struct rthread *t)
 {
 	switch (t->state) {
 	case RT_AT_ENTRY:
-		run_syscall(rec, t);
+		issue_syscall(rec, t);
 		break;
 	case RT_EXIT_READY:
 		on_syscall_exit(rec, t);

@@ -6,6 +6,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/user.h>
@@ -15,6 +16,13 @@
 
 /** Length of the `syscall` instruction (0f 05). */
 #define ARCH_SYSCALL_INSN_LEN 2
+
+/** Whether the ARCH_SYSCALL_INSN_LEN bytes at @code are a `syscall` instruction. */
+static inline bool
+arch_is_syscall_insn(const uint8_t code[ARCH_SYSCALL_INSN_LEN])
+{
+	return code[0] == 0x0f && code[1] == 0x05;
+}
 
 /**
  * Offset from a handler's rsp at its first instruction to the signal mask

@@ -654,6 +654,23 @@ def c_signal_async(h):
         raise Fail('signals were not delivered right in the recording:\n' + tail(rec.stdout))
 
 
+@prog_case('timer_flood')
+def c_timer_flood(h):
+    # SIGALRM every 50 us: faster than a recorder delivers them; each
+    # rollback to a handler entry must restore the mask the handler's
+    # rt_sigreturn changed.
+    _, rec = h.record_replay([h.prog('timer_flood')], replays=2)
+    expect_output(rec, b'timer_flood: ok\n', 'did not get through its timer signals')
+
+
+@prog_case('read_loop')
+def c_read_loop(h):
+    # a thread whose syscalls may block but never do must still give the
+    # CPU to the others: recording would never end otherwise
+    _, rec = h.record_replay([h.prog('read_loop')])
+    expect_output(rec, b'read_loop: ok\n', 'did not end')
+
+
 @prog_case('mmap_file')
 def c_mmap_file(h):
     path = h.path('mapped-input.txt')
