@@ -1117,9 +1117,11 @@ record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t 
 	write_event(rec, &ev);
 }
 
-/* Output ranges of syscalls other threads still run in the kernel, or whose
- * exit is not recorded yet: the kernel may write there at any time, so a
- * rollback keeps those bytes. */
+/* Output ranges of syscalls other threads of @self's process still run in
+ * the kernel, or whose exit is not recorded yet: the kernel may write there
+ * at any time, so a rollback keeps those bytes. (Another process's addresses
+ * say nothing of this one's memory: without ASLR its stack is at the same
+ * addresses.) */
 static int
 running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ranges *out)
 {
@@ -1127,7 +1129,8 @@ running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ran
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *u = &rec->threads[i];
 
-		if (u == self || (u->state != RT_IN_SYSCALL && u->state != RT_EXIT_READY))
+		if (u == self || u->space != self->space ||
+		    (u->state != RT_IN_SYSCALL && u->state != RT_EXIT_READY))
 			continue;
 		if (rec_syscall_outputs((long)u->model_nr, u->model_args, INT64_MAX, &u->entry, mem_read,
 					&u->tid, out) < 0)

@@ -22,7 +22,7 @@
 #include "recorder/recorder.h"
 
 enum out_kind {
-	OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_RET_CAP, OUT_ARGVAL, OUT_SOCKADDR, OUT_OPTVAL,
+	OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_ARGVAL, OUT_SOCKADDR, OUT_OPTVAL,
 	OUT_FDSET, OUT_IOV, OUT_MSGHDR
 };
 enum in_kind { IN_NONE = 0, IN_BUF, IN_IOV, IN_MSGHDR };
@@ -462,13 +462,11 @@ rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
 			r = rec_ranges_add(out, a, o->size);
 			break;
 		case OUT_RET:
+			/* never past the buffer: a result may say more (MSG_TRUNC),
+			 * or be INT64_MAX, for a syscall still running */
 			if (result > 0)
-				r = rec_ranges_add(out, a, (uint64_t)result * o->size);
-			break;
-		case OUT_RET_CAP:
-			/* MSG_TRUNC: the result is the datagram's length, not what was written */
-			if (result > 0)
-				r = rec_ranges_add(out, a, MIN((uint64_t)result, args[o->sarg]));
+				r = rec_ranges_add(out, a, MIN(MIN((uint64_t)result, args[o->sarg]),
+							       UINT64_MAX / o->size) * o->size);
 			break;
 		case OUT_ARGVAL:
 			if (nr == __NR_mincore)

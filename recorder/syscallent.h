@@ -7,11 +7,12 @@
  *
  * OUT kinds (sizes in bytes; "a" = argument index):
  *   FIX(a, n)      n bytes at a
- *   RET(a)         result bytes at a
- *   RETX(a, n)     result * n bytes at a
+ *   RET(a, s)      result bytes at a, at most argument s (the buffer's size:
+ *                  recvfrom's MSG_TRUNC result is the datagram's length, and
+ *                  a syscall still running has no result yet)
+ *   RETX(a, s, n)  result * n bytes at a, at most argument s elements
  *   AV(a, s)       value-of-argument-s bytes at a
  *   AX(a, s, n)    argument-s * n bytes at a
- *   RETC(a, s)     result bytes at a, at most argument s
  *   SA(a, l)       socket address at a, its length in the socklen_t at l
  *   OPT(a, l)      option value at a, its length in the socklen_t at l
  *   FDS(a, s)      an fd_set of argument-s bits at a
@@ -40,11 +41,10 @@
 #define TM REC_SC_TIMER
 
 #define FIX(a, n)   { OUT_FIXED, a, 0, n }
-#define RET(a)      { OUT_RET, a, 0, 1 }
-#define RETX(a, n)  { OUT_RET, a, 0, n }
+#define RET(a, s)   { OUT_RET, a, s, 1 }
+#define RETX(a, s, n) { OUT_RET, a, s, n }
 #define AV(a, s)    { OUT_ARGVAL, a, s, 1 }
 #define AX(a, s, n) { OUT_ARGVAL, a, s, n }
-#define RETC(a, s)  { OUT_RET_CAP, a, s, 1 }
 #define SA(a, l)    { OUT_SOCKADDR, a, l, 0 }
 #define OPT(a, l)   { OUT_OPTVAL, a, l, 0 }
 #define FDS(a, s)   { OUT_FDSET, a, s, 0 }
@@ -78,8 +78,8 @@
 
 static const struct syscall_row syscall_table[] = {
 	/* file I/O */
-	SC(read,	MB, O(RET(1))),
-	SC(pread64,	MB, O(RET(1))),
+	SC(read,	MB, O(RET(1, 2))),
+	SC(pread64,	MB, O(RET(1, 2))),
 	SC(readv,	MB, O(IOV(1, 2))),
 	SC(preadv,	MB, O(IOV(1, 2))),
 	SC(preadv2,	MB, O(IOV(1, 2))),
@@ -135,11 +135,11 @@ static const struct syscall_row syscall_table[] = {
 	SC(access,	0),
 	SC(faccessat,	0),
 	SC(faccessat2,	0),
-	SC(getdents64,	0, O(RET(1))),
-	SC(getdents,	0, O(RET(1))),
-	SC(readlink,	0, O(RET(1))),
-	SC(readlinkat,	0, O(RET(2))),
-	SC(getcwd,	0, O(RET(0))),
+	SC(getdents64,	0, O(RET(1, 2))),
+	SC(getdents,	0, O(RET(1, 2))),
+	SC(readlink,	0, O(RET(1, 2))),
+	SC(readlinkat,	0, O(RET(2, 3))),
+	SC(getcwd,	0, O(RET(0, 1))),
 	SC(chdir,	0),
 	SC(fchdir,	0),
 	SC(mkdir,	0),
@@ -163,12 +163,12 @@ static const struct syscall_row syscall_table[] = {
 	SC(fchownat,	0),
 	SC(umask,	0),
 	SC(utimensat,	0),
-	SC(getxattr,	0, O(RET(2))),
-	SC(lgetxattr,	0, O(RET(2))),
-	SC(fgetxattr,	0, O(RET(2))),
-	SC(listxattr,	0, O(RET(1))),
-	SC(llistxattr,	0, O(RET(1))),
-	SC(flistxattr,	0, O(RET(1))),
+	SC(getxattr,	0, O(RET(2, 3))),
+	SC(lgetxattr,	0, O(RET(2, 3))),
+	SC(fgetxattr,	0, O(RET(2, 3))),
+	SC(listxattr,	0, O(RET(1, 2))),
+	SC(llistxattr,	0, O(RET(1, 2))),
+	SC(flistxattr,	0, O(RET(1, 2))),
 
 	/* memory: replay executes these at the recorded addresses */
 	SC(mmap,	MP),
@@ -200,7 +200,7 @@ static const struct syscall_row syscall_table[] = {
 	SC(shutdown,	0),
 	SC(sendto,	MB, INB(1, 2)),
 	SC(sendmsg,	MB, INMSG(1)),
-	SC(recvfrom,	MB, O(RETC(1, 2), SA(4, 5))),
+	SC(recvfrom,	MB, O(RET(1, 2), SA(4, 5))),
 	SC(recvmsg,	MB, O(MSG(1))),
 
 	/* waiting */
@@ -211,9 +211,9 @@ static const struct syscall_row syscall_table[] = {
 	SC(epoll_create, 0),
 	SC(epoll_create1, 0),
 	SC(epoll_ctl,	0),
-	SC(epoll_wait,	MB, O(RETX(1, SZ_EPOLL_EVENT))),
-	SC(epoll_pwait,	MB, O(RETX(1, SZ_EPOLL_EVENT))),
-	SC(epoll_pwait2, MB, O(RETX(1, SZ_EPOLL_EVENT))),
+	SC(epoll_wait,	MB, O(RETX(1, 2, SZ_EPOLL_EVENT))),
+	SC(epoll_pwait,	MB, O(RETX(1, 2, SZ_EPOLL_EVENT))),
+	SC(epoll_pwait2, MB, O(RETX(1, 2, SZ_EPOLL_EVENT))),
 	SC(futex,	SP),
 	SC(nanosleep,	MB | OE, O(FIX(1, SZ_TIMESPEC))),
 	SC(clock_nanosleep, MB | OE, O(FIX(3, SZ_TIMESPEC))),
@@ -233,7 +233,7 @@ static const struct syscall_row syscall_table[] = {
 	SC(gettimeofday, 0, O(FIX(0, SZ_TIMEVAL), FIX(1, 8))),
 	SC(time,	0, O(FIX(0, 8))),
 	SC(times,	0, O(FIX(0, SZ_TMS))),
-	SC(getrandom,	0, O(RET(0))),
+	SC(getrandom,	0, O(RET(0, 1))),
 	SC(alarm,	TM),
 	SC(setitimer,	TM, O(FIX(2, SZ_ITIMERVAL))),
 	SC(getitimer,	0, O(FIX(1, SZ_ITIMERVAL))),
@@ -252,7 +252,7 @@ static const struct syscall_row syscall_table[] = {
 	SC(getegid,	0),
 	SC(getresuid,	0, O(FIX(0, 4), FIX(1, 4), FIX(2, 4))),
 	SC(getresgid,	0, O(FIX(0, 4), FIX(1, 4), FIX(2, 4))),
-	SC(getgroups,	0, O(RETX(1, 4))),
+	SC(getgroups,	0, O(RETX(1, 0, 4))),
 	SC(getpgrp,	0),
 	SC(getpgid,	0),
 	SC(getsid,	0),
@@ -274,7 +274,7 @@ static const struct syscall_row syscall_table[] = {
 	SC(prlimit64,	0, O(FIX(3, SZ_RLIMIT))),
 	SC(getrusage,	0, O(FIX(1, SZ_RUSAGE))),
 	SC(getcpu,	0, O(FIX(0, 4), FIX(1, 4))),
-	SC(sched_getaffinity, 0, O(RET(2))),
+	SC(sched_getaffinity, 0, O(RET(2, 1))),
 	SC(sched_setaffinity, 0),
 	SC(sched_getparam, 0, O(FIX(1, 4))),
 	SC(sched_getscheduler, 0),

@@ -1036,6 +1036,40 @@ def c_python3(h):
         raise Fail('the recorded run did not collect 600 items:\n' + tail(rec.stdout))
 
 
+PY_TIMER_SCRIPT = r"""
+import hashlib, os, signal, threading
+alarms = 0
+def on_alarm(sig, frame):
+    global alarms
+    alarms += 1
+signal.signal(signal.SIGALRM, on_alarm)
+r, w = os.pipe()
+reader = threading.Thread(target=lambda: os.read(r, 1))
+reader.start()
+signal.setitimer(signal.ITIMER_REAL, 0.0002, 0.0002)
+digest = b''
+for i in range(20000):
+    digest = hashlib.sha256(digest + str(i).encode()).digest()
+signal.setitimer(signal.ITIMER_REAL, 0)
+os.write(w, b'x')
+reader.join()
+print(digest.hex(), 'alarms', 'some' if alarms else 'none')
+"""
+PY_TIMER_DIGEST = b'7d6888aadd29147a6dc83f66cafb7aecb5b1a8ddd9051b5b00964626b3dd4658'
+
+
+@case('python3-timer')
+def c_python3_timer(h):
+    # A 200 us interval timer interrupts the interpreter while a second
+    # thread waits in read(2): each signal rolls the main thread back, and
+    # the rollback must restore all it wrote but the reader's 1-byte buffer.
+    argv, script = python_script(h, 'timer.py', PY_TIMER_SCRIPT)
+    _, rec = h.record_replay(argv, remove=[script])
+    if not rec.stdout.startswith(PY_TIMER_DIGEST + b' alarms some'):
+        raise Fail('the recorded run computed something else, or took no signal:\n' +
+                   tail(rec.stdout))
+
+
 @case('pigz')
 def c_pigz(h):
     pigz = need('pigz')

@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <linux/filter.h>
 #include <linux/futex.h>
 #include <linux/seccomp.h>
@@ -223,6 +224,34 @@ Test(model, read_eof_and_error_have_no_outputs)
 	cr_assert_eq(raw(r), -EBADF);
 	outputs(SYS_read, (uint64_t[6]){ (uint64_t)-1, at(0), 64 }, raw(r));
 	cr_assert_eq(ranges.n, 0, "a failed read writes nothing");
+}
+
+/* A rollback keeps what syscalls still running may write: their outputs with
+ * no result yet (INT64_MAX) must stay within their buffers, or the rollback
+ * of another thread keeps (does not restore) memory far beyond them. */
+Test(model, running_syscalls_stay_in_their_buffers)
+{
+	static const struct {
+		long nr;
+		uint64_t args[6];
+		uint64_t len;
+	} rows[] = {
+		{ SYS_read, { 3, 4096, 1 }, 1 },
+		{ SYS_pread64, { 3, 4096, 64, 0 }, 64 },
+		{ SYS_recvfrom, { 3, 4096, 16, 0, 0, 0 }, 16 },
+		{ SYS_epoll_wait, { 3, 4096, 4, 0 }, 4 * 12 },
+		{ SYS_getrandom, { 4096, 32, 0 }, 32 },
+		{ SYS_getgroups, { 8, 4096 }, 8 * 4 },
+	};
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		ranges.n = 0;
+		outputs(rows[i].nr, rows[i].args, INT64_MAX);
+		cr_assert_eq(ranges.n, 1, "syscall %ld: one range", rows[i].nr);
+		cr_assert_eq(ranges.v[0].addr, 4096);
+		cr_assert_eq(ranges.v[0].len, rows[i].len, "syscall %ld: %" PRIu64 " bytes, not %" PRIu64,
+			     rows[i].nr, rows[i].len, (uint64_t)ranges.v[0].len);
+	}
 }
 
 Test(model, pread64_covers_result_bytes)
