@@ -654,23 +654,6 @@ def c_signal_async(h):
         raise Fail('signals were not delivered right in the recording:\n' + tail(rec.stdout))
 
 
-@prog_case('timer_flood')
-def c_timer_flood(h):
-    # SIGALRM every 50 us: faster than a recorder delivers them; each
-    # rollback to a handler entry must restore the mask the handler's
-    # rt_sigreturn changed.
-    _, rec = h.record_replay([h.prog('timer_flood')], replays=2)
-    expect_output(rec, b'timer_flood: ok\n', 'did not get through its timer signals')
-
-
-@prog_case('read_loop')
-def c_read_loop(h):
-    # a thread whose syscalls may block but never do must still give the
-    # CPU to the others: recording would never end otherwise
-    _, rec = h.record_replay([h.prog('read_loop')])
-    expect_output(rec, b'read_loop: ok\n', 'did not end')
-
-
 @prog_case('mmap_file')
 def c_mmap_file(h):
     path = h.path('mapped-input.txt')
@@ -741,10 +724,33 @@ def expect_output(rec, line, why):
         raise Fail(f'the recorded run {why}:\n' + tail(rec.stdout))
 
 
-@prog_case('spin_flag')
-def c_spin_flag(h):
-    _, rec = h.record_replay([h.prog('spin_flag')], replays=2)
-    expect_output(rec, b'spin_flag: ok\n', 'did not get through its spin waits')
+# Test programs that print "NAME: ok" when they saw what they should:
+# name, replays, what the recording did wrong if not.
+OK_PROGS = [
+    ('spin_flag', 2, 'did not get through its spin waits'),
+    ('spsc_queue', 1, 'lost or corrupted items'),
+    ('alarm_flag', 2, 'did not see every signal'),
+    # signal handlers run under the mask of the sigsuspend, ppoll, pselect
+    # or epoll_pwait they interrupt; the program's own mask comes back
+    ('wait_mask', 1, 'saw a wrong signal mask'),
+    # SIGALRM every 50 us, faster than uprr delivers it: a rollback to a
+    # handler's entry restores the mask its rt_sigreturn changed
+    ('timer_flood', 2, 'did not get through its timer signals'),
+    # a thread whose syscalls may block but never do gives the CPU up too
+    ('read_loop', 1, 'did not end'),
+]
+
+
+def ok_prog_case(name, replays, why):
+    @prog_case(name)
+    def c(h):
+        _, rec = h.record_replay([h.prog(name)], replays=replays)
+        expect_output(rec, f'{name}: ok\n'.encode(), why)
+    return c
+
+
+for _name, _replays, _why in OK_PROGS:
+    ok_prog_case(_name, _replays, _why)
 
 
 def check_spinlock(rec, preempted=True):
@@ -763,18 +769,6 @@ def check_spinlock(rec, preempted=True):
 def c_spinlock(h):
     _, rec = h.record_replay([h.prog('spinlock')], replays=2)
     check_spinlock(rec)
-
-
-@prog_case('spsc_queue')
-def c_spsc_queue(h):
-    _, rec = h.record_replay([h.prog('spsc_queue')])
-    expect_output(rec, b'spsc_queue: ok\n', 'lost or corrupted items')
-
-
-@prog_case('alarm_flag')
-def c_alarm_flag(h):
-    _, rec = h.record_replay([h.prog('alarm_flag')], replays=2)
-    expect_output(rec, b'alarm_flag: ok\n', 'did not see every signal')
 
 
 @prog_case('racy_compute')
@@ -1406,14 +1400,6 @@ def check_fork_thread(rec):
         raise Fail('the child saw a counter older than the one before the fork:\n' +
                    tail(rec.stdout))
     return parent.group(1), child.group(1)
-
-
-@prog_case('wait_mask')
-def c_wait_mask(h):
-    """Signals that interrupt sigsuspend, ppoll, pselect and epoll_pwait run
-    their handlers under the wait's mask; the program's own comes back."""
-    _, rec = h.record_replay([h.prog('wait_mask')])
-    expect_output(rec, b'wait_mask: ok\n', 'saw a wrong signal mask')
 
 
 @prog_case('shared_file')
