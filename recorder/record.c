@@ -884,7 +884,6 @@ signal_during_syscall(const struct rthread *t)
 static void
 raise_during_syscall(struct rthread *t)
 {
-	t->injected = false;
 	t->injecting_late = true;
 	t->injecting_sig = take_deferred(t, &t->injecting_info);
 	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
@@ -1405,19 +1404,16 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0 || tracee_get_regs(t->tid, &regs) < 0)
 		return;
 	if (t->injecting_sig == sig) {
-		/* the signal we raised at an event: give it its original siginfo */
 		t->injecting_sig = 0;
-		if (t->injecting_late && !arch_regs_differ(&regs, &t->regs)) {
-			t->injecting_late = false;
-			record_signal(rec, t, sig, &t->injecting_info, TRACE_SIGNAL_AT_EVENT, &regs);
-		} else if (t->injecting_late) {
-			/* not delivered at the syscall's exit: as if it came now */
-			t->injecting_late = false;
-			si = t->injecting_info;
-			goto arrived;
+		if (!t->injecting_late) {
+			/* the signal we raised at an event: give it its original siginfo */
+			resume_user(rec, t, sig, &t->injecting_info);
+			return;
 		}
-		resume_user(rec, t, sig, &t->injecting_info);
-		return;
+		/* raised during its syscall: one arriving now, with its own siginfo
+		 * (at the syscall's exit, as one pending at that event) */
+		t->injecting_late = false;
+		si = t->injecting_info;
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		at_execution_point(rec, t, &regs, t->ticks_base + 1);
@@ -1437,10 +1433,9 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	if (!arch_regs_differ(&regs, &t->regs)) {
 		/* pending when the thread left its last event: deliver it there */
 		record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
-		resume_user(rec, t, sig, NULL);
+		resume_user(rec, t, sig, &si);
 		return;
 	}
-arrived:
 	/* arrived while running user code: deliver it at the next execution
 	 * point, a counted branch or the next syscall, whichever comes first
 	 * (the next syscall only, the first time: no restore point was taken) */
