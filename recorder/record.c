@@ -42,9 +42,6 @@
 /* Rollbacks tried in one run of user code before uprr stops trying to reach
  * an execution point there (the thread then runs to its next event). */
 #define MAX_ROLLBACKS 8
-/* Room for the XSAVE area of PTRACE_GETREGSET NT_X86_XSTATE (2.5 KiB with
- * AVX-512; cpuid leaf 0xd gives the exact size). */
-#define XSTATE_CAP 4096
 /* Time a thread has to reach a counted branch once its budget is armed. */
 #define TRAP_GRACE_NS 4000000ull
 
@@ -93,7 +90,7 @@ struct rthread {
 	struct user_regs_struct start_regs;
 	uint64_t start_mask;		/* its signal mask there: rt_sigreturn,
 					 * untraced, may change it in the run */
-	uint8_t *xstate;	      /* XSTATE_CAP bytes, allocated at its first run */
+	uint8_t *xstate;	      /* arch_xstate_size() bytes, allocated at its first run */
 	size_t xstate_len;
 	bool trap_armed;	      /* the budget traps at its next counted branch */
 	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
@@ -486,8 +483,9 @@ start_run(struct recorder *rec, struct rthread *t)
 		}
 	}
 	if (!t->xstate)
-		t->xstate = malloc(XSTATE_CAP);
-	if (!t->xstate || tracee_get_xstate(t->tid, t->xstate, XSTATE_CAP, &t->xstate_len) < 0 ||
+		t->xstate = malloc(arch_xstate_size());
+	if (!t->xstate ||
+	    tracee_get_xstate(t->tid, t->xstate, arch_xstate_size(), &t->xstate_len) < 0 ||
 	    tracee_get_sigmask(t->tid, &t->start_mask) < 0)
 		t->xstate_len = 0; /* this run cannot be rolled back */
 	if (ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
