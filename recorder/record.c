@@ -96,6 +96,7 @@ struct rthread {
 	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
 	unsigned rollbacks;	      /* in this run of user code */
 	bool uncountable;	      /* gave up reaching an execution point in this run */
+	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 };
 
@@ -579,6 +580,8 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 		stop_recording(rec, "%s", "out of memory");
 		return;
 	}
+	parent = find_thread(rec, ptid); /* add_thread may have moved it */
+	child->own_affinity = parent->own_affinity;
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		stop_recording(rec, "%s", "a new thread did not stop as expected");
@@ -780,6 +783,35 @@ woken_waiter(struct recorder *rec, const struct rthread *t, int64_t result)
 	return 0;
 }
 
+/*
+ * uprr pins the program to its own CPU (ptrace round trips stay cheap), but
+ * the program must see the CPUs it would have had natively: nproc, sort
+ * --parallel and thread pools size themselves by sched_getaffinity(2). Its
+ * result, the size of the kernel's mask in bytes, stays; the mask becomes
+ * uprr's own affinity from before it pinned itself, unless the program set
+ * the thread's affinity itself.
+ */
+static void
+show_native_affinity(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	struct rthread *target;
+
+	if (t->model_nr == __NR_sched_setaffinity && result == 0) {
+		target = t->model_args[0] ? find_thread(rec, (pid_t)t->model_args[0]) : t;
+		if (target)
+			target->own_affinity = true;
+		return;
+	}
+	if (t->model_nr != __NR_sched_getaffinity || result <= 0 || !rec->have_affinity)
+		return;
+	target = t->model_args[0] ? find_thread(rec, (pid_t)t->model_args[0]) : t;
+	if (!target || target->own_affinity)
+		return;
+	if (tracee_write(t->space->mem.memfd, t->model_args[2], &rec->affinity,
+			 MIN((size_t)result, sizeof(rec->affinity))) < 0)
+		log_debug("thread %d: cannot show its native CPU affinity", t->tid);
+}
+
 static void
 on_syscall_exit(struct recorder *rec, struct rthread *t)
 {
@@ -796,6 +828,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->restart_nr = t->model_nr;
 		memcpy(t->restart_args, t->model_args, sizeof(t->args));
 	}
+	show_native_affinity(rec, t, result);
 	if (rec_syscall_outputs((long)t->model_nr, t->model_args, result, &t->entry, mem_read,
 				&t->tid, &rec->ranges) < 0 ||
 	    collect_blobs(rec, t->tid, &nblobs) < 0) {

@@ -2032,6 +2032,20 @@ def c_environment(h):
     compare(rec, h.replay(trace, env=dict(os.environ, UPRR_E2E_VALUE='changed')))
 
 
+@case('affinity')
+def c_affinity(h):
+    """uprr pins the program to one CPU, yet it sees the CPUs it has natively
+    (nproc: sched_getaffinity), and the affinity it sets itself (taskset)."""
+    sh = need('sh')
+    need('nproc')
+    need('taskset')
+    script = 'nproc; taskset -c 0 nproc; taskset -p $$ | sed "s/.*: //"'
+    native = run([sh, '-c', script], timeout=30, what='native')
+    trace, rec = h.record([sh, '-c', script])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare(rec, h.replay(trace))
+
+
 @case('killed-recorder')
 def c_killed_recorder(h):
     """SIGKILL to uprr record in mid-run: the tracee dies with it, and the
