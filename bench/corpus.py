@@ -93,6 +93,19 @@ CORPUS = [
     ('df-free', 'df -h / >/dev/null && free -m >/dev/null && echo ok', True),
     ('uptime-nproc', 'nproc; uptime >/dev/null && echo ok', True),
     ('urandom', 'head -c 16 /dev/urandom | od -An -tx1', False),
+    ('xargs-parallel', 'seq 1 40 | xargs -P 2 -n 5 echo | sort', True),
+    ('hexdump-xxd', 'head -c 64 in/lines.txt | hexdump -C | tail -2; head -c 16 in/words.txt | xxd', True),
+    ('zip-unzip', 'cd in && zip -qrX ../t.zip tree && cd .. && unzip -l t.zip | tail -1 && unzip -qd out t.zip && find out | sort', True),
+    ('cpio', 'cd in && find tree | sort | cpio -o --quiet -H newc | cpio -t --quiet | tail -3', True),
+    ('dash', 'dash -c \'i=0; while [ $i -lt 300 ]; do i=$((i + 1)); done; echo $i\'', True),
+    ('tclsh', 'echo \'puts [expr {6 * 7}]; puts [lsort {c a b}]\' | tclsh', True),
+    ('vim-ex', 'vim -es -u NONE -c "%s/zebra/ZEBRA/g" -c "w! out.txt" -c q in/words.txt; grep -c ZEBRA out.txt', True),
+    ('gfortran', 'printf "program p\\nprint *, sum([(i, i = 1, 100)])\\nend program\\n" > p.f90 && gfortran -o p p.f90 && ./p', True),
+    ('node', 'node -e "console.log([1, 2, 3].map(x => x * x).join(\',\'))"', True),
+    ('node-workers', 'node -e "const {Worker} = require(\'worker_threads\'); let n = 0; for (let i = 0; i < 2; i++) { const w = new Worker(\'const {parentPort} = require(\\\'worker_threads\\\'); let s = 0; for (let j = 0; j < 1e6; j++) s += j; parentPort.postMessage(s)\', {eval: true}); w.on(\'message\', m => { console.log(m); if (++n == 2) process.exit(0) }) }"', True),
+    ('java', 'java -Xshare:off -XX:+UseSerialGC -version 2>&1 | head -1', True),
+    ('strace', 'strace -f -o /dev/null true; echo $?', True),
+    ('gdb-batch', 'gdb -batch -nx -ex run -ex "info registers rip" --args /bin/true 2>&1 | grep -c "exited normally"', True),
 ]
 
 WORDS = ['alpha', 'beta', 'gamma', 'delta', 'zebra', 'apple', 'avocado', 'kiwi', 'lemon',
@@ -152,6 +165,8 @@ def survey(uprr, name, cmd, det, base, timeout):
     os.makedirs(work)
     make_fixture(fixture)
     nst, nout, nerr, _ = run(['/bin/sh', '-c', cmd], work, timeout)
+    if nst == 127:
+        return 'missing', 'not installed here'
     # the recording starts from a fresh work dir, as the native run did
     shutil.rmtree(work)
     os.makedirs(work)
@@ -202,6 +217,7 @@ def main():
         shutil.rmtree(base, ignore_errors=True)
     else:
         print(f'kept {base}', file=sys.stderr)
+    results = [r for r in results if r[1] != 'missing']
     classes = ['pass', 'refused', 'hang', 'diverged', 'differs', 'crash']
     n = len(results)
     counts = {c: sum(1 for r in results if r[1] == c) for c in classes}
