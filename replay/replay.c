@@ -49,6 +49,8 @@ struct pthread_r {
 	pid_t rec_tid; /* thread id in the recording */
 	pid_t tid;     /* thread id in this replay */
 	pid_t tgid;    /* its process in this replay */
+	pid_t rec_tgid;	  /* and in the recording */
+	pid_t rec_parent; /* its process's parent in the recording, 0: not recorded */
 	struct rec_space *space;
 	enum pthread_state state;
 	uint64_t nr, args[6];
@@ -98,6 +100,7 @@ struct replayer {
 	uint8_t *buf;
 	size_t buf_cap;
 	bool pmu;		 /* execution points are counted by the PMU */
+	struct rec_ptrace_emu ptrace; /* threads recorded processes trace */
 	int injecting;		 /* the signal deliver_injected raised, 0: none */
 };
 
@@ -194,14 +197,19 @@ static void
 remove_thread(struct replayer *rp, struct pthread_r *t)
 {
 	struct rec_space *sp = t->space;
-	pid_t tgid = t->tgid;
+	pid_t tgid = t->tgid, rec_tgid = t->rec_tgid;
+	struct rec_ptracee pt;
 
+	rec_ptrace_forget(&rp->ptrace, t->rec_tid);
 	*t = rp->threads[--rp->nthreads];
 	for (size_t i = 0; i < rp->nthreads; i++)
 		if (rp->threads[i].tgid == tgid)
 			return;
 	space_leave(sp);
 	forget_tracee_files(rp, tgid);
+	/* its tracees are detached (their next events resume them) */
+	while (rec_ptrace_tracer_gone(&rp->ptrace, rec_tgid, &pt))
+		;
 }
 
 static const char *
@@ -632,6 +640,63 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	return 0;
 }
 
+/* ---- emulated ptrace (recorder/ptrace-emu.c), as the recording did ---- */
+
+static int
+ptrace_locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
+{
+	struct pthread_r *t = find_rec(ctx, tid);
+
+	if (!t || !t->space)
+		return -ESRCH;
+	*ret_tid = t->tid;
+	*ret_tgid = t->tgid;
+	*ret_memfd = t->space->memfd;
+	return 0;
+}
+
+static int
+ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
+{
+	struct replayer *rp = ctx;
+	struct pthread_r *t = find_rec(rp, pt->tid);
+	enum tracee_delivery how;
+	int status;
+
+	if (!t)
+		return -ESRCH;
+	if (!sig)
+		return 0;
+	if (pt->stop == REC_PTRACE_EXEC_STOP) {
+		/* raised in the recording: its delivery is an event of the trace */
+		rec_ptrace_find(&rp->ptrace, pt->tid)->inject = sig;
+		return 0;
+	}
+	if (tracee_deliver_signal(t->tid, sig, si, &how, &status) < 0)
+		return -ESRCH;
+	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	return 0;
+}
+
+/* The recorded ptrace(2) call of @t succeeded: do to its tracee what it did. */
+static int
+replay_ptrace(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	char why[160] = "";
+	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume };
+	struct rec_ptrace_call c = {
+		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
+		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,
+		.why = why, .why_len = sizeof(why),
+	};
+	int64_t got = rec_ptrace_request(&rp->ptrace, &c, t->args);
+
+	if (got != (int64_t)ev->values[1])
+		return diverge(rp, ev, "ptrace request %ld returns %" PRId64 ", recorded %" PRId64 "%s%s",
+			       (long)t->args[0], got, (int64_t)ev->values[1], why[0] ? ": " : "", why);
+	return 0;
+}
+
 static int
 on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -644,8 +709,14 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
-	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr))))
-		return execute_syscall(rp, ev, t);
+	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr)))) {
+		int r = execute_syscall(rp, ev, t);
+
+		/* a traced execve stops after it, as recorded */
+		if (r == 0 && is_exec(t->nr) && result == 0)
+			(void)rec_ptrace_exec_stops(&rp->ptrace, t->rec_tid);
+		return r;
+	}
 	for (uint32_t i = 0; i < ev->nblobs; i++) {
 		const struct trace_blob *b = &ev->blobs[i];
 
@@ -655,6 +726,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (rec_syscall_wait_mask((long)t->nr, t->args, result, mem_read, &t->tid, &t->wait_mask) > 0)
 		t->has_wait_mask = true;
+	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace(rp, ev, t) < 0)
+		return rp->error;
 	if (ev->nvalues >= 4 && ev->values[3] && t->nr != __NR_mmap) {
 		/* it wrote a file that processes map MAP_SHARED: they see it */
 		struct mapped_file *f = shared_file(rp, ev, (uint32_t)(ev->values[3] - 1), false);
@@ -692,10 +765,21 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 {
 	const siginfo_t *info = NULL;
 	enum tracee_delivery how;
+	siginfo_t si;
 	int status = 0, r;
 
 	if (ev->nblobs >= 1 && ev->blobs[0].len == sizeof(siginfo_t))
 		info = ev->blobs[0].data;
+	if (rec_ptrace_intercepts(&rp->ptrace, t->rec_tid, sig)) {
+		/* a recorded tracer traces it: held in its stop, as recorded */
+		if (!info && ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
+			info = &si;
+		rec_ptrace_enter_stop(&rp->ptrace, t->rec_tid, REC_PTRACE_SIGNAL_STOP, info);
+		t->state = PT_HELD;
+		if (ret_how)
+			*ret_how = TRACEE_DELIVERY_NONE;
+		return 0;
+	}
 	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 	if (r < 0)
 		return diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
@@ -1162,9 +1246,19 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 	     tracee_write(t->space->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
 	    ((flags & CLONE_CHILD_SETTID) && tracee_write(sp->memfd, t->args[3], &rec_tid, sizeof(rec_tid)) < 0))
 		return diverge(rp, ev, "cannot write the new thread's id");
-	child = add_thread(rp, (pid_t)rec_tid, tid, tgid, sp);
-	if (!child)
-		return -ENOMEM;
+	{
+		pid_t rec_tgid = t->rec_tgid, rec_parent = t->rec_parent;
+
+		if (!(flags & CLONE_THREAD)) {
+			rec_tgid = (pid_t)rec_tid;
+			rec_parent = (flags & CLONE_PARENT) ? t->rec_parent : t->rec_tgid;
+		}
+		child = add_thread(rp, (pid_t)rec_tid, tid, tgid, sp);
+		if (!child)
+			return -ENOMEM;
+		child->rec_tgid = rec_tgid;
+		child->rec_parent = rec_parent;
+	}
 	child->state = PT_HELD;
 	return 0;
 }
@@ -1291,6 +1385,7 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	const struct trace_header *hdr = trace_reader_header(rp->r);
 	struct tracee_spawn_options sp = { 0 };
 	struct rec_space *space;
+	struct pthread_r *leader;
 	const char *exe;
 	pid_t pid;
 	int r, exec_errno = 0, cpu;
@@ -1320,8 +1415,10 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	rp->leader = pid;
 	rp->rec_leader = (pid_t)ev->tid;
 	space = space_new(pid, NULL);
-	if (!space || !add_thread(rp, (pid_t)ev->tid, pid, pid, space))
+	leader = space ? add_thread(rp, (pid_t)ev->tid, pid, pid, space) : NULL;
+	if (!leader)
 		return diverge(rp, ev, "cannot control the replayed process");
+	leader->rec_tgid = (pid_t)ev->tid;
 	r = restore_image(rp, ev, pid, space);
 	if (r < 0)
 		return r;
@@ -1618,5 +1715,6 @@ out:
 	free(rp.threads);
 	free(rp.buf);
 	rec_ranges_free(&rp.ranges);
+	rec_ptrace_free(&rp.ptrace);
 	return r;
 }
