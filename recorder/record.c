@@ -1058,7 +1058,8 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
 	int status = 0, r;
 
-	if (!t)
+	/* where it stands now: the tracer may have changed its registers */
+	if (!t || tracee_get_regs(t->tid, &t->regs) < 0)
 		return -ESRCH;
 	t->state = RT_HELD;
 	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);

@@ -57,6 +57,9 @@ struct pthread_r {
 	struct user_regs_struct regs;
 	bool has_wait_mask; /* its last syscall was interrupted with a temporary */
 	uint64_t wait_mask; /* signal mask, which the delivery must see */
+	bool held_wait;	    /* held for its tracer in such a delivery: the wait's
+			     * mask still holds, and held_own_mask comes back */
+	uint64_t held_own_mask;
 };
 
 /* A file of the trace, open for replayed processes to map: the trace's copy
@@ -101,6 +104,7 @@ struct replayer {
 	size_t buf_cap;
 	bool pmu;		 /* execution points are counted by the PMU */
 	struct rec_ptrace_emu ptrace; /* threads recorded processes trace */
+	const struct trace_event *ptrace_ev; /* the tracer's event being replayed */
 	int injecting;		 /* the signal deliver_injected raised, 0: none */
 };
 
@@ -642,6 +646,9 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 
 /* ---- emulated ptrace (recorder/ptrace-emu.c), as the recording did ---- */
 
+static int restore_own_mask(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+			    enum tracee_delivery how, uint64_t own_mask);
+
 static int
 ptrace_locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
 {
@@ -675,6 +682,10 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	if (tracee_deliver_signal(t->tid, sig, si, &how, &status) < 0)
 		return -ESRCH;
 	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	if (t->held_wait) {
+		t->held_wait = false;
+		return restore_own_mask(rp, rp->ptrace_ev, t, how, t->held_own_mask) < 0 ? -EIO : 0;
+	}
 	return 0;
 }
 
@@ -689,7 +700,10 @@ replay_ptrace(struct replayer *rp, const struct trace_event *ev, struct pthread_
 		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,
 		.why = why, .why_len = sizeof(why),
 	};
-	int64_t got = rec_ptrace_request(&rp->ptrace, &c, t->args);
+	int64_t got;
+
+	rp->ptrace_ev = ev;
+	got = rec_ptrace_request(&rp->ptrace, &c, t->args);
 
 	if (got != (int64_t)ev->values[1])
 		return diverge(rp, ev, "ptrace request %ld returns %" PRId64 ", recorded %" PRId64 "%s%s",
@@ -757,7 +771,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
  * Deliver @sig with the recorded siginfo to @t, stopped at the point of
  * delivery. A caught signal stops it at its handler's first instruction, as
  * in the recording, so its next run of user code starts where it did there.
- * Stores what happened in *@ret_how unless it is NULL.
+ * Stores what happened in *@ret_how unless it is NULL. Returns 0, 1 if a
+ * recorded tracer holds it instead (its emulated stop), or -EPROTO.
  */
 static int
 deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
@@ -778,7 +793,7 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 		t->state = PT_HELD;
 		if (ret_how)
 			*ret_how = TRACEE_DELIVERY_NONE;
-		return 0;
+		return 1;
 	}
 	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 	if (r < 0)
@@ -795,18 +810,65 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
  * interrupted), the delivery sees that mask, as the recorded one did, and the
  * frame saves the thread's own mask for rt_sigreturn(2) to restore.
  */
+/*
+ * After the delivery (@how) of a signal that interrupted a wait with a
+ * temporary mask: the thread's own mask @own_mask comes back as the kernel
+ * brings it back: in the handler's frame, for rt_sigreturn(2) to restore,
+ * or at once if nothing was delivered.
+ */
+static int
+restore_own_mask(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+		 enum tracee_delivery how, uint64_t own_mask)
+{
+	struct user_regs_struct regs;
+	int r = 0;
+
+	switch (how) {
+	case TRACEE_DELIVERY_HANDLER: /* rt_sigreturn restores the frame's mask */
+		r = tracee_get_regs(t->tid, &regs);
+		if (r >= 0)
+			r = tracee_write(t->space->memfd, regs.rsp + ARCH_SIGFRAME_MASK_OFFSET,
+					 &own_mask, sizeof(own_mask));
+		break;
+	case TRACEE_DELIVERY_NONE: /* the kernel would put it back now */
+		r = tracee_set_sigmask(t->tid, own_mask);
+		break;
+	case TRACEE_DELIVERY_RUNNING: /* the process ends or stops */
+		break;
+	}
+	if (r < 0)
+		return diverge(rp, ev, "cannot restore the signal mask of thread %d", t->tid);
+	return 0;
+}
+
+/*
+ * Raise @sig in @t, held after an event, and deliver it with the recorded
+ * siginfo. With @wait_mask (a sigsuspend, ppoll & co. the replay skipped was
+ * interrupted), the delivery sees that mask, as the recorded one did, and the
+ * frame saves the thread's own mask for rt_sigreturn(2) to restore. A thread
+ * its tracer held in such a delivery is still under the wait's mask.
+ */
 static int
 deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
 		 bool restore_regs, const uint64_t *wait_mask)
 {
 	enum tracee_delivery how;
 	enum tracee_stop kind;
-	struct user_regs_struct regs;
-	uint64_t own_mask;
+	uint64_t own_mask = 0, held_mask;
 	int got_sig, r;
 
-	if (wait_mask && (tracee_get_sigmask(t->tid, &own_mask) < 0 ||
-			  tracee_set_sigmask(t->tid, *wait_mask) < 0))
+	if (t->held_wait) {
+		own_mask = t->held_own_mask;
+		t->held_wait = false;
+		if (!wait_mask) {
+			if (tracee_get_sigmask(t->tid, &held_mask) < 0)
+				return diverge(rp, ev, "lost thread %d", t->tid);
+			wait_mask = &held_mask;
+		}
+	} else if (wait_mask && tracee_get_sigmask(t->tid, &own_mask) < 0) {
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	if (wait_mask && tracee_set_sigmask(t->tid, *wait_mask) < 0)
 		return diverge(rp, ev, "lost thread %d", t->tid);
 	syscall(SYS_tgkill, t->tgid, t->tid, sig);
 	rp->injecting = sig;
@@ -827,23 +889,14 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 	}
 	r = deliver(rp, ev, t, sig, &how);
 	if (r < 0 || !wait_mask)
-		return r;
-	switch (how) {
-	case TRACEE_DELIVERY_HANDLER: /* rt_sigreturn restores the frame's mask */
-		r = tracee_get_regs(t->tid, &regs);
-		if (r >= 0)
-			r = tracee_write(t->space->memfd, regs.rsp + ARCH_SIGFRAME_MASK_OFFSET,
-					 &own_mask, sizeof(own_mask));
-		break;
-	case TRACEE_DELIVERY_NONE: /* the kernel would put it back now */
-		r = tracee_set_sigmask(t->tid, own_mask);
-		break;
-	case TRACEE_DELIVERY_RUNNING: /* the process ends or stops */
-		break;
+		return r < 0 ? r : 0;
+	if (r == 1) {
+		/* held for its tracer: the kernel keeps the wait's mask */
+		t->held_wait = true;
+		t->held_own_mask = own_mask;
+		return 0;
 	}
-	if (r < 0)
-		return diverge(rp, ev, "cannot restore the signal mask of thread %d", t->tid);
-	return 0;
+	return restore_own_mask(rp, ev, t, how, own_mask);
 }
 
 /*
@@ -980,7 +1033,8 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 			return r;
 		rp->last_sig_rip = t->regs.rip;
 		rp->last_sig_tid = t->rec_tid;
-		return deliver(rp, ev, t, sig, NULL);
+		r = deliver(rp, ev, t, sig, NULL);
+		return r < 0 ? r : 0;
 	case TRACE_SIGNAL_AT_EVENT:
 		if (t->state == PT_AT_ENTRY)
 			return diverge(rp, ev, "signal recorded inside a syscall");
@@ -1012,7 +1066,8 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 			return r;
 		rp->last_sig_rip = t->regs.rip;
 		rp->last_sig_tid = t->rec_tid;
-		return deliver(rp, ev, t, sig, NULL);
+		r = deliver(rp, ev, t, sig, NULL);
+		return r < 0 ? r : 0;
 	default:
 		return diverge(rp, ev, "unknown signal kind %" PRIu64, ev->values[1]);
 	}
@@ -1473,6 +1528,13 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 		return diverge(rp, ev, "event for unknown thread %u", ev->tid);
 	if (ev->type != TRACE_EV_SIGNAL) /* only the next event may be its delivery */
 		t->has_wait_mask = false;
+	if (t->held_wait && !(ev->type == TRACE_EV_SIGNAL && ev->values[1] == TRACE_SIGNAL_AT_EVENT)) {
+		/* its tracer let it go without a signal and no other came: the
+		 * kernel put its own mask back on the way to user mode */
+		t->held_wait = false;
+		if (tracee_set_sigmask(t->tid, t->held_own_mask) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+	}
 	switch (ev->type) {
 	case TRACE_EV_SYSCALL_ENTRY:
 		return on_entry(rp, ev, t);

@@ -25,7 +25,7 @@
 
 #include "progs.h"
 
-static volatile long secret = 0x1234;
+static volatile long secret = 0x1234, seen;
 static int *volatile bad_address = (int *)8;
 static volatile sig_atomic_t usr1_count;
 static int failures;
@@ -75,7 +75,7 @@ crash(void)
 		if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
 			_exit(20);
 		raise(SIGSTOP);
-		say("child: the secret is now 0x%lx\n", secret);
+		seen = secret;
 		*bad_address = 1;
 		_exit(21);
 	}
@@ -100,6 +100,9 @@ crash(void)
 	expect(ptrace(PTRACE_GETSIGINFO, pid, 0, &si) == 0 && si.si_signo == SIGSEGV &&
 		       si.si_addr == (void *)8 && si.si_code == SEGV_MAPERR,
 	       "GETSIGINFO: SIGSEGV at address 8");
+	errno = 0;
+	word = ptrace(PTRACE_PEEKDATA, pid, &seen, 0);
+	expect(errno == 0 && word == 0xbeef, "the child saw the secret the parent wrote");
 	expect(ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0, "GETREGS at the crash");
 	errno = 0;
 	word = ptrace(PTRACE_PEEKTEXT, pid, (void *)regs.rip, 0);
@@ -164,16 +167,20 @@ attach(void)
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0) {
-		sigset_t none;
+		sigset_t none, usr1;
 
+		/* SIGUSR1 only inside sigsuspend: none lands between the test
+		 * of the count and the wait */
 		sigemptyset(&none);
+		sigemptyset(&usr1);
+		sigaddset(&usr1, SIGUSR1);
+		sigprocmask(SIG_BLOCK, &usr1, NULL);
 		close(fds[0]);
 		if (write(fds[1], "r", 1) != 1)
 			_exit(20);
 		while (usr1_count < 2)
 			sigsuspend(&none);
-		say("child: SIGUSR1 handled %d time(s)\n", (int)usr1_count);
-		_exit(3);
+		_exit(usr1_count == 2 ? 3 : 4);
 	}
 	close(fds[1]);
 	if (read(fds[0], &c, 1) != 1)
@@ -212,10 +219,8 @@ attach(void)
 int
 main(int argc, char **argv)
 {
-	if (argc == 2 && strcmp(argv[1], "exec-child") == 0) {
-		say("exec'd child: running\n");
+	if (argc == 2 && strcmp(argv[1], "exec-child") == 0)
 		return 7;
-	}
 	if (argc == 2 && strcmp(argv[1], "crash") == 0)
 		return crash();
 	if (argc == 2 && strcmp(argv[1], "exec") == 0)
