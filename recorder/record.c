@@ -414,6 +414,8 @@ deadline_passed(struct recorder *rec, pid_t tid, uint64_t *ret_wait_ns)
 	return false;
 }
 
+static void dispatch(struct recorder *rec, pid_t tid, int status);
+
 /* The PMU counts @t's ticks from 0 as its run of user code starts. */
 static void
 restart_pmu(struct recorder *rec, struct rthread *t)
@@ -492,8 +494,6 @@ start_run(struct recorder *rec, struct rthread *t)
 	if (ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
 		log_debug("cannot reset the tick budget");
 }
-
-static void dispatch(struct recorder *rec, pid_t tid, int status);
 
 /*
  * @t entered an emulated ptrace-stop: it waits, held, for its tracer, and a
@@ -1084,10 +1084,6 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	return r < 0 ? -ESRCH : 0;
 }
 
-static const struct rec_ptrace_ops ptrace_ops = {
-	.locate = ptrace_locate, .parent_of = ptrace_parent_of, .resume = ptrace_resume,
-};
-
 /* Make @t's syscall, at its seccomp stop, return @result without running:
  * its exit stop follows (seccomp(2): orig_rax -1 skips it). */
 static void
@@ -1128,13 +1124,13 @@ static bool
 emulate_syscall(struct recorder *rec, struct rthread *t)
 {
 	char why[160] = "";
+	struct rec_ptrace_ops ops = { rec, ptrace_locate, ptrace_parent_of, ptrace_resume };
 	struct rec_ptrace_call c = {
-		.ops = &ptrace_ops, .tracer = t->tid, .tracer_tgid = t->tgid,
+		.ops = &ops, .tracer = t->tid, .tracer_tgid = t->tgid,
 		.parent_tgid = t->parent_tgid, .tracer_memfd = t->space->mem.memfd,
 		.why = why, .why_len = sizeof(why),
 	};
 	struct rec_ptracee *pt;
-	struct rec_ptrace_ops ops = ptrace_ops;
 	int64_t result;
 
 	if (t->model_nr == __NR_wait4 && rec_ptrace_has_tracees(&rec->ptrace, t->tgid)) {
@@ -1147,8 +1143,6 @@ emulate_syscall(struct recorder *rec, struct rthread *t)
 	}
 	if (t->model_nr != __NR_ptrace)
 		return false;
-	ops.ctx = rec;
-	c.ops = &ops;
 	result = rec_ptrace_request(&rec->ptrace, &c, t->model_args);
 	if (result == -ENOTSUP) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
