@@ -1884,15 +1884,48 @@ def c_record_missing(h):
 
 @case('record-unsupported')
 def c_record_unsupported(h):
-    """A syscall or ioctl uprr cannot record stops the recording (exit 125)
-    with one line that names it; the program gets no further."""
-    for what, name in (('syscall', 'io_uring_setup'), ('ioctl', 'ioctl')):
+    """A request uprr does not model runs in the kernel. If the kernel accepts
+    it (io_uring_setup, else userfaultfd), the recording stops (exit 125)
+    with one line that names it, before the program sees the result. If the
+    kernel rejects it (an unknown ioctl: ENOTTY), the failure is recorded and
+    replayed, and the program goes on as natively."""
+    for what, name in (('io_uring', 'io_uring_setup'), ('userfaultfd', 'userfaultfd')):
+        native = run([h.prog('unsupported'), what], timeout=60, what='unsupported (native)')
+        if b'it returned a result' not in native.stdout:
+            log(f'  {name} fails natively here: {native.stdout!r}')
+            continue
         r = run([h.uprr, 'record', '-o', h.new_trace_path('unsupported-' + what), '--',
                  h.prog('unsupported'), what], timeout=60, what='uprr record')
-        check_uprr_error(r, f'record of an unsupported {what}', name)
+        check_uprr_error(r, f'record of an unsupported {name}', name)
         if b'about to make' not in r.stdout or b'it returned' in r.stdout:
-            raise Fail(f'record of an unsupported {what}: the program\'s output is wrong: '
+            raise Fail(f'record of an unsupported {name}: the program\'s output is wrong: '
                        f'{r.stdout!r}')
+        break
+    else:
+        raise Skip('the kernel refuses both io_uring_setup and userfaultfd here: no unknown '
+                   'call succeeds to stop a recording')
+    with open(os.devnull, 'rb') as null:
+        native = run([h.prog('unsupported'), 'ioctl'], timeout=60, what='unsupported (native)',
+                     stdin=null)
+    with open(os.devnull, 'rb') as null:
+        trace, rec = h.record([h.prog('unsupported'), 'ioctl'], name='unsupported-ioctl',
+                              stdin=null)
+    compare(rec, h.replay(trace))
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'unsupported: it returned -1 (ENOTTY)\n', 'the ioctl did not fail')
+
+
+@prog_case('unknown_calls')
+def c_unknown_calls(h):
+    """Calls the kernel rejects (syscall 500, unknown ioctl, fcntl, prctl,
+    futex, keyctl and ptrace requests, io_uring_setup with no entries) are
+    recorded as their failures and replayed; an unknown futex request that
+    blocks lets the other thread run. Same output as a native run."""
+    native = run([h.prog('unknown_calls')], timeout=60, what='unknown_calls (native)')
+    _, rec = h.record_replay([h.prog('unknown_calls')])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'unknown_calls: ok\n', 'did not end')
+    expect_output(rec, b'syscall 500: -1 ENOSYS\n', 'syscall 500 did not fail with ENOSYS')
 
 
 @case('record-setuid-child')
