@@ -32,8 +32,6 @@
 #define REC_TCSETS2 0x402c542bul
 #define REC_TCSETSW2 0x402c542cul
 #define REC_TCSETSF2 0x402c542dul
-/* quotactl(2) sub-commands are QCMD(cmd, type): the command above the type */
-#define QSUB(c) ((uint64_t)(c) >> 8)
 /* XFS quota commands of linux/dqblk_xfs.h: XQM_CMD(n), not QCMD-shaped */
 #define REC_Q_XGETQUOTA (('X' << 8) + 3)
 #define REC_Q_XGETQSTAT (('X' << 8) + 5)
@@ -293,16 +291,16 @@ static const struct sub_row keyctl_subs[] = {
 };
 
 static const struct sub_row quotactl_subs[] = {
-	/* quotactl(2), fs/quota/quota.c: by QSUB(cmd) */
-	ROW(QSUB(Q_SYNC), "Q_SYNC", SUB_OK),
-	ROW(QSUB(Q_QUOTAON), "Q_QUOTAON", SUB_OK),
-	ROW(QSUB(Q_QUOTAOFF), "Q_QUOTAOFF", SUB_OK),
-	ROW(QSUB(Q_GETFMT), "Q_GETFMT", SUB_OK, W(FIX(3, 4))),
-	ROW(QSUB(Q_GETINFO), "Q_GETINFO", SUB_OK, W(FIX(3, sizeof(struct if_dqinfo)))),
-	ROW(QSUB(Q_SETINFO), "Q_SETINFO", SUB_OK),
-	ROW(QSUB(Q_GETQUOTA), "Q_GETQUOTA", SUB_OK, W(FIX(3, sizeof(struct if_dqblk)))),
-	ROW(QSUB(Q_SETQUOTA), "Q_SETQUOTA", SUB_OK),
-	ROW(QSUB(Q_GETNEXTQUOTA), "Q_GETNEXTQUOTA", SUB_OK, W(FIX(3, sizeof(struct if_nextdqblk)))),
+	/* quotactl(2), fs/quota/quota.c: by the command of QCMD(cmd, type) */
+	ROW(Q_SYNC, "Q_SYNC", SUB_OK),
+	ROW(Q_QUOTAON, "Q_QUOTAON", SUB_OK),
+	ROW(Q_QUOTAOFF, "Q_QUOTAOFF", SUB_OK),
+	ROW(Q_GETFMT, "Q_GETFMT", SUB_OK, W(FIX(3, 4))),
+	ROW(Q_GETINFO, "Q_GETINFO", SUB_OK, W(FIX(3, sizeof(struct if_dqinfo)))),
+	ROW(Q_SETINFO, "Q_SETINFO", SUB_OK),
+	ROW(Q_GETQUOTA, "Q_GETQUOTA", SUB_OK, W(FIX(3, sizeof(struct if_dqblk)))),
+	ROW(Q_SETQUOTA, "Q_SETQUOTA", SUB_OK),
+	ROW(Q_GETNEXTQUOTA, "Q_GETNEXTQUOTA", SUB_OK, W(FIX(3, sizeof(struct if_nextdqblk)))),
 	ROW(REC_Q_XGETQUOTA, "Q_XGETQUOTA", 0, .why = "XFS quota structures are not modelled"),
 	ROW(REC_Q_XGETQSTAT, "Q_XGETQSTAT", 0, .why = "XFS quota structures are not modelled"),
 	ROW(REC_Q_XGETQSTATV, "Q_XGETQSTATV", 0, .why = "XFS quota structures are not modelled"),
