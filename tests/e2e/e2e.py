@@ -23,6 +23,7 @@ Only the Python standard library is used; run it with /usr/bin/python3.
 
 import argparse
 import ctypes
+import contextlib
 import difflib
 import gzip
 import hashlib
@@ -1926,6 +1927,40 @@ def c_unknown_calls(h):
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
     expect_output(rec, b'unknown_calls: ok\n', 'did not end')
     expect_output(rec, b'syscall 500: -1 ENOSYS\n', 'syscall 500 did not fail with ENOSYS')
+
+
+def native_record_replay(h, argv, name, *, stdin_null=False):
+    """Run @argv natively, record it, replay it: the three outputs match
+    byte for byte. Returns the recording."""
+    def null():
+        return open(os.devnull, 'rb') if stdin_null else contextlib.nullcontext()
+    with null() as f:
+        native = run(argv, timeout=60, what=f'{name} (native)', cwd=h.tmp, stdin=f)
+    if native.status != 0:
+        raise Fail(f'{name} fails natively\n  {native.explain()}')
+    with null() as f:
+        trace, rec = h.record(argv, name=name, stdin=f)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare(rec, h.replay(trace))
+    return rec
+
+
+@prog_case('pty_ioctls')
+def c_pty_ioctls(h):
+    """The pty and terminal ioctls of script, expect and tmux (TIOCGPTN,
+    TIOCSPTLCK, TIOCSWINSZ, TCGETS2, TCGETA, TIOCPKT, TIOCSCTTY, TIOCGSID,
+    TIOCNOTTY...) record and replay, with the output of a native run."""
+    rec = native_record_replay(h, [h.prog('pty_ioctls')], 'pty_ioctls')
+    expect_output(rec, b'pty_ioctls: ok\n', 'did not end')
+
+
+@case('script-pty')
+def c_script_pty(h):
+    """script(1) of util-linux, a real pty user: it opens a pty, sets the
+    terminal up and runs a shell on the slave."""
+    rec = native_record_replay(h, [need('script'), '-q', '-c', 'echo hi', '/dev/null'], 'script',
+                               stdin_null=True)
+    expect_output(rec, b'hi\r\n', 'did not show the command\'s output')
 
 
 @case('record-setuid-child')
