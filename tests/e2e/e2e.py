@@ -1954,6 +1954,20 @@ def c_pty_ioctls(h):
     expect_output(rec, b'pty_ioctls: ok\n', 'did not end')
 
 
+@prog_case('syscall_zoo')
+def c_syscall_zoo(h):
+    """One call of each syscall and request the model learnt for issue 13
+    (pkeys, mmsg, splice, xattrs, mounts, keys, NUMA, prctl getters...):
+    recorded, replayed with its directory gone, and the same as natively."""
+    zoo = h.prog('syscall_zoo')
+    native = run([zoo, h.path('zoo-native')], timeout=60, what='syscall_zoo (native)')
+    trace, rec = h.record([zoo, h.path('zoo-rec')], name='syscall_zoo')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    remove_input(h.path('zoo-rec'))
+    compare(rec, h.replay(trace))
+    expect_output(rec, b'syscall_zoo: ok\n', 'did not end')
+
+
 @case('script-pty')
 def c_script_pty(h):
     """script(1) of util-linux, a real pty user: it opens a pty, sets the
