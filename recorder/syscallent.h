@@ -89,9 +89,22 @@
 #define SZ_TIMEX 208
 #define SZ_USTAT 32
 
-#ifndef __NR_fchmodat2
-#define __NR_fchmodat2 452 /* Linux 6.6, newer than Debian 12's headers */
+/* syscalls newer than Debian 12's headers (Linux 6.1): syscall_64.tbl */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451	/* Linux 6.5 */
 #endif
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452	/* Linux 6.6 */
+#endif
+#ifndef __NR_futex_wake
+#define __NR_futex_wake 454	/* Linux 6.7 */
+#define __NR_futex_wait 455
+#define __NR_futex_requeue 456
+#endif
+#ifndef __NR_mseal
+#define __NR_mseal 462		/* Linux 6.10 */
+#endif
+#define SZ_CACHESTAT 40		/* struct cachestat: five u64 */
 
 static const struct syscall_row syscall_table[] = {
 	/* file I/O */
@@ -151,6 +164,7 @@ static const struct syscall_row syscall_table[] = {
 	SC(tee,		MB),
 	SC(vmsplice,	MB, O(IOV(1, 2)), INIOV(1, 2)),
 	SC(sync_file_range, 0),
+	SC(cachestat,	0, O(FIX(2, SZ_CACHESTAT))),
 
 	/* files and directories */
 	SC(stat,	0, O(FIX(1, SZ_STAT))),
@@ -258,6 +272,9 @@ static const struct syscall_row syscall_table[] = {
 	SC(set_mempolicy_home_node, 0),
 	SC(get_mempolicy, 0, O(FIX(0, 4), NODES(1, 2))),
 	SC(migrate_pages, 0),
+	/* a sealed mapping refuses later munmap, mprotect...: replay seals it
+	 * too, since it executes those */
+	SC(mseal,	RX),
 	SC(move_pages,	0, O(AX(4, 1, 4))),
 
 	/* sockets */
@@ -293,6 +310,11 @@ static const struct syscall_row syscall_table[] = {
 	SC(epoll_pwait,	MB, O(RETX(1, 2, SZ_EPOLL_EVENT))),
 	SC(epoll_pwait2, MB, O(RETX(1, 2, SZ_EPOLL_EVENT))),
 	SC(futex,	SP),
+	/* futex2 (Linux 5.16, 6.7): they write no memory */
+	SC(futex_waitv,	MB),
+	SC(futex_wait,	MB),
+	SC(futex_wake,	0),
+	SC(futex_requeue, 0),
 	SC(nanosleep,	MB | OE, O(FIX(1, SZ_TIMESPEC))),
 	SC(clock_nanosleep, MB | OE, O(FIX(3, SZ_TIMESPEC))),
 	SC(pause,	MB),

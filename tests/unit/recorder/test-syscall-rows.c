@@ -720,3 +720,42 @@ Test(rows, new_rows_are_known)
 	cr_assert_not(rec_syscall_known(SYS_io_uring_setup));
 	cr_assert_not(rec_syscall_known(SYS_userfaultfd));
 }
+
+Test(rows, cachestat_covers_struct_cachestat)
+{
+	int fd = tmp_file_with("cached");
+	uint64_t *range = (uint64_t *)(arena + 0);
+	int64_t r;
+
+	range[0] = 0;
+	range[1] = 0; /* to the end */
+	r = run_checked(451 /* cachestat */, (uint64_t[6]){ fd, at(0), at(64), 0 });
+	need(r, "cachestat (Linux 6.5)");
+	cr_assert_eq(covered(&ranges), 40);
+	close(fd);
+}
+
+Test(rows, futex2_and_mseal_write_nothing)
+{
+	void *p = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int64_t r;
+
+	*(uint32_t *)(arena + 64) = 1;
+	/* FUTEX2_SIZE_U32 (2): no waiters, so none woken */
+	r = run_checked(454 /* futex_wake */, (uint64_t[6]){ at(64), 0xffffffffull, 1, 2 });
+	need(r, "futex_wake (Linux 6.7)");
+	cr_assert_eq(r, 0);
+	cr_assert_eq(ranges.n, 0);
+	/* the value differs: EAGAIN at once */
+	cr_assert_eq(run_checked(455 /* futex_wait */, (uint64_t[6]){ at(64), 0, 0xffffffffull, 2, 0, 0 }),
+		     -EAGAIN);
+	cr_assert_eq(ranges.n, 0);
+	cr_assert(rec_syscall_flags(455, (uint64_t[6]){ 0 }) & REC_SC_MAY_BLOCK);
+	cr_assert(rec_syscall_flags(SYS_futex_waitv, (uint64_t[6]){ 0 }) & REC_SC_MAY_BLOCK);
+	cr_assert(rec_syscall_flags(462, (uint64_t[6]){ 0 }) & REC_SC_REPLAY_EXEC,
+		  "replay seals the mapping too");
+	r = run_checked(462 /* mseal */, (uint64_t[6]){ (uintptr_t)p, 4096, 0 });
+	need(r, "mseal (Linux 6.10)");
+	cr_assert_eq(ranges.n, 0);
+	cr_assert_eq(munmap(p, 4096), -1, "sealed");
+}
