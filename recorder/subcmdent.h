@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The sub-command tables of the multiplexing syscalls (ioctl, fcntl, prctl,
- * futex, keyctl, quotactl, syslog): one row per request, with its name, what
+ * futex, keyctl, quotactl, syslog, sysfs, ptrace): one row per request, with its name, what
  * the kernel writes (an out kind of syscallent.h, arguments counted from the
  * syscall's first) and whether uprr records it. A row without SUB_OK only
  * names a request uprr does not record, with why (doc/unsupported.md lists
@@ -323,6 +323,46 @@ static const struct sub_row syslog_subs[] = {
 	ROW(10, "SYSLOG_ACTION_SIZE_BUFFER", SUB_OK),
 };
 
+static const struct sub_row ptrace_subs[] = {
+	/* uprr traces every tracee itself: between recorded processes it
+	 * emulates these (recorder/ptrace-emu.c); what they store at data,
+	 * ptrace(2) */
+	OK(PTRACE_TRACEME),
+	OK(PTRACE_ATTACH),
+	OK(PTRACE_SEIZE),
+	OK(PTRACE_PEEKTEXT, W(FIX(3, 8))),
+	OK(PTRACE_PEEKDATA, W(FIX(3, 8))),
+	OK(PTRACE_PEEKUSER, W(FIX(3, 8))),
+	OK(PTRACE_POKETEXT),
+	OK(PTRACE_POKEDATA),
+	OK(PTRACE_POKEUSER),
+	OK(PTRACE_GETREGS, W(FIX(3, sizeof(struct user_regs_struct)))),
+	OK(PTRACE_SETREGS),
+	OK(PTRACE_GETFPREGS, W(FIX(3, sizeof(struct user_fpregs_struct)))),
+	OK(PTRACE_SETFPREGS),
+	OK(PTRACE_GETSIGINFO, W(FIX(3, sizeof(siginfo_t)))),
+	OK(PTRACE_SETSIGINFO),
+	OK(PTRACE_GETEVENTMSG, W(FIX(3, 8))),
+	OK(PTRACE_SETOPTIONS),
+	OK(PTRACE_CONT),
+	OK(PTRACE_DETACH),
+	OK(PTRACE_KILL),
+	NO(PTRACE_SYSCALL, "not emulated yet"),
+	NO(PTRACE_SINGLESTEP, "not emulated yet"),
+	NO(PTRACE_INTERRUPT, "not emulated yet"),
+	NO(PTRACE_LISTEN, "not emulated yet"),
+	NO(PTRACE_GETREGSET, "not emulated yet"),
+	NO(PTRACE_SETREGSET, "not emulated yet"),
+	NO(PTRACE_GETSIGMASK, "not emulated yet"),
+	NO(PTRACE_SETSIGMASK, "not emulated yet"),
+	NO(PTRACE_PEEKSIGINFO, "not emulated yet"),
+	NO(PTRACE_GET_SYSCALL_INFO, "not emulated yet"),
+	NO(PTRACE_ARCH_PRCTL, "not emulated yet"),
+	NO(PTRACE_SYSEMU, "not emulated yet"),
+	NO(PTRACE_SYSEMU_SINGLESTEP, "not emulated yet"),
+	NO(PTRACE_SECCOMP_GET_FILTER, "not emulated yet"),
+};
+
 static const struct sub_row sysfs_subs[] = {
 	/* sysfs(2), fs/filesystems.c: option 2 copies a NUL-terminated name */
 	ROW(1, "sysfs option 1", SUB_OK),
@@ -351,6 +391,7 @@ static const struct sub_table {
 	  ARRAY_SIZE(quotactl_subs) },
 	{ __NR_syslog, "syslog", 0, false, NULL, syslog_subs, ARRAY_SIZE(syslog_subs) },
 	{ __NR_sysfs, "sysfs", 0, false, NULL, sysfs_subs, ARRAY_SIZE(sysfs_subs) },
+	{ __NR_ptrace, "ptrace", 0, false, NULL, ptrace_subs, ARRAY_SIZE(ptrace_subs) },
 };
 
 #undef OK

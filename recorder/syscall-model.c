@@ -25,6 +25,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <termios.h>
 
 #include "common/log.h"
@@ -291,17 +292,6 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 	if (!(row->flags & REC_SC_SPECIAL))
 		return 0;
 	switch (nr) {
-	case __NR_ptrace:
-		/* A tracee cannot be traced twice: PTRACE_TRACEME fails with EPERM
-		 * (ptrace_traceme(), kernel/ptrace.c), which the program sees as
-		 * "a debugger is attached", the truth; replay returns that. Other
-		 * requests run like unknown ones: they fail (EPERM on a process
-		 * uprr traces, ESRCH on one the caller does not trace), or
-		 * stop the recording. */
-		if (args[0] == PTRACE_TRACEME)
-			return 0;
-		snprintf(why, len, "ptrace request %ld", (long)args[0]);
-		return -ENOSYS;
 	case __NR_clone:
 		/* a thread, a process (fork), or a process sharing its parent's
 		 * memory until it execs (vfork); an untraced child would escape
