@@ -223,7 +223,10 @@ static const struct sub_row prctl_subs[] = {
 	/* the whole auxv, at most arg3 bytes; returns its size (Linux 6.4):
 	 * replay returns the recorded one */
 	OK(PR_GET_AUXV,	W(RET(1, 2))),
-	NO(PR_SET_MDWE,	"forbids the writable code uprr's counting code needs"),
+	/* memory-deny-write-execute (Linux 6.3): replay sets it too, since it
+	 * executes the mprotect and mmap calls it makes fail; uprr writes its
+	 * counting code through /proc/PID/mem, which it does not stop */
+	ROW(PR_SET_MDWE, "PR_SET_MDWE", SUB_OK | REC_SC_REPLAY_EXEC),
 	NO(PR_SET_MM,	"rewrites what /proc shows of the process"),
 	NO(PR_SET_TSC,	"uprr traps rdtsc through it"),
 	NO(PR_GET_TSC,	"uprr traps rdtsc through it"),

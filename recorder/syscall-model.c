@@ -126,7 +126,7 @@ rec_syscall_futex_wakes(long nr, const uint64_t args[6])
 struct sub_row {
 	uint64_t cmd;
 	const char *name;
-	uint32_t flags;		/* SUB_OK if recorded; REC_SC_MAY_BLOCK */
+	uint32_t flags;		/* SUB_OK if recorded; REC_SC_MAY_BLOCK, REC_SC_REPLAY_EXEC */
 	struct out_spec out;	/* what the kernel writes when it succeeds */
 	const char *why;	/* without SUB_OK: why uprr does not record it */
 };
@@ -221,7 +221,7 @@ rec_syscall_flags(long nr, const uint64_t args[6])
 		return 0;
 	flags = row->flags & ~REC_SC_KNOWN;
 	if ((flags & REC_SC_SPECIAL) && (sr = sub_lookup(nr, args, NULL)))
-		flags |= sr->flags & REC_SC_MAY_BLOCK;
+		flags |= sr->flags & (REC_SC_MAY_BLOCK | REC_SC_REPLAY_EXEC);
 	return flags;
 }
 

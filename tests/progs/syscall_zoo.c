@@ -276,6 +276,26 @@ mounts(int dir)
 	unlinkat(dir, "m", AT_REMOVEDIR);
 }
 
+/* Memory-deny-write-execute in a child (it lasts for the process): code
+ * cannot become writable and executable any more. */
+static void
+mdwe(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (show("PR_SET_MDWE", prctl(65 /* PR_SET_MDWE */, 1, 0, 0, 0)) == 0) {
+			show("PR_GET_MDWE", prctl(66 /* PR_GET_MDWE */, 0, 0, 0, 0));
+			show("mprotect RW to RX", mprotect(p, 4096, PROT_READ | PROT_EXEC));
+		}
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -294,6 +314,7 @@ main(int argc, char **argv)
 	files(dir);
 	processes();
 	mounts(dir);
+	mdwe();
 	say("syscall_zoo: ok\n");
 	return 0;
 }

@@ -759,3 +759,14 @@ Test(rows, futex2_and_mseal_write_nothing)
 	cr_assert_eq(ranges.n, 0);
 	cr_assert_eq(munmap(p, 4096), -1, "sealed");
 }
+
+Test(rows, prctl_set_mdwe_is_replayed)
+{
+	uint64_t a[6] = { 65 /* PR_SET_MDWE */, 1 };
+
+	cr_assert_eq(rec_syscall_check(SYS_prctl, a, (char[64]){ 0 }, 64), 0);
+	cr_assert(rec_syscall_flags(SYS_prctl, a) & REC_SC_REPLAY_EXEC,
+		  "replay denies write-execute too");
+	cr_assert_not(rec_syscall_flags(SYS_prctl, (uint64_t[6]){ 66 }) &
+		      REC_SC_REPLAY_EXEC);
+}
