@@ -1171,6 +1171,11 @@ emulate_syscall(struct recorder *rec, struct rthread *t)
 		return false;
 	result = rec_ptrace_request(&rec->ptrace, &c, t->model_args);
 	if (result == -ENOTSUP) {
+		char named[160];
+
+		/* a request not emulated at all: the model names it */
+		if (rec_syscall_check((long)t->model_nr, t->model_args, named, sizeof(named)) < 0)
+			snprintf(why, sizeof(why), "%s", named);
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return true;
 	}
