@@ -153,8 +153,9 @@ bool rec_syscall_is_write(long nr);
 
 /**
  * The fd whose file's contents or size syscall @nr with @args changes when
- * it succeeds: the write(2) family, ftruncate, fallocate, and the output of
- * sendfile, splice and copy_file_range (their man pages); -1 for others.
+ * it succeeds: the write(2) family, ftruncate, fallocate, the output of
+ * sendfile, splice and copy_file_range, and the destination of the FICLONE
+ * and FICLONERANGE ioctls (their man pages); -1 for others.
  */
 int rec_syscall_written_fd(long nr, const uint64_t args[6]);
 

@@ -679,6 +679,11 @@ rec_syscall_written_fd(long nr, const uint64_t args[6])
 	case __NR_splice:
 	case __NR_copy_file_range:
 		return (int)args[2];
+	case __NR_ioctl:
+		/* a reflink replaces the destination's contents (ioctl_ficlone(2)) */
+		if ((unsigned int)args[1] == FICLONE || (unsigned int)args[1] == FICLONERANGE)
+			return (int)args[0];
+		return -1;
 	default:
 		return rec_syscall_is_write(nr) ? (int)args[0] : -1;
 	}

@@ -770,3 +770,10 @@ Test(rows, prctl_set_mdwe_is_replayed)
 	cr_assert_not(rec_syscall_flags(SYS_prctl, (uint64_t[6]){ 66 }) &
 		      REC_SC_REPLAY_EXEC);
 }
+
+Test(rows, reflinks_change_their_destination_file)
+{
+	cr_assert_eq(rec_syscall_written_fd(SYS_ioctl, (uint64_t[6]){ 7, FICLONE, 3 }), 7);
+	cr_assert_eq(rec_syscall_written_fd(SYS_ioctl, (uint64_t[6]){ 7, FICLONERANGE, 0 }), 7);
+	cr_assert_eq(rec_syscall_written_fd(SYS_ioctl, (uint64_t[6]){ 7, TCGETS, 0 }), -1);
+}
