@@ -777,3 +777,95 @@ Test(rows, reflinks_change_their_destination_file)
 	cr_assert_eq(rec_syscall_written_fd(SYS_ioctl, (uint64_t[6]){ 7, FICLONERANGE, 0 }), 7);
 	cr_assert_eq(rec_syscall_written_fd(SYS_ioctl, (uint64_t[6]){ 7, TCGETS, 0 }), -1);
 }
+
+/* The rows that write no memory, run where that harms nothing: each
+ * succeeds (or fails, when noted) and the model gives no range. */
+Test(rows, rows_that_write_nothing)
+{
+	int fd = tmp_file_with("nothing"), memfd;
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t pg = (uintptr_t)page;
+	char path[64];
+	pid_t pid;
+	int status;
+	int64_t r;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	strcpy((char *)arena + 1024, path);
+	memset(arena + 2048, 0, 56);
+	cr_assert_eq(syscall(SYS_sched_getattr, 0, arena + 2048, 56, 0), 0);
+	struct {
+		long nr;
+		uint64_t a[6];
+		bool may_fail; /* the kernel may refuse it here: still no outputs */
+	} calls[] = {
+		{ SYS_mlock2, { pg, 4096, 0 }, false },
+		{ SYS_utimes, { at(1024), 0 }, false },
+		{ SYS_utime, { at(1024), 0 }, false },
+		{ SYS_futimesat, { AT_FDCWD, at(1024), 0 }, false },
+		{ SYS_sched_setattr, { 0, at(2048), 0 }, false },
+		{ SYS_sched_setparam, { 0, at(2100) }, false },
+		{ SYS_ioprio_set, { 1 /* IOPRIO_WHO_PROCESS */, 0, 0 }, false },
+		{ SYS_set_mempolicy, { 0 /* MPOL_DEFAULT */, 0, 0 }, false },
+		{ SYS_mbind, { pg, 4096, 0, 0, 0, 0 }, false },
+		{ SYS_set_mempolicy_home_node, { pg, 4096, 0, 0 }, true },
+		{ SYS_migrate_pages, { 0, 0, 0, 0 }, true },
+		{ SYS_kcmp, { (uint64_t)getpid(), (uint64_t)getpid(), 0 /* KCMP_FILE */, fd, fd }, true },
+		{ SYS_request_key, { (uintptr_t)"user", (uintptr_t)"uprr-none", 0, 0 }, true },
+		{ SYS_fanotify_init, { 0, O_RDONLY }, true },
+		{ SYS_timer_getoverrun, { 12345 }, true },
+		{ SYS_fsopen, { (uintptr_t)"tmpfs", 1 /* FSOPEN_CLOEXEC */ }, true },
+		{ SYS_open_tree, { AT_FDCWD, (uintptr_t)"/tmp", 1u << 19 /* OPEN_TREE_CLOEXEC */ }, true },
+		{ SYS_fspick, { AT_FDCWD, (uintptr_t)"/tmp", 1 /* FSPICK_CLOEXEC */ }, true },
+	};
+	*(int *)(arena + 2100) = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(calls); i++) {
+		char why[160];
+
+		cr_assert_eq(rec_syscall_check(calls[i].nr, calls[i].a, why, sizeof(why)), 0, "%s", why);
+		rec_ranges_free(&ranges);
+		r = run_checked(calls[i].nr, calls[i].a);
+		cr_assert(r >= 0 || calls[i].may_fail, "%s: %s", rec_syscall_name(calls[i].nr),
+			  strerror((int)-r));
+		cr_assert_eq(ranges.n, 0, "%s", rec_syscall_name(calls[i].nr));
+		if (r > 0 && (calls[i].nr == SYS_fanotify_init || calls[i].nr == SYS_fsopen ||
+			      calls[i].nr == SYS_open_tree || calls[i].nr == SYS_fspick))
+			close((int)r);
+	}
+	munmap(page, 4096);
+	memfd = (int)run_checked(SYS_signalfd, (uint64_t[6]){ (uint64_t)-1, at(3000), 8 });
+	cr_assert_geq(memfd, 0);
+	cr_assert_eq(ranges.n, 0);
+	close(memfd);
+	/* chroot and mknod, in a child: they change the process, or /tmp */
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0)
+		_exit(syscall(SYS_chroot, "/") == 0 ? 0 : 1);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "chroot / as root");
+	close(fd);
+}
+
+/* Rows that change the machine (time, names, accounting, swap, mounts,
+ * pivot_root, vhangup) are not run: the model alone says they write nothing,
+ * even when they succeed. */
+Test(rows, rows_that_change_the_machine_write_nothing)
+{
+	static const long nrs[] = {
+		SYS_clock_settime, SYS_settimeofday, SYS_sethostname, SYS_setdomainname, SYS_acct,
+		SYS_swapon, SYS_swapoff, SYS_mount, SYS_umount2, SYS_pivot_root, SYS_move_mount,
+		SYS_fsconfig, SYS_fsmount, SYS_mount_setattr, SYS_vhangup, SYS_capset, SYS_mknod,
+		SYS_open_by_handle_at, SYS_fanotify_mark, SYS_add_key,
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(nrs); i++) {
+		uint64_t a[6] = { at(0), at(64), at(128), at(192), at(256), at(320) };
+
+		rec_ranges_free(&ranges);
+		outputs(nrs[i], a, 0);
+		cr_assert_eq(ranges.n, 0, "%s", rec_syscall_name(nrs[i]));
+		cr_assert_not(rec_syscall_flags(nrs[i], a) & REC_SC_REPLAY_EXEC,
+			      "%s: replay must not change the machine", rec_syscall_name(nrs[i]));
+	}
+}
