@@ -1968,6 +1968,24 @@ def c_syscall_zoo(h):
     expect_output(rec, b'syscall_zoo: ok\n', 'did not end')
 
 
+@case('cp-r')
+def c_cp_r(h):
+    """Debian's cp -r tries ioctl FICLONE on every file first (EOPNOTSUPP on
+    ext4 and tmpfs, then it copies): recorded, the copy is whole, and the
+    replay ends as the recording did with the source tree gone."""
+    src, dst = h.path('tree'), h.path('tree-copy')
+    os.makedirs(os.path.join(src, 'a', 'b'))
+    for rel, size in (('f1', 2000), ('a/f2', 5000), ('a/b/f3', 300000)):
+        make_text(os.path.join(src, rel), size, seed=size)
+    trace, rec = h.record([need('cp'), '-r', src, dst], name='cp-r')
+    for rel in ('f1', 'a/f2', 'a/b/f3'):
+        with open(os.path.join(src, rel), 'rb') as f, open(os.path.join(dst, rel), 'rb') as g:
+            compare_bytes(f.read(), g.read(), rel, 'the source', 'the copy')
+    remove_input(src)
+    shutil.rmtree(dst)
+    compare(rec, h.replay(trace))
+
+
 @case('script-pty')
 def c_script_pty(h):
     """script(1) of util-linux, a real pty user: it opens a pty, sets the
