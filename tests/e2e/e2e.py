@@ -1986,6 +1986,16 @@ def c_cp_r(h):
     compare(rec, h.replay(trace))
 
 
+@case('node-pkeys')
+def c_node_pkeys(h):
+    """node allocates a memory protection key at start (pkey_alloc, for V8's
+    code space): recorded, replayed, and the output is a native run's."""
+    script = ('let h = 0; for (let i = 0; i < 200000; i++) h = (h * 31 + i) >>> 0;'
+              'console.log("node: " + h)')
+    rec = native_record_replay(h, [need('node'), '-e', script], 'node')
+    expect_output(rec, b'node: ', 'printed nothing')
+
+
 @case('script-pty')
 def c_script_pty(h):
     """script(1) of util-linux, a real pty user: it opens a pty, sets the
