@@ -77,6 +77,7 @@ struct rthread {
 	uint64_t restart_nr, restart_args[6];
 	struct rec_syscall_entry entry;	  /* the model's view of the entry */
 	bool may_block;		      /* it runs in the kernel while others run */
+	bool unknown;		      /* its syscall is one the model does not know */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
@@ -823,6 +824,29 @@ woken_waiter(struct recorder *rec, const struct rthread *t, int64_t result)
 }
 
 /*
+ * Whether @t's syscall, one the model does not know, succeeded with @result:
+ * then the recording stops, naming it, before the program sees the result
+ * (the kernel may have written memory the trace does not have). A failure,
+ * -ENOSYS for a number the kernel does not implement, -EINVAL or -ENOTTY for
+ * a request it does not know, or a restart the kernel makes after a signal
+ * (the call had no effect: it runs again, or fails with EINTR), is recorded
+ * as that result with no outputs, and replay returns it.
+ */
+static bool
+unknown_succeeded(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	char why[160];
+
+	if (!t->unknown || result < 0)
+		return false;
+	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) == 0)
+		return false; /* cannot happen: the model did not change */
+	stop_recording(rec, "the program used an unsupported %s, and it succeeded; recording "
+		       "stopped", why);
+	return true;
+}
+
+/*
  * uprr pins the program to its own CPU (ptrace round trips stay cheap), but
  * the program must see the CPUs it would have had natively: nproc, sort
  * --parallel and thread pools size themselves by sched_getaffinity(2). Its
@@ -862,6 +886,8 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		return; /* vanished: its exit comes through waitpid */
 	emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
+	if (unknown_succeeded(rec, t, result))
+		return;
 	rec->ranges.n = 0;
 	/* the kernel will continue this syscall through restart_syscall(2) */
 	if (result == -REC_ERESTART_RESTARTBLOCK) {
@@ -1145,6 +1171,11 @@ emulate_syscall(struct recorder *rec, struct rthread *t)
 		return false;
 	result = rec_ptrace_request(&rec->ptrace, &c, t->model_args);
 	if (result == -ENOTSUP) {
+		char named[160];
+
+		/* a request not emulated at all: the model names it */
+		if (rec_syscall_check((long)t->model_nr, t->model_args, named, sizeof(named)) < 0)
+			snprintf(why, sizeof(why), "%s", named);
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return true;
 	}
@@ -1193,8 +1224,9 @@ static void
 on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
-	char why[128];
+	char why[160];
 	uint32_t flags, nblobs = 0;
+	int r;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
@@ -1214,10 +1246,14 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		t->model_nr = t->restart_nr;
 		memcpy(t->model_args, t->restart_args, sizeof(t->args));
 	}
-	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) < 0) {
+	/* A call the model does not know runs in the kernel, and its exit
+	 * decides (unknown_succeeded); one that must not run at all stops here. */
+	r = rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why));
+	if (r == -EPERM) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return;
 	}
+	t->unknown = r < 0;
 	rec_syscall_entry_state((long)t->model_nr, t->model_args, mem_read, &t->tid, &t->entry);
 	rec->ranges.n = 0;
 	if (rec_syscall_inputs((long)t->nr, t->args, mem_read, &t->tid, &rec->ranges) < 0 ||
@@ -1262,6 +1298,10 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	 * unless there are several processes: a pipeline's next stage reads. */
 	t->may_block = (flags & REC_SC_MAY_BLOCK) &&
 		       !(rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && rec->nprocs == 1);
+	/* an unknown call may wait for another recorded thread (a lock, a
+	 * message): the others run meanwhile, which is safe since it either
+	 * fails having written nothing or stops the recording */
+	t->may_block |= t->unknown;
 	if (t->nr == __NR_sched_yield)
 		sched_yield_current(rec->sched);
 	/* a syscall that may block counts too: one that never does (a read of
