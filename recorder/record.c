@@ -146,6 +146,7 @@ struct recorder {
 	struct rec_stats stats;
 	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
 	size_t nshared, shared_cap;
+	struct rec_vdso vdso;		/* the vDSO image last kept */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -1784,10 +1785,13 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	_cleanup_free_ uint8_t *stack = NULL;
 	_cleanup_close_ int exe_fd = -1;
 	uint32_t exe_id;
-	uint64_t interp_ref;
+	uint64_t interp_ref, vdso_ref;
 	int r;
 
-	r = rec_exec_prepare(pid, t->space->mem.memfd, &regs, &stack_end, &maps);
+	r = rec_exec_prepare(pid, &regs, &stack_end, &maps);
+	if (r < 0)
+		return r;
+	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, regs.rsp, &vdso_ref);
 	if (r < 0)
 		return r;
 	stack = malloc(stack_end - regs.rsp);
@@ -1807,10 +1811,11 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		return r;
 	event_init(&ev, TRACE_EV_EXEC, former);
 	event_set_regs(&ev, &regs);
-	ev.nvalues = 3;
+	ev.nvalues = 4;
 	ev.values[0] = exe_id;
 	ev.values[1] = interp_ref;
 	ev.values[2] = (uint64_t)pid;
+	ev.values[3] = vdso_ref;
 	t->regs = regs;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
@@ -2257,5 +2262,6 @@ out:
 	free(rec.buf);
 	free(rec.blobs);
 	free(rec.shared_files);
+	rec_vdso_free(&rec.vdso);
 	return r;
 }

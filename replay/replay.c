@@ -30,6 +30,7 @@
 
 #include "common/log.h"
 #include "recorder/recorder.h"
+#include "replay/replay-private.h"
 #include "sched/ticks-soft.h"
 #include "sched/ticks.h"
 #include "trace/trace.h"
@@ -1349,6 +1350,15 @@ restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, stru
 	r = restore_interpreter(rp, ev, pid, sp->memfd);
 	if (r < 0)
 		return r;
+	if (ev->nvalues >= 4 && ev->values[3]) {
+		char why[256];
+		const char *copy;
+
+		if (trace_reader_file(rp->r, (uint32_t)(ev->values[3] - 1), &copy, NULL) < 0)
+			return diverge(rp, ev, "the vDSO is missing from the trace");
+		if (replay_vdso_restore(pid, sp->memfd, copy, &ev->blobs[0], why, sizeof(why)) < 0)
+			return diverge(rp, ev, "%s", why);
+	}
 	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */
 	if (tracee_write(sp->memfd, ev->blobs[0].addr, ev->blobs[0].data, ev->blobs[0].len) < 0)
 		return diverge(rp, ev, "cannot restore the initial stack");

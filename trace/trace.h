@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 4
+#define TRACE_FORMAT_VERSION 5
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -39,7 +39,9 @@ enum trace_event_type {
 	 * stack's end; blobs[1] = the address-space layout (text); values[0] =
 	 * file id of the executable, values[1] = file id + 1 of the ELF
 	 * interpreter, 0 if none; values[2] (format 3) = the thread's id after
-	 * the exec (the leader's: ev.tid is the exec'ing thread's former id) */
+	 * the exec (the leader's: ev.tid is the exec'ing thread's former id);
+	 * values[3] (format 5) = file id + 1 of the patched vDSO image, 0 if
+	 * none (the vDSO hidden, or absent) */
 	TRACE_EV_EXEC = 1,
 	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
 	 * program passed to the kernel for output (write buffers) */

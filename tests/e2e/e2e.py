@@ -2457,6 +2457,31 @@ def c_misbehave_traceme(h):
         raise Fail('the recorded run did not see PTRACE_TRACEME fail twice:\n' + tail(rec.stdout))
 
 
+# ---------------------------------------------------------------------------
+# Transparency: a program behaves under uprr record as it does natively.
+
+def record_replay_native(h, argv, *, name=None, remove=(), replays=1, env=None):
+    """record_replay, and the recording's stdout, stderr and status equal a
+    native run's (for programs whose output is deterministic)."""
+    native = run(argv, timeout=120, what=f'{name or os.path.basename(argv[0])} (native)',
+                 cwd=h.tmp, env=env)
+    trace, rec = h.record_replay(argv, name=name, expect_status=native.status,
+                                 remove=remove, replays=replays, env=env)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare_bytes(native.stderr, rec.program_stderr(), 'stderr', 'the native run',
+                  'the recording')
+    return trace, rec
+
+
+@prog_case('vdso_lookup')
+def c_vdso_lookup(h):
+    """The vDSO stays visible (AT_SYSINFO_EHDR), its clock_gettime found by
+    parsing its ELF symbols and called, and its calls recorded."""
+    _, rec = record_replay_native(h, [h.prog('vdso_lookup'), '50'], replays=2)
+    expect_output(rec, b'__vdso_clock_gettime: found\nvdso monotonic: yes\n',
+                  'did not find or call the vDSO')
+
+
 def main():
     global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
