@@ -2482,6 +2482,23 @@ def c_vdso_lookup(h):
                   'did not find or call the vDSO')
 
 
+@case('go-vdso')
+def c_go_vdso(h):
+    """Go's runtime finds the vDSO through AT_SYSINFO_EHDR (its
+    clock_gettime serves time.Now() on goroutines over 2 threads)."""
+    go = need('go')
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'progs', 'go',
+                       'vdso_time.go')
+    exe = h.path('vdso_time')
+    env = dict(os.environ, GOCACHE=h.path('gocache'), GOPATH=h.path('gopath'),
+               GO111MODULE='off', GOFLAGS='', CGO_ENABLED='0')
+    built = run([go, 'build', '-o', exe, src], timeout=300, what='go build', env=env)
+    if built.status != 0:
+        raise Fail(f'go build failed\n  {built.explain()}\n{tail(built.stderr)}')
+    _, rec = record_replay_native(h, [exe], replays=2)
+    expect_output(rec, b'runtime found __vdso_clock_gettime: true\n',
+                  'did not let the Go runtime find the vDSO')
+
 def main():
     global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
