@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -105,4 +106,23 @@ rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_
 	else
 		return 0;
 	return 1;
+}
+
+bool
+rec_is_dev_zero(pid_t tid, int fd)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+	return stat(path, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5);
+}
+
+int
+rec_exec_open_exe(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -13,6 +14,14 @@
  */
 int rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
 		     char **ret_layout) _wur_;
+
+/** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
+ * whose mappings are anonymous memory. */
+bool rec_is_dev_zero(pid_t tid, int fd);
+
+/** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
+ * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
+int rec_exec_open_exe(pid_t pid);
 
 /** The vDSO image last kept in the trace (recorder/vdso.c). */
 struct rec_vdso {

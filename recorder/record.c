@@ -723,6 +723,10 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 	if (t->nr == __NR_mmap) {
 		if ((t->args[3] & MAP_ANONYMOUS) || (int)t->args[4] < 0)
 			return;
+		/* a mapping of /dev/zero is anonymous memory (shared: shmem,
+		 * as MAP_SHARED|MAP_ANONYMOUS; mem(4)): replay maps it so */
+		if (rec_is_dev_zero(t->tid, (int)t->args[4]))
+			return;
 		if ((t->args[3] & MAP_TYPE) != MAP_PRIVATE)
 			(void)shared_file(rec, t, (int)t->args[4], true);
 		keep_fd_file(rec, t, (int)t->args[4], 0, ret_ref);
@@ -1800,7 +1804,9 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = tracee_read(pid, regs.rsp, stack, stack_end - regs.rsp);
 	if (r < 0)
 		return r;
-	exe_fd = open(exe_path, O_RDONLY | O_CLOEXEC);
+	/* the exe link opens what runs even when no path names it (a memfd
+	 * given to fexecve, a deleted file) */
+	exe_fd = rec_exec_open_exe(pid);
 	if (exe_fd < 0)
 		return -errno;
 	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, 0, &exe_id);

@@ -544,8 +544,15 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	/* same address, refusing to clobber a diverged layout */
 	if (!(flags & MAP_FIXED))
 		regs->r10 = flags | MAP_FIXED_NOREPLACE;
-	if (ev->nvalues < 4 || ev->values[2] == 0)
-		return 0; /* anonymous */
+	if (ev->nvalues < 4 || ev->values[2] == 0) {
+		/* anonymous, or /dev/zero, whose mappings are (the recorder
+		 * keeps every other mapped file) */
+		if (!(flags & MAP_ANONYMOUS)) {
+			regs->r10 |= MAP_ANONYMOUS;
+			regs->r8 = (uint64_t)-1;
+		}
+		return 0;
+	}
 	shared = (flags & MAP_TYPE) != MAP_PRIVATE;
 	file_fd = mapped_file_fd(rp, ev, (uint32_t)(ev->values[2] - 1), shared);
 	if (file_fd < 0)

@@ -2482,6 +2482,21 @@ def c_vdso_lookup(h):
                   'did not find or call the vDSO')
 
 
+@prog_case('shared_zero')
+def c_shared_zero(h):
+    """MAP_SHARED of /dev/zero shared between a parent and its child."""
+    _, rec = record_replay_native(h, [h.prog('shared_zero')], replays=2)
+    expect_output(rec, b'sum 780 (expected 780), child\'s stores seen 190, private 0\n',
+                  'did not share the /dev/zero mapping')
+
+
+@prog_case('fexec_memfd')
+def c_fexec_memfd(h):
+    """fexecve of a memfd: replay execs the trace's copy of it."""
+    _, rec = record_replay_native(h, [h.prog('fexec_memfd')], replays=2)
+    expect_output(rec, b'the new image runs (hello), from a memfd: yes\n',
+                  'did not run the image from the memfd')
+
 @case('go-vdso')
 def c_go_vdso(h):
     """Go's runtime finds the vDSO through AT_SYSINFO_EHDR (its
