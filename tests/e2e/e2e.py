@@ -2497,6 +2497,27 @@ def c_fexec_memfd(h):
     expect_output(rec, b'the new image runs (hello), from a memfd: yes\n',
                   'did not run the image from the memfd')
 
+@prog_case('sparse_map')
+def c_sparse_map(h):
+    """A 4 GiB sparse file mapped and read on four pages: its kept copy in
+    the trace stays sparse (kilobytes on disk), and system libraries are
+    kept by hard link where the trace shares their filesystem."""
+    path = h.path('sparse.bin')
+    native = run([h.prog('sparse_map'), path], timeout=120, what='sparse_map (native)',
+                 cwd=h.tmp)
+    os.unlink(path)
+    trace, rec = h.record_replay([h.prog('sparse_map'), path], remove=[path])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    files = os.path.join(trace, 'files')
+    copies = [n for n in os.listdir(files) if n.endswith('-sparse.bin')]
+    if len(copies) != 1:
+        raise Fail(f'expected one kept copy of sparse.bin in {files}: {os.listdir(files)}')
+    st = os.stat(os.path.join(files, copies[0]))
+    log(f'  kept copy: {st.st_size} bytes, {st.st_blocks * 512} on disk')
+    if st.st_size != 4 << 30 or st.st_blocks * 512 > 1 << 20:
+        raise Fail(f'the kept copy of the sparse file has {st.st_size} bytes and takes '
+                   f'{st.st_blocks * 512} bytes of disk (holes should stay holes)')
+
 @case('go-vdso')
 def c_go_vdso(h):
     """Go's runtime finds the vDSO through AT_SYSINFO_EHDR (its
