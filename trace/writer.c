@@ -446,12 +446,15 @@ static bool
 may_link(const char *path, const struct stat *st)
 {
 	static const char *const trees[] = { "/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/" };
+	struct stat at;
 
 	if (!S_ISREG(st->st_mode) || st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)))
 		return false;
 	for (size_t i = 0; i < ARRAY_SIZE(trees); i++)
 		if (strncmp(path, trees[i], strlen(trees[i])) == 0)
-			return !strstr(path, "/../");
+			/* @path must name the file itself, not only say so */
+			return !strstr(path, "/../") && stat(path, &at) == 0 &&
+			       at.st_dev == st->st_dev && at.st_ino == st->st_ino;
 	return false;
 }
 
