@@ -23,6 +23,16 @@ bool rec_is_dev_zero(pid_t tid, int fd);
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
 int rec_exec_open_exe(pid_t pid);
 
+/**
+ * Whether syscall @nr (@args) of thread @tid, which returned @result, wrote
+ * the memory of a process through its /proc/PID/mem (write, writev,
+ * pwrite64, pwritev, pwritev2 on such an fd; proc(5)): stores that PID and
+ * the address written (the file offset: the fd's position, from
+ * /proc/TID/fdinfo, minus @result, or the syscall's offset argument).
+ */
+bool rec_mem_write_target(pid_t tid, long nr, const uint64_t args[6], int64_t result,
+			  uint64_t *ret_pid, uint64_t *ret_addr);
+
 /** The vDSO image last kept in the trace (recorder/vdso.c). */
 struct rec_vdso {
 	uint8_t *image; /**< malloc'd, the patched image; NULL if none yet */

@@ -827,6 +827,12 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		keep_syscall_file(rec, t, result, &ev.values[3]);
 		if (ev.values[3])
 			ev.nvalues = 4;
+		/* code or data written through /proc/PID/mem of a recorded
+		 * process: replay writes it there (trace format 5) */
+		if (rec_mem_write_target(t->tid, (long)t->nr, t->args, result, &ev.values[4],
+					 &ev.values[5]) &&
+		    find_thread(rec, (pid_t)ev.values[4]))
+			ev.nvalues = 6;
 	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;

@@ -19,3 +19,13 @@
  */
 int replay_vdso_restore(pid_t pid, int memfd, const char *copy, const struct trace_blob *stack,
 			char *why, size_t len) _wur_;
+
+/**
+ * The write-family syscall @nr (@args) of thread @tid returned @result
+ * bytes written to /proc/PID/mem in the recording: write those bytes, read
+ * from @tid's buffers (write, pwrite64: args[1]; writev, pwritev,
+ * pwritev2: the iovec array at args[1], args[2] entries), to @addr through
+ * @memfd, the target process's /proc/PID/mem. Returns 0 or -errno.
+ */
+int replay_mem_write(pid_t tid, long nr, const uint64_t args[6], int64_t result, int memfd,
+		     uint64_t addr) _wur_;

@@ -670,6 +670,16 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (f && load_shared_file(rp, ev, f, (uint32_t)(ev->values[3] - 1)) < 0)
 			return rp->error;
 	}
+	if (ev->nvalues >= 6 && ev->values[4] && t->nr != __NR_mmap) {
+		/* it wrote a recorded process's memory through /proc/PID/mem */
+		struct pthread_r *target = find_rec(rp, (pid_t)ev->values[4]);
+
+		if (!target || replay_mem_write(t->tid, (long)t->nr, t->args, result,
+						target->space->memfd, ev->values[5]) < 0)
+			return diverge(rp, ev, "cannot write process %" PRIu64 "'s memory at 0x%" PRIx64
+				       " as /proc/%" PRIu64 "/mem was written", ev->values[4],
+				       ev->values[5], ev->values[4]);
+	}
 	if (rec_syscall_result_restarts(result)) {
 		/* interrupted: with no handler to run (a signal ptrace or the
 		 * program ignored) the kernel issued it again; a handler's

@@ -2518,6 +2518,14 @@ def c_sparse_map(h):
         raise Fail(f'the kept copy of the sparse file has {st.st_size} bytes and takes '
                    f'{st.st_blocks * 512} bytes of disk (holes should stay holes)')
 
+@prog_case('proc_mem_jit')
+def c_proc_mem_jit(h):
+    """Code and data written through /proc/self/mem (as JITs do) land in
+    replay too."""
+    _, rec = record_replay_native(h, [h.prog('proc_mem_jit')], replays=2)
+    expect_output(rec, b'proc_mem_jit: patched, it returns 4242\n',
+                  'did not run the code written through /proc/self/mem')
+
 @case('go-vdso')
 def c_go_vdso(h):
     """Go's runtime finds the vDSO through AT_SYSINFO_EHDR (its
