@@ -11,7 +11,6 @@
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -106,16 +105,6 @@ rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_
 	else
 		return 0;
 	return 1;
-}
-
-bool
-rec_is_dev_zero(pid_t tid, int fd)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-	return stat(path, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5);
 }
 
 int

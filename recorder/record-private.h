@@ -19,6 +19,16 @@ int rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs, uint64_t *ret
  * whose mappings are anonymous memory. */
 bool rec_is_dev_zero(pid_t tid, int fd);
 
+/**
+ * Whether the file that thread @tid's MAP_PRIVATE mmap (@args, at its exit)
+ * maps may change while mapped in ways the program then reads through the
+ * mapping (mmap(2): pages not yet written show the file's changes): the fd
+ * is open for writing, or the mapping reaches past the file's last page (to
+ * read what the file grows into). Libraries (read-only fds, within the
+ * file) are not such files.
+ */
+bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+
 /** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
 int rec_exec_open_exe(pid_t pid);

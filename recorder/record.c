@@ -144,7 +144,8 @@ struct recorder {
 	struct deadline due;		/* of the running thread: its timeslice, or the
 					 * grace for its armed budget */
 	struct rec_stats stats;
-	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
+	struct file_key *shared_files;	/* files some process mapped MAP_SHARED, or
+					 * MAP_PRIVATE where they may change */
 	size_t nshared, shared_cap;
 	struct rec_vdso vdso;		/* the vDSO image last kept */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
@@ -710,10 +711,13 @@ shared_file(struct recorder *rec, const struct rthread *t, int fd, bool add)
  * The file of @t's mmap, or of its syscall that wrote a file some process
  * maps MAP_SHARED (replay keeps one copy of such a file for all processes
  * and must see what the syscall changed), kept in the trace: its id + 1 goes
- * to *ret_ref, else 0.
+ * to *ret_ref, else 0. A MAP_PRIVATE mmap of a file that may change while
+ * mapped (rec_mmap_may_change()) makes it such a file too: *ret_follows
+ * says replay maps that one copy.
  */
 static void
-keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref)
+keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref,
+		  bool *ret_follows)
 {
 	int fd;
 
@@ -729,6 +733,12 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 			return;
 		if ((t->args[3] & MAP_TYPE) != MAP_PRIVATE)
 			(void)shared_file(rec, t, (int)t->args[4], true);
+		else
+			/* a private mapping's pages not yet written show the
+			 * file's changes: replay maps its changing copy */
+			*ret_follows = shared_file(rec, t, (int)t->args[4], false) ||
+				       (rec_mmap_may_change(t->tid, t->args) &&
+					shared_file(rec, t, (int)t->args[4], true));
 		keep_fd_file(rec, t, (int)t->args[4], 0, ret_ref);
 		return;
 	}
@@ -814,9 +824,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.values[0] = t->nr;
 	ev.values[1] = (uint64_t)result;
 	if (t->nr == __NR_mmap) {
-		keep_syscall_file(rec, t, result, &ev.values[2]);
+		bool follows = false;
+
+		keep_syscall_file(rec, t, result, &ev.values[2], &follows);
 		ev.values[3] = t->args[5];
 		ev.nvalues = 4;
+		if (follows && ev.values[2]) {
+			ev.values[4] = 1; /* format 5 */
+			ev.nvalues = 5;
+		}
 	} else {
 		if (rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && t->args[0] >= 1) {
 			/* replay shows what reached uprr's own stdout and stderr
@@ -824,7 +840,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[2] = same_file(t->tid, (int)t->args[0]);
 			ev.nvalues = 3;
 		}
-		keep_syscall_file(rec, t, result, &ev.values[3]);
+		keep_syscall_file(rec, t, result, &ev.values[3], NULL);
 		if (ev.values[3])
 			ev.nvalues = 4;
 		/* code or data written through /proc/PID/mem of a recorded

@@ -553,7 +553,9 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 		}
 		return 0;
 	}
-	shared = (flags & MAP_TYPE) != MAP_PRIVATE;
+	/* a private mapping of a file that changed while mapped (format 5:
+	 * values[4]) maps the file's one changing copy, privately */
+	shared = (flags & MAP_TYPE) != MAP_PRIVATE || (ev->nvalues >= 5 && ev->values[4]);
 	file_fd = mapped_file_fd(rp, ev, (uint32_t)(ev->values[2] - 1), shared);
 	if (file_fd < 0)
 		return -1;

@@ -2526,6 +2526,15 @@ def c_proc_mem_jit(h):
     expect_output(rec, b'proc_mem_jit: patched, it returns 4242\n',
                   'did not run the code written through /proc/self/mem')
 
+@prog_case('file_grow')
+def c_file_grow(h):
+    """A file mapped MAP_PRIVATE past its end, then grown and rewritten by
+    the program: the mapping reads the same in replay."""
+    path = h.path('grow.bin')
+    _, rec = record_replay_native(h, [h.prog('file_grow'), path], remove=[path], replays=2)
+    expect_output(rec, b'file_grow: page 1 0ab6a405153b2325\n',
+                  'did not read what the file grew into')
+
 @case('go-vdso')
 def c_go_vdso(h):
     """Go's runtime finds the vDSO through AT_SYSINFO_EHDR (its
