@@ -410,14 +410,37 @@ load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mappe
 	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
 		return diverge(rp, ev, "file %u is missing from the trace", id);
 	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
-	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0 ||
-	    lseek(f->fd, 0, SEEK_SET) < 0)
+	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0)
 		return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
 			       strerror(errno));
-	while (done < st.st_size && (n = sendfile(f->fd, copy_fd, &done, st.st_size - done)) > 0)
-		;
-	if (n <= 0)
-		return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+	/* The copy's data, and its holes as holes (a sparse file of gigabytes
+	 * costs its data only). Never emptied first: truncating a file takes
+	 * the pages private mappings copied past the new end away too
+	 * (truncate_pagecache()); punching a hole leaves them. */
+	while (done < st.st_size) {
+		off_t data = lseek(copy_fd, done, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			data = st.st_size; /* a hole to the end */
+		else if (data < 0)
+			data = done; /* no SEEK_DATA: all data */
+		if (data > done && fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, done,
+					     data - done) < 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
+				       strerror(errno));
+		if (data >= st.st_size)
+			break;
+		hole = lseek(copy_fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > st.st_size)
+			hole = st.st_size;
+		done = data;
+		if (lseek(f->fd, data, SEEK_SET) < 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+		while (done < hole && (n = sendfile(f->fd, copy_fd, &done, hole - done)) > 0)
+			;
+		if (n <= 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+	}
 	f->loaded = id;
 	return 0;
 }
