@@ -2559,6 +2559,8 @@ def c_proc_mem_jit(h):
     _, rec = record_replay_native(h, [h.prog('proc_mem_jit')], replays=2)
     expect_output(rec, b'proc_mem_jit: patched, it returns 4242\n',
                   'did not run the code written through /proc/self/mem')
+    expect_output(rec, b'proc_mem_jit: the child\'s variable is 123456789\n',
+                  'did not write the child through /proc/CHILD/mem')
 
 @prog_case('file_grow')
 def c_file_grow(h):
