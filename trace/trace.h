@@ -50,7 +50,11 @@ enum trace_event_type {
 	 * syscall (mmap: file id + 1 or 0, offset; write to fd 1 or 2: 1 if
 	 * it is uprr's own stdout or stderr); values[3] of a syscall that
 	 * wrote a file some process maps MAP_SHARED (format 4): file id + 1 of
-	 * the file as the syscall left it; blobs = memory the kernel wrote */
+	 * the file as the syscall left it; format 5: mmap values[4] = 1 if a
+	 * MAP_PRIVATE mapping follows the file's kept versions (it may change
+	 * while mapped); a write-family syscall to /proc/PID/mem of a recorded
+	 * process: values[4] = PID, values[5] = the address written; blobs =
+	 * memory the kernel wrote */
 	TRACE_EV_SYSCALL_EXIT = 3,
 	/** signal delivered: values[0] = signo, values[1] = enum trace_signal_kind;
 	 * regs at delivery; blobs[0] = siginfo_t (128 bytes, addr 0) */
