@@ -144,8 +144,10 @@ struct recorder {
 	struct deadline due;		/* of the running thread: its timeslice, or the
 					 * grace for its armed budget */
 	struct rec_stats stats;
-	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
+	struct file_key *shared_files;	/* files some process mapped MAP_SHARED, or
+					 * MAP_PRIVATE where they may change */
 	size_t nshared, shared_cap;
+	struct rec_vdso vdso;		/* the vDSO image last kept */
 	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
@@ -750,10 +752,13 @@ shared_file(struct recorder *rec, const struct rthread *t, int fd, bool add)
  * The file of @t's mmap, or of its syscall that wrote a file some process
  * maps MAP_SHARED (replay keeps one copy of such a file for all processes
  * and must see what the syscall changed), kept in the trace: its id + 1 goes
- * to *ret_ref, else 0.
+ * to *ret_ref, else 0. A MAP_PRIVATE mmap of a file that may change while
+ * mapped (rec_mmap_may_change()) makes it such a file too: *ret_follows
+ * says replay maps that one copy.
  */
 static void
-keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref)
+keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref,
+		  bool *ret_follows)
 {
 	int fd;
 
@@ -763,8 +768,18 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 	if (t->nr == __NR_mmap) {
 		if ((t->args[3] & MAP_ANONYMOUS) || (int)t->args[4] < 0)
 			return;
+		/* a mapping of /dev/zero is anonymous memory (shared: shmem,
+		 * as MAP_SHARED|MAP_ANONYMOUS; mem(4)): replay maps it so */
+		if (rec_is_dev_zero(t->tid, (int)t->args[4]))
+			return;
 		if ((t->args[3] & MAP_TYPE) != MAP_PRIVATE)
 			(void)shared_file(rec, t, (int)t->args[4], true);
+		else
+			/* a private mapping's pages not yet written show the
+			 * file's changes: replay maps its changing copy */
+			*ret_follows = shared_file(rec, t, (int)t->args[4], false) ||
+				       (rec_mmap_may_change(t->tid, t->args) &&
+					shared_file(rec, t, (int)t->args[4], true));
 		keep_fd_file(rec, t, (int)t->args[4], 0, ret_ref);
 		return;
 	}
@@ -906,9 +921,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.values[0] = t->nr;
 	ev.values[1] = (uint64_t)result;
 	if (t->nr == __NR_mmap) {
-		keep_syscall_file(rec, t, result, &ev.values[2]);
+		bool follows = false;
+
+		keep_syscall_file(rec, t, result, &ev.values[2], &follows);
 		ev.values[3] = t->args[5];
 		ev.nvalues = 4;
+		if (follows && ev.values[2]) {
+			ev.values[4] = 1; /* format 5 */
+			ev.nvalues = 5;
+		}
 	} else {
 		if (rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && t->args[0] >= 1) {
 			/* replay shows what reached uprr's own stdout and stderr
@@ -916,9 +937,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[2] = same_file(t->tid, (int)t->args[0]);
 			ev.nvalues = 3;
 		}
-		keep_syscall_file(rec, t, result, &ev.values[3]);
+		keep_syscall_file(rec, t, result, &ev.values[3], NULL);
 		if (ev.values[3])
 			ev.nvalues = 4;
+		/* code or data written through /proc/PID/mem of a recorded
+		 * process: replay writes it there (trace format 5) */
+		if (rec_mem_write_target(t->tid, (long)t->nr, t->args, result, &ev.values[4],
+					 &ev.values[5]) &&
+		    find_thread(rec, (pid_t)ev.values[4]))
+			ev.nvalues = 6;
 	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
@@ -2075,10 +2102,13 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	_cleanup_free_ uint8_t *stack = NULL;
 	_cleanup_close_ int exe_fd = -1;
 	uint32_t exe_id;
-	uint64_t interp_ref;
+	uint64_t interp_ref, vdso_ref;
 	int r;
 
-	r = rec_exec_prepare(pid, t->space->mem.memfd, &regs, &stack_end, &maps);
+	r = rec_exec_prepare(pid, &regs, &stack_end, &maps);
+	if (r < 0)
+		return r;
+	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, regs.rsp, &vdso_ref);
 	if (r < 0)
 		return r;
 	stack = malloc(stack_end - regs.rsp);
@@ -2087,7 +2117,9 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = tracee_read(pid, regs.rsp, stack, stack_end - regs.rsp);
 	if (r < 0)
 		return r;
-	exe_fd = open(exe_path, O_RDONLY | O_CLOEXEC);
+	/* the exe link opens what runs even when no path names it (a memfd
+	 * given to fexecve, a deleted file) */
+	exe_fd = rec_exec_open_exe(pid);
 	if (exe_fd < 0)
 		return -errno;
 	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, 0, &exe_id);
@@ -2098,10 +2130,11 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		return r;
 	event_init(&ev, TRACE_EV_EXEC, former);
 	event_set_regs(&ev, &regs);
-	ev.nvalues = 3;
+	ev.nvalues = 4;
 	ev.values[0] = exe_id;
 	ev.values[1] = interp_ref;
 	ev.values[2] = (uint64_t)pid;
+	ev.values[3] = vdso_ref;
 	t->regs = regs;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
@@ -2548,6 +2581,7 @@ out:
 	free(rec.buf);
 	free(rec.blobs);
 	free(rec.shared_files);
+	rec_vdso_free(&rec.vdso);
 	rec_ptrace_free(&rec.ptrace);
 	return r;
 }

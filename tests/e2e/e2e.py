@@ -2601,6 +2601,103 @@ def c_misbehave_traceme(h):
         raise Fail('the recorded run did not see PTRACE_TRACEME as expected:\n' + tail(rec.stdout))
 
 
+# ---------------------------------------------------------------------------
+# Transparency: a program behaves under uprr record as it does natively.
+
+def record_replay_native(h, argv, *, name=None, remove=(), replays=1, env=None):
+    """record_replay, and the recording's stdout, stderr and status equal a
+    native run's (for programs whose output is deterministic)."""
+    native = run(argv, timeout=120, what=f'{name or os.path.basename(argv[0])} (native)',
+                 cwd=h.tmp, env=env)
+    trace, rec = h.record_replay(argv, name=name, expect_status=native.status,
+                                 remove=remove, replays=replays, env=env)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare_bytes(native.stderr, rec.program_stderr(), 'stderr', 'the native run',
+                  'the recording')
+    return trace, rec
+
+
+@prog_case('vdso_lookup')
+def c_vdso_lookup(h):
+    """The vDSO stays visible (AT_SYSINFO_EHDR), its clock_gettime found by
+    parsing its ELF symbols and called, and its calls recorded."""
+    _, rec = record_replay_native(h, [h.prog('vdso_lookup'), '50'], replays=2)
+    expect_output(rec, b'__vdso_clock_gettime: found\nvdso monotonic: yes\n',
+                  'did not find or call the vDSO')
+
+
+@prog_case('shared_zero')
+def c_shared_zero(h):
+    """MAP_SHARED of /dev/zero shared between a parent and its child."""
+    _, rec = record_replay_native(h, [h.prog('shared_zero')], replays=2)
+    expect_output(rec, b'sum 780 (expected 780), child\'s stores seen 190, private 0\n',
+                  'did not share the /dev/zero mapping')
+
+
+@prog_case('fexec_memfd')
+def c_fexec_memfd(h):
+    """fexecve of a memfd: replay execs the trace's copy of it."""
+    _, rec = record_replay_native(h, [h.prog('fexec_memfd')], replays=2)
+    expect_output(rec, b'the new image runs (hello), from a memfd: yes\n',
+                  'did not run the image from the memfd')
+
+@prog_case('sparse_map')
+def c_sparse_map(h):
+    """A 4 GiB sparse file mapped and read on four pages: its kept copy in
+    the trace stays sparse (kilobytes on disk), and system libraries are
+    kept by hard link where the trace shares their filesystem."""
+    path = h.path('sparse.bin')
+    native = run([h.prog('sparse_map'), path], timeout=120, what='sparse_map (native)',
+                 cwd=h.tmp)
+    os.unlink(path)
+    trace, rec = h.record_replay([h.prog('sparse_map'), path], remove=[path])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    files = os.path.join(trace, 'files')
+    copies = [n for n in os.listdir(files) if n.endswith('-sparse.bin')]
+    if len(copies) != 1:
+        raise Fail(f'expected one kept copy of sparse.bin in {files}: {os.listdir(files)}')
+    st = os.stat(os.path.join(files, copies[0]))
+    log(f'  kept copy: {st.st_size} bytes, {st.st_blocks * 512} on disk')
+    if st.st_size != 4 << 30 or st.st_blocks * 512 > 1 << 20:
+        raise Fail(f'the kept copy of the sparse file has {st.st_size} bytes and takes '
+                   f'{st.st_blocks * 512} bytes of disk (holes should stay holes)')
+
+@prog_case('proc_mem_jit')
+def c_proc_mem_jit(h):
+    """Code and data written through /proc/self/mem (as JITs do) land in
+    replay too."""
+    _, rec = record_replay_native(h, [h.prog('proc_mem_jit')], replays=2)
+    expect_output(rec, b'proc_mem_jit: patched, it returns 4242\n',
+                  'did not run the code written through /proc/self/mem')
+    expect_output(rec, b'proc_mem_jit: the child\'s variable is 123456789\n',
+                  'did not write the child through /proc/CHILD/mem')
+
+@prog_case('file_grow')
+def c_file_grow(h):
+    """A file mapped MAP_PRIVATE past its end, then grown and rewritten by
+    the program: the mapping reads the same in replay."""
+    path = h.path('grow.bin')
+    _, rec = record_replay_native(h, [h.prog('file_grow'), path], remove=[path], replays=2)
+    expect_output(rec, b'file_grow: page 1 0ab6a405153b2325\n',
+                  'did not read what the file grew into')
+
+@case('go-vdso')
+def c_go_vdso(h):
+    """Go's runtime finds the vDSO through AT_SYSINFO_EHDR (its
+    clock_gettime serves time.Now() on goroutines over 2 threads)."""
+    go = need('go')
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'progs', 'go',
+                       'vdso_time.go')
+    exe = h.path('vdso_time')
+    env = dict(os.environ, GOCACHE=h.path('gocache'), GOPATH=h.path('gopath'),
+               GO111MODULE='off', GOFLAGS='', CGO_ENABLED='0')
+    built = run([go, 'build', '-o', exe, src], timeout=300, what='go build', env=env)
+    if built.status != 0:
+        raise Fail(f'go build failed\n  {built.explain()}\n{tail(built.stderr)}')
+    _, rec = record_replay_native(h, [exe], replays=2)
+    expect_output(rec, b'runtime found __vdso_clock_gettime: true\n',
+                  'did not let the Go runtime find the vDSO')
+
 def main():
     global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
