@@ -1367,6 +1367,14 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 		return diverge(rp, ev, "cannot prepare the execve of %s", exe);
 	tgid = t->tgid;
 	tracee_resume(t->tid, PTRACE_SYSCALL, 0);
+	/* The kernel kills the other threads (de_thread(), fs/exec.c), and the
+	 * execve waits until each has passed its PTRACE_EVENT_EXIT stop: let
+	 * them go first (a thread held at a syscall it sleeps in, in the
+	 * recording, is one). The old leader's id is the one the exec'ing
+	 * thread takes: it reports nothing more. */
+	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
+		return diverge(rp, ev, "lost a thread of process %d", tgid);
+	t = find_rec(rp, (pid_t)ev->tid);
 	for (;;) {
 		/* the exec stop comes under the leader's id; the old leader may
 		 * stop at its exit on the way (ptrace(2)) */
@@ -1384,10 +1392,6 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 			return diverge(rp, ev, "process %d died in its execve", tgid);
 		tracee_resume(tgid, PTRACE_CONT, 0);
 	}
-	/* its other threads are dead; the old leader reports nothing more */
-	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
-		return diverge(rp, ev, "lost a thread of process %d", tgid);
-	t = find_rec(rp, (pid_t)ev->tid);
 	t->tid = tgid;
 	t->rec_tid = rec_pid;
 	old = t->space;
