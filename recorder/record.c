@@ -51,6 +51,8 @@ enum rthread_state {
 	RT_IN_SYSCALL,	/* in a may-block syscall in the kernel */
 	RT_EXIT_READY,	/* that syscall's exit stop arrived; exit not yet recorded */
 	RT_RUNNING,	/* the current thread, running user code */
+	RT_ZOMBIE,	/* a leader that exited before the other threads of its
+			 * process: out of sched, reported gone after them */
 };
 
 /* An address space (struct rec_space) and the restore points of its runs. */
@@ -1734,6 +1736,36 @@ on_thread_gone(struct recorder *rec, pid_t tid, int status)
 		rec->done = true; /* the last recorded process ended */
 }
 
+/* Whether process @tgid has a thread other than @tid. */
+static bool
+has_other_threads(const struct recorder *rec, pid_t tgid, pid_t tid)
+{
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tgid == tgid && rec->threads[i].tid != tid)
+			return true;
+	return false;
+}
+
+/*
+ * The leader @t, at its PTRACE_EVENT_EXIT after exit(2) (pthread_exit in
+ * main), leaves before the other threads of its process. The kernel reports
+ * its death only after theirs (ptrace(2)): let it finish exiting now, so its
+ * CLONE_CHILD_CLEARTID write and robust list happen at this point, record
+ * that, and let the others run: it is out of sched until its process ends.
+ */
+static void
+leader_exits_first(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+
+	if (tracee_wait_zombie(t->tid, 5000000000ull) < 0)
+		log_warn("process %d: its main thread takes long to exit", t->tgid);
+	event_init(&ev, TRACE_EV_THREAD_EXIT, t->tid);
+	write_event(rec, &ev);
+	t->state = RT_ZOMBIE;
+	sched_remove(rec->sched, t->tid);
+}
+
 /* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
  * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
 static void
@@ -1743,8 +1775,12 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 	pid_t tid = t->tid;
 
 	resume(t, PTRACE_CONT, 0);
-	if (tid == t->tgid)
+	if (tid == t->tgid) {
+		/* exit(2), not a group exit: the others run on */
+		if (t->nr == __NR_exit && has_other_threads(rec, t->tgid, tid))
+			leader_exits_first(rec, t);
 		return;
+	}
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return;
@@ -1824,6 +1860,7 @@ run_current(struct recorder *rec, struct rthread *t)
 		break;
 	case RT_IN_SYSCALL:
 	case RT_RUNNING:
+	case RT_ZOMBIE:
 		break;
 	}
 }
@@ -2089,29 +2126,6 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
  * sandbox it installs later would not hold), and needs CAP_SYS_ADMIN.
  */
 
-/* @t's process state letter from /proc/TID/stat ('t': in a ptrace stop),
- * or 0 if it is gone. */
-static char
-thread_state(pid_t tid)
-{
-	char path[64], buf[512];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* "pid (comm) S ...": comm may hold spaces and parentheses */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 /* A signal-delivery-stop of thread @tid (@t: NULL for one uprr never
  * recorded) while unrecorded: deliver the signal, unless it is uprr's own. */
 static void
@@ -2255,7 +2269,7 @@ go_on_unrecorded(struct recorder *rec)
 		 * unrecorded_stop(); one uprr holds (waiting for its turn, or
 		 * left where recording stopped) simply goes on. One that runs
 		 * reports its next stop to the loop below. */
-		if (thread_state(t->tid) == 't') {
+		if (tracee_thread_state(t->tid) == 't') {
 			if (waitpid(t->tid, &status, __WALL | WNOHANG) == t->tid)
 				unrecorded_stop(rec, t->tid, status);
 			else

@@ -42,6 +42,8 @@ enum pthread_state {
 	PT_RUNNING,  /* resumed: its next stop is pending */
 	PT_IN_KERNEL, /* its clone created the new thread or process; the clone's
 		       * exit stop is pending */
+	PT_ZOMBIE,   /* a leader that exited before the other threads of its
+		      * process; reported gone after them */
 };
 
 
@@ -1103,15 +1105,27 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 {
 	int status, sig;
 
+	enum tracee_stop kind;
+
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
 	tracee_resume(t->tid, PTRACE_CONT, 0);
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
-		if (tracee_classify(status, &sig) == TRACEE_GONE)
+		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_GONE)
 			break;
 		tracee_resume(t->tid, PTRACE_CONT, 0);
+		if (kind == TRACEE_STOP_EXIT && t->tid == t->tgid) {
+			/* a leader before its other threads: reported gone only
+			 * after them (ptrace(2)); its exit is done as a zombie */
+			if (tracee_wait_zombie(t->tid, 5000000000ull) < 0)
+				return diverge(rp, ev, "the main thread of process %d did not exit",
+					       t->tgid);
+			t->state = PT_ZOMBIE;
+			return 0;
+		}
 	}
 	remove_thread(rp, t);
 	return 0;
@@ -1200,7 +1214,7 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 			tracee_resume(t->tid, PTRACE_CONT, 0);
 			t->state = PT_RUNNING;
 		}
-		moving += t->state == PT_RUNNING;
+		moving += t->state == PT_RUNNING || t->state == PT_ZOMBIE;
 	}
 	if (!moving) {
 		/* killed from outside (SIGKILL is never a delivery stop) */

@@ -282,3 +282,19 @@ enum tracee_delivery {
  */
 int tracee_deliver_signal(pid_t tid, int sig, const siginfo_t *info, enum tracee_delivery *ret_outcome,
 			  int *ret_status) _wur_;
+
+/**
+ * The state letter of thread @tid in /proc/TID/stat (proc(5): 'R', 'S', 't'
+ * in a ptrace stop, 'T' stopped, 'Z' zombie...), or 0 if it is gone.
+ */
+char tracee_thread_state(pid_t tid);
+
+/**
+ * Wait until thread @tid, resumed from its PTRACE_EVENT_EXIT stop, is done
+ * exiting: a zombie ('Z' in /proc/TID/stat) or gone. For a thread-group
+ * leader whose process has other threads: the kernel reports its death only
+ * after theirs (ptrace(2)), but its exit (robust list, CLONE_CHILD_CLEARTID
+ * write, set_tid_address(2)) is done when it turns zombie. Polls for at
+ * most @timeout_ns. Returns 0, or -ETIMEDOUT.
+ */
+int tracee_wait_zombie(pid_t tid, uint64_t timeout_ns) _wur_;
