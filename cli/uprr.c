@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "recorder/recorder.h"
@@ -20,6 +22,74 @@
 #include "trace/trace.h"
 
 #define EXIT_UPRR 125
+
+/* How long the program has to end after SIGTERM before uprr kills it: after
+ * the first one (forwarded to it), and after a second one. */
+#define TERM_GRACE_S 5
+#define TERM_SECOND_GRACE_S 1
+/* The signal of the timer that ends uprr: unused by uprr otherwise. */
+#define TERM_TIMER_SIGNAL SIGXCPU
+
+static timer_t term_timer;
+static volatile sig_atomic_t nterms;
+static bool term_forward; /* record: SIGTERM is meant for the program */
+
+/* The program did not end after SIGTERM: uprr ends, and its tracees die with
+ * it (PTRACE_O_EXITKILL); the trace keeps its whole frames. */
+static void
+on_term_timeout(int sig)
+{
+	static const char record_msg[] =
+		"uprr: the program did not end after SIGTERM; uprr killed it (the trace keeps "
+		"what was written)\n";
+	static const char replay_msg[] = "uprr: replay did not stop after SIGTERM; uprr killed it\n";
+
+	(void)sig;
+	if (term_forward)
+		(void)!write(STDERR_FILENO, record_msg, sizeof(record_msg) - 1);
+	else
+		(void)!write(STDERR_FILENO, replay_msg, sizeof(replay_msg) - 1);
+	_exit(EXIT_UPRR);
+}
+
+/* SIGTERM: record forwards it to the program, replay stops between events;
+ * either way uprr ends a bounded time later, sooner after a second one. */
+static void
+on_term(int sig)
+{
+	struct itimerspec left, it = { 0 };
+	int saved = errno;
+
+	if (term_forward)
+		rec_forward_signal(sig);
+	else
+		replay_request_stop();
+	it.it_value.tv_sec = nterms++ ? TERM_SECOND_GRACE_S : TERM_GRACE_S;
+	if (timer_gettime(term_timer, &left) == 0 &&
+	    (left.it_value.tv_sec || left.it_value.tv_nsec) &&
+	    left.it_value.tv_sec < it.it_value.tv_sec)
+		it = left; /* never later than already due */
+	timer_settime(term_timer, 0, &it, NULL);
+	errno = saved;
+}
+
+/* "uprr never hangs, and a SIGTERM always ends it". Returns 0 or -errno. */
+static int
+setup_term(bool forward)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = TERM_TIMER_SIGNAL };
+	struct sigaction sa = { .sa_handler = on_term_timeout };
+
+	term_forward = forward;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(TERM_TIMER_SIGNAL, &sa, NULL) < 0 ||
+	    timer_create(CLOCK_MONOTONIC, &sev, &term_timer) < 0)
+		return -errno;
+	/* no SA_RESTART: the waits of the loops see EINTR and look again */
+	sa.sa_handler = on_term;
+	sigaddset(&sa.sa_mask, TERM_TIMER_SIGNAL);
+	return sigaction(SIGTERM, &sa, NULL) < 0 ? -errno : 0;
+}
 
 static void
 usage(FILE *f)
@@ -125,6 +195,10 @@ cmd_record(int argc, char **argv)
 		return EXIT_UPRR;
 	}
 	opts.argv = argv + optind;
+	if (setup_term(true) < 0) {
+		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(errno));
+		return EXIT_UPRR;
+	}
 	r = rec_record(&opts, &status, dir, sizeof(dir));
 	if (r == -ENOEXEC) {
 		/* as a shell says it */
@@ -200,6 +274,10 @@ cmd_replay(int argc, char **argv)
 	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
 		return EXIT_UPRR;
 	opts.trace_dir = dir;
+	if (setup_term(false) < 0) {
+		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(errno));
+		return EXIT_UPRR;
+	}
 	if (replay_run(&opts, &status) < 0)
 		return EXIT_UPRR;
 	return status_to_exit(status);

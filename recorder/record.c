@@ -2304,16 +2304,24 @@ kill_tracees(struct recorder *rec)
 
 static volatile pid_t forward_to;
 
-/* SIGTERM, SIGHUP and SIGQUIT sent to uprr are meant for the program. SIGINT
- * from a terminal reaches the program by itself (same process group), so
- * uprr ignores it and records how the program reacts. */
-static void
-forward_signal(int sig)
+void
+rec_forward_signal(int sig)
 {
 	if (forward_to > 0)
 		kill(forward_to, sig);
 }
 
+static void
+forward_signal(int sig)
+{
+	rec_forward_signal(sig);
+}
+
+/* SIGTERM, SIGHUP and SIGQUIT sent to uprr are meant for the program (the
+ * CLI handles SIGTERM: it forwards it with rec_forward_signal() and ends uprr
+ * if the program does not end). SIGINT from a terminal reaches the program by
+ * itself (same process group), so uprr ignores it and records how the
+ * program reacts. */
 static void
 setup_forwarding(pid_t pid)
 {
@@ -2321,7 +2329,6 @@ setup_forwarding(pid_t pid)
 
 	forward_to = pid;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	signal(SIGINT, SIG_IGN);

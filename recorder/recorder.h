@@ -320,6 +320,12 @@ int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
 	       size_t dir_len) _wur_;
 
 /**
+ * Send @sig to the process rec_record() started, if it runs (kill(2));
+ * async-signal-safe, for the CLI's SIGTERM handler. Never fails.
+ */
+void rec_forward_signal(int sig);
+
+/**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for
  * every syscall, except those the model marks REC_SC_UNTRACED; rseq and clone3 fail with
  * ENOSYS so glibc falls back to what uprr models (seccomp(2), kernel 4.8+

@@ -1700,6 +1700,14 @@ check_ticks(const struct trace_header *hdr, bool *ret_pmu)
 	return 0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+void
+replay_request_stop(void)
+{
+	stop_requested = 1;
+}
+
 int
 replay_run(const struct replay_options *opts, int *ret_status)
 {
@@ -1730,6 +1738,11 @@ replay_run(const struct replay_options *opts, int *ret_status)
 		}
 	}
 	while (!rp.done) {
+		if (stop_requested) {
+			log_error("stopped by SIGTERM at event %" PRIu64, rp.event_no);
+			rp.error = -EINTR;
+			break;
+		}
 		r = trace_reader_next(rp.r, &ev);
 		/* a trace cut short (recorder killed, disk full): one line
 		 * without the "replay:" prefix, as the README shows it */
