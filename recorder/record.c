@@ -1775,12 +1775,15 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 	pid_t tid = t->tid;
 
 	resume(t, PTRACE_CONT, 0);
-	if (tid == t->tgid) {
+	if (tid == t->tgid && has_other_threads(rec, t->tgid, tid)) {
 		/* exit(2), not a group exit: the others run on */
-		if (t->nr == __NR_exit && has_other_threads(rec, t->tgid, tid))
+		if (t->nr == __NR_exit)
 			leader_exits_first(rec, t);
 		return;
 	}
+	/* A thread, or the last of its process: its death is reported at once.
+	 * The process's end is recorded where its robust mutexes were marked
+	 * (set_robust_list(2)) and its waiters woken, before they run. */
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return;

@@ -30,6 +30,7 @@
 
 #include "common/log.h"
 #include "recorder/recorder.h"
+#include "replay/replay-private.h"
 #include "sched/ticks-soft.h"
 #include "sched/ticks.h"
 #include "trace/trace.h"
@@ -1100,6 +1101,21 @@ on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 	return 0;
 }
 
+/* Threads of process @tgid are about to die: the kernel would mark the robust
+ * mutexes they hold, as it did in the recording (replay/robust.c). */
+static int
+robust_exit_group(struct replayer *rp, const struct trace_event *ev, pid_t tgid)
+{
+	for (size_t i = 0; i < rp->nthreads; i++) {
+		struct pthread_r *u = &rp->threads[i];
+
+		if (u->tgid == tgid && u->state != PT_ZOMBIE &&
+		    replay_robust_exit(u->tid, u->space->memfd, u->rec_tid) < 0)
+			return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", u->tid);
+	}
+	return 0;
+}
+
 static int
 on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -1109,6 +1125,8 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
+	if (replay_robust_exit(t->tid, t->space->memfd, t->rec_tid) < 0)
+		return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
 	tracee_resume(t->tid, PTRACE_CONT, 0);
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
@@ -1205,6 +1223,8 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 	if (!leader)
 		return diverge(rp, ev, "the end of unknown process %u", ev->tid);
 	tgid = leader->tgid;
+	if (robust_exit_group(rp, ev, tgid) < 0)
+		return rp->error;
 	for (size_t i = 0; i < rp->nthreads; i++) {
 		struct pthread_r *t = &rp->threads[i];
 
@@ -1380,6 +1400,8 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	    tracee_set_regs(t->tid, &regs) < 0)
 		return diverge(rp, ev, "cannot prepare the execve of %s", exe);
 	tgid = t->tgid;
+	if (robust_exit_group(rp, ev, tgid) < 0)
+		return rp->error;
 	tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	/* The kernel kills the other threads (de_thread(), fs/exec.c), and the
 	 * execve waits until each has passed its PTRACE_EVENT_EXIT stop: let
