@@ -53,6 +53,8 @@ enum rthread_state {
 	RT_RUNNING,	/* the current thread, running user code */
 	RT_ZOMBIE,	/* a leader that exited before the other threads of its
 			 * process: out of sched, reported gone after them */
+	RT_STOPPED,	/* in a group stop (SIGSTOP & co.), listening
+			 * (PTRACE_LISTEN): out of sched until SIGCONT */
 };
 
 /* An address space (struct rec_space) and the restore points of its runs. */
@@ -417,6 +419,8 @@ deadline_passed(struct recorder *rec, pid_t tid, uint64_t *ret_wait_ns)
 }
 
 static void dispatch(struct recorder *rec, pid_t tid, int status);
+static void on_group_stop(struct recorder *rec, struct rthread *t);
+static void on_group_continue(struct recorder *rec, struct rthread *t);
 
 /* The PMU counts @t's ticks from 0 as its run of user code starts. */
 static void
@@ -1605,14 +1609,15 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 		resume(t, PTRACE_CONT, 0);
 		if (tracee_wait(tid, &status) < 0)
 			return;
-		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP) {
+		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP && !tracee_group_stop_sig(status)) {
 			sched_yield_current(rec->sched);
 			resume(t, PTRACE_CONT, 0);
 			return;
 		}
 	}
-	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
-		/* an event came first: the interrupt stop follows later */
+	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP || tracee_group_stop_sig(status)) {
+		/* an event (or a group stop) came first: the interrupt stop
+		 * follows later */
 		if (!t->deferred_sig)
 			sched_yield_current(rec->sched);
 		dispatch(rec, tid, status);
@@ -1845,6 +1850,38 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 	resume(t, PTRACE_SYSCALL, 0);
 }
 
+/* ---- group stops ---- */
+
+/*
+ * @t entered a group stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU delivered to its
+ * process), or reported it again: it stays stopped, in PTRACE_LISTEN, where
+ * the kernel wakes it at SIGCONT (or SIGKILL) and it reports the end with a
+ * PTRACE_EVENT_STOP of SIGTRAP (ptrace(2), "Group-stop"). Until then sched
+ * does not pick it. The process's parent sees it stopped (WUNTRACED) once
+ * all its threads are: the kernel tells the real parent, uprr being only the
+ * tracer (ptrace_stop(), kernel/signal.c). Nothing is recorded: the stop
+ * follows from the recorded signal, and replay sees the same order.
+ */
+static void
+on_group_stop(struct recorder *rec, struct rthread *t)
+{
+	t->state = RT_STOPPED;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	if (ptrace(PTRACE_LISTEN, t->tid, 0, 0) < 0)
+		log_debug("thread %d: PTRACE_LISTEN: %s", t->tid, strerror(errno)); /* killed */
+}
+
+/* The group stop of @t ended (SIGCONT): it is held where it stopped, and
+ * runs (taking the SIGCONT) when sched picks it. */
+static void
+on_group_continue(struct recorder *rec, struct rthread *t)
+{
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return; /* vanished: its exit comes through waitpid */
+	t->state = RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+}
+
 /* ---- the loop ---- */
 
 /* Make progress on the current thread, which is stopped at an event. */
@@ -1864,6 +1901,7 @@ run_current(struct recorder *rec, struct rthread *t)
 	case RT_IN_SYSCALL:
 	case RT_RUNNING:
 	case RT_ZOMBIE:
+	case RT_STOPPED:
 		break;
 	}
 }
@@ -1907,9 +1945,17 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 		on_exec_event(rec, t);
 		break;
 	case TRACEE_STOP_GROUP:
+		if (tracee_group_stop_sig(status)) {
+			on_group_stop(rec, t);
+			break;
+		}
+		if (t->state == RT_STOPPED) {
+			on_group_continue(rec, t);
+			break;
+		}
+		_fallthrough_;
 	case TRACEE_STOP_OTHER:
-		/* group stops (uprr does not keep stopped threads stopped yet) and
-		 * late stops of PTRACE_INTERRUPT: carry on */
+		/* late stops of PTRACE_INTERRUPT: carry on */
 		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 		break;
 	}

@@ -771,6 +771,36 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 }
 
 /*
+ * @t took a signal that stops its process (SIGSTOP & co.): hold it at its
+ * group stop, where the recording held it until SIGCONT, so its next run of
+ * user code starts there, as it did in the recording. Its other threads
+ * pass over theirs (resume_to_stop()): the trace says when each runs.
+ */
+static int
+hold_group_stop(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	enum tracee_stop kind;
+	int status, sig;
+
+	for (;;) {
+		if (tracee_wait(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		kind = tracee_classify(status, &sig);
+		if (tracee_group_stop_sig(status))
+			break;
+		if (kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)) {
+			tracee_resume(t->tid, PTRACE_CONT, 0);
+			continue;
+		}
+		return diverge(rp, ev, "expected a group stop, got %s", stop_name(kind, sig));
+	}
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD;
+	return 0;
+}
+
+/*
  * Deliver @sig with the recorded siginfo to @t, stopped at the point of
  * delivery. A caught signal stops it at its handler's first instruction, as
  * in the recording, so its next run of user code starts where it did there.
@@ -782,6 +812,7 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 	enum tracee_delivery *ret_how)
 {
 	const siginfo_t *info = NULL;
+	enum tracee_sig_disposition d;
 	enum tracee_delivery how;
 	siginfo_t si;
 	int status = 0, r;
@@ -798,12 +829,22 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 			*ret_how = TRACEE_DELIVERY_NONE;
 		return 1;
 	}
+	/* A stop stops here too, whatever the process group: the kernel
+	 * discards SIGTSTP, SIGTTIN and SIGTTOU in an orphaned one (get_signal(),
+	 * kernel/signal.c), and replay emulates setpgid(2). */
+	if (sig != SIGSTOP && tracee_is_stop_signal(sig) &&
+	    tracee_signal_disposition(t->tid, sig, &d) == 0 && d == TRACEE_SIG_DEFAULT) {
+		sig = SIGSTOP;
+		info = NULL;
+	}
 	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 	if (r < 0)
 		return diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
 	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
 	if (ret_how)
 		*ret_how = how;
+	if (how == TRACEE_DELIVERY_RUNNING && tracee_is_stop_signal(sig))
+		return hold_group_stop(rp, ev, t);
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Threads on their way out: a thread-group leader that exits before the
+ * Threads that stop or exit. Group stops: a process stopped by SIGSTOP & co.
+ * reports PTRACE_EVENT_STOP with the stop signal for each thread, as long as
+ * it stays stopped. Threads on their way out: a thread-group leader that exits before the
  * other threads of its process stays a zombie, reported to the tracer only
  * once they are all gone (ptrace(2), "PTRACE_EVENT_EXIT"; wait_task_zombie()
  * and delay_group_leader() in kernel/exit.c). The supervisor sees its exit
@@ -12,6 +14,8 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,4 +64,18 @@ tracee_wait_zombie(pid_t tid, uint64_t timeout_ns)
 			nanosleep(&ts, NULL);
 		}
 	}
+}
+
+bool
+tracee_is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+int
+tracee_group_stop_sig(int status)
+{
+	if (!WIFSTOPPED(status) || status >> 16 != PTRACE_EVENT_STOP)
+		return 0;
+	return tracee_is_stop_signal(WSTOPSIG(status)) ? WSTOPSIG(status) : 0;
 }

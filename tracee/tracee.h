@@ -298,3 +298,15 @@ char tracee_thread_state(pid_t tid);
  * most @timeout_ns. Returns 0, or -ETIMEDOUT.
  */
 int tracee_wait_zombie(pid_t tid, uint64_t timeout_ns) _wur_;
+
+/**
+ * If waitpid(2) status @status of a PTRACE_SEIZE'd thread is a group-stop
+ * (PTRACE_EVENT_STOP whose WSTOPSIG is SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU:
+ * its process is stopped), that signal; else 0 (ptrace(2), "Group-stop"; the
+ * kernel reports SIGTRAP once the process is no longer stopped,
+ * do_jobctl_trap() in kernel/signal.c).
+ */
+int tracee_group_stop_sig(int status);
+
+/** Whether @sig is one whose default action stops the process (signal(7)). */
+bool tracee_is_stop_signal(int sig);

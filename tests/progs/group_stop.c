@@ -107,12 +107,17 @@ main(void)
 	child = fork();
 	if (child < 0)
 		die("group_stop: fork: %s", strerror(errno));
+	/* a process group of its own, with its parent outside it in the same
+	 * session: not orphaned, so SIGTSTP stops it (POSIX discards the
+	 * terminal stop signals in orphaned process groups) */
 	if (child == 0) {
+		setpgid(0, 0);
 		close(g_pipe[0]);
 		if (pthread_create(&t, NULL, writer, (void *)(uintptr_t)'y'))
 			_exit(4);
 		writer((void *)(uintptr_t)'x');
 	}
+	setpgid(child, child);
 	close(g_pipe[1]);
 	fcntl(g_pipe[0], F_SETFL, O_NONBLOCK);
 	bad |= stop_and_continue(child, SIGSTOP);
