@@ -2148,6 +2148,11 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	ev.values[0] = exe_id;
 	ev.values[1] = interp_ref;
 	ev.values[2] = (uint64_t)pid;
+	/* the signal state the program starts with (replay starts the first
+	 * one alike: its own may differ, as a shell's `trap '' HUP` or nohup) */
+	if (tracee_get_sigmask(pid, &ev.values[3]) == 0 &&
+	    tracee_ignored_signals(pid, &ev.values[4]) == 0)
+		ev.nvalues = 5;
 	t->regs = regs;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };

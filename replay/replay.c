@@ -1540,6 +1540,12 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	sp.cpu = cpu;
 	sp.trap_tsc = true;
 	sp.filter = rec_seccomp_filter();
+	if (ev->nvalues >= 5) {
+		/* the recording's, whatever uprr's own are here */
+		sp.set_signals = true;
+		sp.sigmask = ev->values[3];
+		sp.sigign = ev->values[4];
+	}
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
 	if (r < 0) {
 		log_error("cannot start the replay of %s: %s", exe,

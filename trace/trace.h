@@ -39,7 +39,9 @@ enum trace_event_type {
 	 * stack's end; blobs[1] = the address-space layout (text); values[0] =
 	 * file id of the executable, values[1] = file id + 1 of the ELF
 	 * interpreter, 0 if none; values[2] (format 3) = the thread's id after
-	 * the exec (the leader's: ev.tid is the exec'ing thread's former id) */
+	 * the exec (the leader's: ev.tid is the exec'ing thread's former id);
+	 * values[3] and values[4] (if present) = its signal mask and the
+	 * signals it ignores, bit N-1 for signal N (execve(2) keeps both) */
 	TRACE_EV_EXEC = 1,
 	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
 	 * program passed to the kernel for output (write buffers) */

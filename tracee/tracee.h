@@ -23,6 +23,9 @@ struct tracee_spawn_options {
 	int cpu;		 /**< CPU to pin the tracee to, or -1 */
 	bool trap_tsc;		 /**< make rdtsc/rdtscp fault (PR_SET_TSC) */
 	const struct sock_fprog *filter; /**< seccomp filter installed before exec */
+	bool set_signals;	 /**< start with sigmask and sigign, not the supervisor's */
+	uint64_t sigmask;	 /**< signal mask, bit N-1 for signal N */
+	uint64_t sigign;	 /**< ignored signals (SIG_IGN); the others SIG_DFL */
 };
 
 /**
@@ -231,6 +234,12 @@ enum tracee_sig_disposition {
  * bad @sig, -ENOENT if the thread is gone).
  */
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
+
+/**
+ * The signals process @tid ignores (SIG_IGN), bit N-1 for signal N: the
+ * SigIgn mask of /proc/TID/status (proc(5)). Returns 0 or -errno.
+ */
+int tracee_ignored_signals(pid_t tid, uint64_t *ret_mask) _wur_;
 
 /**
  * The parent of process @pid: the PPid: line of /proc/PID/status (proc(5)).

@@ -2540,11 +2540,22 @@ def c_group_stop(h):
 
 @prog_case('exec_sigmask')
 def c_exec_sigmask(h):
-    """A blocked SIGUSR1 and an ignored SIGUSR2 survive execve."""
-    argv = [h.prog('exec_sigmask')]
-    _, rec = h.record_replay(argv)
+    """A blocked SIGUSR1 and an ignored SIGUSR2 survive execve: the program's
+    own, and the ones uprr record was started with (the program's first
+    image has them: its replay must start with them too, whatever uprr
+    replay's own are)."""
+    prog = h.prog('exec_sigmask')
+    _, rec = h.record_replay([prog])
     expect_output(rec, b'SIGUSR1 blocked, SIGUSR2 ignored\n', 'lost its signal state at exec')
-    native_same(h, argv, rec, 'exec_sigmask')
+    native_same(h, [prog], rec, 'exec_sigmask')
+    trace = h.new_trace_path('outer')
+    rec = run([prog, 'outer', h.uprr, 'record', '-o', trace, '--', prog, '--after'],
+              timeout=RECORD_TIMEOUT, what='uprr record (SIGUSR1 blocked, SIGUSR2 ignored)',
+              cwd=h.tmp)
+    check_record(rec, trace, 0)
+    expect_output(rec, b'SIGUSR1 blocked, SIGUSR2 ignored\n', 'did not start with uprr\'s state')
+    compare(rec, h.replay(trace))
+    native_same(h, [prog, 'outer', prog, '--after'], rec, 'exec_sigmask outer')
 
 
 @prog_case('robust_mutex')

@@ -8,6 +8,10 @@
  * happens) and SIGUSR1 (blocked: pending), then unblocks SIGUSR1 with a
  * handler installed, which runs. The output is the same natively.
  *
+ * `exec_sigmask outer CMD [ARGS...]` sets up the same signal state and execs
+ * CMD: run as `exec_sigmask outer uprr record -- exec_sigmask --after`, the
+ * recorded program starts with it (uprr execs it), and its replay must too.
+ *
  * Exits 1 if the new image sees another mask or disposition.
  */
 #include <signal.h>
@@ -80,6 +84,10 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGUSR2, SIG_IGN);
+	if (argc > 2 && strcmp(argv[1], "outer") == 0) {
+		execvp(argv[2], argv + 2);
+		die("exec_sigmask: execvp %s: %s", argv[2], strerror(errno));
+	}
 	say("blocked SIGUSR1, ignored SIGUSR2, exec\n");
 	execv("/proc/self/exe", args);
 	die("exec_sigmask: execv: %s", strerror(errno));
