@@ -1786,9 +1786,21 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 			leader_exits_first(rec, t);
 		return;
 	}
-	/* A thread, or the last of its process: its death is reported at once.
-	 * The process's end is recorded where its robust mutexes were marked
-	 * (set_robust_list(2)) and its waiters woken, before they run. */
+	if (tid == t->tgid) {
+		/* The last thread of its process: record the process's end where
+		 * its robust mutexes were marked (set_robust_list(2)) and their
+		 * waiters woken, before those run. Its death is reported once it
+		 * is a zombie, unless a thread uprr has not seen start yet (its
+		 * clone event still queued) holds it back: then the loop gets it. */
+		if (tracee_wait_zombie(tid, 1000000000ull) == 0 &&
+		    waitpid(tid, &status, __WALL | WNOHANG) == tid) {
+			if (tracee_classify(status, &sig) == TRACEE_GONE)
+				on_thread_gone(rec, tid, status);
+			else
+				dispatch(rec, tid, status);
+		}
+		return;
+	}
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return;
