@@ -2512,6 +2512,11 @@ def c_leader_exit(h):
     _, rec = h.record_replay(argv, replays=2)
     expect_output(rec, b'worker: done\n', 'did not run the worker to its end')
     native_same(h, argv, rec, 'leader_exit')
+    # the worker execs once main is gone: it takes over the dead leader's pid
+    argv = [h.prog('leader_exit'), 'exec']
+    _, rec = h.record_replay(argv, name='exec')
+    expect_output(rec, b'after exec: pid the same, tid the pid\n', 'did not exec as the leader')
+    native_same(h, argv, rec, 'leader_exit exec')
 
 
 @prog_case('exec_blocked')
