@@ -2276,6 +2276,15 @@ unrecorded_stop(struct recorder *rec, pid_t tid, int status)
 	case TRACEE_STOP_SIGNAL:
 		unrecorded_signal(rec, t, tid, sig);
 		break;
+	case TRACEE_STOP_GROUP:
+		/* a group stop holds until SIGCONT, as without uprr */
+		if (tracee_group_stop_sig(status)) {
+			if (ptrace(PTRACE_LISTEN, tid, 0, 0) < 0)
+				log_debug("thread %d: PTRACE_LISTEN: %s", tid, strerror(errno));
+			break;
+		}
+		tracee_resume(tid, PTRACE_CONT, 0);
+		break;
 	default:
 		/* a syscall to run, a syscall's end, a new thread's first stop,
 		 * an exec, an exit, a group stop: let it go on */
@@ -2335,7 +2344,10 @@ go_on_unrecorded(struct recorder *rec)
 		 * unrecorded_stop(); one uprr holds (waiting for its turn, or
 		 * left where recording stopped) simply goes on. One that runs
 		 * reports its next stop to the loop below. */
-		if (tracee_thread_state(t->tid) == 't') {
+		if (t->state == RT_STOPPED) {
+			/* listening in a group stop: SIGCONT wakes it, and its
+			 * report goes through unrecorded_stop() */
+		} else if (tracee_thread_state(t->tid) == 't') {
 			if (waitpid(t->tid, &status, __WALL | WNOHANG) == t->tid)
 				unrecorded_stop(rec, t->tid, status);
 			else
