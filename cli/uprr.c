@@ -9,9 +9,11 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -73,13 +75,37 @@ on_term(int sig)
 	errno = saved;
 }
 
-/* "uprr never hangs, and a SIGTERM always ends it". Returns 0 or -errno. */
+/* The signal mask and the ignored signals uprr was started with (bit N-1 for
+ * signal N), which a program it starts would have natively: execve(2) keeps
+ * them. Raw rt_sigaction(2): glibc refuses its own signals 32 and 33. */
+static void
+start_signals(uint64_t *ret_mask, uint64_t *ret_ign)
+{
+	sigset_t set;
+
+	*ret_ign = 0;
+	for (int sig = 1; sig <= 64; sig++) {
+		/* struct k_sigaction of the kernel: handler, flags, restorer, mask */
+		uint64_t act[4] = { 0 };
+
+		if (syscall(SYS_rt_sigaction, sig, NULL, act, 8) == 0 &&
+		    act[0] == (uint64_t)(uintptr_t)SIG_IGN)
+			*ret_ign |= 1ull << (sig - 1);
+	}
+	sigprocmask(SIG_BLOCK, NULL, &set);
+	memcpy(ret_mask, &set, sizeof(*ret_mask));
+}
+
+/* "uprr never hangs, and a SIGTERM always ends it", unless uprr was started
+ * with SIGTERM ignored (it then stays ignored). Returns 0 or -errno. */
 static int
 setup_term(bool forward)
 {
 	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = TERM_TIMER_SIGNAL };
-	struct sigaction sa = { .sa_handler = on_term_timeout };
+	struct sigaction sa = { .sa_handler = on_term_timeout }, old;
 
+	if (sigaction(SIGTERM, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+		return 0;
 	term_forward = forward;
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(TERM_TIMER_SIGNAL, &sa, NULL) < 0 ||
@@ -195,6 +221,9 @@ cmd_record(int argc, char **argv)
 		return EXIT_UPRR;
 	}
 	opts.argv = argv + optind;
+	/* the program starts with what uprr got, not with uprr's handlers */
+	opts.set_signals = true;
+	start_signals(&opts.sigmask, &opts.sigign);
 	if (setup_term(true) < 0) {
 		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(errno));
 		return EXIT_UPRR;

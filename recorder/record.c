@@ -2526,6 +2526,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	sp.cpu = cpu;
 	sp.trap_tsc = true;
 	sp.filter = rec_seccomp_filter();
+	sp.set_signals = opts->set_signals;
+	sp.sigmask = opts->sigmask;
+	sp.sigign = opts->sigign;
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
 	if (r == -ENOEXEC) {
 		*ret_status = exec_errno;

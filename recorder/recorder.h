@@ -294,6 +294,11 @@ struct rec_options {
 	bool kill_on_trace_error; /**< when the trace cannot be written (disk full):
 				   * kill the program and fail, instead of letting
 				   * it go on unrecorded */
+	bool set_signals;	/**< start the program with sigmask and sigign (what
+				 * uprr was started with, before it set up its own
+				 * handlers), as it would start natively */
+	uint64_t sigmask;	/**< signal mask, bit N-1 for signal N */
+	uint64_t sigign;	/**< ignored signals; the others at their default */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */
