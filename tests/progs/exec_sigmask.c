@@ -8,7 +8,8 @@
  * happens) and SIGUSR1 (blocked: pending), then unblocks SIGUSR1 with a
  * handler installed, which runs. The output is the same natively.
  *
- * `exec_sigmask outer CMD [ARGS...]` sets up the same signal state and execs
+ * `exec_sigmask outer CMD [ARGS...]` sets up the same signal state, ignores
+ * SIGTERM too, and execs
  * CMD: run as `exec_sigmask outer uprr record -- exec_sigmask --after`, the
  * recorded program starts with it (uprr execs it), and its replay must too.
  *
@@ -85,6 +86,8 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGUSR2, SIG_IGN);
 	if (argc > 2 && strcmp(argv[1], "outer") == 0) {
+		/* and SIGTERM, which uprr itself handles */
+		signal(SIGTERM, SIG_IGN);
 		execvp(argv[2], argv + 2);
 		die("exec_sigmask: execvp %s: %s", argv[2], strerror(errno));
 	}
