@@ -36,8 +36,14 @@ static timer_t term_timer;
 static volatile sig_atomic_t nterms;
 static bool term_forward; /* record: SIGTERM is meant for the program */
 
-/* The program did not end after SIGTERM: uprr ends, and its tracees die with
- * it (PTRACE_O_EXITKILL); the trace keeps its whole frames. */
+static volatile sig_atomic_t term_expired;
+
+/*
+ * The program did not end after SIGTERM: the first time, ask the loop to
+ * kill it and close the trace (or replay to stop); a second later, if uprr
+ * is still there (stuck in a wait), it ends at once, its tracees dying with
+ * it (PTRACE_O_EXITKILL) and the trace keeping its whole frames.
+ */
 static void
 on_term_timeout(int sig)
 {
@@ -45,8 +51,18 @@ on_term_timeout(int sig)
 		"uprr: the program did not end after SIGTERM; uprr killed it (the trace keeps "
 		"what was written)\n";
 	static const char replay_msg[] = "uprr: replay did not stop after SIGTERM; uprr killed it\n";
+	struct itimerspec it = { .it_value = { TERM_SECOND_GRACE_S, 0 } };
 
 	(void)sig;
+	if (!term_expired) {
+		term_expired = 1;
+		if (term_forward)
+			rec_request_stop();
+		else
+			replay_request_stop();
+		timer_settime(term_timer, 0, &it, NULL);
+		return;
+	}
 	if (term_forward)
 		(void)!write(STDERR_FILENO, record_msg, sizeof(record_msg) - 1);
 	else
@@ -66,6 +82,8 @@ on_term(int sig)
 		rec_forward_signal(sig);
 	else
 		replay_request_stop();
+	if (term_expired)
+		return; /* ending already */
 	it.it_value.tv_sec = nterms++ ? TERM_SECOND_GRACE_S : TERM_GRACE_S;
 	if (timer_gettime(term_timer, &left) == 0 &&
 	    (left.it_value.tv_sec || left.it_value.tv_nsec) &&

@@ -1998,6 +1998,14 @@ set_timer(uint64_t ns)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+static volatile sig_atomic_t stop_requested;
+
+void
+rec_request_stop(void)
+{
+	stop_requested = 1;
+}
+
 static void
 record_loop(struct recorder *rec)
 {
@@ -2011,6 +2019,10 @@ record_loop(struct recorder *rec)
 		pid_t tid;
 		int status;
 
+		if (stop_requested) {
+			stop_recording(rec, "%s", "the program did not end after SIGTERM; uprr killed it");
+			break;
+		}
 		if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);
 

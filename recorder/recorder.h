@@ -331,6 +331,13 @@ int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
 void rec_forward_signal(int sig);
 
 /**
+ * Ask rec_record() to end the recording (the program did not end after
+ * SIGTERM): its loop kills the program, closes the trace and logs one line;
+ * rec_record() then returns -ECANCELED. Async-signal-safe. Never fails.
+ */
+void rec_request_stop(void);
+
+/**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for
  * every syscall, except those the model marks REC_SC_UNTRACED; rseq and clone3 fail with
  * ENOSYS so glibc falls back to what uprr models (seccomp(2), kernel 4.8+

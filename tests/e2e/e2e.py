@@ -2605,11 +2605,13 @@ def term_uprr(h, argv, what, grace):
                 not lines[0].startswith(b'uprr: ') or b'SIGTERM' not in lines[0]:
             raise Fail(f'{what}: expected exit 125 and one line "uprr: ... SIGTERM ...", '
                        f'got {describe_status(p.returncode)} and {err!r}')
+        out += p.stdout.read()
     finally:
         if p.poll() is None:
             kill_group(p.pid, p.pid)
             p.wait()
     finish_group(p, what)
+    return out
 
 
 @case('sigterm-uprr')
@@ -2617,8 +2619,15 @@ def c_sigterm_uprr(h):
     """uprr record forwards SIGTERM to the program; one that ignores it is
     killed a little after a second SIGTERM; uprr replay ends on SIGTERM."""
     prog = h.prog('term_ignore')
-    term_uprr(h, [h.uprr, 'record', '-o', h.new_trace_path('sleep'), '--', prog, 'sleep', '60'],
-              'uprr record', 10)
+    trace = h.new_trace_path('sleep')
+    out = term_uprr(h, [h.uprr, 'record', '-o', trace, '--', prog, 'sleep', '60'],
+                    'uprr record', 10)
+    # the trace is closed: it replays up to the kill, then says it ends there
+    rep = h.replay(trace)
+    if rep.status != UPRR_FAILURE or rep.stdout != out or \
+            not any(line.startswith(b'uprr: trace ends early') for line in rep.uprr_lines()):
+        raise Fail(f'the trace of the killed recording does not replay up to the kill\n'
+                   f'  {rep.explain()}')
     trace, rec = h.record([prog, 'spin', '4'], name='spin')
     term_uprr(h, [h.uprr, 'replay', trace], 'uprr replay', 10)
 
