@@ -52,6 +52,7 @@ on_term_timeout(int sig)
 		"what was written)\n";
 	static const char replay_msg[] = "uprr: replay did not stop after SIGTERM; uprr killed it\n";
 	struct itimerspec it = { .it_value = { TERM_SECOND_GRACE_S, 0 } };
+	int saved = errno;
 
 	(void)sig;
 	if (!term_expired) {
@@ -61,6 +62,7 @@ on_term_timeout(int sig)
 		else
 			replay_request_stop();
 		timer_settime(term_timer, 0, &it, NULL);
+		errno = saved;
 		return;
 	}
 	if (term_forward)
@@ -82,14 +84,14 @@ on_term(int sig)
 		rec_forward_signal(sig);
 	else
 		replay_request_stop();
-	if (term_expired)
-		return; /* ending already */
-	it.it_value.tv_sec = nterms++ ? TERM_SECOND_GRACE_S : TERM_GRACE_S;
-	if (timer_gettime(term_timer, &left) == 0 &&
-	    (left.it_value.tv_sec || left.it_value.tv_nsec) &&
-	    left.it_value.tv_sec < it.it_value.tv_sec)
-		it = left; /* never later than already due */
-	timer_settime(term_timer, 0, &it, NULL);
+	if (!term_expired) { /* else ending already */
+		it.it_value.tv_sec = nterms++ ? TERM_SECOND_GRACE_S : TERM_GRACE_S;
+		if (timer_gettime(term_timer, &left) == 0 &&
+		    (left.it_value.tv_sec || left.it_value.tv_nsec) &&
+		    left.it_value.tv_sec < it.it_value.tv_sec)
+			it = left; /* never later than already due */
+		timer_settime(term_timer, 0, &it, NULL);
+	}
 	errno = saved;
 }
 
@@ -242,8 +244,9 @@ cmd_record(int argc, char **argv)
 	/* the program starts with what uprr got, not with uprr's handlers */
 	opts.set_signals = true;
 	start_signals(&opts.sigmask, &opts.sigign);
-	if (setup_term(true) < 0) {
-		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(errno));
+	r = setup_term(true);
+	if (r < 0) {
+		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(-r));
 		return EXIT_UPRR;
 	}
 	r = rec_record(&opts, &status, dir, sizeof(dir));
@@ -290,7 +293,7 @@ cmd_replay(int argc, char **argv)
 	};
 	struct replay_options opts = { 0 };
 	char dir[PATH_MAX];
-	int c, status = 0, v = 0;
+	int c, r, status = 0, v = 0;
 
 	while ((c = getopt_long(argc, argv, "qp:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -321,8 +324,9 @@ cmd_replay(int argc, char **argv)
 	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
 		return EXIT_UPRR;
 	opts.trace_dir = dir;
-	if (setup_term(false) < 0) {
-		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(errno));
+	r = setup_term(false);
+	if (r < 0) {
+		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(-r));
 		return EXIT_UPRR;
 	}
 	if (replay_run(&opts, &status) < 0)

@@ -1160,9 +1160,8 @@ robust_exit_group(struct replayer *rp, const struct trace_event *ev, pid_t tgid)
 static int
 on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
-	int status, sig;
-
 	enum tracee_stop kind;
+	int status, sig;
 
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
