@@ -561,8 +561,15 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 			return;
 	}
 	t->state = RT_RUNNING;
-	if (how == TRACEE_DELIVERY_RUNNING)
+	if (how == TRACEE_DELIVERY_RUNNING) {
+		/* A stop signal: the thread group-stops (on_group_stop()), or the
+		 * kernel discards the stop (an orphaned process group, a SIGCONT
+		 * meanwhile: get_signal(), kernel/signal.c) and it runs on with no
+		 * restore point of this run: nothing may roll it back. */
+		if (tracee_is_stop_signal(sig))
+			t->uncountable = true;
 		return;
+	}
 	start_run(rec, t);
 	resume(t, PTRACE_CONT, 0);
 }

@@ -2541,6 +2541,10 @@ def c_group_stop(h):
     _, rec = h.record_replay(argv)
     expect_output(rec, b'child killed by Terminated\n', 'did not stop and continue its child')
     native_same(h, argv, rec, 'group_stop')
+    # a stop the kernel discards (SIGTSTP in an orphaned process group)
+    argv = [h.prog('group_stop'), 'orphan']
+    _, rec = h.record_replay(argv, name='orphan')
+    native_same(h, argv, rec, 'group_stop orphan')
 
 
 @prog_case('exec_sigmask')

@@ -8,6 +8,10 @@
  * "Stopping and continuing"). It then ends the child with SIGTERM. The output
  * does not depend on the schedule: it is the same natively.
  *
+ * `group_stop orphan`: in a session of its own (an orphaned process group),
+ * the program raises SIGTSTP: the kernel discards it (signal(7)), the
+ * program goes on, computing with two threads.
+ *
  * Exits 1 if anything differs from that; every wait is bounded.
  */
 #include <fcntl.h>
@@ -95,12 +99,43 @@ stop_and_continue(pid_t child, int sig)
 	return 0;
 }
 
+static void *
+compute(void *arg)
+{
+	uint64_t x = (uintptr_t)arg;
+
+	for (int i = 0; i < 20000000; i++)
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+	return (void *)(uintptr_t)(x >> 48);
+}
+
+static int
+orphan(void)
+{
+	pthread_t t;
+	void *a, *b;
+
+	if (getsid(0) != getpid() && setsid() < 0)
+		die("group_stop: setsid: %s", strerror(errno));
+	raise(SIGTSTP);
+	say("SIGTSTP discarded in an orphaned process group\n");
+	if (pthread_create(&t, NULL, compute, (void *)(uintptr_t)1))
+		die("group_stop: pthread_create failed");
+	a = compute((void *)(uintptr_t)2);
+	pthread_join(t, &b);
+	say("computed %lx %lx\n", (unsigned long)(uintptr_t)a, (unsigned long)(uintptr_t)b);
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	pthread_t t;
 	pid_t child;
 	int status, bad = 0;
+
+	if (argc == 2 && strcmp(argv[1], "orphan") == 0)
+		return orphan();
 
 	if (pipe(g_pipe) < 0)
 		die("group_stop: pipe: %s", strerror(errno));
