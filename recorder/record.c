@@ -146,6 +146,7 @@ struct recorder {
 	struct rec_stats stats;
 	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
 	size_t nshared, shared_cap;
+	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -788,6 +789,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	struct trace_event ev;
 	int64_t result;
 	uint32_t flags, nblobs = 0;
+	uint64_t value;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return; /* vanished: its exit comes through waitpid */
@@ -822,6 +824,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		keep_syscall_file(rec, t, result, &ev.values[3]);
 		if (ev.values[3])
 			ev.nvalues = 4;
+		switch (rec_ipc_on_exit(&rec->ipc, (long)t->nr, t->args, result, &value)) {
+		case 1:
+			ev.values[2] = value; /* shmat: the segment's size */
+			ev.nvalues = MAX(ev.nvalues, 3u);
+			break;
+		case -ENOMEM:
+			stop_recording(rec, "%s", "out of memory");
+			return;
+		}
 	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
@@ -965,7 +976,7 @@ static void
 on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
-	char why[128];
+	char why[256];
 	uint32_t flags, nblobs = 0;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
@@ -988,6 +999,11 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	}
 	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) < 0) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
+		return;
+	}
+	if (rec_ipc_check_entry(&rec->ipc, t->tid, (long)t->model_nr, t->model_args, why,
+				sizeof(why)) < 0) {
+		stop_recording(rec, "the program used %s; recording stopped", why);
 		return;
 	}
 	rec_syscall_entry_state((long)t->model_nr, t->model_args, mem_read, &t->tid, &t->entry);
@@ -2257,5 +2273,6 @@ out:
 	free(rec.buf);
 	free(rec.blobs);
 	free(rec.shared_files);
+	rec_ipc_free(&rec.ipc);
 	return r;
 }

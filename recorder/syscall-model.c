@@ -8,9 +8,14 @@
 #include <asm/unistd.h>
 #include <errno.h>
 #include <linux/futex.h>
+#include <linux/perf_event.h>
 #include <linux/sched.h>
 #include <stdio.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -144,6 +149,17 @@ static const struct ioctl_row ioctl_table[] = {
 	{ FIONBIO, "FIONBIO", 0 },
 	{ FIOCLEX, "FIOCLEX", 0 },
 	{ FIONCLEX, "FIONCLEX", 0 },
+	/* O_ASYNC and the owner of SIGIO (fs/ioctl.c, net/socket.c sock_ioctl) */
+	{ FIOASYNC, "FIOASYNC", 0 },
+	{ FIOSETOWN, "FIOSETOWN", 0 },
+	{ FIOGETOWN, "FIOGETOWN", 4 },
+	{ SIOCSPGRP, "SIOCSPGRP", 0 },
+	{ SIOCGPGRP, "SIOCGPGRP", 4 },
+	/* a program's own perf counters (perf_event_open(2)) */
+	{ PERF_EVENT_IOC_ENABLE, "PERF_EVENT_IOC_ENABLE", 0 },
+	{ PERF_EVENT_IOC_DISABLE, "PERF_EVENT_IOC_DISABLE", 0 },
+	{ PERF_EVENT_IOC_RESET, "PERF_EVENT_IOC_RESET", 0 },
+	{ PERF_EVENT_IOC_ID, "PERF_EVENT_IOC_ID", 8 },
 };
 
 static const struct ioctl_row *
@@ -175,9 +191,69 @@ fcntl_supported(uint64_t cmd)
 	case F_SETPIPE_SZ:
 	case F_ADD_SEALS:
 	case F_GET_SEALS:
+	case F_SETOWN:
+	case F_GETOWN:
+	case F_SETOWN_EX:
+	case F_GETOWN_EX:
+	case F_SETSIG:
+	case F_GETSIG:
 		return true;
 	default:
 		return false;
+	}
+}
+
+/* SysV IPC control commands: what they write at their buffer argument, in
+ * bytes, or -1 for a command the model does not know; GETALL writes one
+ * unsigned short per semaphore (semctl(2), shmctl(2), msgctl(2); struct
+ * sizes of x86-64, include/uapi/asm-generic/{shm,sem,msg}buf.h). IPC_64 is
+ * the only version there is on x86-64 and is ignored. */
+static int64_t
+ipc_ctl_out_size(long nr, uint64_t cmd, uint64_t id)
+{
+	struct semid_ds ds;
+
+	switch (nr) {
+	case __NR_shmctl:
+		switch (cmd & ~(uint64_t)0x100) {
+		case IPC_RMID: case IPC_SET: case SHM_LOCK: case SHM_UNLOCK:
+			return 0;
+		case IPC_STAT: case SHM_STAT: case SHM_STAT_ANY:
+			return sizeof(struct shmid_ds);
+		case IPC_INFO:
+			return sizeof(struct shminfo);
+		case SHM_INFO:
+			return sizeof(struct shm_info);
+		}
+		return -1;
+	case __NR_semctl:
+		switch (cmd & ~(uint64_t)0x100) {
+		case IPC_RMID: case IPC_SET: case SETVAL: case SETALL: case GETVAL:
+		case GETPID: case GETNCNT: case GETZCNT:
+			return 0;
+		case IPC_STAT: case SEM_STAT: case SEM_STAT_ANY:
+			return sizeof(struct semid_ds);
+		case IPC_INFO: case SEM_INFO:
+			return sizeof(struct seminfo);
+		case GETALL:
+			/* the supervisor shares the tracee's IPC namespace */
+			if (semctl((int)id, 0, IPC_STAT, &ds) < 0)
+				return 0;
+			return (int64_t)ds.sem_nsems * 2;
+		}
+		return -1;
+	case __NR_msgctl:
+		switch (cmd & ~(uint64_t)0x100) {
+		case IPC_RMID: case IPC_SET:
+			return 0;
+		case IPC_STAT: case MSG_STAT: case MSG_STAT_ANY:
+			return sizeof(struct msqid_ds);
+		case IPC_INFO: case MSG_INFO:
+			return sizeof(struct msginfo);
+		}
+		return -1;
+	default:
+		return 0;
 	}
 }
 
@@ -249,6 +325,14 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 			snprintf(why, len, "futex operation %ld", (long)(args[1] & FUTEX_CMD_MASK));
 			return -ENOSYS;
 		}
+	case __NR_shmctl:
+	case __NR_semctl:
+	case __NR_msgctl:
+		/* semctl(id, semnum, cmd, arg), the others (id, cmd, buf) */
+		if (ipc_ctl_out_size(nr, nr == __NR_semctl ? args[2] : args[1], args[0]) >= 0)
+			return 0;
+		snprintf(why, len, "%s command %ld", name, (long)(nr == __NR_semctl ? args[2] : args[1]));
+		return -ENOSYS;
 	case __NR_ptrace:
 		/* A tracee cannot be traced twice: PTRACE_TRACEME fails with EPERM
 		 * (ptrace_traceme(), kernel/ptrace.c), which the program sees as
@@ -374,9 +458,10 @@ add_msghdr(uint64_t addr, int64_t result, bool for_output, const struct rec_sysc
 }
 
 static int
-special_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
+special_outputs(long nr, const uint64_t args[6], int64_t result, struct rec_ranges *out)
 {
 	const struct ioctl_row *io;
+	int64_t n;
 
 	switch (nr) {
 	case __NR_ioctl:
@@ -385,7 +470,21 @@ special_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
 	case __NR_fcntl:
 		if (args[1] == F_GETLK || args[1] == F_OFD_GETLK)
 			return rec_ranges_add(out, args[2], sizeof(struct flock));
+		if (args[1] == F_GETOWN_EX)
+			return rec_ranges_add(out, args[2], sizeof(struct f_owner_ex));
 		return 0;
+	case __NR_shmctl:
+	case __NR_msgctl:
+		n = ipc_ctl_out_size(nr, args[1], args[0]);
+		return n > 0 ? rec_ranges_add(out, args[2], (uint64_t)n) : 0;
+	case __NR_semctl:
+		n = ipc_ctl_out_size(nr, args[2], args[0]);
+		return n > 0 ? rec_ranges_add(out, args[3], (uint64_t)n) : 0;
+	case __NR_msgrcv:
+		/* struct msgbuf: the type, then the result's bytes of text */
+		if (result < 0)
+			return 0;
+		return rec_ranges_add(out, args[1], sizeof(long) + MIN((uint64_t)result, args[2]));
 	case __NR_prctl:
 		if (args[0] == PR_GET_NAME)
 			return rec_ranges_add(out, args[1], 16);
@@ -447,7 +546,7 @@ rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
 	if (result < 0 && !(row->flags & REC_SC_OUT_ON_ERROR))
 		return 0;
 	if (row->flags & REC_SC_SPECIAL) {
-		r = special_outputs(nr, args, out);
+		r = special_outputs(nr, args, result, out);
 		if (r < 0)
 			return r;
 	}
