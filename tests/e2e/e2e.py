@@ -2457,6 +2457,100 @@ def c_misbehave_traceme(h):
         raise Fail('the recorded run did not see PTRACE_TRACEME fail twice:\n' + tail(rec.stdout))
 
 
+# ---------------------------------------------------------------------------
+# IPC, pidfds, other processes' memory, perf, SIGIO
+
+def record_replay_and_native(h, prog, ok_line, native=True):
+    """Record @prog with a random seed and replay it; check @ok_line; then,
+    if the output is deterministic for a given seed (@native), record it
+    with a fixed seed and compare with a native run of the same."""
+    _, rec = h.record_replay([h.prog(prog)])
+    expect_output(rec, ok_line, 'did not see what it should')
+    if not native:
+        return rec
+    argv = [h.prog(prog), '0x5eed']
+    nat = run(argv, timeout=60, what=f'{prog} (native)', cwd=h.tmp)
+    if nat.status != 0:
+        raise Fail(f'{prog} failed natively\n  {nat.explain()}')
+    _, fixed = h.record(argv, name=prog + '-fixed')
+    compare_bytes(nat.stdout, fixed.stdout, 'stdout', 'the native run', 'the recording')
+    log('  the recording with a fixed seed prints what a native run prints')
+    return rec
+
+
+@prog_case('sysv_ipc')
+def c_sysv_ipc(h):
+    """Two processes share a SysV segment (attached before the fork and
+    again in each), hand turns with semaphores and report through a message
+    queue; replay attaches a segment of its own at the recorded addresses."""
+    record_replay_and_native(h, 'sysv_ipc', b'sysv_ipc: ok\n')
+
+
+@case('sysv-outside')
+def c_sysv_outside(h):
+    """A SysV segment made outside the recording has contents replay cannot
+    know: its shmat stops the recording, by name."""
+    key = str(0x75707200 + os.getpid() % 256)
+    prog = h.prog('sysv_ipc')
+    made = run([prog, 'make', key], timeout=30, what='sysv_ipc make')
+    if made.status != 0:
+        raise Skip(f'cannot make a SysV segment here: {made.stderr.decode().strip()}')
+    try:
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('sysv-outside'), '--',
+                 prog, 'attach', key], timeout=60, what='uprr record')
+        check_uprr_error(r, 'record of a shmat of a segment made outside',
+                         'made outside the recording')
+    finally:
+        run([prog, 'rm', key], timeout=30, what='sysv_ipc rm')
+
+
+@prog_case('posix_mq')
+def c_posix_mq(h):
+    """POSIX message queue between two processes, mq_notify by signal and
+    by thread; which messages wait in the queue depends on the schedule."""
+    rec = record_replay_and_native(h, 'posix_mq', b'posix_mq: ok\n', native=False)
+    for line in (b'round 1: notified by signal (SI_MESGQ)\n',
+                 b'round 2: notified by a thread (value 42)\n'):
+        expect_output(rec, line, 'was not notified')
+
+
+@prog_case('pidfd_vm')
+def c_pidfd_vm(h):
+    """pidfd_open, pidfd_getfd, pidfd_send_signal, process_vm_readv and
+    process_vm_writev into a recorded child (replay writes it again); a
+    process_vm_writev into a process outside the recording is refused."""
+    record_replay_and_native(h, 'pidfd_vm', b'pidfd_vm: ok\n')
+    outside = start(['sleep', '60'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('poke'), '--', h.prog('pidfd_vm'),
+                 'poke', str(outside.pid)], timeout=60, what='uprr record')
+        check_uprr_error(r, 'record of a process_vm_writev outside the recording',
+                         'process_vm_writev into process')
+    finally:
+        outside.kill()
+        outside.wait()
+        finish_group(outside, 'sleep')
+
+
+@prog_case('sigio')
+def c_sigio(h):
+    """Signal-driven I/O (FIOASYNC + FIOSETOWN on a socketpair, as nginx;
+    O_ASYNC + F_SETOWN_EX + F_SETSIG on a pipe): the kernel's SIGIO and
+    SIGRTMIN, with their siginfo, come at the recorded points."""
+    record_replay_and_native(h, 'sigio', b'sigio: ok\n')
+
+
+@prog_case('perf_self')
+def c_perf_self(h):
+    """A program that counts its own task clock, context switches and page
+    faults; a hardware counter fails here as it did in the recording; the
+    mmap of a counter's ring buffer is refused by name."""
+    record_replay_and_native(h, 'perf_self', b'perf_self: ok\n', native=False)
+    r = run([h.uprr, 'record', '-o', h.new_trace_path('perf-mmap'), '--', h.prog('perf_self'),
+             'mmap'], timeout=60, what='uprr record')
+    check_uprr_error(r, 'record of the mmap of a perf ring buffer', 'perf_event_open ring buffer')
+
+
 def main():
     global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
