@@ -149,14 +149,17 @@ rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_
 		if (nr == __NR_shmctl && !known_segment(ipc, (int)args[0]))
 			return 0;
 		who = segment_outsider((int)args[0]);
-		if (who != 0) {
+		if (who > 0)
 			snprintf(why, len,
-				 "SysV segment %d is attached by process %d outside the recording: "
-				 "replay cannot see what it writes",
-				 (int)args[0], (int)who);
-			return -EPERM;
-		}
-		return 0;
+				 "%s of SysV segment %d, which process %d outside the recording has "
+				 "attached: replay cannot see what it writes",
+				 nr == __NR_shmat ? "shmat" : "shmctl", (int)args[0], (int)who);
+		else if (who < 0)
+			snprintf(why, len,
+				 "%s of SysV segment %d, which a process outside the recording has "
+				 "attached: replay cannot see what it writes",
+				 nr == __NR_shmat ? "shmat" : "shmctl", (int)args[0]);
+		return who ? -EPERM : 0;
 	case __NR_process_vm_writev:
 		if (traced_by_us((pid_t)args[0]))
 			return 0;

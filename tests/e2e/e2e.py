@@ -2503,6 +2503,27 @@ def c_sysv_outside(h):
     finally:
         run([prog, 'rm', key], timeout=30, what='sysv_ipc rm')
 
+    # a segment the program made, which a process outside attaches
+    argv = [h.uprr, 'record', '-o', h.new_trace_path('sysv-peeked'), '--', prog, 'hold', key]
+    rec = start(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peek = None
+    try:
+        if rec.stdout.readline() != b'holding the segment\n':
+            raise Fail('sysv_ipc hold did not make its segment under uprr record')
+        peek = start([prog, 'peek', key], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        if not peek.stdout.readline().startswith(b'first word'):
+            raise Fail('sysv_ipc peek did not attach the segment')
+        out, err = rec.communicate(b'go\n', timeout=time_left(60))
+        r = Result(argv, rec.returncode, out, err, 0)
+        check_uprr_error(r, 'record of a segment attached outside', 'outside the recording')
+    finally:
+        for p in (rec, peek):
+            if p:
+                p.kill() if p.poll() is None else None
+                p.communicate()
+                finish_group(p, 'sysv_ipc')
+        run([prog, 'rm', key], timeout=30, what='sysv_ipc rm')
+
 
 @prog_case('posix_mq')
 def c_posix_mq(h):

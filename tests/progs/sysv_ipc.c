@@ -7,6 +7,10 @@
  * differ. `sysv_ipc attach KEY` attaches the segment of that key (made by
  * `sysv_ipc make KEY`, removed by `sysv_ipc rm KEY`) and prints its first
  * word: uprr must refuse a segment made outside the recording.
+ * `sysv_ipc hold KEY` makes a segment of that key, attaches it, says so, and
+ * after a line on stdin asks for its attachments and removes it; `sysv_ipc
+ * peek KEY` attaches it and stays attached until stdin ends: uprr must
+ * refuse a segment a process outside the recording has attached.
  */
 #include <inttypes.h>
 #include <sys/ipc.h>
@@ -164,6 +168,19 @@ main(int argc, char **argv)
 
 	if (argc == 3) {
 		key = (key_t)strtol(argv[2], NULL, 0);
+		if (!strcmp(argv[1], "hold")) {
+			struct shmid_ds ds;
+			char line[8];
+
+			id = shmget(key, 4096, IPC_CREAT | IPC_EXCL | 0600);
+			if (id < 0 || shmat(id, NULL, 0) == (void *)-1)
+				die("hold: %s", strerror(errno));
+			say("holding the segment\n");
+			if (read(0, line, sizeof(line)) < 0 || shmctl(id, IPC_STAT, &ds) < 0)
+				die("hold: %s", strerror(errno));
+			say("attached %lu times\n", (unsigned long)ds.shm_nattch);
+			return shmctl(id, IPC_RMID, NULL) < 0;
+		}
 		if (!strcmp(argv[1], "make")) {
 			id = shmget(key, 4096, IPC_CREAT | 0600);
 			if (id < 0 || (p = shmat(id, NULL, 0)) == (void *)-1)
@@ -180,6 +197,9 @@ main(int argc, char **argv)
 		if (p == (void *)-1)
 			die("attach: %s", strerror(errno));
 		say("first word %" PRIx64 "\n", *p);
+		if (!strcmp(argv[1], "peek"))
+			while (read(0, &id, 1) > 0)
+				;
 		return 0;
 	}
 	return run(argc > 1 ? strtoull(argv[1], NULL, 0) : random_seed());
