@@ -94,6 +94,7 @@ struct checkpoint {
 	pid_t mirror;	/* holds the restore point; -1 before the first fork */
 	int mirror_mem; /* /proc/MIRROR/mem */
 	bool stale;	/* a sync or remap failed half-way: remap first */
+	bool sysv;	/* SysV shared memory is attached (drop_sysv_segments) */
 
 	struct range *ranges; /* sorted, disjoint */
 	size_t nranges;
@@ -587,6 +588,7 @@ track_mappings(struct checkpoint *c)
 	r = tracee_read_maps(c->pid, &maps, &n);
 	if (r < 0)
 		return r;
+	c->sysv = false;
 	ranges = malloc(MAX(n, 1) * sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
@@ -598,6 +600,8 @@ track_mappings(struct checkpoint *c)
 			.mode = UFFDIO_REGISTER_MODE_WP,
 		};
 
+		if (strncmp(m->path, "/SYSV", 5) == 0)
+			c->sysv = true;
 		if (m->perms[1] != 'w' || special_mapping(m->path))
 			continue;
 		if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
@@ -754,7 +758,7 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 		return fd;
 	}
 	r = drop_files((pid_t)child, fd);
-	if (r == 0)
+	if (r == 0 && c->sysv)
 		r = drop_sysv_segments((pid_t)child, fd);
 	if (r < 0) {
 		close(fd);
