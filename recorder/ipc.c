@@ -75,12 +75,16 @@ attachments_in(pid_t pid, int shmid)
 /*
  * Whether a process outside the recording has segment @shmid attached: the
  * kernel's count of attachments (shm_nattch, one per mapping) against the
- * mappings of it that processes traced by uprr hold. Returns the pid of one
- * outsider found, 0 if none, -1 if the count differs but none was found.
+ * mappings of it that the recorded processes hold (@tgids gives them; the
+ * mirrors of restore points hold none: checkpoint.c detaches them). Only
+ * when they differ is every process looked at, to name one. Returns the pid
+ * of one outsider, 0 if none, -1 if the count differs but none was found.
  */
 static pid_t
-segment_outsider(int shmid)
+segment_outsider(int shmid, rec_tgids_fn tgids, void *ctx)
 {
+	pid_t pids[256];
+	size_t n = tgids(ctx, pids, ARRAY_SIZE(pids));
 	struct shmid_ds ds;
 	unsigned ours = 0;
 	pid_t outsider = 0;
@@ -89,17 +93,22 @@ segment_outsider(int shmid)
 
 	if (shmctl(shmid, IPC_STAT, &ds) < 0)
 		return 0; /* gone: the program's own call will say */
+	for (size_t i = 0; i < n; i++)
+		ours += attachments_in(pids[i], shmid);
+	if (ours == ds.shm_nattch)
+		return 0;
+	ours = 0;
 	dir = opendir("/proc");
 	if (!dir)
 		return 0;
-	while ((d = readdir(dir)) && ours < ds.shm_nattch) {
+	while (!outsider && ours < ds.shm_nattch && (d = readdir(dir))) {
 		pid_t pid = (pid_t)strtol(d->d_name, NULL, 10);
-		unsigned n;
+		unsigned k;
 
-		if (pid <= 0 || !(n = attachments_in(pid, shmid)))
+		if (pid <= 0 || !(k = attachments_in(pid, shmid)))
 			continue;
 		if (traced_by_us(pid))
-			ours += n;
+			ours += k;
 		else
 			outsider = pid;
 	}
@@ -128,7 +137,7 @@ maps_perf_buffer(pid_t tid, const uint64_t args[6])
 
 int
 rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_t args[6],
-		    char *why, size_t len)
+		    rec_tgids_fn tgids, void *ctx, char *why, size_t len)
 {
 	struct shmid_ds ds;
 	pid_t who;
@@ -148,7 +157,7 @@ rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_
 	case __NR_shmctl:
 		if (nr == __NR_shmctl && !known_segment(ipc, (int)args[0]))
 			return 0;
-		who = segment_outsider((int)args[0]);
+		who = segment_outsider((int)args[0], tgids, ctx);
 		if (who > 0)
 			snprintf(why, len,
 				 "%s of SysV segment %d, which process %d outside the recording has "

@@ -38,16 +38,21 @@ struct rec_ipc {
 	size_t n, cap;
 };
 
+/** Stores up to @cap ids of the recorded processes (thread groups) in @buf;
+ * returns how many. */
+typedef size_t (*rec_tgids_fn)(void *ctx, pid_t *buf, size_t cap);
+
 /**
  * Whether thread @tid may run syscall @nr with @args, at its entry, beyond
  * what the syscall model says: a SysV segment made outside the recording,
  * or attached by a process outside it (shm_nattch against the mappings of
- * the processes uprr traces, shmctl(2), proc(5)); process_vm_writev(2) into
- * a process uprr does not trace; mmap(2) of a perf_event_open(2) ring
- * buffer. Returns 0, or -EPERM with one line naming it in @why.
+ * the recorded processes, which @tgids lists, shmctl(2), proc(5));
+ * process_vm_writev(2) into a process uprr does not trace; mmap(2) of a
+ * perf_event_open(2) ring buffer. Returns 0, or -EPERM with one line naming
+ * it in @why.
  */
 int rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_t args[6],
-			char *why, size_t len) _wur_;
+			rec_tgids_fn tgids, void *ctx, char *why, size_t len) _wur_;
 
 /**
  * Note syscall @nr's exit (@args, @result): shmget(2) of a segment a

@@ -972,6 +972,24 @@ issue_syscall(struct recorder *rec, struct rthread *t)
 		run_syscall(rec, t);
 }
 
+/* The recorded processes, for ipc.c (rec_tgids_fn). */
+static size_t
+recorded_tgids(void *ctx, pid_t *buf, size_t cap)
+{
+	const struct recorder *rec = ctx;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rec->nthreads && n < cap; i++) {
+		size_t j = 0;
+
+		while (j < n && buf[j] != rec->threads[i].tgid)
+			j++;
+		if (j == n)
+			buf[n++] = rec->threads[i].tgid;
+	}
+	return n;
+}
+
 static void
 on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
@@ -1001,8 +1019,8 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return;
 	}
-	if (rec_ipc_check_entry(&rec->ipc, t->tid, (long)t->model_nr, t->model_args, why,
-				sizeof(why)) < 0) {
+	if (rec_ipc_check_entry(&rec->ipc, t->tid, (long)t->model_nr, t->model_args,
+				recorded_tgids, rec, why, sizeof(why)) < 0) {
 		stop_recording(rec, "the program used %s; recording stopped", why);
 		return;
 	}
