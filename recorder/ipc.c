@@ -135,6 +135,31 @@ maps_perf_buffer(pid_t tid, const uint64_t args[6])
 	return strcmp(target, "anon_inode:[perf_event]") == 0;
 }
 
+/* Whether thread @tid's IPC namespace is not uprr's: the ids it uses then
+ * name other objects for uprr (ipc_namespaces(7)), and what uprr learns of
+ * them through shmctl(2) and semctl(2) would be another's. */
+static bool
+other_ipc_namespace(pid_t tid)
+{
+	char path[64];
+	struct stat mine, its;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/ipc", tid);
+	return stat("/proc/self/ns/ipc", &mine) == 0 && stat(path, &its) == 0 &&
+	       mine.st_ino != its.st_ino;
+}
+
+static bool
+is_sysv(long nr)
+{
+	switch (nr) {
+	case __NR_shmget: case __NR_shmat: case __NR_shmctl: case __NR_semctl:
+		return true;
+	default:
+		return false;
+	}
+}
+
 int
 rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_t args[6],
 		    rec_tgids_fn tgids, void *ctx, char *why, size_t len)
@@ -142,6 +167,11 @@ rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_
 	struct shmid_ds ds;
 	pid_t who;
 
+	if (is_sysv(nr) && other_ipc_namespace(tid)) {
+		snprintf(why, len, "%s in an IPC namespace of its own", nr == __NR_shmget ? "shmget" :
+			 nr == __NR_shmat ? "shmat" : nr == __NR_shmctl ? "shmctl" : "semctl");
+		return -EPERM;
+	}
 	switch (nr) {
 	case __NR_shmat:
 		if (shmctl((int)args[0], IPC_STAT, &ds) < 0)
