@@ -2561,6 +2561,66 @@ def c_sigio(h):
     record_replay_and_native(h, 'sigio', b'sigio: ok\n')
 
 
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log {tmp}/access.log;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello $uri\\n"; }} }}
+}}
+"""
+
+
+@case('nginx-workers')
+def c_nginx_workers(h, requests=200):
+    """nginx with a master and 2 workers, which it tells apart on a channel
+    socketpair set up with FIOASYNC and F_SETOWN (SIGIO), under requests from
+    a client outside the recording; stopped with SIGTERM, which the master
+    passes to its workers; replayed with the network gone."""
+    nginx = need('nginx')
+    port = free_port()
+    conf = h.path('nginx.conf')
+    with open(conf, 'w') as f:
+        f.write(NGINX_CONF.format(tmp=h.tmp, port=port))
+
+    def drive(port):
+        got = []
+        for i in range(requests):
+            with socket.create_connection(('127.0.0.1', port), timeout=10) as c:
+                c.sendall(f'GET /r{i} HTTP/1.0\r\nHost: x\r\n\r\n'.encode())
+                data = b''
+                while chunk := c.recv(4096):
+                    data += chunk
+            if not data.endswith(f'hello /r{i}\n'.encode()):
+                raise Fail(f'nginx answered request {i} with {data[-80:]!r}')
+            got.append(data)
+        log(f'  client: {requests} requests answered')
+        return got
+
+    def stop(p):
+        pid = find_tracee(p.pid, 'nginx')
+        if pid is None:
+            raise Fail('cannot find the nginx master under uprr record')
+        os.kill(pid, signal.SIGTERM)
+
+    rec, trace, _ = record_server(h, 'nginx', [nginx, '-p', h.tmp, '-c', conf], port, drive,
+                                  stop)
+    check_record(rec, trace, 0)
+    with open(h.path('access.log'), 'rb') as f:
+        if f.read().count(b'"GET /r') != requests:
+            raise Fail('the access log of the recorded nginx misses requests')
+    compare(rec, replay_offline(h, trace, port))
+
+
 @prog_case('perf_self')
 def c_perf_self(h):
     """A program that counts its own task clock, context switches and page
