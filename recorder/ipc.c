@@ -3,8 +3,8 @@
  * What the recorder must know of mechanisms that reach beyond one process:
  * SysV shared memory segments (which replay re-creates, so their contents
  * must come from recorded processes only), process_vm_writev(2) (replay
- * writes again into the recorded target) and perf ring buffers (which the
- * kernel writes at any time: refused).
+ * writes again into a recorded target, and emulates one outside) and perf
+ * ring buffers (which the kernel writes at any time: refused).
  */
 #define LOG_PREFIX "ipc"
 #include <asm/unistd.h>
@@ -199,12 +199,6 @@ rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_
 				 "attached: replay cannot see what it writes",
 				 nr == __NR_shmat ? "shmat" : "shmctl", (int)args[0]);
 		return who ? -EPERM : 0;
-	case __NR_process_vm_writev:
-		if (traced_by_us((pid_t)args[0]))
-			return 0;
-		snprintf(why, len, "process_vm_writev into process %d, outside the recording",
-			 (int)args[0]);
-		return -EPERM;
 	case __NR_mmap:
 		if (!maps_perf_buffer(tid, args))
 			return 0;
@@ -239,6 +233,11 @@ rec_ipc_on_exit(struct rec_ipc *ipc, long nr, const uint64_t args[6], int64_t re
 		/* replay makes a segment of this size */
 		if (shmctl((int)args[0], IPC_STAT, &ds) == 0)
 			*ret_value = ds.shm_segsz;
+		return 1;
+	case __NR_process_vm_writev:
+		/* 1: into a recorded process, which replay writes into again;
+		 * 0: out of the recording, as data sent */
+		*ret_value = traced_by_us((pid_t)args[0]);
 		return 1;
 	default:
 		return 0;

@@ -327,8 +327,8 @@ static const struct syscall_row syscall_table[] = {
 	SC(pidfd_send_signal, 0),
 	SC(pidfd_getfd,	0),
 	SC(process_vm_readv, 0, O(IOV(1, 2))),
-	/* writes another recorded process's memory: replay does it again
-	 * there (a process outside the recording is refused: record.c) */
+	/* into a recorded process: replay does it again there; into one
+	 * outside the recording: emulated, its data passed out (ipc.c) */
 	SC(process_vm_writev, RX, INIOV(1, 2)),
 	SC(perf_event_open, 0),
 

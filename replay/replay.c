@@ -585,7 +585,8 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
  * id, as it runs here: shmat(2) attaches this replay's segment for the
  * recorded one at the recorded address (replay/sysv.c);
  * process_vm_writev(2) writes into the replayed process that the recorded
- * pid names (the recorder refused any other).
+ * pid names (one into a process outside the recording, as its exit event
+ * says, is emulated instead: its data passed out).
  */
 static int
 prepare_ids(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
@@ -693,7 +694,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
-	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr))))
+	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr))) &&
+	    !(t->nr == __NR_process_vm_writev && (ev->nvalues < 3 || !ev->values[2])))
 		return execute_syscall(rp, ev, t);
 	for (uint32_t i = 0; i < ev->nblobs; i++) {
 		const struct trace_blob *b = &ev->blobs[i];

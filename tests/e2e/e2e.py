@@ -2539,18 +2539,36 @@ def c_posix_mq(h):
 def c_pidfd_vm(h):
     """pidfd_open, pidfd_getfd, pidfd_send_signal, process_vm_readv and
     process_vm_writev into a recorded child (replay writes it again); a
-    process_vm_writev into a process outside the recording is refused."""
+    process_vm_writev into a process outside the recording passes its data
+    out, and replay does not write it again."""
     record_replay_and_native(h, 'pidfd_vm', b'pidfd_vm: ok\n')
-    outside = start(['sleep', '60'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    outside = start([h.prog('pidfd_vm'), 'target'], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        r = run([h.uprr, 'record', '-o', h.new_trace_path('poke'), '--', h.prog('pidfd_vm'),
-                 'poke', str(outside.pid)], timeout=60, what='uprr record')
-        check_uprr_error(r, 'record of a process_vm_writev outside the recording',
-                         'process_vm_writev into process')
+        m = re.match(rb'buffer at (0x[0-9a-f]+)\n', outside.stdout.readline())
+        if not m:
+            raise Fail('pidfd_vm target did not say where its buffer is')
+
+        def buffer_holds():
+            outside.stdin.write(b'?\n')
+            outside.stdin.flush()
+            return outside.stdout.readline()
+
+        trace, rec = h.record([h.prog('pidfd_vm'), 'poke', str(outside.pid),
+                               m.group(1).decode()], name='poke')
+        poked = re.match(rb'poke: \d+ \((poked with [0-9a-f]+)\)\n', rec.stdout)
+        if not poked:
+            raise Fail(f'the recorded poke did not write: {rec.stdout!r}')
+        if buffer_holds() != b"buffer holds '" + poked.group(1) + b"'\n":
+            raise Fail('the process outside the recording did not get the write')
+        compare(rec, h.replay(trace))
+        if buffer_holds() != b"buffer holds 'untouched'\n":
+            raise Fail('replay wrote into a process outside the recording')
+        log('  the write reached the process outside in the recording, not in the replay')
     finally:
         outside.kill()
-        outside.wait()
-        finish_group(outside, 'sleep')
+        outside.communicate()
+        finish_group(outside, 'pidfd_vm target')
 
 
 @prog_case('sigio')

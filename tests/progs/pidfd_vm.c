@@ -4,9 +4,10 @@
  * pipe the child made after the fork, process_vm_readv(2) of the child's
  * memory, process_vm_writev(2) into it, pidfd_send_signal(2) to wake it, a
  * poll(2) of the pidfd for its end. Both print what they saw. Seed from
- * argv[1], else random. `pidfd_vm poke PID` tries to write into process
- * PID at an address no process maps (uprr must refuse a process outside the
- * recording; natively it fails with EFAULT).
+ * argv[1], else random. `pidfd_vm target` prints where its buffer is and,
+ * for each line on stdin, what the buffer holds (then puts it back);
+ * `pidfd_vm poke PID ADDR` writes into that buffer of process PID: replay
+ * must not write into a process outside the recording again.
  */
 #include <inttypes.h>
 #include <poll.h>
@@ -66,11 +67,23 @@ main(int argc, char **argv)
 	pid_t pid;
 	ssize_t n;
 
-	if (argc == 3 && !strcmp(argv[1], "poke")) {
-		local = (struct iovec){ msg, 8 };
-		remote = (struct iovec){ (void *)4096, 8 };
+	if (argc == 2 && !strcmp(argv[1], "target")) {
+		char line[16];
+
+		strcpy(secret, "untouched");
+		say("buffer at %p\n", (void *)secret);
+		while (read(0, line, sizeof(line)) > 0) {
+			say("buffer holds '%s'\n", secret);
+			strcpy(secret, "untouched");
+		}
+		return 0;
+	}
+	if (argc == 4 && !strcmp(argv[1], "poke")) {
+		snprintf(msg, sizeof(msg), "poked with %016" PRIx64, random_seed());
+		local = (struct iovec){ msg, strlen(msg) + 1 };
+		remote = (struct iovec){ (void *)(uintptr_t)strtoull(argv[3], NULL, 0), local.iov_len };
 		n = process_vm_writev((pid_t)atoi(argv[2]), &local, 1, &remote, 1, 0);
-		say("poke: %zd (%s)\n", n, n < 0 ? strerror(errno) : "written");
+		say("poke: %zd (%s)\n", n, n < 0 ? strerror(errno) : msg);
 		return 0;
 	}
 	seed = argc > 1 ? strtoull(argv[1], NULL, 0) : random_seed();
