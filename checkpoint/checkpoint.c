@@ -94,6 +94,7 @@ struct checkpoint {
 	pid_t mirror;	/* holds the restore point; -1 before the first fork */
 	int mirror_mem; /* /proc/MIRROR/mem */
 	bool stale;	/* a sync or remap failed half-way: remap first */
+	bool sysv;	/* SysV shared memory is attached (drop_sysv_segments) */
 
 	struct range *ranges; /* sorted, disjoint */
 	size_t nranges;
@@ -587,6 +588,7 @@ track_mappings(struct checkpoint *c)
 	r = tracee_read_maps(c->pid, &maps, &n);
 	if (r < 0)
 		return r;
+	c->sysv = false;
 	ranges = malloc(MAX(n, 1) * sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
@@ -598,6 +600,8 @@ track_mappings(struct checkpoint *c)
 			.mode = UFFDIO_REGISTER_MODE_WP,
 		};
 
+		if (strncmp(m->path, "/SYSV", 5) == 0)
+			c->sysv = true;
 		if (m->perms[1] != 'w' || special_mapping(m->path))
 			continue;
 		if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
@@ -688,6 +692,37 @@ drop_files(pid_t pid, int memfd)
 	return res < 0 ? log_debug_errno((int)res, "close_range in mirror %d", pid) : 0;
 }
 
+/*
+ * Detach the new mirror @pid from the program's SysV shared memory segments
+ * (mappings of "/SYSV<key>", proc(5)): a fork attaches them again, and the
+ * program would see one more attachment in shmctl(2)'s shm_nattch per
+ * mirror. Their pages are shared, never restorable, so the mirror needs none.
+ */
+static int
+drop_sysv_segments(pid_t pid, int memfd)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t n;
+	int r;
+
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t args[6] = { maps[i].start, maps[i].end - maps[i].start, 0, 0, 0, 0 };
+		int64_t res;
+
+		if (strncmp(maps[i].path, "/SYSV", 5) != 0 || maps[i].perms[3] != 's')
+			continue;
+		r = tracee_inject_syscall(pid, memfd, __NR_munmap, args, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_debug_errno((int)res, "munmap of a SysV segment in mirror %d", pid);
+	}
+	return 0;
+}
+
 /* Fork a new mirror through stopped thread @tid and kill the old one. */
 static int
 fork_mirror(struct checkpoint *c, pid_t tid)
@@ -723,6 +758,8 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 		return fd;
 	}
 	r = drop_files((pid_t)child, fd);
+	if (r == 0 && c->sysv)
+		r = drop_sysv_segments((pid_t)child, fd);
 	if (r < 0) {
 		close(fd);
 		kill_mirror((pid_t)child);

@@ -153,6 +153,7 @@ struct recorder {
 	size_t nshared, shared_cap;
 	struct rec_vdso vdso;		/* the vDSO image last kept */
 	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
+	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -909,6 +910,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	struct trace_event ev;
 	int64_t result;
 	uint32_t flags, nblobs = 0;
+	uint64_t value;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return; /* vanished: its exit comes through waitpid */
@@ -959,6 +961,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 					 &ev.values[5]) &&
 		    find_thread(rec, (pid_t)ev.values[4]))
 			ev.nvalues = 6;
+		switch (rec_ipc_on_exit(&rec->ipc, (long)t->nr, t->args, result, &value)) {
+		case 1:
+			ev.values[2] = value; /* shmat: the segment's size */
+			ev.nvalues = MAX(ev.nvalues, 3u);
+			break;
+		case -ENOMEM:
+			stop_recording(rec, "%s", "out of memory");
+			return;
+		}
 	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
@@ -1260,11 +1271,29 @@ issue_syscall(struct recorder *rec, struct rthread *t)
 		run_syscall(rec, t);
 }
 
+/* The recorded processes, for ipc.c (rec_tgids_fn). */
+static size_t
+recorded_tgids(void *ctx, pid_t *buf, size_t cap)
+{
+	const struct recorder *rec = ctx;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rec->nthreads && n < cap; i++) {
+		size_t j = 0;
+
+		while (j < n && buf[j] != rec->threads[i].tgid)
+			j++;
+		if (j == n)
+			buf[n++] = rec->threads[i].tgid;
+	}
+	return n;
+}
+
 static void
 on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
-	char why[160];
+	char why[256];
 	uint32_t flags, nblobs = 0;
 	int r;
 
@@ -1294,6 +1323,11 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		return;
 	}
 	t->unknown = r < 0;
+	if (rec_ipc_check_entry(&rec->ipc, t->tid, (long)t->model_nr, t->model_args,
+				recorded_tgids, rec, why, sizeof(why)) < 0) {
+		stop_recording(rec, "the program used %s; recording stopped", why);
+		return;
+	}
 	rec_syscall_entry_state((long)t->model_nr, t->model_args, mem_read, &t->tid, &t->entry);
 	rec->ranges.n = 0;
 	if (rec_syscall_inputs((long)t->nr, t->args, mem_read, &t->tid, &rec->ranges) < 0 ||
@@ -2704,5 +2738,6 @@ out:
 	free(rec.shared_files);
 	rec_vdso_free(&rec.vdso);
 	rec_ptrace_free(&rec.ptrace);
+	rec_ipc_free(&rec.ipc);
 	return r;
 }

@@ -113,11 +113,19 @@ static const struct sub_row ioctl_subs[] = {
 	OK(FIONCLEX),
 	OK(FIOQSIZE,	W(FIX(2, 8))), /* loff_t */
 	OK(FIGETBSZ,	W(FIX(2, 4))),
-	NO(FIOASYNC,	"SIGIO delivery is not recorded"),
-	NO(FIOSETOWN,	"SIGIO delivery is not recorded"),
-	NO(FIOGETOWN,	"SIGIO delivery is not recorded"),
-	NO(SIOCSPGRP,	"SIGIO delivery is not recorded"),
-	NO(SIOCGPGRP,	"SIGIO delivery is not recorded"),
+	/* O_ASYNC and the owner of SIGIO (fs/ioctl.c, net/socket.c sock_ioctl):
+	 * the kernel's SIGIO is an asynchronous signal, recorded as any */
+	OK(FIOASYNC),
+	OK(FIOSETOWN),
+	OK(FIOGETOWN,	W(FIX(2, 4))),
+	OK(SIOCSPGRP),
+	OK(SIOCGPGRP,	W(FIX(2, 4))),
+	/* a program's own perf counters (perf_event_open(2)); REFRESH and
+	 * PERIOD arm overflow signals, SET_OUTPUT a ring buffer: not modelled */
+	OK(PERF_EVENT_IOC_ENABLE),
+	OK(PERF_EVENT_IOC_DISABLE),
+	OK(PERF_EVENT_IOC_RESET),
+	OK(PERF_EVENT_IOC_ID, W(FIX(2, 8))),
 	/* files: ioctl_file_clone(), ioctl_file_dedupe_range(), ioctl_getflags() */
 	OK(FICLONE),
 	OK(FICLONERANGE),
@@ -177,12 +185,54 @@ static const struct sub_row fcntl_subs[] = {
 	OK(F_SET_RW_HINT),
 	OK(F_GET_FILE_RW_HINT, W(FIX(2, 8))), /* EINVAL since Linux 5.17 */
 	OK(F_SET_FILE_RW_HINT),
-	NO(F_SETOWN,	"SIGIO delivery is not recorded"),
-	NO(F_GETOWN,	"SIGIO delivery is not recorded"),
-	NO(F_SETOWN_EX,	"SIGIO delivery is not recorded"),
-	NO(F_GETOWN_EX,	"SIGIO delivery is not recorded"),
-	NO(F_SETSIG,	"SIGIO delivery is not recorded"),
-	NO(F_GETSIG,	"SIGIO delivery is not recorded"),
+	/* who gets SIGIO, and which signal it is (recorded like any) */
+	OK(F_SETOWN),
+	OK(F_GETOWN),
+	OK(F_SETOWN_EX),
+	OK(F_GETOWN_EX,	W(FIX(2, sizeof(struct f_owner_ex)))),
+	OK(F_SETSIG),
+	OK(F_GETSIG),
+};
+
+/* SysV control commands (shmctl(2), semctl(2), msgctl(2); struct sizes of
+ * x86-64, include/uapi/asm-generic/{shm,sem,msg}buf.h) */
+static const struct sub_row shmctl_subs[] = {
+	OK(IPC_RMID),
+	OK(IPC_SET),
+	OK(SHM_LOCK),
+	OK(SHM_UNLOCK),
+	OK(IPC_STAT,	W(FIX(2, sizeof(struct shmid_ds)))),
+	OK(SHM_STAT,	W(FIX(2, sizeof(struct shmid_ds)))),
+	OK(SHM_STAT_ANY, W(FIX(2, sizeof(struct shmid_ds)))),
+	OK(IPC_INFO,	W(FIX(2, sizeof(struct shminfo)))),
+	OK(SHM_INFO,	W(FIX(2, sizeof(struct shm_info)))),
+};
+
+static const struct sub_row semctl_subs[] = {
+	OK(IPC_RMID),
+	OK(IPC_SET),
+	OK(SETVAL),
+	OK(SETALL),
+	OK(GETVAL),
+	OK(GETPID),
+	OK(GETNCNT),
+	OK(GETZCNT),
+	OK(GETALL,	W({ OUT_SEMALL, 3, 0, 0 })),
+	OK(IPC_STAT,	W(FIX(3, sizeof(struct semid_ds)))),
+	OK(SEM_STAT,	W(FIX(3, sizeof(struct semid_ds)))),
+	OK(SEM_STAT_ANY, W(FIX(3, sizeof(struct semid_ds)))),
+	OK(IPC_INFO,	W(FIX(3, sizeof(struct seminfo)))),
+	OK(SEM_INFO,	W(FIX(3, sizeof(struct seminfo)))),
+};
+
+static const struct sub_row msgctl_subs[] = {
+	OK(IPC_RMID),
+	OK(IPC_SET),
+	OK(IPC_STAT,	W(FIX(2, sizeof(struct msqid_ds)))),
+	OK(MSG_STAT,	W(FIX(2, sizeof(struct msqid_ds)))),
+	OK(MSG_STAT_ANY, W(FIX(2, sizeof(struct msqid_ds)))),
+	OK(IPC_INFO,	W(FIX(2, sizeof(struct msginfo)))),
+	OK(MSG_INFO,	W(FIX(2, sizeof(struct msginfo)))),
 };
 
 static const struct sub_row prctl_subs[] = {
@@ -395,6 +445,9 @@ static const struct sub_table {
 	{ __NR_syslog, "syslog", 0, false, NULL, syslog_subs, ARRAY_SIZE(syslog_subs) },
 	{ __NR_sysfs, "sysfs", 0, false, NULL, sysfs_subs, ARRAY_SIZE(sysfs_subs) },
 	{ __NR_ptrace, "ptrace", 0, false, NULL, ptrace_subs, ARRAY_SIZE(ptrace_subs) },
+	{ __NR_shmctl, "shmctl", 1, false, ipcctl_cmd, shmctl_subs, ARRAY_SIZE(shmctl_subs) },
+	{ __NR_semctl, "semctl", 2, false, semctl_cmd, semctl_subs, ARRAY_SIZE(semctl_subs) },
+	{ __NR_msgctl, "msgctl", 1, false, ipcctl_cmd, msgctl_subs, ARRAY_SIZE(msgctl_subs) },
 };
 
 #undef OK

@@ -14,6 +14,7 @@
 #include <linux/fs.h>
 #include <linux/futex.h>
 #include <linux/keyctl.h>
+#include <linux/perf_event.h>
 #include <linux/quota.h>
 #include <linux/random.h>
 #include <linux/sched.h>
@@ -21,6 +22,9 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -34,7 +38,7 @@
 enum out_kind {
 	OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_ARGVAL, OUT_SOCKADDR, OUT_OPTVAL,
 	OUT_FDSET, OUT_IOV, OUT_MSGHDR, OUT_MMSG, OUT_MMSG_LEN, OUT_DEDUPE, OUT_STRZ,
-	OUT_NODEMASK, OUT_FHANDLE
+	OUT_NODEMASK, OUT_FHANDLE, OUT_MSGBUF, OUT_SEMALL
 };
 enum in_kind { IN_NONE = 0, IN_BUF, IN_IOV, IN_MSGHDR, IN_MMSG };
 
@@ -135,6 +139,20 @@ static uint64_t
 futex_cmd(const uint64_t args[6])
 {
 	return args[1] & FUTEX_CMD_MASK;
+}
+
+/* SysV control commands: IPC_64 (0x100) is the only version there is on
+ * x86-64, and glibc may pass it (ipc/util.h ipc_parse_version) */
+static uint64_t
+ipcctl_cmd(const uint64_t args[6])
+{
+	return (uint32_t)args[1] & ~0x100u;
+}
+
+static uint64_t
+semctl_cmd(const uint64_t args[6])
+{
+	return (uint32_t)args[2] & ~0x100u;
 }
 
 static uint64_t
@@ -545,6 +563,19 @@ add_fhandle(const uint64_t args[6], int64_t result, rec_mem_read_fn read, void *
 	return r;
 }
 
+/* semctl(2) GETALL: one unsigned short per semaphore of set @id, whose
+ * size uprr asks the kernel itself (it shares the tracee's IPC namespace:
+ * recorder/ipc.c refuses another). */
+static int
+add_semall(uint64_t addr, uint64_t id, struct rec_ranges *out)
+{
+	struct semid_ds ds;
+
+	if (semctl((int)id, 0, IPC_STAT, &ds) < 0)
+		return 0;
+	return rec_ranges_add(out, addr, (uint64_t)ds.sem_nsems * sizeof(unsigned short));
+}
+
 /* Add the memory that output @o of syscall @nr describes. */
 static int
 add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t result,
@@ -593,6 +624,14 @@ add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t re
 		return add_nodemask(a, args[o->sarg], out);
 	case OUT_FHANDLE:
 		return add_fhandle(args, result, read, ctx, out);
+	case OUT_MSGBUF:
+		/* msgrcv(2)'s struct msgbuf: the type, then the result's bytes
+		 * of text, never more than msgsz (a syscall still running) */
+		if (result < 0)
+			return 0;
+		return rec_ranges_add(out, a, sizeof(long) + MIN((uint64_t)result, args[o->sarg]));
+	case OUT_SEMALL:
+		return add_semall(a, args[0], out);
 	}
 	return 0;
 }

@@ -105,6 +105,7 @@
 #define __NR_mseal 462		/* Linux 6.10 */
 #endif
 #define SZ_CACHESTAT 40		/* struct cachestat: five u64 */
+#define SZ_MQ_ATTR 64
 
 static const struct syscall_row syscall_table[] = {
 	/* file I/O */
@@ -422,6 +423,37 @@ static const struct syscall_row syscall_table[] = {
 	SC(tgkill,	0),
 	SC(rt_sigqueueinfo, 0),
 	SC(rt_tgsigqueueinfo, 0),
+
+	/* IPC, pidfds, other processes' memory, perf */
+	/* SysV: ids are emulated; replay attaches a segment of its own at the
+	 * recorded address (replay/sysv.c), and the attachment is inherited
+	 * and dropped by fork, exec and exit as in the recording */
+	SC(shmget,	0),
+	SC(shmat,	MP),
+	SC(shmdt,	RX),
+	SC(shmctl,	SP),
+	SC(semget,	0),
+	SC(semop,	MB),
+	SC(semtimedop,	MB),
+	SC(semctl,	SP),
+	SC(msgget,	0),
+	SC(msgsnd,	MB),
+	SC(msgrcv,	MB, O({ OUT_MSGBUF, 1, 2, 0 })), /* the type and the text */
+	SC(msgctl,	SP),
+	SC(mq_open,	0),
+	SC(mq_unlink,	0),
+	SC(mq_timedsend, MB, INB(1, 2)),
+	SC(mq_timedreceive, MB, O(RET(1, 2), FIX(3, 4))),
+	SC(mq_notify,	0),
+	SC(mq_getsetattr, 0, O(FIX(2, SZ_MQ_ATTR))),
+	SC(pidfd_open,	0),
+	SC(pidfd_send_signal, 0),
+	SC(pidfd_getfd,	0),
+	SC(process_vm_readv, 0, O(IOV(1, 2))),
+	/* into a recorded process: replay does it again there; into one
+	 * outside the recording: emulated, its data passed out (ipc.c) */
+	SC(process_vm_writev, RX, INIOV(1, 2)),
+	SC(perf_event_open, 0),
 
 	/* threads and process */
 	SC(clone,	RX | SP),

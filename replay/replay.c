@@ -109,6 +109,7 @@ struct replayer {
 	struct rec_ptrace_emu ptrace; /* threads recorded processes trace */
 	const struct trace_event *ptrace_ev; /* the tracer's event being replayed */
 	int injecting;		 /* the signal deliver_injected raised, 0: none */
+	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -625,6 +626,40 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	return 0;
 }
 
+/*
+ * The arguments of a syscall that acts on an object of the recording by its
+ * id, as it runs here: shmat(2) attaches this replay's segment for the
+ * recorded one at the recorded address (replay/sysv.c);
+ * process_vm_writev(2) writes into the replayed process that the recorded
+ * pid names (one into a process outside the recording, as its exit event
+ * says, is emulated instead: its data passed out).
+ */
+static int
+prepare_ids(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+	    struct user_regs_struct *regs)
+{
+	struct pthread_r *target;
+	int id;
+
+	if (t->nr == __NR_shmat && (int64_t)ev->values[1] < 0) {
+		regs->rdi = (uint64_t)-1; /* failed there: fails here, on no segment */
+	} else if (t->nr == __NR_shmat) {
+		id = replay_shm_id(&rp->shm, (int)t->args[0], ev->nvalues >= 3 ? ev->values[2] : 0);
+		if (id < 0)
+			return diverge(rp, ev, "cannot make a SysV segment for segment %d: %s",
+				       (int)t->args[0], strerror(-id));
+		regs->rdi = (uint64_t)id;
+		regs->rsi = ev->values[1];
+	} else if (t->nr == __NR_process_vm_writev) {
+		target = find_rec(rp, (pid_t)t->args[0]);
+		if (!target)
+			return diverge(rp, ev, "process_vm_writev into %d, not a replayed process",
+				       (int)t->args[0]);
+		regs->rdi = (uint64_t)target->tid;
+	}
+	return 0;
+}
+
 /* Execute the syscall @t is stopped at (REC_SC_REPLAY_EXEC). */
 static int
 execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
@@ -635,6 +670,12 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 
 	if (t->nr == __NR_mmap) {
 		if (prepare_mmap(rp, ev, t, &regs) < 0)
+			return rp->error;
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	if (t->nr == __NR_shmat || t->nr == __NR_process_vm_writev) {
+		if (prepare_ids(rp, ev, t, &regs) < 0)
 			return rp->error;
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
@@ -662,6 +703,14 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	case __NR_mremap:
 	case __NR_brk:
 		if (got != want)
+			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+		break;
+	case __NR_shmat:
+	case __NR_shmdt:
+	case __NR_process_vm_writev:
+		/* one that failed there may fail otherwise here, on nothing */
+		if (got != want && want >= 0)
 			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
 		break;
@@ -758,7 +807,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
-	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr)))) {
+	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr))) &&
+	    !(t->nr == __NR_process_vm_writev && (ev->nvalues < 3 || !ev->values[2]))) {
 		int r = execute_syscall(rp, ev, t);
 
 		/* a traced execve stops after it, as recorded */
@@ -1921,6 +1971,7 @@ out:
 		close(rp.files[i].fd);
 	free(rp.files);
 	free(rp.tfiles);
+	replay_shm_free(&rp.shm);
 	if (rp.dump_fd >= 0)
 		close(rp.dump_fd);
 	trace_reader_close(rp.r);

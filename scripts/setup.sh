@@ -21,6 +21,7 @@ packages=(
 	bsdutils nodejs # script(1), a pty user; node, which allocates protection keys
 	# a Go program (e2e go-vdso: the Go runtime's use of the vDSO)
 	golang-go
+	nginx # e2e nginx-workers: a master and workers on a SIGIO channel
 	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang
 	# 14 and its runtimes (ASan, UBSan, libFuzzer)
 	clang libclang-rt-14-dev

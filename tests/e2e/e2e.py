@@ -2844,6 +2844,199 @@ def c_sigterm_uprr(h):
     term_uprr(h, [h.uprr, 'replay', trace], 'uprr replay', 10)
 
 
+# ---------------------------------------------------------------------------
+# IPC, pidfds, other processes' memory, perf, SIGIO
+
+def record_replay_and_native(h, prog, ok_line, native=True):
+    """Record @prog with a random seed and replay it; check @ok_line; then,
+    if the output is deterministic for a given seed (@native), record it
+    with a fixed seed and compare with a native run of the same."""
+    _, rec = h.record_replay([h.prog(prog)])
+    expect_output(rec, ok_line, 'did not see what it should')
+    if not native:
+        return rec
+    argv = [h.prog(prog), '0x5eed']
+    nat = run(argv, timeout=60, what=f'{prog} (native)', cwd=h.tmp)
+    if nat.status != 0:
+        raise Fail(f'{prog} failed natively\n  {nat.explain()}')
+    _, fixed = h.record(argv, name=prog + '-fixed')
+    compare_bytes(nat.stdout, fixed.stdout, 'stdout', 'the native run', 'the recording')
+    log('  the recording with a fixed seed prints what a native run prints')
+    return rec
+
+
+@prog_case('sysv_ipc')
+def c_sysv_ipc(h):
+    """Two processes share a SysV segment (attached before the fork and
+    again in each), hand turns with semaphores and report through a message
+    queue; replay attaches a segment of its own at the recorded addresses."""
+    record_replay_and_native(h, 'sysv_ipc', b'sysv_ipc: ok\n')
+
+
+@case('sysv-outside')
+def c_sysv_outside(h):
+    """A SysV segment made outside the recording has contents replay cannot
+    know: its shmat stops the recording, by name."""
+    key = str(0x75707200 + os.getpid() % 256)
+    prog = h.prog('sysv_ipc')
+    made = run([prog, 'make', key], timeout=30, what='sysv_ipc make')
+    if made.status != 0:
+        raise Skip(f'cannot make a SysV segment here: {made.stderr.decode().strip()}')
+    try:
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('sysv-outside'), '--',
+                 prog, 'attach', key], timeout=60, what='uprr record')
+        check_uprr_error(r, 'record of a shmat of a segment made outside',
+                         'made outside the recording')
+    finally:
+        run([prog, 'rm', key], timeout=30, what='sysv_ipc rm')
+
+    # a segment the program made, which a process outside attaches
+    argv = [h.uprr, 'record', '-o', h.new_trace_path('sysv-peeked'), '--', prog, 'hold', key]
+    rec = start(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peek = None
+    try:
+        if rec.stdout.readline() != b'holding the segment\n':
+            raise Fail('sysv_ipc hold did not make its segment under uprr record')
+        peek = start([prog, 'peek', key], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        if not peek.stdout.readline().startswith(b'first word'):
+            raise Fail('sysv_ipc peek did not attach the segment')
+        out, err = rec.communicate(b'go\n', timeout=time_left(60))
+        r = Result(argv, rec.returncode, out, err, 0)
+        check_uprr_error(r, 'record of a segment attached outside', 'outside the recording')
+    finally:
+        for p in (rec, peek):
+            if p:
+                p.kill() if p.poll() is None else None
+                p.communicate()
+                finish_group(p, 'sysv_ipc')
+        run([prog, 'rm', key], timeout=30, what='sysv_ipc rm')
+
+
+@prog_case('posix_mq')
+def c_posix_mq(h):
+    """POSIX message queue between two processes, mq_notify by signal and
+    by thread; which messages wait in the queue depends on the schedule."""
+    rec = record_replay_and_native(h, 'posix_mq', b'posix_mq: ok\n', native=False)
+    for line in (b'round 1: notified by signal (SI_MESGQ)\n',
+                 b'round 2: notified by a thread (value 42)\n'):
+        expect_output(rec, line, 'was not notified')
+
+
+@prog_case('pidfd_vm')
+def c_pidfd_vm(h):
+    """pidfd_open, pidfd_getfd, pidfd_send_signal, process_vm_readv and
+    process_vm_writev into a recorded child (replay writes it again); a
+    process_vm_writev into a process outside the recording passes its data
+    out, and replay does not write it again."""
+    record_replay_and_native(h, 'pidfd_vm', b'pidfd_vm: ok\n')
+    outside = start([h.prog('pidfd_vm'), 'target'], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        m = re.match(rb'buffer at (0x[0-9a-f]+)\n', outside.stdout.readline())
+        if not m:
+            raise Fail('pidfd_vm target did not say where its buffer is')
+
+        def buffer_holds():
+            outside.stdin.write(b'?\n')
+            outside.stdin.flush()
+            return outside.stdout.readline()
+
+        trace, rec = h.record([h.prog('pidfd_vm'), 'poke', str(outside.pid),
+                               m.group(1).decode()], name='poke')
+        poked = re.match(rb'poke: \d+ \((poked with [0-9a-f]+)\)\n', rec.stdout)
+        if not poked:
+            raise Fail(f'the recorded poke did not write: {rec.stdout!r}')
+        if buffer_holds() != b"buffer holds '" + poked.group(1) + b"'\n":
+            raise Fail('the process outside the recording did not get the write')
+        compare(rec, h.replay(trace))
+        if buffer_holds() != b"buffer holds 'untouched'\n":
+            raise Fail('replay wrote into a process outside the recording')
+        log('  the write reached the process outside in the recording, not in the replay')
+    finally:
+        outside.kill()
+        outside.communicate()
+        finish_group(outside, 'pidfd_vm target')
+
+
+@prog_case('sigio')
+def c_sigio(h):
+    """Signal-driven I/O (FIOASYNC + FIOSETOWN on a socketpair, as nginx;
+    O_ASYNC + F_SETOWN_EX + F_SETSIG on a pipe): the kernel's SIGIO and
+    SIGRTMIN, with their siginfo, come at the recorded points."""
+    record_replay_and_native(h, 'sigio', b'sigio: ok\n')
+
+
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log {tmp}/access.log;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello $uri\\n"; }} }}
+}}
+"""
+
+
+@case('nginx-workers')
+def c_nginx_workers(h, requests=200):
+    """nginx with a master and 2 workers, which it tells apart on a channel
+    socketpair set up with FIOASYNC and F_SETOWN (SIGIO), under requests from
+    a client outside the recording; stopped with SIGTERM, which the master
+    passes to its workers; replayed with the network gone."""
+    nginx = need('nginx')
+    port = free_port()
+    conf = h.path('nginx.conf')
+    with open(conf, 'w') as f:
+        f.write(NGINX_CONF.format(tmp=h.tmp, port=port))
+
+    def drive(port):
+        got = []
+        for i in range(requests):
+            with socket.create_connection(('127.0.0.1', port), timeout=10) as c:
+                c.sendall(f'GET /r{i} HTTP/1.0\r\nHost: x\r\n\r\n'.encode())
+                data = b''
+                while chunk := c.recv(4096):
+                    data += chunk
+            if not data.endswith(f'hello /r{i}\n'.encode()):
+                raise Fail(f'nginx answered request {i} with {data[-80:]!r}')
+            got.append(data)
+        log(f'  client: {requests} requests answered')
+        return got
+
+    def stop(p):
+        pid = find_tracee(p.pid, 'nginx')
+        if pid is None:
+            raise Fail('cannot find the nginx master under uprr record')
+        os.kill(pid, signal.SIGTERM)
+
+    rec, trace, _ = record_server(h, 'nginx', [nginx, '-p', h.tmp, '-c', conf], port, drive,
+                                  stop)
+    check_record(rec, trace, 0)
+    with open(h.path('access.log'), 'rb') as f:
+        if f.read().count(b'"GET /r') != requests:
+            raise Fail('the access log of the recorded nginx misses requests')
+    compare(rec, replay_offline(h, trace, port))
+
+
+@prog_case('perf_self')
+def c_perf_self(h):
+    """A program that counts its own task clock, context switches and page
+    faults; a hardware counter fails here as it did in the recording; the
+    mmap of a counter's ring buffer is refused by name."""
+    record_replay_and_native(h, 'perf_self', b'perf_self: ok\n', native=False)
+    r = run([h.uprr, 'record', '-o', h.new_trace_path('perf-mmap'), '--', h.prog('perf_self'),
+             'mmap'], timeout=60, what='uprr record')
+    check_uprr_error(r, 'record of the mmap of a perf ring buffer', 'perf_event_open ring buffer')
+
+
 def main():
     global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

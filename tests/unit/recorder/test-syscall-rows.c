@@ -660,10 +660,10 @@ Test(rows, refused_requests_are_named_with_their_number)
 {
 	char why[160];
 
-	cr_assert_eq(verdict(SYS_ioctl, (uint64_t[6]){ 3, FIOASYNC }, why, sizeof(why)), -ENOSYS);
-	cr_assert(strstr(why, "ioctl FIOASYNC (0x5452) on fd 3"), "message: '%s'", why);
-	cr_assert_eq(verdict(SYS_fcntl, (uint64_t[6]){ 4, F_SETOWN }, why, sizeof(why)), -ENOSYS);
-	cr_assert(strstr(why, "fcntl F_SETOWN (0x8) on fd 4"), "message: '%s'", why);
+	cr_assert_eq(verdict(SYS_ioctl, (uint64_t[6]){ 3, TIOCCONS }, why, sizeof(why)), -ENOSYS);
+	cr_assert(strstr(why, "ioctl TIOCCONS (0x541d) on fd 3"), "message: '%s'", why);
+	cr_assert_eq(verdict(SYS_fcntl, (uint64_t[6]){ 4, 1234 }, why, sizeof(why)), -ENOSYS);
+	cr_assert(strstr(why, "fcntl request 1234 on fd 4"), "message: '%s'", why);
 	cr_assert_eq(verdict(SYS_prctl, (uint64_t[6]){ PR_SET_MM }, why, sizeof(why)), -ENOSYS);
 	cr_assert(strstr(why, "prctl PR_SET_MM (0x23)"), "message: '%s'", why);
 	cr_assert_eq(verdict(SYS_futex, (uint64_t[6]){ 0, FUTEX_LOCK_PI | FUTEX_PRIVATE_FLAG }, why,
