@@ -11,6 +11,16 @@
  * - the mirror, a fork of the tracee that never runs: its copy-on-write pages
  *   are the restore point's memory, brought forward by each sync.
  *
+ * A process uprr did not start cannot have such a mirror: forked through the
+ * tracee with CLONE_PARENT it would be a child of the program, which its
+ * wait(2) or waitid(P_ALL, __WALL) would see and reap, and whose end would
+ * raise SIGCHLD in it. Its restore point is a "shadow" instead: a sparse
+ * memfd of ours where the byte at file offset A is the restore point's byte
+ * at address A (user addresses end below 2^47, tmpfs files may be 2^63
+ * long), filled by a full copy of its private writable memory at each remap
+ * (all-zero pages are left as holes) and then kept up to date by each sync
+ * exactly as a mirror.
+ *
  * Pages the mirror cannot hold (the main stack grew below the extent it had
  * at the fork; a MADV_DONTFORK mapping) are kept in our memory ("saved
  * pages"); pages of MAP_SHARED mappings are the mirror's own too, so they are
@@ -29,6 +39,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -92,7 +103,8 @@ struct checkpoint {
 	int uffd;	/* WP_ASYNC userfaultfd of the tracee's mm */
 	int pagemap;	/* /proc/PID/pagemap, for PAGEMAP_SCAN */
 	pid_t mirror;	/* holds the restore point; -1 before the first fork */
-	int mirror_mem; /* /proc/MIRROR/mem */
+	int mirror_mem; /* /proc/MIRROR/mem, or the shadow memfd */
+	bool shadow;	/* no mirror process: mirror_mem is our memfd */
 	bool stale;	/* a sync or remap failed half-way: remap first */
 
 	struct range *ranges; /* sorted, disjoint */
@@ -244,10 +256,38 @@ in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
 	return false;
 }
 
-/* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd. */
+/*
+ * Read [@off, +@len) of the shadow @fd: a hole reads as zeros, and so does
+ * what lies past its end (it grows with the highest page written).
+ */
 static int
-proc_mem_xfer(int memfd, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
+shadow_read(int fd, uint8_t *buf, uint64_t len, uint64_t off)
 {
+	while (len > 0) {
+		ssize_t n = pread(fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			memset(buf, 0, len);
+			return 0;
+		}
+		buf += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd, or
+ * the shadow memfd when @shadow. */
+static int
+proc_mem_xfer(int memfd, bool shadow, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
+{
+	if (shadow && !write)
+		return shadow_read(memfd, buf, len, addr);
 	return write ? tracee_write(memfd, addr, buf, len) : tracee_read_mem(memfd, addr, buf, len);
 }
 
@@ -256,7 +296,8 @@ proc_mem_xfer(int memfd, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
  * between our @buf (each at its off) and process @pid: process_vm_readv(2) or
  * process_vm_writev(2) with up to IOV_BATCH segments a call, then what those
  * could not move (read-only, PROT_NONE or absent pages) one segment at a time
- * through @memfd, /proc/PID/mem (FOLL_FORCE, proc(5)). Returns 0, or -EFAULT
+ * through @memfd, /proc/PID/mem (FOLL_FORCE, proc(5)); @pid <= 0: no process,
+ * @memfd is a shadow, all through it. Returns 0, or -EFAULT
  * with the first segment neither moved in *ret_bad, or -errno (-ESRCH: the
  * process is gone).
  */
@@ -271,7 +312,7 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 	while (i < l->n) {
 		uint64_t want = 0, done;
 		size_t k = 0;
-		ssize_t n;
+		ssize_t n = 0;
 
 		for (; i < l->n && k < IOV_BATCH; i++) {
 			const struct seg *s = &l->v[i];
@@ -285,8 +326,10 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 		}
 		if (k == 0)
 			break;
-		n = write ? process_vm_writev(pid, local, k, remote, k, 0)
-			  : process_vm_readv(pid, local, k, remote, k, 0);
+		/* no process (a shadow): all of it through @memfd */
+		if (pid > 0)
+			n = write ? process_vm_writev(pid, local, k, remote, k, 0)
+				  : process_vm_readv(pid, local, k, remote, k, 0);
 		if (n < 0 && errno == ESRCH)
 			return -ESRCH;
 		if (n == (ssize_t)want)
@@ -303,7 +346,8 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 				continue;
 			}
 			done = 0;
-			r = proc_mem_xfer(memfd, write, buf + s->off + skip, s->len - skip, s->addr + skip);
+			r = proc_mem_xfer(memfd, pid <= 0, write, buf + s->off + skip, s->len - skip,
+					  s->addr + skip);
 			if (r < 0) {
 				*ret_bad = idx[j];
 				return r;
@@ -742,6 +786,64 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 	return 0;
 }
 
+/* Whether the CP_PAGE bytes at @p are all zero. */
+static bool
+page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[CP_PAGE];
+
+	return memcmp(p, zero, CP_PAGE) == 0;
+}
+
+/*
+ * Fill a new shadow with the private tracked memory of the tracee as it is
+ * now (its pages are protected already: what it writes from here on is in
+ * the next sync) and swap it for the old one. Pages of zeros stay holes.
+ */
+static int
+fill_shadow(struct checkpoint *c)
+{
+	_cleanup_close_ int fd = memfd_create("uprr-restore-point", MFD_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = buf_reserve(c, SYNC_CHUNK);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->nranges; i++) {
+		const struct range *rg = &c->ranges[i];
+
+		if (rg->kind != RANGE_PRIVATE)
+			continue;
+		for (uint64_t a = rg->start; a < rg->end; a += SYNC_CHUNK) {
+			uint64_t len = MIN(rg->end - a, SYNC_CHUNK), run = 0;
+
+			r = tracee_read_mem(c->memfd, a, c->buf, len);
+			if (r < 0)
+				return log_debug_errno(r, "shadow of %d at 0x%" PRIx64, c->pid, a);
+			/* write each run of non-zero pages at once */
+			for (uint64_t o = 0; o <= len; o += CP_PAGE) {
+				if (o < len && !page_is_zero(c->buf + o)) {
+					run += CP_PAGE;
+					continue;
+				}
+				if (run) {
+					r = tracee_write(fd, a + o - run, c->buf + o - run, run);
+					if (r < 0)
+						return r;
+				}
+				run = 0;
+			}
+		}
+	}
+	buf_trim(c);
+	if (c->mirror_mem >= 0)
+		close(c->mirror_mem);
+	c->mirror_mem = steal_fd(&fd);
+	return 0;
+}
+
 int
 checkpoint_remap(struct checkpoint *c, pid_t tid)
 {
@@ -754,7 +856,7 @@ checkpoint_remap(struct checkpoint *c, pid_t tid)
 	r = protect_all(c);
 	if (r < 0)
 		return r;
-	r = fork_mirror(c, tid);
+	r = c->shadow ? fill_shadow(c) : fork_mirror(c, tid);
 	if (r < 0)
 		return r;
 	saved_clear(c);
@@ -805,19 +907,27 @@ open_uffd(struct checkpoint *c, pid_t tid)
 int
 checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret)
 {
-	_cleanup_(checkpoint_freep) struct checkpoint *c = NULL;
-	char path[64];
 	pid_t ppid;
 	int r;
 
 	r = tracee_parent(pid, &ppid);
 	if (r < 0)
 		return r;
-	if (ppid != getpid())
-		return -ECHILD;
+	/* a mirror forked with CLONE_PARENT is our child only if the tracee is */
+	return checkpoint_new_how(pid, tid, memfd, ppid != getpid(), ret);
+}
+
+int
+checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow, struct checkpoint **ret)
+{
+	_cleanup_(checkpoint_freep) struct checkpoint *c = NULL;
+	char path[64];
+	int r;
+
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->shadow = shadow;
 	c->pid = pid;
 	c->memfd = memfd;
 	c->uffd = c->pagemap = c->mirror_mem = -1;

@@ -43,8 +43,10 @@
  * an execution point there (the thread then runs to its next event). */
 #define MAX_ROLLBACKS 8
 /* Room for the XSAVE area of PTRACE_GETREGSET NT_X86_XSTATE (2.5 KiB with
- * AVX-512; cpuid leaf 0xd gives the exact size). */
-#define XSTATE_CAP 4096
+ * AVX-512, 11 KiB with AMX tile data; cpuid leaf 0xd gives the exact size).
+ * It must hold all of it: PTRACE_SETREGSET refuses anything but the whole
+ * area with EFAULT (xstateregs_set(), arch/x86/kernel/fpu/regset.c). */
+#define XSTATE_CAP (32 * 1024)
 /* Time a thread has to reach a counted branch once its budget is armed. */
 #define TRAP_GRACE_NS 4000000ull
 
@@ -462,13 +464,8 @@ start_run(struct recorder *rec, struct rthread *t)
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
-			/* ECHILD: a process uprr did not start, whose mirror would
-			 * be the program's child, which its wait(2) could see */
-			if (r == -ECHILD)
-				log_debug("process %d takes no restore points", t->tgid);
-			else
-				log_warn("cannot checkpoint process %d (%s): its CPU-bound threads "
-					 "will not be preempted", t->tgid, strerror(-r));
+			log_warn("cannot checkpoint process %d (%s): its CPU-bound threads "
+				 "will not be preempted", t->tgid, strerror(-r));
 			sp->unrestorable = true;
 			return;
 		}
@@ -1186,10 +1183,10 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
 	/* the mask too: a handler that returned in the run (rt_sigreturn)
 	 * unblocked its signal, which would nest when it runs again */
-	if (tracee_set_regs(t->tid, &t->start_regs) < 0 ||
-	    tracee_set_xstate(t->tid, t->xstate, t->xstate_len) < 0 ||
-	    tracee_set_sigmask(t->tid, t->start_mask) < 0)
-		return -ESRCH;
+	if ((r = tracee_set_regs(t->tid, &t->start_regs)) < 0 ||
+	    (r = tracee_set_xstate(t->tid, t->xstate, t->xstate_len)) < 0 ||
+	    (r = tracee_set_sigmask(t->tid, t->start_mask)) < 0)
+		return log_debug_errno(r, "thread %d: cannot roll back its registers", t->tid);
 	avoid[navoid++] = t->start_regs.rip;
 	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
 		if (&rec->threads[i] != t)
@@ -1279,6 +1276,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 {
 	uint8_t code[ARCH_SYSCALL_INSN_LEN];
 	uint64_t left, rip;
+	int r = 0;
 
 	if (rec->pmu) {
 		/* the counter says how far it is: (ticks, registers) is the point */
@@ -1326,9 +1324,10 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (t->rollbacks >= MAX_ROLLBACKS || rollback_and_count(rec, t, rip) < 0) {
+	if (t->rollbacks >= MAX_ROLLBACKS || (r = rollback_and_count(rec, t, rip)) < 0) {
 		/* uncountable code: it keeps running to its next event */
-		log_debug("thread %d: no execution point reached near 0x%" PRIx64, t->tid, rip);
+		log_debug("thread %d: no execution point reached near 0x%" PRIx64 " (%s)", t->tid, rip,
+			  r < 0 ? strerror(-r) : "too many rollbacks");
 		rec->stats.gave_up++;
 		t->trap_armed = false;
 		t->uncountable = true;

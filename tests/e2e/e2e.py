@@ -738,6 +738,9 @@ OK_PROGS = [
     ('timer_flood', 2, 'did not get through its timer signals'),
     # a thread whose syscalls may block but never do gives the CPU up too
     ('read_loop', 1, 'did not end'),
+    # spin waits in a child and a grandchild, which reap only their own
+    # children: their restore points are no processes of the program's
+    ('spin_child', 2, 'did not get through the spin waits of its child and grandchild'),
 ]
 
 
