@@ -1389,6 +1389,12 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 	}
 	if (tracee_get_regs(tid, &regs) < 0)
 		return;
+	if (ticks_soft_trap_pending(t->space->mem.soft, regs.rip)) {
+		/* between a trap site's int3 and its SIGTRAP: count that first
+		 * (the deadline stays passed: it is interrupted again) */
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
 	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
 		  t->trap_armed, t->rollbacks);
 	seek_execution_point(rec, t, &regs);
@@ -1413,6 +1419,13 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		 * (at the syscall's exit, as one pending at that event) */
 		t->injecting_late = false;
 		si = t->injecting_info;
+	}
+	if (sig == SIGTRAP && ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs) ==
+				      PATCH_STOP_COUNTED) {
+		/* a trap site's tick, the budget not run out: on past its jmp */
+		if (tracee_set_regs(t->tid, &regs) == 0)
+			resume(t, PTRACE_CONT, 0);
+		return;
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		at_execution_point(rec, t, &regs, t->ticks_base + 1);

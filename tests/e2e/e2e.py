@@ -787,6 +787,19 @@ def c_racy_compute(h):
                    tail(rec.stdout))
 
 
+@prog_case('spin_jmp')
+def c_spin_jmp(h):
+    """Loops closed by an unconditional jmp (`for (;;);`, a flag wait whose
+    only conditional branch leaves the loop) and a recursion without loops:
+    soft ticks count the jmp (a trap site) and the function entries. Without
+    them the program hangs. Its output is deterministic: as natively."""
+    argv = [h.prog('spin_jmp')]
+    native = run(argv, timeout=60, what='spin_jmp (native)', cwd=h.tmp)
+    _, rec = h.record_replay(argv, replays=2, options=['--ticks=soft'])
+    expect_output(rec, b'spin_jmp: ok\n', 'did not get through its jmp loops and recursion')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
 # `uprr info` names the tick source in its "mode:" line: "ticks soft".
 TICKS_RE = re.compile(rb'\bticks ([a-z]+)\b')
 
