@@ -553,7 +553,10 @@ plan_entry(struct planner *pl)
 {
 	size_t j = 0;
 
-	if (pl->n == 0 || pl->blind || pl->used[0] || !pl->insns[0].movable)
+	/* a jmp first: counted already (a region's jmp to its stub), or a
+	 * tail call whose callee counts */
+	if (pl->n == 0 || pl->blind || pl->used[0] || !pl->insns[0].movable ||
+	    pl->insns[0].kind == INSN_JMP)
 		return 0;
 	while (insn_end(&pl->insns[j]) - pl->insns[0].addr < JMP_REL32_LEN && can_append(pl, 0, j))
 		j++;
