@@ -796,48 +796,111 @@ page_is_zero(const uint8_t *p)
 }
 
 /*
+ * Copy [@addr, @end) of the tracee into the shadow @fd, leaving pages of
+ * zeros as holes. A chunk that cannot be read whole is read page by page,
+ * and a page that cannot be read at all (a file mapping past the end of its
+ * file, SIGBUS) is left out: the program cannot write it either.
+ */
+static int
+shadow_copy(struct checkpoint *c, int fd, uint64_t addr, uint64_t end)
+{
+	for (uint64_t a = addr; a < end; a += SYNC_CHUNK) {
+		uint64_t len = MIN(end - a, SYNC_CHUNK), run = 0;
+		bool whole = tracee_read_mem(c->memfd, a, c->buf, len) == 0;
+
+		for (uint64_t o = 0; o <= len; o += CP_PAGE) {
+			bool keep = o < len &&
+				    (whole || tracee_read_mem(c->memfd, a + o, c->buf + o, CP_PAGE) == 0) &&
+				    !page_is_zero(c->buf + o);
+			int r;
+
+			if (keep) {
+				run += CP_PAGE;
+				continue;
+			}
+			if (run) {
+				r = tracee_write(fd, a + o - run, c->buf + o - run, run);
+				if (r < 0)
+					return r;
+			}
+			run = 0;
+		}
+	}
+	return 0;
+}
+
+/* Copy the populated pages (present or swapped) of [@start, @end) into the
+ * shadow @fd: the others of an anonymous mapping read as zeros. */
+static int
+shadow_copy_populated(struct checkpoint *c, int fd, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = start,
+			.end = end,
+			.vec = (uint64_t)(uintptr_t)c->vec,
+			.vec_len = c->vec_cap,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		};
+		int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg), r;
+
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			r = shadow_copy(c, fd, c->vec[i].start, c->vec[i].end);
+			if (r < 0)
+				return r;
+		}
+		if (arg.walk_end <= start)
+			return n ? 0 : -EPROTO;
+		start = arg.walk_end;
+	}
+	return 0;
+}
+
+/* An anonymous mapping (no file, or the heap, a stack): untouched pages
+ * read as zeros. */
+static bool
+anonymous(const struct tracee_mapping *m)
+{
+	return m->path[0] == 0 || m->path[0] == '[';
+}
+
+/*
  * Fill a new shadow with the private tracked memory of the tracee as it is
  * now (its pages are protected already: what it writes from here on is in
- * the next sync) and swap it for the old one. Pages of zeros stay holes.
+ * the next sync) and swap it for the old one. Pages of zeros stay holes; of
+ * an anonymous mapping only the populated pages are read.
  */
 static int
 fill_shadow(struct checkpoint *c)
 {
 	_cleanup_close_ int fd = memfd_create("uprr-restore-point", MFD_CLOEXEC);
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t n;
 	int r;
 
 	if (fd < 0)
 		return -errno;
+	r = tracee_read_maps(c->pid, &maps, &n);
+	if (r < 0)
+		return r;
 	r = buf_reserve(c, SYNC_CHUNK);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < c->nranges; i++) {
-		const struct range *rg = &c->ranges[i];
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		const struct tracee_mapping *m = &maps[i];
 
-		if (rg->kind != RANGE_PRIVATE)
+		if (!in_private_range(c, m->start, m->end - m->start))
 			continue;
-		for (uint64_t a = rg->start; a < rg->end; a += SYNC_CHUNK) {
-			uint64_t len = MIN(rg->end - a, SYNC_CHUNK), run = 0;
-
-			r = tracee_read_mem(c->memfd, a, c->buf, len);
-			if (r < 0)
-				return log_debug_errno(r, "shadow of %d at 0x%" PRIx64, c->pid, a);
-			/* write each run of non-zero pages at once */
-			for (uint64_t o = 0; o <= len; o += CP_PAGE) {
-				if (o < len && !page_is_zero(c->buf + o)) {
-					run += CP_PAGE;
-					continue;
-				}
-				if (run) {
-					r = tracee_write(fd, a + o - run, c->buf + o - run, run);
-					if (r < 0)
-						return r;
-				}
-				run = 0;
-			}
-		}
+		r = anonymous(m) ? shadow_copy_populated(c, fd, m->start, m->end)
+				 : shadow_copy(c, fd, m->start, m->end);
 	}
 	buf_trim(c);
+	if (r < 0)
+		return log_debug_errno(r, "shadow of %d", c->pid);
 	if (c->mirror_mem >= 0)
 		close(c->mirror_mem);
 	c->mirror_mem = steal_fd(&fd);

@@ -458,6 +458,13 @@ start_run(struct recorder *rec, struct rthread *t)
 		sp->at_exec = false;
 		return;
 	}
+	/* A vfork child runs in its parent's memory until it execs or exits:
+	 * the restore point is the parent's, which a checkpoint made or synced
+	 * through the child would tie to a process that soon leaves it. */
+	if (sp->mem.users > 1) {
+		t->xstate_len = 0; /* this run cannot be rolled back */
+		return;
+	}
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
 		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);

@@ -567,12 +567,12 @@ plan_entry(struct planner *pl)
 	return emit_site(pl, 0, j, 0);
 }
 
-/* Whether the function calls itself directly. */
+/* Whether the function has a direct call: to itself only if @self. */
 static bool
-calls_itself(const struct planner *pl)
+has_call(const struct planner *pl, bool self)
 {
 	for (size_t k = 0; k < pl->n; k++)
-		if (pl->insns[k].kind == INSN_CALL && pl->insns[k].target == pl->addr)
+		if (pl->insns[k].kind == INSN_CALL && (!self || pl->insns[k].target == pl->addr))
 			return true;
 	return false;
 }
@@ -597,7 +597,7 @@ plan_whole(csh cs, cs_insn *ci, struct planner *pl)
 	qsort(pl->targets, pl->ntargets, sizeof(*pl->targets), cmp_u64);
 	/* a recursion may go round without any loop: count its entries (first,
 	 * so that the sites stay sorted) */
-	if (calls_itself(pl)) {
+	if (has_call(pl, true)) {
 		r = plan_entry(pl);
 		if (r < 0)
 			return r;
@@ -611,10 +611,9 @@ plan_whole(csh cs, cs_insn *ci, struct planner *pl)
 			return r;
 		count += r;
 	}
-	/* a thread ran out of time here with no loop around it: this function
-	 * is called over and over (by a loop elsewhere, or a recursion through
-	 * other functions), count its entries */
-	if (count == 0)
+	/* a thread ran out of time here with no loop around it: a recursion
+	 * through other functions, count the entries of this one */
+	if (count == 0 && has_call(pl, false))
 		count = plan_entry(pl);
 	return count;
 }

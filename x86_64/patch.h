@@ -93,9 +93,9 @@ struct patch_plan {
  * table or an FDE): it is decoded linearly, all direct branch targets are
  * collected, and every backward jcc/jmp that can be patched safely is. Its
  * entry is counted too (a region at its first instruction) if it calls
- * itself, or if it has no backward branch to count: a thread that ran out
- * of time in a function without loops is in a recursion, or in a function
- * called over and over.
+ * itself, or if it has calls but no backward branch to count: a thread that
+ * ran out of time in a function without loops that calls others is in a
+ * recursion through them.
  * Otherwise the bytes are a window of code around @rip with unknown
  * boundaries: decode forward from @rip to the first backward branch whose
  * target t satisfies addr <= t <= rip (the loop @rip is in), check that a

@@ -691,6 +691,17 @@ Test(patch, recursion_counts_entries)
 	cr_assert_eq(f(10), 55);
 	cr_assert_eq(ticks_since_zero(), 11, "one tick per call");
 	patch_plan_free(&plan);
+
+	/* calls another function and has no loop (a recursion through others,
+	 * f -> g -> f): its entry is counted; a leaf without loops is not */
+	memcpy(buf, (const uint8_t[]){ 0x53, 0xe8, 0x00, 0x01, 0x00, 0x00, 0x5b, 0xc3 }, 8);
+	cr_assert_eq(plan_buf(buf, 8, NULL, 0, &plan), 1);
+	cr_assert_eq(plan.sites[0].region, u64(buf));
+	cr_assert_eq(plan.sites[0].region_len, 6, "[push, call]");
+	patch_plan_free(&plan);
+	memcpy(buf, (const uint8_t[]){ 0x8d, 0x47, 0x01, 0x01, 0xf8, 0xc3 }, 6); /* lea; add; ret */
+	cr_assert_eq(plan_buf(buf, 6, NULL, 0, &plan), 0);
+	patch_plan_free(&plan);
 }
 
 /* A loop whose only regions would hold a target or a stopped thread's rip. */
@@ -711,20 +722,12 @@ Test(patch, refuse_target_inside)
 	uint8_t *buf = load_code(target_inside, sizeof(target_inside));
 	int (*f)(int) = (int (*)(int))buf;
 
-	/* [inc, dec, jnz] holds M, [dec, jnz, ret] holds N: no loop is
-	 * counted, the entry is instead ([xor, test, jz]) */
-	cr_assert_eq(plan_buf(buf, sizeof(target_inside), NULL, 0, &plan), 1);
-	cr_assert_eq(plan.sites[0].region, u64(buf));
-	cr_assert_eq(plan.sites[0].branch, u64(buf));
-	cr_assert_eq(plan.sites[0].region_len, 6);
-	apply_plan(&plan, u64(buf + STUB_OFF));
-	*budget = 0;
-	cr_assert_eq(f(9), 8);
-	cr_assert_eq(f(0), 0);
-	cr_assert_eq(ticks_since_zero(), 2, "one tick per call");
+	/* [inc, dec, jnz] holds M, [dec, jnz, ret] holds N (and no call: the
+	 * entry is not counted instead) */
+	cr_assert_eq(plan_buf(buf, sizeof(target_inside), NULL, 0, &plan), 0);
+	cr_assert_null(plan.stub);
+	cr_assert_null(plan.sites);
 	patch_plan_free(&plan);
-	memcpy(buf, target_inside, sizeof(target_inside));
-	*budget = 0;
 
 	/* without the jz to N, [dec, jnz, ret] is fine */
 	buf[4] = buf[5] = 0x90;
