@@ -105,6 +105,7 @@ struct checkpoint {
 	pid_t mirror;	/* holds the restore point; -1 before the first fork */
 	int mirror_mem; /* /proc/MIRROR/mem, or the shadow memfd */
 	bool shadow;	/* no mirror process: mirror_mem is our memfd */
+	bool shadow_ok; /* the shadow is whole: a remap may refresh it */
 	bool stale;	/* a sync or remap failed half-way: remap first */
 
 	struct range *ranges; /* sorted, disjoint */
@@ -860,6 +861,47 @@ shadow_copy_populated(struct checkpoint *c, int fd, uint64_t start, uint64_t end
 	return 0;
 }
 
+/*
+ * One PAGEMAP_SCAN over [*start, @end) into c->vec: the regions of pages
+ * whose categories match (@mask all set, each of @inverted inverted; with
+ * @protect, protect the matching pages again). Returns their number and
+ * moves *start to where the walk stopped.
+ */
+static int
+scan_range(struct checkpoint *c, uint64_t *start, uint64_t end, uint64_t mask, uint64_t inverted,
+	   bool protect)
+{
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.flags = protect ? PM_SCAN_WP_MATCHING : 0,
+		.start = *start,
+		.end = end,
+		.vec = (uint64_t)(uintptr_t)c->vec,
+		.vec_len = c->vec_cap,
+		.category_inverted = inverted,
+		.category_mask = mask,
+		.return_mask = mask,
+	};
+	int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
+
+	if (n < 0)
+		return -errno;
+	if (arg.walk_end <= *start && n == 0)
+		return -EPROTO;
+	*start = arg.walk_end;
+	return n;
+}
+
+/* Make [@start, @end) of the shadow @fd a hole (reads as zeros). */
+static int
+shadow_punch(int fd, uint64_t start, uint64_t end)
+{
+	if (start < end &&
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start)) < 0)
+		return -errno;
+	return 0;
+}
+
 /* An anonymous mapping (no file, or the heap, a stack): untouched pages
  * read as zeros. */
 static bool
@@ -907,19 +949,203 @@ fill_shadow(struct checkpoint *c)
 	return 0;
 }
 
+/* The ranges registered with our userfaultfd now (PAGE_IS_WPALLOWED), in
+ * address order, into *ret (malloc'd). */
+static int
+registered_ranges(struct checkpoint *c, struct range **ret, size_t *ret_n)
+{
+	/* registered before: below the end of the highest tracked mapping */
+	uint64_t start = 0, end = c->scan_end;
+	struct range *v = NULL;
+	size_t n = 0, cap = 0;
+	int k, r = 0;
+
+	while (start < end) {
+		k = scan_range(c, &start, end, PAGE_IS_WPALLOWED, 0, false);
+		if (k < 0) {
+			r = k;
+			break;
+		}
+		if (UTIL_GROW(v, cap, n + (size_t)k) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		for (int i = 0; i < k; i++) {
+			if (n && v[n - 1].end == c->vec[i].start)
+				v[n - 1].end = c->vec[i].end;
+			else
+				v[n++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
+		}
+		if (k == 0)
+			break;
+	}
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static bool
+within(const struct range *v, size_t n, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].start <= start && end <= v[i].end)
+			return true;
+	return false;
+}
+
+/* Protect the pages of [@start, @end) (registered ones: the others are
+ * skipped by the category). */
+static int
+protect_range(struct checkpoint *c, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		int k = scan_range(c, &start, end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
+
+		if (k < 0)
+			return k;
+		if (k == 0 && start < end)
+			continue;
+	}
+	return 0;
+}
+
+/*
+ * Bring mapping @m of the shadow to the memory as it is now, protecting
+ * what it copies. An anonymous mapping that was tracked already (@known)
+ * only needs its pages written since the last protection (PAGEMAP_SCAN
+ * gets and protects them at once: a page written after is in the next
+ * sync), and holes where it has no page any more (MADV_DONTNEED drops the
+ * write protection of anonymous pages with them); any other is protected
+ * and copied whole.
+ */
+static int
+shadow_refresh(struct checkpoint *c, const struct tracee_mapping *m, bool known)
+{
+	uint64_t start = m->start;
+	int k, r;
+
+	if (!known || !anonymous(m)) {
+		r = protect_range(c, m->start, m->end);
+		if (r < 0)
+			return r;
+		r = shadow_punch(c->mirror_mem, m->start, m->end);
+		if (r < 0)
+			return r;
+		return anonymous(m) ? shadow_copy_populated(c, c->mirror_mem, m->start, m->end)
+				    : shadow_copy(c, c->mirror_mem, m->start, m->end);
+	}
+	while (start < m->end) {
+		k = scan_range(c, &start, m->end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
+		if (k < 0)
+			return k;
+		for (int i = 0; i < k; i++) {
+			uint64_t a = c->vec[i].start, e = c->vec[i].end;
+
+			r = shadow_punch(c->mirror_mem, a, e);
+			if (r < 0)
+				return r;
+			/* c->vec is overwritten below only by a later scan */
+			r = shadow_copy(c, c->mirror_mem, a, e);
+			if (r < 0)
+				return r;
+		}
+	}
+	start = m->start;
+	while (start < m->end) {
+		k = scan_range(c, &start, m->end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			       PAGE_IS_PRESENT | PAGE_IS_SWAPPED, false);
+		if (k < 0)
+			return k;
+		for (int i = 0; i < k; i++) {
+			r = shadow_punch(c->mirror_mem, c->vec[i].start, c->vec[i].end);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The remap of a shadow: register the new mappings, then refresh each
+ * private one (shadow_refresh()), protect the shared ones, and punch the
+ * shadow between them (what was unmapped). The first time, or after a
+ * failure, every mapping is copied whole into a new shadow.
+ */
+static int
+shadow_remap(struct checkpoint *c)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	_cleanup_free_ struct range *known = NULL;
+	size_t n, nknown = 0;
+	uint64_t prev_end = 0;
+	int r;
+
+	if (c->mirror_mem < 0 || !c->shadow_ok) {
+		r = track_mappings(c);
+		if (r < 0)
+			return r;
+		r = protect_all(c);
+		if (r < 0)
+			return r;
+		r = fill_shadow(c);
+		c->shadow_ok = r >= 0;
+		return r;
+	}
+	c->shadow_ok = false;
+	r = registered_ranges(c, &known, &nknown);
+	if (r < 0)
+		return r;
+	r = track_mappings(c);
+	if (r < 0)
+		return r;
+	r = tracee_read_maps(c->pid, &maps, &n);
+	if (r < 0)
+		return r;
+	r = buf_reserve(c, SYNC_CHUNK);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct tracee_mapping *m = &maps[i];
+		bool private = in_private_range(c, m->start, m->end - m->start);
+
+		if (private) {
+			r = shadow_punch(c->mirror_mem, prev_end, m->start);
+			if (r >= 0)
+				r = shadow_refresh(c, m, within(known, nknown, m->start, m->end));
+			prev_end = m->end;
+		} else if (m->perms[1] == 'w') {
+			r = protect_range(c, m->start, m->end); /* shared, or untracked */
+		}
+		if (r < 0)
+			return log_debug_errno(r, "shadow of %d at 0x%" PRIx64, c->pid, m->start);
+	}
+	r = shadow_punch(c->mirror_mem, prev_end, 1ULL << 47);
+	if (r < 0)
+		return r;
+	buf_trim(c);
+	c->shadow_ok = true;
+	return 0;
+}
+
 int
 checkpoint_remap(struct checkpoint *c, pid_t tid)
 {
 	int r;
 
 	c->stale = true;
-	r = track_mappings(c);
-	if (r < 0)
-		return r;
-	r = protect_all(c);
-	if (r < 0)
-		return r;
-	r = c->shadow ? fill_shadow(c) : fork_mirror(c, tid);
+	if (c->shadow) {
+		r = shadow_remap(c);
+	} else {
+		r = track_mappings(c);
+		if (r >= 0)
+			r = protect_all(c);
+		if (r >= 0)
+			r = fork_mirror(c, tid);
+	}
 	if (r < 0)
 		return r;
 	saved_clear(c);

@@ -695,6 +695,59 @@ Test(checkpoint, shadow_restores_without_a_process)
 	free(now);
 }
 
+/* A shadow's remap copies only what changed: pages dropped with
+ * MADV_DONTNEED and a mapping put over another with MAP_FIXED must read as
+ * the memory does, not as the shadow held them before. */
+Test(checkpoint, shadow_remap_sees_dropped_and_replaced_pages)
+{
+	struct snap *s2 = malloc(sizeof(*s2)), *now = malloc(sizeof(*now));
+	struct user_regs_struct regs;
+	uint64_t args[6] = { 0 };
+	uint8_t v = 0x77;
+	int64_t res;
+
+	spawn(NULL);
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, true, &cp), 0);
+	cr_assert_eq(run_to_trap(&regs), 1);
+	cr_assert_eq(tracee_write(memfd, info.anon + 9 * PAGE, &v, 1), 0);
+	cr_assert_geq(checkpoint_sync(cp), 1);
+
+	/* pages 0-7 of anon dropped: zeros again, in the restore point too */
+	args[0] = info.anon;
+	args[1] = 8 * PAGE;
+	args[2] = MADV_DONTNEED;
+	cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_madvise, args, &res), 0);
+	cr_assert_eq(res, 0);
+	cr_assert_eq(checkpoint_remap(cp, pid), 0);
+	take(s2);
+	cr_assert_eq(s2->anon[5 * PAGE], 0);
+	cr_assert_eq(run_to_trap(&regs), 2);
+	take(now);
+	cr_assert_eq(now->anon[5 * PAGE], 0x22);
+	cr_assert_gt(checkpoint_rollback(cp, NULL, 0), 0);
+	take(now);
+	assert_same(s2, now);
+
+	/* pages 8-11 a new mapping over the old: page 9 is 0 again */
+	args[0] = info.anon + 8 * PAGE;
+	args[1] = 4 * PAGE;
+	args[2] = PROT_READ | PROT_WRITE;
+	args[3] = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+	args[4] = (uint64_t)-1;
+	cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_mmap, args, &res), 0);
+	cr_assert_eq((uint64_t)res, info.anon + 8 * PAGE);
+	cr_assert_eq(checkpoint_remap(cp, pid), 0);
+	take(s2);
+	cr_assert_eq(s2->anon[9 * PAGE], 0);
+	v = 0x55;
+	cr_assert_eq(tracee_write(memfd, info.anon + 9 * PAGE, &v, 1), 0);
+	cr_assert_gt(checkpoint_rollback(cp, NULL, 0), 0);
+	take(now);
+	assert_same(s2, now);
+	free(s2);
+	free(now);
+}
+
 Test(checkpoint, signal_disposition_and_xstate)
 {
 	enum tracee_sig_disposition d;
