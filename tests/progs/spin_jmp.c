@@ -6,6 +6,8 @@
  *  1. a worker waits for a flag in a loop closed by a jmp, left by a forward
  *     jne (`1: cmp $0, flag; jne 2f; jmp 1b; 2:`, written in asm so that no
  *     compiler turns it around), while main computes and then sets the flag;
+ *     then the same with `for (;;) if (flag) break;` compiled at -O0 (gcc
+ *     makes it that same shape);
  *  2. a worker recurses through two functions without any loop until main
  *     sets a flag;
  *  3. main waits in the same jmp loop for a flag that a SIGALRM handler sets
@@ -43,6 +45,15 @@ jmp_wait(volatile int *flag)
 			 : "cc", "memory");
 }
 
+/* The same in C: at -O0, gcc closes the loop with a jmp after the jne. */
+__attribute__((optimize("O0"), noinline)) static void
+o0_wait(volatile int *flag)
+{
+	for (;;)
+		if (*flag)
+			break;
+}
+
 static void
 wait_started(void)
 {
@@ -69,6 +80,17 @@ jmp_worker(void *arg)
 	g_started = 1;
 	jmp_wait(&g_flag);
 	g_seen = g_result;
+	return NULL;
+}
+
+static volatile int g_flag_o0;
+
+static void *
+o0_worker(void *arg)
+{
+	(void)arg;
+	g_started = 1;
+	o0_wait(&g_flag_o0);
 	return NULL;
 }
 
@@ -135,6 +157,13 @@ main(void)
 	pthread_join(t, NULL);
 	say("1. jmp loop: the worker saw %016llx (%s)\n", (unsigned long long)g_seen,
 	    g_seen == x ? "right" : "WRONG");
+	if (pthread_create(&t, NULL, o0_worker, NULL))
+		die("spin_jmp: pthread_create failed");
+	wait_started();
+	x = work(x, WORK_ROUNDS);
+	g_flag_o0 = 1;
+	pthread_join(t, NULL);
+	say("1. the same at -O0: main computed %016llx\n", (unsigned long long)x);
 
 	if (pthread_create(&t, NULL, tree_worker, NULL))
 		die("spin_jmp: pthread_create failed");
