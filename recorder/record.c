@@ -466,19 +466,21 @@ start_run(struct recorder *rec, struct rthread *t)
 		sp->at_exec = false;
 		return;
 	}
+	/* A vfork child runs in its parent's memory until it execs or exits:
+	 * the restore point is the parent's, which a checkpoint made or synced
+	 * through the child would tie to a process that soon leaves it. */
+	if (sp->mem.users > 1) {
+		t->xstate_len = 0; /* this run cannot be rolled back */
+		return;
+	}
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
 		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
-			/* ECHILD: a process uprr did not start, whose mirror would
-			 * be the program's child, which its wait(2) could see */
-			if (r == -ECHILD)
-				log_debug("process %d takes no restore points", t->tgid);
-			else
-				log_warn("cannot checkpoint process %d (%s): its CPU-bound threads "
-					 "will not be preempted", t->tgid, strerror(-r));
+			log_warn("cannot checkpoint process %d (%s): its CPU-bound threads "
+				 "will not be preempted", t->tgid, strerror(-r));
 			sp->unrestorable = true;
 			return;
 		}
@@ -1528,10 +1530,10 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
 	/* the mask too: a handler that returned in the run (rt_sigreturn)
 	 * unblocked its signal, which would nest when it runs again */
-	if (tracee_set_regs(t->tid, &t->start_regs) < 0 ||
-	    tracee_set_xstate(t->tid, t->xstate, t->xstate_len) < 0 ||
-	    tracee_set_sigmask(t->tid, t->start_mask) < 0)
-		return -ESRCH;
+	if ((r = tracee_set_regs(t->tid, &t->start_regs)) < 0 ||
+	    (r = tracee_set_xstate(t->tid, t->xstate, t->xstate_len)) < 0 ||
+	    (r = tracee_set_sigmask(t->tid, t->start_mask)) < 0)
+		return log_debug_errno(r, "thread %d: cannot roll back its registers", t->tid);
 	avoid[navoid++] = t->start_regs.rip;
 	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
 		if (&rec->threads[i] != t)
@@ -1621,6 +1623,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 {
 	uint8_t code[ARCH_SYSCALL_INSN_LEN];
 	uint64_t left, rip;
+	int r = 0;
 
 	if (rec->pmu) {
 		/* the counter says how far it is: (ticks, registers) is the point */
@@ -1668,9 +1671,10 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (t->rollbacks >= MAX_ROLLBACKS || rollback_and_count(rec, t, rip) < 0) {
+	if (t->rollbacks >= MAX_ROLLBACKS || (r = rollback_and_count(rec, t, rip)) < 0) {
 		/* uncountable code: it keeps running to its next event */
-		log_debug("thread %d: no execution point reached near 0x%" PRIx64, t->tid, rip);
+		log_debug("thread %d: no execution point reached near 0x%" PRIx64 " (%s)", t->tid, rip,
+			  r < 0 ? strerror(-r) : "too many rollbacks");
 		rec->stats.gave_up++;
 		t->trap_armed = false;
 		t->uncountable = true;
@@ -1733,6 +1737,12 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 	}
 	if (tracee_get_regs(tid, &regs) < 0)
 		return;
+	if (ticks_soft_trap_pending(t->space->mem.soft, regs.rip)) {
+		/* between a trap site's int3 and its SIGTRAP: count that first
+		 * (the deadline stays passed: it is interrupted again) */
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
 	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
 		  t->trap_armed, t->rollbacks);
 	seek_execution_point(rec, t, &regs);
@@ -1757,6 +1767,13 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		 * (at the syscall's exit, as one pending at that event) */
 		t->injecting_late = false;
 		si = t->injecting_info;
+	}
+	if (sig == SIGTRAP && ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs) ==
+				      PATCH_STOP_COUNTED) {
+		/* a trap site's tick, the budget not run out: on past its jmp */
+		if (tracee_set_regs(t->tid, &regs) == 0)
+			resume(t, PTRACE_CONT, 0);
+		return;
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		at_execution_point(rec, t, &regs, t->ticks_base + 1);

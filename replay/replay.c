@@ -258,8 +258,24 @@ replay_noise(const struct replayer *rp, pid_t tid, int sig)
 	       si.si_code > 0;
 }
 
+/* If @t, stopped with SIGTRAP, executed a trap site's int3 and its budget
+ * has ticks left, count it, make its jump and resume it: true. */
+static bool
+count_trap(struct pthread_r *t)
+{
+	struct user_regs_struct regs;
+
+	if (!ticks_soft_active(t->space->soft) || tracee_get_regs(t->tid, &regs) < 0 ||
+	    ticks_soft_count_trap(t->space->soft, t->space->memfd, &regs) != PATCH_STOP_COUNTED ||
+	    tracee_set_regs(t->tid, &regs) < 0)
+		return false;
+	tracee_resume(t->tid, PTRACE_CONT, 0);
+	return true;
+}
+
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
- * for its next stop other than a group stop. */
+ * for its next stop other than a group stop (counting the ticks of trap
+ * sites on the way). */
 static int
 resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
 	       enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig)
@@ -274,6 +290,8 @@ resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_even
 		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
+			continue;
 		if (kind != TRACEE_STOP_GROUP && !(kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)))
 			break;
 		tracee_resume(t->tid, PTRACE_CONT, 0);

@@ -78,8 +78,10 @@ enum trace_event_type {
 	 * address and length of a new anonymous read+execute mapping to create
 	 * for stubs (0, 0: none), values[3] = address of the tick page to map
 	 * first (0: already mapped); blobs[0] = the sites, addr 0, nsites pairs
-	 * of u64 (trap, clean); blobs[1..] = bytes to write into tracee memory
-	 * (stub code, then the edits of the original code) */
+	 * of u64 (trap, clean), where bit 63 of trap marks a trap site (an int3
+	 * on a jmp at trap; clean: the jmp's target); blobs[1..] = bytes to
+	 * write into tracee memory (stub code, then the edits of the original
+	 * code) */
 	TRACE_EV_PATCH = 9,
 	/** the thread was preempted at an execution point (format 2):
 	 * values[0] = ticks since it last resumed; regs there */

@@ -739,6 +739,9 @@ OK_PROGS = [
     ('timer_flood', 2, 'did not get through its timer signals'),
     # a thread whose syscalls may block but never do gives the CPU up too
     ('read_loop', 1, 'did not end'),
+    # spin waits in a child and a grandchild, which reap only their own
+    # children: their restore points are no processes of the program's
+    ('spin_child', 2, 'did not get through the spin waits of its child and grandchild'),
 ]
 
 
@@ -783,6 +786,19 @@ def c_racy_compute(h):
     if not m or int(m.group(1)) < 2:
         raise Fail('the recorded run shows no preemption of the computing threads:\n' +
                    tail(rec.stdout))
+
+
+@prog_case('spin_jmp')
+def c_spin_jmp(h):
+    """Loops closed by an unconditional jmp (`for (;;);`, a flag wait whose
+    only conditional branch leaves the loop) and a recursion without loops:
+    soft ticks count the jmp (a trap site) and the function entries. Without
+    them the program hangs. Its output is deterministic: as natively."""
+    argv = [h.prog('spin_jmp')]
+    native = run(argv, timeout=60, what='spin_jmp (native)', cwd=h.tmp)
+    _, rec = h.record_replay(argv, replays=2, options=['--ticks=soft'])
+    expect_output(rec, b'spin_jmp: ok\n', 'did not get through its jmp loops and recursion')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
 # `uprr info` names the tick source in its "mode:" line: "ticks soft".
