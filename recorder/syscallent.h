@@ -113,6 +113,8 @@ static const struct syscall_row syscall_table[] = {
 	SC(readahead,	0),
 	SC(sendfile,	MB, O(FIX(2, 8))),
 	SC(copy_file_range, MB, O(FIX(1, 8), FIX(3, 8))),
+	SC(splice,	MB, O(FIX(1, 8), FIX(3, 8))),
+	SC(tee,		MB),
 	SC(memfd_create, 0),
 	SC(eventfd,	0),
 	SC(eventfd2,	0),
@@ -200,6 +202,8 @@ static const struct syscall_row syscall_table[] = {
 	SC(shutdown,	0),
 	SC(sendto,	MB, INB(1, 2)),
 	SC(sendmsg,	MB, INMSG(1)),
+	/* the kernel writes each struct mmsghdr's msg_len (64 bytes each) */
+	SC(sendmmsg,	MB, O(AX(1, 2, 64))),
 	SC(recvfrom,	MB, O(RET(1, 2), SA(4, 5))),
 	SC(recvmsg,	MB, O(MSG(1))),
 

@@ -228,6 +228,8 @@ static const char *const event_names[] = {
 	[TRACE_EV_PROCESS_EXIT] = "process-exit",
 	[TRACE_EV_PATCH] = "patch",
 	[TRACE_EV_PREEMPT] = "preempt",
+	[TRACE_EV_OUTPUT] = "output",
+	[TRACE_EV_END] = "end",
 };
 
 int
