@@ -1340,8 +1340,8 @@ on_end(struct replayer *rp, const struct trace_event *ev)
 		rp->done = true;
 		return 0;
 	}
-	log_printf(LOG_LEVEL_ERROR, "", "trace ends early at event %" PRIu64 ": the recording "
-		   "stopped: %.*s", rp->event_no, why ? (int)MIN(why->len, 400) : 9,
+	log_printf(LOG_LEVEL_ERROR, "", "trace ends early at event %" PRIu64 " (the recording "
+		   "stopped: %.*s)", rp->event_no, why ? (int)MIN(why->len, 400) : 9,
 		   why ? (const char *)why->data : "(unknown)");
 	rp->error = -ENODATA;
 	rp->done = true;
