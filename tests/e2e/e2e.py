@@ -1563,6 +1563,110 @@ def check_ps(rows, want, what):
                    f'about themselves\n    {want}')
 
 
+def run_to_files(h, argv, name, timeout):
+    """Run @argv with stdout and stderr regular files of the case (not
+    pipes: splice, tee, sendfile and copy_file_range behave otherwise)."""
+    out_path, err_path = h.path(name + '.out'), h.path(name + '.err')
+    t0 = time.monotonic()
+    with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+        p = start(argv, stdout=out, stderr=err, cwd=h.tmp)
+        try:
+            p.wait(timeout=time_left(timeout))
+        except subprocess.TimeoutExpired:
+            kill_group(p.pid, p.pid)
+            p.wait()
+            raise Fail(f'{name}: timed out and was killed')
+    finish_group(p, name)
+    r = Result(argv, p.returncode, read(out_path), read(err_path), time.monotonic() - t0)
+    log(f'  -> {name}: {describe_status(r.status)}, {len(r.stdout)} bytes of stdout (a file)')
+    return r
+
+
+SEED_RE = re.compile(rb'seed ([0-9a-f]{8})')
+
+
+def unseeded(out):
+    """@out with the seed its first line names replaced by a constant."""
+    m = SEED_RE.search(out)
+    return out.replace(m.group(1), b'SEED') if m else out
+
+
+@case('dup-output')
+def c_dup_output(h):
+    """Output through dup, dup2, dup3, F_DUPFD, an inherited fd, writev,
+    /dev/stdout, sendfile from a removed file, splice, tee and
+    copy_file_range reaches the replay's stdout and stderr, in the recorded
+    order, with stdout a pipe and a regular file; the recording's output is
+    the native run's (seed aside)."""
+    prog = h.prog('dup_output')
+    for kind in ('pipe', 'file'):
+        log(f'  stdout a {kind}')
+        tmp = h.path('inputs-' + kind)
+        os.mkdir(tmp)
+        if kind == 'pipe':
+            native = run([prog, tmp], timeout=60, what='dup_output (native)')
+            trace, rec = h.record([prog, tmp], name='dup-output-pipe')
+            remove_input(tmp)
+            rep = h.replay(trace)
+        else:
+            native = run_to_files(h, [prog, tmp], 'native', 60)
+            trace = h.new_trace_path('dup-output-file')
+            rec = run_to_files(h, [h.uprr, 'record', '-o', trace, '--', prog, tmp], 'record',
+                               RECORD_TIMEOUT)
+            check_record(rec, trace, 0)
+            remove_input(tmp)
+            rep = run_to_files(h, [h.uprr, 'replay', trace], 'replay', REPLAY_TIMEOUT)
+        if b'dup_output: done' not in rec.stdout or len(rec.stdout) < 1200000:
+            raise Fail(f'the recorded run lost output ({len(rec.stdout)} bytes):\n'
+                       + tail(rec.stdout))
+        compare(rec, rep)
+        compare_bytes(unseeded(native.stdout), unseeded(rec.stdout), 'stdout', 'the native run',
+                      'the recording')
+        compare_bytes(unseeded(native.stderr), unseeded(rec.program_stderr()), 'stderr',
+                      'the native run', 'the recording')
+
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+@case('dump-sent-kinds')
+def c_dump_sent_kinds(h):
+    """`uprr replay --dump-sent` holds every byte sent on a socket, whatever
+    the syscall: write, writev, a dup, send, sendto, sendmsg, sendmmsg,
+    sendfile from a removed file, splice."""
+    tmp = h.path('inputs')
+    os.mkdir(tmp)
+    trace, rec = h.record([h.prog('send_kinds'), tmp])
+    remove_input(tmp)
+    sent = h.path('sent.bin')
+    compare(rec, h.replay(trace, dump_sent=sent))
+    m = re.search(rb'parent sent (\d+) bytes, fnv ([0-9a-f]{16})', rec.stdout)
+    if not m or b'child received ' + m.group(1) + b' bytes, fnv ' + m.group(2) not in rec.stdout:
+        raise Fail('the recorded run lost bytes:\n' + tail(rec.stdout))
+    data = read(sent)
+    if len(data) != int(m.group(1)) or fnv1a64(data) != int(m.group(2), 16):
+        raise Fail(f'--dump-sent holds {len(data)} bytes, fnv {fnv1a64(data):016x}; the '
+                   f'program sent {m.group(1).decode()}, fnv {m.group(2).decode()}')
+    log(f'  --dump-sent holds the {len(data)} bytes the program sent')
+
+
+@case('ps-control-chars')
+def c_ps_control_chars(h):
+    """uprr ps prints one line per process when an argument holds a newline,
+    a tab or another control character: escaped as \\n, \\t, \\xHH."""
+    sh = need('sh')
+    arg = 'two\nlines\tand a \\ and \x01'
+    trace, _ = h.record_replay([sh, '-c', ':', arg], name='ps-ctl')
+    rows = uprr_ps(h, trace)
+    want = sh + ' -c : ' + 'two\\nlines\\tand a \\\\ and \\x01'
+    if len(rows) != 1 or rows[0][3] != want:
+        raise Fail(f'uprr ps shows {rows}, expected one row with {want!r}')
+
+
 @case('ps')
 def c_ps(h):
     """uprr ps lists the recorded processes in creation order: pid, parent's
@@ -1893,6 +1997,14 @@ def c_record_unsupported(h):
         if b'about to make' not in r.stdout or b'it returned' in r.stdout:
             raise Fail(f'record of an unsupported {what}: the program\'s output is wrong: '
                        f'{r.stdout!r}')
+        info = run([h.uprr, 'info', h.path(f'trace-{h.ntraces}-unsupported-{what}')],
+                   timeout=60, what='uprr info')
+        ends = [line for line in info.stdout.split(b'\n') if line.startswith(b'end:')]
+        if info.status != 0 or len(ends) != 1 or b'recording stopped' not in ends[0] or \
+                name.encode() not in ends[0]:
+            raise Fail(f'uprr info of the stopped recording does not say why:\n'
+                       f'  {info.explain()}\n{tail(info.stdout)}')
+        log(f'  ok: {ends[0].decode()}')
 
 
 @case('record-setuid-child')
@@ -2092,6 +2204,10 @@ def c_killed_recorder(h):
         compare_bytes(bytes(out[:len(rep.stdout)]), rep.stdout, 'stdout',
                       'the killed recording', 'the replay')
     log(f'  replay showed {len(rep.stdout)} of the {len(out)} bytes od printed, then stopped')
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    if info.status != 0 or b'end:         none recorded (the trace was cut short' not in info.stdout:
+        raise Fail(f'uprr info of the killed recording does not say it was cut short:\n'
+                   f'  {info.explain()}\n{tail(info.stdout)}')
 
 
 def read_some(f, deadline):
