@@ -847,6 +847,48 @@ Test(model, sendmsg_input_is_the_iovec_data)
 	cr_assert_not(rec_syscall_is_send(SYS_write));
 }
 
+Test(model, splice_covers_both_offsets)
+{
+	int fd = tmp_file_with("spliced bytes"), p[2];
+	loff_t off = 2;
+	long r;
+
+	cr_assert_eq(pipe(p), 0);
+	memcpy(arena + 16, &off, sizeof(off));
+	snapshot();
+	r = syscall(SYS_splice, fd, arena + 16, p[1], NULL, 5, 0);
+	cr_assert_eq(r, 5);
+	outputs(SYS_splice, (uint64_t[6]){ fd, at(16), p[1], 0, 5, 0 }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), sizeof(loff_t), "splice(2) advances *off_in");
+	close(p[0]);
+	close(p[1]);
+}
+
+Test(model, sendmmsg_covers_the_message_lengths)
+{
+	struct mmsghdr *mm = (struct mmsghdr *)(arena + 64);
+	struct iovec *iov = (struct iovec *)(arena + 512);
+	int sv[2];
+	long r;
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	memset(mm, 0, 2 * sizeof(*mm));
+	iov[0] = (struct iovec){ arena + 600, 3 };
+	iov[1] = (struct iovec){ arena + 610, 4 };
+	mm[0].msg_hdr.msg_iov = &iov[0], mm[0].msg_hdr.msg_iovlen = 1;
+	mm[1].msg_hdr.msg_iov = &iov[1], mm[1].msg_hdr.msg_iovlen = 1;
+	snapshot();
+	r = syscall(SYS_sendmmsg, sv[0], mm, 2, 0);
+	cr_assert_eq(r, 2);
+	cr_assert_eq(mm[1].msg_len, 4);
+	outputs(SYS_sendmmsg, (uint64_t[6]){ sv[0], at(64), 2, 0 }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), 2 * sizeof(struct mmsghdr), "the whole vector, msg_len in it");
+	close(sv[0]);
+	close(sv[1]);
+}
+
 Test(model, read_has_no_inputs)
 {
 	cr_assert_eq(rec_syscall_inputs(SYS_read, (uint64_t[6]){ 0, at(0), 64 }, self_read, NULL,
