@@ -1211,6 +1211,80 @@ def c_memcached(h, requests=10000, stop_via_uprr=False):
     log(f'  replay reproduced all {len(received)} bytes the client received')
 
 
+NGINX_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+error_log {dir}/error.log;
+pid {dir}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  sendfile on;
+  client_body_temp_path {dir}/tmp;
+  proxy_temp_path {dir}/tmp;
+  fastcgi_temp_path {dir}/tmp;
+  uwsgi_temp_path {dir}/tmp;
+  scgi_temp_path {dir}/tmp;
+  server {{ listen 127.0.0.1:{port}; root {dir}/html; }}
+}}
+"""
+
+
+def http_get(port, path):
+    """The raw bytes of the answer to GET @path (headers and body)."""
+    with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+        s.sendall(f'GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'.encode())
+        out = bytearray()
+        while chunk := s.recv(65536):
+            out += chunk
+    return bytes(out)
+
+
+@case('nginx-dump-sent')
+def c_nginx_dump_sent(h):
+    """nginx (one process) answers with writev (headers, a 404 page) and
+    sendfile (a 1 MB file, removed before the replay): `uprr replay
+    --dump-sent`, with no network, holds every byte the client received."""
+    nginx = need('nginx')
+    port = free_port()
+    top = h.path('nginx')
+    os.makedirs(os.path.join(top, 'html'))
+    os.makedirs(os.path.join(top, 'tmp'))
+    with open(os.path.join(top, 'nginx.conf'), 'w') as f:
+        f.write(NGINX_CONF.format(dir=top, port=port))
+    with open(os.path.join(top, 'html', 'index.html'), 'w') as f:
+        f.write('<p>hello from nginx</p>\n')
+    make_text(os.path.join(top, 'html', 'big.txt'), 1 << 20, seed=b'nginx')
+
+    def drive(port):
+        got = b''
+        for path in ('/', '/big.txt', '/missing', '/big.txt'):
+            answer = http_get(port, path)
+            status = answer.split(b'\r\n', 1)[0].decode()
+            log(f'  GET {path}: {len(answer)} bytes, {status}')
+            got += answer
+        return got
+
+    def stop(p):
+        pid = find_tracee(p.pid, 'nginx')
+        if pid is None:
+            raise Fail('cannot find the nginx process under uprr record')
+        os.kill(pid, signal.SIGQUIT)  # graceful shutdown
+
+    rec, trace, received = record_server(h, 'nginx', [nginx, '-p', top, '-c',
+                                                      os.path.join(top, 'nginx.conf')],
+                                         port, drive, stop)
+    check_record(rec, trace, 0)
+    if received.count(b'HTTP/1.1 200 OK') != 3 or b'HTTP/1.1 404' not in received:
+        raise Fail('nginx answered wrongly under uprr record:\n' + tail(received[:2000]))
+    remove_input(top)
+    sent = h.path('sent.bin')
+    compare(rec, replay_offline(h, trace, port, dump_sent=sent))
+    compare_bytes(received, read(sent), 'bytes nginx sent', 'the client received',
+                  'the replay sent')
+    log(f'  replay reproduced all {len(received)} bytes the client received')
+
+
 def read(path):
     with open(path, 'rb') as f:
         return f.read()
