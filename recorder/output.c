@@ -56,13 +56,9 @@ rec_output_in_memory(long nr)
 	return rec_syscall_is_write(nr) || rec_syscall_is_send(nr);
 }
 
-static bool
-same_inode(int fd, const struct stat *st)
-{
-	struct stat own;
-
-	return fstat(fd, &own) == 0 && own.st_dev == st->st_dev && own.st_ino == st->st_ino;
-}
+/* uprr's own stdout and stderr, looked at once */
+static struct stat own[2];
+static bool own_ok[2], own_known;
 
 /* Whether fd @fd of process @tid is the very open file uprr has as @own_fd
  * (kcmp(2) KCMP_FILE: 0 when equal): what dup and inheritance share. */
@@ -72,8 +68,42 @@ same_open_file(pid_t tid, int fd, int own_fd)
 	return syscall(SYS_kcmp, getpid(), tid, KCMP_FILE, own_fd, fd) == 0;
 }
 
+static unsigned fd_sinks(pid_t tid, int fd);
+
+/*
+ * Where recent fds led, so that a loop of writes pays the /proc lookup once:
+ * what an fd refers to changes only through a syscall (close, dup2, exec...),
+ * and every syscall that is not an output one empties the cache at its entry
+ * (rec_output_entry), whichever thread makes it. Untraced syscalls change no
+ * fd; one that runs in the kernel meanwhile (accept) fills only free slots.
+ */
+static struct {
+	pid_t tid;
+	int fd;
+	unsigned sinks;
+} sink_cache[16];
+static size_t sink_cache_n, sink_cache_next;
+
 unsigned
 rec_output_fd_sinks(pid_t tid, int fd)
+{
+	unsigned sinks;
+
+	for (size_t i = 0; i < sink_cache_n; i++)
+		if (sink_cache[i].tid == tid && sink_cache[i].fd == fd)
+			return sink_cache[i].sinks;
+	sinks = fd_sinks(tid, fd);
+	sink_cache[sink_cache_next].tid = tid;
+	sink_cache[sink_cache_next].fd = fd;
+	sink_cache[sink_cache_next].sinks = sinks;
+	sink_cache_next = (sink_cache_next + 1) % ARRAY_SIZE(sink_cache);
+	sink_cache_n = MIN(sink_cache_n + 1, ARRAY_SIZE(sink_cache));
+	return sinks;
+}
+
+/* Where fd @fd of thread @tid leads, looked up in /proc. */
+static unsigned
+fd_sinks(pid_t tid, int fd)
 {
 	char path[64];
 	struct stat st;
@@ -82,14 +112,20 @@ rec_output_fd_sinks(pid_t tid, int fd)
 
 	if (fd < 0)
 		return 0;
+	if (!own_known) {
+		/* uprr's own stdout and stderr stay what they are */
+		own_known = true;
+		own_ok[0] = fstat(STDOUT_FILENO, &own[0]) == 0;
+		own_ok[1] = fstat(STDERR_FILENO, &own[1]) == 0;
+	}
 	/* the fd's file: /proc/PID/fd/N follows to the pipe, socket or file */
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
 	if (stat(path, &st) < 0)
 		return 0; /* a bad fd (the syscall fails), or the thread vanished */
 	if (S_ISSOCK(st.st_mode))
 		sinks |= TRACE_OUT_SOCKET;
-	out = same_inode(STDOUT_FILENO, &st);
-	err = same_inode(STDERR_FILENO, &st);
+	out = own_ok[0] && own[0].st_dev == st.st_dev && own[0].st_ino == st.st_ino;
+	err = own_ok[1] && own[1].st_dev == st.st_dev && own[1].st_ino == st.st_ino;
 	if (out && err) {
 		/* one file as both (2>&1, a terminal): the open file tells
 		 * which, else the fd's number (/dev/stdout opens a new one) */
@@ -178,6 +214,8 @@ rec_output_entry(struct rec_output *o, pid_t tid, pid_t tgid, long nr, const uin
 
 	o->npeek = 0;
 	o->peeked = false;
+	if (dest_fd(nr, args) < 0)
+		sink_cache_n = sink_cache_next = 0; /* it may change what fds refer to */
 	o->sinks = rec_output_fd_sinks(tid, dest_fd(nr, args));
 	if (!o->sinks || (nr != __NR_splice && nr != __NR_tee))
 		return;

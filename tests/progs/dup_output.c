@@ -145,6 +145,17 @@ main(int argc, char **argv)
 
 	take_turns();
 
+	/* an fd number that was stdout and now is a file: not output */
+	fd = dup(1);
+	put(fd, "dup(1) again", "ten");
+	close(fd);
+	snprintf(path, sizeof(path), "%s/reused.%d", argv[1], getpid());
+	if (open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600) != fd)
+		die("dup_output: open did not reuse fd %d", fd);
+	put(fd, "not output", "a file that took the fd of a dup of stdout");
+	close(fd);
+	unlink(path);
+
 	/* sendfile from a file that is gone by the time of replay; a pipe
 	 * takes what fits, so loop */
 	fd = make_file(argv[1], 1200000, path, sizeof(path), &size);
