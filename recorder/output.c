@@ -317,6 +317,16 @@ read_back(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t tgid, i
 		end = -1;
 	else if (!off_ptr)
 		end = lseek(src, 0, SEEK_CUR);
+	if ((fcntl(src, F_GETFL) & O_ACCMODE) == O_WRONLY) {
+		/* a sink open for writing only (a shell's >): open it again */
+		char path[64];
+
+		close(src);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+		src = open(path, O_RDONLY | O_CLOEXEC);
+		if (src < 0)
+			return 0;
+	}
 	while (r >= 0 && end >= (int64_t)count && got < count) {
 		ssize_t n = pread(src, o->peek, MIN(count - got, OUTPUT_CHUNK),
 				  end - (int64_t)count + (int64_t)got);
@@ -328,6 +338,21 @@ read_back(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t tgid, i
 	}
 	close(src);
 	*ret_got = got;
+	return r;
+}
+
+/* Whether fd @fd of @tgid is a regular file. */
+static bool
+is_file(pid_t tgid, int fd)
+{
+	struct stat st;
+	int f = grab_fd(tgid, fd);
+	bool r;
+
+	if (f < 0)
+		return false;
+	r = fstat(f, &st) == 0 && S_ISREG(st.st_mode);
+	close(f);
 	return r;
 }
 
@@ -371,6 +396,12 @@ rec_output_exit(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t t
 		break;
 	case __NR_splice:
 	case __NR_tee:
+		if (o->peeked && o->npeek < total && nr == __NR_splice && is_file(tgid, (int)args[2])) {
+			/* the pipe was short of them at entry (the splice waited
+			 * for a writer): a file as stdout holds them */
+			r = read_back(o, w, tid, tgid, (int)args[2], args[3], total, &got);
+			break;
+		}
 		if (o->peeked) {
 			got = MIN(o->npeek, total);
 			r = add_peeked(o, w, tid, got);

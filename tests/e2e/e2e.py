@@ -1671,7 +1671,8 @@ def c_dup_output(h):
     /dev/stdout, sendfile from a removed file, splice, tee and
     copy_file_range reaches the replay's stdout and stderr, in the recorded
     order, with stdout a pipe and a regular file; the recording's output is
-    the native run's (seed aside)."""
+    the native run's (seed aside). A splice whose bytes came after its
+    entry: replayed from a file as stdout, said to be missing with a pipe."""
     prog = h.prog('dup_output')
     for kind in ('pipe', 'file'):
         log(f'  stdout a {kind}')
@@ -1698,6 +1699,22 @@ def c_dup_output(h):
                       'the recording')
         compare_bytes(unseeded(native.stderr), unseeded(rec.program_stderr()), 'stderr',
                       'the native run', 'the recording')
+    # A splice from a pipe that is empty until a child writes: a file as
+    # stdout holds what it moved; with a pipe as stdout the bytes are gone
+    # before the recorder can look, and both record and replay say so.
+    trace = h.new_trace_path('dup-output-wait-file')
+    rec = run_to_files(h, [h.uprr, 'record', '-o', trace, '--', prog, h.tmp, 'wait'],
+                       'record-wait', RECORD_TIMEOUT)
+    check_record(rec, trace, 0)
+    if b'spliced after a wait' not in rec.stdout or rec.uprr_lines():
+        raise Fail('the recording of a waiting splice went wrong\n  ' + rec.explain())
+    compare(rec, run_to_files(h, [h.uprr, 'replay', trace], 'replay-wait', REPLAY_TIMEOUT))
+    trace, rec = h.record([prog, h.tmp, 'wait'], name='dup-output-wait-pipe')
+    rep = h.replay(trace)
+    if rep.status != 0 or b'spliced after a wait' in rep.stdout or \
+            [line for line in rep.uprr_lines() if b'not in the trace' in line] == []:
+        raise Fail('the replay of a splice the recorder could not capture does not say so\n  '
+                   + rep.explain())
 
 
 def fnv1a64(data):

@@ -7,7 +7,8 @@
  * parent, sendfile from a file it then removes (1.2 MB: several trace
  * records), splice and tee from a pipe, copy_file_range (stdout a file only).
  * Usage: dup_output DIR (DIR holds its temporary file). A replay must show
- * all of it, in the same order.
+ * all of it, in the same order. `dup_output DIR wait`: a splice that waits
+ * for its pipe's bytes.
  */
 #include <fcntl.h>
 #include <sys/sendfile.h>
@@ -101,6 +102,31 @@ take_turns(void)
 	close(to_child[0]), close(to_child[1]), close(to_parent[0]), close(to_parent[1]);
 }
 
+/* `dup_output DIR wait`: splice to stdout from a pipe that is empty until a
+ * child writes to it: the splice waits for the bytes. */
+static int
+splice_waits(void)
+{
+	char msg[64];
+	int p[2];
+	pid_t pid;
+	ssize_t r;
+
+	if (pipe(p) < 0)
+		die("dup_output: pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid == 0) {
+		usleep(100000);
+		snprintf(msg, sizeof(msg), "spliced after a wait (seed %08x)\n", seed);
+		_exit(write(p[1], msg, strlen(msg)) != (ssize_t)strlen(msg));
+	}
+	r = splice(p[0], NULL, 1, NULL, 4096, 0);
+	report("splice(empty pipe, 1)", r);
+	if (waitpid(pid, NULL, 0) != pid)
+		die("dup_output: waitpid: %s", strerror(errno));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -112,9 +138,11 @@ main(int argc, char **argv)
 	off_t off;
 	ssize_t r;
 
-	if (argc != 2)
-		die("usage: dup_output DIR");
+	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "wait") == 0))
+		die("usage: dup_output DIR [wait]");
 	seed = (unsigned)random_seed();
+	if (argc == 3)
+		return splice_waits();
 	say("dup_output: seed %08x, stdout is a %s\n", seed,
 	    fstat(1, &st) == 0 && S_ISREG(st.st_mode) ? "file" : S_ISFIFO(st.st_mode) ? "pipe" : "other");
 
