@@ -1487,14 +1487,24 @@ static int
 on_end(struct replayer *rp, const struct trace_event *ev)
 {
 	const struct trace_blob *why = ev->nblobs ? &ev->blobs[0] : NULL;
+	char reason[401] = "(unknown)";
 
 	if (ev->nvalues >= 1 && ev->values[0] == TRACE_END_COMPLETE) {
 		rp->done = true;
 		return 0;
 	}
+	if (why) {
+		/* one line, whatever the trace holds */
+		size_t n = MIN(why->len, sizeof(reason) - 1);
+
+		memcpy(reason, why->data, n);
+		reason[n] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
+				reason[i] = '?';
+	}
 	log_printf(LOG_LEVEL_ERROR, "", "trace ends early at event %" PRIu64 " (the recording "
-		   "stopped: %.*s)", rp->event_no, why ? (int)MIN(why->len, 400) : 9,
-		   why ? (const char *)why->data : "(unknown)");
+		   "stopped: %s)", rp->event_no, reason);
 	rp->error = -ENODATA;
 	rp->done = true;
 	return -ENODATA;
