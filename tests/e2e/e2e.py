@@ -2088,14 +2088,21 @@ def c_record_unsupported(h):
         if b'about to make' not in r.stdout or b'it returned' in r.stdout:
             raise Fail(f'record of an unsupported {what}: the program\'s output is wrong: '
                        f'{r.stdout!r}')
-        info = run([h.uprr, 'info', h.path(f'trace-{h.ntraces}-unsupported-{what}')],
-                   timeout=60, what='uprr info')
+        trace = h.path(f'trace-{h.ntraces}-unsupported-{what}')
+        info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
         ends = [line for line in info.stdout.split(b'\n') if line.startswith(b'end:')]
         if info.status != 0 or len(ends) != 1 or b'recording stopped' not in ends[0] or \
                 name.encode() not in ends[0]:
             raise Fail(f'uprr info of the stopped recording does not say why:\n'
                        f'  {info.explain()}\n{tail(info.stdout)}')
         log(f'  ok: {ends[0].decode()}')
+        rep = h.replay(trace)
+        lines = rep.uprr_lines()
+        if rep.status != UPRR_FAILURE or len(lines) != 1 or not CUT_RE.match(lines[0]) or \
+                b'the recording stopped: ' not in lines[0] or name.encode() not in lines[0]:
+            raise Fail('the replay of a stopped recording does not say why it ends\n  '
+                       + rep.explain())
+        log(f'  ok: {lines[0].decode()}')
 
 
 @case('record-setuid-child')
