@@ -50,8 +50,10 @@ dest_fd(long nr, const uint64_t args[6])
 	}
 }
 
-bool
-rec_output_in_memory(long nr)
+/* Whether the bytes syscall @nr sends are in the program's memory, where
+ * replay finds them (write, writev, pwrite*, sendto, sendmsg). */
+static bool
+in_memory(long nr)
 {
 	return rec_syscall_is_write(nr) || rec_syscall_is_send(nr);
 }
@@ -374,7 +376,7 @@ rec_output_exit(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t t
 	uint64_t total = (uint64_t)result, got = 0;
 	int r = 0;
 
-	if (!o->sinks || result <= 0 || rec_output_in_memory(nr))
+	if (!o->sinks || result <= 0 || in_memory(nr))
 		return 0;
 	switch (nr) {
 	case __NR_sendmmsg: /* the result counts messages */

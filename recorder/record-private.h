@@ -51,10 +51,6 @@ struct rec_output {
  */
 unsigned rec_output_fd_sinks(pid_t tid, int fd);
 
-/** Whether the bytes syscall @nr sends are in the program's memory, where
- * replay finds them (write, writev, pwrite*, sendto, sendmsg). */
-bool rec_output_in_memory(long nr);
-
 /**
  * At the entry of syscall @nr (@args) of thread @tid of process @tgid: note
  * where it sends bytes in @o->sinks; for a splice or tee to uprr's output or

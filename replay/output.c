@@ -109,7 +109,6 @@ replay_output_event(struct replay_output *o, const struct trace_event *ev)
 	for (uint32_t i = 0; i < ev->nblobs; i++)
 		emit(o, sinks, ev->blobs[i].data, ev->blobs[i].len);
 	if (ev->nvalues >= 2 && ev->values[1]) {
-		o->missing += ev->values[1];
 		log_warn("%" PRIu64 " bytes thread %u sent to %s are not in the trace: the "
 			 "recorder could not capture them", ev->values[1], ev->tid,
 			 sinks & TRACE_OUT_SOCKET ? "a socket" : "uprr's output");

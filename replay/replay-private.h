@@ -15,7 +15,6 @@ struct replay_output {
 	uint32_t format; /**< the trace's format version: what values[2] means */
 	bool quiet;	 /**< do not show stdout and stderr */
 	int dump_fd;	 /**< `--dump-sent` file, -1: none */
-	uint64_t missing; /**< bytes the recording showed that the trace lacks */
 	struct rec_ranges ranges;
 	uint8_t *buf;
 	size_t buf_cap;
