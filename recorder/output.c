@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -128,6 +129,13 @@ fd_sinks(pid_t tid, int fd)
 		sinks |= TRACE_OUT_SOCKET;
 	out = own_ok[0] && own[0].st_dev == st.st_dev && own[0].st_ino == st.st_ino;
 	err = own_ok[1] && own[1].st_dev == st.st_dev && own[1].st_ino == st.st_ino;
+	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1) {
+		/* /dev/null and its kin (devices.txt: major 1, memory devices):
+		 * a program's own 2>/dev/null is not uprr's output, even when
+		 * uprr's is /dev/null too; only uprr's very open file is */
+		out = out && same_open_file(tid, fd, STDOUT_FILENO);
+		err = err && same_open_file(tid, fd, STDERR_FILENO);
+	}
 	if (out && err) {
 		/* one file as both (2>&1, a terminal): the open file tells
 		 * which, else the fd's number (/dev/stdout opens a new one) */

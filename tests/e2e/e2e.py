@@ -1717,6 +1717,26 @@ def c_dup_output(h):
                    + rep.explain())
 
 
+@case('output-devnull')
+def c_output_devnull(h):
+    """Recorded with stdout /dev/null, a program's own `> /dev/null` is not
+    uprr's output: a replay to a pipe shows only what went to the stdout it
+    was given."""
+    sh = need('sh')
+    trace = h.new_trace_path('devnull')
+    with open(os.devnull, 'wb') as null:
+        p = start([h.uprr, 'record', '-o', trace, '--', sh, '-c',
+                   'echo shown; echo hidden > /dev/null; echo shown too >&2'],
+                  stdout=null, stderr=subprocess.PIPE, cwd=h.tmp)
+        _, err = p.communicate(timeout=time_left(RECORD_TIMEOUT))
+    finish_group(p, 'uprr record')
+    check_record(Result(p.args, p.returncode, b'', err, 0), trace, 0)
+    rep = h.replay(trace)
+    check_not_broken(rep, 'replay')
+    if rep.stdout != b'shown\n' or rep.program_stderr().strip(b'\n') != b'shown too':
+        raise Fail('the replay of a recording with stdout /dev/null shows\n  ' + rep.explain())
+
+
 def fnv1a64(data):
     h = 0xcbf29ce484222325
     for b in data:
