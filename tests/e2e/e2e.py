@@ -27,6 +27,7 @@ import difflib
 import gzip
 import hashlib
 import os
+import pty
 import random
 import re
 import select
@@ -1656,6 +1657,39 @@ def run_to_files(h, argv, name, timeout):
     return r
 
 
+def run_on_pty(h, argv, name, timeout):
+    """Run @argv with stdout and stderr one terminal (a pty: one open file,
+    as a shell gives them); returns what the terminal showed as stdout."""
+    master, slave = pty.openpty()
+    t0 = time.monotonic()
+    try:
+        p = start(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=h.tmp)
+    finally:
+        os.close(slave)
+    out = bytearray()
+    deadline = time.monotonic() + time_left(timeout)
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                kill_group(p.pid, p.pid)
+                raise Fail(f'{name}: timed out on a terminal')
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        p.wait(timeout=time_left(30))
+    finally:
+        os.close(master)
+    finish_group(p, name)
+    r = Result(argv, p.returncode, bytes(out), b'', time.monotonic() - t0)
+    log(f'  -> {name}: {describe_status(r.status)}, {len(out)} bytes on the terminal')
+    return r
+
+
 SEED_RE = re.compile(rb'seed ([0-9a-f]{8})')
 
 
@@ -1699,6 +1733,25 @@ def c_dup_output(h):
                       'the recording')
         compare_bytes(unseeded(native.stderr), unseeded(rec.program_stderr()), 'stderr',
                       'the native run', 'the recording')
+    # A terminal as both stdout and stderr (one open file): what it shows
+    # replays in the same order, as natively.
+    log('  stdout and stderr a terminal')
+    tmp = h.path('inputs-tty')
+    os.mkdir(tmp)
+    native = run_on_pty(h, [prog, tmp], 'native-tty', 60)
+    trace = h.new_trace_path('dup-output-tty')
+    rec = run_on_pty(h, [h.uprr, 'record', '-o', trace, '--', prog, tmp], 'record-tty',
+                     RECORD_TIMEOUT)
+    if rec.status != 0 or b'dup_output: done' not in rec.stdout or b'uprr:' in rec.stdout:
+        raise Fail('the recording on a terminal went wrong:\n' + tail(rec.stdout))
+    remove_input(tmp)
+    rep = run_on_pty(h, [h.uprr, 'replay', trace], 'replay-tty', REPLAY_TIMEOUT)
+    if rep.status != 0:
+        raise Fail(f'the replay on a terminal ended with {describe_status(rep.status)}:\n'
+                   + tail(rep.stdout))
+    compare_bytes(rec.stdout, rep.stdout, 'the terminal', 'the recording', 'the replay')
+    compare_bytes(unseeded(native.stdout), unseeded(rec.stdout), 'the terminal',
+                  'the native run', 'the recording')
     # A splice from a pipe that is empty until a child writes: a file as
     # stdout holds what it moved; with a pipe as stdout the bytes are gone
     # before the recorder can look, and both record and replay say so.
