@@ -85,7 +85,11 @@ replay_output_syscall(struct replay_output *o, const struct trace_event *ev, pid
 		sinks = ev->nvalues >= 3 ? (unsigned)ev->values[2] : 0;
 	else
 		sinks = old_sinks(ev, nr, args);
-	if (!(sinks & ~(o->quiet ? TRACE_OUT_STDOUT | TRACE_OUT_STDERR : 0u)))
+	if (o->quiet)
+		sinks &= ~(unsigned)(TRACE_OUT_STDOUT | TRACE_OUT_STDERR);
+	if (o->dump_fd < 0)
+		sinks &= ~(unsigned)TRACE_OUT_SOCKET;
+	if (!sinks)
 		return;
 	o->ranges.n = 0;
 	if (rec_syscall_inputs(nr, args, mem_read, &tid, &o->ranges) < 0)
