@@ -10,14 +10,65 @@
 #include "common/util.h"
 
 /**
- * At the exec stop of @pid: hide the vDSO from the program by turning its
- * auxv entry AT_SYSINFO_EHDR into AT_IGNORE (glibc then makes real syscalls
- * for the time functions, which uprr records), and return the registers, the
- * end of the stack mapping and the address-space layout (malloc'd).
- * Returns 0 or -errno.
+ * At the exec stop of @pid: return the registers, the end of the stack
+ * mapping and the address-space layout (malloc'd). Returns 0 or -errno.
  */
-int rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
-		     uint64_t *ret_stack_end, char **ret_layout) _wur_;
+int rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
+		     char **ret_layout) _wur_;
+
+/** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
+ * whose mappings are anonymous memory. */
+bool rec_is_dev_zero(pid_t tid, int fd);
+
+/**
+ * Whether the file that thread @tid's MAP_PRIVATE mmap (@args, at its exit)
+ * maps may change while mapped in ways the program then reads through the
+ * mapping (mmap(2): pages not yet written show the file's changes): the fd
+ * is open for writing, or the mapping reaches past the file's last page (to
+ * read what the file grows into). Libraries (read-only fds, within the
+ * file) are not such files.
+ */
+bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+
+/** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
+ * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
+int rec_exec_open_exe(pid_t pid);
+
+/**
+ * Whether syscall @nr (@args) of thread @tid, which returned @result, wrote
+ * the memory of a process through its /proc/PID/mem (write, writev,
+ * pwrite64, pwritev, pwritev2 on such an fd; proc(5)): stores that PID and
+ * the address written (the file offset: the fd's position, from
+ * /proc/TID/fdinfo, minus @result, or the syscall's offset argument).
+ */
+bool rec_mem_write_target(pid_t tid, long nr, const uint64_t args[6], int64_t result,
+			  uint64_t *ret_pid, uint64_t *ret_addr);
+
+/** The vDSO image last kept in the trace (recorder/vdso.c). */
+struct rec_vdso {
+	uint8_t *image; /**< malloc'd, the patched image; NULL if none yet */
+	size_t len;	/**< its bytes */
+	uint32_t id;	/**< its file id in the trace */
+};
+
+struct trace_writer;
+
+/**
+ * At the exec stop of @pid (@memfd: its /proc/PID/mem, @sp: its initial stack
+ * pointer): make the vDSO's time functions (clock_gettime, gettimeofday,
+ * time, clock_getres, getcpu, found by name in its ELF dynamic symbol table,
+ * vdso(7)) enter the kernel, so they become recorded syscalls, and
+ * getrandom's (Linux 6.11) fail with ENOSYS, so callers use the syscall. The
+ * patched image is kept in trace @w (once while it is @cache's): its file id
+ * + 1 goes to *ret_ref. Where the vDSO cannot be parsed it is hidden instead
+ * (auxv AT_SYSINFO_EHDR turned into AT_IGNORE) and *ret_ref is 0; also 0 if
+ * the process has no vDSO. Returns 0 or -errno.
+ */
+int rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
+		     uint64_t sp, uint64_t *ret_ref) _wur_;
+
+/** Free what @cache holds (the recording ends). */
+void rec_vdso_free(struct rec_vdso *cache);
 
 /**
  * Whether the program that thread @tid, stopped at the entry of execve(2) or

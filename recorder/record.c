@@ -77,6 +77,7 @@ struct rthread {
 	uint64_t restart_nr, restart_args[6];
 	struct rec_syscall_entry entry;	  /* the model's view of the entry */
 	bool may_block;		      /* it runs in the kernel while others run */
+	bool unknown;		      /* its syscall is one the model does not know */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
@@ -144,8 +145,10 @@ struct recorder {
 	struct deadline due;		/* of the running thread: its timeslice, or the
 					 * grace for its armed budget */
 	struct rec_stats stats;
-	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
+	struct file_key *shared_files;	/* files some process mapped MAP_SHARED, or
+					 * MAP_PRIVATE where they may change */
 	size_t nshared, shared_cap;
+	struct rec_vdso vdso;		/* the vDSO image last kept */
 	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
@@ -751,10 +754,13 @@ shared_file(struct recorder *rec, const struct rthread *t, int fd, bool add)
  * The file of @t's mmap, or of its syscall that wrote a file some process
  * maps MAP_SHARED (replay keeps one copy of such a file for all processes
  * and must see what the syscall changed), kept in the trace: its id + 1 goes
- * to *ret_ref, else 0.
+ * to *ret_ref, else 0. A MAP_PRIVATE mmap of a file that may change while
+ * mapped (rec_mmap_may_change()) makes it such a file too: *ret_follows
+ * says replay maps that one copy.
  */
 static void
-keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref)
+keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref,
+		  bool *ret_follows)
 {
 	int fd;
 
@@ -764,8 +770,18 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 	if (t->nr == __NR_mmap) {
 		if ((t->args[3] & MAP_ANONYMOUS) || (int)t->args[4] < 0)
 			return;
+		/* a mapping of /dev/zero is anonymous memory (shared: shmem,
+		 * as MAP_SHARED|MAP_ANONYMOUS; mem(4)): replay maps it so */
+		if (rec_is_dev_zero(t->tid, (int)t->args[4]))
+			return;
 		if ((t->args[3] & MAP_TYPE) != MAP_PRIVATE)
 			(void)shared_file(rec, t, (int)t->args[4], true);
+		else
+			/* a private mapping's pages not yet written show the
+			 * file's changes: replay maps its changing copy */
+			*ret_follows = shared_file(rec, t, (int)t->args[4], false) ||
+				       (rec_mmap_may_change(t->tid, t->args) &&
+					shared_file(rec, t, (int)t->args[4], true));
 		keep_fd_file(rec, t, (int)t->args[4], 0, ret_ref);
 		return;
 	}
@@ -813,6 +829,29 @@ woken_waiter(struct recorder *rec, const struct rthread *t, int64_t result)
 }
 
 /*
+ * Whether @t's syscall, one the model does not know, succeeded with @result:
+ * then the recording stops, naming it, before the program sees the result
+ * (the kernel may have written memory the trace does not have). A failure,
+ * -ENOSYS for a number the kernel does not implement, -EINVAL or -ENOTTY for
+ * a request it does not know, or a restart the kernel makes after a signal
+ * (the call had no effect: it runs again, or fails with EINTR), is recorded
+ * as that result with no outputs, and replay returns it.
+ */
+static bool
+unknown_succeeded(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	char why[160];
+
+	if (!t->unknown || result < 0)
+		return false;
+	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) == 0)
+		return false; /* cannot happen: the model did not change */
+	stop_recording(rec, "the program used an unsupported %s, and it succeeded; recording "
+		       "stopped", why);
+	return true;
+}
+
+/*
  * uprr pins the program to its own CPU (ptrace round trips stay cheap), but
  * the program must see the CPUs it would have had natively: nproc, sort
  * --parallel and thread pools size themselves by sched_getaffinity(2). Its
@@ -852,6 +891,8 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		return; /* vanished: its exit comes through waitpid */
 	emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
+	if (unknown_succeeded(rec, t, result))
+		return;
 	rec->ranges.n = 0;
 	/* the kernel will continue this syscall through restart_syscall(2) */
 	if (result == -REC_ERESTART_RESTARTBLOCK) {
@@ -870,9 +911,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.values[0] = t->nr;
 	ev.values[1] = (uint64_t)result;
 	if (t->nr == __NR_mmap) {
-		keep_syscall_file(rec, t, result, &ev.values[2]);
+		bool follows = false;
+
+		keep_syscall_file(rec, t, result, &ev.values[2], &follows);
 		ev.values[3] = t->args[5];
 		ev.nvalues = 4;
+		if (follows && ev.values[2]) {
+			ev.values[4] = 1; /* format 5 */
+			ev.nvalues = 5;
+		}
 	} else {
 		/* replay shows what reached uprr's own stdout and stderr (not
 		 * what a pipeline's stage wrote to the next one) and collects
@@ -883,9 +930,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		}
 		ev.values[2] = t->out.sinks;
 		ev.nvalues = t->out.sinks ? 3 : 2;
-		keep_syscall_file(rec, t, result, &ev.values[3]);
+		keep_syscall_file(rec, t, result, &ev.values[3], NULL);
 		if (ev.values[3])
 			ev.nvalues = 4;
+		/* code or data written through /proc/PID/mem of a recorded
+		 * process: replay writes it there (trace format 5) */
+		if (rec_mem_write_target(t->tid, (long)t->nr, t->args, result, &ev.values[4],
+					 &ev.values[5]) &&
+		    find_thread(rec, (pid_t)ev.values[4]))
+			ev.nvalues = 6;
 	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
@@ -1138,6 +1191,11 @@ emulate_syscall(struct recorder *rec, struct rthread *t)
 		return false;
 	result = rec_ptrace_request(&rec->ptrace, &c, t->model_args);
 	if (result == -ENOTSUP) {
+		char named[160];
+
+		/* a request not emulated at all: the model names it */
+		if (rec_syscall_check((long)t->model_nr, t->model_args, named, sizeof(named)) < 0)
+			snprintf(why, sizeof(why), "%s", named);
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return true;
 	}
@@ -1186,8 +1244,9 @@ static void
 on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
-	char why[128];
+	char why[160];
 	uint32_t flags, nblobs = 0;
+	int r;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
@@ -1207,10 +1266,14 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		t->model_nr = t->restart_nr;
 		memcpy(t->model_args, t->restart_args, sizeof(t->args));
 	}
-	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) < 0) {
+	/* A call the model does not know runs in the kernel, and its exit
+	 * decides (unknown_succeeded); one that must not run at all stops here. */
+	r = rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why));
+	if (r == -EPERM) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return;
 	}
+	t->unknown = r < 0;
 	rec_syscall_entry_state((long)t->model_nr, t->model_args, mem_read, &t->tid, &t->entry);
 	rec_output_entry(&t->out, t->tid, t->tgid, (long)t->nr, t->args);
 	rec->ranges.n = 0;
@@ -1258,6 +1321,10 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	t->may_block = (flags & REC_SC_MAY_BLOCK) &&
 		       (!(t->out.sinks & (TRACE_OUT_STDOUT | TRACE_OUT_STDERR)) ||
 			t->nr == __NR_splice || t->nr == __NR_tee);
+	/* an unknown call may wait for another recorded thread (a lock, a
+	 * message): the others run meanwhile, which is safe since it either
+	 * fails having written nothing or stops the recording */
+	t->may_block |= t->unknown;
 	if (t->nr == __NR_sched_yield)
 		sched_yield_current(rec->sched);
 	/* a syscall that may block counts too: one that never does (a read of
@@ -2031,10 +2098,13 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	_cleanup_free_ uint8_t *stack = NULL;
 	_cleanup_close_ int exe_fd = -1;
 	uint32_t exe_id;
-	uint64_t interp_ref;
+	uint64_t interp_ref, vdso_ref;
 	int r;
 
-	r = rec_exec_prepare(pid, t->space->mem.memfd, &regs, &stack_end, &maps);
+	r = rec_exec_prepare(pid, &regs, &stack_end, &maps);
+	if (r < 0)
+		return r;
+	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, regs.rsp, &vdso_ref);
 	if (r < 0)
 		return r;
 	stack = malloc(stack_end - regs.rsp);
@@ -2043,7 +2113,9 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = tracee_read(pid, regs.rsp, stack, stack_end - regs.rsp);
 	if (r < 0)
 		return r;
-	exe_fd = open(exe_path, O_RDONLY | O_CLOEXEC);
+	/* the exe link opens what runs even when no path names it (a memfd
+	 * given to fexecve, a deleted file) */
+	exe_fd = rec_exec_open_exe(pid);
 	if (exe_fd < 0)
 		return -errno;
 	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, 0, &exe_id);
@@ -2054,10 +2126,11 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		return r;
 	event_init(&ev, TRACE_EV_EXEC, former);
 	event_set_regs(&ev, &regs);
-	ev.nvalues = 3;
+	ev.nvalues = 4;
 	ev.values[0] = exe_id;
 	ev.values[1] = interp_ref;
 	ev.values[2] = (uint64_t)pid;
+	ev.values[3] = vdso_ref;
 	t->regs = regs;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
@@ -2525,6 +2598,7 @@ out:
 	free(rec.buf);
 	free(rec.blobs);
 	free(rec.shared_files);
+	rec_vdso_free(&rec.vdso);
 	rec_ptrace_free(&rec.ptrace);
 	return r;
 }

@@ -63,7 +63,7 @@ replay_info(const char *trace_dir)
 			processes += ev.nvalues >= 2 && !(ev.values[1] & CLONE_THREAD);
 			break;
 		case TRACE_EV_END:
-			/* format 5: the last event; why the recording stopped */
+			/* format 6: the last event; why the recording stopped */
 			ended = true;
 			if (ev.nvalues >= 1 && ev.values[0] == TRACE_END_STOPPED)
 				snprintf(stopped, sizeof(stopped), "%.*s",
@@ -97,7 +97,7 @@ replay_info(const char *trace_dir)
 		printf("end:         the recording stopped: %s\n", control_free(stopped));
 	else if (rc < 0)
 		printf("end:         none recorded (%s)\n", trace_reader_error(r));
-	else if (!ended && hdr->format_version >= 5)
+	else if (!ended && hdr->format_version >= 6)
 		printf("end:         none recorded (the trace was cut short: uprr record was killed "
 		       "or could not write it)\n");
 	else if (status < 0)

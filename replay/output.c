@@ -57,7 +57,7 @@ mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 	return tracee_read(*(pid_t *)ctx, addr, buf, len);
 }
 
-/* Where the bytes of syscall @nr (@args) went, by a trace of format 1-4:
+/* Where the bytes of syscall @nr (@args) went, by a trace of format 1-5:
  * only writes to fd 1 or 2 (values[2]: 1 if that fd was uprr's own, absent
  * from the oldest traces) and the send family were told. */
 static unsigned
@@ -81,7 +81,7 @@ replay_output_syscall(struct replay_output *o, const struct trace_event *ev, pid
 
 	if (result <= 0 || !(rec_syscall_is_write(nr) || rec_syscall_is_send(nr)))
 		return;
-	if (o->format >= 5)
+	if (o->format >= 6)
 		sinks = ev->nvalues >= 3 ? (unsigned)ev->values[2] : 0;
 	else
 		sinks = old_sinks(ev, nr, args);

@@ -31,6 +31,7 @@
 
 #include "common/log.h"
 #include "recorder/recorder.h"
+#include "replay/replay-private.h"
 #include "sched/ticks-soft.h"
 #include "sched/ticks.h"
 #include "trace/trace.h"
@@ -391,14 +392,37 @@ load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mappe
 	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
 		return diverge(rp, ev, "file %u is missing from the trace", id);
 	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
-	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0 ||
-	    lseek(f->fd, 0, SEEK_SET) < 0)
+	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0)
 		return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
 			       strerror(errno));
-	while (done < st.st_size && (n = sendfile(f->fd, copy_fd, &done, st.st_size - done)) > 0)
-		;
-	if (n <= 0)
-		return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+	/* The copy's data, and its holes as holes (a sparse file of gigabytes
+	 * costs its data only). Never emptied first: truncating a file takes
+	 * the pages private mappings copied past the new end away too
+	 * (truncate_pagecache()); punching a hole leaves them. */
+	while (done < st.st_size) {
+		off_t data = lseek(copy_fd, done, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			data = st.st_size; /* a hole to the end */
+		else if (data < 0)
+			data = done; /* no SEEK_DATA: all data */
+		if (data > done && fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, done,
+					     data - done) < 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
+				       strerror(errno));
+		if (data >= st.st_size)
+			break;
+		hole = lseek(copy_fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > st.st_size)
+			hole = st.st_size;
+		done = data;
+		if (lseek(f->fd, data, SEEK_SET) < 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+		while (done < hole && (n = sendfile(f->fd, copy_fd, &done, hole - done)) > 0)
+			;
+		if (n <= 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+	}
 	f->loaded = id;
 	return 0;
 }
@@ -525,9 +549,18 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	/* same address, refusing to clobber a diverged layout */
 	if (!(flags & MAP_FIXED))
 		regs->r10 = flags | MAP_FIXED_NOREPLACE;
-	if (ev->nvalues < 4 || ev->values[2] == 0)
-		return 0; /* anonymous */
-	shared = (flags & MAP_TYPE) != MAP_PRIVATE;
+	if (ev->nvalues < 4 || ev->values[2] == 0) {
+		/* anonymous, or /dev/zero, whose mappings are (the recorder
+		 * keeps every other mapped file) */
+		if (!(flags & MAP_ANONYMOUS)) {
+			regs->r10 |= MAP_ANONYMOUS;
+			regs->r8 = (uint64_t)-1;
+		}
+		return 0;
+	}
+	/* a private mapping of a file that changed while mapped (format 5:
+	 * values[4]) maps the file's one changing copy, privately */
+	shared = (flags & MAP_TYPE) != MAP_PRIVATE || (ev->nvalues >= 5 && ev->values[4]);
 	file_fd = mapped_file_fd(rp, ev, (uint32_t)(ev->values[2] - 1), shared);
 	if (file_fd < 0)
 		return -1;
@@ -718,6 +751,16 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 
 		if (f && load_shared_file(rp, ev, f, (uint32_t)(ev->values[3] - 1)) < 0)
 			return rp->error;
+	}
+	if (ev->nvalues >= 6 && ev->values[4] && t->nr != __NR_mmap) {
+		/* it wrote a recorded process's memory through /proc/PID/mem */
+		struct pthread_r *target = find_rec(rp, (pid_t)ev->values[4]);
+
+		if (!target || replay_mem_write(t->tid, (long)t->nr, t->args, result,
+						target->space->memfd, ev->values[5]) < 0)
+			return diverge(rp, ev, "cannot write process %" PRIu64 "'s memory at 0x%" PRIx64
+				       " as /proc/%" PRIu64 "/mem was written", ev->values[4],
+				       ev->values[5], ev->values[4]);
 	}
 	if (rec_syscall_result_restarts(result)) {
 		/* interrupted: with no handler to run (a signal ptrace or the
@@ -1471,6 +1514,15 @@ restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, stru
 	r = restore_interpreter(rp, ev, pid, sp->memfd);
 	if (r < 0)
 		return r;
+	if (ev->nvalues >= 4 && ev->values[3]) {
+		char why[256];
+		const char *copy;
+
+		if (trace_reader_file(rp->r, (uint32_t)(ev->values[3] - 1), &copy, NULL) < 0)
+			return diverge(rp, ev, "the vDSO is missing from the trace");
+		if (replay_vdso_restore(pid, sp->memfd, copy, &ev->blobs[0], why, sizeof(why)) < 0)
+			return diverge(rp, ev, "%s", why);
+	}
 	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */
 	if (tracee_write(sp->memfd, ev->blobs[0].addr, ev->blobs[0].data, ev->blobs[0].len) < 0)
 		return diverge(rp, ev, "cannot restore the initial stack");

@@ -23,6 +23,7 @@ Only the Python standard library is used; run it with /usr/bin/python3.
 
 import argparse
 import ctypes
+import contextlib
 import difflib
 import gzip
 import hashlib
@@ -2152,14 +2153,21 @@ def c_record_missing(h):
 
 @case('record-unsupported')
 def c_record_unsupported(h):
-    """A syscall or ioctl uprr cannot record stops the recording (exit 125)
-    with one line that names it; the program gets no further."""
-    for what, name in (('syscall', 'io_uring_setup'), ('ioctl', 'ioctl')):
+    """A request uprr does not model runs in the kernel. If the kernel accepts
+    it (io_uring_setup, else userfaultfd), the recording stops (exit 125)
+    with one line that names it, before the program sees the result. If the
+    kernel rejects it (an unknown ioctl: ENOTTY), the failure is recorded and
+    replayed, and the program goes on as natively."""
+    for what, name in (('io_uring', 'io_uring_setup'), ('userfaultfd', 'userfaultfd')):
+        native = run([h.prog('unsupported'), what], timeout=60, what='unsupported (native)')
+        if b'it returned a result' not in native.stdout:
+            log(f'  {name} fails natively here: {native.stdout!r}')
+            continue
         r = run([h.uprr, 'record', '-o', h.new_trace_path('unsupported-' + what), '--',
                  h.prog('unsupported'), what], timeout=60, what='uprr record')
-        check_uprr_error(r, f'record of an unsupported {what}', name)
+        check_uprr_error(r, f'record of an unsupported {name}', name)
         if b'about to make' not in r.stdout or b'it returned' in r.stdout:
-            raise Fail(f'record of an unsupported {what}: the program\'s output is wrong: '
+            raise Fail(f'record of an unsupported {name}: the program\'s output is wrong: '
                        f'{r.stdout!r}')
         trace = h.path(f'trace-{h.ntraces}-unsupported-{what}')
         info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
@@ -2176,6 +2184,108 @@ def c_record_unsupported(h):
             raise Fail('the replay of a stopped recording does not say why it ends\n  '
                        + rep.explain())
         log(f'  ok: {lines[0].decode()}')
+        break
+    else:
+        raise Skip('the kernel refuses both io_uring_setup and userfaultfd here: no unknown '
+                   'call succeeds to stop a recording')
+    with open(os.devnull, 'rb') as null:
+        native = run([h.prog('unsupported'), 'ioctl'], timeout=60, what='unsupported (native)',
+                     stdin=null)
+    with open(os.devnull, 'rb') as null:
+        trace, rec = h.record([h.prog('unsupported'), 'ioctl'], name='unsupported-ioctl',
+                              stdin=null)
+    compare(rec, h.replay(trace))
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'unsupported: it returned -1 (ENOTTY)\n', 'the ioctl did not fail')
+
+
+@prog_case('unknown_calls')
+def c_unknown_calls(h):
+    """Calls the kernel rejects (syscall 500, unknown ioctl, fcntl, prctl,
+    futex, keyctl and ptrace requests, io_uring_setup with no entries) are
+    recorded as their failures and replayed; an unknown futex request that
+    blocks lets the other thread run. Same output as a native run."""
+    native = run([h.prog('unknown_calls')], timeout=60, what='unknown_calls (native)')
+    _, rec = h.record_replay([h.prog('unknown_calls')])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'unknown_calls: ok\n', 'did not end')
+    expect_output(rec, b'syscall 500: -1 ENOSYS\n', 'syscall 500 did not fail with ENOSYS')
+
+
+def native_record_replay(h, argv, name, *, stdin_null=False):
+    """Run @argv natively, record it, replay it: the three outputs match
+    byte for byte. Returns the recording."""
+    def null():
+        return open(os.devnull, 'rb') if stdin_null else contextlib.nullcontext()
+    with null() as f:
+        native = run(argv, timeout=60, what=f'{name} (native)', cwd=h.tmp, stdin=f)
+    if native.status != 0:
+        raise Fail(f'{name} fails natively\n  {native.explain()}')
+    with null() as f:
+        trace, rec = h.record(argv, name=name, stdin=f)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare(rec, h.replay(trace))
+    return rec
+
+
+@prog_case('pty_ioctls')
+def c_pty_ioctls(h):
+    """The pty and terminal ioctls of script, expect and tmux (TIOCGPTN,
+    TIOCSPTLCK, TIOCSWINSZ, TCGETS2, TCGETA, TIOCPKT, TIOCSCTTY, TIOCGSID,
+    TIOCNOTTY...) record and replay, with the output of a native run."""
+    rec = native_record_replay(h, [h.prog('pty_ioctls')], 'pty_ioctls')
+    expect_output(rec, b'pty_ioctls: ok\n', 'did not end')
+
+
+@prog_case('syscall_zoo')
+def c_syscall_zoo(h):
+    """One call of each syscall and request the model learnt for issue 13
+    (pkeys, mmsg, splice, xattrs, mounts, keys, NUMA, prctl getters...):
+    recorded, replayed with its directory gone, and the same as natively."""
+    zoo = h.prog('syscall_zoo')
+    native = run([zoo, h.path('zoo-native')], timeout=60, what='syscall_zoo (native)')
+    trace, rec = h.record([zoo, h.path('zoo-rec')], name='syscall_zoo')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    remove_input(h.path('zoo-rec'))
+    compare(rec, h.replay(trace))
+    expect_output(rec, b'syscall_zoo: ok\n', 'did not end')
+
+
+@case('cp-r')
+def c_cp_r(h):
+    """Debian's cp -r tries ioctl FICLONE on every file first (EOPNOTSUPP on
+    ext4 and tmpfs, then it copies): recorded, the copy is whole, and the
+    replay ends as the recording did with the source tree gone."""
+    src, dst = h.path('tree'), h.path('tree-copy')
+    os.makedirs(os.path.join(src, 'a', 'b'))
+    for rel, size in (('f1', 2000), ('a/f2', 5000), ('a/b/f3', 300000)):
+        make_text(os.path.join(src, rel), size, seed=size)
+    trace, rec = h.record([need('cp'), '-r', src, dst], name='cp-r')
+    for rel in ('f1', 'a/f2', 'a/b/f3'):
+        with open(os.path.join(src, rel), 'rb') as f, open(os.path.join(dst, rel), 'rb') as g:
+            compare_bytes(f.read(), g.read(), rel, 'the source', 'the copy')
+    remove_input(src)
+    shutil.rmtree(dst)
+    compare(rec, h.replay(trace))
+
+
+@case('node-pkeys')
+def c_node_pkeys(h):
+    """node allocates a memory protection key at start (pkey_alloc, for V8's
+    code space): recorded, replayed, and the output is a native run's."""
+    script = ('let h = 0; for (let i = 0; i < 200000; i++) h = (h * 31 + i) >>> 0;'
+              'console.log("node: " + h)')
+    rec = native_record_replay(h, [need('node'), '-e', script], 'node')
+    expect_output(rec, b'node: ', 'printed nothing')
+
+
+@case('script-pty')
+def c_script_pty(h):
+    """script(1) of util-linux, a real pty user: it opens a pty, sets the
+    terminal up and runs a shell on the slave."""
+    rec = native_record_replay(h, [need('script'), '-q', '-c', 'echo hi', '/dev/null'], 'script',
+                               stdin_null=True)
+    expect_output(rec, b'hi\r\n', 'did not show the command\'s output')
 
 
 @case('record-setuid-child')
@@ -2777,6 +2887,103 @@ def c_misbehave_traceme(h):
             b'child status 0x700; going on' not in rec.stdout:
         raise Fail('the recorded run did not see PTRACE_TRACEME as expected:\n' + tail(rec.stdout))
 
+
+# ---------------------------------------------------------------------------
+# Transparency: a program behaves under uprr record as it does natively.
+
+def record_replay_native(h, argv, *, name=None, remove=(), replays=1, env=None):
+    """record_replay, and the recording's stdout, stderr and status equal a
+    native run's (for programs whose output is deterministic)."""
+    native = run(argv, timeout=120, what=f'{name or os.path.basename(argv[0])} (native)',
+                 cwd=h.tmp, env=env)
+    trace, rec = h.record_replay(argv, name=name, expect_status=native.status,
+                                 remove=remove, replays=replays, env=env)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare_bytes(native.stderr, rec.program_stderr(), 'stderr', 'the native run',
+                  'the recording')
+    return trace, rec
+
+
+@prog_case('vdso_lookup')
+def c_vdso_lookup(h):
+    """The vDSO stays visible (AT_SYSINFO_EHDR), its clock_gettime found by
+    parsing its ELF symbols and called, and its calls recorded."""
+    _, rec = record_replay_native(h, [h.prog('vdso_lookup'), '50'], replays=2)
+    expect_output(rec, b'__vdso_clock_gettime: found\nvdso monotonic: yes\n',
+                  'did not find or call the vDSO')
+
+
+@prog_case('shared_zero')
+def c_shared_zero(h):
+    """MAP_SHARED of /dev/zero shared between a parent and its child."""
+    _, rec = record_replay_native(h, [h.prog('shared_zero')], replays=2)
+    expect_output(rec, b'sum 780 (expected 780), child\'s stores seen 190, private 0\n',
+                  'did not share the /dev/zero mapping')
+
+
+@prog_case('fexec_memfd')
+def c_fexec_memfd(h):
+    """fexecve of a memfd: replay execs the trace's copy of it."""
+    _, rec = record_replay_native(h, [h.prog('fexec_memfd')], replays=2)
+    expect_output(rec, b'the new image runs (hello), from a memfd: yes\n',
+                  'did not run the image from the memfd')
+
+@prog_case('sparse_map')
+def c_sparse_map(h):
+    """A 4 GiB sparse file mapped and read on four pages: its kept copy in
+    the trace stays sparse (kilobytes on disk), and system libraries are
+    kept by hard link where the trace shares their filesystem."""
+    path = h.path('sparse.bin')
+    native = run([h.prog('sparse_map'), path], timeout=120, what='sparse_map (native)',
+                 cwd=h.tmp)
+    os.unlink(path)
+    trace, rec = h.record_replay([h.prog('sparse_map'), path], remove=[path])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    files = os.path.join(trace, 'files')
+    copies = [n for n in os.listdir(files) if n.endswith('-sparse.bin')]
+    if len(copies) != 1:
+        raise Fail(f'expected one kept copy of sparse.bin in {files}: {os.listdir(files)}')
+    st = os.stat(os.path.join(files, copies[0]))
+    log(f'  kept copy: {st.st_size} bytes, {st.st_blocks * 512} on disk')
+    if st.st_size != 4 << 30 or st.st_blocks * 512 > 1 << 20:
+        raise Fail(f'the kept copy of the sparse file has {st.st_size} bytes and takes '
+                   f'{st.st_blocks * 512} bytes of disk (holes should stay holes)')
+
+@prog_case('proc_mem_jit')
+def c_proc_mem_jit(h):
+    """Code and data written through /proc/self/mem (as JITs do) land in
+    replay too."""
+    _, rec = record_replay_native(h, [h.prog('proc_mem_jit')], replays=2)
+    expect_output(rec, b'proc_mem_jit: patched, it returns 4242\n',
+                  'did not run the code written through /proc/self/mem')
+    expect_output(rec, b'proc_mem_jit: the child\'s variable is 123456789\n',
+                  'did not write the child through /proc/CHILD/mem')
+
+@prog_case('file_grow')
+def c_file_grow(h):
+    """A file mapped MAP_PRIVATE past its end, then grown and rewritten by
+    the program: the mapping reads the same in replay."""
+    path = h.path('grow.bin')
+    _, rec = record_replay_native(h, [h.prog('file_grow'), path], remove=[path], replays=2)
+    expect_output(rec, b'file_grow: page 1 0ab6a405153b2325\n',
+                  'did not read what the file grew into')
+
+@case('go-vdso')
+def c_go_vdso(h):
+    """Go's runtime finds the vDSO through AT_SYSINFO_EHDR (its
+    clock_gettime serves time.Now() on goroutines over 2 threads)."""
+    go = need('go')
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'progs', 'go',
+                       'vdso_time.go')
+    exe = h.path('vdso_time')
+    env = dict(os.environ, GOCACHE=h.path('gocache'), GOPATH=h.path('gopath'),
+               GO111MODULE='off', GOFLAGS='', CGO_ENABLED='0')
+    built = run([go, 'build', '-o', exe, src], timeout=300, what='go build', env=env)
+    if built.status != 0:
+        raise Fail(f'go build failed\n  {built.explain()}\n{tail(built.stderr)}')
+    _, rec = record_replay_native(h, [exe], replays=2)
+    expect_output(rec, b'runtime found __vdso_clock_gettime: true\n',
+                  'did not let the Go runtime find the vDSO')
 
 def main():
     global _deadline, _workdir
