@@ -5,7 +5,8 @@
  * dup, dup2, dup3, F_DUPFD, F_DUPFD_CLOEXEC, writev, /dev/stdout and
  * /proc/self/fd/1, a child writing through an inherited dup in turn with its
  * parent, sendfile from a file it then removes (1.2 MB: several trace
- * records), splice and tee from a pipe, copy_file_range (stdout a file only).
+ * records), splice and tee from a pipe, vmsplice (stdout a pipe only),
+ * copy_file_range (stdout a file only).
  * Usage: dup_output DIR (DIR holds its temporary file). A replay must show
  * all of it, in the same order. `dup_output DIR wait`: a splice that waits
  * for its pipe's bytes.
@@ -215,6 +216,17 @@ main(int argc, char **argv)
 	report("tee(pipe, 8)", r);
 	r = splice(p[0], NULL, 1, NULL, 4096, 0);
 	report("splice(pipe, 1)", r);
+
+	/* vmsplice: stdout a pipe only (else EBADF); its pages stay as they
+	 * are, since the pipe's reader may see later changes */
+	{
+		static char vm[64];
+		struct iovec v = { vm, (size_t)snprintf(vm, sizeof(vm), "vmspliced (seed %08x)\n",
+							seed) };
+
+		r = vmsplice(1, &v, 1, 0);
+		report("vmsplice(1)", r);
+	}
 
 	/* copy_file_range to stdout: a regular file only (else EINVAL) */
 	fd = make_file(argv[1], 3000, path, sizeof(path), &size);
