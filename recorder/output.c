@@ -71,14 +71,15 @@ same_open_file(pid_t tid, int fd, int own_fd)
 	return syscall(SYS_kcmp, getpid(), tid, KCMP_FILE, own_fd, fd) == 0;
 }
 
-static unsigned fd_sinks(pid_t tid, int fd);
+static unsigned fd_sinks(pid_t tid, int fd, bool *ret_open);
 
 /*
  * Where recent fds led, so that a loop of writes pays the /proc lookup once:
  * what an fd refers to changes only through a syscall (close, dup2, exec...),
  * and every syscall that is not an output one empties the cache at its entry
  * (rec_output_entry), whichever thread makes it. Untraced syscalls change no
- * fd; one that runs in the kernel meanwhile (accept) fills only free slots.
+ * fd; one that runs in the kernel meanwhile (accept) fills only free slots,
+ * which the cache never holds.
  */
 static struct {
 	pid_t tid;
@@ -91,11 +92,14 @@ unsigned
 rec_output_fd_sinks(pid_t tid, int fd)
 {
 	unsigned sinks;
+	bool open;
 
 	for (size_t i = 0; i < sink_cache_n; i++)
 		if (sink_cache[i].tid == tid && sink_cache[i].fd == fd)
 			return sink_cache[i].sinks;
-	sinks = fd_sinks(tid, fd);
+	sinks = fd_sinks(tid, fd, &open);
+	if (!open)
+		return sinks; /* a closed fd: a blocked accept may fill it */
 	sink_cache[sink_cache_next].tid = tid;
 	sink_cache[sink_cache_next].fd = fd;
 	sink_cache[sink_cache_next].sinks = sinks;
@@ -104,15 +108,17 @@ rec_output_fd_sinks(pid_t tid, int fd)
 	return sinks;
 }
 
-/* Where fd @fd of thread @tid leads, looked up in /proc. */
+/* Where fd @fd of thread @tid leads, looked up in /proc; whether it is
+ * open in *ret_open. */
 static unsigned
-fd_sinks(pid_t tid, int fd)
+fd_sinks(pid_t tid, int fd, bool *ret_open)
 {
 	char path[64];
 	struct stat st;
 	unsigned sinks = 0;
 	bool out, err;
 
+	*ret_open = false;
 	if (fd < 0)
 		return 0;
 	if (!own_known) {
@@ -125,6 +131,7 @@ fd_sinks(pid_t tid, int fd)
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
 	if (stat(path, &st) < 0)
 		return 0; /* a bad fd (the syscall fails), or the thread vanished */
+	*ret_open = true;
 	if (S_ISSOCK(st.st_mode))
 		sinks |= TRACE_OUT_SOCKET;
 	out = own_ok[0] && own[0].st_dev == st.st_dev && own[0].st_ino == st.st_ino;
