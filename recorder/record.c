@@ -51,6 +51,10 @@ enum rthread_state {
 	RT_IN_SYSCALL,	/* in a may-block syscall in the kernel */
 	RT_EXIT_READY,	/* that syscall's exit stop arrived; exit not yet recorded */
 	RT_RUNNING,	/* the current thread, running user code */
+	RT_ZOMBIE,	/* a leader that exited before the other threads of its
+			 * process: out of sched, reported gone after them */
+	RT_STOPPED,	/* in a group stop (SIGSTOP & co.), listening
+			 * (PTRACE_LISTEN): out of sched until SIGCONT */
 };
 
 /* An address space (struct rec_space) and the restore points of its runs. */
@@ -420,6 +424,8 @@ deadline_passed(struct recorder *rec, pid_t tid, uint64_t *ret_wait_ns)
 }
 
 static void dispatch(struct recorder *rec, pid_t tid, int status);
+static void on_group_stop(struct recorder *rec, struct rthread *t);
+static void on_group_continue(struct recorder *rec, struct rthread *t);
 
 /* The PMU counts @t's ticks from 0 as its run of user code starts. */
 static void
@@ -560,8 +566,15 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 			return;
 	}
 	t->state = RT_RUNNING;
-	if (how == TRACEE_DELIVERY_RUNNING)
+	if (how == TRACEE_DELIVERY_RUNNING) {
+		/* A stop signal: the thread group-stops (on_group_stop()), or the
+		 * kernel discards the stop (an orphaned process group, a SIGCONT
+		 * meanwhile: get_signal(), kernel/signal.c) and it runs on with no
+		 * restore point of this run: nothing may roll it back. */
+		if (tracee_is_stop_signal(sig))
+			t->uncountable = true;
 		return;
+	}
 	start_run(rec, t);
 	resume(t, PTRACE_CONT, 0);
 }
@@ -1666,14 +1679,15 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 		resume(t, PTRACE_CONT, 0);
 		if (tracee_wait(tid, &status) < 0)
 			return;
-		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP) {
+		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP && !tracee_group_stop_sig(status)) {
 			sched_yield_current(rec->sched);
 			resume(t, PTRACE_CONT, 0);
 			return;
 		}
 	}
-	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
-		/* an event came first: the interrupt stop follows later */
+	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP || tracee_group_stop_sig(status)) {
+		/* an event (or a group stop) came first: the interrupt stop
+		 * follows later */
 		if (!t->deferred_sig)
 			sched_yield_current(rec->sched);
 		dispatch(rec, tid, status);
@@ -1797,6 +1811,36 @@ on_thread_gone(struct recorder *rec, pid_t tid, int status)
 		rec->done = true; /* the last recorded process ended */
 }
 
+/* Whether process @tgid has a thread other than @tid. */
+static bool
+has_other_threads(const struct recorder *rec, pid_t tgid, pid_t tid)
+{
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tgid == tgid && rec->threads[i].tid != tid)
+			return true;
+	return false;
+}
+
+/*
+ * The leader @t, at its PTRACE_EVENT_EXIT after exit(2) (pthread_exit in
+ * main), leaves before the other threads of its process. The kernel reports
+ * its death only after theirs (ptrace(2)): let it finish exiting now, so its
+ * CLONE_CHILD_CLEARTID write and robust list happen at this point, record
+ * that, and let the others run: it is out of sched until its process ends.
+ */
+static void
+leader_exits_first(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+
+	if (tracee_wait_zombie(t->tid, 5000000000ull) < 0)
+		log_warn("process %d: its main thread takes long to exit", t->tgid);
+	event_init(&ev, TRACE_EV_THREAD_EXIT, t->tid);
+	write_event(rec, &ev);
+	t->state = RT_ZOMBIE;
+	sched_remove(rec->sched, t->tid);
+}
+
 /* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
  * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
 static void
@@ -1806,8 +1850,27 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 	pid_t tid = t->tid;
 
 	resume(t, PTRACE_CONT, 0);
-	if (tid == t->tgid)
+	if (tid == t->tgid && has_other_threads(rec, t->tgid, tid)) {
+		/* exit(2), not a group exit: the others run on */
+		if (t->nr == __NR_exit)
+			leader_exits_first(rec, t);
 		return;
+	}
+	if (tid == t->tgid) {
+		/* The last thread of its process: record the process's end where
+		 * its robust mutexes were marked (set_robust_list(2)) and their
+		 * waiters woken, before those run. Its death is reported once it
+		 * is a zombie, unless a thread uprr has not seen start yet (its
+		 * clone event still queued) holds it back: then the loop gets it. */
+		if (tracee_wait_zombie(tid, 1000000000ull) == 0 &&
+		    waitpid(tid, &status, __WALL | WNOHANG) == tid) {
+			if (tracee_classify(status, &sig) == TRACEE_GONE)
+				on_thread_gone(rec, tid, status);
+			else
+				dispatch(rec, tid, status);
+		}
+		return;
+	}
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return;
@@ -1869,6 +1932,38 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 	resume(t, PTRACE_SYSCALL, 0);
 }
 
+/* ---- group stops ---- */
+
+/*
+ * @t entered a group stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU delivered to its
+ * process), or reported it again: it stays stopped, in PTRACE_LISTEN, where
+ * the kernel wakes it at SIGCONT (or SIGKILL) and it reports the end with a
+ * PTRACE_EVENT_STOP of SIGTRAP (ptrace(2), "Group-stop"). Until then sched
+ * does not pick it. The process's parent sees it stopped (WUNTRACED) once
+ * all its threads are: the kernel tells the real parent, uprr being only the
+ * tracer (ptrace_stop(), kernel/signal.c). Nothing is recorded: the stop
+ * follows from the recorded signal, and replay sees the same order.
+ */
+static void
+on_group_stop(struct recorder *rec, struct rthread *t)
+{
+	t->state = RT_STOPPED;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	if (ptrace(PTRACE_LISTEN, t->tid, 0, 0) < 0)
+		log_debug("thread %d: PTRACE_LISTEN: %s", t->tid, strerror(errno)); /* killed */
+}
+
+/* The group stop of @t ended (SIGCONT): it is held where it stopped, and
+ * runs (taking the SIGCONT) when sched picks it. */
+static void
+on_group_continue(struct recorder *rec, struct rthread *t)
+{
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return; /* vanished: its exit comes through waitpid */
+	t->state = RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+}
+
 /* ---- the loop ---- */
 
 /* Make progress on the current thread, which is stopped at an event. */
@@ -1887,6 +1982,8 @@ run_current(struct recorder *rec, struct rthread *t)
 		break;
 	case RT_IN_SYSCALL:
 	case RT_RUNNING:
+	case RT_ZOMBIE:
+	case RT_STOPPED:
 		break;
 	}
 }
@@ -1930,9 +2027,17 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 		on_exec_event(rec, t);
 		break;
 	case TRACEE_STOP_GROUP:
+		if (tracee_group_stop_sig(status)) {
+			on_group_stop(rec, t);
+			break;
+		}
+		if (t->state == RT_STOPPED) {
+			on_group_continue(rec, t);
+			break;
+		}
+		_fallthrough_;
 	case TRACEE_STOP_OTHER:
-		/* group stops (uprr does not keep stopped threads stopped yet) and
-		 * late stops of PTRACE_INTERRUPT: carry on */
+		/* late stops of PTRACE_INTERRUPT: carry on */
 		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 		break;
 	}
@@ -1963,6 +2068,14 @@ set_timer(uint64_t ns)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+static volatile sig_atomic_t stop_requested;
+
+void
+rec_request_stop(void)
+{
+	stop_requested = 1;
+}
+
 static void
 record_loop(struct recorder *rec)
 {
@@ -1976,6 +2089,10 @@ record_loop(struct recorder *rec)
 		pid_t tid;
 		int status;
 
+		if (stop_requested) {
+			stop_recording(rec, "%s", "the program did not end after SIGTERM; uprr killed it");
+			break;
+		}
 		if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);
 
@@ -2131,6 +2248,11 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	ev.values[1] = interp_ref;
 	ev.values[2] = (uint64_t)pid;
 	ev.values[3] = vdso_ref;
+	/* the signal state the program starts with (replay starts the first
+	 * one alike: its own may differ, as a shell's `trap '' HUP` or nohup) */
+	if (tracee_get_sigmask(pid, &ev.values[4]) == 0 &&
+	    tracee_ignored_signals(pid, &ev.values[5]) == 0)
+		ev.nvalues = 6;
 	t->regs = regs;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
@@ -2157,29 +2279,6 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
  * save the stops, but it suspends every filter, the program's own too (a
  * sandbox it installs later would not hold), and needs CAP_SYS_ADMIN.
  */
-
-/* @t's process state letter from /proc/TID/stat ('t': in a ptrace stop),
- * or 0 if it is gone. */
-static char
-thread_state(pid_t tid)
-{
-	char path[64], buf[512];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* "pid (comm) S ...": comm may hold spaces and parentheses */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
 
 /* A signal-delivery-stop of thread @tid (@t: NULL for one uprr never
  * recorded) while unrecorded: deliver the signal, unless it is uprr's own. */
@@ -2265,6 +2364,15 @@ unrecorded_stop(struct recorder *rec, pid_t tid, int status)
 	case TRACEE_STOP_SIGNAL:
 		unrecorded_signal(rec, t, tid, sig);
 		break;
+	case TRACEE_STOP_GROUP:
+		/* a group stop holds until SIGCONT, as without uprr */
+		if (tracee_group_stop_sig(status)) {
+			if (ptrace(PTRACE_LISTEN, tid, 0, 0) < 0)
+				log_debug("thread %d: PTRACE_LISTEN: %s", tid, strerror(errno));
+			break;
+		}
+		tracee_resume(tid, PTRACE_CONT, 0);
+		break;
 	default:
 		/* a syscall to run, a syscall's end, a new thread's first stop,
 		 * an exec, an exit, a group stop: let it go on */
@@ -2324,7 +2432,10 @@ go_on_unrecorded(struct recorder *rec)
 		 * unrecorded_stop(); one uprr holds (waiting for its turn, or
 		 * left where recording stopped) simply goes on. One that runs
 		 * reports its next stop to the loop below. */
-		if (thread_state(t->tid) == 't') {
+		if (t->state == RT_STOPPED) {
+			/* listening in a group stop: SIGCONT wakes it, and its
+			 * report goes through unrecorded_stop() */
+		} else if (tracee_thread_state(t->tid) == 't') {
 			if (waitpid(t->tid, &status, __WALL | WNOHANG) == t->tid)
 				unrecorded_stop(rec, t->tid, status);
 			else
@@ -2359,16 +2470,24 @@ kill_tracees(struct recorder *rec)
 
 static volatile pid_t forward_to;
 
-/* SIGTERM, SIGHUP and SIGQUIT sent to uprr are meant for the program. SIGINT
- * from a terminal reaches the program by itself (same process group), so
- * uprr ignores it and records how the program reacts. */
-static void
-forward_signal(int sig)
+void
+rec_forward_signal(int sig)
 {
 	if (forward_to > 0)
 		kill(forward_to, sig);
 }
 
+static void
+forward_signal(int sig)
+{
+	rec_forward_signal(sig);
+}
+
+/* SIGTERM, SIGHUP and SIGQUIT sent to uprr are meant for the program (the
+ * CLI handles SIGTERM: it forwards it with rec_forward_signal() and ends uprr
+ * if the program does not end). SIGINT from a terminal reaches the program by
+ * itself (same process group), so uprr ignores it and records how the
+ * program reacts. */
 static void
 setup_forwarding(pid_t pid)
 {
@@ -2376,7 +2495,6 @@ setup_forwarding(pid_t pid)
 
 	forward_to = pid;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	signal(SIGINT, SIG_IGN);
@@ -2516,6 +2634,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	sp.cpu = cpu;
 	sp.trap_tsc = true;
 	sp.filter = rec_seccomp_filter();
+	sp.set_signals = opts->set_signals;
+	sp.sigmask = opts->sigmask;
+	sp.sigign = opts->sigign;
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
 	if (r == -ENOEXEC) {
 		*ret_status = exec_errno;

@@ -302,6 +302,11 @@ struct rec_options {
 	bool kill_on_trace_error; /**< when the trace cannot be written (disk full):
 				   * kill the program and fail, instead of letting
 				   * it go on unrecorded */
+	bool set_signals;	/**< start the program with sigmask and sigign (what
+				 * uprr was started with, before it set up its own
+				 * handlers), as it would start natively */
+	uint64_t sigmask;	/**< signal mask, bit N-1 for signal N */
+	uint64_t sigign;	/**< ignored signals; the others at their default */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */
@@ -326,6 +331,19 @@ struct rec_stats {
  */
 int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
 	       size_t dir_len) _wur_;
+
+/**
+ * Send @sig to the process rec_record() started, if it runs (kill(2));
+ * async-signal-safe, for the CLI's SIGTERM handler. Never fails.
+ */
+void rec_forward_signal(int sig);
+
+/**
+ * Ask rec_record() to end the recording (the program did not end after
+ * SIGTERM): its loop kills the program, closes the trace and logs one line;
+ * rec_record() then returns -ECANCELED. Async-signal-safe. Never fails.
+ */
+void rec_request_stop(void);
 
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for

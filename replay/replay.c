@@ -44,6 +44,8 @@ enum pthread_state {
 	PT_RUNNING,  /* resumed: its next stop is pending */
 	PT_IN_KERNEL, /* its clone created the new thread or process; the clone's
 		       * exit stop is pending */
+	PT_ZOMBIE,   /* a leader that exited before the other threads of its
+		      * process; reported gone after them */
 };
 
 
@@ -781,6 +783,36 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 }
 
 /*
+ * @t took a signal that stops its process (SIGSTOP & co.): hold it at its
+ * group stop, where the recording held it until SIGCONT, so its next run of
+ * user code starts there, as it did in the recording. Its other threads
+ * pass over theirs (resume_to_stop()): the trace says when each runs.
+ */
+static int
+hold_group_stop(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	enum tracee_stop kind;
+	int status, sig;
+
+	for (;;) {
+		if (tracee_wait(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		kind = tracee_classify(status, &sig);
+		if (tracee_group_stop_sig(status))
+			break;
+		if (kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)) {
+			tracee_resume(t->tid, PTRACE_CONT, 0);
+			continue;
+		}
+		return diverge(rp, ev, "expected a group stop, got %s", stop_name(kind, sig));
+	}
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD;
+	return 0;
+}
+
+/*
  * Deliver @sig with the recorded siginfo to @t, stopped at the point of
  * delivery. A caught signal stops it at its handler's first instruction, as
  * in the recording, so its next run of user code starts where it did there.
@@ -792,6 +824,7 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 	enum tracee_delivery *ret_how)
 {
 	const siginfo_t *info = NULL;
+	enum tracee_sig_disposition d;
 	enum tracee_delivery how;
 	siginfo_t si;
 	int status = 0, r;
@@ -808,12 +841,22 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 			*ret_how = TRACEE_DELIVERY_NONE;
 		return 1;
 	}
+	/* A stop stops here too, whatever the process group: the kernel
+	 * discards SIGTSTP, SIGTTIN and SIGTTOU in an orphaned one (get_signal(),
+	 * kernel/signal.c), and replay emulates setpgid(2). */
+	if (sig != SIGSTOP && tracee_is_stop_signal(sig) &&
+	    tracee_signal_disposition(t->tid, sig, &d) == 0 && d == TRACEE_SIG_DEFAULT) {
+		sig = SIGSTOP;
+		info = NULL;
+	}
 	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 	if (r < 0)
 		return diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
 	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
 	if (ret_how)
 		*ret_how = how;
+	if (how == TRACEE_DELIVERY_RUNNING && tracee_is_stop_signal(sig))
+		return hold_group_stop(rp, ev, t);
 	return 0;
 }
 
@@ -1111,20 +1154,48 @@ on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 	return 0;
 }
 
+/* Threads of process @tgid are about to die: the kernel would mark the robust
+ * mutexes they hold, as it did in the recording (replay/robust.c). */
+static int
+robust_exit_group(struct replayer *rp, const struct trace_event *ev, pid_t tgid)
+{
+	for (size_t i = 0; i < rp->nthreads; i++) {
+		struct pthread_r *u = &rp->threads[i];
+
+		if (u->tgid == tgid && u->state != PT_ZOMBIE &&
+		    replay_robust_exit(u->tid, u->space->memfd, u->rec_tid) < 0)
+			return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", u->tid);
+	}
+	return 0;
+}
+
 static int
 on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
+	enum tracee_stop kind;
 	int status, sig;
 
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
+	if (replay_robust_exit(t->tid, t->space->memfd, t->rec_tid) < 0)
+		return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
 	tracee_resume(t->tid, PTRACE_CONT, 0);
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
-		if (tracee_classify(status, &sig) == TRACEE_GONE)
+		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_GONE)
 			break;
 		tracee_resume(t->tid, PTRACE_CONT, 0);
+		if (kind == TRACEE_STOP_EXIT && t->tid == t->tgid) {
+			/* a leader before its other threads: reported gone only
+			 * after them (ptrace(2)); its exit is done as a zombie */
+			if (tracee_wait_zombie(t->tid, 5000000000ull) < 0)
+				return diverge(rp, ev, "the main thread of process %d did not exit",
+					       t->tgid);
+			t->state = PT_ZOMBIE;
+			return 0;
+		}
 	}
 	remove_thread(rp, t);
 	return 0;
@@ -1204,6 +1275,8 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 	if (!leader)
 		return diverge(rp, ev, "the end of unknown process %u", ev->tid);
 	tgid = leader->tgid;
+	if (robust_exit_group(rp, ev, tgid) < 0)
+		return rp->error;
 	for (size_t i = 0; i < rp->nthreads; i++) {
 		struct pthread_r *t = &rp->threads[i];
 
@@ -1213,7 +1286,7 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 			tracee_resume(t->tid, PTRACE_CONT, 0);
 			t->state = PT_RUNNING;
 		}
-		moving += t->state == PT_RUNNING;
+		moving += t->state == PT_RUNNING || t->state == PT_ZOMBIE;
 	}
 	if (!moving) {
 		/* killed from outside (SIGKILL is never a delivery stop) */
@@ -1379,7 +1452,17 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	    tracee_set_regs(t->tid, &regs) < 0)
 		return diverge(rp, ev, "cannot prepare the execve of %s", exe);
 	tgid = t->tgid;
+	if (robust_exit_group(rp, ev, tgid) < 0)
+		return rp->error;
 	tracee_resume(t->tid, PTRACE_SYSCALL, 0);
+	/* The kernel kills the other threads (de_thread(), fs/exec.c), and the
+	 * execve waits until each has passed its PTRACE_EVENT_EXIT stop: let
+	 * them go first (a thread held at a syscall it sleeps in, in the
+	 * recording, is one). The old leader's id is the one the exec'ing
+	 * thread takes: it reports nothing more. */
+	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
+		return diverge(rp, ev, "lost a thread of process %d", tgid);
+	t = find_rec(rp, (pid_t)ev->tid);
 	for (;;) {
 		/* the exec stop comes under the leader's id; the old leader may
 		 * stop at its exit on the way (ptrace(2)) */
@@ -1397,10 +1480,6 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 			return diverge(rp, ev, "process %d died in its execve", tgid);
 		tracee_resume(tgid, PTRACE_CONT, 0);
 	}
-	/* its other threads are dead; the old leader reports nothing more */
-	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
-		return diverge(rp, ev, "lost a thread of process %d", tgid);
-	t = find_rec(rp, (pid_t)ev->tid);
 	t->tid = tgid;
 	t->rec_tid = rec_pid;
 	old = t->space;
@@ -1472,6 +1551,12 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	sp.cpu = cpu;
 	sp.trap_tsc = true;
 	sp.filter = rec_seccomp_filter();
+	if (ev->nvalues >= 6) {
+		/* the recording's, whatever uprr's own are here */
+		sp.set_signals = true;
+		sp.sigmask = ev->values[4];
+		sp.sigign = ev->values[5];
+	}
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
 	if (r < 0) {
 		log_error("cannot start the replay of %s: %s", exe,
@@ -1741,6 +1826,14 @@ check_ticks(const struct trace_header *hdr, bool *ret_pmu)
 	return 0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+void
+replay_request_stop(void)
+{
+	stop_requested = 1;
+}
+
 int
 replay_run(const struct replay_options *opts, int *ret_status)
 {
@@ -1768,6 +1861,11 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	if (r < 0)
 		goto out;
 	while (!rp.done) {
+		if (stop_requested) {
+			log_error("stopped by SIGTERM at event %" PRIu64, rp.event_no);
+			rp.error = -EINTR;
+			break;
+		}
 		r = trace_reader_next(rp.r, &ev);
 		/* a trace cut short (recorder killed, disk full): one line
 		 * without the "replay:" prefix, as the README shows it */

@@ -41,7 +41,9 @@ enum trace_event_type {
 	 * interpreter, 0 if none; values[2] (format 3) = the thread's id after
 	 * the exec (the leader's: ev.tid is the exec'ing thread's former id);
 	 * values[3] (format 5) = file id + 1 of the patched vDSO image, 0 if
-	 * none (the vDSO hidden, or absent) */
+	 * none (the vDSO hidden, or absent); values[4] and values[5] (if
+	 * present) = its signal mask and the signals it ignores, bit N-1 for
+	 * signal N (execve(2) keeps both) */
 	TRACE_EV_EXEC = 1,
 	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
 	 * program passed to the kernel for output (write buffers) */

@@ -2985,6 +2985,152 @@ def c_go_vdso(h):
     expect_output(rec, b'runtime found __vdso_clock_gettime: true\n',
                   'did not let the Go runtime find the vDSO')
 
+
+# --- threads and processes: leader exit, exec beside blocked threads, group
+# stops, signal state across execve, robust mutexes, SIGTERM to uprr ---
+
+def native_same(h, argv, rec, name):
+    """Run @argv natively: the recording must show the same stdout and status
+    (the program's output does not depend on the schedule)."""
+    native = run(argv, timeout=120, what=f'{name} (native)', cwd=h.tmp)
+    if native.status != rec.status:
+        raise Fail(f'the native run ended with {describe_status(native.status)}, the '
+                   f'recording with {describe_status(rec.status)}')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@prog_case('leader_exit')
+def c_leader_exit(h):
+    """main calls pthread_exit while a worker runs, sleeps, joins main and
+    starts another thread: the leader stays a zombie until the end."""
+    argv = [h.prog('leader_exit')]
+    _, rec = h.record_replay(argv, replays=2)
+    expect_output(rec, b'worker: done\n', 'did not run the worker to its end')
+    native_same(h, argv, rec, 'leader_exit')
+    # the worker execs once main is gone: it takes over the dead leader's pid
+    argv = [h.prog('leader_exit'), 'exec']
+    _, rec = h.record_replay(argv, name='exec')
+    expect_output(rec, b'after exec: pid the same, tid the pid\n', 'did not exec as the leader')
+    native_same(h, argv, rec, 'leader_exit exec')
+
+
+@prog_case('exec_blocked')
+def c_exec_blocked(h):
+    """main execs while another thread sleeps, waits on a futex or reads a
+    pipe: the kernel kills that thread in its syscall, in record and replay."""
+    for mode in ('sleep', 'futex', 'read'):
+        _, rec = h.record_replay([h.prog('exec_blocked'), mode], name=mode, expect_status=3)
+        out = rec.stdout.decode('utf-8', 'replace')
+        before = re.search(r'^before exec pid (\d+), ', out, re.M)
+        after = re.search(r'^after exec pid (\d+) tid (\d+)$', out, re.M)
+        if not before or not after or after.group(1) != before.group(1):
+            raise Fail(f'{mode}: the recorded run did not exec in the same process:\n' +
+                       tail(rec.stdout))
+
+
+@prog_case('group_stop')
+def c_group_stop(h):
+    """SIGSTOP and SIGTSTP stop both threads of a recorded child; its recorded
+    parent sees WIFSTOPPED, no progress, then WIFCONTINUED after SIGCONT."""
+    argv = [h.prog('group_stop')]
+    _, rec = h.record_replay(argv)
+    expect_output(rec, b'child killed by Terminated\n', 'did not stop and continue its child')
+    native_same(h, argv, rec, 'group_stop')
+    # a stop the kernel discards (SIGTSTP in an orphaned process group)
+    argv = [h.prog('group_stop'), 'orphan']
+    _, rec = h.record_replay(argv, name='orphan')
+    native_same(h, argv, rec, 'group_stop orphan')
+
+
+@prog_case('exec_sigmask')
+def c_exec_sigmask(h):
+    """A blocked SIGUSR1 and an ignored SIGUSR2 survive execve: the program's
+    own, and the ones uprr record was started with (the program's first
+    image has them: its replay must start with them too, whatever uprr
+    replay's own are)."""
+    prog = h.prog('exec_sigmask')
+    _, rec = h.record_replay([prog])
+    expect_output(rec, b'SIGUSR1 blocked, SIGUSR2 ignored\n', 'lost its signal state at exec')
+    native_same(h, [prog], rec, 'exec_sigmask')
+    trace = h.new_trace_path('outer')
+    rec = run([prog, 'outer', h.uprr, 'record', '-o', trace, '--', prog, '--after'],
+              timeout=RECORD_TIMEOUT, what='uprr record (SIGUSR1 blocked, SIGUSR2 ignored)',
+              cwd=h.tmp)
+    check_record(rec, trace, 0)
+    expect_output(rec, b'SIGUSR1 blocked, SIGUSR2 ignored\n', 'did not start with uprr\'s state')
+    compare(rec, h.replay(trace))
+    native_same(h, [prog, 'outer', prog, '--after'], rec, 'exec_sigmask outer')
+
+
+@prog_case('robust_mutex')
+def c_robust_mutex(h):
+    """A thread, then a process, dies holding a robust mutex: the waiting
+    locker gets EOWNERDEAD, in the recording and in the replay."""
+    for mode in ('thread', 'process'):
+        argv = [h.prog('robust_mutex'), mode]
+        _, rec = h.record_replay(argv, name=mode)
+        expect_output(rec, b'locker: lock returned EOWNERDEAD\n', f'{mode}: saw no EOWNERDEAD')
+        native_same(h, argv, rec, 'robust_mutex ' + mode)
+
+
+def term_uprr(h, argv, what, grace):
+    """Start @argv (uprr running term_ignore), wait for "ready", send SIGTERM
+    twice, one second apart: uprr must end within @grace seconds of the
+    first with one line "uprr: ..." and leave no process behind."""
+    p = start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=h.tmp)
+    try:
+        deadline = time.monotonic() + time_left(60)
+        out = b''
+        while b'ready\n' not in out:
+            chunk = read_some(p.stdout, deadline)
+            if not chunk:
+                raise Fail(f'{what}: the program did not start ({describe_status(p.poll())})')
+            out += chunk
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            raise Fail(f'{what}: still running {grace + 1}s after SIGTERM')
+        err = p.stderr.read()
+        log(f'  {what} ended {time.monotonic() - t0:.1f}s after SIGTERM: '
+            f'{describe_status(p.returncode)}, stderr {err!r}')
+        lines = [line for line in err.split(b'\n') if line]
+        if p.returncode != UPRR_FAILURE or len(lines) != 1 or \
+                not lines[0].startswith(b'uprr: ') or b'SIGTERM' not in lines[0]:
+            raise Fail(f'{what}: expected exit 125 and one line "uprr: ... SIGTERM ...", '
+                       f'got {describe_status(p.returncode)} and {err!r}')
+        out += p.stdout.read()
+    finally:
+        if p.poll() is None:
+            kill_group(p.pid, p.pid)
+            p.wait()
+    finish_group(p, what)
+    return out
+
+
+@case('sigterm-uprr')
+def c_sigterm_uprr(h):
+    """uprr record forwards SIGTERM to the program; one that ignores it is
+    killed a little after a second SIGTERM; uprr replay ends on SIGTERM."""
+    prog = h.prog('term_ignore')
+    trace = h.new_trace_path('sleep')
+    out = term_uprr(h, [h.uprr, 'record', '-o', trace, '--', prog, 'sleep', '60'],
+                    'uprr record', 10)
+    # the trace is closed: it replays up to the kill, then says it ends there
+    rep = h.replay(trace)
+    if rep.status != UPRR_FAILURE or rep.stdout != out or \
+            not any(line.startswith(b'uprr: trace ends early') for line in rep.uprr_lines()):
+        raise Fail(f'the trace of the killed recording does not replay up to the kill\n'
+                   f'  {rep.explain()}')
+    trace, rec = h.record([prog, 'spin', '4'], name='spin')
+    term_uprr(h, [h.uprr, 'replay', trace], 'uprr replay', 10)
+
+
 def main():
     global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
