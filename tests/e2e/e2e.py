@@ -3269,7 +3269,7 @@ def c_sigio(h):
     record_replay_and_native(h, 'sigio', b'sigio: ok\n')
 
 
-NGINX_CONF = """\
+NGINX_WORKERS_CONF = """\
 daemon off;
 master_process on;
 worker_processes 2;
@@ -3298,7 +3298,7 @@ def c_nginx_workers(h, requests=200):
     port = free_port()
     conf = h.path('nginx.conf')
     with open(conf, 'w') as f:
-        f.write(NGINX_CONF.format(tmp=h.tmp, port=port))
+        f.write(NGINX_WORKERS_CONF.format(tmp=h.tmp, port=port))
 
     def drive(port):
         got = []
