@@ -18,6 +18,8 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libzstd-dev libxxhash-dev libcapstone-dev libelf-dev libdw-dev libpfm4-dev libcriterion-dev
 	sqlite3 python3 pigz memcached coreutils procps util-linux
+	# the real programs of tests/e2e/e2e_real.py (script is in bsdutils)
+	nodejs nginx-light golang-go strace gdb bsdutils
 	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang
 	# 14 and its runtimes (ASan, UBSan, libFuzzer)
 	clang libclang-rt-14-dev

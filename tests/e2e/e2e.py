@@ -43,6 +43,10 @@ import threading
 import time
 import traceback
 
+# Run as a script, this module is __main__: make `import e2e` (in the
+# modules of more cases, below) give this very module, not a second copy.
+sys.modules.setdefault('e2e', sys.modules[__name__])
+
 SKIP = 77
 UPRR_FAILURE = 125
 COMMAND_NOT_FOUND = 127
@@ -2469,6 +2473,10 @@ def c_misbehave_traceme(h):
     if rec.stdout.count(b'PTRACE_TRACEME returned -1 (Operation not permitted)') != 2 or \
             b'child status 0x700; going on' not in rec.stdout:
         raise Fail('the recorded run did not see PTRACE_TRACEME fail twice:\n' + tail(rec.stdout))
+
+
+# More cases, in modules of their own (they register in CASES).
+import e2e_real  # noqa: E402,F401 (real programs from Debian, issue 13)
 
 
 def main():
