@@ -471,6 +471,15 @@ def c_go_goroutines(h):
     if not re.search(rb'^GOMAXPROCS 2, 16 jobs done, workers on 4 threads, xor [0-9a-f]{16}\n\Z',
                      rec.stdout, re.M):
         raise Fail('the recorded Go program printed something else:\n' + tail(rec.stdout))
+    # Natively the runtime's sysmon thread preempts a goroutine that runs
+    # for 10 ms with SIGURG (tgkill); each job runs for longer. Under uprr
+    # that needs CPU-bound threads preempted so that sysmon runs at all.
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    m = re.search(rb'^events: +\d+ \(\d+ syscalls, (\d+) signals\)$', info.stdout, re.M)
+    if not m or int(m.group(1)) == 0:
+        raise Fail('the recording holds no signal: the Go runtime never preempted a goroutine '
+                   '(SIGURG), as it does natively\n' + tail(info.stdout))
+    log(f'  the recording holds {int(m.group(1))} signals (the runtime\'s SIGURG)')
     e2e.remove_input(exe)
     for _ in range(2):
         compare(rec, h.replay(trace))
