@@ -19,7 +19,6 @@ import re
 import signal
 import socket
 import stat
-import subprocess
 import threading
 import time
 
