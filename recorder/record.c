@@ -67,6 +67,7 @@ struct rspace {
 struct rthread {
 	pid_t tid;
 	pid_t tgid;		      /* its process (thread group) */
+	pid_t parent_tgid;	      /* its process's parent, 0: not recorded */
 	struct rspace *space;
 	enum rthread_state state;
 	struct user_regs_struct regs; /* at the thread's last event */
@@ -144,6 +145,7 @@ struct recorder {
 	struct rec_stats stats;
 	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
 	size_t nshared, shared_cap;
+	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -494,6 +496,31 @@ start_run(struct recorder *rec, struct rthread *t)
 }
 
 /*
+ * @t entered an emulated ptrace-stop: it waits, held, for its tracer, and a
+ * wait4 of the tracer's that sleeps in the kernel is interrupted to report
+ * it (its exit stop then returns the stop: emulated_wait_exit()).
+ */
+static void
+ptrace_stopped(struct recorder *rec, struct rthread *t)
+{
+	const struct rec_ptracee *pt = rec_ptrace_find(&rec->ptrace, t->tid);
+
+	t->state = RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	for (size_t i = 0; pt && i < rec->nthreads; i++) {
+		struct rthread *w = &rec->threads[i];
+
+		if (w->tgid == pt->tracer_tgid && w->state == RT_IN_SYSCALL &&
+		    w->model_nr == __NR_wait4 && !(w->model_args[2] & WNOHANG) &&
+		    rec_ptrace_waitable(&rec->ptrace, w->tgid, (pid_t)w->model_args[0]) == pt) {
+			if (ptrace(PTRACE_INTERRUPT, w->tid, 0, 0) < 0)
+				log_debug("cannot interrupt the wait of thread %d", w->tid);
+			return;
+		}
+	}
+}
+
+/*
  * Let @t run user code, delivering @sig first (0: none). A caught signal is
  * delivered with a single step, so the run starts at its handler's first
  * instruction, with the frame built, where replay starts it too.
@@ -504,6 +531,16 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
 	int status = 0, r;
 
+	if (sig && rec_ptrace_intercepts(&rec->ptrace, t->tid, sig)) {
+		siginfo_t si;
+
+		/* a recorded tracer traces it: the delivery waits for its word */
+		if (!info && ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
+			info = &si;
+		rec_ptrace_enter_stop(&rec->ptrace, t->tid, REC_PTRACE_SIGNAL_STOP, info);
+		ptrace_stopped(rec, t);
+		return;
+	}
 	if (sig) {
 		r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 		if (r == -EINPROGRESS) {
@@ -528,6 +565,7 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 /* ---- syscalls ---- */
 
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
+static void emulated_wait_exit(struct recorder *rec, struct rthread *t);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
 static void on_exit_event(struct recorder *rec, struct rthread *t);
 
@@ -582,6 +620,7 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 	}
 	parent = find_thread(rec, ptid); /* add_thread may have moved it */
 	child->own_affinity = parent->own_affinity;
+	child->parent_tgid = (flags & (CLONE_THREAD | CLONE_PARENT)) ? parent->parent_tgid : parent->tgid;
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		stop_recording(rec, "%s", "a new thread did not stop as expected");
@@ -821,6 +860,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return; /* vanished: its exit comes through waitpid */
+	emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
 	rec->ranges.n = 0;
 	/* the kernel will continue this syscall through restart_syscall(2) */
@@ -862,6 +902,11 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->space->need_remap = true;
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
+	if ((t->nr == __NR_execve || t->nr == __NR_execveat) && result == 0 &&
+	    rec_ptrace_exec_stops(&rec->ptrace, t->tid)) {
+		ptrace_stopped(rec, t);
+		return;
+	}
 	if (sched_current(rec->sched) == t->tid) {
 		pid_t tid = t->tid, woken = woken_waiter(rec, t, result);
 
@@ -981,11 +1026,163 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 }
 
+/* ---- emulated ptrace (recorder/ptrace-emu.c) ---- */
+
+static int
+ptrace_locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
+{
+	struct rthread *t = find_thread(ctx, tid);
+
+	if (!t || !t->space)
+		return -ESRCH;
+	*ret_tid = t->tid;
+	*ret_tgid = t->tgid;
+	*ret_memfd = t->space->mem.memfd;
+	return 0;
+}
+
+static pid_t
+ptrace_parent_of(void *ctx, pid_t tid)
+{
+	struct rthread *t = find_thread(ctx, tid);
+
+	return t ? t->parent_tgid : 0;
+}
+
+/* The tracer lets @pt go on from its emulated stop, delivering @sig. */
+static int
+ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
+{
+	struct recorder *rec = ctx;
+	struct rthread *t = find_thread(rec, pt->tid);
+	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
+	int status = 0, r;
+
+	/* where it stands now: the tracer may have changed its registers */
+	if (!t || tracee_get_regs(t->tid, &t->regs) < 0)
+		return -ESRCH;
+	t->state = RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	if (!sig)
+		return 0;
+	if (pt->stop == REC_PTRACE_EXEC_STOP) {
+		/* not in a signal stop: raise it, to arrive at its next event */
+		rec_ptrace_find(&rec->ptrace, pt->tid)->inject = sig;
+		syscall(SYS_tgkill, t->tgid, t->tid, sig);
+		return 0;
+	}
+	r = tracee_deliver_signal(t->tid, sig, si, &how, &status);
+	if (r == -EINPROGRESS) {
+		t->state = RT_RUNNING;
+		dispatch(rec, t->tid, status);
+		return 0;
+	}
+	if (r == 0 && how != TRACEE_DELIVERY_RUNNING && tracee_get_regs(t->tid, &t->regs) < 0)
+		r = -ESRCH;
+	if (how == TRACEE_DELIVERY_RUNNING)
+		t->state = RT_RUNNING;
+	return r < 0 ? -ESRCH : 0;
+}
+
+/* Make @t's syscall, at its seccomp stop, return @result without running:
+ * its exit stop follows (seccomp(2): orig_rax -1 skips it). */
+static void
+skip_syscall(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	struct user_regs_struct regs = t->regs;
+
+	regs.orig_rax = (uint64_t)-1;
+	regs.rax = (uint64_t)result;
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return; /* vanished: its end comes through waitpid */
+	t->may_block = false;
+	run_syscall(rec, t);
+}
+
+/* Store the wait4 result of stop @pt in @t's status and rusage arguments. */
+static void
+report_stop(struct rthread *t, struct rec_ptracee *pt)
+{
+	static const uint8_t zero_rusage[144]; /* struct rusage: nothing counted */
+	int status = rec_ptrace_wait_status(pt);
+
+	pt->reported = true;
+	if (t->model_args[1] && tracee_write(t->space->mem.memfd, t->model_args[1], &status,
+					     sizeof(status)) < 0)
+		log_debug("thread %d: cannot store a wait status", t->tid);
+	if (t->model_args[3] && tracee_write(t->space->mem.memfd, t->model_args[3], zero_rusage,
+					     sizeof(zero_rusage)) < 0)
+		log_debug("thread %d: cannot store a wait rusage", t->tid);
+}
+
+/*
+ * Syscalls uprr carries out itself instead of the kernel: ptrace(2) between
+ * recorded processes, and a wait4(2) that reports an emulated ptrace-stop.
+ * Returns true if @t's syscall was handled so.
+ */
+static bool
+emulate_syscall(struct recorder *rec, struct rthread *t)
+{
+	char why[160] = "";
+	struct rec_ptrace_ops ops = { rec, ptrace_locate, ptrace_parent_of, ptrace_resume };
+	struct rec_ptrace_call c = {
+		.ops = &ops, .tracer = t->tid, .tracer_tgid = t->tgid,
+		.parent_tgid = t->parent_tgid, .tracer_memfd = t->space->mem.memfd,
+		.why = why, .why_len = sizeof(why),
+	};
+	struct rec_ptracee *pt;
+	int64_t result;
+
+	if (t->model_nr == __NR_wait4 && rec_ptrace_has_tracees(&rec->ptrace, t->tgid)) {
+		pt = rec_ptrace_waitable(&rec->ptrace, t->tgid, (pid_t)t->model_args[0]);
+		if (!pt)
+			return false; /* the kernel's wait; a stop will interrupt it */
+		report_stop(t, pt);
+		skip_syscall(rec, t, pt->tid);
+		return true;
+	}
+	if (t->model_nr != __NR_ptrace)
+		return false;
+	result = rec_ptrace_request(&rec->ptrace, &c, t->model_args);
+	if (result == -ENOTSUP) {
+		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
+		return true;
+	}
+	t = find_thread(rec, c.tracer); /* a delivery may have moved it */
+	if (t)
+		skip_syscall(rec, t, result);
+	return true;
+}
+
+/*
+ * At the exit of @t's wait4, which a stop of one of its process's tracees
+ * interrupted (PTRACE_INTERRUPT: -ERESTARTSYS): return that stop instead,
+ * with no restart (orig_rax -1).
+ */
+static void
+emulated_wait_exit(struct recorder *rec, struct rthread *t)
+{
+	struct rec_ptracee *pt;
+
+	if (t->model_nr != __NR_wait4 || !rec_syscall_result_restarts((int64_t)t->regs.rax))
+		return;
+	pt = rec_ptrace_waitable(&rec->ptrace, t->tgid, (pid_t)t->model_args[0]);
+	if (!pt)
+		return;
+	report_stop(t, pt);
+	t->regs.rax = (uint64_t)pt->tid;
+	t->regs.orig_rax = (uint64_t)-1;
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		log_debug("thread %d: cannot return a wait result", t->tid);
+}
+
 /* Let @t, stopped at a recorded syscall entry, execute it: in the kernel
  * while the others run if it may block, else to its exit. */
 static void
 issue_syscall(struct recorder *rec, struct rthread *t)
 {
+	if (emulate_syscall(rec, t))
+		return;
 	if (t->may_block)
 		block_in_kernel(rec, t);
 	else
@@ -1485,11 +1682,34 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 
 /* ---- thread and process exit ---- */
 
+/* Process @tgid ended: the threads it traced are detached, or killed
+ * (PTRACE_O_EXITKILL), and go on from their stops without a signal. */
+static void
+tracer_gone(struct recorder *rec, pid_t tgid)
+{
+	struct rec_ptracee pt;
+
+	while (rec_ptrace_tracer_gone(&rec->ptrace, tgid, &pt)) {
+		struct rthread *u = find_thread(rec, pt.tid);
+
+		if (!u)
+			continue;
+		if (pt.options & PTRACE_O_EXITKILL)
+			syscall(SYS_tgkill, u->tgid, u->tid, SIGKILL);
+		if (pt.stop != REC_PTRACE_RUNNING)
+			sched_set_state(rec->sched, u->tid, SCHED_RUNNABLE);
+	}
+}
+
 static void
 on_thread_gone(struct recorder *rec, pid_t tid, int status)
 {
 	struct rthread *t = find_thread(rec, tid);
 	struct trace_event ev;
+
+	rec_ptrace_forget(&rec->ptrace, tid);
+	if (t && tid == t->tgid)
+		tracer_gone(rec, tid);
 
 	if (t && tid == t->tgid) {
 		struct timespec ts;
@@ -2288,5 +2508,6 @@ out:
 	free(rec.buf);
 	free(rec.blobs);
 	free(rec.shared_files);
+	rec_ptrace_free(&rec.ptrace);
 	return r;
 }
