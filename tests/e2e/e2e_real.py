@@ -564,23 +564,30 @@ def c_go_gc(h):
 # script: a pty pair (posix_openpt, TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER), a
 # session with a controlling terminal (TIOCSCTTY), termios on the slave.
 
-SCRIPT_COMMAND = 'echo hello; tty; stty size; stty -g'
-SCRIPT_OUTPUT = re.compile(rb'hello\r\n/dev/pts/(\d+)\r\n0 0\r\n[0-9a-f]+(:[0-9a-f]+){35}\r\n')
+SCRIPT_COMMAND = 'cat pty-input.txt; tty; stty size; stty -g'
+SCRIPT_OUTPUT = re.compile(rb'([0-9a-f]{32})\r\n/dev/pts/(\d+)\r\n0 0\r\n'
+                           rb'[0-9a-f]+(:[0-9a-f]+){35}\r\n')
 
 
 @case('script-pty')
 def c_script_pty(h):
     script = need('script')
+    text = os.urandom(16).hex()
+    path = h.path('pty-input.txt')
+    with open(path, 'w') as f:
+        f.write(text + '\n')
     argv = [script, '-q', '-c', SCRIPT_COMMAND, '/dev/null']
     nat = native(h, argv)
     trace, rec = h.record(argv, name='script')
-    if not SCRIPT_OUTPUT.fullmatch(rec.stdout):
+    m = SCRIPT_OUTPUT.fullmatch(rec.stdout)
+    if not m or m.group(1) != text.encode():
         raise Fail(f'the recorded script printed something else: {rec.stdout!r}')
 
     def no_pts_number(out):  # which pty is free differs from run to run
         return re.sub(rb'/dev/pts/\d+', b'/dev/pts/N', out)
 
     same_as_native(nat, rec, normalize=no_pts_number)
+    e2e.remove_input(path)
     for _ in range(2):
         compare(rec, h.replay(trace))
 
