@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -8,14 +10,65 @@
 #include "common/util.h"
 
 /**
- * At the exec stop of @pid: hide the vDSO from the program by turning its
- * auxv entry AT_SYSINFO_EHDR into AT_IGNORE (glibc then makes real syscalls
- * for the time functions, which uprr records), and return the registers, the
- * end of the stack mapping and the address-space layout (malloc'd).
- * Returns 0 or -errno.
+ * At the exec stop of @pid: return the registers, the end of the stack
+ * mapping and the address-space layout (malloc'd). Returns 0 or -errno.
  */
-int rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
-		     uint64_t *ret_stack_end, char **ret_layout) _wur_;
+int rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
+		     char **ret_layout) _wur_;
+
+/** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
+ * whose mappings are anonymous memory. */
+bool rec_is_dev_zero(pid_t tid, int fd);
+
+/**
+ * Whether the file that thread @tid's MAP_PRIVATE mmap (@args, at its exit)
+ * maps may change while mapped in ways the program then reads through the
+ * mapping (mmap(2): pages not yet written show the file's changes): the fd
+ * is open for writing, or the mapping reaches past the file's last page (to
+ * read what the file grows into). Libraries (read-only fds, within the
+ * file) are not such files.
+ */
+bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+
+/** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
+ * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
+int rec_exec_open_exe(pid_t pid);
+
+/**
+ * Whether syscall @nr (@args) of thread @tid, which returned @result, wrote
+ * the memory of a process through its /proc/PID/mem (write, writev,
+ * pwrite64, pwritev, pwritev2 on such an fd; proc(5)): stores that PID and
+ * the address written (the file offset: the fd's position, from
+ * /proc/TID/fdinfo, minus @result, or the syscall's offset argument).
+ */
+bool rec_mem_write_target(pid_t tid, long nr, const uint64_t args[6], int64_t result,
+			  uint64_t *ret_pid, uint64_t *ret_addr);
+
+/** The vDSO image last kept in the trace (recorder/vdso.c). */
+struct rec_vdso {
+	uint8_t *image; /**< malloc'd, the patched image; NULL if none yet */
+	size_t len;	/**< its bytes */
+	uint32_t id;	/**< its file id in the trace */
+};
+
+struct trace_writer;
+
+/**
+ * At the exec stop of @pid (@memfd: its /proc/PID/mem, @sp: its initial stack
+ * pointer): make the vDSO's time functions (clock_gettime, gettimeofday,
+ * time, clock_getres, getcpu, found by name in its ELF dynamic symbol table,
+ * vdso(7)) enter the kernel, so they become recorded syscalls, and
+ * getrandom's (Linux 6.11) fail with ENOSYS, so callers use the syscall. The
+ * patched image is kept in trace @w (once while it is @cache's): its file id
+ * + 1 goes to *ret_ref. Where the vDSO cannot be parsed it is hidden instead
+ * (auxv AT_SYSINFO_EHDR turned into AT_IGNORE) and *ret_ref is 0; also 0 if
+ * the process has no vDSO. Returns 0 or -errno.
+ */
+int rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
+		     uint64_t sp, uint64_t *ret_ref) _wur_;
+
+/** Free what @cache holds (the recording ends). */
+void rec_vdso_free(struct rec_vdso *cache);
 
 /**
  * Whether the program that thread @tid, stopped at the entry of execve(2) or
@@ -28,3 +81,82 @@ int rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
  * it cannot tell (the file is missing or unreadable: the exec will say).
  */
 int rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_t len) _wur_;
+
+/* ---- IPC, other processes' memory, perf (ipc.c) ---- */
+
+/** What the recorder knows of SysV IPC objects: the shared memory segments
+ * recorded processes made (shmget(2) by one of them created it). */
+struct rec_ipc {
+	int *shmids;
+	size_t n, cap;
+};
+
+/** Stores up to @cap ids of the recorded processes (thread groups) in @buf;
+ * returns how many. */
+typedef size_t (*rec_tgids_fn)(void *ctx, pid_t *buf, size_t cap);
+
+/**
+ * Whether thread @tid may run syscall @nr with @args, at its entry, beyond
+ * what the syscall model says: a SysV segment made outside the recording,
+ * or attached by a process outside it (shm_nattch against the mappings of
+ * the recorded processes, which @tgids lists, shmctl(2), proc(5)); mmap(2)
+ * of a perf_event_open(2) ring buffer. Returns 0, or -EPERM with one line
+ * naming it in @why.
+ */
+int rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_t args[6],
+			rec_tgids_fn tgids, void *ctx, char *why, size_t len) _wur_;
+
+/**
+ * Note syscall @nr's exit (@args, @result): shmget(2) of a segment a
+ * recorded process made adds it to @ipc. Returns 1 with a value for the
+ * exit event in *ret_value (shmat(2): the segment's size in bytes, which
+ * replay's own segment takes; process_vm_writev(2): 1 if its target is a
+ * recorded process, which replay writes into again), 0 with none, -ENOMEM.
+ */
+int rec_ipc_on_exit(struct rec_ipc *ipc, long nr, const uint64_t args[6], int64_t result,
+		    uint64_t *ret_value) _wur_;
+
+/** Free what @ipc holds (the struct itself is the caller's). */
+void rec_ipc_free(struct rec_ipc *ipc);
+
+struct trace_writer;
+
+/** Where the syscall a thread is in sends its bytes, and what the recorder
+ * saw of them at its entry (recorder/output.c). Zero-initialized. */
+struct rec_output {
+	unsigned sinks;	  /**< enum trace_output bits of its destination fd */
+	bool peeked;	  /**< the source is a pipe or socket, looked at at entry */
+	size_t npeek;	  /**< bytes queued at the source then, in @peek */
+	char *peek;	  /**< owned buffer */
+	size_t peek_cap;
+};
+
+/**
+ * Where fd @fd of thread @tid leads, as enum trace_output bits: uprr's own
+ * stdout or stderr (the same open file, by kcmp(2) KCMP_FILE, or the same
+ * inode: /dev/stdout opens a new file on the same pipe or terminal), a socket.
+ * 0 for anything else, a bad fd, or a vanished thread.
+ */
+unsigned rec_output_fd_sinks(pid_t tid, int fd);
+
+/**
+ * At the entry of syscall @nr (@args) of thread @tid of process @tgid: note
+ * where it sends bytes in @o->sinks; for a splice or tee to uprr's output or
+ * a socket from a pipe or socket, copy what is queued there without taking it
+ * (tee(2), recv(2) MSG_PEEK): the syscall takes it from the source.
+ */
+void rec_output_entry(struct rec_output *o, pid_t tid, pid_t tgid, long nr, const uint64_t args[6]);
+
+/**
+ * At the exit of that syscall with @result: add to @w the TRACE_EV_OUTPUT
+ * records of the bytes it sent to @o->sinks that are not in the program's
+ * memory (sendfile, splice, tee, copy_file_range, vmsplice, sendmmsg); read
+ * back from a file source at the offset the kernel advanced. Bytes it cannot
+ * capture are counted in a last record, and warned about. Returns 0 or the
+ * writer's -errno.
+ */
+int rec_output_exit(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t tgid, long nr,
+		    const uint64_t args[6], int64_t result) _wur_;
+
+/** Free @o's buffer and zero it. */
+void rec_output_free(struct rec_output *o);

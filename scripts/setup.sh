@@ -18,8 +18,11 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libzstd-dev libxxhash-dev libcapstone-dev libelf-dev libdw-dev libpfm4-dev libcriterion-dev
 	sqlite3 python3 pigz memcached coreutils procps util-linux
-	# the real programs of tests/e2e/e2e_real.py (script is in bsdutils)
-	nodejs nginx-light golang-go strace gdb bsdutils
+	bsdutils nodejs # script(1), a pty user; node, which allocates protection keys
+	# a Go program (e2e go-vdso: the Go runtime's use of the vDSO)
+	golang-go
+	nginx # e2e nginx-workers: a master and workers on a SIGIO channel
+	strace gdb # e2e_real.py: debuggers inside a recording
 	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang
 	# 14 and its runtimes (ASan, UBSan, libFuzzer)
 	clang libclang-rt-14-dev

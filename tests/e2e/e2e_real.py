@@ -98,7 +98,7 @@ def tree_listing(root):
     return out
 
 
-@case('cp-r')
+@case('cp-r-tree')
 def c_cp_r(h):
     cp = need('cp')
     src, dst = h.path('src'), h.path('dst')
@@ -307,7 +307,7 @@ def check_dump_sent(sent, responses, slack=4096):
         f'{len(sent) - total} bytes on the master\'s channels')
 
 
-@case('nginx')
+@case('nginx-sigquit')
 def c_nginx(h):
     nginx = need('nginx')
     port = e2e.free_port()
@@ -569,7 +569,7 @@ SCRIPT_OUTPUT = re.compile(rb'([0-9a-f]{32})\r\n/dev/pts/(\d+)\r\n0 0\r\n'
                            rb'[0-9a-f]+(:[0-9a-f]+){35}\r\n')
 
 
-@case('script-pty')
+@case('script-tty')
 def c_script_pty(h):
     script = need('script')
     text = os.urandom(16).hex()
