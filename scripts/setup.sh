@@ -22,6 +22,7 @@ packages=(
 	# a Go program (e2e go-vdso: the Go runtime's use of the vDSO)
 	golang-go
 	nginx # e2e nginx-workers: a master and workers on a SIGIO channel
+	strace gdb # e2e_real.py: debuggers inside a recording
 	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang
 	# 14 and its runtimes (ASan, UBSan, libFuzzer)
 	clang libclang-rt-14-dev

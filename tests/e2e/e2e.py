@@ -45,6 +45,10 @@ import threading
 import time
 import traceback
 
+# Run as a script, this module is __main__: make `import e2e` (in the
+# modules of more cases, below) give this very module, not a second copy.
+sys.modules.setdefault('e2e', sys.modules[__name__])
+
 SKIP = 77
 UPRR_FAILURE = 125
 COMMAND_NOT_FOUND = 127
@@ -3338,6 +3342,10 @@ def c_perf_self(h):
     r = run([h.uprr, 'record', '-o', h.new_trace_path('perf-mmap'), '--', h.prog('perf_self'),
              'mmap'], timeout=60, what='uprr record')
     check_uprr_error(r, 'record of the mmap of a perf ring buffer', 'perf_event_open ring buffer')
+
+
+# More cases, in modules of their own (they register in CASES).
+import e2e_real  # noqa: E402,F401 (real programs from Debian, issue 13)
 
 
 def main():
