@@ -2017,11 +2017,18 @@ on_group_continue(struct recorder *rec, struct rthread *t)
 
 /* ---- the loop ---- */
 
-/* Make progress on the current thread, which is stopped at an event. */
-static void
+/*
+ * Make progress on the current thread, which is stopped at an event. Returns
+ * false if it made none: the thread vanished under it (killed in a group
+ * exit: ESRCH, and its end comes through waitpid) or waits for the kernel.
+ */
+static bool
 run_current(struct recorder *rec, struct rthread *t)
 {
-	switch (t->state) {
+	enum rthread_state state = t->state;
+	pid_t tid = t->tid;
+
+	switch (state) {
 	case RT_AT_ENTRY:
 		issue_syscall(rec, t);
 		break;
@@ -2035,8 +2042,10 @@ run_current(struct recorder *rec, struct rthread *t)
 	case RT_RUNNING:
 	case RT_ZOMBIE:
 	case RT_STOPPED:
-		break;
+		return false;
 	}
+	t = find_thread(rec, tid);
+	return rec->done || !t || t->state != state || sched_current(rec->sched) != tid;
 }
 
 static void
@@ -2147,17 +2156,14 @@ record_loop(struct recorder *rec)
 		if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);
 
-			if (next) {
-				run_current(rec, find_thread(rec, next));
+			if (next && run_current(rec, find_thread(rec, next)))
 				continue;
-			}
 		} else {
 			struct rthread *cur = find_thread(rec, sched_current(rec->sched));
 
-			if (cur && cur->state != RT_RUNNING && cur->state != RT_IN_SYSCALL) {
-				run_current(rec, cur);
+			if (cur && cur->state != RT_RUNNING && cur->state != RT_IN_SYSCALL &&
+			    run_current(rec, cur))
 				continue;
-			}
 			if (cur && cur->state == RT_RUNNING) {
 				if (point_due(rec, cur, &wait_ns)) {
 					interrupt_running(rec, cur);

@@ -548,11 +548,11 @@ func main() {
 
 @case('go-gc')
 def c_go_gc(h):
-    """The garbage collector at work on two threads: natively 0.4 s,
-    recorded in 10 to 20 s (a restore-point mirror fork per madvise, a
-    checkpoint sync per run of user code). Not registered yet: about one
-    recording in four never ends, its threads held in ptrace stops after
-    exit_group (issue 13 report)."""
+    """The garbage collector at work on two threads: natively 0.1 to 0.4 s,
+    recorded in 8 to 20 s (a restore-point mirror fork per madvise, a
+    checkpoint sync per run of user code). About one recording in four used
+    to spin for ever after exit_group (a thread killed under the recorder
+    was retried without waiting for its end)."""
     exe = go_build(h, 'gc', GO_GC_PROGRAM)
     env = dict(os.environ, GOMAXPROCS='2', GOGC='10')
     nat = native(h, [exe], env=env)
