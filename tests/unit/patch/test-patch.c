@@ -134,8 +134,8 @@ check_plan(const struct patch_plan *plan, int r, const uint8_t *code, uint64_t a
 		uint64_t region_end = site->region + site->region_len;
 		uint64_t stub_end = stub_base + plan->stub_len;
 		const uint8_t *op = code + (site->region - addr);
-		const uint8_t *sp = plan->stub + (site->clean - stub_base);
-		size_t osz = site->region_len, ssz = stub_end - site->clean;
+		const uint8_t *sp; /* a trap site has no stub */
+		size_t osz = site->region_len, ssz;
 		uint64_t oa = site->region, sa = site->clean;
 		uint8_t prologue[PATCH_STUB_CLEAN_OFF] = {
 			0x48, 0x89, 0x0c, 0x25, 0x08, 0x00, 0x00, 0x70, /* mov [scratch], rcx */
@@ -176,6 +176,8 @@ check_plan(const struct patch_plan *plan, int r, const uint8_t *code, uint64_t a
 		}
 		cr_assert_geq(site->region_len, 5);
 		cr_assert(site->stub >= stub_base && stub_end <= stub_base + plan->stub_len);
+		sp = plan->stub + (site->clean - stub_base);
+		ssz = stub_end - site->clean;
 		cr_assert_eq(site->clean, site->stub + PATCH_STUB_CLEAN_OFF);
 		cr_assert(site->trap > site->clean && site->trap < stub_end);
 

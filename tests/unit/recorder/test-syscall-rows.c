@@ -629,7 +629,7 @@ Test(rows, quotactl_getters_cover_their_structs)
 		uint32_t cmd;
 		uint64_t size;
 	} cmds[] = {
-		{ QCMD(Q_GETFMT, USRQUOTA), 4 },
+		{ (uint64_t)((unsigned)Q_GETFMT << SUBCMDSHIFT | USRQUOTA), 4 },
 		{ QCMD(Q_GETINFO, USRQUOTA), sizeof(struct if_dqinfo) },
 		{ QCMD(Q_GETQUOTA, USRQUOTA), sizeof(struct if_dqblk) },
 		{ QCMD(Q_GETNEXTQUOTA, GRPQUOTA), sizeof(struct if_nextdqblk) },
@@ -642,7 +642,7 @@ Test(rows, quotactl_getters_cover_their_structs)
 	}
 	rec_ranges_free(&ranges);
 	strcpy((char *)arena + 16, "/dev/vda");
-	cr_assert_lt(run_checked(SYS_quotactl, (uint64_t[6]){ QCMD(Q_GETFMT, USRQUOTA), at(16), 0,
+	cr_assert_lt(run_checked(SYS_quotactl, (uint64_t[6]){ (uint64_t)((unsigned)Q_GETFMT << SUBCMDSHIFT | USRQUOTA), at(16), 0,
 							       at(64) }), 0);
 	cr_assert_eq(ranges.n, 0);
 }
