@@ -28,3 +28,47 @@ int rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
  * it cannot tell (the file is missing or unreadable: the exec will say).
  */
 int rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_t len) _wur_;
+
+/* ---- sandboxes and namespaces (sandbox.c) ---- */
+
+struct rec_ranges;
+
+/**
+ * The model's check of the sandboxing calls: refuses seccomp strict mode
+ * (seccomp(2) SECCOMP_SET_MODE_STRICT, prctl PR_SET_SECCOMP), a filter with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER, and CLONE_NEWPID in clone, unshare and
+ * setns, naming it in @why. Returns 0 or -ENOSYS.
+ */
+int rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
+
+/** Flags the sandboxing calls add to their rows: REC_SC_REPLAY_EXEC for
+ * installing a filter and for PR_SET_NO_NEW_PRIVS. */
+uint32_t rec_sandbox_flags(long nr, const uint64_t args[6]);
+
+/** Outputs of the sandboxing calls (SECCOMP_GET_NOTIF_SIZES writes a struct
+ * seccomp_notif_sizes). Returns 0 or -ENOMEM. */
+int rec_sandbox_outputs(long nr, const uint64_t args[6], struct rec_ranges *out) _wur_;
+
+/** ADDR_NO_RANDOMIZE in uprr's own persona, which the program inherits
+ * natively (setarch -R). */
+bool rec_sandbox_initial_norandom(void);
+
+/**
+ * At the entry of syscall @nr (@args) of thread @tid with registers @regs:
+ * refuse a setns(2) into a PID namespace named by the fd only (nstype 0),
+ * with @why; keep ADDR_NO_RANDOMIZE in a persona the program sets (the
+ * tracee's rdi is rewritten; rec_sandbox_exit puts it back). Returns 0,
+ * -ENOSYS, or -errno (-ESRCH: the thread vanished).
+ */
+int rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6],
+		      const struct user_regs_struct *regs, char *why, size_t len) _wur_;
+
+/**
+ * At the exit of syscall @nr: give the program the result it gets natively,
+ * in @regs and in the tracee: PR_GET_SECCOMP is 0 while only uprr's filter
+ * is installed; personality(2) returns the old persona with the program's
+ * own ADDR_NO_RANDOMIZE (*@persona_norandom, updated when it sets one).
+ * Returns 0 or -errno (-ESRCH: the thread vanished).
+ */
+int rec_sandbox_exit(pid_t tid, long nr, const uint64_t args[6], struct user_regs_struct *regs,
+		     bool *persona_norandom) _wur_;

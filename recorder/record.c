@@ -100,6 +100,7 @@ struct rthread {
 	unsigned rollbacks;	      /* in this run of user code */
 	bool uncountable;	      /* gave up reaching an execution point in this run */
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
+	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
 };
 
 /*
@@ -562,6 +563,7 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 	struct trace_event ev;
 	struct rthread *child;
 	pid_t ptid = parent->tid, tgid = parent->tgid, tid;
+	bool norandom = parent->persona_norandom; /* the child inherits the persona */
 	int status, sig;
 
 	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, 0, &msg) < 0)
@@ -581,6 +583,7 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 		stop_recording(rec, "%s", "out of memory");
 		return;
 	}
+	child->persona_norandom = norandom;
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		stop_recording(rec, "%s", "a new thread did not stop as expected");
@@ -789,7 +792,8 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	int64_t result;
 	uint32_t flags, nblobs = 0;
 
-	if (tracee_get_regs(t->tid, &t->regs) < 0)
+	if (tracee_get_regs(t->tid, &t->regs) < 0 ||
+	    rec_sandbox_exit(t->tid, (long)t->model_nr, t->model_args, &t->regs, &t->persona_norandom) < 0)
 		return; /* vanished: its exit comes through waitpid */
 	result = (int64_t)t->regs.rax;
 	rec->ranges.n = 0;
@@ -986,7 +990,8 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		t->model_nr = t->restart_nr;
 		memcpy(t->model_args, t->restart_args, sizeof(t->args));
 	}
-	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) < 0) {
+	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) < 0 ||
+	    rec_sandbox_entry(t->tid, (long)t->model_nr, t->model_args, &t->regs, why, sizeof(why)) == -ENOSYS) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return;
 	}
@@ -2193,6 +2198,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 
 		r = !space ? -ENOMEM : add_thread(&rec, pid, pid, space, &t);
 		if (r >= 0) {
+			t->persona_norandom = rec_sandbox_initial_norandom();
 			space->at_exec = true;
 			r = record_exec(&rec, t, pid, exe);
 		}

@@ -150,6 +150,23 @@ bool rec_syscall_is_write(long nr);
  */
 int rec_syscall_written_fd(long nr, const uint64_t args[6]);
 
+/**
+ * The persona uprr gives the kernel when the program calls personality(2)
+ * with @persona, in record and replay alike: with ADDR_NO_RANDOMIZE, which
+ * uprr keeps for every tracee so an exec's layout is the same in replay;
+ * 0xffffffff (a query) unchanged.
+ */
+uint64_t rec_sandbox_kernel_persona(uint64_t persona);
+
+/** The namespace flags of clone(2) that replay leaves out when it executes
+ * a clone: the namespaces act only through results the trace holds, and a
+ * replayed process in a new user namespace could not open the trace's files
+ * (CLONE_NEWTIME is clone3's and unshare's only: in clone(2) 0x80 is part of
+ * the exit signal; CLONE_NEWPID is refused). */
+#define REC_CLONE_NEW_MASK                                                                \
+	((uint64_t)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |          \
+		    CLONE_NEWUSER | CLONE_NEWNET))
+
 /** Append a range. Returns 0 or -ENOMEM. */
 int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;
 /** Free the array (the struct itself is the caller's). */

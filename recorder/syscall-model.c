@@ -19,6 +19,7 @@
 #include <fcntl.h>
 
 #include "common/log.h"
+#include "recorder/record-private.h"
 #include "recorder/recorder.h"
 
 enum out_kind {
@@ -123,6 +124,7 @@ rec_syscall_flags(long nr, const uint64_t args[6])
 		flags |= REC_SC_MAY_BLOCK;
 	if (nr == __NR_fcntl && (args[1] == F_SETLKW || args[1] == F_OFD_SETLKW))
 		flags |= REC_SC_MAY_BLOCK;
+	flags |= rec_sandbox_flags(nr, args);
 	return flags;
 }
 
@@ -198,6 +200,9 @@ prctl_supported(uint64_t option)
 	case PR_GET_NO_NEW_PRIVS:
 	case PR_SET_THP_DISABLE:
 	case PR_GET_THP_DISABLE:
+	case PR_SET_NO_NEW_PRIVS: /* replay-executed: rec_sandbox_flags */
+	case PR_SET_SECCOMP:	  /* strict mode refused: rec_sandbox_check */
+	case PR_GET_SECCOMP:	  /* as natively: rec_sandbox_exit */
 		return true;
 	default:
 		return false;
@@ -219,6 +224,8 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 	}
 	if (!(row->flags & REC_SC_SPECIAL))
 		return 0;
+	if (rec_sandbox_check(nr, args, why, len) < 0)
+		return -ENOSYS;
 	switch (nr) {
 	case __NR_ioctl:
 		if (ioctl_lookup(args[1]))
@@ -392,6 +399,8 @@ special_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
 		if (args[0] == PR_GET_PDEATHSIG)
 			return rec_ranges_add(out, args[1], 4);
 		return 0;
+	case __NR_seccomp:
+		return rec_sandbox_outputs(nr, args, out);
 	case __NR_futex:
 		/* FUTEX_WAKE_OP modifies the word at uaddr2 (futex(2)) */
 		if ((args[1] & FUTEX_CMD_MASK) == FUTEX_WAKE_OP)

@@ -592,6 +592,12 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 	}
+	if (t->nr == __NR_personality) {
+		/* as the recorder gave it to the kernel */
+		regs.rdi = rec_sandbox_kernel_persona(regs.rdi);
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+	}
 	if (t->state != PT_IN_KERNEL)
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	for (;;) {
@@ -617,6 +623,13 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (got != want)
 			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+		break;
+	case __NR_seccomp:
+	case __NR_prctl:
+		/* the program's filter or no_new_privs must take effect here too */
+		if ((got < 0) != (want < 0))
+			return diverge(rp, ev, "%s returned %" PRId64 ", recorded %" PRId64,
+				       rec_syscall_name((long)t->nr), got, want);
 		break;
 	default:
 		break;
@@ -1063,6 +1076,21 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 		}
 		moving += t->state == PT_RUNNING;
 	}
+	if (!moving && WIFSIGNALED(want) && WTERMSIG(want) == SIGSYS) {
+		/* a seccomp filter of the program killed it at a syscall
+		 * (SECCOMP_RET_KILL_*: SIGSYS with no delivery stop, SA_IMMUTABLE,
+		 * force_sig_seccomp(), kernel/signal.c): the same filter does it
+		 * again when its threads run on to that syscall */
+		for (size_t i = 0; i < rp->nthreads; i++) {
+			struct pthread_r *t = &rp->threads[i];
+
+			if (t->tgid == tgid && t->state == PT_HELD) {
+				tracee_resume(t->tid, PTRACE_CONT, 0);
+				t->state = PT_RUNNING;
+				moving++;
+			}
+		}
+	}
 	if (!moving) {
 		/* killed from outside (SIGKILL is never a delivery stop) */
 		if (!WIFSIGNALED(want))
@@ -1114,7 +1142,7 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 		 * trace, and a signal the kernel sends would not be recorded
 		 * (fork and vfork keep theirs: replay_noise drops it) */
 		regs = t->regs;
-		regs.rdi = flags & ~(uint64_t)CSIGNAL;
+		regs.rdi = flags & ~(uint64_t)CSIGNAL & ~REC_CLONE_NEW_MASK;
 		if (tracee_set_regs(ptid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", ptid);
 	}

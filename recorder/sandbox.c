@@ -1,0 +1,217 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sandboxes and namespaces: the program's own seccomp filters, no_new_privs,
+ * landlock, unshare(2)/setns(2), clone's CLONE_NEW* flags and personality(2),
+ * so that under uprr they act as they do natively, or are refused by name.
+ *
+ * seccomp: the kernel runs every filter of a thread, uprr's (installed at
+ * spawn, RET_TRACE) and the program's, and the action of highest precedence
+ * wins (KILL_PROCESS > KILL_THREAD > TRAP > ERRNO > USER_NOTIF > TRACE >
+ * LOG > ALLOW; among equals, the newest filter's; seccomp_run_filters(),
+ * kernel/seccomp.c). So a syscall the program's filter fails (ERRNO), traps
+ * (SIGSYS) or kills never reaches uprr, in record as in replay, where the
+ * same filter is installed at the same event (SECCOMP_SET_MODE_FILTER is
+ * replay-executed); what the program allows, uprr still traces.
+ */
+#define LOG_PREFIX "sandbox"
+#include <asm/unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "recorder/record-private.h"
+#include "recorder/recorder.h"
+#include "tracee/tracee.h"
+
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+#ifndef SECCOMP_GET_NOTIF_SIZES
+#define SECCOMP_GET_NOTIF_SIZES 3
+#endif
+
+/* struct seccomp_notif_sizes: three __u16 (include/uapi/linux/seccomp.h) */
+#define SZ_NOTIF_SIZES 6
+
+int
+rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len)
+{
+	switch (nr) {
+	case __NR_seccomp:
+		/* strict mode cannot follow uprr's filter (EINVAL: one mode per
+		 * thread, seccomp_may_assign_mode()), where it works natively */
+		if (args[0] == SECCOMP_SET_MODE_STRICT) {
+			snprintf(why, len, "seccomp SECCOMP_SET_MODE_STRICT (uprr's own filter "
+				 "excludes strict mode)");
+			return -ENOSYS;
+		}
+		/* a supervisor process would answer the program's syscalls
+		 * through the listener fd: uprr does not model that */
+		if (args[0] == SECCOMP_SET_MODE_FILTER && (args[1] & SECCOMP_FILTER_FLAG_NEW_LISTENER)) {
+			snprintf(why, len, "seccomp with SECCOMP_FILTER_FLAG_NEW_LISTENER");
+			return -ENOSYS;
+		}
+		return 0;
+	case __NR_prctl:
+		if (args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT) {
+			snprintf(why, len, "prctl PR_SET_SECCOMP with SECCOMP_MODE_STRICT (uprr's "
+				 "own filter excludes strict mode)");
+			return -ENOSYS;
+		}
+		return 0;
+	case __NR_clone:
+	case __NR_unshare:
+	case __NR_setns:
+		/* A new PID namespace gives the next child ids of its own
+		 * (getpid() 1, CLONE_CHILD_SETTID writes 1) that the trace's
+		 * thread ids, seen from uprr's namespace, do not say. */
+		if (args[nr == __NR_setns ? 1 : 0] & CLONE_NEWPID) {
+			snprintf(why, len, "%s with CLONE_NEWPID",
+				 nr == __NR_clone ? "clone" : nr == __NR_unshare ? "unshare" : "setns");
+			return -ENOSYS;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+uint32_t
+rec_sandbox_flags(long nr, const uint64_t args[6])
+{
+	/* the filter and no_new_privs change what the kernel does with the
+	 * program's later syscalls in replay too: the executed ones (mmap,
+	 * execve) and the ones the filter fails, traps or kills */
+	if (nr == __NR_seccomp && args[0] == SECCOMP_SET_MODE_FILTER)
+		return REC_SC_REPLAY_EXEC;
+	if (nr == __NR_prctl && (args[0] == PR_SET_SECCOMP || args[0] == PR_SET_NO_NEW_PRIVS))
+		return REC_SC_REPLAY_EXEC;
+	return 0;
+}
+
+int
+rec_sandbox_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
+{
+	if (nr == __NR_seccomp && args[0] == SECCOMP_GET_NOTIF_SIZES)
+		return rec_ranges_add(out, args[2], SZ_NOTIF_SIZES);
+	return 0;
+}
+
+uint64_t
+rec_sandbox_kernel_persona(uint64_t persona)
+{
+	/* uprr keeps ASLR off for every tracee: the next exec's layout is
+	 * then the same in replay (personality(2): the persona is inherited
+	 * by children and kept across execve) */
+	if ((uint32_t)persona == 0xffffffff)
+		return persona;
+	return (uint32_t)persona | ADDR_NO_RANDOMIZE;
+}
+
+bool
+rec_sandbox_initial_norandom(void)
+{
+	int persona = personality(0xffffffff);
+
+	return persona >= 0 && (persona & ADDR_NO_RANDOMIZE);
+}
+
+/* Whether @tid's fd @fd is a PID namespace ("pid:[4026531836]", setns(2)). */
+static bool
+fd_is_pid_ns(pid_t tid, int fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = '\0';
+	return strncmp(link, "pid:[", 5) == 0 || strncmp(link, "pid_for_children:[", 18) == 0;
+}
+
+int
+rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_regs_struct *regs,
+		  char *why, size_t len)
+{
+	struct user_regs_struct r;
+
+	switch (nr) {
+	case __NR_setns:
+		/* nstype 0 joins whatever namespace the fd is (setns(2)) */
+		if (args[1] == 0 && fd_is_pid_ns(tid, (int)args[0])) {
+			snprintf(why, len, "setns into a PID namespace");
+			return -ENOSYS;
+		}
+		return 0;
+	case __NR_personality:
+		if (rec_sandbox_kernel_persona(args[0]) == args[0])
+			return 0;
+		r = *regs;
+		r.rdi = rec_sandbox_kernel_persona(args[0]);
+		return tracee_set_regs(tid, &r);
+	default:
+		return 0;
+	}
+}
+
+/* The number of seccomp filters of thread @tid (proc(5) Seccomp_filters,
+ * Linux 5.9), or -1 if the kernel does not say. */
+static int
+filter_count(pid_t tid)
+{
+	char path[64], line[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp_filters: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+int
+rec_sandbox_exit(pid_t tid, long nr, const uint64_t args[6], struct user_regs_struct *regs,
+		 bool *persona_norandom)
+{
+	int64_t result = (int64_t)regs->rax;
+	int n;
+
+	switch (nr) {
+	case __NR_prctl:
+		/* uprr's filter makes it 2 (SECCOMP_MODE_FILTER); natively it
+		 * is 2 only once the program installed one of its own */
+		if (args[0] != PR_GET_SECCOMP || result != SECCOMP_MODE_FILTER)
+			return 0;
+		n = filter_count(tid);
+		if (n != 1)
+			return 0;
+		regs->rax = SECCOMP_MODE_DISABLED;
+		break;
+	case __NR_personality:
+		/* the old persona as the program set it: without uprr's
+		 * ADDR_NO_RANDOMIZE unless the program had it */
+		regs->rax = (regs->rax & ~(uint64_t)ADDR_NO_RANDOMIZE) |
+			    (*persona_norandom ? ADDR_NO_RANDOMIZE : 0);
+		regs->rdi = args[0];
+		if ((uint32_t)args[0] != 0xffffffff)
+			*persona_norandom = args[0] & ADDR_NO_RANDOMIZE;
+		break;
+	default:
+		return 0;
+	}
+	return tracee_set_regs(tid, regs);
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The program's own seccomp filter on top of uprr's: getpid fails with
+ * EPERM (SECCOMP_RET_ERRNO), uname raises SIGSYS (SECCOMP_RET_TRAP), caught
+ * by a handler that notes si_syscall, in this thread and, through
+ * SECCOMP_FILTER_FLAG_TSYNC, in a thread started before the filter; a forked
+ * child's filter kills it (SECCOMP_RET_KILL_PROCESS) on getppid, and the
+ * parent prints how it died. Also what PR_GET_SECCOMP, PR_GET_NO_NEW_PRIVS,
+ * SECCOMP_GET_ACTION_AVAIL and SECCOMP_GET_NOTIF_SIZES say. Every line but
+ * the "nonce" one is the same natively, recorded and replayed.
+ */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+
+#include "progs.h"
+
+static volatile sig_atomic_t trapped_nr = -1, trapped_code, trapped_arch_ok, ntraps;
+
+static void
+on_sigsys(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	trapped_nr = si->si_syscall;
+	trapped_code = si->si_code;
+	trapped_arch_ok = si->si_arch == AUDIT_ARCH_X86_64;
+	ntraps++;
+}
+
+/* ERRNO(EPERM) for getpid, TRAP for uname, KILL_PROCESS for @kill_nr (-1:
+ * none), ALLOW for the rest. */
+static void
+make_filter(struct sock_filter *f, struct sock_fprog *prog, long kill_nr)
+{
+	unsigned n = 0;
+
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, arch));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getpid, 0, 1);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_uname, 0, 1);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP | 42);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)kill_nr, 0, 1);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	prog->len = (unsigned short)n;
+	prog->filter = f;
+}
+
+static int go[2];
+static long thread_getpid = 1;
+static int thread_errno, thread_traps;
+
+static void *
+thread_main(void *arg)
+{
+	struct utsname u;
+	char c;
+
+	(void)arg;
+	if (read(go[0], &c, 1) != 1)
+		return NULL;
+	thread_getpid = syscall(SYS_getpid);
+	thread_errno = errno;
+	syscall(SYS_uname, &u);
+	thread_traps = ntraps;
+	return NULL;
+}
+
+static void
+child(void)
+{
+	struct sock_filter f[16];
+	struct sock_fprog prog;
+	struct rlimit none = { 0, 0 };
+
+	/* no core file of the killed child */
+	setrlimit(RLIMIT_CORE, &none);
+	make_filter(f, &prog, SYS_getppid);
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		_exit(3);
+	say("child: about to call getppid\n");
+	syscall(SYS_getppid);
+	say("child: still alive after getppid\n");
+	_exit(4);
+}
+
+int
+main(void)
+{
+	struct sock_filter f[16];
+	struct sock_fprog prog;
+	struct sigaction sa = { .sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO };
+	struct seccomp_notif_sizes sizes = { 0 };
+	unsigned action = SECCOMP_RET_KILL_PROCESS;
+	struct utsname u;
+	pthread_t th;
+	long r;
+	int status;
+	pid_t pid;
+
+	say("nonce: %llu\n", (unsigned long long)random_seed());
+	say("PR_GET_SECCOMP before: %d\n", prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+	say("PR_GET_NO_NEW_PRIVS before: %d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+	r = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
+	say("GET_ACTION_AVAIL KILL_PROCESS: %ld\n", r);
+	action = 0x12340000;
+	r = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
+	say("GET_ACTION_AVAIL bogus: %ld %s\n", r, r < 0 ? strerror(errno) : "");
+	r = syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes);
+	say("GET_NOTIF_SIZES: %ld notif %u resp %u data %u\n", r, sizes.seccomp_notif,
+	    sizes.seccomp_notif_resp, sizes.seccomp_data);
+
+	if (sigaction(SIGSYS, &sa, NULL) < 0 || pipe(go) < 0)
+		die("setup: %s", strerror(errno));
+	if (pthread_create(&th, NULL, thread_main, NULL) != 0)
+		die("pthread_create failed");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+	say("PR_GET_NO_NEW_PRIVS after: %d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
+
+	make_filter(f, &prog, -1);
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+		    SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG |
+			    SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+		    &prog);
+	say("SET_MODE_FILTER TSYNC|LOG|SPEC_ALLOW: %ld\n", r);
+	if (r != 0)
+		die("seccomp: %s", strerror(errno));
+	say("PR_GET_SECCOMP after: %d\n", prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
+
+	r = syscall(SYS_getpid);
+	say("getpid: %ld %s\n", r, r < 0 ? strerror(errno) : "(not filtered)");
+	r = syscall(SYS_uname, &u);
+	say("uname: %ld (raw result), SIGSYS handled %d, si_syscall %d (uname is %d), "
+	    "si_code %d, arch x86-64 %d\n",
+	    r, (int)ntraps, (int)trapped_nr, SYS_uname, (int)trapped_code, (int)trapped_arch_ok);
+
+	if (write(go[1], "g", 1) != 1 || pthread_join(th, NULL) != 0)
+		die("thread: %s", strerror(errno));
+	say("thread (TSYNC): getpid %ld %s, SIGSYS handled %d\n", thread_getpid,
+	    thread_getpid < 0 ? strerror(thread_errno) : "(not filtered)", thread_traps);
+
+	/* a second filter, installed with prctl: gettid fails too */
+	{
+		struct sock_filter g[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_gettid, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog gp = { .len = sizeof(g) / sizeof(g[0]), .filter = g };
+
+		r = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &gp, 0, 0);
+		say("PR_SET_SECCOMP FILTER: %ld\n", r);
+		r = syscall(SYS_gettid);
+		say("gettid: %ld %s\n", r, r < 0 ? strerror(errno) : "(not filtered)");
+	}
+
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0)
+		child();
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid: %s", strerror(errno));
+	if (WIFSIGNALED(status))
+		say("child killed by signal %d (SIGSYS is %d)\n", WTERMSIG(status), SIGSYS);
+	else
+		say("child exited with %d\n", WEXITSTATUS(status));
+	say("seccomp_filter: done\n");
+	return 0;
+}
