@@ -18,6 +18,8 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libzstd-dev libxxhash-dev libcapstone-dev libelf-dev libdw-dev libpfm4-dev libcriterion-dev
 	sqlite3 python3 pigz memcached coreutils procps util-linux
+	# programs that sandbox themselves (seccomp, namespaces): tests/e2e
+	universal-ctags iproute2
 	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang
 	# 14 and its runtimes (ASan, UBSan, libFuzzer)
 	clang libclang-rt-14-dev

@@ -2457,6 +2457,182 @@ def c_misbehave_traceme(h):
         raise Fail('the recorded run did not see PTRACE_TRACEME fail twice:\n' + tail(rec.stdout))
 
 
+# ---------------------------------------------------------------------------
+# Sandboxes and namespaces (recorder/sandbox.c): the program's seccomp
+# filters, namespaces, landlock and personality act as natively.
+
+NONCE_RE = re.compile(rb'^nonce: \d+\n', re.M)
+
+
+def same_as_native(h, argv, rec, *, env=None, wrap=()):
+    """The recording printed what a native run prints (the "nonce" line aside)."""
+    native = run(list(wrap) + argv, timeout=120, what=f'{os.path.basename(argv[0])} (native)',
+                 cwd=h.tmp, env=env)
+    if native.status != rec.status:
+        raise Fail(f'the native run ended with {describe_status(native.status)}, the '
+                   f'recording with {describe_status(rec.status)}\n  {native.explain()}')
+    compare_bytes(NONCE_RE.sub(b'', native.stdout), NONCE_RE.sub(b'', rec.stdout), 'stdout',
+                  'the native run', 'the recording')
+    compare_bytes(native.stderr, rec.program_stderr(), 'stderr', 'the native run',
+                  'the recording')
+    return native
+
+
+def need_root(what):
+    if os.geteuid() != 0:
+        raise Skip(f'{what} needs root (CAP_SYS_ADMIN)')
+
+
+@prog_case('seccomp_filter')
+def c_seccomp_filter(h):
+    """The program's filter on top of uprr's: getpid fails with EPERM, uname
+    raises SIGSYS caught by a handler, in a thread too (TSYNC), a forked
+    child dies of SIGSYS (KILL_PROCESS), PR_GET_SECCOMP is 0 then 2."""
+    argv = [h.prog('seccomp_filter')]
+    _, rec = h.record_replay(argv, replays=2)
+    for want in (b'PR_GET_SECCOMP before: 0', b'PR_GET_SECCOMP after: 2',
+                 b'getpid: -1 Operation not permitted',
+                 b'SIGSYS handled 1, si_syscall 63 (uname is 63), si_code 1',
+                 b'thread (TSYNC): getpid -1 Operation not permitted, SIGSYS handled 2',
+                 b'gettid: -1 Permission denied', b'child killed by signal 31',
+                 b'seccomp_filter: done'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    same_as_native(h, argv, rec)
+
+
+@case('seccomp-refused')
+def c_seccomp_refused(h):
+    """Strict mode (which cannot follow uprr's own filter) and a listener fd
+    stop the recording with one line naming them."""
+    for what, name in (('strict', 'SECCOMP_MODE_STRICT'),
+                       ('listener', 'SECCOMP_FILTER_FLAG_NEW_LISTENER')):
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('seccomp-' + what), '--',
+                 h.prog('seccomp_filter'), what], timeout=60, what='uprr record')
+        check_uprr_error(r, f'record of seccomp {what}', name)
+        if b'about to ask' not in r.stdout or b'it returned' in r.stdout:
+            raise Fail(f'record of seccomp {what}: the program went on: {r.stdout!r}')
+
+
+@case('seccomp-ctags-sandbox')
+def c_seccomp_ctags_sandbox(h):
+    """universal-ctags' sandbox mode probes seccomp with libseccomp, sets
+    no_new_privs and installs a filter that kills any syscall it does not
+    allow, then tags what it reads from stdin."""
+    ctags = need('ctags')
+    src = b'int answer(void) { return 42; }\nstatic int twice(int x) { return 2 * x; }\n'
+    inp = h.path('ctags-input.json')
+    with open(inp, 'wb') as f:
+        f.write(b'{"command":"generate-tags","filename":"a.c","size":%d}\n' % len(src) + src)
+    argv = [ctags, '--_interactive=sandbox']
+    with open(inp, 'rb') as stdin:
+        trace, rec = h.record(argv, stdin=stdin)
+    if b'"name": "answer"' not in rec.stdout or b'"name": "twice"' not in rec.stdout:
+        raise Fail('ctags found no tags in the recording:\n' + tail(rec.stdout))
+    with open(inp, 'rb') as stdin:
+        native = run(argv, timeout=60, what='ctags (native)', stdin=stdin, cwd=h.tmp)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    remove_input(inp)
+    compare(rec, h.replay(trace))
+
+
+@prog_case('namespaces')
+def c_namespaces(h):
+    """unshare and setns of UTS, network and user namespaces, sethostname,
+    uname, if_nameindex, a clone with CLONE_NEWUTS | CLONE_NEWNET."""
+    need_root('unsharing namespaces')
+    argv = [h.prog('namespaces')]
+    _, rec = h.record_replay(argv)
+    for want in (b'new uts: nodename uprr-uts domainname uprr-domain',
+                 b'back in the first uts: nodename is the first one: 1',
+                 b'clone child: nodename uprr-clone', b'clone child: interfaces 1:lo\n',
+                 b'user+uts: nodename uprr-userns', b'new net: interfaces 1:lo\n',
+                 b'namespaces: done'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    same_as_native(h, argv, rec)
+    r = run([h.uprr, 'record', '-o', h.new_trace_path('newpid'), '--', h.prog('namespaces'),
+             'newpid'], timeout=60, what='uprr record')
+    check_uprr_error(r, 'record of unshare(CLONE_NEWPID)', 'CLONE_NEWPID')
+
+
+@case('namespaces-unshare')
+def c_namespaces_unshare(h):
+    """util-linux unshare(1): `unshare -Ur id` (a user namespace mapping
+    root, written to /proc/self/uid_map) and `unshare -n ip link` (a network
+    namespace with only lo), each as natively; a PID namespace is refused."""
+    need_root('unshare -n')
+    unshare, ip = need('unshare'), need('ip')
+    for argv in ([unshare, '-Ur', 'id'], [unshare, '-n', ip, '-o', 'link'],
+                 [unshare, '-Uu', '--map-root-user', 'sh', '-c', 'hostname uprr-ns && uname -n']):
+        _, rec = h.record_replay(argv)
+        same_as_native(h, argv, rec)
+    r = run([h.uprr, 'record', '-o', h.new_trace_path('unshare-p'), '--', unshare, '-p', '-f',
+             'true'], timeout=60, what='uprr record')
+    check_uprr_error(r, 'record of unshare -p', 'CLONE_NEWPID')
+
+
+@prog_case('landlock')
+def c_landlock(h):
+    """A landlock ruleset that allows writing beneath rw/ only and executing
+    beneath /usr and the program's own folder: writes beneath ro/ and the
+    exec of a copy in the input folder fail with EACCES, in the recording,
+    natively, and in a replay with the folder gone."""
+    prog = h.prog('landlock')
+
+    def make_dir():
+        d = h.path('landlock-dir')
+        if os.path.exists(d):
+            shutil.rmtree(d)
+        os.makedirs(os.path.join(d, 'ro'))
+        os.makedirs(os.path.join(d, 'rw'))
+        with open(os.path.join(d, 'ro', 'existing'), 'w') as f:
+            f.write('x\n')
+        shutil.copy(prog, os.path.join(d, 'copy'))
+        return d
+
+    d = make_dir()
+    probe = run([prog, d], timeout=60, what='landlock (native probe)', cwd=h.tmp)
+    if probe.status == SKIP:
+        raise Skip('the kernel has no landlock: ' + probe.stdout.decode(errors='replace').strip())
+    d = make_dir()
+    trace, rec = h.record([prog, d])
+    for want in (b'create ro/new: Permission denied', b'write ro/existing: Permission denied',
+                 b'read ro/existing: ok', b'create rw/new: ok',
+                 b'exec of the copy in DIR: Permission denied',
+                 b'exec-child: create tmp/landlock-never-created: Permission denied'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    remove_input(d)
+    compare(rec, h.replay(trace))
+    d = make_dir()
+    same_as_native(h, [prog, d], rec)
+
+
+@prog_case('personality')
+def c_personality(h):
+    """personality(2) reads as natively (uprr's ADDR_NO_RANDOMIZE unseen),
+    PER_LINUX32 | UNAME26 shows in uname and survives execve; under
+    `setarch -R`, the program starts with ADDR_NO_RANDOMIZE, as natively."""
+    argv = [h.prog('personality')]
+    _, rec = h.record_replay(argv)
+    for want in (b'start: persona 0x0,', b'personality(ADDR_NO_RANDOMIZE) returned 0x0\n',
+                 b'after exec: persona 0x20008, machine i686'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    same_as_native(h, argv, rec)
+    setarch = [need('setarch'), 'x86_64', '-R']
+    trace = h.new_trace_path('setarch')
+    rec = run(setarch + [h.uprr, 'record', '-o', trace, '--'] + argv, timeout=RECORD_TIMEOUT,
+              what='setarch -R uprr record', cwd=h.tmp)
+    check_record(rec, trace, 0)
+    if b'start: persona 0x40000,' not in rec.stdout:
+        raise Fail('under setarch -R the program did not start with ADDR_NO_RANDOMIZE:\n' +
+                   tail(rec.stdout))
+    same_as_native(h, argv, rec, wrap=setarch)
+    compare(rec, h.replay(trace))
+
+
 def main():
     global _deadline, _workdir
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])

@@ -7,6 +7,7 @@
  * unshare(CLONE_NEWUSER | CLONE_NEWUTS) and unshare(CLONE_NEWNET) with
  * if_nameindex(3). Every line but the "nonce" one is the same natively,
  * recorded and replayed (run as root: CAP_SYS_ADMIN).
+ * `namespaces newpid` unshares a PID namespace, which uprr refuses by name.
  */
 #include <fcntl.h>
 #include <net/if.h>
@@ -59,13 +60,19 @@ child_main(void *arg)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct utsname first;
 	int uts_fd, status;
 	long r;
 	pid_t pid;
 
+	if (argc == 2 && strcmp(argv[1], "newpid") == 0) {
+		say("namespaces: about to unshare CLONE_NEWPID\n");
+		r = unshare(CLONE_NEWPID);
+		say("namespaces: it returned %ld\n", r);
+		return 0;
+	}
 	say("nonce: %llu\n", (unsigned long long)random_seed());
 	if (uname(&first) < 0)
 		die("uname: %s", strerror(errno));

@@ -8,6 +8,8 @@
  * parent prints how it died. Also what PR_GET_SECCOMP, PR_GET_NO_NEW_PRIVS,
  * SECCOMP_GET_ACTION_AVAIL and SECCOMP_GET_NOTIF_SIZES say. Every line but
  * the "nonce" one is the same natively, recorded and replayed.
+ * `seccomp_filter strict` enters strict mode and `seccomp_filter listener`
+ * asks for a user-notification listener: uprr refuses both by name.
  */
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -98,8 +100,36 @@ child(void)
 	_exit(4);
 }
 
+/* What uprr refuses: strict mode (its own filter excludes it) and a
+ * listener fd (a supervisor would answer the program's syscalls). */
+static int
+refused(const char *what)
+{
+	long r;
+
+	say("seccomp_filter: about to ask for %s\n", what);
+	if (strcmp(what, "strict") == 0) {
+		r = prctl(PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, 0, 0);
+		if (r == 0) {
+			say("seccomp_filter: in strict mode\n");
+			syscall(SYS_exit, 0);
+		}
+	} else {
+		struct sock_filter f[16];
+		struct sock_fprog prog;
+
+		make_filter(f, &prog, -1);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			die("PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
+		r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+			    &prog);
+	}
+	say("seccomp_filter: it returned %ld\n", r);
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	struct sock_filter f[16];
 	struct sock_fprog prog;
@@ -112,6 +142,8 @@ main(void)
 	int status;
 	pid_t pid;
 
+	if (argc == 2)
+		return refused(argv[1]);
 	say("nonce: %llu\n", (unsigned long long)random_seed());
 	say("PR_GET_SECCOMP before: %d\n", prctl(PR_GET_SECCOMP, 0, 0, 0, 0));
 	say("PR_GET_NO_NEW_PRIVS before: %d\n", prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0));
