@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -100,6 +101,71 @@ child(void)
 	_exit(4);
 }
 
+/* spin mode: a sandbox that forbids mmap, mprotect, clone, userfaultfd,
+ * openat and close_range (EPERM), and a thread that spins on a flag main
+ * sets after a stretch of work, so uprr must preempt it in user code and
+ * its own syscalls (the counting code's mapping, a restore point's clone
+ * and userfaultfd) must get past the program's filter. */
+static volatile int spin_flag;
+
+static void *
+spinner(void *arg)
+{
+	long n = 0;
+
+	(void)arg;
+	while (!spin_flag)
+		if (++n == 4000000000L)
+			return (void *)1;
+	return NULL;
+}
+
+static uint64_t __attribute__((noinline))
+work(uint64_t x, long rounds)
+{
+	for (long i = 0; i < rounds; i++) {
+		x ^= x >> 13;
+		x *= 0xff51afd7ed558ccdull;
+		x += (uint64_t)i;
+	}
+	return x;
+}
+
+static int
+spin(void)
+{
+	static const int denied[] = { SYS_mmap, SYS_mprotect, SYS_clone, SYS_userfaultfd,
+				      SYS_openat, SYS_close_range };
+	struct sock_filter f[32];
+	struct sock_fprog prog = { .filter = f };
+	uint64_t x = random_seed();
+	void *ret = (void *)2;
+	pthread_t th;
+	unsigned n = 0;
+
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, denied[i], 0, 1);
+		f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	}
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	prog.len = (unsigned short)n;
+	if (pthread_create(&th, NULL, spinner, NULL) != 0)
+		die("pthread_create failed");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &prog) != 0)
+		die("seccomp: %s", strerror(errno));
+	say("spin: mmap now fails: %d\n",
+	    mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == MAP_FAILED);
+	x = work(x, 100000000L);
+	spin_flag = 1;
+	pthread_join(th, &ret);
+	say("spin: %s (%llu)\n", ret ? "the spinner gave up" : "ok",
+	    (unsigned long long)(x & 0xff));
+	return ret != NULL;
+}
+
 /* What uprr refuses: strict mode (its own filter excludes it) and a
  * listener fd (a supervisor would answer the program's syscalls). */
 static int
@@ -142,6 +208,8 @@ main(int argc, char **argv)
 	int status;
 	pid_t pid;
 
+	if (argc == 2 && strcmp(argv[1], "spin") == 0)
+		return spin();
 	if (argc == 2)
 		return refused(argv[1]);
 	say("nonce: %llu\n", (unsigned long long)random_seed());
