@@ -42,9 +42,6 @@
 /* Rollbacks tried in one run of user code before uprr stops trying to reach
  * an execution point there (the thread then runs to its next event). */
 #define MAX_ROLLBACKS 8
-/* Room for the XSAVE area of PTRACE_GETREGSET NT_X86_XSTATE (2.5 KiB with
- * AVX-512; cpuid leaf 0xd gives the exact size). */
-#define XSTATE_CAP 4096
 /* Time a thread has to reach a counted branch once its budget is armed. */
 #define TRAP_GRACE_NS 4000000ull
 
@@ -70,6 +67,7 @@ struct rspace {
 struct rthread {
 	pid_t tid;
 	pid_t tgid;		      /* its process (thread group) */
+	pid_t parent_tgid;	      /* its process's parent, 0: not recorded */
 	struct rspace *space;
 	enum rthread_state state;
 	struct user_regs_struct regs; /* at the thread's last event */
@@ -93,12 +91,13 @@ struct rthread {
 	struct user_regs_struct start_regs;
 	uint64_t start_mask;		/* its signal mask there: rt_sigreturn,
 					 * untraced, may change it in the run */
-	uint8_t *xstate;	      /* XSTATE_CAP bytes, allocated at its first run */
+	uint8_t *xstate;	      /* arch_xstate_size() bytes, allocated at its first run */
 	size_t xstate_len;
 	bool trap_armed;	      /* the budget traps at its next counted branch */
 	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
 	unsigned rollbacks;	      /* in this run of user code */
 	bool uncountable;	      /* gave up reaching an execution point in this run */
+	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
 };
@@ -147,6 +146,7 @@ struct recorder {
 	struct rec_stats stats;
 	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
 	size_t nshared, shared_cap;
+	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -487,12 +487,38 @@ start_run(struct recorder *rec, struct rthread *t)
 		}
 	}
 	if (!t->xstate)
-		t->xstate = malloc(XSTATE_CAP);
-	if (!t->xstate || tracee_get_xstate(t->tid, t->xstate, XSTATE_CAP, &t->xstate_len) < 0 ||
+		t->xstate = malloc(arch_xstate_size());
+	if (!t->xstate ||
+	    tracee_get_xstate(t->tid, t->xstate, arch_xstate_size(), &t->xstate_len) < 0 ||
 	    tracee_get_sigmask(t->tid, &t->start_mask) < 0)
 		t->xstate_len = 0; /* this run cannot be rolled back */
 	if (ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
 		log_debug("cannot reset the tick budget");
+}
+
+/*
+ * @t entered an emulated ptrace-stop: it waits, held, for its tracer, and a
+ * wait4 of the tracer's that sleeps in the kernel is interrupted to report
+ * it (its exit stop then returns the stop: emulated_wait_exit()).
+ */
+static void
+ptrace_stopped(struct recorder *rec, struct rthread *t)
+{
+	const struct rec_ptracee *pt = rec_ptrace_find(&rec->ptrace, t->tid);
+
+	t->state = RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	for (size_t i = 0; pt && i < rec->nthreads; i++) {
+		struct rthread *w = &rec->threads[i];
+
+		if (w->tgid == pt->tracer_tgid && w->state == RT_IN_SYSCALL &&
+		    w->model_nr == __NR_wait4 && !(w->model_args[2] & WNOHANG) &&
+		    rec_ptrace_waitable(&rec->ptrace, w->tgid, (pid_t)w->model_args[0]) == pt) {
+			if (ptrace(PTRACE_INTERRUPT, w->tid, 0, 0) < 0)
+				log_debug("cannot interrupt the wait of thread %d", w->tid);
+			return;
+		}
+	}
 }
 
 /*
@@ -506,6 +532,16 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
 	int status = 0, r;
 
+	if (sig && rec_ptrace_intercepts(&rec->ptrace, t->tid, sig)) {
+		siginfo_t si;
+
+		/* a recorded tracer traces it: the delivery waits for its word */
+		if (!info && ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
+			info = &si;
+		rec_ptrace_enter_stop(&rec->ptrace, t->tid, REC_PTRACE_SIGNAL_STOP, info);
+		ptrace_stopped(rec, t);
+		return;
+	}
 	if (sig) {
 		r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 		if (r == -EINPROGRESS) {
@@ -530,6 +566,7 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 /* ---- syscalls ---- */
 
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
+static void emulated_wait_exit(struct recorder *rec, struct rthread *t);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
 static void on_exit_event(struct recorder *rec, struct rthread *t);
 
@@ -563,7 +600,6 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 	struct trace_event ev;
 	struct rthread *child;
 	pid_t ptid = parent->tid, tgid = parent->tgid, tid;
-	bool norandom = parent->persona_norandom; /* the child inherits the persona */
 	int status, sig;
 
 	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, 0, &msg) < 0)
@@ -583,7 +619,10 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 		stop_recording(rec, "%s", "out of memory");
 		return;
 	}
-	child->persona_norandom = norandom;
+	parent = find_thread(rec, ptid); /* add_thread may have moved it */
+	child->own_affinity = parent->own_affinity;
+	child->parent_tgid = (flags & (CLONE_THREAD | CLONE_PARENT)) ? parent->parent_tgid : parent->tgid;
+	child->persona_norandom = parent->persona_norandom; /* inherited (personality(2)) */
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		stop_recording(rec, "%s", "a new thread did not stop as expected");
@@ -785,6 +824,35 @@ woken_waiter(struct recorder *rec, const struct rthread *t, int64_t result)
 	return 0;
 }
 
+/*
+ * uprr pins the program to its own CPU (ptrace round trips stay cheap), but
+ * the program must see the CPUs it would have had natively: nproc, sort
+ * --parallel and thread pools size themselves by sched_getaffinity(2). Its
+ * result, the size of the kernel's mask in bytes, stays; the mask becomes
+ * uprr's own affinity from before it pinned itself, unless the program set
+ * the thread's affinity itself.
+ */
+static void
+show_native_affinity(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	struct rthread *target;
+
+	if (t->model_nr == __NR_sched_setaffinity && result == 0) {
+		target = t->model_args[0] ? find_thread(rec, (pid_t)t->model_args[0]) : t;
+		if (target)
+			target->own_affinity = true;
+		return;
+	}
+	if (t->model_nr != __NR_sched_getaffinity || result <= 0 || !rec->have_affinity)
+		return;
+	target = t->model_args[0] ? find_thread(rec, (pid_t)t->model_args[0]) : t;
+	if (!target || target->own_affinity)
+		return;
+	if (tracee_write(t->space->mem.memfd, t->model_args[2], &rec->affinity,
+			 MIN((size_t)result, sizeof(rec->affinity))) < 0)
+		log_debug("thread %d: cannot show its native CPU affinity", t->tid);
+}
+
 static void
 on_syscall_exit(struct recorder *rec, struct rthread *t)
 {
@@ -795,6 +863,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	if (tracee_get_regs(t->tid, &t->regs) < 0 ||
 	    rec_sandbox_exit(t->tid, (long)t->model_nr, t->model_args, &t->regs, &t->persona_norandom) < 0)
 		return; /* vanished: its exit comes through waitpid */
+	emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
 	rec->ranges.n = 0;
 	/* the kernel will continue this syscall through restart_syscall(2) */
@@ -802,6 +871,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->restart_nr = t->model_nr;
 		memcpy(t->restart_args, t->model_args, sizeof(t->args));
 	}
+	show_native_affinity(rec, t, result);
 	if (rec_syscall_outputs((long)t->model_nr, t->model_args, result, &t->entry, mem_read,
 				&t->tid, &rec->ranges) < 0 ||
 	    collect_blobs(rec, t->tid, &nblobs) < 0) {
@@ -835,6 +905,11 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->space->need_remap = true;
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
+	if ((t->nr == __NR_execve || t->nr == __NR_execveat) && result == 0 &&
+	    rec_ptrace_exec_stops(&rec->ptrace, t->tid)) {
+		ptrace_stopped(rec, t);
+		return;
+	}
 	if (sched_current(rec->sched) == t->tid) {
 		pid_t tid = t->tid, woken = woken_waiter(rec, t, result);
 
@@ -954,11 +1029,163 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 }
 
+/* ---- emulated ptrace (recorder/ptrace-emu.c) ---- */
+
+static int
+ptrace_locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
+{
+	struct rthread *t = find_thread(ctx, tid);
+
+	if (!t || !t->space)
+		return -ESRCH;
+	*ret_tid = t->tid;
+	*ret_tgid = t->tgid;
+	*ret_memfd = t->space->mem.memfd;
+	return 0;
+}
+
+static pid_t
+ptrace_parent_of(void *ctx, pid_t tid)
+{
+	struct rthread *t = find_thread(ctx, tid);
+
+	return t ? t->parent_tgid : 0;
+}
+
+/* The tracer lets @pt go on from its emulated stop, delivering @sig. */
+static int
+ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
+{
+	struct recorder *rec = ctx;
+	struct rthread *t = find_thread(rec, pt->tid);
+	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
+	int status = 0, r;
+
+	/* where it stands now: the tracer may have changed its registers */
+	if (!t || tracee_get_regs(t->tid, &t->regs) < 0)
+		return -ESRCH;
+	t->state = RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	if (!sig)
+		return 0;
+	if (pt->stop == REC_PTRACE_EXEC_STOP) {
+		/* not in a signal stop: raise it, to arrive at its next event */
+		rec_ptrace_find(&rec->ptrace, pt->tid)->inject = sig;
+		syscall(SYS_tgkill, t->tgid, t->tid, sig);
+		return 0;
+	}
+	r = tracee_deliver_signal(t->tid, sig, si, &how, &status);
+	if (r == -EINPROGRESS) {
+		t->state = RT_RUNNING;
+		dispatch(rec, t->tid, status);
+		return 0;
+	}
+	if (r == 0 && how != TRACEE_DELIVERY_RUNNING && tracee_get_regs(t->tid, &t->regs) < 0)
+		r = -ESRCH;
+	if (how == TRACEE_DELIVERY_RUNNING)
+		t->state = RT_RUNNING;
+	return r < 0 ? -ESRCH : 0;
+}
+
+/* Make @t's syscall, at its seccomp stop, return @result without running:
+ * its exit stop follows (seccomp(2): orig_rax -1 skips it). */
+static void
+skip_syscall(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	struct user_regs_struct regs = t->regs;
+
+	regs.orig_rax = (uint64_t)-1;
+	regs.rax = (uint64_t)result;
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return; /* vanished: its end comes through waitpid */
+	t->may_block = false;
+	run_syscall(rec, t);
+}
+
+/* Store the wait4 result of stop @pt in @t's status and rusage arguments. */
+static void
+report_stop(struct rthread *t, struct rec_ptracee *pt)
+{
+	static const uint8_t zero_rusage[144]; /* struct rusage: nothing counted */
+	int status = rec_ptrace_wait_status(pt);
+
+	pt->reported = true;
+	if (t->model_args[1] && tracee_write(t->space->mem.memfd, t->model_args[1], &status,
+					     sizeof(status)) < 0)
+		log_debug("thread %d: cannot store a wait status", t->tid);
+	if (t->model_args[3] && tracee_write(t->space->mem.memfd, t->model_args[3], zero_rusage,
+					     sizeof(zero_rusage)) < 0)
+		log_debug("thread %d: cannot store a wait rusage", t->tid);
+}
+
+/*
+ * Syscalls uprr carries out itself instead of the kernel: ptrace(2) between
+ * recorded processes, and a wait4(2) that reports an emulated ptrace-stop.
+ * Returns true if @t's syscall was handled so.
+ */
+static bool
+emulate_syscall(struct recorder *rec, struct rthread *t)
+{
+	char why[160] = "";
+	struct rec_ptrace_ops ops = { rec, ptrace_locate, ptrace_parent_of, ptrace_resume };
+	struct rec_ptrace_call c = {
+		.ops = &ops, .tracer = t->tid, .tracer_tgid = t->tgid,
+		.parent_tgid = t->parent_tgid, .tracer_memfd = t->space->mem.memfd,
+		.why = why, .why_len = sizeof(why),
+	};
+	struct rec_ptracee *pt;
+	int64_t result;
+
+	if (t->model_nr == __NR_wait4 && rec_ptrace_has_tracees(&rec->ptrace, t->tgid)) {
+		pt = rec_ptrace_waitable(&rec->ptrace, t->tgid, (pid_t)t->model_args[0]);
+		if (!pt)
+			return false; /* the kernel's wait; a stop will interrupt it */
+		report_stop(t, pt);
+		skip_syscall(rec, t, pt->tid);
+		return true;
+	}
+	if (t->model_nr != __NR_ptrace)
+		return false;
+	result = rec_ptrace_request(&rec->ptrace, &c, t->model_args);
+	if (result == -ENOTSUP) {
+		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
+		return true;
+	}
+	t = find_thread(rec, c.tracer); /* a delivery may have moved it */
+	if (t)
+		skip_syscall(rec, t, result);
+	return true;
+}
+
+/*
+ * At the exit of @t's wait4, which a stop of one of its process's tracees
+ * interrupted (PTRACE_INTERRUPT: -ERESTARTSYS): return that stop instead,
+ * with no restart (orig_rax -1).
+ */
+static void
+emulated_wait_exit(struct recorder *rec, struct rthread *t)
+{
+	struct rec_ptracee *pt;
+
+	if (t->model_nr != __NR_wait4 || !rec_syscall_result_restarts((int64_t)t->regs.rax))
+		return;
+	pt = rec_ptrace_waitable(&rec->ptrace, t->tgid, (pid_t)t->model_args[0]);
+	if (!pt)
+		return;
+	report_stop(t, pt);
+	t->regs.rax = (uint64_t)pt->tid;
+	t->regs.orig_rax = (uint64_t)-1;
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		log_debug("thread %d: cannot return a wait result", t->tid);
+}
+
 /* Let @t, stopped at a recorded syscall entry, execute it: in the kernel
  * while the others run if it may block, else to its exit. */
 static void
 issue_syscall(struct recorder *rec, struct rthread *t)
 {
+	if (emulate_syscall(rec, t))
+		return;
 	if (t->may_block)
 		block_in_kernel(rec, t);
 	else
@@ -1459,11 +1686,34 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 
 /* ---- thread and process exit ---- */
 
+/* Process @tgid ended: the threads it traced are detached, or killed
+ * (PTRACE_O_EXITKILL), and go on from their stops without a signal. */
+static void
+tracer_gone(struct recorder *rec, pid_t tgid)
+{
+	struct rec_ptracee pt;
+
+	while (rec_ptrace_tracer_gone(&rec->ptrace, tgid, &pt)) {
+		struct rthread *u = find_thread(rec, pt.tid);
+
+		if (!u)
+			continue;
+		if (pt.options & PTRACE_O_EXITKILL)
+			syscall(SYS_tgkill, u->tgid, u->tid, SIGKILL);
+		if (pt.stop != REC_PTRACE_RUNNING)
+			sched_set_state(rec->sched, u->tid, SCHED_RUNNABLE);
+	}
+}
+
 static void
 on_thread_gone(struct recorder *rec, pid_t tid, int status)
 {
 	struct rthread *t = find_thread(rec, tid);
 	struct trace_event ev;
+
+	rec_ptrace_forget(&rec->ptrace, tid);
+	if (t && tid == t->tgid)
+		tracer_gone(rec, tid);
 
 	if (t && tid == t->tgid) {
 		struct timespec ts;
@@ -2263,5 +2513,6 @@ out:
 	free(rec.buf);
 	free(rec.blobs);
 	free(rec.shared_files);
+	rec_ptrace_free(&rec.ptrace);
 	return r;
 }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -171,6 +172,105 @@ uint64_t rec_sandbox_kernel_persona(uint64_t persona);
 int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;
 /** Free the array (the struct itself is the caller's). */
 void rec_ranges_free(struct rec_ranges *rs);
+
+/* ---- emulated ptrace between recorded processes (recorder/ptrace-emu.c) ---- */
+
+/** How a thread traced by a recorded tracer stands, as that tracer sees it. */
+enum rec_ptrace_stop {
+	REC_PTRACE_RUNNING = 0,	 /**< not in a ptrace-stop */
+	REC_PTRACE_SIGNAL_STOP,	 /**< signal-delivery-stop: its signal waits for the tracer */
+	REC_PTRACE_EXEC_STOP,	 /**< stopped after a successful execve (ptrace(2):
+				  * SIGTRAP, or PTRACE_EVENT_EXEC with PTRACE_O_TRACEEXEC) */
+};
+
+/** A thread a recorded process traces (ids are the recorded ones). */
+struct rec_ptracee {
+	pid_t tid;
+	pid_t tracer;		    /**< the tracer thread */
+	pid_t tracer_tgid;	    /**< and its process, whose wait4 reports the stops */
+	uint64_t options;	    /**< PTRACE_O_* */
+	bool seized;		    /**< PTRACE_SEIZE rather than ATTACH or TRACEME */
+	enum rec_ptrace_stop stop;
+	siginfo_t si;		    /**< of the stop (PTRACE_GETSIGINFO) */
+	bool reported;		    /**< a wait4 returned this stop already */
+	int inject;		    /**< a signal the tracer passed on from a stop that
+				     * had none to deliver: raised, and delivered
+				     * without stopping again */
+};
+
+/** The emulated tracees of a recording or a replay (owned; zero-initialised). */
+struct rec_ptrace_emu {
+	struct rec_ptracee *v;
+	size_t n, cap;
+};
+
+/** What the emulation needs of record or replay (@ctx is theirs). */
+struct rec_ptrace_ops {
+	void *ctx;
+	/** The live thread of recorded thread @tid: its id, its process and
+	 * its process's /proc/PID/mem (O_RDWR). 0, or -ESRCH if not recorded. */
+	int (*locate)(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd);
+	/** The recorded parent process of recorded process @tid, 0 if none. */
+	pid_t (*parent_of)(void *ctx, pid_t tid);
+	/** Let traced thread @pt, in its emulated stop, go on, delivering @sig
+	 * (0: none) with @si. 0 or -errno. */
+	int (*resume)(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si);
+};
+
+/** One ptrace(2) call of a recorded tracer, for rec_ptrace_request(). */
+struct rec_ptrace_call {
+	const struct rec_ptrace_ops *ops;
+	pid_t tracer, tracer_tgid; /**< the calling thread and its process */
+	pid_t parent_tgid;	   /**< its parent process (PTRACE_TRACEME), 0: none recorded */
+	int tracer_memfd;	   /**< its process's memory */
+	bool replay;		   /**< outputs in the tracer's memory and signals to
+				    * send come from the trace: only the tracee's
+				    * state, memory and registers change */
+	char *why;		   /**< where to name what cannot be emulated */
+	size_t why_len;
+};
+
+/**
+ * Carry out ptrace(2) request @args (request, pid, addr, data as the raw
+ * syscall takes them: PEEK requests store the word at data) for tracer @c:
+ * TRACEME, ATTACH (sends SIGSTOP), SEIZE, PEEKTEXT/DATA/USER, POKETEXT/DATA,
+ * POKEUSER (registers), GET/SETREGS, GET/SETFPREGS, GET/SETSIGINFO,
+ * GETEVENTMSG, SETOPTIONS (TRACESYSGOOD, EXITKILL, TRACEEXEC), CONT, DETACH
+ * and KILL, with the kernel's error codes (ESRCH for a thread that is not
+ * a stopped tracee of the caller: ptrace_check_attach(), kernel/ptrace.c).
+ * Returns the syscall's result, or -ENOTSUP with @c->why naming what is not
+ * emulated (the recording stops there).
+ */
+int64_t rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c,
+			   const uint64_t args[6]);
+
+/** The tracee @tid, or NULL if no recorded process traces it. */
+struct rec_ptracee *rec_ptrace_find(struct rec_ptrace_emu *e, pid_t tid);
+/** Whether process @tracer_tgid traces some thread. */
+bool rec_ptrace_has_tracees(const struct rec_ptrace_emu *e, pid_t tracer_tgid);
+/**
+ * Whether the delivery of @sig to thread @tid becomes an emulated stop
+ * instead (ptrace(2): every signal but SIGKILL stops a tracee first). A
+ * signal its tracer passed on is delivered once without (and forgotten).
+ */
+bool rec_ptrace_intercepts(struct rec_ptrace_emu *e, pid_t tid, int sig);
+/** @tid enters a stop of kind @kind with siginfo @si (NULL: an exec's SIGTRAP). */
+void rec_ptrace_enter_stop(struct rec_ptrace_emu *e, pid_t tid, enum rec_ptrace_stop kind,
+			   const siginfo_t *si);
+/** @tid's execve succeeded: returns true if it now stands in an exec stop. */
+bool rec_ptrace_exec_stops(struct rec_ptrace_emu *e, pid_t tid);
+/** A stop that a wait4(@pid, ...) of process @tracer_tgid reports now, or NULL. */
+struct rec_ptracee *rec_ptrace_waitable(struct rec_ptrace_emu *e, pid_t tracer_tgid, pid_t pid);
+/** The wait status of @pt's stop (W_STOPCODE; the PTRACE_EVENT_EXEC form). */
+int rec_ptrace_wait_status(const struct rec_ptracee *pt);
+/** Forget tracee @tid (it exited or was detached). */
+void rec_ptrace_forget(struct rec_ptrace_emu *e, pid_t tid);
+/** Process @tracer_tgid ended: take out one of its tracees into *ret_pt
+ * (ptrace(2): they are detached; killed with PTRACE_O_EXITKILL). Returns
+ * false when none is left. */
+bool rec_ptrace_tracer_gone(struct rec_ptrace_emu *e, pid_t tracer_tgid, struct rec_ptracee *ret_pt);
+/** Free what @e holds. */
+void rec_ptrace_free(struct rec_ptrace_emu *e);
 
 /* ---- recording ---- */
 

@@ -15,6 +15,7 @@
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <termios.h>
 #include <fcntl.h>
 
@@ -257,14 +258,21 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 			return -ENOSYS;
 		}
 	case __NR_ptrace:
-		/* A tracee cannot be traced twice: PTRACE_TRACEME fails with EPERM
-		 * (ptrace_traceme(), kernel/ptrace.c), which the program sees as
-		 * "a debugger is attached", the truth; replay returns that. Other
-		 * requests would trace processes uprr records or does not know. */
-		if (args[0] == PTRACE_TRACEME)
+		/* uprr traces every tracee itself: between recorded processes
+		 * it emulates these requests (recorder/ptrace-emu.c) */
+		switch ((long)args[0]) {
+		case PTRACE_TRACEME: case PTRACE_ATTACH: case PTRACE_SEIZE:
+		case PTRACE_PEEKTEXT: case PTRACE_PEEKDATA: case PTRACE_PEEKUSER:
+		case PTRACE_POKETEXT: case PTRACE_POKEDATA: case PTRACE_POKEUSER:
+		case PTRACE_GETREGS: case PTRACE_SETREGS: case PTRACE_GETFPREGS:
+		case PTRACE_SETFPREGS: case PTRACE_GETSIGINFO: case PTRACE_SETSIGINFO:
+		case PTRACE_GETEVENTMSG: case PTRACE_SETOPTIONS: case PTRACE_CONT:
+		case PTRACE_DETACH: case PTRACE_KILL:
 			return 0;
-		snprintf(why, len, "ptrace request %ld", (long)args[0]);
-		return -ENOSYS;
+		default:
+			snprintf(why, len, "ptrace request %ld", (long)args[0]);
+			return -ENOSYS;
+		}
 	case __NR_clone:
 		/* a thread, a process (fork), or a process sharing its parent's
 		 * memory until it execs (vfork); an untraced child would escape */
@@ -401,6 +409,21 @@ special_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
 		return 0;
 	case __NR_seccomp:
 		return rec_sandbox_outputs(nr, args, out);
+	case __NR_ptrace:
+		/* what the emulated requests store at data (ptrace(2)) */
+		switch ((long)args[0]) {
+		case PTRACE_PEEKTEXT: case PTRACE_PEEKDATA: case PTRACE_PEEKUSER:
+		case PTRACE_GETEVENTMSG:
+			return rec_ranges_add(out, args[3], 8);
+		case PTRACE_GETREGS:
+			return rec_ranges_add(out, args[3], sizeof(struct user_regs_struct));
+		case PTRACE_GETFPREGS:
+			return rec_ranges_add(out, args[3], sizeof(struct user_fpregs_struct));
+		case PTRACE_GETSIGINFO:
+			return rec_ranges_add(out, args[3], sizeof(siginfo_t));
+		default:
+			return 0;
+		}
 	case __NR_futex:
 		/* FUTEX_WAKE_OP modifies the word at uaddr2 (futex(2)) */
 		if ((args[1] & FUTEX_CMD_MASK) == FUTEX_WAKE_OP)

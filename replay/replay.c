@@ -49,12 +49,17 @@ struct pthread_r {
 	pid_t rec_tid; /* thread id in the recording */
 	pid_t tid;     /* thread id in this replay */
 	pid_t tgid;    /* its process in this replay */
+	pid_t rec_tgid;	  /* and in the recording */
+	pid_t rec_parent; /* its process's parent in the recording, 0: not recorded */
 	struct rec_space *space;
 	enum pthread_state state;
 	uint64_t nr, args[6];
 	struct user_regs_struct regs;
 	bool has_wait_mask; /* its last syscall was interrupted with a temporary */
 	uint64_t wait_mask; /* signal mask, which the delivery must see */
+	bool held_wait;	    /* held for its tracer in such a delivery: the wait's
+			     * mask still holds, and held_own_mask comes back */
+	uint64_t held_own_mask;
 };
 
 /* A file of the trace, open for replayed processes to map: the trace's copy
@@ -98,6 +103,8 @@ struct replayer {
 	uint8_t *buf;
 	size_t buf_cap;
 	bool pmu;		 /* execution points are counted by the PMU */
+	struct rec_ptrace_emu ptrace; /* threads recorded processes trace */
+	const struct trace_event *ptrace_ev; /* the tracer's event being replayed */
 	int injecting;		 /* the signal deliver_injected raised, 0: none */
 };
 
@@ -194,14 +201,19 @@ static void
 remove_thread(struct replayer *rp, struct pthread_r *t)
 {
 	struct rec_space *sp = t->space;
-	pid_t tgid = t->tgid;
+	pid_t tgid = t->tgid, rec_tgid = t->rec_tgid;
+	struct rec_ptracee pt;
 
+	rec_ptrace_forget(&rp->ptrace, t->rec_tid);
 	*t = rp->threads[--rp->nthreads];
 	for (size_t i = 0; i < rp->nthreads; i++)
 		if (rp->threads[i].tgid == tgid)
 			return;
 	space_leave(sp);
 	forget_tracee_files(rp, tgid);
+	/* its tracees are detached (their next events resume them) */
+	while (rec_ptrace_tracer_gone(&rp->ptrace, rec_tgid, &pt))
+		;
 }
 
 static const char *
@@ -645,6 +657,73 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	return 0;
 }
 
+/* ---- emulated ptrace (recorder/ptrace-emu.c), as the recording did ---- */
+
+static int restore_own_mask(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+			    enum tracee_delivery how, uint64_t own_mask);
+
+static int
+ptrace_locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
+{
+	struct pthread_r *t = find_rec(ctx, tid);
+
+	if (!t || !t->space)
+		return -ESRCH;
+	*ret_tid = t->tid;
+	*ret_tgid = t->tgid;
+	*ret_memfd = t->space->memfd;
+	return 0;
+}
+
+static int
+ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
+{
+	struct replayer *rp = ctx;
+	struct pthread_r *t = find_rec(rp, pt->tid);
+	enum tracee_delivery how;
+	int status;
+
+	if (!t)
+		return -ESRCH;
+	if (!sig)
+		return 0;
+	if (pt->stop == REC_PTRACE_EXEC_STOP) {
+		/* raised in the recording: its delivery is an event of the trace */
+		rec_ptrace_find(&rp->ptrace, pt->tid)->inject = sig;
+		return 0;
+	}
+	if (tracee_deliver_signal(t->tid, sig, si, &how, &status) < 0)
+		return -ESRCH;
+	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	if (t->held_wait) {
+		t->held_wait = false;
+		return restore_own_mask(rp, rp->ptrace_ev, t, how, t->held_own_mask) < 0 ? -EIO : 0;
+	}
+	return 0;
+}
+
+/* The recorded ptrace(2) call of @t succeeded: do to its tracee what it did. */
+static int
+replay_ptrace(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	char why[160] = "";
+	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume };
+	struct rec_ptrace_call c = {
+		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
+		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,
+		.why = why, .why_len = sizeof(why),
+	};
+	int64_t got;
+
+	rp->ptrace_ev = ev;
+	got = rec_ptrace_request(&rp->ptrace, &c, t->args);
+
+	if (got != (int64_t)ev->values[1])
+		return diverge(rp, ev, "ptrace request %ld returns %" PRId64 ", recorded %" PRId64 "%s%s",
+			       (long)t->args[0], got, (int64_t)ev->values[1], why[0] ? ": " : "", why);
+	return 0;
+}
+
 static int
 on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -657,8 +736,14 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
-	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr))))
-		return execute_syscall(rp, ev, t);
+	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr)))) {
+		int r = execute_syscall(rp, ev, t);
+
+		/* a traced execve stops after it, as recorded */
+		if (r == 0 && is_exec(t->nr) && result == 0)
+			(void)rec_ptrace_exec_stops(&rp->ptrace, t->rec_tid);
+		return r;
+	}
 	for (uint32_t i = 0; i < ev->nblobs; i++) {
 		const struct trace_blob *b = &ev->blobs[i];
 
@@ -668,6 +753,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (rec_syscall_wait_mask((long)t->nr, t->args, result, mem_read, &t->tid, &t->wait_mask) > 0)
 		t->has_wait_mask = true;
+	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace(rp, ev, t) < 0)
+		return rp->error;
 	if (ev->nvalues >= 4 && ev->values[3] && t->nr != __NR_mmap) {
 		/* it wrote a file that processes map MAP_SHARED: they see it */
 		struct mapped_file *f = shared_file(rp, ev, (uint32_t)(ev->values[3] - 1), false);
@@ -697,7 +784,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
  * Deliver @sig with the recorded siginfo to @t, stopped at the point of
  * delivery. A caught signal stops it at its handler's first instruction, as
  * in the recording, so its next run of user code starts where it did there.
- * Stores what happened in *@ret_how unless it is NULL.
+ * Stores what happened in *@ret_how unless it is NULL. Returns 0, 1 if a
+ * recorded tracer holds it instead (its emulated stop), or -EPROTO.
  */
 static int
 deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
@@ -705,10 +793,21 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 {
 	const siginfo_t *info = NULL;
 	enum tracee_delivery how;
+	siginfo_t si;
 	int status = 0, r;
 
 	if (ev->nblobs >= 1 && ev->blobs[0].len == sizeof(siginfo_t))
 		info = ev->blobs[0].data;
+	if (rec_ptrace_intercepts(&rp->ptrace, t->rec_tid, sig)) {
+		/* a recorded tracer traces it: held in its stop, as recorded */
+		if (!info && ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
+			info = &si;
+		rec_ptrace_enter_stop(&rp->ptrace, t->rec_tid, REC_PTRACE_SIGNAL_STOP, info);
+		t->state = PT_HELD;
+		if (ret_how)
+			*ret_how = TRACEE_DELIVERY_NONE;
+		return 1;
+	}
 	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 	if (r < 0)
 		return diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
@@ -724,18 +823,65 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
  * interrupted), the delivery sees that mask, as the recorded one did, and the
  * frame saves the thread's own mask for rt_sigreturn(2) to restore.
  */
+/*
+ * After the delivery (@how) of a signal that interrupted a wait with a
+ * temporary mask: the thread's own mask @own_mask comes back as the kernel
+ * brings it back: in the handler's frame, for rt_sigreturn(2) to restore,
+ * or at once if nothing was delivered.
+ */
+static int
+restore_own_mask(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+		 enum tracee_delivery how, uint64_t own_mask)
+{
+	struct user_regs_struct regs;
+	int r = 0;
+
+	switch (how) {
+	case TRACEE_DELIVERY_HANDLER: /* rt_sigreturn restores the frame's mask */
+		r = tracee_get_regs(t->tid, &regs);
+		if (r >= 0)
+			r = tracee_write(t->space->memfd, regs.rsp + ARCH_SIGFRAME_MASK_OFFSET,
+					 &own_mask, sizeof(own_mask));
+		break;
+	case TRACEE_DELIVERY_NONE: /* the kernel would put it back now */
+		r = tracee_set_sigmask(t->tid, own_mask);
+		break;
+	case TRACEE_DELIVERY_RUNNING: /* the process ends or stops */
+		break;
+	}
+	if (r < 0)
+		return diverge(rp, ev, "cannot restore the signal mask of thread %d", t->tid);
+	return 0;
+}
+
+/*
+ * Raise @sig in @t, held after an event, and deliver it with the recorded
+ * siginfo. With @wait_mask (a sigsuspend, ppoll & co. the replay skipped was
+ * interrupted), the delivery sees that mask, as the recorded one did, and the
+ * frame saves the thread's own mask for rt_sigreturn(2) to restore. A thread
+ * its tracer held in such a delivery is still under the wait's mask.
+ */
 static int
 deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
 		 bool restore_regs, const uint64_t *wait_mask)
 {
 	enum tracee_delivery how;
 	enum tracee_stop kind;
-	struct user_regs_struct regs;
-	uint64_t own_mask;
+	uint64_t own_mask = 0, held_mask;
 	int got_sig, r;
 
-	if (wait_mask && (tracee_get_sigmask(t->tid, &own_mask) < 0 ||
-			  tracee_set_sigmask(t->tid, *wait_mask) < 0))
+	if (t->held_wait) {
+		own_mask = t->held_own_mask;
+		t->held_wait = false;
+		if (!wait_mask) {
+			if (tracee_get_sigmask(t->tid, &held_mask) < 0)
+				return diverge(rp, ev, "lost thread %d", t->tid);
+			wait_mask = &held_mask;
+		}
+	} else if (wait_mask && tracee_get_sigmask(t->tid, &own_mask) < 0) {
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	if (wait_mask && tracee_set_sigmask(t->tid, *wait_mask) < 0)
 		return diverge(rp, ev, "lost thread %d", t->tid);
 	syscall(SYS_tgkill, t->tgid, t->tid, sig);
 	rp->injecting = sig;
@@ -756,23 +902,14 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 	}
 	r = deliver(rp, ev, t, sig, &how);
 	if (r < 0 || !wait_mask)
-		return r;
-	switch (how) {
-	case TRACEE_DELIVERY_HANDLER: /* rt_sigreturn restores the frame's mask */
-		r = tracee_get_regs(t->tid, &regs);
-		if (r >= 0)
-			r = tracee_write(t->space->memfd, regs.rsp + ARCH_SIGFRAME_MASK_OFFSET,
-					 &own_mask, sizeof(own_mask));
-		break;
-	case TRACEE_DELIVERY_NONE: /* the kernel would put it back now */
-		r = tracee_set_sigmask(t->tid, own_mask);
-		break;
-	case TRACEE_DELIVERY_RUNNING: /* the process ends or stops */
-		break;
+		return r < 0 ? r : 0;
+	if (r == 1) {
+		/* held for its tracer: the kernel keeps the wait's mask */
+		t->held_wait = true;
+		t->held_own_mask = own_mask;
+		return 0;
 	}
-	if (r < 0)
-		return diverge(rp, ev, "cannot restore the signal mask of thread %d", t->tid);
-	return 0;
+	return restore_own_mask(rp, ev, t, how, own_mask);
 }
 
 /*
@@ -909,7 +1046,8 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 			return r;
 		rp->last_sig_rip = t->regs.rip;
 		rp->last_sig_tid = t->rec_tid;
-		return deliver(rp, ev, t, sig, NULL);
+		r = deliver(rp, ev, t, sig, NULL);
+		return r < 0 ? r : 0;
 	case TRACE_SIGNAL_AT_EVENT:
 		if (t->state == PT_AT_ENTRY)
 			return diverge(rp, ev, "signal recorded inside a syscall");
@@ -941,7 +1079,8 @@ on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t
 			return r;
 		rp->last_sig_rip = t->regs.rip;
 		rp->last_sig_tid = t->rec_tid;
-		return deliver(rp, ev, t, sig, NULL);
+		r = deliver(rp, ev, t, sig, NULL);
+		return r < 0 ? r : 0;
 	default:
 		return diverge(rp, ev, "unknown signal kind %" PRIu64, ev->values[1]);
 	}
@@ -1190,9 +1329,19 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 	     tracee_write(t->space->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
 	    ((flags & CLONE_CHILD_SETTID) && tracee_write(sp->memfd, t->args[3], &rec_tid, sizeof(rec_tid)) < 0))
 		return diverge(rp, ev, "cannot write the new thread's id");
-	child = add_thread(rp, (pid_t)rec_tid, tid, tgid, sp);
-	if (!child)
-		return -ENOMEM;
+	{
+		pid_t rec_tgid = t->rec_tgid, rec_parent = t->rec_parent;
+
+		if (!(flags & CLONE_THREAD)) {
+			rec_tgid = (pid_t)rec_tid;
+			rec_parent = (flags & CLONE_PARENT) ? t->rec_parent : t->rec_tgid;
+		}
+		child = add_thread(rp, (pid_t)rec_tid, tid, tgid, sp);
+		if (!child)
+			return -ENOMEM;
+		child->rec_tgid = rec_tgid;
+		child->rec_parent = rec_parent;
+	}
 	child->state = PT_HELD;
 	return 0;
 }
@@ -1319,6 +1468,7 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	const struct trace_header *hdr = trace_reader_header(rp->r);
 	struct tracee_spawn_options sp = { 0 };
 	struct rec_space *space;
+	struct pthread_r *leader;
 	const char *exe;
 	pid_t pid;
 	int r, exec_errno = 0, cpu;
@@ -1348,8 +1498,10 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	rp->leader = pid;
 	rp->rec_leader = (pid_t)ev->tid;
 	space = space_new(pid, NULL);
-	if (!space || !add_thread(rp, (pid_t)ev->tid, pid, pid, space))
+	leader = space ? add_thread(rp, (pid_t)ev->tid, pid, pid, space) : NULL;
+	if (!leader)
 		return diverge(rp, ev, "cannot control the replayed process");
+	leader->rec_tgid = (pid_t)ev->tid;
 	r = restore_image(rp, ev, pid, space);
 	if (r < 0)
 		return r;
@@ -1404,6 +1556,13 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 		return diverge(rp, ev, "event for unknown thread %u", ev->tid);
 	if (ev->type != TRACE_EV_SIGNAL) /* only the next event may be its delivery */
 		t->has_wait_mask = false;
+	if (t->held_wait && !(ev->type == TRACE_EV_SIGNAL && ev->values[1] == TRACE_SIGNAL_AT_EVENT)) {
+		/* its tracer let it go without a signal and no other came: the
+		 * kernel put its own mask back on the way to user mode */
+		t->held_wait = false;
+		if (tracee_set_sigmask(t->tid, t->held_own_mask) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+	}
 	switch (ev->type) {
 	case TRACE_EV_SYSCALL_ENTRY:
 		return on_entry(rp, ev, t);
@@ -1646,5 +1805,6 @@ out:
 	free(rp.threads);
 	free(rp.buf);
 	rec_ranges_free(&rp.ranges);
+	rec_ptrace_free(&rp.ptrace);
 	return r;
 }

@@ -81,6 +81,19 @@ arch_cpu_identity(char vendor[16], uint32_t features[8])
 	features[7] = d;
 }
 
+size_t
+arch_xstate_size(void)
+{
+	unsigned a, b, c, d;
+
+	if (__get_cpuid_max(0, NULL) < 0xd)
+		return 4096;
+	/* ebx: the size for the features enabled in XCR0 now; ecx: for every
+	 * feature the CPU supports. AMX's tile data alone is 8 KiB. */
+	__cpuid_count(0xd, 0, a, b, c, d);
+	return MAX(MAX(b, c), 4096u);
+}
+
 const char *
 arch_regs_differ(const struct user_regs_struct *a, const struct user_regs_struct *b)
 {

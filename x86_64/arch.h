@@ -99,6 +99,15 @@ uint64_t arch_rdtscp(uint32_t *ret_aux);
  */
 void arch_cpu_identity(char vendor[16], uint32_t features[8]);
 
+/**
+ * Bytes a buffer needs for the whole XSAVE area of a thread (PTRACE_GETREGSET
+ * NT_X86_XSTATE): the largest size cpuid leaf 0xd sub-leaf 0 reports (Intel
+ * SDM vol. 1, 13.2), at least 4 KiB. PTRACE_SETREGSET takes back only a whole
+ * area (xstateregs_set(), arch/x86/kernel/fpu/regset.c), so a truncated copy
+ * cannot be restored: with AMX (Sapphire Rapids) the area is 11,008 bytes.
+ */
+size_t arch_xstate_size(void);
+
 /** Compare general-purpose registers, ignoring eflags bits the kernel may set
  * differently (RF, TF): returns the name of the first that differs, or NULL. */
 const char *arch_regs_differ(const struct user_regs_struct *a, const struct user_regs_struct *b);

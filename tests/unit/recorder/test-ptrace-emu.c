@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the emulated ptrace (recorder/ptrace-emu.c) against the
+ * kernel's own: this process really traces a child, and each emulated
+ * request on that child must give what the real request gives (results,
+ * words, registers, siginfo, wait statuses), with the kernel's errors.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "recorder/recorder.h"
+
+static volatile long child_word = 0x5eed;
+
+struct fixture {
+	pid_t child;
+	int child_mem, self_mem;
+	int resumed_sig;
+};
+
+static int
+locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
+{
+	struct fixture *f = ctx;
+
+	if (tid != f->child)
+		return -ESRCH;
+	*ret_tid = *ret_tgid = tid;
+	*ret_memfd = f->child_mem;
+	return 0;
+}
+
+static pid_t
+parent_of(void *ctx, pid_t tid)
+{
+	return getpid();
+}
+
+static int
+resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
+{
+	struct fixture *f = ctx;
+
+	f->resumed_sig = sig;
+	return ptrace(PTRACE_CONT, pt->tid, 0, (void *)(long)sig) < 0 ? -errno : 0;
+}
+
+/* A child that asks to be traced and stops itself, really traced by us. */
+static void
+start(struct fixture *f, int *ret_status)
+{
+	char path[64];
+
+	f->child = fork();
+	cr_assert_geq(f->child, 0);
+	if (f->child == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		_exit(child_word == 0xfeed ? 5 : 6);
+	}
+	cr_assert_eq(waitpid(f->child, ret_status, 0), f->child);
+	snprintf(path, sizeof(path), "/proc/%d/mem", f->child);
+	f->child_mem = open(path, O_RDWR | O_CLOEXEC);
+	f->self_mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	cr_assert(f->child_mem >= 0 && f->self_mem >= 0);
+}
+
+static int64_t
+request(struct rec_ptrace_emu *e, struct fixture *f, long req, long pid, uint64_t addr,
+	uint64_t data)
+{
+	static char why[160];
+	struct rec_ptrace_ops ops = { f, locate, parent_of, resume };
+	struct rec_ptrace_call c = { .ops = &ops, .tracer = getpid(), .tracer_tgid = getpid(),
+				     .tracer_memfd = f->self_mem, .why = why, .why_len = sizeof(why) };
+	uint64_t args[6] = { (uint64_t)req, (uint64_t)pid, addr, data };
+
+	return rec_ptrace_request(e, &c, args);
+}
+
+Test(ptrace_emu, requests_match_the_kernel)
+{
+	struct rec_ptrace_emu e = { 0 };
+	struct fixture f = { 0 };
+	struct user_regs_struct real_regs, emu_regs;
+	siginfo_t real_si, emu_si;
+	long word = 0, real_word;
+	int status;
+
+	start(&f, &status);
+	/* a process not traced: the kernel's ESRCH */
+	cr_assert_eq(request(&e, &f, PTRACE_PEEKDATA, f.child, (uint64_t)&child_word,
+			     (uint64_t)&word), -ESRCH);
+	/* attach (the child is ours; no SIGSTOP sent for SEIZE) */
+	cr_assert_eq(request(&e, &f, PTRACE_SEIZE, f.child, 0, 0), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_SEIZE, f.child, 0, 0), -EPERM);
+	cr_assert_eq(request(&e, &f, PTRACE_PEEKDATA, f.child, (uint64_t)&child_word,
+			     (uint64_t)&word), -ESRCH, "not stopped yet");
+	/* its stop, as the interception sees it */
+	cr_assert(rec_ptrace_intercepts(&e, f.child, SIGSTOP));
+	cr_assert_not(rec_ptrace_intercepts(&e, f.child, SIGKILL));
+	cr_assert_eq(ptrace(PTRACE_GETSIGINFO, f.child, 0, &real_si), 0);
+	rec_ptrace_enter_stop(&e, f.child, REC_PTRACE_SIGNAL_STOP, &real_si);
+	cr_assert_eq(rec_ptrace_waitable(&e, getpid(), -1), rec_ptrace_find(&e, f.child));
+	cr_assert_null(rec_ptrace_waitable(&e, getpid(), f.child + 1));
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, f.child)), status,
+		     "wait status 0x%x, the kernel's 0x%x",
+		     rec_ptrace_wait_status(rec_ptrace_find(&e, f.child)), status);
+	/* reads */
+	errno = 0;
+	real_word = ptrace(PTRACE_PEEKDATA, f.child, &child_word, 0);
+	cr_assert_eq(request(&e, &f, PTRACE_PEEKDATA, f.child, (uint64_t)&child_word,
+			     (uint64_t)&word), 0);
+	cr_assert_eq(word, real_word);
+	cr_assert_eq(request(&e, &f, PTRACE_PEEKDATA, f.child, 8, (uint64_t)&word), -EIO);
+	cr_assert_eq(ptrace(PTRACE_GETREGS, f.child, 0, &real_regs), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGS, f.child, 0, (uint64_t)&emu_regs), 0);
+	cr_assert_arr_eq(&emu_regs, &real_regs, sizeof(real_regs));
+	real_word = ptrace(PTRACE_PEEKUSER, f.child, offsetof(struct user_regs_struct, rip), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_PEEKUSER, f.child, offsetof(struct user_regs_struct, rip),
+			     (uint64_t)&word), 0);
+	cr_assert_eq(word, real_word);
+	cr_assert_eq(request(&e, &f, PTRACE_PEEKUSER, f.child, 3, (uint64_t)&word), -EIO);
+	cr_assert_eq(request(&e, &f, PTRACE_GETSIGINFO, f.child, 0, (uint64_t)&emu_si), 0);
+	cr_assert_arr_eq(&emu_si, &real_si, sizeof(real_si));
+	/* writes: the kernel sees them */
+	cr_assert_eq(request(&e, &f, PTRACE_POKEDATA, f.child, (uint64_t)&child_word, 0xfeed), 0);
+	cr_assert_eq(ptrace(PTRACE_PEEKDATA, f.child, &child_word, 0), 0xfeed);
+	/* unsupported options are named */
+	cr_assert_eq(request(&e, &f, PTRACE_SETOPTIONS, f.child, 0, PTRACE_O_TRACECLONE), -ENOTSUP);
+	cr_assert_eq(request(&e, &f, PTRACE_SETOPTIONS, f.child, 0, PTRACE_O_EXITKILL), 0);
+	/* CONT with the stop's signal suppressed; the child sees its new word */
+	cr_assert_eq(request(&e, &f, PTRACE_CONT, f.child, 0, 0), 0);
+	cr_assert_eq(f.resumed_sig, 0);
+	cr_assert_eq(rec_ptrace_find(&e, f.child)->stop, REC_PTRACE_RUNNING);
+	cr_assert_null(rec_ptrace_waitable(&e, getpid(), -1));
+	cr_assert_eq(request(&e, &f, PTRACE_CONT, f.child, 0, 0), -ESRCH, "running");
+	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 5, "status 0x%x", status);
+	rec_ptrace_forget(&e, f.child);
+	cr_assert_null(rec_ptrace_find(&e, f.child));
+	rec_ptrace_free(&e);
+}
+
+Test(ptrace_emu, traceme_and_exec_stops)
+{
+	struct rec_ptrace_emu e = { 0 };
+	struct fixture f = { 0 };
+	struct rec_ptracee pt;
+	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume };
+	char why[64];
+	struct rec_ptrace_call c = { .ops = &ops, .tracer = 100, .tracer_tgid = 100,
+				     .why = why, .why_len = sizeof(why) };
+	uint64_t traceme[6] = { PTRACE_TRACEME };
+	int status;
+	pid_t pid;
+
+	/* a parent uprr does not record: the kernel's answer in a tracee */
+	cr_assert_eq(rec_ptrace_request(&e, &c, traceme), -EPERM);
+	c.parent_tgid = 50;
+	cr_assert_eq(rec_ptrace_request(&e, &c, traceme), 0);
+	cr_assert_eq(rec_ptrace_request(&e, &c, traceme), -EPERM, "traced already");
+	cr_assert_eq(rec_ptrace_find(&e, 100)->tracer_tgid, 50);
+	/* the legacy SIGTRAP after an exec, then PTRACE_EVENT_EXEC as the
+	 * kernel reports it to a tracer with PTRACE_O_TRACEEXEC */
+	cr_assert(rec_ptrace_exec_stops(&e, 100));
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, 100)), 0x57f);
+	rec_ptrace_find(&e, 100)->options = PTRACE_O_TRACEEXEC;
+	pid = fork();
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, 0, 0);
+		raise(SIGSTOP);
+		execl("/bin/true", "true", (char *)NULL);
+		_exit(1);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, pid, 0, PTRACE_O_TRACEEXEC), 0);
+	cr_assert_eq(ptrace(PTRACE_CONT, pid, 0, 0), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, 100)), status,
+		     "the kernel's 0x%x", status);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	/* a seized tracee without TRACEEXEC does not stop */
+	rec_ptrace_find(&e, 100)->seized = true;
+	rec_ptrace_find(&e, 100)->options = 0;
+	cr_assert_not(rec_ptrace_exec_stops(&e, 100));
+	/* the tracer's end detaches it */
+	cr_assert(rec_ptrace_tracer_gone(&e, 50, &pt));
+	cr_assert_eq(pt.tid, 100);
+	cr_assert_not(rec_ptrace_tracer_gone(&e, 50, &pt));
+	rec_ptrace_free(&e);
+}
