@@ -594,7 +594,7 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 	 * (a sandbox that denies mmap or openat): suspend the filters while
 	 * it runs, where uprr may (CAP_SYS_ADMIN; PTRACE_O_SUSPEND_SECCOMP,
 	 * ptrace(2), Linux 4.3); elsewhere a trapped one fails below. */
-	suspended = 0 && ptrace(PTRACE_SETOPTIONS, tid, 0,
+	suspended = ptrace(PTRACE_SETOPTIONS, tid, 0,
 			   TRACEE_PTRACE_OPTIONS | PTRACE_O_SUSPEND_SECCOMP) == 0;
 	for (;;) {
 		int status, sig = 0;
