@@ -2535,6 +2535,18 @@ def c_seccomp_filter(h):
     same_as_native(h, argv, rec)
 
 
+@case('seccomp-spin')
+def c_seccomp_spin(h):
+    """A sandbox that forbids mmap, mprotect, clone, userfaultfd, openat and
+    close_range, and a thread that spins until another finishes its work:
+    uprr's own syscalls in the program (the counting code's mapping, restore
+    points) get past the program's filter, in the recording and the replay."""
+    trace, rec = h.record_replay([h.prog('seccomp_filter'), 'spin'], replays=2)
+    if b'spin: mmap now fails: 1' not in rec.stdout or b'spin: ok' not in rec.stdout:
+        raise Fail('the recorded run did not spin to the end under its filter:\n' +
+                   tail(rec.stdout))
+
+
 @case('seccomp-refused')
 def c_seccomp_refused(h):
     """Strict mode (which cannot follow uprr's own filter) and a listener fd
