@@ -54,9 +54,10 @@ int rec_sandbox_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
 bool rec_sandbox_initial_norandom(void);
 
 /**
- * At the entry of syscall @nr (@args) of thread @tid with registers @regs:
- * refuse a setns(2) into a PID namespace named by the fd only (nstype 0),
- * with @why; keep ADDR_NO_RANDOMIZE in a persona the program sets (the
+ * At the entry of syscall @nr (@args) of thread @tid, in its seccomp stop,
+ * with registers @regs: refuse, with @why, a stop that a filter of the
+ * program asked for (SECCOMP_RET_TRACE) and a setns(2) into a PID
+ * namespace named by the fd only (nstype 0); keep ADDR_NO_RANDOMIZE in a persona the program sets (the
  * tracee's rdi is rewritten; rec_sandbox_exit puts it back). Returns 0,
  * -ENOSYS, or -errno (-ESRCH: the thread vanished).
  */

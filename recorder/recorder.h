@@ -344,3 +344,8 @@ int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
  * Returns a pointer to a static program.
  */
 const struct sock_fprog *rec_seccomp_filter(void);
+
+/** The data of uprr's RET_TRACE (SECCOMP_RET_DATA, the PTRACE_EVENT_SECCOMP
+ * message): a stop with other data comes from a filter of the program, which
+ * wins a tie of equal actions as the newer one (seccomp_run_filters()). */
+#define REC_SECCOMP_TRACE_DATA 0x7570u

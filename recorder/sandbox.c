@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -146,7 +147,18 @@ rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_
 		  char *why, size_t len)
 {
 	struct user_regs_struct r;
+	unsigned long msg;
 
+	/* The program's filter asked for a tracer (SECCOMP_RET_TRACE): with
+	 * none, natively, the syscall fails with ENOSYS (seccomp(2)); uprr,
+	 * the tracer here, cannot tell that apart from what the program's
+	 * own tracer, if it had one, would do. A vanished thread: its exit
+	 * follows. */
+	if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 && msg != REC_SECCOMP_TRACE_DATA) {
+		snprintf(why, len, "seccomp filter action SECCOMP_RET_TRACE (data 0x%lx) for "
+			 "syscall %s", msg, rec_syscall_name(nr) ?: "?");
+		return -ENOSYS;
+	}
 	switch (nr) {
 	case __NR_setns:
 		/* nstype 0 joins whatever namespace the fd is (setns(2)) */

@@ -2549,10 +2549,12 @@ def c_seccomp_spin(h):
 
 @case('seccomp-refused')
 def c_seccomp_refused(h):
-    """Strict mode (which cannot follow uprr's own filter) and a listener fd
-    stop the recording with one line naming them."""
+    """Strict mode (which cannot follow uprr's own filter), a listener fd and
+    a filter that asks for a tracer stop the recording with one line naming
+    them."""
     for what, name in (('strict', 'SECCOMP_MODE_STRICT'),
-                       ('listener', 'SECCOMP_FILTER_FLAG_NEW_LISTENER')):
+                       ('listener', 'SECCOMP_FILTER_FLAG_NEW_LISTENER'),
+                       ('trace', 'SECCOMP_RET_TRACE (data 0x7) for syscall getppid')):
         r = run([h.uprr, 'record', '-o', h.new_trace_path('seccomp-' + what), '--',
                  h.prog('seccomp_filter'), what], timeout=60, what='uprr record')
         check_uprr_error(r, f'record of seccomp {what}', name)

@@ -8,8 +8,9 @@
  * parent prints how it died. Also what PR_GET_SECCOMP, PR_GET_NO_NEW_PRIVS,
  * SECCOMP_GET_ACTION_AVAIL and SECCOMP_GET_NOTIF_SIZES say. Every line but
  * the "nonce" one is the same natively, recorded and replayed.
- * `seccomp_filter strict` enters strict mode and `seccomp_filter listener`
- * asks for a user-notification listener: uprr refuses both by name.
+ * `seccomp_filter strict` enters strict mode, `seccomp_filter listener`
+ * asks for a user-notification listener and `seccomp_filter trace` has its
+ * filter ask for a tracer (SECCOMP_RET_TRACE): uprr refuses them by name.
  */
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -180,6 +181,22 @@ refused(const char *what)
 			say("seccomp_filter: in strict mode\n");
 			syscall(SYS_exit, 0);
 		}
+	} else if (strcmp(what, "trace") == 0) {
+		/* natively, with no tracer: ENOSYS (seccomp(2)) */
+		struct sock_filter f[] = {
+			BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+			BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | 7),
+			BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		};
+		struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+			die("seccomp: %s", strerror(errno));
+		r = syscall(SYS_getppid);
+		if (r < 0)
+			r = -errno;
 	} else {
 		struct sock_filter f[16];
 		struct sock_fprog prog;
