@@ -1731,6 +1731,9 @@ on_thread_gone(struct recorder *rec, pid_t tid, int status)
 		drop_group_but(rec, tid, tid);
 	} else if (t) {
 		event_init(&ev, TRACE_EV_THREAD_EXIT, tid);
+		ev.nvalues = 2;
+		ev.values[0] = (uint64_t)status;
+		ev.values[1] = t->state == RT_RUNNING; /* replay lets it run to its end */
 		write_event(rec, &ev);
 	}
 	remove_thread(rec, tid);

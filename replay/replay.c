@@ -1111,11 +1111,25 @@ on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 	return 0;
 }
 
+static int wait_gone(pid_t tid, int *ret_status);
+
 static int
 on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	int status, sig;
 
+	if (t->state == PT_HELD && ev->nvalues >= 2 && ev->values[1] &&
+	    WIFSIGNALED((int)ev->values[0]) && WTERMSIG((int)ev->values[0]) == SIGSYS) {
+		/* a seccomp filter of the program killed it at a syscall in its
+		 * run of user code (SECCOMP_RET_KILL_THREAD, no signal stop): the
+		 * same filter does it again; its end (CLONE_CHILD_CLEARTID) must
+		 * come before the events that follow */
+		tracee_resume(t->tid, PTRACE_CONT, 0);
+		if (wait_gone(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		remove_thread(rp, t);
+		return 0;
+	}
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
 	tracee_resume(t->tid, PTRACE_CONT, 0);

@@ -2547,6 +2547,24 @@ def c_seccomp_spin(h):
                    tail(rec.stdout))
 
 
+@case('seccomp-kill')
+def c_seccomp_kill(h):
+    """A thread's own filter kills it at a syscall: SECCOMP_RET_KILL_THREAD
+    ends the thread only (main joins it and goes on), SECCOMP_RET_KILL_PROCESS
+    the whole process with SIGSYS while main waits; as natively."""
+    for mode, status in (('killthread', 0), ('killprocess', 128 + signal.SIGSYS)):
+        argv = [h.prog('seccomp_filter'), mode]
+        _, rec = h.record_replay(argv, name=mode, expect_status=status, replays=2)
+        if mode == 'killthread' and b'main goes on, getppid works here: 1' not in rec.stdout:
+            raise Fail('the recorded run did not go on after its thread was killed:\n' +
+                       tail(rec.stdout))
+        native = run(argv, timeout=60, what=f'seccomp_filter {mode} (native)', cwd=h.tmp)
+        if native.status not in (status, -signal.SIGSYS):
+            raise Fail(f'natively seccomp_filter {mode} ended with '
+                       f'{describe_status(native.status)}')
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
 @case('seccomp-refused')
 def c_seccomp_refused(h):
     """Strict mode (which cannot follow uprr's own filter), a listener fd and

@@ -167,6 +167,42 @@ spin(void)
 	return ret != NULL;
 }
 
+/* killthread mode: a thread's own filter (no TSYNC) kills it on getppid
+ * (SECCOMP_RET_KILL_THREAD); the process goes on, main joins it.
+ * killprocess mode: the same with SECCOMP_RET_KILL_PROCESS, while main
+ * waits in pthread_join: the process dies of SIGSYS. */
+static void *
+doomed(void *arg)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, (uint32_t)(uintptr_t)arg),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(f) / sizeof(f[0]), .filter = f };
+
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return (void *)1;
+	say("seccomp_filter: the thread calls getppid\n");
+	syscall(SYS_getppid);
+	say("seccomp_filter: the thread survived\n");
+	return NULL;
+}
+
+static int
+kill_thread(uint32_t action)
+{
+	pthread_t th;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    pthread_create(&th, NULL, doomed, (void *)(uintptr_t)action) != 0)
+		die("setup: %s", strerror(errno));
+	pthread_join(th, NULL);
+	say("seccomp_filter: main goes on, getppid works here: %d\n", syscall(SYS_getppid) > 0);
+	return 0;
+}
+
 /* What uprr refuses: strict mode (its own filter excludes it) and a
  * listener fd (a supervisor would answer the program's syscalls). */
 static int
@@ -227,6 +263,10 @@ main(int argc, char **argv)
 
 	if (argc == 2 && strcmp(argv[1], "spin") == 0)
 		return spin();
+	if (argc == 2 && strcmp(argv[1], "killthread") == 0)
+		return kill_thread(SECCOMP_RET_KILL_THREAD);
+	if (argc == 2 && strcmp(argv[1], "killprocess") == 0)
+		return kill_thread(SECCOMP_RET_KILL_PROCESS);
 	if (argc == 2)
 		return refused(argv[1]);
 	say("nonce: %llu\n", (unsigned long long)random_seed());
