@@ -60,8 +60,8 @@ enum trace_event_type {
 	 * thread that created it, values[1] = clone flags (fork: SIGCHLD; vfork:
 	 * CLONE_VM | CLONE_VFORK | SIGCHLD); no CLONE_THREAD: a new process */
 	TRACE_EV_THREAD_START = 6,
-	/** a thread finished exiting (not the last one); since h-sandbox
-	 * (optional, older traces have none): values[0] = its wait status,
+	/** a thread finished exiting (not the last one); optionally (older
+	 * traces have none): values[0] = its wait status,
 	 * values[1] = 1 if it was running user code when it died (a seccomp
 	 * filter's SECCOMP_RET_KILL_THREAD of its syscall), else 0 */
 	TRACE_EV_THREAD_EXIT = 7,
