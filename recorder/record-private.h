@@ -36,8 +36,8 @@ struct rec_ranges;
 /**
  * The model's check of the sandboxing calls: refuses seccomp strict mode
  * (seccomp(2) SECCOMP_SET_MODE_STRICT, prctl PR_SET_SECCOMP), a filter with
- * SECCOMP_FILTER_FLAG_NEW_LISTENER, and CLONE_NEWPID in clone, unshare and
- * setns, naming it in @why. Returns 0 or -ENOSYS.
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER, naming it in @why. Returns 0 or
+ * -ENOSYS.
  */
 int rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
 
@@ -56,9 +56,9 @@ bool rec_sandbox_initial_norandom(void);
 /**
  * At the entry of syscall @nr (@args) of thread @tid, in its seccomp stop,
  * with registers @regs: refuse, with @why, a stop that a filter of the
- * program asked for (SECCOMP_RET_TRACE) and a setns(2) into a PID
- * namespace named by the fd only (nstype 0); keep ADDR_NO_RANDOMIZE in a persona the program sets (the
- * tracee's rdi is rewritten; rec_sandbox_exit puts it back). Returns 0,
+ * program asked for (SECCOMP_RET_TRACE); keep ADDR_NO_RANDOMIZE in a
+ * persona the program sets (the tracee's rdi is rewritten; rec_sandbox_exit
+ * puts it back). Returns 0,
  * -ENOSYS, or -errno (-ESRCH: the thread vanished).
  */
 int rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6],
@@ -73,3 +73,22 @@ int rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6],
  */
 int rec_sandbox_exit(pid_t tid, long nr, const uint64_t args[6], struct user_regs_struct *regs,
 		     bool *persona_norandom) _wur_;
+
+/**
+ * The ids of thread @tid, which thread @ptid just created, as the
+ * namespaces see them (proc(5) NSpid, Linux 4.1): *ret_parent_view, its id
+ * in @ptid's PID namespace (clone's result, CLONE_PARENT_SETTID), and
+ * *ret_own, its id in its own (gettid, CLONE_CHILD_SETTID). Returns 1 if
+ * either differs from @tid (a PID namespace below uprr's), 0 if not or if
+ * the kernel does not say.
+ */
+int rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64_t *ret_own);
+
+/**
+ * Whether syscall @nr (@args) that returned @result moved the PID namespace
+ * of the caller's next children away from uprr's (unshare(CLONE_NEWPID),
+ * setns(2) of a PID namespace, or of any namespace with nstype 0: uprr
+ * cannot tell which). Restore points fork a mirror through the process:
+ * it would take an id there.
+ */
+bool rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result);

@@ -176,23 +176,31 @@ space_new(struct recorder *rec, pid_t pid, const struct rspace *from)
 	return sp;
 }
 
+/* Free @sp's restore points (its mirror dies), keeping their figures. */
+static void
+space_drop_checkpoint(struct recorder *rec, struct rspace *sp)
+{
+	struct checkpoint_stats cs;
+
+	if (!sp->ckpt)
+		return;
+	checkpoint_get_stats(sp->ckpt, &cs);
+	rec->ckpt_stats.syncs += cs.syncs;
+	rec->ckpt_stats.pages_synced += cs.pages_synced;
+	rec->ckpt_stats.forks += cs.forks;
+	rec->ckpt_stats.rollbacks += cs.rollbacks;
+	rec->ckpt_stats.pages_restored += cs.pages_restored;
+	checkpoint_free(sp->ckpt);
+	sp->ckpt = NULL;
+}
+
 /* A process stops using @sp (it exited or exec'd). */
 static void
 space_leave(struct recorder *rec, struct rspace *sp)
 {
 	if (!sp || --sp->mem.users > 0)
 		return;
-	if (sp->ckpt) {
-		struct checkpoint_stats cs;
-
-		checkpoint_get_stats(sp->ckpt, &cs);
-		rec->ckpt_stats.syncs += cs.syncs;
-		rec->ckpt_stats.pages_synced += cs.pages_synced;
-		rec->ckpt_stats.forks += cs.forks;
-		rec->ckpt_stats.rollbacks += cs.rollbacks;
-		rec->ckpt_stats.pages_restored += cs.pages_restored;
-		checkpoint_free(sp->ckpt);
-	}
+	space_drop_checkpoint(rec, sp);
 	rec->nsites += ticks_soft_nsites(sp->mem.soft);
 	rec_space_close(&sp->mem);
 	free(sp);
@@ -637,6 +645,9 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 	ev.nvalues = 2;
 	ev.values[0] = (uint64_t)ptid;
 	ev.values[1] = flags;
+	/* in a PID namespace of its own, the ids it and its creator see */
+	if (rec_sandbox_ns_tids(ptid, tid, &ev.values[2], &ev.values[3]) > 0)
+		ev.nvalues = 4;
 	write_event(rec, &ev);
 }
 
@@ -900,6 +911,12 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	write_event(rec, &ev);
+	if (rec_sandbox_moves_children(t->model_nr, t->model_args, result)) {
+		/* a mirror forked through it would take an id in the program's
+		 * PID namespace, and keep that namespace from ending */
+		space_drop_checkpoint(rec, t->space);
+		t->space->unrestorable = true;
+	}
 	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
 	if (flags & REC_SC_MAPS)
 		t->space->need_remap = true;

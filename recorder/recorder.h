@@ -160,13 +160,14 @@ int rec_syscall_written_fd(long nr, const uint64_t args[6]);
 uint64_t rec_sandbox_kernel_persona(uint64_t persona);
 
 /** The namespace flags of clone(2) that replay leaves out when it executes
- * a clone: the namespaces act only through results the trace holds, and a
- * replayed process in a new user namespace could not open the trace's files
+ * a clone: the namespaces act only through results the trace holds (a new
+ * PID namespace's ids too: the thread-start event has them), and a replayed
+ * process in a new user namespace could not open the trace's files
  * (CLONE_NEWTIME is clone3's and unshare's only: in clone(2) 0x80 is part of
- * the exit signal; CLONE_NEWPID is refused). */
+ * the exit signal). */
 #define REC_CLONE_NEW_MASK                                                                \
 	((uint64_t)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |          \
-		    CLONE_NEWUSER | CLONE_NEWNET))
+		    CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID))
 
 /** Append a range. Returns 0 or -ENOMEM. */
 int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;

@@ -20,6 +20,7 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -70,18 +71,6 @@ rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len)
 			return -ENOSYS;
 		}
 		return 0;
-	case __NR_clone:
-	case __NR_unshare:
-	case __NR_setns:
-		/* A new PID namespace gives the next child ids of its own
-		 * (getpid() 1, CLONE_CHILD_SETTID writes 1) that the trace's
-		 * thread ids, seen from uprr's namespace, do not say. */
-		if (args[nr == __NR_setns ? 1 : 0] & CLONE_NEWPID) {
-			snprintf(why, len, "%s with CLONE_NEWPID",
-				 nr == __NR_clone ? "clone" : nr == __NR_unshare ? "unshare" : "setns");
-			return -ENOSYS;
-		}
-		return 0;
 	default:
 		return 0;
 	}
@@ -108,6 +97,18 @@ rec_sandbox_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
 	return 0;
 }
 
+bool
+rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result)
+{
+	if (result != 0)
+		return false;
+	if (nr == __NR_unshare)
+		return args[0] & CLONE_NEWPID;
+	if (nr == __NR_setns)
+		return args[1] == 0 || (args[1] & CLONE_NEWPID);
+	return false;
+}
+
 uint64_t
 rec_sandbox_kernel_persona(uint64_t persona)
 {
@@ -127,19 +128,53 @@ rec_sandbox_initial_norandom(void)
 	return persona >= 0 && (persona & ADDR_NO_RANDOMIZE);
 }
 
-/* Whether @tid's fd @fd is a PID namespace ("pid:[4026531836]", setns(2)). */
-static bool
-fd_is_pid_ns(pid_t tid, int fd)
+/* The ids of thread @tid in the PID namespaces from uprr's down to its own
+ * (proc(5) NSpid), up to @max; returns how many, 0 if the kernel does not
+ * say. */
+static int
+ns_ids(pid_t tid, long *ids, int max)
 {
-	char path[64], link[64];
-	ssize_t n;
+	char path[64], line[512];
+	int n = 0;
+	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-	n = readlink(path, link, sizeof(link) - 1);
-	if (n <= 0)
-		return false;
-	link[n] = '\0';
-	return strncmp(link, "pid:[", 5) == 0 || strncmp(link, "pid_for_children:[", 18) == 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		char *p = line + 6, *end;
+
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		while (n < max) {
+			long v = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			ids[n++] = v;
+			p = end;
+		}
+		break;
+	}
+	fclose(f);
+	return n;
+}
+
+int
+rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64_t *ret_own)
+{
+	long parent[32], child[32];
+	int np = ns_ids(ptid, parent, 32), nc = ns_ids(tid, child, 32);
+
+	/* the creator's namespace is the child's or one above it */
+	if (np <= 0 || nc < np || child[0] != tid)
+		return 0;
+	if (child[np - 1] == tid && child[nc - 1] == tid)
+		return 0;
+	*ret_parent_view = (uint64_t)child[np - 1];
+	*ret_own = (uint64_t)child[nc - 1];
+	return 1;
 }
 
 int
@@ -160,13 +195,6 @@ rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_
 		return -ENOSYS;
 	}
 	switch (nr) {
-	case __NR_setns:
-		/* nstype 0 joins whatever namespace the fd is (setns(2)) */
-		if (args[1] == 0 && fd_is_pid_ns(tid, (int)args[0])) {
-			snprintf(why, len, "setns into a PID namespace");
-			return -ENOSYS;
-		}
-		return 0;
 	case __NR_personality:
 		if (rec_sandbox_kernel_persona(args[0]) == args[0])
 			return 0;

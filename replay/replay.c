@@ -1280,7 +1280,7 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 {
 	uint64_t flags = ev->nvalues >= 2 ? ev->values[1] : CLONE_VM | CLONE_THREAD;
 	struct pthread_r *t = find_rec(rp, (pid_t)ev->values[0]), *child;
-	uint32_t rec_tid = ev->tid;
+	uint32_t rec_tid = ev->tid, parent_view = rec_tid, own = rec_tid;
 	struct user_regs_struct regs;
 	unsigned long msg = 0;
 	struct rec_space *sp;
@@ -1339,9 +1339,14 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 		if (inherit_tracee_files(rp, t->tgid, tid) < 0)
 			return diverge(rp, ev, "out of memory");
 	}
+	/* in a PID namespace below uprr's, the ids the namespaces gave it */
+	if (ev->nvalues >= 4) {
+		parent_view = (uint32_t)ev->values[2];
+		own = (uint32_t)ev->values[3];
+	}
 	if (((flags & CLONE_PARENT_SETTID) &&
-	     tracee_write(t->space->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
-	    ((flags & CLONE_CHILD_SETTID) && tracee_write(sp->memfd, t->args[3], &rec_tid, sizeof(rec_tid)) < 0))
+	     tracee_write(t->space->memfd, t->args[2], &parent_view, sizeof(parent_view)) < 0) ||
+	    ((flags & CLONE_CHILD_SETTID) && tracee_write(sp->memfd, t->args[3], &own, sizeof(own)) < 0))
 		return diverge(rp, ev, "cannot write the new thread's id");
 	{
 		pid_t rec_tgid = t->rec_tgid, rec_parent = t->rec_parent;

@@ -2605,7 +2605,9 @@ def c_seccomp_ctags_sandbox(h):
 @prog_case('namespaces')
 def c_namespaces(h):
     """unshare and setns of UTS, network and user namespaces, sethostname,
-    uname, if_nameindex, a clone with CLONE_NEWUTS | CLONE_NEWNET."""
+    uname, if_nameindex, a clone with CLONE_NEWUTS | CLONE_NEWNET; a PID
+    namespace's init (unshare, then clone with CLONE_NEWPID) with a thread,
+    signals it raises and a child it reaps."""
     need_root('unsharing namespaces')
     argv = [h.prog('namespaces')]
     _, rec = h.record_replay(argv)
@@ -2617,25 +2619,33 @@ def c_namespaces(h):
         if want not in rec.stdout:
             raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
     same_as_native(h, argv, rec)
-    r = run([h.uprr, 'record', '-o', h.new_trace_path('newpid'), '--', h.prog('namespaces'),
-             'newpid'], timeout=60, what='uprr record')
-    check_uprr_error(r, 'record of unshare(CLONE_NEWPID)', 'CLONE_NEWPID')
+    argv = [h.prog('namespaces'), 'newpid']
+    _, rec = h.record_replay(argv, name='newpid', replays=2)
+    for want in (b'ns init: getpid 1 getppid 0', b'ns init: SIGUSR1 handled 1',
+                 b'ns thread: gettid 2', b'ns thread: SIGUSR2 handled 1',
+                 b'ns grandchild: getpid 3 getppid 1',
+                 b'ns init: fork returned 3, waitpid returned 3, status 7',
+                 b'ns init (pid > 1 here: 1) exited with 5', b'cloned ns init exited with 5'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    same_as_native(h, argv, rec)
 
 
 @case('namespaces-unshare')
 def c_namespaces_unshare(h):
     """util-linux unshare(1): `unshare -Ur id` (a user namespace mapping
     root, written to /proc/self/uid_map) and `unshare -n ip link` (a network
-    namespace with only lo), each as natively; a PID namespace is refused."""
+    namespace with only lo), `unshare -pf sh` (pid 1, its child pid 2), each
+    as natively."""
     need_root('unshare -n')
     unshare, ip = need('unshare'), need('ip')
     for argv in ([unshare, '-Ur', 'id'], [unshare, '-n', ip, '-o', 'link'],
-                 [unshare, '-Uu', '--map-root-user', 'sh', '-c', 'hostname uprr-ns && uname -n']):
+                 [unshare, '-Uu', '--map-root-user', 'sh', '-c', 'hostname uprr-ns && uname -n'],
+                 [unshare, '-pf', 'sh', '-c', 'echo $$; sh -c \'echo $$ $PPID\'']):
         _, rec = h.record_replay(argv)
         same_as_native(h, argv, rec)
-    r = run([h.uprr, 'record', '-o', h.new_trace_path('unshare-p'), '--', unshare, '-p', '-f',
-             'true'], timeout=60, what='uprr record')
-    check_uprr_error(r, 'record of unshare -p', 'CLONE_NEWPID')
+    if b'1\n2 1\n' not in rec.stdout:
+        raise Fail('unshare -pf: the shell did not see itself as pid 1:\n' + tail(rec.stdout))
 
 
 @prog_case('landlock')

@@ -7,10 +7,13 @@
  * unshare(CLONE_NEWUSER | CLONE_NEWUTS) and unshare(CLONE_NEWNET) with
  * if_nameindex(3). Every line but the "nonce" one is the same natively,
  * recorded and replayed (run as root: CAP_SYS_ADMIN).
- * `namespaces newpid` unshares a PID namespace, which uprr refuses by name.
+ * `namespaces newpid`: a child in a new PID namespace (unshare, then clone
+ * with CLONE_NEWPID) sees itself as pid 1, raises signals with the ids glibc
+ * keeps (CLONE_CHILD_SETTID, CLONE_PARENT_SETTID), forks pid 3 and reaps it.
  */
 #include <fcntl.h>
 #include <net/if.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -59,6 +62,90 @@ child_main(void *arg)
 	return 0;
 }
 
+/* ---- newpid mode: PID namespaces ---- */
+
+static volatile sig_atomic_t nusr1, nusr2;
+
+static void
+on_usr(int sig)
+{
+	if (sig == SIGUSR1)
+		nusr1++;
+	else
+		nusr2++;
+}
+
+static void *
+ns_thread(void *arg)
+{
+	(void)arg;
+	say("ns thread: gettid %ld\n", syscall(SYS_gettid));
+	/* tgkill(getpid(), its tid as glibc keeps it: CLONE_PARENT_SETTID) */
+	pthread_kill(pthread_self(), SIGUSR2);
+	say("ns thread: SIGUSR2 handled %d\n", (int)nusr2);
+	return NULL;
+}
+
+static int
+ns_init(void *arg)
+{
+	pthread_t th;
+	int status;
+	pid_t pid;
+
+	(void)arg;
+	say("ns init: getpid %d getppid %d\n", getpid(), getppid());
+	signal(SIGUSR1, on_usr);
+	signal(SIGUSR2, on_usr);
+	/* raise(3): tgkill with the tid glibc keeps (CLONE_CHILD_SETTID) */
+	raise(SIGUSR1);
+	say("ns init: SIGUSR1 handled %d\n", (int)nusr1);
+	if (pthread_create(&th, NULL, ns_thread, NULL) != 0 || pthread_join(th, NULL) != 0)
+		_exit(2);
+	pid = fork();
+	if (pid == 0) {
+		say("ns grandchild: getpid %d getppid %d\n", getpid(), getppid());
+		_exit(7);
+	}
+	say("ns init: fork returned %d, waitpid returned %d", pid, waitpid(pid, &status, 0));
+	say(", status %d\n", WEXITSTATUS(status));
+	return 5;
+}
+
+static int
+newpid(void)
+{
+	static char init_stack[256 * 1024] __attribute__((aligned(16)));
+	int status;
+	long r;
+	pid_t pid;
+
+	say("nonce: %llu\n", (unsigned long long)random_seed());
+	/* clone(2) with CLONE_NEWPID (before the unshare: a second namespace
+	 * for children would be EINVAL) */
+	pid = clone(ns_init, init_stack + sizeof(init_stack), CLONE_NEWPID | SIGCHLD, NULL);
+	if (pid < 0)
+		die("clone: %s", strerror(errno));
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid: %s", strerror(errno));
+	say("cloned ns init exited with %d\n", WEXITSTATUS(status));
+	r = unshare(CLONE_NEWPID);
+	say("unshare(CLONE_NEWPID): %ld %s\n", r, r < 0 ? strerror(errno) : "");
+	if (r < 0)
+		die("unshare: %s", strerror(errno));
+	say("getpid is still ours: %d\n", getpid() > 1);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0)
+		_exit(ns_init(NULL));
+	if (waitpid(pid, &status, 0) != pid)
+		die("waitpid: %s", strerror(errno));
+	say("ns init (pid > 1 here: %d) exited with %d\n", pid > 1, WEXITSTATUS(status));
+	say("namespaces: done\n");
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -67,12 +154,8 @@ main(int argc, char **argv)
 	long r;
 	pid_t pid;
 
-	if (argc == 2 && strcmp(argv[1], "newpid") == 0) {
-		say("namespaces: about to unshare CLONE_NEWPID\n");
-		r = unshare(CLONE_NEWPID);
-		say("namespaces: it returned %ld\n", r);
-		return 0;
-	}
+	if (argc == 2 && strcmp(argv[1], "newpid") == 0)
+		return newpid();
 	say("nonce: %llu\n", (unsigned long long)random_seed());
 	if (uname(&first) < 0)
 		die("uname: %s", strerror(errno));
