@@ -53,16 +53,22 @@ int rec_sandbox_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
  * natively (setarch -R). */
 bool rec_sandbox_initial_norandom(void);
 
+/** Whether syscall @nr (@args), which returned @result, installed a
+ * seccomp filter of the program's (seccomp(2), prctl PR_SET_SECCOMP). */
+bool rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result);
+
 /**
  * At the entry of syscall @nr (@args) of thread @tid, in its seccomp stop,
  * with registers @regs: refuse, with @why, a stop that a filter of the
- * program asked for (SECCOMP_RET_TRACE); keep ADDR_NO_RANDOMIZE in a
+ * program asked for (SECCOMP_RET_TRACE; looked for only once the program
+ * installed one: @program_filters, a ptrace call a syscall); keep ADDR_NO_RANDOMIZE in a
  * persona the program sets (the tracee's rdi is rewritten; rec_sandbox_exit
  * puts it back). Returns 0,
  * -ENOSYS, or -errno (-ESRCH: the thread vanished).
  */
 int rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6],
-		      const struct user_regs_struct *regs, char *why, size_t len) _wur_;
+		      const struct user_regs_struct *regs, bool program_filters, char *why,
+		      size_t len) _wur_;
 
 /**
  * At the exit of syscall @nr: give the program the result it gets natively,

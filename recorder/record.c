@@ -147,6 +147,7 @@ struct recorder {
 	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
 	size_t nshared, shared_cap;
 	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
+	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -911,6 +912,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	write_event(rec, &ev);
+	rec->program_filters |= rec_sandbox_installs_filter(t->model_nr, t->model_args, result);
 	if (rec_sandbox_moves_children(t->model_nr, t->model_args, result)) {
 		/* a mirror forked through it would take an id in the program's
 		 * PID namespace, and keep that namespace from ending */
@@ -1235,7 +1237,8 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		memcpy(t->model_args, t->restart_args, sizeof(t->args));
 	}
 	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) < 0 ||
-	    rec_sandbox_entry(t->tid, (long)t->model_nr, t->model_args, &t->regs, why, sizeof(why)) == -ENOSYS) {
+	    rec_sandbox_entry(t->tid, (long)t->model_nr, t->model_args, &t->regs, rec->program_filters,
+			      why, sizeof(why)) == -ENOSYS) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return;
 	}

@@ -177,9 +177,16 @@ rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64_t *
 	return 1;
 }
 
+bool
+rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result)
+{
+	return result >= 0 && ((nr == __NR_seccomp && args[0] == SECCOMP_SET_MODE_FILTER) ||
+			       (nr == __NR_prctl && args[0] == PR_SET_SECCOMP));
+}
+
 int
 rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_regs_struct *regs,
-		  char *why, size_t len)
+		  bool program_filters, char *why, size_t len)
 {
 	struct user_regs_struct r;
 	unsigned long msg;
@@ -189,7 +196,8 @@ rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_
 	 * the tracer here, cannot tell that apart from what the program's
 	 * own tracer, if it had one, would do. A vanished thread: its exit
 	 * follows. */
-	if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 && msg != REC_SECCOMP_TRACE_DATA) {
+	if (program_filters && ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 &&
+	    msg != REC_SECCOMP_TRACE_DATA) {
 		snprintf(why, len, "seccomp filter action SECCOMP_RET_TRACE (data 0x%lx) for "
 			 "syscall %s", msg, rec_syscall_name(nr) ?: "?");
 		return -ENOSYS;
