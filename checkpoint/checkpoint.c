@@ -11,6 +11,16 @@
  * - the mirror, a fork of the tracee that never runs: its copy-on-write pages
  *   are the restore point's memory, brought forward by each sync.
  *
+ * A process uprr did not start cannot have such a mirror: forked through the
+ * tracee with CLONE_PARENT it would be a child of the program, which its
+ * wait(2) or waitid(P_ALL, __WALL) would see and reap, and whose end would
+ * raise SIGCHLD in it. Its restore point is a "shadow" instead: a sparse
+ * memfd of ours where the byte at file offset A is the restore point's byte
+ * at address A (user addresses end below 2^47, tmpfs files may be 2^63
+ * long), filled by a full copy of its private writable memory at each remap
+ * (all-zero pages are left as holes) and then kept up to date by each sync
+ * exactly as a mirror.
+ *
  * Pages the mirror cannot hold (the main stack grew below the extent it had
  * at the fork; a MADV_DONTFORK mapping) are kept in our memory ("saved
  * pages"); pages of MAP_SHARED mappings are the mirror's own too, so they are
@@ -29,6 +39,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -92,8 +103,11 @@ struct checkpoint {
 	int uffd;	/* WP_ASYNC userfaultfd of the tracee's mm */
 	int pagemap;	/* /proc/PID/pagemap, for PAGEMAP_SCAN */
 	pid_t mirror;	/* holds the restore point; -1 before the first fork */
-	int mirror_mem; /* /proc/MIRROR/mem */
+	int mirror_mem; /* /proc/MIRROR/mem, or the shadow memfd */
+	bool shadow;	/* no mirror process: mirror_mem is our memfd */
+	bool shadow_ok; /* the shadow is whole: a remap may refresh it */
 	bool stale;	/* a sync or remap failed half-way: remap first */
+	bool sysv;	/* SysV shared memory is attached (drop_sysv_segments) */
 
 	struct range *ranges; /* sorted, disjoint */
 	size_t nranges;
@@ -244,10 +258,38 @@ in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
 	return false;
 }
 
-/* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd. */
+/*
+ * Read [@off, +@len) of the shadow @fd: a hole reads as zeros, and so does
+ * what lies past its end (it grows with the highest page written).
+ */
 static int
-proc_mem_xfer(int memfd, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
+shadow_read(int fd, uint8_t *buf, uint64_t len, uint64_t off)
 {
+	while (len > 0) {
+		ssize_t n = pread(fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			memset(buf, 0, len);
+			return 0;
+		}
+		buf += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd, or
+ * the shadow memfd when @shadow. */
+static int
+proc_mem_xfer(int memfd, bool shadow, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
+{
+	if (shadow && !write)
+		return shadow_read(memfd, buf, len, addr);
 	return write ? tracee_write(memfd, addr, buf, len) : tracee_read_mem(memfd, addr, buf, len);
 }
 
@@ -256,7 +298,8 @@ proc_mem_xfer(int memfd, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
  * between our @buf (each at its off) and process @pid: process_vm_readv(2) or
  * process_vm_writev(2) with up to IOV_BATCH segments a call, then what those
  * could not move (read-only, PROT_NONE or absent pages) one segment at a time
- * through @memfd, /proc/PID/mem (FOLL_FORCE, proc(5)). Returns 0, or -EFAULT
+ * through @memfd, /proc/PID/mem (FOLL_FORCE, proc(5)); @pid <= 0: no process,
+ * @memfd is a shadow, all through it. Returns 0, or -EFAULT
  * with the first segment neither moved in *ret_bad, or -errno (-ESRCH: the
  * process is gone).
  */
@@ -271,7 +314,7 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 	while (i < l->n) {
 		uint64_t want = 0, done;
 		size_t k = 0;
-		ssize_t n;
+		ssize_t n = 0;
 
 		for (; i < l->n && k < IOV_BATCH; i++) {
 			const struct seg *s = &l->v[i];
@@ -285,8 +328,10 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 		}
 		if (k == 0)
 			break;
-		n = write ? process_vm_writev(pid, local, k, remote, k, 0)
-			  : process_vm_readv(pid, local, k, remote, k, 0);
+		/* no process (a shadow): all of it through @memfd */
+		if (pid > 0)
+			n = write ? process_vm_writev(pid, local, k, remote, k, 0)
+				  : process_vm_readv(pid, local, k, remote, k, 0);
 		if (n < 0 && errno == ESRCH)
 			return -ESRCH;
 		if (n == (ssize_t)want)
@@ -303,7 +348,8 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 				continue;
 			}
 			done = 0;
-			r = proc_mem_xfer(memfd, write, buf + s->off + skip, s->len - skip, s->addr + skip);
+			r = proc_mem_xfer(memfd, pid <= 0, write, buf + s->off + skip, s->len - skip,
+					  s->addr + skip);
 			if (r < 0) {
 				*ret_bad = idx[j];
 				return r;
@@ -587,6 +633,7 @@ track_mappings(struct checkpoint *c)
 	r = tracee_read_maps(c->pid, &maps, &n);
 	if (r < 0)
 		return r;
+	c->sysv = false;
 	ranges = malloc(MAX(n, 1) * sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
@@ -598,6 +645,8 @@ track_mappings(struct checkpoint *c)
 			.mode = UFFDIO_REGISTER_MODE_WP,
 		};
 
+		if (strncmp(m->path, "/SYSV", 5) == 0)
+			c->sysv = true;
 		if (m->perms[1] != 'w' || special_mapping(m->path))
 			continue;
 		if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
@@ -688,6 +737,37 @@ drop_files(pid_t pid, int memfd)
 	return res < 0 ? log_debug_errno((int)res, "close_range in mirror %d", pid) : 0;
 }
 
+/*
+ * Detach the new mirror @pid from the program's SysV shared memory segments
+ * (mappings of "/SYSV<key>", proc(5)): a fork attaches them again, and the
+ * program would see one more attachment in shmctl(2)'s shm_nattch per
+ * mirror. Their pages are shared, never restorable, so the mirror needs none.
+ */
+static int
+drop_sysv_segments(pid_t pid, int memfd)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t n;
+	int r;
+
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t args[6] = { maps[i].start, maps[i].end - maps[i].start, 0, 0, 0, 0 };
+		int64_t res;
+
+		if (strncmp(maps[i].path, "/SYSV", 5) != 0 || maps[i].perms[3] != 's')
+			continue;
+		r = tracee_inject_syscall(pid, memfd, __NR_munmap, args, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_debug_errno((int)res, "munmap of a SysV segment in mirror %d", pid);
+	}
+	return 0;
+}
+
 /* Fork a new mirror through stopped thread @tid and kill the old one. */
 static int
 fork_mirror(struct checkpoint *c, pid_t tid)
@@ -723,6 +803,8 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 		return fd;
 	}
 	r = drop_files((pid_t)child, fd);
+	if (r == 0 && c->sysv)
+		r = drop_sysv_segments((pid_t)child, fd);
 	if (r < 0) {
 		close(fd);
 		kill_mirror((pid_t)child);
@@ -742,19 +824,365 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 	return 0;
 }
 
+/* Whether the CP_PAGE bytes at @p are all zero. */
+static bool
+page_is_zero(const uint8_t *p)
+{
+	static const uint8_t zero[CP_PAGE];
+
+	return memcmp(p, zero, CP_PAGE) == 0;
+}
+
+/*
+ * Copy [@addr, @end) of the tracee into the shadow @fd, leaving pages of
+ * zeros as holes. A chunk that cannot be read whole is read page by page,
+ * and a page that cannot be read at all (a file mapping past the end of its
+ * file, SIGBUS) is left out: the program cannot write it either.
+ */
+static int
+shadow_copy(struct checkpoint *c, int fd, uint64_t addr, uint64_t end)
+{
+	for (uint64_t a = addr; a < end; a += SYNC_CHUNK) {
+		uint64_t len = MIN(end - a, SYNC_CHUNK), run = 0;
+		bool whole = tracee_read_mem(c->memfd, a, c->buf, len) == 0;
+
+		for (uint64_t o = 0; o <= len; o += CP_PAGE) {
+			bool keep = o < len &&
+				    (whole || tracee_read_mem(c->memfd, a + o, c->buf + o, CP_PAGE) == 0) &&
+				    !page_is_zero(c->buf + o);
+			int r;
+
+			if (keep) {
+				run += CP_PAGE;
+				continue;
+			}
+			if (run) {
+				r = tracee_write(fd, a + o - run, c->buf + o - run, run);
+				if (r < 0)
+					return r;
+			}
+			run = 0;
+		}
+	}
+	return 0;
+}
+
+/* Copy the populated pages (present or swapped) of [@start, @end) into the
+ * shadow @fd: the others of an anonymous mapping read as zeros. */
+static int
+shadow_copy_populated(struct checkpoint *c, int fd, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		struct pm_scan_arg arg = {
+			.size = sizeof(arg),
+			.start = start,
+			.end = end,
+			.vec = (uint64_t)(uintptr_t)c->vec,
+			.vec_len = c->vec_cap,
+			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		};
+		int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg), r;
+
+		if (n < 0)
+			return -errno;
+		for (int i = 0; i < n; i++) {
+			r = shadow_copy(c, fd, c->vec[i].start, c->vec[i].end);
+			if (r < 0)
+				return r;
+		}
+		if (arg.walk_end <= start)
+			return n ? 0 : -EPROTO;
+		start = arg.walk_end;
+	}
+	return 0;
+}
+
+/*
+ * One PAGEMAP_SCAN over [*start, @end) into c->vec: the regions of pages
+ * whose categories match (@mask all set, each of @inverted inverted; with
+ * @protect, protect the matching pages again). Returns their number and
+ * moves *start to where the walk stopped.
+ */
+static int
+scan_range(struct checkpoint *c, uint64_t *start, uint64_t end, uint64_t mask, uint64_t inverted,
+	   bool protect)
+{
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.flags = protect ? PM_SCAN_WP_MATCHING : 0,
+		.start = *start,
+		.end = end,
+		.vec = (uint64_t)(uintptr_t)c->vec,
+		.vec_len = c->vec_cap,
+		.category_inverted = inverted,
+		.category_mask = mask,
+		.return_mask = mask,
+	};
+	int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
+
+	if (n < 0)
+		return -errno;
+	if (arg.walk_end <= *start && n == 0)
+		return -EPROTO;
+	*start = arg.walk_end;
+	return n;
+}
+
+/* Make [@start, @end) of the shadow @fd a hole (reads as zeros). */
+static int
+shadow_punch(int fd, uint64_t start, uint64_t end)
+{
+	if (start < end &&
+	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* An anonymous mapping (no file, or the heap, a stack): untouched pages
+ * read as zeros. */
+static bool
+anonymous(const struct tracee_mapping *m)
+{
+	return m->path[0] == 0 || m->path[0] == '[';
+}
+
+/*
+ * Fill a new shadow with the private tracked memory of the tracee as it is
+ * now (its pages are protected already: what it writes from here on is in
+ * the next sync) and swap it for the old one. Pages of zeros stay holes; of
+ * an anonymous mapping only the populated pages are read.
+ */
+static int
+fill_shadow(struct checkpoint *c)
+{
+	_cleanup_close_ int fd = memfd_create("uprr-restore-point", MFD_CLOEXEC);
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t n;
+	int r;
+
+	if (fd < 0)
+		return -errno;
+	r = tracee_read_maps(c->pid, &maps, &n);
+	if (r < 0)
+		return r;
+	r = buf_reserve(c, SYNC_CHUNK);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		const struct tracee_mapping *m = &maps[i];
+
+		if (!in_private_range(c, m->start, m->end - m->start))
+			continue;
+		r = anonymous(m) ? shadow_copy_populated(c, fd, m->start, m->end)
+				 : shadow_copy(c, fd, m->start, m->end);
+	}
+	buf_trim(c);
+	if (r < 0)
+		return log_debug_errno(r, "shadow of %d", c->pid);
+	if (c->mirror_mem >= 0)
+		close(c->mirror_mem);
+	c->mirror_mem = steal_fd(&fd);
+	return 0;
+}
+
+/* The ranges registered with our userfaultfd now (PAGE_IS_WPALLOWED), in
+ * address order, into *ret (malloc'd). */
+static int
+registered_ranges(struct checkpoint *c, struct range **ret, size_t *ret_n)
+{
+	/* registered before: below the end of the highest tracked mapping */
+	uint64_t start = 0, end = c->scan_end;
+	struct range *v = NULL;
+	size_t n = 0, cap = 0;
+	int k, r = 0;
+
+	while (start < end) {
+		k = scan_range(c, &start, end, PAGE_IS_WPALLOWED, 0, false);
+		if (k < 0) {
+			r = k;
+			break;
+		}
+		if (UTIL_GROW(v, cap, n + (size_t)k) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		for (int i = 0; i < k; i++) {
+			if (n && v[n - 1].end == c->vec[i].start)
+				v[n - 1].end = c->vec[i].end;
+			else
+				v[n++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
+		}
+		if (k == 0)
+			break;
+	}
+	if (r < 0) {
+		free(v);
+		return r;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+static bool
+within(const struct range *v, size_t n, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].start <= start && end <= v[i].end)
+			return true;
+	return false;
+}
+
+/* Protect the pages of [@start, @end) (registered ones: the others are
+ * skipped by the category). */
+static int
+protect_range(struct checkpoint *c, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		int k = scan_range(c, &start, end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
+
+		if (k < 0)
+			return k;
+		if (k == 0 && start < end)
+			continue;
+	}
+	return 0;
+}
+
+/*
+ * Bring mapping @m of the shadow to the memory as it is now, protecting
+ * what it copies. An anonymous mapping that was tracked already (@known)
+ * only needs its pages written since the last protection (PAGEMAP_SCAN
+ * gets and protects them at once: a page written after is in the next
+ * sync), and holes where it has no page any more (MADV_DONTNEED drops the
+ * write protection of anonymous pages with them); any other is protected
+ * and copied whole.
+ */
+static int
+shadow_refresh(struct checkpoint *c, const struct tracee_mapping *m, bool known)
+{
+	uint64_t start = m->start;
+	int k, r;
+
+	if (!known || !anonymous(m)) {
+		r = protect_range(c, m->start, m->end);
+		if (r < 0)
+			return r;
+		r = shadow_punch(c->mirror_mem, m->start, m->end);
+		if (r < 0)
+			return r;
+		return anonymous(m) ? shadow_copy_populated(c, c->mirror_mem, m->start, m->end)
+				    : shadow_copy(c, c->mirror_mem, m->start, m->end);
+	}
+	while (start < m->end) {
+		k = scan_range(c, &start, m->end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
+		if (k < 0)
+			return k;
+		for (int i = 0; i < k; i++) {
+			uint64_t a = c->vec[i].start, e = c->vec[i].end;
+
+			r = shadow_punch(c->mirror_mem, a, e);
+			if (r < 0)
+				return r;
+			/* c->vec is overwritten below only by a later scan */
+			r = shadow_copy(c, c->mirror_mem, a, e);
+			if (r < 0)
+				return r;
+		}
+	}
+	start = m->start;
+	while (start < m->end) {
+		k = scan_range(c, &start, m->end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			       PAGE_IS_PRESENT | PAGE_IS_SWAPPED, false);
+		if (k < 0)
+			return k;
+		for (int i = 0; i < k; i++) {
+			r = shadow_punch(c->mirror_mem, c->vec[i].start, c->vec[i].end);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The remap of a shadow: register the new mappings, then refresh each
+ * private one (shadow_refresh()), protect the shared ones, and punch the
+ * shadow between them (what was unmapped). The first time, or after a
+ * failure, every mapping is copied whole into a new shadow.
+ */
+static int
+shadow_remap(struct checkpoint *c)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	_cleanup_free_ struct range *known = NULL;
+	size_t n, nknown = 0;
+	uint64_t prev_end = 0;
+	int r;
+
+	if (c->mirror_mem < 0 || !c->shadow_ok) {
+		r = track_mappings(c);
+		if (r < 0)
+			return r;
+		r = protect_all(c);
+		if (r < 0)
+			return r;
+		r = fill_shadow(c);
+		c->shadow_ok = r >= 0;
+		return r;
+	}
+	c->shadow_ok = false;
+	r = registered_ranges(c, &known, &nknown);
+	if (r < 0)
+		return r;
+	r = track_mappings(c);
+	if (r < 0)
+		return r;
+	r = tracee_read_maps(c->pid, &maps, &n);
+	if (r < 0)
+		return r;
+	r = buf_reserve(c, SYNC_CHUNK);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct tracee_mapping *m = &maps[i];
+		bool private = in_private_range(c, m->start, m->end - m->start);
+
+		if (private) {
+			r = shadow_punch(c->mirror_mem, prev_end, m->start);
+			if (r >= 0)
+				r = shadow_refresh(c, m, within(known, nknown, m->start, m->end));
+			prev_end = m->end;
+		} else if (m->perms[1] == 'w') {
+			r = protect_range(c, m->start, m->end); /* shared, or untracked */
+		}
+		if (r < 0)
+			return log_debug_errno(r, "shadow of %d at 0x%" PRIx64, c->pid, m->start);
+	}
+	r = shadow_punch(c->mirror_mem, prev_end, 1ULL << 47);
+	if (r < 0)
+		return r;
+	buf_trim(c);
+	c->shadow_ok = true;
+	return 0;
+}
+
 int
 checkpoint_remap(struct checkpoint *c, pid_t tid)
 {
 	int r;
 
 	c->stale = true;
-	r = track_mappings(c);
-	if (r < 0)
-		return r;
-	r = protect_all(c);
-	if (r < 0)
-		return r;
-	r = fork_mirror(c, tid);
+	if (c->shadow) {
+		r = shadow_remap(c);
+	} else {
+		r = track_mappings(c);
+		if (r >= 0)
+			r = protect_all(c);
+		if (r >= 0)
+			r = fork_mirror(c, tid);
+	}
 	if (r < 0)
 		return r;
 	saved_clear(c);
@@ -805,19 +1233,27 @@ open_uffd(struct checkpoint *c, pid_t tid)
 int
 checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret)
 {
-	_cleanup_(checkpoint_freep) struct checkpoint *c = NULL;
-	char path[64];
 	pid_t ppid;
 	int r;
 
 	r = tracee_parent(pid, &ppid);
 	if (r < 0)
 		return r;
-	if (ppid != getpid())
-		return -ECHILD;
+	/* a mirror forked with CLONE_PARENT is our child only if the tracee is */
+	return checkpoint_new_how(pid, tid, memfd, ppid != getpid(), ret);
+}
+
+int
+checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow, struct checkpoint **ret)
+{
+	_cleanup_(checkpoint_freep) struct checkpoint *c = NULL;
+	char path[64];
+	int r;
+
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	c->shadow = shadow;
 	c->pid = pid;
 	c->memfd = memfd;
 	c->uffd = c->pagemap = c->mirror_mem = -1;

@@ -10,10 +10,13 @@
  * every page written since it was last protected, and the PAGEMAP_SCAN ioctl
  * of /proc/PID/pagemap (Linux 6.7) lists those pages and protects them again.
  * The restore point's memory lives in a "mirror": a copy-on-write fork of the
- * tracee that never runs, kept up to date page by page at each sync.
+ * tracee that never runs, kept up to date page by page at each sync; for a
+ * process that is not our child, in a "shadow": a sparse memfd of ours
+ * indexed by address, filled by a copy (see checkpoint_new()).
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -36,18 +39,29 @@ struct checkpoint_range {
  * a signal-delivery-stop for SIGTRAP). @memfd is /proc/PID/mem opened O_RDWR;
  * it stays the caller's and must outlive the checkpoint.
  *
- * @pid must be our child: the mirror, a clone(CLONE_PARENT | CLONE_PTRACE)
- * of it, is then our child too (the program's wait(2) never sees it), stopped
- * for good. It holds no file open: forked with CLONE_FILES, it swaps the
- * shared file table for an empty one (close_range(2) CLOSE_RANGE_UNSHARE,
- * Linux 5.9). A supervisor that waits with waitpid(-1) hears of it only if
+ * When @pid is our child, the restore point is a mirror: a
+ * clone(CLONE_PARENT | CLONE_PTRACE) of it, our child too (the program's
+ * wait(2) never sees it), stopped for good. It holds no file open: forked
+ * with CLONE_FILES, it swaps the shared file table for an empty one
+ * (close_range(2) CLOSE_RANGE_UNSHARE, Linux 5.9). A supervisor that waits with waitpid(-1) hears of it only if
  * someone else kills it: see checkpoint_mirror_pid(). Needs Linux 6.7
  * (UFFD_FEATURE_WP_ASYNC, PAGEMAP_SCAN) and pidfd_getfd(2) (5.6). Stores a new
  * checkpoint in *ret (free with checkpoint_free()).
- * Returns 0 or -errno: -ECHILD if @pid is not our child, -EINVAL/-ENOTTY if
- * the kernel lacks the features, what the injected syscalls returned.
+ * Otherwise (a process the program forked: a mirror would be the program's
+ * child, seen by its wait(2) and SIGCHLD) the restore point is a shadow: a
+ * memfd of ours holding a copy of every private writable page, made at each
+ * checkpoint_remap() (costlier than a fork for a large process, and it takes
+ * our memory for every non-zero page), kept up to date by each sync as a
+ * mirror would be.
+ * Returns 0 or -errno: -EINVAL/-ENOTTY if the kernel lacks the features,
+ * what the injected syscalls returned.
  */
 int checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret) _wur_;
+
+/** checkpoint_new() with the kind of restore point chosen: a shadow if
+ * @shadow, else a mirror (then @pid must be our child). For tests. */
+int checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow,
+		       struct checkpoint **ret) _wur_;
 
 /**
  * Make the current memory the restore point: list the pages written since the
@@ -102,7 +116,8 @@ struct checkpoint_stats {
 void checkpoint_get_stats(const struct checkpoint *c, struct checkpoint_stats *ret);
 
 /**
- * The pid of the current mirror, our child that never runs: a supervisor that
+ * The pid of the current mirror, our child that never runs (-1: a shadow, no
+ * process): a supervisor that
  * waits with waitpid(-1) ignores it. Only checkpoint_free() reaps it.
  */
 pid_t checkpoint_mirror_pid(const struct checkpoint *c);

@@ -9,10 +9,14 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "recorder/recorder.h"
@@ -20,6 +24,118 @@
 #include "trace/trace.h"
 
 #define EXIT_UPRR 125
+
+/* How long the program has to end after SIGTERM before uprr kills it: after
+ * the first one (forwarded to it), and after a second one. */
+#define TERM_GRACE_S 5
+#define TERM_SECOND_GRACE_S 1
+/* The signal of the timer that ends uprr: unused by uprr otherwise. */
+#define TERM_TIMER_SIGNAL SIGXCPU
+
+static timer_t term_timer;
+static volatile sig_atomic_t nterms;
+static bool term_forward; /* record: SIGTERM is meant for the program */
+
+static volatile sig_atomic_t term_expired;
+
+/*
+ * The program did not end after SIGTERM: the first time, ask the loop to
+ * kill it and close the trace (or replay to stop); a second later, if uprr
+ * is still there (stuck in a wait), it ends at once, its tracees dying with
+ * it (PTRACE_O_EXITKILL) and the trace keeping its whole frames.
+ */
+static void
+on_term_timeout(int sig)
+{
+	static const char record_msg[] =
+		"uprr: the program did not end after SIGTERM; uprr killed it (the trace keeps "
+		"what was written)\n";
+	static const char replay_msg[] = "uprr: replay did not stop after SIGTERM; uprr killed it\n";
+	struct itimerspec it = { .it_value = { TERM_SECOND_GRACE_S, 0 } };
+	int saved = errno;
+
+	(void)sig;
+	if (!term_expired) {
+		term_expired = 1;
+		if (term_forward)
+			rec_request_stop();
+		else
+			replay_request_stop();
+		timer_settime(term_timer, 0, &it, NULL);
+		errno = saved;
+		return;
+	}
+	if (term_forward)
+		(void)!write(STDERR_FILENO, record_msg, sizeof(record_msg) - 1);
+	else
+		(void)!write(STDERR_FILENO, replay_msg, sizeof(replay_msg) - 1);
+	_exit(EXIT_UPRR);
+}
+
+/* SIGTERM: record forwards it to the program, replay stops between events;
+ * either way uprr ends a bounded time later, sooner after a second one. */
+static void
+on_term(int sig)
+{
+	struct itimerspec left, it = { 0 };
+	int saved = errno;
+
+	if (term_forward)
+		rec_forward_signal(sig);
+	else
+		replay_request_stop();
+	if (!term_expired) { /* else ending already */
+		it.it_value.tv_sec = nterms++ ? TERM_SECOND_GRACE_S : TERM_GRACE_S;
+		if (timer_gettime(term_timer, &left) == 0 &&
+		    (left.it_value.tv_sec || left.it_value.tv_nsec) &&
+		    left.it_value.tv_sec < it.it_value.tv_sec)
+			it = left; /* never later than already due */
+		timer_settime(term_timer, 0, &it, NULL);
+	}
+	errno = saved;
+}
+
+/* The signal mask and the ignored signals uprr was started with (bit N-1 for
+ * signal N), which a program it starts would have natively: execve(2) keeps
+ * them. Raw rt_sigaction(2): glibc refuses its own signals 32 and 33. */
+static void
+start_signals(uint64_t *ret_mask, uint64_t *ret_ign)
+{
+	sigset_t set;
+
+	*ret_ign = 0;
+	for (int sig = 1; sig <= 64; sig++) {
+		/* struct k_sigaction of the kernel: handler, flags, restorer, mask */
+		uint64_t act[4] = { 0 };
+
+		if (syscall(SYS_rt_sigaction, sig, NULL, act, 8) == 0 &&
+		    act[0] == (uint64_t)(uintptr_t)SIG_IGN)
+			*ret_ign |= 1ull << (sig - 1);
+	}
+	sigprocmask(SIG_BLOCK, NULL, &set);
+	memcpy(ret_mask, &set, sizeof(*ret_mask));
+}
+
+/* "uprr never hangs, and a SIGTERM always ends it", unless uprr was started
+ * with SIGTERM ignored (it then stays ignored). Returns 0 or -errno. */
+static int
+setup_term(bool forward)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL, .sigev_signo = TERM_TIMER_SIGNAL };
+	struct sigaction sa = { .sa_handler = on_term_timeout }, old;
+
+	if (sigaction(SIGTERM, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+		return 0;
+	term_forward = forward;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(TERM_TIMER_SIGNAL, &sa, NULL) < 0 ||
+	    timer_create(CLOCK_MONOTONIC, &sev, &term_timer) < 0)
+		return -errno;
+	/* no SA_RESTART: the waits of the loops see EINTR and look again */
+	sa.sa_handler = on_term;
+	sigaddset(&sa.sa_mask, TERM_TIMER_SIGNAL);
+	return sigaction(SIGTERM, &sa, NULL) < 0 ? -errno : 0;
+}
 
 static void
 usage(FILE *f)
@@ -125,6 +241,14 @@ cmd_record(int argc, char **argv)
 		return EXIT_UPRR;
 	}
 	opts.argv = argv + optind;
+	/* the program starts with what uprr got, not with uprr's handlers */
+	opts.set_signals = true;
+	start_signals(&opts.sigmask, &opts.sigign);
+	r = setup_term(true);
+	if (r < 0) {
+		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(-r));
+		return EXIT_UPRR;
+	}
 	r = rec_record(&opts, &status, dir, sizeof(dir));
 	if (r == -ENOEXEC) {
 		/* as a shell says it */
@@ -169,7 +293,7 @@ cmd_replay(int argc, char **argv)
 	};
 	struct replay_options opts = { 0 };
 	char dir[PATH_MAX];
-	int c, status = 0, v = 0;
+	int c, r, status = 0, v = 0;
 
 	while ((c = getopt_long(argc, argv, "qp:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -200,6 +324,11 @@ cmd_replay(int argc, char **argv)
 	if (trace_arg(argc, argv, dir, sizeof(dir)) < 0)
 		return EXIT_UPRR;
 	opts.trace_dir = dir;
+	r = setup_term(false);
+	if (r < 0) {
+		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(-r));
+		return EXIT_UPRR;
+	}
 	if (replay_run(&opts, &status) < 0)
 		return EXIT_UPRR;
 	return status_to_exit(status);

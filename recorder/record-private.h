@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -8,14 +9,65 @@
 #include "common/util.h"
 
 /**
- * At the exec stop of @pid: hide the vDSO from the program by turning its
- * auxv entry AT_SYSINFO_EHDR into AT_IGNORE (glibc then makes real syscalls
- * for the time functions, which uprr records), and return the registers, the
- * end of the stack mapping and the address-space layout (malloc'd).
- * Returns 0 or -errno.
+ * At the exec stop of @pid: return the registers, the end of the stack
+ * mapping and the address-space layout (malloc'd). Returns 0 or -errno.
  */
-int rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
-		     uint64_t *ret_stack_end, char **ret_layout) _wur_;
+int rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
+		     char **ret_layout) _wur_;
+
+/** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
+ * whose mappings are anonymous memory. */
+bool rec_is_dev_zero(pid_t tid, int fd);
+
+/**
+ * Whether the file that thread @tid's MAP_PRIVATE mmap (@args, at its exit)
+ * maps may change while mapped in ways the program then reads through the
+ * mapping (mmap(2): pages not yet written show the file's changes): the fd
+ * is open for writing, or the mapping reaches past the file's last page (to
+ * read what the file grows into). Libraries (read-only fds, within the
+ * file) are not such files.
+ */
+bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+
+/** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
+ * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
+int rec_exec_open_exe(pid_t pid);
+
+/**
+ * Whether syscall @nr (@args) of thread @tid, which returned @result, wrote
+ * the memory of a process through its /proc/PID/mem (write, writev,
+ * pwrite64, pwritev, pwritev2 on such an fd; proc(5)): stores that PID and
+ * the address written (the file offset: the fd's position, from
+ * /proc/TID/fdinfo, minus @result, or the syscall's offset argument).
+ */
+bool rec_mem_write_target(pid_t tid, long nr, const uint64_t args[6], int64_t result,
+			  uint64_t *ret_pid, uint64_t *ret_addr);
+
+/** The vDSO image last kept in the trace (recorder/vdso.c). */
+struct rec_vdso {
+	uint8_t *image; /**< malloc'd, the patched image; NULL if none yet */
+	size_t len;	/**< its bytes */
+	uint32_t id;	/**< its file id in the trace */
+};
+
+struct trace_writer;
+
+/**
+ * At the exec stop of @pid (@memfd: its /proc/PID/mem, @sp: its initial stack
+ * pointer): make the vDSO's time functions (clock_gettime, gettimeofday,
+ * time, clock_getres, getcpu, found by name in its ELF dynamic symbol table,
+ * vdso(7)) enter the kernel, so they become recorded syscalls, and
+ * getrandom's (Linux 6.11) fail with ENOSYS, so callers use the syscall. The
+ * patched image is kept in trace @w (once while it is @cache's): its file id
+ * + 1 goes to *ret_ref. Where the vDSO cannot be parsed it is hidden instead
+ * (auxv AT_SYSINFO_EHDR turned into AT_IGNORE) and *ret_ref is 0; also 0 if
+ * the process has no vDSO. Returns 0 or -errno.
+ */
+int rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
+		     uint64_t sp, uint64_t *ret_ref) _wur_;
+
+/** Free what @cache holds (the recording ends). */
+void rec_vdso_free(struct rec_vdso *cache);
 
 /**
  * Whether the program that thread @tid, stopped at the entry of execve(2) or
@@ -29,25 +81,53 @@ int rec_exec_prepare(pid_t pid, int memfd, struct user_regs_struct *ret_regs,
  */
 int rec_exec_privileged(pid_t tid, long nr, const uint64_t args[6], char *why, size_t len) _wur_;
 
-/* ---- sandboxes and namespaces (sandbox.c) ---- */
+/* ---- IPC, other processes' memory, perf (ipc.c) ---- */
 
-struct rec_ranges;
+/** What the recorder knows of SysV IPC objects: the shared memory segments
+ * recorded processes made (shmget(2) by one of them created it). */
+struct rec_ipc {
+	int *shmids;
+	size_t n, cap;
+};
+
+/** Stores up to @cap ids of the recorded processes (thread groups) in @buf;
+ * returns how many. */
+typedef size_t (*rec_tgids_fn)(void *ctx, pid_t *buf, size_t cap);
 
 /**
- * The model's check of the sandboxing calls: refuses seccomp strict mode
- * (seccomp(2) SECCOMP_SET_MODE_STRICT, prctl PR_SET_SECCOMP), a filter with
- * SECCOMP_FILTER_FLAG_NEW_LISTENER, naming it in @why. Returns 0 or
+ * Whether thread @tid may run syscall @nr with @args, at its entry, beyond
+ * what the syscall model says: a SysV segment made outside the recording,
+ * or attached by a process outside it (shm_nattch against the mappings of
+ * the recorded processes, which @tgids lists, shmctl(2), proc(5)); mmap(2)
+ * of a perf_event_open(2) ring buffer. Returns 0, or -EPERM with one line
+ * naming it in @why.
+ */
+int rec_ipc_check_entry(const struct rec_ipc *ipc, pid_t tid, long nr, const uint64_t args[6],
+			rec_tgids_fn tgids, void *ctx, char *why, size_t len) _wur_;
+
+/**
+ * Note syscall @nr's exit (@args, @result): shmget(2) of a segment a
+ * recorded process made adds it to @ipc. Returns 1 with a value for the
+ * exit event in *ret_value (shmat(2): the segment's size in bytes, which
+ * replay's own segment takes; process_vm_writev(2): 1 if its target is a
+ * recorded process, which replay writes into again), 0 with none, -ENOMEM.
+ */
+int rec_ipc_on_exit(struct rec_ipc *ipc, long nr, const uint64_t args[6], int64_t result,
+		    uint64_t *ret_value) _wur_;
+
+/** Free what @ipc holds (the struct itself is the caller's). */
+void rec_ipc_free(struct rec_ipc *ipc);
+
+/* ---- sandboxes and namespaces (sandbox.c) ---- */
+
+/**
+ * The model's check of the sandboxing calls, which must never run: seccomp
+ * strict mode (seccomp(2) SECCOMP_SET_MODE_STRICT, prctl PR_SET_SECCOMP),
+ * which fails under uprr's filter (EINVAL) where it works natively, and a
+ * filter with SECCOMP_FILTER_FLAG_NEW_LISTENER; named in @why. Returns 0 or
  * -ENOSYS.
  */
 int rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
-
-/** Flags the sandboxing calls add to their rows: REC_SC_REPLAY_EXEC for
- * installing a filter and for PR_SET_NO_NEW_PRIVS. */
-uint32_t rec_sandbox_flags(long nr, const uint64_t args[6]);
-
-/** Outputs of the sandboxing calls (SECCOMP_GET_NOTIF_SIZES writes a struct
- * seccomp_notif_sizes). Returns 0 or -ENOMEM. */
-int rec_sandbox_outputs(long nr, const uint64_t args[6], struct rec_ranges *out) _wur_;
 
 /** ADDR_NO_RANDOMIZE in uprr's own persona, which the program inherits
  * natively (setarch -R). */

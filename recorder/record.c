@@ -51,6 +51,10 @@ enum rthread_state {
 	RT_IN_SYSCALL,	/* in a may-block syscall in the kernel */
 	RT_EXIT_READY,	/* that syscall's exit stop arrived; exit not yet recorded */
 	RT_RUNNING,	/* the current thread, running user code */
+	RT_ZOMBIE,	/* a leader that exited before the other threads of its
+			 * process: out of sched, reported gone after them */
+	RT_STOPPED,	/* in a group stop (SIGSTOP & co.), listening
+			 * (PTRACE_LISTEN): out of sched until SIGCONT */
 };
 
 /* An address space (struct rec_space) and the restore points of its runs. */
@@ -77,6 +81,7 @@ struct rthread {
 	uint64_t restart_nr, restart_args[6];
 	struct rec_syscall_entry entry;	  /* the model's view of the entry */
 	bool may_block;		      /* it runs in the kernel while others run */
+	bool unknown;		      /* its syscall is one the model does not know */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
@@ -144,9 +149,12 @@ struct recorder {
 	struct deadline due;		/* of the running thread: its timeslice, or the
 					 * grace for its armed budget */
 	struct rec_stats stats;
-	struct file_key *shared_files;	/* files some process mapped MAP_SHARED */
+	struct file_key *shared_files;	/* files some process mapped MAP_SHARED, or
+					 * MAP_PRIVATE where they may change */
 	size_t nshared, shared_cap;
+	struct rec_vdso vdso;		/* the vDSO image last kept */
 	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
+	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
 	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
@@ -425,6 +433,8 @@ deadline_passed(struct recorder *rec, pid_t tid, uint64_t *ret_wait_ns)
 }
 
 static void dispatch(struct recorder *rec, pid_t tid, int status);
+static void on_group_stop(struct recorder *rec, struct rthread *t);
+static void on_group_continue(struct recorder *rec, struct rthread *t);
 
 /* The PMU counts @t's ticks from 0 as its run of user code starts. */
 static void
@@ -466,19 +476,21 @@ start_run(struct recorder *rec, struct rthread *t)
 		sp->at_exec = false;
 		return;
 	}
+	/* A vfork child runs in its parent's memory until it execs or exits:
+	 * the restore point is the parent's, which a checkpoint made or synced
+	 * through the child would tie to a process that soon leaves it. */
+	if (sp->mem.users > 1) {
+		t->xstate_len = 0; /* this run cannot be rolled back */
+		return;
+	}
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
 		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
-			/* ECHILD: a process uprr did not start, whose mirror would
-			 * be the program's child, which its wait(2) could see */
-			if (r == -ECHILD)
-				log_debug("process %d takes no restore points", t->tgid);
-			else
-				log_warn("cannot checkpoint process %d (%s): its CPU-bound threads "
-					 "will not be preempted", t->tgid, strerror(-r));
+			log_warn("cannot checkpoint process %d (%s): its CPU-bound threads "
+				 "will not be preempted", t->tgid, strerror(-r));
 			sp->unrestorable = true;
 			return;
 		}
@@ -565,8 +577,15 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 			return;
 	}
 	t->state = RT_RUNNING;
-	if (how == TRACEE_DELIVERY_RUNNING)
+	if (how == TRACEE_DELIVERY_RUNNING) {
+		/* A stop signal: the thread group-stops (on_group_stop()), or the
+		 * kernel discards the stop (an orphaned process group, a SIGCONT
+		 * meanwhile: get_signal(), kernel/signal.c) and it runs on with no
+		 * restore point of this run: nothing may roll it back. */
+		if (tracee_is_stop_signal(sig))
+			t->uncountable = true;
 		return;
+	}
 	start_run(rec, t);
 	resume(t, PTRACE_CONT, 0);
 }
@@ -763,10 +782,13 @@ shared_file(struct recorder *rec, const struct rthread *t, int fd, bool add)
  * The file of @t's mmap, or of its syscall that wrote a file some process
  * maps MAP_SHARED (replay keeps one copy of such a file for all processes
  * and must see what the syscall changed), kept in the trace: its id + 1 goes
- * to *ret_ref, else 0.
+ * to *ret_ref, else 0. A MAP_PRIVATE mmap of a file that may change while
+ * mapped (rec_mmap_may_change()) makes it such a file too: *ret_follows
+ * says replay maps that one copy.
  */
 static void
-keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref)
+keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref,
+		  bool *ret_follows)
 {
 	int fd;
 
@@ -776,8 +798,18 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 	if (t->nr == __NR_mmap) {
 		if ((t->args[3] & MAP_ANONYMOUS) || (int)t->args[4] < 0)
 			return;
+		/* a mapping of /dev/zero is anonymous memory (shared: shmem,
+		 * as MAP_SHARED|MAP_ANONYMOUS; mem(4)): replay maps it so */
+		if (rec_is_dev_zero(t->tid, (int)t->args[4]))
+			return;
 		if ((t->args[3] & MAP_TYPE) != MAP_PRIVATE)
 			(void)shared_file(rec, t, (int)t->args[4], true);
+		else
+			/* a private mapping's pages not yet written show the
+			 * file's changes: replay maps its changing copy */
+			*ret_follows = shared_file(rec, t, (int)t->args[4], false) ||
+				       (rec_mmap_may_change(t->tid, t->args) &&
+					shared_file(rec, t, (int)t->args[4], true));
 		keep_fd_file(rec, t, (int)t->args[4], 0, ret_ref);
 		return;
 	}
@@ -837,6 +869,29 @@ woken_waiter(struct recorder *rec, const struct rthread *t, int64_t result)
 }
 
 /*
+ * Whether @t's syscall, one the model does not know, succeeded with @result:
+ * then the recording stops, naming it, before the program sees the result
+ * (the kernel may have written memory the trace does not have). A failure,
+ * -ENOSYS for a number the kernel does not implement, -EINVAL or -ENOTTY for
+ * a request it does not know, or a restart the kernel makes after a signal
+ * (the call had no effect: it runs again, or fails with EINTR), is recorded
+ * as that result with no outputs, and replay returns it.
+ */
+static bool
+unknown_succeeded(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	char why[160];
+
+	if (!t->unknown || result < 0)
+		return false;
+	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) == 0)
+		return false; /* cannot happen: the model did not change */
+	stop_recording(rec, "the program used an unsupported %s, and it succeeded; recording "
+		       "stopped", why);
+	return true;
+}
+
+/*
  * uprr pins the program to its own CPU (ptrace round trips stay cheap), but
  * the program must see the CPUs it would have had natively: nproc, sort
  * --parallel and thread pools size themselves by sched_getaffinity(2). Its
@@ -871,12 +926,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	struct trace_event ev;
 	int64_t result;
 	uint32_t flags, nblobs = 0;
+	uint64_t value;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0 ||
 	    rec_sandbox_exit(t->tid, (long)t->model_nr, t->model_args, &t->regs, &t->persona_norandom) < 0)
 		return; /* vanished: its exit comes through waitpid */
 	emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
+	if (unknown_succeeded(rec, t, result))
+		return;
 	rec->ranges.n = 0;
 	/* the kernel will continue this syscall through restart_syscall(2) */
 	if (result == -REC_ERESTART_RESTARTBLOCK) {
@@ -895,9 +953,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.values[0] = t->nr;
 	ev.values[1] = (uint64_t)result;
 	if (t->nr == __NR_mmap) {
-		keep_syscall_file(rec, t, result, &ev.values[2]);
+		bool follows = false;
+
+		keep_syscall_file(rec, t, result, &ev.values[2], &follows);
 		ev.values[3] = t->args[5];
 		ev.nvalues = 4;
+		if (follows && ev.values[2]) {
+			ev.values[4] = 1; /* format 5 */
+			ev.nvalues = 5;
+		}
 	} else {
 		if (rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && t->args[0] >= 1) {
 			/* replay shows what reached uprr's own stdout and stderr
@@ -905,9 +969,24 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[2] = same_file(t->tid, (int)t->args[0]);
 			ev.nvalues = 3;
 		}
-		keep_syscall_file(rec, t, result, &ev.values[3]);
+		keep_syscall_file(rec, t, result, &ev.values[3], NULL);
 		if (ev.values[3])
 			ev.nvalues = 4;
+		/* code or data written through /proc/PID/mem of a recorded
+		 * process: replay writes it there (trace format 5) */
+		if (rec_mem_write_target(t->tid, (long)t->nr, t->args, result, &ev.values[4],
+					 &ev.values[5]) &&
+		    find_thread(rec, (pid_t)ev.values[4]))
+			ev.nvalues = 6;
+		switch (rec_ipc_on_exit(&rec->ipc, (long)t->nr, t->args, result, &value)) {
+		case 1:
+			ev.values[2] = value; /* shmat: the segment's size */
+			ev.nvalues = MAX(ev.nvalues, 3u);
+			break;
+		case -ENOMEM:
+			stop_recording(rec, "%s", "out of memory");
+			return;
+		}
 	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
@@ -1167,6 +1246,11 @@ emulate_syscall(struct recorder *rec, struct rthread *t)
 		return false;
 	result = rec_ptrace_request(&rec->ptrace, &c, t->model_args);
 	if (result == -ENOTSUP) {
+		char named[160];
+
+		/* a request not emulated at all: the model names it */
+		if (rec_syscall_check((long)t->model_nr, t->model_args, named, sizeof(named)) < 0)
+			snprintf(why, sizeof(why), "%s", named);
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return true;
 	}
@@ -1211,12 +1295,31 @@ issue_syscall(struct recorder *rec, struct rthread *t)
 		run_syscall(rec, t);
 }
 
+/* The recorded processes, for ipc.c (rec_tgids_fn). */
+static size_t
+recorded_tgids(void *ctx, pid_t *buf, size_t cap)
+{
+	const struct recorder *rec = ctx;
+	size_t n = 0;
+
+	for (size_t i = 0; i < rec->nthreads && n < cap; i++) {
+		size_t j = 0;
+
+		while (j < n && buf[j] != rec->threads[i].tgid)
+			j++;
+		if (j == n)
+			buf[n++] = rec->threads[i].tgid;
+	}
+	return n;
+}
+
 static void
 on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
-	char why[128];
+	char why[256];
 	uint32_t flags, nblobs = 0;
+	int r;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
@@ -1236,10 +1339,19 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		t->model_nr = t->restart_nr;
 		memcpy(t->model_args, t->restart_args, sizeof(t->args));
 	}
-	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) < 0 ||
+	/* A call the model does not know runs in the kernel, and its exit
+	 * decides (unknown_succeeded); one that must not run at all stops here. */
+	r = rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why));
+	if (r == -EPERM ||
 	    rec_sandbox_entry(t->tid, (long)t->model_nr, t->model_args, &t->regs, rec->program_filters,
 			      why, sizeof(why)) == -ENOSYS) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
+		return;
+	}
+	t->unknown = r < 0;
+	if (rec_ipc_check_entry(&rec->ipc, t->tid, (long)t->model_nr, t->model_args,
+				recorded_tgids, rec, why, sizeof(why)) < 0) {
+		stop_recording(rec, "the program used %s; recording stopped", why);
 		return;
 	}
 	rec_syscall_entry_state((long)t->model_nr, t->model_args, mem_read, &t->tid, &t->entry);
@@ -1286,6 +1398,10 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	 * unless there are several processes: a pipeline's next stage reads. */
 	t->may_block = (flags & REC_SC_MAY_BLOCK) &&
 		       !(rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && rec->nprocs == 1);
+	/* an unknown call may wait for another recorded thread (a lock, a
+	 * message): the others run meanwhile, which is safe since it either
+	 * fails having written nothing or stops the recording */
+	t->may_block |= t->unknown;
 	if (t->nr == __NR_sched_yield)
 		sched_yield_current(rec->sched);
 	/* a syscall that may block counts too: one that never does (a read of
@@ -1438,10 +1554,10 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
 	/* the mask too: a handler that returned in the run (rt_sigreturn)
 	 * unblocked its signal, which would nest when it runs again */
-	if (tracee_set_regs(t->tid, &t->start_regs) < 0 ||
-	    tracee_set_xstate(t->tid, t->xstate, t->xstate_len) < 0 ||
-	    tracee_set_sigmask(t->tid, t->start_mask) < 0)
-		return -ESRCH;
+	if ((r = tracee_set_regs(t->tid, &t->start_regs)) < 0 ||
+	    (r = tracee_set_xstate(t->tid, t->xstate, t->xstate_len)) < 0 ||
+	    (r = tracee_set_sigmask(t->tid, t->start_mask)) < 0)
+		return log_debug_errno(r, "thread %d: cannot roll back its registers", t->tid);
 	avoid[navoid++] = t->start_regs.rip;
 	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
 		if (&rec->threads[i] != t)
@@ -1531,6 +1647,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 {
 	uint8_t code[ARCH_SYSCALL_INSN_LEN];
 	uint64_t left, rip;
+	int r = 0;
 
 	if (rec->pmu) {
 		/* the counter says how far it is: (ticks, registers) is the point */
@@ -1578,9 +1695,10 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (t->rollbacks >= MAX_ROLLBACKS || rollback_and_count(rec, t, rip) < 0) {
+	if (t->rollbacks >= MAX_ROLLBACKS || (r = rollback_and_count(rec, t, rip)) < 0) {
 		/* uncountable code: it keeps running to its next event */
-		log_debug("thread %d: no execution point reached near 0x%" PRIx64, t->tid, rip);
+		log_debug("thread %d: no execution point reached near 0x%" PRIx64 " (%s)", t->tid, rip,
+			  r < 0 ? strerror(-r) : "too many rollbacks");
 		rec->stats.gave_up++;
 		t->trap_armed = false;
 		t->uncountable = true;
@@ -1627,14 +1745,15 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 		resume(t, PTRACE_CONT, 0);
 		if (tracee_wait(tid, &status) < 0)
 			return;
-		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP) {
+		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP && !tracee_group_stop_sig(status)) {
 			sched_yield_current(rec->sched);
 			resume(t, PTRACE_CONT, 0);
 			return;
 		}
 	}
-	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
-		/* an event came first: the interrupt stop follows later */
+	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP || tracee_group_stop_sig(status)) {
+		/* an event (or a group stop) came first: the interrupt stop
+		 * follows later */
 		if (!t->deferred_sig)
 			sched_yield_current(rec->sched);
 		dispatch(rec, tid, status);
@@ -1642,6 +1761,12 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 	}
 	if (tracee_get_regs(tid, &regs) < 0)
 		return;
+	if (ticks_soft_trap_pending(t->space->mem.soft, regs.rip)) {
+		/* between a trap site's int3 and its SIGTRAP: count that first
+		 * (the deadline stays passed: it is interrupted again) */
+		resume(t, PTRACE_CONT, 0);
+		return;
+	}
 	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
 		  t->trap_armed, t->rollbacks);
 	seek_execution_point(rec, t, &regs);
@@ -1666,6 +1791,13 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		 * (at the syscall's exit, as one pending at that event) */
 		t->injecting_late = false;
 		si = t->injecting_info;
+	}
+	if (sig == SIGTRAP && ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs) ==
+				      PATCH_STOP_COUNTED) {
+		/* a trap site's tick, the budget not run out: on past its jmp */
+		if (tracee_set_regs(t->tid, &regs) == 0)
+			resume(t, PTRACE_CONT, 0);
+		return;
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		at_execution_point(rec, t, &regs, t->ticks_base + 1);
@@ -1761,6 +1893,36 @@ on_thread_gone(struct recorder *rec, pid_t tid, int status)
 		rec->done = true; /* the last recorded process ended */
 }
 
+/* Whether process @tgid has a thread other than @tid. */
+static bool
+has_other_threads(const struct recorder *rec, pid_t tgid, pid_t tid)
+{
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tgid == tgid && rec->threads[i].tid != tid)
+			return true;
+	return false;
+}
+
+/*
+ * The leader @t, at its PTRACE_EVENT_EXIT after exit(2) (pthread_exit in
+ * main), leaves before the other threads of its process. The kernel reports
+ * its death only after theirs (ptrace(2)): let it finish exiting now, so its
+ * CLONE_CHILD_CLEARTID write and robust list happen at this point, record
+ * that, and let the others run: it is out of sched until its process ends.
+ */
+static void
+leader_exits_first(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+
+	if (tracee_wait_zombie(t->tid, 5000000000ull) < 0)
+		log_warn("process %d: its main thread takes long to exit", t->tgid);
+	event_init(&ev, TRACE_EV_THREAD_EXIT, t->tid);
+	write_event(rec, &ev);
+	t->state = RT_ZOMBIE;
+	sched_remove(rec->sched, t->tid);
+}
+
 /* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
  * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
 static void
@@ -1770,8 +1932,27 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 	pid_t tid = t->tid;
 
 	resume(t, PTRACE_CONT, 0);
-	if (tid == t->tgid)
+	if (tid == t->tgid && has_other_threads(rec, t->tgid, tid)) {
+		/* exit(2), not a group exit: the others run on */
+		if (t->nr == __NR_exit)
+			leader_exits_first(rec, t);
 		return;
+	}
+	if (tid == t->tgid) {
+		/* The last thread of its process: record the process's end where
+		 * its robust mutexes were marked (set_robust_list(2)) and their
+		 * waiters woken, before those run. Its death is reported once it
+		 * is a zombie, unless a thread uprr has not seen start yet (its
+		 * clone event still queued) holds it back: then the loop gets it. */
+		if (tracee_wait_zombie(tid, 1000000000ull) == 0 &&
+		    waitpid(tid, &status, __WALL | WNOHANG) == tid) {
+			if (tracee_classify(status, &sig) == TRACEE_GONE)
+				on_thread_gone(rec, tid, status);
+			else
+				dispatch(rec, tid, status);
+		}
+		return;
+	}
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return;
@@ -1833,6 +2014,38 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 	resume(t, PTRACE_SYSCALL, 0);
 }
 
+/* ---- group stops ---- */
+
+/*
+ * @t entered a group stop (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU delivered to its
+ * process), or reported it again: it stays stopped, in PTRACE_LISTEN, where
+ * the kernel wakes it at SIGCONT (or SIGKILL) and it reports the end with a
+ * PTRACE_EVENT_STOP of SIGTRAP (ptrace(2), "Group-stop"). Until then sched
+ * does not pick it. The process's parent sees it stopped (WUNTRACED) once
+ * all its threads are: the kernel tells the real parent, uprr being only the
+ * tracer (ptrace_stop(), kernel/signal.c). Nothing is recorded: the stop
+ * follows from the recorded signal, and replay sees the same order.
+ */
+static void
+on_group_stop(struct recorder *rec, struct rthread *t)
+{
+	t->state = RT_STOPPED;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	if (ptrace(PTRACE_LISTEN, t->tid, 0, 0) < 0)
+		log_debug("thread %d: PTRACE_LISTEN: %s", t->tid, strerror(errno)); /* killed */
+}
+
+/* The group stop of @t ended (SIGCONT): it is held where it stopped, and
+ * runs (taking the SIGCONT) when sched picks it. */
+static void
+on_group_continue(struct recorder *rec, struct rthread *t)
+{
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return; /* vanished: its exit comes through waitpid */
+	t->state = RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+}
+
 /* ---- the loop ---- */
 
 /* Make progress on the current thread, which is stopped at an event. */
@@ -1851,6 +2064,8 @@ run_current(struct recorder *rec, struct rthread *t)
 		break;
 	case RT_IN_SYSCALL:
 	case RT_RUNNING:
+	case RT_ZOMBIE:
+	case RT_STOPPED:
 		break;
 	}
 }
@@ -1894,9 +2109,17 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 		on_exec_event(rec, t);
 		break;
 	case TRACEE_STOP_GROUP:
+		if (tracee_group_stop_sig(status)) {
+			on_group_stop(rec, t);
+			break;
+		}
+		if (t->state == RT_STOPPED) {
+			on_group_continue(rec, t);
+			break;
+		}
+		_fallthrough_;
 	case TRACEE_STOP_OTHER:
-		/* group stops (uprr does not keep stopped threads stopped yet) and
-		 * late stops of PTRACE_INTERRUPT: carry on */
+		/* late stops of PTRACE_INTERRUPT: carry on */
 		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 		break;
 	}
@@ -1927,6 +2150,14 @@ set_timer(uint64_t ns)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+static volatile sig_atomic_t stop_requested;
+
+void
+rec_request_stop(void)
+{
+	stop_requested = 1;
+}
+
 static void
 record_loop(struct recorder *rec)
 {
@@ -1940,6 +2171,10 @@ record_loop(struct recorder *rec)
 		pid_t tid;
 		int status;
 
+		if (stop_requested) {
+			stop_recording(rec, "%s", "the program did not end after SIGTERM; uprr killed it");
+			break;
+		}
 		if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);
 
@@ -2062,10 +2297,13 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	_cleanup_free_ uint8_t *stack = NULL;
 	_cleanup_close_ int exe_fd = -1;
 	uint32_t exe_id;
-	uint64_t interp_ref;
+	uint64_t interp_ref, vdso_ref;
 	int r;
 
-	r = rec_exec_prepare(pid, t->space->mem.memfd, &regs, &stack_end, &maps);
+	r = rec_exec_prepare(pid, &regs, &stack_end, &maps);
+	if (r < 0)
+		return r;
+	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, regs.rsp, &vdso_ref);
 	if (r < 0)
 		return r;
 	stack = malloc(stack_end - regs.rsp);
@@ -2074,7 +2312,9 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = tracee_read(pid, regs.rsp, stack, stack_end - regs.rsp);
 	if (r < 0)
 		return r;
-	exe_fd = open(exe_path, O_RDONLY | O_CLOEXEC);
+	/* the exe link opens what runs even when no path names it (a memfd
+	 * given to fexecve, a deleted file) */
+	exe_fd = rec_exec_open_exe(pid);
 	if (exe_fd < 0)
 		return -errno;
 	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, 0, &exe_id);
@@ -2085,10 +2325,16 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		return r;
 	event_init(&ev, TRACE_EV_EXEC, former);
 	event_set_regs(&ev, &regs);
-	ev.nvalues = 3;
+	ev.nvalues = 4;
 	ev.values[0] = exe_id;
 	ev.values[1] = interp_ref;
 	ev.values[2] = (uint64_t)pid;
+	ev.values[3] = vdso_ref;
+	/* the signal state the program starts with (replay starts the first
+	 * one alike: its own may differ, as a shell's `trap '' HUP` or nohup) */
+	if (tracee_get_sigmask(pid, &ev.values[4]) == 0 &&
+	    tracee_ignored_signals(pid, &ev.values[5]) == 0)
+		ev.nvalues = 6;
 	t->regs = regs;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
@@ -2115,29 +2361,6 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
  * save the stops, but it suspends every filter, the program's own too (a
  * sandbox it installs later would not hold), and needs CAP_SYS_ADMIN.
  */
-
-/* @t's process state letter from /proc/TID/stat ('t': in a ptrace stop),
- * or 0 if it is gone. */
-static char
-thread_state(pid_t tid)
-{
-	char path[64], buf[512];
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	char *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* "pid (comm) S ...": comm may hold spaces and parentheses */
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
 
 /* A signal-delivery-stop of thread @tid (@t: NULL for one uprr never
  * recorded) while unrecorded: deliver the signal, unless it is uprr's own. */
@@ -2223,6 +2446,15 @@ unrecorded_stop(struct recorder *rec, pid_t tid, int status)
 	case TRACEE_STOP_SIGNAL:
 		unrecorded_signal(rec, t, tid, sig);
 		break;
+	case TRACEE_STOP_GROUP:
+		/* a group stop holds until SIGCONT, as without uprr */
+		if (tracee_group_stop_sig(status)) {
+			if (ptrace(PTRACE_LISTEN, tid, 0, 0) < 0)
+				log_debug("thread %d: PTRACE_LISTEN: %s", tid, strerror(errno));
+			break;
+		}
+		tracee_resume(tid, PTRACE_CONT, 0);
+		break;
 	default:
 		/* a syscall to run, a syscall's end, a new thread's first stop,
 		 * an exec, an exit, a group stop: let it go on */
@@ -2282,7 +2514,10 @@ go_on_unrecorded(struct recorder *rec)
 		 * unrecorded_stop(); one uprr holds (waiting for its turn, or
 		 * left where recording stopped) simply goes on. One that runs
 		 * reports its next stop to the loop below. */
-		if (thread_state(t->tid) == 't') {
+		if (t->state == RT_STOPPED) {
+			/* listening in a group stop: SIGCONT wakes it, and its
+			 * report goes through unrecorded_stop() */
+		} else if (tracee_thread_state(t->tid) == 't') {
 			if (waitpid(t->tid, &status, __WALL | WNOHANG) == t->tid)
 				unrecorded_stop(rec, t->tid, status);
 			else
@@ -2317,16 +2552,24 @@ kill_tracees(struct recorder *rec)
 
 static volatile pid_t forward_to;
 
-/* SIGTERM, SIGHUP and SIGQUIT sent to uprr are meant for the program. SIGINT
- * from a terminal reaches the program by itself (same process group), so
- * uprr ignores it and records how the program reacts. */
-static void
-forward_signal(int sig)
+void
+rec_forward_signal(int sig)
 {
 	if (forward_to > 0)
 		kill(forward_to, sig);
 }
 
+static void
+forward_signal(int sig)
+{
+	rec_forward_signal(sig);
+}
+
+/* SIGTERM, SIGHUP and SIGQUIT sent to uprr are meant for the program (the
+ * CLI handles SIGTERM: it forwards it with rec_forward_signal() and ends uprr
+ * if the program does not end). SIGINT from a terminal reaches the program by
+ * itself (same process group), so uprr ignores it and records how the
+ * program reacts. */
 static void
 setup_forwarding(pid_t pid)
 {
@@ -2334,7 +2577,6 @@ setup_forwarding(pid_t pid)
 
 	forward_to = pid;
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	signal(SIGINT, SIG_IGN);
@@ -2454,6 +2696,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	sp.cpu = cpu;
 	sp.trap_tsc = true;
 	sp.filter = rec_seccomp_filter();
+	sp.set_signals = opts->set_signals;
+	sp.sigmask = opts->sigmask;
+	sp.sigign = opts->sigign;
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
 	if (r == -ENOEXEC) {
 		*ret_status = exec_errno;
@@ -2536,6 +2781,8 @@ out:
 	free(rec.buf);
 	free(rec.blobs);
 	free(rec.shared_files);
+	rec_vdso_free(&rec.vdso);
 	rec_ptrace_free(&rec.ptrace);
+	rec_ipc_free(&rec.ipc);
 	return r;
 }

@@ -73,7 +73,7 @@ typedef int (*rec_mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 /** Name of syscall @nr ("read"), or NULL if unknown to this kernel header. */
 const char *rec_syscall_name(long nr);
 
-/** True if the model supports @nr at all (a row exists). */
+/** True if the model has a row for @nr (its requests may still be unknown). */
 bool rec_syscall_known(long nr);
 
 /** The flags of @nr (0 for unknown), refined for @args (e.g. futex op). */
@@ -86,8 +86,15 @@ bool rec_syscall_futex_wakes(long nr, const uint64_t args[6]);
 
 /**
  * Decide whether the model can record syscall @nr with @args exactly.
- * Returns 0 if so; -ENOSYS if not, with a one-line name of what is unsupported
- * in @why ("ioctl TIOCSTI (0x5412)", "syscall fork").
+ * Returns 0 if so. Otherwise names the call in @why, one line ("ioctl
+ * FIOASYNC (0x5452) on fd 3: SIGIO delivery is not recorded", "ioctl 0xdead
+ * (_IO type 0xde nr 0xad) on fd 0", "syscall io_uring_setup (425): ...") and
+ * returns:
+ * -ENOSYS: the model does not know it (no row, a request no table has, or
+ *   one a table names as unsupported). The recorder runs it in the kernel:
+ *   a failure is recorded as such with no outputs (the kernel wrote nothing,
+ *   and replay returns the result), a success stops the recording.
+ * -EPERM: it must not run at all (a clone uprr could not follow).
  */
 int rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
 
@@ -146,8 +153,9 @@ bool rec_syscall_is_write(long nr);
 
 /**
  * The fd whose file's contents or size syscall @nr with @args changes when
- * it succeeds: the write(2) family, ftruncate, fallocate, and the output of
- * sendfile, splice and copy_file_range (their man pages); -1 for others.
+ * it succeeds: the write(2) family, ftruncate, fallocate, the output of
+ * sendfile, splice and copy_file_range, and the destination of the FICLONE
+ * and FICLONERANGE ioctls (their man pages); -1 for others.
  */
 int rec_syscall_written_fd(long nr, const uint64_t args[6]);
 
@@ -312,6 +320,11 @@ struct rec_options {
 	bool kill_on_trace_error; /**< when the trace cannot be written (disk full):
 				   * kill the program and fail, instead of letting
 				   * it go on unrecorded */
+	bool set_signals;	/**< start the program with sigmask and sigign (what
+				 * uprr was started with, before it set up its own
+				 * handlers), as it would start natively */
+	uint64_t sigmask;	/**< signal mask, bit N-1 for signal N */
+	uint64_t sigign;	/**< ignored signals; the others at their default */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */
@@ -336,6 +349,19 @@ struct rec_stats {
  */
 int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
 	       size_t dir_len) _wur_;
+
+/**
+ * Send @sig to the process rec_record() started, if it runs (kill(2));
+ * async-signal-safe, for the CLI's SIGTERM handler. Never fails.
+ */
+void rec_forward_signal(int sig);
+
+/**
+ * Ask rec_record() to end the recording (the program did not end after
+ * SIGTERM): its loop kills the program, closes the trace and logs one line;
+ * rec_record() then returns -ECANCELED. Async-signal-safe. Never fails.
+ */
+void rec_request_stop(void);
 
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for

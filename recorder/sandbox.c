@@ -35,12 +35,6 @@
 #ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
 #define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
 #endif
-#ifndef SECCOMP_GET_NOTIF_SIZES
-#define SECCOMP_GET_NOTIF_SIZES 3
-#endif
-
-/* struct seccomp_notif_sizes: three __u16 (include/uapi/linux/seccomp.h) */
-#define SZ_NOTIF_SIZES 6
 
 int
 rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len)
@@ -74,27 +68,6 @@ rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len)
 	default:
 		return 0;
 	}
-}
-
-uint32_t
-rec_sandbox_flags(long nr, const uint64_t args[6])
-{
-	/* the filter and no_new_privs change what the kernel does with the
-	 * program's later syscalls in replay too: the executed ones (mmap,
-	 * execve) and the ones the filter fails, traps or kills */
-	if (nr == __NR_seccomp && args[0] == SECCOMP_SET_MODE_FILTER)
-		return REC_SC_REPLAY_EXEC;
-	if (nr == __NR_prctl && (args[0] == PR_SET_SECCOMP || args[0] == PR_SET_NO_NEW_PRIVS))
-		return REC_SC_REPLAY_EXEC;
-	return 0;
-}
-
-int
-rec_sandbox_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
-{
-	if (nr == __NR_seccomp && args[0] == SECCOMP_GET_NOTIF_SIZES)
-		return rec_ranges_add(out, args[2], SZ_NOTIF_SIZES);
-	return 0;
 }
 
 bool

@@ -1,23 +1,37 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The syscall model: what each syscall writes into and reads out of tracee
- * memory, from the table in syscallent.h plus per-command checks for the
- * multiplexers (ioctl, fcntl, futex, prctl, clone).
+ * memory, from the table in syscallent.h plus the request tables of the
+ * multiplexers (subcmdent.h: ioctl, fcntl, futex, prctl, keyctl...) and the
+ * checks of clone and ptrace. What no table knows runs in the kernel: the
+ * recorder records its failure and stops at its success (rec_syscall_check).
  */
 #define LOG_PREFIX "model"
 #include <asm/unistd.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
 #include <linux/futex.h>
+#include <linux/keyctl.h>
+#include <linux/perf_event.h>
+#include <linux/quota.h>
+#include <linux/random.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <linux/sockios.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <termios.h>
-#include <fcntl.h>
 
 #include "common/log.h"
 #include "recorder/record-private.h"
@@ -25,9 +39,10 @@
 
 enum out_kind {
 	OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_ARGVAL, OUT_SOCKADDR, OUT_OPTVAL,
-	OUT_FDSET, OUT_IOV, OUT_MSGHDR
+	OUT_FDSET, OUT_IOV, OUT_MSGHDR, OUT_MMSG, OUT_MMSG_LEN, OUT_DEDUPE, OUT_STRZ,
+	OUT_NODEMASK, OUT_FHANDLE, OUT_MSGBUF, OUT_SEMALL
 };
-enum in_kind { IN_NONE = 0, IN_BUF, IN_IOV, IN_MSGHDR };
+enum in_kind { IN_NONE = 0, IN_BUF, IN_IOV, IN_MSGHDR, IN_MMSG };
 
 struct out_spec {
 	uint8_t kind, arg, sarg;
@@ -55,12 +70,28 @@ static const char *const syscall_names[] = {
 /* Largest iovec count the kernel accepts (UIO_MAXIOV). */
 #define MAX_IOV 1024
 
+/* Syscalls newer than the build's headers (Debian 12: Linux 6.1), from
+ * arch/x86/entry/syscalls/syscall_64.tbl. */
+static const char *const newer_names[] = {
+	[451] = "cachestat", [452] = "fchmodat2", [453] = "map_shadow_stack",
+	[454] = "futex_wake", [455] = "futex_wait", [456] = "futex_requeue",
+	[457] = "statmount", [458] = "listmount", [459] = "lsm_get_self_attr",
+	[460] = "lsm_set_self_attr", [461] = "lsm_list_modules", [462] = "mseal",
+	[463] = "setxattrat", [464] = "getxattrat", [465] = "listxattrat",
+	[466] = "removexattrat", [467] = "open_tree_attr", [468] = "file_getattr",
+	[469] = "file_setattr",
+};
+
 const char *
 rec_syscall_name(long nr)
 {
-	if (nr < 0 || (size_t)nr >= ARRAY_SIZE(syscall_names))
+	if (nr < 0)
 		return NULL;
-	return syscall_names[nr];
+	if ((size_t)nr < ARRAY_SIZE(syscall_names) && syscall_names[nr])
+		return syscall_names[nr];
+	if ((size_t)nr < ARRAY_SIZE(newer_names))
+		return newer_names[nr];
+	return NULL;
 }
 
 static const struct syscall_row *
@@ -77,21 +108,6 @@ bool
 rec_syscall_known(long nr)
 {
 	return row_of(nr) != NULL;
-}
-
-static bool
-futex_may_block(uint64_t op)
-{
-	switch (op & FUTEX_CMD_MASK) {
-	case FUTEX_WAIT:
-	case FUTEX_WAIT_BITSET:
-	case FUTEX_LOCK_PI:
-	case FUTEX_LOCK_PI2:
-	case FUTEX_WAIT_REQUEUE_PI:
-		return true;
-	default:
-		return false;
-	}
 }
 
 bool
@@ -112,102 +128,164 @@ rec_syscall_futex_wakes(long nr, const uint64_t args[6])
 	}
 }
 
+/* One request of a multiplexing syscall (subcmdent.h). */
+struct sub_row {
+	uint64_t cmd;
+	const char *name;
+	uint32_t flags;		/* SUB_OK if recorded; REC_SC_MAY_BLOCK, REC_SC_REPLAY_EXEC */
+	struct out_spec out;	/* what the kernel writes when it succeeds */
+	const char *why;	/* without SUB_OK: why uprr does not record it */
+};
+
+static uint64_t
+futex_cmd(const uint64_t args[6])
+{
+	return args[1] & FUTEX_CMD_MASK;
+}
+
+/* SysV control commands: IPC_64 (0x100) is the only version there is on
+ * x86-64, and glibc may pass it (ipc/util.h ipc_parse_version) */
+static uint64_t
+ipcctl_cmd(const uint64_t args[6])
+{
+	return (uint32_t)args[1] & ~0x100u;
+}
+
+static uint64_t
+semctl_cmd(const uint64_t args[6])
+{
+	return (uint32_t)args[2] & ~0x100u;
+}
+
+static uint64_t
+quotactl_cmd(const uint64_t args[6])
+{
+	return (uint32_t)args[0] >> 8;
+}
+
+static uint64_t
+quotactl_fd_cmd(const uint64_t args[6])
+{
+	return (uint32_t)args[1] >> 8;
+}
+
+#include "recorder/subcmdent.h"
+
+/* Syscalls that have a name in messages but no row: they run in the kernel
+ * like any unknown syscall, and stop the recording if they succeed. */
+static const struct refused_row {
+	long nr;
+	const char *why;
+} refused_syscalls[] = {
+	{ __NR_io_uring_setup, "its rings are memory the kernel shares with the program" },
+	{ __NR_io_uring_enter, "its rings are memory the kernel shares with the program" },
+	{ __NR_io_uring_register, "its rings are memory the kernel shares with the program" },
+	{ __NR_userfaultfd, "page faults the program serves itself are not modelled" },
+	{ __NR_memfd_secret, "its memory is hidden from the supervisor (/proc/PID/mem)" },
+	{ __NR_io_setup, "its completion ring is memory the kernel writes behind the supervisor" },
+};
+
+static const struct sub_table *
+sub_table_of(long nr)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sub_tables); i++)
+		if (sub_tables[i].nr == nr)
+			return &sub_tables[i];
+	return NULL;
+}
+
+static uint64_t
+sub_cmd(const struct sub_table *st, const uint64_t args[6])
+{
+	if (st->cmd_of)
+		return st->cmd_of(args);
+	/* fcntl's, prctl's and syslog's commands are int: ignore the upper half */
+	return st->ioc ? (uint64_t)(unsigned int)args[st->cmd_arg] : (uint64_t)(int)args[st->cmd_arg];
+}
+
+/* The row of @nr's request in @args, known or refused, or NULL. */
+static const struct sub_row *
+sub_lookup(long nr, const uint64_t args[6], const struct sub_table **ret_table)
+{
+	const struct sub_table *st = sub_table_of(nr);
+	uint64_t cmd;
+
+	if (ret_table)
+		*ret_table = st;
+	if (!st)
+		return NULL;
+	cmd = sub_cmd(st, args);
+	for (size_t i = 0; i < st->n; i++)
+		if (st->rows[i].cmd == cmd)
+			return &st->rows[i];
+	return NULL;
+}
+
+/* A request of @nr that uprr records, or NULL. */
+static const struct sub_row *
+sub_known(long nr, const uint64_t args[6])
+{
+	const struct sub_row *sr = sub_lookup(nr, args, NULL);
+
+	return sr && (sr->flags & SUB_OK) ? sr : NULL;
+}
+
 uint32_t
 rec_syscall_flags(long nr, const uint64_t args[6])
 {
 	const struct syscall_row *row = row_of(nr);
+	const struct sub_row *sr;
 	uint32_t flags;
 
 	if (!row)
 		return 0;
 	flags = row->flags & ~REC_SC_KNOWN;
-	if (nr == __NR_futex && futex_may_block(args[1]))
-		flags |= REC_SC_MAY_BLOCK;
-	if (nr == __NR_fcntl && (args[1] == F_SETLKW || args[1] == F_OFD_SETLKW))
-		flags |= REC_SC_MAY_BLOCK;
-	flags |= rec_sandbox_flags(nr, args);
+	if ((flags & REC_SC_SPECIAL) && (sr = sub_lookup(nr, args, NULL)))
+		flags |= sr->flags & (REC_SC_MAY_BLOCK | REC_SC_REPLAY_EXEC);
 	return flags;
 }
 
-/* One ioctl request: its name and the bytes it writes at the argument. */
-struct ioctl_row {
-	unsigned long request;
-	const char *name;
-	uint32_t out_size;
-};
-
-static const struct ioctl_row ioctl_table[] = {
-	{ TCGETS, "TCGETS", 36 }, /* struct termios of asm-generic/termbits.h */
-	{ TCSETS, "TCSETS", 0 },
-	{ TCSETSW, "TCSETSW", 0 },
-	{ TCSETSF, "TCSETSF", 0 },
-	{ TIOCGWINSZ, "TIOCGWINSZ", 8 },
-	{ TIOCGPGRP, "TIOCGPGRP", 4 },
-	{ FIONREAD, "FIONREAD", 4 },
-	{ FIONBIO, "FIONBIO", 0 },
-	{ FIOCLEX, "FIOCLEX", 0 },
-	{ FIONCLEX, "FIONCLEX", 0 },
-};
-
-static const struct ioctl_row *
-ioctl_lookup(unsigned long request)
+/* "'T'" or "0x94": the type byte of an ioctl request. */
+static void
+ioc_type(unsigned type, char *buf, size_t len)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(ioctl_table); i++)
-		if (ioctl_table[i].request == request)
-			return &ioctl_table[i];
-	return NULL;
+	if (type >= 0x20 && type < 0x7f && type != '\'' && type != '\\')
+		snprintf(buf, len, "'%c'", type);
+	else
+		snprintf(buf, len, "0x%02x", type);
 }
 
-static bool
-fcntl_supported(uint64_t cmd)
+/* Name the request of multiplexer @st in @args: "ioctl FIOASYNC (0x5452) on
+ * fd 3: why", or its decoded number when no table knows it. */
+static void
+name_request(const struct sub_table *st, const struct sub_row *sr, const uint64_t args[6],
+	     char *why, size_t len)
 {
-	switch (cmd) {
-	case F_DUPFD:
-	case F_DUPFD_CLOEXEC:
-	case F_GETFD:
-	case F_SETFD:
-	case F_GETFL:
-	case F_SETFL:
-	case F_SETLK:
-	case F_SETLKW:
-	case F_GETLK:
-	case F_OFD_SETLK:
-	case F_OFD_SETLKW:
-	case F_OFD_GETLK:
-	case F_GETPIPE_SZ:
-	case F_SETPIPE_SZ:
-	case F_ADD_SEALS:
-	case F_GET_SEALS:
-		return true;
-	default:
-		return false;
-	}
-}
+	uint64_t cmd = sub_cmd(st, args);
+	char fd[32] = "", type[8];
 
-static bool
-prctl_supported(uint64_t option)
-{
-	switch (option) {
-	case PR_SET_NAME:
-	case PR_GET_NAME:
-	case PR_SET_PDEATHSIG:
-	case PR_GET_PDEATHSIG:
-	case PR_GET_DUMPABLE:
-	case PR_SET_DUMPABLE:
-	case PR_SET_VMA:
-	case PR_GET_TIMERSLACK:
-	case PR_SET_TIMERSLACK:
-	case PR_CAPBSET_READ:
-	case PR_GET_NO_NEW_PRIVS:
-	case PR_SET_THP_DISABLE:
-	case PR_GET_THP_DISABLE:
-	case PR_SET_NO_NEW_PRIVS: /* replay-executed: rec_sandbox_flags */
-	case PR_SET_SECCOMP:	  /* strict mode refused: rec_sandbox_check */
-	case PR_GET_SECCOMP:	  /* as natively: rec_sandbox_exit */
-		return true;
-	default:
-		return false;
+	if (st->nr == __NR_ioctl || st->nr == __NR_fcntl)
+		snprintf(fd, sizeof(fd), " on fd %d", (int)args[0]);
+	if (sr) {
+		snprintf(why, len, "%s %s (%#" PRIx64 ")%s: %s", st->what, sr->name, cmd, fd,
+			 sr->why ? sr->why : "not modelled");
+		return;
 	}
+	if (st->ioc) {
+		static const char *const dirs[] = { "_IO", "_IOW", "_IOR", "_IOWR" };
+		unsigned dir = (unsigned)_IOC_DIR(cmd), size = (unsigned)_IOC_SIZE(cmd);
+		unsigned nr = (unsigned)_IOC_NR(cmd);
+
+		ioc_type((unsigned)_IOC_TYPE(cmd), type, sizeof(type));
+		if (dir == _IOC_NONE && size == 0)
+			snprintf(why, len, "ioctl %#" PRIx64 " (_IO type %s nr %#x)%s", cmd, type, nr,
+				 fd);
+		else
+			snprintf(why, len, "ioctl %#" PRIx64 " (%s type %s nr %#x size %u)%s", cmd,
+				 dirs[dir & 3], type, nr, size, fd);
+		return;
+	}
+	snprintf(why, len, "%s request %" PRId64 "%s", st->what, (int64_t)cmd, fd);
 }
 
 int
@@ -215,8 +293,16 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 {
 	const struct syscall_row *row = row_of(nr);
 	const char *name = rec_syscall_name(nr);
+	const struct sub_table *st;
+	const struct sub_row *sr;
 
 	if (!row) {
+		for (size_t i = 0; i < ARRAY_SIZE(refused_syscalls); i++)
+			if (refused_syscalls[i].nr == nr) {
+				snprintf(why, len, "syscall %s (%ld): %s", name, nr,
+					 refused_syscalls[i].why);
+				return -ENOSYS;
+			}
 		if (name)
 			snprintf(why, len, "syscall %s (%ld)", name, nr);
 		else
@@ -225,69 +311,31 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 	}
 	if (!(row->flags & REC_SC_SPECIAL))
 		return 0;
+	/* seccomp strict mode, a listener fd: never run (recorder/sandbox.c) */
 	if (rec_sandbox_check(nr, args, why, len) < 0)
-		return -ENOSYS;
+		return -EPERM;
 	switch (nr) {
-	case __NR_ioctl:
-		if (ioctl_lookup(args[1]))
-			return 0;
-		snprintf(why, len, "ioctl 0x%lx on fd %ld", (unsigned long)args[1], (long)args[0]);
-		return -ENOSYS;
-	case __NR_fcntl:
-		if (fcntl_supported(args[1]))
-			return 0;
-		snprintf(why, len, "fcntl command %ld", (long)args[1]);
-		return -ENOSYS;
-	case __NR_prctl:
-		if (prctl_supported(args[0]))
-			return 0;
-		snprintf(why, len, "prctl option %ld", (long)args[0]);
-		return -ENOSYS;
-	case __NR_futex:
-		switch (args[1] & FUTEX_CMD_MASK) {
-		case FUTEX_WAIT:
-		case FUTEX_WAKE:
-		case FUTEX_WAIT_BITSET:
-		case FUTEX_WAKE_BITSET:
-		case FUTEX_REQUEUE:
-		case FUTEX_CMP_REQUEUE:
-		case FUTEX_WAKE_OP:
-			return 0;
-		default:
-			snprintf(why, len, "futex operation %ld", (long)(args[1] & FUTEX_CMD_MASK));
-			return -ENOSYS;
-		}
-	case __NR_ptrace:
-		/* uprr traces every tracee itself: between recorded processes
-		 * it emulates these requests (recorder/ptrace-emu.c) */
-		switch ((long)args[0]) {
-		case PTRACE_TRACEME: case PTRACE_ATTACH: case PTRACE_SEIZE:
-		case PTRACE_PEEKTEXT: case PTRACE_PEEKDATA: case PTRACE_PEEKUSER:
-		case PTRACE_POKETEXT: case PTRACE_POKEDATA: case PTRACE_POKEUSER:
-		case PTRACE_GETREGS: case PTRACE_SETREGS: case PTRACE_GETFPREGS:
-		case PTRACE_SETFPREGS: case PTRACE_GETSIGINFO: case PTRACE_SETSIGINFO:
-		case PTRACE_GETEVENTMSG: case PTRACE_SETOPTIONS: case PTRACE_CONT:
-		case PTRACE_DETACH: case PTRACE_KILL:
-			return 0;
-		default:
-			snprintf(why, len, "ptrace request %ld", (long)args[0]);
-			return -ENOSYS;
-		}
 	case __NR_clone:
 		/* a thread, a process (fork), or a process sharing its parent's
-		 * memory until it execs (vfork); an untraced child would escape */
+		 * memory until it execs (vfork); an untraced child would escape
+		 * even if the recording stopped at once: never run it */
 		if (args[0] & CLONE_UNTRACED) {
 			snprintf(why, len, "clone with CLONE_UNTRACED");
-			return -ENOSYS;
+			return -EPERM;
 		}
 		if ((args[0] & CLONE_THREAD) && !(args[0] & CLONE_VM)) {
 			snprintf(why, len, "clone of a thread without CLONE_VM");
-			return -ENOSYS;
+			return -EPERM;
 		}
 		return 0;
 	default:
-		return 0;
+		break;
 	}
+	sr = sub_lookup(nr, args, &st);
+	if (!st || (sr && (sr->flags & SUB_OK)))
+		return 0;
+	name_request(st, sr, args, why, len);
+	return -ENOSYS;
 }
 
 int
@@ -388,52 +436,6 @@ add_msghdr(uint64_t addr, int64_t result, bool for_output, const struct rec_sysc
 		       ctx, out);
 }
 
-static int
-special_outputs(long nr, const uint64_t args[6], struct rec_ranges *out)
-{
-	const struct ioctl_row *io;
-
-	switch (nr) {
-	case __NR_ioctl:
-		io = ioctl_lookup(args[1]);
-		return io ? rec_ranges_add(out, args[2], io->out_size) : 0;
-	case __NR_fcntl:
-		if (args[1] == F_GETLK || args[1] == F_OFD_GETLK)
-			return rec_ranges_add(out, args[2], sizeof(struct flock));
-		return 0;
-	case __NR_prctl:
-		if (args[0] == PR_GET_NAME)
-			return rec_ranges_add(out, args[1], 16);
-		if (args[0] == PR_GET_PDEATHSIG)
-			return rec_ranges_add(out, args[1], 4);
-		return 0;
-	case __NR_seccomp:
-		return rec_sandbox_outputs(nr, args, out);
-	case __NR_ptrace:
-		/* what the emulated requests store at data (ptrace(2)) */
-		switch ((long)args[0]) {
-		case PTRACE_PEEKTEXT: case PTRACE_PEEKDATA: case PTRACE_PEEKUSER:
-		case PTRACE_GETEVENTMSG:
-			return rec_ranges_add(out, args[3], 8);
-		case PTRACE_GETREGS:
-			return rec_ranges_add(out, args[3], sizeof(struct user_regs_struct));
-		case PTRACE_GETFPREGS:
-			return rec_ranges_add(out, args[3], sizeof(struct user_fpregs_struct));
-		case PTRACE_GETSIGINFO:
-			return rec_ranges_add(out, args[3], sizeof(siginfo_t));
-		default:
-			return 0;
-		}
-	case __NR_futex:
-		/* FUTEX_WAKE_OP modifies the word at uaddr2 (futex(2)) */
-		if ((args[1] & FUTEX_CMD_MASK) == FUTEX_WAKE_OP)
-			return rec_ranges_add(out, args[4], 4);
-		return 0;
-	default:
-		return 0;
-	}
-}
-
 void
 rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
 			struct rec_syscall_entry *ret_entry)
@@ -466,66 +468,196 @@ rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn read, v
 	}
 }
 
+/* FIDEDUPERANGE copies struct file_dedupe_range back whole: 24 bytes and
+ * dest_count struct file_dedupe_range_info of 32 (ioctl_file_dedupe_range(),
+ * fs/ioctl.c; include/uapi/linux/fs.h). */
+static int
+add_dedupe(uint64_t addr, rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
+{
+	uint16_t count;
+	int r = read(ctx, addr + 16, &count, sizeof(count));
+
+	if (r < 0)
+		return r;
+	return rec_ranges_add(out, addr, 24 + 32 * (uint64_t)count);
+}
+
+/* A NUL-terminated string the kernel wrote at @addr (sysfs(2) option 2: a
+ * filesystem type's name), read back a few bytes at a time: the string may
+ * end near the end of a mapping. */
+static int
+add_strz(uint64_t addr, rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
+{
+	char buf[16];
+
+	for (uint64_t off = 0; off < 4096; off += sizeof(buf)) {
+		int r = read(ctx, addr + off, buf, sizeof(buf));
+
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < sizeof(buf); i++)
+			if (!buf[i])
+				return rec_ranges_add(out, addr, off + i + 1);
+	}
+	return rec_ranges_add(out, addr, 4096);
+}
+
+/* The first @n struct mmsghdr of @addr (64 bytes each: a msghdr and the
+ * msg_len the kernel writes back): recvmmsg(2) writes each like recvmsg(2)
+ * (@full), sendmmsg(2) only msg_len. */
+static int
+add_mmsg(uint64_t addr, uint64_t n, bool full, rec_mem_read_fn read, void *ctx,
+	 struct rec_ranges *out)
+{
+	const uint64_t size = sizeof(struct mmsghdr);
+	int r = 0;
+
+	n = MIN(n, (uint64_t)MAX_IOV); /* UIO_MAXIOV bounds vlen too */
+	for (uint64_t i = 0; i < n && r >= 0; i++) {
+		uint32_t len;
+
+		if (!full) {
+			r = rec_ranges_add(out, addr + i * size + offsetof(struct mmsghdr, msg_len), 4);
+			continue;
+		}
+		r = read(ctx, addr + i * size + offsetof(struct mmsghdr, msg_len), &len, sizeof(len));
+		if (r == 0)
+			r = rec_ranges_add(out, addr + i * size, size);
+		if (r == 0)
+			r = add_msghdr(addr + i * size, len, true, NULL, read, ctx, out);
+	}
+	return r;
+}
+
+/*
+ * get_mempolicy(2)'s node mask: ALIGN(maxnode - 1, 64) / 8 bytes, the
+ * kernel's nodes then zeros (copy_nodes_to_user(), mm/mempolicy.c).
+ */
+static int
+add_nodemask(uint64_t addr, uint64_t maxnode, struct rec_ranges *out)
+{
+	if (!maxnode)
+		return 0;
+	return rec_ranges_add(out, addr, MIN((maxnode - 1 + 63) / 64 * 8, (uint64_t)4096));
+}
+
+/*
+ * name_to_handle_at(2): struct file_handle's 8-byte header and
+ * handle_bytes of handle, and the mount id (an int, a u64 with
+ * AT_HANDLE_MNT_ID_UNIQUE, Linux 6.12). When the handle does not fit
+ * (EOVERFLOW) the kernel writes the header with the size needed, and the
+ * mount id (do_sys_name_to_handle(), fs/fhandle.c).
+ */
+static int
+add_fhandle(const uint64_t args[6], int64_t result, rec_mem_read_fn read, void *ctx,
+	    struct rec_ranges *out)
+{
+	uint32_t bytes = 0;
+	int r;
+
+	if (result != 0 && result != -EOVERFLOW)
+		return 0;
+	if (result == 0) {
+		r = read(ctx, args[2], &bytes, sizeof(bytes));
+		if (r < 0)
+			return r;
+	}
+	r = rec_ranges_add(out, args[2], 8 + MIN(bytes, 128u)); /* MAX_HANDLE_SZ */
+	if (r == 0)
+		r = rec_ranges_add(out, args[3], (args[4] & 1) ? 8 : 4);
+	return r;
+}
+
+/* semctl(2) GETALL: one unsigned short per semaphore of set @id, whose
+ * size uprr asks the kernel itself (it shares the tracee's IPC namespace:
+ * recorder/ipc.c refuses another). */
+static int
+add_semall(uint64_t addr, uint64_t id, struct rec_ranges *out)
+{
+	struct semid_ds ds;
+
+	if (semctl((int)id, 0, IPC_STAT, &ds) < 0)
+		return 0;
+	return rec_ranges_add(out, addr, (uint64_t)ds.sem_nsems * sizeof(unsigned short));
+}
+
+/* Add the memory that output @o of syscall @nr describes. */
+static int
+add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t result,
+	   const struct rec_syscall_entry *entry, rec_mem_read_fn read, void *ctx,
+	   struct rec_ranges *out)
+{
+	uint64_t a = args[o->arg];
+
+	switch (o->kind) {
+	case OUT_NONE:
+		return 0;
+	case OUT_FIXED:
+		return rec_ranges_add(out, a, o->size);
+	case OUT_RET:
+		/* never past the buffer: a result may say more (MSG_TRUNC),
+		 * or be INT64_MAX, for a syscall still running */
+		if (result <= 0)
+			return 0;
+		return rec_ranges_add(out, a, MIN(MIN((uint64_t)result, args[o->sarg]),
+						  UINT64_MAX / o->size) * o->size);
+	case OUT_ARGVAL:
+		if (nr == __NR_mincore)
+			return rec_ranges_add(out, a, (args[1] + 4095) / 4096);
+		return rec_ranges_add(out, a, MIN(args[o->sarg], (uint64_t)1 << 26) * o->size);
+	case OUT_SOCKADDR:
+		return add_inout(a, args[o->sarg], entry, sizeof(struct sockaddr_storage), read, ctx,
+				 out);
+	case OUT_OPTVAL:
+		return add_inout(a, args[o->sarg], entry, 1u << 16, read, ctx, out);
+	case OUT_FDSET:
+		/* FDS_BYTES(nfds) of fs/select.c: whole longs */
+		return rec_ranges_add(out, a, (MIN(args[o->sarg], 1024 * 1024u) + 63) / 64 * 8);
+	case OUT_IOV:
+		return result > 0 ? add_iov(a, args[o->sarg], (uint64_t)result, read, ctx, out) : 0;
+	case OUT_MSGHDR:
+		return add_msghdr(a, result, true, entry, read, ctx, out);
+	case OUT_MMSG:
+		return result > 0 ? add_mmsg(a, (uint64_t)result, true, read, ctx, out) : 0;
+	case OUT_MMSG_LEN:
+		return result > 0 ? add_mmsg(a, (uint64_t)result, false, read, ctx, out) : 0;
+	case OUT_DEDUPE:
+		return add_dedupe(a, read, ctx, out);
+	case OUT_STRZ:
+		return add_strz(a, read, ctx, out);
+	case OUT_NODEMASK:
+		return add_nodemask(a, args[o->sarg], out);
+	case OUT_FHANDLE:
+		return add_fhandle(args, result, read, ctx, out);
+	case OUT_MSGBUF:
+		/* msgrcv(2)'s struct msgbuf: the type, then the result's bytes
+		 * of text, never more than msgsz (a syscall still running) */
+		if (result < 0)
+			return 0;
+		return rec_ranges_add(out, a, sizeof(long) + MIN((uint64_t)result, args[o->sarg]));
+	case OUT_SEMALL:
+		return add_semall(a, args[0], out);
+	}
+	return 0;
+}
+
 int
 rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
 		    const struct rec_syscall_entry *entry, rec_mem_read_fn read, void *ctx,
 		    struct rec_ranges *out)
 {
 	const struct syscall_row *row = row_of(nr);
+	const struct sub_row *sr;
 	int r = 0;
 
 	if (!row)
 		return 0;
 	if (result < 0 && !(row->flags & REC_SC_OUT_ON_ERROR))
 		return 0;
-	if (row->flags & REC_SC_SPECIAL) {
-		r = special_outputs(nr, args, out);
-		if (r < 0)
-			return r;
-	}
-	for (size_t i = 0; i < ARRAY_SIZE(row->out) && r >= 0; i++) {
-		const struct out_spec *o = &row->out[i];
-		uint64_t a = args[o->arg];
-
-		switch (o->kind) {
-		case OUT_NONE:
-			break;
-		case OUT_FIXED:
-			r = rec_ranges_add(out, a, o->size);
-			break;
-		case OUT_RET:
-			/* never past the buffer: a result may say more (MSG_TRUNC),
-			 * or be INT64_MAX, for a syscall still running */
-			if (result > 0)
-				r = rec_ranges_add(out, a, MIN(MIN((uint64_t)result, args[o->sarg]),
-							       UINT64_MAX / o->size) * o->size);
-			break;
-		case OUT_ARGVAL:
-			if (nr == __NR_mincore)
-				r = rec_ranges_add(out, a, (args[1] + 4095) / 4096);
-			else
-				r = rec_ranges_add(out, a, MIN(args[o->sarg], (uint64_t)1 << 26) * o->size);
-			break;
-		case OUT_SOCKADDR:
-			r = add_inout(a, args[o->sarg], entry, sizeof(struct sockaddr_storage), read,
-				      ctx, out);
-			break;
-		case OUT_OPTVAL:
-			r = add_inout(a, args[o->sarg], entry, 1u << 16, read, ctx, out);
-			break;
-		case OUT_FDSET:
-			/* FDS_BYTES(nfds) of fs/select.c: whole longs */
-			r = rec_ranges_add(out, a, (MIN(args[o->sarg], 1024 * 1024u) + 63) / 64 * 8);
-			break;
-		case OUT_IOV:
-			if (result > 0)
-				r = add_iov(a, args[o->sarg], (uint64_t)result, read, ctx, out);
-			break;
-		case OUT_MSGHDR:
-			r = add_msghdr(a, result, true, entry, read, ctx, out);
-			break;
-		}
-	}
+	if ((row->flags & REC_SC_SPECIAL) && result >= 0 && (sr = sub_known(nr, args)))
+		r = add_output(nr, &sr->out, args, result, entry, read, ctx, out);
+	for (size_t i = 0; i < ARRAY_SIZE(row->out) && r >= 0; i++)
+		r = add_output(nr, &row->out[i], args, result, entry, read, ctx, out);
 	return r;
 }
 
@@ -544,6 +676,16 @@ rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *
 		return add_iov(args[row->in.arg], args[row->in.sarg], UINT64_MAX, read, ctx, out);
 	case IN_MSGHDR:
 		return add_msghdr(args[row->in.arg], INT64_MAX, false, NULL, read, ctx, out);
+	case IN_MMSG: {
+		/* every message of the vector: what the kernel sends of each */
+		uint64_t n = MIN(args[row->in.sarg], (uint64_t)MAX_IOV);
+		int r = 0;
+
+		for (uint64_t i = 0; i < n && r >= 0; i++)
+			r = add_msghdr(args[row->in.arg] + i * sizeof(struct mmsghdr), INT64_MAX,
+				       false, NULL, read, ctx, out);
+		return r;
+	}
 	default:
 		return 0;
 	}
@@ -581,6 +723,11 @@ rec_syscall_written_fd(long nr, const uint64_t args[6])
 	case __NR_splice:
 	case __NR_copy_file_range:
 		return (int)args[2];
+	case __NR_ioctl:
+		/* a reflink replaces the destination's contents (ioctl_ficlone(2)) */
+		if ((unsigned int)args[1] == FICLONE || (unsigned int)args[1] == FICLONERANGE)
+			return (int)args[0];
+		return -1;
 	default:
 		return rec_syscall_is_write(nr) ? (int)args[0] : -1;
 	}

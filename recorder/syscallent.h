@@ -3,7 +3,8 @@
  * The syscall model: one row per syscall uprr records (strace's syscallent.h).
  * Each row says what the kernel writes (OUT), what data the program passes out
  * (IN), and how replay treats it (flags). A syscall without a row stops the
- * recording with a message that names it. See doc/how-to-add-a-syscall.md.
+ * recording only if it succeeds (see rec_syscall_check); failing, it is
+ * recorded with no outputs. See doc/how-to-add-a-syscall.md.
  *
  * OUT kinds (sizes in bytes; "a" = argument index):
  *   FIX(a, n)      n bytes at a
@@ -18,7 +19,12 @@
  *   FDS(a, s)      an fd_set of argument-s bits at a
  *   IOV(a, s)      result bytes scattered over the iovec array a[s]
  *   MSG(a)         struct msghdr a: iovecs (result bytes), name, control
- * IN kinds: INB(a, s) argument-s bytes at a; INIOV(a, s); INMSG(a).
+ *   MMSG(a)        the first result struct mmsghdr of a, each like MSG
+ *   MMSGLEN(a)     msg_len of the first result struct mmsghdr of a
+ *   NODES(a, s)    a node mask of argument-s bits (get_mempolicy)
+ *   FHANDLE        name_to_handle_at's struct file_handle and mount id
+ * IN kinds: INB(a, s) argument-s bytes at a; INIOV(a, s); INMSG(a);
+ *   INMMSG(a, s) the messages of argument-s struct mmsghdr at a.
  * Flags: MB may block; RX replay executes it; OE outputs count on failure;
  *   SP a per-command check (ioctl, fcntl, futex, prctl, clone); UT untraced;
  *   MP replay executes it and it adds or refills mappings; TM arms a timer
@@ -50,9 +56,14 @@
 #define FDS(a, s)   { OUT_FDSET, a, s, 0 }
 #define IOV(a, s)   { OUT_IOV, a, s, 0 }
 #define MSG(a)      { OUT_MSGHDR, a, 0, 0 }
+#define MMSG(a)     { OUT_MMSG, a, 0, 0 }
+#define MMSGLEN(a)  { OUT_MMSG_LEN, a, 0, 0 }
+#define NODES(a, s) { OUT_NODEMASK, a, s, 0 }
+#define FHANDLE     { OUT_FHANDLE, 2, 3, 0 }
 #define INB(a, s)   .in = { IN_BUF, a, s }
 #define INIOV(a, s) .in = { IN_IOV, a, s }
 #define INMSG(a)    .in = { IN_MSGHDR, a, 0 }
+#define INMMSG(a, s) .in = { IN_MMSG, a, s }
 
 #define SC(nr, fl, ...) [__NR_##nr] = { .flags = (fl) | REC_SC_KNOWN, __VA_ARGS__ }
 #define O(...) .out = { __VA_ARGS__ }
@@ -75,6 +86,26 @@
 #define SZ_EPOLL_EVENT 12
 #define SZ_POLLFD 8
 #define SZ_TMS 32
+#define SZ_TIMEX 208
+#define SZ_USTAT 32
+
+/* syscalls newer than Debian 12's headers (Linux 6.1): syscall_64.tbl */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451	/* Linux 6.5 */
+#endif
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452	/* Linux 6.6 */
+#endif
+#ifndef __NR_futex_wake
+#define __NR_futex_wake 454	/* Linux 6.7 */
+#define __NR_futex_wait 455
+#define __NR_futex_requeue 456
+#endif
+#ifndef __NR_mseal
+#define __NR_mseal 462		/* Linux 6.10 */
+#endif
+#define SZ_CACHESTAT 40		/* struct cachestat: five u64 */
+#define SZ_MQ_ATTR 64
 
 static const struct syscall_row syscall_table[] = {
 	/* file I/O */
@@ -123,6 +154,18 @@ static const struct syscall_row syscall_table[] = {
 	SC(inotify_init1, 0),
 	SC(inotify_add_watch, 0),
 	SC(inotify_rm_watch, 0),
+	SC(inotify_init, 0),
+	SC(fanotify_init, 0),
+	SC(fanotify_mark, 0),
+	SC(signalfd,	0),
+	/* splice(2): the offsets it advanced; vmsplice(2) passes the iovecs'
+	 * memory to a pipe (its write end: inputs) or fills it from one (its
+	 * read end: the result bytes) */
+	SC(splice,	MB, O(FIX(1, 8), FIX(3, 8))),
+	SC(tee,		MB),
+	SC(vmsplice,	MB, O(IOV(1, 2)), INIOV(1, 2)),
+	SC(sync_file_range, 0),
+	SC(cachestat,	0, O(FIX(2, SZ_CACHESTAT))),
 
 	/* files and directories */
 	SC(stat,	0, O(FIX(1, SZ_STAT))),
@@ -169,6 +212,41 @@ static const struct syscall_row syscall_table[] = {
 	SC(listxattr,	0, O(RET(1, 2))),
 	SC(llistxattr,	0, O(RET(1, 2))),
 	SC(flistxattr,	0, O(RET(1, 2))),
+	SC(setxattr,	0),
+	SC(lsetxattr,	0),
+	SC(fsetxattr,	0),
+	SC(removexattr,	0),
+	SC(lremovexattr, 0),
+	SC(fremovexattr, 0),
+	SC(openat2,	0),
+	SC(fchmodat2,	0),
+	SC(mknod,	0),
+	SC(mknodat,	0),
+	SC(utime,	0),
+	SC(utimes,	0),
+	SC(futimesat,	0),
+	SC(ustat,	0, O(FIX(1, SZ_USTAT))),
+	SC(sysfs,	SP),
+	/* fs/fhandle.c: the header is written on EOVERFLOW too */
+	SC(name_to_handle_at, OE, O(FHANDLE)),
+	SC(open_by_handle_at, 0),
+	/* chroot is emulated like chdir: replay execs the trace's copies of
+	 * programs by absolute path */
+	SC(chroot,	0),
+
+	/* mounts: they change the namespace uprr shares; nothing in memory */
+	SC(mount,	0),
+	SC(umount2,	0),
+	SC(pivot_root,	0),
+	SC(open_tree,	0),
+	SC(move_mount,	0),
+	SC(fsopen,	0),
+	SC(fsconfig,	0),
+	SC(fsmount,	0),
+	SC(fspick,	0),
+	SC(mount_setattr, 0),
+	SC(swapon,	0),
+	SC(swapoff,	0),
 
 	/* memory: replay executes these at the recorded addresses */
 	SC(mmap,	MP),
@@ -184,6 +262,21 @@ static const struct syscall_row syscall_table[] = {
 	SC(mlockall,	0),
 	SC(munlockall,	0),
 	SC(membarrier,	0),
+	SC(mlock2,	0),
+	/* protection keys: replay allocates the same keys (pkeys(7)) */
+	SC(pkey_alloc,	RX),
+	SC(pkey_free,	RX),
+	SC(pkey_mprotect, MP),
+	/* NUMA policies move pages, never change their contents */
+	SC(mbind,	0),
+	SC(set_mempolicy, 0),
+	SC(set_mempolicy_home_node, 0),
+	SC(get_mempolicy, 0, O(FIX(0, 4), NODES(1, 2))),
+	SC(migrate_pages, 0),
+	/* a sealed mapping refuses later munmap, mprotect...: replay seals it
+	 * too, since it executes those */
+	SC(mseal,	RX),
+	SC(move_pages,	0, O(AX(4, 1, 4))),
 
 	/* sockets */
 	SC(socket,	0),
@@ -202,6 +295,9 @@ static const struct syscall_row syscall_table[] = {
 	SC(sendmsg,	MB, INMSG(1)),
 	SC(recvfrom,	MB, O(RET(1, 2), SA(4, 5))),
 	SC(recvmsg,	MB, O(MSG(1))),
+	/* recvmmsg(2) writes back the timeout left (__sys_recvmmsg()) */
+	SC(recvmmsg,	MB, O(MMSG(1), FIX(4, SZ_TIMESPEC))),
+	SC(sendmmsg,	MB, O(MMSGLEN(1)), INMMSG(1, 2)),
 
 	/* waiting */
 	SC(poll,	MB, O(AX(0, 1, SZ_POLLFD))),
@@ -215,6 +311,11 @@ static const struct syscall_row syscall_table[] = {
 	SC(epoll_pwait,	MB, O(RETX(1, 2, SZ_EPOLL_EVENT))),
 	SC(epoll_pwait2, MB, O(RETX(1, 2, SZ_EPOLL_EVENT))),
 	SC(futex,	SP),
+	/* futex2 (Linux 5.16, 6.7): they write no memory */
+	SC(futex_waitv,	MB),
+	SC(futex_wait,	MB),
+	SC(futex_wake,	0),
+	SC(futex_requeue, 0),
 	SC(nanosleep,	MB | OE, O(FIX(1, SZ_TIMESPEC))),
 	SC(clock_nanosleep, MB | OE, O(FIX(3, SZ_TIMESPEC))),
 	SC(pause,	MB),
@@ -241,6 +342,11 @@ static const struct syscall_row syscall_table[] = {
 	SC(timer_settime, TM, O(FIX(3, SZ_ITIMERSPEC))),
 	SC(timer_gettime, 0, O(FIX(1, SZ_ITIMERSPEC))),
 	SC(timer_delete, 0),
+	SC(timer_getoverrun, 0),
+	SC(clock_settime, 0),
+	SC(settimeofday, 0),
+	SC(adjtimex,	0, O(FIX(0, SZ_TIMEX))),
+	SC(clock_adjtime, 0, O(FIX(1, SZ_TIMEX))),
 
 	/* identity and limits */
 	SC(getpid,	0),
@@ -287,6 +393,24 @@ static const struct syscall_row syscall_table[] = {
 	SC(prctl,	SP),
 	SC(ptrace,	SP),
 	SC(ioprio_get,	0),
+	SC(ioprio_set,	0),
+	SC(capset,	0),
+	/* sched_attr_copy_to_user(): at most the caller's size */
+	SC(sched_getattr, 0, O(AV(1, 2))),
+	SC(sched_setattr, 0),
+	SC(sched_setparam, 0),
+	SC(sched_rr_get_interval, 0, O(FIX(1, SZ_TIMESPEC))),
+	SC(kcmp,	0),
+	SC(sethostname,	0),
+	SC(setdomainname, 0),
+	SC(vhangup,	0),
+	SC(acct,	0),
+	SC(quotactl,	SP),
+	SC(quotactl_fd,	SP),
+	SC(syslog,	SP),
+	SC(add_key,	0),
+	SC(request_key,	0),
+	SC(keyctl,	SP),
 
 	/* signals */
 	SC(rt_sigaction, RX),
@@ -300,6 +424,37 @@ static const struct syscall_row syscall_table[] = {
 	SC(rt_sigqueueinfo, 0),
 	SC(rt_tgsigqueueinfo, 0),
 
+	/* IPC, pidfds, other processes' memory, perf */
+	/* SysV: ids are emulated; replay attaches a segment of its own at the
+	 * recorded address (replay/sysv.c), and the attachment is inherited
+	 * and dropped by fork, exec and exit as in the recording */
+	SC(shmget,	0),
+	SC(shmat,	MP),
+	SC(shmdt,	RX),
+	SC(shmctl,	SP),
+	SC(semget,	0),
+	SC(semop,	MB),
+	SC(semtimedop,	MB),
+	SC(semctl,	SP),
+	SC(msgget,	0),
+	SC(msgsnd,	MB),
+	SC(msgrcv,	MB, O({ OUT_MSGBUF, 1, 2, 0 })), /* the type and the text */
+	SC(msgctl,	SP),
+	SC(mq_open,	0),
+	SC(mq_unlink,	0),
+	SC(mq_timedsend, MB, INB(1, 2)),
+	SC(mq_timedreceive, MB, O(RET(1, 2), FIX(3, 4))),
+	SC(mq_notify,	0),
+	SC(mq_getsetattr, 0, O(FIX(2, SZ_MQ_ATTR))),
+	SC(pidfd_open,	0),
+	SC(pidfd_send_signal, 0),
+	SC(pidfd_getfd,	0),
+	SC(process_vm_readv, 0, O(IOV(1, 2))),
+	/* into a recorded process: replay does it again there; into one
+	 * outside the recording: emulated, its data passed out (ipc.c) */
+	SC(process_vm_writev, RX, INIOV(1, 2)),
+	SC(perf_event_open, 0),
+
 	/* sandboxes and namespaces (recorder/sandbox.c): seccomp installs the
 	 * program's filter in replay too (SECCOMP_SET_MODE_FILTER: RX from
 	 * the per-command check); personality runs in replay so the next exec
@@ -309,8 +464,6 @@ static const struct syscall_row syscall_table[] = {
 	SC(personality,	RX | SP),
 	SC(unshare,	SP),
 	SC(setns,	SP),
-	SC(sethostname,	0),
-	SC(setdomainname, 0),
 	SC(landlock_create_ruleset, 0),
 	SC(landlock_add_rule, 0),
 	SC(landlock_restrict_self, 0),

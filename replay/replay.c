@@ -30,6 +30,7 @@
 
 #include "common/log.h"
 #include "recorder/recorder.h"
+#include "replay/replay-private.h"
 #include "sched/ticks-soft.h"
 #include "sched/ticks.h"
 #include "trace/trace.h"
@@ -42,6 +43,8 @@ enum pthread_state {
 	PT_RUNNING,  /* resumed: its next stop is pending */
 	PT_IN_KERNEL, /* its clone created the new thread or process; the clone's
 		       * exit stop is pending */
+	PT_ZOMBIE,   /* a leader that exited before the other threads of its
+		      * process; reported gone after them */
 };
 
 
@@ -106,6 +109,7 @@ struct replayer {
 	struct rec_ptrace_emu ptrace; /* threads recorded processes trace */
 	const struct trace_event *ptrace_ev; /* the tracer's event being replayed */
 	int injecting;		 /* the signal deliver_injected raised, 0: none */
+	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
 };
 
 static int __attribute__((format(printf, 3, 4)))
@@ -254,8 +258,24 @@ replay_noise(const struct replayer *rp, pid_t tid, int sig)
 	       si.si_code > 0;
 }
 
+/* If @t, stopped with SIGTRAP, executed a trap site's int3 and its budget
+ * has ticks left, count it, make its jump and resume it: true. */
+static bool
+count_trap(struct pthread_r *t)
+{
+	struct user_regs_struct regs;
+
+	if (!ticks_soft_active(t->space->soft) || tracee_get_regs(t->tid, &regs) < 0 ||
+	    ticks_soft_count_trap(t->space->soft, t->space->memfd, &regs) != PATCH_STOP_COUNTED ||
+	    tracee_set_regs(t->tid, &regs) < 0)
+		return false;
+	tracee_resume(t->tid, PTRACE_CONT, 0);
+	return true;
+}
+
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
- * for its next stop other than a group stop. */
+ * for its next stop other than a group stop (counting the ticks of trap
+ * sites on the way). */
 static int
 resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
 	       enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig)
@@ -270,6 +290,8 @@ resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_even
 		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
+			continue;
 		if (kind != TRACEE_STOP_GROUP && !(kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)))
 			break;
 		tracee_resume(t->tid, PTRACE_CONT, 0);
@@ -421,14 +443,37 @@ load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mappe
 	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
 		return diverge(rp, ev, "file %u is missing from the trace", id);
 	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
-	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0 ||
-	    lseek(f->fd, 0, SEEK_SET) < 0)
+	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0)
 		return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
 			       strerror(errno));
-	while (done < st.st_size && (n = sendfile(f->fd, copy_fd, &done, st.st_size - done)) > 0)
-		;
-	if (n <= 0)
-		return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+	/* The copy's data, and its holes as holes (a sparse file of gigabytes
+	 * costs its data only). Never emptied first: truncating a file takes
+	 * the pages private mappings copied past the new end away too
+	 * (truncate_pagecache()); punching a hole leaves them. */
+	while (done < st.st_size) {
+		off_t data = lseek(copy_fd, done, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			data = st.st_size; /* a hole to the end */
+		else if (data < 0)
+			data = done; /* no SEEK_DATA: all data */
+		if (data > done && fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, done,
+					     data - done) < 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
+				       strerror(errno));
+		if (data >= st.st_size)
+			break;
+		hole = lseek(copy_fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > st.st_size)
+			hole = st.st_size;
+		done = data;
+		if (lseek(f->fd, data, SEEK_SET) < 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+		while (done < hole && (n = sendfile(f->fd, copy_fd, &done, hole - done)) > 0)
+			;
+		if (n <= 0)
+			return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+	}
 	f->loaded = id;
 	return 0;
 }
@@ -555,9 +600,18 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	/* same address, refusing to clobber a diverged layout */
 	if (!(flags & MAP_FIXED))
 		regs->r10 = flags | MAP_FIXED_NOREPLACE;
-	if (ev->nvalues < 4 || ev->values[2] == 0)
-		return 0; /* anonymous */
-	shared = (flags & MAP_TYPE) != MAP_PRIVATE;
+	if (ev->nvalues < 4 || ev->values[2] == 0) {
+		/* anonymous, or /dev/zero, whose mappings are (the recorder
+		 * keeps every other mapped file) */
+		if (!(flags & MAP_ANONYMOUS)) {
+			regs->r10 |= MAP_ANONYMOUS;
+			regs->r8 = (uint64_t)-1;
+		}
+		return 0;
+	}
+	/* a private mapping of a file that changed while mapped (format 5:
+	 * values[4]) maps the file's one changing copy, privately */
+	shared = (flags & MAP_TYPE) != MAP_PRIVATE || (ev->nvalues >= 5 && ev->values[4]);
 	file_fd = mapped_file_fd(rp, ev, (uint32_t)(ev->values[2] - 1), shared);
 	if (file_fd < 0)
 		return -1;
@@ -590,6 +644,40 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	return 0;
 }
 
+/*
+ * The arguments of a syscall that acts on an object of the recording by its
+ * id, as it runs here: shmat(2) attaches this replay's segment for the
+ * recorded one at the recorded address (replay/sysv.c);
+ * process_vm_writev(2) writes into the replayed process that the recorded
+ * pid names (one into a process outside the recording, as its exit event
+ * says, is emulated instead: its data passed out).
+ */
+static int
+prepare_ids(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+	    struct user_regs_struct *regs)
+{
+	struct pthread_r *target;
+	int id;
+
+	if (t->nr == __NR_shmat && (int64_t)ev->values[1] < 0) {
+		regs->rdi = (uint64_t)-1; /* failed there: fails here, on no segment */
+	} else if (t->nr == __NR_shmat) {
+		id = replay_shm_id(&rp->shm, (int)t->args[0], ev->nvalues >= 3 ? ev->values[2] : 0);
+		if (id < 0)
+			return diverge(rp, ev, "cannot make a SysV segment for segment %d: %s",
+				       (int)t->args[0], strerror(-id));
+		regs->rdi = (uint64_t)id;
+		regs->rsi = ev->values[1];
+	} else if (t->nr == __NR_process_vm_writev) {
+		target = find_rec(rp, (pid_t)t->args[0]);
+		if (!target)
+			return diverge(rp, ev, "process_vm_writev into %d, not a replayed process",
+				       (int)t->args[0]);
+		regs->rdi = (uint64_t)target->tid;
+	}
+	return 0;
+}
+
 /* Execute the syscall @t is stopped at (REC_SC_REPLAY_EXEC). */
 static int
 execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
@@ -600,6 +688,12 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 
 	if (t->nr == __NR_mmap) {
 		if (prepare_mmap(rp, ev, t, &regs) < 0)
+			return rp->error;
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	if (t->nr == __NR_shmat || t->nr == __NR_process_vm_writev) {
+		if (prepare_ids(rp, ev, t, &regs) < 0)
 			return rp->error;
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
@@ -633,6 +727,14 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	case __NR_mremap:
 	case __NR_brk:
 		if (got != want)
+			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+		break;
+	case __NR_shmat:
+	case __NR_shmdt:
+	case __NR_process_vm_writev:
+		/* one that failed there may fail otherwise here, on nothing */
+		if (got != want && want >= 0)
 			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
 		break;
@@ -736,7 +838,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
-	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr)))) {
+	    !(t->state == PT_AT_ENTRY && (is_clone(t->nr) || is_exec(t->nr))) &&
+	    !(t->nr == __NR_process_vm_writev && (ev->nvalues < 3 || !ev->values[2]))) {
 		int r = execute_syscall(rp, ev, t);
 
 		/* a traced execve stops after it, as recorded */
@@ -762,6 +865,16 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (f && load_shared_file(rp, ev, f, (uint32_t)(ev->values[3] - 1)) < 0)
 			return rp->error;
 	}
+	if (ev->nvalues >= 6 && ev->values[4] && t->nr != __NR_mmap) {
+		/* it wrote a recorded process's memory through /proc/PID/mem */
+		struct pthread_r *target = find_rec(rp, (pid_t)ev->values[4]);
+
+		if (!target || replay_mem_write(t->tid, (long)t->nr, t->args, result,
+						target->space->memfd, ev->values[5]) < 0)
+			return diverge(rp, ev, "cannot write process %" PRIu64 "'s memory at 0x%" PRIx64
+				       " as /proc/%" PRIu64 "/mem was written", ev->values[4],
+				       ev->values[5], ev->values[4]);
+	}
 	if (rec_syscall_result_restarts(result)) {
 		/* interrupted: with no handler to run (a signal ptrace or the
 		 * program ignored) the kernel issued it again; a handler's
@@ -781,6 +894,36 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 }
 
 /*
+ * @t took a signal that stops its process (SIGSTOP & co.): hold it at its
+ * group stop, where the recording held it until SIGCONT, so its next run of
+ * user code starts there, as it did in the recording. Its other threads
+ * pass over theirs (resume_to_stop()): the trace says when each runs.
+ */
+static int
+hold_group_stop(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	enum tracee_stop kind;
+	int status, sig;
+
+	for (;;) {
+		if (tracee_wait(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		kind = tracee_classify(status, &sig);
+		if (tracee_group_stop_sig(status))
+			break;
+		if (kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)) {
+			tracee_resume(t->tid, PTRACE_CONT, 0);
+			continue;
+		}
+		return diverge(rp, ev, "expected a group stop, got %s", stop_name(kind, sig));
+	}
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD;
+	return 0;
+}
+
+/*
  * Deliver @sig with the recorded siginfo to @t, stopped at the point of
  * delivery. A caught signal stops it at its handler's first instruction, as
  * in the recording, so its next run of user code starts where it did there.
@@ -792,6 +935,7 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 	enum tracee_delivery *ret_how)
 {
 	const siginfo_t *info = NULL;
+	enum tracee_sig_disposition d;
 	enum tracee_delivery how;
 	siginfo_t si;
 	int status = 0, r;
@@ -808,12 +952,22 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 			*ret_how = TRACEE_DELIVERY_NONE;
 		return 1;
 	}
+	/* A stop stops here too, whatever the process group: the kernel
+	 * discards SIGTSTP, SIGTTIN and SIGTTOU in an orphaned one (get_signal(),
+	 * kernel/signal.c), and replay emulates setpgid(2). */
+	if (sig != SIGSTOP && tracee_is_stop_signal(sig) &&
+	    tracee_signal_disposition(t->tid, sig, &d) == 0 && d == TRACEE_SIG_DEFAULT) {
+		sig = SIGSTOP;
+		info = NULL;
+	}
 	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 	if (r < 0)
 		return diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
 	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
 	if (ret_how)
 		*ret_how = how;
+	if (how == TRACEE_DELIVERY_RUNNING && tracee_is_stop_signal(sig))
+		return hold_group_stop(rp, ev, t);
 	return 0;
 }
 
@@ -1113,9 +1267,25 @@ on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 
 static int wait_gone(pid_t tid, int *ret_status);
 
+/* Threads of process @tgid are about to die: the kernel would mark the robust
+ * mutexes they hold, as it did in the recording (replay/robust.c). */
+static int
+robust_exit_group(struct replayer *rp, const struct trace_event *ev, pid_t tgid)
+{
+	for (size_t i = 0; i < rp->nthreads; i++) {
+		struct pthread_r *u = &rp->threads[i];
+
+		if (u->tgid == tgid && u->state != PT_ZOMBIE &&
+		    replay_robust_exit(u->tid, u->space->memfd, u->rec_tid) < 0)
+			return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", u->tid);
+	}
+	return 0;
+}
+
 static int
 on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
+	enum tracee_stop kind;
 	int status, sig;
 
 	if (t->state == PT_HELD && ev->nvalues >= 2 && ev->values[1] &&
@@ -1124,6 +1294,8 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 		 * run of user code (SECCOMP_RET_KILL_THREAD, no signal stop): the
 		 * same filter does it again; its end (CLONE_CHILD_CLEARTID) must
 		 * come before the events that follow */
+		if (replay_robust_exit(t->tid, t->space->memfd, t->rec_tid) < 0)
+			return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
 		tracee_resume(t->tid, PTRACE_CONT, 0);
 		if (wait_gone(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
@@ -1132,13 +1304,25 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 	}
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
+	if (replay_robust_exit(t->tid, t->space->memfd, t->rec_tid) < 0)
+		return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
 	tracee_resume(t->tid, PTRACE_CONT, 0);
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
-		if (tracee_classify(status, &sig) == TRACEE_GONE)
+		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_GONE)
 			break;
 		tracee_resume(t->tid, PTRACE_CONT, 0);
+		if (kind == TRACEE_STOP_EXIT && t->tid == t->tgid) {
+			/* a leader before its other threads: reported gone only
+			 * after them (ptrace(2)); its exit is done as a zombie */
+			if (tracee_wait_zombie(t->tid, 5000000000ull) < 0)
+				return diverge(rp, ev, "the main thread of process %d did not exit",
+					       t->tgid);
+			t->state = PT_ZOMBIE;
+			return 0;
+		}
 	}
 	remove_thread(rp, t);
 	return 0;
@@ -1218,6 +1402,8 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 	if (!leader)
 		return diverge(rp, ev, "the end of unknown process %u", ev->tid);
 	tgid = leader->tgid;
+	if (robust_exit_group(rp, ev, tgid) < 0)
+		return rp->error;
 	for (size_t i = 0; i < rp->nthreads; i++) {
 		struct pthread_r *t = &rp->threads[i];
 
@@ -1227,7 +1413,7 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 			tracee_resume(t->tid, PTRACE_CONT, 0);
 			t->state = PT_RUNNING;
 		}
-		moving += t->state == PT_RUNNING;
+		moving += t->state == PT_RUNNING || t->state == PT_ZOMBIE;
 	}
 	if (!moving && WIFSIGNALED(want) && WTERMSIG(want) == SIGSYS) {
 		/* a seccomp filter of the program killed it at a syscall
@@ -1413,7 +1599,17 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	    tracee_set_regs(t->tid, &regs) < 0)
 		return diverge(rp, ev, "cannot prepare the execve of %s", exe);
 	tgid = t->tgid;
+	if (robust_exit_group(rp, ev, tgid) < 0)
+		return rp->error;
 	tracee_resume(t->tid, PTRACE_SYSCALL, 0);
+	/* The kernel kills the other threads (de_thread(), fs/exec.c), and the
+	 * execve waits until each has passed its PTRACE_EVENT_EXIT stop: let
+	 * them go first (a thread held at a syscall it sleeps in, in the
+	 * recording, is one). The old leader's id is the one the exec'ing
+	 * thread takes: it reports nothing more. */
+	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
+		return diverge(rp, ev, "lost a thread of process %d", tgid);
+	t = find_rec(rp, (pid_t)ev->tid);
 	for (;;) {
 		/* the exec stop comes under the leader's id; the old leader may
 		 * stop at its exit on the way (ptrace(2)) */
@@ -1431,10 +1627,6 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 			return diverge(rp, ev, "process %d died in its execve", tgid);
 		tracee_resume(tgid, PTRACE_CONT, 0);
 	}
-	/* its other threads are dead; the old leader reports nothing more */
-	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
-		return diverge(rp, ev, "lost a thread of process %d", tgid);
-	t = find_rec(rp, (pid_t)ev->tid);
 	t->tid = tgid;
 	t->rec_tid = rec_pid;
 	old = t->space;
@@ -1506,6 +1698,12 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	sp.cpu = cpu;
 	sp.trap_tsc = true;
 	sp.filter = rec_seccomp_filter();
+	if (ev->nvalues >= 6) {
+		/* the recording's, whatever uprr's own are here */
+		sp.set_signals = true;
+		sp.sigmask = ev->values[4];
+		sp.sigign = ev->values[5];
+	}
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
 	if (r < 0) {
 		log_error("cannot start the replay of %s: %s", exe,
@@ -1548,6 +1746,15 @@ restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, stru
 	r = restore_interpreter(rp, ev, pid, sp->memfd);
 	if (r < 0)
 		return r;
+	if (ev->nvalues >= 4 && ev->values[3]) {
+		char why[256];
+		const char *copy;
+
+		if (trace_reader_file(rp->r, (uint32_t)(ev->values[3] - 1), &copy, NULL) < 0)
+			return diverge(rp, ev, "the vDSO is missing from the trace");
+		if (replay_vdso_restore(pid, sp->memfd, copy, &ev->blobs[0], why, sizeof(why)) < 0)
+			return diverge(rp, ev, "%s", why);
+	}
 	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */
 	if (tracee_write(sp->memfd, ev->blobs[0].addr, ev->blobs[0].data, ev->blobs[0].len) < 0)
 		return diverge(rp, ev, "cannot restore the initial stack");
@@ -1729,6 +1936,14 @@ check_ticks(const struct trace_header *hdr, bool *ret_pmu)
 	return 0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+void
+replay_request_stop(void)
+{
+	stop_requested = 1;
+}
+
 int
 replay_run(const struct replay_options *opts, int *ret_status)
 {
@@ -1759,6 +1974,11 @@ replay_run(const struct replay_options *opts, int *ret_status)
 		}
 	}
 	while (!rp.done) {
+		if (stop_requested) {
+			log_error("stopped by SIGTERM at event %" PRIu64, rp.event_no);
+			rp.error = -EINTR;
+			break;
+		}
 		r = trace_reader_next(rp.r, &ev);
 		/* a trace cut short (recorder killed, disk full): one line
 		 * without the "replay:" prefix, as the README shows it */
@@ -1818,6 +2038,7 @@ out:
 		close(rp.files[i].fd);
 	free(rp.files);
 	free(rp.tfiles);
+	replay_shm_free(&rp.shm);
 	if (rp.dump_fd >= 0)
 		close(rp.dump_fd);
 	trace_reader_close(rp.r);

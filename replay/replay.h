@@ -43,6 +43,13 @@ char *replay_exec_command(const struct trace_event *ev);
 int replay_run(const struct replay_options *opts, int *ret_status) _wur_;
 
 /**
+ * Ask replay_run() to stop before its next event (uprr got SIGTERM): it then
+ * ends the replayed processes, logs one line and returns -EINTR.
+ * Async-signal-safe. Never fails.
+ */
+void replay_request_stop(void);
+
+/**
  * Print the summary of a trace (`uprr info`) to stdout: command, threads,
  * events, duration, trace bytes and compression ratio. Returns 0, or a
  * negative errno after logging one line.

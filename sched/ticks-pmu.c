@@ -116,6 +116,10 @@ ticks_pmu_open(pid_t tid, uint64_t overflow_after, int sig, int *ret_fd)
 	if (r < 0)
 		return r;
 	attr.sample_period = overflow_after;
+	/* always on the PMU: counters the program opens for itself
+	 * (perf_event_open(2)) are multiplexed around it, never it around
+	 * them, which would lose ticks (pinned, perf_event_open(2)) */
+	attr.pinned = 1;
 	/* an interrupting counter starts disabled: PERF_EVENT_IOC_REFRESH below
 	 * enables it for one overflow, after which the kernel disables it */
 	attr.disabled = overflow_after > 0;

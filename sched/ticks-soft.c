@@ -17,6 +17,10 @@
 #include "tracee/tracee.h"
 #include "x86_64/patch.h"
 
+/* In a PATCH event's (trap, clean) pairs, marks a trap site (user addresses
+ * are below 2^47). */
+#define TRAP_SITE_WORD (1ull << 63)
+
 /* Stub areas: one anonymous r-x mapping per neighbourhood of code, each
  * within rel32 reach (+-2 GiB) of the code it serves. */
 #define AREA_LEN (256 * 1024)
@@ -229,7 +233,8 @@ ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip, const
 	if (!st->site_words || !st->blobs)
 		return -ENOMEM;
 	for (size_t i = 0; i < st->plan.nsites; i++) {
-		st->site_words[2 * i] = st->plan.sites[i].trap;
+		st->site_words[2 * i] = st->plan.sites[i].trap |
+					(st->plan.sites[i].stub ? 0 : TRAP_SITE_WORD);
 		st->site_words[2 * i + 1] = st->plan.sites[i].clean;
 	}
 	st->blobs[0] = (struct trace_blob){ 0, (uint32_t)(16 * st->plan.nsites), st->site_words };
@@ -320,8 +325,8 @@ ticks_soft_apply(struct ticks_soft *st, pid_t tid, int memfd, const struct trace
 
 		memcpy(pair, words + 16 * i, sizeof(pair));
 		st->sites[st->nsites++] = (struct patch_site){
-			.stub = pair[1] - PATCH_STUB_CLEAN_OFF,
-			.trap = pair[0],
+			.stub = pair[0] & TRAP_SITE_WORD ? 0 : pair[1] - PATCH_STUB_CLEAN_OFF,
+			.trap = pair[0] & ~TRAP_SITE_WORD,
 			.clean = pair[1],
 		};
 	}
@@ -339,6 +344,12 @@ ticks_soft_settle(const struct ticks_soft *st, pid_t tid, struct user_regs_struc
 	for (size_t i = 0; i < st->nsites; i++) {
 		const struct patch_site *ps = &st->sites[i];
 
+		if (!ps->stub) {
+			if (regs->rip != ps->trap + 1)
+				continue;
+			regs->rip = ps->clean;
+			return PATCH_STOP_TRAPPED;
+		}
 		if (regs->rip < ps->stub || regs->rip > ps->trap + 1)
 			continue;
 		if (tracee_read(tid, PATCH_TICK_SCRATCH, &scratch, sizeof(scratch)) < 0)
@@ -349,6 +360,42 @@ ticks_soft_settle(const struct ticks_soft *st, pid_t tid, struct user_regs_struc
 		return stop;
 	}
 	return PATCH_STOP_OUTSIDE;
+}
+
+/* The trap site whose int3 is just before @rip, or NULL. */
+static const struct patch_site *
+trap_site_before(const struct ticks_soft *st, uint64_t rip)
+{
+	if (!st)
+		return NULL;
+	for (size_t i = 0; i < st->nsites; i++)
+		if (!st->sites[i].stub && st->sites[i].trap + 1 == rip)
+			return &st->sites[i];
+	return NULL;
+}
+
+bool
+ticks_soft_trap_pending(const struct ticks_soft *st, uint64_t rip)
+{
+	return trap_site_before(st, rip) != NULL;
+}
+
+enum patch_stop
+ticks_soft_count_trap(const struct ticks_soft *st, int memfd, struct user_regs_struct *regs)
+{
+	const struct patch_site *ps = trap_site_before(st, regs->rip);
+	uint64_t budget;
+
+	if (!ps || tracee_read_mem(memfd, PATCH_TICK_BUDGET, &budget, sizeof(budget)) < 0)
+		return PATCH_STOP_OUTSIDE;
+	/* what a stub does: decrement, trap when it becomes 0 */
+	budget--;
+	if (tracee_write(memfd, PATCH_TICK_BUDGET, &budget, sizeof(budget)) < 0)
+		return PATCH_STOP_OUTSIDE;
+	if (budget == 0)
+		return PATCH_STOP_TRAPPED;
+	regs->rip = ps->clean;
+	return PATCH_STOP_COUNTED;
 }
 
 int

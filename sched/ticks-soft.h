@@ -74,6 +74,28 @@ enum patch_stop ticks_soft_settle(const struct ticks_soft *st, pid_t tid,
 				  struct user_regs_struct *regs);
 
 /**
+ * @regs are those of a thread stopped with SIGTRAP. If it executed the int3
+ * of a trap site (x86_64/patch.h), count that tick as the site's stub would:
+ * decrement the budget through @memfd (/proc/PID/mem). If the budget is not
+ * 0 yet, move regs->rip to the jmp's target and return PATCH_STOP_COUNTED:
+ * the caller sets the registers and resumes the thread without the signal.
+ * If it became 0, leave @regs and return PATCH_STOP_TRAPPED: the thread is
+ * at its execution point once ticks_soft_settle() has moved it, as after any
+ * trap. PATCH_STOP_OUTSIDE: no trap site there (a SIGTRAP of its own), or
+ * the budget cannot be read or written.
+ */
+enum patch_stop ticks_soft_count_trap(const struct ticks_soft *st, int memfd,
+				      struct user_regs_struct *regs);
+
+/**
+ * Whether a thread stopped at @rip has executed a trap site's int3 whose
+ * SIGTRAP is still pending: a PTRACE_INTERRUPT stop can come between the
+ * int3 and the delivery of its SIGTRAP (get_signal() takes job control traps
+ * first). Such a thread must be resumed to take that SIGTRAP first.
+ */
+bool ticks_soft_trap_pending(const struct ticks_soft *st, uint64_t rip);
+
+/**
  * Set the budget: the thread that runs next traps at its @budget-th counted
  * branch (0: after 2^64, i.e. never). Returns 0 or -errno.
  */

@@ -18,6 +18,10 @@ packages=(
 	build-essential meson ninja-build pkg-config
 	libzstd-dev libxxhash-dev libcapstone-dev libelf-dev libdw-dev libpfm4-dev libcriterion-dev
 	sqlite3 python3 pigz memcached coreutils procps util-linux
+	bsdutils nodejs # script(1), a pty user; node, which allocates protection keys
+	# a Go program (e2e go-vdso: the Go runtime's use of the vDSO)
+	golang-go
+	nginx # e2e nginx-workers: a master and workers on a SIGIO channel
 	# programs that sandbox themselves (seccomp, namespaces): tests/e2e
 	universal-ctags iproute2
 	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang

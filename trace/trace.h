@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 4
+#define TRACE_FORMAT_VERSION 5
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -39,7 +39,11 @@ enum trace_event_type {
 	 * stack's end; blobs[1] = the address-space layout (text); values[0] =
 	 * file id of the executable, values[1] = file id + 1 of the ELF
 	 * interpreter, 0 if none; values[2] (format 3) = the thread's id after
-	 * the exec (the leader's: ev.tid is the exec'ing thread's former id) */
+	 * the exec (the leader's: ev.tid is the exec'ing thread's former id);
+	 * values[3] (format 5) = file id + 1 of the patched vDSO image, 0 if
+	 * none (the vDSO hidden, or absent); values[4] and values[5] (if
+	 * present) = its signal mask and the signals it ignores, bit N-1 for
+	 * signal N (execve(2) keeps both) */
 	TRACE_EV_EXEC = 1,
 	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
 	 * program passed to the kernel for output (write buffers) */
@@ -48,7 +52,11 @@ enum trace_event_type {
 	 * syscall (mmap: file id + 1 or 0, offset; write to fd 1 or 2: 1 if
 	 * it is uprr's own stdout or stderr); values[3] of a syscall that
 	 * wrote a file some process maps MAP_SHARED (format 4): file id + 1 of
-	 * the file as the syscall left it; blobs = memory the kernel wrote */
+	 * the file as the syscall left it; format 5: mmap values[4] = 1 if a
+	 * MAP_PRIVATE mapping follows the file's kept versions (it may change
+	 * while mapped); a write-family syscall to /proc/PID/mem of a recorded
+	 * process: values[4] = PID, values[5] = the address written; blobs =
+	 * memory the kernel wrote */
 	TRACE_EV_SYSCALL_EXIT = 3,
 	/** signal delivered: values[0] = signo, values[1] = enum trace_signal_kind;
 	 * regs at delivery; blobs[0] = siginfo_t (128 bytes, addr 0) */
@@ -75,8 +83,10 @@ enum trace_event_type {
 	 * address and length of a new anonymous read+execute mapping to create
 	 * for stubs (0, 0: none), values[3] = address of the tick page to map
 	 * first (0: already mapped); blobs[0] = the sites, addr 0, nsites pairs
-	 * of u64 (trap, clean); blobs[1..] = bytes to write into tracee memory
-	 * (stub code, then the edits of the original code) */
+	 * of u64 (trap, clean), where bit 63 of trap marks a trap site (an int3
+	 * on a jmp at trap; clean: the jmp's target); blobs[1..] = bytes to
+	 * write into tracee memory (stub code, then the edits of the original
+	 * code) */
 	TRACE_EV_PATCH = 9,
 	/** the thread was preempted at an execution point (format 2):
 	 * values[0] = ticks since it last resumed; regs there */

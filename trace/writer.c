@@ -275,31 +275,16 @@ err:
 	return r;
 }
 
-/* Copy @size bytes of @src into the empty file @dst: a reflink (FICLONE,
- * btrfs/xfs), else copy_file_range(2) (in-kernel, and server-side on NFS),
- * else read/write. Offsets are explicit: @src's file offset belongs to
- * whoever opened it and is left alone. Stores the bytes copied, which are
- * fewer than @size if the file shrank meanwhile. */
+/* Copy bytes [@in, @end) of @src to the same offsets of @dst. */
 static int
-copy_content(int src, int dst, uint64_t size, uint64_t *ret_copied)
+copy_range(int src, int dst, loff_t in, uint64_t end, uint64_t *ret_end)
 {
 	_cleanup_free_ uint8_t *buf = NULL;
-	loff_t in = 0, out = 0;
+	loff_t out = in;
 	const size_t chunk = 1 << 20;
-	struct stat st;
 
-	if (ioctl(dst, FICLONE, src) == 0) {
-		/* the clone is the whole file, as it is now */
-		if (fstat(dst, &st) < 0)
-			return -errno;
-		if ((uint64_t)st.st_size > size && ftruncate(dst, (off_t)size) < 0)
-			return -errno;
-		*ret_copied = MIN((uint64_t)st.st_size, size);
-		return 0;
-	}
-
-	while ((uint64_t)in < size) {
-		ssize_t n = copy_file_range(src, &in, dst, &out, size - (uint64_t)in, 0);
+	while ((uint64_t)in < end) {
+		ssize_t n = copy_file_range(src, &in, dst, &out, end - (uint64_t)in, 0);
 
 		if (n > 0)
 			continue;
@@ -315,8 +300,8 @@ copy_content(int src, int dst, uint64_t size, uint64_t *ret_copied)
 		break;
 	}
 
-	while ((uint64_t)in < size) {
-		size_t want = (size_t)MIN((uint64_t)chunk, size - (uint64_t)in);
+	while ((uint64_t)in < end) {
+		size_t want = (size_t)MIN((uint64_t)chunk, end - (uint64_t)in);
 		ssize_t n;
 		int r;
 
@@ -339,7 +324,87 @@ copy_content(int src, int dst, uint64_t size, uint64_t *ret_copied)
 		in += n;
 		out += n;
 	}
-	*ret_copied = (uint64_t)out;
+	*ret_end = (uint64_t)in;
+	return 0;
+}
+
+/* Copy the data of @src's first @size bytes into the empty file @dst and
+ * leave its holes holes (lseek(2) SEEK_DATA/SEEK_HOLE, Linux 3.1; a
+ * filesystem without them reports the whole file as data): a sparse file of
+ * 4 GiB with three pages written costs three pages. Stores the size copied. */
+static int
+copy_sparse(int src, int dst, uint64_t size, uint64_t *ret_copied)
+{
+	uint64_t pos = 0, got;
+	int r;
+
+	while (pos < size) {
+		off_t data = lseek(src, (off_t)pos, SEEK_DATA), hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break; /* only a hole is left */
+			return -errno;
+		}
+		if ((uint64_t)data >= size)
+			break;
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0)
+			return -errno;
+		r = copy_range(src, dst, data, MIN((uint64_t)hole, size), &got);
+		if (r < 0)
+			return r;
+		if (got < MIN((uint64_t)hole, size)) { /* the file shrank meanwhile */
+			size = got;
+			break;
+		}
+		pos = (uint64_t)hole;
+	}
+	/* the size, with the trailing hole */
+	if (ftruncate(dst, (off_t)size) < 0)
+		return -errno;
+	*ret_copied = size;
+	return 0;
+}
+
+/* Copy @size bytes of @src into the empty file @dst: a reflink (FICLONE,
+ * btrfs/xfs), else its data segments with copy_file_range(2) (in-kernel,
+ * and server-side on NFS), else read/write, holes left holes. @src's file
+ * offset belongs to whoever opened it: it is restored. Stores the bytes
+ * copied, which are fewer than @size if the file shrank meanwhile. */
+static int
+copy_content(int src, int dst, uint64_t size, uint64_t *ret_copied)
+{
+	loff_t in = 0;
+	uint64_t got;
+	struct stat st;
+	off_t saved;
+	int r;
+
+	if (ioctl(dst, FICLONE, src) == 0) {
+		/* the clone is the whole file, as it is now */
+		if (fstat(dst, &st) < 0)
+			return -errno;
+		if ((uint64_t)st.st_size > size && ftruncate(dst, (off_t)size) < 0)
+			return -errno;
+		*ret_copied = MIN((uint64_t)st.st_size, size);
+		return 0;
+	}
+	/* SEEK_DATA moves the offset the fd shares with its other users */
+	saved = lseek(src, 0, SEEK_CUR);
+	if (saved >= 0) {
+		r = copy_sparse(src, dst, size, ret_copied);
+		if (lseek(src, saved, SEEK_SET) < 0 && r >= 0)
+			r = -errno;
+		if (r != -EINVAL && r != -ESPIPE)
+			return r;
+		if (ftruncate(dst, 0) < 0)
+			return -errno;
+	}
+	r = copy_range(src, dst, in, size, &got);
+	if (r < 0)
+		return r;
+	*ret_copied = got;
 	return 0;
 }
 
@@ -366,6 +431,65 @@ copy_name(char *buf, size_t len, uint32_t id, const char *path)
 	snprintf(buf, len, "%u-%s", id, base);
 }
 
+/*
+ * Whether the file @path (@st) may be kept by a hard link instead of a copy:
+ * a regular file of the system's package-managed trees, owned by root and
+ * writable by no one else. Package managers (dpkg, rpm) never write such a
+ * file in place: they rename a new file over its path, so the inode the link
+ * holds keeps the content the program mapped for as long as the trace lives.
+ * (Root writing a mapped library in place would crash its users natively.)
+ * Anything else (the user's programs and data, files others may write, a
+ * file seen to change while recorded) is copied. A link across filesystems fails (EXDEV), and so does one that
+ * fs.protected_hardlinks forbids (EPERM): then it is copied too.
+ */
+static bool
+may_link(const char *path, const struct stat *st)
+{
+	static const char *const trees[] = { "/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/" };
+	struct stat at;
+
+	if (!S_ISREG(st->st_mode) || st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(trees); i++)
+		if (strncmp(path, trees[i], strlen(trees[i])) == 0)
+			/* @path must name the file itself, not only say so */
+			return !strstr(path, "/../") && stat(path, &at) == 0 &&
+			       at.st_dev == st->st_dev && at.st_ino == st->st_ino;
+	return false;
+}
+
+/* Keep @fd (@st, at @path) as @name in the trace's files: a hard link where
+ * may_link() allows it, else a copy. Stores the size kept. */
+static int
+keep_content(struct trace_writer *w, int fd, const char *path, const struct stat *st,
+	     bool link_ok, const char *name, uint64_t *ret_copied)
+{
+	char self[64];
+	int dst, r;
+
+	if (link_ok && may_link(path, st)) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, self, w->files_fd, name, AT_SYMLINK_FOLLOW) == 0) {
+			*ret_copied = (uint64_t)st->st_size;
+			return 0;
+		}
+		log_debug("cannot link '%s' into the trace (%s): copied", path, strerror(errno));
+	}
+	/* executables stay executable (by the owner only): replay execs the copy */
+	dst = openat(w->files_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		     (st->st_mode & 0111) ? 0700 : 0600);
+	if (dst < 0)
+		return log_debug_errno(storage_error(w, -errno), "cannot create copy of '%s'", path);
+	r = copy_content(fd, dst, (uint64_t)st->st_size, ret_copied);
+	close(dst);
+	if (r < 0) {
+		storage_error(w, r);
+		(void)unlinkat(w->files_fd, name, 0);
+		return log_debug_errno(r, "cannot keep '%s'", path);
+	}
+	return 0;
+}
+
 int
 trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigned flags,
 		       uint32_t *ret_id)
@@ -375,7 +499,7 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigne
 	struct trace_wbuf b = { 0 };
 	struct stat st;
 	uint64_t copied = 0;
-	int dst, r;
+	int r;
 	const struct kept_file *first = NULL, *latest = NULL;
 	uint32_t id, first_id;
 
@@ -404,17 +528,10 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigne
 		return -ENOMEM;
 
 	copy_name(name, sizeof(name), id, path);
-	/* executables stay executable (by the owner only): replay execs the copy */
-	dst = openat(w->files_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		     (st.st_mode & 0111) ? 0700 : 0600);
-	if (dst < 0)
-		return log_debug_errno(storage_error(w, -errno), "cannot create copy of '%s'", path);
-	r = copy_content(fd, dst, (uint64_t)st.st_size, &copied);
-	close(dst);
-	if (r < 0) {
-		storage_error(w, r);
-		goto err;
-	}
+	/* a file that changes while recorded is copied, version by version */
+	r = keep_content(w, fd, path, &st, !first && !(flags & TRACE_KEEP_CHANGED), name, &copied);
+	if (r < 0)
+		return r;
 
 	/* The entry is on disk before the caller can write an event naming
 	 * @id, so a reader never meets an unknown id in a whole frame. */

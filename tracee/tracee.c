@@ -21,6 +21,22 @@
 
 #include "common/log.h"
 
+/* The signal state a program starts with, which execve(2) keeps: signal
+ * mask @mask, signals in @ign ignored, all others at their default (bit N-1
+ * for signal N). Raw syscalls: glibc refuses its own signals 32 and 33. */
+static void
+set_signal_state(uint64_t mask, uint64_t ign)
+{
+	for (int sig = 1; sig <= 64; sig++) {
+		/* struct k_sigaction of the kernel: handler, flags, restorer, mask */
+		uint64_t act[4] = { (uint64_t)(uintptr_t)(ign & (1ull << (sig - 1)) ? SIG_IGN : SIG_DFL) };
+
+		if (sig != SIGKILL && sig != SIGSTOP)
+			(void)syscall(SYS_rt_sigaction, sig, act, NULL, 8);
+	}
+	(void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
+}
+
 /* Runs in the forked child: only async-signal-safe calls, then _exit. */
 static void __attribute__((noreturn))
 child_exec(const struct tracee_spawn_options *opts, int errpipe)
@@ -47,6 +63,8 @@ child_exec(const struct tracee_spawn_options *opts, int errpipe)
 	/* Wait until the supervisor has seized us. */
 	if (raise(SIGSTOP) < 0)
 		goto fail;
+	if (opts->set_signals)
+		set_signal_state(opts->sigmask, opts->sigign);
 	/* no_new_privs only where the filter needs it (no CAP_SYS_ADMIN,
 	 * seccomp(2)): the program reads PR_GET_NO_NEW_PRIVS as natively */
 	if (opts->filter && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, opts->filter) < 0) {
@@ -762,6 +780,22 @@ tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret)
 		return r;
 	bit = 1ULL << (sig - 1);
 	*ret = cgt & bit ? TRACEE_SIG_CAUGHT : ign & bit ? TRACEE_SIG_IGNORED : TRACEE_SIG_DEFAULT;
+	return 0;
+}
+
+int
+tracee_ignored_signals(pid_t tid, uint64_t *ret_mask)
+{
+	_cleanup_free_ char *text = NULL;
+	uint64_t ign;
+	int r;
+
+	r = read_status(tid, &text);
+	if (r >= 0)
+		r = status_field(text, "\nSigIgn:", 0, 16, &ign);
+	if (r < 0)
+		return r;
+	*ret_mask = ign;
 	return 0;
 }
 

@@ -23,6 +23,9 @@ struct tracee_spawn_options {
 	int cpu;		 /**< CPU to pin the tracee to, or -1 */
 	bool trap_tsc;		 /**< make rdtsc/rdtscp fault (PR_SET_TSC) */
 	const struct sock_fprog *filter; /**< seccomp filter installed before exec */
+	bool set_signals;	 /**< start with sigmask and sigign, not the supervisor's */
+	uint64_t sigmask;	 /**< signal mask, bit N-1 for signal N */
+	uint64_t sigign;	 /**< ignored signals (SIG_IGN); the others SIG_DFL */
 };
 
 /**
@@ -234,6 +237,12 @@ enum tracee_sig_disposition {
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
 
 /**
+ * The signals process @tid ignores (SIG_IGN), bit N-1 for signal N: the
+ * SigIgn mask of /proc/TID/status (proc(5)). Returns 0 or -errno.
+ */
+int tracee_ignored_signals(pid_t tid, uint64_t *ret_mask) _wur_;
+
+/**
  * The parent of process @pid: the PPid: line of /proc/PID/status (proc(5)).
  * Returns 0 or -errno.
  */
@@ -283,3 +292,31 @@ enum tracee_delivery {
  */
 int tracee_deliver_signal(pid_t tid, int sig, const siginfo_t *info, enum tracee_delivery *ret_outcome,
 			  int *ret_status) _wur_;
+
+/**
+ * The state letter of thread @tid in /proc/TID/stat (proc(5): 'R', 'S', 't'
+ * in a ptrace stop, 'T' stopped, 'Z' zombie...), or 0 if it is gone.
+ */
+char tracee_thread_state(pid_t tid);
+
+/**
+ * Wait until thread @tid, resumed from its PTRACE_EVENT_EXIT stop, is done
+ * exiting: a zombie ('Z' in /proc/TID/stat) or gone. For a thread-group
+ * leader whose process has other threads: the kernel reports its death only
+ * after theirs (ptrace(2)), but its exit (robust list, CLONE_CHILD_CLEARTID
+ * write, set_tid_address(2)) is done when it turns zombie. Polls for at
+ * most @timeout_ns. Returns 0, or -ETIMEDOUT.
+ */
+int tracee_wait_zombie(pid_t tid, uint64_t timeout_ns) _wur_;
+
+/**
+ * If waitpid(2) status @status of a PTRACE_SEIZE'd thread is a group-stop
+ * (PTRACE_EVENT_STOP whose WSTOPSIG is SIGSTOP, SIGTSTP, SIGTTIN or SIGTTOU:
+ * its process is stopped), that signal; else 0 (ptrace(2), "Group-stop"; the
+ * kernel reports SIGTRAP once the process is no longer stopped,
+ * do_jobctl_trap() in kernel/signal.c).
+ */
+int tracee_group_stop_sig(int status);
+
+/** Whether @sig is one whose default action stops the process (signal(7)). */
+bool tracee_is_stop_signal(int sig);

@@ -46,6 +46,40 @@ arch_rewind_syscall(struct user_regs_struct *r)
 	r->rip -= ARCH_SYSCALL_INSN_LEN;
 }
 
+/** Length of the code arch_syscall_stub() and arch_error_stub() write. */
+#define ARCH_STUB_LEN 8
+
+/**
+ * Code that makes a function issue syscall @nr with the arguments it was
+ * called with (the System V function ABI passes the first three in rdi rsi
+ * rdx, as the syscall ABI does; rcx and r11, which `syscall` clobbers, are
+ * caller-saved) and return its result: `mov $nr,%eax; syscall; ret`.
+ */
+static inline void
+arch_syscall_stub(uint8_t code[ARCH_STUB_LEN], uint32_t nr)
+{
+	code[0] = 0xb8;
+	for (int i = 0; i < 4; i++)
+		code[1 + i] = (uint8_t)(nr >> (8 * i));
+	code[5] = 0x0f;
+	code[6] = 0x05;
+	code[7] = 0xc3;
+}
+
+/** Code that makes a function return -@err at once: `mov $-err,%rax; ret`. */
+static inline void
+arch_error_stub(uint8_t code[ARCH_STUB_LEN], int err)
+{
+	uint32_t imm = (uint32_t)-err;
+
+	code[0] = 0x48;
+	code[1] = 0xc7;
+	code[2] = 0xc0;
+	for (int i = 0; i < 4; i++)
+		code[3 + i] = (uint8_t)(imm >> (8 * i));
+	code[7] = 0xc3;
+}
+
 /** Syscall argument @i (0..5) of a tracee stopped at syscall entry. */
 static inline uint64_t
 arch_syscall_arg(const struct user_regs_struct *r, int i)

@@ -490,12 +490,44 @@ emit_site(struct planner *pl, size_t i, size_t j, size_t b)
 	return 1;
 }
 
-/* Choose a region for the backward branch insns[b] and plan it. */
+/* Plan a trap site for the direct jmp insns[b]: its first byte becomes int3.
+ * Returns 1, or -ENOMEM. */
+static int
+emit_trap_site(struct planner *pl, size_t b)
+{
+	struct patch_plan *plan = &pl->plan;
+	const struct insn *br = &pl->insns[b];
+	void *tmp;
+
+	tmp = realloc(plan->sites, (plan->nsites + 1) * sizeof(*plan->sites));
+	if (!tmp)
+		return -ENOMEM;
+	plan->sites = tmp;
+	tmp = realloc(plan->edits, (plan->nedits + 1) * sizeof(*plan->edits));
+	if (!tmp)
+		return -ENOMEM;
+	plan->edits = tmp;
+	plan->sites[plan->nsites++] = (struct patch_site){
+		.branch = br->addr,
+		.region = br->addr,
+		.region_len = 1,
+		.trap = br->addr,
+		.clean = br->target,
+	};
+	plan->edits[plan->nedits] = (struct patch_edit){ .addr = br->addr, .len = 1 };
+	plan->edits[plan->nedits++].bytes[0] = 0xcc;
+	pl->used[b] = true;
+	return 1;
+}
+
+/* Choose a region for the backward branch insns[b] and plan it; an
+ * unconditional jmp that has none becomes a trap site. */
 static int
 plan_branch(struct planner *pl, size_t b)
 {
 	const struct insn *br = &pl->insns[b];
 	size_t i = b, j = b;
+	int r;
 
 	if (!br->movable || pl->used[b] || !range_clear(pl, br->addr, insn_end(br)))
 		return 0;
@@ -503,11 +535,46 @@ plan_branch(struct planner *pl, size_t b)
 		i--;
 	while (insn_end(&pl->insns[j]) - pl->insns[i].addr < JMP_REL32_LEN && can_append(pl, i, j))
 		j++;
-	if (insn_end(&pl->insns[j]) - pl->insns[i].addr < JMP_REL32_LEN) {
-		log_debug("no region for the branch at %#" PRIx64, br->addr);
+	r = insn_end(&pl->insns[j]) - pl->insns[i].addr < JMP_REL32_LEN ? 0 : emit_site(pl, i, j, b);
+	if (r != 0)
+		return r;
+	/* `jmp .` (for (;;);), or a loop whose only way back is a jmp after a
+	 * jcc that leaves it: trap there. Blind, only a jump to itself: a
+	 * misaligned decode does not make EB FE. */
+	if (br->kind == INSN_JMP && (!pl->blind || br->target == br->addr))
+		return emit_trap_site(pl, b);
+	log_debug("no region for the branch at %#" PRIx64, br->addr);
+	return 0;
+}
+
+/* Count the entries of the function: a region at its first instruction. */
+static int
+plan_entry(struct planner *pl)
+{
+	size_t j = 0;
+
+	/* a jmp first: counted already (a region's jmp to its stub), or a
+	 * tail call whose callee counts */
+	if (pl->n == 0 || pl->blind || pl->used[0] || !pl->insns[0].movable ||
+	    pl->insns[0].kind == INSN_JMP)
+		return 0;
+	while (insn_end(&pl->insns[j]) - pl->insns[0].addr < JMP_REL32_LEN && can_append(pl, 0, j))
+		j++;
+	if (insn_end(&pl->insns[j]) - pl->insns[0].addr < JMP_REL32_LEN) {
+		log_debug("no region at the entry %#" PRIx64, pl->addr);
 		return 0;
 	}
-	return emit_site(pl, i, j, b);
+	return emit_site(pl, 0, j, 0);
+}
+
+/* Whether the function has a direct call: to itself only if @self. */
+static bool
+has_call(const struct planner *pl, bool self)
+{
+	for (size_t k = 0; k < pl->n; k++)
+		if (pl->insns[k].kind == INSN_CALL && (!self || pl->insns[k].target == pl->addr))
+			return true;
+	return false;
 }
 
 static bool
@@ -528,6 +595,14 @@ plan_whole(csh cs, cs_insn *ci, struct planner *pl)
 		pl->blind = pl->blind || pl->insns[k].table_jump;
 	collect_targets(pl);
 	qsort(pl->targets, pl->ntargets, sizeof(*pl->targets), cmp_u64);
+	/* a recursion may go round without any loop: count its entries (first,
+	 * so that the sites stay sorted) */
+	if (has_call(pl, true)) {
+		r = plan_entry(pl);
+		if (r < 0)
+			return r;
+		count += r;
+	}
 	for (size_t k = 0; k < pl->n; k++) {
 		if (!is_backward(&pl->insns[k], pl->addr, pl->insns[k].addr))
 			continue;
@@ -536,6 +611,10 @@ plan_whole(csh cs, cs_insn *ci, struct planner *pl)
 			return r;
 		count += r;
 	}
+	/* a thread ran out of time here with no loop around it: a recursion
+	 * through other functions, count the entries of this one */
+	if (count == 0 && has_call(pl, false))
+		count = plan_entry(pl);
 	return count;
 }
 
@@ -669,6 +748,13 @@ patch_site_clean(const struct patch_site *site, uint64_t rip, uint64_t rcx, uint
 	uint64_t s = site->stub;
 	enum patch_stop stop;
 
+	if (!s) {
+		/* a trap site: only its int3 has a tick in flight */
+		stop = rip == site->trap + 1 ? PATCH_STOP_TRAPPED : PATCH_STOP_OUTSIDE;
+		*ret_rip = stop == PATCH_STOP_TRAPPED ? site->clean : rip;
+		*ret_rcx = rcx;
+		return stop;
+	}
 	if (rip == site->trap || rip == site->trap + 1)
 		stop = PATCH_STOP_TRAPPED;
 	else if (rip < s || rip >= site->clean)

@@ -22,6 +22,14 @@
  *	T:	int3
  *		jmp C - 8			; back to the rcx restore
  *		[dq <region end>]		; only if the region ends with a call
+ *
+ * A backward `jmp` that has no such region (`jmp .`, the whole of
+ * `for (;;);`, or a jmp right after the jcc that leaves its loop) becomes a
+ * "trap site" instead: its first byte is replaced by int3, and the caller
+ * counts the tick and makes the jump each time a thread stops there with
+ * SIGTRAP (ticks_soft_count_trap()). That costs a ptrace stop per iteration:
+ * only loops that a jmp alone closes get one, and those only end when
+ * another thread or a signal handler changes something.
  */
 #pragma once
 
@@ -50,12 +58,13 @@
 /** Offset in a stub of C, the first relocated instruction. */
 #define PATCH_STUB_CLEAN_OFF 38
 
-/** One patched back-edge. */
+/** One patched back-edge, or function entry. A trap site has stub 0, trap
+ * the jmp's address (the int3), clean the jmp's target, region_len 1. */
 struct patch_site {
 	uint64_t branch;     /**< address of the counted branch in the original code */
 	uint64_t region;     /**< start of the replaced original bytes */
 	uint32_t region_len; /**< bytes replaced: `jmp rel32` to the stub, then int3 */
-	uint64_t stub;       /**< S: start of this site's stub */
+	uint64_t stub;       /**< S: start of this site's stub; 0: a trap site */
 	uint64_t trap;       /**< the stub's int3; a trapped thread stops with rip == trap + 1 */
 	uint64_t clean;      /**< C: where a trapped thread continues once rcx is restored */
 };
@@ -82,7 +91,11 @@ struct patch_plan {
  *
  * If @whole_function, [addr, addr+len) is one whole function (from a symbol
  * table or an FDE): it is decoded linearly, all direct branch targets are
- * collected, and every backward jcc/jmp that can be patched safely is.
+ * collected, and every backward jcc/jmp that can be patched safely is. Its
+ * entry is counted too (a region at its first instruction) if it calls
+ * itself, or if it has calls but no backward branch to count: a thread that
+ * ran out of time in a function without loops that calls others is in a
+ * recursion through them.
  * Otherwise the bytes are a window of code around @rip with unknown
  * boundaries: decode forward from @rip to the first backward branch whose
  * target t satisfies addr <= t <= rip (the loop @rip is in), check that a
@@ -141,7 +154,9 @@ enum patch_stop {
  * Call it before another thread runs patched code or a signal handler runs on
  * this thread (both would overwrite the scratch). At S or C the thread is at
  * the equivalent of the region start in the original code (before or after
- * its tick). Stores the new registers in *ret_rip, *ret_rcx (unchanged for
+ * its tick). A trap site is PATCH_STOP_TRAPPED at rip == trap + 1 (moved to
+ * the jmp's target: the int3 always traps, the budget is the caller's to
+ * check) and PATCH_STOP_OUTSIDE anywhere else. Stores the new registers in *ret_rip, *ret_rcx (unchanged for
  * PATCH_STOP_OUTSIDE) and returns an enum patch_stop.
  */
 enum patch_stop patch_site_clean(const struct patch_site *site, uint64_t rip, uint64_t rcx,

@@ -23,6 +23,7 @@ Only the Python standard library is used; run it with /usr/bin/python3.
 
 import argparse
 import ctypes
+import contextlib
 import difflib
 import gzip
 import hashlib
@@ -738,6 +739,9 @@ OK_PROGS = [
     ('timer_flood', 2, 'did not get through its timer signals'),
     # a thread whose syscalls may block but never do gives the CPU up too
     ('read_loop', 1, 'did not end'),
+    # spin waits in a child and a grandchild, which reap only their own
+    # children: their restore points are no processes of the program's
+    ('spin_child', 2, 'did not get through the spin waits of its child and grandchild'),
 ]
 
 
@@ -782,6 +786,19 @@ def c_racy_compute(h):
     if not m or int(m.group(1)) < 2:
         raise Fail('the recorded run shows no preemption of the computing threads:\n' +
                    tail(rec.stdout))
+
+
+@prog_case('spin_jmp')
+def c_spin_jmp(h):
+    """Loops closed by an unconditional jmp (`for (;;);`, a flag wait whose
+    only conditional branch leaves the loop) and a recursion without loops:
+    soft ticks count the jmp (a trap site) and the function entries. Without
+    them the program hangs. Its output is deterministic: as natively."""
+    argv = [h.prog('spin_jmp')]
+    native = run(argv, timeout=60, what='spin_jmp (native)', cwd=h.tmp)
+    _, rec = h.record_replay(argv, replays=2, options=['--ticks=soft'])
+    expect_output(rec, b'spin_jmp: ok\n', 'did not get through its jmp loops and recursion')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
 # `uprr info` names the tick source in its "mode:" line: "ticks soft".
@@ -1884,15 +1901,124 @@ def c_record_missing(h):
 
 @case('record-unsupported')
 def c_record_unsupported(h):
-    """A syscall or ioctl uprr cannot record stops the recording (exit 125)
-    with one line that names it; the program gets no further."""
-    for what, name in (('syscall', 'io_uring_setup'), ('ioctl', 'ioctl')):
+    """A request uprr does not model runs in the kernel. If the kernel accepts
+    it (io_uring_setup, else userfaultfd), the recording stops (exit 125)
+    with one line that names it, before the program sees the result. If the
+    kernel rejects it (an unknown ioctl: ENOTTY), the failure is recorded and
+    replayed, and the program goes on as natively."""
+    for what, name in (('io_uring', 'io_uring_setup'), ('userfaultfd', 'userfaultfd')):
+        native = run([h.prog('unsupported'), what], timeout=60, what='unsupported (native)')
+        if b'it returned a result' not in native.stdout:
+            log(f'  {name} fails natively here: {native.stdout!r}')
+            continue
         r = run([h.uprr, 'record', '-o', h.new_trace_path('unsupported-' + what), '--',
                  h.prog('unsupported'), what], timeout=60, what='uprr record')
-        check_uprr_error(r, f'record of an unsupported {what}', name)
+        check_uprr_error(r, f'record of an unsupported {name}', name)
         if b'about to make' not in r.stdout or b'it returned' in r.stdout:
-            raise Fail(f'record of an unsupported {what}: the program\'s output is wrong: '
+            raise Fail(f'record of an unsupported {name}: the program\'s output is wrong: '
                        f'{r.stdout!r}')
+        break
+    else:
+        raise Skip('the kernel refuses both io_uring_setup and userfaultfd here: no unknown '
+                   'call succeeds to stop a recording')
+    with open(os.devnull, 'rb') as null:
+        native = run([h.prog('unsupported'), 'ioctl'], timeout=60, what='unsupported (native)',
+                     stdin=null)
+    with open(os.devnull, 'rb') as null:
+        trace, rec = h.record([h.prog('unsupported'), 'ioctl'], name='unsupported-ioctl',
+                              stdin=null)
+    compare(rec, h.replay(trace))
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'unsupported: it returned -1 (ENOTTY)\n', 'the ioctl did not fail')
+
+
+@prog_case('unknown_calls')
+def c_unknown_calls(h):
+    """Calls the kernel rejects (syscall 500, unknown ioctl, fcntl, prctl,
+    futex, keyctl and ptrace requests, io_uring_setup with no entries) are
+    recorded as their failures and replayed; an unknown futex request that
+    blocks lets the other thread run. Same output as a native run."""
+    native = run([h.prog('unknown_calls')], timeout=60, what='unknown_calls (native)')
+    _, rec = h.record_replay([h.prog('unknown_calls')])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'unknown_calls: ok\n', 'did not end')
+    expect_output(rec, b'syscall 500: -1 ENOSYS\n', 'syscall 500 did not fail with ENOSYS')
+
+
+def native_record_replay(h, argv, name, *, stdin_null=False):
+    """Run @argv natively, record it, replay it: the three outputs match
+    byte for byte. Returns the recording."""
+    def null():
+        return open(os.devnull, 'rb') if stdin_null else contextlib.nullcontext()
+    with null() as f:
+        native = run(argv, timeout=60, what=f'{name} (native)', cwd=h.tmp, stdin=f)
+    if native.status != 0:
+        raise Fail(f'{name} fails natively\n  {native.explain()}')
+    with null() as f:
+        trace, rec = h.record(argv, name=name, stdin=f)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare(rec, h.replay(trace))
+    return rec
+
+
+@prog_case('pty_ioctls')
+def c_pty_ioctls(h):
+    """The pty and terminal ioctls of script, expect and tmux (TIOCGPTN,
+    TIOCSPTLCK, TIOCSWINSZ, TCGETS2, TCGETA, TIOCPKT, TIOCSCTTY, TIOCGSID,
+    TIOCNOTTY...) record and replay, with the output of a native run."""
+    rec = native_record_replay(h, [h.prog('pty_ioctls')], 'pty_ioctls')
+    expect_output(rec, b'pty_ioctls: ok\n', 'did not end')
+
+
+@prog_case('syscall_zoo')
+def c_syscall_zoo(h):
+    """One call of each syscall and request the model learnt for issue 13
+    (pkeys, mmsg, splice, xattrs, mounts, keys, NUMA, prctl getters...):
+    recorded, replayed with its directory gone, and the same as natively."""
+    zoo = h.prog('syscall_zoo')
+    native = run([zoo, h.path('zoo-native')], timeout=60, what='syscall_zoo (native)')
+    trace, rec = h.record([zoo, h.path('zoo-rec')], name='syscall_zoo')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    remove_input(h.path('zoo-rec'))
+    compare(rec, h.replay(trace))
+    expect_output(rec, b'syscall_zoo: ok\n', 'did not end')
+
+
+@case('cp-r')
+def c_cp_r(h):
+    """Debian's cp -r tries ioctl FICLONE on every file first (EOPNOTSUPP on
+    ext4 and tmpfs, then it copies): recorded, the copy is whole, and the
+    replay ends as the recording did with the source tree gone."""
+    src, dst = h.path('tree'), h.path('tree-copy')
+    os.makedirs(os.path.join(src, 'a', 'b'))
+    for rel, size in (('f1', 2000), ('a/f2', 5000), ('a/b/f3', 300000)):
+        make_text(os.path.join(src, rel), size, seed=size)
+    trace, rec = h.record([need('cp'), '-r', src, dst], name='cp-r')
+    for rel in ('f1', 'a/f2', 'a/b/f3'):
+        with open(os.path.join(src, rel), 'rb') as f, open(os.path.join(dst, rel), 'rb') as g:
+            compare_bytes(f.read(), g.read(), rel, 'the source', 'the copy')
+    remove_input(src)
+    shutil.rmtree(dst)
+    compare(rec, h.replay(trace))
+
+
+@case('node-pkeys')
+def c_node_pkeys(h):
+    """node allocates a memory protection key at start (pkey_alloc, for V8's
+    code space): recorded, replayed, and the output is a native run's."""
+    script = ('let h = 0; for (let i = 0; i < 200000; i++) h = (h * 31 + i) >>> 0;'
+              'console.log("node: " + h)')
+    rec = native_record_replay(h, [need('node'), '-e', script], 'node')
+    expect_output(rec, b'node: ', 'printed nothing')
+
+
+@case('script-pty')
+def c_script_pty(h):
+    """script(1) of util-linux, a real pty user: it opens a pty, sets the
+    terminal up and runs a shell on the slave."""
+    rec = native_record_replay(h, [need('script'), '-q', '-c', 'echo hi', '/dev/null'], 'script',
+                               stdin_null=True)
+    expect_output(rec, b'hi\r\n', 'did not show the command\'s output')
 
 
 @case('record-setuid-child')
@@ -2492,6 +2618,441 @@ def c_misbehave_traceme(h):
 
 
 # ---------------------------------------------------------------------------
+# Transparency: a program behaves under uprr record as it does natively.
+
+def record_replay_native(h, argv, *, name=None, remove=(), replays=1, env=None):
+    """record_replay, and the recording's stdout, stderr and status equal a
+    native run's (for programs whose output is deterministic)."""
+    native = run(argv, timeout=120, what=f'{name or os.path.basename(argv[0])} (native)',
+                 cwd=h.tmp, env=env)
+    trace, rec = h.record_replay(argv, name=name, expect_status=native.status,
+                                 remove=remove, replays=replays, env=env)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare_bytes(native.stderr, rec.program_stderr(), 'stderr', 'the native run',
+                  'the recording')
+    return trace, rec
+
+
+@prog_case('vdso_lookup')
+def c_vdso_lookup(h):
+    """The vDSO stays visible (AT_SYSINFO_EHDR), its clock_gettime found by
+    parsing its ELF symbols and called, and its calls recorded."""
+    _, rec = record_replay_native(h, [h.prog('vdso_lookup'), '50'], replays=2)
+    expect_output(rec, b'__vdso_clock_gettime: found\nvdso monotonic: yes\n',
+                  'did not find or call the vDSO')
+
+
+@prog_case('shared_zero')
+def c_shared_zero(h):
+    """MAP_SHARED of /dev/zero shared between a parent and its child."""
+    _, rec = record_replay_native(h, [h.prog('shared_zero')], replays=2)
+    expect_output(rec, b'sum 780 (expected 780), child\'s stores seen 190, private 0\n',
+                  'did not share the /dev/zero mapping')
+
+
+@prog_case('fexec_memfd')
+def c_fexec_memfd(h):
+    """fexecve of a memfd: replay execs the trace's copy of it."""
+    _, rec = record_replay_native(h, [h.prog('fexec_memfd')], replays=2)
+    expect_output(rec, b'the new image runs (hello), from a memfd: yes\n',
+                  'did not run the image from the memfd')
+
+@prog_case('sparse_map')
+def c_sparse_map(h):
+    """A 4 GiB sparse file mapped and read on four pages: its kept copy in
+    the trace stays sparse (kilobytes on disk), and system libraries are
+    kept by hard link where the trace shares their filesystem."""
+    path = h.path('sparse.bin')
+    native = run([h.prog('sparse_map'), path], timeout=120, what='sparse_map (native)',
+                 cwd=h.tmp)
+    os.unlink(path)
+    trace, rec = h.record_replay([h.prog('sparse_map'), path], remove=[path])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    files = os.path.join(trace, 'files')
+    copies = [n for n in os.listdir(files) if n.endswith('-sparse.bin')]
+    if len(copies) != 1:
+        raise Fail(f'expected one kept copy of sparse.bin in {files}: {os.listdir(files)}')
+    st = os.stat(os.path.join(files, copies[0]))
+    log(f'  kept copy: {st.st_size} bytes, {st.st_blocks * 512} on disk')
+    if st.st_size != 4 << 30 or st.st_blocks * 512 > 1 << 20:
+        raise Fail(f'the kept copy of the sparse file has {st.st_size} bytes and takes '
+                   f'{st.st_blocks * 512} bytes of disk (holes should stay holes)')
+
+@prog_case('proc_mem_jit')
+def c_proc_mem_jit(h):
+    """Code and data written through /proc/self/mem (as JITs do) land in
+    replay too."""
+    _, rec = record_replay_native(h, [h.prog('proc_mem_jit')], replays=2)
+    expect_output(rec, b'proc_mem_jit: patched, it returns 4242\n',
+                  'did not run the code written through /proc/self/mem')
+    expect_output(rec, b'proc_mem_jit: the child\'s variable is 123456789\n',
+                  'did not write the child through /proc/CHILD/mem')
+
+@prog_case('file_grow')
+def c_file_grow(h):
+    """A file mapped MAP_PRIVATE past its end, then grown and rewritten by
+    the program: the mapping reads the same in replay."""
+    path = h.path('grow.bin')
+    _, rec = record_replay_native(h, [h.prog('file_grow'), path], remove=[path], replays=2)
+    expect_output(rec, b'file_grow: page 1 0ab6a405153b2325\n',
+                  'did not read what the file grew into')
+
+@case('go-vdso')
+def c_go_vdso(h):
+    """Go's runtime finds the vDSO through AT_SYSINFO_EHDR (its
+    clock_gettime serves time.Now() on goroutines over 2 threads)."""
+    go = need('go')
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'progs', 'go',
+                       'vdso_time.go')
+    exe = h.path('vdso_time')
+    env = dict(os.environ, GOCACHE=h.path('gocache'), GOPATH=h.path('gopath'),
+               GO111MODULE='off', GOFLAGS='', CGO_ENABLED='0')
+    built = run([go, 'build', '-o', exe, src], timeout=300, what='go build', env=env)
+    if built.status != 0:
+        raise Fail(f'go build failed\n  {built.explain()}\n{tail(built.stderr)}')
+    _, rec = record_replay_native(h, [exe], replays=2)
+    expect_output(rec, b'runtime found __vdso_clock_gettime: true\n',
+                  'did not let the Go runtime find the vDSO')
+
+
+# --- threads and processes: leader exit, exec beside blocked threads, group
+# stops, signal state across execve, robust mutexes, SIGTERM to uprr ---
+
+def native_same(h, argv, rec, name):
+    """Run @argv natively: the recording must show the same stdout and status
+    (the program's output does not depend on the schedule)."""
+    native = run(argv, timeout=120, what=f'{name} (native)', cwd=h.tmp)
+    if native.status != rec.status:
+        raise Fail(f'the native run ended with {describe_status(native.status)}, the '
+                   f'recording with {describe_status(rec.status)}')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@prog_case('leader_exit')
+def c_leader_exit(h):
+    """main calls pthread_exit while a worker runs, sleeps, joins main and
+    starts another thread: the leader stays a zombie until the end."""
+    argv = [h.prog('leader_exit')]
+    _, rec = h.record_replay(argv, replays=2)
+    expect_output(rec, b'worker: done\n', 'did not run the worker to its end')
+    native_same(h, argv, rec, 'leader_exit')
+    # the worker execs once main is gone: it takes over the dead leader's pid
+    argv = [h.prog('leader_exit'), 'exec']
+    _, rec = h.record_replay(argv, name='exec')
+    expect_output(rec, b'after exec: pid the same, tid the pid\n', 'did not exec as the leader')
+    native_same(h, argv, rec, 'leader_exit exec')
+
+
+@prog_case('exec_blocked')
+def c_exec_blocked(h):
+    """main execs while another thread sleeps, waits on a futex or reads a
+    pipe: the kernel kills that thread in its syscall, in record and replay."""
+    for mode in ('sleep', 'futex', 'read'):
+        _, rec = h.record_replay([h.prog('exec_blocked'), mode], name=mode, expect_status=3)
+        out = rec.stdout.decode('utf-8', 'replace')
+        before = re.search(r'^before exec pid (\d+), ', out, re.M)
+        after = re.search(r'^after exec pid (\d+) tid (\d+)$', out, re.M)
+        if not before or not after or after.group(1) != before.group(1):
+            raise Fail(f'{mode}: the recorded run did not exec in the same process:\n' +
+                       tail(rec.stdout))
+
+
+@prog_case('group_stop')
+def c_group_stop(h):
+    """SIGSTOP and SIGTSTP stop both threads of a recorded child; its recorded
+    parent sees WIFSTOPPED, no progress, then WIFCONTINUED after SIGCONT."""
+    argv = [h.prog('group_stop')]
+    _, rec = h.record_replay(argv)
+    expect_output(rec, b'child killed by Terminated\n', 'did not stop and continue its child')
+    native_same(h, argv, rec, 'group_stop')
+    # a stop the kernel discards (SIGTSTP in an orphaned process group)
+    argv = [h.prog('group_stop'), 'orphan']
+    _, rec = h.record_replay(argv, name='orphan')
+    native_same(h, argv, rec, 'group_stop orphan')
+
+
+@prog_case('exec_sigmask')
+def c_exec_sigmask(h):
+    """A blocked SIGUSR1 and an ignored SIGUSR2 survive execve: the program's
+    own, and the ones uprr record was started with (the program's first
+    image has them: its replay must start with them too, whatever uprr
+    replay's own are)."""
+    prog = h.prog('exec_sigmask')
+    _, rec = h.record_replay([prog])
+    expect_output(rec, b'SIGUSR1 blocked, SIGUSR2 ignored\n', 'lost its signal state at exec')
+    native_same(h, [prog], rec, 'exec_sigmask')
+    trace = h.new_trace_path('outer')
+    rec = run([prog, 'outer', h.uprr, 'record', '-o', trace, '--', prog, '--after'],
+              timeout=RECORD_TIMEOUT, what='uprr record (SIGUSR1 blocked, SIGUSR2 ignored)',
+              cwd=h.tmp)
+    check_record(rec, trace, 0)
+    expect_output(rec, b'SIGUSR1 blocked, SIGUSR2 ignored\n', 'did not start with uprr\'s state')
+    compare(rec, h.replay(trace))
+    native_same(h, [prog, 'outer', prog, '--after'], rec, 'exec_sigmask outer')
+
+
+@prog_case('robust_mutex')
+def c_robust_mutex(h):
+    """A thread, then a process, dies holding a robust mutex: the waiting
+    locker gets EOWNERDEAD, in the recording and in the replay."""
+    for mode in ('thread', 'process'):
+        argv = [h.prog('robust_mutex'), mode]
+        _, rec = h.record_replay(argv, name=mode)
+        expect_output(rec, b'locker: lock returned EOWNERDEAD\n', f'{mode}: saw no EOWNERDEAD')
+        native_same(h, argv, rec, 'robust_mutex ' + mode)
+
+
+def term_uprr(h, argv, what, grace):
+    """Start @argv (uprr running term_ignore), wait for "ready", send SIGTERM
+    twice, one second apart: uprr must end within @grace seconds of the
+    first with one line "uprr: ..." and leave no process behind."""
+    p = start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=h.tmp)
+    try:
+        deadline = time.monotonic() + time_left(60)
+        out = b''
+        while b'ready\n' not in out:
+            chunk = read_some(p.stdout, deadline)
+            if not chunk:
+                raise Fail(f'{what}: the program did not start ({describe_status(p.poll())})')
+            out += chunk
+        t0 = time.monotonic()
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            raise Fail(f'{what}: still running {grace + 1}s after SIGTERM')
+        err = p.stderr.read()
+        log(f'  {what} ended {time.monotonic() - t0:.1f}s after SIGTERM: '
+            f'{describe_status(p.returncode)}, stderr {err!r}')
+        lines = [line for line in err.split(b'\n') if line]
+        if p.returncode != UPRR_FAILURE or len(lines) != 1 or \
+                not lines[0].startswith(b'uprr: ') or b'SIGTERM' not in lines[0]:
+            raise Fail(f'{what}: expected exit 125 and one line "uprr: ... SIGTERM ...", '
+                       f'got {describe_status(p.returncode)} and {err!r}')
+        out += p.stdout.read()
+    finally:
+        if p.poll() is None:
+            kill_group(p.pid, p.pid)
+            p.wait()
+    finish_group(p, what)
+    return out
+
+
+@case('sigterm-uprr')
+def c_sigterm_uprr(h):
+    """uprr record forwards SIGTERM to the program; one that ignores it is
+    killed a little after a second SIGTERM; uprr replay ends on SIGTERM."""
+    prog = h.prog('term_ignore')
+    trace = h.new_trace_path('sleep')
+    out = term_uprr(h, [h.uprr, 'record', '-o', trace, '--', prog, 'sleep', '60'],
+                    'uprr record', 10)
+    # the trace is closed: it replays up to the kill, then says it ends there
+    rep = h.replay(trace)
+    if rep.status != UPRR_FAILURE or rep.stdout != out or \
+            not any(line.startswith(b'uprr: trace ends early') for line in rep.uprr_lines()):
+        raise Fail(f'the trace of the killed recording does not replay up to the kill\n'
+                   f'  {rep.explain()}')
+    trace, rec = h.record([prog, 'spin', '4'], name='spin')
+    term_uprr(h, [h.uprr, 'replay', trace], 'uprr replay', 10)
+
+
+# ---------------------------------------------------------------------------
+# IPC, pidfds, other processes' memory, perf, SIGIO
+
+def record_replay_and_native(h, prog, ok_line, native=True):
+    """Record @prog with a random seed and replay it; check @ok_line; then,
+    if the output is deterministic for a given seed (@native), record it
+    with a fixed seed and compare with a native run of the same."""
+    _, rec = h.record_replay([h.prog(prog)])
+    expect_output(rec, ok_line, 'did not see what it should')
+    if not native:
+        return rec
+    argv = [h.prog(prog), '0x5eed']
+    nat = run(argv, timeout=60, what=f'{prog} (native)', cwd=h.tmp)
+    if nat.status != 0:
+        raise Fail(f'{prog} failed natively\n  {nat.explain()}')
+    _, fixed = h.record(argv, name=prog + '-fixed')
+    compare_bytes(nat.stdout, fixed.stdout, 'stdout', 'the native run', 'the recording')
+    log('  the recording with a fixed seed prints what a native run prints')
+    return rec
+
+
+@prog_case('sysv_ipc')
+def c_sysv_ipc(h):
+    """Two processes share a SysV segment (attached before the fork and
+    again in each), hand turns with semaphores and report through a message
+    queue; replay attaches a segment of its own at the recorded addresses."""
+    record_replay_and_native(h, 'sysv_ipc', b'sysv_ipc: ok\n')
+
+
+@case('sysv-outside')
+def c_sysv_outside(h):
+    """A SysV segment made outside the recording has contents replay cannot
+    know: its shmat stops the recording, by name."""
+    key = str(0x75707200 + os.getpid() % 256)
+    prog = h.prog('sysv_ipc')
+    made = run([prog, 'make', key], timeout=30, what='sysv_ipc make')
+    if made.status != 0:
+        raise Skip(f'cannot make a SysV segment here: {made.stderr.decode().strip()}')
+    try:
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('sysv-outside'), '--',
+                 prog, 'attach', key], timeout=60, what='uprr record')
+        check_uprr_error(r, 'record of a shmat of a segment made outside',
+                         'made outside the recording')
+    finally:
+        run([prog, 'rm', key], timeout=30, what='sysv_ipc rm')
+
+    # a segment the program made, which a process outside attaches
+    argv = [h.uprr, 'record', '-o', h.new_trace_path('sysv-peeked'), '--', prog, 'hold', key]
+    rec = start(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peek = None
+    try:
+        if rec.stdout.readline() != b'holding the segment\n':
+            raise Fail('sysv_ipc hold did not make its segment under uprr record')
+        peek = start([prog, 'peek', key], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        if not peek.stdout.readline().startswith(b'first word'):
+            raise Fail('sysv_ipc peek did not attach the segment')
+        out, err = rec.communicate(b'go\n', timeout=time_left(60))
+        r = Result(argv, rec.returncode, out, err, 0)
+        check_uprr_error(r, 'record of a segment attached outside', 'outside the recording')
+    finally:
+        for p in (rec, peek):
+            if p:
+                p.kill() if p.poll() is None else None
+                p.communicate()
+                finish_group(p, 'sysv_ipc')
+        run([prog, 'rm', key], timeout=30, what='sysv_ipc rm')
+
+
+@prog_case('posix_mq')
+def c_posix_mq(h):
+    """POSIX message queue between two processes, mq_notify by signal and
+    by thread; which messages wait in the queue depends on the schedule."""
+    rec = record_replay_and_native(h, 'posix_mq', b'posix_mq: ok\n', native=False)
+    for line in (b'round 1: notified by signal (SI_MESGQ)\n',
+                 b'round 2: notified by a thread (value 42)\n'):
+        expect_output(rec, line, 'was not notified')
+
+
+@prog_case('pidfd_vm')
+def c_pidfd_vm(h):
+    """pidfd_open, pidfd_getfd, pidfd_send_signal, process_vm_readv and
+    process_vm_writev into a recorded child (replay writes it again); a
+    process_vm_writev into a process outside the recording passes its data
+    out, and replay does not write it again."""
+    record_replay_and_native(h, 'pidfd_vm', b'pidfd_vm: ok\n')
+    outside = start([h.prog('pidfd_vm'), 'target'], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        m = re.match(rb'buffer at (0x[0-9a-f]+)\n', outside.stdout.readline())
+        if not m:
+            raise Fail('pidfd_vm target did not say where its buffer is')
+
+        def buffer_holds():
+            outside.stdin.write(b'?\n')
+            outside.stdin.flush()
+            return outside.stdout.readline()
+
+        trace, rec = h.record([h.prog('pidfd_vm'), 'poke', str(outside.pid),
+                               m.group(1).decode()], name='poke')
+        poked = re.match(rb'poke: \d+ \((poked with [0-9a-f]+)\)\n', rec.stdout)
+        if not poked:
+            raise Fail(f'the recorded poke did not write: {rec.stdout!r}')
+        if buffer_holds() != b"buffer holds '" + poked.group(1) + b"'\n":
+            raise Fail('the process outside the recording did not get the write')
+        compare(rec, h.replay(trace))
+        if buffer_holds() != b"buffer holds 'untouched'\n":
+            raise Fail('replay wrote into a process outside the recording')
+        log('  the write reached the process outside in the recording, not in the replay')
+    finally:
+        outside.kill()
+        outside.communicate()
+        finish_group(outside, 'pidfd_vm target')
+
+
+@prog_case('sigio')
+def c_sigio(h):
+    """Signal-driven I/O (FIOASYNC + FIOSETOWN on a socketpair, as nginx;
+    O_ASYNC + F_SETOWN_EX + F_SETSIG on a pipe): the kernel's SIGIO and
+    SIGRTMIN, with their siginfo, come at the recorded points."""
+    record_replay_and_native(h, 'sigio', b'sigio: ok\n')
+
+
+NGINX_CONF = """\
+daemon off;
+master_process on;
+worker_processes 2;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log {tmp}/access.log;
+  client_body_temp_path {tmp}/body;
+  proxy_temp_path {tmp}/proxy;
+  fastcgi_temp_path {tmp}/fastcgi;
+  uwsgi_temp_path {tmp}/uwsgi;
+  scgi_temp_path {tmp}/scgi;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 200 "hello $uri\\n"; }} }}
+}}
+"""
+
+
+@case('nginx-workers')
+def c_nginx_workers(h, requests=200):
+    """nginx with a master and 2 workers, which it tells apart on a channel
+    socketpair set up with FIOASYNC and F_SETOWN (SIGIO), under requests from
+    a client outside the recording; stopped with SIGTERM, which the master
+    passes to its workers; replayed with the network gone."""
+    nginx = need('nginx')
+    port = free_port()
+    conf = h.path('nginx.conf')
+    with open(conf, 'w') as f:
+        f.write(NGINX_CONF.format(tmp=h.tmp, port=port))
+
+    def drive(port):
+        got = []
+        for i in range(requests):
+            with socket.create_connection(('127.0.0.1', port), timeout=10) as c:
+                c.sendall(f'GET /r{i} HTTP/1.0\r\nHost: x\r\n\r\n'.encode())
+                data = b''
+                while chunk := c.recv(4096):
+                    data += chunk
+            if not data.endswith(f'hello /r{i}\n'.encode()):
+                raise Fail(f'nginx answered request {i} with {data[-80:]!r}')
+            got.append(data)
+        log(f'  client: {requests} requests answered')
+        return got
+
+    def stop(p):
+        pid = find_tracee(p.pid, 'nginx')
+        if pid is None:
+            raise Fail('cannot find the nginx master under uprr record')
+        os.kill(pid, signal.SIGTERM)
+
+    rec, trace, _ = record_server(h, 'nginx', [nginx, '-p', h.tmp, '-c', conf], port, drive,
+                                  stop)
+    check_record(rec, trace, 0)
+    with open(h.path('access.log'), 'rb') as f:
+        if f.read().count(b'"GET /r') != requests:
+            raise Fail('the access log of the recorded nginx misses requests')
+    compare(rec, replay_offline(h, trace, port))
+
+
+@prog_case('perf_self')
+def c_perf_self(h):
+    """A program that counts its own task clock, context switches and page
+    faults; a hardware counter fails here as it did in the recording; the
+    mmap of a counter's ring buffer is refused by name."""
+    record_replay_and_native(h, 'perf_self', b'perf_self: ok\n', native=False)
+    r = run([h.uprr, 'record', '-o', h.new_trace_path('perf-mmap'), '--', h.prog('perf_self'),
+             'mmap'], timeout=60, what='uprr record')
+    check_uprr_error(r, 'record of the mmap of a perf ring buffer', 'perf_event_open ring buffer')
+
+
 # Sandboxes and namespaces (recorder/sandbox.c): the program's seccomp
 # filters, namespaces, landlock and personality act as natively.
 

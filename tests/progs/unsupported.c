@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Makes a request uprr cannot record faithfully, after printing a line:
- *   unsupported syscall  io_uring_setup(2): the kernel would write shared
- *                        rings behind the supervisor's back
- *   unsupported ioctl    an ioctl request no table knows (0xdead) on stdin
- * Recording must stop with a message that names it, never go on wrongly.
- * Natively both calls simply fail or succeed; the program exits 0.
+ * Makes a request uprr does not model, after printing a line:
+ *   io_uring     io_uring_setup(2) with 4 entries: the kernel would write
+ *                shared rings behind the supervisor's back
+ *   userfaultfd  userfaultfd(2): page faults the program would serve itself
+ *   ioctl        an ioctl request no table knows (0xdead) on stdin
+ * Where the kernel accepts the request, recording must stop with a message
+ * that names it, never go on wrongly; where it fails (the ioctl: ENOTTY), the
+ * failure is recorded and replayed. Natively the program prints the result
+ * and exits 0.
  */
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -18,17 +21,22 @@ main(int argc, char **argv)
 	long r;
 
 	if (argc != 2)
-		die("usage: unsupported syscall|ioctl");
+		die("usage: unsupported io_uring|userfaultfd|ioctl");
 	say("unsupported: about to make an unsupported %s\n", argv[1]);
-	if (strcmp(argv[1], "syscall") == 0) {
+	if (strcmp(argv[1], "io_uring") == 0) {
 		unsigned char params[120] = { 0 }; /* struct io_uring_params */
 
 		r = syscall(SYS_io_uring_setup, 4, params);
+	} else if (strcmp(argv[1], "userfaultfd") == 0) {
+		r = syscall(SYS_userfaultfd, 0);
 	} else if (strcmp(argv[1], "ioctl") == 0) {
 		r = ioctl(STDIN_FILENO, 0xdead, NULL);
 	} else {
-		die("usage: unsupported syscall|ioctl");
+		die("usage: unsupported io_uring|userfaultfd|ioctl");
 	}
-	say("unsupported: it returned %ld\n", r);
+	if (r < 0)
+		say("unsupported: it returned -1 (%s)\n", strerrorname_np(errno));
+	else
+		say("unsupported: it returned a result\n");
 	return 0;
 }

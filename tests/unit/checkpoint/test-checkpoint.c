@@ -622,13 +622,130 @@ Test(checkpoint, free_after_the_tracee_died)
 	cr_assert_eq(errno, ECHILD);
 }
 
-Test(checkpoint, refuses_a_process_that_is_not_our_child)
+/* The children of process @p (/proc/P/task/P/children, one thread's). */
+static void
+children_of(pid_t p, char *buf, size_t cap)
 {
-	struct checkpoint *c = NULL;
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", p, p);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	n = read(fd, buf, cap - 1);
+	cr_assert_geq(n, 0);
+	buf[n] = 0;
+	close(fd);
+}
+
+/* What a process the program forked gets: a shadow, no process at all */
+Test(checkpoint, shadow_restores_without_a_process)
+{
+	struct snap *s0 = malloc(sizeof(*s0)), *s1 = malloc(sizeof(*s1)), *now = malloc(sizeof(*now));
+	struct user_regs_struct r0, regs;
+	struct checkpoint_stats st;
+	char kids[256], want[32];
+	int n, fds;
 
 	spawn(NULL);
-	cr_assert_eq(checkpoint_new(1, 1, memfd, &c), -ECHILD);
-	cr_assert_null(c);
+	fds = count_fds();
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, true, &cp), 0);
+	cr_assert_eq(checkpoint_mirror_pid(cp), -1);
+	cr_assert_eq(count_fds(), fds, "the program's file table changed");
+	children_of(pid, kids, sizeof(kids));
+	cr_assert_str_empty(kids, "the program has a child: %s", kids);
+	children_of(getpid(), kids, sizeof(kids));
+	snprintf(want, sizeof(want), "%d ", pid);
+	cr_assert_str_eq(kids, want, "our children: %s", kids);
+	cr_assert_eq(tracee_get_regs(pid, &r0), 0);
+	take(s0);
+	cr_assert_eq(run_to_trap(&regs), 1);
+	take(s1);
+	cr_assert_eq(s1->global[PAGE], 0x11);
+	cr_assert_eq(s1->heap[3 * PAGE + 16], 1, "pread(2) into the heap");
+	n = checkpoint_rollback(cp, NULL, 0);
+	cr_assert_geq(n, 10, "restored %d pages", n);
+	take(now);
+	assert_same(s0, now);
+
+	/* round 1 again, synced: the restore point moves there */
+	cr_assert_eq(tracee_set_regs(pid, &r0), 0);
+	cr_assert_eq(run_to_trap(&regs), 1);
+	cr_assert_geq(checkpoint_sync(cp), 10);
+	cr_assert_eq(run_to_trap(&regs), 2);
+	take(now);
+	cr_assert_eq(now->global[PAGE], 0x22);
+	cr_assert_gt(checkpoint_rollback(cp, NULL, 0), 0);
+	take(now);
+	assert_same(s1, now);
+
+	/* a remap fills a new shadow from the memory as it is */
+	cr_assert_eq(tracee_set_regs(pid, &r0), 0);
+	cr_assert_eq(run_to_trap(&regs), 1);
+	cr_assert_eq(checkpoint_remap(cp, pid), 0);
+	cr_assert_eq(run_to_trap(&regs), 2);
+	cr_assert_gt(checkpoint_rollback(cp, NULL, 0), 0);
+	take(now);
+	assert_same(s1, now);
+	checkpoint_get_stats(cp, &st);
+	cr_assert_eq(st.rollbacks, 3);
+	free(s0);
+	free(s1);
+	free(now);
+}
+
+/* A shadow's remap copies only what changed: pages dropped with
+ * MADV_DONTNEED and a mapping put over another with MAP_FIXED must read as
+ * the memory does, not as the shadow held them before. */
+Test(checkpoint, shadow_remap_sees_dropped_and_replaced_pages)
+{
+	struct snap *s2 = malloc(sizeof(*s2)), *now = malloc(sizeof(*now));
+	struct user_regs_struct regs;
+	uint64_t args[6] = { 0 };
+	uint8_t v = 0x77;
+	int64_t res;
+
+	spawn(NULL);
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, true, &cp), 0);
+	cr_assert_eq(run_to_trap(&regs), 1);
+	cr_assert_eq(tracee_write(memfd, info.anon + 9 * PAGE, &v, 1), 0);
+	cr_assert_geq(checkpoint_sync(cp), 1);
+
+	/* pages 0-7 of anon dropped: zeros again, in the restore point too */
+	args[0] = info.anon;
+	args[1] = 8 * PAGE;
+	args[2] = MADV_DONTNEED;
+	cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_madvise, args, &res), 0);
+	cr_assert_eq(res, 0);
+	cr_assert_eq(checkpoint_remap(cp, pid), 0);
+	take(s2);
+	cr_assert_eq(s2->anon[5 * PAGE], 0);
+	cr_assert_eq(run_to_trap(&regs), 2);
+	take(now);
+	cr_assert_eq(now->anon[5 * PAGE], 0x22);
+	cr_assert_gt(checkpoint_rollback(cp, NULL, 0), 0);
+	take(now);
+	assert_same(s2, now);
+
+	/* pages 8-11 a new mapping over the old: page 9 is 0 again */
+	args[0] = info.anon + 8 * PAGE;
+	args[1] = 4 * PAGE;
+	args[2] = PROT_READ | PROT_WRITE;
+	args[3] = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
+	args[4] = (uint64_t)-1;
+	cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_mmap, args, &res), 0);
+	cr_assert_eq((uint64_t)res, info.anon + 8 * PAGE);
+	cr_assert_eq(checkpoint_remap(cp, pid), 0);
+	take(s2);
+	cr_assert_eq(s2->anon[9 * PAGE], 0);
+	v = 0x55;
+	cr_assert_eq(tracee_write(memfd, info.anon + 9 * PAGE, &v, 1), 0);
+	cr_assert_gt(checkpoint_rollback(cp, NULL, 0), 0);
+	take(now);
+	assert_same(s2, now);
+	free(s2);
+	free(now);
 }
 
 Test(checkpoint, signal_disposition_and_xstate)

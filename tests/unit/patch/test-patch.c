@@ -132,8 +132,7 @@ check_plan(const struct patch_plan *plan, int r, const uint8_t *code, uint64_t a
 		const struct patch_site *site = &plan->sites[k];
 		const struct patch_edit *edit = &plan->edits[k];
 		uint64_t region_end = site->region + site->region_len;
-		uint64_t stub_end = k + 1 < plan->nsites ? plan->sites[k + 1].stub
-							 : stub_base + plan->stub_len;
+		uint64_t stub_end = stub_base + plan->stub_len;
 		const uint8_t *op = code + (site->region - addr);
 		const uint8_t *sp = plan->stub + (site->clean - stub_base);
 		size_t osz = site->region_len, ssz = stub_end - site->clean;
@@ -148,11 +147,33 @@ check_plan(const struct patch_plan *plan, int r, const uint8_t *code, uint64_t a
 		};
 		int32_t rel;
 
+		/* this stub ends where the next site's starts */
+		for (size_t m = k + 1; m < plan->nsites; m++)
+			if (plan->sites[m].stub) {
+				stub_end = plan->sites[m].stub;
+				break;
+			}
+
 		cr_assert(k == 0 || plan->sites[k - 1].branch < site->branch);
 		cr_assert(k == 0 || plan->sites[k - 1].region + plan->sites[k - 1].region_len <=
 					    site->region, "regions overlap");
 		cr_assert(site->region >= addr && region_end <= addr + len);
 		cr_assert(site->branch >= site->region && site->branch < region_end);
+		if (!site->stub) {
+			/* a trap site: int3 on a backward jmp, which goes to clean */
+			osz = addr + len - site->branch;
+			cr_assert(cs_disasm_iter(cs, &op, &osz, &oa, o));
+			cr_assert_eq(o->id, X86_INS_JMP);
+			cr_assert_eq((uint64_t)o->detail->x86.operands[0].imm, site->clean);
+			cr_assert_leq(site->clean, site->branch);
+			cr_assert_eq(site->region, site->branch);
+			cr_assert_eq(site->region_len, 1);
+			cr_assert_eq(site->trap, site->branch);
+			cr_assert_eq(edit->addr, site->branch);
+			cr_assert_eq(edit->len, 1);
+			cr_assert_eq(edit->bytes[0], 0xcc);
+			continue;
+		}
 		cr_assert_geq(site->region_len, 5);
 		cr_assert(site->stub >= stub_base && stub_end <= stub_base + plan->stub_len);
 		cr_assert_eq(site->clean, site->stub + PATCH_STUB_CLEAN_OFF);
@@ -546,6 +567,143 @@ Test(patch, clean_outside_is_untouched)
 	cr_assert_eq(rcx, 9);
 }
 
+/* int f(void): waits until the dword at DATA_OFF is not 0; the only way back
+ * is a jmp after the jne that leaves (a flag wait compiled at -O0) */
+static const uint8_t jmp_wait[] = {
+	0x83, 0x3d, 0xf9, 0x03, 0x00, 0x00, 0x00, /* 0: L: cmp dword [rip -> 0x400], 0 */
+	0x75, 0x02,				    /* 7: jne N */
+	0xeb, 0xf5,				    /* 9: jmp L */
+	0x31, 0xc0,				    /* b: N: xor eax, eax */
+	0xc3,					    /* d: ret */
+};
+
+/* What the supervisor does at a trap site (ticks_soft_count_trap() and
+ * patch_site_clean()): count, go on at the jmp's target; here the 5th tick
+ * also sets the flag the code waits for. */
+static struct {
+	struct patch_site site;
+	unsigned traps, ticks_at_set;
+	bool bad_rip;
+} tsite;
+
+static void
+on_trap_site(int sig, siginfo_t *si, void *uc_)
+{
+	ucontext_t *uc = uc_;
+	greg_t *g = uc->uc_mcontext.gregs;
+	uint64_t rip, rcx;
+
+	(void)sig;
+	(void)si;
+	if (patch_site_clean(&tsite.site, (uint64_t)g[REG_RIP], (uint64_t)g[REG_RCX], 0, &rip,
+			     &rcx) != PATCH_STOP_TRAPPED) {
+		tsite.bad_rip = true;
+		return;
+	}
+	tsite.traps++;
+	--*budget;
+	if (tsite.traps == 5)
+		*(volatile uint32_t *)(tsite.site.region - 9 + DATA_OFF) = 1;
+	g[REG_RIP] = (greg_t)rip;
+	g[REG_RCX] = (greg_t)rcx;
+}
+
+Test(patch, jmp_loops_become_trap_sites)
+{
+	static const uint8_t jmp_self[] = {
+		0x31, 0xc0, /* 0: xor eax, eax */
+		0xeb, 0xfe, /* 2: L: jmp L */
+	};
+	struct patch_plan plan;
+	uint8_t *buf = load_code(jmp_wait, sizeof(jmp_wait));
+	int (*f)(void) = (int (*)(void))buf;
+	uint64_t rip, rcx;
+
+	/* the jmp has no 5-byte region (jne before it, nothing after a jmp) */
+	cr_assert_eq(plan_buf(buf, sizeof(jmp_wait), NULL, 0, &plan), 1);
+	cr_assert_eq(plan.sites[0].stub, 0);
+	cr_assert_eq(plan.sites[0].trap, u64(buf + 9));
+	cr_assert_eq(plan.sites[0].clean, u64(buf));
+	cr_assert_eq(plan.stub_len, 0);
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	cr_assert_eq(buf[9], 0xcc);
+	tsite.site = plan.sites[0];
+	install_sigtrap(on_trap_site);
+	*(uint32_t *)(buf + DATA_OFF) = 0;
+	*budget = 0;
+	cr_assert_eq(f(), 0);
+	cr_assert_not(tsite.bad_rip);
+	cr_assert_eq(tsite.traps, 5, "one trap per jmp, until the flag");
+	cr_assert_eq(ticks_since_zero(), 5);
+
+	/* anywhere but just after its int3, a trap site has nothing in flight */
+	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 9), 7, 9, &rip, &rcx),
+		     PATCH_STOP_OUTSIDE);
+	cr_assert_eq(rip, u64(buf + 9));
+	cr_assert_eq(rcx, 7);
+	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 10), 7, 9, &rip, &rcx),
+		     PATCH_STOP_TRAPPED);
+	cr_assert_eq(rip, u64(buf));
+	cr_assert_eq(rcx, 7, "no scratch at a trap site");
+	patch_plan_free(&plan);
+
+	/* for (;;); is a jmp to itself */
+	memcpy(buf, jmp_self, sizeof(jmp_self));
+	cr_assert_eq(plan_buf(buf, sizeof(jmp_self), NULL, 0, &plan), 1);
+	cr_assert_eq(plan.sites[0].trap, u64(buf + 2));
+	cr_assert_eq(plan.sites[0].clean, u64(buf + 2));
+	patch_plan_free(&plan);
+
+	/* a backward jcc with no region is still refused: no trap per iteration
+	 * in loops that end by themselves */
+	memcpy(buf, (const uint8_t[]){ 0xff, 0xcf, 0x75, 0xfc, 0xcc }, 5); /* L: dec edi; jnz L; int3 */
+	cr_assert_eq(plan_buf(buf, 5, NULL, 0, &plan), 0);
+	patch_plan_free(&plan);
+}
+
+/* int f(int n): n + f(n - 1), f(0) = 0: a recursion without a loop */
+static const uint8_t sum_rec[] = {
+	0x85, 0xff,			/* 0: test edi, edi */
+	0x74, 0x12,			/* 2: je Z */
+	0x53,				/* 4: push rbx */
+	0x89, 0xfb,			/* 5: mov ebx, edi */
+	0x8d, 0x7f, 0xff,		/* 7: lea edi, [rdi-1] */
+	0xe8, 0xf1, 0xff, 0xff, 0xff,	/* a: call f */
+	0x01, 0xd8,			/* f: add eax, ebx */
+	0x5b,				/* 11: pop rbx */
+	0xc3,				/* 12: ret */
+	0x90, 0x90, 0x90,		/* 13: nop (3) */
+	0x31, 0xc0,			/* 16: Z: xor eax, eax */
+	0xc3,				/* 18: ret */
+};
+
+Test(patch, recursion_counts_entries)
+{
+	struct patch_plan plan;
+	uint8_t *buf = load_code(sum_rec, sizeof(sum_rec));
+	int (*f)(int) = (int (*)(int))buf;
+
+	cr_assert_eq(plan_buf(buf, sizeof(sum_rec), NULL, 0, &plan), 1);
+	cr_assert_eq(plan.sites[0].region, u64(buf), "the entry");
+	cr_assert_eq(plan.sites[0].region_len, 5, "[test, je, push]");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*budget = 0;
+	cr_assert_eq(f(10), 55);
+	cr_assert_eq(ticks_since_zero(), 11, "one tick per call");
+	patch_plan_free(&plan);
+
+	/* calls another function and has no loop (a recursion through others,
+	 * f -> g -> f): its entry is counted; a leaf without loops is not */
+	memcpy(buf, (const uint8_t[]){ 0x53, 0xe8, 0x00, 0x01, 0x00, 0x00, 0x5b, 0xc3 }, 8);
+	cr_assert_eq(plan_buf(buf, 8, NULL, 0, &plan), 1);
+	cr_assert_eq(plan.sites[0].region, u64(buf));
+	cr_assert_eq(plan.sites[0].region_len, 6, "[push, call]");
+	patch_plan_free(&plan);
+	memcpy(buf, (const uint8_t[]){ 0x8d, 0x47, 0x01, 0x01, 0xf8, 0xc3 }, 6); /* lea; add; ret */
+	cr_assert_eq(plan_buf(buf, 6, NULL, 0, &plan), 0);
+	patch_plan_free(&plan);
+}
+
 /* A loop whose only regions would hold a target or a stopped thread's rip. */
 static const uint8_t target_inside[] = {
 	0x31, 0xc0, /* 0: xor eax, eax */
@@ -564,7 +722,8 @@ Test(patch, refuse_target_inside)
 	uint8_t *buf = load_code(target_inside, sizeof(target_inside));
 	int (*f)(int) = (int (*)(int))buf;
 
-	/* [inc, dec, jnz] holds M, [dec, jnz, ret] holds N */
+	/* [inc, dec, jnz] holds M, [dec, jnz, ret] holds N (and no call: the
+	 * entry is not counted instead) */
 	cr_assert_eq(plan_buf(buf, sizeof(target_inside), NULL, 0, &plan), 0);
 	cr_assert_null(plan.stub);
 	cr_assert_null(plan.sites);

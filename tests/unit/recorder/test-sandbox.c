@@ -113,16 +113,18 @@ Test(sandbox, replay_executes_what_changes_later_syscalls)
 
 Test(sandbox, check_refuses_by_name)
 {
+	/* -EPERM: never run, the recording stops (a failure under uprr's filter
+	 * would be recorded where natively it succeeds) */
 	char why[160];
 
-	cr_assert_eq(check6(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 0, 0, why, sizeof(why)), -ENOSYS);
+	cr_assert_eq(check6(SYS_seccomp, SECCOMP_SET_MODE_STRICT, 0, 0, why, sizeof(why)), -EPERM);
 	cr_assert(strstr(why, "SECCOMP_SET_MODE_STRICT"), "message: '%s'", why);
 	cr_assert_eq(check6(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_STRICT, 0, why, sizeof(why)),
-		     -ENOSYS);
+		     -EPERM);
 	cr_assert(strstr(why, "SECCOMP_MODE_STRICT"), "message: '%s'", why);
 	cr_assert_eq(check6(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
 			    0x1000, why, sizeof(why)),
-		     -ENOSYS);
+		     -EPERM);
 	cr_assert(strstr(why, "NEW_LISTENER"), "message: '%s'", why);
 }
 

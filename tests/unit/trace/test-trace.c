@@ -1175,3 +1175,85 @@ Test(trace, keep_file_from_other_filesystem)
 	trace_reader_close(r);
 	unlink(src);
 }
+
+/* A sparse file is kept with its holes: its data only takes disk. */
+Test(trace, keep_file_sparse)
+{
+	const char *dir = tmp_path("t"), *src = tmp_path("sparse"), *copy;
+	struct trace_header h;
+	struct trace_writer *w;
+	struct trace_reader *r;
+	char err[512], page[4096], back[4096];
+	struct stat sb;
+	uint32_t id;
+	int fd;
+
+	memset(page, 'x', sizeof(page));
+	fd = open(src, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(ftruncate(fd, 1 << 30), 0);
+	cr_assert_eq(pwrite(fd, page, sizeof(page), 512 << 20), (ssize_t)sizeof(page));
+	cr_assert_eq(fstat(fd, &sb), 0);
+	if (sb.st_blocks * 512 > 1 << 20)
+		cr_skip_test("%s keeps no holes", tmp_root);
+	sample_header(&h);
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	cr_assert_eq(trace_writer_keep_file(w, fd, src, 0, &id), 0);
+	close(fd);
+	cr_assert_eq(trace_writer_close(w), 0);
+	cr_assert_eq(trace_reader_open(dir, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(trace_reader_file(r, id, &copy, NULL), 0);
+	cr_assert_eq(stat(copy, &sb), 0);
+	cr_assert_eq(sb.st_size, 1 << 30);
+	cr_assert_leq(sb.st_blocks * 512, 1 << 20, "the copy takes %lld bytes of disk",
+		      (long long)sb.st_blocks * 512);
+	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	cr_assert_eq(pread(fd, back, sizeof(back), 512 << 20), (ssize_t)sizeof(back));
+	cr_assert_eq(memcmp(back, page, sizeof(page)), 0);
+	cr_assert_eq(pread(fd, back, sizeof(back), 0), (ssize_t)sizeof(back));
+	cr_assert_eq(back[0] | back[4095], 0);
+	close(fd);
+	trace_reader_close(r);
+}
+
+/* A system file (root's, under /usr, writable by no one else) is kept by hard
+ * link where the trace shares its filesystem; a file elsewhere is copied. */
+Test(trace, keep_file_link)
+{
+	const char *dir = tmp_path("t"), *copy, *sys = "/usr/bin/true";
+	struct trace_header h;
+	struct trace_writer *w;
+	struct trace_reader *r;
+	struct stat a, b, t;
+	char err[512];
+	uint32_t id, id2;
+	int fd;
+
+	if (stat(sys, &a) < 0 || a.st_uid != 0 || (a.st_mode & 022))
+		cr_skip_test("no root-owned %s", sys);
+	make_file(tmp_path("own"), 5000, 4);
+	sample_header(&h);
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	fd = open(sys, O_RDONLY | O_CLOEXEC);
+	cr_assert_eq(trace_writer_keep_file(w, fd, sys, 0, &id), 0);
+	close(fd);
+	fd = open(tmp_path("own"), O_RDONLY | O_CLOEXEC);
+	/* a path that says /usr but names another file is no reason to link */
+	cr_assert_eq(trace_writer_keep_file(w, fd, "/usr/lib/own", 0, &id2), 0);
+	close(fd);
+	cr_assert_eq(trace_writer_close(w), 0);
+	cr_assert_eq(trace_reader_open(dir, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(trace_reader_file(r, id, &copy, NULL), 0);
+	cr_assert_eq(stat(copy, &b), 0);
+	cr_assert_eq(stat(dir, &t), 0);
+	if (t.st_dev == a.st_dev && geteuid() == 0)
+		cr_assert_eq(b.st_ino, a.st_ino, "not linked");
+	else
+		cr_assert_neq(b.st_ino, a.st_ino);
+	assert_same_content(copy, sys);
+	cr_assert_eq(trace_reader_file(r, id2, &copy, NULL), 0);
+	cr_assert_eq(stat(copy, &b), 0);
+	cr_assert_eq(b.st_nlink, 1);
+	cr_assert_eq(b.st_mode & 07777, 0600);
+	trace_reader_close(r);
+}

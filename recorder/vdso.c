@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vDSO of a recorded process. It stays mapped and announced in the auxv
+ * (AT_SYSINFO_EHDR): glibc, Go's runtime and V8 look it up there and parse its
+ * ELF dynamic symbols. Its time functions would read the clock from the
+ * kernel's shared data page without a syscall, which nothing would record,
+ * so each is overwritten at the exec stop with code that makes the syscall
+ * it stands for (vdso(7) lists them); those syscalls are then recorded like
+ * any other. The patched image is kept in the trace and replay puts exactly
+ * those bytes back, whatever its own kernel's vDSO is.
+ */
+#define LOG_PREFIX "vdso"
+#include <asm/unistd.h>
+#include <elf.h>
+#include <errno.h>
+#include <gelf.h>
+#include <inttypes.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "recorder/record-private.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+/* The functions of the x86-64 vDSO (Linux 6.18: arch/x86/entry/vdso/vdso.lds.S)
+ * and what each becomes. Each exists as __vdso_NAME and as its weak alias
+ * NAME, at the same address. */
+static const struct {
+	const char *name;
+	int nr;	 /* the syscall it stands for */
+	int err; /* or, if nr < 0, the error it returns at once */
+} vdso_functions[] = {
+	{ "clock_gettime", __NR_clock_gettime, 0 },
+	{ "gettimeofday", __NR_gettimeofday, 0 },
+	{ "time", __NR_time, 0 },
+	{ "clock_getres", __NR_clock_getres, 0 },
+	{ "getcpu", __NR_getcpu, 0 },
+	/* vgetrandom (Linux 6.11) takes (buf, len, flags, state, state_len) and
+	 * keeps per-thread state the kernel never sees: as ENOSYS, callers
+	 * (glibc 2.41, Go 1.24) fall back to getrandom(2), which is recorded */
+	{ "getrandom", -1, ENOSYS },
+};
+
+/* Where in @image (@len bytes, a vDSO as mapped) the functions to patch
+ * start: their offsets go to @ret_offs (the same offset once), their count
+ * to *ret_n. -ENOEXEC if the image cannot be read as ELF. */
+static int
+find_functions(uint8_t *image, size_t len, uint64_t ret_offs[], int ret_which[], size_t cap,
+	       size_t *ret_n)
+{
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	GElf_Phdr ph;
+	size_t nph, n = 0;
+	uint64_t base = UINT64_MAX;
+	int r = -ENOEXEC;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	elf = elf_memory((char *)image, len);
+	if (!elf)
+		return -ENOEXEC;
+	/* symbol values are addresses in the image's link-time layout */
+	if (elf_getphdrnum(elf, &nph) < 0)
+		goto out;
+	for (size_t i = 0; i < nph; i++)
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
+			base = ph.p_vaddr - ph.p_offset;
+			break;
+		}
+	if (base == UINT64_MAX)
+		goto out;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data)
+			goto out;
+		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
+			GElf_Sym sym;
+			const char *name;
+			uint64_t off;
+			bool seen = false;
+
+			if (!gelf_getsym(data, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    !sym.st_value)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!name)
+				continue;
+			if (strncmp(name, "__vdso_", 7) == 0)
+				name += 7;
+			for (size_t k = 0; k < ARRAY_SIZE(vdso_functions); k++) {
+				if (strcmp(name, vdso_functions[k].name) != 0)
+					continue;
+				off = sym.st_value - base;
+				/* a function too short for the stub, or outside the image */
+				if (off + ARCH_STUB_LEN > len || (sym.st_size && sym.st_size < ARCH_STUB_LEN))
+					goto out;
+				for (size_t j = 0; j < n; j++)
+					seen |= ret_offs[j] == off;
+				if (!seen && n < cap) {
+					ret_offs[n] = off;
+					ret_which[n++] = (int)k;
+				}
+			}
+		}
+		r = 0;
+	}
+	*ret_n = n;
+out:
+	elf_end(elf);
+	return r;
+}
+
+/* The fallback where the vDSO cannot be patched: turn the auxv entry
+ * AT_SYSINFO_EHDR of the initial stack at @sp into AT_IGNORE, so glibc makes
+ * real syscalls (System V x86-64 ABI 3.4.1: argc, argv[], NULL, envp[],
+ * NULL, then auxv pairs up to AT_NULL). */
+static int
+hide_vdso(pid_t pid, int memfd, uint64_t sp)
+{
+	uint64_t argc, word, addr;
+	int r;
+
+	r = tracee_read(pid, sp, &argc, sizeof(argc));
+	if (r < 0)
+		return r;
+	addr = sp + 8 * (argc + 2);
+	for (;;) { /* skip envp */
+		r = tracee_read(pid, addr, &word, sizeof(word));
+		if (r < 0)
+			return r;
+		addr += 8;
+		if (!word)
+			break;
+	}
+	for (int i = 0; i < 64; i++, addr += 16) {
+		uint64_t pair[2];
+
+		r = tracee_read(pid, addr, pair, sizeof(pair));
+		if (r < 0)
+			return r;
+		if (pair[0] == AT_NULL)
+			return 0;
+		if (pair[0] == AT_SYSINFO_EHDR) {
+			uint64_t ignore = AT_IGNORE;
+
+			return tracee_write(memfd, addr, &ignore, sizeof(ignore));
+		}
+	}
+	return -EINVAL;
+}
+
+/* Keep @image in the trace, once per distinct image (every process of a
+ * recording has the same vDSO, and kept files are deduplicated by inode, which
+ * a memfd never shares). */
+static int
+keep_image(struct trace_writer *w, struct rec_vdso *cache, uint8_t *image, size_t len,
+	   uint32_t *ret_id)
+{
+	_cleanup_close_ int fd = -1;
+	uint32_t id;
+	int r;
+
+	if (cache->image && cache->len == len && memcmp(cache->image, image, len) == 0) {
+		*ret_id = cache->id;
+		return 0;
+	}
+	fd = memfd_create("uprr-vdso", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, image, len) != (ssize_t)len)
+		return -EIO;
+	r = trace_writer_keep_file(w, fd, "[vdso]", 0, &id);
+	if (r < 0)
+		return r;
+	free(cache->image);
+	cache->image = image;
+	cache->len = len;
+	cache->id = id;
+	*ret_id = id;
+	return 1; /* @image is the cache's now */
+}
+
+int
+rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
+		 uint64_t sp, uint64_t *ret_ref)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	_cleanup_free_ uint8_t *image = NULL;
+	uint64_t start = 0, len = 0, offs[2 * ARRAY_SIZE(vdso_functions)];
+	int which[ARRAY_SIZE(offs)];
+	size_t n, nfun = 0;
+	uint32_t id = 0;
+	int r;
+
+	*ret_ref = 0;
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(maps[i].path, "[vdso]") == 0) {
+			start = maps[i].start;
+			len = maps[i].end - maps[i].start;
+		}
+	if (!len)
+		return 0; /* vdso=0 on the kernel command line */
+	image = malloc(len);
+	if (!image)
+		return -ENOMEM;
+	r = tracee_read(pid, start, image, len);
+	if (r < 0)
+		return r;
+	r = find_functions(image, len, offs, which, ARRAY_SIZE(offs), &nfun);
+	if (r < 0) {
+		log_debug("the vDSO at 0x%" PRIx64 " cannot be parsed: hidden instead", start);
+		return hide_vdso(pid, memfd, sp);
+	}
+	for (size_t i = 0; i < nfun; i++) {
+		uint8_t *code = image + offs[i];
+
+		if (vdso_functions[which[i]].nr >= 0)
+			arch_syscall_stub(code, (uint32_t)vdso_functions[which[i]].nr);
+		else
+			arch_error_stub(code, vdso_functions[which[i]].err);
+		/* a ptrace write to the vDSO (VM_MAYWRITE, as a debugger's
+		 * breakpoint) gives the process its own copy of the page */
+		r = tracee_write(memfd, start + offs[i], code, ARCH_STUB_LEN);
+		if (r < 0)
+			return r;
+	}
+	r = keep_image(w, cache, image, len, &id);
+	if (r < 0)
+		return r;
+	if (r > 0)
+		image = NULL; /* the cache owns it */
+	*ret_ref = (uint64_t)id + 1;
+	return 0;
+}
+
+void
+rec_vdso_free(struct rec_vdso *cache)
+{
+	free(cache->image);
+	*cache = (struct rec_vdso){ 0 };
+}
