@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/user.h>
@@ -117,6 +118,48 @@ int rec_ipc_on_exit(struct rec_ipc *ipc, long nr, const uint64_t args[6], int64_
 
 /** Free what @ipc holds (the struct itself is the caller's). */
 void rec_ipc_free(struct rec_ipc *ipc);
+
+struct trace_writer;
+
+/** Where the syscall a thread is in sends its bytes, and what the recorder
+ * saw of them at its entry (recorder/output.c). Zero-initialized. */
+struct rec_output {
+	unsigned sinks;	  /**< enum trace_output bits of its destination fd */
+	bool peeked;	  /**< the source is a pipe or socket, looked at at entry */
+	size_t npeek;	  /**< bytes queued at the source then, in @peek */
+	char *peek;	  /**< owned buffer */
+	size_t peek_cap;
+};
+
+/**
+ * Where fd @fd of thread @tid leads, as enum trace_output bits: uprr's own
+ * stdout or stderr (the same open file, by kcmp(2) KCMP_FILE, or the same
+ * inode: /dev/stdout opens a new file on the same pipe or terminal), a socket.
+ * 0 for anything else, a bad fd, or a vanished thread.
+ */
+unsigned rec_output_fd_sinks(pid_t tid, int fd);
+
+/**
+ * At the entry of syscall @nr (@args) of thread @tid of process @tgid: note
+ * where it sends bytes in @o->sinks; for a splice or tee to uprr's output or
+ * a socket from a pipe or socket, copy what is queued there without taking it
+ * (tee(2), recv(2) MSG_PEEK): the syscall takes it from the source.
+ */
+void rec_output_entry(struct rec_output *o, pid_t tid, pid_t tgid, long nr, const uint64_t args[6]);
+
+/**
+ * At the exit of that syscall with @result: add to @w the TRACE_EV_OUTPUT
+ * records of the bytes it sent to @o->sinks that are not in the program's
+ * memory (sendfile, splice, tee, copy_file_range, vmsplice, sendmmsg); read
+ * back from a file source at the offset the kernel advanced. Bytes it cannot
+ * capture are counted in a last record, and warned about. Returns 0 or the
+ * writer's -errno.
+ */
+int rec_output_exit(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t tgid, long nr,
+		    const uint64_t args[6], int64_t result) _wur_;
+
+/** Free @o's buffer and zero it. */
+void rec_output_free(struct rec_output *o);
 
 /* ---- sandboxes and namespaces (sandbox.c) ---- */
 

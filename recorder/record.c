@@ -104,6 +104,7 @@ struct rthread {
 	bool uncountable;	      /* gave up reaching an execution point in this run */
 	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
+	struct rec_output out;	      /* where the syscall in progress sends bytes */
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
 };
 
@@ -239,6 +240,7 @@ drop_thread(struct recorder *rec, struct rthread *t)
 	sched_remove(rec->sched, t->tid);
 	free(t->xstate);
 	free(t->later);
+	rec_output_free(&t->out);
 	if (t->pmu_fd >= 0)
 		close(t->pmu_fd);
 	*t = rec->threads[--rec->nthreads];
@@ -818,18 +820,6 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 		keep_fd_file(rec, t, fd, TRACE_KEEP_CHANGED, ret_ref);
 }
 
-/* Whether fd @fd of thread @tid is the file uprr has as that fd (stdout or
- * stderr), compared by device and inode. */
-static bool
-same_file(pid_t tid, int fd)
-{
-	char path[64];
-	struct stat a, b;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-	return stat(path, &a) == 0 && fstat(fd, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
 /*
  * @t's futex syscall woke @result waiters: wait a little for one of them to
  * come out of its wait (their syscalls run in the kernel: RT_IN_SYSCALL) and
@@ -963,12 +953,15 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.nvalues = 5;
 		}
 	} else {
-		if (rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && t->args[0] >= 1) {
-			/* replay shows what reached uprr's own stdout and stderr
-			 * only, not what a pipeline's stage wrote to the next one */
-			ev.values[2] = same_file(t->tid, (int)t->args[0]);
-			ev.nvalues = 3;
+		/* replay shows what reached uprr's own stdout and stderr (not
+		 * what a pipeline's stage wrote to the next one) and collects
+		 * what went to sockets; bytes not in memory come first */
+		if (rec_output_exit(&t->out, rec->w, t->tid, t->tgid, (long)t->nr, t->args, result) < 0) {
+			stop_recording(rec, "%s", "cannot write the trace");
+			return;
 		}
+		ev.values[2] = t->out.sinks;
+		ev.nvalues = t->out.sinks ? 3 : 2;
 		keep_syscall_file(rec, t, result, &ev.values[3], NULL);
 		if (ev.values[3])
 			ev.nvalues = 4;
@@ -1355,6 +1348,7 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		return;
 	}
 	rec_syscall_entry_state((long)t->model_nr, t->model_args, mem_read, &t->tid, &t->entry);
+	rec_output_entry(&t->out, t->tid, t->tgid, (long)t->nr, t->args);
 	rec->ranges.n = 0;
 	if (rec_syscall_inputs((long)t->nr, t->args, mem_read, &t->tid, &rec->ranges) < 0 ||
 	    collect_blobs(rec, t->tid, &nblobs) < 0) {
@@ -1393,11 +1387,13 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		return;
 	}
 	/* The order in which output reaches stdout and stderr is the order of
-	 * their exit events: run those writes to completion. Their reader is
-	 * outside the recording, so waiting for it cannot deadlock the threads,
-	 * unless there are several processes: a pipeline's next stage reads. */
+	 * their exit events: run those syscalls to completion, whatever fd
+	 * they use. Their reader is outside the recording (a pipeline's next
+	 * stage reads a pipe of its own), so waiting cannot deadlock threads;
+	 * but a splice or tee may wait for a recorded writer of its source. */
 	t->may_block = (flags & REC_SC_MAY_BLOCK) &&
-		       !(rec_syscall_is_write((long)t->nr) && t->args[0] <= 2 && rec->nprocs == 1);
+		       (!(t->out.sinks & (TRACE_OUT_STDOUT | TRACE_OUT_STDERR)) ||
+			t->nr == __NR_splice || t->nr == __NR_tee);
 	/* an unknown call may wait for another recorded thread (a lock, a
 	 * message): the others run meanwhile, which is safe since it either
 	 * fails having written nothing or stops the recording */
@@ -2637,6 +2633,26 @@ choose_ticks(const char *name, enum ticks_source *ret)
 	return 0;
 }
 
+/*
+ * The trace's last event: the recording ended, or stopped and why, for
+ * `uprr info` and replay. A trace that lacks it was cut short. Its failure
+ * is for the final flush to report.
+ */
+static void
+record_end(struct recorder *rec)
+{
+	struct trace_blob why = { 0, (uint32_t)strlen(rec->error), rec->error };
+	struct trace_event ev;
+
+	event_init(&ev, TRACE_EV_END, rec->root);
+	ev.nvalues = 1;
+	ev.values[0] = rec->error[0] ? TRACE_END_STOPPED : TRACE_END_COMPLETE;
+	ev.nblobs = rec->error[0] ? 1 : 0;
+	ev.blobs = &why;
+	if (trace_writer_add_event(rec->w, &ev) < 0)
+		log_debug("cannot add the trace's end event");
+}
+
 int
 rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_t dir_len)
 {
@@ -2733,6 +2749,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	} else {
 		sched_pick(rec.sched);
 		record_loop(&rec);
+		record_end(&rec);
 	}
 	/* the trace failed: the program goes on unrecorded, or dies with it */
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;

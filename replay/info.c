@@ -3,6 +3,7 @@
 #define LOG_PREFIX "info"
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sched.h>
 #include <sys/wait.h>
@@ -11,6 +12,16 @@
 #include "replay/replay.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
+
+/* @s with control characters (a reason naming a path) made '?', for one line */
+static const char *
+control_free(char *s)
+{
+	for (char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			*c = '?';
+	return s;
+}
 
 int
 replay_info(const char *trace_dir)
@@ -21,6 +32,8 @@ replay_info(const char *trace_dir)
 	struct trace_stats st;
 	char err[512];
 	uint64_t events = 0, syscalls = 0, signals = 0, end_ns = 0;
+	char stopped[512] = "";
+	bool ended = false;
 	unsigned threads = 1, processes = 1;
 	pid_t first = 0;
 	int status = -1, rc;
@@ -49,6 +62,14 @@ replay_info(const char *trace_dir)
 			/* format 3: values[1] = clone flags */
 			processes += ev.nvalues >= 2 && !(ev.values[1] & CLONE_THREAD);
 			break;
+		case TRACE_EV_END:
+			/* format 6: the last event; why the recording stopped */
+			ended = true;
+			if (ev.nvalues >= 1 && ev.values[0] == TRACE_END_STOPPED)
+				snprintf(stopped, sizeof(stopped), "%.*s",
+					 ev.nblobs ? (int)MIN(ev.blobs[0].len, 400) : 9,
+					 ev.nblobs ? (const char *)ev.blobs[0].data : "(unknown)");
+			break;
 		case TRACE_EV_PROCESS_EXIT:
 			/* the first process's status is the recording's; the
 			 * last end is the trace's */
@@ -72,8 +93,15 @@ replay_info(const char *trace_dir)
 	       syscalls, signals);
 	if (end_ns > hdr->start_time_ns)
 		printf("duration:    %.3f s\n", (double)(end_ns - hdr->start_time_ns) / 1e9);
-	if (status < 0)
-		printf("end:         none recorded (%s)\n", rc < 0 ? trace_reader_error(r) : "trace cut short");
+	if (stopped[0])
+		printf("end:         the recording stopped: %s\n", control_free(stopped));
+	else if (rc < 0)
+		printf("end:         none recorded (%s)\n", trace_reader_error(r));
+	else if (!ended && hdr->format_version >= 6)
+		printf("end:         none recorded (the trace was cut short: uprr record was killed "
+		       "or could not write it)\n");
+	else if (status < 0)
+		printf("end:         none recorded (trace cut short)\n");
 	else if (WIFSIGNALED(status))
 		printf("end:         killed by %s\n", tracee_signal_name(WTERMSIG(status)));
 	else

@@ -177,6 +177,31 @@ on_event(struct ps *ps, const struct trace_event *ev)
 	}
 }
 
+/*
+ * Print @s on one line, unambiguously: a backslash as "\\", newline, tab and
+ * carriage return as "\n", "\t", "\r", other control characters and DEL as
+ * "\xHH" (ps(1) shows '?', which loses them). Other bytes, UTF-8 included,
+ * go as they are.
+ */
+static void
+put_escaped(const char *s)
+{
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '\\')
+			fputs("\\\\", stdout);
+		else if (*c == '\n')
+			fputs("\\n", stdout);
+		else if (*c == '\t')
+			fputs("\\t", stdout);
+		else if (*c == '\r')
+			fputs("\\r", stdout);
+		else if (*c < 0x20 || *c == 0x7f)
+			printf("\\x%02x", *c);
+		else
+			putchar(*c);
+	}
+}
+
 int
 replay_ps(const char *trace_dir)
 {
@@ -208,7 +233,9 @@ replay_ps(const char *trace_dir)
 			snprintf(status, sizeof(status), "-%d", WTERMSIG(p->status));
 		else
 			snprintf(status, sizeof(status), "%d", WEXITSTATUS(p->status));
-		printf("%d\t%s\t%s\t%s\n", p->pid, ppid, status, p->cmd);
+		printf("%d\t%s\t%s\t", p->pid, ppid, status);
+		put_escaped(p->cmd);
+		putchar('\n');
 		free(p->cmd);
 	}
 	free(ps.procs);
@@ -228,6 +255,8 @@ static const char *const event_names[] = {
 	[TRACE_EV_PROCESS_EXIT] = "process-exit",
 	[TRACE_EV_PATCH] = "patch",
 	[TRACE_EV_PREEMPT] = "preempt",
+	[TRACE_EV_OUTPUT] = "output",
+	[TRACE_EV_END] = "end",
 };
 
 int

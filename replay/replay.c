@@ -8,6 +8,7 @@
  * which are executed at the recorded addresses.
  */
 #define LOG_PREFIX "replay"
+#include "replay/replay-private.h"
 #include "replay/replay.h"
 
 #include <asm/unistd.h>
@@ -92,7 +93,7 @@ struct replayer {
 	pid_t leader;		/* the first process, in this replay */
 	pid_t rec_leader;	/* and in the recording */
 	uint64_t event_no;
-	int dump_fd;
+	struct replay_output out; /* what replay shows again, --dump-sent */
 	int status;
 	uint64_t last_sig_rip;	/* where the last signal was delivered */
 	pid_t last_sig_tid;	/* recorded id of the thread it hit */
@@ -395,37 +396,6 @@ on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 				       rec_syscall_name((long)t->nr), b->addr);
 	}
 	return 0;
-}
-
-/* Copy the first @total bytes the held thread passed out to @fd. */
-static void
-emit_output(struct replayer *rp, struct pthread_r *t, int fd, uint64_t total)
-{
-	rp->ranges.n = 0;
-	if (rec_syscall_inputs((long)t->nr, t->args, mem_read, &t->tid, &rp->ranges) < 0)
-		return;
-	for (size_t i = 0; i < rp->ranges.n && total > 0; i++) {
-		uint64_t len = MIN(rp->ranges.v[i].len, total);
-
-		if (ensure_buf(rp, len) < 0 || tracee_read(t->tid, rp->ranges.v[i].addr, rp->buf, len) < 0)
-			return;
-		if (util_write_all(fd, rp->buf, len) < 0)
-			return;
-		total -= len;
-	}
-}
-
-static void
-emit_if_output(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int64_t result)
-{
-	if (result <= 0)
-		return;
-	/* the recorder says whether the write reached its own stdout or stderr */
-	if (rec_syscall_is_write((long)t->nr) && (t->args[0] == 1 || t->args[0] == 2) &&
-	    !rp->opts->quiet && (ev->nvalues < 3 || ev->values[2]))
-		emit_output(rp, t, (int)t->args[0], (uint64_t)result);
-	if (rec_syscall_is_send((long)t->nr) && rp->dump_fd >= 0)
-		emit_output(rp, t, rp->dump_fd, (uint64_t)result);
 }
 
 /* Load version @id of a file into its shared memfd @f: its size and its
@@ -834,7 +804,7 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	if ((t->state != PT_AT_ENTRY && t->state != PT_IN_KERNEL) || t->nr != ev->values[0])
 		return diverge(rp, ev, "exit of syscall %s without its entry",
 			       rec_syscall_name((long)ev->values[0]) ?: "?");
-	emit_if_output(rp, ev, t, result);
+	replay_output_syscall(&rp->out, ev, t->tid, (long)t->nr, t->args, result);
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
@@ -1764,6 +1734,36 @@ restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, stru
 	return 0;
 }
 
+/* The recording ended: the first process's exit ended the replay before,
+ * unless the recording stopped (an unsupported call, an error): then this
+ * trace ends early, and says why. */
+static int
+on_end(struct replayer *rp, const struct trace_event *ev)
+{
+	const struct trace_blob *why = ev->nblobs ? &ev->blobs[0] : NULL;
+	char reason[401] = "(unknown)";
+
+	if (ev->nvalues >= 1 && ev->values[0] == TRACE_END_COMPLETE) {
+		rp->done = true;
+		return 0;
+	}
+	if (why) {
+		/* one line, whatever the trace holds */
+		size_t n = MIN(why->len, sizeof(reason) - 1);
+
+		memcpy(reason, why->data, n);
+		reason[n] = '\0';
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)reason[i] < 0x20 || reason[i] == 0x7f)
+				reason[i] = '?';
+	}
+	log_printf(LOG_LEVEL_ERROR, "", "trace ends early at event %" PRIu64 " (the recording "
+		   "stopped: %s)", rp->event_no, reason);
+	rp->error = -ENODATA;
+	rp->done = true;
+	return -ENODATA;
+}
+
 static int
 replay_event(struct replayer *rp, const struct trace_event *ev)
 {
@@ -1777,6 +1777,13 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 		return on_process_exit(rp, ev);
 	if (ev->type == TRACE_EV_THREAD_START)
 		return on_thread_start(rp, ev);
+	if (ev->type == TRACE_EV_OUTPUT) {
+		/* its syscall's exit comes next: the same place in the output */
+		replay_output_event(&rp->out, ev);
+		return 0;
+	}
+	if (ev->type == TRACE_EV_END)
+		return on_end(rp, ev);
 	t = find_rec(rp, (pid_t)ev->tid);
 	if (!t)
 		return diverge(rp, ev, "event for unknown thread %u", ev->tid);
@@ -1947,7 +1954,7 @@ replay_request_stop(void)
 int
 replay_run(const struct replay_options *opts, int *ret_status)
 {
-	struct replayer rp = { .opts = opts, .dump_fd = -1 };
+	struct replayer rp = { .opts = opts, .out = { .dump_fd = -1 } };
 	uint64_t stop_event = UINT64_MAX;
 	struct trace_event ev;
 	bool stop_exec = false;
@@ -1966,13 +1973,10 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	r = check_ticks(trace_reader_header(rp.r), &rp.pmu);
 	if (r < 0)
 		goto out;
-	if (opts->dump_sent) {
-		rp.dump_fd = open(opts->dump_sent, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (rp.dump_fd < 0) {
-			r = log_error_errno(-errno, "cannot create %s", opts->dump_sent);
-			goto out;
-		}
-	}
+	r = replay_output_open(&rp.out, trace_reader_header(rp.r)->format_version, opts->quiet,
+			       opts->dump_sent);
+	if (r < 0)
+		goto out;
 	while (!rp.done) {
 		if (stop_requested) {
 			log_error("stopped by SIGTERM at event %" PRIu64, rp.event_no);
@@ -2039,8 +2043,7 @@ out:
 	free(rp.files);
 	free(rp.tfiles);
 	replay_shm_free(&rp.shm);
-	if (rp.dump_fd >= 0)
-		close(rp.dump_fd);
+	replay_output_close(&rp.out);
 	trace_reader_close(rp.r);
 	free(rp.threads);
 	free(rp.buf);

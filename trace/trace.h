@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 5
+#define TRACE_FORMAT_VERSION 6
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -49,14 +49,16 @@ enum trace_event_type {
 	 * program passed to the kernel for output (write buffers) */
 	TRACE_EV_SYSCALL_ENTRY = 2,
 	/** syscall exit: values[0] = nr, values[1] = result, values[2..] per
-	 * syscall (mmap: file id + 1 or 0, offset; write to fd 1 or 2: 1 if
-	 * it is uprr's own stdout or stderr); values[3] of a syscall that
-	 * wrote a file some process maps MAP_SHARED (format 4): file id + 1 of
-	 * the file as the syscall left it; format 5: mmap values[4] = 1 if a
-	 * MAP_PRIVATE mapping follows the file's kept versions (it may change
-	 * while mapped); a write-family syscall to /proc/PID/mem of a recorded
-	 * process: values[4] = PID, values[5] = the address written; blobs =
-	 * memory the kernel wrote */
+	 * syscall (mmap: file id + 1 or 0, offset; others: values[2] = where
+	 * its bytes went, enum trace_output bits, 0 if nowhere uprr shows;
+	 * formats 1-5 had it only for writes to fd 1 or 2: 1 if that fd was
+	 * uprr's own); values[3] of a syscall that wrote a file some process
+	 * maps MAP_SHARED (format 4): file id + 1 of the file as the syscall
+	 * left it; format 5: mmap values[4] = 1 if a MAP_PRIVATE mapping
+	 * follows the file's kept versions (it may change while mapped); a
+	 * write-family syscall to /proc/PID/mem of a recorded process:
+	 * values[4] = PID, values[5] = the address written; blobs = memory the
+	 * kernel wrote */
 	TRACE_EV_SYSCALL_EXIT = 3,
 	/** signal delivered: values[0] = signo, values[1] = enum trace_signal_kind;
 	 * regs at delivery; blobs[0] = siginfo_t (128 bytes, addr 0) */
@@ -91,6 +93,39 @@ enum trace_event_type {
 	/** the thread was preempted at an execution point (format 2):
 	 * values[0] = ticks since it last resumed; regs there */
 	TRACE_EV_PREEMPT = 10,
+	/** bytes a syscall sent to uprr's stdout, stderr or a socket that are
+	 * not in the program's memory (sendfile, splice, tee, copy_file_range,
+	 * vmsplice, sendmmsg), right before that syscall's exit (format 6):
+	 * values[0] = enum trace_output bits, values[1] = bytes the syscall
+	 * moved that the recorder could not capture (0: all are here);
+	 * blobs[0] = the bytes, addr 0. A large transfer takes several. */
+	TRACE_EV_OUTPUT = 11,
+	/** the recording ended (format 6), the last event: values[0] = enum
+	 * trace_end; blobs[0] (TRACE_END_STOPPED) = the reason, text, addr 0.
+	 * A trace without it was cut short (uprr record killed, disk full). */
+	TRACE_EV_END = 12,
+};
+
+/** Where a syscall's bytes went (bits of a syscall exit's values[2] and of
+ * TRACE_EV_OUTPUT's values[0]). Replay shows them again there. */
+enum trace_output {
+	/** formats 1-5 only: the write's fd (1 or 2) was uprr's own */
+	TRACE_OUT_SAME_FD = 1 << 0,
+	/** uprr's stdout (the same open file, or the same file or pipe) */
+	TRACE_OUT_STDOUT = 1 << 1,
+	/** uprr's stderr */
+	TRACE_OUT_STDERR = 1 << 2,
+	/** a socket: `uprr replay --dump-sent` collects them */
+	TRACE_OUT_SOCKET = 1 << 3,
+};
+
+/** How a recording ended (values[0] of TRACE_EV_END). */
+enum trace_end {
+	/** every recorded process ended */
+	TRACE_END_COMPLETE = 0,
+	/** uprr stopped recording (an unsupported call, a privileged exec, an
+	 * error): blobs[0] says why */
+	TRACE_END_STOPPED = 1,
 };
 
 /** Where an asynchronous signal was delivered (values[1] of TRACE_EV_SIGNAL). */

@@ -28,6 +28,7 @@ import difflib
 import gzip
 import hashlib
 import os
+import pty
 import random
 import re
 import select
@@ -1228,6 +1229,80 @@ def c_memcached(h, requests=10000, stop_via_uprr=False):
     log(f'  replay reproduced all {len(received)} bytes the client received')
 
 
+NGINX_CONF = """daemon off;
+master_process off;
+worker_processes 1;
+error_log {dir}/error.log;
+pid {dir}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  sendfile on;
+  client_body_temp_path {dir}/tmp;
+  proxy_temp_path {dir}/tmp;
+  fastcgi_temp_path {dir}/tmp;
+  uwsgi_temp_path {dir}/tmp;
+  scgi_temp_path {dir}/tmp;
+  server {{ listen 127.0.0.1:{port}; root {dir}/html; }}
+}}
+"""
+
+
+def http_get(port, path):
+    """The raw bytes of the answer to GET @path (headers and body)."""
+    with socket.create_connection(('127.0.0.1', port), timeout=30) as s:
+        s.sendall(f'GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'.encode())
+        out = bytearray()
+        while chunk := s.recv(65536):
+            out += chunk
+    return bytes(out)
+
+
+@case('nginx-dump-sent')
+def c_nginx_dump_sent(h):
+    """nginx (one process) answers with writev (headers, a 404 page) and
+    sendfile (a 1 MB file, removed before the replay): `uprr replay
+    --dump-sent`, with no network, holds every byte the client received."""
+    nginx = need('nginx')
+    port = free_port()
+    top = h.path('nginx')
+    os.makedirs(os.path.join(top, 'html'))
+    os.makedirs(os.path.join(top, 'tmp'))
+    with open(os.path.join(top, 'nginx.conf'), 'w') as f:
+        f.write(NGINX_CONF.format(dir=top, port=port))
+    with open(os.path.join(top, 'html', 'index.html'), 'w') as f:
+        f.write('<p>hello from nginx</p>\n')
+    make_text(os.path.join(top, 'html', 'big.txt'), 1 << 20, seed=b'nginx')
+
+    def drive(port):
+        got = b''
+        for path in ('/', '/big.txt', '/missing', '/big.txt'):
+            answer = http_get(port, path)
+            status = answer.split(b'\r\n', 1)[0].decode()
+            log(f'  GET {path}: {len(answer)} bytes, {status}')
+            got += answer
+        return got
+
+    def stop(p):
+        pid = find_tracee(p.pid, 'nginx')
+        if pid is None:
+            raise Fail('cannot find the nginx process under uprr record')
+        os.kill(pid, signal.SIGQUIT)  # graceful shutdown
+
+    rec, trace, received = record_server(h, 'nginx', [nginx, '-p', top, '-c',
+                                                      os.path.join(top, 'nginx.conf')],
+                                         port, drive, stop)
+    check_record(rec, trace, 0)
+    if received.count(b'HTTP/1.1 200 OK') != 3 or b'HTTP/1.1 404' not in received:
+        raise Fail('nginx answered wrongly under uprr record:\n' + tail(received[:2000]))
+    remove_input(top)
+    sent = h.path('sent.bin')
+    compare(rec, replay_offline(h, trace, port, dump_sent=sent))
+    compare_bytes(received, read(sent), 'bytes nginx sent', 'the client received',
+                  'the replay sent')
+    log(f'  replay reproduced all {len(received)} bytes the client received')
+
+
 def read(path):
     with open(path, 'rb') as f:
         return f.read()
@@ -1580,6 +1655,199 @@ def check_ps(rows, want, what):
                    f'about themselves\n    {want}')
 
 
+def run_to_files(h, argv, name, timeout):
+    """Run @argv with stdout and stderr regular files of the case (not
+    pipes: splice, tee, sendfile and copy_file_range behave otherwise)."""
+    out_path, err_path = h.path(name + '.out'), h.path(name + '.err')
+    t0 = time.monotonic()
+    with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+        p = start(argv, stdout=out, stderr=err, cwd=h.tmp)
+        try:
+            p.wait(timeout=time_left(timeout))
+        except subprocess.TimeoutExpired:
+            kill_group(p.pid, p.pid)
+            p.wait()
+            raise Fail(f'{name}: timed out and was killed')
+    finish_group(p, name)
+    r = Result(argv, p.returncode, read(out_path), read(err_path), time.monotonic() - t0)
+    log(f'  -> {name}: {describe_status(r.status)}, {len(r.stdout)} bytes of stdout (a file)')
+    return r
+
+
+def run_on_pty(h, argv, name, timeout):
+    """Run @argv with stdout and stderr one terminal (a pty: one open file,
+    as a shell gives them); returns what the terminal showed as stdout."""
+    master, slave = pty.openpty()
+    t0 = time.monotonic()
+    try:
+        p = start(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=h.tmp)
+    finally:
+        os.close(slave)
+    out = bytearray()
+    deadline = time.monotonic() + time_left(timeout)
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                kill_group(p.pid, p.pid)
+                raise Fail(f'{name}: timed out on a terminal')
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        p.wait(timeout=time_left(30))
+    finally:
+        os.close(master)
+    finish_group(p, name)
+    r = Result(argv, p.returncode, bytes(out), b'', time.monotonic() - t0)
+    log(f'  -> {name}: {describe_status(r.status)}, {len(out)} bytes on the terminal')
+    return r
+
+
+SEED_RE = re.compile(rb'seed ([0-9a-f]{8})')
+
+
+def unseeded(out):
+    """@out with the seed its first line names replaced by a constant."""
+    m = SEED_RE.search(out)
+    return out.replace(m.group(1), b'SEED') if m else out
+
+
+@case('dup-output')
+def c_dup_output(h):
+    """Output through dup, dup2, dup3, F_DUPFD, an inherited fd, writev,
+    /dev/stdout, sendfile from a removed file, splice, tee and
+    copy_file_range reaches the replay's stdout and stderr, in the recorded
+    order, with stdout a pipe and a regular file; the recording's output is
+    the native run's (seed aside). A splice whose bytes came after its
+    entry: replayed from a file as stdout, said to be missing with a pipe."""
+    prog = h.prog('dup_output')
+    for kind in ('pipe', 'file'):
+        log(f'  stdout a {kind}')
+        tmp = h.path('inputs-' + kind)
+        os.mkdir(tmp)
+        if kind == 'pipe':
+            native = run([prog, tmp], timeout=60, what='dup_output (native)')
+            trace, rec = h.record([prog, tmp], name='dup-output-pipe')
+            remove_input(tmp)
+            rep = h.replay(trace)
+        else:
+            native = run_to_files(h, [prog, tmp], 'native', 60)
+            trace = h.new_trace_path('dup-output-file')
+            rec = run_to_files(h, [h.uprr, 'record', '-o', trace, '--', prog, tmp], 'record',
+                               RECORD_TIMEOUT)
+            check_record(rec, trace, 0)
+            remove_input(tmp)
+            rep = run_to_files(h, [h.uprr, 'replay', trace], 'replay', REPLAY_TIMEOUT)
+        if b'dup_output: done' not in rec.stdout or len(rec.stdout) < 1200000:
+            raise Fail(f'the recorded run lost output ({len(rec.stdout)} bytes):\n'
+                       + tail(rec.stdout))
+        compare(rec, rep)
+        compare_bytes(unseeded(native.stdout), unseeded(rec.stdout), 'stdout', 'the native run',
+                      'the recording')
+        compare_bytes(unseeded(native.stderr), unseeded(rec.program_stderr()), 'stderr',
+                      'the native run', 'the recording')
+    # A terminal as both stdout and stderr (one open file): what it shows
+    # replays in the same order, as natively.
+    log('  stdout and stderr a terminal')
+    tmp = h.path('inputs-tty')
+    os.mkdir(tmp)
+    native = run_on_pty(h, [prog, tmp], 'native-tty', 60)
+    trace = h.new_trace_path('dup-output-tty')
+    rec = run_on_pty(h, [h.uprr, 'record', '-o', trace, '--', prog, tmp], 'record-tty',
+                     RECORD_TIMEOUT)
+    if rec.status != 0 or b'dup_output: done' not in rec.stdout or b'uprr:' in rec.stdout:
+        raise Fail('the recording on a terminal went wrong:\n' + tail(rec.stdout))
+    remove_input(tmp)
+    rep = run_on_pty(h, [h.uprr, 'replay', trace], 'replay-tty', REPLAY_TIMEOUT)
+    if rep.status != 0:
+        raise Fail(f'the replay on a terminal ended with {describe_status(rep.status)}:\n'
+                   + tail(rep.stdout))
+    compare_bytes(rec.stdout, rep.stdout, 'the terminal', 'the recording', 'the replay')
+    compare_bytes(unseeded(native.stdout), unseeded(rec.stdout), 'the terminal',
+                  'the native run', 'the recording')
+    # A splice from a pipe that is empty until a child writes: a file as
+    # stdout holds what it moved; with a pipe as stdout the bytes are gone
+    # before the recorder can look, and both record and replay say so.
+    trace = h.new_trace_path('dup-output-wait-file')
+    rec = run_to_files(h, [h.uprr, 'record', '-o', trace, '--', prog, h.tmp, 'wait'],
+                       'record-wait', RECORD_TIMEOUT)
+    check_record(rec, trace, 0)
+    if b'spliced after a wait' not in rec.stdout or rec.uprr_lines():
+        raise Fail('the recording of a waiting splice went wrong\n  ' + rec.explain())
+    compare(rec, run_to_files(h, [h.uprr, 'replay', trace], 'replay-wait', REPLAY_TIMEOUT))
+    trace, rec = h.record([prog, h.tmp, 'wait'], name='dup-output-wait-pipe')
+    rep = h.replay(trace)
+    if rep.status != 0 or b'spliced after a wait' in rep.stdout or \
+            [line for line in rep.uprr_lines() if b'not in the trace' in line] == []:
+        raise Fail('the replay of a splice the recorder could not capture does not say so\n  '
+                   + rep.explain())
+
+
+@case('output-devnull')
+def c_output_devnull(h):
+    """Recorded with stdout /dev/null, a program's own `> /dev/null` is not
+    uprr's output: a replay to a pipe shows only what went to the stdout it
+    was given."""
+    sh = need('sh')
+    trace = h.new_trace_path('devnull')
+    with open(os.devnull, 'wb') as null:
+        p = start([h.uprr, 'record', '-o', trace, '--', sh, '-c',
+                   'echo shown; echo hidden > /dev/null; echo shown too >&2'],
+                  stdout=null, stderr=subprocess.PIPE, cwd=h.tmp)
+        _, err = p.communicate(timeout=time_left(RECORD_TIMEOUT))
+    finish_group(p, 'uprr record')
+    check_record(Result(p.args, p.returncode, b'', err, 0), trace, 0)
+    rep = h.replay(trace)
+    check_not_broken(rep, 'replay')
+    if rep.stdout != b'shown\n' or rep.program_stderr().strip(b'\n') != b'shown too':
+        raise Fail('the replay of a recording with stdout /dev/null shows\n  ' + rep.explain())
+
+
+def fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xffffffffffffffff
+    return h
+
+
+@case('dump-sent-kinds')
+def c_dump_sent_kinds(h):
+    """`uprr replay --dump-sent` holds every byte sent on a socket, whatever
+    the syscall: write, writev, a dup, send, sendto, sendmsg, sendmmsg,
+    sendfile from a removed file, splice."""
+    tmp = h.path('inputs')
+    os.mkdir(tmp)
+    trace, rec = h.record([h.prog('send_kinds'), tmp])
+    remove_input(tmp)
+    sent = h.path('sent.bin')
+    compare(rec, h.replay(trace, dump_sent=sent))
+    m = re.search(rb'parent sent (\d+) bytes, fnv ([0-9a-f]{16})', rec.stdout)
+    if not m or b'child received ' + m.group(1) + b' bytes, fnv ' + m.group(2) not in rec.stdout:
+        raise Fail('the recorded run lost bytes:\n' + tail(rec.stdout))
+    data = read(sent)
+    if len(data) != int(m.group(1)) or fnv1a64(data) != int(m.group(2), 16):
+        raise Fail(f'--dump-sent holds {len(data)} bytes, fnv {fnv1a64(data):016x}; the '
+                   f'program sent {m.group(1).decode()}, fnv {m.group(2).decode()}')
+    log(f'  --dump-sent holds the {len(data)} bytes the program sent')
+
+
+@case('ps-control-chars')
+def c_ps_control_chars(h):
+    """uprr ps prints one line per process when an argument holds a newline,
+    a tab or another control character: escaped as \\n, \\t, \\xHH."""
+    sh = need('sh')
+    arg = 'two\nlines\tand a \\ and \x01'
+    trace, _ = h.record_replay([sh, '-c', ':', arg], name='ps-ctl')
+    rows = uprr_ps(h, trace)
+    want = sh + ' -c : ' + 'two\\nlines\\tand a \\\\ and \\x01'
+    if len(rows) != 1 or rows[0][3] != want:
+        raise Fail(f'uprr ps shows {rows}, expected one row with {want!r}')
+
+
 @case('ps')
 def c_ps(h):
     """uprr ps lists the recorded processes in creation order: pid, parent's
@@ -1917,6 +2185,21 @@ def c_record_unsupported(h):
         if b'about to make' not in r.stdout or b'it returned' in r.stdout:
             raise Fail(f'record of an unsupported {name}: the program\'s output is wrong: '
                        f'{r.stdout!r}')
+        trace = h.path(f'trace-{h.ntraces}-unsupported-{what}')
+        info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+        ends = [line for line in info.stdout.split(b'\n') if line.startswith(b'end:')]
+        if info.status != 0 or len(ends) != 1 or b'recording stopped' not in ends[0] or \
+                name.encode() not in ends[0]:
+            raise Fail(f'uprr info of the stopped recording does not say why:\n'
+                       f'  {info.explain()}\n{tail(info.stdout)}')
+        log(f'  ok: {ends[0].decode()}')
+        rep = h.replay(trace)
+        lines = rep.uprr_lines()
+        if rep.status != UPRR_FAILURE or len(lines) != 1 or not CUT_RE.match(lines[0]) or \
+                b'the recording stopped: ' not in lines[0] or name.encode() not in lines[0]:
+            raise Fail('the replay of a stopped recording does not say why it ends\n  '
+                       + rep.explain())
+        log(f'  ok: {lines[0].decode()}')
         break
     else:
         raise Skip('the kernel refuses both io_uring_setup and userfaultfd here: no unknown '
@@ -2232,6 +2515,10 @@ def c_killed_recorder(h):
         compare_bytes(bytes(out[:len(rep.stdout)]), rep.stdout, 'stdout',
                       'the killed recording', 'the replay')
     log(f'  replay showed {len(rep.stdout)} of the {len(out)} bytes od printed, then stopped')
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    if info.status != 0 or b'end:         none recorded (the trace was cut short' not in info.stdout:
+        raise Fail(f'uprr info of the killed recording does not say it was cut short:\n'
+                   f'  {info.explain()}\n{tail(info.stdout)}')
 
 
 def read_some(f, deadline):
