@@ -22,6 +22,7 @@ packages=(
 	# a Go program (e2e go-vdso: the Go runtime's use of the vDSO)
 	golang-go
 	nginx # e2e nginx-workers: a master and workers on a SIGIO channel
+	strace gdb # e2e_real.py: debuggers inside a recording
 	# programs that sandbox themselves (seccomp, namespaces): tests/e2e
 	universal-ctags iproute2
 	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang

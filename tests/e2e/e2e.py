@@ -45,6 +45,10 @@ import threading
 import time
 import traceback
 
+# Run as a script, this module is __main__: make `import e2e` (in the
+# modules of more cases, below) give this very module, not a second copy.
+sys.modules.setdefault('e2e', sys.modules[__name__])
+
 SKIP = 77
 UPRR_FAILURE = 125
 COMMAND_NOT_FOUND = 127
@@ -3269,7 +3273,7 @@ def c_sigio(h):
     record_replay_and_native(h, 'sigio', b'sigio: ok\n')
 
 
-NGINX_CONF = """\
+NGINX_WORKERS_CONF = """\
 daemon off;
 master_process on;
 worker_processes 2;
@@ -3298,7 +3302,7 @@ def c_nginx_workers(h, requests=200):
     port = free_port()
     conf = h.path('nginx.conf')
     with open(conf, 'w') as f:
-        f.write(NGINX_CONF.format(tmp=h.tmp, port=port))
+        f.write(NGINX_WORKERS_CONF.format(tmp=h.tmp, port=port))
 
     def drive(port):
         got = []
@@ -3340,6 +3344,7 @@ def c_perf_self(h):
     check_uprr_error(r, 'record of the mmap of a perf ring buffer', 'perf_event_open ring buffer')
 
 
+# ---------------------------------------------------------------------------
 # Sandboxes and namespaces (recorder/sandbox.c): the program's seccomp
 # filters, namespaces, landlock and personality act as natively.
 
@@ -3360,7 +3365,7 @@ def same_as_native(h, argv, rec, *, env=None, wrap=()):
     return native
 
 
-def need_root(what):
+def need_cap_sys_admin(what):
     if os.geteuid() != 0:
         raise Skip(f'{what} needs root (CAP_SYS_ADMIN)')
 
@@ -3456,7 +3461,7 @@ def c_namespaces(h):
     uname, if_nameindex, a clone with CLONE_NEWUTS | CLONE_NEWNET; a PID
     namespace's init (unshare, then clone with CLONE_NEWPID) with a thread,
     signals it raises and a child it reaps."""
-    need_root('unsharing namespaces')
+    need_cap_sys_admin('unsharing namespaces')
     argv = [h.prog('namespaces')]
     _, rec = h.record_replay(argv)
     for want in (b'new uts: nodename uprr-uts domainname uprr-domain',
@@ -3485,7 +3490,7 @@ def c_namespaces_unshare(h):
     root, written to /proc/self/uid_map) and `unshare -n ip link` (a network
     namespace with only lo), `unshare -pf sh` (pid 1, its child pid 2), each
     as natively."""
-    need_root('unshare -n')
+    need_cap_sys_admin('unshare -n')
     unshare, ip = need('unshare'), need('ip')
     for argv in ([unshare, '-Ur', 'id'], [unshare, '-n', ip, '-o', 'link'],
                  [unshare, '-Uu', '--map-root-user', 'sh', '-c', 'hostname uprr-ns && uname -n'],
@@ -3555,6 +3560,10 @@ def c_personality(h):
                    tail(rec.stdout))
     same_as_native(h, argv, rec, wrap=setarch)
     compare(rec, h.replay(trace))
+
+
+# More cases, in modules of their own (they register in CASES).
+import e2e_real  # noqa: E402,F401 (real programs from Debian, issue 13)
 
 
 def main():

@@ -28,6 +28,7 @@
 #include "checkpoint/checkpoint.h"
 #include "common/util.h"
 #include "tracee/tracee.h"
+#include "x86_64/arch.h"
 
 #define PAGE 4096
 
@@ -768,6 +769,26 @@ Test(checkpoint, signal_disposition_and_xstate)
 	cr_assert_eq(tracee_get_xstate(pid, x, sizeof(x), &len), 0);
 	cr_assert_geq(len, 576);
 	cr_assert_eq(tracee_set_xstate(pid, x, len), 0);
+}
+
+/* The recorder's room for a thread's XSAVE state holds the kernel's whole
+ * NT_X86_XSTATE regset, so a rollback can write it back: with 4096 bytes,
+ * machines with AMX tiles (11008) failed every rollback with EFAULT and no
+ * CPU-bound thread was ever preempted there. */
+Test(checkpoint, xstate_room)
+{
+	static uint8_t whole[65536];
+	size_t cap = arch_xstate_size(), len, full;
+	uint8_t *x = malloc(cap);
+
+	cr_assert_not_null(x);
+	spawn(NULL);
+	cr_assert_eq(tracee_get_xstate(pid, whole, sizeof(whole), &full), 0);
+	cr_assert_leq(full, cap, "the regset has %zu bytes, the room %zu", full, cap);
+	cr_assert_eq(tracee_get_xstate(pid, x, cap, &len), 0);
+	cr_assert_eq(len, full);
+	cr_assert_eq(tracee_set_xstate(pid, x, len), 0);
+	free(x);
 }
 
 static double
