@@ -105,6 +105,7 @@ struct rthread {
 	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 	struct rec_output out;	      /* where the syscall in progress sends bytes */
+	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
 };
 
 /*
@@ -155,6 +156,7 @@ struct recorder {
 	struct rec_vdso vdso;		/* the vDSO image last kept */
 	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
 	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
+	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -184,23 +186,31 @@ space_new(struct recorder *rec, pid_t pid, const struct rspace *from)
 	return sp;
 }
 
+/* Free @sp's restore points (its mirror dies), keeping their figures. */
+static void
+space_drop_checkpoint(struct recorder *rec, struct rspace *sp)
+{
+	struct checkpoint_stats cs;
+
+	if (!sp->ckpt)
+		return;
+	checkpoint_get_stats(sp->ckpt, &cs);
+	rec->ckpt_stats.syncs += cs.syncs;
+	rec->ckpt_stats.pages_synced += cs.pages_synced;
+	rec->ckpt_stats.forks += cs.forks;
+	rec->ckpt_stats.rollbacks += cs.rollbacks;
+	rec->ckpt_stats.pages_restored += cs.pages_restored;
+	checkpoint_free(sp->ckpt);
+	sp->ckpt = NULL;
+}
+
 /* A process stops using @sp (it exited or exec'd). */
 static void
 space_leave(struct recorder *rec, struct rspace *sp)
 {
 	if (!sp || --sp->mem.users > 0)
 		return;
-	if (sp->ckpt) {
-		struct checkpoint_stats cs;
-
-		checkpoint_get_stats(sp->ckpt, &cs);
-		rec->ckpt_stats.syncs += cs.syncs;
-		rec->ckpt_stats.pages_synced += cs.pages_synced;
-		rec->ckpt_stats.forks += cs.forks;
-		rec->ckpt_stats.rollbacks += cs.rollbacks;
-		rec->ckpt_stats.pages_restored += cs.pages_restored;
-		checkpoint_free(sp->ckpt);
-	}
+	space_drop_checkpoint(rec, sp);
 	rec->nsites += ticks_soft_nsites(sp->mem.soft);
 	rec_space_close(&sp->mem);
 	free(sp);
@@ -642,6 +652,7 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 	parent = find_thread(rec, ptid); /* add_thread may have moved it */
 	child->own_affinity = parent->own_affinity;
 	child->parent_tgid = (flags & (CLONE_THREAD | CLONE_PARENT)) ? parent->parent_tgid : parent->tgid;
+	child->persona_norandom = parent->persona_norandom; /* inherited (personality(2)) */
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		stop_recording(rec, "%s", "a new thread did not stop as expected");
@@ -656,6 +667,9 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 	ev.nvalues = 2;
 	ev.values[0] = (uint64_t)ptid;
 	ev.values[1] = flags;
+	/* in a PID namespace of its own, the ids it and its creator see */
+	if (rec_sandbox_ns_tids(ptid, tid, &ev.values[2], &ev.values[3]) > 0)
+		ev.nvalues = 4;
 	write_event(rec, &ev);
 }
 
@@ -904,7 +918,8 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	uint32_t flags, nblobs = 0;
 	uint64_t value;
 
-	if (tracee_get_regs(t->tid, &t->regs) < 0)
+	if (tracee_get_regs(t->tid, &t->regs) < 0 ||
+	    rec_sandbox_exit(t->tid, (long)t->model_nr, t->model_args, &t->regs, &t->persona_norandom) < 0)
 		return; /* vanished: its exit comes through waitpid */
 	emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
@@ -969,6 +984,13 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	write_event(rec, &ev);
+	rec->program_filters |= rec_sandbox_installs_filter(t->model_nr, t->model_args, result);
+	if (rec_sandbox_moves_children(t->model_nr, t->model_args, result)) {
+		/* a mirror forked through it would take an id in the program's
+		 * PID namespace, and keep that namespace from ending */
+		space_drop_checkpoint(rec, t->space);
+		t->space->unrestorable = true;
+	}
 	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
 	if (flags & REC_SC_MAPS)
 		t->space->need_remap = true;
@@ -1313,7 +1335,9 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	/* A call the model does not know runs in the kernel, and its exit
 	 * decides (unknown_succeeded); one that must not run at all stops here. */
 	r = rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why));
-	if (r == -EPERM) {
+	if (r == -EPERM ||
+	    rec_sandbox_entry(t->tid, (long)t->model_nr, t->model_args, &t->regs, rec->program_filters,
+			      why, sizeof(why)) == -ENOSYS) {
 		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return;
 	}
@@ -1855,6 +1879,9 @@ on_thread_gone(struct recorder *rec, pid_t tid, int status)
 		drop_group_but(rec, tid, tid);
 	} else if (t) {
 		event_init(&ev, TRACE_EV_THREAD_EXIT, tid);
+		ev.nvalues = 2;
+		ev.values[0] = (uint64_t)status;
+		ev.values[1] = t->state == RT_RUNNING; /* replay lets it run to its end */
 		write_event(rec, &ev);
 	}
 	remove_thread(rec, tid);
@@ -2711,6 +2738,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 
 		r = !space ? -ENOMEM : add_thread(&rec, pid, pid, space, &t);
 		if (r >= 0) {
+			t->persona_norandom = rec_sandbox_initial_norandom();
 			space->at_exec = true;
 			r = record_exec(&rec, t, pid, exe);
 		}

@@ -159,6 +159,24 @@ bool rec_syscall_is_write(long nr);
  */
 int rec_syscall_written_fd(long nr, const uint64_t args[6]);
 
+/**
+ * The persona uprr gives the kernel when the program calls personality(2)
+ * with @persona, in record and replay alike: with ADDR_NO_RANDOMIZE, which
+ * uprr keeps for every tracee so an exec's layout is the same in replay;
+ * 0xffffffff (a query) unchanged.
+ */
+uint64_t rec_sandbox_kernel_persona(uint64_t persona);
+
+/** The namespace flags of clone(2) that replay leaves out when it executes
+ * a clone: the namespaces act only through results the trace holds (a new
+ * PID namespace's ids too: the thread-start event has them), and a replayed
+ * process in a new user namespace could not open the trace's files
+ * (CLONE_NEWTIME is clone3's and unshare's only: in clone(2) 0x80 is part of
+ * the exit signal). */
+#define REC_CLONE_NEW_MASK                                                                \
+	((uint64_t)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |          \
+		    CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID))
+
 /** Append a range. Returns 0 or -ENOMEM. */
 int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;
 /** Free the array (the struct itself is the caller's). */
@@ -353,3 +371,8 @@ void rec_request_stop(void);
  * Returns a pointer to a static program.
  */
 const struct sock_fprog *rec_seccomp_filter(void);
+
+/** The data of uprr's RET_TRACE (SECCOMP_RET_DATA, the PTRACE_EVENT_SECCOMP
+ * message): a stop with other data comes from a filter of the program, which
+ * wins a tie of equal actions as the newer one (seccomp_run_filters()). */
+#define REC_SECCOMP_TRACE_DATA 0x7570u

@@ -27,7 +27,7 @@ rec_seccomp_filter(void)
 	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch), 0, 0);
 	/* a foreign ABI (int 0x80, x32) goes to the tracer, which refuses it */
 	EMIT(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
-	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE, 0, 0);
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | REC_SECCOMP_TRACE_DATA, 0, 0);
 	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr), 0, 0);
 	/* glibc 2.36 falls back to clone(2) and runs without rseq when these fail */
 	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_rseq, 0, 1);
@@ -42,7 +42,7 @@ rec_seccomp_filter(void)
 		EMIT(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1);
 		EMIT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
 	}
-	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE, 0, 0);
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | REC_SECCOMP_TRACE_DATA, 0, 0);
 #undef EMIT
 	prog.len = (unsigned short)n;
 	prog.filter = insns;

@@ -254,7 +254,13 @@ static const struct sub_row prctl_subs[] = {
 	OK(PR_GET_SECUREBITS),
 	OK(PR_SET_SECUREBITS),
 	OK(PR_GET_NO_NEW_PRIVS),
-	OK(PR_SET_NO_NEW_PRIVS),
+	/* no_new_privs and the program's seccomp filters act on the syscalls
+	 * replay executes too: replay sets them (recorder/sandbox.c) */
+	ROW(PR_SET_NO_NEW_PRIVS, "PR_SET_NO_NEW_PRIVS", SUB_OK | REC_SC_REPLAY_EXEC),
+	/* SECCOMP_MODE_STRICT: never run (rec_sandbox_check) */
+	ROW(PR_SET_SECCOMP, "PR_SET_SECCOMP", SUB_OK | REC_SC_REPLAY_EXEC),
+	/* 0 until the program installs a filter, as natively (rec_sandbox_exit) */
+	OK(PR_GET_SECCOMP),
 	OK(PR_GET_THP_DISABLE),
 	OK(PR_SET_THP_DISABLE),
 	OK(PR_GET_SPECULATION_CTRL),
@@ -280,11 +286,19 @@ static const struct sub_row prctl_subs[] = {
 	NO(PR_SET_MM,	"rewrites what /proc shows of the process"),
 	NO(PR_SET_TSC,	"uprr traps rdtsc through it"),
 	NO(PR_GET_TSC,	"uprr traps rdtsc through it"),
-	NO(PR_SET_SECCOMP, "not modelled yet"),
-	NO(PR_GET_SECCOMP, "not modelled yet"),
 	NO(PR_TASK_PERF_EVENTS_DISABLE, "not modelled yet"),
 	NO(PR_TASK_PERF_EVENTS_ENABLE, "not modelled yet"),
 	NO(PR_SCHED_CORE, "not modelled yet"),
+};
+
+static const struct sub_row seccomp_subs[] = {
+	/* seccomp(2), kernel/seccomp.c; recorder/sandbox.c: strict mode (with
+	 * no flags and no pointer: else EINVAL, as libseccomp probes) and
+	 * SECCOMP_FILTER_FLAG_NEW_LISTENER are never run */
+	OK(SECCOMP_SET_MODE_STRICT),
+	ROW(SECCOMP_SET_MODE_FILTER, "SECCOMP_SET_MODE_FILTER", SUB_OK | REC_SC_REPLAY_EXEC),
+	OK(SECCOMP_GET_ACTION_AVAIL),
+	OK(SECCOMP_GET_NOTIF_SIZES, W(FIX(2, sizeof(struct seccomp_notif_sizes)))),
 };
 
 static const struct sub_row futex_subs[] = {
@@ -436,6 +450,7 @@ static const struct sub_table {
 	{ __NR_ioctl, "ioctl", 1, true, NULL, ioctl_subs, ARRAY_SIZE(ioctl_subs) },
 	{ __NR_fcntl, "fcntl", 1, false, NULL, fcntl_subs, ARRAY_SIZE(fcntl_subs) },
 	{ __NR_prctl, "prctl", 0, false, NULL, prctl_subs, ARRAY_SIZE(prctl_subs) },
+	{ __NR_seccomp, "seccomp", 0, false, NULL, seccomp_subs, ARRAY_SIZE(seccomp_subs) },
 	{ __NR_futex, "futex", 1, false, futex_cmd, futex_subs, ARRAY_SIZE(futex_subs) },
 	{ __NR_keyctl, "keyctl", 0, false, NULL, keyctl_subs, ARRAY_SIZE(keyctl_subs) },
 	{ __NR_quotactl, "quotactl", 0, false, quotactl_cmd, quotactl_subs,

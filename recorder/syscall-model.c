@@ -18,6 +18,7 @@
 #include <linux/quota.h>
 #include <linux/random.h>
 #include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <linux/sockios.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@
 #include <termios.h>
 
 #include "common/log.h"
+#include "recorder/record-private.h"
 #include "recorder/recorder.h"
 
 enum out_kind {
@@ -309,6 +311,9 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 	}
 	if (!(row->flags & REC_SC_SPECIAL))
 		return 0;
+	/* seccomp strict mode, a listener fd: never run (recorder/sandbox.c) */
+	if (rec_sandbox_check(nr, args, why, len) < 0)
+		return -EPERM;
 	switch (nr) {
 	case __NR_clone:
 		/* a thread, a process (fork), or a process sharing its parent's

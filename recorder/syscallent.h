@@ -455,6 +455,19 @@ static const struct syscall_row syscall_table[] = {
 	SC(process_vm_writev, RX, INIOV(1, 2)),
 	SC(perf_event_open, 0),
 
+	/* sandboxes and namespaces (recorder/sandbox.c): seccomp installs the
+	 * program's filter in replay too (SECCOMP_SET_MODE_FILTER: RX from
+	 * the per-command check); personality runs in replay so the next exec
+	 * gets the same persona; namespaces and landlock act only through the
+	 * results of later syscalls, which the trace holds */
+	SC(seccomp,	SP),
+	SC(personality,	RX | SP),
+	SC(unshare,	SP),
+	SC(setns,	SP),
+	SC(landlock_create_ruleset, 0),
+	SC(landlock_add_rule, 0),
+	SC(landlock_restrict_self, 0),
+
 	/* threads and process */
 	SC(clone,	RX | SP),
 	SC(fork,	RX),

@@ -668,6 +668,12 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", t->tid);
 	}
+	if (t->nr == __NR_personality) {
+		/* as the recorder gave it to the kernel */
+		regs.rdi = rec_sandbox_kernel_persona(regs.rdi);
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+	}
 	if (t->state != PT_IN_KERNEL)
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	for (;;) {
@@ -701,6 +707,13 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (got != want && want >= 0)
 			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+		break;
+	case __NR_seccomp:
+	case __NR_prctl:
+		/* the program's filter or no_new_privs must take effect here too */
+		if ((got < 0) != (want < 0))
+			return diverge(rp, ev, "%s returned %" PRId64 ", recorded %" PRId64,
+				       rec_syscall_name((long)t->nr), got, want);
 		break;
 	default:
 		break;
@@ -1222,6 +1235,8 @@ on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 	return 0;
 }
 
+static int wait_gone(pid_t tid, int *ret_status);
+
 /* Threads of process @tgid are about to die: the kernel would mark the robust
  * mutexes they hold, as it did in the recording (replay/robust.c). */
 static int
@@ -1243,6 +1258,20 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 	enum tracee_stop kind;
 	int status, sig;
 
+	if (t->state == PT_HELD && ev->nvalues >= 2 && ev->values[1] &&
+	    WIFSIGNALED((int)ev->values[0]) && WTERMSIG((int)ev->values[0]) == SIGSYS) {
+		/* a seccomp filter of the program killed it at a syscall in its
+		 * run of user code (SECCOMP_RET_KILL_THREAD, no signal stop): the
+		 * same filter does it again; its end (CLONE_CHILD_CLEARTID) must
+		 * come before the events that follow */
+		if (replay_robust_exit(t->tid, t->space->memfd, t->rec_tid) < 0)
+			return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
+		tracee_resume(t->tid, PTRACE_CONT, 0);
+		if (wait_gone(t->tid, &status) < 0)
+			return diverge(rp, ev, "lost thread %d", t->tid);
+		remove_thread(rp, t);
+		return 0;
+	}
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
 	if (replay_robust_exit(t->tid, t->space->memfd, t->rec_tid) < 0)
@@ -1356,6 +1385,21 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 		}
 		moving += t->state == PT_RUNNING || t->state == PT_ZOMBIE;
 	}
+	if (!moving && WIFSIGNALED(want) && WTERMSIG(want) == SIGSYS) {
+		/* a seccomp filter of the program killed it at a syscall
+		 * (SECCOMP_RET_KILL_*: SIGSYS with no delivery stop, SA_IMMUTABLE,
+		 * force_sig_seccomp(), kernel/signal.c): the same filter does it
+		 * again when its threads run on to that syscall */
+		for (size_t i = 0; i < rp->nthreads; i++) {
+			struct pthread_r *t = &rp->threads[i];
+
+			if (t->tgid == tgid && t->state == PT_HELD) {
+				tracee_resume(t->tid, PTRACE_CONT, 0);
+				t->state = PT_RUNNING;
+				moving++;
+			}
+		}
+	}
 	if (!moving) {
 		/* killed from outside (SIGKILL is never a delivery stop) */
 		if (!WIFSIGNALED(want))
@@ -1392,7 +1436,7 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 {
 	uint64_t flags = ev->nvalues >= 2 ? ev->values[1] : CLONE_VM | CLONE_THREAD;
 	struct pthread_r *t = find_rec(rp, (pid_t)ev->values[0]), *child;
-	uint32_t rec_tid = ev->tid;
+	uint32_t rec_tid = ev->tid, parent_view = rec_tid, own = rec_tid;
 	struct user_regs_struct regs;
 	unsigned long msg = 0;
 	struct rec_space *sp;
@@ -1407,7 +1451,7 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 		 * trace, and a signal the kernel sends would not be recorded
 		 * (fork and vfork keep theirs: replay_noise drops it) */
 		regs = t->regs;
-		regs.rdi = flags & ~(uint64_t)CSIGNAL;
+		regs.rdi = flags & ~(uint64_t)CSIGNAL & ~REC_CLONE_NEW_MASK;
 		if (tracee_set_regs(ptid, &regs) < 0)
 			return diverge(rp, ev, "lost thread %d", ptid);
 	}
@@ -1451,9 +1495,14 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 		if (inherit_tracee_files(rp, t->tgid, tid) < 0)
 			return diverge(rp, ev, "out of memory");
 	}
+	/* in a PID namespace below uprr's, the ids the namespaces gave it */
+	if (ev->nvalues >= 4) {
+		parent_view = (uint32_t)ev->values[2];
+		own = (uint32_t)ev->values[3];
+	}
 	if (((flags & CLONE_PARENT_SETTID) &&
-	     tracee_write(t->space->memfd, t->args[2], &rec_tid, sizeof(rec_tid)) < 0) ||
-	    ((flags & CLONE_CHILD_SETTID) && tracee_write(sp->memfd, t->args[3], &rec_tid, sizeof(rec_tid)) < 0))
+	     tracee_write(t->space->memfd, t->args[2], &parent_view, sizeof(parent_view)) < 0) ||
+	    ((flags & CLONE_CHILD_SETTID) && tracee_write(sp->memfd, t->args[3], &own, sizeof(own)) < 0))
 		return diverge(rp, ev, "cannot write the new thread's id");
 	{
 		pid_t rec_tgid = t->rec_tgid, rec_parent = t->rec_parent;

@@ -23,6 +23,8 @@ packages=(
 	golang-go
 	nginx # e2e nginx-workers: a master and workers on a SIGIO channel
 	strace gdb # e2e_real.py: debuggers inside a recording
+	# programs that sandbox themselves (seccomp, namespaces): tests/e2e
+	universal-ctags iproute2
 	# the sanitized build and the fuzz target (scripts/setup-san.sh): clang
 	# 14 and its runtimes (ASan, UBSan, libFuzzer)
 	clang libclang-rt-14-dev

@@ -68,9 +68,14 @@ enum trace_event_type {
 	/** a new thread's or process's first stop, before the exit of the
 	 * clone/fork/vfork that created it (format 3): values[0] = tid of the
 	 * thread that created it, values[1] = clone flags (fork: SIGCHLD; vfork:
-	 * CLONE_VM | CLONE_VFORK | SIGCHLD); no CLONE_THREAD: a new process */
+	 * CLONE_VM | CLONE_VFORK | SIGCHLD); no CLONE_THREAD: a new process;
+	 * optionally, for a thread in a PID namespace below uprr's: values[2] =
+	 * its id as its creator sees it, values[3] = as it sees itself */
 	TRACE_EV_THREAD_START = 6,
-	/** a thread finished exiting (not the last one) */
+	/** a thread finished exiting (not the last one); optionally (older
+	 * traces have none): values[0] = its wait status,
+	 * values[1] = 1 if it was running user code when it died (a seccomp
+	 * filter's SECCOMP_RET_KILL_THREAD of its syscall), else 0 */
 	TRACE_EV_THREAD_EXIT = 7,
 	/** a recorded process (ev.tid: its pid) ended: values[0] = wait status (see wait(2)),
 	 * values[1] = CLOCK_REALTIME at the end, in ns */

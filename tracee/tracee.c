@@ -43,7 +43,10 @@ child_exec(const struct tracee_spawn_options *opts, int errpipe)
 {
 	int err;
 
-	if (personality(ADDR_NO_RANDOMIZE) < 0)
+	int persona = personality(0xffffffff);
+
+	/* keep the persona uprr was started with (setarch), ASLR off */
+	if (persona < 0 || personality((unsigned long)persona | ADDR_NO_RANDOMIZE) < 0)
 		goto fail;
 	if (opts->cpu >= 0) {
 		cpu_set_t set;
@@ -62,8 +65,10 @@ child_exec(const struct tracee_spawn_options *opts, int errpipe)
 		goto fail;
 	if (opts->set_signals)
 		set_signal_state(opts->sigmask, opts->sigign);
-	if (opts->filter) {
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	/* no_new_privs only where the filter needs it (no CAP_SYS_ADMIN,
+	 * seccomp(2)): the program reads PR_GET_NO_NEW_PRIVS as natively */
+	if (opts->filter && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, opts->filter) < 0) {
+		if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			goto fail;
 		if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, opts->filter) < 0)
 			goto fail;
@@ -426,6 +431,10 @@ tracee_signal_is_sync(const siginfo_t *si)
 	case SIGFPE:
 	case SIGTRAP:
 		return si->si_code > 0;
+	case SIGSYS:
+		/* a seccomp filter of the program trapped its syscall
+		 * (SECCOMP_RET_TRAP, seccomp(2)) */
+		return si->si_code == 1; /* SYS_SECCOMP, asm-generic/siginfo.h */
 	default:
 		return false;
 	}
@@ -564,6 +573,7 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 	uint8_t code[sizeof(inject_code)];
 	uint64_t saved_mask, requeue = 0;
 	int64_t result = 0;
+	bool suspended = false;
 	int r, err = 0;
 
 	r = tracee_get_regs(tid, &saved);
@@ -598,6 +608,12 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 		err = r;
 		goto restore;
 	}
+	/* The program's own seccomp filter would judge our syscall as its own
+	 * (a sandbox that denies mmap or openat): suspend the filters while
+	 * it runs, where uprr may (CAP_SYS_ADMIN; PTRACE_O_SUSPEND_SECCOMP,
+	 * ptrace(2), Linux 4.3); elsewhere a trapped one fails below. */
+	suspended = ptrace(PTRACE_SETOPTIONS, tid, 0,
+			   TRACEE_PTRACE_OPTIONS | PTRACE_O_SUSPEND_SECCOMP) == 0;
 	for (;;) {
 		int status, sig = 0;
 		siginfo_t si;
@@ -631,7 +647,7 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 		}
 		if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0)
 			return -errno;
-		if (tracee_signal_is_sync(&si) || (si.si_signo == SIGSYS && si.si_code > 0)) {
+		if (tracee_signal_is_sync(&si)) {
 			/* our code faulted, or a seccomp filter of the program
 			 * trapped the syscall: rest in this stop, restored */
 			log_debug("inject %ld into %d: %s", nr, tid, tracee_signal_name(sig));
@@ -643,6 +659,8 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 		requeue |= SIGBIT(sig);
 	}
 restore:
+	if (suspended)
+		(void)!ptrace(PTRACE_SETOPTIONS, tid, 0, TRACEE_PTRACE_OPTIONS);
 	r = inject_restore(tid, memfd, &saved, code, saved_mask);
 	for (int sig = 1; sig <= 64; sig++)
 		if (requeue & SIGBIT(sig))

@@ -65,7 +65,8 @@ enum tracee_stop tracee_classify(int status, int *ret_sig);
 /**
  * True for a signal the thread's own instruction raised (fault or trap:
  * SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP with a kernel si_code > 0; a #GP
- * fault is SIGSEGV with SI_KERNEL), which replay reproduces by itself.
+ * fault is SIGSEGV with SI_KERNEL; SIGSYS of a seccomp filter's
+ * SECCOMP_RET_TRAP, si_code SYS_SECCOMP), which replay reproduces by itself.
  */
 bool tracee_signal_is_sync(const siginfo_t *si);
 

@@ -3344,6 +3344,224 @@ def c_perf_self(h):
     check_uprr_error(r, 'record of the mmap of a perf ring buffer', 'perf_event_open ring buffer')
 
 
+# ---------------------------------------------------------------------------
+# Sandboxes and namespaces (recorder/sandbox.c): the program's seccomp
+# filters, namespaces, landlock and personality act as natively.
+
+NONCE_RE = re.compile(rb'^nonce: \d+\n', re.M)
+
+
+def same_as_native(h, argv, rec, *, env=None, wrap=()):
+    """The recording printed what a native run prints (the "nonce" line aside)."""
+    native = run(list(wrap) + argv, timeout=120, what=f'{os.path.basename(argv[0])} (native)',
+                 cwd=h.tmp, env=env)
+    if native.status != rec.status:
+        raise Fail(f'the native run ended with {describe_status(native.status)}, the '
+                   f'recording with {describe_status(rec.status)}\n  {native.explain()}')
+    compare_bytes(NONCE_RE.sub(b'', native.stdout), NONCE_RE.sub(b'', rec.stdout), 'stdout',
+                  'the native run', 'the recording')
+    compare_bytes(native.stderr, rec.program_stderr(), 'stderr', 'the native run',
+                  'the recording')
+    return native
+
+
+def need_cap_sys_admin(what):
+    if os.geteuid() != 0:
+        raise Skip(f'{what} needs root (CAP_SYS_ADMIN)')
+
+
+@prog_case('seccomp_filter')
+def c_seccomp_filter(h):
+    """The program's filter on top of uprr's: getpid fails with EPERM, uname
+    raises SIGSYS caught by a handler, in a thread too (TSYNC), a forked
+    child dies of SIGSYS (KILL_PROCESS), PR_GET_SECCOMP is 0 then 2."""
+    argv = [h.prog('seccomp_filter')]
+    _, rec = h.record_replay(argv, replays=2)
+    for want in (b'PR_GET_SECCOMP before: 0', b'PR_GET_SECCOMP after: 2',
+                 b'getpid: -1 Operation not permitted',
+                 b'SIGSYS handled 1, si_syscall 63 (uname is 63), si_code 1',
+                 b'thread (TSYNC): getpid -1 Operation not permitted, SIGSYS handled 2',
+                 b'gettid: -1 Permission denied', b'child killed by signal 31',
+                 b'seccomp_filter: done'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    same_as_native(h, argv, rec)
+
+
+@case('seccomp-spin')
+def c_seccomp_spin(h):
+    """A sandbox that forbids mmap, mprotect, clone, userfaultfd, openat and
+    close_range, and a thread that spins until another finishes its work:
+    uprr's own syscalls in the program (the counting code's mapping, restore
+    points) get past the program's filter, in the recording and the replay."""
+    trace, rec = h.record_replay([h.prog('seccomp_filter'), 'spin'], replays=2)
+    if b'spin: mmap now fails: 1' not in rec.stdout or b'spin: ok' not in rec.stdout:
+        raise Fail('the recorded run did not spin to the end under its filter:\n' +
+                   tail(rec.stdout))
+
+
+@case('seccomp-kill')
+def c_seccomp_kill(h):
+    """A thread's own filter kills it at a syscall: SECCOMP_RET_KILL_THREAD
+    ends the thread only (main joins it and goes on), SECCOMP_RET_KILL_PROCESS
+    the whole process with SIGSYS while main waits; as natively."""
+    for mode, status in (('killthread', 0), ('killprocess', 128 + signal.SIGSYS)):
+        argv = [h.prog('seccomp_filter'), mode]
+        _, rec = h.record_replay(argv, name=mode, expect_status=status, replays=2)
+        if mode == 'killthread' and b'main goes on, getppid works here: 1' not in rec.stdout:
+            raise Fail('the recorded run did not go on after its thread was killed:\n' +
+                       tail(rec.stdout))
+        native = run(argv, timeout=60, what=f'seccomp_filter {mode} (native)', cwd=h.tmp)
+        if native.status not in (status, -signal.SIGSYS):
+            raise Fail(f'natively seccomp_filter {mode} ended with '
+                       f'{describe_status(native.status)}')
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('seccomp-refused')
+def c_seccomp_refused(h):
+    """Strict mode (which cannot follow uprr's own filter), a listener fd and
+    a filter that asks for a tracer stop the recording with one line naming
+    them."""
+    for what, name in (('strict', 'SECCOMP_MODE_STRICT'),
+                       ('listener', 'SECCOMP_FILTER_FLAG_NEW_LISTENER'),
+                       ('trace', 'SECCOMP_RET_TRACE (data 0x7) for syscall getppid')):
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('seccomp-' + what), '--',
+                 h.prog('seccomp_filter'), what], timeout=60, what='uprr record')
+        check_uprr_error(r, f'record of seccomp {what}', name)
+        if b'about to ask' not in r.stdout or b'it returned' in r.stdout:
+            raise Fail(f'record of seccomp {what}: the program went on: {r.stdout!r}')
+
+
+@case('seccomp-ctags-sandbox')
+def c_seccomp_ctags_sandbox(h):
+    """universal-ctags' sandbox mode probes seccomp with libseccomp, sets
+    no_new_privs and installs a filter that kills any syscall it does not
+    allow, then tags what it reads from stdin."""
+    ctags = need('ctags')
+    src = b'int answer(void) { return 42; }\nstatic int twice(int x) { return 2 * x; }\n'
+    inp = h.path('ctags-input.json')
+    with open(inp, 'wb') as f:
+        f.write(b'{"command":"generate-tags","filename":"a.c","size":%d}\n' % len(src) + src)
+    argv = [ctags, '--_interactive=sandbox']
+    with open(inp, 'rb') as stdin:
+        trace, rec = h.record(argv, stdin=stdin)
+    if b'"name": "answer"' not in rec.stdout or b'"name": "twice"' not in rec.stdout:
+        raise Fail('ctags found no tags in the recording:\n' + tail(rec.stdout))
+    with open(inp, 'rb') as stdin:
+        native = run(argv, timeout=60, what='ctags (native)', stdin=stdin, cwd=h.tmp)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    remove_input(inp)
+    compare(rec, h.replay(trace))
+
+
+@prog_case('namespaces')
+def c_namespaces(h):
+    """unshare and setns of UTS, network and user namespaces, sethostname,
+    uname, if_nameindex, a clone with CLONE_NEWUTS | CLONE_NEWNET; a PID
+    namespace's init (unshare, then clone with CLONE_NEWPID) with a thread,
+    signals it raises and a child it reaps."""
+    need_cap_sys_admin('unsharing namespaces')
+    argv = [h.prog('namespaces')]
+    _, rec = h.record_replay(argv)
+    for want in (b'new uts: nodename uprr-uts domainname uprr-domain',
+                 b'back in the first uts: nodename is the first one: 1',
+                 b'clone child: nodename uprr-clone', b'clone child: interfaces 1:lo\n',
+                 b'user+uts: nodename uprr-userns', b'new net: interfaces 1:lo\n',
+                 b'namespaces: done'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    same_as_native(h, argv, rec)
+    argv = [h.prog('namespaces'), 'newpid']
+    _, rec = h.record_replay(argv, name='newpid', replays=2)
+    for want in (b'ns init: getpid 1 getppid 0', b'ns init: SIGUSR1 handled 1',
+                 b'ns thread: gettid 2', b'ns thread: SIGUSR2 handled 1',
+                 b'ns grandchild: getpid 3 getppid 1',
+                 b'ns init: fork returned 3, waitpid returned 3, status 7',
+                 b'ns init (pid > 1 here: 1) exited with 5', b'cloned ns init exited with 5'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    same_as_native(h, argv, rec)
+
+
+@case('namespaces-unshare')
+def c_namespaces_unshare(h):
+    """util-linux unshare(1): `unshare -Ur id` (a user namespace mapping
+    root, written to /proc/self/uid_map) and `unshare -n ip link` (a network
+    namespace with only lo), `unshare -pf sh` (pid 1, its child pid 2), each
+    as natively."""
+    need_cap_sys_admin('unshare -n')
+    unshare, ip = need('unshare'), need('ip')
+    for argv in ([unshare, '-Ur', 'id'], [unshare, '-n', ip, '-o', 'link'],
+                 [unshare, '-Uu', '--map-root-user', 'sh', '-c', 'hostname uprr-ns && uname -n'],
+                 [unshare, '-pf', 'sh', '-c', 'echo $$; sh -c \'echo $$ $PPID\'']):
+        _, rec = h.record_replay(argv)
+        same_as_native(h, argv, rec)
+    if b'1\n2 1\n' not in rec.stdout:
+        raise Fail('unshare -pf: the shell did not see itself as pid 1:\n' + tail(rec.stdout))
+
+
+@prog_case('landlock')
+def c_landlock(h):
+    """A landlock ruleset that allows writing beneath rw/ only and executing
+    beneath /usr and the program's own folder: writes beneath ro/ and the
+    exec of a copy in the input folder fail with EACCES, in the recording,
+    natively, and in a replay with the folder gone."""
+    prog = h.prog('landlock')
+
+    def make_dir():
+        d = h.path('landlock-dir')
+        if os.path.exists(d):
+            shutil.rmtree(d)
+        os.makedirs(os.path.join(d, 'ro'))
+        os.makedirs(os.path.join(d, 'rw'))
+        with open(os.path.join(d, 'ro', 'existing'), 'w') as f:
+            f.write('x\n')
+        shutil.copy(prog, os.path.join(d, 'copy'))
+        return d
+
+    d = make_dir()
+    probe = run([prog, d], timeout=60, what='landlock (native probe)', cwd=h.tmp)
+    if probe.status == SKIP:
+        raise Skip('the kernel has no landlock: ' + probe.stdout.decode(errors='replace').strip())
+    d = make_dir()
+    trace, rec = h.record([prog, d])
+    for want in (b'create ro/new: Permission denied', b'write ro/existing: Permission denied',
+                 b'read ro/existing: ok', b'create rw/new: ok',
+                 b'exec of the copy in DIR: Permission denied',
+                 b'exec-child: create tmp/landlock-never-created: Permission denied'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    remove_input(d)
+    compare(rec, h.replay(trace))
+    d = make_dir()
+    same_as_native(h, [prog, d], rec)
+
+
+@prog_case('personality')
+def c_personality(h):
+    """personality(2) reads as natively (uprr's ADDR_NO_RANDOMIZE unseen),
+    PER_LINUX32 | UNAME26 shows in uname and survives execve; under
+    `setarch -R`, the program starts with ADDR_NO_RANDOMIZE, as natively."""
+    argv = [h.prog('personality')]
+    _, rec = h.record_replay(argv)
+    for want in (b'start: persona 0x0,', b'personality(ADDR_NO_RANDOMIZE) returned 0x0\n',
+                 b'after exec: persona 0x20008, machine i686'):
+        if want not in rec.stdout:
+            raise Fail(f'the recorded run does not say {want.decode()!r}:\n' + tail(rec.stdout))
+    same_as_native(h, argv, rec)
+    setarch = [need('setarch'), 'x86_64', '-R']
+    trace = h.new_trace_path('setarch')
+    rec = run(setarch + [h.uprr, 'record', '-o', trace, '--'] + argv, timeout=RECORD_TIMEOUT,
+              what='setarch -R uprr record', cwd=h.tmp)
+    check_record(rec, trace, 0)
+    if b'start: persona 0x40000,' not in rec.stdout:
+        raise Fail('under setarch -R the program did not start with ADDR_NO_RANDOMIZE:\n' +
+                   tail(rec.stdout))
+    same_as_native(h, argv, rec, wrap=setarch)
+    compare(rec, h.replay(trace))
+
+
 # More cases, in modules of their own (they register in CASES).
 import e2e_real  # noqa: E402,F401 (real programs from Debian, issue 13)
 

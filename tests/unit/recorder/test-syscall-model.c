@@ -803,7 +803,7 @@ Test(model, check_refuses_unknown_commands)
 	cr_assert(strstr(why, "futex"), "message: '%s'", why);
 	cr_assert_eq(check(SYS_fcntl, 0, 1234 /* no such command */, why, sizeof(why)), -ENOSYS);
 	cr_assert(strstr(why, "fcntl"), "message: '%s'", why);
-	cr_assert_eq(check(SYS_prctl, PR_SET_SECCOMP, 0, why, sizeof(why)), -ENOSYS);
+	cr_assert_eq(check(SYS_prctl, PR_SET_MM, 0, why, sizeof(why)), -ENOSYS);
 	cr_assert(strstr(why, "prctl"), "message: '%s'", why);
 	/* the requests uprr emulates between recorded processes */
 	cr_assert_eq(check(SYS_ptrace, PTRACE_TRACEME, 0, why, sizeof(why)), 0);
