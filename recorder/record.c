@@ -1023,6 +1023,32 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 }
 
 /*
+ * If @t's mask blocks its deferred signal now, give that signal back to the
+ * kernel and return true: it stays pending there until the thread unblocks
+ * it, and arrives again then (signal(7)). A handler of an earlier instance
+ * blocks it (its sa_mask) until its rt_sigreturn, which uprr does not see:
+ * delivering it now would run a handler the kernel would not, and injecting
+ * it would leave it pending at a point replay cannot find. The kernel's
+ * siginfo goes back with it where rt_tgsigqueueinfo(2) takes it (si_code
+ * below 0), else it arrives again as sent by tgkill.
+ */
+static bool
+requeue_if_blocked(struct rthread *t)
+{
+	uint64_t mask;
+	siginfo_t si;
+	int sig;
+
+	if (!t->deferred_sig || tracee_get_sigmask(t->tid, &mask) < 0 ||
+	    !(mask & (1ull << (t->deferred_sig - 1))))
+		return false;
+	sig = take_deferred(t, &si);
+	if (si.si_code >= 0 || syscall(SYS_rt_tgsigqueueinfo, t->tgid, t->tid, sig, &si) < 0)
+		syscall(SYS_tgkill, t->tgid, t->tid, sig);
+	return true;
+}
+
+/*
  * Whether @t, at a syscall entry with a deferred signal, should take it during
  * the syscall rather than before it: when the handler already ran before this
  * very syscall and the thread came back with the same registers, another
@@ -1316,6 +1342,8 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
+	while (requeue_if_blocked(t))
+		;
 	if (t->deferred_sig && !signal_during_syscall(t)) {
 		inject_at_syscall(rec, t);
 		return;
@@ -1599,6 +1627,8 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 		return;
 	t->regs = *regs;
 	t->trap_armed = false;
+	while (requeue_if_blocked(t))
+		;
 	if (t->deferred_sig) {
 		struct trace_blob blob = { 0, sizeof(siginfo_t), &t->deferred_info };
 		siginfo_t si;

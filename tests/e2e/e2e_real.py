@@ -556,7 +556,7 @@ def c_go_gc(h):
     exe = go_build(h, 'gc', GO_GC_PROGRAM)
     env = dict(os.environ, GOMAXPROCS='2', GOGC='10')
     nat = native(h, [exe], env=env)
-    trace, rec = h.record([exe], name='go-gc', env=env, timeout=max(60, 50 * nat.seconds))
+    trace, rec = h.record([exe], name='go-gc', env=env, timeout=max(240, 100 * nat.seconds))
     same_as_native(nat, rec)
     e2e.remove_input(exe)
     compare(rec, h.replay(trace))
