@@ -12,6 +12,7 @@
 #define LOG_PREFIX "record"
 #include <asm/unistd.h>
 #include <elf.h>
+#include <linux/audit.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -1806,6 +1807,12 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 
 	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0 || tracee_get_regs(t->tid, &regs) < 0)
 		return;
+	if (sig == SIGSYS && si.si_code == 1 /* SYS_SECCOMP */ && si.si_arch != AUDIT_ARCH_X86_64) {
+		/* uprr's filter traps the syscalls of another ABI (seccomp.c) */
+		stop_recording(rec, "the program made an i386 syscall (number %d, through int 0x80), "
+			       "which uprr does not record; recording stopped", si.si_syscall);
+		return;
+	}
 	if (t->injecting_sig == sig) {
 		t->injecting_sig = 0;
 		if (!t->injecting_late) {

@@ -25,9 +25,11 @@ rec_seccomp_filter(void)
 		return &prog;
 #define EMIT(code, k, jt, jf) (insns[n++] = (struct sock_filter)BPF_JUMP(code, k, jt, jf))
 	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch), 0, 0);
-	/* a foreign ABI (int 0x80, x32) goes to the tracer, which refuses it */
+	/* A foreign ABI (int 0x80 from 64-bit code: i386 numbers and
+	 * arguments) raises SIGSYS with si_arch, which the tracer sees and
+	 * refuses by name: its seccomp stop would look like an x86-64 syscall. */
 	EMIT(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
-	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | REC_SECCOMP_TRACE_DATA, 0, 0);
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRAP | REC_SECCOMP_TRACE_DATA, 0, 0);
 	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr), 0, 0);
 	/* glibc 2.36 falls back to clone(2) and runs without rseq when these fail */
 	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_rseq, 0, 1);

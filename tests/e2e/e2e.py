@@ -2178,7 +2178,8 @@ def c_record_unsupported(h):
     with one line that names it, before the program sees the result. If the
     kernel rejects it (an unknown ioctl: ENOTTY), the failure is recorded and
     replayed, and the program goes on as natively."""
-    for what, name in (('io_uring', 'io_uring_setup'), ('userfaultfd', 'userfaultfd')):
+    for what, name in (('io_uring', 'io_uring_setup'), ('userfaultfd', 'userfaultfd'),
+                       ('int80', 'i386 syscall (number 20')):
         native = run([h.prog('unsupported'), what], timeout=60, what='unsupported (native)')
         if b'it returned a result' not in native.stdout:
             log(f'  {name} fails natively here: {native.stdout!r}')

@@ -5,6 +5,7 @@
  *                shared rings behind the supervisor's back
  *   userfaultfd  userfaultfd(2): page faults the program would serve itself
  *   ioctl        an ioctl request no table knows (0xdead) on stdin
+ *   int80        getpid through int 0x80 (the i386 syscall ABI, number 20)
  * Where the kernel accepts the request, recording must stop with a message
  * that names it, never go on wrongly; where it fails (the ioctl: ENOTTY), the
  * failure is recorded and replayed. Natively the program prints the result
@@ -21,7 +22,7 @@ main(int argc, char **argv)
 	long r;
 
 	if (argc != 2)
-		die("usage: unsupported io_uring|userfaultfd|ioctl");
+		die("usage: unsupported io_uring|userfaultfd|ioctl|int80");
 	say("unsupported: about to make an unsupported %s\n", argv[1]);
 	if (strcmp(argv[1], "io_uring") == 0) {
 		unsigned char params[120] = { 0 }; /* struct io_uring_params */
@@ -31,8 +32,10 @@ main(int argc, char **argv)
 		r = syscall(SYS_userfaultfd, 0);
 	} else if (strcmp(argv[1], "ioctl") == 0) {
 		r = ioctl(STDIN_FILENO, 0xdead, NULL);
+	} else if (strcmp(argv[1], "int80") == 0) {
+		__asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
 	} else {
-		die("usage: unsupported io_uring|userfaultfd|ioctl");
+		die("usage: unsupported io_uring|userfaultfd|ioctl|int80");
 	}
 	if (r < 0)
 		say("unsupported: it returned -1 (%s)\n", strerrorname_np(errno));
