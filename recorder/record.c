@@ -532,6 +532,11 @@ ptrace_stopped(struct recorder *rec, struct rthread *t)
 
 	t->state = RT_HELD;
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	/* the kernel tells the tracer with SIGCHLD, CLD_TRAPPED
+	 * (do_notify_parent_cldstop(), kernel/signal.c): sent from here, it
+	 * gets its siginfo at arrival (ptrace_notice_siginfo()) */
+	if (pt)
+		kill(pt->tracer_tgid, SIGCHLD);
 	for (size_t i = 0; pt && i < rec->nthreads; i++) {
 		struct rthread *w = &rec->threads[i];
 
@@ -1148,6 +1153,31 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 }
 
 /* ---- emulated ptrace (recorder/ptrace-emu.c) ---- */
+
+/*
+ * The SIGCHLD uprr sent tracer @t's process when one of its tracees stopped
+ * (ptrace_stopped()) reads as the kernel's: CLD_TRAPPED, the tracee's id and
+ * its stop's signal (sigaction(2)); the tracer sees the same siginfo.
+ */
+static void
+ptrace_notice_siginfo(struct recorder *rec, struct rthread *t, siginfo_t *si)
+{
+	const struct rec_ptracee *pt = NULL;
+
+	for (size_t i = 0; i < rec->ptrace.n && !pt; i++)
+		if (rec->ptrace.v[i].tracer_tgid == t->tgid && rec->ptrace.v[i].stop != REC_PTRACE_RUNNING)
+			pt = &rec->ptrace.v[i];
+	if (!pt)
+		return;
+	memset(si, 0, sizeof(*si));
+	si->si_signo = SIGCHLD;
+	si->si_code = CLD_TRAPPED;
+	si->si_pid = pt->tid;
+	si->si_uid = getuid();
+	si->si_status = pt->si.si_signo;
+	if (ptrace(PTRACE_SETSIGINFO, t->tid, 0, si) < 0)
+		log_debug("thread %d: cannot set the siginfo of SIGCHLD", t->tid);
+}
 
 static int
 ptrace_locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
@@ -1813,6 +1843,8 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 			       "which uprr does not record; recording stopped", si.si_syscall);
 		return;
 	}
+	if (sig == SIGCHLD && si.si_code == SI_USER && si.si_pid == getpid())
+		ptrace_notice_siginfo(rec, t, &si);
 	if (t->injecting_sig == sig) {
 		t->injecting_sig = 0;
 		if (!t->injecting_late) {

@@ -2886,7 +2886,7 @@ def c_ptrace_child(h):
     emulated; the recording behaves as the native run, the replay as the
     recording."""
     prog = h.prog('ptrace_child')
-    for mode in ('crash', 'exec', 'attach'):
+    for mode in ('crash', 'exec', 'attach', 'sigchld'):
         native = run([prog, mode], timeout=30, what=f'native ptrace_child {mode}')
         if native.status != 0:
             raise Fail(f'ptrace_child {mode} fails natively:\n' + tail(native.stdout))

@@ -15,6 +15,9 @@
  *                          SIGSTOP), peeks, changes a register, detaches;
  *                          then seizes it (SEIZE), sees its SIGUSR1 stop,
  *                          suppresses one signal, passes the next on
+ *   ptrace_child sigchld   a tracer that sleeps in sigsuspend until SIGCHLD
+ *                          tells it its tracee stopped (CLD_TRAPPED), then
+ *                          reaps the stop with waitpid(WNOHANG), as gdb does
  * Exits 0 when every observation was as expected, 1 otherwise.
  */
 #include <signal.h>
@@ -216,6 +219,59 @@ attach(void)
 	return failures ? 1 : 0;
 }
 
+static volatile sig_atomic_t chld_code, chld_status, chld_count;
+
+static void
+on_chld(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	(void)ctx;
+	chld_code = si->si_code;
+	chld_status = si->si_status;
+	chld_count++;
+}
+
+static int
+sigchld(void)
+{
+	struct sigaction sa = { .sa_sigaction = on_chld, .sa_flags = SA_SIGINFO };
+	sigset_t chld, none;
+	int status;
+	pid_t pid;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
+			_exit(20);
+		raise(SIGSTOP);
+		_exit(9);
+	}
+	while (chld_count == 0)
+		sigsuspend(&none);
+	say("SIGCHLD: %s, status %s\n", chld_code == CLD_TRAPPED ? "CLD_TRAPPED" : "another code",
+	    strsignal(chld_status));
+	expect(waitpid(pid, &status, WNOHANG) == pid, "waitpid(WNOHANG) reaps the stop");
+	describe(status);
+	expect(waitpid(pid, &status, WNOHANG) == 0, "nothing more to reap");
+	chld_count = 0;
+	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT");
+	while (chld_count == 0)
+		sigsuspend(&none);
+	say("SIGCHLD: %s\n", chld_code == CLD_EXITED ? "CLD_EXITED" : "another code");
+	wait_child(pid, &status);
+	describe(status);
+	expect(WIFEXITED(status) && WEXITSTATUS(status) == 9, "the child exited 9");
+	return failures ? 1 : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -227,5 +283,7 @@ main(int argc, char **argv)
 		return exec(argv[0]);
 	if (argc == 2 && strcmp(argv[1], "attach") == 0)
 		return attach();
-	die("usage: ptrace_child crash|exec|attach");
+	if (argc == 2 && strcmp(argv[1], "sigchld") == 0)
+		return sigchld();
+	die("usage: ptrace_child crash|exec|attach|sigchld");
 }
