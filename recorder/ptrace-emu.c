@@ -154,6 +154,25 @@ rec_ptrace_wait_status(const struct rec_ptracee *pt)
 	return (sig << 8) | 0x7f; /* W_STOPCODE */
 }
 
+/* Name the PTRACE_O_* options in @options that are not emulated, in @c->why. */
+static int64_t
+refuse_options(const struct rec_ptrace_call *c, uint64_t options)
+{
+	static const char *const names[] = {
+		"TRACESYSGOOD", "TRACEFORK", "TRACEVFORK", "TRACECLONE", "TRACEEXEC",
+		"TRACEVFORKDONE", "TRACEEXIT", "TRACESECCOMP",
+	};
+	uint64_t left = options & ~(uint64_t)SUPPORTED_OPTIONS;
+	size_t off = (size_t)snprintf(c->why, c->why_len, "ptrace options");
+
+	for (size_t i = 0; i < ARRAY_SIZE(names) && off < c->why_len; i++)
+		if (left & (1ull << i))
+			off += (size_t)snprintf(c->why + off, c->why_len - off, " PTRACE_O_%s", names[i]);
+	if (off < c->why_len && left & ~0xffull)
+		snprintf(c->why + off, c->why_len - off, " 0x%lx", (unsigned long)(left & ~0xffull));
+	return -ENOTSUP;
+}
+
 /* Registers of the traced thread @tid (a live id). */
 static int
 get_regs(pid_t tid, struct user_regs_struct *ret)
@@ -214,10 +233,8 @@ attach(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, long req, pid_
 			 req == PTRACE_ATTACH ? "PTRACE_ATTACH" : "PTRACE_SEIZE", pid);
 		return -ENOTSUP;
 	}
-	if (options & ~(uint64_t)SUPPORTED_OPTIONS) {
-		snprintf(c->why, c->why_len, "ptrace options 0x%lx", (unsigned long)options);
-		return -ENOTSUP;
-	}
+	if (options & ~(uint64_t)SUPPORTED_OPTIONS)
+		return refuse_options(c, options);
 	if (!add_tracee(e, pid, c->tracer, c->tracer_tgid))
 		return -ENOMEM;
 	rec_ptrace_find(e, pid)->seized = req == PTRACE_SEIZE;
@@ -343,11 +360,8 @@ rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, co
 		word = pt->stop == REC_PTRACE_EXEC_STOP ? (uint64_t)pid : 0;
 		return to_tracer(c, data, &word, sizeof(word));
 	case PTRACE_SETOPTIONS:
-		if (data & ~(uint64_t)SUPPORTED_OPTIONS) {
-			snprintf(c->why, c->why_len, "ptrace options 0x%lx",
-				 (unsigned long)(data & ~(uint64_t)SUPPORTED_OPTIONS));
-			return -ENOTSUP;
-		}
+		if (data & ~(uint64_t)SUPPORTED_OPTIONS)
+			return refuse_options(c, data);
 		pt->options = data;
 		return 0;
 	case PTRACE_CONT:
