@@ -7,7 +7,15 @@
 #include <sys/types.h>
 #include <sys/user.h>
 
+#include <sched.h>
+#include <signal.h>
+#include <sys/ptrace.h>
+
+#include "checkpoint/checkpoint.h"
 #include "common/util.h"
+#include "recorder/recorder.h"
+#include "sched/sched.h"
+#include "trace/trace.h"
 
 /**
  * At the exec stop of @pid: return the registers, the end of the stack
@@ -221,3 +229,165 @@ int rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64
  * it would take an id there.
  */
 bool rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result);
+
+/* ---- the recorder's state, shared by record.c, record-ptrace.c and
+ * unrecorded.c ---- */
+
+enum rthread_state {
+	RT_HELD,	/* stopped after an event; resume with PTRACE_CONT */
+	RT_AT_ENTRY,	/* stopped at a recorded syscall entry, not yet executed */
+	RT_IN_SYSCALL,	/* in a may-block syscall in the kernel */
+	RT_EXIT_READY,	/* that syscall's exit stop arrived; exit not yet recorded */
+	RT_RUNNING,	/* the current thread, running user code */
+	RT_ZOMBIE,	/* a leader that exited before the other threads of its
+			 * process: out of sched, reported gone after them */
+	RT_STOPPED,	/* in a group stop (SIGSTOP & co.), listening
+			 * (PTRACE_LISTEN): out of sched until SIGCONT */
+};
+
+/* An address space (struct rec_space) and the restore points of its runs. */
+struct rspace {
+	struct rec_space mem;		/* memfd, users, counting code (NULL: none) */
+	struct checkpoint *ckpt;	/* restore point of the current run of user code */
+	bool unrestorable;		/* checkpoint_new failed: no restore points */
+	bool need_remap;		/* the address space changed since the restore point */
+	bool at_exec;			/* its process still stands at its exec stop */
+	bool may_preempt;		/* a run may need an execution point: a second
+					 * thread, a timer or a signal was seen */
+};
+
+struct rthread {
+	pid_t tid;
+	pid_t tgid;		      /* its process (thread group) */
+	pid_t parent_tgid;	      /* its process's parent, 0: not recorded */
+	struct rspace *space;
+	enum rthread_state state;
+	struct user_regs_struct regs; /* at the thread's last event */
+	uint64_t nr, args[6];	      /* the syscall in progress */
+	uint64_t model_nr, model_args[6]; /* what it does: restart_syscall continues
+					   * the syscall a signal interrupted */
+	uint64_t restart_nr, restart_args[6];
+	struct rec_syscall_entry entry;	  /* the model's view of the entry */
+	bool may_block;		      /* it runs in the kernel while others run */
+	bool unknown;		      /* its syscall is one the model does not know */
+	int deferred_sig;	      /* async signal to deliver at the next syscall */
+	siginfo_t deferred_info;
+	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
+				       * waits for an execution point of its own */
+	size_t nlater, later_cap;
+	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
+	siginfo_t injecting_info;
+	bool injecting_late;	      /* raised during its syscall, recorded at delivery */
+	bool injected;		      /* a signal was injected at a syscall entry: */
+	struct user_regs_struct injected_regs; /* the registers there */
+	/* the start of its current run of user code: rollbacks return here */
+	struct user_regs_struct start_regs;
+	uint64_t start_mask;		/* its signal mask there: rt_sigreturn,
+					 * untraced, may change it in the run */
+	uint8_t *xstate;	      /* arch_xstate_size() bytes, allocated at its first run */
+	size_t xstate_len;
+	bool trap_armed;	      /* the budget traps at its next counted branch */
+	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
+	unsigned rollbacks;	      /* in this run of user code */
+	bool uncountable;	      /* gave up reaching an execution point in this run */
+	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */
+	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
+	struct rec_output out;	      /* where the syscall in progress sends bytes */
+	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
+};
+
+/*
+ * When the running thread is due to be stopped: once @len ns of wall time
+ * have passed since @start_ns and then @len ns of its own CPU time, counted
+ * from when the wall time ran out (@cpu_ns, 0 until then): on a busy machine
+ * wall time passes while it waits for the CPU. Reading the CPU time costs a
+ * file read, so only a thread that outlived its wall time pays it.
+ */
+struct deadline {
+	uint64_t start_ns, len, cpu_ns;
+};
+
+/* A file by identity. */
+struct file_key {
+	dev_t dev;
+	ino_t ino;
+};
+
+struct recorder {
+	struct trace_writer *w;
+	struct sched *sched;
+	struct rthread *threads;
+	size_t nthreads, cap;
+	pid_t root;			/* the process uprr started */
+	unsigned nprocs;		/* recorded processes alive */
+	bool done;
+	int status;			/* wait status of the root process */
+	uint64_t last_sig_rip;		/* where the last fatal-looking signal hit */
+	pid_t last_sig_tid;
+	char error[512];		/* why recording stopped early, if it did */
+	struct rec_ranges ranges;	/* scratch for the model */
+	uint8_t *buf;			/* scratch for tracee memory */
+	size_t buf_cap;
+	struct trace_blob *blobs;
+	size_t blobs_cap;
+	/* preemption in user code: the PMU counts ticks, or soft ticks */
+	bool pmu;			/* every thread's ticks are counted by the PMU */
+	bool soft;			/* new address spaces count soft ticks */
+	struct checkpoint_stats ckpt_stats; /* of address spaces already gone */
+	size_t nsites;			/* counted branches installed, all spaces */
+	struct deadline due;		/* of the running thread: its timeslice, or the
+					 * grace for its armed budget */
+	struct rec_stats stats;
+	struct file_key *shared_files;	/* files some process mapped MAP_SHARED, or
+					 * MAP_PRIVATE where they may change */
+	size_t nshared, shared_cap;
+	struct rec_vdso vdso;		/* the vDSO image last kept */
+	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
+	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
+	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
+	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
+	bool have_affinity;
+};
+
+/** The recorded thread @tid, or NULL. */
+struct rthread *rec_find_thread(struct recorder *rec, pid_t tid);
+/** Forget thread @tid; the last thread of a process takes it out of its
+ * address space. */
+void rec_remove_thread(struct recorder *rec, pid_t tid);
+/** Stop recording, keeping the first reason given (printf-like). */
+void rec_stop_recording(struct recorder *rec, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/** Resume @t with ptrace request @how, delivering @sig (0: none). */
+void rec_resume(struct rthread *t, enum __ptrace_request how, int sig);
+/** Take @t's deferred signal out (its siginfo into *ret_si); returns it. */
+int rec_take_deferred(struct rthread *t, siginfo_t *ret_si);
+/** Handle one wait status @status of thread @tid. */
+void rec_dispatch(struct recorder *rec, pid_t tid, int status);
+/** Execute the syscall @t stands at the entry of, to its exit, synchronously. */
+void rec_run_syscall(struct recorder *rec, struct rthread *t);
+/** If thread @tid stands at a trapped rdtsc or rdtscp, run it in @regs
+ * (the value in rax/rdx/rcx, rip past it) and store its length. */
+bool rec_run_tsc(pid_t tid, struct user_regs_struct *regs, unsigned *ret_len);
+
+/* record-ptrace.c: emulated ptrace between recorded processes */
+
+/** @t entered an emulated ptrace-stop: hold it, tell its tracer. */
+void rec_ptrace_stopped(struct recorder *rec, struct rthread *t);
+/** Give the SIGCHLD uprr sent tracer @t the kernel's CLD_TRAPPED siginfo. */
+void rec_ptrace_notice_siginfo(struct recorder *rec, struct rthread *t, siginfo_t *si);
+/** Carry out @t's ptrace call, or a wait4 that reports an emulated stop;
+ * true if it was handled so. */
+bool rec_emulate_syscall(struct recorder *rec, struct rthread *t);
+/** At a wait4's exit that a tracee's stop interrupted: return that stop. */
+void rec_emulated_wait_exit(struct recorder *rec, struct rthread *t);
+/** Process @tgid ended: detach (or kill, PTRACE_O_EXITKILL) its tracees. */
+void rec_tracer_gone(struct recorder *rec, pid_t tgid);
+
+/* unrecorded.c: the trace failed, the program goes on */
+
+/** Events in the trace's whole frames: where its replay will end. */
+uint64_t rec_events_written(const struct trace_writer *w);
+/** Let every recorded process go on as without uprr, until all are gone. */
+void rec_go_on_unrecorded(struct recorder *rec);
+/** Kill every recorded process and reap them all. */
+void rec_kill_tracees(struct recorder *rec);

@@ -46,124 +46,8 @@
 /* Time a thread has to reach a counted branch once its budget is armed. */
 #define TRAP_GRACE_NS 4000000ull
 
-enum rthread_state {
-	RT_HELD,	/* stopped after an event; resume with PTRACE_CONT */
-	RT_AT_ENTRY,	/* stopped at a recorded syscall entry, not yet executed */
-	RT_IN_SYSCALL,	/* in a may-block syscall in the kernel */
-	RT_EXIT_READY,	/* that syscall's exit stop arrived; exit not yet recorded */
-	RT_RUNNING,	/* the current thread, running user code */
-	RT_ZOMBIE,	/* a leader that exited before the other threads of its
-			 * process: out of sched, reported gone after them */
-	RT_STOPPED,	/* in a group stop (SIGSTOP & co.), listening
-			 * (PTRACE_LISTEN): out of sched until SIGCONT */
-};
-
-/* An address space (struct rec_space) and the restore points of its runs. */
-struct rspace {
-	struct rec_space mem;		/* memfd, users, counting code (NULL: none) */
-	struct checkpoint *ckpt;
-	bool unrestorable;		/* checkpoint_new failed: no restore points */	/* restore point of the current run of user code */
-	bool need_remap;		/* the address space changed since the restore point */
-	bool at_exec;			/* its process still stands at its exec stop */
-	bool may_preempt;		/* a run may need an execution point: a second
-					 * thread, a timer or a signal was seen */
-};
-
-struct rthread {
-	pid_t tid;
-	pid_t tgid;		      /* its process (thread group) */
-	pid_t parent_tgid;	      /* its process's parent, 0: not recorded */
-	struct rspace *space;
-	enum rthread_state state;
-	struct user_regs_struct regs; /* at the thread's last event */
-	uint64_t nr, args[6];	      /* the syscall in progress */
-	uint64_t model_nr, model_args[6]; /* what it does: restart_syscall continues
-					   * the syscall a signal interrupted */
-	uint64_t restart_nr, restart_args[6];
-	struct rec_syscall_entry entry;	  /* the model's view of the entry */
-	bool may_block;		      /* it runs in the kernel while others run */
-	bool unknown;		      /* its syscall is one the model does not know */
-	int deferred_sig;	      /* async signal to deliver at the next syscall */
-	siginfo_t deferred_info;
-	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
-				       * waits for an execution point of its own */
-	size_t nlater, later_cap;
-	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
-	siginfo_t injecting_info;
-	bool injecting_late;	      /* raised during its syscall, recorded at delivery */
-	bool injected;		      /* a signal was injected at a syscall entry: */
-	struct user_regs_struct injected_regs; /* the registers there */
-	/* the start of its current run of user code: rollbacks return here */
-	struct user_regs_struct start_regs;
-	uint64_t start_mask;		/* its signal mask there: rt_sigreturn,
-					 * untraced, may change it in the run */
-	uint8_t *xstate;	      /* arch_xstate_size() bytes, allocated at its first run */
-	size_t xstate_len;
-	bool trap_armed;	      /* the budget traps at its next counted branch */
-	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
-	unsigned rollbacks;	      /* in this run of user code */
-	bool uncountable;	      /* gave up reaching an execution point in this run */
-	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */
-	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
-	struct rec_output out;	      /* where the syscall in progress sends bytes */
-	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
-};
-
-/*
- * When the running thread is due to be stopped: once @len ns of wall time
- * have passed since @start_ns and then @len ns of its own CPU time, counted
- * from when the wall time ran out (@cpu_ns, 0 until then): on a busy machine
- * wall time passes while it waits for the CPU. Reading the CPU time costs a
- * file read, so only a thread that outlived its wall time pays it.
- */
-struct deadline {
-	uint64_t start_ns, len, cpu_ns;
-};
-
-/* A file by identity. */
-struct file_key {
-	dev_t dev;
-	ino_t ino;
-};
-
-struct recorder {
-	struct trace_writer *w;
-	struct sched *sched;
-	struct rthread *threads;
-	size_t nthreads, cap;
-	pid_t root;			/* the process uprr started */
-	unsigned nprocs;		/* recorded processes alive */
-	bool done;
-	int status;			/* wait status of the root process */
-	uint64_t last_sig_rip;		/* where the last fatal-looking signal hit */
-	pid_t last_sig_tid;
-	char error[512];		/* why recording stopped early, if it did */
-	struct rec_ranges ranges;	/* scratch for the model */
-	uint8_t *buf;			/* scratch for tracee memory */
-	size_t buf_cap;
-	struct trace_blob *blobs;
-	size_t blobs_cap;
-	/* preemption in user code: the PMU counts ticks, or soft ticks */
-	bool pmu;			/* every thread's ticks are counted by the PMU */
-	bool soft;			/* new address spaces count soft ticks */
-	struct checkpoint_stats ckpt_stats; /* of address spaces already gone */
-	size_t nsites;			/* counted branches installed, all spaces */
-	struct deadline due;		/* of the running thread: its timeslice, or the
-					 * grace for its armed budget */
-	struct rec_stats stats;
-	struct file_key *shared_files;	/* files some process mapped MAP_SHARED, or
-					 * MAP_PRIVATE where they may change */
-	size_t nshared, shared_cap;
-	struct rec_vdso vdso;		/* the vDSO image last kept */
-	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
-	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
-	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
-	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
-	bool have_affinity;
-};
-
-static struct rthread *
-find_thread(struct recorder *rec, pid_t tid)
+struct rthread *
+rec_find_thread(struct recorder *rec, pid_t tid)
 {
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == tid)
@@ -261,10 +145,10 @@ drop_group_but(struct recorder *rec, pid_t tgid, pid_t keep)
 
 /* Forget thread @tid; the last thread of a process takes it out of its
  * address space. */
-static void
-remove_thread(struct recorder *rec, pid_t tid)
+void
+rec_remove_thread(struct recorder *rec, pid_t tid)
 {
-	struct rthread *t = find_thread(rec, tid);
+	struct rthread *t = rec_find_thread(rec, tid);
 	struct rspace *sp;
 	pid_t tgid;
 
@@ -314,8 +198,8 @@ collect_blobs(struct recorder *rec, pid_t tid, uint32_t *ret_n)
 	return 0;
 }
 
-static void __attribute__((format(printf, 2, 3)))
-stop_recording(struct recorder *rec, const char *fmt, ...)
+void __attribute__((format(printf, 2, 3)))
+rec_stop_recording(struct recorder *rec, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -333,7 +217,7 @@ write_event(struct recorder *rec, struct trace_event *ev)
 	int r = trace_writer_add_event(rec->w, ev);
 
 	if (r < 0)
-		stop_recording(rec, "cannot write the trace: %s", strerror(-r));
+		rec_stop_recording(rec, "cannot write the trace: %s", strerror(-r));
 	return r;
 }
 
@@ -352,8 +236,8 @@ event_set_regs(struct trace_event *ev, const struct user_regs_struct *regs)
 	memcpy(ev->regs, regs, sizeof(ev->regs));
 }
 
-static void
-resume(struct rthread *t, enum __ptrace_request how, int sig)
+void
+rec_resume(struct rthread *t, enum __ptrace_request how, int sig)
 {
 	tracee_resume(t->tid, how, sig);
 }
@@ -389,8 +273,8 @@ defer_signal(struct rthread *t, const siginfo_t *si)
 
 /* The deferred signal of @t is being delivered: take it out (into *ret_si)
  * and let the next one wait. Returns its number. */
-static int
-take_deferred(struct rthread *t, siginfo_t *ret_si)
+int
+rec_take_deferred(struct rthread *t, siginfo_t *ret_si)
 {
 	int sig = t->deferred_sig;
 
@@ -435,7 +319,6 @@ deadline_passed(struct recorder *rec, pid_t tid, uint64_t *ret_wait_ns)
 	return false;
 }
 
-static void dispatch(struct recorder *rec, pid_t tid, int status);
 static void on_group_stop(struct recorder *rec, struct rthread *t);
 static void on_group_continue(struct recorder *rec, struct rthread *t);
 
@@ -447,7 +330,7 @@ restart_pmu(struct recorder *rec, struct rthread *t)
 			      : ticks_pmu_reset(t->pmu_fd);
 
 	if (r < 0 && r != -ESRCH)
-		stop_recording(rec, "cannot count the ticks of thread %d: %s", t->tid, strerror(-r));
+		rec_stop_recording(rec, "cannot count the ticks of thread %d: %s", t->tid, strerror(-r));
 }
 
 /*
@@ -506,7 +389,7 @@ start_run(struct recorder *rec, struct rthread *t)
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
-			stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
+			rec_stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
 			return;
 		}
 	}
@@ -518,36 +401,6 @@ start_run(struct recorder *rec, struct rthread *t)
 		t->xstate_len = 0; /* this run cannot be rolled back */
 	if (ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
 		log_debug("cannot reset the tick budget");
-}
-
-/*
- * @t entered an emulated ptrace-stop: it waits, held, for its tracer, and a
- * wait4 of the tracer's that sleeps in the kernel is interrupted to report
- * it (its exit stop then returns the stop: emulated_wait_exit()).
- */
-static void
-ptrace_stopped(struct recorder *rec, struct rthread *t)
-{
-	const struct rec_ptracee *pt = rec_ptrace_find(&rec->ptrace, t->tid);
-
-	t->state = RT_HELD;
-	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
-	/* the kernel tells the tracer with SIGCHLD, CLD_TRAPPED
-	 * (do_notify_parent_cldstop(), kernel/signal.c): sent from here, it
-	 * gets its siginfo at arrival (ptrace_notice_siginfo()) */
-	if (pt)
-		kill(pt->tracer_tgid, SIGCHLD);
-	for (size_t i = 0; pt && i < rec->nthreads; i++) {
-		struct rthread *w = &rec->threads[i];
-
-		if (w->tgid == pt->tracer_tgid && w->state == RT_IN_SYSCALL &&
-		    w->model_nr == __NR_wait4 && !(w->model_args[2] & WNOHANG) &&
-		    rec_ptrace_waitable(&rec->ptrace, w->tgid, (pid_t)w->model_args[0]) == pt) {
-			if (ptrace(PTRACE_INTERRUPT, w->tid, 0, 0) < 0)
-				log_debug("cannot interrupt the wait of thread %d", w->tid);
-			return;
-		}
-	}
 }
 
 /*
@@ -568,14 +421,14 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 		if (!info && ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
 			info = &si;
 		rec_ptrace_enter_stop(&rec->ptrace, t->tid, REC_PTRACE_SIGNAL_STOP, info);
-		ptrace_stopped(rec, t);
+		rec_ptrace_stopped(rec, t);
 		return;
 	}
 	if (sig) {
 		r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 		if (r == -EINPROGRESS) {
 			t->state = RT_RUNNING;
-			dispatch(rec, t->tid, status);
+			rec_dispatch(rec, t->tid, status);
 			return;
 		}
 		if (r < 0)
@@ -595,14 +448,13 @@ resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *i
 		return;
 	}
 	start_run(rec, t);
-	resume(t, PTRACE_CONT, 0);
+	rec_resume(t, PTRACE_CONT, 0);
 }
 
 
 /* ---- syscalls ---- */
 
 static void on_syscall_exit(struct recorder *rec, struct rthread *t);
-static void emulated_wait_exit(struct recorder *rec, struct rthread *t);
 static void on_thread_gone(struct recorder *rec, pid_t tid, int status);
 static void on_exit_event(struct recorder *rec, struct rthread *t);
 
@@ -647,26 +499,26 @@ on_clone_event(struct recorder *rec, struct rthread *parent)
 		if (flags & CLONE_VM)
 			sp->mem.users++;
 		else if (!(sp = space_new(rec, tid, parent->space))) {
-			stop_recording(rec, "cannot follow the new process %d", tid);
+			rec_stop_recording(rec, "cannot follow the new process %d", tid);
 			return;
 		}
 	}
 	if (add_thread(rec, tid, tgid, sp, &child) < 0) {
-		stop_recording(rec, "%s", "out of memory");
+		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
-	parent = find_thread(rec, ptid); /* add_thread may have moved it */
+	parent = rec_find_thread(rec, ptid); /* add_thread may have moved it */
 	child->own_affinity = parent->own_affinity;
 	child->parent_tgid = (flags & (CLONE_THREAD | CLONE_PARENT)) ? parent->parent_tgid : parent->tgid;
 	child->persona_norandom = parent->persona_norandom; /* inherited (personality(2)) */
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
-		stop_recording(rec, "%s", "a new thread did not stop as expected");
+		rec_stop_recording(rec, "%s", "a new thread did not stop as expected");
 		return;
 	}
 	/* where its first run starts */
 	if (tracee_get_regs(child->tid, &child->regs) < 0) {
-		stop_recording(rec, "%s", "a new thread vanished");
+		rec_stop_recording(rec, "%s", "a new thread vanished");
 		return;
 	}
 	event_init(&ev, TRACE_EV_THREAD_START, tid);
@@ -688,16 +540,16 @@ continue_clone(struct recorder *rec, struct rthread *t)
 		t->state = RT_IN_SYSCALL;
 		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 	}
-	resume(t, PTRACE_SYSCALL, 0);
+	rec_resume(t, PTRACE_SYSCALL, 0);
 }
 
 /* Execute the syscall @t is stopped at and wait for its exit, synchronously. */
-static void
-run_syscall(struct recorder *rec, struct rthread *t)
+void
+rec_run_syscall(struct recorder *rec, struct rthread *t)
 {
 	int status, sig;
 
-	resume(t, PTRACE_SYSCALL, 0);
+	rec_resume(t, PTRACE_SYSCALL, 0);
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return;
@@ -711,7 +563,7 @@ run_syscall(struct recorder *rec, struct rthread *t)
 				pid_t tid = t->tid;
 
 				on_clone_event(rec, t);
-				t = find_thread(rec, tid);
+				t = rec_find_thread(rec, tid);
 			}
 			continue_clone(rec, t);
 			if (t->state == RT_IN_SYSCALL)
@@ -731,7 +583,7 @@ run_syscall(struct recorder *rec, struct rthread *t)
 			return;
 		default:
 			/* group stops and the like: keep going to the exit stop */
-			resume(t, PTRACE_SYSCALL, 0);
+			rec_resume(t, PTRACE_SYSCALL, 0);
 			break;
 		}
 	}
@@ -755,12 +607,12 @@ keep_fd_file(struct recorder *rec, const struct rthread *t, int fd, unsigned fla
 	target[n > 0 ? n : 0] = '\0';
 	file = open(path, O_RDONLY | O_CLOEXEC);
 	if (file < 0) {
-		stop_recording(rec, "cannot open a file the program mapped: %.300s", target);
+		rec_stop_recording(rec, "cannot open a file the program mapped: %.300s", target);
 		return;
 	}
 	r = trace_writer_keep_file(rec->w, file, target, flags, &id);
 	if (r < 0) {
-		stop_recording(rec, "cannot keep %.300s in the trace: %s", target, strerror(-r));
+		rec_stop_recording(rec, "cannot keep %.300s in the trace: %s", target, strerror(-r));
 		return;
 	}
 	*ret_ref = (uint64_t)id + 1;
@@ -856,7 +708,7 @@ woken_waiter(struct recorder *rec, const struct rthread *t, int64_t result)
 
 			if (waitpid(cand[i], &status, __WALL | WNOHANG) != cand[i])
 				continue;
-			dispatch(rec, cand[i], status);
+			rec_dispatch(rec, cand[i], status);
 			if (sched_state_of(rec->sched, cand[i]) == SCHED_RUNNABLE)
 				return cand[i];
 		}
@@ -882,7 +734,7 @@ unknown_succeeded(struct recorder *rec, struct rthread *t, int64_t result)
 		return false;
 	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) == 0)
 		return false; /* cannot happen: the model did not change */
-	stop_recording(rec, "the program used an unsupported %s, and it succeeded; recording "
+	rec_stop_recording(rec, "the program used an unsupported %s, and it succeeded; recording "
 		       "stopped", why);
 	return true;
 }
@@ -901,14 +753,14 @@ show_native_affinity(struct recorder *rec, struct rthread *t, int64_t result)
 	struct rthread *target;
 
 	if (t->model_nr == __NR_sched_setaffinity && result == 0) {
-		target = t->model_args[0] ? find_thread(rec, (pid_t)t->model_args[0]) : t;
+		target = t->model_args[0] ? rec_find_thread(rec, (pid_t)t->model_args[0]) : t;
 		if (target)
 			target->own_affinity = true;
 		return;
 	}
 	if (t->model_nr != __NR_sched_getaffinity || result <= 0 || !rec->have_affinity)
 		return;
-	target = t->model_args[0] ? find_thread(rec, (pid_t)t->model_args[0]) : t;
+	target = t->model_args[0] ? rec_find_thread(rec, (pid_t)t->model_args[0]) : t;
 	if (!target || target->own_affinity)
 		return;
 	if (tracee_write(t->space->mem.memfd, t->model_args[2], &rec->affinity,
@@ -927,7 +779,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	if (tracee_get_regs(t->tid, &t->regs) < 0 ||
 	    rec_sandbox_exit(t->tid, (long)t->model_nr, t->model_args, &t->regs, &t->persona_norandom) < 0)
 		return; /* vanished: its exit comes through waitpid */
-	emulated_wait_exit(rec, t);
+	rec_emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
 	if (unknown_succeeded(rec, t, result))
 		return;
@@ -941,7 +793,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 	if (rec_syscall_outputs((long)t->model_nr, t->model_args, result, &t->entry, mem_read,
 				&t->tid, &rec->ranges) < 0 ||
 	    collect_blobs(rec, t->tid, &nblobs) < 0) {
-		stop_recording(rec, "%s", "out of memory");
+		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
 	event_init(&ev, TRACE_EV_SYSCALL_EXIT, t->tid);
@@ -963,7 +815,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		 * what a pipeline's stage wrote to the next one) and collects
 		 * what went to sockets; bytes not in memory come first */
 		if (rec_output_exit(&t->out, rec->w, t->tid, t->tgid, (long)t->nr, t->args, result) < 0) {
-			stop_recording(rec, "%s", "cannot write the trace");
+			rec_stop_recording(rec, "%s", "cannot write the trace");
 			return;
 		}
 		ev.values[2] = t->out.sinks;
@@ -975,7 +827,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		 * process: replay writes it there (trace format 5) */
 		if (rec_mem_write_target(t->tid, (long)t->nr, t->args, result, &ev.values[4],
 					 &ev.values[5]) &&
-		    find_thread(rec, (pid_t)ev.values[4]))
+		    rec_find_thread(rec, (pid_t)ev.values[4]))
 			ev.nvalues = 6;
 		switch (rec_ipc_on_exit(&rec->ipc, (long)t->nr, t->args, result, &value)) {
 		case 1:
@@ -983,7 +835,7 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.nvalues = MAX(ev.nvalues, 3u);
 			break;
 		case -ENOMEM:
-			stop_recording(rec, "%s", "out of memory");
+			rec_stop_recording(rec, "%s", "out of memory");
 			return;
 		}
 	}
@@ -1004,13 +856,13 @@ on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->space->may_preempt = true;
 	if ((t->nr == __NR_execve || t->nr == __NR_execveat) && result == 0 &&
 	    rec_ptrace_exec_stops(&rec->ptrace, t->tid)) {
-		ptrace_stopped(rec, t);
+		rec_ptrace_stopped(rec, t);
 		return;
 	}
 	if (sched_current(rec->sched) == t->tid) {
 		pid_t tid = t->tid, woken = woken_waiter(rec, t, result);
 
-		t = find_thread(rec, tid); /* dispatch may have moved it */
+		t = rec_find_thread(rec, tid); /* dispatch may have moved it */
 		if (!t)
 			return;
 		if (woken) {
@@ -1048,7 +900,7 @@ requeue_if_blocked(struct rthread *t)
 	if (!t->deferred_sig || tracee_get_sigmask(t->tid, &mask) < 0 ||
 	    !(mask & (1ull << (t->deferred_sig - 1))))
 		return false;
-	sig = take_deferred(t, &si);
+	sig = rec_take_deferred(t, &si);
 	if (si.si_code >= 0 || syscall(SYS_rt_tgsigqueueinfo, t->tgid, t->tid, sig, &si) < 0)
 		syscall(SYS_tgkill, t->tgid, t->tid, sig);
 	return true;
@@ -1087,7 +939,7 @@ static void
 raise_during_syscall(struct rthread *t)
 {
 	t->injecting_late = true;
-	t->injecting_sig = take_deferred(t, &t->injecting_info);
+	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
 	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 }
 
@@ -1114,10 +966,10 @@ inject_at_syscall(struct recorder *rec, struct rthread *t)
 		return;
 	t->injected = true;
 	t->injected_regs = t->regs;
-	t->injecting_sig = take_deferred(t, &t->injecting_info);
+	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
 	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 	t->state = RT_RUNNING;
-	resume(t, PTRACE_CONT, 0);
+	rec_resume(t, PTRACE_CONT, 0);
 }
 
 /*
@@ -1132,7 +984,7 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 	int status;
 
 	t->state = RT_IN_SYSCALL;
-	resume(t, PTRACE_SYSCALL, 0);
+	rec_resume(t, PTRACE_SYSCALL, 0);
 	for (int i = 0; i < 3; i++) {
 		pid_t got;
 		int sig;
@@ -1146,190 +998,10 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 			return;
 		}
 		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
-		dispatch(rec, t->tid, status);
+		rec_dispatch(rec, t->tid, status);
 		return;
 	}
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
-}
-
-/* ---- emulated ptrace (recorder/ptrace-emu.c) ---- */
-
-/*
- * The SIGCHLD uprr sent tracer @t's process when one of its tracees stopped
- * (ptrace_stopped()) reads as the kernel's: CLD_TRAPPED, the tracee's id and
- * its stop's signal (sigaction(2)); the tracer sees the same siginfo.
- */
-static void
-ptrace_notice_siginfo(struct recorder *rec, struct rthread *t, siginfo_t *si)
-{
-	const struct rec_ptracee *pt = NULL;
-
-	for (size_t i = 0; i < rec->ptrace.n && !pt; i++)
-		if (rec->ptrace.v[i].tracer_tgid == t->tgid && rec->ptrace.v[i].stop != REC_PTRACE_RUNNING)
-			pt = &rec->ptrace.v[i];
-	if (!pt)
-		return;
-	memset(si, 0, sizeof(*si));
-	si->si_signo = SIGCHLD;
-	si->si_code = CLD_TRAPPED;
-	si->si_pid = pt->tid;
-	si->si_uid = getuid();
-	si->si_status = pt->si.si_signo;
-	if (ptrace(PTRACE_SETSIGINFO, t->tid, 0, si) < 0)
-		log_debug("thread %d: cannot set the siginfo of SIGCHLD", t->tid);
-}
-
-static int
-ptrace_locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
-{
-	struct rthread *t = find_thread(ctx, tid);
-
-	if (!t || !t->space)
-		return -ESRCH;
-	*ret_tid = t->tid;
-	*ret_tgid = t->tgid;
-	*ret_memfd = t->space->mem.memfd;
-	return 0;
-}
-
-static pid_t
-ptrace_parent_of(void *ctx, pid_t tid)
-{
-	struct rthread *t = find_thread(ctx, tid);
-
-	return t ? t->parent_tgid : 0;
-}
-
-/* The tracer lets @pt go on from its emulated stop, delivering @sig. */
-static int
-ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
-{
-	struct recorder *rec = ctx;
-	struct rthread *t = find_thread(rec, pt->tid);
-	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
-	int status = 0, r;
-
-	/* where it stands now: the tracer may have changed its registers */
-	if (!t || tracee_get_regs(t->tid, &t->regs) < 0)
-		return -ESRCH;
-	t->state = RT_HELD;
-	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
-	if (!sig)
-		return 0;
-	if (pt->stop == REC_PTRACE_EXEC_STOP) {
-		/* not in a signal stop: raise it, to arrive at its next event */
-		rec_ptrace_find(&rec->ptrace, pt->tid)->inject = sig;
-		syscall(SYS_tgkill, t->tgid, t->tid, sig);
-		return 0;
-	}
-	r = tracee_deliver_signal(t->tid, sig, si, &how, &status);
-	if (r == -EINPROGRESS) {
-		t->state = RT_RUNNING;
-		dispatch(rec, t->tid, status);
-		return 0;
-	}
-	if (r == 0 && how != TRACEE_DELIVERY_RUNNING && tracee_get_regs(t->tid, &t->regs) < 0)
-		r = -ESRCH;
-	if (how == TRACEE_DELIVERY_RUNNING)
-		t->state = RT_RUNNING;
-	return r < 0 ? -ESRCH : 0;
-}
-
-/* Make @t's syscall, at its seccomp stop, return @result without running:
- * its exit stop follows (seccomp(2): orig_rax -1 skips it). */
-static void
-skip_syscall(struct recorder *rec, struct rthread *t, int64_t result)
-{
-	struct user_regs_struct regs = t->regs;
-
-	regs.orig_rax = (uint64_t)-1;
-	regs.rax = (uint64_t)result;
-	if (tracee_set_regs(t->tid, &regs) < 0)
-		return; /* vanished: its end comes through waitpid */
-	t->may_block = false;
-	run_syscall(rec, t);
-}
-
-/* Store the wait4 result of stop @pt in @t's status and rusage arguments. */
-static void
-report_stop(struct rthread *t, struct rec_ptracee *pt)
-{
-	static const uint8_t zero_rusage[144]; /* struct rusage: nothing counted */
-	int status = rec_ptrace_wait_status(pt);
-
-	pt->reported = true;
-	if (t->model_args[1] && tracee_write(t->space->mem.memfd, t->model_args[1], &status,
-					     sizeof(status)) < 0)
-		log_debug("thread %d: cannot store a wait status", t->tid);
-	if (t->model_args[3] && tracee_write(t->space->mem.memfd, t->model_args[3], zero_rusage,
-					     sizeof(zero_rusage)) < 0)
-		log_debug("thread %d: cannot store a wait rusage", t->tid);
-}
-
-/*
- * Syscalls uprr carries out itself instead of the kernel: ptrace(2) between
- * recorded processes, and a wait4(2) that reports an emulated ptrace-stop.
- * Returns true if @t's syscall was handled so.
- */
-static bool
-emulate_syscall(struct recorder *rec, struct rthread *t)
-{
-	char why[160] = "";
-	struct rec_ptrace_ops ops = { rec, ptrace_locate, ptrace_parent_of, ptrace_resume };
-	struct rec_ptrace_call c = {
-		.ops = &ops, .tracer = t->tid, .tracer_tgid = t->tgid,
-		.parent_tgid = t->parent_tgid, .tracer_memfd = t->space->mem.memfd,
-		.why = why, .why_len = sizeof(why),
-	};
-	struct rec_ptracee *pt;
-	int64_t result;
-
-	if (t->model_nr == __NR_wait4 && rec_ptrace_has_tracees(&rec->ptrace, t->tgid)) {
-		pt = rec_ptrace_waitable(&rec->ptrace, t->tgid, (pid_t)t->model_args[0]);
-		if (!pt)
-			return false; /* the kernel's wait; a stop will interrupt it */
-		report_stop(t, pt);
-		skip_syscall(rec, t, pt->tid);
-		return true;
-	}
-	if (t->model_nr != __NR_ptrace)
-		return false;
-	result = rec_ptrace_request(&rec->ptrace, &c, t->model_args);
-	if (result == -ENOTSUP) {
-		char named[160];
-
-		/* a request not emulated at all: the model names it */
-		if (rec_syscall_check((long)t->model_nr, t->model_args, named, sizeof(named)) < 0)
-			snprintf(why, sizeof(why), "%s", named);
-		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
-		return true;
-	}
-	t = find_thread(rec, c.tracer); /* a delivery may have moved it */
-	if (t)
-		skip_syscall(rec, t, result);
-	return true;
-}
-
-/*
- * At the exit of @t's wait4, which a stop of one of its process's tracees
- * interrupted (PTRACE_INTERRUPT: -ERESTARTSYS): return that stop instead,
- * with no restart (orig_rax -1).
- */
-static void
-emulated_wait_exit(struct recorder *rec, struct rthread *t)
-{
-	struct rec_ptracee *pt;
-
-	if (t->model_nr != __NR_wait4 || !rec_syscall_result_restarts((int64_t)t->regs.rax))
-		return;
-	pt = rec_ptrace_waitable(&rec->ptrace, t->tgid, (pid_t)t->model_args[0]);
-	if (!pt)
-		return;
-	report_stop(t, pt);
-	t->regs.rax = (uint64_t)pt->tid;
-	t->regs.orig_rax = (uint64_t)-1;
-	if (tracee_set_regs(t->tid, &t->regs) < 0)
-		log_debug("thread %d: cannot return a wait result", t->tid);
 }
 
 /* Let @t, stopped at a recorded syscall entry, execute it: in the kernel
@@ -1337,12 +1009,12 @@ emulated_wait_exit(struct recorder *rec, struct rthread *t)
 static void
 issue_syscall(struct recorder *rec, struct rthread *t)
 {
-	if (emulate_syscall(rec, t))
+	if (rec_emulate_syscall(rec, t))
 		return;
 	if (t->may_block)
 		block_in_kernel(rec, t);
 	else
-		run_syscall(rec, t);
+		rec_run_syscall(rec, t);
 }
 
 /* The recorded processes, for ipc.c (rec_tgids_fn). */
@@ -1397,13 +1069,13 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	if (r == -EPERM ||
 	    rec_sandbox_entry(t->tid, (long)t->model_nr, t->model_args, &t->regs, rec->program_filters,
 			      why, sizeof(why)) == -ENOSYS) {
-		stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
+		rec_stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return;
 	}
 	t->unknown = r < 0;
 	if (rec_ipc_check_entry(&rec->ipc, t->tid, (long)t->model_nr, t->model_args,
 				recorded_tgids, rec, why, sizeof(why)) < 0) {
-		stop_recording(rec, "the program used %s; recording stopped", why);
+		rec_stop_recording(rec, "the program used %s; recording stopped", why);
 		return;
 	}
 	rec_syscall_entry_state((long)t->model_nr, t->model_args, mem_read, &t->tid, &t->entry);
@@ -1411,7 +1083,7 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 	rec->ranges.n = 0;
 	if (rec_syscall_inputs((long)t->nr, t->args, mem_read, &t->tid, &rec->ranges) < 0 ||
 	    collect_blobs(rec, t->tid, &nblobs) < 0) {
-		stop_recording(rec, "%s", "out of memory");
+		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
 	event_init(&ev, TRACE_EV_SYSCALL_ENTRY, t->tid);
@@ -1429,20 +1101,20 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 		char what[PATH_MAX + 64];
 
 		if (rec_exec_privileged(t->tid, (long)t->nr, t->args, what, sizeof(what)) > 0) {
-			stop_recording(rec, "process %d execs %s: uprr does not record programs that "
+			rec_stop_recording(rec, "process %d execs %s: uprr does not record programs that "
 				       "gain privileges; recording stopped", t->tgid, what);
 			return;
 		}
 		/* its next stop may come under another id (the leader's): see
 		 * on_exec_event; other threads of the process stop nowhere */
 		t->state = RT_IN_SYSCALL;
-		resume(t, PTRACE_SYSCALL, 0);
+		rec_resume(t, PTRACE_SYSCALL, 0);
 		return;
 	}
 	if (t->nr == __NR_exit || t->nr == __NR_exit_group) {
 		/* the thread (or all threads) exit: their exit events follow */
 		t->state = RT_RUNNING;
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	/* The order in which output reaches stdout and stderr is the order of
@@ -1476,8 +1148,8 @@ on_syscall_entry(struct recorder *rec, struct rthread *t)
 /* If thread @tid stands at an rdtsc or rdtscp that trapped (PR_SET_TSC),
  * run it for the thread in @regs: the counter's value, rip past it; store
  * its length. */
-static bool
-run_tsc(pid_t tid, struct user_regs_struct *regs, unsigned *ret_len)
+bool
+rec_run_tsc(pid_t tid, struct user_regs_struct *regs, unsigned *ret_len)
 {
 	uint8_t code[16];
 	enum arch_trapped_insn kind;
@@ -1505,7 +1177,7 @@ emulate_tsc(struct recorder *rec, struct rthread *t)
 	struct trace_event ev;
 	unsigned len;
 
-	if (!run_tsc(t->tid, &t->regs, &len))
+	if (!rec_run_tsc(t->tid, &t->regs, &len))
 		return false;
 	event_init(&ev, TRACE_EV_RDTSC, t->tid);
 	event_set_regs(&ev, &before);
@@ -1623,14 +1295,14 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 			return -EIO;
 		r = ticks_soft_apply(t->space->mem.soft, t->tid, t->space->mem.memfd, &ev);
 		if (r < 0) {
-			stop_recording(rec, "cannot install counting code in the program: %s",
+			rec_stop_recording(rec, "cannot install counting code in the program: %s",
 				       strerror(-r));
 			return r;
 		}
 		rec->stats.patches++;
 		r = checkpoint_remap(t->space->ckpt, t->tid);
 		if (r < 0) {
-			stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
+			rec_stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
 			return r;
 		}
 	} else {
@@ -1676,7 +1348,7 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 		if (write_event(rec, &ev) < 0)
 			return;
 		rec->stats.signals_at_ticks++;
-		sig = take_deferred(t, &si);
+		sig = rec_take_deferred(t, &si);
 		resume_user(rec, t, sig, &si);
 		return;
 	}
@@ -1713,11 +1385,11 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 			return;
 		}
 		t->uncountable = true;
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	if (!t->space->mem.soft || !t->space->ckpt) {
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	/* stopped inside counting code: no tick may stay half done */
@@ -1742,14 +1414,14 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		 * point, and no rollback could bring one nearer (no more
 		 * interrupts until then: one might come before it runs) */
 		t->uncountable = true;
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	if (ticks_soft_active(t->space->mem.soft) && !t->trap_armed && t->rollbacks == 0 &&
 	    ticks_soft_get_budget(t->tid, &left) == 0) {
 		if (arm_trap(rec, t, 0 - left) < 0)
 			log_debug("cannot arm the tick budget");
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	if (t->rollbacks >= MAX_ROLLBACKS || (r = rollback_and_count(rec, t, rip)) < 0) {
@@ -1761,7 +1433,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		t->uncountable = true;
 	}
 	if (!rec->done)
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 }
 
 /* Whether the running thread should be stopped at an execution point now,
@@ -1799,12 +1471,12 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 		arch_rewind_syscall(&regs);
 		if (tracee_set_regs(tid, &regs) < 0)
 			return;
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 		if (tracee_wait(tid, &status) < 0)
 			return;
 		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP && !tracee_group_stop_sig(status)) {
 			sched_yield_current(rec->sched);
-			resume(t, PTRACE_CONT, 0);
+			rec_resume(t, PTRACE_CONT, 0);
 			return;
 		}
 	}
@@ -1813,7 +1485,7 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 		 * follows later */
 		if (!t->deferred_sig)
 			sched_yield_current(rec->sched);
-		dispatch(rec, tid, status);
+		rec_dispatch(rec, tid, status);
 		return;
 	}
 	if (tracee_get_regs(tid, &regs) < 0)
@@ -1821,7 +1493,7 @@ interrupt_running(struct recorder *rec, struct rthread *t)
 	if (ticks_soft_trap_pending(t->space->mem.soft, regs.rip)) {
 		/* between a trap site's int3 and its SIGTRAP: count that first
 		 * (the deadline stays passed: it is interrupted again) */
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
@@ -1839,12 +1511,12 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 		return;
 	if (sig == SIGSYS && si.si_code == 1 /* SYS_SECCOMP */ && si.si_arch != AUDIT_ARCH_X86_64) {
 		/* uprr's filter traps the syscalls of another ABI (seccomp.c) */
-		stop_recording(rec, "the program made an i386 syscall (number %d, through int 0x80), "
+		rec_stop_recording(rec, "the program made an i386 syscall (number %d, through int 0x80), "
 			       "which uprr does not record; recording stopped", si.si_syscall);
 		return;
 	}
 	if (sig == SIGCHLD && si.si_code == SI_USER && si.si_pid == getpid())
-		ptrace_notice_siginfo(rec, t, &si);
+		rec_ptrace_notice_siginfo(rec, t, &si);
 	if (t->injecting_sig == sig) {
 		t->injecting_sig = 0;
 		if (!t->injecting_late) {
@@ -1861,7 +1533,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 				      PATCH_STOP_COUNTED) {
 		/* a trap site's tick, the budget not run out: on past its jmp */
 		if (tracee_set_regs(t->tid, &regs) == 0)
-			resume(t, PTRACE_CONT, 0);
+			rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
@@ -1890,7 +1562,7 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	 * (the next syscall only, the first time: no restore point was taken) */
 	t->space->may_preempt = true;
 	if (defer_signal(t, &si) < 0) {
-		stop_recording(rec, "%s", "out of memory");
+		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
 	/* already on its way to one (its budget armed, or running to its next
@@ -1898,39 +1570,20 @@ on_signal(struct recorder *rec, struct rthread *t, int sig)
 	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable)
 		seek_execution_point(rec, t, &regs);
 	else
-		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 }
 
 /* ---- thread and process exit ---- */
 
-/* Process @tgid ended: the threads it traced are detached, or killed
- * (PTRACE_O_EXITKILL), and go on from their stops without a signal. */
-static void
-tracer_gone(struct recorder *rec, pid_t tgid)
-{
-	struct rec_ptracee pt;
-
-	while (rec_ptrace_tracer_gone(&rec->ptrace, tgid, &pt)) {
-		struct rthread *u = find_thread(rec, pt.tid);
-
-		if (!u)
-			continue;
-		if (pt.options & PTRACE_O_EXITKILL)
-			syscall(SYS_tgkill, u->tgid, u->tid, SIGKILL);
-		if (pt.stop != REC_PTRACE_RUNNING)
-			sched_set_state(rec->sched, u->tid, SCHED_RUNNABLE);
-	}
-}
-
 static void
 on_thread_gone(struct recorder *rec, pid_t tid, int status)
 {
-	struct rthread *t = find_thread(rec, tid);
+	struct rthread *t = rec_find_thread(rec, tid);
 	struct trace_event ev;
 
 	rec_ptrace_forget(&rec->ptrace, tid);
 	if (t && tid == t->tgid)
-		tracer_gone(rec, tid);
+		rec_tracer_gone(rec, tid);
 
 	if (t && tid == t->tgid) {
 		struct timespec ts;
@@ -1953,7 +1606,7 @@ on_thread_gone(struct recorder *rec, pid_t tid, int status)
 		ev.values[1] = t->state == RT_RUNNING; /* replay lets it run to its end */
 		write_event(rec, &ev);
 	}
-	remove_thread(rec, tid);
+	rec_remove_thread(rec, tid);
 	if (!rec->nthreads)
 		rec->done = true; /* the last recorded process ended */
 }
@@ -1996,7 +1649,7 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 	int status, sig;
 	pid_t tid = t->tid;
 
-	resume(t, PTRACE_CONT, 0);
+	rec_resume(t, PTRACE_CONT, 0);
 	if (tid == t->tgid && has_other_threads(rec, t->tgid, tid)) {
 		/* exit(2), not a group exit: the others run on */
 		if (t->nr == __NR_exit)
@@ -2014,7 +1667,7 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 			if (tracee_classify(status, &sig) == TRACEE_GONE)
 				on_thread_gone(rec, tid, status);
 			else
-				dispatch(rec, tid, status);
+				rec_dispatch(rec, tid, status);
 		}
 		return;
 	}
@@ -2023,7 +1676,7 @@ on_exit_event(struct recorder *rec, struct rthread *t)
 			return;
 		if (tracee_classify(status, &sig) == TRACEE_GONE)
 			break;
-		resume(t, PTRACE_CONT, 0);
+		rec_resume(t, PTRACE_CONT, 0);
 	}
 	on_thread_gone(rec, tid, status);
 }
@@ -2052,10 +1705,10 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 	if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) < 0)
 		return;
 	former = (pid_t)msg;
-	if (!find_thread(rec, former))
+	if (!rec_find_thread(rec, former))
 		former = pid;
 	drop_group_but(rec, pid, former);
-	t = find_thread(rec, former);
+	t = rec_find_thread(rec, former);
 	if (former != pid) {
 		sched_rename(rec->sched, former, pid);
 		t->tid = pid;
@@ -2066,17 +1719,17 @@ on_exec_event(struct recorder *rec, struct rthread *t)
 	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
 	n = readlink(link, exe, sizeof(exe) - 1);
 	if (!t->space || n <= 0) {
-		stop_recording(rec, "cannot follow the execve of process %d", pid);
+		rec_stop_recording(rec, "cannot follow the execve of process %d", pid);
 		return;
 	}
 	exe[n] = '\0';
 	r = record_exec(rec, t, former, exe);
 	if (r < 0) {
-		stop_recording(rec, "cannot record the execve of %.300s: %s", exe, strerror(-r));
+		rec_stop_recording(rec, "cannot record the execve of %.300s: %s", exe, strerror(-r));
 		return;
 	}
 	t->state = RT_IN_SYSCALL;
-	resume(t, PTRACE_SYSCALL, 0);
+	rec_resume(t, PTRACE_SYSCALL, 0);
 }
 
 /* ---- group stops ---- */
@@ -2140,14 +1793,14 @@ run_current(struct recorder *rec, struct rthread *t)
 	case RT_STOPPED:
 		return false;
 	}
-	t = find_thread(rec, tid);
+	t = rec_find_thread(rec, tid);
 	return rec->done || !t || t->state != state || sched_current(rec->sched) != tid;
 }
 
-static void
-dispatch(struct recorder *rec, pid_t tid, int status)
+void
+rec_dispatch(struct recorder *rec, pid_t tid, int status)
 {
-	struct rthread *t = find_thread(rec, tid);
+	struct rthread *t = rec_find_thread(rec, tid);
 	int sig = 0;
 
 	if (!t) {
@@ -2171,7 +1824,7 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 		break;
 	case TRACEE_STOP_CLONE:
 		on_clone_event(rec, t);
-		continue_clone(rec, find_thread(rec, tid));
+		continue_clone(rec, rec_find_thread(rec, tid));
 		break;
 	case TRACEE_STOP_EXIT:
 		on_exit_event(rec, t);
@@ -2194,7 +1847,7 @@ dispatch(struct recorder *rec, pid_t tid, int status)
 		_fallthrough_;
 	case TRACEE_STOP_OTHER:
 		/* late stops of PTRACE_INTERRUPT: carry on */
-		resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 		break;
 	}
 }
@@ -2246,16 +1899,16 @@ record_loop(struct recorder *rec)
 		int status;
 
 		if (stop_requested) {
-			stop_recording(rec, "%s", "the program did not end after SIGTERM; uprr killed it");
+			rec_stop_recording(rec, "%s", "the program did not end after SIGTERM; uprr killed it");
 			break;
 		}
 		if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);
 
-			if (next && run_current(rec, find_thread(rec, next)))
+			if (next && run_current(rec, rec_find_thread(rec, next)))
 				continue;
 		} else {
-			struct rthread *cur = find_thread(rec, sched_current(rec->sched));
+			struct rthread *cur = rec_find_thread(rec, sched_current(rec->sched));
 
 			if (cur && cur->state != RT_RUNNING && cur->state != RT_IN_SYSCALL &&
 			    run_current(rec, cur))
@@ -2275,12 +1928,12 @@ record_loop(struct recorder *rec)
 			if (errno == EINTR)
 				continue;
 			if (errno == ECHILD) {
-				stop_recording(rec, "%s", "lost the program (no more tracees)");
+				rec_stop_recording(rec, "%s", "lost the program (no more tracees)");
 				break;
 			}
 			continue;
 		}
-		dispatch(rec, tid, status);
+		rec_dispatch(rec, tid, status);
 	}
 }
 
@@ -2416,209 +2069,6 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		return r;
 	/* frame the exec on its own so even a recorder killed at once leaves it */
 	return trace_writer_flush(rec->w);
-}
-
-/* ---- going on unrecorded ----
- *
- * When the trace cannot be written any more (disk full, quota, file size
- * limit), the program goes on as if uprr had never been there, only slower.
- * uprr cannot detach: the seccomp filter stays with every tracee for life,
- * and its SECCOMP_RET_TRACE fails every syscall with ENOSYS once no tracer
- * listens (seccomp(2)). So uprr stays the tracer and lets every stop go:
- * syscalls run as they come (one stop each), signals are delivered as they
- * arrive, new processes and threads run free, rdtsc (still trapped by
- * PR_SET_TSC, which threads inherit) is executed for them. Nothing is
- * recorded and no thread waits for another. PTRACE_O_SUSPEND_SECCOMP would
- * save the stops, but it suspends every filter, the program's own too (a
- * sandbox it installs later would not hold), and needs CAP_SYS_ADMIN.
- */
-
-/* A signal-delivery-stop of thread @tid (@t: NULL for one uprr never
- * recorded) while unrecorded: deliver the signal, unless it is uprr's own. */
-static void
-unrecorded_signal(struct recorder *rec, struct rthread *t, pid_t tid, int sig)
-{
-	struct user_regs_struct regs;
-	siginfo_t si;
-	unsigned len;
-
-	if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0 || tracee_get_regs(tid, &regs) < 0)
-		return; /* vanished: its end comes through waitpid */
-	if (sig == SIGSEGV && si.si_code == SI_KERNEL && run_tsc(tid, &regs, &len)) {
-		if (tracee_set_regs(tid, &regs) == 0)
-			tracee_resume(tid, PTRACE_CONT, 0);
-		return;
-	}
-	if (t && t->space && sig == SIGTRAP &&
-	    ticks_soft_settle(t->space->mem.soft, tid, &regs) == PATCH_STOP_TRAPPED) {
-		/* a budget armed before the trace failed ran out: the thread
-		 * stands at a counted branch, whose code goes on as it is */
-		if (tracee_set_regs(tid, &regs) == 0)
-			tracee_resume(tid, PTRACE_CONT, 0);
-		return;
-	}
-	/* a signal uprr held back and raised again: its own siginfo */
-	for (size_t i = 0; t && i < t->nlater; i++) {
-		if (t->later[i].si_signo != sig)
-			continue;
-		if (ptrace(PTRACE_SETSIGINFO, tid, 0, &t->later[i]) < 0)
-			log_debug("thread %d: cannot restore the siginfo of %s", tid,
-				  tracee_signal_name(sig));
-		memmove(&t->later[i], &t->later[i + 1], (--t->nlater - i) * sizeof(*t->later));
-		break;
-	}
-	rec->last_sig_rip = regs.rip;
-	rec->last_sig_tid = tid;
-	tracee_resume(tid, PTRACE_CONT, sig);
-}
-
-/*
- * Raise again the signals uprr took from the kernel for @t and holds for an
- * execution point; they are kept in t->later, with the one raised and not yet
- * delivered first, so that each gets its own siginfo back at delivery.
- */
-static void
-raise_held_signals(struct rthread *t)
-{
-	size_t n = t->nlater + (t->deferred_sig != 0) + (t->injecting_sig != 0), k = 0;
-	siginfo_t *v = calloc(MAX(n, 1u), sizeof(*v));
-	siginfo_t si;
-
-	if (!v)
-		log_warn("out of memory: signals of thread %d lose their siginfo", t->tid);
-	if (v && t->injecting_sig)
-		v[k++] = t->injecting_info;
-	while (t->deferred_sig) {
-		syscall(SYS_tgkill, t->tgid, t->tid, take_deferred(t, &si));
-		if (v)
-			v[k++] = si;
-	}
-	free(t->later);
-	t->later = v;
-	t->nlater = k;
-	t->later_cap = MAX(n, 1u);
-	t->injecting_sig = 0;
-}
-
-/* Let one stop (@status) of thread @tid go, unrecorded. */
-static void
-unrecorded_stop(struct recorder *rec, pid_t tid, int status)
-{
-	struct rthread *t = find_thread(rec, tid);
-	int sig = 0;
-
-	switch (tracee_classify(status, &sig)) {
-	case TRACEE_GONE:
-		if (tid == rec->root)
-			rec->status = status;
-		if (t)
-			remove_thread(rec, tid);
-		break;
-	case TRACEE_STOP_SIGNAL:
-		unrecorded_signal(rec, t, tid, sig);
-		break;
-	case TRACEE_STOP_GROUP:
-		/* a group stop holds until SIGCONT, as without uprr */
-		if (tracee_group_stop_sig(status)) {
-			if (ptrace(PTRACE_LISTEN, tid, 0, 0) < 0)
-				log_debug("thread %d: PTRACE_LISTEN: %s", tid, strerror(errno));
-			break;
-		}
-		tracee_resume(tid, PTRACE_CONT, 0);
-		break;
-	default:
-		/* a syscall to run, a syscall's end, a new thread's first stop,
-		 * an exec, an exit, a group stop: let it go on */
-		tracee_resume(tid, PTRACE_CONT, 0);
-		break;
-	}
-}
-
-/* Events in the trace's whole frames: where its replay will end. */
-static uint64_t
-events_written(const struct trace_writer *w)
-{
-	struct trace_stats st;
-
-	trace_writer_stats(w, &st);
-	return st.events_written;
-}
-
-/*
- * Recording ended because the trace cannot be written: let every recorded
- * process go on as it would have without uprr (see above). Returns once
- * they are all gone; the root's wait status is in rec->status.
- */
-static void
-go_on_unrecorded(struct recorder *rec)
-{
-	uint64_t t0 = util_now_ns();
-	pid_t tid;
-	int status;
-
-	/* No restore points any more: kill the mirrors, stop tracking writes
-	 * (closing the userfaultfd unregisters its ranges); no counted branch
-	 * traps any more (a budget of 0 runs out after 2^64 branches). */
-	for (size_t i = 0; i < rec->nthreads; i++) {
-		struct rspace *sp = rec->threads[i].space;
-
-		if (sp && sp->ckpt) {
-			checkpoint_free(sp->ckpt);
-			sp->ckpt = NULL;
-		}
-		if (sp && ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
-			log_debug("process %d: cannot clear the tick budget", rec->threads[i].tgid);
-	}
-	/* the program's threads run on every CPU they may, as without uprr */
-	if (rec->have_affinity) {
-		(void)sched_setaffinity(0, sizeof(rec->affinity), &rec->affinity);
-		for (size_t i = 0; i < rec->nthreads; i++)
-			(void)sched_setaffinity(rec->threads[i].tid, sizeof(rec->affinity),
-						&rec->affinity);
-	}
-	for (size_t i = 0; i < rec->nthreads;) {
-		struct rthread *t = &rec->threads[i];
-		size_t n = rec->nthreads;
-
-		raise_held_signals(t);
-		/* A thread in a ptrace stop: one not yet reported goes through
-		 * unrecorded_stop(); one uprr holds (waiting for its turn, or
-		 * left where recording stopped) simply goes on. One that runs
-		 * reports its next stop to the loop below. */
-		if (t->state == RT_STOPPED) {
-			/* listening in a group stop: SIGCONT wakes it, and its
-			 * report goes through unrecorded_stop() */
-		} else if (tracee_thread_state(t->tid) == 't') {
-			if (waitpid(t->tid, &status, __WALL | WNOHANG) == t->tid)
-				unrecorded_stop(rec, t->tid, status);
-			else
-				tracee_resume(t->tid, PTRACE_CONT, 0);
-		}
-		if (rec->nthreads == n)
-			i++; /* else the thread went and another took its place */
-	}
-	log_info("the program runs unrecorded %.3f ms after the trace failed",
-		 (double)(util_now_ns() - t0) / 1e6);
-	while ((tid = waitpid(-1, &status, __WALL)) > 0 || errno == EINTR)
-		if (tid > 0)
-			unrecorded_stop(rec, tid, status);
-}
-
-/* Kill every recorded process and reap them all. Address spaces go first:
- * their checkpoint mirrors are uprr's children too. */
-static void
-kill_tracees(struct recorder *rec)
-{
-	_cleanup_free_ pid_t *tgids = calloc(rec->nthreads + 1, sizeof(pid_t));
-	size_t n = 0;
-
-	for (size_t i = 0; tgids && i < rec->nthreads; i++)
-		tgids[n++] = rec->threads[i].tgid;
-	while (rec->nthreads)
-		remove_thread(rec, rec->threads[0].tid);
-	for (size_t i = 0; i < n; i++)
-		kill(tgids[i], SIGKILL);
-	tracee_kill_all(rec->root);
 }
 
 static volatile pid_t forward_to;
@@ -2831,14 +2281,14 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {
 		forward_to = 0;
 		log_error("%s", rec.error);
-		kill_tracees(&rec);
+		rec_kill_tracees(&rec);
 		r = -ECANCELED;
 		goto out;
 	}
 	if (trace_failed) {
 		log_error("%s; the program goes on unrecorded (the trace keeps its first %" PRIu64
-			  " events)", rec.error, events_written(rec.w));
-		go_on_unrecorded(&rec);
+			  " events)", rec.error, rec_events_written(rec.w));
+		rec_go_on_unrecorded(&rec);
 	}
 	forward_to = 0;
 	*ret_status = rec.status;
@@ -2856,7 +2306,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	r = trace_writer_flush(rec.w);
 	if (r < 0 && !trace_failed)
 		log_error("cannot write the trace: %s (the trace keeps its first %" PRIu64 " events)",
-			  strerror(-r), events_written(rec.w));
+			  strerror(-r), rec_events_written(rec.w));
 	if (WIFSIGNALED(rec.status))
 		tracee_report_killed(WTERMSIG(rec.status), rec.last_sig_rip, rec.last_sig_tid);
 	trace_writer_close(rec.w);
@@ -2866,7 +2316,7 @@ out:
 	/* NULL when closed already; after uprr's own failure its error is told */
 	trace_writer_close(rec.w);
 	while (rec.nthreads)
-		remove_thread(&rec, rec.threads[0].tid);
+		rec_remove_thread(&rec, rec.threads[0].tid);
 	sched_free(rec.sched);
 	free(rec.threads);
 	rec_ranges_free(&rec.ranges);

@@ -45,8 +45,18 @@ jmp_wait(volatile int *flag)
 			 : "cc", "memory");
 }
 
+/* gcc's names; clang (the sanitized build compiles these programs too) has
+ * its own, or none */
+#ifdef __clang__
+#define AT_O0 __attribute__((optnone, noinline))
+#define NOIPA __attribute__((noinline))
+#else
+#define AT_O0 __attribute__((optimize("O0"), noinline))
+#define NOIPA __attribute__((noipa))
+#endif
+
 /* The same in C: at -O0, gcc closes the loop with a jmp after the jne. */
-__attribute__((optimize("O0"), noinline)) static void
+AT_O0 static void
 o0_wait(volatile int *flag)
 {
 	for (;;)
@@ -95,9 +105,9 @@ o0_worker(void *arg)
 }
 
 /* 2^DEPTH calls: for ever, unless g_stop is set; no loop in either. */
-__attribute__((noipa)) static long tree_b(int d);
+NOIPA static long tree_b(int d);
 
-__attribute__((noipa)) static long
+NOIPA static long
 tree_a(int d)
 {
 	if (g_stop || d == 0)
@@ -105,7 +115,7 @@ tree_a(int d)
 	return tree_b(d - 1) + tree_b(d - 1);
 }
 
-__attribute__((noipa)) static long
+NOIPA static long
 tree_b(int d)
 {
 	if (g_stop || d == 0)
