@@ -5,11 +5,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ptrace.h>
 #include <sys/types.h>
+#include <sys/user.h>
 
 #include "common/util.h"
 #include "recorder/recorder.h"
+#include "replay/replay.h"
 #include "trace/trace.h"
+#include "tracee/tracee.h"
 
 /**
  * Give replayed process @pid, stopped at its exec stop (@memfd: its
@@ -109,3 +113,111 @@ void replay_output_event(struct replay_output *o, const struct trace_event *ev);
 
 /** Close the dump and free @o's buffers. */
 void replay_output_close(struct replay_output *o);
+
+/* ---- the replayer's state, shared by replay.c and signals.c ---- */
+
+enum pthread_state {
+	PT_HELD,     /* stopped after an event; resume with PTRACE_CONT */
+	PT_AT_ENTRY, /* stopped at a syscall entry (seccomp stop) */
+	PT_RUNNING,  /* resumed: its next stop is pending */
+	PT_IN_KERNEL, /* its clone created the new thread or process; the clone's
+		       * exit stop is pending */
+	PT_ZOMBIE,   /* a leader that exited before the other threads of its
+		      * process; reported gone after them */
+};
+
+
+struct pthread_r {
+	pid_t rec_tid; /* thread id in the recording */
+	pid_t tid;     /* thread id in this replay */
+	pid_t tgid;    /* its process in this replay */
+	pid_t rec_tgid;	  /* and in the recording */
+	pid_t rec_parent; /* its process's parent in the recording, 0: not recorded */
+	struct rec_space *space;
+	enum pthread_state state;
+	uint64_t nr, args[6];
+	struct user_regs_struct regs;
+	bool has_wait_mask; /* its last syscall was interrupted with a temporary */
+	uint64_t wait_mask; /* signal mask, which the delivery must see */
+	bool held_wait;	    /* held for its tracer in such a delivery: the wait's
+			     * mask still holds, and held_own_mask comes back */
+	uint64_t held_own_mask;
+};
+
+/* A file of the trace, open for replayed processes to map: the trace's copy
+ * of one version (private mappings), or a memfd that holds the file's
+ * contents (shared ones) for every process, as the page cache did. */
+struct mapped_file {
+	uint32_t id;	 /* the version (private), the first version (shared) */
+	bool shared;
+	int fd;
+	uint32_t loaded; /* shared: the version the memfd was last loaded with */
+};
+
+/* A file of rp->files that a replayed process has open (O_CLOEXEC) for its
+ * mappings: opened once, at its first mmap, and kept (replay executes no
+ * syscall of the program that closes or reuses an fd but an exec). */
+struct tracee_file {
+	pid_t tgid;
+	int file_fd; /* uprr's fd of the file (struct mapped_file) */
+	int fd;	     /* the process's */
+};
+
+struct replayer {
+	struct trace_reader *r;
+	const struct replay_options *opts;
+	struct pthread_r *threads;
+	size_t nthreads, cap;
+	pid_t leader;		/* the first process, in this replay */
+	pid_t rec_leader;	/* and in the recording */
+	uint64_t event_no;
+	struct replay_output out; /* what replay shows again, --dump-sent */
+	int status;
+	uint64_t last_sig_rip;	/* where the last signal was delivered */
+	pid_t last_sig_tid;	/* recorded id of the thread it hit */
+	bool done;
+	int error;		/* first error, negative errno */
+	struct rec_ranges ranges;
+	struct mapped_file *files; /* the trace's files opened for tracees to map */
+	size_t nfiles, files_cap;
+	struct tracee_file *tfiles; /* those files open in replayed processes */
+	size_t ntfiles, tfiles_cap;
+	uint8_t *buf;
+	size_t buf_cap;
+	bool pmu;		 /* execution points are counted by the PMU */
+	struct rec_ptrace_emu ptrace; /* threads recorded processes trace */
+	const struct trace_event *ptrace_ev; /* the tracer's event being replayed */
+	int injecting;		 /* the signal deliver_injected raised, 0: none */
+	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
+};
+
+/** Stop the replay at event @ev with a divergence (printf-like): logs one
+ * line, returns -EPROTO. */
+int replay_diverge(struct replayer *rp, const struct trace_event *ev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** The replayed thread recorded as @rec_tid, or NULL. */
+struct pthread_r *replay_find_rec(struct replayer *rp, pid_t rec_tid);
+/** A stop's name for messages ("a syscall", "signal SIGSEGV"). */
+const char *replay_stop_name(enum tracee_stop kind, int sig);
+/** Whether signal @sig that stopped @tid is the kernel's news of a replayed
+ * child, which replay drops. */
+bool replay_noise(const struct replayer *rp, pid_t tid, int sig);
+/** Resume @t with @how unless it runs; wait for its next stop other than a
+ * group stop. 0 or a divergence. */
+int replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
+			  enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig);
+/** replay_resume_to_stop() with PTRACE_CONT. */
+int replay_run_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
+		       enum tracee_stop *ret_kind, int *ret_sig);
+/** Compare @t's registers with @ev's: 0 or a divergence. */
+int replay_check_regs(struct replayer *rp, const struct trace_event *ev, const struct pthread_r *t);
+
+/* signals.c */
+
+/** @t's recorded ptrace(2) call succeeded: do to its tracee what it did. */
+int replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+/** The events of one thread that signals.c replays: 0 or a divergence. */
+int replay_on_preempt(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+int replay_on_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+int replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+int replay_on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);

@@ -38,83 +38,8 @@
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
-enum pthread_state {
-	PT_HELD,     /* stopped after an event; resume with PTRACE_CONT */
-	PT_AT_ENTRY, /* stopped at a syscall entry (seccomp stop) */
-	PT_RUNNING,  /* resumed: its next stop is pending */
-	PT_IN_KERNEL, /* its clone created the new thread or process; the clone's
-		       * exit stop is pending */
-	PT_ZOMBIE,   /* a leader that exited before the other threads of its
-		      * process; reported gone after them */
-};
-
-
-struct pthread_r {
-	pid_t rec_tid; /* thread id in the recording */
-	pid_t tid;     /* thread id in this replay */
-	pid_t tgid;    /* its process in this replay */
-	pid_t rec_tgid;	  /* and in the recording */
-	pid_t rec_parent; /* its process's parent in the recording, 0: not recorded */
-	struct rec_space *space;
-	enum pthread_state state;
-	uint64_t nr, args[6];
-	struct user_regs_struct regs;
-	bool has_wait_mask; /* its last syscall was interrupted with a temporary */
-	uint64_t wait_mask; /* signal mask, which the delivery must see */
-	bool held_wait;	    /* held for its tracer in such a delivery: the wait's
-			     * mask still holds, and held_own_mask comes back */
-	uint64_t held_own_mask;
-};
-
-/* A file of the trace, open for replayed processes to map: the trace's copy
- * of one version (private mappings), or a memfd that holds the file's
- * contents (shared ones) for every process, as the page cache did. */
-struct mapped_file {
-	uint32_t id;	 /* the version (private), the first version (shared) */
-	bool shared;
-	int fd;
-	uint32_t loaded; /* shared: the version the memfd was last loaded with */
-};
-
-/* A file of rp->files that a replayed process has open (O_CLOEXEC) for its
- * mappings: opened once, at its first mmap, and kept (replay executes no
- * syscall of the program that closes or reuses an fd but an exec). */
-struct tracee_file {
-	pid_t tgid;
-	int file_fd; /* uprr's fd of the file (struct mapped_file) */
-	int fd;	     /* the process's */
-};
-
-struct replayer {
-	struct trace_reader *r;
-	const struct replay_options *opts;
-	struct pthread_r *threads;
-	size_t nthreads, cap;
-	pid_t leader;		/* the first process, in this replay */
-	pid_t rec_leader;	/* and in the recording */
-	uint64_t event_no;
-	struct replay_output out; /* what replay shows again, --dump-sent */
-	int status;
-	uint64_t last_sig_rip;	/* where the last signal was delivered */
-	pid_t last_sig_tid;	/* recorded id of the thread it hit */
-	bool done;
-	int error;		/* first error, negative errno */
-	struct rec_ranges ranges;
-	struct mapped_file *files; /* the trace's files opened for tracees to map */
-	size_t nfiles, files_cap;
-	struct tracee_file *tfiles; /* those files open in replayed processes */
-	size_t ntfiles, tfiles_cap;
-	uint8_t *buf;
-	size_t buf_cap;
-	bool pmu;		 /* execution points are counted by the PMU */
-	struct rec_ptrace_emu ptrace; /* threads recorded processes trace */
-	const struct trace_event *ptrace_ev; /* the tracer's event being replayed */
-	int injecting;		 /* the signal deliver_injected raised, 0: none */
-	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
-};
-
-static int __attribute__((format(printf, 3, 4)))
-diverge(struct replayer *rp, const struct trace_event *ev, const char *fmt, ...)
+int __attribute__((format(printf, 3, 4)))
+replay_diverge(struct replayer *rp, const struct trace_event *ev, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -128,8 +53,8 @@ diverge(struct replayer *rp, const struct trace_event *ev, const char *fmt, ...)
 	return -EPROTO;
 }
 
-static struct pthread_r *
-find_rec(struct replayer *rp, pid_t rec_tid)
+struct pthread_r *
+replay_find_rec(struct replayer *rp, pid_t rec_tid)
 {
 	for (size_t i = 0; i < rp->nthreads; i++)
 		if (rp->threads[i].rec_tid == rec_tid)
@@ -221,8 +146,8 @@ remove_thread(struct replayer *rp, struct pthread_r *t)
 		;
 }
 
-static const char *
-stop_name(enum tracee_stop kind, int sig)
+const char *
+replay_stop_name(enum tracee_stop kind, int sig)
 {
 	static char buf[64];
 
@@ -248,7 +173,7 @@ stop_name(enum tracee_stop kind, int sig)
 /* Whether signal @sig that stopped @tid is the kernel's news of a replayed
  * child (SIGCHLD with a CLD_* code): recorded signals are raised by replay
  * itself (SI_TKILL), so this one is dropped. */
-static bool
+bool
 replay_noise(const struct replayer *rp, pid_t tid, int sig)
 {
 	siginfo_t si;
@@ -277,8 +202,8 @@ count_trap(struct pthread_r *t)
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
  * for its next stop other than a group stop (counting the ticks of trap
  * sites on the way). */
-static int
-resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
+int
+replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
 	       enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig)
 {
 	int status, sig = 0;
@@ -289,7 +214,7 @@ resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_even
 	t->state = PT_RUNNING;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
 		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
 			continue;
@@ -298,23 +223,23 @@ resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_even
 		tracee_resume(t->tid, PTRACE_CONT, 0);
 	}
 	if (kind == TRACEE_GONE)
-		return diverge(rp, ev, "the thread exited early");
+		return replay_diverge(rp, ev, "the thread exited early");
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	*ret_kind = kind;
 	*ret_sig = sig;
 	return 0;
 }
 
-static int
-run_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
+int
+replay_run_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
 	    enum tracee_stop *ret_kind, int *ret_sig)
 {
-	return resume_to_stop(rp, t, ev, PTRACE_CONT, ret_kind, ret_sig);
+	return replay_resume_to_stop(rp, t, ev, PTRACE_CONT, ret_kind, ret_sig);
 }
 
-static int
-check_regs(struct replayer *rp, const struct trace_event *ev, const struct pthread_r *t)
+int
+replay_check_regs(struct replayer *rp, const struct trace_event *ev, const struct pthread_r *t)
 {
 	struct user_regs_struct want;
 	const char *reg;
@@ -324,7 +249,7 @@ check_regs(struct replayer *rp, const struct trace_event *ev, const struct pthre
 	memcpy(&want, ev->regs, sizeof(want));
 	reg = arch_regs_differ(&want, &t->regs);
 	if (reg)
-		return diverge(rp, ev, "register %s differs at rip 0x%llx (recorded rip 0x%llx)", reg,
+		return replay_diverge(rp, ev, "register %s differs at rip 0x%llx (recorded rip 0x%llx)", reg,
 			       t->regs.rip, want.rip);
 	return 0;
 }
@@ -361,27 +286,27 @@ on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 	enum tracee_stop kind;
 	int sig, r;
 
-	r = run_to_stop(rp, t, ev, &kind, &sig);
+	r = replay_run_to_stop(rp, t, ev, &kind, &sig);
 	if (r < 0)
 		return r;
 	if (kind != TRACEE_STOP_SECCOMP)
-		return diverge(rp, ev, "expected syscall %s, got %s at rip 0x%llx",
-			       rec_syscall_name((long)ev->values[0]) ?: "?", stop_name(kind, sig),
+		return replay_diverge(rp, ev, "expected syscall %s, got %s at rip 0x%llx",
+			       rec_syscall_name((long)ev->values[0]) ?: "?", replay_stop_name(kind, sig),
 			       t->regs.rip);
 	t->state = PT_AT_ENTRY;
 	t->nr = t->regs.orig_rax;
 	if (t->nr != ev->values[0])
-		return diverge(rp, ev, "expected syscall %s, got %s",
+		return replay_diverge(rp, ev, "expected syscall %s, got %s",
 			       rec_syscall_name((long)ev->values[0]) ?: "?",
 			       rec_syscall_name((long)t->nr) ?: "?");
 	for (int i = 0; i < 6; i++) {
 		t->args[i] = arch_syscall_arg(&t->regs, i);
 		if (t->args[i] != ev->values[1 + i])
-			return diverge(rp, ev, "syscall %s argument %d is 0x%" PRIx64
+			return replay_diverge(rp, ev, "syscall %s argument %d is 0x%" PRIx64
 				       ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), i, t->args[i], ev->values[1 + i]);
 	}
-	r = check_regs(rp, ev, t);
+	r = replay_check_regs(rp, ev, t);
 	if (r < 0)
 		return r;
 	/* the bytes the program passes out must be the recorded ones */
@@ -392,7 +317,7 @@ on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 			return -ENOMEM;
 		if (tracee_read(t->tid, b->addr, rp->buf, b->len) < 0 ||
 		    memcmp(rp->buf, b->data, b->len) != 0)
-			return diverge(rp, ev, "syscall %s writes out different bytes at 0x%" PRIx64,
+			return replay_diverge(rp, ev, "syscall %s writes out different bytes at 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), b->addr);
 	}
 	return 0;
@@ -411,10 +336,10 @@ load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mappe
 	ssize_t n = 1;
 
 	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
-		return diverge(rp, ev, "file %u is missing from the trace", id);
+		return replay_diverge(rp, ev, "file %u is missing from the trace", id);
 	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
 	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0)
-		return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
+		return replay_diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
 			       strerror(errno));
 	/* The copy's data, and its holes as holes (a sparse file of gigabytes
 	 * costs its data only). Never emptied first: truncating a file takes
@@ -429,7 +354,7 @@ load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mappe
 			data = done; /* no SEEK_DATA: all data */
 		if (data > done && fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, done,
 					     data - done) < 0)
-			return diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
+			return replay_diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
 				       strerror(errno));
 		if (data >= st.st_size)
 			break;
@@ -438,11 +363,11 @@ load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mappe
 			hole = st.st_size;
 		done = data;
 		if (lseek(f->fd, data, SEEK_SET) < 0)
-			return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+			return replay_diverge(rp, ev, "cannot load %s for a shared mapping", copy);
 		while (done < hole && (n = sendfile(f->fd, copy_fd, &done, hole - done)) > 0)
 			;
 		if (n <= 0)
-			return diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+			return replay_diverge(rp, ev, "cannot load %s for a shared mapping", copy);
 	}
 	f->loaded = id;
 	return 0;
@@ -457,17 +382,17 @@ shared_file(struct replayer *rp, const struct trace_event *ev, uint32_t id, bool
 	int fd;
 
 	if (trace_reader_file_first(rp->r, id, &first) < 0)
-		return make ? (diverge(rp, ev, "file %u is missing from the trace", id), NULL) : NULL;
+		return make ? (replay_diverge(rp, ev, "file %u is missing from the trace", id), NULL) : NULL;
 	for (size_t i = 0; i < rp->nfiles; i++)
 		if (rp->files[i].id == first && rp->files[i].shared)
 			return &rp->files[i];
 	if (!make)
 		return NULL;
 	if (UTIL_GROW(rp->files, rp->files_cap, rp->nfiles + 1) < 0)
-		return diverge(rp, ev, "out of memory"), NULL;
+		return replay_diverge(rp, ev, "out of memory"), NULL;
 	fd = memfd_create("uprr-shared-file", MFD_CLOEXEC);
 	if (fd < 0)
-		return diverge(rp, ev, "cannot make a shared file: %s", strerror(errno)), NULL;
+		return replay_diverge(rp, ev, "cannot make a shared file: %s", strerror(errno)), NULL;
 	rp->files[rp->nfiles] = (struct mapped_file){ first, true, fd, UINT32_MAX };
 	return &rp->files[rp->nfiles++];
 }
@@ -492,12 +417,12 @@ mapped_file_fd(struct replayer *rp, const struct trace_event *ev, uint32_t id, b
 		if (rp->files[i].id == id && !rp->files[i].shared)
 			return rp->files[i].fd;
 	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
-		return diverge(rp, ev, "mmap refers to file %u, missing from the trace", id), -1;
+		return replay_diverge(rp, ev, "mmap refers to file %u, missing from the trace", id), -1;
 	if (UTIL_GROW(rp->files, rp->files_cap, rp->nfiles + 1) < 0)
-		return diverge(rp, ev, "out of memory"), -1;
+		return replay_diverge(rp, ev, "out of memory"), -1;
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno)), -1;
+		return replay_diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno)), -1;
 	rp->files[rp->nfiles++] = (struct mapped_file){ id, false, fd, id };
 	return fd;
 }
@@ -536,11 +461,11 @@ open_in_tracee(struct replayer *rp, const struct trace_event *ev, struct pthread
 
 	if (!at || len > sizeof(saved) || tracee_read(t->tid, at, saved, len) < 0 ||
 	    tracee_write(t->space->memfd, at, path, len) < 0)
-		return diverge(rp, ev, "no room on thread %d's stack to open a mapped file", t->tid), -1;
+		return replay_diverge(rp, ev, "no room on thread %d's stack to open a mapped file", t->tid), -1;
 	if (tracee_inject_syscall(t->tid, t->space->memfd, __NR_openat, args, &fd) < 0)
 		fd = -EIO;
 	if (tracee_write(t->space->memfd, at, saved, len) < 0 || fd < 0)
-		return diverge(rp, ev, "cannot open a mapped file in thread %d: %s", t->tid,
+		return replay_diverge(rp, ev, "cannot open a mapped file in thread %d: %s", t->tid,
 			       strerror((int)-fd)), -1;
 	return (int)fd;
 }
@@ -592,11 +517,11 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 			return 0;
 		}
 	if (UTIL_GROW(rp->tfiles, rp->tfiles_cap, rp->ntfiles + 1) < 0)
-		return diverge(rp, ev, "out of memory");
+		return replay_diverge(rp, ev, "out of memory");
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), file_fd);
 	skip.orig_rax = (uint64_t)-1;
 	if (tracee_set_regs(t->tid, &skip) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY);
 	if (fd < 0)
 		return -1;
@@ -606,11 +531,11 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	 * seccomp stop, where the caller finds it as before */
 	arch_rewind_syscall(regs);
 	if (tracee_set_regs(t->tid, regs) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	tracee_resume(t->tid, PTRACE_CONT, 0);
 	if (tracee_wait(t->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_SECCOMP ||
 	    tracee_get_regs(t->tid, regs) < 0)
-		return diverge(rp, ev, "the mmap of a file did not start again in thread %d", t->tid);
+		return replay_diverge(rp, ev, "the mmap of a file did not start again in thread %d", t->tid);
 	return 0;
 }
 
@@ -634,14 +559,14 @@ prepare_ids(struct replayer *rp, const struct trace_event *ev, struct pthread_r 
 	} else if (t->nr == __NR_shmat) {
 		id = replay_shm_id(&rp->shm, (int)t->args[0], ev->nvalues >= 3 ? ev->values[2] : 0);
 		if (id < 0)
-			return diverge(rp, ev, "cannot make a SysV segment for segment %d: %s",
+			return replay_diverge(rp, ev, "cannot make a SysV segment for segment %d: %s",
 				       (int)t->args[0], strerror(-id));
 		regs->rdi = (uint64_t)id;
 		regs->rsi = ev->values[1];
 	} else if (t->nr == __NR_process_vm_writev) {
-		target = find_rec(rp, (pid_t)t->args[0]);
+		target = replay_find_rec(rp, (pid_t)t->args[0]);
 		if (!target)
-			return diverge(rp, ev, "process_vm_writev into %d, not a replayed process",
+			return replay_diverge(rp, ev, "process_vm_writev into %d, not a replayed process",
 				       (int)t->args[0]);
 		regs->rdi = (uint64_t)target->tid;
 	}
@@ -660,19 +585,19 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (prepare_mmap(rp, ev, t, &regs) < 0)
 			return rp->error;
 		if (tracee_set_regs(t->tid, &regs) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
 	if (t->nr == __NR_shmat || t->nr == __NR_process_vm_writev) {
 		if (prepare_ids(rp, ev, t, &regs) < 0)
 			return rp->error;
 		if (tracee_set_regs(t->tid, &regs) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
 	if (t->nr == __NR_personality) {
 		/* as the recorder gave it to the kernel */
 		regs.rdi = rec_sandbox_kernel_persona(regs.rdi);
 		if (tracee_set_regs(t->tid, &regs) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
 	if (t->state != PT_IN_KERNEL)
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
@@ -680,24 +605,24 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		enum tracee_stop kind;
 
 		if (tracee_wait(t->tid, &status) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
 		if (kind == TRACEE_STOP_SYSCALL_EXIT)
 			break;
 		if (kind == TRACEE_GONE)
-			return diverge(rp, ev, "the thread exited in syscall %s",
+			return replay_diverge(rp, ev, "the thread exited in syscall %s",
 				       rec_syscall_name((long)t->nr));
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	}
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	got = (int64_t)t->regs.rax;
 	switch (t->nr) {
 	case __NR_mmap:
 	case __NR_mremap:
 	case __NR_brk:
 		if (got != want)
-			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
+			return replay_diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
 		break;
 	case __NR_shmat:
@@ -705,14 +630,14 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	case __NR_process_vm_writev:
 		/* one that failed there may fail otherwise here, on nothing */
 		if (got != want && want >= 0)
-			return diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
+			return replay_diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
 		break;
 	case __NR_seccomp:
 	case __NR_prctl:
 		/* the program's filter or no_new_privs must take effect here too */
 		if ((got < 0) != (want < 0))
-			return diverge(rp, ev, "%s returned %" PRId64 ", recorded %" PRId64,
+			return replay_diverge(rp, ev, "%s returned %" PRId64 ", recorded %" PRId64,
 				       rec_syscall_name((long)t->nr), got, want);
 		break;
 	default:
@@ -724,75 +649,8 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	for (int i = 0; i < 6 && !is_exec(t->nr); i++) /* a new image keeps its registers */
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	t->state = PT_HELD;
-	return 0;
-}
-
-/* ---- emulated ptrace (recorder/ptrace-emu.c), as the recording did ---- */
-
-static int restore_own_mask(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
-			    enum tracee_delivery how, uint64_t own_mask);
-
-static int
-ptrace_locate(void *ctx, pid_t tid, pid_t *ret_tid, pid_t *ret_tgid, int *ret_memfd)
-{
-	struct pthread_r *t = find_rec(ctx, tid);
-
-	if (!t || !t->space)
-		return -ESRCH;
-	*ret_tid = t->tid;
-	*ret_tgid = t->tgid;
-	*ret_memfd = t->space->memfd;
-	return 0;
-}
-
-static int
-ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
-{
-	struct replayer *rp = ctx;
-	struct pthread_r *t = find_rec(rp, pt->tid);
-	enum tracee_delivery how;
-	int status;
-
-	if (!t)
-		return -ESRCH;
-	if (!sig)
-		return 0;
-	if (pt->stop == REC_PTRACE_EXEC_STOP) {
-		/* raised in the recording: its delivery is an event of the trace */
-		rec_ptrace_find(&rp->ptrace, pt->tid)->inject = sig;
-		return 0;
-	}
-	if (tracee_deliver_signal(t->tid, sig, si, &how, &status) < 0)
-		return -ESRCH;
-	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
-	if (t->held_wait) {
-		t->held_wait = false;
-		return restore_own_mask(rp, rp->ptrace_ev, t, how, t->held_own_mask) < 0 ? -EIO : 0;
-	}
-	return 0;
-}
-
-/* The recorded ptrace(2) call of @t succeeded: do to its tracee what it did. */
-static int
-replay_ptrace(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
-{
-	char why[160] = "";
-	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume };
-	struct rec_ptrace_call c = {
-		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
-		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,
-		.why = why, .why_len = sizeof(why),
-	};
-	int64_t got;
-
-	rp->ptrace_ev = ev;
-	got = rec_ptrace_request(&rp->ptrace, &c, t->args);
-
-	if (got != (int64_t)ev->values[1])
-		return diverge(rp, ev, "ptrace request %ld returns %" PRId64 ", recorded %" PRId64 "%s%s",
-			       (long)t->args[0], got, (int64_t)ev->values[1], why[0] ? ": " : "", why);
 	return 0;
 }
 
@@ -802,7 +660,7 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	int64_t result = (int64_t)ev->values[1];
 
 	if ((t->state != PT_AT_ENTRY && t->state != PT_IN_KERNEL) || t->nr != ev->values[0])
-		return diverge(rp, ev, "exit of syscall %s without its entry",
+		return replay_diverge(rp, ev, "exit of syscall %s without its entry",
 			       rec_syscall_name((long)ev->values[0]) ?: "?");
 	replay_output_syscall(&rp->out, ev, t->tid, (long)t->nr, t->args, result);
 	/* a clone or execve that failed in the recording (no thread start or
@@ -821,12 +679,12 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		const struct trace_blob *b = &ev->blobs[i];
 
 		if (tracee_write(t->space->memfd, b->addr, b->data, b->len) < 0)
-			return diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
+			return replay_diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), b->addr);
 	}
 	if (rec_syscall_wait_mask((long)t->nr, t->args, result, mem_read, &t->tid, &t->wait_mask) > 0)
 		t->has_wait_mask = true;
-	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace(rp, ev, t) < 0)
+	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace_exit(rp, ev, t) < 0)
 		return rp->error;
 	if (ev->nvalues >= 4 && ev->values[3] && t->nr != __NR_mmap) {
 		/* it wrote a file that processes map MAP_SHARED: they see it */
@@ -837,11 +695,11 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (ev->nvalues >= 6 && ev->values[4] && t->nr != __NR_mmap) {
 		/* it wrote a recorded process's memory through /proc/PID/mem */
-		struct pthread_r *target = find_rec(rp, (pid_t)ev->values[4]);
+		struct pthread_r *target = replay_find_rec(rp, (pid_t)ev->values[4]);
 
 		if (!target || replay_mem_write(t->tid, (long)t->nr, t->args, result,
 						target->space->memfd, ev->values[5]) < 0)
-			return diverge(rp, ev, "cannot write process %" PRIu64 "'s memory at 0x%" PRIx64
+			return replay_diverge(rp, ev, "cannot write process %" PRIu64 "'s memory at 0x%" PRIx64
 				       " as /proc/%" PRIu64 "/mem was written", ev->values[4],
 				       ev->values[5], ev->values[4]);
 	}
@@ -858,380 +716,8 @@ on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		t->regs.rax = (uint64_t)result;
 	}
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	t->state = PT_HELD;
-	return 0;
-}
-
-/*
- * @t took a signal that stops its process (SIGSTOP & co.): hold it at its
- * group stop, where the recording held it until SIGCONT, so its next run of
- * user code starts there, as it did in the recording. Its other threads
- * pass over theirs (resume_to_stop()): the trace says when each runs.
- */
-static int
-hold_group_stop(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
-{
-	enum tracee_stop kind;
-	int status, sig;
-
-	for (;;) {
-		if (tracee_wait(t->tid, &status) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
-		kind = tracee_classify(status, &sig);
-		if (tracee_group_stop_sig(status))
-			break;
-		if (kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)) {
-			tracee_resume(t->tid, PTRACE_CONT, 0);
-			continue;
-		}
-		return diverge(rp, ev, "expected a group stop, got %s", stop_name(kind, sig));
-	}
-	if (tracee_get_regs(t->tid, &t->regs) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
-	t->state = PT_HELD;
-	return 0;
-}
-
-/*
- * Deliver @sig with the recorded siginfo to @t, stopped at the point of
- * delivery. A caught signal stops it at its handler's first instruction, as
- * in the recording, so its next run of user code starts where it did there.
- * Stores what happened in *@ret_how unless it is NULL. Returns 0, 1 if a
- * recorded tracer holds it instead (its emulated stop), or -EPROTO.
- */
-static int
-deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
-	enum tracee_delivery *ret_how)
-{
-	const siginfo_t *info = NULL;
-	enum tracee_sig_disposition d;
-	enum tracee_delivery how;
-	siginfo_t si;
-	int status = 0, r;
-
-	if (ev->nblobs >= 1 && ev->blobs[0].len == sizeof(siginfo_t))
-		info = ev->blobs[0].data;
-	if (rec_ptrace_intercepts(&rp->ptrace, t->rec_tid, sig)) {
-		/* a recorded tracer traces it: held in its stop, as recorded */
-		if (!info && ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
-			info = &si;
-		rec_ptrace_enter_stop(&rp->ptrace, t->rec_tid, REC_PTRACE_SIGNAL_STOP, info);
-		t->state = PT_HELD;
-		if (ret_how)
-			*ret_how = TRACEE_DELIVERY_NONE;
-		return 1;
-	}
-	/* A stop stops here too, whatever the process group: the kernel
-	 * discards SIGTSTP, SIGTTIN and SIGTTOU in an orphaned one (get_signal(),
-	 * kernel/signal.c), and replay emulates setpgid(2). */
-	if (sig != SIGSTOP && tracee_is_stop_signal(sig) &&
-	    tracee_signal_disposition(t->tid, sig, &d) == 0 && d == TRACEE_SIG_DEFAULT) {
-		sig = SIGSTOP;
-		info = NULL;
-	}
-	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
-	if (r < 0)
-		return diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
-	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
-	if (ret_how)
-		*ret_how = how;
-	if (how == TRACEE_DELIVERY_RUNNING && tracee_is_stop_signal(sig))
-		return hold_group_stop(rp, ev, t);
-	return 0;
-}
-
-/*
- * Raise @sig in @t, held after an event, and deliver it with the recorded
- * siginfo. With @wait_mask (a sigsuspend, ppoll & co. the replay skipped was
- * interrupted), the delivery sees that mask, as the recorded one did, and the
- * frame saves the thread's own mask for rt_sigreturn(2) to restore.
- */
-/*
- * After the delivery (@how) of a signal that interrupted a wait with a
- * temporary mask: the thread's own mask @own_mask comes back as the kernel
- * brings it back: in the handler's frame, for rt_sigreturn(2) to restore,
- * or at once if nothing was delivered.
- */
-static int
-restore_own_mask(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
-		 enum tracee_delivery how, uint64_t own_mask)
-{
-	struct user_regs_struct regs;
-	int r = 0;
-
-	switch (how) {
-	case TRACEE_DELIVERY_HANDLER: /* rt_sigreturn restores the frame's mask */
-		r = tracee_get_regs(t->tid, &regs);
-		if (r >= 0)
-			r = tracee_write(t->space->memfd, regs.rsp + ARCH_SIGFRAME_MASK_OFFSET,
-					 &own_mask, sizeof(own_mask));
-		break;
-	case TRACEE_DELIVERY_NONE: /* the kernel would put it back now */
-		r = tracee_set_sigmask(t->tid, own_mask);
-		break;
-	case TRACEE_DELIVERY_RUNNING: /* the process ends or stops */
-		break;
-	}
-	if (r < 0)
-		return diverge(rp, ev, "cannot restore the signal mask of thread %d", t->tid);
-	return 0;
-}
-
-/*
- * Raise @sig in @t, held after an event, and deliver it with the recorded
- * siginfo. With @wait_mask (a sigsuspend, ppoll & co. the replay skipped was
- * interrupted), the delivery sees that mask, as the recorded one did, and the
- * frame saves the thread's own mask for rt_sigreturn(2) to restore. A thread
- * its tracer held in such a delivery is still under the wait's mask.
- */
-static int
-deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
-		 bool restore_regs, const uint64_t *wait_mask)
-{
-	enum tracee_delivery how;
-	enum tracee_stop kind;
-	uint64_t own_mask = 0, held_mask;
-	int got_sig, r;
-
-	if (t->held_wait) {
-		own_mask = t->held_own_mask;
-		t->held_wait = false;
-		if (!wait_mask) {
-			if (tracee_get_sigmask(t->tid, &held_mask) < 0)
-				return diverge(rp, ev, "lost thread %d", t->tid);
-			wait_mask = &held_mask;
-		}
-	} else if (wait_mask && tracee_get_sigmask(t->tid, &own_mask) < 0) {
-		return diverge(rp, ev, "lost thread %d", t->tid);
-	}
-	if (wait_mask && tracee_set_sigmask(t->tid, *wait_mask) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
-	syscall(SYS_tgkill, t->tgid, t->tid, sig);
-	rp->injecting = sig;
-	r = run_to_stop(rp, t, ev, &kind, &got_sig);
-	rp->injecting = 0;
-	if (r < 0)
-		return r;
-	if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
-		return diverge(rp, ev, "expected the delivery of %s, got %s", tracee_signal_name(sig),
-			       stop_name(kind, got_sig));
-	rp->last_sig_rip = ev->regs[offsetof(struct user_regs_struct, rip) / 8];
-	rp->last_sig_tid = t->rec_tid;
-	if (restore_regs) {
-		/* including orig_rax and rax, which drive syscall restart */
-		memcpy(&t->regs, ev->regs, sizeof(t->regs));
-		if (tracee_set_regs(t->tid, &t->regs) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
-	}
-	r = deliver(rp, ev, t, sig, &how);
-	if (r < 0 || !wait_mask)
-		return r < 0 ? r : 0;
-	if (r == 1) {
-		/* held for its tracer: the kernel keeps the wait's mask */
-		t->held_wait = true;
-		t->held_own_mask = own_mask;
-		return 0;
-	}
-	return restore_own_mask(rp, ev, t, how, own_mask);
-}
-
-/*
- * run_to_ticks with the PMU: a counter interrupts TICKS_PMU_SKID ticks before
- * the point, then a hardware breakpoint at the recorded rip stops the thread
- * each time it gets there, and on the last tick single steps find the
- * registers (a rep-prefixed instruction repeats at one rip with one count).
- */
-static int
-run_to_ticks_pmu(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
-		 uint64_t ticks)
-{
-	_cleanup_close_ int fd = -1, irq_fd = -1;
-	struct user_regs_struct want;
-	enum tracee_stop kind;
-	uint64_t n;
-	int sig, r;
-
-	if (!ev->has_regs)
-		return diverge(rp, ev, "execution point without registers");
-	memcpy(&want, ev->regs, sizeof(want));
-	r = ticks_pmu_open(t->tid, 0, 0, &fd);
-	if (r >= 0 && ticks > TICKS_PMU_SKID)
-		r = ticks_pmu_open(t->tid, ticks - TICKS_PMU_SKID, TICKS_PMU_SIGNAL, &irq_fd);
-	if (r < 0)
-		return diverge(rp, ev, "cannot count ticks: %s", strerror(-r));
-	if (irq_fd >= 0) {
-		r = run_to_stop(rp, t, ev, &kind, &sig);
-		if (r < 0)
-			return r;
-		if (kind != TRACEE_STOP_SIGNAL || sig != TICKS_PMU_SIGNAL)
-			return diverge(rp, ev, "expected to come near tick %" PRIu64
-				       ", got %s at rip 0x%llx", ticks, stop_name(kind, sig),
-				       t->regs.rip);
-		t->state = PT_HELD; /* resumed without the overflow signal */
-	}
-	for (;;) {
-		r = ticks_pmu_read(fd, &n);
-		if (r < 0)
-			return diverge(rp, ev, "cannot read the tick counter: %s", strerror(-r));
-		if (n > ticks)
-			return diverge(rp, ev, "went past tick %" PRIu64 " (at %" PRIu64 ", rip 0x%llx)",
-				       ticks, n, t->regs.rip);
-		if (n == ticks && !arch_regs_differ(&want, &t->regs))
-			break;
-		r = tracee_set_hw_breakpoint(t->tid, n < ticks ? want.rip : 0);
-		if (r < 0)
-			return diverge(rp, ev, "cannot set a breakpoint at 0x%llx: %s", want.rip,
-				       strerror(-r));
-		r = resume_to_stop(rp, t, ev, n < ticks ? PTRACE_CONT : PTRACE_SINGLESTEP, &kind, &sig);
-		if (r < 0)
-			return r;
-		if (kind != TRACEE_STOP_SIGNAL || sig != SIGTRAP)
-			return diverge(rp, ev, "expected to reach tick %" PRIu64 ", got %s at rip 0x%llx",
-				       ticks, stop_name(kind, sig), t->regs.rip);
-		t->state = PT_HELD; /* resumed without the SIGTRAP */
-	}
-	if (tracee_set_hw_breakpoint(t->tid, 0) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
-	return 0;
-}
-
-/*
- * Run @t, held at the start of its run of user code, to the execution point
- * @ev names: its budget makes it trap at the same counted branch as in the
- * recording (soft ticks), or the PMU counts its way there. Leaves it held
- * there with clean registers.
- */
-static int
-run_to_ticks(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, uint64_t ticks)
-{
-	enum tracee_stop kind;
-	int sig, r;
-
-	if (t->state != PT_HELD)
-		return diverge(rp, ev, "execution point of a thread that is not held");
-	if (rp->pmu)
-		return run_to_ticks_pmu(rp, ev, t, ticks);
-	if (!ticks_soft_active(t->space->soft) || ticks_soft_set_budget(t->space->memfd, ticks) < 0)
-		return diverge(rp, ev, "execution point without counting code");
-	r = run_to_stop(rp, t, ev, &kind, &sig);
-	if (r < 0)
-		return r;
-	if (kind != TRACEE_STOP_SIGNAL || sig != SIGTRAP ||
-	    ticks_soft_settle(t->space->soft, t->tid, &t->regs) != PATCH_STOP_TRAPPED)
-		return diverge(rp, ev, "expected to reach tick %" PRIu64 ", got %s at rip 0x%llx", ticks,
-			       stop_name(kind, sig), t->regs.rip);
-	if (tracee_set_regs(t->tid, &t->regs) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
-	t->state = PT_HELD;
-	return check_regs(rp, ev, t);
-}
-
-static int
-on_preempt(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
-{
-	if (ev->nvalues < 1)
-		return diverge(rp, ev, "malformed preemption event");
-	return run_to_ticks(rp, ev, t, ev->values[0]);
-}
-
-static int
-on_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
-{
-	int r;
-
-	if (t->state != PT_HELD)
-		return diverge(rp, ev, "counting code installed while the thread runs");
-	r = ticks_soft_apply(t->space->soft, t->tid, t->space->memfd, ev);
-	if (r < 0)
-		return diverge(rp, ev, "cannot install the recorded counting code: %s", strerror(-r));
-	return 0;
-}
-
-static int
-on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
-{
-	int sig = (int)ev->values[0], got_sig, r;
-	bool wait = t->has_wait_mask;
-	uint64_t wait_mask = t->wait_mask;
-	enum tracee_stop kind;
-
-	t->has_wait_mask = false;
-	switch (ev->values[1]) {
-	case TRACE_SIGNAL_SYNC:
-		r = run_to_stop(rp, t, ev, &kind, &got_sig);
-		if (r < 0)
-			return r;
-		if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
-			return diverge(rp, ev, "expected %s, got %s at rip 0x%llx",
-				       tracee_signal_name(sig), stop_name(kind, got_sig), t->regs.rip);
-		r = check_regs(rp, ev, t);
-		if (r < 0)
-			return r;
-		rp->last_sig_rip = t->regs.rip;
-		rp->last_sig_tid = t->rec_tid;
-		r = deliver(rp, ev, t, sig, NULL);
-		return r < 0 ? r : 0;
-	case TRACE_SIGNAL_AT_EVENT:
-		if (t->state == PT_AT_ENTRY)
-			return diverge(rp, ev, "signal recorded inside a syscall");
-		return deliver_injected(rp, ev, t, sig, true, wait ? &wait_mask : NULL);
-	case TRACE_SIGNAL_AT_SYSCALL: {
-		struct user_regs_struct regs;
-
-		r = run_to_stop(rp, t, ev, &kind, &got_sig);
-		if (r < 0)
-			return r;
-		if (kind != TRACEE_STOP_SECCOMP)
-			return diverge(rp, ev, "expected a syscall for %s, got %s",
-				       tracee_signal_name(sig), stop_name(kind, got_sig));
-		r = check_regs(rp, ev, t);
-		if (r < 0)
-			return r;
-		regs = t->regs;
-		arch_rewind_syscall(&regs);
-		if (tracee_set_regs(t->tid, &regs) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
-		t->state = PT_HELD;
-		return deliver_injected(rp, ev, t, sig, false, NULL);
-	}
-	case TRACE_SIGNAL_AT_TICKS:
-		if (ev->nvalues < 3)
-			return diverge(rp, ev, "malformed signal event");
-		r = run_to_ticks(rp, ev, t, ev->values[2]);
-		if (r < 0)
-			return r;
-		rp->last_sig_rip = t->regs.rip;
-		rp->last_sig_tid = t->rec_tid;
-		r = deliver(rp, ev, t, sig, NULL);
-		return r < 0 ? r : 0;
-	default:
-		return diverge(rp, ev, "unknown signal kind %" PRIu64, ev->values[1]);
-	}
-}
-
-static int
-on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
-{
-	enum tracee_stop kind;
-	int sig, r;
-
-	r = run_to_stop(rp, t, ev, &kind, &sig);
-	if (r < 0)
-		return r;
-	if (kind != TRACEE_STOP_SIGNAL || sig != SIGSEGV)
-		return diverge(rp, ev, "expected rdtsc, got %s at rip 0x%llx", stop_name(kind, sig),
-			       t->regs.rip);
-	r = check_regs(rp, ev, t);
-	if (r < 0)
-		return r;
-	t->regs.rax = ev->values[0];
-	t->regs.rdx = ev->values[1];
-	t->regs.rcx = ev->values[2];
-	t->regs.rip += ev->values[3];
-	if (tracee_set_regs(t->tid, &t->regs) < 0)
-		return diverge(rp, ev, "lost thread %d", t->tid);
-	t->state = PT_HELD; /* resumed without the SIGSEGV */
 	return 0;
 }
 
@@ -1247,7 +733,7 @@ robust_exit_group(struct replayer *rp, const struct trace_event *ev, pid_t tgid)
 
 		if (u->tgid == tgid && u->state != PT_ZOMBIE &&
 		    replay_robust_exit(u->tid, u->space->memfd, u->rec_tid) < 0)
-			return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", u->tid);
+			return replay_diverge(rp, ev, "cannot mark the robust mutexes of thread %d", u->tid);
 	}
 	return 0;
 }
@@ -1265,21 +751,21 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 		 * same filter does it again; its end (CLONE_CHILD_CLEARTID) must
 		 * come before the events that follow */
 		if (replay_robust_exit(t->tid, t->space->memfd, t->rec_tid) < 0)
-			return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
+			return replay_diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
 		tracee_resume(t->tid, PTRACE_CONT, 0);
 		if (wait_gone(t->tid, &status) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 		remove_thread(rp, t);
 		return 0;
 	}
 	if (t->state != PT_AT_ENTRY || t->nr != __NR_exit)
 		return 0; /* dies in a group exit: reaped at the process exit */
 	if (replay_robust_exit(t->tid, t->space->memfd, t->rec_tid) < 0)
-		return diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
+		return replay_diverge(rp, ev, "cannot mark the robust mutexes of thread %d", t->tid);
 	tracee_resume(t->tid, PTRACE_CONT, 0);
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
 		if (kind == TRACEE_GONE)
 			break;
@@ -1288,7 +774,7 @@ on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread
 			/* a leader before its other threads: reported gone only
 			 * after them (ptrace(2)); its exit is done as a zombie */
 			if (tracee_wait_zombie(t->tid, 5000000000ull) < 0)
-				return diverge(rp, ev, "the main thread of process %d did not exit",
+				return replay_diverge(rp, ev, "the main thread of process %d did not exit",
 					       t->tgid);
 			t->state = PT_ZOMBIE;
 			return 0;
@@ -1364,13 +850,13 @@ static int
 on_process_exit(struct replayer *rp, const struct trace_event *ev)
 {
 	int want = (int)ev->values[0], status = 0;
-	struct pthread_r *leader = find_rec(rp, (pid_t)ev->tid);
+	struct pthread_r *leader = replay_find_rec(rp, (pid_t)ev->tid);
 	unsigned moving = 0;
 	pid_t tgid;
 	bool same;
 
 	if (!leader)
-		return diverge(rp, ev, "the end of unknown process %u", ev->tid);
+		return replay_diverge(rp, ev, "the end of unknown process %u", ev->tid);
 	tgid = leader->tgid;
 	if (robust_exit_group(rp, ev, tgid) < 0)
 		return rp->error;
@@ -1403,21 +889,21 @@ on_process_exit(struct replayer *rp, const struct trace_event *ev)
 	if (!moving) {
 		/* killed from outside (SIGKILL is never a delivery stop) */
 		if (!WIFSIGNALED(want))
-			return diverge(rp, ev, "the process ended without an exit");
+			return replay_diverge(rp, ev, "the process ended without an exit");
 		kill(tgid, WTERMSIG(want));
 	}
 	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
-		return diverge(rp, ev, "lost a thread of process %d", tgid);
-	leader = find_rec(rp, (pid_t)ev->tid);
+		return replay_diverge(rp, ev, "lost a thread of process %d", tgid);
+	leader = replay_find_rec(rp, (pid_t)ev->tid);
 	if (wait_gone(tgid, &status) < 0)
-		return diverge(rp, ev, "lost process %d", tgid);
+		return replay_diverge(rp, ev, "lost process %d", tgid);
 	remove_thread(rp, leader);
 	if (!rp->nthreads)
 		rp->done = true;
 	same = WIFEXITED(want) ? WIFEXITED(status) && WEXITSTATUS(status) == WEXITSTATUS(want)
 			       : WIFSIGNALED(status) && WTERMSIG(status) == WTERMSIG(want);
 	if (!same)
-		return diverge(rp, ev, "process %u ended with status 0x%x, recorded 0x%x", ev->tid,
+		return replay_diverge(rp, ev, "process %u ended with status 0x%x, recorded 0x%x", ev->tid,
 			       status, want);
 	if ((pid_t)ev->tid == rp->rec_leader)
 		rp->status = want;
@@ -1435,7 +921,7 @@ static int
 on_thread_start(struct replayer *rp, const struct trace_event *ev)
 {
 	uint64_t flags = ev->nvalues >= 2 ? ev->values[1] : CLONE_VM | CLONE_THREAD;
-	struct pthread_r *t = find_rec(rp, (pid_t)ev->values[0]), *child;
+	struct pthread_r *t = replay_find_rec(rp, (pid_t)ev->values[0]), *child;
 	uint32_t rec_tid = ev->tid, parent_view = rec_tid, own = rec_tid;
 	struct user_regs_struct regs;
 	unsigned long msg = 0;
@@ -1444,7 +930,7 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 	pid_t tid, tgid, ptid;
 
 	if (!t || t->state != PT_AT_ENTRY || !is_clone(t->nr))
-		return diverge(rp, ev, "thread %u starts without a clone", ev->tid);
+		return replay_diverge(rp, ev, "thread %u starts without a clone", ev->tid);
 	ptid = t->tid;
 	if (!(flags & CLONE_THREAD) && t->nr == __NR_clone) {
 		/* no SIGCHLD when it ends: its parent's wait is replayed from the
@@ -1453,12 +939,12 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 		regs = t->regs;
 		regs.rdi = flags & ~(uint64_t)CSIGNAL & ~REC_CLONE_NEW_MASK;
 		if (tracee_set_regs(ptid, &regs) < 0)
-			return diverge(rp, ev, "lost thread %d", ptid);
+			return replay_diverge(rp, ev, "lost thread %d", ptid);
 	}
 	tracee_resume(ptid, PTRACE_SYSCALL, 0);
 	for (;;) {
 		if (tracee_wait(ptid, &status) < 0)
-			return diverge(rp, ev, "lost thread %d", ptid);
+			return replay_diverge(rp, ev, "lost thread %d", ptid);
 		switch (tracee_classify(status, &sig)) {
 		case TRACEE_STOP_CLONE:
 			break;
@@ -1466,21 +952,21 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 			tracee_resume(ptid, PTRACE_SYSCALL, 0);
 			continue;
 		default:
-			return diverge(rp, ev, "the clone of thread %u did not create it", ev->tid);
+			return replay_diverge(rp, ev, "the clone of thread %u did not create it", ev->tid);
 		}
 		break;
 	}
 	if (ptrace(PTRACE_GETEVENTMSG, ptid, 0, &msg) < 0)
-		return diverge(rp, ev, "lost thread %d", ptid);
+		return replay_diverge(rp, ev, "lost thread %d", ptid);
 	tid = (pid_t)msg;
 	/* the new one reports PTRACE_EVENT_STOP before it runs any code */
 	if (tracee_wait(tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP)
-		return diverge(rp, ev, "the new thread %u did not start", ev->tid);
+		return replay_diverge(rp, ev, "the new thread %u did not start", ev->tid);
 	/* the child's registers are the creator's: give it back the flags */
 	if (tracee_get_regs(tid, &regs) == 0) {
 		regs.rdi = t->args[0];
 		if (tracee_set_regs(tid, &regs) < 0)
-			return diverge(rp, ev, "lost thread %u", ev->tid);
+			return replay_diverge(rp, ev, "lost thread %u", ev->tid);
 	}
 	t->state = PT_IN_KERNEL;
 	tracee_resume(ptid, PTRACE_SYSCALL, 0);
@@ -1491,9 +977,9 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 		if (flags & CLONE_VM)
 			sp->users++;
 		else if (!(sp = space_new(tid, t->space)))
-			return diverge(rp, ev, "cannot control the new process %u", ev->tid);
+			return replay_diverge(rp, ev, "cannot control the new process %u", ev->tid);
 		if (inherit_tracee_files(rp, t->tgid, tid) < 0)
-			return diverge(rp, ev, "out of memory");
+			return replay_diverge(rp, ev, "out of memory");
 	}
 	/* in a PID namespace below uprr's, the ids the namespaces gave it */
 	if (ev->nvalues >= 4) {
@@ -1503,7 +989,7 @@ on_thread_start(struct replayer *rp, const struct trace_event *ev)
 	if (((flags & CLONE_PARENT_SETTID) &&
 	     tracee_write(t->space->memfd, t->args[2], &parent_view, sizeof(parent_view)) < 0) ||
 	    ((flags & CLONE_CHILD_SETTID) && tracee_write(sp->memfd, t->args[3], &own, sizeof(own)) < 0))
-		return diverge(rp, ev, "cannot write the new thread's id");
+		return replay_diverge(rp, ev, "cannot write the new thread's id");
 	{
 		pid_t rec_tgid = t->rec_tgid, rec_parent = t->rec_parent;
 
@@ -1545,7 +1031,7 @@ static int restore_image(struct replayer *rp, const struct trace_event *ev, pid_
 static int
 on_exec(struct replayer *rp, const struct trace_event *ev)
 {
-	struct pthread_r *t = find_rec(rp, (pid_t)ev->tid);
+	struct pthread_r *t = replay_find_rec(rp, (pid_t)ev->tid);
 	pid_t rec_pid = ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid, tgid;
 	struct user_regs_struct regs;
 	struct rec_space *old;
@@ -1554,9 +1040,9 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	int status, sig, r;
 
 	if (!t || t->state != PT_AT_ENTRY || !is_exec(t->nr) || !ev->has_regs || ev->nblobs < 2)
-		return diverge(rp, ev, "an exec without an execve");
+		return replay_diverge(rp, ev, "an exec without an execve");
 	if (trace_reader_file(rp->r, (uint32_t)ev->values[0], &exe, NULL) < 0)
-		return diverge(rp, ev, "the executable is missing from the trace");
+		return replay_diverge(rp, ev, "the executable is missing from the trace");
 	path = exec_scratch(t, strlen(exe) + 1);
 	regs = t->regs;
 	if (t->nr == __NR_execveat) {
@@ -1567,7 +1053,7 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	regs.rdi = path;
 	if (tracee_write(t->space->memfd, path, exe, strlen(exe) + 1) < 0 ||
 	    tracee_set_regs(t->tid, &regs) < 0)
-		return diverge(rp, ev, "cannot prepare the execve of %s", exe);
+		return replay_diverge(rp, ev, "cannot prepare the execve of %s", exe);
 	tgid = t->tgid;
 	if (robust_exit_group(rp, ev, tgid) < 0)
 		return rp->error;
@@ -1578,23 +1064,23 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	 * recording, is one). The old leader's id is the one the exec'ing
 	 * thread takes: it reports nothing more. */
 	if (reap_group_but(rp, tgid, (pid_t)ev->tid) < 0)
-		return diverge(rp, ev, "lost a thread of process %d", tgid);
-	t = find_rec(rp, (pid_t)ev->tid);
+		return replay_diverge(rp, ev, "lost a thread of process %d", tgid);
+	t = replay_find_rec(rp, (pid_t)ev->tid);
 	for (;;) {
 		/* the exec stop comes under the leader's id; the old leader may
 		 * stop at its exit on the way (ptrace(2)) */
 		if (waitpid(tgid, &status, __WALL) < 0) {
 			if (errno == EINTR)
 				continue;
-			return diverge(rp, ev, "lost process %d", tgid);
+			return replay_diverge(rp, ev, "lost process %d", tgid);
 		}
 		r = tracee_classify(status, &sig);
 		if (r == TRACEE_STOP_EXEC)
 			break;
 		if (r == TRACEE_STOP_SYSCALL_EXIT && tgid == t->tid)
-			return diverge(rp, ev, "the execve of %s failed here", exe);
+			return replay_diverge(rp, ev, "the execve of %s failed here", exe);
 		if (r == TRACEE_GONE)
-			return diverge(rp, ev, "process %d died in its execve", tgid);
+			return replay_diverge(rp, ev, "process %d died in its execve", tgid);
 		tracee_resume(tgid, PTRACE_CONT, 0);
 	}
 	t->tid = tgid;
@@ -1604,7 +1090,7 @@ on_exec(struct replayer *rp, const struct trace_event *ev)
 	space_leave(old);
 	forget_tracee_files(rp, tgid);
 	if (!t->space)
-		return diverge(rp, ev, "cannot control process %d after its execve", tgid);
+		return replay_diverge(rp, ev, "cannot control process %d after its execve", tgid);
 	r = restore_image(rp, ev, tgid, t->space);
 	if (r < 0)
 		return r;
@@ -1629,16 +1115,16 @@ restore_interpreter(struct replayer *rp, const struct trace_event *ev, pid_t pid
 	if (ev->nvalues < 2 || ev->values[1] == 0)
 		return 0;
 	if (trace_reader_file(rp->r, (uint32_t)(ev->values[1] - 1), &copy, &original) < 0)
-		return diverge(rp, ev, "the ELF interpreter is missing from the trace");
+		return replay_diverge(rp, ev, "the ELF interpreter is missing from the trace");
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || tracee_read_maps(pid, &maps, &n) < 0)
-		return diverge(rp, ev, "cannot read the ELF interpreter %s", copy);
+		return replay_diverge(rp, ev, "cannot read the ELF interpreter %s", copy);
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(maps[i].path, original) != 0 || strchr(maps[i].perms, 'w'))
 			continue;
 		if (tracee_write_from_file(memfd, maps[i].start, fd, maps[i].offset,
 					   maps[i].end - maps[i].start) < 0)
-			return diverge(rp, ev, "cannot restore the ELF interpreter");
+			return replay_diverge(rp, ev, "cannot restore the ELF interpreter");
 	}
 	return 0;
 }
@@ -1655,9 +1141,9 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	int r, exec_errno = 0, cpu;
 
 	if (ev->type != TRACE_EV_EXEC || !ev->has_regs || ev->nblobs < 2)
-		return diverge(rp, ev, "the trace does not start with an exec");
+		return replay_diverge(rp, ev, "the trace does not start with an exec");
 	if (trace_reader_file(rp->r, (uint32_t)ev->values[0], &exe, NULL) < 0)
-		return diverge(rp, ev, "the executable is missing from the trace");
+		return replay_diverge(rp, ev, "the executable is missing from the trace");
 	cpu = tracee_pick_cpu();
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
@@ -1687,7 +1173,7 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	space = space_new(pid, NULL);
 	leader = space ? add_thread(rp, (pid_t)ev->tid, pid, pid, space) : NULL;
 	if (!leader)
-		return diverge(rp, ev, "cannot control the replayed process");
+		return replay_diverge(rp, ev, "cannot control the replayed process");
 	leader->rec_tgid = (pid_t)ev->tid;
 	r = restore_image(rp, ev, pid, space);
 	if (r < 0)
@@ -1709,9 +1195,9 @@ restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, stru
 
 	r = tracee_maps_layout(pid, &layout, &stack_end);
 	if (r < 0)
-		return diverge(rp, ev, "cannot read the replayed process's layout");
+		return replay_diverge(rp, ev, "cannot read the replayed process's layout");
 	if (ev->blobs[0].addr + ev->blobs[0].len != stack_end)
-		return diverge(rp, ev, "the stack ends at 0x%" PRIx64 ", recorded 0x%" PRIx64,
+		return replay_diverge(rp, ev, "the stack ends at 0x%" PRIx64 ", recorded 0x%" PRIx64,
 			       stack_end, ev->blobs[0].addr + ev->blobs[0].len);
 	r = restore_interpreter(rp, ev, pid, sp->memfd);
 	if (r < 0)
@@ -1721,16 +1207,16 @@ restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, stru
 		const char *copy;
 
 		if (trace_reader_file(rp->r, (uint32_t)(ev->values[3] - 1), &copy, NULL) < 0)
-			return diverge(rp, ev, "the vDSO is missing from the trace");
+			return replay_diverge(rp, ev, "the vDSO is missing from the trace");
 		if (replay_vdso_restore(pid, sp->memfd, copy, &ev->blobs[0], why, sizeof(why)) < 0)
-			return diverge(rp, ev, "%s", why);
+			return replay_diverge(rp, ev, "%s", why);
 	}
 	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */
 	if (tracee_write(sp->memfd, ev->blobs[0].addr, ev->blobs[0].data, ev->blobs[0].len) < 0)
-		return diverge(rp, ev, "cannot restore the initial stack");
+		return replay_diverge(rp, ev, "cannot restore the initial stack");
 	memcpy(&regs, ev->regs, sizeof(regs));
 	if (tracee_set_regs(pid, &regs) < 0)
-		return diverge(rp, ev, "cannot set the initial registers");
+		return replay_diverge(rp, ev, "cannot set the initial registers");
 	return 0;
 }
 
@@ -1772,7 +1258,7 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	if (ev->type == TRACE_EV_EXEC)
 		return rp->leader ? on_exec(rp, ev) : start_tracee(rp, ev);
 	if (!rp->leader)
-		return diverge(rp, ev, "the trace does not start with an exec");
+		return replay_diverge(rp, ev, "the trace does not start with an exec");
 	if (ev->type == TRACE_EV_PROCESS_EXIT)
 		return on_process_exit(rp, ev);
 	if (ev->type == TRACE_EV_THREAD_START)
@@ -1784,9 +1270,9 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	}
 	if (ev->type == TRACE_EV_END)
 		return on_end(rp, ev);
-	t = find_rec(rp, (pid_t)ev->tid);
+	t = replay_find_rec(rp, (pid_t)ev->tid);
 	if (!t)
-		return diverge(rp, ev, "event for unknown thread %u", ev->tid);
+		return replay_diverge(rp, ev, "event for unknown thread %u", ev->tid);
 	if (ev->type != TRACE_EV_SIGNAL) /* only the next event may be its delivery */
 		t->has_wait_mask = false;
 	if (t->held_wait && !(ev->type == TRACE_EV_SIGNAL && ev->values[1] == TRACE_SIGNAL_AT_EVENT)) {
@@ -1794,7 +1280,7 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 		 * kernel put its own mask back on the way to user mode */
 		t->held_wait = false;
 		if (tracee_set_sigmask(t->tid, t->held_own_mask) < 0)
-			return diverge(rp, ev, "lost thread %d", t->tid);
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
 	switch (ev->type) {
 	case TRACE_EV_SYSCALL_ENTRY:
@@ -1802,17 +1288,17 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	case TRACE_EV_SYSCALL_EXIT:
 		return on_syscall_exit(rp, ev, t);
 	case TRACE_EV_SIGNAL:
-		return on_signal(rp, ev, t);
+		return replay_on_signal(rp, ev, t);
 	case TRACE_EV_RDTSC:
-		return on_rdtsc(rp, ev, t);
+		return replay_on_rdtsc(rp, ev, t);
 	case TRACE_EV_THREAD_EXIT:
 		return on_thread_exit(rp, ev, t);
 	case TRACE_EV_PATCH:
-		return on_patch(rp, ev, t);
+		return replay_on_patch(rp, ev, t);
 	case TRACE_EV_PREEMPT:
-		return on_preempt(rp, ev, t);
+		return replay_on_preempt(rp, ev, t);
 	default:
-		return diverge(rp, ev, "unknown event type %d", ev->type);
+		return replay_diverge(rp, ev, "unknown event type %d", ev->type);
 	}
 }
 
@@ -2006,7 +1492,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 		if (r < 0 && !rp.error)
 			rp.error = r;
 		if (!rp.error && rp.event_no == stop_event) {
-			const struct pthread_r *t = find_rec(&rp, opts->stop_pid);
+			const struct pthread_r *t = replay_find_rec(&rp, opts->stop_pid);
 			_cleanup_free_ char *cmd = stop_exec ? replay_exec_command(&ev) : NULL;
 
 			if (stop_exec)
