@@ -369,6 +369,51 @@ void rec_run_syscall(struct recorder *rec, struct rthread *t);
  * (the value in rax/rdx/rcx, rip past it) and store its length. */
 bool rec_run_tsc(pid_t tid, struct user_regs_struct *regs, unsigned *ret_len);
 
+/* Shared by the files of the recorder (record.c) */
+
+/** Write @ev to the trace; a failure stops the recording. 0 or -errno. */
+int rec_write_event(struct recorder *rec, struct trace_event *ev);
+/** Start event @ev of @type for thread @tid (zeroed). */
+void rec_event_init(struct trace_event *ev, enum trace_event_type type, pid_t tid);
+/** Give @ev the registers @regs. */
+void rec_event_set_regs(struct trace_event *ev, const struct user_regs_struct *regs);
+/** Read tracee memory for the model (@ctx: a pid_t *). */
+int rec_tracee_mem_read(void *ctx, uint64_t addr, void *buf, size_t len);
+/** The running thread is due @len ns (wall, then CPU time) from now. */
+void rec_set_deadline(struct recorder *rec, uint64_t len);
+/** Whether the running thread's deadline passed; if not, when to look
+ * again (ns) in *ret_wait_ns. */
+bool rec_deadline_passed(struct recorder *rec, pid_t tid, uint64_t *ret_wait_ns);
+/** Keep asynchronous signal @si for @t's next execution point. 0 or -ENOMEM. */
+int rec_defer_signal(struct rthread *t, const siginfo_t *si);
+/** @t is about to run user code: make this its restore point. */
+void rec_start_run(struct recorder *rec, struct rthread *t);
+/** Let @t run user code, delivering @sig (0: none) with @info first. */
+void rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info);
+/** @t entered a group stop / left it (SIGCONT). */
+void rec_on_group_stop(struct recorder *rec, struct rthread *t);
+void rec_on_group_continue(struct recorder *rec, struct rthread *t);
+
+/* record-signals.c: signals and execution points */
+
+/** If @t's mask blocks its deferred signal, give it back to the kernel:
+ * true if it did. */
+bool rec_requeue_if_blocked(struct rthread *t);
+/** Whether @t, at a syscall entry with a deferred signal, takes it during
+ * the syscall rather than before it. */
+bool rec_signal_during_syscall(const struct rthread *t);
+/** Raise @t's deferred signal while it enters its syscall. */
+void rec_raise_during_syscall(struct rthread *t);
+/** Deliver @t's deferred signal instead of entering its syscall. */
+void rec_inject_at_syscall(struct recorder *rec, struct rthread *t);
+/** Whether the running thread @t should be stopped at an execution point
+ * now; if not, in how many ns to look again in *ret_wait_ns (0: no need). */
+bool rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns);
+/** The running thread @t overran its deadline: stop it where it is. */
+void rec_interrupt_running(struct recorder *rec, struct rthread *t);
+/** A signal-delivery-stop of @t for @sig. */
+void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
+
 /* record-ptrace.c: emulated ptrace between recorded processes */
 
 /** @t entered an emulated ptrace-stop: hold it, tell its tracer. */

@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder's signals and execution points: an asynchronous signal is
+ * delivered where replay finds it again (at the thread's last event, instead
+ * of entering its next syscall, or at a counted branch), a thread that
+ * overran its timeslice is stopped at an execution point (soft ticks:
+ * rolled back to its restore point and counted; the PMU: read), rdtsc is
+ * emulated. A deferred signal the thread's mask blocks goes back to the
+ * kernel.
+ */
+#define LOG_PREFIX "record"
+#include <asm/unistd.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/audit.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "checkpoint/checkpoint.h"
+#include "common/log.h"
+#include "recorder/record-private.h"
+#include "recorder/recorder.h"
+#include "sched/sched.h"
+#include "sched/ticks-soft.h"
+#include "sched/ticks.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+/* Rollbacks tried in one run of user code before uprr stops trying to reach
+ * an execution point there (the thread then runs to its next event). */
+#define MAX_ROLLBACKS 8
+/* Time a thread has to reach a counted branch once its budget is armed. */
+#define TRAP_GRACE_NS 4000000ull
+
+/*
+ * If @t's mask blocks its deferred signal now, give that signal back to the
+ * kernel and return true: it stays pending there until the thread unblocks
+ * it, and arrives again then (signal(7)). A handler of an earlier instance
+ * blocks it (its sa_mask) until its rt_sigreturn, which uprr does not see:
+ * delivering it now would run a handler the kernel would not, and injecting
+ * it would leave it pending at a point replay cannot find. The kernel's
+ * siginfo goes back with it where rt_tgsigqueueinfo(2) takes it (si_code
+ * below 0), else it arrives again as sent by tgkill.
+ */
+bool
+rec_requeue_if_blocked(struct rthread *t)
+{
+	uint64_t mask;
+	siginfo_t si;
+	int sig;
+
+	if (!t->deferred_sig || tracee_get_sigmask(t->tid, &mask) < 0 ||
+	    !(mask & (1ull << (t->deferred_sig - 1))))
+		return false;
+	sig = rec_take_deferred(t, &si);
+	if (si.si_code >= 0 || syscall(SYS_rt_tgsigqueueinfo, t->tgid, t->tid, sig, &si) < 0)
+		syscall(SYS_tgkill, t->tgid, t->tid, sig);
+	return true;
+}
+
+/*
+ * Whether @t, at a syscall entry with a deferred signal, should take it during
+ * the syscall rather than before it: when the handler already ran before this
+ * very syscall and the thread came back with the same registers, another
+ * signal arrived before it could issue the syscall (a timer faster than a
+ * delivery under ptrace), and rewinding again would never let it progress.
+ * Not for syscalls that change the signal mask, wait for signals, or replace
+ * or copy the thread, where a signal pending during the call acts otherwise.
+ */
+bool
+rec_signal_during_syscall(const struct rthread *t)
+{
+	switch (t->regs.orig_rax) {
+	case __NR_rt_sigprocmask: case __NR_rt_sigsuspend: case __NR_rt_sigtimedwait:
+	case __NR_pselect6: case __NR_ppoll: case __NR_epoll_pwait: case __NR_epoll_pwait2:
+	case __NR_execve: case __NR_execveat: case __NR_clone: case __NR_clone3:
+	case __NR_fork: case __NR_vfork: case __NR_exit: case __NR_exit_group:
+		return false;
+	default:
+		return t->injected && !arch_regs_differ(&t->regs, &t->injected_regs);
+	}
+}
+
+/*
+ * Raise @t's deferred signal while it enters its syscall, which then runs
+ * with the signal pending: the kernel interrupts it if it would block, and
+ * delivers the signal when it returns, where on_signal records it as one
+ * pending at that event (signal(7): the same as a signal arriving then).
+ */
+void
+rec_raise_during_syscall(struct rthread *t)
+{
+	t->injecting_late = true;
+	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
+	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
+}
+
+/* Deliver a deferred asynchronous signal instead of entering the syscall:
+ * rewind to the syscall instruction so it is issued again after the handler. */
+void
+rec_inject_at_syscall(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+	struct trace_blob blob = { 0, sizeof(siginfo_t), &t->deferred_info };
+	struct user_regs_struct regs = t->regs;
+
+	rec_event_init(&ev, TRACE_EV_SIGNAL, t->tid);
+	ev.nvalues = 2;
+	ev.values[0] = (uint64_t)t->deferred_sig;
+	ev.values[1] = TRACE_SIGNAL_AT_SYSCALL;
+	rec_event_set_regs(&ev, &t->regs);
+	ev.nblobs = 1;
+	ev.blobs = &blob;
+	if (rec_write_event(rec, &ev) < 0)
+		return;
+	arch_rewind_syscall(&regs);
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return;
+	t->injected = true;
+	t->injected_regs = t->regs;
+	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
+	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
+	t->state = RT_RUNNING;
+	rec_resume(t, PTRACE_CONT, 0);
+}
+
+/* ---- signals ---- */
+
+/* If thread @tid stands at an rdtsc or rdtscp that trapped (PR_SET_TSC),
+ * run it for the thread in @regs: the counter's value, rip past it; store
+ * its length. */
+bool
+rec_run_tsc(pid_t tid, struct user_regs_struct *regs, unsigned *ret_len)
+{
+	uint8_t code[16];
+	enum arch_trapped_insn kind;
+	uint32_t aux = 0;
+	uint64_t tsc;
+
+	if (tracee_read(tid, regs->rip, code, sizeof(code)) < 0 &&
+	    tracee_read(tid, regs->rip, code, 3) < 0)
+		return false;
+	if (arch_decode_trapped(code, sizeof(code), &kind, ret_len) < 0 || kind == ARCH_INSN_NONE)
+		return false;
+	tsc = arch_rdtscp(&aux);
+	regs->rax = (uint32_t)tsc;
+	regs->rdx = tsc >> 32;
+	if (kind == ARCH_INSN_RDTSCP)
+		regs->rcx = aux;
+	regs->rip += *ret_len;
+	return true;
+}
+
+static bool
+emulate_tsc(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct before = t->regs;
+	struct trace_event ev;
+	unsigned len;
+
+	if (!rec_run_tsc(t->tid, &t->regs, &len))
+		return false;
+	rec_event_init(&ev, TRACE_EV_RDTSC, t->tid);
+	rec_event_set_regs(&ev, &before);
+	ev.nvalues = 4;
+	ev.values[0] = t->regs.rax;
+	ev.values[1] = t->regs.rdx;
+	ev.values[2] = t->regs.rcx;
+	ev.values[3] = len;
+	if (rec_write_event(rec, &ev) < 0 || tracee_set_regs(t->tid, &t->regs) < 0)
+		return true;
+	rec_resume_user(rec, t, 0, NULL);
+	return true;
+}
+
+static void
+record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
+	      enum trace_signal_kind kind, const struct user_regs_struct *regs)
+{
+	struct trace_event ev;
+	struct trace_blob blob = { 0, sizeof(*si), si };
+
+	rec_event_init(&ev, TRACE_EV_SIGNAL, t->tid);
+	ev.nvalues = 2;
+	ev.values[0] = (uint64_t)sig;
+	ev.values[1] = kind;
+	rec_event_set_regs(&ev, regs);
+	ev.nblobs = 1;
+	ev.blobs = &blob;
+	rec->last_sig_rip = regs->rip;
+	rec->last_sig_tid = t->tid;
+	rec_write_event(rec, &ev);
+}
+
+/* Output ranges of syscalls other threads of @self's process still run in
+ * the kernel, or whose exit is not recorded yet: the kernel may write there
+ * at any time, so a rollback keeps those bytes. (Another process's addresses
+ * say nothing of this one's memory: without ASLR its stack is at the same
+ * addresses.) */
+static int
+running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ranges *out)
+{
+	out->n = 0;
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *u = &rec->threads[i];
+
+		if (u == self || u->space != self->space ||
+		    (u->state != RT_IN_SYSCALL && u->state != RT_EXIT_READY))
+			continue;
+		if (rec_syscall_outputs((long)u->model_nr, u->model_args, INT64_MAX, &u->entry, rec_tracee_mem_read,
+					&u->tid, out) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Arm the budget: @t traps at its next counted branch. */
+static int
+arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
+{
+	int r = ticks_soft_set_budget(t->space->mem.memfd, 1);
+
+	if (r < 0)
+		return r;
+	t->ticks_base = ticks_so_far;
+	t->trap_armed = true;
+	rec_set_deadline(rec, MAX(TRAP_GRACE_NS, sched_timeslice_ns(rec->sched)));
+	return 0;
+}
+
+/*
+ * Roll @t back to the start of its run of user code and install counting code
+ * in the loops around @rip, where it ran out of time uncounted; it runs again
+ * from there with its budget armed. Returns 0, or -errno when the run cannot
+ * be rolled back (the thread is then left where it is).
+ */
+static int
+rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
+{
+	struct rec_ranges keep = { 0 };
+	_cleanup_free_ struct checkpoint_range *kept = NULL;
+	struct trace_event ev;
+	uint64_t avoid[64];
+	size_t navoid = 0;
+	int r, nsites;
+
+	if (!t->xstate_len)
+		return -ENODATA; /* its FPU state at the start is unknown */
+	r = running_outputs(rec, t, &keep);
+	if (r >= 0 && keep.n && !(kept = calloc(keep.n, sizeof(*kept))))
+		r = -ENOMEM;
+	if (r >= 0) {
+		for (size_t i = 0; i < keep.n; i++)
+			kept[i] = (struct checkpoint_range){ keep.v[i].addr, keep.v[i].len };
+		r = checkpoint_rollback(t->space->ckpt, kept, keep.n);
+	}
+	rec_ranges_free(&keep);
+	if (r < 0)
+		return r;
+	rec->stats.rollbacks++;
+	t->rollbacks++;
+	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
+	/* the mask too: a handler that returned in the run (rt_sigreturn)
+	 * unblocked its signal, which would nest when it runs again */
+	if ((r = tracee_set_regs(t->tid, &t->start_regs)) < 0 ||
+	    (r = tracee_set_xstate(t->tid, t->xstate, t->xstate_len)) < 0 ||
+	    (r = tracee_set_sigmask(t->tid, t->start_mask)) < 0)
+		return log_debug_errno(r, "thread %d: cannot roll back its registers", t->tid);
+	avoid[navoid++] = t->start_regs.rip;
+	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
+		if (&rec->threads[i] != t)
+			avoid[navoid++] = rec->threads[i].regs.rip;
+	nsites = ticks_soft_plan(t->space->mem.soft, t->tgid, t->tid, rip, avoid, navoid, &ev);
+	if (nsites > 0) {
+		if (rec_write_event(rec, &ev) < 0)
+			return -EIO;
+		r = ticks_soft_apply(t->space->mem.soft, t->tid, t->space->mem.memfd, &ev);
+		if (r < 0) {
+			rec_stop_recording(rec, "cannot install counting code in the program: %s",
+				       strerror(-r));
+			return r;
+		}
+		rec->stats.patches++;
+		r = checkpoint_remap(t->space->ckpt, t->tid);
+		if (r < 0) {
+			rec_stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
+			return r;
+		}
+	} else {
+		log_debug("nothing to count around 0x%" PRIx64 " (%s)", rip,
+			  nsites < 0 ? strerror(-nsites) : "no loop");
+	}
+	if (ticks_soft_active(t->space->mem.soft))
+		return arm_trap(rec, t, 0);
+	rec_set_deadline(rec, sched_timeslice_ns(rec->sched)); /* the run starts again */
+	return 0;
+}
+
+/*
+ * @t stands at an execution point, @ticks into its run of user code (a counted
+ * branch trapped, or the PMU counted them): take its deferred signal there, or
+ * preempt it.
+ */
+static void
+at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+		   uint64_t ticks)
+{
+	struct trace_event ev;
+
+	if (tracee_set_regs(t->tid, regs) < 0)
+		return;
+	t->regs = *regs;
+	t->trap_armed = false;
+	while (rec_requeue_if_blocked(t))
+		;
+	if (t->deferred_sig) {
+		struct trace_blob blob = { 0, sizeof(siginfo_t), &t->deferred_info };
+		siginfo_t si;
+		int sig = t->deferred_sig;
+
+		rec_event_init(&ev, TRACE_EV_SIGNAL, t->tid);
+		ev.nvalues = 3;
+		ev.values[0] = (uint64_t)sig;
+		ev.values[1] = TRACE_SIGNAL_AT_TICKS;
+		ev.values[2] = ticks;
+		rec_event_set_regs(&ev, regs);
+		ev.nblobs = 1;
+		ev.blobs = &blob;
+		if (rec_write_event(rec, &ev) < 0)
+			return;
+		rec->stats.signals_at_ticks++;
+		sig = rec_take_deferred(t, &si);
+		rec_resume_user(rec, t, sig, &si);
+		return;
+	}
+	rec_event_init(&ev, TRACE_EV_PREEMPT, t->tid);
+	ev.nvalues = 1;
+	ev.values[0] = ticks;
+	rec_event_set_regs(&ev, regs);
+	if (rec_write_event(rec, &ev) < 0)
+		return;
+	rec->stats.preemptions++;
+	t->state = RT_HELD;
+	sched_yield_current(rec->sched);
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	sched_pick(rec->sched);
+}
+
+/*
+ * @t, the running thread, is stopped somewhere in user code and must reach an
+ * execution point (to be preempted, or to take an asynchronous signal): arm
+ * its budget if counting code may already run, else roll back and count.
+ * Resumes it in every case.
+ */
+static void
+seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
+{
+	uint8_t code[ARCH_SYSCALL_INSN_LEN];
+	uint64_t left, rip;
+	int r = 0;
+
+	if (rec->pmu) {
+		/* the counter says how far it is: (ticks, registers) is the point */
+		if (t->pmu_fd >= 0 && ticks_pmu_read(t->pmu_fd, &left) == 0) {
+			at_execution_point(rec, t, regs, left);
+			return;
+		}
+		t->uncountable = true;
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (!t->space->mem.soft || !t->space->ckpt) {
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	/* stopped inside counting code: no tick may stay half done */
+	switch (ticks_soft_settle(t->space->mem.soft, t->tid, regs)) {
+	case PATCH_STOP_OUTSIDE:
+		break;
+	case PATCH_STOP_TRAPPED:
+		if (t->trap_armed) {
+			/* stopped on its way to the trap: the same execution point */
+			at_execution_point(rec, t, regs, t->ticks_base + 1);
+			return;
+		}
+		_fallthrough_;
+	default:
+		if (tracee_set_regs(t->tid, regs) < 0)
+			return;
+		break;
+	}
+	rip = regs->rip;
+	if (tracee_read(t->tid, rip, code, sizeof(code)) == 0 && arch_is_syscall_insn(code)) {
+		/* it is about to enter a syscall: that is its next execution
+		 * point, and no rollback could bring one nearer (no more
+		 * interrupts until then: one might come before it runs) */
+		t->uncountable = true;
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (ticks_soft_active(t->space->mem.soft) && !t->trap_armed && t->rollbacks == 0 &&
+	    ticks_soft_get_budget(t->tid, &left) == 0) {
+		if (arm_trap(rec, t, 0 - left) < 0)
+			log_debug("cannot arm the tick budget");
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (t->rollbacks >= MAX_ROLLBACKS || (r = rollback_and_count(rec, t, rip)) < 0) {
+		/* uncountable code: it keeps running to its next event */
+		log_debug("thread %d: no execution point reached near 0x%" PRIx64 " (%s)", t->tid, rip,
+			  r < 0 ? strerror(-r) : "too many rollbacks");
+		rec->stats.gave_up++;
+		t->trap_armed = false;
+		t->uncountable = true;
+	}
+	if (!rec->done)
+		rec_resume(t, PTRACE_CONT, 0);
+}
+
+/* Whether the running thread should be stopped at an execution point now,
+ * and if not, in how many ns to look again (0: no need). */
+bool
+rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
+{
+	*ret_wait_ns = 0;
+	if ((!rec->pmu && (!t->space->mem.soft || !t->space->ckpt)) || t->uncountable)
+		return false;
+	if (t->deferred_sig && !t->trap_armed)
+		return true;
+	if (!t->trap_armed && !sched_others_runnable(rec->sched))
+		return false;
+	return rec_deadline_passed(rec, t->tid, ret_wait_ns);
+}
+
+/* The running thread overran its deadline: stop it where it is. */
+void
+rec_interrupt_running(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct regs;
+	pid_t tid = t->tid;
+	int status, sig;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || tracee_wait(tid, &status) < 0)
+		return;
+	if (tracee_classify(status, &sig) == TRACEE_STOP_SECCOMP) {
+		/* It entered a syscall first. The pending interrupt would make a
+		 * blocking syscall return early to be restarted, which replay
+		 * could not reproduce: skip the syscall, take the interrupt stop
+		 * at the syscall instruction, and let it enter the syscall again. */
+		if (tracee_get_regs(tid, &regs) < 0)
+			return;
+		arch_rewind_syscall(&regs);
+		if (tracee_set_regs(tid, &regs) < 0)
+			return;
+		rec_resume(t, PTRACE_CONT, 0);
+		if (tracee_wait(tid, &status) < 0)
+			return;
+		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP && !tracee_group_stop_sig(status)) {
+			sched_yield_current(rec->sched);
+			rec_resume(t, PTRACE_CONT, 0);
+			return;
+		}
+	}
+	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP || tracee_group_stop_sig(status)) {
+		/* an event (or a group stop) came first: the interrupt stop
+		 * follows later */
+		if (!t->deferred_sig)
+			sched_yield_current(rec->sched);
+		rec_dispatch(rec, tid, status);
+		return;
+	}
+	if (tracee_get_regs(tid, &regs) < 0)
+		return;
+	if (ticks_soft_trap_pending(t->space->mem.soft, regs.rip)) {
+		/* between a trap site's int3 and its SIGTRAP: count that first
+		 * (the deadline stays passed: it is interrupted again) */
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
+		  t->trap_armed, t->rollbacks);
+	seek_execution_point(rec, t, &regs);
+}
+
+void
+rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
+{
+	struct user_regs_struct regs;
+	siginfo_t si;
+
+	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0 || tracee_get_regs(t->tid, &regs) < 0)
+		return;
+	if (sig == SIGSYS && si.si_code == 1 /* SYS_SECCOMP */ && si.si_arch != AUDIT_ARCH_X86_64) {
+		/* uprr's filter traps the syscalls of another ABI (seccomp.c) */
+		rec_stop_recording(rec, "the program made an i386 syscall (number %d, through int 0x80), "
+			       "which uprr does not record; recording stopped", si.si_syscall);
+		return;
+	}
+	if (sig == SIGCHLD && si.si_code == SI_USER && si.si_pid == getpid())
+		rec_ptrace_notice_siginfo(rec, t, &si);
+	if (t->injecting_sig == sig) {
+		t->injecting_sig = 0;
+		if (!t->injecting_late) {
+			/* the signal we raised at an event: give it its original siginfo */
+			rec_resume_user(rec, t, sig, &t->injecting_info);
+			return;
+		}
+		/* raised during its syscall: one arriving now, with its own siginfo
+		 * (at the syscall's exit, as one pending at that event) */
+		t->injecting_late = false;
+		si = t->injecting_info;
+	}
+	if (sig == SIGTRAP && ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs) ==
+				      PATCH_STOP_COUNTED) {
+		/* a trap site's tick, the budget not run out: on past its jmp */
+		if (tracee_set_regs(t->tid, &regs) == 0)
+			rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
+		at_execution_point(rec, t, &regs, t->ticks_base + 1);
+		return;
+	}
+	if (sig == SIGSEGV && si.si_code == SI_KERNEL) {
+		t->regs = regs;
+		if (emulate_tsc(rec, t))
+			return;
+	}
+	if (tracee_signal_is_sync(&si)) {
+		record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
+		t->regs = regs;
+		rec_resume_user(rec, t, sig, NULL);
+		return;
+	}
+	if (!arch_regs_differ(&regs, &t->regs)) {
+		/* pending when the thread left its last event: deliver it there */
+		record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
+		rec_resume_user(rec, t, sig, &si);
+		return;
+	}
+	/* arrived while running user code: deliver it at the next execution
+	 * point, a counted branch or the next syscall, whichever comes first
+	 * (the next syscall only, the first time: no restore point was taken) */
+	t->space->may_preempt = true;
+	if (rec_defer_signal(t, &si) < 0) {
+		rec_stop_recording(rec, "%s", "out of memory");
+		return;
+	}
+	/* already on its way to one (its budget armed, or running to its next
+	 * event): seeking again would roll back the way it made so far */
+	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable)
+		seek_execution_point(rec, t, &regs);
+	else
+		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+}
+
