@@ -540,6 +540,44 @@ continue_clone(struct recorder *rec, struct rthread *t)
 }
 
 /* Execute the syscall @t is stopped at and wait for its exit, synchronously. */
+static void set_timer(uint64_t ns);
+static bool has_other_threads(const struct recorder *rec, pid_t tgid, pid_t tid);
+
+/*
+ * Wait for the next stop of @t, which runs a syscall that does not block.
+ * A leader killed meanwhile in a group exit turns zombie, and the kernel
+ * reports it only after its other threads, which the main loop lets go
+ * (ptrace(2)): so a leader with other threads is waited for with the loop's
+ * timer, and false returned once it is a zombie (its end then comes through
+ * the main loop). Waiting for it without end hung a Go program's recording
+ * 1 time in 10.
+ */
+static bool
+wait_syscall_stop(struct recorder *rec, struct rthread *t, int *ret_status)
+{
+	bool guard = t->tid == t->tgid && has_other_threads(rec, t->tgid, t->tid);
+	pid_t r;
+
+	if (!guard)
+		return tracee_wait(t->tid, ret_status) == 0;
+	set_timer(10000000); /* 10 ms, repeating: waitpid returns EINTR */
+	for (;;) {
+		r = waitpid(t->tid, ret_status, __WALL);
+		if (r == t->tid)
+			break;
+		if (r < 0 && errno != EINTR)
+			break;
+		if (r < 0) {
+			char state = tracee_thread_state(t->tid);
+
+			if (state == 'Z' || state == 0)
+				break; /* a zombie, or gone */
+		}
+	}
+	set_timer(0);
+	return r == t->tid;
+}
+
 void
 rec_run_syscall(struct recorder *rec, struct rthread *t)
 {
@@ -547,8 +585,10 @@ rec_run_syscall(struct recorder *rec, struct rthread *t)
 
 	rec_resume(t, PTRACE_SYSCALL, 0);
 	for (;;) {
-		if (tracee_wait(t->tid, &status) < 0)
+		if (!wait_syscall_stop(rec, t, &status)) {
+			t->state = RT_RUNNING; /* see wait_syscall_stop() */
 			return;
+		}
 		switch (tracee_classify(status, &sig)) {
 		case TRACEE_STOP_SYSCALL_EXIT:
 			on_syscall_exit(rec, t);
