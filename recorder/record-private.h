@@ -436,3 +436,70 @@ uint64_t rec_events_written(const struct trace_writer *w);
 void rec_go_on_unrecorded(struct recorder *rec);
 /** Kill every recorded process and reap them all. */
 void rec_kill_tracees(struct recorder *rec);
+
+/* ---- record-syscall.c (syscalls), with record.c (threads, exits, the loop) ---- */
+
+/* Let @t, stopped at a recorded syscall entry, execute it: in the kernel
+ * while the others run if it may block, else to its exit. */
+void rec_issue_syscall(struct recorder *rec, struct rthread *t);
+
+/* After a clone event: @t continues its syscall, which for a vfork returns
+ * only once the child execs or exits; the child runs meanwhile. */
+void rec_continue_clone(struct recorder *rec, struct rthread *t);
+
+/*
+ * @parent's clone, fork or vfork created a thread or a process: wait for its
+ * first stop and announce it in the trace now, before the exit of the syscall
+ * that created it (a vfork child runs first): replay creates it here too.
+ * A new process gets an address space of its own, a copy of its parent's,
+ * unless it shares it (CLONE_VM: vfork).
+ */
+void rec_on_clone_event(struct recorder *rec, struct rthread *parent);
+
+/* The seccomp stop of @t's syscall: record its entry, then run it or hold it. */
+void rec_on_syscall_entry(struct recorder *rec, struct rthread *t);
+
+/* The exit stop of @t's syscall: record its result and the memory it wrote. */
+void rec_on_syscall_exit(struct recorder *rec, struct rthread *t);
+
+/*
+ * Copy the ranges in rec->ranges out of thread @tid's memory into blobs.
+ * Unreadable ranges (a bad pointer the kernel rejected) are dropped.
+ */
+int rec_collect_blobs(struct recorder *rec, pid_t tid, uint32_t *ret_n);
+
+/* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
+ * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
+void rec_on_exit_event(struct recorder *rec, struct rthread *t);
+
+/* A new address space of process @pid (after its exec, or a fork of @from,
+ * whose counting code it inherits). NULL when out of memory or @pid is gone. */
+struct rspace *rec_space_new(struct recorder *rec, pid_t pid, const struct rspace *from);
+
+/* Free @sp's restore points (its mirror dies), keeping their figures. */
+void rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp);
+
+/* Thread @tid is gone (wait status @status): its exit, or its process's, is recorded. */
+void rec_on_thread_gone(struct recorder *rec, pid_t tid, int status);
+
+/* Whether process @tgid has a thread other than @tid. */
+bool rec_has_other_threads(const struct recorder *rec, pid_t tgid, pid_t tid);
+
+/*
+ * Arm the timer that wakes the loop after @ns (0: disarm). It repeats every
+ * @ns: if it fires between setitimer() and waitpid(), its signal interrupts
+ * nothing, and the next one wakes the loop instead of none.
+ */
+void rec_set_timer(uint64_t ns);
+
+/*
+ * The exec stop of process @t->tgid (@t: its leader's entry). The kernel
+ * killed its other threads (their deaths may still be reported: unknown
+ * threads are ignored) and gave the exec'ing thread the leader's id (ptrace(2),
+ * "execve(2) under ptrace"). The process gets a new address space; its
+ * execve continues to its exit stop.
+ */
+void rec_on_exec_event(struct recorder *rec, struct rthread *t);
+
+/* Add thread @tid of process @tgid in address space @sp, runnable. 0 or -ENOMEM. */
+int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *sp, struct rthread **ret);
