@@ -221,3 +221,86 @@ int replay_on_preempt(struct replayer *rp, const struct trace_event *ev, struct 
 int replay_on_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 int replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 int replay_on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+
+/* ---- syscalls.c and the files it shares with ---- */
+
+/* Whether syscall @nr is execve or execveat. */
+bool replay_is_exec(uint64_t nr);
+
+/* A recorded syscall exit of @t: its result and memory put in place, or the call executed. 0 or a divergence. */
+int replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+
+/* A recorded syscall entry of @t: the same call, arguments and bytes out, or a divergence. */
+int replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+
+/* Scratch memory for @len bytes in @t's process: well below its stack
+ * pointer (dead stack), or 0 if the stack has no room. */
+uint64_t replay_stack_scratch(const struct pthread_r *t, size_t len);
+
+/* ---- events ---- */
+bool replay_is_clone(uint64_t nr);
+
+/* Room for @len bytes in rp->buf. 0 or -ENOMEM. */
+int replay_ensure_buf(struct replayer *rp, size_t len);
+
+/* Read tracee memory for the model (@ctx: a pid_t *). */
+int replay_mem_read(void *ctx, uint64_t addr, void *buf, size_t len);
+
+/* ---- threads.c and the files it shares with ---- */
+
+/* The recorded end of thread @t. 0 or a divergence. */
+int replay_on_thread_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+
+/*
+ * A clone, fork or vfork created thread or process ev->tid: run the creator's
+ * syscall, held at its entry, to its clone event and take the new one over
+ * under its recorded id (ids the kernel wrote into memory read as recorded).
+ * The creator's syscall exit has an event of its own: a vfork returns only
+ * once its child execs or exits.
+ */
+int replay_on_thread_start(struct replayer *rp, const struct trace_event *ev);
+
+/*
+ * A process ends: let the thread that exits (exit_group, or the last exit)
+ * run; a fatal signal is already on its way. Threads held at a syscall stay
+ * held: the group exit's SIGKILL wakes them and the kernel skips their
+ * syscall (seccomp, kernel 5.x: fatal_signal_pending). Its threads are
+ * reaped one by one, the leader last (its status comes once all are gone);
+ * other processes, which may be stopped or in a syscall, are not touched.
+ */
+int replay_on_process_exit(struct replayer *rp, const struct trace_event *ev);
+
+/*
+ * Thread ev->tid's execve succeeded in the recording: execute it here, of the
+ * trace's copy of the executable (argv and environment as the program passes
+ * them), and give the new image the recorded stack and registers. As in the
+ * kernel, the process's other threads die and the exec'ing thread takes over
+ * the leader's id, in the recording (values[2]) and here.
+ */
+int replay_on_exec(struct replayer *rp, const struct trace_event *ev);
+
+/* New process @child has the files its parent @parent had open (fork(2)
+ * copies the fd table). Returns 0 or -ENOMEM. */
+int replay_inherit_tracee_files(struct replayer *rp, pid_t parent, pid_t child);
+
+/* Add replayed thread @tid of process @tgid, recorded as @rec_tid; NULL when out of memory. */
+struct pthread_r *replay_add_thread(struct replayer *rp, pid_t rec_tid, pid_t tid, pid_t tgid, struct rec_space *sp);
+
+/* A process stops using address space @sp. */
+void replay_space_leave(struct rec_space *sp);
+
+/* The recorded initial image after an execve: the stack must end where it
+ * did; the ELF interpreter's code, the stack contents and the registers
+ * become the recorded ones. */
+int replay_restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, struct rec_space *sp);
+
+/* Forget thread @t; the last thread of a process releases its address space. */
+void replay_remove_thread(struct replayer *rp, struct pthread_r *t);
+
+/* Forget the files process @tgid had open for its mappings (it exec'd:
+ * they were O_CLOEXEC; or it ended). */
+void replay_forget_tracee_files(struct replayer *rp, pid_t tgid);
+
+/* A new address space of replayed process @pid, a copy of @from's counting
+ * state (fork) or none (exec). NULL when out of memory or @pid is gone. */
+struct rec_space *replay_space_new(pid_t pid, const struct rec_space *from);

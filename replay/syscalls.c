@@ -1,0 +1,490 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Replay's syscalls: at a recorded entry the thread must make the same call
+ * with the same arguments and bytes; at its exit the result and the memory
+ * the kernel wrote are put in place, or the call is executed (mmap at the
+ * recorded address, with the trace's copy of a file; clone, exec...), and
+ * the output it showed is shown again.
+ */
+#define LOG_PREFIX "replay"
+#include "replay/replay-private.h"
+#include "replay/replay.h"
+#include <asm/unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stddef.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include "common/log.h"
+#include "recorder/recorder.h"
+#include "replay/replay-private.h"
+#include "sched/ticks-soft.h"
+#include "sched/ticks.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+bool
+replay_is_clone(uint64_t nr)
+{
+	return nr == __NR_clone || nr == __NR_fork || nr == __NR_vfork;
+}
+
+bool
+replay_is_exec(uint64_t nr)
+{
+	return nr == __NR_execve || nr == __NR_execveat;
+}
+
+int
+replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	enum tracee_stop kind;
+	int sig, r;
+
+	r = replay_run_to_stop(rp, t, ev, &kind, &sig);
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SECCOMP)
+		return replay_diverge(rp, ev, "expected syscall %s, got %s at rip 0x%llx",
+			       rec_syscall_name((long)ev->values[0]) ?: "?", replay_stop_name(kind, sig),
+			       t->regs.rip);
+	t->state = PT_AT_ENTRY;
+	t->nr = t->regs.orig_rax;
+	if (t->nr != ev->values[0])
+		return replay_diverge(rp, ev, "expected syscall %s, got %s",
+			       rec_syscall_name((long)ev->values[0]) ?: "?",
+			       rec_syscall_name((long)t->nr) ?: "?");
+	for (int i = 0; i < 6; i++) {
+		t->args[i] = arch_syscall_arg(&t->regs, i);
+		if (t->args[i] != ev->values[1 + i])
+			return replay_diverge(rp, ev, "syscall %s argument %d is 0x%" PRIx64
+				       ", recorded 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), i, t->args[i], ev->values[1 + i]);
+	}
+	r = replay_check_regs(rp, ev, t);
+	if (r < 0)
+		return r;
+	/* the bytes the program passes out must be the recorded ones */
+	for (uint32_t i = 0; i < ev->nblobs; i++) {
+		const struct trace_blob *b = &ev->blobs[i];
+
+		if (replay_ensure_buf(rp, b->len) < 0)
+			return -ENOMEM;
+		if (tracee_read(t->tid, b->addr, rp->buf, b->len) < 0 ||
+		    memcmp(rp->buf, b->data, b->len) != 0)
+			return replay_diverge(rp, ev, "syscall %s writes out different bytes at 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), b->addr);
+	}
+	return 0;
+}
+
+/* Load version @id of a file into its shared memfd @f: its size and its
+ * bytes, as the recording's syscall or mmap found them. */
+static int
+load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mapped_file *f,
+		 uint32_t id)
+{
+	_cleanup_close_ int copy_fd = -1;
+	const char *copy;
+	off_t done = 0;
+	struct stat st;
+	ssize_t n = 1;
+
+	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
+		return replay_diverge(rp, ev, "file %u is missing from the trace", id);
+	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0)
+		return replay_diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
+			       strerror(errno));
+	/* The copy's data, and its holes as holes (a sparse file of gigabytes
+	 * costs its data only). Never emptied first: truncating a file takes
+	 * the pages private mappings copied past the new end away too
+	 * (truncate_pagecache()); punching a hole leaves them. */
+	while (done < st.st_size) {
+		off_t data = lseek(copy_fd, done, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			data = st.st_size; /* a hole to the end */
+		else if (data < 0)
+			data = done; /* no SEEK_DATA: all data */
+		if (data > done && fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, done,
+					     data - done) < 0)
+			return replay_diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
+				       strerror(errno));
+		if (data >= st.st_size)
+			break;
+		hole = lseek(copy_fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > st.st_size)
+			hole = st.st_size;
+		done = data;
+		if (lseek(f->fd, data, SEEK_SET) < 0)
+			return replay_diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+		while (done < hole && (n = sendfile(f->fd, copy_fd, &done, hole - done)) > 0)
+			;
+		if (n <= 0)
+			return replay_diverge(rp, ev, "cannot load %s for a shared mapping", copy);
+	}
+	f->loaded = id;
+	return 0;
+}
+
+/* The shared memfd of the file whose version @id is, NULL if none is made
+ * yet; with @make, made (empty) when missing, or NULL with a divergence. */
+static struct mapped_file *
+shared_file(struct replayer *rp, const struct trace_event *ev, uint32_t id, bool make)
+{
+	uint32_t first;
+	int fd;
+
+	if (trace_reader_file_first(rp->r, id, &first) < 0)
+		return make ? (replay_diverge(rp, ev, "file %u is missing from the trace", id), NULL) : NULL;
+	for (size_t i = 0; i < rp->nfiles; i++)
+		if (rp->files[i].id == first && rp->files[i].shared)
+			return &rp->files[i];
+	if (!make)
+		return NULL;
+	if (UTIL_GROW(rp->files, rp->files_cap, rp->nfiles + 1) < 0)
+		return replay_diverge(rp, ev, "out of memory"), NULL;
+	fd = memfd_create("uprr-shared-file", MFD_CLOEXEC);
+	if (fd < 0)
+		return replay_diverge(rp, ev, "cannot make a shared file: %s", strerror(errno)), NULL;
+	rp->files[rp->nfiles] = (struct mapped_file){ first, true, fd, UINT32_MAX };
+	return &rp->files[rp->nfiles++];
+}
+
+/* The fd of trace file @id for mappings of kind @shared, opened or made on
+ * first use; a shared one holds version @id. -1 with a divergence reported
+ * if it cannot be. */
+static int
+mapped_file_fd(struct replayer *rp, const struct trace_event *ev, uint32_t id, bool shared)
+{
+	struct mapped_file *f;
+	const char *copy;
+	int fd;
+
+	if (shared) {
+		f = shared_file(rp, ev, id, true);
+		if (!f || (f->loaded != id && load_shared_file(rp, ev, f, id) < 0))
+			return -1;
+		return f->fd;
+	}
+	for (size_t i = 0; i < rp->nfiles; i++)
+		if (rp->files[i].id == id && !rp->files[i].shared)
+			return rp->files[i].fd;
+	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
+		return replay_diverge(rp, ev, "mmap refers to file %u, missing from the trace", id), -1;
+	if (UTIL_GROW(rp->files, rp->files_cap, rp->nfiles + 1) < 0)
+		return replay_diverge(rp, ev, "out of memory"), -1;
+	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return replay_diverge(rp, ev, "cannot open %s: %s", copy, strerror(errno)), -1;
+	rp->files[rp->nfiles++] = (struct mapped_file){ id, false, fd, id };
+	return fd;
+}
+
+/* Scratch memory for @len bytes in @t's process: well below its stack
+ * pointer (dead stack), or 0 if the stack has no room. */
+uint64_t
+replay_stack_scratch(const struct pthread_r *t, size_t len)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t sp = t->regs.rsp;
+	size_t n;
+
+	if (tracee_read_maps(t->tgid, &maps, &n) == 0)
+		for (size_t i = 0; i < n; i++)
+			if (maps[i].start <= sp && sp < maps[i].end && sp - maps[i].start > 4096 + len)
+				return (sp - 2048 - len) & ~(uint64_t)15;
+	return 0;
+}
+
+/*
+ * Open @path in @t, stopped at the entry of a syscall that is now skipped,
+ * with an injected openat(2) (flags O_CLOEXEC | @flags); the path goes to
+ * dead stack, whose bytes are put back. Returns the tracee's fd or -1 with a
+ * divergence reported.
+ */
+static int
+open_in_tracee(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+	       const char *path, int flags)
+{
+	size_t len = strlen(path) + 1;
+	uint64_t at = replay_stack_scratch(t, len), args[6] = { (uint64_t)AT_FDCWD, at,
+							 (uint64_t)(flags | O_CLOEXEC) };
+	char saved[PATH_MAX];
+	int64_t fd = -1;
+
+	if (!at || len > sizeof(saved) || tracee_read(t->tid, at, saved, len) < 0 ||
+	    tracee_write(t->space->memfd, at, path, len) < 0)
+		return replay_diverge(rp, ev, "no room on thread %d's stack to open a mapped file", t->tid), -1;
+	if (tracee_inject_syscall(t->tid, t->space->memfd, __NR_openat, args, &fd) < 0)
+		fd = -EIO;
+	if (tracee_write(t->space->memfd, at, saved, len) < 0 || fd < 0)
+		return replay_diverge(rp, ev, "cannot open a mapped file in thread %d: %s", t->tid,
+			       strerror((int)-fd)), -1;
+	return (int)fd;
+}
+
+/*
+ * The recorded mmap that @t is stopped at the entry of, as it will run here:
+ * at the recorded address; a file's mapping maps the trace's copy of the
+ * file (private) or one memfd per file that every replayed process shares
+ * (shared), which the process opens at its first mapping of the file and
+ * keeps open, so replay needs no input file and copies nothing. Sets @regs;
+ * the thread is put back on its syscall instruction when a file had to be
+ * opened.
+ */
+static int
+prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+	     struct user_regs_struct *regs)
+{
+	uint64_t flags = t->args[3];
+	struct user_regs_struct skip = t->regs;
+	char path[64];
+	bool shared;
+	int file_fd, fd, status, sig;
+
+	if ((int64_t)ev->values[1] < 0)
+		return 0;
+	regs->rdi = ev->values[1];
+	/* same address, refusing to clobber a diverged layout */
+	if (!(flags & MAP_FIXED))
+		regs->r10 = flags | MAP_FIXED_NOREPLACE;
+	if (ev->nvalues < 4 || ev->values[2] == 0) {
+		/* anonymous, or /dev/zero, whose mappings are (the recorder
+		 * keeps every other mapped file) */
+		if (!(flags & MAP_ANONYMOUS)) {
+			regs->r10 |= MAP_ANONYMOUS;
+			regs->r8 = (uint64_t)-1;
+		}
+		return 0;
+	}
+	/* a private mapping of a file that changed while mapped (format 5:
+	 * values[4]) maps the file's one changing copy, privately */
+	shared = (flags & MAP_TYPE) != MAP_PRIVATE || (ev->nvalues >= 5 && ev->values[4]);
+	file_fd = mapped_file_fd(rp, ev, (uint32_t)(ev->values[2] - 1), shared);
+	if (file_fd < 0)
+		return -1;
+	regs->r10 &= ~(uint64_t)(MAP_DENYWRITE | MAP_EXECUTABLE);
+	for (size_t i = 0; i < rp->ntfiles; i++)
+		if (rp->tfiles[i].tgid == t->tgid && rp->tfiles[i].file_fd == file_fd) {
+			regs->r8 = (uint64_t)rp->tfiles[i].fd;
+			return 0;
+		}
+	if (UTIL_GROW(rp->tfiles, rp->tfiles_cap, rp->ntfiles + 1) < 0)
+		return replay_diverge(rp, ev, "out of memory");
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), file_fd);
+	skip.orig_rax = (uint64_t)-1;
+	if (tracee_set_regs(t->tid, &skip) < 0)
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY);
+	if (fd < 0)
+		return -1;
+	rp->tfiles[rp->ntfiles++] = (struct tracee_file){ t->tgid, file_fd, fd };
+	regs->r8 = (uint64_t)fd;
+	/* the injection left it after the syscall: issue it again, to its
+	 * seccomp stop, where the caller finds it as before */
+	arch_rewind_syscall(regs);
+	if (tracee_set_regs(t->tid, regs) < 0)
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	tracee_resume(t->tid, PTRACE_CONT, 0);
+	if (tracee_wait(t->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_SECCOMP ||
+	    tracee_get_regs(t->tid, regs) < 0)
+		return replay_diverge(rp, ev, "the mmap of a file did not start again in thread %d", t->tid);
+	return 0;
+}
+
+/*
+ * The arguments of a syscall that acts on an object of the recording by its
+ * id, as it runs here: shmat(2) attaches this replay's segment for the
+ * recorded one at the recorded address (replay/sysv.c);
+ * process_vm_writev(2) writes into the replayed process that the recorded
+ * pid names (one into a process outside the recording, as its exit event
+ * says, is emulated instead: its data passed out).
+ */
+static int
+prepare_ids(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
+	    struct user_regs_struct *regs)
+{
+	struct pthread_r *target;
+	int id;
+
+	if (t->nr == __NR_shmat && (int64_t)ev->values[1] < 0) {
+		regs->rdi = (uint64_t)-1; /* failed there: fails here, on no segment */
+	} else if (t->nr == __NR_shmat) {
+		id = replay_shm_id(&rp->shm, (int)t->args[0], ev->nvalues >= 3 ? ev->values[2] : 0);
+		if (id < 0)
+			return replay_diverge(rp, ev, "cannot make a SysV segment for segment %d: %s",
+				       (int)t->args[0], strerror(-id));
+		regs->rdi = (uint64_t)id;
+		regs->rsi = ev->values[1];
+	} else if (t->nr == __NR_process_vm_writev) {
+		target = replay_find_rec(rp, (pid_t)t->args[0]);
+		if (!target)
+			return replay_diverge(rp, ev, "process_vm_writev into %d, not a replayed process",
+				       (int)t->args[0]);
+		regs->rdi = (uint64_t)target->tid;
+	}
+	return 0;
+}
+
+/* Execute the syscall @t is stopped at (REC_SC_REPLAY_EXEC). */
+static int
+execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	struct user_regs_struct regs = t->regs;
+	int64_t want = (int64_t)ev->values[1], got;
+	int status, sig;
+
+	if (t->nr == __NR_mmap) {
+		if (prepare_mmap(rp, ev, t, &regs) < 0)
+			return rp->error;
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	if (t->nr == __NR_shmat || t->nr == __NR_process_vm_writev) {
+		if (prepare_ids(rp, ev, t, &regs) < 0)
+			return rp->error;
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	if (t->nr == __NR_personality) {
+		/* as the recorder gave it to the kernel */
+		regs.rdi = rec_sandbox_kernel_persona(regs.rdi);
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	}
+	if (t->state != PT_IN_KERNEL)
+		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
+	for (;;) {
+		enum tracee_stop kind;
+
+		if (tracee_wait(t->tid, &status) < 0)
+			return replay_diverge(rp, ev, "lost thread %d", t->tid);
+		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_STOP_SYSCALL_EXIT)
+			break;
+		if (kind == TRACEE_GONE)
+			return replay_diverge(rp, ev, "the thread exited in syscall %s",
+				       rec_syscall_name((long)t->nr));
+		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
+	}
+	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	got = (int64_t)t->regs.rax;
+	switch (t->nr) {
+	case __NR_mmap:
+	case __NR_mremap:
+	case __NR_brk:
+		if (got != want)
+			return replay_diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+		break;
+	case __NR_shmat:
+	case __NR_shmdt:
+	case __NR_process_vm_writev:
+		/* one that failed there may fail otherwise here, on nothing */
+		if (got != want && want >= 0)
+			return replay_diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+		break;
+	case __NR_seccomp:
+	case __NR_prctl:
+		/* the program's filter or no_new_privs must take effect here too */
+		if ((got < 0) != (want < 0))
+			return replay_diverge(rp, ev, "%s returned %" PRId64 ", recorded %" PRId64,
+				       rec_syscall_name((long)t->nr), got, want);
+		break;
+	default:
+		break;
+	}
+	/* results that name this replay's own ids read as recorded; arguments
+	 * we rewrote (mmap) read as the program left them */
+	t->regs.rax = (uint64_t)want;
+	for (int i = 0; i < 6 && !replay_is_exec(t->nr); i++) /* a new image keeps its registers */
+		arch_set_syscall_arg(&t->regs, i, t->args[i]);
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD;
+	return 0;
+}
+
+int
+replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	int64_t result = (int64_t)ev->values[1];
+
+	if ((t->state != PT_AT_ENTRY && t->state != PT_IN_KERNEL) || t->nr != ev->values[0])
+		return replay_diverge(rp, ev, "exit of syscall %s without its entry",
+			       rec_syscall_name((long)ev->values[0]) ?: "?");
+	replay_output_syscall(&rp->out, ev, t->tid, (long)t->nr, t->args, result);
+	/* a clone or execve that failed in the recording (no thread start or
+	 * exec event came) fails here without running: it might not fail */
+	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
+	    !(t->state == PT_AT_ENTRY && (replay_is_clone(t->nr) || replay_is_exec(t->nr))) &&
+	    !(t->nr == __NR_process_vm_writev && (ev->nvalues < 3 || !ev->values[2]))) {
+		int r = execute_syscall(rp, ev, t);
+
+		/* a traced execve stops after it, as recorded */
+		if (r == 0 && replay_is_exec(t->nr) && result == 0)
+			(void)rec_ptrace_exec_stops(&rp->ptrace, t->rec_tid);
+		return r;
+	}
+	for (uint32_t i = 0; i < ev->nblobs; i++) {
+		const struct trace_blob *b = &ev->blobs[i];
+
+		if (tracee_write(t->space->memfd, b->addr, b->data, b->len) < 0)
+			return replay_diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
+				       rec_syscall_name((long)t->nr), b->addr);
+	}
+	if (rec_syscall_wait_mask((long)t->nr, t->args, result, replay_mem_read, &t->tid, &t->wait_mask) > 0)
+		t->has_wait_mask = true;
+	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace_exit(rp, ev, t) < 0)
+		return rp->error;
+	if (ev->nvalues >= 4 && ev->values[3] && t->nr != __NR_mmap) {
+		/* it wrote a file that processes map MAP_SHARED: they see it */
+		struct mapped_file *f = shared_file(rp, ev, (uint32_t)(ev->values[3] - 1), false);
+
+		if (f && load_shared_file(rp, ev, f, (uint32_t)(ev->values[3] - 1)) < 0)
+			return rp->error;
+	}
+	if (ev->nvalues >= 6 && ev->values[4] && t->nr != __NR_mmap) {
+		/* it wrote a recorded process's memory through /proc/PID/mem */
+		struct pthread_r *target = replay_find_rec(rp, (pid_t)ev->values[4]);
+
+		if (!target || replay_mem_write(t->tid, (long)t->nr, t->args, result,
+						target->space->memfd, ev->values[5]) < 0)
+			return replay_diverge(rp, ev, "cannot write process %" PRIu64 "'s memory at 0x%" PRIx64
+				       " as /proc/%" PRIu64 "/mem was written", ev->values[4],
+				       ev->values[5], ev->values[4]);
+	}
+	if (rec_syscall_result_restarts(result)) {
+		/* interrupted: with no handler to run (a signal ptrace or the
+		 * program ignored) the kernel issued it again; a handler's
+		 * delivery puts the recorded registers back */
+		arch_rewind_syscall(&t->regs);
+		if (result == -REC_ERESTART_RESTARTBLOCK)
+			t->regs.rax = __NR_restart_syscall;
+	} else {
+		/* skip the syscall; it returns the recorded result (seccomp(2)) */
+		t->regs.orig_rax = (uint64_t)-1;
+		t->regs.rax = (uint64_t)result;
+	}
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	t->state = PT_HELD;
+	return 0;
+}
+
