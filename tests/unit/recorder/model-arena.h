@@ -133,13 +133,13 @@ raw(long r)
 	return r < 0 ? -errno : r;
 }
 
-static void
+static __attribute__((unused)) void
 make_pipe(int p[2])
 {
 	cr_assert_eq(pipe2(p, O_CLOEXEC), 0, "pipe2: %s", strerror(errno));
 }
 
-static int
+static __attribute__((unused)) int
 tmp_file_with(const char *data)
 {
 	char path[] = "/tmp/uprr-test-model-XXXXXX";
@@ -152,7 +152,7 @@ tmp_file_with(const char *data)
 }
 
 /* A UDP socket bound to an ephemeral loopback port; skips without loopback. */
-static int
+static __attribute__((unused)) int
 udp_socket(struct sockaddr_in *ret_addr)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

@@ -28,88 +28,14 @@
 
 #include "recorder/recorder.h"
 
-#define ARENA_SIZE 4096
-#define CANARY 0xa5
+#include "model-arena.h"
 
-static unsigned char arena[ARENA_SIZE] __attribute__((aligned(64)));
-static unsigned char before[ARENA_SIZE];
-static struct rec_ranges ranges;
-
+/* The model's outputs of one call, alone in the ranges. */
 static void
-arena_init(void)
-{
-	memset(arena, CANARY, sizeof(arena));
-	memset(&ranges, 0, sizeof(ranges));
-}
-
-static void
-arena_fini(void)
-{
-	rec_ranges_free(&ranges);
-}
-
-static uint64_t
-at(size_t off)
-{
-	return (uint64_t)(uintptr_t)(arena + off);
-}
-
-static void
-snapshot(void)
-{
-	memcpy(before, arena, sizeof(arena));
-}
-
-static int
-self_read(void *ctx, uint64_t addr, void *buf, size_t len)
-{
-	(void)ctx;
-	memcpy(buf, (const void *)(uintptr_t)addr, len);
-	return 0;
-}
-
-static bool
-in_ranges(uint64_t addr)
-{
-	for (size_t i = 0; i < ranges.n; i++)
-		if (addr >= ranges.v[i].addr && addr - ranges.v[i].addr < ranges.v[i].len)
-			return true;
-	return false;
-}
-
-static uint64_t
-covered(void)
-{
-	uint64_t n = 0;
-
-	for (size_t i = 0; i < ARENA_SIZE; i++)
-		n += in_ranges(at(i));
-	return n;
-}
-
-/* Ranges inside the arena; every byte the kernel changed inside a range. */
-static void
-assert_covers_writes(void)
-{
-	for (size_t i = 0; i < ranges.n; i++)
-		cr_assert(ranges.v[i].addr >= at(0) && ranges.v[i].addr + ranges.v[i].len <= at(ARENA_SIZE),
-			  "range %zu lies outside the test's buffers", i);
-	for (size_t i = 0; i < ARENA_SIZE; i++)
-		cr_assert(arena[i] == before[i] || in_ranges(at(i)),
-			  "the kernel wrote arena byte %zu but no range covers it", i);
-}
-
-static void
-outputs(long nr, const uint64_t args[6], int64_t result)
+outputs_alone(long nr, const uint64_t args[6], int64_t result)
 {
 	ranges.n = 0;
-	cr_assert_eq(rec_syscall_outputs(nr, args, result, NULL, self_read, NULL, &ranges), 0);
-}
-
-static int64_t
-raw(long r)
-{
-	return r < 0 ? -errno : r;
+	outputs(nr, args, result);
 }
 
 static char why[256];
@@ -146,13 +72,13 @@ Test(ipc_model, shmctl_stat_and_info_cover_their_structs)
 		r = raw(syscall(SYS_shmctl, id, cmds[i].cmd, arena + 64));
 		cr_assert_geq(r, 0, "shmctl %d: %s", cmds[i].cmd, strerror(errno));
 		cr_assert_eq(check(SYS_shmctl, id, cmds[i].cmd, at(64)), 0, "%s", why);
-		outputs(SYS_shmctl, (uint64_t[6]){ id, cmds[i].cmd, at(64) }, r);
-		assert_covers_writes();
-		cr_assert_eq(covered(), cmds[i].size, "shmctl %d", cmds[i].cmd);
+		outputs_alone(SYS_shmctl, (uint64_t[6]){ id, cmds[i].cmd, at(64) }, r);
+		assert_covers_writes(&ranges);
+		cr_assert_eq(covered(&ranges), cmds[i].size, "shmctl %d", cmds[i].cmd);
 		rec_ranges_free(&ranges);
 	}
 	cr_assert_eq(shmctl(id, IPC_RMID, NULL), 0);
-	outputs(SYS_shmctl, (uint64_t[6]){ id, IPC_RMID, 0 }, 0);
+	outputs_alone(SYS_shmctl, (uint64_t[6]){ id, IPC_RMID, 0 }, 0);
 	cr_assert_eq(ranges.n, 0, "IPC_RMID writes nothing");
 }
 
@@ -168,28 +94,28 @@ Test(ipc_model, semctl_getall_covers_one_short_per_semaphore)
 	r = raw(syscall(SYS_semctl, id, 0, GETALL, arena + 10));
 	cr_assert_eq(r, 0, "GETALL: %s", strerror(errno));
 	cr_assert_eq(check(SYS_semctl, id, 0, GETALL), 0, "%s", why);
-	outputs(SYS_semctl, (uint64_t[6]){ id, 0, GETALL, at(10) }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), 5 * sizeof(unsigned short));
+	outputs_alone(SYS_semctl, (uint64_t[6]){ id, 0, GETALL, at(10) }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), 5 * sizeof(unsigned short));
 
 	arena_init();
 	snapshot();
 	r = raw(syscall(SYS_semctl, id, 0, IPC_STAT, arena + 8));
 	cr_assert_eq(r, 0);
-	outputs(SYS_semctl, (uint64_t[6]){ id, 0, IPC_STAT, at(8) }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), sizeof(struct semid_ds));
+	outputs_alone(SYS_semctl, (uint64_t[6]){ id, 0, IPC_STAT, at(8) }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), sizeof(struct semid_ds));
 
 	arena_init();
 	snapshot();
 	r = raw(syscall(SYS_semctl, id, 0, SEM_INFO, arena + 8));
 	cr_assert_geq(r, 0);
-	outputs(SYS_semctl, (uint64_t[6]){ id, 0, SEM_INFO, at(8) }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), sizeof(struct seminfo));
+	outputs_alone(SYS_semctl, (uint64_t[6]){ id, 0, SEM_INFO, at(8) }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), sizeof(struct seminfo));
 
 	/* values and counts come back as the result only */
-	outputs(SYS_semctl, (uint64_t[6]){ id, 2, GETVAL, at(8) }, 3);
+	outputs_alone(SYS_semctl, (uint64_t[6]){ id, 2, GETVAL, at(8) }, 3);
 	cr_assert_eq(ranges.n, 0);
 	cr_assert_eq(semctl(id, 0, IPC_RMID), 0);
 }
@@ -209,29 +135,29 @@ Test(ipc_model, msgrcv_covers_type_and_result_bytes)
 	/* a buffer larger than the message: only mtype + 13 bytes are written */
 	r = raw(syscall(SYS_msgrcv, id, arena + 128, 100, 0, 0));
 	cr_assert_eq(r, 13, "msgrcv: %s", strerror(errno));
-	outputs(SYS_msgrcv, (uint64_t[6]){ id, at(128), 100, 0, 0 }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), sizeof(long) + 13);
+	outputs_alone(SYS_msgrcv, (uint64_t[6]){ id, at(128), 100, 0, 0 }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), sizeof(long) + 13);
 	/* still running: never past msgsz */
-	outputs(SYS_msgrcv, (uint64_t[6]){ id, at(128), 100, 0, 0 }, INT64_MAX);
-	cr_assert_eq(covered(), sizeof(long) + 100);
-	outputs(SYS_msgrcv, (uint64_t[6]){ id, at(128), 100, 0, 0 }, -ENOMSG);
+	outputs_alone(SYS_msgrcv, (uint64_t[6]){ id, at(128), 100, 0, 0 }, INT64_MAX);
+	cr_assert_eq(covered(&ranges), sizeof(long) + 100);
+	outputs_alone(SYS_msgrcv, (uint64_t[6]){ id, at(128), 100, 0, 0 }, -ENOMSG);
 	cr_assert_eq(ranges.n, 0);
 
 	arena_init();
 	snapshot();
 	r = raw(syscall(SYS_msgctl, id, IPC_STAT, arena + 8));
 	cr_assert_eq(r, 0);
-	outputs(SYS_msgctl, (uint64_t[6]){ id, IPC_STAT, at(8) }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), sizeof(struct msqid_ds));
+	outputs_alone(SYS_msgctl, (uint64_t[6]){ id, IPC_STAT, at(8) }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), sizeof(struct msqid_ds));
 	arena_init();
 	snapshot();
 	r = raw(syscall(SYS_msgctl, id, MSG_INFO, arena + 8));
 	cr_assert_geq(r, 0);
-	outputs(SYS_msgctl, (uint64_t[6]){ id, MSG_INFO, at(8) }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), sizeof(struct msginfo));
+	outputs_alone(SYS_msgctl, (uint64_t[6]){ id, MSG_INFO, at(8) }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), sizeof(struct msginfo));
 	cr_assert_eq(msgctl(id, IPC_RMID, NULL), 0);
 }
 
@@ -268,17 +194,17 @@ Test(ipc_model, mq_timedreceive_covers_message_and_priority)
 	snapshot();
 	r = raw(syscall(SYS_mq_timedreceive, q, arena + 64, 64, arena + prio_off, NULL));
 	cr_assert_eq(r, 12, "mq_timedreceive: %s", strerror(errno));
-	outputs(SYS_mq_timedreceive, (uint64_t[6]){ q, at(64), 64, at(prio_off), 0 }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), 12 + sizeof(unsigned));
+	outputs_alone(SYS_mq_timedreceive, (uint64_t[6]){ q, at(64), 64, at(prio_off), 0 }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), 12 + sizeof(unsigned));
 
 	arena_init();
 	snapshot();
 	r = raw(syscall(SYS_mq_getsetattr, q, NULL, arena + 128));
 	cr_assert_eq(r, 0);
-	outputs(SYS_mq_getsetattr, (uint64_t[6]){ q, 0, at(128) }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), sizeof(struct mq_attr));
+	outputs_alone(SYS_mq_getsetattr, (uint64_t[6]){ q, 0, at(128) }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), sizeof(struct mq_attr));
 	mq_close(q);
 }
 
@@ -294,10 +220,10 @@ Test(ipc_model, process_vm_readv_covers_local_iovecs)
 	snapshot();
 	r = raw(syscall(SYS_process_vm_readv, getpid(), local, 2, &remote, 1, 0));
 	cr_assert_eq(r, 27, "process_vm_readv: %s", strerror(errno));
-	outputs(SYS_process_vm_readv,
+	outputs_alone(SYS_process_vm_readv,
 		(uint64_t[6]){ getpid(), (uint64_t)(uintptr_t)local, 2, (uint64_t)(uintptr_t)&remote, 1 }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), 27, "the result's bytes, over the local iovecs");
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), 27, "the result's bytes, over the local iovecs");
 }
 
 Test(ipc_model, process_vm_writev_passes_out_its_local_iovecs)
@@ -309,7 +235,7 @@ Test(ipc_model, process_vm_writev_passes_out_its_local_iovecs)
 					(uint64_t[6]){ 1, (uint64_t)(uintptr_t)local, 2, 0, 0 },
 					self_read, NULL, &ranges),
 		     0);
-	cr_assert_eq(covered(), 60);
+	cr_assert_eq(covered(&ranges), 60);
 }
 
 /* ---- signal-driven I/O and perf events ---- */
@@ -331,9 +257,9 @@ Test(ipc_model, owner_queries_cover_their_outputs)
 		r = raw(syscall(SYS_ioctl, sv[0], req, arena + 40));
 		cr_assert_eq(r, 0, "ioctl 0x%lx: %s", req, strerror(errno));
 		cr_assert_eq(check(SYS_ioctl, sv[0], req, at(40)), 0, "%s", why);
-		outputs(SYS_ioctl, (uint64_t[6]){ sv[0], req, at(40) }, r);
-		assert_covers_writes();
-		cr_assert_eq(covered(), sizeof(int));
+		outputs_alone(SYS_ioctl, (uint64_t[6]){ sv[0], req, at(40) }, r);
+		assert_covers_writes(&ranges);
+		cr_assert_eq(covered(&ranges), sizeof(int));
 		cr_assert_eq(*(int *)(arena + 40), me);
 		rec_ranges_free(&ranges);
 	}
@@ -341,12 +267,12 @@ Test(ipc_model, owner_queries_cover_their_outputs)
 	snapshot();
 	r = raw(syscall(SYS_fcntl, sv[0], F_GETOWN_EX, arena + 40));
 	cr_assert_eq(r, 0, "F_GETOWN_EX: %s", strerror(errno));
-	outputs(SYS_fcntl, (uint64_t[6]){ sv[0], F_GETOWN_EX, at(40) }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), sizeof(struct f_owner_ex));
+	outputs_alone(SYS_fcntl, (uint64_t[6]){ sv[0], F_GETOWN_EX, at(40) }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), sizeof(struct f_owner_ex));
 	for (int cmd = F_SETOWN; cmd <= F_GETSIG; cmd++)
 		cr_assert_eq(check(SYS_fcntl, 0, (uint64_t)cmd, 0), 0, "fcntl %d: %s", cmd, why);
-	outputs(SYS_fcntl, (uint64_t[6]){ sv[0], F_GETSIG, 0 }, 0);
+	outputs_alone(SYS_fcntl, (uint64_t[6]){ sv[0], F_GETSIG, 0 }, 0);
 	cr_assert_eq(ranges.n, 0, "F_GETSIG answers in its result");
 	close(sv[0]);
 	close(sv[1]);
@@ -365,15 +291,15 @@ Test(ipc_model, perf_ioc_id_covers_the_id)
 	snapshot();
 	r = raw(syscall(SYS_ioctl, fd, PERF_EVENT_IOC_ID, arena + 24));
 	cr_assert_eq(r, 0, "PERF_EVENT_IOC_ID: %s", strerror(errno));
-	outputs(SYS_ioctl, (uint64_t[6]){ fd, PERF_EVENT_IOC_ID, at(24) }, r);
-	assert_covers_writes();
-	cr_assert_eq(covered(), 8);
+	outputs_alone(SYS_ioctl, (uint64_t[6]){ fd, PERF_EVENT_IOC_ID, at(24) }, r);
+	assert_covers_writes(&ranges);
+	cr_assert_eq(covered(&ranges), 8);
 	for (int i = 0; i < 3; i++) {
 		unsigned long req = (unsigned long[]){ PERF_EVENT_IOC_ENABLE, PERF_EVENT_IOC_DISABLE,
 						       PERF_EVENT_IOC_RESET }[i];
 
 		cr_assert_eq(check(SYS_ioctl, fd, req, 0), 0, "%s", why);
-		outputs(SYS_ioctl, (uint64_t[6]){ fd, req, 0 }, 0);
+		outputs_alone(SYS_ioctl, (uint64_t[6]){ fd, req, 0 }, 0);
 		cr_assert_eq(ranges.n, 0);
 	}
 	/* the overflow signal's refresh is not modelled */
