@@ -254,6 +254,8 @@ struct rspace {
 	bool at_exec;			/* its process still stands at its exec stop */
 	bool may_preempt;		/* a run may need an execution point: a second
 					 * thread, a timer or a signal was seen */
+	bool signals;			/* a timer or an asynchronous signal was seen:
+					 * every run takes a restore point */
 };
 
 struct rthread {
@@ -413,6 +415,21 @@ bool rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_n
 void rec_interrupt_running(struct recorder *rec, struct rthread *t);
 /** A signal-delivery-stop of @t for @sig. */
 void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
+
+/* record-sched.c: the recorder's scheduling policy */
+
+/** Whether a thread other than @t may want the CPU while @t runs user code:
+ * one is runnable, or in a syscall that may complete by itself (anything
+ * but a futex wait with no timeout). Without one, a run needs no restore
+ * point: nothing will preempt it. */
+bool rec_others_may_run(const struct recorder *rec, const struct rthread *t);
+/** Whether @t's syscall, one that arms timers (REC_SC_TIMER: alarm(2),
+ * setitimer(2), timer_settime(2)), which just returned 0, armed one rather
+ * than disarmed it (a zero it_value). */
+bool rec_timer_armed(const struct rthread *t);
+/** The syscall @t ran in the kernel (RT_IN_SYSCALL) completed: its exit stop
+ * came. It runs next, before the running thread's timeslice ends. */
+void rec_on_wakeup(struct recorder *rec, struct rthread *t);
 
 /* record-ptrace.c: emulated ptrace between recorded processes */
 

@@ -433,6 +433,10 @@ rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
 		return false;
 	if (t->deferred_sig && !t->trap_armed)
 		return true;
+	/* a thread whose syscall completed runs now, as a woken task
+	 * preempts the running one in Linux: not at the end of the slice */
+	if (!t->trap_armed && sched_wakeup_pending(rec->sched))
+		return true;
 	if (!t->trap_armed && !sched_others_runnable(rec->sched))
 		return false;
 	return rec_deadline_passed(rec, t->tid, ret_wait_ns);
@@ -548,6 +552,7 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 	 * point, a counted branch or the next syscall, whichever comes first
 	 * (the next syscall only, the first time: no restore point was taken) */
 	t->space->may_preempt = true;
+	t->space->signals = true;
 	if (rec_defer_signal(t, &si) < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");
 		return;

@@ -469,6 +469,10 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->space->need_remap = true;
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
+	/* a timer's signals will come: runs need restore points to take them
+	 * at execution points (redis disarms one it never armed) */
+	if ((flags & REC_SC_TIMER) && result >= 0 && rec_timer_armed(t))
+		t->space->signals = true;
 	if ((t->nr == __NR_execve || t->nr == __NR_execveat) && result == 0 &&
 	    rec_ptrace_exec_stops(&rec->ptrace, t->tid)) {
 		rec_ptrace_stopped(rec, t);
@@ -485,8 +489,11 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			sched_hand_over(rec->sched, woken);
 			return;
 		}
-		if (sched_chaos_event(rec->sched)) {
-			/* chaos: another thread may run before this one leaves the syscall */
+		if (sched_wakeup_pending(rec->sched) || sched_chaos_event(rec->sched)) {
+			/* a thread whose syscall completed meanwhile runs
+			 * first, at this event rather than by preempting
+			 * this one in user code; in chaos mode another
+			 * thread may run before this one leaves the syscall */
 			t->state = RT_HELD;
 			sched_pick(rec->sched);
 			return;

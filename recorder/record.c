@@ -345,6 +345,10 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	t->uncountable = false;
 	t->ticks_base = 0;
 	rec_set_deadline(rec, sched_timeslice_ns(rec->sched));
+	/* ticks count from here: a budget armed in the last run may be left */
+	if (sp->mem.soft && ticks_soft_active(sp->mem.soft) &&
+	    ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
+		log_debug("cannot reset the tick budget");
 	if (rec->pmu) {
 		/* the counter finds execution points without restore points */
 		restart_pmu(rec, t);
@@ -363,6 +367,15 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	 * through the child would tie to a process that soon leaves it. */
 	if (sp->mem.users > 1) {
 		t->xstate_len = 0; /* this run cannot be rolled back */
+		return;
+	}
+	/* Nothing will preempt a run while no other thread may want the CPU
+	 * and no signal is expected: it needs no restore point (the copy of
+	 * every page written since the last one). One that must stop anyway
+	 * (a signal came, a thread woke) stops at a counted branch if it is
+	 * in counting code, else at its next event. */
+	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t)) {
+		t->xstate_len = 0;
 		return;
 	}
 	t->start_regs = t->regs;
@@ -395,8 +408,6 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	    tracee_get_xstate(t->tid, t->xstate, arch_xstate_size(), &t->xstate_len) < 0 ||
 	    tracee_get_sigmask(t->tid, &t->start_mask) < 0)
 		t->xstate_len = 0; /* this run cannot be rolled back */
-	if (ticks_soft_active(sp->mem.soft) && ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
-		log_debug("cannot reset the tick budget");
 }
 
 /*
@@ -690,10 +701,9 @@ rec_dispatch(struct recorder *rec, pid_t tid, int status)
 		rec_on_syscall_entry(rec, t);
 		break;
 	case TRACEE_STOP_SYSCALL_EXIT:
-		if (t->state == RT_IN_SYSCALL) {
-			t->state = RT_EXIT_READY;
-			sched_set_state(rec->sched, tid, SCHED_RUNNABLE);
-		} else {
+		if (t->state == RT_IN_SYSCALL)
+			rec_on_wakeup(rec, t);
+		else {
 			rec_on_syscall_exit(rec, t);
 		}
 		break;

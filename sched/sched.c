@@ -10,6 +10,7 @@ struct sched_thread {
 	pid_t tid;
 	enum sched_state state;
 	uint32_t priority; /* chaos mode: higher runs first */
+	uint64_t woken;	   /* when it woke (sched_wake()), 0: not waiting so */
 };
 
 struct sched {
@@ -23,6 +24,7 @@ struct sched {
 	uint64_t slice_ns;
 	bool chaos;
 	uint64_t rng; /* xorshift64 state, chaos mode */
+	uint64_t wakeups; /* sched_wake() calls: the order threads woke in */
 };
 
 static uint64_t
@@ -73,7 +75,7 @@ sched_add(struct sched *s, pid_t tid)
 	if (UTIL_GROW(s->threads, s->cap, s->n + 1) < 0)
 		return -ENOMEM;
 	s->threads[s->n++] = (struct sched_thread){ tid, SCHED_RUNNABLE,
-						    s->chaos ? (uint32_t)next_random(s) : 0 };
+						    s->chaos ? (uint32_t)next_random(s) : 0, 0 };
 	return 0;
 }
 
@@ -111,8 +113,42 @@ sched_set_state(struct sched *s, pid_t tid, enum sched_state state)
 	if (i < 0)
 		return;
 	s->threads[i].state = state;
+	if (state != SCHED_RUNNABLE)
+		s->threads[i].woken = 0;
 	if (state != SCHED_RUNNABLE && s->has_current && (size_t)i == s->current)
 		s->has_current = false;
+}
+
+void
+sched_wake(struct sched *s, pid_t tid)
+{
+	ssize_t i = index_of(s, tid);
+
+	if (i < 0)
+		return;
+	s->threads[i].state = SCHED_RUNNABLE;
+	if (!s->chaos && !s->threads[i].woken && !(s->has_current && (size_t)i == s->current))
+		s->threads[i].woken = ++s->wakeups;
+}
+
+/* The index of the thread that woke first and still waits, or -1. */
+static ssize_t
+first_woken(const struct sched *s)
+{
+	ssize_t best = -1;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->threads[i].woken && s->threads[i].state == SCHED_RUNNABLE &&
+		    !(s->has_current && i == s->current) &&
+		    (best < 0 || s->threads[i].woken < s->threads[best].woken))
+			best = (ssize_t)i;
+	return best;
+}
+
+bool
+sched_wakeup_pending(const struct sched *s)
+{
+	return first_woken(s) >= 0;
 }
 
 enum sched_state
@@ -144,7 +180,7 @@ sched_event(struct sched *s)
 	if (!s->has_current)
 		return false;
 	s->used++;
-	return s->used >= s->slice && other_runnable(s);
+	return (s->used >= s->slice && other_runnable(s)) || first_woken(s) >= 0;
 }
 
 bool
@@ -200,6 +236,7 @@ make_current(struct sched *s, size_t i)
 	s->current = i;
 	s->has_current = true;
 	s->used = 0;
+	s->threads[i].woken = 0;
 	return s->threads[i].tid;
 }
 
@@ -212,6 +249,10 @@ sched_pick(struct sched *s)
 	s->has_current = false;
 	if (s->chaos)
 		chaos_draw(s);
+	/* a thread whose syscall completed meanwhile runs first */
+	best = first_woken(s);
+	if (best >= 0)
+		return make_current(s, (size_t)best);
 	/* the first runnable thread in round-robin order; in chaos mode the
 	 * first of those of highest priority (all are 0 otherwise) */
 	for (size_t k = 0; k < s->n; k++) {

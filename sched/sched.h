@@ -53,7 +53,8 @@ pid_t sched_current(const struct sched *s);
 
 /**
  * Count one event of the current thread. Returns true when its timeslice is
- * used up and another thread is runnable, i.e. the caller should switch.
+ * used up and another thread is runnable, or a woken thread waits
+ * (sched_wake()), i.e. the caller should switch.
  */
 bool sched_event(struct sched *s);
 
@@ -68,9 +69,10 @@ bool sched_chaos_event(struct sched *s);
 void sched_yield_current(struct sched *s);
 
 /**
- * Choose the next thread to run: the first runnable thread after the current
- * one in round-robin order (the current one last). Makes it current with a
- * fresh timeslice and returns it, or 0 if no thread is runnable.
+ * Choose the next thread to run: the thread that woke first among those
+ * still waiting (sched_wake()), else the first runnable thread after the
+ * current one in round-robin order (the current one last). Makes it current
+ * with a fresh timeslice and returns it, or 0 if no thread is runnable.
  */
 pid_t sched_pick(struct sched *s);
 
@@ -82,6 +84,21 @@ pid_t sched_pick(struct sched *s);
  * the thread made current, or 0 if none is runnable.
  */
 pid_t sched_hand_over(struct sched *s, pid_t tid);
+
+/**
+ * Thread @tid, blocked in a syscall, can go on: its syscall completed (the
+ * exit stop arrived) while another thread ran. It becomes RUNNABLE and is
+ * "woken": the current thread should give it the CPU at its next switch
+ * check (sched_event() says so, sched_wakeup_pending() too), and the next
+ * sched_pick() chooses the woken threads first, in the order they woke, as
+ * Linux lets a woken task preempt the running one (check_preempt_wakeup,
+ * kernel/sched/fair.c). In chaos mode the thread only becomes RUNNABLE:
+ * priorities decide. No-op for an unknown thread.
+ */
+void sched_wake(struct sched *s, pid_t tid);
+
+/** True if a woken thread other than the current one waits to run. */
+bool sched_wakeup_pending(const struct sched *s);
 
 /** Number of threads not DEAD. */
 unsigned sched_nthreads(const struct sched *s);
