@@ -290,6 +290,12 @@ struct rthread {
 	size_t xstate_len;
 	bool trap_armed;	      /* the budget traps at its next counted branch */
 	uint64_t ticks_base;	      /* ticks counted before the budget was armed */
+	uint64_t budget;	      /* the budget armed then: it traps at
+				       * ticks_base + budget (0: never) */
+	bool probing;		      /* that trap looks whether it spins (record-sched.c) */
+	uint64_t probe;		      /* ticks between such looks, 0: it does not spin */
+	bool have_probe_regs;	      /* probe_regs hold the last look, in this run */
+	struct user_regs_struct probe_regs;
 	unsigned rollbacks;	      /* in this run of user code */
 	bool uncountable;	      /* gave up reaching an execution point in this run */
 	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */
@@ -427,6 +433,21 @@ bool rec_others_may_run(const struct recorder *rec, const struct rthread *t);
  * setitimer(2), timer_settime(2)), which just returned 0, armed one rather
  * than disarmed it (a zero it_value). */
 bool rec_timer_armed(const struct rthread *t);
+/** Set the tick budget of @t, @ticks into its run, to trap after @budget
+ * more counted branches (0: never). Returns 0 or -errno. */
+int rec_arm_budget(struct rthread *t, uint64_t ticks, uint64_t budget) _wur_;
+/** At the start of @t's run of user code, with counting code in its
+ * process: if it was seen spinning and others wait for the CPU, arm its
+ * budget to look at it again after t->probe ticks. */
+void rec_spin_start_run(struct recorder *rec, struct rthread *t);
+/** @t stopped at the counted branch rec_spin_start_run() (or this) armed,
+ * with @regs (clean): if it makes progress, arm the next look and resume it
+ * (true); if it spins (the same registers as at the last look) or must stop
+ * there anyway, false: the caller makes it an execution point. */
+bool rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs);
+/** @t was preempted at an execution point, its run of user code having no
+ * event: look at it in its next runs. */
+void rec_spin_preempted(struct rthread *t);
 /** The syscall @t ran in the kernel (RT_IN_SYSCALL) completed: its exit stop
  * came. It runs next, before the running thread's timeslice ends. */
 void rec_on_wakeup(struct recorder *rec, struct rthread *t);

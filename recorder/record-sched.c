@@ -20,7 +20,9 @@
 #include "common/log.h"
 #include "recorder/record-private.h"
 #include "sched/sched.h"
+#include "sched/ticks-soft.h"
 #include "tracee/tracee.h"
+#include "x86_64/arch.h"
 
 /*
  * Whether @u waits in the kernel for something only another recorded thread
@@ -82,6 +84,83 @@ rec_timer_armed(const struct rthread *t)
 	default:
 		return true; /* a timer of another kind: assume armed */
 	}
+}
+
+/* ---- spinning ---- */
+
+/*
+ * A thread preempted after a whole timeslice with no event is looked at
+ * again in its next runs: its budget traps every `probe` ticks (a counted
+ * branch of a loop it runs), and if two looks in a row find the same
+ * registers, its loop is making no progress: it waits for memory another
+ * thread writes (a flag, a lock-free queue), and that thread runs now,
+ * instead of after the rest of a 5 ms timeslice. Looks that find progress
+ * come twice as far apart each time, so a thread that computes is stopped a
+ * few times per timeslice, then not at all. Each time one is seen spinning
+ * its next runs are looked at sooner. The intervals are powers of two: a
+ * loop of 1, 2 or 4 counted branches stands at the same branch each look.
+ */
+#define SPIN_PROBE_FIRST 256u	 /* ticks to the first look, at first */
+#define SPIN_PROBE_MIN 16u	 /* the soonest a look comes */
+#define SPIN_PROBE_LAST (1u << 20) /* looks stop beyond this many ticks */
+
+int
+rec_arm_budget(struct rthread *t, uint64_t ticks, uint64_t budget)
+{
+	t->ticks_base = ticks;
+	t->budget = budget;
+	return ticks_soft_set_budget(t->space->mem.memfd, budget);
+}
+
+void
+rec_spin_start_run(struct recorder *rec, struct rthread *t)
+{
+	t->probing = false;
+	t->have_probe_regs = false;
+	if (!t->probe || !sched_others_runnable(rec->sched))
+		return;
+	if (rec_arm_budget(t, 0, t->probe) < 0) {
+		log_debug("thread %d: cannot arm its tick budget", t->tid);
+		return;
+	}
+	t->probing = true;
+}
+
+bool
+rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs)
+{
+	uint64_t ticks = t->ticks_base + t->budget, next;
+	bool same = t->have_probe_regs && !arch_regs_differ(regs, &t->probe_regs);
+
+	rec->stats.probes++;
+	/* a signal to deliver, a thread that woke: this is the point */
+	if (t->deferred_sig || sched_wakeup_pending(rec->sched))
+		return false;
+	if (same && sched_others_runnable(rec->sched)) {
+		t->probe = MAX(SPIN_PROBE_MIN, t->probe / 2);
+		rec->stats.spins++;
+		return false;
+	}
+	/* progress (or no other thread to run: a wakeup will interrupt it) */
+	next = same || !sched_others_runnable(rec->sched) ? 0 : t->budget * 2;
+	if (next > SPIN_PROBE_LAST) {
+		next = 0;
+		t->probe = 0; /* it computes: the next timeslice says again */
+	}
+	t->probe_regs = *regs;
+	t->have_probe_regs = true;
+	t->probing = next != 0;
+	if (rec_arm_budget(t, ticks, next) < 0 || tracee_set_regs(t->tid, regs) < 0)
+		return false;
+	rec_resume(t, PTRACE_CONT, 0);
+	return true;
+}
+
+void
+rec_spin_preempted(struct rthread *t)
+{
+	if (!t->probe)
+		t->probe = SPIN_PROBE_FIRST;
 }
 
 void

@@ -224,12 +224,12 @@ running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ran
 static int
 arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
 {
-	int r = ticks_soft_set_budget(t->space->mem.memfd, 1);
+	int r = rec_arm_budget(t, ticks_so_far, 1);
 
 	if (r < 0)
 		return r;
-	t->ticks_base = ticks_so_far;
 	t->trap_armed = true;
+	t->probing = false;
 	rec_set_deadline(rec, MAX(TRAP_GRACE_NS, sched_timeslice_ns(rec->sched)));
 	return 0;
 }
@@ -346,6 +346,7 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 	if (rec_write_event(rec, &ev) < 0)
 		return;
 	rec->stats.preemptions++;
+	rec_spin_preempted(t);
 	t->state = RT_HELD;
 	sched_yield_current(rec->sched);
 	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
@@ -384,9 +385,9 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	case PATCH_STOP_OUTSIDE:
 		break;
 	case PATCH_STOP_TRAPPED:
-		if (t->trap_armed) {
+		if (t->trap_armed || t->probing) {
 			/* stopped on its way to the trap: the same execution point */
-			at_execution_point(rec, t, regs, t->ticks_base + 1);
+			at_execution_point(rec, t, regs, t->ticks_base + t->budget);
 			return;
 		}
 		_fallthrough_;
@@ -406,7 +407,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	}
 	if (ticks_soft_active(t->space->mem.soft) && !t->trap_armed && t->rollbacks == 0 &&
 	    ticks_soft_get_budget(t->tid, &left) == 0) {
-		if (arm_trap(rec, t, 0 - left) < 0)
+		if (arm_trap(rec, t, t->ticks_base + t->budget - left) < 0)
 			log_debug("cannot arm the tick budget");
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
@@ -528,7 +529,10 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		return;
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
-		at_execution_point(rec, t, &regs, t->ticks_base + 1);
+		/* a look at whether it spins (record-sched.c), or its point */
+		if (t->probing && !t->trap_armed && rec_spin_probe(rec, t, &regs))
+			return;
+		at_execution_point(rec, t, &regs, t->ticks_base + t->budget);
 		return;
 	}
 	if (sig == SIGSEGV && si.si_code == SI_KERNEL) {

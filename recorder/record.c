@@ -343,12 +343,15 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	t->trap_armed = false;
 	t->rollbacks = 0;
 	t->uncountable = false;
-	t->ticks_base = 0;
+	t->probing = false;
 	rec_set_deadline(rec, sched_timeslice_ns(rec->sched));
 	/* ticks count from here: a budget armed in the last run may be left */
-	if (sp->mem.soft && ticks_soft_active(sp->mem.soft) &&
-	    ticks_soft_set_budget(sp->mem.memfd, 0) < 0)
-		log_debug("cannot reset the tick budget");
+	if (sp->mem.soft && ticks_soft_active(sp->mem.soft)) {
+		if (rec_arm_budget(t, 0, 0) < 0)
+			log_debug("cannot reset the tick budget");
+		else
+			rec_spin_start_run(rec, t);
+	}
 	if (rec->pmu) {
 		/* the counter finds execution points without restore points */
 		restart_pmu(rec, t);
@@ -1182,6 +1185,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 " runs left uncounted",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, rec.nsites, rec.stats.gave_up);
+	if (rec.stats.probes)
+		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning",
+			 rec.stats.probes, rec.stats.spins);
 	if (rec.ckpt_stats.syncs)
 		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages), %" PRIu64
 			 " mirror forks, %" PRIu64 " rollbacks (%" PRIu64 " pages)",

@@ -334,6 +334,8 @@ struct rec_stats {
 	uint64_t rollbacks;	/**< runs of user code rolled back to count them */
 	uint64_t patches;	/**< TRACE_EV_PATCH events (counting code installed) */
 	uint64_t gave_up;	/**< runs left to reach their next event uncounted */
+	uint64_t spins;		/**< preemptions of a thread seen spinning */
+	uint64_t probes;	/**< counted branches a thread stopped at to see if it spins */
 };
 
 /**

@@ -84,14 +84,19 @@ arch_cpu_identity(char vendor[16], uint32_t features[8])
 size_t
 arch_xstate_size(void)
 {
+	/* cpuid traps to the hypervisor in a VM (tens of microseconds): ask
+	 * once; the answer does not change while uprr runs */
+	static size_t size;
 	unsigned a, b, c, d;
 
+	if (size)
+		return size;
 	if (__get_cpuid_max(0, NULL) < 0xd)
-		return 4096;
+		return size = 4096;
 	/* ebx: the size for the features enabled in XCR0 now; ecx: for every
 	 * feature the CPU supports. AMX's tile data alone is 8 KiB. */
 	__cpuid_count(0xd, 0, a, b, c, d);
-	return MAX(MAX(b, c), 4096u);
+	return size = MAX(MAX(b, c), 4096u);
 }
 
 const char *
