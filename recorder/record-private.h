@@ -258,6 +258,19 @@ struct rspace {
 					 * every run takes a restore point */
 };
 
+/* What the looks at a thread that may spin saw (record-sched.c). */
+struct rec_spin {
+	uint64_t probe;			/* ticks to its first look in a run, 0: none */
+	unsigned looks;			/* looks in this run */
+	struct user_regs_struct regs;	/* at the last one */
+	int reg;			/* the one register that changed since the
+					 * look before, -1: none or several */
+	uint64_t delta, interval;	/* by how much, in how many ticks */
+	int counter;			/* the counter of the last loop seen spinning
+					 * (-1: none), where it stood, and the rip */
+	uint64_t counter_val, counter_rip;
+};
+
 struct rthread {
 	pid_t tid;
 	pid_t tgid;		      /* its process (thread group) */
@@ -293,9 +306,7 @@ struct rthread {
 	uint64_t budget;	      /* the budget armed then: it traps at
 				       * ticks_base + budget (0: never) */
 	bool probing;		      /* that trap looks whether it spins (record-sched.c) */
-	uint64_t probe;		      /* ticks between such looks, 0: it does not spin */
-	bool have_probe_regs;	      /* probe_regs hold the last look, in this run */
-	struct user_regs_struct probe_regs;
+	struct rec_spin spin;
 	unsigned rollbacks;	      /* in this run of user code */
 	bool uncountable;	      /* gave up reaching an execution point in this run */
 	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */

@@ -89,20 +89,28 @@ rec_timer_armed(const struct rthread *t)
 /* ---- spinning ---- */
 
 /*
- * A thread preempted after a whole timeslice with no event is looked at
- * again in its next runs: its budget traps every `probe` ticks (a counted
- * branch of a loop it runs), and if two looks in a row find the same
- * registers, its loop is making no progress: it waits for memory another
- * thread writes (a flag, a lock-free queue), and that thread runs now,
- * instead of after the rest of a 5 ms timeslice. Looks that find progress
- * come twice as far apart each time, so a thread that computes is stopped a
- * few times per timeslice, then not at all. Each time one is seen spinning
- * its next runs are looked at sooner. The intervals are powers of two: a
- * loop of 1, 2 or 4 counted branches stands at the same branch each look.
+ * A thread preempted after a timeslice with no event is looked at in its
+ * next runs: its budget traps every so many ticks (a counted branch of a
+ * loop it runs), and its registers tell whether its loop makes progress. The
+ * same registers at two looks in a row, or registers of which only one
+ * changed, by the same amount over two intervals of the same length (a spin
+ * counter), mean a loop that waits for memory another thread writes (a flag,
+ * a lock-free queue): the others run now, instead of after the rest of a
+ * 5 ms timeslice. Looks that find progress come twice as far apart each
+ * time (and once more at the same distance when one register changed, to
+ * see whether it counts), so a thread that computes is stopped a few times
+ * per timeslice, then no more. A pure spin makes the next runs' first look
+ * come sooner. A loop seen counting that counts on from where it stood when
+ * it was preempted for it did not wait for the others after all (a loop
+ * that fills an array, or a spin the others take long to end): it counts as
+ * progress. The intervals are powers of two, so a loop of 1, 2 or 4
+ * counted branches stands at the same branch at each look.
  */
 #define SPIN_PROBE_FIRST 256u	 /* ticks to the first look, at first */
 #define SPIN_PROBE_MIN 16u	 /* the soonest a look comes */
 #define SPIN_PROBE_LAST (1u << 20) /* looks stop beyond this many ticks */
+
+#define NREGS (sizeof(struct user_regs_struct) / sizeof(unsigned long long))
 
 int
 rec_arm_budget(struct rthread *t, uint64_t ticks, uint64_t budget)
@@ -116,39 +124,80 @@ void
 rec_spin_start_run(struct recorder *rec, struct rthread *t)
 {
 	t->probing = false;
-	t->have_probe_regs = false;
-	if (!t->probe || !sched_others_runnable(rec->sched))
+	t->spin.looks = 0;
+	if (!t->spin.probe || !sched_others_runnable(rec->sched))
 		return;
-	if (rec_arm_budget(t, 0, t->probe) < 0) {
+	if (rec_arm_budget(t, 0, t->spin.probe) < 0) {
 		log_debug("thread %d: cannot arm its tick budget", t->tid);
 		return;
 	}
 	t->probing = true;
 }
 
+/* How many registers differ between @a and @b; the last one in *ret_reg,
+ * its change in *ret_delta. */
+static unsigned
+regs_changed(const struct user_regs_struct *a, const struct user_regs_struct *b, int *ret_reg,
+	     uint64_t *ret_delta)
+{
+	const unsigned long long *x = (const void *)a, *y = (const void *)b;
+	unsigned n = 0;
+
+	for (size_t i = 0; i < NREGS; i++)
+		if (x[i] != y[i]) {
+			n++;
+			*ret_reg = (int)i;
+			*ret_delta = x[i] - y[i];
+		}
+	return n;
+}
+
 bool
 rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs)
 {
-	uint64_t ticks = t->ticks_base + t->budget, next;
-	bool same = t->have_probe_regs && !arch_regs_differ(regs, &t->probe_regs);
+	struct rec_spin *sp = &t->spin;
+	uint64_t ticks = t->ticks_base + t->budget, next = 0, delta = 0, now;
+	bool others = sched_others_runnable(rec->sched), pure = false, counts = false;
+	unsigned changed = 0;
+	int reg = -1;
 
 	rec->stats.probes++;
 	/* a signal to deliver, a thread that woke: this is the point */
 	if (t->deferred_sig || sched_wakeup_pending(rec->sched))
 		return false;
-	if (same && sched_others_runnable(rec->sched)) {
-		t->probe = MAX(SPIN_PROBE_MIN, t->probe / 2);
+	if (sp->looks) {
+		changed = regs_changed(regs, &sp->regs, &reg, &delta);
+		pure = changed == 0;
+		counts = changed == 1 && sp->reg == reg && sp->delta == delta &&
+			 sp->interval == t->budget;
+	}
+	if (counts && sp->counter == reg && sp->counter_rip == regs->rip) {
+		/* the loop it was preempted in counts on: it did not wait */
+		now = ((const unsigned long long *)regs)[reg];
+		if ((int64_t)(now - sp->counter_val) * (int64_t)delta > 0)
+			counts = false;
+	}
+	if ((pure || counts) && others) {
+		if (pure)
+			sp->probe = MAX(SPIN_PROBE_MIN, sp->probe / 2);
+		sp->counter = counts ? reg : -1;
+		sp->counter_val = counts ? ((const unsigned long long *)regs)[reg] : 0;
+		sp->counter_rip = regs->rip;
 		rec->stats.spins++;
 		return false;
 	}
 	/* progress (or no other thread to run: a wakeup will interrupt it) */
-	next = same || !sched_others_runnable(rec->sched) ? 0 : t->budget * 2;
+	if (others && !pure)
+		next = changed == 1 && sp->interval != t->budget ? t->budget : t->budget * 2;
 	if (next > SPIN_PROBE_LAST) {
 		next = 0;
-		t->probe = 0; /* it computes: the next timeslice says again */
+		sp->probe = 0; /* it computes: its next timeslice will tell */
 	}
-	t->probe_regs = *regs;
-	t->have_probe_regs = true;
+	sp->regs = *regs;
+	sp->reg = changed == 1 ? reg : -1;
+	sp->delta = delta;
+	sp->interval = sp->looks ? t->budget : 0;
+	sp->looks++;
 	t->probing = next != 0;
 	if (rec_arm_budget(t, ticks, next) < 0 || tracee_set_regs(t->tid, regs) < 0)
 		return false;
@@ -159,8 +208,8 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 void
 rec_spin_preempted(struct rthread *t)
 {
-	if (!t->probe)
-		t->probe = SPIN_PROBE_FIRST;
+	if (!t->spin.probe)
+		t->spin.probe = SPIN_PROBE_FIRST;
 }
 
 void

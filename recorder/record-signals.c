@@ -483,8 +483,8 @@ rec_interrupt_running(struct recorder *rec, struct rthread *t)
 	if (tracee_get_regs(tid, &regs) < 0)
 		return;
 	if (ticks_soft_trap_pending(t->space->mem.soft, regs.rip)) {
-		/* between a trap site's int3 and its SIGTRAP: count that first
-		 * (the deadline stays passed: it is interrupted again) */
+		/* between an int3 of counting code and its SIGTRAP: take that
+		 * first (the deadline stays passed: it is interrupted again) */
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}

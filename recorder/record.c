@@ -110,7 +110,8 @@ rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *sp, s
 	if (r < 0)
 		return r;
 	rec->threads[rec->nthreads] = (struct rthread){
-		.tid = tid, .tgid = tgid, .space = sp, .state = RT_HELD, .pmu_fd = -1
+		.tid = tid, .tgid = tgid, .space = sp, .state = RT_HELD, .pmu_fd = -1,
+		.spin.counter = -1,
 	};
 	*ret = &rec->threads[rec->nthreads++];
 	return 0;

@@ -88,10 +88,12 @@ enum patch_stop ticks_soft_count_trap(const struct ticks_soft *st, int memfd,
 				      struct user_regs_struct *regs);
 
 /**
- * Whether a thread stopped at @rip has executed a trap site's int3 whose
- * SIGTRAP is still pending: a PTRACE_INTERRUPT stop can come between the
- * int3 and the delivery of its SIGTRAP (get_signal() takes job control traps
- * first). Such a thread must be resumed to take that SIGTRAP first.
+ * Whether a thread stopped at @rip has executed the int3 of a trap site or
+ * of a stub (its budget ran out) whose SIGTRAP is still pending: a
+ * PTRACE_INTERRUPT stop can come between the int3 and the delivery of its
+ * SIGTRAP (get_signal() takes job control traps first). Such a thread must
+ * be resumed to take that SIGTRAP first: else it arrives later, where it
+ * looks like the program's own.
  */
 bool ticks_soft_trap_pending(const struct ticks_soft *st, uint64_t rip);
 

@@ -747,6 +747,12 @@ OK_PROGS = [
     # spin waits in a child and a grandchild, which reap only their own
     # children: their restore points are no processes of the program's
     ('spin_child', 2, 'did not get through the spin waits of its child and grandchild'),
+    # two threads spinning on a ring of 64 slots: a spinning thread gives
+    # the CPU to the other at once (minutes with whole timeslices)
+    ('ring_small', 2, 'lost or corrupted items'),
+    # round trips with a child while a thread computes: a completed read
+    # preempts the computing thread (tens of seconds at each timeslice's end)
+    ('wake_busy', 2, 'did not get through its round trips'),
 ]
 
 
