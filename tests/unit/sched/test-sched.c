@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the deterministic scheduler: round-robin order, timeslice
- * accounting, blocked and dead threads, yields, removal, and the empty cases.
+ * accounting, blocked and dead threads, wakeups, yields, removal, and the
+ * empty cases.
  */
 #include <criterion/criterion.h>
 
@@ -177,6 +178,71 @@ Test(sched, yield_alone_keeps_running)
 	sched_yield_current(s);
 	cr_assert_not(sched_event(s), "nobody to yield to");
 	cr_assert_eq(sched_current(s), 101);
+}
+
+Test(sched, woken_thread_ends_the_slice_and_runs_next)
+{
+	setup(100, 4);
+	sched_set_state(s, 103, SCHED_BLOCKED);
+	pick_until(101);
+	cr_assert_not(sched_wakeup_pending(s));
+	cr_assert_not(sched_event(s), "the slice is long");
+	sched_wake(s, 103);
+	cr_assert_eq(sched_state_of(s, 103), SCHED_RUNNABLE);
+	cr_assert(sched_wakeup_pending(s));
+	cr_assert(sched_event(s), "a woken thread ends the slice at the next event");
+	cr_assert_eq(sched_pick(s), 103, "the woken thread runs first, not 102");
+	cr_assert_not(sched_wakeup_pending(s), "it runs: nothing pending");
+	cr_assert_eq(sched_pick(s), 104, "round robin goes on from it");
+}
+
+Test(sched, wakeups_run_in_the_order_they_came)
+{
+	setup(100, 4);
+	sched_set_state(s, 102, SCHED_BLOCKED);
+	sched_set_state(s, 104, SCHED_BLOCKED);
+	pick_until(101);
+	sched_wake(s, 104);
+	sched_wake(s, 102);
+	sched_wake(s, 104); /* a second wake keeps its place */
+	cr_assert_eq(sched_pick(s), 104);
+	cr_assert_eq(sched_pick(s), 102);
+	cr_assert_not(sched_wakeup_pending(s));
+}
+
+Test(sched, woken_then_blocked_is_no_wakeup)
+{
+	setup(100, 3);
+	sched_set_state(s, 102, SCHED_BLOCKED);
+	pick_until(101);
+	sched_wake(s, 102);
+	sched_set_state(s, 102, SCHED_BLOCKED);
+	cr_assert_not(sched_wakeup_pending(s));
+	cr_assert_not(sched_event(s));
+	sched_set_state(s, 102, SCHED_RUNNABLE);
+	cr_assert_not(sched_wakeup_pending(s), "made runnable, not woken");
+}
+
+Test(sched, waking_the_current_thread_is_no_wakeup)
+{
+	setup(100, 2);
+	pick_until(101);
+	sched_wake(s, 101);
+	cr_assert_not(sched_wakeup_pending(s));
+	cr_assert_not(sched_event(s));
+	sched_wake(s, 999); /* unknown: nothing happens */
+	cr_assert_not(sched_wakeup_pending(s));
+}
+
+Test(sched, chaos_wakeups_only_make_runnable)
+{
+	setup(100, 3);
+	sched_set_chaos(s, 42);
+	sched_set_state(s, 102, SCHED_BLOCKED);
+	sched_pick(s);
+	sched_wake(s, 102);
+	cr_assert_eq(sched_state_of(s, 102), SCHED_RUNNABLE);
+	cr_assert_not(sched_wakeup_pending(s), "chaos mode: priorities decide");
 }
 
 Test(sched, nothing_runnable)
