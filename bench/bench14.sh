@@ -51,7 +51,7 @@ done
 shift $((OPTIND - 1))
 
 # One table per kind of figure; a workload belongs to one.
-programs=(cp_include find_usr sort spin_wait spsc_ring)
+programs=(cp_include find_usr sort spin_wait spin_flag spsc_ring)
 servers=(redis_benchmark nginx_wrk)
 latency=(redis_latency echo_latency)
 syscalls=(syscall)
@@ -70,6 +70,7 @@ done
 
 uprr=$(realpath "$build/cli/uprr")
 bprogs=$(realpath "$build/bench/progs")
+progs=$(realpath "$build/tests/progs")
 py=/usr/bin/python3
 if [ ! -x "$uprr" ] || [ ! -x "$bprogs/syscall_cost" ]; then
 	echo "bench14: build first (scripts/setup.sh); no $build/cli/uprr or $build/bench/progs" >&2
@@ -166,6 +167,7 @@ program_cmd() {
 	find_usr) cmd=(/usr/bin/find /usr -name x) ;;
 	sort) cmd=(/usr/bin/sort -S 256M -T "$work/sort-tmp" "$work/input-50M.txt") ;;
 	spin_wait | spsc_ring) cmd=("$bprogs/$1") ;;
+	spin_flag) cmd=("$progs/spin_flag") ;;
 	esac
 }
 
@@ -229,7 +231,7 @@ program_row() {
 programs_table() {
 	echo "### Programs: record and replay ÷ native (best of $runs)"
 	echo
-	echo "cp_include: \`cp -r /usr/include\` ($(find /usr/include | wc -l) files) into tmpfs; find_usr: \`find /usr -name x\`; sort: \`sort\` of 50 MB of text; spin_wait: one thread spins on a flag until another's computation ends; spsc_ring: 400,000 items through a lock-free ring of 64 slots between two threads."
+	echo "cp_include: \`cp -r /usr/include\` ($(find /usr/include | wc -l) files) into tmpfs; find_usr: \`find /usr -name x\`; sort: \`sort\` of 50 MB of text; spin_wait: one thread spins on a flag until another's computation ends; spin_flag: tests/progs/spin_flag, the same wait for a short computation, then 8 rounds of ping-pong (fixed costs dominate: issue 14's 33×); spsc_ring: 400,000 items through a lock-free ring of 64 slots between two threads."
 	echo
 	echo "| workload | native s | record s | replay s | record ÷ native | replay ÷ native | note |"
 	echo "|---|---:|---:|---:|---:|---:|---|"
