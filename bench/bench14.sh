@@ -254,6 +254,7 @@ need() {
 	for prog in "$@"; do
 		if ! command -v "$prog" >/dev/null 2>&1; then
 			note="$prog is missing: apt-get install $pkg"
+			echo "bench14: $note" >&2
 			return 1
 		fi
 	done
@@ -387,8 +388,8 @@ throughput_rows() {
 	local name=$1 r mode test n rc
 	note=
 	case $name in
-	redis_benchmark) need redis-server redis-server && need redis-tools redis-benchmark || true ;;
-	nginx_wrk) need nginx nginx && need wrk wrk || true ;;
+	redis_benchmark) need redis-server /usr/bin/redis-server && need redis-tools redis-benchmark || true ;;
+	nginx_wrk) need nginx /usr/sbin/nginx && need wrk wrk || true ;;
 	esac
 	if [ -n "$note" ]; then
 		echo "| $name | | | | $note |"
@@ -461,7 +462,7 @@ field() { tr ' ' '\n' <"$work/lat-$1" | awk -F= -v k="$2" '$1 == k { print $2 }'
 latency_row() {
 	local name=$1 r mode
 	note=
-	[ "$name" != redis_latency ] || need redis-server redis-server || true
+	[ "$name" != redis_latency ] || need redis-server /usr/bin/redis-server || true
 	if [ -n "$note" ]; then
 		echo "| $name | | | | | | | | $note |"
 		return
