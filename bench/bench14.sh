@@ -86,8 +86,9 @@ server=
 note=
 cleanup() {
 	local pid
+	# each a server's process group (start_server)
 	for pid in "${pids[@]}"; do
-		kill -KILL "$pid" 2>/dev/null || true
+		kill -KILL -- "-$pid" 2>/dev/null || true
 	done
 	rm -rf "$work" "$shm"
 }
@@ -119,7 +120,7 @@ seconds() {
 	if [ "$limit" = 0 ]; then
 		"$@" >"$work/last.out" 2>"$work/last.err" || st=$?
 	else
-		timeout -k 10 "$limit" "$@" >"$work/last.out" 2>"$work/last.err" || st=$?
+		timeout --foreground -k 10 "$limit" "$@" >"$work/last.out" 2>"$work/last.err" || st=$?
 	fi
 	t1=$EPOCHREALTIME
 	[ -z "${BENCH_DEBUG:-}" ] || cat "$work/last.err" >&2
@@ -265,16 +266,18 @@ free_port() {
 }
 
 # start_server MODE CMD...: starts CMD natively or under `uprr record` (into
-# $work/trace-server) in the background, its output in $work/server.out;
-# $server is its pid (or uprr's)
+# $work/trace-server) in the background, in a process group of its own (a
+# background job of this script is no group leader: setsid(1) execs without
+# forking), its output in $work/server.out; $server is its pid (or uprr's)
+# and its group's
 start_server() {
 	local mode=$1
 	shift
 	rm -rf "$work/trace-server"
 	if [ "$mode" = native ]; then
-		"$@" >"$work/server.out" 2>&1 &
+		setsid "$@" >"$work/server.out" 2>&1 &
 	else
-		"$uprr" record "${record_args[@]}" -o "$work/trace-server" -- "$@" \
+		setsid "$uprr" record "${record_args[@]}" -o "$work/trace-server" -- "$@" \
 			>"$work/server.out" 2>&1 &
 	fi
 	server=$!
@@ -296,7 +299,8 @@ wait_port() {
 }
 
 # stop_server: SIGTERM to the server (uprr record forwards it to the
-# program), SIGKILL after 20 s
+# program; nginx's master stops its workers), SIGKILL to its whole group
+# after 20 s and to what is left of it then
 stop_server() {
 	local i
 	kill -TERM "$server" 2>/dev/null || true
@@ -304,7 +308,7 @@ stop_server() {
 		kill -0 "$server" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$server" 2>/dev/null || true
+	kill -KILL -- "-$server" 2>/dev/null || true
 	wait "$server" 2>/dev/null || true
 	server=
 }
@@ -314,7 +318,7 @@ stop_server() {
 client() {
 	local limit=$1
 	shift
-	timeout -k 5 "$limit" "$@" >"$work/client.out" 2>"$work/client.err"
+	timeout --foreground -k 5 "$limit" "$@" >"$work/client.out" 2>"$work/client.err"
 }
 
 redis_server_cmd() { # PORT
