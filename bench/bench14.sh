@@ -110,17 +110,17 @@ max() { printf '%s\n' "$@" | sort -g | tail -n1; }
 # calc EXPR: awk arithmetic on numbers, printed with %.Nf formats inside EXPR
 calc() { awk "BEGIN { $1 }"; }
 
-# seconds LIMIT CMD...: runs CMD quietly (stdout to $work/last.out), prints
-# the wall-clock seconds it took; fails with CMD's status, 124 if LIMIT
-# (0: none) cut it
+# seconds LIMIT CMD...: runs CMD quietly (stdout to $out, default
+# /dev/null), prints the wall-clock seconds it took; fails with CMD's
+# status, 124 if LIMIT (0: none) cut it
 seconds() {
 	local limit=$1 t0 t1 st=0
 	shift
 	t0=$EPOCHREALTIME
 	if [ "$limit" = 0 ]; then
-		"$@" >"$work/last.out" 2>"$work/last.err" || st=$?
+		"$@" >"${out:-/dev/null}" 2>"$work/last.err" || st=$?
 	else
-		timeout --foreground -k 10 "$limit" "$@" >"$work/last.out" 2>"$work/last.err" || st=$?
+		timeout --foreground -k 10 "$limit" "$@" >"${out:-/dev/null}" 2>"$work/last.err" || st=$?
 	fi
 	t1=$EPOCHREALTIME
 	[ -z "${BENCH_DEBUG:-}" ] || cat "$work/last.err" >&2
@@ -178,7 +178,9 @@ program_row() {
 	program_cmd "$name"
 	[ "$name" != sort ] || make_inputs
 	# the first find or cp reads the disk; every timed run finds it cached
-	[ "$name" != find_usr ] || "${cmd[@]}" >/dev/null 2>&1 || true
+	case $name in
+	find_usr | cp_include) "${cmd[@]}" >/dev/null 2>&1 || true ;;
+	esac
 	for r in $(seq 1 "$runs"); do
 		trace="$work/trace-$name-$r"
 		echo "bench14: $name run $r" >&2
@@ -311,6 +313,7 @@ stop_server() {
 	kill -KILL -- "-$server" 2>/dev/null || true
 	wait "$server" 2>/dev/null || true
 	server=
+	pids=()
 }
 
 # client LIMIT CMD...: runs the client CMD (stdout in $work/client.out);
@@ -508,7 +511,7 @@ latency_table() {
 syscall_ns() { awk -v k="$2" '$1 == k { print $3 }' "$1"; }
 
 syscall_table() {
-	local kind r t t0 st native record replay trace base note
+	local kind r t t0 st native record replay trace base note out="$work/last.out"
 	echo "### One syscall: ns per call, $calls calls (best of $runs)"
 	echo
 	echo "Timed inside the program (syscall instruction, not the vDSO); replay: wall-clock time of replaying $calls calls less that of replaying none, per call. getppid is not in issue 14's buffered list: the unbuffered path."
