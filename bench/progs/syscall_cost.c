@@ -38,45 +38,51 @@ now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Makes @n calls of @kind; returns the number that failed. */
+/* Makes @n calls of kind @k (an index in g_kinds), the kind chosen outside
+ * the loop; returns the number that failed. */
 static long
-calls(const char *kind, long n)
+calls(size_t k, long n)
 {
 	char buf[64];
 	struct timespec ts;
 	long bad = 0;
 
-	for (long i = 0; i < n; i++) {
-		long r;
-
-		if (!strcmp(kind, "getpid"))
-			r = syscall(SYS_getpid);
-		else if (!strcmp(kind, "read"))
-			r = syscall(SYS_read, g_zero_fd, buf, sizeof(buf)) == sizeof(buf) ? 0 : -1;
-		else if (!strcmp(kind, "clock_gettime"))
-			r = syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts);
-		else
-			r = syscall(SYS_getppid);
-		bad += r < 0;
+	switch (k) {
+	case 0:
+		for (long i = 0; i < n; i++)
+			bad += syscall(SYS_getpid) < 0;
+		break;
+	case 1:
+		for (long i = 0; i < n; i++)
+			bad += syscall(SYS_read, g_zero_fd, buf, sizeof(buf)) != sizeof(buf);
+		break;
+	case 2:
+		for (long i = 0; i < n; i++)
+			bad += syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) < 0;
+		break;
+	default:
+		for (long i = 0; i < n; i++)
+			bad += syscall(SYS_getppid) < 0;
+		break;
 	}
 	return bad;
 }
 
 static int
-time_kind(const char *kind, long n)
+time_kind(size_t k, long n)
 {
 	int64_t t0, t1;
 
-	if (calls(kind, WARMUP_CALLS))
+	if (calls(k, WARMUP_CALLS))
 		goto failed;
 	t0 = now_ns();
-	if (calls(kind, n))
+	if (calls(k, n))
 		goto failed;
 	t1 = now_ns();
-	printf("%s %ld %.1f\n", kind, n, n > 0 ? (double)(t1 - t0) / (double)n : 0.0);
+	printf("%s %ld %.1f\n", g_kinds[k], n, n > 0 ? (double)(t1 - t0) / (double)n : 0.0);
 	return 0;
 failed:
-	fprintf(stderr, "syscall_cost: %s failed\n", kind);
+	fprintf(stderr, "syscall_cost: %s failed\n", g_kinds[k]);
 	return 1;
 }
 
@@ -96,7 +102,7 @@ main(int argc, char **argv)
 		if (strcmp(kind, "all") && strcmp(kind, g_kinds[k]))
 			continue;
 		known = 1;
-		st |= time_kind(g_kinds[k], n);
+		st |= time_kind(k, n);
 	}
 	if (!known) {
 		fprintf(stderr, "usage: syscall_cost getpid|read|clock_gettime|getppid|all [N]\n");
