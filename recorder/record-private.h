@@ -444,6 +444,11 @@ bool rec_others_may_run(const struct recorder *rec, const struct rthread *t);
  * setitimer(2), timer_settime(2)), which just returned 0, armed one rather
  * than disarmed it (a zero it_value). */
 bool rec_timer_armed(const struct rthread *t);
+/** How long @t's run may last (ns, wall then CPU time: struct deadline)
+ * before it is preempted, when others wait: the scheduler's timeslice, or
+ * a shorter first one (FIRST_SLICE_NS) in a process no counting code runs
+ * in yet, which can only be preempted by rolling its run back. */
+uint64_t rec_timeslice_ns(const struct recorder *rec, const struct rthread *t);
 /** Set the tick budget of @t, @ticks into its run, to trap after @budget
  * more counted branches (0: never). Returns 0 or -errno. */
 int rec_arm_budget(struct rthread *t, uint64_t ticks, uint64_t budget) _wur_;

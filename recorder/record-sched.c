@@ -101,9 +101,9 @@ rec_timer_armed(const struct rthread *t)
  * see whether it counts), so a thread that computes is stopped a few times
  * per timeslice, then no more. A pure spin makes the next runs' first look
  * come sooner. A loop seen counting that counts on from where it stood when
- * it was preempted for it did not wait for the others after all (a loop
- * that fills an array, or a spin the others take long to end): it counts as
- * progress. The intervals are powers of two, so a loop of 1, 2 or 4
+ * it was preempted for it either waits for something that takes long, or
+ * does not wait at all (a loop that fills an array): its next runs' first
+ * look comes twice as late each time. The intervals are powers of two, so a loop of 1, 2 or 4
  * counted branches stands at the same branch at each look.
  */
 #define SPIN_PROBE_FIRST 256u	 /* ticks to the first look, at first */
@@ -111,6 +111,23 @@ rec_timer_armed(const struct rthread *t)
 #define SPIN_PROBE_LAST (1u << 20) /* looks stop beyond this many ticks */
 
 #define NREGS (sizeof(struct user_regs_struct) / sizeof(unsigned long long))
+
+/* The first timeslice of a process without counting code: the first
+ * preemption of a spinning or computing thread rolls its run back and
+ * installs counting code, after which its timeslices are the usual ones;
+ * waiting the usual 5 ms (10 with its CPU time) for it made short programs
+ * that spin (tests/progs/spin_flag) cost 20 times their native time. */
+#define FIRST_SLICE_NS 1000000ull
+
+uint64_t
+rec_timeslice_ns(const struct recorder *rec, const struct rthread *t)
+{
+	uint64_t ns = sched_timeslice_ns(rec->sched);
+
+	if (rec->soft && t->space->mem.soft && !ticks_soft_active(t->space->mem.soft))
+		ns = MIN(ns, FIRST_SLICE_NS);
+	return ns;
+}
 
 int
 rec_arm_budget(struct rthread *t, uint64_t ticks, uint64_t budget)
@@ -157,7 +174,7 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 {
 	struct rec_spin *sp = &t->spin;
 	uint64_t ticks = t->ticks_base + t->budget, next = 0, delta = 0, now;
-	bool others = sched_others_runnable(rec->sched), pure = false, counts = false;
+	bool others = sched_others_runnable(rec->sched), pure = false, counts = false, on = false;
 	unsigned changed = 0;
 	int reg = -1;
 
@@ -172,14 +189,16 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 			 sp->interval == t->budget;
 	}
 	if (counts && sp->counter == reg && sp->counter_rip == regs->rip) {
-		/* the loop it was preempted in counts on: it did not wait */
+		/* the loop it was preempted in counts on: what it waits for
+		 * takes long, or it does not wait at all (it fills an array) */
 		now = ((const unsigned long long *)regs)[reg];
-		if ((int64_t)(now - sp->counter_val) * (int64_t)delta > 0)
-			counts = false;
+		on = (int64_t)(now - sp->counter_val) * (int64_t)delta > 0;
 	}
 	if ((pure || counts) && others) {
 		if (pure)
 			sp->probe = MAX(SPIN_PROBE_MIN, sp->probe / 2);
+		else if (on) /* give it longer runs, twice as long each time */
+			sp->probe = MIN(SPIN_PROBE_LAST, sp->probe * 2);
 		sp->counter = counts ? reg : -1;
 		sp->counter_val = counts ? ((const unsigned long long *)regs)[reg] : 0;
 		sp->counter_rip = regs->rip;

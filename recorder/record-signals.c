@@ -300,7 +300,7 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 	}
 	if (ticks_soft_active(t->space->mem.soft))
 		return arm_trap(rec, t, 0);
-	rec_set_deadline(rec, sched_timeslice_ns(rec->sched)); /* the run starts again */
+	rec_set_deadline(rec, rec_timeslice_ns(rec, t)); /* the run starts again */
 	return 0;
 }
 

@@ -345,7 +345,7 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	t->rollbacks = 0;
 	t->uncountable = false;
 	t->probing = false;
-	rec_set_deadline(rec, sched_timeslice_ns(rec->sched));
+	rec_set_deadline(rec, rec_timeslice_ns(rec, t));
 	/* ticks count from here: a budget armed in the last run may be left */
 	if (sp->mem.soft && ticks_soft_active(sp->mem.soft)) {
 		if (rec_arm_budget(t, 0, 0) < 0)
