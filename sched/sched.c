@@ -11,6 +11,7 @@ struct sched_thread {
 	enum sched_state state;
 	uint32_t priority; /* chaos mode: higher runs first */
 	uint64_t woken;	   /* when it woke (sched_wake()), 0: not waiting so */
+	uint64_t picked;   /* the pick that last made it current */
 };
 
 struct sched {
@@ -25,6 +26,9 @@ struct sched {
 	bool chaos;
 	uint64_t rng; /* xorshift64 state, chaos mode */
 	uint64_t wakeups; /* sched_wake() calls: the order threads woke in */
+	uint64_t picks;	  /* threads made current so far */
+	bool starved;	  /* the current thread was picked for having waited
+			   * SCHED_STARVED_PICKS picks: wakeups wait for it */
 };
 
 static uint64_t
@@ -75,7 +79,7 @@ sched_add(struct sched *s, pid_t tid)
 	if (UTIL_GROW(s->threads, s->cap, s->n + 1) < 0)
 		return -ENOMEM;
 	s->threads[s->n++] = (struct sched_thread){ tid, SCHED_RUNNABLE,
-						    s->chaos ? (uint32_t)next_random(s) : 0, 0 };
+						    s->chaos ? (uint32_t)next_random(s) : 0, 0, s->picks };
 	return 0;
 }
 
@@ -148,7 +152,23 @@ first_woken(const struct sched *s)
 bool
 sched_wakeup_pending(const struct sched *s)
 {
-	return first_woken(s) >= 0;
+	return !(s->has_current && s->starved) && first_woken(s) >= 0;
+}
+
+/* The runnable thread that has waited longest, if it waited
+ * SCHED_STARVED_PICKS picks or more (woken threads kept running others,
+ * a ping-pong between two threads through pipes), else -1. */
+static ssize_t
+most_starved(const struct sched *s)
+{
+	ssize_t best = -1;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->threads[i].state == SCHED_RUNNABLE && !s->threads[i].woken &&
+		    s->picks - s->threads[i].picked >= SCHED_STARVED_PICKS &&
+		    (best < 0 || s->threads[i].picked < s->threads[best].picked))
+			best = (ssize_t)i;
+	return best;
 }
 
 enum sched_state
@@ -180,7 +200,7 @@ sched_event(struct sched *s)
 	if (!s->has_current)
 		return false;
 	s->used++;
-	return (s->used >= s->slice && other_runnable(s)) || first_woken(s) >= 0;
+	return (s->used >= s->slice && other_runnable(s)) || sched_wakeup_pending(s);
 }
 
 bool
@@ -237,6 +257,8 @@ make_current(struct sched *s, size_t i)
 	s->has_current = true;
 	s->used = 0;
 	s->threads[i].woken = 0;
+	s->threads[i].picked = ++s->picks;
+	s->starved = false;
 	return s->threads[i].tid;
 }
 
@@ -249,7 +271,14 @@ sched_pick(struct sched *s)
 	s->has_current = false;
 	if (s->chaos)
 		chaos_draw(s);
-	/* a thread whose syscall completed meanwhile runs first */
+	/* a thread whose syscall completed meanwhile runs first, unless
+	 * wakeups kept another waiting too long: that one gets a timeslice
+	 * that wakeups do not cut short */
+	if (!s->chaos && (best = most_starved(s)) >= 0) {
+		make_current(s, (size_t)best);
+		s->starved = true;
+		return s->threads[best].tid;
+	}
 	best = first_woken(s);
 	if (best >= 0)
 		return make_current(s, (size_t)best);

@@ -15,6 +15,9 @@
 
 /** Events a thread may run before it yields to another runnable thread. */
 #define SCHED_DEFAULT_TIMESLICE 50
+/** Picks a runnable thread may wait while woken threads run before it (not
+ * woken itself) goes first, with a timeslice wakeups do not end. */
+#define SCHED_STARVED_PICKS 32
 /** User-code time (ns) a thread may run without an event before it is
  * preempted, when another thread is runnable. */
 #define SCHED_DEFAULT_TIMESLICE_NS 5000000ull
@@ -92,12 +95,15 @@ pid_t sched_hand_over(struct sched *s, pid_t tid);
  * check (sched_event() says so, sched_wakeup_pending() too), and the next
  * sched_pick() chooses the woken threads first, in the order they woke, as
  * Linux lets a woken task preempt the running one (check_preempt_wakeup,
- * kernel/sched/fair.c). In chaos mode the thread only becomes RUNNABLE:
- * priorities decide. No-op for an unknown thread.
+ * kernel/sched/fair.c); but a runnable thread that waited
+ * SCHED_STARVED_PICKS picks goes before them, and wakeups do not end its
+ * timeslice. In chaos mode the thread only becomes RUNNABLE: priorities
+ * decide. No-op for an unknown thread.
  */
 void sched_wake(struct sched *s, pid_t tid);
 
-/** True if a woken thread other than the current one waits to run. */
+/** True if a woken thread other than the current one waits to run, and
+ * the current one was not picked for having starved. */
 bool sched_wakeup_pending(const struct sched *s);
 
 /** Number of threads not DEAD. */

@@ -234,6 +234,32 @@ Test(sched, waking_the_current_thread_is_no_wakeup)
 	cr_assert_not(sched_wakeup_pending(s));
 }
 
+Test(sched, wakeups_do_not_starve_a_runnable_thread)
+{
+	int picks_of_103 = 0;
+
+	/* 101 and 102 wake each other (a ping-pong through pipes); 103
+	 * computes, runnable all along */
+	setup(100, 3);
+	pick_until(101);
+	for (int k = 0; k < 4 * SCHED_STARVED_PICKS; k++) {
+		pid_t cur = sched_current(s), other = cur == 101 ? 102 : 101;
+
+		if (cur == 103) {
+			picks_of_103++;
+			cr_assert_not(sched_wakeup_pending(s), "wakeups wait for a starved thread");
+			cr_assert_not(sched_event(s));
+			sched_yield_current(s); /* its slice ends */
+			sched_pick(s);
+			continue;
+		}
+		sched_set_state(s, cur, SCHED_BLOCKED);
+		sched_wake(s, other);
+		sched_pick(s);
+	}
+	cr_assert(picks_of_103 >= 2 && picks_of_103 <= 8, "103 ran %d times", picks_of_103);
+}
+
 Test(sched, chaos_wakeups_only_make_runnable)
 {
 	setup(100, 3);
