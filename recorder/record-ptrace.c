@@ -37,17 +37,15 @@
 static void
 tell_tracer(struct recorder *rec, const struct rec_ptracee *pt)
 {
-	pid_t tracer_tgid = pt->tracer_tgid, tid = pt->tid;
+	pid_t tracer_tgid = pt->tracer_tgid;
 
 	kill(tracer_tgid, SIGCHLD);
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *w = &rec->threads[i];
 
 		if (w->tgid != tracer_tgid || w->model_nr != __NR_wait4 ||
-		    (w->state != RT_IN_SYSCALL && !w->pt_waiting))
-			continue;
-		pt = rec_ptrace_waitable(&rec->ptrace, w->tgid, (pid_t)w->model_args[0]);
-		if (!pt || pt->tid != tid)
+		    (w->state != RT_IN_SYSCALL && !w->pt_waiting) ||
+		    !rec_ptrace_waitable(&rec->ptrace, w->tgid, (pid_t)w->model_args[0]))
 			continue;
 		if (w->pt_waiting) {
 			w->pt_waiting = false;
