@@ -323,6 +323,18 @@ rec_ptrace_on_clone(struct rec_ptrace_emu *e, pid_t parent, pid_t child, uint64_
 }
 
 bool
+rec_ptrace_interrupt_due(struct rec_ptrace_emu *e, pid_t tid)
+{
+	struct rec_ptracee *pt = rec_ptrace_find(e, tid);
+
+	if (!pt || !pt->interrupt || pt->stop != REC_PTRACE_RUNNING)
+		return false;
+	pt->interrupt = false;
+	rec_ptrace_set_stop(e, tid, REC_PTRACE_GROUP_STOP, SIGTRAP, 0, 0);
+	return true;
+}
+
+bool
 rec_ptrace_wants_exit_stop(struct rec_ptrace_emu *e, pid_t tid)
 {
 	struct rec_ptracee *pt = rec_ptrace_find(e, tid);
@@ -641,8 +653,15 @@ rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, co
 			return 0;
 		sig = c->ops->stopped_sig ? c->ops->stopped_sig(c->ops->ctx, pid) : 0;
 		if (sig <= 0) {
-			snprintf(c->why, c->why_len, "ptrace PTRACE_INTERRUPT of a thread that runs");
-			return -ENOTSUP;
+			/* it traps at its next event (rec_ptrace_interrupt_due()),
+			 * which the trace says */
+			if (!c->ops->kick) {
+				snprintf(c->why, c->why_len, "ptrace PTRACE_INTERRUPT of a thread that runs");
+				return -ENOTSUP;
+			}
+			pt->interrupt = true;
+			c->ops->kick(c->ops->ctx, pt);
+			return 0;
 		}
 		/* do_jobctl_trap(): PTRACE_EVENT_STOP of the group-stop's
 		 * signal, SIGTRAP outside one */

@@ -302,6 +302,18 @@ ptrace_stopped_sig(void *ctx, pid_t tid)
 	}
 }
 
+/* @pt runs and was interrupted: a syscall it sleeps in returns, to be
+ * restarted (the kernel's PTRACE_INTERRUPT), so it comes to an event; user
+ * code comes to one by itself (its next syscall, or a preemption). */
+static void
+ptrace_kick(void *ctx, const struct rec_ptracee *pt)
+{
+	struct rthread *t = rec_find_thread(ctx, pt->tid);
+
+	if (t && t->state == RT_IN_SYSCALL && ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+		log_debug("thread %d: cannot interrupt its syscall", t->tid); /* vanished */
+}
+
 static void
 ptrace_note(void *ctx, const struct rec_ptracee *pt, bool to_trace)
 {
@@ -423,7 +435,7 @@ rec_emulate_syscall(struct recorder *rec, struct rthread *t)
 {
 	char why[160] = "";
 	struct rec_ptrace_ops ops = { rec, ptrace_locate, ptrace_parent_of, ptrace_resume,
-				      ptrace_stopped_sig, ptrace_note };
+				      ptrace_stopped_sig, ptrace_note, ptrace_kick };
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->tid, .tracer_tgid = t->tgid,
 		.parent_tgid = t->parent_tgid, .tracer_memfd = t->space->mem.memfd,

@@ -410,6 +410,11 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
 	int status = 0, r;
 
+	if (!sig && rec_ptrace_interrupt_due(&rec->ptrace, t->tid)) {
+		/* its tracer interrupted it while it ran: it traps here */
+		rec_ptrace_hold(rec, t, RT_HELD, true);
+		return;
+	}
 	if (sig && rec_ptrace_intercepts(&rec->ptrace, t->tid, sig)) {
 		siginfo_t si;
 

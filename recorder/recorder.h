@@ -220,6 +220,8 @@ struct rec_ptracee {
 	bool syscall_stops;	    /**< resumed with PTRACE_SYSCALL */
 	bool listening;		    /**< PTRACE_LISTEN: held in its group-stop, not waitable */
 	bool continued;		    /**< REC_PTRACE_CONTINUED came, not yet listened */
+	bool interrupt;		    /**< record: PTRACE_INTERRUPT while it ran: it
+				     * traps at its next event */
 	siginfo_t si;		    /**< of the stop (PTRACE_GETSIGINFO) */
 	bool reported;		    /**< a wait4 returned this stop already */
 	int inject;		    /**< a signal the tracer passed on from a stop that
@@ -257,6 +259,10 @@ struct rec_ptrace_ops {
 	 * and with @to_trace say it in the trace (replay cannot find it alone:
 	 * TRACE_EV_PTRACE_STOP). */
 	void (*note)(void *ctx, const struct rec_ptracee *pt, bool to_trace);
+	/** Record only (may be NULL): @pt, which runs, was interrupted
+	 * (@pt->interrupt): bring it to an event soon (a syscall sleeping in
+	 * the kernel is interrupted, to be restarted). */
+	void (*kick)(void *ctx, const struct rec_ptracee *pt);
 };
 
 /** One ptrace(2) call of a recorded tracer, for rec_ptrace_request(). */
@@ -332,6 +338,9 @@ bool rec_ptrace_after_syscall(struct rec_ptrace_emu *e, pid_t tid, long nr, cons
  * the event stop: returns true.
  */
 bool rec_ptrace_on_clone(struct rec_ptrace_emu *e, pid_t parent, pid_t child, uint64_t flags);
+/** Record: @tid, at an event, was interrupted while it ran: returns true if
+ * it now stands in that PTRACE_EVENT_STOP (SIGTRAP). */
+bool rec_ptrace_interrupt_due(struct rec_ptrace_emu *e, pid_t tid);
 /** Whether @tid's tracer asked for its PTRACE_EVENT_EXIT stop. */
 bool rec_ptrace_wants_exit_stop(struct rec_ptrace_emu *e, pid_t tid);
 /** Whether @tid, gone with wait status @status, is reported to its tracer by

@@ -77,7 +77,7 @@ int
 replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	char why[160] = "";
-	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume, NULL, NULL };
+	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume, NULL, NULL, NULL };
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
 		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,

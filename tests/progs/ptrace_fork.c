@@ -18,6 +18,9 @@
  *                       interrupted and sent SIGCONT before its tracer waits:
  *                       PTRACE_EVENT_STOP of SIGSTOP, then after LISTEN at
  *                       once PTRACE_EVENT_STOP of SIGTRAP
+ *   ptrace_fork interrupt  a seized child sleeping in read(2) is interrupted
+ *                       (PTRACE_EVENT_STOP of SIGTRAP), let go, and reads
+ *                       what its tracer then writes: its read went on
  * Exits 0 when every observation was as expected, 1 otherwise.
  */
 #include <pthread.h>
@@ -122,6 +125,8 @@ thread_main(void *arg)
 	return NULL;
 }
 
+static int pipe_fds[2];
+
 static int
 traced_child(const char *mode)
 {
@@ -129,6 +134,12 @@ traced_child(const char *mode)
 	pid_t pid;
 	int status;
 
+	if (strcmp(mode, "interrupt") == 0) {
+		char c = 0;
+
+		close(pipe_fds[1]);
+		_exit(read(pipe_fds[0], &c, 1) == 1 ? c : 30);
+	}
 	if (strcmp(mode, "clone") != 0 && strcmp(mode, "seize") != 0 &&
 	    ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
 		_exit(20);
@@ -158,13 +169,31 @@ main(int argc, char **argv)
 	pid_t pid, child;
 
 	if (strcmp(mode, "fork") && strcmp(mode, "vfork") && strcmp(mode, "clone") &&
-	    strcmp(mode, "seize"))
-		die("usage: ptrace_fork fork|vfork|clone|seize");
+	    strcmp(mode, "seize") && strcmp(mode, "interrupt"))
+		die("usage: ptrace_fork fork|vfork|clone|seize|interrupt");
+	if (pipe(pipe_fds) < 0)
+		die("pipe: %s", strerror(errno));
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0)
 		traced_child(mode);
+	if (strcmp(mode, "interrupt") == 0) {
+		struct timespec pause = { 0, 50000000 };
+
+		expect(ptrace(PTRACE_SEIZE, pid, 0, 0) == 0, "SEIZE");
+		nanosleep(&pause, NULL); /* it sleeps in read(2) by now */
+		expect(ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0, "INTERRUPT");
+		expect(wait_for(pid, &status, 0) == pid, "wait for the interrupted child");
+		describe("child", status);
+		expect(status >> 16 == PTRACE_EVENT_STOP && WSTOPSIG(status) == SIGTRAP,
+		       "PTRACE_EVENT_STOP of SIGTRAP");
+		expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT");
+		expect(write(pipe_fds[1], "*", 1) == 1, "write what it reads");
+		expect(wait_for(pid, &status, 0) == pid, "wait for its end");
+		describe("child", status);
+		return failures ? 1 : 0;
+	}
 	if (strcmp(mode, "seize") == 0) {
 		expect(wait_for(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status),
 		       "the child stopped itself");

@@ -86,7 +86,7 @@ static int64_t
 request(struct rec_ptrace_emu *e, struct fixture *f, long req, long pid, uint64_t addr,
 	uint64_t data)
 {
-	struct rec_ptrace_ops ops = { f, locate, parent_of, resume, NULL, NULL };
+	struct rec_ptrace_ops ops = { f, locate, parent_of, resume, NULL, NULL, NULL };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = getpid(), .tracer_tgid = getpid(),
 				     .tracer_memfd = f->self_mem, .why = why, .why_len = sizeof(why) };
 	uint64_t args[6] = { (uint64_t)req, (uint64_t)pid, addr, data };
@@ -165,7 +165,7 @@ Test(ptrace_emu, traceme_and_exec_stops)
 	struct rec_ptrace_emu e = { 0 };
 	struct fixture f = { 0 };
 	struct rec_ptracee pt;
-	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume, NULL, NULL };
+	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume, NULL, NULL, NULL };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = 100, .tracer_tgid = 100,
 				     .why = why, .why_len = sizeof(why) };
 	uint64_t traceme[6] = { PTRACE_TRACEME };
