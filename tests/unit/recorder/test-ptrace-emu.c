@@ -289,3 +289,94 @@ Test(ptrace_emu, syscall_stops_match_the_kernel)
 	cr_assert(WIFEXITED(status));
 	rec_ptrace_free(&e);
 }
+
+/* Record's answers for a seized thread that stands in a group-stop. */
+static int stopped_sig_answer;
+
+static int
+stopped_sig(void *ctx, pid_t tid)
+{
+	(void)ctx;
+	(void)tid;
+	return stopped_sig_answer;
+}
+
+static int notes, notes_in_trace, kicks;
+
+static void
+note(void *ctx, const struct rec_ptracee *pt, bool to_trace)
+{
+	(void)ctx;
+	(void)pt;
+	notes++;
+	notes_in_trace += to_trace;
+}
+
+static void
+kick(void *ctx, const struct rec_ptracee *pt)
+{
+	(void)ctx;
+	cr_assert(pt->interrupt);
+	kicks++;
+}
+
+Test(ptrace_emu, seize_interrupt_listen)
+{
+	struct rec_ptrace_emu e = { 0 };
+	struct fixture f = { 0 };
+	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume, stopped_sig, note, kick };
+	struct rec_ptrace_call c = { .ops = &ops, .tracer = getpid(), .tracer_tgid = getpid(),
+				     .why = why, .why_len = sizeof(why) };
+	uint64_t seize[6] = { PTRACE_SEIZE, 0, 0, PTRACE_O_TRACESYSGOOD };
+	uint64_t interrupt[6] = { PTRACE_INTERRUPT }, listen[6] = { PTRACE_LISTEN };
+	uint64_t cont[6] = { PTRACE_CONT };
+	int status;
+
+	start(&f, &status); /* a child of ours, in a stop: locate() finds it */
+	c.tracer_memfd = f.self_mem;
+	seize[1] = interrupt[1] = listen[1] = cont[1] = (uint64_t)f.child;
+	/* seized in a group-stop: PTRACE_EVENT_STOP of SIGSTOP at once, said
+	 * in the trace (replay cannot see the group-stop) */
+	stopped_sig_answer = SIGSTOP;
+	cr_assert_eq(rec_ptrace_request(&e, &c, seize), 0);
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, f.child)),
+		     0x7f | ((SIGSTOP | PTRACE_EVENT_STOP << 8) << 8));
+	cr_assert_eq(notes_in_trace, 1);
+	cr_assert_eq(rec_ptrace_request(&e, &c, interrupt), 0, "stopped already: nothing");
+	/* LISTEN: stopped, not waitable; requests see no stopped tracee */
+	cr_assert_eq(rec_ptrace_request(&e, &c, listen), 0);
+	cr_assert_null(rec_ptrace_waitable(&e, getpid(), -1));
+	cr_assert_eq(rec_ptrace_request(&e, &c, cont), -ESRCH);
+	/* a SIGCONT that came before the LISTEN: it traps again at once */
+	rec_ptrace_find(&e, f.child)->listening = false;
+	rec_ptrace_set_stop(&e, f.child, REC_PTRACE_GROUP_STOP, SIGSTOP, 0, 0);
+	rec_ptrace_set_stop(&e, f.child, REC_PTRACE_CONTINUED, 0, 0, 0);
+	cr_assert_eq(rec_ptrace_find(&e, f.child)->stop, REC_PTRACE_GROUP_STOP, "not a stop");
+	cr_assert_eq(rec_ptrace_request(&e, &c, listen), 0);
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, f.child)),
+		     0x7f | ((SIGTRAP | PTRACE_EVENT_STOP << 8) << 8));
+	cr_assert_not(rec_ptrace_find(&e, f.child)->listening);
+	/* CONT from a group-stop the thread still stands in: refused by name */
+	stopped_sig_answer = SIGSTOP;
+	cr_assert_eq(rec_ptrace_request(&e, &c, cont), -ENOTSUP);
+	cr_assert_str_eq(why, "ptrace PTRACE_CONT of a thread in a group-stop");
+	stopped_sig_answer = SIGTRAP; /* held at an event */
+	cr_assert_eq(rec_ptrace_request(&e, &c, cont), 0);
+	cr_assert_eq(rec_ptrace_find(&e, f.child)->stop, REC_PTRACE_RUNNING);
+	/* INTERRUPT of one that runs: it traps at its next event */
+	stopped_sig_answer = 0;
+	cr_assert_eq(rec_ptrace_request(&e, &c, interrupt), 0);
+	cr_assert_eq(kicks, 1);
+	cr_assert_eq(rec_ptrace_find(&e, f.child)->stop, REC_PTRACE_RUNNING);
+	cr_assert(rec_ptrace_interrupt_due(&e, f.child));
+	cr_assert_not(rec_ptrace_interrupt_due(&e, f.child), "once");
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, f.child)),
+		     0x7f | ((SIGTRAP | PTRACE_EVENT_STOP << 8) << 8));
+	/* INTERRUPT and LISTEN want a seized tracee */
+	rec_ptrace_find(&e, f.child)->seized = false;
+	cr_assert_eq(rec_ptrace_request(&e, &c, interrupt), -EIO);
+	cr_assert_eq(rec_ptrace_request(&e, &c, listen), -EIO);
+	kill(f.child, SIGKILL);
+	waitpid(f.child, &status, 0);
+	rec_ptrace_free(&e);
+}
