@@ -664,7 +664,10 @@ def c_strace_f(h):
     for name, text in (('f', b'hello\n'), ('g', b'world\n')):
         with open(os.path.join(d, name), 'wb') as f:
             f.write(text)
-    argv = [strace, '-f', '-e', 'trace=!rseq', sh, '-c', f'ls {d}; cat {d}/f; echo two']
+    # -o: every line starts with its pid (on stderr, the first process's
+    # would not); /dev/stderr: uprr's, which the replay shows again
+    argv = [strace, '-f', '-o', '/dev/stderr', '-e', 'trace=!rseq', sh, '-c',
+            f'ls {d}; cat {d}/f; echo two']
     nat = native(h, argv)
     trace, rec = h.record(argv, name='strace')
     same_as_native(nat, rec)
@@ -674,8 +677,10 @@ def c_strace_f(h):
                      rb'\+\+\+ exited with 0 \+\+\+'):
             if not re.search(want, text):
                 raise Fail(f'strace did not show {want.decode()} {what}:\n{tail(text)}')
-    compare_bytes(strace_normalize(nat.stderr), strace_normalize(rec.stderr), 'strace output',
-                  'the native run', 'the recording')
+    nat_trace, rec_trace = strace_normalize(nat.stderr), strace_normalize(rec.stderr)
+    if nat_trace.count(b'== PID') != 3:
+        raise Fail('strace did not trace three processes natively:\n' + tail(nat_trace))
+    compare_bytes(nat_trace, rec_trace, 'strace output', 'the native run', 'the recording')
     e2e.remove_input(d)
     compare(rec, h.replay(trace))
 
