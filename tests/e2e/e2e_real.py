@@ -636,6 +636,9 @@ def strace_normalize(text):
         m = re.match(r'getppid\(\) += (\d+)', line)
         if m:
             names[int(m.group(1))] = 'TRACER'
+    def name(m):
+        return m.group(1) + names.get(int(m.group(2)), m.group(2))
+
     out = []
     for pid in pids:
         out.append(f'== {names[pid]}')
@@ -643,9 +646,20 @@ def strace_normalize(text):
             line = re.sub(r'0x[0-9a-f]+', 'ADDR', line)
             line = re.sub(r'getrandom\("[^"]*"', 'getrandom("RANDOM"', line)
             line = re.sub(r'si_utime=\d+, si_stime=\d+', 'si_utime=T, si_stime=T', line)
-            line = re.sub(r'\b\d+\b', lambda m: names.get(int(m.group(0)), m.group(0)), line)
+            # ids only where they stand for one (a pid may equal a size)
+            call = re.match(r'(\w+)\(', line)
+            if call and call.group(1) in STRACE_ID_RESULTS:
+                line = re.sub(r'(= )(\d+)$', name, line)
+            line = re.sub(r'(si_pid=|\bwait4\(|\bkill\(|\bt?tkill\(|\btgkill\(\d+, |'
+                          r'\btgkill\(|parent_tid=\[)(\d+)', name, line)
             out.append(re.sub(r'\s+', ' ', line))
     return ('\n'.join(out) + '\n').encode()
+
+
+# the syscalls whose result is a process or thread id (rt_sigreturn: what
+# the interrupted one returned, a wait4's)
+STRACE_ID_RESULTS = {'getpid', 'getppid', 'gettid', 'set_tid_address', 'fork', 'vfork', 'clone',
+                     'clone3', 'wait4', 'rt_sigreturn'}
 
 
 @case('strace-f')
