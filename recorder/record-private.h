@@ -430,7 +430,8 @@ void rec_ptrace_stopped(struct recorder *rec, struct rthread *t);
 /** @t entered an emulated ptrace-stop: hold it (@state: what it does once
  * let go), tell its tracer; with @to_trace, write the stop in the trace. */
 void rec_ptrace_hold(struct recorder *rec, struct rthread *t, enum rthread_state state, bool to_trace);
-/** @t's syscall entry is recorded: true if it is held in a syscall-entry-stop. */
+/** @t's syscall entry is recorded: true if it is held in a syscall-entry-stop
+ * (or the PTRACE_EVENT_STOP of an interrupt while it ran). */
 bool rec_ptrace_entry_stop(struct recorder *rec, struct rthread *t);
 /** @t is at its PTRACE_EVENT_EXIT: true if it is held there for its tracer. */
 bool rec_ptrace_exit_stop(struct recorder *rec, struct rthread *t);

@@ -98,10 +98,16 @@ rec_ptrace_stopped(struct recorder *rec, struct rthread *t)
 bool
 rec_ptrace_entry_stop(struct recorder *rec, struct rthread *t)
 {
-	if (!rec_ptrace_syscall_stops(&rec->ptrace, t->tid, true))
-		return false;
-	rec_ptrace_hold(rec, t, RT_PT_ENTRY, false);
-	return true;
+	if (rec_ptrace_syscall_stops(&rec->ptrace, t->tid, true)) {
+		rec_ptrace_hold(rec, t, RT_PT_ENTRY, false);
+		return true;
+	}
+	/* interrupted while it ran: it traps before its syscall sleeps */
+	if (rec_ptrace_interrupt_due(&rec->ptrace, t->tid)) {
+		rec_ptrace_hold(rec, t, RT_PT_ENTRY, true);
+		return true;
+	}
+	return false;
 }
 
 bool
