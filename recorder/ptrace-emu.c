@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "common/log.h"
 #include "recorder/recorder.h"
 #include "tracee/tracee.h"
+#include "x86_64/arch.h"
 
 /* PTRACE_O_* options the emulation honours (ptrace(2)): TRACESYSGOOD only
  * marks syscall stops, which are not emulated yet; EXITKILL and TRACEEXEC
@@ -246,13 +248,17 @@ attach(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, long req, pid_
 	return 0;
 }
 
-/* PEEKUSER/POKEUSER: @off into struct user; only its registers are kept. */
+/* PEEKUSER/POKEUSER: @off into struct user; its registers are kept, and its
+ * debug registers read from the thread (gdb reads DR6 at every stop to tell
+ * a watchpoint from a step: arch/x86/kernel/ptrace.c, ptrace_get_debugreg()). */
 static int64_t
 user_area(const struct rec_ptrace_call *c, pid_t tid, uint64_t off, bool poke, uint64_t value,
 	  uint64_t data)
 {
+	const uint64_t dr = offsetof(struct user, u_debugreg);
 	struct user_regs_struct regs;
 	uint64_t word = 0;
+	long got;
 	int r;
 
 	if (off & 7 || off >= sizeof(struct user))
@@ -266,12 +272,78 @@ user_area(const struct rec_ptrace_call *c, pid_t tid, uint64_t off, bool poke, u
 			return tracee_set_regs(tid, &regs) < 0 ? -EIO : 0;
 		}
 		memcpy(&word, (char *)&regs + off, 8);
+	} else if (off >= dr && off < dr + sizeof(((struct user *)0)->u_debugreg)) {
+		if (poke) {
+			/* a hardware breakpoint or watchpoint: it would trap in
+			 * the recording, and replay sets DR0 and DR7 itself
+			 * (--ticks=pmu) */
+			snprintf(c->why, c->why_len,
+				 "ptrace PTRACE_POKEUSER of debug register DR%lu (hardware "
+				 "breakpoints and watchpoints are not emulated)",
+				 (unsigned long)(off - dr) / 8);
+			return -ENOTSUP;
+		}
+		if (c->replay)
+			return 0; /* the trace holds what the tracer read */
+		errno = 0;
+		got = ptrace(PTRACE_PEEKUSER, tid, off, 0);
+		if (got == -1 && errno)
+			return -errno;
+		word = (uint64_t)got;
 	} else if (poke) {
-		snprintf(c->why, c->why_len, "ptrace PTRACE_POKEUSER at offset %lu (debug registers)",
-			 (unsigned long)off);
+		snprintf(c->why, c->why_len, "ptrace PTRACE_POKEUSER at offset %lu", (unsigned long)off);
 		return -ENOTSUP;
 	}
 	return to_tracer(c, data, &word, sizeof(word));
+}
+
+/* The largest regset GETREGSET/SETREGSET carry: the XSAVE area of the
+ * machine (NT_X86_XSTATE, arch_xstate_size()) is the largest x86-64 has. */
+static size_t
+regset_max(void)
+{
+	return arch_xstate_size();
+}
+
+/*
+ * PTRACE_GETREGSET and PTRACE_SETREGSET of note type @type: the struct iovec
+ * at @data in the tracer says where and how much (ptrace(2)); the kernel
+ * reads or writes the thread's regset (any it has: NT_PRSTATUS, NT_PRFPREG,
+ * NT_X86_XSTATE...) and stores back in iov_len the size it moved.
+ */
+static int64_t
+regset(const struct rec_ptrace_call *c, pid_t tid, long req, uint64_t type, uint64_t data)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct iovec iov, kiov;
+	int r;
+
+	r = from_tracer(c, data, &iov, sizeof(iov));
+	if (r < 0)
+		return r;
+	kiov.iov_len = MIN(iov.iov_len, regset_max());
+	buf = calloc(1, MAX(kiov.iov_len, 1u));
+	if (!buf)
+		return -ENOMEM;
+	kiov.iov_base = buf;
+	if (req == PTRACE_SETREGSET) {
+		r = from_tracer(c, (uint64_t)(uintptr_t)iov.iov_base, buf, kiov.iov_len);
+		if (r < 0)
+			return r;
+		if (ptrace(PTRACE_SETREGSET, tid, type, &kiov) < 0)
+			return -errno;
+		iov.iov_len = kiov.iov_len;
+		return to_tracer(c, data, &iov, sizeof(iov));
+	}
+	if (c->replay)
+		return 0; /* the trace holds what the tracer read */
+	if (ptrace(PTRACE_GETREGSET, tid, type, &kiov) < 0)
+		return -errno;
+	r = to_tracer(c, (uint64_t)(uintptr_t)iov.iov_base, buf, kiov.iov_len);
+	if (r < 0)
+		return r;
+	iov.iov_len = kiov.iov_len;
+	return to_tracer(c, data, &iov, sizeof(iov));
 }
 
 int64_t
@@ -364,10 +436,22 @@ rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, co
 			return refuse_options(c, data);
 		pt->options = data;
 		return 0;
+	case PTRACE_GETREGSET:
+	case PTRACE_SETREGSET:
+		return regset(c, tid, req, addr, data);
+	case PTRACE_SINGLESTEP:
 	case PTRACE_CONT:
 	case PTRACE_DETACH:
 		if (data >= _NSIG)
 			return -EIO;
+		if (req == PTRACE_SINGLESTEP && data) {
+			/* the kernel stops it again at the handler's first
+			 * instruction (signal_setup_done()): not emulated */
+			snprintf(c->why, c->why_len, "ptrace PTRACE_SINGLESTEP delivering %s",
+				 tracee_signal_name((int)data));
+			return -ENOTSUP;
+		}
+		pt->step = req == PTRACE_SINGLESTEP;
 		tracer_siginfo(pt, (int)data, &si);
 		r = c->ops->resume(c->ops->ctx, pt, (int)data, &si);
 		if (r < 0)

@@ -294,6 +294,8 @@ struct rthread {
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 	struct rec_output out;	      /* where the syscall in progress sends bytes */
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
+	bool stepping;		      /* its emulated tracer single-steps it: its user
+				       * code runs one instruction (PTRACE_SINGLESTEP) */
 };
 
 /*
@@ -357,7 +359,8 @@ void rec_remove_thread(struct recorder *rec, pid_t tid);
 /** Stop recording, keeping the first reason given (printf-like). */
 void rec_stop_recording(struct recorder *rec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/** Resume @t with ptrace request @how, delivering @sig (0: none). */
+/** Resume @t with ptrace request @how, delivering @sig (0: none); a
+ * PTRACE_CONT of a thread its emulated tracer single-steps steps. */
 void rec_resume(struct rthread *t, enum __ptrace_request how, int sig);
 /** Take @t's deferred signal out (its siginfo into *ret_si); returns it. */
 int rec_take_deferred(struct rthread *t, siginfo_t *ret_si);

@@ -117,6 +117,7 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	if (!t || tracee_get_regs(t->tid, &t->regs) < 0)
 		return -ESRCH;
 	t->state = RT_HELD;
+	t->stepping = pt->step;
 	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
 	if (!sig)
 		return 0;

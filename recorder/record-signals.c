@@ -516,6 +516,16 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		t->injecting_late = false;
 		si = t->injecting_info;
 	}
+	if (sig == SIGTRAP && t->stepping && si.si_code == TRAP_TRACE) {
+		/* the single step its emulated tracer asked for: the kernel's
+		 * SIGTRAP, whose delivery becomes the tracer's stop; replay
+		 * steps the same instruction (replay_resume_to_stop()) */
+		t->stepping = false;
+		record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
+		t->regs = regs;
+		rec_resume_user(rec, t, sig, &si);
+		return;
+	}
 	if (sig == SIGTRAP && ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs) ==
 				      PATCH_STOP_COUNTED) {
 		/* a trap site's tick, the budget not run out: on past its jmp */

@@ -237,6 +237,8 @@ rec_event_set_regs(struct trace_event *ev, const struct user_regs_struct *regs)
 void
 rec_resume(struct rthread *t, enum __ptrace_request how, int sig)
 {
+	if (how == PTRACE_CONT && t->stepping)
+		how = PTRACE_SINGLESTEP;
 	tracee_resume(t->tid, how, sig);
 }
 

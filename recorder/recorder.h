@@ -205,6 +205,8 @@ struct rec_ptracee {
 	int inject;		    /**< a signal the tracer passed on from a stop that
 				     * had none to deliver: raised, and delivered
 				     * without stopping again */
+	bool step;		    /**< resumed by PTRACE_SINGLESTEP: it runs one
+				     * instruction, then stops with SIGTRAP */
 };
 
 /** The emulated tracees of a recording or a replay (owned; zero-initialised). */
@@ -243,9 +245,10 @@ struct rec_ptrace_call {
  * Carry out ptrace(2) request @args (request, pid, addr, data as the raw
  * syscall takes them: PEEK requests store the word at data) for tracer @c:
  * TRACEME, ATTACH (sends SIGSTOP), SEIZE, PEEKTEXT/DATA/USER, POKETEXT/DATA,
- * POKEUSER (registers), GET/SETREGS, GET/SETFPREGS, GET/SETSIGINFO,
- * GETEVENTMSG, SETOPTIONS (TRACESYSGOOD, EXITKILL, TRACEEXEC), CONT, DETACH
- * and KILL, with the kernel's error codes (ESRCH for a thread that is not
+ * POKEUSER (registers), GET/SETREGS, GET/SETFPREGS, GET/SETREGSET (any
+ * regset the kernel has), GET/SETSIGINFO, GETEVENTMSG, SETOPTIONS
+ * (TRACESYSGOOD, EXITKILL, TRACEEXEC), CONT, SINGLESTEP (@ops->resume finds
+ * pt->step set), DETACH and KILL, with the kernel's error codes (ESRCH for a thread that is not
  * a stopped tracee of the caller: ptrace_check_attach(), kernel/ptrace.c).
  * Returns the syscall's result, or -ENOTSUP with @c->why naming what is not
  * emulated (the recording stops there).

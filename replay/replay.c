@@ -206,21 +206,27 @@ int
 replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
 	       enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig)
 {
+	enum __ptrace_request cont = t->stepping ? PTRACE_SINGLESTEP : PTRACE_CONT;
 	int status, sig = 0;
 	enum tracee_stop kind;
 
 	if (t->state != PT_RUNNING)
-		tracee_resume(t->tid, how, 0);
+		tracee_resume(t->tid, how == PTRACE_CONT ? cont : how, 0);
 	t->state = PT_RUNNING;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && t->stepping) {
+			/* the step its emulated tracer asked for, as recorded */
+			t->stepping = false;
+			break;
+		}
 		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
 			continue;
 		if (kind != TRACEE_STOP_GROUP && !(kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)))
 			break;
-		tracee_resume(t->tid, PTRACE_CONT, 0);
+		tracee_resume(t->tid, cont, 0);
 	}
 	if (kind == TRACEE_GONE)
 		return replay_diverge(rp, ev, "the thread exited early");

@@ -55,6 +55,7 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 
 	if (!t)
 		return -ESRCH;
+	t->stepping = pt->step;
 	if (!sig)
 		return 0;
 	if (pt->stop == REC_PTRACE_EXEC_STOP) {

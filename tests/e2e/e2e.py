@@ -2895,6 +2895,28 @@ def c_ptrace_child(h):
         compare(rec, h.replay(trace))
 
 
+@prog_case('ptrace_step')
+def c_ptrace_step(h):
+    """A small debugger as gdb works: int3 breakpoints planted with POKETEXT
+    and through /proc/PID/mem, single steps (PTRACE_SINGLESTEP), registers
+    through GETREGSET/SETREGSET, DR6 read with PEEKUSER. The recording
+    behaves as the native run (but for the random value and what the child
+    computes from it); the replay steps to the same points."""
+    prog = h.prog('ptrace_step')
+    native = run([prog], timeout=30, what='native ptrace_step')
+    if native.status != 0:
+        raise Fail('ptrace_step fails natively:\n' + tail(native.stdout))
+    trace, rec = h.record([prog])
+
+    def steady(out):
+        return re.sub(rb'\(\d+\) = \d+', b'(X) = Y', out)
+    compare_bytes(steady(native.stdout), steady(rec.stdout), 'stdout', 'the native run',
+                  'the recording')
+    if rec.stdout.count(b': TRAP_TRACE, at target') != 24:
+        raise Fail('the recording did not single-step 24 times:\n' + tail(rec.stdout))
+    compare(rec, h.replay(trace))
+
+
 @case('misbehave-traceme')
 def c_misbehave_traceme(h):
     """ptrace(PTRACE_TRACEME) in the recorded program fails with EPERM: its

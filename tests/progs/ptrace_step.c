@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small debugger, doing what gdb does to run a program to a breakpoint and
+ * step it: the child asks to be traced (PTRACE_TRACEME) and stops itself;
+ * the parent plants int3 breakpoints (one with PTRACE_POKETEXT, one with a
+ * pwrite to /proc/PID/mem, as gdb does), continues to them (SIGTRAP,
+ * SI_KERNEL), puts the original bytes back and rewinds rip, single-steps
+ * (PTRACE_SINGLESTEP: SIGTRAP, TRAP_TRACE, DR6's single-step bit), reads
+ * and changes registers through PTRACE_GETREGSET/SETREGSET (NT_PRSTATUS,
+ * NT_PRFPREG, NT_X86_XSTATE) and lets the child run to its end.
+ *   ptrace_step            prints what it saw, the same in every run but
+ *                          for a value chosen at random and the child's
+ *                          result computed from it
+ * Exits 0 when every observation was as expected, 1 otherwise.
+ */
+#include <elf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/user.h>
+#include <sys/wait.h>
+
+#include "progs.h"
+
+#define STEPS 12
+
+static int failures;
+
+static void
+expect(int ok, const char *what)
+{
+	say("%s: %s\n", ok ? "ok" : "WRONG", what);
+	failures += !ok;
+}
+
+/* The functions the parent breaks in, out of line so their addresses hold. */
+__attribute__((noinline)) static long
+mix(long x)
+{
+	long acc = x;
+
+	for (int i = 0; i < 5; i++)
+		acc = acc * 3 + i;
+	return acc;
+}
+
+__attribute__((noinline)) static long
+target(long x)
+{
+	return mix(x) + 1;
+}
+
+static pid_t
+wait_child(pid_t pid, int *status)
+{
+	pid_t r;
+
+	do
+		r = waitpid(pid, status, 0);
+	while (r < 0 && errno == EINTR);
+	return r;
+}
+
+static const char *
+trap_code(int code)
+{
+	switch (code) {
+	case SI_KERNEL: return "SI_KERNEL";
+	case TRAP_BRKPT: return "TRAP_BRKPT";
+	case TRAP_TRACE: return "TRAP_TRACE";
+	default: return "other";
+	}
+}
+
+/* Wait for @pid's next stop; say which signal and si_code. Returns the
+ * signal, 0 if it did not stop. */
+static int
+next_stop(pid_t pid, siginfo_t *si)
+{
+	int status;
+
+	if (wait_child(pid, &status) != pid || !WIFSTOPPED(status))
+		return 0;
+	memset(si, 0, sizeof(*si));
+	if (ptrace(PTRACE_GETSIGINFO, pid, 0, si) < 0)
+		return 0;
+	return WSTOPSIG(status);
+}
+
+static void
+child(long x)
+{
+	long r;
+
+	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
+		_exit(2);
+	raise(SIGSTOP);
+	r = target(x);
+	say("child: target(%ld) = %ld\n", x, r);
+	r = mix(x + 1);
+	say("child: mix(%ld) = %ld\n", x + 1, r);
+	_exit(0);
+}
+
+/* Plant an int3 at @addr with POKETEXT; returns the original word. */
+static long
+poke_break(pid_t pid, uint64_t addr)
+{
+	long word;
+
+	errno = 0;
+	word = ptrace(PTRACE_PEEKTEXT, pid, addr, 0);
+	expect(errno == 0, "PEEKTEXT reads the code");
+	expect(ptrace(PTRACE_POKETEXT, pid, addr, (word & ~0xffl) | 0xcc) == 0, "POKETEXT plants int3");
+	return word;
+}
+
+/* At a breakpoint's SIGTRAP: rip is past the int3; rewind it. */
+static void
+rewind_break(pid_t pid, uint64_t addr)
+{
+	struct user_regs_struct regs;
+
+	expect(ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0, "GETREGS at the breakpoint");
+	expect(regs.rip == addr + 1, "rip is just past the int3");
+	regs.rip = addr;
+	expect(ptrace(PTRACE_SETREGS, pid, 0, &regs) == 0, "SETREGS rewinds rip");
+}
+
+static void
+check_regsets(pid_t pid, long x)
+{
+	struct user_regs_struct regs, set;
+	struct user_fpregs_struct fp;
+	struct iovec iov = { &set, sizeof(set) };
+	static uint8_t xstate[1 << 16];
+	uint64_t bv;
+
+	expect(ptrace(PTRACE_GETREGS, pid, 0, &regs) == 0, "GETREGS");
+	expect(ptrace(PTRACE_GETREGSET, pid, NT_PRSTATUS, &iov) == 0, "GETREGSET NT_PRSTATUS");
+	expect(iov.iov_len == sizeof(set) && memcmp(&regs, &set, sizeof(set)) == 0,
+	       "NT_PRSTATUS holds the registers GETREGS gives");
+	expect(set.rdi == (uint64_t)x, "the first argument is in rdi");
+	/* the child computes with another argument */
+	set.rdi = (uint64_t)x * 2;
+	iov.iov_len = sizeof(set);
+	expect(ptrace(PTRACE_SETREGSET, pid, NT_PRSTATUS, &iov) == 0, "SETREGSET NT_PRSTATUS");
+	iov = (struct iovec){ &fp, sizeof(fp) };
+	expect(ptrace(PTRACE_GETREGSET, pid, NT_PRFPREG, &iov) == 0 && iov.iov_len == sizeof(fp),
+	       "GETREGSET NT_PRFPREG");
+	say("mxcsr 0x%x\n", fp.mxcsr & 0xffc0); /* the exception flags aside */
+	iov = (struct iovec){ xstate, sizeof(xstate) };
+	expect(ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov) == 0 && iov.iov_len >= 576,
+	       "GETREGSET NT_X86_XSTATE");
+	memcpy(&bv, xstate + 464, sizeof(bv)); /* sw_reserved: XCR0 (the XSAVE features) */
+	expect((bv & 3) == 3, "XCR0 has x87 and SSE");
+	expect(memcmp(xstate, &fp, 160) == 0, "the XSAVE area begins with the FXSAVE area");
+	/* gdb's first look (x86_linux_nat_target::read_description) */
+	iov = (struct iovec){ xstate, 576 };
+	expect(ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov) == 0 && iov.iov_len == 576,
+	       "GETREGSET NT_X86_XSTATE of 576 bytes");
+	errno = 0;
+	say("SETREGSET NT_X86_XSTATE of 576 bytes: %s\n",
+	    ptrace(PTRACE_SETREGSET, pid, NT_X86_XSTATE, &iov) == 0 ? "done" : strerror(errno));
+	iov = (struct iovec){ xstate, sizeof(xstate) };
+	expect(ptrace(PTRACE_GETREGSET, pid, NT_X86_XSTATE, &iov) == 0, "GETREGSET NT_X86_XSTATE");
+	expect(ptrace(PTRACE_SETREGSET, pid, NT_X86_XSTATE, &iov) == 0, "SETREGSET NT_X86_XSTATE");
+}
+
+/* Single-step @pid from @from, saying where each step lands relative to
+ * @base, until it leaves [base, base + 4096) or after STEPS steps. */
+static void
+step_some(pid_t pid, uint64_t base)
+{
+	struct user_regs_struct regs;
+	siginfo_t si;
+	long dr6;
+
+	for (int i = 0; i < STEPS; i++) {
+		if (ptrace(PTRACE_SINGLESTEP, pid, 0, 0) < 0) {
+			expect(0, "SINGLESTEP");
+			return;
+		}
+		if (next_stop(pid, &si) != SIGTRAP) {
+			expect(0, "a step stops with SIGTRAP");
+			return;
+		}
+		ptrace(PTRACE_GETREGS, pid, 0, &regs);
+		errno = 0;
+		dr6 = ptrace(PTRACE_PEEKUSER, pid, offsetof(struct user, u_debugreg[6]), 0);
+		say("step %d: %s, at target%+lld, DR6.BS %d\n", i, trap_code(si.si_code),
+		    (long long)(regs.rip - base), errno ? -1 : !!(dr6 & 0x4000));
+		if (si.si_code != TRAP_TRACE || (uint64_t)si.si_addr != regs.rip)
+			expect(0, "a step's siginfo is TRAP_TRACE at the new rip");
+	}
+}
+
+int
+main(void)
+{
+	uint64_t at_target = (uint64_t)(uintptr_t)target, at_mix = (uint64_t)(uintptr_t)mix;
+	long x = (long)(random_seed() % 1000), word;
+	char path[64];
+	siginfo_t si;
+	uint8_t orig, cc = 0xcc;
+	int status, fd;
+	pid_t pid;
+
+	say("x is random this run\n");
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0)
+		child(x);
+	expect(next_stop(pid, &si) == SIGSTOP, "the child stopped itself");
+
+	/* a breakpoint through POKETEXT */
+	word = poke_break(pid, at_target);
+	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the breakpoint");
+	expect(next_stop(pid, &si) == SIGTRAP && si.si_code == SI_KERNEL,
+	       "the breakpoint stops it: SIGTRAP, SI_KERNEL");
+	rewind_break(pid, at_target);
+	expect(ptrace(PTRACE_POKETEXT, pid, at_target, word) == 0, "POKETEXT restores the code");
+	check_regsets(pid, x);
+	step_some(pid, at_target);
+
+	/* one through /proc/PID/mem, as gdb plants them: the second call of
+	 * mix() stops there (the steps may have entered the first) */
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	expect(fd >= 0, "/proc/PID/mem opens");
+	expect(pread(fd, &orig, 1, (off_t)at_mix) == 1, "pread of /proc/PID/mem");
+	expect(pwrite(fd, &cc, 1, (off_t)at_mix) == 1, "pwrite of int3 to /proc/PID/mem");
+	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the second breakpoint");
+	expect(next_stop(pid, &si) == SIGTRAP && si.si_code == SI_KERNEL,
+	       "the second breakpoint stops it");
+	rewind_break(pid, at_mix);
+	expect(pwrite(fd, &orig, 1, (off_t)at_mix) == 1, "pwrite restores the code");
+	close(fd);
+	step_some(pid, at_target);
+
+	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the end");
+	expect(wait_child(pid, &status) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	       "the child exits 0");
+	say("%d failures\n", failures);
+	return failures ? 1 : 0;
+}
