@@ -45,7 +45,8 @@ int rec_exec_open_exe(pid_t pid);
 /**
  * Whether syscall @nr (@args) of thread @tid, which returned @result, wrote
  * the memory of a process through its /proc/PID/mem (write, writev,
- * pwrite64, pwritev, pwritev2 on such an fd; proc(5)): stores that PID and
+ * pwrite64, pwritev, pwritev2 on such an fd, or on /proc/PID/task/TID/mem;
+ * proc(5)): stores that PID (TID) and
  * the address written (the file offset: the fd's position, from
  * /proc/TID/fdinfo, minus @result, or the syscall's offset argument).
  */

@@ -3,7 +3,7 @@
  * A small debugger, doing what gdb does to run a program to a breakpoint and
  * step it: the child asks to be traced (PTRACE_TRACEME) and stops itself;
  * the parent plants int3 breakpoints (one with PTRACE_POKETEXT, one with a
- * pwrite to /proc/PID/mem, as gdb does), continues to them (SIGTRAP,
+ * pwrite to /proc/PID/task/TID/mem, as gdb does), continues to them (SIGTRAP,
  * SI_KERNEL), puts the original bytes back and rewinds rip, single-steps
  * (PTRACE_SINGLESTEP: SIGTRAP, TRAP_TRACE, DR6's single-step bit), reads
  * and changes registers through PTRACE_GETREGSET/SETREGSET (NT_PRSTATUS,
@@ -226,11 +226,11 @@ main(void)
 	check_regsets(pid, x);
 	step_some(pid, at_target);
 
-	/* one through /proc/PID/mem, as gdb plants them: the second call of
-	 * mix() stops there (the steps may have entered the first) */
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	/* one through /proc/PID/task/TID/mem, as gdb plants them: the second
+	 * call of mix() stops there (the steps may have entered the first) */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", pid, pid);
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	expect(fd >= 0, "/proc/PID/mem opens");
+	expect(fd >= 0, "/proc/PID/task/TID/mem opens");
 	expect(pread(fd, &orig, 1, (off_t)at_mix) == 1, "pread of /proc/PID/mem");
 	expect(pwrite(fd, &cc, 1, (off_t)at_mix) == 1, "pwrite of int3 to /proc/PID/mem");
 	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the second breakpoint");
