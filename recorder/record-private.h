@@ -297,6 +297,8 @@ struct rthread {
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
 	bool stepping;		      /* its emulated tracer single-steps it: its user
 				       * code runs one instruction (PTRACE_SINGLESTEP) */
+	bool step_at_exit;	      /* the instruction stepped was a syscall: the
+				       * step's SIGTRAP comes at its exit */
 };
 
 /*
@@ -417,6 +419,10 @@ bool rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_n
 void rec_interrupt_running(struct recorder *rec, struct rthread *t);
 /** A signal-delivery-stop of @t for @sig. */
 void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
+/** Write the event of signal @sig (@si) delivered to @t, of kind @kind, at
+ * @regs. */
+void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
+		       enum trace_signal_kind kind, const struct user_regs_struct *regs);
 
 /* record-ptrace.c: emulated ptrace between recorded processes */
 

@@ -410,8 +410,21 @@ void
 rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info)
 {
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
+	siginfo_t step_si;
 	int status = 0, r;
 
+	if (!sig && t->step_at_exit) {
+		/* a step over a syscall instruction: the kernel reports it as
+		 * the syscall returns, with a SIGTRAP (syscall_exit_work(),
+		 * user_single_step_report(): TRAP_BRKPT at the new rip) */
+		t->step_at_exit = false;
+		memset(&step_si, 0, sizeof(step_si));
+		step_si.si_signo = sig = SIGTRAP;
+		step_si.si_code = TRAP_BRKPT;
+		step_si.si_addr = (void *)(uintptr_t)t->regs.rip;
+		info = &step_si;
+		rec_record_signal(rec, t, sig, info, TRACE_SIGNAL_AT_EVENT, &t->regs);
+	}
 	if (sig && rec_ptrace_intercepts(&rec->ptrace, t->tid, sig)) {
 		siginfo_t si;
 

@@ -230,6 +230,8 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 	}
 	if (kind == TRACEE_GONE)
 		return replay_diverge(rp, ev, "the thread exited early");
+	if (kind == TRACEE_STOP_SECCOMP)
+		t->stepping = false; /* stepped onto a syscall: its exit is an event */
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	*ret_kind = kind;

@@ -7,7 +7,9 @@
  * SI_KERNEL), puts the original bytes back and rewinds rip, single-steps
  * (PTRACE_SINGLESTEP: SIGTRAP, TRAP_TRACE, DR6's single-step bit), reads
  * and changes registers through PTRACE_GETREGSET/SETREGSET (NT_PRSTATUS,
- * NT_PRFPREG, NT_X86_XSTATE) and lets the child run to its end.
+ * NT_PRFPREG, NT_X86_XSTATE), steps over two syscall instructions (one
+ * uprr's seccomp filter traces, one it does not) and lets the child run to
+ * its end.
  *   ptrace_step            prints what it saw, the same in every run but
  *                          for a value chosen at random and the child's
  *                          result computed from it
@@ -51,6 +53,24 @@ target(long x)
 {
 	return mix(x) + 1;
 }
+
+/* Two syscall instructions to step over: getpid, which uprr's filter traces,
+ * and arch_prctl(ARCH_GET_FS), which it does not. A step over one stops
+ * as the syscall returns: SIGTRAP, TRAP_BRKPT (user_single_step_report()). */
+__asm__(".text\n"
+	".type step_syscalls, @function\n"
+	"step_syscalls:\n"
+	"\tmov $39, %eax\n"
+	"\tsyscall\n"
+	"\tsub $8, %rsp\n"
+	"\tmov %rsp, %rsi\n"
+	"\tmov $0x1003, %edi\n"
+	"\tmov $158, %eax\n"
+	"\tsyscall\n"
+	"\tadd $8, %rsp\n"
+	"\tret\n"
+	".size step_syscalls, . - step_syscalls\n");
+long step_syscalls(void);
 
 static pid_t
 wait_child(pid_t pid, int *status)
@@ -101,6 +121,7 @@ child(long x)
 	say("child: target(%ld) = %ld\n", x, r);
 	r = mix(x + 1);
 	say("child: mix(%ld) = %ld\n", x + 1, r);
+	step_syscalls();
 	_exit(0);
 }
 
@@ -172,13 +193,13 @@ check_regsets(pid_t pid, long x)
 /* Single-step @pid from @from, saying where each step lands relative to
  * @base, until it leaves [base, base + 4096) or after STEPS steps. */
 static void
-step_some(pid_t pid, uint64_t base)
+step_some(pid_t pid, uint64_t base, int steps)
 {
 	struct user_regs_struct regs;
 	siginfo_t si;
 	long dr6;
 
-	for (int i = 0; i < STEPS; i++) {
+	for (int i = 0; i < steps; i++) {
 		if (ptrace(PTRACE_SINGLESTEP, pid, 0, 0) < 0) {
 			expect(0, "SINGLESTEP");
 			return;
@@ -190,10 +211,14 @@ step_some(pid_t pid, uint64_t base)
 		ptrace(PTRACE_GETREGS, pid, 0, &regs);
 		errno = 0;
 		dr6 = ptrace(PTRACE_PEEKUSER, pid, offsetof(struct user, u_debugreg[6]), 0);
-		say("step %d: %s, at target%+lld, DR6.BS %d\n", i, trap_code(si.si_code),
+		say("step %d: %s, at %s%+lld, DR6.BS %d\n", i, trap_code(si.si_code),
+		    base == (uint64_t)(uintptr_t)step_syscalls ? "step_syscalls" : "target",
 		    (long long)(regs.rip - base), errno ? -1 : !!(dr6 & 0x4000));
-		if (si.si_code != TRAP_TRACE || (uint64_t)si.si_addr != regs.rip)
-			expect(0, "a step's siginfo is TRAP_TRACE at the new rip");
+		if ((si.si_code != TRAP_TRACE && si.si_code != TRAP_BRKPT) ||
+		    (uint64_t)si.si_addr != regs.rip)
+			expect(0, "a step's siginfo is TRAP_TRACE or TRAP_BRKPT at the new rip");
+		if (regs.rip == base + 7)
+			expect(regs.rax == (uint64_t)pid, "the stepped getpid returned the child's id");
 	}
 }
 
@@ -201,6 +226,7 @@ int
 main(void)
 {
 	uint64_t at_target = (uint64_t)(uintptr_t)target, at_mix = (uint64_t)(uintptr_t)mix;
+	uint64_t at_sys = (uint64_t)(uintptr_t)step_syscalls;
 	long x = (long)(random_seed() % 1000), word;
 	char path[64];
 	siginfo_t si;
@@ -224,7 +250,7 @@ main(void)
 	rewind_break(pid, at_target);
 	expect(ptrace(PTRACE_POKETEXT, pid, at_target, word) == 0, "POKETEXT restores the code");
 	check_regsets(pid, x);
-	step_some(pid, at_target);
+	step_some(pid, at_target, STEPS);
 
 	/* one through /proc/PID/task/TID/mem, as gdb plants them: the second
 	 * call of mix() stops there (the steps may have entered the first) */
@@ -239,7 +265,16 @@ main(void)
 	rewind_break(pid, at_mix);
 	expect(pwrite(fd, &orig, 1, (off_t)at_mix) == 1, "pwrite restores the code");
 	close(fd);
-	step_some(pid, at_target);
+	step_some(pid, at_target, STEPS);
+
+	/* over syscall instructions */
+	word = poke_break(pid, at_sys);
+	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the third breakpoint");
+	expect(next_stop(pid, &si) == SIGTRAP && si.si_code == SI_KERNEL,
+	       "the third breakpoint stops it");
+	rewind_break(pid, at_sys);
+	expect(ptrace(PTRACE_POKETEXT, pid, at_sys, word) == 0, "POKETEXT restores the code");
+	step_some(pid, at_sys, 9);
 
 	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the end");
 	expect(wait_child(pid, &status) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
