@@ -444,13 +444,6 @@ rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, co
 	case PTRACE_DETACH:
 		if (data >= _NSIG)
 			return -EIO;
-		if (req == PTRACE_SINGLESTEP && data) {
-			/* the kernel stops it again at the handler's first
-			 * instruction (signal_setup_done()): not emulated */
-			snprintf(c->why, c->why_len, "ptrace PTRACE_SINGLESTEP delivering %s",
-				 tracee_signal_name((int)data));
-			return -ENOTSUP;
-		}
 		pt->step = req == PTRACE_SINGLESTEP;
 		tracer_siginfo(pt, (int)data, &si);
 		r = c->ops->resume(c->ops->ctx, pt, (int)data, &si);

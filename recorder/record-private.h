@@ -297,8 +297,9 @@ struct rthread {
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
 	bool stepping;		      /* its emulated tracer single-steps it: its user
 				       * code runs one instruction (PTRACE_SINGLESTEP) */
-	bool step_at_exit;	      /* the instruction stepped was a syscall: the
-				       * step's SIGTRAP comes at its exit */
+	int step_stop;		      /* the step ends with no instruction to run: at
+				       * the exit of the syscall stepped (TRAP_BRKPT),
+				       * or at a handler's entry (SIGTRAP); 0: none */
 };
 
 /*

@@ -135,6 +135,11 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	}
 	if (r == 0 && how != TRACEE_DELIVERY_RUNNING && tracee_get_regs(t->tid, &t->regs) < 0)
 		r = -ESRCH;
+	if (r == 0 && how == TRACEE_DELIVERY_HANDLER && t->stepping) {
+		/* stepping into a handler stops at its first instruction */
+		t->stepping = false;
+		t->step_stop = SIGTRAP;
+	}
 	if (how == TRACEE_DELIVERY_RUNNING)
 		t->state = RT_RUNNING;
 	return r < 0 ? -ESRCH : 0;

@@ -581,7 +581,7 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 		/* a single step onto a syscall instruction ends at its exit
 		 * (rec_resume_user()); PTRACE_SYSCALL clears the step flag */
 		t->stepping = false;
-		t->step_at_exit = true;
+		t->step_stop = TRAP_BRKPT;
 	}
 	t->nr = t->regs.orig_rax;
 	for (int i = 0; i < 6; i++)

@@ -413,15 +413,22 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 	siginfo_t step_si;
 	int status = 0, r;
 
-	if (!sig && t->step_at_exit) {
-		/* a step over a syscall instruction: the kernel reports it as
-		 * the syscall returns, with a SIGTRAP (syscall_exit_work(),
-		 * user_single_step_report(): TRAP_BRKPT at the new rip) */
-		t->step_at_exit = false;
+	if (!sig && t->step_stop) {
+		/* a single step that ends before another instruction runs: the
+		 * kernel reports a step over a syscall as it returns
+		 * (syscall_exit_work(), user_single_step_report(): TRAP_BRKPT
+		 * at the new rip), one that delivered a signal to a handler at
+		 * its first instruction (signal_delivered(): ptrace_notify()) */
 		memset(&step_si, 0, sizeof(step_si));
 		step_si.si_signo = sig = SIGTRAP;
-		step_si.si_code = TRAP_BRKPT;
-		step_si.si_addr = (void *)(uintptr_t)t->regs.rip;
+		step_si.si_code = t->step_stop;
+		if (t->step_stop == TRAP_BRKPT) {
+			step_si.si_addr = (void *)(uintptr_t)t->regs.rip;
+		} else {
+			step_si.si_pid = t->tid;
+			step_si.si_uid = getuid();
+		}
+		t->step_stop = 0;
 		info = &step_si;
 		rec_record_signal(rec, t, sig, info, TRACE_SIGNAL_AT_EVENT, &t->regs);
 	}

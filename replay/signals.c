@@ -66,6 +66,8 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	if (tracee_deliver_signal(t->tid, sig, si, &how, &status) < 0)
 		return -ESRCH;
 	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	if (how == TRACEE_DELIVERY_HANDLER)
+		t->stepping = false; /* its stop at the handler is an event */
 	if (t->held_wait) {
 		t->held_wait = false;
 		return restore_own_mask(rp, rp->ptrace_ev, t, how, t->held_own_mask) < 0 ? -EIO : 0;

@@ -7,7 +7,8 @@
  * SI_KERNEL), puts the original bytes back and rewinds rip, single-steps
  * (PTRACE_SINGLESTEP: SIGTRAP, TRAP_TRACE, DR6's single-step bit), reads
  * and changes registers through PTRACE_GETREGSET/SETREGSET (NT_PRSTATUS,
- * NT_PRFPREG, NT_X86_XSTATE), steps over two syscall instructions (one
+ * NT_PRFPREG, NT_X86_XSTATE), steps into a signal handler (SINGLESTEP
+ * delivering SIGUSR1), steps over two syscall instructions (one
  * uprr's seccomp filter traces, one it does not) and lets the child run to
  * its end.
  *   ptrace_step            prints what it saw, the same in every run but
@@ -29,6 +30,13 @@
 #define STEPS 12
 
 static int failures;
+static volatile sig_atomic_t usr1_seen;
+
+static void
+on_usr1(int sig)
+{
+	usr1_seen = sig;
+}
 
 static void
 expect(int ok, const char *what)
@@ -114,9 +122,15 @@ child(long x)
 {
 	long r;
 
+	struct sigaction sa = { .sa_handler = on_usr1 };
+
+	sigaction(SIGUSR1, &sa, NULL);
 	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
 		_exit(2);
 	raise(SIGSTOP);
+	raise(SIGUSR1);
+	if (usr1_seen != SIGUSR1)
+		say("child: the handler did not run\n");
 	r = target(x);
 	say("child: target(%ld) = %ld\n", x, r);
 	r = mix(x + 1);
@@ -212,7 +226,9 @@ step_some(pid_t pid, uint64_t base, int steps)
 		errno = 0;
 		dr6 = ptrace(PTRACE_PEEKUSER, pid, offsetof(struct user, u_debugreg[6]), 0);
 		say("step %d: %s, at %s%+lld, DR6.BS %d\n", i, trap_code(si.si_code),
-		    base == (uint64_t)(uintptr_t)step_syscalls ? "step_syscalls" : "target",
+		    base == (uint64_t)(uintptr_t)step_syscalls ? "step_syscalls"
+		    : base == (uint64_t)(uintptr_t)on_usr1	 ? "on_usr1"
+							 : "target",
 		    (long long)(regs.rip - base), errno ? -1 : !!(dr6 & 0x4000));
 		if ((si.si_code != TRAP_TRACE && si.si_code != TRAP_BRKPT) ||
 		    (uint64_t)si.si_addr != regs.rip)
@@ -230,6 +246,7 @@ main(void)
 	long x = (long)(random_seed() % 1000), word;
 	char path[64];
 	siginfo_t si;
+	struct user_regs_struct regs;
 	uint8_t orig, cc = 0xcc;
 	int status, fd;
 	pid_t pid;
@@ -244,6 +261,17 @@ main(void)
 
 	/* a breakpoint through POKETEXT */
 	word = poke_break(pid, at_target);
+	/* a step that delivers a signal stops at its handler's first
+	 * instruction (signal_delivered(): ptrace_notify(SIGTRAP)) */
+	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to SIGUSR1");
+	expect(next_stop(pid, &si) == SIGUSR1, "SIGUSR1 stops it");
+	expect(ptrace(PTRACE_SINGLESTEP, pid, 0, SIGUSR1) == 0, "SINGLESTEP delivering SIGUSR1");
+	expect(next_stop(pid, &si) == SIGTRAP, "the step stops with SIGTRAP");
+	ptrace(PTRACE_GETREGS, pid, 0, &regs);
+	say("into the handler: si_code %d, si_pid is the child %d, at the handler's entry %d\n",
+	    si.si_code, si.si_pid == pid, regs.rip == (uint64_t)(uintptr_t)on_usr1);
+	step_some(pid, (uint64_t)(uintptr_t)on_usr1, 1);
+
 	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the breakpoint");
 	expect(next_stop(pid, &si) == SIGTRAP && si.si_code == SI_KERNEL,
 	       "the breakpoint stops it: SIGTRAP, SI_KERNEL");
