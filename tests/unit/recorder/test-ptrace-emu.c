@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <elf.h>
 #include <sys/ptrace.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,7 +52,9 @@ resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
 	struct fixture *f = ctx;
 
 	f->resumed_sig = sig;
-	return ptrace(PTRACE_CONT, pt->tid, 0, (void *)(long)sig) < 0 ? -errno : 0;
+	return ptrace(pt->step ? PTRACE_SINGLESTEP : PTRACE_CONT, pt->tid, 0, (void *)(long)sig) < 0
+		       ? -errno
+		       : 0;
 }
 
 /* A child that asks to be traced and stops itself, really traced by us. */
@@ -199,5 +203,74 @@ Test(ptrace_emu, traceme_and_exec_stops)
 	cr_assert(rec_ptrace_tracer_gone(&e, 50, &pt));
 	cr_assert_eq(pt.tid, 100);
 	cr_assert_not(rec_ptrace_tracer_gone(&e, 50, &pt));
+	rec_ptrace_free(&e);
+}
+
+/* GETREGSET/SETREGSET, the debug registers and SINGLESTEP, against the
+ * kernel's own requests on the same stopped child. */
+Test(ptrace_emu, regsets_debug_registers_and_steps_match_the_kernel)
+{
+	static uint8_t real_xs[1 << 16], emu_xs[1 << 16];
+	struct rec_ptrace_emu e = { 0 };
+	struct fixture f = { 0 };
+	struct user_regs_struct real_regs, emu_regs;
+	struct iovec real_iov = { &real_regs, sizeof(real_regs) }, emu_iov = { &emu_regs, 4096 };
+	siginfo_t si;
+	long word = 0;
+	int status;
+
+	start(&f, &status);
+	cr_assert_eq(request(&e, &f, PTRACE_SEIZE, f.child, 0, 0), 0);
+	cr_assert_eq(ptrace(PTRACE_GETSIGINFO, f.child, 0, &si), 0);
+	rec_ptrace_enter_stop(&e, f.child, REC_PTRACE_SIGNAL_STOP, &si);
+	/* NT_PRSTATUS: the kernel cuts the iovec to the regset's size */
+	cr_assert_eq(ptrace(PTRACE_GETREGSET, f.child, NT_PRSTATUS, &real_iov), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGSET, f.child, NT_PRSTATUS, (uint64_t)&emu_iov), 0);
+	cr_assert_eq(emu_iov.iov_len, real_iov.iov_len);
+	cr_assert_arr_eq(&emu_regs, &real_regs, sizeof(real_regs));
+	/* the XSAVE area, whole and cut short */
+	real_iov = (struct iovec){ real_xs, sizeof(real_xs) };
+	emu_iov = (struct iovec){ emu_xs, sizeof(emu_xs) };
+	cr_assert_eq(ptrace(PTRACE_GETREGSET, f.child, NT_X86_XSTATE, &real_iov), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGSET, f.child, NT_X86_XSTATE, (uint64_t)&emu_iov), 0);
+	cr_assert_eq(emu_iov.iov_len, real_iov.iov_len);
+	cr_assert_arr_eq(emu_xs, real_xs, real_iov.iov_len);
+	emu_iov.iov_len = 576;
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGSET, f.child, NT_X86_XSTATE, (uint64_t)&emu_iov), 0);
+	cr_assert_eq(emu_iov.iov_len, 576);
+	/* the kernel's errors: a partial XSAVE area, an unknown regset */
+	cr_assert_eq(request(&e, &f, PTRACE_SETREGSET, f.child, NT_X86_XSTATE, (uint64_t)&emu_iov),
+		     ptrace(PTRACE_SETREGSET, f.child, NT_X86_XSTATE, &emu_iov) < 0 ? -errno : 0);
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGSET, f.child, 0x7777, (uint64_t)&emu_iov), -EINVAL);
+	/* SETREGSET: the kernel sees the new registers */
+	emu_regs.r12 = 0x1234567;
+	emu_iov = (struct iovec){ &emu_regs, sizeof(emu_regs) };
+	cr_assert_eq(request(&e, &f, PTRACE_SETREGSET, f.child, NT_PRSTATUS, (uint64_t)&emu_iov), 0);
+	cr_assert_eq(ptrace(PTRACE_GETREGS, f.child, 0, &real_regs), 0);
+	cr_assert_eq(real_regs.r12, 0x1234567);
+	/* the debug registers read as the kernel's; writing them is refused */
+	for (int i = 0; i < 8; i++) {
+		uint64_t off = offsetof(struct user, u_debugreg) + i * 8;
+
+		if (i == 4 || i == 5)
+			continue; /* DR4 and DR5 do not exist: EIO */
+		cr_assert_eq(request(&e, &f, PTRACE_PEEKUSER, f.child, off, (uint64_t)&word), 0);
+		cr_assert_eq(word, ptrace(PTRACE_PEEKUSER, f.child, off, 0), "DR%d", i);
+	}
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[7]), 1),
+		     -ENOTSUP);
+	cr_assert(strstr(why, "debug register DR7"), "%s", why);
+	/* SINGLESTEP: one instruction, then the kernel's SIGTRAP, TRAP_TRACE */
+	cr_assert_eq(request(&e, &f, PTRACE_SINGLESTEP, f.child, 0, 0), 0);
+	cr_assert(rec_ptrace_find(&e, f.child)->step);
+	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
+	cr_assert(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP, "status 0x%x", status);
+	cr_assert_eq(ptrace(PTRACE_GETSIGINFO, f.child, 0, &si), 0);
+	cr_assert_eq(si.si_code, TRAP_TRACE);
+	rec_ptrace_enter_stop(&e, f.child, REC_PTRACE_SIGNAL_STOP, &si);
+	cr_assert_eq(request(&e, &f, PTRACE_CONT, f.child, 0, 0), 0);
+	cr_assert_not(rec_ptrace_find(&e, f.child)->step);
+	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
+	cr_assert(WIFEXITED(status), "status 0x%x", status);
 	rec_ptrace_free(&e);
 }
