@@ -249,8 +249,11 @@ attach(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, long req, pid_
 }
 
 /* PEEKUSER/POKEUSER: @off into struct user; its registers are kept, and its
- * debug registers read from the thread (gdb reads DR6 at every stop to tell
- * a watchpoint from a step: arch/x86/kernel/ptrace.c, ptrace_get_debugreg()). */
+ * debug registers are the thread's own (arch/x86/kernel/ptrace.c,
+ * ptrace_get_debugreg(), ptrace_set_debugreg()): gdb reads DR6 at every stop
+ * to tell a watchpoint from a step, and sets hardware watchpoints and
+ * breakpoints in DR0-DR3 and DR7. Their traps are SIGTRAPs at an instruction,
+ * synchronous signals that replay meets again once the writes are done again. */
 static int64_t
 user_area(const struct rec_ptrace_call *c, pid_t tid, uint64_t off, bool poke, uint64_t value,
 	  uint64_t data)
@@ -273,16 +276,15 @@ user_area(const struct rec_ptrace_call *c, pid_t tid, uint64_t off, bool poke, u
 		}
 		memcpy(&word, (char *)&regs + off, 8);
 	} else if (off >= dr && off < dr + sizeof(((struct user *)0)->u_debugreg)) {
-		if (poke) {
-			/* a hardware breakpoint or watchpoint: it would trap in
-			 * the recording, and replay sets DR0 and DR7 itself
-			 * (--ticks=pmu) */
+		if (poke && c->debugregs_taken) {
 			snprintf(c->why, c->why_len,
-				 "ptrace PTRACE_POKEUSER of debug register DR%lu (hardware "
-				 "breakpoints and watchpoints are not emulated)",
+				 "ptrace PTRACE_POKEUSER of debug register DR%lu (a hardware breakpoint "
+				 "or watchpoint: uprr uses them to replay with --ticks=pmu)",
 				 (unsigned long)(off - dr) / 8);
 			return -ENOTSUP;
 		}
+		if (poke)
+			return ptrace(PTRACE_POKEUSER, tid, off, value) < 0 ? -errno : 0;
 		if (c->replay)
 			return 0; /* the trace holds what the tracer read */
 		errno = 0;

@@ -189,6 +189,7 @@ rec_emulate_syscall(struct recorder *rec, struct rthread *t)
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->tid, .tracer_tgid = t->tgid,
 		.parent_tgid = t->parent_tgid, .tracer_memfd = t->space->mem.memfd,
+		.debugregs_taken = rec->pmu, /* its replay sets them */
 		.why = why, .why_len = sizeof(why),
 	};
 	struct rec_ptracee *pt;

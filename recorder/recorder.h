@@ -237,6 +237,8 @@ struct rec_ptrace_call {
 	bool replay;		   /**< outputs in the tracer's memory and signals to
 				    * send come from the trace: only the tracee's
 				    * state, memory and registers change */
+	bool debugregs_taken;	   /**< uprr sets the debug registers itself (replay
+				    * with --ticks=pmu): the tracer may not */
 	char *why;		   /**< where to name what cannot be emulated */
 	size_t why_len;
 };
@@ -245,7 +247,7 @@ struct rec_ptrace_call {
  * Carry out ptrace(2) request @args (request, pid, addr, data as the raw
  * syscall takes them: PEEK requests store the word at data) for tracer @c:
  * TRACEME, ATTACH (sends SIGSTOP), SEIZE, PEEKTEXT/DATA/USER, POKETEXT/DATA,
- * POKEUSER (registers), GET/SETREGS, GET/SETFPREGS, GET/SETREGSET (any
+ * POKEUSER (registers, debug registers), GET/SETREGS, GET/SETFPREGS, GET/SETREGSET (any
  * regset the kernel has), GET/SETSIGINFO, GETEVENTMSG, SETOPTIONS
  * (TRACESYSGOOD, EXITKILL, TRACEEXEC), CONT, SINGLESTEP (@ops->resume finds
  * pt->step set), DETACH and KILL, with the kernel's error codes (ESRCH for a thread that is not

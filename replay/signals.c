@@ -84,6 +84,7 @@ replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pth
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
 		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,
+		.debugregs_taken = rp->pmu,
 		.why = why, .why_len = sizeof(why),
 	};
 	int64_t got;

@@ -9,8 +9,8 @@
  * and changes registers through PTRACE_GETREGSET/SETREGSET (NT_PRSTATUS,
  * NT_PRFPREG, NT_X86_XSTATE), steps into a signal handler (SINGLESTEP
  * delivering SIGUSR1), steps over two syscall instructions (one
- * uprr's seccomp filter traces, one it does not) and lets the child run to
- * its end.
+ * uprr's seccomp filter traces, one it does not), sets a hardware
+ * watchpoint (POKEUSER of DR0 and DR7) and lets the child run to its end.
  *   ptrace_step            prints what it saw, the same in every run but
  *                          for a value chosen at random and the child's
  *                          result computed from it
@@ -31,6 +31,7 @@
 
 static int failures;
 static volatile sig_atomic_t usr1_seen;
+static volatile int watched;
 
 static void
 on_usr1(int sig)
@@ -136,6 +137,7 @@ child(long x)
 	r = mix(x + 1);
 	say("child: mix(%ld) = %ld\n", x + 1, r);
 	step_syscalls();
+	watched = (int)x;
 	_exit(0);
 }
 
@@ -303,6 +305,25 @@ main(void)
 	rewind_break(pid, at_sys);
 	expect(ptrace(PTRACE_POKETEXT, pid, at_sys, word) == 0, "POKETEXT restores the code");
 	step_some(pid, at_sys, 9);
+
+	/* a hardware watchpoint, as gdb's `watch`: DR0 the address, DR7 a
+	 * 4-byte write watch in slot 0; the write traps after it
+	 * (SIGTRAP, TRAP_HWBKPT) and DR6 says which slot */
+	expect(ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, u_debugreg[0]), &watched) == 0,
+	       "POKEUSER DR0");
+	expect(ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, u_debugreg[7]), 0xd0001) == 0,
+	       "POKEUSER DR7");
+	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the watchpoint");
+	expect(next_stop(pid, &si) == SIGTRAP, "the watchpoint stops it");
+	errno = 0;
+	word = ptrace(PTRACE_PEEKUSER, pid, offsetof(struct user, u_debugreg[6]), 0);
+	say("watchpoint: si_code %d (TRAP_HWBKPT %d), DR6 slot 0 %d\n", si.si_code, TRAP_HWBKPT,
+	    errno == 0 && (word & 1));
+	errno = 0;
+	word = ptrace(PTRACE_PEEKDATA, pid, &watched, 0);
+	expect(errno == 0 && (int)word == (int)x, "the watched variable holds x");
+	expect(ptrace(PTRACE_POKEUSER, pid, offsetof(struct user, u_debugreg[7]), 0) == 0,
+	       "POKEUSER DR7 clears it");
 
 	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT to the end");
 	expect(wait_child(pid, &status) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,

@@ -78,6 +78,7 @@ start(struct fixture *f, int *ret_status)
 }
 
 static char why[160]; /* what the last request could not emulate */
+static bool taken;    /* uprr sets the debug registers itself */
 
 static int64_t
 request(struct rec_ptrace_emu *e, struct fixture *f, long req, long pid, uint64_t addr,
@@ -85,7 +86,8 @@ request(struct rec_ptrace_emu *e, struct fixture *f, long req, long pid, uint64_
 {
 	struct rec_ptrace_ops ops = { f, locate, parent_of, resume };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = getpid(), .tracer_tgid = getpid(),
-				     .tracer_memfd = f->self_mem, .why = why, .why_len = sizeof(why) };
+				     .tracer_memfd = f->self_mem, .debugregs_taken = taken,
+				     .why = why, .why_len = sizeof(why) };
 	uint64_t args[6] = { (uint64_t)req, (uint64_t)pid, addr, data };
 
 	return rec_ptrace_request(e, &c, args);
@@ -206,7 +208,8 @@ Test(ptrace_emu, traceme_and_exec_stops)
 	rec_ptrace_free(&e);
 }
 
-/* GETREGSET/SETREGSET, the debug registers and SINGLESTEP, against the
+/* GETREGSET/SETREGSET, the debug registers (a hardware watchpoint) and
+ * SINGLESTEP, against the
  * kernel's own requests on the same stopped child. */
 Test(ptrace_emu, regsets_debug_registers_and_steps_match_the_kernel)
 {
@@ -257,9 +260,23 @@ Test(ptrace_emu, regsets_debug_registers_and_steps_match_the_kernel)
 		cr_assert_eq(request(&e, &f, PTRACE_PEEKUSER, f.child, off, (uint64_t)&word), 0);
 		cr_assert_eq(word, ptrace(PTRACE_PEEKUSER, f.child, off, 0), "DR%d", i);
 	}
+	/* a hardware watchpoint on child_word (4 bytes written, DR7 L0) */
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[0]),
+			     (uint64_t)&child_word), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[7]),
+			     0xd0001), 0);
+	cr_assert_eq(ptrace(PTRACE_PEEKUSER, f.child, offsetof(struct user, u_debugreg[0]), 0),
+		     (long)&child_word);
+	cr_assert_eq(ptrace(PTRACE_PEEKUSER, f.child, offsetof(struct user, u_debugreg[7]), 0) & 0xf0003,
+		     0xd0001);
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[4]), 0),
+		     ptrace(PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[4]), 0) < 0 ? -errno : 0);
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[7]), 0), 0);
+	taken = true; /* uprr's own (replay with --ticks=pmu) */
 	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[7]), 1),
 		     -ENOTSUP);
 	cr_assert(strstr(why, "debug register DR7"), "%s", why);
+	taken = false;
 	/* SINGLESTEP: one instruction, then the kernel's SIGTRAP, TRAP_TRACE */
 	cr_assert_eq(request(&e, &f, PTRACE_SINGLESTEP, f.child, 0, 0), 0);
 	cr_assert(rec_ptrace_find(&e, f.child)->step);
