@@ -629,25 +629,31 @@ def c_gdb_batch(h):
     """gdb -batch under uprr record, as a user debugs a crash: it runs a
     program (tests/progs/gdb_crash.c, a NULL dereference two calls down),
     stops at a breakpoint (int3 written through /proc/PID/task/TID/mem),
-    prints variables, steps over lines with `next` (single steps and
-    breakpoints), continues to the SIGSEGV and prints the backtrace. The
-    recording prints what gdb prints natively (but for the number the
-    program picks at random, and pids); the replay, with the program gone,
-    what the recording printed."""
+    prints a variable, sets a hardware watchpoint (debug registers), steps
+    over lines with `next` (single steps and breakpoints) until the
+    watchpoint triggers, steps one instruction, reads the stop's siginfo,
+    continues to the SIGSEGV and prints the backtrace. The recording prints
+    what gdb prints natively (but for the number the program picks at
+    random, and pids); the replay, with the program gone, what the
+    recording printed."""
     gdb = need('gdb')
     prog = h.path('gdb_crash')
     shutil.copy(h.prog('gdb_crash'), prog)
-    argv = [gdb, '-nx', '-batch', '-ex', 'break leaf', '-ex', 'run', '-ex', 'print n',
-            '-ex', 'next', '-ex', 'next', '-ex', 'print v', '-ex', 'continue', '-ex', 'bt', prog]
+    cmds = ['break leaf', 'run', 'print n', 'watch sink', 'next', 'next', 'print v', 'stepi',
+            'print $_siginfo.si_code', 'continue', 'print $_siginfo._sifields._sigfault.si_addr',
+            'bt']
+    argv = [gdb, '-nx', '-batch'] + [a for c in cmds for a in ('-ex', c)] + [prog]
     expect = [rb'\nBreakpoint 1, leaf \(p=0x0, n=\d+\) at [^\n]*gdb_crash\.c:17\n',
-              rb'\n20\t\treturn \*p \+ v;\n\$2 = \d+\n',
+              rb'\nHardware watchpoint 2: sink\n\nOld value = 0\nNew value = \d+\n',
+              rb'\n0x[0-9a-f]+\t20\t\treturn \*p \+ v;\n\$3 = 2\n',  # stepi: TRAP_TRACE
               rb'\nProgram received signal SIGSEGV, Segmentation fault\.\n',
+              rb'\n\$4 = \(void \*\) 0x0\n',
               rb'\n#1  0x[0-9a-f]+ in middle \(n=\d+\) at [^\n]*gdb_crash\.c:28\n',
               rb'\n#2  0x[0-9a-f]+ in main \(\) at [^\n]*gdb_crash\.c:37\n']
 
     def steady(out):
         """The output with the random number and pids made the same."""
-        out = re.sub(rb'(n is |n=|\$[0-9]+ = )-?\d+', rb'\1N', out)
+        out = re.sub(rb'(n is |n=|\$[0-9]+ = |New value = )\d+', rb'\1N', out)
         return re.sub(rb'process \d+', b'process PID', out)
 
     nat = native(h, argv)
