@@ -56,7 +56,7 @@ clone_flags(const struct rthread *t)
  * A new process gets an address space of its own, a copy of its parent's,
  * unless it shares it (CLONE_VM: vfork).
  */
-void
+bool
 rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 {
 	unsigned long msg = 0;
@@ -68,7 +68,7 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	int status, sig;
 
 	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, 0, &msg) < 0)
-		return;
+		return false;
 	tid = (pid_t)msg;
 	if (!(flags & CLONE_THREAD)) {
 		tgid = tid;
@@ -77,12 +77,12 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 			sp->mem.users++;
 		else if (!(sp = rec_space_new(rec, tid, parent->space))) {
 			rec_stop_recording(rec, "cannot follow the new process %d", tid);
-			return;
+			return false;
 		}
 	}
 	if (rec_add_thread(rec, tid, tgid, sp, &child) < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");
-		return;
+		return false;
 	}
 	parent = rec_find_thread(rec, ptid); /* add_thread may have moved it */
 	child->own_affinity = parent->own_affinity;
@@ -91,12 +91,12 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		rec_stop_recording(rec, "%s", "a new thread did not stop as expected");
-		return;
+		return false;
 	}
 	/* where its first run starts */
 	if (tracee_get_regs(child->tid, &child->regs) < 0) {
 		rec_stop_recording(rec, "%s", "a new thread vanished");
-		return;
+		return false;
 	}
 	rec_event_init(&ev, TRACE_EV_THREAD_START, tid);
 	ev.nvalues = 2;
@@ -106,6 +106,13 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	if (rec_sandbox_ns_tids(ptid, tid, &ev.values[2], &ev.values[3]) > 0)
 		ev.nvalues = 4;
 	rec_write_event(rec, &ev);
+	/* the emulated tracer of the creator may follow it (replay does the
+	 * same at this event): both wait for it in their stops */
+	if (!rec_ptrace_on_clone(&rec->ptrace, ptid, tid, flags))
+		return false;
+	rec_ptrace_hold(rec, child, RT_HELD, false);
+	rec_ptrace_hold(rec, rec_find_thread(rec, ptid), RT_AT_CLONE, false);
+	return true;
 }
 
 /* After a clone event: @t continues its syscall, which for a vfork returns
@@ -118,6 +125,15 @@ rec_continue_clone(struct recorder *rec, struct rthread *t)
 		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 	}
 	rec_resume(t, PTRACE_SYSCALL, 0);
+}
+
+void
+rec_finish_clone(struct recorder *rec, struct rthread *t)
+{
+	if (clone_flags(t) & CLONE_VFORK)
+		rec_continue_clone(rec, t);
+	else
+		rec_run_syscall(rec, t); /* from its clone event to its exit */
 }
 
 /* Execute the syscall @t is stopped at and wait for its exit, synchronously. */
@@ -177,7 +193,8 @@ rec_run_syscall(struct recorder *rec, struct rthread *t)
 			{
 				pid_t tid = t->tid;
 
-				rec_on_clone_event(rec, t);
+				if (rec_on_clone_event(rec, t))
+					return; /* held for its tracer */
 				t = rec_find_thread(rec, tid);
 			}
 			rec_continue_clone(rec, t);
@@ -469,8 +486,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->space->need_remap = true;
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
-	if ((t->nr == __NR_execve || t->nr == __NR_execveat) && result == 0 &&
-	    rec_ptrace_exec_stops(&rec->ptrace, t->tid)) {
+	if (rec_ptrace_after_syscall(&rec->ptrace, t->tid, (long)t->nr, t->args, result)) {
 		rec_ptrace_stopped(rec, t);
 		return;
 	}
@@ -563,7 +579,7 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
 	char why[256];
-	uint32_t flags, nblobs = 0;
+	uint32_t nblobs = 0;
 	int r;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
@@ -624,8 +640,15 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	ev.blobs = rec->blobs;
 	if (rec_write_event(rec, &ev) < 0)
 		return;
+	if (!rec_ptrace_entry_stop(rec, t))
+		rec_after_entry(rec, t);
+}
 
-	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
+void
+rec_after_entry(struct recorder *rec, struct rthread *t)
+{
+	uint32_t flags = rec_syscall_flags((long)t->model_nr, t->model_args);
+
 	if (t->nr == __NR_execve || t->nr == __NR_execveat) {
 		char what[PATH_MAX + 64];
 

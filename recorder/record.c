@@ -478,7 +478,10 @@ rec_on_thread_gone(struct recorder *rec, pid_t tid, int status)
 	struct rthread *t = rec_find_thread(rec, tid);
 	struct trace_event ev;
 
-	rec_ptrace_forget(&rec->ptrace, tid);
+	if (t)
+		rec_ptrace_on_gone(rec, t, status); /* its tracer may wait for it */
+	else
+		rec_ptrace_forget(&rec->ptrace, tid);
 	if (t && tid == t->tgid)
 		rec_tracer_gone(rec, tid);
 
@@ -538,10 +541,18 @@ leader_exits_first(struct recorder *rec, struct rthread *t)
 	sched_remove(rec->sched, t->tid);
 }
 
-/* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
- * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
+/* PTRACE_EVENT_EXIT: its emulated tracer may hold it there (PTRACE_O_TRACEEXIT) */
 void
 rec_on_exit_event(struct recorder *rec, struct rthread *t)
+{
+	if (!rec_ptrace_exit_stop(rec, t))
+		rec_finish_exit(rec, t);
+}
+
+/* At PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
+ * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
+void
+rec_finish_exit(struct recorder *rec, struct rthread *t)
 {
 	int status, sig;
 	pid_t tid = t->tid;
@@ -642,12 +653,14 @@ rec_on_exec_event(struct recorder *rec, struct rthread *t)
  * follows from the recorded signal, and replay sees the same order.
  */
 void
-rec_on_group_stop(struct recorder *rec, struct rthread *t)
+rec_on_group_stop(struct recorder *rec, struct rthread *t, int sig)
 {
 	t->state = RT_STOPPED;
+	t->group_sig = sig;
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 	if (ptrace(PTRACE_LISTEN, t->tid, 0, 0) < 0)
 		log_debug("thread %d: PTRACE_LISTEN: %s", t->tid, strerror(errno)); /* killed */
+	(void)rec_ptrace_group_stop(rec, t, sig, true);
 }
 
 /* The group stop of @t ended (SIGCONT): it is held where it stopped, and
@@ -658,7 +671,10 @@ rec_on_group_continue(struct recorder *rec, struct rthread *t)
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return; /* vanished: its exit comes through waitpid */
 	t->state = RT_HELD;
-	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	t->group_sig = 0;
+	/* a seized tracee that listened waits for its tracer */
+	if (!rec_ptrace_group_stop(rec, t, SIGCONT, false))
+		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
 }
 
 /* ---- the loop ---- */
@@ -683,6 +699,15 @@ run_current(struct recorder *rec, struct rthread *t)
 		break;
 	case RT_HELD:
 		rec_resume_user(rec, t, 0, NULL);
+		break;
+	case RT_PT_ENTRY:
+		rec_after_entry(rec, t);
+		break;
+	case RT_AT_CLONE:
+		rec_finish_clone(rec, t);
+		break;
+	case RT_AT_EXIT:
+		rec_finish_exit(rec, t);
 		break;
 	case RT_IN_SYSCALL:
 	case RT_RUNNING:
@@ -734,7 +759,7 @@ rec_dispatch(struct recorder *rec, pid_t tid, int status)
 		break;
 	case TRACEE_STOP_GROUP:
 		if (tracee_group_stop_sig(status)) {
-			rec_on_group_stop(rec, t);
+			rec_on_group_stop(rec, t, tracee_group_stop_sig(status));
 			break;
 		}
 		if (t->state == RT_STOPPED) {

@@ -134,7 +134,11 @@ replay_remove_thread(struct replayer *rp, struct pthread_r *t)
 	pid_t tgid = t->tgid, rec_tgid = t->rec_tgid;
 	struct rec_ptracee pt;
 
-	rec_ptrace_forget(&rp->ptrace, t->rec_tid);
+	pt.stop = REC_PTRACE_RUNNING;
+	if (rec_ptrace_find(&rp->ptrace, t->rec_tid))
+		pt = *rec_ptrace_find(&rp->ptrace, t->rec_tid);
+	if (pt.stop != REC_PTRACE_EXITED) /* else its tracer's wait4 forgets it */
+		rec_ptrace_forget(&rp->ptrace, t->rec_tid);
 	*t = rp->threads[--rp->nthreads];
 	for (size_t i = 0; i < rp->nthreads; i++)
 		if (rp->threads[i].tgid == tgid)
@@ -445,6 +449,14 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	}
 	if (ev->type == TRACE_EV_END)
 		return on_end(rp, ev);
+	if (ev->type == TRACE_EV_PTRACE_STOP) {
+		/* a stop of an emulated tracee the recording saw happen */
+		if (ev->nvalues < 4)
+			return replay_diverge(rp, ev, "a ptrace stop event without its values");
+		rec_ptrace_set_stop(&rp->ptrace, (pid_t)ev->tid, (enum rec_ptrace_stop)ev->values[0],
+				    (int)ev->values[1], (int)ev->values[2], ev->values[3]);
+		return 0;
+	}
 	t = replay_find_rec(rp, (pid_t)ev->tid);
 	if (!t)
 		return replay_diverge(rp, ev, "event for unknown thread %u", ev->tid);

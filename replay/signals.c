@@ -56,9 +56,9 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	if (!t)
 		return -ESRCH;
 	t->stepping = pt->step;
-	if (!sig)
+	if (!sig || pt->stop == REC_PTRACE_GROUP_STOP)
 		return 0;
-	if (pt->stop == REC_PTRACE_EXEC_STOP) {
+	if (pt->stop != REC_PTRACE_SIGNAL_STOP) {
 		/* raised in the recording: its delivery is an event of the trace */
 		rec_ptrace_find(&rp->ptrace, pt->tid)->inject = sig;
 		return 0;
@@ -80,7 +80,7 @@ int
 replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	char why[160] = "";
-	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume };
+	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume, NULL, NULL };
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
 		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,

@@ -2898,10 +2898,11 @@ def c_ptrace_child(h):
 @prog_case('ptrace_step')
 def c_ptrace_step(h):
     """A small debugger as gdb works: int3 breakpoints planted with POKETEXT
-    and through /proc/PID/mem, single steps (PTRACE_SINGLESTEP), registers
-    through GETREGSET/SETREGSET, DR6 read with PEEKUSER. The recording
-    behaves as the native run (but for the random value and what the child
-    computes from it); the replay steps to the same points."""
+    and through /proc/PID/task/TID/mem, single steps (PTRACE_SINGLESTEP;
+    over syscall instructions, into a handler), registers through
+    GETREGSET/SETREGSET, debug registers (DR6, a hardware watchpoint). The
+    recording behaves as the native run (but for the random value and what
+    the child computes from it); the replay steps to the same points."""
     prog = h.prog('ptrace_step')
     native = run([prog], timeout=30, what='native ptrace_step')
     if native.status != 0:
@@ -2915,6 +2916,23 @@ def c_ptrace_step(h):
     if rec.stdout.count(b': TRAP_TRACE, at target') != 24:
         raise Fail('the recording did not single-step 24 times:\n' + tail(rec.stdout))
     compare(rec, h.replay(trace))
+
+
+@prog_case('ptrace_fork')
+def c_ptrace_fork(h):
+    """A tracer that follows its tracee's children (PTRACE_O_TRACEFORK,
+    TRACEVFORK, TRACECLONE, TRACEVFORKDONE, TRACEEXIT; a seized child, its
+    group-stop, LISTEN): the event stops, the new ones auto-attached in
+    their first stop, waited for by id though not the tracer's children;
+    the recording behaves as the native run, the replay as the recording."""
+    prog = h.prog('ptrace_fork')
+    for mode in ('fork', 'vfork', 'clone'):
+        native = run([prog, mode], timeout=30, what=f'native ptrace_fork {mode}')
+        if native.status != 0:
+            raise Fail(f'ptrace_fork {mode} fails natively:\n' + tail(native.stdout))
+        trace, rec = h.record([prog, mode], name=mode)
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+        compare(rec, h.replay(trace))
 
 
 @case('misbehave-traceme')

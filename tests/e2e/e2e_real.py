@@ -598,11 +598,10 @@ def c_script_pty(h):
 # ---------------------------------------------------------------------------
 # Debuggers inside a recording: strace -f and gdb -batch trace their own
 # children, which needs uprr to emulate ptrace between recorded processes
-# (issue 13, deliverable 4; doc/ptrace.md). Today `uprr record` stops strace
-# at PTRACE_GET_SYSCALL_INFO (its syscall stops are not emulated either),
-# and gdb at personality(0xffffffff), then at its child's PTRACE_TRACEME
-# stops and its fork and clone events. These cases test the feature and
-# fail, as they should, until it exists: they are not in meson.build.
+# (issue 13, deliverable 4; doc/ptrace.md). gdb-batch records and replays
+# (single steps, regsets, debug registers, breakpoints through /proc/PID/mem,
+# the fork and clone event options): it is in meson.build. strace-f tests
+# strace's syscall stops; it is not in meson.build until it passes.
 
 @case('strace-f')
 def c_strace_f(h):

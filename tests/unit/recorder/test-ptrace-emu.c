@@ -84,7 +84,7 @@ static int64_t
 request(struct rec_ptrace_emu *e, struct fixture *f, long req, long pid, uint64_t addr,
 	uint64_t data)
 {
-	struct rec_ptrace_ops ops = { f, locate, parent_of, resume };
+	struct rec_ptrace_ops ops = { f, locate, parent_of, resume, NULL, NULL };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = getpid(), .tracer_tgid = getpid(),
 				     .tracer_memfd = f->self_mem, .debugregs_taken = taken,
 				     .why = why, .why_len = sizeof(why) };
@@ -143,8 +143,8 @@ Test(ptrace_emu, requests_match_the_kernel)
 	cr_assert_eq(ptrace(PTRACE_PEEKDATA, f.child, &child_word, 0), 0xfeed);
 	/* unsupported options are named */
 	cr_assert_eq(request(&e, &f, PTRACE_SETOPTIONS, f.child, 0,
-			     PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD), -ENOTSUP);
-	cr_assert_str_eq(why, "ptrace options PTRACE_O_TRACECLONE");
+			     PTRACE_O_TRACESECCOMP | PTRACE_O_TRACESYSGOOD), -ENOTSUP);
+	cr_assert_str_eq(why, "ptrace options PTRACE_O_TRACESECCOMP");
 	cr_assert_eq(request(&e, &f, PTRACE_SETOPTIONS, f.child, 0, PTRACE_O_EXITKILL), 0);
 	/* CONT with the stop's signal suppressed; the child sees its new word */
 	cr_assert_eq(request(&e, &f, PTRACE_CONT, f.child, 0, 0), 0);
@@ -164,7 +164,7 @@ Test(ptrace_emu, traceme_and_exec_stops)
 	struct rec_ptrace_emu e = { 0 };
 	struct fixture f = { 0 };
 	struct rec_ptracee pt;
-	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume };
+	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume, NULL, NULL };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = 100, .tracer_tgid = 100,
 				     .why = why, .why_len = sizeof(why) };
 	uint64_t traceme[6] = { PTRACE_TRACEME };
