@@ -574,6 +574,24 @@ recorded_tgids(void *ctx, pid_t *buf, size_t cap)
 	return n;
 }
 
+/*
+ * Whether @t's syscall is one the model leaves unrecorded (REC_SC_UNTRACED:
+ * replay executes it where the thread reaches it) and no recorded tracer
+ * wants its syscall stops. A program's own filters make it an event as any
+ * other (their RET_TRACE must be seen: rec_sandbox_entry()).
+ */
+static bool
+untraced(struct recorder *rec, const struct rthread *t)
+{
+	uint64_t none[6] = { 0 };
+	const struct rec_ptracee *pt;
+
+	if (!(rec_syscall_flags((long)t->regs.orig_rax, none) & REC_SC_UNTRACED) || rec->program_filters)
+		return false;
+	pt = rec_ptrace_find(&rec->ptrace, t->tid);
+	return !pt || !pt->syscall_stops;
+}
+
 void
 rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
@@ -584,6 +602,10 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
+	if (untraced(rec, t)) {
+		rec_resume(t, PTRACE_CONT, 0); /* not an event: its run goes on */
+		return;
+	}
 	while (rec_requeue_if_blocked(t))
 		;
 	if (t->deferred_sig && !rec_signal_during_syscall(t)) {

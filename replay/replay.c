@@ -203,6 +203,21 @@ count_trap(struct pthread_r *t)
 	return true;
 }
 
+/* Whether @t stands at the seccomp stop of a syscall the recording let go
+ * unrecorded (REC_SC_UNTRACED, no recorded tracer wanted its stops: see
+ * rec_on_syscall_entry()): event @ev is not its entry. */
+static bool
+unrecorded_syscall(const struct pthread_r *t, const struct trace_event *ev)
+{
+	uint64_t none[6] = { 0 };
+	struct user_regs_struct regs;
+
+	if (tracee_get_regs(t->tid, &regs) < 0 ||
+	    !(rec_syscall_flags((long)regs.orig_rax, none) & REC_SC_UNTRACED))
+		return false;
+	return ev->type != TRACE_EV_SYSCALL_ENTRY || ev->values[0] != regs.orig_rax;
+}
+
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
  * for its next stop other than a group stop (counting the ticks of trap
  * sites on the way). */
@@ -210,12 +225,14 @@ int
 replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
 	       enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig)
 {
+	/* a thread its emulated tracer single-steps steps */
 	enum __ptrace_request cont = t->stepping ? PTRACE_SINGLESTEP : PTRACE_CONT;
+	enum __ptrace_request run = how == PTRACE_CONT ? cont : how;
 	int status, sig = 0;
 	enum tracee_stop kind;
 
 	if (t->state != PT_RUNNING)
-		tracee_resume(t->tid, how == PTRACE_CONT ? cont : how, 0);
+		tracee_resume(t->tid, run, 0);
 	t->state = PT_RUNNING;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
@@ -228,6 +245,12 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 		}
 		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
 			continue;
+		if (kind == TRACEE_STOP_SECCOMP && unrecorded_syscall(t, ev)) {
+			/* stepped over, it stops at its exit (TRAP_BRKPT), as
+			 * in the recording (rec_resume()) */
+			tracee_resume(t->tid, run, 0);
+			continue;
+		}
 		if (kind != TRACEE_STOP_GROUP && !(kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)))
 			break;
 		tracee_resume(t->tid, cont, 0);

@@ -414,8 +414,10 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	/* results that name this replay's own ids read as recorded; arguments
 	 * we rewrote (mmap) read as the program left them */
-	t->regs.rax = (uint64_t)want;
-	for (int i = 0; i < 6 && !replay_is_exec(t->nr); i++) /* a new image keeps its registers */
+	if (t->nr != __NR_rt_sigreturn)
+		t->regs.rax = (uint64_t)want;
+	/* a new image keeps its registers, and rt_sigreturn those of its frame */
+	for (int i = 0; i < 6 && !replay_is_exec(t->nr) && t->nr != __NR_rt_sigreturn; i++)
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);

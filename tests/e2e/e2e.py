@@ -2935,6 +2935,22 @@ def c_ptrace_fork(h):
         compare(rec, h.replay(trace))
 
 
+@prog_case('ptrace_syscall')
+def c_ptrace_syscall(h):
+    """A tracer of its child's syscall stops, as strace (PTRACE_SYSCALL,
+    TRACESYSGOOD, GET_SYSCALL_INFO at signal and syscall stops, an exec
+    event between the execve's entry and exit stops, rt_sigreturn and
+    arch_prctl that uprr's filter otherwise lets go): the recording behaves
+    as the native run, the replay as the recording."""
+    prog = h.prog('ptrace_syscall')
+    native = run([prog], timeout=30, what='native ptrace_syscall')
+    if native.status != 0:
+        raise Fail('ptrace_syscall fails natively:\n' + tail(native.stdout))
+    trace, rec = h.record([prog])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare(rec, h.replay(trace))
+
+
 @case('misbehave-traceme')
 def c_misbehave_traceme(h):
     """ptrace(PTRACE_TRACEME) in the recorded program fails with EPERM: its

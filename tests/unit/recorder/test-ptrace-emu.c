@@ -8,11 +8,15 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <elf.h>
+#include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -21,6 +25,7 @@
 #include "recorder/recorder.h"
 
 static volatile long child_word = 0x5eed;
+static volatile bool child_syscall; /* the child makes a syscall after its stop */
 
 struct fixture {
 	pid_t child;
@@ -68,6 +73,8 @@ start(struct fixture *f, int *ret_status)
 	if (f->child == 0) {
 		ptrace(PTRACE_TRACEME, 0, 0, 0);
 		raise(SIGSTOP);
+		if (child_syscall)
+			syscall(SYS_getppid); /* a syscall to stop at */
 		_exit(child_word == 0xfeed ? 5 : 6);
 	}
 	cr_assert_eq(waitpid(f->child, ret_status, 0), f->child);
@@ -251,7 +258,7 @@ Test(ptrace_emu, regsets_debug_registers_and_steps_match_the_kernel)
 	cr_assert_eq(request(&e, &f, PTRACE_SETREGSET, f.child, NT_PRSTATUS, (uint64_t)&emu_iov), 0);
 	cr_assert_eq(ptrace(PTRACE_GETREGS, f.child, 0, &real_regs), 0);
 	cr_assert_eq(real_regs.r12, 0x1234567);
-	/* the debug registers read as the kernel's; writing them is refused */
+	/* the debug registers read as the kernel's */
 	for (int i = 0; i < 8; i++) {
 		uint64_t off = offsetof(struct user, u_debugreg) + i * 8;
 
@@ -289,5 +296,86 @@ Test(ptrace_emu, regsets_debug_registers_and_steps_match_the_kernel)
 	cr_assert_not(rec_ptrace_find(&e, f.child)->step);
 	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
 	cr_assert(WIFEXITED(status), "status 0x%x", status);
+	rec_ptrace_free(&e);
+}
+
+/* What GET_SYSCALL_INFO of a stop of @f.child gives, emulated (@emu) and the
+ * kernel's (@real), compared; the wait status too. */
+static void
+same_syscall_info(struct rec_ptrace_emu *e, struct fixture *f, int status)
+{
+	struct __ptrace_syscall_info real, emu;
+	long real_size;
+
+	int64_t got;
+
+	memset(&real, 0xa5, sizeof(real));
+	memset(&emu, 0xa5, sizeof(emu));
+	real_size = ptrace(PTRACE_GET_SYSCALL_INFO, f->child, sizeof(real), &real);
+	got = request(e, f, PTRACE_GET_SYSCALL_INFO, f->child, sizeof(emu), (uint64_t)&emu);
+	cr_assert_eq(got, real_size, "size %ld, the kernel's %ld", (long)got, real_size);
+	cr_assert_arr_eq(&emu, &real, (size_t)real_size, "op %d", real.op);
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(e, f->child)), status,
+		     "wait status 0x%x, the kernel's 0x%x",
+		     rec_ptrace_wait_status(rec_ptrace_find(e, f->child)), status);
+}
+
+Test(ptrace_emu, syscall_stops_match_the_kernel)
+{
+	struct rec_ptrace_emu e = { 0 };
+	struct fixture f = { 0 };
+	siginfo_t si;
+	int status;
+
+	child_syscall = true;
+	start(&f, &status);
+	cr_assert_eq(ptrace(PTRACE_SETOPTIONS, f.child, 0, PTRACE_O_TRACESYSGOOD), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_SEIZE, f.child, 0, PTRACE_O_TRACESYSGOOD), 0);
+	cr_assert_eq(ptrace(PTRACE_GETSIGINFO, f.child, 0, &si), 0);
+	rec_ptrace_enter_stop(&e, f.child, REC_PTRACE_SIGNAL_STOP, &si);
+	same_syscall_info(&e, &f, status); /* op none, at a signal stop */
+	/* the kernel's syscall stops, which the emulation enters as recorded */
+	cr_assert_eq(ptrace(PTRACE_SYSCALL, f.child, 0, 0), 0);
+	rec_ptrace_find(&e, f.child)->stop = REC_PTRACE_RUNNING;
+	rec_ptrace_find(&e, f.child)->syscall_stops = true;
+	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
+	cr_assert(rec_ptrace_syscall_stops(&e, f.child, true));
+	same_syscall_info(&e, &f, status);
+	cr_assert_eq(ptrace(PTRACE_SYSCALL, f.child, 0, 0), 0);
+	rec_ptrace_find(&e, f.child)->stop = REC_PTRACE_RUNNING;
+	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
+	cr_assert(rec_ptrace_syscall_stops(&e, f.child, false));
+	same_syscall_info(&e, &f, status);
+	/* PTRACE_GETSIGINFO at a syscall stop: SIGTRAP, si_code the stop's */
+	cr_assert_eq(ptrace(PTRACE_GETSIGINFO, f.child, 0, &si), 0);
+	cr_assert_eq(rec_ptrace_find(&e, f.child)->si.si_signo, si.si_signo);
+	cr_assert_eq(rec_ptrace_find(&e, f.child)->si.si_code, si.si_code);
+	/* LISTEN and INTERRUPT want a seized tracee in PTRACE_EVENT_STOP */
+	cr_assert_eq(request(&e, &f, PTRACE_LISTEN, f.child, 0, 0), -EIO);
+	/* the event stops of its children */
+	rec_ptrace_find(&e, f.child)->stop = REC_PTRACE_RUNNING;
+	rec_ptrace_find(&e, f.child)->options = PTRACE_O_TRACEFORK;
+	cr_assert_not(rec_ptrace_on_clone(&e, f.child, 12345, CLONE_VM | CLONE_VFORK | SIGCHLD),
+		      "no PTRACE_O_TRACEVFORK");
+	cr_assert_null(rec_ptrace_find(&e, 12345));
+	cr_assert(rec_ptrace_on_clone(&e, f.child, 12345, SIGCHLD));
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, f.child)),
+		     0x7f | ((SIGTRAP | PTRACE_EVENT_FORK << 8) << 8));
+	cr_assert_eq(rec_ptrace_find(&e, f.child)->msg, 12345);
+	cr_assert(rec_ptrace_find(&e, 12345)->seized);
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, 12345)),
+		     0x7f | ((SIGTRAP | PTRACE_EVENT_STOP << 8) << 8), "seized: PTRACE_EVENT_STOP");
+	/* stops are reported in the order they happened */
+	cr_assert_eq(rec_ptrace_waitable(&e, getpid(), -1), rec_ptrace_find(&e, f.child));
+	rec_ptrace_reported(&e, getpid(), f.child);
+	cr_assert_eq(rec_ptrace_waitable(&e, getpid(), -1), rec_ptrace_find(&e, 12345));
+	/* a process that is not the tracer's child: its end is the tracer's to see */
+	cr_assert(rec_ptrace_gone(&e, 12345, 12345, 999, 7 << 8));
+	cr_assert_eq(rec_ptrace_wait_status(rec_ptrace_find(&e, 12345)), 7 << 8);
+	rec_ptrace_reported(&e, getpid(), 12345);
+	cr_assert_null(rec_ptrace_find(&e, 12345), "reported: forgotten");
+	cr_assert_eq(ptrace(PTRACE_CONT, f.child, 0, 0), 0);
+	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
+	cr_assert(WIFEXITED(status));
 	rec_ptrace_free(&e);
 }
