@@ -227,6 +227,10 @@ rec_ptrace_set_stop(struct rec_ptrace_emu *e, pid_t tid, enum rec_ptrace_stop ki
 		pt = &e->early;
 		*pt = (struct rec_ptracee){ .tid = tid };
 	}
+	if (kind == REC_PTRACE_CONTINUED) {
+		pt->continued = true;
+		return;
+	}
 	enter(e, pt, kind);
 	pt->event = event;
 	if (kind == REC_PTRACE_EVENT_STOP || kind == REC_PTRACE_EXITED)
@@ -550,6 +554,7 @@ resume(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, struct rec_ptr
 	} else if (pt) {
 		pt->stop = REC_PTRACE_RUNNING;
 		pt->syscall_stops = req == PTRACE_SYSCALL;
+		pt->continued = false;
 	}
 	return 0;
 }
@@ -738,6 +743,16 @@ rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, co
 		 * group-stop (or PTRACE_INTERRUPT) */
 		if (!pt->seized || pt->stop != REC_PTRACE_GROUP_STOP)
 			return pt->stop == REC_PTRACE_RUNNING ? -ESRCH : -EIO;
+		if (pt->continued) {
+			/* SIGCONT came already: it traps again at once, in
+			 * PTRACE_EVENT_STOP of SIGTRAP (ptrace_resume of
+			 * JOBCTL_TRAP_NOTIFY, kernel/ptrace.c) */
+			pt->continued = false;
+			rec_ptrace_set_stop(e, pid, REC_PTRACE_GROUP_STOP, SIGTRAP, 0, 0);
+			if (c->ops->note)
+				c->ops->note(c->ops->ctx, pt, false);
+			return 0;
+		}
 		pt->stop = REC_PTRACE_RUNNING;
 		pt->listening = true;
 		return 0;

@@ -148,10 +148,19 @@ rec_ptrace_group_stop(struct recorder *rec, struct rthread *t, int sig, bool beg
 		return false;
 	}
 	if (!pt->listening) {
-		/* still in a stop its tracer sees: there it stays */
+		/* still in a stop its tracer sees: there it stays; a LISTEN
+		 * there finds it woken (REC_PTRACE_CONTINUED, in the trace) */
 		if (pt->stop == REC_PTRACE_RUNNING)
 			return false;
-		rec_ptrace_hold(rec, t, RT_HELD, false);
+		t->state = RT_HELD;
+		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+		if (pt->stop == REC_PTRACE_GROUP_STOP) {
+			struct rec_ptracee note = *pt;
+
+			pt->continued = true;
+			note.stop = REC_PTRACE_CONTINUED;
+			write_stop(rec, &note);
+		}
 		return true;
 	}
 	/* SIGCONT woke it from PTRACE_LISTEN: it traps in PTRACE_EVENT_STOP of

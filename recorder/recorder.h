@@ -200,6 +200,10 @@ enum rec_ptrace_stop {
 				    * (si.si_signo: SIGTRAP or the stop signal) */
 	REC_PTRACE_EXITED = 7,	   /**< gone; its wait status (@msg) waits for
 				    * the tracer, which is not its parent */
+	REC_PTRACE_CONTINUED = 8,  /**< not a stop (never rec_ptracee.stop): SIGCONT
+				    * ended its group-stop while it stood in a
+				    * ptrace-stop; its PTRACE_LISTEN traps again at
+				    * once (JOBCTL_TRAP_NOTIFY) */
 };
 
 /** A thread a recorded process traces (ids are the recorded ones). */
@@ -215,6 +219,7 @@ struct rec_ptracee {
 	uint64_t seq;		    /**< stops are reported in the order they happened */
 	bool syscall_stops;	    /**< resumed with PTRACE_SYSCALL */
 	bool listening;		    /**< PTRACE_LISTEN: held in its group-stop, not waitable */
+	bool continued;		    /**< REC_PTRACE_CONTINUED came, not yet listened */
 	siginfo_t si;		    /**< of the stop (PTRACE_GETSIGINFO) */
 	bool reported;		    /**< a wait4 returned this stop already */
 	int inject;		    /**< a signal the tracer passed on from a stop that

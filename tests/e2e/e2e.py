@@ -2922,11 +2922,11 @@ def c_ptrace_step(h):
 def c_ptrace_fork(h):
     """A tracer that follows its tracee's children (PTRACE_O_TRACEFORK,
     TRACEVFORK, TRACECLONE, TRACEVFORKDONE, TRACEEXIT; a seized child, its
-    group-stop, LISTEN): the event stops, the new ones auto-attached in
+    group-stop, LISTEN, before or after the SIGCONT): the event stops, the new ones auto-attached in
     their first stop, waited for by id though not the tracer's children;
     the recording behaves as the native run, the replay as the recording."""
     prog = h.prog('ptrace_fork')
-    for mode in ('fork', 'vfork', 'clone'):
+    for mode in ('fork', 'vfork', 'clone', 'seize'):
         native = run([prog, mode], timeout=30, what=f'native ptrace_fork {mode}')
         if native.status != 0:
             raise Fail(f'ptrace_fork {mode} fails natively:\n' + tail(native.stdout))

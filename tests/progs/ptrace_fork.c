@@ -14,6 +14,10 @@
  *   ptrace_fork clone   a seized child (PTRACE_SEIZE with the options)
  *                       starts a thread: the clone event, the thread's first
  *                       stop (PTRACE_EVENT_STOP), its exit seen with __WALL
+ *   ptrace_fork seize   strace's start: a child stopped itself, seized,
+ *                       interrupted and sent SIGCONT before its tracer waits:
+ *                       PTRACE_EVENT_STOP of SIGSTOP, then after LISTEN at
+ *                       once PTRACE_EVENT_STOP of SIGTRAP
  * Exits 0 when every observation was as expected, 1 otherwise.
  */
 #include <pthread.h>
@@ -125,9 +129,12 @@ traced_child(const char *mode)
 	pid_t pid;
 	int status;
 
-	if (strcmp(mode, "clone") != 0 && ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
+	if (strcmp(mode, "clone") != 0 && strcmp(mode, "seize") != 0 &&
+	    ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
 		_exit(20);
 	raise(SIGSTOP);
+	if (strcmp(mode, "seize") == 0)
+		_exit(9);
 	if (strcmp(mode, "clone") == 0) {
 		if (pthread_create(&th, NULL, thread_main, NULL) != 0)
 			_exit(21);
@@ -150,13 +157,33 @@ main(int argc, char **argv)
 	int status, event, wall = 0, first;
 	pid_t pid, child;
 
-	if (strcmp(mode, "fork") && strcmp(mode, "vfork") && strcmp(mode, "clone"))
-		die("usage: ptrace_fork fork|vfork|clone");
+	if (strcmp(mode, "fork") && strcmp(mode, "vfork") && strcmp(mode, "clone") &&
+	    strcmp(mode, "seize"))
+		die("usage: ptrace_fork fork|vfork|clone|seize");
 	pid = fork();
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0)
 		traced_child(mode);
+	if (strcmp(mode, "seize") == 0) {
+		expect(wait_for(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status),
+		       "the child stopped itself");
+		expect(ptrace(PTRACE_SEIZE, pid, 0, (void *)PTRACE_O_TRACESYSGOOD) == 0, "SEIZE");
+		expect(ptrace(PTRACE_INTERRUPT, pid, 0, 0) == 0, "INTERRUPT");
+		expect(kill(pid, SIGCONT) == 0, "SIGCONT before any wait");
+		expect(wait_for(pid, &status, 0) == pid, "wait for the seized child");
+		describe("child", status);
+		expect(ptrace(PTRACE_LISTEN, pid, 0, 0) == 0, "LISTEN");
+		expect(wait_for(pid, &status, 0) == pid, "wait: the SIGCONT came already");
+		describe("child", status);
+		expect(ptrace(PTRACE_SYSCALL, pid, 0, 0) == 0, "SYSCALL");
+		expect(wait_for(pid, &status, 0) == pid, "wait for its SIGCONT");
+		describe("child", status);
+		expect(ptrace(PTRACE_CONT, pid, 0, (void *)SIGCONT) == 0, "CONT with SIGCONT");
+		expect(wait_for(pid, &status, 0) == pid, "wait for its end");
+		describe("child", status);
+		return failures ? 1 : 0;
+	}
 	if (strcmp(mode, "clone") == 0) {
 		/* seized once it stopped itself: PTRACE_EVENT_STOP at once */
 		expect(wait_for(pid, &status, WUNTRACED) == pid && WIFSTOPPED(status),
