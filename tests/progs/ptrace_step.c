@@ -63,20 +63,23 @@ target(long x)
 	return mix(x) + 1;
 }
 
-/* Two syscall instructions to step over: getpid, which uprr's filter traces,
- * and arch_prctl(ARCH_GET_FS), which it does not. A step over one stops
- * as the syscall returns: SIGTRAP, TRAP_BRKPT (user_single_step_report()). */
+/* Two syscall instructions to step over: getpid, which uprr records, and
+ * arch_prctl(ARCH_GET_FS), which it leaves unrecorded. A step over one
+ * stops as the syscall returns: SIGTRAP, TRAP_BRKPT
+ * (user_single_step_report()). Returns what getpid returned. */
 __asm__(".text\n"
 	".type step_syscalls, @function\n"
 	"step_syscalls:\n"
 	"\tmov $39, %eax\n"
 	"\tsyscall\n"
+	"\tmov %rax, %r8\n"
 	"\tsub $8, %rsp\n"
 	"\tmov %rsp, %rsi\n"
 	"\tmov $0x1003, %edi\n"
 	"\tmov $158, %eax\n"
 	"\tsyscall\n"
 	"\tadd $8, %rsp\n"
+	"\tmov %r8, %rax\n"
 	"\tret\n"
 	".size step_syscalls, . - step_syscalls\n");
 long step_syscalls(void);
@@ -136,7 +139,8 @@ child(long x)
 	say("child: target(%ld) = %ld\n", x, r);
 	r = mix(x + 1);
 	say("child: mix(%ld) = %ld\n", x + 1, r);
-	step_syscalls();
+	if (step_syscalls() != getpid())
+		say("child: the stepped getpid returned another id\n");
 	watched = (int)x;
 	_exit(0);
 }
@@ -304,7 +308,7 @@ main(void)
 	       "the third breakpoint stops it");
 	rewind_break(pid, at_sys);
 	expect(ptrace(PTRACE_POKETEXT, pid, at_sys, word) == 0, "POKETEXT restores the code");
-	step_some(pid, at_sys, 9);
+	step_some(pid, at_sys, 11);
 
 	/* a hardware watchpoint, as gdb's `watch`: DR0 the address, DR7 a
 	 * 4-byte write watch in slot 0; the write traps after it
