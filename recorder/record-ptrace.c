@@ -8,8 +8,10 @@
  */
 #define LOG_PREFIX "record"
 #include <asm/unistd.h>
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ptrace.h>
@@ -37,17 +39,15 @@
 static void
 tell_tracer(struct recorder *rec, const struct rec_ptracee *pt)
 {
-	pid_t tracer_tgid = pt->tracer_tgid, tid = pt->tid;
+	pid_t tracer_tgid = pt->tracer_tgid;
 
 	kill(tracer_tgid, SIGCHLD);
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *w = &rec->threads[i];
 
 		if (w->tgid != tracer_tgid || w->model_nr != __NR_wait4 ||
-		    (w->state != RT_IN_SYSCALL && !w->pt_waiting))
-			continue;
-		pt = rec_ptrace_waitable(&rec->ptrace, w->tgid, (pid_t)w->model_args[0]);
-		if (!pt || pt->tid != tid)
+		    (w->state != RT_IN_SYSCALL && !w->pt_waiting) ||
+		    !rec_ptrace_waitable(&rec->ptrace, w->tgid, (pid_t)w->model_args[0]))
 			continue;
 		if (w->pt_waiting) {
 			w->pt_waiting = false;
@@ -352,21 +352,64 @@ report_stop(struct recorder *rec, struct rthread *t, struct rec_ptracee *pt)
 }
 
 /*
+ * Whether process @tgid has a child the kernel's wait4 sees, alive or a
+ * zombie not reaped yet: @pid (> 0), or any. The children of each of its
+ * threads are in /proc/PID/task/TID/children (proc(5)). -errno if /proc
+ * cannot say.
+ */
+static int
+has_kernel_child(pid_t tgid, pid_t pid)
+{
+	char path[80];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", tgid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while (!found && (de = readdir(d))) {
+		FILE *f;
+		long child;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/children", tgid, de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue; /* a thread that just ended */
+		while (!found && fscanf(f, "%ld", &child) == 1)
+			found = pid <= 0 || child == pid;
+		fclose(f);
+	}
+	closedir(d);
+	return found;
+}
+
+/*
  * Whether tracer @t's wait4 would fail in the kernel (ECHILD) though it
  * waits for emulated tracees: it asks for one that is not its child (a
  * grandchild strace -f follows, a thread), or for any while it has no
- * child of its own left. Natively it would sleep until a tracee stops.
+ * child of its own left, not even a zombie. Natively it would sleep until
+ * a tracee stops.
  */
 static bool
 kernel_wait_fails(struct recorder *rec, const struct rthread *t)
 {
 	pid_t pid = (pid_t)t->model_args[0];
 	struct rthread *u;
+	int r;
 
+	if (pid > 0 && !rec_ptrace_find(&rec->ptrace, pid))
+		return false; /* the kernel's answer */
+	r = has_kernel_child(t->tgid, pid > 0 ? pid : 0);
+	if (r >= 0)
+		return r == 0;
+	/* without /proc: the recorded processes, which miss zombies */
 	if (pid > 0) {
 		u = rec_find_thread(rec, pid);
-		return rec_ptrace_find(&rec->ptrace, pid) && u &&
-		       (u->tid != u->tgid || u->parent_tgid != t->tgid);
+		return u && (u->tid != u->tgid || u->parent_tgid != t->tgid);
 	}
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		u = &rec->threads[i];
