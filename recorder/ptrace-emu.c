@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "common/log.h"
 #include "recorder/recorder.h"
 #include "tracee/tracee.h"
+#include "x86_64/arch.h"
 
 /* PTRACE_O_* options the emulation honours (ptrace(2)); TRACESECCOMP is
  * not (uprr's own filter decides which syscalls stop). */
@@ -516,7 +518,8 @@ syscall_info(const struct rec_ptrace_call *c, const struct rec_ptracee *pt, pid_
 	return r < 0 ? r : (int64_t)len;
 }
 
-/* PTRACE_CONT, PTRACE_SYSCALL or PTRACE_DETACH (@req) of @pt with signal @sig. */
+/* PTRACE_CONT, PTRACE_SYSCALL, PTRACE_SINGLESTEP or PTRACE_DETACH (@req) of
+ * @pt with signal @sig. */
 static int64_t
 resume(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, struct rec_ptracee *pt, long req,
        int sig)
@@ -542,6 +545,17 @@ resume(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, struct rec_ptr
 			c->ops->note(c->ops->ctx, pt, false);
 		return 0;
 	}
+	if (req == PTRACE_SINGLESTEP && pt->stop != REC_PTRACE_SIGNAL_STOP &&
+	    pt->stop != REC_PTRACE_EXEC_STOP) {
+		/* from a syscall, event or group stop the thread is inside
+		 * a syscall, whose end the step would have to report */
+		snprintf(c->why, c->why_len, "ptrace PTRACE_SINGLESTEP from a %s",
+			 pt->stop == REC_PTRACE_GROUP_STOP ? "group-stop"
+			 : pt->stop == REC_PTRACE_EVENT_STOP ? "ptrace event stop"
+							     : "syscall stop");
+		return -ENOTSUP;
+	}
+	pt->step = req == PTRACE_SINGLESTEP;
 	tracer_siginfo(pt, sig, &si);
 	r = c->ops->resume(c->ops->ctx, pt, sig, &si);
 	if (r < 0)
@@ -575,13 +589,20 @@ changes_syscall(const struct rec_ptrace_call *c, const struct rec_ptracee *pt, p
 	return true;
 }
 
-/* PEEKUSER/POKEUSER: @off into struct user; only its registers are kept. */
+/* PEEKUSER/POKEUSER: @off into struct user; its registers are kept, and its
+ * debug registers are the thread's own (arch/x86/kernel/ptrace.c,
+ * ptrace_get_debugreg(), ptrace_set_debugreg()): gdb reads DR6 at every stop
+ * to tell a watchpoint from a step, and sets hardware watchpoints and
+ * breakpoints in DR0-DR3 and DR7. Their traps are SIGTRAPs at an instruction,
+ * synchronous signals that replay meets again once the writes are done again. */
 static int64_t
 user_area(const struct rec_ptrace_call *c, const struct rec_ptracee *pt, pid_t tid, uint64_t off, bool poke, uint64_t value,
 	  uint64_t data)
 {
+	const uint64_t dr = offsetof(struct user, u_debugreg);
 	struct user_regs_struct regs;
 	uint64_t word = 0;
+	long got;
 	int r;
 
 	if (off & 7 || off >= sizeof(struct user))
@@ -597,12 +618,77 @@ user_area(const struct rec_ptrace_call *c, const struct rec_ptracee *pt, pid_t t
 			return tracee_set_regs(tid, &regs) < 0 ? -EIO : 0;
 		}
 		memcpy(&word, (char *)&regs + off, 8);
+	} else if (off >= dr && off < dr + sizeof(((struct user *)0)->u_debugreg)) {
+		if (poke && c->debugregs_taken) {
+			snprintf(c->why, c->why_len,
+				 "ptrace PTRACE_POKEUSER of debug register DR%lu (a hardware breakpoint "
+				 "or watchpoint: uprr uses them to replay with --ticks=pmu)",
+				 (unsigned long)(off - dr) / 8);
+			return -ENOTSUP;
+		}
+		if (poke)
+			return ptrace(PTRACE_POKEUSER, tid, off, value) < 0 ? -errno : 0;
+		if (c->replay)
+			return 0; /* the trace holds what the tracer read */
+		errno = 0;
+		got = ptrace(PTRACE_PEEKUSER, tid, off, 0);
+		if (got == -1 && errno)
+			return -errno;
+		word = (uint64_t)got;
 	} else if (poke) {
-		snprintf(c->why, c->why_len, "ptrace PTRACE_POKEUSER at offset %lu (debug registers)",
-			 (unsigned long)off);
+		snprintf(c->why, c->why_len, "ptrace PTRACE_POKEUSER at offset %lu", (unsigned long)off);
 		return -ENOTSUP;
 	}
 	return to_tracer(c, data, &word, sizeof(word));
+}
+
+/* The largest regset GETREGSET/SETREGSET carry: the XSAVE area of the
+ * machine (NT_X86_XSTATE, arch_xstate_size()) is the largest x86-64 has. */
+static size_t
+regset_max(void)
+{
+	return arch_xstate_size();
+}
+
+/*
+ * PTRACE_GETREGSET and PTRACE_SETREGSET of note type @type: the struct iovec
+ * at @data in the tracer says where and how much (ptrace(2)); the kernel
+ * reads or writes the thread's regset (any it has: NT_PRSTATUS, NT_PRFPREG,
+ * NT_X86_XSTATE...) and stores back in iov_len the size it moved.
+ */
+static int64_t
+regset(const struct rec_ptrace_call *c, pid_t tid, long req, uint64_t type, uint64_t data)
+{
+	_cleanup_free_ uint8_t *buf = NULL;
+	struct iovec iov, kiov;
+	int r;
+
+	r = from_tracer(c, data, &iov, sizeof(iov));
+	if (r < 0)
+		return r;
+	kiov.iov_len = MIN(iov.iov_len, regset_max());
+	buf = calloc(1, MAX(kiov.iov_len, 1u));
+	if (!buf)
+		return -ENOMEM;
+	kiov.iov_base = buf;
+	if (req == PTRACE_SETREGSET) {
+		r = from_tracer(c, (uint64_t)(uintptr_t)iov.iov_base, buf, kiov.iov_len);
+		if (r < 0)
+			return r;
+		if (ptrace(PTRACE_SETREGSET, tid, type, &kiov) < 0)
+			return -errno;
+		iov.iov_len = kiov.iov_len;
+		return to_tracer(c, data, &iov, sizeof(iov));
+	}
+	if (c->replay)
+		return 0; /* the trace holds what the tracer read */
+	if (ptrace(PTRACE_GETREGSET, tid, type, &kiov) < 0)
+		return -errno;
+	r = to_tracer(c, (uint64_t)(uintptr_t)iov.iov_base, buf, kiov.iov_len);
+	if (r < 0)
+		return r;
+	iov.iov_len = kiov.iov_len;
+	return to_tracer(c, data, &iov, sizeof(iov));
 }
 
 int64_t
@@ -743,6 +829,10 @@ rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, co
 			return refuse_options(c, data);
 		pt->options = data;
 		return 0;
+	case PTRACE_GETREGSET:
+	case PTRACE_SETREGSET:
+		return regset(c, tid, req, addr, data);
+	case PTRACE_SINGLESTEP:
 	case PTRACE_CONT:
 	case PTRACE_SYSCALL:
 	case PTRACE_DETACH:

@@ -45,7 +45,8 @@ int rec_exec_open_exe(pid_t pid);
 /**
  * Whether syscall @nr (@args) of thread @tid, which returned @result, wrote
  * the memory of a process through its /proc/PID/mem (write, writev,
- * pwrite64, pwritev, pwritev2 on such an fd; proc(5)): stores that PID and
+ * pwrite64, pwritev, pwritev2 on such an fd, or on /proc/PID/task/TID/mem;
+ * proc(5)): stores that PID (TID) and
  * the address written (the file offset: the fd's position, from
  * /proc/TID/fdinfo, minus @result, or the syscall's offset argument).
  */
@@ -300,6 +301,11 @@ struct rthread {
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 	struct rec_output out;	      /* where the syscall in progress sends bytes */
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
+	bool stepping;		      /* its emulated tracer single-steps it: its user
+				       * code runs one instruction (PTRACE_SINGLESTEP) */
+	int step_stop;		      /* the step ends with no instruction to run: at
+				       * the exit of the syscall stepped (TRAP_BRKPT),
+				       * or at a handler's entry (SIGTRAP); 0: none */
 	int group_sig;		      /* the signal of its group stop (RT_STOPPED) */
 	bool pt_waiting;	      /* its wait4 for an emulated tracee's stop is
 				       * held at its entry until one comes */
@@ -366,7 +372,8 @@ void rec_remove_thread(struct recorder *rec, pid_t tid);
 /** Stop recording, keeping the first reason given (printf-like). */
 void rec_stop_recording(struct recorder *rec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/** Resume @t with ptrace request @how, delivering @sig (0: none). */
+/** Resume @t with ptrace request @how, delivering @sig (0: none); a
+ * PTRACE_CONT of a thread its emulated tracer single-steps steps. */
 void rec_resume(struct rthread *t, enum __ptrace_request how, int sig);
 /** Take @t's deferred signal out (its siginfo into *ret_si); returns it. */
 int rec_take_deferred(struct rthread *t, siginfo_t *ret_si);
@@ -422,6 +429,10 @@ bool rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_n
 void rec_interrupt_running(struct recorder *rec, struct rthread *t);
 /** A signal-delivery-stop of @t for @sig. */
 void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
+/** Write the event of signal @sig (@si) delivered to @t, of kind @kind, at
+ * @regs. */
+void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
+		       enum trace_signal_kind kind, const struct user_regs_struct *regs);
 
 /* record-ptrace.c: emulated ptrace between recorded processes */
 

@@ -264,6 +264,7 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	if (!t || tracee_get_regs(t->tid, &t->regs) < 0)
 		return -ESRCH;
 	t->state = state_after(pt, t);
+	t->stepping = pt->step;
 	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
 	if (!sig || pt->stop == REC_PTRACE_GROUP_STOP)
 		return 0; /* PTRACE_EVENT_STOP takes no signal (do_jobctl_trap()) */
@@ -282,6 +283,11 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	}
 	if (r == 0 && how != TRACEE_DELIVERY_RUNNING && tracee_get_regs(t->tid, &t->regs) < 0)
 		r = -ESRCH;
+	if (r == 0 && how == TRACEE_DELIVERY_HANDLER && t->stepping) {
+		/* stepping into a handler stops at its first instruction */
+		t->stepping = false;
+		t->step_stop = SIGTRAP;
+	}
 	if (how == TRACEE_DELIVERY_RUNNING)
 		t->state = RT_RUNNING;
 	return r < 0 ? -ESRCH : 0;
@@ -445,6 +451,7 @@ rec_emulate_syscall(struct recorder *rec, struct rthread *t)
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->tid, .tracer_tgid = t->tgid,
 		.parent_tgid = t->parent_tgid, .tracer_memfd = t->space->mem.memfd,
+		.debugregs_taken = rec->pmu, /* its replay sets them */
 		.why = why, .why_len = sizeof(why),
 	};
 	struct rec_ptracee *pt;

@@ -615,6 +615,12 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	if (t->deferred_sig)
 		rec_raise_during_syscall(t);
 	t->injected = false;
+	if (t->stepping) {
+		/* a single step onto a syscall instruction ends at its exit
+		 * (rec_resume_user()); PTRACE_SYSCALL clears the step flag */
+		t->stepping = false;
+		t->step_stop = TRAP_BRKPT;
+	}
 	t->nr = t->regs.orig_rax;
 	for (int i = 0; i < 6; i++)
 		t->args[i] = arch_syscall_arg(&t->regs, i);

@@ -237,6 +237,8 @@ rec_event_set_regs(struct trace_event *ev, const struct user_regs_struct *regs)
 void
 rec_resume(struct rthread *t, enum __ptrace_request how, int sig)
 {
+	if (how == PTRACE_CONT && t->stepping)
+		how = PTRACE_SINGLESTEP;
 	tracee_resume(t->tid, how, sig);
 }
 
@@ -408,8 +410,28 @@ void
 rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info)
 {
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
+	siginfo_t step_si;
 	int status = 0, r;
 
+	if (!sig && t->step_stop) {
+		/* a single step that ends before another instruction runs: the
+		 * kernel reports a step over a syscall as it returns
+		 * (syscall_exit_work(), user_single_step_report(): TRAP_BRKPT
+		 * at the new rip), one that delivered a signal to a handler at
+		 * its first instruction (signal_delivered(): ptrace_notify()) */
+		memset(&step_si, 0, sizeof(step_si));
+		step_si.si_signo = sig = SIGTRAP;
+		step_si.si_code = t->step_stop;
+		if (t->step_stop == TRAP_BRKPT) {
+			step_si.si_addr = (void *)(uintptr_t)t->regs.rip;
+		} else {
+			step_si.si_pid = t->tid;
+			step_si.si_uid = getuid();
+		}
+		t->step_stop = 0;
+		info = &step_si;
+		rec_record_signal(rec, t, sig, info, TRACE_SIGNAL_AT_EVENT, &t->regs);
+	}
 	if (!sig && rec_ptrace_interrupt_due(&rec->ptrace, t->tid)) {
 		/* its tracer interrupted it while it ran: it traps here */
 		rec_ptrace_hold(rec, t, RT_HELD, true);

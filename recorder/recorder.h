@@ -227,6 +227,8 @@ struct rec_ptracee {
 	int inject;		    /**< a signal the tracer passed on from a stop that
 				     * had none to deliver: raised, and delivered
 				     * without stopping again */
+	bool step;		    /**< resumed by PTRACE_SINGLESTEP: it runs one
+				     * instruction, then stops with SIGTRAP */
 };
 
 /** The emulated tracees of a recording or a replay (owned; zero-initialised). */
@@ -274,6 +276,8 @@ struct rec_ptrace_call {
 	bool replay;		   /**< outputs in the tracer's memory and signals to
 				    * send come from the trace: only the tracee's
 				    * state, memory and registers change */
+	bool debugregs_taken;	   /**< uprr sets the debug registers itself (replay
+				    * with --ticks=pmu): the tracer may not */
 	char *why;		   /**< where to name what cannot be emulated */
 	size_t why_len;
 };
@@ -282,14 +286,16 @@ struct rec_ptrace_call {
  * Carry out ptrace(2) request @args (request, pid, addr, data as the raw
  * syscall takes them: PEEK requests store the word at data) for tracer @c:
  * TRACEME, ATTACH (sends SIGSTOP), SEIZE, INTERRUPT, LISTEN,
- * PEEKTEXT/DATA/USER, POKETEXT/DATA, POKEUSER (registers), GET/SETREGS,
- * GET/SETFPREGS, GET/SETSIGINFO, GETEVENTMSG, GET_SYSCALL_INFO, SETOPTIONS
- * (TRACESYSGOOD, EXITKILL, TRACEEXEC, TRACEFORK, TRACEVFORK, TRACECLONE,
- * TRACEVFORKDONE, TRACEEXIT), CONT, SYSCALL, DETACH and KILL, with the
- * kernel's error codes (ESRCH for a thread that is not a stopped tracee of
- * the caller: ptrace_check_attach(), kernel/ptrace.c; EIO for INTERRUPT and
- * LISTEN of a tracee not seized). Returns the syscall's result, or -ENOTSUP
- * with @c->why naming what is not emulated (the recording stops there).
+ * PEEKTEXT/DATA/USER, POKETEXT/DATA, POKEUSER (registers, debug registers),
+ * GET/SETREGS, GET/SETFPREGS, GET/SETREGSET (any regset the kernel has),
+ * GET/SETSIGINFO, GETEVENTMSG, GET_SYSCALL_INFO, SETOPTIONS (TRACESYSGOOD,
+ * EXITKILL, TRACEEXEC, TRACEFORK, TRACEVFORK, TRACECLONE, TRACEVFORKDONE,
+ * TRACEEXIT), CONT, SYSCALL, SINGLESTEP (@ops->resume finds pt->step set),
+ * DETACH and KILL, with the kernel's error codes (ESRCH for a thread that is
+ * not a stopped tracee of the caller: ptrace_check_attach(), kernel/ptrace.c;
+ * EIO for INTERRUPT and LISTEN of a tracee not seized). Returns the
+ * syscall's result, or -ENOTSUP with @c->why naming what is not emulated
+ * (the recording stops there).
  */
 int64_t rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c,
 			   const uint64_t args[6]);

@@ -225,28 +225,40 @@ int
 replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
 	       enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig)
 {
+	/* a thread its emulated tracer single-steps steps */
+	enum __ptrace_request cont = t->stepping ? PTRACE_SINGLESTEP : PTRACE_CONT;
+	enum __ptrace_request run = how == PTRACE_CONT ? cont : how;
 	int status, sig = 0;
 	enum tracee_stop kind;
 
 	if (t->state != PT_RUNNING)
-		tracee_resume(t->tid, how, 0);
+		tracee_resume(t->tid, run, 0);
 	t->state = PT_RUNNING;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && t->stepping) {
+			/* the step its emulated tracer asked for, as recorded */
+			t->stepping = false;
+			break;
+		}
 		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
 			continue;
 		if (kind == TRACEE_STOP_SECCOMP && unrecorded_syscall(t, ev)) {
-			tracee_resume(t->tid, how, 0);
+			/* stepped over, it stops at its exit (TRAP_BRKPT), as
+			 * in the recording (rec_resume()) */
+			tracee_resume(t->tid, run, 0);
 			continue;
 		}
 		if (kind != TRACEE_STOP_GROUP && !(kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)))
 			break;
-		tracee_resume(t->tid, PTRACE_CONT, 0);
+		tracee_resume(t->tid, cont, 0);
 	}
 	if (kind == TRACEE_GONE)
 		return replay_diverge(rp, ev, "the thread exited early");
+	if (kind == TRACEE_STOP_SECCOMP)
+		t->stepping = false; /* stepped onto a syscall: its exit is an event */
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	*ret_kind = kind;

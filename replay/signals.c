@@ -55,6 +55,7 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 
 	if (!t)
 		return -ESRCH;
+	t->stepping = pt->step;
 	if (!sig || pt->stop == REC_PTRACE_GROUP_STOP)
 		return 0;
 	if (pt->stop != REC_PTRACE_SIGNAL_STOP) {
@@ -65,6 +66,8 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	if (tracee_deliver_signal(t->tid, sig, si, &how, &status) < 0)
 		return -ESRCH;
 	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	if (how == TRACEE_DELIVERY_HANDLER)
+		t->stepping = false; /* its stop at the handler is an event */
 	if (t->held_wait) {
 		t->held_wait = false;
 		return restore_own_mask(rp, rp->ptrace_ev, t, how, t->held_own_mask) < 0 ? -EIO : 0;
@@ -81,6 +84,7 @@ replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pth
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
 		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,
+		.debugregs_taken = rp->pmu,
 		.why = why, .why_len = sizeof(why),
 	};
 	int64_t got;

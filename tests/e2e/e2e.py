@@ -2895,6 +2895,29 @@ def c_ptrace_child(h):
         compare(rec, h.replay(trace))
 
 
+@prog_case('ptrace_step')
+def c_ptrace_step(h):
+    """A small debugger as gdb works: int3 breakpoints planted with POKETEXT
+    and through /proc/PID/task/TID/mem, single steps (PTRACE_SINGLESTEP;
+    over syscall instructions, into a handler), registers through
+    GETREGSET/SETREGSET, debug registers (DR6, a hardware watchpoint). The
+    recording behaves as the native run (but for the random value and what
+    the child computes from it); the replay steps to the same points."""
+    prog = h.prog('ptrace_step')
+    native = run([prog], timeout=30, what='native ptrace_step')
+    if native.status != 0:
+        raise Fail('ptrace_step fails natively:\n' + tail(native.stdout))
+    trace, rec = h.record([prog])
+
+    def steady(out):
+        return re.sub(rb'\(\d+\) = \d+', b'(X) = Y', out)
+    compare_bytes(steady(native.stdout), steady(rec.stdout), 'stdout', 'the native run',
+                  'the recording')
+    if rec.stdout.count(b': TRAP_TRACE, at target') != 24:
+        raise Fail('the recording did not single-step 24 times:\n' + tail(rec.stdout))
+    compare(rec, h.replay(trace))
+
+
 @prog_case('ptrace_fork')
 def c_ptrace_fork(h):
     """A tracer that follows its tracee's children (PTRACE_O_TRACEFORK,

@@ -13,9 +13,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <elf.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,7 +57,9 @@ resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si)
 	struct fixture *f = ctx;
 
 	f->resumed_sig = sig;
-	return ptrace(PTRACE_CONT, pt->tid, 0, (void *)(long)sig) < 0 ? -errno : 0;
+	return ptrace(pt->step ? PTRACE_SINGLESTEP : PTRACE_CONT, pt->tid, 0, (void *)(long)sig) < 0
+		       ? -errno
+		       : 0;
 }
 
 /* A child that asks to be traced and stops itself, really traced by us. */
@@ -81,6 +85,7 @@ start(struct fixture *f, int *ret_status)
 }
 
 static char why[160]; /* what the last request could not emulate */
+static bool taken;    /* uprr sets the debug registers itself */
 
 static int64_t
 request(struct rec_ptrace_emu *e, struct fixture *f, long req, long pid, uint64_t addr,
@@ -88,7 +93,8 @@ request(struct rec_ptrace_emu *e, struct fixture *f, long req, long pid, uint64_
 {
 	struct rec_ptrace_ops ops = { f, locate, parent_of, resume, NULL, NULL, NULL };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = getpid(), .tracer_tgid = getpid(),
-				     .tracer_memfd = f->self_mem, .why = why, .why_len = sizeof(why) };
+				     .tracer_memfd = f->self_mem, .debugregs_taken = taken,
+				     .why = why, .why_len = sizeof(why) };
 	uint64_t args[6] = { (uint64_t)req, (uint64_t)pid, addr, data };
 
 	return rec_ptrace_request(e, &c, args);
@@ -206,6 +212,90 @@ Test(ptrace_emu, traceme_and_exec_stops)
 	cr_assert(rec_ptrace_tracer_gone(&e, 50, &pt));
 	cr_assert_eq(pt.tid, 100);
 	cr_assert_not(rec_ptrace_tracer_gone(&e, 50, &pt));
+	rec_ptrace_free(&e);
+}
+
+/* GETREGSET/SETREGSET, the debug registers (a hardware watchpoint) and
+ * SINGLESTEP, against the
+ * kernel's own requests on the same stopped child. */
+Test(ptrace_emu, regsets_debug_registers_and_steps_match_the_kernel)
+{
+	static uint8_t real_xs[1 << 16], emu_xs[1 << 16];
+	struct rec_ptrace_emu e = { 0 };
+	struct fixture f = { 0 };
+	struct user_regs_struct real_regs, emu_regs;
+	struct iovec real_iov = { &real_regs, sizeof(real_regs) }, emu_iov = { &emu_regs, 4096 };
+	siginfo_t si;
+	long word = 0;
+	int status;
+
+	start(&f, &status);
+	cr_assert_eq(request(&e, &f, PTRACE_SEIZE, f.child, 0, 0), 0);
+	cr_assert_eq(ptrace(PTRACE_GETSIGINFO, f.child, 0, &si), 0);
+	rec_ptrace_enter_stop(&e, f.child, REC_PTRACE_SIGNAL_STOP, &si);
+	/* NT_PRSTATUS: the kernel cuts the iovec to the regset's size */
+	cr_assert_eq(ptrace(PTRACE_GETREGSET, f.child, NT_PRSTATUS, &real_iov), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGSET, f.child, NT_PRSTATUS, (uint64_t)&emu_iov), 0);
+	cr_assert_eq(emu_iov.iov_len, real_iov.iov_len);
+	cr_assert_arr_eq(&emu_regs, &real_regs, sizeof(real_regs));
+	/* the XSAVE area, whole and cut short */
+	real_iov = (struct iovec){ real_xs, sizeof(real_xs) };
+	emu_iov = (struct iovec){ emu_xs, sizeof(emu_xs) };
+	cr_assert_eq(ptrace(PTRACE_GETREGSET, f.child, NT_X86_XSTATE, &real_iov), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGSET, f.child, NT_X86_XSTATE, (uint64_t)&emu_iov), 0);
+	cr_assert_eq(emu_iov.iov_len, real_iov.iov_len);
+	cr_assert_arr_eq(emu_xs, real_xs, real_iov.iov_len);
+	emu_iov.iov_len = 576;
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGSET, f.child, NT_X86_XSTATE, (uint64_t)&emu_iov), 0);
+	cr_assert_eq(emu_iov.iov_len, 576);
+	/* the kernel's errors: a partial XSAVE area, an unknown regset */
+	cr_assert_eq(request(&e, &f, PTRACE_SETREGSET, f.child, NT_X86_XSTATE, (uint64_t)&emu_iov),
+		     ptrace(PTRACE_SETREGSET, f.child, NT_X86_XSTATE, &emu_iov) < 0 ? -errno : 0);
+	cr_assert_eq(request(&e, &f, PTRACE_GETREGSET, f.child, 0x7777, (uint64_t)&emu_iov), -EINVAL);
+	/* SETREGSET: the kernel sees the new registers */
+	emu_regs.r12 = 0x1234567;
+	emu_iov = (struct iovec){ &emu_regs, sizeof(emu_regs) };
+	cr_assert_eq(request(&e, &f, PTRACE_SETREGSET, f.child, NT_PRSTATUS, (uint64_t)&emu_iov), 0);
+	cr_assert_eq(ptrace(PTRACE_GETREGS, f.child, 0, &real_regs), 0);
+	cr_assert_eq(real_regs.r12, 0x1234567);
+	/* the debug registers read as the kernel's */
+	for (int i = 0; i < 8; i++) {
+		uint64_t off = offsetof(struct user, u_debugreg) + i * 8;
+
+		if (i == 4 || i == 5)
+			continue; /* DR4 and DR5 do not exist: EIO */
+		cr_assert_eq(request(&e, &f, PTRACE_PEEKUSER, f.child, off, (uint64_t)&word), 0);
+		cr_assert_eq(word, ptrace(PTRACE_PEEKUSER, f.child, off, 0), "DR%d", i);
+	}
+	/* a hardware watchpoint on child_word (4 bytes written, DR7 L0) */
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[0]),
+			     (uint64_t)&child_word), 0);
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[7]),
+			     0xd0001), 0);
+	cr_assert_eq(ptrace(PTRACE_PEEKUSER, f.child, offsetof(struct user, u_debugreg[0]), 0),
+		     (long)&child_word);
+	cr_assert_eq(ptrace(PTRACE_PEEKUSER, f.child, offsetof(struct user, u_debugreg[7]), 0) & 0xf0003,
+		     0xd0001);
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[4]), 0),
+		     ptrace(PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[4]), 0) < 0 ? -errno : 0);
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[7]), 0), 0);
+	taken = true; /* uprr's own (replay with --ticks=pmu) */
+	cr_assert_eq(request(&e, &f, PTRACE_POKEUSER, f.child, offsetof(struct user, u_debugreg[7]), 1),
+		     -ENOTSUP);
+	cr_assert(strstr(why, "debug register DR7"), "%s", why);
+	taken = false;
+	/* SINGLESTEP: one instruction, then the kernel's SIGTRAP, TRAP_TRACE */
+	cr_assert_eq(request(&e, &f, PTRACE_SINGLESTEP, f.child, 0, 0), 0);
+	cr_assert(rec_ptrace_find(&e, f.child)->step);
+	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
+	cr_assert(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP, "status 0x%x", status);
+	cr_assert_eq(ptrace(PTRACE_GETSIGINFO, f.child, 0, &si), 0);
+	cr_assert_eq(si.si_code, TRAP_TRACE);
+	rec_ptrace_enter_stop(&e, f.child, REC_PTRACE_SIGNAL_STOP, &si);
+	cr_assert_eq(request(&e, &f, PTRACE_CONT, f.child, 0, 0), 0);
+	cr_assert_not(rec_ptrace_find(&e, f.child)->step);
+	cr_assert_eq(waitpid(f.child, &status, 0), f.child);
+	cr_assert(WIFEXITED(status), "status 0x%x", status);
 	rec_ptrace_free(&e);
 }
 
