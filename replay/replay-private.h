@@ -142,6 +142,8 @@ struct pthread_r {
 	bool held_wait;	    /* held for its tracer in such a delivery: the wait's
 			     * mask still holds, and held_own_mask comes back */
 	uint64_t held_own_mask;
+	bool stepping;	    /* its emulated tracer single-steps it: its user
+			     * code runs one instruction (PTRACE_SINGLESTEP) */
 };
 
 /* A file of the trace, open for replayed processes to map: the trace's copy

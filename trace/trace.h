@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 6
+#define TRACE_FORMAT_VERSION 7
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -104,6 +104,13 @@ enum trace_event_type {
 	 * trace_end; blobs[0] (TRACE_END_STOPPED) = the reason, text, addr 0.
 	 * A trace without it was cut short (uprr record killed, disk full). */
 	TRACE_EV_END = 12,
+	/** an emulated ptrace-stop (recorder/ptrace-emu.c) of thread ev.tid
+	 * that replay cannot find by itself (format 7): its tracer interrupted
+	 * it, it group-stopped or left a group-stop, it exited: values[0] =
+	 * enum rec_ptrace_stop, values[1] = its signal, values[2] =
+	 * PTRACE_EVENT_*, values[3] = the event message (an exited one: its
+	 * wait status) */
+	TRACE_EV_PTRACE_STOP = 13,
 };
 
 /** Where a syscall's bytes went (bits of a syscall exit's values[2] and of
