@@ -99,8 +99,8 @@ rec_timer_armed(const struct rthread *t)
  * 5 ms timeslice. Looks that find progress come twice as far apart each
  * time (and once more at the same distance when one register changed, to
  * see whether it counts), so a thread that computes is stopped a few times
- * per timeslice, then no more. A pure spin makes the next runs' first look
- * come sooner. A loop seen counting that counts on from where it stood when
+ * per timeslice, then no more. After a pure spin, the next runs' first look
+ * comes about where that spin began (half the last interval). A loop seen counting that counts on from where it stood when
  * it was preempted for it either waits for something that takes long, or
  * does not wait at all (a loop that fills an array): its next runs' first
  * look comes twice as late each time. The intervals are powers of two, so a loop of 1, 2 or 4
@@ -195,8 +195,8 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 		on = (int64_t)(now - sp->counter_val) * (int64_t)delta > 0;
 	}
 	if ((pure || counts) && others) {
-		if (pure)
-			sp->probe = MAX(SPIN_PROBE_MIN, sp->probe / 2);
+		if (pure) /* next time, look first about where it began */
+			sp->probe = MAX(SPIN_PROBE_MIN, t->budget / 2);
 		else if (on) /* give it longer runs, twice as long each time */
 			sp->probe = MIN(SPIN_PROBE_LAST, sp->probe * 2);
 		sp->counter = counts ? reg : -1;
