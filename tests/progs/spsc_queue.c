@@ -13,17 +13,25 @@
  *
  * A wait gives up after SPIN_LIMIT polls (seconds natively, far more than
  * any timeslice) and the program then exits 1; so does a wrong checksum.
+ *
+ * PROG, NITEMS, RING_BITS and SPIN_LIMIT may be defined before including this file:
+ * ring_small.c is the same ring with 64 slots.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 
 #include "progs.h"
 
+#ifndef PROG
+#define PROG "spsc_queue"
 #define NITEMS 1000000u
 #define RING_BITS 14
+#endif
 #define RING_SIZE (1u << RING_BITS)
 #define NBUCKETS (RING_BITS + 1)
+#ifndef SPIN_LIMIT
 #define SPIN_LIMIT 1000000000L
+#endif
 
 struct ring {
 	_Alignas(64) atomic_uint head; /* next slot the producer writes */
@@ -90,9 +98,9 @@ main(void)
 	pthread_t t;
 
 	g_seed = random_seed();
-	say("spsc_queue: %u items through a ring of %u\n", NITEMS, RING_SIZE);
+	say(PROG ": %u items through a ring of %u\n", NITEMS, RING_SIZE);
 	if (pthread_create(&t, NULL, producer, NULL))
-		die("spsc_queue: pthread_create failed");
+		die(PROG ": pthread_create failed");
 	while (tail < NITEMS) {
 		unsigned head = atomic_load_explicit(&g_ring.head, memory_order_acquire);
 		unsigned n = head - tail;
@@ -117,7 +125,7 @@ main(void)
 	}
 	pthread_join(t, NULL);
 	if (atomic_load(&g_gave_up)) {
-		say("spsc_queue: GAVE UP after %ld polls at item %u: the other thread never ran\n",
+		say(PROG ": GAVE UP after %ld polls at item %u: the other thread never ran\n",
 		    SPIN_LIMIT, tail);
 		return 1;
 	}
@@ -132,9 +140,9 @@ main(void)
 		if (batches[b])
 			say("batches of %u-%u items: %ld\n", 1u << b, (2u << b) - 1, batches[b]);
 	if (sum != want) {
-		say("spsc_queue: WRONG CHECKSUM\n");
+		say(PROG ": WRONG CHECKSUM\n");
 		return 1;
 	}
-	say("spsc_queue: ok\n");
+	say(PROG ": ok\n");
 	return 0;
 }
