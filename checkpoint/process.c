@@ -1,0 +1,463 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Whole-process copies of a multithreaded tracee (process.h): a fork injected
+ * into one thread, the other threads recreated by injected clone(2)s in the
+ * copy, then given the original threads' state.
+ *
+ * What fork(2) and clone(2) leave out, and so what is set here
+ * (copy_process(), kernel/fork.c): a new task's robust list is NULL
+ * (futex_init_task()), its clear-tid address is NULL without
+ * CLONE_CHILD_CLEARTID, a thread made with CLONE_VM has no alternate signal
+ * stack (sas_ss_reset()), and its registers, XSAVE state and signal mask are
+ * those of the thread that called clone. A fork keeps the forking thread's
+ * alternate signal stack.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "checkpoint/process.h"
+#include "common/log.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+/* include/linux/errno.h: what an interrupted syscall returns when the kernel
+ * is to restart it; never seen by user code. */
+#define ERESTARTSYS 512
+#define ERESTARTNOINTR 513
+#define ERESTARTNOHAND 514
+#define ERESTART_RESTARTBLOCK 516
+
+/* The syscall instruction (0f 05) and int 0x80 (cd 80) are 2 bytes: the
+ * kernel restarts a syscall by moving rip back by 2. */
+#define SYSCALL_INSN_LEN 2
+
+/* Bytes of a thread's stack under its red zone (the x86-64 psABI's 128)
+ * borrowed as scratch by the injected syscalls, and put back. */
+#define RED_ZONE 128
+#define SCRATCH_LEN 64
+
+/* pthread_create()'s clone flags (glibc sysdeps/unix/sysv/linux/createthread.c),
+ * without the tid-reporting ones: we set the clear-tid address ourselves. */
+#define THREAD_FLAGS                                                              \
+	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |       \
+	 CLONE_SYSVSEM)
+
+struct checkpoint_copy {
+	pid_t pid;     /* the copy's first thread */
+	int pidfd;     /* of pid: signals it safely after it was reaped */
+	int memfd;     /* /proc/PID/mem */
+	pid_t *tids;   /* index for index the original's */
+	size_t n;      /* threads created so far */
+	bool resumed;  /* checkpoint_copy_resume() was called */
+};
+
+/* Where thread @regs may be given SCRATCH_LEN bytes: under its red zone. */
+static uint64_t
+scratch_addr(const struct user_regs_struct *regs)
+{
+	return (regs->rsp - RED_ZONE - SCRATCH_LEN) & ~(uint64_t)15;
+}
+
+static int
+inject(pid_t tid, int memfd, long nr, uint64_t a0, uint64_t a1, uint64_t a2, int64_t *ret)
+{
+	uint64_t args[6] = { a0, a1, a2, 0, 0, 0 };
+
+	return tracee_inject_syscall(tid, memfd, nr, args, ret);
+}
+
+/* Whether @rax is a result the kernel turns into a syscall restart. */
+static bool
+is_restart(uint64_t rax)
+{
+	int64_t v = (int64_t)rax;
+
+	return v == -ERESTARTSYS || v == -ERESTARTNOINTR || v == -ERESTARTNOHAND ||
+	       v == -ERESTART_RESTARTBLOCK;
+}
+
+/* As the kernel restarts a syscall: execute the syscall instruction again. */
+static void
+rewind_syscall(struct user_regs_struct *regs)
+{
+	regs->rip -= SYSCALL_INSN_LEN;
+	regs->rax = regs->orig_rax;
+	regs->orig_rax = (uint64_t)-1;
+}
+
+/* Whether @tid is at a syscall's entry: PTRACE_SYSCALL or seccomp stop. */
+static int
+at_syscall_entry(pid_t tid, bool *ret)
+{
+	struct __ptrace_syscall_info info;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, tid, (void *)sizeof(info), &info) < 0)
+		return -errno;
+	*ret = info.op == PTRACE_SYSCALL_INFO_ENTRY || info.op == PTRACE_SYSCALL_INFO_SECCOMP;
+	return 0;
+}
+
+/* Read the clear-tid address and the alternate signal stack of @t->tid,
+ * stopped where it may take injected syscalls, regs in @t->regs. */
+static int
+query_injected(struct checkpoint_thread *t, int memfd)
+{
+	uint8_t saved[SCRATCH_LEN];
+	uint64_t at = scratch_addr(&t->regs);
+	int64_t res;
+	int r, r2;
+
+	r = tracee_read_mem(memfd, at, saved, sizeof(saved));
+	if (r < 0)
+		return r;
+	r = inject(t->tid, memfd, __NR_prctl, PR_GET_TID_ADDRESS, at, 0, &res);
+	if (r == 0 && res < 0)
+		r = log_debug_errno((int)res, "prctl(PR_GET_TID_ADDRESS) in %d", t->tid);
+	if (r == 0)
+		r = tracee_read_mem(memfd, at, &t->clear_tid, sizeof(t->clear_tid));
+	if (r == 0)
+		r = inject(t->tid, memfd, __NR_sigaltstack, 0, at + 16, 0, &res);
+	if (r == 0 && res < 0)
+		r = log_debug_errno((int)res, "sigaltstack in %d", t->tid);
+	if (r == 0)
+		r = tracee_read_mem(memfd, at + 16, &t->altstack, sizeof(t->altstack));
+	r2 = tracee_write(memfd, at, saved, sizeof(saved));
+	return r < 0 ? r : r2;
+}
+
+int
+checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret)
+{
+	struct checkpoint_thread t = { .tid = tid };
+	size_t cap = arch_xstate_size();
+	bool entry = false;
+	long head = 0;
+	size_t len = 0;
+	int r;
+
+	r = tracee_get_regs(tid, &t.regs);
+	if (r < 0)
+		return r;
+	r = tracee_get_sigmask(tid, &t.sigmask);
+	if (r < 0)
+		return r;
+	if (syscall(SYS_get_robust_list, tid, &head, &len) < 0)
+		return -errno;
+	t.robust_head = (uint64_t)head;
+	t.robust_len = len;
+	t.xstate = malloc(cap);
+	if (!t.xstate)
+		return -ENOMEM;
+	r = tracee_get_xstate(tid, t.xstate, cap, &t.xstate_len);
+	if (r < 0)
+		goto fail;
+	r = at_syscall_entry(tid, &entry);
+	if (r < 0)
+		goto fail;
+	if (entry) {
+		rewind_syscall(&t.regs);
+		t.rewound = true;
+		r = tracee_set_regs(tid, &t.regs);
+		if (r < 0)
+			goto fail;
+	}
+	r = query_injected(&t, memfd);
+	if (r < 0)
+		goto fail;
+	*ret = t;
+	return 0;
+fail:
+	free(t.xstate);
+	return r;
+}
+
+void
+checkpoint_thread_done(struct checkpoint_thread *t)
+{
+	free(t->xstate);
+	t->xstate = NULL;
+}
+
+/* Wait for the first stop of new traced task @tid: PTRACE_EVENT_STOP when
+ * its tracer seized, SIGSTOP when it attached (ptrace(2), "Attaching and
+ * detaching"). */
+static int
+wait_first_stop(pid_t tid)
+{
+	int status, r;
+
+	r = tracee_wait(tid, &status);
+	if (r < 0)
+		return r;
+	if (!WIFSTOPPED(status) ||
+	    (status >> 16 != PTRACE_EVENT_STOP && WSTOPSIG(status) != SIGSTOP))
+		return log_debug_errno(-EPROTO, "copy thread %d: status 0x%x", tid, status);
+	return 0;
+}
+
+/* Give copy thread @tid (of the copy whose mem is @memfd) the state @t of
+ * its original; @forked: the fork of the forking thread, which kept the
+ * alternate signal stack. */
+static int
+apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked)
+{
+	struct user_regs_struct regs;
+	int64_t res;
+	int r;
+
+	if (t->robust_head) {
+		r = inject(tid, memfd, __NR_set_robust_list, t->robust_head, t->robust_len, 0, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_debug_errno((int)res, "set_robust_list in copy thread %d", tid);
+	}
+	r = inject(tid, memfd, __NR_set_tid_address, t->clear_tid, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (!forked && !(t->altstack.ss_flags & SS_DISABLE)) {
+		stack_t ss = t->altstack;
+		uint8_t saved[SCRATCH_LEN];
+		uint64_t at;
+
+		/* SS_ONSTACK is reported, not set: the thread's rsp says it */
+		ss.ss_flags &= ~SS_ONSTACK;
+		r = tracee_get_regs(tid, &regs);
+		if (r < 0)
+			return r;
+		at = scratch_addr(&regs);
+		r = tracee_read_mem(memfd, at, saved, sizeof(saved));
+		if (r < 0)
+			return r;
+		r = tracee_write(memfd, at, &ss, sizeof(ss));
+		if (r == 0)
+			r = inject(tid, memfd, __NR_sigaltstack, at, 0, 0, &res);
+		if (r == 0 && res < 0)
+			r = log_debug_errno((int)res, "sigaltstack in copy thread %d", tid);
+		if (tracee_write(memfd, at, saved, sizeof(saved)) < 0 && r == 0)
+			r = -EFAULT;
+		if (r < 0)
+			return r;
+	}
+	regs = t->regs;
+	if ((int64_t)regs.orig_rax >= 0 && is_restart(regs.rax))
+		rewind_syscall(&regs);
+	regs.orig_rax = (uint64_t)-1;
+	r = tracee_set_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	r = tracee_set_xstate(tid, t->xstate, t->xstate_len);
+	if (r < 0)
+		return r;
+	return tracee_set_sigmask(tid, t->sigmask);
+}
+
+/* Fork the copy through the original's thread @tid, state @t0. */
+static int
+fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c)
+{
+	int64_t child;
+	int r;
+
+	r = inject(tid, memfd, __NR_clone, CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, 0, &child);
+	if (r < 0)
+		return r;
+	if (child < 0)
+		return log_debug_errno((int)child, "clone in %d", tid);
+	c->pid = (pid_t)child;
+	c->tids[0] = c->pid;
+	c->n = 1;
+	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	r = wait_first_stop(c->pid);
+	if (r < 0)
+		return r;
+	if (c->pidfd < 0)
+		return -errno;
+	c->memfd = tracee_open_mem(c->pid);
+	return c->memfd < 0 ? c->memfd : 0;
+}
+
+/* The number of threads of process @pid (/proc/PID/task), or -errno. */
+static int
+count_threads(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+int
+checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct checkpoint_copy **ret)
+{
+	struct checkpoint_thread *states;
+	struct checkpoint_copy *c;
+	uint8_t code[3];
+	size_t got = 0;
+	int r;
+
+	r = count_threads(pid);
+	if (r < 0)
+		return r;
+	if (n == 0 || (size_t)r != n)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	states = calloc(n, sizeof(*states));
+	if (c)
+		c->tids = calloc(n, sizeof(*c->tids));
+	if (!c || !states || !c->tids) {
+		free(states);
+		if (c)
+			free(c->tids);
+		free(c);
+		return -ENOMEM;
+	}
+	c->pidfd = c->memfd = -1;
+	for (; got < n; got++) {
+		r = checkpoint_thread_get(tids[got], memfd, &states[got]);
+		if (r < 0)
+			goto fail;
+	}
+	/* the program's bytes where the fork copies the injected code */
+	r = tracee_read_mem(memfd, states[0].regs.rip, code, sizeof(code));
+	if (r < 0)
+		goto fail;
+	r = fork_copy(tids[0], memfd, c);
+	if (r < 0)
+		goto fail;
+	for (size_t i = 1; i < n; i++) {
+		int64_t tid;
+
+		r = inject(c->pid, c->memfd, __NR_clone, THREAD_FLAGS | CLONE_PTRACE, 0, 0, &tid);
+		if (r < 0)
+			goto fail;
+		if (tid < 0) {
+			r = log_debug_errno((int)tid, "thread clone in copy %d", c->pid);
+			goto fail;
+		}
+		c->tids[c->n++] = (pid_t)tid;
+		r = wait_first_stop((pid_t)tid);
+		if (r < 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		r = apply_state(c->tids[i], c->memfd, &states[i], i == 0);
+		if (r < 0)
+			goto fail;
+	}
+	r = tracee_write(c->memfd, states[0].regs.rip, code, sizeof(code));
+	if (r < 0)
+		goto fail;
+	for (size_t i = 0; i < got; i++)
+		checkpoint_thread_done(&states[i]);
+	free(states);
+	*ret = c;
+	return 0;
+fail:
+	for (size_t i = 0; i < got; i++)
+		checkpoint_thread_done(&states[i]);
+	free(states);
+	checkpoint_copy_free(c);
+	return r;
+}
+
+pid_t
+checkpoint_copy_pid(const struct checkpoint_copy *c)
+{
+	return c->pid;
+}
+
+const pid_t *
+checkpoint_copy_tids(const struct checkpoint_copy *c, size_t *ret_n)
+{
+	*ret_n = c->n;
+	return c->tids;
+}
+
+int
+checkpoint_copy_mem(const struct checkpoint_copy *c)
+{
+	return c->memfd;
+}
+
+void
+checkpoint_copy_resume(struct checkpoint_copy *c)
+{
+	c->resumed = true;
+	for (size_t i = 0; i < c->n; i++)
+		tracee_resume(c->tids[i], PTRACE_CONT, 0);
+}
+
+/* Reap traced thread @tid, killed, letting it past PTRACE_EVENT_EXIT. */
+static void
+reap(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* ECHILD: the caller reaped it */
+		}
+		if (!WIFSTOPPED(status))
+			return;
+		ptrace(PTRACE_CONT, tid, 0, 0);
+	}
+}
+
+void
+checkpoint_copy_free(struct checkpoint_copy *c)
+{
+	char path[64];
+	DIR *d;
+
+	if (!c)
+		return;
+	if (c->memfd >= 0)
+		close(c->memfd);
+	/* through the pidfd: the pid of a copy the caller reaped may be
+	 * another process's by now (ESRCH then: nothing left to reap) */
+	if (c->pidfd >= 0 && syscall(SYS_pidfd_send_signal, c->pidfd, SIGKILL, NULL, 0) == 0) {
+		/* every thread there is now, the program's own included: the
+		 * leader is reported only after the others are reaped */
+		snprintf(path, sizeof(path), "/proc/%d/task", c->pid);
+		d = opendir(path);
+		if (d) {
+			struct dirent *e;
+
+			while ((e = readdir(d)))
+				if (atoi(e->d_name) > 0 && atoi(e->d_name) != c->pid)
+					reap(atoi(e->d_name));
+			closedir(d);
+		}
+		reap(c->pid);
+	} else if (c->pidfd < 0 && c->pid > 0) {
+		/* pidfd_open failed right after the fork: still ours */
+		kill(c->pid, SIGKILL);
+		reap(c->pid);
+	}
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	free(c->tids);
+	free(c);
+}

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Whole-process copies of a multithreaded tracee (DESIGN.md, "Uniparallel
+ * execution"; issue 15, deliverable 2): a fork of the process injected into
+ * one of its threads, in which every other thread is recreated with its
+ * registers, FS and GS base, XSAVE state, signal mask, robust list, clear-tid
+ * address and alternate signal stack. The copy stays stopped, traced by us,
+ * until resumed; a copy may be copied again. What the copy shares with the
+ * original in the kernel is in doc/checkpoints.md.
+ */
+#pragma once
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/user.h>
+
+#include "common/util.h"
+
+/** The per-thread state a copy recreates, as read from a stopped thread. */
+struct checkpoint_thread {
+	pid_t tid;			  /**< the thread */
+	struct user_regs_struct regs;	  /**< general registers, FS and GS base included */
+	uint8_t *xstate;		  /**< XSAVE area (malloc'd), arch_xstate_size() at most */
+	size_t xstate_len;		  /**< its length in bytes */
+	uint64_t sigmask;		  /**< blocked signals, bit N-1 for signal N */
+	uint64_t robust_head;		  /**< get_robust_list(2) head (0: none) */
+	uint64_t robust_len;		  /**< and its length */
+	uint64_t clear_tid;		  /**< set_tid_address(2) / CLONE_CHILD_CLEARTID address */
+	stack_t altstack;		  /**< sigaltstack(2) as the thread reports it */
+	bool rewound;			  /**< stopped at a syscall's entry: see checkpoint_thread_get() */
+};
+
+/**
+ * Read the state of thread @tid of a process whose threads are all stopped;
+ * @memfd is /proc/PID/mem of its process, O_RDWR. The clear-tid address and
+ * the alternate signal stack have no ptrace interface: they are read by
+ * prctl(PR_GET_TID_ADDRESS) (CONFIG_CHECKPOINT_RESTORE) and sigaltstack(2)
+ * injected into the thread (tracee_inject_syscall()), with 64 bytes below its
+ * red zone as scratch, put back after. The thread is left in a
+ * signal-delivery-stop for SIGTRAP, to be resumed with signal 0.
+ *
+ * A thread at a syscall-entry stop (PTRACE_SYSCALL, or a seccomp stop; told
+ * by PTRACE_GET_SYSCALL_INFO, Linux 5.3) cannot take an injected syscall
+ * without losing its own: it is rewound first, as the kernel rewinds a
+ * syscall it restarts (arch_do_signal_or_restart(), arch/x86/kernel/signal.c):
+ * rip back over the 2-byte syscall instruction, rax = orig_rax, orig_rax =
+ * -1. Resumed, it executes that syscall again from user mode (and stops at
+ * its entry again); *ret's regs and rewound say so.
+ * Fills *ret (release with checkpoint_thread_done()). Returns 0 or -errno
+ * (-ESRCH: the thread vanished).
+ */
+int checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret) _wur_;
+
+/** Free what checkpoint_thread_get() allocated in @t. */
+void checkpoint_thread_done(struct checkpoint_thread *t);
+
+/** A stopped copy of a traced process. */
+struct checkpoint_copy;
+
+/**
+ * Copy process @pid: every thread of it must be in @tids (@n of them, the
+ * forking thread first) and stopped by the caller in a ptrace stop (a
+ * signal-delivery-stop, PTRACE_EVENT_STOP, a syscall-exit-stop, or a
+ * syscall-entry or seccomp stop, which checkpoint_thread_get() rewinds);
+ * @memfd is /proc/PID/mem, O_RDWR, the caller's.
+ *
+ * The copy is clone(CLONE_PARENT | CLONE_PTRACE | SIGCHLD) injected into
+ * tids[0]: our child if @pid is (the program's wait(2) never sees it), traced
+ * with the ptrace options of @pid, seccomp filters and all. The kernel copies
+ * the forking thread; each other thread is an injected clone(2) with
+ * pthread_create()'s flags, then gets its state set. In the copy, a thread
+ * whose syscall was interrupted with -ERESTARTSYS, -ERESTARTNOINTR,
+ * -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK (PTRACE_INTERRUPT of a blocking
+ * syscall) is rewound to execute it again, with its original arguments (for
+ * -ERESTART_RESTARTBLOCK too: a relative timeout starts over, where the kernel
+ * would have gone on with restart_syscall(2)); orig_rax is -1 in every copied
+ * thread. Signals pending in the original are not copied.
+ *
+ * The threads of @pid are left in signal-delivery-stops for SIGTRAP (resume
+ * them with signal 0), the copy's in PTRACE_EVENT_STOP or SIGTRAP stops,
+ * until checkpoint_copy_resume(). Stores the copy in *ret. Returns 0 or
+ * -errno.
+ */
+int checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n,
+			struct checkpoint_copy **ret) _wur_;
+
+/** The copy's pid (its first thread, the fork of tids[0]). */
+pid_t checkpoint_copy_pid(const struct checkpoint_copy *c);
+
+/** The copy's thread ids, index for index those given to checkpoint_copy_new(). */
+const pid_t *checkpoint_copy_tids(const struct checkpoint_copy *c, size_t *ret_n);
+
+/** /proc/COPY/mem, O_RDWR, owned by @c. */
+int checkpoint_copy_mem(const struct checkpoint_copy *c);
+
+/**
+ * Let the copy run: PTRACE_CONT of each of its threads, with signal 0. Once
+ * resumed, its stops and exits are the caller's to wait for. Call it once.
+ */
+void checkpoint_copy_resume(struct checkpoint_copy *c);
+
+/**
+ * Kill the copy (SIGKILL) and reap every thread of it still there, then free
+ * @c. Threads already reaped by the caller are fine (ECHILD). NULL accepted.
+ */
+void checkpoint_copy_free(struct checkpoint_copy *c);
