@@ -355,7 +355,11 @@ checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct ch
 			goto fail;
 		}
 		c->tids[c->n++] = (pid_t)tid;
-		r = wait_first_stop((pid_t)tid);
+	}
+	/* each new thread has to be scheduled to reach its first stop: wait
+	 * for them together (one by one, each could wait for a CPU's tick) */
+	for (size_t i = 1; i < n; i++) {
+		r = wait_first_stop(c->tids[i]);
 		if (r < 0)
 			goto fail;
 	}
