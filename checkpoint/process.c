@@ -12,8 +12,10 @@
  * those of the thread that called clone. A fork keeps the forking thread's
  * alternate signal stack.
  */
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +136,41 @@ query_injected(struct checkpoint_thread *t, int memfd)
 	return r < 0 ? r : r2;
 }
 
+/* The name of @t->tid (/proc/TID/comm, proc(5)), without its newline. */
+static int
+get_comm(struct checkpoint_thread *t)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", t->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, t->comm, sizeof(t->comm) - 1);
+	if (n < 0)
+		return -errno;
+	t->comm[n] = 0;
+	t->comm[strcspn(t->comm, "\n")] = 0;
+	return 0;
+}
+
+/* The rseq(2) registration of @t->tid, none on a kernel without
+ * PTRACE_GET_RSEQ_CONFIGURATION (EIO, before 5.13). */
+static int
+get_rseq(struct checkpoint_thread *t)
+{
+	struct __ptrace_rseq_configuration conf = { 0 };
+
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, t->tid, (void *)sizeof(conf), &conf) < 0)
+		return errno == EIO ? 0 : -errno;
+	t->rseq_addr = conf.rseq_abi_pointer;
+	t->rseq_len = conf.rseq_abi_size;
+	t->rseq_sig = conf.signature;
+	return 0;
+}
+
 int
 checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret)
 {
@@ -158,6 +195,16 @@ checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret)
 	if (!t.xstate)
 		return -ENOMEM;
 	r = tracee_get_xstate(tid, t.xstate, cap, &t.xstate_len);
+	if (r < 0)
+		goto fail;
+	r = get_comm(&t);
+	if (r < 0)
+		goto fail;
+	if (sched_getaffinity(tid, sizeof(t.affinity), &t.affinity) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	r = get_rseq(&t);
 	if (r < 0)
 		goto fail;
 	r = at_syscall_entry(tid, &entry);
@@ -204,6 +251,36 @@ wait_first_stop(pid_t tid)
 	return 0;
 }
 
+/* Run syscall @nr(@args) in stopped thread @tid with args[@argi] pointing to
+ * a copy of @len bytes of @data (at most SCRATCH_LEN) under its red zone. */
+static int
+inject_buf(pid_t tid, int memfd, long nr, uint64_t args[6], int argi, const void *data, size_t len)
+{
+	struct user_regs_struct regs;
+	uint8_t saved[SCRATCH_LEN];
+	int64_t res;
+	uint64_t at;
+	int r;
+
+	assert(len <= SCRATCH_LEN);
+	r = tracee_get_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	at = scratch_addr(&regs);
+	r = tracee_read_mem(memfd, at, saved, sizeof(saved));
+	if (r < 0)
+		return r;
+	args[argi] = at;
+	r = tracee_write(memfd, at, data, len);
+	if (r == 0)
+		r = tracee_inject_syscall(tid, memfd, nr, args, &res);
+	if (r == 0 && res < 0)
+		r = log_debug_errno((int)res, "syscall %ld in copy thread %d", nr, tid);
+	if (tracee_write(memfd, at, saved, sizeof(saved)) < 0 && r == 0)
+		r = -EFAULT;
+	return r;
+}
+
 /* Give copy thread @tid (of the copy whose mem is @memfd) the state @t of
  * its original; @forked: the fork of the forking thread, which kept the
  * alternate signal stack. */
@@ -224,30 +301,37 @@ apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked
 	r = inject(tid, memfd, __NR_set_tid_address, t->clear_tid, 0, 0, &res);
 	if (r < 0)
 		return r;
+	/* a fork keeps the rseq registration, a CLONE_VM clone has none
+	 * (rseq_fork(), include/linux/rseq.h) */
+	if (!forked && t->rseq_addr) {
+		uint64_t args[6] = { t->rseq_addr, t->rseq_len, 0, t->rseq_sig, 0, 0 };
+
+		r = tracee_inject_syscall(tid, memfd, __NR_rseq, args, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_debug_errno((int)res, "rseq in copy thread %d", tid);
+	}
 	if (!forked && !(t->altstack.ss_flags & SS_DISABLE)) {
 		stack_t ss = t->altstack;
-		uint8_t saved[SCRATCH_LEN];
-		uint64_t at;
+		uint64_t args[6] = { 0 };
 
 		/* SS_ONSTACK is reported, not set: the thread's rsp says it */
 		ss.ss_flags &= ~SS_ONSTACK;
-		r = tracee_get_regs(tid, &regs);
-		if (r < 0)
-			return r;
-		at = scratch_addr(&regs);
-		r = tracee_read_mem(memfd, at, saved, sizeof(saved));
-		if (r < 0)
-			return r;
-		r = tracee_write(memfd, at, &ss, sizeof(ss));
-		if (r == 0)
-			r = inject(tid, memfd, __NR_sigaltstack, at, 0, 0, &res);
-		if (r == 0 && res < 0)
-			r = log_debug_errno((int)res, "sigaltstack in copy thread %d", tid);
-		if (tracee_write(memfd, at, saved, sizeof(saved)) < 0 && r == 0)
-			r = -EFAULT;
+		r = inject_buf(tid, memfd, __NR_sigaltstack, args, 0, &ss, sizeof(ss));
 		if (r < 0)
 			return r;
 	}
+	if (!forked) {
+		uint64_t args[6] = { PR_SET_NAME, 0 };
+
+		r = inject_buf(tid, memfd, __NR_prctl, args, 1, t->comm, sizeof(t->comm));
+		if (r < 0)
+			return r;
+	}
+	/* by us, no injection needed (sched_setaffinity(2) of another task) */
+	if (sched_setaffinity(tid, sizeof(t->affinity), &t->affinity) < 0)
+		return -errno;
 	regs = t->regs;
 	if ((int64_t)regs.orig_rax >= 0 && is_restart(regs.rax))
 		rewind_syscall(&regs);

@@ -4,12 +4,14 @@
  * execution"; issue 15, deliverable 2): a fork of the process injected into
  * one of its threads, in which every other thread is recreated with its
  * registers, FS and GS base, XSAVE state, signal mask, robust list, clear-tid
- * address and alternate signal stack. The copy stays stopped, traced by us,
+ * address, alternate signal stack, rseq(2) registration, name and CPU
+ * affinity. The copy stays stopped, traced by us,
  * until resumed; a copy may be copied again. What the copy shares with the
  * original in the kernel is in doc/checkpoints.md.
  */
 #pragma once
 
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,7 +21,8 @@
 
 #include "common/util.h"
 
-/** The per-thread state a copy recreates, as read from a stopped thread. */
+/** The per-thread state a copy recreates, as read from a stopped thread
+ * (the rseq registration: PTRACE_GET_RSEQ_CONFIGURATION, Linux 5.13). */
 struct checkpoint_thread {
 	pid_t tid;			  /**< the thread */
 	struct user_regs_struct regs;	  /**< general registers, FS and GS base included */
@@ -30,6 +33,11 @@ struct checkpoint_thread {
 	uint64_t robust_len;		  /**< and its length */
 	uint64_t clear_tid;		  /**< set_tid_address(2) / CLONE_CHILD_CLEARTID address */
 	stack_t altstack;		  /**< sigaltstack(2) as the thread reports it */
+	char comm[16];			  /**< its name (/proc/TID/comm; PR_SET_NAME) */
+	cpu_set_t affinity;		  /**< sched_getaffinity(2) */
+	uint64_t rseq_addr;		  /**< registered rseq(2) area (0: none) */
+	uint32_t rseq_len;		  /**< its length */
+	uint32_t rseq_sig;		  /**< and its abort signature */
 	bool rewound;			  /**< stopped at a syscall's entry: see checkpoint_thread_get() */
 };
 

@@ -7,7 +7,8 @@
  * spins with an alternate signal stack and its own signal mask, and main holds
  * a robust mutex. Resumed, main releases them all and joins them; each thread
  * then reports what it sees of itself (signal mask, sigaltstack, robust list,
- * clear-tid address, FS base, a SIGUSR1 handler's stack, its result), and the
+ * clear-tid address, FS base, name, CPU count of its affinity, a SIGUSR1
+ * handler's stack, its result), and the
  * whole report goes to the file argv[1] in one write(2) (O_APPEND), ending in
  * "end\n". A copy of the process must write the same report.
  */
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -59,6 +61,8 @@ self_report(int slot, const char *name)
 	size_t len = 0;
 	unsigned long fs = 0;
 	uint64_t bits = 0;
+	char comm[16] = "";
+	cpu_set_t cpus;
 
 	pthread_sigmask(SIG_BLOCK, NULL, &mask);
 	for (int s = 1; s < 64; s++)
@@ -68,8 +72,11 @@ self_report(int slot, const char *name)
 	syscall(SYS_get_robust_list, 0, &head, &len);
 	prctl(PR_GET_TID_ADDRESS, &tidp);
 	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
-	say(slot, "%s: mask %#llx altstack %p+%zu flags %d robust %p/%zu tidaddr %p fs %#lx\n", name,
-	    (unsigned long long)bits, ss.ss_sp, ss.ss_size, ss.ss_flags, head, len, tidp, fs);
+	prctl(PR_GET_NAME, comm);
+	sched_getaffinity(0, sizeof(cpus), &cpus);
+	say(slot, "%s: mask %#llx altstack %p+%zu flags %d robust %p/%zu tidaddr %p fs %#lx "
+	    "name %s cpus %d\n", name, (unsigned long long)bits, ss.ss_sp, ss.ss_size, ss.ss_flags,
+	    head, len, tidp, fs, comm, CPU_COUNT(&cpus));
 }
 
 static void *
@@ -198,8 +205,20 @@ main(int argc, char **argv)
 	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&robust, &attr);
 	pthread_mutex_lock(&robust);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < 4; i++) {
+		static const char *names[4] = { "compute", "futex", "read", "altstack" };
+
 		pthread_create(&th[i], NULL, fns[i], NULL);
+		pthread_setname_np(th[i], names[i]);
+	}
+	{
+		cpu_set_t one;
+
+		/* one thread on one CPU, the others on all */
+		CPU_ZERO(&one);
+		CPU_SET(0, &one);
+		pthread_setaffinity_np(th[3], sizeof(one), &one);
+	}
 	while (!progress || !ready_spin || !blocked_in(tids[1], SYS_futex) ||
 	       !blocked_in(tids[2], SYS_read))
 		usleep(1000);

@@ -6,8 +6,8 @@
  * PTRACE_SYSCALL after an interrupt), spinning with an alternate signal stack
  * and a signal mask of its own, and main holding a robust mutex. A copy and a
  * copy of the copy are taken; each copied thread's registers, FS and GS base,
- * XSAVE state, signal mask, robust list, clear-tid address and sigaltstack
- * are checked against the original's; then the original runs to its end,
+ * XSAVE state, signal mask, robust list, clear-tid address, sigaltstack and
+ * rseq registration, name and CPU affinity are checked against the original's; then the original runs to its end,
  * then the copy, then the copy's copy: all three write the same report. A
  * copy discarded unresumed leaves no process behind. Prints what a copy
  * costs.
@@ -134,6 +134,11 @@ same_state(const char *who, const struct checkpoint_thread *want, const struct c
 	cr_expect_eq(want->altstack.ss_sp, got->altstack.ss_sp, "%s: sigaltstack", who);
 	cr_expect_eq(want->altstack.ss_size, got->altstack.ss_size, "%s: sigaltstack size", who);
 	cr_expect_eq(want->altstack.ss_flags, got->altstack.ss_flags, "%s: sigaltstack flags", who);
+	cr_expect_str_eq(want->comm, got->comm, "%s: name", who);
+	cr_expect(CPU_EQUAL(&want->affinity, &got->affinity), "%s: CPU affinity", who);
+	cr_expect_eq(want->rseq_addr, got->rseq_addr, "%s: rseq area", who);
+	cr_expect_eq(want->rseq_len, got->rseq_len, "%s: rseq length", who);
+	cr_expect_eq(want->rseq_sig, got->rseq_sig, "%s: rseq signature", who);
 	cr_expect_eq(want->xstate_len, got->xstate_len, "%s: xstate length", who);
 	cr_expect(memcmp(want->xstate, got->xstate, MIN(want->xstate_len, got->xstate_len)) == 0,
 		  "%s: xstate differs", who);
@@ -270,6 +275,8 @@ Test(process, copy_and_copy_of_copy)
 	 * one thread has an alternate stack, the read one was rewound */
 	cr_assert_neq(orig[0].robust_head, 0);
 	cr_assert_neq(orig[0].clear_tid, 0);
+	/* glibc registers rseq for each thread (uprr's tracees have none) */
+	cr_assert_neq(orig[1].rseq_addr, 0);
 	{
 		int rewound = 0, altstacks = 0, restarting = 0;
 
