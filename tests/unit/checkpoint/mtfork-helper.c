@@ -40,7 +40,7 @@ static pid_t tids[4];
 static char altstack_mem[64 * 1024] __attribute__((aligned(16)));
 static volatile uintptr_t handler_sp;
 
-static void
+static void __attribute__((format(printf, 2, 3)))
 say(int slot, const char *fmt, ...)
 {
 	va_list ap;
