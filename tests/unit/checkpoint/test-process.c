@@ -257,11 +257,34 @@ read_report(char *buf)
 	return (size_t)n;
 }
 
-Test(process, copy_and_copy_of_copy)
+/* Put the thread named @name first in @tids and @states. */
+static void
+first(pid_t *tids, struct checkpoint_thread *states, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(states[i].comm, name) != 0)
+			continue;
+		pid_t t = tids[0];
+		struct checkpoint_thread s = states[0];
+
+		tids[0] = tids[i];
+		states[0] = states[i];
+		tids[i] = t;
+		states[i] = s;
+		return;
+	}
+	cr_assert_fail("no thread %s", name);
+}
+
+/* Copy the program through its thread @by, then copy the copy through its
+ * thread @by2; run the original to its end, then the copy, then the copy's
+ * copy: the same report. */
+static void
+copy_and_copy_of_copy(const char *by, const char *by2)
 {
 	struct checkpoint_thread orig[NTHREADS], copy1[NTHREADS];
-	pid_t tids[NTHREADS];
-	const pid_t *ctids;
+	pid_t tids[NTHREADS], ctids[NTHREADS];
+	const pid_t *got_tids;
 	char report[MAX_REPORT];
 	size_t n, cn, len;
 	uint64_t t0, t1;
@@ -290,18 +313,22 @@ Test(process, copy_and_copy_of_copy)
 		cr_assert_eq(altstacks, 1);
 		cr_assert_eq(restarting, 1, "no thread interrupted in FUTEX_WAIT (-ERESTARTSYS)");
 	}
+	first(tids, orig, n, by);
 
 	t0 = util_now_ns();
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	t1 = util_now_ns();
-	printf("process copy of %zu threads: %.3f ms\n", n, (double)(t1 - t0) / 1e6);
+	printf("process copy of %zu threads through %s: %.3f ms\n", n, by, (double)(t1 - t0) / 1e6);
 	check_copy("copy", copies[0], orig, n);
 
-	ctids = checkpoint_copy_tids(copies[0], &cn);
+	got_tids = checkpoint_copy_tids(copies[0], &cn);
+	cr_assert_eq(cn, n);
+	memcpy(ctids, got_tids, n * sizeof(*ctids));
 	for (size_t i = 0; i < n; i++)
 		cr_assert_eq(checkpoint_thread_get(ctids[i], checkpoint_copy_mem(copies[0]), &copy1[i]), 0);
+	first(ctids, copy1, n, by2);
 	cr_assert_eq(checkpoint_copy_new(checkpoint_copy_pid(copies[0]), checkpoint_copy_mem(copies[0]),
-					 ctids, cn, &copies[1]), 0);
+					 ctids, n, &copies[1]), 0);
 	check_copy("copy of copy", copies[1], copy1, n);
 
 	/* the original first, to its end */
@@ -331,6 +358,20 @@ Test(process, copy_and_copy_of_copy)
 		checkpoint_thread_done(&orig[i]);
 		checkpoint_thread_done(&copy1[i]);
 	}
+}
+
+/* Forked through the main thread, stopped on an int3 (a signal stop). */
+Test(process, copy_and_copy_of_copy)
+{
+	copy_and_copy_of_copy("mtfork-helper", "mtfork-helper");
+}
+
+/* Forked through a thread that computes (interrupted: PTRACE_EVENT_STOP),
+ * the copy through the one rewound at read(2)'s entry: the process's leader
+ * is recreated as an ordinary thread. */
+Test(process, copy_through_other_threads)
+{
+	copy_and_copy_of_copy("compute", "read");
 }
 
 /* A copy discarded unresumed is killed and reaped; the original goes on. */
