@@ -87,6 +87,9 @@ struct checkpoint_copy;
  * would have gone on with restart_syscall(2)); orig_rax is -1 in every copied
  * thread. Signals pending in the original are not copied.
  *
+ * A thread at its PTRACE_EVENT_EXIT stop cannot be copied (it takes no
+ * injected syscall: -ESRCH); the caller lets it exit first.
+ *
  * The threads of @pid are left in signal-delivery-stops for SIGTRAP (resume
  * them with signal 0), the copy's in PTRACE_EVENT_STOP or SIGTRAP stops,
  * until checkpoint_copy_resume(). Stores the copy in *ret. Returns 0 or

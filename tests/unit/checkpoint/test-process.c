@@ -5,10 +5,13 @@
  * wait (interrupted: -ERESTARTSYS), at the entry of a read(2) (restarted with
  * PTRACE_SYSCALL after an interrupt), spinning with an alternate signal stack
  * and a signal mask of its own, and main holding a robust mutex. A copy and a
- * copy of the copy are taken; each copied thread's registers, FS and GS base,
- * XSAVE state, signal mask, robust list, clear-tid address, sigaltstack and
- * rseq registration, name and CPU affinity are checked against the original's; then the original runs to its end,
- * then the copy, then the copy's copy: all three write the same report. A
+ * copy of the copy are taken; each copied thread's registers, FS and GS
+ * base, XSAVE state, signal mask, robust list, clear-tid address,
+ * sigaltstack, rseq registration, name and CPU affinity are checked against
+ * the original's; then the original runs to its end, then the copy, then the
+ * copy's copy: all three write the same report; forked through the leader,
+ * and through other threads (the leader's state then lives in an ordinary
+ * thread of the copy). A
  * copy discarded unresumed leaves no process behind. Prints what a copy
  * costs.
  */
