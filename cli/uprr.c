@@ -141,7 +141,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
-		   "                   [--on-trace-error=continue|kill] [--] PROG [ARGS...]\n"
+		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
+		   "                   [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -196,6 +197,8 @@ cmd_record(int argc, char **argv)
 		{ "ticks", required_argument, NULL, 't' },
 		{ "chaos", optional_argument, NULL, 'c' },
 		{ "on-trace-error", required_argument, NULL, 'e' },
+		{ "syscall-buffer", no_argument, NULL, 'b' },
+		{ "no-syscall-buffer", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -226,6 +229,12 @@ cmd_record(int argc, char **argv)
 				return EXIT_UPRR;
 			}
 			opts.kill_on_trace_error = strcmp(optarg, "kill") == 0;
+			break;
+		case 'b':
+		case 'B':
+			/* the in-process syscall buffer (doc/syscall-buffer.md):
+			 * off by default until the whole suite passes with it */
+			opts.syscallbuf = c == 'b';
 			break;
 		case 'h':
 			usage(stdout);

@@ -294,6 +294,18 @@ struct rthread {
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 	struct rec_output out;	      /* where the syscall in progress sends bytes */
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
+	uint64_t sb_key;	      /* the FS base its syscall buffer was found by */
+	uint64_t sb_addr;	      /* that buffer, 0: not found yet (syscallbuf.c) */
+};
+
+/* The syscall buffer's recorder state (syscallbuf.c). */
+struct rec_sb {
+	uint64_t image_ref;	/* file id + 1 of the preload image in the trace, 0: not kept yet */
+	uint8_t *data;		/* scratch: a buffer's records */
+	size_t data_cap;
+	uint32_t *sinks;	/* scratch: where each record's bytes went */
+	size_t sinks_cap;
+	uint64_t records, flushes; /* buffered calls recorded, events they took */
 };
 
 /*
@@ -345,6 +357,8 @@ struct recorder {
 	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
 	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
 	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
+	bool syscallbuf;		/* map the syscall buffer at every exec */
+	struct rec_sb sb;		/* its state (syscallbuf.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -436,6 +450,20 @@ uint64_t rec_events_written(const struct trace_writer *w);
 void rec_go_on_unrecorded(struct recorder *rec);
 /** Kill every recorded process and reap them all. */
 void rec_kill_tracees(struct recorder *rec);
+
+/* ---- syscallbuf.c: the in-process syscall buffer (doc/syscall-buffer.md) ---- */
+
+/** Keep the preload image in the trace (once); its file id + 1 in *ret_ref.
+ * 0 or -errno. */
+int rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref) _wur_;
+/** Turn the records in @t's buffer, if any, into a TRACE_EV_SYSCALLBUF
+ * event and empty the buffer: right before an event of @t, which stands
+ * stopped. 0 or -errno (-EBADMSG: the program wrote over its buffer). */
+int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
+/** Whether @t's buffer holds records (its run made buffered syscalls). */
+bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
+/** Free the recorder's syscall-buffer scratch. */
+void rec_syscallbuf_free(struct recorder *rec);
 
 /* ---- record-syscall.c (syscalls), with record.c (threads, exits, the loop) ---- */
 

@@ -411,6 +411,14 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
+	if (rec_syscallbuf_pending(rec, t)) {
+		/* its run made buffered syscalls, which happened: it is not
+		 * rolled back but runs on to its next event (doc/syscall-buffer.md) */
+		rec->stats.gave_up++;
+		t->uncountable = true;
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
 	if (t->rollbacks >= MAX_ROLLBACKS || (r = rollback_and_count(rec, t, rip)) < 0) {
 		/* uncountable code: it keeps running to its next event */
 		log_debug("thread %d: no execution point reached near 0x%" PRIx64 " (%s)", t->tid, rip,

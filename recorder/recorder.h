@@ -295,6 +295,7 @@ struct rec_space {
 	int memfd;		 /**< /proc/PID/mem of a process using it, read-write */
 	unsigned users;		 /**< thread groups using it; the caller counts them */
 	struct ticks_soft *soft; /**< its counting code (soft ticks), NULL: none */
+	bool syscallbuf;	 /**< the syscall buffer's fixed pages are mapped */
 };
 
 /**
@@ -325,6 +326,8 @@ struct rec_options {
 				 * handlers), as it would start natively */
 	uint64_t sigmask;	/**< signal mask, bit N-1 for signal N */
 	uint64_t sigign;	/**< ignored signals; the others at their default */
+	bool syscallbuf;	/**< map the in-process syscall buffer into every
+				 * process (doc/syscall-buffer.md) */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */
@@ -362,6 +365,29 @@ void rec_forward_signal(int sig);
  * rec_record() then returns -ECANCELED. Async-signal-safe. Never fails.
  */
 void rec_request_stop(void);
+
+/* ---- the in-process syscall buffer (syscallbuf.c, doc/syscall-buffer.md) ---- */
+
+/** The preload image (preload/, built apart and embedded), to be mapped at
+ * UPRR_PRELOAD_ADDR. */
+extern const uint8_t rec_preload_image[];
+extern const size_t rec_preload_image_len;
+
+/** The control page's flags for this machine: UPRR_CTL_FSGSBASE where the
+ * kernel lets user code read the FS base (getauxval(3) AT_HWCAP2 bit 1,
+ * HWCAP2_FSGSBASE, Linux 5.9). */
+uint32_t rec_syscallbuf_machine_flags(void);
+
+/**
+ * At the exec stop of process @pid (@memfd: its /proc/PID/mem): map the
+ * syscall buffer's fixed pages (an injected mmap(2) with
+ * MAP_FIXED_NOREPLACE, Linux 4.17), write the @len bytes of @image there,
+ * make them read + execute, and fill the control page for recording or
+ * @replay with @flags. Returns 1 if mapped, 0 if something already lies
+ * there (the process runs without the buffer), -errno.
+ */
+int rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool replay,
+		       uint32_t flags) _wur_;
 
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for

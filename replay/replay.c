@@ -135,6 +135,7 @@ replay_remove_thread(struct replayer *rp, struct pthread_r *t)
 	struct rec_ptracee pt;
 
 	rec_ptrace_forget(&rp->ptrace, t->rec_tid);
+	free(t->sb_expect);
 	*t = rp->threads[--rp->nthreads];
 	for (size_t i = 0; i < rp->nthreads; i++)
 		if (rp->threads[i].tgid == tgid)
@@ -212,6 +213,7 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 	if (t->state != PT_RUNNING)
 		tracee_resume(t->tid, how, 0);
 	t->state = PT_RUNNING;
+	t->sb_ran = true;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
@@ -369,6 +371,9 @@ replay_restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pi
 	r = restore_interpreter(rp, ev, pid, sp->memfd);
 	if (r < 0)
 		return r;
+	r = replay_syscallbuf_map(rp, ev, pid, sp);
+	if (r < 0)
+		return r;
 	if (ev->nvalues >= 4 && ev->values[3]) {
 		char why[256];
 		const char *copy;
@@ -464,6 +469,8 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 		return replay_on_patch(rp, ev, t);
 	case TRACE_EV_PREEMPT:
 		return replay_on_preempt(rp, ev, t);
+	case TRACE_EV_SYSCALLBUF:
+		return replay_on_syscallbuf(rp, ev, t);
 	default:
 		return replay_diverge(rp, ev, "unknown event type %d", ev->type);
 	}

@@ -62,6 +62,9 @@ replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthrea
 			       t->regs.rip);
 	t->state = PT_AT_ENTRY;
 	t->nr = t->regs.orig_rax;
+	r = replay_syscallbuf_check(rp, ev, t);
+	if (r < 0)
+		return r;
 	if (t->nr != ev->values[0])
 		return replay_diverge(rp, ev, "expected syscall %s, got %s",
 			       rec_syscall_name((long)ev->values[0]) ?: "?",

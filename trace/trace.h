@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 6
+#define TRACE_FORMAT_VERSION 7
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -43,7 +43,9 @@ enum trace_event_type {
 	 * values[3] (format 5) = file id + 1 of the patched vDSO image, 0 if
 	 * none (the vDSO hidden, or absent); values[4] and values[5] (if
 	 * present) = its signal mask and the signals it ignores, bit N-1 for
-	 * signal N (execve(2) keeps both) */
+	 * signal N (execve(2) keeps both); values[6] (format 7) = file id + 1
+	 * of the syscall buffer's preload image mapped at UPRR_PRELOAD_ADDR, 0
+	 * or absent: none; values[7] = its control page's flags */
 	TRACE_EV_EXEC = 1,
 	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
 	 * program passed to the kernel for output (write buffers) */
@@ -104,6 +106,14 @@ enum trace_event_type {
 	 * trace_end; blobs[0] (TRACE_END_STOPPED) = the reason, text, addr 0.
 	 * A trace without it was cut short (uprr record killed, disk full). */
 	TRACE_EV_END = 12,
+	/** syscalls the thread made through the in-process syscall buffer since
+	 * its last event, right before its next one (format 7;
+	 * doc/syscall-buffer.md): values[0] = the number of records,
+	 * values[1] = the address of its buffer (struct uprr_buf); blobs[0] =
+	 * the records (struct uprr_rec, back to back), at their address in the
+	 * buffer; blobs[1], if present = where each record's bytes went (u32
+	 * enum trace_output bits per record, addr 0) */
+	TRACE_EV_SYSCALLBUF = 13,
 };
 
 /** Where a syscall's bytes went (bits of a syscall exit's values[2] and of
