@@ -203,8 +203,12 @@ cmd_record(int argc, char **argv)
 		{ 0 },
 	};
 	struct rec_options opts = { 0 };
+	const char *sb_env = getenv("UPRR_SYSCALL_BUFFER");
 	char dir[PATH_MAX];
 	int c, status = 0, r, v = 0;
+
+	/* the default, for running a whole test suite either way */
+	opts.syscallbuf = sb_env && strcmp(sb_env, "1") == 0;
 
 	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
 		switch (c) {

@@ -15,6 +15,10 @@
 	.org UPRR_PRELOAD_ENTRY_SYSCALL
 	jmp uprr_syscall
 
+	/* UPRR_PRELOAD_ENTRY_SYSCALL_ABI: for patched syscall sites */
+	.org UPRR_PRELOAD_ENTRY_SYSCALL_ABI
+	jmp syscall_abi_entry
+
 	/* UPRR_PRELOAD_UNTRACED_OFF: allowed by the filter, never traced */
 	.org UPRR_PRELOAD_UNTRACED_OFF
 untraced_syscall:
@@ -36,4 +40,42 @@ uprr_stub:
 	jmp untraced_syscall
 1:	movq (%r12), %rax
 	ret
+
+	/*
+	 * A patched syscall site's stub calls here (with the red zone below
+	 * the stack pointer skipped) with the syscall's registers: rax the
+	 * number, rdi, rsi, rdx, r10, r8, r9 the arguments. Returns the
+	 * result in rax and, as the syscall instruction does, keeps every
+	 * other register but rcx and r11 (and the flags, which no code keeps
+	 * live across a syscall). The stack pointer may be unaligned.
+	 */
+syscall_abi_entry:
+	push %rbp
+	mov %rsp, %rbp
+	push %rdi
+	push %rsi
+	push %rdx
+	push %r10
+	push %r8
+	push %r9
+	and $-16, %rsp
+	sub $8, %rsp
+	push %r9		/* a5, on the stack */
+	mov %r8, %r9		/* a4 */
+	mov %r10, %r8		/* a3 */
+	mov %rdx, %rcx		/* a2 */
+	mov %rsi, %rdx		/* a1 */
+	mov %rdi, %rsi		/* a0 */
+	mov %rax, %rdi		/* nr */
+	call uprr_syscall
+	lea -48(%rbp), %rsp
+	pop %r9
+	pop %r8
+	pop %r10
+	pop %rdx
+	pop %rsi
+	pop %rdi
+	pop %rbp
+	ret
+
 	.section .note.GNU-stack, "", @progbits

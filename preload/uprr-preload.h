@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 1
+#define UPRR_PRELOAD_VERSION 2
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -40,6 +40,9 @@
 /** long uprr_syscall(long nr, long a0, ..., long a5): the System V C
  * convention; a syscall's result or -errno, as the kernel returns it. */
 #define UPRR_PRELOAD_ENTRY_SYSCALL 0x0
+/** The same with the registers of the syscall instruction (rax, rdi,
+ * rsi, rdx, r10, r8, r9; rcx and r11 clobbered): patched sites call it. */
+#define UPRR_PRELOAD_ENTRY_SYSCALL_ABI 0x8
 /** The untraced syscall instruction (`syscall; ret`). */
 #define UPRR_PRELOAD_UNTRACED_OFF 0x40
 /** The rip the kernel reports for a syscall made there

@@ -245,6 +245,14 @@ enum rthread_state {
 			 * (PTRACE_LISTEN): out of sched until SIGCONT */
 };
 
+/* The syscall buffer's patched sites of an address space (syscallbuf-patch.c). */
+struct rec_sb_space {
+	uint64_t *tried;	/* syscall sites looked at (patched or not patchable) */
+	size_t ntried, tried_cap;
+	uint64_t area;		/* the stub area being filled, 0: none */
+	uint64_t area_used;	/* its bytes used */
+};
+
 /* An address space (struct rec_space) and the restore points of its runs. */
 struct rspace {
 	struct rec_space mem;		/* memfd, users, counting code (NULL: none) */
@@ -254,6 +262,7 @@ struct rspace {
 	bool at_exec;			/* its process still stands at its exec stop */
 	bool may_preempt;		/* a run may need an execution point: a second
 					 * thread, a timer or a signal was seen */
+	struct rec_sb_space sb;		/* syscall sites redirected into the buffer */
 };
 
 struct rthread {
@@ -306,6 +315,7 @@ struct rec_sb {
 	uint32_t *sinks;	/* scratch: where each record's bytes went */
 	size_t sinks_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
+	uint64_t patched;	/* syscall sites redirected into the library */
 };
 
 /*
@@ -462,6 +472,14 @@ int rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref) _wur_;
 int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
 /** Whether @t's buffer holds records (its run made buffered syscalls). */
 bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
+/** At @t's seccomp stop: if its syscall is one the buffer takes, from a
+ * site not tried yet whose code has a known shape, redirect the site into
+ * the library (a TRACE_EV_SITE_PATCH) and let @t run from the rewritten
+ * code, the syscall not run; true if so (@t was resumed, or recording
+ * stopped). syscallbuf-patch.c. */
+bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
+/** Free what @s holds. */
+void rec_syscallbuf_space_free(struct rec_sb_space *s);
 /** Free the recorder's syscall-buffer scratch. */
 void rec_syscallbuf_free(struct recorder *rec);
 

@@ -570,6 +570,9 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 		return;
 	while (rec_requeue_if_blocked(t))
 		;
+	/* the site's first call the buffer takes: redirect it into the library */
+	if (!t->deferred_sig && rec_syscallbuf_try_patch(rec, t))
+		return;
 	if (t->deferred_sig && !rec_signal_during_syscall(t)) {
 		rec_inject_at_syscall(rec, t);
 		return;

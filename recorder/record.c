@@ -95,6 +95,7 @@ space_leave(struct recorder *rec, struct rspace *sp)
 		return;
 	rec_space_drop_checkpoint(rec, sp);
 	rec->nsites += ticks_soft_nsites(sp->mem.soft);
+	rec_syscallbuf_space_free(&sp->sb);
 	rec_space_close(&sp->mem);
 	free(sp);
 }
@@ -223,6 +224,7 @@ rec_write_event(struct recorder *rec, struct trace_event *ev)
 	case TRACE_EV_PREEMPT:
 	case TRACE_EV_RDTSC:
 	case TRACE_EV_PATCH:
+	case TRACE_EV_SITE_PATCH:
 		t = rec_find_thread(rec, (pid_t)ev->tid);
 		if (t && (r = rec_syscallbuf_flush(rec, t)) < 0) {
 			rec_stop_recording(rec, "cannot record the syscall buffer of thread %d: %s",

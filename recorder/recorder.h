@@ -389,6 +389,21 @@ uint32_t rec_syscallbuf_machine_flags(void);
 int rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool replay,
 		       uint32_t flags) _wur_;
 
+struct trace_event;
+struct user_regs_struct;
+
+/**
+ * Apply TRACE_EV_SITE_PATCH @ev to thread @tid (@memfd: its process's
+ * /proc/PID/mem), which stands at the seccomp stop of the syscall the event
+ * names with registers @regs: the syscall is skipped (orig_rax -1), the
+ * stub area mapped if the event creates one (an injected mmap(2)), the
+ * event's bytes written, and @tid set to restart at the rewritten code with
+ * the syscall's number in rax; @regs updated. The same in record and
+ * replay. Returns 0 or -errno.
+ */
+int rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *ev,
+			       struct user_regs_struct *regs) _wur_;
+
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for
  * every syscall, except those the model marks REC_SC_UNTRACED; rseq and clone3 fail with

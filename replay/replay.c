@@ -471,6 +471,8 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 		return replay_on_preempt(rp, ev, t);
 	case TRACE_EV_SYSCALLBUF:
 		return replay_on_syscallbuf(rp, ev, t);
+	case TRACE_EV_SITE_PATCH:
+		return replay_on_site_patch(rp, ev, t);
 	default:
 		return replay_diverge(rp, ev, "unknown event type %d", ev->type);
 	}

@@ -178,3 +178,33 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	show_output(rp, ev);
 	return 0;
 }
+
+int
+replay_on_site_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	struct user_regs_struct regs;
+	enum tracee_stop kind;
+	int sig, r;
+
+	r = replay_run_to_stop(rp, t, ev, &kind, &sig);
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SECCOMP || ev->nvalues < 4 || t->regs.orig_rax != ev->values[0])
+		return replay_diverge(rp, ev, "expected syscall %s (its site patched), got %s at rip 0x%llx",
+				      rec_syscall_name((long)ev->values[0]) ?: "?",
+				      replay_stop_name(kind, sig), t->regs.rip);
+	r = replay_syscallbuf_check(rp, ev, t);
+	if (r < 0)
+		return r;
+	r = replay_check_regs(rp, ev, t);
+	if (r < 0)
+		return r;
+	regs = t->regs;
+	r = rec_syscallbuf_apply_patch(t->tid, t->space->memfd, ev, &regs);
+	if (r < 0)
+		return replay_diverge(rp, ev, "cannot patch the syscall site at 0x%llx: %s", t->regs.rip - 2,
+				      strerror(-r));
+	t->regs = regs;
+	t->state = PT_HELD;
+	return 0;
+}

@@ -114,6 +114,13 @@ enum trace_event_type {
 	 * buffer; blobs[1], if present = where each record's bytes went (u32
 	 * enum trace_output bits per record, addr 0) */
 	TRACE_EV_SYSCALLBUF = 13,
+	/** a syscall site redirected into the syscall buffer's library, at the
+	 * seccomp stop of the syscall values[0] (format 7): regs there; the
+	 * syscall does not run. values[1], values[2] = address and length of a
+	 * new anonymous read + execute mapping for stubs (0, 0: none);
+	 * values[3] = where the thread restarts (the rewritten code, rax =
+	 * values[0]); blobs = bytes to write: the stub, then the site's code */
+	TRACE_EV_SITE_PATCH = 14,
 };
 
 /** Where a syscall's bytes went (bits of a syscall exit's values[2] and of
