@@ -13,7 +13,7 @@
 
 	/* UPRR_PRELOAD_ENTRY_SYSCALL */
 	.org UPRR_PRELOAD_ENTRY_SYSCALL
-	jmp uprr_syscall
+	jmp c_entry
 
 	/* UPRR_PRELOAD_ENTRY_SYSCALL_ABI: for patched syscall sites */
 	.org UPRR_PRELOAD_ENTRY_SYSCALL_ABI
@@ -23,6 +23,10 @@
 	.org UPRR_PRELOAD_UNTRACED_OFF
 untraced_syscall:
 	syscall
+	/* rcx and r11 as in replay, where no syscall sets them (rip and
+	 * rflags): execution points compare every register */
+	xor %ecx, %ecx
+	xor %r11d, %r11d
 	ret
 
 	/*
@@ -39,6 +43,8 @@ uprr_stub:
 	jne 1f
 	jmp untraced_syscall
 1:	movq (%r12), %rax
+	xor %ecx, %ecx
+	xor %r11d, %r11d
 	ret
 
 	/*
@@ -49,6 +55,16 @@ uprr_stub:
 	 * other register but rcx and r11 (and the flags, which no code keeps
 	 * live across a syscall). The stack pointer may be unaligned.
 	 */
+	/* the C entry: uprr_syscall() with rcx and r11 cleared on the way
+	 * out; its seventh argument (a5) passed on */
+c_entry:
+	pushq 8(%rsp)
+	call uprr_syscall
+	add $8, %rsp
+	xor %ecx, %ecx
+	xor %r11d, %r11d
+	ret
+
 syscall_abi_entry:
 	push %rbp
 	mov %rsp, %rbp
@@ -68,6 +84,8 @@ syscall_abi_entry:
 	mov %rdi, %rsi		/* a0 */
 	mov %rax, %rdi		/* nr */
 	call uprr_syscall
+	xor %ecx, %ecx		/* whatever the library left: the same in replay */
+	xor %r11d, %r11d
 	lea -48(%rbp), %rsp
 	pop %r9
 	pop %r8

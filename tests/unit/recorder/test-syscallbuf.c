@@ -29,7 +29,10 @@ Test(syscallbuf, image_layout)
 	uint32_t ctl_replay = (uint32_t)(UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, replay));
 
 	cr_assert_leq(rec_preload_image_len, UPRR_PRELOAD_CODE_SIZE);
-	cr_assert_eq(rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL], 0xe9, "the entry is a jmp");
+	cr_assert(rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL] == 0xe9 ||
+		  rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL] == 0xeb, "the entry is a jmp");
+	cr_assert(rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL_ABI] == 0xe9 ||
+		  rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL_ABI] == 0xeb, "the ABI entry is a jmp");
 	cr_assert_eq(rec_preload_image[UPRR_PRELOAD_UNTRACED_OFF], 0x0f);
 	cr_assert_eq(rec_preload_image[UPRR_PRELOAD_UNTRACED_OFF + 1], 0x05, "syscall at the untraced offset");
 	/* the stub reads ctl.replay at its absolute address: cmpl $0, disp32 */
