@@ -21,9 +21,11 @@
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
 /** Where the library is mapped in every tracee: the code (read + execute),
- * then the control page, then the buffers (read + write). 0x70000000 lies
- * below where Linux puts mmaps and above a non-PIE executable's brk heap. */
-#define UPRR_PRELOAD_ADDR UPRR_U64(0x70000000)
+ * then the control page, then the buffers (read + write), 4.1 MiB in all:
+ * below soft ticks' page (PATCH_TICK_PAGE, 0x70000000), below where Linux
+ * puts mmaps and above a non-PIE executable's brk heap; a 32-bit absolute
+ * address, which the stub's code uses. preload.lds links the image here. */
+#define UPRR_PRELOAD_ADDR UPRR_U64(0x6f000000)
 /** Room for the image; it must not be larger. */
 #define UPRR_PRELOAD_CODE_SIZE UPRR_U64(0x10000)
 #define UPRR_PRELOAD_CTL_ADDR (UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE)

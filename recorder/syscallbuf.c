@@ -21,6 +21,7 @@
 #include "recorder/recorder.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
+#include "x86_64/patch.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -31,6 +32,8 @@
 
 _Static_assert(sizeof(struct uprr_ctl) <= UPRR_PRELOAD_CTL_SIZE, "control page");
 _Static_assert(sizeof(struct uprr_rec) % 8 == 0, "records stay aligned");
+_Static_assert(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE <= PATCH_TICK_PAGE,
+	       "the syscall buffer lies below soft ticks' page");
 
 uint32_t
 rec_syscallbuf_machine_flags(void)
