@@ -455,20 +455,25 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
 	switch (ev->type) {
+	case TRACE_EV_SIGNAL:
+	case TRACE_EV_PREEMPT:
+	case TRACE_EV_RDTSC:
+	case TRACE_EV_PATCH: {
+		/* the recorder emptied the thread's syscall buffer right before
+		 * these, as before a syscall entry (replay_on_entry) */
+		int r = ev->type == TRACE_EV_SIGNAL	? replay_on_signal(rp, ev, t)
+			: ev->type == TRACE_EV_PREEMPT	? replay_on_preempt(rp, ev, t)
+			: ev->type == TRACE_EV_RDTSC	? replay_on_rdtsc(rp, ev, t)
+							: replay_on_patch(rp, ev, t);
+
+		return r < 0 ? r : replay_syscallbuf_check(rp, ev, t);
+	}
 	case TRACE_EV_SYSCALL_ENTRY:
 		return replay_on_entry(rp, ev, t);
 	case TRACE_EV_SYSCALL_EXIT:
 		return replay_on_syscall_exit(rp, ev, t);
-	case TRACE_EV_SIGNAL:
-		return replay_on_signal(rp, ev, t);
-	case TRACE_EV_RDTSC:
-		return replay_on_rdtsc(rp, ev, t);
 	case TRACE_EV_THREAD_EXIT:
 		return replay_on_thread_exit(rp, ev, t);
-	case TRACE_EV_PATCH:
-		return replay_on_patch(rp, ev, t);
-	case TRACE_EV_PREEMPT:
-		return replay_on_preempt(rp, ev, t);
 	case TRACE_EV_SYSCALLBUF:
 		return replay_on_syscallbuf(rp, ev, t);
 	case TRACE_EV_SITE_PATCH:

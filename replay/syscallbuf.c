@@ -106,6 +106,12 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 				      ev->tid);
 	t->sb_len = 0;
 	t->sb_nrecs = 0;
+	/* the recorder emptied the buffer here: the next calls start at its
+	 * head in both, and fit or not alike */
+	head.used = 0;
+	if (tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head.used,
+			 sizeof(head.used)) < 0)
+		return replay_diverge(rp, ev, "cannot reset the syscall buffer of thread %d", t->tid);
 	return 0;
 }
 
