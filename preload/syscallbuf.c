@@ -65,10 +65,12 @@ traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	register long r9 __asm__("r9") = a5;
 	long ret;
 
-	__asm__ __volatile__("syscall"
+	/* the flags, which the kernel shows in r11, as replay has them
+	 * whichever way led here (popfq leaves IF alone in user mode) */
+	__asm__ __volatile__("pushq $0x202\n\tpopfq\n\tsyscall"
 			     : "=a"(ret)
 			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
-			     : "rcx", "r11", "memory");
+			     : "rcx", "r11", "memory", "cc");
 	return ret;
 }
 
@@ -159,11 +161,15 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	if (data_max > UPRR_PRELOAD_REC_ROOM)
 		return NOT_BUFFERED;
 	size = (uint32_t)sizeof(*rec) + align8(data_max);
-	if ((uint64_t)buf->used + size > UPRR_PRELOAD_REC_ROOM)
-		return NOT_BUFFERED; /* full: the traced call is the thread's next event */
+	/* used <= UPRR_PRELOAD_REC_ROOM: rec->size lies in the buffer */
 	rec = (struct uprr_rec *)((unsigned char *)(buf + 1) + buf->used);
-	if (rec->size == UPRR_REC_STOP)
-		return NOT_BUFFERED; /* replay: the recorded records end here */
+	/* One branch for the three ways to the traced call, the thread's next
+	 * event: a full buffer, the supervisor's interrupt (recording), the
+	 * end of the records (replay, where the interrupt is never set). The
+	 * registers there must not tell which. */
+	if (((uint64_t)buf->used + size > UPRR_PRELOAD_REC_ROOM) | (rec->size == UPRR_REC_STOP) |
+	    (buf->interrupt != 0))
+		return NOT_BUFFERED;
 	data = (unsigned char *)(rec + 1);
 	rec->nr = (uint32_t)nr;
 	for (int i = 0; i < 6; i++)

@@ -72,7 +72,12 @@ struct uprr_buf {
 	uint32_t used;	 /**< bytes of records; library adds, supervisor resets */
 	uint32_t locked; /**< the library is inside a call (a signal handler
 			  * that calls it takes the traced path); library */
-	uint64_t pad;
+	/** 1: the next call takes the traced path, an event (a signal waits
+	 * for one, or the thread's timeslice is over); supervisor, in
+	 * recording only, cleared at the thread's next event. In replay the
+	 * end marker sends that call the same way. */
+	uint32_t interrupt;
+	uint32_t pad;
 };
 
 /** One buffered call, 8-byte aligned, then its data. */

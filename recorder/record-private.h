@@ -184,9 +184,6 @@ int rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len) _w
  * natively (setarch -R). */
 bool rec_sandbox_initial_norandom(void);
 
-/** Whether syscall @nr (@args), which returned @result, installed a
- * seccomp filter of the program's (seccomp(2), prctl PR_SET_SECCOMP). */
-bool rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result);
 
 /**
  * At the entry of syscall @nr (@args) of thread @tid, in its seccomp stop,
@@ -305,6 +302,7 @@ struct rthread {
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
 	uint64_t sb_key;	      /* the FS base its syscall buffer was found by */
 	uint64_t sb_addr;	      /* that buffer, 0: not found yet (syscallbuf.c) */
+	bool sb_interrupted;	      /* its buffer's interrupt is set */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -470,6 +468,10 @@ int rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref) _wur_;
  * event and empty the buffer: right before an event of @t, which stands
  * stopped. 0 or -errno (-EBADMSG: the program wrote over its buffer). */
 int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
+/** @t runs user code and should reach an event soon (a signal waits for
+ * one, or its timeslice is over): its next buffered call takes the traced
+ * path instead. Cleared by the flush at that event. */
+void rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t);
 /** Whether @t's buffer holds records (its run made buffered syscalls). */
 bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
 /** At @t's seccomp stop: if its syscall is one the buffer takes, from a
@@ -480,6 +482,10 @@ bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
 bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
 /** Free what @s holds. */
 void rec_syscallbuf_space_free(struct rec_sb_space *s);
+/** Whether process @pid runs under a seccomp filter of its own (its
+ * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
+ * true if the kernel does not say): the buffer is not mapped then. */
+bool rec_syscallbuf_own_filters(pid_t pid);
 /** Free the recorder's syscall-buffer scratch. */
 void rec_syscallbuf_free(struct recorder *rec);
 

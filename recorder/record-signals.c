@@ -265,6 +265,8 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 		return r;
 	rec->stats.rollbacks++;
 	t->rollbacks++;
+	if (t->deferred_sig || t->nlater)
+		rec_syscallbuf_interrupt(rec, t); /* the rollback put it back */
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
 	/* the mask too: a handler that returned in the run (rt_sigreturn)
 	 * unblocked its signal, which would nest when it runs again */
@@ -413,9 +415,11 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	}
 	if (rec_syscallbuf_pending(rec, t)) {
 		/* its run made buffered syscalls, which happened: it is not
-		 * rolled back but runs on to its next event (doc/syscall-buffer.md) */
+		 * rolled back but runs on to its next event, its next buffered
+		 * call at the latest (doc/syscall-buffer.md) */
 		rec->stats.gave_up++;
 		t->uncountable = true;
+		rec_syscallbuf_interrupt(rec, t);
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
@@ -566,5 +570,9 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		seek_execution_point(rec, t, &regs);
 	else
 		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+	/* its next buffered call is an execution point for it too (after
+	 * any rollback, which puts the buffer back) */
+	if (t->state == RT_RUNNING)
+		rec_syscallbuf_interrupt(rec, t);
 }
 

@@ -457,7 +457,13 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	rec_write_event(rec, &ev);
-	rec->program_filters |= rec_sandbox_installs_filter(t->model_nr, t->model_args, result);
+	if (rec_sandbox_installs_filter(t->model_nr, t->model_args, result)) {
+		rec->program_filters = true;
+		/* its filter would judge the buffer's calls: no more of them
+		 * (replay does the same at this exit) */
+		if (t->space->mem.syscallbuf && rec_syscallbuf_disable(t->space->mem.memfd) < 0)
+			log_debug("thread %d: cannot turn its syscall buffer off", t->tid);
+	}
 	if (rec_sandbox_moves_children(t->model_nr, t->model_args, result)) {
 		/* a mirror forked through it would take an id in the program's
 		 * PID namespace, and keep that namespace from ending */

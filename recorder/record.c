@@ -457,6 +457,10 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 			return;
 	}
 	t->state = RT_RUNNING;
+	/* signals wait for their own execution points: the next buffered
+	 * call is one */
+	if (t->deferred_sig || t->nlater)
+		rec_syscallbuf_interrupt(rec, t);
 	if (how == TRACEE_DELIVERY_RUNNING) {
 		/* A stop signal: the thread group-stops (rec_on_group_stop()), or the
 		 * kernel discards the stop (an orphaned process group, a SIGCONT
@@ -630,6 +634,11 @@ rec_on_exec_event(struct recorder *rec, struct rthread *t)
 		return;
 	}
 	t->state = RT_IN_SYSCALL;
+	if (t->space->mem.syscallbuf) {
+		/* mapping the syscall buffer ran the execve to its end */
+		rec_on_syscall_exit(rec, t);
+		return;
+	}
 	rec_resume(t, PTRACE_SYSCALL, 0);
 }
 
@@ -960,7 +969,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	if (tracee_get_sigmask(pid, &ev.values[4]) == 0 &&
 	    tracee_ignored_signals(pid, &ev.values[5]) == 0)
 		ev.nvalues = 6;
-	if (rec->syscallbuf && ev.nvalues == 6) {
+	if (rec->syscallbuf && ev.nvalues == 6 && !(rec->program_filters && rec_syscallbuf_own_filters(pid))) {
 		/* the syscall buffer (format 7): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
 		uint32_t flags = rec_syscallbuf_machine_flags();
@@ -974,6 +983,9 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		if (r < 0)
 			return r;
 		if (r > 0) {
+			/* its execve returned 0 meanwhile (rec_syscallbuf_map) */
+			regs.rax = 0;
+			rec_event_set_regs(&ev, &regs);
 			t->space->mem.syscallbuf = true;
 			t->space->need_remap = true;
 			ev.values[6] = ref;

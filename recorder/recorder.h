@@ -389,6 +389,19 @@ uint32_t rec_syscallbuf_machine_flags(void);
 int rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool replay,
 		       uint32_t flags) _wur_;
 
+/** Whether syscall @nr (@args), which returned @result, installed a
+ * seccomp filter of the program's (seccomp(2), prctl PR_SET_SECCOMP). */
+bool rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result);
+
+/**
+ * Make the library of the process whose /proc/PID/mem is @memfd take the
+ * ptrace path for every call from now on (control page flags 0): the
+ * program installed a seccomp filter of its own, which would judge the
+ * library's calls (preadv2 for read...) as the program's. Returns 0 or
+ * -errno.
+ */
+int rec_syscallbuf_disable(int memfd) _wur_;
+
 struct trace_event;
 struct user_regs_struct;
 

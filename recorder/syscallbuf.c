@@ -8,6 +8,7 @@
 #define LOG_PREFIX "syscallbuf"
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
@@ -52,6 +53,7 @@ rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool rep
 		.replay = replay,
 		.flags = flags,
 	};
+	struct user_regs_struct regs;
 	int64_t res;
 	int r;
 
@@ -83,7 +85,43 @@ rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool rep
 	r = tracee_inject_syscall(pid, memfd, __NR_mprotect, args, &res);
 	if (r < 0)
 		return r;
-	return res < 0 ? (int)res : 1;
+	if (res < 0)
+		return (int)res;
+	/* the execve returned meanwhile (its exit stop will not come): with
+	 * its result, 0, as the program starts natively */
+	r = tracee_get_regs(pid, &regs);
+	if (r < 0)
+		return r;
+	regs.rax = 0;
+	r = tracee_set_regs(pid, &regs);
+	return r < 0 ? r : 1;
+}
+
+int
+rec_syscallbuf_disable(int memfd)
+{
+	uint32_t flags = 0;
+
+	return tracee_write(memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, flags), &flags,
+			    sizeof(flags));
+}
+
+bool
+rec_syscallbuf_own_filters(pid_t pid)
+{
+	char path[64], line[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp_filters: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n != 1; /* uprr's own is one; unknown counts as more */
 }
 
 int
@@ -182,6 +220,20 @@ count_records(const uint8_t *recs, uint32_t len)
 	return n;
 }
 
+void
+rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	uint32_t one = 1;
+
+	/* written each time: a rollback puts the buffer's memory back */
+	if (!addr)
+		return;
+	if (tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, interrupt), &one,
+			 sizeof(one)) == 0)
+		t->sb_interrupted = true;
+}
+
 int
 rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 {
@@ -192,6 +244,14 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	uint32_t zero = 0;
 	int n, r;
 
+	if (addr && t->sb_interrupted) {
+		/* at its event: its calls are buffered again */
+		t->sb_interrupted = false;
+		r = tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, interrupt), &zero,
+				 sizeof(zero));
+		if (r < 0)
+			return r;
+	}
 	if (!addr || tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head)) < 0 || !head.used)
 		return 0;
 	if (head.used > UPRR_PRELOAD_REC_ROOM)

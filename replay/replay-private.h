@@ -148,6 +148,8 @@ struct pthread_r {
 	uint32_t sb_len, sb_nrecs;
 	size_t sb_cap;
 	bool sb_ran;	    /* it ran since they were put there */
+	bool exec_done;	    /* its execve ran to its end as the syscall buffer was
+			     * mapped: no exit stop comes */
 };
 
 /* A file of the trace, open for replayed processes to map: the trace's copy

@@ -69,7 +69,7 @@ int
 replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	struct uprr_buf head;
-	uint32_t off, k;
+	uint32_t off, k, stop;
 
 	if (!t->sb_len || !t->sb_ran)
 		return 0;
@@ -106,11 +106,15 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 				      ev->tid);
 	t->sb_len = 0;
 	t->sb_nrecs = 0;
-	/* the recorder emptied the buffer here: the next calls start at its
-	 * head in both, and fit or not alike */
+	/* The recorder emptied the buffer here: the next calls start at its
+	 * head in both, and fit or not alike. Until records come for them, an
+	 * end marker there sends them the traced way, as the recording's
+	 * interrupt did when no record came. */
 	head.used = 0;
+	stop = UPRR_REC_STOP;
 	if (tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head.used,
-			 sizeof(head.used)) < 0)
+			 sizeof(head.used)) < 0 ||
+	    tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf), &stop, sizeof(stop)) < 0)
 		return replay_diverge(rp, ev, "cannot reset the syscall buffer of thread %d", t->tid);
 	return 0;
 }

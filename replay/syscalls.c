@@ -371,7 +371,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (t->state != PT_IN_KERNEL)
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
-	for (;;) {
+	for (; !t->exec_done;) {
 		enum tracee_stop kind;
 
 		if (tracee_wait(t->tid, &status) < 0)
@@ -384,6 +384,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 				       rec_syscall_name((long)t->nr));
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	}
+	t->exec_done = false;
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	got = (int64_t)t->regs.rax;
@@ -433,6 +434,10 @@ replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct
 		return replay_diverge(rp, ev, "exit of syscall %s without its entry",
 			       rec_syscall_name((long)ev->values[0]) ?: "?");
 	replay_output_syscall(&rp->out, ev, t->tid, (long)t->nr, t->args, result);
+	/* a filter of the program's: its syscall buffer was turned off here */
+	if (t->space->syscallbuf && rec_sandbox_installs_filter((long)t->nr, t->args, result) &&
+	    rec_syscallbuf_disable(t->space->memfd) < 0)
+		return replay_diverge(rp, ev, "cannot turn the syscall buffer off");
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&

@@ -406,6 +406,11 @@ replay_on_exec(struct replayer *rp, const struct trace_event *ev)
 	if (r < 0)
 		return r;
 	t->state = PT_IN_KERNEL;
+	if (t->space->syscallbuf) {
+		/* mapping the syscall buffer ran the execve to its end */
+		t->exec_done = true;
+		return 0;
+	}
 	tracee_resume(tgid, PTRACE_SYSCALL, 0);
 	return 0;
 }
