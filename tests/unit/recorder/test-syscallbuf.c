@@ -5,7 +5,8 @@
  * filter (no tracer: a traced syscall fails with ENOSYS, seccomp(2)) that
  * maps the image as the supervisor does, the buffer's records as the
  * library writes them, the untraced instruction allowed by address, a full
- * buffer, a locked one, and replay mode (recorded results, the end marker).
+ * buffer, a locked one, an interrupted one, and replay mode (recorded
+ * results, the end marker).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -58,6 +59,7 @@ report(unsigned char code)
 	ctl->replay = 0;
 	buf->used = 0;
 	buf->locked = 0;
+	buf->interrupt = 0;
 	sys(__NR_write, g_report, (long)&code, 1, 0, 0, 0);
 	for (;;)
 		;
@@ -124,6 +126,11 @@ child(int rep)
 	buf->locked = 1;
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 18);
 	buf->locked = 0;
+	/* the supervisor's interrupt: traced, nothing recorded */
+	buf->interrupt = 1;
+	n = buf->used;
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS && buf->used == n, 24);
+	buf->interrupt = 0;
 	/* a buffer that fills: the call that does not fit goes traced */
 	buf->used = 0;
 	for (n = 0; n < 100000; n++)
