@@ -33,6 +33,8 @@
 #define AREA_GUARD 0x10000ull
 #define AREA_REACH 0x7ff00000ull
 #define STUB_MAX 64
+/* Bytes read before a site: the longest mov that may move */
+#define CODE_BEFORE 7
 
 /* The bytes of a stub and of the site's new code, for one site. */
 struct site_plan {
@@ -75,13 +77,14 @@ put32(uint8_t *p, int64_t v)
 
 /*
  * Plan the stub at @stub for the site whose syscall instruction is at
- * @site, from the code around it (@code: the 5 bytes before the site and
- * the 16 from it), for syscall @nr. Two shapes, those of glibc's wrappers:
+ * @site, from the code around it (@code: the CODE_BEFORE bytes before the
+ * site and the 13 from it), for syscall @nr. The shapes of glibc's wrappers
+ * and Go's runtime:
  *   syscall; cmp $imm32,%rax (48 3d, or 3d with eax): both move into the
  *     stub, the jmp covers them; the thread restarts at the site;
- *   mov $nr,%eax; syscall: the mov moves into the stub, the jmp covers it
- *     and the syscall instruction stays (a jump to it still traps); the
- *     thread restarts at the mov.
+ *   mov $nr,%eax (b8) or mov $nr,%rax (48 c7 c0); syscall: the mov moves
+ *     into the stub, the jmp covers it and the syscall instruction stays (a
+ *     jump to it still traps); the thread restarts at the mov.
  * Returns 0 or -ENOTSUP for any other shape.
  */
 static int
@@ -89,8 +92,8 @@ plan_site(const uint8_t *code, uint64_t site, uint64_t nr, uint64_t stub, struct
 {
 	static const uint8_t lea_down[] = { 0x48, 0x8d, 0x64, 0x24, 0x80 };	      /* lea -128(%rsp),%rsp */
 	static const uint8_t lea_up[] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0 }; /* lea 128(%rsp),%rsp */
-	const uint8_t *at = code + 5;
-	size_t n = 0, moved = 0, call_at;
+	const uint8_t *at = code + CODE_BEFORE;
+	size_t n = 0, moved = 0, call_at, mov_len = 0;
 	uint64_t back, quad;
 	uint32_t imm;
 
@@ -101,16 +104,18 @@ plan_site(const uint8_t *code, uint64_t site, uint64_t nr, uint64_t stub, struct
 		moved = 6;
 	else if (at[2] == 0x3d)
 		moved = 5;
-	memcpy(&imm, code + 1, 4);
+	memcpy(&imm, at - 4, 4);
+	if (at[-5] == 0xb8)
+		mov_len = 5;
+	else if (at[-7] == 0x48 && at[-6] == 0xc7 && at[-5] == 0xc0)
+		mov_len = 7;
 	if (moved) {
 		p->start = site;
 		back = site + 2 + moved;
-	} else if (code[0] == 0xb8 && imm == nr) {
-		p->start = site - 5;
-		back = site;
-		p->stub[n++] = 0xb8; /* mov $nr,%eax */
-		memcpy(p->stub + n, &imm, 4);
-		n += 4;
+	} else if (mov_len && imm == nr) {
+		p->start = site - mov_len;
+		memcpy(p->stub + n, at - mov_len, mov_len); /* the mov, unchanged */
+		n += mov_len;
 		back = site + 2;
 	} else {
 		return -ENOTSUP;
@@ -136,7 +141,7 @@ plan_site(const uint8_t *code, uint64_t site, uint64_t nr, uint64_t stub, struct
 	/* the site: a jmp to the stub, the rest of what moved int3 */
 	p->site[0] = 0xe9;
 	put32(p->site + 1, (int64_t)(stub - (p->start + 5)));
-	p->site_len = moved ? 2 + moved : 5;
+	p->site_len = moved ? 2 + moved : mov_len;
 	memset(p->site + 5, 0xcc, p->site_len - 5);
 	return 0;
 }
@@ -242,7 +247,7 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	struct trace_blob blobs[2];
 	struct trace_event ev;
 	struct site_plan p;
-	uint8_t code[21];
+	uint8_t code[CODE_BEFORE + 13];
 	int r;
 
 	if (!sp->mem.syscallbuf || !buffered_nr(nr) ||
@@ -250,7 +255,7 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 		return false;
 	if (tried(sp, site))
 		return false;
-	if (tracee_read_mem(sp->mem.memfd, site - 5, code, sizeof(code)) < 0)
+	if (tracee_read_mem(sp->mem.memfd, site - CODE_BEFORE, code, sizeof(code)) < 0)
 		return false;
 	/* a stub within reach: the current area if it has room, else a new one */
 	if (sp->sb.area && distance(sp->sb.area, site) < AREA_REACH &&
