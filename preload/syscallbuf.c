@@ -149,6 +149,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	uint32_t size;
 	long ret, rest;
 
+	if (nr == __NR_write && (ctl()->flags & UPRR_CTL_NO_WRITES))
+		return NOT_BUFFERED;
 	switch (nr) {
 	case __NR_clock_gettime:
 		data_max = 16; /* struct timespec */

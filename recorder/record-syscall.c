@@ -26,6 +26,7 @@
 #include <time.h>
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
+#include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
@@ -383,6 +384,20 @@ show_native_affinity(struct recorder *rec, struct rthread *t, int64_t result)
 		log_debug("thread %d: cannot show its native CPU affinity", t->tid);
 }
 
+/* Every recorded process's writes go the traced way from now on: the
+ * recorder keeps the version of a MAP_SHARED file each write leaves. */
+static void
+no_buffered_writes(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rspace *sp = rec->threads[i].space;
+
+		if (sp->mem.syscallbuf && rec_syscallbuf_add_flags(sp->mem.memfd, UPRR_CTL_NO_WRITES) < 0)
+			log_debug("thread %d: cannot take writes out of its syscall buffer",
+				  rec->threads[i].tid);
+	}
+}
+
 void
 rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 {
@@ -417,6 +432,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.values[1] = (uint64_t)result;
 	if (t->nr == __NR_mmap) {
 		bool follows = false;
+		size_t nshared = rec->nshared;
 
 		keep_syscall_file(rec, t, result, &ev.values[2], &follows);
 		ev.values[3] = t->args[5];
@@ -424,6 +440,13 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		if (follows && ev.values[2]) {
 			ev.values[4] = 1; /* format 5 */
 			ev.nvalues = 5;
+		}
+		if (!nshared && rec->nshared && rec->syscallbuf) {
+			/* the first file mapped MAP_SHARED: writes leave the
+			 * syscall buffer (format 7), in every process */
+			no_buffered_writes(rec);
+			ev.values[5] = 1;
+			ev.nvalues = 6;
 		}
 	} else {
 		/* replay shows what reached uprr's own stdout and stderr (not

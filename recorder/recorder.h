@@ -402,6 +402,11 @@ bool rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result
  */
 int rec_syscallbuf_disable(int memfd) _wur_;
 
+/** Add UPRR_CTL_* @set to the control page's flags of the process whose
+ * /proc/PID/mem is @memfd (UPRR_CTL_NO_WRITES, at the same event in record
+ * and replay). Returns 0 or -errno. */
+int rec_syscallbuf_add_flags(int memfd, uint32_t set) _wur_;
+
 struct trace_event;
 struct user_regs_struct;
 

@@ -106,6 +106,20 @@ rec_syscallbuf_disable(int memfd)
 			    sizeof(flags));
 }
 
+int
+rec_syscallbuf_add_flags(int memfd, uint32_t set)
+{
+	uint64_t at = UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, flags);
+	uint32_t flags;
+	int r;
+
+	r = tracee_read_mem(memfd, at, &flags, sizeof(flags));
+	if (r < 0)
+		return r;
+	flags |= set;
+	return tracee_write(memfd, at, &flags, sizeof(flags));
+}
+
 bool
 rec_syscallbuf_own_filters(pid_t pid)
 {

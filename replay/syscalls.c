@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "common/log.h"
+#include "preload/uprr-preload.h"
 #include "recorder/recorder.h"
 #include "replay/replay-private.h"
 #include "sched/ticks-soft.h"
@@ -434,6 +435,12 @@ replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct
 		return replay_diverge(rp, ev, "exit of syscall %s without its entry",
 			       rec_syscall_name((long)ev->values[0]) ?: "?");
 	replay_output_syscall(&rp->out, ev, t->tid, (long)t->nr, t->args, result);
+	/* the first file mapped MAP_SHARED: writes left every syscall buffer */
+	if (t->nr == __NR_mmap && ev->nvalues >= 6 && ev->values[5])
+		for (size_t i = 0; i < rp->nthreads; i++)
+			if (rp->threads[i].space->syscallbuf &&
+			    rec_syscallbuf_add_flags(rp->threads[i].space->memfd, UPRR_CTL_NO_WRITES) < 0)
+				return replay_diverge(rp, ev, "cannot take writes out of the syscall buffer");
 	/* a filter of the program's: its syscall buffer was turned off here */
 	if (t->space->syscallbuf && rec_sandbox_installs_filter((long)t->nr, t->args, result) &&
 	    rec_syscallbuf_disable(t->space->memfd) < 0)

@@ -57,7 +57,10 @@ enum trace_event_type {
 	 * uprr's own); values[3] of a syscall that wrote a file some process
 	 * maps MAP_SHARED (format 4): file id + 1 of the file as the syscall
 	 * left it; format 5: mmap values[4] = 1 if a MAP_PRIVATE mapping
-	 * follows the file's kept versions (it may change while mapped); a
+	 * follows the file's kept versions (it may change while mapped);
+	 * format 7: mmap values[5] = 1 where the first file mapped MAP_SHARED
+	 * took write(2) out of every process's syscall buffer
+	 * (UPRR_CTL_NO_WRITES; values[4] is then 0 or 1); a
 	 * write-family syscall to /proc/PID/mem of a recorded process:
 	 * values[4] = PID, values[5] = the address written; blobs = memory the
 	 * kernel wrote */

@@ -126,6 +126,12 @@ child(int rep)
 	buf->locked = 1;
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 18);
 	buf->locked = 0;
+	/* writes out of the buffer (a file is mapped MAP_SHARED): traced */
+	ctl->flags |= UPRR_CTL_NO_WRITES;
+	n = buf->used;
+	CHECK(sys(__NR_write, fds[1], (long)"abc", 3, 0, 0, 0) == -ENOSYS && buf->used == n, 25);
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == pid && buf->used == n + sizeof(*r), 26);
+	ctl->flags &= ~UPRR_CTL_NO_WRITES;
 	/* the supervisor's interrupt: traced, nothing recorded */
 	buf->interrupt = 1;
 	n = buf->used;
