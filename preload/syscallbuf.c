@@ -5,6 +5,8 @@
  * calling thread's buffer, which the supervisor turns into trace records at
  * the thread's next event. No libc: raw syscalls only, no writable data
  * (state lives in the control page and the buffers, at fixed addresses).
+ * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
+ * newfstatat, getdents64 (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -155,8 +157,13 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_clock_gettime:
 		data_max = 16; /* struct timespec */
 		break;
+	case __NR_fstat:
+	case __NR_newfstatat:
+		data_max = UPRR_STAT_SIZE;
+		break;
 	case __NR_read:
 	case __NR_write:
+	case __NR_getdents64:
 		data_max = (uint64_t)a[2];
 		break;
 	}
@@ -197,6 +204,25 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		if (ret > 0)
 			memcpy((void *)a[1], data, (size_t)ret);
 		break;
+	case __NR_lseek:
+		ret = stub(nr, a[0], a[1], a[2], 0, 0, 0, &rec->ret);
+		break;
+	case __NR_fstat:
+		ret = stub(nr, a[0], (long)data, 0, 0, 0, 0, &rec->ret);
+		if (ret == 0)
+			memcpy((void *)a[1], data, UPRR_STAT_SIZE);
+		break;
+	case __NR_newfstatat:
+		ret = stub(nr, a[0], a[1], (long)data, a[3], 0, 0, &rec->ret);
+		if (ret == 0)
+			memcpy((void *)a[2], data, UPRR_STAT_SIZE);
+		break;
+	case __NR_getdents64:
+		ret = stub(nr, a[0], (long)data, a[2], 0, 0, 0, &rec->ret);
+		size = (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0);
+		if (ret > 0)
+			memcpy((void *)a[1], data, (size_t)ret);
+		break;
 	case __NR_write:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
@@ -228,16 +254,8 @@ uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	struct uprr_buf *buf;
 	long ret;
 
-	switch (nr) {
-	case __NR_getpid:
-	case __NR_gettid:
-	case __NR_clock_gettime:
-	case __NR_read:
-	case __NR_write:
-		break;
-	default:
+	if (!UPRR_BUFFERED(nr))
 		return traced(nr, a0, a1, a2, a3, a4, a5);
-	}
 	buf = thread_buf();
 	if (!buf || buf->locked)
 		return traced(nr, a0, a1, a2, a3, a4, a5);

@@ -52,6 +52,17 @@
 #define UPRR_PRELOAD_UNTRACED_IP (UPRR_PRELOAD_ADDR + UPRR_PRELOAD_UNTRACED_OFF + 2)
 
 #ifndef __ASSEMBLER__
+/**
+ * Whether the buffer takes syscall @nr (preload/syscallbuf.c handles each;
+ * the recorder patches the sites that make them). Needs <asm/unistd.h>.
+ */
+#define UPRR_BUFFERED(nr)                                                                   \
+	((nr) == __NR_getpid || (nr) == __NR_gettid || (nr) == __NR_clock_gettime ||        \
+	 (nr) == __NR_read || (nr) == __NR_write || (nr) == __NR_lseek || (nr) == __NR_fstat || \
+	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64)
+/** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
+#define UPRR_STAT_SIZE 144
+
 /** ctl.flags: the thread key can be read (rdfsbase: AT_HWCAP2 bit 1,
  * HWCAP2_FSGSBASE, Linux 5.9); without it every call is traced. */
 #define UPRR_CTL_FSGSBASE 1u

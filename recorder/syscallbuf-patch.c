@@ -51,20 +51,11 @@ distance(uint64_t a, uint64_t b)
 	return a > b ? a - b : b - a;
 }
 
-/* Whether the buffer takes syscall @nr (preload/syscallbuf.c's list). */
+/* Whether the buffer takes syscall @nr. */
 static bool
 buffered_nr(uint64_t nr)
 {
-	switch (nr) {
-	case __NR_getpid:
-	case __NR_gettid:
-	case __NR_clock_gettime:
-	case __NR_read:
-	case __NR_write:
-		return true;
-	default:
-		return false;
-	}
+	return UPRR_BUFFERED(nr);
 }
 
 static void

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The in-process syscall buffer (doc/syscall-buffer.md): every buffered
- * syscall (getpid, gettid, clock_gettime, read, write) called through the
+ * syscall (getpid, gettid, clock_gettime, read, write, lseek, fstat,
+ * newfstatat, getdents64) called through the
  * library's entry at UPRR_PRELOAD_ADDR when uprr mapped it there, else
  * through syscall(2) (natively), with the interleavings that matter:
  *   - a buffer that fills (more calls than one buffer holds);
@@ -11,7 +12,8 @@
  *   - SIGALRM arriving while the main thread loops in buffered calls, its
  *     handler making buffered calls too;
  *   - a thread that exits, a fork and an exec with records still buffered;
- *   - reads of a regular file and writes to stdout through the buffer.
+ *   - reads of a regular file and writes to stdout through the buffer;
+ *   - lseek, fstat, getdents64 and newfstatat of a directory's files.
  * It prints clock values and counts that differ from run to run natively.
  * Exits 1 if a call returns something else than the kernel says.
  * Built twice: dynamically and static (syscallbuf_static).
@@ -19,7 +21,9 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <dirent.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -108,6 +112,7 @@ static void
 file_read(void)
 {
 	char path[] = "/tmp/uprr-syscallbuf-XXXXXX", buf[100];
+	struct stat st;
 	uint64_t sum = FNV1A_INIT, seed = random_seed();
 	long n, total = 0;
 	int fd = mkstemp(path);
@@ -122,7 +127,10 @@ file_read(void)
 		if (SYS(__NR_write, fd, (long)line, len, 0, 0, 0) != len)
 			die("syscallbuf: write to a file failed");
 	}
-	lseek(fd, 0, SEEK_SET);
+	if (SYS(__NR_fstat, fd, (long)&st, 0, 0, 0, 0) != 0 || SYS(__NR_lseek, fd, 0, SEEK_CUR, 0, 0, 0) != st.st_size)
+		die("syscallbuf: fstat or lseek disagree");
+	if (SYS(__NR_lseek, fd, 0, SEEK_SET, 0, 0, 0) != 0)
+		die("syscallbuf: lseek failed");
 	while ((n = SYS(__NR_read, fd, (long)buf, sizeof(buf), 0, 0, 0)) > 0) {
 		sum = fnv1a(sum, buf, (size_t)n);
 		total += n;
@@ -131,6 +139,46 @@ file_read(void)
 		die("syscallbuf: read: %s", strerror((int)-n));
 	close(fd);
 	lib_say("file: %ld bytes, sum %016llx\n", total, (unsigned long long)sum);
+}
+
+/* a directory listed and its files looked at through the buffer */
+static void
+dir_list(void)
+{
+	char dir[] = "/tmp/uprr-syscallbuf-dir-XXXXXX", path[128], ents[4096];
+	int dfd, files = 0, stats = 0;
+	struct stat st;
+	long n;
+
+	if (!mkdtemp(dir))
+		die("syscallbuf: mkdtemp: %s", strerror(errno));
+	for (int i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		close(open(path, O_CREAT | O_WRONLY, 0600));
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0)
+		die("syscallbuf: open %s: %s", dir, strerror(errno));
+	while ((n = SYS(__NR_getdents64, dfd, (long)ents, sizeof(ents), 0, 0, 0)) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(ents + off);
+
+			files++;
+			if (SYS(__NR_newfstatat, dfd, (long)d->d_name, (long)&st, AT_SYMLINK_NOFOLLOW, 0, 0) == 0 &&
+			    S_ISREG(st.st_mode) && st.st_size == 0)
+				stats++;
+			off += d->d_reclen;
+		}
+	}
+	if (n < 0)
+		die("syscallbuf: getdents64: %s", strerror((int)-n));
+	close(dfd);
+	for (int i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+	lib_say("dir: %d entries, %d empty files\n", files, stats);
 }
 
 static int g_pipe[2];
@@ -245,6 +293,7 @@ main(int argc, char **argv)
 	check_ids("main");
 	many_calls();
 	file_read();
+	dir_list();
 	blocking_read();
 	signals_inside();
 	fork_pending();
