@@ -314,6 +314,7 @@ struct rec_sb {
 	size_t sinks_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t patched;	/* syscall sites redirected into the library */
+	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
 };
 
 /*
@@ -486,6 +487,12 @@ void rec_syscallbuf_space_free(struct rec_sb_space *s);
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */
 bool rec_syscallbuf_own_filters(pid_t pid);
+/** Whether the mmap(2) @args of thread @tid (a file kept in the trace;
+ * @follows: a MAP_PRIVATE one that follows the file's versions) maps a
+ * file whose writes the trace follows and a buffered write would skip:
+ * MAP_SHARED, or private and open for writing (the link's owner bits in
+ * /proc/TID/fd, proc(5)). */
+bool rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows);
 /** Free the recorder's syscall-buffer scratch. */
 void rec_syscallbuf_free(struct recorder *rec);
 

@@ -432,7 +432,6 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.values[1] = (uint64_t)result;
 	if (t->nr == __NR_mmap) {
 		bool follows = false;
-		size_t nshared = rec->nshared;
 
 		keep_syscall_file(rec, t, result, &ev.values[2], &follows);
 		ev.values[3] = t->args[5];
@@ -441,9 +440,12 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[4] = 1; /* format 5 */
 			ev.nvalues = 5;
 		}
-		if (!nshared && rec->nshared && rec->syscallbuf) {
-			/* the first file mapped MAP_SHARED: writes leave the
-			 * syscall buffer (format 7), in every process */
+		if (rec->syscallbuf && !rec->sb.no_writes && ev.values[2] &&
+		    rec_syscallbuf_mapping_follows_writes(t->tid, t->args, follows)) {
+			/* the first file whose writes the trace must follow:
+			 * writes leave the syscall buffer (format 7), in every
+			 * process */
+			rec->sb.no_writes = true;
 			no_buffered_writes(rec);
 			ev.values[5] = 1;
 			ev.nvalues = 6;

@@ -973,7 +973,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	if (rec->syscallbuf && ev.nvalues == 6 && !(rec->program_filters && rec_syscallbuf_own_filters(pid))) {
 		/* the syscall buffer (format 7): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
-		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->nshared ? UPRR_CTL_NO_WRITES : 0);
+		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0);
 		uint64_t ref;
 
 		r = rec_syscallbuf_keep(rec, &ref);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -118,6 +119,20 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 		return r;
 	flags |= set;
 	return tracee_write(memfd, at, &flags, sizeof(flags));
+}
+
+bool
+rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows)
+{
+	char path[64];
+	struct stat link;
+
+	if ((args[3] & MAP_TYPE) != MAP_PRIVATE)
+		return true;
+	if (!follows)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
+	return lstat(path, &link) < 0 || (link.st_mode & S_IWUSR);
 }
 
 bool
