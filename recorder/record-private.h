@@ -45,7 +45,8 @@ int rec_exec_open_exe(pid_t pid);
 /**
  * Whether syscall @nr (@args) of thread @tid, which returned @result, wrote
  * the memory of a process through its /proc/PID/mem (write, writev,
- * pwrite64, pwritev, pwritev2 on such an fd; proc(5)): stores that PID and
+ * pwrite64, pwritev, pwritev2 on such an fd, or on /proc/PID/task/TID/mem;
+ * proc(5)): stores that PID (TID) and
  * the address written (the file offset: the fd's position, from
  * /proc/TID/fdinfo, minus @result, or the syscall's offset argument).
  */
@@ -240,6 +241,12 @@ enum rthread_state {
 			 * process: out of sched, reported gone after them */
 	RT_STOPPED,	/* in a group stop (SIGSTOP & co.), listening
 			 * (PTRACE_LISTEN): out of sched until SIGCONT */
+	RT_PT_ENTRY,	/* its syscall entry recorded, held in an emulated
+			 * syscall-entry-stop: goes on with that syscall */
+	RT_AT_CLONE,	/* at its clone event, held in an emulated fork, vfork
+			 * or clone event stop: goes on with that syscall */
+	RT_AT_EXIT,	/* at its exit event, held in an emulated
+			 * PTRACE_EVENT_EXIT stop: goes on exiting */
 };
 
 /* The syscall buffer's patched sites of an address space (syscallbuf-patch.c). */
@@ -300,6 +307,14 @@ struct rthread {
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 	struct rec_output out;	      /* where the syscall in progress sends bytes */
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
+	bool stepping;		      /* its emulated tracer single-steps it: its user
+				       * code runs one instruction (PTRACE_SINGLESTEP) */
+	int step_stop;		      /* the step ends with no instruction to run: at
+				       * the exit of the syscall stepped (TRAP_BRKPT),
+				       * or at a handler's entry (SIGTRAP); 0: none */
+	int group_sig;		      /* the signal of its group stop (RT_STOPPED) */
+	bool pt_waiting;	      /* its wait4 for an emulated tracee's stop is
+				       * held at its entry until one comes */
 	uint64_t sb_key;	      /* the FS base its syscall buffer was found by */
 	uint64_t sb_addr;	      /* that buffer, 0: not found yet (syscallbuf.c) */
 	bool sb_interrupted;	      /* its buffer's interrupt is set */
@@ -380,7 +395,8 @@ void rec_remove_thread(struct recorder *rec, pid_t tid);
 /** Stop recording, keeping the first reason given (printf-like). */
 void rec_stop_recording(struct recorder *rec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/** Resume @t with ptrace request @how, delivering @sig (0: none). */
+/** Resume @t with ptrace request @how, delivering @sig (0: none); a
+ * PTRACE_CONT of a thread its emulated tracer single-steps steps. */
 void rec_resume(struct rthread *t, enum __ptrace_request how, int sig);
 /** Take @t's deferred signal out (its siginfo into *ret_si); returns it. */
 int rec_take_deferred(struct rthread *t, siginfo_t *ret_si);
@@ -414,7 +430,7 @@ void rec_start_run(struct recorder *rec, struct rthread *t);
 /** Let @t run user code, delivering @sig (0: none) with @info first. */
 void rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info);
 /** @t entered a group stop / left it (SIGCONT). */
-void rec_on_group_stop(struct recorder *rec, struct rthread *t);
+void rec_on_group_stop(struct recorder *rec, struct rthread *t, int sig);
 void rec_on_group_continue(struct recorder *rec, struct rthread *t);
 
 /* record-signals.c: signals and execution points */
@@ -436,11 +452,29 @@ bool rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_n
 void rec_interrupt_running(struct recorder *rec, struct rthread *t);
 /** A signal-delivery-stop of @t for @sig. */
 void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
+/** Write the event of signal @sig (@si) delivered to @t, of kind @kind, at
+ * @regs. */
+void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
+		       enum trace_signal_kind kind, const struct user_regs_struct *regs);
 
 /* record-ptrace.c: emulated ptrace between recorded processes */
 
 /** @t entered an emulated ptrace-stop: hold it, tell its tracer. */
 void rec_ptrace_stopped(struct recorder *rec, struct rthread *t);
+/** @t entered an emulated ptrace-stop: hold it (@state: what it does once
+ * let go), tell its tracer; with @to_trace, write the stop in the trace. */
+void rec_ptrace_hold(struct recorder *rec, struct rthread *t, enum rthread_state state, bool to_trace);
+/** @t's syscall entry is recorded: true if it is held in a syscall-entry-stop
+ * (or the PTRACE_EVENT_STOP of an interrupt while it ran). */
+bool rec_ptrace_entry_stop(struct recorder *rec, struct rthread *t);
+/** @t is at its PTRACE_EVENT_EXIT: true if it is held there for its tracer. */
+bool rec_ptrace_exit_stop(struct recorder *rec, struct rthread *t);
+/** Thread @t is gone with @status: its tracer is told if the emulation
+ * reports it (before the trace says it is gone). */
+void rec_ptrace_on_gone(struct recorder *rec, struct rthread *t, int status);
+/** Group stop of @t (@sig) began (@begins) or ended (SIGCONT): its tracer
+ * may see it. Returns true if @t is held for its tracer (an end). */
+bool rec_ptrace_group_stop(struct recorder *rec, struct rthread *t, int sig, bool begins);
 /** Give the SIGCHLD uprr sent tracer @t the kernel's CLD_TRAPPED siginfo. */
 void rec_ptrace_notice_siginfo(struct recorder *rec, struct rthread *t, siginfo_t *si);
 /** Carry out @t's ptrace call, or a wait4 that reports an emulated stop;
@@ -505,15 +539,22 @@ void rec_issue_syscall(struct recorder *rec, struct rthread *t);
 /* After a clone event: @t continues its syscall, which for a vfork returns
  * only once the child execs or exits; the child runs meanwhile. */
 void rec_continue_clone(struct recorder *rec, struct rthread *t);
+/* @t, held at its clone event for its emulated tracer, goes on: to its
+ * syscall's exit, or (vfork) into the kernel while its child runs. */
+void rec_finish_clone(struct recorder *rec, struct rthread *t);
+/* @t's syscall entry is recorded (and its tracer let it go): execute it,
+ * or hold it at the entry when its timeslice is over. */
+void rec_after_entry(struct recorder *rec, struct rthread *t);
 
 /*
  * @parent's clone, fork or vfork created a thread or a process: wait for its
  * first stop and announce it in the trace now, before the exit of the syscall
  * that created it (a vfork child runs first): replay creates it here too.
  * A new process gets an address space of its own, a copy of its parent's,
- * unless it shares it (CLONE_VM: vfork).
+ * unless it shares it (CLONE_VM: vfork). Returns true if @parent is held
+ * in an emulated event stop (PTRACE_O_TRACEFORK & co.): rec_finish_clone().
  */
-void rec_on_clone_event(struct recorder *rec, struct rthread *parent);
+bool rec_on_clone_event(struct recorder *rec, struct rthread *parent);
 
 /* The seccomp stop of @t's syscall: record its entry, then run it or hold it. */
 void rec_on_syscall_entry(struct recorder *rec, struct rthread *t);
@@ -530,6 +571,8 @@ int rec_collect_blobs(struct recorder *rec, pid_t tid, uint32_t *ret_n);
 /* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
  * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
 void rec_on_exit_event(struct recorder *rec, struct rthread *t);
+/* The same, once its emulated tracer let it go from PTRACE_EVENT_EXIT. */
+void rec_finish_exit(struct recorder *rec, struct rthread *t);
 
 /* A new address space of process @pid (after its exec, or a fork of @from,
  * whose counting code it inherits). NULL when out of memory or @pid is gone. */

@@ -179,9 +179,9 @@ emulate_tsc(struct recorder *rec, struct rthread *t)
 	return true;
 }
 
-static void
-record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
-	      enum trace_signal_kind kind, const struct user_regs_struct *regs)
+void
+rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
+		  enum trace_signal_kind kind, const struct user_regs_struct *regs)
 {
 	struct trace_event ev;
 	struct trace_blob blob = { 0, sizeof(*si), si };
@@ -528,6 +528,17 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		t->injecting_late = false;
 		si = t->injecting_info;
 	}
+	if (sig == SIGTRAP && t->stepping && (si.si_code == TRAP_TRACE || si.si_code == TRAP_BRKPT)) {
+		/* the single step its emulated tracer asked for: the kernel's
+		 * SIGTRAP (TRAP_BRKPT past a syscall the filter does not trace),
+		 * whose delivery becomes the tracer's stop; replay steps the
+		 * same instruction (replay_resume_to_stop()) */
+		t->stepping = false;
+		rec_record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
+		t->regs = regs;
+		rec_resume_user(rec, t, sig, &si);
+		return;
+	}
 	if (sig == SIGTRAP && ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs) ==
 				      PATCH_STOP_COUNTED) {
 		/* a trap site's tick, the budget not run out: on past its jmp */
@@ -545,14 +556,14 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 			return;
 	}
 	if (tracee_signal_is_sync(&si)) {
-		record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
+		rec_record_signal(rec, t, sig, &si, TRACE_SIGNAL_SYNC, &regs);
 		t->regs = regs;
 		rec_resume_user(rec, t, sig, NULL);
 		return;
 	}
 	if (!arch_regs_differ(&regs, &t->regs)) {
 		/* pending when the thread left its last event: deliver it there */
-		record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
+		rec_record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
 		rec_resume_user(rec, t, sig, &si);
 		return;
 	}

@@ -57,7 +57,7 @@ clone_flags(const struct rthread *t)
  * A new process gets an address space of its own, a copy of its parent's,
  * unless it shares it (CLONE_VM: vfork).
  */
-void
+bool
 rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 {
 	unsigned long msg = 0;
@@ -69,7 +69,7 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	int status, sig;
 
 	if (ptrace(PTRACE_GETEVENTMSG, parent->tid, 0, &msg) < 0)
-		return;
+		return false;
 	tid = (pid_t)msg;
 	if (!(flags & CLONE_THREAD)) {
 		tgid = tid;
@@ -78,12 +78,12 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 			sp->mem.users++;
 		else if (!(sp = rec_space_new(rec, tid, parent->space))) {
 			rec_stop_recording(rec, "cannot follow the new process %d", tid);
-			return;
+			return false;
 		}
 	}
 	if (rec_add_thread(rec, tid, tgid, sp, &child) < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");
-		return;
+		return false;
 	}
 	parent = rec_find_thread(rec, ptid); /* add_thread may have moved it */
 	child->own_affinity = parent->own_affinity;
@@ -92,12 +92,12 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		rec_stop_recording(rec, "%s", "a new thread did not stop as expected");
-		return;
+		return false;
 	}
 	/* where its first run starts */
 	if (tracee_get_regs(child->tid, &child->regs) < 0) {
 		rec_stop_recording(rec, "%s", "a new thread vanished");
-		return;
+		return false;
 	}
 	rec_event_init(&ev, TRACE_EV_THREAD_START, tid);
 	ev.nvalues = 2;
@@ -107,6 +107,13 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	if (rec_sandbox_ns_tids(ptid, tid, &ev.values[2], &ev.values[3]) > 0)
 		ev.nvalues = 4;
 	rec_write_event(rec, &ev);
+	/* the emulated tracer of the creator may follow it (replay does the
+	 * same at this event): both wait for it in their stops */
+	if (!rec_ptrace_on_clone(&rec->ptrace, ptid, tid, flags))
+		return false;
+	rec_ptrace_hold(rec, child, RT_HELD, false);
+	rec_ptrace_hold(rec, rec_find_thread(rec, ptid), RT_AT_CLONE, false);
+	return true;
 }
 
 /* After a clone event: @t continues its syscall, which for a vfork returns
@@ -119,6 +126,15 @@ rec_continue_clone(struct recorder *rec, struct rthread *t)
 		sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 	}
 	rec_resume(t, PTRACE_SYSCALL, 0);
+}
+
+void
+rec_finish_clone(struct recorder *rec, struct rthread *t)
+{
+	if (clone_flags(t) & CLONE_VFORK)
+		rec_continue_clone(rec, t);
+	else
+		rec_run_syscall(rec, t); /* from its clone event to its exit */
 }
 
 /* Execute the syscall @t is stopped at and wait for its exit, synchronously. */
@@ -178,7 +194,8 @@ rec_run_syscall(struct recorder *rec, struct rthread *t)
 			{
 				pid_t tid = t->tid;
 
-				rec_on_clone_event(rec, t);
+				if (rec_on_clone_event(rec, t))
+					return; /* held for its tracer */
 				t = rec_find_thread(rec, tid);
 			}
 			rec_continue_clone(rec, t);
@@ -443,7 +460,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		if (rec->syscallbuf && !rec->sb.no_writes && ev.values[2] &&
 		    rec_syscallbuf_mapping_follows_writes(t->tid, t->args, follows)) {
 			/* the first file whose writes the trace must follow:
-			 * writes leave the syscall buffer (format 7), in every
+			 * writes leave the syscall buffer (format 8), in every
 			 * process */
 			rec->sb.no_writes = true;
 			no_buffered_writes(rec);
@@ -500,8 +517,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		t->space->need_remap = true;
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
-	if ((t->nr == __NR_execve || t->nr == __NR_execveat) && result == 0 &&
-	    rec_ptrace_exec_stops(&rec->ptrace, t->tid)) {
+	if (rec_ptrace_after_syscall(&rec->ptrace, t->tid, (long)t->nr, t->args, result)) {
 		rec_ptrace_stopped(rec, t);
 		return;
 	}
@@ -589,16 +605,38 @@ recorded_tgids(void *ctx, pid_t *buf, size_t cap)
 	return n;
 }
 
+/*
+ * Whether @t's syscall is one the model leaves unrecorded (REC_SC_UNTRACED:
+ * replay executes it where the thread reaches it) and no recorded tracer
+ * wants its syscall stops. A program's own filters make it an event as any
+ * other (their RET_TRACE must be seen: rec_sandbox_entry()).
+ */
+static bool
+untraced(struct recorder *rec, const struct rthread *t)
+{
+	uint64_t none[6] = { 0 };
+	const struct rec_ptracee *pt;
+
+	if (!(rec_syscall_flags((long)t->regs.orig_rax, none) & REC_SC_UNTRACED) || rec->program_filters)
+		return false;
+	pt = rec_ptrace_find(&rec->ptrace, t->tid);
+	return !pt || !pt->syscall_stops;
+}
+
 void
 rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
 	char why[256];
-	uint32_t flags, nblobs = 0;
+	uint32_t nblobs = 0;
 	int r;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
+	if (untraced(rec, t)) {
+		rec_resume(t, PTRACE_CONT, 0); /* not an event: its run goes on */
+		return;
+	}
 	while (rec_requeue_if_blocked(t))
 		;
 	/* the site's first call the buffer takes: redirect it into the library */
@@ -611,6 +649,12 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	if (t->deferred_sig)
 		rec_raise_during_syscall(t);
 	t->injected = false;
+	if (t->stepping) {
+		/* a single step onto a syscall instruction ends at its exit
+		 * (rec_resume_user()); PTRACE_SYSCALL clears the step flag */
+		t->stepping = false;
+		t->step_stop = TRAP_BRKPT;
+	}
 	t->nr = t->regs.orig_rax;
 	for (int i = 0; i < 6; i++)
 		t->args[i] = arch_syscall_arg(&t->regs, i);
@@ -652,8 +696,15 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	ev.blobs = rec->blobs;
 	if (rec_write_event(rec, &ev) < 0)
 		return;
+	if (!rec_ptrace_entry_stop(rec, t))
+		rec_after_entry(rec, t);
+}
 
-	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
+void
+rec_after_entry(struct recorder *rec, struct rthread *t)
+{
+	uint32_t flags = rec_syscall_flags((long)t->model_nr, t->model_args);
+
 	if (t->nr == __NR_execve || t->nr == __NR_execveat) {
 		char what[PATH_MAX + 64];
 

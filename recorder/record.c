@@ -261,6 +261,8 @@ rec_event_set_regs(struct trace_event *ev, const struct user_regs_struct *regs)
 void
 rec_resume(struct rthread *t, enum __ptrace_request how, int sig)
 {
+	if (how == PTRACE_CONT && t->stepping)
+		how = PTRACE_SINGLESTEP;
 	tracee_resume(t->tid, how, sig);
 }
 
@@ -432,8 +434,33 @@ void
 rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info)
 {
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
+	siginfo_t step_si;
 	int status = 0, r;
 
+	if (!sig && t->step_stop) {
+		/* a single step that ends before another instruction runs: the
+		 * kernel reports a step over a syscall as it returns
+		 * (syscall_exit_work(), user_single_step_report(): TRAP_BRKPT
+		 * at the new rip), one that delivered a signal to a handler at
+		 * its first instruction (signal_delivered(): ptrace_notify()) */
+		memset(&step_si, 0, sizeof(step_si));
+		step_si.si_signo = sig = SIGTRAP;
+		step_si.si_code = t->step_stop;
+		if (t->step_stop == TRAP_BRKPT) {
+			step_si.si_addr = (void *)(uintptr_t)t->regs.rip;
+		} else {
+			step_si.si_pid = t->tid;
+			step_si.si_uid = getuid();
+		}
+		t->step_stop = 0;
+		info = &step_si;
+		rec_record_signal(rec, t, sig, info, TRACE_SIGNAL_AT_EVENT, &t->regs);
+	}
+	if (!sig && rec_ptrace_interrupt_due(&rec->ptrace, t->tid)) {
+		/* its tracer interrupted it while it ran: it traps here */
+		rec_ptrace_hold(rec, t, RT_HELD, true);
+		return;
+	}
 	if (sig && rec_ptrace_intercepts(&rec->ptrace, t->tid, sig)) {
 		siginfo_t si;
 
@@ -484,7 +511,10 @@ rec_on_thread_gone(struct recorder *rec, pid_t tid, int status)
 	struct rthread *t = rec_find_thread(rec, tid);
 	struct trace_event ev;
 
-	rec_ptrace_forget(&rec->ptrace, tid);
+	if (t)
+		rec_ptrace_on_gone(rec, t, status); /* its tracer may wait for it */
+	else
+		rec_ptrace_forget(&rec->ptrace, tid);
 	if (t && tid == t->tgid)
 		rec_tracer_gone(rec, tid);
 
@@ -544,10 +574,18 @@ leader_exits_first(struct recorder *rec, struct rthread *t)
 	sched_remove(rec->sched, t->tid);
 }
 
-/* PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
- * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
+/* PTRACE_EVENT_EXIT: its emulated tracer may hold it there (PTRACE_O_TRACEEXIT) */
 void
 rec_on_exit_event(struct recorder *rec, struct rthread *t)
+{
+	if (!rec_ptrace_exit_stop(rec, t))
+		rec_finish_exit(rec, t);
+}
+
+/* At PTRACE_EVENT_EXIT: let it go and, for a thread other than the leader, wait
+ * until it is gone so its CLONE_CHILD_CLEARTID write happens at this point. */
+void
+rec_finish_exit(struct recorder *rec, struct rthread *t)
 {
 	int status, sig;
 	pid_t tid = t->tid;
@@ -656,12 +694,14 @@ rec_on_exec_event(struct recorder *rec, struct rthread *t)
  * follows from the recorded signal, and replay sees the same order.
  */
 void
-rec_on_group_stop(struct recorder *rec, struct rthread *t)
+rec_on_group_stop(struct recorder *rec, struct rthread *t, int sig)
 {
 	t->state = RT_STOPPED;
+	t->group_sig = sig;
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 	if (ptrace(PTRACE_LISTEN, t->tid, 0, 0) < 0)
 		log_debug("thread %d: PTRACE_LISTEN: %s", t->tid, strerror(errno)); /* killed */
+	(void)rec_ptrace_group_stop(rec, t, sig, true);
 }
 
 /* The group stop of @t ended (SIGCONT): it is held where it stopped, and
@@ -672,7 +712,10 @@ rec_on_group_continue(struct recorder *rec, struct rthread *t)
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return; /* vanished: its exit comes through waitpid */
 	t->state = RT_HELD;
-	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	t->group_sig = 0;
+	/* a seized tracee that listened waits for its tracer */
+	if (!rec_ptrace_group_stop(rec, t, SIGCONT, false))
+		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
 }
 
 /* ---- the loop ---- */
@@ -697,6 +740,15 @@ run_current(struct recorder *rec, struct rthread *t)
 		break;
 	case RT_HELD:
 		rec_resume_user(rec, t, 0, NULL);
+		break;
+	case RT_PT_ENTRY:
+		rec_after_entry(rec, t);
+		break;
+	case RT_AT_CLONE:
+		rec_finish_clone(rec, t);
+		break;
+	case RT_AT_EXIT:
+		rec_finish_exit(rec, t);
 		break;
 	case RT_IN_SYSCALL:
 	case RT_RUNNING:
@@ -748,7 +800,7 @@ rec_dispatch(struct recorder *rec, pid_t tid, int status)
 		break;
 	case TRACEE_STOP_GROUP:
 		if (tracee_group_stop_sig(status)) {
-			rec_on_group_stop(rec, t);
+			rec_on_group_stop(rec, t, tracee_group_stop_sig(status));
 			break;
 		}
 		if (t->state == RT_STOPPED) {
@@ -971,7 +1023,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	    tracee_ignored_signals(pid, &ev.values[5]) == 0)
 		ev.nvalues = 6;
 	if (rec->syscallbuf && ev.nvalues == 6 && !(rec->program_filters && rec_syscallbuf_own_filters(pid))) {
-		/* the syscall buffer (format 7): values[6] = file id + 1 of the
+		/* the syscall buffer (format 8): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
 		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0);
 		uint64_t ref;

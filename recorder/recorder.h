@@ -184,12 +184,26 @@ void rec_ranges_free(struct rec_ranges *rs);
 
 /* ---- emulated ptrace between recorded processes (recorder/ptrace-emu.c) ---- */
 
-/** How a thread traced by a recorded tracer stands, as that tracer sees it. */
+/** How a thread traced by a recorded tracer stands, as that tracer sees it.
+ * The values are written in the trace (TRACE_EV_PTRACE_STOP): fixed. */
 enum rec_ptrace_stop {
 	REC_PTRACE_RUNNING = 0,	 /**< not in a ptrace-stop */
-	REC_PTRACE_SIGNAL_STOP,	 /**< signal-delivery-stop: its signal waits for the tracer */
-	REC_PTRACE_EXEC_STOP,	 /**< stopped after a successful execve (ptrace(2):
-				  * SIGTRAP, or PTRACE_EVENT_EXEC with PTRACE_O_TRACEEXEC) */
+	REC_PTRACE_SIGNAL_STOP = 1, /**< signal-delivery-stop: its signal waits for the tracer */
+	REC_PTRACE_EXEC_STOP = 2, /**< stopped after a successful execve (ptrace(2):
+				   * SIGTRAP, or PTRACE_EVENT_EXEC with PTRACE_O_TRACEEXEC) */
+	REC_PTRACE_SYSCALL_ENTRY = 3, /**< syscall-entry-stop (PTRACE_SYSCALL) */
+	REC_PTRACE_SYSCALL_EXIT = 4,  /**< syscall-exit-stop */
+	REC_PTRACE_EVENT_STOP = 5, /**< PTRACE_EVENT_FORK, VFORK, CLONE, VFORK_DONE or
+				    * EXIT stop (@event) */
+	REC_PTRACE_GROUP_STOP = 6, /**< PTRACE_EVENT_STOP of a seized tracee: its
+				    * first stop, PTRACE_INTERRUPT, a group-stop
+				    * (si.si_signo: SIGTRAP or the stop signal) */
+	REC_PTRACE_EXITED = 7,	   /**< gone; its wait status (@msg) waits for
+				    * the tracer, which is not its parent */
+	REC_PTRACE_CONTINUED = 8,  /**< not a stop (never rec_ptracee.stop): SIGCONT
+				    * ended its group-stop while it stood in a
+				    * ptrace-stop; its PTRACE_LISTEN traps again at
+				    * once (JOBCTL_TRAP_NOTIFY) */
 };
 
 /** A thread a recorded process traces (ids are the recorded ones). */
@@ -200,17 +214,31 @@ struct rec_ptracee {
 	uint64_t options;	    /**< PTRACE_O_* */
 	bool seized;		    /**< PTRACE_SEIZE rather than ATTACH or TRACEME */
 	enum rec_ptrace_stop stop;
+	int event;		    /**< PTRACE_EVENT_* of an event stop */
+	uint64_t msg;		    /**< PTRACE_GETEVENTMSG (an exited one: its wait status) */
+	uint64_t seq;		    /**< stops are reported in the order they happened */
+	bool syscall_stops;	    /**< resumed with PTRACE_SYSCALL */
+	bool listening;		    /**< PTRACE_LISTEN: held in its group-stop, not waitable */
+	bool continued;		    /**< REC_PTRACE_CONTINUED came, not yet listened */
+	bool interrupt;		    /**< record: PTRACE_INTERRUPT while it ran: it
+				     * traps at its next event */
 	siginfo_t si;		    /**< of the stop (PTRACE_GETSIGINFO) */
 	bool reported;		    /**< a wait4 returned this stop already */
 	int inject;		    /**< a signal the tracer passed on from a stop that
 				     * had none to deliver: raised, and delivered
 				     * without stopping again */
+	bool step;		    /**< resumed by PTRACE_SINGLESTEP: it runs one
+				     * instruction, then stops with SIGTRAP */
 };
 
 /** The emulated tracees of a recording or a replay (owned; zero-initialised). */
 struct rec_ptrace_emu {
 	struct rec_ptracee *v;
 	size_t n, cap;
+	uint64_t seq;		    /**< of the last stop */
+	/** replay: the stop a PTRACE_SEIZE makes is in the trace before the
+	 * tracer's call returns and its thread becomes a tracee */
+	struct rec_ptracee early;
 };
 
 /** What the emulation needs of record or replay (@ctx is theirs). */
@@ -224,6 +252,19 @@ struct rec_ptrace_ops {
 	/** Let traced thread @pt, in its emulated stop, go on, delivering @sig
 	 * (0: none) with @si. 0 or -errno. */
 	int (*resume)(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t *si);
+	/** Record only (NULL in replay, where the trace says): the signal of
+	 * the group-stop thread @tid stands in (SIGSTOP & co.), SIGTRAP if it
+	 * is held at an event, 0 if it runs (user code, a syscall in the
+	 * kernel). */
+	int (*stopped_sig)(void *ctx, pid_t tid);
+	/** Record only (may be NULL): @pt entered a stop; tell its tracer,
+	 * and with @to_trace say it in the trace (replay cannot find it alone:
+	 * TRACE_EV_PTRACE_STOP). */
+	void (*note)(void *ctx, const struct rec_ptracee *pt, bool to_trace);
+	/** Record only (may be NULL): @pt, which runs, was interrupted
+	 * (@pt->interrupt): bring it to an event soon (a syscall sleeping in
+	 * the kernel is interrupted, to be restarted). */
+	void (*kick)(void *ctx, const struct rec_ptracee *pt);
 };
 
 /** One ptrace(2) call of a recorded tracer, for rec_ptrace_request(). */
@@ -235,6 +276,8 @@ struct rec_ptrace_call {
 	bool replay;		   /**< outputs in the tracer's memory and signals to
 				    * send come from the trace: only the tracee's
 				    * state, memory and registers change */
+	bool debugregs_taken;	   /**< uprr sets the debug registers itself (replay
+				    * with --ticks=pmu): the tracer may not */
 	char *why;		   /**< where to name what cannot be emulated */
 	size_t why_len;
 };
@@ -242,13 +285,17 @@ struct rec_ptrace_call {
 /**
  * Carry out ptrace(2) request @args (request, pid, addr, data as the raw
  * syscall takes them: PEEK requests store the word at data) for tracer @c:
- * TRACEME, ATTACH (sends SIGSTOP), SEIZE, PEEKTEXT/DATA/USER, POKETEXT/DATA,
- * POKEUSER (registers), GET/SETREGS, GET/SETFPREGS, GET/SETSIGINFO,
- * GETEVENTMSG, SETOPTIONS (TRACESYSGOOD, EXITKILL, TRACEEXEC), CONT, DETACH
- * and KILL, with the kernel's error codes (ESRCH for a thread that is not
- * a stopped tracee of the caller: ptrace_check_attach(), kernel/ptrace.c).
- * Returns the syscall's result, or -ENOTSUP with @c->why naming what is not
- * emulated (the recording stops there).
+ * TRACEME, ATTACH (sends SIGSTOP), SEIZE, INTERRUPT, LISTEN,
+ * PEEKTEXT/DATA/USER, POKETEXT/DATA, POKEUSER (registers, debug registers),
+ * GET/SETREGS, GET/SETFPREGS, GET/SETREGSET (any regset the kernel has),
+ * GET/SETSIGINFO, GETEVENTMSG, GET_SYSCALL_INFO, SETOPTIONS (TRACESYSGOOD,
+ * EXITKILL, TRACEEXEC, TRACEFORK, TRACEVFORK, TRACECLONE, TRACEVFORKDONE,
+ * TRACEEXIT), CONT, SYSCALL, SINGLESTEP (@ops->resume finds pt->step set),
+ * DETACH and KILL, with the kernel's error codes (ESRCH for a thread that is
+ * not a stopped tracee of the caller: ptrace_check_attach(), kernel/ptrace.c;
+ * EIO for INTERRUPT and LISTEN of a tracee not seized). Returns the
+ * syscall's result, or -ENOTSUP with @c->why naming what is not emulated
+ * (the recording stops there).
  */
 int64_t rec_ptrace_request(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c,
 			   const uint64_t args[6]);
@@ -268,9 +315,52 @@ void rec_ptrace_enter_stop(struct rec_ptrace_emu *e, pid_t tid, enum rec_ptrace_
 			   const siginfo_t *si);
 /** @tid's execve succeeded: returns true if it now stands in an exec stop. */
 bool rec_ptrace_exec_stops(struct rec_ptrace_emu *e, pid_t tid);
+/**
+ * @tid enters stop @kind (an event stop: PTRACE_EVENT_* @event, with
+ * GETEVENTMSG @msg; a group-stop: signal @sig; an exited one: wait status
+ * @msg), as record saw it and the trace says (TRACE_EV_PTRACE_STOP).
+ */
+void rec_ptrace_set_stop(struct rec_ptrace_emu *e, pid_t tid, enum rec_ptrace_stop kind, int sig,
+			 int event, uint64_t msg);
+/** @tid's syscall entry (@entry) or exit was recorded: returns true if it
+ * now stands in a syscall-stop (its tracer resumed it with PTRACE_SYSCALL). */
+bool rec_ptrace_syscall_stops(struct rec_ptrace_emu *e, pid_t tid, bool entry);
+/** @tid's vfork of @child (syscall exit recorded) returns: true if it stands in a
+ * PTRACE_EVENT_VFORK_DONE stop (PTRACE_O_TRACEVFORKDONE). */
+bool rec_ptrace_vfork_done_stops(struct rec_ptrace_emu *e, pid_t tid, pid_t child);
+/**
+ * @tid's syscall @nr (@args) returned @result, its exit recorded: returns
+ * true if it now stands in a stop, the first of: its exec stop, its
+ * PTRACE_EVENT_VFORK_DONE stop, its syscall-exit-stop (ptrace(2) order).
+ */
+bool rec_ptrace_after_syscall(struct rec_ptrace_emu *e, pid_t tid, long nr, const uint64_t args[6],
+			      int64_t result);
+/**
+ * Thread @parent created @child with clone @flags (fork: SIGCHLD, vfork:
+ * CLONE_VM | CLONE_VFORK | SIGCHLD). If @parent's tracer asked for that
+ * event (PTRACE_O_TRACEFORK, VFORK, CLONE: kernel_clone(), kernel/fork.c),
+ * @child is traced by it too, in its first stop (SIGSTOP, or
+ * PTRACE_EVENT_STOP if seized: ptrace_init_task()), and @parent stands in
+ * the event stop: returns true.
+ */
+bool rec_ptrace_on_clone(struct rec_ptrace_emu *e, pid_t parent, pid_t child, uint64_t flags);
+/** Record: @tid, at an event, was interrupted while it ran: returns true if
+ * it now stands in that PTRACE_EVENT_STOP (SIGTRAP). */
+bool rec_ptrace_interrupt_due(struct rec_ptrace_emu *e, pid_t tid);
+/** Whether @tid's tracer asked for its PTRACE_EVENT_EXIT stop. */
+bool rec_ptrace_wants_exit_stop(struct rec_ptrace_emu *e, pid_t tid);
+/** Whether @tid, gone with wait status @status, is reported to its tracer by
+ * the emulation (a thread, or a process that is not the tracer's child:
+ * the kernel's wait4 of the tracer cannot): it then stands EXITED. Else it
+ * is forgotten. */
+bool rec_ptrace_gone(struct rec_ptrace_emu *e, pid_t tid, pid_t tgid, pid_t parent_tgid, int status);
+/** Tracer process @tracer_tgid's wait4 returned @pid: that stop was reported
+ * (an exited tracee is forgotten). */
+void rec_ptrace_reported(struct rec_ptrace_emu *e, pid_t tracer_tgid, pid_t pid);
 /** A stop that a wait4(@pid, ...) of process @tracer_tgid reports now, or NULL. */
 struct rec_ptracee *rec_ptrace_waitable(struct rec_ptrace_emu *e, pid_t tracer_tgid, pid_t pid);
-/** The wait status of @pt's stop (W_STOPCODE; the PTRACE_EVENT_EXEC form). */
+/** The wait status of @pt's stop (W_STOPCODE, with PTRACE_EVENT_* in bits
+ * 16-23, 0x80 for a syscall-stop with PTRACE_O_TRACESYSGOOD), or of its end. */
 int rec_ptrace_wait_status(const struct rec_ptracee *pt);
 /** Forget tracee @tid (it exited or was detached). */
 void rec_ptrace_forget(struct rec_ptrace_emu *e, pid_t tid);

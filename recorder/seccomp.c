@@ -44,14 +44,11 @@ rec_seccomp_filter(void)
 	EMIT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS, 0, 0);
 	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1);
 	EMIT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS, 0, 0);
-	for (long nr = 0; nr < 512 && n + 3 < MAX_FILTER; nr++) {
-		uint64_t none[6] = { 0 };
-
-		if (!(rec_syscall_flags(nr, none) & REC_SC_UNTRACED))
-			continue;
-		EMIT(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1);
-		EMIT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
-	}
+	/* The syscalls the model marks REC_SC_UNTRACED (rt_sigreturn,
+	 * arch_prctl, set_robust_list) stop too: a recorded tracer that asked
+	 * for syscall stops sees them, as natively; for the others the
+	 * recorder and replay let them go on unrecorded (rec_on_syscall_entry(),
+	 * replay_resume_to_stop()). */
 	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | REC_SECCOMP_TRACE_DATA, 0, 0);
 #undef EMIT
 	prog.len = (unsigned short)n;

@@ -40,7 +40,7 @@
 enum out_kind {
 	OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_ARGVAL, OUT_SOCKADDR, OUT_OPTVAL,
 	OUT_FDSET, OUT_IOV, OUT_MSGHDR, OUT_MMSG, OUT_MMSG_LEN, OUT_DEDUPE, OUT_STRZ,
-	OUT_NODEMASK, OUT_FHANDLE, OUT_MSGBUF, OUT_SEMALL
+	OUT_NODEMASK, OUT_FHANDLE, OUT_MSGBUF, OUT_SEMALL, OUT_IOVEC
 };
 enum in_kind { IN_NONE = 0, IN_BUF, IN_IOV, IN_MSGHDR, IN_MMSG };
 
@@ -385,6 +385,22 @@ add_iov(uint64_t iov_addr, uint64_t cnt, uint64_t total, rec_mem_read_fn read, v
 	return 0;
 }
 
+/* One struct iovec at @iov_addr and the iov_len bytes at its iov_base, as the
+ * call left them (PTRACE_GETREGSET stores the size it wrote in iov_len). */
+static int
+add_iovec(uint64_t iov_addr, rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
+{
+	struct iovec iov;
+	int r = read(ctx, iov_addr, &iov, sizeof(iov));
+
+	if (r < 0)
+		return r;
+	r = rec_ranges_add(out, iov_addr, sizeof(iov));
+	if (r < 0 || !iov.iov_len)
+		return r;
+	return rec_ranges_add(out, (uint64_t)(uintptr_t)iov.iov_base, iov.iov_len);
+}
+
 /*
  * The length at @len_addr and the bytes the kernel wrote at @addr: the new
  * length, but never more than the caller's buffer (@entry), since the kernel
@@ -637,6 +653,8 @@ add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t re
 		return rec_ranges_add(out, a, sizeof(long) + MIN((uint64_t)result, args[o->sarg]));
 	case OUT_SEMALL:
 		return add_semall(a, args[0], out);
+	case OUT_IOVEC:
+		return add_iovec(a, read, ctx, out);
 	}
 	return 0;
 }

@@ -23,6 +23,7 @@
  *   MMSGLEN(a)     msg_len of the first result struct mmsghdr of a
  *   NODES(a, s)    a node mask of argument-s bits (get_mempolicy)
  *   FHANDLE        name_to_handle_at's struct file_handle and mount id
+ *   IOVEC(a)       one struct iovec a and its iov_len bytes, as the call left them
  * IN kinds: INB(a, s) argument-s bytes at a; INIOV(a, s); INMSG(a);
  *   INMMSG(a, s) the messages of argument-s struct mmsghdr at a.
  * Flags: MB may block; RX replay executes it; OE outputs count on failure;
@@ -60,6 +61,7 @@
 #define MMSGLEN(a)  { OUT_MMSG_LEN, a, 0, 0 }
 #define NODES(a, s) { OUT_NODEMASK, a, s, 0 }
 #define FHANDLE     { OUT_FHANDLE, 2, 3, 0 }
+#define IOVEC(a)    { OUT_IOVEC, a, 0, 0 }
 #define INB(a, s)   .in = { IN_BUF, a, s }
 #define INIOV(a, s) .in = { IN_IOV, a, s }
 #define INMSG(a)    .in = { IN_MSGHDR, a, 0 }

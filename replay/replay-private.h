@@ -142,6 +142,8 @@ struct pthread_r {
 	bool held_wait;	    /* held for its tracer in such a delivery: the wait's
 			     * mask still holds, and held_own_mask comes back */
 	uint64_t held_own_mask;
+	bool stepping;	    /* its emulated tracer single-steps it: its user
+			     * code runs one instruction (PTRACE_SINGLESTEP) */
 	/* buffered syscalls put in its buffer for its next run (syscallbuf.c) */
 	uint64_t sb_addr;   /* its buffer */
 	uint8_t *sb_expect; /* the records as recorded, sb_len bytes */

@@ -134,7 +134,11 @@ replay_remove_thread(struct replayer *rp, struct pthread_r *t)
 	pid_t tgid = t->tgid, rec_tgid = t->rec_tgid;
 	struct rec_ptracee pt;
 
-	rec_ptrace_forget(&rp->ptrace, t->rec_tid);
+	pt.stop = REC_PTRACE_RUNNING;
+	if (rec_ptrace_find(&rp->ptrace, t->rec_tid))
+		pt = *rec_ptrace_find(&rp->ptrace, t->rec_tid);
+	if (pt.stop != REC_PTRACE_EXITED) /* else its tracer's wait4 forgets it */
+		rec_ptrace_forget(&rp->ptrace, t->rec_tid);
 	free(t->sb_expect);
 	*t = rp->threads[--rp->nthreads];
 	for (size_t i = 0; i < rp->nthreads; i++)
@@ -200,6 +204,21 @@ count_trap(struct pthread_r *t)
 	return true;
 }
 
+/* Whether @t stands at the seccomp stop of a syscall the recording let go
+ * unrecorded (REC_SC_UNTRACED, no recorded tracer wanted its stops: see
+ * rec_on_syscall_entry()): event @ev is not its entry. */
+static bool
+unrecorded_syscall(const struct pthread_r *t, const struct trace_event *ev)
+{
+	uint64_t none[6] = { 0 };
+	struct user_regs_struct regs;
+
+	if (tracee_get_regs(t->tid, &regs) < 0 ||
+	    !(rec_syscall_flags((long)regs.orig_rax, none) & REC_SC_UNTRACED))
+		return false;
+	return ev->type != TRACE_EV_SYSCALL_ENTRY || ev->values[0] != regs.orig_rax;
+}
+
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
  * for its next stop other than a group stop (counting the ticks of trap
  * sites on the way). */
@@ -207,25 +226,41 @@ int
 replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct trace_event *ev,
 	       enum __ptrace_request how, enum tracee_stop *ret_kind, int *ret_sig)
 {
+	/* a thread its emulated tracer single-steps steps */
+	enum __ptrace_request cont = t->stepping ? PTRACE_SINGLESTEP : PTRACE_CONT;
+	enum __ptrace_request run = how == PTRACE_CONT ? cont : how;
 	int status, sig = 0;
 	enum tracee_stop kind;
 
 	if (t->state != PT_RUNNING)
-		tracee_resume(t->tid, how, 0);
+		tracee_resume(t->tid, run, 0);
 	t->state = PT_RUNNING;
 	t->sb_ran = true;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
+		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && t->stepping) {
+			/* the step its emulated tracer asked for, as recorded */
+			t->stepping = false;
+			break;
+		}
 		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
 			continue;
+		if (kind == TRACEE_STOP_SECCOMP && unrecorded_syscall(t, ev)) {
+			/* stepped over, it stops at its exit (TRAP_BRKPT), as
+			 * in the recording (rec_resume()) */
+			tracee_resume(t->tid, run, 0);
+			continue;
+		}
 		if (kind != TRACEE_STOP_GROUP && !(kind == TRACEE_STOP_SIGNAL && replay_noise(rp, t->tid, sig)))
 			break;
-		tracee_resume(t->tid, PTRACE_CONT, 0);
+		tracee_resume(t->tid, cont, 0);
 	}
 	if (kind == TRACEE_GONE)
 		return replay_diverge(rp, ev, "the thread exited early");
+	if (kind == TRACEE_STOP_SECCOMP)
+		t->stepping = false; /* stepped onto a syscall: its exit is an event */
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	*ret_kind = kind;
@@ -442,6 +477,14 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	}
 	if (ev->type == TRACE_EV_END)
 		return on_end(rp, ev);
+	if (ev->type == TRACE_EV_PTRACE_STOP) {
+		/* a stop of an emulated tracee the recording saw happen */
+		if (ev->nvalues < 4)
+			return replay_diverge(rp, ev, "a ptrace stop event without its values");
+		rec_ptrace_set_stop(&rp->ptrace, (pid_t)ev->tid, (enum rec_ptrace_stop)ev->values[0],
+				    (int)ev->values[1], (int)ev->values[2], ev->values[3]);
+		return 0;
+	}
 	t = replay_find_rec(rp, (pid_t)ev->tid);
 	if (!t)
 		return replay_diverge(rp, ev, "event for unknown thread %u", ev->tid);

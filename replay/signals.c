@@ -55,9 +55,10 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 
 	if (!t)
 		return -ESRCH;
-	if (!sig)
+	t->stepping = pt->step;
+	if (!sig || pt->stop == REC_PTRACE_GROUP_STOP)
 		return 0;
-	if (pt->stop == REC_PTRACE_EXEC_STOP) {
+	if (pt->stop != REC_PTRACE_SIGNAL_STOP) {
 		/* raised in the recording: its delivery is an event of the trace */
 		rec_ptrace_find(&rp->ptrace, pt->tid)->inject = sig;
 		return 0;
@@ -65,6 +66,8 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	if (tracee_deliver_signal(t->tid, sig, si, &how, &status) < 0)
 		return -ESRCH;
 	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	if (how == TRACEE_DELIVERY_HANDLER)
+		t->stepping = false; /* its stop at the handler is an event */
 	if (t->held_wait) {
 		t->held_wait = false;
 		return restore_own_mask(rp, rp->ptrace_ev, t, how, t->held_own_mask) < 0 ? -EIO : 0;
@@ -77,10 +80,11 @@ int
 replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	char why[160] = "";
-	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume };
+	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume, NULL, NULL, NULL };
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
 		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,
+		.debugregs_taken = rp->pmu,
 		.why = why, .why_len = sizeof(why),
 	};
 	int64_t got;

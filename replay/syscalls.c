@@ -91,6 +91,8 @@ replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthrea
 			return replay_diverge(rp, ev, "syscall %s writes out different bytes at 0x%" PRIx64,
 				       rec_syscall_name((long)t->nr), b->addr);
 	}
+	/* its emulated tracer stops it here, as recorded */
+	(void)rec_ptrace_syscall_stops(&rp->ptrace, t->rec_tid, true);
 	return 0;
 }
 
@@ -417,8 +419,10 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	/* results that name this replay's own ids read as recorded; arguments
 	 * we rewrote (mmap) read as the program left them */
-	t->regs.rax = (uint64_t)want;
-	for (int i = 0; i < 6 && !replay_is_exec(t->nr); i++) /* a new image keeps its registers */
+	if (t->nr != __NR_rt_sigreturn)
+		t->regs.rax = (uint64_t)want;
+	/* a new image keeps its registers, and rt_sigreturn those of its frame */
+	for (int i = 0; i < 6 && !replay_is_exec(t->nr) && t->nr != __NR_rt_sigreturn; i++)
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
@@ -426,8 +430,26 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	return 0;
 }
 
+static int syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+
 int
 replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	int64_t result = (int64_t)ev->values[1];
+	int r = syscall_exit(rp, ev, t);
+
+	if (r < 0)
+		return r;
+	/* a tracer's wait4 that reported a tracee's stop or end */
+	if (t->nr == __NR_wait4 && result > 0)
+		rec_ptrace_reported(&rp->ptrace, t->rec_tgid, (pid_t)result);
+	/* the stops of its emulated tracer, as recorded */
+	(void)rec_ptrace_after_syscall(&rp->ptrace, t->rec_tid, (long)t->nr, t->args, result);
+	return 0;
+}
+
+static int
+syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	int64_t result = (int64_t)ev->values[1];
 
@@ -450,12 +472,7 @@ replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
 	    !(t->state == PT_AT_ENTRY && (replay_is_clone(t->nr) || replay_is_exec(t->nr))) &&
 	    !(t->nr == __NR_process_vm_writev && (ev->nvalues < 3 || !ev->values[2]))) {
-		int r = execute_syscall(rp, ev, t);
-
-		/* a traced execve stops after it, as recorded */
-		if (r == 0 && replay_is_exec(t->nr) && result == 0)
-			(void)rec_ptrace_exec_stops(&rp->ptrace, t->rec_tid);
-		return r;
+		return execute_syscall(rp, ev, t);
 	}
 	for (uint32_t i = 0; i < ev->nblobs; i++) {
 		const struct trace_blob *b = &ev->blobs[i];

@@ -2953,6 +2953,63 @@ def c_ptrace_child(h):
         compare(rec, h.replay(trace))
 
 
+@prog_case('ptrace_step')
+def c_ptrace_step(h):
+    """A small debugger as gdb works: int3 breakpoints planted with POKETEXT
+    and through /proc/PID/task/TID/mem, single steps (PTRACE_SINGLESTEP;
+    over syscall instructions, into a handler), registers through
+    GETREGSET/SETREGSET, debug registers (DR6, a hardware watchpoint). The
+    recording behaves as the native run (but for the random value and what
+    the child computes from it); the replay steps to the same points."""
+    prog = h.prog('ptrace_step')
+    native = run([prog], timeout=30, what='native ptrace_step')
+    if native.status != 0:
+        raise Fail('ptrace_step fails natively:\n' + tail(native.stdout))
+    trace, rec = h.record([prog])
+
+    def steady(out):
+        return re.sub(rb'\(\d+\) = \d+', b'(X) = Y', out)
+    compare_bytes(steady(native.stdout), steady(rec.stdout), 'stdout', 'the native run',
+                  'the recording')
+    if rec.stdout.count(b': TRAP_TRACE, at target') != 24:
+        raise Fail('the recording did not single-step 24 times:\n' + tail(rec.stdout))
+    compare(rec, h.replay(trace))
+
+
+@prog_case('ptrace_fork')
+def c_ptrace_fork(h):
+    """A tracer that follows its tracee's children (PTRACE_O_TRACEFORK,
+    TRACEVFORK, TRACECLONE, TRACEVFORKDONE, TRACEEXIT; a seized child, its
+    group-stop, LISTEN, before or after the SIGCONT; INTERRUPT of one
+    sleeping in a syscall): the event stops, the new ones auto-attached in
+    their first stop, waited for by id though not the tracer's children;
+    the recording behaves as the native run, the replay as the recording."""
+    prog = h.prog('ptrace_fork')
+    for mode in ('fork', 'vfork', 'clone', 'seize', 'interrupt'):
+        native = run([prog, mode], timeout=30, what=f'native ptrace_fork {mode}')
+        if native.status != 0:
+            raise Fail(f'ptrace_fork {mode} fails natively:\n' + tail(native.stdout))
+        trace, rec = h.record([prog, mode], name=mode)
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+        compare(rec, h.replay(trace))
+
+
+@prog_case('ptrace_syscall')
+def c_ptrace_syscall(h):
+    """A tracer of its child's syscall stops, as strace (PTRACE_SYSCALL,
+    TRACESYSGOOD, GET_SYSCALL_INFO at signal and syscall stops, an exec
+    event between the execve's entry and exit stops, rt_sigreturn and
+    arch_prctl that uprr's filter otherwise lets go): the recording behaves
+    as the native run, the replay as the recording."""
+    prog = h.prog('ptrace_syscall')
+    native = run([prog], timeout=30, what='native ptrace_syscall')
+    if native.status != 0:
+        raise Fail('ptrace_syscall fails natively:\n' + tail(native.stdout))
+    trace, rec = h.record([prog])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare(rec, h.replay(trace))
+
+
 @case('misbehave-traceme')
 def c_misbehave_traceme(h):
     """ptrace(PTRACE_TRACEME) in the recorded program fails with EPERM: its
