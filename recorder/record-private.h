@@ -527,6 +527,10 @@ bool rec_syscallbuf_own_filters(pid_t pid);
  * MAP_SHARED, or private and open for writing (the link's owner bits in
  * /proc/TID/fd, proc(5)). */
 bool rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows);
+/** The processes a recorded tracer traces take the ptrace path for every
+ * call (their tracer sees each syscall stop): turn their buffers off. At a
+ * ptrace(2) exit and a clone event, in record and replay alike. */
+void rec_syscallbuf_untraced(struct recorder *rec);
 /** Free the recorder's syscall-buffer scratch. */
 void rec_syscallbuf_free(struct recorder *rec);
 

@@ -111,6 +111,7 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	 * same at this event): both wait for it in their stops */
 	if (!rec_ptrace_on_clone(&rec->ptrace, ptid, tid, flags))
 		return false;
+	rec_syscallbuf_untraced(rec);
 	rec_ptrace_hold(rec, child, RT_HELD, false);
 	rec_ptrace_hold(rec, rec_find_thread(rec, ptid), RT_AT_CLONE, false);
 	return true;
@@ -499,12 +500,15 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	rec_write_event(rec, &ev);
+	if (t->nr == __NR_ptrace)
+		rec_syscallbuf_untraced(rec); /* a tracee's calls stop at its tracer */
 	if (rec_sandbox_installs_filter(t->model_nr, t->model_args, result)) {
 		rec->program_filters = true;
 		/* its filter would judge the buffer's calls: no more of them
 		 * (replay does the same at this exit) */
 		if (t->space->mem.syscallbuf && rec_syscallbuf_disable(t->space->mem.memfd) < 0)
 			log_debug("thread %d: cannot turn its syscall buffer off", t->tid);
+		t->space->mem.syscallbuf_off = true; /* and no more sites patched */
 	}
 	if (rec_sandbox_moves_children(t->model_nr, t->model_args, result)) {
 		/* a mirror forked through it would take an id in the program's

@@ -1022,7 +1022,8 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	if (tracee_get_sigmask(pid, &ev.values[4]) == 0 &&
 	    tracee_ignored_signals(pid, &ev.values[5]) == 0)
 		ev.nvalues = 6;
-	if (rec->syscallbuf && ev.nvalues == 6 && !(rec->program_filters && rec_syscallbuf_own_filters(pid))) {
+	if (rec->syscallbuf && ev.nvalues == 6 && !(rec->program_filters && rec_syscallbuf_own_filters(pid)) &&
+	    !rec_ptrace_find(&rec->ptrace, pid) && !rec_ptrace_find(&rec->ptrace, former)) {
 		/* the syscall buffer (format 8): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
 		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0);

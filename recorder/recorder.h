@@ -386,6 +386,7 @@ struct rec_space {
 	unsigned users;		 /**< thread groups using it; the caller counts them */
 	struct ticks_soft *soft; /**< its counting code (soft ticks), NULL: none */
 	bool syscallbuf;	 /**< the syscall buffer's fixed pages are mapped */
+	bool syscallbuf_off;	 /**< and turned off (a recorded tracer traces it) */
 };
 
 /**

@@ -241,7 +241,7 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	uint8_t code[CODE_BEFORE + 13];
 	int r;
 
-	if (!sp->mem.syscallbuf || !buffered_nr(nr) ||
+	if (!sp->mem.syscallbuf || sp->mem.syscallbuf_off || !buffered_nr(nr) ||
 	    (rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE))
 		return false;
 	if (tried(sp, site))

@@ -313,6 +313,20 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 }
 
 void
+rec_syscallbuf_untraced(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+		struct rec_space *sp = &t->space->mem;
+
+		if (!sp->syscallbuf || sp->syscallbuf_off || !rec_ptrace_find(&rec->ptrace, t->tid))
+			continue;
+		if (rec_syscallbuf_disable(sp->memfd) == 0)
+			sp->syscallbuf_off = true;
+	}
+}
+
+void
 rec_syscallbuf_free(struct recorder *rec)
 {
 	free(rec->sb.data);

@@ -242,6 +242,8 @@ int replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid
 /** A TRACE_EV_SYSCALLBUF of @t: its records into @t's buffer for its next
  * run, their output shown. 0 or a divergence. */
 int replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+/** rec_syscallbuf_untraced() in replay, at the same events. */
+void replay_syscallbuf_untraced(struct replayer *rp);
 /** A TRACE_EV_SITE_PATCH of @t: run it to that seccomp stop, then rewrite
  * the site as the recording did. 0 or a divergence. */
 int replay_on_site_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);

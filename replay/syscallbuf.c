@@ -189,6 +189,20 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	return 0;
 }
 
+void
+replay_syscallbuf_untraced(struct replayer *rp)
+{
+	for (size_t i = 0; i < rp->nthreads; i++) {
+		struct pthread_r *t = &rp->threads[i];
+
+		if (!t->space->syscallbuf || t->space->syscallbuf_off ||
+		    !rec_ptrace_find(&rp->ptrace, t->rec_tid))
+			continue;
+		if (rec_syscallbuf_disable(t->space->memfd) == 0)
+			t->space->syscallbuf_off = true;
+	}
+}
+
 int
 replay_on_site_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {

@@ -464,9 +464,11 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 			    rec_syscallbuf_add_flags(rp->threads[i].space->memfd, UPRR_CTL_NO_WRITES) < 0)
 				return replay_diverge(rp, ev, "cannot take writes out of the syscall buffer");
 	/* a filter of the program's: its syscall buffer was turned off here */
-	if (t->space->syscallbuf && rec_sandbox_installs_filter((long)t->nr, t->args, result) &&
-	    rec_syscallbuf_disable(t->space->memfd) < 0)
-		return replay_diverge(rp, ev, "cannot turn the syscall buffer off");
+	if (t->space->syscallbuf && rec_sandbox_installs_filter((long)t->nr, t->args, result)) {
+		if (rec_syscallbuf_disable(t->space->memfd) < 0)
+			return replay_diverge(rp, ev, "cannot turn the syscall buffer off");
+		t->space->syscallbuf_off = true;
+	}
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
@@ -485,6 +487,8 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 		t->has_wait_mask = true;
 	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace_exit(rp, ev, t) < 0)
 		return rp->error;
+	if (t->nr == __NR_ptrace)
+		replay_syscallbuf_untraced(rp);
 	if (ev->nvalues >= 4 && ev->values[3] && t->nr != __NR_mmap) {
 		/* it wrote a file that processes map MAP_SHARED: they see it */
 		struct mapped_file *f = shared_file(rp, ev, (uint32_t)(ev->values[3] - 1), false);
