@@ -524,8 +524,9 @@ bool rec_syscallbuf_own_filters(pid_t pid);
 /** Whether the mmap(2) @args of thread @tid (a file kept in the trace;
  * @follows: a MAP_PRIVATE one that follows the file's versions) maps a
  * file whose writes the trace follows and a buffered write would skip:
- * MAP_SHARED, or private and open for writing (the link's owner bits in
- * /proc/TID/fd, proc(5)). */
+ * through an fd open for writing (the link's owner bits in /proc/TID/fd,
+ * proc(5)), or MAP_SHARED (or private, following the file) of a file that
+ * is not a root-owned system file under /usr, /lib, /bin... */
 bool rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows);
 /** The processes a recorded tracer traces take the ptrace path for every
  * call (their tracer sees each syscall stop): turn their buffers off. At a

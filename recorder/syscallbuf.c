@@ -121,18 +121,45 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 	return tracee_write(memfd, at, &flags, sizeof(flags));
 }
 
+/* Whether the file at @path (@st) is a system file nobody writes in place:
+ * root's, not group- or other-writable, under /usr, /lib, /lib64, /bin or
+ * /sbin (as the trace writer's may_link(): packages replace such files by
+ * renaming). glibc maps gconv-modules.cache MAP_SHARED. */
+static bool
+system_file(const char *path, const struct stat *st)
+{
+	static const char *const trees[] = { "/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/" };
+
+	if (!S_ISREG(st->st_mode) || st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)) ||
+	    strstr(path, "/../"))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(trees); i++)
+		if (strncmp(path, trees[i], strlen(trees[i])) == 0)
+			return true;
+	return false;
+}
+
 bool
 rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows)
 {
-	char path[64];
-	struct stat link;
+	char path[64], target[4096];
+	struct stat link, st;
+	ssize_t n;
 
-	if ((args[3] & MAP_TYPE) != MAP_PRIVATE)
-		return true;
-	if (!follows)
-		return false;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
-	return lstat(path, &link) < 0 || (link.st_mode & S_IWUSR);
+	if (lstat(path, &link) < 0 || stat(path, &st) < 0)
+		return true;
+	/* the link's owner bits are the fd's access mode (proc(5)) */
+	if (link.st_mode & S_IWUSR)
+		return true;
+	if ((args[3] & MAP_TYPE) == MAP_PRIVATE && !follows)
+		return false;
+	/* read-only: only a write through another fd could change it */
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return true;
+	target[n] = '\0';
+	return !system_file(target, &st);
 }
 
 bool
