@@ -125,26 +125,31 @@ static void
 show_output(struct replayer *rp, const struct trace_event *ev)
 {
 	const struct trace_blob *recs = &ev->blobs[0];
-	const uint32_t *sinks;
-	uint32_t off = 0;
+	const uint8_t *data = recs->data;
+	uint32_t off = 0, sink;
 
 	if (ev->nblobs < 2 || ev->blobs[1].len < ev->values[0] * sizeof(uint32_t))
 		return;
-	sinks = ev->blobs[1].data;
-	for (uint64_t k = 0; k < ev->values[0] && off < recs->len; k++) {
-		const struct uprr_rec *r = (const void *)((const uint8_t *)recs->data + off);
-		uint64_t len = r->ret > 0 ? (uint64_t)r->ret : 0;
+	/* the trace's bytes are not aligned: copy each head out */
+	for (uint64_t k = 0; k < ev->values[0] && recs->len - off >= sizeof(struct uprr_rec); k++) {
+		struct uprr_rec r;
+		uint64_t len;
 
-		if (sinks[k] && r->nr == __NR_write && sizeof(*r) + len <= r->size) {
-			struct trace_blob b = { 0, (uint32_t)len, r + 1 };
+		memcpy(&r, data + off, sizeof(r));
+		memcpy(&sink, (const uint8_t *)ev->blobs[1].data + k * sizeof(sink), sizeof(sink));
+		len = r.ret > 0 ? (uint64_t)r.ret : 0;
+		if (r.size < sizeof(r) || r.size > recs->len - off)
+			return;
+		if (sink && r.nr == __NR_write && sizeof(r) + len <= r.size) {
+			struct trace_blob b = { 0, (uint32_t)len, data + off + sizeof(r) };
 			struct trace_event out = {
 				.type = TRACE_EV_OUTPUT, .tid = ev->tid, .nvalues = 2,
-				.values = { sinks[k], 0 }, .nblobs = 1, .blobs = &b,
+				.values = { sink, 0 }, .nblobs = 1, .blobs = &b,
 			};
 
 			replay_output_event(&rp->out, &out);
 		}
-		off += r->size;
+		off += r.size;
 	}
 }
 
