@@ -207,8 +207,9 @@ cmd_record(int argc, char **argv)
 	char dir[PATH_MAX];
 	int c, status = 0, r, v = 0;
 
-	/* the default, for running a whole test suite either way */
-	opts.syscallbuf = sb_env && strcmp(sb_env, "1") == 0;
+	/* on by default (the whole suite passes with it); the environment
+	 * can choose, for running a whole test suite either way */
+	opts.syscallbuf = !(sb_env && strcmp(sb_env, "0") == 0);
 
 	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -236,8 +237,7 @@ cmd_record(int argc, char **argv)
 			break;
 		case 'b':
 		case 'B':
-			/* the in-process syscall buffer (doc/syscall-buffer.md):
-			 * off by default until the whole suite passes with it */
+			/* the in-process syscall buffer (doc/syscall-buffer.md) */
 			opts.syscallbuf = c == 'b';
 			break;
 		case 'h':
