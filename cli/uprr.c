@@ -141,7 +141,8 @@ static void
 usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
-		   "                   [--on-trace-error=continue|kill] [--] PROG [ARGS...]\n"
+		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
+		   "                   [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -196,12 +197,19 @@ cmd_record(int argc, char **argv)
 		{ "ticks", required_argument, NULL, 't' },
 		{ "chaos", optional_argument, NULL, 'c' },
 		{ "on-trace-error", required_argument, NULL, 'e' },
+		{ "syscall-buffer", no_argument, NULL, 'b' },
+		{ "no-syscall-buffer", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rec_options opts = { 0 };
+	const char *sb_env = getenv("UPRR_SYSCALL_BUFFER");
 	char dir[PATH_MAX];
 	int c, status = 0, r, v = 0;
+
+	/* on by default (the whole suite passes with it); the environment
+	 * can choose, for running a whole test suite either way */
+	opts.syscallbuf = !(sb_env && strcmp(sb_env, "0") == 0);
 
 	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
 		switch (c) {
@@ -226,6 +234,11 @@ cmd_record(int argc, char **argv)
 				return EXIT_UPRR;
 			}
 			opts.kill_on_trace_error = strcmp(optarg, "kill") == 0;
+			break;
+		case 'b':
+		case 'B':
+			/* the in-process syscall buffer (doc/syscall-buffer.md) */
+			opts.syscallbuf = c == 'b';
 			break;
 		case 'h':
 			usage(stdout);

@@ -185,9 +185,6 @@ int rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len) _w
  * natively (setarch -R). */
 bool rec_sandbox_initial_norandom(void);
 
-/** Whether syscall @nr (@args), which returned @result, installed a
- * seccomp filter of the program's (seccomp(2), prctl PR_SET_SECCOMP). */
-bool rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result);
 
 /**
  * At the entry of syscall @nr (@args) of thread @tid, in its seccomp stop,
@@ -252,6 +249,14 @@ enum rthread_state {
 			 * PTRACE_EVENT_EXIT stop: goes on exiting */
 };
 
+/* The syscall buffer's patched sites of an address space (syscallbuf-patch.c). */
+struct rec_sb_space {
+	uint64_t *tried;	/* syscall sites looked at (patched or not patchable) */
+	size_t ntried, tried_cap;
+	uint64_t area;		/* the stub area being filled, 0: none */
+	uint64_t area_used;	/* its bytes used */
+};
+
 /* An address space (struct rec_space) and the restore points of its runs. */
 struct rspace {
 	struct rec_space mem;		/* memfd, users, counting code (NULL: none) */
@@ -263,6 +268,7 @@ struct rspace {
 					 * thread, a timer or a signal was seen */
 	bool signals;			/* a timer or an asynchronous signal was seen:
 					 * every run takes a restore point */
+	struct rec_sb_space sb;		/* syscall sites redirected into the buffer */
 };
 
 /* What the looks at a thread that may spin saw (record-sched.c). */
@@ -328,6 +334,21 @@ struct rthread {
 	int group_sig;		      /* the signal of its group stop (RT_STOPPED) */
 	bool pt_waiting;	      /* its wait4 for an emulated tracee's stop is
 				       * held at its entry until one comes */
+	uint64_t sb_key;	      /* the FS base its syscall buffer was found by */
+	uint64_t sb_addr;	      /* that buffer, 0: not found yet (syscallbuf.c) */
+	bool sb_interrupted;	      /* its buffer's interrupt is set */
+};
+
+/* The syscall buffer's recorder state (syscallbuf.c). */
+struct rec_sb {
+	uint64_t image_ref;	/* file id + 1 of the preload image in the trace, 0: not kept yet */
+	uint8_t *data;		/* scratch: a buffer's records */
+	size_t data_cap;
+	uint32_t *sinks;	/* scratch: where each record's bytes went */
+	size_t sinks_cap;
+	uint64_t records, flushes; /* buffered calls recorded, events they took */
+	uint64_t patched;	/* syscall sites redirected into the library */
+	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
 };
 
 /*
@@ -379,6 +400,8 @@ struct recorder {
 	struct rec_ptrace_emu ptrace;	/* threads recorded processes trace */
 	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
 	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
+	bool syscallbuf;		/* map the syscall buffer at every exec */
+	struct rec_sb sb;		/* its state (syscallbuf.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
 };
@@ -524,6 +547,47 @@ uint64_t rec_events_written(const struct trace_writer *w);
 void rec_go_on_unrecorded(struct recorder *rec);
 /** Kill every recorded process and reap them all. */
 void rec_kill_tracees(struct recorder *rec);
+
+/* ---- syscallbuf.c: the in-process syscall buffer (doc/syscall-buffer.md) ---- */
+
+/** Keep the preload image in the trace (once); its file id + 1 in *ret_ref.
+ * 0 or -errno. */
+int rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref) _wur_;
+/** Turn the records in @t's buffer, if any, into a TRACE_EV_SYSCALLBUF
+ * event and empty the buffer: right before an event of @t, which stands
+ * stopped. 0 or -errno (-EBADMSG: the program wrote over its buffer). */
+int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
+/** @t runs user code and should reach an event soon (a signal waits for
+ * one, or its timeslice is over): its next buffered call takes the traced
+ * path instead. Cleared by the flush at that event. */
+void rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t);
+/** Whether @t's buffer holds records (its run made buffered syscalls). */
+bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
+/** At @t's seccomp stop: if its syscall is one the buffer takes, from a
+ * site not tried yet whose code has a known shape, redirect the site into
+ * the library (a TRACE_EV_SITE_PATCH) and let @t run from the rewritten
+ * code, the syscall not run; true if so (@t was resumed, or recording
+ * stopped). syscallbuf-patch.c. */
+bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
+/** Free what @s holds. */
+void rec_syscallbuf_space_free(struct rec_sb_space *s);
+/** Whether process @pid runs under a seccomp filter of its own (its
+ * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
+ * true if the kernel does not say): the buffer is not mapped then. */
+bool rec_syscallbuf_own_filters(pid_t pid);
+/** Whether the mmap(2) @args of thread @tid (a file kept in the trace;
+ * @follows: a MAP_PRIVATE one that follows the file's versions) maps a
+ * file whose writes the trace follows and a buffered write would skip:
+ * through an fd open for writing (the link's owner bits in /proc/TID/fd,
+ * proc(5)), or MAP_SHARED (or private, following the file) of a file that
+ * is not a root-owned system file under /usr, /lib, /bin... */
+bool rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows);
+/** The processes a recorded tracer traces take the ptrace path for every
+ * call (their tracer sees each syscall stop): turn their buffers off. At a
+ * ptrace(2) exit and a clone event, in record and replay alike. */
+void rec_syscallbuf_untraced(struct recorder *rec);
+/** Free the recorder's syscall-buffer scratch. */
+void rec_syscallbuf_free(struct recorder *rec);
 
 /* ---- record-syscall.c (syscalls), with record.c (threads, exits, the loop) ---- */
 

@@ -267,6 +267,8 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 		return r;
 	rec->stats.rollbacks++;
 	t->rollbacks++;
+	if (t->deferred_sig || t->nlater)
+		rec_syscallbuf_interrupt(rec, t); /* the rollback put it back */
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
 	/* the mask too: a handler that returned in the run (rt_sigreturn)
 	 * unblocked its signal, which would nest when it runs again */
@@ -411,6 +413,16 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	    ticks_soft_get_budget(t->tid, &left) == 0) {
 		if (arm_trap(rec, t, t->ticks_base + t->budget - left) < 0)
 			log_debug("cannot arm the tick budget");
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (rec_syscallbuf_pending(rec, t)) {
+		/* its run made buffered syscalls, which happened: it is not
+		 * rolled back but runs on to its next event, its next buffered
+		 * call at the latest (doc/syscall-buffer.md) */
+		rec->stats.gave_up++;
+		t->uncountable = true;
+		rec_syscallbuf_interrupt(rec, t);
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
@@ -602,5 +614,9 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		seek_execution_point(rec, t, &regs);
 	else
 		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+	/* its next buffered call is an execution point for it too (after
+	 * any rollback, which puts the buffer back) */
+	if (t->state == RT_RUNNING)
+		rec_syscallbuf_interrupt(rec, t);
 }
 

@@ -26,6 +26,7 @@
 #include <time.h>
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
+#include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
@@ -110,6 +111,7 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	 * same at this event): both wait for it in their stops */
 	if (!rec_ptrace_on_clone(&rec->ptrace, ptid, tid, flags))
 		return false;
+	rec_syscallbuf_untraced(rec);
 	rec_ptrace_hold(rec, child, RT_HELD, false);
 	rec_ptrace_hold(rec, rec_find_thread(rec, ptid), RT_AT_CLONE, false);
 	return true;
@@ -400,6 +402,20 @@ show_native_affinity(struct recorder *rec, struct rthread *t, int64_t result)
 		log_debug("thread %d: cannot show its native CPU affinity", t->tid);
 }
 
+/* Every recorded process's writes go the traced way from now on: the
+ * recorder keeps the version of a MAP_SHARED file each write leaves. */
+static void
+no_buffered_writes(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rspace *sp = rec->threads[i].space;
+
+		if (sp->mem.syscallbuf && rec_syscallbuf_add_flags(sp->mem.memfd, UPRR_CTL_NO_WRITES) < 0)
+			log_debug("thread %d: cannot take writes out of its syscall buffer",
+				  rec->threads[i].tid);
+	}
+}
+
 void
 rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 {
@@ -442,6 +458,16 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[4] = 1; /* format 5 */
 			ev.nvalues = 5;
 		}
+		if (rec->syscallbuf && !rec->sb.no_writes && ev.values[2] &&
+		    rec_syscallbuf_mapping_follows_writes(t->tid, t->args, follows)) {
+			/* the first file whose writes the trace must follow:
+			 * writes leave the syscall buffer (format 8), in every
+			 * process */
+			rec->sb.no_writes = true;
+			no_buffered_writes(rec);
+			ev.values[5] = 1;
+			ev.nvalues = 6;
+		}
 	} else {
 		/* replay shows what reached uprr's own stdout and stderr (not
 		 * what a pipeline's stage wrote to the next one) and collects
@@ -474,7 +500,16 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	rec_write_event(rec, &ev);
-	rec->program_filters |= rec_sandbox_installs_filter(t->model_nr, t->model_args, result);
+	if (t->nr == __NR_ptrace)
+		rec_syscallbuf_untraced(rec); /* a tracee's calls stop at its tracer */
+	if (rec_sandbox_installs_filter(t->model_nr, t->model_args, result)) {
+		rec->program_filters = true;
+		/* its filter would judge the buffer's calls: no more of them
+		 * (replay does the same at this exit) */
+		if (t->space->mem.syscallbuf && rec_syscallbuf_disable(t->space->mem.memfd) < 0)
+			log_debug("thread %d: cannot turn its syscall buffer off", t->tid);
+		t->space->mem.syscallbuf_off = true; /* and no more sites patched */
+	}
 	if (rec_sandbox_moves_children(t->model_nr, t->model_args, result)) {
 		/* a mirror forked through it would take an id in the program's
 		 * PID namespace, and keep that namespace from ending */
@@ -615,6 +650,9 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	}
 	while (rec_requeue_if_blocked(t))
 		;
+	/* the site's first call the buffer takes: redirect it into the library */
+	if (!t->deferred_sig && rec_syscallbuf_try_patch(rec, t))
+		return;
 	if (t->deferred_sig && !rec_signal_during_syscall(t)) {
 		rec_inject_at_syscall(rec, t);
 		return;

@@ -34,6 +34,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
+#include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
@@ -95,6 +96,7 @@ space_leave(struct recorder *rec, struct rspace *sp)
 		return;
 	rec_space_drop_checkpoint(rec, sp);
 	rec->nsites += ticks_soft_nsites(sp->mem.soft);
+	rec_syscallbuf_space_free(&sp->sb);
 	rec_space_close(&sp->mem);
 	free(sp);
 }
@@ -213,7 +215,29 @@ rec_stop_recording(struct recorder *rec, const char *fmt, ...)
 int
 rec_write_event(struct recorder *rec, struct trace_event *ev)
 {
-	int r = trace_writer_add_event(rec->w, ev);
+	struct rthread *t;
+	int r;
+
+	/* the calls the thread buffered since its last event come first
+	 * (syscallbuf.c): replay puts them in place before it runs there */
+	switch (ev->type) {
+	case TRACE_EV_SYSCALL_ENTRY:
+	case TRACE_EV_SIGNAL:
+	case TRACE_EV_PREEMPT:
+	case TRACE_EV_RDTSC:
+	case TRACE_EV_PATCH:
+	case TRACE_EV_SITE_PATCH:
+		t = rec_find_thread(rec, (pid_t)ev->tid);
+		if (t && (r = rec_syscallbuf_flush(rec, t)) < 0) {
+			rec_stop_recording(rec, "cannot record the syscall buffer of thread %d: %s",
+					   t->tid, strerror(-r));
+			return r;
+		}
+		break;
+	default:
+		break;
+	}
+	r = trace_writer_add_event(rec->w, ev);
 
 	if (r < 0)
 		rec_stop_recording(rec, "cannot write the trace: %s", strerror(-r));
@@ -476,6 +500,10 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 			return;
 	}
 	t->state = RT_RUNNING;
+	/* signals wait for their own execution points: the next buffered
+	 * call is one */
+	if (t->deferred_sig || t->nlater)
+		rec_syscallbuf_interrupt(rec, t);
 	if (how == TRACEE_DELIVERY_RUNNING) {
 		/* A stop signal: the thread group-stops (rec_on_group_stop()), or the
 		 * kernel discards the stop (an orphaned process group, a SIGCONT
@@ -577,6 +605,9 @@ rec_finish_exit(struct recorder *rec, struct rthread *t)
 	int status, sig;
 	pid_t tid = t->tid;
 
+	/* killed with calls still buffered: their memory is still there */
+	if (rec_syscallbuf_flush(rec, t) < 0)
+		log_debug("thread %d: cannot flush its syscall buffer at its exit", tid);
 	rec_resume(t, PTRACE_CONT, 0);
 	if (tid == t->tgid && rec_has_other_threads(rec, t->tgid, tid)) {
 		/* exit(2), not a group exit: the others run on */
@@ -657,6 +688,11 @@ rec_on_exec_event(struct recorder *rec, struct rthread *t)
 		return;
 	}
 	t->state = RT_IN_SYSCALL;
+	if (t->space->mem.syscallbuf) {
+		/* mapping the syscall buffer ran the execve to its end */
+		rec_on_syscall_exit(rec, t);
+		return;
+	}
 	rec_resume(t, PTRACE_SYSCALL, 0);
 }
 
@@ -1000,6 +1036,31 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	if (tracee_get_sigmask(pid, &ev.values[4]) == 0 &&
 	    tracee_ignored_signals(pid, &ev.values[5]) == 0)
 		ev.nvalues = 6;
+	if (rec->syscallbuf && ev.nvalues == 6 && !(rec->program_filters && rec_syscallbuf_own_filters(pid)) &&
+	    !rec_ptrace_find(&rec->ptrace, pid) && !rec_ptrace_find(&rec->ptrace, former)) {
+		/* the syscall buffer (format 8): values[6] = file id + 1 of the
+		 * preload image, values[7] = the control page's flags */
+		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0);
+		uint64_t ref;
+
+		r = rec_syscallbuf_keep(rec, &ref);
+		if (r < 0)
+			return r;
+		r = rec_syscallbuf_map(pid, t->space->mem.memfd, rec_preload_image, rec_preload_image_len,
+				       false, flags);
+		if (r < 0)
+			return r;
+		if (r > 0) {
+			/* its execve returned 0 meanwhile (rec_syscallbuf_map) */
+			regs.rax = 0;
+			rec_event_set_regs(&ev, &regs);
+			t->space->mem.syscallbuf = true;
+			t->space->need_remap = true;
+			ev.values[6] = ref;
+			ev.values[7] = flags;
+			ev.nvalues = 8;
+		}
+	}
 	t->regs = regs;
 	blobs[0] = (struct trace_blob){ regs.rsp, (uint32_t)(stack_end - regs.rsp), stack };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
@@ -1167,6 +1228,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		r = -ENOMEM;
 		goto out;
 	}
+	rec.syscallbuf = opts->syscallbuf;
 	if (opts->chaos) {
 		sched_set_chaos(rec.sched, opts->chaos_seed);
 		log_info("chaos mode, seed %" PRIu64, opts->chaos_seed);
@@ -1268,6 +1330,7 @@ out:
 	free(rec.blobs);
 	free(rec.shared_files);
 	rec_vdso_free(&rec.vdso);
+	rec_syscallbuf_free(&rec);
 	rec_ptrace_free(&rec.ptrace);
 	rec_ipc_free(&rec.ipc);
 	return r;

@@ -385,6 +385,8 @@ struct rec_space {
 	int memfd;		 /**< /proc/PID/mem of a process using it, read-write */
 	unsigned users;		 /**< thread groups using it; the caller counts them */
 	struct ticks_soft *soft; /**< its counting code (soft ticks), NULL: none */
+	bool syscallbuf;	 /**< the syscall buffer's fixed pages are mapped */
+	bool syscallbuf_off;	 /**< and turned off (a recorded tracer traces it) */
 };
 
 /**
@@ -415,6 +417,8 @@ struct rec_options {
 				 * handlers), as it would start natively */
 	uint64_t sigmask;	/**< signal mask, bit N-1 for signal N */
 	uint64_t sigign;	/**< ignored signals; the others at their default */
+	bool syscallbuf;	/**< map the in-process syscall buffer into every
+				 * process (doc/syscall-buffer.md) */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */
@@ -454,6 +458,62 @@ void rec_forward_signal(int sig);
  * rec_record() then returns -ECANCELED. Async-signal-safe. Never fails.
  */
 void rec_request_stop(void);
+
+/* ---- the in-process syscall buffer (syscallbuf.c, doc/syscall-buffer.md) ---- */
+
+/** The preload image (preload/, built apart and embedded), to be mapped at
+ * UPRR_PRELOAD_ADDR. */
+extern const uint8_t rec_preload_image[];
+extern const size_t rec_preload_image_len;
+
+/** The control page's flags for this machine: UPRR_CTL_FSGSBASE where the
+ * kernel lets user code read the FS base (getauxval(3) AT_HWCAP2 bit 1,
+ * HWCAP2_FSGSBASE, Linux 5.9). */
+uint32_t rec_syscallbuf_machine_flags(void);
+
+/**
+ * At the exec stop of process @pid (@memfd: its /proc/PID/mem): map the
+ * syscall buffer's fixed pages (an injected mmap(2) with
+ * MAP_FIXED_NOREPLACE, Linux 4.17), write the @len bytes of @image there,
+ * make them read + execute, and fill the control page for recording or
+ * @replay with @flags. Returns 1 if mapped, 0 if something already lies
+ * there (the process runs without the buffer), -errno.
+ */
+int rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool replay,
+		       uint32_t flags) _wur_;
+
+/** Whether syscall @nr (@args), which returned @result, installed a
+ * seccomp filter of the program's (seccomp(2), prctl PR_SET_SECCOMP). */
+bool rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result);
+
+/**
+ * Make the library of the process whose /proc/PID/mem is @memfd take the
+ * ptrace path for every call from now on (control page flags 0): the
+ * program installed a seccomp filter of its own, which would judge the
+ * library's calls (preadv2 for read...) as the program's. Returns 0 or
+ * -errno.
+ */
+int rec_syscallbuf_disable(int memfd) _wur_;
+
+/** Add UPRR_CTL_* @set to the control page's flags of the process whose
+ * /proc/PID/mem is @memfd (UPRR_CTL_NO_WRITES, at the same event in record
+ * and replay). Returns 0 or -errno. */
+int rec_syscallbuf_add_flags(int memfd, uint32_t set) _wur_;
+
+struct trace_event;
+struct user_regs_struct;
+
+/**
+ * Apply TRACE_EV_SITE_PATCH @ev to thread @tid (@memfd: its process's
+ * /proc/PID/mem), which stands at the seccomp stop of the syscall the event
+ * names with registers @regs: the syscall is skipped (orig_rax -1), the
+ * stub area mapped if the event creates one (an injected mmap(2)), the
+ * event's bytes written, and @tid set to restart at the rewritten code with
+ * the syscall's number in rax; @regs updated. The same in record and
+ * replay. Returns 0 or -errno.
+ */
+int rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *ev,
+			       struct user_regs_struct *regs) _wur_;
 
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/syscall.h>
 
+#include "preload/uprr-preload.h"
 #include "recorder/recorder.h"
 
 #define MAX_FILTER 128
@@ -30,6 +31,13 @@ rec_seccomp_filter(void)
 	 * refuses by name: its seccomp stop would look like an x86-64 syscall. */
 	EMIT(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
 	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRAP | REC_SECCOMP_TRACE_DATA, 0, 0);
+	/* The syscall buffer's untraced instruction (doc/syscall-buffer.md):
+	 * the kernel reports the rip after it, both halves must match */
+	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer), 0, 0);
+	EMIT(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)UPRR_PRELOAD_UNTRACED_IP, 0, 3);
+	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, instruction_pointer) + 4, 0, 0);
+	EMIT(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)(UPRR_PRELOAD_UNTRACED_IP >> 32), 0, 1);
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
 	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr), 0, 0);
 	/* glibc 2.36 falls back to clone(2) and runs without rseq when these fail */
 	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_rseq, 0, 1);

@@ -14,6 +14,9 @@ rec_space_open(struct rec_space *sp, pid_t pid, const struct rec_space *from, bo
 	*sp = (struct rec_space){ .users = 1, .memfd = tracee_open_mem(pid) };
 	if (sp->memfd < 0)
 		return sp->memfd;
+	/* fork(2) copies the fixed pages, their flags too */
+	sp->syscallbuf = from && from->syscallbuf;
+	sp->syscallbuf_off = from && from->syscallbuf_off;
 	if (soft) {
 		sp->soft = from ? ticks_soft_clone(from->soft) : ticks_soft_new();
 		if (!sp->soft) {

@@ -257,6 +257,9 @@ static const char *const event_names[] = {
 	[TRACE_EV_PREEMPT] = "preempt",
 	[TRACE_EV_OUTPUT] = "output",
 	[TRACE_EV_END] = "end",
+	[TRACE_EV_PTRACE_STOP] = "ptrace-stop",
+	[TRACE_EV_SYSCALLBUF] = "syscallbuf",
+	[TRACE_EV_SITE_PATCH] = "site-patch",
 };
 
 int

@@ -144,6 +144,14 @@ struct pthread_r {
 	uint64_t held_own_mask;
 	bool stepping;	    /* its emulated tracer single-steps it: its user
 			     * code runs one instruction (PTRACE_SINGLESTEP) */
+	/* buffered syscalls put in its buffer for its next run (syscallbuf.c) */
+	uint64_t sb_addr;   /* its buffer */
+	uint8_t *sb_expect; /* the records as recorded, sb_len bytes */
+	uint32_t sb_len, sb_nrecs;
+	size_t sb_cap;
+	bool sb_ran;	    /* it ran since they were put there */
+	bool exec_done;	    /* its execve ran to its end as the syscall buffer was
+			     * mapped: no exit stop comes */
 };
 
 /* A file of the trace, open for replayed processes to map: the trace's copy
@@ -223,6 +231,26 @@ int replay_on_preempt(struct replayer *rp, const struct trace_event *ev, struct 
 int replay_on_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 int replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 int replay_on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+
+/* ---- syscallbuf.c: the in-process syscall buffer (doc/syscall-buffer.md) ---- */
+
+/** At exec event @ev of process @pid (address space @sp): map the trace's
+ * copy of the preload library as the recording did (TRACE_EV_EXEC
+ * values[6], values[7]). 0 or a divergence. */
+int replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t pid,
+			  struct rec_space *sp);
+/** A TRACE_EV_SYSCALLBUF of @t: its records into @t's buffer for its next
+ * run, their output shown. 0 or a divergence. */
+int replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+/** rec_syscallbuf_untraced() in replay, at the same events. */
+void replay_syscallbuf_untraced(struct replayer *rp);
+/** A TRACE_EV_SITE_PATCH of @t: run it to that seccomp stop, then rewrite
+ * the site as the recording did. 0 or a divergence. */
+int replay_on_site_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+/** @t stands at an event: if it ran since records were put in its buffer,
+ * it must have consumed exactly those, leaving the same bytes. 0 or a
+ * divergence. */
+int replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 
 /* ---- syscalls.c and the files it shares with ---- */
 

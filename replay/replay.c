@@ -139,6 +139,7 @@ replay_remove_thread(struct replayer *rp, struct pthread_r *t)
 		pt = *rec_ptrace_find(&rp->ptrace, t->rec_tid);
 	if (pt.stop != REC_PTRACE_EXITED) /* else its tracer's wait4 forgets it */
 		rec_ptrace_forget(&rp->ptrace, t->rec_tid);
+	free(t->sb_expect);
 	*t = rp->threads[--rp->nthreads];
 	for (size_t i = 0; i < rp->nthreads; i++)
 		if (rp->threads[i].tgid == tgid)
@@ -234,6 +235,7 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 	if (t->state != PT_RUNNING)
 		tracee_resume(t->tid, run, 0);
 	t->state = PT_RUNNING;
+	t->sb_ran = true;
 	for (;;) {
 		if (tracee_wait(t->tid, &status) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
@@ -404,6 +406,9 @@ replay_restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pi
 	r = restore_interpreter(rp, ev, pid, sp->memfd);
 	if (r < 0)
 		return r;
+	r = replay_syscallbuf_map(rp, ev, pid, sp);
+	if (r < 0)
+		return r;
 	if (ev->nvalues >= 4 && ev->values[3]) {
 		char why[256];
 		const char *copy;
@@ -493,20 +498,29 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
 	switch (ev->type) {
+	case TRACE_EV_SIGNAL:
+	case TRACE_EV_PREEMPT:
+	case TRACE_EV_RDTSC:
+	case TRACE_EV_PATCH: {
+		/* the recorder emptied the thread's syscall buffer right before
+		 * these, as before a syscall entry (replay_on_entry) */
+		int r = ev->type == TRACE_EV_SIGNAL	? replay_on_signal(rp, ev, t)
+			: ev->type == TRACE_EV_PREEMPT	? replay_on_preempt(rp, ev, t)
+			: ev->type == TRACE_EV_RDTSC	? replay_on_rdtsc(rp, ev, t)
+							: replay_on_patch(rp, ev, t);
+
+		return r < 0 ? r : replay_syscallbuf_check(rp, ev, t);
+	}
 	case TRACE_EV_SYSCALL_ENTRY:
 		return replay_on_entry(rp, ev, t);
 	case TRACE_EV_SYSCALL_EXIT:
 		return replay_on_syscall_exit(rp, ev, t);
-	case TRACE_EV_SIGNAL:
-		return replay_on_signal(rp, ev, t);
-	case TRACE_EV_RDTSC:
-		return replay_on_rdtsc(rp, ev, t);
 	case TRACE_EV_THREAD_EXIT:
 		return replay_on_thread_exit(rp, ev, t);
-	case TRACE_EV_PATCH:
-		return replay_on_patch(rp, ev, t);
-	case TRACE_EV_PREEMPT:
-		return replay_on_preempt(rp, ev, t);
+	case TRACE_EV_SYSCALLBUF:
+		return replay_on_syscallbuf(rp, ev, t);
+	case TRACE_EV_SITE_PATCH:
+		return replay_on_site_patch(rp, ev, t);
 	default:
 		return replay_diverge(rp, ev, "unknown event type %d", ev->type);
 	}

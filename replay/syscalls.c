@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "common/log.h"
+#include "preload/uprr-preload.h"
 #include "recorder/recorder.h"
 #include "replay/replay-private.h"
 #include "sched/ticks-soft.h"
@@ -62,6 +63,9 @@ replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthrea
 			       t->regs.rip);
 	t->state = PT_AT_ENTRY;
 	t->nr = t->regs.orig_rax;
+	r = replay_syscallbuf_check(rp, ev, t);
+	if (r < 0)
+		return r;
 	if (t->nr != ev->values[0])
 		return replay_diverge(rp, ev, "expected syscall %s, got %s",
 			       rec_syscall_name((long)ev->values[0]) ?: "?",
@@ -370,7 +374,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (t->state != PT_IN_KERNEL)
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
-	for (;;) {
+	for (; !t->exec_done;) {
 		enum tracee_stop kind;
 
 		if (tracee_wait(t->tid, &status) < 0)
@@ -383,6 +387,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 				       rec_syscall_name((long)t->nr));
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	}
+	t->exec_done = false;
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	got = (int64_t)t->regs.rax;
@@ -452,6 +457,18 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 		return replay_diverge(rp, ev, "exit of syscall %s without its entry",
 			       rec_syscall_name((long)ev->values[0]) ?: "?");
 	replay_output_syscall(&rp->out, ev, t->tid, (long)t->nr, t->args, result);
+	/* the first file mapped MAP_SHARED: writes left every syscall buffer */
+	if (t->nr == __NR_mmap && ev->nvalues >= 6 && ev->values[5])
+		for (size_t i = 0; i < rp->nthreads; i++)
+			if (rp->threads[i].space->syscallbuf &&
+			    rec_syscallbuf_add_flags(rp->threads[i].space->memfd, UPRR_CTL_NO_WRITES) < 0)
+				return replay_diverge(rp, ev, "cannot take writes out of the syscall buffer");
+	/* a filter of the program's: its syscall buffer was turned off here */
+	if (t->space->syscallbuf && rec_sandbox_installs_filter((long)t->nr, t->args, result)) {
+		if (rec_syscallbuf_disable(t->space->memfd) < 0)
+			return replay_diverge(rp, ev, "cannot turn the syscall buffer off");
+		t->space->syscallbuf_off = true;
+	}
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
@@ -470,6 +487,8 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 		t->has_wait_mask = true;
 	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace_exit(rp, ev, t) < 0)
 		return rp->error;
+	if (t->nr == __NR_ptrace)
+		replay_syscallbuf_untraced(rp);
 	if (ev->nvalues >= 4 && ev->values[3] && t->nr != __NR_mmap) {
 		/* it wrote a file that processes map MAP_SHARED: they see it */
 		struct mapped_file *f = shared_file(rp, ev, (uint32_t)(ev->values[3] - 1), false);

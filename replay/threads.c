@@ -318,7 +318,8 @@ replay_on_thread_start(struct replayer *rp, const struct trace_event *ev)
 	}
 	child->state = PT_HELD;
 	/* the creator's emulated tracer follows the child, as recorded */
-	(void)rec_ptrace_on_clone(&rp->ptrace, (pid_t)ev->values[0], (pid_t)rec_tid, flags);
+	if (rec_ptrace_on_clone(&rp->ptrace, (pid_t)ev->values[0], (pid_t)rec_tid, flags))
+		replay_syscallbuf_untraced(rp);
 	return 0;
 }
 
@@ -408,6 +409,11 @@ replay_on_exec(struct replayer *rp, const struct trace_event *ev)
 	if (r < 0)
 		return r;
 	t->state = PT_IN_KERNEL;
+	if (t->space->syscallbuf) {
+		/* mapping the syscall buffer ran the execve to its end */
+		t->exec_done = true;
+		return 0;
+	}
 	tracee_resume(tgid, PTRACE_SYSCALL, 0);
 	return 0;
 }

@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 7
+#define TRACE_FORMAT_VERSION 8
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -43,7 +43,9 @@ enum trace_event_type {
 	 * values[3] (format 5) = file id + 1 of the patched vDSO image, 0 if
 	 * none (the vDSO hidden, or absent); values[4] and values[5] (if
 	 * present) = its signal mask and the signals it ignores, bit N-1 for
-	 * signal N (execve(2) keeps both) */
+	 * signal N (execve(2) keeps both); values[6] (format 8) = file id + 1
+	 * of the syscall buffer's preload image mapped at UPRR_PRELOAD_ADDR, 0
+	 * or absent: none; values[7] = its control page's flags */
 	TRACE_EV_EXEC = 1,
 	/** syscall entry: regs; values = nr, arg0..arg5; blobs = bytes the
 	 * program passed to the kernel for output (write buffers) */
@@ -55,7 +57,10 @@ enum trace_event_type {
 	 * uprr's own); values[3] of a syscall that wrote a file some process
 	 * maps MAP_SHARED (format 4): file id + 1 of the file as the syscall
 	 * left it; format 5: mmap values[4] = 1 if a MAP_PRIVATE mapping
-	 * follows the file's kept versions (it may change while mapped); a
+	 * follows the file's kept versions (it may change while mapped);
+	 * format 8: mmap values[5] = 1 where the first file mapped MAP_SHARED
+	 * took write(2) out of every process's syscall buffer
+	 * (UPRR_CTL_NO_WRITES; values[4] is then 0 or 1); a
 	 * write-family syscall to /proc/PID/mem of a recorded process:
 	 * values[4] = PID, values[5] = the address written; blobs = memory the
 	 * kernel wrote */
@@ -111,6 +116,21 @@ enum trace_event_type {
 	 * PTRACE_EVENT_*, values[3] = the event message (an exited one: its
 	 * wait status) */
 	TRACE_EV_PTRACE_STOP = 13,
+	/** syscalls the thread made through the in-process syscall buffer since
+	 * its last event, right before its next one (format 8;
+	 * doc/syscall-buffer.md): values[0] = the number of records,
+	 * values[1] = the address of its buffer (struct uprr_buf); blobs[0] =
+	 * the records (struct uprr_rec, back to back), at their address in the
+	 * buffer; blobs[1], if present = where each record's bytes went (u32
+	 * enum trace_output bits per record, addr 0) */
+	TRACE_EV_SYSCALLBUF = 14,
+	/** a syscall site redirected into the syscall buffer's library, at the
+	 * seccomp stop of the syscall values[0] (format 8): regs there; the
+	 * syscall does not run. values[1], values[2] = address and length of a
+	 * new anonymous read + execute mapping for stubs (0, 0: none);
+	 * values[3] = where the thread restarts (the rewritten code, rax =
+	 * values[0]); blobs = bytes to write: the stub, then the site's code */
+	TRACE_EV_SITE_PATCH = 15,
 };
 
 /** Where a syscall's bytes went (bits of a syscall exit's values[2] and of

@@ -2278,6 +2278,64 @@ def c_syscall_zoo(h):
     expect_output(rec, b'syscall_zoo: ok\n', 'did not end')
 
 
+def buffered_calls(h, trace):
+    """(records, flushes, traced syscall entries) in @trace, from `uprr dump`."""
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    records = flushes = traced = 0
+    for line in r.stdout.decode(errors='replace').splitlines():
+        f = line.split()
+        if len(f) > 3 and f[2] == 'syscallbuf':
+            records += int(f[3], 16)
+            flushes += 1
+        elif len(f) > 2 and f[2] == 'syscall-entry':
+            traced += 1
+    return records, flushes, traced
+
+
+# the lines of tests/progs/syscallbuf whose words do not change between runs
+SYSCALLBUF_FIXED = (b'dir: 7 entries, 5 empty files', b'reader got 7 bytes: hello 0', b'child: ok',
+                    b'parent: child status 0',
+                    b'exec next', b"exec'd: ok")
+
+
+def syscallbuf_case(h, prog):
+    """tests/progs/syscallbuf (or its static build) recorded with the syscall
+    buffer: thousands of calls go through it (more than one buffer holds, so
+    it fills), the replay gives the same output from the trace, and the
+    recording's output has the native run's shape."""
+    exe = h.prog(prog)
+    native = run([exe], timeout=60, what=f'{prog} (native)')
+    if native.status != 0:
+        raise Fail(f'{prog} fails natively\n  {native.explain()}')
+    trace, rec = h.record_replay([exe], name=prog, options=['--syscall-buffer'], replays=2)
+    records, flushes, traced = buffered_calls(h, trace)
+    if records < 6000 or flushes < 3:
+        raise Fail(f'{prog}: only {records} buffered calls in {flushes} flushes '
+                   f'({traced} traced): the buffer was not used')
+    for out in (native.stdout, rec.stdout):
+        lines = out.splitlines()
+        for fixed in SYSCALLBUF_FIXED:
+            if fixed not in lines:
+                raise Fail(f'{prog}: no line {fixed!r} in\n{out.decode(errors="replace")}')
+    shape = [l.split(b':')[0] for l in native.stdout.splitlines()]
+    if shape != [l.split(b':')[0] for l in rec.stdout.splitlines()]:
+        raise Fail(f'{prog}: the recording printed other lines than the native run\n'
+                   f'{native.stdout.decode(errors="replace")}---\n{rec.stdout.decode(errors="replace")}')
+    trace, rec = h.record_replay([exe], name=prog + '-ptrace', options=['--no-syscall-buffer'])
+    if buffered_calls(h, trace)[0]:
+        raise Fail(f'{prog}: --no-syscall-buffer buffered calls')
+
+
+@case('syscallbuf')
+def c_syscallbuf(h):
+    syscallbuf_case(h, 'syscallbuf')
+
+
+@case('syscallbuf-static')
+def c_syscallbuf_static(h):
+    syscallbuf_case(h, 'syscallbuf_static')
+
+
 @case('cp-r')
 def c_cp_r(h):
     """Debian's cp -r tries ioctl FICLONE on every file first (EOPNOTSUPP on

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The syscall buffer, inside the tracee: common syscalls made without a
+ * ptrace stop, their results and the bytes the kernel wrote appended to the
+ * calling thread's buffer, which the supervisor turns into trace records at
+ * the thread's next event. No libc: raw syscalls only, no writable data
+ * (state lives in the control page and the buffers, at fixed addresses).
+ * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
+ * newfstatat, getdents64 (UPRR_BUFFERED).
+ * The same code runs in replay, where the stub returns recorded results: so
+ * nothing here may branch on whether it records or replays.
+ * See doc/syscall-buffer.md and preload/uprr-preload.h.
+ */
+#include <asm/unistd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "preload/uprr-preload.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+
+/* errno values and preadv2(2)'s RWF_NOWAIT (include/uapi/linux/fs.h,
+ * Linux 4.14; pipes honour it since 5.x), without libc's headers */
+#define UPRR_EAGAIN 11
+#define UPRR_EOPNOTSUPP 95
+#define UPRR_RWF_NOWAIT 0x8
+
+struct kiovec {
+	const void *base;
+	uint64_t len;
+};
+
+long uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
+void *memcpy(void *dst, const void *src, size_t n) HIDDEN;
+void *memset(void *dst, int c, size_t n) HIDDEN;
+
+/* The compiler may call these for copies; a plain loop, same in record and replay */
+void *
+memcpy(void *dst, const void *src, size_t n)
+{
+	unsigned char *d = dst;
+	const unsigned char *s = src;
+
+	while (n--)
+		*d++ = *s++;
+	return dst;
+}
+
+void *
+memset(void *dst, int c, size_t n)
+{
+	unsigned char *d = dst;
+
+	while (n--)
+		*d++ = (unsigned char)c;
+	return dst;
+}
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+
+/* A syscall the supervisor traces: an ordinary recorded syscall. */
+static long
+traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	register long r9 __asm__("r9") = a5;
+	long ret;
+
+	/* the flags, which the kernel shows in r11, as replay has them
+	 * whichever way led here (popfq leaves IF alone in user mode) */
+	__asm__ __volatile__("pushq $0x202\n\tpopfq\n\tsyscall"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+			     : "rcx", "r11", "memory", "cc");
+	return ret;
+}
+
+/* The call through the stub (entry.S): the kernel's result in recording,
+ * *@retp (the recorded one) in replay. Built without a red zone: the call
+ * pushes below the stack pointer. */
+static long
+stub(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int64_t *retp)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	register long r9 __asm__("r9") = a5;
+	register int64_t *r12 __asm__("r12") = retp;
+	long ret;
+
+	__asm__ __volatile__("call uprr_stub"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+
+static inline struct uprr_ctl *
+ctl(void)
+{
+	return (struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR;
+}
+
+/* The calling thread's buffer, claimed on its first call; NULL: none (no
+ * FS base yet, no free slot, a CPU without rdfsbase). */
+static struct uprr_buf *
+thread_buf(void)
+{
+	volatile uint64_t *keys = ctl()->keys;
+	uint64_t key;
+
+	if (!(ctl()->flags & UPRR_CTL_FSGSBASE))
+		return NULL;
+	__asm__ __volatile__("rdfsbase %0" : "=r"(key));
+	if (!key)
+		return NULL;
+	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
+		uint64_t k = keys[i];
+
+		if (k == 0) {
+			/* a thread preempted here may lose the slot to another */
+			k = __sync_val_compare_and_swap(&keys[i], 0, key);
+			if (k == 0)
+				k = key;
+		}
+		if (k == key)
+			return (struct uprr_buf *)UPRR_PRELOAD_BUF(i);
+	}
+	return NULL;
+}
+
+static inline uint32_t
+align8(uint64_t n)
+{
+	return (uint32_t)((n + 7) & ~7ull);
+}
+
+/*
+ * The buffered call, @buf locked; returns -1 - 4095 (never a syscall
+ * result) if it must take the traced path untouched.
+ */
+#define NOT_BUFFERED (-4096l - 1)
+
+static long
+buffered(struct uprr_buf *buf, long nr, long a[6])
+{
+	uint64_t data_max = 0;
+	struct uprr_rec *rec;
+	unsigned char *data;
+	struct kiovec iov;
+	uint32_t size;
+	long ret, rest;
+
+	if (nr == __NR_write && (ctl()->flags & UPRR_CTL_NO_WRITES))
+		return NOT_BUFFERED;
+	switch (nr) {
+	case __NR_clock_gettime:
+		data_max = 16; /* struct timespec */
+		break;
+	case __NR_fstat:
+	case __NR_newfstatat:
+		data_max = UPRR_STAT_SIZE;
+		break;
+	case __NR_read:
+	case __NR_write:
+	case __NR_getdents64:
+		data_max = (uint64_t)a[2];
+		break;
+	}
+	if (data_max > UPRR_PRELOAD_REC_ROOM)
+		return NOT_BUFFERED;
+	size = (uint32_t)sizeof(*rec) + align8(data_max);
+	/* used <= UPRR_PRELOAD_REC_ROOM: rec->size lies in the buffer */
+	rec = (struct uprr_rec *)((unsigned char *)(buf + 1) + buf->used);
+	/* One branch for the three ways to the traced call, the thread's next
+	 * event: a full buffer, the supervisor's interrupt (recording), the
+	 * end of the records (replay, where the interrupt is never set). The
+	 * registers there must not tell which. */
+	if (((uint64_t)buf->used + size > UPRR_PRELOAD_REC_ROOM) | (rec->size == UPRR_REC_STOP) |
+	    (buf->interrupt != 0))
+		return NOT_BUFFERED;
+	data = (unsigned char *)(rec + 1);
+	rec->nr = (uint32_t)nr;
+	for (int i = 0; i < 6; i++)
+		rec->args[i] = (uint64_t)a[i];
+	rest = 0;
+	switch (nr) {
+	case __NR_getpid:
+	case __NR_gettid:
+		ret = stub(nr, 0, 0, 0, 0, 0, 0, &rec->ret);
+		size = sizeof(*rec);
+		break;
+	case __NR_clock_gettime:
+		ret = stub(nr, a[0], (long)data, 0, 0, 0, 0, &rec->ret);
+		if (ret == 0)
+			memcpy((void *)a[1], data, 16);
+		break;
+	case __NR_read:
+		/* never wait in the kernel here: a call that would is retried
+		 * on the traced path, which waits while other threads run */
+		iov = (struct kiovec){ data, (uint64_t)a[2] };
+		ret = stub(__NR_preadv2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
+		size = (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0);
+		if (ret > 0)
+			memcpy((void *)a[1], data, (size_t)ret);
+		break;
+	case __NR_lseek:
+		ret = stub(nr, a[0], a[1], a[2], 0, 0, 0, &rec->ret);
+		break;
+	case __NR_fstat:
+		ret = stub(nr, a[0], (long)data, 0, 0, 0, 0, &rec->ret);
+		if (ret == 0)
+			memcpy((void *)a[1], data, UPRR_STAT_SIZE);
+		break;
+	case __NR_newfstatat:
+		ret = stub(nr, a[0], a[1], (long)data, a[3], 0, 0, &rec->ret);
+		if (ret == 0)
+			memcpy((void *)a[2], data, UPRR_STAT_SIZE);
+		break;
+	case __NR_getdents64:
+		ret = stub(nr, a[0], (long)data, a[2], 0, 0, 0, &rec->ret);
+		size = (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0);
+		if (ret > 0)
+			memcpy((void *)a[1], data, (size_t)ret);
+		break;
+	case __NR_write:
+		memcpy(data, (const void *)a[1], (size_t)a[2]);
+		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
+		ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
+		break;
+	default:
+		return NOT_BUFFERED;
+	}
+	rec->ret = ret;
+	rec->size = size;
+	barrier();
+	buf->used += size;
+	barrier();
+	if ((nr == __NR_read || nr == __NR_write) && (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
+		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
+	if (nr == __NR_write && ret > 0 && ret < a[2]) {
+		/* a blocking write takes all: the rest waits on the traced path */
+		rest = traced(nr, a[0], a[1] + ret, a[2] - ret, 0, 0, 0);
+		if (rest > 0)
+			ret += rest;
+	}
+	return ret;
+}
+
+long
+uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	long a[6] = { a0, a1, a2, a3, a4, a5 };
+	struct uprr_buf *buf;
+	long ret;
+
+	if (!UPRR_BUFFERED(nr))
+		return traced(nr, a0, a1, a2, a3, a4, a5);
+	buf = thread_buf();
+	if (!buf || buf->locked)
+		return traced(nr, a0, a1, a2, a3, a4, a5);
+	buf->locked = 1;
+	barrier();
+	ret = buffered(buf, nr, a);
+	if (ret == NOT_BUFFERED)
+		ret = traced(nr, a0, a1, a2, a3, a4, a5);
+	barrier();
+	buf->locked = 0;
+	return ret;
+}

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The contract between the in-process syscall buffer (preload/, which runs
+ * inside every tracee) and the supervisor (recorder/syscallbuf.c,
+ * replay/syscallbuf.c): where the library and its buffers live, their
+ * layout, who writes what. See doc/syscall-buffer.md. Freestanding: only
+ * <stdint.h>.
+ */
+#pragma once
+
+#ifdef __ASSEMBLER__
+#define UPRR_U64(x) x
+#else
+#include <stdint.h>
+#define UPRR_U64(x) x##ull
+#endif
+
+/** Bumped whenever anything below changes meaning. */
+#define UPRR_PRELOAD_VERSION 2
+/** ctl.magic once the supervisor mapped the library ("UPRB"). */
+#define UPRR_PRELOAD_MAGIC 0x42525055u
+
+/** Where the library is mapped in every tracee: the code (read + execute),
+ * then the control page, then the buffers (read + write), 4.1 MiB in all:
+ * below soft ticks' page (PATCH_TICK_PAGE, 0x70000000), below where Linux
+ * puts mmaps and above a non-PIE executable's brk heap; a 32-bit absolute
+ * address, which the stub's code uses. preload.lds links the image here. */
+#define UPRR_PRELOAD_ADDR UPRR_U64(0x6f000000)
+/** Room for the image; it must not be larger. */
+#define UPRR_PRELOAD_CODE_SIZE UPRR_U64(0x10000)
+#define UPRR_PRELOAD_CTL_ADDR (UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE)
+#define UPRR_PRELOAD_CTL_SIZE UPRR_U64(0x1000)
+/** Threads of a process that get a buffer; later ones take the ptrace path. */
+#define UPRR_PRELOAD_NSLOTS 64
+/** One thread's buffer: a struct uprr_buf, then its records. */
+#define UPRR_PRELOAD_BUF_SIZE UPRR_U64(0x10000)
+#define UPRR_PRELOAD_BUF_ADDR (UPRR_PRELOAD_CTL_ADDR + UPRR_PRELOAD_CTL_SIZE)
+#define UPRR_PRELOAD_MAP_SIZE \
+	(UPRR_PRELOAD_CODE_SIZE + UPRR_PRELOAD_CTL_SIZE + UPRR_PRELOAD_NSLOTS * UPRR_PRELOAD_BUF_SIZE)
+
+/* Offsets in the image (preload/entry.S places them). */
+/** long uprr_syscall(long nr, long a0, ..., long a5): the System V C
+ * convention; a syscall's result or -errno, as the kernel returns it. */
+#define UPRR_PRELOAD_ENTRY_SYSCALL 0x0
+/** The same with the registers of the syscall instruction (rax, rdi,
+ * rsi, rdx, r10, r8, r9; rcx and r11 clobbered): patched sites call it. */
+#define UPRR_PRELOAD_ENTRY_SYSCALL_ABI 0x8
+/** The untraced syscall instruction (`syscall; ret`). */
+#define UPRR_PRELOAD_UNTRACED_OFF 0x40
+/** The rip the kernel reports for a syscall made there
+ * (seccomp_data.instruction_pointer: the address after the instruction). */
+#define UPRR_PRELOAD_UNTRACED_IP (UPRR_PRELOAD_ADDR + UPRR_PRELOAD_UNTRACED_OFF + 2)
+
+#ifndef __ASSEMBLER__
+/**
+ * Whether the buffer takes syscall @nr (preload/syscallbuf.c handles each;
+ * the recorder patches the sites that make them). Needs <asm/unistd.h>.
+ */
+#define UPRR_BUFFERED(nr)                                                                   \
+	((nr) == __NR_getpid || (nr) == __NR_gettid || (nr) == __NR_clock_gettime ||        \
+	 (nr) == __NR_read || (nr) == __NR_write || (nr) == __NR_lseek || (nr) == __NR_fstat || \
+	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64)
+/** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
+#define UPRR_STAT_SIZE 144
+
+/** ctl.flags: the thread key can be read (rdfsbase: AT_HWCAP2 bit 1,
+ * HWCAP2_FSGSBASE, Linux 5.9); without it every call is traced. */
+#define UPRR_CTL_FSGSBASE 1u
+/** ctl.flags: write(2) takes the traced path: a recorded process maps a
+ * file MAP_SHARED, and the recorder keeps the version of such a file that
+ * each write leaves (replay's shared copy must change at that write). */
+#define UPRR_CTL_NO_WRITES 2u
+
+/** The control page, one per process (fork copies it). */
+struct uprr_ctl {
+	uint32_t magic;	  /**< UPRR_PRELOAD_MAGIC; supervisor, at exec */
+	uint32_t version; /**< UPRR_PRELOAD_VERSION; supervisor */
+	uint32_t replay;  /**< 1 in replay: the stub returns recorded results; supervisor */
+	uint32_t flags;	  /**< UPRR_CTL_*; supervisor */
+	/** The thread key (FS base) of each slot's thread, 0: free; claimed
+	 * by the library with lock cmpxchg, never freed */
+	uint64_t keys[UPRR_PRELOAD_NSLOTS];
+};
+
+/** The head of a thread's buffer; its records follow. */
+struct uprr_buf {
+	uint32_t used;	 /**< bytes of records; library adds, supervisor resets */
+	uint32_t locked; /**< the library is inside a call (a signal handler
+			  * that calls it takes the traced path); library */
+	/** 1: the next call takes the traced path, an event (a signal waits
+	 * for one, or the thread's timeslice is over); supervisor, in
+	 * recording only, cleared at the thread's next event. In replay the
+	 * end marker sends that call the same way. */
+	uint32_t interrupt;
+	uint32_t pad;
+};
+
+/** One buffered call, 8-byte aligned, then its data. */
+struct uprr_rec {
+	/** bytes, this head and the data (a multiple of 8); UPRR_REC_STOP in
+	 * replay after the last record to consume: the library then takes
+	 * the traced path, as the next call did in the recording (a full
+	 * buffer, or the thread's next event) */
+	uint32_t size;
+	uint32_t nr;	  /**< the program's syscall number */
+	uint64_t args[6]; /**< its arguments, as the program passed them */
+	int64_t ret;	  /**< the result the stub gave (replay: the recorded one) */
+	/* data: the bytes the kernel wrote (read: ret bytes; clock_gettime: a
+	 * timespec), or the bytes the program passed out (write: what the
+	 * kernel took), padded to 8 */
+};
+
+/** The buffer of slot @i. */
+#define UPRR_PRELOAD_BUF(i) (UPRR_PRELOAD_BUF_ADDR + (uint64_t)(i) * UPRR_PRELOAD_BUF_SIZE)
+/** uprr_rec.size of the marker that ends the records to replay. */
+#define UPRR_REC_STOP 0xffffffffu
+/** Room for records in one buffer (and the 8 bytes of a marker after them). */
+#define UPRR_PRELOAD_REC_ROOM ((uint32_t)(UPRR_PRELOAD_BUF_SIZE - sizeof(struct uprr_buf) - 8))
+#endif

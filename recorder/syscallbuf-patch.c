@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Syscall sites redirected into the syscall buffer: at a site's first
+ * seccomp stop for a call the buffer takes, its `syscall` instruction and a
+ * neighbour are rewritten into a jmp to a stub near it, which calls the
+ * library's syscall-ABI entry and jumps back. The syscall that trapped does
+ * not run: the thread restarts at the jmp and makes it through the library.
+ * Recorded as TRACE_EV_SITE_PATCH, which replay applies at the same stop
+ * with the same function. See doc/syscall-buffer.md.
+ */
+#define LOG_PREFIX "syscallbuf"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+
+#include "common/log.h"
+#include "preload/uprr-preload.h"
+#include "recorder/record-private.h"
+#include "recorder/recorder.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* A stub area: 64 KiB of read + execute memory near the code it serves,
+ * with a guard below the next mapping; a rel32 jmp reaches +-2 GiB. */
+#define AREA_LEN 0x10000ull
+#define AREA_GUARD 0x10000ull
+#define AREA_REACH 0x7ff00000ull
+#define STUB_MAX 64
+/* Bytes read before a site: the longest mov that may move */
+#define CODE_BEFORE 7
+
+/* The bytes of a stub and of the site's new code, for one site. */
+struct site_plan {
+	uint64_t start;		/* the first byte rewritten: where the thread restarts */
+	uint8_t site[8];	/* its new bytes */
+	size_t site_len;
+	uint8_t stub[STUB_MAX];
+	size_t stub_len;
+};
+
+static uint64_t
+distance(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : b - a;
+}
+
+/* Whether the buffer takes syscall @nr. */
+static bool
+buffered_nr(uint64_t nr)
+{
+	return UPRR_BUFFERED(nr);
+}
+
+static void
+put32(uint8_t *p, int64_t v)
+{
+	uint32_t u = (uint32_t)(int32_t)v;
+
+	memcpy(p, &u, 4);
+}
+
+/*
+ * Plan the stub at @stub for the site whose syscall instruction is at
+ * @site, from the code around it (@code: the CODE_BEFORE bytes before the
+ * site and the 13 from it), for syscall @nr. The shapes of glibc's wrappers
+ * and Go's runtime:
+ *   syscall; cmp $imm32,%rax (48 3d, or 3d with eax): both move into the
+ *     stub, the jmp covers them; the thread restarts at the site;
+ *   mov $nr,%eax (b8) or mov $nr,%rax (48 c7 c0); syscall: the mov moves
+ *     into the stub, the jmp covers it and the syscall instruction stays (a
+ *     jump to it still traps); the thread restarts at the mov.
+ * Returns 0 or -ENOTSUP for any other shape.
+ */
+static int
+plan_site(const uint8_t *code, uint64_t site, uint64_t nr, uint64_t stub, struct site_plan *p)
+{
+	static const uint8_t lea_down[] = { 0x48, 0x8d, 0x64, 0x24, 0x80 };	      /* lea -128(%rsp),%rsp */
+	static const uint8_t lea_up[] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0 }; /* lea 128(%rsp),%rsp */
+	const uint8_t *at = code + CODE_BEFORE;
+	size_t n = 0, moved = 0, call_at, mov_len = 0;
+	uint64_t back, quad;
+	uint32_t imm;
+
+	memset(p, 0, sizeof(*p));
+	if (at[0] != 0x0f || at[1] != 0x05)
+		return -ENOTSUP;
+	if (at[2] == 0x48 && at[3] == 0x3d)
+		moved = 6;
+	else if (at[2] == 0x3d)
+		moved = 5;
+	memcpy(&imm, at - 4, 4);
+	if (at[-5] == 0xb8)
+		mov_len = 5;
+	else if (at[-7] == 0x48 && at[-6] == 0xc7 && at[-5] == 0xc0)
+		mov_len = 7;
+	if (moved) {
+		p->start = site;
+		back = site + 2 + moved;
+	} else if (mov_len && imm == nr) {
+		p->start = site - mov_len;
+		memcpy(p->stub + n, at - mov_len, mov_len); /* the mov, unchanged */
+		n += mov_len;
+		back = site + 2;
+	} else {
+		return -ENOTSUP;
+	}
+	memcpy(p->stub + n, lea_down, sizeof(lea_down));
+	n += sizeof(lea_down);
+	call_at = n;
+	p->stub[n++] = 0xff; /* call *quad(%rip) */
+	p->stub[n++] = 0x15;
+	n += 4;
+	memcpy(p->stub + n, lea_up, sizeof(lea_up));
+	n += sizeof(lea_up);
+	memcpy(p->stub + n, at + 2, moved); /* the cmp, unchanged: no rip-relative operand */
+	n += moved;
+	p->stub[n++] = 0xe9; /* jmp back */
+	put32(p->stub + n, (int64_t)(back - (stub + n + 4)));
+	n += 4;
+	n = (n + 7) & ~(size_t)7;
+	quad = UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL_ABI;
+	put32(p->stub + call_at + 2, (int64_t)(stub + n - (stub + call_at + 6)));
+	memcpy(p->stub + n, &quad, 8);
+	p->stub_len = n + 8;
+	/* the site: a jmp to the stub, the rest of what moved int3 */
+	p->site[0] = 0xe9;
+	put32(p->site + 1, (int64_t)(stub - (p->start + 5)));
+	p->site_len = moved ? 2 + moved : mov_len;
+	memset(p->site + 5, 0xcc, p->site_len - 5);
+	return 0;
+}
+
+/* A free place for a new stub area that reaches @code: right below some
+ * mapping (never below the stack, which grows down into it), closest. */
+static int
+find_area(pid_t pid, uint64_t code, uint64_t *ret_base)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t best = 0, prev_end = 0x10000;
+	size_t n;
+	int r;
+
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; prev_end = maps[i].end, i++) {
+		uint64_t top = maps[i].start, base;
+
+		if (strcmp(maps[i].path, "[stack]") == 0 || top < prev_end + AREA_LEN + 2 * AREA_GUARD)
+			continue;
+		base = top - AREA_GUARD - AREA_LEN;
+		if (distance(base, code) >= AREA_REACH || distance(base + AREA_LEN, code) >= AREA_REACH)
+			continue;
+		if (!best || distance(base, code) < distance(best, code))
+			best = base;
+	}
+	if (!best)
+		return -ENOSPC;
+	*ret_base = best;
+	return 0;
+}
+
+int
+rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *ev,
+			   struct user_regs_struct *regs)
+{
+	int64_t got;
+	int r;
+
+	if (ev->nvalues < 4)
+		return -EINVAL;
+	/* the syscall does not run (seccomp stop, orig_rax -1): which also
+	 * lets a syscall be injected here */
+	regs->orig_rax = (uint64_t)-1;
+	r = tracee_set_regs(tid, regs);
+	if (r < 0)
+		return r;
+	if (ev->values[1]) {
+		uint64_t args[6] = { ev->values[1], ev->values[2], PROT_READ | PROT_EXEC,
+				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 };
+
+		r = tracee_inject_syscall(tid, memfd, __NR_mmap, args, &got);
+		if (r < 0)
+			return r;
+		if ((uint64_t)got != ev->values[1])
+			return got < 0 ? (int)got : -EADDRINUSE;
+	}
+	for (uint32_t i = 0; i < ev->nblobs; i++) {
+		r = tracee_write(memfd, ev->blobs[i].addr, ev->blobs[i].data, ev->blobs[i].len);
+		if (r < 0)
+			return r;
+	}
+	/* it restarts at the jmp, the syscall's number in rax */
+	regs->rip = ev->values[3];
+	regs->rax = ev->values[0];
+	return tracee_set_regs(tid, regs);
+}
+
+/* Whether a thread of @t's address space other than @t stands inside
+ * [@start, @end) (not at @start): its next instruction would be rewritten. */
+static bool
+thread_inside(struct recorder *rec, const struct rthread *t, uint64_t start, uint64_t end)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *u = &rec->threads[i];
+
+		if (u != t && u->space == t->space && u->regs.rip > start && u->regs.rip < end)
+			return true;
+	}
+	return false;
+}
+
+/* Note @site as tried in @sp; whether it was already. */
+static bool
+tried(struct rspace *sp, uint64_t site)
+{
+	for (size_t i = 0; i < sp->sb.ntried; i++)
+		if (sp->sb.tried[i] == site)
+			return true;
+	if (UTIL_GROW(sp->sb.tried, sp->sb.tried_cap, sp->sb.ntried + 1) == 0)
+		sp->sb.tried[sp->sb.ntried++] = site;
+	return false;
+}
+
+bool
+rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
+{
+	struct rspace *sp = t->space;
+	uint64_t rip = t->regs.rip, site = rip - 2, nr = t->regs.orig_rax, stub, area = 0;
+	struct user_regs_struct regs = t->regs;
+	struct trace_blob blobs[2];
+	struct trace_event ev;
+	struct site_plan p;
+	uint8_t code[CODE_BEFORE + 13];
+	int r;
+
+	if (!sp->mem.syscallbuf || sp->mem.syscallbuf_off || !buffered_nr(nr) ||
+	    (rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE))
+		return false;
+	if (tried(sp, site))
+		return false;
+	if (tracee_read_mem(sp->mem.memfd, site - CODE_BEFORE, code, sizeof(code)) < 0)
+		return false;
+	/* a stub within reach: the current area if it has room, else a new one */
+	if (sp->sb.area && distance(sp->sb.area, site) < AREA_REACH &&
+	    distance(sp->sb.area + AREA_LEN, site) < AREA_REACH && sp->sb.area_used + STUB_MAX <= AREA_LEN) {
+		stub = sp->sb.area + sp->sb.area_used;
+	} else {
+		if (find_area(t->tid, site, &area) < 0)
+			return false;
+		stub = area;
+	}
+	if (plan_site(code, site, nr, stub, &p) < 0)
+		return false;
+	if (thread_inside(rec, t, p.start, p.start + p.site_len)) {
+		sp->sb.ntried--; /* another thread is in its syscall there: later */
+		return false;
+	}
+	rec_event_init(&ev, TRACE_EV_SITE_PATCH, t->tid);
+	rec_event_set_regs(&ev, &t->regs);
+	ev.nvalues = 4;
+	ev.values[0] = nr;
+	ev.values[1] = area;
+	ev.values[2] = area ? AREA_LEN : 0;
+	ev.values[3] = p.start;
+	blobs[0] = (struct trace_blob){ stub, (uint32_t)p.stub_len, p.stub };
+	blobs[1] = (struct trace_blob){ p.start, (uint32_t)p.site_len, p.site };
+	ev.nblobs = 2;
+	ev.blobs = blobs;
+	r = rec_syscallbuf_apply_patch(t->tid, sp->mem.memfd, &ev, &regs);
+	if (r < 0) {
+		/* the syscall was skipped: issue it again, unpatched */
+		log_debug("thread %d: cannot patch the syscall site at 0x%" PRIx64 ": %s", t->tid, site,
+			  strerror(-r));
+		if (area && r != -EADDRINUSE && r != -EEXIST) {
+			rec_stop_recording(rec, "cannot patch a syscall site: %s", strerror(-r));
+			return true;
+		}
+		regs = t->regs;
+		regs.orig_rax = (uint64_t)-1;
+		regs.rip = site;
+		regs.rax = nr;
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return true; /* vanished */
+		t->regs = regs;
+		rec_resume_user(rec, t, 0, NULL);
+		return true;
+	}
+	if (rec_write_event(rec, &ev) < 0)
+		return true;
+	if (area) {
+		sp->sb.area = area;
+		sp->sb.area_used = 0;
+	}
+	sp->sb.area_used += (p.stub_len + 15) & ~15ull;
+	sp->need_remap = true; /* new code, maybe a new mapping: restore points look again */
+	rec->sb.patched++;
+	t->regs = regs;
+	rec_resume_user(rec, t, 0, NULL);
+	return true;
+}
+
+void
+rec_syscallbuf_space_free(struct rec_sb_space *s)
+{
+	free(s->tried);
+	*s = (struct rec_sb_space){ 0 };
+}

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The syscall buffer's supervisor side in recording: the library's fixed
+ * pages mapped at every exec (record and replay alike), and each thread's
+ * buffered calls turned into TRACE_EV_SYSCALLBUF events right before its
+ * next event. See doc/syscall-buffer.md; the layout is preload/uprr-preload.h.
+ */
+#define LOG_PREFIX "syscallbuf"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "preload/uprr-preload.h"
+#include "recorder/record-private.h"
+#include "recorder/recorder.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+#include "x86_64/patch.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+#ifndef HWCAP2_FSGSBASE
+#define HWCAP2_FSGSBASE (1 << 1)
+#endif
+
+_Static_assert(sizeof(struct uprr_ctl) <= UPRR_PRELOAD_CTL_SIZE, "control page");
+_Static_assert(sizeof(struct uprr_rec) % 8 == 0, "records stay aligned");
+_Static_assert(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE <= PATCH_TICK_PAGE,
+	       "the syscall buffer lies below soft ticks' page");
+
+uint32_t
+rec_syscallbuf_machine_flags(void)
+{
+	return (getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE) ? UPRR_CTL_FSGSBASE : 0;
+}
+
+int
+rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool replay, uint32_t flags)
+{
+	uint64_t args[6] = { UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 };
+	struct uprr_ctl ctl = {
+		.magic = UPRR_PRELOAD_MAGIC,
+		.version = UPRR_PRELOAD_VERSION,
+		.replay = replay,
+		.flags = flags,
+	};
+	struct user_regs_struct regs;
+	int64_t res;
+	int r;
+
+	uint64_t none[6] = { (uint64_t)-1, 0, 0, 0, 0, 0 };
+
+	if (len > UPRR_PRELOAD_CODE_SIZE)
+		return -E2BIG;
+	/* At the exec stop the thread is still inside execve(2), whose result
+	 * (0) lands in rax on the way out (do_syscall_64(): regs->ax = the
+	 * syscall's return), so the first injected call runs as read(2): make
+	 * that one harmless (fd -1: EBADF, or getpid where rax holds). It
+	 * leaves the thread in a signal-delivery-stop, where injection works. */
+	r = tracee_inject_syscall(pid, memfd, __NR_getpid, none, &res);
+	if (r < 0)
+		return log_debug_errno(r, "process %d: cannot inject a syscall", pid);
+	r = tracee_inject_syscall(pid, memfd, __NR_mmap, args, &res);
+	if (r < 0)
+		return log_debug_errno(r, "process %d: cannot map the syscall buffer", pid);
+	if (res == -EEXIST)
+		return 0; /* the program's own image lies there */
+	if (res != (int64_t)UPRR_PRELOAD_ADDR)
+		return log_debug_errno(res < 0 ? (int)res : -EADDRINUSE,
+				       "process %d: its syscall buffer's mmap returned %" PRId64, pid, res);
+	if ((r = tracee_write(memfd, UPRR_PRELOAD_ADDR, image, len)) < 0 ||
+	    (r = tracee_write(memfd, UPRR_PRELOAD_CTL_ADDR, &ctl, sizeof(ctl))) < 0)
+		return log_debug_errno(r, "process %d: cannot fill the syscall buffer's pages", pid);
+	args[1] = UPRR_PRELOAD_CODE_SIZE;
+	args[2] = PROT_READ | PROT_EXEC;
+	r = tracee_inject_syscall(pid, memfd, __NR_mprotect, args, &res);
+	if (r < 0)
+		return r;
+	if (res < 0)
+		return (int)res;
+	/* the execve returned meanwhile (its exit stop will not come): with
+	 * its result, 0, as the program starts natively */
+	r = tracee_get_regs(pid, &regs);
+	if (r < 0)
+		return r;
+	regs.rax = 0;
+	r = tracee_set_regs(pid, &regs);
+	return r < 0 ? r : 1;
+}
+
+int
+rec_syscallbuf_disable(int memfd)
+{
+	uint32_t flags = 0;
+
+	return tracee_write(memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, flags), &flags,
+			    sizeof(flags));
+}
+
+int
+rec_syscallbuf_add_flags(int memfd, uint32_t set)
+{
+	uint64_t at = UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, flags);
+	uint32_t flags;
+	int r;
+
+	r = tracee_read_mem(memfd, at, &flags, sizeof(flags));
+	if (r < 0)
+		return r;
+	flags |= set;
+	return tracee_write(memfd, at, &flags, sizeof(flags));
+}
+
+/* Whether the file at @path (@st) is a system file nobody writes in place:
+ * root's, not group- or other-writable, under /usr, /lib, /lib64, /bin or
+ * /sbin (as the trace writer's may_link(): packages replace such files by
+ * renaming). glibc maps gconv-modules.cache MAP_SHARED. */
+static bool
+system_file(const char *path, const struct stat *st)
+{
+	static const char *const trees[] = { "/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/" };
+
+	if (!S_ISREG(st->st_mode) || st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)) ||
+	    strstr(path, "/../"))
+		return false;
+	for (size_t i = 0; i < ARRAY_SIZE(trees); i++)
+		if (strncmp(path, trees[i], strlen(trees[i])) == 0)
+			return true;
+	return false;
+}
+
+bool
+rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows)
+{
+	char path[64], target[4096];
+	struct stat link, st;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
+	if (lstat(path, &link) < 0 || stat(path, &st) < 0)
+		return true;
+	/* the link's owner bits are the fd's access mode (proc(5)) */
+	if (link.st_mode & S_IWUSR)
+		return true;
+	if ((args[3] & MAP_TYPE) == MAP_PRIVATE && !follows)
+		return false;
+	/* read-only: only a write through another fd could change it */
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return true;
+	target[n] = '\0';
+	return !system_file(target, &st);
+}
+
+bool
+rec_syscallbuf_own_filters(pid_t pid)
+{
+	char path[64], line[256];
+	int n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return true;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp_filters: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n != 1; /* uprr's own is one; unknown counts as more */
+}
+
+int
+rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref)
+{
+	_cleanup_close_ int fd = -1;
+	uint32_t id;
+	int r;
+
+	if (rec->sb.image_ref) {
+		*ret_ref = rec->sb.image_ref;
+		return 0;
+	}
+	fd = memfd_create("uprr-preload", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, rec_preload_image, rec_preload_image_len) != (ssize_t)rec_preload_image_len)
+		return -EIO;
+	r = trace_writer_keep_file(rec->w, fd, "[uprr-preload]", 0, &id);
+	if (r < 0)
+		return r;
+	rec->sb.image_ref = (uint64_t)id + 1;
+	*ret_ref = rec->sb.image_ref;
+	return 0;
+}
+
+/* The address of @t's buffer, or 0 if it has none (it never made a buffered
+ * call, or made none since its FS base changed). */
+static uint64_t
+thread_buffer(struct recorder *rec, struct rthread *t)
+{
+	uint64_t keys[UPRR_PRELOAD_NSLOTS];
+	uint64_t key = t->regs.fs_base;
+
+	if (!t->space->mem.syscallbuf || !key)
+		return 0;
+	if (t->sb_key == key && t->sb_addr)
+		return t->sb_addr;
+	if (tracee_read_mem(t->space->mem.memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, keys),
+			    keys, sizeof(keys)) < 0)
+		return 0;
+	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++)
+		if (keys[i] == key) {
+			t->sb_key = key;
+			t->sb_addr = UPRR_PRELOAD_BUF(i);
+			return t->sb_addr;
+		}
+	return 0;
+}
+
+bool
+rec_syscallbuf_pending(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	struct uprr_buf head;
+
+	return addr && tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head)) == 0 &&
+	       head.used;
+}
+
+/* Where each buffered write sent its bytes (enum trace_output), in @sinks;
+ * returns whether any went somewhere replay shows or dumps. The records
+ * were checked to lie within @len bytes. */
+static bool
+record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_t *sinks)
+{
+	bool any = false;
+	uint32_t n = 0;
+
+	for (uint32_t off = 0; off < len; n++) {
+		const struct uprr_rec *r = (const void *)(recs + off);
+
+		sinks[n] = 0;
+		if (r->nr == __NR_write && r->ret > 0)
+			sinks[n] = rec_output_fd_sinks(t->tid, (int)r->args[0]);
+		any |= sinks[n] != 0;
+		off += r->size;
+	}
+	return any;
+}
+
+/* The number of records in @len bytes at @recs, or -EBADMSG if their sizes
+ * do not add up (the program wrote over its buffer). */
+static int
+count_records(const uint8_t *recs, uint32_t len)
+{
+	int n = 0;
+
+	for (uint32_t off = 0; off < len; n++) {
+		const struct uprr_rec *r = (const void *)(recs + off);
+
+		if (len - off < sizeof(*r) || r->size < sizeof(*r) || r->size % 8 || r->size > len - off)
+			return -EBADMSG;
+		off += r->size;
+	}
+	return n;
+}
+
+void
+rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	uint32_t one = 1;
+
+	/* written each time: a rollback puts the buffer's memory back */
+	if (!addr)
+		return;
+	if (tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, interrupt), &one,
+			 sizeof(one)) == 0)
+		t->sb_interrupted = true;
+}
+
+int
+rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	struct trace_blob blobs[2];
+	struct trace_event ev;
+	struct uprr_buf head;
+	uint32_t zero = 0;
+	int n, r;
+
+	if (addr && t->sb_interrupted) {
+		/* at its event: its calls are buffered again */
+		t->sb_interrupted = false;
+		r = tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, interrupt), &zero,
+				 sizeof(zero));
+		if (r < 0)
+			return r;
+	}
+	if (!addr || tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head)) < 0 || !head.used)
+		return 0;
+	if (head.used > UPRR_PRELOAD_REC_ROOM)
+		return -EBADMSG;
+	if (UTIL_GROW(rec->sb.data, rec->sb.data_cap, head.used) < 0)
+		return -ENOMEM;
+	r = tracee_read_mem(t->space->mem.memfd, addr + sizeof(head), rec->sb.data, head.used);
+	if (r < 0)
+		return r;
+	n = count_records(rec->sb.data, head.used);
+	if (n < 0)
+		return n;
+	if (UTIL_GROW(rec->sb.sinks, rec->sb.sinks_cap, (size_t)n) < 0)
+		return -ENOMEM;
+	rec_event_init(&ev, TRACE_EV_SYSCALLBUF, t->tid);
+	ev.nvalues = 2;
+	ev.values[0] = (uint64_t)n;
+	ev.values[1] = addr;
+	blobs[0] = (struct trace_blob){ addr + sizeof(head), head.used, rec->sb.data };
+	blobs[1] = (struct trace_blob){ 0, (uint32_t)(n * sizeof(uint32_t)), rec->sb.sinks };
+	ev.nblobs = record_sinks(t, rec->sb.data, head.used, rec->sb.sinks) ? 2 : 1;
+	ev.blobs = blobs;
+	r = trace_writer_add_event(rec->w, &ev);
+	if (r < 0)
+		return r;
+	rec->sb.records += (uint64_t)n;
+	rec->sb.flushes++;
+	return tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, used), &zero,
+			    sizeof(zero));
+}
+
+void
+rec_syscallbuf_untraced(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+		struct rec_space *sp = &t->space->mem;
+
+		if (!sp->syscallbuf || sp->syscallbuf_off || !rec_ptrace_find(&rec->ptrace, t->tid))
+			continue;
+		if (rec_syscallbuf_disable(sp->memfd) == 0)
+			sp->syscallbuf_off = true;
+	}
+}
+
+void
+rec_syscallbuf_free(struct recorder *rec)
+{
+	free(rec->sb.data);
+	free(rec->sb.sinks);
+	rec->sb.data = NULL;
+	rec->sb.sinks = NULL;
+}

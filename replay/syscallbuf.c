@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The syscall buffer in replay: the trace's copy of the preload library
+ * mapped at each exec, as in the recording; each TRACE_EV_SYSCALLBUF's
+ * records put into the thread's buffer before it runs to its next event,
+ * where the library consumes them (its stub returns the recorded results);
+ * and, at that event, the buffer checked byte for byte against the trace.
+ * See doc/syscall-buffer.md; the layout is preload/uprr-preload.h.
+ */
+#define LOG_PREFIX "replay"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "preload/uprr-preload.h"
+#include "recorder/recorder.h"
+#include "replay/replay-private.h"
+#include "tracee/tracee.h"
+
+int
+replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t pid,
+		      struct rec_space *sp)
+{
+	uint32_t flags;
+	const char *copy;
+	_cleanup_free_ uint8_t *image = NULL;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	int r;
+
+	sp->syscallbuf = false;
+	if (ev->nvalues < 8 || !ev->values[6])
+		return 0;
+	flags = (uint32_t)ev->values[7];
+	if ((flags & UPRR_CTL_FSGSBASE) && !(rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE))
+		return replay_diverge(rp, ev, "the trace's syscall buffer needs rdfsbase (FSGSBASE), "
+				      "which this machine does not let programs use");
+	if (trace_reader_file(rp->r, (uint32_t)(ev->values[6] - 1), &copy, NULL) < 0)
+		return replay_diverge(rp, ev, "the syscall buffer's library is missing from the trace");
+	image = malloc(UPRR_PRELOAD_CODE_SIZE + 1);
+	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	if (!image || fd < 0)
+		return replay_diverge(rp, ev, "cannot read the syscall buffer's library");
+	n = read(fd, image, UPRR_PRELOAD_CODE_SIZE + 1);
+	if (n <= 0 || n > (ssize_t)UPRR_PRELOAD_CODE_SIZE)
+		return replay_diverge(rp, ev, "the trace's syscall buffer library is damaged");
+	r = rec_syscallbuf_map(pid, sp->memfd, image, (size_t)n, true, flags);
+	if (r <= 0)
+		return replay_diverge(rp, ev, "cannot map the syscall buffer: %s",
+				      r < 0 ? strerror(-r) : "its address is taken");
+	sp->syscallbuf = true;
+	return 0;
+}
+
+/* The record at byte @off of @t's expected records, for messages. */
+static const struct uprr_rec *
+record_at(const struct pthread_r *t, uint32_t off)
+{
+	return (const struct uprr_rec *)(t->sb_expect + off);
+}
+
+int
+replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	struct uprr_buf head;
+	uint32_t off, k, stop;
+
+	if (!t->sb_len || !t->sb_ran)
+		return 0;
+	if (tracee_read_mem(t->space->memfd, t->sb_addr, &head, sizeof(head)) < 0)
+		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);
+	if (replay_ensure_buf(rp, t->sb_len) < 0)
+		return -ENOMEM;
+	if (tracee_read_mem(t->space->memfd, t->sb_addr + sizeof(head), rp->buf, t->sb_len) < 0)
+		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);
+	/* the first record that differs, or the first one not consumed */
+	for (off = 0, k = 0; off < t->sb_len; k++) {
+		const struct uprr_rec *want = record_at(t, off);
+
+		if (off >= head.used)
+			return replay_diverge(rp, ev, "thread %u made %u buffered syscalls, recorded %u "
+					      "(the next: %s)", ev->tid, k, t->sb_nrecs,
+					      rec_syscall_name(want->nr) ?: "?");
+		if (memcmp(rp->buf + off, want, want->size) != 0) {
+			const struct uprr_rec *got = (const void *)(rp->buf + off);
+
+			if (got->nr != want->nr)
+				return replay_diverge(rp, ev, "buffered syscall %u of thread %u is %s, "
+						      "recorded %s", k, ev->tid,
+						      rec_syscall_name(got->nr) ?: "?",
+						      rec_syscall_name(want->nr) ?: "?");
+			return replay_diverge(rp, ev, "buffered syscall %u of thread %u (%s) has other "
+					      "arguments or bytes than recorded", k, ev->tid,
+					      rec_syscall_name(want->nr) ?: "?");
+		}
+		off += want->size;
+	}
+	if (head.used != t->sb_len)
+		return replay_diverge(rp, ev, "thread %u made more buffered syscalls than recorded",
+				      ev->tid);
+	t->sb_len = 0;
+	t->sb_nrecs = 0;
+	/* The recorder emptied the buffer here: the next calls start at its
+	 * head in both, and fit or not alike. Until records come for them, an
+	 * end marker there sends them the traced way, as the recording's
+	 * interrupt did when no record came. */
+	head.used = 0;
+	stop = UPRR_REC_STOP;
+	if (tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head.used,
+			 sizeof(head.used)) < 0 ||
+	    tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf), &stop, sizeof(stop)) < 0)
+		return replay_diverge(rp, ev, "cannot reset the syscall buffer of thread %d", t->tid);
+	return 0;
+}
+
+/* Show again what the buffered writes of @ev sent to uprr's stdout or
+ * stderr, or dump what they sent on sockets, in their order. */
+static void
+show_output(struct replayer *rp, const struct trace_event *ev)
+{
+	const struct trace_blob *recs = &ev->blobs[0];
+	const uint8_t *data = recs->data;
+	uint32_t off = 0, sink;
+
+	if (ev->nblobs < 2 || ev->blobs[1].len < ev->values[0] * sizeof(uint32_t))
+		return;
+	/* the trace's bytes are not aligned: copy each head out */
+	for (uint64_t k = 0; k < ev->values[0] && recs->len - off >= sizeof(struct uprr_rec); k++) {
+		struct uprr_rec r;
+		uint64_t len;
+
+		memcpy(&r, data + off, sizeof(r));
+		memcpy(&sink, (const uint8_t *)ev->blobs[1].data + k * sizeof(sink), sizeof(sink));
+		len = r.ret > 0 ? (uint64_t)r.ret : 0;
+		if (r.size < sizeof(r) || r.size > recs->len - off)
+			return;
+		if (sink && r.nr == __NR_write && sizeof(r) + len <= r.size) {
+			struct trace_blob b = { 0, (uint32_t)len, data + off + sizeof(r) };
+			struct trace_event out = {
+				.type = TRACE_EV_OUTPUT, .tid = ev->tid, .nvalues = 2,
+				.values = { sink, 0 }, .nblobs = 1, .blobs = &b,
+			};
+
+			replay_output_event(&rp->out, &out);
+		}
+		off += r.size;
+	}
+}
+
+int
+replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	const struct trace_blob *recs;
+	uint32_t head, stop;
+	int r;
+
+	if (ev->nvalues < 2 || ev->nblobs < 1 || !t->space->syscallbuf)
+		return replay_diverge(rp, ev, "buffered syscalls of a thread without a syscall buffer");
+	recs = &ev->blobs[0];
+	r = replay_syscallbuf_check(rp, ev, t);
+	if (r < 0)
+		return r;
+	/* the recorder flushes only at an event of a thread that ran since
+	 * its last one: records never pile up unconsumed */
+	if (t->sb_len)
+		return replay_diverge(rp, ev, "buffered syscalls of thread %u before it consumed the "
+				      "last ones", ev->tid);
+	if (recs->len > UPRR_PRELOAD_REC_ROOM)
+		return replay_diverge(rp, ev, "buffered syscalls larger than the buffer");
+	if (UTIL_GROW(t->sb_expect, t->sb_cap, recs->len) < 0)
+		return -ENOMEM;
+	memcpy(t->sb_expect, recs->data, recs->len);
+	t->sb_addr = ev->values[1];
+	t->sb_len = recs->len;
+	t->sb_nrecs = (uint32_t)ev->values[0];
+	t->sb_ran = false;
+	/* the records, a marker after them (one call more takes the traced
+	 * path, as the call after them did in the recording), used = 0 */
+	stop = UPRR_REC_STOP;
+	head = 0;
+	if (tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf), recs->data, recs->len) < 0 ||
+	    tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf) + recs->len, &stop,
+			 sizeof(stop)) < 0 ||
+	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head,
+			 sizeof(head)) < 0)
+		return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
+	show_output(rp, ev);
+	return 0;
+}
+
+void
+replay_syscallbuf_untraced(struct replayer *rp)
+{
+	for (size_t i = 0; i < rp->nthreads; i++) {
+		struct pthread_r *t = &rp->threads[i];
+
+		if (!t->space->syscallbuf || t->space->syscallbuf_off ||
+		    !rec_ptrace_find(&rp->ptrace, t->rec_tid))
+			continue;
+		if (rec_syscallbuf_disable(t->space->memfd) == 0)
+			t->space->syscallbuf_off = true;
+	}
+}
+
+int
+replay_on_site_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	struct user_regs_struct regs;
+	enum tracee_stop kind;
+	int sig, r;
+
+	r = replay_run_to_stop(rp, t, ev, &kind, &sig);
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SECCOMP || ev->nvalues < 4 || t->regs.orig_rax != ev->values[0])
+		return replay_diverge(rp, ev, "expected syscall %s (its site patched), got %s at rip 0x%llx",
+				      rec_syscall_name((long)ev->values[0]) ?: "?",
+				      replay_stop_name(kind, sig), t->regs.rip);
+	r = replay_syscallbuf_check(rp, ev, t);
+	if (r < 0)
+		return r;
+	r = replay_check_regs(rp, ev, t);
+	if (r < 0)
+		return r;
+	regs = t->regs;
+	r = rec_syscallbuf_apply_patch(t->tid, t->space->memfd, ev, &regs);
+	if (r < 0)
+		return replay_diverge(rp, ev, "cannot patch the syscall site at 0x%llx: %s", t->regs.rip - 2,
+				      strerror(-r));
+	t->regs = regs;
+	t->state = PT_HELD;
+	return 0;
+}

@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The in-process syscall buffer (doc/syscall-buffer.md): every buffered
+ * syscall (getpid, gettid, clock_gettime, read, write, lseek, fstat,
+ * newfstatat, getdents64) called through the
+ * library's entry at UPRR_PRELOAD_ADDR when uprr mapped it there, else
+ * through syscall(2) (natively), with the interleavings that matter:
+ *   - a buffer that fills (more calls than one buffer holds);
+ *   - a blocking read in one thread (the buffered attempt finds the pipe
+ *     empty and waits on the traced path) while another thread runs and
+ *     then writes to it;
+ *   - SIGALRM arriving while the main thread loops in buffered calls, its
+ *     handler making buffered calls too;
+ *   - a thread that exits, a fork and an exec with records still buffered;
+ *   - reads of a regular file and writes to stdout through the buffer;
+ *   - lseek, fstat, getdents64 and newfstatat of a directory's files.
+ * It prints clock values and counts that differ from run to run natively.
+ * Exits 1 if a call returns something else than the kernel says.
+ * Built twice: dynamically and static (syscallbuf_static).
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <dirent.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+
+#include "preload/uprr-preload.h"
+#include "progs.h"
+
+typedef long (*sys_fn)(long, long, long, long, long, long, long);
+
+static sys_fn g_sys;
+
+/* The library's entry if uprr mapped it, else the kernel's. */
+static long
+native(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	long r = syscall(nr, a0, a1, a2, a3, a4, a5);
+
+	return r < 0 ? -errno : r;
+}
+
+static void
+find_library(void)
+{
+	const volatile struct uprr_ctl *ctl = (const void *)UPRR_PRELOAD_CTL_ADDR;
+
+	g_sys = native;
+	/* msync(2) fails with ENOMEM where nothing is mapped */
+	if (msync((void *)UPRR_PRELOAD_CTL_ADDR, 4096, MS_ASYNC) == 0 && ctl->magic == UPRR_PRELOAD_MAGIC)
+		g_sys = (sys_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL);
+}
+
+#define SYS(nr, ...) g_sys((nr), __VA_ARGS__)
+
+static void
+lib_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+lib_say(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0 && SYS(__NR_write, 1, (long)buf, (long)(n < 255 ? n : 255), 0, 0, 0) != (n < 255 ? n : 255))
+		die("syscallbuf: write to stdout failed");
+}
+
+static void
+check_ids(const char *who)
+{
+	long pid = SYS(__NR_getpid, 0, 0, 0, 0, 0, 0);
+	long tid = SYS(__NR_gettid, 0, 0, 0, 0, 0, 0);
+
+	if (pid != getpid() || tid != gettid())
+		die("syscallbuf: %s: getpid %ld gettid %ld, the kernel says %d %d", who, pid, tid, getpid(),
+		    gettid());
+}
+
+/* a buffer that fills: more records than one buffer holds */
+static void
+many_calls(void)
+{
+	struct timespec prev = { 0 }, ts;
+	long backwards = 0, odd = 0, tid = gettid();
+
+	for (int i = 0; i < 3000; i++) {
+		if (SYS(__NR_clock_gettime, CLOCK_MONOTONIC, (long)&ts, 0, 0, 0, 0) != 0)
+			die("syscallbuf: clock_gettime failed");
+		if (ts.tv_sec < prev.tv_sec || (ts.tv_sec == prev.tv_sec && ts.tv_nsec < prev.tv_nsec))
+			backwards++;
+		odd += ts.tv_nsec & 1;
+		prev = ts;
+		if (SYS(__NR_gettid, 0, 0, 0, 0, 0, 0) != tid)
+			die("syscallbuf: gettid differs");
+	}
+	if (backwards)
+		die("syscallbuf: CLOCK_MONOTONIC went back %ld times", backwards);
+	lib_say("many calls: last ns %ld, odd %ld\n", prev.tv_nsec, odd);
+}
+
+/* a regular file read through the buffer */
+static void
+file_read(void)
+{
+	char path[] = "/tmp/uprr-syscallbuf-XXXXXX", buf[100];
+	struct stat st;
+	uint64_t sum = FNV1A_INIT, seed = random_seed();
+	long n, total = 0;
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		die("syscallbuf: mkstemp: %s", strerror(errno));
+	unlink(path);
+	for (int i = 0; i < 40; i++) {
+		char line[64];
+		int len = snprintf(line, sizeof(line), "line %d %llx\n", i, (unsigned long long)rng_next(&seed));
+
+		if (SYS(__NR_write, fd, (long)line, len, 0, 0, 0) != len)
+			die("syscallbuf: write to a file failed");
+	}
+	if (SYS(__NR_fstat, fd, (long)&st, 0, 0, 0, 0) != 0 || SYS(__NR_lseek, fd, 0, SEEK_CUR, 0, 0, 0) != st.st_size)
+		die("syscallbuf: fstat or lseek disagree");
+	if (SYS(__NR_lseek, fd, 0, SEEK_SET, 0, 0, 0) != 0)
+		die("syscallbuf: lseek failed");
+	while ((n = SYS(__NR_read, fd, (long)buf, sizeof(buf), 0, 0, 0)) > 0) {
+		sum = fnv1a(sum, buf, (size_t)n);
+		total += n;
+	}
+	if (n < 0)
+		die("syscallbuf: read: %s", strerror((int)-n));
+	close(fd);
+	lib_say("file: %ld bytes, sum %016llx\n", total, (unsigned long long)sum);
+}
+
+/* a directory listed and its files looked at through the buffer */
+static void
+dir_list(void)
+{
+	char dir[] = "/tmp/uprr-syscallbuf-dir-XXXXXX", path[128], ents[4096];
+	int dfd, files = 0, stats = 0;
+	struct stat st;
+	long n;
+
+	if (!mkdtemp(dir))
+		die("syscallbuf: mkdtemp: %s", strerror(errno));
+	for (int i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		close(open(path, O_CREAT | O_WRONLY, 0600));
+	}
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (dfd < 0)
+		die("syscallbuf: open %s: %s", dir, strerror(errno));
+	while ((n = SYS(__NR_getdents64, dfd, (long)ents, sizeof(ents), 0, 0, 0)) > 0) {
+		for (long off = 0; off < n;) {
+			struct dirent64 *d = (struct dirent64 *)(ents + off);
+
+			files++;
+			if (SYS(__NR_newfstatat, dfd, (long)d->d_name, (long)&st, AT_SYMLINK_NOFOLLOW, 0, 0) == 0 &&
+			    S_ISREG(st.st_mode) && st.st_size == 0)
+				stats++;
+			off += d->d_reclen;
+		}
+	}
+	if (n < 0)
+		die("syscallbuf: getdents64: %s", strerror((int)-n));
+	close(dfd);
+	for (int i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		unlink(path);
+	}
+	rmdir(dir);
+	lib_say("dir: %d entries, %d empty files\n", files, stats);
+}
+
+static int g_pipe[2];
+static volatile long g_spins;
+
+static void *
+blocked_reader(void *arg)
+{
+	char buf[64];
+	long n;
+
+	(void)arg;
+	check_ids("reader");
+	/* the pipe is empty: the buffered attempt fails, the traced read waits */
+	n = SYS(__NR_read, g_pipe[0], (long)buf, sizeof(buf), 0, 0, 0);
+	if (n <= 0)
+		die("syscallbuf: blocked read returned %ld", n);
+	buf[n] = '\0';
+	lib_say("reader got %ld bytes: %s\n", n, buf);
+	check_ids("reader, leaving"); /* records pending at its exit */
+	return NULL;
+}
+
+static void
+blocking_read(void)
+{
+	pthread_t th;
+	char msg[32];
+	int len;
+
+	if (pipe(g_pipe) < 0)
+		die("syscallbuf: pipe: %s", strerror(errno));
+	if (pthread_create(&th, NULL, blocked_reader, NULL))
+		die("syscallbuf: pthread_create failed");
+	/* run while the reader waits */
+	for (long i = 0; i < 2000000; i++)
+		g_spins += i & 3;
+	len = snprintf(msg, sizeof(msg), "hello %ld", g_spins % 1000);
+	if (SYS(__NR_write, g_pipe[1], (long)msg, len, 0, 0, 0) != len)
+		die("syscallbuf: write to the pipe failed");
+	pthread_join(th, NULL);
+	close(g_pipe[0]);
+	close(g_pipe[1]);
+}
+
+static volatile sig_atomic_t g_alarms;
+static volatile long g_handler_pid;
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	g_alarms++;
+	/* may interrupt the library: then this call takes the traced path */
+	g_handler_pid = SYS(__NR_getpid, 0, 0, 0, 0, 0, 0);
+}
+
+static void
+signals_inside(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { .it_interval = { 0, 2000 }, .it_value = { 0, 2000 } };
+	struct timespec ts;
+	long calls = 0;
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	while (g_alarms < 5 && calls < 50000000) {
+		SYS(__NR_clock_gettime, CLOCK_REALTIME, (long)&ts, 0, 0, 0, 0);
+		SYS(__NR_getpid, 0, 0, 0, 0, 0, 0);
+		calls++;
+	}
+	it = (struct itimerval){ 0 };
+	setitimer(ITIMER_REAL, &it, NULL);
+	if (g_handler_pid != getpid())
+		die("syscallbuf: the handler's getpid is %ld", g_handler_pid);
+	lib_say("signals: %d alarms after %ld calls\n", (int)g_alarms, calls);
+}
+
+static void
+fork_pending(void)
+{
+	pid_t child;
+	int status;
+
+	check_ids("before fork"); /* buffered, then the fork is the next event */
+	child = fork();
+	if (child < 0)
+		die("syscallbuf: fork: %s", strerror(errno));
+	if (child == 0) {
+		check_ids("child");
+		lib_say("child: ok\n");
+		check_ids("child, leaving");
+		_exit(0);
+	}
+	check_ids("parent");
+	waitpid(child, &status, 0);
+	lib_say("parent: child status %d\n", status);
+}
+
+int
+main(int argc, char **argv)
+{
+	find_library();
+	if (argc > 1 && strcmp(argv[1], "exec") == 0) {
+		check_ids("exec'd");
+		lib_say("exec'd: ok\n");
+		return 0;
+	}
+	check_ids("main");
+	many_calls();
+	file_read();
+	dir_list();
+	blocking_read();
+	signals_inside();
+	fork_pending();
+	lib_say("exec next\n");
+	check_ids("before exec"); /* records pending at the exec */
+	execl("/proc/self/exe", argv[0], "exec", (char *)NULL);
+	die("syscallbuf: exec: %s", strerror(errno));
+}

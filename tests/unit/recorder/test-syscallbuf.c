@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The syscall buffer's contract (preload/uprr-preload.h) with the real
+ * preload image: its fixed offsets, and in a child under uprr's own seccomp
+ * filter (no tracer: a traced syscall fails with ENOSYS, seccomp(2)) that
+ * maps the image as the supervisor does, the buffer's records as the
+ * library writes them, the untraced instruction allowed by address, a full
+ * buffer, a locked one, an interrupted one, and replay mode (recorded
+ * results, the end marker).
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "preload/uprr-preload.h"
+#include "recorder/recorder.h"
+
+typedef long (*entry_fn)(long, long, long, long, long, long, long);
+
+Test(syscallbuf, image_layout)
+{
+	uint32_t ctl_replay = (uint32_t)(UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, replay));
+
+	cr_assert_leq(rec_preload_image_len, UPRR_PRELOAD_CODE_SIZE);
+	cr_assert(rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL] == 0xe9 ||
+		  rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL] == 0xeb, "the entry is a jmp");
+	cr_assert(rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL_ABI] == 0xe9 ||
+		  rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL_ABI] == 0xeb, "the ABI entry is a jmp");
+	cr_assert_eq(rec_preload_image[UPRR_PRELOAD_UNTRACED_OFF], 0x0f);
+	cr_assert_eq(rec_preload_image[UPRR_PRELOAD_UNTRACED_OFF + 1], 0x05, "syscall at the untraced offset");
+	/* the stub reads ctl.replay at its absolute address: cmpl $0, disp32 */
+	cr_assert_eq(memcmp(rec_preload_image + 0x50 + 3, &ctl_replay, 4), 0,
+		     "the stub reads ctl.replay where the header puts it");
+	cr_assert_eq(offsetof(struct uprr_ctl, replay), 8);
+	cr_assert_eq(sizeof(struct uprr_rec), 64);
+}
+
+static int g_report = -1;
+
+/* The child runs where every syscall but the library's fails: no sanitizer
+ * runtime may need one there (ASan's fake stacks are mmap'd on demand). */
+#define NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
+
+/* Under the filter even exit_group(2) fails: the child tells its result
+ * through the library's buffered write (untraced) and waits to be killed. */
+static void NO_SANITIZE __attribute__((noreturn))
+report(unsigned char code)
+{
+	entry_fn sys = (entry_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL);
+	struct uprr_ctl *ctl = (struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR;
+	struct uprr_buf *buf = (struct uprr_buf *)UPRR_PRELOAD_BUF(0);
+
+	if (g_report < 0)
+		_exit(code); /* the filter is not installed yet */
+	ctl->replay = 0;
+	buf->used = 0;
+	buf->locked = 0;
+	buf->interrupt = 0;
+	sys(__NR_write, g_report, (long)&code, 1, 0, 0, 0);
+	for (;;)
+		;
+}
+
+#define CHECK(cond, code)            \
+	do {                         \
+		if (!(cond))         \
+			report(code); \
+	} while (0)
+
+static NO_SANITIZE struct uprr_rec *
+record(unsigned slot, uint32_t off)
+{
+	return (struct uprr_rec *)(UPRR_PRELOAD_BUF(slot) + sizeof(struct uprr_buf) + off);
+}
+
+static void NO_SANITIZE
+child(int rep)
+{
+	const struct sock_fprog *prog = rec_seccomp_filter();
+	struct uprr_ctl *ctl = (struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR;
+	struct uprr_buf *buf = (struct uprr_buf *)UPRR_PRELOAD_BUF(0);
+	entry_fn sys = (entry_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL);
+	long pid = syscall(__NR_getpid), tid = syscall(__NR_gettid), n;
+	uint64_t fs;
+	int fds[2];
+	char got[16];
+	struct uprr_rec *r;
+
+	CHECK(pipe(fds) == 0, 2);
+	CHECK(mmap((void *)UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == (void *)UPRR_PRELOAD_ADDR, 3);
+	memcpy((void *)UPRR_PRELOAD_ADDR, rec_preload_image, rec_preload_image_len);
+	CHECK(mprotect((void *)UPRR_PRELOAD_ADDR, UPRR_PRELOAD_CODE_SIZE, PROT_READ | PROT_EXEC) == 0, 4);
+	*ctl = (struct uprr_ctl){ .magic = UPRR_PRELOAD_MAGIC, .version = UPRR_PRELOAD_VERSION,
+				  .flags = UPRR_CTL_FSGSBASE };
+	__asm__ __volatile__("rdfsbase %0" : "=r"(fs));
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, 5);
+	CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, prog) == 0, 6);
+	g_report = rep;
+
+	/* from here every syscall but the library's untraced one fails */
+	CHECK(syscall(__NR_getppid) == -1 && errno == ENOSYS, 7);
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == pid, 8);
+	CHECK(ctl->keys[0] == fs && buf->used == sizeof(struct uprr_rec), 9);
+	r = record(0, 0);
+	CHECK(r->nr == __NR_getpid && r->ret == pid && r->size == sizeof(*r), 10);
+	/* not buffered: the traced path */
+	CHECK(sys(__NR_getppid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 11);
+	/* write and read through a pipe: the bytes in the records */
+	CHECK(sys(__NR_write, fds[1], (long)"abc", 3, 0, 0, 0) == 3, 12);
+	r = record(0, sizeof(*r));
+	CHECK(r->nr == __NR_write && r->ret == 3 && r->size == sizeof(*r) + 8 &&
+	      memcmp(r + 1, "abc", 3) == 0 && r->args[2] == 3, 13);
+	CHECK(sys(__NR_read, fds[0], (long)got, sizeof(got), 0, 0, 0) == 3 && memcmp(got, "abc", 3) == 0, 14);
+	r = record(0, 2 * sizeof(*r) + 8);
+	CHECK(r->nr == __NR_read && r->ret == 3 && r->size == sizeof(*r) + 8 && memcmp(r + 1, "abc", 3) == 0, 15);
+	/* an empty pipe: the attempt is a record, the read goes traced */
+	CHECK(sys(__NR_read, fds[0], (long)got, sizeof(got), 0, 0, 0) == -ENOSYS, 16);
+	r = record(0, 3 * sizeof(*r) + 16);
+	CHECK(r->nr == __NR_read && r->ret == -EAGAIN && r->size == sizeof(*r), 17);
+	/* a locked buffer (a handler inside the library): traced */
+	buf->locked = 1;
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 18);
+	buf->locked = 0;
+	/* writes out of the buffer (a file is mapped MAP_SHARED): traced */
+	ctl->flags |= UPRR_CTL_NO_WRITES;
+	n = buf->used;
+	CHECK(sys(__NR_write, fds[1], (long)"abc", 3, 0, 0, 0) == -ENOSYS && buf->used == n, 25);
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == pid && buf->used == n + sizeof(*r), 26);
+	ctl->flags &= ~UPRR_CTL_NO_WRITES;
+	/* the supervisor's interrupt: traced, nothing recorded */
+	buf->interrupt = 1;
+	n = buf->used;
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS && buf->used == n, 24);
+	buf->interrupt = 0;
+	/* a buffer that fills: the call that does not fit goes traced */
+	buf->used = 0;
+	for (n = 0; n < 100000; n++)
+		if (sys(__NR_gettid, 0, 0, 0, 0, 0, 0) != tid)
+			break;
+	CHECK(n == UPRR_PRELOAD_REC_ROOM / sizeof(struct uprr_rec), 19);
+	CHECK(sys(__NR_gettid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 20);
+	/* replay: the recorded result, then the marker sends it traced */
+	ctl->replay = 1;
+	buf->used = 0;
+	r = record(0, 0);
+	*r = (struct uprr_rec){ .size = sizeof(*r), .nr = __NR_getpid, .ret = 4242 };
+	record(0, sizeof(*r))->size = UPRR_REC_STOP;
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == 4242, 21);
+	CHECK(buf->used == sizeof(*r) && r->ret == 4242, 22);
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 23);
+	report(0);
+}
+
+Test(syscallbuf, library_under_the_filter, .timeout = 20)
+{
+	struct pollfd pfd;
+	unsigned char code = 255;
+	int status, rep[2];
+	pid_t pid;
+
+	if (!(rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE))
+		cr_skip_test("this machine does not let programs use rdfsbase (HWCAP2_FSGSBASE)");
+	cr_assert_eq(pipe(rep), 0);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		close(rep[0]);
+		child(rep[1]);
+	}
+	close(rep[1]);
+	pfd = (struct pollfd){ .fd = rep[0], .events = POLLIN };
+	if (poll(&pfd, 1, 10000) == 1 && read(rep[0], &code, 1) == 1) {
+		kill(pid, SIGKILL);
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+	} else {
+		/* it ended before the filter (its exit status is the check), or
+		 * hangs */
+		kill(pid, SIGKILL);
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status), "the child died of signal %d", WTERMSIG(status));
+		code = (unsigned char)WEXITSTATUS(status);
+	}
+	close(rep[0]);
+	cr_assert_eq(code, 0, "check %d failed", code);
+}
