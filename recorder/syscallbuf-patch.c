@@ -22,6 +22,7 @@
 #include "recorder/recorder.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
+#include "x86_64/patch.h"
 
 #ifndef MAP_FIXED_NOREPLACE
 #define MAP_FIXED_NOREPLACE 0x100000
@@ -44,12 +45,6 @@ struct site_plan {
 	uint8_t stub[STUB_MAX];
 	size_t stub_len;
 };
-
-static uint64_t
-distance(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : b - a;
-}
 
 /* Whether the buffer takes syscall @nr. */
 static bool
@@ -137,36 +132,6 @@ plan_site(const uint8_t *code, uint64_t site, uint64_t nr, uint64_t stub, struct
 	return 0;
 }
 
-/* A free place for a new stub area that reaches @code: right below some
- * mapping (never below the stack, which grows down into it), closest. */
-static int
-find_area(pid_t pid, uint64_t code, uint64_t *ret_base)
-{
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	uint64_t best = 0, prev_end = 0x10000;
-	size_t n;
-	int r;
-
-	r = tracee_read_maps(pid, &maps, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; prev_end = maps[i].end, i++) {
-		uint64_t top = maps[i].start, base;
-
-		if (strcmp(maps[i].path, "[stack]") == 0 || top < prev_end + AREA_LEN + 2 * AREA_GUARD)
-			continue;
-		base = top - AREA_GUARD - AREA_LEN;
-		if (distance(base, code) >= AREA_REACH || distance(base + AREA_LEN, code) >= AREA_REACH)
-			continue;
-		if (!best || distance(base, code) < distance(best, code))
-			best = base;
-	}
-	if (!best)
-		return -ENOSPC;
-	*ret_base = best;
-	return 0;
-}
-
 int
 rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *ev,
 			   struct user_regs_struct *regs)
@@ -249,11 +214,13 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	if (tracee_read_mem(sp->mem.memfd, site - CODE_BEFORE, code, sizeof(code)) < 0)
 		return false;
 	/* a stub within reach: the current area if it has room, else a new one */
-	if (sp->sb.area && distance(sp->sb.area, site) < AREA_REACH &&
-	    distance(sp->sb.area + AREA_LEN, site) < AREA_REACH && sp->sb.area_used + STUB_MAX <= AREA_LEN) {
+	if (sp->sb.area && tracee_area_reaches(sp->sb.area, AREA_LEN, site, AREA_REACH) &&
+	    sp->sb.area_used + STUB_MAX <= AREA_LEN) {
 		stub = sp->sb.area + sp->sb.area_used;
 	} else {
-		if (find_area(t->tid, site, &area) < 0)
+		/* never over soft ticks' page, which may not be mapped yet */
+		if (tracee_find_area_near(t->tid, site, AREA_LEN, AREA_GUARD, AREA_REACH,
+					  PATCH_TICK_PAGE, 4096, &area) < 0)
 			return false;
 		stub = area;
 	}

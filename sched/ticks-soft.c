@@ -111,53 +111,6 @@ ticks_soft_nsites(const struct ticks_soft *st)
 	return st ? st->nsites : 0;
 }
 
-static uint64_t
-distance(uint64_t a, uint64_t b)
-{
-	return a > b ? a - b : b - a;
-}
-
-static bool
-reaches(uint64_t base, uint64_t len, uint64_t code)
-{
-	return distance(base, code) < AREA_REACH && distance(base + len, code) < AREA_REACH;
-}
-
-/*
- * A free place for a new stub area near @code: right below some mapping
- * (never below the stack, whose growth it would block, and never just above a
- * mapping, where brk grows), closest to @code.
- */
-static int
-find_area(pid_t pid, uint64_t code, uint64_t *ret_base)
-{
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	uint64_t best = 0, prev_end = 0x10000;
-	size_t n;
-	int r;
-
-	r = tracee_read_maps(pid, &maps, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; prev_end = maps[i].end, i++) {
-		uint64_t top = maps[i].start, base;
-
-		if (strcmp(maps[i].path, "[stack]") == 0 || top < prev_end + AREA_LEN + 2 * AREA_GUARD)
-			continue;
-		base = top - AREA_GUARD - AREA_LEN;
-		if (base <= PATCH_TICK_PAGE + 4096 && top > PATCH_TICK_PAGE)
-			continue;
-		if (!reaches(base, AREA_LEN, code))
-			continue;
-		if (!best || distance(base, code) < distance(best, code))
-			best = base;
-	}
-	if (!best)
-		return -ENOSPC;
-	*ret_base = best;
-	return 0;
-}
-
 /* The tracee's code to plan over: the function around @rip, else a window. */
 static int
 read_code(struct ticks_soft *st, pid_t pid, uint64_t rip, uint64_t *ret_addr, size_t *ret_len,
@@ -212,11 +165,14 @@ ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip, const
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < st->nareas; i++)
-		if (reaches(st->areas[i].base, st->areas[i].len, rip) &&
+		if (tracee_area_reaches(st->areas[i].base, st->areas[i].len, rip, AREA_REACH) &&
 		    st->areas[i].len - st->areas[i].used >= 4096)
 			area = &st->areas[i];
 	if (!area) {
-		r = find_area(pid, rip, &fresh.base);
+		/* not just above a mapping, where brk grows, nor over the tick
+		 * page, which may not be mapped yet */
+		r = tracee_find_area_near(pid, rip, AREA_LEN, AREA_GUARD, AREA_REACH,
+					  PATCH_TICK_PAGE, 4096, &fresh.base);
 		if (r < 0)
 			return r;
 		fresh.len = AREA_LEN;

@@ -516,6 +516,38 @@ tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n)
 	return 0;
 }
 
+int
+tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard, uint64_t reach,
+		      uint64_t avoid, uint64_t avoid_len, uint64_t *ret_base)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t best = 0, prev_end = 0x10000;
+	size_t n;
+	int r;
+
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; prev_end = maps[i].end, i++) {
+		uint64_t top = maps[i].start, base;
+
+		if (strcmp(maps[i].path, "[stack]") == 0 || top < prev_end + len + 2 * guard)
+			continue;
+		base = top - guard - len;
+		if (avoid_len && base < avoid + avoid_len && top > avoid)
+			continue;
+		if (!tracee_area_reaches(base, len, code, reach))
+			continue;
+		if (!best || (base > code ? base - code : code - base) <
+				     (best > code ? best - code : code - best))
+			best = base;
+	}
+	if (!best)
+		return -ENOSPC;
+	*ret_base = best;
+	return 0;
+}
+
 /* x86-64 `syscall` (0f 05) then `int3` (cc): the code an injection runs. */
 static const uint8_t inject_code[3] = { 0x0f, 0x05, 0xcc };
 

@@ -165,6 +165,29 @@ struct tracee_mapping {
  */
 int tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n) _wur_;
 
+/** Whether [@base, @base + @len) lies wholly within @reach bytes of @code
+ * (a rel32 jmp or call reaches +-2 GiB). */
+static inline bool
+tracee_area_reaches(uint64_t base, uint64_t len, uint64_t code, uint64_t reach)
+{
+	uint64_t d0 = base > code ? base - code : code - base;
+	uint64_t d1 = base + len > code ? base + len - code : code - (base + len);
+
+	return d0 < reach && d1 < reach;
+}
+
+/**
+ * Find a free place for @len bytes of new code (stubs) in process @pid, within
+ * @reach bytes of @code: right below some mapping of /proc/@pid/maps, with
+ * @guard free bytes on both sides, never below the stack (whose growth it
+ * would block) and not overlapping [@avoid, @avoid + @avoid_len) (a fixed page
+ * that may not be mapped yet; @avoid_len 0: none); the closest to @code.
+ * Stores its start in *ret_base. Returns 0, -ENOSPC if there is none, or
+ * -errno from reading the maps. Nothing is mapped.
+ */
+int tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard, uint64_t reach,
+			  uint64_t avoid, uint64_t avoid_len, uint64_t *ret_base) _wur_;
+
 /**
  * Kill process @pid with SIGKILL and reap every tracee until none is left,
  * resuming any that stop on the way (PTRACE_EVENT_EXIT). Never fails.
