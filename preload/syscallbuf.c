@@ -6,7 +6,7 @@
  * the thread's next event. No libc: raw syscalls only, no writable data
  * (state lives in the control page and the buffers, at fixed addresses).
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
- * newfstatat, getdents64 (UPRR_BUFFERED).
+ * newfstatat, getdents64, recvfrom and sendto without an address (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -24,6 +24,10 @@
 #define UPRR_EAGAIN 11
 #define UPRR_EOPNOTSUPP 95
 #define UPRR_RWF_NOWAIT 0x8
+/* recv(2)/send(2) flags (include/linux/socket.h) */
+#define UPRR_MSG_PEEK 0x2
+#define UPRR_MSG_DONTWAIT 0x40
+#define UPRR_MSG_NOSIGNAL 0x4000
 
 struct kiovec {
 	const void *base;
@@ -153,6 +157,15 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 
 	if (nr == __NR_write && (ctl()->flags & UPRR_CTL_NO_WRITES))
 		return NOT_BUFFERED;
+	/* recvfrom and sendto: only without a peer address (recv(2), send(2)
+	 * on a connected socket), and flags whose result fits the buffer the
+	 * program passed (not MSG_TRUNC) and that never wait for more than is
+	 * there (not MSG_WAITALL): anything else is traced */
+	if ((nr == __NR_recvfrom || nr == __NR_sendto) &&
+	    (a[4] != 0 || a[5] != 0 ||
+	     ((uint64_t)a[3] & ~(uint64_t)(UPRR_MSG_PEEK | UPRR_MSG_DONTWAIT | UPRR_MSG_NOSIGNAL)) ||
+	     (nr == __NR_sendto && (a[3] & UPRR_MSG_PEEK))))
+		return NOT_BUFFERED;
 	switch (nr) {
 	case __NR_clock_gettime:
 		data_max = 16; /* struct timespec */
@@ -164,6 +177,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_read:
 	case __NR_write:
 	case __NR_getdents64:
+	case __NR_recvfrom:
+	case __NR_sendto:
 		data_max = (uint64_t)a[2];
 		break;
 	}
@@ -223,6 +238,18 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		if (ret > 0)
 			memcpy((void *)a[1], data, (size_t)ret);
 		break;
+	case __NR_recvfrom:
+		/* never wait here either: MSG_DONTWAIT; the record keeps the
+		 * program's flags */
+		ret = stub(nr, a[0], (long)data, a[2], a[3] | UPRR_MSG_DONTWAIT, 0, 0, &rec->ret);
+		size = (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0);
+		if (ret > 0)
+			memcpy((void *)a[1], data, (size_t)ret);
+		break;
+	case __NR_sendto:
+		memcpy(data, (const void *)a[1], (size_t)a[2]);
+		ret = stub(nr, a[0], (long)data, a[2], a[3] | UPRR_MSG_DONTWAIT, 0, 0, &rec->ret);
+		break;
 	case __NR_write:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
@@ -238,6 +265,18 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	barrier();
 	if ((nr == __NR_read || nr == __NR_write) && (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
+	/* a program that would wait: the traced call waits (a program that
+	 * asked not to wait has its EAGAIN) */
+	if ((nr == __NR_recvfrom || nr == __NR_sendto) && ret == -UPRR_EAGAIN &&
+	    !(a[3] & UPRR_MSG_DONTWAIT))
+		return traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+	if (nr == __NR_sendto && ret > 0 && ret < a[2] && !(a[3] & UPRR_MSG_DONTWAIT)) {
+		/* a blocking send takes all (a stream socket): the rest waits
+		 * on the traced path */
+		rest = traced(nr, a[0], a[1] + ret, a[2] - ret, a[3], 0, 0);
+		if (rest > 0)
+			ret += rest;
+	}
 	if (nr == __NR_write && ret > 0 && ret < a[2]) {
 		/* a blocking write takes all: the rest waits on the traced path */
 		rest = traced(nr, a[0], a[1] + ret, a[2] - ret, 0, 0, 0);

@@ -2,7 +2,7 @@
 /*
  * The in-process syscall buffer (doc/syscall-buffer.md): every buffered
  * syscall (getpid, gettid, clock_gettime, read, write, lseek, fstat,
- * newfstatat, getdents64) called through the
+ * newfstatat, getdents64, recvfrom, sendto) called through the
  * library's entry at UPRR_PRELOAD_ADDR when uprr mapped it there, else
  * through syscall(2) (natively), with the interleavings that matter:
  *   - a buffer that fills (more calls than one buffer holds);
@@ -13,7 +13,12 @@
  *     handler making buffered calls too;
  *   - a thread that exits, a fork and an exec with records still buffered;
  *   - reads of a regular file and writes to stdout through the buffer;
- *   - lseek, fstat, getdents64 and newfstatat of a directory's files.
+ *   - lseek, fstat, getdents64 and newfstatat of a directory's files;
+ *   - send(2) and recv(2) (sendto, recvfrom without an address) on a
+ *     socket pair: a receiver that waits (its attempt finds nothing), then
+ *     messages sent and received through the buffer (MSG_PEEK, MSG_DONTWAIT
+ *     on an empty socket); with the library, most of these calls must add
+ *     records to the thread's buffer (else it dies: they were traced).
  * It prints clock values and counts that differ from run to run natively.
  * Exits 1 if a call returns something else than the kernel says.
  * Built twice: dynamically and static (syscallbuf_static).
@@ -23,6 +28,7 @@
 #include <signal.h>
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -181,8 +187,93 @@ dir_list(void)
 	lib_say("dir: %d entries, %d empty files\n", files, stats);
 }
 
-static int g_pipe[2];
+/* The calling thread's buffer if the library runs it, else NULL. */
+static volatile struct uprr_buf *
+own_buf(void)
+{
+	const volatile struct uprr_ctl *ctl = (const void *)UPRR_PRELOAD_CTL_ADDR;
+	uint64_t key;
+
+	if (g_sys == native || !(ctl->flags & UPRR_CTL_FSGSBASE))
+		return NULL;
+	__asm__ __volatile__("rdfsbase %0" : "=r"(key));
+	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++)
+		if (ctl->keys[i] == key)
+			return (volatile struct uprr_buf *)UPRR_PRELOAD_BUF(i);
+	return NULL;
+}
+
+static int g_sock[2];
 static volatile long g_spins;
+
+static void *
+socket_receiver(void *arg)
+{
+	char buf[64];
+	long n;
+
+	(void)arg;
+	/* nothing sent yet: the buffered attempt fails, the traced recv waits */
+	n = SYS(__NR_recvfrom, g_sock[1], (long)buf, sizeof(buf), 0, 0, 0);
+	if (n <= 0)
+		die("syscallbuf: blocked recvfrom returned %ld", n);
+	buf[n] = '\0';
+	lib_say("socket receiver got %ld bytes: %s\n", n, buf);
+	return NULL;
+}
+
+static void
+socket_calls(void)
+{
+	volatile struct uprr_buf *b;
+	uint64_t sum = FNV1A_INIT, seed = random_seed();
+	int sent_buf = 0, recv_buf = 0, peeked = 0;
+	char msg[64], got[64];
+	pthread_t th;
+	long n;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, g_sock) < 0)
+		die("syscallbuf: socketpair: %s", strerror(errno));
+	if (pthread_create(&th, NULL, socket_receiver, NULL))
+		die("syscallbuf: pthread_create failed");
+	for (long i = 0; i < 2000000; i++)
+		g_spins += i & 3;
+	if (SYS(__NR_sendto, g_sock[0], (long)"ping", 4, MSG_NOSIGNAL, 0, 0) != 4)
+		die("syscallbuf: sendto failed");
+	pthread_join(th, NULL);
+	for (int i = 0; i < 20; i++) {
+		int len = snprintf(msg, sizeof(msg), "message %d %llx", i, (unsigned long long)rng_next(&seed));
+		uint32_t before;
+
+		b = own_buf();
+		before = b ? b->used : 0;
+		if (SYS(__NR_sendto, g_sock[1], (long)msg, len, 0, 0, 0) != len)
+			die("syscallbuf: sendto of message %d failed", i);
+		sent_buf += b && b->used > before;
+		n = SYS(__NR_recvfrom, g_sock[0], (long)got, sizeof(got), MSG_PEEK, 0, 0);
+		peeked += n == len && memcmp(got, msg, (size_t)len) == 0;
+		before = b ? b->used : 0;
+		n = SYS(__NR_recvfrom, g_sock[0], (long)got, sizeof(got), 0, 0, 0);
+		recv_buf += b && b->used > before;
+		if (n != len || memcmp(got, msg, (size_t)len) != 0)
+			die("syscallbuf: recvfrom of message %d returned %ld", i, n);
+		sum = fnv1a(sum, got, (size_t)n);
+	}
+	/* nothing there and the program asked not to wait: its EAGAIN */
+	n = SYS(__NR_recvfrom, g_sock[0], (long)got, sizeof(got), MSG_DONTWAIT, 0, 0);
+	if (n != -EAGAIN)
+		die("syscallbuf: recvfrom MSG_DONTWAIT on an empty socket returned %ld", n);
+	/* a preemption may send a call or two the traced way, not most */
+	b = own_buf();
+	if (b && (sent_buf < 10 || recv_buf < 10))
+		die("syscallbuf: of 20 sendto and recvfrom, %d and %d were buffered", sent_buf, recv_buf);
+	close(g_sock[0]);
+	close(g_sock[1]);
+	lib_say("sockets: 20 messages, %d peeked\n", peeked);
+	lib_say("socket bytes: sum %016llx\n", (unsigned long long)sum);
+}
+
+static int g_pipe[2];
 
 static void *
 blocked_reader(void *arg)
@@ -295,6 +386,7 @@ main(int argc, char **argv)
 	file_read();
 	dir_list();
 	blocking_read();
+	socket_calls();
 	signals_inside();
 	fork_pending();
 	lib_say("exec next\n");

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,11 +91,12 @@ child(int rep)
 	entry_fn sys = (entry_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL);
 	long pid = syscall(__NR_getpid), tid = syscall(__NR_gettid), n;
 	uint64_t fs;
-	int fds[2];
+	int fds[2], sv[2];
 	char got[16];
 	struct uprr_rec *r;
 
 	CHECK(pipe(fds) == 0, 2);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, 2);
 	CHECK(mmap((void *)UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == (void *)UPRR_PRELOAD_ADDR, 3);
 	memcpy((void *)UPRR_PRELOAD_ADDR, rec_preload_image, rec_preload_image_len);
@@ -126,6 +128,30 @@ child(int rep)
 	CHECK(sys(__NR_read, fds[0], (long)got, sizeof(got), 0, 0, 0) == -ENOSYS, 16);
 	r = record(0, 3 * sizeof(*r) + 16);
 	CHECK(r->nr == __NR_read && r->ret == -EAGAIN && r->size == sizeof(*r), 17);
+	/* send and recv on a socket pair: the bytes in the records, the
+	 * program's flags in the arguments */
+	n = buf->used;
+	CHECK(sys(__NR_sendto, sv[0], (long)"hello", 5, MSG_NOSIGNAL, 0, 0) == 5, 27);
+	r = record(0, (uint32_t)n);
+	CHECK(r->nr == __NR_sendto && r->ret == 5 && r->size == sizeof(*r) + 8 &&
+	      r->args[3] == MSG_NOSIGNAL && memcmp(r + 1, "hello", 5) == 0, 28);
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, 2, MSG_PEEK, 0, 0) == 2 && memcmp(got, "he", 2) == 0, 29);
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 5 &&
+	      memcmp(got, "hello", 5) == 0, 30);
+	r = record(0, (uint32_t)n + 2 * sizeof(*r) + 16);
+	CHECK(r->nr == __NR_recvfrom && r->ret == 5 && r->size == sizeof(*r) + 8 && r->args[3] == 0 &&
+	      memcmp(r + 1, "hello", 5) == 0, 31);
+	/* nothing to receive: the attempt is a record, the recv goes traced,
+	 * unless the program asked not to wait */
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == -ENOSYS, 32);
+	r = record(0, (uint32_t)n + 3 * sizeof(*r) + 24);
+	CHECK(r->nr == __NR_recvfrom && r->ret == -EAGAIN && r->size == sizeof(*r), 33);
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), MSG_DONTWAIT, 0, 0) == -EAGAIN, 34);
+	/* with an address, or MSG_WAITALL: traced, nothing recorded */
+	n = buf->used;
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), MSG_WAITALL, 0, 0) == -ENOSYS &&
+	      buf->used == n, 35);
+	CHECK(sys(__NR_sendto, sv[0], (long)"x", 1, 0, (long)got, 2) == -ENOSYS && buf->used == n, 36);
 	/* a locked buffer (a handler inside the library): traced */
 	buf->locked = 1;
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 18);
