@@ -6,7 +6,8 @@
  * the thread's next event. No libc: raw syscalls only, no writable data
  * (state lives in the control page and the buffers, at fixed addresses).
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
- * newfstatat, getdents64, recvfrom and sendto without an address (UPRR_BUFFERED).
+ * newfstatat, getdents64, recvfrom and sendto without an address,
+ * gettimeofday (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -170,6 +171,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_clock_gettime:
 		data_max = 16; /* struct timespec */
 		break;
+	case __NR_gettimeofday:
+		data_max = 24; /* struct timeval, then struct timezone */
+		break;
 	case __NR_fstat:
 	case __NR_newfstatat:
 		data_max = UPRR_STAT_SIZE;
@@ -209,6 +213,14 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		ret = stub(nr, a[0], (long)data, 0, 0, 0, 0, &rec->ret);
 		if (ret == 0)
 			memcpy((void *)a[1], data, 16);
+		break;
+	case __NR_gettimeofday:
+		/* each pointer the program passed (NULL: nothing written there) */
+		ret = stub(nr, a[0] ? (long)data : 0, a[1] ? (long)(data + 16) : 0, 0, 0, 0, 0, &rec->ret);
+		if (ret == 0 && a[0])
+			memcpy((void *)a[0], data, 16);
+		if (ret == 0 && a[1])
+			memcpy((void *)a[1], data + 16, 8);
 		break;
 	case __NR_read:
 		/* never wait in the kernel here: a call that would is retried

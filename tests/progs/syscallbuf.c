@@ -18,7 +18,9 @@
  *     socket pair: a receiver that waits (its attempt finds nothing), then
  *     messages sent and received through the buffer (MSG_PEEK, MSG_DONTWAIT
  *     on an empty socket); with the library, most of these calls must add
- *     records to the thread's buffer (else it dies: they were traced).
+ *     records to the thread's buffer (else it dies: they were traced);
+ *   - gettimeofday with a timezone, without, and with neither pointer
+ *     (buffered too, checked the same way).
  * It prints clock values and counts that differ from run to run natively.
  * Exits 1 if a call returns something else than the kernel says.
  * Built twice: dynamically and static (syscallbuf_static).
@@ -273,6 +275,33 @@ socket_calls(void)
 	lib_say("socket bytes: sum %016llx\n", (unsigned long long)sum);
 }
 
+static void
+time_of_day(void)
+{
+	volatile struct uprr_buf *b = own_buf();
+	struct timezone tz = { 0 };
+	struct timeval tv = { 0 };
+	struct timespec ts;
+	int buffered = 0, far = 0;
+
+	for (int i = 0; i < 100; i++) {
+		uint32_t before = b ? b->used : 0;
+
+		if (SYS(__NR_gettimeofday, (long)&tv, i & 1 ? (long)&tz : 0, 0, 0, 0, 0) != 0 ||
+		    SYS(__NR_gettimeofday, 0, 0, 0, 0, 0, 0) != 0)
+			die("syscallbuf: gettimeofday failed");
+		buffered += b && b->used > before;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		far += ts.tv_sec - tv.tv_sec > 1 || ts.tv_sec < tv.tv_sec;
+	}
+	if (far)
+		die("syscallbuf: gettimeofday disagreed with CLOCK_REALTIME %d times", far);
+	if (b && buffered < 50)
+		die("syscallbuf: of 100 gettimeofday pairs, %d were buffered", buffered);
+	lib_say("time of day: ok\n");
+	lib_say("time of day usec: %ld, minuteswest %d\n", (long)tv.tv_usec, tz.tz_minuteswest);
+}
+
 static int g_pipe[2];
 
 static void *
@@ -383,6 +412,7 @@ main(int argc, char **argv)
 	}
 	check_ids("main");
 	many_calls();
+	time_of_day();
 	file_read();
 	dir_list();
 	blocking_read();

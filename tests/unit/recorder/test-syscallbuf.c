@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -152,6 +153,20 @@ child(int rep)
 	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), MSG_WAITALL, 0, 0) == -ENOSYS &&
 	      buf->used == n, 35);
 	CHECK(sys(__NR_sendto, sv[0], (long)"x", 1, 0, (long)got, 2) == -ENOSYS && buf->used == n, 36);
+	/* gettimeofday: a timeval and a timezone where the program asked */
+	{
+		struct timeval tv = { 0 };
+		struct timezone tz = { .tz_minuteswest = -1, .tz_dsttime = -1 };
+
+		n = buf->used;
+		CHECK(sys(__NR_gettimeofday, (long)&tv, (long)&tz, 0, 0, 0, 0) == 0 && tv.tv_sec > 0 &&
+		      tz.tz_minuteswest != -1, 37);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_gettimeofday && r->ret == 0 && r->size == sizeof(*r) + 24 &&
+		      memcmp(r + 1, &tv, sizeof(tv)) == 0 && memcmp((char *)(r + 1) + 16, &tz, sizeof(tz)) == 0,
+		      38);
+		CHECK(sys(__NR_gettimeofday, 0, 0, 0, 0, 0, 0) == 0 && buf->used == n + 2 * (sizeof(*r) + 24), 39);
+	}
 	/* a locked buffer (a handler inside the library): traced */
 	buf->locked = 1;
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 18);
