@@ -7,7 +7,8 @@
  * (state lives in the control page and the buffers, at fixed addresses).
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
  * newfstatat, getdents64, recvfrom and sendto without an address,
- * gettimeofday (UPRR_BUFFERED).
+ * gettimeofday, epoll_wait and epoll_pwait without a signal mask
+ * (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -29,6 +30,11 @@
 #define UPRR_MSG_PEEK 0x2
 #define UPRR_MSG_DONTWAIT 0x40
 #define UPRR_MSG_NOSIGNAL 0x4000
+/* struct epoll_event: packed on x86-64 (include/uapi/linux/eventpoll.h) */
+#define UPRR_EPOLL_EVENT_SIZE 12
+/* The most events a buffered epoll_wait asks for (it may return fewer
+ * than are ready, as the kernel may; the next call gets the rest) */
+#define UPRR_EPOLL_MAX 256
 
 struct kiovec {
 	const void *base;
@@ -158,6 +164,11 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 
 	if (nr == __NR_write && (ctl()->flags & UPRR_CTL_NO_WRITES))
 		return NOT_BUFFERED;
+	/* epoll_pwait with a signal mask: what it unblocks may be delivered
+	 * inside the call, which only the traced path handles */
+	if ((nr == __NR_epoll_wait || nr == __NR_epoll_pwait) &&
+	    ((int)a[2] <= 0 || (nr == __NR_epoll_pwait && a[4] != 0)))
+		return NOT_BUFFERED;
 	/* recvfrom and sendto: only without a peer address (recv(2), send(2)
 	 * on a connected socket), and flags whose result fits the buffer the
 	 * program passed (not MSG_TRUNC) and that never wait for more than is
@@ -173,6 +184,11 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		break;
 	case __NR_gettimeofday:
 		data_max = 24; /* struct timeval, then struct timezone */
+		break;
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+		data_max = (uint64_t)((int)a[2] < UPRR_EPOLL_MAX ? (int)a[2] : UPRR_EPOLL_MAX) *
+			   UPRR_EPOLL_EVENT_SIZE;
 		break;
 	case __NR_fstat:
 	case __NR_newfstatat:
@@ -221,6 +237,16 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 			memcpy((void *)a[0], data, 16);
 		if (ret == 0 && a[1])
 			memcpy((void *)a[1], data + 16, 8);
+		break;
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+		/* an attempt that does not wait (timeout 0): if nothing is
+		 * ready and the program would wait, the traced call waits */
+		ret = stub(nr, a[0], (long)data, (long)(data_max / UPRR_EPOLL_EVENT_SIZE), 0, 0, a[5],
+			   &rec->ret);
+		size = (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret * UPRR_EPOLL_EVENT_SIZE : 0);
+		if (ret > 0)
+			memcpy((void *)a[1], data, (size_t)ret * UPRR_EPOLL_EVENT_SIZE);
 		break;
 	case __NR_read:
 		/* never wait in the kernel here: a call that would is retried
@@ -277,6 +303,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	barrier();
 	if ((nr == __NR_read || nr == __NR_write) && (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
+	if ((nr == __NR_epoll_wait || nr == __NR_epoll_pwait) && ret == 0 && (int)a[3] != 0)
+		return traced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	/* a program that would wait: the traced call waits (a program that
 	 * asked not to wait has its EAGAIN) */
 	if ((nr == __NR_recvfrom || nr == __NR_sendto) && ret == -UPRR_EAGAIN &&

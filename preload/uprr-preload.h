@@ -60,7 +60,8 @@
 	((nr) == __NR_getpid || (nr) == __NR_gettid || (nr) == __NR_clock_gettime ||        \
 	 (nr) == __NR_read || (nr) == __NR_write || (nr) == __NR_lseek || (nr) == __NR_fstat || \
 	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64 || (nr) == __NR_recvfrom ||          \
-	 (nr) == __NR_sendto || (nr) == __NR_gettimeofday)
+	 (nr) == __NR_sendto || (nr) == __NR_gettimeofday || (nr) == __NR_epoll_wait ||         \
+	 (nr) == __NR_epoll_pwait)
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 
@@ -107,7 +108,8 @@ struct uprr_rec {
 	uint64_t args[6]; /**< its arguments, as the program passed them */
 	int64_t ret;	  /**< the result the stub gave (replay: the recorded one) */
 	/* data: the bytes the kernel wrote (read, recvfrom: ret bytes;
-	 * clock_gettime: a timespec; gettimeofday: a timeval, a timezone), or the bytes the program passed out
+	 * clock_gettime: a timespec; gettimeofday: a timeval, a timezone;
+	 * epoll_wait: ret events), or the bytes the program passed out
 	 * (write, sendto: all it passed; the kernel took ret), padded to 8 */
 };
 

@@ -2296,6 +2296,7 @@ def buffered_calls(h, trace):
 SYSCALLBUF_FIXED = (b'dir: 7 entries, 5 empty files', b'reader got 7 bytes: hello 0', b'child: ok',
                     b'parent: child status 0', b'socket receiver got 4 bytes: ping',
                     b'sockets: 20 messages, 20 peeked', b'time of day: ok',
+                    b'epoll waiter: 1 event', b'epoll: 40 of 40 with the event',
                     b'exec next', b"exec'd: ok")
 
 

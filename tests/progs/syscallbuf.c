@@ -20,7 +20,11 @@
  *     on an empty socket); with the library, most of these calls must add
  *     records to the thread's buffer (else it dies: they were traced);
  *   - gettimeofday with a timezone, without, and with neither pointer
- *     (buffered too, checked the same way).
+ *     (buffered too, checked the same way);
+ *   - epoll_wait and epoll_pwait: a thread that waits (the attempt with
+ *     timeout 0 finds nothing), then events ready at once (buffered), a
+ *     timeout 0 with nothing ready (buffered), more events asked for than
+ *     the library asks the kernel.
  * It prints clock values and counts that differ from run to run natively.
  * Exits 1 if a call returns something else than the kernel says.
  * Built twice: dynamically and static (syscallbuf_static).
@@ -29,6 +33,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <dirent.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -302,6 +307,70 @@ time_of_day(void)
 	lib_say("time of day usec: %ld, minuteswest %d\n", (long)tv.tv_usec, tz.tz_minuteswest);
 }
 
+static int g_ep;
+
+static void *
+epoll_waiter(void *arg)
+{
+	struct epoll_event ev[4];
+	long n;
+
+	(void)arg;
+	/* nothing ready: the attempt returns 0, the traced call waits */
+	n = SYS(__NR_epoll_wait, g_ep, (long)ev, 4, -1, 0, 0);
+	if (n != 1 || ev[0].data.u32 != 7 || !(ev[0].events & EPOLLIN))
+		die("syscallbuf: the waiting epoll_wait returned %ld", n);
+	lib_say("epoll waiter: 1 event\n");
+	return NULL;
+}
+
+static void
+epoll_calls(void)
+{
+	volatile struct uprr_buf *b;
+	struct epoll_event ev = { .events = EPOLLIN }, got[1000];
+	int sv[2], buffered = 0, events = 0;
+	pthread_t th;
+	char c;
+	long n;
+
+	g_ep = epoll_create1(0);
+	if (g_ep < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		die("syscallbuf: epoll_create1 or socketpair: %s", strerror(errno));
+	ev.data.u32 = 7;
+	if (epoll_ctl(g_ep, EPOLL_CTL_ADD, sv[0], &ev) < 0)
+		die("syscallbuf: epoll_ctl: %s", strerror(errno));
+	if (pthread_create(&th, NULL, epoll_waiter, NULL))
+		die("syscallbuf: pthread_create failed");
+	for (long i = 0; i < 2000000; i++)
+		g_spins += i & 3;
+	if (write(sv[1], "x", 1) != 1)
+		die("syscallbuf: write to the socket failed");
+	pthread_join(th, NULL);
+	b = own_buf();
+	for (int i = 0; i < 40; i++) {
+		uint32_t before = b ? b->used : 0;
+
+		/* ready at once: 1 event though 1000 were asked for */
+		n = i & 1 ? SYS(__NR_epoll_pwait, g_ep, (long)got, 1000, 5000, 0, 8) :
+			    SYS(__NR_epoll_wait, g_ep, (long)got, 1000, 5000, 0, 0);
+		buffered += b && b->used > before;
+		events += n == 1 && got[0].data.u32 == 7;
+	}
+	if (read(sv[0], &c, 1) != 1)
+		die("syscallbuf: read from the socket failed");
+	/* nothing ready, timeout 0: the attempt is the answer */
+	n = SYS(__NR_epoll_wait, g_ep, (long)got, 8, 0, 0, 0);
+	if (n != 0)
+		die("syscallbuf: epoll_wait with nothing ready returned %ld", n);
+	if (b && buffered < 20)
+		die("syscallbuf: of 40 epoll_wait and epoll_pwait, %d were buffered", buffered);
+	close(sv[0]);
+	close(sv[1]);
+	close(g_ep);
+	lib_say("epoll: %d of 40 with the event\n", events);
+}
+
 static int g_pipe[2];
 
 static void *
@@ -417,6 +486,7 @@ main(int argc, char **argv)
 	dir_list();
 	blocking_read();
 	socket_calls();
+	epoll_calls();
 	signals_inside();
 	fork_pending();
 	lib_say("exec next\n");

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -92,12 +93,15 @@ child(int rep)
 	entry_fn sys = (entry_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL);
 	long pid = syscall(__NR_getpid), tid = syscall(__NR_gettid), n;
 	uint64_t fs;
-	int fds[2], sv[2];
+	int fds[2], sv[2], ep;
+	struct epoll_event evs[4], eev = { .events = EPOLLIN, .data.u64 = 0x1122334455667788ull };
 	char got[16];
 	struct uprr_rec *r;
 
 	CHECK(pipe(fds) == 0, 2);
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, 2);
+	ep = epoll_create1(0);
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &eev) == 0, 2);
 	CHECK(mmap((void *)UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == (void *)UPRR_PRELOAD_ADDR, 3);
 	memcpy((void *)UPRR_PRELOAD_ADDR, rec_preload_image, rec_preload_image_len);
@@ -153,6 +157,23 @@ child(int rep)
 	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), MSG_WAITALL, 0, 0) == -ENOSYS &&
 	      buf->used == n, 35);
 	CHECK(sys(__NR_sendto, sv[0], (long)"x", 1, 0, (long)got, 2) == -ENOSYS && buf->used == n, 36);
+	/* epoll_wait: an attempt with timeout 0; the events in the record */
+	n = buf->used;
+	CHECK(sys(__NR_epoll_wait, ep, (long)evs, 4, 0, 0, 0) == 0 && buf->used == n + sizeof(*r), 40);
+	CHECK(sys(__NR_sendto, sv[0], (long)"z", 1, 0, 0, 0) == 1, 41);
+	n = buf->used;
+	CHECK(sys(__NR_epoll_wait, ep, (long)evs, 4, -1, 0, 0) == 1 && evs[0].data.u64 == eev.data.u64, 42);
+	r = record(0, (uint32_t)n);
+	CHECK(r->nr == __NR_epoll_wait && r->ret == 1 && r->size == sizeof(*r) + 16 && (int)r->args[3] == -1 &&
+	      memcmp(r + 1, evs, 12) == 0, 43);
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 1, 44);
+	/* nothing ready and a timeout: the attempt, then the traced wait */
+	n = buf->used;
+	CHECK(sys(__NR_epoll_pwait, ep, (long)evs, 4, 100, 0, 8) == -ENOSYS && buf->used == n + sizeof(*r), 45);
+	CHECK(record(0, (uint32_t)n)->ret == 0, 46);
+	/* a signal mask: traced, nothing recorded */
+	n = buf->used;
+	CHECK(sys(__NR_epoll_pwait, ep, (long)evs, 4, 0, (long)&eev, 8) == -ENOSYS && buf->used == n, 47);
 	/* gettimeofday: a timeval and a timezone where the program asked */
 	{
 		struct timeval tv = { 0 };
