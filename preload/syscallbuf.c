@@ -7,7 +7,7 @@
  * (state lives in the control page and the buffers, at fixed addresses).
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
  * newfstatat, getdents64, recvfrom and sendto without an address,
- * gettimeofday, epoll_wait and epoll_pwait without a signal mask
+ * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev
  * (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
@@ -35,6 +35,8 @@
 /* The most events a buffered epoll_wait asks for (it may return fewer
  * than are ready, as the kernel may; the next call gets the rest) */
 #define UPRR_EPOLL_MAX 256
+/* The most iovecs of a buffered writev */
+#define UPRR_IOV_MAX 64
 
 struct kiovec {
 	const void *base;
@@ -162,7 +164,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	uint32_t size;
 	long ret, rest;
 
-	if (nr == __NR_write && (ctl()->flags & UPRR_CTL_NO_WRITES))
+	if ((nr == __NR_write || nr == __NR_writev) && (ctl()->flags & UPRR_CTL_NO_WRITES))
+		return NOT_BUFFERED;
+	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;
 	/* epoll_pwait with a signal mask: what it unblocks may be delivered
 	 * inside the call, which only the traced path handles */
@@ -184,6 +188,18 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		break;
 	case __NR_gettimeofday:
 		data_max = 24; /* struct timeval, then struct timezone */
+		break;
+	case __NR_writev:
+		/* all the bytes, one after the other (the program's iovecs
+		 * are read here and again at the copy: a thread changing
+		 * them meanwhile could only shorten what is copied) */
+		for (long i = 0; i < a[2]; i++) {
+			uint64_t len = ((const struct kiovec *)a[1])[i].len;
+
+			if (len > UPRR_PRELOAD_REC_ROOM)
+				return NOT_BUFFERED;
+			data_max += len;
+		}
 		break;
 	case __NR_epoll_wait:
 	case __NR_epoll_pwait:
@@ -288,6 +304,20 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		ret = stub(nr, a[0], (long)data, a[2], a[3] | UPRR_MSG_DONTWAIT, 0, 0, &rec->ret);
 		break;
+	case __NR_writev: {
+		const struct kiovec *v = (const struct kiovec *)a[1];
+		uint64_t at = 0;
+
+		for (long i = 0; i < a[2]; i++) {
+			uint64_t len = v[i].len < data_max - at ? v[i].len : data_max - at;
+
+			memcpy(data + at, v[i].base, (size_t)len);
+			at += len;
+		}
+		iov = (struct kiovec){ data, at };
+		ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
+		break;
+	}
 	case __NR_write:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
@@ -301,8 +331,30 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	barrier();
 	buf->used += size;
 	barrier();
-	if ((nr == __NR_read || nr == __NR_write) && (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
+	if ((nr == __NR_read || nr == __NR_write || nr == __NR_writev) &&
+	    (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
+	if (nr == __NR_writev && ret > 0 && (uint64_t)ret < data_max) {
+		/* a blocking writev takes all: the rest waits on the traced
+		 * path, one write per iovec left */
+		const struct kiovec *v = (const struct kiovec *)a[1];
+		uint64_t skip = (uint64_t)ret;
+
+		for (long i = 0; i < a[2]; i++) {
+			if (skip >= v[i].len) {
+				skip -= v[i].len;
+				continue;
+			}
+			rest = traced(__NR_write, a[0], (long)v[i].base + (long)skip,
+				      (long)(v[i].len - skip), 0, 0, 0);
+			if (rest <= 0)
+				break;
+			ret += rest;
+			if ((uint64_t)rest < v[i].len - skip)
+				break;
+			skip = 0;
+		}
+	}
 	if ((nr == __NR_epoll_wait || nr == __NR_epoll_pwait) && ret == 0 && (int)a[3] != 0)
 		return traced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	/* a program that would wait: the traced call waits (a program that

@@ -2297,6 +2297,7 @@ SYSCALLBUF_FIXED = (b'dir: 7 entries, 5 empty files', b'reader got 7 bytes: hell
                     b'parent: child status 0', b'socket receiver got 4 bytes: ping',
                     b'sockets: 20 messages, 20 peeked', b'time of day: ok',
                     b'epoll waiter: 1 event', b'epoll: 40 of 40 with the event',
+                    b'writev: to stdout', b'writev reader: 45000 bytes, sum f083a91128ca2415',
                     b'exec next', b"exec'd: ok")
 
 

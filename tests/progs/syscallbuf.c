@@ -24,7 +24,10 @@
  *   - epoll_wait and epoll_pwait: a thread that waits (the attempt with
  *     timeout 0 finds nothing), then events ready at once (buffered), a
  *     timeout 0 with nothing ready (buffered), more events asked for than
- *     the library asks the kernel.
+ *     the library asks the kernel;
+ *   - writev of several iovecs to a socket and to stdout (which replay
+ *     shows again), and one larger than the socket takes at once (the
+ *     rest goes on the traced path while another thread reads).
  * It prints clock values and counts that differ from run to run natively.
  * Exits 1 if a call returns something else than the kernel says.
  * Built twice: dynamically and static (syscallbuf_static).
@@ -39,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 #include "preload/uprr-preload.h"
@@ -371,6 +375,74 @@ epoll_calls(void)
 	lib_say("epoll: %d of 40 with the event\n", events);
 }
 
+static int g_wsock[2];
+
+static void *
+big_reader(void *arg)
+{
+	static char buf[65536];
+	uint64_t sum = FNV1A_INIT;
+	long n, total = 0;
+
+	(void)arg;
+	while (total < 3 * 15000 && (n = read(g_wsock[1], buf, sizeof(buf))) > 0) {
+		sum = fnv1a(sum, buf, (size_t)n);
+		total += n;
+	}
+	lib_say("writev reader: %ld bytes, sum %016llx\n", total, (unsigned long long)sum);
+	return NULL;
+}
+
+static void
+writev_calls(void)
+{
+	volatile struct uprr_buf *b = own_buf();
+	static char big[3][15000];
+	int small = 4096;
+	char got[64];
+	struct iovec v[3];
+	int buffered = 0;
+	pthread_t th;
+	long n;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, g_wsock) < 0)
+		die("syscallbuf: socketpair: %s", strerror(errno));
+	for (int i = 0; i < 20; i++) {
+		uint32_t before = b ? b->used : 0;
+
+		v[0] = (struct iovec){ "abc", 3 };
+		v[1] = (struct iovec){ "", 0 };
+		v[2] = (struct iovec){ "defgh", (size_t)(i % 5) };
+		if (SYS(__NR_writev, g_wsock[0], (long)v, 3, 0, 0, 0) != 3 + i % 5)
+			die("syscallbuf: writev %d failed", i);
+		buffered += b && b->used > before;
+		n = read(g_wsock[1], got, sizeof(got));
+		if (n != 3 + i % 5 || memcmp(got, "abcdefgh", (size_t)n) != 0)
+			die("syscallbuf: writev %d sent other bytes", i);
+	}
+	if (b && buffered < 10)
+		die("syscallbuf: of 20 writev, %d were buffered", buffered);
+	v[0] = (struct iovec){ "writev: to ", 11 };
+	v[1] = (struct iovec){ "stdout\n", 7 };
+	if (SYS(__NR_writev, 1, (long)v, 2, 0, 0, 0) != 18)
+		die("syscallbuf: writev to stdout failed");
+	/* more than the socket takes at once: the rest goes traced */
+	if (setsockopt(g_wsock[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) < 0)
+		die("syscallbuf: SO_SNDBUF: %s", strerror(errno));
+	for (int i = 0; i < 3; i++) {
+		memset(big[i], 'a' + i, sizeof(big[i]));
+		v[i] = (struct iovec){ big[i], sizeof(big[i]) };
+	}
+	if (pthread_create(&th, NULL, big_reader, NULL))
+		die("syscallbuf: pthread_create failed");
+	n = SYS(__NR_writev, g_wsock[0], (long)v, 3, 0, 0, 0);
+	if (n != 3 * 15000)
+		die("syscallbuf: the large writev returned %ld", n);
+	pthread_join(th, NULL);
+	close(g_wsock[0]);
+	close(g_wsock[1]);
+}
+
 static int g_pipe[2];
 
 static void *
@@ -487,6 +559,7 @@ main(int argc, char **argv)
 	blocking_read();
 	socket_calls();
 	epoll_calls();
+	writev_calls();
 	signals_inside();
 	fork_pending();
 	lib_say("exec next\n");

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -174,6 +175,21 @@ child(int rep)
 	/* a signal mask: traced, nothing recorded */
 	n = buf->used;
 	CHECK(sys(__NR_epoll_pwait, ep, (long)evs, 4, 0, (long)&eev, 8) == -ENOSYS && buf->used == n, 47);
+	/* writev: the iovecs' bytes one after the other in the record */
+	{
+		struct iovec v[3] = { { "ab", 2 }, { "", 0 }, { "cde", 3 } };
+
+		n = buf->used;
+		CHECK(sys(__NR_writev, sv[0], (long)v, 3, 0, 0, 0) == 5, 48);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_writev && r->ret == 5 && r->size == sizeof(*r) + 8 &&
+		      memcmp(r + 1, "abcde", 5) == 0, 49);
+		CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 5 &&
+		      memcmp(got, "abcde", 5) == 0, 50);
+		/* more iovecs than the library takes: traced */
+		n = buf->used;
+		CHECK(sys(__NR_writev, sv[0], (long)v, 1000, 0, 0, 0) == -ENOSYS && buf->used == n, 51);
+	}
 	/* gettimeofday: a timeval and a timezone where the program asked */
 	{
 		struct timeval tv = { 0 };
