@@ -7,8 +7,8 @@
  * (state lives in the control page and the buffers, at fixed addresses).
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
  * newfstatat, getdents64, recvfrom and sendto without an address,
- * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev
- * (UPRR_BUFFERED).
+ * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
+ * ioctl FIONREAD (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -35,6 +35,8 @@
 /* The most events a buffered epoll_wait asks for (it may return fewer
  * than are ready, as the kernel may; the next call gets the rest) */
 #define UPRR_EPOLL_MAX 256
+/* ioctl(2) FIONREAD (include/uapi/asm-generic/ioctls.h): an int out */
+#define UPRR_FIONREAD 0x541b
 /* The most iovecs of a buffered writev */
 #define UPRR_IOV_MAX 64
 
@@ -168,6 +170,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		return NOT_BUFFERED;
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;
+	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD)
+		return NOT_BUFFERED;
 	/* epoll_pwait with a signal mask: what it unblocks may be delivered
 	 * inside the call, which only the traced path handles */
 	if ((nr == __NR_epoll_wait || nr == __NR_epoll_pwait) &&
@@ -188,6 +192,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		break;
 	case __NR_gettimeofday:
 		data_max = 24; /* struct timeval, then struct timezone */
+		break;
+	case __NR_ioctl:
+		data_max = 4; /* FIONREAD's int */
 		break;
 	case __NR_writev:
 		/* all the bytes, one after the other (the program's iovecs
@@ -263,6 +270,11 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		size = (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret * UPRR_EPOLL_EVENT_SIZE : 0);
 		if (ret > 0)
 			memcpy((void *)a[1], data, (size_t)ret * UPRR_EPOLL_EVENT_SIZE);
+		break;
+	case __NR_ioctl:
+		ret = stub(nr, a[0], a[1], (long)data, 0, 0, 0, &rec->ret);
+		if (ret == 0)
+			memcpy((void *)a[2], data, 4);
 		break;
 	case __NR_read:
 		/* never wait in the kernel here: a call that would is retried

@@ -53,7 +53,8 @@
 
 #ifndef __ASSEMBLER__
 /**
- * Whether the buffer takes syscall @nr (preload/syscallbuf.c handles each;
+ * Whether the buffer may take syscall @nr (preload/syscallbuf.c handles each,
+ * some only with certain arguments: ioctl only FIONREAD;
  * the recorder patches the sites that make them). Needs <asm/unistd.h>.
  */
 #define UPRR_BUFFERED(nr)                                                                   \
@@ -61,7 +62,7 @@
 	 (nr) == __NR_read || (nr) == __NR_write || (nr) == __NR_lseek || (nr) == __NR_fstat || \
 	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64 || (nr) == __NR_recvfrom ||          \
 	 (nr) == __NR_sendto || (nr) == __NR_gettimeofday || (nr) == __NR_epoll_wait ||         \
-	 (nr) == __NR_epoll_pwait || (nr) == __NR_writev)
+	 (nr) == __NR_epoll_pwait || (nr) == __NR_writev || (nr) == __NR_ioctl)
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 
@@ -109,7 +110,7 @@ struct uprr_rec {
 	int64_t ret;	  /**< the result the stub gave (replay: the recorded one) */
 	/* data: the bytes the kernel wrote (read, recvfrom: ret bytes;
 	 * clock_gettime: a timespec; gettimeofday: a timeval, a timezone;
-	 * epoll_wait: ret events), or the bytes the program passed out
+	 * epoll_wait: ret events; ioctl FIONREAD: an int), or the bytes the program passed out
 	 * (write, sendto: all it passed, writev: its iovecs' bytes one after
 	 * the other; the kernel took ret), padded to 8 */
 };

@@ -27,7 +27,8 @@
  *     the library asks the kernel;
  *   - writev of several iovecs to a socket and to stdout (which replay
  *     shows again), and one larger than the socket takes at once (the
- *     rest goes on the traced path while another thread reads).
+ *     rest goes on the traced path while another thread reads);
+ *   - ioctl FIONREAD on a socket (buffered), another ioctl (traced).
  * It prints clock values and counts that differ from run to run natively.
  * Exits 1 if a call returns something else than the kernel says.
  * Built twice: dynamically and static (syscallbuf_static).
@@ -37,6 +38,7 @@
 #include <signal.h>
 #include <dirent.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -215,6 +217,7 @@ own_buf(void)
 }
 
 static int g_sock[2];
+static pid_t fionread_pgrp;
 static volatile long g_spins;
 
 static void *
@@ -238,7 +241,7 @@ socket_calls(void)
 {
 	volatile struct uprr_buf *b;
 	uint64_t sum = FNV1A_INIT, seed = random_seed();
-	int sent_buf = 0, recv_buf = 0, peeked = 0;
+	int sent_buf = 0, recv_buf = 0, peeked = 0, fionread_buf = 0;
 	char msg[64], got[64];
 	pthread_t th;
 	long n;
@@ -270,6 +273,26 @@ socket_calls(void)
 			die("syscallbuf: recvfrom of message %d returned %ld", i, n);
 		sum = fnv1a(sum, got, (size_t)n);
 	}
+	/* the bytes waiting, asked with ioctl FIONREAD */
+	for (int i = 1; i <= 10; i++) {
+		uint32_t before;
+		int avail = -1;
+
+		if (SYS(__NR_sendto, g_sock[1], (long)"0123456789", i, 0, 0, 0) != i)
+			die("syscallbuf: sendto failed");
+		b = own_buf();
+		before = b ? b->used : 0;
+		if (SYS(__NR_ioctl, g_sock[0], FIONREAD, (long)&avail, 0, 0, 0) != 0 || avail != i)
+			die("syscallbuf: FIONREAD says %d, %d bytes were sent", avail, i);
+		fionread_buf += b && b->used > before;
+		if (SYS(__NR_recvfrom, g_sock[0], (long)got, sizeof(got), 0, 0, 0) != i)
+			die("syscallbuf: recvfrom after FIONREAD failed");
+	}
+	if (b && fionread_buf < 5)
+		die("syscallbuf: of 10 ioctl FIONREAD, %d were buffered", fionread_buf);
+	/* another ioctl goes the traced way: ENOTTY on a socket */
+	if (SYS(__NR_ioctl, g_sock[0], TIOCGPGRP, (long)&fionread_pgrp, 0, 0, 0) != -ENOTTY)
+		die("syscallbuf: TIOCGPGRP on a socket did not fail with ENOTTY");
 	/* nothing there and the program asked not to wait: its EAGAIN */
 	n = SYS(__NR_recvfrom, g_sock[0], (long)got, sizeof(got), MSG_DONTWAIT, 0, 0);
 	if (n != -EAGAIN)

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -189,6 +190,20 @@ child(int rep)
 		/* more iovecs than the library takes: traced */
 		n = buf->used;
 		CHECK(sys(__NR_writev, sv[0], (long)v, 1000, 0, 0, 0) == -ENOSYS && buf->used == n, 51);
+	}
+	/* ioctl FIONREAD: the int in the record; another ioctl is traced */
+	{
+		int avail = -1;
+
+		CHECK(sys(__NR_sendto, sv[0], (long)"xyz", 3, 0, 0, 0) == 3, 52);
+		n = buf->used;
+		CHECK(sys(__NR_ioctl, sv[1], FIONREAD, (long)&avail, 0, 0, 0) == 0 && avail == 3, 53);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_ioctl && r->ret == 0 && r->size == sizeof(*r) + 8 &&
+		      memcmp(r + 1, &avail, 4) == 0, 54);
+		n = buf->used;
+		CHECK(sys(__NR_ioctl, sv[1], TIOCGPGRP, (long)&avail, 0, 0, 0) == -ENOSYS && buf->used == n, 55);
+		CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 3, 56);
 	}
 	/* gettimeofday: a timeval and a timezone where the program asked */
 	{
