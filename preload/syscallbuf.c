@@ -8,7 +8,8 @@
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
  * newfstatat, getdents64, recvfrom and sendto without an address,
  * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
- * ioctl FIONREAD (UPRR_BUFFERED).
+ * ioctl FIONREAD, sendmsg without an address or control data
+ * (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -43,6 +44,19 @@
 struct kiovec {
 	const void *base;
 	uint64_t len;
+};
+
+/* struct msghdr (x86-64, include/linux/socket.h's user_msghdr) */
+struct kmsghdr {
+	void *name;
+	int32_t namelen;
+	int32_t pad;
+	struct kiovec *iov;
+	uint64_t iovlen;
+	void *control;
+	uint64_t controllen;
+	int32_t flags;
+	int32_t pad2;
 };
 
 long uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
@@ -160,6 +174,8 @@ static long
 buffered(struct uprr_buf *buf, long nr, long a[6])
 {
 	uint64_t data_max = 0;
+	const struct kiovec *iovs = NULL;
+	long niov = 0;
 	struct uprr_rec *rec;
 	unsigned char *data;
 	struct kiovec iov;
@@ -172,6 +188,15 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		return NOT_BUFFERED;
 	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD)
 		return NOT_BUFFERED;
+	/* sendmsg: as send(2), its iovecs' bytes one after the other; not
+	 * with an address or control data (SCM_RIGHTS passes fds) */
+	if (nr == __NR_sendmsg) {
+		const struct kmsghdr *m = (const struct kmsghdr *)a[1];
+
+		if (m->name || m->controllen || m->iovlen == 0 || m->iovlen > UPRR_IOV_MAX ||
+		    ((uint64_t)a[2] & ~(uint64_t)(UPRR_MSG_DONTWAIT | UPRR_MSG_NOSIGNAL)))
+			return NOT_BUFFERED;
+	}
 	/* epoll_pwait with a signal mask: what it unblocks may be delivered
 	 * inside the call, which only the traced path handles */
 	if ((nr == __NR_epoll_wait || nr == __NR_epoll_pwait) &&
@@ -197,15 +222,16 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		data_max = 4; /* FIONREAD's int */
 		break;
 	case __NR_writev:
+	case __NR_sendmsg:
 		/* all the bytes, one after the other (the program's iovecs
 		 * are read here and again at the copy: a thread changing
 		 * them meanwhile could only shorten what is copied) */
-		for (long i = 0; i < a[2]; i++) {
-			uint64_t len = ((const struct kiovec *)a[1])[i].len;
-
-			if (len > UPRR_PRELOAD_REC_ROOM)
+		iovs = nr == __NR_writev ? (const struct kiovec *)a[1] : ((const struct kmsghdr *)a[1])->iov;
+		niov = nr == __NR_writev ? a[2] : (long)((const struct kmsghdr *)a[1])->iovlen;
+		for (long i = 0; i < niov; i++) {
+			if (iovs[i].len > UPRR_PRELOAD_REC_ROOM)
 				return NOT_BUFFERED;
-			data_max += len;
+			data_max += iovs[i].len;
 		}
 		break;
 	case __NR_epoll_wait:
@@ -316,18 +342,24 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		ret = stub(nr, a[0], (long)data, a[2], a[3] | UPRR_MSG_DONTWAIT, 0, 0, &rec->ret);
 		break;
-	case __NR_writev: {
-		const struct kiovec *v = (const struct kiovec *)a[1];
+	case __NR_writev:
+	case __NR_sendmsg: {
 		uint64_t at = 0;
 
-		for (long i = 0; i < a[2]; i++) {
-			uint64_t len = v[i].len < data_max - at ? v[i].len : data_max - at;
+		for (long i = 0; i < niov; i++) {
+			uint64_t len = iovs[i].len < data_max - at ? iovs[i].len : data_max - at;
 
-			memcpy(data + at, v[i].base, (size_t)len);
+			memcpy(data + at, iovs[i].base, (size_t)len);
 			at += len;
 		}
 		iov = (struct kiovec){ data, at };
-		ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
+		if (nr == __NR_writev) {
+			ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
+		} else {
+			struct kmsghdr m = { .iov = &iov, .iovlen = 1 };
+
+			ret = stub(nr, a[0], (long)&m, a[2] | UPRR_MSG_DONTWAIT, 0, 0, 0, &rec->ret);
+		}
 		break;
 	}
 	case __NR_write:
@@ -346,23 +378,29 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	if ((nr == __NR_read || nr == __NR_write || nr == __NR_writev) &&
 	    (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
-	if (nr == __NR_writev && ret > 0 && (uint64_t)ret < data_max) {
-		/* a blocking writev takes all: the rest waits on the traced
-		 * path, one write per iovec left */
-		const struct kiovec *v = (const struct kiovec *)a[1];
+	if (nr == __NR_sendmsg && ret == -UPRR_EAGAIN && !(a[2] & UPRR_MSG_DONTWAIT))
+		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
+	if ((nr == __NR_writev || (nr == __NR_sendmsg && !(a[2] & UPRR_MSG_DONTWAIT))) && ret > 0 &&
+	    (uint64_t)ret < data_max) {
+		/* a blocking writev or sendmsg takes all: the rest waits on
+		 * the traced path, one write (send) per iovec left */
 		uint64_t skip = (uint64_t)ret;
 
-		for (long i = 0; i < a[2]; i++) {
-			if (skip >= v[i].len) {
-				skip -= v[i].len;
+		for (long i = 0; i < niov; i++) {
+			if (skip >= iovs[i].len) {
+				skip -= iovs[i].len;
 				continue;
 			}
-			rest = traced(__NR_write, a[0], (long)v[i].base + (long)skip,
-				      (long)(v[i].len - skip), 0, 0, 0);
+			if (nr == __NR_writev)
+				rest = traced(__NR_write, a[0], (long)iovs[i].base + (long)skip,
+					      (long)(iovs[i].len - skip), 0, 0, 0);
+			else
+				rest = traced(__NR_sendto, a[0], (long)iovs[i].base + (long)skip,
+					      (long)(iovs[i].len - skip), a[2], 0, 0);
 			if (rest <= 0)
 				break;
 			ret += rest;
-			if ((uint64_t)rest < v[i].len - skip)
+			if ((uint64_t)rest < iovs[i].len - skip)
 				break;
 			skip = 0;
 		}

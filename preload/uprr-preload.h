@@ -62,7 +62,8 @@
 	 (nr) == __NR_read || (nr) == __NR_write || (nr) == __NR_lseek || (nr) == __NR_fstat || \
 	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64 || (nr) == __NR_recvfrom ||          \
 	 (nr) == __NR_sendto || (nr) == __NR_gettimeofday || (nr) == __NR_epoll_wait ||         \
-	 (nr) == __NR_epoll_pwait || (nr) == __NR_writev || (nr) == __NR_ioctl)
+	 (nr) == __NR_epoll_pwait || (nr) == __NR_writev || (nr) == __NR_ioctl ||                \
+	 (nr) == __NR_sendmsg)
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 
@@ -111,8 +112,8 @@ struct uprr_rec {
 	/* data: the bytes the kernel wrote (read, recvfrom: ret bytes;
 	 * clock_gettime: a timespec; gettimeofday: a timeval, a timezone;
 	 * epoll_wait: ret events; ioctl FIONREAD: an int), or the bytes the program passed out
-	 * (write, sendto: all it passed, writev: its iovecs' bytes one after
-	 * the other; the kernel took ret), padded to 8 */
+	 * (write, sendto: all it passed, writev, sendmsg: its iovecs' bytes
+	 * one after the other; the kernel took ret), padded to 8 */
 };
 
 /** The buffer of slot @i. */

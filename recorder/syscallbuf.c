@@ -251,7 +251,8 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
 		const struct uprr_rec *r = (const void *)(recs + off);
 
 		sinks[n] = 0;
-		if ((r->nr == __NR_write || r->nr == __NR_writev || r->nr == __NR_sendto) && r->ret > 0)
+		if ((r->nr == __NR_write || r->nr == __NR_writev || r->nr == __NR_sendto ||
+		     r->nr == __NR_sendmsg) && r->ret > 0)
 			sinks[n] = rec_output_fd_sinks(t->tid, (int)r->args[0]);
 		any |= sinks[n] != 0;
 		off += r->size;

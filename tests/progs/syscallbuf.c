@@ -14,7 +14,7 @@
  *   - a thread that exits, a fork and an exec with records still buffered;
  *   - reads of a regular file and writes to stdout through the buffer;
  *   - lseek, fstat, getdents64 and newfstatat of a directory's files;
- *   - send(2) and recv(2) (sendto, recvfrom without an address) on a
+ *   - send(2), sendmsg(2) and recv(2) (sendto, recvfrom without an address) on a
  *     socket pair: a receiver that waits (its attempt finds nothing), then
  *     messages sent and received through the buffer (MSG_PEEK, MSG_DONTWAIT
  *     on an empty socket); with the library, most of these calls must add
@@ -261,8 +261,16 @@ socket_calls(void)
 
 		b = own_buf();
 		before = b ? b->used : 0;
-		if (SYS(__NR_sendto, g_sock[1], (long)msg, len, 0, 0, 0) != len)
+		if (i & 1) {
+			/* sendmsg, the message in two iovecs */
+			struct iovec v[2] = { { msg, 4 }, { msg + 4, (size_t)len - 4 } };
+			struct msghdr mh = { .msg_iov = v, .msg_iovlen = 2 };
+
+			if (SYS(__NR_sendmsg, g_sock[1], (long)&mh, MSG_NOSIGNAL, 0, 0, 0) != len)
+				die("syscallbuf: sendmsg of message %d failed", i);
+		} else if (SYS(__NR_sendto, g_sock[1], (long)msg, len, 0, 0, 0) != len) {
 			die("syscallbuf: sendto of message %d failed", i);
+		}
 		sent_buf += b && b->used > before;
 		n = SYS(__NR_recvfrom, g_sock[0], (long)got, sizeof(got), MSG_PEEK, 0, 0);
 		peeked += n == len && memcmp(got, msg, (size_t)len) == 0;
@@ -300,7 +308,8 @@ socket_calls(void)
 	/* a preemption may send a call or two the traced way, not most */
 	b = own_buf();
 	if (b && (sent_buf < 10 || recv_buf < 10))
-		die("syscallbuf: of 20 sendto and recvfrom, %d and %d were buffered", sent_buf, recv_buf);
+		die("syscallbuf: of 20 sendto or sendmsg and 20 recvfrom, %d and %d were buffered", sent_buf,
+		    recv_buf);
 	close(g_sock[0]);
 	close(g_sock[1]);
 	lib_say("sockets: 20 messages, %d peeked\n", peeked);

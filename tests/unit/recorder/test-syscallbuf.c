@@ -187,6 +187,22 @@ child(int rep)
 		      memcmp(r + 1, "abcde", 5) == 0, 49);
 		CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 5 &&
 		      memcmp(got, "abcde", 5) == 0, 50);
+		/* sendmsg without an address or control data: the same */
+		{
+			struct msghdr mh = { .msg_iov = v, .msg_iovlen = 3 };
+
+			n = buf->used;
+			CHECK(sys(__NR_sendmsg, sv[0], (long)&mh, MSG_NOSIGNAL, 0, 0, 0) == 5, 57);
+			r = record(0, (uint32_t)n);
+			CHECK(r->nr == __NR_sendmsg && r->ret == 5 && r->size == sizeof(*r) + 8 &&
+			      memcmp(r + 1, "abcde", 5) == 0, 58);
+			CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 5, 59);
+			/* control data: traced */
+			mh.msg_control = got;
+			mh.msg_controllen = sizeof(got);
+			n = buf->used;
+			CHECK(sys(__NR_sendmsg, sv[0], (long)&mh, 0, 0, 0, 0) == -ENOSYS && buf->used == n, 60);
+		}
 		/* more iovecs than the library takes: traced */
 		n = buf->used;
 		CHECK(sys(__NR_writev, sv[0], (long)v, 1000, 0, 0, 0) == -ENOSYS && buf->used == n, 51);
