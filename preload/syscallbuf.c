@@ -6,7 +6,10 @@
  * the thread's next event. No libc: raw syscalls only, no writable data
  * (state lives in the control page and the buffers, at fixed addresses).
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
- * newfstatat, getdents64 (UPRR_BUFFERED).
+ * newfstatat, getdents64, recvfrom and sendto without an address,
+ * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
+ * ioctl FIONREAD, sendmsg without an address or control data
+ * (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -24,10 +27,36 @@
 #define UPRR_EAGAIN 11
 #define UPRR_EOPNOTSUPP 95
 #define UPRR_RWF_NOWAIT 0x8
+/* recv(2)/send(2) flags (include/linux/socket.h) */
+#define UPRR_MSG_PEEK 0x2
+#define UPRR_MSG_DONTWAIT 0x40
+#define UPRR_MSG_NOSIGNAL 0x4000
+/* struct epoll_event: packed on x86-64 (include/uapi/linux/eventpoll.h) */
+#define UPRR_EPOLL_EVENT_SIZE 12
+/* The most events a buffered epoll_wait asks for (it may return fewer
+ * than are ready, as the kernel may; the next call gets the rest) */
+#define UPRR_EPOLL_MAX 256
+/* ioctl(2) FIONREAD (include/uapi/asm-generic/ioctls.h): an int out */
+#define UPRR_FIONREAD 0x541b
+/* The most iovecs of a buffered writev */
+#define UPRR_IOV_MAX 64
 
 struct kiovec {
 	const void *base;
 	uint64_t len;
+};
+
+/* struct msghdr (x86-64, include/linux/socket.h's user_msghdr) */
+struct kmsghdr {
+	void *name;
+	int32_t namelen;
+	int32_t pad;
+	struct kiovec *iov;
+	uint64_t iovlen;
+	void *control;
+	uint64_t controllen;
+	int32_t flags;
+	int32_t pad2;
 };
 
 long uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
@@ -145,17 +174,70 @@ static long
 buffered(struct uprr_buf *buf, long nr, long a[6])
 {
 	uint64_t data_max = 0;
+	const struct kiovec *iovs = NULL;
+	long niov = 0;
 	struct uprr_rec *rec;
 	unsigned char *data;
 	struct kiovec iov;
 	uint32_t size;
 	long ret, rest;
 
-	if (nr == __NR_write && (ctl()->flags & UPRR_CTL_NO_WRITES))
+	if ((nr == __NR_write || nr == __NR_writev) && (ctl()->flags & UPRR_CTL_NO_WRITES))
+		return NOT_BUFFERED;
+	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
+		return NOT_BUFFERED;
+	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD)
+		return NOT_BUFFERED;
+	/* sendmsg: as send(2), its iovecs' bytes one after the other; not
+	 * with an address or control data (SCM_RIGHTS passes fds) */
+	if (nr == __NR_sendmsg) {
+		const struct kmsghdr *m = (const struct kmsghdr *)a[1];
+
+		if (m->name || m->controllen || m->iovlen == 0 || m->iovlen > UPRR_IOV_MAX ||
+		    ((uint64_t)a[2] & ~(uint64_t)(UPRR_MSG_DONTWAIT | UPRR_MSG_NOSIGNAL)))
+			return NOT_BUFFERED;
+	}
+	/* epoll_pwait with a signal mask: what it unblocks may be delivered
+	 * inside the call, which only the traced path handles */
+	if ((nr == __NR_epoll_wait || nr == __NR_epoll_pwait) &&
+	    ((int)a[2] <= 0 || (nr == __NR_epoll_pwait && a[4] != 0)))
+		return NOT_BUFFERED;
+	/* recvfrom and sendto: only without a peer address (recv(2), send(2)
+	 * on a connected socket), and flags whose result fits the buffer the
+	 * program passed (not MSG_TRUNC) and that never wait for more than is
+	 * there (not MSG_WAITALL): anything else is traced */
+	if ((nr == __NR_recvfrom || nr == __NR_sendto) &&
+	    (a[4] != 0 || a[5] != 0 ||
+	     ((uint64_t)a[3] & ~(uint64_t)(UPRR_MSG_PEEK | UPRR_MSG_DONTWAIT | UPRR_MSG_NOSIGNAL)) ||
+	     (nr == __NR_sendto && (a[3] & UPRR_MSG_PEEK))))
 		return NOT_BUFFERED;
 	switch (nr) {
 	case __NR_clock_gettime:
 		data_max = 16; /* struct timespec */
+		break;
+	case __NR_gettimeofday:
+		data_max = 24; /* struct timeval, then struct timezone */
+		break;
+	case __NR_ioctl:
+		data_max = 4; /* FIONREAD's int */
+		break;
+	case __NR_writev:
+	case __NR_sendmsg:
+		/* all the bytes, one after the other (the program's iovecs
+		 * are read here and again at the copy: a thread changing
+		 * them meanwhile could only shorten what is copied) */
+		iovs = nr == __NR_writev ? (const struct kiovec *)a[1] : ((const struct kmsghdr *)a[1])->iov;
+		niov = nr == __NR_writev ? a[2] : (long)((const struct kmsghdr *)a[1])->iovlen;
+		for (long i = 0; i < niov; i++) {
+			if (iovs[i].len > UPRR_PRELOAD_REC_ROOM)
+				return NOT_BUFFERED;
+			data_max += iovs[i].len;
+		}
+		break;
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+		data_max = (uint64_t)((int)a[2] < UPRR_EPOLL_MAX ? (int)a[2] : UPRR_EPOLL_MAX) *
+			   UPRR_EPOLL_EVENT_SIZE;
 		break;
 	case __NR_fstat:
 	case __NR_newfstatat:
@@ -164,6 +246,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_read:
 	case __NR_write:
 	case __NR_getdents64:
+	case __NR_recvfrom:
+	case __NR_sendto:
 		data_max = (uint64_t)a[2];
 		break;
 	}
@@ -195,6 +279,29 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		if (ret == 0)
 			memcpy((void *)a[1], data, 16);
 		break;
+	case __NR_gettimeofday:
+		/* each pointer the program passed (NULL: nothing written there) */
+		ret = stub(nr, a[0] ? (long)data : 0, a[1] ? (long)(data + 16) : 0, 0, 0, 0, 0, &rec->ret);
+		if (ret == 0 && a[0])
+			memcpy((void *)a[0], data, 16);
+		if (ret == 0 && a[1])
+			memcpy((void *)a[1], data + 16, 8);
+		break;
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+		/* an attempt that does not wait (timeout 0): if nothing is
+		 * ready and the program would wait, the traced call waits */
+		ret = stub(nr, a[0], (long)data, (long)(data_max / UPRR_EPOLL_EVENT_SIZE), 0, 0, a[5],
+			   &rec->ret);
+		size = (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret * UPRR_EPOLL_EVENT_SIZE : 0);
+		if (ret > 0)
+			memcpy((void *)a[1], data, (size_t)ret * UPRR_EPOLL_EVENT_SIZE);
+		break;
+	case __NR_ioctl:
+		ret = stub(nr, a[0], a[1], (long)data, 0, 0, 0, &rec->ret);
+		if (ret == 0)
+			memcpy((void *)a[2], data, 4);
+		break;
 	case __NR_read:
 		/* never wait in the kernel here: a call that would is retried
 		 * on the traced path, which waits while other threads run */
@@ -223,6 +330,38 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		if (ret > 0)
 			memcpy((void *)a[1], data, (size_t)ret);
 		break;
+	case __NR_recvfrom:
+		/* never wait here either: MSG_DONTWAIT; the record keeps the
+		 * program's flags */
+		ret = stub(nr, a[0], (long)data, a[2], a[3] | UPRR_MSG_DONTWAIT, 0, 0, &rec->ret);
+		size = (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0);
+		if (ret > 0)
+			memcpy((void *)a[1], data, (size_t)ret);
+		break;
+	case __NR_sendto:
+		memcpy(data, (const void *)a[1], (size_t)a[2]);
+		ret = stub(nr, a[0], (long)data, a[2], a[3] | UPRR_MSG_DONTWAIT, 0, 0, &rec->ret);
+		break;
+	case __NR_writev:
+	case __NR_sendmsg: {
+		uint64_t at = 0;
+
+		for (long i = 0; i < niov; i++) {
+			uint64_t len = iovs[i].len < data_max - at ? iovs[i].len : data_max - at;
+
+			memcpy(data + at, iovs[i].base, (size_t)len);
+			at += len;
+		}
+		iov = (struct kiovec){ data, at };
+		if (nr == __NR_writev) {
+			ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
+		} else {
+			struct kmsghdr m = { .iov = &iov, .iovlen = 1 };
+
+			ret = stub(nr, a[0], (long)&m, a[2] | UPRR_MSG_DONTWAIT, 0, 0, 0, &rec->ret);
+		}
+		break;
+	}
 	case __NR_write:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
@@ -236,8 +375,50 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	barrier();
 	buf->used += size;
 	barrier();
-	if ((nr == __NR_read || nr == __NR_write) && (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
+	if ((nr == __NR_read || nr == __NR_write || nr == __NR_writev) &&
+	    (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
+	if (nr == __NR_sendmsg && ret == -UPRR_EAGAIN && !(a[2] & UPRR_MSG_DONTWAIT))
+		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
+	if ((nr == __NR_writev || (nr == __NR_sendmsg && !(a[2] & UPRR_MSG_DONTWAIT))) && ret > 0 &&
+	    (uint64_t)ret < data_max) {
+		/* a blocking writev or sendmsg takes all: the rest waits on
+		 * the traced path, one write (send) per iovec left */
+		uint64_t skip = (uint64_t)ret;
+
+		for (long i = 0; i < niov; i++) {
+			if (skip >= iovs[i].len) {
+				skip -= iovs[i].len;
+				continue;
+			}
+			if (nr == __NR_writev)
+				rest = traced(__NR_write, a[0], (long)iovs[i].base + (long)skip,
+					      (long)(iovs[i].len - skip), 0, 0, 0);
+			else
+				rest = traced(__NR_sendto, a[0], (long)iovs[i].base + (long)skip,
+					      (long)(iovs[i].len - skip), a[2], 0, 0);
+			if (rest <= 0)
+				break;
+			ret += rest;
+			if ((uint64_t)rest < iovs[i].len - skip)
+				break;
+			skip = 0;
+		}
+	}
+	if ((nr == __NR_epoll_wait || nr == __NR_epoll_pwait) && ret == 0 && (int)a[3] != 0)
+		return traced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	/* a program that would wait: the traced call waits (a program that
+	 * asked not to wait has its EAGAIN) */
+	if ((nr == __NR_recvfrom || nr == __NR_sendto) && ret == -UPRR_EAGAIN &&
+	    !(a[3] & UPRR_MSG_DONTWAIT))
+		return traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+	if (nr == __NR_sendto && ret > 0 && ret < a[2] && !(a[3] & UPRR_MSG_DONTWAIT)) {
+		/* a blocking send takes all (a stream socket): the rest waits
+		 * on the traced path */
+		rest = traced(nr, a[0], a[1] + ret, a[2] - ret, a[3], 0, 0);
+		if (rest > 0)
+			ret += rest;
+	}
 	if (nr == __NR_write && ret > 0 && ret < a[2]) {
 		/* a blocking write takes all: the rest waits on the traced path */
 		rest = traced(nr, a[0], a[1] + ret, a[2] - ret, 0, 0, 0);

@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 2
+#define UPRR_PRELOAD_VERSION 3
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -53,13 +53,17 @@
 
 #ifndef __ASSEMBLER__
 /**
- * Whether the buffer takes syscall @nr (preload/syscallbuf.c handles each;
+ * Whether the buffer may take syscall @nr (preload/syscallbuf.c handles each,
+ * some only with certain arguments: ioctl only FIONREAD;
  * the recorder patches the sites that make them). Needs <asm/unistd.h>.
  */
 #define UPRR_BUFFERED(nr)                                                                   \
 	((nr) == __NR_getpid || (nr) == __NR_gettid || (nr) == __NR_clock_gettime ||        \
 	 (nr) == __NR_read || (nr) == __NR_write || (nr) == __NR_lseek || (nr) == __NR_fstat || \
-	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64)
+	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64 || (nr) == __NR_recvfrom ||          \
+	 (nr) == __NR_sendto || (nr) == __NR_gettimeofday || (nr) == __NR_epoll_wait ||         \
+	 (nr) == __NR_epoll_pwait || (nr) == __NR_writev || (nr) == __NR_ioctl ||                \
+	 (nr) == __NR_sendmsg)
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 
@@ -105,9 +109,11 @@ struct uprr_rec {
 	uint32_t nr;	  /**< the program's syscall number */
 	uint64_t args[6]; /**< its arguments, as the program passed them */
 	int64_t ret;	  /**< the result the stub gave (replay: the recorded one) */
-	/* data: the bytes the kernel wrote (read: ret bytes; clock_gettime: a
-	 * timespec), or the bytes the program passed out (write: what the
-	 * kernel took), padded to 8 */
+	/* data: the bytes the kernel wrote (read, recvfrom: ret bytes;
+	 * clock_gettime: a timespec; gettimeofday: a timeval, a timezone;
+	 * epoll_wait: ret events; ioctl FIONREAD: an int), or the bytes the program passed out
+	 * (write, sendto: all it passed, writev, sendmsg: its iovecs' bytes
+	 * one after the other; the kernel took ret), padded to 8 */
 };
 
 /** The buffer of slot @i. */

@@ -238,7 +238,7 @@ rec_syscallbuf_pending(struct recorder *rec, struct rthread *t)
 	       head.used;
 }
 
-/* Where each buffered write sent its bytes (enum trace_output), in @sinks;
+/* Where each buffered write or sendto sent its bytes (enum trace_output), in @sinks;
  * returns whether any went somewhere replay shows or dumps. The records
  * were checked to lie within @len bytes. */
 static bool
@@ -251,7 +251,8 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
 		const struct uprr_rec *r = (const void *)(recs + off);
 
 		sinks[n] = 0;
-		if (r->nr == __NR_write && r->ret > 0)
+		if ((r->nr == __NR_write || r->nr == __NR_writev || r->nr == __NR_sendto ||
+		     r->nr == __NR_sendmsg) && r->ret > 0)
 			sinks[n] = rec_output_fd_sinks(t->tid, (int)r->args[0]);
 		any |= sinks[n] != 0;
 		off += r->size;

@@ -140,7 +140,9 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 		len = r.ret > 0 ? (uint64_t)r.ret : 0;
 		if (r.size < sizeof(r) || r.size > recs->len - off)
 			return;
-		if (sink && r.nr == __NR_write && sizeof(r) + len <= r.size) {
+		if (sink && (r.nr == __NR_write || r.nr == __NR_writev || r.nr == __NR_sendto ||
+			     r.nr == __NR_sendmsg) &&
+		    sizeof(r) + len <= r.size) {
 			struct trace_blob b = { 0, (uint32_t)len, data + off + sizeof(r) };
 			struct trace_event out = {
 				.type = TRACE_EV_OUTPUT, .tid = ev->tid, .nvalues = 2,

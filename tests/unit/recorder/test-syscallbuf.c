@@ -14,9 +14,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -90,11 +95,15 @@ child(int rep)
 	entry_fn sys = (entry_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL);
 	long pid = syscall(__NR_getpid), tid = syscall(__NR_gettid), n;
 	uint64_t fs;
-	int fds[2];
+	int fds[2], sv[2], ep;
+	struct epoll_event evs[4], eev = { .events = EPOLLIN, .data.u64 = 0x1122334455667788ull };
 	char got[16];
 	struct uprr_rec *r;
 
 	CHECK(pipe(fds) == 0, 2);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, 2);
+	ep = epoll_create1(0);
+	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &eev) == 0, 2);
 	CHECK(mmap((void *)UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == (void *)UPRR_PRELOAD_ADDR, 3);
 	memcpy((void *)UPRR_PRELOAD_ADDR, rec_preload_image, rec_preload_image_len);
@@ -126,6 +135,106 @@ child(int rep)
 	CHECK(sys(__NR_read, fds[0], (long)got, sizeof(got), 0, 0, 0) == -ENOSYS, 16);
 	r = record(0, 3 * sizeof(*r) + 16);
 	CHECK(r->nr == __NR_read && r->ret == -EAGAIN && r->size == sizeof(*r), 17);
+	/* send and recv on a socket pair: the bytes in the records, the
+	 * program's flags in the arguments */
+	n = buf->used;
+	CHECK(sys(__NR_sendto, sv[0], (long)"hello", 5, MSG_NOSIGNAL, 0, 0) == 5, 27);
+	r = record(0, (uint32_t)n);
+	CHECK(r->nr == __NR_sendto && r->ret == 5 && r->size == sizeof(*r) + 8 &&
+	      r->args[3] == MSG_NOSIGNAL && memcmp(r + 1, "hello", 5) == 0, 28);
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, 2, MSG_PEEK, 0, 0) == 2 && memcmp(got, "he", 2) == 0, 29);
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 5 &&
+	      memcmp(got, "hello", 5) == 0, 30);
+	r = record(0, (uint32_t)n + 2 * sizeof(*r) + 16);
+	CHECK(r->nr == __NR_recvfrom && r->ret == 5 && r->size == sizeof(*r) + 8 && r->args[3] == 0 &&
+	      memcmp(r + 1, "hello", 5) == 0, 31);
+	/* nothing to receive: the attempt is a record, the recv goes traced,
+	 * unless the program asked not to wait */
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == -ENOSYS, 32);
+	r = record(0, (uint32_t)n + 3 * sizeof(*r) + 24);
+	CHECK(r->nr == __NR_recvfrom && r->ret == -EAGAIN && r->size == sizeof(*r), 33);
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), MSG_DONTWAIT, 0, 0) == -EAGAIN, 34);
+	/* with an address, or MSG_WAITALL: traced, nothing recorded */
+	n = buf->used;
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), MSG_WAITALL, 0, 0) == -ENOSYS &&
+	      buf->used == n, 35);
+	CHECK(sys(__NR_sendto, sv[0], (long)"x", 1, 0, (long)got, 2) == -ENOSYS && buf->used == n, 36);
+	/* epoll_wait: an attempt with timeout 0; the events in the record */
+	n = buf->used;
+	CHECK(sys(__NR_epoll_wait, ep, (long)evs, 4, 0, 0, 0) == 0 && buf->used == n + sizeof(*r), 40);
+	CHECK(sys(__NR_sendto, sv[0], (long)"z", 1, 0, 0, 0) == 1, 41);
+	n = buf->used;
+	CHECK(sys(__NR_epoll_wait, ep, (long)evs, 4, -1, 0, 0) == 1 && evs[0].data.u64 == eev.data.u64, 42);
+	r = record(0, (uint32_t)n);
+	CHECK(r->nr == __NR_epoll_wait && r->ret == 1 && r->size == sizeof(*r) + 16 && (int)r->args[3] == -1 &&
+	      memcmp(r + 1, evs, 12) == 0, 43);
+	CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 1, 44);
+	/* nothing ready and a timeout: the attempt, then the traced wait */
+	n = buf->used;
+	CHECK(sys(__NR_epoll_pwait, ep, (long)evs, 4, 100, 0, 8) == -ENOSYS && buf->used == n + sizeof(*r), 45);
+	CHECK(record(0, (uint32_t)n)->ret == 0, 46);
+	/* a signal mask: traced, nothing recorded */
+	n = buf->used;
+	CHECK(sys(__NR_epoll_pwait, ep, (long)evs, 4, 0, (long)&eev, 8) == -ENOSYS && buf->used == n, 47);
+	/* writev: the iovecs' bytes one after the other in the record */
+	{
+		struct iovec v[3] = { { "ab", 2 }, { "", 0 }, { "cde", 3 } };
+
+		n = buf->used;
+		CHECK(sys(__NR_writev, sv[0], (long)v, 3, 0, 0, 0) == 5, 48);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_writev && r->ret == 5 && r->size == sizeof(*r) + 8 &&
+		      memcmp(r + 1, "abcde", 5) == 0, 49);
+		CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 5 &&
+		      memcmp(got, "abcde", 5) == 0, 50);
+		/* sendmsg without an address or control data: the same */
+		{
+			struct msghdr mh = { .msg_iov = v, .msg_iovlen = 3 };
+
+			n = buf->used;
+			CHECK(sys(__NR_sendmsg, sv[0], (long)&mh, MSG_NOSIGNAL, 0, 0, 0) == 5, 57);
+			r = record(0, (uint32_t)n);
+			CHECK(r->nr == __NR_sendmsg && r->ret == 5 && r->size == sizeof(*r) + 8 &&
+			      memcmp(r + 1, "abcde", 5) == 0, 58);
+			CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 5, 59);
+			/* control data: traced */
+			mh.msg_control = got;
+			mh.msg_controllen = sizeof(got);
+			n = buf->used;
+			CHECK(sys(__NR_sendmsg, sv[0], (long)&mh, 0, 0, 0, 0) == -ENOSYS && buf->used == n, 60);
+		}
+		/* more iovecs than the library takes: traced */
+		n = buf->used;
+		CHECK(sys(__NR_writev, sv[0], (long)v, 1000, 0, 0, 0) == -ENOSYS && buf->used == n, 51);
+	}
+	/* ioctl FIONREAD: the int in the record; another ioctl is traced */
+	{
+		int avail = -1;
+
+		CHECK(sys(__NR_sendto, sv[0], (long)"xyz", 3, 0, 0, 0) == 3, 52);
+		n = buf->used;
+		CHECK(sys(__NR_ioctl, sv[1], FIONREAD, (long)&avail, 0, 0, 0) == 0 && avail == 3, 53);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_ioctl && r->ret == 0 && r->size == sizeof(*r) + 8 &&
+		      memcmp(r + 1, &avail, 4) == 0, 54);
+		n = buf->used;
+		CHECK(sys(__NR_ioctl, sv[1], TIOCGPGRP, (long)&avail, 0, 0, 0) == -ENOSYS && buf->used == n, 55);
+		CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 3, 56);
+	}
+	/* gettimeofday: a timeval and a timezone where the program asked */
+	{
+		struct timeval tv = { 0 };
+		struct timezone tz = { .tz_minuteswest = -1, .tz_dsttime = -1 };
+
+		n = buf->used;
+		CHECK(sys(__NR_gettimeofday, (long)&tv, (long)&tz, 0, 0, 0, 0) == 0 && tv.tv_sec > 0 &&
+		      tz.tz_minuteswest != -1, 37);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_gettimeofday && r->ret == 0 && r->size == sizeof(*r) + 24 &&
+		      memcmp(r + 1, &tv, sizeof(tv)) == 0 && memcmp((char *)(r + 1) + 16, &tz, sizeof(tz)) == 0,
+		      38);
+		CHECK(sys(__NR_gettimeofday, 0, 0, 0, 0, 0, 0) == 0 && buf->used == n + 2 * (sizeof(*r) + 24), 39);
+	}
 	/* a locked buffer (a handler inside the library): traced */
 	buf->locked = 1;
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 18);
