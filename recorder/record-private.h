@@ -228,6 +228,12 @@ int rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64
  */
 bool rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result);
 
+/**
+ * The number of seccomp filters of thread @tid, uprr's own included
+ * (proc(5) Seccomp_filters, Linux 5.9), or -1 if the kernel does not say.
+ */
+int rec_sandbox_filter_count(pid_t tid);
+
 /* ---- the recorder's state, shared by record.c, record-ptrace.c and
  * unrecorded.c ---- */
 

@@ -187,10 +187,8 @@ rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_
 	}
 }
 
-/* The number of seccomp filters of thread @tid (proc(5) Seccomp_filters,
- * Linux 5.9), or -1 if the kernel does not say. */
-static int
-filter_count(pid_t tid)
+int
+rec_sandbox_filter_count(pid_t tid)
 {
 	char path[64], line[256];
 	int n = -1;
@@ -220,7 +218,7 @@ rec_sandbox_exit(pid_t tid, long nr, const uint64_t args[6], struct user_regs_st
 		 * is 2 only once the program installed one of its own */
 		if (args[0] != PR_GET_SECCOMP || result != SECCOMP_MODE_FILTER)
 			return 0;
-		n = filter_count(tid);
+		n = rec_sandbox_filter_count(tid);
 		if (n != 1)
 			return 0;
 		regs->rax = SECCOMP_MODE_DISABLED;

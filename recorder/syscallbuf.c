@@ -165,19 +165,7 @@ rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool fo
 bool
 rec_syscallbuf_own_filters(pid_t pid)
 {
-	char path[64], line[256];
-	int n = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return true;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Seccomp_filters: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n != 1; /* uprr's own is one; unknown counts as more */
+	return rec_sandbox_filter_count(pid) != 1; /* uprr's own is one; unknown counts as more */
 }
 
 int
