@@ -383,6 +383,19 @@ replay_on_patch(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	return 0;
 }
 
+/* Deliver @sig where @t stands (a synchronous signal, or one that arrived at
+ * this tick count), noting where, for the report if it kills the program. */
+static int
+deliver_here(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig)
+{
+	int r;
+
+	rp->last_sig_rip = t->regs.rip;
+	rp->last_sig_tid = t->rec_tid;
+	r = deliver(rp, ev, t, sig, NULL);
+	return r < 0 ? r : 0;
+}
+
 int
 replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -403,10 +416,7 @@ replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthre
 		r = replay_check_regs(rp, ev, t);
 		if (r < 0)
 			return r;
-		rp->last_sig_rip = t->regs.rip;
-		rp->last_sig_tid = t->rec_tid;
-		r = deliver(rp, ev, t, sig, NULL);
-		return r < 0 ? r : 0;
+		return deliver_here(rp, ev, t, sig);
 	case TRACE_SIGNAL_AT_EVENT:
 		if (t->state == PT_AT_ENTRY)
 			return replay_diverge(rp, ev, "signal recorded inside a syscall");
@@ -436,10 +446,7 @@ replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthre
 		r = run_to_ticks(rp, ev, t, ev->values[2]);
 		if (r < 0)
 			return r;
-		rp->last_sig_rip = t->regs.rip;
-		rp->last_sig_tid = t->rec_tid;
-		r = deliver(rp, ev, t, sig, NULL);
-		return r < 0 ? r : 0;
+		return deliver_here(rp, ev, t, sig);
 	default:
 		return replay_diverge(rp, ev, "unknown signal kind %" PRIu64, ev->values[1]);
 	}
