@@ -26,30 +26,11 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 
-#include "progs.h"
+#include "tracer.h"
 
 static volatile long secret = 0x1234, seen;
 static int *volatile bad_address = (int *)8;
 static volatile sig_atomic_t usr1_count;
-static int failures;
-
-static void
-expect(int ok, const char *what)
-{
-	say("%s: %s\n", ok ? "ok" : "WRONG", what);
-	failures += !ok;
-}
-
-static pid_t
-wait_child(pid_t pid, int *status)
-{
-	pid_t r;
-
-	do
-		r = waitpid(pid, status, 0);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
 
 static void
 describe(int status)

@@ -29,20 +29,11 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "progs.h"
+#include "tracer.h"
 
 #define OPTIONS                                                                                   \
 	(PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_TRACECLONE | PTRACE_O_TRACEVFORKDONE | \
 	 PTRACE_O_TRACEEXIT)
-
-static int failures;
-
-static void
-expect(int ok, const char *what)
-{
-	say("%s: %s\n", ok ? "ok" : "WRONG", what);
-	failures += !ok;
-}
 
 static pid_t
 wait_for(pid_t pid, int *status, int flags)
@@ -71,7 +62,7 @@ describe(const char *who, int status)
 /* Wait for the next stop of the traced child @pid, passing on (and saying)
  * the SIGCHLD its own child's end sends it. */
 static pid_t
-wait_child(pid_t pid, int *status)
+wait_stop(pid_t pid, int *status)
 {
 	for (;;) {
 		pid_t r = wait_for(pid, status, 0);
@@ -251,14 +242,14 @@ main(int argc, char **argv)
 	expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT from the event");
 	follow_child(child, wall, first);
 	if (event == PTRACE_EVENT_VFORK) {
-		expect(wait_child(pid, &status) == pid, "wait for the vfork's end");
+		expect(wait_stop(pid, &status) == pid, "wait for the vfork's end");
 		describe("child", status);
 		expect(is_event(status, PTRACE_EVENT_VFORK_DONE), "PTRACE_EVENT_VFORK_DONE");
 		expect(ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) == 0 && (pid_t)msg == child,
 		       "it names the vfork child");
 		expect(ptrace(PTRACE_CONT, pid, 0, 0) == 0, "CONT from VFORK_DONE");
 	}
-	expect(wait_child(pid, &status) == pid, "wait for the child's exit event");
+	expect(wait_stop(pid, &status) == pid, "wait for the child's exit event");
 	describe("child", status);
 	expect(is_event(status, PTRACE_EVENT_EXIT), "its PTRACE_EVENT_EXIT");
 	expect(ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) == 0, "GETEVENTMSG at its exit");

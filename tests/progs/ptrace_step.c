@@ -25,11 +25,10 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 
-#include "progs.h"
+#include "tracer.h"
 
 #define STEPS 12
 
-static int failures;
 static volatile sig_atomic_t usr1_seen;
 static volatile int watched;
 
@@ -37,13 +36,6 @@ static void
 on_usr1(int sig)
 {
 	usr1_seen = sig;
-}
-
-static void
-expect(int ok, const char *what)
-{
-	say("%s: %s\n", ok ? "ok" : "WRONG", what);
-	failures += !ok;
 }
 
 /* The functions the parent breaks in, out of line so their addresses hold. */
@@ -83,17 +75,6 @@ __asm__(".text\n"
 	"\tret\n"
 	".size step_syscalls, . - step_syscalls\n");
 long step_syscalls(void);
-
-static pid_t
-wait_child(pid_t pid, int *status)
-{
-	pid_t r;
-
-	do
-		r = waitpid(pid, status, 0);
-	while (r < 0 && errno == EINTR);
-	return r;
-}
 
 static const char *
 trap_code(int code)

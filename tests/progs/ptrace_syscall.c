@@ -22,17 +22,9 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
-#include "progs.h"
+#include "tracer.h"
 
-static int failures;
 static volatile sig_atomic_t handled;
-
-static void
-expect(int ok, const char *what)
-{
-	say("%s: %s\n", ok ? "ok" : "WRONG", what);
-	failures += !ok;
-}
 
 static void
 on_usr1(int sig)
