@@ -556,6 +556,8 @@ resume(struct rec_ptrace_emu *e, const struct rec_ptrace_call *c, struct rec_ptr
 		return -ENOTSUP;
 	}
 	pt->step = req == PTRACE_SINGLESTEP;
+	if (req == PTRACE_SYSCALL && c->ops->want_syscall_stops)
+		c->ops->want_syscall_stops(c->ops->ctx, pt);
 	tracer_siginfo(pt, sig, &si);
 	r = c->ops->resume(c->ops->ctx, pt, sig, &si);
 	if (r < 0)

@@ -201,13 +201,14 @@ int rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6],
 
 /**
  * At the exit of syscall @nr: give the program the result it gets natively,
- * in @regs and in the tracee: PR_GET_SECCOMP is 0 while only uprr's filter
- * is installed; personality(2) returns the old persona with the program's
- * own ADDR_NO_RANDOMIZE (*@persona_norandom, updated when it sets one).
- * Returns 0 or -errno (-ESRCH: the thread vanished).
+ * in @regs and in the tracee: PR_GET_SECCOMP is 0 while only uprr's filters
+ * are installed (@uprr_filters of them: the base filter, and the stop filter
+ * where it was stacked); personality(2) returns the old persona with the
+ * program's own ADDR_NO_RANDOMIZE (*@persona_norandom, updated when it sets
+ * one). Returns 0 or -errno (-ESRCH: the thread vanished).
  */
 int rec_sandbox_exit(pid_t tid, long nr, const uint64_t args[6], struct user_regs_struct *regs,
-		     bool *persona_norandom) _wur_;
+		     int uprr_filters, bool *persona_norandom) _wur_;
 
 /**
  * The ids of thread @tid, which thread @ptid just created, as the
@@ -332,6 +333,8 @@ struct rthread {
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 	struct rec_output out;	      /* where the syscall in progress sends bytes */
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
+	bool stop_filter;	      /* uprr's stop filter is stacked on it (seccomp.c):
+				       * inherited by its children, kept by exec */
 	bool stepping;		      /* its emulated tracer single-steps it: its user
 				       * code runs one instruction (PTRACE_SINGLESTEP) */
 	int step_stop;		      /* the step ends with no instruction to run: at

@@ -10,6 +10,7 @@
 #include <asm/unistd.h>
 #include <dirent.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -339,6 +340,42 @@ ptrace_note(void *ctx, const struct rec_ptracee *pt, bool to_trace)
 	tell_tracer(rec, pt);
 }
 
+/*
+ * The tracer resumes @pt with PTRACE_SYSCALL: stack the stop filter on its
+ * process unless it has it (its children inherit it, exec keeps it), so that
+ * rt_sigreturn, arch_prctl and set_robust_list stop there. Only where the
+ * thread stands in a signal or syscall-exit stop (a stop it leaves for user
+ * code, where a syscall can be injected); elsewhere (an event or group
+ * stop, inside a syscall) a later PTRACE_SYSCALL stacks it, before the
+ * thread runs user code again. Replay stacks it at the same event.
+ */
+static void
+ptrace_want_syscall_stops(void *ctx, const struct rec_ptracee *pt)
+{
+	struct recorder *rec = ctx;
+	struct rthread *t = rec_find_thread(rec, pt->tid);
+	struct trace_event ev;
+	unsigned how = 0;
+	int64_t result = 0;
+
+	if (!t || t->stop_filter || t->state != RT_HELD ||
+	    (pt->stop != REC_PTRACE_SIGNAL_STOP && pt->stop != REC_PTRACE_SYSCALL_EXIT))
+		return;
+	if (rec_seccomp_stack_stop_filter(t->tid, t->space->mem.memfd, true, &how, &result) < 0)
+		return; /* vanished, or no stack: its tracer misses those stops */
+	rec_event_init(&ev, TRACE_EV_STOP_FILTER, t->tid);
+	ev.nvalues = 2;
+	ev.values[0] = how;
+	ev.values[1] = (uint64_t)result;
+	if (rec_write_event(rec, &ev) < 0 || result != 0) {
+		log_debug("thread %d: seccomp(2) of the stop filter returned %" PRId64, t->tid, result);
+		return;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tgid == t->tgid && ((how & REC_STOP_FILTER_TSYNC) || &rec->threads[i] == t))
+			rec->threads[i].stop_filter = true;
+}
+
 /* Make @t's syscall, at its seccomp stop, return @result without running:
  * its exit stop follows (seccomp(2): orig_rax -1 skips it). */
 static void
@@ -447,7 +484,8 @@ rec_emulate_syscall(struct recorder *rec, struct rthread *t)
 {
 	char why[160] = "";
 	struct rec_ptrace_ops ops = { rec, ptrace_locate, ptrace_parent_of, ptrace_resume,
-				      ptrace_stopped_sig, ptrace_note, ptrace_kick };
+				      ptrace_stopped_sig, ptrace_note, ptrace_kick,
+				      ptrace_want_syscall_stops };
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->tid, .tracer_tgid = t->tgid,
 		.parent_tgid = t->parent_tgid, .tracer_memfd = t->space->mem.memfd,

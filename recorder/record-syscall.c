@@ -89,6 +89,7 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	child->own_affinity = parent->own_affinity;
 	child->parent_tgid = (flags & (CLONE_THREAD | CLONE_PARENT)) ? parent->parent_tgid : parent->tgid;
 	child->persona_norandom = parent->persona_norandom; /* inherited (personality(2)) */
+	child->stop_filter = parent->stop_filter; /* copied by fork and clone (seccomp(2)) */
 	/* the seized child reports PTRACE_EVENT_STOP before running any code */
 	if (tracee_wait(child->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP) {
 		rec_stop_recording(rec, "%s", "a new thread did not stop as expected");
@@ -425,7 +426,8 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	uint64_t value;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0 ||
-	    rec_sandbox_exit(t->tid, (long)t->model_nr, t->model_args, &t->regs, &t->persona_norandom) < 0)
+	    rec_sandbox_exit(t->tid, (long)t->model_nr, t->model_args, &t->regs, 1 + t->stop_filter,
+			     &t->persona_norandom) < 0)
 		return; /* vanished: its exit comes through waitpid */
 	rec_emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;

@@ -265,6 +265,10 @@ struct rec_ptrace_ops {
 	 * (@pt->interrupt): bring it to an event soon (a syscall sleeping in
 	 * the kernel is interrupted, to be restarted). */
 	void (*kick)(void *ctx, const struct rec_ptracee *pt);
+	/** Record only (may be NULL): the tracer resumes @pt, still in its
+	 * stop, with PTRACE_SYSCALL: its process must stop at the syscalls
+	 * uprr's base filter allows (rec_seccomp_stop_filter()). */
+	void (*want_syscall_stops)(void *ctx, const struct rec_ptracee *pt);
 };
 
 /** One ptrace(2) call of a recorded tracer, for rec_ptrace_request(). */
@@ -517,12 +521,53 @@ int rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *e
 
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for
- * every syscall, except those the model marks REC_SC_UNTRACED; rseq and clone3 fail with
- * ENOSYS so glibc falls back to what uprr models (seccomp(2), kernel 4.8+
- * ordering of seccomp stops after syscall-entry stops).
- * Returns a pointer to a static program.
+ * every syscall, except those the model marks REC_SC_UNTRACED (rt_sigreturn,
+ * arch_prctl, set_robust_list: allowed) and the syscall buffer's untraced
+ * instruction; rseq and clone3 fail with ENOSYS so glibc falls back to what
+ * uprr models (seccomp(2), kernel 4.8+ ordering of seccomp stops after
+ * syscall-entry stops). Returns a pointer to a static program.
  */
 const struct sock_fprog *rec_seccomp_filter(void);
+
+/**
+ * The base filter that a trace of format @format was recorded under: up to
+ * format 8, the REC_SC_UNTRACED syscalls stopped too (every process had the
+ * stop filter's effect from its start). Returns a pointer to a static program.
+ */
+const struct sock_fprog *rec_seccomp_filter_for(uint32_t format);
+
+/**
+ * The stop filter: RET_TRACE (REC_SECCOMP_TRACE_DATA) for the REC_SC_UNTRACED
+ * syscalls of x86-64, ALLOW for the rest. Stacked on the base filter of a
+ * process whose recorded tracer asks for syscall stops, it makes them stop:
+ * the kernel runs every filter and the strictest action wins
+ * (seccomp_run_filters(), kernel/seccomp.c). Returns a static program.
+ */
+const struct sock_fprog *rec_seccomp_stop_filter(void);
+
+/** How the stop filter was stacked (TRACE_EV_STOP_FILTER values[0]). */
+enum rec_stop_filter_how {
+	REC_STOP_FILTER_TSYNC = 1u << 0, /**< on every thread of the process
+					  * (SECCOMP_FILTER_FLAG_TSYNC), not
+					  * only the one it ran in */
+	REC_STOP_FILTER_NNP = 1u << 1,	 /**< PR_SET_NO_NEW_PRIVS first: the
+					  * process lacked CAP_SYS_ADMIN */
+};
+
+/**
+ * Stack the stop filter on thread @tid (@memfd: its process's /proc/PID/mem,
+ * O_RDWR), stopped as tracee_inject_syscall() requires, with injected
+ * syscalls; the program is written below the stack's red zone and those
+ * bytes are put back. With @decide (record), tries TSYNC first, sets
+ * no_new_privs if the kernel asks for it (EACCES: as tracee_spawn() does for
+ * the base filter) and falls back to @tid alone if a thread cannot be
+ * synchronized (seccomp(2) returns its id), and stores what it did in *@how;
+ * else (replay) does what *@how says. Stores seccomp(2)'s raw result in
+ * *@ret_result (0: stacked). Returns 0 or -errno (-ESRCH: the thread
+ * vanished).
+ */
+int rec_seccomp_stack_stop_filter(pid_t tid, int memfd, bool decide, unsigned *how,
+				  int64_t *ret_result) _wur_;
 
 /** The data of uprr's RET_TRACE (SECCOMP_RET_DATA, the PTRACE_EVENT_SECCOMP
  * message): a stop with other data comes from a filter of the program, which

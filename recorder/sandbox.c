@@ -207,19 +207,19 @@ rec_sandbox_filter_count(pid_t tid)
 
 int
 rec_sandbox_exit(pid_t tid, long nr, const uint64_t args[6], struct user_regs_struct *regs,
-		 bool *persona_norandom)
+		 int uprr_filters, bool *persona_norandom)
 {
 	int64_t result = (int64_t)regs->rax;
 	int n;
 
 	switch (nr) {
 	case __NR_prctl:
-		/* uprr's filter makes it 2 (SECCOMP_MODE_FILTER); natively it
+		/* uprr's filters make it 2 (SECCOMP_MODE_FILTER); natively it
 		 * is 2 only once the program installed one of its own */
 		if (args[0] != PR_GET_SECCOMP || result != SECCOMP_MODE_FILTER)
 			return 0;
 		n = rec_sandbox_filter_count(tid);
-		if (n != 1)
+		if (n != uprr_filters)
 			return 0;
 		regs->rax = SECCOMP_MODE_DISABLED;
 		break;

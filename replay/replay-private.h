@@ -226,6 +226,9 @@ int replay_check_regs(struct replayer *rp, const struct trace_event *ev, const s
 
 /** @t's recorded ptrace(2) call succeeded: do to its tracee what it did. */
 int replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+/** TRACE_EV_STOP_FILTER: stack uprr's stop filter on @t, held in its emulated
+ * stop, as the recording did. 0 or a divergence. */
+int replay_on_stop_filter(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 /** The events of one thread that signals.c replays: 0 or a divergence. */
 int replay_on_preempt(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 int replay_on_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);

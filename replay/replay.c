@@ -357,7 +357,7 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 	sp.cwd = NULL;
 	sp.cpu = cpu;
 	sp.trap_tsc = true;
-	sp.filter = rec_seccomp_filter();
+	sp.filter = rec_seccomp_filter_for(hdr->format_version); /* the recording's */
 	if (ev->nvalues >= 6) {
 		/* the recording's, whatever uprr's own are here */
 		sp.set_signals = true;
@@ -488,6 +488,8 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	t = replay_find_rec(rp, (pid_t)ev->tid);
 	if (!t)
 		return replay_diverge(rp, ev, "event for unknown thread %u", ev->tid);
+	if (ev->type == TRACE_EV_STOP_FILTER) /* it stays in its stop: its mask too */
+		return replay_on_stop_filter(rp, ev, t);
 	if (ev->type != TRACE_EV_SIGNAL) /* only the next event may be its delivery */
 		t->has_wait_mask = false;
 	if (t->held_wait && !(ev->type == TRACE_EV_SIGNAL && ev->values[1] == TRACE_SIGNAL_AT_EVENT)) {

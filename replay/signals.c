@@ -80,7 +80,7 @@ int
 replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	char why[160] = "";
-	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume, NULL, NULL, NULL };
+	struct rec_ptrace_ops ops = { rp, ptrace_locate, NULL, ptrace_resume, NULL, NULL, NULL, NULL };
 	struct rec_ptrace_call c = {
 		.ops = &ops, .tracer = t->rec_tid, .tracer_tgid = t->rec_tgid,
 		.parent_tgid = t->rec_parent, .tracer_memfd = t->space->memfd, .replay = true,
@@ -95,6 +95,26 @@ replay_ptrace_exit(struct replayer *rp, const struct trace_event *ev, struct pth
 	if (got != (int64_t)ev->values[1])
 		return replay_diverge(rp, ev, "ptrace request %ld returns %" PRId64 ", recorded %" PRId64 "%s%s",
 			       (long)t->args[0], got, (int64_t)ev->values[1], why[0] ? ": " : "", why);
+	return 0;
+}
+
+int
+replay_on_stop_filter(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	unsigned how;
+	int64_t got;
+
+	if (ev->nvalues < 2)
+		return replay_diverge(rp, ev, "a stop filter event without its values");
+	if (t->state != PT_HELD)
+		return replay_diverge(rp, ev, "stop filter stacked on a thread that is not held");
+	how = (unsigned)ev->values[0];
+	if (rec_seccomp_stack_stop_filter(t->tid, t->space->memfd, false, &how, &got) < 0)
+		return replay_diverge(rp, ev, "cannot stack the stop filter on thread %d", t->tid);
+	/* a failed TSYNC names a thread: its id differs here */
+	if ((got == 0) != ((int64_t)ev->values[1] == 0))
+		return replay_diverge(rp, ev, "seccomp(2) of the stop filter returned %" PRId64
+			       ", recorded %" PRId64, got, (int64_t)ev->values[1]);
 	return 0;
 }
 

@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 8
+#define TRACE_FORMAT_VERSION 9
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -131,6 +131,12 @@ enum trace_event_type {
 	 * values[3] = where the thread restarts (the rewritten code, rax =
 	 * values[0]); blobs = bytes to write: the stub, then the site's code */
 	TRACE_EV_SITE_PATCH = 15,
+	/** uprr's stop filter (rec_seccomp_stop_filter()) was stacked on
+	 * thread ev.tid, held in an emulated ptrace-stop, as its recorded
+	 * tracer asked for syscall stops (format 9; before, uprr's base filter
+	 * stopped those syscalls in every process): values[0] = enum
+	 * rec_stop_filter_how, values[1] = seccomp(2)'s result there */
+	TRACE_EV_STOP_FILTER = 16,
 };
 
 /** Where a syscall's bytes went (bits of a syscall exit's values[2] and of

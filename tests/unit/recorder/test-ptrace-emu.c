@@ -91,7 +91,7 @@ static int64_t
 request(struct rec_ptrace_emu *e, struct fixture *f, long req, long pid, uint64_t addr,
 	uint64_t data)
 {
-	struct rec_ptrace_ops ops = { f, locate, parent_of, resume, NULL, NULL, NULL };
+	struct rec_ptrace_ops ops = { f, locate, parent_of, resume, NULL, NULL, NULL, NULL };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = getpid(), .tracer_tgid = getpid(),
 				     .tracer_memfd = f->self_mem, .debugregs_taken = taken,
 				     .why = why, .why_len = sizeof(why) };
@@ -171,7 +171,7 @@ Test(ptrace_emu, traceme_and_exec_stops)
 	struct rec_ptrace_emu e = { 0 };
 	struct fixture f = { 0 };
 	struct rec_ptracee pt;
-	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume, NULL, NULL, NULL };
+	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume, NULL, NULL, NULL, NULL };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = 100, .tracer_tgid = 100,
 				     .why = why, .why_len = sizeof(why) };
 	uint64_t traceme[6] = { PTRACE_TRACEME };
@@ -414,7 +414,7 @@ Test(ptrace_emu, seize_interrupt_listen)
 {
 	struct rec_ptrace_emu e = { 0 };
 	struct fixture f = { 0 };
-	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume, stopped_sig, note, kick };
+	struct rec_ptrace_ops ops = { &f, locate, parent_of, resume, stopped_sig, note, kick, NULL };
 	struct rec_ptrace_call c = { .ops = &ops, .tracer = getpid(), .tracer_tgid = getpid(),
 				     .why = why, .why_len = sizeof(why) };
 	uint64_t seize[6] = { PTRACE_SEIZE, 0, 0, PTRACE_O_TRACESYSGOOD };
