@@ -3019,6 +3019,24 @@ def c_ptrace_syscall(h):
     compare(rec, h.replay(trace))
 
 
+@prog_case('ptrace_sigreturn')
+def c_ptrace_sigreturn(h):
+    """A tracer that asks for syscall stops only in a middle phase, of a
+    child that handles signals in every phase, in a thread made before and
+    one made after, and in an untraced child of its own: the handler's
+    rt_sigreturn and arch_prctl stop only there, as natively (uprr's stop
+    filter, stacked at the first PTRACE_SYSCALL, reaches every thread and
+    the child, which see no difference and read PR_GET_SECCOMP 0). The
+    recording behaves as the native run, the replay as the recording."""
+    prog = h.prog('ptrace_sigreturn')
+    native = run([prog], timeout=30, what='native ptrace_sigreturn')
+    if native.status != 0:
+        raise Fail('ptrace_sigreturn fails natively:\n' + tail(native.stdout))
+    trace, rec = h.record([prog])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare(rec, h.replay(trace))
+
+
 @case('misbehave-traceme')
 def c_misbehave_traceme(h):
     """ptrace(PTRACE_TRACEME) in the recorded program fails with EPERM: its

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A tracer that wants syscall stops only for a while (PTRACE_CONT, then
+ * PTRACE_SYSCALL, then PTRACE_CONT again), of a child that handles signals
+ * in every phase, in its threads and in a child of its own. Natively the
+ * handler's rt_sigreturn (and arch_prctl) stop only in the middle phase, and
+ * only in the traced thread. Under uprr those syscalls pass its base filter;
+ * the first PTRACE_SYSCALL stacks a second filter on the whole process,
+ * which its other threads (one created before, one after) and its untraced
+ * child inherit: none of them may see a difference, and PR_GET_SECCOMP must
+ * still read 0 everywhere (no filter of the program's own).
+ *
+ * Prints the tracer's stops (the signal stops; the syscall stops of
+ * rt_sigreturn, arch_prctl, prctl and getppid), then what the child saw.
+ * Exits 0 when every observation was as expected, 1 otherwise.
+ */
+#include <asm/prctl.h>
+#include <linux/audit.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "tracer.h"
+
+static volatile sig_atomic_t g_usr1, g_usr2;
+static int g_go[2], g_done[2];
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	g_usr1++;
+}
+
+static void
+on_usr2(int sig)
+{
+	(void)sig;
+	g_usr2++;
+}
+
+/* A thread of the traced child (not traced: no PTRACE_O_TRACECLONE): waits
+ * for a byte, reads PR_GET_SECCOMP, handles SIGUSR2, and says so. */
+static void *
+helper(void *arg)
+{
+	const char *name = arg;
+	char c;
+	long mode;
+
+	if (read(g_go[0], &c, 1) != 1)
+		return NULL;
+	mode = syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0);
+	raise(SIGUSR2);
+	say("child: thread %s: PR_GET_SECCOMP %ld\n", name, mode);
+	if (write(g_done[1], "d", 1) != 1)
+		return NULL;
+	return NULL;
+}
+
+/* Let helper @th go, and wait until it is done. */
+static void
+run_helper(pthread_t th)
+{
+	char c;
+
+	if (write(g_go[1], "g", 1) != 1 || read(g_done[0], &c, 1) != 1 || pthread_join(th, NULL) != 0)
+		_exit(22);
+}
+
+static int
+child(void)
+{
+	unsigned long fs = 0;
+	long mode, status;
+	pthread_t before, after;
+	pid_t pid;
+	int st;
+
+	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
+		_exit(20);
+	signal(SIGUSR1, on_usr1);
+	signal(SIGUSR2, on_usr2);
+	if (pipe(g_go) < 0 || pipe(g_done) < 0 || pthread_create(&before, NULL, helper, "before") != 0)
+		_exit(21);
+	/* phase 1: the tracer resumes with PTRACE_CONT */
+	raise(SIGSTOP);
+	raise(SIGUSR1);
+	/* phase 2: with PTRACE_SYSCALL from this stop on */
+	raise(SIGSTOP);
+	mode = syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0);
+	raise(SIGUSR1);
+	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
+	run_helper(before);
+	if (pthread_create(&after, NULL, helper, "after") != 0)
+		_exit(21);
+	run_helper(after);
+	pid = fork();
+	if (pid == 0) {
+		/* untraced (no PTRACE_O_TRACEFORK) */
+		long m = syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0);
+
+		raise(SIGUSR1);
+		say("child: its child: PR_GET_SECCOMP %ld, SIGUSR1 handled %d\n", m, (int)g_usr1);
+		_exit(0);
+	}
+	status = pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	/* phase 3: the tracer goes back to PTRACE_CONT at this one's exit */
+	syscall(SYS_getppid);
+	raise(SIGUSR1);
+	say("child: PR_GET_SECCOMP %ld, its child's status %ld, SIGUSR1 handled %d, "
+	    "SIGUSR2 handled %d\n", mode, status, (int)g_usr1, (int)g_usr2);
+	_exit(mode == 0 && status == 0 && g_usr1 == 3 && g_usr2 == 2 ? 0 : 23);
+}
+
+/* The syscalls whose stops are printed. */
+static const char *
+shown(unsigned long long nr)
+{
+	switch (nr) {
+	case SYS_rt_sigreturn: return "rt_sigreturn";
+	case SYS_arch_prctl: return "arch_prctl";
+	case SYS_prctl: return "prctl";
+	case SYS_getppid: return "getppid";
+	default: return NULL;
+	}
+}
+
+int
+main(void)
+{
+	struct __ptrace_syscall_info info;
+	unsigned long long nr = 0;
+	int status, sig = 0, sigstops = 0, sigreturns = 0, stray = 0;
+	long how = PTRACE_CONT;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (pid == 0)
+		return child();
+	expect(wait_child(pid, &status) == pid && WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP,
+	       "the child stopped itself");
+	sigstops = 1;
+	say("signal stop: %s\n", strsignal(SIGSTOP));
+	expect(ptrace(PTRACE_SETOPTIONS, pid, 0, (void *)PTRACE_O_TRACESYSGOOD) == 0,
+	       "SETOPTIONS TRACESYSGOOD");
+	for (;;) {
+		if (ptrace(how, pid, 0, (void *)(long)sig) < 0)
+			die("ptrace resume: %s", strerror(errno));
+		sig = 0;
+		if (wait_child(pid, &status) != pid)
+			die("waitpid: %s", strerror(errno));
+		if (WIFEXITED(status) || WIFSIGNALED(status))
+			break;
+		if (WSTOPSIG(status) != (SIGTRAP | 0x80)) {
+			say("signal stop: %s\n", strsignal(WSTOPSIG(status)));
+			if (WSTOPSIG(status) != SIGSTOP)
+				sig = WSTOPSIG(status);
+			else if (++sigstops == 2)
+				how = PTRACE_SYSCALL;
+			continue;
+		}
+		if (how != PTRACE_SYSCALL)
+			stray++;
+		memset(&info, 0, sizeof(info));
+		if (ptrace(PTRACE_GET_SYSCALL_INFO, pid, (void *)sizeof(info), &info) <= 0)
+			die("PTRACE_GET_SYSCALL_INFO: %s", strerror(errno));
+		if (info.op == PTRACE_SYSCALL_INFO_ENTRY) {
+			nr = info.entry.nr;
+			sigreturns += nr == SYS_rt_sigreturn;
+			if (shown(nr))
+				say("entry %s\n", shown(nr));
+		} else if (info.op == PTRACE_SYSCALL_INFO_EXIT && shown(nr)) {
+			say("exit %s: %s\n", shown(nr), info.exit.is_error ? "error" : "ok");
+			if (nr == SYS_getppid)
+				how = PTRACE_CONT;
+		}
+	}
+	expect(stray == 0, "syscall stops only while resumed with PTRACE_SYSCALL");
+	expect(sigreturns == 1, "one rt_sigreturn stop: the handler's of the middle phase");
+	expect(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child saw what it does natively");
+	say("child: %s %d\n", WIFEXITED(status) ? "exited" : "killed by",
+	    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+	return failures ? 1 : 0;
+}
