@@ -621,8 +621,11 @@ recorded_tgids(void *ctx, pid_t *buf, size_t cap)
 /*
  * Whether @t's syscall is one the model leaves unrecorded (REC_SC_UNTRACED:
  * replay executes it where the thread reaches it) and no recorded tracer
- * wants its syscall stops. A program's own filters make it an event as any
- * other (their RET_TRACE must be seen: rec_sandbox_entry()).
+ * wants its syscall stops. It stopped at uprr's stop filter, stacked on its
+ * process (or an ancestor) when a recorded tracer asked for syscall stops
+ * (seccomp.c), which still holds after the tracer stopped asking, in its
+ * untraced threads and in its children. A program's own filters make it an
+ * event as any other (their RET_TRACE must be seen: rec_sandbox_entry()).
  */
 static bool
 untraced(struct recorder *rec, const struct rthread *t)

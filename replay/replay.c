@@ -206,7 +206,9 @@ count_trap(struct pthread_r *t)
 
 /* Whether @t stands at the seccomp stop of a syscall the recording let go
  * unrecorded (REC_SC_UNTRACED, no recorded tracer wanted its stops: see
- * rec_on_syscall_entry()): event @ev is not its entry. */
+ * rec_on_syscall_entry()): event @ev is not its entry. Such stops come where
+ * the stop filter was stacked (TRACE_EV_STOP_FILTER), or everywhere in a
+ * trace of format 8 or older. */
 static bool
 unrecorded_syscall(const struct pthread_r *t, const struct trace_event *ev)
 {
