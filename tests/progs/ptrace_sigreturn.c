@@ -89,10 +89,10 @@ child(void)
 	/* phase 1: the tracer resumes with PTRACE_CONT */
 	raise(SIGSTOP);
 	raise(SIGUSR1);
-	/* phase 2: with PTRACE_SYSCALL from this stop on */
-	raise(SIGSTOP);
-	mode = syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0);
+	/* phase 2: with PTRACE_SYSCALL from this signal's stop on, which it
+	 * delivers: the handler's rt_sigreturn stops */
 	raise(SIGUSR1);
+	mode = syscall(SYS_prctl, PR_GET_SECCOMP, 0, 0, 0, 0);
 	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
 	run_helper(before);
 	if (pthread_create(&after, NULL, helper, "after") != 0)
@@ -134,7 +134,7 @@ main(void)
 {
 	struct __ptrace_syscall_info info;
 	unsigned long long nr = 0;
-	int status, sig = 0, sigstops = 0, sigreturns = 0, stray = 0;
+	int status, sig = 0, usr1 = 0, sigreturns = 0, stray = 0;
 	long how = PTRACE_CONT;
 	pid_t pid;
 
@@ -145,7 +145,6 @@ main(void)
 		return child();
 	expect(wait_child(pid, &status) == pid && WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP,
 	       "the child stopped itself");
-	sigstops = 1;
 	say("signal stop: %s\n", strsignal(SIGSTOP));
 	expect(ptrace(PTRACE_SETOPTIONS, pid, 0, (void *)PTRACE_O_TRACESYSGOOD) == 0,
 	       "SETOPTIONS TRACESYSGOOD");
@@ -161,7 +160,7 @@ main(void)
 			say("signal stop: %s\n", strsignal(WSTOPSIG(status)));
 			if (WSTOPSIG(status) != SIGSTOP)
 				sig = WSTOPSIG(status);
-			else if (++sigstops == 2)
+			if (sig == SIGUSR1 && ++usr1 == 2)
 				how = PTRACE_SYSCALL;
 			continue;
 		}
