@@ -335,6 +335,7 @@ struct rthread {
 	bool persona_norandom;	      /* the program's own ADDR_NO_RANDOMIZE (sandbox.c) */
 	bool stop_filter;	      /* uprr's stop filter is stacked on it (seccomp.c):
 				       * inherited by its children, kept by exec */
+	bool stop_filter_due;	      /* to stack once its tracer's signal is delivered */
 	bool stepping;		      /* its emulated tracer single-steps it: its user
 				       * code runs one instruction (PTRACE_SINGLESTEP) */
 	int step_stop;		      /* the step ends with no instruction to run: at

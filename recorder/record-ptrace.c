@@ -232,6 +232,64 @@ ptrace_parent_of(void *ctx, pid_t tid)
 	return t ? t->parent_tgid : 0;
 }
 
+/* Stack the stop filter on the process of @t, in a stop where a syscall can
+ * be injected, and say so in the trace (replay stacks it at that event). */
+static void
+stack_stop_filter(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+	unsigned how = 0;
+	int64_t result = 0;
+
+	if (rec_seccomp_stack_stop_filter(t->tid, t->space->mem.memfd, true, &how, &result) < 0)
+		return; /* vanished, or no stack: its tracer misses those stops */
+	rec_event_init(&ev, TRACE_EV_STOP_FILTER, t->tid);
+	ev.nvalues = 2;
+	ev.values[0] = how;
+	ev.values[1] = (uint64_t)result;
+	if (rec_write_event(rec, &ev) < 0 || result != 0) {
+		log_debug("thread %d: seccomp(2) of the stop filter returned %" PRId64, t->tid, result);
+		return;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tgid == t->tgid && ((how & REC_STOP_FILTER_TSYNC) || &rec->threads[i] == t))
+			rec->threads[i].stop_filter = true;
+}
+
+/*
+ * The tracer resumes @pt with PTRACE_SYSCALL: stack the stop filter on its
+ * process unless it has it (its children inherit it, exec keeps it), so that
+ * rt_sigreturn, arch_prctl and set_robust_list stop there. Only where the
+ * thread stands in a signal or syscall-exit stop (a stop it leaves for user
+ * code, where a syscall can be injected); elsewhere (an event or group
+ * stop, inside a syscall) a later PTRACE_SYSCALL stacks it, before the
+ * thread runs user code again.
+ */
+static void
+ptrace_want_syscall_stops(void *ctx, const struct rec_ptracee *pt)
+{
+	struct recorder *rec = ctx;
+	struct rthread *t = rec_find_thread(rec, pt->tid);
+	struct user_regs_struct regs;
+	uint64_t mask;
+
+	if (!t || t->stop_filter || t->state != RT_HELD ||
+	    (pt->stop != REC_PTRACE_SIGNAL_STOP && pt->stop != REC_PTRACE_SYSCALL_EXIT) ||
+	    tracee_get_regs(t->tid, &regs) < 0)
+		return;
+	/* A signal that interrupted sigsuspend, ppoll & co. is delivered under
+	 * the wait's mask; an injected syscall would return to user mode first,
+	 * where the kernel puts the thread's own mask back (restore_saved_sigmask()):
+	 * stacked once it stands at its handler (ptrace_resume()) */
+	if (pt->stop == REC_PTRACE_SIGNAL_STOP && regs.orig_rax == t->nr &&
+	    rec_syscall_wait_mask((long)t->model_nr, t->model_args, (int64_t)regs.rax,
+				  rec_tracee_mem_read, &t->tid, &mask) != 0) {
+		t->stop_filter_due = true;
+		return;
+	}
+	stack_stop_filter(rec, t);
+}
+
 /* What record does after @pt's stop, let go: where it stands. */
 static enum rthread_state
 state_after(const struct rec_ptracee *pt, const struct rthread *t)
@@ -260,10 +318,13 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	struct rthread *t = rec_find_thread(rec, pt->tid);
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
 	int status = 0, r;
+	bool filter_due;
 
 	/* where it stands now: the tracer may have changed its registers */
 	if (!t || tracee_get_regs(t->tid, &t->regs) < 0)
 		return -ESRCH;
+	filter_due = t->stop_filter_due;
+	t->stop_filter_due = false;
 	t->state = state_after(pt, t);
 	t->stepping = pt->step;
 	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
@@ -284,6 +345,12 @@ ptrace_resume(void *ctx, const struct rec_ptracee *pt, int sig, const siginfo_t 
 	}
 	if (r == 0 && how != TRACEE_DELIVERY_RUNNING && tracee_get_regs(t->tid, &t->regs) < 0)
 		r = -ESRCH;
+	if (r == 0 && how == TRACEE_DELIVERY_HANDLER && filter_due) {
+		/* before the handler's first instruction, its mask and frame made */
+		stack_stop_filter(rec, t);
+		if (tracee_get_regs(t->tid, &t->regs) < 0)
+			r = -ESRCH;
+	}
 	if (r == 0 && how == TRACEE_DELIVERY_HANDLER && t->stepping) {
 		/* stepping into a handler stops at its first instruction */
 		t->stepping = false;
@@ -338,42 +405,6 @@ ptrace_note(void *ctx, const struct rec_ptracee *pt, bool to_trace)
 	if (to_trace)
 		write_stop(rec, pt);
 	tell_tracer(rec, pt);
-}
-
-/*
- * The tracer resumes @pt with PTRACE_SYSCALL: stack the stop filter on its
- * process unless it has it (its children inherit it, exec keeps it), so that
- * rt_sigreturn, arch_prctl and set_robust_list stop there. Only where the
- * thread stands in a signal or syscall-exit stop (a stop it leaves for user
- * code, where a syscall can be injected); elsewhere (an event or group
- * stop, inside a syscall) a later PTRACE_SYSCALL stacks it, before the
- * thread runs user code again. Replay stacks it at the same event.
- */
-static void
-ptrace_want_syscall_stops(void *ctx, const struct rec_ptracee *pt)
-{
-	struct recorder *rec = ctx;
-	struct rthread *t = rec_find_thread(rec, pt->tid);
-	struct trace_event ev;
-	unsigned how = 0;
-	int64_t result = 0;
-
-	if (!t || t->stop_filter || t->state != RT_HELD ||
-	    (pt->stop != REC_PTRACE_SIGNAL_STOP && pt->stop != REC_PTRACE_SYSCALL_EXIT))
-		return;
-	if (rec_seccomp_stack_stop_filter(t->tid, t->space->mem.memfd, true, &how, &result) < 0)
-		return; /* vanished, or no stack: its tracer misses those stops */
-	rec_event_init(&ev, TRACE_EV_STOP_FILTER, t->tid);
-	ev.nvalues = 2;
-	ev.values[0] = how;
-	ev.values[1] = (uint64_t)result;
-	if (rec_write_event(rec, &ev) < 0 || result != 0) {
-		log_debug("thread %d: seccomp(2) of the stop filter returned %" PRId64, t->tid, result);
-		return;
-	}
-	for (size_t i = 0; i < rec->nthreads; i++)
-		if (rec->threads[i].tgid == t->tgid && ((how & REC_STOP_FILTER_TSYNC) || &rec->threads[i] == t))
-			rec->threads[i].stop_filter = true;
 }
 
 /* Make @t's syscall, at its seccomp stop, return @result without running:

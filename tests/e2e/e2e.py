@@ -3026,15 +3026,19 @@ def c_ptrace_sigreturn(h):
     one made after, and in an untraced child of its own: the handler's
     rt_sigreturn and arch_prctl stop only there, as natively (uprr's stop
     filter, stacked at the first PTRACE_SYSCALL, reaches every thread and
-    the child, which see no difference and read PR_GET_SECCOMP 0). The
-    recording behaves as the native run, the replay as the recording."""
+    the child, which see no difference and read PR_GET_SECCOMP 0). Also a
+    first PTRACE_SYSCALL at the stop of a signal that ended a sigsuspend:
+    the handler runs under the wait's mask, and its rt_sigreturn stops
+    (suspend-quiet: a handler without syscalls). The recording behaves as
+    the native run, the replay as the recording."""
     prog = h.prog('ptrace_sigreturn')
-    native = run([prog], timeout=30, what='native ptrace_sigreturn')
-    if native.status != 0:
-        raise Fail('ptrace_sigreturn fails natively:\n' + tail(native.stdout))
-    trace, rec = h.record([prog])
-    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
-    compare(rec, h.replay(trace))
+    for mode in ('phases', 'suspend', 'suspend-quiet'):
+        native = run([prog, mode], timeout=30, what=f'native ptrace_sigreturn {mode}')
+        if native.status != 0:
+            raise Fail(f'ptrace_sigreturn {mode} fails natively:\n' + tail(native.stdout))
+        trace, rec = h.record([prog, mode], name=mode)
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+        compare(rec, h.replay(trace))
 
 
 @case('misbehave-traceme')

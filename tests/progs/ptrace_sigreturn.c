@@ -1,14 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A tracer that wants syscall stops only for a while (PTRACE_CONT, then
- * PTRACE_SYSCALL, then PTRACE_CONT again), of a child that handles signals
- * in every phase, in its threads and in a child of its own. Natively the
+ *   ptrace_sigreturn phases   a tracer that wants syscall stops only for
+ * a while (PTRACE_CONT, then PTRACE_SYSCALL, then PTRACE_CONT again), of a
+ * child that handles signals in every phase, in its threads and in a child
+ * of its own. Natively the
  * handler's rt_sigreturn (and arch_prctl) stop only in the middle phase, and
  * only in the traced thread. Under uprr those syscalls pass its base filter;
  * the first PTRACE_SYSCALL stacks a second filter on the whole process,
  * which its other threads (one created before, one after) and its untraced
  * child inherit: none of them may see a difference, and PR_GET_SECCOMP must
  * still read 0 everywhere (no filter of the program's own).
+ *
+ *   ptrace_sigreturn suspend   the first PTRACE_SYSCALL comes at the
+ *                              stop of a signal that interrupted
+ *                              sigsuspend(2), and delivers it: its handler
+ *                              runs under the wait's mask, as natively
+ *   ptrace_sigreturn suspend-quiet   the same with a handler that makes no
+ *                              syscall: its rt_sigreturn stops
  *
  * Prints the tracer's stops (the signal stops; the syscall stops of
  * rt_sigreturn, arch_prctl, prctl and getppid), then what the child saw.
@@ -18,6 +26,7 @@
 #include <linux/audit.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -25,14 +34,19 @@
 
 #include "tracer.h"
 
-static volatile sig_atomic_t g_usr1, g_usr2;
+static volatile sig_atomic_t g_usr1, g_usr2, g_usr2_blocked = -1;
+static bool g_quiet; /* the handler makes no syscall */
 static int g_go[2], g_done[2];
 
 static void
 on_usr1(int sig)
 {
+	sigset_t now;
+
 	(void)sig;
 	g_usr1++;
+	if (!g_quiet && sigprocmask(SIG_BLOCK, NULL, &now) == 0)
+		g_usr2_blocked = sigismember(&now, SIGUSR2);
 }
 
 static void
@@ -116,6 +130,29 @@ child(void)
 	_exit(mode == 0 && status == 0 && g_usr1 == 3 && g_usr2 == 2 ? 0 : 23);
 }
 
+/* Mode suspend: SIGUSR1 and SIGUSR2 blocked, a wait in sigsuspend(2) with
+ * none blocked, which SIGUSR1 from the tracer ends. */
+static int
+child_suspend(void)
+{
+	sigset_t both, none;
+	int r;
+
+	if (ptrace(PTRACE_TRACEME, 0, 0, 0) < 0)
+		_exit(20);
+	signal(SIGUSR1, on_usr1);
+	sigemptyset(&none);
+	sigemptyset(&both);
+	sigaddset(&both, SIGUSR1);
+	sigaddset(&both, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &both, NULL);
+	raise(SIGSTOP);
+	r = sigsuspend(&none);
+	say("child: sigsuspend returned %d (%s), SIGUSR1 handled %d, SIGUSR2 blocked in the "
+	    "handler %d\n", r, r < 0 ? strerror(errno) : "-", (int)g_usr1, (int)g_usr2_blocked);
+	_exit(g_usr1 == 1 && g_usr2_blocked == (g_quiet ? -1 : 0) ? 0 : 23);
+}
+
 /* The syscalls whose stops are printed. */
 static const char *
 shown(unsigned long long nr)
@@ -130,11 +167,14 @@ shown(unsigned long long nr)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	bool suspend = argc > 1 && strncmp(argv[1], "suspend", 7) == 0;
 	struct __ptrace_syscall_info info;
 	unsigned long long nr = 0;
 	int status, sig = 0, usr1 = 0, sigreturns = 0, stray = 0;
+
+	g_quiet = argc > 1 && strcmp(argv[1], "suspend-quiet") == 0;
 	long how = PTRACE_CONT;
 	pid_t pid;
 
@@ -142,12 +182,17 @@ main(void)
 	if (pid < 0)
 		die("fork: %s", strerror(errno));
 	if (pid == 0)
-		return child();
+		return suspend ? child_suspend() : child();
 	expect(wait_child(pid, &status) == pid && WIFSTOPPED(status) && WSTOPSIG(status) == SIGSTOP,
 	       "the child stopped itself");
 	say("signal stop: %s\n", strsignal(SIGSTOP));
 	expect(ptrace(PTRACE_SETOPTIONS, pid, 0, (void *)PTRACE_O_TRACESYSGOOD) == 0,
 	       "SETOPTIONS TRACESYSGOOD");
+	if (suspend) {
+		/* pending before or during its wait: either way it ends it */
+		expect(kill(pid, SIGUSR1) == 0, "SIGUSR1 sent");
+		usr1 = 1;
+	}
 	for (;;) {
 		if (ptrace(how, pid, 0, (void *)(long)sig) < 0)
 			die("ptrace resume: %s", strerror(errno));
