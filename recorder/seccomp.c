@@ -202,6 +202,7 @@ rec_seccomp_stack_stop_filter(pid_t tid, int memfd, bool decide, unsigned *how, 
 	r = tracee_read_mem(memfd, at, saved, len);
 	if (r < 0)
 		return r;
+	memset(&remote, 0, sizeof(remote)); /* its padding too */
 	remote.len = f->len;
 	remote.filter = (struct sock_filter *)(uintptr_t)(at + sizeof(remote));
 	r = tracee_write(memfd, at, &remote, sizeof(remote));
