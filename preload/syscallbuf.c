@@ -8,8 +8,8 @@
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
  * newfstatat, getdents64, recvfrom and sendto without an address,
  * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
- * ioctl FIONREAD, sendmsg without an address or control data
- * (UPRR_BUFFERED).
+ * ioctl FIONREAD, sendmsg without an address or control data, and the fd
+ * and file calls of preload/buffered-fd.c (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
