@@ -119,11 +119,13 @@ iov_total(const struct kiovec *iov, long n)
 uint64_t
 uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 {
+	/* int arguments (flags, commands) are compared as the kernel takes
+	 * them: their low 32 bits */
 	switch (nr) {
 	case __NR_openat:
 		/* read-only, and not where opening has effects the recorder
 		 * may want to see (/proc, /dev, /sys) */
-		if (((uint64_t)a[2] & ~(uint64_t)OPEN_FLAGS_OK) || !a[1] || special_tree((const char *)a[1]))
+		if (((uint32_t)a[2] & ~(uint32_t)OPEN_FLAGS_OK) || !a[1] || special_tree((const char *)a[1]))
 			return UINT64_MAX;
 		/* a directory only: no wait (a FIFO fails with ENOTDIR);
 		 * else a stat first, its result and struct stat in the data */
@@ -132,7 +134,7 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 		/* bytes a record wrote to it go where it leads now: flush first */
 		return fd_marked(buf, a[0]) ? UINT64_MAX : 0;
 	case __NR_fcntl:
-		return (a[1] >= K_F_GETFD && a[1] <= K_F_SETFL) ? 0 : UINT64_MAX;
+		return ((int)a[1] >= K_F_GETFD && (int)a[1] <= K_F_SETFL) ? 0 : UINT64_MAX;
 	case __NR_access:
 	case __NR_faccessat:
 	case __NR_faccessat2:
@@ -150,7 +152,7 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 	case __NR_preadv:
 		return a[3] >= 0 ? iov_total((const struct kiovec *)a[1], a[2]) : UINT64_MAX;
 	case __NR_getrandom:
-		if ((uint64_t)a[2] & ~(uint64_t)(K_GRND_NONBLOCK | K_GRND_RANDOM | K_GRND_INSECURE))
+		if ((uint32_t)a[2] & ~(uint32_t)(K_GRND_NONBLOCK | K_GRND_RANDOM | K_GRND_INSECURE))
 			return UINT64_MAX;
 		return (uint64_t)a[1];
 	case __NR_accept4:
