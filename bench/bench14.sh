@@ -51,7 +51,7 @@ done
 shift $((OPTIND - 1))
 
 # One table per kind of figure; a workload belongs to one.
-programs=(cp_include find_usr sort spin_wait spin_flag spsc_ring signal_loop)
+programs=(cp_include find_usr python_json sort spin_wait spin_flag spsc_ring signal_loop)
 servers=(redis_benchmark nginx_wrk)
 latency=(redis_latency echo_latency)
 syscalls=(syscall)
@@ -166,6 +166,7 @@ program_cmd() {
 	case $1 in
 	cp_include) cmd=(/bin/cp -r /usr/include "$shm/include") ;;
 	find_usr) cmd=(/usr/bin/find /usr -name x) ;;
+	python_json) cmd=("$py" -c 'import json') ;;
 	sort) cmd=(/usr/bin/sort -S 256M -T "$work/sort-tmp" "$work/input-50M.txt") ;;
 	spin_wait | signal_loop) cmd=("$bprogs/$1") ;;
 	spsc_ring) cmd=("$progs/ring_small") ;;
@@ -235,7 +236,7 @@ program_row() {
 programs_table() {
 	echo "### Programs: record and replay ÷ native (best of $runs)"
 	echo
-	echo "cp_include: \`cp -r /usr/include\` ($(find /usr/include | wc -l) files) into tmpfs; find_usr: \`find /usr -name x\`; sort: \`sort\` of 50 MB of text; spin_wait: one thread spins on a flag until another's computation ends; spin_flag: tests/progs/spin_flag, the same wait for a short computation, then 8 rounds of ping-pong (fixed costs dominate: issue 14's 33×); spsc_ring: tests/progs/ring_small, 400,000 items through a lock-free ring of 64 slots between two threads. signal_loop: 20,000 signals raised and handled (tgkill, delivery, the handler's rt_sigreturn). The spinning programs need both CPUs free natively: on a loaded machine their native time, the ratios' denominator, grows (spin_flag 0.005 s idle, 0.12 s loaded)."
+	echo "cp_include: \`cp -r /usr/include\` ($(find /usr/include | wc -l) files) into tmpfs; find_usr: \`find /usr -name x\`; python_json: \`python3 -c 'import json'\`; sort: \`sort\` of 50 MB of text; spin_wait: one thread spins on a flag until another's computation ends; spin_flag: tests/progs/spin_flag, the same wait for a short computation, then 8 rounds of ping-pong (fixed costs dominate: issue 14's 33×); spsc_ring: tests/progs/ring_small, 400,000 items through a lock-free ring of 64 slots between two threads. signal_loop: 20,000 signals raised and handled (tgkill, delivery, the handler's rt_sigreturn). The spinning programs need both CPUs free natively: on a loaded machine their native time, the ratios' denominator, grows (spin_flag 0.005 s idle, 0.12 s loaded)."
 	echo
 	echo "| workload | native s | record s | replay s | record ÷ native | replay ÷ native | note |"
 	echo "|---|---:|---:|---:|---:|---:|---|"

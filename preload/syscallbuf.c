@@ -8,8 +8,8 @@
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
  * newfstatat, getdents64, recvfrom and sendto without an address,
  * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
- * ioctl FIONREAD, sendmsg without an address or control data
- * (UPRR_BUFFERED).
+ * ioctl FIONREAD, sendmsg without an address or control data, and the fd
+ * and file calls of preload/buffered-fd.c (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -18,9 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "preload/uprr-preload.h"
-
-#define HIDDEN __attribute__((visibility("hidden")))
+#include "preload/preload-private.h"
 
 /* errno values and preadv2(2)'s RWF_NOWAIT (include/uapi/linux/fs.h,
  * Linux 4.14; pipes honour it since 5.x), without libc's headers */
@@ -60,7 +58,6 @@ struct kmsghdr {
 };
 
 long uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
-void *memcpy(void *dst, const void *src, size_t n) HIDDEN;
 void *memset(void *dst, int c, size_t n) HIDDEN;
 
 /* The compiler may call these for copies; a plain loop, same in record and replay */
@@ -84,8 +81,6 @@ memset(void *dst, int c, size_t n)
 		*d++ = (unsigned char)c;
 	return dst;
 }
-
-#define barrier() __asm__ __volatile__("" ::: "memory")
 
 /* A syscall the supervisor traces: an ordinary recorded syscall. */
 static long
@@ -165,11 +160,9 @@ align8(uint64_t n)
 }
 
 /*
- * The buffered call, @buf locked; returns -1 - 4095 (never a syscall
+ * The buffered call, @buf locked; returns NOT_BUFFERED (never a syscall
  * result) if it must take the traced path untouched.
  */
-#define NOT_BUFFERED (-4096l - 1)
-
 static long
 buffered(struct uprr_buf *buf, long nr, long a[6])
 {
@@ -249,6 +242,12 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_recvfrom:
 	case __NR_sendto:
 		data_max = (uint64_t)a[2];
+		break;
+	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
+	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64:
+	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
+	case __NR_accept4:
+		data_max = uprr_fd_data_max(buf, nr, a);
 		break;
 	}
 	if (data_max > UPRR_PRELOAD_REC_ROOM)
@@ -367,9 +366,15 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
 		ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
 		break;
+	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
+	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64:
+	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
+	case __NR_accept4:
+		return uprr_fd_call(buf, rec, nr, a, size);
 	default:
 		return NOT_BUFFERED;
 	}
+	uprr_fd_commit(buf, nr, a[0], ret);
 	rec->ret = ret;
 	rec->size = size;
 	barrier();
@@ -448,4 +453,16 @@ uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	barrier();
 	buf->locked = 0;
 	return ret;
+}
+
+long
+uprr_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
+{
+	return traced(nr, a0, a1, a2, a3, a4, a5);
+}
+
+long
+uprr_stubcall(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int64_t *retp)
+{
+	return stub(nr, a0, a1, a2, a3, a4, a5, retp);
 }

@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 3
+#define UPRR_PRELOAD_VERSION 4
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -63,7 +63,16 @@
 	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64 || (nr) == __NR_recvfrom ||          \
 	 (nr) == __NR_sendto || (nr) == __NR_gettimeofday || (nr) == __NR_epoll_wait ||         \
 	 (nr) == __NR_epoll_pwait || (nr) == __NR_writev || (nr) == __NR_ioctl ||                \
-	 (nr) == __NR_sendmsg)
+	 (nr) == __NR_sendmsg || UPRR_BUFFERED_FD(nr))
+/** The fd and file calls of the buffer (preload/buffered-fd.c), some only
+ * with certain arguments: openat read-only, fcntl F_GETFD, F_SETFD,
+ * F_GETFL and F_SETFL, accept4 on a non-blocking socket. */
+#define UPRR_BUFFERED_FD(nr)                                                                \
+	((nr) == __NR_openat || (nr) == __NR_close || (nr) == __NR_fcntl ||                  \
+	 (nr) == __NR_access || (nr) == __NR_faccessat || (nr) == __NR_faccessat2 ||          \
+	 (nr) == __NR_statx || (nr) == __NR_pread64 || (nr) == __NR_pwrite64 ||               \
+	 (nr) == __NR_readv || (nr) == __NR_preadv || (nr) == __NR_getrandom ||               \
+	 (nr) == __NR_accept4)
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 
@@ -97,6 +106,12 @@ struct uprr_buf {
 	 * end marker sends that call the same way. */
 	uint32_t interrupt;
 	uint32_t pad;
+	/** The fds (modulo 128, a bit each) that the buffer's records wrote
+	 * or sent bytes to (ret > 0): a close of one of them takes the traced
+	 * path, whose entry flushes first, since the flush finds where those
+	 * bytes went from what the fd refers to then. Valid while used is not
+	 * 0 (the batch's first record clears it); library */
+	uint64_t fds_written[2];
 };
 
 /** One buffered call, 8-byte aligned, then its data. */
@@ -113,7 +128,8 @@ struct uprr_rec {
 	 * clock_gettime: a timespec; gettimeofday: a timeval, a timezone;
 	 * epoll_wait: ret events; ioctl FIONREAD: an int), or the bytes the program passed out
 	 * (write, sendto: all it passed, writev, sendmsg: its iovecs' bytes
-	 * one after the other; the kernel took ret), padded to 8 */
+	 * one after the other; the kernel took ret), padded to 8; the fd
+	 * calls' layouts are in preload/buffered-fd.c */
 };
 
 /** The buffer of slot @i. */

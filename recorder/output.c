@@ -79,7 +79,9 @@ static unsigned fd_sinks(pid_t tid, int fd, bool *ret_open);
  * and every syscall that is not an output one empties the cache at its entry
  * (rec_output_entry), whichever thread makes it. Untraced syscalls change no
  * fd; one that runs in the kernel meanwhile (accept) fills only free slots,
- * which the cache never holds.
+ * which the cache never holds. A close the syscall buffer made empties it
+ * when its record is flushed (rec_output_forget_sinks), which a traced
+ * syscall's entry does before it looks here.
  */
 static struct {
 	pid_t tid;
@@ -106,6 +108,12 @@ rec_output_fd_sinks(pid_t tid, int fd)
 	sink_cache_next = (sink_cache_next + 1) % ARRAY_SIZE(sink_cache);
 	sink_cache_n = MIN(sink_cache_n + 1, ARRAY_SIZE(sink_cache));
 	return sinks;
+}
+
+void
+rec_output_forget_sinks(void)
+{
+	sink_cache_n = sink_cache_next = 0;
 }
 
 /* Where fd @fd of thread @tid leads, looked up in /proc; whether it is

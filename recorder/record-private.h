@@ -149,6 +149,13 @@ struct rec_output {
 unsigned rec_output_fd_sinks(pid_t tid, int fd);
 
 /**
+ * Forget where fds led (rec_output_fd_sinks() looks again): a close made
+ * through the syscall buffer, seen at its flush, may have changed what one
+ * refers to without a traced syscall's entry.
+ */
+void rec_output_forget_sinks(void);
+
+/**
  * At the entry of syscall @nr (@args) of thread @tid of process @tgid: note
  * where it sends bytes in @o->sinks; for a splice or tee to uprr's output or
  * a socket from a pipe or socket, copy what is queued there without taking it

@@ -68,16 +68,19 @@ rec_requeue_if_blocked(struct rthread *t)
 
 /*
  * Whether @t, at a syscall entry with a deferred signal, should take it during
- * the syscall rather than before it: when the handler already ran before this
- * very syscall and the thread came back with the same registers, another
- * signal arrived before it could issue the syscall (a timer faster than a
- * delivery under ptrace), and rewinding again would never let it progress.
+ * the syscall rather than before it: a syscall that may wait; or when the
+ * handler already ran before this very syscall and the thread came back with
+ * the same registers, another signal arrived before it could issue the
+ * syscall (a timer faster than a delivery under ptrace), and rewinding again
+ * would never let it progress.
  * Not for syscalls that change the signal mask, wait for signals, or replace
  * or copy the thread, where a signal pending during the call acts otherwise.
  */
 bool
 rec_signal_during_syscall(const struct rthread *t)
 {
+	uint64_t args[6];
+
 	switch (t->regs.orig_rax) {
 	case __NR_rt_sigprocmask: case __NR_rt_sigsuspend: case __NR_rt_sigtimedwait:
 	case __NR_pselect6: case __NR_ppoll: case __NR_epoll_pwait: case __NR_epoll_pwait2:
@@ -85,8 +88,19 @@ rec_signal_during_syscall(const struct rthread *t)
 	case __NR_fork: case __NR_vfork: case __NR_exit: case __NR_exit_group:
 		return false;
 	default:
-		return t->injected && !arch_regs_differ(&t->regs, &t->injected_regs);
+		break;
 	}
+	if (t->injected && !arch_regs_differ(&t->regs, &t->injected_regs))
+		return true;
+	/* A call that may wait takes it while it waits (EINTR, or a restart
+	 * after the handler), as it would natively in all but the short
+	 * window before the call: an event loop that checks a flag its
+	 * handler sets and then waits (nginx and SIGQUIT) waits forever if
+	 * the handler runs in that window, which a signal deferred through a
+	 * run of buffered syscalls would hit every time. */
+	for (int i = 0; i < 6; i++)
+		args[i] = arch_syscall_arg(&t->regs, i);
+	return rec_syscall_flags((long)t->regs.orig_rax, args) & REC_SC_MAY_BLOCK;
 }
 
 /*

@@ -226,21 +226,40 @@ rec_syscallbuf_pending(struct recorder *rec, struct rthread *t)
 	       head.used;
 }
 
-/* Where each buffered write or sendto sent its bytes (enum trace_output), in @sinks;
- * returns whether any went somewhere replay shows or dumps. The records
- * were checked to lie within @len bytes. */
+/* Whether buffered syscall @nr sends the bytes of its record somewhere. */
+static bool
+record_sends(uint32_t nr)
+{
+	return nr == __NR_write || nr == __NR_writev || nr == __NR_sendto || nr == __NR_sendmsg ||
+	       nr == __NR_pwrite64;
+}
+
+/*
+ * Where each buffered write or send sent its bytes (enum trace_output), in
+ * @sinks; returns whether any went somewhere replay shows or dumps. The
+ * records were checked to lie within @len bytes. What an fd refers to is
+ * looked up now, which is right for every write of the batch: the library
+ * sends a close of an fd that a record of the batch wrote to the traced
+ * path, whose entry flushes first (preload/buffered-fd.c), so a buffered
+ * close can only precede such a write. But it may have closed an fd that the
+ * output code's cache holds (a traced write before the batch): forget it.
+ */
 static bool
 record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_t *sinks)
 {
 	bool any = false;
 	uint32_t n = 0;
 
+	for (uint32_t off = 0; off < len; off += ((const struct uprr_rec *)(recs + off))->size)
+		if (((const struct uprr_rec *)(recs + off))->nr == __NR_close) {
+			rec_output_forget_sinks();
+			break;
+		}
 	for (uint32_t off = 0; off < len; n++) {
 		const struct uprr_rec *r = (const void *)(recs + off);
 
 		sinks[n] = 0;
-		if ((r->nr == __NR_write || r->nr == __NR_writev || r->nr == __NR_sendto ||
-		     r->nr == __NR_sendmsg) && r->ret > 0)
+		if (record_sends(r->nr) && r->ret > 0)
 			sinks[n] = rec_output_fd_sinks(t->tid, (int)r->args[0]);
 		any |= sinks[n] != 0;
 		off += r->size;

@@ -141,7 +141,7 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 		if (r.size < sizeof(r) || r.size > recs->len - off)
 			return;
 		if (sink && (r.nr == __NR_write || r.nr == __NR_writev || r.nr == __NR_sendto ||
-			     r.nr == __NR_sendmsg) &&
+			     r.nr == __NR_sendmsg || r.nr == __NR_pwrite64) &&
 		    sizeof(r) + len <= r.size) {
 			struct trace_blob b = { 0, (uint32_t)len, data + off + sizeof(r) };
 			struct trace_event out = {

@@ -10,7 +10,9 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
+#include <stdio.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -21,7 +23,9 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,6 +90,9 @@ record(unsigned slot, uint32_t off)
 	return (struct uprr_rec *)(UPRR_PRELOAD_BUF(slot) + sizeof(struct uprr_buf) + off);
 }
 
+static char g_fifo[64];
+static int g_listen = -1;
+
 static void NO_SANITIZE
 child(int rep)
 {
@@ -101,6 +108,16 @@ child(int rep)
 	struct uprr_rec *r;
 
 	CHECK(pipe(fds) == 0, 2);
+	snprintf(g_fifo, sizeof(g_fifo), "/tmp/uprr-unit-fifo-%ld", (long)pid);
+	CHECK(mkfifo(g_fifo, 0600) == 0, 2);
+	g_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	{
+		/* an abstract address of the kernel's choice (unix(7), autobind) */
+		sa_family_t fam = AF_UNIX;
+
+		CHECK(g_listen >= 0 && bind(g_listen, (struct sockaddr *)&fam, sizeof(fam)) == 0 &&
+		      listen(g_listen, 1) == 0, 2);
+	}
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0, 2);
 	ep = epoll_create1(0);
 	CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &eev) == 0, 2);
@@ -235,6 +252,57 @@ child(int rep)
 		      38);
 		CHECK(sys(__NR_gettimeofday, 0, 0, 0, 0, 0, 0) == 0 && buf->used == n + 2 * (sizeof(*r) + 24), 39);
 	}
+	/* the fd calls (preload/buffered-fd.c) */
+	{
+		struct sockaddr_un sa;
+		socklen_t len = sizeof(sa);
+		int dfd;
+
+		/* a directory with O_DIRECTORY: no stat first */
+		n = buf->used;
+		dfd = (int)sys(__NR_openat, AT_FDCWD, (long)"/", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, 0, 0);
+		r = record(0, (uint32_t)n);
+		CHECK(dfd >= 0 && r->nr == __NR_openat && r->ret == dfd && r->size == sizeof(*r), 61);
+		CHECK(sys(__NR_fcntl, dfd, F_GETFD, 0, 0, 0, 0) == FD_CLOEXEC, 62);
+		/* fcntl making an fd, openat for writing or under /proc: traced */
+		n = buf->used;
+		CHECK(sys(__NR_fcntl, dfd, F_DUPFD_CLOEXEC, 0, 0, 0, 0) == -ENOSYS && buf->used == n, 63);
+		CHECK(sys(__NR_openat, AT_FDCWD, (long)"/tmp/x", O_WRONLY | O_CREAT, 0600, 0, 0) == -ENOSYS &&
+		      buf->used == n, 64);
+		CHECK(sys(__NR_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY, 0, 0, 0) == -ENOSYS &&
+		      buf->used == n, 65);
+		CHECK(sys(__NR_close, dfd, 0, 0, 0, 0, 0) == 0 && buf->used == n + sizeof(*r), 66);
+		/* without O_DIRECTORY: a stat first, its result and struct stat
+		 * in the record; a FIFO is an attempt (-EAGAIN), then traced */
+		n = buf->used;
+		dfd = (int)sys(__NR_openat, AT_FDCWD, (long)"/", O_RDONLY, 0, 0, 0);
+		r = record(0, (uint32_t)n);
+		CHECK(dfd >= 0 && r->ret == dfd && r->size == sizeof(*r) + 8 + UPRR_STAT_SIZE &&
+		      *(int64_t *)(r + 1) == 0, 67);
+		CHECK(sys(__NR_close, dfd, 0, 0, 0, 0, 0) == 0, 68);
+		n = buf->used;
+		CHECK(sys(__NR_openat, AT_FDCWD, (long)g_fifo, O_RDONLY, 0, 0, 0) == -ENOSYS, 69);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_openat && r->ret == -EAGAIN && *(int64_t *)(r + 1) == 0, 70);
+		/* a close of an fd a record of this batch wrote to: traced (its
+		 * entry flushes first); once the batch is flushed, buffered */
+		CHECK(sys(__NR_write, fds[1], (long)"q", 1, 0, 0, 0) == 1, 71);
+		n = buf->used;
+		CHECK(sys(__NR_close, fds[1], 0, 0, 0, 0, 0) == -ENOSYS && buf->used == n, 72);
+		CHECK(sys(__NR_read, fds[0], (long)got, 1, 0, 0, 0) == 1, 73);
+		/* accept4 on a non-blocking listener: EAGAIN, buffered; on a
+		 * blocking socket: an attempt, then traced */
+		n = buf->used;
+		CHECK(sys(__NR_accept4, g_listen, (long)&sa, (long)&len, 0, 0, 0) == -EAGAIN &&
+		      buf->used == n + sizeof(*r) + 16 + 128 && len == sizeof(sa), 74);
+		CHECK(sys(__NR_accept4, sv[1], 0, 0, 0, 0, 0) == -ENOSYS, 75);
+		/* access, statx, getrandom, pread64 */
+		CHECK(sys(__NR_access, (long)"/", R_OK, 0, 0, 0, 0) == 0, 76);
+		n = buf->used;
+		CHECK(sys(__NR_getrandom, (long)got, 8, 0, 0, 0, 0) == 8 && buf->used == n + sizeof(*r) + 8, 77);
+		CHECK(sys(__NR_getrandom, (long)got, 8, 0x100, 0, 0, 0) == -ENOSYS, 78);
+		CHECK(sys(__NR_pread64, fds[0], (long)got, 1, 0, 0, 0) == -ESPIPE, 79);
+	}
 	/* a locked buffer (a handler inside the library): traced */
 	buf->locked = 1;
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 18);
@@ -266,6 +334,24 @@ child(int rep)
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == 4242, 21);
 	CHECK(buf->used == sizeof(*r) && r->ret == 4242, 22);
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 23);
+	/* replay: accept4's address length is the trace's, not the one the
+	 * program passed in (recording_only: a cmov, no branch) */
+	buf->used = 0;
+	{
+		unsigned char addr[128] = { 0 }, *d;
+		uint32_t len = 110;
+
+		r = record(0, 0);
+		*r = (struct uprr_rec){ .size = sizeof(*r) + 16 + 128, .nr = __NR_accept4, .ret = 9 };
+		d = (unsigned char *)(r + 1);
+		*(int64_t *)d = O_RDWR | O_NONBLOCK; /* F_GETFL */
+		((uint32_t *)(d + 8))[1] = 3;	     /* the length the kernel wrote */
+		memcpy(d + 16, "\1\2x", 3);
+		record(0, r->size)->size = UPRR_REC_STOP;
+		CHECK(sys(__NR_accept4, 77, (long)addr, (long)&len, 0, 0, 0) == 9 && len == 3 &&
+		      memcmp(addr, "\1\2x", 3) == 0, 80);
+		CHECK(((uint32_t *)(d + 8))[0] == 110 && ((uint32_t *)(d + 8))[1] == 3, 81);
+	}
 	report(0);
 }
 
@@ -299,5 +385,7 @@ Test(syscallbuf, library_under_the_filter, .timeout = 20)
 		code = (unsigned char)WEXITSTATUS(status);
 	}
 	close(rep[0]);
+	snprintf(g_fifo, sizeof(g_fifo), "/tmp/uprr-unit-fifo-%ld", (long)pid);
+	unlink(g_fifo);
 	cr_assert_eq(code, 0, "check %d failed", code);
 }

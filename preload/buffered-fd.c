@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The syscall buffer's fd and file calls (issue 14: what keeps find, cp
+ * and python3 start-up on the ptrace path): openat (read-only), close,
+ * fcntl F_GETFD/F_SETFD/F_GETFL/F_SETFL, access, faccessat, faccessat2,
+ * statx, pread64, pwrite64, readv, preadv, getrandom, accept4 (a
+ * non-blocking socket). Called from buffered() in syscallbuf.c, with the
+ * buffer locked. The same code runs in replay, where the stub returns the
+ * recorded results: nothing here may branch on whether it records or
+ * replays. See doc/syscall-buffer.md, "The fd calls".
+ */
+#include <asm/unistd.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "preload/preload-private.h"
+
+/* include/uapi/asm-generic/fcntl.h, without libc's headers */
+#define K_O_ACCMODE 03
+#define K_O_NOCTTY 0400
+#define K_O_NONBLOCK 04000
+#define K_O_LARGEFILE 0100000
+#define K_O_DIRECTORY 0200000
+#define K_O_NOFOLLOW 0400000
+#define K_O_CLOEXEC 02000000
+#define K_F_GETFD 1
+#define K_F_SETFD 2
+#define K_F_GETFL 3
+#define K_F_SETFL 4
+#define K_AT_SYMLINK_NOFOLLOW 0x100
+/* include/uapi/linux/stat.h */
+#define K_S_IFMT 0170000
+#define K_S_IFREG 0100000
+#define K_S_IFDIR 0040000
+/* the offset of st_mode in x86-64's struct stat (arch/x86/include/uapi/asm/stat.h) */
+#define K_STAT_MODE_OFF 24
+#define K_STATX_SIZE 256
+/* include/uapi/linux/random.h */
+#define K_GRND_NONBLOCK 1
+#define K_GRND_RANDOM 2
+#define K_GRND_INSECURE 4
+#define K_EAGAIN 11
+#define K_EOPNOTSUPP 95
+#define K_RWF_NOWAIT 0x8
+/* the most iovecs of a buffered readv or preadv */
+#define IOV_MAX_BUF 64
+/* the most bytes of a socket address accept4 writes (struct sockaddr_storage) */
+#define SOCKADDR_MAX 128
+
+/* The flags a buffered openat may have: it opens for reading only, and
+ * creates, truncates and waits for nothing; anything else is traced. */
+#define OPEN_FLAGS_OK (K_O_NOCTTY | K_O_NONBLOCK | K_O_LARGEFILE | K_O_DIRECTORY | K_O_NOFOLLOW | K_O_CLOEXEC)
+
+struct kiovec {
+	const void *base;
+	uint64_t len;
+};
+
+static inline uint32_t
+align8(uint64_t n)
+{
+	return (uint32_t)((n + 7) & ~7ull);
+}
+
+/* Whether @path starts with the directory @dir ("/proc": "/proc" or "/proc/..."). */
+static int
+under(const char *path, const char *dir)
+{
+	while (*dir)
+		if (*path++ != *dir++)
+			return 0;
+	return *path == '/' || *path == '\0';
+}
+
+/* Whether @path names something under /proc, /dev or /sys (by its
+ * spelling: a relative path, a dirfd or a symlink is not followed). */
+static int
+special_tree(const char *path)
+{
+	return under(path, "/proc") || under(path, "/dev") || under(path, "/sys");
+}
+
+static inline int
+fd_marked(const struct uprr_buf *buf, long fd)
+{
+	return fd >= 0 && buf->used != 0 && (buf->fds_written[(fd >> 6) & 1] >> (fd & 63)) & 1;
+}
+
+void
+uprr_fd_commit(struct uprr_buf *buf, long nr, long fd, long ret)
+{
+	if (buf->used == 0) {
+		buf->fds_written[0] = 0;
+		buf->fds_written[1] = 0;
+	}
+	if (ret > 0 && fd >= 0 &&
+	    (nr == __NR_write || nr == __NR_writev || nr == __NR_sendto || nr == __NR_sendmsg ||
+	     nr == __NR_pwrite64))
+		buf->fds_written[(fd >> 6) & 1] |= 1ull << (fd & 63);
+}
+
+/* The total length of @n iovecs at @iov, or UINT64_MAX if it does not fit
+ * a record. */
+static uint64_t
+iov_total(const struct kiovec *iov, long n)
+{
+	uint64_t total = 0;
+
+	if (n <= 0 || n > IOV_MAX_BUF)
+		return UINT64_MAX;
+	for (long i = 0; i < n; i++) {
+		if (iov[i].len > UPRR_PRELOAD_REC_ROOM)
+			return UINT64_MAX;
+		total += iov[i].len;
+	}
+	return total;
+}
+
+uint64_t
+uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
+{
+	/* int arguments (flags, commands) are compared as the kernel takes
+	 * them: their low 32 bits */
+	switch (nr) {
+	case __NR_openat:
+		/* read-only, and not where opening has effects the recorder
+		 * may want to see (/proc, /dev, /sys) */
+		if (((uint32_t)a[2] & ~(uint32_t)OPEN_FLAGS_OK) || !a[1] || special_tree((const char *)a[1]))
+			return UINT64_MAX;
+		/* a directory only: no wait (a FIFO fails with ENOTDIR);
+		 * else a stat first, its result and struct stat in the data */
+		return (a[2] & K_O_DIRECTORY) ? 0 : 8 + UPRR_STAT_SIZE;
+	case __NR_close:
+		/* bytes a record wrote to it go where it leads now: flush first */
+		return fd_marked(buf, a[0]) ? UINT64_MAX : 0;
+	case __NR_fcntl:
+		return ((int)a[1] >= K_F_GETFD && (int)a[1] <= K_F_SETFL) ? 0 : UINT64_MAX;
+	case __NR_access:
+	case __NR_faccessat:
+	case __NR_faccessat2:
+		return 0;
+	case __NR_statx:
+		return a[4] ? K_STATX_SIZE : UINT64_MAX;
+	case __NR_pread64:
+		return a[3] >= 0 ? (uint64_t)a[2] : UINT64_MAX;
+	case __NR_pwrite64:
+		if ((((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->flags & UPRR_CTL_NO_WRITES) || a[3] < 0)
+			return UINT64_MAX;
+		return (uint64_t)a[2];
+	case __NR_readv:
+		return iov_total((const struct kiovec *)a[1], a[2]);
+	case __NR_preadv:
+		return a[3] >= 0 ? iov_total((const struct kiovec *)a[1], a[2]) : UINT64_MAX;
+	case __NR_getrandom:
+		if ((uint32_t)a[2] & ~(uint32_t)(K_GRND_NONBLOCK | K_GRND_RANDOM | K_GRND_INSECURE))
+			return UINT64_MAX;
+		return (uint64_t)a[1];
+	case __NR_accept4:
+		/* F_GETFL's result, the address length in and out, the address */
+		if (a[1] && !a[2])
+			return UINT64_MAX;
+		return 8 + (a[1] ? 8 + SOCKADDR_MAX : 0);
+	default:
+		return UINT64_MAX;
+	}
+}
+
+/* *@p = @v in recording; in replay *@p stays what the trace has there.
+ * No branch: cmov on ctl.replay (the PMU counts branches, and the
+ * library's branches must be the same in both). */
+static inline void
+recording_only(uint32_t *p, uint32_t v)
+{
+	uint32_t cur = *p;
+
+	__asm__("cmpl $0, %[replay]\n\tcmove %[v], %[cur]"
+		: [cur] "+r"(cur)
+		: [v] "r"(v), [replay] "m"(((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay)
+		: "cc");
+	*p = cur;
+}
+
+static long
+commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, uint32_t size)
+{
+	uprr_fd_commit(buf, nr, fd, ret);
+	rec->ret = ret;
+	rec->size = size;
+	barrier();
+	buf->used += size;
+	barrier();
+	return ret;
+}
+
+/* Scatter @n bytes at @src over the @niov iovecs at @iov. */
+static void
+scatter(const struct kiovec *iov, long niov, const unsigned char *src, uint64_t n)
+{
+	for (long i = 0; i < niov && n; i++) {
+		uint64_t len = iov[i].len < n ? iov[i].len : n;
+
+		memcpy((void *)iov[i].base, src, (size_t)len);
+		src += len;
+		n -= len;
+	}
+}
+
+/*
+ * Record layouts (the data after struct uprr_rec):
+ *   openat without O_DIRECTORY: newfstatat's result (int64), its struct stat;
+ *   statx: the struct statx; pread64, readv, preadv, getrandom: ret bytes;
+ *   pwrite64: the bytes passed (the kernel took ret);
+ *   accept4: F_GETFL's result (int64), then with an address the length
+ *   passed in and the one the kernel wrote (uint32 each), the address;
+ *   the others: none.
+ */
+long
+uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6], uint32_t size)
+{
+	unsigned char *data = (unsigned char *)(rec + 1);
+	int64_t *probe = (int64_t *)data;
+	struct kiovec iov;
+	long ret, rest;
+
+	switch (nr) {
+	case __NR_openat:
+		if (!(a[2] & K_O_DIRECTORY)) {
+			/* An open that may wait (a FIFO without a writer, a
+			 * device) is traced: only a regular file or a directory
+			 * (or a path stat cannot follow, where openat fails
+			 * too) is opened here. */
+			uint32_t mode;
+
+			*probe = uprr_stubcall(__NR_newfstatat, a[0], a[1], (long)(data + 8),
+					       (a[2] & K_O_NOFOLLOW) ? K_AT_SYMLINK_NOFOLLOW : 0, 0, 0, probe);
+			memcpy(&mode, data + 8 + K_STAT_MODE_OFF, sizeof(mode));
+			if (*probe == 0 && (mode & K_S_IFMT) != K_S_IFREG && (mode & K_S_IFMT) != K_S_IFDIR) {
+				commit(buf, rec, nr, -1, -K_EAGAIN, size);
+				return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+			}
+		}
+		ret = uprr_stubcall(nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
+		return commit(buf, rec, nr, -1, ret, size);
+	case __NR_close:
+		ret = uprr_stubcall(nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
+		return commit(buf, rec, nr, -1, ret, size);
+	case __NR_fcntl:
+	case __NR_access:
+	case __NR_faccessat:
+	case __NR_faccessat2:
+		ret = uprr_stubcall(nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
+		return commit(buf, rec, nr, -1, ret, size);
+	case __NR_statx:
+		ret = uprr_stubcall(nr, a[0], a[1], a[2], a[3], (long)data, 0, &rec->ret);
+		if (ret == 0)
+			memcpy((void *)a[4], data, K_STATX_SIZE);
+		return commit(buf, rec, nr, -1, ret, size);
+	case __NR_getrandom:
+		/* never wait for the pool here: the traced call waits */
+		ret = uprr_stubcall(nr, (long)data, a[1], a[2] | K_GRND_NONBLOCK, 0, 0, 0, &rec->ret);
+		if (ret > 0)
+			memcpy((void *)a[0], data, (size_t)ret);
+		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
+		if (ret == -K_EAGAIN && !(a[2] & K_GRND_NONBLOCK))
+			return uprr_traced(nr, a[0], a[1], a[2], 0, 0, 0);
+		return ret;
+	case __NR_pread64:
+	case __NR_readv:
+	case __NR_preadv: {
+		/* as read: one attempt that does not wait (RWF_NOWAIT), into
+		 * the record; the traced call if it would */
+		uint64_t len = nr == __NR_pread64 ? (uint64_t)a[2] : iov_total((const struct kiovec *)a[1], a[2]);
+		long off = nr == __NR_readv ? -1 : a[3];
+
+		iov = (struct kiovec){ data, len };
+		ret = uprr_stubcall(__NR_preadv2, a[0], (long)&iov, 1, off, 0, K_RWF_NOWAIT, &rec->ret);
+		if (ret > 0 && nr == __NR_pread64)
+			memcpy((void *)a[1], data, (size_t)ret);
+		else if (ret > 0)
+			scatter((const struct kiovec *)a[1], a[2], data, (uint64_t)ret);
+		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
+		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
+			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+		return ret;
+	}
+	case __NR_pwrite64:
+		memcpy(data, (const void *)a[1], (size_t)a[2]);
+		iov = (struct kiovec){ data, (uint64_t)a[2] };
+		ret = uprr_stubcall(__NR_pwritev2, a[0], (long)&iov, 1, a[3], 0, K_RWF_NOWAIT, &rec->ret);
+		commit(buf, rec, nr, a[0], ret, size);
+		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
+			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+		if (ret > 0 && ret < a[2]) {
+			/* a blocking pwrite takes all: the rest waits traced */
+			rest = uprr_traced(nr, a[0], a[1] + ret, a[2] - ret, a[3] + ret, 0, 0);
+			if (rest > 0)
+				ret += rest;
+		}
+		return ret;
+	case __NR_accept4: {
+		/* Only on a socket that does not wait (O_NONBLOCK, by an
+		 * F_GETFL made here): accept4 has no per-call flag not to
+		 * wait, and a poll first could race another process's accept
+		 * and then wait here. A blocking socket's accept is traced. */
+		uint32_t *len_in = (uint32_t *)(data + 8), *len_out = len_in + 1;
+		unsigned char *addr = data + 16;
+
+		*probe = uprr_stubcall(__NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
+		if (*probe < 0 || !(*probe & K_O_NONBLOCK)) {
+			commit(buf, rec, nr, -1, -K_EAGAIN, size);
+			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+		}
+		if (a[1]) {
+			*len_in = *(const uint32_t *)a[2];
+			/* the kernel's length in and out in one place: the
+			 * recorded one stays there in replay */
+			recording_only(len_out, (int32_t)*len_in >= 0 && *len_in > SOCKADDR_MAX ? SOCKADDR_MAX
+											     : *len_in);
+		}
+		ret = uprr_stubcall(nr, a[0], a[1] ? (long)addr : 0, a[1] ? (long)len_out : 0, a[3], 0, 0,
+				    &rec->ret);
+		if (ret >= 0 && a[1]) {
+			uint32_t n = *len_out < *len_in ? *len_out : *len_in;
+
+			memcpy((void *)a[1], addr, n < SOCKADDR_MAX ? n : SOCKADDR_MAX);
+			*(uint32_t *)a[2] = *len_out;
+		}
+		return commit(buf, rec, nr, -1, ret, size);
+	}
+	default:
+		return NOT_BUFFERED;
+	}
+}

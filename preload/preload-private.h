@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the files of the preload library share (not the contract with the
+ * supervisor, which is uprr-preload.h): the two ways to make a syscall and
+ * the entry points of preload/buffered-fd.c. Freestanding.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "preload/uprr-preload.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+
+/* What buffered() returns for a call that takes the traced path untouched
+ * (never a syscall result) */
+#define NOT_BUFFERED (-4096l - 1)
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+
+void *memcpy(void *dst, const void *src, size_t n) HIDDEN;
+
+/* A syscall the supervisor traces: an ordinary recorded syscall. */
+long uprr_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
+/* The call through the stub: the kernel's result in recording, *@retp
+ * (the recorded one) in replay. */
+long uprr_stubcall(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+		   int64_t *retp) HIDDEN;
+
+/* buffered-fd.c, called from buffered() in syscallbuf.c: */
+/* The most bytes of data a record of call @nr (@a) needs, or UINT64_MAX
+ * if it takes the traced path untouched. */
+uint64_t uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6]) HIDDEN;
+/* Make call @nr in record @rec (its header filled, @size bytes at most),
+ * add the record to @buf, and return the call's result (after the traced
+ * path if the attempt could not finish it). */
+long uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6], uint32_t size)
+	HIDDEN;
+/* Right before a record of call @nr on fd @fd with result @ret is added to
+ * @buf: the batch's first clears buf->fds_written, a write that sent bytes
+ * marks its fd. */
+void uprr_fd_commit(struct uprr_buf *buf, long nr, long fd, long ret) HIDDEN;
