@@ -27,6 +27,8 @@
 #define K_F_SETFD 2
 #define K_F_GETFL 3
 #define K_F_SETFL 4
+#define K_F_DUPFD 0
+#define K_F_DUPFD_CLOEXEC 1030
 #define K_AT_SYMLINK_NOFOLLOW 0x100
 /* include/uapi/linux/stat.h */
 #define K_S_IFMT 0170000
@@ -134,7 +136,12 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 		/* bytes a record wrote to it go where it leads now: flush first */
 		return fd_marked(buf, a[0]) ? UINT64_MAX : 0;
 	case __NR_fcntl:
-		return ((int)a[1] >= K_F_GETFD && (int)a[1] <= K_F_SETFL) ? 0 : UINT64_MAX;
+		/* F_DUPFD makes the lowest free fd at or above its argument:
+		 * never one a record of this batch wrote to (those are open),
+		 * so the fd rules cover it as openat (find's fts dups each
+		 * directory fd) */
+		return (((int)a[1] >= K_F_GETFD && (int)a[1] <= K_F_SETFL) || (int)a[1] == K_F_DUPFD ||
+			(int)a[1] == K_F_DUPFD_CLOEXEC) ? 0 : UINT64_MAX;
 	case __NR_access:
 	case __NR_faccessat:
 	case __NR_faccessat2:

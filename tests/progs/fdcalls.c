@@ -9,7 +9,8 @@
  *     O_NOFOLLOW (ELOOP), of a FIFO (traced: the stat before it shows a
  *     FIFO), of a FIFO with O_NONBLOCK;
  *   - close of a good fd, of a bad one, of -1;
- *   - fcntl F_GETFD, F_SETFD, F_GETFL, F_SETFL, on a bad fd, F_DUPFD (traced);
+ *   - fcntl F_GETFD, F_SETFD, F_GETFL, F_SETFL, on a bad fd, F_DUPFD_CLOEXEC;
+ *     F_DUPFD of stdout, written in the same batch (uprr's output in replay);
  *   - access, faccessat, faccessat2; statx of a file and of a missing one;
  *   - pread64 at offsets (past the end; a negative one: EINVAL), pwrite64,
  *     readv of a file into three iovecs, of a pipe (data there, then a pipe
@@ -335,6 +336,14 @@ fd_reuse(void)
 	expect("traced write to the socket", traced_write((int)s, "line 4: to the socket\n", 22), 22);
 	client_got(c2, "client 2");
 	expect("close of the socket", SYS(__NR_close, s, 0, 0, 0), 0);
+
+	/* stdout duplicated by a buffered F_DUPFD and written in the same
+	 * batch: where the bytes went is known only from what the new fd
+	 * leads to, found at the flush */
+	n = SYS(__NR_fcntl, 1, F_DUPFD, 3, 0);
+	expect("write to the F_DUPFD of stdout", SYS(__NR_write, n, "line 5: through F_DUPFD of stdout\n", 34, 0),
+	       34);
+	expect("close of the F_DUPFD", SYS(__NR_close, n, 0, 0, 0), 0);
 
 	/* a blocking listener: accept4 is traced */
 	m = fcntl(l, F_GETFL);
