@@ -642,6 +642,10 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	uint32_t nblobs = 0;
 	int r;
 
+	if (t->sb_rerun) {
+		rec_rerun_notify(rec, t); /* not an event */
+		return;
+	}
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
 	if (untraced(rec, t)) {
