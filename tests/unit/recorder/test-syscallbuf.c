@@ -41,7 +41,7 @@ Test(syscallbuf, image_layout)
 		  rec_preload_image[UPRR_PRELOAD_ENTRY_SYSCALL_ABI] == 0xeb, "the ABI entry is a jmp");
 	cr_assert_eq(rec_preload_image[UPRR_PRELOAD_UNTRACED_OFF], 0x0f);
 	cr_assert_eq(rec_preload_image[UPRR_PRELOAD_UNTRACED_OFF + 1], 0x05, "syscall at the untraced offset");
-	/* the stub reads ctl.replay at its absolute address: cmpl $0, disp32 */
+	/* the stub reads ctl.replay at its absolute address: mov disp32, %ecx */
 	cr_assert_eq(memcmp(rec_preload_image + 0x50 + 3, &ctl_replay, 4), 0,
 		     "the stub reads ctl.replay where the header puts it");
 	cr_assert_eq(offsetof(struct uprr_ctl, replay), 8);
@@ -266,6 +266,26 @@ child(int rep)
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == 4242, 21);
 	CHECK(buf->used == sizeof(*r) && r->ret == 4242, 22);
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 23);
+	/* a re-run after a rollback (the buffer's own replay flag): the
+	 * records' results and output bytes (the pipe is empty: no syscall
+	 * runs), then, right after the last, live again (the notify call is
+	 * traced: ENOSYS here, unseen), appending after them */
+	ctl->replay = 0;
+	buf->used = 0;
+	r = record(0, 0);
+	*r = (struct uprr_rec){ .size = sizeof(*r), .nr = __NR_getpid, .ret = 4343 };
+	r = record(0, sizeof(*r));
+	*r = (struct uprr_rec){ .size = sizeof(*r) + 8, .nr = __NR_read, .ret = 3 };
+	memcpy(r + 1, "xyz", 3);
+	record(0, 2 * sizeof(*r) + 8)->size = UPRR_REC_RESUME;
+	buf->replay = 1;
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == 4343 && buf->replay == 1, 27);
+	memset(got, 0, sizeof(got));
+	CHECK(sys(__NR_read, fds[0], (long)got, sizeof(got), 0, 0, 0) == 3 && memcmp(got, "xyz", 3) == 0,
+	      28);
+	CHECK(buf->replay == 0 && buf->used == 2 * sizeof(*r) + 8 && r->args[0] == (uint64_t)fds[0], 29);
+	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == pid && buf->used == 3 * sizeof(*r) + 8 &&
+	      record(0, 2 * sizeof(*r) + 8)->ret == pid, 30);
 	report(0);
 }
 
