@@ -501,21 +501,21 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (rec_syscallbuf_in_library(rip)) {
-		/* Inside the syscall buffer's library: perhaps past a
-		 * buffered syscall whose record does not count yet, which a
-		 * rollback would run again. It leaves soon (no loop there
-		 * waits): look again once it ran a little (never counting
-		 * code there). */
-		t->point_later = true;
-		rec_set_deadline(rec, IN_LIBRARY_NS);
-		rec_resume(t, PTRACE_CONT, 0);
-		return;
-	}
 	if (ticks_soft_active(t->space->mem.soft) && !t->trap_armed && t->rollbacks == 0 &&
 	    ticks_soft_get_budget(t->tid, &left) == 0) {
 		if (arm_trap(rec, t, t->ticks_base + t->budget - left) < 0)
 			log_debug("cannot arm the tick budget");
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	if (rec_syscallbuf_in_library(rip)) {
+		/* Inside the syscall buffer's library (no rollback from
+		 * there, no counting code there): perhaps past a
+		 * buffered syscall whose record does not count yet, which a
+		 * rollback would run again. It leaves soon (no loop there
+		 * waits): look again once it ran a little. */
+		t->point_later = true;
+		rec_set_deadline(rec, IN_LIBRARY_NS);
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
