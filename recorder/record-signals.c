@@ -300,6 +300,13 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 		if (&rec->threads[i] != t)
 			avoid[navoid++] = rec->threads[i].regs.rip;
 	nsites = ticks_soft_plan(t->space->mem.soft, t->tgid, t->tid, rip, avoid, navoid, &ev);
+	/* never in the syscall buffer's library, whose branches replay must
+	 * count as the recording does whatever way a re-run took there
+	 * (the code window around a rip one page away would reach it) */
+	for (uint32_t i = 2; nsites > 0 && i < ev.nblobs; i++)
+		if (rec_syscallbuf_in_library(ev.blobs[i].addr) ||
+		    rec_syscallbuf_in_library(ev.blobs[i].addr + ev.blobs[i].len - 1))
+			nsites = 0;
 	if (nsites > 0) {
 		if (rec_write_event(rec, &ev) < 0)
 			return -EIO;
