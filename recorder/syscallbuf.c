@@ -405,6 +405,17 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	uint32_t zero = 0;
 	int n, r;
 
+	if (addr && t->sb_rerun) {
+		/* an event before its notify call (it was killed): live
+		 * again, for whichever thread takes its slot */
+		uint32_t live = 0;
+
+		t->sb_rerun = false;
+		r = tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, replay), &live,
+				 sizeof(live));
+		if (r < 0)
+			return r;
+	}
 	if (addr && t->sb_interrupted) {
 		/* at its event: its calls are buffered again */
 		t->sb_interrupted = false;
