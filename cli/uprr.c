@@ -148,7 +148,9 @@ usage(FILE *f)
 		   "       uprr ps [DIR]\n"
 		   "       uprr dump [DIR]\n"
 		   "Traces go to $UPRR_TRACE_DIR (default ~/.local/share/uprr); DIR defaults\n"
-		   "to the latest trace there.\n");
+		   "to the latest trace there.\n"
+		   "record runs common syscalls through an in-process buffer (on by default;\n"
+		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n");
 }
 
 /* The exit code of a shell whose child ended with @status. */
@@ -207,11 +209,10 @@ cmd_record(int argc, char **argv)
 	char dir[PATH_MAX];
 	int c, status = 0, r, v = 0;
 
-	/* off by default: a run that made buffered calls cannot be rolled
-	 * back, so a thread that then spins in code with no counting code yet
-	 * is never preempted (doc/syscall-buffer.md, "Known limits"); the
-	 * environment can choose, for running a whole test suite either way */
-	opts.syscallbuf = sb_env && strcmp(sb_env, "1") == 0;
+	/* on by default (doc/syscall-buffer.md); --no-syscall-buffer or
+	 * UPRR_SYSCALL_BUFFER=0 keep every syscall on the ptrace path (the
+	 * environment chooses for a whole test suite) */
+	opts.syscallbuf = !(sb_env && strcmp(sb_env, "0") == 0);
 
 	while ((c = getopt_long(argc, argv, "+o:vh", longopts, NULL)) != -1) {
 		switch (c) {

@@ -172,17 +172,19 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 	}
 }
 
-/* *@p = @v in recording; in replay *@p stays what the trace has there.
- * No branch: cmov on ctl.replay (the PMU counts branches, and the
+/* *@p = @v in recording; in replay, and in a re-run after a rollback
+ * (@buf's own replay flag), *@p stays what the trace has there. No branch:
+ * cmov on ctl.replay | buf->replay (the PMU counts branches, and the
  * library's branches must be the same in both). */
 static inline void
-recording_only(uint32_t *p, uint32_t v)
+recording_only(const struct uprr_buf *buf, uint32_t *p, uint32_t v)
 {
 	uint32_t cur = *p;
+	uint32_t replay = ((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay | buf->replay;
 
-	__asm__("cmpl $0, %[replay]\n\tcmove %[v], %[cur]"
+	__asm__("testl %[replay], %[replay]\n\tcmove %[v], %[cur]"
 		: [cur] "+r"(cur)
-		: [v] "r"(v), [replay] "m"(((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay)
+		: [v] "r"(v), [replay] "r"(replay)
 		: "cc");
 	*p = cur;
 }
@@ -238,7 +240,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			 * too) is opened here. */
 			uint32_t mode;
 
-			*probe = uprr_stubcall(__NR_newfstatat, a[0], a[1], (long)(data + 8),
+			*probe = uprr_stubcall(buf, __NR_newfstatat, a[0], a[1], (long)(data + 8),
 					       (a[2] & K_O_NOFOLLOW) ? K_AT_SYMLINK_NOFOLLOW : 0, 0, 0, probe);
 			memcpy(&mode, data + 8 + K_STAT_MODE_OFF, sizeof(mode));
 			if (*probe == 0 && (mode & K_S_IFMT) != K_S_IFREG && (mode & K_S_IFMT) != K_S_IFDIR) {
@@ -246,25 +248,25 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 				return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 			}
 		}
-		ret = uprr_stubcall(nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
+		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_close:
-		ret = uprr_stubcall(nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
+		ret = uprr_stubcall(buf, nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_fcntl:
 	case __NR_access:
 	case __NR_faccessat:
 	case __NR_faccessat2:
-		ret = uprr_stubcall(nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
+		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_statx:
-		ret = uprr_stubcall(nr, a[0], a[1], a[2], a[3], (long)data, 0, &rec->ret);
+		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], (long)data, 0, &rec->ret);
 		if (ret == 0)
 			memcpy((void *)a[4], data, K_STATX_SIZE);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_getrandom:
 		/* never wait for the pool here: the traced call waits */
-		ret = uprr_stubcall(nr, (long)data, a[1], a[2] | K_GRND_NONBLOCK, 0, 0, 0, &rec->ret);
+		ret = uprr_stubcall(buf, nr, (long)data, a[1], a[2] | K_GRND_NONBLOCK, 0, 0, 0, &rec->ret);
 		if (ret > 0)
 			memcpy((void *)a[0], data, (size_t)ret);
 		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
@@ -280,7 +282,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		long off = nr == __NR_readv ? -1 : a[3];
 
 		iov = (struct kiovec){ data, len };
-		ret = uprr_stubcall(__NR_preadv2, a[0], (long)&iov, 1, off, 0, K_RWF_NOWAIT, &rec->ret);
+		ret = uprr_stubcall(buf, __NR_preadv2, a[0], (long)&iov, 1, off, 0, K_RWF_NOWAIT, &rec->ret);
 		if (ret > 0 && nr == __NR_pread64)
 			memcpy((void *)a[1], data, (size_t)ret);
 		else if (ret > 0)
@@ -293,7 +295,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 	case __NR_pwrite64:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		iov = (struct kiovec){ data, (uint64_t)a[2] };
-		ret = uprr_stubcall(__NR_pwritev2, a[0], (long)&iov, 1, a[3], 0, K_RWF_NOWAIT, &rec->ret);
+		ret = uprr_stubcall(buf, __NR_pwritev2, a[0], (long)&iov, 1, a[3], 0, K_RWF_NOWAIT, &rec->ret);
 		commit(buf, rec, nr, a[0], ret, size);
 		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
@@ -312,7 +314,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		uint32_t *len_in = (uint32_t *)(data + 8), *len_out = len_in + 1;
 		unsigned char *addr = data + 16;
 
-		*probe = uprr_stubcall(__NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
+		*probe = uprr_stubcall(buf, __NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
 		if (*probe < 0 || !(*probe & K_O_NONBLOCK)) {
 			commit(buf, rec, nr, -1, -K_EAGAIN, size);
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
@@ -321,10 +323,10 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			*len_in = *(const uint32_t *)a[2];
 			/* the kernel's length in and out in one place: the
 			 * recorded one stays there in replay */
-			recording_only(len_out, (int32_t)*len_in >= 0 && *len_in > SOCKADDR_MAX ? SOCKADDR_MAX
+			recording_only(buf, len_out, (int32_t)*len_in >= 0 && *len_in > SOCKADDR_MAX ? SOCKADDR_MAX
 											     : *len_in);
 		}
-		ret = uprr_stubcall(nr, a[0], a[1] ? (long)addr : 0, a[1] ? (long)len_out : 0, a[3], 0, 0,
+		ret = uprr_stubcall(buf, nr, a[0], a[1] ? (long)addr : 0, a[1] ? (long)len_out : 0, a[3], 0, 0,
 				    &rec->ret);
 		if (ret >= 0 && a[1]) {
 			uint32_t n = *len_out < *len_in ? *len_out : *len_in;

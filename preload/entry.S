@@ -10,6 +10,7 @@
 	.section .text.entry, "ax", @progbits
 	.hidden uprr_syscall
 	.hidden uprr_stub
+	.hidden uprr_notify
 
 	/* UPRR_PRELOAD_ENTRY_SYSCALL */
 	.org UPRR_PRELOAD_ENTRY_SYSCALL
@@ -31,20 +32,42 @@ untraced_syscall:
 
 	/*
 	 * The stub every buffered call goes through: rax and the argument
-	 * registers of a syscall, r12 the address of the record's result.
-	 * Recording makes the call; replay (ctl.replay) returns the recorded
-	 * result instead. Both run one conditional branch and nothing else
-	 * that differs: PMU ticks, which count library code too, stay equal.
+	 * registers of a syscall, r12 the address of the record's result,
+	 * r13 the thread's buffer. Recording makes the call; replay
+	 * (ctl.replay) and a re-run after a rollback (the buffer's replay)
+	 * return the recorded result instead. Both run one conditional branch
+	 * and nothing else that differs: PMU ticks, which count library code
+	 * too, stay equal. ecx is free: the syscall clobbers it.
 	 */
 	.org 0x50
 	.globl uprr_stub
 uprr_stub:
-	cmpl $0, UPRR_PRELOAD_CTL_ADDR + 8 /* ctl.replay */
+	movl UPRR_PRELOAD_CTL_ADDR + 8, %ecx /* ctl.replay */
+	orl UPRR_BUF_REPLAY_OFF(%r13), %ecx /* buf->replay */
 	jne 1f
 	jmp untraced_syscall
 1:	movq (%r12), %rax
 	xor %ecx, %ecx
 	xor %r11d, %r11d
+	ret
+
+	/*
+	 * The notify call (UPRR_NOTIFY_NR), traced: a re-run consumed its
+	 * records. Keeps every register and the flags, so that the code
+	 * after it sees what replay, which never makes it, sees.
+	 */
+	.globl uprr_notify
+uprr_notify:
+	pushfq
+	push %rax
+	push %rcx
+	push %r11
+	mov $UPRR_NOTIFY_NR, %eax
+	syscall
+	pop %r11
+	pop %rcx
+	pop %rax
+	popfq
 	ret
 
 	/*
@@ -55,14 +78,23 @@ uprr_stub:
 	 * other register but rcx and r11 (and the flags, which no code keeps
 	 * live across a syscall). The stack pointer may be unaligned.
 	 */
-	/* the C entry: uprr_syscall() with rcx and r11 cleared on the way
-	 * out; its seventh argument (a5) passed on */
+	/* the C entry: uprr_syscall() with the scratch registers cleared on
+	 * the way out; its seventh argument (a5) passed on */
 c_entry:
 	pushq 8(%rsp)
 	call uprr_syscall
 	add $8, %rsp
+	/* the scratch registers the caller may not rely on (System V ABI):
+	 * cleared, so that no path through the library (a re-run's notify
+	 * call, which replay never makes) shows in them */
 	xor %ecx, %ecx
 	xor %r11d, %r11d
+	xor %edx, %edx
+	xor %esi, %esi
+	xor %edi, %edi
+	xor %r8d, %r8d
+	xor %r9d, %r9d
+	xor %r10d, %r10d
 	ret
 
 syscall_abi_entry:

@@ -23,9 +23,10 @@ void *memcpy(void *dst, const void *src, size_t n) HIDDEN;
 
 /* A syscall the supervisor traces: an ordinary recorded syscall. */
 long uprr_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
-/* The call through the stub: the kernel's result in recording, *@retp
- * (the recorded one) in replay. */
-long uprr_stubcall(long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+/* The call through the stub for @buf's thread: the kernel's result in
+ * recording, *@retp (the recorded one) in replay or in a re-run after a
+ * rollback (@buf's own replay flag). */
+long uprr_stubcall(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, long a4, long a5,
 		   int64_t *retp) HIDDEN;
 
 /* buffered-fd.c, called from buffered() in syscallbuf.c: */

@@ -104,20 +104,28 @@ traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
  * *@retp (the recorded one) in replay. Built without a red zone: the call
  * pushes below the stack pointer. */
 static long
-stub(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int64_t *retp)
+stub_in(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+	int64_t *retp)
 {
 	register long r10 __asm__("r10") = a3;
 	register long r8 __asm__("r8") = a4;
 	register long r9 __asm__("r9") = a5;
 	register int64_t *r12 __asm__("r12") = retp;
+	register struct uprr_buf *r13 __asm__("r13") = buf;
 	long ret;
 
 	__asm__ __volatile__("call uprr_stub"
 			     : "=a"(ret)
-			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12)
+			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12),
+			       "r"(r13)
 			     : "rcx", "r11", "memory");
 	return ret;
 }
+
+/* every call below is in buffered(), whose @buf it uses */
+#define stub(...) stub_in(buf, __VA_ARGS__)
+
+_Static_assert(offsetof(struct uprr_buf, replay) == UPRR_BUF_REPLAY_OFF, "entry.S reads it");
 
 static inline struct uprr_ctl *
 ctl(void)
@@ -172,7 +180,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	struct uprr_rec *rec;
 	unsigned char *data;
 	struct kiovec iov;
-	uint32_t size;
+	uint32_t size, resume;
 	long ret, rest;
 
 	if ((nr == __NR_write || nr == __NR_writev) && (ctl()->flags & UPRR_CTL_NO_WRITES))
@@ -380,6 +388,21 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	barrier();
 	buf->used += size;
 	barrier();
+	/* A re-run after a rollback (doc/syscall-buffer.md, "Rolling back a
+	 * run that made buffered calls") consumed its last record: live from
+	 * here, appending after the records, and the recorder learns it now,
+	 * before the program runs on (a loop that spins makes no more calls).
+	 * Never taken in replay (replay is 0 there), and the notify call keeps
+	 * every register. */
+	rec = (struct uprr_rec *)((unsigned char *)(buf + 1) + buf->used);
+	resume = (buf->replay != 0) & (rec->size == UPRR_REC_RESUME);
+	/* one conditional branch whatever the buffer holds (PMU ticks) */
+	__asm__("" : "+r"(resume));
+	if (resume) {
+		buf->replay = 0;
+		barrier();
+		__asm__ __volatile__("call uprr_notify" ::: "memory");
+	}
 	if ((nr == __NR_read || nr == __NR_write || nr == __NR_writev) &&
 	    (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
@@ -462,7 +485,8 @@ uprr_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 }
 
 long
-uprr_stubcall(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int64_t *retp)
+uprr_stubcall(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+	      int64_t *retp)
 {
-	return stub(nr, a0, a1, a2, a3, a4, a5, retp);
+	return stub_in(buf, nr, a0, a1, a2, a3, a4, a5, retp);
 }

@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 4
+#define UPRR_PRELOAD_VERSION 5
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -47,6 +47,13 @@
 #define UPRR_PRELOAD_ENTRY_SYSCALL_ABI 0x8
 /** The untraced syscall instruction (`syscall; ret`). */
 #define UPRR_PRELOAD_UNTRACED_OFF 0x40
+/** The syscall number of the library's notify call (traced, never a real
+ * syscall: ENOSYS): a re-run after a rollback consumed its records
+ * (UPRR_REC_RESUME); the recorder recognises it at its seccomp stop, skips
+ * it and records nothing. Only with uprr_buf.replay set. */
+#define UPRR_NOTIFY_NR 0x7570
+/** Offset of uprr_buf.replay, which the stub reads (entry.S). */
+#define UPRR_BUF_REPLAY_OFF 12
 /** The rip the kernel reports for a syscall made there
  * (seccomp_data.instruction_pointer: the address after the instruction). */
 #define UPRR_PRELOAD_UNTRACED_IP (UPRR_PRELOAD_ADDR + UPRR_PRELOAD_UNTRACED_OFF + 2)
@@ -105,7 +112,13 @@ struct uprr_buf {
 	 * recording only, cleared at the thread's next event. In replay the
 	 * end marker sends that call the same way. */
 	uint32_t interrupt;
-	uint32_t pad;
+	/** 1: this thread re-runs its records after a rollback that kept
+	 * them (recording, soft ticks): the stub returns the recorded results
+	 * as in replay, until the library consumes the last one and meets
+	 * UPRR_REC_RESUME after it; then the library clears it (live again)
+	 * and makes the notify call. Supervisor sets, library clears; never
+	 * set in replay, where ctl.replay holds for every buffer. */
+	uint32_t replay;
 	/** The fds (modulo 128, a bit each) that the buffer's records wrote
 	 * or sent bytes to (ret > 0): a close of one of them takes the traced
 	 * path, whose entry flushes first, since the flush finds where those
@@ -136,6 +149,11 @@ struct uprr_rec {
 #define UPRR_PRELOAD_BUF(i) (UPRR_PRELOAD_BUF_ADDR + (uint64_t)(i) * UPRR_PRELOAD_BUF_SIZE)
 /** uprr_rec.size of the marker that ends the records to replay. */
 #define UPRR_REC_STOP 0xffffffffu
+/** uprr_rec.size of the marker after the records a re-run consumes
+ * (uprr_buf.replay): the call that consumed the last record switches the
+ * buffer back to live (appending after them) and notifies the recorder.
+ * Only meaningful while uprr_buf.replay is 1. */
+#define UPRR_REC_RESUME 0xfffffffeu
 /** Room for records in one buffer (and the 8 bytes of a marker after them). */
 #define UPRR_PRELOAD_REC_ROOM ((uint32_t)(UPRR_PRELOAD_BUF_SIZE - sizeof(struct uprr_buf) - 8))
 #endif

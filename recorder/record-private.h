@@ -354,6 +354,11 @@ struct rthread {
 	uint64_t sb_key;	      /* the FS base its syscall buffer was found by */
 	uint64_t sb_addr;	      /* that buffer, 0: not found yet (syscallbuf.c) */
 	bool sb_interrupted;	      /* its buffer's interrupt is set */
+	bool point_later;	      /* stopped inside the syscall buffer's library:
+				       * its execution point is sought again once it
+				       * ran a little */
+	bool sb_rerun;		      /* it re-runs its buffered calls after a rollback
+				       * that kept them, until its notify call */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -366,6 +371,12 @@ struct rec_sb {
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t patched;	/* syscall sites redirected into the library */
 	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
+	/* the records a rollback keeps for the running thread's re-run */
+	uint8_t *keep;
+	size_t keep_cap;
+	uint32_t keep_len;	/* their bytes */
+	uint32_t keep_at;	/* where in the buffer they go back */
+	uint64_t reruns;	/* rollbacks that kept records */
 };
 
 /*
@@ -486,6 +497,10 @@ void rec_inject_at_syscall(struct recorder *rec, struct rthread *t);
 bool rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns);
 /** The running thread @t overran its deadline: stop it where it is. */
 void rec_interrupt_running(struct recorder *rec, struct rthread *t);
+/** A seccomp stop of @t while it re-runs its buffered calls (t->sb_rerun):
+ * the library's notify call after the last (UPRR_NOTIFY_NR), which is
+ * skipped and arms its tick budget, or a divergence that stops recording. */
+void rec_rerun_notify(struct recorder *rec, struct rthread *t);
 /** A signal-delivery-stop of @t for @sig. */
 void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
 /** Write the event of signal @sig (@si) delivered to @t, of kind @kind, at
@@ -580,6 +595,30 @@ int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
 void rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t);
 /** Whether @t's buffer holds records (its run made buffered syscalls). */
 bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
+/** Whether @rip lies in the library's code: a thread stopped there may be
+ * inside a buffered call whose syscall ran and whose record is not yet
+ * counted (rolling it back would run the syscall twice). */
+bool rec_syscallbuf_in_library(uint64_t rip);
+/**
+ * A rollback that keeps the records of @t's run (doc/syscall-buffer.md,
+ * "Rolling back a run that made buffered calls"), in three steps:
+ * rec_syscallbuf_keep_records() before checkpoint_rollback() copies them
+ * out; rec_syscallbuf_rolled_back() right after it drops those the buffer
+ * held at the run's start (still there); rec_syscallbuf_rerun(), once the
+ * counting code is in and the restore point taken again, writes them back
+ * in replay mode with UPRR_REC_RESUME after them and sets t->sb_rerun: the
+ * re-run consumes them as replay does, and the library makes the notify
+ * call after the last. Each returns 0 or -errno; rec_syscallbuf_rerun()
+ * returns 1 if the thread re-runs records, 0 if the run made none.
+ */
+int rec_syscallbuf_keep_records(struct recorder *rec, struct rthread *t) _wur_;
+int rec_syscallbuf_rolled_back(struct recorder *rec, struct rthread *t) _wur_;
+int rec_syscallbuf_rerun(struct recorder *rec, struct rthread *t) _wur_;
+/** At @t's notify call: whether its buffer holds the records kept for
+ * its re-run, byte for byte (the library rewrote their heads and the bytes
+ * the program passed out). Returns -1 if so, else the index of the first
+ * record that differs or is missing (the re-run diverged). */
+int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
 /** At @t's seccomp stop: if its syscall is one the buffer takes, from a
  * site not tried yet whose code has a known shape, redirect the site into
  * the library (a TRACE_EV_SITE_PATCH) and let @t run from the rewritten

@@ -23,6 +23,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
+#include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
@@ -39,6 +40,12 @@
 #define TRAP_GRACE_NS 4000000ull
 /* Time a run has before a thread that woke preempts it. */
 #define WAKEUP_AFTER_NS 20000ull
+/* Time a re-run has to consume its buffered calls (it ran them once in
+ * less than a timeslice): past it, it diverged. */
+#define RERUN_MAX_NS 2000000000ull
+/* Time until a thread stopped inside the syscall buffer's library is
+ * looked at again. */
+#define IN_LIBRARY_NS 50000ull
 
 /*
  * If @t's mask blocks its deferred signal now, give that signal back to the
@@ -253,11 +260,14 @@ arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
 /*
  * Roll @t back to the start of its run of user code and install counting code
  * in the loops around @rip, where it ran out of time uncounted; it runs again
- * from there with its budget armed. Returns 0, or -errno when the run cannot
- * be rolled back (the thread is then left where it is).
+ * from there with its budget armed. A run that made buffered calls
+ * (@records) keeps them: it re-runs them as replay does, its budget not
+ * armed until the library's notify call after the last (rec_rerun_notify()).
+ * Returns 0, or -errno when the run cannot be rolled back (the thread is
+ * then left where it is).
  */
 static int
-rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
+rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool records)
 {
 	struct rec_ranges keep = { 0 };
 	_cleanup_free_ struct checkpoint_range *kept = NULL;
@@ -268,6 +278,8 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 
 	if (!t->xstate_len)
 		return -ENODATA; /* its FPU state at the start is unknown */
+	if (records && (r = rec_syscallbuf_keep_records(rec, t)) < 0)
+		return r;
 	r = running_outputs(rec, t, &keep);
 	if (r >= 0 && keep.n && !(kept = calloc(keep.n, sizeof(*kept))))
 		r = -ENOMEM;
@@ -281,7 +293,14 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 		return r;
 	rec->stats.rollbacks++;
 	t->rollbacks++;
-	if (t->deferred_sig || t->nlater)
+	/* from here on the records exist only in rec->sb.keep: losing them
+	 * would lose syscalls that happened */
+	if (records && (r = rec_syscallbuf_rolled_back(rec, t)) < 0) {
+		rec_stop_recording(rec, "cannot keep the buffered syscalls of thread %d across a "
+				   "rollback: %s", t->tid, strerror(-r));
+		return r;
+	}
+	if (!records && (t->deferred_sig || t->nlater))
 		rec_syscallbuf_interrupt(rec, t); /* the rollback put it back */
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
 	/* the mask too: a handler that returned in the run (rt_sigreturn)
@@ -295,6 +314,13 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 		if (&rec->threads[i] != t)
 			avoid[navoid++] = rec->threads[i].regs.rip;
 	nsites = ticks_soft_plan(t->space->mem.soft, t->tgid, t->tid, rip, avoid, navoid, &ev);
+	/* never in the syscall buffer's library, whose branches replay must
+	 * count as the recording does whatever way a re-run took there
+	 * (the code window around a rip one page away would reach it) */
+	for (uint32_t i = 2; nsites > 0 && i < ev.nblobs; i++)
+		if (rec_syscallbuf_in_library(ev.blobs[i].addr) ||
+		    rec_syscallbuf_in_library(ev.blobs[i].addr + ev.blobs[i].len - 1))
+			nsites = 0;
 	if (nsites > 0) {
 		if (rec_write_event(rec, &ev) < 0)
 			return -EIO;
@@ -314,10 +340,75 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip)
 		log_debug("nothing to count around 0x%" PRIx64 " (%s)", rip,
 			  nsites < 0 ? strerror(-nsites) : "no loop");
 	}
+	if (records) {
+		/* after the restore point was taken again: it must not hold
+		 * the re-run's state */
+		r = rec_syscallbuf_rerun(rec, t);
+		if (r < 0) {
+			rec_stop_recording(rec, "cannot put back the buffered syscalls of thread %d "
+					   "after a rollback: %s", t->tid, strerror(-r));
+			return r;
+		}
+		if (r > 0) {
+			/* Its syscalls happened, and others may have seen them:
+			 * no execution point before the last of them. The trap
+			 * is armed at the notify call; ticks count from the
+			 * run's start meanwhile, as replay counts them. */
+			t->trap_armed = false;
+			t->probing = false;
+			if (ticks_soft_active(t->space->mem.soft) && rec_arm_budget(t, 0, 0) < 0)
+				return -EIO;
+			rec_set_deadline(rec, RERUN_MAX_NS);
+			return 0;
+		}
+		if (t->deferred_sig || t->nlater)
+			rec_syscallbuf_interrupt(rec, t);
+	}
 	if (ticks_soft_active(t->space->mem.soft))
 		return arm_trap(rec, t, 0);
 	rec_set_deadline(rec, rec_timeslice_ns(rec, t)); /* the run starts again */
 	return 0;
+}
+
+void
+rec_rerun_notify(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct regs;
+	uint64_t left;
+	int k;
+
+	t->sb_rerun = false;
+	if (tracee_get_regs(t->tid, &regs) < 0)
+		return; /* vanished */
+	if (regs.orig_rax != UPRR_NOTIFY_NR || !rec_syscallbuf_in_library(regs.rip)) {
+		rec_stop_recording(rec, "thread %d re-ran its run after a rollback and made syscall %s "
+				   "before its buffered ones were all consumed: the re-run diverged; "
+				   "recording stopped", t->tid, rec_syscall_name((long)regs.orig_rax) ?: "?");
+		return;
+	}
+	k = rec_syscallbuf_rerun_diff(rec, t);
+	if (k >= 0) {
+		rec_stop_recording(rec, "thread %d re-ran its run after a rollback and its buffered "
+				   "syscall %d differs from the one it made: the re-run diverged; "
+				   "recording stopped", t->tid, k);
+		return;
+	}
+	/* not a syscall: nothing recorded, nothing run, every register kept
+	 * but rax, which the library keeps (entry.S) */
+	regs.orig_rax = (uint64_t)-1;
+	regs.rax = (uint64_t)-ENOSYS;
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return;
+	/* it stops at its next counted branch (its next buffered call is an
+	 * event), its ticks counted from the run's start */
+	if (ticks_soft_active(t->space->mem.soft) && ticks_soft_get_budget(t->tid, &left) == 0) {
+		if (arm_trap(rec, t, t->ticks_base + t->budget - left) < 0)
+			log_debug("thread %d: cannot arm its tick budget", t->tid);
+	} else {
+		rec_set_deadline(rec, rec_timeslice_ns(rec, t));
+	}
+	rec_syscallbuf_interrupt(rec, t);
+	rec_resume(t, PTRACE_CONT, 0);
 }
 
 /*
@@ -382,6 +473,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 {
 	uint8_t code[ARCH_SYSCALL_INSN_LEN];
 	uint64_t left, rip;
+	bool records;
 	int r = 0;
 
 	if (rec->pmu) {
@@ -415,7 +507,14 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		break;
 	}
 	rip = regs->rip;
-	if (tracee_read(t->tid, rip, code, sizeof(code)) == 0 && arch_is_syscall_insn(code)) {
+	if (t->sb_rerun) {
+		/* a re-run that does not reach its notify call */
+		rec_stop_recording(rec, "thread %d re-ran its run after a rollback and did not consume "
+				   "its buffered syscalls: the re-run diverged; recording stopped", t->tid);
+		return;
+	}
+	if (tracee_read(t->tid, rip, code, sizeof(code)) == 0 && arch_is_syscall_insn(code) &&
+	    rip != UPRR_PRELOAD_ADDR + UPRR_PRELOAD_UNTRACED_OFF) {
 		/* it is about to enter a syscall: that is its next execution
 		 * point, and no rollback could bring one nearer (no more
 		 * interrupts until then: one might come before it runs) */
@@ -430,23 +529,30 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (rec_syscallbuf_pending(rec, t)) {
-		/* its run made buffered syscalls, which happened: it is not
-		 * rolled back but runs on to its next event, its next buffered
-		 * call at the latest (doc/syscall-buffer.md) */
-		rec->stats.gave_up++;
-		t->uncountable = true;
-		rec_syscallbuf_interrupt(rec, t);
+	if (rec_syscallbuf_in_library(rip)) {
+		/* Inside the syscall buffer's library (no rollback from
+		 * there, no counting code there): perhaps past a
+		 * buffered syscall whose record does not count yet, which a
+		 * rollback would run again. It leaves soon (no loop there
+		 * waits): look again once it ran a little. */
+		t->point_later = true;
+		rec_set_deadline(rec, IN_LIBRARY_NS);
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (t->rollbacks >= MAX_ROLLBACKS || (r = rollback_and_count(rec, t, rip)) < 0) {
+	records = rec_syscallbuf_pending(rec, t);
+	if (t->rollbacks >= MAX_ROLLBACKS || (r = rollback_and_count(rec, t, rip, records)) < 0) {
+		if (rec->done)
+			return;
 		/* uncountable code: it keeps running to its next event */
 		log_debug("thread %d: no execution point reached near 0x%" PRIx64 " (%s)", t->tid, rip,
 			  r < 0 ? strerror(-r) : "too many rollbacks");
 		rec->stats.gave_up++;
 		t->trap_armed = false;
 		t->uncountable = true;
+		/* a run that made buffered calls: its next one at the latest */
+		if (records)
+			rec_syscallbuf_interrupt(rec, t);
 	}
 	if (!rec->done)
 		rec_resume(t, PTRACE_CONT, 0);
@@ -458,6 +564,16 @@ bool
 rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
 {
 	*ret_wait_ns = 0;
+	/* it runs to its notify call, or out of the library, soon: not
+	 * stopped again before it ran a little */
+	if (t->sb_rerun)
+		return rec_deadline_passed(rec, t->tid, ret_wait_ns);
+	if (t->point_later) {
+		if (!rec_deadline_passed(rec, t->tid, ret_wait_ns))
+			return false;
+		t->point_later = false;
+		return true;
+	}
 	if ((!rec->pmu && (!t->space->mem.soft || !t->space->ckpt)) || t->uncountable)
 		return false;
 	if (t->deferred_sig && !t->trap_armed)
@@ -624,7 +740,7 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 	}
 	/* already on its way to one (its budget armed, or running to its next
 	 * event): seeking again would roll back the way it made so far */
-	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable)
+	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable && !t->sb_rerun)
 		seek_execution_point(rec, t, &regs);
 	else
 		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);

@@ -645,12 +645,20 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	struct trace_event ev;
 	char why[256];
 	uint32_t nblobs = 0;
+	struct user_regs_struct last = t->regs;
 	int r;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
 	if (untraced(rec, t)) {
 		rec_resume(t, PTRACE_CONT, 0); /* not an event: its run goes on */
+		return;
+	}
+	if (t->sb_rerun) {
+		/* a re-run after a rollback (rt_sigreturn above may be part of
+		 * it): its notify call, not an event */
+		t->regs = last;
+		rec_rerun_notify(rec, t);
 		return;
 	}
 	while (rec_requeue_if_blocked(t))

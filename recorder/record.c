@@ -371,6 +371,8 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	t->rollbacks = 0;
 	t->uncountable = false;
 	t->probing = false;
+	t->sb_rerun = false;
+	t->point_later = false;
 	rec_set_deadline(rec, rec_timeslice_ns(rec, t));
 	/* ticks count from here: a budget armed in the last run may be left */
 	if (sp->mem.soft && ticks_soft_active(sp->mem.soft)) {
@@ -1300,6 +1302,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 " runs left uncounted",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, rec.nsites, rec.stats.gave_up);
+	if (rec.sb.reruns)
+		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
 	if (rec.stats.probes)
 		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning",
 			 rec.stats.probes, rec.stats.spins);

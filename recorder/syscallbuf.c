@@ -226,6 +226,122 @@ rec_syscallbuf_pending(struct recorder *rec, struct rthread *t)
 	       head.used;
 }
 
+bool
+rec_syscallbuf_in_library(uint64_t rip)
+{
+	return rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE;
+}
+
+/* The number of records in @len bytes at @recs, or -EBADMSG if their sizes
+ * do not add up (the program wrote over its buffer). */
+static int count_records(const uint8_t *recs, uint32_t len);
+
+int
+rec_syscallbuf_keep_records(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	struct uprr_buf head;
+	int r;
+
+	rec->sb.keep_len = 0;
+	if (!addr)
+		return 0;
+	r = tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head));
+	if (r < 0)
+		return r;
+	if (head.used > UPRR_PRELOAD_REC_ROOM)
+		return -EBADMSG;
+	if (UTIL_GROW(rec->sb.keep, rec->sb.keep_cap, head.used) < 0)
+		return -ENOMEM;
+	r = tracee_read_mem(t->space->mem.memfd, addr + sizeof(head), rec->sb.keep, head.used);
+	if (r < 0)
+		return r;
+	r = count_records(rec->sb.keep, head.used);
+	if (r < 0)
+		return r;
+	rec->sb.keep_len = head.used;
+	return 0;
+}
+
+int
+rec_syscallbuf_rolled_back(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	struct uprr_buf head;
+	int r;
+
+	if (!addr || !rec->sb.keep_len)
+		return 0;
+	r = tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head));
+	if (r < 0)
+		return r;
+	/* records of an earlier run, not flushed yet: they stay (the
+	 * restore point has them), and the next event flushes them */
+	if (head.used > rec->sb.keep_len)
+		return -EBADMSG;
+	memmove(rec->sb.keep, rec->sb.keep + head.used, rec->sb.keep_len - head.used);
+	rec->sb.keep_len -= head.used;
+	return 0;
+}
+
+int
+rec_syscallbuf_rerun(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	uint32_t marker = UPRR_REC_RESUME;
+	struct uprr_buf head;
+	int memfd = t->space->mem.memfd;
+	int r;
+
+	if (!addr || !rec->sb.keep_len)
+		return 0;
+	/* after the rollback's events (their flush may have taken what the
+	 * buffer held at the run's start) */
+	r = tracee_read_mem(memfd, addr, &head, sizeof(head));
+	if (r < 0)
+		return r;
+	if ((uint64_t)head.used + rec->sb.keep_len > UPRR_PRELOAD_REC_ROOM)
+		return -EBADMSG;
+	rec->sb.keep_at = head.used;
+	/* live calls go on after them; the interrupt would send the first
+	 * one the traced way, which the run did not take */
+	head.interrupt = 0;
+	head.replay = 1;
+	if ((r = tracee_write(memfd, addr + sizeof(head) + head.used, rec->sb.keep, rec->sb.keep_len)) < 0 ||
+	    (r = tracee_write(memfd, addr + sizeof(head) + head.used + rec->sb.keep_len, &marker,
+			      sizeof(marker))) < 0 ||
+	    (r = tracee_write(memfd, addr, &head, sizeof(head))) < 0)
+		return r;
+	t->sb_interrupted = false;
+	t->sb_rerun = true;
+	rec->sb.reruns++;
+	return 1;
+}
+
+int
+rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	_cleanup_free_ uint8_t *got = NULL;
+	struct uprr_buf head;
+	uint32_t off;
+	int k;
+
+	if (!addr || tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head)) < 0 ||
+	    head.used < rec->sb.keep_at + rec->sb.keep_len || !(got = malloc(rec->sb.keep_len + 1)) ||
+	    tracee_read_mem(t->space->mem.memfd, addr + sizeof(head) + rec->sb.keep_at, got,
+			    rec->sb.keep_len) < 0)
+		return 0;
+	for (off = 0, k = 0; off < rec->sb.keep_len; k++) {
+		const struct uprr_rec *want = (const void *)(rec->sb.keep + off);
+
+		if (memcmp(got + off, want, want->size) != 0)
+			return k;
+		off += want->size;
+	}
+	return -1;
+}
+
 /* Whether buffered syscall @nr sends the bytes of its record somewhere. */
 static bool
 record_sends(uint32_t nr)
@@ -267,8 +383,6 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
 	return any;
 }
 
-/* The number of records in @len bytes at @recs, or -EBADMSG if their sizes
- * do not add up (the program wrote over its buffer). */
 static int
 count_records(const uint8_t *recs, uint32_t len)
 {
@@ -290,8 +404,10 @@ rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t)
 	uint64_t addr = thread_buffer(rec, t);
 	uint32_t one = 1;
 
-	/* written each time: a rollback puts the buffer's memory back */
-	if (!addr)
+	/* written each time: a rollback puts the buffer's memory back; not
+	 * in a re-run, whose calls go the way they went (its notify call
+	 * sets it again) */
+	if (!addr || t->sb_rerun)
 		return;
 	if (tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, interrupt), &one,
 			 sizeof(one)) == 0)
@@ -308,6 +424,17 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	uint32_t zero = 0;
 	int n, r;
 
+	if (addr && t->sb_rerun) {
+		/* an event before its notify call (it was killed): live
+		 * again, for whichever thread takes its slot */
+		uint32_t live = 0;
+
+		t->sb_rerun = false;
+		r = tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, replay), &live,
+				 sizeof(live));
+		if (r < 0)
+			return r;
+	}
 	if (addr && t->sb_interrupted) {
 		/* at its event: its calls are buffered again */
 		t->sb_interrupted = false;
@@ -366,6 +493,8 @@ rec_syscallbuf_free(struct recorder *rec)
 {
 	free(rec->sb.data);
 	free(rec->sb.sinks);
+	free(rec->sb.keep);
 	rec->sb.data = NULL;
 	rec->sb.sinks = NULL;
+	rec->sb.keep = NULL;
 }

@@ -2391,6 +2391,29 @@ def c_syscallbuf_fdcalls(h):
             raise Fail(f'fdcalls: {name} was traced {traced[nr]} times, not buffered')
 
 
+@case('syscallbuf-spin')
+def c_syscallbuf_spin(h):
+    """tests/progs/syscallbuf_spin with the syscall buffer: a thread makes
+    buffered calls, then spins on a flag another thread sets after a
+    computation. Its run holds records when its timeslice ends: uprr rolls
+    it back keeping them, and preempts it after the last (a uprr that lets
+    it run on never gets out of the spin: the program gives up, exit 1).
+    Then SIGALRM every 50 us inside buffered calls. The output is the
+    native run's, byte for byte."""
+    exe = h.prog('syscallbuf_spin')
+    native = run([exe], timeout=60, what='syscallbuf_spin (native)', cwd=h.tmp)
+    if native.status != 0:
+        raise Fail(f'syscallbuf_spin fails natively\n  {native.explain()}')
+    trace, rec = h.record_replay([exe], options=['--syscall-buffer'], replays=2)
+    expect_output(rec, b'syscallbuf_spin: ok\n', 'did not get through its spins and signals')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    records, flushes, traced = buffered_calls(h, trace)
+    if records < 12 * 17:
+        raise Fail(f'syscallbuf_spin: only {records} buffered calls in {flushes} flushes '
+                   f'({traced} traced): the buffer was not used')
+    log(f'  {records} buffered calls in {flushes} flushes, {traced} traced')
+
+
 @case('cp-r')
 def c_cp_r(h):
     """Debian's cp -r tries ioctl FICLONE on every file first (EOPNOTSUPP on
