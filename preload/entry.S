@@ -10,6 +10,7 @@
 	.section .text.entry, "ax", @progbits
 	.hidden uprr_syscall
 	.hidden uprr_stub
+	.hidden uprr_stub_inout
 
 	/* UPRR_PRELOAD_ENTRY_SYSCALL */
 	.org UPRR_PRELOAD_ENTRY_SYSCALL
@@ -94,6 +95,24 @@ syscall_abi_entry:
 	pop %rsi
 	pop %rdi
 	pop %rbp
+	ret
+
+	/*
+	 * uprr_stub with one more thing on the recording side: r14d stored
+	 * at (%r13) before the call, an input the kernel reads and then
+	 * overwrites with its output (recvmsg's msg_namelen, in the record).
+	 * In replay that word keeps the recorded output. Still one
+	 * conditional branch either way.
+	 */
+	.globl uprr_stub_inout
+uprr_stub_inout:
+	cmpl $0, UPRR_PRELOAD_CTL_ADDR + 8 /* ctl.replay */
+	jne 1f
+	movl %r14d, (%r13)
+	jmp untraced_syscall
+1:	movq (%r12), %rax
+	xor %ecx, %ecx
+	xor %r11d, %r11d
 	ret
 
 	.section .note.GNU-stack, "", @progbits

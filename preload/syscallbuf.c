@@ -8,7 +8,8 @@
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
  * newfstatat, getdents64, recvfrom and sendto without an address,
  * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
- * ioctl FIONREAD, sendmsg without an address or control data
+ * ioctl FIONREAD, sendmsg without an address or control data; poll,
+ * ppoll, select, pselect6, recvmsg, futex wait and wake (buffered-wait.c)
  * (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
@@ -18,19 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "preload/uprr-preload.h"
+#include "preload/preload-private.h"
 
-#define HIDDEN __attribute__((visibility("hidden")))
-
-/* errno values and preadv2(2)'s RWF_NOWAIT (include/uapi/linux/fs.h,
- * Linux 4.14; pipes honour it since 5.x), without libc's headers */
-#define UPRR_EAGAIN 11
-#define UPRR_EOPNOTSUPP 95
+/* preadv2(2)'s RWF_NOWAIT (include/uapi/linux/fs.h, Linux 4.14; pipes
+ * honour it since 5.x) */
 #define UPRR_RWF_NOWAIT 0x8
-/* recv(2)/send(2) flags (include/linux/socket.h) */
-#define UPRR_MSG_PEEK 0x2
-#define UPRR_MSG_DONTWAIT 0x40
-#define UPRR_MSG_NOSIGNAL 0x4000
 /* struct epoll_event: packed on x86-64 (include/uapi/linux/eventpoll.h) */
 #define UPRR_EPOLL_EVENT_SIZE 12
 /* The most events a buffered epoll_wait asks for (it may return fewer
@@ -38,30 +31,8 @@
 #define UPRR_EPOLL_MAX 256
 /* ioctl(2) FIONREAD (include/uapi/asm-generic/ioctls.h): an int out */
 #define UPRR_FIONREAD 0x541b
-/* The most iovecs of a buffered writev */
-#define UPRR_IOV_MAX 64
-
-struct kiovec {
-	const void *base;
-	uint64_t len;
-};
-
-/* struct msghdr (x86-64, include/linux/socket.h's user_msghdr) */
-struct kmsghdr {
-	void *name;
-	int32_t namelen;
-	int32_t pad;
-	struct kiovec *iov;
-	uint64_t iovlen;
-	void *control;
-	uint64_t controllen;
-	int32_t flags;
-	int32_t pad2;
-};
 
 long uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
-void *memcpy(void *dst, const void *src, size_t n) HIDDEN;
-void *memset(void *dst, int c, size_t n) HIDDEN;
 
 /* The compiler may call these for copies; a plain loop, same in record and replay */
 void *
@@ -85,8 +56,6 @@ memset(void *dst, int c, size_t n)
 	return dst;
 }
 
-#define barrier() __asm__ __volatile__("" ::: "memory")
-
 /* A syscall the supervisor traces: an ordinary recorded syscall. */
 static long
 traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
@@ -103,31 +72,6 @@ traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
 			     : "rcx", "r11", "memory", "cc");
 	return ret;
-}
-
-/* The call through the stub (entry.S): the kernel's result in recording,
- * *@retp (the recorded one) in replay. Built without a red zone: the call
- * pushes below the stack pointer. */
-static long
-stub(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int64_t *retp)
-{
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
-	register int64_t *r12 __asm__("r12") = retp;
-	long ret;
-
-	__asm__ __volatile__("call uprr_stub"
-			     : "=a"(ret)
-			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12)
-			     : "rcx", "r11", "memory");
-	return ret;
-}
-
-static inline struct uprr_ctl *
-ctl(void)
-{
-	return (struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR;
 }
 
 /* The calling thread's buffer, claimed on its first call; NULL: none (no
@@ -179,7 +123,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	struct uprr_rec *rec;
 	unsigned char *data;
 	struct kiovec iov;
-	uint32_t size;
+	uint32_t size, wake = 0;
+	int wait = 0;
 	long ret, rest;
 
 	if ((nr == __NR_write || nr == __NR_writev) && (ctl()->flags & UPRR_CTL_NO_WRITES))
@@ -243,6 +188,10 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_newfstatat:
 		data_max = UPRR_STAT_SIZE;
 		break;
+	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: case __NR_recvmsg: case __NR_futex:
+		if (uprr_wait_size(nr, a, &data_max, &wake) < 0)
+			return NOT_BUFFERED;
+		break;
 	case __NR_read:
 	case __NR_write:
 	case __NR_getdents64:
@@ -259,9 +208,11 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	/* One branch for the three ways to the traced call, the thread's next
 	 * event: a full buffer, the supervisor's interrupt (recording), the
 	 * end of the records (replay, where the interrupt is never set). The
-	 * registers there must not tell which. */
+	 * registers there must not tell which. A futex wake while the
+	 * supervisor has not set `wakes` goes the same way (recording; in
+	 * replay `wakes` is set wherever records come). */
 	if (((uint64_t)buf->used + size > UPRR_PRELOAD_REC_ROOM) | (rec->size == UPRR_REC_STOP) |
-	    (buf->interrupt != 0))
+	    (buf->interrupt != 0) | (wake & (buf->wakes == 0)))
 		return NOT_BUFFERED;
 	data = (unsigned char *)(rec + 1);
 	rec->nr = (uint32_t)nr;
@@ -367,6 +318,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
 		ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
 		break;
+	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: case __NR_recvmsg: case __NR_futex:
+		ret = uprr_wait_call(nr, a, rec, data, data_max, &size, &wait);
+		break;
 	default:
 		return NOT_BUFFERED;
 	}
@@ -375,6 +329,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	barrier();
 	buf->used += size;
 	barrier();
+	if (wait) /* buffered-wait.c: the program waits on the traced path */
+		return traced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if ((nr == __NR_read || nr == __NR_write || nr == __NR_writev) &&
 	    (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);

@@ -381,6 +381,7 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	}
 	if (rec->pmu) {
 		/* the counter finds execution points without restore points */
+		rec_syscallbuf_wakes(rec, t, true);
 		restart_pmu(rec, t);
 		sp->at_exec = false;
 		return;
@@ -405,9 +406,13 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	 * (a signal came, a thread woke) stops at a counted branch if it is
 	 * in counting code, else at its next event. */
 	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t)) {
+		/* and it makes no buffered futex wake, which would let a
+		 * waiter run with no event of this thread first */
+		rec_syscallbuf_wakes(rec, t, false);
 		t->xstate_len = 0;
 		return;
 	}
+	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
 		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);

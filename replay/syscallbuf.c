@@ -159,7 +159,7 @@ int
 replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	const struct trace_blob *recs;
-	uint32_t head, stop;
+	uint32_t head, stop, wakes;
 	int r;
 
 	if (ev->nvalues < 2 || ev->nblobs < 1 || !t->space->syscallbuf)
@@ -183,14 +183,19 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	t->sb_nrecs = (uint32_t)ev->values[0];
 	t->sb_ran = false;
 	/* the records, a marker after them (one call more takes the traced
-	 * path, as the call after them did in the recording), used = 0 */
+	 * path, as the call after them did in the recording), used = 0;
+	 * futex wakes allowed: the records and the marker decide, as the
+	 * recorder's `wakes` did (a buffered wake has a record) */
 	stop = UPRR_REC_STOP;
 	head = 0;
+	wakes = 1;
 	if (tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf), recs->data, recs->len) < 0 ||
 	    tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf) + recs->len, &stop,
 			 sizeof(stop)) < 0 ||
 	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head,
-			 sizeof(head)) < 0)
+			 sizeof(head)) < 0 ||
+	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, wakes), &wakes,
+			 sizeof(wakes)) < 0)
 		return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
 	show_output(rp, ev);
 	return 0;

@@ -2339,6 +2339,34 @@ def c_syscallbuf_static(h):
     syscallbuf_case(h, 'syscallbuf_static')
 
 
+def unvaried(out):
+    """tests/progs/buffered_wait's output without what changes from run to
+    run natively (its seed, the random delays)."""
+    out = re.sub(rb'(?m)^seed: .*\n', b'', out)
+    return re.sub(rb'waits \d+ ms', b'waits N ms', out)
+
+
+@case('buffered-wait')
+def c_buffered_wait(h):
+    """tests/progs/buffered_wait recorded with the syscall buffer: poll,
+    ppoll, select, pselect6, recvmsg and futex calls go through it (the
+    program exits 1 where one that should was traced), those that would
+    wait wait on the traced path; replayed twice from the trace, and the
+    recording prints what a native run does (its random delays aside)."""
+    exe = h.prog('buffered_wait')
+    native = run([exe], timeout=60, what='buffered_wait (native)')
+    if native.status != 0:
+        raise Fail(f'buffered_wait fails natively\n  {native.explain()}')
+    trace, rec = h.record_replay([exe], name='buffered_wait', options=['--syscall-buffer'],
+                                 replays=2)
+    records, flushes, traced = buffered_calls(h, trace)
+    if records < 200:
+        raise Fail(f'buffered_wait: only {records} buffered calls ({traced} traced): '
+                   'the buffer was not used')
+    compare_bytes(unvaried(native.stdout), unvaried(rec.stdout), 'stdout', 'the native run',
+                  'the recording')
+
+
 @case('cp-r')
 def c_cp_r(h):
     """Debian's cp -r tries ioctl FICLONE on every file first (EOPNOTSUPP on

@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the library's C files share (preload/syscallbuf.c, buffered-wait.c):
+ * the kernel's structures they read, the control page, and the stubs every
+ * buffered call goes through. Inside the tracee only; the contract with the
+ * supervisor is preload/uprr-preload.h.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "preload/uprr-preload.h"
+
+#define HIDDEN __attribute__((visibility("hidden")))
+
+#define barrier() __asm__ __volatile__("" ::: "memory")
+
+/* errno values, without libc's headers */
+#define UPRR_EAGAIN 11
+#define UPRR_EOPNOTSUPP 95
+/* recv(2)/send(2) flags (include/linux/socket.h) */
+#define UPRR_MSG_PEEK 0x2
+#define UPRR_MSG_DONTWAIT 0x40
+#define UPRR_MSG_NOSIGNAL 0x4000
+/* The most iovecs of a buffered writev, sendmsg or recvmsg */
+#define UPRR_IOV_MAX 64
+
+struct kiovec {
+	const void *base;
+	uint64_t len;
+};
+
+/* struct msghdr (x86-64, include/linux/socket.h's user_msghdr) */
+struct kmsghdr {
+	void *name;
+	int32_t namelen;
+	int32_t pad;
+	struct kiovec *iov;
+	uint64_t iovlen;
+	void *control;
+	uint64_t controllen;
+	int32_t flags;
+	int32_t pad2;
+};
+
+void *memcpy(void *dst, const void *src, size_t n) HIDDEN;
+void *memset(void *dst, int c, size_t n) HIDDEN;
+
+static inline struct uprr_ctl *
+ctl(void)
+{
+	return (struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR;
+}
+
+/* The call through the stub (entry.S): the kernel's result in recording,
+ * *@retp (the recorded one) in replay. Built without a red zone: the call
+ * pushes below the stack pointer. */
+static inline long
+stub(long nr, long a0, long a1, long a2, long a3, long a4, long a5, int64_t *retp)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	register long r9 __asm__("r9") = a5;
+	register int64_t *r12 __asm__("r12") = retp;
+	long ret;
+
+	__asm__ __volatile__("call uprr_stub"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* The same for a call with a field that is both input and output (the
+ * kernel reads it, then writes its result there: recvmsg's msg_namelen):
+ * in recording, the stub stores @in at @slot (in the record) right before
+ * the call; in replay it leaves @slot alone, so the recorded output stays.
+ * The library cannot do it itself without branching on the mode. */
+static inline long
+stub_inout(long nr, long a0, long a1, long a2, int64_t *retp, uint32_t *slot, uint32_t in)
+{
+	register long r10 __asm__("r10") = 0;
+	register long r8 __asm__("r8") = 0;
+	register long r9 __asm__("r9") = 0;
+	register int64_t *r12 __asm__("r12") = retp;
+	register uint32_t *r13 __asm__("r13") = slot;
+	register uint64_t r14 __asm__("r14") = in;
+	long ret;
+
+	__asm__ __volatile__("call uprr_stub_inout"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12),
+			       "r"(r13), "r"(r14)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+
+/*
+ * The calls that may wait (preload/buffered-wait.c): poll, ppoll, select,
+ * pselect6, recvmsg, futex. uprr_wait_size() puts in *ret_data_max the
+ * most bytes of data the call's record needs and in *ret_wake whether it
+ * is a futex wake (buffered only while uprr_buf.wakes is set); returns
+ * -1 if the arguments keep it on the traced path. uprr_wait_call() makes
+ * the attempt that never waits, through the stub, with its record's data
+ * at @data (@data_max bytes), copies the results out to the program, puts
+ * the record's size in *ret_size and returns the call's result; *ret_wait
+ * set: the program would wait, and the traced call (its own arguments)
+ * must follow the record.
+ */
+int uprr_wait_size(long nr, const long a[6], uint64_t *ret_data_max, uint32_t *ret_wake) HIDDEN;
+long uprr_wait_call(long nr, const long a[6], struct uprr_rec *rec, unsigned char *data,
+		    uint64_t data_max, uint32_t *ret_size, int *ret_wait) HIDDEN;
