@@ -17,7 +17,8 @@
  *     SCM_RIGHTS (control data: traced);
  *   - futex: a word that differs (EAGAIN), a zero timeout, a timeout that
  *     expires (relative, and FUTEX_WAIT_BITSET's absolute one), a wake
- *     with no waiter, two threads handing a word back and forth, and a
+ *     with no waiter, two threads handing a word back and forth, a wake
+ *     after which the waker spins until the woken thread answers, and a
  *     mutex and condition variable shared by three threads.
  * With uprr's library mapped, most of the calls that do not wait must add
  * a record of their own syscall to the thread's buffer (else it exits 1:
@@ -482,6 +483,24 @@ handoff_thread(void *arg)
 	return NULL;
 }
 
+static uint32_t g_bell;
+static int g_answered;
+
+/* woken by a futex wake after which the waker spins, with no syscall,
+ * until this thread answers */
+static void *
+bell_thread(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 10; i++) {
+		while (__atomic_load_n(&g_bell, __ATOMIC_ACQUIRE) == 0)
+			futex(&g_bell, FUTEX_WAIT_PRIVATE, 0, NULL, 0);
+		__atomic_store_n(&g_bell, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&g_answered, 1, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t g_cond = PTHREAD_COND_INITIALIZER;
 static int g_turn;
@@ -552,6 +571,24 @@ futex_phase(void)
 	}
 	pthread_join(th[0], NULL);
 	say("futex handoffs: %ld\n", g_handoffs);
+	/* a wake, then a spin until the woken thread answers: uprr must let
+	 * it run, though the waker's run began while it waited in the futex
+	 * (such a run has no restore point: its wake is an event) */
+	must(pthread_create(&th[0], NULL, bell_thread, NULL) == 0, "pthread_create");
+	for (int i = 0; i < 10; i++) {
+		long spins = 0;
+
+		sleep_ms(1); /* the other thread waits in the futex meanwhile */
+		__atomic_store_n(&g_answered, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&g_bell, 1, __ATOMIC_RELEASE);
+		futex(&g_bell, FUTEX_WAKE_PRIVATE, 1, NULL, 0);
+		while (!__atomic_load_n(&g_answered, __ATOMIC_ACQUIRE) && spins < 4000000000l)
+			spins++;
+		if (!__atomic_load_n(&g_answered, __ATOMIC_ACQUIRE))
+			die("buffered_wait: the woken thread never answered");
+	}
+	pthread_join(th[0], NULL);
+	say("futex wake, then a spin: 10 answers\n");
 	/* a mutex and a condition variable, three threads taking turns */
 	for (intptr_t i = 0; i < 3; i++)
 		must(pthread_create(&th[i], NULL, cond_thread, (void *)i) == 0, "pthread_create");
