@@ -243,7 +243,8 @@ recvmsg_call(const long a[6], struct uprr_rec *rec, unsigned char *data, uint64_
 	k->controllen = 0;
 	ret = stub_inout(__NR_recvmsg, a[0], (long)k, a[2] | UPRR_MSG_DONTWAIT, &rec->ret,
 			 (uint32_t *)&k->namelen, (uint32_t)namelen);
-	*ret_size = (uint32_t)sizeof(*rec) + align8(MSG_NAME_OFF + name_room + (ret > 0 ? (uint64_t)ret : 0));
+	*ret_size = (uint32_t)sizeof(*rec) +
+		    align8(MSG_NAME_OFF + name_room + (ret > 0 ? (uint64_t)ret : 0));
 	if (ret == -UPRR_EAGAIN && !(a[2] & UPRR_MSG_DONTWAIT)) {
 		*ret_wait = 1;
 		return ret;
@@ -356,8 +357,8 @@ uprr_wait_size(long nr, const long a[6], uint64_t *ret_data_max, uint32_t *ret_w
 }
 
 long
-uprr_wait_call(long nr, const long a[6], struct uprr_rec *rec, unsigned char *data, uint64_t data_max,
-	       uint32_t *ret_size, int *ret_wait)
+uprr_wait_call(long nr, const long a[6], struct uprr_rec *rec, unsigned char *data,
+	       uint64_t data_max, uint32_t *ret_size, int *ret_wait)
 {
 	switch (nr) {
 	case __NR_poll:

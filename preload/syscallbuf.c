@@ -188,7 +188,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_newfstatat:
 		data_max = UPRR_STAT_SIZE;
 		break;
-	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: case __NR_recvmsg: case __NR_futex:
+	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: /* buffered-wait.c */
+	case __NR_recvmsg: case __NR_futex:
 		if (uprr_wait_size(nr, a, &data_max, &wake) < 0)
 			return NOT_BUFFERED;
 		break;
@@ -318,7 +319,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
 		ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
 		break;
-	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: case __NR_recvmsg: case __NR_futex:
+	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6:
+	case __NR_recvmsg: case __NR_futex:
 		ret = uprr_wait_call(nr, a, rec, data, data_max, &size, &wait);
 		break;
 	default:

@@ -51,8 +51,8 @@ find_library(void)
 	const volatile struct uprr_ctl *ctl = (const void *)UPRR_PRELOAD_CTL_ADDR;
 
 	/* msync(2) fails with ENOMEM where nothing is mapped */
-	g_lib = msync((void *)UPRR_PRELOAD_CTL_ADDR, 4096, MS_ASYNC) == 0 && ctl->magic == UPRR_PRELOAD_MAGIC &&
-		(ctl->flags & UPRR_CTL_FSGSBASE);
+	g_lib = msync((void *)UPRR_PRELOAD_CTL_ADDR, 4096, MS_ASYNC) == 0 &&
+		ctl->magic == UPRR_PRELOAD_MAGIC && (ctl->flags & UPRR_CTL_FSGSBASE);
 }
 
 /* The calling thread's buffer, or NULL. */
@@ -428,7 +428,8 @@ recvmsg_phase(void)
 			char space[CMSG_SPACE(sizeof(int))];
 		} ctl;
 		struct iovec v = { c, 1 };
-		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = &ctl, .msg_controllen = sizeof(ctl) };
+		struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1, .msg_control = &ctl,
+				    .msg_controllen = sizeof(ctl) };
 		struct cmsghdr *h = CMSG_FIRSTHDR(&m);
 		int fd = 0, pfd[2];
 
@@ -444,7 +445,8 @@ recvmsg_phase(void)
 		h = CMSG_FIRSTHDR(&m);
 		if (h && h->cmsg_type == SCM_RIGHTS)
 			memcpy(&fd, CMSG_DATA(h), sizeof(int));
-		say("recvmsg with an fd: %zd, fd passed %s\n", n, fd > 2 && write(fd, "k", 1) == 1 ? "works" : "no");
+		say("recvmsg with an fd: %zd, fd passed %s\n", n,
+		    fd > 2 && write(fd, "k", 1) == 1 ? "works" : "no");
 		close(fd);
 		close(pfd[0]);
 		close(pfd[1]);
