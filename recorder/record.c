@@ -1061,6 +1061,8 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 			rec_event_set_regs(&ev, &regs);
 			t->space->mem.syscallbuf = true;
 			t->space->need_remap = true;
+			/* new buffers: what was written in the old ones is gone */
+			t->sb_wakes_on = t->sb_wakes_off = 0;
 			ev.values[6] = ref;
 			ev.values[7] = flags;
 			ev.nvalues = 8;
