@@ -53,6 +53,7 @@ spinner(void *arg)
 int
 main(int argc, char **argv)
 {
+	struct timespec ts;
 	pthread_t th;
 	sigset_t set;
 	FILE *f;
@@ -61,6 +62,9 @@ main(int argc, char **argv)
 		die("usage: buffer_claim PIDFILE [futex]");
 	g_futex = argc > 2;
 	signal(SIGUSR1, on_usr1);
+	/* the vDSO's clock_gettime site patched: the spinner's call goes
+	 * into the library */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	if (pthread_create(&th, NULL, spinner, NULL))
