@@ -41,28 +41,12 @@
 #define K_GRND_NONBLOCK 1
 #define K_GRND_RANDOM 2
 #define K_GRND_INSECURE 4
-#define K_EAGAIN 11
-#define K_EOPNOTSUPP 95
-#define K_RWF_NOWAIT 0x8
-/* the most iovecs of a buffered readv or preadv */
-#define IOV_MAX_BUF 64
 /* the most bytes of a socket address accept4 writes (struct sockaddr_storage) */
 #define SOCKADDR_MAX 128
 
 /* The flags a buffered openat may have: it opens for reading only, and
  * creates, truncates and waits for nothing; anything else is traced. */
 #define OPEN_FLAGS_OK (K_O_NOCTTY | K_O_NONBLOCK | K_O_LARGEFILE | K_O_DIRECTORY | K_O_NOFOLLOW | K_O_CLOEXEC)
-
-struct kiovec {
-	const void *base;
-	uint64_t len;
-};
-
-static inline uint32_t
-align8(uint64_t n)
-{
-	return (uint32_t)((n + 7) & ~7ull);
-}
 
 /* Whether @path starts with the directory @dir ("/proc": "/proc" or "/proc/..."). */
 static int
@@ -108,7 +92,7 @@ iov_total(const struct kiovec *iov, long n)
 {
 	uint64_t total = 0;
 
-	if (n <= 0 || n > IOV_MAX_BUF)
+	if (n <= 0 || n > UPRR_IOV_MAX)
 		return UINT64_MAX;
 	for (long i = 0; i < n; i++) {
 		if (iov[i].len > UPRR_PRELOAD_REC_ROOM)
@@ -172,23 +156,6 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 	}
 }
 
-/* *@p = @v in recording; in replay, and in a re-run after a rollback
- * (@buf's own replay flag), *@p stays what the trace has there. No branch:
- * cmov on ctl.replay | buf->replay (the PMU counts branches, and the
- * library's branches must be the same in both). */
-static inline void
-recording_only(const struct uprr_buf *buf, uint32_t *p, uint32_t v)
-{
-	uint32_t cur = *p;
-	uint32_t replay = ((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay | buf->replay;
-
-	__asm__("testl %[replay], %[replay]\n\tcmove %[v], %[cur]"
-		: [cur] "+r"(cur)
-		: [v] "r"(v), [replay] "r"(replay)
-		: "cc");
-	*p = cur;
-}
-
 static long
 commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, uint32_t size)
 {
@@ -198,6 +165,7 @@ commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, u
 	barrier();
 	buf->used += size;
 	barrier();
+	uprr_record_added(buf);
 	return ret;
 }
 
@@ -240,37 +208,37 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			 * too) is opened here. */
 			uint32_t mode;
 
-			*probe = uprr_stubcall(buf, __NR_newfstatat, a[0], a[1], (long)(data + 8),
+			*probe = stub_in(buf, __NR_newfstatat, a[0], a[1], (long)(data + 8),
 					       (a[2] & K_O_NOFOLLOW) ? K_AT_SYMLINK_NOFOLLOW : 0, 0, 0, probe);
 			memcpy(&mode, data + 8 + K_STAT_MODE_OFF, sizeof(mode));
 			if (*probe == 0 && (mode & K_S_IFMT) != K_S_IFREG && (mode & K_S_IFMT) != K_S_IFDIR) {
-				commit(buf, rec, nr, -1, -K_EAGAIN, size);
+				commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
 				return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 			}
 		}
-		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
+		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_close:
-		ret = uprr_stubcall(buf, nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
+		ret = stub_in(buf, nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_fcntl:
 	case __NR_access:
 	case __NR_faccessat:
 	case __NR_faccessat2:
-		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
+		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_statx:
-		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], (long)data, 0, &rec->ret);
+		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], (long)data, 0, &rec->ret);
 		if (ret == 0)
 			memcpy((void *)a[4], data, K_STATX_SIZE);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_getrandom:
 		/* never wait for the pool here: the traced call waits */
-		ret = uprr_stubcall(buf, nr, (long)data, a[1], a[2] | K_GRND_NONBLOCK, 0, 0, 0, &rec->ret);
+		ret = stub_in(buf, nr, (long)data, a[1], a[2] | K_GRND_NONBLOCK, 0, 0, 0, &rec->ret);
 		if (ret > 0)
 			memcpy((void *)a[0], data, (size_t)ret);
 		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
-		if (ret == -K_EAGAIN && !(a[2] & K_GRND_NONBLOCK))
+		if (ret == -UPRR_EAGAIN && !(a[2] & K_GRND_NONBLOCK))
 			return uprr_traced(nr, a[0], a[1], a[2], 0, 0, 0);
 		return ret;
 	case __NR_pread64:
@@ -282,22 +250,22 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		long off = nr == __NR_readv ? -1 : a[3];
 
 		iov = (struct kiovec){ data, len };
-		ret = uprr_stubcall(buf, __NR_preadv2, a[0], (long)&iov, 1, off, 0, K_RWF_NOWAIT, &rec->ret);
+		ret = stub_in(buf, __NR_preadv2, a[0], (long)&iov, 1, off, 0, UPRR_RWF_NOWAIT, &rec->ret);
 		if (ret > 0 && nr == __NR_pread64)
 			memcpy((void *)a[1], data, (size_t)ret);
 		else if (ret > 0)
 			scatter((const struct kiovec *)a[1], a[2], data, (uint64_t)ret);
 		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
-		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
+		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		return ret;
 	}
 	case __NR_pwrite64:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		iov = (struct kiovec){ data, (uint64_t)a[2] };
-		ret = uprr_stubcall(buf, __NR_pwritev2, a[0], (long)&iov, 1, a[3], 0, K_RWF_NOWAIT, &rec->ret);
+		ret = stub_in(buf, __NR_pwritev2, a[0], (long)&iov, 1, a[3], 0, UPRR_RWF_NOWAIT, &rec->ret);
 		commit(buf, rec, nr, a[0], ret, size);
-		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
+		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		if (ret > 0 && ret < a[2]) {
 			/* a blocking pwrite takes all: the rest waits traced */
@@ -314,20 +282,21 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		uint32_t *len_in = (uint32_t *)(data + 8), *len_out = len_in + 1;
 		unsigned char *addr = data + 16;
 
-		*probe = uprr_stubcall(buf, __NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
+		*probe = stub_in(buf, __NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
 		if (*probe < 0 || !(*probe & K_O_NONBLOCK)) {
-			commit(buf, rec, nr, -1, -K_EAGAIN, size);
+			commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		}
 		if (a[1]) {
 			*len_in = *(const uint32_t *)a[2];
 			/* the kernel's length in and out in one place: the
-			 * recorded one stays there in replay */
-			recording_only(buf, len_out, (int32_t)*len_in >= 0 && *len_in > SOCKADDR_MAX ? SOCKADDR_MAX
-											     : *len_in);
+			 * stub stores the input there in recording only, so
+			 * the recorded output stays in replay */
+			ret = stub_inout(buf, nr, a[0], (long)addr, (long)len_out, a[3], &rec->ret, len_out,
+					 (int32_t)*len_in >= 0 && *len_in > SOCKADDR_MAX ? SOCKADDR_MAX : *len_in);
+		} else {
+			ret = stub_in(buf, nr, a[0], 0, 0, a[3], 0, 0, &rec->ret);
 		}
-		ret = uprr_stubcall(buf, nr, a[0], a[1] ? (long)addr : 0, a[1] ? (long)len_out : 0, a[3], 0, 0,
-				    &rec->ret);
 		if (ret >= 0 && a[1]) {
 			uint32_t n = *len_out < *len_in ? *len_out : *len_in;
 
