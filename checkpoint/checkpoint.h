@@ -89,6 +89,19 @@ int checkpoint_sync(struct checkpoint *c) _wur_;
 int checkpoint_remap(struct checkpoint *c, pid_t tid) _wur_;
 
 /**
+ * The tracee dropped the pages of [@addr, +@len) (madvise(2) MADV_DONTNEED,
+ * which returned 0): the restore point drops them too, without the fork of
+ * a checkpoint_remap(). The mirror gets the same madvise(2), injected (its
+ * private pages then read as zeros, or as their file's bytes, as the
+ * tracee's do: madvise(2)); a shadow gets a hole; saved pages there are
+ * forgotten. The dropped pages lose their write protection with them
+ * (zap_pte_range(), mm/memory.c: anonymous ptes are cleared whole), so the
+ * next write to one is seen as any other. Returns 0 or -errno; after a
+ * failure the caller remaps (-ESTALE: a remap is due anyway).
+ */
+int checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
+
+/**
  * Put back every page written since the restore point from the mirror, except
  * the bytes in @keep (@nkeep ranges, in any order; NULL if @nkeep is 0). The
  * process must be stopped; the caller restores the registers. Restored pages
@@ -110,6 +123,10 @@ struct checkpoint_stats {
 	uint64_t rollbacks;	 /**< checkpoint_rollback() calls that succeeded */
 	uint64_t pages_restored; /**< pages written back into the tracee */
 	uint64_t forks;		 /**< mirrors forked (checkpoint_new() and each remap) */
+	uint64_t discards;	 /**< checkpoint_discard() calls that succeeded */
+	uint64_t sync_ns;	 /**< wall time in checkpoint_sync() (CLOCK_MONOTONIC) */
+	uint64_t remap_ns;	 /**< in checkpoint_remap() and checkpoint_new() */
+	uint64_t rollback_ns;	 /**< in checkpoint_rollback() */
 };
 
 /** Copy the counters of @c into *ret. */

@@ -643,8 +643,17 @@ void rec_finish_exit(struct recorder *rec, struct rthread *t);
  * whose counting code it inherits). NULL when out of memory or @pid is gone. */
 struct rspace *rec_space_new(struct recorder *rec, pid_t pid, const struct rspace *from);
 
+/* record-restore.c: restore points */
+
 /* Free @sp's restore points (its mirror dies), keeping their figures. */
 void rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp);
+/* @t is about to run user code: make this its restore point if the run may
+ * need one (t->xstate_len is 0 when it cannot be rolled back). */
+void rec_restore_point(struct recorder *rec, struct rthread *t);
+/* @t's syscall that changes mappings (REC_SC_MAPS) returned @result: bring
+ * its address space's restore point along, or have it remapped before the
+ * next run's. */
+void rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result);
 
 /* Thread @tid is gone (wait status @status): its exit, or its process's, is recorded. */
 void rec_on_thread_gone(struct recorder *rec, pid_t tid, int status);

@@ -518,7 +518,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	}
 	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
 	if (flags & REC_SC_MAPS)
-		t->space->need_remap = true;
+		rec_restore_maps_changed(rec, t, result);
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
 	/* a timer's signals will come: runs need restore points to take them
