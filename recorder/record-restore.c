@@ -89,6 +89,15 @@ rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result
 		if (a[2] == MADV_DONTNEED && checkpoint_discard(sp->ckpt, a[0], a[1]) == 0)
 			return;
 		break;
+	case __NR_mmap:
+		/* A mapping nobody can write (a library's code, a file read
+		 * through mmap) holds no restore point: a later mprotect that
+		 * makes it writable looks again. One over another (MAP_FIXED)
+		 * unmaps it, which needs nothing, as munmap(2) (a failed one
+		 * may have, mmap(2)). */
+		if ((uint64_t)result >= (uint64_t)-4095 || !(a[2] & PROT_WRITE))
+			return;
+		break;
 	case __NR_mprotect:
 	case __NR_pkey_mprotect:
 		/* no new writable memory: the mirror holds what it held (the
