@@ -1221,6 +1221,85 @@ checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
 	return 0;
 }
 
+/* Add [@start, @end), disjoint from every range, to c->ranges as private. */
+static int
+range_insert(struct checkpoint *c, uint64_t start, uint64_t end)
+{
+	size_t i = 0;
+
+	while (i < c->nranges && c->ranges[i].end <= start)
+		i++;
+	if (i > 0 && c->ranges[i - 1].end == start && c->ranges[i - 1].kind == RANGE_PRIVATE) {
+		c->ranges[i - 1].end = end;
+		if (i < c->nranges && c->ranges[i].start == end && c->ranges[i].kind == RANGE_PRIVATE) {
+			c->ranges[i - 1].end = c->ranges[i].end;
+			memmove(&c->ranges[i], &c->ranges[i + 1], (c->nranges - i - 1) * sizeof(*c->ranges));
+			c->nranges--;
+		}
+		return 0;
+	}
+	if (i < c->nranges && c->ranges[i].start == end && c->ranges[i].kind == RANGE_PRIVATE) {
+		c->ranges[i].start = start;
+		return 0;
+	}
+	/* c->ranges was allocated for exactly its ranges (track_mappings()) */
+	{
+		struct range *v = realloc(c->ranges, (c->nranges + 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->ranges = v;
+	}
+	memmove(&c->ranges[i + 1], &c->ranges[i], (c->nranges - i) * sizeof(*c->ranges));
+	c->ranges[i] = (struct range){ start, end, RANGE_PRIVATE };
+	c->nranges++;
+	return 0;
+}
+
+/* Pages kept in our memory beyond which checkpoint_track_new() asks for a
+ * fork instead (each costs a malloc'd page and a sorted insertion). */
+#define SAVED_MAX 4096
+
+int
+checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
+{
+	uint64_t end = (addr + len + CP_PAGE - 1) & ~(CP_PAGE - 1);
+	struct uffdio_register reg = {
+		.range = { addr, end - addr },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	int r;
+
+	if (c->stale)
+		return -ESTALE;
+	if ((addr & (CP_PAGE - 1)) || end <= addr)
+		return -EINVAL;
+	if (c->nsaved > SAVED_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < c->nranges; i++)
+		if (c->ranges[i].start < end && addr < c->ranges[i].end)
+			return -EEXIST;
+	if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
+		return log_debug_errno(-errno, "%d: cannot track 0x%" PRIx64 "-0x%" PRIx64, c->pid,
+				       addr, end);
+	/* A shadow can hold any address: it holds zeros there from now on
+	 * (a hole), and the range is one of its own, copied into by syncs
+	 * and refreshed by remaps like the others. */
+	r = c->shadow ? shadow_punch(c->mirror_mem, addr, end) : 0;
+	if (r >= 0 && c->shadow)
+		r = range_insert(c, addr, end);
+	if (r >= 0)
+		r = protect_range(c, addr, end);
+	if (r < 0) {
+		c->stale = true;
+		return r;
+	}
+	saved_drop(c, addr, end);
+	c->scan_end = MAX(c->scan_end, end);
+	c->stats.tracked_new++;
+	return 0;
+}
+
 int
 checkpoint_remap(struct checkpoint *c, pid_t tid)
 {

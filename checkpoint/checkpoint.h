@@ -102,6 +102,19 @@ int checkpoint_remap(struct checkpoint *c, pid_t tid) _wur_;
 int checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
 
 /**
+ * The tracee mapped new private memory at [@addr, +@len) that reads as
+ * zeros (mmap(2) MAP_PRIVATE | MAP_ANONYMOUS, brk(2) growing the heap):
+ * track its writes (UFFDIO_REGISTER_MODE_WP) without the fork of a
+ * checkpoint_remap(). The mirror has no such mapping: a rollback writes
+ * zeros back there, or the copy a sync kept in our memory, as for the main
+ * stack's growth. Refuses (-EEXIST) a range where the mirror holds a
+ * mapping (it would restore that mapping's bytes), and (-E2BIG) when many
+ * pages are kept in our memory already: the caller remaps then.
+ * Returns 0 or -errno; after -errno other than those two, the caller remaps.
+ */
+int checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
+
+/**
  * Put back every page written since the restore point from the mirror, except
  * the bytes in @keep (@nkeep ranges, in any order; NULL if @nkeep is 0). The
  * process must be stopped; the caller restores the registers. Restored pages
@@ -124,6 +137,7 @@ struct checkpoint_stats {
 	uint64_t pages_restored; /**< pages written back into the tracee */
 	uint64_t forks;		 /**< mirrors forked (checkpoint_new() and each remap) */
 	uint64_t discards;	 /**< checkpoint_discard() calls that succeeded */
+	uint64_t tracked_new;	 /**< checkpoint_track_new() calls that succeeded */
 	uint64_t sync_ns;	 /**< wall time in checkpoint_sync() (CLOCK_MONOTONIC) */
 	uint64_t remap_ns;	 /**< in checkpoint_remap() and checkpoint_new() */
 	uint64_t rollback_ns;	 /**< in checkpoint_rollback() */

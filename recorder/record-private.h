@@ -274,6 +274,8 @@ struct rspace {
 					 * thread, a timer or a signal was seen */
 	bool signals;			/* a timer or an asynchronous signal was seen:
 					 * every run takes a restore point */
+	uint64_t brk_end;		/* the program break brk(2) last returned, 0:
+					 * unknown (record-restore.c) */
 	struct rec_sb_space sb;		/* syscall sites redirected into the buffer */
 };
 

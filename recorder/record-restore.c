@@ -46,6 +46,9 @@ rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp)
 	sp->ckpt = NULL;
 }
 
+/* @x rounded up to a whole page. */
+#define PAGE_UP(x) (((x) + 4095) & ~(uint64_t)4095)
+
 /* Whether madvise(2) advice @advice leaves the contents and the mappings of
  * memory as they were, so that the restore point needs nothing (madvise(2):
  * hints about access patterns, huge pages, core dumps). */
@@ -72,8 +75,11 @@ rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result
 {
 	struct rspace *sp = t->space;
 	const uint64_t *a = t->model_args;
+	uint64_t brk_was = sp->brk_end;
 
 	(void)rec;
+	if (t->model_nr == __NR_brk)
+		sp->brk_end = (uint64_t)result; /* brk(2) returns the break, failed or not */
 	if (!sp->ckpt || sp->need_remap || sp->mem.users > 1) {
 		sp->need_remap = true;
 		return;
@@ -96,6 +102,19 @@ rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result
 		 * unmaps it, which needs nothing, as munmap(2) (a failed one
 		 * may have, mmap(2)). */
 		if ((uint64_t)result >= (uint64_t)-4095 || !(a[2] & PROT_WRITE))
+			return;
+		/* new zeros: tracked where the restore point has nothing */
+		if ((a[3] & MAP_TYPE) == MAP_PRIVATE && (a[3] & MAP_ANONYMOUS) &&
+		    checkpoint_track_new(sp->ckpt, (uint64_t)result, a[1]) == 0)
+			return;
+		break;
+	case __NR_brk:
+		/* the heap grown past the end it had: new zeros (a heap that
+		 * shrank needs nothing, as munmap(2)) */
+		if (brk_was && PAGE_UP((uint64_t)result) <= PAGE_UP(brk_was))
+			return;
+		if (brk_was && checkpoint_track_new(sp->ckpt, PAGE_UP(brk_was),
+						    PAGE_UP((uint64_t)result) - PAGE_UP(brk_was)) == 0)
 			return;
 		break;
 	case __NR_mprotect:

@@ -65,8 +65,10 @@ rec_space_new(struct recorder *rec, pid_t pid, const struct rspace *from)
 		free(sp);
 		return NULL;
 	}
-	if (from)
+	if (from) {
 		sp->may_preempt = from->may_preempt;
+		sp->brk_end = from->brk_end; /* a fork keeps the heap */
+	}
 	return sp;
 }
 
