@@ -465,6 +465,11 @@ void rec_on_group_continue(struct recorder *rec, struct rthread *t);
 /** If @t's mask blocks its deferred signal, give it back to the kernel:
  * true if it did. */
 bool rec_requeue_if_blocked(struct rthread *t);
+/** Wait for the next stop of @t (record-syscall.c): false, with nothing
+ * stored, when @t is a leader that turned zombie in a group exit meanwhile
+ * (the kernel reports it only after its other threads, which the main loop
+ * lets go) or is gone. */
+bool rec_wait_thread_stop(struct recorder *rec, struct rthread *t, int *ret_status);
 /** Whether @t, at a syscall entry with a deferred signal, takes it during
  * the syscall rather than before it. */
 bool rec_signal_during_syscall(const struct rthread *t);
