@@ -1209,7 +1209,9 @@ checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
 		/* the mirror is stopped for good: it takes an injected syscall
 		 * as it took close_range(2) at its fork (drop_files()) */
 		r = tracee_inject_syscall(c->mirror, c->mirror_mem, __NR_madvise, args, &res);
-		if (r >= 0 && res < 0)
+		/* ENOMEM: part of the range is not mapped in the mirror (memory
+		 * checkpoint_track_new() took), the rest was dropped (madvise(2)) */
+		if (r >= 0 && res < 0 && res != -ENOMEM)
 			r = (int)res;
 	}
 	if (r < 0) {

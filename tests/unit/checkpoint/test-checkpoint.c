@@ -850,8 +850,17 @@ track_new_memory(bool shadow)
 	cr_assert_gt(checkpoint_rollback(cp, NULL, 0), 0);
 	cr_assert_eq(tracee_read(pid, extra, buf, len), 0);
 	same_bytes("extra after the second rollback", want, buf, len);
+	/* dropped again: the mirror has no such mapping, nothing to drop */
+	{
+		uint64_t args[6] = { extra, len, MADV_DONTNEED, 0, 0, 0 };
+
+		cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_madvise, args, &res), 0);
+		cr_assert_eq(res, 0);
+		cr_assert_eq(checkpoint_discard(cp, extra, len), 0);
+	}
 	checkpoint_get_stats(cp, &st);
 	cr_assert_eq(st.tracked_new, 1);
+	cr_assert_eq(st.discards, 1);
 	cr_assert_eq(st.forks, shadow ? 2 : 1);
 	free(buf);
 	free(want);
