@@ -470,7 +470,7 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 int
 checkpoint_sync(struct checkpoint *c)
 {
-	uint64_t start = 0, pages = 0;
+	uint64_t start = 0, pages = 0, t0 = util_now_ns();
 	int r = 0;
 
 	if (c->stale)
@@ -491,7 +491,20 @@ checkpoint_sync(struct checkpoint *c)
 	}
 	c->stats.syncs++;
 	c->stats.pages_synced += pages;
+	c->stats.sync_ns += util_now_ns() - t0;
 	return (int)MIN(pages, (uint64_t)INT_MAX);
+}
+
+/* Forget the saved pages of [@start, @end). */
+static void
+saved_drop(struct checkpoint *c, uint64_t start, uint64_t end)
+{
+	size_t i = saved_lower_bound(c, start), j = i;
+
+	while (j < c->nsaved && c->saved[j].addr < end)
+		free(c->saved[j++].data);
+	memmove(&c->saved[i], &c->saved[j], (c->nsaved - j) * sizeof(*c->saved));
+	c->nsaved -= j - i;
 }
 
 /* Append the parts of @s outside every range of @keep to c->pieces. */
@@ -531,8 +544,8 @@ push_unkept(struct checkpoint *c, const struct seg *s, const struct checkpoint_r
 	return 0;
 }
 
-int
-checkpoint_rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep)
+static int
+rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep)
 {
 	uint64_t start = 0;
 	size_t nreg = 0, total = 0, bad;
@@ -610,6 +623,16 @@ checkpoint_rollback(struct checkpoint *c, const struct checkpoint_range *keep, s
 	c->stats.rollbacks++;
 	c->stats.pages_restored += total / CP_PAGE;
 	return (int)MIN(total / CP_PAGE, (uint64_t)INT_MAX);
+}
+
+int
+checkpoint_rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep)
+{
+	uint64_t t0 = util_now_ns();
+	int r = rollback(c, keep, nkeep);
+
+	c->stats.rollback_ns += util_now_ns() - t0;
+	return r;
 }
 
 /* True for the kernel's special mappings, which userfaultfd refuses. */
@@ -1169,8 +1192,120 @@ shadow_remap(struct checkpoint *c)
 }
 
 int
+checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
+{
+	uint64_t args[6] = { addr, len, MADV_DONTNEED, 0, 0, 0 };
+	uint64_t end = (addr + len + CP_PAGE - 1) & ~(CP_PAGE - 1);
+	int64_t res;
+	int r;
+
+	if (c->stale)
+		return -ESTALE;
+	if (end < addr)
+		return -EINVAL;
+	if (c->shadow) {
+		r = shadow_punch(c->mirror_mem, addr, end);
+	} else {
+		/* the mirror is stopped for good: it takes an injected syscall
+		 * as it took close_range(2) at its fork (drop_files()) */
+		r = tracee_inject_syscall(c->mirror, c->mirror_mem, __NR_madvise, args, &res);
+		/* ENOMEM: part of the range is not mapped in the mirror (memory
+		 * checkpoint_track_new() took), the rest was dropped (madvise(2)) */
+		if (r >= 0 && res < 0 && res != -ENOMEM)
+			r = (int)res;
+	}
+	if (r < 0) {
+		c->stale = true; /* the mirror may be half done */
+		return log_debug_errno(r, "discard of %d at 0x%" PRIx64, c->pid, addr);
+	}
+	saved_drop(c, addr, end);
+	c->stats.discards++;
+	return 0;
+}
+
+/* Add [@start, @end), disjoint from every range, to c->ranges as private. */
+static int
+range_insert(struct checkpoint *c, uint64_t start, uint64_t end)
+{
+	size_t i = 0;
+
+	while (i < c->nranges && c->ranges[i].end <= start)
+		i++;
+	if (i > 0 && c->ranges[i - 1].end == start && c->ranges[i - 1].kind == RANGE_PRIVATE) {
+		c->ranges[i - 1].end = end;
+		if (i < c->nranges && c->ranges[i].start == end && c->ranges[i].kind == RANGE_PRIVATE) {
+			c->ranges[i - 1].end = c->ranges[i].end;
+			memmove(&c->ranges[i], &c->ranges[i + 1], (c->nranges - i - 1) * sizeof(*c->ranges));
+			c->nranges--;
+		}
+		return 0;
+	}
+	if (i < c->nranges && c->ranges[i].start == end && c->ranges[i].kind == RANGE_PRIVATE) {
+		c->ranges[i].start = start;
+		return 0;
+	}
+	/* c->ranges was allocated for exactly its ranges (track_mappings()) */
+	{
+		struct range *v = realloc(c->ranges, (c->nranges + 1) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->ranges = v;
+	}
+	memmove(&c->ranges[i + 1], &c->ranges[i], (c->nranges - i) * sizeof(*c->ranges));
+	c->ranges[i] = (struct range){ start, end, RANGE_PRIVATE };
+	c->nranges++;
+	return 0;
+}
+
+/* Pages kept in our memory beyond which checkpoint_track_new() asks for a
+ * fork instead (each costs a malloc'd page and a sorted insertion). */
+#define SAVED_MAX 4096
+
+int
+checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
+{
+	uint64_t end = (addr + len + CP_PAGE - 1) & ~(CP_PAGE - 1);
+	struct uffdio_register reg = {
+		.range = { addr, end - addr },
+		.mode = UFFDIO_REGISTER_MODE_WP,
+	};
+	int r;
+
+	if (c->stale)
+		return -ESTALE;
+	if ((addr & (CP_PAGE - 1)) || end <= addr)
+		return -EINVAL;
+	if (c->nsaved > SAVED_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < c->nranges; i++)
+		if (c->ranges[i].start < end && addr < c->ranges[i].end)
+			return -EEXIST;
+	if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
+		return log_debug_errno(-errno, "%d: cannot track 0x%" PRIx64 "-0x%" PRIx64, c->pid,
+				       addr, end);
+	/* A shadow can hold any address: it holds zeros there from now on
+	 * (a hole), and the range is one of its own, copied into by syncs
+	 * and refreshed by remaps like the others. */
+	r = c->shadow ? shadow_punch(c->mirror_mem, addr, end) : 0;
+	if (r >= 0 && c->shadow)
+		r = range_insert(c, addr, end);
+	if (r >= 0)
+		r = protect_range(c, addr, end);
+	if (r < 0) {
+		c->stale = true;
+		return r;
+	}
+	saved_drop(c, addr, end);
+	c->scan_end = MAX(c->scan_end, end);
+	c->stats.tracked_new++;
+	return 0;
+}
+
+int
 checkpoint_remap(struct checkpoint *c, pid_t tid)
 {
+	uint64_t t0 = util_now_ns();
 	int r;
 
 	c->stale = true;
@@ -1188,6 +1323,7 @@ checkpoint_remap(struct checkpoint *c, pid_t tid)
 	saved_clear(c);
 	c->stale = false;
 	c->stats.forks++;
+	c->stats.remap_ns += util_now_ns() - t0;
 	return 0;
 }
 

@@ -89,6 +89,32 @@ int checkpoint_sync(struct checkpoint *c) _wur_;
 int checkpoint_remap(struct checkpoint *c, pid_t tid) _wur_;
 
 /**
+ * The tracee dropped the pages of [@addr, +@len) (madvise(2) MADV_DONTNEED,
+ * which returned 0): the restore point drops them too, without the fork of
+ * a checkpoint_remap(). The mirror gets the same madvise(2), injected (its
+ * private pages then read as zeros, or as their file's bytes, as the
+ * tracee's do: madvise(2)); a shadow gets a hole; saved pages there are
+ * forgotten. The dropped pages lose their write protection with them
+ * (zap_pte_range(), mm/memory.c: anonymous ptes are cleared whole), so the
+ * next write to one is seen as any other. Returns 0 or -errno; after a
+ * failure the caller remaps (-ESTALE: a remap is due anyway).
+ */
+int checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
+
+/**
+ * The tracee mapped new private memory at [@addr, +@len) that reads as
+ * zeros (mmap(2) MAP_PRIVATE | MAP_ANONYMOUS, brk(2) growing the heap):
+ * track its writes (UFFDIO_REGISTER_MODE_WP) without the fork of a
+ * checkpoint_remap(). The mirror has no such mapping: a rollback writes
+ * zeros back there, or the copy a sync kept in our memory, as for the main
+ * stack's growth. Refuses (-EEXIST) a range where the mirror holds a
+ * mapping (it would restore that mapping's bytes), and (-E2BIG) when many
+ * pages are kept in our memory already: the caller remaps then.
+ * Returns 0 or -errno; after -errno other than those two, the caller remaps.
+ */
+int checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
+
+/**
  * Put back every page written since the restore point from the mirror, except
  * the bytes in @keep (@nkeep ranges, in any order; NULL if @nkeep is 0). The
  * process must be stopped; the caller restores the registers. Restored pages
@@ -110,6 +136,11 @@ struct checkpoint_stats {
 	uint64_t rollbacks;	 /**< checkpoint_rollback() calls that succeeded */
 	uint64_t pages_restored; /**< pages written back into the tracee */
 	uint64_t forks;		 /**< mirrors forked (checkpoint_new() and each remap) */
+	uint64_t discards;	 /**< checkpoint_discard() calls that succeeded */
+	uint64_t tracked_new;	 /**< checkpoint_track_new() calls that succeeded */
+	uint64_t sync_ns;	 /**< wall time in checkpoint_sync() (CLOCK_MONOTONIC) */
+	uint64_t remap_ns;	 /**< in checkpoint_remap() and checkpoint_new() */
+	uint64_t rollback_ns;	 /**< in checkpoint_rollback() */
 };
 
 /** Copy the counters of @c into *ret. */

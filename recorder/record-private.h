@@ -282,6 +282,8 @@ struct rspace {
 					 * thread, a timer or a signal was seen */
 	bool signals;			/* a timer or an asynchronous signal was seen:
 					 * every run takes a restore point */
+	uint64_t brk_end;		/* the program break brk(2) last returned, 0:
+					 * unknown (record-restore.c) */
 	struct rec_sb_space sb;		/* syscall sites redirected into the buffer */
 };
 
@@ -487,6 +489,11 @@ void rec_on_group_continue(struct recorder *rec, struct rthread *t);
 /** If @t's mask blocks its deferred signal, give it back to the kernel:
  * true if it did. */
 bool rec_requeue_if_blocked(struct rthread *t);
+/** Wait for the next stop of @t (record-syscall.c): false, with nothing
+ * stored, when @t is a leader that turned zombie in a group exit meanwhile
+ * (the kernel reports it only after its other threads, which the main loop
+ * lets go) or is gone. */
+bool rec_wait_thread_stop(struct recorder *rec, struct rthread *t, int *ret_status);
 /** Whether @t, at a syscall entry with a deferred signal, takes it during
  * the syscall rather than before it. */
 bool rec_signal_during_syscall(const struct rthread *t);
@@ -701,8 +708,17 @@ void rec_finish_exit(struct recorder *rec, struct rthread *t);
  * whose counting code it inherits). NULL when out of memory or @pid is gone. */
 struct rspace *rec_space_new(struct recorder *rec, pid_t pid, const struct rspace *from);
 
+/* record-restore.c: restore points */
+
 /* Free @sp's restore points (its mirror dies), keeping their figures. */
 void rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp);
+/* @t is about to run user code: make this its restore point if the run may
+ * need one (t->xstate_len is 0 when it cannot be rolled back). */
+void rec_restore_point(struct recorder *rec, struct rthread *t);
+/* @t's syscall that changes mappings (REC_SC_MAPS) returned @result: bring
+ * its address space's restore point along, or have it remapped before the
+ * next run's. */
+void rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result);
 
 /* Thread @tid is gone (wait status @status): its exit, or its process's, is recorded. */
 void rec_on_thread_gone(struct recorder *rec, pid_t tid, int status);

@@ -16,6 +16,7 @@
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include "common/log.h"
 #include "recorder/record-private.h"
@@ -27,7 +28,7 @@
 /*
  * Whether @u waits in the kernel for something only another recorded thread
  * (or a signal) can bring: a futex wait with no timeout (futex(2)
- * FUTEX_WAIT, FUTEX_WAIT_BITSET with a NULL timeout). Whatever wakes it is
+ * FUTEX_WAIT, FUTEX_WAIT_BITSET with a NULL timeout), a wait for a child. Whatever wakes it is
  * an event of the thread that wakes it: the run of user code under way ends
  * first. A signal from outside may still wake it; then it waits for the
  * running thread's next event (or execution point, where counting code runs).
@@ -37,8 +38,21 @@ waits_for_a_thread(const struct rthread *u)
 {
 	uint64_t cmd = u->model_args[1] & FUTEX_CMD_MASK;
 
-	return u->model_nr == __NR_futex && (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) &&
-	       u->model_args[3] == 0;
+	switch (u->model_nr) {
+	case __NR_futex:
+		return (cmd == FUTEX_WAIT || cmd == FUTEX_WAIT_BITSET) && u->model_args[3] == 0;
+	case __NR_wait4:
+	case __NR_waitid:
+		/* A child's change of state (exit, stop, continue: wait(2)) is
+		 * an event of that child, a recorded process, or of whoever
+		 * signals it; a blocking wait (no WNOHANG) ends only then, or
+		 * when a signal interrupts it: a timer of its own process
+		 * (SIGALRM...) may, at any time. */
+		return !(u->model_args[u->model_nr == __NR_wait4 ? 2 : 3] & WNOHANG) &&
+		       !u->space->signals;
+	default:
+		return false;
+	}
 }
 
 bool

@@ -608,8 +608,17 @@ rec_interrupt_running(struct recorder *rec, struct rthread *t)
 	pid_t tid = t->tid;
 	int status, sig;
 
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 || tracee_wait(tid, &status) < 0)
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
 		return;
+	/* A leader may turn zombie meanwhile, in a group exit: its end comes
+	 * through the main loop (rec_wait_thread_stop()), which must not
+	 * interrupt it again (uncountable: no execution point is due) but
+	 * wait for its other threads' exit stops. Waiting for it here hung
+	 * a Go program's recording 1 time in 5. */
+	if (!rec_wait_thread_stop(rec, t, &status)) {
+		t->uncountable = true;
+		return;
+	}
 	if (tracee_classify(status, &sig) == TRACEE_STOP_SECCOMP) {
 		/* It entered a syscall first. The pending interrupt would make a
 		 * blocking syscall return early to be restarted, which replay
@@ -621,8 +630,10 @@ rec_interrupt_running(struct recorder *rec, struct rthread *t)
 		if (tracee_set_regs(tid, &regs) < 0)
 			return;
 		rec_resume(t, PTRACE_CONT, 0);
-		if (tracee_wait(tid, &status) < 0)
+		if (!rec_wait_thread_stop(rec, t, &status)) {
+			t->uncountable = true; /* see above */
 			return;
+		}
 		if (tracee_classify(status, &sig) == TRACEE_STOP_GROUP && !tracee_group_stop_sig(status)) {
 			sched_yield_current(rec->sched);
 			rec_resume(t, PTRACE_CONT, 0);

@@ -142,16 +142,16 @@ rec_finish_clone(struct recorder *rec, struct rthread *t)
 /* Execute the syscall @t is stopped at and wait for its exit, synchronously. */
 
 /*
- * Wait for the next stop of @t, which runs a syscall that does not block.
- * A leader killed meanwhile in a group exit turns zombie, and the kernel
+ * Wait for the next stop of @t, which runs a syscall that does not block,
+ * or user code it was told to stop (PTRACE_INTERRUPT). A leader killed meanwhile in a group exit turns zombie, and the kernel
  * reports it only after its other threads, which the main loop lets go
  * (ptrace(2)): so a leader with other threads is waited for with the loop's
  * timer, and false returned once it is a zombie (its end then comes through
  * the main loop). Waiting for it without end hung a Go program's recording
  * 1 time in 10.
  */
-static bool
-wait_syscall_stop(struct recorder *rec, struct rthread *t, int *ret_status)
+bool
+rec_wait_thread_stop(struct recorder *rec, struct rthread *t, int *ret_status)
 {
 	bool guard = t->tid == t->tgid && rec_has_other_threads(rec, t->tgid, t->tid);
 	pid_t r;
@@ -183,8 +183,8 @@ rec_run_syscall(struct recorder *rec, struct rthread *t)
 
 	rec_resume(t, PTRACE_SYSCALL, 0);
 	for (;;) {
-		if (!wait_syscall_stop(rec, t, &status)) {
-			t->state = RT_RUNNING; /* see wait_syscall_stop() */
+		if (!rec_wait_thread_stop(rec, t, &status)) {
+			t->state = RT_RUNNING; /* see rec_wait_thread_stop() */
 			return;
 		}
 		switch (tracee_classify(status, &sig)) {
@@ -520,7 +520,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	}
 	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
 	if (flags & REC_SC_MAPS)
-		t->space->need_remap = true;
+		rec_restore_maps_changed(rec, t, result);
 	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
 	/* a timer's signals will come: runs need restore points to take them

@@ -65,27 +65,11 @@ rec_space_new(struct recorder *rec, pid_t pid, const struct rspace *from)
 		free(sp);
 		return NULL;
 	}
-	if (from)
+	if (from) {
 		sp->may_preempt = from->may_preempt;
+		sp->brk_end = from->brk_end; /* a fork keeps the heap */
+	}
 	return sp;
-}
-
-/* Free @sp's restore points (its mirror dies), keeping their figures. */
-void
-rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp)
-{
-	struct checkpoint_stats cs;
-
-	if (!sp->ckpt)
-		return;
-	checkpoint_get_stats(sp->ckpt, &cs);
-	rec->ckpt_stats.syncs += cs.syncs;
-	rec->ckpt_stats.pages_synced += cs.pages_synced;
-	rec->ckpt_stats.forks += cs.forks;
-	rec->ckpt_stats.rollbacks += cs.rollbacks;
-	rec->ckpt_stats.pages_restored += cs.pages_restored;
-	checkpoint_free(sp->ckpt);
-	sp->ckpt = NULL;
 }
 
 /* A process stops using @sp (it exited or exec'd). */
@@ -356,16 +340,12 @@ restart_pmu(struct recorder *rec, struct rthread *t)
 		rec_stop_recording(rec, "cannot count the ticks of thread %d: %s", t->tid, strerror(-r));
 }
 
-/*
- * @t is about to run user code: make this its restore point. The checkpoint
- * takes the memory (created at the first run: from then on every run of user
- * code can be rolled back), we take the registers.
- */
+/* @t is about to run user code: its deadline, its tick budget, its
+ * restore point (record-restore.c). */
 void
 rec_start_run(struct recorder *rec, struct rthread *t)
 {
 	struct rspace *sp = t->space;
-	int r;
 
 	t->trap_armed = false;
 	t->rollbacks = 0;
@@ -388,63 +368,7 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 		sp->at_exec = false;
 		return;
 	}
-	/* Restore points cost a copy of every page a run writes: none are taken
-	 * until a run may need an execution point. The exec stop is inside
-	 * execve, where no syscall can be injected: the loader never needs one. */
-	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec) {
-		sp->at_exec = false;
-		return;
-	}
-	/* A vfork child runs in its parent's memory until it execs or exits:
-	 * the restore point is the parent's, which a checkpoint made or synced
-	 * through the child would tie to a process that soon leaves it. */
-	if (sp->mem.users > 1) {
-		t->xstate_len = 0; /* this run cannot be rolled back */
-		return;
-	}
-	/* Nothing will preempt a run while no other thread may want the CPU
-	 * and no signal is expected: it needs no restore point (the copy of
-	 * every page written since the last one). One that must stop anyway
-	 * (a signal came, a thread woke) stops at a counted branch if it is
-	 * in counting code, else at its next event. */
-	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t)) {
-		/* and it makes no buffered futex wake, which would let a
-		 * waiter run with no event of this thread first */
-		rec_syscallbuf_wakes(rec, t, false);
-		t->xstate_len = 0;
-		return;
-	}
-	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
-	t->start_regs = t->regs;
-	if (!sp->ckpt) {
-		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);
-		if (r == -ESRCH)
-			return; /* exiting (a group exit in progress): see waitpid */
-		if (r < 0) {
-			log_warn("cannot checkpoint process %d (%s): its CPU-bound threads "
-				 "will not be preempted", t->tgid, strerror(-r));
-			sp->unrestorable = true;
-			return;
-		}
-		sp->need_remap = false;
-	} else {
-		r = sp->need_remap ? checkpoint_remap(sp->ckpt, t->tid) : checkpoint_sync(sp->ckpt);
-		if (r == -ESTALE) /* an earlier one failed half-way (a thread vanished) */
-			r = checkpoint_remap(sp->ckpt, t->tid);
-		sp->need_remap = false;
-		if (r == -ESRCH)
-			return; /* exiting (a group exit in progress): see waitpid */
-		if (r < 0) {
-			rec_stop_recording(rec, "cannot checkpoint the program: %s", strerror(-r));
-			return;
-		}
-	}
-	if (!t->xstate)
-		t->xstate = malloc(arch_xstate_size());
-	if (!t->xstate ||
-	    tracee_get_xstate(t->tid, t->xstate, arch_xstate_size(), &t->xstate_len) < 0 ||
-	    tracee_get_sigmask(t->tid, &t->start_mask) < 0)
-		t->xstate_len = 0; /* this run cannot be rolled back */
+	rec_restore_point(rec, t);
 }
 
 /*
@@ -1315,10 +1239,11 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning",
 			 rec.stats.probes, rec.stats.spins);
 	if (rec.ckpt_stats.syncs)
-		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages), %" PRIu64
-			 " mirror forks, %" PRIu64 " rollbacks (%" PRIu64 " pages)",
-			 rec.ckpt_stats.syncs, rec.ckpt_stats.pages_synced, rec.ckpt_stats.forks,
-			 rec.ckpt_stats.rollbacks, rec.ckpt_stats.pages_restored);
+		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages, %.3f s), %" PRIu64
+			 " mirror forks (%.3f s), %" PRIu64 " rollbacks (%" PRIu64 " pages, %.3f s)",
+			 rec.ckpt_stats.syncs, rec.ckpt_stats.pages_synced, rec.ckpt_stats.sync_ns / 1e9,
+			 rec.ckpt_stats.forks, rec.ckpt_stats.remap_ns / 1e9, rec.ckpt_stats.rollbacks,
+			 rec.ckpt_stats.pages_restored, rec.ckpt_stats.rollback_ns / 1e9);
 	/* the last frame fails only now: the program ended as it would have */
 	r = trace_writer_flush(rec.w);
 	if (r < 0 && !trace_failed)
