@@ -279,10 +279,15 @@ Test(rows, fcntl_hints_and_leases)
 	r = run_checked(SYS_fcntl, (uint64_t[6]){ fd, F_SETLEASE, F_RDLCK });
 	cr_assert_eq(ranges.n, 0);
 	close(fd);
-	fd = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* a directory of its own: a file another test creates in /tmp while
+	 * the notification is armed would raise SIGIO, which kills */
+	char dir[] = "/tmp/uprr-test-dnotify-XXXXXX";
+	cr_assert_not_null(mkdtemp(dir), "mkdtemp: %s", strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	r = run_checked(SYS_fcntl, (uint64_t[6]){ fd, F_NOTIFY, DN_CREATE });
 	cr_assert_eq(ranges.n, 0);
 	close(fd);
+	rmdir(dir);
 	need(r, "F_NOTIFY (dnotify)");
 }
 
