@@ -44,14 +44,34 @@
 #define K_EAGAIN 11
 #define K_EOPNOTSUPP 95
 #define K_RWF_NOWAIT 0x8
+/* include/uapi/linux/magic.h: the file systems a write to a regular file
+ * of is made in the buffer when RWF_NOWAIT is refused (plain_fs()) */
+#define K_EXT4_SUPER_MAGIC 0xef53u
+#define K_TMPFS_MAGIC 0x01021994u
+#define K_XFS_SUPER_MAGIC 0x58465342u
+#define K_BTRFS_SUPER_MAGIC 0x9123683eu
+#define K_OVERLAYFS_SUPER_MAGIC 0x794c7630u
+/* the size of x86-64's struct statfs (include/uapi/asm-generic/statfs.h);
+ * f_type is its first field */
+#define K_STATFS_SIZE 120
 /* the most iovecs of a buffered readv or preadv */
 #define IOV_MAX_BUF 64
 /* the most bytes of a socket address accept4 writes (struct sockaddr_storage) */
 #define SOCKADDR_MAX 128
 
-/* The flags a buffered openat may have: it opens for reading only, and
- * creates, truncates and waits for nothing; anything else is traced. */
+#define K_O_WRONLY 01
+#define K_O_RDWR 02
+#define K_O_CREAT 0100
+#define K_O_EXCL 0200
+#define K_O_TRUNC 01000
+#define K_O_APPEND 02000
+
+/* The flags a buffered openat may have: it waits for nothing; anything
+ * else (O_PATH, O_TMPFILE, O_DIRECT, O_SYNC, O_ASYNC...) is traced. */
 #define OPEN_FLAGS_OK (K_O_NOCTTY | K_O_NONBLOCK | K_O_LARGEFILE | K_O_DIRECTORY | K_O_NOFOLLOW | K_O_CLOEXEC)
+/* Those of an open for writing, buffered unless a file is mapped shared
+ * (UPRR_CTL_NO_WRITES: an O_TRUNC changes its pages) */
+#define OPEN_WRITE_FLAGS (K_O_WRONLY | K_O_RDWR | K_O_CREAT | K_O_EXCL | K_O_TRUNC | K_O_APPEND)
 
 struct kiovec {
 	const void *base;
@@ -125,9 +145,15 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 	 * them: their low 32 bits */
 	switch (nr) {
 	case __NR_openat:
-		/* read-only, and not where opening has effects the recorder
-		 * may want to see (/proc, /dev, /sys) */
-		if (((uint32_t)a[2] & ~(uint32_t)OPEN_FLAGS_OK) || !a[1] || special_tree((const char *)a[1]))
+		/* not where opening has effects the recorder may want to
+		 * see (/proc, /dev, /sys); for writing only while no file is
+		 * mapped shared (O_ACCMODE 3 is not O_WRONLY | O_RDWR: the
+		 * kernel's "ioctl only" mode, traced) */
+		if (((uint32_t)a[2] & ~(uint32_t)(OPEN_FLAGS_OK | OPEN_WRITE_FLAGS)) ||
+		    ((uint32_t)a[2] & K_O_ACCMODE) == K_O_ACCMODE ||
+		    (((uint32_t)a[2] & OPEN_WRITE_FLAGS) &&
+		     (((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->flags & UPRR_CTL_NO_WRITES)) ||
+		    !a[1] || special_tree((const char *)a[1]))
 			return UINT64_MAX;
 		/* a directory only: no wait (a FIFO fails with ENOTDIR);
 		 * else a stat first, its result and struct stat in the data */
@@ -189,6 +215,50 @@ recording_only(const struct uprr_buf *buf, uint32_t *p, uint32_t v)
 	*p = cur;
 }
 
+/* Whether a write to a regular file of the file system @type waits for
+ * nothing but the disk or memory: local disk file systems and tmpfs (not
+ * FUSE, whose daemon may be a thread of the program, nor NFS, nor procfs
+ * and sysfs, whose files are "regular" and whose writes have effects: a
+ * write to /proc/PID/mem must stay traced, for rec_mem_write_target). */
+static int
+plain_fs(uint32_t type)
+{
+	return type == K_EXT4_SUPER_MAGIC || type == K_TMPFS_MAGIC || type == K_XFS_SUPER_MAGIC ||
+	       type == K_BTRFS_SUPER_MAGIC || type == K_OVERLAYFS_SUPER_MAGIC;
+}
+
+long
+uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *base, uint64_t len, long off,
+	      void *probe_at)
+{
+	struct uprr_write_probe *p = probe_at;
+	struct kiovec iov = { base, len };
+	unsigned char st[UPRR_STAT_SIZE];
+	uint32_t sfs[K_STATFS_SIZE / 4];
+	uint32_t mode;
+	long ret;
+
+	p->attempt = uprr_stubcall(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, K_RWF_NOWAIT, &p->attempt);
+	ret = p->attempt;
+	if (ret != -K_EOPNOTSUPP) {
+		/* constants: the record is the same in replay */
+		p->stat_ret = p->statfs_ret = 1;
+		p->mode = p->fs_type = 0;
+		return ret;
+	}
+	/* refused: a regular file of a plain_fs(), by an fstat and an fstatfs
+	 * whose results are in the record (in replay the stub makes neither:
+	 * the mode and type stay the trace's, with no branch) */
+	p->stat_ret = uprr_stubcall(buf, __NR_fstat, fd, (long)st, 0, 0, 0, 0, &p->stat_ret);
+	p->statfs_ret = uprr_stubcall(buf, __NR_fstatfs, fd, (long)sfs, 0, 0, 0, 0, &p->statfs_ret);
+	memcpy(&mode, st + K_STAT_MODE_OFF, sizeof(mode));
+	recording_only(buf, &p->mode, mode);
+	recording_only(buf, &p->fs_type, sfs[0]);
+	if (p->stat_ret == 0 && p->statfs_ret == 0 && (p->mode & K_S_IFMT) == K_S_IFREG && plain_fs(p->fs_type))
+		ret = uprr_stubcall(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, 0, &rec->ret);
+	return ret;
+}
+
 static long
 commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, uint32_t size)
 {
@@ -218,7 +288,8 @@ scatter(const struct kiovec *iov, long niov, const unsigned char *src, uint64_t 
  * Record layouts (the data after struct uprr_rec):
  *   openat without O_DIRECTORY: newfstatat's result (int64), its struct stat;
  *   statx: the struct statx; pread64, readv, preadv, getrandom: ret bytes;
- *   pwrite64: the bytes passed (the kernel took ret);
+ *   pwrite64: the bytes passed (the kernel took ret), padded to 8, then
+ *   a struct uprr_write_probe (uprr_fd_write());
  *   accept4: F_GETFL's result (int64), then with an address the length
  *   passed in and the one the kernel wrote (uint32 each), the address;
  *   the others: none.
@@ -294,8 +365,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 	}
 	case __NR_pwrite64:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
-		iov = (struct kiovec){ data, (uint64_t)a[2] };
-		ret = uprr_stubcall(buf, __NR_pwritev2, a[0], (long)&iov, 1, a[3], 0, K_RWF_NOWAIT, &rec->ret);
+		ret = uprr_fd_write(buf, rec, a[0], data, (uint64_t)a[2], a[3], data + align8((uint64_t)a[2]));
 		commit(buf, rec, nr, a[0], ret, size);
 		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);

@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 5
+#define UPRR_PRELOAD_VERSION 6
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -141,7 +141,9 @@ struct uprr_rec {
 	 * clock_gettime: a timespec; gettimeofday: a timeval, a timezone;
 	 * epoll_wait: ret events; ioctl FIONREAD: an int), or the bytes the program passed out
 	 * (write, sendto: all it passed, writev, sendmsg: its iovecs' bytes
-	 * one after the other; the kernel took ret), padded to 8; the fd
+	 * one after the other; the kernel took ret), padded to 8 (then, for
+	 * write, writev and pwrite64, 32 bytes: how the library made it,
+	 * struct uprr_write_probe of preload/preload-private.h); the fd
 	 * calls' layouts are in preload/buffered-fd.c */
 };
 
