@@ -21,7 +21,7 @@
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
 /** Where the library is mapped in every tracee: the code (read + execute),
- * then the control page, then the buffers (read + write), 4.1 MiB in all:
+ * then the control page, then the buffers (read + write), 12.1 MiB in all:
  * below soft ticks' page (PATCH_TICK_PAGE, 0x70000000), below where Linux
  * puts mmaps and above a non-PIE executable's brk heap; a 32-bit absolute
  * address, which the stub's code uses. preload.lds links the image here. */
@@ -32,8 +32,10 @@
 #define UPRR_PRELOAD_CTL_SIZE UPRR_U64(0x1000)
 /** Threads of a process that get a buffer; later ones take the ptrace path. */
 #define UPRR_PRELOAD_NSLOTS 64
-/** One thread's buffer: a struct uprr_buf, then its records. */
-#define UPRR_PRELOAD_BUF_SIZE UPRR_U64(0x10000)
+/** One thread's buffer: a struct uprr_buf, then its records. 192 KiB: a
+ * read of 128 KiB (cp's, coreutils' io_blksize) fits a record; the pages
+ * cost only once written (the restore point's mirror syncs written pages). */
+#define UPRR_PRELOAD_BUF_SIZE UPRR_U64(0x30000)
 #define UPRR_PRELOAD_BUF_ADDR (UPRR_PRELOAD_CTL_ADDR + UPRR_PRELOAD_CTL_SIZE)
 #define UPRR_PRELOAD_MAP_SIZE \
 	(UPRR_PRELOAD_CODE_SIZE + UPRR_PRELOAD_CTL_SIZE + UPRR_PRELOAD_NSLOTS * UPRR_PRELOAD_BUF_SIZE)
