@@ -44,13 +44,6 @@
 #define K_EAGAIN 11
 #define K_EOPNOTSUPP 95
 #define K_RWF_NOWAIT 0x8
-/* include/uapi/linux/magic.h: the file systems a write to a regular file
- * of is made in the buffer when RWF_NOWAIT is refused (plain_fs()) */
-#define K_EXT4_SUPER_MAGIC 0xef53u
-#define K_TMPFS_MAGIC 0x01021994u
-#define K_XFS_SUPER_MAGIC 0x58465342u
-#define K_BTRFS_SUPER_MAGIC 0x9123683eu
-#define K_OVERLAYFS_SUPER_MAGIC 0x794c7630u
 /* the size of x86-64's struct statfs (include/uapi/asm-generic/statfs.h);
  * f_type is its first field */
 #define K_STATFS_SIZE 120
@@ -218,16 +211,18 @@ recording_only(const struct uprr_buf *buf, uint32_t *p, uint32_t v)
 	*p = cur;
 }
 
-/* Whether a write to a regular file of the file system @type waits for
- * nothing but the disk or memory: local disk file systems and tmpfs (not
- * FUSE, whose daemon may be a thread of the program, nor NFS, nor procfs
- * and sysfs, whose files are "regular" and whose writes have effects: a
- * write to /proc/PID/mem must stay traced, for rec_mem_write_target). */
-static int
-plain_fs(uint32_t type)
+/* recording_only() for 64 bits */
+static inline void
+recording_only64(const struct uprr_buf *buf, uint64_t *p, uint64_t v)
 {
-	return type == K_EXT4_SUPER_MAGIC || type == K_TMPFS_MAGIC || type == K_XFS_SUPER_MAGIC ||
-	       type == K_BTRFS_SUPER_MAGIC || type == K_OVERLAYFS_SUPER_MAGIC;
+	uint64_t cur = *p;
+	uint32_t replay = ((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay | buf->replay;
+
+	__asm__("testl %[replay], %[replay]\n\tcmove %[v], %[cur]"
+		: [cur] "+r"(cur)
+		: [v] "r"(v), [replay] "r"(replay)
+		: "cc");
+	*p = cur;
 }
 
 long
@@ -247,6 +242,7 @@ uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *b
 		/* constants: the record is the same in replay */
 		p->stat_ret = p->statfs_ret = 1;
 		p->mode = p->fs_type = 0;
+		p->dev = p->ino = 0;
 		return ret;
 	}
 	/* refused: a regular file of a plain_fs(), by an fstat and an fstatfs
@@ -257,7 +253,9 @@ uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *b
 	memcpy(&mode, st + K_STAT_MODE_OFF, sizeof(mode));
 	recording_only(buf, &p->mode, mode);
 	recording_only(buf, &p->fs_type, sfs[0]);
-	if (p->stat_ret == 0 && p->statfs_ret == 0 && (p->mode & K_S_IFMT) == K_S_IFREG && plain_fs(p->fs_type))
+	recording_only64(buf, &p->dev, *(const uint64_t *)(const void *)st);
+	recording_only64(buf, &p->ino, *(const uint64_t *)(const void *)(st + 8));
+	if (UPRR_WRITE_PLAIN(p))
 		ret = uprr_stubcall(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, 0, &rec->ret);
 	return ret;
 }
@@ -369,7 +367,8 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 	case __NR_pwrite64:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		ret = uprr_fd_write(buf, rec, a[0], data, (uint64_t)a[2], a[3], data + align8((uint64_t)a[2]));
-		commit(buf, rec, nr, a[0], ret, size);
+		commit(buf, rec, nr, UPRR_WRITE_PLAIN((struct uprr_write_probe *)(data + align8((uint64_t)a[2]))) ? -1 : a[0],
+		       ret, size);
 		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		if (ret > 0 && ret < a[2]) {

@@ -40,19 +40,10 @@ long uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const lon
 	HIDDEN;
 /* Right before a record of call @nr on fd @fd with result @ret is added to
  * @buf: the batch's first clears buf->fds_written, a write that sent bytes
- * marks its fd. */
+ * marks its fd (not a plain write to a regular file, UPRR_WRITE_PLAIN():
+ * the recorder finds its sinks from the record, whatever the fd is then). */
 void uprr_fd_commit(struct uprr_buf *buf, long nr, long fd, long ret) HIDDEN;
 
-/* What a write, writev or pwrite64 record holds after the bytes passed
- * (padded to 8): how uprr_fd_write() went */
-struct uprr_write_probe {
-	int64_t attempt;    /* the RWF_NOWAIT attempt's result */
-	int64_t stat_ret;   /* fstat's, 1 if not made */
-	int64_t statfs_ret; /* fstatfs's, 1 if not made */
-	uint32_t mode;	    /* st_mode, 0 if not made */
-	uint32_t fs_type;   /* f_type, 0 if not made */
-};
-#define UPRR_WRITE_PROBE_SIZE ((uint32_t)sizeof(struct uprr_write_probe))
 /* Write @len bytes at @base to fd @fd at offset @off (-1: the file
  * position) without waiting: a pwritev2 with RWF_NOWAIT; if the file
  * refuses it (EOPNOTSUPP: ext4, tmpfs) and is a regular file of a local

@@ -385,7 +385,14 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	default:
 		return NOT_BUFFERED;
 	}
-	uprr_fd_commit(buf, nr, a[0], ret);
+	/* a plain write to a regular file marks no fd (uprr_fd_commit()) */
+	uprr_fd_commit(buf, nr,
+		       (nr == __NR_write || nr == __NR_writev) &&
+				       UPRR_WRITE_PLAIN((const struct uprr_write_probe *)((unsigned char *)rec + size -
+											 UPRR_WRITE_PROBE_SIZE))
+			       ? -1
+			       : a[0],
+		       ret);
 	rec->ret = ret;
 	rec->size = size;
 	barrier();

@@ -144,10 +144,39 @@ struct uprr_rec {
 	 * epoll_wait: ret events; ioctl FIONREAD: an int), or the bytes the program passed out
 	 * (write, sendto: all it passed, writev, sendmsg: its iovecs' bytes
 	 * one after the other; the kernel took ret), padded to 8 (then, for
-	 * write, writev and pwrite64, 32 bytes: how the library made it,
-	 * struct uprr_write_probe of preload/preload-private.h); the fd
+	 * write, writev and pwrite64, struct uprr_write_probe: how the
+	 * library made it); the fd
 	 * calls' layouts are in preload/buffered-fd.c */
 };
+
+/** What a write, writev or pwrite64 record holds last, after the bytes
+ * passed (padded to 8): how the library made it (preload/buffered-fd.c,
+ * uprr_fd_write()). The RWF_NOWAIT attempt first; if the file refused it
+ * (EOPNOTSUPP), an fstat and an fstatfs; a regular file of a local file
+ * system is then written plainly (UPRR_WRITE_PLAIN). */
+struct uprr_write_probe {
+	int64_t attempt;    /**< the RWF_NOWAIT attempt's result */
+	int64_t stat_ret;   /**< fstat's, 1 if not made */
+	int64_t statfs_ret; /**< fstatfs's, 1 if not made */
+	uint32_t mode;	    /**< st_mode, 0 if not made */
+	uint32_t fs_type;   /**< f_type, 0 if not made */
+	uint64_t dev;	    /**< st_dev, 0 if not made */
+	uint64_t ino;	    /**< st_ino, 0 if not made */
+};
+#define UPRR_WRITE_PROBE_SIZE ((uint32_t)sizeof(struct uprr_write_probe))
+/** Whether a write to a regular file of the file system of f_type @t
+ * waits for nothing but the disk or memory (include/uapi/linux/magic.h):
+ * ext2/3/4, tmpfs, xfs, btrfs, overlayfs. Not FUSE (its daemon may be a
+ * thread of the program), NFS, nor procfs and sysfs, whose "regular"
+ * files' writes have effects (/proc/PID/mem: rec_mem_write_target). */
+#define UPRR_PLAIN_FS(t) ((t) == 0xef53u || (t) == 0x01021994u || (t) == 0x58465342u || \
+			  (t) == 0x9123683eu || (t) == 0x794c7630u)
+/** The library wrote plainly to a regular file (record of @p): EOPNOTSUPP
+ * to the attempt, a regular file of an UPRR_PLAIN_FS(). The recorder finds
+ * where the bytes went from dev and ino (uprr's stdout or stderr
+ * redirected to a file), not from the fd at the flush. */
+#define UPRR_WRITE_PLAIN(p) ((p)->attempt == -95 && (p)->stat_ret == 0 && (p)->statfs_ret == 0 && \
+			     ((p)->mode & 0170000) == 0100000 && UPRR_PLAIN_FS((p)->fs_type))
 
 /** The buffer of slot @i. */
 #define UPRR_PRELOAD_BUF(i) (UPRR_PRELOAD_BUF_ADDR + (uint64_t)(i) * UPRR_PRELOAD_BUF_SIZE)

@@ -2412,6 +2412,33 @@ def c_syscallbuf_fdcalls(h):
             raise Fail(f'fdcalls: an openat for writing was traced, not buffered: {line}')
 
 
+@case('syscallbuf-stdout-file')
+def c_syscallbuf_stdout_file(h):
+    """tests/progs/stdout_file_reuse with uprr's stdout a regular file:
+    plain writes to it through the buffer, then fd 1 closed and reused for
+    another file in the same batch. The replay shows the lines written to
+    stdout and not the one written to the other file (the flush finds the
+    file from the record's dev and ino); the recording's output is the
+    native run's."""
+    prog = h.prog('stdout_file_reuse')
+    os.mkdir(h.path('native'))
+    native = run_to_files(h, [prog, h.path('native')], 'native', 60)
+    os.mkdir(h.path('dir'))
+    trace = h.new_trace_path('stdout-file')
+    rec = run_to_files(h, [h.uprr, 'record', '-o', trace, '--', prog, h.path('dir')], 'record',
+                       RECORD_TIMEOUT)
+    check_record(rec, trace, 0)
+    remove_input(h.path('dir'))
+    rep = run_to_files(h, [h.uprr, 'replay', trace], 'replay', REPLAY_TIMEOUT)
+    want = b'shown 0\nshown 1\nshown 2\n'
+    for what, got in (('the native run', native.stdout), ('the recording', rec.stdout),
+                      ('the replay', rep.stdout)):
+        if got != want:
+            compare_bytes(want, got, 'stdout', 'expected', what)
+    if buffered_calls(h, trace)[0] < 4:
+        raise Fail('stdout_file_reuse: its writes and close were not buffered')
+
+
 @case('syscallbuf-spin')
 def c_syscallbuf_spin(h):
     """tests/progs/syscallbuf_spin with the syscall buffer: a thread makes
