@@ -41,14 +41,9 @@
 #define K_GRND_NONBLOCK 1
 #define K_GRND_RANDOM 2
 #define K_GRND_INSECURE 4
-#define K_EAGAIN 11
-#define K_EOPNOTSUPP 95
-#define K_RWF_NOWAIT 0x8
 /* the size of x86-64's struct statfs (include/uapi/asm-generic/statfs.h);
  * f_type is its first field */
 #define K_STATFS_SIZE 120
-/* the most iovecs of a buffered readv or preadv */
-#define IOV_MAX_BUF 64
 /* the most bytes of a socket address accept4 writes (struct sockaddr_storage) */
 #define SOCKADDR_MAX 128
 
@@ -65,17 +60,6 @@
 /* Those of an open for writing, buffered unless a file is mapped shared
  * (UPRR_CTL_NO_WRITES: an O_TRUNC changes its pages) */
 #define OPEN_WRITE_FLAGS (K_O_WRONLY | K_O_RDWR | K_O_CREAT | K_O_EXCL | K_O_TRUNC | K_O_APPEND)
-
-struct kiovec {
-	const void *base;
-	uint64_t len;
-};
-
-static inline uint32_t
-align8(uint64_t n)
-{
-	return (uint32_t)((n + 7) & ~7ull);
-}
 
 /* Whether @path starts with the directory @dir ("/proc": "/proc" or "/proc/..."). */
 static int
@@ -124,7 +108,7 @@ iov_total(const struct kiovec *iov, long n)
 {
 	uint64_t total = 0;
 
-	if (n <= 0 || n > IOV_MAX_BUF)
+	if (n <= 0 || n > UPRR_IOV_MAX)
 		return UINT64_MAX;
 	for (long i = 0; i < n; i++) {
 		if (iov[i].len > UPRR_PRELOAD_REC_ROOM)
@@ -236,9 +220,9 @@ uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *b
 	uint32_t mode;
 	long ret;
 
-	p->attempt = uprr_stubcall(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, K_RWF_NOWAIT, &p->attempt);
+	p->attempt = stub_in(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, UPRR_RWF_NOWAIT, &p->attempt);
 	ret = p->attempt;
-	if (ret != -K_EOPNOTSUPP) {
+	if (ret != -UPRR_EOPNOTSUPP) {
 		/* constants: the record is the same in replay */
 		p->stat_ret = p->statfs_ret = 1;
 		p->mode = p->fs_type = 0;
@@ -248,15 +232,15 @@ uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *b
 	/* refused: a regular file of a plain_fs(), by an fstat and an fstatfs
 	 * whose results are in the record (in replay the stub makes neither:
 	 * the mode and type stay the trace's, with no branch) */
-	p->stat_ret = uprr_stubcall(buf, __NR_fstat, fd, (long)st, 0, 0, 0, 0, &p->stat_ret);
-	p->statfs_ret = uprr_stubcall(buf, __NR_fstatfs, fd, (long)sfs, 0, 0, 0, 0, &p->statfs_ret);
+	p->stat_ret = stub_in(buf, __NR_fstat, fd, (long)st, 0, 0, 0, 0, &p->stat_ret);
+	p->statfs_ret = stub_in(buf, __NR_fstatfs, fd, (long)sfs, 0, 0, 0, 0, &p->statfs_ret);
 	memcpy(&mode, st + K_STAT_MODE_OFF, sizeof(mode));
 	recording_only(buf, &p->mode, mode);
 	recording_only(buf, &p->fs_type, sfs[0]);
 	recording_only64(buf, &p->dev, *(const uint64_t *)(const void *)st);
 	recording_only64(buf, &p->ino, *(const uint64_t *)(const void *)(st + 8));
 	if (UPRR_WRITE_PLAIN(p))
-		ret = uprr_stubcall(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, 0, &rec->ret);
+		ret = stub_in(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, 0, &rec->ret);
 	return ret;
 }
 
@@ -269,6 +253,7 @@ commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, u
 	barrier();
 	buf->used += size;
 	barrier();
+	uprr_record_added(buf);
 	return ret;
 }
 
@@ -312,37 +297,37 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			 * too) is opened here. */
 			uint32_t mode;
 
-			*probe = uprr_stubcall(buf, __NR_newfstatat, a[0], a[1], (long)(data + 8),
+			*probe = stub_in(buf, __NR_newfstatat, a[0], a[1], (long)(data + 8),
 					       (a[2] & K_O_NOFOLLOW) ? K_AT_SYMLINK_NOFOLLOW : 0, 0, 0, probe);
 			memcpy(&mode, data + 8 + K_STAT_MODE_OFF, sizeof(mode));
 			if (*probe == 0 && (mode & K_S_IFMT) != K_S_IFREG && (mode & K_S_IFMT) != K_S_IFDIR) {
-				commit(buf, rec, nr, -1, -K_EAGAIN, size);
+				commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
 				return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 			}
 		}
-		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
+		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_close:
-		ret = uprr_stubcall(buf, nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
+		ret = stub_in(buf, nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_fcntl:
 	case __NR_access:
 	case __NR_faccessat:
 	case __NR_faccessat2:
-		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
+		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_statx:
-		ret = uprr_stubcall(buf, nr, a[0], a[1], a[2], a[3], (long)data, 0, &rec->ret);
+		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], (long)data, 0, &rec->ret);
 		if (ret == 0)
 			memcpy((void *)a[4], data, K_STATX_SIZE);
 		return commit(buf, rec, nr, -1, ret, size);
 	case __NR_getrandom:
 		/* never wait for the pool here: the traced call waits */
-		ret = uprr_stubcall(buf, nr, (long)data, a[1], a[2] | K_GRND_NONBLOCK, 0, 0, 0, &rec->ret);
+		ret = stub_in(buf, nr, (long)data, a[1], a[2] | K_GRND_NONBLOCK, 0, 0, 0, &rec->ret);
 		if (ret > 0)
 			memcpy((void *)a[0], data, (size_t)ret);
 		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
-		if (ret == -K_EAGAIN && !(a[2] & K_GRND_NONBLOCK))
+		if (ret == -UPRR_EAGAIN && !(a[2] & K_GRND_NONBLOCK))
 			return uprr_traced(nr, a[0], a[1], a[2], 0, 0, 0);
 		return ret;
 	case __NR_pread64:
@@ -354,13 +339,13 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		long off = nr == __NR_readv ? -1 : a[3];
 
 		iov = (struct kiovec){ data, len };
-		ret = uprr_stubcall(buf, __NR_preadv2, a[0], (long)&iov, 1, off, 0, K_RWF_NOWAIT, &rec->ret);
+		ret = stub_in(buf, __NR_preadv2, a[0], (long)&iov, 1, off, 0, UPRR_RWF_NOWAIT, &rec->ret);
 		if (ret > 0 && nr == __NR_pread64)
 			memcpy((void *)a[1], data, (size_t)ret);
 		else if (ret > 0)
 			scatter((const struct kiovec *)a[1], a[2], data, (uint64_t)ret);
 		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
-		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
+		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		return ret;
 	}
@@ -369,7 +354,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		ret = uprr_fd_write(buf, rec, a[0], data, (uint64_t)a[2], a[3], data + align8((uint64_t)a[2]));
 		commit(buf, rec, nr, UPRR_WRITE_PLAIN((struct uprr_write_probe *)(data + align8((uint64_t)a[2]))) ? -1 : a[0],
 		       ret, size);
-		if (ret == -K_EAGAIN || ret == -K_EOPNOTSUPP)
+		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		if (ret > 0 && ret < a[2]) {
 			/* a blocking pwrite takes all: the rest waits traced */
@@ -386,20 +371,21 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		uint32_t *len_in = (uint32_t *)(data + 8), *len_out = len_in + 1;
 		unsigned char *addr = data + 16;
 
-		*probe = uprr_stubcall(buf, __NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
+		*probe = stub_in(buf, __NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
 		if (*probe < 0 || !(*probe & K_O_NONBLOCK)) {
-			commit(buf, rec, nr, -1, -K_EAGAIN, size);
+			commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		}
 		if (a[1]) {
 			*len_in = *(const uint32_t *)a[2];
 			/* the kernel's length in and out in one place: the
-			 * recorded one stays there in replay */
-			recording_only(buf, len_out, (int32_t)*len_in >= 0 && *len_in > SOCKADDR_MAX ? SOCKADDR_MAX
-											     : *len_in);
+			 * stub stores the input there in recording only, so
+			 * the recorded output stays in replay */
+			ret = stub_inout(buf, nr, a[0], (long)addr, (long)len_out, a[3], &rec->ret, len_out,
+					 (int32_t)*len_in >= 0 && *len_in > SOCKADDR_MAX ? SOCKADDR_MAX : *len_in);
+		} else {
+			ret = stub_in(buf, nr, a[0], 0, 0, a[3], 0, 0, &rec->ret);
 		}
-		ret = uprr_stubcall(buf, nr, a[0], a[1] ? (long)addr : 0, a[1] ? (long)len_out : 0, a[3], 0, 0,
-				    &rec->ret);
 		if (ret >= 0 && a[1]) {
 			uint32_t n = *len_out < *len_in ? *len_out : *len_in;
 

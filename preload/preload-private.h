@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the files of the preload library share (not the contract with the
- * supervisor, which is uprr-preload.h): the two ways to make a syscall and
- * the entry points of preload/buffered-fd.c. Freestanding.
+ * What the library's C files share (preload/syscallbuf.c, buffered-fd.c,
+ * buffered-wait.c): the kernel's structures they read, the control page,
+ * the ways to make a syscall (traced, or through the stub every buffered
+ * call goes through), and the entry points of buffered-fd.c and
+ * buffered-wait.c. Inside the tracee only, freestanding; the contract with
+ * the supervisor is preload/uprr-preload.h.
  */
 #pragma once
 
@@ -19,15 +22,113 @@
 
 #define barrier() __asm__ __volatile__("" ::: "memory")
 
+/* errno values, without libc's headers */
+#define UPRR_EAGAIN 11
+#define UPRR_EOPNOTSUPP 95
+/* recv(2)/send(2) flags (include/linux/socket.h) */
+#define UPRR_MSG_PEEK 0x2
+#define UPRR_MSG_DONTWAIT 0x40
+#define UPRR_MSG_NOSIGNAL 0x4000
+/* preadv2(2)'s RWF_NOWAIT (include/uapi/linux/fs.h, Linux 4.14; pipes
+ * honour it since 5.x) */
+#define UPRR_RWF_NOWAIT 0x8
+/* The most iovecs of a buffered writev, readv, preadv, sendmsg or recvmsg */
+#define UPRR_IOV_MAX 64
+
+/* Records are 8-byte aligned. */
+static inline uint32_t
+align8(uint64_t n)
+{
+	return (uint32_t)((n + 7) & ~7ull);
+}
+
+struct kiovec {
+	const void *base;
+	uint64_t len;
+};
+
+/* struct msghdr (x86-64, include/linux/socket.h's user_msghdr) */
+struct kmsghdr {
+	void *name;
+	int32_t namelen;
+	int32_t pad;
+	struct kiovec *iov;
+	uint64_t iovlen;
+	void *control;
+	uint64_t controllen;
+	int32_t flags;
+	int32_t pad2;
+};
+
 void *memcpy(void *dst, const void *src, size_t n) HIDDEN;
+void *memset(void *dst, int c, size_t n) HIDDEN;
+
+static inline struct uprr_ctl *
+ctl(void)
+{
+	return (struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR;
+}
 
 /* A syscall the supervisor traces: an ordinary recorded syscall. */
 long uprr_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
-/* The call through the stub for @buf's thread: the kernel's result in
- * recording, *@retp (the recorded one) in replay or in a re-run after a
- * rollback (@buf's own replay flag). */
-long uprr_stubcall(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, long a4, long a5,
-		   int64_t *retp) HIDDEN;
+
+/* The call through the stub (entry.S) for @buf's thread: the kernel's
+ * result in recording, *@retp (the recorded one) in replay (ctl.replay) and
+ * in a re-run after a rollback (@buf's own replay flag). Built without a
+ * red zone: the call pushes below the stack pointer. */
+static inline long
+stub_in(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, long a4, long a5,
+	int64_t *retp)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = a4;
+	register long r9 __asm__("r9") = a5;
+	register int64_t *r12 __asm__("r12") = retp;
+	register struct uprr_buf *r13 __asm__("r13") = buf;
+	long ret;
+
+	__asm__ __volatile__("call uprr_stub"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12),
+			       "r"(r13)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* stub_in() for the thread's buffer @buf in scope (every buffered call has it) */
+#define stub(...) stub_in(buf, __VA_ARGS__)
+
+/* The same for a call with a field that is both input and output (the
+ * kernel reads it, then writes its result there: recvmsg's msg_namelen,
+ * accept4's address length): in recording, the stub stores @in at @slot
+ * (in the record) right before the call; in replay and in a re-run it
+ * leaves @slot alone, so the recorded output stays. The library cannot do
+ * it itself without branching on the mode. */
+static inline long
+stub_inout(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, int64_t *retp,
+	   uint32_t *slot, uint32_t in)
+{
+	register long r10 __asm__("r10") = a3;
+	register long r8 __asm__("r8") = 0;
+	register long r9 __asm__("r9") = 0;
+	register int64_t *r12 __asm__("r12") = retp;
+	register struct uprr_buf *r13 __asm__("r13") = buf;
+	register uint32_t *r14 __asm__("r14") = slot;
+	register uint64_t r15 __asm__("r15") = in;
+	long ret;
+
+	__asm__ __volatile__("call uprr_stub_inout"
+			     : "=a"(ret)
+			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12),
+			       "r"(r13), "r"(r14), "r"(r15)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* Right after a record was added to @buf (buf->used advanced past it): a
+ * re-run after a rollback that consumed its last record goes live and
+ * tells the recorder (syscallbuf.c). */
+void uprr_record_added(struct uprr_buf *buf) HIDDEN;
 
 /* buffered-fd.c, called from buffered() in syscallbuf.c: */
 /* The most bytes of data a record of call @nr (@a) needs, or UINT64_MAX
@@ -51,3 +152,18 @@ void uprr_fd_commit(struct uprr_buf *buf, long nr, long fd, long ret) HIDDEN;
  * @probe_at; returns the result (rec->ret's, in replay, for the plain one). */
 long uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *base, uint64_t len, long off,
 		   void *probe_at) HIDDEN;
+/*
+ * The calls that may wait (preload/buffered-wait.c): poll, ppoll, select,
+ * pselect6, recvmsg, futex. uprr_wait_size() puts in *ret_data_max the
+ * most bytes of data the call's record needs and in *ret_wake whether it
+ * is a futex wake (buffered only while uprr_buf.wakes is set); returns
+ * -1 if the arguments keep it on the traced path. uprr_wait_call() makes
+ * the attempt that never waits, through @buf's stub, with its record's
+ * data at @data (@data_max bytes), copies the results out to the program,
+ * puts the record's size in *ret_size and returns the call's result;
+ * *ret_wait set: the program would wait, and the traced call (its own
+ * arguments) must follow the record.
+ */
+int uprr_wait_size(long nr, const long a[6], uint64_t *ret_data_max, uint32_t *ret_wake) HIDDEN;
+long uprr_wait_call(struct uprr_buf *buf, long nr, const long a[6], struct uprr_rec *rec,
+		    unsigned char *data, uint64_t data_max, uint32_t *ret_size, int *ret_wait) HIDDEN;

@@ -8,8 +8,9 @@
  * Buffered: getpid, gettid, clock_gettime, read, write, lseek, fstat,
  * newfstatat, getdents64, recvfrom and sendto without an address,
  * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
- * ioctl FIONREAD, sendmsg without an address or control data, and the fd
- * and file calls of preload/buffered-fd.c (UPRR_BUFFERED).
+ * ioctl FIONREAD, sendmsg without an address or control data; the fd
+ * and file calls of preload/buffered-fd.c; poll, ppoll, select, pselect6,
+ * recvmsg, futex wait and wake (preload/buffered-wait.c) (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -20,15 +21,6 @@
 
 #include "preload/preload-private.h"
 
-/* errno values and preadv2(2)'s RWF_NOWAIT (include/uapi/linux/fs.h,
- * Linux 4.14; pipes honour it since 5.x), without libc's headers */
-#define UPRR_EAGAIN 11
-#define UPRR_EOPNOTSUPP 95
-#define UPRR_RWF_NOWAIT 0x8
-/* recv(2)/send(2) flags (include/linux/socket.h) */
-#define UPRR_MSG_PEEK 0x2
-#define UPRR_MSG_DONTWAIT 0x40
-#define UPRR_MSG_NOSIGNAL 0x4000
 /* struct epoll_event: packed on x86-64 (include/uapi/linux/eventpoll.h) */
 #define UPRR_EPOLL_EVENT_SIZE 12
 /* The most events a buffered epoll_wait asks for (it may return fewer
@@ -36,29 +28,8 @@
 #define UPRR_EPOLL_MAX 256
 /* ioctl(2) FIONREAD (include/uapi/asm-generic/ioctls.h): an int out */
 #define UPRR_FIONREAD 0x541b
-/* The most iovecs of a buffered writev */
-#define UPRR_IOV_MAX 64
-
-struct kiovec {
-	const void *base;
-	uint64_t len;
-};
-
-/* struct msghdr (x86-64, include/linux/socket.h's user_msghdr) */
-struct kmsghdr {
-	void *name;
-	int32_t namelen;
-	int32_t pad;
-	struct kiovec *iov;
-	uint64_t iovlen;
-	void *control;
-	uint64_t controllen;
-	int32_t flags;
-	int32_t pad2;
-};
 
 long uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
-void *memset(void *dst, int c, size_t n) HIDDEN;
 
 /* The compiler may call these for copies; a plain loop, same in record and replay */
 void *
@@ -100,38 +71,7 @@ traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	return ret;
 }
 
-/* The call through the stub (entry.S): the kernel's result in recording,
- * *@retp (the recorded one) in replay. Built without a red zone: the call
- * pushes below the stack pointer. */
-static long
-stub_in(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, long a4, long a5,
-	int64_t *retp)
-{
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
-	register int64_t *r12 __asm__("r12") = retp;
-	register struct uprr_buf *r13 __asm__("r13") = buf;
-	long ret;
-
-	__asm__ __volatile__("call uprr_stub"
-			     : "=a"(ret)
-			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12),
-			       "r"(r13)
-			     : "rcx", "r11", "memory");
-	return ret;
-}
-
-/* every call below is in buffered(), whose @buf it uses */
-#define stub(...) stub_in(buf, __VA_ARGS__)
-
 _Static_assert(offsetof(struct uprr_buf, replay) == UPRR_BUF_REPLAY_OFF, "entry.S reads it");
-
-static inline struct uprr_ctl *
-ctl(void)
-{
-	return (struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR;
-}
 
 /* The calling thread's buffer, claimed on its first call; NULL: none (no
  * FS base yet, no free slot, a CPU without rdfsbase). */
@@ -161,12 +101,6 @@ thread_buf(void)
 	return NULL;
 }
 
-static inline uint32_t
-align8(uint64_t n)
-{
-	return (uint32_t)((n + 7) & ~7ull);
-}
-
 /*
  * The buffered call, @buf locked; returns NOT_BUFFERED (never a syscall
  * result) if it must take the traced path untouched.
@@ -180,7 +114,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	struct uprr_rec *rec;
 	unsigned char *data;
 	struct kiovec iov;
-	uint32_t size, resume;
+	uint32_t size, wake = 0;
+	int wait = 0;
 	long ret, rest;
 
 	if ((nr == __NR_write || nr == __NR_writev) && (ctl()->flags & UPRR_CTL_NO_WRITES))
@@ -257,6 +192,11 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_accept4:
 		data_max = uprr_fd_data_max(buf, nr, a);
 		break;
+	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: /* buffered-wait.c */
+	case __NR_recvmsg: case __NR_futex:
+		if (uprr_wait_size(nr, a, &data_max, &wake) < 0)
+			return NOT_BUFFERED;
+		break;
 	}
 	if (data_max > UPRR_PRELOAD_REC_ROOM)
 		return NOT_BUFFERED;
@@ -269,9 +209,11 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	/* One branch for the three ways to the traced call, the thread's next
 	 * event: a full buffer, the supervisor's interrupt (recording), the
 	 * end of the records (replay, where the interrupt is never set). The
-	 * registers there must not tell which. */
+	 * registers there must not tell which. A futex wake while the
+	 * supervisor has not set `wakes` goes the same way (recording; in
+	 * replay `wakes` is set wherever records come). */
 	if (((uint64_t)buf->used + size > UPRR_PRELOAD_REC_ROOM) | (rec->size == UPRR_REC_STOP) |
-	    (buf->interrupt != 0))
+	    (buf->interrupt != 0) | (wake & (buf->wakes == 0)))
 		return NOT_BUFFERED;
 	data = (unsigned char *)(rec + 1);
 	rec->nr = (uint32_t)nr;
@@ -365,9 +307,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		if (nr == __NR_writev) {
 			ret = uprr_fd_write(buf, rec, a[0], data, at, -1, data + align8(data_max));
 		} else {
-			iov = (struct kiovec){ data, at };
 			struct kmsghdr m = { .iov = &iov, .iovlen = 1 };
 
+			iov = (struct kiovec){ data, at };
 			ret = stub(nr, a[0], (long)&m, a[2] | UPRR_MSG_DONTWAIT, 0, 0, 0, &rec->ret);
 		}
 		break;
@@ -382,6 +324,10 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
 	case __NR_accept4:
 		return uprr_fd_call(buf, rec, nr, a, size);
+	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6:
+	case __NR_recvmsg: case __NR_futex:
+		ret = uprr_wait_call(buf, nr, a, rec, data, data_max, &size, &wait);
+		break;
 	default:
 		return NOT_BUFFERED;
 	}
@@ -398,21 +344,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	barrier();
 	buf->used += size;
 	barrier();
-	/* A re-run after a rollback (doc/syscall-buffer.md, "Rolling back a
-	 * run that made buffered calls") consumed its last record: live from
-	 * here, appending after the records, and the recorder learns it now,
-	 * before the program runs on (a loop that spins makes no more calls).
-	 * Never taken in replay (replay is 0 there), and the notify call keeps
-	 * every register. */
-	rec = (struct uprr_rec *)((unsigned char *)(buf + 1) + buf->used);
-	resume = (buf->replay != 0) & (rec->size == UPRR_REC_RESUME);
-	/* one conditional branch whatever the buffer holds (PMU ticks) */
-	__asm__("" : "+r"(resume));
-	if (resume) {
-		buf->replay = 0;
-		barrier();
-		__asm__ __volatile__("call uprr_notify" ::: "memory");
-	}
+	uprr_record_added(buf);
+	if (wait) /* buffered-wait.c: the program waits on the traced path */
+		return traced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if ((nr == __NR_read || nr == __NR_write || nr == __NR_writev) &&
 	    (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
@@ -494,9 +428,22 @@ uprr_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	return traced(nr, a0, a1, a2, a3, a4, a5);
 }
 
-long
-uprr_stubcall(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, long a4, long a5,
-	      int64_t *retp)
+/* A re-run after a rollback (doc/syscall-buffer.md, "Rolling back a run
+ * that made buffered calls") consumed its last record: live from here,
+ * appending after the records, and the recorder learns it now, before the
+ * program runs on (a loop that spins makes no more calls). Never taken in
+ * replay (replay is 0 there), and the notify call keeps every register. */
+void
+uprr_record_added(struct uprr_buf *buf)
 {
-	return stub_in(buf, nr, a0, a1, a2, a3, a4, a5, retp);
+	const struct uprr_rec *next = (const struct uprr_rec *)((unsigned char *)(buf + 1) + buf->used);
+	uint32_t resume = (buf->replay != 0) & (next->size == UPRR_REC_RESUME);
+
+	/* one conditional branch whatever the buffer holds (PMU ticks) */
+	__asm__("" : "+r"(resume));
+	if (resume) {
+		buf->replay = 0;
+		barrier();
+		__asm__ __volatile__("call uprr_notify" ::: "memory");
+	}
 }

@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 6
+#define UPRR_PRELOAD_VERSION 7
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -72,7 +72,9 @@
 	 (nr) == __NR_newfstatat || (nr) == __NR_getdents64 || (nr) == __NR_recvfrom ||          \
 	 (nr) == __NR_sendto || (nr) == __NR_gettimeofday || (nr) == __NR_epoll_wait ||         \
 	 (nr) == __NR_epoll_pwait || (nr) == __NR_writev || (nr) == __NR_ioctl ||                \
-	 (nr) == __NR_sendmsg || UPRR_BUFFERED_FD(nr))
+	 (nr) == __NR_sendmsg || (nr) == __NR_poll || (nr) == __NR_ppoll ||                      \
+	 (nr) == __NR_select || (nr) == __NR_pselect6 || (nr) == __NR_recvmsg ||                \
+	 (nr) == __NR_futex || UPRR_BUFFERED_FD(nr))
 /** The fd and file calls of the buffer (preload/buffered-fd.c), some only
  * with certain arguments: openat read-only, fcntl F_GETFD, F_SETFD,
  * F_GETFL and F_SETFL, accept4 on a non-blocking socket. */
@@ -121,6 +123,15 @@ struct uprr_buf {
 	 * and makes the notify call. Supervisor sets, library clears; never
 	 * set in replay, where ctl.replay holds for every buffer. */
 	uint32_t replay;
+	/** 1: a futex wake may be buffered; 0 (a new buffer): it takes the
+	 * traced path, an event. Recording: the supervisor sets it at the
+	 * start of each run that has a restore point and clears it for one
+	 * that has none because every other thread waits in a futex (a wake
+	 * that is not an event would let one of them run with no way to roll
+	 * the run back). Replay: set with every batch of records, where the
+	 * end marker decides. */
+	uint32_t wakes;
+	uint32_t pad;
 	/** The fds (modulo 128, a bit each) that the buffer's records wrote
 	 * or sent bytes to (ret > 0): a close of one of them takes the traced
 	 * path, whose entry flushes first, since the flush finds where those
@@ -141,7 +152,10 @@ struct uprr_rec {
 	int64_t ret;	  /**< the result the stub gave (replay: the recorded one) */
 	/* data: the bytes the kernel wrote (read, recvfrom: ret bytes;
 	 * clock_gettime: a timespec; gettimeofday: a timeval, a timezone;
-	 * epoll_wait: ret events; ioctl FIONREAD: an int), or the bytes the program passed out
+	 * epoll_wait: ret events; ioctl FIONREAD: an int; poll, ppoll, select,
+	 * pselect6: struct pollfds, the fields the library wrote, the revents
+	 * the kernel did; recvmsg: a struct msghdr and an iovec, the name,
+	 * ret bytes), or the bytes the program passed out
 	 * (write, sendto: all it passed, writev, sendmsg: its iovecs' bytes
 	 * one after the other; the kernel took ret), padded to 8 (then, for
 	 * write, writev and pwrite64, struct uprr_write_probe: how the

@@ -369,6 +369,8 @@ struct rthread {
 				       * ran a little */
 	bool sb_rerun;		      /* it re-runs its buffered calls after a rollback
 				       * that kept them, until its notify call */
+	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
+	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -603,6 +605,12 @@ int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
  * one, or its timeslice is over): its next buffered call takes the traced
  * path instead. Cleared by the flush at that event. */
 void rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t);
+/** Whether @t's next run may make buffered futex wakes (@ok, its buffer's
+ * `wakes`): not in a run without a restore point, which stays so only as
+ * long as no other thread can become runnable but through an event of
+ * this one (rec_others_may_run()). Written before the restore point is
+ * taken, so a rollback keeps it. */
+void rec_syscallbuf_wakes(struct recorder *rec, struct rthread *t, bool ok);
 /** Whether @t's buffer holds records (its run made buffered syscalls). */
 bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
 /** Whether @rip lies in the library's code: a thread stopped there may be

@@ -383,6 +383,7 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	}
 	if (rec->pmu) {
 		/* the counter finds execution points without restore points */
+		rec_syscallbuf_wakes(rec, t, true);
 		restart_pmu(rec, t);
 		sp->at_exec = false;
 		return;
@@ -407,9 +408,13 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	 * (a signal came, a thread woke) stops at a counted branch if it is
 	 * in counting code, else at its next event. */
 	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t)) {
+		/* and it makes no buffered futex wake, which would let a
+		 * waiter run with no event of this thread first */
+		rec_syscallbuf_wakes(rec, t, false);
 		t->xstate_len = 0;
 		return;
 	}
+	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
 		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);
@@ -1058,6 +1063,8 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 			rec_event_set_regs(&ev, &regs);
 			t->space->mem.syscallbuf = true;
 			t->space->need_remap = true;
+			/* new buffers: what was written in the old ones is gone */
+			t->sb_wakes_on = t->sb_wakes_off = 0;
 			ev.values[6] = ref;
 			ev.values[7] = flags;
 			ev.nvalues = 8;

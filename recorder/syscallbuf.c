@@ -427,6 +427,21 @@ rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t)
 		t->sb_interrupted = true;
 }
 
+void
+rec_syscallbuf_wakes(struct recorder *rec, struct rthread *t, bool ok)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	uint32_t v = ok;
+
+	/* a new buffer's is 0; a forked child's thread has its parent's */
+	if (!addr || addr == (ok ? t->sb_wakes_on : t->sb_wakes_off))
+		return;
+	if (tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, wakes), &v, sizeof(v)) < 0)
+		return; /* vanished: its end comes through waitpid */
+	t->sb_wakes_on = ok ? addr : 0;
+	t->sb_wakes_off = ok ? 0 : addr;
+}
+
 int
 rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 {

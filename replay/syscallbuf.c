@@ -65,13 +65,51 @@ record_at(const struct pthread_r *t, uint32_t off)
 	return (const struct uprr_rec *)(t->sb_expect + off);
 }
 
+/*
+ * @t, at an event with no records pending, may have claimed its buffer in
+ * the run that led here with a call that took the traced path (an ioctl
+ * other than FIONREAD, a futex wake before the recorder set `wakes`...),
+ * and no records came to it yet. The recorder knows such a buffer and
+ * may have set its interrupt, sending its next call the traced way with
+ * no record before it: an end marker at its head, as after consumed
+ * records, sends that call so here too (a call the recording buffered has
+ * a record, and its batch overwrites the marker). Once per buffer.
+ */
+static int
+mark_claimed(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	uint64_t keys[UPRR_PRELOAD_NSLOTS], key = t->regs.fs_base, addr;
+	uint32_t used, stop = UPRR_REC_STOP;
+
+	if (!t->space->syscallbuf || t->space->syscallbuf_off || !key || key == t->sb_marked)
+		return 0;
+	if (tracee_read_mem(t->space->memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, keys),
+			    keys, sizeof(keys)) < 0)
+		return replay_diverge(rp, ev, "cannot read the syscall buffer slots of thread %d", t->tid);
+	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
+		if (keys[i] != key)
+			continue;
+		addr = UPRR_PRELOAD_BUF(i);
+		if (tracee_read_mem(t->space->memfd, addr + offsetof(struct uprr_buf, used), &used,
+				    sizeof(used)) < 0 ||
+		    (used == 0 && tracee_write(t->space->memfd, addr + sizeof(struct uprr_buf), &stop,
+					       sizeof(stop)) < 0))
+			return replay_diverge(rp, ev, "cannot mark the syscall buffer of thread %d", t->tid);
+		t->sb_marked = key;
+		return 0;
+	}
+	return 0; /* not claimed yet */
+}
+
 int
 replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	struct uprr_buf head;
 	uint32_t off, k, stop;
 
-	if (!t->sb_len || !t->sb_ran)
+	if (!t->sb_len)
+		return mark_claimed(rp, ev, t);
+	if (!t->sb_ran)
 		return 0;
 	if (tracee_read_mem(t->space->memfd, t->sb_addr, &head, sizeof(head)) < 0)
 		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);
@@ -159,7 +197,7 @@ int
 replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	const struct trace_blob *recs;
-	uint32_t head, stop;
+	uint32_t head, stop, wakes;
 	int r;
 
 	if (ev->nvalues < 2 || ev->nblobs < 1 || !t->space->syscallbuf)
@@ -183,14 +221,19 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	t->sb_nrecs = (uint32_t)ev->values[0];
 	t->sb_ran = false;
 	/* the records, a marker after them (one call more takes the traced
-	 * path, as the call after them did in the recording), used = 0 */
+	 * path, as the call after them did in the recording), used = 0;
+	 * futex wakes allowed: the records and the marker decide, as the
+	 * recorder's `wakes` did (a buffered wake has a record) */
 	stop = UPRR_REC_STOP;
 	head = 0;
+	wakes = 1;
 	if (tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf), recs->data, recs->len) < 0 ||
 	    tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf) + recs->len, &stop,
 			 sizeof(stop)) < 0 ||
 	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head,
-			 sizeof(head)) < 0)
+			 sizeof(head)) < 0 ||
+	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, wakes), &wakes,
+			 sizeof(wakes)) < 0)
 		return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
 	show_output(rp, ev);
 	return 0;

@@ -2462,6 +2462,65 @@ def c_syscallbuf_spin(h):
     log(f'  {records} buffered calls in {flushes} flushes, {traced} traced')
 
 
+def unvaried(out):
+    """tests/progs/buffered_wait's output without what changes from run to
+    run natively (its seed, the random delays)."""
+    out = re.sub(rb'(?m)^seed: .*\n', b'', out)
+    return re.sub(rb'waits \d+ ms', b'waits N ms', out)
+
+
+@case('buffer-claim')
+def c_buffer_claim(h):
+    """tests/progs/buffer_claim: a thread's buffer claimed by a call that
+    took the traced path, then a signal from outside while it spins in a
+    run with no restore point: its next buffered call goes the traced
+    way, in the recording and in the replay (twice), for both ways of
+    claiming (ioctl TCGETS, a futex wake)."""
+    for how in ([], ['futex']):
+        pidfile = h.path('pid' + ''.join(how))
+        trace = h.new_trace_path('buffer_claim')
+        argv = [h.uprr, 'record', '-o', trace, '--syscall-buffer', '--', h.prog('buffer_claim'),
+                pidfile] + how
+        t0 = time.monotonic()
+        p = start(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=h.tmp)
+        while not os.path.exists(pidfile) or not open(pidfile).read().endswith('\n'):
+            if p.poll() is not None or time.monotonic() - t0 > 30:
+                break
+            time.sleep(0.01)
+        time.sleep(0.2)
+        if p.poll() is None:
+            os.kill(int(open(pidfile).read()), signal.SIGUSR1)
+        out, err = p.communicate(timeout=time_left(RECORD_TIMEOUT))
+        finish_group(p, 'uprr record')
+        rec = Result(argv, p.returncode, out, err, time.monotonic() - t0)
+        check_record(rec, trace, 0)
+        if b'spinner: signal handled' not in rec.stdout:
+            raise Fail(f'buffer_claim {how}: the signal did not come\n{rec.stdout!r}')
+        for _ in range(2):
+            compare(rec, h.replay(trace))
+
+
+@case('buffered-wait')
+def c_buffered_wait(h):
+    """tests/progs/buffered_wait recorded with the syscall buffer: poll,
+    ppoll, select, pselect6, recvmsg and futex calls go through it (the
+    program exits 1 where one that should was traced), those that would
+    wait wait on the traced path; replayed twice from the trace, and the
+    recording prints what a native run does (its random delays aside)."""
+    exe = h.prog('buffered_wait')
+    native = run([exe], timeout=60, what='buffered_wait (native)')
+    if native.status != 0:
+        raise Fail(f'buffered_wait fails natively\n  {native.explain()}')
+    trace, rec = h.record_replay([exe], name='buffered_wait', options=['--syscall-buffer'],
+                                 replays=2)
+    records, flushes, traced = buffered_calls(h, trace)
+    if records < 200:
+        raise Fail(f'buffered_wait: only {records} buffered calls ({traced} traced): '
+                   'the buffer was not used')
+    compare_bytes(unvaried(native.stdout), unvaried(rec.stdout), 'stdout', 'the native run',
+                  'the recording')
+
+
 @case('cp-r')
 def c_cp_r(h):
     """Debian's cp -r tries ioctl FICLONE on every file first (EOPNOTSUPP on
