@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The syscall buffer's fd and file calls (issue 14: what keeps find, cp
- * and python3 start-up on the ptrace path): openat (read-only), close,
- * fcntl F_GETFD/F_SETFD/F_GETFL/F_SETFL, access, faccessat, faccessat2,
- * statx, pread64, pwrite64, readv, preadv, getrandom, accept4 (a
- * non-blocking socket). Called from buffered() in syscallbuf.c, with the
- * buffer locked. The same code runs in replay, where the stub returns the
- * recorded results: nothing here may branch on whether it records or
- * replays. See doc/syscall-buffer.md, "The fd calls".
+ * and python3 start-up on the ptrace path): openat (for reading or
+ * writing, not under /proc, /dev, /sys), close, fcntl F_GETFD/F_SETFD/
+ * F_GETFL/F_SETFL, access, faccessat, faccessat2, statx, pread64,
+ * pwrite64, readv, preadv, getrandom, accept4 (a non-blocking socket),
+ * and the write path of write, writev and pwrite64 (uprr_fd_write(): a
+ * regular file that refuses RWF_NOWAIT is written plainly). Called from
+ * buffered() in syscallbuf.c, with the buffer locked. The same code runs
+ * in replay, where the stub returns the recorded results: nothing here may
+ * branch on whether it records or replays. See doc/syscall-buffer.md, "The fd calls".
  */
 #include <asm/unistd.h>
 #include <stddef.h>
@@ -229,7 +231,7 @@ uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *b
 		p->dev = p->ino = 0;
 		return ret;
 	}
-	/* refused: a regular file of a plain_fs(), by an fstat and an fstatfs
+	/* refused: a regular file of an UPRR_PLAIN_FS(), by an fstat and an fstatfs
 	 * whose results are in the record (in replay the stub makes neither:
 	 * the mode and type stay the trace's, with no branch) */
 	p->stat_ret = stub_in(buf, __NR_fstat, fd, (long)st, 0, 0, 0, 0, &p->stat_ret);

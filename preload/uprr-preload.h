@@ -76,7 +76,8 @@
 	 (nr) == __NR_select || (nr) == __NR_pselect6 || (nr) == __NR_recvmsg ||                \
 	 (nr) == __NR_futex || UPRR_BUFFERED_FD(nr))
 /** The fd and file calls of the buffer (preload/buffered-fd.c), some only
- * with certain arguments: openat read-only, fcntl F_GETFD, F_SETFD,
+ * with certain arguments: openat for reading or writing (not under /proc,
+ * /dev but /dev/shm, /sys), fcntl F_GETFD, F_SETFD,
  * F_GETFL and F_SETFL, accept4 on a non-blocking socket. */
 #define UPRR_BUFFERED_FD(nr)                                                                \
 	((nr) == __NR_openat || (nr) == __NR_close || (nr) == __NR_fcntl ||                  \
