@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The syscall buffer's fd and file calls (issue 14: what keeps find, cp
- * and python3 start-up on the ptrace path): openat (read-only), close,
- * fcntl F_GETFD/F_SETFD/F_GETFL/F_SETFL, access, faccessat, faccessat2,
- * statx, pread64, pwrite64, readv, preadv, getrandom, accept4 (a
- * non-blocking socket). Called from buffered() in syscallbuf.c, with the
- * buffer locked. The same code runs in replay, where the stub returns the
- * recorded results: nothing here may branch on whether it records or
- * replays. See doc/syscall-buffer.md, "The fd calls".
+ * and python3 start-up on the ptrace path): openat (for reading or
+ * writing, not under /proc, /dev, /sys), close, fcntl F_GETFD/F_SETFD/
+ * F_GETFL/F_SETFL, access, faccessat, faccessat2, statx, pread64,
+ * pwrite64, readv, preadv, getrandom, accept4 (a non-blocking socket),
+ * and the write path of write, writev and pwrite64 (uprr_fd_write(): a
+ * regular file that refuses RWF_NOWAIT is written plainly). Called from
+ * buffered() in syscallbuf.c, with the buffer locked. The same code runs
+ * in replay, where the stub returns the recorded results: nothing here may
+ * branch on whether it records or replays. See doc/syscall-buffer.md, "The fd calls".
  */
 #include <asm/unistd.h>
 #include <stddef.h>
@@ -41,12 +43,25 @@
 #define K_GRND_NONBLOCK 1
 #define K_GRND_RANDOM 2
 #define K_GRND_INSECURE 4
+/* the size of x86-64's struct statfs (include/uapi/asm-generic/statfs.h);
+ * f_type is its first field */
+#define K_STATFS_SIZE 120
 /* the most bytes of a socket address accept4 writes (struct sockaddr_storage) */
 #define SOCKADDR_MAX 128
 
-/* The flags a buffered openat may have: it opens for reading only, and
- * creates, truncates and waits for nothing; anything else is traced. */
+#define K_O_WRONLY 01
+#define K_O_RDWR 02
+#define K_O_CREAT 0100
+#define K_O_EXCL 0200
+#define K_O_TRUNC 01000
+#define K_O_APPEND 02000
+
+/* The flags a buffered openat may have: it waits for nothing; anything
+ * else (O_PATH, O_TMPFILE, O_DIRECT, O_SYNC, O_ASYNC...) is traced. */
 #define OPEN_FLAGS_OK (K_O_NOCTTY | K_O_NONBLOCK | K_O_LARGEFILE | K_O_DIRECTORY | K_O_NOFOLLOW | K_O_CLOEXEC)
+/* Those of an open for writing, buffered unless a file is mapped shared
+ * (UPRR_CTL_NO_WRITES: an O_TRUNC changes its pages) */
+#define OPEN_WRITE_FLAGS (K_O_WRONLY | K_O_RDWR | K_O_CREAT | K_O_EXCL | K_O_TRUNC | K_O_APPEND)
 
 /* Whether @path starts with the directory @dir ("/proc": "/proc" or "/proc/..."). */
 static int
@@ -59,11 +74,14 @@ under(const char *path, const char *dir)
 }
 
 /* Whether @path names something under /proc, /dev or /sys (by its
- * spelling: a relative path, a dirfd or a symlink is not followed). */
+ * spelling: a relative path, a dirfd or a symlink is not followed); not
+ * /dev/shm, a tmpfs of regular files (POSIX shared memory, and where
+ * bench14's cp writes), whose device nodes the stat first would send to
+ * the traced path anyway. */
 static int
 special_tree(const char *path)
 {
-	return under(path, "/proc") || under(path, "/dev") || under(path, "/sys");
+	return under(path, "/proc") || (under(path, "/dev") && !under(path, "/dev/shm")) || under(path, "/sys");
 }
 
 static inline int
@@ -109,9 +127,15 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 	 * them: their low 32 bits */
 	switch (nr) {
 	case __NR_openat:
-		/* read-only, and not where opening has effects the recorder
-		 * may want to see (/proc, /dev, /sys) */
-		if (((uint32_t)a[2] & ~(uint32_t)OPEN_FLAGS_OK) || !a[1] || special_tree((const char *)a[1]))
+		/* not where opening has effects the recorder may want to
+		 * see (/proc, /dev, /sys); for writing only while no file is
+		 * mapped shared (O_ACCMODE 3 is not O_WRONLY | O_RDWR: the
+		 * kernel's "ioctl only" mode, traced) */
+		if (((uint32_t)a[2] & ~(uint32_t)(OPEN_FLAGS_OK | OPEN_WRITE_FLAGS)) ||
+		    ((uint32_t)a[2] & K_O_ACCMODE) == K_O_ACCMODE ||
+		    (((uint32_t)a[2] & OPEN_WRITE_FLAGS) &&
+		     (((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->flags & UPRR_CTL_NO_WRITES)) ||
+		    !a[1] || special_tree((const char *)a[1]))
 			return UINT64_MAX;
 		/* a directory only: no wait (a FIFO fails with ENOTDIR);
 		 * else a stat first, its result and struct stat in the data */
@@ -156,6 +180,72 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 	}
 }
 
+/* *@p = @v in recording; in replay, and in a re-run after a rollback
+ * (@buf's own replay flag), *@p stays what the trace has there. No branch:
+ * cmov on ctl.replay | buf->replay (the PMU counts branches, and the
+ * library's branches must be the same in both). */
+static inline void
+recording_only(const struct uprr_buf *buf, uint32_t *p, uint32_t v)
+{
+	uint32_t cur = *p;
+	uint32_t replay = ((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay | buf->replay;
+
+	__asm__("testl %[replay], %[replay]\n\tcmove %[v], %[cur]"
+		: [cur] "+r"(cur)
+		: [v] "r"(v), [replay] "r"(replay)
+		: "cc");
+	*p = cur;
+}
+
+/* recording_only() for 64 bits */
+static inline void
+recording_only64(const struct uprr_buf *buf, uint64_t *p, uint64_t v)
+{
+	uint64_t cur = *p;
+	uint32_t replay = ((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay | buf->replay;
+
+	__asm__("testl %[replay], %[replay]\n\tcmove %[v], %[cur]"
+		: [cur] "+r"(cur)
+		: [v] "r"(v), [replay] "r"(replay)
+		: "cc");
+	*p = cur;
+}
+
+long
+uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *base, uint64_t len, long off,
+	      void *probe_at)
+{
+	struct uprr_write_probe *p = probe_at;
+	struct kiovec iov = { base, len };
+	unsigned char st[UPRR_STAT_SIZE];
+	uint32_t sfs[K_STATFS_SIZE / 4];
+	uint32_t mode;
+	long ret;
+
+	p->attempt = stub_in(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, UPRR_RWF_NOWAIT, &p->attempt);
+	ret = p->attempt;
+	if (ret != -UPRR_EOPNOTSUPP) {
+		/* constants: the record is the same in replay */
+		p->stat_ret = p->statfs_ret = 1;
+		p->mode = p->fs_type = 0;
+		p->dev = p->ino = 0;
+		return ret;
+	}
+	/* refused: a regular file of an UPRR_PLAIN_FS(), by an fstat and an fstatfs
+	 * whose results are in the record (in replay the stub makes neither:
+	 * the mode and type stay the trace's, with no branch) */
+	p->stat_ret = stub_in(buf, __NR_fstat, fd, (long)st, 0, 0, 0, 0, &p->stat_ret);
+	p->statfs_ret = stub_in(buf, __NR_fstatfs, fd, (long)sfs, 0, 0, 0, 0, &p->statfs_ret);
+	memcpy(&mode, st + K_STAT_MODE_OFF, sizeof(mode));
+	recording_only(buf, &p->mode, mode);
+	recording_only(buf, &p->fs_type, sfs[0]);
+	recording_only64(buf, &p->dev, *(const uint64_t *)(const void *)st);
+	recording_only64(buf, &p->ino, *(const uint64_t *)(const void *)(st + 8));
+	if (UPRR_WRITE_PLAIN(p))
+		ret = stub_in(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, 0, &rec->ret);
+	return ret;
+}
+
 static long
 commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, uint32_t size)
 {
@@ -186,7 +276,8 @@ scatter(const struct kiovec *iov, long niov, const unsigned char *src, uint64_t 
  * Record layouts (the data after struct uprr_rec):
  *   openat without O_DIRECTORY: newfstatat's result (int64), its struct stat;
  *   statx: the struct statx; pread64, readv, preadv, getrandom: ret bytes;
- *   pwrite64: the bytes passed (the kernel took ret);
+ *   pwrite64: the bytes passed (the kernel took ret), padded to 8, then
+ *   a struct uprr_write_probe (uprr_fd_write());
  *   accept4: F_GETFL's result (int64), then with an address the length
  *   passed in and the one the kernel wrote (uint32 each), the address;
  *   the others: none.
@@ -262,9 +353,9 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 	}
 	case __NR_pwrite64:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
-		iov = (struct kiovec){ data, (uint64_t)a[2] };
-		ret = stub_in(buf, __NR_pwritev2, a[0], (long)&iov, 1, a[3], 0, UPRR_RWF_NOWAIT, &rec->ret);
-		commit(buf, rec, nr, a[0], ret, size);
+		ret = uprr_fd_write(buf, rec, a[0], data, (uint64_t)a[2], a[3], data + align8((uint64_t)a[2]));
+		commit(buf, rec, nr, UPRR_WRITE_PLAIN((struct uprr_write_probe *)(data + align8((uint64_t)a[2]))) ? -1 : a[0],
+		       ret, size);
 		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		if (ret > 0 && ret < a[2]) {

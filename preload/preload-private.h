@@ -141,9 +141,17 @@ long uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const lon
 	HIDDEN;
 /* Right before a record of call @nr on fd @fd with result @ret is added to
  * @buf: the batch's first clears buf->fds_written, a write that sent bytes
- * marks its fd. */
+ * marks its fd (not a plain write to a regular file, UPRR_WRITE_PLAIN():
+ * the recorder finds its sinks from the record, whatever the fd is then). */
 void uprr_fd_commit(struct uprr_buf *buf, long nr, long fd, long ret) HIDDEN;
 
+/* Write @len bytes at @base to fd @fd at offset @off (-1: the file
+ * position) without waiting: a pwritev2 with RWF_NOWAIT; if the file
+ * refuses it (EOPNOTSUPP: ext4, tmpfs) and is a regular file of a local
+ * file system, a plain pwritev2 there. Fills the record's probe at
+ * @probe_at; returns the result (rec->ret's, in replay, for the plain one). */
+long uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *base, uint64_t len, long off,
+		   void *probe_at) HIDDEN;
 /*
  * The calls that may wait (preload/buffered-wait.c): poll, ppoll, select,
  * pselect6, recvmsg, futex. uprr_wait_size() puts in *ret_data_max the

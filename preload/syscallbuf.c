@@ -201,6 +201,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	if (data_max > UPRR_PRELOAD_REC_ROOM)
 		return NOT_BUFFERED;
 	size = (uint32_t)sizeof(*rec) + align8(data_max);
+	/* a write's record ends with how it went (uprr_fd_write()) */
+	if (nr == __NR_write || nr == __NR_writev || nr == __NR_pwrite64)
+		size += UPRR_WRITE_PROBE_SIZE;
 	/* used <= UPRR_PRELOAD_REC_ROOM: rec->size lies in the buffer */
 	rec = (struct uprr_rec *)((unsigned char *)(buf + 1) + buf->used);
 	/* One branch for the three ways to the traced call, the thread's next
@@ -301,20 +304,20 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 			memcpy(data + at, iovs[i].base, (size_t)len);
 			at += len;
 		}
-		iov = (struct kiovec){ data, at };
 		if (nr == __NR_writev) {
-			ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
+			ret = uprr_fd_write(buf, rec, a[0], data, at, -1, data + align8(data_max));
 		} else {
 			struct kmsghdr m = { .iov = &iov, .iovlen = 1 };
 
+			iov = (struct kiovec){ data, at };
 			ret = stub(nr, a[0], (long)&m, a[2] | UPRR_MSG_DONTWAIT, 0, 0, 0, &rec->ret);
 		}
 		break;
 	}
 	case __NR_write:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
-		iov = (struct kiovec){ (const void *)a[1], (uint64_t)a[2] };
-		ret = stub(__NR_pwritev2, a[0], (long)&iov, 1, -1, -1, UPRR_RWF_NOWAIT, &rec->ret);
+		ret = uprr_fd_write(buf, rec, a[0], (const void *)a[1], (uint64_t)a[2], -1,
+				    data + align8((uint64_t)a[2]));
 		break;
 	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
 	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64:
@@ -328,7 +331,14 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	default:
 		return NOT_BUFFERED;
 	}
-	uprr_fd_commit(buf, nr, a[0], ret);
+	/* a plain write to a regular file marks no fd (uprr_fd_commit()) */
+	uprr_fd_commit(buf, nr,
+		       (nr == __NR_write || nr == __NR_writev) &&
+				       UPRR_WRITE_PLAIN((const struct uprr_write_probe *)((unsigned char *)rec + size -
+											 UPRR_WRITE_PROBE_SIZE))
+			       ? -1
+			       : a[0],
+		       ret);
 	rec->ret = ret;
 	rec->size = size;
 	barrier();

@@ -16,12 +16,12 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 6
+#define UPRR_PRELOAD_VERSION 7
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
 /** Where the library is mapped in every tracee: the code (read + execute),
- * then the control page, then the buffers (read + write), 4.1 MiB in all:
+ * then the control page, then the buffers (read + write), 12.1 MiB in all:
  * below soft ticks' page (PATCH_TICK_PAGE, 0x70000000), below where Linux
  * puts mmaps and above a non-PIE executable's brk heap; a 32-bit absolute
  * address, which the stub's code uses. preload.lds links the image here. */
@@ -32,8 +32,10 @@
 #define UPRR_PRELOAD_CTL_SIZE UPRR_U64(0x1000)
 /** Threads of a process that get a buffer; later ones take the ptrace path. */
 #define UPRR_PRELOAD_NSLOTS 64
-/** One thread's buffer: a struct uprr_buf, then its records. */
-#define UPRR_PRELOAD_BUF_SIZE UPRR_U64(0x10000)
+/** One thread's buffer: a struct uprr_buf, then its records. 192 KiB: a
+ * read of 128 KiB (cp's, coreutils' io_blksize) fits a record; the pages
+ * cost only once written (the restore point's mirror syncs written pages). */
+#define UPRR_PRELOAD_BUF_SIZE UPRR_U64(0x30000)
 #define UPRR_PRELOAD_BUF_ADDR (UPRR_PRELOAD_CTL_ADDR + UPRR_PRELOAD_CTL_SIZE)
 #define UPRR_PRELOAD_MAP_SIZE \
 	(UPRR_PRELOAD_CODE_SIZE + UPRR_PRELOAD_CTL_SIZE + UPRR_PRELOAD_NSLOTS * UPRR_PRELOAD_BUF_SIZE)
@@ -74,7 +76,8 @@
 	 (nr) == __NR_select || (nr) == __NR_pselect6 || (nr) == __NR_recvmsg ||                \
 	 (nr) == __NR_futex || UPRR_BUFFERED_FD(nr))
 /** The fd and file calls of the buffer (preload/buffered-fd.c), some only
- * with certain arguments: openat read-only, fcntl F_GETFD, F_SETFD,
+ * with certain arguments: openat for reading or writing (not under /proc,
+ * /dev but /dev/shm, /sys), fcntl F_GETFD, F_SETFD,
  * F_GETFL and F_SETFL, accept4 on a non-blocking socket. */
 #define UPRR_BUFFERED_FD(nr)                                                                \
 	((nr) == __NR_openat || (nr) == __NR_close || (nr) == __NR_fcntl ||                  \
@@ -155,9 +158,40 @@ struct uprr_rec {
 	 * the kernel did; recvmsg: a struct msghdr and an iovec, the name,
 	 * ret bytes), or the bytes the program passed out
 	 * (write, sendto: all it passed, writev, sendmsg: its iovecs' bytes
-	 * one after the other; the kernel took ret), padded to 8; the fd
+	 * one after the other; the kernel took ret), padded to 8 (then, for
+	 * write, writev and pwrite64, struct uprr_write_probe: how the
+	 * library made it); the fd
 	 * calls' layouts are in preload/buffered-fd.c */
 };
+
+/** What a write, writev or pwrite64 record holds last, after the bytes
+ * passed (padded to 8): how the library made it (preload/buffered-fd.c,
+ * uprr_fd_write()). The RWF_NOWAIT attempt first; if the file refused it
+ * (EOPNOTSUPP), an fstat and an fstatfs; a regular file of a local file
+ * system is then written plainly (UPRR_WRITE_PLAIN). */
+struct uprr_write_probe {
+	int64_t attempt;    /**< the RWF_NOWAIT attempt's result */
+	int64_t stat_ret;   /**< fstat's, 1 if not made */
+	int64_t statfs_ret; /**< fstatfs's, 1 if not made */
+	uint32_t mode;	    /**< st_mode, 0 if not made */
+	uint32_t fs_type;   /**< f_type, 0 if not made */
+	uint64_t dev;	    /**< st_dev, 0 if not made */
+	uint64_t ino;	    /**< st_ino, 0 if not made */
+};
+#define UPRR_WRITE_PROBE_SIZE ((uint32_t)sizeof(struct uprr_write_probe))
+/** Whether a write to a regular file of the file system of f_type @t
+ * waits for nothing but the disk or memory (include/uapi/linux/magic.h):
+ * ext2/3/4, tmpfs, xfs, btrfs, overlayfs. Not FUSE (its daemon may be a
+ * thread of the program), NFS, nor procfs and sysfs, whose "regular"
+ * files' writes have effects (/proc/PID/mem: rec_mem_write_target). */
+#define UPRR_PLAIN_FS(t) ((t) == 0xef53u || (t) == 0x01021994u || (t) == 0x58465342u || \
+			  (t) == 0x9123683eu || (t) == 0x794c7630u)
+/** The library wrote plainly to a regular file (record of @p): EOPNOTSUPP
+ * to the attempt, a regular file of an UPRR_PLAIN_FS(). The recorder finds
+ * where the bytes went from dev and ino (uprr's stdout or stderr
+ * redirected to a file), not from the fd at the flush. */
+#define UPRR_WRITE_PLAIN(p) ((p)->attempt == -95 && (p)->stat_ret == 0 && (p)->statfs_ret == 0 && \
+			     ((p)->mode & 0170000) == 0100000 && UPRR_PLAIN_FS((p)->fs_type))
 
 /** The buffer of slot @i. */
 #define UPRR_PRELOAD_BUF(i) (UPRR_PRELOAD_BUF_ADDR + (uint64_t)(i) * UPRR_PRELOAD_BUF_SIZE)

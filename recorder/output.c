@@ -116,6 +116,30 @@ rec_output_forget_sinks(void)
 	sink_cache_n = sink_cache_next = 0;
 }
 
+static void
+own_look(void)
+{
+	if (!own_known) {
+		/* uprr's own stdout and stderr stay what they are */
+		own_known = true;
+		own_ok[0] = fstat(STDOUT_FILENO, &own[0]) == 0;
+		own_ok[1] = fstat(STDERR_FILENO, &own[1]) == 0;
+	}
+}
+
+unsigned
+rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd)
+{
+	bool out, err;
+
+	own_look();
+	out = own_ok[0] && S_ISREG(own[0].st_mode) && own[0].st_dev == dev && own[0].st_ino == ino;
+	err = own_ok[1] && S_ISREG(own[1].st_mode) && own[1].st_dev == dev && own[1].st_ino == ino;
+	if (out && err)
+		out = fd != STDERR_FILENO, err = !out;
+	return (out ? TRACE_OUT_STDOUT : 0) | (err ? TRACE_OUT_STDERR : 0);
+}
+
 /* Where fd @fd of thread @tid leads, looked up in /proc; whether it is
  * open in *ret_open. */
 static unsigned
@@ -129,12 +153,7 @@ fd_sinks(pid_t tid, int fd, bool *ret_open)
 	*ret_open = false;
 	if (fd < 0)
 		return 0;
-	if (!own_known) {
-		/* uprr's own stdout and stderr stay what they are */
-		own_known = true;
-		own_ok[0] = fstat(STDOUT_FILENO, &own[0]) == 0;
-		own_ok[1] = fstat(STDERR_FILENO, &own[1]) == 0;
-	}
+	own_look();
 	/* the fd's file: /proc/PID/fd/N follows to the pipe, socket or file */
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
 	if (stat(path, &st) < 0)

@@ -149,6 +149,16 @@ struct rec_output {
 unsigned rec_output_fd_sinks(pid_t tid, int fd);
 
 /**
+ * Where a write to fd @fd of the regular file @dev, @ino (stat(2)'s st_dev
+ * and st_ino) led: uprr's own stdout or stderr if it is that file (the
+ * shell's > and 2>); one file as both (> f 2>&1): the fd's number tells,
+ * as rec_output_fd_sinks() does for /dev/stdout. For the syscall buffer's
+ * plain writes to regular files, whose fd may be closed or reused by the
+ * flush (UPRR_WRITE_PLAIN).
+ */
+unsigned rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd);
+
+/**
  * Forget where fds led (rec_output_fd_sinks() looks again): a close made
  * through the syscall buffer, seen at its flush, may have changed what one
  * refers to without a traced syscall's entry.

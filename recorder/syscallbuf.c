@@ -359,6 +359,8 @@ record_sends(uint32_t nr)
  * path, whose entry flushes first (preload/buffered-fd.c), so a buffered
  * close can only precede such a write. But it may have closed an fd that the
  * output code's cache holds (a traced write before the batch): forget it.
+ * A plain write to a regular file (UPRR_WRITE_PLAIN) marks no fd, so its fd
+ * may be closed or reused: its record's dev and ino tell instead.
  */
 static bool
 record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_t *sinks)
@@ -374,8 +376,19 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
 	for (uint32_t off = 0; off < len; n++) {
 		const struct uprr_rec *r = (const void *)(recs + off);
 
+		struct uprr_write_probe p;
+
 		sinks[n] = 0;
-		if (record_sends(r->nr) && r->ret > 0)
+		if ((r->nr == __NR_write || r->nr == __NR_writev || r->nr == __NR_pwrite64) &&
+		    r->size >= sizeof(*r) + sizeof(p))
+			memcpy(&p, recs + off + r->size - sizeof(p), sizeof(p));
+		else
+			memset(&p, 0, sizeof(p));
+		if (record_sends(r->nr) && r->ret > 0 && UPRR_WRITE_PLAIN(&p))
+			/* its fd may be closed or reused by now: the library
+			 * marked none (preload/buffered-fd.c) */
+			sinks[n] = rec_output_file_sinks(p.dev, p.ino, (int)r->args[0]);
+		else if (record_sends(r->nr) && r->ret > 0)
 			sinks[n] = rec_output_fd_sinks(t->tid, (int)r->args[0]);
 		any |= sinks[n] != 0;
 		off += r->size;

@@ -2352,15 +2352,17 @@ def fdcalls_traced(h, trace):
     got = collections.Counter()
     for line in r.stdout.decode(errors='replace').splitlines():
         f = line.split()
-        if len(f) > 3 and f[2] == 'syscall-entry' and f[-1].startswith('rip=0x6f'):
+        # rip= is followed by the memory a write passes ([addr+len]) if any
+        if len(f) > 3 and f[2] == 'syscall-entry' and any(x.startswith('rip=0x6f') for x in f):
             got[int(f[3], 16)] += 1
     return got
 
 
 @case('syscallbuf-fdcalls')
 def c_syscallbuf_fdcalls(h):
-    """tests/progs/fdcalls recorded with the syscall buffer: openat, close,
-    fcntl, access, faccessat(2), statx, pread64, pwrite64, readv, preadv,
+    """tests/progs/fdcalls recorded with the syscall buffer: openat (for
+    reading and for writing), close, fcntl, access, faccessat(2), statx,
+    pread64, pwrite64 and write and writev to a regular file, readv, preadv,
     getrandom and accept4 through it; the replay, its directory gone, gives
     the same output, and so does a native run (but for the sum of random
     bytes). An fd that is uprr's stdout written, closed and reused by
@@ -2395,6 +2397,49 @@ def c_syscallbuf_fdcalls(h):
     for nr, name in ((21, 'access'), (269, 'faccessat'), (439, 'faccessat2')):
         if traced[nr] > 1:
             raise Fail(f'fdcalls: {name} was traced {traced[nr]} times, not buffered')
+    # writes to a regular file (ext4, tmpfs refuse RWF_NOWAIT) are made in
+    # the buffer: none traced from the library (stdout is a pipe); nor
+    # the opens for writing of the regular files
+    # (one write is traced: the FIFO's; a named FIFO refuses RWF_NOWAIT and
+    # is no regular file)
+    for nr, name, most in ((1, 'write', 1), (18, 'pwrite64', 0), (20, 'writev', 0)):
+        if traced[nr] > most:
+            raise Fail(f'fdcalls: {traced[nr]} {name} to a regular file traced, not buffered')
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    for line in r.stdout.decode(errors='replace').splitlines():
+        f = line.split()
+        # openat(dirfd, path, flags) from the library with O_WRONLY,
+        # O_CREAT, O_TRUNC or O_APPEND (the FIFO's O_RDWR open stays traced)
+        if (len(f) > 6 and f[2] == 'syscall-entry' and f[3] == '0x101' and
+                any(x.startswith('rip=0x6f') for x in f) and int(f[6], 16) & 0o3101):
+            raise Fail(f'fdcalls: an openat for writing was traced, not buffered: {line}')
+
+
+@case('syscallbuf-stdout-file')
+def c_syscallbuf_stdout_file(h):
+    """tests/progs/stdout_file_reuse with uprr's stdout a regular file:
+    plain writes to it through the buffer, then fd 1 closed and reused for
+    another file in the same batch. The replay shows the lines written to
+    stdout and not the one written to the other file (the flush finds the
+    file from the record's dev and ino); the recording's output is the
+    native run's."""
+    prog = h.prog('stdout_file_reuse')
+    os.mkdir(h.path('native'))
+    native = run_to_files(h, [prog, h.path('native')], 'native', 60)
+    os.mkdir(h.path('dir'))
+    trace = h.new_trace_path('stdout-file')
+    rec = run_to_files(h, [h.uprr, 'record', '-o', trace, '--', prog, h.path('dir')], 'record',
+                       RECORD_TIMEOUT)
+    check_record(rec, trace, 0)
+    remove_input(h.path('dir'))
+    rep = run_to_files(h, [h.uprr, 'replay', trace], 'replay', REPLAY_TIMEOUT)
+    want = b'shown 0\nshown 1\nshown 2\n'
+    for what, got in (('the native run', native.stdout), ('the recording', rec.stdout),
+                      ('the replay', rep.stdout)):
+        if got != want:
+            compare_bytes(want, got, 'stdout', 'expected', what)
+    if buffered_calls(h, trace)[0] < 4:
+        raise Fail('stdout_file_reuse: its writes and close were not buffered')
 
 
 @case('syscallbuf-spin')

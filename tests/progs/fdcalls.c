@@ -16,6 +16,10 @@
  *     readv of a file into three iovecs, of a pipe (data there, then a pipe
  *     that a thread writes later: the attempt finds nothing, the traced
  *     call waits), preadv;
+ *   - openat for writing (O_CREAT | O_TRUNC, O_EXCL of an existing file:
+ *     EEXIST, O_APPEND, O_TRUNC of an existing file) and write, writev,
+ *     pwrite64 to the regular file (ext4, tmpfs refuse RWF_NOWAIT: plain
+ *     writes in the buffer), one larger than a page; the file read back;
  *   - getrandom (its bytes summed: the one line that differs natively);
  *   - accept4 on a non-blocking listener with nothing pending (EAGAIN) and
  *     with connections pending, on a blocking one (traced);
@@ -358,6 +362,48 @@ fd_reuse(void)
 	close(l);
 }
 
+/* openat for writing and writes to a regular file, read back */
+static void
+write_open_calls(void)
+{
+	static char big[40000];
+	char out[512], got[64];
+	struct iovec v[2] = { { "two ", 4 }, { "iovecs\n", 7 } };
+	unsigned long sum = 0;
+	long fd, n;
+
+	path(out, sizeof(out), "out");
+	fd = SYS(__NR_openat, AT_FDCWD, out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("fdcalls: openat for writing: %ld", fd);
+	expect("write to the new file", SYS(__NR_write, fd, "first line\n", 11, 0), 11);
+	expect("writev to the new file", SYS(__NR_writev, fd, v, 2, 0), 11);
+	expect("pwrite64 to the new file", SYS(__NR_pwrite64, fd, "FIRST", 5, 0), 5);
+	expect("close of the new file", SYS(__NR_close, fd, 0, 0, 0), 0);
+	lib_say("openat: O_EXCL of an existing file %ld\n",
+		SYS(__NR_openat, AT_FDCWD, out, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+	fd = SYS(__NR_openat, AT_FDCWD, out, O_WRONLY | O_APPEND | O_CLOEXEC, 0);
+	expect("write with O_APPEND", SYS(__NR_write, fd, "appended\n", 9, 0), 9);
+	expect("close of the appended file", SYS(__NR_close, fd, 0, 0, 0), 0);
+	fd = SYS(__NR_openat, AT_FDCWD, out, O_RDONLY | O_CLOEXEC, 0);
+	n = SYS(__NR_read, fd, got, sizeof(got) - 1, 0);
+	got[n > 0 ? n : 0] = '\0';
+	lib_say("written file, %ld bytes:\n%s", n, got);
+	expect("close of the file read back", SYS(__NR_close, fd, 0, 0, 0), 0);
+	/* O_TRUNC of an existing file, then a write larger than a page */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (char)(i * 7 + i / 251);
+	fd = SYS(__NR_openat, AT_FDCWD, out, O_RDWR | O_TRUNC | O_CLOEXEC, 0);
+	lib_say("O_TRUNC: size %ld\n", SYS(__NR_lseek, fd, 0, SEEK_END, 0));
+	expect("write of 40000 bytes", SYS(__NR_write, fd, big, sizeof(big), 0), (long)sizeof(big));
+	memset(big, 0, sizeof(big));
+	expect("pread64 of 40000 bytes", SYS(__NR_pread64, fd, big, sizeof(big), 0), (long)sizeof(big));
+	for (size_t i = 0; i < sizeof(big); i++)
+		sum = sum * 31 + (unsigned char)big[i];
+	lib_say("40000 bytes written and read back: sum %lx\n", sum);
+	expect("close of the big file", SYS(__NR_close, fd, 0, 0, 0), 0);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -377,6 +423,7 @@ main(int argc, char **argv)
 	open_calls();
 	fcntl_access_stat();
 	read_write_calls();
+	write_open_calls();
 	random_calls();
 	fd_reuse();
 	lib_say("fdcalls: ok\n");

@@ -90,7 +90,20 @@ record(unsigned slot, uint32_t off)
 	return (struct uprr_rec *)(UPRR_PRELOAD_BUF(slot) + sizeof(struct uprr_buf) + off);
 }
 
+/* What a write record holds after its bytes (struct uprr_write_probe of
+ * preload/uprr-preload.h): the RWF_NOWAIT attempt's result, fstat's,
+ * fstatfs's, then st_mode and f_type, st_dev, st_ino */
+#define WRITE_PROBE UPRR_WRITE_PROBE_SIZE
+
+static int64_t *
+probe(struct uprr_rec *r, uint32_t data)
+{
+	return (int64_t *)((char *)(r + 1) + data);
+}
+
 static char g_fifo[64];
+static char g_wfile[64];
+static int g_mem = -1;
 static int g_listen = -1;
 
 static void NO_SANITIZE
@@ -110,6 +123,9 @@ child(int rep)
 	CHECK(pipe(fds) == 0, 2);
 	snprintf(g_fifo, sizeof(g_fifo), "/tmp/uprr-unit-fifo-%ld", (long)pid);
 	CHECK(mkfifo(g_fifo, 0600) == 0, 2);
+	snprintf(g_wfile, sizeof(g_wfile), "/tmp/uprr-unit-write-%ld", (long)pid);
+	g_mem = open("/proc/self/mem", O_RDWR | O_CLOEXEC);
+	CHECK(g_mem >= 0, 2);
 	g_listen = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	{
 		/* an abstract address of the kernel's choice (unix(7), autobind) */
@@ -143,14 +159,16 @@ child(int rep)
 	/* write and read through a pipe: the bytes in the records */
 	CHECK(sys(__NR_write, fds[1], (long)"abc", 3, 0, 0, 0) == 3, 12);
 	r = record(0, sizeof(*r));
-	CHECK(r->nr == __NR_write && r->ret == 3 && r->size == sizeof(*r) + 8 &&
+	CHECK(r->nr == __NR_write && r->ret == 3 && r->size == sizeof(*r) + 8 + WRITE_PROBE &&
 	      memcmp(r + 1, "abc", 3) == 0 && r->args[2] == 3, 13);
+	/* a pipe takes RWF_NOWAIT: no fstat, no fstatfs (1: not made) */
+	CHECK(probe(r, 8)[0] == 3 && probe(r, 8)[1] == 1 && probe(r, 8)[2] == 1, 90);
 	CHECK(sys(__NR_read, fds[0], (long)got, sizeof(got), 0, 0, 0) == 3 && memcmp(got, "abc", 3) == 0, 14);
-	r = record(0, 2 * sizeof(*r) + 8);
+	r = record(0, 2 * sizeof(*r) + 8 + WRITE_PROBE);
 	CHECK(r->nr == __NR_read && r->ret == 3 && r->size == sizeof(*r) + 8 && memcmp(r + 1, "abc", 3) == 0, 15);
 	/* an empty pipe: the attempt is a record, the read goes traced */
 	CHECK(sys(__NR_read, fds[0], (long)got, sizeof(got), 0, 0, 0) == -ENOSYS, 16);
-	r = record(0, 3 * sizeof(*r) + 16);
+	r = record(0, 3 * sizeof(*r) + 16 + WRITE_PROBE);
 	CHECK(r->nr == __NR_read && r->ret == -EAGAIN && r->size == sizeof(*r), 17);
 	/* send and recv on a socket pair: the bytes in the records, the
 	 * program's flags in the arguments */
@@ -200,7 +218,7 @@ child(int rep)
 		n = buf->used;
 		CHECK(sys(__NR_writev, sv[0], (long)v, 3, 0, 0, 0) == 5, 48);
 		r = record(0, (uint32_t)n);
-		CHECK(r->nr == __NR_writev && r->ret == 5 && r->size == sizeof(*r) + 8 &&
+		CHECK(r->nr == __NR_writev && r->ret == 5 && r->size == sizeof(*r) + 8 + WRITE_PROBE &&
 		      memcmp(r + 1, "abcde", 5) == 0, 49);
 		CHECK(sys(__NR_recvfrom, sv[1], (long)got, sizeof(got), 0, 0, 0) == 5 &&
 		      memcmp(got, "abcde", 5) == 0, 50);
@@ -276,7 +294,7 @@ child(int rep)
 		}
 		CHECK(sys(__NR_fcntl, dfd, F_GETLEASE, 0, 0, 0, 0) == -ENOSYS, 86);
 		n = buf->used;
-		CHECK(sys(__NR_openat, AT_FDCWD, (long)"/tmp/x", O_WRONLY | O_CREAT, 0600, 0, 0) == -ENOSYS &&
+		CHECK(sys(__NR_openat, AT_FDCWD, (long)"/proc/self/comm", O_WRONLY, 0, 0, 0) == -ENOSYS &&
 		      buf->used == n, 64);
 		CHECK(sys(__NR_openat, AT_FDCWD, (long)"/proc/self/maps", O_RDONLY, 0, 0, 0) == -ENOSYS &&
 		      buf->used == n, 65);
@@ -312,6 +330,53 @@ child(int rep)
 		CHECK(sys(__NR_getrandom, (long)got, 8, 0x100, 0, 0, 0) == -ENOSYS, 78);
 		CHECK(sys(__NR_pread64, fds[0], (long)got, 1, 0, 0, 0) == -ESPIPE, 79);
 	}
+	/* openat for writing and writes to a regular file, in the buffer: the
+	 * RWF_NOWAIT attempt is refused (ext4, tmpfs: EOPNOTSUPP), fstat and
+	 * fstatfs show a regular file of a local file system, a plain write */
+	{
+		int wfd;
+		char back[16] = { 0 };
+		struct iovec v[2] = { { "!", 1 }, { "?", 1 } };
+
+		n = buf->used;
+		wfd = (int)sys(__NR_openat, AT_FDCWD, (long)g_wfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600, 0,
+			       0);
+		r = record(0, (uint32_t)n);
+		CHECK(wfd >= 0 && r->nr == __NR_openat && r->ret == wfd && *(int64_t *)(r + 1) == -ENOENT, 87);
+		n = buf->used;
+		CHECK(sys(__NR_write, wfd, (long)"hello", 5, 0, 0, 0) == 5, 88);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_write && r->ret == 5 && r->size == sizeof(*r) + 8 + WRITE_PROBE, 89);
+		CHECK(probe(r, 8)[0] == -EOPNOTSUPP && probe(r, 8)[1] == 0 && probe(r, 8)[2] == 0 &&
+		      ((uint32_t)probe(r, 8)[3] & S_IFMT) == S_IFREG, 91);
+		n = buf->used;
+		CHECK(sys(__NR_pwrite64, wfd, (long)"XY", 2, 1, 0, 0) == 2 && sys(__NR_writev, wfd, (long)v, 2, 0, 0, 0) == 2 &&
+		      buf->used == n + 2 * (sizeof(*r) + 8 + WRITE_PROBE), 92);
+		/* written plainly in this batch, but a regular file: its
+		 * record has dev and ino, the close is buffered */
+		CHECK(probe(r, 8)[4] != 0 && probe(r, 8)[5] != 0, 100);
+		n = buf->used;
+		CHECK(sys(__NR_close, wfd, 0, 0, 0, 0, 0) == 0 && buf->used == n + sizeof(*r), 93);
+		n = buf->used;
+		CHECK(sys(__NR_openat, AT_FDCWD, (long)g_wfile, O_WRONLY | O_CREAT | O_EXCL, 0600, 0, 0) == -EEXIST &&
+		      buf->used > n, 94);
+		wfd = (int)sys(__NR_openat, AT_FDCWD, (long)g_wfile, O_WRONLY | O_APPEND, 0, 0, 0);
+		CHECK(wfd >= 0 && sys(__NR_write, wfd, (long)"Z", 1, 0, 0, 0) == 1, 95);
+		wfd = (int)sys(__NR_openat, AT_FDCWD, (long)g_wfile, O_RDONLY, 0, 0, 0);
+		CHECK(wfd >= 0 && sys(__NR_read, wfd, (long)back, sizeof(back), 0, 0, 0) == 8 &&
+		      memcmp(back, "hXYlo!?Z", 8) == 0, 96);
+		/* /proc/self/mem is "regular" but procfs: an attempt, traced */
+		n = buf->used;
+		CHECK(sys(__NR_pwrite64, g_mem, (long)back, 1, (long)back, 0, 0) == -ENOSYS, 97);
+		r = record(0, (uint32_t)n);
+		CHECK(r->nr == __NR_pwrite64 && r->ret == -EOPNOTSUPP && probe(r, 8)[1] == 0 &&
+		      ((uint32_t)probe(r, 8)[3] & S_IFMT) == S_IFREG && ((uint32_t *)probe(r, 8))[7] == 0x9fa0, 98);
+		/* a file mapped shared: an open for writing is traced */
+		ctl->flags |= UPRR_CTL_NO_WRITES;
+		n = buf->used;
+		CHECK(sys(__NR_openat, AT_FDCWD, (long)g_wfile, O_WRONLY, 0, 0, 0) == -ENOSYS && buf->used == n, 99);
+		ctl->flags &= ~UPRR_CTL_NO_WRITES;
+	}
 	/* a locked buffer (a handler inside the library): traced */
 	buf->locked = 1;
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS, 18);
@@ -327,8 +392,11 @@ child(int rep)
 	n = buf->used;
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == -ENOSYS && buf->used == n, 24);
 	buf->interrupt = 0;
-	/* a buffer that fills: the call that does not fit goes traced */
+	/* a buffer that fills: the call that does not fit goes traced (the
+	 * old records cleared: a stale UPRR_REC_STOP where a record header
+	 * lands, an argument -1, would send that call traced too) */
 	buf->used = 0;
+	memset(record(0, 0), 0, UPRR_PRELOAD_REC_ROOM);
 	for (n = 0; n < 100000; n++)
 		if (sys(__NR_gettid, 0, 0, 0, 0, 0, 0) != tid)
 			break;
@@ -416,5 +484,7 @@ Test(syscallbuf, library_under_the_filter, .timeout = 20)
 	close(rep[0]);
 	snprintf(g_fifo, sizeof(g_fifo), "/tmp/uprr-unit-fifo-%ld", (long)pid);
 	unlink(g_fifo);
+	snprintf(g_wfile, sizeof(g_wfile), "/tmp/uprr-unit-write-%ld", (long)pid);
+	unlink(g_wfile);
 	cr_assert_eq(code, 0, "check %d failed", code);
 }
