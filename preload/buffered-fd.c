@@ -246,19 +246,6 @@ uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *b
 	return ret;
 }
 
-static long
-commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, uint32_t size)
-{
-	uprr_fd_commit(buf, nr, fd, ret);
-	rec->ret = ret;
-	rec->size = size;
-	barrier();
-	buf->used += size;
-	barrier();
-	uprr_record_added(buf);
-	return ret;
-}
-
 /* Scatter @n bytes at @src over the @niov iovecs at @iov. */
 static void
 scatter(const struct kiovec *iov, long niov, const unsigned char *src, uint64_t n)
@@ -303,32 +290,32 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 					       (a[2] & K_O_NOFOLLOW) ? K_AT_SYMLINK_NOFOLLOW : 0, 0, 0, probe);
 			memcpy(&mode, data + 8 + K_STAT_MODE_OFF, sizeof(mode));
 			if (*probe == 0 && (mode & K_S_IFMT) != K_S_IFREG && (mode & K_S_IFMT) != K_S_IFDIR) {
-				commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
+				uprr_commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
 				return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 			}
 		}
 		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
-		return commit(buf, rec, nr, -1, ret, size);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_close:
 		ret = stub_in(buf, nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
-		return commit(buf, rec, nr, -1, ret, size);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_fcntl:
 	case __NR_access:
 	case __NR_faccessat:
 	case __NR_faccessat2:
 		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
-		return commit(buf, rec, nr, -1, ret, size);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_statx:
 		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], (long)data, 0, &rec->ret);
 		if (ret == 0)
 			memcpy((void *)a[4], data, K_STATX_SIZE);
-		return commit(buf, rec, nr, -1, ret, size);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_getrandom:
 		/* never wait for the pool here: the traced call waits */
 		ret = stub_in(buf, nr, (long)data, a[1], a[2] | K_GRND_NONBLOCK, 0, 0, 0, &rec->ret);
 		if (ret > 0)
 			memcpy((void *)a[0], data, (size_t)ret);
-		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
+		uprr_commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
 		if (ret == -UPRR_EAGAIN && !(a[2] & K_GRND_NONBLOCK))
 			return uprr_traced(nr, a[0], a[1], a[2], 0, 0, 0);
 		return ret;
@@ -346,7 +333,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			memcpy((void *)a[1], data, (size_t)ret);
 		else if (ret > 0)
 			scatter((const struct kiovec *)a[1], a[2], data, (uint64_t)ret);
-		commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
+		uprr_commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
 		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		return ret;
@@ -354,7 +341,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 	case __NR_pwrite64:
 		memcpy(data, (const void *)a[1], (size_t)a[2]);
 		ret = uprr_fd_write(buf, rec, a[0], data, (uint64_t)a[2], a[3], data + align8((uint64_t)a[2]));
-		commit(buf, rec, nr, UPRR_WRITE_PLAIN((struct uprr_write_probe *)(data + align8((uint64_t)a[2]))) ? -1 : a[0],
+		uprr_commit(buf, rec, nr, UPRR_WRITE_PLAIN((struct uprr_write_probe *)(data + align8((uint64_t)a[2]))) ? -1 : a[0],
 		       ret, size);
 		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
@@ -375,7 +362,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 
 		*probe = stub_in(buf, __NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
 		if (*probe < 0 || !(*probe & K_O_NONBLOCK)) {
-			commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
+			uprr_commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		}
 		if (a[1]) {
@@ -394,7 +381,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			memcpy((void *)a[1], addr, n < SOCKADDR_MAX ? n : SOCKADDR_MAX);
 			*(uint32_t *)a[2] = *len_out;
 		}
-		return commit(buf, rec, nr, -1, ret, size);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
 	}
 	default:
 		return NOT_BUFFERED;

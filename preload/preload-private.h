@@ -125,10 +125,13 @@ stub_inout(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, in
 	return ret;
 }
 
-/* Right after a record was added to @buf (buf->used advanced past it): a
- * re-run after a rollback that consumed its last record goes live and
- * tells the recorder (syscallbuf.c). */
-void uprr_record_added(struct uprr_buf *buf) HIDDEN;
+/* Add record @rec of call @nr to @buf, its result @ret and size @size
+ * (its bytes written already): @fd (-1: none) is the fd a write or send
+ * sent bytes to (uprr_fd_commit()); a re-run after a rollback that consumed
+ * its last record goes live there and tells the recorder (syscallbuf.c).
+ * Returns @ret. */
+long uprr_commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, uint32_t size)
+	HIDDEN;
 
 /* buffered-fd.c, called from buffered() in syscallbuf.c: */
 /* The most bytes of data a record of call @nr (@a) needs, or UINT64_MAX

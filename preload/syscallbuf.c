@@ -101,6 +101,39 @@ thread_buf(void)
 	return NULL;
 }
 
+/* A re-run after a rollback (doc/syscall-buffer.md, "Rolling back a run
+ * that made buffered calls") consumed its last record: live from here,
+ * appending after the records, and the recorder learns it now, before the
+ * program runs on (a loop that spins makes no more calls). Never taken in
+ * replay (replay is 0 there), and the notify call keeps every register. */
+static void
+record_added(struct uprr_buf *buf)
+{
+	const struct uprr_rec *next = (const struct uprr_rec *)((unsigned char *)(buf + 1) + buf->used);
+	uint32_t resume = (buf->replay != 0) & (next->size == UPRR_REC_RESUME);
+
+	/* one conditional branch whatever the buffer holds (PMU ticks) */
+	__asm__("" : "+r"(resume));
+	if (resume) {
+		buf->replay = 0;
+		barrier();
+		__asm__ __volatile__("call uprr_notify" ::: "memory");
+	}
+}
+
+long
+uprr_commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, uint32_t size)
+{
+	uprr_fd_commit(buf, nr, fd, ret);
+	rec->ret = ret;
+	rec->size = size;
+	barrier();
+	buf->used += size;
+	barrier();
+	record_added(buf);
+	return ret;
+}
+
 /*
  * The buffered call, @buf locked; returns NOT_BUFFERED (never a syscall
  * result) if it must take the traced path untouched.
@@ -332,19 +365,13 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		return NOT_BUFFERED;
 	}
 	/* a plain write to a regular file marks no fd (uprr_fd_commit()) */
-	uprr_fd_commit(buf, nr,
-		       (nr == __NR_write || nr == __NR_writev) &&
-				       UPRR_WRITE_PLAIN((const struct uprr_write_probe *)((unsigned char *)rec + size -
-											 UPRR_WRITE_PROBE_SIZE))
-			       ? -1
-			       : a[0],
-		       ret);
-	rec->ret = ret;
-	rec->size = size;
-	barrier();
-	buf->used += size;
-	barrier();
-	uprr_record_added(buf);
+	uprr_commit(buf, rec, nr,
+		    (nr == __NR_write || nr == __NR_writev) &&
+				    UPRR_WRITE_PLAIN((const struct uprr_write_probe *)((unsigned char *)rec + size -
+										      UPRR_WRITE_PROBE_SIZE))
+			    ? -1
+			    : a[0],
+		    ret, size);
 	if (wait) /* buffered-wait.c: the program waits on the traced path */
 		return traced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
 	if ((nr == __NR_read || nr == __NR_write || nr == __NR_writev) &&
@@ -428,22 +455,3 @@ uprr_traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	return traced(nr, a0, a1, a2, a3, a4, a5);
 }
 
-/* A re-run after a rollback (doc/syscall-buffer.md, "Rolling back a run
- * that made buffered calls") consumed its last record: live from here,
- * appending after the records, and the recorder learns it now, before the
- * program runs on (a loop that spins makes no more calls). Never taken in
- * replay (replay is 0 there), and the notify call keeps every register. */
-void
-uprr_record_added(struct uprr_buf *buf)
-{
-	const struct uprr_rec *next = (const struct uprr_rec *)((unsigned char *)(buf + 1) + buf->used);
-	uint32_t resume = (buf->replay != 0) & (next->size == UPRR_REC_RESUME);
-
-	/* one conditional branch whatever the buffer holds (PMU ticks) */
-	__asm__("" : "+r"(resume));
-	if (resume) {
-		buf->replay = 0;
-		barrier();
-		__asm__ __volatile__("call uprr_notify" ::: "memory");
-	}
-}
