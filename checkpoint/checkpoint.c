@@ -503,6 +503,8 @@ saved_drop(struct checkpoint *c, uint64_t start, uint64_t end)
 
 	while (j < c->nsaved && c->saved[j].addr < end)
 		free(c->saved[j++].data);
+	if (j == i)
+		return; /* none there (c->saved may be NULL) */
 	memmove(&c->saved[i], &c->saved[j], (c->nsaved - j) * sizeof(*c->saved));
 	c->nsaved -= j - i;
 }
