@@ -892,10 +892,17 @@ shadow_copy(struct checkpoint *c, int fd, uint64_t addr, uint64_t end)
 	return 0;
 }
 
-/* Copy the populated pages (present or swapped) of [@start, @end) into the
- * shadow @fd: the others of an anonymous mapping read as zeros. */
+/*
+ * Append the populated pages (present or swapped) of [@start, @end) to *@v
+ * (*@n of them, *@cap allocated): the others of an anonymous mapping read
+ * as zeros. Before the range is write-protected: the protection's markers on
+ * its unpopulated pages (PTE markers, Linux 6.7's UFFD_FEATURE_WP_ASYNC)
+ * read as swapped to PAGEMAP_SCAN, so afterwards every page looks populated
+ * (a 12 MiB syscall buffer area, 3,000 pages, read at each child's fork).
+ */
 static int
-shadow_copy_populated(struct checkpoint *c, int fd, uint64_t start, uint64_t end)
+populated_ranges(struct checkpoint *c, uint64_t start, uint64_t end, struct range **v, size_t *n,
+		 size_t *cap)
 {
 	while (start < end) {
 		struct pm_scan_arg arg = {
@@ -907,18 +914,30 @@ shadow_copy_populated(struct checkpoint *c, int fd, uint64_t start, uint64_t end
 			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 		};
-		int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg), r;
+		int k = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
 
-		if (n < 0)
+		if (k < 0)
 			return -errno;
-		for (int i = 0; i < n; i++) {
-			r = shadow_copy(c, fd, c->vec[i].start, c->vec[i].end);
-			if (r < 0)
-				return r;
-		}
+		if (UTIL_GROW(*v, *cap, *n + (size_t)k) < 0)
+			return -ENOMEM;
+		for (int i = 0; i < k; i++)
+			(*v)[(*n)++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
 		if (arg.walk_end <= start)
-			return n ? 0 : -EPROTO;
+			return k ? 0 : -EPROTO;
 		start = arg.walk_end;
+	}
+	return 0;
+}
+
+/* Copy the @n ranges at @v into the shadow @fd. */
+static int
+copy_ranges(struct checkpoint *c, int fd, const struct range *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = shadow_copy(c, fd, v[i].start, v[i].end);
+
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -973,17 +992,21 @@ anonymous(const struct tracee_mapping *m)
 }
 
 /*
- * Fill a new shadow with the private tracked memory of the tracee as it is
- * now (its pages are protected already: what it writes from here on is in
- * the next sync) and swap it for the old one. Pages of zeros stay holes; of
- * an anonymous mapping only the populated pages are read.
+ * Protect the tracked memory of the tracee (what it writes from here on is
+ * in the next sync) and fill a new shadow with the private part as it is
+ * now, and swap it for the old one. Pages of zeros stay holes; of an
+ * anonymous mapping only the populated pages are read, as they were
+ * before the protection (populated_ranges()). The tracee is stopped; what
+ * the kernel writes for its other threads' syscalls in between is kept
+ * across a rollback anyway (checkpoint_rollback()'s @keep).
  */
 static int
-fill_shadow(struct checkpoint *c)
+protect_fill_shadow(struct checkpoint *c)
 {
 	_cleanup_close_ int fd = memfd_create("uprr-restore-point", MFD_CLOEXEC);
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	size_t n;
+	_cleanup_free_ struct range *pop = NULL;
+	size_t n, npop = 0, pop_cap = 0;
 	int r;
 
 	if (fd < 0)
@@ -991,16 +1014,21 @@ fill_shadow(struct checkpoint *c)
 	r = tracee_read_maps(c->pid, &maps, &n);
 	if (r < 0)
 		return r;
-	r = buf_reserve(c, SYNC_CHUNK);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		if (in_private_range(c, maps[i].start, maps[i].end - maps[i].start) && anonymous(&maps[i]))
+			r = populated_ranges(c, maps[i].start, maps[i].end, &pop, &npop, &pop_cap);
+	if (r >= 0)
+		r = protect_all(c);
+	if (r >= 0)
+		r = buf_reserve(c, SYNC_CHUNK);
 	if (r < 0)
 		return r;
+	r = copy_ranges(c, fd, pop, npop);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		const struct tracee_mapping *m = &maps[i];
 
-		if (!in_private_range(c, m->start, m->end - m->start))
-			continue;
-		r = anonymous(m) ? shadow_copy_populated(c, fd, m->start, m->end)
-				 : shadow_copy(c, fd, m->start, m->end);
+		if (in_private_range(c, m->start, m->end - m->start) && !anonymous(m))
+			r = shadow_copy(c, fd, m->start, m->end);
 	}
 	buf_trim(c);
 	if (r < 0)
@@ -1091,13 +1119,19 @@ shadow_refresh(struct checkpoint *c, const struct tracee_mapping *m, bool known)
 	int k, r;
 
 	if (!known || !anonymous(m)) {
+		_cleanup_free_ struct range *pop = NULL;
+		size_t npop = 0, pop_cap = 0;
+
+		/* its populated pages before the protection (populated_ranges()) */
+		if (anonymous(m) && (r = populated_ranges(c, m->start, m->end, &pop, &npop, &pop_cap)) < 0)
+			return r;
 		r = protect_range(c, m->start, m->end);
 		if (r < 0)
 			return r;
 		r = shadow_punch(c->mirror_mem, m->start, m->end);
 		if (r < 0)
 			return r;
-		return anonymous(m) ? shadow_copy_populated(c, c->mirror_mem, m->start, m->end)
+		return anonymous(m) ? copy_ranges(c, c->mirror_mem, pop, npop)
 				    : shadow_copy(c, c->mirror_mem, m->start, m->end);
 	}
 	while (start < m->end) {
@@ -1150,10 +1184,7 @@ shadow_remap(struct checkpoint *c)
 		r = track_mappings(c);
 		if (r < 0)
 			return r;
-		r = protect_all(c);
-		if (r < 0)
-			return r;
-		r = fill_shadow(c);
+		r = protect_fill_shadow(c);
 		c->shadow_ok = r >= 0;
 		return r;
 	}
