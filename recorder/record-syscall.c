@@ -502,6 +502,15 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	rec_write_event(rec, &ev);
+	/* A poll of the children's states that found no change (wait4(2),
+	 * waitid(2) with WNOHANG: 0) gives the CPU up, as sched_yield does: a
+	 * loop that waits for a child uprr holds would otherwise spin for its
+	 * whole timeslice (Python's Pool handler between a worker's closed
+	 * pipe and its exit: 2,400 rounds, 5,000 restore points, 1.5 s for a
+	 * 0.07 s program). */
+	if (result == 0 && (t->nr == __NR_wait4 || t->nr == __NR_waitid) &&
+	    (t->args[t->nr == __NR_wait4 ? 2 : 3] & WNOHANG))
+		sched_yield_current(rec->sched);
 	if (t->nr == __NR_ptrace)
 		rec_syscallbuf_untraced(rec); /* a tracee's calls stop at its tracer */
 	if (rec_sandbox_installs_filter(t->model_nr, t->model_args, result)) {
