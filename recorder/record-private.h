@@ -618,6 +618,10 @@ void rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t);
  * this one (rec_others_may_run()). Written before the restore point is
  * taken, so a rollback keeps it. */
 void rec_syscallbuf_wakes(struct recorder *rec, struct rthread *t, bool ok);
+/** Forget which buffer @t's thread claimed (found again at the next use):
+ * a rollback may have undone the claim, whose slot a later claim may not
+ * be. */
+void rec_syscallbuf_forget(struct rthread *t);
 /** Whether @t's buffer holds records (its run made buffered syscalls). */
 bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
 /** Whether @rip lies in the library's code: a thread stopped there may be

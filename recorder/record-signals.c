@@ -300,8 +300,14 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 				   "rollback: %s", t->tid, strerror(-r));
 		return r;
 	}
-	if (!records && (t->deferred_sig || t->nlater))
-		rec_syscallbuf_interrupt(rec, t); /* the rollback put it back */
+	if (!records) {
+		/* the run may have claimed the thread's buffer, which the
+		 * rollback undid: an interrupt written there now would meet
+		 * the re-run's claim, which replay makes with none */
+		rec_syscallbuf_forget(t);
+		if (t->deferred_sig || t->nlater)
+			rec_syscallbuf_interrupt(rec, t); /* the rollback put it back */
+	}
 	t->start_regs.orig_rax = (uint64_t)-1; /* no syscall restart on the way back */
 	/* the mask too: a handler that returned in the run (rt_sigreturn)
 	 * unblocked its signal, which would nest when it runs again */

@@ -216,6 +216,13 @@ thread_buffer(struct recorder *rec, struct rthread *t)
 	return 0;
 }
 
+void
+rec_syscallbuf_forget(struct rthread *t)
+{
+	t->sb_key = 0;
+	t->sb_addr = 0;
+}
+
 bool
 rec_syscallbuf_pending(struct recorder *rec, struct rthread *t)
 {
