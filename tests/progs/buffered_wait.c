@@ -39,20 +39,18 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 
-#include "preload/uprr-preload.h"
+#include "preload-entry.h"
 #include "progs.h"
 
 static uint64_t g_seed;
-static int g_lib; /* uprr's syscall buffer is mapped */
+static int g_lib; /* uprr's syscall buffer is mapped, and can find threads' buffers */
 
 static void
-find_library(void)
+find_buffer(void)
 {
 	const volatile struct uprr_ctl *ctl = (const void *)UPRR_PRELOAD_CTL_ADDR;
 
-	/* msync(2) fails with ENOMEM where nothing is mapped */
-	g_lib = msync((void *)UPRR_PRELOAD_CTL_ADDR, 4096, MS_ASYNC) == 0 &&
-		ctl->magic == UPRR_PRELOAD_MAGIC && (ctl->flags & UPRR_CTL_FSGSBASE);
+	g_lib = library_mapped() && (ctl->flags & UPRR_CTL_FSGSBASE);
 }
 
 /* The calling thread's buffer, or NULL. */
@@ -626,7 +624,7 @@ futex_phase(void)
 int
 main(void)
 {
-	find_library();
+	find_buffer();
 	g_seed = random_seed();
 	say("seed: %llx\n", (unsigned long long)g_seed);
 	poll_phase();

@@ -39,31 +39,8 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
-#include "preload/uprr-preload.h"
+#include "preload-entry.h"
 #include "progs.h"
-
-typedef long (*sys_fn)(long, long, long, long, long, long, long);
-
-static sys_fn g_sys;
-
-static long
-native(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
-{
-	long r = syscall(nr, a0, a1, a2, a3, a4, a5);
-
-	return r < 0 ? -errno : r;
-}
-
-/* The library's entry if uprr mapped it, else the kernel's. */
-static void
-find_library(void)
-{
-	const volatile struct uprr_ctl *ctl = (const void *)UPRR_PRELOAD_CTL_ADDR;
-
-	g_sys = native;
-	if (msync((void *)UPRR_PRELOAD_CTL_ADDR, 4096, MS_ASYNC) == 0 && ctl->magic == UPRR_PRELOAD_MAGIC)
-		g_sys = (sys_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL);
-}
 
 #define SYS0(nr) g_sys((nr), 0, 0, 0, 0, 0, 0)
 #define SYS(nr, a0, a1, a2, a3) g_sys((nr), (long)(a0), (long)(a1), (long)(a2), (long)(a3), 0, 0)

@@ -47,32 +47,8 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
-#include "preload/uprr-preload.h"
+#include "preload-entry.h"
 #include "progs.h"
-
-typedef long (*sys_fn)(long, long, long, long, long, long, long);
-
-static sys_fn g_sys;
-
-/* The library's entry if uprr mapped it, else the kernel's. */
-static long
-native(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
-{
-	long r = syscall(nr, a0, a1, a2, a3, a4, a5);
-
-	return r < 0 ? -errno : r;
-}
-
-static void
-find_library(void)
-{
-	const volatile struct uprr_ctl *ctl = (const void *)UPRR_PRELOAD_CTL_ADDR;
-
-	g_sys = native;
-	/* msync(2) fails with ENOMEM where nothing is mapped */
-	if (msync((void *)UPRR_PRELOAD_CTL_ADDR, 4096, MS_ASYNC) == 0 && ctl->magic == UPRR_PRELOAD_MAGIC)
-		g_sys = (sys_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL);
-}
 
 #define SYS(nr, ...) g_sys((nr), __VA_ARGS__)
 
