@@ -370,10 +370,10 @@ def first_difference(a, b):
     return n
 
 
-def diff_text(a, b, what):
+def diff_text(a, b, what, a_name='the recording', b_name='the replay'):
     la = a.decode('utf-8', 'replace').splitlines()
     lb = b.decode('utf-8', 'replace').splitlines()
-    d = list(difflib.unified_diff(la, lb, f'{what} of the recording', f'{what} of the replay',
+    d = list(difflib.unified_diff(la, lb, f'{what} of {a_name}', f'{what} of {b_name}',
                                   n=2, lineterm=''))
     if len(d) > 40:
         d = d[:40] + [f'... ({len(d) - 40} more diff lines)']
@@ -387,7 +387,7 @@ def compare_bytes(expected, got, what, exp_name='the recording', got_name='the r
     msg = (f'{what} differs: {exp_name} has {len(expected)} bytes, {got_name} '
            f'{len(got)}; first difference at byte {off}')
     if b'\0' not in expected[:65536] and b'\0' not in got[:65536]:
-        msg += '\n' + diff_text(expected, got, what)
+        msg += '\n' + diff_text(expected, got, what, exp_name, got_name)
     raise Fail(msg)
 
 

@@ -647,6 +647,8 @@ def strace_normalize(text):
             line = re.sub(r'0x[0-9a-f]+', 'ADDR', line)
             line = re.sub(r'getrandom\("[^"]*"', 'getrandom("RANDOM"', line)
             line = re.sub(r'si_utime=\d+, si_stime=\d+', 'si_utime=T, si_stime=T', line)
+            # and strace's note of them when they add up to a tick or more
+            line = re.sub(r' /\* [\d.]+ s \*/', '', line)
             # ids only where they stand for one (a pid may equal a size)
             call = re.match(r'(\w+)\(', line)
             if call and call.group(1) in STRACE_ID_RESULTS:
