@@ -154,6 +154,11 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 	case __NR_faccessat:
 	case __NR_faccessat2:
 		return 0;
+	case __NR_fadvise64:
+		/* a hint about the page cache, which nothing the program sees
+		 * depends on: replay, whose stub returns the result, need not
+		 * give it (cp gives one per file) */
+		return 0;
 	case __NR_statx:
 		return a[4] ? K_STATX_SIZE : UINT64_MAX;
 	case __NR_pread64:
@@ -303,6 +308,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 	case __NR_access:
 	case __NR_faccessat:
 	case __NR_faccessat2:
+	case __NR_fadvise64:
 		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
 		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_statx:

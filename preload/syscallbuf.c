@@ -220,7 +220,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		data_max = (uint64_t)a[2];
 		break;
 	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
-	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64:
+	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64: case __NR_fadvise64:
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
 	case __NR_accept4:
 		data_max = uprr_fd_data_max(buf, nr, a);
@@ -353,7 +353,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 				    data + align8((uint64_t)a[2]));
 		break;
 	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
-	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64:
+	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64: case __NR_fadvise64:
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
 	case __NR_accept4:
 		return uprr_fd_call(buf, rec, nr, a, size);

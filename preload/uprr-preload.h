@@ -77,14 +77,15 @@
 	 (nr) == __NR_futex || UPRR_BUFFERED_FD(nr))
 /** The fd and file calls of the buffer (preload/buffered-fd.c), some only
  * with certain arguments: openat for reading or writing (not under /proc,
- * /dev but /dev/shm, /sys), fcntl F_GETFD, F_SETFD,
- * F_GETFL and F_SETFL, accept4 on a non-blocking socket. */
+ * /dev but /dev/shm, /sys), fcntl F_GETFD, F_SETFD, F_GETFL, F_SETFL,
+ * F_DUPFD and F_DUPFD_CLOEXEC, accept4 on a non-blocking socket; and
+ * fadvise64. */
 #define UPRR_BUFFERED_FD(nr)                                                                \
 	((nr) == __NR_openat || (nr) == __NR_close || (nr) == __NR_fcntl ||                  \
 	 (nr) == __NR_access || (nr) == __NR_faccessat || (nr) == __NR_faccessat2 ||          \
 	 (nr) == __NR_statx || (nr) == __NR_pread64 || (nr) == __NR_pwrite64 ||               \
 	 (nr) == __NR_readv || (nr) == __NR_preadv || (nr) == __NR_getrandom ||               \
-	 (nr) == __NR_accept4)
+	 (nr) == __NR_accept4 || (nr) == __NR_fadvise64)
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 

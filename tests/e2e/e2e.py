@@ -2394,7 +2394,7 @@ def c_syscallbuf_fdcalls(h):
     # thread's first call, before its slot)
     if traced[3] < 1:
         raise Fail('fdcalls: the close of an fd a buffered write used was not traced')
-    for nr, name in ((21, 'access'), (269, 'faccessat'), (439, 'faccessat2')):
+    for nr, name in ((21, 'access'), (269, 'faccessat'), (439, 'faccessat2'), (221, 'fadvise64')):
         if traced[nr] > 1:
             raise Fail(f'fdcalls: {name} was traced {traced[nr]} times, not buffered')
     # writes to a regular file (ext4, tmpfs refuse RWF_NOWAIT) are made in

@@ -12,6 +12,7 @@
  *   - fcntl F_GETFD, F_SETFD, F_GETFL, F_SETFL, on a bad fd, F_DUPFD_CLOEXEC;
  *     F_DUPFD of stdout, written in the same batch (uprr's output in replay);
  *   - access, faccessat, faccessat2; statx of a file and of a missing one;
+ *   - fadvise64 (advice, a bad one, a bad fd);
  *   - pread64 at offsets (past the end; a negative one: EINVAL), pwrite64,
  *     readv of a file into three iovecs, of a pipe (data there, then a pipe
  *     that a thread writes later: the attempt finds nothing, the traced
@@ -214,6 +215,9 @@ read_write_calls(void)
 	lib_say("pread64: past the end %ld, offset -1 %ld\n", SYS(__NR_pread64, fd, c, 8, 4096),
 		SYS(__NR_pread64, fd, c, 8, -1));
 	lib_say("pwrite64: %ld\n", SYS(__NR_pwrite64, fd, "DATA", 4, 0));
+	lib_say("fadvise64: sequential %ld, dontneed %ld, bad advice %ld, bad fd %ld\n",
+		SYS(__NR_fadvise64, fd, 0, 0, POSIX_FADV_SEQUENTIAL), SYS(__NR_fadvise64, fd, 0, 4096, POSIX_FADV_DONTNEED),
+		SYS(__NR_fadvise64, fd, 0, 0, 99), SYS(__NR_fadvise64, 999, 0, 0, POSIX_FADV_NORMAL));
 	n = SYS(__NR_readv, fd, v, 3, 0);
 	lib_say("readv: %ld bytes: %.4s|%.6s|%.*s", n, a, b, (int)(n > 10 ? n - 10 : 0), c);
 	n = SYS(__NR_preadv, fd, v, 2, 1);
