@@ -54,6 +54,18 @@ replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t p
 	if (r <= 0)
 		return replay_diverge(rp, ev, "cannot map the syscall buffer: %s",
 				      r < 0 ? strerror(-r) : "its address is taken");
+	/* An end marker at the head of every buffer: a thread's first call
+	 * claims its buffer, and where the recording sent that call the
+	 * traced way (a signal came after the claim, and uprr interrupted the
+	 * buffer before the call looked), there is no record and no event
+	 * between the claim and the call to put a marker there; where it
+	 * buffered the call, its batch comes first and overwrites the marker. */
+	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
+		uint32_t stop = UPRR_REC_STOP;
+
+		if (tracee_write(sp->memfd, UPRR_PRELOAD_BUF(i) + sizeof(struct uprr_buf), &stop, sizeof(stop)) < 0)
+			return replay_diverge(rp, ev, "cannot mark the syscall buffers");
+	}
 	sp->syscallbuf = true;
 	return 0;
 }
