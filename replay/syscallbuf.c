@@ -38,6 +38,12 @@ replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t p
 	if (ev->nvalues < 8 || !ev->values[6])
 		return 0;
 	flags = (uint32_t)ev->values[7];
+	/* the buffers' layout changed with format 9 (preload version 7): the
+	 * trace's library would read records where this uprr writes others */
+	if (trace_reader_header(rp->r)->format_version < 9)
+		return replay_diverge(rp, ev, "this trace used the syscall buffer of an older uprr "
+				      "(trace format %u), whose buffers this uprr cannot fill",
+				      trace_reader_header(rp->r)->format_version);
 	if ((flags & UPRR_CTL_FSGSBASE) && !(rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE))
 		return replay_diverge(rp, ev, "the trace's syscall buffer needs rdfsbase (FSGSBASE), "
 				      "which this machine does not let programs use");
