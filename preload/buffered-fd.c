@@ -185,37 +185,6 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 	}
 }
 
-/* *@p = @v in recording; in replay, and in a re-run after a rollback
- * (@buf's own replay flag), *@p stays what the trace has there. No branch:
- * cmov on ctl.replay | buf->replay (the PMU counts branches, and the
- * library's branches must be the same in both). */
-static inline void
-recording_only(const struct uprr_buf *buf, uint32_t *p, uint32_t v)
-{
-	uint32_t cur = *p;
-	uint32_t replay = ((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay | buf->replay;
-
-	__asm__("testl %[replay], %[replay]\n\tcmove %[v], %[cur]"
-		: [cur] "+r"(cur)
-		: [v] "r"(v), [replay] "r"(replay)
-		: "cc");
-	*p = cur;
-}
-
-/* recording_only() for 64 bits */
-static inline void
-recording_only64(const struct uprr_buf *buf, uint64_t *p, uint64_t v)
-{
-	uint64_t cur = *p;
-	uint32_t replay = ((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->replay | buf->replay;
-
-	__asm__("testl %[replay], %[replay]\n\tcmove %[v], %[cur]"
-		: [cur] "+r"(cur)
-		: [v] "r"(v), [replay] "r"(replay)
-		: "cc");
-	*p = cur;
-}
-
 long
 uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *base, uint64_t len, long off,
 	      void *probe_at)
@@ -242,10 +211,10 @@ uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *b
 	p->stat_ret = stub_in(buf, __NR_fstat, fd, (long)st, 0, 0, 0, 0, &p->stat_ret);
 	p->statfs_ret = stub_in(buf, __NR_fstatfs, fd, (long)sfs, 0, 0, 0, 0, &p->statfs_ret);
 	memcpy(&mode, st + K_STAT_MODE_OFF, sizeof(mode));
-	recording_only(buf, &p->mode, mode);
-	recording_only(buf, &p->fs_type, sfs[0]);
-	recording_only64(buf, &p->dev, *(const uint64_t *)(const void *)st);
-	recording_only64(buf, &p->ino, *(const uint64_t *)(const void *)(st + 8));
+	recording_only32(buf, &p->mode, mode);
+	recording_only32(buf, &p->fs_type, sfs[0]);
+	recording_only(buf, &p->dev, *(const uint64_t *)(const void *)st);
+	recording_only(buf, &p->ino, *(const uint64_t *)(const void *)(st + 8));
 	if (UPRR_WRITE_PLAIN(p))
 		ret = stub_in(buf, __NR_pwritev2, fd, (long)&iov, 1, off, off, 0, &rec->ret);
 	return ret;
@@ -374,13 +343,13 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		if (a[1]) {
 			*len_in = *(const uint32_t *)a[2];
 			/* the kernel's length in and out in one place: the
-			 * stub stores the input there in recording only, so
-			 * the recorded output stays in replay */
-			ret = stub_inout(buf, nr, a[0], (long)addr, (long)len_out, a[3], &rec->ret, len_out,
+			 * input is put there in recording only, so the
+			 * recorded output stays in replay */
+			recording_only32(buf, len_out,
 					 (int32_t)*len_in >= 0 && *len_in > SOCKADDR_MAX ? SOCKADDR_MAX : *len_in);
-		} else {
-			ret = stub_in(buf, nr, a[0], 0, 0, a[3], 0, 0, &rec->ret);
 		}
+		ret = stub_in(buf, nr, a[0], a[1] ? (long)addr : 0, a[1] ? (long)len_out : 0, a[3], 0, 0,
+			      &rec->ret);
 		if (ret >= 0 && a[1]) {
 			uint32_t n = *len_out < *len_in ? *len_out : *len_in;
 

@@ -213,7 +213,7 @@ poll_call(struct uprr_buf *buf, long nr, const long a[6], struct uprr_rec *rec, 
  * kernel reads a msghdr of the library's in the record, with one iovec to
  * the record's bytes; it writes msg_flags and, with a name buffer,
  * msg_namelen there. msg_namelen is also an input (the buffer's size),
- * which only the stub stores, in recording (stub_inout). Then the bytes
+ * which is stored in recording only (recording_only32()). Then the bytes
  * are scattered over the program's iovecs, the name and both fields
  * copied out as the kernel would have (the name's first min(its length,
  * the program's buffer) bytes, the full length in msg_namelen).
@@ -236,8 +236,10 @@ recvmsg_call(struct uprr_buf *buf, const long a[6], struct uprr_rec *rec, unsign
 	k->iovlen = 1;
 	k->control = NULL;
 	k->controllen = 0;
-	ret = stub_inout(buf, __NR_recvmsg, a[0], (long)k, a[2] | UPRR_MSG_DONTWAIT, 0, &rec->ret,
-			 (uint32_t *)&k->namelen, (uint32_t)namelen);
+	/* msg_namelen is an input too: put there in recording only, so the
+	 * recorded output stays in replay */
+	recording_only32(buf, (uint32_t *)&k->namelen, (uint32_t)namelen);
+	ret = stub(__NR_recvmsg, a[0], (long)k, a[2] | UPRR_MSG_DONTWAIT, 0, 0, 0, &rec->ret);
 	*ret_size = (uint32_t)sizeof(*rec) +
 		    align8(MSG_NAME_OFF + name_room + (ret > 0 ? (uint64_t)ret : 0));
 	if (ret == -UPRR_EAGAIN && !(a[2] & UPRR_MSG_DONTWAIT)) {

@@ -11,7 +11,6 @@
 	.hidden uprr_syscall
 	.hidden uprr_stub
 	.hidden uprr_notify
-	.hidden uprr_stub_inout
 
 	/* UPRR_PRELOAD_ENTRY_SYSCALL */
 	.org UPRR_PRELOAD_ENTRY_SYSCALL
@@ -127,25 +126,6 @@ syscall_abi_entry:
 	pop %rsi
 	pop %rdi
 	pop %rbp
-	ret
-
-	/*
-	 * uprr_stub with one more thing on the recording side: r15d stored
-	 * at (%r14) before the call, an input the kernel reads and then
-	 * overwrites with its output (recvmsg's msg_namelen, in the record).
-	 * In replay and in a re-run that word keeps the recorded output.
-	 * Still one conditional branch either way.
-	 */
-	.globl uprr_stub_inout
-uprr_stub_inout:
-	movl UPRR_PRELOAD_CTL_ADDR + 8, %ecx /* ctl.replay */
-	orl UPRR_BUF_REPLAY_OFF(%r13), %ecx /* buf->replay */
-	jne 1f
-	movl %r15d, (%r14)
-	jmp untraced_syscall
-1:	movq (%r12), %rax
-	xor %ecx, %ecx
-	xor %r11d, %r11d
 	ret
 
 	.section .note.GNU-stack, "", @progbits

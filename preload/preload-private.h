@@ -98,31 +98,33 @@ stub_in(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, long 
 /* stub_in() for the thread's buffer @buf in scope (every buffered call has it) */
 #define stub(...) stub_in(buf, __VA_ARGS__)
 
-/* The same for a call with a field that is both input and output (the
- * kernel reads it, then writes its result there: recvmsg's msg_namelen,
- * accept4's address length): in recording, the stub stores @in at @slot
- * (in the record) right before the call; in replay and in a re-run it
- * leaves @slot alone, so the recorded output stays. The library cannot do
- * it itself without branching on the mode. */
-static inline long
-stub_inout(struct uprr_buf *buf, long nr, long a0, long a1, long a2, long a3, int64_t *retp,
-	   uint32_t *slot, uint32_t in)
+/* *@p = @v in recording; in replay and in a re-run after a rollback
+ * (@buf's own replay flag) *@p keeps what the trace has there: a field
+ * the kernel reads and then overwrites with its output (accept4's address
+ * length, recvmsg's msg_namelen), or what the library learnt in recording
+ * only (a write's probe). No branch: a cmov on ctl.replay | buf->replay
+ * (the PMU counts branches, and the library's must be the same in both). */
+static inline void
+recording_only(const struct uprr_buf *buf, uint64_t *p, uint64_t v)
 {
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = 0;
-	register long r9 __asm__("r9") = 0;
-	register int64_t *r12 __asm__("r12") = retp;
-	register struct uprr_buf *r13 __asm__("r13") = buf;
-	register uint32_t *r14 __asm__("r14") = slot;
-	register uint64_t r15 __asm__("r15") = in;
-	long ret;
+	uint64_t cur = *p;
+	uint32_t replay = ctl()->replay | buf->replay;
 
-	__asm__ __volatile__("call uprr_stub_inout"
-			     : "=a"(ret)
-			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9), "r"(r12),
-			       "r"(r13), "r"(r14), "r"(r15)
-			     : "rcx", "r11", "memory");
-	return ret;
+	__asm__("testl %[replay], %[replay]\n\tcmove %[v], %[cur]"
+		: [cur] "+r"(cur)
+		: [v] "r"(v), [replay] "r"(replay)
+		: "cc");
+	*p = cur;
+}
+
+/* recording_only() of 32 bits */
+static inline void
+recording_only32(const struct uprr_buf *buf, uint32_t *p, uint32_t v)
+{
+	uint64_t cur = *p;
+
+	recording_only(buf, &cur, v);
+	*p = (uint32_t)cur;
 }
 
 /* Add record @rec of call @nr to @buf, its result @ret and size @size
