@@ -60,24 +60,6 @@ traced_write(int fd, const void *buf, size_t len)
 	return ret;
 }
 
-/* One line to stdout through the library (a buffered write when it runs). */
-static void
-lib_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-lib_say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0 && SYS(__NR_write, 1, buf, n < 255 ? n : 255, 0) != (n < 255 ? n : 255))
-		die("fdcalls: write to stdout failed");
-}
-
 static void
 expect(const char *what, long got, long want)
 {

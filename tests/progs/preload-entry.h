@@ -7,10 +7,14 @@
 #pragma once
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "preload/uprr-preload.h"
+#include "progs.h"
 
 typedef long (*sys_fn)(long, long, long, long, long, long, long);
 
@@ -41,4 +45,20 @@ static __attribute__((unused)) void
 find_library(void)
 {
 	g_sys = library_mapped() ? (sys_fn)(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_SYSCALL) : native;
+}
+
+/* One line to stdout through g_sys (a buffered write when uprr runs it),
+ * up to 255 bytes. */
+static __attribute__((unused, format(printf, 1, 2))) void
+lib_say(const char *fmt, ...)
+{
+	char buf[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0 && g_sys(__NR_write, 1, (long)buf, n < 255 ? n : 255, 0, 0, 0) != (n < 255 ? n : 255))
+		die("write to stdout failed");
 }

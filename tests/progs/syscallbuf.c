@@ -53,23 +53,6 @@
 #define SYS(nr, ...) g_sys((nr), __VA_ARGS__)
 
 static void
-lib_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-lib_say(const char *fmt, ...)
-{
-	char buf[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n > 0 && SYS(__NR_write, 1, (long)buf, (long)(n < 255 ? n : 255), 0, 0, 0) != (n < 255 ? n : 255))
-		die("syscallbuf: write to stdout failed");
-}
-
-static void
 check_ids(const char *who)
 {
 	long pid = SYS(__NR_getpid, 0, 0, 0, 0, 0, 0);
