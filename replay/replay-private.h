@@ -150,8 +150,6 @@ struct pthread_r {
 	uint32_t sb_len, sb_nrecs;
 	size_t sb_cap;
 	bool sb_ran;	    /* it ran since they were put there */
-	uint64_t sb_marked; /* the thread key (FS base) whose claimed buffer got
-			     * an end marker before any records (0: none yet) */
 	bool exec_done;	    /* its execve ran to its end as the syscall buffer was
 			     * mapped: no exit stop comes */
 };

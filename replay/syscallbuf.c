@@ -65,7 +65,9 @@ replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t p
 	 * traced way (a signal came after the claim, and uprr interrupted the
 	 * buffer before the call looked), there is no record and no event
 	 * between the claim and the call to put a marker there; where it
-	 * buffered the call, its batch comes first and overwrites the marker. */
+	 * buffered the call, its batch comes first and overwrites the marker.
+	 * The same holds after a claim by a call that took the traced path
+	 * (an ioctl other than FIONREAD) whose next call met an interrupt. */
 	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
 		uint32_t stop = UPRR_REC_STOP;
 
@@ -83,51 +85,13 @@ record_at(const struct pthread_r *t, uint32_t off)
 	return (const struct uprr_rec *)(t->sb_expect + off);
 }
 
-/*
- * @t, at an event with no records pending, may have claimed its buffer in
- * the run that led here with a call that took the traced path (an ioctl
- * other than FIONREAD, a futex wake before the recorder set `wakes`...),
- * and no records came to it yet. The recorder knows such a buffer and
- * may have set its interrupt, sending its next call the traced way with
- * no record before it: an end marker at its head, as after consumed
- * records, sends that call so here too (a call the recording buffered has
- * a record, and its batch overwrites the marker). Once per buffer.
- */
-static int
-mark_claimed(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
-{
-	uint64_t keys[UPRR_PRELOAD_NSLOTS], key = t->regs.fs_base, addr;
-	uint32_t used, stop = UPRR_REC_STOP;
-
-	if (!t->space->syscallbuf || t->space->syscallbuf_off || !key || key == t->sb_marked)
-		return 0;
-	if (tracee_read_mem(t->space->memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, keys),
-			    keys, sizeof(keys)) < 0)
-		return replay_diverge(rp, ev, "cannot read the syscall buffer slots of thread %d", t->tid);
-	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
-		if (keys[i] != key)
-			continue;
-		addr = UPRR_PRELOAD_BUF(i);
-		if (tracee_read_mem(t->space->memfd, addr + offsetof(struct uprr_buf, used), &used,
-				    sizeof(used)) < 0 ||
-		    (used == 0 && tracee_write(t->space->memfd, addr + sizeof(struct uprr_buf), &stop,
-					       sizeof(stop)) < 0))
-			return replay_diverge(rp, ev, "cannot mark the syscall buffer of thread %d", t->tid);
-		t->sb_marked = key;
-		return 0;
-	}
-	return 0; /* not claimed yet */
-}
-
 int
 replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	struct uprr_buf head;
 	uint32_t off, k, stop;
 
-	if (!t->sb_len)
-		return mark_claimed(rp, ev, t);
-	if (!t->sb_ran)
+	if (!t->sb_len || !t->sb_ran)
 		return 0;
 	if (tracee_read_mem(t->space->memfd, t->sb_addr, &head, sizeof(head)) < 0)
 		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);

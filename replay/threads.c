@@ -408,7 +408,6 @@ replay_on_exec(struct replayer *rp, const struct trace_event *ev)
 	r = replay_restore_image(rp, ev, tgid, t->space);
 	if (r < 0)
 		return r;
-	t->sb_marked = 0; /* new buffers */
 	t->state = PT_IN_KERNEL;
 	if (t->space->syscallbuf) {
 		/* mapping the syscall buffer ran the execve to its end */
