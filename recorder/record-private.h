@@ -606,7 +606,9 @@ void rec_kill_tracees(struct recorder *rec);
 int rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref) _wur_;
 /** Turn the records in @t's buffer, if any, into a TRACE_EV_SYSCALLBUF
  * event and empty the buffer: right before an event of @t, which stands
- * stopped. 0 or -errno (-EBADMSG: the program wrote over its buffer). */
+ * stopped. 0 or -errno (-EBADMSG: the program wrote over its buffer);
+ * a trace that cannot be written stops the recording, as in
+ * rec_write_event(). */
 int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
 /** @t runs user code and should reach an event soon (a signal waits for
  * one, or its timeslice is over): its next buffered call takes the traced

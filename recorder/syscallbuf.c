@@ -501,8 +501,11 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	ev.nblobs = record_sinks(t, rec->sb.data, head.used, rec->sb.sinks) ? 2 : 1;
 	ev.blobs = blobs;
 	r = trace_writer_add_event(rec->w, &ev);
-	if (r < 0)
+	if (r < 0) {
+		/* as any event that cannot be written (rec_write_event) */
+		rec_stop_recording(rec, "cannot write the trace: %s", strerror(-r));
 		return r;
+	}
 	rec->sb.records += (uint64_t)n;
 	rec->sb.flushes++;
 	return tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, used), &zero,
