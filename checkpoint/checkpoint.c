@@ -112,6 +112,7 @@ struct checkpoint {
 	struct range *ranges; /* sorted, disjoint */
 	size_t nranges;
 	uint64_t scan_end; /* end of the highest tracked mapping */
+	uint64_t tracked_pages; /* registered with the userfaultfd (for the stats) */
 
 	struct saved_page *saved; /* sorted by address */
 	size_t nsaved, saved_cap;
@@ -476,7 +477,10 @@ checkpoint_sync(struct checkpoint *c)
 	if (c->stale)
 		return -ESTALE;
 	while (start < c->scan_end) {
+		uint64_t t1 = util_now_ns();
+
 		r = scan_written(c, &start, true, 0);
+		c->stats.scan_ns += util_now_ns() - t1;
 		if (r < 0)
 			break;
 		r = sync_regions(c, (size_t)r, &pages);
@@ -491,6 +495,7 @@ checkpoint_sync(struct checkpoint *c)
 	}
 	c->stats.syncs++;
 	c->stats.pages_synced += pages;
+	c->stats.pages_walked += c->tracked_pages;
 	c->stats.sync_ns += util_now_ns() - t0;
 	return (int)MIN(pages, (uint64_t)INT_MAX);
 }
@@ -659,6 +664,7 @@ track_mappings(struct checkpoint *c)
 	if (r < 0)
 		return r;
 	c->sysv = false;
+	c->tracked_pages = 0;
 	ranges = malloc(MAX(n, 1) * sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
@@ -681,6 +687,7 @@ track_mappings(struct checkpoint *c)
 				  m->end, m->path, strerror(errno));
 			continue;
 		}
+		c->tracked_pages += (m->end - m->start) / CP_PAGE;
 		if (nr > 0 && ranges[nr - 1].end == m->start && ranges[nr - 1].kind == kind)
 			ranges[nr - 1].end = m->end;
 		else
@@ -1331,6 +1338,7 @@ checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
 	}
 	saved_drop(c, addr, end);
 	c->scan_end = MAX(c->scan_end, end);
+	c->tracked_pages += (end - addr) / CP_PAGE;
 	c->stats.tracked_new++;
 	return 0;
 }

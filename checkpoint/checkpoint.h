@@ -139,6 +139,8 @@ struct checkpoint_stats {
 	uint64_t discards;	 /**< checkpoint_discard() calls that succeeded */
 	uint64_t tracked_new;	 /**< checkpoint_track_new() calls that succeeded */
 	uint64_t sync_ns;	 /**< wall time in checkpoint_sync() (CLOCK_MONOTONIC) */
+	uint64_t scan_ns;	 /**< of which in its PAGEMAP_SCAN walks */
+	uint64_t pages_walked;	 /**< tracked pages the syncs' walks went over */
 	uint64_t remap_ns;	 /**< in checkpoint_remap() and checkpoint_new() */
 	uint64_t rollback_ns;	 /**< in checkpoint_rollback() */
 };

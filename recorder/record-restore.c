@@ -40,6 +40,8 @@ rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp)
 	rec->ckpt_stats.rollbacks += cs.rollbacks;
 	rec->ckpt_stats.pages_restored += cs.pages_restored;
 	rec->ckpt_stats.sync_ns += cs.sync_ns;
+	rec->ckpt_stats.scan_ns += cs.scan_ns;
+	rec->ckpt_stats.pages_walked += cs.pages_walked;
 	rec->ckpt_stats.remap_ns += cs.remap_ns;
 	rec->ckpt_stats.rollback_ns += cs.rollback_ns;
 	checkpoint_free(sp->ckpt);
@@ -145,6 +147,7 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	/* Restore points cost a copy of every page a run writes: none are taken
 	 * until a run may need an execution point. The exec stop is inside
 	 * execve, where no syscall can be injected: the loader never needs one. */
+	rec->stats.runs++;
 	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec) {
 		sp->at_exec = false;
 		return;
@@ -166,8 +169,10 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 		 * waiter run with no event of this thread first */
 		rec_syscallbuf_wakes(rec, t, false);
 		t->xstate_len = 0;
+		rec->stats.points_alone++;
 		return;
 	}
+	rec->stats.points++;
 	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {

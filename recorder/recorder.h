@@ -434,6 +434,9 @@ struct rec_stats {
 	uint64_t gave_up;	/**< runs left to reach their next event uncounted */
 	uint64_t spins;		/**< preemptions of a thread seen spinning */
 	uint64_t probes;	/**< counted branches a thread stopped at to see if it spins */
+	uint64_t runs;		/**< runs of user code started (soft ticks) */
+	uint64_t points;	/**< runs that took a restore point */
+	uint64_t points_alone;	/**< runs that took none: no other thread could want the CPU */
 };
 
 /**
