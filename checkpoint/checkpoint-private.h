@@ -10,6 +10,9 @@
 #include <linux/fs.h>
 #include <linux/types.h>
 #include <linux/userfaultfd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/ioctl.h>
 
 /* include/uapi/linux/userfaultfd.h, Linux 6.4: write-protect ptes that are
@@ -62,3 +65,35 @@ struct pm_scan_arg {
 
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #endif
+
+/*
+ * A checkpoint's store (store.c): pages of the restore point kept in our
+ * memory, at byte offsets the caller assigns (the mirror's private ranges
+ * back to back), a bit a page telling whether the page is there.
+ */
+struct cp_store {
+	uint8_t *mem;	/* MAP_NORESERVE; NULL: no store */
+	size_t len;	/* bytes, whole pages */
+	uint64_t *bits; /* a page's copy is in mem */
+};
+
+/* Stores beyond this (address space, not memory) are not made. */
+#define CP_STORE_MAX (1ULL << 40)
+
+/* An empty store of @len bytes into *s (zeroed on failure). 0 or -errno. */
+int cp_store_init(struct cp_store *s, uint64_t len) __attribute__((warn_unused_result));
+/* Give the store back; *s is left empty. */
+void cp_store_fini(struct cp_store *s);
+/* The pages of [@off, +@len) are in the store from now on. */
+void cp_store_mark(struct cp_store *s, uint64_t off, uint64_t len);
+/* The pages of [@off, +@len) are not (their memory is given back). */
+void cp_store_drop(struct cp_store *s, uint64_t off, uint64_t len);
+
+/* Whether the page at offset @off is in the store. */
+static inline bool
+cp_store_has(const struct cp_store *s, uint64_t off)
+{
+	uint64_t i = off / 4096;
+
+	return s->bits[i / 64] & (1ULL << (i % 64));
+}

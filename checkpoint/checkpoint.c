@@ -29,6 +29,7 @@
 #define LOG_PREFIX "checkpoint"
 #include "checkpoint/checkpoint.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -69,11 +70,13 @@ enum range_kind {
 struct range {
 	uint64_t start, end;
 	enum range_kind kind;
+	uint64_t store_off; /* RANGE_PRIVATE: where its pages are in c->store */
 };
 
 /* Where the restore point's copy of a run of written pages is. */
 enum piece_kind {
 	PIECE_MIRROR,	/* in the mirror */
+	PIECE_STORE,	/* in our store (synced since the mirror's fork) */
 	PIECE_SAVED,	/* among our saved pages */
 	PIECE_UNMAPPED, /* nowhere: the mapping grew there after the fork */
 	PIECE_SHARED,	/* a MAP_SHARED mapping: no copy anywhere */
@@ -116,6 +119,13 @@ struct checkpoint {
 
 	struct saved_page *saved; /* sorted by address */
 	size_t nsaved, saved_cap;
+
+	/* The store: our copy of the pages of the mirror's private ranges
+	 * that a sync copied since the mirror's fork, the ranges back to back
+	 * (range.store_off), a bit a page set where the copy is there rather
+	 * than in the mirror. NULL: syncs write into the mirror. */
+	struct cp_store store;
+	struct seg_list direct; /* a sync's reads straight into the store */
 
 	struct page_region *vec; /* PAGEMAP_SCAN output */
 	size_t vec_cap;
@@ -204,6 +214,33 @@ saved_clear(struct checkpoint *c)
 	c->nsaved = 0;
 }
 
+/* The range of c->ranges holding @addr, or NULL. */
+static const struct range *
+range_of(const struct checkpoint *c, uint64_t addr)
+{
+	size_t lo = 0, hi = c->nranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->ranges[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nranges && c->ranges[lo].start <= addr ? &c->ranges[lo] : NULL;
+}
+
+/* The offset in the store of @addr, in a private range of the mirror. */
+static uint64_t
+store_offset(const struct checkpoint *c, uint64_t addr)
+{
+	const struct range *rg = range_of(c, addr);
+
+	assert(rg && rg->kind == RANGE_PRIVATE);
+	return rg->store_off + addr - rg->start;
+}
+
 /*
  * The run of pages from @addr to at most @end whose restore-point copy is in
  * one place: returns that place and stores where the run ends.
@@ -226,6 +263,18 @@ classify(const struct checkpoint *c, uint64_t addr, uint64_t end, uint64_t *ret_
 	if (lo < c->nranges && c->ranges[lo].start <= addr) {
 		end = MIN(end, c->ranges[lo].end);
 		kind = c->ranges[lo].kind == RANGE_SHARED ? PIECE_SHARED : PIECE_MIRROR;
+		if (kind == PIECE_MIRROR && c->store.mem) {
+			/* the run of pages whose copy is in the same place */
+			uint64_t o = c->ranges[lo].store_off + addr - c->ranges[lo].start;
+			bool in_store = cp_store_has(&c->store, o);
+			uint64_t e = addr + CP_PAGE;
+
+			for (o += CP_PAGE; e < end && cp_store_has(&c->store, o) == in_store; o += CP_PAGE)
+				e += CP_PAGE;
+			end = e;
+			if (in_store)
+				kind = PIECE_STORE;
+		}
 	} else {
 		if (lo < c->nranges)
 			end = MIN(end, c->ranges[lo].start);
@@ -429,6 +478,25 @@ sync_flush(struct checkpoint *c, size_t total)
 	return 0;
 }
 
+/* Read the segments of c->direct from the tracee straight into the store,
+ * where they are the restore point from now on. */
+static int
+sync_direct(struct checkpoint *c)
+{
+	size_t bad;
+	int r;
+
+	if (!c->direct.n)
+		return 0;
+	r = transfer(c->pid, c->memfd, false, &c->direct, 0, -1, c->store.mem, &bad);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->direct.n; i++)
+		cp_store_mark(&c->store, c->direct.v[i].off, c->direct.v[i].len);
+	c->direct.n = 0;
+	return 0;
+}
+
 /* Copy the @nreg regions of c->vec to the restore point; adds to *pages. */
 static int
 sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
@@ -437,6 +505,7 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 	int r;
 
 	c->reads.n = 0;
+	c->direct.n = 0;
 	for (size_t i = 0; i < nreg; i++) {
 		uint64_t end;
 
@@ -446,6 +515,15 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 			/* shared with the mirror: nothing to copy (rollback refuses) */
 			if (kind == PIECE_SHARED)
 				continue;
+			/* one copy, into the store, instead of two (into our
+			 * buffer, then into the mirror) */
+			if (c->store.mem && (kind == PIECE_MIRROR || kind == PIECE_STORE)) {
+				r = seg_push(&c->direct, a, end - a, store_offset(c, a), PIECE_STORE);
+				if (r < 0)
+					return r;
+				*pages += (end - a) / CP_PAGE;
+				continue;
+			}
 			if (kind == PIECE_UNMAPPED)
 				kind = PIECE_SAVED;
 			for (uint64_t b = a, len; b < end; b += len) {
@@ -465,6 +543,9 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 			}
 		}
 	}
+	r = sync_direct(c);
+	if (r < 0)
+		return r;
 	return c->reads.n ? sync_flush(c, total) : 0;
 }
 
@@ -602,6 +683,8 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 		if (s->src == PIECE_UNMAPPED) {
 			/* not mapped at the restore point: fresh zero pages */
 			memset(c->buf + s->off, 0, s->len);
+		} else if (s->src == PIECE_STORE) {
+			memcpy(c->buf + s->off, c->store.mem + store_offset(c, s->addr), s->len);
 		} else if (s->src == PIECE_SAVED) {
 			size_t j = saved_lower_bound(c, s->addr);
 
@@ -691,7 +774,7 @@ track_mappings(struct checkpoint *c)
 		if (nr > 0 && ranges[nr - 1].end == m->start && ranges[nr - 1].kind == kind)
 			ranges[nr - 1].end = m->end;
 		else
-			ranges[nr++] = (struct range){ m->start, m->end, kind };
+			ranges[nr++] = (struct range){ m->start, m->end, kind, 0 };
 	}
 	free(c->ranges);
 	c->ranges = ranges;
@@ -928,7 +1011,7 @@ populated_ranges(struct checkpoint *c, uint64_t start, uint64_t end, struct rang
 		if (UTIL_GROW(*v, *cap, *n + (size_t)k) < 0)
 			return -ENOMEM;
 		for (int i = 0; i < k; i++)
-			(*v)[(*n)++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
+			(*v)[(*n)++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE, 0 };
 		if (arg.walk_end <= start)
 			return k ? 0 : -EPROTO;
 		start = arg.walk_end;
@@ -1071,7 +1154,7 @@ registered_ranges(struct checkpoint *c, struct range **ret, size_t *ret_n)
 			if (n && v[n - 1].end == c->vec[i].start)
 				v[n - 1].end = c->vec[i].end;
 			else
-				v[n++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
+				v[n++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE, 0 };
 		}
 		if (k == 0)
 			break;
@@ -1259,6 +1342,16 @@ checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
 		return log_debug_errno(r, "discard of %d at 0x%" PRIx64, c->pid, addr);
 	}
 	saved_drop(c, addr, end);
+	if (c->store.mem) {
+		/* the mirror dropped them too: no copy is the restore point's */
+		for (size_t i = 0; i < c->nranges; i++) {
+			const struct range *rg = &c->ranges[i];
+			uint64_t a = MAX(addr, rg->start), e = MIN(end, rg->end);
+
+			if (rg->kind == RANGE_PRIVATE && a < e)
+				cp_store_drop(&c->store, rg->store_off + a - rg->start, e - a);
+		}
+	}
 	c->stats.discards++;
 	return 0;
 }
@@ -1293,7 +1386,7 @@ range_insert(struct checkpoint *c, uint64_t start, uint64_t end)
 		c->ranges = v;
 	}
 	memmove(&c->ranges[i + 1], &c->ranges[i], (c->nranges - i) * sizeof(*c->ranges));
-	c->ranges[i] = (struct range){ start, end, RANGE_PRIVATE };
+	c->ranges[i] = (struct range){ start, end, RANGE_PRIVATE, 0 };
 	c->nranges++;
 	return 0;
 }
@@ -1343,6 +1436,26 @@ checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
 	return 0;
 }
 
+/*
+ * A new, empty store for the private ranges of the new mirror: syncs copy
+ * into it from now on. Without one (no room), they write into the mirror.
+ */
+static void
+store_new(struct checkpoint *c)
+{
+	uint64_t len = 0;
+
+	cp_store_fini(&c->store);
+	for (size_t i = 0; i < c->nranges; i++) {
+		if (c->ranges[i].kind != RANGE_PRIVATE)
+			continue;
+		c->ranges[i].store_off = len;
+		len += c->ranges[i].end - c->ranges[i].start;
+	}
+	if (cp_store_init(&c->store, len) < 0)
+		log_debug("%d: syncs write into the mirror", c->pid);
+}
+
 int
 checkpoint_remap(struct checkpoint *c, pid_t tid)
 {
@@ -1353,11 +1466,14 @@ checkpoint_remap(struct checkpoint *c, pid_t tid)
 	if (c->shadow) {
 		r = shadow_remap(c);
 	} else {
+		cp_store_fini(&c->store); /* stale from here on */
 		r = track_mappings(c);
 		if (r >= 0)
 			r = protect_all(c);
 		if (r >= 0)
 			r = fork_mirror(c, tid);
+		if (r >= 0)
+			store_new(c);
 	}
 	if (r < 0)
 		return r;
@@ -1480,6 +1596,8 @@ checkpoint_free(struct checkpoint *c)
 		close(c->pagemap);
 	saved_clear(c);
 	free(c->saved);
+	cp_store_fini(&c->store);
+	free(c->direct.v);
 	free(c->ranges);
 	free(c->vec);
 	free(c->reads.v);
