@@ -775,6 +775,18 @@ for _name, _replays, _why in OK_PROGS:
     ok_prog_case(_name, _replays, _why)
 
 
+@prog_case('store_rollback')
+def c_store_rollback(h):
+    """Rollbacks over pages the restore points copied into uprr's store
+    (checkpoint/store.c): the rolled-back runs find them as the runs before
+    wrote them. uprr record -v says how many rollbacks there were."""
+    _, rec = h.record_replay([h.prog('store_rollback')], replays=2, options=('-v',))
+    expect_output(rec, b'store_rollback: ok\n', 'computed wrong sums after its rollbacks')
+    m = re.search(rb'(\d+) rollbacks \((\d+) pages', rec.stderr)
+    if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
+        raise Fail('the recording rolled no run back (uprr record -v):\n' + tail(rec.stderr))
+
+
 def check_spinlock(rec, preempted=True):
     expect_output(rec, b'counter 80000 (expected 80000)\n', 'computed a wrong counter')
     if not preempted:
