@@ -2299,6 +2299,41 @@ def buffered_calls(h, trace):
     return records, flushes, traced
 
 
+@case('yield-turns')
+def c_yield_turns(h):
+    """tests/progs/yield_turns: two threads take 400 turns each, waiting
+    with sched_yield in a loop, then workers yield while they work. The
+    buffer takes sched_yield, up to UPRR_YIELDS_PER_BATCH (16) in a batch:
+    most yields are buffered, a waiter gives the CPU up at the next one
+    (one traced yield per turn, no preemption at a timeslice's end), and
+    the output is the native run's."""
+    exe = h.prog('yield_turns')
+    native = run([exe], timeout=60, what='yield_turns (native)')
+    if native.status != 0:
+        raise Fail(f'yield_turns fails natively\n  {native.explain()}')
+    trace, rec = h.record_replay([exe], name='yield_turns')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'yield_turns: ok\n', 'computed a wrong count')
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    yields = preempts = records = 0
+    for line in r.stdout.decode(errors='replace').splitlines():
+        f = line.split()
+        if len(f) > 3 and f[2] == 'syscall-entry' and f[3] == '0x18':
+            yields += 1
+        elif len(f) > 2 and f[2] == 'preempt':
+            preempts += 1
+        elif len(f) > 3 and f[2] == 'syscallbuf':
+            records += int(f[3], 16)
+    # 800 turns in all: a traced yield ends each wait (fewer when a
+    # waiter's turn came within its buffered ones)
+    if records < 4000 or yields > 1200:
+        raise Fail(f'yield_turns: {records} buffered calls, {yields} traced sched_yields: '
+                   'the buffer did not take the yields')
+    if preempts:
+        raise Fail(f'yield_turns: {preempts} preemptions: a thread that yields in a loop '
+                   'kept the CPU to the end of its timeslice')
+
+
 # the lines of tests/progs/syscallbuf whose words do not change between runs
 SYSCALLBUF_FIXED = (b'dir: 7 entries, 5 empty files', b'reader got 7 bytes: hello 0', b'child: ok',
                     b'parent: child status 0', b'socket receiver got 4 bytes: ping',
