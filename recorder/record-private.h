@@ -373,6 +373,9 @@ struct rthread {
 				       * that kept them, until its notify call */
 	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
 	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
+	int exit_sig;		      /* its syscall's exit was taken at the
+				       * delivery stop of this signal, which it
+				       * still stands in (rec_exit_at_signal()) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -522,6 +525,18 @@ void rec_interrupt_running(struct recorder *rec, struct rthread *t);
 void rec_rerun_notify(struct recorder *rec, struct rthread *t);
 /** A signal-delivery-stop of @t for @sig. */
 void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
+/** Deliver caught signal @sig (@info, NULL: the kernel's) to @t and let it
+ * run its handler, without the single step to the handler's first
+ * instruction, when its run starts with no restore point (no rollback will
+ * need that point, and no user instruction runs before it). True if so
+ * (@t runs, its run started); false: deliver it the usual way. */
+bool rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info);
+/** Whether @t, at the entry of its syscall, signals itself (tgkill(2) or
+ * tkill(2) of its own ids) with a signal it does not block: the kernel
+ * delivers it as the call returns, so the signal-delivery-stop there, with
+ * the call's result in rax, can stand for the syscall-exit-stop (one stop
+ * instead of two; rec_run_syscall() resumes it with PTRACE_CONT). */
+bool rec_exit_at_signal(struct recorder *rec, const struct rthread *t);
 /** Write the event of signal @sig (@si) delivered to @t, of kind @kind, at
  * @regs. */
 void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
@@ -731,6 +746,9 @@ void rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp);
 /* @t is about to run user code: make this its restore point if the run may
  * need one (t->xstate_len is 0 when it cannot be rolled back). */
 void rec_restore_point(struct recorder *rec, struct rthread *t);
+/* Whether rec_restore_point() would take one for @t now: false when the run
+ * cannot be rolled back or will not need to be. */
+bool rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t);
 /* @t's syscall that changes mappings (REC_SC_MAPS) returned @result: bring
  * its address space's restore point along, or have it remapped before the
  * next run's. */

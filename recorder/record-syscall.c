@@ -179,9 +179,10 @@ rec_wait_thread_stop(struct recorder *rec, struct rthread *t, int *ret_status)
 void
 rec_run_syscall(struct recorder *rec, struct rthread *t)
 {
+	bool at_signal = rec_exit_at_signal(rec, t);
 	int status, sig;
 
-	rec_resume(t, PTRACE_SYSCALL, 0);
+	rec_resume(t, at_signal ? PTRACE_CONT : PTRACE_SYSCALL, 0);
 	for (;;) {
 		if (!rec_wait_thread_stop(rec, t, &status)) {
 			t->state = RT_RUNNING; /* see rec_wait_thread_stop() */
@@ -189,6 +190,19 @@ rec_run_syscall(struct recorder *rec, struct rthread *t)
 		}
 		switch (tracee_classify(status, &sig)) {
 		case TRACEE_STOP_SYSCALL_EXIT:
+			rec_on_syscall_exit(rec, t);
+			return;
+		case TRACEE_STOP_SIGNAL:
+			if (!at_signal) {
+				rec_resume(t, PTRACE_SYSCALL, 0);
+				break;
+			}
+			/* it returned from the syscall (rax holds the result)
+			 * and stopped to take a signal, this one or another
+			 * it does not block: its exit, then the signal, as
+			 * pending at that event (rec_resume_user()) */
+			t->exit_sig = sig;
+			rec->stats.exits_at_signal++;
 			rec_on_syscall_exit(rec, t);
 			return;
 		case TRACEE_STOP_CLONE:

@@ -816,6 +816,32 @@ tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret)
 }
 
 int
+tracee_signal_state(pid_t tid, struct tracee_sig_state *ret)
+{
+	_cleanup_free_ char *text = NULL;
+	struct tracee_sig_state st;
+	uint64_t shared = 0;
+	int r;
+
+	r = read_status(tid, &text);
+	if (r >= 0)
+		r = status_field(text, "\nSigPnd:", 0, 16, &st.pending);
+	if (r >= 0)
+		r = status_field(text, "\nShdPnd:", 0, 16, &shared);
+	if (r >= 0)
+		r = status_field(text, "\nSigBlk:", 0, 16, &st.blocked);
+	if (r >= 0)
+		r = status_field(text, "\nSigIgn:", 0, 16, &st.ignored);
+	if (r >= 0)
+		r = status_field(text, "\nSigCgt:", 0, 16, &st.caught);
+	if (r < 0)
+		return r;
+	st.pending |= shared;
+	*ret = st;
+	return 0;
+}
+
+int
 tracee_ignored_signals(pid_t tid, uint64_t *ret_mask)
 {
 	_cleanup_free_ char *text = NULL;
