@@ -308,6 +308,9 @@ struct rec_spin {
 	int counter;			/* the counter of the last loop seen spinning
 					 * (-1: none), where it stood, and the rip */
 	uint64_t counter_val, counter_rip;
+	uint64_t spin_interval;		/* ticks between the two looks that saw it
+					 * spin there, 0: not seen spinning yet */
+	uint64_t spin_delta;		/* its counter's change over them */
 };
 
 struct rthread {

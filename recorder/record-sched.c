@@ -183,6 +183,33 @@ regs_changed(const struct user_regs_struct *a, const struct user_regs_struct *b,
 	return n;
 }
 
+/*
+ * A look that finds @t back at the counted branch of the loop it was last
+ * seen spinning in (a consumer that emptied its queue, a producer that
+ * filled it): take these registers as the first of two looks and arm the
+ * second as far away as the two that saw it spin there, so one more look
+ * tells (the same registers, or its counter moved as it did then), instead
+ * of three looks at growing distances. A loop that makes progress there
+ * shows it at that look and is looked at as before. Returns true if it
+ * armed that look (@ticks: the thread's ticks now).
+ */
+static bool
+spin_loop_again(struct rthread *t, const struct user_regs_struct *regs, uint64_t ticks)
+{
+	struct rec_spin *sp = &t->spin;
+
+	if (!sp->spin_interval || regs->rip != sp->counter_rip ||
+	    (sp->looks && sp->regs.rip == regs->rip))
+		return false;
+	sp->regs = *regs;
+	sp->reg = sp->counter;
+	sp->delta = sp->spin_delta;
+	sp->interval = sp->spin_interval;
+	sp->looks++;
+	t->probing = true;
+	return rec_arm_budget(t, ticks, sp->spin_interval) == 0 && tracee_set_regs(t->tid, regs) == 0;
+}
+
 bool
 rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs)
 {
@@ -209,6 +236,8 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 		on = (int64_t)(now - sp->counter_val) * (int64_t)delta > 0;
 	}
 	if ((pure || counts) && others) {
+		sp->spin_interval = t->budget;
+		sp->spin_delta = counts ? delta : 0;
 		if (pure) /* next time, look first about where it began */
 			sp->probe = MAX(SPIN_PROBE_MIN, t->budget / 2);
 		else if (on) /* give it longer runs, twice as long each time */
@@ -218,6 +247,10 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 		sp->counter_rip = regs->rip;
 		rec->stats.spins++;
 		return false;
+	}
+	if (others && spin_loop_again(t, regs, ticks)) {
+		rec_resume(t, PTRACE_CONT, 0);
+		return true;
 	}
 	/* progress (or no other thread to run: a wakeup will interrupt it) */
 	if (others && !pure)
