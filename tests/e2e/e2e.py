@@ -2359,6 +2359,25 @@ def c_signal_self(h):
                    f'{m.group(0).decode() if m else "nothing"})')
 
 
+@case('spin-looks')
+def c_spin_looks(h):
+    """tests/progs/ring_small: two threads hand a 64-slot ring back and forth
+    thousands of times, each spinning when it is full or empty. A thread back
+    in the loop it was last seen spinning in is looked at once more, as far
+    as the two looks that saw it spin there (record-sched.c,
+    spin_loop_again()): about two looks per switch, not three."""
+    trace, rec = h.record_replay([h.prog('ring_small')], options=['-v'])
+    expect_output(rec, b'ring_small: ok\n', 'lost or corrupted items')
+    m = re.search(rb'(\d+) looks at spinning threads, (\d+) found spinning', rec.stderr)
+    if not m or int(m.group(2)) < 1000:
+        raise Fail('ring_small: too few threads seen spinning (uprr record -v said: '
+                   f'{m.group(0).decode() if m else "nothing"})')
+    looks, spins = int(m.group(1)), int(m.group(2))
+    if looks > 2.5 * spins:
+        raise Fail(f'ring_small: {looks} looks for {spins} spins: a thread back in its spin '
+                   'loop was not recognised at the second look')
+
+
 # the lines of tests/progs/syscallbuf whose words do not change between runs
 SYSCALLBUF_FIXED = (b'dir: 7 entries, 5 empty files', b'reader got 7 bytes: hello 0', b'child: ok',
                     b'parent: child status 0', b'socket receiver got 4 bytes: ping',
