@@ -16,6 +16,7 @@
 #include "recorder/recorder.h"
 #include "sched/sched.h"
 #include "trace/trace.h"
+#include "x86_64/arch.h"
 
 /**
  * At the exec stop of @pid: return the registers, the end of the stack
@@ -297,6 +298,9 @@ struct rspace {
 	struct rec_sb_space sb;		/* syscall sites redirected into the buffer */
 };
 
+/* Memory reads of a spin loop that a spinning thread's watch keeps. */
+#define REC_SPIN_WATCH 4
+
 /* What the looks at a thread that may spin saw (record-sched.c). */
 struct rec_spin {
 	uint64_t probe;			/* ticks to its first look in a run, 0: none */
@@ -308,6 +312,12 @@ struct rec_spin {
 	int counter;			/* the counter of the last loop seen spinning
 					 * (-1: none), where it stood, and the rip */
 	uint64_t counter_val, counter_rip;
+	bool spinning;			/* the last look saw it spin: its preemption
+					 * is for that (rec_spin_preempted()) */
+	unsigned nwatch;		/* what its loop reads, and what was there when
+					 * it was preempted spinning (0: nothing known) */
+	struct arch_load watch[REC_SPIN_WATCH];
+	uint64_t watch_val[REC_SPIN_WATCH];
 	uint64_t spin_interval;		/* ticks between the two looks that saw it
 					 * spin there, 0: not seen spinning yet */
 	uint64_t spin_delta;		/* its counter's change over them */
@@ -573,9 +583,14 @@ void rec_spin_start_run(struct recorder *rec, struct rthread *t);
  * (true); if it spins (the same registers as at the last look) or must stop
  * there anyway, false: the caller makes it an execution point. */
 bool rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs);
-/** @t was preempted at an execution point, its run of user code having no
- * event: look at it in its next runs. */
-void rec_spin_preempted(struct rthread *t);
+/** @t was preempted at an execution point (@regs), its run of user code
+ * having no event: look at it in its next runs; if a look saw it spin,
+ * note what its loop reads (rec_spin_pick()). */
+void rec_spin_preempted(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs);
+/** After a preemption: pick the next thread (sched_pick()), passing over
+ * the threads preempted spinning whose loop would read what it read then:
+ * they would only spin again. "Switch to the thread it waits for." */
+pid_t rec_spin_pick(struct recorder *rec);
 /** The syscall @t ran in the kernel (RT_IN_SYSCALL) completed: its exit stop
  * came. It runs next, before the running thread's timeslice ends. */
 void rec_on_wakeup(struct recorder *rec, struct rthread *t);

@@ -156,6 +156,8 @@ rec_spin_start_run(struct recorder *rec, struct rthread *t)
 {
 	t->probing = false;
 	t->spin.looks = 0;
+	t->spin.spinning = false;
+	t->spin.nwatch = 0; /* it runs: what it waits for may come */
 	if (!t->spin.probe || !sched_others_runnable(rec->sched))
 		return;
 	if (rec_arm_budget(t, 0, t->spin.probe) < 0) {
@@ -238,6 +240,7 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 	if ((pure || counts) && others) {
 		sp->spin_interval = t->budget;
 		sp->spin_delta = counts ? delta : 0;
+		sp->spinning = true;
 		if (pure) /* next time, look first about where it began */
 			sp->probe = MAX(SPIN_PROBE_MIN, t->budget / 2);
 		else if (on) /* give it longer runs, twice as long each time */
@@ -271,11 +274,98 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 	return true;
 }
 
-void
-rec_spin_preempted(struct rthread *t)
+/* Bytes of code a spin loop may have: a longer one is not looked into. */
+#define SPIN_LOOP_MAX 256u
+
+/*
+ * The memory the loop @t spins in reads (its registers @regs, settled at the
+ * counted branch that trapped), from the branch's target to the branch. A
+ * trap site (a backward jmp made int3) has that target as clean address,
+ * the jmp as trap. A stub site runs its region relocated at its clean
+ * address (x86_64/patch.h): the region's first jmp or jcc there is the
+ * counted branch; the loop is the original code from its target up to the
+ * region (replaced by a jmp to the stub), then the relocated region up to
+ * the branch. Stores up to @max in @ret; returns how many.
+ */
+static size_t
+spin_loop_loads(const struct rthread *t, const struct user_regs_struct *regs, struct arch_load *ret,
+		size_t max)
 {
-	if (!t->spin.probe)
-		t->spin.probe = SPIN_PROBE_FIRST;
+	const struct patch_site *ps = ticks_soft_site_at(t->space->mem.soft, regs->rip);
+	uint8_t code[SPIN_LOOP_MAX];
+	uint64_t at, target;
+	size_t n = 0;
+
+	if (!ps)
+		return 0;
+	if (!ps->stub) {
+		if (ps->trap <= ps->clean || ps->trap - ps->clean > sizeof(code) ||
+		    tracee_read(t->tid, ps->clean, code, ps->trap - ps->clean) < 0)
+			return 0;
+		return arch_code_loads(code, ps->trap - ps->clean, ps->clean, 0, regs, ret, max);
+	}
+	if (tracee_read(t->tid, ps->clean, code, 64) < 0 ||
+	    arch_first_branch(code, 64, ps->clean, &at, &target) < 0)
+		return 0;
+	/* the original code from the target on, to the jmp to the stub (or
+	 * the int3 after it, when the target lies in the region itself) */
+	if ((target < ps->stub || target > at) && tracee_read(t->tid, target, code, 64) == 0)
+		n = arch_code_loads(code, 64, target, ps->stub, regs, ret, max);
+	if (tracee_read(t->tid, ps->clean, code, at - ps->clean) == 0)
+		n += arch_code_loads(code, at - ps->clean, ps->clean, 0, regs, ret + n, max - n);
+	return n;
+}
+
+void
+rec_spin_preempted(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs)
+{
+	struct rec_spin *sp = &t->spin;
+	struct arch_load loads[REC_SPIN_WATCH];
+	size_t n;
+
+	if (!sp->probe)
+		sp->probe = SPIN_PROBE_FIRST;
+	sp->nwatch = 0;
+	/* only where the next pick has more than one thread to choose from */
+	if (!sp->spinning || sched_nthreads(rec->sched) < 3)
+		return;
+	sp->spinning = false;
+	n = spin_loop_loads(t, regs, loads, REC_SPIN_WATCH);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = 0;
+
+		if (tracee_read(t->tid, loads[i].addr, &v, loads[i].size) < 0)
+			continue;
+		sp->watch[sp->nwatch] = loads[i];
+		sp->watch_val[sp->nwatch++] = v;
+	}
+}
+
+/* sched_pick_avoiding()'s test: thread @tid was preempted spinning, and
+ * what its loop reads has not changed since: it would spin again. */
+static bool
+spins_again(void *ctx, pid_t tid)
+{
+	struct recorder *rec = ctx;
+	const struct rthread *u = rec_find_thread(rec, tid);
+
+	if (!u || !u->spin.nwatch)
+		return false;
+	for (unsigned i = 0; i < u->spin.nwatch; i++) {
+		uint64_t v = 0;
+
+		if (tracee_read(u->tid, u->spin.watch[i].addr, &v, u->spin.watch[i].size) < 0 ||
+		    v != u->spin.watch_val[i])
+			return false;
+	}
+	rec->stats.passed_over++;
+	return true;
+}
+
+pid_t
+rec_spin_pick(struct recorder *rec)
+{
+	return sched_pick_avoiding(rec->sched, spins_again, rec);
 }
 
 void

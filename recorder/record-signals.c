@@ -516,11 +516,11 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 	if (rec_write_event(rec, &ev) < 0)
 		return;
 	rec->stats.preemptions++;
-	rec_spin_preempted(t);
+	rec_spin_preempted(rec, t, regs);
 	t->state = RT_HELD;
 	sched_yield_current(rec->sched);
 	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
-	sched_pick(rec->sched);
+	rec_spin_pick(rec);
 }
 
 /*

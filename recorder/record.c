@@ -1253,8 +1253,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			 "delivery; %" PRIu64 " caught signals delivered without a single step",
 			 rec.stats.exits_at_signal, rec.stats.unstepped);
 	if (rec.stats.probes)
-		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning",
-			 rec.stats.probes, rec.stats.spins);
+		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning; %" PRIu64
+			 " picks passed over a thread whose loop would read what it read",
+			 rec.stats.probes, rec.stats.spins, rec.stats.passed_over);
 	if (rec.ckpt_stats.syncs)
 		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages, %.3f s), %" PRIu64
 			 " mirror forks (%.3f s), %" PRIu64 " rollbacks (%" PRIu64 " pages, %.3f s)",

@@ -434,6 +434,7 @@ struct rec_stats {
 	uint64_t gave_up;	/**< runs left to reach their next event uncounted */
 	uint64_t spins;		/**< preemptions of a thread seen spinning */
 	uint64_t probes;	/**< counted branches a thread stopped at to see if it spins */
+	uint64_t passed_over;	/**< picks that passed over a thread that would spin again */
 	uint64_t exits_at_signal; /**< syscall exits taken at a signal-delivery-stop */
 	uint64_t unstepped;	/**< caught signals delivered without a single step */
 };

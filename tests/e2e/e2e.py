@@ -2378,6 +2378,30 @@ def c_spin_looks(h):
                    'loop was not recognised at the second look')
 
 
+@case('spin-handoff')
+def c_spin_handoff(h):
+    """tests/progs/spin_handoff: a dispatcher and three workers hand 150
+    jobs around through per-thread mailboxes, all waiting by spinning. A
+    thread preempted spinning is passed over while what its loop reads has
+    not changed (record-sched.c, rec_spin_pick()): two preemptions per job,
+    the dispatcher's and the worker's, not one per spinner in round robin
+    (main: 594, its spinners' looks growing far apart)."""
+    exe = h.prog('spin_handoff')
+    native = run([exe], timeout=60, what='spin_handoff (native)')
+    if native.status != 0:
+        raise Fail(f'spin_handoff fails natively\n  {native.explain()}')
+    trace, rec = h.record([exe], name='spin_handoff', options=['-v'])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'spin_handoff: ok\n', 'computed a wrong sum')
+    compare(rec, h.replay(trace))
+    m = re.search(rb'(\d+) preemptions', rec.stderr)
+    p = re.search(rb'(\d+) picks passed over', rec.stderr)
+    if not m or not p or int(m.group(1)) > 420 or int(p.group(1)) == 0:
+        raise Fail('spin_handoff: the CPU went to threads that only spun again (uprr record -v '
+                   f'said: {m.group(0).decode() if m else "no preemptions"}, '
+                   f'{p.group(0).decode() if p else "no picks passed over"})')
+
+
 # the lines of tests/progs/syscallbuf whose words do not change between runs
 SYSCALLBUF_FIXED = (b'dir: 7 entries, 5 empty files', b'reader got 7 bytes: hello 0', b'child: ok',
                     b'parent: child status 0', b'socket receiver got 4 bytes: ping',
