@@ -5,7 +5,8 @@
  * takes a restore point only when another thread may want the CPU during it,
  * and a thread that spins (its timeslices end with no event, its loop making
  * no progress) gets shorter timeslices, counted in ticks, and gives the CPU
- * to the others as soon as it is seen spinning.
+ * to the others as soon as it is seen spinning: to one that is not spinning
+ * on memory nobody changed since (rec_spin_pick()), the thread it waits for.
  *
  * Every switch still happens at an event or at an execution point
  * (TRACE_EV_PREEMPT with its ticks), so replay, which follows the recorded
