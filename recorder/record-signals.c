@@ -181,8 +181,7 @@ rec_exit_at_signal(struct recorder *rec, const struct rthread *t)
 bool
 rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info)
 {
-	struct tracee_sig_state st;
-	uint64_t bit = 1ull << (sig - 1);
+	bool pending;
 
 	/* The step puts the run's start at the handler's entry, with the
 	 * frame built: the point a rollback returns to, and where the PMU's
@@ -194,10 +193,14 @@ rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const si
 	 * pending that its mask lets in: the kernel stops it for that one
 	 * right after the frame (before the handler runs), where the step
 	 * leaves its registers and the event there finds it (a pending
-	 * signal waits for no execution point). */
-	if (sig < 1 || sig > 64 || rec->pmu || t->stepping || rec_restore_point_wanted(rec, t))
+	 * signal waits for no execution point). A signal that is not caught
+	 * goes the same way (ignored: the kernel drops it; fatal: the
+	 * process ends), but for a stop signal, whose thread runs on with
+	 * no restore point after SIGCONT (rec_resume_user()). */
+	if (sig < 1 || sig > 64 || sig == SIGKILL || tracee_is_stop_signal(sig) || rec->pmu ||
+	    t->stepping || rec_restore_point_wanted(rec, t))
 		return false;
-	if (tracee_signal_state(t->tid, &st) < 0 || !(st.caught & bit) || (st.pending & ~st.blocked))
+	if (tracee_pending_unblocked(t->tid, &pending) < 0 || pending)
 		return false;
 	if (info && ptrace(PTRACE_SETSIGINFO, t->tid, 0, info) < 0)
 		return false;

@@ -816,28 +816,36 @@ tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret)
 }
 
 int
-tracee_signal_state(pid_t tid, struct tracee_sig_state *ret)
+tracee_pending_unblocked(pid_t tid, bool *ret)
 {
-	_cleanup_free_ char *text = NULL;
-	struct tracee_sig_state st;
-	uint64_t shared = 0;
-	int r;
+	siginfo_t si[16];
+	uint64_t mask;
+	int r = tracee_get_sigmask(tid, &mask);
 
-	r = read_status(tid, &text);
-	if (r >= 0)
-		r = status_field(text, "\nSigPnd:", 0, 16, &st.pending);
-	if (r >= 0)
-		r = status_field(text, "\nShdPnd:", 0, 16, &shared);
-	if (r >= 0)
-		r = status_field(text, "\nSigBlk:", 0, 16, &st.blocked);
-	if (r >= 0)
-		r = status_field(text, "\nSigIgn:", 0, 16, &st.ignored);
-	if (r >= 0)
-		r = status_field(text, "\nSigCgt:", 0, 16, &st.caught);
 	if (r < 0)
 		return r;
-	st.pending |= shared;
-	*ret = st;
+	for (int shared = 0; shared < 2; shared++) {
+		struct __ptrace_peeksiginfo_args args = {
+			.off = 0,
+			.flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
+			.nr = (int32_t)ARRAY_SIZE(si),
+		};
+		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, si);
+
+		if (n < 0)
+			return -errno;
+		if (n == (long)ARRAY_SIZE(si)) {
+			*ret = true; /* more than it looked at: as good as one */
+			return 0;
+		}
+		for (long i = 0; i < n; i++)
+			if (si[i].si_signo < 1 || si[i].si_signo > 64 ||
+			    !(mask & (1ull << (si[i].si_signo - 1)))) {
+				*ret = true;
+				return 0;
+			}
+	}
+	*ret = false;
 	return 0;
 }
 

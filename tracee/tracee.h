@@ -259,20 +259,16 @@ enum tracee_sig_disposition {
  */
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
 
-/** Thread @tid's signals, bit N-1 for signal N (tracee_signal_state()). */
-struct tracee_sig_state {
-	uint64_t pending; /**< pending for it or its process (SigPnd | ShdPnd) */
-	uint64_t blocked; /**< its mask (SigBlk) */
-	uint64_t ignored; /**< SIG_IGN in its process (SigIgn) */
-	uint64_t caught;  /**< with a handler (SigCgt) */
-};
-
 /**
- * Thread @tid's pending, blocked, ignored and caught signals, from one read
- * of /proc/TID/status (proc(5)). At a signal-delivery-stop the signal
- * being delivered is no longer pending (dequeued). Returns 0 or -errno.
+ * Whether stopped thread @tid has a signal pending, for it or its process,
+ * that its mask lets in: the kernel delivers it on the way back to user
+ * mode. From PTRACE_GETSIGMASK and PTRACE_PEEKSIGINFO (Linux 3.10), private
+ * and shared queues; at a signal-delivery-stop the signal being delivered is
+ * no longer queued. A standard signal the kernel could not queue a siginfo
+ * for (past RLIMIT_SIGPENDING) is pending without showing here. Stores the
+ * answer in *ret; returns 0 or -errno.
  */
-int tracee_signal_state(pid_t tid, struct tracee_sig_state *ret) _wur_;
+int tracee_pending_unblocked(pid_t tid, bool *ret) _wur_;
 
 /**
  * The signals process @tid ignores (SIG_IGN), bit N-1 for signal N: the
