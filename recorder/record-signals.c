@@ -173,7 +173,7 @@ rec_exit_at_signal(struct recorder *rec, const struct rthread *t)
 		return false;
 	}
 	if (sig < 1 || sig >= 32 || sig == SIGKILL || t->nr != t->model_nr || t->stepping ||
-	    rec_ptrace_intercepts(&rec->ptrace, t->tid, sig))
+	    rec_ptrace_find(&rec->ptrace, t->tid))
 		return false;
 	return tracee_get_sigmask(t->tid, &mask) == 0 && !(mask & (1ull << (sig - 1)));
 }
