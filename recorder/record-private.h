@@ -273,10 +273,23 @@ enum rthread_state {
 			 * PTRACE_EVENT_EXIT stop: goes on exiting */
 };
 
+/* Why a syscall site of a call the buffer takes stays on the traced path
+ * (syscallbuf-patch.c; counted for `uprr record -v`). */
+enum rec_sb_unpatched {
+	REC_SB_PATCHED,		/* it was patched (a jump straight to its syscall
+				 * instruction still traps: counted as such) */
+	REC_SB_SHAPE,		/* the code around it is no shape plan_site() knows */
+	REC_SB_NO_AREA,		/* no room for a stub area within +-2 GiB */
+	REC_SB_UNREADABLE,	/* its code could not be read */
+	REC_SB_FAILED,		/* the patch could not be applied */
+	REC_SB_NREASONS,
+};
+
 /* The syscall buffer's patched sites of an address space (syscallbuf-patch.c). */
 struct rec_sb_space {
 	uint64_t *tried;	/* syscall sites looked at (patched or not patchable) */
-	size_t ntried, tried_cap;
+	uint8_t *why;		/* each one's enum rec_sb_unpatched (REC_SB_PATCHED) */
+	size_t ntried, tried_cap, why_cap;
 	uint64_t area;		/* the stub area being filled, 0: none */
 	uint64_t area_used;	/* its bytes used */
 };
@@ -384,6 +397,9 @@ struct rec_sb {
 	size_t sinks_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t patched;	/* syscall sites redirected into the library */
+	/* calls the buffer takes made from a site that stays traced, and
+	 * those sites, by enum rec_sb_unpatched */
+	uint64_t unpatched_calls[REC_SB_NREASONS], unpatched_sites[REC_SB_NREASONS];
 	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
 	/* the records a rollback keeps for the running thread's re-run */
 	uint8_t *keep;
