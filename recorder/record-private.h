@@ -286,10 +286,17 @@ enum rec_sb_unpatched {
 };
 
 /* The syscall buffer's patched sites of an address space (syscallbuf-patch.c). */
+struct rec_sb_site {
+	uint64_t addr;		/* its syscall instruction */
+	uint8_t why;		/* enum rec_sb_unpatched */
+	uint32_t redirects;	/* calls sent into the library from its seccomp
+				 * stop (syscallbuf-redirect.c), */
+	uint32_t misses;	/* and those the library then traced anyway */
+};
+
 struct rec_sb_space {
-	uint64_t *tried;	/* syscall sites looked at (patched or not patchable) */
-	uint8_t *why;		/* each one's enum rec_sb_unpatched (REC_SB_PATCHED) */
-	size_t ntried, tried_cap, why_cap;
+	struct rec_sb_site *tried; /* syscall sites looked at (patched or not patchable) */
+	size_t ntried, tried_cap;
 	uint64_t area;		/* the stub area being filled, 0: none */
 	uint64_t area_used;	/* its bytes used */
 };
@@ -384,6 +391,9 @@ struct rthread {
 				       * ran a little */
 	bool sb_rerun;		      /* it re-runs its buffered calls after a rollback
 				       * that kept them, until its notify call */
+	uint64_t sb_redirected;	      /* the site its last call was redirected from
+				       * into the library, until its next seccomp
+				       * stop (syscallbuf-redirect.c); 0: none */
 	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
 	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
 };
@@ -400,6 +410,9 @@ struct rec_sb {
 	/* calls the buffer takes made from a site that stays traced, and
 	 * those sites, by enum rec_sb_unpatched */
 	uint64_t unpatched_calls[REC_SB_NREASONS], unpatched_sites[REC_SB_NREASONS];
+	/* of those, the calls sent into the library from their seccomp stop,
+	 * and those the library traced anyway (syscallbuf-redirect.c) */
+	uint64_t redirects, redirect_misses;
 	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
 	/* the records a rollback keeps for the running thread's re-run */
 	uint8_t *keep;
@@ -674,6 +687,18 @@ int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
 bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
 /** Free what @s holds. */
 void rec_syscallbuf_space_free(struct rec_sb_space *s);
+/* At @t's seccomp stop, for a call the buffer takes from syscall site @s
+ * (outside the library) that stays unpatched: send @t into the library's
+ * redirect entry (UPRR_PRELOAD_ENTRY_REDIRECT) to make it there, the
+ * syscall not run, recorded as a TRACE_EV_SITE_PATCH without bytes that
+ * replay applies at the same stop; true if so (@t was resumed, or
+ * recording stopped). Not where the library would trace the call anyway
+ * (no thread key, a site whose calls it mostly traced).
+ * syscallbuf-redirect.c. */
+bool rec_syscallbuf_redirect(struct recorder *rec, struct rthread *t, struct rec_sb_site *s);
+/* At each seccomp stop of @t: whether its last call was redirected
+ * (t->sb_redirected) and the library traced it anyway. */
+void rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t);
 /** Whether process @pid runs under a seccomp filter of its own (its
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */

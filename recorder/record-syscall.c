@@ -670,9 +670,11 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 		rec_rerun_notify(rec, t);
 		return;
 	}
+	rec_syscallbuf_redirect_seen(rec, t);
 	while (rec_requeue_if_blocked(t))
 		;
-	/* the site's first call the buffer takes: redirect it into the library */
+	/* the site's first call the buffer takes: redirect it into the library
+	 * (patched, or from this stop if it cannot be) */
 	if (!t->deferred_sig && rec_syscallbuf_try_patch(rec, t))
 		return;
 	if (t->deferred_sig && !rec_signal_during_syscall(t)) {
