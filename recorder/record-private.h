@@ -289,9 +289,8 @@ enum rec_sb_unpatched {
 struct rec_sb_site {
 	uint64_t addr;		/* its syscall instruction */
 	uint8_t why;		/* enum rec_sb_unpatched */
-	uint32_t redirects;	/* calls sent into the library from its seccomp
-				 * stop (syscallbuf-redirect.c), */
-	uint32_t misses;	/* and those the library then traced anyway */
+	uint32_t redirects;	/* TRACE_EV_SITE_PATCH redirects of its calls */
+	uint32_t misses;	/* calls from there the library traced anyway */
 };
 
 struct rec_sb_space {
@@ -692,10 +691,14 @@ void rec_syscallbuf_space_free(struct rec_sb_space *s);
  * redirect entry (UPRR_PRELOAD_ENTRY_REDIRECT) to make it there, the
  * syscall not run, recorded as a TRACE_EV_SITE_PATCH without bytes that
  * replay applies at the same stop; true if so (@t was resumed, or
- * recording stopped). Not where the library would trace the call anyway
- * (no thread key, a site whose calls it mostly traced).
- * syscallbuf-redirect.c. */
+ * recording stopped). The site's later calls go there with no event
+ * (rec_syscallbuf_redirect_silent()). Not where the library would trace
+ * the call anyway (no thread key). syscallbuf-redirect.c. */
 bool rec_syscallbuf_redirect(struct recorder *rec, struct rthread *t, struct rec_sb_site *s);
+/* At each seccomp stop of @t: a call from a site of its address space's
+ * redirects (rec_syscallbuf_redirected()) is sent into the library, no
+ * event; true if so (@t was resumed, or it vanished). */
+bool rec_syscallbuf_redirect_silent(struct recorder *rec, struct rthread *t);
 /* At each seccomp stop of @t: whether its last call was redirected
  * (t->sb_redirected) and the library traced it anyway. */
 void rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t);

@@ -5,30 +5,89 @@
  * stop of a call the buffer takes from such a site, the thread is sent
  * into the library's redirect entry, which makes the call there (buffered,
  * or traced if the library does not take it with these arguments) and
- * returns right after the syscall instruction. One ptrace stop where the
- * traced path costs two (the entry and the exit stop). Recorded as a
- * TRACE_EV_SITE_PATCH without bytes, which replay applies at the same stop
- * with the same function (rec_syscallbuf_apply_patch). Why not syscall
- * user dispatch: doc/syscall-buffer.md, "Sites that cannot be patched".
+ * returns right after the syscall instruction. The site's first such call
+ * is a TRACE_EV_SITE_PATCH without bytes, which replay applies at the same
+ * stop with the same function (rec_syscallbuf_apply_patch) and which puts
+ * the site in the address space's list (rec_syscallbuf_note_patch); its
+ * later calls are sent there from their seccomp stop with no event, in
+ * record (rec_on_syscall_entry) and replay (replay_resume_to_stop) alike,
+ * their records flushed with the thread's next event as any buffered
+ * call's: one ptrace stop a call, where the traced path costs two stops
+ * and two events. Why not syscall user dispatch: doc/syscall-buffer.md,
+ * "Sites that cannot be patched".
  */
 #define LOG_PREFIX "syscallbuf"
+#include <errno.h>
 #include <inttypes.h>
+#include <string.h>
+#include <asm/unistd.h>
 
 #include "common/log.h"
 #include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "trace/trace.h"
+#include "tracee/tracee.h"
 
-/* Calls redirected from a site before its misses count: a site whose
- * calls the library mostly traces anyway (arguments it does not take)
- * costs three stops a call redirected, two left on the traced path. */
-#define REDIRECT_TRIAL 16
+#define REDIRECT_ENTRY (UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_REDIRECT)
 
 static bool
 in_library(uint64_t rip)
 {
 	return rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE;
+}
+
+/* Whether a call with @regs at a seccomp stop may be sent into the
+ * library's redirect entry: one the buffer takes, from a thread with a
+ * thread key (rdfsbase, an FS base: else the library traces it), made by
+ * the syscall instruction, which put the address after it in rcx (the
+ * filter sends any other ABI's SIGSYS instead, recorder/seccomp.c; and
+ * not the vsyscall page's emulated calls, no instruction there). */
+static bool
+may_redirect(const struct user_regs_struct *regs)
+{
+	return UPRR_BUFFERED(regs->orig_rax) && (rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE) &&
+	       regs->fs_base && regs->rcx == regs->rip && regs->rip < 0x800000000000ull &&
+	       !in_library(regs->rip);
+}
+
+int
+rec_syscallbuf_note_patch(struct rec_space *sp, const struct trace_event *ev)
+{
+	struct user_regs_struct regs;
+	uint64_t site;
+
+	if (ev->nblobs || ev->nvalues < 4 || ev->values[3] != REDIRECT_ENTRY || !ev->has_regs)
+		return 0;
+	memcpy(&regs, ev->regs, sizeof(regs));
+	site = regs.rip - 2;
+	for (size_t i = 0; i < sp->nredirects; i++)
+		if (sp->redirects[i] == site)
+			return 0;
+	if (UTIL_GROW(sp->redirects, sp->redirects_cap, sp->nredirects + 1) < 0)
+		return -ENOMEM;
+	sp->redirects[sp->nredirects++] = site;
+	return 0;
+}
+
+bool
+rec_syscallbuf_redirected(const struct rec_space *sp, const struct user_regs_struct *regs)
+{
+	if (!sp->nredirects || !sp->syscallbuf || sp->syscallbuf_off || !may_redirect(regs))
+		return false;
+	for (size_t i = 0; i < sp->nredirects; i++)
+		if (sp->redirects[i] == regs->rip - 2)
+			return true;
+	return false;
+}
+
+int
+rec_syscallbuf_redirect_regs(pid_t tid, struct user_regs_struct *regs)
+{
+	regs->rax = regs->orig_rax;
+	regs->orig_rax = (uint64_t)-1; /* skipped: rax stays */
+	regs->rip = REDIRECT_ENTRY;
+	return tracee_set_regs(tid, regs);
 }
 
 bool
@@ -37,31 +96,44 @@ rec_syscallbuf_redirect(struct recorder *rec, struct rthread *t, struct rec_sb_s
 	struct user_regs_struct regs = t->regs;
 	struct trace_event ev;
 
-	/* the library would trace it: no thread key (rdfsbase, an FS base) */
-	if (!(rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE) || !t->regs.fs_base)
-		return false;
-	if (s->redirects >= REDIRECT_TRIAL && s->misses * 2 > s->redirects)
-		return false;
-	/* The redirect entry returns to rcx: at a seccomp stop the syscall
-	 * instruction (0f 05: the filter sends any other ABI's SIGSYS
-	 * instead, recorder/seccomp.c) put the address after it there. Not
-	 * the vsyscall page's emulated calls (no instruction there). */
-	if (t->regs.rcx != t->regs.rip || t->regs.rip >= 0x800000000000ull)
+	if (!may_redirect(&t->regs))
 		return false;
 	rec_event_init(&ev, TRACE_EV_SITE_PATCH, t->tid);
 	rec_event_set_regs(&ev, &t->regs);
 	ev.nvalues = 4;
 	ev.values[0] = t->regs.orig_rax;
-	ev.values[3] = UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_REDIRECT;
+	ev.values[3] = REDIRECT_ENTRY;
 	if (rec_syscallbuf_apply_patch(t->tid, t->space->mem.memfd, &ev, &regs) < 0)
 		return true; /* vanished (ESRCH): its exit is seen next */
 	if (rec_write_event(rec, &ev) < 0)
 		return true;
+	if (rec_syscallbuf_note_patch(&t->space->mem, &ev) < 0) {
+		rec_stop_recording(rec, "cannot note a redirected syscall site: out of memory");
+		return true;
+	}
 	s->redirects++;
 	rec->sb.redirects++;
 	t->sb_redirected = s->addr;
 	t->regs = regs;
 	rec_resume_user(rec, t, 0, NULL);
+	return true;
+}
+
+bool
+rec_syscallbuf_redirect_silent(struct recorder *rec, struct rthread *t)
+{
+	uint64_t site = t->regs.rip - 2;
+
+	if (!rec_syscallbuf_redirected(&t->space->mem, &t->regs))
+		return false;
+	if (rec_syscallbuf_redirect_regs(t->tid, &t->regs) < 0)
+		return true; /* vanished (ESRCH): its exit is seen next */
+	rec->sb.redirects++;
+	t->sb_redirected = site;
+	/* not an event: its run goes on (a signal waiting for the thread
+	 * waits for its next event: the buffer's interrupt sends that call
+	 * the traced way, as for any buffered call) */
+	rec_resume(t, PTRACE_CONT, 0);
 	return true;
 }
 
