@@ -9,12 +9,17 @@
  * main thread while SIGUSR1s arrive (their handler makes calls there too),
  * by a second thread, and by a forked child: getpid, gettid, clock_gettime,
  * read of the input file, fstat, lseek, write of each line to stdout.
- * Prints what it saw; the last line ("clock: ") differs from run to run.
+ * Then a worker that makes calls there and spins, with no syscall, until
+ * main, after a computation, sets a flag: uprr preempts the spin by a
+ * rollback that keeps the run's records, whose re-run goes through the
+ * site's seccomp stops again (doc/syscall-buffer.md). Prints what it saw;
+ * the last line ("clock: ") differs from run to run.
  *
  * usage: unpatchable_site INPUT_FILE
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
@@ -25,6 +30,8 @@
 
 #define ROUNDS 400
 #define SIGNALS 40
+#define SPIN_ROUNDS 6
+#define SPIN_LIMIT 1000000000L
 
 /* long site_call(long nr, long a0, long a1, long a2): the syscall
  * instruction with nops around it, and a jump back to right after it
@@ -54,6 +61,9 @@ static const char *g_input;
 static atomic_int g_handled;
 static atomic_int g_handler_bad;
 static pid_t g_pid;
+static volatile int g_flag;
+static volatile uint64_t g_result;
+static int g_pipe[2];
 
 /* a line to stdout through the site */
 __attribute__((format(printf, 1, 2))) static void
@@ -135,6 +145,66 @@ signaller(void *arg)
 	return NULL;
 }
 
+static uint64_t
+work(uint64_t x, long n)
+{
+	for (long i = 0; i < n; i++) {
+		x ^= x >> 13;
+		x *= 0xff51afd7ed558ccdull;
+		x += (uint64_t)i;
+	}
+	return x;
+}
+
+/* each round: calls through the site (one writes the round into the
+ * pipe, which wakes main), then a spin on the flag main sets */
+static void *
+spinner(void *arg)
+{
+	uint64_t *seen = arg;
+
+	for (int r = 0; r < SPIN_ROUNDS; r++) {
+		struct timespec ts;
+		long spins = 0;
+		char c = (char)('a' + r);
+
+		if (SITE(SYS_getpid, 0, 0, 0) != g_pid || SITE(SYS_clock_gettime, CLOCK_MONOTONIC, &ts, 0) != 0 ||
+		    SITE(SYS_write, g_pipe[1], &c, 1) != 1)
+			return NULL;
+		while (!g_flag)
+			if (++spins > SPIN_LIMIT)
+				return NULL;
+		g_flag = 0;
+		*seen ^= g_result;
+	}
+	return seen;
+}
+
+/* main's side of the spin phase; returns the worker's checksum, 0 if it
+ * went wrong */
+static uint64_t
+spin_phase(void)
+{
+	uint64_t seen = 0;
+	pthread_t th;
+	void *ret;
+
+	if (pipe(g_pipe) < 0 || pthread_create(&th, NULL, spinner, &seen))
+		die("unpatchable_site: spin phase set-up failed");
+	for (int r = 0; r < SPIN_ROUNDS; r++) {
+		char c;
+
+		if (read(g_pipe[0], &c, 1) != 1 || c != 'a' + r)
+			die("unpatchable_site: round %d: the worker's byte is missing", r);
+		g_result = work((uint64_t)r + 1, 2000000);
+		__atomic_store_n(&g_flag, 1, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&g_flag, __ATOMIC_ACQUIRE))
+			sched_yield();
+	}
+	pthread_join(th, &ret);
+	return ret ? seen : 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -181,6 +251,7 @@ main(int argc, char **argv)
 	if (waitpid(child, &status, 0) != child)
 		die("unpatchable_site: waitpid failed");
 	site_say("child: status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	site_say("spin: %d rounds, checksum %016llx\n", SPIN_ROUNDS, (unsigned long long)spin_phase());
 	SITE(SYS_clock_gettime, CLOCK_REALTIME, &ts, 0);
 	site_say("clock: %lld.%09ld\n", (long long)ts.tv_sec, ts.tv_nsec);
 	return 0;
