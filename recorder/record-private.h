@@ -290,7 +290,8 @@ struct rec_sb_site {
 	uint64_t addr;		/* its syscall instruction */
 	uint8_t why;		/* enum rec_sb_unpatched */
 	uint32_t redirects;	/* TRACE_EV_SITE_PATCH redirects of its calls */
-	uint32_t misses;	/* calls from there the library traced anyway */
+	uint32_t misses;	/* redirects followed by a traced call from the
+				 * library (uprr record -v) */
 };
 
 struct rec_sb_space {
@@ -410,7 +411,8 @@ struct rec_sb {
 	 * those sites, by enum rec_sb_unpatched */
 	uint64_t unpatched_calls[REC_SB_NREASONS], unpatched_sites[REC_SB_NREASONS];
 	/* of those, the calls sent into the library from their seccomp stop,
-	 * and those the library traced anyway (syscallbuf-redirect.c) */
+	 * and those followed by a traced call from the library
+	 * (syscallbuf-redirect.c) */
 	uint64_t redirects, redirect_misses;
 	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
 	/* the records a rollback keeps for the running thread's re-run */
@@ -695,12 +697,15 @@ void rec_syscallbuf_space_free(struct rec_sb_space *s);
  * (rec_syscallbuf_redirect_silent()). Not where the library would trace
  * the call anyway (no thread key). syscallbuf-redirect.c. */
 bool rec_syscallbuf_redirect(struct recorder *rec, struct rthread *t, struct rec_sb_site *s);
+/* uprr record -v: the calls of sites not patched, and of those redirected. */
+void rec_syscallbuf_log_sites(const struct rec_sb *sb);
 /* At each seccomp stop of @t: a call from a site of its address space's
  * redirects (rec_syscallbuf_redirected()) is sent into the library, no
  * event; true if so (@t was resumed, or it vanished). */
 bool rec_syscallbuf_redirect_silent(struct recorder *rec, struct rthread *t);
 /* At each seccomp stop of @t: whether its last call was redirected
- * (t->sb_redirected) and the library traced it anyway. */
+ * (t->sb_redirected) and this is a traced call from the library (the
+ * redirected one, most often): counted for uprr record -v. */
 void rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t);
 /** Whether process @pid runs under a seccomp filter of its own (its
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;

@@ -1233,18 +1233,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 " runs left uncounted",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, rec.nsites, rec.stats.gave_up);
-	if (rec.sb.patched)
-		log_info("syscall buffer: %" PRIu64 " records, %" PRIu64 " sites patched; traced calls it takes "
-			 "from sites not patched: %" PRIu64 " (%" PRIu64 " sites) of unknown shape, %" PRIu64
-			 " (%" PRIu64 ") with no room for a stub, %" PRIu64 " (%" PRIu64 ") unreadable, %" PRIu64
-			 " (%" PRIu64 ") failed; %" PRIu64 " at a patched site; %" PRIu64
-			 " sent into the library from their stop, %" PRIu64 " of them traced there",
-			 rec.sb.records, rec.sb.patched, rec.sb.unpatched_calls[REC_SB_SHAPE],
-			 rec.sb.unpatched_sites[REC_SB_SHAPE], rec.sb.unpatched_calls[REC_SB_NO_AREA],
-			 rec.sb.unpatched_sites[REC_SB_NO_AREA], rec.sb.unpatched_calls[REC_SB_UNREADABLE],
-			 rec.sb.unpatched_sites[REC_SB_UNREADABLE], rec.sb.unpatched_calls[REC_SB_FAILED],
-			 rec.sb.unpatched_sites[REC_SB_FAILED], rec.sb.unpatched_calls[REC_SB_PATCHED],
-			 rec.sb.redirects, rec.sb.redirect_misses);
+	rec_syscallbuf_log_sites(&rec.sb);
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
 	if (rec.stats.probes)

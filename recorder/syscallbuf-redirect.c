@@ -144,8 +144,9 @@ rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t)
 	uint64_t site = t->sb_redirected;
 
 	t->sb_redirected = 0;
-	/* the next stop after a redirect is the library's traced call: the
-	 * library did not buffer it */
+	/* the thread's next stop after a redirect is a traced call from the
+	 * library: most often the redirected call, which the library did not
+	 * buffer (for uprr record -v only) */
 	if (!site || !in_library(t->regs.rip))
 		return;
 	for (size_t i = 0; i < sb->ntried; i++)
@@ -156,4 +157,24 @@ rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t)
 				  t->tid, site);
 			return;
 		}
+}
+
+void
+rec_syscallbuf_log_sites(const struct rec_sb *sb)
+{
+	const uint64_t *calls = sb->unpatched_calls, *sites = sb->unpatched_sites;
+
+	if (!sb->patched && !sb->redirects)
+		return;
+	log_info("syscall buffer: %" PRIu64 " records, %" PRIu64 " sites patched; traced calls it takes from "
+		 "sites not patched: %" PRIu64 " (%" PRIu64 " sites) of unknown shape, %" PRIu64 " (%" PRIu64
+		 ") with no room for a stub, %" PRIu64 " (%" PRIu64 ") unreadable, %" PRIu64 " (%" PRIu64
+		 ") failed; %" PRIu64 " at a patched site",
+		 sb->records, sb->patched, calls[REC_SB_SHAPE], sites[REC_SB_SHAPE], calls[REC_SB_NO_AREA],
+		 sites[REC_SB_NO_AREA], calls[REC_SB_UNREADABLE], sites[REC_SB_UNREADABLE], calls[REC_SB_FAILED],
+		 sites[REC_SB_FAILED], calls[REC_SB_PATCHED]);
+	if (sb->redirects)
+		log_info("syscall buffer: %" PRIu64 " calls sent into the library from their seccomp stop, %" PRIu64
+			 " of them followed by a traced call from the library",
+			 sb->redirects, sb->redirect_misses);
 }
