@@ -2421,8 +2421,9 @@ def c_syscallbuf_unpatchable(h):
     """tests/progs/unpatchable_site: getpid, gettid, clock_gettime, read,
     fstat, lseek and write made from a syscall instruction that uprr cannot
     patch (nops around it, a jump target after it), by two threads while
-    SIGUSR1s arrive (their handler makes calls there too) and by a forked
-    child. uprr sends them into the library from their seccomp stop
+    SIGUSR1s arrive (their handler makes calls there too), by a forked
+    child and a vfork child, and by a thread that then spins (a rollback
+    that keeps its records, whose re-run makes them again). uprr sends them into the library from their seccomp stop
     (recorder/syscallbuf-redirect.c): the replay, its input gone, gives the
     same output, and so does a native run (but for the clock line); the
     trace has them as buffered records, each process's first call from the

@@ -7,7 +7,7 @@
  * jumps there). uprr sends each such call into the library from its
  * seccomp stop (recorder/syscallbuf-redirect.c). Made in a loop by the
  * main thread while SIGUSR1s arrive (their handler makes calls there too),
- * by a second thread, and by a forked child: getpid, gettid, clock_gettime,
+ * by a second thread, by a forked child and a vfork child: getpid, gettid, clock_gettime,
  * read of the input file, fstat, lseek, write of each line to stdout.
  * Then a worker that makes calls there and spins, with no syscall, until
  * main, after a computation, sets a flag: uprr preempts the spin by a
@@ -251,6 +251,15 @@ main(int argc, char **argv)
 	if (waitpid(child, &status, 0) != child)
 		die("unpatchable_site: waitpid failed");
 	site_say("child: status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	/* a vfork child (the parent's memory and, in uprr, its address space) */
+	child = vfork();
+	if (child < 0)
+		die("unpatchable_site: vfork failed");
+	if (child == 0)
+		_exit(SITE(SYS_getpid, 0, 0, 0) == SITE(SYS_gettid, 0, 0, 0) ? 0 : 1);
+	if (waitpid(child, &status, 0) != child)
+		die("unpatchable_site: waitpid failed");
+	site_say("vfork child: status %d\n", WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	site_say("spin: %d rounds, checksum %016llx\n", SPIN_ROUNDS, (unsigned long long)spin_phase());
 	SITE(SYS_clock_gettime, CLOCK_REALTIME, &ts, 0);
 	site_say("clock: %lld.%09ld\n", (long long)ts.tv_sec, ts.tv_nsec);
