@@ -537,17 +537,20 @@ int rec_syscallbuf_note_patch(struct rec_space *sp, const struct trace_event *ev
 /**
  * Whether the seccomp stop with registers @regs, in address space @sp, is
  * a call the buffer takes from a site of @sp->redirects, made by the
- * syscall instruction (rcx holds the address after it) of a thread that
- * has a thread key (an FS base): not an event, in record and replay alike
- * (it depends on nothing else); rec_syscallbuf_redirect_regs() sends it on.
+ * syscall instruction (which loads rcx with the address after it: Intel
+ * SDM, SYSCALL; the kernel saves it as pt_regs->cx, entry_64.S) of a
+ * thread that has a thread key (an FS base): not an event, in record and
+ * replay alike (it depends on nothing else); rec_syscallbuf_redirect_regs()
+ * sends it on.
  */
 bool rec_syscallbuf_redirected(const struct rec_space *sp, const struct user_regs_struct *regs);
 
 /**
  * Send thread @tid, at such a seccomp stop with registers @regs, into the
  * library's redirect entry (UPRR_PRELOAD_ENTRY_REDIRECT): the syscall is
- * skipped (orig_rax -1), rax keeps its number; @regs updated. Returns 0 or
- * -errno (-ESRCH: it vanished).
+ * skipped (orig_rax -1 at a seccomp stop: do_syscall_64() runs nothing
+ * and leaves rax as the tracer set it), rax keeps its number; @regs
+ * updated. Returns 0 or -errno (-ESRCH: it vanished).
  */
 int rec_syscallbuf_redirect_regs(pid_t tid, struct user_regs_struct *regs) _wur_;
 
