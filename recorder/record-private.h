@@ -575,7 +575,8 @@ void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
  * (@t runs, its run started); false: deliver it the usual way. */
 bool rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info);
 /** Whether @t, at the entry of its syscall, signals itself (tgkill(2) or
- * tkill(2) of its own ids) with a signal it does not block: the kernel
+ * tkill(2) of its own ids, kill(2) of its process when it is its only
+ * thread) with a signal it does not block: the kernel
  * delivers it as the call returns, so the signal-delivery-stop there, with
  * the call's result in rax, can stand for the syscall-exit-stop (one stop
  * instead of two; rec_run_syscall() resumes it with PTRACE_CONT). */

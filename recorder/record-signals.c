@@ -163,13 +163,25 @@ rec_exit_at_signal(struct recorder *rec, const struct rthread *t)
 
 	/* only what surely stops at the delivery: a standard signal (a
 	 * real-time one may fail, EAGAIN past RLIMIT_SIGPENDING), not
-	 * SIGKILL (no stop), to this very thread; a ptraced thread stops
-	 * there even for a signal it ignores (ptrace(2)), but not for one it
-	 * blocks. Not under a recorded tracer, which sees its syscall stops. */
-	if (t->nr == __NR_tgkill) {
+	 * SIGKILL (no stop), to this very thread (kill(2) of its own process
+	 * when it is the only thread: the one that wants it, complete_signal(),
+	 * kernel/signal.c); a ptraced thread stops there even for a signal it
+	 * ignores (ptrace(2)), but not for one it blocks. Not under a
+	 * recorded tracer, which sees its syscall stops. */
+	switch (t->nr) {
+	case __NR_tgkill:
 		if (t->args[0] != (uint64_t)t->tgid || t->args[1] != (uint64_t)t->tid)
 			return false;
-	} else if (t->nr != __NR_tkill || t->args[0] != (uint64_t)t->tid) {
+		break;
+	case __NR_tkill:
+		if (t->args[0] != (uint64_t)t->tid)
+			return false;
+		break;
+	case __NR_kill:
+		if (t->args[0] != (uint64_t)t->tgid || rec_has_other_threads(rec, t->tgid, t->tid))
+			return false;
+		break;
+	default:
 		return false;
 	}
 	if (sig < 1 || sig >= 32 || sig == SIGKILL || t->nr != t->model_nr || t->stepping ||

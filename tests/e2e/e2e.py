@@ -2353,8 +2353,8 @@ def c_signal_self(h):
     compare(rec, h.replay(trace))
     m = re.search(rb'(\d+) syscall exits taken at their delivery; (\d+) caught signals delivered '
                   rb'without a single step', rec.stderr)
-    # raise, tkill and the ignored signal: 500 each
-    if not m or int(m.group(1)) < 1500 or int(m.group(2)) < 1000:
+    # raise, tkill, kill and the ignored signal: 500 each
+    if not m or int(m.group(1)) < 2000 or int(m.group(2)) < 1500:
         raise Fail('signal_self: the self-signals took the slow way (uprr record -v said: '
                    f'{m.group(0).decode() if m else "nothing"})')
 

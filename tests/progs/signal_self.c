@@ -2,7 +2,8 @@
 /*
  * A thread signals itself in every way the recorder takes a shortcut for,
  * and in those it must not: raise(3) (tgkill(2) of its own ids) of a caught
- * signal, tkill(2) of its own id, a signal it ignores, one it blocks
+ * signal, tkill(2) of its own id, kill(2) of its process while it is its
+ * only thread, a signal it ignores, one it blocks
  * (delivered when it unblocks it), a real-time signal, two pending at once
  * (the lower number first), and tgkill of another thread. Each handler run
  * is counted; the counts and their order are the same in every run.
@@ -67,6 +68,11 @@ main(void)
 	for (int i = 0; i < ROUNDS; i++)
 		syscall(SYS_tkill, tid, SIGUSR2);
 	say("signal_self: raise %d, tkill %d\n", (int)g_usr1, (int)g_usr2);
+	/* kill(2) of its own process, the only thread */
+	for (int i = 0; i < ROUNDS; i++)
+		kill(getpid(), SIGUSR2);
+	g_usr2 -= ROUNDS;
+	say("signal_self: kill, the only thread\n");
 
 	/* ignored: no handler runs */
 	signal(SIGURG, SIG_IGN);
