@@ -16,6 +16,7 @@
 #include "recorder/recorder.h"
 #include "sched/sched.h"
 #include "trace/trace.h"
+#include "x86_64/arch.h"
 
 /**
  * At the exec stop of @pid: return the registers, the end of the stack
@@ -273,9 +274,29 @@ enum rthread_state {
 			 * PTRACE_EVENT_EXIT stop: goes on exiting */
 };
 
+/* Why a syscall site of a call the buffer takes stays on the traced path
+ * (syscallbuf-patch.c; counted for `uprr record -v`). */
+enum rec_sb_unpatched {
+	REC_SB_PATCHED,		/* it was patched (a jump straight to its syscall
+				 * instruction still traps: counted as such) */
+	REC_SB_SHAPE,		/* the code around it is no shape plan_site() knows */
+	REC_SB_NO_AREA,		/* no room for a stub area within +-2 GiB */
+	REC_SB_UNREADABLE,	/* its code could not be read */
+	REC_SB_FAILED,		/* the patch could not be applied */
+	REC_SB_NREASONS,
+};
+
 /* The syscall buffer's patched sites of an address space (syscallbuf-patch.c). */
+struct rec_sb_site {
+	uint64_t addr;		/* its syscall instruction */
+	uint8_t why;		/* enum rec_sb_unpatched */
+	uint32_t redirects;	/* TRACE_EV_SITE_PATCH redirects of its calls */
+	uint32_t misses;	/* redirects followed by a traced call from the
+				 * library (uprr record -v) */
+};
+
 struct rec_sb_space {
-	uint64_t *tried;	/* syscall sites looked at (patched or not patchable) */
+	struct rec_sb_site *tried; /* syscall sites looked at (patched or not patchable) */
 	size_t ntried, tried_cap;
 	uint64_t area;		/* the stub area being filled, 0: none */
 	uint64_t area_used;	/* its bytes used */
@@ -297,6 +318,9 @@ struct rspace {
 	struct rec_sb_space sb;		/* syscall sites redirected into the buffer */
 };
 
+/* Memory reads of a spin loop that a spinning thread's watch keeps. */
+#define REC_SPIN_WATCH 4
+
 /* What the looks at a thread that may spin saw (record-sched.c). */
 struct rec_spin {
 	uint64_t probe;			/* ticks to its first look in a run, 0: none */
@@ -308,6 +332,15 @@ struct rec_spin {
 	int counter;			/* the counter of the last loop seen spinning
 					 * (-1: none), where it stood, and the rip */
 	uint64_t counter_val, counter_rip;
+	bool spinning;			/* the last look saw it spin: its preemption
+					 * is for that (rec_spin_preempted()) */
+	unsigned nwatch;		/* what its loop reads, and what was there when
+					 * it was preempted spinning (0: nothing known) */
+	struct arch_load watch[REC_SPIN_WATCH];
+	uint64_t watch_val[REC_SPIN_WATCH];
+	uint64_t spin_interval;		/* ticks between the two looks that saw it
+					 * spin there, 0: not seen spinning yet */
+	uint64_t spin_delta;		/* its counter's change over them */
 };
 
 struct rthread {
@@ -371,8 +404,14 @@ struct rthread {
 				       * ran a little */
 	bool sb_rerun;		      /* it re-runs its buffered calls after a rollback
 				       * that kept them, until its notify call */
+	uint64_t sb_redirected;	      /* the site its last call was redirected from
+				       * into the library, until its next seccomp
+				       * stop (syscallbuf-redirect.c); 0: none */
 	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
 	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
+	int exit_sig;		      /* its syscall's exit was taken at the
+				       * delivery stop of this signal, which it
+				       * still stands in (rec_exit_at_signal()) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -384,6 +423,13 @@ struct rec_sb {
 	size_t sinks_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t patched;	/* syscall sites redirected into the library */
+	/* calls the buffer takes made from a site that stays traced, and
+	 * those sites, by enum rec_sb_unpatched */
+	uint64_t unpatched_calls[REC_SB_NREASONS], unpatched_sites[REC_SB_NREASONS];
+	/* of those, the calls sent into the library from their seccomp stop,
+	 * and those followed by a traced call from the library
+	 * (syscallbuf-redirect.c) */
+	uint64_t redirects, redirect_misses;
 	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
 	/* the records a rollback keeps for the running thread's re-run */
 	uint8_t *keep;
@@ -522,6 +568,19 @@ void rec_interrupt_running(struct recorder *rec, struct rthread *t);
 void rec_rerun_notify(struct recorder *rec, struct rthread *t);
 /** A signal-delivery-stop of @t for @sig. */
 void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
+/** Deliver caught signal @sig (@info, NULL: the kernel's) to @t and let it
+ * run its handler, without the single step to the handler's first
+ * instruction, when its run starts with no restore point (no rollback will
+ * need that point, and no user instruction runs before it). True if so
+ * (@t runs, its run started); false: deliver it the usual way. */
+bool rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info);
+/** Whether @t, at the entry of its syscall, signals itself (tgkill(2) or
+ * tkill(2) of its own ids, kill(2) of its process when it is its only
+ * thread) with a signal it does not block: the kernel
+ * delivers it as the call returns, so the signal-delivery-stop there, with
+ * the call's result in rax, can stand for the syscall-exit-stop (one stop
+ * instead of two; rec_run_syscall() resumes it with PTRACE_CONT). */
+bool rec_exit_at_signal(struct recorder *rec, const struct rthread *t);
 /** Write the event of signal @sig (@si) delivered to @t, of kind @kind, at
  * @regs. */
 void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
@@ -555,9 +614,14 @@ void rec_spin_start_run(struct recorder *rec, struct rthread *t);
  * (true); if it spins (the same registers as at the last look) or must stop
  * there anyway, false: the caller makes it an execution point. */
 bool rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs);
-/** @t was preempted at an execution point, its run of user code having no
- * event: look at it in its next runs. */
-void rec_spin_preempted(struct rthread *t);
+/** @t was preempted at an execution point (@regs), its run of user code
+ * having no event: look at it in its next runs; if a look saw it spin,
+ * note what its loop reads (rec_spin_pick()). */
+void rec_spin_preempted(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs);
+/** After a preemption: pick the next thread (sched_pick()), passing over
+ * the threads preempted spinning whose loop would read what it read then:
+ * they would only spin again. "Switch to the thread it waits for." */
+pid_t rec_spin_pick(struct recorder *rec);
 /** The syscall @t ran in the kernel (RT_IN_SYSCALL) completed: its exit stop
  * came. It runs next, before the running thread's timeslice ends. */
 void rec_on_wakeup(struct recorder *rec, struct rthread *t);
@@ -658,6 +722,25 @@ int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
 bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
 /** Free what @s holds. */
 void rec_syscallbuf_space_free(struct rec_sb_space *s);
+/* At @t's seccomp stop, for a call the buffer takes from syscall site @s
+ * (outside the library) that stays unpatched: send @t into the library's
+ * redirect entry (UPRR_PRELOAD_ENTRY_REDIRECT) to make it there, the
+ * syscall not run, recorded as a TRACE_EV_SITE_PATCH without bytes that
+ * replay applies at the same stop; true if so (@t was resumed, or
+ * recording stopped). The site's later calls go there with no event
+ * (rec_syscallbuf_redirect_silent()). Not where the library would trace
+ * the call anyway (no thread key). syscallbuf-redirect.c. */
+bool rec_syscallbuf_redirect(struct recorder *rec, struct rthread *t, struct rec_sb_site *s);
+/* uprr record -v: the calls of sites not patched, and of those redirected. */
+void rec_syscallbuf_log_sites(const struct rec_sb *sb);
+/* At each seccomp stop of @t: a call from a site of its address space's
+ * redirects (rec_syscallbuf_redirected()) is sent into the library, no
+ * event; true if so (@t was resumed, or it vanished). */
+bool rec_syscallbuf_redirect_silent(struct recorder *rec, struct rthread *t);
+/* At each seccomp stop of @t: whether its last call was redirected
+ * (t->sb_redirected) and this is a traced call from the library (the
+ * redirected one, most often): counted for uprr record -v. */
+void rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t);
 /** Whether process @pid runs under a seccomp filter of its own (its
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */
@@ -731,6 +814,9 @@ void rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp);
 /* @t is about to run user code: make this its restore point if the run may
  * need one (t->xstate_len is 0 when it cannot be rolled back). */
 void rec_restore_point(struct recorder *rec, struct rthread *t);
+/* Whether rec_restore_point() would take one for @t now: false when the run
+ * cannot be rolled back or will not need to be. */
+bool rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t);
 /* @t's syscall that changes mappings (REC_SC_MAPS) returned @result: bring
  * its address space's restore point along, or have it remapped before the
  * next run's. */

@@ -383,6 +383,17 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 	siginfo_t step_si;
 	int status = 0, r;
 
+	if (t->exit_sig) {
+		/* it stands in the delivery stop its syscall's exit was taken
+		 * at (rec_exit_at_signal()): the signal comes first */
+		int pending = t->exit_sig;
+
+		t->exit_sig = 0;
+		if (!sig) {
+			rec_on_signal(rec, t, pending);
+			return;
+		}
+	}
 	if (!sig && t->step_stop) {
 		/* a single step that ends before another instruction runs: the
 		 * kernel reports a step over a syscall as it returns
@@ -417,6 +428,8 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 		rec_ptrace_stopped(rec, t);
 		return;
 	}
+	if (sig && rec_deliver_unstepped(rec, t, sig, info))
+		return;
 	if (sig) {
 		r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 		if (r == -EINPROGRESS) {
@@ -1233,11 +1246,17 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 " runs left uncounted",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, rec.nsites, rec.stats.gave_up);
+	rec_syscallbuf_log_sites(&rec.sb);
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
+	if (rec.stats.exits_at_signal || rec.stats.unstepped)
+		log_info("signals a thread sent itself: %" PRIu64 " syscall exits taken at their "
+			 "delivery; %" PRIu64 " caught signals delivered without a single step",
+			 rec.stats.exits_at_signal, rec.stats.unstepped);
 	if (rec.stats.probes)
-		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning",
-			 rec.stats.probes, rec.stats.spins);
+		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning; %" PRIu64
+			 " picks passed over a thread whose loop would read what it read",
+			 rec.stats.probes, rec.stats.spins, rec.stats.passed_over);
 	if (rec.stats.runs)
 		log_info("%" PRIu64 " runs of user code: %" PRIu64 " took a restore point, %" PRIu64
 			 " none as no other thread could want the CPU",

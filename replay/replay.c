@@ -221,6 +221,21 @@ unrecorded_syscall(const struct pthread_r *t, const struct trace_event *ev)
 	return ev->type != TRACE_EV_SYSCALL_ENTRY || ev->values[0] != regs.orig_rax;
 }
 
+/* Whether @t stands at the seccomp stop of a call from a syscall site that
+ * could not be patched, whose calls the recording sent into the library
+ * from there with no event (rec_syscallbuf_redirected()); if so it is sent
+ * there too. */
+static bool
+redirected_syscall(const struct pthread_r *t)
+{
+	struct user_regs_struct regs;
+
+	if (!t->space->nredirects || tracee_get_regs(t->tid, &regs) < 0 ||
+	    !rec_syscallbuf_redirected(t->space, &regs))
+		return false;
+	return rec_syscallbuf_redirect_regs(t->tid, &regs) == 0;
+}
+
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
  * for its next stop other than a group stop (counting the ticks of trap
  * sites on the way). */
@@ -249,6 +264,11 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 		}
 		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
 			continue;
+		if (kind == TRACEE_STOP_SECCOMP && redirected_syscall(t)) {
+			/* into the library, as in the recording: no event */
+			tracee_resume(t->tid, run, 0);
+			continue;
+		}
 		if (kind == TRACEE_STOP_SECCOMP && unrecorded_syscall(t, ev)) {
 			/* stepped over, it stops at its exit (TRAP_BRKPT), as
 			 * in the recording (rec_resume()) */

@@ -816,6 +816,40 @@ tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret)
 }
 
 int
+tracee_pending_unblocked(pid_t tid, bool *ret)
+{
+	siginfo_t si[16];
+	uint64_t mask;
+	int r = tracee_get_sigmask(tid, &mask);
+
+	if (r < 0)
+		return r;
+	for (int shared = 0; shared < 2; shared++) {
+		struct __ptrace_peeksiginfo_args args = {
+			.off = 0,
+			.flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
+			.nr = (int32_t)ARRAY_SIZE(si),
+		};
+		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, si);
+
+		if (n < 0)
+			return -errno;
+		if (n == (long)ARRAY_SIZE(si)) {
+			*ret = true; /* more than it looked at: as good as one */
+			return 0;
+		}
+		for (long i = 0; i < n; i++)
+			if (si[i].si_signo < 1 || si[i].si_signo > 64 ||
+			    !(mask & (1ull << (si[i].si_signo - 1)))) {
+				*ret = true;
+				return 0;
+			}
+	}
+	*ret = false;
+	return 0;
+}
+
+int
 tracee_ignored_signals(pid_t tid, uint64_t *ret_mask)
 {
 	_cleanup_free_ char *text = NULL;

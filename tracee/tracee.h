@@ -260,6 +260,17 @@ enum tracee_sig_disposition {
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
 
 /**
+ * Whether stopped thread @tid has a signal pending, for it or its process,
+ * that its mask lets in: the kernel delivers it on the way back to user
+ * mode. From PTRACE_GETSIGMASK and PTRACE_PEEKSIGINFO (Linux 3.10), private
+ * and shared queues; at a signal-delivery-stop the signal being delivered is
+ * no longer queued. A standard signal the kernel could not queue a siginfo
+ * for (past RLIMIT_SIGPENDING) is pending without showing here. Stores the
+ * answer in *ret; returns 0 or -errno.
+ */
+int tracee_pending_unblocked(pid_t tid, bool *ret) _wur_;
+
+/**
  * The signals process @tid ignores (SIG_IGN), bit N-1 for signal N: the
  * SigIgn mask of /proc/TID/status (proc(5)). Returns 0 or -errno.
  */
