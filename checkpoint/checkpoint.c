@@ -9,7 +9,9 @@
  * - /proc/PID/pagemap's PAGEMAP_SCAN ioctl, which lists those pages and, with
  *   PM_SCAN_WP_MATCHING, protects them again in the same walk;
  * - the mirror, a fork of the tracee that never runs: its copy-on-write pages
- *   are the restore point's memory, brought forward by each sync.
+ *   are the restore point's memory, as it was at the fork; the pages each
+ *   sync copies since go into the store (store.c), an area of ours beside
+ *   it, a bit a page saying where a page's copy is.
  *
  * A process uprr did not start cannot have such a mirror: forked through the
  * tracee with CLONE_PARENT it would be a child of the program, which its
