@@ -79,10 +79,14 @@ struct cp_store {
 	uint8_t *mem;	/* MAP_NORESERVE; NULL: no store */
 	size_t len;	/* bytes, whole pages */
 	uint64_t *bits; /* a page's copy is in mem */
+	uint64_t pages; /* how many are */
 };
 
 /* Stores beyond this (address space, not memory) are not made. */
 #define CP_STORE_MAX (1ULL << 40)
+/* Pages a store takes at most (512 MiB of our memory): the pages of a
+ * sync that would take more go into the mirror, as without a store. */
+#define CP_STORE_PAGES_MAX (128ULL * 1024)
 
 /* An empty store of @len bytes into *s (zeroed on failure). 0 or -errno. */
 int cp_store_init(struct cp_store *s, uint64_t len) __attribute__((warn_unused_result));
@@ -181,6 +185,7 @@ struct checkpoint {
 	 * than in the mirror. NULL: syncs write into the mirror. */
 	struct cp_store store;
 	struct seg_list direct; /* a sync's reads straight into the store */
+	uint64_t direct_pages;	/* of which pages not in the store yet */
 
 	struct page_region *vec; /* PAGEMAP_SCAN output */
 	size_t vec_cap;

@@ -422,6 +422,7 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 
 	c->reads.n = 0;
 	c->direct.n = 0;
+	c->direct_pages = 0;
 	for (size_t i = 0; i < nreg; i++) {
 		uint64_t end;
 
@@ -432,11 +433,16 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 			if (kind == PIECE_SHARED)
 				continue;
 			/* one copy, into the store, instead of two (into our
-			 * buffer, then into the mirror) */
-			if (c->store.mem && (kind == PIECE_MIRROR || kind == PIECE_STORE)) {
+			 * buffer, then into the mirror), while the store has
+			 * room (a page in it stays there) */
+			if (kind == PIECE_STORE ||
+			    (kind == PIECE_MIRROR && c->store.mem &&
+			     c->store.pages + c->direct_pages + (end - a) / CP_PAGE <= CP_STORE_PAGES_MAX)) {
 				r = seg_push(&c->direct, a, end - a, store_offset(c, a), PIECE_STORE);
 				if (r < 0)
 					return r;
+				if (kind == PIECE_MIRROR)
+					c->direct_pages += (end - a) / CP_PAGE;
 				*pages += (end - a) / CP_PAGE;
 				continue;
 			}

@@ -58,15 +58,19 @@ cp_store_fini(struct cp_store *s)
 void
 cp_store_mark(struct cp_store *s, uint64_t off, uint64_t len)
 {
-	for (uint64_t i = off / STORE_PAGE; i < (off + len) / STORE_PAGE; i++)
+	for (uint64_t i = off / STORE_PAGE; i < (off + len) / STORE_PAGE; i++) {
+		s->pages += !(s->bits[i / 64] & (1ULL << (i % 64)));
 		s->bits[i / 64] |= 1ULL << (i % 64);
+	}
 }
 
 void
 cp_store_drop(struct cp_store *s, uint64_t off, uint64_t len)
 {
-	for (uint64_t i = off / STORE_PAGE; i < (off + len) / STORE_PAGE; i++)
+	for (uint64_t i = off / STORE_PAGE; i < (off + len) / STORE_PAGE; i++) {
+		s->pages -= !!(s->bits[i / 64] & (1ULL << (i % 64)));
 		s->bits[i / 64] &= ~(1ULL << (i % 64));
+	}
 	/* the memory back too (anonymous private: reads as zeros after) */
 	madvise(s->mem + off, len, MADV_DONTNEED);
 }
