@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "sched/ticks-private.h"
 #include "tracee/tracee.h"
@@ -287,6 +288,19 @@ cie_fde_encoding(const Dwarf_CIE *cie)
 	return PE_ABSPTR;
 }
 
+/* libdw, loaded when a function has no symbol (common/lazylib.h); its
+ * soname has been libdw.so.1 since elfutils 0.1xx */
+static int (*next_cfi_fn)(const unsigned char e_ident[], Elf_Data *data, bool eh_frame_p,
+			  Dwarf_Off offset, Dwarf_Off *next_offset, Dwarf_CFI_Entry *entry);
+static const struct lazylib_fn dw_fns[] = {
+	{ "dwarf_next_cfi", (void **)&next_cfi_fn },
+};
+static struct lazylib dw_lib = {
+	.soname = "libdw.so.1",
+	.fns = dw_fns,
+	.nfns = ARRAY_SIZE(dw_fns),
+};
+
 /* One CIE offset and its FDE encoding; a file has a handful of CIEs */
 struct cie_enc {
 	Dwarf_Off off;
@@ -307,7 +321,9 @@ add_fdes(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct fn_table *t)
 	if (!ident || !data || !data->d_buf || ident[EI_CLASS] != ELFCLASS64 ||
 	    ident[EI_DATA] != ELFDATA2LSB)
 		return 0;
-	for (; (r = dwarf_next_cfi(ident, data, true, off, &next, &e)) != 1; off = next) {
+	if (lazylib_load(&dw_lib) < 0)
+		return 0; /* no libdw: symbols only */
+	for (; (r = next_cfi_fn(ident, data, true, off, &next, &e)) != 1; off = next) {
 		const uint8_t *p, *end;
 		uint64_t start, len;
 		uint8_t enc = PE_OMIT;

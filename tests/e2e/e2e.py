@@ -2641,6 +2641,22 @@ def c_default_dir(h):
         raise Fail(f'no {base}/latest-trace after recording with UPRR_TRACE_DIR unset')
 
 
+@case('lazy-libraries')
+def c_lazy_libraries(h):
+    """uprr loads capstone, libpfm4 and libdw only when a recording needs
+    them (issue 14: relocating them before main() was 1.4 ms of every
+    start): a shell that reads its parent's maps, uprr's, under `uprr
+    record` finds none of them there, and replays the same bytes."""
+    sh, cat = need('sh'), need('cat')
+    _, rec = h.record_replay([sh, '-c', f'exec {cat} /proc/$PPID/maps'])
+    maps = rec.stdout.decode('utf-8', 'replace')
+    if os.path.realpath(h.uprr) not in maps:
+        raise Fail(f'the maps read are not those of uprr:\n{tail(rec.stdout)}')
+    for lib in ('libcapstone', 'libpfm', 'libdw'):
+        if lib in maps:
+            raise Fail(f'uprr record of a shell mapped {lib} at its start')
+
+
 @case('info')
 def c_info(h):
     trace, rec = h.record([h.prog('threads_mutex')], name='info')
