@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/user.h>
 
 #include <sched.h>
@@ -33,10 +34,19 @@ bool rec_is_dev_zero(pid_t tid, int fd);
  * maps may change while mapped in ways the program then reads through the
  * mapping (mmap(2): pages not yet written show the file's changes): the fd
  * is open for writing, or the mapping reaches past the file's last page (to
- * read what the file grows into). Libraries (read-only fds, within the
- * file) are not such files.
+ * read what the file grows into) of a file that is not a system file
+ * (rec_is_system_file()). Libraries (read-only fds, within the file or
+ * system files) are not such files.
  */
 bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+
+/**
+ * Whether the file at @path (@st) is a system file nobody writes in place:
+ * root's, not group- or other-writable, under /usr, /lib, /lib64, /bin or
+ * /sbin (as the trace writer's may_link(): packages replace such files by
+ * renaming). glibc maps gconv-modules.cache MAP_SHARED.
+ */
+bool rec_is_system_file(const char *path, const struct stat *st);
 
 /** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */

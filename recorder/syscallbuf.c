@@ -121,24 +121,6 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 	return tracee_write(memfd, at, &flags, sizeof(flags));
 }
 
-/* Whether the file at @path (@st) is a system file nobody writes in place:
- * root's, not group- or other-writable, under /usr, /lib, /lib64, /bin or
- * /sbin (as the trace writer's may_link(): packages replace such files by
- * renaming). glibc maps gconv-modules.cache MAP_SHARED. */
-static bool
-system_file(const char *path, const struct stat *st)
-{
-	static const char *const trees[] = { "/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/" };
-
-	if (!S_ISREG(st->st_mode) || st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)) ||
-	    strstr(path, "/../"))
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(trees); i++)
-		if (strncmp(path, trees[i], strlen(trees[i])) == 0)
-			return true;
-	return false;
-}
-
 bool
 rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows)
 {
@@ -159,7 +141,7 @@ rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool fo
 	if (n <= 0)
 		return true;
 	target[n] = '\0';
-	return !system_file(target, &st);
+	return !rec_is_system_file(target, &st);
 }
 
 bool

@@ -2657,6 +2657,27 @@ def c_lazy_libraries(h):
             raise Fail(f'uprr record of a shell mapped {lib} at its start')
 
 
+@case('library-mappings')
+def c_library_mappings(h):
+    """ld.so maps each library first over its whole span, bss included,
+    which reaches past the end of the file; a system library never grows in
+    place, so that mapping is not one that follows the file's changes (its
+    mmap exit event has no fifth value, format 5): replay maps the trace's
+    copy of libc instead of loading 1.9 MB into a shared memfd."""
+    true = need('true')
+    trace, _ = h.record_replay([true])
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    mmaps = [l.split() for l in r.stdout.decode().splitlines()
+             if l.split()[2:4] == ['syscall-exit', '0x9']]
+    files = [m for m in mmaps if len(m) > 5 and m[5] != '0']
+    if not files:
+        raise Fail(f'no mmap of a file in the recording of {true}')
+    followed = [' '.join(m) for m in files if len(m) > 7 and m[7] != '0']
+    if followed:
+        raise Fail('mmaps of system libraries recorded as following their file:\n  ' +
+                   '\n  '.join(followed))
+
+
 @case('info')
 def c_info(h):
     trace, rec = h.record([h.prog('threads_mutex')], name='info')
