@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -496,11 +497,13 @@ tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n)
 		return r;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct tracee_mapping m = { 0 };
+		unsigned major = 0, minor = 0;
 		int consumed = 0;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s%n", &m.start, &m.end,
-			   m.perms, &m.offset, &consumed) < 4)
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 "%n", &m.start,
+			   &m.end, m.perms, &m.offset, &major, &minor, &m.ino, &consumed) < 7)
 			continue;
+		m.dev = makedev(major, minor);
 		line += consumed;
 		while (*line == ' ')
 			line++;

@@ -155,6 +155,8 @@ int tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end) _w
 /** One line of /proc/PID/maps (proc(5)). */
 struct tracee_mapping {
 	uint64_t start, end, offset; /**< addresses and file offset, bytes */
+	dev_t dev;		     /**< the file's device (makedev() of maps' major:minor), 0 if none */
+	uint64_t ino;		     /**< the file's inode, 0 if none */
 	char perms[8];		     /**< "r-xp" */
 	char path[256];		     /**< file or pseudo name ("[stack]"), "" if none */
 };

@@ -2678,6 +2678,45 @@ def c_library_mappings(h):
                    '\n  '.join(followed))
 
 
+@case('changed-interpreter')
+def c_changed_interpreter(h):
+    """Replay runs the recorded ELF interpreter's code, whatever file sits at
+    its path now: a program whose PT_INTERP names a copy of ld.so outside
+    the system's trees (the trace copies it, no hard link) prints its
+    interpreter's ELF header as mapped; the copy's unused header bytes
+    (e_ident's padding) change before the replay, which must print the
+    recorded header. (Where the trace holds a hard link to the very file the
+    kernel maps, replay skips the rewrite.)"""
+    system_ld = '/lib64/ld-linux-x86-64.so.2'
+    data = open(h.prog('interp_bytes'), 'rb').read()
+    old = system_ld.encode() + b'\0'
+    at = data.find(old)
+    if at < 0:
+        raise Fail(f'interp_bytes has no PT_INTERP {system_ld}')
+    short = tempfile.mkdtemp(prefix='/tmp/ul')  # the new path must fit in the old one's bytes
+    try:
+        ld = os.path.join(short, 'l')
+        shutil.copyfile(os.path.realpath(system_ld), ld)
+        os.chmod(ld, 0o755)
+        new = ld.encode() + b'\0'
+        if len(new) > len(old):
+            raise Fail(f'{ld} is longer than {system_ld}')
+        exe = h.path('interp_bytes')
+        with open(exe, 'wb') as f:
+            f.write(data[:at] + new.ljust(len(old), b'\0') + data[at + len(old):])
+        os.chmod(exe, 0o755)
+        header = open(ld, 'rb').read(64)
+        trace, rec = h.record([exe])
+        if rec.stdout != b'interpreter header: ' + header.hex().encode() + b'\n':
+            raise Fail(f'the recording did not run {ld}: {rec.stdout!r}')
+        with open(ld, 'r+b') as f:
+            f.seek(9)  # EI_PAD: neither the kernel nor ld.so reads it
+            f.write(b'uprr!!!')
+        compare(rec, h.replay(trace))
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
 @case('info')
 def c_info(h):
     trace, rec = h.record([h.prog('threads_mutex')], name='info')
