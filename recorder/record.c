@@ -1002,7 +1002,11 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = trace_writer_add_event(rec->w, &ev);
 	if (r < 0)
 		return r;
-	/* frame the exec on its own so even a recorder killed at once leaves it */
+	/* frame the program's first exec on its own so even a recorder killed
+	 * at once leaves it; a later exec waits for its frame as any event
+	 * (a frame each cost fork_execs a zstd frame and a write per exec) */
+	if (pid != rec->root || former != pid)
+		return 0;
 	return trace_writer_flush(rec->w);
 }
 

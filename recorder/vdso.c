@@ -197,7 +197,7 @@ rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int 
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_free_ uint8_t *image = NULL;
-	uint64_t start = 0, len = 0, offs[2 * ARRAY_SIZE(vdso_functions)];
+	uint64_t start = 0, len = 0, offs[2 * ARRAY_SIZE(vdso_functions)], lo = UINT64_MAX, hi = 0;
 	int which[ARRAY_SIZE(offs)];
 	size_t n, nfun = 0;
 	uint32_t id = 0;
@@ -232,9 +232,14 @@ rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int 
 			arch_syscall_stub(code, (uint32_t)vdso_functions[which[i]].nr);
 		else
 			arch_error_stub(code, vdso_functions[which[i]].err);
-		/* a ptrace write to the vDSO (VM_MAYWRITE, as a debugger's
-		 * breakpoint) gives the process its own copy of the page */
-		r = tracee_write(memfd, start + offs[i], code, ARCH_STUB_LEN);
+		lo = MIN(lo, offs[i]);
+		hi = MAX(hi, offs[i] + ARCH_STUB_LEN);
+	}
+	/* one write from the first stub to the end of the last, the bytes
+	 * between them as read: a ptrace write to the vDSO (VM_MAYWRITE, as a
+	 * debugger's breakpoint) gives the process its own copy of the page */
+	if (nfun) {
+		r = tracee_write(memfd, start + lo, image + lo, hi - lo);
 		if (r < 0)
 			return r;
 	}
