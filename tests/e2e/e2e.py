@@ -2643,8 +2643,8 @@ def c_default_dir(h):
 
 @case('lazy-libraries')
 def c_lazy_libraries(h):
-    """uprr loads capstone, libpfm4 and libdw only when a recording needs
-    them (issue 14: relocating them before main() was 1.4 ms of every
+    """uprr loads capstone, libpfm4, libelf and libdw only when a recording
+    needs them (issue 14: relocating them before main() was 1.4 ms of every
     start): a shell that reads its parent's maps, uprr's, under `uprr
     record` finds none of them there, and replays the same bytes."""
     sh, cat = need('sh'), need('cat')
@@ -2652,7 +2652,7 @@ def c_lazy_libraries(h):
     maps = rec.stdout.decode('utf-8', 'replace')
     if os.path.realpath(h.uprr) not in maps:
         raise Fail(f'the maps read are not those of uprr:\n{tail(rec.stdout)}')
-    for lib in ('libcapstone', 'libpfm', 'libdw'):
+    for lib in ('libcapstone', 'libpfm', 'libelf', 'libdw'):
         if lib in maps:
             raise Fail(f'uprr record of a shell mapped {lib} at its start')
 
