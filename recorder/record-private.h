@@ -18,11 +18,15 @@
 #include "sched/sched.h"
 #include "trace/trace.h"
 
+struct tracee_mapping;
+
 /**
- * At the exec stop of @pid: return the registers, the end of the stack
- * mapping and the address-space layout (malloc'd). Returns 0 or -errno.
+ * At the exec stop of @pid, whose @n mappings are @maps (tracee_read_maps()):
+ * return the registers, the end of the stack mapping and the address-space
+ * layout (malloc'd). Returns 0 or -errno.
  */
-int rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
+int rec_exec_prepare(pid_t pid, const struct tracee_mapping *maps, size_t n,
+		     struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
 		     char **ret_layout) _wur_;
 
 /** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
@@ -73,7 +77,8 @@ struct rec_vdso {
 struct trace_writer;
 
 /**
- * At the exec stop of @pid (@memfd: its /proc/PID/mem, @sp: its initial stack
+ * At the exec stop of @pid (@memfd: its /proc/PID/mem, @maps: its @n
+ * mappings as tracee_read_maps() gives them, @sp: its initial stack
  * pointer): make the vDSO's time functions (clock_gettime, gettimeofday,
  * time, clock_getres, getcpu, found by name in its ELF dynamic symbol table,
  * vdso(7)) enter the kernel, so they become recorded syscalls, and
@@ -84,7 +89,7 @@ struct trace_writer;
  * the process has no vDSO. Returns 0 or -errno.
  */
 int rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
-		     uint64_t sp, uint64_t *ret_ref) _wur_;
+		     const struct tracee_mapping *maps, size_t n, uint64_t sp, uint64_t *ret_ref) _wur_;
 
 /** Free what @cache holds (the recording ends). */
 void rec_vdso_free(struct rec_vdso *cache);

@@ -209,20 +209,16 @@ keep_image(struct trace_writer *w, struct rec_vdso *cache, uint8_t *image, size_
 
 int
 rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
-		 uint64_t sp, uint64_t *ret_ref)
+		 const struct tracee_mapping *maps, size_t n, uint64_t sp, uint64_t *ret_ref)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_free_ uint8_t *image = NULL;
 	uint64_t start = 0, len = 0, offs[2 * ARRAY_SIZE(vdso_functions)], lo = UINT64_MAX, hi = 0;
 	int which[ARRAY_SIZE(offs)];
-	size_t n, nfun = 0;
+	size_t nfun = 0;
 	uint32_t id = 0;
 	int r;
 
 	*ret_ref = 0;
-	r = tracee_read_maps(pid, &maps, &n);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(maps[i].path, "[vdso]") == 0) {
 			start = maps[i].start;

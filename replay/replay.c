@@ -321,20 +321,19 @@ replay_mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
  * them again cost 0.25 ms of every replayed exec (its 50 pages copied on
  * write). */
 static int
-restore_interpreter(struct replayer *rp, const struct trace_event *ev, pid_t pid, int memfd)
+restore_interpreter(struct replayer *rp, const struct trace_event *ev,
+		    const struct tracee_mapping *maps, size_t n, int memfd)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_close_ int fd = -1;
 	const char *copy, *original;
 	struct stat st;
-	size_t n;
 
 	if (ev->nvalues < 2 || ev->values[1] == 0)
 		return 0;
 	if (trace_reader_file(rp->r, (uint32_t)(ev->values[1] - 1), &copy, &original) < 0)
 		return replay_diverge(rp, ev, "the ELF interpreter is missing from the trace");
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0 || tracee_read_maps(pid, &maps, &n) < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return replay_diverge(rp, ev, "cannot read the ELF interpreter %s", copy);
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(maps[i].path, original) != 0 || strchr(maps[i].perms, 'w'))
@@ -407,18 +406,23 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 int
 replay_restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, struct rec_space *sp)
 {
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_free_ char *layout = NULL;
 	struct user_regs_struct regs;
 	uint64_t stack_end;
+	size_t n;
 	int r;
 
-	r = tracee_maps_layout(pid, &layout, &stack_end);
+	/* /proc/PID/maps once: the layout, the interpreter, the vDSO */
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r >= 0)
+		r = tracee_maps_layout_of(maps, n, &layout, &stack_end);
 	if (r < 0)
 		return replay_diverge(rp, ev, "cannot read the replayed process's layout");
 	if (ev->blobs[0].addr + ev->blobs[0].len != stack_end)
 		return replay_diverge(rp, ev, "the stack ends at 0x%" PRIx64 ", recorded 0x%" PRIx64,
 			       stack_end, ev->blobs[0].addr + ev->blobs[0].len);
-	r = restore_interpreter(rp, ev, pid, sp->memfd);
+	r = restore_interpreter(rp, ev, maps, n, sp->memfd);
 	if (r < 0)
 		return r;
 	r = replay_syscallbuf_map(rp, ev, pid, sp);
@@ -430,7 +434,8 @@ replay_restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pi
 
 		if (trace_reader_file(rp->r, (uint32_t)(ev->values[3] - 1), &copy, NULL) < 0)
 			return replay_diverge(rp, ev, "the vDSO is missing from the trace");
-		if (replay_vdso_restore(pid, sp->memfd, copy, &ev->blobs[0], why, sizeof(why)) < 0)
+		if (replay_vdso_restore(pid, sp->memfd, maps, n, copy, &ev->blobs[0], why,
+					sizeof(why)) < 0)
 			return replay_diverge(rp, ev, "%s", why);
 	}
 	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */

@@ -445,14 +445,22 @@ int
 tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	uint64_t stack_end = 0;
-	char *out, *o;
 	size_t n;
 	int r;
 
 	r = tracee_read_maps(pid, &maps, &n);
 	if (r < 0)
 		return r;
+	return tracee_maps_layout_of(maps, n, ret_layout, ret_stack_end);
+}
+
+int
+tracee_maps_layout_of(const struct tracee_mapping *maps, size_t n, char **ret_layout,
+		      uint64_t *ret_stack_end)
+{
+	uint64_t stack_end = 0;
+	char *out, *o;
+
 	/* "start-end perms\n": at most 16 + 1 + 16 + 1 + 7 + 1 bytes a line */
 	out = o = malloc(n * 48 + 1);
 	if (!out)

@@ -152,6 +152,11 @@ void tracee_report_killed(int sig, uint64_t rip, pid_t tid);
  */
 int tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end) _wur_;
 
+struct tracee_mapping;
+/** tracee_maps_layout() of @n mappings @maps read already (tracee_read_maps()). */
+int tracee_maps_layout_of(const struct tracee_mapping *maps, size_t n, char **ret_layout,
+			  uint64_t *ret_stack_end) _wur_;
+
 /** One line of /proc/PID/maps (proc(5)). */
 struct tracee_mapping {
 	uint64_t start, end, offset; /**< addresses and file offset, bytes */
