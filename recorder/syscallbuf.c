@@ -156,7 +156,6 @@ rec_syscallbuf_own_filters(pid_t pid)
 int
 rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref)
 {
-	_cleanup_close_ int fd = -1;
 	uint32_t id;
 	int r;
 
@@ -164,12 +163,8 @@ rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref)
 		*ret_ref = rec->sb.image_ref;
 		return 0;
 	}
-	fd = memfd_create("uprr-preload", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, rec_preload_image, rec_preload_image_len) != (ssize_t)rec_preload_image_len)
-		return -EIO;
-	r = trace_writer_keep_file(rec->w, fd, "[uprr-preload]", 0, &id);
+	r = trace_writer_keep_data(rec->w, rec_preload_image, rec_preload_image_len, "[uprr-preload]",
+				   &id);
 	if (r < 0)
 		return r;
 	rec->sb.image_ref = (uint64_t)id + 1;

@@ -183,7 +183,6 @@ static int
 keep_image(struct trace_writer *w, struct rec_vdso *cache, uint8_t *image, size_t len,
 	   uint32_t *ret_id)
 {
-	_cleanup_close_ int fd = -1;
 	uint32_t id;
 	int r;
 
@@ -191,12 +190,7 @@ keep_image(struct trace_writer *w, struct rec_vdso *cache, uint8_t *image, size_
 		*ret_id = cache->id;
 		return 0;
 	}
-	fd = memfd_create("uprr-vdso", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, image, len) != (ssize_t)len)
-		return -EIO;
-	r = trace_writer_keep_file(w, fd, "[vdso]", 0, &id);
+	r = trace_writer_keep_data(w, image, len, "[vdso]", &id);
 	if (r < 0)
 		return r;
 	free(cache->image);
