@@ -47,6 +47,13 @@
 /** The same with the registers of the syscall instruction (rax, rdi,
  * rsi, rdx, r10, r8, r9; rcx and r11 clobbered): patched sites call it. */
 #define UPRR_PRELOAD_ENTRY_SYSCALL_ABI 0x8
+/** Where the recorder sends a thread that stands at the seccomp stop of a
+ * call the buffer takes, made from a syscall instruction that could not be
+ * patched (recorder/syscallbuf-redirect.c): with the syscall's registers,
+ * rcx the address after that instruction (the syscall instruction put it
+ * there); it makes the call through the syscall-ABI entry, below the red
+ * zone, and returns to rcx with the stack pointer as it was. */
+#define UPRR_PRELOAD_ENTRY_REDIRECT 0x10
 /** The untraced syscall instruction (`syscall; ret`). */
 #define UPRR_PRELOAD_UNTRACED_OFF 0x40
 /** The syscall number of the library's notify call (traced, never a real

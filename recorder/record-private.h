@@ -288,9 +288,29 @@ enum rthread_state {
 			 * PTRACE_EVENT_EXIT stop: goes on exiting */
 };
 
+/* Why a syscall site of a call the buffer takes stays on the traced path
+ * (syscallbuf-patch.c; counted for `uprr record -v`). */
+enum rec_sb_unpatched {
+	REC_SB_PATCHED,		/* it was patched (a jump straight to its syscall
+				 * instruction still traps: counted as such) */
+	REC_SB_SHAPE,		/* the code around it is no shape plan_site() knows */
+	REC_SB_NO_AREA,		/* no room for a stub area within +-2 GiB */
+	REC_SB_UNREADABLE,	/* its code could not be read */
+	REC_SB_FAILED,		/* the patch could not be applied */
+	REC_SB_NREASONS,
+};
+
 /* The syscall buffer's patched sites of an address space (syscallbuf-patch.c). */
+struct rec_sb_site {
+	uint64_t addr;		/* its syscall instruction */
+	uint8_t why;		/* enum rec_sb_unpatched */
+	uint32_t redirects;	/* TRACE_EV_SITE_PATCH redirects of its calls */
+	uint32_t misses;	/* redirects followed by a traced call from the
+				 * library (uprr record -v) */
+};
+
 struct rec_sb_space {
-	uint64_t *tried;	/* syscall sites looked at (patched or not patchable) */
+	struct rec_sb_site *tried; /* syscall sites looked at (patched or not patchable) */
 	size_t ntried, tried_cap;
 	uint64_t area;		/* the stub area being filled, 0: none */
 	uint64_t area_used;	/* its bytes used */
@@ -386,6 +406,9 @@ struct rthread {
 				       * ran a little */
 	bool sb_rerun;		      /* it re-runs its buffered calls after a rollback
 				       * that kept them, until its notify call */
+	uint64_t sb_redirected;	      /* the site its last call was redirected from
+				       * into the library, until its next seccomp
+				       * stop (syscallbuf-redirect.c); 0: none */
 	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
 	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
 };
@@ -399,6 +422,13 @@ struct rec_sb {
 	size_t sinks_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t patched;	/* syscall sites redirected into the library */
+	/* calls the buffer takes made from a site that stays traced, and
+	 * those sites, by enum rec_sb_unpatched */
+	uint64_t unpatched_calls[REC_SB_NREASONS], unpatched_sites[REC_SB_NREASONS];
+	/* of those, the calls sent into the library from their seccomp stop,
+	 * and those followed by a traced call from the library
+	 * (syscallbuf-redirect.c) */
+	uint64_t redirects, redirect_misses;
 	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
 	/* the records a rollback keeps for the running thread's re-run */
 	uint8_t *keep;
@@ -673,6 +703,25 @@ int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
 bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
 /** Free what @s holds. */
 void rec_syscallbuf_space_free(struct rec_sb_space *s);
+/* At @t's seccomp stop, for a call the buffer takes from syscall site @s
+ * (outside the library) that stays unpatched: send @t into the library's
+ * redirect entry (UPRR_PRELOAD_ENTRY_REDIRECT) to make it there, the
+ * syscall not run, recorded as a TRACE_EV_SITE_PATCH without bytes that
+ * replay applies at the same stop; true if so (@t was resumed, or
+ * recording stopped). The site's later calls go there with no event
+ * (rec_syscallbuf_redirect_silent()). Not where the library would trace
+ * the call anyway (no thread key). syscallbuf-redirect.c. */
+bool rec_syscallbuf_redirect(struct recorder *rec, struct rthread *t, struct rec_sb_site *s);
+/* uprr record -v: the calls of sites not patched, and of those redirected. */
+void rec_syscallbuf_log_sites(const struct rec_sb *sb);
+/* At each seccomp stop of @t: a call from a site of its address space's
+ * redirects (rec_syscallbuf_redirected()) is sent into the library, no
+ * event; true if so (@t was resumed, or it vanished). */
+bool rec_syscallbuf_redirect_silent(struct recorder *rec, struct rthread *t);
+/* At each seccomp stop of @t: whether its last call was redirected
+ * (t->sb_redirected) and this is a traced call from the library (the
+ * redirected one, most often): counted for uprr record -v. */
+void rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t);
 /** Whether process @pid runs under a seccomp filter of its own (its
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */

@@ -659,6 +659,12 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
+	rec_syscallbuf_redirect_seen(rec, t);
+	/* a call from a site that could not be patched: into the library, as
+	 * replay does at the same stop (no event; a re-run after a rollback
+	 * makes it too) */
+	if (rec_syscallbuf_redirect_silent(rec, t))
+		return;
 	if (untraced(rec, t)) {
 		rec_resume(t, PTRACE_CONT, 0); /* not an event: its run goes on */
 		return;
@@ -672,7 +678,8 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	}
 	while (rec_requeue_if_blocked(t))
 		;
-	/* the site's first call the buffer takes: redirect it into the library */
+	/* the site's first call the buffer takes: redirect it into the library
+	 * (patched, or from this stop if it cannot be) */
 	if (!t->deferred_sig && rec_syscallbuf_try_patch(rec, t))
 		return;
 	if (t->deferred_sig && !rec_signal_during_syscall(t)) {

@@ -1240,6 +1240,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 " runs left uncounted",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, rec.nsites, rec.stats.gave_up);
+	rec_syscallbuf_log_sites(&rec.sb);
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
 	if (rec.stats.probes)

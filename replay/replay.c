@@ -219,6 +219,20 @@ unrecorded_syscall(struct pthread_r *t, const struct trace_event *ev)
 	return ev->type != TRACE_EV_SYSCALL_ENTRY || ev->values[0] != t->regs.orig_rax;
 }
 
+/* Whether @t stands at the seccomp stop of a call from a syscall site that
+ * could not be patched, whose calls the recording sent into the library
+ * from there with no event (rec_syscallbuf_redirected()); if so it is sent
+ * there too. */
+static bool
+redirected_syscall(const struct pthread_r *t)
+{
+	struct user_regs_struct regs = t->regs; /* read at this stop */
+
+	if (!t->space->nredirects || !rec_syscallbuf_redirected(t->space, &regs))
+		return false;
+	return rec_syscallbuf_redirect_regs(t->tid, &regs) == 0;
+}
+
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
  * for its next stop other than a group stop (counting the ticks of trap
  * sites on the way). */
@@ -254,6 +268,11 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 			if (tracee_get_regs(t->tid, &t->regs) < 0)
 				return replay_diverge(rp, ev, "lost thread %d", t->tid);
 			have_regs = true;
+		}
+		if (kind == TRACEE_STOP_SECCOMP && redirected_syscall(t)) {
+			/* into the library, as in the recording: no event */
+			tracee_resume(t->tid, run, 0);
+			continue;
 		}
 		if (kind == TRACEE_STOP_SECCOMP && unrecorded_syscall(t, ev)) {
 			/* stepped over, it stops at its exit (TRAP_BRKPT), as

@@ -271,6 +271,8 @@ replay_on_site_patch(struct replayer *rp, const struct trace_event *ev, struct p
 	if (r < 0)
 		return replay_diverge(rp, ev, "cannot patch the syscall site at 0x%llx: %s", t->regs.rip - 2,
 				      strerror(-r));
+	if (rec_syscallbuf_note_patch(t->space, ev) < 0)
+		return replay_diverge(rp, ev, "out of memory");
 	t->regs = regs;
 	t->state = PT_HELD;
 	return 0;
