@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/user.h>
 
 #include <sched.h>
@@ -18,11 +19,15 @@
 #include "trace/trace.h"
 #include "x86_64/arch.h"
 
+struct tracee_mapping;
+
 /**
- * At the exec stop of @pid: return the registers, the end of the stack
- * mapping and the address-space layout (malloc'd). Returns 0 or -errno.
+ * At the exec stop of @pid, whose @n mappings are @maps (tracee_read_maps()):
+ * return the registers, the end of the stack mapping and the address-space
+ * layout (malloc'd). Returns 0 or -errno.
  */
-int rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
+int rec_exec_prepare(pid_t pid, const struct tracee_mapping *maps, size_t n,
+		     struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
 		     char **ret_layout) _wur_;
 
 /** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
@@ -34,10 +39,19 @@ bool rec_is_dev_zero(pid_t tid, int fd);
  * maps may change while mapped in ways the program then reads through the
  * mapping (mmap(2): pages not yet written show the file's changes): the fd
  * is open for writing, or the mapping reaches past the file's last page (to
- * read what the file grows into). Libraries (read-only fds, within the
- * file) are not such files.
+ * read what the file grows into) of a file that is not a system file
+ * (rec_is_system_file()). Libraries (read-only fds, within the file or
+ * system files) are not such files.
  */
 bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+
+/**
+ * Whether the file at @path (@st) is a system file nobody writes in place:
+ * root's, not group- or other-writable, under /usr, /lib, /lib64, /bin or
+ * /sbin (as the trace writer's may_link(): packages replace such files by
+ * renaming). glibc maps gconv-modules.cache MAP_SHARED.
+ */
+bool rec_is_system_file(const char *path, const struct stat *st);
 
 /** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
@@ -64,7 +78,8 @@ struct rec_vdso {
 struct trace_writer;
 
 /**
- * At the exec stop of @pid (@memfd: its /proc/PID/mem, @sp: its initial stack
+ * At the exec stop of @pid (@memfd: its /proc/PID/mem, @maps: its @n
+ * mappings as tracee_read_maps() gives them, @sp: its initial stack
  * pointer): make the vDSO's time functions (clock_gettime, gettimeofday,
  * time, clock_getres, getcpu, found by name in its ELF dynamic symbol table,
  * vdso(7)) enter the kernel, so they become recorded syscalls, and
@@ -75,7 +90,7 @@ struct trace_writer;
  * the process has no vDSO. Returns 0 or -errno.
  */
 int rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
-		     uint64_t sp, uint64_t *ret_ref) _wur_;
+		     const struct tracee_mapping *maps, size_t n, uint64_t sp, uint64_t *ret_ref) _wur_;
 
 /** Free what @cache holds (the recording ends). */
 void rec_vdso_free(struct rec_vdso *cache);

@@ -889,11 +889,10 @@ fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks
  * its file id + 1 in *ret_ref, or 0 for a static executable.
  */
 static int
-keep_interpreter(struct recorder *rec, pid_t pid, uint64_t *ret_ref)
+keep_interpreter(struct recorder *rec, pid_t pid, const struct tracee_mapping *maps, size_t n,
+		 uint64_t *ret_ref)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	char exe_link[64], exe[PATH_MAX];
-	size_t n;
 	ssize_t len;
 	int r;
 
@@ -903,9 +902,6 @@ keep_interpreter(struct recorder *rec, pid_t pid, uint64_t *ret_ref)
 	if (len < 0)
 		return -errno;
 	exe[len] = '\0';
-	r = tracee_read_maps(pid, &maps, &n);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_close_ int fd = -1;
 		uint32_t id;
@@ -939,16 +935,23 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	struct trace_blob blobs[2];
 	uint64_t stack_end = 0;
 	_cleanup_free_ char *maps = NULL;
+	_cleanup_free_ struct tracee_mapping *mappings = NULL;
 	_cleanup_free_ uint8_t *stack = NULL;
 	_cleanup_close_ int exe_fd = -1;
 	uint32_t exe_id;
 	uint64_t interp_ref, vdso_ref;
+	size_t nmappings;
 	int r;
 
-	r = rec_exec_prepare(pid, &regs, &stack_end, &maps);
+	/* /proc/PID/maps once: the layout, the vDSO, the interpreter */
+	r = tracee_read_maps(pid, &mappings, &nmappings);
 	if (r < 0)
 		return r;
-	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, regs.rsp, &vdso_ref);
+	r = rec_exec_prepare(pid, mappings, nmappings, &regs, &stack_end, &maps);
+	if (r < 0)
+		return r;
+	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, mappings, nmappings,
+			     regs.rsp, &vdso_ref);
 	if (r < 0)
 		return r;
 	stack = malloc(stack_end - regs.rsp);
@@ -965,7 +968,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, 0, &exe_id);
 	if (r < 0)
 		return r;
-	r = keep_interpreter(rec, pid, &interp_ref);
+	r = keep_interpreter(rec, pid, mappings, nmappings, &interp_ref);
 	if (r < 0)
 		return r;
 	rec_event_init(&ev, TRACE_EV_EXEC, former);
@@ -1015,7 +1018,11 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = trace_writer_add_event(rec->w, &ev);
 	if (r < 0)
 		return r;
-	/* frame the exec on its own so even a recorder killed at once leaves it */
+	/* frame the program's first exec on its own so even a recorder killed
+	 * at once leaves it; a later exec waits for its frame as any event
+	 * (a frame each cost fork_execs a zstd frame and a write per exec) */
+	if (pid != rec->root || former != pid)
+		return 0;
 	return trace_writer_flush(rec->w);
 }
 

@@ -152,9 +152,16 @@ void tracee_report_killed(int sig, uint64_t rip, pid_t tid);
  */
 int tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end) _wur_;
 
+struct tracee_mapping;
+/** tracee_maps_layout() of @n mappings @maps read already (tracee_read_maps()). */
+int tracee_maps_layout_of(const struct tracee_mapping *maps, size_t n, char **ret_layout,
+			  uint64_t *ret_stack_end) _wur_;
+
 /** One line of /proc/PID/maps (proc(5)). */
 struct tracee_mapping {
 	uint64_t start, end, offset; /**< addresses and file offset, bytes */
+	dev_t dev;		     /**< the file's device (makedev() of maps' major:minor), 0 if none */
+	uint64_t ino;		     /**< the file's inode, 0 if none */
 	char perms[8];		     /**< "r-xp" */
 	char path[256];		     /**< file or pseudo name ("[stack]"), "" if none */
 };
@@ -229,6 +236,26 @@ int tracee_pick_cpu(void) _wur_;
  */
 int tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6],
 			  int64_t *ret_result) _wur_;
+
+/** One syscall of a batch tracee_inject_syscalls() runs. */
+struct tracee_call {
+	long nr;	  /**< the syscall */
+	uint64_t args[6]; /**< its arguments */
+	bool may_fail;	  /**< the batch goes on after it failed (-4095..-1) */
+	int64_t expect;	  /**< if not 0, the batch stops unless it returns this */
+};
+
+/**
+ * tracee_inject_syscall() for @n calls in a row, in one save and restore of
+ * the code bytes, registers and signal mask: each call starts from the saved
+ * registers. Their results go to @ret_results. The batch stops after a call
+ * that failed, unless its may_fail says to go on, or that did not return its
+ * expect (when that is not 0); *ret_done (if not NULL)
+ * says how many ran. Returns 0 or -errno as tracee_inject_syscall() (the
+ * results of the calls that ran before an error are stored).
+ */
+int tracee_inject_syscalls(pid_t tid, int memfd, const struct tracee_call *calls, size_t n,
+			   int64_t *ret_results, size_t *ret_done) _wur_;
 
 /**
  * Read the FPU/SSE/AVX state of stopped thread @tid (PTRACE_GETREGSET with

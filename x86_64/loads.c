@@ -10,26 +10,30 @@
 #define LOG_PREFIX "arch"
 #include "x86_64/arch.h"
 
-#include <capstone/capstone.h>
+#include "x86_64/capstone-lazy.h"
 #include <errno.h>
 #include <stddef.h>
 
-/* A capstone handle with details, opened once; NULL if it cannot be. */
+/* A capstone handle with details, opened once (capstone loaded at this
+ * first use); 0 if it cannot be. Sets *@lib to capstone's functions. */
 static csh
-detail_handle(void)
+detail_handle(const struct arch_capstone **lib)
 {
+	static const struct arch_capstone *cs_lib;
 	static csh cs;
 	static int state; /* 0: not tried, 1: open, -1: failed */
 
 	if (state == 0) {
 		state = -1;
-		if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) == CS_ERR_OK) {
-			if (cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON) == CS_ERR_OK)
+		cs_lib = arch_capstone();
+		if (cs_lib && cs_lib->open(CS_ARCH_X86, CS_MODE_64, &cs) == CS_ERR_OK) {
+			if (cs_lib->option(cs, CS_OPT_DETAIL, CS_OPT_ON) == CS_ERR_OK)
 				state = 1;
 			else
-				cs_close(&cs);
+				cs_lib->close(&cs);
 		}
 	}
+	*lib = cs_lib;
 	return state == 1 ? cs : 0;
 }
 
@@ -65,18 +69,19 @@ int
 arch_first_branch(const uint8_t *code, size_t len, uint64_t addr, uint64_t *ret_at,
 		  uint64_t *ret_target)
 {
-	csh cs = detail_handle();
+	const struct arch_capstone *lib;
+	csh cs = detail_handle(&lib);
 	const uint8_t *p = code;
 	uint64_t a = addr;
 	cs_insn *ci;
 	int r = -ENOENT;
 
-	if (!cs || !(ci = cs_malloc(cs)))
+	if (!cs || !(ci = lib->malloc(cs)))
 		return -EINVAL;
-	while (len && cs_disasm_iter(cs, &p, &len, &a, ci)) {
+	while (len && lib->disasm_iter(cs, &p, &len, &a, ci)) {
 		const cs_x86 *x = &ci->detail->x86;
 
-		if (ci->id == X86_INS_CALL || !cs_insn_group(cs, ci, X86_GRP_BRANCH_RELATIVE))
+		if (ci->id == X86_INS_CALL || !lib->insn_group(cs, ci, X86_GRP_BRANCH_RELATIVE))
 			continue;
 		if (x->op_count == 1 && x->operands[0].type == X86_OP_IMM) {
 			*ret_at = ci->address;
@@ -85,7 +90,7 @@ arch_first_branch(const uint8_t *code, size_t len, uint64_t addr, uint64_t *ret_
 		}
 		break;
 	}
-	cs_free(ci, 1);
+	lib->free(ci, 1);
 	return r;
 }
 
@@ -93,15 +98,16 @@ size_t
 arch_code_loads(const uint8_t *code, size_t len, uint64_t addr, uint64_t stop_jmp,
 		const struct user_regs_struct *regs, struct arch_load *ret, size_t max)
 {
-	csh cs = detail_handle();
+	const struct arch_capstone *lib;
+	csh cs = detail_handle(&lib);
 	const uint8_t *p = code;
 	uint64_t a = addr;
 	size_t n = 0;
 	cs_insn *ci;
 
-	if (!cs || !(ci = cs_malloc(cs)))
+	if (!cs || !(ci = lib->malloc(cs)))
 		return 0;
-	while (n < max && len && cs_disasm_iter(cs, &p, &len, &a, ci)) {
+	while (n < max && len && lib->disasm_iter(cs, &p, &len, &a, ci)) {
 		const cs_x86 *x = &ci->detail->x86;
 
 		/* counting code's int3 and its jmp to a stub: what follows
@@ -127,6 +133,6 @@ arch_code_loads(const uint8_t *code, size_t len, uint64_t addr, uint64_t stop_jm
 			ret[n++] = (struct arch_load){ ea, op->size };
 		}
 	}
-	cs_free(ci, 1);
+	lib->free(ci, 1);
 	return n;
 }

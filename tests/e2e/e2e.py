@@ -2803,6 +2803,82 @@ def c_default_dir(h):
         raise Fail(f'no {base}/latest-trace after recording with UPRR_TRACE_DIR unset')
 
 
+@case('lazy-libraries')
+def c_lazy_libraries(h):
+    """uprr loads capstone, libpfm4, libelf and libdw only when a recording
+    needs them (issue 14: relocating them before main() was 1.4 ms of every
+    start): a shell that reads its parent's maps, uprr's, under `uprr
+    record` finds none of them there, and replays the same bytes."""
+    sh, cat = need('sh'), need('cat')
+    _, rec = h.record_replay([sh, '-c', f'exec {cat} /proc/$PPID/maps'])
+    maps = rec.stdout.decode('utf-8', 'replace')
+    if os.path.realpath(h.uprr) not in maps:
+        raise Fail(f'the maps read are not those of uprr:\n{tail(rec.stdout)}')
+    for lib in ('libcapstone', 'libpfm', 'libelf', 'libdw'):
+        if lib in maps:
+            raise Fail(f'uprr record of a shell mapped {lib} at its start')
+
+
+@case('library-mappings')
+def c_library_mappings(h):
+    """ld.so maps each library first over its whole span, bss included,
+    which reaches past the end of the file; a system library never grows in
+    place, so that mapping is not one that follows the file's changes (its
+    mmap exit event has no fifth value, format 5): replay maps the trace's
+    copy of libc instead of loading 1.9 MB into a shared memfd."""
+    true = need('true')
+    trace, _ = h.record_replay([true])
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    mmaps = [l.split() for l in r.stdout.decode().splitlines()
+             if l.split()[2:4] == ['syscall-exit', '0x9']]
+    files = [m for m in mmaps if len(m) > 5 and m[5] != '0']
+    if not files:
+        raise Fail(f'no mmap of a file in the recording of {true}')
+    followed = [' '.join(m) for m in files if len(m) > 7 and m[7] != '0']
+    if followed:
+        raise Fail('mmaps of system libraries recorded as following their file:\n  ' +
+                   '\n  '.join(followed))
+
+
+@case('changed-interpreter')
+def c_changed_interpreter(h):
+    """Replay runs the recorded ELF interpreter's code, whatever file sits at
+    its path now: a program whose PT_INTERP names a copy of ld.so outside
+    the system's trees (the trace copies it, no hard link) prints its
+    interpreter's ELF header as mapped; the copy's unused header bytes
+    (e_ident's padding) change before the replay, which must print the
+    recorded header. (Where the trace holds a hard link to the very file the
+    kernel maps, replay skips the rewrite.)"""
+    system_ld = '/lib64/ld-linux-x86-64.so.2'
+    data = open(h.prog('interp_bytes'), 'rb').read()
+    old = system_ld.encode() + b'\0'
+    at = data.find(old)
+    if at < 0:
+        raise Fail(f'interp_bytes has no PT_INTERP {system_ld}')
+    short = tempfile.mkdtemp(prefix='/tmp/ul')  # the new path must fit in the old one's bytes
+    try:
+        ld = os.path.join(short, 'l')
+        shutil.copyfile(os.path.realpath(system_ld), ld)
+        os.chmod(ld, 0o755)
+        new = ld.encode() + b'\0'
+        if len(new) > len(old):
+            raise Fail(f'{ld} is longer than {system_ld}')
+        exe = h.path('interp_bytes')
+        with open(exe, 'wb') as f:
+            f.write(data[:at] + new.ljust(len(old), b'\0') + data[at + len(old):])
+        os.chmod(exe, 0o755)
+        header = open(ld, 'rb').read(64)
+        trace, rec = h.record([exe])
+        if rec.stdout != b'interpreter header: ' + header.hex().encode() + b'\n':
+            raise Fail(f'the recording did not run {ld}: {rec.stdout!r}')
+        with open(ld, 'r+b') as f:
+            f.seek(9)  # EI_PAD: neither the kernel nor ld.so reads it
+            f.write(b'uprr!!!')
+        compare(rec, h.replay(trace))
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
+
+
 @case('info')
 def c_info(h):
     trace, rec = h.record([h.prog('threads_mutex')], name='info')
