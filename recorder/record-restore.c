@@ -133,18 +133,46 @@ rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result
 	sp->need_remap = true;
 }
 
-/* Whether rec_restore_point() would take a restore point for @t's next run
- * now (the same tests, in the same order; without its side effects). */
-bool
-rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t)
+/* What rec_restore_point() does for @t's next run, decided once for it and
+ * for rec_restore_point_wanted(). */
+enum point_kind {
+	POINT_TAKE,	/* a restore point */
+	POINT_NEVER,	/* this run needs none: no execution point may be wanted */
+	POINT_SHARED,	/* a vfork child's run in its parent's memory */
+	POINT_ALONE,	/* no other thread may want the CPU, no signal expected */
+};
+
+static enum point_kind
+point_kind(const struct recorder *rec, const struct rthread *t)
 {
 	const struct rspace *sp = t->space;
 
+	/* Restore points cost a copy of every page a run writes: none are taken
+	 * until a run may need an execution point. The exec stop is inside
+	 * execve, where no syscall can be injected: the loader never needs one. */
 	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec)
-		return false;
+		return POINT_NEVER;
+	/* A vfork child runs in its parent's memory until it execs or exits:
+	 * the restore point is the parent's, which a checkpoint made or synced
+	 * through the child would tie to a process that soon leaves it. */
 	if (sp->mem.users > 1)
-		return false;
-	return !sp->ckpt || sp->signals || rec_others_may_run(rec, t);
+		return POINT_SHARED;
+	/* Nothing will preempt a run while no other thread may want the CPU
+	 * and no signal is expected: it needs no restore point (the copy of
+	 * every page written since the last one). One that must stop anyway
+	 * (a signal came, a thread woke) stops at a counted branch if it is
+	 * in counting code, else at its next event. */
+	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t))
+		return POINT_ALONE;
+	return POINT_TAKE;
+}
+
+/* Whether rec_restore_point() would take a restore point for @t's next run
+ * now (without its side effects). */
+bool
+rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t)
+{
+	return point_kind(rec, t) == POINT_TAKE;
 }
 
 /*
@@ -158,33 +186,23 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	struct rspace *sp = t->space;
 	int r;
 
-	/* Restore points cost a copy of every page a run writes: none are taken
-	 * until a run may need an execution point. The exec stop is inside
-	 * execve, where no syscall can be injected: the loader never needs one. */
 	rec->stats.runs++;
-	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec) {
+	switch (point_kind(rec, t)) {
+	case POINT_NEVER:
 		sp->at_exec = false;
 		return;
-	}
-	/* A vfork child runs in its parent's memory until it execs or exits:
-	 * the restore point is the parent's, which a checkpoint made or synced
-	 * through the child would tie to a process that soon leaves it. */
-	if (sp->mem.users > 1) {
+	case POINT_SHARED:
 		t->xstate_len = 0; /* this run cannot be rolled back */
 		return;
-	}
-	/* Nothing will preempt a run while no other thread may want the CPU
-	 * and no signal is expected: it needs no restore point (the copy of
-	 * every page written since the last one). One that must stop anyway
-	 * (a signal came, a thread woke) stops at a counted branch if it is
-	 * in counting code, else at its next event. */
-	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t)) {
+	case POINT_ALONE:
 		/* and it makes no buffered futex wake, which would let a
 		 * waiter run with no event of this thread first */
 		rec_syscallbuf_wakes(rec, t, false);
 		t->xstate_len = 0;
 		rec->stats.points_alone++;
 		return;
+	case POINT_TAKE:
+		break;
 	}
 	rec->stats.points++;
 	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
