@@ -11,6 +11,7 @@
 	.hidden uprr_syscall
 	.hidden uprr_stub
 	.hidden uprr_notify
+	.hidden uprr_untraced
 
 	/* UPRR_PRELOAD_ENTRY_SYSCALL */
 	.org UPRR_PRELOAD_ENTRY_SYSCALL
@@ -22,6 +23,8 @@
 
 	/* UPRR_PRELOAD_UNTRACED_OFF: allowed by the filter, never traced */
 	.org UPRR_PRELOAD_UNTRACED_OFF
+	.globl uprr_untraced
+uprr_untraced:
 untraced_syscall:
 	syscall
 	/* rcx and r11 as in replay, where no syscall sets them (rip and

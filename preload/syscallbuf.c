@@ -147,7 +147,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	struct uprr_rec *rec;
 	unsigned char *data;
 	struct kiovec iov;
-	uint32_t size, wake = 0;
+	uint32_t size, wake = 0, maps = 0;
 	int wait = 0;
 	long ret, rest;
 
@@ -155,7 +155,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		return NOT_BUFFERED;
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;
-	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD)
+	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD && !UPRR_IOCTL_CLONE(a[1]))
 		return NOT_BUFFERED;
 	/* sendmsg: as send(2), its iovecs' bytes one after the other; not
 	 * with an address or control data (SCM_RIGHTS passes fds) */
@@ -188,7 +188,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		data_max = 24; /* struct timeval, then struct timezone */
 		break;
 	case __NR_ioctl:
-		data_max = 4; /* FIONREAD's int */
+		/* FIONREAD's int; FICLONE and FICLONERANGE: buffered-fd.c */
+		data_max = UPRR_IOCTL_CLONE(a[1]) ? uprr_fd_data_max(buf, nr, a) : 4;
 		break;
 	case __NR_writev:
 	case __NR_sendmsg:
@@ -222,13 +223,18 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
 	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64: case __NR_fadvise64:
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
-	case __NR_accept4:
+	case __NR_accept4: case __NR_sendfile: case __NR_copy_file_range: case __NR_mkdirat:
 		data_max = uprr_fd_data_max(buf, nr, a);
 		break;
 	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: /* buffered-wait.c */
 	case __NR_recvmsg: case __NR_futex:
 		if (uprr_wait_size(nr, a, &data_max, &wake) < 0)
 			return NOT_BUFFERED;
+		break;
+	case __NR_mmap: case __NR_munmap: case __NR_madvise: /* buffered-maps.c: a result only */
+		if (!uprr_maps_ok(nr, a))
+			return NOT_BUFFERED;
+		maps = 1;
 		break;
 	}
 	if (data_max > UPRR_PRELOAD_REC_ROOM)
@@ -244,9 +250,10 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	 * end of the records (replay, where the interrupt is never set). The
 	 * registers there must not tell which. A futex wake while the
 	 * supervisor has not set `wakes` goes the same way (recording; in
-	 * replay `wakes` is set wherever records come). */
+	 * replay `wakes` is set wherever records come), and so does a
+	 * mapping change while `maps` is not set (a run with a restore point). */
 	if (((uint64_t)buf->used + size > UPRR_PRELOAD_REC_ROOM) | (rec->size == UPRR_REC_STOP) |
-	    (buf->interrupt != 0) | (wake & (buf->wakes == 0)))
+	    (buf->interrupt != 0) | (wake & (buf->wakes == 0)) | (maps & (buf->maps == 0)))
 		return NOT_BUFFERED;
 	data = (unsigned char *)(rec + 1);
 	rec->nr = (uint32_t)nr;
@@ -283,6 +290,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 			memcpy((void *)a[1], data, (size_t)ret * UPRR_EPOLL_EVENT_SIZE);
 		break;
 	case __NR_ioctl:
+		if (UPRR_IOCTL_CLONE(a[1]))
+			return uprr_fd_call(buf, rec, nr, a, size);
 		ret = stub(nr, a[0], a[1], (long)data, 0, 0, 0, &rec->ret);
 		if (ret == 0)
 			memcpy((void *)a[2], data, 4);
@@ -355,8 +364,10 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
 	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64: case __NR_fadvise64:
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
-	case __NR_accept4:
+	case __NR_accept4: case __NR_sendfile: case __NR_copy_file_range: case __NR_mkdirat:
 		return uprr_fd_call(buf, rec, nr, a, size);
+	case __NR_mmap: case __NR_munmap: case __NR_madvise:
+		return uprr_maps_call(buf, rec, nr, a, size);
 	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6:
 	case __NR_recvmsg: case __NR_futex:
 		ret = uprr_wait_call(buf, nr, a, rec, data, data_max, &size, &wait);

@@ -364,6 +364,7 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	if (rec->pmu) {
 		/* the counter finds execution points without restore points */
 		rec_syscallbuf_wakes(rec, t, true);
+		rec_syscallbuf_maps(rec, t, true);
 		restart_pmu(rec, t);
 		sp->at_exec = false;
 		return;
