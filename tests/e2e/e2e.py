@@ -2442,6 +2442,78 @@ def c_syscallbuf_stdout_file(h):
         raise Fail('stdout_file_reuse: its writes and close were not buffered')
 
 
+def copy_calls_traced(h, trace):
+    """{name: traced entries from the preload library} of the calls
+    tests/progs/copy_calls buffers, in @trace (`uprr dump`)."""
+    names = {0x28: 'sendfile', 0x146: 'copy_file_range', 0x102: 'mkdirat', 0x10: 'ioctl',
+             0x9: 'mmap', 0xb: 'munmap', 0x1c: 'madvise'}
+    got = fdcalls_traced(h, trace)
+    return {name: got[nr] for nr, name in names.items()}
+
+
+def check_copy_calls_buffered(h, trace):
+    """The calls of tests/progs/copy_calls went through the buffer: each
+    traced from the library only where the program asks what the buffer
+    leaves to the traced call (sendfile without an offset, from a pipe, to
+    an O_APPEND, bad or read-only fd, to a full socket; MADV_FREE) or
+    before its buffer was known, or while a thread ran (restore points)."""
+    traced = copy_calls_traced(h, trace)
+    records = buffered_calls(h, trace)[0]
+    log(f'  {records} buffered calls; traced from the library: {traced}')
+    for name, most in (('sendfile', 10), ('copy_file_range', 0), ('mkdirat', 0), ('ioctl', 0),
+                       ('mmap', 30), ('munmap', 30), ('madvise', 2)):
+        if traced[name] > most:
+            raise Fail(f'copy_calls: {traced[name]} {name} calls traced from the library '
+                       f'(at most {most}): not buffered')
+    if records < 6000:
+        raise Fail(f'copy_calls: only {records} buffered calls: its 3,000 mmap/munmap pairs '
+                   'were not buffered')
+
+
+@case('syscallbuf-copy')
+def c_syscallbuf_copy(h):
+    """tests/progs/copy_calls recorded with the syscall buffer: sendfile (to
+    a file, a socket, stdout; errors; a full socket), copy_file_range,
+    FICLONE, FICLONERANGE, mkdirat, and 3,000 mmap/munmap pairs, madvise,
+    through it; the replay, its directory gone, gives the same output
+    (stdout shows what sendfile sent there), and so does a native run."""
+    exe = h.prog('copy_calls')
+    os.mkdir(h.path('native'))
+    native = run([exe, h.path('native')], timeout=60, what='copy_calls (native)')
+    if native.status != 0:
+        raise Fail(f'copy_calls fails natively\n  {native.explain()}')
+    os.mkdir(h.path('dir'))
+    trace, rec = h.record_replay([exe, h.path('dir')], options=['--syscall-buffer'],
+                                 remove=[h.path('dir')], replays=2)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    expect_output(rec, b'copy_calls: ok\n', 'did not get through its calls')
+    check_copy_calls_buffered(h, trace)
+
+
+@case('syscallbuf-copy-stdout-file')
+def c_syscallbuf_copy_stdout_file(h):
+    """tests/progs/copy_calls with uprr's stdout a regular file: sendfile
+    and copy_file_range into it through the buffer (the bytes
+    copy_file_range copied are not in its record: the recorder reads them
+    back from the file at the flush). The replay shows them, as the
+    recording and a native run do."""
+    prog = h.prog('copy_calls')
+    os.mkdir(h.path('native'))
+    native = run_to_files(h, [prog, h.path('native'), 'stdout-file'], 'native', 60)
+    os.mkdir(h.path('dir'))
+    trace = h.new_trace_path('copy-stdout-file')
+    rec = run_to_files(h, [h.uprr, 'record', '-o', trace, '--', prog, h.path('dir'), 'stdout-file'],
+                       'record', RECORD_TIMEOUT)
+    check_record(rec, trace, 0)
+    remove_input(h.path('dir'))
+    rep = run_to_files(h, [h.uprr, 'replay', trace], 'replay', REPLAY_TIMEOUT)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare_bytes(rec.stdout, rep.stdout, 'stdout', 'the recording', 'the replay')
+    if b'\nahovcjqxelszgnubipwdkryfmtahovcjqxelszgn\nubipwdkryfmtahovcjqxelszgn\n' not in rep.stdout:
+        raise Fail('copy_calls: the replay lost what copy_file_range copied to stdout')
+    check_copy_calls_buffered(h, trace)
+
+
 @case('syscallbuf-spin')
 def c_syscallbuf_spin(h):
     """tests/progs/syscallbuf_spin with the syscall buffer: a thread makes
