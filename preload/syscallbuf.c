@@ -31,25 +31,26 @@
 
 long uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
 
-/* The compiler may call these for copies; a plain loop, same in record and replay */
+/* The compiler may call these for copies. rep movsb and rep stosb (fast
+ * on every x86-64 since Ivy Bridge's ERMS, and no conditional branch: the
+ * same in record and replay whatever the length): the library copies
+ * every byte read and written twice (a byte loop was 11 % of cp -r's
+ * recording). */
 void *
 memcpy(void *dst, const void *src, size_t n)
 {
-	unsigned char *d = dst;
-	const unsigned char *s = src;
+	void *d = dst;
 
-	while (n--)
-		*d++ = *s++;
+	__asm__ __volatile__("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
 	return dst;
 }
 
 void *
 memset(void *dst, int c, size_t n)
 {
-	unsigned char *d = dst;
+	void *d = dst;
 
-	while (n--)
-		*d++ = (unsigned char)c;
+	__asm__ __volatile__("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
 	return dst;
 }
 
