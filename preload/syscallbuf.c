@@ -54,22 +54,15 @@ memset(void *dst, int c, size_t n)
 	return dst;
 }
 
-/* A syscall the supervisor traces: an ordinary recorded syscall. */
+long uprr_traced_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
+
+/* A syscall the supervisor traces: an ordinary recorded syscall, made from
+ * entry.S with no register holding the library's own values (the paths to
+ * it may have read what differs between recording and replay). */
 static long
 traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
-	long ret;
-
-	/* the flags, which the kernel shows in r11, as replay has them
-	 * whichever way led here (popfq leaves IF alone in user mode) */
-	__asm__ __volatile__("pushq $0x202\n\tpopfq\n\tsyscall"
-			     : "=a"(ret)
-			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
-			     : "rcx", "r11", "memory", "cc");
-	return ret;
+	return uprr_traced_call(nr, a0, a1, a2, a3, a4, a5);
 }
 
 _Static_assert(offsetof(struct uprr_buf, replay) == UPRR_BUF_REPLAY_OFF, "entry.S reads it");
