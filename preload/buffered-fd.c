@@ -54,6 +54,8 @@
 /* The most bytes a buffered sendfile moves (it may move fewer than asked,
  * sendfile(2): its callers loop); several fit a buffer */
 #define SENDFILE_MAX 65536u
+/* utimensat(2)'s two struct timespecs */
+#define K_UTIMES_SIZE 32
 /* struct file_clone_range (include/uapi/linux/fs.h) */
 #define K_CLONE_RANGE_SIZE 32
 
@@ -208,6 +210,15 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 		return (uint32_t)a[1] == UPRR_FICLONERANGE ? K_CLONE_RANGE_SIZE : 0;
 	case __NR_mkdirat:
 		return a[1] && !special_tree((const char *)a[1]) ? 0 : UINT64_MAX;
+	case __NR_fchmod:
+	case __NR_fchown:
+		return 0;
+	case __NR_utimensat:
+		/* a copy of its two timespecs, if any (a NULL path: the
+		 * file of the fd, futimens(3)) */
+		if (a[1] && special_tree((const char *)a[1]))
+			return UINT64_MAX;
+		return a[2] ? K_UTIMES_SIZE : 0;
 	case __NR_accept4:
 		/* F_GETFL's result, the address length in and out, the address */
 		if (a[1] && !a[2])
@@ -365,6 +376,7 @@ scatter(const struct kiovec *iov, long niov, const unsigned char *src, uint64_t 
  *   struct uprr_write_probe (fd_sendfile());
  *   copy_file_range: four int64 (fd_copy_file_range());
  *   ioctl FICLONERANGE: its struct file_clone_range;
+ *   utimensat with times: its two struct timespecs;
  *   accept4: F_GETFL's result (int64), then with an address the length
  *   passed in and the one the kernel wrote (uint32 each), the address;
  *   the others: none.
@@ -412,7 +424,16 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			      &rec->ret);
 		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_mkdirat:
+	case __NR_fchmod:
+	case __NR_fchown:
 		ret = stub_in(buf, nr, a[0], a[1], a[2], 0, 0, 0, &rec->ret);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
+	case __NR_utimensat:
+		/* the kernel reads the times from the record's copy (checked
+		 * in replay) */
+		if (a[2])
+			memcpy(data, (const void *)a[2], K_UTIMES_SIZE);
+		ret = stub_in(buf, nr, a[0], a[1], a[2] ? (long)data : 0, a[3], 0, 0, &rec->ret);
 		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_fcntl:
 	case __NR_access:

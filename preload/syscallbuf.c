@@ -218,6 +218,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64: case __NR_fadvise64:
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
 	case __NR_accept4: case __NR_sendfile: case __NR_copy_file_range: case __NR_mkdirat:
+	case __NR_fchmod: case __NR_fchown: case __NR_utimensat:
 		data_max = uprr_fd_data_max(buf, nr, a);
 		break;
 	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: /* buffered-wait.c */
@@ -359,6 +360,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64: case __NR_fadvise64:
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
 	case __NR_accept4: case __NR_sendfile: case __NR_copy_file_range: case __NR_mkdirat:
+	case __NR_fchmod: case __NR_fchown: case __NR_utimensat:
 		return uprr_fd_call(buf, rec, nr, a, size);
 	case __NR_mmap: case __NR_munmap: case __NR_madvise:
 		return uprr_maps_call(buf, rec, nr, a, size);

@@ -81,14 +81,16 @@
  * F_DUPFD and F_DUPFD_CLOEXEC, accept4 on a non-blocking socket;
  * fadvise64; sendfile with an offset (made as a pread and a write that do
  * not wait), copy_file_range, ioctl FICLONE and FICLONERANGE (their
- * result), mkdirat (its result). */
+ * result), mkdirat, fchmod, fchown, utimensat (their result: tar -x makes
+ * the last three for every file). */
 #define UPRR_BUFFERED_FD(nr)                                                                \
 	((nr) == __NR_openat || (nr) == __NR_close || (nr) == __NR_fcntl ||                  \
 	 (nr) == __NR_access || (nr) == __NR_faccessat || (nr) == __NR_faccessat2 ||          \
 	 (nr) == __NR_statx || (nr) == __NR_pread64 || (nr) == __NR_pwrite64 ||               \
 	 (nr) == __NR_readv || (nr) == __NR_preadv || (nr) == __NR_getrandom ||               \
 	 (nr) == __NR_accept4 || (nr) == __NR_fadvise64 || (nr) == __NR_sendfile ||           \
-	 (nr) == __NR_copy_file_range || (nr) == __NR_mkdirat || UPRR_BUFFERED_MAPS(nr))
+	 (nr) == __NR_copy_file_range || (nr) == __NR_mkdirat || (nr) == __NR_fchmod ||     \
+	 (nr) == __NR_fchown || (nr) == __NR_utimensat || UPRR_BUFFERED_MAPS(nr))
 /** The calls that change mappings (preload/buffered-maps.c), only while the
  * buffer's `maps` is set (a run without a restore point): mmap of private
  * anonymous memory, munmap, madvise with advice that keeps memory or

@@ -2446,7 +2446,8 @@ def copy_calls_traced(h, trace):
     """{name: traced entries from the preload library} of the calls
     tests/progs/copy_calls buffers, in @trace (`uprr dump`)."""
     names = {0x28: 'sendfile', 0x146: 'copy_file_range', 0x102: 'mkdirat', 0x10: 'ioctl',
-             0x9: 'mmap', 0xb: 'munmap', 0x1c: 'madvise'}
+             0x9: 'mmap', 0xb: 'munmap', 0x1c: 'madvise', 0x5b: 'fchmod', 0x5d: 'fchown',
+             0x118: 'utimensat'}
     got = fdcalls_traced(h, trace)
     return {name: got[nr] for nr, name in names.items()}
 
@@ -2461,7 +2462,8 @@ def check_copy_calls_buffered(h, trace):
     records = buffered_calls(h, trace)[0]
     log(f'  {records} buffered calls; traced from the library: {traced}')
     for name, most in (('sendfile', 10), ('copy_file_range', 0), ('mkdirat', 0), ('ioctl', 0),
-                       ('mmap', 30), ('munmap', 30), ('madvise', 2)):
+                       ('mmap', 30), ('munmap', 30), ('madvise', 2), ('fchmod', 0), ('fchown', 0),
+                       ('utimensat', 0)):
         if traced[name] > most:
             raise Fail(f'copy_calls: {traced[name]} {name} calls traced from the library '
                        f'(at most {most}): not buffered')
@@ -2474,8 +2476,8 @@ def check_copy_calls_buffered(h, trace):
 def c_syscallbuf_copy(h):
     """tests/progs/copy_calls recorded with the syscall buffer: sendfile (to
     a file, a socket, stdout; errors; a full socket), copy_file_range,
-    FICLONE, FICLONERANGE, mkdirat, and 3,000 mmap/munmap pairs, madvise,
-    through it; the replay, its directory gone, gives the same output
+    FICLONE, FICLONERANGE, mkdirat, fchmod, fchown, utimensat, and 3,000
+    mmap/munmap pairs, madvise, through it; the replay, its directory gone, gives the same output
     (stdout shows what sendfile sent there), and so does a native run."""
     exe = h.prog('copy_calls')
     os.mkdir(h.path('native'))
@@ -2611,6 +2613,40 @@ def c_cp_r(h):
             compare_bytes(f.read(), g.read(), rel, 'the source', 'the copy')
     remove_input(src)
     shutil.rmtree(dst)
+    compare(rec, h.replay(trace))
+
+
+@case('tar-x')
+def c_tar_x(h):
+    """Debian's tar -xvf of 60 files (as root it sets owner, mode and times
+    of each: fchown, fchmod, utimensat, through the syscall buffer with
+    mkdirat, openat, write and close): recorded, the tree is whole, the
+    listing is a native run's, and the replay ends as the recording did
+    with the archive and the tree gone."""
+    src = h.path('tree')
+    for i in range(60):
+        os.makedirs(os.path.join(src, f'd{i % 6}'), exist_ok=True)
+        make_text(os.path.join(src, f'd{i % 6}', f'f{i}'), 100 + 97 * i, seed=i)
+        os.utime(os.path.join(src, f'd{i % 6}', f'f{i}'), (1_000_000_000 + i, 1_000_000_000 + i))
+    archive = h.path('a.tar')
+    r = run([need('tar'), '-cf', archive, '-C', h.tmp, 'tree'], timeout=60, what='tar -c')
+    if r.status != 0:
+        raise Fail(f'tar -c failed\n  {r.explain()}')
+    os.mkdir(h.path('native'))
+    os.mkdir(h.path('x'))
+    argv = [need('tar'), '-xvf', archive, '--sort=none']
+    native = run(argv, timeout=60, what='tar -x (native)', cwd=h.path('native'))
+    trace, rec = h.record(argv + ['-C', h.path('x')], name='tar-x')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    for i in range(60):
+        rel = os.path.join('tree', f'd{i % 6}', f'f{i}')
+        with open(os.path.join(h.tmp, rel), 'rb') as f, open(os.path.join(h.path('x'), rel), 'rb') as g:
+            compare_bytes(f.read(), g.read(), rel, 'the source', 'the extracted file')
+        if os.stat(os.path.join(h.path('x'), rel)).st_mtime != 1_000_000_000 + i:
+            raise Fail(f'tar -x: {rel} did not get its time')
+    remove_input(archive)
+    remove_input(src)
+    shutil.rmtree(h.path('x'))
     compare(rec, h.replay(trace))
 
 

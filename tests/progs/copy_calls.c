@@ -17,7 +17,8 @@
  *     with "stdout-file": into stdout, a regular file (replay shows it);
  *   - ioctl FICLONE and FICLONERANGE (EOPNOTSUPP, EXDEV or EINVAL on ext4
  *     and tmpfs), with a bad fd;
- *   - mkdirat: new, existing (EEXIST), missing parent (ENOENT);
+ *   - mkdirat: new, existing (EEXIST), missing parent (ENOENT); fchown,
+ *     fchmod, utimensat (of a path, of the fd, errors), as tar -x makes;
  *   - mmap of private anonymous memory, used (a file read into it through
  *     the buffer, summed), munmap of part of it, madvise MADV_DONTNEED of a
  *     page (zeros after), a hint, MADV_FREE (traced), 3,000 mmap/munmap
@@ -282,6 +283,32 @@ mkdirat_calls(void)
 		if (stat(p2, &st) < 0 || !S_ISDIR(st.st_mode))
 			die("copy_calls: mkdirat made no directory");
 		say("mkdirat: mode %o\n", st.st_mode & 0777 & ~0022);
+	}
+	/* what tar -x makes for every file: fchown, fchmod, utimensat */
+	{
+		struct timespec ts[2] = { { 1000000000, 5 }, { 1234567890, 123456789 } };
+		struct stat st;
+		int fd;
+
+		path(p2, sizeof(p2), "newdir/file");
+		fd = open(p2, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		expect("fchown", SYS(__NR_fchown, fd, getuid(), getgid(), 0), 0);
+		expect("fchown of a bad fd", SYS(__NR_fchown, 999, 0, 0, 0), -EBADF);
+		expect("fchmod", SYS(__NR_fchmod, fd, 0640, 0, 0), 0);
+		expect("fchmod of a bad fd", SYS(__NR_fchmod, 999, 0640, 0, 0), -EBADF);
+		expect("utimensat", SYS(__NR_utimensat, dfd, "newdir/file", ts, 0), 0);
+		if (fstat(fd, &st) < 0)
+			die("copy_calls: fstat");
+		say("fchmod, utimensat: mode %o, mtime %ld.%09ld\n", st.st_mode & 0777, (long)st.st_mtim.tv_sec,
+		    st.st_mtim.tv_nsec);
+		ts[1].tv_sec = 1500000000;
+		expect("utimensat of the fd (futimens)", SYS(__NR_utimensat, fd, NULL, ts, 0), 0);
+		expect("utimensat of a missing file", SYS(__NR_utimensat, dfd, "missing", ts, 0), -ENOENT);
+		expect("utimensat with bad flags", SYS(__NR_utimensat, dfd, "newdir/file", ts, 0x7777), -EINVAL);
+		if (fstat(fd, &st) < 0)
+			die("copy_calls: fstat");
+		say("futimens: mtime %ld.%09ld\n", (long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+		close(fd);
 	}
 	close(dfd);
 }
