@@ -5,6 +5,8 @@
  * writing, not under /proc, /dev, /sys), close, fcntl F_GETFD/F_SETFD/
  * F_GETFL/F_SETFL, access, faccessat, faccessat2, statx, pread64,
  * pwrite64, readv, preadv, getrandom, accept4 (a non-blocking socket),
+ * sendfile, copy_file_range, ioctl FICLONE and FICLONERANGE, mkdirat,
+ * fchmod, fchown, utimensat,
  * and the write path of write, writev and pwrite64 (uprr_fd_write(): a
  * regular file that refuses RWF_NOWAIT is written plainly). Called from
  * buffered() in syscallbuf.c, with the buffer locked. The same code runs

@@ -10,7 +10,8 @@
  * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
  * ioctl FIONREAD, sendmsg without an address or control data; the fd
  * and file calls of preload/buffered-fd.c; poll, ppoll, select, pselect6,
- * recvmsg, futex wait and wake (preload/buffered-wait.c) (UPRR_BUFFERED).
+ * recvmsg, futex wait and wake (preload/buffered-wait.c); mmap, munmap,
+ * madvise (preload/buffered-maps.c, made again in replay) (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
