@@ -416,10 +416,10 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
  * The bytes that copy_file_range records with a sink (@sinks) copied, which
  * their records do not hold, one after the other in rec->sb.extra, read
  * back from the destination (open: the library marked it) where its offset
- * stood before the call (the record's second int64). Returns their length;
- * bytes it cannot read are zeros, and it says so.
+ * stood before the call (the record's second int64). Returns their length,
+ * or -ENOMEM; bytes it cannot read are zeros, and it says so.
  */
-static size_t
+static ssize_t
 record_extra(struct recorder *rec, const struct rthread *t, const uint8_t *recs, uint32_t len,
 	     const uint32_t *sinks)
 {
@@ -431,10 +431,12 @@ record_extra(struct recorder *rec, const struct rthread *t, const uint8_t *recs,
 		int64_t at;
 		ssize_t got;
 
-		if (r->nr != __NR_copy_file_range || !sinks[n] || r->ret <= 0 ||
-		    r->size < sizeof(*r) + 16 || UTIL_GROW(rec->sb.extra, rec->sb.extra_cap,
-							     total + (size_t)r->ret) < 0)
+		/* replay takes ret bytes of the blob for each such record */
+		if (r->nr != __NR_copy_file_range || !sinks[n] || r->ret <= 0 || r->size < sizeof(*r) + 16)
 			continue;
+		if (r->ret > UINT32_MAX / 2 ||
+		    UTIL_GROW(rec->sb.extra, rec->sb.extra_cap, total + (size_t)r->ret) < 0)
+			return -ENOMEM;
 		memcpy(&at, recs + off + sizeof(*r) + 8, sizeof(at));
 		got = at < 0 ? -EINVAL : rec_output_read_file(t->tid, t->tgid, (int)r->args[2], (uint64_t)at,
 							     rec->sb.extra + total, (size_t)r->ret);
@@ -573,8 +575,10 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)(n * sizeof(uint32_t)), rec->sb.sinks };
 	ev.nblobs = record_sinks(t, rec->sb.data, head.used, rec->sb.sinks) ? 2 : 1;
 	if (ev.nblobs == 2) {
-		size_t extra = record_extra(rec, t, rec->sb.data, head.used, rec->sb.sinks);
+		ssize_t extra = record_extra(rec, t, rec->sb.data, head.used, rec->sb.sinks);
 
+		if (extra < 0)
+			return (int)extra;
 		blobs[2] = (struct trace_blob){ 0, (uint32_t)extra, rec->sb.extra };
 		ev.nblobs = extra ? 3 : 2;
 	}
