@@ -990,6 +990,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 			t->space->need_remap = true;
 			/* new buffers: what was written in the old ones is gone */
 			t->sb_wakes_on = t->sb_wakes_off = 0;
+			t->sb_maps_on = t->sb_maps_off = 0;
 			ev.values[6] = ref;
 			ev.values[7] = flags;
 			ev.nvalues = 8;
