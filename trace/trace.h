@@ -273,8 +273,10 @@ int trace_writer_flush(struct trace_writer *w) _wur_;
 int trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigned flags,
 			   uint32_t *ret_id) _wur_;
 
-/** Sizes written so far; events and raw_bytes include records still buffered. */
-void trace_writer_stats(const struct trace_writer *w, struct trace_stats *ret_stats);
+/** Sizes written so far; events and raw_bytes include records still buffered.
+ * Waits for the frame being written, if any (a failed one sets the error
+ * the next call returns). */
+void trace_writer_stats(struct trace_writer *w, struct trace_stats *ret_stats);
 
 /**
  * Flush and close; frees @w (NULL is accepted). Returns 0 or the first -errno
