@@ -169,7 +169,7 @@ job_thread(void *arg)
 		if (r < 0 && r != -ENOMEM && r != -EINVAL)
 			(void)ftruncate(j->fd, (off_t)j->end);
 		pthread_mutex_lock(&j->lock);
-		j->len = len;
+		j->len = r < 0 ? 0 : len;
 		j->r = r;
 		j->busy = false;
 		pthread_cond_broadcast(&j->cond);
@@ -193,6 +193,8 @@ job_wait(struct trace_writer *w)
 		pthread_cond_wait(&j->cond, &j->lock);
 	r = j->r;
 	j->r = 0;
+	if (r < 0)
+		j->len = 0; /* nothing of it counts */
 	pthread_mutex_unlock(&j->lock);
 	if (r < 0) {
 		/* as write_frame(): a frame that cannot be encoded leaves the
