@@ -175,6 +175,14 @@ unsigned rec_output_fd_sinks(pid_t tid, int fd);
 unsigned rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd);
 
 /**
+ * Read @len bytes at @off of file fd @fd of thread @tid (process @tgid)
+ * into @buf (pidfd_getfd(2), or /proc/TID/fd/N opened again for a file
+ * open for writing only). Returns the bytes read (short at its end), or
+ * -errno.
+ */
+ssize_t rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, size_t len);
+
+/**
  * Forget where fds led (rec_output_fd_sinks() looks again): a close made
  * through the syscall buffer, seen at its flush, may have changed what one
  * refers to without a traced syscall's entry.
@@ -427,6 +435,8 @@ struct rthread {
 	int exit_sig;		      /* its syscall's exit was taken at the
 				       * delivery stop of this signal, which it
 				       * still stands in (rec_exit_at_signal()) */
+	uint64_t sb_maps_on;	      /* the buffer whose maps it set to 1, */
+	uint64_t sb_maps_off;	      /* and to 0 (0: none; rec_syscallbuf_maps) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -436,6 +446,8 @@ struct rec_sb {
 	size_t data_cap;
 	uint32_t *sinks;	/* scratch: where each record's bytes went */
 	size_t sinks_cap;
+	uint8_t *extra;		/* scratch: bytes of records that hold none (copy_file_range) */
+	size_t extra_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t patched;	/* syscall sites redirected into the library */
 	/* calls the buffer takes made from a site that stays traced, and
@@ -672,7 +684,7 @@ void rec_tracer_gone(struct recorder *rec, pid_t tgid);
 /* unrecorded.c: the trace failed, the program goes on */
 
 /** Events in the trace's whole frames: where its replay will end. */
-uint64_t rec_events_written(const struct trace_writer *w);
+uint64_t rec_events_written(struct trace_writer *w);
 /** Let every recorded process go on as without uprr, until all are gone. */
 void rec_go_on_unrecorded(struct recorder *rec);
 /** Kill every recorded process and reap them all. */
@@ -699,6 +711,15 @@ void rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t);
  * this one (rec_others_may_run()). Written before the restore point is
  * taken, so a rollback keeps it. */
 void rec_syscallbuf_wakes(struct recorder *rec, struct rthread *t, bool ok);
+/** Whether @t's next run may make buffered mmap, munmap and madvise calls
+ * (@ok, its buffer's `maps`): only a run without a restore point, which
+ * nothing rolls back (the mirror would not know of a mapping changed
+ * between two events). Written before the restore point is taken. */
+void rec_syscallbuf_maps(struct recorder *rec, struct rthread *t, bool ok);
+/** The mapping changes among the @len bytes of records at @recs that @t
+ * made (mmap, munmap, madvise), told to the restore points as a traced
+ * one's exit tells them (rec_restore_map_change()); at the flush. */
+void rec_syscallbuf_maps_seen(struct recorder *rec, struct rthread *t, const uint8_t *recs, uint32_t len);
 /** Forget which buffer @t's thread claimed (found again at the next use):
  * a rollback may have undone the claim, whose slot a later claim may not
  * be. */
@@ -836,6 +857,11 @@ bool rec_restore_point_wanted(const struct recorder *rec, const struct rthread *
  * its address space's restore point along, or have it remapped before the
  * next run's. */
 void rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result);
+/* The same for syscall @nr (@a) of address space @sp that returned
+ * @result: a traced one at its exit, or a buffered one at its flush
+ * (rec_syscallbuf_flush()). */
+void rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const uint64_t a[6],
+			    int64_t result);
 
 /* Thread @tid is gone (wait status @status): its exit, or its process's, is recorded. */
 void rec_on_thread_gone(struct recorder *rec, pid_t tid, int status);

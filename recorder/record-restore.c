@@ -75,18 +75,22 @@ advice_keeps_memory(uint64_t advice)
 void
 rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result)
 {
-	struct rspace *sp = t->space;
-	const uint64_t *a = t->model_args;
+	rec_restore_map_change(rec, t->space, (long)t->model_nr, t->model_args, result);
+}
+
+void
+rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const uint64_t a[6], int64_t result)
+{
 	uint64_t brk_was = sp->brk_end;
 
 	(void)rec;
-	if (t->model_nr == __NR_brk)
+	if (nr == __NR_brk)
 		sp->brk_end = (uint64_t)result; /* brk(2) returns the break, failed or not */
 	if (!sp->ckpt || sp->need_remap || sp->mem.users > 1) {
 		sp->need_remap = true;
 		return;
 	}
-	switch (t->model_nr) {
+	switch (nr) {
 	case __NR_madvise:
 		/* a failed madvise may have acted on part of its range (ENOMEM
 		 * for a hole in it, madvise(2)): look again */
@@ -190,14 +194,17 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	switch (point_kind(rec, t)) {
 	case POINT_NEVER:
 		sp->at_exec = false;
+		rec_syscallbuf_maps(rec, t, true); /* nothing rolls this run back */
 		return;
 	case POINT_SHARED:
 		t->xstate_len = 0; /* this run cannot be rolled back */
+		rec_syscallbuf_maps(rec, t, false); /* its parent's restore point */
 		return;
 	case POINT_ALONE:
 		/* and it makes no buffered futex wake, which would let a
 		 * waiter run with no event of this thread first */
 		rec_syscallbuf_wakes(rec, t, false);
+		rec_syscallbuf_maps(rec, t, true);
 		t->xstate_len = 0;
 		rec->stats.points_alone++;
 		return;
@@ -206,6 +213,9 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	}
 	rec->stats.points++;
 	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
+	/* a mapping change the recorder learns of only at the flush could not
+	 * be rolled back (the mirror and its dirty log do not know of it) */
+	rec_syscallbuf_maps(rec, t, false);
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
 		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);

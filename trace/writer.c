@@ -6,15 +6,30 @@
  * full, RLIMIT_FSIZE) the file is truncated back to that boundary, so the
  * trace on disk always ends at a whole frame, and the error sticks: every
  * later call returns it.
+ *
+ * A frame that fills while events are added is compressed and written by a
+ * thread of the writer's own, on any CPU, while the caller goes on (the
+ * recorder and its tracees share one CPU: zstd took half of it in `cp -r`'s
+ * recording). One frame at a time: the next one waits for it, and its
+ * result (or error, which then sticks) is taken then, so a failed write is
+ * reported one frame late by trace_writer_add_event(), and at once by
+ * trace_writer_flush(), trace_writer_stats() and trace_writer_close(), which
+ * wait for it. The thread starts at the first full frame (not before: the
+ * recorder forks the program after opening the trace).
  */
 #define LOG_PREFIX "trace"
 
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "trace/trace-private.h"
@@ -36,6 +51,25 @@ struct kept_file {
 	uint32_t id;
 };
 
+/* A frame of events for the writer's thread: given with busy set, done
+ * when it clears it (under the lock). */
+struct frame_job {
+	pthread_t thread;
+	bool started; /**< the thread runs */
+	bool stop;    /**< it should end */
+	bool busy;    /**< a frame is given and not done */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	ZSTD_CCtx *cctx;	 /**< the thread's own */
+	struct trace_wbuf raw;	 /**< the frame's records */
+	uint64_t nrec;		 /**< how many */
+	int fd;			 /**< the events stream's */
+	uint32_t seq;		 /**< its sequence number */
+	uint64_t end;		 /**< where it goes */
+	size_t len;		 /**< result: its length on disk */
+	int r;			 /**< result: 0 or -errno (the file truncated back to end) */
+};
+
 struct trace_writer {
 	int dir_fd;
 	int files_fd;
@@ -49,6 +83,7 @@ struct trace_writer {
 	size_t nkept;
 	size_t kept_cap;
 	struct trace_stats stats;
+	struct frame_job job;
 };
 
 static int
@@ -103,6 +138,178 @@ write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_
 	return 0;
 }
 
+/* The writer's thread: each frame it is given, compressed and written. */
+static void *
+job_thread(void *arg)
+{
+	struct frame_job *j = arg;
+	cpu_set_t all;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+	/* any CPU: the caller is pinned to one with the tracees */
+	CPU_ZERO(&all);
+	for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+		CPU_SET((int)i, &all);
+	(void)sched_setaffinity(0, sizeof(all), &all);
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		_cleanup_free_ void *frame = NULL;
+		size_t len = 0;
+		int r;
+
+		while (!j->busy && !j->stop)
+			pthread_cond_wait(&j->cond, &j->lock);
+		if (!j->busy)
+			break;
+		pthread_mutex_unlock(&j->lock);
+		r = trace_frame_encode_cctx(j->cctx, TRACE_STREAM_EVENTS, j->seq, j->raw.data, j->raw.len,
+					    &frame, &len);
+		if (r >= 0)
+			r = pwrite_all(j->fd, frame, len, j->end);
+		if (r < 0 && r != -ENOMEM && r != -EINVAL)
+			(void)ftruncate(j->fd, (off_t)j->end);
+		pthread_mutex_lock(&j->lock);
+		j->len = r < 0 ? 0 : len;
+		j->r = r;
+		j->busy = false;
+		pthread_cond_broadcast(&j->cond);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
+}
+
+/* Wait for the frame the thread has, if any, and take its result: the
+ * stream and the figures grow, or its error sticks. */
+static int
+job_wait(struct trace_writer *w)
+{
+	struct frame_job *j = &w->job;
+	int r;
+
+	if (!j->started)
+		return w->error;
+	pthread_mutex_lock(&j->lock);
+	while (j->busy)
+		pthread_cond_wait(&j->cond, &j->lock);
+	r = j->r;
+	j->r = 0;
+	if (r < 0)
+		j->len = 0; /* nothing of it counts */
+	pthread_mutex_unlock(&j->lock);
+	if (r < 0) {
+		/* as write_frame(): a frame that cannot be encoded leaves the
+		 * file alone; every failure ends the trace here, as the writer
+		 * cannot give the frame's events back */
+		w->error = w->error ?: r;
+		return log_debug_errno(r, "writing frame %u of the events stream", w->events.seq);
+	}
+	if (j->len) {
+		w->events.end += j->len;
+		w->events.seq++;
+		w->stats.frames++;
+		w->stats.compressed_bytes += j->len;
+		w->stats.events_written += j->nrec;
+		j->len = 0;
+	}
+	return w->error;
+}
+
+/* Start the writer's thread, with every signal blocked (they are the
+ * caller's to take). */
+static int
+job_start(struct trace_writer *w)
+{
+	struct frame_job *j = &w->job;
+	sigset_t all, old;
+	int r;
+
+	j->cctx = ZSTD_createCCtx();
+	if (!j->cctx)
+		return -ENOMEM;
+	if (pthread_mutex_init(&j->lock, NULL) != 0)
+		return -ENOMEM;
+	if (pthread_cond_init(&j->cond, NULL) != 0) {
+		pthread_mutex_destroy(&j->lock);
+		return -ENOMEM;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&j->thread, NULL, job_thread, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		pthread_cond_destroy(&j->cond);
+		pthread_mutex_destroy(&j->lock);
+		return r;
+	}
+	j->started = true;
+	return 0;
+}
+
+/* Stop the writer's thread (after job_wait()). */
+static void
+job_stop(struct frame_job *j)
+{
+	if (!j->started)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->stop = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	pthread_join(j->thread, NULL);
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+	j->started = false;
+}
+
+/* Give the first @n buffered record bytes, @nrec records, to the writer's
+ * thread as a frame (after the one it has); keep the rest. Without the
+ * thread (it cannot start), write it here. */
+static int
+give_records(struct trace_writer *w, size_t n, uint64_t nrec)
+{
+	struct frame_job *j = &w->job;
+	struct trace_wbuf swap;
+	int r;
+
+	r = job_wait(w);
+	if (r < 0)
+		return r;
+	if (!j->started && job_start(w) < 0)
+		return -ENOSYS; /* flush_records() writes it */
+	/* the thread takes the buffer: the rest goes into its last one */
+	swap = j->raw;
+	j->raw = w->records;
+	w->records = swap;
+	w->records.len = 0;
+	if (j->raw.len > n) {
+		if (trace_wbuf_reserve(&w->records, j->raw.len - n) < 0) {
+			/* give it back as it was */
+			swap = w->records;
+			w->records = j->raw;
+			j->raw = swap;
+			return -ENOMEM;
+		}
+		memcpy(w->records.data, j->raw.data + n, j->raw.len - n);
+		w->records.len = j->raw.len - n;
+	}
+	j->raw.len = n;
+	w->nrecords -= nrec;
+	pthread_mutex_lock(&j->lock);
+	j->nrec = nrec;
+	j->fd = w->events.fd;
+	j->seq = w->events.seq;
+	j->end = w->events.end;
+	j->len = 0;
+	j->r = 0;
+	j->busy = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	/* do not hold on to the memory of an outsized record */
+	if (w->records.len == 0 && w->records.cap > 4 * TRACE_FRAME_TARGET)
+		trace_wbuf_free(&w->records);
+	return 0;
+}
+
 /* Write the first @n buffered record bytes, @nrec records, as a frame;
  * keep the rest. */
 static int
@@ -111,6 +318,9 @@ flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
 	size_t len;
 	int r;
 
+	r = job_wait(w);
+	if (r < 0)
+		return r;
 	r = write_frame(w, &w->events, w->records.data, n, &len);
 	if (r < 0)
 		return r;
@@ -129,11 +339,23 @@ flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
 int
 trace_writer_flush(struct trace_writer *w)
 {
-	if (w->error)
-		return w->error;
+	int r = job_wait(w);
+
+	if (r < 0)
+		return r;
 	if (w->records.len == 0)
 		return 0;
 	return flush_records(w, w->records.len, w->nrecords);
+}
+
+/* A frame's worth of records added: to the writer's thread, or written here
+ * if it cannot start. */
+static int
+frame_full(struct trace_writer *w, size_t n, uint64_t nrec)
+{
+	int r = give_records(w, n, nrec);
+
+	return r == -ENOSYS ? flush_records(w, n, nrec) : r;
 }
 
 int
@@ -153,12 +375,12 @@ trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
 	/* A record too big to share a frame with the buffered ones: those go
 	 * first, in a frame of their own. */
 	if (w->records.len > TRACE_FRAME_MAX_RAW) {
-		r = flush_records(w, before, w->nrecords - 1);
+		r = frame_full(w, before, w->nrecords - 1);
 		if (r < 0)
 			return r;
 	}
 	if (w->records.len >= TRACE_FRAME_TARGET)
-		return flush_records(w, w->records.len, w->nrecords);
+		return frame_full(w, w->records.len, w->nrecords);
 	return 0;
 }
 
@@ -191,10 +413,13 @@ writer_free(struct trace_writer *w)
 {
 	int fds[] = { w->dir_fd, w->files_fd, w->events.fd, w->catalogue.fd };
 
+	job_stop(&w->job);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	ZSTD_freeCCtx(w->cctx);
+	ZSTD_freeCCtx(w->job.cctx);
+	trace_wbuf_free(&w->job.raw);
 	trace_wbuf_free(&w->records);
 	free(w->kept);
 	free(w);
@@ -600,8 +825,9 @@ err:
 }
 
 void
-trace_writer_stats(const struct trace_writer *w, struct trace_stats *ret_stats)
+trace_writer_stats(struct trace_writer *w, struct trace_stats *ret_stats)
 {
+	(void)job_wait(w); /* the frame the thread has, counted */
 	*ret_stats = w->stats;
 }
 
