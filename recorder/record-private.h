@@ -388,6 +388,8 @@ struct rthread {
 	int injecting_sig;	      /* signal we raised, awaiting its delivery stop */
 	siginfo_t injecting_info;
 	bool injecting_late;	      /* raised during its syscall, recorded at delivery */
+	uint64_t sent_blocked;	      /* signals (bit sig - 1) a recorded kill, tkill or
+				       * tgkill left pending while its mask blocked them */
 	bool injected;		      /* a signal was injected at a syscall entry: */
 	struct user_regs_struct injected_regs; /* the registers there */
 	/* the start of its current run of user code: rollbacks return here */
@@ -608,6 +610,12 @@ bool rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, con
  * the call's result in rax, can stand for the syscall-exit-stop (one stop
  * instead of two; rec_run_syscall() resumes it with PTRACE_CONT). */
 bool rec_exit_at_signal(struct recorder *rec, const struct rthread *t);
+/** After @t's syscall returned @result: note a signal its kill(2), tkill(2)
+ * or tgkill(2) left pending in a recorded thread whose mask blocks it
+ * (struct rthread's sent_blocked), which rec_on_signal() delivers where an
+ * untraced rt_sigreturn(2) unblocks it; forget those that rt_sigaction(2),
+ * rt_sigtimedwait(2) or execve(2) may take or drop. */
+void rec_note_sent_blocked(struct recorder *rec, struct rthread *t, int64_t result);
 /** Write the event of signal @sig (@si) delivered to @t, of kind @kind, at
  * @regs. */
 void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,

@@ -190,6 +190,61 @@ rec_exit_at_signal(struct recorder *rec, const struct rthread *t)
 	return tracee_get_sigmask(t->tid, &mask) == 0 && !(mask & (1ull << (sig - 1)));
 }
 
+/*
+ * A signal left pending while its thread's mask blocks it is delivered where
+ * the mask first lets it in (signal(7)). A traced syscall that unblocks it
+ * is an event, where on_signal finds it at the event's registers; an
+ * rt_sigreturn(2) is not (it passes uprr's filter since format 9), and the
+ * delivery stop comes at the registers of the frame it restored: raise() in
+ * a handler of that very signal (GNU sort's SIGPIPE handler: signal(sig,
+ * SIG_DFL); raise(sig)), or another thread's signal blocked by a handler's
+ * sa_mask. Note those that recorded calls send, in the thread they target,
+ * so that delivery stop is told from one arriving in user code, which waits
+ * for an execution point. A thread that is not stopped (in a syscall that
+ * may block) is not looked at: its signal takes the usual way.
+ */
+void
+rec_note_sent_blocked(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	struct rthread *to = NULL;
+	uint64_t mask;
+	int sig;
+
+	switch (t->nr) {
+	case __NR_rt_sigaction:
+		/* SIG_IGN drops it, and a new handler is not the one recorded */
+		if (t->args[0] >= 1 && t->args[0] <= 64)
+			t->sent_blocked &= ~(1ull << (t->args[0] - 1));
+		return;
+	case __NR_rt_sigtimedwait: case __NR_execve: case __NR_execveat:
+		t->sent_blocked = 0;
+		return;
+	case __NR_tgkill:
+		to = rec_find_thread(rec, (pid_t)t->args[1]);
+		if (to && to->tgid != (pid_t)t->args[0])
+			to = NULL;
+		break;
+	case __NR_tkill:
+		to = rec_find_thread(rec, (pid_t)t->args[0]);
+		break;
+	case __NR_kill:
+		/* of its own process, when it is its only thread (the kernel
+		 * picks a thread otherwise: complete_signal()) */
+		if ((pid_t)t->args[0] == t->tgid && !rec_has_other_threads(rec, t->tgid, t->tid))
+			to = t;
+		break;
+	default:
+		return;
+	}
+	sig = (int)(t->nr == __NR_tgkill ? t->args[2] : t->args[1]);
+	if (result != 0 || !to || sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
+		return;
+	if (to != t && to->state != RT_HELD)
+		return;
+	if (tracee_get_sigmask(to->tid, &mask) == 0 && (mask & (1ull << (sig - 1))))
+		to->sent_blocked |= 1ull << (sig - 1);
+}
+
 bool
 rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info)
 {
@@ -750,6 +805,7 @@ void
 rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 {
 	struct user_regs_struct regs;
+	bool sent_blocked;
 	siginfo_t si;
 
 	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0 || tracee_get_regs(t->tid, &regs) < 0)
@@ -810,10 +866,26 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		rec_resume_user(rec, t, sig, NULL);
 		return;
 	}
+	sent_blocked = sig <= 64 && (t->sent_blocked & (1ull << (sig - 1)));
+	if (sig <= 64)
+		t->sent_blocked &= ~(1ull << (sig - 1));
 	if (!arch_regs_differ(&regs, &t->regs)) {
 		/* pending when the thread left its last event: deliver it there */
 		rec_record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
 		rec_resume_user(rec, t, sig, &si);
+		return;
+	}
+	if (sent_blocked) {
+		/* Pending and blocked at every event since it was sent (one
+		 * that let it in would have taken it): an rt_sigreturn
+		 * unblocked it, and the kernel delivers it right after,
+		 * before the restored code runs. Deliver it here, as a
+		 * synchronous signal is (replay raises it at the last event,
+		 * where it waits for the same rt_sigreturn). */
+		rec_record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_UNBLOCK, &regs);
+		t->regs = regs;
+		rec_resume_user(rec, t, sig, &si);
+		rec->stats.signals_at_unblock++;
 		return;
 	}
 	/* arrived while running user code: deliver it at the next execution

@@ -1262,6 +1262,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		log_info("signals a thread sent itself: %" PRIu64 " syscall exits taken at their "
 			 "delivery; %" PRIu64 " caught signals delivered without a single step",
 			 rec.stats.exits_at_signal, rec.stats.unstepped);
+	if (rec.stats.signals_at_unblock)
+		log_info("%" PRIu64 " signals sent while blocked delivered where rt_sigreturn unblocked them",
+			 rec.stats.signals_at_unblock);
 	if (rec.stats.probes)
 		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning; %" PRIu64
 			 " picks passed over a thread whose loop would read what it read",

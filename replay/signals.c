@@ -416,6 +416,41 @@ deliver_here(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	return r < 0 ? r : 0;
 }
 
+/*
+ * A signal sent while @t's mask blocked it, delivered in the recording where
+ * an untraced rt_sigreturn(2) unblocked it (TRACE_SIGNAL_AT_UNBLOCK): raise
+ * it where @t stands, after its previous event, where the mask still blocks
+ * it, and let the kernel deliver it at the same point, as it did there
+ * (replay emulates the kill that sent it).
+ */
+static int
+deliver_at_unblock(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig)
+{
+	enum tracee_stop kind;
+	uint64_t mask;
+	int got_sig, r;
+
+	if (tracee_get_sigmask(t->tid, &mask) < 0)
+		return replay_diverge(rp, ev, "lost thread %d", t->tid);
+	if (sig < 1 || sig > 64 || !(mask & (1ull << (sig - 1))))
+		return replay_diverge(rp, ev, "%s was recorded as blocked after the previous event "
+			       "of thread %d, and is not", tracee_signal_name(sig), t->rec_tid);
+	syscall(SYS_tgkill, t->tgid, t->tid, sig);
+	rp->injecting = sig;
+	r = replay_run_to_stop(rp, t, ev, &kind, &got_sig);
+	rp->injecting = 0;
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
+		return replay_diverge(rp, ev, "expected the delivery of %s where rt_sigreturn unblocks it, "
+			       "got %s at rip 0x%llx", tracee_signal_name(sig),
+			       replay_stop_name(kind, got_sig), t->regs.rip);
+	r = replay_check_regs(rp, ev, t);
+	if (r < 0)
+		return r;
+	return deliver_here(rp, ev, t, sig);
+}
+
 int
 replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -467,6 +502,10 @@ replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthre
 		if (r < 0)
 			return r;
 		return deliver_here(rp, ev, t, sig);
+	case TRACE_SIGNAL_AT_UNBLOCK:
+		if (t->state == PT_AT_ENTRY)
+			return replay_diverge(rp, ev, "signal recorded inside a syscall");
+		return deliver_at_unblock(rp, ev, t, sig);
 	default:
 		return replay_diverge(rp, ev, "unknown signal kind %" PRIu64, ev->values[1]);
 	}

@@ -173,6 +173,12 @@ enum trace_signal_kind {
 	/** asynchronous, delivered at an execution point in user code:
 	 * values[2] = ticks since the thread last resumed (format 2) */
 	TRACE_SIGNAL_AT_TICKS = 3,
+	/** asynchronous, sent while the thread's mask blocked it and pending
+	 * since; delivered where the kernel delivered it, at the first point
+	 * after the thread's previous event where the mask let it in (an
+	 * untraced rt_sigreturn(2)): regs are that point's. Replay raises it
+	 * at the previous event, where the mask still blocks it (format 10) */
+	TRACE_SIGNAL_AT_UNBLOCK = 4,
 };
 
 /** A range of tracee memory and its bytes. */
