@@ -200,8 +200,7 @@ rec_exit_at_signal(struct recorder *rec, const struct rthread *t)
  * SIG_DFL); raise(sig)), or another thread's signal blocked by a handler's
  * sa_mask. Note those that recorded calls send, in the thread they target,
  * so that delivery stop is told from one arriving in user code, which waits
- * for an execution point. A thread that is not stopped (in a syscall that
- * may block) is not looked at: its signal takes the usual way.
+ * for an execution point.
  */
 void
 rec_note_sent_blocked(struct recorder *rec, struct rthread *t, int64_t result)
@@ -239,9 +238,12 @@ rec_note_sent_blocked(struct recorder *rec, struct rthread *t, int64_t result)
 	sig = (int)(t->nr == __NR_tgkill ? t->args[2] : t->args[1]);
 	if (result != 0 || !to || sig < 1 || sig > 64 || sig == SIGKILL || sig == SIGSTOP)
 		return;
-	if (to != t && to->state != RT_HELD)
-		return;
-	if (tracee_get_sigmask(to->tid, &mask) == 0 && (mask & (1ull << (sig - 1))))
+	/* a thread in a syscall that may block: the mask it waits with; one
+	 * that lets the signal in after the call delivers it at its exit,
+	 * an event */
+	if ((to == t || to->state == RT_HELD ? tracee_get_sigmask(to->tid, &mask) :
+					       tracee_read_sigblk(to->tid, &mask)) == 0 &&
+	    (mask & (1ull << (sig - 1))))
 		to->sent_blocked |= 1ull << (sig - 1);
 }
 

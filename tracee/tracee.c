@@ -579,6 +579,30 @@ tracee_get_sigmask(pid_t tid, uint64_t *ret_mask)
 }
 
 int
+tracee_read_sigblk(pid_t tid, uint64_t *ret_mask)
+{
+	_cleanup_close_ int fd = -1;
+	char path[64], buf[4096];
+	unsigned long long mask;
+	const char *line;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	line = strstr(buf, "\nSigBlk:");
+	if (!line || sscanf(line + 1, "SigBlk: %llx", &mask) != 1)
+		return -ENOENT;
+	*ret_mask = mask;
+	return 0;
+}
+
+int
 tracee_set_sigmask(pid_t tid, uint64_t mask)
 {
 	if (ptrace(PTRACE_SETSIGMASK, tid, sizeof(mask), &mask) < 0)

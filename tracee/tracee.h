@@ -329,6 +329,13 @@ int tracee_cpu_time(pid_t tid, uint64_t *ret_ns) _wur_;
 int tracee_get_sigmask(pid_t tid, uint64_t *ret_mask) _wur_;
 
 /**
+ * The signal mask of thread @tid, stopped or not (in a syscall, the mask it
+ * runs that syscall with: ppoll(2)'s, sigsuspend(2)'s), from the SigBlk line
+ * of /proc/@tid/status (proc(5)): stores it in *ret_mask. Returns 0 or -errno.
+ */
+int tracee_read_sigblk(pid_t tid, uint64_t *ret_mask) _wur_;
+
+/**
  * Set the signal mask of stopped thread @tid (PTRACE_SETSIGMASK, Linux 3.11;
  * the kernel leaves SIGKILL and SIGSTOP unblocked). Returns 0 or -errno.
  */

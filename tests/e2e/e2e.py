@@ -2371,6 +2371,33 @@ def c_signal_self(h):
                    f'{m.group(0).decode() if m else "nothing"})')
 
 
+@case('sig-unblock')
+def c_sig_unblock(h):
+    """tests/progs/sig_unblock: a signal sent while a handler's mask blocks
+    it (raise() of the handler's own signal, as GNU sort's SIGPIPE handler
+    does; one blocked by sa_mask; two at once; one from another thread) is
+    delivered as the handler's rt_sigreturn unblocks it, before the
+    interrupted write returns: uprr, which does not stop rt_sigreturn,
+    delivers it there too (TRACE_SIGNAL_AT_UNBLOCK), with and without the
+    syscall buffer. stdout, stderr and status are the native run's (main:
+    the write returned and `sort | head` said "write failed"), and replay
+    agrees."""
+    exe = h.prog('sig_unblock')
+    for mode, status in (('die', 128 + signal.SIGPIPE), ('catch', 0), ('thread', 0)):
+        native = run([exe, mode], timeout=60, what=f'sig_unblock {mode} (native)')
+        # a native death shows as -N, uprr's exit as 128 + N
+        if (native.status if native.status >= 0 else 128 - native.status) != status:
+            raise Fail(f'sig_unblock {mode} natively: {native.explain()}')
+        for options in ([], ['--no-syscall-buffer']):
+            trace, rec = h.record([exe, mode], name=f'sig_unblock-{mode}', expect_status=status,
+                                  options=options)
+            compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+            compare_bytes(native.stderr, rec.program_stderr(), 'stderr', 'the native run',
+                          'the recording')
+            for _ in range(2):
+                compare(rec, h.replay(trace))
+
+
 @case('spin-looks')
 def c_spin_looks(h):
     """tests/progs/ring_small: two threads hand a 64-slot ring back and forth
