@@ -202,6 +202,70 @@ rec_exit_at_signal(struct recorder *rec, const struct rthread *t)
  * so that delivery stop is told from one arriving in user code, which waits
  * for an execution point.
  */
+/* Whether @t's rt_sigaction(2) discards a pending @sig: SIG_IGN, or SIG_DFL
+ * of a signal whose default is to ignore it (signal(7); do_sigaction()). */
+static bool
+discards_pending(const struct rthread *t, int sig)
+{
+	uint64_t handler;
+
+	if (!t->args[1] || tracee_read(t->tid, t->args[1], &handler, sizeof(handler)) < 0)
+		return !!t->args[1];
+	return handler == (uint64_t)(uintptr_t)SIG_IGN ||
+	       (handler == (uint64_t)(uintptr_t)SIG_DFL &&
+		(sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH || sig == SIGCONT));
+}
+
+/* Whether @t's syscall was a read(2) or readv(2) of a signalfd, which takes
+ * pending signals. */
+static bool
+reads_signalfd(const struct rthread *t)
+{
+	char path[64], target[64];
+	ssize_t n;
+
+	if (t->nr != __NR_read && t->nr != __NR_readv)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, (int)t->args[0]);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return true; /* cannot tell: forget */
+	target[n] = '\0';
+	return strcmp(target, "anon_inode:[signalfd]") == 0;
+}
+
+/*
+ * A signal noted in @t's sent_blocked stays pending and blocked at each event
+ * until it is delivered: forget those a syscall may have taken (signalfd,
+ * sigtimedwait) or dropped (SIG_IGN, exec), and those its mask lets in now
+ * (no longer pending: the kernel would deliver them at this event).
+ */
+static void
+forget_taken(struct rthread *t)
+{
+	uint64_t mask;
+
+	switch (t->nr) {
+	case __NR_rt_sigaction:
+		if (t->args[0] >= 1 && t->args[0] <= 64 && discards_pending(t, (int)t->args[0]))
+			t->sent_blocked &= ~(1ull << (t->args[0] - 1));
+		break;
+	case __NR_rt_sigtimedwait: case __NR_execve: case __NR_execveat:
+		t->sent_blocked = 0;
+		return;
+	default:
+		if (reads_signalfd(t)) {
+			t->sent_blocked = 0;
+			return;
+		}
+		break;
+	}
+	if (tracee_get_sigmask(t->tid, &mask) < 0)
+		t->sent_blocked = 0;
+	else
+		t->sent_blocked &= mask;
+}
+
 void
 rec_note_sent_blocked(struct recorder *rec, struct rthread *t, int64_t result)
 {
@@ -209,15 +273,9 @@ rec_note_sent_blocked(struct recorder *rec, struct rthread *t, int64_t result)
 	uint64_t mask;
 	int sig;
 
+	if (t->sent_blocked)
+		forget_taken(t);
 	switch (t->nr) {
-	case __NR_rt_sigaction:
-		/* SIG_IGN drops it, and a new handler is not the one recorded */
-		if (t->args[0] >= 1 && t->args[0] <= 64)
-			t->sent_blocked &= ~(1ull << (t->args[0] - 1));
-		return;
-	case __NR_rt_sigtimedwait: case __NR_execve: case __NR_execveat:
-		t->sent_blocked = 0;
-		return;
 	case __NR_tgkill:
 		to = rec_find_thread(rec, (pid_t)t->args[1]);
 		if (to && to->tgid != (pid_t)t->args[0])

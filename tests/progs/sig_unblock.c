@@ -13,6 +13,10 @@
  *                       and for two of them pending at once.
  *   sig_unblock thread  another thread signals the main thread while the
  *                       main thread's handler blocks that signal (sa_mask).
+ *   sig_unblock forget  a signal raised while blocked and taken from a
+ *                       signalfd, or by sigtimedwait, is no longer pending:
+ *                       the same signal sent later by another process, while
+ *                       the program spins, is handled there.
  *
  * Prints what it saw; the output is deterministic (the e2e case compares it
  * with a native run).
@@ -20,7 +24,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "progs.h"
@@ -31,6 +38,7 @@ static int fds[2];
 static volatile sig_atomic_t stage, second_at, usr2_at, term_at, order;
 static int go_pipe[2], done_pipe[2];
 static pthread_t main_thread;
+static volatile sig_atomic_t got_usr1;
 
 static void
 set_handler(int sig, void (*fn)(int), const int *masked)
@@ -151,6 +159,53 @@ sender(void *arg)
 	return NULL;
 }
 
+static void
+usr1_handler(int sig)
+{
+	(void)sig;
+	got_usr1++;
+}
+
+/* raise SIGUSR1 while blocked, take it (signalfd, or sigtimedwait), unblock
+ * it, and have a child send one while this process spins */
+static void
+forget_round(bool use_signalfd)
+{
+	struct signalfd_siginfo ssi;
+	sigset_t set;
+	pid_t child;
+	int fd, status;
+	long spins = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	raise(SIGUSR1);
+	if (use_signalfd) {
+		fd = signalfd(-1, &set, SFD_CLOEXEC);
+		if (fd < 0 || read(fd, &ssi, sizeof(ssi)) != (ssize_t)sizeof(ssi))
+			die("signalfd: %s", strerror(errno));
+		close(fd);
+	} else if (sigtimedwait(&set, NULL, &(struct timespec){ 1, 0 }) != SIGUSR1) {
+		die("sigtimedwait: %s", strerror(errno));
+	}
+	got_usr1 = 0;
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	child = fork();
+	if (child < 0)
+		die("fork: %s", strerror(errno));
+	if (child == 0) {
+		usleep(2000); /* the parent spins by then */
+		kill(getppid(), SIGUSR1);
+		_exit(0);
+	}
+	while (!got_usr1 && spins < 4000000000L)
+		spins++;
+	waitpid(child, &status, 0);
+	say("%s: taken, then the child's SIGUSR1 handled %d time(s)\n",
+	    use_signalfd ? "signalfd" : "sigtimedwait", (int)got_usr1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -213,5 +268,14 @@ main(int argc, char **argv)
 		say("sig_unblock: thread done\n");
 		return 0;
 	}
-	die("usage: %s die|catch|thread", argv[0]);
+	if (strcmp(mode, "forget") == 0) {
+		set_handler(SIGUSR1, usr1_handler, NULL);
+		for (int i = 0; i < ROUNDS; i++) {
+			forget_round(true);
+			forget_round(false);
+		}
+		say("sig_unblock: forget done\n");
+		return 0;
+	}
+	die("usage: %s die|catch|thread|forget", argv[0]);
 }
