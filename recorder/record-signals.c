@@ -190,18 +190,6 @@ rec_exit_at_signal(struct recorder *rec, const struct rthread *t)
 	return tracee_get_sigmask(t->tid, &mask) == 0 && !(mask & (1ull << (sig - 1)));
 }
 
-/*
- * A signal left pending while its thread's mask blocks it is delivered where
- * the mask first lets it in (signal(7)). A traced syscall that unblocks it
- * is an event, where on_signal finds it at the event's registers; an
- * rt_sigreturn(2) is not (it passes uprr's filter since format 9), and the
- * delivery stop comes at the registers of the frame it restored: raise() in
- * a handler of that very signal (GNU sort's SIGPIPE handler: signal(sig,
- * SIG_DFL); raise(sig)), or another thread's signal blocked by a handler's
- * sa_mask. Note those that recorded calls send, in the thread they target,
- * so that delivery stop is told from one arriving in user code, which waits
- * for an execution point.
- */
 /* Whether @t's rt_sigaction(2) discards a pending @sig: SIG_IGN, or SIG_DFL
  * of a signal whose default is to ignore it (signal(7); do_sigaction()). */
 static bool
@@ -266,6 +254,18 @@ forget_taken(struct rthread *t)
 		t->sent_blocked &= mask;
 }
 
+/*
+ * A signal left pending while its thread's mask blocks it is delivered where
+ * the mask first lets it in (signal(7)). A traced syscall that unblocks it
+ * is an event, where on_signal finds it at the event's registers; an
+ * rt_sigreturn(2) is not (it passes uprr's filter since format 9), and the
+ * delivery stop comes at the registers of the frame it restored: raise() in
+ * a handler of that very signal (GNU sort's SIGPIPE handler: signal(sig,
+ * SIG_DFL); raise(sig)), or another thread's signal blocked by a handler's
+ * sa_mask. Note those that recorded calls send, in the thread they target,
+ * so that delivery stop is told from one arriving in user code, which waits
+ * for an execution point.
+ */
 void
 rec_note_sent_blocked(struct recorder *rec, struct rthread *t, int64_t result)
 {
