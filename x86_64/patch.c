@@ -524,8 +524,118 @@ emit_trap_site(struct planner *pl, size_t b)
 	return 1;
 }
 
-/* Choose a region for the backward branch insns[b] and plan it; an
- * unconditional jmp that has none becomes a trap site. */
+/* The index of the decoded instruction at @a, or SIZE_MAX. */
+static size_t
+insn_index(const struct planner *pl, uint64_t a)
+{
+	size_t lo = 0, hi = pl->n;
+
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+
+		if (pl->insns[m].addr < a)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo < pl->n && pl->insns[lo].addr == a ? lo : SIZE_MAX;
+}
+
+/*
+ * Whether the jmp insns[b] may close a loop: some path from its target comes
+ * back to it. A jmp to a shared epilogue (`call f; jmp .Lret`, after which
+ * the function returns) is backward in the address space but runs once per
+ * call; a trap site there costs a ptrace stop per call of the function (sort's
+ * comparison function: millions). Calls return; where the decode cannot
+ * follow (a branch out of the decoded code or into the middle of an
+ * instruction, a jump table, the end of a window), assume it may come back.
+ * Returns 1, 0, or -ENOMEM.
+ */
+static int
+may_loop(const struct planner *pl, size_t b)
+{
+	size_t top = 0, *stack, start = insn_index(pl, pl->insns[b].target);
+	bool *seen;
+	int r = 0;
+
+	if (start == SIZE_MAX)
+		return 1;
+	stack = calloc(pl->n, sizeof(*stack));
+	seen = calloc(pl->n, sizeof(*seen));
+	if (!stack || !seen) {
+		r = -ENOMEM;
+		goto out;
+	}
+	seen[start] = true;
+	stack[top++] = start;
+	while (top && !r) {
+		size_t k = stack[--top], next[2], nnext = 0;
+		const struct insn *in = &pl->insns[k];
+
+		if (k == b) {
+			r = 1;
+			break;
+		}
+		if (in->kind == INSN_IJMP && in->table_jump)
+			r = 1;
+		if ((in->kind == INSN_JCC || in->kind == INSN_JMP) && in->has_target) {
+			next[nnext] = insn_index(pl, in->target);
+			r = r || next[nnext] == SIZE_MAX;
+			nnext++;
+		}
+		if (in->kind != INSN_JMP && in->kind != INSN_IJMP && in->kind != INSN_RET) {
+			/* off the end of a whole function: nothing of it follows
+			 * (a call that does not return) */
+			if (k + 1 < pl->n)
+				next[nnext++] = k + 1;
+			else if (pl->window)
+				r = 1;
+		}
+		for (size_t m = 0; m < nnext && !r; m++) {
+			if (seen[next[m]])
+				continue;
+			seen[next[m]] = true;
+			stack[top++] = next[m];
+		}
+	}
+out:
+	free(stack);
+	free(seen);
+	return r;
+}
+
+/* Count the loop that the jmp to @target closes at its head instead: a region
+ * that starts at @target runs at every turn, once. Returns 1 if planned, 0
+ * if there is no room there either, -ENOMEM. */
+static int
+plan_loop_head(struct planner *pl, uint64_t target)
+{
+	size_t h = insn_index(pl, target), j;
+
+	if (h == SIZE_MAX || pl->used[h] || !pl->insns[h].movable ||
+	    pl->insns[h].kind == INSN_JMP || !range_clear(pl, target, insn_end(&pl->insns[h])))
+		return 0;
+	j = h;
+	while (insn_end(&pl->insns[j]) - target < JMP_REL32_LEN && can_append(pl, h, j))
+		j++;
+	if (insn_end(&pl->insns[j]) - target < JMP_REL32_LEN)
+		return 0;
+	return emit_site(pl, h, j, h);
+}
+
+/* Whether a planned site's region starts at @a: every pass there counts. */
+static bool
+counted_at(const struct planner *pl, uint64_t a)
+{
+	for (size_t k = 0; k < pl->plan.nsites; k++)
+		if (pl->plan.sites[k].region == a)
+			return true;
+	return false;
+}
+
+/* Choose a region for the backward branch insns[b] and plan it. An
+ * unconditional jmp that has none and closes a loop is counted at the
+ * loop's head, else becomes a trap site. */
 static int
 plan_branch(struct planner *pl, size_t b)
 {
@@ -542,13 +652,28 @@ plan_branch(struct planner *pl, size_t b)
 	r = insn_end(&pl->insns[j]) - pl->insns[i].addr < JMP_REL32_LEN ? 0 : emit_site(pl, i, j, b);
 	if (r != 0)
 		return r;
-	/* `jmp .` (for (;;);), or a loop whose only way back is a jmp after a
-	 * jcc that leaves it: trap there. Blind, only a jump to itself: a
-	 * misaligned decode does not make EB FE. */
-	if (br->kind == INSN_JMP && (!pl->blind || br->target == br->addr))
-		return emit_trap_site(pl, b);
-	log_debug("no region for the branch at %#" PRIx64, br->addr);
-	return 0;
+	/* Blind, only a jump to itself: a misaligned decode does not make
+	 * EB FE. */
+	if (br->kind != INSN_JMP || (pl->blind && br->target != br->addr)) {
+		log_debug("no region for the branch at %#" PRIx64, br->addr);
+		return 0;
+	}
+	r = may_loop(pl, b);
+	if (r <= 0) {
+		if (!r)
+			log_debug("the jmp at %#" PRIx64 " closes no loop", br->addr);
+		return r;
+	}
+	/* a loop whose only way back is a jmp after a jcc that leaves it, or
+	 * after a call: count its head, as cheap as any stub */
+	if (counted_at(pl, br->target))
+		return 0;
+	r = plan_loop_head(pl, br->target);
+	if (r != 0)
+		return r;
+	/* `jmp .` (for (;;);), or a head with no room: trap there, a ptrace
+	 * stop per turn */
+	return emit_trap_site(pl, b);
 }
 
 /* Count the entries of the function: a region at its first instruction. */
@@ -663,6 +788,45 @@ plan_window(csh cs, cs_insn *ci, struct planner *pl, uint64_t rip)
 	return plan_branch(pl, b);
 }
 
+struct site_edit {
+	struct patch_site site;
+	struct patch_edit edit;
+};
+
+static int
+cmp_site_edit(const void *a, const void *b)
+{
+	const struct site_edit *x = a, *y = b;
+
+	return x->site.branch < y->site.branch ? -1 : x->site.branch > y->site.branch;
+}
+
+/* Sort the sites, and their edits with them, by branch address: a loop's
+ * head is planned after branches that lie above it. Returns 0 or -ENOMEM. */
+static int
+sort_sites(struct patch_plan *plan)
+{
+	struct site_edit *v;
+	bool sorted = true;
+
+	for (size_t k = 1; k < plan->nsites; k++)
+		sorted = sorted && plan->sites[k - 1].branch < plan->sites[k].branch;
+	if (sorted)
+		return 0;
+	v = malloc(plan->nsites * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t k = 0; k < plan->nsites; k++)
+		v[k] = (struct site_edit){ plan->sites[k], plan->edits[k] };
+	qsort(v, plan->nsites, sizeof(*v), cmp_site_edit);
+	for (size_t k = 0; k < plan->nsites; k++) {
+		plan->sites[k] = v[k].site;
+		plan->edits[k] = v[k].edit;
+	}
+	free(v);
+	return 0;
+}
+
 int
 patch_plan_code(const uint8_t *code, size_t len, uint64_t addr, bool whole_function, uint64_t rip,
 		uint64_t stub_base, size_t stub_cap, const uint64_t *avoid, size_t navoid,
@@ -723,6 +887,12 @@ patch_plan_code(const uint8_t *code, size_t len, uint64_t addr, bool whole_funct
 		r = plan_whole(cs, ci, &pl);
 	else
 		r = plan_window(cs, ci, &pl, rip);
+	if (r > 0) {
+		int e = sort_sites(&pl.plan);
+
+		if (e < 0)
+			r = e;
+	}
 	if (r >= 0) {
 		*ret_plan = pl.plan;
 		pl.plan = (struct patch_plan){ 0 };

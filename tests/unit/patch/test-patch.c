@@ -147,12 +147,12 @@ check_plan(const struct patch_plan *plan, int r, const uint8_t *code, uint64_t a
 		};
 		int32_t rel;
 
-		/* this stub ends where the next site's starts */
-		for (size_t m = k + 1; m < plan->nsites; m++)
-			if (plan->sites[m].stub) {
+		/* this stub ends where the next one starts (a loop's head is
+		 * planned after the branches above it: stubs are laid out in
+		 * the order of planning, not of the sites) */
+		for (size_t m = 0; m < plan->nsites; m++)
+			if (plan->sites[m].stub > site->stub && plan->sites[m].stub < stub_end)
 				stub_end = plan->sites[m].stub;
-				break;
-			}
 
 		cr_assert(k == 0 || plan->sites[k - 1].branch < site->branch);
 		cr_assert(k == 0 || plan->sites[k - 1].region + plan->sites[k - 1].region_len <=
