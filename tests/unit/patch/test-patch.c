@@ -570,13 +570,18 @@ Test(patch, clean_outside_is_untouched)
 }
 
 /* int f(void): waits until the dword at DATA_OFF is not 0; the only way back
- * is a jmp after the jne that leaves (a flag wait compiled at -O0) */
+ * is a jmp after the jne that leaves (a flag wait compiled at -O0), and the
+ * loop's head has no room for a region either (M, a target, lies 2 bytes in) */
 static const uint8_t jmp_wait[] = {
-	0x83, 0x3d, 0xf9, 0x03, 0x00, 0x00, 0x00, /* 0: L: cmp dword [rip -> 0x400], 0 */
-	0x75, 0x02,				    /* 7: jne N */
-	0xeb, 0xf5,				    /* 9: jmp L */
-	0x31, 0xc0,				    /* b: N: xor eax, eax */
-	0xc3,					    /* d: ret */
+	0x48, 0x8d, 0x3d, 0xf9, 0x03, 0x00, 0x00, /* 0: lea rdi, [rip -> 0x400] */
+	0x31, 0xc0,				    /* 7: xor eax, eax */
+	0xeb, 0x02,				    /* 9: jmp M */
+	0x8b, 0x07,				    /* b: L: mov eax, [rdi] */
+	0x85, 0xc0,				    /* d: M: test eax, eax */
+	0x75, 0x02,				    /* f: jne N */
+	0xeb, 0xf8,				    /* 11: jmp L */
+	0x31, 0xc0,				    /* 13: N: xor eax, eax */
+	0xc3,					    /* 15: ret */
 };
 
 /* What the supervisor does at a trap site (ticks_soft_count_trap() and
@@ -605,7 +610,7 @@ on_trap_site(int sig, siginfo_t *si, void *uc_)
 	tsite.traps++;
 	--*budget;
 	if (tsite.traps == 5)
-		*(volatile uint32_t *)(tsite.site.region - 9 + DATA_OFF) = 1;
+		*(volatile uint32_t *)(tsite.site.region - 0x11 + DATA_OFF) = 1;
 	g[REG_RIP] = (greg_t)rip;
 	g[REG_RCX] = (greg_t)rcx;
 }
@@ -621,14 +626,15 @@ Test(patch, jmp_loops_become_trap_sites)
 	int (*f)(void) = (int (*)(void))buf;
 	uint64_t rip, rcx;
 
-	/* the jmp has no 5-byte region (jne before it, nothing after a jmp) */
+	/* the jmp has no 5-byte region (jne before it, nothing after a jmp),
+	 * nor has the loop's head */
 	cr_assert_eq(plan_buf(buf, sizeof(jmp_wait), NULL, 0, &plan), 1);
 	cr_assert_eq(plan.sites[0].stub, 0);
-	cr_assert_eq(plan.sites[0].trap, u64(buf + 9));
-	cr_assert_eq(plan.sites[0].clean, u64(buf));
+	cr_assert_eq(plan.sites[0].trap, u64(buf + 0x11));
+	cr_assert_eq(plan.sites[0].clean, u64(buf + 0xb));
 	cr_assert_eq(plan.stub_len, 0);
 	apply_plan(&plan, u64(buf + STUB_OFF));
-	cr_assert_eq(buf[9], 0xcc);
+	cr_assert_eq(buf[0x11], 0xcc);
 	tsite.site = plan.sites[0];
 	install_sigtrap(on_trap_site);
 	*(uint32_t *)(buf + DATA_OFF) = 0;
@@ -639,13 +645,13 @@ Test(patch, jmp_loops_become_trap_sites)
 	cr_assert_eq(ticks_since_zero(), 5);
 
 	/* anywhere but just after its int3, a trap site has nothing in flight */
-	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 9), 7, 9, &rip, &rcx),
+	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 0x11), 7, 9, &rip, &rcx),
 		     PATCH_STOP_OUTSIDE);
-	cr_assert_eq(rip, u64(buf + 9));
+	cr_assert_eq(rip, u64(buf + 0x11));
 	cr_assert_eq(rcx, 7);
-	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 10), 7, 9, &rip, &rcx),
+	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 0x12), 7, 9, &rip, &rcx),
 		     PATCH_STOP_TRAPPED);
-	cr_assert_eq(rip, u64(buf));
+	cr_assert_eq(rip, u64(buf + 0xb));
 	cr_assert_eq(rcx, 7, "no scratch at a trap site");
 	patch_plan_free(&plan);
 
@@ -660,6 +666,115 @@ Test(patch, jmp_loops_become_trap_sites)
 	 * in loops that end by themselves */
 	memcpy(buf, (const uint8_t[]){ 0xff, 0xcf, 0x75, 0xfc, 0xcc }, 5); /* L: dec edi; jnz L; int3 */
 	cr_assert_eq(plan_buf(buf, 5, NULL, 0, &plan), 0);
+	patch_plan_free(&plan);
+}
+
+/* Put `call helper` at @at of @buf (5 bytes). */
+static void
+put_call_helper(uint8_t *buf, size_t at)
+{
+	int32_t rel = (int32_t)(u64((const void *)helper) - u64(buf + at + 5));
+
+	buf[at] = 0xe8;
+	memcpy(buf + at + 1, &rel, 4);
+}
+
+/* The same flag wait with room at its head: counted there, by a stub, not by
+ * a trap at every turn; and a loop closed by a jmp after a call */
+Test(patch, jmp_loops_counted_at_their_head)
+{
+	static const uint8_t flag_wait[] = {
+		0x83, 0x3d, 0xf9, 0x03, 0x00, 0x00, 0x00, /* 0: L: cmp dword [rip -> 0x400], 0 */
+		0x75, 0x02,				    /* 7: jne N */
+		0xeb, 0xf5,				    /* 9: jmp L */
+		0x31, 0xc0,				    /* b: N: xor eax, eax */
+		0xc3,					    /* d: ret */
+	};
+	static const uint8_t call_loop[] = {
+		0x53,			      /* 0: push rbx */
+		0x89, 0xfb,		      /* 1: mov ebx, edi */
+		0x83, 0xeb, 0x01,	      /* 3: L: sub ebx, 1 */
+		0x78, 0x07,		      /* 6: js N */
+		0xe8, 0x00, 0x00, 0x00, 0x00, /* 8: call helper */
+		0xeb, 0xf4,		      /* d: jmp L */
+		0x5b,			      /* f: N: pop rbx */
+		0xc3,			      /* 10: ret */
+	};
+	struct patch_plan plan;
+	uint8_t *buf = load_code(flag_wait, sizeof(flag_wait));
+	int (*f)(void) = (int (*)(void))buf;
+	int (*g)(int) = (int (*)(int))buf;
+
+	cr_assert_eq(plan_buf(buf, sizeof(flag_wait), NULL, 0, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf), "the loop's head");
+	cr_assert_eq(plan.sites[0].region_len, 7);
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*(uint32_t *)(buf + DATA_OFF) = 1;
+	*budget = 0;
+	cr_assert_eq(f(), 0);
+	cr_assert_eq(ticks_since_zero(), 1, "the head ran once");
+	patch_plan_free(&plan);
+
+	memset(buf, 0xcc, BUF_SIZE);
+	memcpy(buf, call_loop, sizeof(call_loop));
+	put_call_helper(buf, 8);
+	cr_assert_eq(plan_buf(buf, sizeof(call_loop), NULL, 0, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf + 3), "the loop's head");
+	cr_assert_eq(plan.sites[0].region_len, 5, "[sub, js]");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	for (int n = 0; n <= 100; n += 25) {
+		*budget = 0;
+		helper_ra = 0;
+		g(n);
+		cr_assert_eq(ticks_since_zero(), (uint64_t)n + 1, "one tick per turn");
+		cr_assert_eq(helper_ra, n ? u64(buf + 0xd) : 0);
+	}
+	patch_plan_free(&plan);
+}
+
+/* A backward jmp to a shared epilogue after a call (sort's comparison
+ * function: `call xmemcoll0; jmp .Lret`) closes no loop: no trap site, which
+ * would stop the thread at every call of the function */
+Test(patch, jmp_to_epilogue_is_no_loop)
+{
+	static const uint8_t epilogue[] = {
+		0x53,			      /* 0: push rbx */
+		0x85, 0xff,		      /* 1: test edi, edi */
+		0x75, 0x03,		      /* 3: jne T */
+		0x5b,			      /* 5: E: pop rbx */
+		0xc3,			      /* 6: ret */
+		0x90,			      /* 7: nop */
+		0xe8, 0x00, 0x00, 0x00, 0x00, /* 8: T: call helper */
+		0xeb, 0xf6,		      /* d: jmp E */
+	};
+	struct patch_plan plan;
+	uint8_t *buf = load_code(epilogue, sizeof(epilogue));
+	int (*f)(int) = (int (*)(int))buf;
+	int r;
+
+	put_call_helper(buf, 8);
+	/* no loop, but a call: its entry is counted (a recursion through
+	 * others), by a stub */
+	cr_assert_eq(plan_buf(buf, sizeof(epilogue), NULL, 0, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf), "the entry");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*budget = 0;
+	for (int k = 0; k < 10; k++)
+		cr_assert_eq(f(1), 42);
+	cr_assert_eq(ticks_since_zero(), 10, "one tick per call");
+	patch_plan_free(&plan);
+
+	/* in window mode (no symbol), from a rip in the epilogue: nothing */
+	memcpy(buf, epilogue, sizeof(epilogue));
+	put_call_helper(buf, 8);
+	r = patch_plan_code(buf, sizeof(epilogue), u64(buf), false, u64(buf + 5),
+			    u64(buf + STUB_OFF), BUF_SIZE - STUB_OFF, NULL, 0, &plan);
+	check_plan(&plan, r, buf, u64(buf), sizeof(epilogue), u64(buf + STUB_OFF),
+		   BUF_SIZE - STUB_OFF);
+	cr_assert_eq(r, 0, "no trap site on the jmp to the epilogue");
 	patch_plan_free(&plan);
 }
 
