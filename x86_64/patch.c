@@ -542,37 +542,34 @@ insn_index(const struct planner *pl, uint64_t a)
 }
 
 /*
- * Whether the jmp insns[b] may close a loop: some path from its target comes
- * back to it. A jmp to a shared epilogue (`call f; jmp .Lret`, after which
- * the function returns) is backward in the address space but runs once per
- * call; a trap site there costs a ptrace stop per call of the function (sort's
- * comparison function: millions). Calls return; where the decode cannot
+ * Whether a path from insns[from] reaches insns[to] without running
+ * insns[blocked] (SIZE_MAX: none). Calls return; where the decode cannot
  * follow (a branch out of the decoded code or into the middle of an
- * instruction, a jump table, the end of a window), assume it may come back.
+ * instruction, a jump table, the end of a window), assume it may.
  * Returns 1, 0, or -ENOMEM.
  */
 static int
-may_loop(const struct planner *pl, size_t b)
+reaches(const struct planner *pl, size_t from, size_t to, size_t blocked)
 {
-	size_t top = 0, *stack, start = insn_index(pl, pl->insns[b].target);
+	size_t top = 0, *stack;
 	bool *seen;
 	int r = 0;
 
-	if (start == SIZE_MAX)
-		return 1;
+	if (from == blocked)
+		return 0;
 	stack = calloc(pl->n, sizeof(*stack));
 	seen = calloc(pl->n, sizeof(*seen));
 	if (!stack || !seen) {
 		r = -ENOMEM;
 		goto out;
 	}
-	seen[start] = true;
-	stack[top++] = start;
+	seen[from] = true;
+	stack[top++] = from;
 	while (top && !r) {
 		size_t k = stack[--top], next[2], nnext = 0;
 		const struct insn *in = &pl->insns[k];
 
-		if (k == b) {
+		if (k == to) {
 			r = 1;
 			break;
 		}
@@ -592,7 +589,7 @@ may_loop(const struct planner *pl, size_t b)
 				r = 1;
 		}
 		for (size_t m = 0; m < nnext && !r; m++) {
-			if (seen[next[m]])
+			if (seen[next[m]] || next[m] == blocked)
 				continue;
 			seen[next[m]] = true;
 			stack[top++] = next[m];
@@ -604,23 +601,60 @@ out:
 	return r;
 }
 
-/* Count the loop that the jmp to @target closes at its head instead: a region
- * that starts at @target runs at every turn, once. Returns 1 if planned, 0
- * if there is no room there either, -ENOMEM. */
+/*
+ * Whether the jmp insns[b] may close a loop: some path from its target comes
+ * back to it. A jmp to a shared epilogue (`call f; jmp .Lret`, after which
+ * the function returns) is backward in the address space but runs once per
+ * call; a trap site there costs a ptrace stop per call of the function (sort's
+ * comparison function: millions). Returns 1, 0, or -ENOMEM.
+ */
 static int
-plan_loop_head(struct planner *pl, uint64_t target)
+may_loop(const struct planner *pl, size_t b)
 {
-	size_t h = insn_index(pl, target), j;
+	size_t t = insn_index(pl, pl->insns[b].target);
 
-	if (h == SIZE_MAX || pl->used[h] || !pl->insns[h].movable ||
-	    pl->insns[h].kind == INSN_JMP || !range_clear(pl, target, insn_end(&pl->insns[h])))
+	return t == SIZE_MAX ? 1 : reaches(pl, t, b, SIZE_MAX);
+}
+
+/* Instructions after a loop's head tried as the start of its region. */
+#define LOOP_CANDIDATES 64
+
+/*
+ * Count the loop that the jmp insns[b] closes elsewhere than at the jmp: at
+ * the first instruction from its head on that every turn runs (no path from
+ * the head back to the jmp avoids it) and where a region fits, entered only
+ * at its start, so once per pass. The head itself comes first. Returns 1 if
+ * planned, 0 if there is no room anywhere, -ENOMEM.
+ */
+static int
+plan_loop_body(struct planner *pl, size_t b)
+{
+	size_t h = insn_index(pl, pl->insns[b].target);
+
+	if (h == SIZE_MAX)
 		return 0;
-	j = h;
-	while (insn_end(&pl->insns[j]) - target < JMP_REL32_LEN && can_append(pl, h, j))
-		j++;
-	if (insn_end(&pl->insns[j]) - target < JMP_REL32_LEN)
-		return 0;
-	return emit_site(pl, h, j, h);
+	for (size_t k = h; k < b && k < h + LOOP_CANDIDATES; k++) {
+		const struct insn *in = &pl->insns[k];
+		size_t j = k;
+		int r;
+
+		if (pl->used[k] || !in->movable || in->kind == INSN_JMP ||
+		    !range_clear(pl, in->addr, insn_end(in)))
+			continue;
+		while (insn_end(&pl->insns[j]) - in->addr < JMP_REL32_LEN && can_append(pl, k, j))
+			j++;
+		if (insn_end(&pl->insns[j]) - in->addr < JMP_REL32_LEN)
+			continue;
+		/* every turn passes the head; another instruction, only if
+		 * the jmp cannot be reached from the head without it */
+		if (k != h && (r = reaches(pl, h, b, k)) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		return emit_site(pl, k, j, k);
+	}
+	return 0;
 }
 
 /* Whether a planned site's region starts at @a: every pass there counts. */
@@ -665,13 +699,14 @@ plan_branch(struct planner *pl, size_t b)
 		return r;
 	}
 	/* a loop whose only way back is a jmp after a jcc that leaves it, or
-	 * after a call: count its head, as cheap as any stub */
+	 * after a call: count it where every turn passes, as cheap as any
+	 * stub */
 	if (counted_at(pl, br->target))
 		return 0;
-	r = plan_loop_head(pl, br->target);
+	r = plan_loop_body(pl, b);
 	if (r != 0)
 		return r;
-	/* `jmp .` (for (;;);), or a head with no room: trap there, a ptrace
+	/* `jmp .` (for (;;);), or a loop with no room: trap there, a ptrace
 	 * stop per turn */
 	return emit_trap_site(pl, b);
 }

@@ -570,8 +570,9 @@ Test(patch, clean_outside_is_untouched)
 }
 
 /* int f(void): waits until the dword at DATA_OFF is not 0; the only way back
- * is a jmp after the jne that leaves (a flag wait compiled at -O0), and the
- * loop's head has no room for a region either (M, a target, lies 2 bytes in) */
+ * is a jmp after the jne that leaves (a flag wait compiled at -O0); the
+ * loop's head has no room for a region (M, a target, lies 2 bytes in), M has
+ * ([test, jne, jmp]) unless a thread stands at the jmp */
 static const uint8_t jmp_wait[] = {
 	0x48, 0x8d, 0x3d, 0xf9, 0x03, 0x00, 0x00, /* 0: lea rdi, [rip -> 0x400] */
 	0x31, 0xc0,				    /* 7: xor eax, eax */
@@ -626,9 +627,24 @@ Test(patch, jmp_loops_become_trap_sites)
 	int (*f)(void) = (int (*)(void))buf;
 	uint64_t rip, rcx;
 
-	/* the jmp has no 5-byte region (jne before it, nothing after a jmp),
-	 * nor has the loop's head */
+	uint64_t at_jmp = u64(buf + 0x11);
+
+	/* every turn runs M: counted there */
 	cr_assert_eq(plan_buf(buf, sizeof(jmp_wait), NULL, 0, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf + 0xd), "M, after the head");
+	cr_assert_eq(plan.sites[0].region_len, 6, "[test, jne, jmp]");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*(uint32_t *)(buf + DATA_OFF) = 1;
+	*budget = 0;
+	cr_assert_eq(f(), 0);
+	cr_assert_eq(ticks_since_zero(), 2, "M ran twice");
+	patch_plan_free(&plan);
+	memcpy(buf, jmp_wait, sizeof(jmp_wait));
+
+	/* a thread at the jmp: the jmp has no 5-byte region (jne before it,
+	 * nothing after a jmp), nor has any instruction of the loop */
+	cr_assert_eq(plan_buf(buf, sizeof(jmp_wait), &at_jmp, 1, &plan), 1);
 	cr_assert_eq(plan.sites[0].stub, 0);
 	cr_assert_eq(plan.sites[0].trap, u64(buf + 0x11));
 	cr_assert_eq(plan.sites[0].clean, u64(buf + 0xb));
@@ -731,6 +747,37 @@ Test(patch, jmp_loops_counted_at_their_head)
 		cr_assert_eq(ticks_since_zero(), (uint64_t)n + 1, "one tick per turn");
 		cr_assert_eq(helper_ra, n ? u64(buf + 0xd) : 0);
 	}
+	patch_plan_free(&plan);
+}
+
+/* A loop with no room at its head: counted at the first instruction that
+ * every turn runs, not at one that a turn may skip */
+Test(patch, jmp_loops_counted_where_every_turn_passes)
+{
+	static const uint8_t skip_loop[] = {
+		0x85, 0xff,				  /* 0: L: test edi, edi */
+		0x74, 0x07,				  /* 2: je X */
+		0x83, 0x05, 0xf5, 0x03, 0x00, 0x00, 0x01, /* 4: add dword [rip -> 0x400], 1 */
+		0xff, 0xcf,				  /* b: X: dec edi */
+		0x78, 0x02,				  /* d: js N */
+		0xeb, 0xef,				  /* f: jmp L */
+		0xc3,					  /* 11: N: ret */
+	};
+	struct patch_plan plan;
+	uint8_t *buf = load_code(skip_loop, sizeof(skip_loop));
+	void (*f)(int) = (void (*)(int))buf;
+	uint64_t avoid[] = { u64(buf + 2), u64(buf + 4) }; /* no room at L nor at the je */
+
+	cr_assert_eq(plan_buf(buf, sizeof(skip_loop), avoid, 2, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf + 0xb), "X, not the add that je skips");
+	cr_assert_eq(plan.sites[0].region_len, 6, "[dec, js, jmp]");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*(uint32_t *)(buf + DATA_OFF) = 0;
+	*budget = 0;
+	f(5);
+	cr_assert_eq(*(uint32_t *)(buf + DATA_OFF), 5);
+	cr_assert_eq(ticks_since_zero(), 6, "one tick per turn");
 	patch_plan_free(&plan);
 }
 
