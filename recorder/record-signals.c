@@ -785,12 +785,18 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		rec_resume_user(rec, t, sig, &si);
 		return;
 	}
-	if (sig == SIGTRAP && ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs) ==
-				      PATCH_STOP_COUNTED) {
-		/* a trap site's tick, the budget not run out: on past its jmp */
-		if (tracee_set_regs(t->tid, &regs) == 0)
-			rec_resume(t, PTRACE_CONT, 0);
-		return;
+	if (sig == SIGTRAP) {
+		enum patch_stop stop =
+			ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs);
+
+		if (stop != PATCH_STOP_OUTSIDE)
+			rec->stats.trap_ticks++;
+		if (stop == PATCH_STOP_COUNTED) {
+			/* a trap site's tick, the budget not run out: on past its jmp */
+			if (tracee_set_regs(t->tid, &regs) == 0)
+				rec_resume(t, PTRACE_CONT, 0);
+			return;
+		}
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		/* a look at whether it spins (record-sched.c), or its point */

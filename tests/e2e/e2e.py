@@ -831,6 +831,41 @@ def c_spin_jmp(h):
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
+# A TRACE_EV_PATCH edit of one byte in `uprr dump`: the int3 of a trap site.
+TRAP_SITE_EDIT_RE = re.compile(rb'\[(0x[0-9a-f]+)\+1\]')
+
+
+@prog_case('jmp_back')
+def c_jmp_back(h):
+    """Two threads computing in functions whose only backward jmp follows a
+    call: one to a shared epilogue (sort's comparison function), which closes
+    no loop, and one that closes a loop whose head has room for a stub.
+    Neither may become a trap site (an int3 that costs a ptrace stop at every
+    call or turn: sort recorded in 90-400 s instead of 4 one time in 5):
+    `uprr dump` shows no one-byte patch, and `uprr record -v` few ticks at
+    trap sites (160,000 with them)."""
+    trace, rec = h.record_replay([h.prog('jmp_back')], replays=2, options=['-v', '--ticks=soft'])
+    expect_output(rec, b'jmp_back: ok\n', 'computed wrong results in its patched functions')
+    d = run([h.uprr, 'dump', trace], timeout=60, what='uprr dump')
+    check_not_broken(d, 'dump')
+    traps = [m.group(1).decode() for line in d.stdout.splitlines() if b'\tpatch ' in line
+             for m in TRAP_SITE_EDIT_RE.finditer(line)]
+    if traps:
+        raise Fail('trap sites (int3 on a jmp) at ' + ', '.join(traps) + ':\n' +
+                   tail(b'\n'.join(l for l in d.stdout.splitlines() if b'\tpatch ' in l)))
+    m = re.search(rb'(\d+) code patches .*?(\d+) ticks at trap sites', rec.stderr)
+    trap_ticks = int(m.group(2)) if m else 0
+    if not m:
+        raise Fail('uprr record -v does not count the ticks at trap sites:\n' + tail(rec.stderr))
+    if int(m.group(1)) == 0:
+        raise Fail('the recording installed no counting code (uprr record -v):\n' +
+                   tail(rec.stderr))
+    if trap_ticks > 1000:
+        raise Fail(f'{trap_ticks} ticks at trap sites, a ptrace stop each:\n' +
+                   tail(rec.stderr))
+    log(f'  ok: no trap site, {trap_ticks} ticks at trap sites')
+
+
 # `uprr info` names the tick source in its "mode:" line: "ticks soft".
 TICKS_RE = re.compile(rb'\bticks ([a-z]+)\b')
 
