@@ -658,6 +658,19 @@ int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
 bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
 /** Free what @s holds. */
 void rec_syscallbuf_space_free(struct rec_sb_space *s);
+/**
+ * The memory of the syscall buffers that a restore point leaves out
+ * (checkpoint_new_except()): every buffer but its first page, which holds
+ * its head (used, the flags) and its first records. A rollback needs none
+ * of the rest: the records the buffer held at the run's start are never
+ * written again, those of the run are kept and written back
+ * (rec_syscallbuf_keep_records()), and the library reads nothing past
+ * `used` but the next record's size, which may be anything (a marker there
+ * sends a call the traced way, as in replay). Untracked, a run's records
+ * cost no copy at each restore point and no write fault in the tracee.
+ * Stores UPRR_PRELOAD_NSLOTS ranges (uprr-preload.h) in @v.
+ */
+void rec_syscallbuf_untracked(struct checkpoint_range *v);
 /** Whether process @pid runs under a seccomp filter of its own (its
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */

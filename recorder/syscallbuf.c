@@ -527,6 +527,13 @@ rec_syscallbuf_untraced(struct recorder *rec)
 }
 
 void
+rec_syscallbuf_untracked(struct checkpoint_range *v)
+{
+	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++)
+		v[i] = (struct checkpoint_range){ UPRR_PRELOAD_BUF(i) + 4096, UPRR_PRELOAD_BUF_SIZE - 4096 };
+}
+
+void
 rec_syscallbuf_free(struct recorder *rec)
 {
 	free(rec->sb.data);
