@@ -373,6 +373,10 @@ struct rthread {
 				       * that kept them, until its notify call */
 	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
 	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
+	uint64_t sb_head_addr;	      /* its buffer at its restore point, 0: none, */
+	uint64_t sb_head[5];	      /* and that buffer's head there (struct uprr_buf),
+				       * which a rollback puts back: restore points
+				       * leave the buffers out (rec_syscallbuf_untracked) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -391,6 +395,8 @@ struct rec_sb {
 	uint32_t keep_len;	/* their bytes */
 	uint32_t keep_at;	/* where in the buffer they go back */
 	uint64_t reruns;	/* rollbacks that kept records */
+	uint64_t keys[64];	/* the slots' owners before a rollback
+				 * (uprr_ctl.keys, UPRR_PRELOAD_NSLOTS) */
 };
 
 /*
@@ -659,18 +665,33 @@ bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
 /** Free what @s holds. */
 void rec_syscallbuf_space_free(struct rec_sb_space *s);
 /**
- * The memory of the syscall buffers that a restore point leaves out
- * (checkpoint_new_except()): every buffer but its first page, which holds
- * its head (used, the flags) and its first records. A rollback needs none
- * of the rest: the records the buffer held at the run's start are never
- * written again, those of the run are kept and written back
- * (rec_syscallbuf_keep_records()), and the library reads nothing past
- * `used` but the next record's size, which may be anything (a marker there
- * sends a call the traced way, as in replay). Untracked, a run's records
- * cost no copy at each restore point and no write fault in the tracee.
- * Stores UPRR_PRELOAD_NSLOTS ranges (uprr-preload.h) in @v.
+ * The memory that restore points leave out (checkpoint_new_except()), in
+ * *@ret: the syscall buffers (not the control page, whose slot claims a
+ * rollback undoes). A rollback needs none of a buffer's records: those it
+ * held at the run's start are never written again, those of the run are
+ * kept and written back (rec_syscallbuf_keep_records()), and the library
+ * reads nothing past `used` but the next record's size, which may be
+ * anything (a marker there sends a call the traced way, as in replay). Its
+ * head is put back by rec_syscallbuf_save_head() and
+ * rec_syscallbuf_rolled_heads(). Untracked, a run's records cost no copy
+ * at each restore point and no write fault in the tracee, and the buffers
+ * stay one mapping (a userfaultfd range per buffer split them into 128,
+ * whose walk at each sync cost more than the pages it saved).
  */
-void rec_syscallbuf_untracked(struct checkpoint_range *v);
+void rec_syscallbuf_untracked(struct checkpoint_range *ret);
+/** @t's restore point was just taken: keep its buffer's head (its
+ * t->sb_head), which the restore point does not hold. */
+void rec_syscallbuf_save_head(struct recorder *rec, struct rthread *t);
+/**
+ * Around a rollback of @t's run: rec_syscallbuf_claims() before
+ * checkpoint_rollback() reads which slots are claimed; after it,
+ * rec_syscallbuf_rolled_heads() puts @t's buffer's head back as
+ * rec_syscallbuf_save_head() kept it, and clears the head of each buffer
+ * whose claim the rollback undid (the run claimed it: a slot never claimed
+ * has a zero head, uprr_ctl.keys are never freed). Each returns 0 or -errno.
+ */
+int rec_syscallbuf_claims(struct recorder *rec, struct rthread *t) _wur_;
+int rec_syscallbuf_rolled_heads(struct recorder *rec, struct rthread *t) _wur_;
 /** Whether process @pid runs under a seccomp filter of its own (its
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */

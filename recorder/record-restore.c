@@ -21,7 +21,6 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
-#include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
@@ -172,14 +171,12 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
-		struct checkpoint_range untracked[UPRR_PRELOAD_NSLOTS];
-		size_t n = 0;
+		struct checkpoint_range untracked;
 
-		if (sp->mem.syscallbuf) {
-			rec_syscallbuf_untracked(untracked);
-			n = UPRR_PRELOAD_NSLOTS;
-		}
-		r = checkpoint_new_except(t->tgid, t->tid, sp->mem.memfd, untracked, n, &sp->ckpt);
+		if (sp->mem.syscallbuf)
+			rec_syscallbuf_untracked(&untracked);
+		r = checkpoint_new_except(t->tgid, t->tid, sp->mem.memfd, &untracked,
+					  sp->mem.syscallbuf ? 1 : 0, &sp->ckpt);
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
@@ -201,6 +198,8 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 			return;
 		}
 	}
+	if (sp->mem.syscallbuf)
+		rec_syscallbuf_save_head(rec, t);
 	if (!t->xstate)
 		t->xstate = malloc(arch_xstate_size());
 	if (!t->xstate ||

@@ -34,6 +34,8 @@
 
 _Static_assert(sizeof(struct uprr_ctl) <= UPRR_PRELOAD_CTL_SIZE, "control page");
 _Static_assert(sizeof(struct uprr_rec) % 8 == 0, "records stay aligned");
+_Static_assert(sizeof(struct uprr_buf) == sizeof(((struct rthread *)0)->sb_head), "a buffer's head");
+_Static_assert(UPRR_PRELOAD_NSLOTS == ARRAY_SIZE(((struct rec_sb *)0)->keys), "the slots");
 _Static_assert(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE <= PATCH_TICK_PAGE,
 	       "the syscall buffer lies below soft ticks' page");
 
@@ -529,10 +531,50 @@ rec_syscallbuf_untraced(struct recorder *rec)
 }
 
 void
-rec_syscallbuf_untracked(struct checkpoint_range *v)
+rec_syscallbuf_untracked(struct checkpoint_range *ret)
 {
+	*ret = (struct checkpoint_range){ UPRR_PRELOAD_BUF_ADDR,
+					  UPRR_PRELOAD_NSLOTS * UPRR_PRELOAD_BUF_SIZE };
+}
+
+void
+rec_syscallbuf_save_head(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+
+	t->sb_head_addr = 0;
+	if (addr && tracee_read(t->tid, addr, t->sb_head, sizeof(t->sb_head)) == 0)
+		t->sb_head_addr = addr;
+}
+
+int
+rec_syscallbuf_claims(struct recorder *rec, struct rthread *t)
+{
+	memset(rec->sb.keys, 0, sizeof(rec->sb.keys));
+	if (!t->space->mem.syscallbuf)
+		return 0;
+	return tracee_read_mem(t->space->mem.memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, keys),
+			       rec->sb.keys, sizeof(rec->sb.keys));
+}
+
+int
+rec_syscallbuf_rolled_heads(struct recorder *rec, struct rthread *t)
+{
+	uint64_t keys[UPRR_PRELOAD_NSLOTS];
+	struct uprr_buf zero = { 0 };
+	int memfd = t->space->mem.memfd, r;
+
+	if (!t->space->mem.syscallbuf)
+		return 0;
+	if (t->sb_head_addr && (r = tracee_write(memfd, t->sb_head_addr, t->sb_head, sizeof(t->sb_head))) < 0)
+		return r;
+	r = tracee_read_mem(memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, keys), keys, sizeof(keys));
+	if (r < 0)
+		return r;
 	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++)
-		v[i] = (struct checkpoint_range){ UPRR_PRELOAD_BUF(i) + 4096, UPRR_PRELOAD_BUF_SIZE - 4096 };
+		if (rec->sb.keys[i] && !keys[i] && (r = tracee_write(memfd, UPRR_PRELOAD_BUF(i), &zero, sizeof(zero))) < 0)
+			return r;
+	return 0;
 }
 
 void
