@@ -158,12 +158,9 @@ unsigned rec_output_fd_sinks(pid_t tid, int fd);
  */
 unsigned rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd);
 
-/**
- * Forget where fds led (rec_output_fd_sinks() looks again): a close made
- * through the syscall buffer, seen at its flush, may have changed what one
- * refers to without a traced syscall's entry.
- */
-void rec_output_forget_sinks(void);
+/** Forget where fd @fd led, for every thread (rec_output_fd_sinks() looks
+ * again): a close made through the syscall buffer, seen at its flush. */
+void rec_output_forget_fd(int fd);
 
 /**
  * At the entry of syscall @nr (@args) of thread @tid of process @tgid: note

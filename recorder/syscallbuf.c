@@ -367,7 +367,7 @@ record_sends(uint32_t nr)
  * sends a close of an fd that a record of the batch wrote to the traced
  * path, whose entry flushes first (preload/buffered-fd.c), so a buffered
  * close can only precede such a write. But it may have closed an fd that the
- * output code's cache holds (a traced write before the batch): forget it.
+ * output code's cache holds (a traced write before the batch): forget those.
  * A plain write to a regular file (UPRR_WRITE_PLAIN) marks no fd, so its fd
  * may be closed or reused: its record's dev and ino tell instead.
  */
@@ -378,10 +378,8 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
 	uint32_t n = 0;
 
 	for (uint32_t off = 0; off < len; off += ((const struct uprr_rec *)(recs + off))->size)
-		if (((const struct uprr_rec *)(recs + off))->nr == __NR_close) {
-			rec_output_forget_sinks();
-			break;
-		}
+		if (((const struct uprr_rec *)(recs + off))->nr == __NR_close)
+			rec_output_forget_fd((int)((const struct uprr_rec *)(recs + off))->args[0]);
 	for (uint32_t off = 0; off < len; n++) {
 		const struct uprr_rec *r = (const void *)(recs + off);
 
