@@ -6,12 +6,24 @@
  * full, RLIMIT_FSIZE) the file is truncated back to that boundary, so the
  * trace on disk always ends at a whole frame, and the error sticks: every
  * later call returns it.
+ *
+ * The events stream's frames are compressed and written by a thread of the
+ * writer's own, in order, at most FRAMES_QUEUED behind (as rr's
+ * CompressedWriter compresses in threads of its own): the recorder runs
+ * pinned to one CPU with the program, and zstd took a fifth of its time
+ * recording a server under load. The thread is created with the writer,
+ * before the recorder pins itself, so it runs wherever the scheduler puts
+ * it. trace_writer_flush() waits until it wrote everything; a failed write
+ * is seen by the next call after it (the frames queued after it are
+ * dropped, so the trace still ends at the last whole frame).
  */
 #define LOG_PREFIX "trace"
 
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -36,20 +48,58 @@ struct kept_file {
 	uint32_t id;
 };
 
+/* Frames of the events stream handed to the writer's thread. */
+#define FRAMES_QUEUED 4
+
+/* A frame's records, waiting for the thread. */
+struct frame_job {
+	void *raw;
+	size_t len;
+	uint64_t nrec;
+	struct frame_job *next;
+};
+
 struct trace_writer {
 	int dir_fd;
 	int files_fd;
-	struct stream_out events;
+	struct stream_out events;	/**< the thread's, once it runs */
 	struct stream_out catalogue;
 	ZSTD_CCtx *cctx;
 	struct trace_wbuf records; /**< event records not yet in a frame */
 	uint64_t nrecords;	   /**< how many */
-	int error;		   /**< first failed write; sticky */
+	int error;		   /**< first failed write; sticky (atomic) */
 	struct kept_file *kept;
 	size_t nkept;
 	size_t kept_cap;
-	struct trace_stats stats;
+	struct trace_stats stats;  /**< frames, compressed_bytes and
+				    * events_written under @lock */
+
+	/* the events stream's thread */
+	bool threaded;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work;	   /**< a job came, or @stop */
+	pthread_cond_t idle;	   /**< a job was done */
+	struct frame_job *head, *tail;
+	size_t pending;		   /**< jobs queued or being written */
+	bool stop;
+	ZSTD_CCtx *thread_cctx;
 };
+
+static int
+writer_error(struct trace_writer *w)
+{
+	return __atomic_load_n(&w->error, __ATOMIC_ACQUIRE);
+}
+
+/* The first error sticks. */
+static void
+set_error(struct trace_writer *w, int r)
+{
+	int none = 0;
+
+	__atomic_compare_exchange_n(&w->error, &none, r, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
 
 static int
 pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
@@ -73,19 +123,21 @@ pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Write one frame of @raw to @s. Failures to encode leave the file alone;
- * a failed write truncates it back and makes the writer's error sticky. */
+/* Write one frame of @raw to @s, compressed with @cctx. Failures to encode
+ * leave the file alone; a failed write truncates it back and makes the
+ * writer's error sticky. */
 static int
-write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_t raw_len,
-	    size_t *ret_frame_len)
+write_frame_with(struct trace_writer *w, ZSTD_CCtx *cctx, struct stream_out *s, const void *raw,
+		 size_t raw_len, size_t *ret_frame_len)
 {
 	_cleanup_free_ void *frame = NULL;
 	size_t len;
 	int r;
 
-	if (w->error)
-		return w->error;
-	r = trace_frame_encode_cctx(w->cctx, s->kind, s->seq, raw, raw_len, &frame, &len);
+	r = writer_error(w);
+	if (r)
+		return r;
+	r = trace_frame_encode_cctx(cctx, s->kind, s->seq, raw, raw_len, &frame, &len);
 	if (r < 0)
 		return r;
 	r = pwrite_all(s->fd, frame, len, s->end);
@@ -93,7 +145,7 @@ write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_
 		if (ftruncate(s->fd, (off_t)s->end) < 0)
 			log_debug("cannot truncate stream %d back to %" PRIu64 ": %m", s->kind,
 				  s->end);
-		w->error = r;
+		set_error(w, r);
 		return log_debug_errno(r, "writing frame %u of stream %d", s->seq, s->kind);
 	}
 	s->end += len;
@@ -103,37 +155,189 @@ write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_
 	return 0;
 }
 
-/* Write the first @n buffered record bytes, @nrec records, as a frame;
- * keep the rest. */
 static int
-flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
+write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_t raw_len,
+	    size_t *ret_frame_len)
+{
+	return write_frame_with(w, w->cctx, s, raw, raw_len, ret_frame_len);
+}
+
+/* Write @raw (@nrec records) as the events stream's next frame, with
+ * @cctx, and count it. */
+static int
+write_events(struct trace_writer *w, ZSTD_CCtx *cctx, const void *raw, size_t raw_len,
+	     uint64_t nrec)
 {
 	size_t len;
 	int r;
 
-	r = write_frame(w, &w->events, w->records.data, n, &len);
+	r = write_frame_with(w, cctx, &w->events, raw, raw_len, &len);
 	if (r < 0)
 		return r;
+	if (w->threaded)
+		pthread_mutex_lock(&w->lock);
 	w->stats.frames++;
 	w->stats.compressed_bytes += len;
 	w->stats.events_written += nrec;
+	if (w->threaded)
+		pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+/* The events stream's thread: each job in turn, until told to stop with
+ * none left. A job after a failed write is dropped. */
+static void *
+frame_thread(void *arg)
+{
+	struct trace_writer *w = arg;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;) {
+		struct frame_job *job;
+		int r;
+
+		while (!w->head && !w->stop)
+			pthread_cond_wait(&w->work, &w->lock);
+		job = w->head;
+		if (!job)
+			break;
+		w->head = job->next;
+		if (!w->head)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+		r = write_events(w, w->thread_cctx, job->raw, job->len, job->nrec);
+		if (r < 0)
+			set_error(w, r); /* an encoding failure too: later frames would skip it */
+		free(job->raw);
+		free(job);
+		pthread_mutex_lock(&w->lock);
+		w->pending--;
+		pthread_cond_broadcast(&w->idle);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/* Start the events stream's thread; without one (it cannot be created)
+ * frames are written in the caller's thread. */
+static void
+start_thread(struct trace_writer *w)
+{
+	sigset_t all, old;
+
+	w->thread_cctx = ZSTD_createCCtx();
+	if (!w->thread_cctx || pthread_mutex_init(&w->lock, NULL) != 0)
+		return;
+	if (pthread_cond_init(&w->work, NULL) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		return;
+	}
+	if (pthread_cond_init(&w->idle, NULL) != 0) {
+		pthread_cond_destroy(&w->work);
+		pthread_mutex_destroy(&w->lock);
+		return;
+	}
+	/* signals (the recorder's timer, SIGTERM) are for the caller's thread */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	w->threaded = pthread_create(&w->thread, NULL, frame_thread, w) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!w->threaded) {
+		pthread_cond_destroy(&w->idle);
+		pthread_cond_destroy(&w->work);
+		pthread_mutex_destroy(&w->lock);
+	}
+}
+
+/* Stop the events stream's thread once it wrote what it has. */
+static void
+stop_thread(struct trace_writer *w)
+{
+	if (!w->threaded)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->idle);
+	pthread_cond_destroy(&w->work);
+	pthread_mutex_destroy(&w->lock);
+	w->threaded = false;
+}
+
+/* Write the first @n buffered record bytes, @nrec records, as a frame
+ * (the thread does, when there is one); keep the rest. */
+static int
+flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
+{
+	struct frame_job *job;
+	int r;
+
+	if (!w->threaded) {
+		r = write_events(w, w->cctx, w->records.data, n, nrec);
+		if (r < 0)
+			return r;
+	} else {
+		job = calloc(1, sizeof(*job));
+		if (!job)
+			return -ENOMEM;
+		if (n == w->records.len) {
+			/* the buffer goes with the job: the next record starts a new one */
+			job->raw = steal_ptr(&w->records.data);
+			w->records = (struct trace_wbuf){ 0 };
+		} else if ((job->raw = malloc(n))) {
+			memcpy(job->raw, w->records.data, n);
+		}
+		if (!job->raw) {
+			free(job);
+			return -ENOMEM;
+		}
+		job->len = n;
+		job->nrec = nrec;
+		pthread_mutex_lock(&w->lock);
+		while (w->pending >= FRAMES_QUEUED)
+			pthread_cond_wait(&w->idle, &w->lock);
+		if (w->tail)
+			w->tail->next = job;
+		else
+			w->head = job;
+		w->tail = job;
+		w->pending++;
+		pthread_cond_signal(&w->work);
+		pthread_mutex_unlock(&w->lock);
+		n = MIN(n, w->records.len); /* 0 once the buffer went with the job */
+	}
 	w->nrecords -= nrec;
-	memmove(w->records.data, w->records.data + n, w->records.len - n);
-	w->records.len -= n;
+	if (n) {
+		memmove(w->records.data, w->records.data + n, w->records.len - n);
+		w->records.len -= n;
+	}
 	/* do not hold on to the memory of an outsized record */
 	if (w->records.len == 0 && w->records.cap > 4 * TRACE_FRAME_TARGET)
 		trace_wbuf_free(&w->records);
-	return 0;
+	return writer_error(w);
 }
 
 int
 trace_writer_flush(struct trace_writer *w)
 {
-	if (w->error)
-		return w->error;
-	if (w->records.len == 0)
-		return 0;
-	return flush_records(w, w->records.len, w->nrecords);
+	int r = writer_error(w);
+
+	if (r)
+		return r;
+	if (w->records.len) {
+		r = flush_records(w, w->records.len, w->nrecords);
+		if (r < 0)
+			return r;
+	}
+	if (w->threaded) {
+		pthread_mutex_lock(&w->lock);
+		while (w->pending)
+			pthread_cond_wait(&w->idle, &w->lock);
+		pthread_mutex_unlock(&w->lock);
+	}
+	return writer_error(w);
 }
 
 int
@@ -142,8 +346,9 @@ trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
 	size_t before = w->records.len;
 	int r;
 
-	if (w->error)
-		return w->error;
+	r = writer_error(w);
+	if (r)
+		return r;
 	r = trace_record_encode(&w->records, ev);
 	if (r < 0)
 		return r;
@@ -191,10 +396,12 @@ writer_free(struct trace_writer *w)
 {
 	int fds[] = { w->dir_fd, w->files_fd, w->events.fd, w->catalogue.fd };
 
+	stop_thread(w);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	ZSTD_freeCCtx(w->cctx);
+	ZSTD_freeCCtx(w->thread_cctx);
 	trace_wbuf_free(&w->records);
 	free(w->kept);
 	free(w);
@@ -262,6 +469,7 @@ trace_writer_open(const char *dir, const struct trace_header *hdr, struct trace_
 	r = open_stream(w->dir_fd, TRACE_CATALOGUE_FILE, TRACE_STREAM_FILES, &w->catalogue);
 	if (r < 0)
 		goto err;
+	start_thread(w);
 	*ret_w = w;
 	return 0;
 
@@ -415,7 +623,7 @@ static int
 storage_error(struct trace_writer *w, int r)
 {
 	if (r == -ENOSPC || r == -EDQUOT || r == -EFBIG || r == -EIO)
-		w->error = r;
+		set_error(w, r);
 	return r;
 }
 
@@ -503,8 +711,9 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigne
 	const struct kept_file *first = NULL, *latest = NULL;
 	uint32_t id, first_id;
 
-	if (w->error)
-		return w->error;
+	r = writer_error(w);
+	if (r)
+		return r;
 	if (!path)
 		return -EINVAL;
 	if (fstat(fd, &st) < 0)
@@ -559,7 +768,13 @@ err:
 void
 trace_writer_stats(const struct trace_writer *w, struct trace_stats *ret_stats)
 {
+	struct trace_writer *m = (struct trace_writer *)w; /* its lock */
+
+	if (m->threaded)
+		pthread_mutex_lock(&m->lock);
 	*ret_stats = w->stats;
+	if (m->threaded)
+		pthread_mutex_unlock(&m->lock);
 }
 
 int
