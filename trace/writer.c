@@ -51,10 +51,11 @@ struct kept_file {
 /* Frames of the events stream handed to the writer's thread. */
 #define FRAMES_QUEUED 4
 
-/* A frame's records, waiting for the thread. */
+/* A frame's records, waiting for the thread; once written, a buffer for
+ * the next records (a fresh one would grow and fault in again each time). */
 struct frame_job {
 	void *raw;
-	size_t len;
+	size_t len, cap;
 	uint64_t nrec;
 	struct frame_job *next;
 };
@@ -81,6 +82,8 @@ struct trace_writer {
 	pthread_cond_t work;	   /**< a job came, or @stop */
 	pthread_cond_t idle;	   /**< a job was done */
 	struct frame_job *head, *tail;
+	struct frame_job *spare;   /**< written jobs, their buffers to reuse, */
+	size_t nspare;		   /**< at most FRAMES_QUEUED */
 	size_t pending;		   /**< jobs queued or being written */
 	bool stop;
 	ZSTD_CCtx *thread_cctx;
@@ -208,9 +211,15 @@ frame_thread(void *arg)
 		r = write_events(w, w->thread_cctx, job->raw, job->len, job->nrec);
 		if (r < 0)
 			set_error(w, r); /* an encoding failure too: later frames would skip it */
-		free(job->raw);
-		free(job);
 		pthread_mutex_lock(&w->lock);
+		if (w->nspare < FRAMES_QUEUED) {
+			job->next = w->spare;
+			w->spare = job;
+			w->nspare++;
+		} else {
+			free(job->raw);
+			free(job);
+		}
 		w->pending--;
 		pthread_cond_broadcast(&w->idle);
 	}
@@ -260,6 +269,13 @@ stop_thread(struct trace_writer *w)
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
+	while (w->spare) {
+		struct frame_job *job = w->spare;
+
+		w->spare = job->next;
+		free(job->raw);
+		free(job);
+	}
 	pthread_cond_destroy(&w->idle);
 	pthread_cond_destroy(&w->work);
 	pthread_mutex_destroy(&w->lock);
@@ -279,14 +295,19 @@ flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
 		if (r < 0)
 			return r;
 	} else {
+		struct frame_job *spare;
+
 		job = calloc(1, sizeof(*job));
 		if (!job)
 			return -ENOMEM;
 		if (n == w->records.len) {
-			/* the buffer goes with the job: the next record starts a new one */
+			/* the buffer goes with the job: the next records go to a
+			 * written job's, or to a new one */
+			job->cap = w->records.cap;
 			job->raw = steal_ptr(&w->records.data);
 			w->records = (struct trace_wbuf){ 0 };
 		} else if ((job->raw = malloc(n))) {
+			job->cap = n;
 			memcpy(job->raw, w->records.data, n);
 		}
 		if (!job->raw) {
@@ -298,6 +319,14 @@ flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
 		pthread_mutex_lock(&w->lock);
 		while (w->pending >= FRAMES_QUEUED)
 			pthread_cond_wait(&w->idle, &w->lock);
+		spare = w->spare;
+		if (spare && !w->records.data) {
+			w->spare = spare->next;
+			w->nspare--;
+			w->records = (struct trace_wbuf){ .data = spare->raw, .cap = spare->cap };
+		} else {
+			spare = NULL;
+		}
 		if (w->tail)
 			w->tail->next = job;
 		else
@@ -306,6 +335,7 @@ flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
 		w->pending++;
 		pthread_cond_signal(&w->work);
 		pthread_mutex_unlock(&w->lock);
+		free(spare);
 		n = MIN(n, w->records.len); /* 0 once the buffer went with the job */
 	}
 	w->nrecords -= nrec;
