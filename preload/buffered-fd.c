@@ -5,6 +5,8 @@
  * writing, not under /proc, /dev, /sys), close, fcntl F_GETFD/F_SETFD/
  * F_GETFL/F_SETFL, access, faccessat, faccessat2, statx, pread64,
  * pwrite64, readv, preadv, getrandom, accept4 (a non-blocking socket),
+ * sendfile, copy_file_range, ioctl FICLONE and FICLONERANGE, mkdirat,
+ * fchmod, fchown, utimensat,
  * and the write path of write, writev and pwrite64 (uprr_fd_write(): a
  * regular file that refuses RWF_NOWAIT is written plainly). Called from
  * buffered() in syscallbuf.c, with the buffer locked. The same code runs
@@ -48,6 +50,16 @@
 #define K_STATFS_SIZE 120
 /* the most bytes of a socket address accept4 writes (struct sockaddr_storage) */
 #define SOCKADDR_MAX 128
+
+/* lseek(2)'s SEEK_CUR */
+#define K_SEEK_CUR 1
+/* The most bytes a buffered sendfile moves (it may move fewer than asked,
+ * sendfile(2): its callers loop); several fit a buffer */
+#define SENDFILE_MAX 65536u
+/* utimensat(2)'s two struct timespecs */
+#define K_UTIMES_SIZE 32
+/* struct file_clone_range (include/uapi/linux/fs.h) */
+#define K_CLONE_RANGE_SIZE 32
 
 #define K_O_WRONLY 01
 #define K_O_RDWR 02
@@ -99,7 +111,7 @@ uprr_fd_commit(struct uprr_buf *buf, long nr, long fd, long ret)
 	}
 	if (ret > 0 && fd >= 0 &&
 	    (nr == __NR_write || nr == __NR_writev || nr == __NR_sendto || nr == __NR_sendmsg ||
-	     nr == __NR_pwrite64))
+	     nr == __NR_pwrite64 || nr == __NR_sendfile || nr == __NR_copy_file_range))
 		buf->fds_written[(fd >> 6) & 1] |= 1ull << (fd & 63);
 }
 
@@ -175,6 +187,40 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 		if ((uint32_t)a[2] & ~(uint32_t)(K_GRND_NONBLOCK | K_GRND_RANDOM | K_GRND_INSECURE))
 			return UINT64_MAX;
 		return (uint64_t)a[1];
+	case __NR_sendfile:
+		/* from a file at an offset the program gives (without one,
+		 * the file position would move by what was read, not sent),
+		 * not to a file mapped shared (the recorder keeps its versions
+		 * at traced writes); F_GETFL's and the read's results, the
+		 * bytes, how they were written */
+		if ((((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->flags & UPRR_CTL_NO_WRITES) || !a[2] ||
+		    a[3] == 0)
+			return UINT64_MAX;
+		return 16 + align8((uint64_t)a[3] < SENDFILE_MAX ? (uint64_t)a[3] : SENDFILE_MAX) +
+		       UPRR_WRITE_PROBE_SIZE;
+	case __NR_copy_file_range:
+		/* the offsets before (both), in and out (the kernel's) */
+		if (((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->flags & UPRR_CTL_NO_WRITES)
+			return UINT64_MAX;
+		return 32;
+	case __NR_ioctl:
+		/* FICLONE, FICLONERANGE (a copy of its struct): the
+		 * destination changes as by a write */
+		if ((((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->flags & UPRR_CTL_NO_WRITES) ||
+		    ((uint32_t)a[1] == UPRR_FICLONERANGE && !a[2]))
+			return UINT64_MAX;
+		return (uint32_t)a[1] == UPRR_FICLONERANGE ? K_CLONE_RANGE_SIZE : 0;
+	case __NR_mkdirat:
+		return a[1] && !special_tree((const char *)a[1]) ? 0 : UINT64_MAX;
+	case __NR_fchmod:
+	case __NR_fchown:
+		return 0;
+	case __NR_utimensat:
+		/* a copy of its two timespecs, if any (a NULL path: the
+		 * file of the fd, futimens(3)) */
+		if (a[1] && special_tree((const char *)a[1]))
+			return UINT64_MAX;
+		return a[2] ? K_UTIMES_SIZE : 0;
 	case __NR_accept4:
 		/* F_GETFL's result, the address length in and out, the address */
 		if (a[1] && !a[2])
@@ -220,6 +266,94 @@ uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const void *b
 	return ret;
 }
 
+/* A write probe for a write not made: constants, the same in replay. */
+static void
+probe_none(struct uprr_write_probe *p)
+{
+	p->attempt = 0;
+	p->stat_ret = p->statfs_ret = 1;
+	p->mode = p->fs_type = 0;
+	p->dev = p->ino = 0;
+}
+
+/*
+ * sendfile(2) from a file at *@a[2], made so that it cannot wait: the
+ * bytes read into the record (preadv2 RWF_NOWAIT at the offset: a file
+ * whose pages are not cached, or a pipe or socket as the source, takes
+ * the traced call), then written as write(2) is (uprr_fd_write(): a
+ * socket or pipe with RWF_NOWAIT, a local regular file plainly; EAGAIN or
+ * a file that refuses both: the traced call, which sends them itself;
+ * nothing was taken). The bytes sent are in the record, where the
+ * recorder finds what went to uprr's output or a socket. An out fd open
+ * O_APPEND (EINVAL to sendfile) or not for writing takes the traced call.
+ */
+static long
+fd_sendfile(struct uprr_buf *buf, struct uprr_rec *rec, const long a[6], uint32_t size)
+{
+	int64_t *getfl = (int64_t *)(rec + 1), *got = getfl + 1;
+	unsigned char *bytes = (unsigned char *)(got + 1);
+	uint64_t cap = (uint64_t)a[3] < SENDFILE_MAX ? (uint64_t)a[3] : SENDFILE_MAX;
+	struct uprr_write_probe *p = (struct uprr_write_probe *)((unsigned char *)rec + size - UPRR_WRITE_PROBE_SIZE);
+	int64_t off = *(const int64_t *)a[2];
+	struct kiovec iov = { bytes, cap };
+	long ret;
+
+	/* (a slot the stub returns from is not written before it: in
+	 * replay it holds the recorded result) */
+	*getfl = stub_in(buf, __NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, getfl);
+	if (*getfl >= 0 && !(*getfl & K_O_APPEND) && (*getfl & K_O_ACCMODE) != 0)
+		*got = stub_in(buf, __NR_preadv2, a[1], (long)&iov, 1, off, 0, UPRR_RWF_NOWAIT, got);
+	else
+		*got = -UPRR_EAGAIN;
+	ret = *got;
+	if (*got > 0)
+		ret = uprr_fd_write(buf, rec, a[0], bytes, (uint64_t)*got, -1, p);
+	else
+		probe_none(p);
+	uprr_commit(buf, rec, __NR_sendfile, UPRR_WRITE_PLAIN(p) ? -1 : a[0], ret, size);
+	if (*got < 0 || ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
+		return uprr_traced(__NR_sendfile, a[0], a[1], a[2], a[3], 0, 0);
+	if (ret > 0)
+		*(int64_t *)a[2] = off + ret;
+	return ret;
+}
+
+/*
+ * copy_file_range(2), whose result (EXDEV, EOPNOTSUPP, EINVAL across file
+ * systems: cp's first try) and offsets are the record's. Data: the
+ * offsets before the call (*off_in, -1 without it; *off_out, or the out
+ * file's position from an lseek: where the recorder reads back bytes that
+ * went to uprr's output), then the two the kernel reads and writes
+ * (recording_only(): the recorded ones stay in replay).
+ */
+static long
+fd_copy_file_range(struct uprr_buf *buf, struct uprr_rec *rec, const long a[6], uint32_t size)
+{
+	int64_t *s = (int64_t *)(rec + 1);
+	long ret;
+
+	s[0] = a[1] ? *(const int64_t *)a[1] : -1;
+	if (a[3])
+		s[1] = *(const int64_t *)a[3];
+	else
+		s[1] = stub_in(buf, __NR_lseek, a[2], 0, K_SEEK_CUR, 0, 0, 0, &s[1]);
+	if (a[1])
+		recording_only(buf, (uint64_t *)&s[2], (uint64_t)s[0]);
+	else
+		s[2] = 0;
+	if (a[3])
+		recording_only(buf, (uint64_t *)&s[3], (uint64_t)s[1]);
+	else
+		s[3] = 0;
+	ret = stub_in(buf, __NR_copy_file_range, a[0], a[1] ? (long)&s[2] : 0, a[2], a[3] ? (long)&s[3] : 0,
+		      a[4], a[5], &rec->ret);
+	if (ret > 0 && a[1])
+		*(int64_t *)a[1] = s[2];
+	if (ret > 0 && a[3])
+		*(int64_t *)a[3] = s[3];
+	return uprr_commit(buf, rec, __NR_copy_file_range, a[2], ret, size);
+}
+
 /* Scatter @n bytes at @src over the @niov iovecs at @iov. */
 static void
 scatter(const struct kiovec *iov, long niov, const unsigned char *src, uint64_t n)
@@ -239,6 +373,12 @@ scatter(const struct kiovec *iov, long niov, const unsigned char *src, uint64_t 
  *   statx: the struct statx; pread64, readv, preadv, getrandom: ret bytes;
  *   pwrite64: the bytes passed (the kernel took ret), padded to 8, then
  *   a struct uprr_write_probe (uprr_fd_write());
+ *   sendfile: F_GETFL's result of the out fd and the read's (int64 each),
+ *   the bytes read (the first ret of them sent), padded to 8, then a
+ *   struct uprr_write_probe (fd_sendfile());
+ *   copy_file_range: four int64 (fd_copy_file_range());
+ *   ioctl FICLONERANGE: its struct file_clone_range;
+ *   utimensat with times: its two struct timespecs;
  *   accept4: F_GETFL's result (int64), then with an address the length
  *   passed in and the one the kernel wrote (uint32 each), the address;
  *   the others: none.
@@ -272,6 +412,30 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_close:
 		ret = stub_in(buf, nr, a[0], 0, 0, 0, 0, 0, &rec->ret);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
+	case __NR_sendfile:
+		return fd_sendfile(buf, rec, a, size);
+	case __NR_copy_file_range:
+		return fd_copy_file_range(buf, rec, a, size);
+	case __NR_ioctl:
+		/* FICLONE, FICLONERANGE: the kernel reads the range from the
+		 * record's copy (checked in replay) */
+		if ((uint32_t)a[1] == UPRR_FICLONERANGE)
+			memcpy(data, (const void *)a[2], K_CLONE_RANGE_SIZE);
+		ret = stub_in(buf, nr, a[0], a[1], (uint32_t)a[1] == UPRR_FICLONERANGE ? (long)data : a[2], 0, 0, 0,
+			      &rec->ret);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
+	case __NR_mkdirat:
+	case __NR_fchmod:
+	case __NR_fchown:
+		ret = stub_in(buf, nr, a[0], a[1], a[2], 0, 0, 0, &rec->ret);
+		return uprr_commit(buf, rec, nr, -1, ret, size);
+	case __NR_utimensat:
+		/* the kernel reads the times from the record's copy (checked
+		 * in replay) */
+		if (a[2])
+			memcpy(data, (const void *)a[2], K_UTIMES_SIZE);
+		ret = stub_in(buf, nr, a[0], a[1], a[2] ? (long)data : 0, a[3], 0, 0, &rec->ret);
 		return uprr_commit(buf, rec, nr, -1, ret, size);
 	case __NR_fcntl:
 	case __NR_access:

@@ -11,6 +11,8 @@
 	.hidden uprr_syscall
 	.hidden uprr_stub
 	.hidden uprr_notify
+	.hidden uprr_untraced
+	.hidden uprr_traced_call
 
 	/* UPRR_PRELOAD_ENTRY_SYSCALL */
 	.org UPRR_PRELOAD_ENTRY_SYSCALL
@@ -22,6 +24,8 @@
 
 	/* UPRR_PRELOAD_UNTRACED_OFF: allowed by the filter, never traced */
 	.org UPRR_PRELOAD_UNTRACED_OFF
+	.globl uprr_untraced
+uprr_untraced:
 untraced_syscall:
 	syscall
 	/* rcx and r11 as in replay, where no syscall sets them (rip and
@@ -49,6 +53,49 @@ uprr_stub:
 1:	movq (%r12), %rax
 	xor %ecx, %ecx
 	xor %r11d, %r11d
+	ret
+
+	/*
+	 * long uprr_traced_call(long nr, long a0, ..., long a5): a syscall
+	 * the supervisor traces, with every register that is not an argument
+	 * zeroed (the callee-saved ones kept on the stack): the library's own
+	 * values in them may differ between recording and replay (what the
+	 * buffer's head holds), and the seccomp stop shows every register.
+	 * The flags as replay has them whichever way led here (popfq leaves
+	 * IF alone in user mode); the kernel shows them in r11.
+	 */
+	.globl uprr_traced_call
+uprr_traced_call:
+	push %rbx
+	push %rbp
+	push %r12
+	push %r13
+	push %r14
+	push %r15
+	mov %rdi, %rax
+	mov %rsi, %rdi
+	mov %rdx, %rsi
+	mov %rcx, %rdx
+	mov %r8, %r10
+	mov %r9, %r8
+	mov 56(%rsp), %r9
+	xor %ebx, %ebx
+	xor %ebp, %ebp
+	xor %r12d, %r12d
+	xor %r13d, %r13d
+	xor %r14d, %r14d
+	xor %r15d, %r15d
+	xor %ecx, %ecx
+	xor %r11d, %r11d
+	pushq $0x202
+	popfq
+	syscall
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %rbp
+	pop %rbx
 	ret
 
 	/*

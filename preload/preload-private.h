@@ -32,6 +32,11 @@
 /* preadv2(2)'s RWF_NOWAIT (include/uapi/linux/fs.h, Linux 4.14; pipes
  * honour it since 5.x) */
 #define UPRR_RWF_NOWAIT 0x8
+/* ioctl(2) FICLONE and FICLONERANGE (include/uapi/linux/fs.h: _IOW(0x94,
+ * 9, int) and _IOW(0x94, 13, struct file_clone_range)) */
+#define UPRR_FICLONE 0x40049409u
+#define UPRR_FICLONERANGE 0x4020940du
+#define UPRR_IOCTL_CLONE(req) ((uint32_t)(req) == UPRR_FICLONE || (uint32_t)(req) == UPRR_FICLONERANGE)
 /* The most iovecs of a buffered writev, readv, preadv, sendmsg or recvmsg */
 #define UPRR_IOV_MAX 64
 
@@ -172,3 +177,14 @@ long uprr_fd_write(struct uprr_buf *buf, struct uprr_rec *rec, long fd, const vo
 int uprr_wait_size(long nr, const long a[6], uint64_t *ret_data_max, uint32_t *ret_wake) HIDDEN;
 long uprr_wait_call(struct uprr_buf *buf, long nr, const long a[6], struct uprr_rec *rec,
 		    unsigned char *data, uint64_t data_max, uint32_t *ret_size, int *ret_wait) HIDDEN;
+
+/*
+ * The calls that change mappings (preload/buffered-maps.c): mmap of private
+ * anonymous memory, munmap, madvise (UPRR_BUFFERED_MAPS), only while
+ * buf->maps is set (buffered() checks it with the full buffer, in one
+ * branch). uprr_maps_ok() says whether the arguments allow it;
+ * uprr_maps_call() makes the call in recording and in replay alike (at the
+ * recorded address, in replay), adds its record and returns the result.
+ */
+int uprr_maps_ok(long nr, const long a[6]) HIDDEN;
+long uprr_maps_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6], uint32_t size) HIDDEN;

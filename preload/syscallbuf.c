@@ -10,7 +10,8 @@
  * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
  * ioctl FIONREAD, sendmsg without an address or control data; the fd
  * and file calls of preload/buffered-fd.c; poll, ppoll, select, pselect6,
- * recvmsg, futex wait and wake (preload/buffered-wait.c) (UPRR_BUFFERED).
+ * recvmsg, futex wait and wake (preload/buffered-wait.c); mmap, munmap,
+ * madvise (preload/buffered-maps.c, made again in replay) (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -31,20 +32,17 @@
 
 long uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
 
-/*
- * The compiler may call these for copies. One string instruction each:
- * the same in record and replay, no conditional branch, and many bytes a
- * cycle (ERMS/FSRM) where a byte loop took 8 % of a recorded nginx
- * worker's time (a response's bytes into the record, a file's out of it).
- * The ABI has the direction flag clear at every call, and the kernel
- * clears it for a signal handler.
- */
+/* The compiler may call these for copies. rep movsb and rep stosb (fast
+ * on every x86-64 since Ivy Bridge's ERMS, and no conditional branch: the
+ * same in record and replay whatever the length): the library copies
+ * every byte read and written twice (a byte loop was 11 % of cp -r's
+ * recording). */
 void *
 memcpy(void *dst, const void *src, size_t n)
 {
 	void *d = dst;
 
-	__asm__ volatile("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
+	__asm__ __volatile__("rep movsb" : "+D"(d), "+S"(src), "+c"(n) : : "memory");
 	return dst;
 }
 
@@ -53,26 +51,19 @@ memset(void *dst, int c, size_t n)
 {
 	void *d = dst;
 
-	__asm__ volatile("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
+	__asm__ __volatile__("rep stosb" : "+D"(d), "+c"(n) : "a"(c) : "memory");
 	return dst;
 }
 
-/* A syscall the supervisor traces: an ordinary recorded syscall. */
+long uprr_traced_call(long nr, long a0, long a1, long a2, long a3, long a4, long a5) HIDDEN;
+
+/* A syscall the supervisor traces: an ordinary recorded syscall, made from
+ * entry.S with no register holding the library's own values (the paths to
+ * it may have read what differs between recording and replay). */
 static long
 traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 {
-	register long r10 __asm__("r10") = a3;
-	register long r8 __asm__("r8") = a4;
-	register long r9 __asm__("r9") = a5;
-	long ret;
-
-	/* the flags, which the kernel shows in r11, as replay has them
-	 * whichever way led here (popfq leaves IF alone in user mode) */
-	__asm__ __volatile__("pushq $0x202\n\tpopfq\n\tsyscall"
-			     : "=a"(ret)
-			     : "a"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
-			     : "rcx", "r11", "memory", "cc");
-	return ret;
+	return uprr_traced_call(nr, a0, a1, a2, a3, a4, a5);
 }
 
 _Static_assert(offsetof(struct uprr_buf, replay) == UPRR_BUF_REPLAY_OFF, "entry.S reads it");
@@ -151,7 +142,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	struct uprr_rec *rec;
 	unsigned char *data;
 	struct kiovec iov;
-	uint32_t size, wake = 0;
+	uint32_t size, wake = 0, maps = 0;
 	int wait = 0;
 	long ret, rest;
 
@@ -159,7 +150,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		return NOT_BUFFERED;
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;
-	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD)
+	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD && !UPRR_IOCTL_CLONE(a[1]))
 		return NOT_BUFFERED;
 	/* sendmsg: as send(2), its iovecs' bytes one after the other; not
 	 * with an address or control data (SCM_RIGHTS passes fds) */
@@ -192,7 +183,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		data_max = 24; /* struct timeval, then struct timezone */
 		break;
 	case __NR_ioctl:
-		data_max = 4; /* FIONREAD's int */
+		/* FIONREAD's int; FICLONE and FICLONERANGE: buffered-fd.c */
+		data_max = UPRR_IOCTL_CLONE(a[1]) ? uprr_fd_data_max(buf, nr, a) : 4;
 		break;
 	case __NR_writev:
 	case __NR_sendmsg:
@@ -226,13 +218,19 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
 	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64: case __NR_fadvise64:
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
-	case __NR_accept4:
+	case __NR_accept4: case __NR_sendfile: case __NR_copy_file_range: case __NR_mkdirat:
+	case __NR_fchmod: case __NR_fchown: case __NR_utimensat:
 		data_max = uprr_fd_data_max(buf, nr, a);
 		break;
 	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6: /* buffered-wait.c */
 	case __NR_recvmsg: case __NR_futex:
 		if (uprr_wait_size(nr, a, &data_max, &wake) < 0)
 			return NOT_BUFFERED;
+		break;
+	case __NR_mmap: case __NR_munmap: case __NR_madvise: /* buffered-maps.c: a result only */
+		if (!uprr_maps_ok(nr, a))
+			return NOT_BUFFERED;
+		maps = 1;
 		break;
 	}
 	if (data_max > UPRR_PRELOAD_REC_ROOM)
@@ -248,9 +246,10 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	 * end of the records (replay, where the interrupt is never set). The
 	 * registers there must not tell which. A futex wake while the
 	 * supervisor has not set `wakes` goes the same way (recording; in
-	 * replay `wakes` is set wherever records come). */
+	 * replay `wakes` is set wherever records come), and so does a
+	 * mapping change while `maps` is not set (a run with a restore point). */
 	if (((uint64_t)buf->used + size > UPRR_PRELOAD_REC_ROOM) | (rec->size == UPRR_REC_STOP) |
-	    (buf->interrupt != 0) | (wake & (buf->wakes == 0)))
+	    (buf->interrupt != 0) | (wake & (buf->wakes == 0)) | (maps & (buf->maps == 0)))
 		return NOT_BUFFERED;
 	data = (unsigned char *)(rec + 1);
 	rec->nr = (uint32_t)nr;
@@ -287,6 +286,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 			memcpy((void *)a[1], data, (size_t)ret * UPRR_EPOLL_EVENT_SIZE);
 		break;
 	case __NR_ioctl:
+		if (UPRR_IOCTL_CLONE(a[1]))
+			return uprr_fd_call(buf, rec, nr, a, size);
 		ret = stub(nr, a[0], a[1], (long)data, 0, 0, 0, &rec->ret);
 		if (ret == 0)
 			memcpy((void *)a[2], data, 4);
@@ -359,8 +360,11 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	case __NR_openat: case __NR_close: case __NR_fcntl: case __NR_access:
 	case __NR_faccessat: case __NR_faccessat2: case __NR_statx: case __NR_pread64: case __NR_fadvise64:
 	case __NR_pwrite64: case __NR_readv: case __NR_preadv: case __NR_getrandom:
-	case __NR_accept4:
+	case __NR_accept4: case __NR_sendfile: case __NR_copy_file_range: case __NR_mkdirat:
+	case __NR_fchmod: case __NR_fchown: case __NR_utimensat:
 		return uprr_fd_call(buf, rec, nr, a, size);
+	case __NR_mmap: case __NR_munmap: case __NR_madvise:
+		return uprr_maps_call(buf, rec, nr, a, size);
 	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6:
 	case __NR_recvmsg: case __NR_futex:
 		ret = uprr_wait_call(buf, nr, a, rec, data, data_max, &size, &wait);

@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 7
+#define UPRR_PRELOAD_VERSION 8
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -78,14 +78,24 @@
 /** The fd and file calls of the buffer (preload/buffered-fd.c), some only
  * with certain arguments: openat for reading or writing (not under /proc,
  * /dev but /dev/shm, /sys), fcntl F_GETFD, F_SETFD, F_GETFL, F_SETFL,
- * F_DUPFD and F_DUPFD_CLOEXEC, accept4 on a non-blocking socket; and
- * fadvise64. */
+ * F_DUPFD and F_DUPFD_CLOEXEC, accept4 on a non-blocking socket;
+ * fadvise64; sendfile with an offset (made as a pread and a write that do
+ * not wait), copy_file_range, ioctl FICLONE and FICLONERANGE (their
+ * result), mkdirat, fchmod, fchown, utimensat (their result: tar -x makes
+ * the last three for every file). */
 #define UPRR_BUFFERED_FD(nr)                                                                \
 	((nr) == __NR_openat || (nr) == __NR_close || (nr) == __NR_fcntl ||                  \
 	 (nr) == __NR_access || (nr) == __NR_faccessat || (nr) == __NR_faccessat2 ||          \
 	 (nr) == __NR_statx || (nr) == __NR_pread64 || (nr) == __NR_pwrite64 ||               \
 	 (nr) == __NR_readv || (nr) == __NR_preadv || (nr) == __NR_getrandom ||               \
-	 (nr) == __NR_accept4 || (nr) == __NR_fadvise64)
+	 (nr) == __NR_accept4 || (nr) == __NR_fadvise64 || (nr) == __NR_sendfile ||           \
+	 (nr) == __NR_copy_file_range || (nr) == __NR_mkdirat || (nr) == __NR_fchmod ||     \
+	 (nr) == __NR_fchown || (nr) == __NR_utimensat || UPRR_BUFFERED_MAPS(nr))
+/** The calls that change mappings (preload/buffered-maps.c), only while the
+ * buffer's `maps` is set (a run without a restore point): mmap of private
+ * anonymous memory, munmap, madvise with advice that keeps memory or
+ * MADV_DONTNEED. Replay makes them again, at the recorded address. */
+#define UPRR_BUFFERED_MAPS(nr) ((nr) == __NR_mmap || (nr) == __NR_munmap || (nr) == __NR_madvise)
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 
@@ -133,7 +143,13 @@ struct uprr_buf {
 	 * the run back). Replay: set with every batch of records, where the
 	 * end marker decides. */
 	uint32_t wakes;
-	uint32_t pad;
+	/** 1: a call that changes mappings (UPRR_BUFFERED_MAPS) may be
+	 * buffered; 0 (a new buffer): traced. Recording: the supervisor sets
+	 * it at the start of each run that has no restore point (a rollback
+	 * would not undo a mapping change it did not see) and clears it for
+	 * one that has. Replay: set with every batch of records, where the
+	 * end marker decides. */
+	uint32_t maps;
 	/** The fds (modulo 128, a bit each) that the buffer's records wrote
 	 * or sent bytes to (ret > 0): a close of one of them takes the traced
 	 * path, whose entry flushes first, since the flush finds where those

@@ -419,6 +419,32 @@ read_back(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t tgid, i
 	return r;
 }
 
+ssize_t
+rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n = 0;
+	int src = grab_fd(tgid, fd);
+
+	if (src < 0)
+		return src;
+	if ((fcntl(src, F_GETFL) & O_ACCMODE) == O_WRONLY) {
+		/* a sink open for writing only (a shell's >): open it again */
+		char path[64];
+
+		close(src);
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+		src = open(path, O_RDONLY | O_CLOEXEC);
+		if (src < 0)
+			return -errno;
+	}
+	while (got < len && (n = pread(src, (uint8_t *)buf + got, len - got, (off_t)(off + got))) > 0)
+		got += (size_t)n;
+	n = n < 0 && !got ? -errno : (ssize_t)got;
+	close(src);
+	return n;
+}
+
 /* Whether fd @fd of @tgid is a regular file. */
 static bool
 is_file(pid_t tgid, int fd)

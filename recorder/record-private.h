@@ -158,6 +158,14 @@ unsigned rec_output_fd_sinks(pid_t tid, int fd);
  */
 unsigned rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd);
 
+/**
+ * Read @len bytes at @off of file fd @fd of thread @tid (process @tgid)
+ * into @buf (pidfd_getfd(2), or /proc/TID/fd/N opened again for a file
+ * open for writing only). Returns the bytes read (short at its end), or
+ * -errno.
+ */
+ssize_t rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, size_t len);
+
 /** Forget where fd @fd led, for every thread (rec_output_fd_sinks() looks
  * again): a close made through the syscall buffer, seen at its flush. */
 void rec_output_forget_fd(int fd);
@@ -370,6 +378,8 @@ struct rthread {
 				       * that kept them, until its notify call */
 	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
 	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
+	uint64_t sb_maps_on;	      /* the buffer whose maps it set to 1, */
+	uint64_t sb_maps_off;	      /* and to 0 (0: none; rec_syscallbuf_maps) */
 	uint64_t sb_head_addr;	      /* its buffer at its restore point, 0: none, */
 	uint64_t sb_head[5];	      /* and that buffer's head there (struct uprr_buf),
 				       * which a rollback puts back: restore points
@@ -383,6 +393,8 @@ struct rec_sb {
 	size_t data_cap;
 	uint32_t *sinks;	/* scratch: where each record's bytes went */
 	size_t sinks_cap;
+	uint8_t *extra;		/* scratch: bytes of records that hold none (copy_file_range) */
+	size_t extra_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t patched;	/* syscall sites redirected into the library */
 	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
@@ -623,6 +635,15 @@ void rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t);
  * this one (rec_others_may_run()). Written before the restore point is
  * taken, so a rollback keeps it. */
 void rec_syscallbuf_wakes(struct recorder *rec, struct rthread *t, bool ok);
+/** Whether @t's next run may make buffered mmap, munmap and madvise calls
+ * (@ok, its buffer's `maps`): only a run without a restore point, which
+ * nothing rolls back (the mirror would not know of a mapping changed
+ * between two events). Written before the restore point is taken. */
+void rec_syscallbuf_maps(struct recorder *rec, struct rthread *t, bool ok);
+/** The mapping changes among the @len bytes of records at @recs that @t
+ * made (mmap, munmap, madvise), told to the restore points as a traced
+ * one's exit tells them (rec_restore_map_change()); at the flush. */
+void rec_syscallbuf_maps_seen(struct recorder *rec, struct rthread *t, const uint8_t *recs, uint32_t len);
 /** Forget which buffer @t's thread claimed (found again at the next use):
  * a rollback may have undone the claim, whose slot a later claim may not
  * be. */
@@ -766,6 +787,11 @@ void rec_restore_point(struct recorder *rec, struct rthread *t);
  * its address space's restore point along, or have it remapped before the
  * next run's. */
 void rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result);
+/* The same for syscall @nr (@a) of address space @sp that returned
+ * @result: a traced one at its exit, or a buffered one at its flush
+ * (rec_syscallbuf_flush()). */
+void rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const uint64_t a[6],
+			    int64_t result);
 
 /* Thread @tid is gone (wait status @status): its exit, or its process's, is recorded. */
 void rec_on_thread_gone(struct recorder *rec, pid_t tid, int status);

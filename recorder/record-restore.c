@@ -73,18 +73,22 @@ advice_keeps_memory(uint64_t advice)
 void
 rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result)
 {
-	struct rspace *sp = t->space;
-	const uint64_t *a = t->model_args;
+	rec_restore_map_change(rec, t->space, (long)t->model_nr, t->model_args, result);
+}
+
+void
+rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const uint64_t a[6], int64_t result)
+{
 	uint64_t brk_was = sp->brk_end;
 
 	(void)rec;
-	if (t->model_nr == __NR_brk)
+	if (nr == __NR_brk)
 		sp->brk_end = (uint64_t)result; /* brk(2) returns the break, failed or not */
 	if (!sp->ckpt || sp->need_remap || sp->mem.users > 1) {
 		sp->need_remap = true;
 		return;
 	}
-	switch (t->model_nr) {
+	switch (nr) {
 	case __NR_madvise:
 		/* a failed madvise may have acted on part of its range (ENOMEM
 		 * for a hole in it, madvise(2)): look again */
@@ -147,6 +151,7 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	 * execve, where no syscall can be injected: the loader never needs one. */
 	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec) {
 		sp->at_exec = false;
+		rec_syscallbuf_maps(rec, t, true); /* nothing rolls this run back */
 		return;
 	}
 	/* A vfork child runs in its parent's memory until it execs or exits:
@@ -154,6 +159,7 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	 * through the child would tie to a process that soon leaves it. */
 	if (sp->mem.users > 1) {
 		t->xstate_len = 0; /* this run cannot be rolled back */
+		rec_syscallbuf_maps(rec, t, false); /* its parent's restore point */
 		return;
 	}
 	/* Nothing will preempt a run while no other thread may want the CPU
@@ -165,10 +171,14 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 		/* and it makes no buffered futex wake, which would let a
 		 * waiter run with no event of this thread first */
 		rec_syscallbuf_wakes(rec, t, false);
+		rec_syscallbuf_maps(rec, t, true);
 		t->xstate_len = 0;
 		return;
 	}
 	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
+	/* a mapping change the recorder learns of only at the flush could not
+	 * be rolled back (the mirror and its dirty log do not know of it) */
+	rec_syscallbuf_maps(rec, t, false);
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
 		struct checkpoint_range untracked;

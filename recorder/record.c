@@ -364,6 +364,7 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 	if (rec->pmu) {
 		/* the counter finds execution points without restore points */
 		rec_syscallbuf_wakes(rec, t, true);
+		rec_syscallbuf_maps(rec, t, true);
 		restart_pmu(rec, t);
 		sp->at_exec = false;
 		return;
@@ -989,6 +990,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 			t->space->need_remap = true;
 			/* new buffers: what was written in the old ones is gone */
 			t->sb_wakes_on = t->sb_wakes_off = 0;
+			t->sb_maps_on = t->sb_maps_off = 0;
 			ev.values[6] = ref;
 			ev.values[7] = flags;
 			ev.nvalues = 8;

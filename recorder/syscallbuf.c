@@ -356,7 +356,16 @@ static bool
 record_sends(uint32_t nr)
 {
 	return nr == __NR_write || nr == __NR_writev || nr == __NR_sendto || nr == __NR_sendmsg ||
-	       nr == __NR_pwrite64;
+	       nr == __NR_pwrite64 || nr == __NR_sendfile || nr == __NR_copy_file_range;
+}
+
+/* Whether record @r ends with a struct uprr_write_probe. */
+static bool
+record_probed(const struct uprr_rec *r)
+{
+	return (r->nr == __NR_write || r->nr == __NR_writev || r->nr == __NR_pwrite64 ||
+		r->nr == __NR_sendfile) &&
+	       r->size >= sizeof(*r) + sizeof(struct uprr_write_probe);
 }
 
 /*
@@ -386,8 +395,7 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
 		struct uprr_write_probe p;
 
 		sinks[n] = 0;
-		if ((r->nr == __NR_write || r->nr == __NR_writev || r->nr == __NR_pwrite64) &&
-		    r->size >= sizeof(*r) + sizeof(p))
+		if (record_probed(r))
 			memcpy(&p, recs + off + r->size - sizeof(p), sizeof(p));
 		else
 			memset(&p, 0, sizeof(p));
@@ -396,11 +404,52 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
 			 * marked none (preload/buffered-fd.c) */
 			sinks[n] = rec_output_file_sinks(p.dev, p.ino, (int)r->args[0]);
 		else if (record_sends(r->nr) && r->ret > 0)
-			sinks[n] = rec_output_fd_sinks(t->tid, (int)r->args[0]);
+			/* the fd is open: the library marked it (fds_written) */
+			sinks[n] = rec_output_fd_sinks(t->tid, (int)r->args[r->nr == __NR_copy_file_range ? 2 : 0]);
 		any |= sinks[n] != 0;
 		off += r->size;
 	}
 	return any;
+}
+
+/*
+ * The bytes that copy_file_range records with a sink (@sinks) copied, which
+ * their records do not hold, one after the other in rec->sb.extra, read
+ * back from the destination (open: the library marked it) where its offset
+ * stood before the call (the record's second int64). Returns their length,
+ * or -ENOMEM; bytes it cannot read are zeros, and it says so.
+ */
+static ssize_t
+record_extra(struct recorder *rec, const struct rthread *t, const uint8_t *recs, uint32_t len,
+	     const uint32_t *sinks)
+{
+	size_t total = 0;
+	uint32_t n = 0;
+
+	for (uint32_t off = 0; off < len; off += ((const struct uprr_rec *)(recs + off))->size, n++) {
+		const struct uprr_rec *r = (const void *)(recs + off);
+		int64_t at;
+		ssize_t got;
+
+		/* replay takes ret bytes of the blob for each such record */
+		if (r->nr != __NR_copy_file_range || !sinks[n] || r->ret <= 0 || r->size < sizeof(*r) + 16)
+			continue;
+		if (r->ret > UINT32_MAX / 2 ||
+		    UTIL_GROW(rec->sb.extra, rec->sb.extra_cap, total + (size_t)r->ret) < 0)
+			return -ENOMEM;
+		memcpy(&at, recs + off + sizeof(*r) + 8, sizeof(at));
+		got = at < 0 ? -EINVAL : rec_output_read_file(t->tid, t->tgid, (int)r->args[2], (uint64_t)at,
+							     rec->sb.extra + total, (size_t)r->ret);
+		if (got < r->ret) {
+			log_warn("%" PRId64 " of the %" PRId64 " bytes thread %d copied to uprr's output with "
+				 "copy_file_range could not be read back; its replay shows zeros",
+				 r->ret - (got > 0 ? got : 0), r->ret, t->tid);
+			memset(rec->sb.extra + total + (got > 0 ? got : 0), 0,
+			       (size_t)(r->ret - (got > 0 ? got : 0)));
+		}
+		total += (size_t)r->ret;
+	}
+	return total;
 }
 
 static int
@@ -449,11 +498,37 @@ rec_syscallbuf_wakes(struct recorder *rec, struct rthread *t, bool ok)
 	t->sb_wakes_off = ok ? 0 : addr;
 }
 
+void
+rec_syscallbuf_maps(struct recorder *rec, struct rthread *t, bool ok)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	uint32_t v = ok;
+
+	/* a new buffer's is 0; a forked child's thread has its parent's */
+	if (!addr || addr == (ok ? t->sb_maps_on : t->sb_maps_off))
+		return;
+	if (tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, maps), &v, sizeof(v)) < 0)
+		return; /* vanished: its end comes through waitpid */
+	t->sb_maps_on = ok ? addr : 0;
+	t->sb_maps_off = ok ? 0 : addr;
+}
+
+void
+rec_syscallbuf_maps_seen(struct recorder *rec, struct rthread *t, const uint8_t *recs, uint32_t len)
+{
+	for (uint32_t off = 0; off < len; off += ((const struct uprr_rec *)(recs + off))->size) {
+		const struct uprr_rec *r = (const void *)(recs + off);
+
+		if (UPRR_BUFFERED_MAPS(r->nr))
+			rec_restore_map_change(rec, t->space, r->nr, r->args, r->ret);
+	}
+}
+
 int
 rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 {
 	uint64_t addr = thread_buffer(rec, t);
-	struct trace_blob blobs[2];
+	struct trace_blob blobs[3];
 	struct trace_event ev;
 	struct uprr_buf head;
 	uint32_t zero = 0;
@@ -501,6 +576,15 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	blobs[0] = (struct trace_blob){ addr + sizeof(head), head.used, rec->sb.data };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)(n * sizeof(uint32_t)), rec->sb.sinks };
 	ev.nblobs = record_sinks(t, rec->sb.data, head.used, rec->sb.sinks) ? 2 : 1;
+	if (ev.nblobs == 2) {
+		ssize_t extra = record_extra(rec, t, rec->sb.data, head.used, rec->sb.sinks);
+
+		if (extra < 0)
+			return (int)extra;
+		blobs[2] = (struct trace_blob){ 0, (uint32_t)extra, rec->sb.extra };
+		ev.nblobs = extra ? 3 : 2;
+	}
+	rec_syscallbuf_maps_seen(rec, t, rec->sb.data, head.used);
 	ev.blobs = blobs;
 	r = trace_writer_add_event(rec->w, &ev);
 	if (r < 0) {
@@ -580,8 +664,10 @@ rec_syscallbuf_free(struct recorder *rec)
 {
 	free(rec->sb.data);
 	free(rec->sb.sinks);
+	free(rec->sb.extra);
 	free(rec->sb.keep);
 	rec->sb.data = NULL;
 	rec->sb.sinks = NULL;
+	rec->sb.extra = NULL;
 	rec->sb.keep = NULL;
 }

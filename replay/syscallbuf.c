@@ -147,6 +147,7 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 	const struct trace_blob *recs = &ev->blobs[0];
 	const uint8_t *data = recs->data;
 	uint32_t off = 0, sink;
+	uint64_t extra = 0; /* bytes of blob 2 shown (copy_file_range's) */
 
 	if (ev->nblobs < 2 || ev->blobs[1].len < ev->values[0] * sizeof(uint32_t))
 		return;
@@ -160,10 +161,21 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 		len = r.ret > 0 ? (uint64_t)r.ret : 0;
 		if (r.size < sizeof(r) || r.size > recs->len - off)
 			return;
+		/* the bytes sent: after the head (sendfile: after its two
+		 * results), or, for copy_file_range, read back into blob 2 */
+		const uint8_t *bytes = data + off + sizeof(r) + (r.nr == __NR_sendfile ? 16 : 0);
+
+		if (sink && r.nr == __NR_copy_file_range && ev->nblobs >= 3 &&
+		    len <= ev->blobs[2].len - extra) {
+			bytes = (const uint8_t *)ev->blobs[2].data + extra;
+			extra += len;
+		} else if (r.nr == __NR_copy_file_range || bytes + len > data + off + r.size) {
+			sink = 0;
+		}
 		if (sink && (r.nr == __NR_write || r.nr == __NR_writev || r.nr == __NR_sendto ||
-			     r.nr == __NR_sendmsg || r.nr == __NR_pwrite64) &&
-		    sizeof(r) + len <= r.size) {
-			struct trace_blob b = { 0, (uint32_t)len, data + off + sizeof(r) };
+			     r.nr == __NR_sendmsg || r.nr == __NR_pwrite64 || r.nr == __NR_sendfile ||
+			     r.nr == __NR_copy_file_range)) {
+			struct trace_blob b = { 0, (uint32_t)len, bytes };
 			struct trace_event out = {
 				.type = TRACE_EV_OUTPUT, .tid = ev->tid, .nvalues = 2,
 				.values = { sink, 0 }, .nblobs = 1, .blobs = &b,
@@ -204,8 +216,9 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	t->sb_ran = false;
 	/* the records, a marker after them (one call more takes the traced
 	 * path, as the call after them did in the recording), used = 0;
-	 * futex wakes allowed: the records and the marker decide, as the
-	 * recorder's `wakes` did (a buffered wake has a record) */
+	 * futex wakes and mapping changes allowed: the records and the
+	 * marker decide, as the recorder's `wakes` and `maps` did (a
+	 * buffered wake or mmap has a record) */
 	stop = UPRR_REC_STOP;
 	head = 0;
 	wakes = 1;
@@ -215,6 +228,8 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head,
 			 sizeof(head)) < 0 ||
 	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, wakes), &wakes,
+			 sizeof(wakes)) < 0 ||
+	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, maps), &wakes,
 			 sizeof(wakes)) < 0)
 		return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
 	show_output(rp, ev);
