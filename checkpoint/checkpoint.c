@@ -97,6 +97,17 @@ struct saved_page {
 	uint8_t *data; /* CP_PAGE bytes */
 };
 
+/* Part of a shadow mapped in our memory: file offset (tracee address)
+ * @start to @end at @map. */
+struct shadow_window {
+	uint64_t start, end;
+	uint8_t *map;
+};
+
+/* How far a shadow memfd reaches: every user address (x86-64, 4-level
+ * paging). A sparse file: only pages written take memory. */
+#define SHADOW_SIZE (1ULL << 47)
+
 struct checkpoint {
 	pid_t pid;
 	int memfd;	/* the caller's /proc/PID/mem */
@@ -118,6 +129,11 @@ struct checkpoint {
 
 	struct saved_page *saved; /* sorted by address */
 	size_t nsaved, saved_cap;
+
+	/* a shadow's tracked ranges, mapped in our memory (MAP_SHARED): a
+	 * sync copies into them, a rollback out of them, with no syscall */
+	struct shadow_window *win;
+	size_t nwin;
 
 	struct page_region *vec; /* PAGEMAP_SCAN output */
 	size_t vec_cap;
@@ -286,14 +302,42 @@ shadow_read(int fd, uint8_t *buf, uint64_t len, uint64_t off)
 	return 0;
 }
 
-/* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd, or
- * the shadow memfd when @shadow. */
-static int
-proc_mem_xfer(int memfd, bool shadow, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
+/* The window of @c's shadow that holds all of [@addr, +@len), or NULL. */
+static const struct shadow_window *
+shadow_window(const struct checkpoint *c, uint64_t addr, uint64_t len)
 {
-	if (shadow && !write)
+	size_t lo = 0, hi = c->nwin;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->win[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < c->nwin && c->win[lo].start <= addr && addr + len <= c->win[lo].end)
+		return &c->win[lo];
+	return NULL;
+}
+
+/* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd, or
+ * the shadow memfd when @shadow (a copy where @c maps it). */
+static int
+proc_mem_xfer(const struct checkpoint *c, int memfd, bool shadow, bool write, uint8_t *buf,
+	      uint64_t len, uint64_t addr)
+{
+	const struct shadow_window *w = shadow ? shadow_window(c, addr, len) : NULL;
+
+	if (w && write)
+		memcpy(w->map + (addr - w->start), buf, len);
+	else if (w)
+		memcpy(buf, w->map + (addr - w->start), len);
+	else if (shadow && !write)
 		return shadow_read(memfd, buf, len, addr);
-	return write ? tracee_write(memfd, addr, buf, len) : tracee_read_mem(memfd, addr, buf, len);
+	else
+		return write ? tracee_write(memfd, addr, buf, len) : tracee_read_mem(memfd, addr, buf, len);
+	return 0;
 }
 
 /*
@@ -307,8 +351,8 @@ proc_mem_xfer(int memfd, bool shadow, bool write, uint8_t *buf, uint64_t len, ui
  * process is gone).
  */
 static int
-transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from, int src,
-	 uint8_t *buf, size_t *ret_bad)
+transfer(const struct checkpoint *c, pid_t pid, int memfd, bool write, const struct seg_list *l,
+	 size_t from, int src, uint8_t *buf, size_t *ret_bad)
 {
 	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
 	size_t idx[IOV_BATCH];
@@ -351,7 +395,7 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 				continue;
 			}
 			done = 0;
-			r = proc_mem_xfer(memfd, pid <= 0, write, buf + s->off + skip, s->len - skip,
+			r = proc_mem_xfer(c, memfd, pid <= 0, write, buf + s->off + skip, s->len - skip,
 					  s->addr + skip);
 			if (r < 0) {
 				*ret_bad = idx[j];
@@ -404,11 +448,11 @@ sync_flush(struct checkpoint *c, size_t total)
 	r = buf_reserve(c, total);
 	if (r < 0)
 		return r;
-	r = transfer(c->pid, c->memfd, false, &c->reads, 0, -1, c->buf, &bad);
+	r = transfer(c, c->pid, c->memfd, false, &c->reads, 0, -1, c->buf, &bad);
 	if (r < 0)
 		return r;
 	for (;;) {
-		r = transfer(c->mirror, c->mirror_mem, true, &c->reads, from, PIECE_MIRROR, c->buf, &bad);
+		r = transfer(c, c->mirror, c->mirror_mem, true, &c->reads, from, PIECE_MIRROR, c->buf, &bad);
 		if (r != -EFAULT)
 			break;
 		/* the mirror lacks these pages (MADV_DONTFORK): keep them here */
@@ -607,7 +651,7 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 				memcpy(c->buf + s->off + o, c->saved[j].data, CP_PAGE);
 		}
 	}
-	r = transfer(c->mirror, c->mirror_mem, false, &c->reads, 0, PIECE_MIRROR, c->buf, &bad);
+	r = transfer(c, c->mirror, c->mirror_mem, false, &c->reads, 0, PIECE_MIRROR, c->buf, &bad);
 	if (r == -EFAULT) {
 		log_debug("rollback of %d: the mirror lacks 0x%" PRIx64, c->pid, c->reads.v[bad].addr);
 		return -ENOENT;
@@ -620,7 +664,7 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 		if (r < 0)
 			return r;
 	}
-	r = transfer(c->pid, c->memfd, true, &c->pieces, 0, -1, c->buf, &bad);
+	r = transfer(c, c->pid, c->memfd, true, &c->pieces, 0, -1, c->buf, &bad);
 	buf_trim(c);
 	if (r < 0)
 		return log_debug_errno(r, "rollback of %d at 0x%" PRIx64, c->pid,
@@ -966,6 +1010,49 @@ populated_ranges(struct checkpoint *c, uint64_t start, uint64_t end, struct rang
 	return 0;
 }
 
+/* Unmap the shadow's windows. */
+static void
+windows_drop(struct checkpoint *c)
+{
+	for (size_t i = 0; i < c->nwin; i++)
+		munmap(c->win[i].map, c->win[i].end - c->win[i].start);
+	free(c->win);
+	c->win = NULL;
+	c->nwin = 0;
+}
+
+/*
+ * Map the shadow's part for each private tracked range into our memory
+ * (MAP_SHARED: what we write there is the file's): a sync then copies the
+ * pages a run wrote with one memcpy each, where a pwrite(2) per run of
+ * pages went through tmpfs's write path (a third of the recorder's time
+ * for nginx's workers, whose restore points are shadows). A range that
+ * cannot be mapped, or one tracked later (checkpoint_track_new()), is
+ * written with pwrite(2) as before.
+ */
+static void
+windows_map(struct checkpoint *c)
+{
+	windows_drop(c);
+	if (!c->shadow || c->mirror_mem < 0 || !c->nranges)
+		return;
+	c->win = calloc(c->nranges, sizeof(*c->win));
+	if (!c->win)
+		return;
+	for (size_t i = 0; i < c->nranges; i++) {
+		const struct range *rg = &c->ranges[i];
+		void *p;
+
+		if (rg->kind != RANGE_PRIVATE || rg->end > SHADOW_SIZE)
+			continue;
+		p = mmap(NULL, rg->end - rg->start, PROT_READ | PROT_WRITE, MAP_SHARED, c->mirror_mem,
+			 (off_t)rg->start);
+		if (p == MAP_FAILED)
+			continue;
+		c->win[c->nwin++] = (struct shadow_window){ rg->start, rg->end, p };
+	}
+}
+
 /* Copy the @n ranges at @v into the shadow @fd. */
 static int
 copy_ranges(struct checkpoint *c, int fd, const struct range *v, size_t n)
@@ -1047,6 +1134,9 @@ protect_fill_shadow(struct checkpoint *c)
 	int r;
 
 	if (fd < 0)
+		return -errno;
+	/* the windows map it up to there (a sparse file) */
+	if (ftruncate(fd, (off_t)SHADOW_SIZE) < 0)
 		return -errno;
 	r = tracee_read_maps(c->pid, &maps, &n);
 	if (r < 0)
@@ -1217,12 +1307,15 @@ shadow_remap(struct checkpoint *c)
 	uint64_t prev_end = 0;
 	int r;
 
+	windows_drop(c); /* the ranges change, and maybe the memfd */
 	if (c->mirror_mem < 0 || !c->shadow_ok) {
 		r = track_mappings(c);
 		if (r < 0)
 			return r;
 		r = protect_fill_shadow(c);
 		c->shadow_ok = r >= 0;
+		if (r >= 0)
+			windows_map(c);
 		return r;
 	}
 	c->shadow_ok = false;
@@ -1253,11 +1346,12 @@ shadow_remap(struct checkpoint *c)
 		if (r < 0)
 			return log_debug_errno(r, "shadow of %d at 0x%" PRIx64, c->pid, m->start);
 	}
-	r = shadow_punch(c->mirror_mem, prev_end, 1ULL << 47);
+	r = shadow_punch(c->mirror_mem, prev_end, SHADOW_SIZE);
 	if (r < 0)
 		return r;
 	buf_trim(c);
 	c->shadow_ok = true;
+	windows_map(c);
 	return 0;
 }
 
@@ -1520,6 +1614,7 @@ checkpoint_free(struct checkpoint *c)
 	if (!c)
 		return;
 	kill_mirror(c->mirror);
+	windows_drop(c);
 	if (c->mirror_mem >= 0)
 		close(c->mirror_mem);
 	/* closing the last reference unregisters every range (userfaultfd_release()) */
