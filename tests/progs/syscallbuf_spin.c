@@ -20,6 +20,10 @@
  * Then a signal phase: SIGALRM every 50 us while the main thread makes
  * buffered calls in a loop (signals arriving inside buffered syscalls).
  *
+ * With the argument "child", all this runs in a forked child (a process
+ * uprr did not start: its restore points are kept in a copy of uprr's, a
+ * "shadow", not in a mirror process).
+ *
  * The output is the same in every run (no spin counts, a fixed seed), so it
  * is compared with a native run.
  */
@@ -27,6 +31,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include "progs.h"
 
@@ -117,8 +122,30 @@ signals_inside(void)
 	say("signals: %s\n", g_alarms >= ALARMS ? "every alarm came" : "TOO FEW ALARMS");
 }
 
+static int spin_rounds(void);
+
 int
-main(void)
+main(int argc, char **argv)
+{
+	int status;
+	pid_t pid;
+
+	if (argc < 2 || strcmp(argv[1], "child") != 0)
+		return spin_rounds();
+	/* in a forked child: a process uprr did not start, whose restore
+	 * points are a copy of uprr's (a shadow), not a mirror process */
+	pid = fork();
+	if (pid < 0)
+		die("syscallbuf_spin: fork: %s", strerror(errno));
+	if (pid == 0)
+		_exit(spin_rounds());
+	if (waitpid(pid, &status, 0) != pid)
+		die("syscallbuf_spin: waitpid: %s", strerror(errno));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+static int
+spin_rounds(void)
 {
 	uint64_t seen[NROUNDS] = { 0 }, want[NROUNDS], x = 0x9e3779b97f4a7c15ull;
 	pthread_t t;
