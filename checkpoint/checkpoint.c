@@ -1033,24 +1033,36 @@ windows_drop(struct checkpoint *c)
 static void
 windows_map(struct checkpoint *c)
 {
-	windows_drop(c);
-	if (!c->shadow || c->mirror_mem < 0 || !c->nranges)
-		return;
-	c->win = calloc(c->nranges, sizeof(*c->win));
-	if (!c->win)
-		return;
-	for (size_t i = 0; i < c->nranges; i++) {
+	struct shadow_window *old = c->win;
+	size_t nold = c->nwin, k = 0;
+
+	c->win = NULL;
+	c->nwin = 0;
+	if (c->shadow && c->mirror_mem >= 0 && c->nranges)
+		c->win = calloc(c->nranges, sizeof(*c->win));
+	for (size_t i = 0; c->win && i < c->nranges; i++) {
 		const struct range *rg = &c->ranges[i];
 		void *p;
 
 		if (rg->kind != RANGE_PRIVATE || rg->end > SHADOW_SIZE)
 			continue;
+		/* a remap keeps most ranges: their windows stay (both sorted) */
+		while (k < nold && old[k].end <= rg->start)
+			k++;
+		if (k < nold && old[k].start == rg->start && old[k].end == rg->end) {
+			c->win[c->nwin++] = old[k];
+			old[k++].map = NULL;
+			continue;
+		}
 		p = mmap(NULL, rg->end - rg->start, PROT_READ | PROT_WRITE, MAP_SHARED, c->mirror_mem,
 			 (off_t)rg->start);
-		if (p == MAP_FAILED)
-			continue;
-		c->win[c->nwin++] = (struct shadow_window){ rg->start, rg->end, p };
+		if (p != MAP_FAILED)
+			c->win[c->nwin++] = (struct shadow_window){ rg->start, rg->end, p };
 	}
+	for (size_t i = 0; i < nold; i++)
+		if (old[i].map)
+			munmap(old[i].map, old[i].end - old[i].start);
+	free(old);
 }
 
 /* Copy the @n ranges at @v into the shadow @fd. */
@@ -1307,8 +1319,8 @@ shadow_remap(struct checkpoint *c)
 	uint64_t prev_end = 0;
 	int r;
 
-	windows_drop(c); /* the ranges change, and maybe the memfd */
 	if (c->mirror_mem < 0 || !c->shadow_ok) {
+		windows_drop(c); /* of the memfd a new one replaces */
 		r = track_mappings(c);
 		if (r < 0)
 			return r;
