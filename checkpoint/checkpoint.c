@@ -77,6 +77,7 @@ enum piece_kind {
 	PIECE_SAVED,	/* among our saved pages */
 	PIECE_UNMAPPED, /* nowhere: the mapping grew there after the fork */
 	PIECE_SHARED,	/* a MAP_SHARED mapping: no copy anywhere */
+	PIECE_DIRECT,	/* read straight into a shadow's window (sync_flush()) */
 };
 
 /* A run of tracee memory and its place in the bounce buffer. */
@@ -84,6 +85,7 @@ struct seg {
 	uint64_t addr, len;
 	size_t off;
 	enum piece_kind src;
+	uint8_t *direct; /* PIECE_DIRECT: where in our memory, instead of off */
 };
 
 struct seg_list {
@@ -155,7 +157,7 @@ seg_push(struct seg_list *l, uint64_t addr, uint64_t len, size_t off, enum piece
 {
 	if (UTIL_GROW(l->v, l->cap, l->n + 1) < 0)
 		return -ENOMEM;
-	l->v[l->n++] = (struct seg){ addr, len, off, src };
+	l->v[l->n++] = (struct seg){ addr, len, off, src, NULL };
 	return 0;
 }
 
@@ -368,7 +370,7 @@ transfer(const struct checkpoint *c, pid_t pid, int memfd, bool write, const str
 
 			if (src >= 0 && s->src != (enum piece_kind)src)
 				continue;
-			local[k] = (struct iovec){ buf + s->off, s->len };
+			local[k] = (struct iovec){ s->direct ? s->direct : buf + s->off, s->len };
 			remote[k] = (struct iovec){ (void *)(uintptr_t)s->addr, s->len };
 			idx[k++] = i;
 			want += s->len;
@@ -395,7 +397,8 @@ transfer(const struct checkpoint *c, pid_t pid, int memfd, bool write, const str
 				continue;
 			}
 			done = 0;
-			r = proc_mem_xfer(c, memfd, pid <= 0, write, buf + s->off + skip, s->len - skip,
+			r = proc_mem_xfer(c, memfd, pid <= 0, write,
+					  (s->direct ? s->direct : buf + s->off) + skip, s->len - skip,
 					  s->addr + skip);
 			if (r < 0) {
 				*ret_bad = idx[j];
@@ -448,6 +451,17 @@ sync_flush(struct checkpoint *c, size_t total)
 	r = buf_reserve(c, total);
 	if (r < 0)
 		return r;
+	/* a shadow's window takes the pages as they are read: no second copy */
+	for (size_t i = 0; i < c->reads.n && c->nwin; i++) {
+		struct seg *g = &c->reads.v[i];
+		const struct shadow_window *w = g->src == PIECE_MIRROR ? shadow_window(c, g->addr, g->len)
+								       : NULL;
+
+		if (w) {
+			g->src = PIECE_DIRECT;
+			g->direct = w->map + (g->addr - w->start);
+		}
+	}
 	r = transfer(c, c->pid, c->memfd, false, &c->reads, 0, -1, c->buf, &bad);
 	if (r < 0)
 		return r;
