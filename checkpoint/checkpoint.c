@@ -48,103 +48,6 @@
 #include "common/log.h"
 #include "tracee/tracee.h"
 
-/* x86-64 base pages; PAGEMAP_SCAN reports at this granularity. */
-#define CP_PAGE 4096ULL
-/* Bytes copied per round of a sync, and iovecs per process_vm_*v(2) call
- * (UIO_MAXIOV, <linux/uio.h>). */
-#define SYNC_CHUNK (4ULL << 20)
-#define IOV_BATCH 1024
-/* Page regions per PAGEMAP_SCAN call of a sync. */
-#define SCAN_VEC 512
-/* A buffer grown past this is given back after use. */
-#define BUF_KEEP (16ULL << 20)
-
-/* What the mirror holds of a tracked mapping. */
-enum range_kind {
-	RANGE_PRIVATE, /* its own copy-on-write copy: the restore point */
-	RANGE_SHARED,  /* the very same pages (MAP_SHARED): not restorable */
-};
-
-/* A tracked mapping (or adjacent ones of a kind) as it was at the fork. */
-struct range {
-	uint64_t start, end;
-	enum range_kind kind;
-};
-
-/* Where the restore point's copy of a run of written pages is. */
-enum piece_kind {
-	PIECE_MIRROR,	/* in the mirror */
-	PIECE_SAVED,	/* among our saved pages */
-	PIECE_UNMAPPED, /* nowhere: the mapping grew there after the fork */
-	PIECE_SHARED,	/* a MAP_SHARED mapping: no copy anywhere */
-	PIECE_DIRECT,	/* read straight into a shadow's window (sync_flush()) */
-};
-
-/* A run of tracee memory and its place in the bounce buffer. */
-struct seg {
-	uint64_t addr, len;
-	size_t off;
-	enum piece_kind src;
-	uint8_t *direct; /* PIECE_DIRECT: where in our memory, instead of off */
-};
-
-struct seg_list {
-	struct seg *v;
-	size_t n, cap;
-};
-
-/* A page of restore point the mirror lacks. */
-struct saved_page {
-	uint64_t addr;
-	uint8_t *data; /* CP_PAGE bytes */
-};
-
-/* Part of a shadow mapped in our memory: file offset (tracee address)
- * @start to @end at @map. */
-struct shadow_window {
-	uint64_t start, end;
-	uint8_t *map;
-};
-
-/* How far a shadow memfd reaches: every user address (x86-64, 4-level
- * paging). A sparse file: only pages written take memory. */
-#define SHADOW_SIZE (1ULL << 47)
-
-struct checkpoint {
-	pid_t pid;
-	int memfd;	/* the caller's /proc/PID/mem */
-	int uffd;	/* WP_ASYNC userfaultfd of the tracee's mm */
-	int pagemap;	/* /proc/PID/pagemap, for PAGEMAP_SCAN */
-	pid_t mirror;	/* holds the restore point; -1 before the first fork */
-	int mirror_mem; /* /proc/MIRROR/mem, or the shadow memfd */
-	bool shadow;	/* no mirror process: mirror_mem is our memfd */
-	bool shadow_ok; /* the shadow is whole: a remap may refresh it */
-	bool stale;	/* a sync or remap failed half-way: remap first */
-	bool sysv;	/* SysV shared memory is attached (drop_sysv_segments) */
-
-	struct range *ranges; /* sorted, disjoint */
-	size_t nranges;
-	/* never tracked: writes there need no undoing (checkpoint_new_except()) */
-	struct checkpoint_range *untracked;
-	size_t nuntracked;
-	uint64_t scan_end; /* end of the highest tracked mapping */
-
-	struct saved_page *saved; /* sorted by address */
-	size_t nsaved, saved_cap;
-
-	/* a shadow's tracked ranges, mapped in our memory (MAP_SHARED): a
-	 * sync copies into them, a rollback out of them, with no syscall */
-	struct shadow_window *win;
-	size_t nwin;
-
-	struct page_region *vec; /* PAGEMAP_SCAN output */
-	size_t vec_cap;
-	struct seg_list reads, pieces;
-	uint8_t *buf;
-	size_t buf_cap;
-
-	struct checkpoint_stats stats;
-};
 
 static void
 checkpoint_freep(struct checkpoint **c)
@@ -161,14 +64,14 @@ seg_push(struct seg_list *l, uint64_t addr, uint64_t len, size_t off, enum piece
 	return 0;
 }
 
-static int
-buf_reserve(struct checkpoint *c, size_t len)
+int
+checkpoint_buf_reserve(struct checkpoint *c, size_t len)
 {
 	return UTIL_GROW(c->buf, c->buf_cap, len);
 }
 
-static void
-buf_trim(struct checkpoint *c)
+void
+checkpoint_buf_trim(struct checkpoint *c)
 {
 	if (c->buf_cap > BUF_KEEP) {
 		free(c->buf);
@@ -269,8 +172,8 @@ classify(const struct checkpoint *c, uint64_t addr, uint64_t end, uint64_t *ret_
 	return kind;
 }
 
-static bool
-in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
+bool
+checkpoint_in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
 {
 	for (size_t i = 0; i < c->nranges; i++)
 		if (c->ranges[i].kind == RANGE_PRIVATE && addr < c->ranges[i].end &&
@@ -279,49 +182,7 @@ in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
 	return false;
 }
 
-/*
- * Read [@off, +@len) of the shadow @fd: a hole reads as zeros, and so does
- * what lies past its end (it grows with the highest page written).
- */
-static int
-shadow_read(int fd, uint8_t *buf, uint64_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) {
-			memset(buf, 0, len);
-			return 0;
-		}
-		buf += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
-/* The window of @c's shadow that holds all of [@addr, +@len), or NULL. */
-static const struct shadow_window *
-shadow_window(const struct checkpoint *c, uint64_t addr, uint64_t len)
-{
-	size_t lo = 0, hi = c->nwin;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->win[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < c->nwin && c->win[lo].start <= addr && addr + len <= c->win[lo].end)
-		return &c->win[lo];
-	return NULL;
-}
 
 /* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd, or
  * the shadow memfd when @shadow (a copy where @c maps it). */
@@ -329,14 +190,14 @@ static int
 proc_mem_xfer(const struct checkpoint *c, int memfd, bool shadow, bool write, uint8_t *buf,
 	      uint64_t len, uint64_t addr)
 {
-	const struct shadow_window *w = shadow ? shadow_window(c, addr, len) : NULL;
+	const struct shadow_window *w = shadow ? checkpoint_shadow_window(c, addr, len) : NULL;
 
 	if (w && write)
 		memcpy(w->map + (addr - w->start), buf, len);
 	else if (w)
 		memcpy(buf, w->map + (addr - w->start), len);
 	else if (shadow && !write)
-		return shadow_read(memfd, buf, len, addr);
+		return checkpoint_shadow_read(memfd, buf, len, addr);
 	else
 		return write ? tracee_write(memfd, addr, buf, len) : tracee_read_mem(memfd, addr, buf, len);
 	return 0;
@@ -448,13 +309,13 @@ sync_flush(struct checkpoint *c, size_t total)
 	size_t bad, from = 0;
 	int r;
 
-	r = buf_reserve(c, total);
+	r = checkpoint_buf_reserve(c, total);
 	if (r < 0)
 		return r;
 	/* a shadow's window takes the pages as they are read: no second copy */
 	for (size_t i = 0; i < c->reads.n && c->nwin; i++) {
 		struct seg *g = &c->reads.v[i];
-		const struct shadow_window *w = g->src == PIECE_MIRROR ? shadow_window(c, g->addr, g->len)
+		const struct shadow_window *w = g->src == PIECE_MIRROR ? checkpoint_shadow_window(c, g->addr, g->len)
 								       : NULL;
 
 		if (w) {
@@ -544,7 +405,7 @@ checkpoint_sync(struct checkpoint *c)
 		if (r < 0)
 			break;
 	}
-	buf_trim(c);
+	checkpoint_buf_trim(c);
 	if (r < 0) {
 		/* pages were protected again that the mirror never got */
 		c->stale = true;
@@ -649,7 +510,7 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 			total += end - a;
 		}
 	}
-	r = buf_reserve(c, total);
+	r = checkpoint_buf_reserve(c, total);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < c->reads.n; i++) {
@@ -679,7 +540,7 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 			return r;
 	}
 	r = transfer(c, c->pid, c->memfd, true, &c->pieces, 0, -1, c->buf, &bad);
-	buf_trim(c);
+	checkpoint_buf_trim(c);
 	if (r < 0)
 		return log_debug_errno(r, "rollback of %d at 0x%" PRIx64, c->pid,
 				       r == -EFAULT ? c->pieces.v[bad].addr : 0);
@@ -737,8 +598,8 @@ next_tracked(const struct checkpoint *c, uint64_t *a, uint64_t end)
  * ones are skipped by the kernel), but for the untracked ranges, and record
  * what was registered in c->ranges. Registering part of a mapping splits it
  * in two (userfaultfd_register(), mm/userfaultfd.c). */
-static int
-track_mappings(struct checkpoint *c)
+int
+checkpoint_track_mappings(struct checkpoint *c)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	struct range *ranges;
@@ -789,8 +650,8 @@ track_mappings(struct checkpoint *c)
 }
 
 /* Protect every page of the tracked mappings: nothing is written yet. */
-static int
-protect_all(struct checkpoint *c)
+int
+checkpoint_protect_all(struct checkpoint *c)
 {
 	uint64_t start = 0;
 
@@ -932,7 +793,7 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 	}
 	/* The fork copied the injected `syscall; int3` at rip: writable code
 	 * there is restore point, give it the program's bytes. */
-	if (in_private_range(c, regs.rip, sizeof(code)) &&
+	if (checkpoint_in_private_range(c, regs.rip, sizeof(code)) &&
 	    (tracee_read_mem(c->memfd, regs.rip, code, sizeof(code)) < 0 ||
 	     tracee_write(fd, regs.rip, code, sizeof(code)) < 0))
 		log_debug("mirror of %d: cannot fix code at 0x%llx", c->pid, regs.rip);
@@ -944,442 +805,20 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 	return 0;
 }
 
-/* Whether the CP_PAGE bytes at @p are all zero. */
-static bool
-page_is_zero(const uint8_t *p)
-{
-	static const uint8_t zero[CP_PAGE];
 
-	return memcmp(p, zero, CP_PAGE) == 0;
-}
 
-/*
- * Copy [@addr, @end) of the tracee into the shadow @fd, leaving pages of
- * zeros as holes. A chunk that cannot be read whole is read page by page,
- * and a page that cannot be read at all (a file mapping past the end of its
- * file, SIGBUS) is left out: the program cannot write it either.
- */
-static int
-shadow_copy(struct checkpoint *c, int fd, uint64_t addr, uint64_t end)
-{
-	for (uint64_t a = addr; a < end; a += SYNC_CHUNK) {
-		uint64_t len = MIN(end - a, SYNC_CHUNK), run = 0;
-		bool whole = tracee_read_mem(c->memfd, a, c->buf, len) == 0;
 
-		for (uint64_t o = 0; o <= len; o += CP_PAGE) {
-			bool keep = o < len &&
-				    (whole || tracee_read_mem(c->memfd, a + o, c->buf + o, CP_PAGE) == 0) &&
-				    !page_is_zero(c->buf + o);
-			int r;
 
-			if (keep) {
-				run += CP_PAGE;
-				continue;
-			}
-			if (run) {
-				r = tracee_write(fd, a + o - run, c->buf + o - run, run);
-				if (r < 0)
-					return r;
-			}
-			run = 0;
-		}
-	}
-	return 0;
-}
 
-/*
- * Append the populated pages (present or swapped) of [@start, @end) to *@v
- * (*@n of them, *@cap allocated): the others of an anonymous mapping read
- * as zeros. Before the range is write-protected: the protection's markers on
- * its unpopulated pages (PTE markers, Linux 6.7's UFFD_FEATURE_WP_ASYNC)
- * read as swapped to PAGEMAP_SCAN, so afterwards every page looks populated
- * (a 12 MiB syscall buffer area, 3,000 pages, read at each child's fork).
- */
-static int
-populated_ranges(struct checkpoint *c, uint64_t start, uint64_t end, struct range **v, size_t *n,
-		 size_t *cap)
-{
-	while (start < end) {
-		struct pm_scan_arg arg = {
-			.size = sizeof(arg),
-			.start = start,
-			.end = end,
-			.vec = (uint64_t)(uintptr_t)c->vec,
-			.vec_len = c->vec_cap,
-			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		};
-		int k = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
 
-		if (k < 0)
-			return -errno;
-		if (UTIL_GROW(*v, *cap, *n + (size_t)k) < 0)
-			return -ENOMEM;
-		for (int i = 0; i < k; i++)
-			(*v)[(*n)++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
-		if (arg.walk_end <= start)
-			return k ? 0 : -EPROTO;
-		start = arg.walk_end;
-	}
-	return 0;
-}
 
-/* Unmap the shadow's windows. */
-static void
-windows_drop(struct checkpoint *c)
-{
-	for (size_t i = 0; i < c->nwin; i++)
-		munmap(c->win[i].map, c->win[i].end - c->win[i].start);
-	free(c->win);
-	c->win = NULL;
-	c->nwin = 0;
-}
 
-/*
- * Map the shadow's part for each private tracked range into our memory
- * (MAP_SHARED: what we write there is the file's): a sync then copies the
- * pages a run wrote with one memcpy each, where a pwrite(2) per run of
- * pages went through tmpfs's write path (a third of the recorder's time
- * for nginx's workers, whose restore points are shadows). A range that
- * cannot be mapped, or one tracked later (checkpoint_track_new()), is
- * written with pwrite(2) as before.
- */
-static void
-windows_map(struct checkpoint *c)
-{
-	struct shadow_window *old = c->win;
-	size_t nold = c->nwin, k = 0;
 
-	c->win = NULL;
-	c->nwin = 0;
-	if (c->shadow && c->mirror_mem >= 0 && c->nranges)
-		c->win = calloc(c->nranges, sizeof(*c->win));
-	for (size_t i = 0; c->win && i < c->nranges; i++) {
-		const struct range *rg = &c->ranges[i];
-		void *p;
 
-		if (rg->kind != RANGE_PRIVATE || rg->end > SHADOW_SIZE)
-			continue;
-		/* a remap keeps most ranges: their windows stay (both sorted) */
-		while (k < nold && old[k].end <= rg->start)
-			k++;
-		if (k < nold && old[k].start == rg->start && old[k].end == rg->end) {
-			c->win[c->nwin++] = old[k];
-			old[k++].map = NULL;
-			continue;
-		}
-		p = mmap(NULL, rg->end - rg->start, PROT_READ | PROT_WRITE, MAP_SHARED, c->mirror_mem,
-			 (off_t)rg->start);
-		if (p != MAP_FAILED)
-			c->win[c->nwin++] = (struct shadow_window){ rg->start, rg->end, p };
-	}
-	for (size_t i = 0; i < nold; i++)
-		if (old[i].map)
-			munmap(old[i].map, old[i].end - old[i].start);
-	free(old);
-}
 
-/* Copy the @n ranges at @v into the shadow @fd. */
-static int
-copy_ranges(struct checkpoint *c, int fd, const struct range *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		int r = shadow_copy(c, fd, v[i].start, v[i].end);
 
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
 
-/*
- * One PAGEMAP_SCAN over [*start, @end) into c->vec: the regions of pages
- * whose categories match (@mask all set, each of @inverted inverted; with
- * @protect, protect the matching pages again). Returns their number and
- * moves *start to where the walk stopped.
- */
-static int
-scan_range(struct checkpoint *c, uint64_t *start, uint64_t end, uint64_t mask, uint64_t inverted,
-	   bool protect)
-{
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.flags = protect ? PM_SCAN_WP_MATCHING : 0,
-		.start = *start,
-		.end = end,
-		.vec = (uint64_t)(uintptr_t)c->vec,
-		.vec_len = c->vec_cap,
-		.category_inverted = inverted,
-		.category_mask = mask,
-		.return_mask = mask,
-	};
-	int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
 
-	if (n < 0)
-		return -errno;
-	if (arg.walk_end <= *start && n == 0)
-		return -EPROTO;
-	*start = arg.walk_end;
-	return n;
-}
-
-/* Make [@start, @end) of the shadow @fd a hole (reads as zeros). */
-static int
-shadow_punch(int fd, uint64_t start, uint64_t end)
-{
-	if (start < end &&
-	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start)) < 0)
-		return -errno;
-	return 0;
-}
-
-/* An anonymous mapping (no file, or the heap, a stack): untouched pages
- * read as zeros. */
-static bool
-anonymous(const struct tracee_mapping *m)
-{
-	return m->path[0] == 0 || m->path[0] == '[';
-}
-
-/*
- * Protect the tracked memory of the tracee (what it writes from here on is
- * in the next sync) and fill a new shadow with the private part as it is
- * now, and swap it for the old one. Pages of zeros stay holes; of an
- * anonymous mapping only the populated pages are read, as they were
- * before the protection (populated_ranges()). The tracee is stopped; what
- * the kernel writes for its other threads' syscalls in between is kept
- * across a rollback anyway (checkpoint_rollback()'s @keep).
- */
-static int
-protect_fill_shadow(struct checkpoint *c)
-{
-	_cleanup_close_ int fd = memfd_create("uprr-restore-point", MFD_CLOEXEC);
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	_cleanup_free_ struct range *pop = NULL;
-	size_t n, npop = 0, pop_cap = 0;
-	int r;
-
-	if (fd < 0)
-		return -errno;
-	/* the windows map it up to there (a sparse file) */
-	if (ftruncate(fd, (off_t)SHADOW_SIZE) < 0)
-		return -errno;
-	r = tracee_read_maps(c->pid, &maps, &n);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n && r >= 0; i++)
-		if (in_private_range(c, maps[i].start, maps[i].end - maps[i].start) && anonymous(&maps[i]))
-			r = populated_ranges(c, maps[i].start, maps[i].end, &pop, &npop, &pop_cap);
-	if (r >= 0)
-		r = protect_all(c);
-	if (r >= 0)
-		r = buf_reserve(c, SYNC_CHUNK);
-	if (r < 0)
-		return r;
-	r = copy_ranges(c, fd, pop, npop);
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		const struct tracee_mapping *m = &maps[i];
-
-		if (in_private_range(c, m->start, m->end - m->start) && !anonymous(m))
-			r = shadow_copy(c, fd, m->start, m->end);
-	}
-	buf_trim(c);
-	if (r < 0)
-		return log_debug_errno(r, "shadow of %d", c->pid);
-	if (c->mirror_mem >= 0)
-		close(c->mirror_mem);
-	c->mirror_mem = steal_fd(&fd);
-	return 0;
-}
-
-/* The ranges registered with our userfaultfd now (PAGE_IS_WPALLOWED), in
- * address order, into *ret (malloc'd). */
-static int
-registered_ranges(struct checkpoint *c, struct range **ret, size_t *ret_n)
-{
-	/* registered before: below the end of the highest tracked mapping */
-	uint64_t start = 0, end = c->scan_end;
-	struct range *v = NULL;
-	size_t n = 0, cap = 0;
-	int k, r = 0;
-
-	while (start < end) {
-		k = scan_range(c, &start, end, PAGE_IS_WPALLOWED, 0, false);
-		if (k < 0) {
-			r = k;
-			break;
-		}
-		if (UTIL_GROW(v, cap, n + (size_t)k) < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		for (int i = 0; i < k; i++) {
-			if (n && v[n - 1].end == c->vec[i].start)
-				v[n - 1].end = c->vec[i].end;
-			else
-				v[n++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
-		}
-		if (k == 0)
-			break;
-	}
-	if (r < 0) {
-		free(v);
-		return r;
-	}
-	*ret = v;
-	*ret_n = n;
-	return 0;
-}
-
-static bool
-within(const struct range *v, size_t n, uint64_t start, uint64_t end)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i].start <= start && end <= v[i].end)
-			return true;
-	return false;
-}
-
-/* Protect the pages of [@start, @end) (registered ones: the others are
- * skipped by the category). */
-static int
-protect_range(struct checkpoint *c, uint64_t start, uint64_t end)
-{
-	while (start < end) {
-		int k = scan_range(c, &start, end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
-
-		if (k < 0)
-			return k;
-		if (k == 0 && start < end)
-			continue;
-	}
-	return 0;
-}
-
-/*
- * Bring mapping @m of the shadow to the memory as it is now, protecting
- * what it copies. An anonymous mapping that was tracked already (@known)
- * only needs its pages written since the last protection (PAGEMAP_SCAN
- * gets and protects them at once: a page written after is in the next
- * sync), and holes where it has no page any more (MADV_DONTNEED drops the
- * write protection of anonymous pages with them); any other is protected
- * and copied whole.
- */
-static int
-shadow_refresh(struct checkpoint *c, const struct tracee_mapping *m, bool known)
-{
-	uint64_t start = m->start;
-	int k, r;
-
-	if (!known || !anonymous(m)) {
-		_cleanup_free_ struct range *pop = NULL;
-		size_t npop = 0, pop_cap = 0;
-
-		/* its populated pages before the protection (populated_ranges()) */
-		if (anonymous(m) && (r = populated_ranges(c, m->start, m->end, &pop, &npop, &pop_cap)) < 0)
-			return r;
-		r = protect_range(c, m->start, m->end);
-		if (r < 0)
-			return r;
-		r = shadow_punch(c->mirror_mem, m->start, m->end);
-		if (r < 0)
-			return r;
-		return anonymous(m) ? copy_ranges(c, c->mirror_mem, pop, npop)
-				    : shadow_copy(c, c->mirror_mem, m->start, m->end);
-	}
-	while (start < m->end) {
-		k = scan_range(c, &start, m->end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
-		if (k < 0)
-			return k;
-		for (int i = 0; i < k; i++) {
-			uint64_t a = c->vec[i].start, e = c->vec[i].end;
-
-			r = shadow_punch(c->mirror_mem, a, e);
-			if (r < 0)
-				return r;
-			/* c->vec is overwritten below only by a later scan */
-			r = shadow_copy(c, c->mirror_mem, a, e);
-			if (r < 0)
-				return r;
-		}
-	}
-	start = m->start;
-	while (start < m->end) {
-		k = scan_range(c, &start, m->end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-			       PAGE_IS_PRESENT | PAGE_IS_SWAPPED, false);
-		if (k < 0)
-			return k;
-		for (int i = 0; i < k; i++) {
-			r = shadow_punch(c->mirror_mem, c->vec[i].start, c->vec[i].end);
-			if (r < 0)
-				return r;
-		}
-	}
-	return 0;
-}
-
-/*
- * The remap of a shadow: register the new mappings, then refresh each
- * private one (shadow_refresh()), protect the shared ones, and punch the
- * shadow between them (what was unmapped). The first time, or after a
- * failure, every mapping is copied whole into a new shadow.
- */
-static int
-shadow_remap(struct checkpoint *c)
-{
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	_cleanup_free_ struct range *known = NULL;
-	size_t n, nknown = 0;
-	uint64_t prev_end = 0;
-	int r;
-
-	if (c->mirror_mem < 0 || !c->shadow_ok) {
-		windows_drop(c); /* of the memfd a new one replaces */
-		r = track_mappings(c);
-		if (r < 0)
-			return r;
-		r = protect_fill_shadow(c);
-		c->shadow_ok = r >= 0;
-		if (r >= 0)
-			windows_map(c);
-		return r;
-	}
-	c->shadow_ok = false;
-	r = registered_ranges(c, &known, &nknown);
-	if (r < 0)
-		return r;
-	r = track_mappings(c);
-	if (r < 0)
-		return r;
-	r = tracee_read_maps(c->pid, &maps, &n);
-	if (r < 0)
-		return r;
-	r = buf_reserve(c, SYNC_CHUNK);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		const struct tracee_mapping *m = &maps[i];
-		bool private = in_private_range(c, m->start, m->end - m->start);
-
-		if (private) {
-			r = shadow_punch(c->mirror_mem, prev_end, m->start);
-			if (r >= 0)
-				r = shadow_refresh(c, m, within(known, nknown, m->start, m->end));
-			prev_end = m->end;
-		} else if (m->perms[1] == 'w') {
-			r = protect_range(c, m->start, m->end); /* shared, or untracked */
-		}
-		if (r < 0)
-			return log_debug_errno(r, "shadow of %d at 0x%" PRIx64, c->pid, m->start);
-	}
-	r = shadow_punch(c->mirror_mem, prev_end, SHADOW_SIZE);
-	if (r < 0)
-		return r;
-	buf_trim(c);
-	c->shadow_ok = true;
-	windows_map(c);
-	return 0;
-}
 
 int
 checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
@@ -1394,7 +833,7 @@ checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
 	if (end < addr)
 		return -EINVAL;
 	if (c->shadow) {
-		r = shadow_punch(c->mirror_mem, addr, end);
+		r = checkpoint_shadow_punch(c->mirror_mem, addr, end);
 	} else {
 		/* the mirror is stopped for good: it takes an injected syscall
 		 * as it took close_range(2) at its fork (drop_files()) */
@@ -1434,7 +873,7 @@ range_insert(struct checkpoint *c, uint64_t start, uint64_t end)
 		c->ranges[i].start = start;
 		return 0;
 	}
-	/* c->ranges was allocated for exactly its ranges (track_mappings()) */
+	/* c->ranges was allocated for exactly its ranges (checkpoint_track_mappings()) */
 	{
 		struct range *v = realloc(c->ranges, (c->nranges + 1) * sizeof(*v));
 
@@ -1477,11 +916,11 @@ checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
 	/* A shadow can hold any address: it holds zeros there from now on
 	 * (a hole), and the range is one of its own, copied into by syncs
 	 * and refreshed by remaps like the others. */
-	r = c->shadow ? shadow_punch(c->mirror_mem, addr, end) : 0;
+	r = c->shadow ? checkpoint_shadow_punch(c->mirror_mem, addr, end) : 0;
 	if (r >= 0 && c->shadow)
 		r = range_insert(c, addr, end);
 	if (r >= 0)
-		r = protect_range(c, addr, end);
+		r = checkpoint_protect_range(c, addr, end);
 	if (r < 0) {
 		c->stale = true;
 		return r;
@@ -1500,11 +939,11 @@ checkpoint_remap(struct checkpoint *c, pid_t tid)
 
 	c->stale = true;
 	if (c->shadow) {
-		r = shadow_remap(c);
+		r = checkpoint_shadow_remap(c);
 	} else {
-		r = track_mappings(c);
+		r = checkpoint_track_mappings(c);
 		if (r >= 0)
-			r = protect_all(c);
+			r = checkpoint_protect_all(c);
 		if (r >= 0)
 			r = fork_mirror(c, tid);
 	}
@@ -1640,7 +1079,7 @@ checkpoint_free(struct checkpoint *c)
 	if (!c)
 		return;
 	kill_mirror(c->mirror);
-	windows_drop(c);
+	checkpoint_windows_drop(c);
 	if (c->mirror_mem >= 0)
 		close(c->mirror_mem);
 	/* closing the last reference unregisters every range (userfaultfd_release()) */
