@@ -517,11 +517,11 @@ syscall_table() {
 	local kind r t t0 st native record replay trace base note out="$work/last.out"
 	echo "### One syscall: ns per call, $calls calls (best of $runs)"
 	echo
-	echo "Timed inside the program (syscall instruction, not the vDSO); replay: wall-clock time of replaying $calls calls less that of replaying none, per call. getppid is not in issue 14's buffered list: the unbuffered path."
+	echo "Timed inside the program (syscall instruction, not the vDSO); replay: wall-clock time of replaying $calls calls less that of replaying none, per call. getppid is not in issue 14's buffered list: the unbuffered path. getpid_unpatched: getpid from a syscall instruction uprr cannot patch, redirected into the buffer from its seccomp stop."
 	echo
 	echo "| syscall | native ns | record ns | record − native ns | replay ns | note |"
 	echo "|---|---:|---:|---:|---:|---|"
-	for kind in getpid read clock_gettime getppid; do
+	for kind in getpid read clock_gettime getppid getpid_unpatched; do
 		native=() record=() replay=() note=
 		for r in $(seq 1 "$runs"); do
 			echo "bench14: syscall $kind run $r" >&2

@@ -22,6 +22,10 @@
 	.org UPRR_PRELOAD_ENTRY_SYSCALL_ABI
 	jmp syscall_abi_entry
 
+	/* UPRR_PRELOAD_ENTRY_REDIRECT: for sites that could not be patched */
+	.org UPRR_PRELOAD_ENTRY_REDIRECT
+	jmp redirect_entry
+
 	/* UPRR_PRELOAD_UNTRACED_OFF: allowed by the filter, never traced */
 	.org UPRR_PRELOAD_UNTRACED_OFF
 	.globl uprr_untraced
@@ -174,5 +178,19 @@ syscall_abi_entry:
 	pop %rdi
 	pop %rbp
 	ret
+
+	/*
+	 * A thread the recorder sent here from the seccomp stop of a syscall
+	 * instruction it could not patch: the syscall's registers, rcx the
+	 * address after that instruction. As a patched site's stub: the red
+	 * zone skipped, the syscall-ABI entry (which clears rcx and r11, as in
+	 * replay), then back with the stack pointer as it was (ret pops the
+	 * address, then the 128 bytes).
+	 */
+redirect_entry:
+	lea -128(%rsp), %rsp
+	push %rcx
+	call syscall_abi_entry
+	ret $128
 
 	.section .note.GNU-stack, "", @progbits

@@ -10,8 +10,9 @@
  * gettimeofday, epoll_wait and epoll_pwait without a signal mask, writev,
  * ioctl FIONREAD, sendmsg without an address or control data; the fd
  * and file calls of preload/buffered-fd.c; poll, ppoll, select, pselect6,
- * recvmsg, futex wait and wake (preload/buffered-wait.c); mmap, munmap,
- * madvise (preload/buffered-maps.c, made again in replay) (UPRR_BUFFERED).
+ * recvmsg, futex wait and wake (preload/buffered-wait.c); sched_yield, up to
+ * UPRR_YIELDS_PER_BATCH in a batch; mmap, munmap, madvise
+ * (preload/buffered-maps.c, made again in replay) (UPRR_BUFFERED).
  * The same code runs in replay, where the stub returns recorded results: so
  * nothing here may branch on whether it records or replays.
  * See doc/syscall-buffer.md and preload/uprr-preload.h.
@@ -116,6 +117,26 @@ record_added(struct uprr_buf *buf)
 	}
 }
 
+/*
+ * Whether @buf's records hold UPRR_YIELDS_PER_BATCH sched_yield calls: the
+ * next one is traced. The records of the batch are the same in record and
+ * replay (replay consumed them up to `used`), so the same branches run.
+ */
+static int
+yields_spent(const struct uprr_buf *buf)
+{
+	const unsigned char *p = (const unsigned char *)(buf + 1), *end = p + buf->used;
+	unsigned n = 0;
+
+	while (p < end && n < UPRR_YIELDS_PER_BATCH) {
+		const struct uprr_rec *r = (const struct uprr_rec *)p;
+
+		n += r->nr == __NR_sched_yield;
+		p += r->size;
+	}
+	return n >= UPRR_YIELDS_PER_BATCH;
+}
+
 long
 uprr_commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long ret, uint32_t size)
 {
@@ -151,6 +172,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;
 	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD && !UPRR_IOCTL_CLONE(a[1]))
+		return NOT_BUFFERED;
+	if (nr == __NR_sched_yield && yields_spent(buf))
 		return NOT_BUFFERED;
 	/* sendmsg: as send(2), its iovecs' bytes one after the other; not
 	 * with an address or control data (SCM_RIGHTS passes fds) */
@@ -259,6 +282,7 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	switch (nr) {
 	case __NR_getpid:
 	case __NR_gettid:
+	case __NR_sched_yield:
 		ret = stub(nr, 0, 0, 0, 0, 0, 0, &rec->ret);
 		size = sizeof(*rec);
 		break;

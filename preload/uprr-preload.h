@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 8
+#define UPRR_PRELOAD_VERSION 9
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -47,6 +47,13 @@
 /** The same with the registers of the syscall instruction (rax, rdi,
  * rsi, rdx, r10, r8, r9; rcx and r11 clobbered): patched sites call it. */
 #define UPRR_PRELOAD_ENTRY_SYSCALL_ABI 0x8
+/** Where the recorder sends a thread that stands at the seccomp stop of a
+ * call the buffer takes, made from a syscall instruction that could not be
+ * patched (recorder/syscallbuf-redirect.c): with the syscall's registers,
+ * rcx the address after that instruction (the syscall instruction put it
+ * there); it makes the call through the syscall-ABI entry, below the red
+ * zone, and returns to rcx with the stack pointer as it was. */
+#define UPRR_PRELOAD_ENTRY_REDIRECT 0x10
 /** The untraced syscall instruction (`syscall; ret`). */
 #define UPRR_PRELOAD_UNTRACED_OFF 0x40
 /** The syscall number of the library's notify call (traced, never a real
@@ -74,7 +81,7 @@
 	 (nr) == __NR_epoll_pwait || (nr) == __NR_writev || (nr) == __NR_ioctl ||                \
 	 (nr) == __NR_sendmsg || (nr) == __NR_poll || (nr) == __NR_ppoll ||                      \
 	 (nr) == __NR_select || (nr) == __NR_pselect6 || (nr) == __NR_recvmsg ||                \
-	 (nr) == __NR_futex || UPRR_BUFFERED_FD(nr))
+	 (nr) == __NR_futex || (nr) == __NR_sched_yield || UPRR_BUFFERED_FD(nr))
 /** The fd and file calls of the buffer (preload/buffered-fd.c), some only
  * with certain arguments: openat for reading or writing (not under /proc,
  * /dev but /dev/shm, /sys), fcntl F_GETFD, F_SETFD, F_GETFL, F_SETFL,
@@ -96,6 +103,13 @@
  * anonymous memory, munmap, madvise with advice that keeps memory or
  * MADV_DONTNEED. Replay makes them again, at the recorded address. */
 #define UPRR_BUFFERED_MAPS(nr) ((nr) == __NR_mmap || (nr) == __NR_munmap || (nr) == __NR_madvise)
+/** sched_yield(2) calls a batch of records (a thread's buffered calls
+ * between two of its events) may hold: the next one takes the traced path,
+ * where uprr gives the CPU to another thread. A thread that yields now and
+ * then while it works (a lock holder being fair) keeps the CPU; one that
+ * yields in a loop while it waits for another thread gives it up after
+ * this many (doc/syscall-buffer.md). */
+#define UPRR_YIELDS_PER_BATCH 16u
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 

@@ -20,8 +20,8 @@
 #include "tracee/tracee.h"
 
 int
-rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs,
-		 uint64_t *ret_stack_end, char **ret_layout)
+rec_exec_prepare(pid_t pid, const struct tracee_mapping *maps, size_t n,
+		 struct user_regs_struct *ret_regs, uint64_t *ret_stack_end, char **ret_layout)
 {
 	struct user_regs_struct regs;
 	uint64_t stack_end;
@@ -31,7 +31,7 @@ rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs,
 	r = tracee_get_regs(pid, &regs);
 	if (r < 0)
 		return r;
-	r = tracee_maps_layout(pid, &layout, &stack_end);
+	r = tracee_maps_layout_of(maps, n, &layout, &stack_end);
 	if (r < 0)
 		return r;
 	if (stack_end <= regs.rsp || stack_end - regs.rsp > (1u << 24)) {

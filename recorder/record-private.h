@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/stat.h>
 #include <sys/user.h>
 
 #include <sched.h>
@@ -16,12 +17,17 @@
 #include "recorder/recorder.h"
 #include "sched/sched.h"
 #include "trace/trace.h"
+#include "x86_64/arch.h"
+
+struct tracee_mapping;
 
 /**
- * At the exec stop of @pid: return the registers, the end of the stack
- * mapping and the address-space layout (malloc'd). Returns 0 or -errno.
+ * At the exec stop of @pid, whose @n mappings are @maps (tracee_read_maps()):
+ * return the registers, the end of the stack mapping and the address-space
+ * layout (malloc'd). Returns 0 or -errno.
  */
-int rec_exec_prepare(pid_t pid, struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
+int rec_exec_prepare(pid_t pid, const struct tracee_mapping *maps, size_t n,
+		     struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
 		     char **ret_layout) _wur_;
 
 /** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
@@ -33,10 +39,19 @@ bool rec_is_dev_zero(pid_t tid, int fd);
  * maps may change while mapped in ways the program then reads through the
  * mapping (mmap(2): pages not yet written show the file's changes): the fd
  * is open for writing, or the mapping reaches past the file's last page (to
- * read what the file grows into). Libraries (read-only fds, within the
- * file) are not such files.
+ * read what the file grows into) of a file that is not a system file
+ * (rec_is_system_file()). Libraries (read-only fds, within the file or
+ * system files) are not such files.
  */
 bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+
+/**
+ * Whether the file at @path (@st) is a system file nobody writes in place:
+ * root's, not group- or other-writable, under /usr, /lib, /lib64, /bin or
+ * /sbin (as the trace writer's may_link(): packages replace such files by
+ * renaming). glibc maps gconv-modules.cache MAP_SHARED.
+ */
+bool rec_is_system_file(const char *path, const struct stat *st);
 
 /** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
@@ -63,7 +78,8 @@ struct rec_vdso {
 struct trace_writer;
 
 /**
- * At the exec stop of @pid (@memfd: its /proc/PID/mem, @sp: its initial stack
+ * At the exec stop of @pid (@memfd: its /proc/PID/mem, @maps: its @n
+ * mappings as tracee_read_maps() gives them, @sp: its initial stack
  * pointer): make the vDSO's time functions (clock_gettime, gettimeofday,
  * time, clock_getres, getcpu, found by name in its ELF dynamic symbol table,
  * vdso(7)) enter the kernel, so they become recorded syscalls, and
@@ -74,7 +90,7 @@ struct trace_writer;
  * the process has no vDSO. Returns 0 or -errno.
  */
 int rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
-		     uint64_t sp, uint64_t *ret_ref) _wur_;
+		     const struct tracee_mapping *maps, size_t n, uint64_t sp, uint64_t *ret_ref) _wur_;
 
 /** Free what @cache holds (the recording ends). */
 void rec_vdso_free(struct rec_vdso *cache);
@@ -278,9 +294,29 @@ enum rthread_state {
 			 * PTRACE_EVENT_EXIT stop: goes on exiting */
 };
 
+/* Why a syscall site of a call the buffer takes stays on the traced path
+ * (syscallbuf-patch.c; counted for `uprr record -v`). */
+enum rec_sb_unpatched {
+	REC_SB_PATCHED,		/* it was patched (a jump straight to its syscall
+				 * instruction still traps: counted as such) */
+	REC_SB_SHAPE,		/* the code around it is no shape plan_site() knows */
+	REC_SB_NO_AREA,		/* no room for a stub area within +-2 GiB */
+	REC_SB_UNREADABLE,	/* its code could not be read */
+	REC_SB_FAILED,		/* the patch could not be applied */
+	REC_SB_NREASONS,
+};
+
 /* The syscall buffer's patched sites of an address space (syscallbuf-patch.c). */
+struct rec_sb_site {
+	uint64_t addr;		/* its syscall instruction */
+	uint8_t why;		/* enum rec_sb_unpatched */
+	uint32_t redirects;	/* TRACE_EV_SITE_PATCH redirects of its calls */
+	uint32_t misses;	/* redirects followed by a traced call from the
+				 * library (uprr record -v) */
+};
+
 struct rec_sb_space {
-	uint64_t *tried;	/* syscall sites looked at (patched or not patchable) */
+	struct rec_sb_site *tried; /* syscall sites looked at (patched or not patchable) */
 	size_t ntried, tried_cap;
 	uint64_t area;		/* the stub area being filled, 0: none */
 	uint64_t area_used;	/* its bytes used */
@@ -302,6 +338,9 @@ struct rspace {
 	struct rec_sb_space sb;		/* syscall sites redirected into the buffer */
 };
 
+/* Memory reads of a spin loop that a spinning thread's watch keeps. */
+#define REC_SPIN_WATCH 4
+
 /* What the looks at a thread that may spin saw (record-sched.c). */
 struct rec_spin {
 	uint64_t probe;			/* ticks to its first look in a run, 0: none */
@@ -313,6 +352,15 @@ struct rec_spin {
 	int counter;			/* the counter of the last loop seen spinning
 					 * (-1: none), where it stood, and the rip */
 	uint64_t counter_val, counter_rip;
+	bool spinning;			/* the last look saw it spin: its preemption
+					 * is for that (rec_spin_preempted()) */
+	unsigned nwatch;		/* what its loop reads, and what was there when
+					 * it was preempted spinning (0: nothing known) */
+	struct arch_load watch[REC_SPIN_WATCH];
+	uint64_t watch_val[REC_SPIN_WATCH];
+	uint64_t spin_interval;		/* ticks between the two looks that saw it
+					 * spin there, 0: not seen spinning yet */
+	uint64_t spin_delta;		/* its counter's change over them */
 };
 
 struct rthread {
@@ -376,6 +424,9 @@ struct rthread {
 				       * ran a little */
 	bool sb_rerun;		      /* it re-runs its buffered calls after a rollback
 				       * that kept them, until its notify call */
+	uint64_t sb_redirected;	      /* the site its last call was redirected from
+				       * into the library, until its next seccomp
+				       * stop (syscallbuf-redirect.c); 0: none */
 	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
 	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
 	uint64_t sb_maps_on;	      /* the buffer whose maps it set to 1, */
@@ -384,6 +435,9 @@ struct rthread {
 	uint64_t sb_head[5];	      /* and that buffer's head there (struct uprr_buf),
 				       * which a rollback puts back: restore points
 				       * leave the buffers out (rec_syscallbuf_untracked) */
+	int exit_sig;		      /* its syscall's exit was taken at the
+				       * delivery stop of this signal, which it
+				       * still stands in (rec_exit_at_signal()) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -397,6 +451,13 @@ struct rec_sb {
 	size_t extra_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t patched;	/* syscall sites redirected into the library */
+	/* calls the buffer takes made from a site that stays traced, and
+	 * those sites, by enum rec_sb_unpatched */
+	uint64_t unpatched_calls[REC_SB_NREASONS], unpatched_sites[REC_SB_NREASONS];
+	/* of those, the calls sent into the library from their seccomp stop,
+	 * and those followed by a traced call from the library
+	 * (syscallbuf-redirect.c) */
+	uint64_t redirects, redirect_misses;
 	bool no_writes;		/* write(2) left the buffers (UPRR_CTL_NO_WRITES) */
 	/* the records a rollback keeps for the running thread's re-run */
 	uint8_t *keep;
@@ -537,6 +598,19 @@ void rec_interrupt_running(struct recorder *rec, struct rthread *t);
 void rec_rerun_notify(struct recorder *rec, struct rthread *t);
 /** A signal-delivery-stop of @t for @sig. */
 void rec_on_signal(struct recorder *rec, struct rthread *t, int sig);
+/** Deliver caught signal @sig (@info, NULL: the kernel's) to @t and let it
+ * run its handler, without the single step to the handler's first
+ * instruction, when its run starts with no restore point (no rollback will
+ * need that point, and no user instruction runs before it). True if so
+ * (@t runs, its run started); false: deliver it the usual way. */
+bool rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info);
+/** Whether @t, at the entry of its syscall, signals itself (tgkill(2) or
+ * tkill(2) of its own ids, kill(2) of its process when it is its only
+ * thread) with a signal it does not block: the kernel
+ * delivers it as the call returns, so the signal-delivery-stop there, with
+ * the call's result in rax, can stand for the syscall-exit-stop (one stop
+ * instead of two; rec_run_syscall() resumes it with PTRACE_CONT). */
+bool rec_exit_at_signal(struct recorder *rec, const struct rthread *t);
 /** Write the event of signal @sig (@si) delivered to @t, of kind @kind, at
  * @regs. */
 void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *si,
@@ -570,9 +644,14 @@ void rec_spin_start_run(struct recorder *rec, struct rthread *t);
  * (true); if it spins (the same registers as at the last look) or must stop
  * there anyway, false: the caller makes it an execution point. */
 bool rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs);
-/** @t was preempted at an execution point, its run of user code having no
- * event: look at it in its next runs. */
-void rec_spin_preempted(struct rthread *t);
+/** @t was preempted at an execution point (@regs), its run of user code
+ * having no event: look at it in its next runs; if a look saw it spin,
+ * note what its loop reads (rec_spin_pick()). */
+void rec_spin_preempted(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs);
+/** After a preemption: pick the next thread (sched_pick()), passing over
+ * the threads preempted spinning whose loop would read what it read then:
+ * they would only spin again. "Switch to the thread it waits for." */
+pid_t rec_spin_pick(struct recorder *rec);
 /** The syscall @t ran in the kernel (RT_IN_SYSCALL) completed: its exit stop
  * came. It runs next, before the running thread's timeslice ends. */
 void rec_on_wakeup(struct recorder *rec, struct rthread *t);
@@ -710,6 +789,25 @@ void rec_syscallbuf_save_head(struct recorder *rec, struct rthread *t);
  */
 int rec_syscallbuf_claims(struct recorder *rec, struct rthread *t) _wur_;
 int rec_syscallbuf_rolled_heads(struct recorder *rec, struct rthread *t) _wur_;
+/* At @t's seccomp stop, for a call the buffer takes from syscall site @s
+ * (outside the library) that stays unpatched: send @t into the library's
+ * redirect entry (UPRR_PRELOAD_ENTRY_REDIRECT) to make it there, the
+ * syscall not run, recorded as a TRACE_EV_SITE_PATCH without bytes that
+ * replay applies at the same stop; true if so (@t was resumed, or
+ * recording stopped). The site's later calls go there with no event
+ * (rec_syscallbuf_redirect_silent()). Not where the library would trace
+ * the call anyway (no thread key). syscallbuf-redirect.c. */
+bool rec_syscallbuf_redirect(struct recorder *rec, struct rthread *t, struct rec_sb_site *s);
+/* uprr record -v: the calls of sites not patched, and of those redirected. */
+void rec_syscallbuf_log_sites(const struct rec_sb *sb);
+/* At each seccomp stop of @t: a call from a site of its address space's
+ * redirects (rec_syscallbuf_redirected()) is sent into the library, no
+ * event; true if so (@t was resumed, or it vanished). */
+bool rec_syscallbuf_redirect_silent(struct recorder *rec, struct rthread *t);
+/* At each seccomp stop of @t: whether its last call was redirected
+ * (t->sb_redirected) and this is a traced call from the library (the
+ * redirected one, most often): counted for uprr record -v. */
+void rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t);
 /** Whether process @pid runs under a seccomp filter of its own (its
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */
@@ -783,6 +881,9 @@ void rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp);
 /* @t is about to run user code: make this its restore point if the run may
  * need one (t->xstate_len is 0 when it cannot be rolled back). */
 void rec_restore_point(struct recorder *rec, struct rthread *t);
+/* Whether rec_restore_point() would take one for @t now: false when the run
+ * cannot be rolled back or will not need to be. */
+bool rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t);
 /* @t's syscall that changes mappings (REC_SC_MAPS) returned @result: bring
  * its address space's restore point along, or have it remapped before the
  * next run's. */

@@ -135,6 +135,20 @@ rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const u
 	sp->need_remap = true;
 }
 
+/* Whether rec_restore_point() would take a restore point for @t's next run
+ * now (the same tests, in the same order; without its side effects). */
+bool
+rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t)
+{
+	const struct rspace *sp = t->space;
+
+	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec)
+		return false;
+	if (sp->mem.users > 1)
+		return false;
+	return !sp->ckpt || sp->signals || rec_others_may_run(rec, t);
+}
+
 /*
  * @t is about to run user code: make this its restore point, if it may need
  * one. The checkpoint takes the memory (created at the first run: from then

@@ -5,7 +5,8 @@
  * takes a restore point only when another thread may want the CPU during it,
  * and a thread that spins (its timeslices end with no event, its loop making
  * no progress) gets shorter timeslices, counted in ticks, and gives the CPU
- * to the others as soon as it is seen spinning.
+ * to the others as soon as it is seen spinning: to one that is not spinning
+ * on memory nobody changed since (rec_spin_pick()), the thread it waits for.
  *
  * Every switch still happens at an event or at an execution point
  * (TRACE_EV_PREEMPT with its ticks), so replay, which follows the recorded
@@ -156,6 +157,8 @@ rec_spin_start_run(struct recorder *rec, struct rthread *t)
 {
 	t->probing = false;
 	t->spin.looks = 0;
+	t->spin.spinning = false;
+	t->spin.nwatch = 0; /* it runs: what it waits for may come */
 	if (!t->spin.probe || !sched_others_runnable(rec->sched))
 		return;
 	if (rec_arm_budget(t, 0, t->spin.probe) < 0) {
@@ -181,6 +184,33 @@ regs_changed(const struct user_regs_struct *a, const struct user_regs_struct *b,
 			*ret_delta = x[i] - y[i];
 		}
 	return n;
+}
+
+/*
+ * A look that finds @t back at the counted branch of the loop it was last
+ * seen spinning in (a consumer that emptied its queue, a producer that
+ * filled it): take these registers as the first of two looks and arm the
+ * second as far away as the two that saw it spin there, so one more look
+ * tells (the same registers, or its counter moved as it did then), instead
+ * of three looks at growing distances. A loop that makes progress there
+ * shows it at that look and is looked at as before. Returns true if it
+ * armed that look (@ticks: the thread's ticks now).
+ */
+static bool
+spin_loop_again(struct rthread *t, const struct user_regs_struct *regs, uint64_t ticks)
+{
+	struct rec_spin *sp = &t->spin;
+
+	if (!sp->spin_interval || regs->rip != sp->counter_rip ||
+	    (sp->looks && sp->regs.rip == regs->rip))
+		return false;
+	sp->regs = *regs;
+	sp->reg = sp->counter;
+	sp->delta = sp->spin_delta;
+	sp->interval = sp->spin_interval;
+	sp->looks++;
+	t->probing = true;
+	return rec_arm_budget(t, ticks, sp->spin_interval) == 0 && tracee_set_regs(t->tid, regs) == 0;
 }
 
 bool
@@ -209,6 +239,9 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 		on = (int64_t)(now - sp->counter_val) * (int64_t)delta > 0;
 	}
 	if ((pure || counts) && others) {
+		sp->spin_interval = t->budget;
+		sp->spin_delta = counts ? delta : 0;
+		sp->spinning = true;
 		if (pure) /* next time, look first about where it began */
 			sp->probe = MAX(SPIN_PROBE_MIN, t->budget / 2);
 		else if (on) /* give it longer runs, twice as long each time */
@@ -218,6 +251,10 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 		sp->counter_rip = regs->rip;
 		rec->stats.spins++;
 		return false;
+	}
+	if (others && spin_loop_again(t, regs, ticks)) {
+		rec_resume(t, PTRACE_CONT, 0);
+		return true;
 	}
 	/* progress (or no other thread to run: a wakeup will interrupt it) */
 	if (others && !pure)
@@ -238,11 +275,98 @@ rec_spin_probe(struct recorder *rec, struct rthread *t, const struct user_regs_s
 	return true;
 }
 
-void
-rec_spin_preempted(struct rthread *t)
+/* Bytes of code a spin loop may have: a longer one is not looked into. */
+#define SPIN_LOOP_MAX 256u
+
+/*
+ * The memory the loop @t spins in reads (its registers @regs, settled at the
+ * counted branch that trapped), from the branch's target to the branch. A
+ * trap site (a backward jmp made int3) has that target as clean address,
+ * the jmp as trap. A stub site runs its region relocated at its clean
+ * address (x86_64/patch.h): the region's first jmp or jcc there is the
+ * counted branch; the loop is the original code from its target up to the
+ * region (replaced by a jmp to the stub), then the relocated region up to
+ * the branch. Stores up to @max in @ret; returns how many.
+ */
+static size_t
+spin_loop_loads(const struct rthread *t, const struct user_regs_struct *regs, struct arch_load *ret,
+		size_t max)
 {
-	if (!t->spin.probe)
-		t->spin.probe = SPIN_PROBE_FIRST;
+	const struct patch_site *ps = ticks_soft_site_at(t->space->mem.soft, regs->rip);
+	uint8_t code[SPIN_LOOP_MAX];
+	uint64_t at, target;
+	size_t n = 0;
+
+	if (!ps)
+		return 0;
+	if (!ps->stub) {
+		if (ps->trap <= ps->clean || ps->trap - ps->clean > sizeof(code) ||
+		    tracee_read(t->tid, ps->clean, code, ps->trap - ps->clean) < 0)
+			return 0;
+		return arch_code_loads(code, ps->trap - ps->clean, ps->clean, 0, regs, ret, max);
+	}
+	if (tracee_read(t->tid, ps->clean, code, 64) < 0 ||
+	    arch_first_branch(code, 64, ps->clean, &at, &target) < 0)
+		return 0;
+	/* the original code from the target on, to the jmp to the stub (or
+	 * the int3 after it, when the target lies in the region itself) */
+	if ((target < ps->stub || target > at) && tracee_read(t->tid, target, code, 64) == 0)
+		n = arch_code_loads(code, 64, target, ps->stub, regs, ret, max);
+	if (tracee_read(t->tid, ps->clean, code, at - ps->clean) == 0)
+		n += arch_code_loads(code, at - ps->clean, ps->clean, 0, regs, ret + n, max - n);
+	return n;
+}
+
+void
+rec_spin_preempted(struct recorder *rec, struct rthread *t, const struct user_regs_struct *regs)
+{
+	struct rec_spin *sp = &t->spin;
+	struct arch_load loads[REC_SPIN_WATCH];
+	size_t n;
+
+	if (!sp->probe)
+		sp->probe = SPIN_PROBE_FIRST;
+	sp->nwatch = 0;
+	/* only where the next pick has more than one thread to choose from */
+	if (!sp->spinning || sched_nthreads(rec->sched) < 3)
+		return;
+	sp->spinning = false;
+	n = spin_loop_loads(t, regs, loads, REC_SPIN_WATCH);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v = 0;
+
+		if (tracee_read(t->tid, loads[i].addr, &v, loads[i].size) < 0)
+			continue;
+		sp->watch[sp->nwatch] = loads[i];
+		sp->watch_val[sp->nwatch++] = v;
+	}
+}
+
+/* sched_pick_avoiding()'s test: thread @tid was preempted spinning, and
+ * what its loop reads has not changed since: it would spin again. */
+static bool
+spins_again(void *ctx, pid_t tid)
+{
+	struct recorder *rec = ctx;
+	const struct rthread *u = rec_find_thread(rec, tid);
+
+	if (!u || !u->spin.nwatch)
+		return false;
+	for (unsigned i = 0; i < u->spin.nwatch; i++) {
+		uint64_t v = 0;
+
+		if (tracee_read(u->tid, u->spin.watch[i].addr, &v, u->spin.watch[i].size) < 0 ||
+		    v != u->spin.watch_val[i])
+			return false;
+	}
+	rec->stats.passed_over++;
+	return true;
+}
+
+pid_t
+rec_spin_pick(struct recorder *rec)
+{
+	return sched_pick_avoiding(rec->sched, spins_again, rec);
 }
 
 void

@@ -155,6 +155,76 @@ rec_inject_at_syscall(struct recorder *rec, struct rthread *t)
 
 /* ---- signals ---- */
 
+bool
+rec_exit_at_signal(struct recorder *rec, const struct rthread *t)
+{
+	int sig = (int)(t->nr == __NR_tgkill ? t->args[2] : t->args[1]);
+	uint64_t mask;
+
+	/* only what surely stops at the delivery: a standard signal (a
+	 * real-time one may fail, EAGAIN past RLIMIT_SIGPENDING), not
+	 * SIGKILL (no stop), to this very thread (kill(2) of its own process
+	 * when it is the only thread: the one that wants it, complete_signal(),
+	 * kernel/signal.c); a ptraced thread stops there even for a signal it
+	 * ignores (ptrace(2)), but not for one it blocks. Not under a
+	 * recorded tracer, which sees its syscall stops. */
+	switch (t->nr) {
+	case __NR_tgkill:
+		if (t->args[0] != (uint64_t)t->tgid || t->args[1] != (uint64_t)t->tid)
+			return false;
+		break;
+	case __NR_tkill:
+		if (t->args[0] != (uint64_t)t->tid)
+			return false;
+		break;
+	case __NR_kill:
+		if (t->args[0] != (uint64_t)t->tgid || rec_has_other_threads(rec, t->tgid, t->tid))
+			return false;
+		break;
+	default:
+		return false;
+	}
+	if (sig < 1 || sig >= 32 || sig == SIGKILL || t->nr != t->model_nr || t->stepping ||
+	    rec_ptrace_find(&rec->ptrace, t->tid))
+		return false;
+	return tracee_get_sigmask(t->tid, &mask) == 0 && !(mask & (1ull << (sig - 1)));
+}
+
+bool
+rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const siginfo_t *info)
+{
+	bool pending;
+
+	/* The step puts the run's start at the handler's entry, with the
+	 * frame built: the point a rollback returns to, and where the PMU's
+	 * count starts. A run that takes no restore point needs neither: the
+	 * kernel builds the frame and no user instruction runs in between, so
+	 * the run's ticks count from 0 at the handler's entry all the same
+	 * (replay starts its run there). A thread its emulated tracer steps
+	 * is delivered the usual way, and so is one with another signal
+	 * pending that its mask lets in: the kernel stops it for that one
+	 * right after the frame (before the handler runs), where the step
+	 * leaves its registers and the event there finds it (a pending
+	 * signal waits for no execution point). A signal that is not caught
+	 * goes the same way (ignored: the kernel drops it; fatal: the
+	 * process ends), but for a stop signal, whose thread runs on with
+	 * no restore point after SIGCONT (rec_resume_user()). */
+	if (sig < 1 || sig > 64 || sig == SIGKILL || tracee_is_stop_signal(sig) || rec->pmu ||
+	    t->stepping || rec_restore_point_wanted(rec, t))
+		return false;
+	if (tracee_pending_unblocked(t->tid, &pending) < 0 || pending)
+		return false;
+	if (info && ptrace(PTRACE_SETSIGINFO, t->tid, 0, info) < 0)
+		return false;
+	t->state = RT_RUNNING;
+	if (t->deferred_sig || t->nlater)
+		rec_syscallbuf_interrupt(rec, t);
+	rec_start_run(rec, t);
+	rec_resume(t, PTRACE_CONT, sig);
+	rec->stats.unstepped++;
+	return true;
+}
+
 /* If thread @tid stands at an rdtsc or rdtscp that trapped (PR_SET_TSC),
  * run it for the thread in @regs: the counter's value, rip past it; store
  * its length. */
@@ -469,11 +539,11 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 	if (rec_write_event(rec, &ev) < 0)
 		return;
 	rec->stats.preemptions++;
-	rec_spin_preempted(t);
+	rec_spin_preempted(rec, t, regs);
 	t->state = RT_HELD;
 	sched_yield_current(rec->sched);
 	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
-	sched_pick(rec->sched);
+	rec_spin_pick(rec);
 }
 
 /*

@@ -179,9 +179,10 @@ rec_wait_thread_stop(struct recorder *rec, struct rthread *t, int *ret_status)
 void
 rec_run_syscall(struct recorder *rec, struct rthread *t)
 {
+	bool at_signal = rec_exit_at_signal(rec, t);
 	int status, sig;
 
-	rec_resume(t, PTRACE_SYSCALL, 0);
+	rec_resume(t, at_signal ? PTRACE_CONT : PTRACE_SYSCALL, 0);
 	for (;;) {
 		if (!rec_wait_thread_stop(rec, t, &status)) {
 			t->state = RT_RUNNING; /* see rec_wait_thread_stop() */
@@ -189,6 +190,19 @@ rec_run_syscall(struct recorder *rec, struct rthread *t)
 		}
 		switch (tracee_classify(status, &sig)) {
 		case TRACEE_STOP_SYSCALL_EXIT:
+			rec_on_syscall_exit(rec, t);
+			return;
+		case TRACEE_STOP_SIGNAL:
+			if (!at_signal) {
+				rec_resume(t, PTRACE_SYSCALL, 0);
+				break;
+			}
+			/* it returned from the syscall (rax holds the result)
+			 * and stopped to take a signal, this one or another
+			 * it does not block: its exit, then the signal, as
+			 * pending at that event (rec_resume_user()) */
+			t->exit_sig = sig;
+			rec->stats.exits_at_signal++;
 			rec_on_syscall_exit(rec, t);
 			return;
 		case TRACEE_STOP_CLONE:
@@ -659,6 +673,12 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
+	rec_syscallbuf_redirect_seen(rec, t);
+	/* a call from a site that could not be patched: into the library, as
+	 * replay does at the same stop (no event; a re-run after a rollback
+	 * makes it too) */
+	if (rec_syscallbuf_redirect_silent(rec, t))
+		return;
 	if (untraced(rec, t)) {
 		rec_resume(t, PTRACE_CONT, 0); /* not an event: its run goes on */
 		return;
@@ -672,7 +692,8 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	}
 	while (rec_requeue_if_blocked(t))
 		;
-	/* the site's first call the buffer takes: redirect it into the library */
+	/* the site's first call the buffer takes: redirect it into the library
+	 * (patched, or from this stop if it cannot be) */
 	if (!t->deferred_sig && rec_syscallbuf_try_patch(rec, t))
 		return;
 	if (t->deferred_sig && !rec_signal_during_syscall(t)) {

@@ -384,6 +384,17 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 	siginfo_t step_si;
 	int status = 0, r;
 
+	if (t->exit_sig) {
+		/* it stands in the delivery stop its syscall's exit was taken
+		 * at (rec_exit_at_signal()): the signal comes first */
+		int pending = t->exit_sig;
+
+		t->exit_sig = 0;
+		if (!sig) {
+			rec_on_signal(rec, t, pending);
+			return;
+		}
+	}
 	if (!sig && t->step_stop) {
 		/* a single step that ends before another instruction runs: the
 		 * kernel reports a step over a syscall as it returns
@@ -418,6 +429,8 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 		rec_ptrace_stopped(rec, t);
 		return;
 	}
+	if (sig && rec_deliver_unstepped(rec, t, sig, info))
+		return;
 	if (sig) {
 		r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
 		if (r == -EINPROGRESS) {
@@ -877,11 +890,10 @@ fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks
  * its file id + 1 in *ret_ref, or 0 for a static executable.
  */
 static int
-keep_interpreter(struct recorder *rec, pid_t pid, uint64_t *ret_ref)
+keep_interpreter(struct recorder *rec, pid_t pid, const struct tracee_mapping *maps, size_t n,
+		 uint64_t *ret_ref)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	char exe_link[64], exe[PATH_MAX];
-	size_t n;
 	ssize_t len;
 	int r;
 
@@ -891,9 +903,6 @@ keep_interpreter(struct recorder *rec, pid_t pid, uint64_t *ret_ref)
 	if (len < 0)
 		return -errno;
 	exe[len] = '\0';
-	r = tracee_read_maps(pid, &maps, &n);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < n; i++) {
 		_cleanup_close_ int fd = -1;
 		uint32_t id;
@@ -927,16 +936,23 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	struct trace_blob blobs[2];
 	uint64_t stack_end = 0;
 	_cleanup_free_ char *maps = NULL;
+	_cleanup_free_ struct tracee_mapping *mappings = NULL;
 	_cleanup_free_ uint8_t *stack = NULL;
 	_cleanup_close_ int exe_fd = -1;
 	uint32_t exe_id;
 	uint64_t interp_ref, vdso_ref;
+	size_t nmappings;
 	int r;
 
-	r = rec_exec_prepare(pid, &regs, &stack_end, &maps);
+	/* /proc/PID/maps once: the layout, the vDSO, the interpreter */
+	r = tracee_read_maps(pid, &mappings, &nmappings);
 	if (r < 0)
 		return r;
-	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, regs.rsp, &vdso_ref);
+	r = rec_exec_prepare(pid, mappings, nmappings, &regs, &stack_end, &maps);
+	if (r < 0)
+		return r;
+	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, mappings, nmappings,
+			     regs.rsp, &vdso_ref);
 	if (r < 0)
 		return r;
 	stack = malloc(stack_end - regs.rsp);
@@ -953,7 +969,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = trace_writer_keep_file(rec->w, exe_fd, exe_path, 0, &exe_id);
 	if (r < 0)
 		return r;
-	r = keep_interpreter(rec, pid, &interp_ref);
+	r = keep_interpreter(rec, pid, mappings, nmappings, &interp_ref);
 	if (r < 0)
 		return r;
 	rec_event_init(&ev, TRACE_EV_EXEC, former);
@@ -1004,7 +1020,11 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = trace_writer_add_event(rec->w, &ev);
 	if (r < 0)
 		return r;
-	/* frame the exec on its own so even a recorder killed at once leaves it */
+	/* frame the program's first exec on its own so even a recorder killed
+	 * at once leaves it; a later exec waits for its frame as any event
+	 * (a frame each cost fork_execs a zstd frame and a write per exec) */
+	if (pid != rec->root || former != pid)
+		return 0;
 	return trace_writer_flush(rec->w);
 }
 
@@ -1235,11 +1255,17 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 " runs left uncounted",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, rec.nsites, rec.stats.gave_up);
+	rec_syscallbuf_log_sites(&rec.sb);
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
+	if (rec.stats.exits_at_signal || rec.stats.unstepped)
+		log_info("signals a thread sent itself: %" PRIu64 " syscall exits taken at their "
+			 "delivery; %" PRIu64 " caught signals delivered without a single step",
+			 rec.stats.exits_at_signal, rec.stats.unstepped);
 	if (rec.stats.probes)
-		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning",
-			 rec.stats.probes, rec.stats.spins);
+		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning; %" PRIu64
+			 " picks passed over a thread whose loop would read what it read",
+			 rec.stats.probes, rec.stats.spins, rec.stats.passed_over);
 	if (rec.ckpt_stats.syncs)
 		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages, %.3f s), %" PRIu64
 			 " mirror forks (%.3f s), %" PRIu64 " rollbacks (%" PRIu64 " pages, %.3f s)",

@@ -391,6 +391,12 @@ struct rec_space {
 	struct ticks_soft *soft; /**< its counting code (soft ticks), NULL: none */
 	bool syscallbuf;	 /**< the syscall buffer's fixed pages are mapped */
 	bool syscallbuf_off;	 /**< and turned off (a recorded tracer traces it) */
+	/** syscall sites (their syscall instruction) whose calls the buffer
+	 * takes go into the library from their seccomp stop, no event
+	 * (rec_syscallbuf_redirected()); malloc'd, added by the
+	 * TRACE_EV_SITE_PATCH of each one's first; a new process's is empty */
+	uint64_t *redirects;
+	size_t nredirects, redirects_cap;
 };
 
 /**
@@ -434,6 +440,9 @@ struct rec_stats {
 	uint64_t gave_up;	/**< runs left to reach their next event uncounted */
 	uint64_t spins;		/**< preemptions of a thread seen spinning */
 	uint64_t probes;	/**< counted branches a thread stopped at to see if it spins */
+	uint64_t passed_over;	/**< picks that passed over a thread that would spin again */
+	uint64_t exits_at_signal; /**< syscall exits taken at a signal-delivery-stop */
+	uint64_t unstepped;	/**< caught signals delivered without a single step */
 };
 
 /**
@@ -518,6 +527,35 @@ struct user_regs_struct;
  */
 int rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *ev,
 			       struct user_regs_struct *regs) _wur_;
+
+/**
+ * Note TRACE_EV_SITE_PATCH @ev, applied, in address space @sp: one that
+ * sends its call into the library's redirect entry (no bytes) adds its site
+ * to @sp->redirects, whose later calls go there from their seccomp stop with
+ * no event (recorder/syscallbuf-redirect.c). The same in record and replay.
+ * Returns 0 or -ENOMEM.
+ */
+int rec_syscallbuf_note_patch(struct rec_space *sp, const struct trace_event *ev) _wur_;
+
+/**
+ * Whether the seccomp stop with registers @regs, in address space @sp, is
+ * a call the buffer takes from a site of @sp->redirects, made by the
+ * syscall instruction (which loads rcx with the address after it: Intel
+ * SDM, SYSCALL; the kernel saves it as pt_regs->cx, entry_64.S) of a
+ * thread that has a thread key (an FS base): not an event, in record and
+ * replay alike (it depends on nothing else); rec_syscallbuf_redirect_regs()
+ * sends it on.
+ */
+bool rec_syscallbuf_redirected(const struct rec_space *sp, const struct user_regs_struct *regs);
+
+/**
+ * Send thread @tid, at such a seccomp stop with registers @regs, into the
+ * library's redirect entry (UPRR_PRELOAD_ENTRY_REDIRECT): the syscall is
+ * skipped (orig_rax -1 at a seccomp stop: do_syscall_64() runs nothing
+ * and leaves rax as the tracer set it), rax keeps its number; @regs
+ * updated. Returns 0 or -errno (-ESRCH: it vanished).
+ */
+int rec_syscallbuf_redirect_regs(pid_t tid, struct user_regs_struct *regs) _wur_;
 
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for

@@ -2,6 +2,7 @@
 /* An address space of a recorded or replayed process (recorder.h). */
 #define LOG_PREFIX "space"
 #include <errno.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "recorder/recorder.h"
@@ -32,6 +33,9 @@ rec_space_close(struct rec_space *sp)
 {
 	close(sp->memfd);
 	ticks_soft_free(sp->soft);
+	free(sp->redirects);
+	sp->redirects = NULL;
+	sp->nredirects = sp->redirects_cap = 0;
 	sp->memfd = -1;
 	sp->soft = NULL;
 }

@@ -144,10 +144,10 @@ rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *ev,
 	/* the syscall does not run (seccomp stop, orig_rax -1): which also
 	 * lets a syscall be injected here */
 	regs->orig_rax = (uint64_t)-1;
-	r = tracee_set_regs(tid, regs);
-	if (r < 0)
-		return r;
 	if (ev->values[1]) {
+		r = tracee_set_regs(tid, regs);
+		if (r < 0)
+			return r;
 		uint64_t args[6] = { ev->values[1], ev->values[2], PROT_READ | PROT_EXEC,
 				     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 };
 
@@ -182,16 +182,40 @@ thread_inside(struct recorder *rec, const struct rthread *t, uint64_t start, uin
 	return false;
 }
 
-/* Note @site as tried in @sp; whether it was already. */
-static bool
-tried(struct rspace *sp, uint64_t site)
+/* Site @addr of @sp, noted as tried (REC_SB_PATCHED until told otherwise)
+ * if it was not, which *ret_new says; NULL: no memory. Valid until the
+ * next site is noted. */
+static struct rec_sb_site *
+site_of(struct rspace *sp, uint64_t addr, bool *ret_new)
 {
+	*ret_new = false;
 	for (size_t i = 0; i < sp->sb.ntried; i++)
-		if (sp->sb.tried[i] == site)
-			return true;
-	if (UTIL_GROW(sp->sb.tried, sp->sb.tried_cap, sp->sb.ntried + 1) == 0)
-		sp->sb.tried[sp->sb.ntried++] = site;
-	return false;
+		if (sp->sb.tried[i].addr == addr)
+			return &sp->sb.tried[i];
+	if (UTIL_GROW(sp->sb.tried, sp->sb.tried_cap, sp->sb.ntried + 1) < 0)
+		return NULL;
+	*ret_new = true;
+	sp->sb.tried[sp->sb.ntried] = (struct rec_sb_site){ .addr = addr, .why = REC_SB_PATCHED };
+	return &sp->sb.tried[sp->sb.ntried++];
+}
+
+/* Site @s (@code: the bytes around it, if read) stays unpatched, for @why:
+ * its call goes into the library from here if it can
+ * (rec_syscallbuf_redirect()); whether @t was resumed. */
+static bool
+unpatched(struct recorder *rec, struct rthread *t, struct rec_sb_site *s, const uint8_t *code,
+	  enum rec_sb_unpatched why)
+{
+	s->why = (uint8_t)why;
+	rec->sb.unpatched_calls[why]++;
+	rec->sb.unpatched_sites[why]++;
+	if (code)
+		log_debug("syscall site 0x%" PRIx64 " not patched (%d): %02x %02x %02x %02x %02x %02x %02x "
+			  "[%02x %02x] %02x %02x %02x %02x %02x %02x %02x %02x %02x",
+			  s->addr, why, code[0], code[1], code[2], code[3], code[4], code[5], code[6], code[7],
+			  code[8], code[9], code[10], code[11], code[12], code[13], code[14], code[15],
+			  code[16], code[17]);
+	return rec_syscallbuf_redirect(rec, t, s);
 }
 
 bool
@@ -204,15 +228,24 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	struct trace_event ev;
 	struct site_plan p;
 	uint8_t code[CODE_BEFORE + 13];
+	struct rec_sb_site *s;
+	bool new;
 	int r;
 
 	if (!sp->mem.syscallbuf || sp->mem.syscallbuf_off || !buffered_nr(nr) ||
 	    (rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE))
 		return false;
-	if (tried(sp, site))
+	s = site_of(sp, site, &new);
+	if (!s)
 		return false;
+	if (!new) {
+		/* a site that stays traced, or a jump straight to the syscall
+		 * instruction of a patched `mov $nr,%eax; syscall` */
+		rec->sb.unpatched_calls[s->why]++;
+		return rec_syscallbuf_redirect(rec, t, s);
+	}
 	if (tracee_read_mem(sp->mem.memfd, site - CODE_BEFORE, code, sizeof(code)) < 0)
-		return false;
+		return unpatched(rec, t, s, NULL, REC_SB_UNREADABLE);
 	/* a stub within reach: the current area if it has room, else a new one */
 	if (sp->sb.area && tracee_area_reaches(sp->sb.area, AREA_LEN, site, AREA_REACH) &&
 	    sp->sb.area_used + STUB_MAX <= AREA_LEN) {
@@ -221,11 +254,11 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 		/* never over soft ticks' page, which may not be mapped yet */
 		if (tracee_find_area_near(t->tid, site, AREA_LEN, AREA_GUARD, AREA_REACH,
 					  PATCH_TICK_PAGE, 4096, &area) < 0)
-			return false;
+			return unpatched(rec, t, s, code, REC_SB_NO_AREA);
 		stub = area;
 	}
 	if (plan_site(code, site, nr, stub, &p) < 0)
-		return false;
+		return unpatched(rec, t, s, code, REC_SB_SHAPE);
 	if (thread_inside(rec, t, p.start, p.start + p.site_len)) {
 		sp->sb.ntried--; /* another thread is in its syscall there: later */
 		return false;
@@ -246,6 +279,9 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 		/* the syscall was skipped: issue it again, unpatched */
 		log_debug("thread %d: cannot patch the syscall site at 0x%" PRIx64 ": %s", t->tid, site,
 			  strerror(-r));
+		s->why = REC_SB_FAILED; /* its next calls go into the library from their stop */
+		rec->sb.unpatched_calls[REC_SB_FAILED]++;
+		rec->sb.unpatched_sites[REC_SB_FAILED]++;
 		if (area && r != -EADDRINUSE && r != -EEXIST) {
 			rec_stop_recording(rec, "cannot patch a syscall site: %s", strerror(-r));
 			return true;

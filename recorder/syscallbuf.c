@@ -48,8 +48,24 @@ rec_syscallbuf_machine_flags(void)
 int
 rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool replay, uint32_t flags)
 {
-	uint64_t args[6] = { UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE, PROT_READ | PROT_WRITE,
-			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 };
+	/* At the exec stop the thread is still inside execve(2), whose result
+	 * (0) lands in rax on the way out (do_syscall_64(): regs->ax = the
+	 * syscall's return), so the first injected call runs as read(2): make
+	 * that one harmless (fd -1: EBADF, or getpid where rax holds). It
+	 * leaves the thread in a signal-delivery-stop, where injection works.
+	 * Then the pages, and the code's made read + execute at once (uprr
+	 * fills them through /proc/PID/mem, which writes read-only pages too:
+	 * FOLL_FORCE): one batch, one save and restore (three injections cost
+	 * every exec 30 ptrace calls). An mmap that fails ends the batch. */
+	const struct tracee_call calls[] = {
+		{ .nr = __NR_getpid, .args = { (uint64_t)-1 }, .may_fail = true },
+		{ .nr = __NR_mmap,
+		  .args = { UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 },
+		  .expect = (int64_t)UPRR_PRELOAD_ADDR },
+		{ .nr = __NR_mprotect,
+		  .args = { UPRR_PRELOAD_ADDR, UPRR_PRELOAD_CODE_SIZE, PROT_READ | PROT_EXEC } },
+	};
 	struct uprr_ctl ctl = {
 		.magic = UPRR_PRELOAD_MAGIC,
 		.version = UPRR_PRELOAD_VERSION,
@@ -57,39 +73,26 @@ rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool rep
 		.flags = flags,
 	};
 	struct user_regs_struct regs;
-	int64_t res;
+	int64_t res[ARRAY_SIZE(calls)];
+	size_t done = 0;
 	int r;
-
-	uint64_t none[6] = { (uint64_t)-1, 0, 0, 0, 0, 0 };
 
 	if (len > UPRR_PRELOAD_CODE_SIZE)
 		return -E2BIG;
-	/* At the exec stop the thread is still inside execve(2), whose result
-	 * (0) lands in rax on the way out (do_syscall_64(): regs->ax = the
-	 * syscall's return), so the first injected call runs as read(2): make
-	 * that one harmless (fd -1: EBADF, or getpid where rax holds). It
-	 * leaves the thread in a signal-delivery-stop, where injection works. */
-	r = tracee_inject_syscall(pid, memfd, __NR_getpid, none, &res);
-	if (r < 0)
-		return log_debug_errno(r, "process %d: cannot inject a syscall", pid);
-	r = tracee_inject_syscall(pid, memfd, __NR_mmap, args, &res);
+	r = tracee_inject_syscalls(pid, memfd, calls, ARRAY_SIZE(calls), res, &done);
 	if (r < 0)
 		return log_debug_errno(r, "process %d: cannot map the syscall buffer", pid);
-	if (res == -EEXIST)
+	if (done >= 2 && res[1] == -EEXIST)
 		return 0; /* the program's own image lies there */
-	if (res != (int64_t)UPRR_PRELOAD_ADDR)
-		return log_debug_errno(res < 0 ? (int)res : -EADDRINUSE,
-				       "process %d: its syscall buffer's mmap returned %" PRId64, pid, res);
+	if (done < 2 || res[1] != (int64_t)UPRR_PRELOAD_ADDR)
+		return log_debug_errno(done < 2 || res[1] >= 0 ? -EADDRINUSE : (int)res[1],
+				       "process %d: its syscall buffer's mmap returned %" PRId64, pid,
+				       done < 2 ? 0 : res[1]);
+	if (done < 3 || res[2] < 0)
+		return done < 3 ? -EIO : (int)res[2];
 	if ((r = tracee_write(memfd, UPRR_PRELOAD_ADDR, image, len)) < 0 ||
 	    (r = tracee_write(memfd, UPRR_PRELOAD_CTL_ADDR, &ctl, sizeof(ctl))) < 0)
 		return log_debug_errno(r, "process %d: cannot fill the syscall buffer's pages", pid);
-	args[1] = UPRR_PRELOAD_CODE_SIZE;
-	args[2] = PROT_READ | PROT_EXEC;
-	r = tracee_inject_syscall(pid, memfd, __NR_mprotect, args, &res);
-	if (r < 0)
-		return r;
-	if (res < 0)
-		return (int)res;
 	/* the execve returned meanwhile (its exit stop will not come): with
 	 * its result, 0, as the program starts natively */
 	r = tracee_get_regs(pid, &regs);
@@ -123,24 +126,6 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 	return tracee_write(memfd, at, &flags, sizeof(flags));
 }
 
-/* Whether the file at @path (@st) is a system file nobody writes in place:
- * root's, not group- or other-writable, under /usr, /lib, /lib64, /bin or
- * /sbin (as the trace writer's may_link(): packages replace such files by
- * renaming). glibc maps gconv-modules.cache MAP_SHARED. */
-static bool
-system_file(const char *path, const struct stat *st)
-{
-	static const char *const trees[] = { "/usr/", "/lib/", "/lib64/", "/bin/", "/sbin/" };
-
-	if (!S_ISREG(st->st_mode) || st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH)) ||
-	    strstr(path, "/../"))
-		return false;
-	for (size_t i = 0; i < ARRAY_SIZE(trees); i++)
-		if (strncmp(path, trees[i], strlen(trees[i])) == 0)
-			return true;
-	return false;
-}
-
 bool
 rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows)
 {
@@ -161,7 +146,7 @@ rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool fo
 	if (n <= 0)
 		return true;
 	target[n] = '\0';
-	return !system_file(target, &st);
+	return !rec_is_system_file(target, &st);
 }
 
 bool
@@ -173,7 +158,6 @@ rec_syscallbuf_own_filters(pid_t pid)
 int
 rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref)
 {
-	_cleanup_close_ int fd = -1;
 	uint32_t id;
 	int r;
 
@@ -181,12 +165,8 @@ rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref)
 		*ret_ref = rec->sb.image_ref;
 		return 0;
 	}
-	fd = memfd_create("uprr-preload", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, rec_preload_image, rec_preload_image_len) != (ssize_t)rec_preload_image_len)
-		return -EIO;
-	r = trace_writer_keep_file(rec->w, fd, "[uprr-preload]", 0, &id);
+	r = trace_writer_keep_data(rec->w, rec_preload_image, rec_preload_image_len, "[uprr-preload]",
+				   &id);
 	if (r < 0)
 		return r;
 	rec->sb.image_ref = (uint64_t)id + 1;

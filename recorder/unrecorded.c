@@ -192,8 +192,8 @@ rec_go_on_unrecorded(struct recorder *rec)
 		} else if (tracee_thread_state(t->tid) == 't') {
 			if (waitpid(t->tid, &status, __WALL | WNOHANG) == t->tid)
 				unrecorded_stop(rec, t->tid, status);
-			else
-				tracee_resume(t->tid, PTRACE_CONT, 0);
+			else /* a signal it stands in the delivery stop of goes in */
+				tracee_resume(t->tid, PTRACE_CONT, t->exit_sig);
 		}
 		if (rec->nthreads == n)
 			i++; /* else the thread went and another took its place */

@@ -13,9 +13,7 @@
 #include <asm/unistd.h>
 #include <elf.h>
 #include <errno.h>
-#include <gelf.h>
 #include <inttypes.h>
-#include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -46,56 +44,73 @@ static const struct {
 	{ "getrandom", -1, ENOSYS },
 };
 
+/* Whether [@off, @off + @size) lies within an image of @len bytes. */
+static bool
+in_image(size_t len, uint64_t off, uint64_t size)
+{
+	return off <= len && size <= len - off;
+}
+
 /* Where in @image (@len bytes, a vDSO as mapped) the functions to patch
  * start: their offsets go to @ret_offs (the same offset once), their count
- * to *ret_n. -ENOEXEC if the image cannot be read as ELF. */
+ * to *ret_n. -ENOEXEC if the image cannot be read as ELF. Parsed by hand
+ * (elf(5): the ELF header, the program headers for the link-time base, the
+ * SHT_DYNSYM section and its string table), every offset checked against
+ * @len: a recording needs no libelf (loaded at uprr's start, 0.1 ms). */
 static int
 find_functions(uint8_t *image, size_t len, uint64_t ret_offs[], int ret_which[], size_t cap,
 	       size_t *ret_n)
 {
-	Elf *elf;
-	Elf_Scn *scn = NULL;
-	GElf_Phdr ph;
-	size_t nph, n = 0;
+	Elf64_Ehdr eh;
 	uint64_t base = UINT64_MAX;
-	int r = -ENOEXEC;
+	size_t n = 0;
+	bool found = false;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (len < sizeof(eh))
 		return -ENOEXEC;
-	elf = elf_memory((char *)image, len);
-	if (!elf)
+	memcpy(&eh, image, sizeof(eh));
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh.e_shentsize != sizeof(Elf64_Shdr) ||
+	    !in_image(len, eh.e_phoff, (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr)) ||
+	    !in_image(len, eh.e_shoff, (uint64_t)eh.e_shnum * sizeof(Elf64_Shdr)))
 		return -ENOEXEC;
 	/* symbol values are addresses in the image's link-time layout */
-	if (elf_getphdrnum(elf, &nph) < 0)
-		goto out;
-	for (size_t i = 0; i < nph; i++)
-		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD) {
+	for (size_t i = 0; i < eh.e_phnum; i++) {
+		Elf64_Phdr ph;
+
+		memcpy(&ph, image + eh.e_phoff + i * sizeof(ph), sizeof(ph));
+		if (ph.p_type == PT_LOAD) {
 			base = ph.p_vaddr - ph.p_offset;
 			break;
 		}
+	}
 	if (base == UINT64_MAX)
-		goto out;
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *data;
+		return -ENOEXEC;
+	for (size_t s = 0; s < eh.e_shnum; s++) {
+		Elf64_Shdr sh, str;
 
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
+		memcpy(&sh, image + eh.e_shoff + s * sizeof(sh), sizeof(sh));
+		if (sh.sh_type != SHT_DYNSYM || !sh.sh_entsize)
 			continue;
-		data = elf_getdata(scn, NULL);
-		if (!data)
-			goto out;
-		for (size_t i = 0; i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym sym;
-			const char *name;
+		if (sh.sh_entsize != sizeof(Elf64_Sym) || !in_image(len, sh.sh_offset, sh.sh_size) ||
+		    sh.sh_link >= eh.e_shnum)
+			return -ENOEXEC;
+		memcpy(&str, image + eh.e_shoff + sh.sh_link * sizeof(str), sizeof(str));
+		if (!in_image(len, str.sh_offset, str.sh_size))
+			return -ENOEXEC;
+		for (size_t i = 0; i < sh.sh_size / sizeof(Elf64_Sym); i++) {
+			const char *name, *strtab = (const char *)image + str.sh_offset;
+			Elf64_Sym sym;
 			uint64_t off;
 			bool seen = false;
 
-			if (!gelf_getsym(data, (int)i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
-			    !sym.st_value)
+			memcpy(&sym, image + sh.sh_offset + i * sizeof(sym), sizeof(sym));
+			if (ELF64_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value ||
+			    sym.st_name >= str.sh_size ||
+			    !memchr(strtab + sym.st_name, '\0', str.sh_size - sym.st_name))
 				continue;
-			name = elf_strptr(elf, sh.sh_link, sym.st_name);
-			if (!name)
-				continue;
+			name = strtab + sym.st_name;
 			if (strncmp(name, "__vdso_", 7) == 0)
 				name += 7;
 			for (size_t k = 0; k < ARRAY_SIZE(vdso_functions); k++) {
@@ -103,8 +118,9 @@ find_functions(uint8_t *image, size_t len, uint64_t ret_offs[], int ret_which[],
 					continue;
 				off = sym.st_value - base;
 				/* a function too short for the stub, or outside the image */
-				if (off + ARCH_STUB_LEN > len || (sym.st_size && sym.st_size < ARCH_STUB_LEN))
-					goto out;
+				if (off > len || ARCH_STUB_LEN > len - off ||
+				    (sym.st_size && sym.st_size < ARCH_STUB_LEN))
+					return -ENOEXEC;
 				for (size_t j = 0; j < n; j++)
 					seen |= ret_offs[j] == off;
 				if (!seen && n < cap) {
@@ -113,12 +129,12 @@ find_functions(uint8_t *image, size_t len, uint64_t ret_offs[], int ret_which[],
 				}
 			}
 		}
-		r = 0;
+		found = true;
 	}
+	if (!found)
+		return -ENOEXEC;
 	*ret_n = n;
-out:
-	elf_end(elf);
-	return r;
+	return 0;
 }
 
 /* The fallback where the vDSO cannot be patched: turn the auxv entry
@@ -167,7 +183,6 @@ static int
 keep_image(struct trace_writer *w, struct rec_vdso *cache, uint8_t *image, size_t len,
 	   uint32_t *ret_id)
 {
-	_cleanup_close_ int fd = -1;
 	uint32_t id;
 	int r;
 
@@ -175,12 +190,7 @@ keep_image(struct trace_writer *w, struct rec_vdso *cache, uint8_t *image, size_
 		*ret_id = cache->id;
 		return 0;
 	}
-	fd = memfd_create("uprr-vdso", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (write(fd, image, len) != (ssize_t)len)
-		return -EIO;
-	r = trace_writer_keep_file(w, fd, "[vdso]", 0, &id);
+	r = trace_writer_keep_data(w, image, len, "[vdso]", &id);
 	if (r < 0)
 		return r;
 	free(cache->image);
@@ -193,20 +203,16 @@ keep_image(struct trace_writer *w, struct rec_vdso *cache, uint8_t *image, size_
 
 int
 rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
-		 uint64_t sp, uint64_t *ret_ref)
+		 const struct tracee_mapping *maps, size_t n, uint64_t sp, uint64_t *ret_ref)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_free_ uint8_t *image = NULL;
-	uint64_t start = 0, len = 0, offs[2 * ARRAY_SIZE(vdso_functions)];
+	uint64_t start = 0, len = 0, offs[2 * ARRAY_SIZE(vdso_functions)], lo = UINT64_MAX, hi = 0;
 	int which[ARRAY_SIZE(offs)];
-	size_t n, nfun = 0;
+	size_t nfun = 0;
 	uint32_t id = 0;
 	int r;
 
 	*ret_ref = 0;
-	r = tracee_read_maps(pid, &maps, &n);
-	if (r < 0)
-		return r;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(maps[i].path, "[vdso]") == 0) {
 			start = maps[i].start;
@@ -232,9 +238,14 @@ rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int 
 			arch_syscall_stub(code, (uint32_t)vdso_functions[which[i]].nr);
 		else
 			arch_error_stub(code, vdso_functions[which[i]].err);
-		/* a ptrace write to the vDSO (VM_MAYWRITE, as a debugger's
-		 * breakpoint) gives the process its own copy of the page */
-		r = tracee_write(memfd, start + offs[i], code, ARCH_STUB_LEN);
+		lo = MIN(lo, offs[i]);
+		hi = MAX(hi, offs[i] + ARCH_STUB_LEN);
+	}
+	/* one write from the first stub to the end of the last, the bytes
+	 * between them as read: a ptrace write to the vDSO (VM_MAYWRITE, as a
+	 * debugger's breakpoint) gives the process its own copy of the page */
+	if (nfun) {
+		r = tracee_write(memfd, start + lo, image + lo, hi - lo);
 		if (r < 0)
 			return r;
 	}

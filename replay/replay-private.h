@@ -21,11 +21,12 @@
  * (the recorder's patched vDSO), at the address the recorded auxv's
  * AT_SYSINFO_EHDR names (@stack: the recorded initial stack), written over
  * this kernel's vDSO, which must lie there and be no smaller (the same
- * kernel, or one with the same vDSO layout); -EXDEV otherwise. Returns 0, or
- * -errno with what failed in @why.
+ * kernel, or one with the same vDSO layout); -EXDEV otherwise. @maps: the
+ * @n mappings of @pid (tracee_read_maps()). Returns 0, or -errno with what
+ * failed in @why.
  */
-int replay_vdso_restore(pid_t pid, int memfd, const char *copy, const struct trace_blob *stack,
-			char *why, size_t len) _wur_;
+int replay_vdso_restore(pid_t pid, int memfd, const struct tracee_mapping *maps, size_t n,
+			const char *copy, const struct trace_blob *stack, char *why, size_t len) _wur_;
 
 /**
  * The write-family syscall @nr (@args) of thread @tid returned @result

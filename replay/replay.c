@@ -210,15 +210,27 @@ count_trap(struct pthread_r *t)
  * the stop filter was stacked (TRACE_EV_STOP_FILTER), or everywhere in a
  * trace of format 8 or older. */
 static bool
-unrecorded_syscall(const struct pthread_r *t, const struct trace_event *ev)
+unrecorded_syscall(struct pthread_r *t, const struct trace_event *ev)
 {
 	uint64_t none[6] = { 0 };
-	struct user_regs_struct regs;
 
-	if (tracee_get_regs(t->tid, &regs) < 0 ||
-	    !(rec_syscall_flags((long)regs.orig_rax, none) & REC_SC_UNTRACED))
+	if (!(rec_syscall_flags((long)t->regs.orig_rax, none) & REC_SC_UNTRACED))
 		return false;
-	return ev->type != TRACE_EV_SYSCALL_ENTRY || ev->values[0] != regs.orig_rax;
+	return ev->type != TRACE_EV_SYSCALL_ENTRY || ev->values[0] != t->regs.orig_rax;
+}
+
+/* Whether @t stands at the seccomp stop of a call from a syscall site that
+ * could not be patched, whose calls the recording sent into the library
+ * from there with no event (rec_syscallbuf_redirected()); if so it is sent
+ * there too. */
+static bool
+redirected_syscall(const struct pthread_r *t)
+{
+	struct user_regs_struct regs = t->regs; /* read at this stop */
+
+	if (!t->space->nredirects || !rec_syscallbuf_redirected(t->space, &regs))
+		return false;
+	return rec_syscallbuf_redirect_regs(t->tid, &regs) == 0;
 }
 
 /* Resume @t (@how: PTRACE_CONT or PTRACE_SINGLESTEP) unless it runs, and wait
@@ -233,12 +245,14 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 	enum __ptrace_request run = how == PTRACE_CONT ? cont : how;
 	int status, sig = 0;
 	enum tracee_stop kind;
+	bool have_regs;
 
 	if (t->state != PT_RUNNING)
 		tracee_resume(t->tid, run, 0);
 	t->state = PT_RUNNING;
 	t->sb_ran = true;
 	for (;;) {
+		have_regs = false;
 		if (tracee_wait(t->tid, &status) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 		kind = tracee_classify(status, &sig);
@@ -249,6 +263,17 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 		}
 		if (kind == TRACEE_STOP_SIGNAL && sig == SIGTRAP && count_trap(t))
 			continue;
+		if (kind == TRACEE_STOP_SECCOMP) {
+			/* every event's stop reads the registers once */
+			if (tracee_get_regs(t->tid, &t->regs) < 0)
+				return replay_diverge(rp, ev, "lost thread %d", t->tid);
+			have_regs = true;
+		}
+		if (kind == TRACEE_STOP_SECCOMP && redirected_syscall(t)) {
+			/* into the library, as in the recording: no event */
+			tracee_resume(t->tid, run, 0);
+			continue;
+		}
 		if (kind == TRACEE_STOP_SECCOMP && unrecorded_syscall(t, ev)) {
 			/* stepped over, it stops at its exit (TRAP_BRKPT), as
 			 * in the recording (rec_resume()) */
@@ -263,7 +288,7 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 		return replay_diverge(rp, ev, "the thread exited early");
 	if (kind == TRACEE_STOP_SECCOMP)
 		t->stepping = false; /* stepped onto a syscall: its exit is an event */
-	if (tracee_get_regs(t->tid, &t->regs) < 0)
+	if (!have_regs && tracee_get_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	*ret_kind = kind;
 	*ret_sig = sig;
@@ -309,24 +334,30 @@ replay_mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 
 /* Make the loader's code the recorded loader's, whatever the system's ld.so
  * is now: its read-only mappings get the trace's copy. Writable ones are left
- * alone: the kernel zeroed their tail past the file data (bss). */
+ * alone: the kernel zeroed their tail past the file data (bss). A mapping of
+ * the very inode the trace keeps (a hard link to the system's ld.so, the
+ * usual case: trace/writer.c may_link()) holds those bytes already: writing
+ * them again cost 0.25 ms of every replayed exec (its 50 pages copied on
+ * write). */
 static int
-restore_interpreter(struct replayer *rp, const struct trace_event *ev, pid_t pid, int memfd)
+restore_interpreter(struct replayer *rp, const struct trace_event *ev,
+		    const struct tracee_mapping *maps, size_t n, int memfd)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_close_ int fd = -1;
 	const char *copy, *original;
-	size_t n;
+	struct stat st;
 
 	if (ev->nvalues < 2 || ev->values[1] == 0)
 		return 0;
 	if (trace_reader_file(rp->r, (uint32_t)(ev->values[1] - 1), &copy, &original) < 0)
 		return replay_diverge(rp, ev, "the ELF interpreter is missing from the trace");
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || tracee_read_maps(pid, &maps, &n) < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		return replay_diverge(rp, ev, "cannot read the ELF interpreter %s", copy);
 	for (size_t i = 0; i < n; i++) {
 		if (strcmp(maps[i].path, original) != 0 || strchr(maps[i].perms, 'w'))
+			continue;
+		if (maps[i].dev == st.st_dev && maps[i].ino == (uint64_t)st.st_ino)
 			continue;
 		if (tracee_write_from_file(memfd, maps[i].start, fd, maps[i].offset,
 					   maps[i].end - maps[i].start) < 0)
@@ -394,18 +425,23 @@ start_tracee(struct replayer *rp, const struct trace_event *ev)
 int
 replay_restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pid, struct rec_space *sp)
 {
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_free_ char *layout = NULL;
 	struct user_regs_struct regs;
 	uint64_t stack_end;
+	size_t n;
 	int r;
 
-	r = tracee_maps_layout(pid, &layout, &stack_end);
+	/* /proc/PID/maps once: the layout, the interpreter, the vDSO */
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r >= 0)
+		r = tracee_maps_layout_of(maps, n, &layout, &stack_end);
 	if (r < 0)
 		return replay_diverge(rp, ev, "cannot read the replayed process's layout");
 	if (ev->blobs[0].addr + ev->blobs[0].len != stack_end)
 		return replay_diverge(rp, ev, "the stack ends at 0x%" PRIx64 ", recorded 0x%" PRIx64,
 			       stack_end, ev->blobs[0].addr + ev->blobs[0].len);
-	r = restore_interpreter(rp, ev, pid, sp->memfd);
+	r = restore_interpreter(rp, ev, maps, n, sp->memfd);
 	if (r < 0)
 		return r;
 	r = replay_syscallbuf_map(rp, ev, pid, sp);
@@ -417,7 +453,8 @@ replay_restore_image(struct replayer *rp, const struct trace_event *ev, pid_t pi
 
 		if (trace_reader_file(rp->r, (uint32_t)(ev->values[3] - 1), &copy, NULL) < 0)
 			return replay_diverge(rp, ev, "the vDSO is missing from the trace");
-		if (replay_vdso_restore(pid, sp->memfd, copy, &ev->blobs[0], why, sizeof(why)) < 0)
+		if (replay_vdso_restore(pid, sp->memfd, maps, n, copy, &ev->blobs[0], why,
+					sizeof(why)) < 0)
 			return replay_diverge(rp, ev, "%s", why);
 	}
 	/* the recorded initial stack: argv, environment, auxv, AT_RANDOM bytes */

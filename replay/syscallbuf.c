@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -67,11 +68,21 @@ replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t p
 	 * between the claim and the call to put a marker there; where it
 	 * buffered the call, its batch comes first and overwrites the marker.
 	 * The same holds after a claim by a call that took the traced path
-	 * (an ioctl other than FIONREAD) whose next call met an interrupt. */
-	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
-		uint32_t stop = UPRR_REC_STOP;
+	 * (an ioctl other than FIONREAD) whose next call met an interrupt.
+	 * All in one process_vm_writev(2) (the buffers are writable): one
+	 * write each cost every replayed exec 64 syscalls. */
+	{
+		static const uint32_t stop = UPRR_REC_STOP;
+		struct iovec local[UPRR_PRELOAD_NSLOTS], remote[UPRR_PRELOAD_NSLOTS];
 
-		if (tracee_write(sp->memfd, UPRR_PRELOAD_BUF(i) + sizeof(struct uprr_buf), &stop, sizeof(stop)) < 0)
+		for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
+			local[i] = (struct iovec){ (void *)&stop, sizeof(stop) };
+			remote[i] = (struct iovec){
+				(void *)(uintptr_t)(UPRR_PRELOAD_BUF(i) + sizeof(struct uprr_buf)),
+				sizeof(stop) };
+		}
+		if (process_vm_writev(pid, local, UPRR_PRELOAD_NSLOTS, remote, UPRR_PRELOAD_NSLOTS, 0) !=
+		    (ssize_t)(UPRR_PRELOAD_NSLOTS * sizeof(stop)))
 			return replay_diverge(rp, ev, "cannot mark the syscall buffers");
 	}
 	sp->syscallbuf = true;
@@ -275,6 +286,8 @@ replay_on_site_patch(struct replayer *rp, const struct trace_event *ev, struct p
 	if (r < 0)
 		return replay_diverge(rp, ev, "cannot patch the syscall site at 0x%llx: %s", t->regs.rip - 2,
 				      strerror(-r));
+	if (rec_syscallbuf_note_patch(t->space, ev) < 0)
+		return replay_diverge(rp, ev, "out of memory");
 	t->regs = regs;
 	t->state = PT_HELD;
 	return 0;

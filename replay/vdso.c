@@ -53,16 +53,14 @@ auxv_value(const struct trace_blob *stack, uint64_t type)
 }
 
 int
-replay_vdso_restore(pid_t pid, int memfd, const char *copy, const struct trace_blob *stack,
-		    char *why, size_t len)
+replay_vdso_restore(pid_t pid, int memfd, const struct tracee_mapping *maps, size_t n,
+		    const char *copy, const struct trace_blob *stack, char *why, size_t len)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_free_ uint8_t *image = NULL;
 	_cleanup_close_ int fd = -1;
 	uint64_t at = auxv_value(stack, AT_SYSINFO_EHDR), start = 0, end = 0, size;
 	long page = sysconf(_SC_PAGESIZE);
 	struct stat st;
-	size_t n;
 	int r;
 
 	fd = open(copy, O_RDONLY | O_CLOEXEC);
@@ -76,9 +74,6 @@ replay_vdso_restore(pid_t pid, int memfd, const char *copy, const struct trace_b
 		return -ENOMEM;
 	if (pread(fd, image, size, 0) != (ssize_t)size)
 		return snprintf(why, len, "cannot read the recorded vDSO %s", copy), -EIO;
-	r = tracee_read_maps(pid, &maps, &n);
-	if (r < 0)
-		return snprintf(why, len, "cannot read the maps of process %d", pid), r;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(maps[i].path, "[vdso]") == 0) {
 			start = maps[i].start;

@@ -16,9 +16,51 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "sched/ticks-private.h"
 #include "tracee/tracee.h"
+
+/* libelf, loaded at the first file parsed (common/lazylib.h): a recording
+ * that counts no ticks never needs it; its soname is libelf.so.1 */
+static struct {
+	unsigned int (*version)(unsigned int version);
+	Elf *(*begin)(int fildes, Elf_Cmd cmd, Elf *ref);
+	Elf_Kind (*kind)(Elf *elf);
+	int (*getphdrnum)(Elf *elf, size_t *dst);
+	GElf_Phdr *(*ggetphdr)(Elf *elf, int ndx, GElf_Phdr *dst);
+	int (*getshdrstrndx)(Elf *elf, size_t *dst);
+	Elf_Scn *(*nextscn)(Elf *elf, Elf_Scn *scn);
+	GElf_Shdr *(*ggetshdr)(Elf_Scn *scn, GElf_Shdr *dst);
+	char *(*strptr)(Elf *elf, size_t index, size_t offset);
+	Elf_Data *(*getdata)(Elf_Scn *scn, Elf_Data *data);
+	GElf_Sym *(*ggetsym)(Elf_Data *data, int ndx, GElf_Sym *dst);
+	char *(*getident)(Elf *elf, size_t *nbytes);
+	int (*end)(Elf *elf);
+} elf_fn;
+
+/* clang-format off */
+static const struct lazylib_fn elf_fns[] = {
+	{ "elf_version", (void **)&elf_fn.version },
+	{ "elf_begin", (void **)&elf_fn.begin },
+	{ "elf_kind", (void **)&elf_fn.kind },
+	{ "elf_getphdrnum", (void **)&elf_fn.getphdrnum },
+	{ "gelf_getphdr", (void **)&elf_fn.ggetphdr },
+	{ "elf_getshdrstrndx", (void **)&elf_fn.getshdrstrndx },
+	{ "elf_nextscn", (void **)&elf_fn.nextscn },
+	{ "gelf_getshdr", (void **)&elf_fn.ggetshdr },
+	{ "elf_strptr", (void **)&elf_fn.strptr },
+	{ "elf_getdata", (void **)&elf_fn.getdata },
+	{ "gelf_getsym", (void **)&elf_fn.ggetsym },
+	{ "elf_getident", (void **)&elf_fn.getident },
+	{ "elf_end", (void **)&elf_fn.end },
+};
+/* clang-format on */
+static struct lazylib elf_lib = {
+	.soname = "libelf.so.1",
+	.fns = elf_fns,
+	.nfns = ARRAY_SIZE(elf_fns),
+};
 
 /* DWARF pointer encodings of .eh_frame (LSB, "Exception Frames"; DWARF 5 7.7) */
 #define PE_OMIT 0xff
@@ -157,7 +199,7 @@ table_find(const struct fn_table *t, uint64_t v, struct fn_range *ret)
 static int
 add_symbols(Elf_Scn *scn, const GElf_Shdr *sh, struct fn_table *t)
 {
-	Elf_Data *data = elf_getdata(scn, NULL);
+	Elf_Data *data = elf_fn.getdata(scn, NULL);
 	size_t n;
 
 	if (!data || !sh->sh_entsize)
@@ -167,7 +209,7 @@ add_symbols(Elf_Scn *scn, const GElf_Shdr *sh, struct fn_table *t)
 		GElf_Sym sym;
 		int type, r;
 
-		if (!gelf_getsym(data, (int)i, &sym))
+		if (!elf_fn.ggetsym(data, (int)i, &sym))
 			break;
 		type = GELF_ST_TYPE(sym.st_info);
 		if ((type != STT_FUNC && type != STT_GNU_IFUNC) || sym.st_shndx == SHN_UNDEF ||
@@ -287,6 +329,19 @@ cie_fde_encoding(const Dwarf_CIE *cie)
 	return PE_ABSPTR;
 }
 
+/* libdw, loaded when a function has no symbol (common/lazylib.h); its
+ * soname has been libdw.so.1 since elfutils 0.1xx */
+static int (*next_cfi_fn)(const unsigned char e_ident[], Elf_Data *data, bool eh_frame_p,
+			  Dwarf_Off offset, Dwarf_Off *next_offset, Dwarf_CFI_Entry *entry);
+static const struct lazylib_fn dw_fns[] = {
+	{ "dwarf_next_cfi", (void **)&next_cfi_fn },
+};
+static struct lazylib dw_lib = {
+	.soname = "libdw.so.1",
+	.fns = dw_fns,
+	.nfns = ARRAY_SIZE(dw_fns),
+};
+
 /* One CIE offset and its FDE encoding; a file has a handful of CIEs */
 struct cie_enc {
 	Dwarf_Off off;
@@ -296,8 +351,8 @@ struct cie_enc {
 static int
 add_fdes(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct fn_table *t)
 {
-	const unsigned char *ident = (const unsigned char *)elf_getident(elf, NULL);
-	Elf_Data *data = elf_getdata(scn, NULL);
+	const unsigned char *ident = (const unsigned char *)elf_fn.getident(elf, NULL);
+	Elf_Data *data = elf_fn.getdata(scn, NULL);
 	_cleanup_free_ struct cie_enc *cies = NULL;
 	size_t n_cies = 0, cap_cies = 0;
 	Dwarf_Off off = 0, next;
@@ -307,7 +362,9 @@ add_fdes(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct fn_table *t)
 	if (!ident || !data || !data->d_buf || ident[EI_CLASS] != ELFCLASS64 ||
 	    ident[EI_DATA] != ELFDATA2LSB)
 		return 0;
-	for (; (r = dwarf_next_cfi(ident, data, true, off, &next, &e)) != 1; off = next) {
+	if (lazylib_load(&dw_lib) < 0)
+		return 0; /* no libdw: symbols only */
+	for (; (r = next_cfi_fn(ident, data, true, off, &next, &e)) != 1; off = next) {
 		const uint8_t *p, *end;
 		uint64_t start, len;
 		uint8_t enc = PE_OMIT;
@@ -353,12 +410,12 @@ file_parse(int fd, struct fn_file *f)
 	size_t n, shstrndx;
 	int r = 0;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
+	if (lazylib_load(&elf_lib) < 0 || elf_fn.version(EV_CURRENT) == EV_NONE)
 		return -ENOSYS;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_fn.begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
 		return 0; /* not a file libelf can read: nothing covers its addresses */
-	if (elf_kind(elf) != ELF_K_ELF || elf_getphdrnum(elf, &n) < 0)
+	if (elf_fn.kind(elf) != ELF_K_ELF || elf_fn.getphdrnum(elf, &n) < 0)
 		goto out;
 	f->loads = calloc(n ? n : 1, sizeof(*f->loads));
 	if (!f->loads) {
@@ -368,18 +425,18 @@ file_parse(int fd, struct fn_file *f)
 	for (size_t i = 0; i < n; i++) {
 		GElf_Phdr ph;
 
-		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && ph.p_filesz)
+		if (elf_fn.ggetphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && ph.p_filesz)
 			f->loads[f->n_loads++] = (struct fn_load){ ph.p_vaddr, ph.p_offset, ph.p_filesz };
 	}
-	if (elf_getshdrstrndx(elf, &shstrndx) < 0)
+	if (elf_fn.getshdrstrndx(elf, &shstrndx) < 0)
 		goto out;
-	while ((scn = elf_nextscn(elf, scn))) {
+	while ((scn = elf_fn.nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		const char *name;
 
-		if (!gelf_getshdr(scn, &sh))
+		if (!elf_fn.ggetshdr(scn, &sh))
 			continue;
-		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		name = elf_fn.strptr(elf, shstrndx, sh.sh_name);
 		if (sh.sh_type == SHT_SYMTAB || sh.sh_type == SHT_DYNSYM)
 			r = add_symbols(scn, &sh, &f->syms);
 		else if (name && strcmp(name, ".eh_frame") == 0 && sh.sh_type != SHT_NOBITS)
@@ -392,7 +449,7 @@ file_parse(int fd, struct fn_file *f)
 	if (r >= 0)
 		r = table_finish(&f->fdes);
 out:
-	elf_end(elf);
+	elf_fn.end(elf);
 	return r;
 }
 

@@ -265,8 +265,14 @@ make_current(struct sched *s, size_t i)
 pid_t
 sched_pick(struct sched *s)
 {
+	return sched_pick_avoiding(s, NULL, NULL);
+}
+
+pid_t
+sched_pick_avoiding(struct sched *s, bool (*avoid)(void *ctx, pid_t tid), void *ctx)
+{
 	size_t start = s->current + 1; /* round robin from the last one that ran */
-	ssize_t best = -1;
+	ssize_t best = -1, useful = -1;
 
 	s->has_current = false;
 	if (s->chaos)
@@ -287,10 +293,15 @@ sched_pick(struct sched *s)
 	for (size_t k = 0; k < s->n; k++) {
 		size_t i = (start + k) % s->n;
 
-		if (s->threads[i].state == SCHED_RUNNABLE &&
-		    (best < 0 || s->threads[i].priority > s->threads[best].priority))
+		if (s->threads[i].state != SCHED_RUNNABLE)
+			continue;
+		if (best < 0 || s->threads[i].priority > s->threads[best].priority)
 			best = (ssize_t)i;
+		if (useful < 0 && avoid && !s->chaos && !avoid(ctx, s->threads[i].tid))
+			useful = (ssize_t)i;
 	}
+	if (useful >= 0)
+		best = useful;
 	if (best < 0)
 		return 0;
 	return make_current(s, (size_t)best);

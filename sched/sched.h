@@ -80,6 +80,16 @@ void sched_yield_current(struct sched *s);
 pid_t sched_pick(struct sched *s);
 
 /**
+ * sched_pick(), but the round robin passes over the threads that
+ * @avoid(@ctx, tid) says are no use now (one that would only spin again),
+ * as long as another runnable thread is not; woken and starved threads go
+ * first as in sched_pick() (a thread passed over SCHED_STARVED_PICKS picks
+ * runs), and chaos mode ignores @avoid. Returns the thread made current,
+ * or 0 if none is runnable.
+ */
+pid_t sched_pick_avoiding(struct sched *s, bool (*avoid)(void *ctx, pid_t tid), void *ctx);
+
+/**
  * Wakeup preemption: make @tid, which the current thread just woke, current
  * with a fresh timeslice, as Linux lets a woken task preempt its waker
  * (check_preempt_wakeup, kernel/sched/fair.c). Falls back to sched_pick() if

@@ -14,7 +14,9 @@
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 
+#include "common/lazylib.h"
 #include "common/log.h"
+#include "sched/ticks-private.h"
 
 /*
  * Event names, tried in order. Intel cores up to Skylake call the event
@@ -29,14 +31,43 @@ static const char *const cond_branch_events[] = {
 	"RETIRED_CONDITIONAL_BRANCH_INSTRUCTIONS",
 };
 
+/* libpfm4's functions, loaded at the first use (common/lazylib.h): a
+ * machine without hardware counters never needs them */
+static struct {
+	pfm_err_t (*initialize)(void);
+	const char *(*strerror)(int code);
+	pfm_err_t (*get_os_event_encoding)(const char *str, int dfl_plm, pfm_os_t os, void *args);
+	pfm_err_t (*get_pmu_info)(pfm_pmu_t pmu, pfm_pmu_info_t *output);
+} pfm;
+
+/* clang-format off */
+static const struct lazylib_fn pfm_fns[] = {
+	{ "pfm_initialize", (void **)&pfm.initialize },
+	{ "pfm_strerror", (void **)&pfm.strerror },
+	{ "pfm_get_os_event_encoding", (void **)&pfm.get_os_event_encoding },
+	{ "pfm_get_pmu_info", (void **)&pfm.get_pmu_info },
+};
+/* clang-format on */
+
+/* libpfm4's Makefile names the library after the major version (4) */
+_Static_assert(LIBPFM_VERSION >> 16 == 4, "libpfm4's soname is libpfm.so.4");
+static struct lazylib pfm_lib = {
+	.soname = "libpfm.so.4",
+	.fns = pfm_fns,
+	.nfns = ARRAY_SIZE(pfm_fns),
+};
+
 static int
 pfm_init(void)
 {
-	/* returns the first call's result on later calls (libpfm4 pfmlib_common.c) */
-	int r = pfm_initialize();
+	int r = lazylib_load(&pfm_lib);
 
+	if (r < 0)
+		return log_debug_errno(-ENODEV, "cannot load libpfm4");
+	/* returns the first call's result on later calls (libpfm4 pfmlib_common.c) */
+	r = pfm.initialize();
 	if (r != PFM_SUCCESS)
-		return log_debug_errno(-ENODEV, "pfm_initialize: %s", pfm_strerror(r));
+		return log_debug_errno(-ENODEV, "pfm_initialize: %s", pfm.strerror(r));
 	return 0;
 }
 
@@ -75,13 +106,13 @@ ticks_pmu_attr(struct perf_event_attr *ret_attr, char *name, size_t name_len)
 		arg.attr = &attr;
 		arg.fstr = &fstr;
 		/* PFM_PLM3: privilege level 3, user space only */
-		r = pfm_get_os_event_encoding(cond_branch_events[i], PFM_PLM3, PFM_OS_PERF_EVENT,
+		r = pfm.get_os_event_encoding(cond_branch_events[i], PFM_PLM3, PFM_OS_PERF_EVENT,
 					      &arg);
 		if (r == PFM_ERR_NOTFOUND || r == PFM_ERR_ATTR || r == PFM_ERR_UMASK)
 			continue; /* not this CPU's name for it */
 		if (r != PFM_SUCCESS)
 			return log_debug_errno(-EINVAL, "libpfm4 cannot encode %s: %s",
-					       cond_branch_events[i], pfm_strerror(r));
+					       cond_branch_events[i], pfm.strerror(r));
 		r = name ? store_name(fstr, name, name_len) : 0;
 		free(fstr);
 		if (r < 0)
@@ -167,6 +198,33 @@ ticks_pmu_read(int fd, uint64_t *ret_ticks)
 	return 0;
 }
 
+int
+ticks_pmu_kernel_has_counters(char *why, size_t why_len)
+{
+	/* a generic event any core PMU driver maps (x86: branch instructions
+	 * retired); without one the kernel finds no PMU for the type
+	 * (perf_init_event(), kernel/events/core.c) */
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_HARDWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_HW_BRANCH_INSTRUCTIONS,
+		.disabled = 1,
+		.exclude_kernel = 1,
+		.exclude_hv = 1,
+	};
+	int fd = sys_perf_event_open(&attr, 0);
+
+	if (fd == -ENOENT || fd == -EOPNOTSUPP || fd == -ENODEV) {
+		snprintf(why, why_len,
+			 "perf_event_open: %s: the kernel exposes no hardware counters "
+			 "(a VM without a virtual PMU?)", strerror(-fd));
+		return fd;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0; /* or libpfm4 and the real event tell why not */
+}
+
 /* Names of the core PMUs libpfm4 detected, "" if none. */
 static void
 detected_pmus(char *buf, size_t len)
@@ -177,7 +235,7 @@ detected_pmus(char *buf, size_t len)
 	for (int p = 0; p < PFM_PMU_MAX; p++) {
 		pfm_pmu_info_t info = { .size = sizeof(info) };
 
-		if (pfm_get_pmu_info(p, &info) != PFM_SUCCESS || !info.is_present ||
+		if (pfm.get_pmu_info(p, &info) != PFM_SUCCESS || !info.is_present ||
 		    info.type != PFM_PMU_TYPE_CORE)
 			continue;
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "," : "", info.name);

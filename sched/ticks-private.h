@@ -26,3 +26,12 @@ int ticks_function_lookup(pid_t pid, uint64_t addr, unsigned sources, uint64_t *
 
 /** How many files ticks_function_at parsed since the process started (cache misses). */
 unsigned ticks_functions_parsed(void);
+
+/**
+ * Whether the kernel has a hardware PMU at all: perf_event_open(2) of a
+ * generic hardware event (PERF_COUNT_HW_BRANCH_INSTRUCTIONS) on the calling
+ * thread, which needs no libpfm4. Returns -ENOENT, -EOPNOTSUPP or -ENODEV
+ * with a one-line reason in @why when it has none (a VM without a virtual
+ * PMU), else 0: ticks_pmu_probe() decides.
+ */
+int ticks_pmu_kernel_has_counters(char *why, size_t why_len) _wur_;

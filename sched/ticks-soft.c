@@ -318,6 +318,17 @@ ticks_soft_settle(const struct ticks_soft *st, pid_t tid, struct user_regs_struc
 	return PATCH_STOP_OUTSIDE;
 }
 
+const struct patch_site *
+ticks_soft_site_at(const struct ticks_soft *st, uint64_t rip)
+{
+	if (!st)
+		return NULL;
+	for (size_t i = 0; i < st->nsites; i++)
+		if (st->sites[i].clean == rip)
+			return &st->sites[i];
+	return NULL;
+}
+
 /* The trap site whose int3 is just before @rip, or NULL. */
 static const struct patch_site *
 trap_site_before(const struct ticks_soft *st, uint64_t rip)

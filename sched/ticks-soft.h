@@ -105,5 +105,9 @@ int ticks_soft_set_budget(int memfd, uint64_t budget) _wur_;
 /** Read the budget left. Returns 0 or -errno. */
 int ticks_soft_get_budget(pid_t tid, uint64_t *ret_budget) _wur_;
 
+/** The counted branch a thread stopped at and settled at @rip (the site's
+ * clean address: ticks_soft_settle() returned PATCH_STOP_TRAPPED), or
+ * NULL. Valid until the next plan is applied. */
+const struct patch_site *ticks_soft_site_at(const struct ticks_soft *st, uint64_t rip);
 /** Counted branches installed so far. */
 size_t ticks_soft_nsites(const struct ticks_soft *st);

@@ -273,6 +273,16 @@ int trace_writer_flush(struct trace_writer *w) _wur_;
 int trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigned flags,
 			   uint32_t *ret_id) _wur_;
 
+/**
+ * Keep @len bytes of memory at @data, an image uprr made (the patched vDSO,
+ * the preload library), as a new file of the trace named after @path
+ * ("[vdso]"), with its catalogue entry, as trace_writer_keep_file() keeps a
+ * file: written directly, never deduplicated. Stores the file id in
+ * *ret_id. Returns 0 or -errno, with the same sticky storage errors.
+ */
+int trace_writer_keep_data(struct trace_writer *w, const void *data, size_t len, const char *path,
+			   uint32_t *ret_id) _wur_;
+
 /** Sizes written so far; events and raw_bytes include records still buffered. */
 void trace_writer_stats(const struct trace_writer *w, struct trace_stats *ret_stats);
 

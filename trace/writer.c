@@ -728,13 +728,63 @@ keep_content(struct trace_writer *w, int fd, const char *path, const struct stat
 	return 0;
 }
 
+/* The catalogue entry of file @id (@size bytes kept as @name, from @path,
+ * first version @first_id), on disk before the caller can write an event
+ * naming @id, so a reader never meets an unknown id in a whole frame. */
+static int
+write_entry(struct trace_writer *w, uint32_t id, uint64_t size, const char *path,
+	    const char *name, uint32_t first_id)
+{
+	struct trace_file_entry e = { .id = id, .size = size, .original = (char *)path,
+				      .copy_name = (char *)name, .first_id = first_id };
+	struct trace_wbuf b = { 0 };
+	int r;
+
+	r = trace_file_entry_encode(&b, &e);
+	if (r >= 0)
+		r = write_frame(w, &w->catalogue, b.data, b.len, NULL);
+	trace_wbuf_free(&b);
+	return r;
+}
+
+int
+trace_writer_keep_data(struct trace_writer *w, const void *data, size_t len, const char *path,
+		       uint32_t *ret_id)
+{
+	char name[TRACE_COPY_NAME_MAX + 1];
+	uint32_t id;
+	int fd, r;
+
+	if (w->error)
+		return w->error;
+	if (!path)
+		return -EINVAL;
+	id = w->catalogue.seq;
+	copy_name(name, sizeof(name), id, path);
+	/* an image uprr made (a patched vDSO, the preload library) is kept
+	 * executable by its owner, as a copy of its memfd was */
+	fd = openat(w->files_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+	if (fd < 0)
+		return log_debug_errno(storage_error(w, -errno), "cannot create '%s'", name);
+	r = pwrite_all(fd, data, len, 0);
+	close(fd);
+	if (r >= 0)
+		r = write_entry(w, id, len, path, name, id);
+	if (r < 0) {
+		storage_error(w, r);
+		(void)unlinkat(w->files_fd, name, 0);
+		return log_debug_errno(r, "cannot keep '%s'", path);
+	}
+	w->stats.file_bytes += len;
+	*ret_id = id;
+	return 0;
+}
+
 int
 trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigned flags,
 		       uint32_t *ret_id)
 {
 	char name[TRACE_COPY_NAME_MAX + 1];
-	struct trace_file_entry e;
-	struct trace_wbuf b = { 0 };
 	struct stat st;
 	uint64_t copied = 0;
 	int r;
@@ -772,14 +822,7 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigne
 	if (r < 0)
 		return r;
 
-	/* The entry is on disk before the caller can write an event naming
-	 * @id, so a reader never meets an unknown id in a whole frame. */
-	e = (struct trace_file_entry){ .id = id, .size = copied, .original = (char *)path,
-				       .copy_name = name, .first_id = first_id };
-	r = trace_file_entry_encode(&b, &e);
-	if (r >= 0)
-		r = write_frame(w, &w->catalogue, b.data, b.len, NULL);
-	trace_wbuf_free(&b);
+	r = write_entry(w, id, copied, path, name, first_id);
 	if (r < 0)
 		goto err;
 

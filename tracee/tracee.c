@@ -15,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
@@ -444,14 +445,22 @@ int
 tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	uint64_t stack_end = 0;
-	char *out, *o;
 	size_t n;
 	int r;
 
 	r = tracee_read_maps(pid, &maps, &n);
 	if (r < 0)
 		return r;
+	return tracee_maps_layout_of(maps, n, ret_layout, ret_stack_end);
+}
+
+int
+tracee_maps_layout_of(const struct tracee_mapping *maps, size_t n, char **ret_layout,
+		      uint64_t *ret_stack_end)
+{
+	uint64_t stack_end = 0;
+	char *out, *o;
+
 	/* "start-end perms\n": at most 16 + 1 + 16 + 1 + 7 + 1 bytes a line */
 	out = o = malloc(n * 48 + 1);
 	if (!out)
@@ -496,11 +505,13 @@ tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n)
 		return r;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct tracee_mapping m = { 0 };
+		unsigned major = 0, minor = 0;
 		int consumed = 0;
 
-		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %*s %*s%n", &m.start, &m.end,
-			   m.perms, &m.offset, &consumed) < 4)
+		if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %7s %" SCNx64 " %x:%x %" SCNu64 "%n", &m.start,
+			   &m.end, m.perms, &m.offset, &major, &minor, &m.ino, &consumed) < 7)
 			continue;
+		m.dev = makedev(major, minor);
 		line += consumed;
 		while (*line == ' ')
 			line++;
@@ -598,54 +609,28 @@ inject_restore(pid_t tid, int memfd, const struct user_regs_struct *saved, const
 	return mask == INJECT_SIGMASK ? tracee_set_sigmask(tid, saved_mask) : 0;
 }
 
-int
-tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int64_t *ret_result)
+/* Run injected call @c (the code is in place at @saved->rip) to the SIGTRAP
+ * of its int3: its result into *ret_result. A signal that stops the thread on
+ * the way is added to *requeue. Returns 0, -EFAULT (our code faulted: the
+ * thread rests in that stop) or -ESRCH. */
+static int
+inject_one(pid_t tid, const struct user_regs_struct *saved, const struct tracee_call *c,
+	   uint64_t *requeue, int64_t *ret_result)
 {
-	struct user_regs_struct saved, regs;
-	uint8_t code[sizeof(inject_code)];
-	uint64_t saved_mask, requeue = 0;
-	int64_t result = 0;
-	bool suspended = false;
-	int r, err = 0;
+	struct user_regs_struct regs = *saved;
+	int r;
 
-	r = tracee_get_regs(tid, &saved);
-	if (r < 0)
-		return r;
-	r = tracee_read_mem(memfd, saved.rip, code, sizeof(code));
-	if (r < 0)
-		return r;
-	r = tracee_get_sigmask(tid, &saved_mask);
-	if (r < 0)
-		return r;
-	/* Asynchronous signals stay pending instead of stopping us on the way. */
-	r = tracee_set_sigmask(tid, INJECT_SIGMASK);
-	if (r < 0)
-		return r;
-	regs = saved;
-	regs.rax = (uint64_t)nr;
+	regs.rax = (uint64_t)c->nr;
 	regs.orig_rax = (uint64_t)-1;
-	regs.rdi = args[0];
-	regs.rsi = args[1];
-	regs.rdx = args[2];
-	regs.r10 = args[3];
-	regs.r8 = args[4];
-	regs.r9 = args[5];
-	r = tracee_write(memfd, saved.rip, inject_code, sizeof(inject_code));
-	if (r < 0) {
-		(void)!tracee_set_sigmask(tid, saved_mask);
-		return r;
-	}
+	regs.rdi = c->args[0];
+	regs.rsi = c->args[1];
+	regs.rdx = c->args[2];
+	regs.r10 = c->args[3];
+	regs.r8 = c->args[4];
+	regs.r9 = c->args[5];
 	r = tracee_set_regs(tid, &regs);
-	if (r < 0) {
-		err = r;
-		goto restore;
-	}
-	/* The program's own seccomp filter would judge our syscall as its own
-	 * (a sandbox that denies mmap or openat): suspend the filters while
-	 * it runs, where uprr may (CAP_SYS_ADMIN; PTRACE_O_SUSPEND_SECCOMP,
-	 * ptrace(2), Linux 4.3); elsewhere a trapped one fails below. */
-	suspended = ptrace(PTRACE_SETOPTIONS, tid, 0,
-			   TRACEE_PTRACE_OPTIONS | PTRACE_O_SUSPEND_SECCOMP) == 0;
+	if (r < 0)
+		return r;
 	for (;;) {
 		int status, sig = 0;
 		siginfo_t si;
@@ -673,24 +658,74 @@ tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int
 		r = tracee_get_regs(tid, &regs);
 		if (r < 0)
 			return r;
-		if (sig == SIGTRAP && regs.rip == saved.rip + sizeof(inject_code)) {
-			result = (int64_t)regs.rax;
-			break;
+		if (sig == SIGTRAP && regs.rip == saved->rip + sizeof(inject_code)) {
+			*ret_result = (int64_t)regs.rax;
+			return 0;
 		}
 		if (ptrace(PTRACE_GETSIGINFO, tid, 0, &si) < 0)
 			return -errno;
 		if (tracee_signal_is_sync(&si)) {
 			/* our code faulted, or a seccomp filter of the program
 			 * trapped the syscall: rest in this stop, restored */
-			log_debug("inject %ld into %d: %s", nr, tid, tracee_signal_name(sig));
-			err = -EFAULT;
-			break;
+			log_debug("inject %ld into %d: %s", c->nr, tid, tracee_signal_name(sig));
+			return -EFAULT;
 		}
 		/* not blocked (SIGSTOP, a SIGTRAP from kill(2)...): send it
 		 * again once we are done */
-		requeue |= SIGBIT(sig);
+		*requeue |= SIGBIT(sig);
 	}
-restore:
+}
+
+int
+tracee_inject_syscalls(pid_t tid, int memfd, const struct tracee_call *calls, size_t n,
+		       int64_t *ret_results, size_t *ret_done)
+{
+	struct user_regs_struct saved;
+	uint8_t code[sizeof(inject_code)];
+	uint64_t saved_mask, requeue = 0;
+	bool suspended = false;
+	size_t done = 0;
+	int r, err = 0;
+
+	r = tracee_get_regs(tid, &saved);
+	if (r < 0)
+		return r;
+	r = tracee_read_mem(memfd, saved.rip, code, sizeof(code));
+	if (r < 0)
+		return r;
+	r = tracee_get_sigmask(tid, &saved_mask);
+	if (r < 0)
+		return r;
+	/* Asynchronous signals stay pending instead of stopping us on the way. */
+	r = tracee_set_sigmask(tid, INJECT_SIGMASK);
+	if (r < 0)
+		return r;
+	r = tracee_write(memfd, saved.rip, inject_code, sizeof(inject_code));
+	if (r < 0) {
+		(void)!tracee_set_sigmask(tid, saved_mask);
+		return r;
+	}
+	/* The program's own seccomp filter would judge our syscall as its own
+	 * (a sandbox that denies mmap or openat): suspend the filters while
+	 * it runs, where uprr may (CAP_SYS_ADMIN; PTRACE_O_SUSPEND_SECCOMP,
+	 * ptrace(2), Linux 4.3); elsewhere a trapped one fails below. */
+	suspended = ptrace(PTRACE_SETOPTIONS, tid, 0,
+			   TRACEE_PTRACE_OPTIONS | PTRACE_O_SUSPEND_SECCOMP) == 0;
+	/* one save and restore for the whole batch: each call runs from the
+	 * same code with the registers set afresh */
+	while (done < n) {
+		int64_t result = 0;
+
+		err = inject_one(tid, &saved, &calls[done], &requeue, &result);
+		if (err == -ESRCH)
+			return err; /* nothing left to restore */
+		if (err < 0)
+			break;
+		ret_results[done++] = result;
+		if ((result < 0 && result > -4096 && !calls[done - 1].may_fail) ||
+		    (calls[done - 1].expect && result != calls[done - 1].expect))
+			break;
+	}
 	if (suspended)
 		(void)!ptrace(PTRACE_SETOPTIONS, tid, 0, TRACEE_PTRACE_OPTIONS);
 	r = inject_restore(tid, memfd, &saved, code, saved_mask);
@@ -699,6 +734,22 @@ restore:
 			syscall(SYS_tkill, tid, sig);
 	if (err < 0)
 		return err;
+	if (r < 0)
+		return r;
+	if (ret_done)
+		*ret_done = done;
+	return 0;
+}
+
+int
+tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6], int64_t *ret_result)
+{
+	struct tracee_call c = { .nr = nr, .may_fail = true };
+	int64_t result = 0;
+	int r;
+
+	memcpy(c.args, args, sizeof(c.args));
+	r = tracee_inject_syscalls(tid, memfd, &c, 1, &result, NULL);
 	if (r < 0)
 		return r;
 	*ret_result = result;
@@ -812,6 +863,40 @@ tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret)
 		return r;
 	bit = 1ULL << (sig - 1);
 	*ret = cgt & bit ? TRACEE_SIG_CAUGHT : ign & bit ? TRACEE_SIG_IGNORED : TRACEE_SIG_DEFAULT;
+	return 0;
+}
+
+int
+tracee_pending_unblocked(pid_t tid, bool *ret)
+{
+	siginfo_t si[16];
+	uint64_t mask;
+	int r = tracee_get_sigmask(tid, &mask);
+
+	if (r < 0)
+		return r;
+	for (int shared = 0; shared < 2; shared++) {
+		struct __ptrace_peeksiginfo_args args = {
+			.off = 0,
+			.flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
+			.nr = (int32_t)ARRAY_SIZE(si),
+		};
+		long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, si);
+
+		if (n < 0)
+			return -errno;
+		if (n == (long)ARRAY_SIZE(si)) {
+			*ret = true; /* more than it looked at: as good as one */
+			return 0;
+		}
+		for (long i = 0; i < n; i++)
+			if (si[i].si_signo < 1 || si[i].si_signo > 64 ||
+			    !(mask & (1ull << (si[i].si_signo - 1)))) {
+				*ret = true;
+				return 0;
+			}
+	}
+	*ret = false;
 	return 0;
 }
 

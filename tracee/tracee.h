@@ -152,9 +152,16 @@ void tracee_report_killed(int sig, uint64_t rip, pid_t tid);
  */
 int tracee_maps_layout(pid_t pid, char **ret_layout, uint64_t *ret_stack_end) _wur_;
 
+struct tracee_mapping;
+/** tracee_maps_layout() of @n mappings @maps read already (tracee_read_maps()). */
+int tracee_maps_layout_of(const struct tracee_mapping *maps, size_t n, char **ret_layout,
+			  uint64_t *ret_stack_end) _wur_;
+
 /** One line of /proc/PID/maps (proc(5)). */
 struct tracee_mapping {
 	uint64_t start, end, offset; /**< addresses and file offset, bytes */
+	dev_t dev;		     /**< the file's device (makedev() of maps' major:minor), 0 if none */
+	uint64_t ino;		     /**< the file's inode, 0 if none */
 	char perms[8];		     /**< "r-xp" */
 	char path[256];		     /**< file or pseudo name ("[stack]"), "" if none */
 };
@@ -230,6 +237,26 @@ int tracee_pick_cpu(void) _wur_;
 int tracee_inject_syscall(pid_t tid, int memfd, long nr, const uint64_t args[6],
 			  int64_t *ret_result) _wur_;
 
+/** One syscall of a batch tracee_inject_syscalls() runs. */
+struct tracee_call {
+	long nr;	  /**< the syscall */
+	uint64_t args[6]; /**< its arguments */
+	bool may_fail;	  /**< the batch goes on after it failed (-4095..-1) */
+	int64_t expect;	  /**< if not 0, the batch stops unless it returns this */
+};
+
+/**
+ * tracee_inject_syscall() for @n calls in a row, in one save and restore of
+ * the code bytes, registers and signal mask: each call starts from the saved
+ * registers. Their results go to @ret_results. The batch stops after a call
+ * that failed, unless its may_fail says to go on, or that did not return its
+ * expect (when that is not 0); *ret_done (if not NULL)
+ * says how many ran. Returns 0 or -errno as tracee_inject_syscall() (the
+ * results of the calls that ran before an error are stored).
+ */
+int tracee_inject_syscalls(pid_t tid, int memfd, const struct tracee_call *calls, size_t n,
+			   int64_t *ret_results, size_t *ret_done) _wur_;
+
 /**
  * Read the FPU/SSE/AVX state of stopped thread @tid (PTRACE_GETREGSET with
  * NT_X86_XSTATE, the XSAVE layout; ptrace(2), Linux 2.6.38) into @buf of @cap
@@ -258,6 +285,17 @@ enum tracee_sig_disposition {
  * bad @sig, -ENOENT if the thread is gone).
  */
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
+
+/**
+ * Whether stopped thread @tid has a signal pending, for it or its process,
+ * that its mask lets in: the kernel delivers it on the way back to user
+ * mode. From PTRACE_GETSIGMASK and PTRACE_PEEKSIGINFO (Linux 3.10), private
+ * and shared queues; at a signal-delivery-stop the signal being delivered is
+ * no longer queued. A standard signal the kernel could not queue a siginfo
+ * for (past RLIMIT_SIGPENDING) is pending without showing here. Stores the
+ * answer in *ret; returns 0 or -errno.
+ */
+int tracee_pending_unblocked(pid_t tid, bool *ret) _wur_;
 
 /**
  * The signals process @tid ignores (SIG_IGN), bit N-1 for signal N: the

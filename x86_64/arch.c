@@ -2,13 +2,46 @@
 #define LOG_PREFIX "arch"
 #include "x86_64/arch.h"
 
-#include <capstone/capstone.h>
 #include <cpuid.h>
 #include <errno.h>
 #include <stddef.h>
 #include <x86intrin.h>
 
+#include "common/lazylib.h"
 #include "common/log.h"
+#include "x86_64/capstone-lazy.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static struct arch_capstone cs_api;
+
+/* clang-format off */
+static const struct lazylib_fn cs_fns[] = {
+	{ "cs_open", (void **)&cs_api.open },
+	{ "cs_close", (void **)&cs_api.close },
+	{ "cs_option", (void **)&cs_api.option },
+	{ "cs_disasm", (void **)&cs_api.disasm },
+	{ "cs_disasm_iter", (void **)&cs_api.disasm_iter },
+	{ "cs_malloc", (void **)&cs_api.malloc },
+	{ "cs_free", (void **)&cs_api.free },
+	{ "cs_insn_group", (void **)&cs_api.insn_group },
+};
+/* clang-format on */
+
+/* capstone's build names its library after the API's major version
+ * (SOVERSION in its CMakeLists.txt: libcapstone.so.4 for 4.0.x) */
+static struct lazylib cs_lib = {
+	.soname = "libcapstone.so." STR(CS_API_MAJOR),
+	.fns = cs_fns,
+	.nfns = ARRAY_SIZE(cs_fns),
+};
+
+const struct arch_capstone *
+arch_capstone(void)
+{
+	return lazylib_load(&cs_lib) < 0 ? NULL : &cs_api;
+}
 
 int
 arch_decode_trapped(const uint8_t *code, size_t len, enum arch_trapped_insn *ret_kind,
@@ -16,16 +49,34 @@ arch_decode_trapped(const uint8_t *code, size_t len, enum arch_trapped_insn *ret
 {
 	static csh handle;
 	static bool opened;
+	const struct arch_capstone *cs;
 	cs_insn *insn;
 	size_t n;
 	int r = -EINVAL;
 
+	/* The encodings PR_SET_TSC traps without prefixes, 0f 31 and
+	 * 0f 01 f9 (SDM vol. 2B, RDTSC and RDTSCP): every rdtsc of ld.so and
+	 * libc, decoded here so that a recording that counts no ticks never
+	 * loads capstone. */
+	if (len >= 2 && code[0] == 0x0f && code[1] == 0x31) {
+		*ret_kind = ARCH_INSN_RDTSC;
+		*ret_len = 2;
+		return 0;
+	}
+	if (len >= 3 && code[0] == 0x0f && code[1] == 0x01 && code[2] == 0xf9) {
+		*ret_kind = ARCH_INSN_RDTSCP;
+		*ret_len = 3;
+		return 0;
+	}
+	cs = arch_capstone();
+	if (!cs)
+		return -EINVAL;
 	if (!opened) {
-		if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
+		if (cs->open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK)
 			return -EINVAL;
 		opened = true;
 	}
-	n = cs_disasm(handle, code, len, 0, 1, &insn);
+	n = cs->disasm(handle, code, len, 0, 1, &insn);
 	if (n < 1)
 		return -EINVAL;
 	switch (insn[0].id) {
@@ -41,7 +92,7 @@ arch_decode_trapped(const uint8_t *code, size_t len, enum arch_trapped_insn *ret
 	}
 	*ret_len = insn[0].size;
 	r = 0;
-	cs_free(insn, n);
+	cs->free(insn, n);
 	return r;
 }
 

@@ -142,6 +142,35 @@ void arch_cpu_identity(char vendor[16], uint32_t features[8]);
  */
 size_t arch_xstate_size(void);
 
+/** A memory read of an instruction (arch_code_loads()). */
+struct arch_load {
+	uint64_t addr; /**< where, computed from a thread's registers */
+	uint8_t size;  /**< bytes read: 1 to 8 */
+};
+
+/**
+ * The first direct jmp or jcc (not a call) of the code at @code (@len
+ * bytes, at address @addr), decoded from its start: its address in
+ * *ret_at, its target in *ret_target. Returns 0, -ENOENT (none before an
+ * indirect branch, the end, or bytes that do not decode) or -EINVAL.
+ */
+int arch_first_branch(const uint8_t *code, size_t len, uint64_t addr, uint64_t *ret_at,
+		      uint64_t *ret_target) _wur_;
+
+/**
+ * The memory the instructions at @code (@len bytes, at address @addr) read,
+ * their addresses computed with the registers @regs of a thread that runs
+ * them (a loop whose registers are the same at every turn: rip-relative
+ * operands and [base + index * scale + disp] with 64-bit registers; not
+ * fs/gs-relative ones, not reads wider than 8 bytes, not lea). Decoding
+ * stops at an int3, at a `jmp @stop_jmp` (0: none; soft ticks' jmp to a
+ * stub, whose original bytes are elsewhere) and at bytes capstone cannot
+ * decode. Stores up to @max in @ret, in the order of the code; returns how
+ * many.
+ */
+size_t arch_code_loads(const uint8_t *code, size_t len, uint64_t addr, uint64_t stop_jmp,
+		       const struct user_regs_struct *regs, struct arch_load *ret, size_t max);
+
 /** Compare general-purpose registers, ignoring eflags bits the kernel may set
  * differently (RF, TF): returns the name of the first that differs, or NULL. */
 const char *arch_regs_differ(const struct user_regs_struct *a, const struct user_regs_struct *b);

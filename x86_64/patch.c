@@ -3,13 +3,13 @@
 #include "x86_64/patch.h"
 
 #include <assert.h>
-#include <capstone/capstone.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/log.h"
+#include "x86_64/capstone-lazy.h"
 
 /* What the planner knows of one decoded instruction. */
 enum insn_kind {
@@ -35,6 +35,7 @@ struct insn {
 };
 
 struct planner {
+	const struct arch_capstone *cs_lib; /* loaded at the first plan */
 	const uint8_t *code;
 	size_t len;
 	uint64_t addr;
@@ -182,22 +183,23 @@ decode_at(csh cs, cs_insn *ci, const struct planner *pl, size_t off, struct insn
 	const uint8_t *p = pl->code + off;
 	size_t size = pl->len - off;
 	uint64_t a = pl->addr + off;
+	const struct arch_capstone *cs_lib = pl->cs_lib;
 	const cs_x86 *x;
 	struct insn in = { .addr = pl->addr + off, .movable = true };
 
-	if (!cs_disasm_iter(cs, &p, &size, &a, ci))
+	if (!cs_lib->disasm_iter(cs, &p, &size, &a, ci))
 		return false;
 	x = &ci->detail->x86;
 	in.len = (uint8_t)ci->size; /* at most 15 bytes (SDM vol. 2A, chapter 2) */
 	if (is_pinned(ci->id))
 		in.movable = false;
-	if (cs_insn_group(cs, ci, X86_GRP_BRANCH_RELATIVE) && x->op_count == 1 &&
+	if (cs_lib->insn_group(cs, ci, X86_GRP_BRANCH_RELATIVE) && x->op_count == 1 &&
 	    x->operands[0].type == X86_OP_IMM) {
 		classify_direct(x, &in);
 		*ret = in;
 		return true;
 	}
-	if (cs_insn_group(cs, ci, X86_GRP_JUMP)) {
+	if (cs_lib->insn_group(cs, ci, X86_GRP_JUMP)) {
 		in.kind = INSN_IJMP;
 		/* jmp [rip+x] is a tail call through the GOT; anything else
 		 * may be a switch's jump table into this very code */
@@ -206,9 +208,11 @@ decode_at(csh cs, cs_insn *ci, const struct planner *pl, size_t off, struct insn
 				  x->operands[0].mem.index == X86_REG_INVALID);
 	} else if (ci->id == X86_INS_RET) {
 		in.kind = INSN_RET;
-	} else if (cs_insn_group(cs, ci, X86_GRP_CALL) || cs_insn_group(cs, ci, X86_GRP_RET) ||
-		   cs_insn_group(cs, ci, X86_GRP_INT) || cs_insn_group(cs, ci, X86_GRP_IRET) ||
-		   cs_insn_group(cs, ci, X86_GRP_BRANCH_RELATIVE) || is_pinned(ci->id)) {
+	} else if (cs_lib->insn_group(cs, ci, X86_GRP_CALL) ||
+		   cs_lib->insn_group(cs, ci, X86_GRP_RET) ||
+		   cs_lib->insn_group(cs, ci, X86_GRP_INT) ||
+		   cs_lib->insn_group(cs, ci, X86_GRP_IRET) ||
+		   cs_lib->insn_group(cs, ci, X86_GRP_BRANCH_RELATIVE) || is_pinned(ci->id)) {
 		/* indirect calls push a stub address; far transfers; traps */
 		in.kind = INSN_FLOW;
 		in.movable = false;
@@ -691,7 +695,10 @@ patch_plan_code(const uint8_t *code, size_t len, uint64_t addr, bool whole_funct
 		return 0;
 	}
 
-	switch (cs_open(CS_ARCH_X86, CS_MODE_64, &cs)) {
+	pl.cs_lib = arch_capstone();
+	if (!pl.cs_lib)
+		return -EOPNOTSUPP; /* capstone is not installed */
+	switch (pl.cs_lib->open(CS_ARCH_X86, CS_MODE_64, &cs)) {
 	case CS_ERR_OK:
 		break;
 	case CS_ERR_MEM:
@@ -699,7 +706,8 @@ patch_plan_code(const uint8_t *code, size_t len, uint64_t addr, bool whole_funct
 	default:
 		return -EOPNOTSUPP; /* a capstone built without x86 */
 	}
-	if (cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK || !(ci = cs_malloc(cs))) {
+	if (pl.cs_lib->option(cs, CS_OPT_DETAIL, CS_OPT_ON) != CS_ERR_OK ||
+	    !(ci = pl.cs_lib->malloc(cs))) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -725,8 +733,8 @@ out:
 	free(pl.used);
 	free(pl.targets);
 	if (ci)
-		cs_free(ci, 1);
-	cs_close(&cs);
+		pl.cs_lib->free(ci, 1);
+	pl.cs_lib->close(&cs);
 	return r;
 }
 

@@ -9,6 +9,8 @@
  *   clock_gettime  CLOCK_MONOTONIC through the syscall: a timespec written
  *   getppid        not in issue 14's buffered list: the unbuffered path
  *                  once the others are buffered
+ *   getpid_unpatched  getpid from a syscall instruction that uprr cannot
+ *                  patch (nops around it): the fallback's cost
  * The clock around the loop is libc's clock_gettime (the vDSO natively).
  *
  * usage: syscall_cost KIND|all [N]
@@ -26,7 +28,21 @@
 #define DEFAULT_CALLS 100000L
 #define WARMUP_CALLS 100L
 
-static const char *const g_kinds[] = { "getpid", "read", "clock_gettime", "getppid" };
+static const char *const g_kinds[] = { "getpid", "read", "clock_gettime", "getppid", "getpid_unpatched" };
+
+/* getpid from a syscall instruction of its own, of neither shape that
+ * recorder/syscallbuf-patch.c rewrites */
+static long
+unpatched_getpid(void)
+{
+	long ret;
+
+	__asm__ __volatile__("nop\n\tnop\n\tnop\n\tnop\n\tnop\n\tnop\n\tnop\n\tsyscall\n\tnop"
+			     : "=a"(ret)
+			     : "a"((long)SYS_getpid)
+			     : "rcx", "r11", "memory");
+	return ret;
+}
 static int g_zero_fd = -1;
 
 static int64_t
@@ -60,9 +76,13 @@ calls(size_t k, long n)
 		for (long i = 0; i < n; i++)
 			bad += syscall(SYS_clock_gettime, CLOCK_MONOTONIC, &ts) < 0;
 		break;
-	default:
+	case 3:
 		for (long i = 0; i < n; i++)
 			bad += syscall(SYS_getppid) < 0;
+		break;
+	default:
+		for (long i = 0; i < n; i++)
+			bad += unpatched_getpid() < 0;
 		break;
 	}
 	return bad;
@@ -105,7 +125,7 @@ main(int argc, char **argv)
 		st |= time_kind(k, n);
 	}
 	if (!known) {
-		fprintf(stderr, "usage: syscall_cost getpid|read|clock_gettime|getppid|all [N]\n");
+		fprintf(stderr, "usage: syscall_cost getpid|read|clock_gettime|getppid|getpid_unpatched|all [N]\n");
 		return 2;
 	}
 	return st;

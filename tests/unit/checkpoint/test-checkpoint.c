@@ -280,6 +280,50 @@ Test(checkpoint, inject_syscall_leaves_no_trace)
 	cr_assert_eq(run_to_trap(&regs), 2);
 }
 
+/* A batch runs its calls in order from one save, stops after a failure
+ * (unless may_fail) or an unexpected result, and leaves no trace either. */
+Test(checkpoint, inject_syscalls_batch)
+{
+	const uint64_t at = 0x200000000;
+	struct tracee_call calls[] = {
+		{ .nr = __NR_getpid, .may_fail = true },
+		{ .nr = __NR_close, .args = { (uint64_t)-1 }, .may_fail = true },
+		{ .nr = __NR_mmap,
+		  .args = { at, PAGE, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 },
+		  .expect = (int64_t)at },
+		{ .nr = __NR_mprotect, .args = { at, PAGE, PROT_READ } },
+	};
+	struct user_regs_struct before, after;
+	int64_t res[ARRAY_SIZE(calls)] = { 0 };
+	uint64_t mask;
+	size_t done = 99;
+
+	spawn(NULL);
+	mask = sigmask_of(pid);
+	cr_assert_eq(tracee_get_regs(pid, &before), 0);
+	cr_assert_eq(tracee_inject_syscalls(pid, memfd, calls, ARRAY_SIZE(calls), res, &done), 0);
+	cr_assert_eq(done, 4);
+	cr_assert_eq(res[0], pid);
+	cr_assert_eq(res[1], -EBADF, "a failure that may fail: %ld", (long)res[1]);
+	cr_assert_eq((uint64_t)res[2], at);
+	cr_assert_eq(res[3], 0);
+	/* again: the mmap finds its address taken and ends the batch there */
+	res[3] = 12345;
+	cr_assert_eq(tracee_inject_syscalls(pid, memfd, calls, ARRAY_SIZE(calls), res, &done), 0);
+	cr_assert_eq(done, 3);
+	cr_assert_eq(res[2], -EEXIST);
+	cr_assert_eq(res[3], 12345, "the call after a failure ran");
+	/* an mmap that returns another address than expected ends it too */
+	calls[2].args[3] = MAP_PRIVATE | MAP_ANONYMOUS;
+	cr_assert_eq(tracee_inject_syscalls(pid, memfd, calls, ARRAY_SIZE(calls), res, &done), 0);
+	cr_assert_eq(done, 3);
+	cr_assert_neq((uint64_t)res[2], at);
+	cr_assert_eq(tracee_get_regs(pid, &after), 0);
+	cr_assert_eq(memcmp(&before, &after, sizeof(before)), 0, "registers changed");
+	cr_assert_eq(sigmask_of(pid), mask);
+}
+
 /* Every syscall of the helper stops at seccomp (SECCOMP_RET_TRACE). */
 static struct sock_filter trace_all[] = {
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),

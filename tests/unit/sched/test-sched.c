@@ -180,6 +180,42 @@ Test(sched, yield_alone_keeps_running)
 	cr_assert_eq(sched_current(s), 101);
 }
 
+/* avoid() of the pick tests: the tids in the array @ctx (0-terminated) */
+static bool
+avoid_listed(void *ctx, pid_t tid)
+{
+	for (const pid_t *p = ctx; *p; p++)
+		if (*p == tid)
+			return true;
+	return false;
+}
+
+Test(sched, pick_avoiding_passes_over_spinners)
+{
+	pid_t spinners[] = { 102, 103, 0 }, all[] = { 101, 102, 103, 104, 0 };
+
+	setup(100, 4);
+	pick_until(101);
+	cr_assert_eq(sched_pick_avoiding(s, avoid_listed, spinners), 104,
+		     "102 and 103 would only spin: 104 runs");
+	cr_assert_eq(sched_pick_avoiding(s, avoid_listed, spinners), 101, "round robin goes on");
+	cr_assert_eq(sched_pick_avoiding(s, avoid_listed, all), 102,
+		     "all would spin: round robin as sched_pick()");
+	cr_assert_eq(sched_pick_avoiding(s, NULL, NULL), 103, "no test: sched_pick()");
+}
+
+Test(sched, pick_avoiding_keeps_wakeups_first)
+{
+	pid_t spinners[] = { 103, 0 };
+
+	setup(100, 4);
+	sched_set_state(s, 103, SCHED_BLOCKED);
+	pick_until(101);
+	sched_wake(s, 103);
+	cr_assert_eq(sched_pick_avoiding(s, avoid_listed, spinners), 103,
+		     "a woken thread runs first whatever the test says");
+}
+
 Test(sched, woken_thread_ends_the_slice_and_runs_next)
 {
 	setup(100, 4);

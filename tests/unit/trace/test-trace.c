@@ -990,6 +990,54 @@ Test(trace, keep_file_dedup)
 	trace_reader_close(r);
 }
 
+/* An image from memory is a file of the trace with its catalogue entry,
+ * numbered with the kept files, never deduplicated. */
+Test(trace, keep_data)
+{
+	static const char image[] = "\x7f" "ELF an image uprr made";
+	const char *dir = tmp_path("t");
+	char exe[PATH_MAX], err[512], buf[sizeof(image) + 8];
+	struct trace_header h;
+	struct trace_writer *w;
+	struct trace_reader *r;
+	const char *copy, *orig;
+	uint32_t id0 = 99, id1 = 99, id2 = 99;
+	struct stat sb;
+	int fd;
+
+	snprintf(exe, sizeof(exe), "%s", tmp_path("prog"));
+	make_file(exe, 5000, 2);
+	sample_header(&h);
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	cr_assert_eq(trace_writer_keep_data(w, image, sizeof(image), "[vdso]", &id0), 0);
+	fd = open(exe, O_RDONLY | O_CLOEXEC);
+	cr_assert_eq(trace_writer_keep_file(w, fd, exe, 0, &id1), 0);
+	close(fd);
+	cr_assert_eq(trace_writer_keep_data(w, image, sizeof(image), "[vdso]", &id2), 0);
+	cr_assert_eq(id0, 0);
+	cr_assert_eq(id1, 1);
+	cr_assert_eq(id2, 2);
+	cr_assert_eq(trace_writer_keep_data(w, image, 1, NULL, &id2), -EINVAL);
+	cr_assert_eq(trace_writer_close(w), 0);
+
+	cr_assert_eq(trace_reader_open(dir, &r, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(trace_reader_file(r, 0, &copy, &orig), 0);
+	cr_assert_str_eq(orig, "[vdso]");
+	cr_assert(strstr(copy, "/files/0-[vdso]"), "%s", copy);
+	cr_assert_eq(stat(copy, &sb), 0);
+	cr_assert_eq(sb.st_size, sizeof(image));
+	cr_assert_eq(sb.st_mode & 07777, 0700);
+	fd = open(copy, O_RDONLY | O_CLOEXEC);
+	cr_assert_eq(read(fd, buf, sizeof(buf)), (ssize_t)sizeof(image));
+	close(fd);
+	cr_assert_eq(memcmp(buf, image, sizeof(image)), 0);
+	cr_assert_eq(trace_reader_file(r, 1, &copy, &orig), 0);
+	cr_assert_str_eq(orig, exe);
+	cr_assert_eq(trace_reader_file(r, 2, &copy, &orig), 0);
+	cr_assert(strstr(copy, "/files/2-[vdso]"), "%s", copy);
+	trace_reader_close(r);
+}
+
 /* Catalogue entries: round trip; format 3's, without first_id, read as
  * first versions; a first version after the entry itself is refused. */
 Test(trace, file_entry_codec)
