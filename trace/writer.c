@@ -755,8 +755,9 @@ trace_writer_keep_data(struct trace_writer *w, const void *data, size_t len, con
 	uint32_t id;
 	int fd, r;
 
-	if (w->error)
-		return w->error;
+	r = writer_error(w);
+	if (r)
+		return r;
 	if (!path)
 		return -EINVAL;
 	id = w->catalogue.seq;
