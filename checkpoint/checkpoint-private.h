@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What checkpoint.c and shadow.c share: kernel interfaces newer than the
- * build machine's headers (Debian 12 ships those of Linux 6.1; values
- * copied from the kernel version that added them; the kernel we run on
- * decides at run time: UFFDIO_API and PAGEMAP_SCAN fail with EINVAL /
- * ENOTTY before 6.7), and the state of a checkpoint.
+ * Kernel interfaces newer than the build machine's headers (Debian 12 ships
+ * those of Linux 6.1). Values copied from the kernel version that added them;
+ * the kernel we run on decides at run time (UFFDIO_API and PAGEMAP_SCAN fail
+ * with EINVAL / ENOTTY before 6.7).
  */
 #pragma once
 
@@ -18,7 +17,7 @@
 #include <sys/types.h>
 
 #include "checkpoint/checkpoint.h"
-#include "common/util.h"
+#include "tracee/tracee.h"
 
 /* include/uapi/linux/userfaultfd.h, Linux 6.4: write-protect ptes that are
  * not populated yet (pte markers), so anonymous memory reports them. */
@@ -71,7 +70,43 @@ struct pm_scan_arg {
 #define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
 #endif
 
-/* ---- the state of a checkpoint (checkpoint.c; shadows: shadow.c) ---- */
+/*
+ * A checkpoint's store (store.c): pages of the restore point kept in our
+ * memory, at byte offsets the caller assigns (the mirror's private ranges
+ * back to back), a bit a page telling whether the page is there.
+ */
+struct cp_store {
+	uint8_t *mem;	/* MAP_NORESERVE; NULL: no store */
+	size_t len;	/* bytes, whole pages */
+	uint64_t *bits; /* a page's copy is in mem */
+	uint64_t pages; /* how many are */
+};
+
+/* Stores beyond this (address space, not memory) are not made. */
+#define CP_STORE_MAX (1ULL << 40)
+/* Pages a store takes at most (512 MiB of our memory): the pages of a
+ * sync that would take more go into the mirror, as without a store. */
+#define CP_STORE_PAGES_MAX (128ULL * 1024)
+
+/* An empty store of @len bytes into *s (zeroed on failure). 0 or -errno. */
+int cp_store_init(struct cp_store *s, uint64_t len) __attribute__((warn_unused_result));
+/* Give the store back; *s is left empty. */
+void cp_store_fini(struct cp_store *s);
+/* The pages of [@off, +@len) are in the store from now on. */
+void cp_store_mark(struct cp_store *s, uint64_t off, uint64_t len);
+/* The pages of [@off, +@len) are not (their memory is given back). */
+void cp_store_drop(struct cp_store *s, uint64_t off, uint64_t len);
+
+/* Whether the page at offset @off is in the store. */
+static inline bool
+cp_store_has(const struct cp_store *s, uint64_t off)
+{
+	uint64_t i = off / 4096;
+
+	return s->bits[i / 64] & (1ULL << (i % 64));
+}
+
+/* ---- the state of a checkpoint, shared by checkpoint.c and shadow.c ---- */
 
 /* x86-64 base pages; PAGEMAP_SCAN reports at this granularity. */
 #define CP_PAGE 4096ULL
@@ -94,15 +129,16 @@ enum range_kind {
 struct range {
 	uint64_t start, end;
 	enum range_kind kind;
+	uint64_t store_off; /* RANGE_PRIVATE: where its pages are in c->store */
 };
 
 /* Where the restore point's copy of a run of written pages is. */
 enum piece_kind {
 	PIECE_MIRROR,	/* in the mirror */
+	PIECE_STORE,	/* in our store (synced since the mirror's fork) */
 	PIECE_SAVED,	/* among our saved pages */
 	PIECE_UNMAPPED, /* nowhere: the mapping grew there after the fork */
 	PIECE_SHARED,	/* a MAP_SHARED mapping: no copy anywhere */
-	PIECE_DIRECT,	/* read straight into a shadow's window (sync_flush()) */
 };
 
 /* A run of tracee memory and its place in the bounce buffer. */
@@ -110,7 +146,6 @@ struct seg {
 	uint64_t addr, len;
 	size_t off;
 	enum piece_kind src;
-	uint8_t *direct; /* PIECE_DIRECT: where in our memory, instead of off */
 };
 
 struct seg_list {
@@ -123,17 +158,6 @@ struct saved_page {
 	uint64_t addr;
 	uint8_t *data; /* CP_PAGE bytes */
 };
-
-/* Part of a shadow mapped in our memory: file offset (tracee address)
- * @start to @end at @map. */
-struct shadow_window {
-	uint64_t start, end;
-	uint8_t *map;
-};
-
-/* How far a shadow memfd reaches: every user address (x86-64, 4-level
- * paging). A sparse file: only pages written take memory. */
-#define SHADOW_SIZE (1ULL << 47)
 
 struct checkpoint {
 	pid_t pid;
@@ -153,14 +177,18 @@ struct checkpoint {
 	struct checkpoint_range *untracked;
 	size_t nuntracked;
 	uint64_t scan_end; /* end of the highest tracked mapping */
+	uint64_t tracked_pages; /* registered with the userfaultfd (for the stats) */
 
 	struct saved_page *saved; /* sorted by address */
 	size_t nsaved, saved_cap;
 
-	/* a shadow's tracked ranges, mapped in our memory (MAP_SHARED): a
-	 * sync copies into them, a rollback out of them, with no syscall */
-	struct shadow_window *win;
-	size_t nwin;
+	/* The store: our copy of the pages of the mirror's private ranges
+	 * that a sync copied since the mirror's fork, the ranges back to back
+	 * (range.store_off), a bit a page set where the copy is there rather
+	 * than in the mirror. NULL: syncs write into the mirror. */
+	struct cp_store store;
+	struct seg_list direct; /* a sync's reads straight into the store */
+	uint64_t direct_pages;	/* of which pages not in the store yet */
 
 	struct page_region *vec; /* PAGEMAP_SCAN output */
 	size_t vec_cap;
@@ -171,18 +199,24 @@ struct checkpoint {
 	struct checkpoint_stats stats;
 };
 
-/* checkpoint.c */
-int checkpoint_buf_reserve(struct checkpoint *c, size_t len) _wur_;
-void checkpoint_buf_trim(struct checkpoint *c);
-bool checkpoint_in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len);
-int checkpoint_protect_all(struct checkpoint *c) _wur_;
-int checkpoint_track_mappings(struct checkpoint *c) _wur_;
+/* Room for @len bytes in c->buf. 0 or -ENOMEM. */
+int cp_buf_reserve(struct checkpoint *c, size_t len) __attribute__((warn_unused_result));
+/* Give c->buf back if it grew large. */
+void cp_buf_trim(struct checkpoint *c);
+/* Whether [@addr, +@len) meets a private range of c->ranges. */
+bool cp_in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len);
+/* Register every writable mapping with the userfaultfd, into c->ranges. */
+int cp_track_mappings(struct checkpoint *c) __attribute__((warn_unused_result));
+/* Protect every page of the tracked mappings. */
+int cp_protect_all(struct checkpoint *c) __attribute__((warn_unused_result));
+/* One PAGEMAP_SCAN of [*start, @end) into c->vec (see checkpoint.c). */
+int cp_scan_range(struct checkpoint *c, uint64_t *start, uint64_t end, uint64_t mask,
+		  uint64_t inverted, bool protect) __attribute__((warn_unused_result));
+/* Protect the registered pages of [@start, @end). */
+int cp_protect_range(struct checkpoint *c, uint64_t start, uint64_t end)
+	__attribute__((warn_unused_result));
 
-/* shadow.c */
-int checkpoint_shadow_read(int fd, uint8_t *buf, uint64_t len, uint64_t off) _wur_;
-const struct shadow_window *checkpoint_shadow_window(const struct checkpoint *c, uint64_t addr,
-						     uint64_t len);
-void checkpoint_windows_drop(struct checkpoint *c);
-int checkpoint_shadow_punch(int fd, uint64_t start, uint64_t end) _wur_;
-int checkpoint_protect_range(struct checkpoint *c, uint64_t start, uint64_t end) _wur_;
-int checkpoint_shadow_remap(struct checkpoint *c) _wur_;
+/* shadow.c: make [@start, @end) of the shadow @fd a hole (reads as zeros). */
+int cp_shadow_punch(int fd, uint64_t start, uint64_t end) __attribute__((warn_unused_result));
+/* shadow.c: the remap of a shadow (checkpoint_remap()). */
+int cp_shadow_remap(struct checkpoint *c) __attribute__((warn_unused_result));

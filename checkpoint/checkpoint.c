@@ -9,7 +9,9 @@
  * - /proc/PID/pagemap's PAGEMAP_SCAN ioctl, which lists those pages and, with
  *   PM_SCAN_WP_MATCHING, protects them again in the same walk;
  * - the mirror, a fork of the tracee that never runs: its copy-on-write pages
- *   are the restore point's memory, brought forward by each sync.
+ *   are the restore point's memory, as it was at the fork; the pages each
+ *   sync copies since go into the store (store.c), an area of ours beside
+ *   it, a bit a page saying where a page's copy is.
  *
  * A process uprr did not start cannot have such a mirror: forked through the
  * tracee with CLONE_PARENT it would be a child of the program, which its
@@ -29,6 +31,7 @@
 #define LOG_PREFIX "checkpoint"
 #include "checkpoint/checkpoint.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -60,18 +63,18 @@ seg_push(struct seg_list *l, uint64_t addr, uint64_t len, size_t off, enum piece
 {
 	if (UTIL_GROW(l->v, l->cap, l->n + 1) < 0)
 		return -ENOMEM;
-	l->v[l->n++] = (struct seg){ addr, len, off, src, NULL };
+	l->v[l->n++] = (struct seg){ addr, len, off, src };
 	return 0;
 }
 
 int
-checkpoint_buf_reserve(struct checkpoint *c, size_t len)
+cp_buf_reserve(struct checkpoint *c, size_t len)
 {
 	return UTIL_GROW(c->buf, c->buf_cap, len);
 }
 
 void
-checkpoint_buf_trim(struct checkpoint *c)
+cp_buf_trim(struct checkpoint *c)
 {
 	if (c->buf_cap > BUF_KEEP) {
 		free(c->buf);
@@ -127,6 +130,33 @@ saved_clear(struct checkpoint *c)
 	c->nsaved = 0;
 }
 
+/* The range of c->ranges holding @addr, or NULL. */
+static const struct range *
+range_of(const struct checkpoint *c, uint64_t addr)
+{
+	size_t lo = 0, hi = c->nranges;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (c->ranges[mid].end <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < c->nranges && c->ranges[lo].start <= addr ? &c->ranges[lo] : NULL;
+}
+
+/* The offset in the store of @addr, in a private range of the mirror. */
+static uint64_t
+store_offset(const struct checkpoint *c, uint64_t addr)
+{
+	const struct range *rg = range_of(c, addr);
+
+	assert(rg && rg->kind == RANGE_PRIVATE);
+	return rg->store_off + addr - rg->start;
+}
+
 /*
  * The run of pages from @addr to at most @end whose restore-point copy is in
  * one place: returns that place and stores where the run ends.
@@ -149,6 +179,18 @@ classify(const struct checkpoint *c, uint64_t addr, uint64_t end, uint64_t *ret_
 	if (lo < c->nranges && c->ranges[lo].start <= addr) {
 		end = MIN(end, c->ranges[lo].end);
 		kind = c->ranges[lo].kind == RANGE_SHARED ? PIECE_SHARED : PIECE_MIRROR;
+		if (kind == PIECE_MIRROR && c->store.mem) {
+			/* the run of pages whose copy is in the same place */
+			uint64_t o = c->ranges[lo].store_off + addr - c->ranges[lo].start;
+			bool in_store = cp_store_has(&c->store, o);
+			uint64_t e = addr + CP_PAGE;
+
+			for (o += CP_PAGE; e < end && cp_store_has(&c->store, o) == in_store; o += CP_PAGE)
+				e += CP_PAGE;
+			end = e;
+			if (in_store)
+				kind = PIECE_STORE;
+		}
 	} else {
 		if (lo < c->nranges)
 			end = MIN(end, c->ranges[lo].start);
@@ -173,7 +215,7 @@ classify(const struct checkpoint *c, uint64_t addr, uint64_t end, uint64_t *ret_
 }
 
 bool
-checkpoint_in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
+cp_in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t len)
 {
 	for (size_t i = 0; i < c->nranges; i++)
 		if (c->ranges[i].kind == RANGE_PRIVATE && addr < c->ranges[i].end &&
@@ -182,25 +224,39 @@ checkpoint_in_private_range(const struct checkpoint *c, uint64_t addr, uint64_t 
 	return false;
 }
 
+/*
+ * Read [@off, +@len) of the shadow @fd: a hole reads as zeros, and so does
+ * what lies past its end (it grows with the highest page written).
+ */
+static int
+shadow_read(int fd, uint8_t *buf, uint64_t len, uint64_t off)
+{
+	while (len > 0) {
+		ssize_t n = pread(fd, buf, len, (off_t)off);
 
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0) {
+			memset(buf, 0, len);
+			return 0;
+		}
+		buf += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
 
 /* pread(2)/pwrite(2) all of [@addr, +@len) through /proc/PID/mem @memfd, or
- * the shadow memfd when @shadow (a copy where @c maps it). */
+ * the shadow memfd when @shadow. */
 static int
-proc_mem_xfer(const struct checkpoint *c, int memfd, bool shadow, bool write, uint8_t *buf,
-	      uint64_t len, uint64_t addr)
+proc_mem_xfer(int memfd, bool shadow, bool write, uint8_t *buf, uint64_t len, uint64_t addr)
 {
-	const struct shadow_window *w = shadow ? checkpoint_shadow_window(c, addr, len) : NULL;
-
-	if (w && write)
-		memcpy(w->map + (addr - w->start), buf, len);
-	else if (w)
-		memcpy(buf, w->map + (addr - w->start), len);
-	else if (shadow && !write)
-		return checkpoint_shadow_read(memfd, buf, len, addr);
-	else
-		return write ? tracee_write(memfd, addr, buf, len) : tracee_read_mem(memfd, addr, buf, len);
-	return 0;
+	if (shadow && !write)
+		return shadow_read(memfd, buf, len, addr);
+	return write ? tracee_write(memfd, addr, buf, len) : tracee_read_mem(memfd, addr, buf, len);
 }
 
 /*
@@ -214,8 +270,8 @@ proc_mem_xfer(const struct checkpoint *c, int memfd, bool shadow, bool write, ui
  * process is gone).
  */
 static int
-transfer(const struct checkpoint *c, pid_t pid, int memfd, bool write, const struct seg_list *l,
-	 size_t from, int src, uint8_t *buf, size_t *ret_bad)
+transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from, int src,
+	 uint8_t *buf, size_t *ret_bad)
 {
 	struct iovec local[IOV_BATCH], remote[IOV_BATCH];
 	size_t idx[IOV_BATCH];
@@ -231,7 +287,7 @@ transfer(const struct checkpoint *c, pid_t pid, int memfd, bool write, const str
 
 			if (src >= 0 && s->src != (enum piece_kind)src)
 				continue;
-			local[k] = (struct iovec){ s->direct ? s->direct : buf + s->off, s->len };
+			local[k] = (struct iovec){ buf + s->off, s->len };
 			remote[k] = (struct iovec){ (void *)(uintptr_t)s->addr, s->len };
 			idx[k++] = i;
 			want += s->len;
@@ -258,8 +314,7 @@ transfer(const struct checkpoint *c, pid_t pid, int memfd, bool write, const str
 				continue;
 			}
 			done = 0;
-			r = proc_mem_xfer(c, memfd, pid <= 0, write,
-					  (s->direct ? s->direct : buf + s->off) + skip, s->len - skip,
+			r = proc_mem_xfer(memfd, pid <= 0, write, buf + s->off + skip, s->len - skip,
 					  s->addr + skip);
 			if (r < 0) {
 				*ret_bad = idx[j];
@@ -309,25 +364,14 @@ sync_flush(struct checkpoint *c, size_t total)
 	size_t bad, from = 0;
 	int r;
 
-	r = checkpoint_buf_reserve(c, total);
+	r = cp_buf_reserve(c, total);
 	if (r < 0)
 		return r;
-	/* a shadow's window takes the pages as they are read: no second copy */
-	for (size_t i = 0; i < c->reads.n && c->nwin; i++) {
-		struct seg *g = &c->reads.v[i];
-		const struct shadow_window *w = g->src == PIECE_MIRROR ? checkpoint_shadow_window(c, g->addr, g->len)
-								       : NULL;
-
-		if (w) {
-			g->src = PIECE_DIRECT;
-			g->direct = w->map + (g->addr - w->start);
-		}
-	}
-	r = transfer(c, c->pid, c->memfd, false, &c->reads, 0, -1, c->buf, &bad);
+	r = transfer(c->pid, c->memfd, false, &c->reads, 0, -1, c->buf, &bad);
 	if (r < 0)
 		return r;
 	for (;;) {
-		r = transfer(c, c->mirror, c->mirror_mem, true, &c->reads, from, PIECE_MIRROR, c->buf, &bad);
+		r = transfer(c->mirror, c->mirror_mem, true, &c->reads, from, PIECE_MIRROR, c->buf, &bad);
 		if (r != -EFAULT)
 			break;
 		/* the mirror lacks these pages (MADV_DONTFORK): keep them here */
@@ -350,6 +394,25 @@ sync_flush(struct checkpoint *c, size_t total)
 	return 0;
 }
 
+/* Read the segments of c->direct from the tracee straight into the store,
+ * where they are the restore point from now on. */
+static int
+sync_direct(struct checkpoint *c)
+{
+	size_t bad;
+	int r;
+
+	if (!c->direct.n)
+		return 0;
+	r = transfer(c->pid, c->memfd, false, &c->direct, 0, -1, c->store.mem, &bad);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < c->direct.n; i++)
+		cp_store_mark(&c->store, c->direct.v[i].off, c->direct.v[i].len);
+	c->direct.n = 0;
+	return 0;
+}
+
 /* Copy the @nreg regions of c->vec to the restore point; adds to *pages. */
 static int
 sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
@@ -358,6 +421,8 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 	int r;
 
 	c->reads.n = 0;
+	c->direct.n = 0;
+	c->direct_pages = 0;
 	for (size_t i = 0; i < nreg; i++) {
 		uint64_t end;
 
@@ -367,6 +432,20 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 			/* shared with the mirror: nothing to copy (rollback refuses) */
 			if (kind == PIECE_SHARED)
 				continue;
+			/* one copy, into the store, instead of two (into our
+			 * buffer, then into the mirror), while the store has
+			 * room (a page in it stays there) */
+			if (kind == PIECE_STORE ||
+			    (kind == PIECE_MIRROR && c->store.mem &&
+			     c->store.pages + c->direct_pages + (end - a) / CP_PAGE <= CP_STORE_PAGES_MAX)) {
+				r = seg_push(&c->direct, a, end - a, store_offset(c, a), PIECE_STORE);
+				if (r < 0)
+					return r;
+				if (kind == PIECE_MIRROR)
+					c->direct_pages += (end - a) / CP_PAGE;
+				*pages += (end - a) / CP_PAGE;
+				continue;
+			}
 			if (kind == PIECE_UNMAPPED)
 				kind = PIECE_SAVED;
 			for (uint64_t b = a, len; b < end; b += len) {
@@ -386,6 +465,9 @@ sync_regions(struct checkpoint *c, size_t nreg, uint64_t *pages)
 			}
 		}
 	}
+	r = sync_direct(c);
+	if (r < 0)
+		return r;
 	return c->reads.n ? sync_flush(c, total) : 0;
 }
 
@@ -398,14 +480,17 @@ checkpoint_sync(struct checkpoint *c)
 	if (c->stale)
 		return -ESTALE;
 	while (start < c->scan_end) {
+		uint64_t t1 = util_now_ns();
+
 		r = scan_written(c, &start, true, 0);
+		c->stats.scan_ns += util_now_ns() - t1;
 		if (r < 0)
 			break;
 		r = sync_regions(c, (size_t)r, &pages);
 		if (r < 0)
 			break;
 	}
-	checkpoint_buf_trim(c);
+	cp_buf_trim(c);
 	if (r < 0) {
 		/* pages were protected again that the mirror never got */
 		c->stale = true;
@@ -413,6 +498,7 @@ checkpoint_sync(struct checkpoint *c)
 	}
 	c->stats.syncs++;
 	c->stats.pages_synced += pages;
+	c->stats.pages_walked += c->tracked_pages;
 	c->stats.sync_ns += util_now_ns() - t0;
 	return (int)MIN(pages, (uint64_t)INT_MAX);
 }
@@ -510,7 +596,7 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 			total += end - a;
 		}
 	}
-	r = checkpoint_buf_reserve(c, total);
+	r = cp_buf_reserve(c, total);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < c->reads.n; i++) {
@@ -519,6 +605,8 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 		if (s->src == PIECE_UNMAPPED) {
 			/* not mapped at the restore point: fresh zero pages */
 			memset(c->buf + s->off, 0, s->len);
+		} else if (s->src == PIECE_STORE) {
+			memcpy(c->buf + s->off, c->store.mem + store_offset(c, s->addr), s->len);
 		} else if (s->src == PIECE_SAVED) {
 			size_t j = saved_lower_bound(c, s->addr);
 
@@ -526,7 +614,7 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 				memcpy(c->buf + s->off + o, c->saved[j].data, CP_PAGE);
 		}
 	}
-	r = transfer(c, c->mirror, c->mirror_mem, false, &c->reads, 0, PIECE_MIRROR, c->buf, &bad);
+	r = transfer(c->mirror, c->mirror_mem, false, &c->reads, 0, PIECE_MIRROR, c->buf, &bad);
 	if (r == -EFAULT) {
 		log_debug("rollback of %d: the mirror lacks 0x%" PRIx64, c->pid, c->reads.v[bad].addr);
 		return -ENOENT;
@@ -539,8 +627,8 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 		if (r < 0)
 			return r;
 	}
-	r = transfer(c, c->pid, c->memfd, true, &c->pieces, 0, -1, c->buf, &bad);
-	checkpoint_buf_trim(c);
+	r = transfer(c->pid, c->memfd, true, &c->pieces, 0, -1, c->buf, &bad);
+	cp_buf_trim(c);
 	if (r < 0)
 		return log_debug_errno(r, "rollback of %d at 0x%" PRIx64, c->pid,
 				       r == -EFAULT ? c->pieces.v[bad].addr : 0);
@@ -599,7 +687,7 @@ next_tracked(const struct checkpoint *c, uint64_t *a, uint64_t end)
  * what was registered in c->ranges. Registering part of a mapping splits it
  * in two (userfaultfd_register(), mm/userfaultfd.c). */
 int
-checkpoint_track_mappings(struct checkpoint *c)
+cp_track_mappings(struct checkpoint *c)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	struct range *ranges;
@@ -610,6 +698,7 @@ checkpoint_track_mappings(struct checkpoint *c)
 	if (r < 0)
 		return r;
 	c->sysv = false;
+	c->tracked_pages = 0;
 	/* each untracked range cuts at most one piece in two */
 	ranges = malloc((n + c->nuntracked + 1) * sizeof(*ranges));
 	if (!ranges)
@@ -636,10 +725,11 @@ checkpoint_track_mappings(struct checkpoint *c)
 					  end, m->path, strerror(errno));
 				continue;
 			}
+			c->tracked_pages += (end - a) / CP_PAGE;
 			if (nr > 0 && ranges[nr - 1].end == a && ranges[nr - 1].kind == kind)
 				ranges[nr - 1].end = end;
 			else
-				ranges[nr++] = (struct range){ a, end, kind };
+				ranges[nr++] = (struct range){ a, end, kind, 0 };
 		}
 	}
 	free(c->ranges);
@@ -651,7 +741,7 @@ checkpoint_track_mappings(struct checkpoint *c)
 
 /* Protect every page of the tracked mappings: nothing is written yet. */
 int
-checkpoint_protect_all(struct checkpoint *c)
+cp_protect_all(struct checkpoint *c)
 {
 	uint64_t start = 0;
 
@@ -793,7 +883,7 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 	}
 	/* The fork copied the injected `syscall; int3` at rip: writable code
 	 * there is restore point, give it the program's bytes. */
-	if (checkpoint_in_private_range(c, regs.rip, sizeof(code)) &&
+	if (cp_in_private_range(c, regs.rip, sizeof(code)) &&
 	    (tracee_read_mem(c->memfd, regs.rip, code, sizeof(code)) < 0 ||
 	     tracee_write(fd, regs.rip, code, sizeof(code)) < 0))
 		log_debug("mirror of %d: cannot fix code at 0x%llx", c->pid, regs.rip);
@@ -805,20 +895,52 @@ fork_mirror(struct checkpoint *c, pid_t tid)
 	return 0;
 }
 
+/*
+ * One PAGEMAP_SCAN over [*start, @end) into c->vec: the regions of pages
+ * whose categories match (@mask all set, each of @inverted inverted; with
+ * @protect, protect the matching pages again). Returns their number and
+ * moves *start to where the walk stopped.
+ */
+int
+cp_scan_range(struct checkpoint *c, uint64_t *start, uint64_t end, uint64_t mask, uint64_t inverted,
+	   bool protect)
+{
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.flags = protect ? PM_SCAN_WP_MATCHING : 0,
+		.start = *start,
+		.end = end,
+		.vec = (uint64_t)(uintptr_t)c->vec,
+		.vec_len = c->vec_cap,
+		.category_inverted = inverted,
+		.category_mask = mask,
+		.return_mask = mask,
+	};
+	int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
 
+	if (n < 0)
+		return -errno;
+	if (arg.walk_end <= *start && n == 0)
+		return -EPROTO;
+	*start = arg.walk_end;
+	return n;
+}
 
+/* Protect the pages of [@start, @end) (registered ones: the others are
+ * skipped by the category). */
+int
+cp_protect_range(struct checkpoint *c, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		int k = cp_scan_range(c, &start, end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
 
-
-
-
-
-
-
-
-
-
-
-
+		if (k < 0)
+			return k;
+		if (k == 0 && start < end)
+			continue;
+	}
+	return 0;
+}
 
 int
 checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
@@ -833,7 +955,7 @@ checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
 	if (end < addr)
 		return -EINVAL;
 	if (c->shadow) {
-		r = checkpoint_shadow_punch(c->mirror_mem, addr, end);
+		r = cp_shadow_punch(c->mirror_mem, addr, end);
 	} else {
 		/* the mirror is stopped for good: it takes an injected syscall
 		 * as it took close_range(2) at its fork (drop_files()) */
@@ -848,6 +970,16 @@ checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
 		return log_debug_errno(r, "discard of %d at 0x%" PRIx64, c->pid, addr);
 	}
 	saved_drop(c, addr, end);
+	if (c->store.mem) {
+		/* the mirror dropped them too: no copy is the restore point's */
+		for (size_t i = 0; i < c->nranges; i++) {
+			const struct range *rg = &c->ranges[i];
+			uint64_t a = MAX(addr, rg->start), e = MIN(end, rg->end);
+
+			if (rg->kind == RANGE_PRIVATE && a < e)
+				cp_store_drop(&c->store, rg->store_off + a - rg->start, e - a);
+		}
+	}
 	c->stats.discards++;
 	return 0;
 }
@@ -873,7 +1005,7 @@ range_insert(struct checkpoint *c, uint64_t start, uint64_t end)
 		c->ranges[i].start = start;
 		return 0;
 	}
-	/* c->ranges was allocated for exactly its ranges (checkpoint_track_mappings()) */
+	/* c->ranges was allocated for exactly its ranges (cp_track_mappings()) */
 	{
 		struct range *v = realloc(c->ranges, (c->nranges + 1) * sizeof(*v));
 
@@ -882,7 +1014,7 @@ range_insert(struct checkpoint *c, uint64_t start, uint64_t end)
 		c->ranges = v;
 	}
 	memmove(&c->ranges[i + 1], &c->ranges[i], (c->nranges - i) * sizeof(*c->ranges));
-	c->ranges[i] = (struct range){ start, end, RANGE_PRIVATE };
+	c->ranges[i] = (struct range){ start, end, RANGE_PRIVATE, 0 };
 	c->nranges++;
 	return 0;
 }
@@ -916,19 +1048,40 @@ checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
 	/* A shadow can hold any address: it holds zeros there from now on
 	 * (a hole), and the range is one of its own, copied into by syncs
 	 * and refreshed by remaps like the others. */
-	r = c->shadow ? checkpoint_shadow_punch(c->mirror_mem, addr, end) : 0;
+	r = c->shadow ? cp_shadow_punch(c->mirror_mem, addr, end) : 0;
 	if (r >= 0 && c->shadow)
 		r = range_insert(c, addr, end);
 	if (r >= 0)
-		r = checkpoint_protect_range(c, addr, end);
+		r = cp_protect_range(c, addr, end);
 	if (r < 0) {
 		c->stale = true;
 		return r;
 	}
 	saved_drop(c, addr, end);
 	c->scan_end = MAX(c->scan_end, end);
+	c->tracked_pages += (end - addr) / CP_PAGE;
 	c->stats.tracked_new++;
 	return 0;
+}
+
+/*
+ * A new, empty store for the private ranges of the new mirror: syncs copy
+ * into it from now on. Without one (no room), they write into the mirror.
+ */
+static void
+store_new(struct checkpoint *c)
+{
+	uint64_t len = 0;
+
+	cp_store_fini(&c->store);
+	for (size_t i = 0; i < c->nranges; i++) {
+		if (c->ranges[i].kind != RANGE_PRIVATE)
+			continue;
+		c->ranges[i].store_off = len;
+		len += c->ranges[i].end - c->ranges[i].start;
+	}
+	if (cp_store_init(&c->store, len) < 0)
+		log_debug("%d: syncs write into the mirror", c->pid);
 }
 
 int
@@ -939,13 +1092,16 @@ checkpoint_remap(struct checkpoint *c, pid_t tid)
 
 	c->stale = true;
 	if (c->shadow) {
-		r = checkpoint_shadow_remap(c);
+		r = cp_shadow_remap(c);
 	} else {
-		r = checkpoint_track_mappings(c);
+		cp_store_fini(&c->store); /* stale from here on */
+		r = cp_track_mappings(c);
 		if (r >= 0)
-			r = checkpoint_protect_all(c);
+			r = cp_protect_all(c);
 		if (r >= 0)
 			r = fork_mirror(c, tid);
+		if (r >= 0)
+			store_new(c);
 	}
 	if (r < 0)
 		return r;
@@ -1079,7 +1235,6 @@ checkpoint_free(struct checkpoint *c)
 	if (!c)
 		return;
 	kill_mirror(c->mirror);
-	checkpoint_windows_drop(c);
 	if (c->mirror_mem >= 0)
 		close(c->mirror_mem);
 	/* closing the last reference unregisters every range (userfaultfd_release()) */
@@ -1089,6 +1244,8 @@ checkpoint_free(struct checkpoint *c)
 		close(c->pagemap);
 	saved_clear(c);
 	free(c->saved);
+	cp_store_fini(&c->store);
+	free(c->direct.v);
 	free(c->ranges);
 	free(c->untracked);
 	free(c->vec);

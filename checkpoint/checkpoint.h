@@ -10,7 +10,8 @@
  * every page written since it was last protected, and the PAGEMAP_SCAN ioctl
  * of /proc/PID/pagemap (Linux 6.7) lists those pages and protects them again.
  * The restore point's memory lives in a "mirror": a copy-on-write fork of the
- * tracee that never runs, kept up to date page by page at each sync; for a
+ * tracee that never runs, brought up to date page by page at each sync (the
+ * pages a sync copies go into a store of ours beside it); for a
  * process that is not our child, in a "shadow": a sparse memfd of ours
  * indexed by address, filled by a copy (see checkpoint_new()).
  */
@@ -81,8 +82,10 @@ int checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow,
 /**
  * Make the current memory the restore point: list the pages written since the
  * last one and protect them again (PAGEMAP_SCAN with PM_SCAN_WP_MATCHING),
- * copy them into the mirror (process_vm_readv(2), then process_vm_writev(2)
- * or /proc/MIRROR/mem). The process must be stopped, except threads blocked in
+ * copy them with process_vm_readv(2) (or /proc/PID/mem) into the
+ * checkpoint's store, an area of our memory beside the mirror (the mirror
+ * keeps the pages no sync copied since its fork; a shadow's memfd is written
+ * instead). The process must be stopped, except threads blocked in
  * syscalls. Pages of MAP_SHARED mappings are not copied (the mirror shares
  * them); pages the mirror lacks (the main stack grew) are kept in our memory.
  * Returns the number of pages copied (>= 0) or -errno: -ESRCH if the tracee
@@ -154,6 +157,8 @@ struct checkpoint_stats {
 	uint64_t discards;	 /**< checkpoint_discard() calls that succeeded */
 	uint64_t tracked_new;	 /**< checkpoint_track_new() calls that succeeded */
 	uint64_t sync_ns;	 /**< wall time in checkpoint_sync() (CLOCK_MONOTONIC) */
+	uint64_t scan_ns;	 /**< of which in its PAGEMAP_SCAN walks */
+	uint64_t pages_walked;	 /**< tracked pages the syncs' walks went over */
 	uint64_t remap_ns;	 /**< in checkpoint_remap() and checkpoint_new() */
 	uint64_t rollback_ns;	 /**< in checkpoint_rollback() */
 };

@@ -1,14 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shadows (checkpoint.h): the restore point of a process uprr did not
- * start, a sparse memfd of ours where the byte at file offset A is the
- * restore point's byte at address A. A remap fills or refreshes it
- * (checkpoint_shadow_remap()); its tracked ranges are mapped in our memory
- * (windows), which syncs read the written pages into and rollbacks copy
- * them out of.
+ * The shadow of a checkpoint (checkpoint.c): the restore point of a process
+ * uprr did not start, a sparse memfd of ours indexed by address, filled at
+ * each remap by a copy of the private writable memory (pages of zeros left
+ * as holes) and then kept up to date by the syncs as a mirror would be.
  */
 #define LOG_PREFIX "checkpoint"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -19,51 +16,8 @@
 
 #include "checkpoint/checkpoint-private.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "tracee/tracee.h"
-
-/*
- * Read [@off, +@len) of the shadow @fd: a hole reads as zeros, and so does
- * what lies past its end (it grows with the highest page written).
- */
-int
-checkpoint_shadow_read(int fd, uint8_t *buf, uint64_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pread(fd, buf, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0) {
-			memset(buf, 0, len);
-			return 0;
-		}
-		buf += n;
-		off += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
-/* The window of @c's shadow that holds all of [@addr, +@len), or NULL. */
-const struct shadow_window *
-checkpoint_shadow_window(const struct checkpoint *c, uint64_t addr, uint64_t len)
-{
-	size_t lo = 0, hi = c->nwin;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->win[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo < c->nwin && c->win[lo].start <= addr && addr + len <= c->win[lo].end)
-		return &c->win[lo];
-	return NULL;
-}
 
 /* Whether the CP_PAGE bytes at @p are all zero. */
 static bool
@@ -137,67 +91,12 @@ populated_ranges(struct checkpoint *c, uint64_t start, uint64_t end, struct rang
 		if (UTIL_GROW(*v, *cap, *n + (size_t)k) < 0)
 			return -ENOMEM;
 		for (int i = 0; i < k; i++)
-			(*v)[(*n)++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
+			(*v)[(*n)++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE, 0 };
 		if (arg.walk_end <= start)
 			return k ? 0 : -EPROTO;
 		start = arg.walk_end;
 	}
 	return 0;
-}
-
-/* Unmap the shadow's windows. */
-void
-checkpoint_windows_drop(struct checkpoint *c)
-{
-	for (size_t i = 0; i < c->nwin; i++)
-		munmap(c->win[i].map, c->win[i].end - c->win[i].start);
-	free(c->win);
-	c->win = NULL;
-	c->nwin = 0;
-}
-
-/*
- * Map the shadow's part for each private tracked range into our memory
- * (MAP_SHARED: what we write there is the file's): a sync then copies the
- * pages a run wrote with one memcpy each, where a pwrite(2) per run of
- * pages went through tmpfs's write path (a third of the recorder's time
- * for nginx's workers, whose restore points are shadows). A range that
- * cannot be mapped, or one tracked later (checkpoint_track_new()), is
- * written with pwrite(2) as before.
- */
-static void
-windows_map(struct checkpoint *c)
-{
-	struct shadow_window *old = c->win;
-	size_t nold = c->nwin, k = 0;
-
-	c->win = NULL;
-	c->nwin = 0;
-	if (c->shadow && c->mirror_mem >= 0 && c->nranges)
-		c->win = calloc(c->nranges, sizeof(*c->win));
-	for (size_t i = 0; c->win && i < c->nranges; i++) {
-		const struct range *rg = &c->ranges[i];
-		void *p;
-
-		if (rg->kind != RANGE_PRIVATE || rg->end > SHADOW_SIZE)
-			continue;
-		/* a remap keeps most ranges: their windows stay (both sorted) */
-		while (k < nold && old[k].end <= rg->start)
-			k++;
-		if (k < nold && old[k].start == rg->start && old[k].end == rg->end) {
-			c->win[c->nwin++] = old[k];
-			old[k++].map = NULL;
-			continue;
-		}
-		p = mmap(NULL, rg->end - rg->start, PROT_READ | PROT_WRITE, MAP_SHARED, c->mirror_mem,
-			 (off_t)rg->start);
-		if (p != MAP_FAILED)
-			c->win[c->nwin++] = (struct shadow_window){ rg->start, rg->end, p };
-	}
-	for (size_t i = 0; i < nold; i++)
-		if (old[i].map)
-			munmap(old[i].map, old[i].end - old[i].start);
-	free(old);
 }
 
 /* Copy the @n ranges at @v into the shadow @fd. */
@@ -213,40 +112,9 @@ copy_ranges(struct checkpoint *c, int fd, const struct range *v, size_t n)
 	return 0;
 }
 
-/*
- * One PAGEMAP_SCAN over [*start, @end) into c->vec: the regions of pages
- * whose categories match (@mask all set, each of @inverted inverted; with
- * @protect, protect the matching pages again). Returns their number and
- * moves *start to where the walk stopped.
- */
-static int
-scan_range(struct checkpoint *c, uint64_t *start, uint64_t end, uint64_t mask, uint64_t inverted,
-	   bool protect)
-{
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.flags = protect ? PM_SCAN_WP_MATCHING : 0,
-		.start = *start,
-		.end = end,
-		.vec = (uint64_t)(uintptr_t)c->vec,
-		.vec_len = c->vec_cap,
-		.category_inverted = inverted,
-		.category_mask = mask,
-		.return_mask = mask,
-	};
-	int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
-
-	if (n < 0)
-		return -errno;
-	if (arg.walk_end <= *start && n == 0)
-		return -EPROTO;
-	*start = arg.walk_end;
-	return n;
-}
-
 /* Make [@start, @end) of the shadow @fd a hole (reads as zeros). */
 int
-checkpoint_shadow_punch(int fd, uint64_t start, uint64_t end)
+cp_shadow_punch(int fd, uint64_t start, uint64_t end)
 {
 	if (start < end &&
 	    fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)start, (off_t)(end - start)) < 0)
@@ -282,29 +150,26 @@ protect_fill_shadow(struct checkpoint *c)
 
 	if (fd < 0)
 		return -errno;
-	/* the windows map it up to there (a sparse file) */
-	if (ftruncate(fd, (off_t)SHADOW_SIZE) < 0)
-		return -errno;
 	r = tracee_read_maps(c->pid, &maps, &n);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n && r >= 0; i++)
-		if (checkpoint_in_private_range(c, maps[i].start, maps[i].end - maps[i].start) && anonymous(&maps[i]))
+		if (cp_in_private_range(c, maps[i].start, maps[i].end - maps[i].start) && anonymous(&maps[i]))
 			r = populated_ranges(c, maps[i].start, maps[i].end, &pop, &npop, &pop_cap);
 	if (r >= 0)
-		r = checkpoint_protect_all(c);
+		r = cp_protect_all(c);
 	if (r >= 0)
-		r = checkpoint_buf_reserve(c, SYNC_CHUNK);
+		r = cp_buf_reserve(c, SYNC_CHUNK);
 	if (r < 0)
 		return r;
 	r = copy_ranges(c, fd, pop, npop);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		const struct tracee_mapping *m = &maps[i];
 
-		if (checkpoint_in_private_range(c, m->start, m->end - m->start) && !anonymous(m))
+		if (cp_in_private_range(c, m->start, m->end - m->start) && !anonymous(m))
 			r = shadow_copy(c, fd, m->start, m->end);
 	}
-	checkpoint_buf_trim(c);
+	cp_buf_trim(c);
 	if (r < 0)
 		return log_debug_errno(r, "shadow of %d", c->pid);
 	if (c->mirror_mem >= 0)
@@ -325,7 +190,7 @@ registered_ranges(struct checkpoint *c, struct range **ret, size_t *ret_n)
 	int k, r = 0;
 
 	while (start < end) {
-		k = scan_range(c, &start, end, PAGE_IS_WPALLOWED, 0, false);
+		k = cp_scan_range(c, &start, end, PAGE_IS_WPALLOWED, 0, false);
 		if (k < 0) {
 			r = k;
 			break;
@@ -338,7 +203,7 @@ registered_ranges(struct checkpoint *c, struct range **ret, size_t *ret_n)
 			if (n && v[n - 1].end == c->vec[i].start)
 				v[n - 1].end = c->vec[i].end;
 			else
-				v[n++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE };
+				v[n++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE, 0 };
 		}
 		if (k == 0)
 			break;
@@ -359,22 +224,6 @@ within(const struct range *v, size_t n, uint64_t start, uint64_t end)
 		if (v[i].start <= start && end <= v[i].end)
 			return true;
 	return false;
-}
-
-/* Protect the pages of [@start, @end) (registered ones: the others are
- * skipped by the category). */
-int
-checkpoint_protect_range(struct checkpoint *c, uint64_t start, uint64_t end)
-{
-	while (start < end) {
-		int k = scan_range(c, &start, end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
-
-		if (k < 0)
-			return k;
-		if (k == 0 && start < end)
-			continue;
-	}
-	return 0;
 }
 
 /*
@@ -399,23 +248,23 @@ shadow_refresh(struct checkpoint *c, const struct tracee_mapping *m, bool known)
 		/* its populated pages before the protection (populated_ranges()) */
 		if (anonymous(m) && (r = populated_ranges(c, m->start, m->end, &pop, &npop, &pop_cap)) < 0)
 			return r;
-		r = checkpoint_protect_range(c, m->start, m->end);
+		r = cp_protect_range(c, m->start, m->end);
 		if (r < 0)
 			return r;
-		r = checkpoint_shadow_punch(c->mirror_mem, m->start, m->end);
+		r = cp_shadow_punch(c->mirror_mem, m->start, m->end);
 		if (r < 0)
 			return r;
 		return anonymous(m) ? copy_ranges(c, c->mirror_mem, pop, npop)
 				    : shadow_copy(c, c->mirror_mem, m->start, m->end);
 	}
 	while (start < m->end) {
-		k = scan_range(c, &start, m->end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
+		k = cp_scan_range(c, &start, m->end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
 		if (k < 0)
 			return k;
 		for (int i = 0; i < k; i++) {
 			uint64_t a = c->vec[i].start, e = c->vec[i].end;
 
-			r = checkpoint_shadow_punch(c->mirror_mem, a, e);
+			r = cp_shadow_punch(c->mirror_mem, a, e);
 			if (r < 0)
 				return r;
 			/* c->vec is overwritten below only by a later scan */
@@ -426,12 +275,12 @@ shadow_refresh(struct checkpoint *c, const struct tracee_mapping *m, bool known)
 	}
 	start = m->start;
 	while (start < m->end) {
-		k = scan_range(c, &start, m->end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		k = cp_scan_range(c, &start, m->end, PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
 			       PAGE_IS_PRESENT | PAGE_IS_SWAPPED, false);
 		if (k < 0)
 			return k;
 		for (int i = 0; i < k; i++) {
-			r = checkpoint_shadow_punch(c->mirror_mem, c->vec[i].start, c->vec[i].end);
+			r = cp_shadow_punch(c->mirror_mem, c->vec[i].start, c->vec[i].end);
 			if (r < 0)
 				return r;
 		}
@@ -446,7 +295,7 @@ shadow_refresh(struct checkpoint *c, const struct tracee_mapping *m, bool known)
  * failure, every mapping is copied whole into a new shadow.
  */
 int
-checkpoint_shadow_remap(struct checkpoint *c)
+cp_shadow_remap(struct checkpoint *c)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	_cleanup_free_ struct range *known = NULL;
@@ -455,49 +304,45 @@ checkpoint_shadow_remap(struct checkpoint *c)
 	int r;
 
 	if (c->mirror_mem < 0 || !c->shadow_ok) {
-		checkpoint_windows_drop(c); /* of the memfd a new one replaces */
-		r = checkpoint_track_mappings(c);
+		r = cp_track_mappings(c);
 		if (r < 0)
 			return r;
 		r = protect_fill_shadow(c);
 		c->shadow_ok = r >= 0;
-		if (r >= 0)
-			windows_map(c);
 		return r;
 	}
 	c->shadow_ok = false;
 	r = registered_ranges(c, &known, &nknown);
 	if (r < 0)
 		return r;
-	r = checkpoint_track_mappings(c);
+	r = cp_track_mappings(c);
 	if (r < 0)
 		return r;
 	r = tracee_read_maps(c->pid, &maps, &n);
 	if (r < 0)
 		return r;
-	r = checkpoint_buf_reserve(c, SYNC_CHUNK);
+	r = cp_buf_reserve(c, SYNC_CHUNK);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
 		const struct tracee_mapping *m = &maps[i];
-		bool private = checkpoint_in_private_range(c, m->start, m->end - m->start);
+		bool private = cp_in_private_range(c, m->start, m->end - m->start);
 
 		if (private) {
-			r = checkpoint_shadow_punch(c->mirror_mem, prev_end, m->start);
+			r = cp_shadow_punch(c->mirror_mem, prev_end, m->start);
 			if (r >= 0)
 				r = shadow_refresh(c, m, within(known, nknown, m->start, m->end));
 			prev_end = m->end;
 		} else if (m->perms[1] == 'w') {
-			r = checkpoint_protect_range(c, m->start, m->end); /* shared, or untracked */
+			r = cp_protect_range(c, m->start, m->end); /* shared, or untracked */
 		}
 		if (r < 0)
 			return log_debug_errno(r, "shadow of %d at 0x%" PRIx64, c->pid, m->start);
 	}
-	r = checkpoint_shadow_punch(c->mirror_mem, prev_end, SHADOW_SIZE);
+	r = cp_shadow_punch(c->mirror_mem, prev_end, 1ULL << 47);
 	if (r < 0)
 		return r;
-	checkpoint_buf_trim(c);
+	cp_buf_trim(c);
 	c->shadow_ok = true;
-	windows_map(c);
 	return 0;
 }

@@ -311,7 +311,8 @@ fd_sendfile(struct uprr_buf *buf, struct uprr_rec *rec, const long a[6], uint32_
 	else
 		probe_none(p);
 	uprr_commit(buf, rec, __NR_sendfile, UPRR_WRITE_PLAIN(p) ? -1 : a[0], ret, size);
-	if (*got < 0 || ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
+	/* EPIPE: its SIGPIPE comes at the traced call (syscallbuf.c) */
+	if (*got < 0 || ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP || ret == -UPRR_EPIPE)
 		return uprr_traced(__NR_sendfile, a[0], a[1], a[2], a[3], 0, 0);
 	if (ret > 0)
 		*(int64_t *)a[2] = off + ret;

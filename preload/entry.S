@@ -100,6 +100,15 @@ uprr_traced_call:
 	pop %r12
 	pop %rbp
 	pop %rbx
+	/* the saved values off the stack too, which becomes the program's
+	 * when the library returns: one it reads uninitialised must be the
+	 * same in replay */
+	movq $0, -8(%rsp)
+	movq $0, -16(%rsp)
+	movq $0, -24(%rsp)
+	movq $0, -32(%rsp)
+	movq $0, -40(%rsp)
+	movq $0, -48(%rsp)
 	ret
 
 	/*

@@ -25,6 +25,7 @@
 /* errno values, without libc's headers */
 #define UPRR_EAGAIN 11
 #define UPRR_EOPNOTSUPP 95
+#define UPRR_EPIPE 32
 /* recv(2)/send(2) flags (include/linux/socket.h) */
 #define UPRR_MSG_PEEK 0x2
 #define UPRR_MSG_DONTWAIT 0x40

@@ -406,10 +406,16 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		    ret, size);
 	if (wait) /* buffered-wait.c: the program waits on the traced path */
 		return traced(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	/* EPIPE: the kernel raised SIGPIPE, which natively kills the program
+	 * (or runs its handler) before the call returns; uprr delivers a
+	 * signal at an event, so the traced call (EPIPE and SIGPIPE again)
+	 * is where it comes, not after the program saw EPIPE (sort printed
+	 * "write failed: Broken pipe" under `head`) */
 	if ((nr == __NR_read || nr == __NR_write || nr == __NR_writev) &&
-	    (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP))
+	    (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP || (nr != __NR_read && ret == -UPRR_EPIPE)))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
-	if (nr == __NR_sendmsg && ret == -UPRR_EAGAIN && !(a[2] & UPRR_MSG_DONTWAIT))
+	if (nr == __NR_sendmsg && ((ret == -UPRR_EAGAIN && !(a[2] & UPRR_MSG_DONTWAIT)) ||
+				   (ret == -UPRR_EPIPE && !(a[2] & UPRR_MSG_NOSIGNAL))))
 		return traced(nr, a[0], a[1], a[2], 0, 0, 0);
 	if ((nr == __NR_writev || (nr == __NR_sendmsg && !(a[2] & UPRR_MSG_DONTWAIT))) && ret > 0 &&
 	    (uint64_t)ret < data_max) {
@@ -442,6 +448,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	 * asked not to wait has its EAGAIN) */
 	if ((nr == __NR_recvfrom || nr == __NR_sendto) && ret == -UPRR_EAGAIN &&
 	    !(a[3] & UPRR_MSG_DONTWAIT))
+		return traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+	if (nr == __NR_sendto && ret == -UPRR_EPIPE && !(a[3] & UPRR_MSG_NOSIGNAL))
 		return traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 	if (nr == __NR_sendto && ret > 0 && ret < a[2] && !(a[3] & UPRR_MSG_DONTWAIT)) {
 		/* a blocking send takes all (a stream socket): the rest waits

@@ -687,7 +687,7 @@ void rec_tracer_gone(struct recorder *rec, pid_t tgid);
 /* unrecorded.c: the trace failed, the program goes on */
 
 /** Events in the trace's whole frames: where its replay will end. */
-uint64_t rec_events_written(const struct trace_writer *w);
+uint64_t rec_events_written(struct trace_writer *w);
 /** Let every recorded process go on as without uprr, until all are gone. */
 void rec_go_on_unrecorded(struct recorder *rec);
 /** Kill every recorded process and reap them all. */

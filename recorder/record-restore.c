@@ -40,6 +40,8 @@ rec_space_drop_checkpoint(struct recorder *rec, struct rspace *sp)
 	rec->ckpt_stats.rollbacks += cs.rollbacks;
 	rec->ckpt_stats.pages_restored += cs.pages_restored;
 	rec->ckpt_stats.sync_ns += cs.sync_ns;
+	rec->ckpt_stats.scan_ns += cs.scan_ns;
+	rec->ckpt_stats.pages_walked += cs.pages_walked;
 	rec->ckpt_stats.remap_ns += cs.remap_ns;
 	rec->ckpt_stats.rollback_ns += cs.rollback_ns;
 	checkpoint_free(sp->ckpt);
@@ -135,18 +137,46 @@ rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const u
 	sp->need_remap = true;
 }
 
-/* Whether rec_restore_point() would take a restore point for @t's next run
- * now (the same tests, in the same order; without its side effects). */
-bool
-rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t)
+/* What rec_restore_point() does for @t's next run, decided once for it and
+ * for rec_restore_point_wanted(). */
+enum point_kind {
+	POINT_TAKE,	/* a restore point */
+	POINT_NEVER,	/* this run needs none: no execution point may be wanted */
+	POINT_SHARED,	/* a vfork child's run in its parent's memory */
+	POINT_ALONE,	/* no other thread may want the CPU, no signal expected */
+};
+
+static enum point_kind
+point_kind(const struct recorder *rec, const struct rthread *t)
 {
 	const struct rspace *sp = t->space;
 
+	/* Restore points cost a copy of every page a run writes: none are taken
+	 * until a run may need an execution point. The exec stop is inside
+	 * execve, where no syscall can be injected: the loader never needs one. */
 	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec)
-		return false;
+		return POINT_NEVER;
+	/* A vfork child runs in its parent's memory until it execs or exits:
+	 * the restore point is the parent's, which a checkpoint made or synced
+	 * through the child would tie to a process that soon leaves it. */
 	if (sp->mem.users > 1)
-		return false;
-	return !sp->ckpt || sp->signals || rec_others_may_run(rec, t);
+		return POINT_SHARED;
+	/* Nothing will preempt a run while no other thread may want the CPU
+	 * and no signal is expected: it needs no restore point (the copy of
+	 * every page written since the last one). One that must stop anyway
+	 * (a signal came, a thread woke) stops at a counted branch if it is
+	 * in counting code, else at its next event. */
+	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t))
+		return POINT_ALONE;
+	return POINT_TAKE;
+}
+
+/* Whether rec_restore_point() would take a restore point for @t's next run
+ * now (without its side effects). */
+bool
+rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t)
+{
+	return point_kind(rec, t) == POINT_TAKE;
 }
 
 /*
@@ -160,35 +190,28 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	struct rspace *sp = t->space;
 	int r;
 
-	/* Restore points cost a copy of every page a run writes: none are taken
-	 * until a run may need an execution point. The exec stop is inside
-	 * execve, where no syscall can be injected: the loader never needs one. */
-	if (!sp->mem.soft || sp->unrestorable || !sp->may_preempt || sp->at_exec) {
+	rec->stats.runs++;
+	switch (point_kind(rec, t)) {
+	case POINT_NEVER:
 		sp->at_exec = false;
 		rec_syscallbuf_maps(rec, t, true); /* nothing rolls this run back */
 		return;
-	}
-	/* A vfork child runs in its parent's memory until it execs or exits:
-	 * the restore point is the parent's, which a checkpoint made or synced
-	 * through the child would tie to a process that soon leaves it. */
-	if (sp->mem.users > 1) {
+	case POINT_SHARED:
 		t->xstate_len = 0; /* this run cannot be rolled back */
 		rec_syscallbuf_maps(rec, t, false); /* its parent's restore point */
 		return;
-	}
-	/* Nothing will preempt a run while no other thread may want the CPU
-	 * and no signal is expected: it needs no restore point (the copy of
-	 * every page written since the last one). One that must stop anyway
-	 * (a signal came, a thread woke) stops at a counted branch if it is
-	 * in counting code, else at its next event. */
-	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t)) {
+	case POINT_ALONE:
 		/* and it makes no buffered futex wake, which would let a
 		 * waiter run with no event of this thread first */
 		rec_syscallbuf_wakes(rec, t, false);
 		rec_syscallbuf_maps(rec, t, true);
 		t->xstate_len = 0;
+		rec->stats.points_alone++;
 		return;
+	case POINT_TAKE:
+		break;
 	}
+	rec->stats.points++;
 	rec_syscallbuf_wakes(rec, t, true); /* before the checkpoint: a rollback keeps it */
 	/* a mapping change the recorder learns of only at the flush could not
 	 * be rolled back (the mirror and its dirty log do not know of it) */

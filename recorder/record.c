@@ -1266,10 +1266,16 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		log_info("%" PRIu64 " looks at spinning threads, %" PRIu64 " found spinning; %" PRIu64
 			 " picks passed over a thread whose loop would read what it read",
 			 rec.stats.probes, rec.stats.spins, rec.stats.passed_over);
+	if (rec.stats.runs)
+		log_info("%" PRIu64 " runs of user code: %" PRIu64 " took a restore point, %" PRIu64
+			 " none as no other thread could want the CPU",
+			 rec.stats.runs, rec.stats.points, rec.stats.points_alone);
 	if (rec.ckpt_stats.syncs)
-		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages, %.3f s), %" PRIu64
+		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages, %.3f s; walks over %" PRIu64
+			 " pages, %.3f s), %" PRIu64
 			 " mirror forks (%.3f s), %" PRIu64 " rollbacks (%" PRIu64 " pages, %.3f s)",
 			 rec.ckpt_stats.syncs, rec.ckpt_stats.pages_synced, rec.ckpt_stats.sync_ns / 1e9,
+			 rec.ckpt_stats.pages_walked, rec.ckpt_stats.scan_ns / 1e9,
 			 rec.ckpt_stats.forks, rec.ckpt_stats.remap_ns / 1e9, rec.ckpt_stats.rollbacks,
 			 rec.ckpt_stats.pages_restored, rec.ckpt_stats.rollback_ns / 1e9);
 	/* the last frame fails only now: the program ended as it would have */

@@ -443,6 +443,9 @@ struct rec_stats {
 	uint64_t passed_over;	/**< picks that passed over a thread that would spin again */
 	uint64_t exits_at_signal; /**< syscall exits taken at a signal-delivery-stop */
 	uint64_t unstepped;	/**< caught signals delivered without a single step */
+	uint64_t runs;		/**< runs of user code started (soft ticks) */
+	uint64_t points;	/**< runs that took a restore point */
+	uint64_t points_alone;	/**< runs that took none: no other thread could want the CPU */
 };
 
 /**

@@ -137,7 +137,7 @@ unrecorded_stop(struct recorder *rec, pid_t tid, int status)
 
 /* Events in the trace's whole frames: where its replay will end. */
 uint64_t
-rec_events_written(const struct trace_writer *w)
+rec_events_written(struct trace_writer *w)
 {
 	struct trace_stats st;
 

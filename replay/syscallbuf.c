@@ -39,9 +39,10 @@ replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t p
 	if (ev->nvalues < 8 || !ev->values[6])
 		return 0;
 	flags = (uint32_t)ev->values[7];
-	/* the buffers' layout changed with format 9 (preload version 7): the
+	/* the buffers' layout changed with format 10 (preload version 9: the
+	 * head's `maps`, mapping records, traced calls through entry.S): the
 	 * trace's library would read records where this uprr writes others */
-	if (trace_reader_header(rp->r)->format_version < 9)
+	if (trace_reader_header(rp->r)->format_version < 10)
 		return replay_diverge(rp, ev, "this trace used the syscall buffer of an older uprr "
 				      "(trace format %u), whose buffers this uprr cannot fill",
 				      trace_reader_header(rp->r)->format_version);

@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 9
+#define TRACE_FORMAT_VERSION 10
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -283,8 +283,10 @@ int trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, uns
 int trace_writer_keep_data(struct trace_writer *w, const void *data, size_t len, const char *path,
 			   uint32_t *ret_id) _wur_;
 
-/** Sizes written so far; events and raw_bytes include records still buffered. */
-void trace_writer_stats(const struct trace_writer *w, struct trace_stats *ret_stats);
+/** Sizes written so far; events and raw_bytes include records still buffered.
+ * Waits for the frame being written, if any (a failed one sets the error
+ * the next call returns). */
+void trace_writer_stats(struct trace_writer *w, struct trace_stats *ret_stats);
 
 /**
  * Flush and close; frees @w (NULL is accepted). Returns 0 or the first -errno

@@ -7,15 +7,15 @@
  * trace on disk always ends at a whole frame, and the error sticks: every
  * later call returns it.
  *
- * The events stream's frames are compressed and written by a thread of the
- * writer's own, in order, at most FRAMES_QUEUED behind (as rr's
- * CompressedWriter compresses in threads of its own): the recorder runs
- * pinned to one CPU with the program, and zstd took a fifth of its time
- * recording a server under load. The thread is created with the writer,
- * before the recorder pins itself, so it runs wherever the scheduler puts
- * it. trace_writer_flush() waits until it wrote everything; a failed write
- * is seen by the next call after it (the frames queued after it are
- * dropped, so the trace still ends at the last whole frame).
+ * A frame that fills while events are added is compressed and written by a
+ * thread of the writer's own, on any CPU, while the caller goes on (the
+ * recorder and its tracees share one CPU: zstd took half of it in `cp -r`'s
+ * recording). One frame at a time: the next one waits for it, and its
+ * result (or error, which then sticks) is taken then, so a failed write is
+ * reported one frame late by trace_writer_add_event(), and at once by
+ * trace_writer_flush(), trace_writer_stats() and trace_writer_close(), which
+ * wait for it. The thread starts at the first full frame (not before: the
+ * recorder forks the program after opening the trace).
  */
 #define LOG_PREFIX "trace"
 
@@ -23,10 +23,13 @@
 #include <inttypes.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "trace/trace-private.h"
@@ -48,61 +51,40 @@ struct kept_file {
 	uint32_t id;
 };
 
-/* Frames of the events stream handed to the writer's thread. */
-#define FRAMES_QUEUED 4
-
-/* A frame's records, waiting for the thread; once written, a buffer for
- * the next records (a fresh one would grow and fault in again each time). */
+/* A frame of events for the writer's thread: given with busy set, done
+ * when it clears it (under the lock). */
 struct frame_job {
-	void *raw;
-	size_t len, cap;
-	uint64_t nrec;
-	struct frame_job *next;
+	pthread_t thread;
+	bool started; /**< the thread runs */
+	bool stop;    /**< it should end */
+	bool busy;    /**< a frame is given and not done */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	ZSTD_CCtx *cctx;	 /**< the thread's own */
+	struct trace_wbuf raw;	 /**< the frame's records */
+	uint64_t nrec;		 /**< how many */
+	int fd;			 /**< the events stream's */
+	uint32_t seq;		 /**< its sequence number */
+	uint64_t end;		 /**< where it goes */
+	size_t len;		 /**< result: its length on disk */
+	int r;			 /**< result: 0 or -errno (the file truncated back to end) */
 };
 
 struct trace_writer {
 	int dir_fd;
 	int files_fd;
-	struct stream_out events;	/**< the thread's, once it runs */
+	struct stream_out events;
 	struct stream_out catalogue;
 	ZSTD_CCtx *cctx;
 	struct trace_wbuf records; /**< event records not yet in a frame */
 	uint64_t nrecords;	   /**< how many */
-	int error;		   /**< first failed write; sticky (atomic) */
+	int error;		   /**< first failed write; sticky */
 	struct kept_file *kept;
 	size_t nkept;
 	size_t kept_cap;
-	struct trace_stats stats;  /**< frames, compressed_bytes and
-				    * events_written under @lock */
-
-	/* the events stream's thread */
-	bool threaded;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t work;	   /**< a job came, or @stop */
-	pthread_cond_t idle;	   /**< a job was done */
-	struct frame_job *head, *tail;
-	struct frame_job *spare;   /**< written jobs, their buffers to reuse, */
-	size_t nspare;		   /**< at most FRAMES_QUEUED */
-	size_t pending;		   /**< jobs queued or being written */
-	bool stop;
-	ZSTD_CCtx *thread_cctx;
+	struct trace_stats stats;
+	struct frame_job job;
 };
-
-static int
-writer_error(struct trace_writer *w)
-{
-	return __atomic_load_n(&w->error, __ATOMIC_ACQUIRE);
-}
-
-/* The first error sticks. */
-static void
-set_error(struct trace_writer *w, int r)
-{
-	int none = 0;
-
-	__atomic_compare_exchange_n(&w->error, &none, r, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
-}
 
 static int
 pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
@@ -126,21 +108,19 @@ pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-/* Write one frame of @raw to @s, compressed with @cctx. Failures to encode
- * leave the file alone; a failed write truncates it back and makes the
- * writer's error sticky. */
+/* Write one frame of @raw to @s. Failures to encode leave the file alone;
+ * a failed write truncates it back and makes the writer's error sticky. */
 static int
-write_frame_with(struct trace_writer *w, ZSTD_CCtx *cctx, struct stream_out *s, const void *raw,
-		 size_t raw_len, size_t *ret_frame_len)
+write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_t raw_len,
+	    size_t *ret_frame_len)
 {
 	_cleanup_free_ void *frame = NULL;
 	size_t len;
 	int r;
 
-	r = writer_error(w);
-	if (r)
-		return r;
-	r = trace_frame_encode_cctx(cctx, s->kind, s->seq, raw, raw_len, &frame, &len);
+	if (w->error)
+		return w->error;
+	r = trace_frame_encode_cctx(w->cctx, s->kind, s->seq, raw, raw_len, &frame, &len);
 	if (r < 0)
 		return r;
 	r = pwrite_all(s->fd, frame, len, s->end);
@@ -148,7 +128,7 @@ write_frame_with(struct trace_writer *w, ZSTD_CCtx *cctx, struct stream_out *s, 
 		if (ftruncate(s->fd, (off_t)s->end) < 0)
 			log_debug("cannot truncate stream %d back to %" PRIu64 ": %m", s->kind,
 				  s->end);
-		set_error(w, r);
+		w->error = r;
 		return log_debug_errno(r, "writing frame %u of stream %d", s->seq, s->kind);
 	}
 	s->end += len;
@@ -158,216 +138,224 @@ write_frame_with(struct trace_writer *w, ZSTD_CCtx *cctx, struct stream_out *s, 
 	return 0;
 }
 
-static int
-write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_t raw_len,
-	    size_t *ret_frame_len)
+/* The writer's thread: each frame it is given, compressed and written. */
+static void *
+job_thread(void *arg)
 {
-	return write_frame_with(w, w->cctx, s, raw, raw_len, ret_frame_len);
+	struct frame_job *j = arg;
+	cpu_set_t all;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+	/* any CPU: the caller is pinned to one with the tracees */
+	CPU_ZERO(&all);
+	for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+		CPU_SET((int)i, &all);
+	(void)sched_setaffinity(0, sizeof(all), &all);
+	pthread_mutex_lock(&j->lock);
+	for (;;) {
+		_cleanup_free_ void *frame = NULL;
+		size_t len = 0;
+		int r;
+
+		while (!j->busy && !j->stop)
+			pthread_cond_wait(&j->cond, &j->lock);
+		if (!j->busy)
+			break;
+		pthread_mutex_unlock(&j->lock);
+		r = trace_frame_encode_cctx(j->cctx, TRACE_STREAM_EVENTS, j->seq, j->raw.data, j->raw.len,
+					    &frame, &len);
+		if (r >= 0)
+			r = pwrite_all(j->fd, frame, len, j->end);
+		if (r < 0 && r != -ENOMEM && r != -EINVAL)
+			(void)ftruncate(j->fd, (off_t)j->end);
+		pthread_mutex_lock(&j->lock);
+		j->len = r < 0 ? 0 : len;
+		j->r = r;
+		j->busy = false;
+		pthread_cond_broadcast(&j->cond);
+	}
+	pthread_mutex_unlock(&j->lock);
+	return NULL;
 }
 
-/* Write @raw (@nrec records) as the events stream's next frame, with
- * @cctx, and count it. */
+/* Wait for the frame the thread has, if any, and take its result: the
+ * stream and the figures grow, or its error sticks. */
 static int
-write_events(struct trace_writer *w, ZSTD_CCtx *cctx, const void *raw, size_t raw_len,
-	     uint64_t nrec)
+job_wait(struct trace_writer *w)
+{
+	struct frame_job *j = &w->job;
+	int r;
+
+	if (!j->started)
+		return w->error;
+	pthread_mutex_lock(&j->lock);
+	while (j->busy)
+		pthread_cond_wait(&j->cond, &j->lock);
+	r = j->r;
+	j->r = 0;
+	if (r < 0)
+		j->len = 0; /* nothing of it counts */
+	pthread_mutex_unlock(&j->lock);
+	if (r < 0) {
+		/* as write_frame(): a frame that cannot be encoded leaves the
+		 * file alone; every failure ends the trace here, as the writer
+		 * cannot give the frame's events back */
+		w->error = w->error ?: r;
+		return log_debug_errno(r, "writing frame %u of the events stream", w->events.seq);
+	}
+	if (j->len) {
+		w->events.end += j->len;
+		w->events.seq++;
+		w->stats.frames++;
+		w->stats.compressed_bytes += j->len;
+		w->stats.events_written += j->nrec;
+		j->len = 0;
+	}
+	return w->error;
+}
+
+/* Start the writer's thread, with every signal blocked (they are the
+ * caller's to take). */
+static int
+job_start(struct trace_writer *w)
+{
+	struct frame_job *j = &w->job;
+	sigset_t all, old;
+	int r;
+
+	j->cctx = ZSTD_createCCtx();
+	if (!j->cctx)
+		return -ENOMEM;
+	if (pthread_mutex_init(&j->lock, NULL) != 0)
+		return -ENOMEM;
+	if (pthread_cond_init(&j->cond, NULL) != 0) {
+		pthread_mutex_destroy(&j->lock);
+		return -ENOMEM;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&j->thread, NULL, job_thread, j);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		pthread_cond_destroy(&j->cond);
+		pthread_mutex_destroy(&j->lock);
+		return r;
+	}
+	j->started = true;
+	return 0;
+}
+
+/* Stop the writer's thread (after job_wait()). */
+static void
+job_stop(struct frame_job *j)
+{
+	if (!j->started)
+		return;
+	pthread_mutex_lock(&j->lock);
+	j->stop = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	pthread_join(j->thread, NULL);
+	pthread_cond_destroy(&j->cond);
+	pthread_mutex_destroy(&j->lock);
+	j->started = false;
+}
+
+/* Give the first @n buffered record bytes, @nrec records, to the writer's
+ * thread as a frame (after the one it has); keep the rest. Without the
+ * thread (it cannot start), write it here. */
+static int
+give_records(struct trace_writer *w, size_t n, uint64_t nrec)
+{
+	struct frame_job *j = &w->job;
+	struct trace_wbuf swap;
+	int r;
+
+	r = job_wait(w);
+	if (r < 0)
+		return r;
+	if (!j->started && job_start(w) < 0)
+		return -ENOSYS; /* flush_records() writes it */
+	/* the thread takes the buffer: the rest goes into its last one */
+	swap = j->raw;
+	j->raw = w->records;
+	w->records = swap;
+	w->records.len = 0;
+	if (j->raw.len > n) {
+		if (trace_wbuf_reserve(&w->records, j->raw.len - n) < 0) {
+			/* give it back as it was */
+			swap = w->records;
+			w->records = j->raw;
+			j->raw = swap;
+			return -ENOMEM;
+		}
+		memcpy(w->records.data, j->raw.data + n, j->raw.len - n);
+		w->records.len = j->raw.len - n;
+	}
+	j->raw.len = n;
+	w->nrecords -= nrec;
+	pthread_mutex_lock(&j->lock);
+	j->nrec = nrec;
+	j->fd = w->events.fd;
+	j->seq = w->events.seq;
+	j->end = w->events.end;
+	j->len = 0;
+	j->r = 0;
+	j->busy = true;
+	pthread_cond_broadcast(&j->cond);
+	pthread_mutex_unlock(&j->lock);
+	/* do not hold on to the memory of an outsized record */
+	if (w->records.len == 0 && w->records.cap > 4 * TRACE_FRAME_TARGET)
+		trace_wbuf_free(&w->records);
+	return 0;
+}
+
+/* Write the first @n buffered record bytes, @nrec records, as a frame;
+ * keep the rest. */
+static int
+flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
 {
 	size_t len;
 	int r;
 
-	r = write_frame_with(w, cctx, &w->events, raw, raw_len, &len);
+	r = job_wait(w);
 	if (r < 0)
 		return r;
-	if (w->threaded)
-		pthread_mutex_lock(&w->lock);
+	r = write_frame(w, &w->events, w->records.data, n, &len);
+	if (r < 0)
+		return r;
 	w->stats.frames++;
 	w->stats.compressed_bytes += len;
 	w->stats.events_written += nrec;
-	if (w->threaded)
-		pthread_mutex_unlock(&w->lock);
-	return 0;
-}
-
-/* The events stream's thread: each job in turn, until told to stop with
- * none left. A job after a failed write is dropped. */
-static void *
-frame_thread(void *arg)
-{
-	struct trace_writer *w = arg;
-
-	pthread_mutex_lock(&w->lock);
-	for (;;) {
-		struct frame_job *job;
-		int r;
-
-		while (!w->head && !w->stop)
-			pthread_cond_wait(&w->work, &w->lock);
-		job = w->head;
-		if (!job)
-			break;
-		w->head = job->next;
-		if (!w->head)
-			w->tail = NULL;
-		pthread_mutex_unlock(&w->lock);
-		r = write_events(w, w->thread_cctx, job->raw, job->len, job->nrec);
-		if (r < 0)
-			set_error(w, r); /* an encoding failure too: later frames would skip it */
-		pthread_mutex_lock(&w->lock);
-		if (w->nspare < FRAMES_QUEUED) {
-			job->next = w->spare;
-			w->spare = job;
-			w->nspare++;
-		} else {
-			free(job->raw);
-			free(job);
-		}
-		w->pending--;
-		pthread_cond_broadcast(&w->idle);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
-}
-
-/* Start the events stream's thread; without one (it cannot be created)
- * frames are written in the caller's thread. */
-static void
-start_thread(struct trace_writer *w)
-{
-	sigset_t all, old;
-
-	w->thread_cctx = ZSTD_createCCtx();
-	if (!w->thread_cctx || pthread_mutex_init(&w->lock, NULL) != 0)
-		return;
-	if (pthread_cond_init(&w->work, NULL) != 0) {
-		pthread_mutex_destroy(&w->lock);
-		return;
-	}
-	if (pthread_cond_init(&w->idle, NULL) != 0) {
-		pthread_cond_destroy(&w->work);
-		pthread_mutex_destroy(&w->lock);
-		return;
-	}
-	/* signals (the recorder's timer, SIGTERM) are for the caller's thread */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	w->threaded = pthread_create(&w->thread, NULL, frame_thread, w) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!w->threaded) {
-		pthread_cond_destroy(&w->idle);
-		pthread_cond_destroy(&w->work);
-		pthread_mutex_destroy(&w->lock);
-	}
-}
-
-/* Stop the events stream's thread once it wrote what it has. */
-static void
-stop_thread(struct trace_writer *w)
-{
-	if (!w->threaded)
-		return;
-	pthread_mutex_lock(&w->lock);
-	w->stop = true;
-	pthread_cond_signal(&w->work);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
-	while (w->spare) {
-		struct frame_job *job = w->spare;
-
-		w->spare = job->next;
-		free(job->raw);
-		free(job);
-	}
-	pthread_cond_destroy(&w->idle);
-	pthread_cond_destroy(&w->work);
-	pthread_mutex_destroy(&w->lock);
-	w->threaded = false;
-}
-
-/* Write the first @n buffered record bytes, @nrec records, as a frame
- * (the thread does, when there is one); keep the rest. */
-static int
-flush_records(struct trace_writer *w, size_t n, uint64_t nrec)
-{
-	struct frame_job *job;
-	int r;
-
-	if (!w->threaded) {
-		r = write_events(w, w->cctx, w->records.data, n, nrec);
-		if (r < 0)
-			return r;
-	} else {
-		struct frame_job *spare;
-
-		job = calloc(1, sizeof(*job));
-		if (!job)
-			return -ENOMEM;
-		if (n == w->records.len) {
-			/* the buffer goes with the job: the next records go to a
-			 * written job's, or to a new one */
-			job->cap = w->records.cap;
-			job->raw = steal_ptr(&w->records.data);
-			w->records = (struct trace_wbuf){ 0 };
-		} else if ((job->raw = malloc(n))) {
-			job->cap = n;
-			memcpy(job->raw, w->records.data, n);
-		}
-		if (!job->raw) {
-			free(job);
-			return -ENOMEM;
-		}
-		job->len = n;
-		job->nrec = nrec;
-		pthread_mutex_lock(&w->lock);
-		while (w->pending >= FRAMES_QUEUED)
-			pthread_cond_wait(&w->idle, &w->lock);
-		spare = w->spare;
-		if (spare && !w->records.data) {
-			w->spare = spare->next;
-			w->nspare--;
-			w->records = (struct trace_wbuf){ .data = spare->raw, .cap = spare->cap };
-		} else {
-			spare = NULL;
-		}
-		if (w->tail)
-			w->tail->next = job;
-		else
-			w->head = job;
-		w->tail = job;
-		w->pending++;
-		pthread_cond_signal(&w->work);
-		pthread_mutex_unlock(&w->lock);
-		free(spare);
-		n = MIN(n, w->records.len); /* 0 once the buffer went with the job */
-	}
 	w->nrecords -= nrec;
-	if (n) {
-		memmove(w->records.data, w->records.data + n, w->records.len - n);
-		w->records.len -= n;
-	}
+	memmove(w->records.data, w->records.data + n, w->records.len - n);
+	w->records.len -= n;
 	/* do not hold on to the memory of an outsized record */
 	if (w->records.len == 0 && w->records.cap > 4 * TRACE_FRAME_TARGET)
 		trace_wbuf_free(&w->records);
-	return writer_error(w);
+	return 0;
 }
 
 int
 trace_writer_flush(struct trace_writer *w)
 {
-	int r = writer_error(w);
+	int r = job_wait(w);
 
-	if (r)
+	if (r < 0)
 		return r;
-	if (w->records.len) {
-		r = flush_records(w, w->records.len, w->nrecords);
-		if (r < 0)
-			return r;
-	}
-	if (w->threaded) {
-		pthread_mutex_lock(&w->lock);
-		while (w->pending)
-			pthread_cond_wait(&w->idle, &w->lock);
-		pthread_mutex_unlock(&w->lock);
-	}
-	return writer_error(w);
+	if (w->records.len == 0)
+		return 0;
+	return flush_records(w, w->records.len, w->nrecords);
+}
+
+/* A frame's worth of records added: to the writer's thread, or written here
+ * if it cannot start. */
+static int
+frame_full(struct trace_writer *w, size_t n, uint64_t nrec)
+{
+	int r = give_records(w, n, nrec);
+
+	return r == -ENOSYS ? flush_records(w, n, nrec) : r;
 }
 
 int
@@ -376,9 +364,8 @@ trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
 	size_t before = w->records.len;
 	int r;
 
-	r = writer_error(w);
-	if (r)
-		return r;
+	if (w->error)
+		return w->error;
 	r = trace_record_encode(&w->records, ev);
 	if (r < 0)
 		return r;
@@ -388,12 +375,12 @@ trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
 	/* A record too big to share a frame with the buffered ones: those go
 	 * first, in a frame of their own. */
 	if (w->records.len > TRACE_FRAME_MAX_RAW) {
-		r = flush_records(w, before, w->nrecords - 1);
+		r = frame_full(w, before, w->nrecords - 1);
 		if (r < 0)
 			return r;
 	}
 	if (w->records.len >= TRACE_FRAME_TARGET)
-		return flush_records(w, w->records.len, w->nrecords);
+		return frame_full(w, w->records.len, w->nrecords);
 	return 0;
 }
 
@@ -426,12 +413,13 @@ writer_free(struct trace_writer *w)
 {
 	int fds[] = { w->dir_fd, w->files_fd, w->events.fd, w->catalogue.fd };
 
-	stop_thread(w);
+	job_stop(&w->job);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	ZSTD_freeCCtx(w->cctx);
-	ZSTD_freeCCtx(w->thread_cctx);
+	ZSTD_freeCCtx(w->job.cctx);
+	trace_wbuf_free(&w->job.raw);
 	trace_wbuf_free(&w->records);
 	free(w->kept);
 	free(w);
@@ -499,7 +487,6 @@ trace_writer_open(const char *dir, const struct trace_header *hdr, struct trace_
 	r = open_stream(w->dir_fd, TRACE_CATALOGUE_FILE, TRACE_STREAM_FILES, &w->catalogue);
 	if (r < 0)
 		goto err;
-	start_thread(w);
 	*ret_w = w;
 	return 0;
 
@@ -653,7 +640,7 @@ static int
 storage_error(struct trace_writer *w, int r)
 {
 	if (r == -ENOSPC || r == -EDQUOT || r == -EFBIG || r == -EIO)
-		set_error(w, r);
+		w->error = r;
 	return r;
 }
 
@@ -755,9 +742,8 @@ trace_writer_keep_data(struct trace_writer *w, const void *data, size_t len, con
 	uint32_t id;
 	int fd, r;
 
-	r = writer_error(w);
-	if (r)
-		return r;
+	if (w->error)
+		return w->error;
 	if (!path)
 		return -EINVAL;
 	id = w->catalogue.seq;
@@ -792,9 +778,8 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigne
 	const struct kept_file *first = NULL, *latest = NULL;
 	uint32_t id, first_id;
 
-	r = writer_error(w);
-	if (r)
-		return r;
+	if (w->error)
+		return w->error;
 	if (!path)
 		return -EINVAL;
 	if (fstat(fd, &st) < 0)
@@ -840,15 +825,10 @@ err:
 }
 
 void
-trace_writer_stats(const struct trace_writer *w, struct trace_stats *ret_stats)
+trace_writer_stats(struct trace_writer *w, struct trace_stats *ret_stats)
 {
-	struct trace_writer *m = (struct trace_writer *)w; /* its lock */
-
-	if (m->threaded)
-		pthread_mutex_lock(&m->lock);
+	(void)job_wait(w); /* the frame the thread has, counted */
 	*ret_stats = w->stats;
-	if (m->threaded)
-		pthread_mutex_unlock(&m->lock);
 }
 
 int

@@ -19,6 +19,8 @@
  *     and tmpfs), with a bad fd;
  *   - mkdirat: new, existing (EEXIST), missing parent (ENOENT); fchown,
  *     fchmod, utimensat (of a path, of the fd, errors), as tar -x makes;
+ *   - a write and a sendfile to a pipe whose reader is gone: SIGPIPE's
+ *     handler runs before they return EPIPE;
  *   - mmap of private anonymous memory, used (a file read into it through
  *     the buffer, summed), munmap of part of it, madvise MADV_DONTNEED of a
  *     page (zeros after), a hint, MADV_FREE (traced), 3,000 mmap/munmap
@@ -30,6 +32,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -361,6 +364,42 @@ mapping_calls(void)
 	close(src);
 }
 
+static volatile sig_atomic_t g_sigpipes;
+
+static void
+on_sigpipe(int sig)
+{
+	(void)sig;
+	g_sigpipes++;
+}
+
+/* A write and a sendfile to a pipe whose reader is gone: natively SIGPIPE's
+ * handler runs before the call returns EPIPE. */
+static void
+sigpipe_calls(void)
+{
+	int p[2], src = make_file("psrc", 100);
+	off_t off = 0;
+	long r;
+	int seen;
+
+	signal(SIGPIPE, on_sigpipe);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die("copy_calls: pipe");
+	close(p[0]);
+	r = SYS(__NR_write, p[1], "x", 1, 0);
+	seen = g_sigpipes;
+	say("write to a closed pipe: %s, handler %s\n", r == -EPIPE ? "EPIPE" : "?",
+	    seen == 1 ? "ran before it returned" : "not yet");
+	r = SYS(__NR_sendfile, p[1], src, &off, 10);
+	seen = g_sigpipes;
+	say("sendfile to a closed pipe: %s, handler %s\n", r == -EPIPE ? "EPIPE" : "?",
+	    seen == 2 ? "ran before it returned" : "not yet");
+	signal(SIGPIPE, SIG_DFL);
+	close(p[1]);
+	close(src);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -372,6 +411,9 @@ main(int argc, char **argv)
 	copy_file_range_calls(argc > 2 && strcmp(argv[2], "stdout-file") == 0);
 	mkdirat_calls();
 	mapping_calls();
+	/* last: a signal that came in user code has uprr take restore points
+	 * from then on, and mappings go the traced way in those runs */
+	sigpipe_calls();
 	say("copy_calls: ok\n");
 	return 0;
 }

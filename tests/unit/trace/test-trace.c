@@ -775,10 +775,11 @@ Test(trace, write_failure_truncates_back)
 	struct trace_stats st;
 	char msg[512];
 	uint64_t n;
-	int status;
+	int status, written[2];
 	pid_t pid;
 
 	fill_pool();
+	cr_assert_eq(pipe(written), 0);
 	pid = fork();
 	cr_assert_geq(pid, 0);
 	if (pid == 0) {
@@ -803,14 +804,34 @@ Test(trace, write_failure_truncates_back)
 		}
 		if (r != -EFBIG)
 			_exit(12);
+		/* the events the writer says it kept (a frame its thread
+		 * failed to write counts for nothing), for the parent */
+		{
+			struct trace_stats ws;
+
+			trace_writer_stats(w, &ws);
+			if (write(written[1], &ws.events_written, sizeof(ws.events_written)) !=
+			    (ssize_t)sizeof(ws.events_written))
+				_exit(14);
+		}
 		gen_event(0, &ev, gen_blobs, 16);
 		exit_if_sticky(w, &ev, -EFBIG, 13);
 	}
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %#x", status);
 
-	/* the trace ends at its last whole frame: a clean end, no ENODATA */
+	/* the trace ends at its last whole frame: a clean end, no ENODATA;
+	 * with as many events as the writer said */
 	cr_assert_eq(read_trace(dir, 60000, &n, msg, sizeof(msg), &st), 0, "%s", msg);
+	{
+		uint64_t said = 0;
+
+		cr_assert_eq(read(written[0], &said, sizeof(said)), (ssize_t)sizeof(said));
+		cr_assert_eq(said, n, "the writer said %lu events, the trace has %lu", (unsigned long)said,
+			     (unsigned long)n);
+		close(written[0]);
+		close(written[1]);
+	}
 	cr_assert_gt(st.frames, 0);
 	cr_assert_gt(n, 0);
 	cr_assert_eq(st.compressed_bytes, file_size(tmp_path("t/events")));
