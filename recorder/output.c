@@ -76,12 +76,13 @@ static unsigned fd_sinks(pid_t tid, int fd, bool *ret_open);
 /*
  * Where recent fds led, so that a loop of writes pays the /proc lookup once:
  * what an fd refers to changes only through a syscall (close, dup2, exec...),
- * and every syscall that is not an output one empties the cache at its entry
- * (rec_output_entry), whichever thread makes it. Untraced syscalls change no
- * fd; one that runs in the kernel meanwhile (accept) fills only free slots,
- * which the cache never holds. A close the syscall buffer made empties it
- * when its record is flushed (rec_output_forget_sinks), which a traced
- * syscall's entry does before it looks here.
+ * and every syscall that may close or replace an open fd empties the cache
+ * at its entry (rec_output_entry, keeps_fds()), whichever thread makes it.
+ * Untraced syscalls change no fd; one that runs in the kernel meanwhile
+ * (accept) fills only free slots, which the cache never holds. A close the
+ * syscall buffer made forgets its fd when its record is flushed
+ * (rec_output_forget_fd), which a traced syscall's entry does before it
+ * looks here.
  */
 static struct {
 	pid_t tid;
@@ -111,9 +112,42 @@ rec_output_fd_sinks(pid_t tid, int fd)
 }
 
 void
-rec_output_forget_sinks(void)
+rec_output_forget_fd(int fd)
 {
-	sink_cache_n = sink_cache_next = 0;
+	/* any thread's: the threads of a process share their fds */
+	for (size_t i = 0; i < sink_cache_n; i++)
+		if (sink_cache[i].fd == fd)
+			sink_cache[i].tid = 0;
+}
+
+/*
+ * Whether syscall @nr never closes an open fd nor makes it refer to
+ * another file: it waits, reads, asks, or fills only free fd slots (accept4,
+ * recvmsg's SCM_RIGHTS, socket), which the sink cache never holds. A
+ * server's traced calls between its writes are these (epoll_wait that
+ * waits, a read that did not fit its buffer); emptying the cache at each
+ * cost a stat of /proc/PID/fd/N per connection at every flush (a tenth of
+ * uprr's time recording nginx under load).
+ */
+static bool
+keeps_fds(long nr)
+{
+	switch (nr) {
+	case __NR_read: case __NR_readv: case __NR_pread64: case __NR_preadv: case __NR_preadv2:
+	case __NR_recvfrom: case __NR_recvmsg: case __NR_recvmmsg:
+	case __NR_epoll_wait: case __NR_epoll_pwait: case __NR_epoll_pwait2: case __NR_epoll_ctl:
+	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6:
+	case __NR_futex: case __NR_nanosleep: case __NR_clock_nanosleep: case __NR_sched_yield:
+	case __NR_accept: case __NR_accept4: case __NR_socket: case __NR_setsockopt:
+	case __NR_getsockopt: case __NR_getsockname: case __NR_getpeername:
+	case __NR_fstat: case __NR_newfstatat: case __NR_statx: case __NR_lseek:
+	case __NR_getpid: case __NR_gettid: case __NR_clock_gettime: case __NR_gettimeofday:
+	case __NR_getrandom: case __NR_mmap: case __NR_munmap: case __NR_madvise:
+	case __NR_brk: case __NR_mprotect:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static void
@@ -258,7 +292,7 @@ rec_output_entry(struct rec_output *o, pid_t tid, pid_t tgid, long nr, const uin
 
 	o->npeek = 0;
 	o->peeked = false;
-	if (dest_fd(nr, args) < 0)
+	if (dest_fd(nr, args) < 0 && !keeps_fds(nr))
 		sink_cache_n = sink_cache_next = 0; /* it may change what fds refer to */
 	o->sinks = rec_output_fd_sinks(tid, dest_fd(nr, args));
 	if (!o->sinks || (nr != __NR_splice && nr != __NR_tee))

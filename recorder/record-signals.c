@@ -350,6 +350,8 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 		return -ENODATA; /* its FPU state at the start is unknown */
 	if (records && (r = rec_syscallbuf_keep_records(rec, t)) < 0)
 		return r;
+	if ((r = rec_syscallbuf_claims(rec, t)) < 0)
+		return r;
 	r = running_outputs(rec, t, &keep);
 	if (r >= 0 && keep.n && !(kept = calloc(keep.n, sizeof(*kept))))
 		r = -ENOMEM;
@@ -363,6 +365,12 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 		return r;
 	rec->stats.rollbacks++;
 	t->rollbacks++;
+	/* the buffers are no part of the restore point */
+	if ((r = rec_syscallbuf_rolled_heads(rec, t)) < 0) {
+		rec_stop_recording(rec, "cannot roll back the syscall buffer of thread %d: %s", t->tid,
+				   strerror(-r));
+		return r;
+	}
 	/* from here on the records exist only in rec->sb.keep: losing them
 	 * would lose syscalls that happened */
 	if (records && (r = rec_syscallbuf_rolled_back(rec, t)) < 0) {

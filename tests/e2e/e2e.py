@@ -2639,20 +2639,14 @@ def c_syscallbuf_stdout_file(h):
         raise Fail('stdout_file_reuse: its writes and close were not buffered')
 
 
-@case('syscallbuf-spin')
-def c_syscallbuf_spin(h):
-    """tests/progs/syscallbuf_spin with the syscall buffer: a thread makes
-    buffered calls, then spins on a flag another thread sets after a
-    computation. Its run holds records when its timeslice ends: uprr rolls
-    it back keeping them, and preempts it after the last (a uprr that lets
-    it run on never gets out of the spin: the program gives up, exit 1).
-    Then SIGALRM every 50 us inside buffered calls. The output is the
-    native run's, byte for byte."""
+def syscallbuf_spin_case(h, args):
+    """tests/progs/syscallbuf_spin (with @args) recorded and replayed twice,
+    compared with a native run; its buffered calls counted."""
     exe = h.prog('syscallbuf_spin')
-    native = run([exe], timeout=60, what='syscallbuf_spin (native)', cwd=h.tmp)
+    native = run([exe] + args, timeout=60, what='syscallbuf_spin (native)', cwd=h.tmp)
     if native.status != 0:
         raise Fail(f'syscallbuf_spin fails natively\n  {native.explain()}')
-    trace, rec = h.record_replay([exe], options=['--syscall-buffer'], replays=2)
+    trace, rec = h.record_replay([exe] + args, options=['--syscall-buffer'], replays=2)
     expect_output(rec, b'syscallbuf_spin: ok\n', 'did not get through its spins and signals')
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
     records, flushes, traced = buffered_calls(h, trace)
@@ -2660,6 +2654,27 @@ def c_syscallbuf_spin(h):
         raise Fail(f'syscallbuf_spin: only {records} buffered calls in {flushes} flushes '
                    f'({traced} traced): the buffer was not used')
     log(f'  {records} buffered calls in {flushes} flushes, {traced} traced')
+
+
+@case('syscallbuf-spin')
+def c_syscallbuf_spin(h):
+    """tests/progs/syscallbuf_spin with the syscall buffer: a thread makes
+    buffered calls (10 KiB of records in the first round, past the
+    buffer's first page), then spins on a flag another thread sets after
+    a computation. Its run holds records when its timeslice ends: uprr
+    rolls it back keeping them (restore points leave the buffers out: uprr
+    puts the buffer's head back itself), and preempts it after the last (a
+    uprr that lets it run on never gets out of the spin: the program gives
+    up, exit 1). Then SIGALRM every 50 us inside buffered calls. The
+    output is the native run's, byte for byte."""
+    syscallbuf_spin_case(h, [])
+
+
+@case('syscallbuf-spin-child')
+def c_syscallbuf_spin_child(h):
+    """syscallbuf-spin in a forked child, whose restore points are a shadow
+    (a memfd of uprr's, mapped in uprr) rather than a mirror process."""
+    syscallbuf_spin_case(h, ['child'])
 
 
 def unvaried(out):
