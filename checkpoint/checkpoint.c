@@ -130,9 +130,10 @@ saved_clear(struct checkpoint *c)
 	c->nsaved = 0;
 }
 
-/* The range of c->ranges holding @addr, or NULL. */
-static const struct range *
-range_of(const struct checkpoint *c, uint64_t addr)
+/* The index of the first range of c->ranges that ends above @addr
+ * (c->nranges if none does). */
+static size_t
+range_above(const struct checkpoint *c, uint64_t addr)
 {
 	size_t lo = 0, hi = c->nranges;
 
@@ -144,7 +145,16 @@ range_of(const struct checkpoint *c, uint64_t addr)
 		else
 			hi = mid;
 	}
-	return lo < c->nranges && c->ranges[lo].start <= addr ? &c->ranges[lo] : NULL;
+	return lo;
+}
+
+/* The range of c->ranges holding @addr, or NULL. */
+static const struct range *
+range_of(const struct checkpoint *c, uint64_t addr)
+{
+	size_t i = range_above(c, addr);
+
+	return i < c->nranges && c->ranges[i].start <= addr ? &c->ranges[i] : NULL;
 }
 
 /* The offset in the store of @addr, in a private range of the mirror. */
@@ -165,17 +175,8 @@ static enum piece_kind
 classify(const struct checkpoint *c, uint64_t addr, uint64_t end, uint64_t *ret_end)
 {
 	enum piece_kind kind;
-	size_t lo = 0, hi = c->nranges;
+	size_t lo = range_above(c, addr);
 
-	/* the first range that ends above @addr */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->ranges[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo < c->nranges && c->ranges[lo].start <= addr) {
 		end = MIN(end, c->ranges[lo].end);
 		kind = c->ranges[lo].kind == RANGE_SHARED ? PIECE_SHARED : PIECE_MIRROR;

@@ -53,6 +53,10 @@ bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
  */
 bool rec_is_system_file(const char *path, const struct stat *st);
 
+/** rec_is_system_file() of the file that @fd_path (/proc/PID/fd/N, proc(5))
+ * leads to, whose stat(2) is @st; false if the link cannot be read. */
+bool rec_fd_is_system_file(const char *fd_path, const struct stat *st);
+
 /** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
 int rec_exec_open_exe(pid_t pid);

@@ -129,9 +129,8 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 bool
 rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows)
 {
-	char path[64], target[4096];
+	char path[64];
 	struct stat link, st;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
 	if (lstat(path, &link) < 0 || stat(path, &st) < 0)
@@ -142,11 +141,7 @@ rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool fo
 	if ((args[3] & MAP_TYPE) == MAP_PRIVATE && !follows)
 		return false;
 	/* read-only: only a write through another fd could change it */
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return true;
-	target[n] = '\0';
-	return !rec_is_system_file(target, &st);
+	return !rec_fd_is_system_file(path, &st);
 }
 
 bool
