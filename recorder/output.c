@@ -238,6 +238,22 @@ grab_fd(pid_t tgid, int fd)
 	return r;
 }
 
+/* @src, a copy of thread @tid's fd @fd, if it can be read; else (a sink open
+ * for writing only: a shell's >) closed, and the file opened again for
+ * reading through /proc/TID/fd/FD (proc(5)). Returns the fd or -errno. */
+static int
+readable(int src, pid_t tid, int fd)
+{
+	char path[64];
+
+	if ((fcntl(src, F_GETFL) & O_ACCMODE) != O_WRONLY)
+		return src;
+	close(src);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	return src < 0 ? -errno : src;
+}
+
 /*
  * Copy up to @len bytes queued in pipe @src without taking them, with tee(2)
  * into a pipe of our own as large as @src: what a splice or tee about to run
@@ -395,16 +411,9 @@ read_back(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t tgid, i
 		end = -1;
 	else if (!off_ptr)
 		end = lseek(src, 0, SEEK_CUR);
-	if ((fcntl(src, F_GETFL) & O_ACCMODE) == O_WRONLY) {
-		/* a sink open for writing only (a shell's >): open it again */
-		char path[64];
-
-		close(src);
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-		src = open(path, O_RDONLY | O_CLOEXEC);
-		if (src < 0)
-			return 0;
-	}
+	src = readable(src, tid, fd);
+	if (src < 0)
+		return 0;
 	while (r >= 0 && end >= (int64_t)count && got < count) {
 		ssize_t n = pread(src, o->peek, MIN(count - got, OUTPUT_CHUNK),
 				  end - (int64_t)count + (int64_t)got);
@@ -428,16 +437,9 @@ rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, siz
 
 	if (src < 0)
 		return src;
-	if ((fcntl(src, F_GETFL) & O_ACCMODE) == O_WRONLY) {
-		/* a sink open for writing only (a shell's >): open it again */
-		char path[64];
-
-		close(src);
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-		src = open(path, O_RDONLY | O_CLOEXEC);
-		if (src < 0)
-			return -errno;
-	}
+	src = readable(src, tid, fd);
+	if (src < 0)
+		return src;
 	while (got < len && (n = pread(src, (uint8_t *)buf + got, len - got, (off_t)(off + got))) > 0)
 		got += (size_t)n;
 	n = n < 0 && !got ? -errno : (ssize_t)got;
