@@ -20,9 +20,10 @@
 # Build first (scripts/setup.sh). Progress goes to stderr, the tables to
 # stdout; BENCH_DEBUG=1 shows the stderr of every timed command;
 # BENCH_KEEP=DIR keeps the last recording of each workload in DIR/NAME (for
-# bench/syscall-share.py). The servers need Debian's redis-server,
-# redis-tools, nginx and wrk; a workload whose package is missing says so in
-# its row.
+# bench/syscall-share.py); BENCH_NGINX_SENDFILE=off serves nginx_wrk's page
+# with read and writev instead of sendfile. The servers need Debian's
+# redis-server, redis-tools, nginx and wrk; a workload whose package is
+# missing says so in its row.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -346,7 +347,7 @@ error_log $work/nginx/error.log;
 events { worker_connections 256; }
 http {
   access_log off;
-  sendfile on;
+  sendfile ${BENCH_NGINX_SENDFILE:-on};
   client_body_temp_path $work/nginx/body;
   proxy_temp_path $work/nginx/proxy;
   fastcgi_temp_path $work/nginx/fastcgi;
@@ -422,7 +423,7 @@ throughput_rows() {
 servers_table() {
 	echo "### Servers under load: requests/s recorded vs native (best of $runs)"
 	echo
-	echo "redis_benchmark: redis-server under \`redis-benchmark -c 10 -n $requests -t set,get\`; nginx_wrk: nginx (master + 2 workers) serving a 612-byte page under \`wrk -t 2 -c 10 -d 5s\`. The server is recorded, the client runs outside."
+	echo "redis_benchmark: redis-server under \`redis-benchmark -c 10 -n $requests -t set,get\`; nginx_wrk: nginx (master + 2 workers) serving a 612-byte page under \`wrk -t 2 -c 10 -d 5s\` (sendfile ${BENCH_NGINX_SENDFILE:-on}). The server is recorded, the client runs outside."
 	echo
 	echo "| server, test | native req/s | record req/s | record ÷ native | note |"
 	echo "|---|---:|---:|---:|---|"

@@ -173,6 +173,9 @@ struct checkpoint {
 
 	struct range *ranges; /* sorted, disjoint */
 	size_t nranges;
+	/* never tracked: writes there need no undoing (checkpoint_new_except()) */
+	struct checkpoint_range *untracked;
+	size_t nuntracked;
 	uint64_t scan_end; /* end of the highest tracked mapping */
 	uint64_t tracked_pages; /* registered with the userfaultfd (for the stats) */
 

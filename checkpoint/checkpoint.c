@@ -130,9 +130,10 @@ saved_clear(struct checkpoint *c)
 	c->nsaved = 0;
 }
 
-/* The range of c->ranges holding @addr, or NULL. */
-static const struct range *
-range_of(const struct checkpoint *c, uint64_t addr)
+/* The index of the first range of c->ranges that ends above @addr
+ * (c->nranges if none does). */
+static size_t
+range_above(const struct checkpoint *c, uint64_t addr)
 {
 	size_t lo = 0, hi = c->nranges;
 
@@ -144,7 +145,16 @@ range_of(const struct checkpoint *c, uint64_t addr)
 		else
 			hi = mid;
 	}
-	return lo < c->nranges && c->ranges[lo].start <= addr ? &c->ranges[lo] : NULL;
+	return lo;
+}
+
+/* The range of c->ranges holding @addr, or NULL. */
+static const struct range *
+range_of(const struct checkpoint *c, uint64_t addr)
+{
+	size_t i = range_above(c, addr);
+
+	return i < c->nranges && c->ranges[i].start <= addr ? &c->ranges[i] : NULL;
 }
 
 /* The offset in the store of @addr, in a private range of the mirror. */
@@ -165,17 +175,8 @@ static enum piece_kind
 classify(const struct checkpoint *c, uint64_t addr, uint64_t end, uint64_t *ret_end)
 {
 	enum piece_kind kind;
-	size_t lo = 0, hi = c->nranges;
+	size_t lo = range_above(c, addr);
 
-	/* the first range that ends above @addr */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (c->ranges[mid].end <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo < c->nranges && c->ranges[lo].start <= addr) {
 		end = MIN(end, c->ranges[lo].end);
 		kind = c->ranges[lo].kind == RANGE_SHARED ? PIECE_SHARED : PIECE_MIRROR;
@@ -655,8 +656,37 @@ special_mapping(const char *path)
 	       strncmp(path, "[vvar", 5) == 0;
 }
 
+/*
+ * Where the part of [@a, @end) to track next starts (skipping untracked
+ * ranges), into *@a; returns where it ends (before the next untracked
+ * range), or @end if nothing is left to track.
+ */
+static uint64_t
+next_tracked(const struct checkpoint *c, uint64_t *a, uint64_t end)
+{
+	for (;;) {
+		uint64_t stop = end;
+		bool moved = false;
+
+		for (size_t k = 0; k < c->nuntracked && !moved; k++) {
+			uint64_t us = c->untracked[k].addr, ue = us + c->untracked[k].len;
+
+			if (us <= *a && *a < ue) {
+				*a = MIN(ue, end);
+				moved = true;
+			} else if (us > *a && us < stop) {
+				stop = us;
+			}
+		}
+		if (!moved)
+			return stop;
+	}
+}
+
 /* Register every writable mapping with the userfaultfd (already registered
- * ones are skipped by the kernel) and record them in c->ranges. */
+ * ones are skipped by the kernel), but for the untracked ranges, and record
+ * what was registered in c->ranges. Registering part of a mapping splits it
+ * in two (userfaultfd_register(), mm/userfaultfd.c). */
 int
 cp_track_mappings(struct checkpoint *c)
 {
@@ -670,33 +700,38 @@ cp_track_mappings(struct checkpoint *c)
 		return r;
 	c->sysv = false;
 	c->tracked_pages = 0;
-	ranges = malloc(MAX(n, 1) * sizeof(*ranges));
+	/* each untracked range cuts at most one piece in two */
+	ranges = malloc((n + c->nuntracked + 1) * sizeof(*ranges));
 	if (!ranges)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct tracee_mapping *m = &maps[i];
 		enum range_kind kind = m->perms[3] == 's' ? RANGE_SHARED : RANGE_PRIVATE;
-		struct uffdio_register reg = {
-			.range = { m->start, m->end - m->start },
-			.mode = UFFDIO_REGISTER_MODE_WP,
-		};
 
 		if (strncmp(m->path, "/SYSV", 5) == 0)
 			c->sysv = true;
 		if (m->perms[1] != 'w' || special_mapping(m->path))
 			continue;
-		if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
-			/* e.g. EBUSY: the program's own userfaultfd has it. Its
-			 * writes go unseen: a limitation, not an error. */
-			log_debug("%d: cannot track %" PRIx64 "-%" PRIx64 " %s: %s", c->pid, m->start,
-				  m->end, m->path, strerror(errno));
-			continue;
+		for (uint64_t a = m->start, end; a < m->end; a = end) {
+			struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
+
+			end = next_tracked(c, &a, m->end);
+			if (a >= end)
+				break;
+			reg.range = (struct uffdio_range){ a, end - a };
+			if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
+				/* e.g. EBUSY: the program's own userfaultfd has it. Its
+				 * writes go unseen: a limitation, not an error. */
+				log_debug("%d: cannot track %" PRIx64 "-%" PRIx64 " %s: %s", c->pid, a,
+					  end, m->path, strerror(errno));
+				continue;
+			}
+			c->tracked_pages += (end - a) / CP_PAGE;
+			if (nr > 0 && ranges[nr - 1].end == a && ranges[nr - 1].kind == kind)
+				ranges[nr - 1].end = end;
+			else
+				ranges[nr++] = (struct range){ a, end, kind, 0 };
 		}
-		c->tracked_pages += (m->end - m->start) / CP_PAGE;
-		if (nr > 0 && ranges[nr - 1].end == m->start && ranges[nr - 1].kind == kind)
-			ranges[nr - 1].end = m->end;
-		else
-			ranges[nr++] = (struct range){ m->start, m->end, kind, 0 };
 	}
 	free(c->ranges);
 	c->ranges = ranges;
@@ -1120,6 +1155,13 @@ open_uffd(struct checkpoint *c, pid_t tid)
 int
 checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret)
 {
+	return checkpoint_new_except(pid, tid, memfd, NULL, 0, ret);
+}
+
+int
+checkpoint_new_except(pid_t pid, pid_t tid, int memfd, const struct checkpoint_range *untracked,
+		      size_t nuntracked, struct checkpoint **ret)
+{
 	pid_t ppid;
 	int r;
 
@@ -1127,11 +1169,13 @@ checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret)
 	if (r < 0)
 		return r;
 	/* a mirror forked with CLONE_PARENT is our child only if the tracee is */
-	return checkpoint_new_how(pid, tid, memfd, ppid != getpid(), ret);
+	return checkpoint_new_how(pid, tid, memfd, ppid != getpid(), untracked, nuntracked, ret);
 }
 
 int
-checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow, struct checkpoint **ret)
+checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow,
+		   const struct checkpoint_range *untracked, size_t nuntracked,
+		   struct checkpoint **ret)
 {
 	_cleanup_(checkpoint_freep) struct checkpoint *c = NULL;
 	char path[64];
@@ -1140,6 +1184,17 @@ checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow, struct checkpoi
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
+	for (size_t i = 0; i < nuntracked; i++)
+		if ((untracked[i].addr | untracked[i].len) & (CP_PAGE - 1) || !untracked[i].len ||
+		    untracked[i].addr + untracked[i].len < untracked[i].addr)
+			return -EINVAL;
+	if (nuntracked) {
+		c->untracked = malloc(nuntracked * sizeof(*c->untracked));
+		if (!c->untracked)
+			return -ENOMEM;
+		memcpy(c->untracked, untracked, nuntracked * sizeof(*c->untracked));
+		c->nuntracked = nuntracked;
+	}
 	c->shadow = shadow;
 	c->pid = pid;
 	c->memfd = memfd;
@@ -1193,6 +1248,7 @@ checkpoint_free(struct checkpoint *c)
 	cp_store_fini(&c->store);
 	free(c->direct.v);
 	free(c->ranges);
+	free(c->untracked);
 	free(c->vec);
 	free(c->reads.v);
 	free(c->pieces.v);

@@ -59,9 +59,24 @@ struct checkpoint_range {
  */
 int checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret) _wur_;
 
-/** checkpoint_new() with the kind of restore point chosen: a shadow if
- * @shadow, else a mirror (then @pid must be our child). For tests. */
+/**
+ * checkpoint_new(), leaving the @nuntracked ranges at @untracked (page
+ * aligned; copied) out: their pages are never write-protected, synced or
+ * rolled back, whatever mapping lies there (remaps too), and their writes
+ * cost the tracee no fault. For memory whose contents at the restore point
+ * nothing needs: the caller puts back what matters itself after a rollback
+ * (the syscall buffer's records, recorder/syscallbuf.c). Part of a mapping
+ * registered with the userfaultfd is a mapping of its own in
+ * /proc/PID/maps. Returns as checkpoint_new(), -EINVAL for a range that is
+ * not page aligned.
+ */
+int checkpoint_new_except(pid_t pid, pid_t tid, int memfd, const struct checkpoint_range *untracked,
+			  size_t nuntracked, struct checkpoint **ret) _wur_;
+
+/** checkpoint_new_except() with the kind of restore point chosen: a shadow
+ * if @shadow, else a mirror (then @pid must be our child). For tests. */
 int checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow,
+		       const struct checkpoint_range *untracked, size_t nuntracked,
 		       struct checkpoint **ret) _wur_;
 
 /**

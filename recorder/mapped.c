@@ -34,12 +34,23 @@ rec_is_system_file(const char *path, const struct stat *st)
 }
 
 bool
+rec_fd_is_system_file(const char *fd_path, const struct stat *st)
+{
+	char target[4096];
+	ssize_t n = readlink(fd_path, target, sizeof(target) - 1);
+
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	return rec_is_system_file(target, st);
+}
+
+bool
 rec_mmap_may_change(pid_t tid, const uint64_t args[6])
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), end;
-	char path[64], target[4096];
+	char path[64];
 	struct stat link, st;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
@@ -55,9 +66,5 @@ rec_mmap_may_change(pid_t tid, const uint64_t args[6])
 	 * a system file never grows in place, so that is no reason to follow
 	 * it (following it made replay copy libc.so.6 into a memfd, 1.9 MB,
 	 * for every dynamically linked program) */
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return true;
-	target[n] = '\0';
-	return !rec_is_system_file(target, &st);
+	return !rec_fd_is_system_file(path, &st);
 }

@@ -76,12 +76,13 @@ static unsigned fd_sinks(pid_t tid, int fd, bool *ret_open);
 /*
  * Where recent fds led, so that a loop of writes pays the /proc lookup once:
  * what an fd refers to changes only through a syscall (close, dup2, exec...),
- * and every syscall that is not an output one empties the cache at its entry
- * (rec_output_entry), whichever thread makes it. Untraced syscalls change no
- * fd; one that runs in the kernel meanwhile (accept) fills only free slots,
- * which the cache never holds. A close the syscall buffer made empties it
- * when its record is flushed (rec_output_forget_sinks), which a traced
- * syscall's entry does before it looks here.
+ * and every syscall that may close or replace an open fd empties the cache
+ * at its entry (rec_output_entry, keeps_fds()), whichever thread makes it.
+ * Untraced syscalls change no fd; one that runs in the kernel meanwhile
+ * (accept) fills only free slots, which the cache never holds. A close the
+ * syscall buffer made forgets its fd when its record is flushed
+ * (rec_output_forget_fd), which a traced syscall's entry does before it
+ * looks here.
  */
 static struct {
 	pid_t tid;
@@ -111,9 +112,42 @@ rec_output_fd_sinks(pid_t tid, int fd)
 }
 
 void
-rec_output_forget_sinks(void)
+rec_output_forget_fd(int fd)
 {
-	sink_cache_n = sink_cache_next = 0;
+	/* any thread's: the threads of a process share their fds */
+	for (size_t i = 0; i < sink_cache_n; i++)
+		if (sink_cache[i].fd == fd)
+			sink_cache[i].tid = 0;
+}
+
+/*
+ * Whether syscall @nr never closes an open fd nor makes it refer to
+ * another file: it waits, reads, asks, or fills only free fd slots (accept4,
+ * recvmsg's SCM_RIGHTS, socket), which the sink cache never holds. A
+ * server's traced calls between its writes are these (epoll_wait that
+ * waits, a read that did not fit its buffer); emptying the cache at each
+ * cost a stat of /proc/PID/fd/N per connection at every flush (a tenth of
+ * uprr's time recording nginx under load).
+ */
+static bool
+keeps_fds(long nr)
+{
+	switch (nr) {
+	case __NR_read: case __NR_readv: case __NR_pread64: case __NR_preadv: case __NR_preadv2:
+	case __NR_recvfrom: case __NR_recvmsg: case __NR_recvmmsg:
+	case __NR_epoll_wait: case __NR_epoll_pwait: case __NR_epoll_pwait2: case __NR_epoll_ctl:
+	case __NR_poll: case __NR_ppoll: case __NR_select: case __NR_pselect6:
+	case __NR_futex: case __NR_nanosleep: case __NR_clock_nanosleep: case __NR_sched_yield:
+	case __NR_accept: case __NR_accept4: case __NR_socket: case __NR_setsockopt:
+	case __NR_getsockopt: case __NR_getsockname: case __NR_getpeername:
+	case __NR_fstat: case __NR_newfstatat: case __NR_statx: case __NR_lseek:
+	case __NR_getpid: case __NR_gettid: case __NR_clock_gettime: case __NR_gettimeofday:
+	case __NR_getrandom: case __NR_mmap: case __NR_munmap: case __NR_madvise:
+	case __NR_brk: case __NR_mprotect:
+		return true;
+	default:
+		return false;
+	}
 }
 
 static void
@@ -204,6 +238,22 @@ grab_fd(pid_t tgid, int fd)
 	return r;
 }
 
+/* @src, a copy of thread @tid's fd @fd, if it can be read; else (a sink open
+ * for writing only: a shell's >) closed, and the file opened again for
+ * reading through /proc/TID/fd/FD (proc(5)). Returns the fd or -errno. */
+static int
+readable(int src, pid_t tid, int fd)
+{
+	char path[64];
+
+	if ((fcntl(src, F_GETFL) & O_ACCMODE) != O_WRONLY)
+		return src;
+	close(src);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	return src < 0 ? -errno : src;
+}
+
 /*
  * Copy up to @len bytes queued in pipe @src without taking them, with tee(2)
  * into a pipe of our own as large as @src: what a splice or tee about to run
@@ -258,7 +308,7 @@ rec_output_entry(struct rec_output *o, pid_t tid, pid_t tgid, long nr, const uin
 
 	o->npeek = 0;
 	o->peeked = false;
-	if (dest_fd(nr, args) < 0)
+	if (dest_fd(nr, args) < 0 && !keeps_fds(nr))
 		sink_cache_n = sink_cache_next = 0; /* it may change what fds refer to */
 	o->sinks = rec_output_fd_sinks(tid, dest_fd(nr, args));
 	if (!o->sinks || (nr != __NR_splice && nr != __NR_tee))
@@ -361,16 +411,9 @@ read_back(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t tgid, i
 		end = -1;
 	else if (!off_ptr)
 		end = lseek(src, 0, SEEK_CUR);
-	if ((fcntl(src, F_GETFL) & O_ACCMODE) == O_WRONLY) {
-		/* a sink open for writing only (a shell's >): open it again */
-		char path[64];
-
-		close(src);
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-		src = open(path, O_RDONLY | O_CLOEXEC);
-		if (src < 0)
-			return 0;
-	}
+	src = readable(src, tid, fd);
+	if (src < 0)
+		return 0;
 	while (r >= 0 && end >= (int64_t)count && got < count) {
 		ssize_t n = pread(src, o->peek, MIN(count - got, OUTPUT_CHUNK),
 				  end - (int64_t)count + (int64_t)got);
@@ -394,16 +437,9 @@ rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, siz
 
 	if (src < 0)
 		return src;
-	if ((fcntl(src, F_GETFL) & O_ACCMODE) == O_WRONLY) {
-		/* a sink open for writing only (a shell's >): open it again */
-		char path[64];
-
-		close(src);
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-		src = open(path, O_RDONLY | O_CLOEXEC);
-		if (src < 0)
-			return -errno;
-	}
+	src = readable(src, tid, fd);
+	if (src < 0)
+		return src;
 	while (got < len && (n = pread(src, (uint8_t *)buf + got, len - got, (off_t)(off + got))) > 0)
 		got += (size_t)n;
 	n = n < 0 && !got ? -errno : (ssize_t)got;

@@ -53,6 +53,10 @@ bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
  */
 bool rec_is_system_file(const char *path, const struct stat *st);
 
+/** rec_is_system_file() of the file that @fd_path (/proc/PID/fd/N, proc(5))
+ * leads to, whose stat(2) is @st; false if the link cannot be read. */
+bool rec_fd_is_system_file(const char *fd_path, const struct stat *st);
+
 /** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
 int rec_exec_open_exe(pid_t pid);
@@ -182,12 +186,9 @@ unsigned rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd);
  */
 ssize_t rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, size_t len);
 
-/**
- * Forget where fds led (rec_output_fd_sinks() looks again): a close made
- * through the syscall buffer, seen at its flush, may have changed what one
- * refers to without a traced syscall's entry.
- */
-void rec_output_forget_sinks(void);
+/** Forget where fd @fd led, for every thread (rec_output_fd_sinks() looks
+ * again): a close made through the syscall buffer, seen at its flush. */
+void rec_output_forget_fd(int fd);
 
 /**
  * At the entry of syscall @nr (@args) of thread @tid of process @tgid: note
@@ -434,11 +435,15 @@ struct rthread {
 				       * stop (syscallbuf-redirect.c); 0: none */
 	uint64_t sb_wakes_on;	      /* the buffer whose wakes it set to 1, */
 	uint64_t sb_wakes_off;	      /* and to 0 (0: none; rec_syscallbuf_wakes) */
+	uint64_t sb_maps_on;	      /* the buffer whose maps it set to 1, */
+	uint64_t sb_maps_off;	      /* and to 0 (0: none; rec_syscallbuf_maps) */
+	uint64_t sb_head_addr;	      /* its buffer at its restore point, 0: none, */
+	uint64_t sb_head[5];	      /* and that buffer's head there (struct uprr_buf),
+				       * which a rollback puts back: restore points
+				       * leave the buffers out (rec_syscallbuf_untracked) */
 	int exit_sig;		      /* its syscall's exit was taken at the
 				       * delivery stop of this signal, which it
 				       * still stands in (rec_exit_at_signal()) */
-	uint64_t sb_maps_on;	      /* the buffer whose maps it set to 1, */
-	uint64_t sb_maps_off;	      /* and to 0 (0: none; rec_syscallbuf_maps) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -466,6 +471,8 @@ struct rec_sb {
 	uint32_t keep_len;	/* their bytes */
 	uint32_t keep_at;	/* where in the buffer they go back */
 	uint64_t reruns;	/* rollbacks that kept records */
+	uint64_t keys[64];	/* the slots' owners before a rollback
+				 * (uprr_ctl.keys, UPRR_PRELOAD_NSLOTS) */
 };
 
 /*
@@ -766,6 +773,34 @@ int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
 bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
 /** Free what @s holds. */
 void rec_syscallbuf_space_free(struct rec_sb_space *s);
+/**
+ * The memory that restore points leave out (checkpoint_new_except()), in
+ * *@ret: the syscall buffers (not the control page, whose slot claims a
+ * rollback undoes). A rollback needs none of a buffer's records: those it
+ * held at the run's start are never written again, those of the run are
+ * kept and written back (rec_syscallbuf_keep_records()), and the library
+ * reads nothing past `used` but the next record's size, which may be
+ * anything (a marker there sends a call the traced way, as in replay). Its
+ * head is put back by rec_syscallbuf_save_head() and
+ * rec_syscallbuf_rolled_heads(). Untracked, a run's records cost no copy
+ * at each restore point and no write fault in the tracee, and the buffers
+ * stay one mapping (a userfaultfd range per buffer split them into 128,
+ * whose walk at each sync cost more than the pages it saved).
+ */
+void rec_syscallbuf_untracked(struct checkpoint_range *ret);
+/** @t's restore point was just taken: keep its buffer's head (its
+ * t->sb_head), which the restore point does not hold. */
+void rec_syscallbuf_save_head(struct recorder *rec, struct rthread *t);
+/**
+ * Around a rollback of @t's run: rec_syscallbuf_claims() before
+ * checkpoint_rollback() reads which slots are claimed; after it,
+ * rec_syscallbuf_rolled_heads() puts @t's buffer's head back as
+ * rec_syscallbuf_save_head() kept it, and clears the head of each buffer
+ * whose claim the rollback undid (the run claimed it: a slot never claimed
+ * has a zero head, uprr_ctl.keys are never freed). Each returns 0 or -errno.
+ */
+int rec_syscallbuf_claims(struct recorder *rec, struct rthread *t) _wur_;
+int rec_syscallbuf_rolled_heads(struct recorder *rec, struct rthread *t) _wur_;
 /* At @t's seccomp stop, for a call the buffer takes from syscall site @s
  * (outside the library) that stays unpatched: send @t into the library's
  * redirect entry (UPRR_PRELOAD_ENTRY_REDIRECT) to make it there, the

@@ -218,7 +218,12 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 	rec_syscallbuf_maps(rec, t, false);
 	t->start_regs = t->regs;
 	if (!sp->ckpt) {
-		r = checkpoint_new(t->tgid, t->tid, sp->mem.memfd, &sp->ckpt);
+		struct checkpoint_range untracked;
+
+		if (sp->mem.syscallbuf)
+			rec_syscallbuf_untracked(&untracked);
+		r = checkpoint_new_except(t->tgid, t->tid, sp->mem.memfd, &untracked,
+					  sp->mem.syscallbuf ? 1 : 0, &sp->ckpt);
 		if (r == -ESRCH)
 			return; /* exiting (a group exit in progress): see waitpid */
 		if (r < 0) {
@@ -240,6 +245,8 @@ rec_restore_point(struct recorder *rec, struct rthread *t)
 			return;
 		}
 	}
+	if (sp->mem.syscallbuf)
+		rec_syscallbuf_save_head(rec, t);
 	if (!t->xstate)
 		t->xstate = malloc(arch_xstate_size());
 	if (!t->xstate ||

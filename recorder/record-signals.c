@@ -465,6 +465,8 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 		return -ENODATA; /* its FPU state at the start is unknown */
 	if (records && (r = rec_syscallbuf_keep_records(rec, t)) < 0)
 		return r;
+	if ((r = rec_syscallbuf_claims(rec, t)) < 0)
+		return r;
 	r = running_outputs(rec, t, &keep);
 	if (r >= 0 && keep.n && !(kept = calloc(keep.n, sizeof(*kept))))
 		r = -ENOMEM;
@@ -478,6 +480,12 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 		return r;
 	rec->stats.rollbacks++;
 	t->rollbacks++;
+	/* the buffers are no part of the restore point */
+	if ((r = rec_syscallbuf_rolled_heads(rec, t)) < 0) {
+		rec_stop_recording(rec, "cannot roll back the syscall buffer of thread %d: %s", t->tid,
+				   strerror(-r));
+		return r;
+	}
 	/* from here on the records exist only in rec->sb.keep: losing them
 	 * would lose syscalls that happened */
 	if (records && (r = rec_syscallbuf_rolled_back(rec, t)) < 0) {
@@ -901,12 +909,18 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		rec_resume_user(rec, t, sig, &si);
 		return;
 	}
-	if (sig == SIGTRAP && ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs) ==
-				      PATCH_STOP_COUNTED) {
-		/* a trap site's tick, the budget not run out: on past its jmp */
-		if (tracee_set_regs(t->tid, &regs) == 0)
-			rec_resume(t, PTRACE_CONT, 0);
-		return;
+	if (sig == SIGTRAP) {
+		enum patch_stop stop =
+			ticks_soft_count_trap(t->space->mem.soft, t->space->mem.memfd, &regs);
+
+		if (stop != PATCH_STOP_OUTSIDE)
+			rec->stats.trap_ticks++;
+		if (stop == PATCH_STOP_COUNTED) {
+			/* a trap site's tick, the budget not run out: on past its jmp */
+			if (tracee_set_regs(t->tid, &regs) == 0)
+				rec_resume(t, PTRACE_CONT, 0);
+			return;
+		}
 	}
 	if (sig == SIGTRAP && ticks_soft_settle(t->space->mem.soft, t->tid, &regs) == PATCH_STOP_TRAPPED) {
 		/* a look at whether it spins (record-sched.c), or its point */

@@ -737,7 +737,7 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	rec_syscall_entry_state((long)t->model_nr, t->model_args, rec_tracee_mem_read, &t->tid, &t->entry);
 	/* the calls buffered since the thread's last event first (as
 	 * rec_write_event would): a buffered close may have changed what
-	 * the fd this call writes to refers to (rec_output_forget_sinks) */
+	 * the fd this call writes to refers to (rec_output_forget_fd) */
 	r = rec_syscallbuf_flush(rec, t);
 	if (r < 0) {
 		rec_stop_recording(rec, "cannot record the syscall buffer of thread %d: %s", t->tid,

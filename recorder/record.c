@@ -1252,9 +1252,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	*ret_status = rec.status;
 	log_info("%" PRIu64 " preemptions, %" PRIu64 " signals at execution points, %" PRIu64
 		 " rollbacks, %" PRIu64 " code patches (%zu counted branches), %" PRIu64
-		 " runs left uncounted",
+		 " runs left uncounted, %" PRIu64 " ticks at trap sites",
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
-		 rec.stats.patches, rec.nsites, rec.stats.gave_up);
+		 rec.stats.patches, rec.nsites, rec.stats.gave_up, rec.stats.trap_ticks);
 	rec_syscallbuf_log_sites(&rec.sb);
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);

@@ -34,6 +34,8 @@
 
 _Static_assert(sizeof(struct uprr_ctl) <= UPRR_PRELOAD_CTL_SIZE, "control page");
 _Static_assert(sizeof(struct uprr_rec) % 8 == 0, "records stay aligned");
+_Static_assert(sizeof(struct uprr_buf) == sizeof(((struct rthread *)0)->sb_head), "a buffer's head");
+_Static_assert(UPRR_PRELOAD_NSLOTS == ARRAY_SIZE(((struct rec_sb *)0)->keys), "the slots");
 _Static_assert(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE <= PATCH_TICK_PAGE,
 	       "the syscall buffer lies below soft ticks' page");
 
@@ -127,9 +129,8 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 bool
 rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows)
 {
-	char path[64], target[4096];
+	char path[64];
 	struct stat link, st;
-	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
 	if (lstat(path, &link) < 0 || stat(path, &st) < 0)
@@ -140,11 +141,7 @@ rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool fo
 	if ((args[3] & MAP_TYPE) == MAP_PRIVATE && !follows)
 		return false;
 	/* read-only: only a write through another fd could change it */
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return true;
-	target[n] = '\0';
-	return !rec_is_system_file(target, &st);
+	return !rec_fd_is_system_file(path, &st);
 }
 
 bool
@@ -354,7 +351,7 @@ record_probed(const struct uprr_rec *r)
  * sends a close of an fd that a record of the batch wrote to the traced
  * path, whose entry flushes first (preload/buffered-fd.c), so a buffered
  * close can only precede such a write. But it may have closed an fd that the
- * output code's cache holds (a traced write before the batch): forget it.
+ * output code's cache holds (a traced write before the batch): forget those.
  * A plain write to a regular file (UPRR_WRITE_PLAIN) marks no fd, so its fd
  * may be closed or reused: its record's dev and ino tell instead.
  */
@@ -365,10 +362,8 @@ record_sinks(const struct rthread *t, const uint8_t *recs, uint32_t len, uint32_
 	uint32_t n = 0;
 
 	for (uint32_t off = 0; off < len; off += ((const struct uprr_rec *)(recs + off))->size)
-		if (((const struct uprr_rec *)(recs + off))->nr == __NR_close) {
-			rec_output_forget_sinks();
-			break;
-		}
+		if (((const struct uprr_rec *)(recs + off))->nr == __NR_close)
+			rec_output_forget_fd((int)((const struct uprr_rec *)(recs + off))->args[0]);
 	for (uint32_t off = 0; off < len; n++) {
 		const struct uprr_rec *r = (const void *)(recs + off);
 
@@ -539,7 +534,9 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 		return -EBADMSG;
 	if (UTIL_GROW(rec->sb.data, rec->sb.data_cap, head.used) < 0)
 		return -ENOMEM;
-	r = tracee_read_mem(t->space->mem.memfd, addr + sizeof(head), rec->sb.data, head.used);
+	/* process_vm_readv(2): one copy, where /proc/PID/mem bounces each
+	 * page through a kernel page (a server's flush reads up to 192 KiB) */
+	r = tracee_read(t->tid, addr + sizeof(head), rec->sb.data, head.used);
 	if (r < 0)
 		return r;
 	n = count_records(rec->sb.data, head.used);
@@ -588,6 +585,53 @@ rec_syscallbuf_untraced(struct recorder *rec)
 		if (rec_syscallbuf_disable(sp->memfd) == 0)
 			sp->syscallbuf_off = true;
 	}
+}
+
+void
+rec_syscallbuf_untracked(struct checkpoint_range *ret)
+{
+	*ret = (struct checkpoint_range){ UPRR_PRELOAD_BUF_ADDR,
+					  UPRR_PRELOAD_NSLOTS * UPRR_PRELOAD_BUF_SIZE };
+}
+
+void
+rec_syscallbuf_save_head(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+
+	t->sb_head_addr = 0;
+	if (addr && tracee_read(t->tid, addr, t->sb_head, sizeof(t->sb_head)) == 0)
+		t->sb_head_addr = addr;
+}
+
+int
+rec_syscallbuf_claims(struct recorder *rec, struct rthread *t)
+{
+	memset(rec->sb.keys, 0, sizeof(rec->sb.keys));
+	if (!t->space->mem.syscallbuf)
+		return 0;
+	return tracee_read_mem(t->space->mem.memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, keys),
+			       rec->sb.keys, sizeof(rec->sb.keys));
+}
+
+int
+rec_syscallbuf_rolled_heads(struct recorder *rec, struct rthread *t)
+{
+	uint64_t keys[UPRR_PRELOAD_NSLOTS];
+	struct uprr_buf zero = { 0 };
+	int memfd = t->space->mem.memfd, r;
+
+	if (!t->space->mem.syscallbuf)
+		return 0;
+	if (t->sb_head_addr && (r = tracee_write(memfd, t->sb_head_addr, t->sb_head, sizeof(t->sb_head))) < 0)
+		return r;
+	r = tracee_read_mem(memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, keys), keys, sizeof(keys));
+	if (r < 0)
+		return r;
+	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++)
+		if (rec->sb.keys[i] && !keys[i] && (r = tracee_write(memfd, UPRR_PRELOAD_BUF(i), &zero, sizeof(zero))) < 0)
+			return r;
+	return 0;
 }
 
 void

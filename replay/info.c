@@ -95,6 +95,11 @@ replay_info(const char *trace_dir)
 		printf("duration:    %.3f s\n", (double)(end_ns - hdr->start_time_ns) / 1e9);
 	if (stopped[0])
 		printf("end:         the recording stopped: %s\n", control_free(stopped));
+	else if (rc == -ENODATA)
+		/* a frame written in part: its writer was killed in the middle
+		 * (the trace writer's thread writes while the recorder runs) */
+		printf("end:         none recorded (the trace was cut short: uprr record was killed "
+		       "or could not write it; %s)\n", trace_reader_error(r));
 	else if (rc < 0)
 		printf("end:         none recorded (%s)\n", trace_reader_error(r));
 	else if (!ended && hdr->format_version >= 6)

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 
 #include "common/log.h"
+#include "preload/uprr-preload.h"
 #include "replay/replay.h"
 #include "trace/trace.h"
 
@@ -263,6 +264,30 @@ static const char *const event_names[] = {
 	[TRACE_EV_STOP_FILTER] = "stop-filter",
 };
 
+/*
+ * A syscall buffer's batch: each record's syscall number and result, as
+ * " {nr=ret ...}" after the event's fields (how a server's requests split
+ * between buffered and traced calls). A record that does not fit its blob
+ * ends the list: the reader checked the frame, not the records' sizes.
+ */
+static void
+put_records(const struct trace_blob *b)
+{
+	uint32_t off = 0;
+
+	fputs(" {", stdout);
+	while (off + sizeof(struct uprr_rec) <= b->len) {
+		struct uprr_rec rec;
+
+		memcpy(&rec, (const char *)b->data + off, sizeof(rec));
+		if (rec.size < sizeof(rec) || rec.size > b->len - off)
+			break;
+		printf("%s%#x=%#" PRIx64, off ? " " : "", rec.nr, (uint64_t)rec.ret);
+		off += rec.size;
+	}
+	putchar('}');
+}
+
 int
 replay_dump(const char *trace_dir)
 {
@@ -287,6 +312,8 @@ replay_dump(const char *trace_dir)
 			printf(" rip=%#" PRIx64, ev.regs[offsetof(struct user_regs_struct, rip) / 8]);
 		for (uint32_t i = 0; i < ev.nblobs; i++)
 			printf(" [%#" PRIx64 "+%u]", ev.blobs[i].addr, ev.blobs[i].len);
+		if (ev.type == TRACE_EV_SYSCALLBUF && ev.nblobs > 0)
+			put_records(&ev.blobs[0]);
 		putchar('\n');
 	}
 	if (rc < 0)

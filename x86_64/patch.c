@@ -524,8 +524,152 @@ emit_trap_site(struct planner *pl, size_t b)
 	return 1;
 }
 
-/* Choose a region for the backward branch insns[b] and plan it; an
- * unconditional jmp that has none becomes a trap site. */
+/* The index of the decoded instruction at @a, or SIZE_MAX. */
+static size_t
+insn_index(const struct planner *pl, uint64_t a)
+{
+	size_t lo = 0, hi = pl->n;
+
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+
+		if (pl->insns[m].addr < a)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo < pl->n && pl->insns[lo].addr == a ? lo : SIZE_MAX;
+}
+
+/*
+ * Whether a path from insns[from] reaches insns[to] without running
+ * insns[blocked] (SIZE_MAX: none). Calls return; where the decode cannot
+ * follow (a branch out of the decoded code or into the middle of an
+ * instruction, a jump table, the end of a window), assume it may.
+ * Returns 1, 0, or -ENOMEM.
+ */
+static int
+reaches(const struct planner *pl, size_t from, size_t to, size_t blocked)
+{
+	size_t top = 0, *stack;
+	bool *seen;
+	int r = 0;
+
+	if (from == blocked)
+		return 0;
+	stack = calloc(pl->n, sizeof(*stack));
+	seen = calloc(pl->n, sizeof(*seen));
+	if (!stack || !seen) {
+		r = -ENOMEM;
+		goto out;
+	}
+	seen[from] = true;
+	stack[top++] = from;
+	while (top && !r) {
+		size_t k = stack[--top], next[2], nnext = 0;
+		const struct insn *in = &pl->insns[k];
+
+		if (k == to) {
+			r = 1;
+			break;
+		}
+		if (in->kind == INSN_IJMP && in->table_jump)
+			r = 1;
+		if ((in->kind == INSN_JCC || in->kind == INSN_JMP) && in->has_target) {
+			next[nnext] = insn_index(pl, in->target);
+			r = r || next[nnext] == SIZE_MAX;
+			nnext++;
+		}
+		if (in->kind != INSN_JMP && in->kind != INSN_IJMP && in->kind != INSN_RET) {
+			/* off the end of a whole function: nothing of it follows
+			 * (a call that does not return) */
+			if (k + 1 < pl->n)
+				next[nnext++] = k + 1;
+			else if (pl->window)
+				r = 1;
+		}
+		for (size_t m = 0; m < nnext && !r; m++) {
+			if (seen[next[m]] || next[m] == blocked)
+				continue;
+			seen[next[m]] = true;
+			stack[top++] = next[m];
+		}
+	}
+out:
+	free(stack);
+	free(seen);
+	return r;
+}
+
+/*
+ * Whether the jmp insns[b] may close a loop: some path from its target comes
+ * back to it. A jmp to a shared epilogue (`call f; jmp .Lret`, after which
+ * the function returns) is backward in the address space but runs once per
+ * call; a trap site there costs a ptrace stop per call of the function (sort's
+ * comparison function: millions). Returns 1, 0, or -ENOMEM.
+ */
+static int
+may_loop(const struct planner *pl, size_t b)
+{
+	size_t t = insn_index(pl, pl->insns[b].target);
+
+	return t == SIZE_MAX ? 1 : reaches(pl, t, b, SIZE_MAX);
+}
+
+/* Instructions after a loop's head tried as the start of its region. */
+#define LOOP_CANDIDATES 64
+
+/*
+ * Count the loop that the jmp insns[b] closes elsewhere than at the jmp: at
+ * the first instruction from its head on that every turn runs (no path from
+ * the head back to the jmp avoids it) and where a region fits, entered only
+ * at its start, so once per pass. The head itself comes first. Returns 1 if
+ * planned, 0 if there is no room anywhere, -ENOMEM.
+ */
+static int
+plan_loop_body(struct planner *pl, size_t b)
+{
+	size_t h = insn_index(pl, pl->insns[b].target);
+
+	if (h == SIZE_MAX)
+		return 0;
+	for (size_t k = h; k < b && k < h + LOOP_CANDIDATES; k++) {
+		const struct insn *in = &pl->insns[k];
+		size_t j = k;
+		int r;
+
+		if (pl->used[k] || !in->movable || in->kind == INSN_JMP ||
+		    !range_clear(pl, in->addr, insn_end(in)))
+			continue;
+		while (insn_end(&pl->insns[j]) - in->addr < JMP_REL32_LEN && can_append(pl, k, j))
+			j++;
+		if (insn_end(&pl->insns[j]) - in->addr < JMP_REL32_LEN)
+			continue;
+		/* every turn passes the head; another instruction, only if
+		 * the jmp cannot be reached from the head without it */
+		if (k != h && (r = reaches(pl, h, b, k)) != 0) {
+			if (r < 0)
+				return r;
+			continue;
+		}
+		return emit_site(pl, k, j, k);
+	}
+	return 0;
+}
+
+/* Whether a planned site's region starts at @a: every pass there counts. */
+static bool
+counted_at(const struct planner *pl, uint64_t a)
+{
+	for (size_t k = 0; k < pl->plan.nsites; k++)
+		if (pl->plan.sites[k].region == a)
+			return true;
+	return false;
+}
+
+/* Choose a region for the backward branch insns[b] and plan it. An
+ * unconditional jmp that has none and closes a loop is counted at the
+ * loop's head, else becomes a trap site. */
 static int
 plan_branch(struct planner *pl, size_t b)
 {
@@ -542,13 +686,29 @@ plan_branch(struct planner *pl, size_t b)
 	r = insn_end(&pl->insns[j]) - pl->insns[i].addr < JMP_REL32_LEN ? 0 : emit_site(pl, i, j, b);
 	if (r != 0)
 		return r;
-	/* `jmp .` (for (;;);), or a loop whose only way back is a jmp after a
-	 * jcc that leaves it: trap there. Blind, only a jump to itself: a
-	 * misaligned decode does not make EB FE. */
-	if (br->kind == INSN_JMP && (!pl->blind || br->target == br->addr))
-		return emit_trap_site(pl, b);
-	log_debug("no region for the branch at %#" PRIx64, br->addr);
-	return 0;
+	/* Blind, only a jump to itself: a misaligned decode does not make
+	 * EB FE. */
+	if (br->kind != INSN_JMP || (pl->blind && br->target != br->addr)) {
+		log_debug("no region for the branch at %#" PRIx64, br->addr);
+		return 0;
+	}
+	r = may_loop(pl, b);
+	if (r <= 0) {
+		if (!r)
+			log_debug("the jmp at %#" PRIx64 " closes no loop", br->addr);
+		return r;
+	}
+	/* a loop whose only way back is a jmp after a jcc that leaves it, or
+	 * after a call: count it where every turn passes, as cheap as any
+	 * stub */
+	if (counted_at(pl, br->target))
+		return 0;
+	r = plan_loop_body(pl, b);
+	if (r != 0)
+		return r;
+	/* `jmp .` (for (;;);), or a loop with no room: trap there, a ptrace
+	 * stop per turn */
+	return emit_trap_site(pl, b);
 }
 
 /* Count the entries of the function: a region at its first instruction. */
@@ -663,6 +823,45 @@ plan_window(csh cs, cs_insn *ci, struct planner *pl, uint64_t rip)
 	return plan_branch(pl, b);
 }
 
+struct site_edit {
+	struct patch_site site;
+	struct patch_edit edit;
+};
+
+static int
+cmp_site_edit(const void *a, const void *b)
+{
+	const struct site_edit *x = a, *y = b;
+
+	return x->site.branch < y->site.branch ? -1 : x->site.branch > y->site.branch;
+}
+
+/* Sort the sites, and their edits with them, by branch address: a loop's
+ * head is planned after branches that lie above it. Returns 0 or -ENOMEM. */
+static int
+sort_sites(struct patch_plan *plan)
+{
+	struct site_edit *v;
+	bool sorted = true;
+
+	for (size_t k = 1; k < plan->nsites; k++)
+		sorted = sorted && plan->sites[k - 1].branch < plan->sites[k].branch;
+	if (sorted)
+		return 0;
+	v = malloc(plan->nsites * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t k = 0; k < plan->nsites; k++)
+		v[k] = (struct site_edit){ plan->sites[k], plan->edits[k] };
+	qsort(v, plan->nsites, sizeof(*v), cmp_site_edit);
+	for (size_t k = 0; k < plan->nsites; k++) {
+		plan->sites[k] = v[k].site;
+		plan->edits[k] = v[k].edit;
+	}
+	free(v);
+	return 0;
+}
+
 int
 patch_plan_code(const uint8_t *code, size_t len, uint64_t addr, bool whole_function, uint64_t rip,
 		uint64_t stub_base, size_t stub_cap, const uint64_t *avoid, size_t navoid,
@@ -723,6 +922,12 @@ patch_plan_code(const uint8_t *code, size_t len, uint64_t addr, bool whole_funct
 		r = plan_whole(cs, ci, &pl);
 	else
 		r = plan_window(cs, ci, &pl, rip);
+	if (r > 0) {
+		int e = sort_sites(&pl.plan);
+
+		if (e < 0)
+			r = e;
+	}
 	if (r >= 0) {
 		*ret_plan = pl.plan;
 		pl.plan = (struct patch_plan){ 0 };

@@ -23,13 +23,16 @@
  *		jmp C - 8			; back to the rcx restore
  *		[dq <region end>]		; only if the region ends with a call
  *
- * A backward `jmp` that has no such region (`jmp .`, the whole of
- * `for (;;);`, or a jmp right after the jcc that leaves its loop) becomes a
- * "trap site" instead: its first byte is replaced by int3, and the caller
- * counts the tick and makes the jump each time a thread stops there with
- * SIGTRAP (ticks_soft_count_trap()). That costs a ptrace stop per iteration:
- * only loops that a jmp alone closes get one, and those only end when
- * another thread or a signal handler changes something.
+ * A backward `jmp` that has no such region (a jmp right after the jcc that
+ * leaves its loop, or after a call) is counted only if it closes a loop (a
+ * path from its target comes back to it: not a jmp to a shared epilogue),
+ * and then at the loop's head, or at the first instruction after it that
+ * every turn runs, where a region fits. Only a loop with no room anywhere
+ * (`jmp .`, the whole of `for (;;);`) gets a "trap site": the jmp's first
+ * byte is replaced by int3, and the caller counts the tick and makes the
+ * jump each time a thread stops there with SIGTRAP
+ * (ticks_soft_count_trap()). That costs a ptrace stop per turn; such loops
+ * only end when another thread or a signal handler changes something.
  */
 #pragma once
 
@@ -58,8 +61,9 @@
 /** Offset in a stub of C, the first relocated instruction. */
 #define PATCH_STUB_CLEAN_OFF 38
 
-/** One patched back-edge, or function entry. A trap site has stub 0, trap
- * the jmp's address (the int3), clean the jmp's target, region_len 1. */
+/** One patched back-edge, function entry or loop head (branch: the region's
+ * start). A trap site has stub 0, trap the jmp's address (the int3), clean
+ * the jmp's target, region_len 1. */
 struct patch_site {
 	uint64_t branch;     /**< address of the counted branch in the original code */
 	uint64_t region;     /**< start of the replaced original bytes */
@@ -91,7 +95,9 @@ struct patch_plan {
  *
  * If @whole_function, [addr, addr+len) is one whole function (from a symbol
  * table or an FDE): it is decoded linearly, all direct branch targets are
- * collected, and every backward jcc/jmp that can be patched safely is. Its
+ * collected, and every backward jcc/jmp that can be patched safely is (a
+ * jmp without a region as described above: at its loop's head or body, or
+ * as a trap site, or not at all if it closes no loop). Its
  * entry is counted too (a region at its first instruction) if it calls
  * itself, or if it has calls but no backward branch to count: a thread that
  * ran out of time in a function without loops that calls others is in a
@@ -100,9 +106,9 @@ struct patch_plan {
  * boundaries: decode forward from @rip to the first backward branch whose
  * target t satisfies addr <= t <= rip (the loop @rip is in), check that a
  * linear decode from t reaches @rip and the branch on instruction boundaries,
- * and patch only that branch. In this mode jumps from outside the window into
- * the loop cannot be seen; targets are taken from the decode from t to the
- * window's end and from a best-effort decode of [addr, t).
+ * and patch only that branch (or its loop). In this mode jumps from outside
+ * the window into the loop cannot be seen; targets are taken from the decode
+ * from t to the window's end and from a best-effort decode of [addr, t).
  *
  * A region (the original bytes replaced by `jmp rel32`) is at least 5 bytes
  * of whole instructions containing the branch, grown backwards within its

@@ -831,6 +831,41 @@ def c_spin_jmp(h):
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
+# A TRACE_EV_PATCH edit of one byte in `uprr dump`: the int3 of a trap site.
+TRAP_SITE_EDIT_RE = re.compile(rb'\[(0x[0-9a-f]+)\+1\]')
+
+
+@prog_case('jmp_back')
+def c_jmp_back(h):
+    """Two threads computing in functions whose only backward jmp follows a
+    call: one to a shared epilogue (sort's comparison function), which closes
+    no loop, and one that closes a loop whose head has room for a stub.
+    Neither may become a trap site (an int3 that costs a ptrace stop at every
+    call or turn: sort recorded in 90-400 s instead of 4 one time in 5):
+    `uprr dump` shows no one-byte patch, and `uprr record -v` few ticks at
+    trap sites (160,000 with them)."""
+    trace, rec = h.record_replay([h.prog('jmp_back')], replays=2, options=['-v', '--ticks=soft'])
+    expect_output(rec, b'jmp_back: ok\n', 'computed wrong results in its patched functions')
+    d = run([h.uprr, 'dump', trace], timeout=60, what='uprr dump')
+    check_not_broken(d, 'dump')
+    traps = [m.group(1).decode() for line in d.stdout.splitlines() if b'\tpatch ' in line
+             for m in TRAP_SITE_EDIT_RE.finditer(line)]
+    if traps:
+        raise Fail('trap sites (int3 on a jmp) at ' + ', '.join(traps) + ':\n' +
+                   tail(b'\n'.join(l for l in d.stdout.splitlines() if b'\tpatch ' in l)))
+    m = re.search(rb'(\d+) code patches .*?(\d+) ticks at trap sites', rec.stderr)
+    trap_ticks = int(m.group(2)) if m else 0
+    if not m:
+        raise Fail('uprr record -v does not count the ticks at trap sites:\n' + tail(rec.stderr))
+    if int(m.group(1)) == 0:
+        raise Fail('the recording installed no counting code (uprr record -v):\n' +
+                   tail(rec.stderr))
+    if trap_ticks > 1000:
+        raise Fail(f'{trap_ticks} ticks at trap sites, a ptrace stop each:\n' +
+                   tail(rec.stderr))
+    log(f'  ok: no trap site, {trap_ticks} ticks at trap sites')
+
+
 # `uprr info` names the tick source in its "mode:" line: "ticks soft".
 TICKS_RE = re.compile(rb'\bticks ([a-z]+)\b')
 
@@ -2634,20 +2669,14 @@ def c_syscallbuf_stdout_file(h):
         raise Fail('stdout_file_reuse: its writes and close were not buffered')
 
 
-@case('syscallbuf-spin')
-def c_syscallbuf_spin(h):
-    """tests/progs/syscallbuf_spin with the syscall buffer: a thread makes
-    buffered calls, then spins on a flag another thread sets after a
-    computation. Its run holds records when its timeslice ends: uprr rolls
-    it back keeping them, and preempts it after the last (a uprr that lets
-    it run on never gets out of the spin: the program gives up, exit 1).
-    Then SIGALRM every 50 us inside buffered calls. The output is the
-    native run's, byte for byte."""
+def syscallbuf_spin_case(h, args):
+    """tests/progs/syscallbuf_spin (with @args) recorded and replayed twice,
+    compared with a native run; its buffered calls counted."""
     exe = h.prog('syscallbuf_spin')
-    native = run([exe], timeout=60, what='syscallbuf_spin (native)', cwd=h.tmp)
+    native = run([exe] + args, timeout=60, what='syscallbuf_spin (native)', cwd=h.tmp)
     if native.status != 0:
         raise Fail(f'syscallbuf_spin fails natively\n  {native.explain()}')
-    trace, rec = h.record_replay([exe], options=['--syscall-buffer'], replays=2)
+    trace, rec = h.record_replay([exe] + args, options=['--syscall-buffer'], replays=2)
     expect_output(rec, b'syscallbuf_spin: ok\n', 'did not get through its spins and signals')
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
     records, flushes, traced = buffered_calls(h, trace)
@@ -2655,6 +2684,27 @@ def c_syscallbuf_spin(h):
         raise Fail(f'syscallbuf_spin: only {records} buffered calls in {flushes} flushes '
                    f'({traced} traced): the buffer was not used')
     log(f'  {records} buffered calls in {flushes} flushes, {traced} traced')
+
+
+@case('syscallbuf-spin')
+def c_syscallbuf_spin(h):
+    """tests/progs/syscallbuf_spin with the syscall buffer: a thread makes
+    buffered calls (10 KiB of records in the first round, past the
+    buffer's first page), then spins on a flag another thread sets after
+    a computation. Its run holds records when its timeslice ends: uprr
+    rolls it back keeping them (restore points leave the buffers out: uprr
+    puts the buffer's head back itself), and preempts it after the last (a
+    uprr that lets it run on never gets out of the spin: the program gives
+    up, exit 1). Then SIGALRM every 50 us inside buffered calls. The
+    output is the native run's, byte for byte."""
+    syscallbuf_spin_case(h, [])
+
+
+@case('syscallbuf-spin-child')
+def c_syscallbuf_spin_child(h):
+    """syscallbuf-spin in a forked child, whose restore points are a shadow
+    (a memfd of uprr's, mapped in uprr) rather than a mirror process."""
+    syscallbuf_spin_case(h, ['child'])
 
 
 def unvaried(out):

@@ -11,13 +11,18 @@
  *
  * Each of NROUNDS rounds: the worker writes the round's number into a pipe,
  * reads the clock and its ids (buffered calls: the write wakes main, which
- * reads the pipe), then spins until main, after a stretch of work, publishes
+ * reads the pipe; in even rounds more records than the buffer's first page
+ * holds), then spins until main, after a stretch of work, publishes
  * its result and sets the flag. Main checks that it read what the worker
  * wrote before the flag (the worker's write precedes the spin: a preemption
  * placed before the write would let main see the pipe empty and block).
  *
  * Then a signal phase: SIGALRM every 50 us while the main thread makes
  * buffered calls in a loop (signals arriving inside buffered syscalls).
+ *
+ * With the argument "child", all this runs in a forked child (a process
+ * uprr did not start: its restore points are kept in a copy of uprr's, a
+ * "shadow", not in a mirror process).
  *
  * The output is the same in every run (no spin counts, a fixed seed), so it
  * is compared with a native run.
@@ -26,6 +31,7 @@
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include "progs.h"
 
@@ -63,7 +69,10 @@ worker(void *arg)
 		/* buffered calls (once their sites are patched) */
 		if (write(g_pipe[1], &r, sizeof(r)) != sizeof(r))
 			die("syscallbuf_spin: write to the pipe: %s", strerror(errno));
-		for (int i = 0; i < 8; i++) {
+		/* even rounds (the first, whose spin is rolled back): 72
+		 * pairs, 10 KiB of records, past the buffer's first page (the
+		 * only one a restore point tracks: uprr writes the rest back) */
+		for (int i = 0; i < (r & 1 ? 8 : 72); i++) {
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			if (syscall(SYS_getpid) != g_pid)
 				die("syscallbuf_spin: getpid in the worker is wrong");
@@ -113,8 +122,30 @@ signals_inside(void)
 	say("signals: %s\n", g_alarms >= ALARMS ? "every alarm came" : "TOO FEW ALARMS");
 }
 
+static int spin_rounds(void);
+
 int
-main(void)
+main(int argc, char **argv)
+{
+	int status;
+	pid_t pid;
+
+	if (argc < 2 || strcmp(argv[1], "child") != 0)
+		return spin_rounds();
+	/* in a forked child: a process uprr did not start, whose restore
+	 * points are a copy of uprr's (a shadow), not a mirror process */
+	pid = fork();
+	if (pid < 0)
+		die("syscallbuf_spin: fork: %s", strerror(errno));
+	if (pid == 0)
+		_exit(spin_rounds());
+	if (waitpid(pid, &status, 0) != pid)
+		die("syscallbuf_spin: waitpid: %s", strerror(errno));
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+static int
+spin_rounds(void)
 {
 	uint64_t seen[NROUNDS] = { 0 }, want[NROUNDS], x = 0x9e3779b97f4a7c15ull;
 	pthread_t t;

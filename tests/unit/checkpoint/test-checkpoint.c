@@ -445,6 +445,65 @@ Test(checkpoint, rollback_keeps_ranges)
 	free(now);
 }
 
+/* Pages left out of tracking keep what the run wrote there across a
+ * rollback and a sync, in a mirror and in a shadow; the rest is restored. */
+static void
+rollback_leaves_untracked(bool shadow)
+{
+	struct snap *s0 = malloc(sizeof(*s0)), *s1 = malloc(sizeof(*s1)), *now = malloc(sizeof(*now));
+	struct user_regs_struct regs;
+	struct checkpoint_range untracked[] = {
+		{ 0, 2 * PAGE }, /* anon + 5, + 6: written whole by each round */
+		{ 0, PAGE },	 /* anon + 2: one byte */
+	};
+	int n, all;
+
+	spawn(NULL);
+	untracked[0].addr = info.anon + 5 * PAGE;
+	untracked[1].addr = info.anon + 2 * PAGE;
+	/* what a rollback of the same run restores with everything tracked */
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, shadow, NULL, 0, &cp), 0);
+	cr_assert_eq(run_to_trap(&regs), 1);
+	all = checkpoint_rollback(cp, NULL, 0);
+	checkpoint_free(cp);
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, shadow, untracked, ARRAY_SIZE(untracked),
+					&cp), 0);
+	take(s0);
+	cr_assert_eq(run_to_trap(&regs), 2);
+	take(s1);
+	n = checkpoint_rollback(cp, NULL, 0);
+	cr_assert_eq(n, all - 3, "restored %d pages, %d with all tracked", n, all);
+	take(now);
+	memcpy(s0->anon + 5 * PAGE, s1->anon + 5 * PAGE, 2 * PAGE);
+	memcpy(s0->anon + 2 * PAGE, s1->anon + 2 * PAGE, PAGE);
+	assert_same(s0, now);
+	cr_assert_eq(now->anon[5 * PAGE], 0x22);
+	cr_assert_eq(now->anon[2 * PAGE], 0x22);
+	/* a sync copies none of them, and a rollback after it none either */
+	cr_assert_eq(checkpoint_sync(cp), all - 3);
+	cr_assert_eq(run_to_trap(&regs), 3);
+	take(s1);
+	cr_assert_eq(checkpoint_rollback(cp, NULL, 0), all - 3);
+	take(now);
+	memcpy(s0->anon + 5 * PAGE, s1->anon + 5 * PAGE, 2 * PAGE);
+	memcpy(s0->anon + 2 * PAGE, s1->anon + 2 * PAGE, PAGE);
+	assert_same(s0, now);
+	cr_assert_eq(now->anon[5 * PAGE], 0x33);
+	free(s0);
+	free(s1);
+	free(now);
+}
+
+Test(checkpoint, rollback_leaves_untracked_mirror)
+{
+	rollback_leaves_untracked(false);
+}
+
+Test(checkpoint, rollback_leaves_untracked_shadow)
+{
+	rollback_leaves_untracked(true);
+}
+
 Test(checkpoint, rerun_then_sync_moves_the_restore_point)
 {
 	struct snap *s1 = malloc(sizeof(*s1)), *again = malloc(sizeof(*again));
@@ -696,7 +755,7 @@ Test(checkpoint, shadow_restores_without_a_process)
 
 	spawn(NULL);
 	fds = count_fds();
-	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, true, &cp), 0);
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, true, NULL, 0, &cp), 0);
 	cr_assert_eq(checkpoint_mirror_pid(cp), -1);
 	cr_assert_eq(count_fds(), fds, "the program's file table changed");
 	children_of(pid, kids, sizeof(kids));
@@ -753,7 +812,7 @@ Test(checkpoint, shadow_remap_sees_dropped_and_replaced_pages)
 	int64_t res;
 
 	spawn(NULL);
-	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, true, &cp), 0);
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, true, NULL, 0, &cp), 0);
 	cr_assert_eq(run_to_trap(&regs), 1);
 	cr_assert_eq(tracee_write(memfd, info.anon + 9 * PAGE, &v, 1), 0);
 	cr_assert_geq(checkpoint_sync(cp), 1);
@@ -812,7 +871,7 @@ discard_follows_dropped_pages(bool shadow)
 	int64_t res;
 
 	spawn(NULL);
-	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, shadow, &cp), 0);
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, shadow, NULL, 0, &cp), 0);
 	mirror = checkpoint_mirror_pid(cp);
 	cr_assert_eq(run_to_trap(&regs), 1);
 	cr_assert_geq(checkpoint_sync(cp), 1);
@@ -866,7 +925,7 @@ track_new_memory(bool shadow)
 	int64_t res;
 
 	spawn(NULL);
-	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, shadow, &cp), 0);
+	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, shadow, NULL, 0, &cp), 0);
 	cr_assert_eq(checkpoint_track_new(cp, info.anon, PAGE), -EEXIST);
 	mmap_fixed(extra, len, &res);
 	cr_assert_eq((uint64_t)res, extra);

@@ -147,12 +147,12 @@ check_plan(const struct patch_plan *plan, int r, const uint8_t *code, uint64_t a
 		};
 		int32_t rel;
 
-		/* this stub ends where the next site's starts */
-		for (size_t m = k + 1; m < plan->nsites; m++)
-			if (plan->sites[m].stub) {
+		/* this stub ends where the next one starts (a loop's head is
+		 * planned after the branches above it: stubs are laid out in
+		 * the order of planning, not of the sites) */
+		for (size_t m = 0; m < plan->nsites; m++)
+			if (plan->sites[m].stub > site->stub && plan->sites[m].stub < stub_end)
 				stub_end = plan->sites[m].stub;
-				break;
-			}
 
 		cr_assert(k == 0 || plan->sites[k - 1].branch < site->branch);
 		cr_assert(k == 0 || plan->sites[k - 1].region + plan->sites[k - 1].region_len <=
@@ -570,13 +570,19 @@ Test(patch, clean_outside_is_untouched)
 }
 
 /* int f(void): waits until the dword at DATA_OFF is not 0; the only way back
- * is a jmp after the jne that leaves (a flag wait compiled at -O0) */
+ * is a jmp after the jne that leaves (a flag wait compiled at -O0); the
+ * loop's head has no room for a region (M, a target, lies 2 bytes in), M has
+ * ([test, jne, jmp]) unless a thread stands at the jmp */
 static const uint8_t jmp_wait[] = {
-	0x83, 0x3d, 0xf9, 0x03, 0x00, 0x00, 0x00, /* 0: L: cmp dword [rip -> 0x400], 0 */
-	0x75, 0x02,				    /* 7: jne N */
-	0xeb, 0xf5,				    /* 9: jmp L */
-	0x31, 0xc0,				    /* b: N: xor eax, eax */
-	0xc3,					    /* d: ret */
+	0x48, 0x8d, 0x3d, 0xf9, 0x03, 0x00, 0x00, /* 0: lea rdi, [rip -> 0x400] */
+	0x31, 0xc0,				    /* 7: xor eax, eax */
+	0xeb, 0x02,				    /* 9: jmp M */
+	0x8b, 0x07,				    /* b: L: mov eax, [rdi] */
+	0x85, 0xc0,				    /* d: M: test eax, eax */
+	0x75, 0x02,				    /* f: jne N */
+	0xeb, 0xf8,				    /* 11: jmp L */
+	0x31, 0xc0,				    /* 13: N: xor eax, eax */
+	0xc3,					    /* 15: ret */
 };
 
 /* What the supervisor does at a trap site (ticks_soft_count_trap() and
@@ -605,7 +611,7 @@ on_trap_site(int sig, siginfo_t *si, void *uc_)
 	tsite.traps++;
 	--*budget;
 	if (tsite.traps == 5)
-		*(volatile uint32_t *)(tsite.site.region - 9 + DATA_OFF) = 1;
+		*(volatile uint32_t *)(tsite.site.region - 0x11 + DATA_OFF) = 1;
 	g[REG_RIP] = (greg_t)rip;
 	g[REG_RCX] = (greg_t)rcx;
 }
@@ -621,14 +627,30 @@ Test(patch, jmp_loops_become_trap_sites)
 	int (*f)(void) = (int (*)(void))buf;
 	uint64_t rip, rcx;
 
-	/* the jmp has no 5-byte region (jne before it, nothing after a jmp) */
+	uint64_t at_jmp = u64(buf + 0x11);
+
+	/* every turn runs M: counted there */
 	cr_assert_eq(plan_buf(buf, sizeof(jmp_wait), NULL, 0, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf + 0xd), "M, after the head");
+	cr_assert_eq(plan.sites[0].region_len, 6, "[test, jne, jmp]");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*(uint32_t *)(buf + DATA_OFF) = 1;
+	*budget = 0;
+	cr_assert_eq(f(), 0);
+	cr_assert_eq(ticks_since_zero(), 2, "M ran twice");
+	patch_plan_free(&plan);
+	memcpy(buf, jmp_wait, sizeof(jmp_wait));
+
+	/* a thread at the jmp: the jmp has no 5-byte region (jne before it,
+	 * nothing after a jmp), nor has any instruction of the loop */
+	cr_assert_eq(plan_buf(buf, sizeof(jmp_wait), &at_jmp, 1, &plan), 1);
 	cr_assert_eq(plan.sites[0].stub, 0);
-	cr_assert_eq(plan.sites[0].trap, u64(buf + 9));
-	cr_assert_eq(plan.sites[0].clean, u64(buf));
+	cr_assert_eq(plan.sites[0].trap, u64(buf + 0x11));
+	cr_assert_eq(plan.sites[0].clean, u64(buf + 0xb));
 	cr_assert_eq(plan.stub_len, 0);
 	apply_plan(&plan, u64(buf + STUB_OFF));
-	cr_assert_eq(buf[9], 0xcc);
+	cr_assert_eq(buf[0x11], 0xcc);
 	tsite.site = plan.sites[0];
 	install_sigtrap(on_trap_site);
 	*(uint32_t *)(buf + DATA_OFF) = 0;
@@ -639,13 +661,13 @@ Test(patch, jmp_loops_become_trap_sites)
 	cr_assert_eq(ticks_since_zero(), 5);
 
 	/* anywhere but just after its int3, a trap site has nothing in flight */
-	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 9), 7, 9, &rip, &rcx),
+	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 0x11), 7, 9, &rip, &rcx),
 		     PATCH_STOP_OUTSIDE);
-	cr_assert_eq(rip, u64(buf + 9));
+	cr_assert_eq(rip, u64(buf + 0x11));
 	cr_assert_eq(rcx, 7);
-	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 10), 7, 9, &rip, &rcx),
+	cr_assert_eq(patch_site_clean(&plan.sites[0], u64(buf + 0x12), 7, 9, &rip, &rcx),
 		     PATCH_STOP_TRAPPED);
-	cr_assert_eq(rip, u64(buf));
+	cr_assert_eq(rip, u64(buf + 0xb));
 	cr_assert_eq(rcx, 7, "no scratch at a trap site");
 	patch_plan_free(&plan);
 
@@ -660,6 +682,146 @@ Test(patch, jmp_loops_become_trap_sites)
 	 * in loops that end by themselves */
 	memcpy(buf, (const uint8_t[]){ 0xff, 0xcf, 0x75, 0xfc, 0xcc }, 5); /* L: dec edi; jnz L; int3 */
 	cr_assert_eq(plan_buf(buf, 5, NULL, 0, &plan), 0);
+	patch_plan_free(&plan);
+}
+
+/* Put `call helper` at @at of @buf (5 bytes). */
+static void
+put_call_helper(uint8_t *buf, size_t at)
+{
+	int32_t rel = (int32_t)(u64((const void *)helper) - u64(buf + at + 5));
+
+	buf[at] = 0xe8;
+	memcpy(buf + at + 1, &rel, 4);
+}
+
+/* The same flag wait with room at its head: counted there, by a stub, not by
+ * a trap at every turn; and a loop closed by a jmp after a call */
+Test(patch, jmp_loops_counted_at_their_head)
+{
+	static const uint8_t flag_wait[] = {
+		0x83, 0x3d, 0xf9, 0x03, 0x00, 0x00, 0x00, /* 0: L: cmp dword [rip -> 0x400], 0 */
+		0x75, 0x02,				    /* 7: jne N */
+		0xeb, 0xf5,				    /* 9: jmp L */
+		0x31, 0xc0,				    /* b: N: xor eax, eax */
+		0xc3,					    /* d: ret */
+	};
+	static const uint8_t call_loop[] = {
+		0x53,			      /* 0: push rbx */
+		0x89, 0xfb,		      /* 1: mov ebx, edi */
+		0x83, 0xeb, 0x01,	      /* 3: L: sub ebx, 1 */
+		0x78, 0x07,		      /* 6: js N */
+		0xe8, 0x00, 0x00, 0x00, 0x00, /* 8: call helper */
+		0xeb, 0xf4,		      /* d: jmp L */
+		0x5b,			      /* f: N: pop rbx */
+		0xc3,			      /* 10: ret */
+	};
+	struct patch_plan plan;
+	uint8_t *buf = load_code(flag_wait, sizeof(flag_wait));
+	int (*f)(void) = (int (*)(void))buf;
+	int (*g)(int) = (int (*)(int))buf;
+
+	cr_assert_eq(plan_buf(buf, sizeof(flag_wait), NULL, 0, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf), "the loop's head");
+	cr_assert_eq(plan.sites[0].region_len, 7);
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*(uint32_t *)(buf + DATA_OFF) = 1;
+	*budget = 0;
+	cr_assert_eq(f(), 0);
+	cr_assert_eq(ticks_since_zero(), 1, "the head ran once");
+	patch_plan_free(&plan);
+
+	memset(buf, 0xcc, BUF_SIZE);
+	memcpy(buf, call_loop, sizeof(call_loop));
+	put_call_helper(buf, 8);
+	cr_assert_eq(plan_buf(buf, sizeof(call_loop), NULL, 0, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf + 3), "the loop's head");
+	cr_assert_eq(plan.sites[0].region_len, 5, "[sub, js]");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	for (int n = 0; n <= 100; n += 25) {
+		*budget = 0;
+		helper_ra = 0;
+		g(n);
+		cr_assert_eq(ticks_since_zero(), (uint64_t)n + 1, "one tick per turn");
+		cr_assert_eq(helper_ra, n ? u64(buf + 0xd) : 0);
+	}
+	patch_plan_free(&plan);
+}
+
+/* A loop with no room at its head: counted at the first instruction that
+ * every turn runs, not at one that a turn may skip */
+Test(patch, jmp_loops_counted_where_every_turn_passes)
+{
+	static const uint8_t skip_loop[] = {
+		0x85, 0xff,				  /* 0: L: test edi, edi */
+		0x74, 0x07,				  /* 2: je X */
+		0x83, 0x05, 0xf5, 0x03, 0x00, 0x00, 0x01, /* 4: add dword [rip -> 0x400], 1 */
+		0xff, 0xcf,				  /* b: X: dec edi */
+		0x78, 0x02,				  /* d: js N */
+		0xeb, 0xef,				  /* f: jmp L */
+		0xc3,					  /* 11: N: ret */
+	};
+	struct patch_plan plan;
+	uint8_t *buf = load_code(skip_loop, sizeof(skip_loop));
+	void (*f)(int) = (void (*)(int))buf;
+	uint64_t avoid[] = { u64(buf + 2), u64(buf + 4) }; /* no room at L nor at the je */
+
+	cr_assert_eq(plan_buf(buf, sizeof(skip_loop), avoid, 2, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf + 0xb), "X, not the add that je skips");
+	cr_assert_eq(plan.sites[0].region_len, 6, "[dec, js, jmp]");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*(uint32_t *)(buf + DATA_OFF) = 0;
+	*budget = 0;
+	f(5);
+	cr_assert_eq(*(uint32_t *)(buf + DATA_OFF), 5);
+	cr_assert_eq(ticks_since_zero(), 6, "one tick per turn");
+	patch_plan_free(&plan);
+}
+
+/* A backward jmp to a shared epilogue after a call (sort's comparison
+ * function: `call xmemcoll0; jmp .Lret`) closes no loop: no trap site, which
+ * would stop the thread at every call of the function */
+Test(patch, jmp_to_epilogue_is_no_loop)
+{
+	static const uint8_t epilogue[] = {
+		0x53,			      /* 0: push rbx */
+		0x85, 0xff,		      /* 1: test edi, edi */
+		0x75, 0x03,		      /* 3: jne T */
+		0x5b,			      /* 5: E: pop rbx */
+		0xc3,			      /* 6: ret */
+		0x90,			      /* 7: nop */
+		0xe8, 0x00, 0x00, 0x00, 0x00, /* 8: T: call helper */
+		0xeb, 0xf6,		      /* d: jmp E */
+	};
+	struct patch_plan plan;
+	uint8_t *buf = load_code(epilogue, sizeof(epilogue));
+	int (*f)(int) = (int (*)(int))buf;
+	int r;
+
+	put_call_helper(buf, 8);
+	/* no loop, but a call: its entry is counted (a recursion through
+	 * others), by a stub */
+	cr_assert_eq(plan_buf(buf, sizeof(epilogue), NULL, 0, &plan), 1);
+	cr_assert_neq(plan.sites[0].stub, 0, "a stub, not a trap site");
+	cr_assert_eq(plan.sites[0].region, u64(buf), "the entry");
+	apply_plan(&plan, u64(buf + STUB_OFF));
+	*budget = 0;
+	for (int k = 0; k < 10; k++)
+		cr_assert_eq(f(1), 42);
+	cr_assert_eq(ticks_since_zero(), 10, "one tick per call");
+	patch_plan_free(&plan);
+
+	/* in window mode (no symbol), from a rip in the epilogue: nothing */
+	memcpy(buf, epilogue, sizeof(epilogue));
+	put_call_helper(buf, 8);
+	r = patch_plan_code(buf, sizeof(epilogue), u64(buf), false, u64(buf + 5),
+			    u64(buf + STUB_OFF), BUF_SIZE - STUB_OFF, NULL, 0, &plan);
+	check_plan(&plan, r, buf, u64(buf), sizeof(epilogue), u64(buf + STUB_OFF),
+		   BUF_SIZE - STUB_OFF);
+	cr_assert_eq(r, 0, "no trap site on the jmp to the epilogue");
 	patch_plan_free(&plan);
 }
 
