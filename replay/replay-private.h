@@ -153,6 +153,9 @@ struct pthread_r {
 	bool sb_ran;	    /* it ran since they were put there */
 	bool exec_done;	    /* its execve ran to its end as the syscall buffer was
 			     * mapped: no exit stop comes */
+	int defer_sig;	    /* it stands in this signal's delivery stop, its
+			     * siginfo set: its next resumption delivers it
+			     * (signals.c, deliver()); 0: none */
 };
 
 /* A file of the trace, open for replayed processes to map: the trace's copy
@@ -199,6 +202,13 @@ struct replayer {
 	struct rec_ptrace_emu ptrace; /* threads recorded processes trace */
 	const struct trace_event *ptrace_ev; /* the tracer's event being replayed */
 	int injecting;		 /* the signal deliver_injected raised, 0: none */
+	pid_t deferred_tid;	 /* recorded id of the thread whose defer_sig is
+				  * set, 0: none (one at most) */
+	struct {
+		uint64_t stepped;  /* deliveries with a single step at once */
+		uint64_t deferred; /* left for the thread's next run */
+		uint64_t settled;  /* of those, stepped before another event */
+	} deliveries;		   /* shown with UPRR_LOG=debug */
 	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
 };
 
@@ -235,6 +245,11 @@ int replay_on_preempt(struct replayer *rp, const struct trace_event *ev, struct 
 int replay_on_patch(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 int replay_on_signal(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 int replay_on_rdtsc(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
+/** Before event @ev: if a delivery waits for its thread's next run
+ * (pthread_r.defer_sig) and @ev is not an event of that thread that runs
+ * it first, deliver it now, to the handler's first instruction, as a
+ * delivery that does not wait does. 0 or a divergence. */
+int replay_settle_deferred(struct replayer *rp, const struct trace_event *ev);
 
 /* ---- syscallbuf.c: the in-process syscall buffer (doc/syscall-buffer.md) ---- */
 

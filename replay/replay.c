@@ -248,7 +248,11 @@ replay_resume_to_stop(struct replayer *rp, struct pthread_r *t, const struct tra
 	bool have_regs;
 
 	if (t->state != PT_RUNNING)
-		tracee_resume(t->tid, run, 0);
+		tracee_resume(t->tid, run, t->defer_sig); /* 0, or the delivery that waited */
+	if (t->defer_sig) {
+		t->defer_sig = 0;
+		rp->deferred_tid = 0;
+	}
 	t->state = PT_RUNNING;
 	t->sb_ran = true;
 	for (;;) {
@@ -500,7 +504,13 @@ static int
 replay_event(struct replayer *rp, const struct trace_event *ev)
 {
 	struct pthread_r *t;
+	int r;
 
+	/* a delivery left for its thread's next run goes first, unless this
+	 * event runs that thread */
+	r = replay_settle_deferred(rp, ev);
+	if (r < 0)
+		return r;
 	if (ev->type == TRACE_EV_EXEC)
 		return rp->leader ? replay_on_exec(rp, ev) : start_tracee(rp, ev);
 	if (!rp->leader)
@@ -542,16 +552,14 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	case TRACE_EV_SIGNAL:
 	case TRACE_EV_PREEMPT:
 	case TRACE_EV_RDTSC:
-	case TRACE_EV_PATCH: {
+	case TRACE_EV_PATCH:
 		/* the recorder emptied the thread's syscall buffer right before
 		 * these, as before a syscall entry (replay_on_entry) */
-		int r = ev->type == TRACE_EV_SIGNAL	? replay_on_signal(rp, ev, t)
+		r = ev->type == TRACE_EV_SIGNAL	? replay_on_signal(rp, ev, t)
 			: ev->type == TRACE_EV_PREEMPT	? replay_on_preempt(rp, ev, t)
 			: ev->type == TRACE_EV_RDTSC	? replay_on_rdtsc(rp, ev, t)
-							: replay_on_patch(rp, ev, t);
-
+						: replay_on_patch(rp, ev, t);
 		return r < 0 ? r : replay_syscallbuf_check(rp, ev, t);
-	}
 	case TRACE_EV_SYSCALL_ENTRY:
 		return replay_on_entry(rp, ev, t);
 	case TRACE_EV_SYSCALL_EXIT:
@@ -775,6 +783,9 @@ replay_run(const struct replay_options *opts, int *ret_status)
 		}
 		rp.event_no++;
 	}
+	log_debug("signals delivered: %" PRIu64 " with a single step, %" PRIu64 " with the thread's "
+		  "next run (%" PRIu64 " of them stepped before another event)",
+		  rp.deliveries.stepped, rp.deliveries.deferred, rp.deliveries.settled);
 	r = rp.error;
 	if (r == 0) {
 		*ret_status = rp.status;

@@ -148,12 +148,54 @@ hold_group_stop(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	return 0;
 }
 
+/* Deliver @sig (siginfo @info, NULL: the one the stop holds) to @t, in its
+ * delivery stop, with the single step that stops it at its handler's first
+ * instruction. Stores what happened in *@ret_how unless it is NULL. */
+static int
+deliver_stepped(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
+		const siginfo_t *info, enum tracee_delivery *ret_how)
+{
+	enum tracee_delivery how;
+	int status = 0, r;
+
+	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
+	if (r < 0)
+		return replay_diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
+	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
+	if (ret_how)
+		*ret_how = how;
+	if (how == TRACEE_DELIVERY_RUNNING && tracee_is_stop_signal(sig))
+		return hold_group_stop(rp, ev, t);
+	return 0;
+}
+
+/*
+ * Whether the delivery of @sig to @t may wait for @t's next run: resumed
+ * with the signal (PTRACE_CONT), the kernel builds the frame and no user
+ * instruction runs before the handler's first, so the run that follows is
+ * the one that starts there after the single step, and the stop it ends in
+ * the same, one ptrace stop fewer; the soft tick budget of a run counts from
+ * 0 at the handler all the same (the recorder's rec_deliver_unstepped()
+ * relies on it too). Not: a stop signal (its group stop is held here), a
+ * thread its emulated tracer steps, a delivery whose outcome the caller
+ * needs (a wait's mask to put back), the PMU's count (it starts at the
+ * handler, run_to_ticks_pmu()).
+ */
+static bool
+may_defer(const struct replayer *rp, const struct pthread_r *t, int sig)
+{
+	return !rp->pmu && !t->stepping && !t->held_wait && sig >= 1 && sig <= 64 && sig != SIGKILL &&
+	       !tracee_is_stop_signal(sig);
+}
+
 /*
  * Deliver @sig with the recorded siginfo to @t, stopped at the point of
- * delivery. A caught signal stops it at its handler's first instruction, as
- * in the recording, so its next run of user code starts where it did there.
- * Stores what happened in *@ret_how unless it is NULL. Returns 0, 1 if a
- * recorded tracer holds it instead (its emulated stop), or -EPROTO.
+ * delivery. A caught signal runs its handler from its first instruction,
+ * as in the recording: with a single step there, or, when the caller needs
+ * no outcome (@ret_how NULL) and may_defer(), when the thread next runs to
+ * an event of its own (replay_settle_deferred() steps it before any other
+ * event). Stores what happened in *@ret_how unless it is NULL. Returns 0,
+ * 1 if a recorded tracer holds it instead (its emulated stop), or -EPROTO.
  */
 static int
 deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
@@ -161,9 +203,7 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 {
 	const siginfo_t *info = NULL;
 	enum tracee_sig_disposition d;
-	enum tracee_delivery how;
 	siginfo_t si;
-	int status = 0, r;
 
 	if (ev->nblobs >= 1 && ev->blobs[0].len == sizeof(siginfo_t))
 		info = ev->blobs[0].data;
@@ -185,15 +225,67 @@ deliver(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, 
 		sig = SIGSTOP;
 		info = NULL;
 	}
-	r = tracee_deliver_signal(t->tid, sig, info, &how, &status);
-	if (r < 0)
-		return replay_diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig), strerror(-r));
-	t->state = how == TRACEE_DELIVERY_RUNNING ? PT_RUNNING : PT_HELD;
-	if (ret_how)
-		*ret_how = how;
-	if (how == TRACEE_DELIVERY_RUNNING && tracee_is_stop_signal(sig))
-		return hold_group_stop(rp, ev, t);
-	return 0;
+	if (!ret_how && may_defer(rp, t, sig)) {
+		/* the kernel keeps it for the resumption (ptrace_signal(),
+		 * kernel/signal.c: the same signal number keeps the siginfo) */
+		if (info && ptrace(PTRACE_SETSIGINFO, t->tid, 0, info) < 0)
+			return replay_diverge(rp, ev, "cannot deliver %s: %s", tracee_signal_name(sig),
+				       strerror(errno));
+		BUG_ON(rp->deferred_tid);
+		t->state = PT_HELD;
+		t->defer_sig = sig;
+		rp->deferred_tid = t->rec_tid;
+		rp->deliveries.deferred++;
+		return 0;
+	}
+	rp->deliveries.stepped++;
+	return deliver_stepped(rp, ev, t, sig, info, ret_how);
+}
+
+/* Whether @ev, an event of the thread whose delivery waits, runs it to a
+ * stop before it looks at it or changes it (whitelist: every other event
+ * settles the delivery first). */
+static bool
+runs_thread_first(const struct replayer *rp, const struct trace_event *ev)
+{
+	switch (ev->type) {
+	case TRACE_EV_SYSCALL_ENTRY: /* replay_on_entry() */
+	case TRACE_EV_SITE_PATCH:    /* replay_on_site_patch() */
+	case TRACE_EV_RDTSC:
+		return true;
+	case TRACE_EV_SYSCALLBUF:
+		/* fills the syscall buffer, apart from the frame's stack */
+		return true;
+	case TRACE_EV_PREEMPT:
+		/* the budget is set before the run, which counts from the
+		 * handler's entry (the PMU is never deferred) */
+		return !rp->pmu;
+	case TRACE_EV_SIGNAL:
+		return ev->nvalues >= 2 &&
+		       (ev->values[1] == TRACE_SIGNAL_SYNC || ev->values[1] == TRACE_SIGNAL_AT_SYSCALL ||
+			(ev->values[1] == TRACE_SIGNAL_AT_TICKS && !rp->pmu));
+	default:
+		return false;
+	}
+}
+
+int
+replay_settle_deferred(struct replayer *rp, const struct trace_event *ev)
+{
+	struct pthread_r *t;
+	int sig;
+
+	if (!rp->deferred_tid || ((pid_t)ev->tid == rp->deferred_tid && runs_thread_first(rp, ev)))
+		return 0;
+	t = replay_find_rec(rp, rp->deferred_tid);
+	rp->deferred_tid = 0;
+	if (!t || !t->defer_sig)
+		return 0;
+	sig = t->defer_sig;
+	t->defer_sig = 0;
+	rp->deliveries.settled++;
+	/* still in the delivery stop, its siginfo set */
+	return deliver_stepped(rp, ev, t, sig, NULL, NULL);
 }
 
 /*
@@ -244,7 +336,7 @@ static int
 deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
 		 bool restore_regs, const uint64_t *wait_mask)
 {
-	enum tracee_delivery how;
+	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
 	enum tracee_stop kind;
 	uint64_t own_mask = 0, held_mask;
 	int got_sig, r;
@@ -279,7 +371,7 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 		if (tracee_set_regs(t->tid, &t->regs) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
-	r = deliver(rp, ev, t, sig, &how);
+	r = deliver(rp, ev, t, sig, wait_mask ? &how : NULL);
 	if (r < 0 || !wait_mask)
 		return r < 0 ? r : 0;
 	if (r == 1) {
