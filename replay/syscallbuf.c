@@ -97,20 +97,45 @@ record_at(const struct pthread_r *t, uint32_t off)
 	return (const struct uprr_rec *)(t->sb_expect + off);
 }
 
+/*
+ * Write the @nlocal pieces @local, one after the other, over the @nremote
+ * ranges @remote of @t's process: one process_vm_writev(2) (the buffers are
+ * writable), where a pwrite(2) to /proc/PID/mem each cost a syscall and a
+ * page of the kernel's per piece, seven per batch of records. Returns 0 or
+ * -errno (-EFAULT: written short).
+ */
+static int
+write_pieces(const struct pthread_r *t, const struct iovec *local, unsigned long nlocal,
+	     const struct iovec *remote, unsigned long nremote)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	for (unsigned long i = 0; i < nlocal; i++)
+		len += local[i].iov_len;
+	n = process_vm_writev(t->tid, local, nlocal, remote, nremote, 0);
+	if (n < 0)
+		return -errno; /* ESRCH: the thread is gone */
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
 int
 replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
+	static const uint32_t stop = UPRR_REC_STOP;
+	static const uint32_t zero;
 	struct uprr_buf head;
-	uint32_t off, k, stop;
+	uint32_t off, k;
 
 	if (!t->sb_len || !t->sb_ran)
 		return 0;
-	if (tracee_read_mem(t->space->memfd, t->sb_addr, &head, sizeof(head)) < 0)
-		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);
-	if (replay_ensure_buf(rp, t->sb_len) < 0)
+	/* the head and the records after it, in one read */
+	if (replay_ensure_buf(rp, sizeof(head) + t->sb_len) < 0)
 		return -ENOMEM;
-	if (tracee_read_mem(t->space->memfd, t->sb_addr + sizeof(head), rp->buf, t->sb_len) < 0)
+	if (tracee_read_mem(t->space->memfd, t->sb_addr, rp->buf, sizeof(head) + t->sb_len) < 0)
 		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);
+	memcpy(&head, rp->buf, sizeof(head));
+	memmove(rp->buf, rp->buf + sizeof(head), t->sb_len);
 	/* the first record that differs, or the first one not consumed */
 	for (off = 0, k = 0; off < t->sb_len; k++) {
 		const struct uprr_rec *want = record_at(t, off);
@@ -142,12 +167,19 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 	 * head in both, and fit or not alike. Until records come for them, an
 	 * end marker there sends them the traced way, as the recording's
 	 * interrupt did when no record came. */
-	head.used = 0;
-	stop = UPRR_REC_STOP;
-	if (tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head.used,
-			 sizeof(head.used)) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf), &stop, sizeof(stop)) < 0)
-		return replay_diverge(rp, ev, "cannot reset the syscall buffer of thread %d", t->tid);
+	{
+		const struct iovec local[] = {
+			{ (void *)&zero, sizeof(zero) },
+			{ (void *)&stop, sizeof(stop) },
+		};
+		const struct iovec remote[] = {
+			{ (void *)(uintptr_t)(t->sb_addr + offsetof(struct uprr_buf, used)), sizeof(zero) },
+			{ (void *)(uintptr_t)(t->sb_addr + sizeof(struct uprr_buf)), sizeof(stop) },
+		};
+
+		if (write_pieces(t, local, ARRAY_SIZE(local), remote, ARRAY_SIZE(remote)) < 0)
+			return replay_diverge(rp, ev, "cannot reset the syscall buffer of thread %d", t->tid);
+	}
 	return 0;
 }
 
@@ -202,8 +234,9 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 int
 replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
+	static const uint32_t stop = UPRR_REC_STOP;
+	static const uint32_t used = 0, allowed[2] = { 1, 1 };
 	const struct trace_blob *recs;
-	uint32_t head, stop, wakes;
 	int r;
 
 	if (ev->nvalues < 2 || ev->nblobs < 1 || !t->space->syscallbuf)
@@ -231,19 +264,24 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	 * futex wakes and mapping changes allowed: the records and the
 	 * marker decide, as the recorder's `wakes` and `maps` did (a
 	 * buffered wake or mmap has a record) */
-	stop = UPRR_REC_STOP;
-	head = 0;
-	wakes = 1;
-	if (tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf), recs->data, recs->len) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf) + recs->len, &stop,
-			 sizeof(stop)) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head,
-			 sizeof(head)) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, wakes), &wakes,
-			 sizeof(wakes)) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, maps), &wakes,
-			 sizeof(wakes)) < 0)
-		return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
+	_Static_assert(offsetof(struct uprr_buf, maps) == offsetof(struct uprr_buf, wakes) + 4,
+		       "wakes and maps are written as one");
+	{
+		const struct iovec local[] = {
+			{ (void *)recs->data, recs->len },
+			{ (void *)&stop, sizeof(stop) },
+			{ (void *)&used, sizeof(used) },
+			{ (void *)allowed, sizeof(allowed) },
+		};
+		const struct iovec remote[] = {
+			{ (void *)(uintptr_t)(t->sb_addr + sizeof(struct uprr_buf)), recs->len + sizeof(stop) },
+			{ (void *)(uintptr_t)(t->sb_addr + offsetof(struct uprr_buf, used)), sizeof(used) },
+			{ (void *)(uintptr_t)(t->sb_addr + offsetof(struct uprr_buf, wakes)), sizeof(allowed) },
+		};
+
+		if (write_pieces(t, local, ARRAY_SIZE(local), remote, ARRAY_SIZE(remote)) < 0)
+			return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
+	}
 	show_output(rp, ev);
 	return 0;
 }
