@@ -2436,6 +2436,44 @@ def c_sig_unblock(h):
                 compare(rec, h.replay(trace))
 
 
+@case('sig-frames')
+def c_sig_frames(h):
+    """tests/progs/sig_frames: every handler hashes the frame the kernel
+    built for it (siginfo, the interrupted registers, the saved mask, its
+    stack): raise, sigqueue (si_value), an alternate stack, a handler that
+    raises, ignored signals between caught ones, two pending at once, a
+    fault (ud2), handlers preempted while they compute, a handler another
+    thread switches. Replay lets a caught signal's delivery wait for its
+    thread's next run (no single step to the handler) and steps it only when
+    another event comes first (replay/signals.c, deliver()); the digests,
+    and so stdout, must be the recording's, recorded plainly and with
+    --chaos, and the counts the native run's. A replay with UPRR_LOG=debug
+    says how many deliveries waited (a uprr that steps every one fails)."""
+    exe = h.prog('sig_frames')
+    native = run([exe], timeout=60, what='sig_frames (native)')
+    if native.status != 0:
+        raise Fail(f'sig_frames fails natively\n  {native.explain()}')
+
+    def counts(out):
+        return [line for line in out.splitlines() if b' count ' in line]
+
+    for options in ([], ['--chaos']):
+        trace, rec = h.record([exe], name='sig_frames', options=options)
+        expect_output(rec, b'sig_frames: ok\n', 'counted wrong')
+        compare_bytes(b'\n'.join(counts(native.stdout)), b'\n'.join(counts(rec.stdout)),
+                      'the count lines', 'the native run', 'the recording')
+        for _ in range(2):
+            compare(rec, h.replay(trace))
+        dbg = h.replay(trace, quiet=True, env=dict(os.environ, UPRR_LOG='debug'))
+        m = re.search(rb'signals delivered: (\d+) with a single step, (\d+) with the '
+                      rb"thread's next run \((\d+) of them stepped", dbg.stderr)
+        # 300 each: raise, sigqueue, altstack, nested (x2), ignored (x3),
+        # two pending (x2), ud2; the first of two pending is stepped
+        if dbg.status != 0 or not m or int(m.group(2)) < 3000 or int(m.group(3)) < 300:
+            raise Fail('sig_frames: replay stepped into the handlers (UPRR_LOG=debug said: '
+                       f'{m.group(0).decode() if m else "nothing"}; status {dbg.status})')
+
+
 @case('spin-looks')
 def c_spin_looks(h):
     """tests/progs/ring_small: two threads hand a 64-slot ring back and forth
