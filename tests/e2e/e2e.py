@@ -2533,7 +2533,7 @@ def fdcalls_traced(h, trace):
     for line in r.stdout.decode(errors='replace').splitlines():
         f = line.split()
         # rip= is followed by the memory a write passes ([addr+len]) if any
-        if len(f) > 3 and f[2] == 'syscall-entry' and any(x.startswith('rip=0x6f') for x in f):
+        if len(f) > 3 and f[2] == 'syscall-entry' and any(x.startswith('rip=0x6d') for x in f):
             got[int(f[3], 16)] += 1
     return got
 
@@ -2592,7 +2592,7 @@ def c_syscallbuf_fdcalls(h):
         # openat(dirfd, path, flags) from the library with O_WRONLY,
         # O_CREAT, O_TRUNC or O_APPEND (the FIFO's O_RDWR open stays traced)
         if (len(f) > 6 and f[2] == 'syscall-entry' and f[3] == '0x101' and
-                any(x.startswith('rip=0x6f') for x in f) and int(f[6], 16) & 0o3101):
+                any(x.startswith('rip=0x6d') for x in f) and int(f[6], 16) & 0o3101):
             raise Fail(f'fdcalls: an openat for writing was traced, not buffered: {line}')
 
 
@@ -2629,10 +2629,10 @@ def c_syscallbuf_unpatchable(h):
     site_calls = {'0x27', '0xba', '0xe4', '0x0', '0x5', '0x8', '0x1'}  # getpid ... write
     for line in r.stdout.decode(errors='replace').splitlines():
         f = line.split()
-        if len(f) > 6 and f[2] == 'site-patch' and f[6] == hex(0x6f000010):
+        if len(f) > 6 and f[2] == 'site-patch' and f[6] == hex(0x6d000010):
             redirects += 1
         elif (len(f) > 3 and f[2] == 'syscall-entry' and f[3] in site_calls and
-              not any(x.startswith('rip=0x6f') for x in f)):
+              not any(x.startswith('rip=0x6d') for x in f)):
             traced += 1
     # 6,400 calls from the site; glibc's own (printf's write, the
     # loader's reads) are a few dozen
