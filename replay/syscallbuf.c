@@ -109,7 +109,9 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);
 	if (replay_ensure_buf(rp, t->sb_len) < 0)
 		return -ENOMEM;
-	if (tracee_read_mem(t->space->memfd, t->sb_addr + sizeof(head), rp->buf, t->sb_len) < 0)
+	/* process_vm_readv(2): one copy, where /proc/PID/mem bounces each
+	 * page through a kernel page (cp -r's batches are up to 512 KiB) */
+	if (tracee_read(t->tid, t->sb_addr + sizeof(head), rp->buf, t->sb_len) < 0)
 		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);
 	/* the first record that differs, or the first one not consumed */
 	for (off = 0, k = 0; off < t->sb_len; k++) {
@@ -199,6 +201,49 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 	}
 }
 
+/* Write @recs, the end marker @stop after them, and the head's used,
+ * wakes and maps into @t's buffer: one process_vm_writev(2), one copy and
+ * one syscall (the buffers are writable), where five pwrite(2)s to
+ * /proc/PID/mem bounced each page through a kernel page; those where it
+ * fails. Returns 0 or -errno. */
+static int _wur_
+fill_buffer(const struct pthread_r *t, const struct trace_blob *recs, uint32_t stop, uint32_t used,
+	    uint32_t allow)
+{
+	const uint64_t base = t->sb_addr;
+	struct iovec local[5] = {
+		{ (void *)recs->data, recs->len },
+		{ &stop, sizeof(stop) },
+		{ &used, sizeof(used) },
+		{ &allow, sizeof(allow) },
+		{ &allow, sizeof(allow) },
+	};
+	struct iovec remote[5] = {
+		{ (void *)(uintptr_t)(base + sizeof(struct uprr_buf)), recs->len },
+		{ (void *)(uintptr_t)(base + sizeof(struct uprr_buf) + recs->len), sizeof(stop) },
+		{ (void *)(uintptr_t)(base + offsetof(struct uprr_buf, used)), sizeof(used) },
+		{ (void *)(uintptr_t)(base + offsetof(struct uprr_buf, wakes)), sizeof(allow) },
+		{ (void *)(uintptr_t)(base + offsetof(struct uprr_buf, maps)), sizeof(allow) },
+	};
+	size_t total = recs->len + sizeof(stop) + sizeof(used) + 2 * sizeof(allow);
+	ssize_t n = process_vm_writev(t->tid, local, 5, remote, 5, 0);
+
+	if (n == (ssize_t)total)
+		return 0;
+	/* a thread gone (ESRCH) fails below too */
+	if (tracee_write(t->space->memfd, base + sizeof(struct uprr_buf), recs->data, recs->len) < 0 ||
+	    tracee_write(t->space->memfd, base + sizeof(struct uprr_buf) + recs->len, &stop,
+			 sizeof(stop)) < 0 ||
+	    tracee_write(t->space->memfd, base + offsetof(struct uprr_buf, used), &used,
+			 sizeof(used)) < 0 ||
+	    tracee_write(t->space->memfd, base + offsetof(struct uprr_buf, wakes), &allow,
+			 sizeof(allow)) < 0 ||
+	    tracee_write(t->space->memfd, base + offsetof(struct uprr_buf, maps), &allow,
+			 sizeof(allow)) < 0)
+		return -EFAULT;
+	return 0;
+}
+
 int
 replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -234,15 +279,7 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	stop = UPRR_REC_STOP;
 	head = 0;
 	wakes = 1;
-	if (tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf), recs->data, recs->len) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + sizeof(struct uprr_buf) + recs->len, &stop,
-			 sizeof(stop)) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, used), &head,
-			 sizeof(head)) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, wakes), &wakes,
-			 sizeof(wakes)) < 0 ||
-	    tracee_write(t->space->memfd, t->sb_addr + offsetof(struct uprr_buf, maps), &wakes,
-			 sizeof(wakes)) < 0)
+	if (fill_buffer(t, recs, stop, head, wakes) < 0)
 		return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
 	show_output(rp, ev);
 	return 0;
