@@ -40,9 +40,12 @@ replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t p
 		return 0;
 	flags = (uint32_t)ev->values[7];
 	/* the buffers' layout changed with format 10 (preload version 9: the
-	 * head's `maps`, mapping records, traced calls through entry.S): the
-	 * trace's library would read records where this uprr writes others */
-	if (trace_reader_header(rp->r)->format_version < 10)
+	 * head's `maps`, mapping records, traced calls through entry.S), and
+	 * with format 11 (preload version 10: the library and its 512 KiB
+	 * buffers at 0x6d000000): the trace's library would read records
+	 * where this uprr writes others, or run at an address it was not
+	 * linked for */
+	if (trace_reader_header(rp->r)->format_version < 11)
 		return replay_diverge(rp, ev, "this trace used the syscall buffer of an older uprr "
 				      "(trace format %u), whose buffers this uprr cannot fill",
 				      trace_reader_header(rp->r)->format_version);
