@@ -296,10 +296,12 @@ prefetch_give(struct prefetch *pf, const struct stream_in *s)
 
 /*
  * Read the next frame of the events stream into r->raw, as read_frame()
- * does, from the prefetch thread: it decodes frame K+1 on another CPU
- * while replay consumes frame K (decompression took a third of replay's
- * CPU time in `cp -r`'s replay). The same results, at the same frame;
- * without the thread (it cannot start), read_frame().
+ * does, from the prefetch thread where it has it: the thread decodes frame
+ * K+1 on another CPU while replay consumes frame K (decompression took a
+ * third of replay's CPU time in `cp -r`'s replay). The same results, at the
+ * same frame. The thread starts after the first full frame (TRACE_FRAME_TARGET
+ * raw bytes: a trace with more to come); small traces (`uprr info` of a
+ * short run, the fuzzer's inputs) are read without it.
  */
 static int
 read_events_frame(struct trace_reader *r, const char **ret_why, size_t *ret_frame_len)
@@ -309,13 +311,18 @@ read_events_frame(struct trace_reader *r, const char **ret_why, size_t *ret_fram
 	size_t swap_cap;
 	int ret;
 
-	if (!pf->started && (pf->failed || prefetch_start(pf) < 0)) {
-		pf->failed = true;
-		return read_frame(r, &r->events, ret_why, ret_frame_len);
+	if (!pf->given) {
+		ret = read_frame(r, &r->events, ret_why, ret_frame_len);
+		if (ret <= 0 || pf->failed || r->raw_len < TRACE_FRAME_TARGET)
+			return ret;
+		if (!pf->started && prefetch_start(pf) < 0) {
+			pf->failed = true; /* read in the caller from now on */
+			return ret;
+		}
+		prefetch_give(pf, &r->events);
+		return ret;
 	}
 	r->raw_len = r->raw_pos = 0;
-	if (!pf->given)
-		prefetch_give(pf, &r->events);
 	pthread_mutex_lock(&pf->lock);
 	while (pf->busy)
 		pthread_cond_wait(&pf->cond, &pf->lock);
