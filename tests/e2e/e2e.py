@@ -2784,6 +2784,46 @@ def c_cp_r(h):
     compare(rec, h.replay(trace))
 
 
+@case('cp-r-small-files')
+def c_cp_r_small_files(h):
+    """cp -r of 600 small files into tmpfs (from another file system: cp
+    reads and writes, copy_file_range says EXDEV) asks 128 KiB of every
+    read; a read fits the syscall buffer only with that much room left, and
+    one that does not is traced. With 192 KiB buffers 69 of the 600 went
+    traced, with 512 KiB 15. The trace spans several full frames, so replay
+    reads them through the reader's prefetch thread."""
+    src = h.path('small')
+    rng = random.Random(600)
+    os.makedirs(os.path.join(src, 'd'))
+    for i in range(600):
+        make_text(os.path.join(src, 'd', f'f{i}'), rng.randint(1000, 6000), seed=i)
+    shm = tempfile.mkdtemp(prefix='uprr-e2e-cp-', dir='/dev/shm')
+    try:
+        dst = os.path.join(shm, 'copy')
+        trace, rec = h.record([need('cp'), '-r', src, dst], name='cp-r-small')
+        for i in range(600):
+            rel = os.path.join('d', f'f{i}')
+            with open(os.path.join(src, rel), 'rb') as f, open(os.path.join(dst, rel), 'rb') as g:
+                compare_bytes(f.read(), g.read(), rel, 'the source', 'the copy')
+        d = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+        check_not_broken(d, 'dump')
+        traced = sum(1 for line in d.stdout.decode(errors='replace').splitlines()
+                     if line.split()[2:4] == ['syscall-entry', '0'])
+        print(f'traced reads: {traced} of 600 files')
+        info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+        m = re.search(rb'events in (\d+) frames', info.stdout)
+        if not m or int(m.group(1)) < 3:
+            raise Fail('the trace should span several frames\n' + info.explain())
+        if traced > 30:
+            raise Fail(f'{traced} reads of 600 files took the traced path (the buffer '
+                       'should take all but one every few dozen files)')
+        remove_input(src)
+        shutil.rmtree(dst)
+        compare(rec, h.replay(trace))
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
 @case('node-pkeys')
 def c_node_pkeys(h):
     """node allocates a memory protection key at start (pkey_alloc, for V8's
