@@ -16,26 +16,30 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 9
+#define UPRR_PRELOAD_VERSION 10
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
 /** Where the library is mapped in every tracee: the code (read + execute),
- * then the control page, then the buffers (read + write), 12.1 MiB in all:
+ * then the control page, then the buffers (read + write), 32.1 MiB in all:
  * below soft ticks' page (PATCH_TICK_PAGE, 0x70000000), below where Linux
  * puts mmaps and above a non-PIE executable's brk heap; a 32-bit absolute
  * address, which the stub's code uses. preload.lds links the image here. */
-#define UPRR_PRELOAD_ADDR UPRR_U64(0x6f000000)
+#define UPRR_PRELOAD_ADDR UPRR_U64(0x6d000000)
 /** Room for the image; it must not be larger. */
 #define UPRR_PRELOAD_CODE_SIZE UPRR_U64(0x10000)
 #define UPRR_PRELOAD_CTL_ADDR (UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE)
 #define UPRR_PRELOAD_CTL_SIZE UPRR_U64(0x1000)
 /** Threads of a process that get a buffer; later ones take the ptrace path. */
 #define UPRR_PRELOAD_NSLOTS 64
-/** One thread's buffer: a struct uprr_buf, then its records. 192 KiB: a
- * read of 128 KiB (cp's, coreutils' io_blksize) fits a record; the pages
- * cost only once written (the restore point's mirror syncs written pages). */
-#define UPRR_PRELOAD_BUF_SIZE UPRR_U64(0x30000)
+/** One thread's buffer: a struct uprr_buf, then its records. 512 KiB: a
+ * read reserves room for all it asks for, and a read of 128 KiB (cp's,
+ * coreutils' io_blksize) fits while 384 KiB of records are in: with 192
+ * KiB, one did only below 64 KiB, and `cp -r` of small files took a
+ * traced read (two ptrace stops and the bytes read again) every few
+ * files. The pages cost only once written (the restore point's mirror
+ * syncs written pages). */
+#define UPRR_PRELOAD_BUF_SIZE UPRR_U64(0x80000)
 #define UPRR_PRELOAD_BUF_ADDR (UPRR_PRELOAD_CTL_ADDR + UPRR_PRELOAD_CTL_SIZE)
 #define UPRR_PRELOAD_MAP_SIZE \
 	(UPRR_PRELOAD_CODE_SIZE + UPRR_PRELOAD_CTL_SIZE + UPRR_PRELOAD_NSLOTS * UPRR_PRELOAD_BUF_SIZE)

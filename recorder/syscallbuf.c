@@ -535,7 +535,7 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	if (UTIL_GROW(rec->sb.data, rec->sb.data_cap, head.used) < 0)
 		return -ENOMEM;
 	/* process_vm_readv(2): one copy, where /proc/PID/mem bounces each
-	 * page through a kernel page (a server's flush reads up to 192 KiB) */
+	 * page through a kernel page (a flush reads up to 512 KiB) */
 	r = tracee_read(t->tid, addr + sizeof(head), rec->sb.data, head.used);
 	if (r < 0)
 		return r;

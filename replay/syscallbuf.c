@@ -40,9 +40,12 @@ replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t p
 		return 0;
 	flags = (uint32_t)ev->values[7];
 	/* the buffers' layout changed with format 10 (preload version 9: the
-	 * head's `maps`, mapping records, traced calls through entry.S): the
-	 * trace's library would read records where this uprr writes others */
-	if (trace_reader_header(rp->r)->format_version < 10)
+	 * head's `maps`, mapping records, traced calls through entry.S), and
+	 * with format 11 (preload version 10: the library and its 512 KiB
+	 * buffers at 0x6d000000): the trace's library would read records
+	 * where this uprr writes others, or run at an address it was not
+	 * linked for */
+	if (trace_reader_header(rp->r)->format_version < 11)
 		return replay_diverge(rp, ev, "this trace used the syscall buffer of an older uprr "
 				      "(trace format %u), whose buffers this uprr cannot fill",
 				      trace_reader_header(rp->r)->format_version);
@@ -132,7 +135,9 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 	/* the head and the records after it, in one read */
 	if (replay_ensure_buf(rp, sizeof(head) + t->sb_len) < 0)
 		return -ENOMEM;
-	if (tracee_read_mem(t->space->memfd, t->sb_addr, rp->buf, sizeof(head) + t->sb_len) < 0)
+	/* process_vm_readv(2): one copy, where /proc/PID/mem bounces each
+	 * page through a kernel page (cp -r's batches are up to 512 KiB) */
+	if (tracee_read(t->tid, t->sb_addr, rp->buf, sizeof(head) + t->sb_len) < 0)
 		return replay_diverge(rp, ev, "cannot read the syscall buffer of thread %d", t->tid);
 	memcpy(&head, rp->buf, sizeof(head));
 	memmove(rp->buf, rp->buf + sizeof(head), t->sb_len);

@@ -2,16 +2,22 @@
 /*
  * The trace reader. The header and the catalogue are read at open; the
  * events stream is read one frame at a time (header, then payload, with
- * pread at tracked offsets), so memory stays at one frame however long the
- * trace is. Errors are sticky and described in one line for the CLI.
+ * pread at tracked offsets), so memory stays at two frames however long the
+ * trace is: a thread of the reader's own reads and decodes the next one
+ * while the caller consumes the current one. Errors are sticky and described in one line for the CLI.
  */
 #define LOG_PREFIX "trace"
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "trace/trace-private.h"
@@ -23,6 +29,31 @@ struct stream_in {
 	const char *name; /**< for messages: "events", "files", "header" */
 	uint64_t off;	  /**< offset of the next frame */
 	uint32_t seq;	  /**< sequence number of the next frame */
+};
+
+/* The events stream's next frame, read and decoded ahead by a thread of
+ * the reader's own. The thread owns everything below the lock while busy. */
+struct prefetch {
+	pthread_t thread;
+	bool started; /**< the thread runs */
+	bool failed;  /**< it could not start: frames are read in the caller */
+	bool stop;    /**< it should end */
+	bool busy;    /**< a frame is given and not done */
+	bool given;   /**< a frame was given and its result not taken */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	ZSTD_DCtx *dctx; /**< the thread's own */
+	int fd;
+	uint64_t off;	 /**< the frame's offset */
+	uint32_t seq;	 /**< and sequence number */
+	uint8_t *cbuf;
+	size_t cbuf_cap;
+	uint8_t *raw;
+	size_t raw_cap;
+	size_t raw_len;	  /**< result: the decoded length */
+	size_t frame_len; /**< result: the bytes the frame took */
+	const char *why;  /**< result: with -EBADMSG */
+	int ret;	  /**< result: as read_frame()'s */
 };
 
 /* A kept file, indexed by id. */
@@ -51,6 +82,7 @@ struct trace_reader {
 	bool at_end;
 	char errmsg[PATH_MAX + 256];
 	struct trace_stats stats;
+	struct prefetch pf;
 };
 
 static void
@@ -111,21 +143,24 @@ grow(uint8_t **buf, size_t *cap, size_t need)
 }
 
 /*
- * Read the next frame of @s into r->raw. Returns 1 for a frame, 0 at a clean
- * end, -ENODATA if the file ends inside the frame, -EBADMSG with *ret_why,
- * or another -errno. Stores the bytes the frame took in *ret_frame_len.
+ * Read and decode the frame of stream @kind at @off of @fd, sequence number
+ * @seq, into *@raw (grown as needed, as *@cbuf for its payload). Returns 1
+ * for a frame (its decoded length in *ret_raw_len, the bytes it took in
+ * *ret_frame_len), 0 at a clean end, -ENODATA if the file ends inside the
+ * frame, -EBADMSG with *ret_why, or another -errno. Touches no reader, so
+ * the prefetch thread calls it too.
  */
 static int
-read_frame(struct trace_reader *r, struct stream_in *s, const char **ret_why,
-	   size_t *ret_frame_len)
+decode_frame(int fd, enum trace_stream kind, uint64_t off, uint32_t seq, ZSTD_DCtx *dctx,
+	     uint8_t **cbuf, size_t *cbuf_cap, uint8_t **raw, size_t *raw_cap, size_t *ret_raw_len,
+	     const char **ret_why, size_t *ret_frame_len)
 {
 	uint8_t hdr[TRACE_FRAME_HEADER_SIZE];
 	struct trace_frame_info info;
 	ssize_t n;
 	int ret;
 
-	r->raw_len = r->raw_pos = 0;
-	n = pread_all(s->fd, hdr, sizeof(hdr), s->off);
+	n = pread_all(fd, hdr, sizeof(hdr), off);
 	if (n < 0)
 		return (int)n;
 	if (n == 0)
@@ -136,29 +171,201 @@ read_frame(struct trace_reader *r, struct stream_in *s, const char **ret_why,
 	}
 	if ((size_t)n < sizeof(hdr))
 		return -ENODATA;
-	ret = trace_frame_parse_header(hdr, s->kind, s->seq, &info, ret_why);
+	ret = trace_frame_parse_header(hdr, kind, seq, &info, ret_why);
 	if (ret < 0)
 		return ret;
 
-	ret = grow(&r->cbuf, &r->cbuf_cap, info.compressed_len);
+	ret = grow(cbuf, cbuf_cap, info.compressed_len);
 	if (ret < 0)
 		return ret;
-	n = pread_all(s->fd, r->cbuf, info.compressed_len, s->off + sizeof(hdr));
+	n = pread_all(fd, *cbuf, info.compressed_len, off + sizeof(hdr));
 	if (n < 0)
 		return (int)n;
 	if ((size_t)n < info.compressed_len)
 		return -ENODATA;
-	ret = grow(&r->raw, &r->raw_cap, info.raw_len);
+	ret = grow(raw, raw_cap, info.raw_len);
 	if (ret < 0)
 		return ret;
-	ret = trace_frame_decode_payload(r->dctx, hdr, r->cbuf, &info, r->raw, ret_why);
+	ret = trace_frame_decode_payload(dctx, hdr, *cbuf, &info, *raw, ret_why);
 	if (ret < 0)
 		return ret;
-	r->raw_len = info.raw_len;
-	s->off += sizeof(hdr) + info.compressed_len;
-	s->seq++;
+	*ret_raw_len = info.raw_len;
 	*ret_frame_len = sizeof(hdr) + info.compressed_len;
 	return 1;
+}
+
+/*
+ * Read the next frame of @s into r->raw. Returns 1 for a frame, 0 at a clean
+ * end, -ENODATA if the file ends inside the frame, -EBADMSG with *ret_why,
+ * or another -errno. Stores the bytes the frame took in *ret_frame_len.
+ */
+static int
+read_frame(struct trace_reader *r, struct stream_in *s, const char **ret_why,
+	   size_t *ret_frame_len)
+{
+	size_t raw_len = 0;
+	int ret;
+
+	r->raw_len = r->raw_pos = 0;
+	ret = decode_frame(s->fd, s->kind, s->off, s->seq, r->dctx, &r->cbuf, &r->cbuf_cap, &r->raw,
+			   &r->raw_cap, &raw_len, ret_why, ret_frame_len);
+	if (ret <= 0)
+		return ret;
+	r->raw_len = raw_len;
+	s->off += *ret_frame_len;
+	s->seq++;
+	return 1;
+}
+
+/* The prefetch thread: each frame it is given (busy), read and decoded
+ * into its own buffers; done when it clears busy (under the lock). */
+static void *
+prefetch_thread(void *arg)
+{
+	struct prefetch *pf = arg;
+	cpu_set_t all;
+	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+
+	/* any CPU: replay pins itself to one with the tracees */
+	CPU_ZERO(&all);
+	for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++)
+		CPU_SET((int)i, &all);
+	(void)sched_setaffinity(0, sizeof(all), &all);
+	pthread_mutex_lock(&pf->lock);
+	for (;;) {
+		while (!pf->busy && !pf->stop)
+			pthread_cond_wait(&pf->cond, &pf->lock);
+		if (!pf->busy)
+			break;
+		pthread_mutex_unlock(&pf->lock);
+		pf->why = "";
+		pf->ret = decode_frame(pf->fd, TRACE_STREAM_EVENTS, pf->off, pf->seq, pf->dctx,
+				       &pf->cbuf, &pf->cbuf_cap, &pf->raw, &pf->raw_cap, &pf->raw_len,
+				       &pf->why, &pf->frame_len);
+		pthread_mutex_lock(&pf->lock);
+		pf->busy = false;
+		pthread_cond_broadcast(&pf->cond);
+	}
+	pthread_mutex_unlock(&pf->lock);
+	return NULL;
+}
+
+/* Start the prefetch thread, with every signal blocked (they are the
+ * caller's to take). Returns 0 or -errno. */
+static int
+prefetch_start(struct prefetch *pf)
+{
+	sigset_t all, old;
+	int r;
+
+	pf->dctx = ZSTD_createDCtx();
+	if (!pf->dctx)
+		return -ENOMEM;
+	if (pthread_mutex_init(&pf->lock, NULL) != 0)
+		return -ENOMEM;
+	if (pthread_cond_init(&pf->cond, NULL) != 0) {
+		pthread_mutex_destroy(&pf->lock);
+		return -ENOMEM;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&pf->thread, NULL, prefetch_thread, pf);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0) {
+		pthread_cond_destroy(&pf->cond);
+		pthread_mutex_destroy(&pf->lock);
+		return r;
+	}
+	pf->started = true;
+	return 0;
+}
+
+/* Give the thread the events frame at @s (it must be idle). */
+static void
+prefetch_give(struct prefetch *pf, const struct stream_in *s)
+{
+	pthread_mutex_lock(&pf->lock);
+	pf->fd = s->fd;
+	pf->off = s->off;
+	pf->seq = s->seq;
+	pf->busy = true;
+	pf->given = true;
+	pthread_cond_broadcast(&pf->cond);
+	pthread_mutex_unlock(&pf->lock);
+}
+
+/*
+ * Read the next frame of the events stream into r->raw, as read_frame()
+ * does, from the prefetch thread where it has it: the thread decodes frame
+ * K+1 on another CPU while replay consumes frame K (decompression took a
+ * third of replay's CPU time in `cp -r`'s replay). The same results, at the
+ * same frame. The thread starts after the first full frame (TRACE_FRAME_TARGET
+ * raw bytes: a trace with more to come); small traces (`uprr info` of a
+ * short run, the fuzzer's inputs) are read without it.
+ */
+static int
+read_events_frame(struct trace_reader *r, const char **ret_why, size_t *ret_frame_len)
+{
+	struct prefetch *pf = &r->pf;
+	uint8_t *swap_buf;
+	size_t swap_cap;
+	int ret;
+
+	if (!pf->given) {
+		ret = read_frame(r, &r->events, ret_why, ret_frame_len);
+		if (ret <= 0 || pf->failed || r->raw_len < TRACE_FRAME_TARGET)
+			return ret;
+		if (!pf->started && prefetch_start(pf) < 0) {
+			pf->failed = true; /* read in the caller from now on */
+			return ret;
+		}
+		prefetch_give(pf, &r->events);
+		return ret;
+	}
+	r->raw_len = r->raw_pos = 0;
+	pthread_mutex_lock(&pf->lock);
+	while (pf->busy)
+		pthread_cond_wait(&pf->cond, &pf->lock);
+	pf->given = false;
+	ret = pf->ret;
+	pthread_mutex_unlock(&pf->lock);
+	if (ret <= 0) {
+		*ret_why = pf->why;
+		return ret;
+	}
+	/* the thread's buffer becomes the current frame; the current one,
+	 * whose records are all consumed, takes the next */
+	swap_buf = r->raw;
+	swap_cap = r->raw_cap;
+	r->raw = pf->raw;
+	r->raw_cap = pf->raw_cap;
+	pf->raw = swap_buf;
+	pf->raw_cap = swap_cap;
+	r->raw_len = pf->raw_len;
+	*ret_frame_len = pf->frame_len;
+	r->events.off += pf->frame_len;
+	r->events.seq++;
+	prefetch_give(pf, &r->events);
+	return 1;
+}
+
+/* Stop the prefetch thread and free its buffers. */
+static void
+prefetch_stop(struct prefetch *pf)
+{
+	if (pf->started) {
+		pthread_mutex_lock(&pf->lock);
+		pf->stop = true;
+		pthread_cond_broadcast(&pf->cond);
+		pthread_mutex_unlock(&pf->lock);
+		pthread_join(pf->thread, NULL);
+		pthread_cond_destroy(&pf->cond);
+		pthread_mutex_destroy(&pf->lock);
+		pf->started = false;
+	}
+	ZSTD_freeDCtx(pf->dctx);
+	free(pf->cbuf);
+	free(pf->raw);
 }
 
 /* The one-line message for a failed read_frame() of stream @s. */
@@ -423,7 +630,7 @@ trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev)
 			return 1;
 		}
 
-		ret = read_frame(r, &r->events, &why, &len);
+		ret = read_events_frame(r, &why, &len);
 		if (ret < 0) {
 			frame_error(r, &r->events, ret, why, r->errmsg, sizeof(r->errmsg));
 			r->error = ret;
@@ -479,6 +686,7 @@ trace_reader_close(struct trace_reader *r)
 {
 	if (!r)
 		return;
+	prefetch_stop(&r->pf);
 	if (r->events.fd >= 0)
 		close(r->events.fd);
 	ZSTD_freeDCtx(r->dctx);

@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 10
+#define TRACE_FORMAT_VERSION 11
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12

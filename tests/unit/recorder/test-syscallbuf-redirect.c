@@ -42,7 +42,7 @@ __asm__(".text\n"
 	"mov %r11, -128(%rsp)\n\t"
 	"mov %rsp, (%r8)\n\t"
 	"lea 1f(%rip), %rcx\n\t"
-	"mov $" "0x6f000010" ", %r11d\n\t"
+	"mov $" "0x6d000010" ", %r11d\n\t"
 	"jmp *%r11\n"
 	"1:\n\t"
 	"mov %rsp, 8(%r8)\n\t"
@@ -62,7 +62,7 @@ Test(syscallbuf_redirect, entry)
 	pid_t pid;
 	int status;
 
-	cr_assert_eq(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_REDIRECT, 0x6f000010ull, "redirect_probe's address");
+	cr_assert_eq(UPRR_PRELOAD_ADDR + UPRR_PRELOAD_ENTRY_REDIRECT, 0x6d000010ull, "redirect_probe's address");
 	cr_assert(rec_preload_image[UPRR_PRELOAD_ENTRY_REDIRECT] == 0xe9 ||
 		  rec_preload_image[UPRR_PRELOAD_ENTRY_REDIRECT] == 0xeb, "the redirect entry is a jmp");
 	pid = fork();
