@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "trace/trace-private.h"
+#include "trace/worker.h"
 
 /* An input stream: a file of frames. */
 struct stream_in {
@@ -34,14 +35,9 @@ struct stream_in {
 /* The events stream's next frame, read and decoded ahead by a thread of
  * the reader's own. The thread owns everything below the lock while busy. */
 struct prefetch {
-	pthread_t thread;
-	bool started; /**< the thread runs */
+	struct trace_worker wk;
 	bool failed;  /**< it could not start: frames are read in the caller */
-	bool stop;    /**< it should end */
-	bool busy;    /**< a frame is given and not done */
 	bool given;   /**< a frame was given and its result not taken */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	ZSTD_DCtx *dctx; /**< the thread's own */
 	int fd;
 	uint64_t off;	 /**< the frame's offset */
@@ -217,81 +213,39 @@ read_frame(struct trace_reader *r, struct stream_in *s, const char **ret_why,
 	return 1;
 }
 
-/* The prefetch thread: each frame it is given (busy), read and decoded
- * into its own buffers; done when it clears busy (under the lock). */
-static void *
-prefetch_thread(void *arg)
+/* The prefetch thread's job: the frame it is given, read and decoded into
+ * its own buffers. */
+static void
+prefetch_run(void *arg)
 {
 	struct prefetch *pf = arg;
-	cpu_set_t all;
-	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 
-	/* any CPU: replay pins itself to one with the tracees */
-	CPU_ZERO(&all);
-	for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++)
-		CPU_SET((int)i, &all);
-	(void)sched_setaffinity(0, sizeof(all), &all);
-	pthread_mutex_lock(&pf->lock);
-	for (;;) {
-		while (!pf->busy && !pf->stop)
-			pthread_cond_wait(&pf->cond, &pf->lock);
-		if (!pf->busy)
-			break;
-		pthread_mutex_unlock(&pf->lock);
-		pf->why = "";
-		pf->ret = decode_frame(pf->fd, TRACE_STREAM_EVENTS, pf->off, pf->seq, pf->dctx,
-				       &pf->cbuf, &pf->cbuf_cap, &pf->raw, &pf->raw_cap, &pf->raw_len,
-				       &pf->why, &pf->frame_len);
-		pthread_mutex_lock(&pf->lock);
-		pf->busy = false;
-		pthread_cond_broadcast(&pf->cond);
-	}
-	pthread_mutex_unlock(&pf->lock);
-	return NULL;
+	pf->why = "";
+	pf->ret = decode_frame(pf->fd, TRACE_STREAM_EVENTS, pf->off, pf->seq, pf->dctx, &pf->cbuf,
+			       &pf->cbuf_cap, &pf->raw, &pf->raw_cap, &pf->raw_len, &pf->why,
+			       &pf->frame_len);
 }
 
-/* Start the prefetch thread, with every signal blocked (they are the
- * caller's to take). Returns 0 or -errno. */
+/* Start the prefetch thread. Returns 0 or -errno. */
 static int
 prefetch_start(struct prefetch *pf)
 {
-	sigset_t all, old;
-	int r;
-
-	pf->dctx = ZSTD_createDCtx();
+	if (!pf->dctx)
+		pf->dctx = ZSTD_createDCtx();
 	if (!pf->dctx)
 		return -ENOMEM;
-	if (pthread_mutex_init(&pf->lock, NULL) != 0)
-		return -ENOMEM;
-	if (pthread_cond_init(&pf->cond, NULL) != 0) {
-		pthread_mutex_destroy(&pf->lock);
-		return -ENOMEM;
-	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&pf->thread, NULL, prefetch_thread, pf);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r < 0) {
-		pthread_cond_destroy(&pf->cond);
-		pthread_mutex_destroy(&pf->lock);
-		return r;
-	}
-	pf->started = true;
-	return 0;
+	return trace_worker_start(&pf->wk, prefetch_run, pf);
 }
 
 /* Give the thread the events frame at @s (it must be idle). */
 static void
 prefetch_give(struct prefetch *pf, const struct stream_in *s)
 {
-	pthread_mutex_lock(&pf->lock);
 	pf->fd = s->fd;
 	pf->off = s->off;
 	pf->seq = s->seq;
-	pf->busy = true;
 	pf->given = true;
-	pthread_cond_broadcast(&pf->cond);
-	pthread_mutex_unlock(&pf->lock);
+	trace_worker_give(&pf->wk);
 }
 
 /*
@@ -315,7 +269,7 @@ read_events_frame(struct trace_reader *r, const char **ret_why, size_t *ret_fram
 		ret = read_frame(r, &r->events, ret_why, ret_frame_len);
 		if (ret <= 0 || pf->failed || r->raw_len < TRACE_FRAME_TARGET)
 			return ret;
-		if (!pf->started && prefetch_start(pf) < 0) {
+		if (!pf->wk.started && prefetch_start(pf) < 0) {
 			pf->failed = true; /* read in the caller from now on */
 			return ret;
 		}
@@ -323,12 +277,9 @@ read_events_frame(struct trace_reader *r, const char **ret_why, size_t *ret_fram
 		return ret;
 	}
 	r->raw_len = r->raw_pos = 0;
-	pthread_mutex_lock(&pf->lock);
-	while (pf->busy)
-		pthread_cond_wait(&pf->cond, &pf->lock);
+	trace_worker_wait(&pf->wk);
 	pf->given = false;
 	ret = pf->ret;
-	pthread_mutex_unlock(&pf->lock);
 	if (ret <= 0) {
 		*ret_why = pf->why;
 		return ret;
@@ -353,16 +304,7 @@ read_events_frame(struct trace_reader *r, const char **ret_why, size_t *ret_fram
 static void
 prefetch_stop(struct prefetch *pf)
 {
-	if (pf->started) {
-		pthread_mutex_lock(&pf->lock);
-		pf->stop = true;
-		pthread_cond_broadcast(&pf->cond);
-		pthread_mutex_unlock(&pf->lock);
-		pthread_join(pf->thread, NULL);
-		pthread_cond_destroy(&pf->cond);
-		pthread_mutex_destroy(&pf->lock);
-		pf->started = false;
-	}
+	trace_worker_stop(&pf->wk);
 	ZSTD_freeDCtx(pf->dctx);
 	free(pf->cbuf);
 	free(pf->raw);

@@ -33,6 +33,7 @@
 
 #include "common/log.h"
 #include "trace/trace-private.h"
+#include "trace/worker.h"
 
 /* An output stream: a file that grows by whole frames. */
 struct stream_out {
@@ -54,12 +55,7 @@ struct kept_file {
 /* A frame of events for the writer's thread: given with busy set, done
  * when it clears it (under the lock). */
 struct frame_job {
-	pthread_t thread;
-	bool started; /**< the thread runs */
-	bool stop;    /**< it should end */
-	bool busy;    /**< a frame is given and not done */
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
+	struct trace_worker wk;
 	ZSTD_CCtx *cctx;	 /**< the thread's own */
 	struct trace_wbuf raw;	 /**< the frame's records */
 	uint64_t nrec;		 /**< how many */
@@ -138,44 +134,23 @@ write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_
 	return 0;
 }
 
-/* The writer's thread: each frame it is given, compressed and written. */
-static void *
-job_thread(void *arg)
+/* The writer's thread's job: the frame it is given, compressed and written. */
+static void
+job_run(void *arg)
 {
 	struct frame_job *j = arg;
-	cpu_set_t all;
-	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+	_cleanup_free_ void *frame = NULL;
+	size_t len = 0;
+	int r;
 
-	/* any CPU: the caller is pinned to one with the tracees */
-	CPU_ZERO(&all);
-	for (long i = 0; i < ncpu && i < CPU_SETSIZE; i++)
-		CPU_SET((int)i, &all);
-	(void)sched_setaffinity(0, sizeof(all), &all);
-	pthread_mutex_lock(&j->lock);
-	for (;;) {
-		_cleanup_free_ void *frame = NULL;
-		size_t len = 0;
-		int r;
-
-		while (!j->busy && !j->stop)
-			pthread_cond_wait(&j->cond, &j->lock);
-		if (!j->busy)
-			break;
-		pthread_mutex_unlock(&j->lock);
-		r = trace_frame_encode_cctx(j->cctx, TRACE_STREAM_EVENTS, j->seq, j->raw.data, j->raw.len,
-					    &frame, &len);
-		if (r >= 0)
-			r = pwrite_all(j->fd, frame, len, j->end);
-		if (r < 0 && r != -ENOMEM && r != -EINVAL)
-			(void)ftruncate(j->fd, (off_t)j->end);
-		pthread_mutex_lock(&j->lock);
-		j->len = r < 0 ? 0 : len;
-		j->r = r;
-		j->busy = false;
-		pthread_cond_broadcast(&j->cond);
-	}
-	pthread_mutex_unlock(&j->lock);
-	return NULL;
+	r = trace_frame_encode_cctx(j->cctx, TRACE_STREAM_EVENTS, j->seq, j->raw.data, j->raw.len,
+				    &frame, &len);
+	if (r >= 0)
+		r = pwrite_all(j->fd, frame, len, j->end);
+	if (r < 0 && r != -ENOMEM && r != -EINVAL)
+		(void)ftruncate(j->fd, (off_t)j->end);
+	j->len = r < 0 ? 0 : len;
+	j->r = r;
 }
 
 /* Wait for the frame the thread has, if any, and take its result: the
@@ -186,16 +161,13 @@ job_wait(struct trace_writer *w)
 	struct frame_job *j = &w->job;
 	int r;
 
-	if (!j->started)
+	if (!j->wk.started)
 		return w->error;
-	pthread_mutex_lock(&j->lock);
-	while (j->busy)
-		pthread_cond_wait(&j->cond, &j->lock);
+	trace_worker_wait(&j->wk);
 	r = j->r;
 	j->r = 0;
 	if (r < 0)
 		j->len = 0; /* nothing of it counts */
-	pthread_mutex_unlock(&j->lock);
 	if (r < 0) {
 		/* as write_frame(): a frame that cannot be encoded leaves the
 		 * file alone; every failure ends the trace here, as the writer
@@ -214,51 +186,17 @@ job_wait(struct trace_writer *w)
 	return w->error;
 }
 
-/* Start the writer's thread, with every signal blocked (they are the
- * caller's to take). */
+/* Start the writer's thread. Returns 0 or -errno. */
 static int
 job_start(struct trace_writer *w)
 {
 	struct frame_job *j = &w->job;
-	sigset_t all, old;
-	int r;
 
-	j->cctx = ZSTD_createCCtx();
+	if (!j->cctx)
+		j->cctx = ZSTD_createCCtx();
 	if (!j->cctx)
 		return -ENOMEM;
-	if (pthread_mutex_init(&j->lock, NULL) != 0)
-		return -ENOMEM;
-	if (pthread_cond_init(&j->cond, NULL) != 0) {
-		pthread_mutex_destroy(&j->lock);
-		return -ENOMEM;
-	}
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = -pthread_create(&j->thread, NULL, job_thread, j);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r < 0) {
-		pthread_cond_destroy(&j->cond);
-		pthread_mutex_destroy(&j->lock);
-		return r;
-	}
-	j->started = true;
-	return 0;
-}
-
-/* Stop the writer's thread (after job_wait()). */
-static void
-job_stop(struct frame_job *j)
-{
-	if (!j->started)
-		return;
-	pthread_mutex_lock(&j->lock);
-	j->stop = true;
-	pthread_cond_broadcast(&j->cond);
-	pthread_mutex_unlock(&j->lock);
-	pthread_join(j->thread, NULL);
-	pthread_cond_destroy(&j->cond);
-	pthread_mutex_destroy(&j->lock);
-	j->started = false;
+	return trace_worker_start(&j->wk, job_run, j);
 }
 
 /* Give the first @n buffered record bytes, @nrec records, to the writer's
@@ -274,7 +212,7 @@ give_records(struct trace_writer *w, size_t n, uint64_t nrec)
 	r = job_wait(w);
 	if (r < 0)
 		return r;
-	if (!j->started && job_start(w) < 0)
+	if (!j->wk.started && job_start(w) < 0)
 		return -ENOSYS; /* flush_records() writes it */
 	/* the thread takes the buffer: the rest goes into its last one */
 	swap = j->raw;
@@ -294,16 +232,13 @@ give_records(struct trace_writer *w, size_t n, uint64_t nrec)
 	}
 	j->raw.len = n;
 	w->nrecords -= nrec;
-	pthread_mutex_lock(&j->lock);
 	j->nrec = nrec;
 	j->fd = w->events.fd;
 	j->seq = w->events.seq;
 	j->end = w->events.end;
 	j->len = 0;
 	j->r = 0;
-	j->busy = true;
-	pthread_cond_broadcast(&j->cond);
-	pthread_mutex_unlock(&j->lock);
+	trace_worker_give(&j->wk);
 	/* do not hold on to the memory of an outsized record */
 	if (w->records.len == 0 && w->records.cap > 4 * TRACE_FRAME_TARGET)
 		trace_wbuf_free(&w->records);
@@ -413,7 +348,7 @@ writer_free(struct trace_writer *w)
 {
 	int fds[] = { w->dir_fd, w->files_fd, w->events.fd, w->catalogue.fd };
 
-	job_stop(&w->job);
+	trace_worker_stop(&w->job.wk);
 	for (size_t i = 0; i < ARRAY_SIZE(fds); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
