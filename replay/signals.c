@@ -288,6 +288,29 @@ replay_settle_deferred(struct replayer *rp, const struct trace_event *ev)
 	return deliver_stepped(rp, ev, t, sig, NULL, NULL);
 }
 
+/* Raise @sig in @t, held after an event, and run it to the signal's
+ * delivery stop. Returns 0, or a divergence that names @where (" where
+ * rt_sigreturn unblocks it", or ""). */
+static int
+raise_to_delivery(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig,
+		  const char *where)
+{
+	enum tracee_stop kind;
+	int got_sig, r;
+
+	syscall(SYS_tgkill, t->tgid, t->tid, sig);
+	rp->injecting = sig;
+	r = replay_run_to_stop(rp, t, ev, &kind, &got_sig);
+	rp->injecting = 0;
+	if (r < 0)
+		return r;
+	if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
+		return replay_diverge(rp, ev, "expected the delivery of %s%s, got %s at rip 0x%llx",
+				      tracee_signal_name(sig), where, replay_stop_name(kind, got_sig),
+				      t->regs.rip);
+	return 0;
+}
+
 /*
  * Raise @sig in @t, held after an event, and deliver it with the recorded
  * siginfo. With @wait_mask (a sigsuspend, ppoll & co. the replay skipped was
@@ -337,9 +360,8 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 		 bool restore_regs, const uint64_t *wait_mask)
 {
 	enum tracee_delivery how = TRACEE_DELIVERY_NONE;
-	enum tracee_stop kind;
 	uint64_t own_mask = 0, held_mask;
-	int got_sig, r;
+	int r;
 
 	if (t->held_wait) {
 		own_mask = t->held_own_mask;
@@ -354,15 +376,9 @@ deliver_injected(struct replayer *rp, const struct trace_event *ev, struct pthre
 	}
 	if (wait_mask && tracee_set_sigmask(t->tid, *wait_mask) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
-	syscall(SYS_tgkill, t->tgid, t->tid, sig);
-	rp->injecting = sig;
-	r = replay_run_to_stop(rp, t, ev, &kind, &got_sig);
-	rp->injecting = 0;
+	r = raise_to_delivery(rp, ev, t, sig, "");
 	if (r < 0)
 		return r;
-	if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
-		return replay_diverge(rp, ev, "expected the delivery of %s, got %s", tracee_signal_name(sig),
-			       replay_stop_name(kind, got_sig));
 	rp->last_sig_rip = ev->regs[offsetof(struct user_regs_struct, rip) / 8];
 	rp->last_sig_tid = t->rec_tid;
 	if (restore_regs) {
@@ -518,25 +534,17 @@ deliver_here(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 static int
 deliver_at_unblock(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, int sig)
 {
-	enum tracee_stop kind;
 	uint64_t mask;
-	int got_sig, r;
+	int r;
 
 	if (tracee_get_sigmask(t->tid, &mask) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	if (sig < 1 || sig > 64 || !(mask & (1ull << (sig - 1))))
 		return replay_diverge(rp, ev, "%s was recorded as blocked after the previous event "
 			       "of thread %d, and is not", tracee_signal_name(sig), t->rec_tid);
-	syscall(SYS_tgkill, t->tgid, t->tid, sig);
-	rp->injecting = sig;
-	r = replay_run_to_stop(rp, t, ev, &kind, &got_sig);
-	rp->injecting = 0;
+	r = raise_to_delivery(rp, ev, t, sig, " where rt_sigreturn unblocks it");
 	if (r < 0)
 		return r;
-	if (kind != TRACEE_STOP_SIGNAL || got_sig != sig)
-		return replay_diverge(rp, ev, "expected the delivery of %s where rt_sigreturn unblocks it, "
-			       "got %s at rip 0x%llx", tracee_signal_name(sig),
-			       replay_stop_name(kind, got_sig), t->regs.rip);
 	r = replay_check_regs(rp, ev, t);
 	if (r < 0)
 		return r;
