@@ -2293,17 +2293,23 @@ def c_unknown_calls(h):
     expect_output(rec, b'syscall 500: -1 ENOSYS\n', 'syscall 500 did not fail with ENOSYS')
 
 
-def native_record_replay(h, argv, name, *, stdin_null=False):
-    """Run @argv natively, record it, replay it: the three outputs match
-    byte for byte. Returns the recording."""
+def native_run(argv, name, **kw):
+    """Run @argv natively; it must exit 0. Returns the run."""
+    native = run(argv, timeout=60, what=f'{name} (native)', **kw)
+    if native.status != 0:
+        raise Fail(f'{name} fails natively\n  {native.explain()}')
+    return native
+
+
+def native_record_replay(h, argv, name, *, stdin_null=False, options=()):
+    """Run @argv natively, record it (with uprr record @options), replay it:
+    the three outputs match byte for byte. Returns the recording."""
     def null():
         return open(os.devnull, 'rb') if stdin_null else contextlib.nullcontext()
     with null() as f:
-        native = run(argv, timeout=60, what=f'{name} (native)', cwd=h.tmp, stdin=f)
-    if native.status != 0:
-        raise Fail(f'{name} fails natively\n  {native.explain()}')
+        native = native_run(argv, name, cwd=h.tmp, stdin=f)
     with null() as f:
-        trace, rec = h.record(argv, name=name, stdin=f)
+        trace, rec = h.record(argv, name=name, stdin=f, options=list(options))
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
     compare(rec, h.replay(trace))
     return rec
@@ -2355,9 +2361,7 @@ def c_yield_turns(h):
     (one traced yield per turn, no preemption at a timeslice's end), and
     the output is the native run's."""
     exe = h.prog('yield_turns')
-    native = run([exe], timeout=60, what='yield_turns (native)')
-    if native.status != 0:
-        raise Fail(f'yield_turns fails natively\n  {native.explain()}')
+    native = native_run([exe], 'yield_turns')
     trace, rec = h.record_replay([exe], name='yield_turns')
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
     expect_output(rec, b'yield_turns: ok\n', 'computed a wrong count')
@@ -2391,13 +2395,8 @@ def c_signal_self(h):
     pending: the lower number's frame first, so the higher's handler runs
     first) and every count are the native run's, and replay agrees."""
     exe = h.prog('signal_self')
-    native = run([exe], timeout=60, what='signal_self (native)')
-    if native.status != 0:
-        raise Fail(f'signal_self fails natively\n  {native.explain()}')
-    trace, rec = h.record([exe], name='signal_self', options=['-v'])
-    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    rec = native_record_replay(h, [exe], 'signal_self', options=['-v'])
     expect_output(rec, b'signal_self: ok\n', 'counted wrong')
-    compare(rec, h.replay(trace))
     m = re.search(rb'(\d+) syscall exits taken at their delivery; (\d+) caught signals delivered '
                   rb'without a single step', rec.stderr)
     # raise, tkill, kill and the ignored signal: 500 each
@@ -2450,9 +2449,7 @@ def c_sig_frames(h):
     --chaos, and the counts the native run's. A replay with UPRR_LOG=debug
     says how many deliveries waited (a uprr that steps every one fails)."""
     exe = h.prog('sig_frames')
-    native = run([exe], timeout=60, what='sig_frames (native)')
-    if native.status != 0:
-        raise Fail(f'sig_frames fails natively\n  {native.explain()}')
+    native = native_run([exe], 'sig_frames')
 
     def counts(out):
         return [line for line in out.splitlines() if b' count ' in line]
@@ -2502,13 +2499,8 @@ def c_spin_handoff(h):
     the dispatcher's and the worker's, not one per spinner in round robin
     (main: 594, its spinners' looks growing far apart)."""
     exe = h.prog('spin_handoff')
-    native = run([exe], timeout=60, what='spin_handoff (native)')
-    if native.status != 0:
-        raise Fail(f'spin_handoff fails natively\n  {native.explain()}')
-    trace, rec = h.record([exe], name='spin_handoff', options=['-v'])
-    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    rec = native_record_replay(h, [exe], 'spin_handoff', options=['-v'])
     expect_output(rec, b'spin_handoff: ok\n', 'computed a wrong sum')
-    compare(rec, h.replay(trace))
     m = re.search(rb'(\d+) preemptions', rec.stderr)
     p = re.search(rb'(\d+) picks passed over', rec.stderr)
     if not m or not p or int(m.group(1)) > 420 or int(p.group(1)) == 0:
@@ -2532,9 +2524,7 @@ def syscallbuf_case(h, prog):
     it fills), the replay gives the same output from the trace, and the
     recording's output has the native run's shape."""
     exe = h.prog(prog)
-    native = run([exe], timeout=60, what=f'{prog} (native)')
-    if native.status != 0:
-        raise Fail(f'{prog} fails natively\n  {native.explain()}')
+    native = native_run([exe], prog)
     trace, rec = h.record_replay([exe], name=prog, options=['--syscall-buffer'], replays=2)
     records, flushes, traced = buffered_calls(h, trace)
     if records < 6000 or flushes < 3:
@@ -2587,9 +2577,7 @@ def c_syscallbuf_fdcalls(h):
     accept4 for a socket: what replay shows is what went to stdout."""
     exe = h.prog('fdcalls')
     os.mkdir(h.path('native'))
-    native = run([exe, h.path('native')], timeout=60, what='fdcalls (native)')
-    if native.status != 0:
-        raise Fail(f'fdcalls fails natively\n  {native.explain()}')
+    native = native_run([exe, h.path('native')], 'fdcalls')
     os.mkdir(h.path('dir'))
     trace, rec = h.record_replay([exe, h.path('dir')], options=['--syscall-buffer'],
                                  remove=[h.path('dir')], replays=2)
@@ -2650,9 +2638,7 @@ def c_syscallbuf_unpatchable(h):
     exe = h.prog('unpatchable_site')
     path = h.path('input')
     make_text(path, 30000, seed=14)
-    native = run([exe, path], timeout=60, what='unpatchable_site (native)')
-    if native.status != 0:
-        raise Fail(f'unpatchable_site fails natively\n  {native.explain()}')
+    native = native_run([exe, path], 'unpatchable_site')
     trace, rec = h.record_replay([exe, path], options=['--syscall-buffer'], remove=[path], replays=2)
 
     def fixed(out):
@@ -2711,9 +2697,7 @@ def syscallbuf_spin_case(h, args):
     """tests/progs/syscallbuf_spin (with @args) recorded and replayed twice,
     compared with a native run; its buffered calls counted."""
     exe = h.prog('syscallbuf_spin')
-    native = run([exe] + args, timeout=60, what='syscallbuf_spin (native)', cwd=h.tmp)
-    if native.status != 0:
-        raise Fail(f'syscallbuf_spin fails natively\n  {native.explain()}')
+    native = native_run([exe] + args, 'syscallbuf_spin', cwd=h.tmp)
     trace, rec = h.record_replay([exe] + args, options=['--syscall-buffer'], replays=2)
     expect_output(rec, b'syscallbuf_spin: ok\n', 'did not get through its spins and signals')
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
@@ -2791,9 +2775,7 @@ def c_buffered_wait(h):
     wait wait on the traced path; replayed twice from the trace, and the
     recording prints what a native run does (its random delays aside)."""
     exe = h.prog('buffered_wait')
-    native = run([exe], timeout=60, what='buffered_wait (native)')
-    if native.status != 0:
-        raise Fail(f'buffered_wait fails natively\n  {native.explain()}')
+    native = native_run([exe], 'buffered_wait')
     trace, rec = h.record_replay([exe], name='buffered_wait', options=['--syscall-buffer'],
                                  replays=2)
     records, flushes, traced = buffered_calls(h, trace)
