@@ -458,34 +458,35 @@ rec_syscallbuf_interrupt(struct recorder *rec, struct rthread *t)
 		t->sb_interrupted = true;
 }
 
-void
-rec_syscallbuf_wakes(struct recorder *rec, struct rthread *t, bool ok)
+/* Set the u32 at offset @field of @t's buffer head to @ok, unless @t's
+ * write of it to this buffer already did (*@on, *@off: the buffer it last
+ * set to 1, to 0). */
+static void
+set_head_flag(struct recorder *rec, struct rthread *t, size_t field, bool ok, uint64_t *on,
+	      uint64_t *off)
 {
 	uint64_t addr = thread_buffer(rec, t);
 	uint32_t v = ok;
 
 	/* a new buffer's is 0; a forked child's thread has its parent's */
-	if (!addr || addr == (ok ? t->sb_wakes_on : t->sb_wakes_off))
+	if (!addr || addr == (ok ? *on : *off))
 		return;
-	if (tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, wakes), &v, sizeof(v)) < 0)
+	if (tracee_write(t->space->mem.memfd, addr + field, &v, sizeof(v)) < 0)
 		return; /* vanished: its end comes through waitpid */
-	t->sb_wakes_on = ok ? addr : 0;
-	t->sb_wakes_off = ok ? 0 : addr;
+	*on = ok ? addr : 0;
+	*off = ok ? 0 : addr;
+}
+
+void
+rec_syscallbuf_wakes(struct recorder *rec, struct rthread *t, bool ok)
+{
+	set_head_flag(rec, t, offsetof(struct uprr_buf, wakes), ok, &t->sb_wakes_on, &t->sb_wakes_off);
 }
 
 void
 rec_syscallbuf_maps(struct recorder *rec, struct rthread *t, bool ok)
 {
-	uint64_t addr = thread_buffer(rec, t);
-	uint32_t v = ok;
-
-	/* a new buffer's is 0; a forked child's thread has its parent's */
-	if (!addr || addr == (ok ? t->sb_maps_on : t->sb_maps_off))
-		return;
-	if (tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, maps), &v, sizeof(v)) < 0)
-		return; /* vanished: its end comes through waitpid */
-	t->sb_maps_on = ok ? addr : 0;
-	t->sb_maps_off = ok ? 0 : addr;
+	set_head_flag(rec, t, offsetof(struct uprr_buf, maps), ok, &t->sb_maps_on, &t->sb_maps_off);
 }
 
 void
