@@ -2413,11 +2413,13 @@ def c_sig_unblock(h):
     delivered as the handler's rt_sigreturn unblocks it, before the
     interrupted write returns: uprr, which does not stop rt_sigreturn,
     delivers it there too (TRACE_SIGNAL_AT_UNBLOCK), with and without the
-    syscall buffer. One taken from a signalfd or by sigtimedwait is
-    forgotten: the next one, from another process, is an ordinary
-    asynchronous signal. stdout, stderr and status are the native run's
-    (main: the write returned and `sort | head` said "write failed"), and
-    replay agrees."""
+    syscall buffer. Mode forget takes such signals from a signalfd and by
+    sigtimedwait, then gets one from another process: it checks that those
+    behave as natively, not the forgetting of the blocked signal itself
+    (record-signals.c forget_taken()), which only a sender outside the
+    recording could make matter, and which this case cannot tell apart.
+    stdout, stderr and status are the native run's (main: the write
+    returned and `sort | head` said "write failed"), and replay agrees."""
     exe = h.prog('sig_unblock')
     for mode, status in (('die', 128 + signal.SIGPIPE), ('catch', 0), ('thread', 0),
                          ('forget', 0)):
