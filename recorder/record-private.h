@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
+#include "syscalls/syscalls.h"
 #include "trace/trace.h"
 #include "x86_64/arch.h"
 
@@ -213,15 +214,6 @@ int rec_output_exit(struct rec_output *o, struct trace_writer *w, pid_t tid, pid
 void rec_output_free(struct rec_output *o);
 
 /* ---- sandboxes and namespaces (sandbox.c) ---- */
-
-/**
- * The model's check of the sandboxing calls, which must never run: seccomp
- * strict mode (seccomp(2) SECCOMP_SET_MODE_STRICT, prctl PR_SET_SECCOMP),
- * which fails under uprr's filter (EINVAL) where it works natively, and a
- * filter with SECCOMP_FILTER_FLAG_NEW_LISTENER; named in @why. Returns 0 or
- * -ENOSYS.
- */
-int rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
 
 /** ADDR_NO_RANDOMIZE in uprr's own persona, which the program inherits
  * natively (setarch -R). */

@@ -32,44 +32,6 @@
 #include "recorder/recorder.h"
 #include "tracee/tracee.h"
 
-#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
-#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
-#endif
-
-int
-rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len)
-{
-	switch (nr) {
-	case __NR_seccomp:
-		/* strict mode cannot follow uprr's filter (EINVAL: one mode per
-		 * thread, seccomp_may_assign_mode()), where it works natively;
-		 * with flags or a pointer it fails anyway (libseccomp probes so) */
-		if (args[0] == SECCOMP_SET_MODE_STRICT && !args[1] && !args[2]) {
-			snprintf(why, len, "seccomp SECCOMP_SET_MODE_STRICT (uprr's own filter "
-				 "excludes strict mode)");
-			return -ENOSYS;
-		}
-		/* a supervisor process would answer the program's syscalls
-		 * through the listener fd: uprr does not model that (without
-		 * a filter, EFAULT, as libseccomp probes: fine) */
-		if (args[0] == SECCOMP_SET_MODE_FILTER && (args[1] & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
-		    args[2]) {
-			snprintf(why, len, "seccomp with SECCOMP_FILTER_FLAG_NEW_LISTENER");
-			return -ENOSYS;
-		}
-		return 0;
-	case __NR_prctl:
-		if (args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT) {
-			snprintf(why, len, "prctl PR_SET_SECCOMP with SECCOMP_MODE_STRICT (uprr's "
-				 "own filter excludes strict mode)");
-			return -ENOSYS;
-		}
-		return 0;
-	default:
-		return 0;
-	}
-}
-
 bool
 rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result)
 {

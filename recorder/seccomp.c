@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "preload/uprr-preload.h"
 #include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
 
 #define MAX_FILTER 128

@@ -12,6 +12,7 @@
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "replay/replay.h"
+#include "syscalls/syscalls.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 

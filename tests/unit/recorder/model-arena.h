@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 /* ---- the arena: every buffer the kernel may write lives here ---- */
 

@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 #include "model-arena.h"
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 #define CANARY 0xa5
 

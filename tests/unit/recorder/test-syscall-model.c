@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 #include "model-arena.h"
 

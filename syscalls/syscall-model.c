@@ -20,6 +20,7 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -33,9 +34,12 @@
 #include <sys/user.h>
 #include <termios.h>
 
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+
 #include "common/log.h"
-#include "recorder/record-private.h"
-#include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 enum out_kind {
 	OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_ARGVAL, OUT_SOCKADDR, OUT_OPTVAL,
@@ -61,7 +65,7 @@ struct syscall_row {
 	struct in_spec in;
 };
 
-#include "recorder/syscallent.h"
+#include "syscalls/syscallent.h"
 
 static const char *const syscall_names[] = {
 #include "syscall-names.h"
@@ -169,7 +173,7 @@ quotactl_fd_cmd(const uint64_t args[6])
 	return (uint32_t)args[1] >> 8;
 }
 
-#include "recorder/subcmdent.h"
+#include "syscalls/subcmdent.h"
 
 /* Syscalls that have a name in messages but no row: they run in the kernel
  * like any unknown syscall, and stop the recording if they succeed. */
@@ -288,6 +292,46 @@ name_request(const struct sub_table *st, const struct sub_row *sr, const uint64_
 	snprintf(why, len, "%s request %" PRId64 "%s", st->what, (int64_t)cmd, fd);
 }
 
+/*
+ * The sandboxing calls that must never run: seccomp strict mode
+ * (seccomp(2) SECCOMP_SET_MODE_STRICT, prctl PR_SET_SECCOMP), which fails
+ * under uprr's filter (EINVAL) where it works natively, and a filter with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER; named in @why. Returns 0 or -ENOSYS.
+ */
+static int
+sandbox_check(long nr, const uint64_t args[6], char *why, size_t len)
+{
+	switch (nr) {
+	case __NR_seccomp:
+		/* strict mode cannot follow uprr's filter (EINVAL: one mode per
+		 * thread, seccomp_may_assign_mode()), where it works natively;
+		 * with flags or a pointer it fails anyway (libseccomp probes so) */
+		if (args[0] == SECCOMP_SET_MODE_STRICT && !args[1] && !args[2]) {
+			snprintf(why, len, "seccomp SECCOMP_SET_MODE_STRICT (uprr's own filter "
+				 "excludes strict mode)");
+			return -ENOSYS;
+		}
+		/* a supervisor process would answer the program's syscalls
+		 * through the listener fd: uprr does not model that (without
+		 * a filter, EFAULT, as libseccomp probes: fine) */
+		if (args[0] == SECCOMP_SET_MODE_FILTER && (args[1] & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
+		    args[2]) {
+			snprintf(why, len, "seccomp with SECCOMP_FILTER_FLAG_NEW_LISTENER");
+			return -ENOSYS;
+		}
+		return 0;
+	case __NR_prctl:
+		if (args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT) {
+			snprintf(why, len, "prctl PR_SET_SECCOMP with SECCOMP_MODE_STRICT (uprr's "
+				 "own filter excludes strict mode)");
+			return -ENOSYS;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int
 rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 {
@@ -311,8 +355,8 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 	}
 	if (!(row->flags & REC_SC_SPECIAL))
 		return 0;
-	/* seccomp strict mode, a listener fd: never run (recorder/sandbox.c) */
-	if (rec_sandbox_check(nr, args, why, len) < 0)
+	/* seccomp strict mode, a listener fd: never run */
+	if (sandbox_check(nr, args, why, len) < 0)
 		return -EPERM;
 	switch (nr) {
 	case __NR_clone:

@@ -257,7 +257,7 @@ static const struct sub_row prctl_subs[] = {
 	/* no_new_privs and the program's seccomp filters act on the syscalls
 	 * replay executes too: replay sets them (recorder/sandbox.c) */
 	ROW(PR_SET_NO_NEW_PRIVS, "PR_SET_NO_NEW_PRIVS", SUB_OK | REC_SC_REPLAY_EXEC),
-	/* SECCOMP_MODE_STRICT: never run (rec_sandbox_check) */
+	/* SECCOMP_MODE_STRICT: never run (sandbox_check(), syscall-model.c) */
 	ROW(PR_SET_SECCOMP, "PR_SET_SECCOMP", SUB_OK | REC_SC_REPLAY_EXEC),
 	/* 0 until the program installs a filter, as natively (rec_sandbox_exit) */
 	OK(PR_GET_SECCOMP),
@@ -292,7 +292,7 @@ static const struct sub_row prctl_subs[] = {
 };
 
 static const struct sub_row seccomp_subs[] = {
-	/* seccomp(2), kernel/seccomp.c; recorder/sandbox.c: strict mode (with
+	/* seccomp(2), kernel/seccomp.c; sandbox_check(): strict mode (with
 	 * no flags and no pointer: else EINVAL, as libseccomp probes) and
 	 * SECCOMP_FILTER_FLAG_NEW_LISTENER are never run */
 	OK(SECCOMP_SET_MODE_STRICT),
