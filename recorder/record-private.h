@@ -370,7 +370,7 @@ struct rthread {
 	uint64_t model_nr, model_args[6]; /* what it does: restart_syscall continues
 					   * the syscall a signal interrupted */
 	uint64_t restart_nr, restart_args[6];
-	struct rec_syscall_entry entry;	  /* the model's view of the entry */
+	struct sc_entry entry;	      /* the model's view of the entry */
 	bool may_block;		      /* it runs in the kernel while others run */
 	bool unknown;		      /* its syscall is one the model does not know */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
@@ -496,7 +496,7 @@ struct recorder {
 	uint64_t last_sig_rip;		/* where the last fatal-looking signal hit */
 	pid_t last_sig_tid;
 	char error[512];		/* why recording stopped early, if it did */
-	struct rec_ranges ranges;	/* scratch for the model */
+	struct sc_ranges ranges;	/* scratch for the model */
 	uint8_t *buf;			/* scratch for tracee memory */
 	size_t buf_cap;
 	struct trace_blob *blobs;
@@ -627,7 +627,7 @@ void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const s
  * but a futex wait with no timeout). Without one, a run needs no restore
  * point: nothing will preempt it. */
 bool rec_others_may_run(const struct recorder *rec, const struct rthread *t);
-/** Whether @t's syscall, one that arms timers (REC_SC_TIMER: alarm(2),
+/** Whether @t's syscall, one that arms timers (SC_TIMER: alarm(2),
  * setitimer(2), timer_settime(2)), which just returned 0, armed one rather
  * than disarmed it (a zero it_value). */
 bool rec_timer_armed(const struct rthread *t);
@@ -888,7 +888,7 @@ void rec_restore_point(struct recorder *rec, struct rthread *t);
 /* Whether rec_restore_point() would take one for @t now: false when the run
  * cannot be rolled back or will not need to be. */
 bool rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t);
-/* @t's syscall that changes mappings (REC_SC_MAPS) returned @result: bring
+/* @t's syscall that changes mappings (SC_MAPS) returned @result: bring
  * its address space's restore point along, or have it remapped before the
  * next run's. */
 void rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result);

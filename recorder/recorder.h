@@ -407,7 +407,7 @@ int rec_syscallbuf_redirect_regs(pid_t tid, struct user_regs_struct *regs) _wur_
 
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for
- * every syscall, except those the model marks REC_SC_UNTRACED (rt_sigreturn,
+ * every syscall, except those the model marks SC_UNTRACED (rt_sigreturn,
  * arch_prctl, set_robust_list: allowed) and the syscall buffer's untraced
  * instruction; rseq and clone3 fail with ENOSYS so glibc falls back to what
  * uprr models (seccomp(2), kernel 4.8+ ordering of seccomp stops after
@@ -417,13 +417,13 @@ const struct sock_fprog *rec_seccomp_filter(void);
 
 /**
  * The base filter that a trace of format @format was recorded under: up to
- * format 8, the REC_SC_UNTRACED syscalls stopped too (every process had the
+ * format 8, the SC_UNTRACED syscalls stopped too (every process had the
  * stop filter's effect from its start). Returns a pointer to a static program.
  */
 const struct sock_fprog *rec_seccomp_filter_for(uint32_t format);
 
 /**
- * The stop filter: RET_TRACE (REC_SECCOMP_TRACE_DATA) for the REC_SC_UNTRACED
+ * The stop filter: RET_TRACE (REC_SECCOMP_TRACE_DATA) for the SC_UNTRACED
  * syscalls of x86-64, ALLOW for the rest. Stacked on the base filter of a
  * process whose recorded tracer asks for syscall stops, it makes them stop:
  * the kernel runs every filter and the strictest action wins

@@ -134,7 +134,7 @@ rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_
 	if (program_filters && ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 &&
 	    msg != REC_SECCOMP_TRACE_DATA) {
 		snprintf(why, len, "seccomp filter action SECCOMP_RET_TRACE (data 0x%lx) for "
-			 "syscall %s", msg, rec_syscall_name(nr) ?: "?");
+			 "syscall %s", msg, sc_name(nr) ?: "?");
 		return -ENOSYS;
 	}
 	switch (nr) {

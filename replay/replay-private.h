@@ -84,7 +84,7 @@ struct replay_output {
 	uint32_t format; /**< the trace's format version: what values[2] means */
 	bool quiet;	 /**< do not show stdout and stderr */
 	int dump_fd;	 /**< `--dump-sent` file, -1: none */
-	struct rec_ranges ranges;
+	struct sc_ranges ranges;
 	uint8_t *buf;
 	size_t buf_cap;
 };
@@ -192,7 +192,7 @@ struct replayer {
 	pid_t last_sig_tid;	/* recorded id of the thread it hit */
 	bool done;
 	int error;		/* first error, negative errno */
-	struct rec_ranges ranges;
+	struct sc_ranges ranges;
 	struct mapped_file *files; /* the trace's files opened for tracees to map */
 	size_t nfiles, files_cap;
 	struct tracee_file *tfiles; /* those files open in replayed processes */

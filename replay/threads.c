@@ -250,7 +250,7 @@ replay_on_thread_start(struct replayer *rp, const struct trace_event *ev)
 		 * trace, and a signal the kernel sends would not be recorded
 		 * (fork and vfork keep theirs: replay_noise drops it) */
 		regs = t->regs;
-		regs.rdi = flags & ~(uint64_t)CSIGNAL & ~REC_CLONE_NEW_MASK;
+		regs.rdi = flags & ~(uint64_t)CSIGNAL & ~SC_CLONE_NEW_MASK;
 		if (tracee_set_regs(ptid, &regs) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", ptid);
 	}

@@ -16,72 +16,73 @@
 #include "common/util.h"
 
 /** Flags of a syscall in the model. */
-enum rec_syscall_flags {
+enum sc_flags {
 	/** may wait for another thread or the outside world: other threads run meanwhile */
-	REC_SC_MAY_BLOCK = 1u << 0,
+	SC_MAY_BLOCK = 1u << 0,
 	/** replay executes it (it shapes the address space, the thread set or
 	 * signal state); all others are emulated from the trace */
-	REC_SC_REPLAY_EXEC = 1u << 1,
+	SC_REPLAY_EXEC = 1u << 1,
 	/** outputs are meaningful even when it fails (e.g. nanosleep's remainder) */
-	REC_SC_OUT_ON_ERROR = 1u << 2,
+	SC_OUT_ON_ERROR = 1u << 2,
 	/** a per-command check decides support and outputs (ioctl, fcntl, futex, prctl) */
-	REC_SC_SPECIAL = 1u << 3,
+	SC_SPECIAL = 1u << 3,
 	/** the seccomp filter lets it run without a stop: its effect is fully
 	 * determined by the tracee's own state and it is executed in replay too */
-	REC_SC_UNTRACED = 1u << 4,
+	SC_UNTRACED = 1u << 4,
 	/** adds, refills or unprotects mappings (mmap, mremap, brk, madvise,
 	 * mprotect): a checkpoint of the process must look at its address
 	 * space again */
-	REC_SC_MAPS = 1u << 5,
+	SC_MAPS = 1u << 5,
 	/** arms a timer that signals the process later (alarm, setitimer,
 	 * timer_settime): from then on a signal may need an execution point */
-	REC_SC_TIMER = 1u << 6,
+	SC_TIMER = 1u << 6,
 };
 
 /** A range of tracee memory. */
-struct rec_range {
+struct sc_range {
 	uint64_t addr;
 	uint64_t len;
 };
 
-/** A growable list of ranges (owned; free with rec_ranges_free). */
-struct rec_ranges {
-	struct rec_range *v;
+/** A growable list of ranges (owned; free with sc_ranges_free). */
+struct sc_ranges {
+	struct sc_range *v;
 	size_t n, cap;
 };
 
-/** Reads tracee memory for the model: 0 or -errno. */
 /* Results of a syscall a signal interrupted, which user code never sees: the
  * kernel restarts the syscall, or makes it fail with EINTR when a handler
  * runs (include/linux/errno.h, kernel-internal; arch/x86/kernel/signal.c). */
-#define REC_ERESTARTSYS 512
-#define REC_ERESTARTNOINTR 513
-#define REC_ERESTARTNOHAND 514
-#define REC_ERESTART_RESTARTBLOCK 516 /* restarts as restart_syscall(2) */
+#define SC_ERESTARTSYS 512
+#define SC_ERESTARTNOINTR 513
+#define SC_ERESTARTNOHAND 514
+#define SC_ERESTART_RESTARTBLOCK 516 /* restarts as restart_syscall(2) */
 
 /** True if @result is one of those (negated, as syscalls return them). */
 static inline bool
-rec_syscall_result_restarts(int64_t result)
+sc_result_restarts(int64_t result)
 {
-	return result == -REC_ERESTARTSYS || result == -REC_ERESTARTNOINTR ||
-	       result == -REC_ERESTARTNOHAND || result == -REC_ERESTART_RESTARTBLOCK;
+	return result == -SC_ERESTARTSYS || result == -SC_ERESTARTNOINTR ||
+	       result == -SC_ERESTARTNOHAND || result == -SC_ERESTART_RESTARTBLOCK;
 }
 
-typedef int (*rec_mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+/** Reads @len bytes of tracee memory at @addr into @buf for the model (@ctx
+ * is the caller's): 0 or -errno. */
+typedef int (*sc_mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
 /** Name of syscall @nr ("read"), or NULL if unknown to this kernel header. */
-const char *rec_syscall_name(long nr);
+const char *sc_name(long nr);
 
 /** True if the model has a row for @nr (its requests may still be unknown). */
-bool rec_syscall_known(long nr);
+bool sc_known(long nr);
 
 /** The flags of @nr (0 for unknown), refined for @args (e.g. futex op). */
-uint32_t rec_syscall_flags(long nr, const uint64_t args[6]);
+uint32_t sc_flags(long nr, const uint64_t args[6]);
 
 /** True if syscall @nr with @args wakes waiters of the futex at args[0]
  * (FUTEX_WAKE, _BITSET, _OP, (CMP_)REQUEUE, UNLOCK_PI; futex(2)); its
  * result is how many it woke. */
-bool rec_syscall_futex_wakes(long nr, const uint64_t args[6]);
+bool sc_futex_wakes(long nr, const uint64_t args[6]);
 
 /**
  * Decide whether the model can record syscall @nr with @args exactly.
@@ -95,13 +96,13 @@ bool rec_syscall_futex_wakes(long nr, const uint64_t args[6]);
  *   and replay returns the result), a success stops the recording.
  * -EPERM: it must not run at all (a clone uprr could not follow).
  */
-int rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
+int sc_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
 
 /** What the model needs from a syscall's entry: the caller's buffer length in
  * an in-out length argument (socklen_t of accept(2), getsockopt(2) optlen,
  * msg_namelen of recvmsg(2)), which the kernel overwrites with the full
  * length even when it wrote less. */
-struct rec_syscall_entry {
+struct sc_entry {
 	bool has_len;
 	uint32_t len; /**< bytes */
 };
@@ -110,8 +111,8 @@ struct rec_syscall_entry {
  * Read what the model needs at the entry of syscall @nr (call it before the
  * kernel runs the syscall). Fills *ret_entry (has_len false if nothing).
  */
-void rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
-			     struct rec_syscall_entry *ret_entry);
+void sc_entry_state(long nr, const uint64_t args[6], sc_mem_read_fn read, void *ctx,
+		    struct sc_entry *ret_entry);
 
 /**
  * Ranges of tracee memory the kernel wrote for syscall @nr with @args and
@@ -119,17 +120,17 @@ void rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn re
  * with @read. @entry (may be NULL) bounds in-out lengths by the caller's
  * buffer. Appends to @out. Returns 0 or -errno (-ENOMEM).
  */
-int rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
-			const struct rec_syscall_entry *entry, rec_mem_read_fn read, void *ctx,
-			struct rec_ranges *out) _wur_;
+int sc_outputs(long nr, const uint64_t args[6], int64_t result,
+	       const struct sc_entry *entry, sc_mem_read_fn read, void *ctx,
+	       struct sc_ranges *out) _wur_;
 
 /**
  * Ranges of tracee memory the program passes out to the kernel as data (what
  * write(2), send(2) and their kin transmit), read at syscall entry. Appends
  * to @out. Returns 0 or -errno.
  */
-int rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
-		       struct rec_ranges *out) _wur_;
+int sc_inputs(long nr, const uint64_t args[6], sc_mem_read_fn read, void *ctx,
+	      struct sc_ranges *out) _wur_;
 
 /**
  * The temporary signal mask that syscall @nr (rt_sigsuspend, ppoll, pselect6,
@@ -141,14 +142,14 @@ int rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, vo
  * Reads the mask (bit N-1 for signal N) through @read into *ret_mask.
  * Returns 1 if there is one, 0 if not, -EFAULT if it cannot be read.
  */
-int rec_syscall_wait_mask(long nr, const uint64_t args[6], int64_t result, rec_mem_read_fn read,
-			  void *ctx, uint64_t *ret_mask) _wur_;
+int sc_wait_mask(long nr, const uint64_t args[6], int64_t result, sc_mem_read_fn read,
+		 void *ctx, uint64_t *ret_mask) _wur_;
 
 /** True for send(2)-family syscalls (data leaves through a socket). */
-bool rec_syscall_is_send(long nr);
+bool sc_is_send(long nr);
 
 /** True for write(2)-family syscalls (write, writev, pwrite64, pwritev, pwritev2). */
-bool rec_syscall_is_write(long nr);
+bool sc_is_write(long nr);
 
 /**
  * The fd whose file's contents or size syscall @nr with @args changes when
@@ -156,7 +157,7 @@ bool rec_syscall_is_write(long nr);
  * sendfile, splice and copy_file_range, and the destination of the FICLONE
  * and FICLONERANGE ioctls (their man pages); -1 for others.
  */
-int rec_syscall_written_fd(long nr, const uint64_t args[6]);
+int sc_written_fd(long nr, const uint64_t args[6]);
 
 /** The namespace flags of clone(2) that replay leaves out when it executes
  * a clone: the namespaces act only through results the trace holds (a new
@@ -164,11 +165,11 @@ int rec_syscall_written_fd(long nr, const uint64_t args[6]);
  * process in a new user namespace could not open the trace's files
  * (CLONE_NEWTIME is clone3's and unshare's only: in clone(2) 0x80 is part of
  * the exit signal). */
-#define REC_CLONE_NEW_MASK                                                                \
+#define SC_CLONE_NEW_MASK                                                                \
 	((uint64_t)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |          \
 		    CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID))
 
 /** Append a range. Returns 0 or -ENOMEM. */
-int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;
+int sc_ranges_add(struct sc_ranges *rs, uint64_t addr, uint64_t len) _wur_;
 /** Free the array (the struct itself is the caller's). */
-void rec_ranges_free(struct rec_ranges *rs);
+void sc_ranges_free(struct sc_ranges *rs);

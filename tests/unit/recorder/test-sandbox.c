@@ -25,7 +25,7 @@ check6(long nr, uint64_t a0, uint64_t a1, uint64_t a2, char *why, size_t len)
 {
 	uint64_t args[6] = { a0, a1, a2 };
 
-	return rec_syscall_check(nr, args, why, len);
+	return sc_check(nr, args, why, len);
 }
 
 static uint32_t
@@ -33,7 +33,7 @@ flags6(long nr, uint64_t a0, uint64_t a1)
 {
 	uint64_t args[6] = { a0, a1 };
 
-	return rec_syscall_flags(nr, args);
+	return sc_flags(nr, args);
 }
 
 static int
@@ -46,7 +46,7 @@ no_read(void *ctx, uint64_t addr, void *buf, size_t len)
 Test(sandbox, seccomp_get_notif_sizes_covers_the_struct)
 {
 	unsigned char buf[64];
-	struct rec_ranges rs = { 0 };
+	struct sc_ranges rs = { 0 };
 	uint64_t args[6] = { SECCOMP_GET_NOTIF_SIZES, 0, (uint64_t)(uintptr_t)(buf + 8) };
 	long r;
 
@@ -54,26 +54,26 @@ Test(sandbox, seccomp_get_notif_sizes_covers_the_struct)
 	r = syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, buf + 8);
 	if (r < 0)
 		cr_skip_test("SECCOMP_GET_NOTIF_SIZES: %s", strerror(errno));
-	cr_assert_eq(rec_syscall_check(SYS_seccomp, args, (char[64]){ 0 }, 64), 0);
-	cr_assert_eq(rec_syscall_outputs(SYS_seccomp, args, r, NULL, no_read, NULL, &rs), 0);
+	cr_assert_eq(sc_check(SYS_seccomp, args, (char[64]){ 0 }, 64), 0);
+	cr_assert_eq(sc_outputs(SYS_seccomp, args, r, NULL, no_read, NULL, &rs), 0);
 	cr_assert_eq(rs.n, 1);
 	cr_assert_eq(rs.v[0].addr, args[2]);
 	cr_assert_eq(rs.v[0].len, sizeof(struct seccomp_notif_sizes));
 	for (size_t i = 0; i < sizeof(buf); i++)
 		if (i < 8 || i >= 8 + sizeof(struct seccomp_notif_sizes))
 			cr_assert_eq(buf[i], CANARY, "the kernel wrote byte %zu outside the struct", i);
-	rec_ranges_free(&rs);
+	sc_ranges_free(&rs);
 }
 
 Test(sandbox, seccomp_get_action_avail_writes_nothing)
 {
 	uint32_t action = SECCOMP_RET_KILL_PROCESS;
 	uint64_t args[6] = { SECCOMP_GET_ACTION_AVAIL, 0, (uint64_t)(uintptr_t)&action };
-	struct rec_ranges rs = { 0 };
+	struct sc_ranges rs = { 0 };
 	long r = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action);
 
-	cr_assert_eq(rec_syscall_outputs(SYS_seccomp, args, r < 0 ? -errno : r, NULL, no_read, NULL,
-					 &rs),
+	cr_assert_eq(sc_outputs(SYS_seccomp, args, r < 0 ? -errno : r, NULL, no_read, NULL,
+				&rs),
 		     0);
 	cr_assert_eq(rs.n, 0);
 	cr_assert_eq(action, SECCOMP_RET_KILL_PROCESS, "the kernel only reads the action");
@@ -82,14 +82,14 @@ Test(sandbox, seccomp_get_action_avail_writes_nothing)
 Test(sandbox, landlock_version_writes_nothing)
 {
 	uint64_t args[6] = { 0, 0, 1 /* LANDLOCK_CREATE_RULESET_VERSION */ };
-	struct rec_ranges rs = { 0 };
+	struct sc_ranges rs = { 0 };
 	long r = syscall(SYS_landlock_create_ruleset, NULL, 0, 1);
 
-	cr_assert(rec_syscall_known(SYS_landlock_create_ruleset));
-	cr_assert(rec_syscall_known(SYS_landlock_add_rule));
-	cr_assert(rec_syscall_known(SYS_landlock_restrict_self));
-	cr_assert_eq(rec_syscall_outputs(SYS_landlock_create_ruleset, args, r < 0 ? -errno : r, NULL,
-					 no_read, NULL, &rs),
+	cr_assert(sc_known(SYS_landlock_create_ruleset));
+	cr_assert(sc_known(SYS_landlock_add_rule));
+	cr_assert(sc_known(SYS_landlock_restrict_self));
+	cr_assert_eq(sc_outputs(SYS_landlock_create_ruleset, args, r < 0 ? -errno : r, NULL,
+				no_read, NULL, &rs),
 		     0);
 	cr_assert_eq(rs.n, 0);
 }
@@ -97,19 +97,19 @@ Test(sandbox, landlock_version_writes_nothing)
 Test(sandbox, replay_executes_what_changes_later_syscalls)
 {
 	/* the filter and no_new_privs act on the syscalls replay executes */
-	cr_assert(flags6(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0) & REC_SC_REPLAY_EXEC);
-	cr_assert(flags6(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER) & REC_SC_REPLAY_EXEC);
-	cr_assert(flags6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1) & REC_SC_REPLAY_EXEC);
+	cr_assert(flags6(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0) & SC_REPLAY_EXEC);
+	cr_assert(flags6(SYS_prctl, PR_SET_SECCOMP, SECCOMP_MODE_FILTER) & SC_REPLAY_EXEC);
+	cr_assert(flags6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1) & SC_REPLAY_EXEC);
 	/* the persona shapes the next exec's image */
-	cr_assert(flags6(SYS_personality, PER_LINUX32, 0) & REC_SC_REPLAY_EXEC);
+	cr_assert(flags6(SYS_personality, PER_LINUX32, 0) & SC_REPLAY_EXEC);
 	/* queries and namespaces: their results are in the trace */
-	cr_assert_not(flags6(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(flags6(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(flags6(SYS_prctl, PR_GET_SECCOMP, 0) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(flags6(SYS_unshare, CLONE_NEWUSER, 0) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(flags6(SYS_setns, 3, CLONE_NEWNET) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(flags6(SYS_landlock_restrict_self, 3, 0) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(flags6(SYS_sethostname, 0, 0) & REC_SC_REPLAY_EXEC);
+	cr_assert_not(flags6(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0) & SC_REPLAY_EXEC);
+	cr_assert_not(flags6(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0) & SC_REPLAY_EXEC);
+	cr_assert_not(flags6(SYS_prctl, PR_GET_SECCOMP, 0) & SC_REPLAY_EXEC);
+	cr_assert_not(flags6(SYS_unshare, CLONE_NEWUSER, 0) & SC_REPLAY_EXEC);
+	cr_assert_not(flags6(SYS_setns, 3, CLONE_NEWNET) & SC_REPLAY_EXEC);
+	cr_assert_not(flags6(SYS_landlock_restrict_self, 3, 0) & SC_REPLAY_EXEC);
+	cr_assert_not(flags6(SYS_sethostname, 0, 0) & SC_REPLAY_EXEC);
 }
 
 Test(sandbox, check_refuses_by_name)
@@ -169,6 +169,6 @@ Test(sandbox, kernel_persona_keeps_aslr_off)
 		     PER_LINUX32 | UNAME26 | ADDR_NO_RANDOMIZE);
 	cr_assert_eq(rec_sandbox_kernel_persona(ADDR_NO_RANDOMIZE), ADDR_NO_RANDOMIZE);
 	/* clone's exit signal (its low byte) is never taken for a namespace */
-	cr_assert_eq(REC_CLONE_NEW_MASK & 0xff, 0);
-	cr_assert(REC_CLONE_NEW_MASK & CLONE_NEWPID);
+	cr_assert_eq(SC_CLONE_NEW_MASK & 0xff, 0);
+	cr_assert(SC_CLONE_NEW_MASK & CLONE_NEWPID);
 }

@@ -2,9 +2,9 @@
 /*
  * Unit tests of the syscall model (recorder/syscallent.h): each output test
  * performs the real syscall in this process on buffers inside a canary-filled
- * arena, then checks that the ranges rec_syscall_outputs() returns cover every
+ * arena, then checks that the ranges sc_outputs() returns cover every
  * byte the kernel changed, stay inside the buffers, and have the sizes the man
- * pages give. Input tests check that rec_syscall_inputs() ranges hold exactly
+ * pages give. Input tests check that sc_inputs() ranges hold exactly
  * the bytes the kernel transmitted. Then the support checks, the flags, the
  * names, and the seccomp filter loaded in a child.
  */
@@ -149,7 +149,7 @@ Test(model, readv_propagates_read_failure)
 {
 	uint64_t args[6] = { 0, at(0), 2 };
 
-	cr_assert_eq(rec_syscall_outputs(SYS_readv, args, 10, NULL, failing_read, NULL, &ranges), -EFAULT);
+	cr_assert_eq(sc_outputs(SYS_readv, args, 10, NULL, failing_read, NULL, &ranges), -EFAULT);
 }
 
 Test(model, getdents64_covers_result_bytes)
@@ -456,21 +456,21 @@ Test(model, getsockname_truncated_address_stays_in_buffer)
 	int fd = udp_socket(NULL);
 	long r;
 
-	struct rec_syscall_entry entry;
+	struct sc_entry entry;
 	uint64_t args[6] = { fd, at(256), at(512) };
 
 	*len = 4;
-	rec_syscall_entry_state(SYS_getsockname, args, self_read, NULL, &entry);
+	sc_entry_state(SYS_getsockname, args, self_read, NULL, &entry);
 	cr_assert(entry.has_len && entry.len == 4, "the entry state holds the caller's length");
 	snapshot();
 	r = syscall(SYS_getsockname, fd, arena + 256, len);
 	cr_assert_eq(r, 0);
 	cr_assert_eq(*len, sizeof(struct sockaddr_in), "the kernel reports the full length");
-	cr_assert_eq(rec_syscall_outputs(SYS_getsockname, args, r, &entry, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_outputs(SYS_getsockname, args, r, &entry, self_read, NULL, &ranges), 0);
 	assert_covers_writes(&ranges);
 	for (size_t i = 0; i < ranges.n; i++)
 		if (ranges.v[i].addr != at(512))
-			assert_ranges_within(&(struct rec_ranges){ &ranges.v[i], 1, 1 }, 256, 4,
+			assert_ranges_within(&(struct sc_ranges){ &ranges.v[i], 1, 1 }, 256, 4,
 					     "4-byte address buffer");
 }
 
@@ -669,7 +669,7 @@ Test(model, ptrace_setregset_covers_iov_len)
 
 /* Concatenate the bytes of @rs, in order, into @buf; return their count. */
 static size_t
-gather(const struct rec_ranges *rs, char *buf, size_t cap)
+gather(const struct sc_ranges *rs, char *buf, size_t cap)
 {
 	size_t n = 0;
 
@@ -703,7 +703,7 @@ Test(model, write_input_is_the_buffer)
 	args[0] = p[1];
 	args[1] = at(10);
 	args[2] = 17;
-	cr_assert_eq(rec_syscall_inputs(SYS_write, args, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_write, args, self_read, NULL, &ranges), 0);
 	cr_assert_eq(syscall(SYS_write, p[1], arena + 10, 17), 17);
 	assert_inputs_are_sent_data(p[0]);
 	cr_assert_eq(ranges.n, 1);
@@ -725,7 +725,7 @@ Test(model, writev_input_is_the_iovec_data)
 	iov[2] = (struct iovec){ arena + 300, 5 };
 	iov[3] = (struct iovec){ arena + 500, 5 };
 	args[0] = p[1];
-	cr_assert_eq(rec_syscall_inputs(SYS_writev, args, self_read, &calls, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_writev, args, self_read, &calls, &ranges), 0);
 	cr_assert_gt(calls, 0, "the model reads the iovec array through the callback");
 	cr_assert_eq(syscall(SYS_writev, p[1], iov, 4), 16);
 	assert_inputs_are_sent_data(p[0]);
@@ -744,10 +744,10 @@ Test(model, sendto_input_is_the_buffer)
 	args[3] = 0;
 	args[4] = 0;
 	args[5] = 0;
-	cr_assert_eq(rec_syscall_inputs(SYS_sendto, args, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_sendto, args, self_read, NULL, &ranges), 0);
 	cr_assert_eq(syscall(SYS_sendto, sv[1], arena + 40, 10, 0, NULL, 0), 10);
 	assert_inputs_are_sent_data(sv[0]);
-	cr_assert(rec_syscall_is_send(SYS_sendto));
+	cr_assert(sc_is_send(SYS_sendto));
 }
 
 Test(model, sendmsg_input_is_the_iovec_data)
@@ -766,17 +766,17 @@ Test(model, sendmsg_input_is_the_iovec_data)
 	msg->msg_iov = iov;
 	msg->msg_iovlen = 2;
 	args[0] = sv[1];
-	cr_assert_eq(rec_syscall_inputs(SYS_sendmsg, args, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_sendmsg, args, self_read, NULL, &ranges), 0);
 	cr_assert_eq(syscall(SYS_sendmsg, sv[1], msg, 0), 9);
 	assert_inputs_are_sent_data(sv[0]);
-	cr_assert(rec_syscall_is_send(SYS_sendmsg));
-	cr_assert_not(rec_syscall_is_send(SYS_write));
+	cr_assert(sc_is_send(SYS_sendmsg));
+	cr_assert_not(sc_is_send(SYS_write));
 }
 
 Test(model, read_has_no_inputs)
 {
-	cr_assert_eq(rec_syscall_inputs(SYS_read, (uint64_t[6]){ 0, at(0), 64 }, self_read, NULL,
-					&ranges),
+	cr_assert_eq(sc_inputs(SYS_read, (uint64_t[6]){ 0, at(0), 64 }, self_read, NULL,
+			       &ranges),
 		     0);
 	cr_assert_eq(ranges.n, 0);
 }
@@ -785,14 +785,14 @@ Test(model, read_has_no_inputs)
 
 Test(model, ranges_skip_empty_and_null)
 {
-	cr_assert_eq(rec_ranges_add(&ranges, at(0), 0), 0);
-	cr_assert_eq(rec_ranges_add(&ranges, 0, 16), 0);
+	cr_assert_eq(sc_ranges_add(&ranges, at(0), 0), 0);
+	cr_assert_eq(sc_ranges_add(&ranges, 0, 16), 0);
 	cr_assert_eq(ranges.n, 0, "nothing to record for len 0 or a NULL pointer");
 	for (int i = 0; i < 100; i++)
-		cr_assert_eq(rec_ranges_add(&ranges, at((size_t)i), 1), 0);
+		cr_assert_eq(sc_ranges_add(&ranges, at((size_t)i), 1), 0);
 	cr_assert_eq(ranges.n, 100);
 	cr_assert_eq(ranges.v[99].addr, at(99));
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	cr_assert_eq(ranges.n, 0);
 	cr_assert_null(ranges.v);
 }
@@ -805,7 +805,7 @@ check(long nr, uint64_t a0, uint64_t a1, char *why, size_t len)
 	uint64_t args[6] = { a0, a1 };
 
 	why[0] = '\0';
-	return rec_syscall_check(nr, args, why, len);
+	return sc_check(nr, args, why, len);
 }
 
 Test(model, check_accepts_supported)
@@ -839,9 +839,9 @@ Test(model, check_follows_new_processes)
 
 	cr_assert_eq(check(SYS_fork, 0, 0, why, sizeof(why)), 0);
 	cr_assert_eq(check(SYS_vfork, 0, 0, why, sizeof(why)), 0);
-	cr_assert(rec_syscall_flags(SYS_fork, (uint64_t[6]){ 0 }) & REC_SC_REPLAY_EXEC,
+	cr_assert(sc_flags(SYS_fork, (uint64_t[6]){ 0 }) & SC_REPLAY_EXEC,
 		  "replay creates the process too");
-	cr_assert(rec_syscall_flags(SYS_execve, (uint64_t[6]){ 0 }) & REC_SC_REPLAY_EXEC,
+	cr_assert(sc_flags(SYS_execve, (uint64_t[6]){ 0 }) & SC_REPLAY_EXEC,
 		  "replay executes the image too");
 	/* fork(3) in glibc: clone(CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD) */
 	cr_assert_eq(check(SYS_clone, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, 0, why,
@@ -890,7 +890,7 @@ Test(model, check_truncates_message)
 	char why[8];
 
 	memset(why, 'x', sizeof(why));
-	cr_assert_eq(rec_syscall_check(SYS_ioctl, (uint64_t[6]){ 0, TIOCSTI }, why, 6), -ENOSYS);
+	cr_assert_eq(sc_check(SYS_ioctl, (uint64_t[6]){ 0, TIOCSTI }, why, 6), -ENOSYS);
 	cr_assert_eq(strlen(why), 5, "message cut to the buffer, NUL-terminated");
 	cr_assert_eq(why[6], 'x', "nothing written past the given length");
 }
@@ -902,48 +902,48 @@ flags_of(long nr, uint64_t a1)
 {
 	uint64_t args[6] = { 0, a1 };
 
-	return rec_syscall_flags(nr, args);
+	return sc_flags(nr, args);
 }
 
 Test(model, flags_blocking)
 {
-	cr_assert(flags_of(SYS_futex, FUTEX_WAIT_PRIVATE) & REC_SC_MAY_BLOCK);
-	cr_assert(flags_of(SYS_futex, FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME) & REC_SC_MAY_BLOCK);
-	cr_assert_not(flags_of(SYS_futex, FUTEX_WAKE_PRIVATE) & REC_SC_MAY_BLOCK);
-	cr_assert_not(flags_of(SYS_futex, FUTEX_WAKE_OP) & REC_SC_MAY_BLOCK);
-	cr_assert(flags_of(SYS_read, 0) & REC_SC_MAY_BLOCK);
-	cr_assert(flags_of(SYS_fcntl, F_SETLKW) & REC_SC_MAY_BLOCK);
-	cr_assert_not(flags_of(SYS_fcntl, F_SETLK) & REC_SC_MAY_BLOCK);
-	cr_assert_not(flags_of(SYS_getpid, 0) & REC_SC_MAY_BLOCK);
+	cr_assert(flags_of(SYS_futex, FUTEX_WAIT_PRIVATE) & SC_MAY_BLOCK);
+	cr_assert(flags_of(SYS_futex, FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME) & SC_MAY_BLOCK);
+	cr_assert_not(flags_of(SYS_futex, FUTEX_WAKE_PRIVATE) & SC_MAY_BLOCK);
+	cr_assert_not(flags_of(SYS_futex, FUTEX_WAKE_OP) & SC_MAY_BLOCK);
+	cr_assert(flags_of(SYS_read, 0) & SC_MAY_BLOCK);
+	cr_assert(flags_of(SYS_fcntl, F_SETLKW) & SC_MAY_BLOCK);
+	cr_assert_not(flags_of(SYS_fcntl, F_SETLK) & SC_MAY_BLOCK);
+	cr_assert_not(flags_of(SYS_getpid, 0) & SC_MAY_BLOCK);
 }
 
 Test(model, flags_replay_exec_and_untraced)
 {
-	cr_assert(flags_of(SYS_mmap, 0) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(flags_of(SYS_mmap, 0) & REC_SC_UNTRACED, "mmap results are recorded");
-	cr_assert(flags_of(SYS_arch_prctl, 0) & REC_SC_UNTRACED);
+	cr_assert(flags_of(SYS_mmap, 0) & SC_REPLAY_EXEC);
+	cr_assert_not(flags_of(SYS_mmap, 0) & SC_UNTRACED, "mmap results are recorded");
+	cr_assert(flags_of(SYS_arch_prctl, 0) & SC_UNTRACED);
 	/* running untraced, it must run in replay too */
-	cr_assert(flags_of(SYS_arch_prctl, 0) & REC_SC_REPLAY_EXEC);
+	cr_assert(flags_of(SYS_arch_prctl, 0) & SC_REPLAY_EXEC);
 	/* run again after a rollback, these would return the value they set */
-	cr_assert_not(flags_of(SYS_rt_sigprocmask, 0) & REC_SC_UNTRACED);
-	cr_assert_not(flags_of(SYS_rt_sigaction, 0) & REC_SC_UNTRACED);
-	cr_assert_not(flags_of(SYS_sigaltstack, 0) & REC_SC_UNTRACED);
-	cr_assert_not(flags_of(SYS_munmap, 0) & REC_SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_rt_sigprocmask, 0) & SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_rt_sigaction, 0) & SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_sigaltstack, 0) & SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_munmap, 0) & SC_UNTRACED);
 	/* what makes a checkpoint look at the address space again */
-	cr_assert(flags_of(SYS_mmap, 0) & REC_SC_MAPS);
-	cr_assert(flags_of(SYS_brk, 0) & REC_SC_MAPS);
-	cr_assert(flags_of(SYS_madvise, 0) & REC_SC_MAPS);
-	cr_assert(flags_of(SYS_mprotect, 0) & REC_SC_MAPS);
+	cr_assert(flags_of(SYS_mmap, 0) & SC_MAPS);
+	cr_assert(flags_of(SYS_brk, 0) & SC_MAPS);
+	cr_assert(flags_of(SYS_madvise, 0) & SC_MAPS);
+	cr_assert(flags_of(SYS_mprotect, 0) & SC_MAPS);
 	/* what makes an asynchronous signal likely */
-	cr_assert(flags_of(SYS_alarm, 0) & REC_SC_TIMER);
-	cr_assert(flags_of(SYS_setitimer, 0) & REC_SC_TIMER);
-	cr_assert(flags_of(SYS_timer_settime, 0) & REC_SC_TIMER);
-	cr_assert_not(flags_of(SYS_nanosleep, 0) & REC_SC_TIMER);
-	cr_assert_not(flags_of(SYS_clone, 0) & REC_SC_MAPS);
-	cr_assert_not(flags_of(SYS_munmap, 0) & REC_SC_MAPS);
-	cr_assert_not(flags_of(SYS_getpid, 0) & REC_SC_UNTRACED);
-	cr_assert_not(flags_of(SYS_read, 0) & REC_SC_REPLAY_EXEC, "read is emulated");
-	cr_assert(flags_of(SYS_nanosleep, 0) & REC_SC_OUT_ON_ERROR);
+	cr_assert(flags_of(SYS_alarm, 0) & SC_TIMER);
+	cr_assert(flags_of(SYS_setitimer, 0) & SC_TIMER);
+	cr_assert(flags_of(SYS_timer_settime, 0) & SC_TIMER);
+	cr_assert_not(flags_of(SYS_nanosleep, 0) & SC_TIMER);
+	cr_assert_not(flags_of(SYS_clone, 0) & SC_MAPS);
+	cr_assert_not(flags_of(SYS_munmap, 0) & SC_MAPS);
+	cr_assert_not(flags_of(SYS_getpid, 0) & SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_read, 0) & SC_REPLAY_EXEC, "read is emulated");
+	cr_assert(flags_of(SYS_nanosleep, 0) & SC_OUT_ON_ERROR);
 	cr_assert_eq(flags_of(1000, 0), 0);
 	cr_assert_eq(flags_of(-1, 0), 0);
 }
@@ -953,24 +953,24 @@ Test(model, every_untraced_syscall_is_replay_executed)
 	for (long nr = 0; nr < 1024; nr++) {
 		uint32_t f = flags_of(nr, 0);
 
-		if (f & REC_SC_UNTRACED)
-			cr_assert(f & REC_SC_REPLAY_EXEC, "%s untraced but emulated",
-				  rec_syscall_name(nr));
+		if (f & SC_UNTRACED)
+			cr_assert(f & SC_REPLAY_EXEC, "%s untraced but emulated",
+				  sc_name(nr));
 	}
 }
 
 Test(model, names)
 {
-	cr_assert_str_eq(rec_syscall_name(SYS_read), "read");
-	cr_assert_str_eq(rec_syscall_name(SYS_exit_group), "exit_group");
-	cr_assert_str_eq(rec_syscall_name(SYS_clone3), "clone3");
-	cr_assert_null(rec_syscall_name(-1));
-	cr_assert_null(rec_syscall_name(100000));
-	cr_assert(rec_syscall_known(SYS_read));
-	cr_assert(rec_syscall_known(SYS_ptrace), "emulated requests");
-	cr_assert_not(rec_syscall_known(SYS_io_uring_setup));
-	cr_assert_not(rec_syscall_known(-1));
-	cr_assert_not(rec_syscall_known(100000));
+	cr_assert_str_eq(sc_name(SYS_read), "read");
+	cr_assert_str_eq(sc_name(SYS_exit_group), "exit_group");
+	cr_assert_str_eq(sc_name(SYS_clone3), "clone3");
+	cr_assert_null(sc_name(-1));
+	cr_assert_null(sc_name(100000));
+	cr_assert(sc_known(SYS_read));
+	cr_assert(sc_known(SYS_ptrace), "emulated requests");
+	cr_assert_not(sc_known(SYS_io_uring_setup));
+	cr_assert_not(sc_known(-1));
+	cr_assert_not(sc_known(100000));
 }
 
 /* ---- the seccomp filter ---- */
