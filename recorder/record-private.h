@@ -255,15 +255,6 @@ int rec_sandbox_exit(pid_t tid, long nr, const uint64_t args[6], struct user_reg
 int rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64_t *ret_own);
 
 /**
- * Whether syscall @nr (@args) that returned @result moved the PID namespace
- * of the caller's next children away from uprr's (unshare(CLONE_NEWPID),
- * setns(2) of a PID namespace, or of any namespace with nstype 0: uprr
- * cannot tell which). Restore points fork a mirror through the process:
- * it would take an id there.
- */
-bool rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result);
-
-/**
  * The number of seccomp filters of thread @tid, uprr's own included
  * (proc(5) Seccomp_filters, Linux 5.9), or -1 if the kernel does not say.
  */

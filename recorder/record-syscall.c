@@ -40,14 +40,7 @@
 static uint64_t
 clone_flags(const struct rthread *t)
 {
-	switch (t->model_nr) {
-	case __NR_fork:
-		return SIGCHLD;
-	case __NR_vfork:
-		return CLONE_VM | CLONE_VFORK | SIGCHLD;
-	default:
-		return t->model_args[0];
-	}
+	return sc_clone_flags((long)t->model_nr, t->model_args);
 }
 
 /*
@@ -528,7 +521,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		sched_yield_current(rec->sched);
 	if (t->nr == __NR_ptrace)
 		rec_syscallbuf_untraced(rec); /* a tracee's calls stop at its tracer */
-	if (rec_sandbox_installs_filter(t->model_nr, t->model_args, result)) {
+	if (sc_installs_filter(t->model_nr, t->model_args, result)) {
 		rec->program_filters = true;
 		/* its filter would judge the buffer's calls: no more of them
 		 * (replay does the same at this exit) */
@@ -536,7 +529,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			log_debug("thread %d: cannot turn its syscall buffer off", t->tid);
 		t->space->mem.syscallbuf_off = true; /* and no more sites patched */
 	}
-	if (rec_sandbox_moves_children(t->model_nr, t->model_args, result)) {
+	if (sc_moves_children(t->model_nr, t->model_args, result)) {
 		/* a mirror forked through it would take an id in the program's
 		 * PID namespace, and keep that namespace from ending */
 		rec_space_drop_checkpoint(rec, t->space);

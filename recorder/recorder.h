@@ -14,16 +14,6 @@
 
 #include "common/util.h"
 
-/* ---- personality(2) (recorder/sandbox.c) ---- */
-
-/**
- * The persona uprr gives the kernel when the program calls personality(2)
- * with @persona, in record and replay alike: with ADDR_NO_RANDOMIZE, which
- * uprr keeps for every tracee so an exec's layout is the same in replay;
- * 0xffffffff (a query) unchanged.
- */
-uint64_t rec_sandbox_kernel_persona(uint64_t persona);
-
 /* ---- emulated ptrace between recorded processes (recorder/ptrace-emu.c) ---- */
 
 /** How a thread traced by a recorded tracer stands, as that tracer sees it.
@@ -342,10 +332,6 @@ uint32_t rec_syscallbuf_machine_flags(void);
  */
 int rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool replay,
 		       uint32_t flags) _wur_;
-
-/** Whether syscall @nr (@args), which returned @result, installed a
- * seccomp filter of the program's (seccomp(2), prctl PR_SET_SECCOMP). */
-bool rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result);
 
 /**
  * Make the library of the process whose /proc/PID/mem is @memfd take the

@@ -33,29 +33,6 @@
 #include "tracee/tracee.h"
 
 bool
-rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result)
-{
-	if (result != 0)
-		return false;
-	if (nr == __NR_unshare)
-		return args[0] & CLONE_NEWPID;
-	if (nr == __NR_setns)
-		return args[1] == 0 || (args[1] & CLONE_NEWPID);
-	return false;
-}
-
-uint64_t
-rec_sandbox_kernel_persona(uint64_t persona)
-{
-	/* uprr keeps ASLR off for every tracee: the next exec's layout is
-	 * then the same in replay (personality(2): the persona is inherited
-	 * by children and kept across execve) */
-	if ((uint32_t)persona == 0xffffffff)
-		return persona;
-	return (uint32_t)persona | ADDR_NO_RANDOMIZE;
-}
-
-bool
 rec_sandbox_initial_norandom(void)
 {
 	int persona = personality(0xffffffff);
@@ -112,13 +89,6 @@ rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64_t *
 	return 1;
 }
 
-bool
-rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result)
-{
-	return result >= 0 && ((nr == __NR_seccomp && args[0] == SECCOMP_SET_MODE_FILTER) ||
-			       (nr == __NR_prctl && args[0] == PR_SET_SECCOMP));
-}
-
 int
 rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_regs_struct *regs,
 		  bool program_filters, char *why, size_t len)
@@ -139,10 +109,10 @@ rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_
 	}
 	switch (nr) {
 	case __NR_personality:
-		if (rec_sandbox_kernel_persona(args[0]) == args[0])
+		if (sc_kernel_persona(args[0]) == args[0])
 			return 0;
 		r = *regs;
-		r.rdi = rec_sandbox_kernel_persona(args[0]);
+		r.rdi = sc_kernel_persona(args[0]);
 		return tracee_set_regs(tid, &r);
 	default:
 		return 0;

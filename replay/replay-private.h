@@ -274,9 +274,6 @@ int replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, s
 
 /* ---- syscalls.c and the files it shares with ---- */
 
-/* Whether syscall @nr is execve or execveat. */
-bool replay_is_exec(uint64_t nr);
-
 /* A recorded syscall exit of @t: its result and memory put in place, or the call executed. 0 or a divergence. */
 int replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 
@@ -288,7 +285,6 @@ int replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pt
 uint64_t replay_stack_scratch(const struct pthread_r *t, size_t len);
 
 /* ---- events ---- */
-bool replay_is_clone(uint64_t nr);
 
 /* Room for @len bytes in rp->buf. 0 or -ENOMEM. */
 int replay_ensure_buf(struct replayer *rp, size_t len);

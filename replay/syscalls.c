@@ -36,18 +36,6 @@
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
-bool
-replay_is_clone(uint64_t nr)
-{
-	return nr == __NR_clone || nr == __NR_fork || nr == __NR_vfork;
-}
-
-bool
-replay_is_exec(uint64_t nr)
-{
-	return nr == __NR_execve || nr == __NR_execveat;
-}
-
 int
 replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -368,7 +356,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (t->nr == __NR_personality) {
 		/* as the recorder gave it to the kernel */
-		regs.rdi = rec_sandbox_kernel_persona(regs.rdi);
+		regs.rdi = sc_kernel_persona(regs.rdi);
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
@@ -422,7 +410,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	if (t->nr != __NR_rt_sigreturn)
 		t->regs.rax = (uint64_t)want;
 	/* a new image keeps its registers, and rt_sigreturn those of its frame */
-	for (int i = 0; i < 6 && !replay_is_exec(t->nr) && t->nr != __NR_rt_sigreturn; i++)
+	for (int i = 0; i < 6 && !sc_is_exec(t->nr) && t->nr != __NR_rt_sigreturn; i++)
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
@@ -464,7 +452,7 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 			    rec_syscallbuf_add_flags(rp->threads[i].space->memfd, UPRR_CTL_NO_WRITES) < 0)
 				return replay_diverge(rp, ev, "cannot take writes out of the syscall buffer");
 	/* a filter of the program's: its syscall buffer was turned off here */
-	if (t->space->syscallbuf && rec_sandbox_installs_filter((long)t->nr, t->args, result)) {
+	if (t->space->syscallbuf && sc_installs_filter((long)t->nr, t->args, result)) {
 		if (rec_syscallbuf_disable(t->space->memfd) < 0)
 			return replay_diverge(rp, ev, "cannot turn the syscall buffer off");
 		t->space->syscallbuf_off = true;
@@ -472,7 +460,7 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
 	if ((sc_flags((long)t->nr, t->args) & SC_REPLAY_EXEC) &&
-	    !(t->state == PT_AT_ENTRY && (replay_is_clone(t->nr) || replay_is_exec(t->nr))) &&
+	    !(t->state == PT_AT_ENTRY && (sc_is_clone(t->nr) || sc_is_exec(t->nr))) &&
 	    !(t->nr == __NR_process_vm_writev && (ev->nvalues < 3 || !ev->values[2]))) {
 		return execute_syscall(rp, ev, t);
 	}

@@ -173,3 +173,50 @@ int sc_written_fd(long nr, const uint64_t args[6]);
 int sc_ranges_add(struct sc_ranges *rs, uint64_t addr, uint64_t len) _wur_;
 /** Free the array (the struct itself is the caller's). */
 void sc_ranges_free(struct sc_ranges *rs);
+
+/* ---- what a syscall does beyond its row (classify.c) ---- */
+
+/** True for the syscalls that create a thread or a process uprr follows:
+ * clone, fork and vfork (clone3 is refused with ENOSYS: recorder/seccomp.c). */
+bool sc_is_clone(long nr);
+
+/**
+ * The clone(2) flags of syscall @nr with @args: clone's first argument,
+ * fork's SIGCHLD, vfork's CLONE_VM | CLONE_VFORK | SIGCHLD (fork(2),
+ * vfork(2): kernel/fork.c passes the same to kernel_clone()); 0 for a call
+ * that is none of them.
+ */
+uint64_t sc_clone_flags(long nr, const uint64_t args[6]);
+
+/** True for execve(2) and execveat(2). */
+bool sc_is_exec(long nr);
+
+/** Whether syscall @nr (@args), which returned @result, installed a
+ * seccomp filter of the program's (seccomp(2) SECCOMP_SET_MODE_FILTER,
+ * prctl(2) PR_SET_SECCOMP). */
+bool sc_installs_filter(long nr, const uint64_t args[6], int64_t result);
+
+/**
+ * Whether syscall @nr (@args) that returned @result moved the PID namespace
+ * of the caller's next children away from its own (unshare(2) with
+ * CLONE_NEWPID, setns(2) of a PID namespace, or of any namespace with
+ * nstype 0, which cannot be told apart: pid_namespaces(7)).
+ */
+bool sc_moves_children(long nr, const uint64_t args[6], int64_t result);
+
+/**
+ * The persona uprr gives the kernel when the program calls personality(2)
+ * with @persona, in record and replay alike: with ADDR_NO_RANDOMIZE, which
+ * uprr keeps for every tracee so an exec's layout is the same in replay;
+ * 0xffffffff (a query) unchanged.
+ */
+uint64_t sc_kernel_persona(uint64_t persona);
+
+/**
+ * Whether the in-process syscall buffer may take syscall @nr
+ * (UPRR_BUFFERED of preload/uprr-preload.h, the contract with the library,
+ * which is built apart and keeps the list); some only with certain
+ * arguments, which the library checks (preload/syscallbuf.c). The recorder
+ * patches or redirects the sites that make them.
+ */
+bool sc_buffered(long nr);

@@ -163,11 +163,11 @@ Test(sandbox, check_accepts_what_acts_as_natively)
 
 Test(sandbox, kernel_persona_keeps_aslr_off)
 {
-	cr_assert_eq(rec_sandbox_kernel_persona(0xffffffff), 0xffffffff, "a query stays a query");
-	cr_assert_eq(rec_sandbox_kernel_persona(PER_LINUX), ADDR_NO_RANDOMIZE);
-	cr_assert_eq(rec_sandbox_kernel_persona(PER_LINUX32 | UNAME26),
+	cr_assert_eq(sc_kernel_persona(0xffffffff), 0xffffffff, "a query stays a query");
+	cr_assert_eq(sc_kernel_persona(PER_LINUX), ADDR_NO_RANDOMIZE);
+	cr_assert_eq(sc_kernel_persona(PER_LINUX32 | UNAME26),
 		     PER_LINUX32 | UNAME26 | ADDR_NO_RANDOMIZE);
-	cr_assert_eq(rec_sandbox_kernel_persona(ADDR_NO_RANDOMIZE), ADDR_NO_RANDOMIZE);
+	cr_assert_eq(sc_kernel_persona(ADDR_NO_RANDOMIZE), ADDR_NO_RANDOMIZE);
 	/* clone's exit signal (its low byte) is never taken for a namespace */
 	cr_assert_eq(SC_CLONE_NEW_MASK & 0xff, 0);
 	cr_assert(SC_CLONE_NEW_MASK & CLONE_NEWPID);
