@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The model's rows and checks for the sandboxing calls (recorder/sandbox.c):
- * seccomp, prctl PR_SET_SECCOMP/PR_GET_SECCOMP/PR_SET_NO_NEW_PRIVS,
- * personality, unshare, setns, clone's CLONE_NEW* and landlock. The outputs
- * are checked against the real syscall on a canary-filled buffer.
+ * The model's rows and checks for the sandboxing calls, which
+ * recorder/sandbox.c acts on: seccomp, prctl PR_SET_SECCOMP/PR_GET_SECCOMP/
+ * PR_SET_NO_NEW_PRIVS, personality, unshare, setns, clone's CLONE_NEW* and
+ * landlock. The outputs are checked against the real syscall on a
+ * canary-filled buffer.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "recorder/recorder.h"
 #include "syscalls/syscalls.h"
 
 #define CANARY 0xa5
