@@ -762,7 +762,7 @@ rec_after_entry(struct recorder *rec, struct rthread *t)
 {
 	uint32_t flags = sc_flags((long)t->model_nr, t->model_args);
 
-	if (t->nr == __NR_execve || t->nr == __NR_execveat) {
+	if (sc_is_exec((long)t->nr)) {
 		char what[PATH_MAX + 64];
 
 		if (rec_exec_privileged(t->tid, (long)t->nr, t->args, what, sizeof(what)) > 0) {
