@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@
 /* Pages read per process_vm_readv(2) call: 1 MiB, at most as many iovecs
  * (UIO_MAXIOV is 1024). */
 #define HASH_BATCH 256
+/* Pages from which the two sides are hashed on two threads at once. */
+#define PARALLEL_PAGES 256
 
 /* Read the @npages pages at @addrs of @pid into @buf, page i at i * 4 KiB:
  * process_vm_readv(2) of them all, then what it could not read (it stops at
@@ -158,6 +161,49 @@ first_byte(pid_t a, pid_t b, uint64_t page, const struct checkpoint_range *ignor
 	d->mem_b = rb ? pb[d->mem_addr - page] : -1;
 }
 
+/* One side's hashing, on a thread of its own. */
+struct hash_job {
+	pid_t pid;
+	const struct dirty_pages *runs;
+	const struct checkpoint_range *ignore;
+	size_t nignore;
+	uint64_t *hashes;
+	int result;
+};
+
+static void *
+hash_job_run(void *arg)
+{
+	struct hash_job *j = arg;
+
+	j->result = ep_hash_pages(j->pid, j->runs, j->ignore, j->nignore, j->hashes);
+	return NULL;
+}
+
+/*
+ * Hash @runs (@npages pages) in A into @ha and in B into @hb: A's on a
+ * thread of ours while this one does B's, when there are enough pages for
+ * the thread's start (~50 us) to be worth it: two CPUs read and hash at
+ * once (process_vm_readv(2) needs no ptrace relation to the caller's
+ * thread, ptrace(2) does: nothing else is done there).
+ */
+static int
+hash_both(pid_t a, pid_t b, const struct dirty_pages *runs, uint64_t npages,
+	  const struct checkpoint_range *ignore, size_t nignore, uint64_t *ha, uint64_t *hb)
+{
+	struct hash_job job = { a, runs, ignore, nignore, ha, 0 };
+	pthread_t t;
+	int r;
+
+	if (npages < PARALLEL_PAGES || pthread_create(&t, NULL, hash_job_run, &job) != 0) {
+		r = ep_hash_pages(a, runs, ignore, nignore, ha);
+		return r < 0 ? r : ep_hash_pages(b, runs, ignore, nignore, hb);
+	}
+	r = ep_hash_pages(b, runs, ignore, nignore, hb);
+	pthread_join(t, NULL);
+	return job.result < 0 ? job.result : r;
+}
+
 /*
  * Add to *@v the fields of each thread's rseq(2) area that the kernel writes
  * on its own at each return to user mode after a migration or preemption
@@ -217,9 +263,7 @@ check_memory(const struct ep_side *a, const struct ep_side *b, struct ep_diverge
 	if (!ha || !hb)
 		r = -ENOMEM;
 	if (r >= 0)
-		r = ep_hash_pages(a->pid, &all, ignore, nignore, ha);
-	if (r >= 0)
-		r = ep_hash_pages(b->pid, &all, ignore, nignore, hb);
+		r = hash_both(a->pid, b->pid, &all, (uint64_t)npages, ignore, nignore, ha, hb);
 	d->hash_ns = util_now_ns() - t0;
 	for (size_t i = 0; r >= 0 && i < all.n; i++) {
 		for (uint64_t o = 0; o < all.v[i].len; o += DIRTY_PAGE, p++) {
