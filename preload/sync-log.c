@@ -88,9 +88,15 @@ obj_lookup(uint64_t addr)
 HIDDEN _Noreturn void
 sync_diverged(const char *what, const struct sync_op *op, uint64_t addr, unsigned kind)
 {
+	static int said;
 	char msg[256];
 	int n;
 
+	/* one line, from the first thread that found it */
+	if (__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL)) {
+		for (;;)
+			sync_raw_syscall(SYS_pause, 0, 0, 0, 0, 0, 0);
+	}
 	n = snprintf(msg, sizeof(msg),
 		"uprr-sync: follow: divergence in thread %u at operation %llu: %s "
 		"(the log has kind %u on %#llx clock %u; the program made kind %u on %#llx)\n",
