@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""The synchronization-order log on its own (doc/sync-order.md): a case of
+tests/progs/sync_order runs under libuprr-sync.so in LOG mode (uprr-sync
+log), its log must check (uprr-sync check), then it runs in FOLLOW mode
+--runs times and each output must be the LOG run's byte for byte. The
+control: native runs of the same case must differ from the LOG run's
+output at least once in --controls runs, or the comparison could not fail.
+
+Case `diverge`: a FOLLOW run given another case's log stops with exit 125
+and says so.
+
+    sync_order.py --uprr-sync BUILD/tp/uprr-sync --progs BUILD/tests/progs CASE...
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+CASES = ['mutex', 'trylock', 'cond', 'sem', 'barrier', 'once', 'rwlock', 'spin', 'futex']
+DIVERGED = 125
+
+
+class Fail(Exception):
+    pass
+
+
+def run(argv, timeout):
+    p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    return p.returncode, p.stdout, p.stderr.decode(errors='replace')
+
+
+def one_case(args, name, tmp):
+    prog = os.path.join(args.progs, 'sync_order')
+    log = os.path.join(tmp, name + '.log')
+    rc, want, err = run([args.uprr_sync, 'log', log, '--', prog, name], args.timeout)
+    if rc != 0:
+        raise Fail(f'LOG run exited {rc}: {err.strip()}')
+    rc, out, err = run([args.uprr_sync, 'check', log], args.timeout)
+    if rc != 0:
+        raise Fail(f'the log does not check: {err.strip()}')
+    print(f'  {name}: LOG run: {out.decode().strip()}')
+    for i in range(args.runs):
+        rc, got, err = run([args.uprr_sync, 'follow', log, '--', prog, name], args.timeout)
+        if rc != 0:
+            raise Fail(f'FOLLOW run {i} exited {rc}: {err.strip()}')
+        if got != want:
+            raise Fail(f'FOLLOW run {i}: output differs from the LOG run\'s:\n'
+                       f'--- LOG\n{want.decode()}--- FOLLOW\n{got.decode()}')
+    print(f'  {name}: {args.runs} FOLLOW runs gave the LOG run\'s output')
+    for i in range(args.controls):
+        rc, got, err = run([prog, name], args.timeout)
+        if rc != 0:
+            raise Fail(f'native run exited {rc}: {err.strip()}')
+        if got != want:
+            print(f'  {name}: control: native run {i + 1} differs from the LOG run')
+            return
+    raise Fail(f'control: {args.controls} native runs all gave the LOG run\'s output: '
+               'this case cannot show that FOLLOW forces the order')
+
+
+def diverge(args, tmp):
+    prog = os.path.join(args.progs, 'sync_order')
+    log = os.path.join(tmp, 'mutex.log')
+    rc, _, err = run([args.uprr_sync, 'log', log, '--', prog, 'mutex'], args.timeout)
+    if rc != 0:
+        raise Fail(f'LOG run exited {rc}: {err.strip()}')
+    rc, _, err = run([args.uprr_sync, 'follow', log, '--', prog, 'trylock'], args.timeout)
+    if rc != DIVERGED or 'divergence' not in err:
+        raise Fail(f'FOLLOW of another program\'s log exited {rc}, not {DIVERGED}: {err.strip()}')
+    print(f'  diverge: {err.strip()}')
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--uprr-sync', required=True)
+    ap.add_argument('--progs', required=True)
+    ap.add_argument('--runs', type=int, default=20, help='FOLLOW runs per case')
+    ap.add_argument('--controls', type=int, default=20, help='native runs at most')
+    ap.add_argument('--timeout', type=int, default=60, help='seconds per run')
+    ap.add_argument('--list', action='store_true')
+    ap.add_argument('cases', nargs='*')
+    args = ap.parse_args()
+    if args.list:
+        print('\n'.join(CASES + ['diverge']))
+        return 0
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix='uprr-sync-') as tmp:
+        for name in args.cases or CASES + ['diverge']:
+            try:
+                if name == 'diverge':
+                    diverge(args, tmp)
+                elif name in CASES:
+                    one_case(args, name, tmp)
+                else:
+                    raise Fail('unknown case')
+                print(f'PASS {name}')
+            except (Fail, subprocess.TimeoutExpired) as e:
+                print(f'FAIL {name}: {e}')
+                failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
