@@ -110,6 +110,44 @@ sync_diverged(const char *what, const struct sync_op *op, uint64_t addr, unsigne
 	__builtin_unreachable();
 }
 
+/* count++, returning the old value, in one instruction that a signal
+ * cannot split; without a lock prefix: only this thread writes its slot */
+static inline uint64_t
+take_index(uint64_t *count)
+{
+	uint64_t i = 1;
+
+	__asm__ __volatile__("xaddq %0, %1" : "+r"(i), "+m"(*count));
+	return i;
+}
+
+/* The operations the object itself makes one at a time (a mutex's or a
+ * spin lock's, a writer's lock: only the holder acts on it): their clock
+ * needs no locked instruction. A rwlock's unlock may be a reader's. */
+static inline int
+exclusive_kind(unsigned kind)
+{
+	return (kind >= UPRR_SYNC_MUTEX_LOCK && kind <= UPRR_SYNC_MUTEX_UNLOCK) ||
+		(kind >= UPRR_SYNC_RW_WRLOCK && kind <= UPRR_SYNC_RW_TIMEDWRLOCK) ||
+		(kind >= UPRR_SYNC_SPIN_LOCK && kind <= UPRR_SYNC_SPIN_UNLOCK) ||
+		kind == UPRR_SYNC_COND_RELEASE || kind == UPRR_SYNC_COND_ACQUIRE;
+}
+
+/* The next clock of @o (LOG) */
+static inline uint32_t
+take_clock(struct sync_obj *o, unsigned kind)
+{
+	uint32_t c;
+
+	if (!exclusive_kind(kind))
+		return __atomic_fetch_add(&o->clock, 1, __ATOMIC_ACQ_REL);
+	/* the holder's store is seen by the next holder through the
+	 * object's own release and acquire */
+	c = __atomic_load_n(&o->clock, __ATOMIC_RELAXED);
+	__atomic_store_n(&o->clock, c + 1, __ATOMIC_RELAXED);
+	return c;
+}
+
 HIDDEN enum sync_path
 sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 {
@@ -123,7 +161,7 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 		/* reserved first, in one instruction, so a signal handler's
 		 * operations come after the one it interrupted, as the thread
 		 * made them */
-		uint64_t i = __atomic_fetch_add(&slot->count, 1, __ATOMIC_RELAXED);
+		uint64_t i = take_index(&slot->count);
 
 		if (!op->obj) {
 			__atomic_fetch_add(&head->untracked, 1, __ATOMIC_RELAXED);
@@ -180,14 +218,14 @@ sync_log_acquired(struct sync_op *op, int result, int observe)
 	if (observe)
 		c = __atomic_load_n(&op->obj->clock, __ATOMIC_ACQUIRE);
 	else
-		c = __atomic_fetch_add(&op->obj->clock, 1, __ATOMIC_ACQ_REL);
+		c = take_clock(op->obj, op->kind);
 	log_write(op, c, result, observe ? UPRR_SYNC_F_OBSERVE : 0);
 }
 
 HIDDEN void
 sync_log_release(struct sync_op *op)
 {
-	uint32_t c = __atomic_fetch_add(&op->obj->clock, 1, __ATOMIC_ACQ_REL);
+	uint32_t c = take_clock(op->obj, op->kind);
 
 	if (op->rec)
 		op->rec->clock = c;
