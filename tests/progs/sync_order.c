@@ -23,16 +23,17 @@ static int nseq;
 static double fsum = 1.0;
 
 /* Work a pseudo-random while: a per-thread generator, not the clock */
+static volatile unsigned sink;
+
 static void
 work(unsigned *state)
 {
-	volatile unsigned x = 0;
 	unsigned n;
 
 	*state = *state * 1103515245u + 12345u;
 	n = (*state >> 16) % 4000;
 	for (unsigned i = 0; i < n; i++)
-		x += i;
+		sink += i;
 }
 
 static void
