@@ -130,7 +130,8 @@ exclusive_kind(unsigned kind)
 	return (kind >= UPRR_SYNC_MUTEX_LOCK && kind <= UPRR_SYNC_MUTEX_UNLOCK) ||
 		(kind >= UPRR_SYNC_RW_WRLOCK && kind <= UPRR_SYNC_RW_TIMEDWRLOCK) ||
 		(kind >= UPRR_SYNC_SPIN_LOCK && kind <= UPRR_SYNC_SPIN_UNLOCK) ||
-		kind == UPRR_SYNC_COND_RELEASE || kind == UPRR_SYNC_COND_ACQUIRE;
+		kind == UPRR_SYNC_COND_RELEASE || kind == UPRR_SYNC_COND_ACQUIRE ||
+		kind == UPRR_SYNC_HEAP;
 }
 
 /* The next clock of @o (LOG) */
@@ -183,11 +184,14 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 		}
 		return SYNC_PATH_LOG;
 	}
-	/* FOLLOW */
-	if (self.next >= __atomic_load_n(&slot->count, __ATOMIC_RELAXED)) {
-		op->rec = NULL;
-		self.next++;
-		sync_diverged("past the end of its log", op, (uint64_t)addr, kind);
+	/* FOLLOW. Past the end of its log (the last record reserved, or one
+	 * never completed), the thread was blocked when the LOG run ended
+	 * (in an operation, or in a wait the log does not see, and then here):
+	 * it waits for ever, as it did, until the process exits. */
+	if (self.next >= __atomic_load_n(&slot->count, __ATOMIC_RELAXED) ||
+			self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE) {
+		for (;;)
+			sync_raw_syscall(SYS_pause, 0, 0, 0, 0, 0, 0);
 	}
 	op->rec = &slot->recs[self.next++];
 	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind)
@@ -222,20 +226,23 @@ sync_log_acquired(struct sync_op *op, int result, int observe)
 	log_write(op, c, result, observe ? UPRR_SYNC_F_OBSERVE : 0);
 }
 
+/* A release's record is complete once it took its clock (its result is
+ * 0 until sync_log_done()): a process that ends between the two (another
+ * thread's exit_group) leaves no clock that no record holds, which would
+ * stop a FOLLOW run at that clock. */
 HIDDEN void
 sync_log_release(struct sync_op *op)
 {
 	uint32_t c = take_clock(op->obj, op->kind);
 
-	if (op->rec)
-		op->rec->clock = c;
+	log_write(op, c, 0, 0);
 }
 
 HIDDEN void
 sync_log_done(struct sync_op *op, int result)
 {
-	if (op->rec)
-		log_write(op, op->rec->clock, result, 0);
+	if (op->rec && result)
+		__atomic_store_n(&op->rec->result, result, __ATOMIC_RELEASE);
 }
 
 /* Sleeps until the clock is at least @want (@exact: exactly; past it is a
@@ -420,6 +427,7 @@ sync_init(void)
 	const char *mode_s = getenv(UPRR_SYNC_ENV_MODE);
 	const char *path = getenv(UPRR_SYNC_ENV_LOG);
 	const char *recs_s = getenv(UPRR_SYNC_ENV_RECS);
+	const char *heap_s = getenv(UPRR_SYNC_ENV_HEAP);
 	enum sync_mode mode;
 	uint32_t nrecs = UPRR_SYNC_RECS_DEFAULT;
 	char msg[256];
@@ -456,6 +464,10 @@ sync_init(void)
 	r = claim_slot(UPRR_SYNC_NO_PARENT, 0);
 	if (r < 0)
 		goto fail;
+	if (mode == SYNC_LOG && heap_s && !strcmp(heap_s, "1"))
+		head->flags |= UPRR_SYNC_HEAD_HEAP;
+	if (head->flags & UPRR_SYNC_HEAD_HEAP)
+		sync_heap_start();
 	return;
 fail:
 	sync_mode = SYNC_OFF;

@@ -46,6 +46,12 @@ struct sync_op {
 };
 
 extern HIDDEN enum sync_mode sync_mode;
+/* Whether the heap's calls are ordered too (preload/sync-heap.c) */
+extern HIDDEN int sync_heap;
+HIDDEN void sync_heap_start(void);
+/* Runs @fn(@arg) as one operation of the heap's order (when it is on);
+ * its result's low 32 bits are the record's */
+HIDDEN void *sync_heap_run(void *(*fn)(void *), void *arg);
 
 /* A syscall made here, not through glibc's syscall(3), which this library
  * interposes: the result or -errno, as the kernel returns it. */

@@ -115,14 +115,30 @@ thread_start(void *p)
 {
 	struct start s = *(struct start *)p;
 
-	free(p);
+	/* attached first: the free is the thread's first heap operation */
 	sync_thread_attach(s.parent, s.ordinal);
+	free(p);
 	return s.fn(s.arg);
+}
+
+struct create_args {
+	pthread_t *thread;
+	const pthread_attr_t *attr;
+	struct start *start;
+};
+
+static void *
+create_run(void *arg)
+{
+	struct create_args *c = arg;
+
+	return (void *)(long)REAL(create)(c->thread, c->attr, thread_start, c->start);
 }
 
 EXPORT int
 pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
+	struct create_args c;
 	struct start *s;
 	uint32_t parent;
 	int ordinal, r;
@@ -134,7 +150,9 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
 	if (!s)
 		return EAGAIN;
 	*s = (struct start){ fn, arg, parent, (uint32_t)ordinal };
-	r = REAL(create)(thread, attr, thread_start, s);
+	/* in the heap's order when it is ordered: the stack is a mapping */
+	c = (struct create_args){ thread, attr, s };
+	r = (int)(long)sync_heap_run(create_run, &c);
 	if (r)
 		free(s);
 	return r;

@@ -22,6 +22,9 @@
 #define UPRR_SYNC_ENV_MODE "UPRR_SYNC_MODE"
 #define UPRR_SYNC_ENV_LOG "UPRR_SYNC_LOG"
 #define UPRR_SYNC_ENV_RECS "UPRR_SYNC_RECS"
+/** "1": LOG orders the heap too (UPRR_SYNC_HEAP records; the head's
+ * UPRR_SYNC_HEAD_HEAP tells FOLLOW) */
+#define UPRR_SYNC_ENV_HEAP "UPRR_SYNC_HEAP"
 #define UPRR_SYNC_RECS_DEFAULT (1u << 16)
 #define UPRR_SYNC_RECS_MAX (1u << 26)
 
@@ -73,6 +76,9 @@ enum uprr_sync_kind {
 	UPRR_SYNC_SPIN_UNLOCK,		/* release */
 	UPRR_SYNC_FUTEX_WAKE,		/* release; result: threads woken */
 	UPRR_SYNC_FUTEX_WAIT,		/* acquisition; result: 0 or -errno (EAGAIN, ETIMEDOUT, EINTR) */
+	UPRR_SYNC_HEAP,			/* obj: the library's heap word; one malloc, free, calloc,
+					 * realloc or memalign call (acquisition); result: the low
+					 * 32 bits of the pointer returned (0 for free) */
 	UPRR_SYNC_NKINDS,
 };
 
@@ -117,7 +123,11 @@ struct uprr_sync_head {
 	uint32_t pid;		/* the process that writes it */
 	uint64_t lost_threads;	/* threads that found no free slot */
 	uint64_t untracked;	/* operations on objects the clock table had no room for */
+	uint32_t flags;		/* UPRR_SYNC_HEAD_* */
+	uint32_t pad;
 };
+/** uprr_sync_head.flags: the log orders the heap's calls too */
+#define UPRR_SYNC_HEAD_HEAP 0x1u
 
 /** Bytes of one slot holding @nrecs records, page-aligned. */
 static inline uint64_t

@@ -53,6 +53,7 @@ static const char *const kind_names[UPRR_SYNC_NKINDS] = {
 	[UPRR_SYNC_SPIN_UNLOCK] = "spin_unlock",
 	[UPRR_SYNC_FUTEX_WAKE] = "futex_wake",
 	[UPRR_SYNC_FUTEX_WAIT] = "futex_wait",
+	[UPRR_SYNC_HEAP] = "heap",
 };
 /* clang-format on */
 
@@ -82,7 +83,7 @@ tp_sync_default_lib(void)
 
 int
 tp_sync_spawn(const char *lib, enum tp_sync_mode mode, const char *log_path, uint32_t nrecs,
-		char *const argv[])
+		unsigned flags, char *const argv[])
 {
 	_cleanup_free_ char *preload = NULL;
 	const char *old = getenv("LD_PRELOAD");
@@ -111,7 +112,8 @@ tp_sync_spawn(const char *lib, enum tp_sync_mode mode, const char *log_path, uin
 				setenv("LD_PRELOAD", preload, 1) < 0 ||
 				setenv(UPRR_SYNC_ENV_MODE, mode == TP_SYNC_LOG ? "log" : "follow", 1) < 0 ||
 				setenv(UPRR_SYNC_ENV_LOG, log_path, 1) < 0 ||
-				setenv(UPRR_SYNC_ENV_RECS, recs, 1) < 0)
+				setenv(UPRR_SYNC_ENV_RECS, recs, 1) < 0 ||
+				((flags & TP_SYNC_HEAP) && setenv(UPRR_SYNC_ENV_HEAP, "1", 1) < 0))
 			_exit(127);
 		execvp(argv[0], argv);
 		fprintf(stderr, "uprr-sync: cannot run %s: %s\n", argv[0], strerror(errno));

@@ -18,18 +18,22 @@ enum tp_sync_mode {
 	TP_SYNC_FOLLOW,	/* makes the program's operations in the log's order */
 };
 
+/** tp_sync_spawn() flags: LOG orders the heap's calls too (FOLLOW does
+ * what the log says) */
+#define TP_SYNC_HEAP 0x1u
+
 struct tp_sync_log;
 
 /**
  * Runs @argv (a PATH search) with the interposer at @lib LD_PRELOAD'ed
- * (put before any LD_PRELOAD the environment has), @mode, and the log file
+ * (put before any LD_PRELOAD the environment has), @mode, @flags, and the log file
  * @log_path (LOG: created or emptied, 0600; @nrecs records per thread, 0
  * for the default; FOLLOW: read), with address-space randomisation off
  * (personality(2) ADDR_NO_RANDOMIZE, as uprr records), and waits for it.
  * Returns its wait status, or -errno if it could not be started.
  */
 int tp_sync_spawn(const char *lib, enum tp_sync_mode mode, const char *log_path, uint32_t nrecs,
-		char *const argv[]) _wur_;
+		unsigned flags, char *const argv[]) _wur_;
 
 /**
  * The interposer's path next to the running program in a build tree

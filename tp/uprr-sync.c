@@ -4,11 +4,12 @@
  * runs use it (doc/sync-order.md). Runs a dynamically linked program with
  * libuprr-sync.so in LOG or FOLLOW mode, checks a log, or prints it.
  *
- *   uprr-sync [--lib PATH] [--recs N] log LOG -- PROG [ARGS...]
+ *   uprr-sync [--lib PATH] [--recs N] [--heap] log LOG -- PROG [ARGS...]
  *   uprr-sync [--lib PATH] follow LOG -- PROG [ARGS...]
  *   uprr-sync check LOG
  *   uprr-sync dump LOG
  *
+ * --heap: LOG orders malloc and free too (preload/sync-heap.c).
  * log and follow exit with the program's status (128+N for signal N); a
  * FOLLOW run that cannot follow its log exits 125.
  */
@@ -23,7 +24,7 @@
 static int
 usage(void)
 {
-	fprintf(stderr, "usage: uprr-sync [--lib PATH] [--recs N] log|follow LOG -- PROG [ARGS...]\n"
+	fprintf(stderr, "usage: uprr-sync [--lib PATH] [--recs N] [--heap] log|follow LOG -- PROG [ARGS...]\n"
 			"       uprr-sync check|dump LOG\n");
 	return 2;
 }
@@ -94,12 +95,15 @@ main(int argc, char **argv)
 	_cleanup_free_ char *default_lib = NULL;
 	const char *lib = NULL;
 	uint32_t nrecs = 0;
+	unsigned flags = 0;
 	enum tp_sync_mode mode;
 	int i = 1, status;
 
 	for (; i < argc && !strncmp(argv[i], "--", 2) && argv[i][2]; i++) {
 		if (!strcmp(argv[i], "--lib") && i + 1 < argc)
 			lib = argv[++i];
+		else if (!strcmp(argv[i], "--heap"))
+			flags |= TP_SYNC_HEAP;
 		else if (!strcmp(argv[i], "--recs") && i + 1 < argc)
 			nrecs = (uint32_t)strtoul(argv[++i], NULL, 10);
 		else
@@ -129,7 +133,7 @@ main(int argc, char **argv)
 		}
 		lib = default_lib;
 	}
-	status = tp_sync_spawn(lib, mode, argv[i + 1], nrecs, argv + i + 3);
+	status = tp_sync_spawn(lib, mode, argv[i + 1], nrecs, flags, argv + i + 3);
 	if (status < 0) {
 		fprintf(stderr, "uprr-sync: cannot run %s: %s\n", argv[i + 3], strerror(-status));
 		return 127;
