@@ -10,7 +10,12 @@ output at least once in --controls runs, or the comparison could not fail.
 Case `diverge`: a FOLLOW run given another case's log stops with exit 125
 and says so. Cases `pigz` and `xz`: real programs (`pigz -p 2`, `xz -T2` (1 MiB blocks)
 on 8 MB of text) logged with --heap (malloc and free ordered too) follow
-their log 3 times without a divergence, with the same output.
+their log 3 times without a divergence, with the same output. Case
+`uprr` (needs --uprr): FOLLOW runs of mutex, cond, barrier and once made
+under `uprr record`, which runs one thread at a time as an EP run will
+(a thread waiting for its turn is blocked in a futex wait, and the
+scheduler runs another), give the LOG run's output, and their traces
+replay it.
 
     sync_order.py --uprr-sync BUILD/tp/uprr-sync --progs BUILD/tests/progs CASE...
 """
@@ -114,10 +119,36 @@ class Skip(Exception):
     pass
 
 
+def under_uprr(args, tmp):
+    """FOLLOW under the uniprocessor recorder, then replay"""
+    if not args.uprr:
+        raise Skip('no --uprr')
+    prog = os.path.join(args.progs, 'sync_order')
+    lib = os.path.join(os.path.dirname(args.uprr_sync), '..', 'preload', 'libuprr-sync.so')
+    for name in ('mutex', 'cond', 'barrier', 'once'):
+        log = os.path.join(tmp, 'uprr-' + name + '.log')
+        trace = os.path.join(tmp, 'trace-' + name)
+        rc, want, err = run([args.uprr_sync, 'log', log, '--', prog, name], args.timeout)
+        if rc != 0:
+            raise Fail(f'{name}: LOG run exited {rc}: {err.strip()}')
+        rc, got, err = run([args.uprr, 'record', '-o', trace, 'env', 'LD_PRELOAD=' + lib,
+                            'UPRR_SYNC_MODE=follow', 'UPRR_SYNC_LOG=' + log, prog, name],
+                           args.timeout)
+        if rc != 0:
+            raise Fail(f'{name}: FOLLOW under uprr record exited {rc}: {err.strip()}')
+        if got != want:
+            raise Fail(f'{name}: FOLLOW under uprr record: output differs from the LOG run\'s')
+        rc, rep, err = run([args.uprr, 'replay', trace], args.timeout)
+        if rc != 0 or rep != want:
+            raise Fail(f'{name}: replay exited {rc} or its output differs: {err.strip()}')
+        print(f'  uprr: {name}: FOLLOW recorded and replayed with the LOG run\'s output')
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--uprr-sync', required=True)
     ap.add_argument('--progs', required=True)
+    ap.add_argument('--uprr', help='uprr, for case uprr')
     ap.add_argument('--runs', type=int, default=20, help='FOLLOW runs per case')
     ap.add_argument('--controls', type=int, default=20, help='native runs at most')
     ap.add_argument('--timeout', type=int, default=60, help='seconds per run')
@@ -125,14 +156,16 @@ def main():
     ap.add_argument('cases', nargs='*')
     args = ap.parse_args()
     if args.list:
-        print('\n'.join(CASES + ['diverge'] + list(REAL)))
+        print('\n'.join(CASES + ['diverge'] + list(REAL) + ['uprr']))
         return 0
     failed = skipped = 0
     with tempfile.TemporaryDirectory(prefix='uprr-sync-') as tmp:
-        for name in args.cases or CASES + ['diverge'] + list(REAL):
+        for name in args.cases or CASES + ['diverge'] + list(REAL) + ['uprr']:
             try:
                 if name == 'diverge':
                     diverge(args, tmp)
+                elif name == 'uprr':
+                    under_uprr(args, tmp)
                 elif name in REAL:
                     real_program(args, name, tmp)
                 elif name in CASES:
