@@ -35,6 +35,7 @@ static struct {
 	int (*mutex_lock)(pthread_mutex_t *);
 	int (*mutex_trylock)(pthread_mutex_t *);
 	int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
+	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
 	int (*mutex_unlock)(pthread_mutex_t *);
 	int (*rw_rdlock)(pthread_rwlock_t *);
 	int (*rw_tryrdlock)(pthread_rwlock_t *);
@@ -42,14 +43,18 @@ static struct {
 	int (*rw_wrlock)(pthread_rwlock_t *);
 	int (*rw_trywrlock)(pthread_rwlock_t *);
 	int (*rw_timedwrlock)(pthread_rwlock_t *, const struct timespec *);
+	int (*rw_clockrdlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
+	int (*rw_clockwrlock)(pthread_rwlock_t *, clockid_t, const struct timespec *);
 	int (*rw_unlock)(pthread_rwlock_t *);
 	int (*cond_wait)(pthread_cond_t *, pthread_mutex_t *);
 	int (*cond_timedwait)(pthread_cond_t *, pthread_mutex_t *, const struct timespec *);
+	int (*cond_clockwait)(pthread_cond_t *, pthread_mutex_t *, clockid_t, const struct timespec *);
 	int (*cond_signal)(pthread_cond_t *);
 	int (*cond_broadcast)(pthread_cond_t *);
 	int (*sem_wait)(sem_t *);
 	int (*sem_trywait)(sem_t *);
 	int (*sem_timedwait)(sem_t *, const struct timespec *);
+	int (*sem_clockwait)(sem_t *, clockid_t, const struct timespec *);
 	int (*sem_post)(sem_t *);
 	int (*barrier_wait)(pthread_barrier_t *);
 	int (*once)(pthread_once_t *, void (*)(void));
@@ -83,6 +88,12 @@ sync_resolve(void)
 	R(sem_post, "sem_post");
 	R(barrier_wait, "pthread_barrier_wait");
 	R(once, "pthread_once");
+	/* the clock variants (glibc 2.30; libstdc++'s timed waits use them) */
+	R(mutex_clocklock, "pthread_mutex_clocklock");
+	R(rw_clockrdlock, "pthread_rwlock_clockrdlock");
+	R(rw_clockwrlock, "pthread_rwlock_clockwrlock");
+	R(cond_clockwait, "pthread_cond_clockwait");
+	R(sem_clockwait, "sem_clockwait");
 	R(spin_lock, "pthread_spin_lock");
 	R(spin_trylock, "pthread_spin_trylock");
 	R(spin_unlock, "pthread_spin_unlock");
@@ -230,6 +241,14 @@ pthread_mutex_timedlock(pthread_mutex_t *m, const struct timespec *abstime)
 		MUTEX_OK(r_));
 }
 
+/* the log's kind is the timed lock's: the same operation */
+EXPORT int
+pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct timespec *abstime)
+{
+	ACQUIRE(m, UPRR_SYNC_MUTEX_TIMEDLOCK, REAL(mutex_clocklock)(m, clock, abstime),
+		REAL(mutex_lock)(m), MUTEX_OK(r_));
+}
+
 EXPORT int
 pthread_mutex_unlock(pthread_mutex_t *m)
 {
@@ -277,6 +296,20 @@ pthread_rwlock_timedwrlock(pthread_rwlock_t *l, const struct timespec *abstime)
 }
 
 EXPORT int
+pthread_rwlock_clockrdlock(pthread_rwlock_t *l, clockid_t clock, const struct timespec *abstime)
+{
+	ACQUIRE(l, UPRR_SYNC_RW_TIMEDRDLOCK, REAL(rw_clockrdlock)(l, clock, abstime),
+		REAL(rw_rdlock)(l), r_ == 0);
+}
+
+EXPORT int
+pthread_rwlock_clockwrlock(pthread_rwlock_t *l, clockid_t clock, const struct timespec *abstime)
+{
+	ACQUIRE(l, UPRR_SYNC_RW_TIMEDWRLOCK, REAL(rw_clockwrlock)(l, clock, abstime),
+		REAL(rw_wrlock)(l), r_ == 0);
+}
+
+EXPORT int
 pthread_rwlock_unlock(pthread_rwlock_t *l)
 {
 	RELEASE(l, UPRR_SYNC_RW_UNLOCK, REAL(rw_unlock)(l));
@@ -287,8 +320,20 @@ pthread_rwlock_unlock(pthread_rwlock_t *l)
 /* Both waits: the mutex's release (taken while the thread holds it, before
  * glibc gives it up inside the wait) and its acquisition (after glibc took
  * it back), two records on the mutex. */
+/* glibc's wait: untimed (@abstime NULL), timed on CLOCK_REALTIME
+ * (@clock -1), or on @clock */
 static int
-cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
+real_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespec *abstime)
+{
+	if (!abstime)
+		return REAL(cond_wait)(c, m);
+	if (clock < 0)
+		return REAL(cond_timedwait)(c, m, abstime);
+	return REAL(cond_clockwait)(c, m, (clockid_t)clock, abstime);
+}
+
+static int
+cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespec *abstime)
 {
 	struct sync_op op;
 	int r;
@@ -299,7 +344,7 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 	case SYNC_PATH_LOG:
 		sync_log_release(&op);
 		sync_log_done(&op, 0);
-		r = abstime ? REAL(cond_timedwait)(c, m, abstime) : REAL(cond_wait)(c, m);
+		r = real_cond_wait(c, m, clock, abstime);
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) == SYNC_PATH_LOG)
 			sync_log_acquired(&op, r, 0);
 		return r;
@@ -318,19 +363,26 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 		sync_follow_advance(&op);
 		return sync_logged_result(&op);
 	}
-	return abstime ? REAL(cond_timedwait)(c, m, abstime) : REAL(cond_wait)(c, m);
+	return real_cond_wait(c, m, clock, abstime);
 }
 
 EXPORT int
 pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-	return cond_wait(c, m, NULL);
+	return cond_wait(c, m, -1, NULL);
 }
 
 EXPORT int
 pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
-	return cond_wait(c, m, abstime);
+	return cond_wait(c, m, -1, abstime);
+}
+
+EXPORT int
+pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
+		const struct timespec *abstime)
+{
+	return cond_wait(c, m, (int)clock, abstime);
 }
 
 EXPORT int
@@ -363,7 +415,7 @@ sem_return(int logged)
 }
 
 static int
-sem_acquire(sem_t *s, unsigned kind, const struct timespec *abstime)
+sem_acquire(sem_t *s, unsigned kind, int clock, const struct timespec *abstime)
 {
 	struct sync_op op;
 	int r;
@@ -371,7 +423,8 @@ sem_acquire(sem_t *s, unsigned kind, const struct timespec *abstime)
 #define SEM_CALL()                                                               \
 	(kind == UPRR_SYNC_SEM_WAIT ? REAL(sem_wait)(s)                          \
 	 : kind == UPRR_SYNC_SEM_TRYWAIT ? REAL(sem_trywait)(s)                  \
-					 : REAL(sem_timedwait)(s, abstime))
+	 : clock < 0 ? REAL(sem_timedwait)(s, abstime)                           \
+		     : REAL(sem_clockwait)(s, (clockid_t)clock, abstime))
 	switch (sync_begin(&op, s, kind)) {
 	case SYNC_PASS:
 		break;
@@ -396,19 +449,25 @@ sem_acquire(sem_t *s, unsigned kind, const struct timespec *abstime)
 EXPORT int
 sem_wait(sem_t *s)
 {
-	return sem_acquire(s, UPRR_SYNC_SEM_WAIT, NULL);
+	return sem_acquire(s, UPRR_SYNC_SEM_WAIT, -1, NULL);
 }
 
 EXPORT int
 sem_trywait(sem_t *s)
 {
-	return sem_acquire(s, UPRR_SYNC_SEM_TRYWAIT, NULL);
+	return sem_acquire(s, UPRR_SYNC_SEM_TRYWAIT, -1, NULL);
 }
 
 EXPORT int
 sem_timedwait(sem_t *s, const struct timespec *abstime)
 {
-	return sem_acquire(s, UPRR_SYNC_SEM_TIMEDWAIT, abstime);
+	return sem_acquire(s, UPRR_SYNC_SEM_TIMEDWAIT, -1, abstime);
+}
+
+EXPORT int
+sem_clockwait(sem_t *s, clockid_t clock, const struct timespec *abstime)
+{
+	return sem_acquire(s, UPRR_SYNC_SEM_TIMEDWAIT, (int)clock, abstime);
 }
 
 /* async-signal-safe (sem_post(3)): so is this path */

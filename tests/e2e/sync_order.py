@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 
-CASES = ['mutex', 'trylock', 'cond', 'sem', 'barrier', 'once', 'rwlock', 'spin', 'futex']
+CASES = ['mutex', 'trylock', 'cond', 'sem', 'barrier', 'once', 'rwlock', 'spin', 'futex', 'timed']
 REAL = {'pigz': ['pigz', '-p', '2', '-c'], 'xz': ['xz', '-1', '-T2', '--block-size=1MiB', '-c']}
 DIVERGED = 125
 SKIP = 77

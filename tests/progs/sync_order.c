@@ -6,7 +6,7 @@
  * LOG run's every time; natively it differs from run to run). Each case
  * works a pseudo-random while between operations so that the threads race.
  *
- *   sync_order mutex|trylock|cond|sem|barrier|once|rwlock|spin|futex
+ *   sync_order mutex|trylock|cond|sem|barrier|once|rwlock|spin|futex|timed
  */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -358,6 +358,57 @@ futex_thread(void *arg)
 	return NULL;
 }
 
+/* ---- timed and clock variants: timeouts depend on timing ---- */
+
+static pthread_cond_t tcond = PTHREAD_COND_INITIALIZER;
+static int timed_out[3][3];	/* per thread: timedlock, cond clockwait, sem clockwait */
+
+static struct timespec
+deadline(clockid_t clock, long ns)
+{
+	struct timespec t;
+
+	clock_gettime(clock, &t);
+	t.tv_nsec += ns;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+static void *
+timed_thread(void *arg)
+{
+	int id = (int)(long)arg;
+	unsigned st = (unsigned)id * 29u + 6;
+
+	for (int i = 0; i < 100; i++) {
+		struct timespec dl = deadline(CLOCK_REALTIME, 20000);
+
+		if (pthread_mutex_timedlock(&mtx, &dl) == 0) {
+			append(id);
+			work(&st);
+			pthread_cond_signal(&tcond);
+			if (i % 4 == 0) {
+				dl = deadline(CLOCK_MONOTONIC, 30000);
+				if (pthread_cond_clockwait(&tcond, &mtx, CLOCK_MONOTONIC, &dl) == ETIMEDOUT)
+					timed_out[id][1]++;
+				append(id + 3);
+			}
+			pthread_mutex_unlock(&mtx);
+		} else {
+			timed_out[id][0]++;
+		}
+		sem_post(&sem);
+		dl = deadline(CLOCK_MONOTONIC, 10000);
+		if (sem_clockwait(&sem, CLOCK_MONOTONIC, &dl) < 0)
+			timed_out[id][2]++;
+		work(&st);
+	}
+	return NULL;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -393,6 +444,12 @@ main(int argc, char **argv)
 		run_threads(4, rwlock_thread);
 		for (int r = 0; r < 2; r++)
 			print_nums(r ? "reader 1 saw" : "reader 0 saw", seen[r], 100);
+	} else if (!strcmp(mode, "timed")) {
+		sem_init(&sem, 0, 0);
+		run_threads(3, timed_thread);
+		for (int t = 0; t < 3; t++)
+			say("thread %d timed out: lock %d, cond %d, sem %d\n", t, timed_out[t][0],
+				timed_out[t][1], timed_out[t][2]);
 	} else if (!strcmp(mode, "spin")) {
 		pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE);
 		run_threads(3, spin_thread);
