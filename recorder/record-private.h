@@ -469,6 +469,13 @@ struct deadline {
 	uint64_t start_ns, len, cpu_ns;
 };
 
+/* What a TP run did (record-tp.c), for `uprr record -v`. */
+struct rec_tp_stats {
+	uint64_t passes;	/* passes over the threads stopped at an event */
+	uint64_t resumed;	/* threads those passes let go on */
+	uint32_t max_running;	/* most threads seen in user code at once */
+};
+
 /* A file by identity. */
 struct file_key {
 	dev_t dev;
@@ -511,7 +518,21 @@ struct recorder {
 	struct rec_sb sb;		/* its state (syscallbuf.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
+	bool tp;			/* a TP run (--mode=tp-log): every thread runs
+					 * at once, the trace is a log (record-tp.c) */
+	struct rec_tp_stats tp_stats;	/* its figures */
 };
+
+/** Whether the threads run one at a time, as sched/ picks them, with
+ * timeslices, execution points and restore points (UP recording); false in
+ * a TP run, where every thread runs at once on the CPUs the program would
+ * have natively and nothing preempts it (doc/uniparallel.md, record-tp.c).
+ * Each decision the TP run skips is guarded by this, once. */
+static inline bool
+rec_serial(const struct recorder *rec)
+{
+	return !rec->tp;
+}
 
 /** The recorded thread @tid, or NULL. */
 struct rthread *rec_find_thread(struct recorder *rec, pid_t tid);
@@ -528,6 +549,18 @@ void rec_resume(struct rthread *t, enum __ptrace_request how, int sig);
 int rec_take_deferred(struct rthread *t, siginfo_t *ret_si);
 /** Handle one wait status @status of thread @tid. */
 void rec_dispatch(struct recorder *rec, pid_t tid, int status);
+/** Make progress on @t, stopped at an event (record.c's loop): false if it
+ * made none (it vanished, or waits for the kernel). */
+bool rec_run_current(struct recorder *rec, struct rthread *t);
+
+/* record-tp.c: the TP run, every thread at once */
+
+/** One pass of a TP run's loop: let every thread that stands stopped at an
+ * event, and that no emulated tracer holds, go on (rec_run_current()), each
+ * once. Returns true if one did. */
+bool rec_tp_run_ready(struct recorder *rec);
+/** Log what the TP run did (`uprr record -v`). */
+void rec_tp_log_stats(const struct recorder *rec);
 /** Execute the syscall @t stands at the entry of, to its exit, synchronously. */
 void rec_run_syscall(struct recorder *rec, struct rthread *t);
 /** If thread @tid stands at a trapped rdtsc or rdtscp, run it in @regs

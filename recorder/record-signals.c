@@ -973,7 +973,8 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 	}
 	/* already on its way to one (its budget armed, or running to its next
 	 * event): seeking again would roll back the way it made so far */
-	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable && !t->sb_rerun)
+	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable && !t->sb_rerun &&
+	    rec_serial(rec))
 		seek_execution_point(rec, t, &regs);
 	else
 		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
