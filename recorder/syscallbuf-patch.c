@@ -169,14 +169,19 @@ rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *ev,
 }
 
 /* Whether a thread of @t's address space other than @t stands inside
- * [@start, @end) (not at @start): its next instruction would be rewritten. */
+ * [@start, @end) (not at @start): its next instruction would be rewritten.
+ * In a TP run a thread in user code may be anywhere, its stop at that very
+ * site not seen yet: one counts as inside. */
 static bool
 thread_inside(struct recorder *rec, const struct rthread *t, uint64_t start, uint64_t end)
 {
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		const struct rthread *u = &rec->threads[i];
 
-		if (u != t && u->space == t->space && u->regs.rip > start && u->regs.rip < end)
+		if (u == t || u->space != t->space)
+			continue;
+		if ((u->regs.rip > start && u->regs.rip < end) ||
+		    (!rec_serial(rec) && u->state == RT_RUNNING))
 			return true;
 	}
 	return false;
