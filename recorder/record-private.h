@@ -366,6 +366,7 @@ struct rthread {
 	bool unknown;		      /* its syscall is one the model does not know */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
+	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
 	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
 				       * waits for an execution point of its own */
 	size_t nlater, later_cap;
@@ -474,6 +475,8 @@ struct rec_tp_stats {
 	uint64_t passes;	/* passes over the threads stopped at an event */
 	uint64_t resumed;	/* threads those passes let go on */
 	uint32_t max_running;	/* most threads seen in user code at once */
+	uint64_t interrupted;	/* signals delivered where their thread was
+				 * interrupted in user code */
 };
 
 /* A file by identity. */
@@ -559,6 +562,14 @@ bool rec_run_current(struct recorder *rec, struct rthread *t);
  * event, and that no emulated tracer holds, go on (rec_run_current()), each
  * once. Returns true if one did. */
 bool rec_tp_run_ready(struct recorder *rec);
+/** In a TP run's loop: interrupt a thread in user code whose asynchronous
+ * signal waited TP_SIGNAL_WAIT_NS for an event of it (a loop that makes no
+ * syscall); true if one was. Else stores in *ret_wait_ns when to look again
+ * (0: no signal waits). */
+bool rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns);
+/** @t, interrupted by rec_tp_signal_due() in user code at @regs: deliver
+ * its deferred signal there (TRACE_SIGNAL_AT_REGS), and let it run. */
+void rec_tp_signal_here(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs);
 /** Log what the TP run did (`uprr record -v`). */
 void rec_tp_log_stats(const struct recorder *rec);
 /** Execute the syscall @t stands at the entry of, to its exit, synchronously. */

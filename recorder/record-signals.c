@@ -675,6 +675,11 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	bool records;
 	int r = 0;
 
+	if (!rec_serial(rec)) {
+		/* a TP run counts nothing: the registers are the point */
+		rec_tp_signal_here(rec, t, regs);
+		return;
+	}
 	if (rec->pmu) {
 		/* the counter says how far it is: (ticks, registers) is the point */
 		if (t->pmu_fd >= 0 && ticks_pmu_read(t->pmu_fd, &left) == 0) {

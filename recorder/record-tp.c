@@ -14,17 +14,26 @@
  * rec_after_entry(), the exit's hand-over), the restore points and the
  * buffer's wakes and maps (rec_start_run()), execution points for signals
  * (rec_on_signal(): an asynchronous signal waits for its thread's next
- * event). With no ticks (TICKS_SOURCE_NONE) no counting code is installed
+ * event, or TP_SIGNAL_WAIT_NS, after which the thread is interrupted where
+ * it stands: seek_execution_point() hands it to rec_tp_signal_here()). With no ticks (TICKS_SOURCE_NONE) no counting code is installed
  * and no spin is looked for.
  */
 #define LOG_PREFIX "record-tp"
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "recorder/record-private.h"
 #include "sched/sched.h"
+
+/* How long an asynchronous signal waits for an event of its thread (a
+ * syscall, a buffered call it interrupts) before the thread is interrupted
+ * where it stands in user code: a loop that makes no syscall (a spin on a
+ * flag the handler sets) must get it, as natively. */
+#define TP_SIGNAL_WAIT_NS 10000000ull
 
 /* Whether @t stands stopped at an event the recorder moves it on from (not
  * in user code, not in the kernel, not held by an emulated tracer or a
@@ -92,6 +101,54 @@ void
 rec_tp_log_stats(const struct recorder *rec)
 {
 	log_info("TP run: %" PRIu64 " passes let %" PRIu64 " threads go on from an event; "
-		 "at most %" PRIu32 " threads in user code at once",
-		 rec->tp_stats.passes, rec->tp_stats.resumed, rec->tp_stats.max_running);
+		 "at most %" PRIu32 " threads in user code at once; %" PRIu64
+		 " signals delivered where their thread was interrupted",
+		 rec->tp_stats.passes, rec->tp_stats.resumed, rec->tp_stats.max_running,
+		 rec->tp_stats.interrupted);
+}
+
+bool
+rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns)
+{
+	uint64_t now = util_now_ns(), wait = 0;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (t->state != RT_RUNNING || !t->deferred_sig || t->uncountable)
+			continue;
+		if (now - t->deferred_ns >= TP_SIGNAL_WAIT_NS) {
+			/* stopped where it stands, or at an event that came
+			 * first (record-signals.c); rec_tp_signal_here() */
+			rec_interrupt_running(rec, t);
+			return true;
+		}
+		if (!wait || TP_SIGNAL_WAIT_NS - (now - t->deferred_ns) < wait)
+			wait = TP_SIGNAL_WAIT_NS - (now - t->deferred_ns);
+	}
+	*ret_wait_ns = wait;
+	return false;
+}
+
+void
+rec_tp_signal_here(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
+{
+	t->regs = *regs;
+	/* a signal its mask blocks goes back to the kernel, pending */
+	while (rec_requeue_if_blocked(t))
+		;
+	if (!t->deferred_sig) {
+		rec_resume(t, PTRACE_CONT, 0);
+		return;
+	}
+	rec_record_signal(rec, t, t->deferred_sig, &t->deferred_info, TRACE_SIGNAL_AT_REGS, regs);
+	rec->tp_stats.interrupted++;
+	/* A PTRACE_CONT from the interrupt's stop delivers no signal (ptrace(2):
+	 * only a signal-delivery-stop injects one): raise it again, and
+	 * rec_on_signal() delivers it at its delivery stop, with its siginfo,
+	 * before any instruction runs (as rec_inject_at_syscall() does). */
+	t->injecting_late = false;
+	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
+	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
+	rec_resume(t, PTRACE_CONT, 0);
 }

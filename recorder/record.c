@@ -265,6 +265,7 @@ rec_defer_signal(struct rthread *t, const siginfo_t *si)
 	if (!t->deferred_sig) {
 		t->deferred_sig = si->si_signo;
 		t->deferred_info = *si;
+		t->deferred_ns = util_now_ns();
 		return 0;
 	}
 	if (si->si_signo < SIGRTMIN) {
@@ -292,6 +293,7 @@ rec_take_deferred(struct rthread *t, siginfo_t *ret_si)
 	if (t->nlater) {
 		t->deferred_info = t->later[0];
 		t->deferred_sig = t->deferred_info.si_signo;
+		t->deferred_ns = util_now_ns();
 		memmove(t->later, t->later + 1, --t->nlater * sizeof(*t->later));
 	}
 	return sig;
@@ -828,7 +830,7 @@ record_loop(struct recorder *rec)
 		}
 		if (!rec_serial(rec)) {
 			/* a TP run: every thread stopped at an event goes on */
-			if (rec_tp_run_ready(rec))
+			if (rec_tp_run_ready(rec) || rec_tp_signal_due(rec, &wait_ns))
 				continue;
 		} else if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);

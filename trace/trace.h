@@ -179,6 +179,10 @@ enum trace_signal_kind {
 	 * untraced rt_sigreturn(2)): regs are that point's. Replay raises it
 	 * at the previous event, where the mask still blocks it (format 10) */
 	TRACE_SIGNAL_AT_UNBLOCK = 4,
+	/** asynchronous, delivered where a TP run stopped the thread in user
+	 * code (PTRACE_INTERRUPT), having waited for an event of it: regs are
+	 * that point's, no ticks count. TP logs only (TRACE_MODE_TP_LOG) */
+	TRACE_SIGNAL_AT_REGS = 5,
 };
 
 /** A range of tracee memory and its bytes. */

@@ -193,3 +193,22 @@ def c_tp_parallel_cpu(h):
         raise Skip(f'the machine is too busy to show 2 threads running at once: cpu/wall '
                    f'(native, TP run) {seen}')
     raise Fail(f'the TP run\'s threads did not run at once: cpu/wall (native, TP run) {seen}')
+
+
+@case('tp-alarm_flag')
+def c_tp_alarm_flag(h):
+    """tests/progs/alarm_flag in a TP run: `while (!flag)` loops that make no
+    syscall end when their SIGALRM handler runs, and a computation takes
+    SIGPROF samples. A signal waits for an event of its thread only so long
+    (record-tp.c): the thread is interrupted where it stands, and the log
+    has each signal with the registers there (kind TRACE_SIGNAL_AT_REGS, 5)."""
+    argv = [h.prog('alarm_flag')]
+    native = native_run(argv, 'alarm_flag', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'alarm_flag')
+    same_lines(native, rec, rb'alarms$|^alarm_flag: ', 'alarm lines')
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    alarms = re.findall(rb'\tsignal 0xe (0x[0-9a-f]+|0) rip=', r.stdout)
+    log(f'  SIGALRM in the log, by kind: {collections.Counter(alarms)}')
+    if len(alarms) != 3 or b'0x5' not in alarms:
+        raise Fail(f'the log should hold the 3 SIGALRM, at least one delivered where its '
+                   f'thread was interrupted (kind 0x5); it holds {alarms}')
