@@ -428,6 +428,13 @@ struct rthread {
 	int exit_sig;		      /* its syscall's exit was taken at the
 				       * delivery stop of this signal, which it
 				       * still stands in (rec_exit_at_signal()) */
+	/* a TP run stopped it in user code while another thread's syscall
+	 * site is patched (rec_tp_hold_space()): */
+	bool tp_held;		      /* at the interrupt's stop, at tp_rip */
+	bool tp_status_due;	      /* at an event that came first, whose wait
+				       * status tp_status the loop handles next */
+	int tp_status;
+	uint64_t tp_rip;	      /* where it stands, while either holds */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -477,6 +484,8 @@ struct rec_tp_stats {
 	uint32_t max_running;	/* most threads seen in user code at once */
 	uint64_t interrupted;	/* signals delivered where their thread was
 				 * interrupted in user code */
+	uint64_t holds, holds_failed; /* threads stopped for a site's patch, and
+				 * patches put off as one came to an event */
 };
 
 /* A file by identity. */
@@ -570,6 +579,16 @@ bool rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns);
 /** @t, interrupted by rec_tp_signal_due() in user code at @regs: deliver
  * its deferred signal there (TRACE_SIGNAL_AT_REGS), and let it run. */
 void rec_tp_signal_here(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs);
+/** In a TP run, before a syscall site of @t's address space is rewritten:
+ * stop every other thread of it that runs user code (PTRACE_INTERRUPT),
+ * where it stands (t->tp_held), or at an event that came first, left for
+ * the loop (t->tp_status_due). Returns true if each stands still: their
+ * tp_rip say where. rec_tp_release_space() lets the held ones go on. */
+bool rec_tp_hold_space(struct recorder *rec, const struct rthread *t);
+void rec_tp_release_space(struct recorder *rec);
+/** Where thread @u of a TP run stands, if the recorder knows (it is not
+ * running user code): true and its rip in *ret_rip. */
+bool rec_tp_position(const struct recorder *rec, const struct rthread *u, uint64_t *ret_rip);
 /** Log what the TP run did (`uprr record -v`). */
 void rec_tp_log_stats(const struct recorder *rec);
 /** Execute the syscall @t stands at the entry of, to its exit, synchronously. */

@@ -28,6 +28,8 @@
 #include "common/log.h"
 #include "recorder/record-private.h"
 #include "sched/sched.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
 
 /* How long an asynchronous signal waits for an event of its thread (a
  * syscall, a buffered call it interrupts) before the thread is interrupted
@@ -74,6 +76,21 @@ rec_tp_run_ready(struct recorder *rec)
 		rec_stop_recording(rec, "%s", "out of memory");
 		return false;
 	}
+	/* first the events that came while a site was patched */
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tp_status_due)
+			tids[n++] = rec->threads[i].tid;
+	for (size_t i = 0; i < n && !rec->done; i++) {
+		struct rthread *t = rec_find_thread(rec, tids[i]);
+
+		if (!t || !t->tp_status_due)
+			continue;
+		t->tp_status_due = false;
+		rec_dispatch(rec, t->tid, t->tp_status);
+		moved = true;
+	}
+	if (moved)
+		return true;
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (stands_at_event(rec, &rec->threads[i]))
 			tids[n++] = rec->threads[i].tid;
@@ -102,9 +119,10 @@ rec_tp_log_stats(const struct recorder *rec)
 {
 	log_info("TP run: %" PRIu64 " passes let %" PRIu64 " threads go on from an event; "
 		 "at most %" PRIu32 " threads in user code at once; %" PRIu64
-		 " signals delivered where their thread was interrupted",
+		 " signals delivered where their thread was interrupted; %" PRIu64
+		 " threads stopped for a site's patch (%" PRIu64 " at an event first)",
 		 rec->tp_stats.passes, rec->tp_stats.resumed, rec->tp_stats.max_running,
-		 rec->tp_stats.interrupted);
+		 rec->tp_stats.interrupted, rec->tp_stats.holds, rec->tp_stats.holds_failed);
 }
 
 bool
@@ -115,7 +133,8 @@ rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns)
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *t = &rec->threads[i];
 
-		if (t->state != RT_RUNNING || !t->deferred_sig || t->uncountable)
+		if (t->state != RT_RUNNING || !t->deferred_sig || t->uncountable ||
+		    t->tp_status_due)
 			continue;
 		if (now - t->deferred_ns >= TP_SIGNAL_WAIT_NS) {
 			/* stopped where it stands, or at an event that came
@@ -151,4 +170,106 @@ rec_tp_signal_here(struct recorder *rec, struct rthread *t, struct user_regs_str
 	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
 	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 	rec_resume(t, PTRACE_CONT, 0);
+}
+
+/*
+ * Stop @u, interrupted (PTRACE_INTERRUPT) in user code, where it stands:
+ * true if it stands at the interrupt's stop. One that entered a syscall
+ * first has it skipped and rewound (as rec_interrupt_running() does: a
+ * pending interrupt would make a blocking call return early), so it stops
+ * at its syscall instruction and enters it again once let go. Any other
+ * event that came first is left for the loop (u->tp_status_due).
+ */
+static bool
+hold_one(struct recorder *rec, struct rthread *u)
+{
+	struct user_regs_struct regs;
+	int status, sig;
+
+	for (int round = 0; round < 2; round++) {
+		/* a leader turned zombie in a group exit, or gone: its end
+		 * comes through the loop */
+		if (!rec_wait_thread_stop(rec, u, &status))
+			return false;
+		switch (tracee_classify(status, &sig)) {
+		case TRACEE_STOP_GROUP:
+			if (tracee_group_stop_sig(status) || tracee_get_regs(u->tid, &regs) < 0)
+				break;
+			u->tp_rip = regs.rip;
+			return true;
+		case TRACEE_STOP_SECCOMP:
+			if (round > 0 || tracee_get_regs(u->tid, &regs) < 0)
+				break;
+			arch_rewind_syscall(&regs);
+			if (tracee_set_regs(u->tid, &regs) < 0)
+				break;
+			rec_resume(u, PTRACE_CONT, 0);
+			continue;
+		default:
+			break;
+		}
+		break;
+	}
+	u->tp_status_due = true;
+	u->tp_status = status;
+	u->tp_rip = tracee_get_regs(u->tid, &regs) == 0 ? regs.rip : 0;
+	return false;
+}
+
+bool
+rec_tp_hold_space(struct recorder *rec, const struct rthread *t)
+{
+	bool still = true;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *u = &rec->threads[i];
+
+		if (u == t || u->space != t->space || u->state != RT_RUNNING || u->tp_status_due)
+			continue;
+		if (ptrace(PTRACE_INTERRUPT, u->tid, 0, 0) < 0) {
+			still = false; /* vanished: its end comes through the loop */
+			continue;
+		}
+		u->tp_held = true;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *u = &rec->threads[i];
+
+		if (!u->tp_held)
+			continue;
+		rec->tp_stats.holds++;
+		if (!hold_one(rec, u)) {
+			u->tp_held = false;
+			rec->tp_stats.holds_failed++;
+			still = false;
+		}
+	}
+	return still;
+}
+
+void
+rec_tp_release_space(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *u = &rec->threads[i];
+
+		if (!u->tp_held)
+			continue;
+		u->tp_held = false;
+		rec_resume(u, PTRACE_CONT, 0);
+	}
+}
+
+bool
+rec_tp_position(const struct recorder *rec, const struct rthread *u, uint64_t *ret_rip)
+{
+	if (rec_serial(rec) || u->state != RT_RUNNING) {
+		*ret_rip = u->regs.rip;
+		return true;
+	}
+	if (u->tp_held || u->tp_status_due) {
+		*ret_rip = u->tp_rip;
+		return true;
+	}
+	return false; /* in user code, anywhere */
 }

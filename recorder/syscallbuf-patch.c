@@ -177,11 +177,13 @@ thread_inside(struct recorder *rec, const struct rthread *t, uint64_t start, uin
 {
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		const struct rthread *u = &rec->threads[i];
+		uint64_t rip = u->regs.rip;
 
 		if (u == t || u->space != t->space)
 			continue;
-		if ((u->regs.rip > start && u->regs.rip < end) ||
-		    (!rec_serial(rec) && u->state == RT_RUNNING))
+		if (!rec_tp_position(rec, u, &rip))
+			return true;
+		if (rip > start && rip < end)
 			return true;
 	}
 	return false;
@@ -264,7 +266,11 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	}
 	if (plan_site(code, site, nr, stub, &p) < 0)
 		return unpatched(rec, t, s, code, REC_SB_SHAPE);
-	if (thread_inside(rec, t, p.start, p.start + p.site_len)) {
+	/* a TP run's other threads stand still while the code changes */
+	if ((!rec_serial(rec) && !rec_tp_hold_space(rec, t)) ||
+	    thread_inside(rec, t, p.start, p.start + p.site_len)) {
+		if (!rec_serial(rec))
+			rec_tp_release_space(rec);
 		sp->sb.ntried--; /* another thread is in its syscall there: later */
 		return false;
 	}
@@ -280,6 +286,8 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	ev.nblobs = 2;
 	ev.blobs = blobs;
 	r = rec_syscallbuf_apply_patch(t->tid, sp->mem.memfd, &ev, &regs);
+	if (!rec_serial(rec))
+		rec_tp_release_space(rec);
 	if (r < 0) {
 		/* the syscall was skipped: issue it again, unpatched */
 		log_debug("thread %d: cannot patch the syscall site at 0x%" PRIx64 ": %s", t->tid, site,
