@@ -15,8 +15,13 @@
  * buffer's wakes and maps (rec_start_run()), execution points for signals
  * (rec_on_signal(): an asynchronous signal waits for its thread's next
  * event, or TP_SIGNAL_WAIT_NS, after which the thread is interrupted where
- * it stands: seek_execution_point() hands it to rec_tp_signal_here()). With no ticks (TICKS_SOURCE_NONE) no counting code is installed
- * and no spin is looked for.
+ * it stands: seek_execution_point() hands it to rec_tp_signal_here()). With
+ * no ticks (TICKS_SOURCE_NONE) no counting code is installed and no spin is
+ * looked for.
+ *
+ * One UP assumption is replaced rather than skipped: that the other threads
+ * stand still while a syscall site is rewritten for the buffer
+ * (syscallbuf-patch.c). rec_tp_hold_space() stops them for the patch.
  */
 #define LOG_PREFIX "record-tp"
 #include <errno.h>
