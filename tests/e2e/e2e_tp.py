@@ -57,10 +57,11 @@ class Log:
         return {tid: c[nr] for tid, c in self.calls.items() if c[nr]}
 
 
-def record_tp(h, argv, name, expect_status=0):
+def record_tp(h, argv, name, expect_status=0, options=()):
     """Record @argv in a TP run; check that replay refuses the log in one
     line. Returns (trace, run)."""
-    trace, rec = h.record(argv, name=name, expect_status=expect_status, options=TP)
+    trace, rec = h.record(argv, name=name, expect_status=expect_status,
+                          options=TP + list(options))
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     if b'mode:        tp-log' not in info.stdout:
         raise Fail('uprr info does not say the trace is a TP log:\n' + tail(info.stdout))
@@ -133,10 +134,16 @@ def c_tp_parallel(h):
     pwrite64 calls each. The TP run prints what the native run prints, its
     threads may use the CPUs they have natively (Cpus_allowed_list: a UP
     recording pins them to one), and the log holds 50 pwrite64 of each of
-    the 2 threads, traced or buffered, and of no other."""
+    the 2 threads, traced or buffered, and of no other. The recorder let
+    both run user code at once (`uprr record -v`: a UP recording runs one
+    at a time)."""
     argv = [h.prog('tp_parallel'), '2', '50', '100']
     native = native_run(argv, 'tp_parallel', cwd=h.tmp)
-    trace, rec = record_tp(h, argv, 'tp_parallel')
+    trace, rec = record_tp(h, argv, 'tp_parallel', options=['-v'])
+    at_once = re.search(rb'at most ([0-9]+) threads in user code at once', rec.stderr)
+    if not at_once or int(at_once.group(1)) < 2:
+        raise Fail('the recorder did not let 2 threads run user code at once:\n' +
+                   tail(rec.stderr))
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
     ncpus, _ = cpus_and_ratios(native)
     tcpus, _ = cpus_and_ratios(rec)
