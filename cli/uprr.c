@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "recorder/recorder.h"
 #include "replay/replay.h"
+#include "tp/tp.h"
 #include "trace/trace.h"
 
 #define EXIT_UPRR 125
@@ -142,7 +143,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
 		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
-		   "                   [--] PROG [ARGS...]\n"
+		   "                   [--mode=up|tp-log] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -150,7 +151,9 @@ usage(FILE *f)
 		   "Traces go to $UPRR_TRACE_DIR (default ~/.local/share/uprr); DIR defaults\n"
 		   "to the latest trace there.\n"
 		   "record runs common syscalls through an in-process buffer (on by default;\n"
-		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n");
+		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n"
+		   "--mode=tp-log runs every thread at once and writes a log of their\n"
+		   "syscalls, which does not replay (uprr dump shows it).\n");
 }
 
 /* The exit code of a shell whose child ended with @status. */
@@ -201,6 +204,7 @@ cmd_record(int argc, char **argv)
 		{ "on-trace-error", required_argument, NULL, 'e' },
 		{ "syscall-buffer", no_argument, NULL, 'b' },
 		{ "no-syscall-buffer", no_argument, NULL, 'B' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -243,6 +247,14 @@ cmd_record(int argc, char **argv)
 			/* the in-process syscall buffer (doc/syscall-buffer.md) */
 			opts.syscallbuf = c == 'b';
 			break;
+		case 'm':
+			/* tp-log: the TP run alone (tp/tp.h), until EP runs follow it */
+			if (strcmp(optarg, "up") != 0 && strcmp(optarg, "tp-log") != 0) {
+				fprintf(stderr, "uprr: --mode=%s: use up or tp-log\n", optarg);
+				return EXIT_UPRR;
+			}
+			opts.tp_log = strcmp(optarg, "tp-log") == 0;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -265,7 +277,12 @@ cmd_record(int argc, char **argv)
 		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(-r));
 		return EXIT_UPRR;
 	}
-	r = rec_record(&opts, &status, dir, sizeof(dir));
+	if (opts.tp_log && opts.chaos) {
+		fprintf(stderr, "uprr: --chaos shakes a schedule; --mode=tp-log has none\n");
+		return EXIT_UPRR;
+	}
+	r = opts.tp_log ? tp_record_log(&opts, &status, dir, sizeof(dir))
+			: rec_record(&opts, &status, dir, sizeof(dir));
 	if (r == -ENOEXEC) {
 		/* as a shell says it */
 		if (status == ENOENT) {

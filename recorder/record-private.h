@@ -366,6 +366,7 @@ struct rthread {
 	bool unknown;		      /* its syscall is one the model does not know */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
+	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
 	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
 				       * waits for an execution point of its own */
 	size_t nlater, later_cap;
@@ -427,6 +428,13 @@ struct rthread {
 	int exit_sig;		      /* its syscall's exit was taken at the
 				       * delivery stop of this signal, which it
 				       * still stands in (rec_exit_at_signal()) */
+	/* a TP run stopped it in user code while another thread's syscall
+	 * site is patched (rec_tp_hold_space()): */
+	bool tp_held;		      /* at the interrupt's stop, at tp_rip */
+	bool tp_status_due;	      /* at an event that came first, whose wait
+				       * status tp_status the loop handles next */
+	int tp_status;
+	uint64_t tp_rip;	      /* where it stands, while either holds */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -467,6 +475,17 @@ struct rec_sb {
  */
 struct deadline {
 	uint64_t start_ns, len, cpu_ns;
+};
+
+/* What a TP run did (record-tp.c), for `uprr record -v`. */
+struct rec_tp_stats {
+	uint64_t passes;	/* passes over the threads stopped at an event */
+	uint64_t resumed;	/* threads those passes let go on */
+	uint32_t max_running;	/* most threads seen in user code at once */
+	uint64_t interrupted;	/* signals delivered where their thread was
+				 * interrupted in user code */
+	uint64_t holds, holds_failed; /* threads stopped for a site's patch, and
+				 * patches put off as one came to an event */
 };
 
 /* A file by identity. */
@@ -511,7 +530,21 @@ struct recorder {
 	struct rec_sb sb;		/* its state (syscallbuf.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
+	bool tp;			/* a TP run (--mode=tp-log): every thread runs
+					 * at once, the trace is a log (record-tp.c) */
+	struct rec_tp_stats tp_stats;	/* its figures */
 };
+
+/** Whether the threads run one at a time, as sched/ picks them, with
+ * timeslices, execution points and restore points (UP recording); false in
+ * a TP run, where every thread runs at once on the CPUs the program would
+ * have natively and nothing preempts it (doc/uniparallel.md, record-tp.c).
+ * Each decision the TP run skips is guarded by this, once. */
+static inline bool
+rec_serial(const struct recorder *rec)
+{
+	return !rec->tp;
+}
 
 /** The recorded thread @tid, or NULL. */
 struct rthread *rec_find_thread(struct recorder *rec, pid_t tid);
@@ -528,6 +561,36 @@ void rec_resume(struct rthread *t, enum __ptrace_request how, int sig);
 int rec_take_deferred(struct rthread *t, siginfo_t *ret_si);
 /** Handle one wait status @status of thread @tid. */
 void rec_dispatch(struct recorder *rec, pid_t tid, int status);
+/** Make progress on @t, stopped at an event (record.c's loop): false if it
+ * made none (it vanished, or waits for the kernel). */
+bool rec_run_current(struct recorder *rec, struct rthread *t);
+
+/* record-tp.c: the TP run, every thread at once */
+
+/** One pass of a TP run's loop: let every thread that stands stopped at an
+ * event, and that no emulated tracer holds, go on (rec_run_current()), each
+ * once. Returns true if one did. */
+bool rec_tp_run_ready(struct recorder *rec);
+/** In a TP run's loop: interrupt a thread in user code whose asynchronous
+ * signal waited TP_SIGNAL_WAIT_NS for an event of it (a loop that makes no
+ * syscall); true if one was. Else stores in *ret_wait_ns when to look again
+ * (0: no signal waits). */
+bool rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns);
+/** @t, interrupted by rec_tp_signal_due() in user code at @regs: deliver
+ * its deferred signal there (TRACE_SIGNAL_AT_REGS), and let it run. */
+void rec_tp_signal_here(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs);
+/** In a TP run, before a syscall site of @t's address space is rewritten:
+ * stop every other thread of it that runs user code (PTRACE_INTERRUPT),
+ * where it stands (t->tp_held), or at an event that came first, left for
+ * the loop (t->tp_status_due). Returns true if each stands still: their
+ * tp_rip say where. rec_tp_release_space() lets the held ones go on. */
+bool rec_tp_hold_space(struct recorder *rec, const struct rthread *t);
+void rec_tp_release_space(struct recorder *rec);
+/** Where thread @u of a TP run stands, if the recorder knows (it is not
+ * running user code): true and its rip in *ret_rip. */
+bool rec_tp_position(const struct recorder *rec, const struct rthread *u, uint64_t *ret_rip);
+/** Log what the TP run did (`uprr record -v`). */
+void rec_tp_log_stats(const struct recorder *rec);
 /** Execute the syscall @t stands at the entry of, to its exit, synchronously. */
 void rec_run_syscall(struct recorder *rec, struct rthread *t);
 /** If thread @tid stands at a trapped rdtsc or rdtscp, run it in @regs

@@ -675,6 +675,11 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	bool records;
 	int r = 0;
 
+	if (!rec_serial(rec)) {
+		/* a TP run counts nothing: the registers are the point */
+		rec_tp_signal_here(rec, t, regs);
+		return;
+	}
 	if (rec->pmu) {
 		/* the counter says how far it is: (ticks, registers) is the point */
 		if (t->pmu_fd >= 0 && ticks_pmu_read(t->pmu_fd, &left) == 0) {
@@ -973,7 +978,8 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 	}
 	/* already on its way to one (its budget armed, or running to its next
 	 * event): seeking again would roll back the way it made so far */
-	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable && !t->sb_rerun)
+	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable && !t->sb_rerun &&
+	    rec_serial(rec))
 		seek_execution_point(rec, t, &regs);
 	else
 		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);

@@ -548,7 +548,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		rec_ptrace_stopped(rec, t);
 		return;
 	}
-	if (sched_current(rec->sched) == t->tid) {
+	if (rec_serial(rec) && sched_current(rec->sched) == t->tid) {
 		pid_t tid = t->tid, woken = woken_waiter(rec, t, result);
 
 		t = rec_find_thread(rec, tid); /* dispatch may have moved it */
@@ -585,7 +585,8 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 
 	t->state = RT_IN_SYSCALL;
 	rec_resume(t, PTRACE_SYSCALL, 0);
-	for (int i = 0; i < 3; i++) {
+	/* (in a TP run it has CPUs of its own: it blocks, or it does not) */
+	for (int i = 0; rec_serial(rec) && i < 3; i++) {
 		pid_t got;
 		int sig;
 
@@ -798,7 +799,7 @@ rec_after_entry(struct recorder *rec, struct rthread *t)
 		sched_yield_current(rec->sched);
 	/* a syscall that may block counts too: one that never does (a read of
 	 * a file, or one a pending signal interrupts) would keep the others out */
-	if (sched_event(rec->sched)) {
+	if (rec_serial(rec) && sched_event(rec->sched)) {
 		/* timeslice over: hold it at the entry; it runs when picked again */
 		t->state = RT_AT_ENTRY;
 		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);

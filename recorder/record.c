@@ -265,6 +265,7 @@ rec_defer_signal(struct rthread *t, const siginfo_t *si)
 	if (!t->deferred_sig) {
 		t->deferred_sig = si->si_signo;
 		t->deferred_info = *si;
+		t->deferred_ns = util_now_ns();
 		return 0;
 	}
 	if (si->si_signo < SIGRTMIN) {
@@ -292,6 +293,7 @@ rec_take_deferred(struct rthread *t, siginfo_t *ret_si)
 	if (t->nlater) {
 		t->deferred_info = t->later[0];
 		t->deferred_sig = t->deferred_info.si_signo;
+		t->deferred_ns = util_now_ns();
 		memmove(t->later, t->later + 1, --t->nlater * sizeof(*t->later));
 	}
 	return sig;
@@ -361,11 +363,13 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 		else
 			rec_spin_start_run(rec, t);
 	}
-	if (rec->pmu) {
-		/* the counter finds execution points without restore points */
+	if (rec->pmu || !rec_serial(rec)) {
+		/* the counter finds execution points without restore points;
+		 * a TP run needs neither: nothing preempts or rolls it back */
 		rec_syscallbuf_wakes(rec, t, true);
 		rec_syscallbuf_maps(rec, t, true);
-		restart_pmu(rec, t);
+		if (rec->pmu)
+			restart_pmu(rec, t);
 		sp->at_exec = false;
 		return;
 	}
@@ -685,8 +689,8 @@ rec_on_group_continue(struct recorder *rec, struct rthread *t)
  * false if it made none: the thread vanished under it (killed in a group
  * exit: ESRCH, and its end comes through waitpid) or waits for the kernel.
  */
-static bool
-run_current(struct recorder *rec, struct rthread *t)
+bool
+rec_run_current(struct recorder *rec, struct rthread *t)
 {
 	enum rthread_state state = t->state;
 	pid_t tid = t->tid;
@@ -824,16 +828,20 @@ record_loop(struct recorder *rec)
 			rec_stop_recording(rec, "%s", "the program did not end after SIGTERM; uprr killed it");
 			break;
 		}
-		if (!sched_current(rec->sched)) {
+		if (!rec_serial(rec)) {
+			/* a TP run: every thread stopped at an event goes on */
+			if (rec_tp_run_ready(rec) || rec_tp_signal_due(rec, &wait_ns))
+				continue;
+		} else if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);
 
-			if (next && run_current(rec, rec_find_thread(rec, next)))
+			if (next && rec_run_current(rec, rec_find_thread(rec, next)))
 				continue;
 		} else {
 			struct rthread *cur = rec_find_thread(rec, sched_current(rec->sched));
 
 			if (cur && cur->state != RT_RUNNING && cur->state != RT_IN_SYSCALL &&
-			    run_current(rec, cur))
+			    rec_run_current(rec, cur))
 				continue;
 			if (cur && cur->state == RT_RUNNING) {
 				if (rec_point_due(rec, cur, &wait_ns)) {
@@ -862,7 +870,7 @@ record_loop(struct recorder *rec)
 /* ---- start ---- */
 
 static void
-fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks)
+fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks, bool tp)
 {
 	extern char **environ;
 
@@ -875,7 +883,7 @@ fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks
 		hdr->cwd[0] = '\0';
 	arch_cpu_identity(hdr->cpu_vendor, hdr->cpu_features);
 	snprintf(hdr->tick_source, sizeof(hdr->tick_source), "%s", ticks_source_name(ticks));
-	snprintf(hdr->mode, sizeof(hdr->mode), "up");
+	snprintf(hdr->mode, sizeof(hdr->mode), "%s", tp ? TRACE_MODE_TP_LOG : TRACE_MODE_UP);
 	{
 		struct timespec ts;
 
@@ -1151,6 +1159,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	r = choose_ticks(opts->ticks, &ticks);
 	if (r < 0)
 		return r;
+	if (opts->tp_log)
+		ticks = TICKS_SOURCE_NONE; /* nothing is preempted: no ticks */
 	r = find_program(opts->argv[0], exe, sizeof(exe));
 	if (r < 0) {
 		*ret_status = -r;
@@ -1164,7 +1174,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		if (r < 0)
 			return log_error_errno(r, "cannot create a trace directory");
 	}
-	fill_header(&hdr, opts->argv, ticks);
+	fill_header(&hdr, opts->argv, ticks, opts->tp_log);
 	r = trace_writer_open(dir_buf, &hdr, &rec.w);
 	if (r < 0)
 		return log_error_errno(r, "cannot create trace '%s'", dir_buf);
@@ -1173,9 +1183,11 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 
 	/* supervisor and tracees share one CPU: ptrace round trips stay cheap */
 	rec.have_affinity = sched_getaffinity(0, sizeof(rec.affinity), &rec.affinity) == 0;
-	cpu = tracee_pick_cpu();
+	/* a TP run's threads run on the CPUs they have natively */
+	cpu = opts->tp_log ? -1 : tracee_pick_cpu();
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
+	rec.tp = opts->tp_log;
 	rec.sched = sched_new(0);
 	rec.pmu = ticks == TICKS_SOURCE_PMU;
 	rec.soft = ticks == TICKS_SOURCE_SOFT;
@@ -1230,7 +1242,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		kill(pid, SIGKILL);
 		goto out;
 	} else {
-		sched_pick(rec.sched);
+		if (rec_serial(&rec))
+			sched_pick(rec.sched);
 		record_loop(&rec);
 		record_end(&rec);
 	}
@@ -1256,6 +1269,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, rec.nsites, rec.stats.gave_up, rec.stats.trap_ticks);
 	rec_syscallbuf_log_sites(&rec.sb);
+	if (rec.tp)
+		rec_tp_log_stats(&rec);
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
 	if (rec.stats.exits_at_signal || rec.stats.unstepped)

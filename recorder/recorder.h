@@ -261,6 +261,8 @@ struct rec_options {
 	uint64_t sigign;	/**< ignored signals; the others at their default */
 	bool syscallbuf;	/**< map the in-process syscall buffer into every
 				 * process (doc/syscall-buffer.md) */
+	bool tp_log;		/**< a TP run (tp/tp.h): threads run at once, the
+				 * trace is a log of their syscalls (mode tp-log) */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */

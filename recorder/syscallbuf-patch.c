@@ -169,14 +169,21 @@ rec_syscallbuf_apply_patch(pid_t tid, int memfd, const struct trace_event *ev,
 }
 
 /* Whether a thread of @t's address space other than @t stands inside
- * [@start, @end) (not at @start): its next instruction would be rewritten. */
+ * [@start, @end) (not at @start): its next instruction would be rewritten.
+ * In a TP run a thread in user code may be anywhere, its stop at that very
+ * site not seen yet: one counts as inside. */
 static bool
 thread_inside(struct recorder *rec, const struct rthread *t, uint64_t start, uint64_t end)
 {
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		const struct rthread *u = &rec->threads[i];
+		uint64_t rip = u->regs.rip;
 
-		if (u != t && u->space == t->space && u->regs.rip > start && u->regs.rip < end)
+		if (u == t || u->space != t->space)
+			continue;
+		if (!rec_tp_position(rec, u, &rip))
+			return true;
+		if (rip > start && rip < end)
 			return true;
 	}
 	return false;
@@ -259,7 +266,11 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	}
 	if (plan_site(code, site, nr, stub, &p) < 0)
 		return unpatched(rec, t, s, code, REC_SB_SHAPE);
-	if (thread_inside(rec, t, p.start, p.start + p.site_len)) {
+	/* a TP run's other threads stand still while the code changes */
+	if ((!rec_serial(rec) && !rec_tp_hold_space(rec, t)) ||
+	    thread_inside(rec, t, p.start, p.start + p.site_len)) {
+		if (!rec_serial(rec))
+			rec_tp_release_space(rec);
 		sp->sb.ntried--; /* another thread is in its syscall there: later */
 		return false;
 	}
@@ -275,6 +286,8 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	ev.nblobs = 2;
 	ev.blobs = blobs;
 	r = rec_syscallbuf_apply_patch(t->tid, sp->mem.memfd, &ev, &regs);
+	if (!rec_serial(rec))
+		rec_tp_release_space(rec);
 	if (r < 0) {
 		/* the syscall was skipped: issue it again, unpatched */
 		log_debug("thread %d: cannot patch the syscall site at 0x%" PRIx64 ": %s", t->tid, site,

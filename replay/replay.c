@@ -680,6 +680,17 @@ check_cpu(const struct trace_header *hdr)
 	return 0;
 }
 
+/* A trace replays if it holds a schedule: a TP log holds none. */
+static int
+check_mode(const char *dir, const struct trace_header *hdr)
+{
+	if (strcmp(hdr->mode, TRACE_MODE_TP_LOG) != 0)
+		return 0;
+	log_error("trace '%s' is a TP log (mode %s): each thread's syscalls, with no schedule, "
+		  "so it does not replay; `uprr dump` shows it", dir, hdr->mode);
+	return -EPROTO;
+}
+
 /* Replay reads this trace's format and counts ticks as the recording did:
  * the PMU's must work here. */
 static int
@@ -719,14 +730,17 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	bool stop_exec = false;
 	int r;
 
-	if (opts->stop_pid) {
-		r = find_stop(opts->trace_dir, opts->stop_pid, &stop_event, &stop_exec);
-		if (r < 0)
-			return r;
-	}
 	r = open_trace(opts->trace_dir, &rp.r);
 	if (r < 0)
 		return r;
+	r = check_mode(opts->trace_dir, trace_reader_header(rp.r));
+	if (r < 0)
+		goto out;
+	if (opts->stop_pid) {
+		r = find_stop(opts->trace_dir, opts->stop_pid, &stop_event, &stop_exec);
+		if (r < 0)
+			goto out;
+	}
 	check_owner(opts->trace_dir);
 	check_cpu(trace_reader_header(rp.r));
 	r = check_ticks(trace_reader_header(rp.r), &rp.pmu);

@@ -179,6 +179,10 @@ enum trace_signal_kind {
 	 * untraced rt_sigreturn(2)): regs are that point's. Replay raises it
 	 * at the previous event, where the mask still blocks it (format 10) */
 	TRACE_SIGNAL_AT_UNBLOCK = 4,
+	/** asynchronous, delivered where a TP run stopped the thread in user
+	 * code (PTRACE_INTERRUPT), having waited for an event of it: regs are
+	 * that point's, no ticks count. TP logs only (TRACE_MODE_TP_LOG) */
+	TRACE_SIGNAL_AT_REGS = 5,
 };
 
 /** A range of tracee memory and its bytes. */
@@ -205,6 +209,14 @@ struct trace_event {
 	const struct trace_blob *blobs;
 };
 
+/** The header's mode of a trace that replays: the threads ran one at a
+ * time, and it holds their schedule. */
+#define TRACE_MODE_UP "up"
+/** The header's mode of a TP log (`uprr record --mode=tp-log`, tp/tp.h): the
+ * same events, in the order the recorder saw them, of threads that ran at
+ * once; no schedule, so it does not replay (EP runs read its syscalls). */
+#define TRACE_MODE_TP_LOG "tp-log"
+
 /** The trace header: who recorded what, where. */
 struct trace_header {
 	uint32_t format_version;      /**< TRACE_FORMAT_VERSION when written */
@@ -215,7 +227,7 @@ struct trace_header {
 	char cpu_vendor[16];	      /**< cpuid leaf 0 vendor string */
 	uint32_t cpu_features[8];     /**< cpuid 1 ecx,edx; 7.0 ebx,ecx,edx; 0xd.1 eax; 0x80000001 ecx,edx */
 	char tick_source[16];	      /**< "none", "soft" or "pmu" */
-	char mode[16];		      /**< "up" (uniprocessor) or "tp" */
+	char mode[16];		      /**< TRACE_MODE_UP, or TRACE_MODE_TP_LOG */
 	uint64_t start_time_ns;	      /**< CLOCK_REALTIME at start */
 };
 

@@ -4281,6 +4281,7 @@ def c_personality(h):
 # More cases, in modules of their own (they register in CASES).
 import e2e_real  # noqa: E402,F401 (real programs from Debian, issue 13)
 import e2e_copy  # noqa: E402,F401 (the syscall buffer's copy slice, issue 14)
+import e2e_tp  # noqa: E402,F401 (the TP run and its log, issue 15)
 
 
 def main():
