@@ -971,15 +971,28 @@ checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
 		return log_debug_errno(r, "discard of %d at 0x%" PRIx64, c->pid, addr);
 	}
 	saved_drop(c, addr, end);
-	if (c->store.mem) {
-		/* the mirror dropped them too: no copy is the restore point's */
-		for (size_t i = 0; i < c->nranges; i++) {
-			const struct range *rg = &c->ranges[i];
-			uint64_t a = MAX(addr, rg->start), e = MIN(end, rg->end);
+	for (size_t i = 0; i < c->nranges && r >= 0; i++) {
+		const struct range *rg = &c->ranges[i];
+		uint64_t a = MAX(addr, rg->start), e = MIN(end, rg->end);
 
-			if (rg->kind == RANGE_PRIVATE && a < e)
-				cp_store_drop(&c->store, rg->store_off + a - rg->start, e - a);
-		}
+		if (rg->kind != RANGE_PRIVATE || a >= e)
+			continue;
+		/* the mirror dropped them too: no copy is the restore point's */
+		if (c->store.mem)
+			cp_store_drop(&c->store, rg->store_off + a - rg->start, e - a);
+		/* and the pages read in the mirror as in the tracee (zeros,
+		 * or their file's bytes): protected again, they are not
+		 * copied by the next sync, which would find them all written
+		 * (a thread's stack, 2,042 pages, that glibc drops at its exit:
+		 * advise_stack_range(), nptl/pthread_create.c). Not in a
+		 * shadow, whose hole reads as zeros where a private file
+		 * mapping reads as its file. */
+		if (!c->shadow)
+			r = cp_protect_range(c, a, e);
+	}
+	if (r < 0) {
+		c->stale = true; /* pages protected the store may not have */
+		return log_debug_errno(r, "protecting %d at 0x%" PRIx64, c->pid, addr);
 	}
 	c->stats.discards++;
 	return 0;

@@ -113,9 +113,11 @@ int checkpoint_remap(struct checkpoint *c, pid_t tid) _wur_;
  * private pages then read as zeros, or as their file's bytes, as the
  * tracee's do: madvise(2)); a shadow gets a hole; saved pages there are
  * forgotten. The dropped pages lose their write protection with them
- * (zap_pte_range(), mm/memory.c: anonymous ptes are cleared whole), so the
- * next write to one is seen as any other. Returns 0 or -errno; after a
- * failure the caller remaps (-ESTALE: a remap is due anyway).
+ * (zap_pte_range(), mm/memory.c: anonymous ptes are cleared whole) and a
+ * walk then lists them as written: those of private mappings, which read
+ * as the restore point's now, are protected again (not in a shadow), so the
+ * next sync copies none of them. Returns 0 or -errno; after a failure the
+ * caller remaps (-ESTALE: a remap is due anyway).
  */
 int checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
 

@@ -856,10 +856,11 @@ Test(checkpoint, shadow_remap_sees_dropped_and_replaced_pages)
 /* Pages the tracee drops (MADV_DONTNEED) after the restore point was
  * synced read as zeros; checkpoint_discard() makes the restore point agree
  * without a fork: a rollback of a later run that writes them puts zeros
- * back, not the bytes the restore point held before. (Linux 6.18 also
- * lists the dropped pages as written to the next sync, which copies their
- * zeros: this passes there without the discard too; it checks that no
- * fork is needed and that the mirror stays right.) */
+ * back, not the bytes the restore point held before. Linux 6.18 lists the
+ * dropped pages as written to the next walk: with a mirror the discard
+ * protects them again, so the next sync copies none of them (glibc drops a thread's
+ * whole stack at its exit: 2,042 pages copied per thread before); a
+ * shadow's sync still copies them. */
 static void
 discard_follows_dropped_pages(bool shadow)
 {
@@ -869,6 +870,7 @@ discard_follows_dropped_pages(bool shadow)
 	uint64_t args[6] = { 0 };
 	pid_t mirror;
 	int64_t res;
+	int synced;
 
 	spawn(NULL);
 	cr_assert_eq(checkpoint_new_how(pid, pid, memfd, shadow, NULL, 0, &cp), 0);
@@ -884,7 +886,12 @@ discard_follows_dropped_pages(bool shadow)
 	cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_madvise, args, &res), 0);
 	cr_assert_eq(res, 0);
 	cr_assert_eq(checkpoint_discard(cp, info.anon, 8 * PAGE), 0);
-	cr_assert_geq(checkpoint_sync(cp), 0);
+	synced = checkpoint_sync(cp);
+	if (shadow)
+		cr_assert_geq(synced, 0);
+	else
+		/* the injection's scratch on the stack at most */
+		cr_assert_lt(synced, 8, "the sync after the discard copied %d pages", synced);
 	take(s2);
 	cr_assert_eq(s2->anon[5 * PAGE], 0);
 	cr_assert_eq(run_to_trap(&regs), 2);
