@@ -113,9 +113,11 @@ int checkpoint_remap(struct checkpoint *c, pid_t tid) _wur_;
  * private pages then read as zeros, or as their file's bytes, as the
  * tracee's do: madvise(2)); a shadow gets a hole; saved pages there are
  * forgotten. The dropped pages lose their write protection with them
- * (zap_pte_range(), mm/memory.c: anonymous ptes are cleared whole), so the
- * next write to one is seen as any other. Returns 0 or -errno; after a
- * failure the caller remaps (-ESTALE: a remap is due anyway).
+ * (zap_pte_range(), mm/memory.c: anonymous ptes are cleared whole) and a
+ * walk then lists them as written: those of private mappings, which read
+ * as the restore point's now, are protected again (not in a shadow), so the
+ * next sync copies none of them. Returns 0 or -errno; after a failure the
+ * caller remaps (-ESTALE: a remap is due anyway).
  */
 int checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
 
@@ -131,6 +133,18 @@ int checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
  * Returns 0 or -errno; after -errno other than those two, the caller remaps.
  */
 int checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
+
+/**
+ * The tracee made [@addr, +@len) writable (mprotect(2) adding PROT_WRITE,
+ * which returned 0): if it lies in private anonymous mappings and holds no
+ * page yet (none present or swapped: PAGEMAP_SCAN, Linux 6.7), it reads as
+ * zeros, as new memory does: checkpoint_track_new() takes it, without the
+ * fork of a checkpoint_remap(). glibc maps each thread's stack PROT_NONE,
+ * then makes it writable (allocate_stack(), nptl/allocatestack.c). Returns 0,
+ * -EBUSY where a page is there or the memory is not private anonymous, or
+ * checkpoint_track_new()'s -errno; after any, the caller remaps.
+ */
+int checkpoint_track_unpopulated(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
 
 /**
  * Put back every page written since the restore point from the mirror, except

@@ -316,7 +316,9 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 		sp->sb.area_used = 0;
 	}
 	sp->sb.area_used += (p.stub_len + 15) & ~15ull;
-	sp->need_remap = true; /* new code, maybe a new mapping: restore points look again */
+	/* restore points need nothing: the stub area is read + execute and the
+	 * patched code not writable either (record-restore.c: mmap without
+	 * PROT_WRITE), and no rollback undoes an event */
 	rec->sb.patched++;
 	t->regs = regs;
 	rec_resume_user(rec, t, 0, NULL);
