@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kernel-merge (kernel-merge.h): B's memory and registers written into A,
+ * whose kernel objects stay. The cost is that of what differs: the mappings
+ * are compared whole (a few hundred lines of /proc/PID/maps), the memory
+ * only over the pages either process wrote, hashed in each and copied where
+ * the hashes differ.
+ */
+#define LOG_PREFIX "kmerge"
+#include "kernel-merge/kernel-merge.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "checkpoint/process.h"
+#include "common/log.h"
+#include "ep/divergence.h"
+#include "tracee/tracee.h"
+
+/* Pages moved per process_vm_readv(2)/process_vm_writev(2) pair: 1 MiB, at
+ * most as many iovecs (UIO_MAXIOV is 1024). */
+#define COPY_BATCH 256
+
+#define PAGE_UP(x) (((x) + DIRTY_PAGE - 1) & ~(DIRTY_PAGE - 1))
+
+/* What to do to A over one range. */
+enum kmerge_op {
+	KMERGE_OP_NONE,	    /* the same in both */
+	KMERGE_OP_UNMAP,    /* mapped in A only */
+	KMERGE_OP_MAP,	    /* anonymous private in B, absent or another kind in A */
+	KMERGE_OP_PROTECT,  /* the same mapping, another protection in B */
+	KMERGE_OP_REFUSED,  /* in B, and cannot be made from memory */
+};
+
+struct kmerge_action {
+	enum kmerge_op op;
+	uint64_t start, end;
+	int prot; /* MAP, PROTECT: B's */
+};
+
+struct kmerge_plan {
+	struct kmerge_action *v;
+	size_t n, cap;
+};
+
+static const char *
+map_name(const struct tracee_mapping *m)
+{
+	/* "[heap]" labels the anonymous mappings that overlap the break's
+	 * range (show_map_vma(), fs/proc/task_mmu.c): no kind of its own */
+	return strcmp(m->path, "[heap]") == 0 ? "" : m->path;
+}
+
+static int
+prot_of(const struct tracee_mapping *m)
+{
+	return (m->perms[0] == 'r' ? PROT_READ : 0) | (m->perms[1] == 'w' ? PROT_WRITE : 0) |
+	       (m->perms[2] == 'x' ? PROT_EXEC : 0);
+}
+
+/* Whether B's @y over [@s, ...) may be made in A as fresh anonymous memory:
+ * private, no file, no name (the stack's growth and named anonymous memory,
+ * PR_SET_VMA_ANON_NAME, are not made by mmap alone). */
+static bool
+makeable(const struct tracee_mapping *y)
+{
+	return y->perms[3] == 'p' && y->ino == 0 && map_name(y)[0] == 0;
+}
+
+/* Whether @x and @y map the same thing at @s, protection aside. */
+static bool
+same_object(const struct tracee_mapping *x, const struct tracee_mapping *y, uint64_t s)
+{
+	return x->perms[3] == y->perms[3] && strcmp(map_name(x), map_name(y)) == 0 && x->dev == y->dev &&
+	       x->ino == y->ino && (!x->ino || x->offset + (s - x->start) == y->offset + (s - y->start));
+}
+
+static int
+plan_add(struct kmerge_plan *p, enum kmerge_op op, uint64_t s, uint64_t e, int prot)
+{
+	struct kmerge_action *last = p->n ? &p->v[p->n - 1] : NULL;
+
+	if (op == KMERGE_OP_NONE)
+		return 0;
+	if (last && last->op == op && last->end == s && last->prot == prot) {
+		last->end = e;
+		return 0;
+	}
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 32;
+		struct kmerge_action *v = realloc(p->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = (struct kmerge_action){ op, s, e, prot };
+	return 0;
+}
+
+/* The action over [@s, @e), where A maps @x and B @y (NULL: nothing). */
+static enum kmerge_op
+decide(const struct tracee_mapping *x, const struct tracee_mapping *y, uint64_t s)
+{
+	if (!y)
+		return x ? KMERGE_OP_UNMAP : KMERGE_OP_NONE;
+	if (x && same_object(x, y, s))
+		return strcmp(x->perms, y->perms) == 0 ? KMERGE_OP_NONE : KMERGE_OP_PROTECT;
+	return makeable(y) ? KMERGE_OP_MAP : KMERGE_OP_REFUSED;
+}
+
+static void
+describe_refused(struct kmerge_report *rep, const struct tracee_mapping *x, const struct tracee_mapping *y,
+		 uint64_t s, uint64_t e)
+{
+	rep->fail_start = s;
+	rep->fail_end = e;
+	snprintf(rep->what, sizeof(rep->what), "0x%" PRIx64 "-0x%" PRIx64 " %s %.60s in B, %s%s%.60s in A: %s", s, e,
+		 y->perms, y->path[0] ? y->path : "(anonymous)", x ? x->perms : "none", x ? " " : "",
+		 x ? (x->path[0] ? x->path : "(anonymous)") : "",
+		 y->ino ? "a file mapping cannot be made from memory"
+			: "a shared or named mapping cannot be made from memory");
+}
+
+/*
+ * Compare the mappings of A and B (@ma, @na; @mb, @nb: sorted, disjoint) range
+ * by range, cut where either has a boundary, into @p. A range that cannot
+ * be merged stops the walk: -EOPNOTSUPP, described in @rep.
+ */
+static int
+plan_maps(const struct tracee_mapping *ma, size_t na, const struct tracee_mapping *mb, size_t nb,
+	  struct kmerge_plan *p, struct kmerge_report *rep)
+{
+	size_t i = 0, j = 0;
+	uint64_t at = 0;
+
+	while (i < na || j < nb) {
+		const struct tracee_mapping *x = i < na ? &ma[i] : NULL, *y = j < nb ? &mb[j] : NULL;
+		uint64_t s, e;
+		enum kmerge_op op;
+		int r;
+
+		/* the next range from @at on: where the first of the two
+		 * current mappings starts, to the next boundary of either */
+		s = UINT64_MAX;
+		if (x)
+			s = MIN(s, MAX(at, x->start));
+		if (y)
+			s = MIN(s, MAX(at, y->start));
+		e = UINT64_MAX;
+		if (x)
+			e = MIN(e, s < x->start ? x->start : x->end);
+		if (y)
+			e = MIN(e, s < y->start ? y->start : y->end);
+		if (x && s < x->start)
+			x = NULL;
+		if (y && s < y->start)
+			y = NULL;
+		op = decide(x, y, s);
+		if (op == KMERGE_OP_REFUSED) {
+			describe_refused(rep, x, y, s, e);
+			return -EOPNOTSUPP;
+		}
+		r = plan_add(p, op, s, e, y ? prot_of(y) : 0);
+		if (r < 0)
+			return r;
+		at = e;
+		if (i < na && ma[i].end <= at)
+			i++;
+		if (j < nb && mb[j].end <= at)
+			j++;
+	}
+	return 0;
+}
+
+/* Read both processes' mappings and plan A's changes into @p. */
+static int
+plan_read(pid_t a, pid_t b, struct kmerge_plan *p, struct kmerge_report *rep)
+{
+	_cleanup_free_ struct tracee_mapping *ma = NULL, *mb = NULL;
+	size_t na, nb;
+	int r;
+
+	p->n = 0;
+	r = tracee_read_maps(a, &ma, &na);
+	if (r >= 0)
+		r = tracee_read_maps(b, &mb, &nb);
+	if (r < 0)
+		return r;
+	return plan_maps(ma, na, mb, nb, p, rep);
+}
+
+static int
+inject(pid_t tid, int memfd, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3,
+       int64_t *ret)
+{
+	uint64_t args[6] = { a0, a1, a2, a3, (uint64_t)-1, 0 };
+
+	return tracee_inject_syscall(tid, memfd, nr, args, ret);
+}
+
+/* A range [start, end) made anew in A, zero-filled: B's bytes go in whole. */
+struct kmerge_fresh {
+	struct checkpoint_range *v;
+	size_t n, cap;
+};
+
+static int
+fresh_add(struct kmerge_fresh *f, uint64_t start, uint64_t end)
+{
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? 2 * f->cap : 16;
+		struct checkpoint_range *v = realloc(f->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		f->v = v;
+		f->cap = cap;
+	}
+	f->v[f->n++] = (struct checkpoint_range){ .addr = start, .len = end - start };
+	return 0;
+}
+
+/* Move A's program break to B's. */
+static int
+merge_brk(const struct kmerge_side *a, const struct kmerge_side *b, struct kmerge_fresh *fresh,
+	  struct kmerge_report *rep)
+{
+	int64_t ba, bb, res;
+	int r;
+
+	/* brk(0) fails and returns the current break (mm/mmap.c) */
+	r = inject(b->tids[0], b->memfd, __NR_brk, 0, 0, 0, 0, &bb);
+	if (r >= 0)
+		r = inject(a->tids[0], a->memfd, __NR_brk, 0, 0, 0, 0, &ba);
+	if (r < 0)
+		return r;
+	if (ba == bb)
+		return 0;
+	r = inject(a->tids[0], a->memfd, __NR_brk, (uint64_t)bb, 0, 0, 0, &res);
+	if (r < 0)
+		return r;
+	if (res != bb) {
+		snprintf(rep->what, sizeof(rep->what),
+			 "brk: A's break 0x%" PRIx64 " could not be moved to B's 0x%" PRIx64 " (got 0x%" PRIx64 ")",
+			 (uint64_t)ba, (uint64_t)bb, (uint64_t)res);
+		return -ENOMEM;
+	}
+	rep->brk_set = true;
+	rep->brk = (uint64_t)bb;
+	if (PAGE_UP((uint64_t)bb) > PAGE_UP((uint64_t)ba))
+		return fresh_add(fresh, PAGE_UP((uint64_t)ba), PAGE_UP((uint64_t)bb));
+	return 0;
+}
+
+/* Carry out @p in A. Unmapping first, so that a range freed for a new
+ * mapping is free. */
+static int
+apply_plan(const struct kmerge_side *a, const struct kmerge_plan *p, struct kmerge_fresh *fresh,
+	   struct kmerge_report *rep)
+{
+	static const enum kmerge_op order[] = { KMERGE_OP_UNMAP, KMERGE_OP_MAP, KMERGE_OP_PROTECT };
+
+	for (size_t o = 0; o < ARRAY_SIZE(order); o++) {
+		for (size_t i = 0; i < p->n; i++) {
+			const struct kmerge_action *x = &p->v[i];
+			uint64_t len = x->end - x->start;
+			int64_t res;
+			int r;
+
+			if (x->op != order[o])
+				continue;
+			switch (x->op) {
+			case KMERGE_OP_UNMAP:
+				r = inject(a->tids[0], a->memfd, __NR_munmap, x->start, len, 0, 0, &res);
+				rep->maps_removed++;
+				break;
+			case KMERGE_OP_MAP:
+				r = inject(a->tids[0], a->memfd, __NR_mmap, x->start, len, (uint64_t)x->prot,
+					   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, &res);
+				if (r >= 0 && res == (int64_t)x->start)
+					r = fresh_add(fresh, x->start, x->end);
+				rep->maps_created++;
+				break;
+			default:
+				r = inject(a->tids[0], a->memfd, __NR_mprotect, x->start, len, (uint64_t)x->prot, 0,
+					   &res);
+				rep->maps_protected++;
+				break;
+			}
+			if (r < 0)
+				return r;
+			if (res < 0 || (x->op == KMERGE_OP_MAP && res != (int64_t)x->start)) {
+				rep->fail_start = x->start;
+				rep->fail_end = x->end;
+				snprintf(rep->what, sizeof(rep->what), "%s of 0x%" PRIx64 "-0x%" PRIx64 " in A: %s",
+					 x->op == KMERGE_OP_UNMAP ? "munmap" : x->op == KMERGE_OP_MAP ? "mmap" : "mprotect",
+					 x->start, x->end, res < 0 ? strerror((int)-res) : "another address");
+				return res < 0 ? (int)res : -EFAULT;
+			}
+		}
+	}
+	return 0;
+}
+
+/*
+ * Move @npages pages at @addrs from B to A through @buf. A page that
+ * process_vm_readv(2) or process_vm_writev(2) cannot reach (they stop at the
+ * first, and neither forces access) goes through /proc/PID/mem. With
+ * @skip_zero, pages all zero in B are not written (A's are zero already).
+ * Returns the number of pages written or -errno.
+ */
+static int64_t
+copy_batch(const struct kmerge_side *a, const struct kmerge_side *b, const uint64_t *addrs, size_t npages,
+	   uint8_t *buf, bool skip_zero)
+{
+	static const uint8_t zero[DIRTY_PAGE];
+	/* zeroed: 8 KiB a MiB moved, and no path reads one unset */
+	struct iovec local[COPY_BATCH] = { 0 }, remote[COPY_BATCH] = { 0 };
+	size_t k = 0, done, written = 0;
+	ssize_t n;
+	int r;
+
+	if (npages == 0)
+		return 0;
+	for (size_t i = 0; i < npages; i++) {
+		if (k && (uint64_t)(uintptr_t)remote[k - 1].iov_base + remote[k - 1].iov_len == addrs[i]) {
+			local[k - 1].iov_len += DIRTY_PAGE;
+			remote[k - 1].iov_len += DIRTY_PAGE;
+			continue;
+		}
+		local[k] = (struct iovec){ buf + i * DIRTY_PAGE, DIRTY_PAGE };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
+		k++;
+	}
+	n = process_vm_readv(b->pid, local, k, remote, k, 0);
+	if (n < 0 && errno == ESRCH)
+		return -ESRCH; /* B is gone: an expected event, the caller's to handle */
+	for (done = n > 0 ? (size_t)n / DIRTY_PAGE : 0; done < npages; done++) {
+		r = tracee_read_mem(b->memfd, addrs[done], buf + done * DIRTY_PAGE, DIRTY_PAGE);
+		if (r < 0)
+			return r;
+	}
+	if (skip_zero) {
+		/* write page by page what is not zero */
+		for (size_t i = 0; i < npages; i++) {
+			if (memcmp(buf + i * DIRTY_PAGE, zero, DIRTY_PAGE) == 0)
+				continue;
+			r = tracee_write(a->memfd, addrs[i], buf + i * DIRTY_PAGE, DIRTY_PAGE);
+			if (r < 0)
+				return r;
+			written++;
+		}
+		return (int64_t)written;
+	}
+	n = process_vm_writev(a->pid, local, k, remote, k, 0);
+	if (n < 0 && errno == ESRCH)
+		return -ESRCH; /* A is gone: an expected event */
+	for (done = n > 0 ? (size_t)n / DIRTY_PAGE : 0; done < npages; done++) {
+		r = tracee_write(a->memfd, addrs[done], buf + done * DIRTY_PAGE, DIRTY_PAGE);
+		if (r < 0)
+			return r;
+	}
+	return (int64_t)npages;
+}
+
+/* Copy B's non-zero pages of the ranges made anew in A. */
+static int
+copy_fresh(const struct kmerge_side *a, const struct kmerge_side *b, const struct kmerge_fresh *fresh,
+	   uint8_t *buf, struct kmerge_report *rep)
+{
+	uint64_t addrs[COPY_BATCH];
+	size_t k = 0;
+	int64_t n;
+
+	for (size_t i = 0; i < fresh->n; i++) {
+		uint64_t end = fresh->v[i].addr + fresh->v[i].len;
+
+		for (uint64_t p = fresh->v[i].addr; p < end; p += DIRTY_PAGE) {
+			addrs[k++] = p;
+			rep->fresh_pages++;
+			if (k < COPY_BATCH)
+				continue;
+			n = copy_batch(a, b, addrs, k, buf, true);
+			if (n < 0)
+				return (int)n;
+			rep->fresh_copied += (uint64_t)n;
+			k = 0;
+		}
+	}
+	if (k) {
+		n = copy_batch(a, b, addrs, k, buf, true);
+		if (n < 0)
+			return (int)n;
+		rep->fresh_copied += (uint64_t)n;
+	}
+	return 0;
+}
+
+struct hash_job {
+	pid_t pid;
+	const struct dirty_pages *runs;
+	uint64_t *hashes;
+	int r;
+};
+
+static void *
+hash_job_run(void *arg)
+{
+	struct hash_job *j = arg;
+
+	j->r = ep_hash_pages(j->pid, j->runs, NULL, 0, j->hashes);
+	return NULL;
+}
+
+/* Hash the pages of @runs in A and B (on two threads) and copy from B the
+ * ones whose hashes differ. */
+static int
+copy_differing(const struct kmerge_side *a, const struct kmerge_side *b, const struct dirty_pages *runs,
+	       uint64_t npages, uint8_t *buf, struct kmerge_report *rep)
+{
+	_cleanup_free_ uint64_t *ha = calloc(npages ? npages : 1, sizeof(*ha));
+	_cleanup_free_ uint64_t *hb = calloc(npages ? npages : 1, sizeof(*hb));
+	struct hash_job jb = { b->pid, runs, hb, 0 };
+	uint64_t addrs[COPY_BATCH], t0 = util_now_ns(), idx = 0;
+	pthread_t th;
+	bool threaded;
+	size_t k = 0;
+	int64_t n;
+	int r;
+
+	if (!ha || !hb)
+		return -ENOMEM;
+	threaded = npages >= COPY_BATCH && pthread_create(&th, NULL, hash_job_run, &jb) == 0;
+	r = ep_hash_pages(a->pid, runs, NULL, 0, ha);
+	if (threaded)
+		pthread_join(th, NULL);
+	else
+		hash_job_run(&jb);
+	if (r < 0)
+		return r;
+	if (jb.r < 0)
+		return jb.r;
+	rep->hash_ns += util_now_ns() - t0;
+	rep->pages_compared += npages;
+
+	t0 = util_now_ns();
+	for (size_t i = 0; i < runs->n; i++) {
+		uint64_t end = runs->v[i].addr + runs->v[i].len;
+
+		for (uint64_t p = runs->v[i].addr; p < end; p += DIRTY_PAGE, idx++) {
+			/* not mapped in B: not in A either, after the mapping step */
+			if (ha[idx] == hb[idx] || hb[idx] == EP_HASH_UNMAPPED)
+				continue;
+			addrs[k++] = p;
+			if (k < COPY_BATCH)
+				continue;
+			n = copy_batch(a, b, addrs, k, buf, false);
+			if (n < 0)
+				return (int)n;
+			rep->pages_copied += (uint64_t)n;
+			k = 0;
+		}
+	}
+	if (k) {
+		n = copy_batch(a, b, addrs, k, buf, false);
+		if (n < 0)
+			return (int)n;
+		rep->pages_copied += (uint64_t)n;
+	}
+	rep->copy_ns += util_now_ns() - t0;
+	return 0;
+}
+
+/* Thread i of A gets the state of thread i of B. */
+static int
+merge_threads(const struct kmerge_side *a, const struct kmerge_side *b, struct kmerge_report *rep)
+{
+	for (size_t i = 0; i < a->ntids; i++) {
+		struct checkpoint_thread ta = { 0 }, tb = { 0 };
+		int r;
+
+		r = checkpoint_thread_get(b->tids[i], b->memfd, &tb);
+		if (r >= 0)
+			r = checkpoint_thread_get(a->tids[i], a->memfd, &ta);
+		if (r >= 0)
+			r = checkpoint_thread_set(a->tids[i], a->memfd, &ta, &tb);
+		checkpoint_thread_done(&ta);
+		checkpoint_thread_done(&tb);
+		if (r < 0) {
+			snprintf(rep->what, sizeof(rep->what), "thread %zu (%d in A, %d in B): %s", i, a->tids[i],
+				 b->tids[i], strerror(-r));
+			return r;
+		}
+		rep->threads++;
+	}
+	return 0;
+}
+
+int
+kmerge_merge(const struct kmerge_side *a, const struct kmerge_side *b, struct kmerge_report *report)
+{
+	struct kmerge_plan plan = { 0 };
+	struct kmerge_fresh fresh = { 0 };
+	struct dirty_pages runs = { 0 };
+	_cleanup_free_ uint8_t *buf = NULL;
+	uint64_t t0 = util_now_ns(), t;
+	int64_t npages;
+	int r;
+
+	*report = (struct kmerge_report){ 0 };
+	if (a->ntids != b->ntids || a->ntids == 0) {
+		snprintf(report->what, sizeof(report->what), "threads: %zu in A, %zu in B", a->ntids, b->ntids);
+		return -EINVAL;
+	}
+	buf = malloc(COPY_BATCH * DIRTY_PAGE);
+	if (!buf)
+		return -ENOMEM;
+
+	/* everything checked before anything changes: a refusal leaves A whole */
+	r = plan_read(a->pid, b->pid, &plan, report);
+	if (r < 0)
+		goto out;
+	r = merge_brk(a, b, &fresh, report);
+	if (r < 0)
+		goto out;
+	/* again: the break moved A's heap */
+	r = plan_read(a->pid, b->pid, &plan, report);
+	if (r >= 0)
+		r = apply_plan(a, &plan, &fresh, report);
+	if (r >= 0)
+		r = copy_fresh(a, b, &fresh, buf, report);
+	report->maps_ns = util_now_ns() - t0;
+	if (r < 0)
+		goto out;
+
+	npages = dirty_pages_union(a->written, b->written, &runs);
+	if (npages < 0) {
+		r = (int)npages;
+		goto out;
+	}
+	r = copy_differing(a, b, &runs, (uint64_t)npages, buf, report);
+	if (r < 0)
+		goto out;
+
+	t = util_now_ns();
+	r = merge_threads(a, b, report);
+	report->threads_ns = util_now_ns() - t;
+out:
+	report->total_ns = util_now_ns() - t0;
+	dirty_pages_fini(&runs);
+	free(plan.v);
+	free(fresh.v);
+	return r < 0 ? r : 0;
+}
