@@ -48,7 +48,7 @@ struct kmerge_report {
 	 * /usr/lib/x.so in B, none in A: a file mapping cannot be made from
 	 * memory". Other errors: the step that failed ("brk", "thread 2"). */
 	uint64_t fail_start, fail_end;
-	char what[256];
+	char what[512];
 
 	uint64_t maps_ns;    /**< time of the brk and mapping steps, fresh copies included */
 	uint64_t hash_ns;    /**< time hashing the union in both processes */

@@ -124,7 +124,7 @@ describe_refused(struct kmerge_report *rep, const struct tracee_mapping *x, cons
 {
 	rep->fail_start = s;
 	rep->fail_end = e;
-	snprintf(rep->what, sizeof(rep->what), "0x%" PRIx64 "-0x%" PRIx64 " %s %.60s in B, %s%s%.60s in A: %s", s, e,
+	snprintf(rep->what, sizeof(rep->what), "0x%" PRIx64 "-0x%" PRIx64 " %s %.200s in B, %s%s%.200s in A: %s", s, e,
 		 y->perms, y->path[0] ? y->path : "(anonymous)", x ? x->perms : "none", x ? " " : "",
 		 x ? (x->path[0] ? x->path : "(anonymous)") : "",
 		 y->ino ? "a file mapping cannot be made from memory"

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tracee of the kernel-merge tests (test-kmerge.c): NTHREADS threads
+ * that each stop on an int3 (the checkpoint: the test makes two copies A
+ * and B of the process there), run an epoch, and stop on a second int3 (the
+ * epoch's end: the test merges B into A there). The test writes `variant`
+ * into B only; B then differs from A in every way the merge handles:
+ *   - every page of the area (AREA_ADDR, argv[2] pages a thread) and a page
+ *     only B writes (only_b); A writes a page B does not (only_a);
+ *   - thread 1's rax and xmm7 at the epoch's end, its signal mask
+ *     (SIGUSR2 blocked) and its GS base;
+ *   - thread 0 maps anonymous memory at MAP_ADDR, unmaps the page at
+ *     GONE_ADDR, grows the program break by 64 KiB and fills it, and closes
+ *     the data file's descriptor, reopening /dev/null in its place;
+ *   - variant 2 also maps a file at FILE_ADDR (a merge refuses it).
+ * Going on from the epoch's end, the threads take down what they see (rax,
+ * xmm7, mask, GS base), thread 0 prints "PID: STATE" to the output file
+ * (argv[3], O_APPEND), STATE a digest of the memory and of what the kernel
+ * says of the mappings and the break, and writes "STATE\n" through the data
+ * file's descriptor (argv[1], opened before the checkpoint, 4 bytes
+ * written): in A those bytes land in the data file at offset 4.
+ */
+#include <asm/prctl.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NTHREADS 3
+#define AREA_ADDR 0x6e0000000000UL
+#define MAP_ADDR 0x6f0000000000UL
+#define CTL_ADDR 0x6f0000100000UL
+#define GONE_ADDR 0x6f0000200000UL
+#define FILE_ADDR 0x6f0000400000UL
+#define HEAP_GROWTH 65536
+
+static volatile int *variant;
+static uint8_t *area;
+static long pages;
+static int datafd, outfd;
+static uint64_t heap0;
+static pthread_barrier_t barrier;
+
+/* what each thread saw after the epoch's end */
+static struct {
+	uint64_t rax, xmm7, sigmask, gs;
+} seen[NTHREADS];
+
+static volatile struct {
+	uint8_t b[4096];
+} only_a __attribute__((aligned(4096))), only_b __attribute__((aligned(4096)));
+
+static uint64_t
+fnv(uint64_t h, const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ b[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static int
+mapped(uint64_t addr)
+{
+	return msync((void *)addr, 4096, MS_ASYNC) == 0;
+}
+
+/* The state thread 0 prints once every thread went on. */
+static void
+report(void)
+{
+	uint64_t h = 0xcbf29ce484222325ULL, brk_now = (uint64_t)syscall(SYS_brk, 0);
+	char line[256];
+	int n;
+
+	h = fnv(h, area, NTHREADS * pages * 4096);
+	h = fnv(h, (const void *)&only_a, 4096);
+	h = fnv(h, (const void *)&only_b, 4096);
+	if (mapped(MAP_ADDR))
+		h = fnv(h, (const void *)MAP_ADDR, 2 * 4096);
+	if (brk_now > heap0)
+		h = fnv(h, (const void *)heap0, brk_now - heap0);
+	h = fnv(h, seen, sizeof(seen));
+	n = snprintf(line, sizeof(line),
+		     "variant %d map %d gone %d brk +%lu rax %lu xmm7 %lu mask %lx gs %lx digest %016lx\n",
+		     *variant, mapped(MAP_ADDR), !mapped(GONE_ADDR), (unsigned long)(brk_now - heap0),
+		     (unsigned long)seen[1].rax, (unsigned long)seen[1].xmm7, (unsigned long)seen[1].sigmask,
+		     (unsigned long)seen[1].gs, (unsigned long)h);
+	dprintf(outfd, "%d: %s", getpid(), line);
+	if (write(datafd, line, (size_t)n) != n)
+		dprintf(outfd, "%d: data write failed\n", getpid());
+}
+
+static void *
+thread_main(void *arg)
+{
+	long this = (long)arg;
+	uint8_t *mine;
+	double sum = 0;
+	uint64_t rax, x;
+	int v;
+
+	pthread_barrier_wait(&barrier);
+	__asm__ volatile("int3" ::: "memory"); /* the checkpoint */
+	v = *variant;
+	if (v && this == 1) {
+		uint64_t m = 1ULL << (SIGUSR2 - 1);
+
+		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &m, NULL, 8);
+		syscall(SYS_arch_prctl, ARCH_SET_GS, 0x12340000UL);
+	}
+	if (v && this == 0) {
+		uint64_t cur = (uint64_t)syscall(SYS_brk, 0);
+		void *m = mmap((void *)MAP_ADDR, 2 * 4096, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+		if (m != MAP_FAILED)
+			memset(m, 0x3c, 4096 + 17);
+		munmap((void *)GONE_ADDR, 4096);
+		if ((uint64_t)syscall(SYS_brk, cur + HEAP_GROWTH) == cur + HEAP_GROWTH)
+			memset((void *)cur, 0x77, HEAP_GROWTH / 2);
+		close(datafd);
+		if (open("/dev/null", O_WRONLY) != datafd)
+			abort();
+		if (v == 2) {
+			int fd = open("/proc/self/exe", O_RDONLY);
+
+			mmap((void *)FILE_ADDR, 4096, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0);
+			close(fd);
+		}
+	}
+	mine = area + this * pages * 4096;
+	for (long p = 0; p < pages; p++) {
+		memset(mine + p * 4096, (int)(this * 31 + p + v), 4096);
+		sum += (double)p * 0.5;
+	}
+	if (this == 1) {
+		if (v)
+			only_b.b[100] = 1;
+		else
+			only_a.b[100] = 2;
+	}
+	x = (uint64_t)sum + 7 + (this == 1 ? (uint64_t)v : 0);
+	rax = 42 + (this == 1 ? (uint64_t)v : 0);
+	__asm__ volatile("movq %0, %%xmm7" : : "r"(x) : "xmm7");
+	__asm__ volatile("int3" : "+a"(rax) : : "memory"); /* the epoch's end */
+	__asm__ volatile("movq %%xmm7, %0" : "=r"(x));
+	seen[this].rax = rax;
+	seen[this].xmm7 = x;
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &seen[this].sigmask, 8);
+	syscall(SYS_arch_prctl, ARCH_GET_GS, &seen[this].gs);
+	pthread_barrier_wait(&barrier);
+	if (this == 0) {
+		report();
+		_exit(0);
+	}
+	for (;;)
+		pause();
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	pthread_t t[NTHREADS];
+
+	if (argc < 4)
+		return 2;
+	pages = atol(argv[2]);
+	datafd = open(argv[1], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	outfd = open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (datafd < 0 || outfd < 0 || write(datafd, "AAAA", 4) != 4)
+		return 1;
+	area = mmap((void *)AREA_ADDR, NTHREADS * pages * 4096, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	variant = mmap((void *)CTL_ADDR, 4096, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (area == MAP_FAILED || variant == MAP_FAILED ||
+	    mmap((void *)GONE_ADDR, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+		 0) == MAP_FAILED)
+		return 1;
+	heap0 = (uint64_t)syscall(SYS_brk, 0);
+	pthread_barrier_init(&barrier, NULL, NTHREADS);
+	for (long i = 1; i < NTHREADS; i++)
+		if (pthread_create(&t[i], NULL, thread_main, (void *)i))
+			return 1;
+	thread_main((void *)0);
+	return 0;
+}
