@@ -34,9 +34,9 @@ struct kmerge_side {
 struct kmerge_report {
 	uint64_t pages_compared; /**< pages of the union of both dirty logs, hashed in each */
 	uint64_t pages_copied;	 /**< of those, the ones that differed, copied from B */
-	uint64_t fresh_pages;	 /**< pages of mappings made anew in A (mmap, brk) */
+	uint64_t fresh_pages;	 /**< pages of mappings made anew in A (mmap, brk, stack) */
 	uint64_t fresh_copied;	 /**< of those, the ones not all zero in B, copied */
-	unsigned maps_created;	 /**< anonymous mappings made in A */
+	unsigned maps_created;	 /**< anonymous mappings made in A, stacks grown */
 	unsigned maps_removed;	 /**< ranges unmapped in A */
 	unsigned maps_protected; /**< ranges whose protection was changed in A */
 	bool brk_set;		 /**< A's program break was moved */
@@ -65,15 +65,17 @@ struct kmerge_report {
  *
  * - the mappings are compared (/proc/PID/maps) and everything is checked
  *   before anything is changed: a range B maps that A cannot be given from
- *   memory alone (a file, a shared or named mapping, the stack grown) fails
+ *   memory alone (a file, a shared or named mapping) fails
  *   the merge with -EOPNOTSUPP, A untouched, @report naming it;
  * - the program break: brk(0) injected in each, A's moved to B's by an
  *   injected brk(2) if they differ;
  * - ranges A maps and B does not are unmapped (munmap(2)), private
  *   anonymous ones B maps and A does not are made at the same address
- *   (mmap(2) with MAP_FIXED), with B's protection; ranges of the same kind
+ *   (mmap(2) with MAP_FIXED), with B's protection; a stack B's grew
+ *   further down than A's is grown in A (a fault of an injected syscall
+ *   that writes at its lowest address); ranges of the same kind
  *   whose protection differs get B's (mprotect(2)); all injected into A's
- *   first thread. A range made anew (mmap, brk) is not in B's dirty log
+ *   first thread. A range made anew (mmap, brk, stack) is not in B's dirty log
  *   (the log tracks the mappings it was started with): every page of it
  *   that is not all zeros in B is copied;
  * - the pages of the union of both dirty logs are hashed in each

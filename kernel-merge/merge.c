@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "checkpoint/process.h"
@@ -37,6 +38,7 @@ enum kmerge_op {
 	KMERGE_OP_UNMAP,    /* mapped in A only */
 	KMERGE_OP_MAP,	    /* anonymous private in B, absent or another kind in A */
 	KMERGE_OP_PROTECT,  /* the same mapping, another protection in B */
+	KMERGE_OP_GROW,	    /* B's stack reaches lower than A's: grow A's */
 	KMERGE_OP_REFUSED,  /* in B, and cannot be made from memory */
 };
 
@@ -115,6 +117,8 @@ decide(const struct tracee_mapping *x, const struct tracee_mapping *y, uint64_t 
 		return x ? KMERGE_OP_UNMAP : KMERGE_OP_NONE;
 	if (x && same_object(x, y, s))
 		return strcmp(x->perms, y->perms) == 0 ? KMERGE_OP_NONE : KMERGE_OP_PROTECT;
+	if (!x && strcmp(y->path, "[stack]") == 0)
+		return KMERGE_OP_GROW;
 	return makeable(y) ? KMERGE_OP_MAP : KMERGE_OP_REFUSED;
 }
 
@@ -128,7 +132,7 @@ describe_refused(struct kmerge_report *rep, const struct tracee_mapping *x, cons
 		 y->perms, y->path[0] ? y->path : "(anonymous)", x ? x->perms : "none", x ? " " : "",
 		 x ? (x->path[0] ? x->path : "(anonymous)") : "",
 		 y->ino ? "a file mapping cannot be made from memory"
-			: "a shared or named mapping cannot be made from memory");
+			: "a shared, named or stack mapping cannot be made from memory");
 }
 
 /*
@@ -166,6 +170,9 @@ plan_maps(const struct tracee_mapping *ma, size_t na, const struct tracee_mappin
 		if (y && s < y->start)
 			y = NULL;
 		op = decide(x, y, s);
+		/* only where A's stack goes on from e: it grows down to s */
+		if (op == KMERGE_OP_GROW && !(i < na && ma[i].start == e && strcmp(ma[i].path, "[stack]") == 0))
+			op = KMERGE_OP_REFUSED;
 		if (op == KMERGE_OP_REFUSED) {
 			describe_refused(rep, x, y, s, e);
 			return -EOPNOTSUPP;
@@ -208,10 +215,12 @@ inject(pid_t tid, int memfd, long nr, uint64_t a0, uint64_t a1, uint64_t a2, uin
 	return tracee_inject_syscall(tid, memfd, nr, args, ret);
 }
 
-/* A range [start, end) made anew in A, zero-filled: B's bytes go in whole. */
+/* Ranges made anew in A, zero-filled (but the bytes an injected syscall
+ * wrote to grow the stack): B's bytes go in whole. */
 struct kmerge_fresh {
 	struct checkpoint_range *v;
 	size_t n, cap;
+	uint64_t stack_page; /* the page of the stack grown that is not zero (0: none) */
 };
 
 static int
@@ -268,7 +277,8 @@ static int
 apply_plan(const struct kmerge_side *a, const struct kmerge_plan *p, struct kmerge_fresh *fresh,
 	   struct kmerge_report *rep)
 {
-	static const enum kmerge_op order[] = { KMERGE_OP_UNMAP, KMERGE_OP_MAP, KMERGE_OP_PROTECT };
+	static const enum kmerge_op order[] = { KMERGE_OP_UNMAP, KMERGE_OP_MAP, KMERGE_OP_GROW,
+						KMERGE_OP_PROTECT };
 
 	for (size_t o = 0; o < ARRAY_SIZE(order); o++) {
 		for (size_t i = 0; i < p->n; i++) {
@@ -291,6 +301,23 @@ apply_plan(const struct kmerge_side *a, const struct kmerge_plan *p, struct kmer
 					r = fresh_add(fresh, x->start, x->end);
 				rep->maps_created++;
 				break;
+			case KMERGE_OP_GROW:
+				/* A fault on an address under a stack mapping
+				 * grows it (lock_mm_and_find_vma(), mm/memory.c,
+				 * Linux 6.5; the guard gap and RLIMIT_STACK
+				 * apply), a fault of the kernel's copy to user
+				 * memory too, while ptrace's FOLL_FORCE does not
+				 * (get_user_pages() never grows a stack since
+				 * Linux 6.5): a syscall that writes 16 bytes at
+				 * the lowest address does it. */
+				r = inject(a->tids[0], a->memfd, __NR_clock_gettime, CLOCK_MONOTONIC, x->start, 0,
+					   0, &res);
+				if (r >= 0 && res >= 0) {
+					fresh->stack_page = x->start;
+					r = fresh_add(fresh, x->start, x->end);
+				}
+				rep->maps_created++;
+				break;
 			default:
 				r = inject(a->tids[0], a->memfd, __NR_mprotect, x->start, len, (uint64_t)x->prot, 0,
 					   &res);
@@ -303,7 +330,10 @@ apply_plan(const struct kmerge_side *a, const struct kmerge_plan *p, struct kmer
 				rep->fail_start = x->start;
 				rep->fail_end = x->end;
 				snprintf(rep->what, sizeof(rep->what), "%s of 0x%" PRIx64 "-0x%" PRIx64 " in A: %s",
-					 x->op == KMERGE_OP_UNMAP ? "munmap" : x->op == KMERGE_OP_MAP ? "mmap" : "mprotect",
+					 x->op == KMERGE_OP_UNMAP	 ? "munmap"
+					 : x->op == KMERGE_OP_MAP	 ? "mmap"
+					 : x->op == KMERGE_OP_GROW ? "stack growth"
+								   : "mprotect",
 					 x->start, x->end, res < 0 ? strerror((int)-res) : "another address");
 				return res < 0 ? (int)res : -EFAULT;
 			}
@@ -386,8 +416,16 @@ copy_fresh(const struct kmerge_side *a, const struct kmerge_side *b, const struc
 		uint64_t end = fresh->v[i].addr + fresh->v[i].len;
 
 		for (uint64_t p = fresh->v[i].addr; p < end; p += DIRTY_PAGE) {
-			addrs[k++] = p;
 			rep->fresh_pages++;
+			if (p == fresh->stack_page) {
+				/* not all zero in A: B's page whatever it holds */
+				n = copy_batch(a, b, &p, 1, buf, false);
+				if (n < 0)
+					return (int)n;
+				rep->fresh_copied++;
+				continue;
+			}
+			addrs[k++] = p;
 			if (k < COPY_BATCH)
 				continue;
 			n = copy_batch(a, b, addrs, k, buf, true);

@@ -11,7 +11,8 @@
  *     (SIGUSR2 blocked) and its GS base;
  *   - thread 0 maps anonymous memory at MAP_ADDR, unmaps the page at
  *     GONE_ADDR, grows the program break by 64 KiB and fills it, and closes
- *     the data file's descriptor, reopening /dev/null in its place;
+ *     the data file's descriptor, reopening /dev/null in its place, and
+ *     grows the main thread's stack by 256 KiB (thread 0 is the main thread);
  *   - variant 2 also maps a file at FILE_ADDR (a merge refuses it).
  * Going on from the epoch's end, the threads take down what they see (rax,
  * xmm7, mask, GS base), thread 0 prints "PID: STATE" to the output file
@@ -98,6 +99,21 @@ report(void)
 		dprintf(outfd, "%d: data write failed\n", getpid());
 }
 
+/* Use 256 KiB more of the stack than anything else does: the [stack]
+ * mapping grows down to there. Returns a sum of what it wrote. */
+static __attribute__((noinline)) long
+deep(void)
+{
+	volatile char big[256 << 10];
+	long sum = 0;
+
+	for (size_t i = 0; i < sizeof(big); i += 4096)
+		big[i] = (char)(i >> 12);
+	for (size_t i = 0; i < sizeof(big); i += 4096)
+		sum += big[i];
+	return sum;
+}
+
 static void *
 thread_main(void *arg)
 {
@@ -128,6 +144,8 @@ thread_main(void *arg)
 			memset((void *)cur, 0x77, HEAP_GROWTH / 2);
 		close(datafd);
 		if (open("/dev/null", O_WRONLY) != datafd)
+			abort();
+		if (deep() != 2016)
 			abort();
 		if (v == 2) {
 			int fd = open("/proc/self/exe", O_RDONLY);

@@ -306,10 +306,12 @@ Test(kmerge, merged)
 	char sa[256], sb[256];
 	int r;
 
+	/* B differs in memory, mappings and threads (not_merged checks it:
+	 * not here, where the check's reads of A through /proc/PID/mem, at
+	 * the pages B wrote below A's stack, would grow A's stack, a fault
+	 * of get_user_pages() with FOLL_FORCE, and leave the merge nothing
+	 * to do there) */
 	run_epoch(&e, 1, 16);
-	d = check(&e);
-	cr_assert(d.diverged && d.pages_differ && d.mapping_differs && d.thread_differs,
-		  "B was to differ in memory, mappings and threads");
 	r = kmerge_merge(&e.a, &e.b, &rep);
 	cr_assert_eq(r, 0, "merge: %s: %s", strerror(-r), rep.what);
 	cr_log_info("merge: %" PRIu64 " of %" PRIu64 " pages copied, %" PRIu64 " of %" PRIu64
@@ -318,12 +320,14 @@ Test(kmerge, merged)
 		    rep.maps_removed, rep.maps_protected, rep.brk_set);
 	/* the area (3 x 16 pages), only_a, only_b, the variant, stacks */
 	cr_expect_geq(rep.pages_copied, NTHREADS * 16 + 3);
-	cr_expect_eq(rep.maps_created, 1);
+	/* the 2 pages at MAP_ADDR, the main thread's stack grown */
+	cr_expect_eq(rep.maps_created, 2);
 	cr_expect_geq(rep.maps_removed, 1);
 	cr_expect(rep.brk_set);
-	cr_expect_eq(rep.fresh_pages, 2 + 16);
-	/* the 2 pages at MAP_ADDR, half the break's growth */
-	cr_expect_eq(rep.fresh_copied, 2 + 8);
+	/* those, the break's growth (16 pages) and the stack's */
+	cr_expect_gt(rep.fresh_pages, 2 + 16, "%" PRIu64 " fresh pages", rep.fresh_pages);
+	/* the 2 pages at MAP_ADDR, half the break's growth, the stack's */
+	cr_expect_gt(rep.fresh_copied, 2 + 8, "%" PRIu64 " fresh pages copied", rep.fresh_copied);
 	cr_expect_eq(rep.threads, NTHREADS);
 	d = check(&e);
 	cr_expect_not(d.diverged, "diverged after the merge");
@@ -348,11 +352,14 @@ brk_of(const char *s)
  * tell the two apart. */
 Test(kmerge, not_merged)
 {
+	struct ep_divergence d;
 	struct epoch e;
 	char sa[256], sb[256];
 
 	run_epoch(&e, 1, 16);
-	cr_assert(check(&e).diverged);
+	d = check(&e);
+	cr_assert(d.diverged && d.pages_differ && d.mapping_differs && d.thread_differs,
+		  "B was to differ in memory, mappings and threads");
 	epoch_done(&e);
 	finish(&e, sa, sb, sizeof(sa));
 	cr_expect_str_neq(sa, sb);
