@@ -13,9 +13,11 @@
  *     GONE_ADDR, grows the program break by 64 KiB and fills it, and closes
  *     the data file's descriptor, reopening /dev/null in its place, and
  *     grows the main thread's stack by 256 KiB (thread 0 is the main thread);
+ *   - thread 2 sets an alternate signal stack, another clear-tid address
+ *     and robust list (an empty one), and unregisters its rseq area;
  *   - variant 2 also maps a file at FILE_ADDR (a merge refuses it).
  * Going on from the epoch's end, the threads take down what they see (rax,
- * xmm7, mask, GS base), thread 0 prints "PID: STATE" to the output file
+ * xmm7, mask, GS base, and thread 2 its per-thread kernel state), thread 0 prints "PID: STATE" to the output file
  * (argv[3], O_APPEND), STATE a digest of the memory and of what the kernel
  * says of the mappings and the break, and writes "STATE\n" through the data
  * file's descriptor (argv[1], opened before the checkpoint, 4 bytes
@@ -30,6 +32,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/rseq.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -51,7 +55,28 @@ static pthread_barrier_t barrier;
 /* what each thread saw after the epoch's end */
 static struct {
 	uint64_t rax, xmm7, sigmask, gs;
+	uint64_t altstack, clear_tid, robust, rseq_cpu;
 } seen[NTHREADS];
+
+/* thread 2's alternate signal stack, clear-tid word and robust list in B */
+static uint8_t altstack[16384] __attribute__((aligned(16)));
+static volatile uint32_t other_tid;
+static struct robust_list_head_ {
+	void *next;
+	long futex_offset;
+	void *pending;
+} robust = { &robust, 0, NULL };
+
+/* The cpu_id field of the thread's rseq area: -1 once unregistered
+ * (rseq_reset_rseq_cpu_node_id(), kernel/rseq.c), or if glibc has none. */
+static uint64_t
+rseq_cpu(void)
+{
+	if (__rseq_size == 0)
+		return (uint64_t)-1;
+	sched_yield();
+	return *(volatile uint32_t *)((char *)__builtin_thread_pointer() + __rseq_offset + 4);
+}
 
 static volatile struct {
 	uint8_t b[4096];
@@ -90,10 +115,13 @@ report(void)
 		h = fnv(h, (const void *)heap0, brk_now - heap0);
 	h = fnv(h, seen, sizeof(seen));
 	n = snprintf(line, sizeof(line),
-		     "variant %d map %d gone %d brk +%lu rax %lu xmm7 %lu mask %lx gs %lx digest %016lx\n",
+		     "variant %d map %d gone %d brk +%lu rax %lu xmm7 %lu mask %lx gs %lx"
+		     " alt %d tid %d robust %d rseq %d digest %016lx\n",
 		     *variant, mapped(MAP_ADDR), !mapped(GONE_ADDR), (unsigned long)(brk_now - heap0),
 		     (unsigned long)seen[1].rax, (unsigned long)seen[1].xmm7, (unsigned long)seen[1].sigmask,
-		     (unsigned long)seen[1].gs, (unsigned long)h);
+		     (unsigned long)seen[1].gs, seen[2].altstack == (uint64_t)altstack,
+		     seen[2].clear_tid == (uint64_t)&other_tid, seen[2].robust == (uint64_t)&robust,
+		     seen[2].rseq_cpu == (uint32_t)-1, (unsigned long)h);
 	dprintf(outfd, "%d: %s", getpid(), line);
 	if (write(datafd, line, (size_t)n) != n)
 		dprintf(outfd, "%d: data write failed\n", getpid());
@@ -131,6 +159,15 @@ thread_main(void *arg)
 
 		syscall(SYS_rt_sigprocmask, SIG_BLOCK, &m, NULL, 8);
 		syscall(SYS_arch_prctl, ARCH_SET_GS, 0x12340000UL);
+	}
+	if (v && this == 2) {
+		stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+
+		sigaltstack(&ss, NULL);
+		syscall(SYS_set_tid_address, &other_tid);
+		syscall(SYS_set_robust_list, &robust, sizeof(robust));
+		if (__rseq_size)
+			syscall(SYS_rseq, (char *)__builtin_thread_pointer() + __rseq_offset, 32, 1, RSEQ_SIG);
 	}
 	if (v && this == 0) {
 		uint64_t cur = (uint64_t)syscall(SYS_brk, 0);
@@ -174,6 +211,16 @@ thread_main(void *arg)
 	seen[this].xmm7 = x;
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, NULL, &seen[this].sigmask, 8);
 	syscall(SYS_arch_prctl, ARCH_GET_GS, &seen[this].gs);
+	if (this == 2) {
+		stack_t ss;
+		size_t len;
+
+		sigaltstack(NULL, &ss);
+		seen[this].altstack = ss.ss_flags & SS_DISABLE ? 0 : (uint64_t)ss.ss_sp;
+		prctl(PR_GET_TID_ADDRESS, &seen[this].clear_tid);
+		syscall(SYS_get_robust_list, 0, &seen[this].robust, &len);
+		seen[this].rseq_cpu = rseq_cpu();
+	}
 	pthread_barrier_wait(&barrier);
 	if (this == 0) {
 		report();

@@ -3,9 +3,10 @@
  * kernel-merge (kernel-merge/kernel-merge.h). A program of 3 threads
  * (kmerge-helper.c) stops on an int3 in each: A and B are two copies of it
  * there (checkpoint_copy_new()), each with a dirty log. B is told to run
- * its epoch differently (pages, registers, xmm7, signal mask, GS base, a
- * new anonymous mapping, an unmapped page, a grown break, its data file's
- * descriptor replaced); both run to the epoch's end, B is merged into A,
+ * its epoch differently (pages, registers, xmm7, signal mask, GS base,
+ * alternate signal stack, clear-tid address, robust list, rseq, a new
+ * anonymous mapping, an unmapped page, a grown break and stack, its data
+ * file's descriptor replaced); both run to the epoch's end, B is merged into A,
  * and the divergence check (ep/divergence.h) must find nothing. Resumed,
  * A and B must print the same state, and A's write through the data
  * file's descriptor must land in the data file at A's offset (B's goes to
@@ -334,7 +335,7 @@ Test(kmerge, merged)
 	epoch_done(&e);
 	finish(&e, sa, sb, sizeof(sa));
 	cr_expect_str_eq(sa, sb, "A printed '%s', B '%s'", sa, sb);
-	cr_expect(strstr(sb, "variant 1 map 1 gone 1 brk +") && strstr(sb, " rax 43 xmm7 68 mask 800 gs 12340000"),
+	cr_expect(strstr(sb, "variant 1 map 1 gone 1 brk +") && strstr(sb, " rax 43 xmm7 68 mask 800 gs 12340000 alt 1 tid 1 robust 1 rseq 1"),
 		  "B: '%s'", sb);
 	expect_data(sa);
 }
@@ -363,7 +364,7 @@ Test(kmerge, not_merged)
 	epoch_done(&e);
 	finish(&e, sa, sb, sizeof(sa));
 	cr_expect_str_neq(sa, sb);
-	cr_expect(strstr(sa, "variant 0 map 0 gone 0 brk +") && strstr(sa, " rax 42 xmm7 67 mask 0 gs 0"), "A: '%s'",
+	cr_expect(strstr(sa, "variant 0 map 0 gone 0 brk +") && strstr(sa, " rax 42 xmm7 67 mask 0 gs 0 alt 0 tid 0 robust 0 rseq 0"), "A: '%s'",
 		  sa);
 	cr_expect_eq(brk_of(sb), brk_of(sa) + 65536, "A: '%s', B: '%s'", sa, sb);
 	expect_data(sa);
