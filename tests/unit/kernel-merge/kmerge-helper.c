@@ -12,7 +12,8 @@
  *   - thread 0 maps anonymous memory at MAP_ADDR, unmaps the page at
  *     GONE_ADDR, grows the program break by 64 KiB and fills it, and closes
  *     the data file's descriptor, reopening /dev/null in its place, and
- *     grows the main thread's stack by 256 KiB (thread 0 is the main thread);
+ *     grows the main thread's stack by 256 KiB (thread 0 is the main thread),
+ *     and makes the first page of the area read-only;
  *   - thread 2 sets an alternate signal stack, another clear-tid address
  *     and robust list (an empty one), and unregisters its rseq area;
  *   - variant 2 also maps a file at FILE_ADDR (a merge refuses it).
@@ -196,6 +197,10 @@ thread_main(void *arg)
 		memset(mine + p * 4096, (int)(this * 31 + p + v), 4096);
 		sum += (double)p * 0.5;
 	}
+	/* B's first page of the area read-only: A's must become so, and be
+	 * written all the same */
+	if (v && this == 0)
+		mprotect(mine, 4096, PROT_READ);
 	if (this == 1) {
 		if (v)
 			only_b.b[100] = 1;

@@ -324,6 +324,7 @@ Test(kmerge, merged)
 	/* the 2 pages at MAP_ADDR, the main thread's stack grown */
 	cr_expect_eq(rep.maps_created, 2);
 	cr_expect_geq(rep.maps_removed, 1);
+	cr_expect_eq(rep.maps_protected, 1);
 	cr_expect(rep.brk_set);
 	/* those, the break's growth (16 pages) and the stack's */
 	cr_expect_gt(rep.fresh_pages, 2 + 16, "%" PRIu64 " fresh pages", rep.fresh_pages);
