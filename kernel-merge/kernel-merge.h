@@ -51,8 +51,7 @@ struct kmerge_report {
 	char what[512];
 
 	uint64_t maps_ns;    /**< time of the brk and mapping steps, fresh copies included */
-	uint64_t hash_ns;    /**< time hashing the union in both processes */
-	uint64_t copy_ns;    /**< time copying the pages that differ */
+	uint64_t pages_ns;   /**< time comparing the union and copying what differs */
 	uint64_t threads_ns; /**< time reading and setting the threads' state */
 	uint64_t total_ns;   /**< the whole merge (CLOCK_MONOTONIC) */
 };
@@ -78,11 +77,11 @@ struct kmerge_report {
  *   first thread. A range made anew (mmap, brk, stack) is not in B's dirty log
  *   (the log tracks the mappings it was started with): every page of it
  *   that is not all zeros in B is copied;
- * - the pages of the union of both dirty logs are hashed in each
- *   (ep_hash_pages(), on two threads) and those that differ copied from B
- *   to A, 1 MiB at a time (process_vm_readv(2) and process_vm_writev(2),
- *   /proc/PID/mem for the pages those cannot reach: read-only or PROT_NONE,
- *   proc(5)'s FOLL_FORCE);
+ * - the pages of the union of both dirty logs are read from each, 1 MiB
+ *   at a time, hashed (XXH3, as ep_hash_pages()), and B's copied over A's
+ *   where the hashes differ, on two threads (process_vm_readv(2) and
+ *   process_vm_writev(2), /proc/PID/mem for the pages those cannot reach:
+ *   read-only or PROT_NONE, proc(5)'s FOLL_FORCE);
  * - thread i of A gets the state of thread i of B (checkpoint_thread_get(),
  *   checkpoint_thread_set()): registers with FS and GS base, XSAVE state,
  *   signal mask, and where B's differs, robust list, clear-tid address,

@@ -4,7 +4,7 @@
  * whose kernel objects stay. The cost is that of what differs: the mappings
  * are compared whole (a few hundred lines of /proc/PID/maps), the memory
  * only over the pages either process wrote, hashed in each and copied where
- * the hashes differ.
+ * the hashes differ, each process read once.
  */
 #define LOG_PREFIX "kmerge"
 #include "kernel-merge/kernel-merge.h"
@@ -20,10 +20,10 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "checkpoint/process.h"
 #include "common/log.h"
-#include "ep/divergence.h"
 #include "tracee/tracee.h"
 
 /* Pages moved per process_vm_readv(2)/process_vm_writev(2) pair: 1 MiB, at
@@ -444,79 +444,143 @@ copy_fresh(const struct kmerge_side *a, const struct kmerge_side *b, const struc
 	return 0;
 }
 
-struct hash_job {
-	pid_t pid;
-	const struct dirty_pages *runs;
-	uint64_t *hashes;
+/* Read the @k pages at @addrs of the process of @side into @buf, page i at
+ * i * 4 KiB: process_vm_readv(2) of them all, then what it could not read
+ * (it stops at the first page it cannot) page by page through
+ * /proc/PID/mem. A page unreadable both ways (not mapped) is marked in
+ * @bad. Returns 0 or -errno. */
+static int
+read_pages(const struct kmerge_side *side, const uint64_t *addrs, size_t k, uint8_t *buf, bool *bad)
+{
+	struct iovec local[COPY_BATCH] = { 0 }, remote[COPY_BATCH] = { 0 };
+	size_t m = 0, done;
+	ssize_t n;
+
+	for (size_t i = 0; i < k; i++) {
+		bad[i] = false;
+		if (m && (uint64_t)(uintptr_t)remote[m - 1].iov_base + remote[m - 1].iov_len == addrs[i]) {
+			local[m - 1].iov_len += DIRTY_PAGE;
+			remote[m - 1].iov_len += DIRTY_PAGE;
+			continue;
+		}
+		local[m] = (struct iovec){ buf + i * DIRTY_PAGE, DIRTY_PAGE };
+		remote[m] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
+		m++;
+	}
+	n = process_vm_readv(side->pid, local, m, remote, m, 0);
+	if (n < 0 && errno == ESRCH)
+		return -ESRCH; /* the process is gone: an expected event, the caller's */
+	for (done = n > 0 ? (size_t)n / DIRTY_PAGE : 0; done < k; done++)
+		if (tracee_read_mem(side->memfd, addrs[done], buf + done * DIRTY_PAGE, DIRTY_PAGE) < 0)
+			bad[done] = true;
+	return 0;
+}
+
+/* One of the two workers comparing and copying the union. */
+struct page_job {
+	const struct kmerge_side *a, *b;
+	const uint64_t *addrs; /* its pages */
+	size_t n;
+	uint64_t copied;
 	int r;
 };
 
+/*
+ * For each batch of the job's pages: read and hash them in A and in B
+ * (XXH3, as ep_hash_pages()), and write B's bytes, still in the buffer,
+ * over the pages whose hashes differ. Each side is read once. A page not
+ * mapped in B is not in A either, after the mapping step: left out.
+ */
 static void *
-hash_job_run(void *arg)
+page_job_run(void *arg)
 {
-	struct hash_job *j = arg;
+	struct page_job *j = arg;
+	_cleanup_free_ uint8_t *ba = malloc(COPY_BATCH * DIRTY_PAGE), *bb = malloc(COPY_BATCH * DIRTY_PAGE);
+	bool bad_a[COPY_BATCH], bad_b[COPY_BATCH];
 
-	j->r = ep_hash_pages(j->pid, j->runs, NULL, 0, j->hashes);
+	if (!ba || !bb) {
+		j->r = -ENOMEM;
+		return NULL;
+	}
+	for (size_t at = 0; at < j->n; at += COPY_BATCH) {
+		size_t k = MIN((size_t)COPY_BATCH, j->n - at), m = 0;
+		const uint64_t *addrs = j->addrs + at;
+		struct iovec local[COPY_BATCH], remote[COPY_BATCH];
+		uint64_t diff[COPY_BATCH];
+		ssize_t n;
+		int r;
+
+		r = read_pages(j->a, addrs, k, ba, bad_a);
+		if (r >= 0)
+			r = read_pages(j->b, addrs, k, bb, bad_b);
+		if (r < 0) {
+			j->r = r;
+			return NULL;
+		}
+		for (size_t i = 0; i < k; i++) {
+			uint8_t *pb = bb + i * DIRTY_PAGE;
+
+			if (bad_b[i])
+				continue;
+			if (!bad_a[i] && XXH3_64bits(ba + i * DIRTY_PAGE, DIRTY_PAGE) == XXH3_64bits(pb, DIRTY_PAGE))
+				continue;
+			diff[m] = addrs[i];
+			local[m] = (struct iovec){ pb, DIRTY_PAGE };
+			remote[m] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
+			m++;
+		}
+		if (!m)
+			continue;
+		n = process_vm_writev(j->a->pid, local, m, remote, m, 0);
+		if (n < 0 && errno == ESRCH) {
+			j->r = -ESRCH; /* A is gone: an expected event, the caller's */
+			return NULL;
+		}
+		/* it stops at the first page it cannot write (read-only):
+		 * the rest through /proc/PID/mem, which forces */
+		for (size_t done = n > 0 ? (size_t)n / DIRTY_PAGE : 0; done < m; done++) {
+			r = tracee_write(j->a->memfd, diff[done], local[done].iov_base, DIRTY_PAGE);
+			if (r < 0) {
+				j->r = r;
+				return NULL;
+			}
+		}
+		j->copied += m;
+	}
 	return NULL;
 }
 
-/* Hash the pages of @runs in A and B (on two threads) and copy from B the
- * ones whose hashes differ. */
+/* Compare the pages of @runs (@npages) in A and B and copy from B the ones
+ * that differ: two workers, each on half of the pages. */
 static int
 copy_differing(const struct kmerge_side *a, const struct kmerge_side *b, const struct dirty_pages *runs,
-	       uint64_t npages, uint8_t *buf, struct kmerge_report *rep)
+	       uint64_t npages, struct kmerge_report *rep)
 {
-	_cleanup_free_ uint64_t *ha = calloc(npages ? npages : 1, sizeof(*ha));
-	_cleanup_free_ uint64_t *hb = calloc(npages ? npages : 1, sizeof(*hb));
-	struct hash_job jb = { b->pid, runs, hb, 0 };
-	uint64_t addrs[COPY_BATCH], t0 = util_now_ns(), idx = 0;
+	_cleanup_free_ uint64_t *addrs = malloc((npages ? npages : 1) * sizeof(*addrs));
+	struct page_job jobs[2];
+	uint64_t t0 = util_now_ns();
+	size_t k = 0, half;
 	pthread_t th;
 	bool threaded;
-	size_t k = 0;
-	int64_t n;
-	int r;
 
-	if (!ha || !hb)
+	if (!addrs)
 		return -ENOMEM;
-	threaded = npages >= COPY_BATCH && pthread_create(&th, NULL, hash_job_run, &jb) == 0;
-	r = ep_hash_pages(a->pid, runs, NULL, 0, ha);
+	for (size_t i = 0; i < runs->n; i++)
+		for (uint64_t p = runs->v[i].addr; p < runs->v[i].addr + runs->v[i].len; p += DIRTY_PAGE)
+			addrs[k++] = p;
+	half = k >= 2 * COPY_BATCH ? k / 2 : k;
+	jobs[0] = (struct page_job){ a, b, addrs, half, 0, 0 };
+	jobs[1] = (struct page_job){ a, b, addrs + half, k - half, 0, 0 };
+	threaded = jobs[1].n && pthread_create(&th, NULL, page_job_run, &jobs[1]) == 0;
+	page_job_run(&jobs[0]);
 	if (threaded)
 		pthread_join(th, NULL);
-	else
-		hash_job_run(&jb);
-	if (r < 0)
-		return r;
-	if (jb.r < 0)
-		return jb.r;
-	rep->hash_ns += util_now_ns() - t0;
-	rep->pages_compared += npages;
-
-	t0 = util_now_ns();
-	for (size_t i = 0; i < runs->n; i++) {
-		uint64_t end = runs->v[i].addr + runs->v[i].len;
-
-		for (uint64_t p = runs->v[i].addr; p < end; p += DIRTY_PAGE, idx++) {
-			/* not mapped in B: not in A either, after the mapping step */
-			if (ha[idx] == hb[idx] || hb[idx] == EP_HASH_UNMAPPED)
-				continue;
-			addrs[k++] = p;
-			if (k < COPY_BATCH)
-				continue;
-			n = copy_batch(a, b, addrs, k, buf, false);
-			if (n < 0)
-				return (int)n;
-			rep->pages_copied += (uint64_t)n;
-			k = 0;
-		}
-	}
-	if (k) {
-		n = copy_batch(a, b, addrs, k, buf, false);
-		if (n < 0)
-			return (int)n;
-		rep->pages_copied += (uint64_t)n;
-	}
-	rep->copy_ns += util_now_ns() - t0;
-	return 0;
+	else if (jobs[1].n)
+		page_job_run(&jobs[1]);
+	rep->pages_compared += k;
+	rep->pages_copied += jobs[0].copied + jobs[1].copied;
+	rep->pages_ns += util_now_ns() - t0;
+	return jobs[0].r < 0 ? jobs[0].r : jobs[1].r;
 }
 
 /* Thread i of A gets the state of thread i of B. */
@@ -586,7 +650,7 @@ kmerge_merge(const struct kmerge_side *a, const struct kmerge_side *b, struct km
 		r = (int)npages;
 		goto out;
 	}
-	r = copy_differing(a, b, &runs, (uint64_t)npages, buf, report);
+	r = copy_differing(a, b, &runs, (uint64_t)npages, report);
 	if (r < 0)
 		goto out;
 

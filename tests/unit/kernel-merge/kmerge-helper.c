@@ -56,7 +56,7 @@ static pthread_barrier_t barrier;
 /* what each thread saw after the epoch's end */
 static struct {
 	uint64_t rax, xmm7, sigmask, gs;
-	uint64_t altstack, clear_tid, robust, rseq_cpu;
+	uint64_t altstack, clear_tid, robust, rseq_off; /* rseq_off: 1 if unregistered */
 } seen[NTHREADS];
 
 /* thread 2's alternate signal stack, clear-tid word and robust list in B */
@@ -122,7 +122,7 @@ report(void)
 		     (unsigned long)seen[1].rax, (unsigned long)seen[1].xmm7, (unsigned long)seen[1].sigmask,
 		     (unsigned long)seen[1].gs, seen[2].altstack == (uint64_t)altstack,
 		     seen[2].clear_tid == (uint64_t)&other_tid, seen[2].robust == (uint64_t)&robust,
-		     seen[2].rseq_cpu == (uint32_t)-1, (unsigned long)h);
+		     (int)seen[2].rseq_off, (unsigned long)h);
 	dprintf(outfd, "%d: %s", getpid(), line);
 	if (write(datafd, line, (size_t)n) != n)
 		dprintf(outfd, "%d: data write failed\n", getpid());
@@ -224,7 +224,8 @@ thread_main(void *arg)
 		seen[this].altstack = ss.ss_flags & SS_DISABLE ? 0 : (uint64_t)ss.ss_sp;
 		prctl(PR_GET_TID_ADDRESS, &seen[this].clear_tid);
 		syscall(SYS_get_robust_list, 0, &seen[this].robust, &len);
-		seen[this].rseq_cpu = rseq_cpu();
+		/* whether registered, not the CPU, which varies */
+		seen[this].rseq_off = rseq_cpu() == (uint32_t)-1;
 	}
 	pthread_barrier_wait(&barrier);
 	if (this == 0) {

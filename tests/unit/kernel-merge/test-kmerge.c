@@ -383,7 +383,9 @@ Test(kmerge, same)
 	run_epoch(&e, 0, 16);
 	r = kmerge_merge(&e.a, &e.b, &rep);
 	cr_assert_eq(r, 0, "merge: %s: %s", strerror(-r), rep.what);
-	cr_expect_eq(rep.pages_copied, 0);
+	/* but the pages of the threads' rseq areas, where the kernel writes
+	 * the CPU each runs on (A's and B's may have run on others) */
+	cr_expect_leq(rep.pages_copied, NTHREADS, "%" PRIu64 " pages copied", rep.pages_copied);
 	cr_expect_eq(rep.maps_created + rep.maps_removed + rep.maps_protected, 0);
 	cr_expect_not(rep.brk_set);
 	cr_expect_not(check(&e).diverged);
@@ -435,9 +437,9 @@ cost(long total, int rounds)
 	}
 	fprintf(stderr,
 		"merge of %" PRIu64 " differing pages (%" PRIu64 " compared): %.2f ms (%.2f us a page copied;"
-		" hashing %.2f ms, copying %.2f ms, mappings and brk %.2f ms, %u threads %.2f ms); best of %d\n",
+		" comparing and copying %.2f ms, mappings and brk %.2f ms, %u threads %.2f ms); best of %d\n",
 		best.pages_copied, best.pages_compared, best.total_ns / 1e6,
-		best.total_ns / 1e3 / (double)best.pages_copied, best.hash_ns / 1e6, best.copy_ns / 1e6,
+		best.total_ns / 1e3 / (double)best.pages_copied, best.pages_ns / 1e6,
 		best.maps_ns / 1e6, best.threads, best.threads_ns / 1e6, rounds);
 }
 
