@@ -306,10 +306,13 @@ apply_plan(const struct kmerge_side *a, const struct kmerge_plan *p, struct kmer
 				 * grows it (lock_mm_and_find_vma(), mm/memory.c,
 				 * Linux 6.5; the guard gap and RLIMIT_STACK
 				 * apply), a fault of the kernel's copy to user
-				 * memory too, while ptrace's FOLL_FORCE does not
-				 * (get_user_pages() never grows a stack since
-				 * Linux 6.5): a syscall that writes 16 bytes at
-				 * the lowest address does it. */
+				 * memory too: a syscall that writes 16 bytes at
+				 * the lowest address does it, in A's own
+				 * context. (process_vm_writev(2) would not:
+				 * get_user_pages() never grows a stack since
+				 * Linux 6.5; /proc/PID/mem would, its
+				 * __access_remote_vm() calls expand_stack(), but
+				 * as a side effect, not an interface.) */
 				r = inject(a->tids[0], a->memfd, __NR_clock_gettime, CLOCK_MONOTONIC, x->start, 0,
 					   0, &res);
 				if (r >= 0 && res >= 0) {
