@@ -309,9 +309,9 @@ Test(kmerge, merged)
 
 	/* B differs in memory, mappings and threads (not_merged checks it:
 	 * not here, where the check's reads of A through /proc/PID/mem, at
-	 * the pages B wrote below A's stack, would grow A's stack, a fault
-	 * of get_user_pages() with FOLL_FORCE, and leave the merge nothing
-	 * to do there) */
+	 * the pages B wrote below A's stack, would grow A's stack
+	 * (__access_remote_vm() calls expand_stack(), Linux 6.5) and leave
+	 * the merge nothing to do there) */
 	run_epoch(&e, 1, 16);
 	r = kmerge_merge(&e.a, &e.b, &rep);
 	cr_assert_eq(r, 0, "merge: %s: %s", strerror(-r), rep.what);
