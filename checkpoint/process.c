@@ -345,6 +345,104 @@ apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked
 	return tracee_set_sigmask(tid, t->sigmask);
 }
 
+/* Whether alternate signal stacks @x and @y are the same setting
+ * (SS_ONSTACK is reported, not set). */
+static bool
+same_altstack(const stack_t *x, const stack_t *y)
+{
+	if ((x->ss_flags & SS_DISABLE) || (y->ss_flags & SS_DISABLE))
+		return (x->ss_flags & SS_DISABLE) == (y->ss_flags & SS_DISABLE);
+	return x->ss_sp == y->ss_sp && x->ss_size == y->ss_size &&
+	       (x->ss_flags & ~SS_ONSTACK) == (y->ss_flags & ~SS_ONSTACK);
+}
+
+/* Set the rseq(2) registration of @tid from @now's to @want's. */
+static int
+set_rseq(pid_t tid, int memfd, const struct checkpoint_thread *now, const struct checkpoint_thread *want)
+{
+	int64_t res;
+	int r;
+
+	if (now->rseq_addr == want->rseq_addr && now->rseq_len == want->rseq_len &&
+	    now->rseq_sig == want->rseq_sig)
+		return 0;
+	if (now->rseq_addr) {
+		/* RSEQ_FLAG_UNREGISTER (include/uapi/linux/rseq.h): with the
+		 * same area, length and signature as registered */
+		uint64_t args[6] = { now->rseq_addr, now->rseq_len, 1, now->rseq_sig, 0, 0 };
+
+		r = tracee_inject_syscall(tid, memfd, __NR_rseq, args, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_debug_errno((int)res, "rseq unregister in %d", tid);
+	}
+	if (want->rseq_addr) {
+		uint64_t args[6] = { want->rseq_addr, want->rseq_len, 0, want->rseq_sig, 0, 0 };
+
+		r = tracee_inject_syscall(tid, memfd, __NR_rseq, args, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_debug_errno((int)res, "rseq in %d", tid);
+	}
+	return 0;
+}
+
+int
+checkpoint_thread_set(pid_t tid, int memfd, const struct checkpoint_thread *now,
+		      const struct checkpoint_thread *want)
+{
+	struct user_regs_struct regs;
+	int64_t res;
+	int r;
+
+	if (now->robust_head != want->robust_head || now->robust_len != want->robust_len) {
+		r = inject(tid, memfd, __NR_set_robust_list, want->robust_head, want->robust_len, 0, &res);
+		if (r < 0)
+			return r;
+		if (res < 0)
+			return log_debug_errno((int)res, "set_robust_list in %d", tid);
+	}
+	if (now->clear_tid != want->clear_tid) {
+		r = inject(tid, memfd, __NR_set_tid_address, want->clear_tid, 0, 0, &res);
+		if (r < 0)
+			return r;
+	}
+	r = set_rseq(tid, memfd, now, want);
+	if (r < 0)
+		return r;
+	if (!same_altstack(&now->altstack, &want->altstack)) {
+		stack_t ss = want->altstack;
+		uint64_t args[6] = { 0 };
+
+		ss.ss_flags &= ~SS_ONSTACK;
+		if (ss.ss_flags & SS_DISABLE)
+			ss = (stack_t){ .ss_flags = SS_DISABLE };
+		r = inject_buf(tid, memfd, __NR_sigaltstack, args, 0, &ss, sizeof(ss));
+		if (r < 0)
+			return r;
+	}
+	if (strcmp(now->comm, want->comm) != 0) {
+		uint64_t args[6] = { PR_SET_NAME, 0 };
+
+		r = inject_buf(tid, memfd, __NR_prctl, args, 1, want->comm, sizeof(want->comm));
+		if (r < 0)
+			return r;
+	}
+	regs = want->regs;
+	if ((int64_t)regs.orig_rax >= 0 && is_restart(regs.rax))
+		rewind_syscall(&regs);
+	regs.orig_rax = (uint64_t)-1;
+	r = tracee_set_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	r = tracee_set_xstate(tid, want->xstate, want->xstate_len);
+	if (r < 0)
+		return r;
+	return tracee_set_sigmask(tid, want->sigmask);
+}
+
 /* Fork the copy through the original's thread @tid, state @t0. */
 static int
 fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c)

@@ -65,6 +65,26 @@ int checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret) _
 /** Free what checkpoint_thread_get() allocated in @t. */
 void checkpoint_thread_done(struct checkpoint_thread *t);
 
+/**
+ * Give stopped thread @tid (of the process whose /proc/PID/mem is @memfd,
+ * O_RDWR) the state @want read from another thread (checkpoint_thread_get()),
+ * @now being its own, read the same way: only what differs of the robust
+ * list (set_robust_list(2)), the clear-tid address (set_tid_address(2)), the
+ * alternate signal stack (sigaltstack(2), refused with -EPERM while the
+ * thread runs on its own: sigaltstack(2)), the rseq(2) registration (the old
+ * one unregistered first: a thread has one at most, -EBUSY otherwise,
+ * kernel/rseq.c) and the name is set, by syscalls injected into @tid
+ * (tracee_inject_syscall()); then, always, the general registers (a
+ * syscall interrupted with a restart code rewound to run again, orig_rax
+ * -1, as checkpoint_copy_new() does), the XSAVE state and the signal mask.
+ * The CPU affinity is left as it is: it is where the supervisor runs the
+ * thread, not the program's state. The thread is left in a
+ * signal-delivery-stop for SIGTRAP. Returns 0 or -errno (-ESRCH: the thread
+ * vanished).
+ */
+int checkpoint_thread_set(pid_t tid, int memfd, const struct checkpoint_thread *now,
+			  const struct checkpoint_thread *want) _wur_;
+
 /** A stopped copy of a traced process. */
 struct checkpoint_copy;
 
