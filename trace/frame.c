@@ -63,6 +63,16 @@ frame_checksum(const uint8_t *hdr, const void *payload, size_t len)
 }
 
 void
+trace_hash128(const void *data, size_t len, uint8_t ret_hash[TRACE_HASH_SIZE])
+{
+	XXH128_canonical_t c;
+
+	_Static_assert(sizeof(c) == TRACE_HASH_SIZE, "an XXH3-128 digest");
+	XXH128_canonicalFromHash(&c, XXH3_128bits(data, len));
+	memcpy(ret_hash, &c, sizeof(c));
+}
+
+void
 trace_frame_seal(void *hdr, enum trace_stream stream, uint32_t seq, const void *payload,
 		 uint32_t compressed_len, uint32_t raw_len)
 {
