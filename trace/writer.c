@@ -200,6 +200,9 @@ job_take(struct trace_writer *w, unsigned int below)
 		int r = sl->r;
 
 		sl->r = 0;
+		/* do not hold on to the memory of an outsized record */
+		if (sl->raw.cap > 4 * TRACE_FRAME_TARGET)
+			trace_wbuf_free(&sl->raw);
 		if (r < 0) {
 			/* as write_frame(): a frame that cannot be encoded
 			 * leaves the file alone; every failure ends the trace
