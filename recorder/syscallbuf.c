@@ -427,6 +427,56 @@ record_extra(struct recorder *rec, const struct rthread *t, const uint8_t *recs,
 	return total;
 }
 
+/* The least bytes a write record hashes (TRACE_SB_HASHED): below, the
+ * bytes cost the trace little more than their hash. */
+#define HASH_MIN 64u
+
+/*
+ * Replace the bytes of each write, writev or pwrite64 record among the
+ * @len bytes at @recs that sent them nowhere replay shows or dumps
+ * (@sinks[n] 0: a file, a pipe, a tty that is not uprr's) by their length,
+ * hash and last word (struct trace_sb_hashed), and mark it TRACE_SB_HASHED
+ * in @sinks. Replay never writes them anywhere, and the hash still checks
+ * every byte the program passed. Nothing else reads them from the trace: a
+ * file's pages reach replay as kept copies (trace_writer_keep_file()),
+ * never from the writes that filled it. Records move down over the room
+ * freed; returns their new length. For cp -r, half of the records' bytes.
+ */
+static uint32_t
+hash_writes(uint8_t *recs, uint32_t len, uint32_t *sinks)
+{
+	uint32_t in = 0, out = 0;
+
+	for (uint32_t n = 0; in < len; n++) {
+		struct uprr_rec *r = (void *)(recs + in);
+		uint32_t size = r->size;
+		uint32_t bytes = size - (uint32_t)sizeof(*r) - UPRR_WRITE_PROBE_SIZE;
+
+		/* sendfile's bytes are the library's read, not the program's */
+		if (!sinks[n] && r->nr != __NR_sendfile && record_probed(r) && bytes >= HASH_MIN) {
+			struct trace_sb_hashed h = { .len = bytes };
+			uint8_t probe[UPRR_WRITE_PROBE_SIZE];
+
+			trace_hash128(recs + in + sizeof(*r), bytes, h.hash);
+			memcpy(h.last, recs + in + sizeof(*r) + bytes - sizeof(h.last), sizeof(h.last));
+			memcpy(probe, recs + in + size - sizeof(probe), sizeof(probe));
+			memmove(recs + out, recs + in, sizeof(*r));
+			r = (void *)(recs + out);
+			r->size = (uint32_t)(sizeof(*r) + sizeof(h) + sizeof(probe));
+			memcpy(recs + out + sizeof(*r), &h, sizeof(h));
+			memcpy(recs + out + sizeof(*r) + sizeof(h), probe, sizeof(probe));
+			sinks[n] |= TRACE_SB_HASHED;
+			out += r->size;
+		} else {
+			if (out != in)
+				memmove(recs + out, recs + in, size);
+			out += size;
+		}
+		in += size;
+	}
+	return out;
+}
+
 static int
 count_records(const uint8_t *recs, uint32_t len)
 {
@@ -507,7 +557,7 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	struct trace_blob blobs[3];
 	struct trace_event ev;
 	struct uprr_buf head;
-	uint32_t zero = 0;
+	uint32_t zero = 0, len;
 	int n, r;
 
 	if (addr && t->sb_rerun) {
@@ -549,7 +599,6 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 	ev.nvalues = 2;
 	ev.values[0] = (uint64_t)n;
 	ev.values[1] = addr;
-	blobs[0] = (struct trace_blob){ addr + sizeof(head), head.used, rec->sb.data };
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)(n * sizeof(uint32_t)), rec->sb.sinks };
 	ev.nblobs = record_sinks(t, rec->sb.data, head.used, rec->sb.sinks) ? 2 : 1;
 	if (ev.nblobs == 2) {
@@ -561,6 +610,10 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 		ev.nblobs = extra ? 3 : 2;
 	}
 	rec_syscallbuf_maps_seen(rec, t, rec->sb.data, head.used);
+	len = hash_writes(rec->sb.data, head.used, rec->sb.sinks);
+	if (len != head.used)
+		ev.nblobs = MAX(ev.nblobs, 2u);
+	blobs[0] = (struct trace_blob){ addr + sizeof(head), len, rec->sb.data };
 	ev.blobs = blobs;
 	r = trace_writer_add_event(rec->w, &ev);
 	if (r < 0) {

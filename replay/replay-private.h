@@ -129,6 +129,13 @@ enum pthread_state {
 };
 
 
+/* A buffered write whose bytes the trace holds as a hash (syscallbuf.c). */
+struct replay_sb_hashed {
+	uint32_t off;			/* the record's offset among the expected ones */
+	uint32_t len;			/* its bytes, after its struct uprr_rec */
+	uint8_t hash[TRACE_HASH_SIZE];	/* trace_hash128() of them */
+};
+
 struct pthread_r {
 	pid_t rec_tid; /* thread id in the recording */
 	pid_t tid;     /* thread id in this replay */
@@ -151,6 +158,11 @@ struct pthread_r {
 	uint8_t *sb_expect; /* the records as recorded, sb_len bytes */
 	uint32_t sb_len, sb_nrecs;
 	size_t sb_cap;
+	/* the records among them whose bytes the trace holds as a hash
+	 * (TRACE_SB_HASHED), in order: where they lie in sb_expect, the hash */
+	struct replay_sb_hashed *sb_hashed;
+	uint32_t sb_nhashed;
+	size_t sb_hashed_cap;
 	bool sb_ran;	    /* it ran since they were put there */
 	bool exec_done;	    /* its execve ran to its end as the syscall buffer was
 			     * mapped: no exit stop comes */

@@ -140,6 +140,7 @@ replay_remove_thread(struct replayer *rp, struct pthread_r *t)
 	if (pt.stop != REC_PTRACE_EXITED) /* else its tracer's wait4 forgets it */
 		rec_ptrace_forget(&rp->ptrace, t->rec_tid);
 	free(t->sb_expect);
+	free(t->sb_hashed);
 	*t = rp->threads[--rp->nthreads];
 	for (size_t i = 0; i < rp->nthreads; i++)
 		if (rp->threads[i].tgid == tgid)

@@ -122,13 +122,30 @@ write_pieces(const struct pthread_r *t, const struct iovec *local, unsigned long
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
+/* Whether the record at @got, which the library wrote in replay, is the
+ * hashed record @want (expanded by expand_records()): the same head and
+ * write probe, and bytes of the recorded hash. */
+static bool
+same_hashed(const uint8_t *got, const struct uprr_rec *want, const struct replay_sb_hashed *h)
+{
+	uint8_t hash[TRACE_HASH_SIZE];
+
+	if (memcmp(got, want, sizeof(*want)) != 0 ||
+	    memcmp(got + sizeof(*want) + h->len, (const uint8_t *)want + sizeof(*want) + h->len,
+		   UPRR_WRITE_PROBE_SIZE) != 0)
+		return false;
+	trace_hash128(got + sizeof(*want), h->len, hash);
+	return memcmp(hash, h->hash, sizeof(hash)) == 0;
+}
+
 int
 replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	static const uint32_t stop = UPRR_REC_STOP;
 	static const uint32_t zero;
 	struct uprr_buf head;
-	uint32_t off, k;
+	uint32_t off, k, h = 0;
+	bool differs;
 
 	if (!t->sb_len || !t->sb_ran)
 		return 0;
@@ -149,7 +166,13 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 			return replay_diverge(rp, ev, "thread %u made %u buffered syscalls, recorded %u "
 					      "(the next: %s)", ev->tid, k, t->sb_nrecs,
 					      sc_name(want->nr) ?: "?");
-		if (memcmp(rp->buf + off, want, want->size) != 0) {
+		if (h < t->sb_nhashed && t->sb_hashed[h].off == off) {
+			differs = !same_hashed(rp->buf + off, want, &t->sb_hashed[h]);
+			h++;
+		} else {
+			differs = memcmp(rp->buf + off, want, want->size) != 0;
+		}
+		if (differs) {
 			const struct uprr_rec *got = (const void *)(rp->buf + off);
 
 			if (got->nr != want->nr)
@@ -168,6 +191,7 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 				      ev->tid);
 	t->sb_len = 0;
 	t->sb_nrecs = 0;
+	t->sb_nhashed = 0;
 	/* The recorder emptied the buffer here: the next calls start at its
 	 * head in both, and fit or not alike. Until records come for them, an
 	 * end marker there sends them the traced way, as the recording's
@@ -207,6 +231,9 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 
 		memcpy(&r, data + off, sizeof(r));
 		memcpy(&sink, (const uint8_t *)ev->blobs[1].data + k * sizeof(sink), sizeof(sink));
+		/* a hashed record's bytes went nowhere shown */
+		if (sink & TRACE_SB_HASHED)
+			sink = 0;
 		len = r.ret > 0 ? (uint64_t)r.ret : 0;
 		if (r.size < sizeof(r) || r.size > recs->len - off)
 			return;
@@ -236,6 +263,79 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 	}
 }
 
+/*
+ * The records of @ev as the library wrote them in the recording, into
+ * t->sb_expect (t->sb_len bytes): those of the trace, where each
+ * TRACE_SB_HASHED one (format 12) gets its bytes' room back, zeros but for
+ * their recorded last word (the padding the library leaves), and its hash
+ * goes to t->sb_hashed. In replay the library copies the program's bytes
+ * there, and the check hashes them. Returns 0, -ENOMEM, or -EBADMSG for
+ * records that do not add up or would not fit the buffer.
+ */
+static int
+expand_records(const struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+{
+	const struct trace_blob *recs = &ev->blobs[0];
+	const uint8_t *data = recs->data;
+	const uint32_t fixed = (uint32_t)(sizeof(struct uprr_rec) + sizeof(struct trace_sb_hashed) +
+					  UPRR_WRITE_PROBE_SIZE);
+	bool hashes = trace_reader_header(rp->r)->format_version >= 12 && ev->nblobs >= 2 &&
+		      ev->blobs[1].len >= ev->values[0] * sizeof(uint32_t);
+	uint32_t in = 0, out = 0, sink;
+
+	t->sb_nhashed = 0;
+	if (UTIL_GROW(t->sb_expect, t->sb_cap, recs->len) < 0)
+		return -ENOMEM;
+	for (uint64_t k = 0; in < recs->len; k++) {
+		struct uprr_rec r;
+		struct trace_sb_hashed h;
+		uint32_t size;
+
+		if (recs->len - in < sizeof(r))
+			return -EBADMSG;
+		memcpy(&r, data + in, sizeof(r));
+		if (r.size < sizeof(r) || r.size > recs->len - in)
+			return -EBADMSG;
+		sink = 0;
+		if (hashes && k < ev->values[0])
+			memcpy(&sink, (const uint8_t *)ev->blobs[1].data + k * sizeof(sink), sizeof(sink));
+		if (!(sink & TRACE_SB_HASHED)) {
+			if ((size_t)out + r.size > UPRR_PRELOAD_REC_ROOM)
+				return -EBADMSG;
+			if (UTIL_GROW(t->sb_expect, t->sb_cap, (size_t)out + r.size) < 0)
+				return -ENOMEM;
+			memcpy(t->sb_expect + out, data + in, r.size);
+			out += r.size;
+			in += r.size;
+			continue;
+		}
+		memcpy(&h, data + in + sizeof(r), sizeof(h));
+		if (r.size != fixed || h.len < sizeof(h.last) || h.len % 8 || h.zero ||
+		    h.len > UPRR_PRELOAD_REC_ROOM)
+			return -EBADMSG;
+		size = (uint32_t)sizeof(r) + h.len + UPRR_WRITE_PROBE_SIZE;
+		if ((size_t)out + size > UPRR_PRELOAD_REC_ROOM)
+			return -EBADMSG;
+		if (UTIL_GROW(t->sb_expect, t->sb_cap, (size_t)out + size) < 0 ||
+		    UTIL_GROW(t->sb_hashed, t->sb_hashed_cap, (size_t)t->sb_nhashed + 1) < 0)
+			return -ENOMEM;
+		r.size = size;
+		memcpy(t->sb_expect + out, &r, sizeof(r));
+		memset(t->sb_expect + out + sizeof(r), 0, h.len - sizeof(h.last));
+		memcpy(t->sb_expect + out + sizeof(r) + h.len - sizeof(h.last), h.last, sizeof(h.last));
+		memcpy(t->sb_expect + out + sizeof(r) + h.len, data + in + sizeof(r) + sizeof(h),
+		       UPRR_WRITE_PROBE_SIZE);
+		t->sb_hashed[t->sb_nhashed].off = out;
+		t->sb_hashed[t->sb_nhashed].len = h.len;
+		memcpy(t->sb_hashed[t->sb_nhashed].hash, h.hash, sizeof(h.hash));
+		t->sb_nhashed++;
+		out += size;
+		in += fixed;
+	}
+	t->sb_len = out;
+	return 0;
+}
+
 int
 replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -257,11 +357,15 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 				      "last ones", ev->tid);
 	if (recs->len > UPRR_PRELOAD_REC_ROOM)
 		return replay_diverge(rp, ev, "buffered syscalls larger than the buffer");
-	if (UTIL_GROW(t->sb_expect, t->sb_cap, recs->len) < 0)
-		return -ENOMEM;
-	memcpy(t->sb_expect, recs->data, recs->len);
+	r = expand_records(rp, ev, t);
+	if (r == -EBADMSG) {
+		t->sb_len = 0;
+		return replay_diverge(rp, ev, "buffered syscalls of thread %u that do not add up",
+				      ev->tid);
+	}
+	if (r < 0)
+		return r;
 	t->sb_addr = ev->values[1];
-	t->sb_len = recs->len;
 	t->sb_nrecs = (uint32_t)ev->values[0];
 	t->sb_ran = false;
 	/* the records, a marker after them (one call more takes the traced
@@ -273,13 +377,13 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 		       "wakes and maps are written as one");
 	{
 		const struct iovec local[] = {
-			{ (void *)recs->data, recs->len },
+			{ (void *)t->sb_expect, t->sb_len },
 			{ (void *)&stop, sizeof(stop) },
 			{ (void *)&used, sizeof(used) },
 			{ (void *)allowed, sizeof(allowed) },
 		};
 		const struct iovec remote[] = {
-			{ (void *)(uintptr_t)(t->sb_addr + sizeof(struct uprr_buf)), recs->len + sizeof(stop) },
+			{ (void *)(uintptr_t)(t->sb_addr + sizeof(struct uprr_buf)), t->sb_len + sizeof(stop) },
 			{ (void *)(uintptr_t)(t->sb_addr + offsetof(struct uprr_buf, used)), sizeof(used) },
 			{ (void *)(uintptr_t)(t->sb_addr + offsetof(struct uprr_buf, wakes)), sizeof(allowed) },
 		};

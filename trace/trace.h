@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 11
+#define TRACE_FORMAT_VERSION 12
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -122,7 +122,8 @@ enum trace_event_type {
 	 * values[1] = the address of its buffer (struct uprr_buf); blobs[0] =
 	 * the records (struct uprr_rec, back to back), at their address in the
 	 * buffer; blobs[1], if present = where each record's bytes went (u32
-	 * enum trace_output bits per record, addr 0) */
+	 * enum trace_output bits per record, addr 0), with TRACE_SB_HASHED
+	 * (format 12) on a write whose bytes the record holds as a hash */
 	TRACE_EV_SYSCALLBUF = 14,
 	/** a syscall site redirected into the syscall buffer's library, at the
 	 * seccomp stop of the syscall values[0] (format 8): regs there; the
@@ -150,6 +151,31 @@ enum trace_output {
 	TRACE_OUT_STDERR = 1 << 2,
 	/** a socket: `uprr replay --dump-sent` collects them */
 	TRACE_OUT_SOCKET = 1 << 3,
+};
+
+/**
+ * Bit of a record's u32 in TRACE_EV_SYSCALLBUF's blobs[1] (format 12): a
+ * buffered write, writev or pwrite64 whose bytes went nowhere replay shows
+ * or dumps (no enum trace_output bit) keeps, instead of its data, a struct
+ * trace_sb_hashed then its struct uprr_write_probe: replay never writes a
+ * file, it only checks that the program passed the same bytes, which the
+ * hash still covers, every one (doc/trace-format.md).
+ */
+#define TRACE_SB_HASHED (1u << 31)
+
+/** Bytes of a trace_hash128() digest. */
+#define TRACE_HASH_SIZE 16
+
+/** What a TRACE_SB_HASHED record holds in place of its data (the bytes
+ * between struct uprr_rec and the write probe): their length (a multiple
+ * of 8), their XXH3-128 digest and their last 8 bytes (the padding after
+ * the bytes passed is what the buffer held before; the library in replay
+ * copies only the bytes passed over it). */
+struct trace_sb_hashed {
+	uint32_t len;			/**< bytes replaced, >= 8 */
+	uint32_t zero;			/**< 0 */
+	uint8_t hash[TRACE_HASH_SIZE];	/**< trace_hash128() of them */
+	uint8_t last[8];		/**< the last 8 of them */
 };
 
 /** How a recording ended (values[0] of TRACE_EV_END). */
@@ -376,6 +402,14 @@ int trace_dir_set_latest(const char *dir) _wur_;
 
 /** Resolve the latest trace (`latest-trace` in the default base) into @buf. */
 int trace_dir_latest(char *buf, size_t len) _wur_;
+
+/**
+ * The XXH3-128 digest of @len bytes at @data, in its canonical (big-endian)
+ * form, into @ret_hash: what a TRACE_SB_HASHED record keeps of a write's
+ * bytes. XXH3 (xxhash 0.8) is not cryptographic: it catches a replayed
+ * program that passes other bytes, not a forged trace.
+ */
+void trace_hash128(const void *data, size_t len, uint8_t ret_hash[TRACE_HASH_SIZE]);
 
 /* Frame level, shared by files and (later) sockets. */
 

@@ -21,14 +21,14 @@ worker_main(void *arg)
 	(void)sched_setaffinity(0, sizeof(all), &all);
 	pthread_mutex_lock(&wk->lock);
 	for (;;) {
-		while (!wk->busy && !wk->stop)
+		while (!wk->pending && !wk->stop)
 			pthread_cond_wait(&wk->cond, &wk->lock);
-		if (!wk->busy)
+		if (!wk->pending)
 			break;
 		pthread_mutex_unlock(&wk->lock);
 		wk->run(wk->arg);
 		pthread_mutex_lock(&wk->lock);
-		wk->busy = false;
+		wk->pending--;
 		pthread_cond_broadcast(&wk->cond);
 	}
 	pthread_mutex_unlock(&wk->lock);
@@ -43,7 +43,8 @@ trace_worker_start(struct trace_worker *wk, void (*run)(void *arg), void *arg)
 
 	wk->run = run;
 	wk->arg = arg;
-	wk->stop = wk->busy = false;
+	wk->stop = false;
+	wk->pending = 0;
 	if (pthread_mutex_init(&wk->lock, NULL) != 0)
 		return -ENOMEM;
 	if (pthread_cond_init(&wk->cond, NULL) != 0) {
@@ -67,7 +68,7 @@ void
 trace_worker_give(struct trace_worker *wk)
 {
 	pthread_mutex_lock(&wk->lock);
-	wk->busy = true;
+	wk->pending++;
 	pthread_cond_broadcast(&wk->cond);
 	pthread_mutex_unlock(&wk->lock);
 }
@@ -78,9 +79,24 @@ trace_worker_wait(struct trace_worker *wk)
 	if (!wk->started)
 		return;
 	pthread_mutex_lock(&wk->lock);
-	while (wk->busy)
+	while (wk->pending)
 		pthread_cond_wait(&wk->cond, &wk->lock);
 	pthread_mutex_unlock(&wk->lock);
+}
+
+unsigned int
+trace_worker_wait_below(struct trace_worker *wk, unsigned int n)
+{
+	unsigned int pending;
+
+	if (!wk->started)
+		return 0;
+	pthread_mutex_lock(&wk->lock);
+	while (wk->pending >= n)
+		pthread_cond_wait(&wk->cond, &wk->lock);
+	pending = wk->pending;
+	pthread_mutex_unlock(&wk->lock);
+	return pending;
 }
 
 void

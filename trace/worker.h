@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A thread of the trace's own that does one job at a time for its caller,
- * off the caller's CPU: the writer compresses and writes the next events
- * frame on one (writer.c), the reader reads and decodes the next one
- * (reader.c). The caller fills the job's fields while the thread is idle,
- * gives it, and later waits for it; the thread runs @run on them between.
- * Private to trace/.
+ * A thread of the trace's own that does jobs in order for its caller, off
+ * the caller's CPU: the writer compresses and writes the next events frames
+ * on one (writer.c: a few may wait their turn), the reader reads and
+ * decodes the next one (reader.c: one at a time). The caller fills a job's
+ * fields, gives it, and later waits for it; the thread runs @run once per
+ * job given, in order. Private to trace/.
  */
 #pragma once
 
@@ -21,7 +21,7 @@ struct trace_worker {
 	pthread_cond_t cond;
 	bool started;		/**< the thread runs */
 	bool stop;		/**< it should end */
-	bool busy;		/**< a job is given and not done */
+	unsigned int pending;	/**< jobs given and not done */
 	void (*run)(void *arg); /**< the job, run on the thread */
 	void *arg;
 };
@@ -33,12 +33,18 @@ struct trace_worker {
  */
 int trace_worker_start(struct trace_worker *wk, void (*run)(void *arg), void *arg) _wur_;
 
-/** Give @wk's thread a job (the fields its run reads are set; it is idle). */
+/** Give @wk's thread a job (the fields its run reads for it are set); it
+ * runs after the jobs given before. */
 void trace_worker_give(struct trace_worker *wk);
 
-/** Wait until @wk's thread is done with the job it was given, if any: its
+/** Wait until @wk's thread is done with every job it was given: their
  * results can be read until the next trace_worker_give(). */
 void trace_worker_wait(struct trace_worker *wk);
+
+/** Wait until fewer than @n jobs given to @wk's thread are not done, and
+ * return how many are not (0 if it never started): those done before them
+ * can be read. */
+unsigned int trace_worker_wait_below(struct trace_worker *wk, unsigned int n);
 
 /** Stop @wk's thread, after its job if it has one, and join it; nothing if
  * it never started. */

@@ -10,12 +10,16 @@
  * A frame that fills while events are added is compressed and written by a
  * thread of the writer's own, on any CPU, while the caller goes on (the
  * recorder and its tracees share one CPU: zstd took half of it in `cp -r`'s
- * recording). One frame at a time: the next one waits for it, and its
- * result (or error, which then sticks) is taken then, so a failed write is
- * reported one frame late by trace_writer_add_event(), and at once by
- * trace_writer_flush(), trace_writer_stats() and trace_writer_close(), which
- * wait for it. The thread starts at the first full frame (not before: the
- * recorder forks the program after opening the trace).
+ * recording). Frames are written in order; up to FRAME_QUEUE of them wait
+ * for the thread before the caller does (one in flight made the recorder
+ * wait whenever one frame took the thread longer than the next took to
+ * fill, though both keep pace overall). Each result (or error, which then
+ * sticks, and after which the thread writes nothing more) is taken when the
+ * caller next gives a frame, so a failed write is reported a few frames
+ * late by trace_writer_add_event(), and at once by trace_writer_flush(),
+ * trace_writer_stats() and trace_writer_close(), which wait for them all.
+ * The thread starts at the first full frame (not before: the recorder forks
+ * the program after opening the trace).
  */
 #define LOG_PREFIX "trace"
 
@@ -52,18 +56,34 @@ struct kept_file {
 	uint32_t id;
 };
 
-/* A frame of events for the writer's thread: given with busy set, done
- * when it clears it (under the lock). */
+/* Frames given to the writer's thread and not taken back yet, at most. */
+#define FRAME_QUEUE 4
+
+/* A frame of events for the writer's thread. */
+struct frame_slot {
+	struct trace_wbuf raw;	 /**< the frame's records */
+	uint64_t nrec;		 /**< how many */
+	size_t len;		 /**< result: its length on disk */
+	int r;			 /**< result: 0 or -errno (the file truncated back) */
+};
+
+/* The writer's thread and its frames: slot N % FRAME_QUEUE holds the Nth
+ * frame given. The caller owns a slot until it gives it and again once the
+ * thread is done with it (trace_worker_wait_below()); fd, seq and end are
+ * the thread's while any frame is pending, and set by the caller when none
+ * is. */
 struct frame_job {
 	struct trace_worker wk;
 	ZSTD_CCtx *cctx;	 /**< the thread's own */
-	struct trace_wbuf raw;	 /**< the frame's records */
-	uint64_t nrec;		 /**< how many */
+	struct frame_slot slots[FRAME_QUEUE];
+	uint64_t given;		 /**< caller: frames given */
+	uint64_t taken;		 /**< caller: results taken */
+	uint64_t ran;		 /**< thread: frames run */
 	int fd;			 /**< the events stream's */
-	uint32_t seq;		 /**< its sequence number */
+	uint32_t seq;		 /**< sequence number of the thread's next frame */
 	uint64_t end;		 /**< where it goes */
-	size_t len;		 /**< result: its length on disk */
-	int r;			 /**< result: 0 or -errno (the file truncated back to end) */
+	int error;		 /**< thread: the first failure; it writes no more
+				  * (read atomically by the caller too) */
 };
 
 struct trace_writer {
@@ -134,56 +154,85 @@ write_frame(struct trace_writer *w, struct stream_out *s, const void *raw, size_
 	return 0;
 }
 
-/* The writer's thread's job: the frame it is given, compressed and written. */
+/* The writer's thread's job: its next frame, compressed and written after
+ * the last one; none after a failure, whose error each later frame gets. */
 static void
 job_run(void *arg)
 {
 	struct frame_job *j = arg;
+	struct frame_slot *sl = &j->slots[j->ran++ % FRAME_QUEUE];
 	_cleanup_free_ void *frame = NULL;
 	size_t len = 0;
-	int r;
+	int r = __atomic_load_n(&j->error, __ATOMIC_RELAXED);
 
-	r = trace_frame_encode_cctx(j->cctx, TRACE_STREAM_EVENTS, j->seq, j->raw.data, j->raw.len,
-				    &frame, &len);
+	if (r >= 0)
+		r = trace_frame_encode_cctx(j->cctx, TRACE_STREAM_EVENTS, j->seq, sl->raw.data,
+					    sl->raw.len, &frame, &len);
 	if (r >= 0)
 		r = pwrite_all(j->fd, frame, len, j->end);
-	if (r < 0 && r != -ENOMEM && r != -EINVAL)
+	if (r < 0 && !j->error && r != -ENOMEM && r != -EINVAL)
 		(void)ftruncate(j->fd, (off_t)j->end);
-	j->len = r < 0 ? 0 : len;
-	j->r = r;
+	if (r < 0)
+		__atomic_store_n(&j->error, r, __ATOMIC_RELAXED);
+	else {
+		j->end += len;
+		j->seq++;
+	}
+	sl->len = r < 0 ? 0 : len;
+	sl->r = r;
 }
 
-/* Wait for the frame the thread has, if any, and take its result: the
- * stream and the figures grow, or its error sticks. */
+/* Take the results of the frames the thread is done with, waiting first
+ * until fewer than @below are pending (1: all done): the stream and the
+ * figures grow, or the first error sticks. Returns the number still
+ * pending, or the writer's error. */
 static int
-job_wait(struct trace_writer *w)
+job_take(struct trace_writer *w, unsigned int below)
 {
 	struct frame_job *j = &w->job;
-	int r;
+	unsigned int pending;
 
 	if (!j->wk.started)
 		return w->error;
-	trace_worker_wait(&j->wk);
-	r = j->r;
-	j->r = 0;
-	if (r < 0)
-		j->len = 0; /* nothing of it counts */
-	if (r < 0) {
-		/* as write_frame(): a frame that cannot be encoded leaves the
-		 * file alone; every failure ends the trace here, as the writer
-		 * cannot give the frame's events back */
-		w->error = w->error ?: r;
-		return log_debug_errno(r, "writing frame %u of the events stream", w->events.seq);
-	}
-	if (j->len) {
-		w->events.end += j->len;
+	pending = trace_worker_wait_below(&j->wk, below);
+	for (; j->taken < j->given - pending; j->taken++) {
+		struct frame_slot *sl = &j->slots[j->taken % FRAME_QUEUE];
+		int r = sl->r;
+
+		sl->r = 0;
+		/* do not hold on to the memory of an outsized record */
+		if (sl->raw.cap > 4 * TRACE_FRAME_TARGET)
+			trace_wbuf_free(&sl->raw);
+		if (r < 0) {
+			/* as write_frame(): a frame that cannot be encoded
+			 * leaves the file alone; every failure ends the trace
+			 * here, as the writer cannot give the frame's events
+			 * back; nothing of it or after it counts */
+			if (!w->error)
+				log_debug_errno(r, "writing frame %u of the events stream",
+						w->events.seq);
+			w->error = w->error ?: r;
+			sl->len = 0;
+			continue;
+		}
+		w->events.end += sl->len;
 		w->events.seq++;
 		w->stats.frames++;
-		w->stats.compressed_bytes += j->len;
-		w->stats.events_written += j->nrec;
-		j->len = 0;
+		w->stats.compressed_bytes += sl->len;
+		w->stats.events_written += sl->nrec;
+		sl->len = 0;
 	}
-	return w->error;
+	return w->error ?: (int)pending;
+}
+
+/* Wait for every frame the thread has and take their results. Returns 0 or
+ * the writer's error. */
+static int
+job_wait(struct trace_writer *w)
+{
+	int r = job_take(w, 1);
+
+	return r < 0 ? r : 0;
 }
 
 /* Start the writer's thread. Returns 0 or -errno. */
@@ -200,44 +249,51 @@ job_start(struct trace_writer *w)
 }
 
 /* Give the first @n buffered record bytes, @nrec records, to the writer's
- * thread as a frame (after the one it has); keep the rest. Without the
+ * thread as a frame (after those it has); keep the rest. Without the
  * thread (it cannot start), write it here. */
 static int
 give_records(struct trace_writer *w, size_t n, uint64_t nrec)
 {
 	struct frame_job *j = &w->job;
+	struct frame_slot *sl;
 	struct trace_wbuf swap;
 	int r;
 
-	r = job_wait(w);
+	/* a slot free: fewer than FRAME_QUEUE pending */
+	r = job_take(w, FRAME_QUEUE);
 	if (r < 0)
 		return r;
 	if (!j->wk.started && job_start(w) < 0)
 		return -ENOSYS; /* flush_records() writes it */
-	/* the thread takes the buffer: the rest goes into its last one */
-	swap = j->raw;
-	j->raw = w->records;
+	sl = &j->slots[j->given % FRAME_QUEUE];
+	/* the thread takes the buffer: the rest goes into the slot's last one */
+	swap = sl->raw;
+	sl->raw = w->records;
 	w->records = swap;
 	w->records.len = 0;
-	if (j->raw.len > n) {
-		if (trace_wbuf_reserve(&w->records, j->raw.len - n) < 0) {
+	if (sl->raw.len > n) {
+		if (trace_wbuf_reserve(&w->records, sl->raw.len - n) < 0) {
 			/* give it back as it was */
 			swap = w->records;
-			w->records = j->raw;
-			j->raw = swap;
+			w->records = sl->raw;
+			sl->raw = swap;
 			return -ENOMEM;
 		}
-		memcpy(w->records.data, j->raw.data + n, j->raw.len - n);
-		w->records.len = j->raw.len - n;
+		memcpy(w->records.data, sl->raw.data + n, sl->raw.len - n);
+		w->records.len = sl->raw.len - n;
 	}
-	j->raw.len = n;
+	sl->raw.len = n;
 	w->nrecords -= nrec;
-	j->nrec = nrec;
-	j->fd = w->events.fd;
-	j->seq = w->events.seq;
-	j->end = w->events.end;
-	j->len = 0;
-	j->r = 0;
+	sl->nrec = nrec;
+	sl->len = 0;
+	sl->r = 0;
+	if (r == 0) {
+		/* none pending: the thread's next frame goes where the stream ends */
+		j->fd = w->events.fd;
+		j->seq = w->events.seq;
+		j->end = w->events.end;
+	}
+	j->given++;
 	trace_worker_give(&j->wk);
 	/* do not hold on to the memory of an outsized record */
 	if (w->records.len == 0 && w->records.cap > 4 * TRACE_FRAME_TARGET)
@@ -301,6 +357,10 @@ trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
 
 	if (w->error)
 		return w->error;
+	/* a frame the thread failed to write ends the trace now, not once
+	 * the frames after it are given */
+	if (__atomic_load_n(&w->job.error, __ATOMIC_RELAXED) && job_take(w, FRAME_QUEUE + 1) < 0)
+		return w->error;
 	r = trace_record_encode(&w->records, ev);
 	if (r < 0)
 		return r;
@@ -354,7 +414,8 @@ writer_free(struct trace_writer *w)
 			close(fds[i]);
 	ZSTD_freeCCtx(w->cctx);
 	ZSTD_freeCCtx(w->job.cctx);
-	trace_wbuf_free(&w->job.raw);
+	for (size_t i = 0; i < FRAME_QUEUE; i++)
+		trace_wbuf_free(&w->job.slots[i].raw);
 	trace_wbuf_free(&w->records);
 	free(w->kept);
 	free(w);
@@ -762,7 +823,7 @@ err:
 void
 trace_writer_stats(struct trace_writer *w, struct trace_stats *ret_stats)
 {
-	(void)job_wait(w); /* the frame the thread has, counted */
+	(void)job_wait(w); /* the frames the thread has, counted */
 	*ret_stats = w->stats;
 }
 

@@ -2866,6 +2866,49 @@ def c_cp_r_small_files(h):
         shutil.rmtree(shm, ignore_errors=True)
 
 
+@case('cp-r-write-hash')
+def c_cp_r_write_hash(h):
+    """cp -r into tmpfs writes every byte it reads: the trace keeps the
+    bytes of such a buffered write to a file (which uprr neither shows nor
+    dumps) as their XXH3-128 hash, not whole (TRACE_SB_HASHED, format 12).
+    The replay still checks every byte: a byte of a buffered read flipped in
+    the trace reaches the program, which writes it, and the replay must stop
+    at that write as a divergence."""
+    if not h.craft or not os.access(h.craft, os.X_OK):
+        raise Fail('tests/e2e/trace-craft is not built')
+    src = h.path('hsrc')
+    os.makedirs(os.path.join(src, 'd'))
+    for i in range(20):
+        make_text(os.path.join(src, 'd', f'f{i}'), 3000 + 1000 * i, seed=i)
+    shm = tempfile.mkdtemp(prefix='uprr-e2e-cph-', dir='/dev/shm')
+    try:
+        dst = os.path.join(shm, 'copy')
+        trace, rec = h.record([need('cp'), '-r', src, dst], name='cp-r-hash')
+        for i in range(20):
+            rel = os.path.join('d', f'f{i}')
+            with open(os.path.join(src, rel), 'rb') as f, open(os.path.join(dst, rel), 'rb') as g:
+                compare_bytes(f.read(), g.read(), rel, 'the source', 'the copy')
+        remove_input(src)
+        shutil.rmtree(dst)
+        compare(rec, h.replay(trace))
+        r = run([h.craft, 'flip-read', trace], timeout=60, what='trace-craft')
+        if r.status != 0:
+            raise Fail('trace-craft flip-read failed\n  ' + r.explain())
+        m = re.search(rb'hashed (\d+)', r.stdout)
+        if not m or int(m.group(1)) < 20:
+            raise Fail('the trace should keep the 20 files\' writes as hashes\n  ' + r.explain())
+        log(f'  hashed writes: {int(m.group(1))}')
+        bad = h.replay(trace, quiet=True)
+        lines = bad.stderr.rstrip(b'\n').split(b'\n')
+        if bad.status != UPRR_FAILURE or not lines[-1].startswith(b'uprr: replay: divergence') \
+                or b'(write) has other arguments or bytes' not in lines[-1]:
+            raise Fail('a replay whose program writes a byte other than recorded must stop '
+                       'at that write as a divergence\n  ' + bad.explain())
+        log(f'  ok: {lines[-1].decode()}')
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
 @case('node-pkeys')
 def c_node_pkeys(h):
     """node allocates a memory protection key at start (pkey_alloc, for V8's
