@@ -79,3 +79,15 @@ sc_buffered(long nr)
 {
 	return UPRR_BUFFERED(nr);
 }
+
+bool
+sc_ep_unmatched(long nr)
+{
+	return nr == __NR_futex || nr == __NR_sched_yield;
+}
+
+bool
+sc_ep_live(long nr, const uint64_t args[6])
+{
+	return sc_ep_unmatched(nr) || (sc_flags(nr, args) & SC_REPLAY_EXEC);
+}
