@@ -24,6 +24,8 @@
 #include "trace/trace.h"
 
 #define EXIT_UPRR 125
+/* `uprr record --syscalls-from`: the run diverged from its log */
+#define EXIT_DIVERGED 124
 
 /* How long the program has to end after SIGTERM before uprr kills it: after
  * the first one (forwarded to it), and after a second one. */
@@ -150,7 +152,10 @@ usage(FILE *f)
 		   "Traces go to $UPRR_TRACE_DIR (default ~/.local/share/uprr); DIR defaults\n"
 		   "to the latest trace there.\n"
 		   "record runs common syscalls through an in-process buffer (on by default;\n"
-		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n");
+		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n"
+		   "A testing aid of epoch-parallel recording: record --syscalls-from=TRACE answers\n"
+		   "every syscall of each thread from that thread's in TRACE (recorded with\n"
+		   "--no-syscall-buffer), in its program order; exit 124 at a divergence.\n");
 }
 
 /* The exit code of a shell whose child ended with @status. */
@@ -201,6 +206,7 @@ cmd_record(int argc, char **argv)
 		{ "on-trace-error", required_argument, NULL, 'e' },
 		{ "syscall-buffer", no_argument, NULL, 'b' },
 		{ "no-syscall-buffer", no_argument, NULL, 'B' },
+		{ "syscalls-from", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -243,6 +249,10 @@ cmd_record(int argc, char **argv)
 			/* the in-process syscall buffer (doc/syscall-buffer.md) */
 			opts.syscallbuf = c == 'b';
 			break;
+		case 'L':
+			/* an EP run of the whole program (ep/ep.h, doc/uniparallel.md) */
+			opts.syscalls_from = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -275,6 +285,8 @@ cmd_record(int argc, char **argv)
 		fprintf(stderr, "uprr: %s: %s\n", argv[optind], strerror(status));
 		return 126;
 	}
+	if (r == -EDOM)
+		return EXIT_DIVERGED;
 	if (r < 0)
 		return EXIT_UPRR;
 	log_info("trace saved in %s", dir);

@@ -408,7 +408,6 @@ int
 replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	int64_t result = (int64_t)ev->values[1];
-	uint64_t addr;
 	int r = syscall_exit(rp, ev, t);
 
 	if (r < 0)
