@@ -261,7 +261,8 @@ ep_call_check(const struct ep_call *c, long nr, const uint64_t args[6],
 		snprintf(why, len, "the log has %s there", sc_name(c->nr) ?: "an unknown call");
 		return -1;
 	}
-	for (int i = 0; i < 6; i++)
+	/* the registers past its arguments hold what the caller left */
+	for (int i = 0; i < sc_nargs(nr); i++)
 		if (args[i] != c->args[i]) {
 			snprintf(why, len, "argument %d is 0x%" PRIx64 ", the log has 0x%" PRIx64, i,
 				 args[i], c->args[i]);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,15 +312,27 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 }
 
 int
-rec_ep_clone(struct recorder *rec, const struct rthread *parent, pid_t tid)
+rec_ep_clone(struct recorder *rec, const struct rthread *parent, const struct rthread *child)
 {
 	const struct ep_call *c = parent->ep_call;
+	uint64_t flags = sc_clone_flags((long)parent->model_nr, parent->model_args);
+	uint32_t log_tid;
 
 	if (!c || !c->child) {
 		diverge(rec, parent, "it created a thread or process, the log's call did not");
 		return -1;
 	}
-	return ep_log_map_tid(rec->ep->log, tid, c->child);
+	log_tid = (uint32_t)c->child;
+	/* the id words the kernel wrote hold the log's id, as replay writes
+	 * the recorded one (replay/threads.c): glibc waits on them (join) */
+	if (((flags & CLONE_PARENT_SETTID) &&
+	     tracee_write(parent->space->mem.memfd, parent->model_args[2], &log_tid, sizeof(log_tid)) < 0) ||
+	    ((flags & CLONE_CHILD_SETTID) &&
+	     tracee_write(child->space->mem.memfd, parent->model_args[3], &log_tid, sizeof(log_tid)) < 0)) {
+		diverge(rec, parent, "cannot write the new thread's id");
+		return -1;
+	}
+	return ep_log_map_tid(rec->ep->log, child->tid, c->child);
 }
 
 void

@@ -943,8 +943,8 @@ bool rec_ep_issue(struct recorder *rec, struct rthread *t);
 /** At the exit stop of @t's syscall (t->regs read): one the kernel ran
  * returns the log's result and outputs; -1 at a divergence. */
 int rec_ep_exit(struct recorder *rec, struct rthread *t) _wur_;
-/** @parent's clone created thread @tid: it is the log's thread that call
- * created. -1 at a divergence. */
-int rec_ep_clone(struct recorder *rec, const struct rthread *parent, pid_t tid) _wur_;
+/** @parent's clone created thread @child: it is the log's thread that call
+ * created, whose id the kernel's tid words hold. -1 at a divergence. */
+int rec_ep_clone(struct recorder *rec, const struct rthread *parent, const struct rthread *child) _wur_;
 /** Name the threads of event @ev by the log's ids. */
 void rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev);

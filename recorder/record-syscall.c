@@ -79,7 +79,7 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 		return false;
 	}
 	parent = rec_find_thread(rec, ptid); /* add_thread may have moved it */
-	if (rec->ep && rec_ep_clone(rec, parent, tid) < 0)
+	if (rec->ep && rec_ep_clone(rec, parent, child) < 0)
 		return false;
 	child->own_affinity = parent->own_affinity;
 	child->parent_tgid = (flags & (CLONE_THREAD | CLONE_PARENT)) ? parent->parent_tgid : parent->tgid;

@@ -222,6 +222,13 @@ uint64_t sc_kernel_persona(uint64_t persona);
 bool sc_buffered(long nr);
 
 /**
+ * The number of arguments syscall @nr takes on x86-64 (0-6; 6 for a
+ * number the table does not know): an EP run compares those with its log's,
+ * not the registers past them, which hold what the caller left there.
+ */
+int sc_nargs(long nr);
+
+/**
  * Whether an EP run (a recording whose syscalls are answered from another
  * run's log: ep/ep.h) executes syscall @nr (@args) in the kernel rather than
  * answering it from the log: what replay executes (SC_REPLAY_EXEC: the
