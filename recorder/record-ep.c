@@ -75,8 +75,9 @@ rec_ep_initial_image(struct recorder *rec, struct rthread *t, struct user_regs_s
 
 	ep_log_image(rec->ep->log, &stack, &log_regs);
 	if (stack->addr + stack->len != stack_end) {
-		rec_stop_recording(rec, "the log's stack ends at 0x%" PRIx64 ", this run's at 0x%" PRIx64,
-				   stack->addr + stack->len, stack_end);
+		log_error("--syscalls-from: the log's stack ends at 0x%" PRIx64 ", this run's at 0x%"
+			  PRIx64 " (another kernel, or another stack limit)", stack->addr + stack->len,
+			  stack_end);
 		return -EINVAL;
 	}
 	/* as replay restores it (replay_restore_image()) */
@@ -251,8 +252,15 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 		return false;
 	}
 	if (!c->exited) {
-		diverge(rec, t, "the log's call did not return");
-		return true;
+		/* it never returned there: the thread was killed in it (another
+		 * thread's exit_group). It waits here too, in pause(2), which
+		 * the same end interrupts; seccomp(2) runs no second stop for
+		 * the number changed at this one (Linux 4.8) */
+		regs.orig_rax = __NR_pause;
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return true; /* vanished: its end comes through waitpid */
+		t->may_block = true;
+		return false;
 	}
 	if (sc_result_restarts(c->result)) {
 		diverge(rec, t, "the log's call was interrupted by a signal, which an EP run does "

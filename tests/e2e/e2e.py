@@ -1058,6 +1058,25 @@ def c_ep_syscalls_from(h):
         raise Fail(f'the {len(EP_SEEDS)} chaos seeds ran the threads in the log\'s order: '
                    'the test shows nothing about a schedule of the EP run\'s own')
     log(f'  {len(orders)} different thread orders among the log and its {len(EP_SEEDS)} EP runs')
+    # a thread still in a read when the process exits: the log has its
+    # entry and no exit; the EP run's thread waits there too, until the end
+    make_text(path, 100, seed=b'stuck')
+    trace_s, rec_s = h.record_replay([prog, path, 'stuck'], name='ep-stuck-log',
+                                     options=['--no-syscall-buffer'])
+    stuck_seen = 0
+    for seed in EP_SEEDS:
+        trace, rec = ep_record(h, trace_s, [prog, path, 'stuck'], seed, f'ep-stuck-{seed}')
+        if rec.status != 0:
+            raise Fail(f'the EP run of seed {seed} with a thread stuck in a read did not end '
+                       f'as the log did\n  {rec.explain()}')
+        compare(rec_s, h.replay(trace))
+        r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+        lines = [line.split(b'\t') for line in r.stdout.split(b'\n') if line]
+        stuck_seen += any(f[1] != lines[0][1] and f[2].startswith(b'syscall-entry 0 ')
+                          for f in lines if len(f) > 2)
+    if not stuck_seen:
+        raise Fail('no EP run reached the stuck read before the process ended')
+    log(f'  {stuck_seen} of {len(EP_SEEDS)} EP runs reached the read the log never returned from')
 
 
 @case('ep-divergence')

@@ -8,7 +8,8 @@
  * from a log must print the log's. With argv[2] = "race", a race decides
  * which thread makes which syscall instead: the first thread to claim a
  * flag prints a line the others do not (its syscalls differ between
- * schedules).
+ * schedules). With argv[2] = "stuck", a thread is still blocked in a read
+ * when the process exits.
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -72,6 +73,21 @@ worker(void *arg)
 }
 
 static void *
+stuck(void *arg)
+{
+	char c;
+
+	pthread_mutex_lock(&lock);
+	turn = 1;
+	pthread_cond_broadcast(&turn_changed);
+	pthread_mutex_unlock(&lock);
+	/* nobody writes: the process ends with this thread in its read */
+	if (read(pipe_fds[0], &c, 1) >= 0)
+		die("ep_threads: read an empty pipe");
+	return arg;
+}
+
+static void *
 racer(void *arg)
 {
 	int id = (int)(intptr_t)arg;
@@ -90,7 +106,7 @@ main(int argc, char **argv)
 	int fd;
 
 	if (argc < 2)
-		die("usage: ep_threads FILE [race]");
+		die("usage: ep_threads FILE [race|stuck]");
 	fd = open(argv[1], O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		die("ep_threads: %s: %s", argv[1], strerror(errno));
@@ -112,6 +128,22 @@ main(int argc, char **argv)
 	}
 	if (pipe2(pipe_fds, O_CLOEXEC) < 0)
 		die("ep_threads: pipe2: %s", strerror(errno));
+	if (argc > 2 && strcmp(argv[2], "stuck") == 0) {
+		if (pthread_create(&threads[0], NULL, stuck, NULL) != 0)
+			die("ep_threads: pthread_create failed");
+		pthread_mutex_lock(&lock);
+		while (!turn)
+			pthread_cond_wait(&turn_changed, &lock);
+		pthread_mutex_unlock(&lock);
+		/* ends the process with the reader in its read (exit_group) */
+		for (int i = 0; i < 3; i++) {
+			struct timespec ts = { 0, 1000000 };
+
+			nanosleep(&ts, NULL);
+			say("main: %d\n", i);
+		}
+		exit(0);
+	}
 	for (int i = 0; i < NTHREADS * ROUNDS; i++) {
 		char msg[9];
 
