@@ -301,6 +301,11 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 		}
 		break;
 	default:
+		/* a call that failed here did not do what the log's did */
+		if (got < 0 && got >= -4095) {
+			diverge(rec, t, "it failed here (%s), not in the log", strerror((int)-got));
+			return -1;
+		}
 		break;
 	}
 	/* ids it returns or the kernel wrote (clone's tid words) read as
