@@ -49,7 +49,7 @@ struct rec_ep {
 };
 
 int
-rec_ep_start(struct recorder *rec, const char *dir, pid_t root)
+rec_ep_open(struct recorder *rec, const char *dir)
 {
 	char err[512] = "";
 	int r;
@@ -58,10 +58,14 @@ rec_ep_start(struct recorder *rec, const char *dir, pid_t root)
 	if (!rec->ep)
 		return -ENOMEM;
 	r = ep_log_open(dir, &rec->ep->log, err, sizeof(err));
-	if (r < 0) {
+	if (r < 0)
 		log_error("--syscalls-from=%s: %s", dir, err[0] ? err : strerror(-r));
-		return r;
-	}
+	return r;
+}
+
+int
+rec_ep_start(struct recorder *rec, pid_t root)
+{
 	return ep_log_map_tid(rec->ep->log, root, ep_log_root(rec->ep->log));
 }
 

@@ -922,9 +922,12 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
 
 /* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
 
-/** Answer the syscalls of the program started as @root from the log in
- * trace @dir (ep/ep.h). Returns 0 or -errno, having said why. */
-int rec_ep_start(struct recorder *rec, const char *dir, pid_t root) _wur_;
+/** Read the log in trace @dir (ep/ep.h) that the syscalls will be
+ * answered from. Returns 0 or -errno, having said why. */
+int rec_ep_open(struct recorder *rec, const char *dir) _wur_;
+/** The program started as @root is the log's first process. Returns 0 or
+ * -ENOMEM. */
+int rec_ep_start(struct recorder *rec, pid_t root) _wur_;
 /** At the first exec of an EP run (@t stopped there, its stack ending at
  * @stack_end): the program starts with the log's initial stack (argv,
  * environment, auxv, AT_RANDOM bytes) and registers, into @regs, as replay

@@ -1174,18 +1174,30 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		*ret_status = -r;
 		return -ENOEXEC;
 	}
+	/* an EP run: its log first, before any trace is made */
+	if (opts->syscalls_from) {
+		r = rec_ep_open(&rec, opts->syscalls_from);
+		if (r < 0) {
+			rec_ep_free(&rec);
+			return r;
+		}
+	}
 	if (opts->trace_dir) {
 		snprintf(dir_buf, dir_len, "%s", opts->trace_dir);
 	} else {
 		base = strrchr(opts->argv[0], '/');
 		r = trace_dir_new(base ? base + 1 : opts->argv[0], dir_buf, dir_len);
-		if (r < 0)
+		if (r < 0) {
+			rec_ep_free(&rec);
 			return log_error_errno(r, "cannot create a trace directory");
+		}
 	}
 	fill_header(&hdr, opts->argv, ticks);
 	r = trace_writer_open(dir_buf, &hdr, &rec.w);
-	if (r < 0)
+	if (r < 0) {
+		rec_ep_free(&rec);
 		return log_error_errno(r, "cannot create trace '%s'", dir_buf);
+	}
 	if (!opts->trace_dir && trace_dir_set_latest(dir_buf) < 0)
 		log_warn("cannot update the latest-trace link");
 
@@ -1228,8 +1240,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	rec.root = pid;
 	rec.nprocs = 1;
-	if (opts->syscalls_from) {
-		r = rec_ep_start(&rec, opts->syscalls_from, pid);
+	if (rec.ep) {
+		r = rec_ep_start(&rec, pid);
 		if (r < 0) {
 			kill(pid, SIGKILL);
 			goto out;
