@@ -64,6 +64,12 @@ void ep_log_image(const struct ep_log *log, const struct trace_blob **ret_stack,
 		  const uint64_t **ret_regs);
 
 /**
+ * The kept copy of the executable the log's first process ran (openable as
+ * is) into *ret_copy, owned by @log. Returns 0 or -ENOENT.
+ */
+int ep_log_exe(struct ep_log *log, const char **ret_copy) _wur_;
+
+/**
  * The next call of thread @log_tid of the log, which becomes its current
  * one; NULL when the thread made no more. The call is owned by @log.
  */

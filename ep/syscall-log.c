@@ -34,6 +34,7 @@ struct tid_pair {
 struct ep_log {
 	struct trace_reader *r; /* kept open: the kept files */
 	pid_t root;
+	uint32_t exe;		  /* the first exec's executable: a file id */
 	struct trace_blob *stack; /* the first exec's */
 	uint64_t regs[TRACE_NREGS];
 	struct log_thread *threads;
@@ -141,6 +142,7 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		if (!ev->nblobs || !ev->has_regs)
 			return -EBADMSG;
 		log->root = ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid;
+		log->exe = (uint32_t)ev->values[0];
 		log->stack = copy_blobs(ev->blobs, 1, &r);
 		memcpy(log->regs, ev->regs, sizeof(log->regs));
 		return r;
@@ -241,6 +243,12 @@ ep_log_image(const struct ep_log *log, const struct trace_blob **ret_stack, cons
 {
 	*ret_stack = log->stack;
 	*ret_regs = log->regs;
+}
+
+int
+ep_log_exe(struct ep_log *log, const char **ret_copy)
+{
+	return trace_reader_file(log->r, log->exe, ret_copy, NULL);
 }
 
 const struct ep_call *

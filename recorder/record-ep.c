@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "ep/ep.h"
@@ -48,9 +49,31 @@ struct rec_ep {
 	size_t nfiles, files_cap;
 };
 
-int
-rec_ep_open(struct recorder *rec, const char *dir)
+/* Whether files @a and @b hold the same bytes: 1, 0, or -errno. */
+static int
+same_bytes(const char *a, const char *b)
 {
+	_cleanup_close_ int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+	char ba[65536], bb[sizeof(ba)];
+	ssize_t na, nb;
+
+	if (fa < 0 || fb < 0)
+		return -errno;
+	do {
+		na = read(fa, ba, sizeof(ba));
+		nb = read(fb, bb, sizeof(bb));
+		if (na < 0 || nb < 0)
+			return -errno;
+		if (na != nb || memcmp(ba, bb, (size_t)na) != 0)
+			return 0;
+	} while (na > 0);
+	return 1;
+}
+
+int
+rec_ep_open(struct recorder *rec, const char *dir, const char *exe)
+{
+	const char *copy;
 	char err[512] = "";
 	int r;
 
@@ -58,9 +81,21 @@ rec_ep_open(struct recorder *rec, const char *dir)
 	if (!rec->ep)
 		return -ENOMEM;
 	r = ep_log_open(dir, &rec->ep->log, err, sizeof(err));
-	if (r < 0)
+	if (r < 0) {
 		log_error("--syscalls-from=%s: %s", dir, err[0] ? err : strerror(-r));
-	return r;
+		return r;
+	}
+	/* the log's addresses, stack and results are those of its program:
+	 * another build of it would run the log's answers into a crash */
+	r = ep_log_exe(rec->ep->log, &copy);
+	if (r >= 0)
+		r = same_bytes(exe, copy);
+	if (r <= 0) {
+		log_error("--syscalls-from=%s: %s is not the program the log ran%s%s", dir, exe,
+			  r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 int

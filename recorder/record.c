@@ -1176,7 +1176,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	/* an EP run: its log first, before any trace is made */
 	if (opts->syscalls_from) {
-		r = rec_ep_open(&rec, opts->syscalls_from);
+		r = rec_ep_open(&rec, opts->syscalls_from, exe);
 		if (r < 0) {
 			rec_ep_free(&rec);
 			return r;

@@ -107,10 +107,12 @@ Test(ep_log, each_thread_in_its_own_order)
 	const uint64_t *regs;
 	const struct ep_call *c;
 	struct ep_log *log;
+	const char *exe;
 	char err[256] = "";
 
 	cr_assert_eq(ep_log_open(write_log(0, 0), &log, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(ep_log_root(log), 100);
+	cr_assert_eq(ep_log_exe(log, &exe), -ENOENT, "this trace kept no executable");
 	ep_log_image(log, &stack, &regs);
 	cr_assert_eq(stack->len, sizeof(stack_bytes));
 	cr_assert(memcmp(stack->data, stack_bytes, sizeof(stack_bytes)) == 0);
