@@ -1077,6 +1077,13 @@ def c_ep_syscalls_from(h):
     if not stuck_seen:
         raise Fail('no EP run reached the stuck read before the process ended')
     log(f'  {stuck_seen} of {len(EP_SEEDS)} EP runs reached the read the log never returned from')
+    # another program than the log's: refused before it runs
+    other = h.new_trace_path('ep-other')
+    r = run([h.uprr, 'record', '-o', other, f'--syscalls-from={trace_a}', '--',
+             h.prog('time_random')], timeout=60, what='uprr record (another program)')
+    check_uprr_error(r, 'an EP run of another program', 'is not the program the log ran')
+    if os.path.exists(other):
+        raise Fail('a refused EP run left a trace behind')
 
 
 @case('ep-divergence')
