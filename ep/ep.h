@@ -33,6 +33,10 @@ struct ep_call {
 	struct trace_blob *out;		   /**< (the exit's blobs), owned by the log */
 	pid_t child;			   /**< the log's id of the thread or process it
 					    * created (clone, fork), else 0 */
+	uint32_t nsent;			   /**< its TRACE_EV_OUTPUT events (bytes it sent
+					    * to uprr's output or a socket that were not
+					    * in memory: sendfile...), before its exit */
+	struct trace_event *sent;	   /**< (their blobs owned by the log) */
 };
 
 struct ep_log;

@@ -127,6 +127,25 @@ add_exit(struct log_thread *lt, const struct trace_event *ev)
 	return 0;
 }
 
+static int
+add_sent(struct ep_call *c, const struct trace_event *ev)
+{
+	struct trace_event *e;
+	int r;
+
+	e = realloc(c->sent, (c->nsent + 1) * sizeof(*c->sent));
+	if (!e)
+		return -ENOMEM;
+	c->sent = e;
+	e = &c->sent[c->nsent];
+	*e = *ev;
+	e->blobs = copy_blobs(ev->blobs, ev->nblobs, &r);
+	if (r < 0)
+		return r;
+	c->nsent++;
+	return 0;
+}
+
 /* Add event @ev of the trace to @log; -ENOTSUP with @err for what an EP run
  * cannot take from a log yet. */
 static int
@@ -152,6 +171,12 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		if (!lt)
 			return -ENOMEM;
 		return ev->type == TRACE_EV_SYSCALL_ENTRY ? add_entry(lt, ev) : add_exit(lt, ev);
+	case TRACE_EV_OUTPUT:
+		/* the bytes of its current call, shown before its exit */
+		lt = find_thread(log, (pid_t)ev->tid, false);
+		if (!lt || !lt->ncalls || lt->skipping || lt->calls[lt->ncalls - 1].exited)
+			return -EBADMSG;
+		return add_sent(&lt->calls[lt->ncalls - 1], ev);
 	case TRACE_EV_THREAD_START:
 		/* the creator's current call made it */
 		lt = find_thread(log, (pid_t)ev->values[0], false);
@@ -220,8 +245,13 @@ ep_log_free(struct ep_log *log)
 		return;
 	for (size_t i = 0; i < log->nthreads; i++) {
 		for (size_t j = 0; j < log->threads[i].ncalls; j++) {
-			free(log->threads[i].calls[j].in);
-			free(log->threads[i].calls[j].out);
+			struct ep_call *c = &log->threads[i].calls[j];
+
+			free(c->in);
+			free(c->out);
+			for (uint32_t k = 0; k < c->nsent; k++)
+				free((void *)c->sent[k].blobs);
+			free(c->sent);
 		}
 		free(log->threads[i].calls);
 	}

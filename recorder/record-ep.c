@@ -274,6 +274,15 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
 }
 
+/* Whether @t's call is answered from the log, not run. */
+static bool
+answered(const struct rthread *t)
+{
+	const struct ep_call *c = t->ep_call;
+
+	return c && (!sc_ep_live((long)t->nr, t->args) || (c->exited && c->result < 0));
+}
+
 bool
 rec_ep_issue(struct recorder *rec, struct rthread *t)
 {
@@ -285,7 +294,7 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 		return false; /* not matched: it runs */
 	/* one the kernel runs, unless it failed there, having changed
 	 * nothing: it fails here the same way */
-	if (sc_ep_live((long)t->nr, t->args) && !(c->exited && c->result < 0)) {
+	if (!answered(t)) {
 		if (t->nr == __NR_mmap && prepare_mmap(rec, t, c) < 0)
 			return true;
 		return false;
@@ -326,8 +335,7 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	int64_t got = (int64_t)t->regs.rax;
 	uint64_t addr;
 
-	t->ep_call = NULL;
-	if (!c || !sc_ep_live((long)t->nr, t->args) || c->result < 0)
+	if (!c || answered(t))
 		return 0; /* not matched, or answered from the log already */
 	switch (t->nr) {
 	case __NR_mmap:
@@ -361,6 +369,31 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		log_debug("thread %d vanished at its syscall exit", t->tid);
 	return 0;
+}
+
+bool
+rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_event *ev)
+{
+	const struct ep_call *c = t->ep_call;
+
+	if (!answered(t))
+		return false;
+	/* Where its bytes went, and the bytes not in memory, as the log's run
+	 * saw them: its fds are the log's, which this process does not have
+	 * (an fd number here may be a kept copy that replay's way of mapping
+	 * opened). No file is kept, as the call wrote none here. */
+	for (uint32_t i = 0; i < c->nsent; i++) {
+		struct trace_event sent = c->sent[i];
+
+		sent.tid = (uint32_t)t->tid;
+		if (rec_write_event(rec, &sent) < 0)
+			return true;
+	}
+	if (c->nvalues >= 3 && c->values[2]) {
+		ev->values[2] = c->values[2];
+		ev->nvalues = 3;
+	}
+	return true;
 }
 
 int

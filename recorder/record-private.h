@@ -947,6 +947,12 @@ bool rec_ep_issue(struct recorder *rec, struct rthread *t);
 /** At the exit stop of @t's syscall (t->regs read): one the kernel ran
  * returns the log's result and outputs; -1 at a divergence. */
 int rec_ep_exit(struct recorder *rec, struct rthread *t) _wur_;
+/** At the exit of @t's syscall, before its event @ev (values[0], [1] set)
+ * is written: for a call answered from the log, what the log's exit event
+ * said of where its bytes went (values[2]) and the bytes not in memory
+ * (TRACE_EV_OUTPUT events, written now). Returns false for a call that
+ * ran here: the recorder sees for itself. */
+bool rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_event *ev);
 /** @parent's clone created thread @child: it is the log's thread that call
  * created, whose id the kernel's tid words hold. -1 at a divergence. */
 int rec_ep_clone(struct recorder *rec, const struct rthread *parent, const struct rthread *child) _wur_;

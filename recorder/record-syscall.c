@@ -487,6 +487,8 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[5] = 1;
 			ev.nvalues = 6;
 		}
+	} else if (rec->ep && rec_ep_exit_event(rec, t, &ev)) {
+		/* answered from the log: the log's fds, not this process's */
 	} else {
 		/* replay shows what reached uprr's own stdout and stderr (not
 		 * what a pipeline's stage wrote to the next one) and collects

@@ -3,9 +3,10 @@
  * For `uprr record --syscalls-from` (an EP run answered from a log): reads
  * the file named by argv[1] and a pipe, gets the time and random bytes,
  * and has 3 threads take turns under a mutex and a condition variable,
- * each printing what it read in its turn. The output depends on the input,
- * the clock and getrandom, not on the schedule: a run whose syscalls come
- * from a log must print the log's. With argv[2] = "race", a race decides
+ * each printing what it read in its turn; it shows the file's first bytes
+ * with sendfile(2), and says a last line into a file made its stdout. The
+ * output depends on the input, the clock and getrandom, not on the
+ * schedule: a run whose syscalls come from a log must print the log's. With argv[2] = "race", a race decides
  * which thread makes which syscall instead: the first thread to claim a
  * flag prints a line the others do not (its syscalls differ between
  * schedules). With argv[2] = "stuck", a thread is still blocked in a read
@@ -15,6 +16,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 
 #include "progs.h"
@@ -113,8 +115,16 @@ main(int argc, char **argv)
 	file_len = read(fd, file_data, sizeof(file_data));
 	if (file_len < 0)
 		die("ep_threads: read %s: %s", argv[1], strerror(errno));
+	say("file: %zd bytes, fnv %08x, begins '", file_len, fnv(file_data, (size_t)file_len));
+	{
+		/* bytes shown that were never in the program's memory */
+		off_t off = 0;
+
+		if (sendfile(STDOUT_FILENO, fd, &off, 16) != 16)
+			die("ep_threads: sendfile: %s", strerror(errno));
+		say("'\n");
+	}
 	close(fd);
-	say("file: %zd bytes, fnv %08x\n", file_len, fnv(file_data, (size_t)file_len));
 	if (race) {
 		for (int i = 0; i < NTHREADS; i++)
 			if (pthread_create(&threads[i], NULL, racer, (void *)(intptr_t)i) != 0)
@@ -157,5 +167,15 @@ main(int argc, char **argv)
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(threads[i], NULL);
 	say("ep_threads: %d turns\n", turn);
+	{
+		/* stdout becomes a file: what follows is not uprr's output */
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s.out", argv[1]);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+			die("ep_threads: %s: %s", path, strerror(errno));
+		say("into %s\n", path);
+	}
 	return 0;
 }
