@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 packages=(
 	build-essential meson ninja-build pkg-config
 	libzstd-dev libxxhash-dev libcapstone-dev libelf-dev libdw-dev libpfm4-dev libcriterion-dev
-	sqlite3 python3 pigz memcached coreutils procps util-linux
+	sqlite3 python3 pigz xz-utils memcached coreutils procps util-linux
 	bsdutils nodejs # script(1), a pty user; node, which allocates protection keys
 	# a Go program (e2e go-vdso: the Go runtime's use of the vDSO)
 	golang-go

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The heap's order (UPRR_SYNC_HEAP=1, doc/sync-order.md): glibc's malloc
+ * takes its arena locks with lll_lock, which the library cannot wrap, so
+ * the addresses it returns depend on how threads' calls interleave (a
+ * shared arena, a block freed by another thread). With the option, every
+ * malloc, free, calloc, realloc and memalign-like call is one operation on
+ * one pseudo-object, made under a lock of the library's in LOG (the heap is
+ * serialised) and in the logged order in FOLLOW, which also checks that it
+ * returns the logged address. glibc's own __libc_* entry points are called
+ * (exported since glibc 2.0 for this), so no dlsym and no allocator of our
+ * own are needed before the library is resolved.
+ *
+ * pthread_create is a heap operation too (preload/sync-wrap.c): the new
+ * thread's stack is an mmap, and so is a new arena, whose address follows
+ * from the mappings made before it.
+ *
+ * Not covered: what glibc frees inside itself without the public free (a
+ * thread's tcache at its exit, tcache_thread_shutdown()).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <malloc.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload/sync-private.h"
+
+void *__libc_malloc(size_t n);
+void __libc_free(void *p);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+void *__libc_memalign(size_t align, size_t n);
+void *__libc_valloc(size_t n);
+void *__libc_pvalloc(size_t n);
+
+HIDDEN int sync_heap;
+
+/* The pseudo-object whose clock orders the heap, and the lock LOG holds
+ * around each call (0 free, 1 taken, 2 taken with waiters) */
+static uint32_t heap_obj, heap_lock_word;
+
+static void
+heap_lock(void)
+{
+	uint32_t c = 0;
+
+	if (__atomic_compare_exchange_n(&heap_lock_word, &c, 1, 0, __ATOMIC_ACQUIRE,
+			__ATOMIC_RELAXED))
+		return;
+	if (c != 2)
+		c = __atomic_exchange_n(&heap_lock_word, 2, __ATOMIC_ACQUIRE);
+	while (c != 0) {
+		sync_raw_syscall(SYS_futex, (long)&heap_lock_word, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 2,
+			0, 0, 0);
+		c = __atomic_exchange_n(&heap_lock_word, 2, __ATOMIC_ACQUIRE);
+	}
+}
+
+static void
+heap_unlock(void)
+{
+	if (__atomic_exchange_n(&heap_lock_word, 0, __ATOMIC_RELEASE) == 2)
+		sync_raw_syscall(SYS_futex, (long)&heap_lock_word, FUTEX_WAKE | FUTEX_PRIVATE_FLAG, 1,
+			0, 0, 0);
+}
+
+static void
+heap_fork_prepare(void)
+{
+	heap_lock();
+}
+
+static void
+heap_fork_done(void)
+{
+	heap_unlock();
+}
+
+HIDDEN void
+sync_heap_start(void)
+{
+	sync_heap = 1;
+	pthread_atfork(heap_fork_prepare, heap_fork_done, heap_fork_done);
+}
+
+enum heap_call { H_MALLOC, H_FREE, H_CALLOC, H_REALLOC, H_MEMALIGN, H_VALLOC, H_PVALLOC };
+
+static void *
+heap_real(enum heap_call call, void *p, size_t a, size_t b)
+{
+	switch (call) {
+	case H_MALLOC:
+		return __libc_malloc(a);
+	case H_FREE:
+		__libc_free(p);
+		return NULL;
+	case H_CALLOC:
+		return __libc_calloc(a, b);
+	case H_REALLOC:
+		return __libc_realloc(p, a);
+	case H_MEMALIGN:
+		return __libc_memalign(a, b);
+	case H_VALLOC:
+		return __libc_valloc(a);
+	case H_PVALLOC:
+		return __libc_pvalloc(a);
+	}
+	return NULL;
+}
+
+/* A heap call made inside another (glibc's pthread_create allocating the
+ * new thread's TLS) is part of it: it takes no turn and no lock. */
+static __thread int heap_depth __attribute__((tls_model("initial-exec")));
+
+HIDDEN void *
+sync_heap_run(void *(*fn)(void *), void *arg)
+{
+	struct sync_op op;
+	void *r;
+
+	if (!sync_heap || heap_depth)
+		return fn(arg);
+	switch (sync_begin(&op, &heap_obj, UPRR_SYNC_HEAP)) {
+	case SYNC_PASS:
+		break;
+	case SYNC_PATH_LOG:
+		heap_lock();
+		heap_depth++;
+		r = fn(arg);
+		heap_depth--;
+		sync_log_acquired(&op, (int32_t)(uintptr_t)r, 0);
+		heap_unlock();
+		return r;
+	case SYNC_PATH_OBSERVE:
+	case SYNC_PATH_FOLLOW:
+		sync_follow_turn(&op);
+		heap_depth++;
+		r = fn(arg);
+		heap_depth--;
+		sync_follow_done(&op, (int32_t)(uintptr_t)r);
+		return r;
+	}
+	return fn(arg);
+}
+
+struct heap_args {
+	enum heap_call call;
+	void *p;
+	size_t a, b;
+};
+
+static void *
+heap_run_real(void *arg)
+{
+	struct heap_args *h = arg;
+
+	return heap_real(h->call, h->p, h->a, h->b);
+}
+
+static void *
+heap_call(enum heap_call call, void *p, size_t a, size_t b)
+{
+	struct heap_args h = { call, p, a, b };
+
+	if (!sync_heap || heap_depth)
+		return heap_real(call, p, a, b);
+	return sync_heap_run(heap_run_real, &h);
+}
+
+EXPORT void *
+malloc(size_t n)
+{
+	return heap_call(H_MALLOC, NULL, n, 0);
+}
+
+EXPORT void
+free(void *p)
+{
+	/* free(NULL) does nothing, in every run */
+	if (p)
+		heap_call(H_FREE, p, 0, 0);
+}
+
+EXPORT void *
+calloc(size_t n, size_t size)
+{
+	return heap_call(H_CALLOC, NULL, n, size);
+}
+
+EXPORT void *
+realloc(void *p, size_t n)
+{
+	return heap_call(H_REALLOC, p, n, 0);
+}
+
+EXPORT void *
+reallocarray(void *p, size_t n, size_t size)
+{
+	size_t bytes;
+
+	if (__builtin_mul_overflow(n, size, &bytes)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return heap_call(H_REALLOC, p, bytes, 0);
+}
+
+EXPORT void *
+memalign(size_t align, size_t n)
+{
+	return heap_call(H_MEMALIGN, NULL, align, n);
+}
+
+EXPORT void *
+aligned_alloc(size_t align, size_t n)
+{
+	return heap_call(H_MEMALIGN, NULL, align, n);
+}
+
+EXPORT int
+posix_memalign(void **ret, size_t align, size_t n)
+{
+	void *p;
+
+	/* posix_memalign(3): a power of two multiple of sizeof(void *) */
+	if (align % sizeof(void *) || (align & (align - 1)) || !align)
+		return EINVAL;
+	p = heap_call(H_MEMALIGN, NULL, align, n);
+	if (!p && n)
+		return ENOMEM;
+	*ret = p;
+	return 0;
+}
+
+EXPORT void *
+valloc(size_t n)
+{
+	return heap_call(H_VALLOC, NULL, n, 0);
+}
+
+EXPORT void *
+pvalloc(size_t n)
+{
+	return heap_call(H_PVALLOC, NULL, n, 0);
+}

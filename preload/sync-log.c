@@ -1,0 +1,480 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The synchronization-order log inside the tracee (doc/sync-order.md):
+ * the per-thread slots of the log file, the process's table of object
+ * clocks, and the two modes. LOG: an operation on object O takes O's clock
+ * with a fetch-add made while the operation is ordered (after an
+ * acquisition, before a release) and writes (O, clock, kind, result) to the
+ * thread's slot. FOLLOW: the thread's next record says which clock its
+ * operation must wait for; it sleeps on the clock word (futex) until then,
+ * makes the call, and advances the clock.
+ *
+ * Only what is async-signal-safe in glibc must stay so here (sem_post):
+ * the paths below use atomics, thread-local data of the initial-exec model
+ * and raw futex calls, never malloc or a lock.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "preload/sync-private.h"
+
+HIDDEN enum sync_mode sync_mode = SYNC_OFF;
+
+static struct uprr_sync_head *head;
+static uint64_t slot_size;
+
+/* The clock table: open addressing on the address, entries never removed
+ * (an address reused by another object continues its clock, in LOG as in
+ * FOLLOW alike). 2^16 objects. */
+#define OBJ_BITS 16
+#define OBJ_COUNT (1u << OBJ_BITS)
+static struct sync_obj *objs;
+
+struct sync_thread {
+	struct uprr_sync_slot *slot;
+	uint32_t index;		/* the slot's index in the log */
+	uint32_t children;	/* pthread_create calls made so far */
+	uint64_t next;		/* FOLLOW: the next record to follow */
+};
+static __thread struct sync_thread self __attribute__((tls_model("initial-exec")));
+
+static long
+raw_futex(uint32_t *uaddr, int op, uint32_t val)
+{
+	/* the clock words are private to the process */
+	return sync_raw_syscall(SYS_futex, (long)uaddr, op | FUTEX_PRIVATE_FLAG, val, 0, 0, 0);
+}
+
+static struct uprr_sync_slot *
+slot_at(uint32_t i)
+{
+	return (struct uprr_sync_slot *)((char *)head + UPRR_SYNC_HEAD_SIZE + i * slot_size);
+}
+
+static struct sync_obj *
+obj_lookup(uint64_t addr)
+{
+	/* Fibonacci hashing of the address, linear probing */
+	uint32_t h = (uint32_t)((addr * 0x9e3779b97f4a7c15ull) >> (64 - OBJ_BITS));
+
+	for (uint32_t n = 0; n < OBJ_COUNT; n++) {
+		struct sync_obj *o = &objs[(h + n) & (OBJ_COUNT - 1)];
+		uint64_t key = __atomic_load_n(&o->addr, __ATOMIC_ACQUIRE);
+
+		if (key == 0) {
+			uint64_t zero = 0;
+
+			if (__atomic_compare_exchange_n(&o->addr, &zero, addr, 0, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE))
+				return o;
+			key = zero;
+		}
+		if (key == addr)
+			return o;
+	}
+	return NULL;
+}
+
+HIDDEN _Noreturn void
+sync_diverged(const char *what, const struct sync_op *op, uint64_t addr, unsigned kind)
+{
+	static int said;
+	char msg[256];
+	int n;
+
+	/* one line, from the first thread that found it */
+	if (__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL)) {
+		for (;;)
+			sync_raw_syscall(SYS_pause, 0, 0, 0, 0, 0, 0);
+	}
+	n = snprintf(msg, sizeof(msg),
+		"uprr-sync: follow: divergence in thread %u at operation %llu: %s "
+		"(the log has kind %u on %#llx clock %u; the program made kind %u on %#llx)\n",
+		self.index, (unsigned long long)(self.next ? self.next - 1 : 0), what,
+		op && op->rec ? op->rec->kind : 0u,
+		op && op->rec ? (unsigned long long)op->rec->obj : 0ull,
+		op && op->rec ? op->rec->clock : 0u, kind, (unsigned long long)addr);
+	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+		n = 0;
+	sync_raw_syscall(SYS_exit_group, UPRR_SYNC_DIVERGED_EXIT, 0, 0, 0, 0, 0);
+	__builtin_unreachable();
+}
+
+/* count++, returning the old value, in one instruction that a signal
+ * cannot split; without a lock prefix: only this thread writes its slot */
+static inline uint64_t
+take_index(uint64_t *count)
+{
+	uint64_t i = 1;
+
+	__asm__ __volatile__("xaddq %0, %1" : "+r"(i), "+m"(*count));
+	return i;
+}
+
+/* The operations the object itself makes one at a time (a mutex's or a
+ * spin lock's, a writer's lock: only the holder acts on it): their clock
+ * needs no locked instruction. A rwlock's unlock may be a reader's. */
+static inline int
+exclusive_kind(unsigned kind)
+{
+	return (kind >= UPRR_SYNC_MUTEX_LOCK && kind <= UPRR_SYNC_MUTEX_UNLOCK) ||
+		(kind >= UPRR_SYNC_RW_WRLOCK && kind <= UPRR_SYNC_RW_TIMEDWRLOCK) ||
+		(kind >= UPRR_SYNC_SPIN_LOCK && kind <= UPRR_SYNC_SPIN_UNLOCK) ||
+		kind == UPRR_SYNC_COND_RELEASE || kind == UPRR_SYNC_COND_ACQUIRE ||
+		kind == UPRR_SYNC_HEAP;
+}
+
+/* The next clock of @o (LOG) */
+static inline uint32_t
+take_clock(struct sync_obj *o, unsigned kind)
+{
+	uint32_t c;
+
+	if (!exclusive_kind(kind))
+		return __atomic_fetch_add(&o->clock, 1, __ATOMIC_ACQ_REL);
+	/* the holder's store is seen by the next holder through the
+	 * object's own release and acquire */
+	c = __atomic_load_n(&o->clock, __ATOMIC_RELAXED);
+	__atomic_store_n(&o->clock, c + 1, __ATOMIC_RELAXED);
+	return c;
+}
+
+HIDDEN enum sync_path
+sync_begin(struct sync_op *op, const void *addr, unsigned kind)
+{
+	struct uprr_sync_slot *slot = self.slot;
+
+	if (sync_mode == SYNC_OFF || !slot)
+		return SYNC_PASS;
+	op->kind = (uint16_t)kind;
+	op->obj = obj_lookup((uint64_t)addr);
+	if (sync_mode == SYNC_LOG) {
+		/* reserved first, in one instruction, so a signal handler's
+		 * operations come after the one it interrupted, as the thread
+		 * made them */
+		uint64_t i = take_index(&slot->count);
+
+		if (!op->obj) {
+			__atomic_fetch_add(&head->untracked, 1, __ATOMIC_RELAXED);
+			op->rec = NULL;
+			if (i < head->nrecs) {
+				/* a hole the reader sees as lost */
+				slot->recs[i].obj = (uint64_t)addr;
+				slot->recs[i].flags = UPRR_SYNC_F_OBSERVE;
+				__atomic_store_n(&slot->recs[i].kind, (uint16_t)kind, __ATOMIC_RELEASE);
+			}
+			return SYNC_PASS;
+		}
+		if (i >= head->nrecs) {
+			__atomic_fetch_add(&slot->lost, 1, __ATOMIC_RELAXED);
+			op->rec = NULL;
+		} else {
+			op->rec = &slot->recs[i];
+			op->rec->obj = (uint64_t)addr;
+		}
+		return SYNC_PATH_LOG;
+	}
+	/* FOLLOW. Past the end of its log (the last record reserved, or one
+	 * never completed), the thread was blocked when the LOG run ended
+	 * (in an operation, or in a wait the log does not see, and then here):
+	 * it waits for ever, as it did, until the process exits. */
+	if (self.next >= __atomic_load_n(&slot->count, __ATOMIC_RELAXED) ||
+			self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE) {
+		for (;;)
+			sync_raw_syscall(SYS_pause, 0, 0, 0, 0, 0, 0);
+	}
+	op->rec = &slot->recs[self.next++];
+	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind)
+		sync_diverged("another operation", op, (uint64_t)addr, kind);
+	if (!op->obj)
+		sync_diverged("no room for the object's clock", op, (uint64_t)addr, kind);
+	return (op->rec->flags & UPRR_SYNC_F_OBSERVE) ? SYNC_PATH_OBSERVE : SYNC_PATH_FOLLOW;
+}
+
+static void
+log_write(struct sync_op *op, uint32_t clock, int result, unsigned flags)
+{
+	if (!op->rec)
+		return;
+	op->rec->clock = clock;
+	op->rec->result = result;
+	op->rec->flags = (uint16_t)flags;
+	/* the kind last: a reader takes a record whose kind is 0 as not
+	 * complete (a thread still blocked in it) */
+	__atomic_store_n(&op->rec->kind, op->kind, __ATOMIC_RELEASE);
+}
+
+HIDDEN void
+sync_log_acquired(struct sync_op *op, int result, int observe)
+{
+	uint32_t c;
+
+	if (observe)
+		c = __atomic_load_n(&op->obj->clock, __ATOMIC_ACQUIRE);
+	else
+		c = take_clock(op->obj, op->kind);
+	log_write(op, c, result, observe ? UPRR_SYNC_F_OBSERVE : 0);
+}
+
+/* A release's record is complete once it took its clock (its result is
+ * 0 until sync_log_done()): a process that ends between the two (another
+ * thread's exit_group) leaves no clock that no record holds, which would
+ * stop a FOLLOW run at that clock. */
+HIDDEN void
+sync_log_release(struct sync_op *op)
+{
+	uint32_t c = take_clock(op->obj, op->kind);
+
+	log_write(op, c, 0, 0);
+}
+
+HIDDEN void
+sync_log_done(struct sync_op *op, int result)
+{
+	if (op->rec && result)
+		__atomic_store_n(&op->rec->result, result, __ATOMIC_RELEASE);
+}
+
+/* Sleeps until the clock is at least @want (@exact: exactly; past it is a
+ * divergence). The waiter count is raised before the futex call and the
+ * advancer reads it after its increment, both sequentially consistent:
+ * either the sleeper's futex call sees the new clock (EAGAIN) or the
+ * advancer sees the sleeper and wakes it. */
+static void
+wait_clock(struct sync_op *op, uint32_t want, int exact)
+{
+	struct sync_obj *o = op->obj;
+
+	for (;;) {
+		uint32_t c = __atomic_load_n(&o->clock, __ATOMIC_SEQ_CST);
+
+		if (c == want || (!exact && (int32_t)(c - want) > 0))
+			return;
+		if (exact && (int32_t)(c - want) > 0)
+			sync_diverged("its object's clock went past its turn", op, o->addr, op->kind);
+		__atomic_fetch_add(&o->waiters, 1, __ATOMIC_SEQ_CST);
+		raw_futex(&o->clock, FUTEX_WAIT, c);
+		__atomic_fetch_sub(&o->waiters, 1, __ATOMIC_SEQ_CST);
+	}
+}
+
+HIDDEN void
+sync_follow_turn(struct sync_op *op)
+{
+	wait_clock(op, op->rec->clock, 1);
+}
+
+HIDDEN void
+sync_follow_advance(struct sync_op *op)
+{
+	struct sync_obj *o = op->obj;
+
+	__atomic_fetch_add(&o->clock, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&o->waiters, __ATOMIC_SEQ_CST))
+		raw_futex(&o->clock, FUTEX_WAKE, INT_MAX);
+}
+
+HIDDEN void
+sync_follow_done(struct sync_op *op, int result)
+{
+	if (result != op->rec->result)
+		sync_diverged("another result", op, op->obj->addr, op->kind);
+	sync_follow_advance(op);
+}
+
+HIDDEN int
+sync_follow_observe(struct sync_op *op)
+{
+	wait_clock(op, op->rec->clock, 0);
+	return op->rec->result;
+}
+
+/* ---- threads ---- */
+
+static int
+claim_slot(uint32_t parent, uint32_t ordinal)
+{
+	uint32_t i;
+
+	if (sync_mode == SYNC_LOG) {
+		i = __atomic_fetch_add(&head->nthreads, 1, __ATOMIC_RELAXED);
+		if (i >= UPRR_SYNC_NSLOTS) {
+			__atomic_fetch_add(&head->lost_threads, 1, __ATOMIC_RELAXED);
+			return -ENOSPC;
+		}
+		slot_at(i)->parent = parent;
+		slot_at(i)->ordinal = ordinal;
+		slot_at(i)->tid = (uint32_t)sync_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
+		__atomic_store_n(&slot_at(i)->used, 1, __ATOMIC_RELEASE);
+	} else {
+		/* FOLLOW: the slot of the same creator's same rank */
+		for (i = 0; i < head->nthreads && i < UPRR_SYNC_NSLOTS; i++)
+			if (slot_at(i)->used && slot_at(i)->parent == parent &&
+					slot_at(i)->ordinal == ordinal)
+				break;
+		if (i >= head->nthreads || i >= UPRR_SYNC_NSLOTS)
+			return -ENOENT;
+	}
+	self.slot = slot_at(i);
+	self.index = i;
+	self.children = 0;
+	self.next = 0;
+	return 0;
+}
+
+HIDDEN int
+sync_thread_child_ordinal(uint32_t *ret_parent)
+{
+	if (sync_mode == SYNC_OFF || !self.slot)
+		return -1;
+	*ret_parent = self.index;
+	return (int)self.children++;
+}
+
+HIDDEN void
+sync_thread_attach(uint32_t parent, uint32_t ordinal)
+{
+	if (sync_mode != SYNC_OFF && claim_slot(parent, ordinal) < 0 && sync_mode == SYNC_FOLLOW)
+		sync_diverged("a thread the log does not have", NULL, 0, 0);
+}
+
+/* ---- set-up ---- */
+
+static void
+sync_atfork_child(void)
+{
+	/* the child shares the log's pages (MAP_SHARED): it must not write
+	 * them, and it has no log of its own */
+	sync_mode = SYNC_OFF;
+}
+
+static int
+map_log(const char *path, enum sync_mode mode, uint32_t nrecs)
+{
+	struct stat st;
+	void *p;
+	int fd;
+
+	fd = open(path, (mode == SYNC_LOG ? O_RDWR : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		goto err;
+	if (mode == SYNC_LOG) {
+		if (st.st_size != 0) {
+			/* another process owns it (a program this one executed
+			 * would have had the variables removed) */
+			close(fd);
+			return -EEXIST;
+		}
+		if (ftruncate(fd, (off_t)uprr_sync_log_size(nrecs)) < 0)
+			goto err;
+		p = mmap(NULL, uprr_sync_log_size(nrecs), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			goto err;
+		head = p;
+		head->version = UPRR_SYNC_VERSION;
+		head->nslots = UPRR_SYNC_NSLOTS;
+		head->nrecs = nrecs;
+		head->pid = (uint32_t)getpid();
+		__atomic_store_n(&head->magic, UPRR_SYNC_MAGIC, __ATOMIC_RELEASE);
+	} else {
+		const struct uprr_sync_head *h;
+
+		if ((uint64_t)st.st_size < UPRR_SYNC_HEAD_SIZE) {
+			errno = EINVAL;
+			goto err;
+		}
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (p == MAP_FAILED)
+			goto err;
+		h = p;
+		if (h->magic != UPRR_SYNC_MAGIC || h->version != UPRR_SYNC_VERSION ||
+				h->nslots != UPRR_SYNC_NSLOTS || h->nrecs > UPRR_SYNC_RECS_MAX ||
+				(uint64_t)st.st_size < uprr_sync_log_size(h->nrecs)) {
+			munmap(p, (size_t)st.st_size);
+			close(fd);
+			return -EINVAL;
+		}
+		head = p;
+		nrecs = h->nrecs;
+	}
+	close(fd);
+	slot_size = uprr_sync_slot_size(nrecs);
+	return 0;
+err:
+	{
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+}
+
+__attribute__((constructor)) static void
+sync_init(void)
+{
+	const char *mode_s = getenv(UPRR_SYNC_ENV_MODE);
+	const char *path = getenv(UPRR_SYNC_ENV_LOG);
+	const char *recs_s = getenv(UPRR_SYNC_ENV_RECS);
+	const char *heap_s = getenv(UPRR_SYNC_ENV_HEAP);
+	enum sync_mode mode;
+	uint32_t nrecs = UPRR_SYNC_RECS_DEFAULT;
+	char msg[256];
+	int r, n;
+
+	sync_resolve();
+	if (!mode_s || !path)
+		return;
+	if (!strcmp(mode_s, "log"))
+		mode = SYNC_LOG;
+	else if (!strcmp(mode_s, "follow"))
+		mode = SYNC_FOLLOW;
+	else
+		return;
+	if (recs_s) {
+		unsigned long v = strtoul(recs_s, NULL, 10);
+
+		if (v > 0 && v <= UPRR_SYNC_RECS_MAX)
+			nrecs = (uint32_t)v;
+	}
+	objs = mmap(NULL, OBJ_COUNT * sizeof(*objs), PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (objs == MAP_FAILED) {
+		r = -errno;
+		goto fail;
+	}
+	r = map_log(path, mode, nrecs);
+	if (r < 0)
+		goto fail;
+	/* a program this process executes is another process: no log */
+	unsetenv(UPRR_SYNC_ENV_MODE);
+	sync_mode = mode;
+	pthread_atfork(NULL, NULL, sync_atfork_child);
+	r = claim_slot(UPRR_SYNC_NO_PARENT, 0);
+	if (r < 0)
+		goto fail;
+	if (mode == SYNC_LOG && heap_s && !strcmp(heap_s, "1"))
+		head->flags |= UPRR_SYNC_HEAD_HEAP;
+	if (head->flags & UPRR_SYNC_HEAD_HEAP)
+		sync_heap_start();
+	return;
+fail:
+	sync_mode = SYNC_OFF;
+	n = snprintf(msg, sizeof(msg), "uprr-sync: %s mode on '%s' not started: %s\n", mode_s,
+		path, strerror(-r));
+	if (n > 0 && write(STDERR_FILENO, msg, (size_t)n) < 0)
+		n = 0;
+	if (mode == SYNC_FOLLOW)
+		_exit(UPRR_SYNC_DIVERGED_EXIT);
+}
