@@ -25,6 +25,8 @@
 #include "trace/trace.h"
 
 #define EXIT_UPRR 125
+/* `uprr record --syscalls-from`: the run diverged from its log */
+#define EXIT_DIVERGED 124
 
 /* How long the program has to end after SIGTERM before uprr kills it: after
  * the first one (forwarded to it), and after a second one. */
@@ -153,7 +155,10 @@ usage(FILE *f)
 		   "record runs common syscalls through an in-process buffer (on by default;\n"
 		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
-		   "syscalls, which does not replay (uprr dump shows it).\n");
+		   "syscalls, which does not replay (uprr dump shows it).\n"
+		   "A testing aid of epoch-parallel recording: record --syscalls-from=TRACE answers\n"
+		   "every syscall of each thread from that thread's in TRACE (recorded with\n"
+		   "--no-syscall-buffer), in its program order; exit 124 at a divergence.\n");
 }
 
 /* The exit code of a shell whose child ended with @status. */
@@ -205,6 +210,7 @@ cmd_record(int argc, char **argv)
 		{ "syscall-buffer", no_argument, NULL, 'b' },
 		{ "no-syscall-buffer", no_argument, NULL, 'B' },
 		{ "mode", required_argument, NULL, 'm' },
+		{ "syscalls-from", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -255,6 +261,10 @@ cmd_record(int argc, char **argv)
 			}
 			opts.tp_log = strcmp(optarg, "tp-log") == 0;
 			break;
+		case 'L':
+			/* an EP run of the whole program (ep/ep.h, doc/uniparallel.md) */
+			opts.syscalls_from = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -281,6 +291,10 @@ cmd_record(int argc, char **argv)
 		fprintf(stderr, "uprr: --chaos shakes a schedule; --mode=tp-log has none\n");
 		return EXIT_UPRR;
 	}
+	if (opts.tp_log && opts.syscalls_from) {
+		fprintf(stderr, "uprr: --syscalls-from answers syscalls from a log; --mode=tp-log makes one\n");
+		return EXIT_UPRR;
+	}
 	r = opts.tp_log ? tp_record_log(&opts, &status, dir, sizeof(dir))
 			: rec_record(&opts, &status, dir, sizeof(dir));
 	if (r == -ENOEXEC) {
@@ -292,6 +306,8 @@ cmd_record(int argc, char **argv)
 		fprintf(stderr, "uprr: %s: %s\n", argv[optind], strerror(status));
 		return 126;
 	}
+	if (r == -EDOM)
+		return EXIT_DIVERGED;
 	if (r < 0)
 		return EXIT_UPRR;
 	log_info("trace saved in %s", dir);

@@ -364,6 +364,9 @@ struct rthread {
 	struct sc_entry entry;	      /* the model's view of the entry */
 	bool may_block;		      /* it runs in the kernel while others run */
 	bool unknown;		      /* its syscall is one the model does not know */
+	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
+					* none (not matched: futex, sched_yield) */
+	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
@@ -527,6 +530,9 @@ struct recorder {
 	struct rec_ipc ipc;		/* SysV segments the program made (ipc.c) */
 	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
 	bool syscallbuf;		/* map the syscall buffer at every exec */
+	struct rec_ep *ep;		/* an EP run: its log (record-ep.c), else NULL */
+	bool ep_diverged;		/* it stopped at a divergence from the log */
+	bool ep_started;		/* its first image is the log's */
 	struct rec_sb sb;		/* its state (syscallbuf.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
@@ -976,3 +982,42 @@ void rec_on_exec_event(struct recorder *rec, struct rthread *t);
 
 /* Add thread @tid of process @tgid in address space @sp, runnable. 0 or -ENOMEM. */
 int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *sp, struct rthread **ret);
+
+/* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
+
+/** Read the log in trace @dir (ep/ep.h) that the syscalls will be
+ * answered from, whose program must be executable @exe, byte for byte.
+ * Returns 0 or -errno, having said why. */
+int rec_ep_open(struct recorder *rec, const char *dir, const char *exe) _wur_;
+/** The program started as @root is the log's first process. Returns 0 or
+ * -ENOMEM. */
+int rec_ep_start(struct recorder *rec, pid_t root) _wur_;
+/** At the first exec of an EP run (@t stopped there, its stack ending at
+ * @stack_end): the program starts with the log's initial stack (argv,
+ * environment, auxv, AT_RANDOM bytes) and registers, into @regs, as replay
+ * starts it. Returns 0 or -errno. */
+int rec_ep_initial_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+			 uint64_t stack_end) _wur_;
+/** Free the EP state (none accepted). */
+void rec_ep_free(struct recorder *rec);
+/** At @t's syscall entry, its @nblobs passed-out ranges in rec->blobs:
+ * take its thread's next call of the log and compare; -1 at a divergence
+ * (the recording stops). */
+int rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs) _wur_;
+/** Issue @t's syscall as an EP run does: answered from the log (true), or
+ * prepared to run in the kernel (false: the caller runs it). */
+bool rec_ep_issue(struct recorder *rec, struct rthread *t);
+/** At the exit stop of @t's syscall (t->regs read): one the kernel ran
+ * returns the log's result and outputs; -1 at a divergence. */
+int rec_ep_exit(struct recorder *rec, struct rthread *t) _wur_;
+/** At the exit of @t's syscall, before its event @ev (values[0], [1] set)
+ * is written: for a call answered from the log, what the log's exit event
+ * said of where its bytes went (values[2]) and the bytes not in memory
+ * (TRACE_EV_OUTPUT events, written now). Returns false for a call that
+ * ran here: the recorder sees for itself. */
+bool rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_event *ev);
+/** @parent's clone created thread @child: it is the log's thread that call
+ * created, whose id the kernel's tid words hold. -1 at a divergence. */
+int rec_ep_clone(struct recorder *rec, const struct rthread *parent, const struct rthread *child) _wur_;
+/** Name the threads of event @ev by the log's ids. */
+void rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev);

@@ -79,6 +79,8 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 		return false;
 	}
 	parent = rec_find_thread(rec, ptid); /* add_thread may have moved it */
+	if (rec->ep && rec_ep_clone(rec, parent, child) < 0)
+		return false;
 	child->own_affinity = parent->own_affinity;
 	child->parent_tgid = (flags & (CLONE_THREAD | CLONE_PARENT)) ? parent->parent_tgid : parent->tgid;
 	child->persona_norandom = parent->persona_norandom; /* inherited (personality(2)) */
@@ -298,21 +300,27 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 	if (result < 0)
 		return;
 	if (t->nr == __NR_mmap) {
-		if ((t->args[3] & MAP_ANONYMOUS) || (int)t->args[4] < 0)
+		uint64_t args[6];
+
+		/* an EP run maps the log's copy of the file (record-ep.c) */
+		memcpy(args, t->args, sizeof(args));
+		if (t->ep_map_fd)
+			args[4] = (uint64_t)(t->ep_map_fd - 1);
+		if ((args[3] & MAP_ANONYMOUS) || (int)args[4] < 0)
 			return;
 		/* a mapping of /dev/zero is anonymous memory (shared: shmem,
 		 * as MAP_SHARED|MAP_ANONYMOUS; mem(4)): replay maps it so */
-		if (rec_is_dev_zero(t->tid, (int)t->args[4]))
+		if (rec_is_dev_zero(t->tid, (int)args[4]))
 			return;
-		if ((t->args[3] & MAP_TYPE) != MAP_PRIVATE)
-			(void)shared_file(rec, t, (int)t->args[4], true);
+		if ((args[3] & MAP_TYPE) != MAP_PRIVATE)
+			(void)shared_file(rec, t, (int)args[4], true);
 		else
 			/* a private mapping's pages not yet written show the
 			 * file's changes: replay maps its changing copy */
-			*ret_follows = shared_file(rec, t, (int)t->args[4], false) ||
-				       (rec_mmap_may_change(t->tid, t->args) &&
-					shared_file(rec, t, (int)t->args[4], true));
-		keep_fd_file(rec, t, (int)t->args[4], 0, ret_ref);
+			*ret_follows = shared_file(rec, t, (int)args[4], false) ||
+				       (rec_mmap_may_change(t->tid, args) &&
+					shared_file(rec, t, (int)args[4], true));
+		keep_fd_file(rec, t, (int)args[4], 0, ret_ref);
 		return;
 	}
 	fd = sc_written_fd((long)t->nr, t->args);
@@ -436,6 +444,8 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	    rec_sandbox_exit(t->tid, (long)t->model_nr, t->model_args, &t->regs, 1 + t->stop_filter,
 			     &t->persona_norandom) < 0)
 		return; /* vanished: its exit comes through waitpid */
+	if (rec->ep && rec_ep_exit(rec, t) < 0)
+		return;
 	rec_emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
 	if (unknown_succeeded(rec, t, result))
@@ -477,6 +487,8 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[5] = 1;
 			ev.nvalues = 6;
 		}
+	} else if (rec->ep && rec_ep_exit_event(rec, t, &ev)) {
+		/* answered from the log: the log's fds, not this process's */
 	} else {
 		/* replay shows what reached uprr's own stdout and stderr (not
 		 * what a pipeline's stage wrote to the next one) and collects
@@ -610,6 +622,8 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 void
 rec_issue_syscall(struct recorder *rec, struct rthread *t)
 {
+	if (rec->ep && rec_ep_issue(rec, t))
+		return;
 	if (rec_emulate_syscall(rec, t))
 		return;
 	if (t->may_block)
@@ -745,6 +759,8 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
+	if (rec->ep && rec_ep_entry(rec, t, nblobs) < 0)
+		return;
 	rec_event_init(&ev, TRACE_EV_SYSCALL_ENTRY, t->tid);
 	ev.nvalues = 7;
 	ev.values[0] = t->nr;

@@ -221,7 +221,15 @@ rec_write_event(struct recorder *rec, struct trace_event *ev)
 	default:
 		break;
 	}
-	r = trace_writer_add_event(rec->w, ev);
+	if (rec->ep) {
+		/* the new trace names threads as the log does */
+		struct trace_event named = *ev;
+
+		rec_ep_name_threads(rec, &named);
+		r = trace_writer_add_event(rec->w, &named);
+	} else {
+		r = trace_writer_add_event(rec->w, ev);
+	}
 
 	if (r < 0)
 		rec_stop_recording(rec, "cannot write the trace: %s", strerror(-r));
@@ -959,6 +967,14 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	r = rec_exec_prepare(pid, mappings, nmappings, &regs, &stack_end, &maps);
 	if (r < 0)
 		return r;
+	/* an EP run starts from the log's image (the first exec only: a
+	 * later one is the program's) */
+	if (rec->ep && former == rec->root && !rec->ep_started) {
+		rec->ep_started = true;
+		r = rec_ep_initial_image(rec, t, &regs, stack_end);
+		if (r < 0)
+			return r;
+	}
 	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, mappings, nmappings,
 			     regs.rsp, &vdso_ref);
 	if (r < 0)
@@ -1025,6 +1041,8 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	blobs[1] = (struct trace_blob){ 0, (uint32_t)strlen(maps), maps };
 	ev.nblobs = 2;
 	ev.blobs = blobs;
+	if (rec->ep)
+		rec_ep_name_threads(rec, &ev);
 	r = trace_writer_add_event(rec->w, &ev);
 	if (r < 0)
 		return r;
@@ -1166,18 +1184,30 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		*ret_status = -r;
 		return -ENOEXEC;
 	}
+	/* an EP run: its log first, before any trace is made */
+	if (opts->syscalls_from) {
+		r = rec_ep_open(&rec, opts->syscalls_from, exe);
+		if (r < 0) {
+			rec_ep_free(&rec);
+			return r;
+		}
+	}
 	if (opts->trace_dir) {
 		snprintf(dir_buf, dir_len, "%s", opts->trace_dir);
 	} else {
 		base = strrchr(opts->argv[0], '/');
 		r = trace_dir_new(base ? base + 1 : opts->argv[0], dir_buf, dir_len);
-		if (r < 0)
+		if (r < 0) {
+			rec_ep_free(&rec);
 			return log_error_errno(r, "cannot create a trace directory");
+		}
 	}
 	fill_header(&hdr, opts->argv, ticks, opts->tp_log);
 	r = trace_writer_open(dir_buf, &hdr, &rec.w);
-	if (r < 0)
+	if (r < 0) {
+		rec_ep_free(&rec);
 		return log_error_errno(r, "cannot create trace '%s'", dir_buf);
+	}
 	if (!opts->trace_dir && trace_dir_set_latest(dir_buf) < 0)
 		log_warn("cannot update the latest-trace link");
 
@@ -1195,7 +1225,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		r = -ENOMEM;
 		goto out;
 	}
-	rec.syscallbuf = opts->syscallbuf;
+	/* an EP run answers every syscall from its log: none is buffered */
+	rec.syscallbuf = opts->syscallbuf && !opts->syscalls_from;
 	if (opts->chaos) {
 		sched_set_chaos(rec.sched, opts->chaos_seed);
 		log_info("chaos mode, seed %" PRIu64, opts->chaos_seed);
@@ -1221,6 +1252,13 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	rec.root = pid;
 	rec.nprocs = 1;
+	if (rec.ep) {
+		r = rec_ep_start(&rec, pid);
+		if (r < 0) {
+			kill(pid, SIGKILL);
+			goto out;
+		}
+	}
 	{
 		struct rspace *space = rec_space_new(&rec, pid, NULL);
 		struct rthread *t;
@@ -1253,7 +1291,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		forward_to = 0;
 		log_error("%s", rec.error);
 		rec_kill_tracees(&rec);
-		r = -ECANCELED;
+		r = rec.ep_diverged ? -EDOM : -ECANCELED;
 		goto out;
 	}
 	if (trace_failed) {
@@ -1321,5 +1359,6 @@ out:
 	rec_syscallbuf_free(&rec);
 	rec_ptrace_free(&rec.ptrace);
 	rec_ipc_free(&rec.ipc);
+	rec_ep_free(&rec);
 	return r;
 }

@@ -263,6 +263,9 @@ struct rec_options {
 				 * process (doc/syscall-buffer.md) */
 	bool tp_log;		/**< a TP run (tp/tp.h): threads run at once, the
 				 * trace is a log of their syscalls (mode tp-log) */
+	const char *syscalls_from; /**< an EP run: the trace whose syscalls answer
+				    * the program's, per thread (ep/ep.h), or NULL;
+				    * implies no syscall buffer */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */
@@ -293,8 +296,10 @@ struct rec_stats {
  * keeps its whole frames) and returns 0 too, unless
  * @opts->kill_on_trace_error.
  * Returns -ENOEXEC if the program could not be executed (its errno in
- * *ret_status), or another -errno for uprr's own failures (after logging one
- * line at error level).
+ * *ret_status), -EDOM when an EP run (@opts->syscalls_from) diverged from
+ * its log (the program killed; the trace holds the run up to the divergent
+ * syscall's entry), or another -errno for uprr's own failures (after
+ * logging one line at error level).
  */
 int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
 	       size_t dir_len) _wur_;

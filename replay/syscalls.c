@@ -193,42 +193,26 @@ mapped_file_fd(struct replayer *rp, const struct trace_event *ev, uint32_t id, b
 uint64_t
 replay_stack_scratch(const struct pthread_r *t, size_t len)
 {
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	uint64_t sp = t->regs.rsp;
-	size_t n;
-
-	if (tracee_read_maps(t->tgid, &maps, &n) == 0)
-		for (size_t i = 0; i < n; i++)
-			if (maps[i].start <= sp && sp < maps[i].end && sp - maps[i].start > 4096 + len)
-				return (sp - 2048 - len) & ~(uint64_t)15;
-	return 0;
+	return tracee_stack_scratch(t->tgid, t->regs.rsp, len);
 }
 
 /*
- * Open @path in @t, stopped at the entry of a syscall that is now skipped,
- * with an injected openat(2) (flags O_CLOEXEC | @flags); the path goes to
- * dead stack, whose bytes are put back. Returns the tracee's fd or -1 with a
- * divergence reported.
+ * Open @path in @t, stopped at the entry of a syscall that is now skipped
+ * (tracee_open_in()). Returns the tracee's fd or -1 with a divergence
+ * reported.
  */
 static int
 open_in_tracee(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
 	       const char *path, int flags)
 {
-	size_t len = strlen(path) + 1;
-	uint64_t at = replay_stack_scratch(t, len), args[6] = { (uint64_t)AT_FDCWD, at,
-							 (uint64_t)(flags | O_CLOEXEC) };
-	char saved[PATH_MAX];
-	int64_t fd = -1;
+	int fd = tracee_open_in(t->tid, t->tgid, t->space->memfd, t->regs.rsp, path, flags);
 
-	if (!at || len > sizeof(saved) || tracee_read(t->tid, at, saved, len) < 0 ||
-	    tracee_write(t->space->memfd, at, path, len) < 0)
+	if (fd == -ENOSPC)
 		return replay_diverge(rp, ev, "no room on thread %d's stack to open a mapped file", t->tid), -1;
-	if (tracee_inject_syscall(t->tid, t->space->memfd, __NR_openat, args, &fd) < 0)
-		fd = -EIO;
-	if (tracee_write(t->space->memfd, at, saved, len) < 0 || fd < 0)
+	if (fd < 0)
 		return replay_diverge(rp, ev, "cannot open a mapped file in thread %d: %s", t->tid,
-			       strerror((int)-fd)), -1;
-	return (int)fd;
+			       strerror(-fd)), -1;
+	return fd;
 }
 
 /*
@@ -440,6 +424,7 @@ static int
 syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
 	int64_t result = (int64_t)ev->values[1];
+	uint64_t addr;
 
 	if ((t->state != PT_AT_ENTRY && t->state != PT_IN_KERNEL) || t->nr != ev->values[0])
 		return replay_diverge(rp, ev, "exit of syscall %s without its entry",
@@ -464,13 +449,9 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	    !(t->nr == __NR_process_vm_writev && (ev->nvalues < 3 || !ev->values[2]))) {
 		return execute_syscall(rp, ev, t);
 	}
-	for (uint32_t i = 0; i < ev->nblobs; i++) {
-		const struct trace_blob *b = &ev->blobs[i];
-
-		if (tracee_write(t->space->memfd, b->addr, b->data, b->len) < 0)
-			return replay_diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
-				       sc_name((long)t->nr), b->addr);
-	}
+	if (sc_emulate_outputs(t->space->memfd, ev->blobs, ev->nblobs, &addr) < 0)
+		return replay_diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
+			       sc_name((long)t->nr), addr);
 	if (sc_wait_mask((long)t->nr, t->args, result, replay_mem_read, &t->tid, &t->wait_mask) > 0)
 		t->has_wait_mask = true;
 	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace_exit(rp, ev, t) < 0)
@@ -494,18 +475,7 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 				       " as /proc/%" PRIu64 "/mem was written", ev->values[4],
 				       ev->values[5], ev->values[4]);
 	}
-	if (sc_result_restarts(result)) {
-		/* interrupted: with no handler to run (a signal ptrace or the
-		 * program ignored) the kernel issued it again; a handler's
-		 * delivery puts the recorded registers back */
-		arch_rewind_syscall(&t->regs);
-		if (result == -SC_ERESTART_RESTARTBLOCK)
-			t->regs.rax = __NR_restart_syscall;
-	} else {
-		/* skip the syscall; it returns the recorded result (seccomp(2)) */
-		t->regs.orig_rax = (uint64_t)-1;
-		t->regs.rax = (uint64_t)result;
-	}
+	sc_emulate_result(&t->regs, result);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	t->state = PT_HELD;

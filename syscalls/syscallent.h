@@ -91,21 +91,7 @@
 #define SZ_TIMEX 208
 #define SZ_USTAT 32
 
-/* syscalls newer than Debian 12's headers (Linux 6.1): syscall_64.tbl */
-#ifndef __NR_cachestat
-#define __NR_cachestat 451	/* Linux 6.5 */
-#endif
-#ifndef __NR_fchmodat2
-#define __NR_fchmodat2 452	/* Linux 6.6 */
-#endif
-#ifndef __NR_futex_wake
-#define __NR_futex_wake 454	/* Linux 6.7 */
-#define __NR_futex_wait 455
-#define __NR_futex_requeue 456
-#endif
-#ifndef __NR_mseal
-#define __NR_mseal 462		/* Linux 6.10 */
-#endif
+/* syscalls newer than Debian 12's headers: their numbers are in syscalls.h */
 #define SZ_CACHESTAT 40		/* struct cachestat: five u64 */
 #define SZ_MQ_ATTR 64
 

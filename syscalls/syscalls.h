@@ -15,6 +15,22 @@
 
 #include "common/util.h"
 
+/* syscalls newer than Debian 12's headers (Linux 6.1): syscall_64.tbl */
+#ifndef __NR_cachestat
+#define __NR_cachestat 451	/* Linux 6.5 */
+#endif
+#ifndef __NR_fchmodat2
+#define __NR_fchmodat2 452	/* Linux 6.6 */
+#endif
+#ifndef __NR_futex_wake
+#define __NR_futex_wake 454	/* Linux 6.7 */
+#define __NR_futex_wait 455
+#define __NR_futex_requeue 456
+#endif
+#ifndef __NR_mseal
+#define __NR_mseal 462		/* Linux 6.10 */
+#endif
+
 /** Flags of a syscall in the model. */
 enum sc_flags {
 	/** may wait for another thread or the outside world: other threads run meanwhile */
@@ -220,3 +236,54 @@ uint64_t sc_kernel_persona(uint64_t persona);
  * patches or redirects the sites that make them.
  */
 bool sc_buffered(long nr);
+
+/**
+ * The number of arguments syscall @nr takes on x86-64 (0-6; 6 for a
+ * number the table does not know): an EP run compares those with its log's,
+ * not the registers past them, which hold what the caller left there.
+ */
+int sc_nargs(long nr);
+
+/**
+ * Whether an EP run (a recording whose syscalls are answered from another
+ * run's log: ep/ep.h) executes syscall @nr (@args) in the kernel rather than
+ * answering it from the log: what replay executes (SC_REPLAY_EXEC: the
+ * mappings, signal dispositions and masks, clone, exit...: kernel state of
+ * the process itself, which the log cannot give it), and futex(2) and
+ * sched_yield(2), whose waits the EP run's own schedule decides
+ * (doc/uniparallel.md).
+ */
+bool sc_ep_live(long nr, const uint64_t args[6]);
+
+/**
+ * Whether syscall @nr is left out of the per-thread match of an EP run
+ * against its log: how many futex(2) and sched_yield(2) calls a thread
+ * makes depends on the schedule (a mutex taken without contention makes
+ * none), not on the program's input.
+ */
+bool sc_ep_unmatched(long nr);
+
+/* ---- emulation: a syscall answered from a record (syscalls/emulate.c,
+ * lib_sc_emulate: it needs tracee/ and trace/, the model does not) ---- */
+
+struct trace_blob;
+struct user_regs_struct;
+
+/**
+ * Write the @n ranges @blobs (the memory a recorded syscall's kernel wrote)
+ * into a tracee's memory through @memfd, its /proc/PID/mem. Returns 0, or
+ * -errno with the address that failed in *ret_addr.
+ */
+int sc_emulate_outputs(int memfd, const struct trace_blob *blobs, uint32_t n,
+		       uint64_t *ret_addr) _wur_;
+
+/**
+ * Set @regs, a thread's at the seccomp stop of a syscall (or the exit of
+ * one that must not have run), so that the syscall returns @result without
+ * running: orig_rax -1 skips it (seccomp(2)), rax holds @result. A
+ * restart result (-ERESTARTSYS and the like, which the kernel turns into a
+ * re-issue when no handler runs) puts the thread back on its syscall
+ * instruction instead, through restart_syscall(2) for
+ * -ERESTART_RESTARTBLOCK. The caller sets the registers.
+ */
+void sc_emulate_result(struct user_regs_struct *regs, int64_t result);

@@ -388,3 +388,19 @@ int tracee_group_stop_sig(int status);
 
 /** Whether @sig is one whose default action stops the process (signal(7)). */
 bool tracee_is_stop_signal(int sig);
+
+/**
+ * Scratch memory for @len bytes in process @pid whose thread's stack pointer
+ * is @sp: well below it (dead stack, below the x86-64 ABI's 128-byte red
+ * zone), 16-byte aligned; 0 if the stack mapping has no room (tracee/open.c).
+ */
+uint64_t tracee_stack_scratch(pid_t pid, uint64_t sp, size_t len);
+
+/**
+ * Open @path in thread @tid of process @pid (memory @memfd, stack pointer
+ * @sp), stopped where tracee_inject_syscall() can run an openat(2) with
+ * O_CLOEXEC | @flags; the path goes to dead stack, whose bytes are put back.
+ * The thread is left as tracee_inject_syscall() leaves it. Returns the
+ * tracee's new fd, -ENOSPC if its stack has no room, or -errno.
+ */
+int tracee_open_in(pid_t tid, pid_t pid, int memfd, uint64_t sp, const char *path, int flags) _wur_;

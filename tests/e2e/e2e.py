@@ -1023,6 +1023,120 @@ def c_chaos_replay(h):
     check_spinlock(rec, preempted=False)
 
 
+EP_DIVERGED = 124  # uprr record --syscalls-from: the run diverged from its log
+EP_SEEDS = (1, 2, 3)
+
+
+def thread_order(h, trace):
+    """The order in which threads made their events in @trace (`uprr dump`:
+    the thread of each line, runs of one thread as one)."""
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    check_not_broken(r, 'dump')
+    order = []
+    for line in r.stdout.split(b'\n'):
+        fields = line.split(b'\t')
+        if len(fields) > 2 and (not order or order[-1] != fields[1]):
+            order.append(fields[1])
+    return order
+
+
+def ep_record(h, log_trace, argv, seed, name):
+    """An EP run of @argv: every syscall answered from @log_trace's, under
+    chaos seed @seed (uprr record --syscalls-from)."""
+    return h.record(argv, name=name, expect_status=None,
+                    options=['--no-syscall-buffer', f'--chaos={seed}',
+                             f'--syscalls-from={log_trace}'])
+
+
+@case('ep-syscalls-from')
+def c_ep_syscalls_from(h):
+    """The EP knob of the recorder (issue 15, doc/uniparallel.md): ep_threads
+    (a file, a pipe, the clock, getrandom, 3 threads taking turns under a
+    mutex and a condition variable) recorded (trace A), then re-recorded
+    with every syscall answered from A's, per thread, with the input file
+    deleted, under 3 chaos seeds: each new trace replays, with A's output
+    byte for byte (the file's bytes, the random bytes and the times are
+    A's), and the seeds run the threads in orders of their own."""
+    path = h.path('ep-input.txt')
+    make_text(path, 5000, seed=os.urandom(8))
+    prog = h.prog('ep_threads')
+    trace_a, rec_a = h.record_replay([prog, path], name='ep-log',
+                                     options=['--no-syscall-buffer'])
+    expect_output(rec_a, b'ep_threads: 12 turns\n', 'did not finish its turns')
+    remove_input(path)
+    orders = {tuple(thread_order(h, trace_a))}
+    for seed in EP_SEEDS:
+        trace, rec = ep_record(h, trace_a, [prog, path], seed, f'ep-{seed}')
+        if rec.status != 0:
+            raise Fail(f'the EP run of seed {seed} did not end as the log did\n  {rec.explain()}')
+        for k in range(2):
+            rep = h.replay(trace)
+            compare(rec_a, rep)
+        log(f'  seed {seed}: the new trace replays with the log\'s output, twice')
+        orders.add(tuple(thread_order(h, trace)))
+    if len(orders) < 2:
+        raise Fail(f'the {len(EP_SEEDS)} chaos seeds ran the threads in the log\'s order: '
+                   'the test shows nothing about a schedule of the EP run\'s own')
+    log(f'  {len(orders)} different thread orders among the log and its {len(EP_SEEDS)} EP runs')
+    # a thread still in a read when the process exits: the log has its
+    # entry and no exit; the EP run's thread waits there too, until the end
+    make_text(path, 100, seed=b'stuck')
+    trace_s, rec_s = h.record_replay([prog, path, 'stuck'], name='ep-stuck-log',
+                                     options=['--no-syscall-buffer'])
+    stuck_seen = 0
+    for seed in EP_SEEDS:
+        trace, rec = ep_record(h, trace_s, [prog, path, 'stuck'], seed, f'ep-stuck-{seed}')
+        if rec.status != 0:
+            raise Fail(f'the EP run of seed {seed} with a thread stuck in a read did not end '
+                       f'as the log did\n  {rec.explain()}')
+        compare(rec_s, h.replay(trace))
+        r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+        lines = [line.split(b'\t') for line in r.stdout.split(b'\n') if line]
+        stuck_seen += any(f[1] != lines[0][1] and f[2].startswith(b'syscall-entry 0 ')
+                          for f in lines if len(f) > 2)
+    if not stuck_seen:
+        raise Fail('no EP run reached the stuck read before the process ended')
+    log(f'  {stuck_seen} of {len(EP_SEEDS)} EP runs reached the read the log never returned from')
+    # another program than the log's: refused before it runs
+    other = h.new_trace_path('ep-other')
+    r = run([h.uprr, 'record', '-o', other, f'--syscalls-from={trace_a}', '--',
+             h.prog('time_random')], timeout=60, what='uprr record (another program)')
+    check_uprr_error(r, 'an EP run of another program', 'is not the program the log ran')
+    if os.path.exists(other):
+        raise Fail('a refused EP run left a trace behind')
+
+
+@case('ep-divergence')
+def c_ep_divergence(h):
+    """A race decides which thread of ep_threads makes a write: an EP run
+    whose chaos schedule lets another thread win diverges from the log, and
+    says so in one line (exit 124), instead of making a wrong trace; a run
+    that does not diverge makes a trace that replays with the log's output."""
+    path = h.path('ep-input.txt')
+    make_text(path, 1000, seed=b'race')
+    prog = h.prog('ep_threads')
+    trace_a, rec_a = h.record_replay([prog, path, 'race'], name='ep-race-log',
+                                     options=['--no-syscall-buffer'])
+    diverged = 0
+    for seed in range(1, 11):
+        trace, rec = ep_record(h, trace_a, [prog, path, 'race'], seed, f'ep-race-{seed}')
+        if rec.status == EP_DIVERGED:
+            lines = rec.stderr.rstrip(b'\n').split(b'\n')
+            if len(lines) != 1 or not re.match(rb'uprr: record: divergence from the log: '
+                                               rb'thread \d+ \(the log\'s \d+\), syscall \w+: ',
+                                               lines[0]):
+                raise Fail(f'seed {seed}: a divergence without its one line\n  {rec.explain()}')
+            log(f'  seed {seed}: {lines[0].decode()}')
+            diverged += 1
+        elif rec.status == 0:
+            compare(rec_a, h.replay(trace))
+            log(f'  seed {seed}: the same winner; the new trace replays with the log\'s output')
+        else:
+            raise Fail(f'seed {seed}: neither a divergence nor the log\'s end\n  {rec.explain()}')
+    if not diverged:
+        raise Fail('no chaos seed of 10 let another thread win the race')
+
+
 SQLITE_SCRIPT = """\
 CREATE TABLE t(id INTEGER PRIMARY KEY, r INTEGER, at TEXT, b BLOB);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Epoch-parallel runs: the log an EP run answers its syscalls from
+ * (doc/uniparallel.md, "the one idea"). An EP run is the uniprocessor
+ * recorder with one knob changed: a syscall is not executed by the kernel;
+ * its result and the bytes it wrote come from what another run of the same
+ * program did, matched per thread in program order. So far the log is an
+ * existing uniprocessor trace recorded without the syscall buffer (`uprr
+ * record --syscalls-from=DIR`); the TP run's log comes later.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/util.h"
+#include "trace/trace.h"
+
+/** One syscall of one thread of the log: its entry and its exit. */
+struct ep_call {
+	long nr;			   /**< the syscall */
+	uint64_t args[6];		   /**< its arguments */
+	uint32_t nin;			   /**< ranges of bytes it passed out */
+	struct trace_blob *in;		   /**< (the entry's blobs), owned by the log */
+	bool exited;			   /**< an exit came (exit(2) and a successful
+					    * execve(2) have none) */
+	int64_t result;			   /**< its result, if exited */
+	uint32_t nvalues;		   /**< the exit event's values */
+	uint64_t values[TRACE_MAX_VALUES];
+	uint32_t nout;			   /**< ranges of memory the kernel wrote */
+	struct trace_blob *out;		   /**< (the exit's blobs), owned by the log */
+	pid_t child;			   /**< the log's id of the thread or process it
+					    * created (clone, fork), else 0 */
+	uint32_t nsent;			   /**< its TRACE_EV_OUTPUT events (bytes it sent
+					    * to uprr's output or a socket that were not
+					    * in memory: sendfile...), before its exit */
+	struct trace_event *sent;	   /**< (their blobs owned by the log) */
+};
+
+struct ep_log;
+
+/**
+ * Read the trace in @dir whole into a log of each thread's syscalls, in
+ * program order, leaving out futex(2) and sched_yield(2), which an EP run
+ * executes and does not match (sc_ep_unmatched()). On failure writes one
+ * line into @err: a trace that cannot be read, one recorded with the
+ * syscall buffer (its buffered calls are not answered from a log yet) or
+ * with asynchronous signals (not delivered from a log yet). Returns 0 or
+ * -errno (-ENOTSUP for those two).
+ */
+int ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen) _wur_;
+
+/** Free @log (NULL accepted). */
+void ep_log_free(struct ep_log *log);
+
+/** The log's id of the process it starts with (its first exec). */
+pid_t ep_log_root(const struct ep_log *log);
+
+/**
+ * The log's initial image (its first exec): the stack from its stack
+ * pointer to its end (argv, environment, auxv, AT_RANDOM bytes) into
+ * *ret_stack and the registers (TRACE_NREGS words, in the order of struct
+ * user_regs_struct) into *ret_regs; both owned by @log.
+ */
+void ep_log_image(const struct ep_log *log, const struct trace_blob **ret_stack,
+		  const uint64_t **ret_regs);
+
+/**
+ * The kept copy of the executable the log's first process ran (openable as
+ * is) into *ret_copy, owned by @log. Returns 0 or -ENOENT.
+ */
+int ep_log_exe(struct ep_log *log, const char **ret_copy) _wur_;
+
+/**
+ * The next call of thread @log_tid of the log, which becomes its current
+ * one; NULL when the thread made no more. The call is owned by @log.
+ */
+const struct ep_call *ep_log_take(struct ep_log *log, pid_t log_tid);
+
+/**
+ * Compare a call a thread makes (@nr, @args, the @nin ranges of bytes @in
+ * it passes out) with the log's @c. Returns 0 if they match, else -1 with
+ * what differs, one phrase, in @why ("argument 2 is 0x10, the log has
+ * 0x20").
+ */
+int ep_call_check(const struct ep_call *c, long nr, const uint64_t args[6],
+		  const struct trace_blob *in, uint32_t nin, char *why, size_t len);
+
+/**
+ * The kept copy of file @id of the log's trace (openable as is) and the
+ * path it had when recorded, owned by @log. Returns 0 or -ENOENT.
+ */
+int ep_log_file(struct ep_log *log, uint32_t id, const char **ret_copy,
+		const char **ret_original) _wur_;
+
+/**
+ * Say that thread @tid of the EP run is thread @log_tid of the log: its
+ * syscalls are answered from that thread's, and the new trace names it
+ * @log_tid (as replay keeps rec_tid <-> tid). Returns 0 or -ENOMEM.
+ */
+int ep_log_map_tid(struct ep_log *log, pid_t tid, pid_t log_tid) _wur_;
+
+/** The log's id of thread @tid of the EP run, 0 if it has none. */
+pid_t ep_log_tid(const struct ep_log *log, pid_t tid);

@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The log an EP run answers its syscalls from, read from a trace: each
+ * thread's syscalls in its own program order (not the trace's global one:
+ * the EP run has a schedule of its own), with the bytes each passed out and
+ * the memory each wrote; and the mapping between the EP run's thread ids
+ * and the log's.
+ */
+#define LOG_PREFIX "ep"
+#include "ep/ep.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "syscalls/syscalls.h"
+
+/* One thread of the log. */
+struct log_thread {
+	pid_t tid;
+	struct ep_call *calls;
+	size_t ncalls, cap;
+	size_t next;	   /* the next call ep_log_take() gives */
+	bool skipping;	   /* its last entry was left out: so is its exit */
+};
+
+struct tid_pair {
+	pid_t tid, log_tid;
+};
+
+struct ep_log {
+	struct trace_reader *r; /* kept open: the kept files */
+	pid_t root;
+	uint32_t exe;		  /* the first exec's executable: a file id */
+	struct trace_blob *stack; /* the first exec's */
+	uint64_t regs[TRACE_NREGS];
+	struct log_thread *threads;
+	size_t nthreads, threads_cap;
+	struct tid_pair *tids;
+	size_t ntids, tids_cap;
+};
+
+static struct log_thread *
+find_thread(struct ep_log *log, pid_t tid, bool add)
+{
+	for (size_t i = 0; i < log->nthreads; i++)
+		if (log->threads[i].tid == tid)
+			return &log->threads[i];
+	if (!add || UTIL_GROW(log->threads, log->threads_cap, log->nthreads + 1) < 0)
+		return NULL;
+	log->threads[log->nthreads] = (struct log_thread){ .tid = tid };
+	return &log->threads[log->nthreads++];
+}
+
+/* A copy of @n blobs and their bytes in one allocation, NULL for none. */
+static struct trace_blob *
+copy_blobs(const struct trace_blob *blobs, uint32_t n, int *ret_err)
+{
+	struct trace_blob *c;
+	size_t bytes = 0;
+	uint8_t *data;
+
+	*ret_err = 0;
+	if (!n)
+		return NULL;
+	for (uint32_t i = 0; i < n; i++)
+		bytes += blobs[i].len;
+	c = malloc(n * sizeof(*c) + bytes);
+	if (!c) {
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	data = (uint8_t *)(c + n);
+	for (uint32_t i = 0; i < n; i++) {
+		c[i] = blobs[i];
+		memcpy(data, blobs[i].data, blobs[i].len);
+		c[i].data = data;
+		data += blobs[i].len;
+	}
+	return c;
+}
+
+static int
+add_entry(struct log_thread *lt, const struct trace_event *ev)
+{
+	struct ep_call *c;
+	int r;
+
+	lt->skipping = sc_ep_unmatched((long)ev->values[0]);
+	if (lt->skipping)
+		return 0;
+	if (UTIL_GROW(lt->calls, lt->cap, lt->ncalls + 1) < 0)
+		return -ENOMEM;
+	c = &lt->calls[lt->ncalls];
+	*c = (struct ep_call){ .nr = (long)ev->values[0] };
+	memcpy(c->args, &ev->values[1], sizeof(c->args));
+	c->in = copy_blobs(ev->blobs, ev->nblobs, &r);
+	if (r < 0)
+		return r;
+	c->nin = ev->nblobs;
+	lt->ncalls++;
+	return 0;
+}
+
+static int
+add_exit(struct log_thread *lt, const struct trace_event *ev)
+{
+	struct ep_call *c;
+	int r;
+
+	if (lt->skipping || !lt->ncalls)
+		return 0;
+	c = &lt->calls[lt->ncalls - 1];
+	if (c->exited || c->nr != (long)ev->values[0])
+		return -EBADMSG;
+	c->exited = true;
+	c->result = (int64_t)ev->values[1];
+	c->nvalues = MIN(ev->nvalues, (uint32_t)TRACE_MAX_VALUES);
+	memcpy(c->values, ev->values, sizeof(c->values));
+	c->out = copy_blobs(ev->blobs, ev->nblobs, &r);
+	if (r < 0)
+		return r;
+	c->nout = ev->nblobs;
+	return 0;
+}
+
+static int
+add_sent(struct ep_call *c, const struct trace_event *ev)
+{
+	struct trace_event *e;
+	int r;
+
+	e = realloc(c->sent, (c->nsent + 1) * sizeof(*c->sent));
+	if (!e)
+		return -ENOMEM;
+	c->sent = e;
+	e = &c->sent[c->nsent];
+	*e = *ev;
+	e->blobs = copy_blobs(ev->blobs, ev->nblobs, &r);
+	if (r < 0)
+		return r;
+	c->nsent++;
+	return 0;
+}
+
+/* Add event @ev of the trace to @log; -ENOTSUP with @err for what an EP run
+ * cannot take from a log yet. */
+static int
+add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t errlen)
+{
+	struct log_thread *lt;
+	int r;
+
+	switch (ev->type) {
+	case TRACE_EV_EXEC:
+		if (log->root)
+			return 0;
+		if (!ev->nblobs || !ev->has_regs)
+			return -EBADMSG;
+		log->root = ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid;
+		log->exe = (uint32_t)ev->values[0];
+		log->stack = copy_blobs(ev->blobs, 1, &r);
+		memcpy(log->regs, ev->regs, sizeof(log->regs));
+		return r;
+	case TRACE_EV_SYSCALL_ENTRY:
+	case TRACE_EV_SYSCALL_EXIT:
+		lt = find_thread(log, (pid_t)ev->tid, true);
+		if (!lt)
+			return -ENOMEM;
+		return ev->type == TRACE_EV_SYSCALL_ENTRY ? add_entry(lt, ev) : add_exit(lt, ev);
+	case TRACE_EV_OUTPUT:
+		/* the bytes of its current call, shown before its exit */
+		lt = find_thread(log, (pid_t)ev->tid, false);
+		if (!lt || !lt->ncalls || lt->skipping || lt->calls[lt->ncalls - 1].exited)
+			return -EBADMSG;
+		return add_sent(&lt->calls[lt->ncalls - 1], ev);
+	case TRACE_EV_THREAD_START:
+		/* the creator's current call made it */
+		lt = find_thread(log, (pid_t)ev->values[0], false);
+		if (lt && lt->ncalls && !lt->skipping)
+			lt->calls[lt->ncalls - 1].child = (pid_t)ev->tid;
+		return 0;
+	case TRACE_EV_SYSCALLBUF:
+	case TRACE_EV_SITE_PATCH:
+		snprintf(err, errlen, "it was recorded with the syscall buffer, whose calls an EP run "
+			 "does not take from a log yet: record it with --no-syscall-buffer");
+		return -ENOTSUP;
+	case TRACE_EV_SIGNAL:
+		if (ev->nvalues >= 2 && ev->values[1] != TRACE_SIGNAL_SYNC) {
+			snprintf(err, errlen, "thread %u took an asynchronous signal (%" PRIu64 "), which an "
+				 "EP run does not deliver from a log yet", ev->tid, ev->values[0]);
+			return -ENOTSUP;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+int
+ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
+{
+	struct ep_log *log = calloc(1, sizeof(*log));
+	struct trace_event ev;
+	int r;
+
+	if (!log)
+		return -ENOMEM;
+	r = trace_reader_open(dir, &log->r, err, errlen);
+	if (r < 0)
+		goto fail;
+	while ((r = trace_reader_next(log->r, &ev)) > 0) {
+		r = add_event(log, &ev, err, errlen);
+		if (r == -ENOMEM)
+			snprintf(err, errlen, "out of memory");
+		else if (r == -EBADMSG)
+			snprintf(err, errlen, "event of thread %u out of place (an exit without its entry, "
+				 "an exec without its image)", ev.tid);
+		if (r < 0)
+			goto fail;
+	}
+	if (r < 0) {
+		snprintf(err, errlen, "%s", trace_reader_error(log->r));
+		goto fail;
+	}
+	if (!log->root) {
+		snprintf(err, errlen, "the trace starts no program");
+		r = -EBADMSG;
+		goto fail;
+	}
+	*ret_log = log;
+	return 0;
+fail:
+	ep_log_free(log);
+	return r;
+}
+
+void
+ep_log_free(struct ep_log *log)
+{
+	if (!log)
+		return;
+	for (size_t i = 0; i < log->nthreads; i++) {
+		for (size_t j = 0; j < log->threads[i].ncalls; j++) {
+			struct ep_call *c = &log->threads[i].calls[j];
+
+			free(c->in);
+			free(c->out);
+			for (uint32_t k = 0; k < c->nsent; k++)
+				free((void *)c->sent[k].blobs);
+			free(c->sent);
+		}
+		free(log->threads[i].calls);
+	}
+	free(log->threads);
+	free(log->tids);
+	free(log->stack);
+	trace_reader_close(log->r);
+	free(log);
+}
+
+pid_t
+ep_log_root(const struct ep_log *log)
+{
+	return log->root;
+}
+
+void
+ep_log_image(const struct ep_log *log, const struct trace_blob **ret_stack, const uint64_t **ret_regs)
+{
+	*ret_stack = log->stack;
+	*ret_regs = log->regs;
+}
+
+int
+ep_log_exe(struct ep_log *log, const char **ret_copy)
+{
+	return trace_reader_file(log->r, log->exe, ret_copy, NULL);
+}
+
+const struct ep_call *
+ep_log_take(struct ep_log *log, pid_t log_tid)
+{
+	struct log_thread *lt = find_thread(log, log_tid, false);
+
+	if (!lt || lt->next >= lt->ncalls)
+		return NULL;
+	return &lt->calls[lt->next++];
+}
+
+int
+ep_call_check(const struct ep_call *c, long nr, const uint64_t args[6],
+	      const struct trace_blob *in, uint32_t nin, char *why, size_t len)
+{
+	if (nr != c->nr) {
+		snprintf(why, len, "the log has %s there", sc_name(c->nr) ?: "an unknown call");
+		return -1;
+	}
+	/* the registers past its arguments hold what the caller left */
+	for (int i = 0; i < sc_nargs(nr); i++)
+		if (args[i] != c->args[i]) {
+			snprintf(why, len, "argument %d is 0x%" PRIx64 ", the log has 0x%" PRIx64, i,
+				 args[i], c->args[i]);
+			return -1;
+		}
+	if (nin != c->nin) {
+		snprintf(why, len, "it passes out %u ranges of bytes, the log's %u", nin, c->nin);
+		return -1;
+	}
+	for (uint32_t i = 0; i < nin; i++)
+		if (in[i].addr != c->in[i].addr || in[i].len != c->in[i].len ||
+		    memcmp(in[i].data, c->in[i].data, in[i].len) != 0) {
+			snprintf(why, len, "it passes out other bytes at 0x%" PRIx64 " (%u bytes, the "
+				 "log's %u at 0x%" PRIx64 ")", in[i].addr, in[i].len, c->in[i].len,
+				 c->in[i].addr);
+			return -1;
+		}
+	return 0;
+}
+
+int
+ep_log_file(struct ep_log *log, uint32_t id, const char **ret_copy, const char **ret_original)
+{
+	return trace_reader_file(log->r, id, ret_copy, ret_original);
+}
+
+int
+ep_log_map_tid(struct ep_log *log, pid_t tid, pid_t log_tid)
+{
+	for (size_t i = 0; i < log->ntids; i++)
+		if (log->tids[i].tid == tid) {
+			log->tids[i].log_tid = log_tid;
+			return 0;
+		}
+	if (UTIL_GROW(log->tids, log->tids_cap, log->ntids + 1) < 0)
+		return -ENOMEM;
+	log->tids[log->ntids++] = (struct tid_pair){ tid, log_tid };
+	return 0;
+}
+
+pid_t
+ep_log_tid(const struct ep_log *log, pid_t tid)
+{
+	for (size_t i = 0; i < log->ntids; i++)
+		if (log->tids[i].tid == tid)
+			return log->tids[i].log_tid;
+	return 0;
+}

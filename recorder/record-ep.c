@@ -1,0 +1,436 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder's EP knob (`uprr record --syscalls-from=DIR`,
+ * doc/uniparallel.md): every syscall of thread T is answered from T's
+ * syscalls in a log (ep/ep.h), in program order, as replay answers it from a
+ * trace (syscalls/emulate.c: one mechanism for both), except the calls an
+ * EP run executes (sc_ep_live()): mappings, at the log's addresses and of the
+ * log's kept files, as replay maps them; futex and sched_yield, whose waits
+ * this run's own schedule decides; clone, exit and the process's own kernel
+ * state. Everything else (sched/, ticks, restore points, the trace) is the
+ * recorder's as in any recording. The new trace names threads by the log's
+ * ids, which the program sees, so it replays with `uprr replay` as it is.
+ * A call that differs from the log's next one for its thread is a
+ * divergence: the recording stops there, saying what differs.
+ */
+#define LOG_PREFIX "record"
+#include <asm/unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "ep/ep.h"
+#include "recorder/record-private.h"
+#include "syscalls/syscalls.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+/* A kept file of the log opened in a process of the EP run for its
+ * mappings (the fd stays open, as replay's do). */
+struct ep_file {
+	pid_t tgid;
+	uint32_t id;
+	int fd;
+};
+
+struct rec_ep {
+	struct ep_log *log;
+	struct ep_file *files;
+	size_t nfiles, files_cap;
+};
+
+/* Whether files @a and @b hold the same bytes: 1, 0, or -errno. */
+static int
+same_bytes(const char *a, const char *b)
+{
+	_cleanup_close_ int fa = open(a, O_RDONLY | O_CLOEXEC), fb = open(b, O_RDONLY | O_CLOEXEC);
+	char ba[65536], bb[sizeof(ba)];
+	ssize_t na, nb;
+
+	if (fa < 0 || fb < 0)
+		return -errno;
+	do {
+		na = read(fa, ba, sizeof(ba));
+		nb = read(fb, bb, sizeof(bb));
+		if (na < 0 || nb < 0)
+			return -errno;
+		if (na != nb || memcmp(ba, bb, (size_t)na) != 0)
+			return 0;
+	} while (na > 0);
+	return 1;
+}
+
+int
+rec_ep_open(struct recorder *rec, const char *dir, const char *exe)
+{
+	const char *copy;
+	char err[512] = "";
+	int r;
+
+	rec->ep = calloc(1, sizeof(*rec->ep));
+	if (!rec->ep)
+		return -ENOMEM;
+	r = ep_log_open(dir, &rec->ep->log, err, sizeof(err));
+	if (r < 0) {
+		log_error("--syscalls-from=%s: %s", dir, err[0] ? err : strerror(-r));
+		return r;
+	}
+	/* the log's addresses, stack and results are those of its program:
+	 * another build of it would run the log's answers into a crash */
+	r = ep_log_exe(rec->ep->log, &copy);
+	if (r >= 0)
+		r = same_bytes(exe, copy);
+	if (r <= 0) {
+		log_error("--syscalls-from=%s: %s is not the program the log ran%s%s", dir, exe,
+			  r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int
+rec_ep_start(struct recorder *rec, pid_t root)
+{
+	return ep_log_map_tid(rec->ep->log, root, ep_log_root(rec->ep->log));
+}
+
+int
+rec_ep_initial_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+		     uint64_t stack_end)
+{
+	const struct trace_blob *stack;
+	const uint64_t *log_regs;
+	int r;
+
+	ep_log_image(rec->ep->log, &stack, &log_regs);
+	if (stack->addr + stack->len != stack_end) {
+		log_error("--syscalls-from: the log's stack ends at 0x%" PRIx64 ", this run's at 0x%"
+			  PRIx64 " (another kernel, or another stack limit)", stack->addr + stack->len,
+			  stack_end);
+		return -EINVAL;
+	}
+	/* as replay restores it (replay_restore_image()) */
+	r = tracee_write(t->space->mem.memfd, stack->addr, stack->data, stack->len);
+	if (r < 0)
+		return r;
+	memcpy(regs, log_regs, sizeof(*regs));
+	return tracee_set_regs(t->tid, regs);
+}
+
+void
+rec_ep_free(struct recorder *rec)
+{
+	if (!rec->ep)
+		return;
+	ep_log_free(rec->ep->log);
+	free(rec->ep->files);
+	free(rec->ep);
+	rec->ep = NULL;
+}
+
+/* Stop at a divergence of @t's syscall from the log, saying what differs. */
+static void
+diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
+{
+	char why[320];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	rec->ep_diverged = true;
+	rec_stop_recording(rec, "divergence from the log: thread %d (the log's %d), syscall %s: %s",
+			   t->tid, ep_log_tid(rec->ep->log, t->tid), sc_name((long)t->nr) ?: "?", why);
+}
+
+int
+rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
+{
+	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);
+	const struct ep_call *c;
+	char why[256];
+
+	t->ep_call = NULL;
+	t->ep_map_fd = 0;
+	if (sc_ep_unmatched((long)t->nr))
+		return 0;
+	c = log_tid ? ep_log_take(rec->ep->log, log_tid) : NULL;
+	if (!c) {
+		diverge(rec, t, "the log has no more syscalls of this thread");
+		return -1;
+	}
+	if (ep_call_check(c, (long)t->nr, t->args, rec->blobs, nblobs, why, sizeof(why)) < 0) {
+		diverge(rec, t, "%s", why);
+		return -1;
+	}
+	t->ep_call = c;
+	return 0;
+}
+
+/* The fd in @t's process of kept file @id of the log, opened there on first
+ * use with an injected openat (@t is at the seccomp stop of a syscall that
+ * is skipped meanwhile); -errno on failure. */
+static int
+file_fd(struct recorder *rec, struct rthread *t, uint32_t id)
+{
+	struct rec_ep *ep = rec->ep;
+	struct user_regs_struct skip = t->regs;
+	const char *copy;
+	int fd, r;
+
+	for (size_t i = 0; i < ep->nfiles; i++)
+		if (ep->files[i].tgid == t->tgid && ep->files[i].id == id)
+			return ep->files[i].fd;
+	r = ep_log_file(ep->log, id, &copy, NULL);
+	if (r < 0)
+		return r;
+	if (UTIL_GROW(ep->files, ep->files_cap, ep->nfiles + 1) < 0)
+		return -ENOMEM;
+	skip.orig_rax = (uint64_t)-1;
+	r = tracee_set_regs(t->tid, &skip);
+	if (r < 0)
+		return r;
+	fd = tracee_open_in(t->tid, t->tgid, t->space->mem.memfd, t->regs.rsp, copy, O_RDONLY);
+	if (fd < 0)
+		return fd;
+	ep->files[ep->nfiles++] = (struct ep_file){ t->tgid, id, fd };
+	return fd;
+}
+
+/*
+ * @t's mmap as it runs in an EP run, the arguments of replay's
+ * (replay/syscalls.c, prepare_mmap()): at the log's address, refusing to
+ * clobber a diverged layout; of the log's kept copy of a file, privately.
+ * The thread is put back on its syscall instruction and run to its seccomp
+ * stop again when a file had to be opened. Returns 0 or -1 at a divergence.
+ */
+static int
+prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
+{
+	struct user_regs_struct regs = t->regs;
+	uint64_t flags = t->args[3];
+	size_t before = rec->ep->nfiles;
+	int fd, status, sig;
+
+	if (c->result < 0)
+		return 0; /* failed there: must fail here, which the exit checks */
+	regs.rdi = (uint64_t)c->result;
+	if (!(flags & MAP_FIXED))
+		regs.r10 = flags | MAP_FIXED_NOREPLACE;
+	if (c->nvalues < 4 || c->values[2] == 0) {
+		/* anonymous, or /dev/zero's (the recorder keeps every other
+		 * mapped file) */
+		if (!(flags & MAP_ANONYMOUS)) {
+			regs.r10 |= MAP_ANONYMOUS;
+			regs.r8 = (uint64_t)-1;
+		}
+		return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
+	}
+	/* a read-only shared mapping (locale files) maps the copy as well: no
+	 * write of the program's reaches it */
+	if (((flags & MAP_TYPE) != MAP_PRIVATE && (t->args[2] & PROT_WRITE)) ||
+	    (c->nvalues >= 5 && c->values[4])) {
+		diverge(rec, t, "a writable shared mapping of a file (or a private one that follows "
+			"its changes), which an EP run does not take from a log yet");
+		return -1;
+	}
+	fd = file_fd(rec, t, (uint32_t)(c->values[2] - 1));
+	if (fd < 0) {
+		diverge(rec, t, "cannot map the log's copy of file %" PRIu64 ": %s", c->values[2] - 1,
+			strerror(-fd));
+		return -1;
+	}
+	regs.r10 &= ~(uint64_t)(MAP_DENYWRITE | MAP_EXECUTABLE);
+	regs.r8 = (uint64_t)fd;
+	t->ep_map_fd = fd + 1;
+	if (rec->ep->nfiles != before) {
+		/* the injection left it after the syscall: issue it again, to
+		 * its seccomp stop */
+		arch_rewind_syscall(&regs);
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return -1;
+		tracee_resume(t->tid, PTRACE_CONT, 0);
+		if (tracee_wait(t->tid, &status) < 0 ||
+		    tracee_classify(status, &sig) != TRACEE_STOP_SECCOMP ||
+		    tracee_get_regs(t->tid, &regs) < 0) {
+			diverge(rec, t, "the mmap of a file did not start again");
+			return -1;
+		}
+	}
+	return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
+}
+
+/* Whether @t's call is answered from the log, not run. */
+static bool
+answered(const struct rthread *t)
+{
+	const struct ep_call *c = t->ep_call;
+
+	return c && (!sc_ep_live((long)t->nr, t->args) || (c->exited && c->result < 0));
+}
+
+bool
+rec_ep_issue(struct recorder *rec, struct rthread *t)
+{
+	const struct ep_call *c = t->ep_call;
+	struct user_regs_struct regs = t->regs;
+	uint64_t addr;
+
+	if (!c)
+		return false; /* not matched: it runs */
+	/* one the kernel runs, unless it failed there, having changed
+	 * nothing: it fails here the same way */
+	if (!answered(t)) {
+		if (t->nr == __NR_mmap && prepare_mmap(rec, t, c) < 0)
+			return true;
+		return false;
+	}
+	if (!c->exited) {
+		/* it never returned there: the thread was killed in it (another
+		 * thread's exit_group). It waits here too, in pause(2), which
+		 * the same end interrupts; seccomp(2) runs no second stop for
+		 * the number changed at this one (Linux 4.8) */
+		regs.orig_rax = __NR_pause;
+		if (tracee_set_regs(t->tid, &regs) < 0)
+			return true; /* vanished: its end comes through waitpid */
+		t->may_block = true;
+		return false;
+	}
+	if (sc_result_restarts(c->result)) {
+		diverge(rec, t, "the log's call was interrupted by a signal, which an EP run does "
+			"not deliver from a log yet");
+		return true;
+	}
+	if (sc_emulate_outputs(t->space->mem.memfd, c->out, c->nout, &addr) < 0) {
+		diverge(rec, t, "cannot write the log's output at 0x%" PRIx64, addr);
+		return true;
+	}
+	sc_emulate_result(&regs, c->result);
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return true; /* vanished: its end comes through waitpid */
+	/* answered at once: it does not wait for anything here */
+	t->may_block = false;
+	rec_run_syscall(rec, t);
+	return true;
+}
+
+int
+rec_ep_exit(struct recorder *rec, struct rthread *t)
+{
+	const struct ep_call *c = t->ep_call;
+	int64_t got = (int64_t)t->regs.rax;
+	uint64_t addr;
+
+	if (!c || answered(t))
+		return 0; /* not matched, or answered from the log already */
+	switch (t->nr) {
+	case __NR_mmap:
+	case __NR_mremap:
+	case __NR_brk:
+		if (got != c->result) {
+			diverge(rec, t, "it returned 0x%" PRIx64 ", the log's 0x%" PRIx64, (uint64_t)got,
+				(uint64_t)c->result);
+			return -1;
+		}
+		break;
+	default:
+		/* a call that failed here did not do what the log's did */
+		if (got < 0 && got >= -4095) {
+			diverge(rec, t, "it failed here (%s), not in the log", strerror((int)-got));
+			return -1;
+		}
+		break;
+	}
+	/* ids it returns or the kernel wrote (clone's tid words) read as
+	 * the log's, which the program sees; arguments rewritten (mmap) as
+	 * the program left them */
+	if (t->nr != __NR_mmap && sc_emulate_outputs(t->space->mem.memfd, c->out, c->nout, &addr) < 0) {
+		diverge(rec, t, "cannot write the log's output at 0x%" PRIx64, addr);
+		return -1;
+	}
+	if (t->nr != __NR_rt_sigreturn)
+		t->regs.rax = (uint64_t)c->result;
+	for (int i = 0; i < 6 && !sc_is_exec((long)t->nr) && t->nr != __NR_rt_sigreturn; i++)
+		arch_set_syscall_arg(&t->regs, i, t->args[i]);
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		log_debug("thread %d vanished at its syscall exit", t->tid);
+	return 0;
+}
+
+bool
+rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_event *ev)
+{
+	const struct ep_call *c = t->ep_call;
+
+	if (!answered(t))
+		return false;
+	/* Where its bytes went, and the bytes not in memory, as the log's run
+	 * saw them: its fds are the log's, which this process does not have
+	 * (an fd number here may be a kept copy that replay's way of mapping
+	 * opened). No file is kept, as the call wrote none here. */
+	for (uint32_t i = 0; i < c->nsent; i++) {
+		struct trace_event sent = c->sent[i];
+
+		sent.tid = (uint32_t)t->tid;
+		if (rec_write_event(rec, &sent) < 0)
+			return true;
+	}
+	if (c->nvalues >= 3 && c->values[2]) {
+		ev->values[2] = c->values[2];
+		ev->nvalues = 3;
+	}
+	return true;
+}
+
+int
+rec_ep_clone(struct recorder *rec, const struct rthread *parent, const struct rthread *child)
+{
+	const struct ep_call *c = parent->ep_call;
+	uint64_t flags = sc_clone_flags((long)parent->model_nr, parent->model_args);
+	uint32_t log_tid;
+
+	if (!c || !c->child) {
+		diverge(rec, parent, "it created a thread or process, the log's call did not");
+		return -1;
+	}
+	log_tid = (uint32_t)c->child;
+	/* the id words the kernel wrote hold the log's id, as replay writes
+	 * the recorded one (replay/threads.c): glibc waits on them (join) */
+	if (((flags & CLONE_PARENT_SETTID) &&
+	     tracee_write(parent->space->mem.memfd, parent->model_args[2], &log_tid, sizeof(log_tid)) < 0) ||
+	    ((flags & CLONE_CHILD_SETTID) &&
+	     tracee_write(child->space->mem.memfd, parent->model_args[3], &log_tid, sizeof(log_tid)) < 0)) {
+		diverge(rec, parent, "cannot write the new thread's id");
+		return -1;
+	}
+	return ep_log_map_tid(rec->ep->log, child->tid, c->child);
+}
+
+void
+rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev)
+{
+	pid_t log_tid = ep_log_tid(rec->ep->log, (pid_t)ev->tid);
+
+	if (log_tid)
+		ev->tid = (uint32_t)log_tid;
+	if (ev->type == TRACE_EV_THREAD_START && ev->nvalues >= 1 &&
+	    (log_tid = ep_log_tid(rec->ep->log, (pid_t)ev->values[0])))
+		ev->values[0] = (uint64_t)log_tid;
+	if (ev->type == TRACE_EV_EXEC && ev->nvalues >= 3 &&
+	    (log_tid = ep_log_tid(rec->ep->log, (pid_t)ev->values[2])))
+		ev->values[2] = (uint64_t)log_tid;
+}

@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the log an EP run answers its syscalls from (ep/ep.h): a
+ * trace written here, with two threads whose syscalls interleave, is read
+ * back as each thread's calls in its own order, futex and sched_yield left
+ * out, the thread a clone created named; the comparison of a call with the
+ * log's says what differs; traces an EP run cannot take are refused.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ep/ep.h"
+#include "trace/trace.h"
+
+static char tmp_root[PATH_MAX];
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+make_tmp(void)
+{
+	strcpy(tmp_root, "/tmp/uprr-test-ep-log-XXXXXX");
+	cr_assert_not_null(mkdtemp(tmp_root));
+}
+
+static void
+remove_tmp(void)
+{
+	if (tmp_root[0])
+		nftw(tmp_root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+TestSuite(ep_log, .init = make_tmp, .fini = remove_tmp, .timeout = 20);
+
+static const uint8_t stack_bytes[64] = { 1, 2, 3, 4 };
+static const char written[] = "hello";
+static const char read_back[] = "from the file";
+
+static void
+add(struct trace_writer *w, enum trace_event_type type, uint32_t tid, int n, const uint64_t *values,
+    const struct trace_blob *blob)
+{
+	struct trace_event ev = { .type = type, .tid = tid, .nvalues = (uint32_t)n };
+
+	memcpy(ev.values, values, (size_t)n * sizeof(uint64_t));
+	if (type == TRACE_EV_EXEC)
+		ev.has_regs = true;
+	ev.nblobs = blob ? 1 : 0;
+	ev.blobs = blob;
+	cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+}
+
+/* A trace of thread 100 (the program) and thread 101, which 100's clone
+ * created; with @extra (an event of that type) appended. */
+static char *
+write_log(enum trace_event_type extra, uint64_t extra_value)
+{
+	static char dir[PATH_MAX + 8];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	struct trace_blob out = { 0x1000, sizeof(written), written };
+	struct trace_blob in = { 0x2000, sizeof(read_back), read_back };
+	struct trace_writer *w;
+
+	snprintf(dir, sizeof(dir), "%s/log", tmp_root);
+	strcpy(h.mode, "up");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_clone, 0x3d0f00, 0, 0, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_THREAD_START, 101, 2, (uint64_t[]){ 100, 0x3d0f00 }, NULL);
+	/* the new thread runs first: its calls come between its creator's
+	 * entry and exit in the trace's order */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_futex, 0x3000, 0, 1, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_read, 3, 0x2000, 64, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_read, sizeof(read_back) }, &in);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_clone, 101 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_sched_yield, 0, 0, 0, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_sched_yield, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_write, 1, 0x1000, sizeof(written), 0, 0, 0 },
+	    &out);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_write, sizeof(written) }, NULL);
+	/* killed in it: an entry with no exit */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_read, 3, 0x2000, 64, 0, 0, 0 }, NULL);
+	if (extra)
+		add(w, extra, 101, 2, (uint64_t[]){ extra_value, TRACE_SIGNAL_AT_EVENT }, NULL);
+	cr_assert_eq(trace_writer_flush(w), 0);
+	cr_assert_eq(trace_writer_close(w), 0);
+	return dir;
+}
+
+Test(ep_log, each_thread_in_its_own_order)
+{
+	const struct trace_blob *stack;
+	const uint64_t *regs;
+	const struct ep_call *c;
+	struct ep_log *log;
+	const char *exe;
+	char err[256] = "";
+
+	cr_assert_eq(ep_log_open(write_log(0, 0), &log, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ep_log_root(log), 100);
+	cr_assert_eq(ep_log_exe(log, &exe), -ENOENT, "this trace kept no executable");
+	ep_log_image(log, &stack, &regs);
+	cr_assert_eq(stack->len, sizeof(stack_bytes));
+	cr_assert(memcmp(stack->data, stack_bytes, sizeof(stack_bytes)) == 0);
+
+	c = ep_log_take(log, 100);
+	cr_assert_not_null(c);
+	cr_assert_eq(c->nr, SYS_clone);
+	cr_assert_eq(c->child, 101, "the thread its clone created");
+	cr_assert_eq(c->result, 101);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_write, "sched_yield is left out");
+	cr_assert_eq(c->nin, 1);
+	cr_assert_null(ep_log_take(log, 100));
+
+	c = ep_log_take(log, 101);
+	cr_assert_eq(c->nr, SYS_read, "futex is left out");
+	cr_assert(c->exited);
+	cr_assert_eq(c->nout, 1);
+	cr_assert_eq(c->out[0].addr, 0x2000);
+	cr_assert(memcmp(c->out[0].data, read_back, sizeof(read_back)) == 0);
+	c = ep_log_take(log, 101);
+	cr_assert_eq(c->nr, SYS_read);
+	cr_assert_not(c->exited, "the read it was killed in never returned");
+	cr_assert_null(ep_log_take(log, 101));
+	cr_assert_null(ep_log_take(log, 999), "a thread the log does not have");
+
+	cr_assert_eq(ep_log_tid(log, 4242), 0);
+	cr_assert_eq(ep_log_map_tid(log, 4242, 100), 0);
+	cr_assert_eq(ep_log_tid(log, 4242), 100);
+	ep_log_free(log);
+}
+
+Test(ep_log, a_call_compared_with_the_log)
+{
+	struct trace_blob same = { 0x1000, sizeof(written), written };
+	struct trace_blob other = { 0x1000, sizeof(written), "hellO" };
+	uint64_t args[6] = { 1, 0x1000, sizeof(written), 0xdead, 0xbeef, 0 };
+	const struct ep_call *c;
+	struct ep_log *log;
+	char err[256] = "", why[256];
+
+	cr_assert_eq(ep_log_open(write_log(0, 0), &log, err, sizeof(err)), 0, "%s", err);
+	(void)ep_log_take(log, 100);
+	c = ep_log_take(log, 100);
+	/* registers past write's 3 arguments are not compared */
+	cr_assert_eq(ep_call_check(c, SYS_write, args, &same, 1, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(ep_call_check(c, SYS_pwrite64, args, &same, 1, why, sizeof(why)), -1);
+	cr_assert_str_eq(why, "the log has write there");
+	args[2] = 4;
+	cr_assert_eq(ep_call_check(c, SYS_write, args, &same, 1, why, sizeof(why)), -1);
+	cr_assert_str_eq(why, "argument 2 is 0x4, the log has 0x6");
+	args[2] = sizeof(written);
+	cr_assert_eq(ep_call_check(c, SYS_write, args, &other, 1, why, sizeof(why)), -1);
+	cr_assert(strstr(why, "other bytes at 0x1000"), "%s", why);
+	cr_assert_eq(ep_call_check(c, SYS_write, args, NULL, 0, why, sizeof(why)), -1);
+	ep_log_free(log);
+}
+
+Test(ep_log, what_it_cannot_take_is_refused)
+{
+	struct ep_log *log = NULL;
+	char err[256] = "";
+
+	cr_assert_eq(ep_log_open(write_log(TRACE_EV_SIGNAL, 10), &log, err, sizeof(err)), -ENOTSUP);
+	cr_assert(strstr(err, "asynchronous signal"), "%s", err);
+	remove_tmp();
+	make_tmp();
+	cr_assert_eq(ep_log_open(write_log(TRACE_EV_SYSCALLBUF, 1), &log, err, sizeof(err)), -ENOTSUP);
+	cr_assert(strstr(err, "--no-syscall-buffer"), "%s", err);
+	cr_assert_null(log);
+	cr_assert_lt(ep_log_open("/nonexistent/trace", &log, err, sizeof(err)), 0);
+}
