@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include "common/log.h"
 #include "preload/uprr-preload.h"
@@ -209,6 +210,18 @@ replay_stack_scratch(const struct pthread_r *t, size_t len)
 	uint64_t sp = t->regs.rsp;
 	size_t n;
 
+	/* The room below the stack pointer readable in one process_vm_readv
+	 * (2): mapped, not a guard page; what is written there is put back.
+	 * /proc/PID/maps only when not: a read of it cost 40 µs, one per
+	 * file a program maps (issue 14: date maps 14). */
+	if (sp > 4096 + len + 0x10000 && 4096 + len <= 2 * PATH_MAX) {
+		char probe[2 * PATH_MAX];
+		struct iovec local = { probe, 4096 + len };
+		struct iovec remote = { (void *)(uintptr_t)(sp - 4096 - len), 4096 + len };
+
+		if (process_vm_readv(t->tgid, &local, 1, &remote, 1, 0) == (ssize_t)(4096 + len))
+			return (sp - 2048 - len) & ~(uint64_t)15;
+	}
 	if (tracee_read_maps(t->tgid, &maps, &n) == 0)
 		for (size_t i = 0; i < n; i++)
 			if (maps[i].start <= sp && sp < maps[i].end && sp - maps[i].start > 4096 + len)

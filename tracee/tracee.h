@@ -203,8 +203,8 @@ void tracee_kill_all(pid_t pid);
 
 /** Pin the calling thread to @cpu. Returns 0 or -errno. */
 int tracee_pin_self(int cpu) _wur_;
-/** A CPU the calling thread may run on (chosen by pid, to spread concurrent
- * runs), or -errno. */
+/** A CPU the calling thread may run on: the one it runs on (sched_getcpu(3)),
+ * else one chosen by pid, to spread concurrent runs; or -errno. */
 int tracee_pick_cpu(void) _wur_;
 
 /**
