@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/user.h>
 
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -80,6 +81,15 @@ struct rec_vdso {
 };
 
 struct trace_writer;
+
+/**
+ * Keep uprr's own vDSO, patched as rec_vdso_prepare() patches a program's,
+ * in trace @w as @cache's image: the kernel maps the same image in every
+ * 64-bit process, so the program's first exec finds it kept (and writes no
+ * file then). Nothing is kept where uprr has no vDSO or it cannot be parsed.
+ * Returns 0 or -errno.
+ */
+int rec_vdso_keep_own(struct trace_writer *w, struct rec_vdso *cache) _wur_;
 
 /**
  * At the exec stop of @pid (@memfd: its /proc/PID/mem, @maps: its @n
@@ -704,6 +714,39 @@ uint64_t rec_events_written(struct trace_writer *w);
 void rec_go_on_unrecorded(struct recorder *rec);
 /** Kill every recorded process and reap them all. */
 void rec_kill_tracees(struct recorder *rec);
+
+/* ---- record-start.c: the trace created while the program starts ---- */
+
+/** The trace's creation on a thread of its own (rec_start_begin()). */
+struct rec_start {
+	const char *dir;		 /**< in: the trace directory to create */
+	const struct trace_header *hdr;	 /**< in: its header; read until rec_start_end() */
+	bool latest;			 /**< in: point the latest-trace link at it */
+	bool syscallbuf;		 /**< in: keep the preload library */
+	pthread_t thread;
+	bool running;
+	struct trace_writer *w;	 /**< the writer, NULL until created */
+	uint64_t preload_ref;	 /**< the preload image's file id + 1, 0: not kept */
+	struct rec_vdso vdso;	 /**< uprr's own vDSO, patched and kept */
+	int r, latest_r;	 /**< 0 or -errno: the trace; the latest-trace link */
+};
+
+/**
+ * Create trace @s->dir (trace_writer_open()), point the latest-trace link
+ * at it if asked, keep the preload library and uprr's own patched vDSO
+ * (rec_vdso_keep_own()) in it (where either fails, the exec stop keeps it
+ * or fails as before): on a thread that runs while the caller starts the
+ * program, or here if no thread can start. Never fails: rec_start_end()
+ * tells. @s lives until then.
+ */
+void rec_start_begin(struct rec_start *s);
+/**
+ * Wait for rec_start_begin()'s work; give @rec the writer, the preload
+ * image's id and the vDSO cache. Returns 0, or -errno if the trace could
+ * not be created (trace_writer_open() removed what it had created; @rec
+ * gets nothing).
+ */
+int rec_start_end(struct rec_start *s, struct recorder *rec) _wur_;
 
 /* ---- syscallbuf.c: the in-process syscall buffer (doc/syscall-buffer.md) ---- */
 

@@ -1139,6 +1139,7 @@ int
 rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_t dir_len)
 {
 	struct recorder rec = { 0 };
+	struct rec_start start;
 	struct trace_header hdr;
 	struct tracee_spawn_options sp = { 0 };
 	char exe[PATH_MAX];
@@ -1146,7 +1147,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	enum ticks_source ticks;
 	bool trace_failed;
 	pid_t pid;
-	int r, cpu, exec_errno = 0;
+	int r, r_start, cpu, exec_errno = 0;
 
 	r = choose_ticks(opts->ticks, &ticks);
 	if (r < 0)
@@ -1165,11 +1166,11 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			return log_error_errno(r, "cannot create a trace directory");
 	}
 	fill_header(&hdr, opts->argv, ticks);
-	r = trace_writer_open(dir_buf, &hdr, &rec.w);
-	if (r < 0)
-		return log_error_errno(r, "cannot create trace '%s'", dir_buf);
-	if (!opts->trace_dir && trace_dir_set_latest(dir_buf) < 0)
-		log_warn("cannot update the latest-trace link");
+	/* the trace is created on another CPU while the program starts here
+	 * (record-start.c) */
+	start = (struct rec_start){ .dir = dir_buf, .hdr = &hdr, .latest = !opts->trace_dir,
+				    .syscallbuf = opts->syscallbuf };
+	rec_start_begin(&start);
 
 	/* supervisor and tracees share one CPU: ptrace round trips stay cheap */
 	rec.have_affinity = sched_getaffinity(0, sizeof(rec.affinity), &rec.affinity) == 0;
@@ -1199,6 +1200,13 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	sp.sigmask = opts->sigmask;
 	sp.sigign = opts->sigign;
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
+	r_start = rec_start_end(&start, &rec);
+	if (r_start < 0) {
+		if (r >= 0)
+			tracee_kill_all(pid); /* stopped at its exec: it ran nothing */
+		r = log_error_errno(r_start, "cannot create trace '%s'", dir_buf);
+		goto out;
+	}
 	if (r == -ENOEXEC) {
 		*ret_status = exec_errno;
 		goto out;
@@ -1292,6 +1300,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	rec.w = NULL;
 	r = 0;
 out:
+	/* a failure before the program started: the trace as it was made */
+	if (start.running && rec_start_end(&start, &rec) < 0)
+		log_debug("the trace could not be created either");
 	/* NULL when closed already; after uprr's own failure its error is told */
 	trace_writer_close(rec.w);
 	while (rec.nthreads)
