@@ -152,7 +152,7 @@ struct pthread_r {
 	size_t sb_cap;
 	bool sb_ran;	    /* it ran since they were put there */
 	bool exec_done;	    /* its execve ran to its end as the syscall buffer was
-			     * mapped: no exit stop comes */
+			     * mapped, or its mmap was injected: no exit stop comes */
 	int defer_sig;	    /* it stands in this signal's delivery stop, its
 			     * siginfo set: its next resumption delivers it
 			     * (signals.c, deliver()); 0: none */

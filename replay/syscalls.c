@@ -232,28 +232,40 @@ replay_stack_scratch(const struct pthread_r *t, size_t len)
 /*
  * Open @path in @t, stopped at the entry of a syscall that is now skipped,
  * with an injected openat(2) (flags O_CLOEXEC | @flags); the path goes to
- * dead stack, whose bytes are put back. Returns the tracee's fd or -1 with a
- * divergence reported.
+ * dead stack, whose bytes are put back. With @then, that call is injected
+ * next, its argument then->arg_from_prev - 1 the new fd, and its result
+ * goes to *ret_then. Returns the tracee's fd or -1 with a divergence
+ * reported.
  */
 static int
 open_in_tracee(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
-	       const char *path, int flags)
+	       const char *path, int flags, const struct tracee_call *then, int64_t *ret_then)
 {
-	size_t len = strlen(path) + 1;
-	uint64_t at = replay_stack_scratch(t, len), args[6] = { (uint64_t)AT_FDCWD, at,
-							 (uint64_t)(flags | O_CLOEXEC) };
+	size_t len = strlen(path) + 1, done = 0;
+	uint64_t at = replay_stack_scratch(t, len);
+	struct tracee_call calls[2] = {
+		{ .nr = __NR_openat, .args = { (uint64_t)AT_FDCWD, at, (uint64_t)(flags | O_CLOEXEC) } },
+	};
+	int64_t results[2] = { -EIO, -EIO };
 	char saved[PATH_MAX];
-	int64_t fd = -1;
 
 	if (!at || len > sizeof(saved) || tracee_read(t->tid, at, saved, len) < 0 ||
 	    tracee_write(t->space->memfd, at, path, len) < 0)
 		return replay_diverge(rp, ev, "no room on thread %d's stack to open a mapped file", t->tid), -1;
-	if (tracee_inject_syscall(t->tid, t->space->memfd, __NR_openat, args, &fd) < 0)
-		fd = -EIO;
-	if (tracee_write(t->space->memfd, at, saved, len) < 0 || fd < 0)
+	if (then)
+		calls[1] = *then;
+	/* the openat fails the batch: its next call is not made */
+	if (tracee_inject_syscalls(t->tid, t->space->memfd, calls, then ? 2 : 1, results, &done) < 0)
+		results[0] = -EIO;
+	if (tracee_write(t->space->memfd, at, saved, len) < 0 || results[0] < 0)
 		return replay_diverge(rp, ev, "cannot open a mapped file in thread %d: %s", t->tid,
-			       strerror((int)-fd)), -1;
-	return (int)fd;
+			       strerror((int)-results[0])), -1;
+	if (then) {
+		if (done < 2)
+			return replay_diverge(rp, ev, "cannot map a file in thread %d", t->tid), -1;
+		*ret_then = results[1];
+	}
+	return (int)results[0];
 }
 
 /*
@@ -308,7 +320,28 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	skip.orig_rax = (uint64_t)-1;
 	if (tracee_set_regs(t->tid, &skip) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
-	fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY);
+	if (t->space->syscallbuf) {
+		/* the mmap too is injected, right after the openat whose fd it
+		 * maps: one stop instead of a second seccomp stop and an exit
+		 * stop (issue 14: a stop each for every file a program maps).
+		 * Only where no filter of the program's would have judged the
+		 * call (the syscall buffer is off in a process with one). */
+		struct tracee_call map = { .nr = __NR_mmap, .may_fail = true, .arg_from_prev = 5,
+					   .args = { regs->rdi, regs->rsi, regs->rdx, regs->r10, 0,
+						     regs->r9 } };
+		int64_t got = 0;
+
+		fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY, &map, &got);
+		if (fd < 0)
+			return -1;
+		rp->tfiles[rp->ntfiles++] = (struct tracee_file){ t->tgid, file_fd, fd };
+		/* as its exit stop leaves it: execute_syscall() takes it there */
+		*regs = skip;
+		regs->rax = (uint64_t)got;
+		t->exec_done = true;
+		return 0;
+	}
+	fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY, NULL, NULL);
 	if (fd < 0)
 		return -1;
 	rp->tfiles[rp->ntfiles++] = (struct tracee_file){ t->tgid, file_fd, fd };
@@ -385,7 +418,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
-	if (t->state != PT_IN_KERNEL)
+	if (t->state != PT_IN_KERNEL && !t->exec_done)
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	for (; !t->exec_done;) {
 		enum tracee_stop kind;

@@ -795,9 +795,12 @@ tracee_inject_syscalls(pid_t tid, int memfd, const struct tracee_call *calls, si
 	/* one save and restore for the whole batch: each call runs from the
 	 * same code with the registers set afresh */
 	while (done < n) {
+		struct tracee_call c = calls[done];
 		int64_t result = 0;
 
-		err = inject_one(tid, &saved, &calls[done], &requeue, &result);
+		if (c.arg_from_prev >= 1 && c.arg_from_prev <= 6 && done > 0)
+			c.args[c.arg_from_prev - 1] = (uint64_t)ret_results[done - 1];
+		err = inject_one(tid, &saved, &c, &requeue, &result);
 		if (err == -ESRCH)
 			return err; /* nothing left to restore */
 		if (err < 0)

@@ -243,6 +243,8 @@ struct tracee_call {
 	uint64_t args[6]; /**< its arguments */
 	bool may_fail;	  /**< the batch goes on after it failed (-4095..-1) */
 	int64_t expect;	  /**< if not 0, the batch stops unless it returns this */
+	uint8_t arg_from_prev; /**< if not 0, argument arg_from_prev - 1 is the result of
+				    the call before it (an fd it opened) */
 };
 
 /**
