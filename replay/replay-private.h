@@ -209,6 +209,8 @@ struct replayer {
 		uint64_t deferred; /* left for the thread's next run */
 		uint64_t settled;  /* of those, stepped before another event */
 	} deliveries;		   /* shown with UPRR_LOG=debug */
+	uint64_t mmaps_injected;   /* first mmaps of a file made with its openat
+				    * (shown with UPRR_LOG=debug) */
 	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
 };
 

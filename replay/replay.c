@@ -786,6 +786,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	log_debug("signals delivered: %" PRIu64 " with a single step, %" PRIu64 " with the thread's "
 		  "next run (%" PRIu64 " of them stepped before another event)",
 		  rp.deliveries.stepped, rp.deliveries.deferred, rp.deliveries.settled);
+	log_debug("%" PRIu64 " first mmaps of a file injected with their openat", rp.mmaps_injected);
 	r = rp.error;
 	if (r == 0) {
 		*ret_status = rp.status;

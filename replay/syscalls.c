@@ -339,6 +339,7 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 		*regs = skip;
 		regs->rax = (uint64_t)got;
 		t->exec_done = true;
+		rp->mmaps_injected++;
 		return 0;
 	}
 	fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY, NULL, NULL);
