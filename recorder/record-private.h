@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/user.h>
 
+#include <limits.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -31,12 +32,32 @@ int rec_exec_prepare(pid_t pid, const struct tracee_mapping *maps, size_t n,
 		     struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
 		     char **ret_layout) _wur_;
 
-/** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
- * whose mappings are anonymous memory. */
-bool rec_is_dev_zero(pid_t tid, int fd);
+/**
+ * Fd N of a stopped thread as the recorder looks at it at one stop (an
+ * mmap's exit): /proc/TID/fd/N stat'ed, lstat'ed (the link's owner bits
+ * are the fd's access mode, proc(5)) and read once, not once per question
+ * (a file mmap asked the kernel 12 times: issue 14).
+ */
+struct rec_fd_look {
+	char path[64];	       /**< /proc/TID/fd/N */
+	bool st_ok, link_ok;   /**< stat(2), lstat(2) of path succeeded */
+	struct stat st, link;  /**< their results */
+	int target_len;	       /**< readlink(2) of path: -1 not read yet, 0 failed */
+	char target[PATH_MAX]; /**< the file's path, as readlink(2) gives it */
+};
+
+/** Look at fd @fd of stopped thread @tid (stat and lstat; the target when
+ * first asked for). Never fails: what cannot be read says so. */
+void rec_fd_look(pid_t tid, int fd, struct rec_fd_look *ret);
+/** The path @l's fd leads to (readlink(2), once), or NULL. */
+const char *rec_fd_look_target(struct rec_fd_look *l);
+
+/** Whether fd @l is /dev/zero (character device 1:5, mem(4)), whose
+ * mappings are anonymous memory. */
+bool rec_is_dev_zero(const struct rec_fd_look *l);
 
 /**
- * Whether the file that thread @tid's MAP_PRIVATE mmap (@args, at its exit)
+ * Whether the file that a MAP_PRIVATE mmap (@args, at its exit) of fd @l
  * maps may change while mapped in ways the program then reads through the
  * mapping (mmap(2): pages not yet written show the file's changes): the fd
  * is open for writing, or the mapping reaches past the file's last page (to
@@ -44,7 +65,7 @@ bool rec_is_dev_zero(pid_t tid, int fd);
  * (rec_is_system_file()). Libraries (read-only fds, within the file or
  * system files) are not such files.
  */
-bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+bool rec_mmap_may_change(struct rec_fd_look *l, const uint64_t args[6]);
 
 /**
  * Whether the file at @path (@st) is a system file nobody writes in place:
@@ -54,9 +75,9 @@ bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
  */
 bool rec_is_system_file(const char *path, const struct stat *st);
 
-/** rec_is_system_file() of the file that @fd_path (/proc/PID/fd/N, proc(5))
- * leads to, whose stat(2) is @st; false if the link cannot be read. */
-bool rec_fd_is_system_file(const char *fd_path, const struct stat *st);
+/** rec_is_system_file() of the file fd @l leads to; false if the link
+ * cannot be read or stat'ed. */
+bool rec_fd_is_system_file(struct rec_fd_look *l);
 
 /** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
@@ -867,13 +888,14 @@ void rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t);
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */
 bool rec_syscallbuf_own_filters(pid_t pid);
-/** Whether the mmap(2) @args of thread @tid (a file kept in the trace;
+/** Whether the mmap(2) @args of fd @l (a file kept in the trace;
  * @follows: a MAP_PRIVATE one that follows the file's versions) maps a
  * file whose writes the trace follows and a buffered write would skip:
  * through an fd open for writing (the link's owner bits in /proc/TID/fd,
  * proc(5)), or MAP_SHARED (or private, following the file) of a file that
  * is not a root-owned system file under /usr, /lib, /bin... */
-bool rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows);
+bool rec_syscallbuf_mapping_follows_writes(struct rec_fd_look *l, const uint64_t args[6],
+					   bool follows);
 /** The processes a recorded tracer traces take the ptrace path for every
  * call (their tracer sees each syscall stop): turn their buffers off. At a
  * ptrace(2) exit and a clone event, in record and replay alike. */
