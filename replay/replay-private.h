@@ -2,6 +2,7 @@
 /* Declarations shared by the files of replay/ (not for other components). */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -211,8 +212,19 @@ struct replayer {
 	} deliveries;		   /* shown with UPRR_LOG=debug */
 	uint64_t mmaps_injected;   /* first mmaps of a file made with its openat
 				    * (shown with UPRR_LOG=debug) */
+	struct {
+		pthread_t thread; /* makes it (replay_syscallbuf_marks_begin()) */
+		bool running;
+		int fd;		  /* 1 + the memfd, 0: none, < 0: -errno */
+	} sb_marks;		   /* the syscall buffers' end markers */
 	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
 };
+
+/** Make the memfd of the syscall buffers' end markers on a thread of its
+ * own, off uprr's CPU, while the replay starts (replay/syscallbuf.c). */
+void replay_syscallbuf_marks_begin(struct replayer *rp);
+/** Wait for that thread, if it runs, and close the memfd. */
+void replay_syscallbuf_marks_end(struct replayer *rp);
 
 /** Stop the replay at event @ev with a divergence (printf-like): logs one
  * line, returns -EPROTO. */

@@ -727,6 +727,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	r = open_trace(opts->trace_dir, &rp.r);
 	if (r < 0)
 		return r;
+	replay_syscallbuf_marks_begin(&rp);
 	check_owner(opts->trace_dir);
 	check_cpu(trace_reader_header(rp.r));
 	r = check_ticks(trace_reader_header(rp.r), &rp.pmu);
@@ -806,6 +807,7 @@ out:
 	free(rp.files);
 	free(rp.tfiles);
 	replay_shm_free(&rp.shm);
+	replay_syscallbuf_marks_end(&rp);
 	replay_output_close(&rp.out);
 	trace_reader_close(rp.r);
 	free(rp.threads);

@@ -799,7 +799,9 @@ tracee_inject_syscalls(pid_t tid, int memfd, const struct tracee_call *calls, si
 		int64_t result = 0;
 
 		if (c.arg_from_prev >= 1 && c.arg_from_prev <= 6 && done > 0)
-			c.args[c.arg_from_prev - 1] = (uint64_t)ret_results[done - 1];
+			c.args[c.arg_from_prev - 1] =
+				(uint64_t)ret_results[c.prev_call && c.prev_call <= done ?
+							      (size_t)c.prev_call - 1 : done - 1];
 		err = inject_one(tid, &saved, &c, &requeue, &result);
 		if (err == -ESRCH)
 			return err; /* nothing left to restore */

@@ -245,6 +245,8 @@ struct tracee_call {
 	int64_t expect;	  /**< if not 0, the batch stops unless it returns this */
 	uint8_t arg_from_prev; /**< if not 0, argument arg_from_prev - 1 is the result of
 				    the call before it (an fd it opened) */
+	uint8_t prev_call;     /**< with arg_from_prev: not the call before, but call
+				    prev_call - 1 of the batch (0: the one before) */
 };
 
 /**
