@@ -788,8 +788,13 @@ on_alarm(int sig)
 void
 rec_set_timer(uint64_t ns)
 {
+	static bool armed = true; /* not known at first */
 	struct itimerval it = { 0 };
 
+	/* disarming a disarmed timer is a syscall at every stop for nothing */
+	if (!ns && !armed)
+		return;
+	armed = ns != 0;
 	if (ns) {
 		ns = MAX(ns, 20000u);
 		it.it_value.tv_sec = (time_t)(ns / 1000000000u);
