@@ -63,11 +63,11 @@ REAL_CASES = [
 
 def syscall_names():
     """Number -> name, from the kernel's uapi header and the numbers
-    recorder/syscallent.h defines for syscalls newer than that header."""
+    syscalls/syscallent.h defines for syscalls newer than that header."""
     names = {}
     sources = ['/usr/include/x86_64-linux-gnu/asm/unistd_64.h',
                '/usr/include/asm/unistd_64.h',
-               os.path.join(ROOT, 'recorder', 'syscallent.h')]
+               os.path.join(ROOT, 'syscalls', 'syscallent.h')]
     for path in sources:
         try:
             text = open(path).read()

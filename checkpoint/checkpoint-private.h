@@ -1,15 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Kernel interfaces newer than the build machine's headers (Debian 12 ships
- * those of Linux 6.1). Values copied from the kernel version that added them;
- * the kernel we run on decides at run time (UFFDIO_API and PAGEMAP_SCAN fail
- * with EINVAL / ENOTTY before 6.7).
+ * What checkpoint.c, shadow.c and store.c share: the store and the state of
+ * a checkpoint. The dirty log and the kernel interfaces newer than the build
+ * machine's headers are in dirty.h.
  */
 #pragma once
 
-#include <linux/fs.h>
-#include <linux/types.h>
-#include <linux/userfaultfd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,58 +13,8 @@
 #include <sys/types.h>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/dirty.h"
 #include "tracee/tracee.h"
-
-/* include/uapi/linux/userfaultfd.h, Linux 6.4: write-protect ptes that are
- * not populated yet (pte markers), so anonymous memory reports them. */
-#ifndef UFFD_FEATURE_WP_UNPOPULATED
-#define UFFD_FEATURE_WP_UNPOPULATED (1 << 13)
-#endif
-/* include/uapi/linux/userfaultfd.h, Linux 6.7: a write to a protected page
- * unprotects it in the fault handler, no message is queued. */
-#ifndef UFFD_FEATURE_WP_ASYNC
-#define UFFD_FEATURE_WP_ASYNC (1 << 15)
-#endif
-
-/* include/uapi/linux/fs.h, Linux 6.7: the PAGEMAP_SCAN ioctl of
- * /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst). */
-#ifndef PAGEMAP_SCAN
-#define PAGE_IS_WPALLOWED (1 << 0)
-#define PAGE_IS_WRITTEN (1 << 1)
-#define PAGE_IS_FILE (1 << 2)
-#define PAGE_IS_PRESENT (1 << 3)
-#define PAGE_IS_SWAPPED (1 << 4)
-#define PAGE_IS_PFNZERO (1 << 5)
-#define PAGE_IS_HUGE (1 << 6)
-#define PAGE_IS_SOFT_DIRTY (1 << 7)
-
-/* A run of pages [start, end) with the same categories. */
-struct page_region {
-	__u64 start;
-	__u64 end;
-	__u64 categories;
-};
-
-#define PM_SCAN_WP_MATCHING (1 << 0)   /* write-protect the pages matched */
-#define PM_SCAN_CHECK_WPASYNC (1 << 1) /* fail on a range not in WP_ASYNC mode */
-
-struct pm_scan_arg {
-	__u64 size;		   /* sizeof(struct pm_scan_arg) */
-	__u64 flags;		   /* PM_SCAN_* */
-	__u64 start;		   /* first address, page aligned */
-	__u64 end;		   /* end address */
-	__u64 walk_end;		   /* set by the kernel: where the walk stopped */
-	__u64 vec;		   /* struct page_region array */
-	__u64 vec_len;		   /* its length */
-	__u64 max_pages;	   /* 0: no limit */
-	__u64 category_inverted;   /* categories that match when 0 */
-	__u64 category_mask;	   /* all of these must match */
-	__u64 category_anyof_mask; /* one of these must match */
-	__u64 return_mask;	   /* categories reported in page_region */
-};
-
-#define PAGEMAP_SCAN _IOWR('f', 16, struct pm_scan_arg)
-#endif
 
 /*
  * A checkpoint's store (store.c): pages of the restore point kept in our
@@ -109,7 +55,7 @@ cp_store_has(const struct cp_store *s, uint64_t off)
 /* ---- the state of a checkpoint, shared by checkpoint.c and shadow.c ---- */
 
 /* x86-64 base pages; PAGEMAP_SCAN reports at this granularity. */
-#define CP_PAGE 4096ULL
+#define CP_PAGE DIRTY_PAGE
 /* Bytes copied per round of a sync, and iovecs per process_vm_*v(2) call
  * (UIO_MAXIOV, <linux/uio.h>). */
 #define SYNC_CHUNK (4ULL << 20)
@@ -162,8 +108,7 @@ struct saved_page {
 struct checkpoint {
 	pid_t pid;
 	int memfd;	/* the caller's /proc/PID/mem */
-	int uffd;	/* WP_ASYNC userfaultfd of the tracee's mm */
-	int pagemap;	/* /proc/PID/pagemap, for PAGEMAP_SCAN */
+	struct dirty_log dl; /* the pages written since the restore point */
 	pid_t mirror;	/* holds the restore point; -1 before the first fork */
 	int mirror_mem; /* /proc/MIRROR/mem, or the shadow memfd */
 	bool shadow;	/* no mirror process: mirror_mem is our memfd */
@@ -176,8 +121,6 @@ struct checkpoint {
 	/* never tracked: writes there need no undoing (checkpoint_new_except()) */
 	struct checkpoint_range *untracked;
 	size_t nuntracked;
-	uint64_t scan_end; /* end of the highest tracked mapping */
-	uint64_t tracked_pages; /* registered with the userfaultfd (for the stats) */
 
 	struct saved_page *saved; /* sorted by address */
 	size_t nsaved, saved_cap;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Memory checkpoints (checkpoint.h). Three kernel objects do the work:
+ * Memory checkpoints (checkpoint.h). Three kernel objects do the work, the
+ * first two through the dirty log (dirty.c):
  *
  * - a userfaultfd of the tracee's mm in asynchronous write-protect mode: a
  *   write (by the program or by the kernel on its behalf) to a protected page
@@ -327,7 +328,7 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 }
 
 /*
- * One PAGEMAP_SCAN over [*start, c->scan_end) for pages of tracked mappings
+ * One PAGEMAP_SCAN over [*start, c->dl.scan_end) for pages of tracked mappings
  * written since their last protection, into c->vec from index @at; with
  * @protect, protect them again (PM_SCAN_WP_MATCHING). Returns the number of
  * regions and moves *start to where the walk stopped (the vector filled up).
@@ -335,26 +336,15 @@ transfer(pid_t pid, int memfd, bool write, const struct seg_list *l, size_t from
 static int
 scan_written(struct checkpoint *c, uint64_t *start, bool protect, size_t at)
 {
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.flags = protect ? PM_SCAN_WP_MATCHING : 0,
-		.start = *start,
-		.end = c->scan_end,
-		.vec = (uint64_t)(uintptr_t)(c->vec + at),
-		.vec_len = c->vec_cap - at,
-		/* WPALLOWED: only mappings registered with our userfaultfd,
-		 * whose unprotected pages are the written ones */
-		.category_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN,
-		.return_mask = PAGE_IS_WRITTEN,
+	/* WPALLOWED: only mappings registered with our userfaultfd, whose
+	 * unprotected pages are the written ones */
+	const struct dirty_scan how = {
+		.mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN,
+		.returned = PAGE_IS_WRITTEN,
+		.protect = protect,
 	};
-	int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
 
-	if (n < 0)
-		return -errno;
-	if (arg.walk_end <= *start && n == 0)
-		return -EPROTO; /* no progress: never loop forever */
-	*start = arg.walk_end;
-	return n;
+	return dirty_log_scan(&c->dl, start, c->dl.scan_end, &how, c->vec + at, c->vec_cap - at);
 }
 
 /* Copy the segments of c->reads (@total bytes) from the tracee to where
@@ -480,7 +470,7 @@ checkpoint_sync(struct checkpoint *c)
 
 	if (c->stale)
 		return -ESTALE;
-	while (start < c->scan_end) {
+	while (start < c->dl.scan_end) {
 		uint64_t t1 = util_now_ns();
 
 		r = scan_written(c, &start, true, 0);
@@ -499,7 +489,7 @@ checkpoint_sync(struct checkpoint *c)
 	}
 	c->stats.syncs++;
 	c->stats.pages_synced += pages;
-	c->stats.pages_walked += c->tracked_pages;
+	c->stats.pages_walked += c->dl.tracked_pages;
 	c->stats.sync_ns += util_now_ns() - t0;
 	return (int)MIN(pages, (uint64_t)INT_MAX);
 }
@@ -565,7 +555,7 @@ rollback(struct checkpoint *c, const struct checkpoint_range *keep, size_t nkeep
 	if (c->stale)
 		return -ESTALE;
 	/* List everything first: nothing is written unless all of it can be. */
-	while (start < c->scan_end) {
+	while (start < c->dl.scan_end) {
 		if (nreg == c->vec_cap) {
 			struct page_region *v = realloc(c->vec, 2 * c->vec_cap * sizeof(*v));
 
@@ -648,95 +638,56 @@ checkpoint_rollback(struct checkpoint *c, const struct checkpoint_range *keep, s
 	return r;
 }
 
-/* True for the kernel's special mappings, which userfaultfd refuses. */
-static bool
-special_mapping(const char *path)
+/* dirty_log_track()'s report of a piece registered: into the ranges of
+ * cp_track_mappings(), merged with the previous one of its kind. */
+struct track_ctx {
+	struct range *ranges;
+	size_t n;
+};
+
+static int
+track_added(void *arg, const struct tracee_mapping *m, uint64_t a, uint64_t end)
 {
-	return strcmp(path, "[vsyscall]") == 0 || strcmp(path, "[vdso]") == 0 ||
-	       strncmp(path, "[vvar", 5) == 0;
-}
+	struct track_ctx *t = arg;
+	enum range_kind kind = m->perms[3] == 's' ? RANGE_SHARED : RANGE_PRIVATE;
 
-/*
- * Where the part of [@a, @end) to track next starts (skipping untracked
- * ranges), into *@a; returns where it ends (before the next untracked
- * range), or @end if nothing is left to track.
- */
-static uint64_t
-next_tracked(const struct checkpoint *c, uint64_t *a, uint64_t end)
-{
-	for (;;) {
-		uint64_t stop = end;
-		bool moved = false;
-
-		for (size_t k = 0; k < c->nuntracked && !moved; k++) {
-			uint64_t us = c->untracked[k].addr, ue = us + c->untracked[k].len;
-
-			if (us <= *a && *a < ue) {
-				*a = MIN(ue, end);
-				moved = true;
-			} else if (us > *a && us < stop) {
-				stop = us;
-			}
-		}
-		if (!moved)
-			return stop;
-	}
+	if (t->n > 0 && t->ranges[t->n - 1].end == a && t->ranges[t->n - 1].kind == kind)
+		t->ranges[t->n - 1].end = end;
+	else
+		t->ranges[t->n++] = (struct range){ a, end, kind, 0 };
+	return 0;
 }
 
 /* Register every writable mapping with the userfaultfd (already registered
  * ones are skipped by the kernel), but for the untracked ranges, and record
- * what was registered in c->ranges. Registering part of a mapping splits it
- * in two (userfaultfd_register(), mm/userfaultfd.c). */
+ * what was registered in c->ranges (dirty_log_track()). */
 int
 cp_track_mappings(struct checkpoint *c)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	struct range *ranges;
-	size_t n, nr = 0;
+	struct track_ctx t = { 0 };
+	size_t n;
 	int r;
 
 	r = tracee_read_maps(c->pid, &maps, &n);
 	if (r < 0)
 		return r;
 	c->sysv = false;
-	c->tracked_pages = 0;
-	/* each untracked range cuts at most one piece in two */
-	ranges = malloc((n + c->nuntracked + 1) * sizeof(*ranges));
-	if (!ranges)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct tracee_mapping *m = &maps[i];
-		enum range_kind kind = m->perms[3] == 's' ? RANGE_SHARED : RANGE_PRIVATE;
-
-		if (strncmp(m->path, "/SYSV", 5) == 0)
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(maps[i].path, "/SYSV", 5) == 0)
 			c->sysv = true;
-		if (m->perms[1] != 'w' || special_mapping(m->path))
-			continue;
-		for (uint64_t a = m->start, end; a < m->end; a = end) {
-			struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_WP };
-
-			end = next_tracked(c, &a, m->end);
-			if (a >= end)
-				break;
-			reg.range = (struct uffdio_range){ a, end - a };
-			if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0) {
-				/* e.g. EBUSY: the program's own userfaultfd has it. Its
-				 * writes go unseen: a limitation, not an error. */
-				log_debug("%d: cannot track %" PRIx64 "-%" PRIx64 " %s: %s", c->pid, a,
-					  end, m->path, strerror(errno));
-				continue;
-			}
-			c->tracked_pages += (end - a) / CP_PAGE;
-			if (nr > 0 && ranges[nr - 1].end == a && ranges[nr - 1].kind == kind)
-				ranges[nr - 1].end = end;
-			else
-				ranges[nr++] = (struct range){ a, end, kind, 0 };
-		}
+	/* each untracked range cuts at most one piece in two */
+	t.ranges = malloc((n + c->nuntracked + 1) * sizeof(*t.ranges));
+	if (!t.ranges)
+		return -ENOMEM;
+	r = dirty_log_track(&c->dl, maps, n, c->untracked, c->nuntracked, track_added, &t);
+	if (r < 0) {
+		free(t.ranges);
+		return r;
 	}
 	free(c->ranges);
-	c->ranges = ranges;
-	c->nranges = nr;
-	c->scan_end = nr ? ranges[nr - 1].end : 0;
+	c->ranges = t.ranges;
+	c->nranges = t.n;
 	return 0;
 }
 
@@ -744,26 +695,7 @@ cp_track_mappings(struct checkpoint *c)
 int
 cp_protect_all(struct checkpoint *c)
 {
-	uint64_t start = 0;
-
-	while (start < c->scan_end) {
-		/* no output vector: the kernel's fast path just protects */
-		struct pm_scan_arg arg = {
-			.size = sizeof(arg),
-			.flags = PM_SCAN_WP_MATCHING,
-			.start = start,
-			.end = c->scan_end,
-			.category_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN,
-			.return_mask = PAGE_IS_WRITTEN,
-		};
-
-		if (ioctl(c->pagemap, PAGEMAP_SCAN, &arg) < 0)
-			return -errno;
-		if (arg.walk_end <= start)
-			return -EPROTO;
-		start = arg.walk_end;
-	}
-	return 0;
+	return dirty_log_protect(&c->dl, 0, c->dl.scan_end);
 }
 
 /* SIGKILL our child @pid and reap it. */
@@ -906,25 +838,14 @@ int
 cp_scan_range(struct checkpoint *c, uint64_t *start, uint64_t end, uint64_t mask, uint64_t inverted,
 	   bool protect)
 {
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.flags = protect ? PM_SCAN_WP_MATCHING : 0,
-		.start = *start,
-		.end = end,
-		.vec = (uint64_t)(uintptr_t)c->vec,
-		.vec_len = c->vec_cap,
-		.category_inverted = inverted,
-		.category_mask = mask,
-		.return_mask = mask,
+	const struct dirty_scan how = {
+		.mask = mask,
+		.inverted = inverted,
+		.returned = mask,
+		.protect = protect,
 	};
-	int n = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
 
-	if (n < 0)
-		return -errno;
-	if (arg.walk_end <= *start && n == 0)
-		return -EPROTO;
-	*start = arg.walk_end;
-	return n;
+	return dirty_log_scan(&c->dl, start, end, &how, c->vec, c->vec_cap);
 }
 
 /* Protect the pages of [@start, @end) (registered ones: the others are
@@ -932,15 +853,7 @@ cp_scan_range(struct checkpoint *c, uint64_t *start, uint64_t end, uint64_t mask
 int
 cp_protect_range(struct checkpoint *c, uint64_t start, uint64_t end)
 {
-	while (start < end) {
-		int k = cp_scan_range(c, &start, end, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN, 0, true);
-
-		if (k < 0)
-			return k;
-		if (k == 0 && start < end)
-			continue;
-	}
-	return 0;
+	return dirty_log_protect(&c->dl, start, end);
 }
 
 int
@@ -1028,10 +941,6 @@ int
 checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
 {
 	uint64_t end = (addr + len + CP_PAGE - 1) & ~(CP_PAGE - 1);
-	struct uffdio_register reg = {
-		.range = { addr, end - addr },
-		.mode = UFFDIO_REGISTER_MODE_WP,
-	};
 	int r;
 
 	if (c->stale)
@@ -1043,9 +952,10 @@ checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
 	for (size_t i = 0; i < c->nranges; i++)
 		if (c->ranges[i].start < end && addr < c->ranges[i].end)
 			return -EEXIST;
-	if (ioctl(c->uffd, UFFDIO_REGISTER, &reg) < 0)
-		return log_debug_errno(-errno, "%d: cannot track 0x%" PRIx64 "-0x%" PRIx64, c->pid,
-				       addr, end);
+	r = dirty_log_register(&c->dl, addr, end);
+	if (r < 0)
+		return log_debug_errno(r, "%d: cannot track 0x%" PRIx64 "-0x%" PRIx64, c->pid, addr,
+				       end);
 	/* A shadow can hold any address: it holds zeros there from now on
 	 * (a hole), and the range is one of its own, copied into by syncs
 	 * and refreshed by remaps like the others. */
@@ -1059,8 +969,6 @@ checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
 		return r;
 	}
 	saved_drop(c, addr, end);
-	c->scan_end = MAX(c->scan_end, end);
-	c->tracked_pages += (end - addr) / CP_PAGE;
 	c->stats.tracked_new++;
 	return 0;
 }
@@ -1113,45 +1021,6 @@ checkpoint_remap(struct checkpoint *c, pid_t tid)
 	return 0;
 }
 
-/*
- * Create a userfaultfd inside the tracee (it belongs to the mm of its
- * creator, userfaultfd(2)), take a copy (pidfd_getfd(2), Linux 5.6), close
- * the tracee's, and switch on asynchronous write protection.
- */
-static int
-open_uffd(struct checkpoint *c, pid_t tid)
-{
-	uint64_t args[6] = { O_CLOEXEC | UFFD_USER_MODE_ONLY, 0, 0, 0, 0, 0 };
-	struct uffdio_api api = {
-		.api = UFFD_API,
-		.features = UFFD_FEATURE_WP_ASYNC | UFFD_FEATURE_WP_UNPOPULATED,
-	};
-	_cleanup_close_ int pidfd = -1;
-	int64_t fd, ignored;
-	int r = 0, r2;
-
-	r = tracee_inject_syscall(tid, c->memfd, __NR_userfaultfd, args, &fd);
-	if (r < 0)
-		return r;
-	if (fd < 0)
-		return log_debug_errno((int)fd, "userfaultfd in %d", c->pid);
-	pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
-	if (pidfd < 0)
-		r = -errno;
-	else if ((c->uffd = (int)syscall(SYS_pidfd_getfd, pidfd, (int)fd, 0)) < 0)
-		r = -errno;
-	/* leave the program's file table as it was */
-	args[0] = (uint64_t)fd;
-	r2 = tracee_inject_syscall(tid, c->memfd, __NR_close, args, &ignored);
-	if (r < 0)
-		return r;
-	if (r2 < 0)
-		return r2;
-	if (ioctl(c->uffd, UFFDIO_API, &api) < 0)
-		return log_debug_errno(-errno, "UFFDIO_API (WP_ASYNC needs Linux 6.7)");
-	return 0;
-}
-
 int
 checkpoint_new(pid_t pid, pid_t tid, int memfd, struct checkpoint **ret)
 {
@@ -1178,7 +1047,6 @@ checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow,
 		   struct checkpoint **ret)
 {
 	_cleanup_(checkpoint_freep) struct checkpoint *c = NULL;
-	char path[64];
 	int r;
 
 	c = calloc(1, sizeof(*c));
@@ -1198,17 +1066,13 @@ checkpoint_new_how(pid_t pid, pid_t tid, int memfd, bool shadow,
 	c->shadow = shadow;
 	c->pid = pid;
 	c->memfd = memfd;
-	c->uffd = c->pagemap = c->mirror_mem = -1;
+	c->dl.uffd = c->dl.pagemap = c->mirror_mem = -1;
 	c->mirror = -1;
 	c->vec_cap = SCAN_VEC;
 	c->vec = malloc(c->vec_cap * sizeof(*c->vec));
 	if (!c->vec)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
-	c->pagemap = open(path, O_RDONLY | O_CLOEXEC);
-	if (c->pagemap < 0)
-		return -errno;
-	r = open_uffd(c, tid);
+	r = dirty_log_init(&c->dl, pid, tid, memfd);
 	if (r < 0)
 		return r;
 	r = checkpoint_remap(c, tid);
@@ -1238,11 +1102,7 @@ checkpoint_free(struct checkpoint *c)
 	kill_mirror(c->mirror);
 	if (c->mirror_mem >= 0)
 		close(c->mirror_mem);
-	/* closing the last reference unregisters every range (userfaultfd_release()) */
-	if (c->uffd >= 0)
-		close(c->uffd);
-	if (c->pagemap >= 0)
-		close(c->pagemap);
+	dirty_log_fini(&c->dl);
 	saved_clear(c);
 	free(c->saved);
 	cp_store_fini(&c->store);

@@ -74,27 +74,23 @@ static int
 populated_ranges(struct checkpoint *c, uint64_t start, uint64_t end, struct range **v, size_t *n,
 		 size_t *cap)
 {
+	static const struct dirty_scan how = {
+		.anyof = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.returned = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
+
 	while (start < end) {
-		struct pm_scan_arg arg = {
-			.size = sizeof(arg),
-			.start = start,
-			.end = end,
-			.vec = (uint64_t)(uintptr_t)c->vec,
-			.vec_len = c->vec_cap,
-			.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-			.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		};
-		int k = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
+		uint64_t from = start;
+		int k = dirty_log_scan(&c->dl, &start, end, &how, c->vec, c->vec_cap);
 
 		if (k < 0)
-			return -errno;
+			return k;
 		if (UTIL_GROW(*v, *cap, *n + (size_t)k) < 0)
 			return -ENOMEM;
 		for (int i = 0; i < k; i++)
 			(*v)[(*n)++] = (struct range){ c->vec[i].start, c->vec[i].end, RANGE_PRIVATE, 0 };
-		if (arg.walk_end <= start)
-			return k ? 0 : -EPROTO;
-		start = arg.walk_end;
+		if (start <= from)
+			return 0;
 	}
 	return 0;
 }
@@ -184,7 +180,7 @@ static int
 registered_ranges(struct checkpoint *c, struct range **ret, size_t *ret_n)
 {
 	/* registered before: below the end of the highest tracked mapping */
-	uint64_t start = 0, end = c->scan_end;
+	uint64_t start = 0, end = c->dl.scan_end;
 	struct range *v = NULL;
 	size_t n = 0, cap = 0;
 	int k, r = 0;

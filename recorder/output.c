@@ -56,7 +56,7 @@ dest_fd(long nr, const uint64_t args[6])
 static bool
 in_memory(long nr)
 {
-	return rec_syscall_is_write(nr) || rec_syscall_is_send(nr);
+	return sc_is_write(nr) || sc_is_send(nr);
 }
 
 /* uprr's own stdout and stderr, looked at once */
@@ -330,7 +330,7 @@ rec_output_entry(struct rec_output *o, pid_t tid, pid_t tgid, long nr, const uin
 /* Gather @count bytes from the ranges @rg of @tid's memory into @o->peek
  * at @off. Returns the bytes gathered. */
 static size_t
-gather(struct rec_output *o, pid_t tid, const struct rec_ranges *rg, size_t off, uint64_t count)
+gather(struct rec_output *o, pid_t tid, const struct sc_ranges *rg, size_t off, uint64_t count)
 {
 	size_t got = 0;
 
@@ -356,7 +356,7 @@ mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 static size_t
 gather_mmsg(struct rec_output *o, pid_t tid, uint64_t vec, uint64_t nmsg)
 {
-	struct rec_ranges rg = { 0 };
+	struct sc_ranges rg = { 0 };
 	size_t got = 0;
 
 	for (uint64_t i = 0; i < nmsg; i++) {
@@ -365,11 +365,11 @@ gather_mmsg(struct rec_output *o, pid_t tid, uint64_t vec, uint64_t nmsg)
 
 		rg.n = 0;
 		if (tracee_read(tid, hdr + MMSGHDR_LEN_OFF, &len, sizeof(len)) < 0 ||
-		    rec_syscall_inputs(__NR_sendmsg, args, mem_read, &tid, &rg) < 0)
+		    sc_inputs(__NR_sendmsg, args, mem_read, &tid, &rg) < 0)
 			break;
 		got += gather(o, tid, &rg, got, len);
 	}
-	rec_ranges_free(&rg);
+	sc_ranges_free(&rg);
 	return got;
 }
 
@@ -488,12 +488,12 @@ rec_output_exit(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t t
 		r = add_peeked(o, w, tid, got);
 		break;
 	case __NR_vmsplice: {
-		struct rec_ranges rg = { 0 };
+		struct sc_ranges rg = { 0 };
 		uint64_t iov_args[6] = { args[0], args[1], args[2] };
 
-		if (rec_syscall_inputs(__NR_writev, iov_args, mem_read, &tid, &rg) == 0)
+		if (sc_inputs(__NR_writev, iov_args, mem_read, &tid, &rg) == 0)
 			got = gather(o, tid, &rg, 0, total);
-		rec_ranges_free(&rg);
+		sc_ranges_free(&rg);
 		r = add_peeked(o, w, tid, got);
 		break;
 	}
@@ -526,7 +526,7 @@ rec_output_exit(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t t
 		log_warn("%" PRIu64 " of the %" PRIu64 " bytes thread %d sent to %s with %s could "
 			 "not be captured; its replay will say so", total - got, total, tid,
 			 o->sinks & TRACE_OUT_SOCKET ? "a socket" : "uprr's output",
-			 rec_syscall_name(nr) ?: "?");
+			 sc_name(nr) ?: "?");
 		r = add_output(w, tid, o->sinks, NULL, 0, total - got);
 	}
 	return r;

@@ -27,6 +27,7 @@
 
 #include "common/log.h"
 #include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
@@ -270,9 +271,9 @@ bool
 rec_ptrace_after_syscall(struct rec_ptrace_emu *e, pid_t tid, long nr, const uint64_t args[6],
 			 int64_t result)
 {
-	if ((nr == __NR_execve || nr == __NR_execveat) && result == 0 && rec_ptrace_exec_stops(e, tid))
+	if (sc_is_exec(nr) && result == 0 && rec_ptrace_exec_stops(e, tid))
 		return true;
-	if ((nr == __NR_vfork || (nr == __NR_clone && (args[0] & CLONE_VFORK))) && result > 0 &&
+	if ((sc_clone_flags(nr, args) & CLONE_VFORK) && result > 0 &&
 	    rec_ptrace_vfork_done_stops(e, tid, (pid_t)result))
 		return true;
 	return rec_ptrace_syscall_stops(e, tid, false);

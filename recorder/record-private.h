@@ -18,6 +18,7 @@
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
+#include "syscalls/syscalls.h"
 #include "trace/trace.h"
 #include "x86_64/arch.h"
 
@@ -245,15 +246,6 @@ void rec_output_free(struct rec_output *o);
 
 /* ---- sandboxes and namespaces (sandbox.c) ---- */
 
-/**
- * The model's check of the sandboxing calls, which must never run: seccomp
- * strict mode (seccomp(2) SECCOMP_SET_MODE_STRICT, prctl PR_SET_SECCOMP),
- * which fails under uprr's filter (EINVAL) where it works natively, and a
- * filter with SECCOMP_FILTER_FLAG_NEW_LISTENER; named in @why. Returns 0 or
- * -ENOSYS.
- */
-int rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
-
 /** ADDR_NO_RANDOMIZE in uprr's own persona, which the program inherits
  * natively (setarch -R). */
 bool rec_sandbox_initial_norandom(void);
@@ -292,15 +284,6 @@ int rec_sandbox_exit(pid_t tid, long nr, const uint64_t args[6], struct user_reg
  * the kernel does not say.
  */
 int rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64_t *ret_own);
-
-/**
- * Whether syscall @nr (@args) that returned @result moved the PID namespace
- * of the caller's next children away from uprr's (unshare(CLONE_NEWPID),
- * setns(2) of a PID namespace, or of any namespace with nstype 0: uprr
- * cannot tell which). Restore points fork a mirror through the process:
- * it would take an id there.
- */
-bool rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result);
 
 /**
  * The number of seccomp filters of thread @tid, uprr's own included
@@ -409,7 +392,7 @@ struct rthread {
 	uint64_t model_nr, model_args[6]; /* what it does: restart_syscall continues
 					   * the syscall a signal interrupted */
 	uint64_t restart_nr, restart_args[6];
-	struct rec_syscall_entry entry;	  /* the model's view of the entry */
+	struct sc_entry entry;	      /* the model's view of the entry */
 	bool may_block;		      /* it runs in the kernel while others run */
 	bool unknown;		      /* its syscall is one the model does not know */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
@@ -535,7 +518,7 @@ struct recorder {
 	uint64_t last_sig_rip;		/* where the last fatal-looking signal hit */
 	pid_t last_sig_tid;
 	char error[512];		/* why recording stopped early, if it did */
-	struct rec_ranges ranges;	/* scratch for the model */
+	struct sc_ranges ranges;	/* scratch for the model */
 	uint8_t *buf;			/* scratch for tracee memory */
 	size_t buf_cap;
 	struct trace_blob *blobs;
@@ -666,7 +649,7 @@ void rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const s
  * but a futex wait with no timeout). Without one, a run needs no restore
  * point: nothing will preempt it. */
 bool rec_others_may_run(const struct recorder *rec, const struct rthread *t);
-/** Whether @t's syscall, one that arms timers (REC_SC_TIMER: alarm(2),
+/** Whether @t's syscall, one that arms timers (SC_TIMER: alarm(2),
  * setitimer(2), timer_settime(2)), which just returned 0, armed one rather
  * than disarmed it (a zero it_value). */
 bool rec_timer_armed(const struct rthread *t);
@@ -961,7 +944,7 @@ void rec_restore_point(struct recorder *rec, struct rthread *t);
 /* Whether rec_restore_point() would take one for @t now: false when the run
  * cannot be rolled back or will not need to be. */
 bool rec_restore_point_wanted(const struct recorder *rec, const struct rthread *t);
-/* @t's syscall that changes mappings (REC_SC_MAPS) returned @result: bring
+/* @t's syscall that changes mappings (SC_MAPS) returned @result: bring
  * its address space's restore point along, or have it remapped before the
  * next run's. */
 void rec_restore_maps_changed(struct recorder *rec, struct rthread *t, int64_t result);

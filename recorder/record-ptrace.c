@@ -282,8 +282,8 @@ ptrace_want_syscall_stops(void *ctx, const struct rec_ptracee *pt)
 	 * where the kernel puts the thread's own mask back (restore_saved_sigmask()):
 	 * stacked once it stands at its handler (ptrace_resume()) */
 	if (pt->stop == REC_PTRACE_SIGNAL_STOP && regs.orig_rax == t->nr &&
-	    rec_syscall_wait_mask((long)t->model_nr, t->model_args, (int64_t)regs.rax,
-				  rec_tracee_mem_read, &t->tid, &mask) != 0) {
+	    sc_wait_mask((long)t->model_nr, t->model_args, (int64_t)regs.rax,
+			 rec_tracee_mem_read, &t->tid, &mask) != 0) {
 		t->stop_filter_due = true;
 		return;
 	}
@@ -555,7 +555,7 @@ rec_emulate_syscall(struct recorder *rec, struct rthread *t)
 		char named[160];
 
 		/* a request not emulated at all: the model names it */
-		if (rec_syscall_check((long)t->model_nr, t->model_args, named, sizeof(named)) < 0)
+		if (sc_check((long)t->model_nr, t->model_args, named, sizeof(named)) < 0)
 			snprintf(why, sizeof(why), "%s", named);
 		rec_stop_recording(rec, "the program used an unsupported %s; recording stopped", why);
 		return true;
@@ -576,7 +576,7 @@ rec_emulated_wait_exit(struct recorder *rec, struct rthread *t)
 {
 	struct rec_ptracee *pt;
 
-	if (t->model_nr != __NR_wait4 || !rec_syscall_result_restarts((int64_t)t->regs.rax))
+	if (t->model_nr != __NR_wait4 || !sc_result_restarts((int64_t)t->regs.rax))
 		return;
 	pt = rec_ptrace_waitable(&rec->ptrace, t->tgid, (pid_t)t->model_args[0]);
 	if (!pt)

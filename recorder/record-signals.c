@@ -107,7 +107,7 @@ rec_signal_during_syscall(const struct rthread *t)
 	 * run of buffered syscalls would hit every time. */
 	for (int i = 0; i < 6; i++)
 		args[i] = arch_syscall_arg(&t->regs, i);
-	return rec_syscall_flags((long)t->regs.orig_rax, args) & REC_SC_MAY_BLOCK;
+	return sc_flags((long)t->regs.orig_rax, args) & SC_MAY_BLOCK;
 }
 
 /*
@@ -412,7 +412,7 @@ rec_record_signal(struct recorder *rec, struct rthread *t, int sig, const siginf
  * say nothing of this one's memory: without ASLR its stack is at the same
  * addresses.) */
 static int
-running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ranges *out)
+running_outputs(struct recorder *rec, const struct rthread *self, struct sc_ranges *out)
 {
 	out->n = 0;
 	for (size_t i = 0; i < rec->nthreads; i++) {
@@ -421,8 +421,8 @@ running_outputs(struct recorder *rec, const struct rthread *self, struct rec_ran
 		if (u == self || u->space != self->space ||
 		    (u->state != RT_IN_SYSCALL && u->state != RT_EXIT_READY))
 			continue;
-		if (rec_syscall_outputs((long)u->model_nr, u->model_args, INT64_MAX, &u->entry, rec_tracee_mem_read,
-					&u->tid, out) < 0)
+		if (sc_outputs((long)u->model_nr, u->model_args, INT64_MAX, &u->entry, rec_tracee_mem_read,
+			       &u->tid, out) < 0)
 			return -ENOMEM;
 	}
 	return 0;
@@ -454,7 +454,7 @@ arm_trap(struct recorder *rec, struct rthread *t, uint64_t ticks_so_far)
 static int
 rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool records)
 {
-	struct rec_ranges keep = { 0 };
+	struct sc_ranges keep = { 0 };
 	_cleanup_free_ struct checkpoint_range *kept = NULL;
 	struct trace_event ev;
 	uint64_t avoid[64];
@@ -475,7 +475,7 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 			kept[i] = (struct checkpoint_range){ keep.v[i].addr, keep.v[i].len };
 		r = checkpoint_rollback(t->space->ckpt, kept, keep.n);
 	}
-	rec_ranges_free(&keep);
+	sc_ranges_free(&keep);
 	if (r < 0)
 		return r;
 	rec->stats.rollbacks++;
@@ -582,7 +582,7 @@ rec_rerun_notify(struct recorder *rec, struct rthread *t)
 	if (regs.orig_rax != UPRR_NOTIFY_NR || !rec_syscallbuf_in_library(regs.rip)) {
 		rec_stop_recording(rec, "thread %d re-ran its run after a rollback and made syscall %s "
 				   "before its buffered ones were all consumed: the re-run diverged; "
-				   "recording stopped", t->tid, rec_syscall_name((long)regs.orig_rax) ?: "?");
+				   "recording stopped", t->tid, sc_name((long)regs.orig_rax) ?: "?");
 		return;
 	}
 	k = rec_syscallbuf_rerun_diff(rec, t);

@@ -40,14 +40,7 @@
 static uint64_t
 clone_flags(const struct rthread *t)
 {
-	switch (t->model_nr) {
-	case __NR_fork:
-		return SIGCHLD;
-	case __NR_vfork:
-		return CLONE_VM | CLONE_VFORK | SIGCHLD;
-	default:
-		return t->model_args[0];
-	}
+	return sc_clone_flags((long)t->model_nr, t->model_args);
 }
 
 /*
@@ -313,7 +306,7 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 		keep_fd_file(rec, l, 0, ret_ref);
 		return;
 	}
-	fd = rec_syscall_written_fd((long)t->nr, t->args);
+	fd = sc_written_fd((long)t->nr, t->args);
 	if (fd < 0 || rec->nshared == 0)
 		return;
 	rec_fd_look(t->tid, fd, l);
@@ -334,7 +327,7 @@ woken_waiter(struct recorder *rec, const struct rthread *t, int64_t result)
 	pid_t cand[8];
 	size_t n = 0;
 
-	if (result <= 0 || !rec_syscall_futex_wakes((long)t->model_nr, t->model_args))
+	if (result <= 0 || !sc_futex_wakes((long)t->model_nr, t->model_args))
 		return 0;
 	for (size_t i = 0; i < rec->nthreads && n < ARRAY_SIZE(cand); i++) {
 		const struct rthread *w = &rec->threads[i];
@@ -375,7 +368,7 @@ unknown_succeeded(struct recorder *rec, struct rthread *t, int64_t result)
 
 	if (!t->unknown || result < 0)
 		return false;
-	if (rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why)) == 0)
+	if (sc_check((long)t->model_nr, t->model_args, why, sizeof(why)) == 0)
 		return false; /* cannot happen: the model did not change */
 	rec_stop_recording(rec, "the program used an unsupported %s, and it succeeded; recording "
 		       "stopped", why);
@@ -443,13 +436,13 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		return;
 	rec->ranges.n = 0;
 	/* the kernel will continue this syscall through restart_syscall(2) */
-	if (result == -REC_ERESTART_RESTARTBLOCK) {
+	if (result == -SC_ERESTART_RESTARTBLOCK) {
 		t->restart_nr = t->model_nr;
 		memcpy(t->restart_args, t->model_args, sizeof(t->args));
 	}
 	show_native_affinity(rec, t, result);
-	if (rec_syscall_outputs((long)t->model_nr, t->model_args, result, &t->entry, rec_tracee_mem_read,
-				&t->tid, &rec->ranges) < 0 ||
+	if (sc_outputs((long)t->model_nr, t->model_args, result, &t->entry, rec_tracee_mem_read,
+		       &t->tid, &rec->ranges) < 0 ||
 	    rec_collect_blobs(rec, t->tid, &nblobs) < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");
 		return;
@@ -525,7 +518,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		sched_yield_current(rec->sched);
 	if (t->nr == __NR_ptrace)
 		rec_syscallbuf_untraced(rec); /* a tracee's calls stop at its tracer */
-	if (rec_sandbox_installs_filter(t->model_nr, t->model_args, result)) {
+	if (sc_installs_filter(t->model_nr, t->model_args, result)) {
 		rec->program_filters = true;
 		/* its filter would judge the buffer's calls: no more of them
 		 * (replay does the same at this exit) */
@@ -533,20 +526,20 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			log_debug("thread %d: cannot turn its syscall buffer off", t->tid);
 		t->space->mem.syscallbuf_off = true; /* and no more sites patched */
 	}
-	if (rec_sandbox_moves_children(t->model_nr, t->model_args, result)) {
+	if (sc_moves_children(t->model_nr, t->model_args, result)) {
 		/* a mirror forked through it would take an id in the program's
 		 * PID namespace, and keep that namespace from ending */
 		rec_space_drop_checkpoint(rec, t->space);
 		t->space->unrestorable = true;
 	}
-	flags = rec_syscall_flags((long)t->model_nr, t->model_args);
-	if (flags & REC_SC_MAPS)
+	flags = sc_flags((long)t->model_nr, t->model_args);
+	if (flags & SC_MAPS)
 		rec_restore_maps_changed(rec, t, result);
-	if ((flags & REC_SC_TIMER) || sched_nthreads(rec->sched) > 1)
+	if ((flags & SC_TIMER) || sched_nthreads(rec->sched) > 1)
 		t->space->may_preempt = true;
 	/* a timer's signals will come: runs need restore points to take them
 	 * at execution points (redis disarms one it never armed) */
-	if ((flags & REC_SC_TIMER) && result >= 0 && rec_timer_armed(t))
+	if ((flags & SC_TIMER) && result >= 0 && rec_timer_armed(t))
 		t->space->signals = true;
 	if (rec_ptrace_after_syscall(&rec->ptrace, t->tid, (long)t->nr, t->args, result)) {
 		rec_ptrace_stopped(rec, t);
@@ -640,7 +633,7 @@ recorded_tgids(void *ctx, pid_t *buf, size_t cap)
 }
 
 /*
- * Whether @t's syscall is one the model leaves unrecorded (REC_SC_UNTRACED:
+ * Whether @t's syscall is one the model leaves unrecorded (SC_UNTRACED:
  * replay executes it where the thread reaches it) and no recorded tracer
  * wants its syscall stops. It stopped at uprr's stop filter, stacked on its
  * process (or an ancestor) when a recorded tracer asked for syscall stops
@@ -654,7 +647,7 @@ untraced(struct recorder *rec, const struct rthread *t)
 	uint64_t none[6] = { 0 };
 	const struct rec_ptracee *pt;
 
-	if (!(rec_syscall_flags((long)t->regs.orig_rax, none) & REC_SC_UNTRACED) || rec->program_filters)
+	if (!(sc_flags((long)t->regs.orig_rax, none) & SC_UNTRACED) || rec->program_filters)
 		return false;
 	pt = rec_ptrace_find(&rec->ptrace, t->tid);
 	return !pt || !pt->syscall_stops;
@@ -718,7 +711,7 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	}
 	/* A call the model does not know runs in the kernel, and its exit
 	 * decides (unknown_succeeded); one that must not run at all stops here. */
-	r = rec_syscall_check((long)t->model_nr, t->model_args, why, sizeof(why));
+	r = sc_check((long)t->model_nr, t->model_args, why, sizeof(why));
 	if (r == -EPERM ||
 	    rec_sandbox_entry(t->tid, (long)t->model_nr, t->model_args, &t->regs, rec->program_filters,
 			      why, sizeof(why)) == -ENOSYS) {
@@ -731,7 +724,7 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 		rec_stop_recording(rec, "the program used %s; recording stopped", why);
 		return;
 	}
-	rec_syscall_entry_state((long)t->model_nr, t->model_args, rec_tracee_mem_read, &t->tid, &t->entry);
+	sc_entry_state((long)t->model_nr, t->model_args, rec_tracee_mem_read, &t->tid, &t->entry);
 	/* the calls buffered since the thread's last event first (as
 	 * rec_write_event would): a buffered close may have changed what
 	 * the fd this call writes to refers to (rec_output_forget_fd) */
@@ -743,7 +736,7 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	}
 	rec_output_entry(&t->out, t->tid, t->tgid, (long)t->nr, t->args);
 	rec->ranges.n = 0;
-	if (rec_syscall_inputs((long)t->nr, t->args, rec_tracee_mem_read, &t->tid, &rec->ranges) < 0 ||
+	if (sc_inputs((long)t->nr, t->args, rec_tracee_mem_read, &t->tid, &rec->ranges) < 0 ||
 	    rec_collect_blobs(rec, t->tid, &nblobs) < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");
 		return;
@@ -764,9 +757,9 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 void
 rec_after_entry(struct recorder *rec, struct rthread *t)
 {
-	uint32_t flags = rec_syscall_flags((long)t->model_nr, t->model_args);
+	uint32_t flags = sc_flags((long)t->model_nr, t->model_args);
 
-	if (t->nr == __NR_execve || t->nr == __NR_execveat) {
+	if (sc_is_exec((long)t->nr)) {
 		char what[PATH_MAX + 64];
 
 		if (rec_exec_privileged(t->tid, (long)t->nr, t->args, what, sizeof(what)) > 0) {
@@ -791,7 +784,7 @@ rec_after_entry(struct recorder *rec, struct rthread *t)
 	 * they use. Their reader is outside the recording (a pipeline's next
 	 * stage reads a pipe of its own), so waiting cannot deadlock threads;
 	 * but a splice or tee may wait for a recorded writer of its source. */
-	t->may_block = (flags & REC_SC_MAY_BLOCK) &&
+	t->may_block = (flags & SC_MAY_BLOCK) &&
 		       (!(t->out.sinks & (TRACE_OUT_STDOUT | TRACE_OUT_STDERR)) ||
 			t->nr == __NR_splice || t->nr == __NR_tee);
 	/* an unknown call may wait for another recorded thread (a lock, a

@@ -172,7 +172,7 @@ rec_collect_blobs(struct recorder *rec, pid_t tid, uint32_t *ret_n)
 	    UTIL_GROW(rec->blobs, rec->blobs_cap, rec->ranges.n) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < rec->ranges.n; i++) {
-		const struct rec_range *rg = &rec->ranges.v[i];
+		const struct sc_range *rg = &rec->ranges.v[i];
 
 		if (rg->len > UINT32_MAX || tracee_read(tid, rg->addr, rec->buf + off, rg->len) < 0)
 			continue;
@@ -1314,7 +1314,7 @@ out:
 		rec_remove_thread(&rec, rec.threads[0].tid);
 	sched_free(rec.sched);
 	free(rec.threads);
-	rec_ranges_free(&rec.ranges);
+	sc_ranges_free(&rec.ranges);
 	free(rec.buf);
 	free(rec.blobs);
 	free(rec.shared_files);

@@ -2,8 +2,8 @@
 /*
  * The recorder: the supervisor that launches a program under ptrace and a
  * seccomp filter, runs its threads one at a time under sched, and writes every
- * determinant to a trace. Also the syscall model (recorder/syscallent.h),
- * which replay uses to know what each syscall reads and writes.
+ * determinant to a trace. Replay uses its emulated ptrace, address spaces,
+ * syscall buffer and seccomp filters too; the syscall model is syscalls/.
  */
 #pragma once
 
@@ -13,174 +13,6 @@
 #include <sys/types.h>
 
 #include "common/util.h"
-
-/* ---- the syscall model ---- */
-
-/** Flags of a syscall in the model. */
-enum rec_syscall_flags {
-	/** may wait for another thread or the outside world: other threads run meanwhile */
-	REC_SC_MAY_BLOCK = 1u << 0,
-	/** replay executes it (it shapes the address space, the thread set or
-	 * signal state); all others are emulated from the trace */
-	REC_SC_REPLAY_EXEC = 1u << 1,
-	/** outputs are meaningful even when it fails (e.g. nanosleep's remainder) */
-	REC_SC_OUT_ON_ERROR = 1u << 2,
-	/** a per-command check decides support and outputs (ioctl, fcntl, futex, prctl) */
-	REC_SC_SPECIAL = 1u << 3,
-	/** the seccomp filter lets it run without a stop: its effect is fully
-	 * determined by the tracee's own state and it is executed in replay too */
-	REC_SC_UNTRACED = 1u << 4,
-	/** adds, refills or unprotects mappings (mmap, mremap, brk, madvise,
-	 * mprotect): a checkpoint of the process must look at its address
-	 * space again */
-	REC_SC_MAPS = 1u << 5,
-	/** arms a timer that signals the process later (alarm, setitimer,
-	 * timer_settime): from then on a signal may need an execution point */
-	REC_SC_TIMER = 1u << 6,
-};
-
-/** A range of tracee memory. */
-struct rec_range {
-	uint64_t addr;
-	uint64_t len;
-};
-
-/** A growable list of ranges (owned; free with rec_ranges_free). */
-struct rec_ranges {
-	struct rec_range *v;
-	size_t n, cap;
-};
-
-/** Reads tracee memory for the model: 0 or -errno. */
-/* Results of a syscall a signal interrupted, which user code never sees: the
- * kernel restarts the syscall, or makes it fail with EINTR when a handler
- * runs (include/linux/errno.h, kernel-internal; arch/x86/kernel/signal.c). */
-#define REC_ERESTARTSYS 512
-#define REC_ERESTARTNOINTR 513
-#define REC_ERESTARTNOHAND 514
-#define REC_ERESTART_RESTARTBLOCK 516 /* restarts as restart_syscall(2) */
-
-/** True if @result is one of those (negated, as syscalls return them). */
-static inline bool
-rec_syscall_result_restarts(int64_t result)
-{
-	return result == -REC_ERESTARTSYS || result == -REC_ERESTARTNOINTR ||
-	       result == -REC_ERESTARTNOHAND || result == -REC_ERESTART_RESTARTBLOCK;
-}
-
-typedef int (*rec_mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
-
-/** Name of syscall @nr ("read"), or NULL if unknown to this kernel header. */
-const char *rec_syscall_name(long nr);
-
-/** True if the model has a row for @nr (its requests may still be unknown). */
-bool rec_syscall_known(long nr);
-
-/** The flags of @nr (0 for unknown), refined for @args (e.g. futex op). */
-uint32_t rec_syscall_flags(long nr, const uint64_t args[6]);
-
-/** True if syscall @nr with @args wakes waiters of the futex at args[0]
- * (FUTEX_WAKE, _BITSET, _OP, (CMP_)REQUEUE, UNLOCK_PI; futex(2)); its
- * result is how many it woke. */
-bool rec_syscall_futex_wakes(long nr, const uint64_t args[6]);
-
-/**
- * Decide whether the model can record syscall @nr with @args exactly.
- * Returns 0 if so. Otherwise names the call in @why, one line ("ioctl
- * FIOASYNC (0x5452) on fd 3: SIGIO delivery is not recorded", "ioctl 0xdead
- * (_IO type 0xde nr 0xad) on fd 0", "syscall io_uring_setup (425): ...") and
- * returns:
- * -ENOSYS: the model does not know it (no row, a request no table has, or
- *   one a table names as unsupported). The recorder runs it in the kernel:
- *   a failure is recorded as such with no outputs (the kernel wrote nothing,
- *   and replay returns the result), a success stops the recording.
- * -EPERM: it must not run at all (a clone uprr could not follow).
- */
-int rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len) _wur_;
-
-/** What the model needs from a syscall's entry: the caller's buffer length in
- * an in-out length argument (socklen_t of accept(2), getsockopt(2) optlen,
- * msg_namelen of recvmsg(2)), which the kernel overwrites with the full
- * length even when it wrote less. */
-struct rec_syscall_entry {
-	bool has_len;
-	uint32_t len; /**< bytes */
-};
-
-/**
- * Read what the model needs at the entry of syscall @nr (call it before the
- * kernel runs the syscall). Fills *ret_entry (has_len false if nothing).
- */
-void rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
-			     struct rec_syscall_entry *ret_entry);
-
-/**
- * Ranges of tracee memory the kernel wrote for syscall @nr with @args and
- * @result. Pointers the model must follow (iovecs, msghdr, socklen) are read
- * with @read. @entry (may be NULL) bounds in-out lengths by the caller's
- * buffer. Appends to @out. Returns 0 or -errno (-ENOMEM).
- */
-int rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
-			const struct rec_syscall_entry *entry, rec_mem_read_fn read, void *ctx,
-			struct rec_ranges *out) _wur_;
-
-/**
- * Ranges of tracee memory the program passes out to the kernel as data (what
- * write(2), send(2) and their kin transmit), read at syscall entry. Appends
- * to @out. Returns 0 or -errno.
- */
-int rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
-		       struct rec_ranges *out) _wur_;
-
-/**
- * The temporary signal mask that syscall @nr (rt_sigsuspend, ppoll, pselect6,
- * epoll_pwait, epoll_pwait2) installed while it waited, if it was interrupted
- * with @result (-EINTR or -ERESTARTNOHAND): the kernel keeps that mask until
- * the signal that interrupted it is delivered, runs the handler under it and
- * saves the caller's own mask in the signal frame (set_user_sigmask(),
- * restore_saved_sigmask_unless(); kernel/signal.c, fs/select.c, Linux 5.0).
- * Reads the mask (bit N-1 for signal N) through @read into *ret_mask.
- * Returns 1 if there is one, 0 if not, -EFAULT if it cannot be read.
- */
-int rec_syscall_wait_mask(long nr, const uint64_t args[6], int64_t result, rec_mem_read_fn read,
-			  void *ctx, uint64_t *ret_mask) _wur_;
-
-/** True for send(2)-family syscalls (data leaves through a socket). */
-bool rec_syscall_is_send(long nr);
-
-/** True for write(2)-family syscalls (write, writev, pwrite64, pwritev, pwritev2). */
-bool rec_syscall_is_write(long nr);
-
-/**
- * The fd whose file's contents or size syscall @nr with @args changes when
- * it succeeds: the write(2) family, ftruncate, fallocate, the output of
- * sendfile, splice and copy_file_range, and the destination of the FICLONE
- * and FICLONERANGE ioctls (their man pages); -1 for others.
- */
-int rec_syscall_written_fd(long nr, const uint64_t args[6]);
-
-/**
- * The persona uprr gives the kernel when the program calls personality(2)
- * with @persona, in record and replay alike: with ADDR_NO_RANDOMIZE, which
- * uprr keeps for every tracee so an exec's layout is the same in replay;
- * 0xffffffff (a query) unchanged.
- */
-uint64_t rec_sandbox_kernel_persona(uint64_t persona);
-
-/** The namespace flags of clone(2) that replay leaves out when it executes
- * a clone: the namespaces act only through results the trace holds (a new
- * PID namespace's ids too: the thread-start event has them), and a replayed
- * process in a new user namespace could not open the trace's files
- * (CLONE_NEWTIME is clone3's and unshare's only: in clone(2) 0x80 is part of
- * the exit signal). */
-#define REC_CLONE_NEW_MASK                                                                \
-	((uint64_t)(CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC |          \
-		    CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID))
-
-/** Append a range. Returns 0 or -ENOMEM. */
-int rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len) _wur_;
-/** Free the array (the struct itself is the caller's). */
-void rec_ranges_free(struct rec_ranges *rs);
 
 /* ---- emulated ptrace between recorded processes (recorder/ptrace-emu.c) ---- */
 
@@ -501,10 +333,6 @@ uint32_t rec_syscallbuf_machine_flags(void);
 int rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool replay,
 		       uint32_t flags) _wur_;
 
-/** Whether syscall @nr (@args), which returned @result, installed a
- * seccomp filter of the program's (seccomp(2), prctl PR_SET_SECCOMP). */
-bool rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result);
-
 /**
  * Make the library of the process whose /proc/PID/mem is @memfd take the
  * ptrace path for every call from now on (control page flags 0): the
@@ -565,7 +393,7 @@ int rec_syscallbuf_redirect_regs(pid_t tid, struct user_regs_struct *regs) _wur_
 
 /**
  * The seccomp-bpf filter of every tracee (record and replay): RET_TRACE for
- * every syscall, except those the model marks REC_SC_UNTRACED (rt_sigreturn,
+ * every syscall, except those the model marks SC_UNTRACED (rt_sigreturn,
  * arch_prctl, set_robust_list: allowed) and the syscall buffer's untraced
  * instruction; rseq and clone3 fail with ENOSYS so glibc falls back to what
  * uprr models (seccomp(2), kernel 4.8+ ordering of seccomp stops after
@@ -575,13 +403,13 @@ const struct sock_fprog *rec_seccomp_filter(void);
 
 /**
  * The base filter that a trace of format @format was recorded under: up to
- * format 8, the REC_SC_UNTRACED syscalls stopped too (every process had the
+ * format 8, the SC_UNTRACED syscalls stopped too (every process had the
  * stop filter's effect from its start). Returns a pointer to a static program.
  */
 const struct sock_fprog *rec_seccomp_filter_for(uint32_t format);
 
 /**
- * The stop filter: RET_TRACE (REC_SECCOMP_TRACE_DATA) for the REC_SC_UNTRACED
+ * The stop filter: RET_TRACE (REC_SECCOMP_TRACE_DATA) for the SC_UNTRACED
  * syscalls of x86-64, ALLOW for the rest. Stacked on the base filter of a
  * process whose recorded tracer asks for syscall stops, it makes them stop:
  * the kernel runs every filter and the strictest action wins

@@ -32,67 +32,6 @@
 #include "recorder/recorder.h"
 #include "tracee/tracee.h"
 
-#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
-#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
-#endif
-
-int
-rec_sandbox_check(long nr, const uint64_t args[6], char *why, size_t len)
-{
-	switch (nr) {
-	case __NR_seccomp:
-		/* strict mode cannot follow uprr's filter (EINVAL: one mode per
-		 * thread, seccomp_may_assign_mode()), where it works natively;
-		 * with flags or a pointer it fails anyway (libseccomp probes so) */
-		if (args[0] == SECCOMP_SET_MODE_STRICT && !args[1] && !args[2]) {
-			snprintf(why, len, "seccomp SECCOMP_SET_MODE_STRICT (uprr's own filter "
-				 "excludes strict mode)");
-			return -ENOSYS;
-		}
-		/* a supervisor process would answer the program's syscalls
-		 * through the listener fd: uprr does not model that (without
-		 * a filter, EFAULT, as libseccomp probes: fine) */
-		if (args[0] == SECCOMP_SET_MODE_FILTER && (args[1] & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
-		    args[2]) {
-			snprintf(why, len, "seccomp with SECCOMP_FILTER_FLAG_NEW_LISTENER");
-			return -ENOSYS;
-		}
-		return 0;
-	case __NR_prctl:
-		if (args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT) {
-			snprintf(why, len, "prctl PR_SET_SECCOMP with SECCOMP_MODE_STRICT (uprr's "
-				 "own filter excludes strict mode)");
-			return -ENOSYS;
-		}
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-bool
-rec_sandbox_moves_children(long nr, const uint64_t args[6], int64_t result)
-{
-	if (result != 0)
-		return false;
-	if (nr == __NR_unshare)
-		return args[0] & CLONE_NEWPID;
-	if (nr == __NR_setns)
-		return args[1] == 0 || (args[1] & CLONE_NEWPID);
-	return false;
-}
-
-uint64_t
-rec_sandbox_kernel_persona(uint64_t persona)
-{
-	/* uprr keeps ASLR off for every tracee: the next exec's layout is
-	 * then the same in replay (personality(2): the persona is inherited
-	 * by children and kept across execve) */
-	if ((uint32_t)persona == 0xffffffff)
-		return persona;
-	return (uint32_t)persona | ADDR_NO_RANDOMIZE;
-}
-
 bool
 rec_sandbox_initial_norandom(void)
 {
@@ -150,13 +89,6 @@ rec_sandbox_ns_tids(pid_t ptid, pid_t tid, uint64_t *ret_parent_view, uint64_t *
 	return 1;
 }
 
-bool
-rec_sandbox_installs_filter(long nr, const uint64_t args[6], int64_t result)
-{
-	return result >= 0 && ((nr == __NR_seccomp && args[0] == SECCOMP_SET_MODE_FILTER) ||
-			       (nr == __NR_prctl && args[0] == PR_SET_SECCOMP));
-}
-
 int
 rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_regs_struct *regs,
 		  bool program_filters, char *why, size_t len)
@@ -172,15 +104,15 @@ rec_sandbox_entry(pid_t tid, long nr, const uint64_t args[6], const struct user_
 	if (program_filters && ptrace(PTRACE_GETEVENTMSG, tid, 0, &msg) == 0 &&
 	    msg != REC_SECCOMP_TRACE_DATA) {
 		snprintf(why, len, "seccomp filter action SECCOMP_RET_TRACE (data 0x%lx) for "
-			 "syscall %s", msg, rec_syscall_name(nr) ?: "?");
+			 "syscall %s", msg, sc_name(nr) ?: "?");
 		return -ENOSYS;
 	}
 	switch (nr) {
 	case __NR_personality:
-		if (rec_sandbox_kernel_persona(args[0]) == args[0])
+		if (sc_kernel_persona(args[0]) == args[0])
 			return 0;
 		r = *regs;
-		r.rdi = rec_sandbox_kernel_persona(args[0]);
+		r.rdi = sc_kernel_persona(args[0]);
 		return tracee_set_regs(tid, &r);
 	default:
 		return 0;

@@ -18,6 +18,7 @@
 #include "common/log.h"
 #include "preload/uprr-preload.h"
 #include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
 
 #define MAX_FILTER 128
@@ -29,7 +30,7 @@
 #define EMIT(code, k, jt, jf) (insns[n++] = (struct sock_filter)BPF_JUMP(code, k, jt, jf))
 
 /* Build the base filter into @insns; @allow_untraced: the syscalls the model
- * marks REC_SC_UNTRACED pass without a stop (format 9). Returns its length. */
+ * marks SC_UNTRACED pass without a stop (format 9). Returns its length. */
 static unsigned short
 build_base(struct sock_filter *insns, bool allow_untraced)
 {
@@ -60,7 +61,7 @@ build_base(struct sock_filter *insns, bool allow_untraced)
 	for (long nr = 0; allow_untraced && nr < 512 && n + 3 < MAX_FILTER; nr++) {
 		uint64_t none[6] = { 0 };
 
-		if (!(rec_syscall_flags(nr, none) & REC_SC_UNTRACED))
+		if (!(sc_flags(nr, none) & SC_UNTRACED))
 			continue;
 		EMIT(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1);
 		EMIT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW, 0, 0);
@@ -114,7 +115,7 @@ rec_seccomp_stop_filter(void)
 	for (long nr = 0; nr < 512 && n + 3 < MAX_FILTER; nr++) {
 		uint64_t none[6] = { 0 };
 
-		if (!(rec_syscall_flags(nr, none) & REC_SC_UNTRACED))
+		if (!(sc_flags(nr, none) & SC_UNTRACED))
 			continue;
 		EMIT(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)nr, 0, 1);
 		EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | REC_SECCOMP_TRACE_DATA, 0, 0);

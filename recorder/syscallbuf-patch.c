@@ -50,7 +50,7 @@ struct site_plan {
 static bool
 buffered_nr(uint64_t nr)
 {
-	return UPRR_BUFFERED(nr);
+	return sc_buffered((long)nr);
 }
 
 static void

@@ -46,7 +46,7 @@ in_library(uint64_t rip)
 static bool
 may_redirect(const struct user_regs_struct *regs)
 {
-	return UPRR_BUFFERED(regs->orig_rax) && (rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE) &&
+	return sc_buffered((long)regs->orig_rax) && (rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE) &&
 	       regs->fs_base && regs->rcx == regs->rip && regs->rip < 0x800000000000ull &&
 	       !in_library(regs->rip);
 }

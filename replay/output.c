@@ -63,9 +63,9 @@ mem_read(void *ctx, uint64_t addr, void *buf, size_t len)
 static unsigned
 old_sinks(const struct trace_event *ev, long nr, const uint64_t args[6])
 {
-	if (rec_syscall_is_send(nr))
+	if (sc_is_send(nr))
 		return TRACE_OUT_SOCKET;
-	if (!rec_syscall_is_write(nr) || (args[0] != 1 && args[0] != 2))
+	if (!sc_is_write(nr) || (args[0] != 1 && args[0] != 2))
 		return 0;
 	if (ev->nvalues >= 3 && !(ev->values[2] & TRACE_OUT_SAME_FD))
 		return 0;
@@ -79,7 +79,7 @@ replay_output_syscall(struct replay_output *o, const struct trace_event *ev, pid
 	uint64_t total = (uint64_t)result;
 	unsigned sinks;
 
-	if (result <= 0 || !(rec_syscall_is_write(nr) || rec_syscall_is_send(nr)))
+	if (result <= 0 || !(sc_is_write(nr) || sc_is_send(nr)))
 		return;
 	if (o->format >= 6)
 		sinks = ev->nvalues >= 3 ? (unsigned)ev->values[2] : 0;
@@ -92,7 +92,7 @@ replay_output_syscall(struct replay_output *o, const struct trace_event *ev, pid
 	if (!sinks)
 		return;
 	o->ranges.n = 0;
-	if (rec_syscall_inputs(nr, args, mem_read, &tid, &o->ranges) < 0)
+	if (sc_inputs(nr, args, mem_read, &tid, &o->ranges) < 0)
 		return;
 	for (size_t i = 0; i < o->ranges.n && total > 0; i++) {
 		uint64_t len = MIN(o->ranges.v[i].len, total);
@@ -125,6 +125,6 @@ replay_output_close(struct replay_output *o)
 	if (o->dump_fd >= 0)
 		close(o->dump_fd);
 	free(o->buf);
-	rec_ranges_free(&o->ranges);
+	sc_ranges_free(&o->ranges);
 	*o = (struct replay_output){ .dump_fd = -1 };
 }

@@ -13,6 +13,7 @@
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "replay/replay.h"
+#include "syscalls/syscalls.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 
@@ -84,7 +85,7 @@ struct replay_output {
 	uint32_t format; /**< the trace's format version: what values[2] means */
 	bool quiet;	 /**< do not show stdout and stderr */
 	int dump_fd;	 /**< `--dump-sent` file, -1: none */
-	struct rec_ranges ranges;
+	struct sc_ranges ranges;
 	uint8_t *buf;
 	size_t buf_cap;
 };
@@ -192,7 +193,7 @@ struct replayer {
 	pid_t last_sig_tid;	/* recorded id of the thread it hit */
 	bool done;
 	int error;		/* first error, negative errno */
-	struct rec_ranges ranges;
+	struct sc_ranges ranges;
 	struct mapped_file *files; /* the trace's files opened for tracees to map */
 	size_t nfiles, files_cap;
 	struct tracee_file *tfiles; /* those files open in replayed processes */
@@ -287,9 +288,6 @@ int replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, s
 
 /* ---- syscalls.c and the files it shares with ---- */
 
-/* Whether syscall @nr is execve or execveat. */
-bool replay_is_exec(uint64_t nr);
-
 /* A recorded syscall exit of @t: its result and memory put in place, or the call executed. 0 or a divergence. */
 int replay_on_syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t);
 
@@ -301,7 +299,6 @@ int replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pt
 uint64_t replay_stack_scratch(const struct pthread_r *t, size_t len);
 
 /* ---- events ---- */
-bool replay_is_clone(uint64_t nr);
 
 /* Room for @len bytes in rp->buf. 0 or -ENOMEM. */
 int replay_ensure_buf(struct replayer *rp, size_t len);

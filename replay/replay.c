@@ -4,7 +4,7 @@
  * event, exactly the thread that produced it up to that event, so every
  * thread's user code runs in the same order against the same memory as in
  * the recording. Syscalls are emulated from the trace (results and the
- * memory the kernel wrote), except those the model marks REC_SC_REPLAY_EXEC,
+ * memory the kernel wrote), except those the model marks SC_REPLAY_EXEC,
  * which are executed at the recorded addresses.
  */
 #define LOG_PREFIX "replay"
@@ -205,7 +205,7 @@ count_trap(struct pthread_r *t)
 }
 
 /* Whether @t stands at the seccomp stop of a syscall the recording let go
- * unrecorded (REC_SC_UNTRACED, no recorded tracer wanted its stops: see
+ * unrecorded (SC_UNTRACED, no recorded tracer wanted its stops: see
  * rec_on_syscall_entry()): event @ev is not its entry. Such stops come where
  * the stop filter was stacked (TRACE_EV_STOP_FILTER), or everywhere in a
  * trace of format 8 or older. */
@@ -214,7 +214,7 @@ unrecorded_syscall(struct pthread_r *t, const struct trace_event *ev)
 {
 	uint64_t none[6] = { 0 };
 
-	if (!(rec_syscall_flags((long)t->regs.orig_rax, none) & REC_SC_UNTRACED))
+	if (!(sc_flags((long)t->regs.orig_rax, none) & SC_UNTRACED))
 		return false;
 	return ev->type != TRACE_EV_SYSCALL_ENTRY || ev->values[0] != t->regs.orig_rax;
 }
@@ -812,7 +812,7 @@ out:
 	trace_reader_close(rp.r);
 	free(rp.threads);
 	free(rp.buf);
-	rec_ranges_free(&rp.ranges);
+	sc_ranges_free(&rp.ranges);
 	rec_ptrace_free(&rp.ptrace);
 	return r;
 }

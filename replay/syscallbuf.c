@@ -262,18 +262,18 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 		if (off >= head.used)
 			return replay_diverge(rp, ev, "thread %u made %u buffered syscalls, recorded %u "
 					      "(the next: %s)", ev->tid, k, t->sb_nrecs,
-					      rec_syscall_name(want->nr) ?: "?");
+					      sc_name(want->nr) ?: "?");
 		if (memcmp(rp->buf + off, want, want->size) != 0) {
 			const struct uprr_rec *got = (const void *)(rp->buf + off);
 
 			if (got->nr != want->nr)
 				return replay_diverge(rp, ev, "buffered syscall %u of thread %u is %s, "
 						      "recorded %s", k, ev->tid,
-						      rec_syscall_name(got->nr) ?: "?",
-						      rec_syscall_name(want->nr) ?: "?");
+						      sc_name(got->nr) ?: "?",
+						      sc_name(want->nr) ?: "?");
 			return replay_diverge(rp, ev, "buffered syscall %u of thread %u (%s) has other "
 					      "arguments or bytes than recorded", k, ev->tid,
-					      rec_syscall_name(want->nr) ?: "?");
+					      sc_name(want->nr) ?: "?");
 		}
 		off += want->size;
 	}
@@ -431,7 +431,7 @@ replay_on_site_patch(struct replayer *rp, const struct trace_event *ev, struct p
 		return r;
 	if (kind != TRACEE_STOP_SECCOMP || ev->nvalues < 4 || t->regs.orig_rax != ev->values[0])
 		return replay_diverge(rp, ev, "expected syscall %s (its site patched), got %s at rip 0x%llx",
-				      rec_syscall_name((long)ev->values[0]) ?: "?",
+				      sc_name((long)ev->values[0]) ?: "?",
 				      replay_stop_name(kind, sig), t->regs.rip);
 	r = replay_syscallbuf_check(rp, ev, t);
 	if (r < 0)

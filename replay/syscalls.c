@@ -37,18 +37,6 @@
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
-bool
-replay_is_clone(uint64_t nr)
-{
-	return nr == __NR_clone || nr == __NR_fork || nr == __NR_vfork;
-}
-
-bool
-replay_is_exec(uint64_t nr)
-{
-	return nr == __NR_execve || nr == __NR_execveat;
-}
-
 int
 replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -60,7 +48,7 @@ replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		return r;
 	if (kind != TRACEE_STOP_SECCOMP)
 		return replay_diverge(rp, ev, "expected syscall %s, got %s at rip 0x%llx",
-			       rec_syscall_name((long)ev->values[0]) ?: "?", replay_stop_name(kind, sig),
+			       sc_name((long)ev->values[0]) ?: "?", replay_stop_name(kind, sig),
 			       t->regs.rip);
 	t->state = PT_AT_ENTRY;
 	t->nr = t->regs.orig_rax;
@@ -69,14 +57,14 @@ replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		return r;
 	if (t->nr != ev->values[0])
 		return replay_diverge(rp, ev, "expected syscall %s, got %s",
-			       rec_syscall_name((long)ev->values[0]) ?: "?",
-			       rec_syscall_name((long)t->nr) ?: "?");
+			       sc_name((long)ev->values[0]) ?: "?",
+			       sc_name((long)t->nr) ?: "?");
 	for (int i = 0; i < 6; i++) {
 		t->args[i] = arch_syscall_arg(&t->regs, i);
 		if (t->args[i] != ev->values[1 + i])
 			return replay_diverge(rp, ev, "syscall %s argument %d is 0x%" PRIx64
 				       ", recorded 0x%" PRIx64,
-				       rec_syscall_name((long)t->nr), i, t->args[i], ev->values[1 + i]);
+				       sc_name((long)t->nr), i, t->args[i], ev->values[1 + i]);
 	}
 	r = replay_check_regs(rp, ev, t);
 	if (r < 0)
@@ -90,7 +78,7 @@ replay_on_entry(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (tracee_read(t->tid, b->addr, rp->buf, b->len) < 0 ||
 		    memcmp(rp->buf, b->data, b->len) != 0)
 			return replay_diverge(rp, ev, "syscall %s writes out different bytes at 0x%" PRIx64,
-				       rec_syscall_name((long)t->nr), b->addr);
+				       sc_name((long)t->nr), b->addr);
 	}
 	/* its emulated tracer stops it here, as recorded */
 	(void)rec_ptrace_syscall_stops(&rp->ptrace, t->rec_tid, true);
@@ -393,7 +381,7 @@ prepare_ids(struct replayer *rp, const struct trace_event *ev, struct pthread_r 
 	return 0;
 }
 
-/* Execute the syscall @t is stopped at (REC_SC_REPLAY_EXEC). */
+/* Execute the syscall @t is stopped at (SC_REPLAY_EXEC). */
 static int
 execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
@@ -415,7 +403,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	}
 	if (t->nr == __NR_personality) {
 		/* as the recorder gave it to the kernel */
-		regs.rdi = rec_sandbox_kernel_persona(regs.rdi);
+		regs.rdi = sc_kernel_persona(regs.rdi);
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
@@ -431,7 +419,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 			break;
 		if (kind == TRACEE_GONE)
 			return replay_diverge(rp, ev, "the thread exited in syscall %s",
-				       rec_syscall_name((long)t->nr));
+				       sc_name((long)t->nr));
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	}
 	t->exec_done = false;
@@ -444,7 +432,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	case __NR_brk:
 		if (got != want)
 			return replay_diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
-				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+				       sc_name((long)t->nr), (uint64_t)got, (uint64_t)want);
 		break;
 	case __NR_shmat:
 	case __NR_shmdt:
@@ -452,14 +440,14 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		/* one that failed there may fail otherwise here, on nothing */
 		if (got != want && want >= 0)
 			return replay_diverge(rp, ev, "%s returned 0x%" PRIx64 ", recorded 0x%" PRIx64,
-				       rec_syscall_name((long)t->nr), (uint64_t)got, (uint64_t)want);
+				       sc_name((long)t->nr), (uint64_t)got, (uint64_t)want);
 		break;
 	case __NR_seccomp:
 	case __NR_prctl:
 		/* the program's filter or no_new_privs must take effect here too */
 		if ((got < 0) != (want < 0))
 			return replay_diverge(rp, ev, "%s returned %" PRId64 ", recorded %" PRId64,
-				       rec_syscall_name((long)t->nr), got, want);
+				       sc_name((long)t->nr), got, want);
 		break;
 	default:
 		break;
@@ -469,7 +457,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 	if (t->nr != __NR_rt_sigreturn)
 		t->regs.rax = (uint64_t)want;
 	/* a new image keeps its registers, and rt_sigreturn those of its frame */
-	for (int i = 0; i < 6 && !replay_is_exec(t->nr) && t->nr != __NR_rt_sigreturn; i++)
+	for (int i = 0; i < 6 && !sc_is_exec(t->nr) && t->nr != __NR_rt_sigreturn; i++)
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
@@ -502,7 +490,7 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 
 	if ((t->state != PT_AT_ENTRY && t->state != PT_IN_KERNEL) || t->nr != ev->values[0])
 		return replay_diverge(rp, ev, "exit of syscall %s without its entry",
-			       rec_syscall_name((long)ev->values[0]) ?: "?");
+			       sc_name((long)ev->values[0]) ?: "?");
 	replay_output_syscall(&rp->out, ev, t->tid, (long)t->nr, t->args, result);
 	/* the first file mapped MAP_SHARED: writes left every syscall buffer */
 	if (t->nr == __NR_mmap && ev->nvalues >= 6 && ev->values[5])
@@ -511,15 +499,15 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 			    rec_syscallbuf_add_flags(rp->threads[i].space->memfd, UPRR_CTL_NO_WRITES) < 0)
 				return replay_diverge(rp, ev, "cannot take writes out of the syscall buffer");
 	/* a filter of the program's: its syscall buffer was turned off here */
-	if (t->space->syscallbuf && rec_sandbox_installs_filter((long)t->nr, t->args, result)) {
+	if (t->space->syscallbuf && sc_installs_filter((long)t->nr, t->args, result)) {
 		if (rec_syscallbuf_disable(t->space->memfd) < 0)
 			return replay_diverge(rp, ev, "cannot turn the syscall buffer off");
 		t->space->syscallbuf_off = true;
 	}
 	/* a clone or execve that failed in the recording (no thread start or
 	 * exec event came) fails here without running: it might not fail */
-	if ((rec_syscall_flags((long)t->nr, t->args) & REC_SC_REPLAY_EXEC) &&
-	    !(t->state == PT_AT_ENTRY && (replay_is_clone(t->nr) || replay_is_exec(t->nr))) &&
+	if ((sc_flags((long)t->nr, t->args) & SC_REPLAY_EXEC) &&
+	    !(t->state == PT_AT_ENTRY && (sc_is_clone(t->nr) || sc_is_exec(t->nr))) &&
 	    !(t->nr == __NR_process_vm_writev && (ev->nvalues < 3 || !ev->values[2]))) {
 		return execute_syscall(rp, ev, t);
 	}
@@ -528,9 +516,9 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 
 		if (tracee_write(t->space->memfd, b->addr, b->data, b->len) < 0)
 			return replay_diverge(rp, ev, "cannot write syscall %s output at 0x%" PRIx64,
-				       rec_syscall_name((long)t->nr), b->addr);
+				       sc_name((long)t->nr), b->addr);
 	}
-	if (rec_syscall_wait_mask((long)t->nr, t->args, result, replay_mem_read, &t->tid, &t->wait_mask) > 0)
+	if (sc_wait_mask((long)t->nr, t->args, result, replay_mem_read, &t->tid, &t->wait_mask) > 0)
 		t->has_wait_mask = true;
 	if (t->nr == __NR_ptrace && result >= 0 && replay_ptrace_exit(rp, ev, t) < 0)
 		return rp->error;
@@ -553,12 +541,12 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 				       " as /proc/%" PRIu64 "/mem was written", ev->values[4],
 				       ev->values[5], ev->values[4]);
 	}
-	if (rec_syscall_result_restarts(result)) {
+	if (sc_result_restarts(result)) {
 		/* interrupted: with no handler to run (a signal ptrace or the
 		 * program ignored) the kernel issued it again; a handler's
 		 * delivery puts the recorded registers back */
 		arch_rewind_syscall(&t->regs);
-		if (result == -REC_ERESTART_RESTARTBLOCK)
+		if (result == -SC_ERESTART_RESTARTBLOCK)
 			t->regs.rax = __NR_restart_syscall;
 	} else {
 		/* skip the syscall; it returns the recorded result (seccomp(2)) */

@@ -242,7 +242,7 @@ replay_on_thread_start(struct replayer *rp, const struct trace_event *ev)
 	int status, sig;
 	pid_t tid, tgid, ptid;
 
-	if (!t || t->state != PT_AT_ENTRY || !replay_is_clone(t->nr))
+	if (!t || t->state != PT_AT_ENTRY || !sc_is_clone(t->nr))
 		return replay_diverge(rp, ev, "thread %u starts without a clone", ev->tid);
 	ptid = t->tid;
 	if (!(flags & CLONE_THREAD) && t->nr == __NR_clone) {
@@ -250,7 +250,7 @@ replay_on_thread_start(struct replayer *rp, const struct trace_event *ev)
 		 * trace, and a signal the kernel sends would not be recorded
 		 * (fork and vfork keep theirs: replay_noise drops it) */
 		regs = t->regs;
-		regs.rdi = flags & ~(uint64_t)CSIGNAL & ~REC_CLONE_NEW_MASK;
+		regs.rdi = flags & ~(uint64_t)CSIGNAL & ~SC_CLONE_NEW_MASK;
 		if (tracee_set_regs(ptid, &regs) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", ptid);
 	}
@@ -353,7 +353,7 @@ replay_on_exec(struct replayer *rp, const struct trace_event *ev)
 	uint64_t path;
 	int status, sig, r;
 
-	if (!t || t->state != PT_AT_ENTRY || !replay_is_exec(t->nr) || !ev->has_regs || ev->nblobs < 2)
+	if (!t || t->state != PT_AT_ENTRY || !sc_is_exec(t->nr) || !ev->has_regs || ev->nblobs < 2)
 		return replay_diverge(rp, ev, "an exec without an execve");
 	if (trace_reader_file(rp->r, (uint32_t)ev->values[0], &exe, NULL) < 0)
 		return replay_diverge(rp, ev, "the executable is missing from the trace");

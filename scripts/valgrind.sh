@@ -13,8 +13,8 @@
 # What cannot run under valgrind 3.19: recording and replaying a program
 # (the child between fork and exec runs under valgrind and must load the
 # seccomp filter, a syscall valgrind does not implement), and the unit tests
-# that ptrace a forked child (unit-recorder, unit-patch, unit-ticks: the
-# child runs valgrind's translation, not its own code).
+# that ptrace a forked child (unit-recorder, unit-syscalls, unit-patch,
+# unit-ticks: the child runs valgrind's translation, not its own code).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."

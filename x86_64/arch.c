@@ -150,31 +150,46 @@ arch_xstate_size(void)
 	return size = MAX(MAX(b, c), 4096u);
 }
 
+/* The general registers arch_regs_differ() compares, by name. */
+static const struct {
+	const char *name;
+	size_t off;
+} compared_regs[] = {
+#define R(x) { #x, offsetof(struct user_regs_struct, x) }
+	R(rip), R(rsp), R(orig_rax), R(rdi), R(rsi), R(rdx), R(r10), R(r8), R(r9),
+	R(rax), R(rbx), R(rcx), R(rbp), R(r11), R(r12), R(r13), R(r14), R(r15),
+	R(fs_base), R(gs_base), R(cs), R(ss), R(eflags),
+#undef R
+};
+
 const char *
 arch_regs_differ(const struct user_regs_struct *a, const struct user_regs_struct *b)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} regs[] = {
-#define R(x) { #x, offsetof(struct user_regs_struct, x) }
-		R(rip), R(rsp), R(orig_rax), R(rdi), R(rsi), R(rdx), R(r10), R(r8), R(r9),
-		R(rax), R(rbx), R(rcx), R(rbp), R(r11), R(r12), R(r13), R(r14), R(r15),
-		R(fs_base), R(gs_base), R(cs), R(ss),
-#undef R
-	};
 	/* arithmetic flags, DF; RF and TF depend on how we stopped */
 	const unsigned long long flags_mask = 0x8d5 | 0x400;
 
-	for (size_t i = 0; i < ARRAY_SIZE(regs); i++) {
+	/* all but eflags, last in the table */
+	for (size_t i = 0; i + 1 < ARRAY_SIZE(compared_regs); i++) {
 		unsigned long long va, vb;
 
-		memcpy(&va, (const char *)a + regs[i].off, sizeof(va));
-		memcpy(&vb, (const char *)b + regs[i].off, sizeof(vb));
+		memcpy(&va, (const char *)a + compared_regs[i].off, sizeof(va));
+		memcpy(&vb, (const char *)b + compared_regs[i].off, sizeof(vb));
 		if (va != vb)
-			return regs[i].name;
+			return compared_regs[i].name;
 	}
 	if ((a->eflags & flags_mask) != (b->eflags & flags_mask))
 		return "eflags";
 	return NULL;
+}
+
+bool
+arch_reg_value(const struct user_regs_struct *r, const char *name, uint64_t *ret)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(compared_regs); i++) {
+		if (strcmp(compared_regs[i].name, name) == 0) {
+			memcpy(ret, (const char *)r + compared_regs[i].off, sizeof(*ret));
+			return true;
+		}
+	}
+	return false;
 }

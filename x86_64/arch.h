@@ -174,3 +174,23 @@ size_t arch_code_loads(const uint8_t *code, size_t len, uint64_t addr, uint64_t 
 /** Compare general-purpose registers, ignoring eflags bits the kernel may set
  * differently (RF, TF): returns the name of the first that differs, or NULL. */
 const char *arch_regs_differ(const struct user_regs_struct *a, const struct user_regs_struct *b);
+
+/** The value of register @name (a name arch_regs_differ() returns) of @r
+ * into *ret: false if there is no such register. */
+bool arch_reg_value(const struct user_regs_struct *r, const char *name, uint64_t *ret);
+
+/**
+ * Compare two XSAVE areas of @len bytes each in the standard format of
+ * PTRACE_GETREGSET NT_X86_XSTATE (Intel SDM vol. 1, 13.4-13.5; component
+ * offsets from cpuid leaf 0xd): the x87 control fields (fcw, fsw, ftw, fop,
+ * fip, fdp), mxcsr, st0-7 (their 10 bytes), xmm0-15, then each user
+ * component the CPU has (ymmN_hi128, kN, zmmN_hi256, zmm16-31, pkru, AMX
+ * tiles...). Not compared: mxcsr_mask (the CPU's), bytes 416-575 (reserved,
+ * the kernel's software bytes, and the XSAVE header: XSTATE_BV tells which
+ * components sit in their initial state, and the kernel fills those with
+ * their initial values, copy_xstate_to_uabi_buf(), Linux 5.14). On the first
+ * field that differs, stores its name in @ret_name (@name_len bytes) and its
+ * first 8 bytes from each area in *ret_a and *ret_b, and returns true.
+ */
+bool arch_xstate_differ(const uint8_t *a, const uint8_t *b, size_t len, char *ret_name,
+			size_t name_len, uint64_t *ret_a, uint64_t *ret_b);

@@ -4,7 +4,7 @@
  * each runs the real syscall on buffers in the canary arena (model-arena.h)
  * and checks the ranges; a call the kernel or this machine's permissions
  * refuse is skipped, saying why. Then the names and the verdicts of
- * rec_syscall_check for what the model does not know.
+ * sc_check for what the model does not know.
  */
 #include <inttypes.h>
 #include <linux/fs.h>
@@ -96,9 +96,9 @@ Test(rows, pty_ioctls_cover_what_they_write)
 		int64_t r;
 		char why[160];
 
-		cr_assert_eq(rec_syscall_check(SYS_ioctl, a, why, sizeof(why)), 0,
+		cr_assert_eq(sc_check(SYS_ioctl, a, why, sizeof(why)), 0,
 			     "ioctl %#lx: %s", reqs[i].req, why);
-		rec_ranges_free(&ranges);
+		sc_ranges_free(&ranges);
 		r = run_checked(SYS_ioctl, a);
 		cr_assert_eq(r, 0, "ioctl %#lx: %s", reqs[i].req, strerror((int)-r));
 		cr_assert_eq(covered(&ranges), reqs[i].size, "ioctl %#lx", reqs[i].req);
@@ -132,8 +132,8 @@ Test(rows, pty_ioctls_that_set_write_nothing)
 		uint64_t a[6] = { reqs[i].fd, reqs[i].req, reqs[i].arg };
 		char why[160];
 
-		cr_assert_eq(rec_syscall_check(SYS_ioctl, a, why, sizeof(why)), 0, "%s", why);
-		rec_ranges_free(&ranges);
+		cr_assert_eq(sc_check(SYS_ioctl, a, why, sizeof(why)), 0, "%s", why);
+		sc_ranges_free(&ranges);
 		cr_assert_eq(run_checked(SYS_ioctl, a), 0, "ioctl %#lx", reqs[i].req);
 		cr_assert_eq(ranges.n, 0, "ioctl %#lx writes nothing", reqs[i].req);
 	}
@@ -142,11 +142,11 @@ Test(rows, pty_ioctls_that_set_write_nothing)
 	need(peer, "TIOCGPTPEER");
 	cr_assert_eq(ranges.n, 0);
 	close(peer);
-	cr_assert(rec_syscall_flags(SYS_ioctl, (uint64_t[6]){ slave, TCSBRK }) & REC_SC_MAY_BLOCK,
+	cr_assert(sc_flags(SYS_ioctl, (uint64_t[6]){ slave, TCSBRK }) & SC_MAY_BLOCK,
 		  "tcdrain waits for the reader");
-	cr_assert(rec_syscall_flags(SYS_ioctl, (uint64_t[6]){ slave, TCSETSW }) & REC_SC_MAY_BLOCK);
-	cr_assert_not(rec_syscall_flags(SYS_ioctl, (uint64_t[6]){ slave, TCSETS }) &
-		      REC_SC_MAY_BLOCK);
+	cr_assert(sc_flags(SYS_ioctl, (uint64_t[6]){ slave, TCSETSW }) & SC_MAY_BLOCK);
+	cr_assert_not(sc_flags(SYS_ioctl, (uint64_t[6]){ slave, TCSETS }) &
+		      SC_MAY_BLOCK);
 }
 
 Test(rows, tiocgsid_and_tiocmget_fail_on_a_pty_with_no_outputs)
@@ -172,15 +172,15 @@ Test(rows, file_ioctls_cover_an_int)
 	r = run_checked(SYS_ioctl, (uint64_t[6]){ fd, FS_IOC_GETFLAGS, at(100) });
 	need(r, "FS_IOC_GETFLAGS on /tmp");
 	cr_assert_eq(covered(&ranges), 4);
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_ioctl, (uint64_t[6]){ fd, FS_IOC_GETVERSION, at(200) });
 	need(r, "FS_IOC_GETVERSION on /tmp");
 	cr_assert_eq(covered(&ranges), 4, "ext4 writes an int, whatever _IOR says");
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_ioctl, (uint64_t[6]){ fd, FIOQSIZE, at(300) });
 	cr_assert_eq(r, 0);
 	cr_assert_eq(covered(&ranges), 8);
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_ioctl, (uint64_t[6]){ fd, FIGETBSZ, at(400) });
 	need(r, "FIGETBSZ");
 	cr_assert_eq(covered(&ranges), 4);
@@ -204,10 +204,10 @@ Test(rows, ficlone_writes_nothing)
 	int64_t r = run_checked(SYS_ioctl, (uint64_t[6]){ dst, FICLONE, src });
 
 	cr_assert_eq(ranges.n, 0);
-	cr_assert_eq(rec_syscall_check(SYS_ioctl, (uint64_t[6]){ dst, FICLONE, src },
-				       (char[64]){ 0 }, 64), 0);
-	cr_assert_eq(rec_syscall_check(SYS_ioctl, (uint64_t[6]){ dst, FICLONERANGE, 0 },
-				       (char[64]){ 0 }, 64), 0);
+	cr_assert_eq(sc_check(SYS_ioctl, (uint64_t[6]){ dst, FICLONE, src },
+			      (char[64]){ 0 }, 64), 0);
+	cr_assert_eq(sc_check(SYS_ioctl, (uint64_t[6]){ dst, FICLONERANGE, 0 },
+			      (char[64]){ 0 }, 64), 0);
 	need(r, "FICLONE on /tmp (ext4 has no reflinks)");
 }
 
@@ -229,8 +229,8 @@ Test(rows, fideduperange_covers_the_info_array)
 	} else {
 		/* ext4 cannot share blocks: the model's size, from the struct */
 		cr_assert_eq(ranges.n, 0);
-		cr_assert_eq(rec_syscall_outputs(SYS_ioctl, (uint64_t[6]){ src, FIDEDUPERANGE, at(512) },
-						 0, NULL, self_read, NULL, &ranges), 0);
+		cr_assert_eq(sc_outputs(SYS_ioctl, (uint64_t[6]){ src, FIDEDUPERANGE, at(512) },
+					0, NULL, self_read, NULL, &ranges), 0);
 		cr_assert_eq(covered(&ranges), 24 + 2 * 32);
 		assert_ranges_within(&ranges, 512, sizeof(*fdr) + 2 * sizeof(fdr->info[0]),
 				     "file_dedupe_range");
@@ -249,7 +249,7 @@ Test(rows, siocgif_requests_cover_struct_ifreq)
 	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
 		memset(ifr, 0, sizeof(*ifr));
 		strcpy(ifr->ifr_name, "lo");
-		rec_ranges_free(&ranges);
+		sc_ranges_free(&ranges);
 		need(run_checked(SYS_ioctl, (uint64_t[6]){ fd, reqs[i], at(128) }), "an ioctl on lo");
 		cr_assert_eq(covered(&ranges), sizeof(struct ifreq));
 	}
@@ -266,7 +266,7 @@ Test(rows, fcntl_hints_and_leases)
 	r = run_checked(SYS_fcntl, (uint64_t[6]){ fd, F_GET_RW_HINT, at(8) });
 	cr_assert_eq(r, 0);
 	cr_assert_eq(covered(&ranges), 8, "a u64 hint");
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	*(uint64_t *)(arena + 64) = RWH_WRITE_LIFE_SHORT;
 	cr_assert_eq(run_checked(SYS_fcntl, (uint64_t[6]){ fd, F_SET_RW_HINT, at(64) }), 0);
 	cr_assert_eq(ranges.n, 0);
@@ -298,7 +298,7 @@ Test(rows, prctl_getters_cover_what_they_write)
 	r = run_checked(SYS_prctl, (uint64_t[6]){ PR_GET_CHILD_SUBREAPER, at(16) });
 	cr_assert_eq(r, 0);
 	cr_assert_eq(covered(&ranges), 4);
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_prctl, (uint64_t[6]){ PR_GET_TID_ADDRESS, at(64) });
 	need(r, "PR_GET_TID_ADDRESS (CONFIG_CHECKPOINT_RESTORE)");
 	cr_assert_eq(covered(&ranges), 8);
@@ -318,7 +318,7 @@ Test(rows, prctl_requests_that_return_a_value_write_nothing)
 		char why[160];
 		int64_t r;
 
-		cr_assert_eq(rec_syscall_check(SYS_prctl, a, why, sizeof(why)), 0, "%s", why);
+		cr_assert_eq(sc_check(SYS_prctl, a, why, sizeof(why)), 0, "%s", why);
 		r = run_checked(SYS_prctl, a);
 		cr_assert_eq(ranges.n, 0, "prctl %" PRIu64 " returned %" PRId64, opts[i][0], r);
 	}
@@ -345,7 +345,7 @@ Test(rows, prctl_set_no_new_privs_and_keepcaps_in_a_child)
 		uint64_t o[] = { PR_SET_NO_NEW_PRIVS, PR_SET_KEEPCAPS, PR_SET_PTRACER };
 		uint64_t a[6] = { o[opt], 1 };
 
-		cr_assert_eq(rec_syscall_check(SYS_prctl, a, (char[64]){ 0 }, 64), 0);
+		cr_assert_eq(sc_check(SYS_prctl, a, (char[64]){ 0 }, 64), 0);
 		outputs(SYS_prctl, a, 0);
 		cr_assert_eq(ranges.n, 0);
 	}
@@ -358,7 +358,7 @@ Test(rows, prctl_get_auxv_covers_what_fits)
 	need(r, "PR_GET_AUXV (Linux 6.4)");
 	cr_assert_gt(r, 16, "the result is the whole vector's size");
 	cr_assert_eq(covered(&ranges), 16, "only what fit in the buffer");
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_prctl, (uint64_t[6]){ PR_GET_AUXV, at(1024), 4096 });
 	cr_assert_eq(covered(&ranges), (uint64_t)r);
 }
@@ -370,10 +370,10 @@ Test(rows, pkeys_write_nothing_and_replay_runs_them)
 	void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int64_t key;
 
-	cr_assert(rec_syscall_flags(SYS_pkey_alloc, (uint64_t[6]){ 0 }) & REC_SC_REPLAY_EXEC,
+	cr_assert(sc_flags(SYS_pkey_alloc, (uint64_t[6]){ 0 }) & SC_REPLAY_EXEC,
 		  "replay allocates the same key");
-	cr_assert(rec_syscall_flags(SYS_pkey_free, (uint64_t[6]){ 0 }) & REC_SC_REPLAY_EXEC);
-	cr_assert(rec_syscall_flags(SYS_pkey_mprotect, (uint64_t[6]){ 0 }) & REC_SC_MAPS,
+	cr_assert(sc_flags(SYS_pkey_free, (uint64_t[6]){ 0 }) & SC_REPLAY_EXEC);
+	cr_assert(sc_flags(SYS_pkey_mprotect, (uint64_t[6]){ 0 }) & SC_MAPS,
 		  "like mprotect");
 	key = run_checked(SYS_pkey_alloc, (uint64_t[6]){ 0, 0 });
 	cr_assert_eq(ranges.n, 0);
@@ -428,10 +428,10 @@ Test(rows, sendmmsg_and_recvmmsg_cover_each_message)
 	memset(out, 0, 2 * sizeof(*out));
 	out[0].msg_hdr = (struct msghdr){ .msg_iov = &iov[0], .msg_iovlen = 1 };
 	out[1].msg_hdr = (struct msghdr){ .msg_iov = &iov[1], .msg_iovlen = 1 };
-	cr_assert_eq(rec_syscall_inputs(SYS_sendmmsg, (uint64_t[6]){ tx, at(0), 2 }, self_read, NULL,
-					&ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_sendmmsg, (uint64_t[6]){ tx, at(0), 2 }, self_read, NULL,
+			       &ranges), 0);
 	cr_assert_eq(covered(&ranges), 5 + 7, "the data of both messages");
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_sendmmsg, (uint64_t[6]){ tx, at(0), 2, 0 });
 	cr_assert_eq(r, 2);
 	cr_assert_eq(covered(&ranges), 2 * 4, "msg_len of each");
@@ -444,7 +444,7 @@ Test(rows, sendmmsg_and_recvmmsg_cover_each_message)
 		in[i].msg_hdr = (struct msghdr){ .msg_iov = &iov[2 + (i & 1)], .msg_iovlen = 1,
 						 .msg_name = arena + 2200 + 32 * i,
 						 .msg_namelen = 16 };
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_recvmmsg, (uint64_t[6]){ rx, at(1024), 3, MSG_DONTWAIT, 0 });
 	cr_assert_eq(r, 2);
 	cr_assert(in_ranges(&ranges, at(2048 + 4)) && in_ranges(&ranges, at(2100 + 6)));
@@ -463,24 +463,24 @@ Test(rows, splice_covers_offsets_and_vmsplice_the_iovecs)
 	make_pipe(p);
 	memcpy(arena + 100, "gift", 4);
 	iov[0] = (struct iovec){ arena + 100, 4 };
-	cr_assert_eq(rec_syscall_inputs(SYS_vmsplice, (uint64_t[6]){ p[1], at(0), 1 }, self_read,
-					NULL, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_vmsplice, (uint64_t[6]){ p[1], at(0), 1 }, self_read,
+			       NULL, &ranges), 0);
 	cr_assert_eq(covered(&ranges), 4, "what goes to the pipe");
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	cr_assert_eq(run_checked(SYS_vmsplice, (uint64_t[6]){ p[1], at(0), 1, 0 }), 4);
 	*(int64_t *)(arena + 200) = 3;
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_splice, (uint64_t[6]){ p[0], 0, fd, at(200), 4, 0 });
 	cr_assert_eq(r, 4);
 	cr_assert_eq(covered(&ranges), 8, "the file offset it advanced");
 	/* vmsplice from the read end fills the iovecs */
 	cr_assert_eq(write(p[1], "back", 4), 4);
 	iov[1] = (struct iovec){ arena + 300, 16 };
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_vmsplice, (uint64_t[6]){ p[0], at(16), 1, 0 });
 	cr_assert_eq(r, 4);
 	cr_assert(in_ranges(&ranges, at(303)) && !in_ranges(&ranges, at(304)));
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	cr_assert_eq(write(p[1], "tee", 3), 3);
 	{
 		int q[2];
@@ -541,7 +541,7 @@ Test(rows, name_to_handle_at_covers_handle_and_mount_id)
 	cr_assert_eq(r, -EOVERFLOW);
 	cr_assert_gt(*(uint32_t *)(arena + 256), 0, "the size needed");
 	cr_assert(in_ranges(&ranges, at(256)) && in_ranges(&ranges, at(128)));
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_name_to_handle_at, (uint64_t[6]){ AT_FDCWD, at(16), at(256), at(128), 0 });
 	cr_assert_eq(r, 0);
 	cr_assert_eq(covered(&ranges), 8 + *(uint32_t *)(arena + 256) + 4);
@@ -558,7 +558,7 @@ Test(rows, ustat_and_sysfs)
 		cr_assert_eq(covered(&ranges), 32);
 	else
 		cr_assert_eq(ranges.n, 0);
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_sysfs, (uint64_t[6]){ 2, 0, at(512) });
 	need(r, "sysfs(2) (CONFIG_SYSFS_SYSCALL)");
 	cr_assert_eq(covered(&ranges), strlen((char *)arena + 512) + 1);
@@ -573,7 +573,7 @@ Test(rows, adjtimex_and_clock_adjtime_cover_struct_timex)
 	memset(tx, 0, sizeof(*tx)); /* modes 0: read only */
 	cr_assert_geq(run_checked(SYS_adjtimex, (uint64_t[6]){ at(64) }), 0);
 	cr_assert_eq(covered(&ranges), sizeof(struct timex));
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	memset(tx, 0, sizeof(*tx));
 	cr_assert_geq(run_checked(SYS_clock_adjtime, (uint64_t[6]){ CLOCK_REALTIME, at(64) }), 0);
 	cr_assert_eq(covered(&ranges), sizeof(struct timex));
@@ -585,7 +585,7 @@ Test(rows, sched_getattr_and_rr_interval)
 
 	cr_assert_eq(r, 0);
 	cr_assert_eq(covered(&ranges), 56, "SCHED_ATTR_SIZE_VER1");
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	cr_assert_eq(run_checked(SYS_sched_rr_get_interval, (uint64_t[6]){ 0, at(128) }), 0);
 	cr_assert_eq(covered(&ranges), 16);
 }
@@ -599,16 +599,16 @@ Test(rows, keyctl_read_and_describe_cover_what_fits)
 	r = run_checked(SYS_keyctl, (uint64_t[6]){ KEYCTL_READ, (uint64_t)key, at(100), 64 });
 	cr_assert_eq(r, 6);
 	cr_assert_eq(covered(&ranges), 6);
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	r = run_checked(SYS_keyctl, (uint64_t[6]){ KEYCTL_DESCRIBE, (uint64_t)key, at(200), 256 });
 	cr_assert_gt(r, 0);
 	cr_assert_eq(covered(&ranges), (uint64_t)r);
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	/* too small: the size needed, nothing past the buffer */
 	r = run_checked(SYS_keyctl, (uint64_t[6]){ KEYCTL_DESCRIBE, (uint64_t)key, at(600), 4 });
 	cr_assert_gt(r, 4);
 	assert_ranges_within(&ranges, 600, 4, "describe");
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	cr_assert_eq(run_checked(SYS_keyctl, (uint64_t[6]){ KEYCTL_REVOKE, (uint64_t)key }), 0);
 	cr_assert_eq(ranges.n, 0);
 }
@@ -619,9 +619,9 @@ Test(rows, syslog_read_all_covers_the_result)
 
 	need(r, "syslog(SYSLOG_ACTION_READ_ALL)");
 	cr_assert_eq(covered(&ranges), (uint64_t)r);
-	cr_assert(rec_syscall_flags(SYS_syslog, (uint64_t[6]){ 2 }) & REC_SC_MAY_BLOCK,
+	cr_assert(sc_flags(SYS_syslog, (uint64_t[6]){ 2 }) & SC_MAY_BLOCK,
 		  "SYSLOG_ACTION_READ waits for messages");
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	cr_assert_geq(run_checked(SYS_syslog, (uint64_t[6]){ 10 /* SIZE_BUFFER */ }), 0);
 	cr_assert_eq(ranges.n, 0);
 }
@@ -641,11 +641,11 @@ Test(rows, quotactl_getters_cover_their_structs)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
-		rec_ranges_free(&ranges);
+		sc_ranges_free(&ranges);
 		outputs(SYS_quotactl, (uint64_t[6]){ cmds[i].cmd, 0, 0, at(64) }, 0);
 		cr_assert_eq(covered(&ranges), cmds[i].size, "quotactl %#x", cmds[i].cmd);
 	}
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	strcpy((char *)arena + 16, "/dev/vda");
 	cr_assert_lt(run_checked(SYS_quotactl, (uint64_t[6]){ (uint64_t)((unsigned)Q_GETFMT << SUBCMDSHIFT | USRQUOTA), at(16), 0,
 							       at(64) }), 0);
@@ -658,7 +658,7 @@ static int
 verdict(long nr, const uint64_t a[6], char *why, size_t len)
 {
 	why[0] = '\0';
-	return rec_syscall_check(nr, a, why, len);
+	return sc_check(nr, a, why, len);
 }
 
 Test(rows, refused_requests_are_named_with_their_number)
@@ -698,10 +698,10 @@ Test(rows, unknown_ioctls_are_decoded)
 
 Test(rows, newer_syscalls_have_names)
 {
-	cr_assert_str_eq(rec_syscall_name(452), "fchmodat2");
-	cr_assert_str_eq(rec_syscall_name(462), "mseal");
-	cr_assert(rec_syscall_known(452));
-	cr_assert_null(rec_syscall_name(470));
+	cr_assert_str_eq(sc_name(452), "fchmodat2");
+	cr_assert_str_eq(sc_name(462), "mseal");
+	cr_assert(sc_known(452));
+	cr_assert_null(sc_name(470));
 }
 
 Test(rows, new_rows_are_known)
@@ -722,9 +722,9 @@ Test(rows, new_rows_are_known)
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(nrs); i++)
-		cr_assert(rec_syscall_known(nrs[i]), "%s", rec_syscall_name(nrs[i]));
-	cr_assert_not(rec_syscall_known(SYS_io_uring_setup));
-	cr_assert_not(rec_syscall_known(SYS_userfaultfd));
+		cr_assert(sc_known(nrs[i]), "%s", sc_name(nrs[i]));
+	cr_assert_not(sc_known(SYS_io_uring_setup));
+	cr_assert_not(sc_known(SYS_userfaultfd));
 }
 
 Test(rows, cachestat_covers_struct_cachestat)
@@ -756,9 +756,9 @@ Test(rows, futex2_and_mseal_write_nothing)
 	cr_assert_eq(run_checked(455 /* futex_wait */, (uint64_t[6]){ at(64), 0, 0xffffffffull, 2, 0, 0 }),
 		     -EAGAIN);
 	cr_assert_eq(ranges.n, 0);
-	cr_assert(rec_syscall_flags(455, (uint64_t[6]){ 0 }) & REC_SC_MAY_BLOCK);
-	cr_assert(rec_syscall_flags(SYS_futex_waitv, (uint64_t[6]){ 0 }) & REC_SC_MAY_BLOCK);
-	cr_assert(rec_syscall_flags(462, (uint64_t[6]){ 0 }) & REC_SC_REPLAY_EXEC,
+	cr_assert(sc_flags(455, (uint64_t[6]){ 0 }) & SC_MAY_BLOCK);
+	cr_assert(sc_flags(SYS_futex_waitv, (uint64_t[6]){ 0 }) & SC_MAY_BLOCK);
+	cr_assert(sc_flags(462, (uint64_t[6]){ 0 }) & SC_REPLAY_EXEC,
 		  "replay seals the mapping too");
 	r = run_checked(462 /* mseal */, (uint64_t[6]){ (uintptr_t)p, 4096, 0 });
 	need(r, "mseal (Linux 6.10)");
@@ -770,18 +770,18 @@ Test(rows, prctl_set_mdwe_is_replayed)
 {
 	uint64_t a[6] = { 65 /* PR_SET_MDWE */, 1 };
 
-	cr_assert_eq(rec_syscall_check(SYS_prctl, a, (char[64]){ 0 }, 64), 0);
-	cr_assert(rec_syscall_flags(SYS_prctl, a) & REC_SC_REPLAY_EXEC,
+	cr_assert_eq(sc_check(SYS_prctl, a, (char[64]){ 0 }, 64), 0);
+	cr_assert(sc_flags(SYS_prctl, a) & SC_REPLAY_EXEC,
 		  "replay denies write-execute too");
-	cr_assert_not(rec_syscall_flags(SYS_prctl, (uint64_t[6]){ 66 }) &
-		      REC_SC_REPLAY_EXEC);
+	cr_assert_not(sc_flags(SYS_prctl, (uint64_t[6]){ 66 }) &
+		      SC_REPLAY_EXEC);
 }
 
 Test(rows, reflinks_change_their_destination_file)
 {
-	cr_assert_eq(rec_syscall_written_fd(SYS_ioctl, (uint64_t[6]){ 7, FICLONE, 3 }), 7);
-	cr_assert_eq(rec_syscall_written_fd(SYS_ioctl, (uint64_t[6]){ 7, FICLONERANGE, 0 }), 7);
-	cr_assert_eq(rec_syscall_written_fd(SYS_ioctl, (uint64_t[6]){ 7, TCGETS, 0 }), -1);
+	cr_assert_eq(sc_written_fd(SYS_ioctl, (uint64_t[6]){ 7, FICLONE, 3 }), 7);
+	cr_assert_eq(sc_written_fd(SYS_ioctl, (uint64_t[6]){ 7, FICLONERANGE, 0 }), 7);
+	cr_assert_eq(sc_written_fd(SYS_ioctl, (uint64_t[6]){ 7, TCGETS, 0 }), -1);
 }
 
 /* The rows that write no memory, run where that harms nothing: each
@@ -828,12 +828,12 @@ Test(rows, rows_that_write_nothing)
 	for (size_t i = 0; i < ARRAY_SIZE(calls); i++) {
 		char why[160];
 
-		cr_assert_eq(rec_syscall_check(calls[i].nr, calls[i].a, why, sizeof(why)), 0, "%s", why);
-		rec_ranges_free(&ranges);
+		cr_assert_eq(sc_check(calls[i].nr, calls[i].a, why, sizeof(why)), 0, "%s", why);
+		sc_ranges_free(&ranges);
 		r = run_checked(calls[i].nr, calls[i].a);
-		cr_assert(r >= 0 || calls[i].may_fail, "%s: %s", rec_syscall_name(calls[i].nr),
+		cr_assert(r >= 0 || calls[i].may_fail, "%s: %s", sc_name(calls[i].nr),
 			  strerror((int)-r));
-		cr_assert_eq(ranges.n, 0, "%s", rec_syscall_name(calls[i].nr));
+		cr_assert_eq(ranges.n, 0, "%s", sc_name(calls[i].nr));
 		if (r > 0 && (calls[i].nr == SYS_fanotify_init || calls[i].nr == SYS_fsopen ||
 			      calls[i].nr == SYS_open_tree || calls[i].nr == SYS_fspick))
 			close((int)r);
@@ -868,10 +868,10 @@ Test(rows, rows_that_change_the_machine_write_nothing)
 	for (size_t i = 0; i < ARRAY_SIZE(nrs); i++) {
 		uint64_t a[6] = { at(0), at(64), at(128), at(192), at(256), at(320) };
 
-		rec_ranges_free(&ranges);
+		sc_ranges_free(&ranges);
 		outputs(nrs[i], a, 0);
-		cr_assert_eq(ranges.n, 0, "%s", rec_syscall_name(nrs[i]));
-		cr_assert_not(rec_syscall_flags(nrs[i], a) & REC_SC_REPLAY_EXEC,
-			      "%s: replay must not change the machine", rec_syscall_name(nrs[i]));
+		cr_assert_eq(ranges.n, 0, "%s", sc_name(nrs[i]));
+		cr_assert_not(sc_flags(nrs[i], a) & SC_REPLAY_EXEC,
+			      "%s: replay must not change the machine", sc_name(nrs[i]));
 	}
 }

@@ -3,7 +3,7 @@
  * The syscall model: one row per syscall uprr records (strace's syscallent.h).
  * Each row says what the kernel writes (OUT), what data the program passes out
  * (IN), and how replay treats it (flags). A syscall without a row stops the
- * recording only if it succeeds (see rec_syscall_check); failing, it is
+ * recording only if it succeeds (see sc_check); failing, it is
  * recorded with no outputs. See doc/how-to-add-a-syscall.md.
  *
  * OUT kinds (sizes in bytes; "a" = argument index):
@@ -39,13 +39,13 @@
 #pragma once
 
 /* clang-format off */
-#define MB REC_SC_MAY_BLOCK
-#define RX REC_SC_REPLAY_EXEC
-#define OE REC_SC_OUT_ON_ERROR
-#define SP REC_SC_SPECIAL
-#define UT (REC_SC_UNTRACED | REC_SC_REPLAY_EXEC)
-#define MP (REC_SC_MAPS | REC_SC_REPLAY_EXEC)
-#define TM REC_SC_TIMER
+#define MB SC_MAY_BLOCK
+#define RX SC_REPLAY_EXEC
+#define OE SC_OUT_ON_ERROR
+#define SP SC_SPECIAL
+#define UT (SC_UNTRACED | SC_REPLAY_EXEC)
+#define MP (SC_MAPS | SC_REPLAY_EXEC)
+#define TM SC_TIMER
 
 #define FIX(a, n)   { OUT_FIXED, a, 0, n }
 #define RET(a, s)   { OUT_RET, a, s, 1 }
@@ -67,7 +67,7 @@
 #define INMSG(a)    .in = { IN_MSGHDR, a, 0 }
 #define INMMSG(a, s) .in = { IN_MMSG, a, s }
 
-#define SC(nr, fl, ...) [__NR_##nr] = { .flags = (fl) | REC_SC_KNOWN, __VA_ARGS__ }
+#define SC(nr, fl, ...) [__NR_##nr] = { .flags = (fl) | SC_KNOWN, __VA_ARGS__ }
 #define O(...) .out = { __VA_ARGS__ }
 
 /* sizes of kernel structures on x86-64 (include/uapi) */

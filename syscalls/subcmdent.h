@@ -28,24 +28,24 @@
 #endif
 /* struct termios2 (44 bytes) and struct termio (18) of asm-generic/termbits.h
  * and ioctls.h: defined by number, their structs clash with glibc's */
-#define REC_TCGETS2 0x802c542aul
-#define REC_TCSETS2 0x402c542bul
-#define REC_TCSETSW2 0x402c542cul
-#define REC_TCSETSF2 0x402c542dul
+#define SC_TCGETS2 0x802c542aul
+#define SC_TCSETS2 0x402c542bul
+#define SC_TCSETSW2 0x402c542cul
+#define SC_TCSETSF2 0x402c542dul
 /* XFS quota commands of linux/dqblk_xfs.h: XQM_CMD(n), not QCMD-shaped */
-#define REC_Q_XGETQUOTA (('X' << 8) + 3)
-#define REC_Q_XGETQSTAT (('X' << 8) + 5)
-#define REC_Q_XGETQSTATV (('X' << 8) + 8)
-#define REC_Q_XGETNEXTQUOTA (('X' << 8) + 9)
+#define SC_Q_XGETQUOTA (('X' << 8) + 3)
+#define SC_Q_XGETQSTAT (('X' << 8) + 5)
+#define SC_Q_XGETQSTATV (('X' << 8) + 8)
+#define SC_Q_XGETNEXTQUOTA (('X' << 8) + 9)
 /* SIOCGIF* requests write back a struct ifreq (include/uapi/linux/if.h) */
 #define SZ_IFREQ 40
 
 /* clang-format off */
-#define SUB_OK REC_SC_KNOWN
+#define SUB_OK SC_KNOWN
 #define OK(n, ...)      { .cmd = n, .name = #n, .flags = SUB_OK, __VA_ARGS__ }
-#define OKB(n, ...)     { .cmd = n, .name = #n, .flags = SUB_OK | REC_SC_MAY_BLOCK, __VA_ARGS__ }
+#define OKB(n, ...)     { .cmd = n, .name = #n, .flags = SUB_OK | SC_MAY_BLOCK, __VA_ARGS__ }
 #define NO(n, w)        { .cmd = n, .name = #n, .why = w }
-#define NOB(n, w)       { .cmd = n, .name = #n, .flags = REC_SC_MAY_BLOCK, .why = w }
+#define NOB(n, w)       { .cmd = n, .name = #n, .flags = SC_MAY_BLOCK, .why = w }
 #define ROW(c, n, f, ...) { .cmd = c, .name = n, .flags = f, __VA_ARGS__ }
 #define W(...)          .out = __VA_ARGS__
 
@@ -55,10 +55,10 @@ static const struct sub_row ioctl_subs[] = {
 	OK(TCSETS),
 	OKB(TCSETSW),	/* waits until the output drained (tty_wait_until_sent) */
 	OKB(TCSETSF),
-	ROW(REC_TCGETS2, "TCGETS2", SUB_OK, W(FIX(2, 44))),
-	ROW(REC_TCSETS2, "TCSETS2", SUB_OK),
-	ROW(REC_TCSETSW2, "TCSETSW2", SUB_OK | REC_SC_MAY_BLOCK),
-	ROW(REC_TCSETSF2, "TCSETSF2", SUB_OK | REC_SC_MAY_BLOCK),
+	ROW(SC_TCGETS2, "TCGETS2", SUB_OK, W(FIX(2, 44))),
+	ROW(SC_TCSETS2, "TCSETS2", SUB_OK),
+	ROW(SC_TCSETSW2, "TCSETSW2", SUB_OK | SC_MAY_BLOCK),
+	ROW(SC_TCSETSF2, "TCSETSF2", SUB_OK | SC_MAY_BLOCK),
 	OK(TCGETA,	W(FIX(2, 18))), /* struct termio, copied whole since Linux 6.1 */
 	OK(TCSETA),
 	OKB(TCSETAW),
@@ -256,9 +256,9 @@ static const struct sub_row prctl_subs[] = {
 	OK(PR_GET_NO_NEW_PRIVS),
 	/* no_new_privs and the program's seccomp filters act on the syscalls
 	 * replay executes too: replay sets them (recorder/sandbox.c) */
-	ROW(PR_SET_NO_NEW_PRIVS, "PR_SET_NO_NEW_PRIVS", SUB_OK | REC_SC_REPLAY_EXEC),
-	/* SECCOMP_MODE_STRICT: never run (rec_sandbox_check) */
-	ROW(PR_SET_SECCOMP, "PR_SET_SECCOMP", SUB_OK | REC_SC_REPLAY_EXEC),
+	ROW(PR_SET_NO_NEW_PRIVS, "PR_SET_NO_NEW_PRIVS", SUB_OK | SC_REPLAY_EXEC),
+	/* SECCOMP_MODE_STRICT: never run (sandbox_check(), syscall-model.c) */
+	ROW(PR_SET_SECCOMP, "PR_SET_SECCOMP", SUB_OK | SC_REPLAY_EXEC),
 	/* 0 until the program installs a filter, as natively (rec_sandbox_exit) */
 	OK(PR_GET_SECCOMP),
 	OK(PR_GET_THP_DISABLE),
@@ -282,7 +282,7 @@ static const struct sub_row prctl_subs[] = {
 	/* memory-deny-write-execute (Linux 6.3): replay sets it too, since it
 	 * executes the mprotect and mmap calls it makes fail; uprr writes its
 	 * counting code through /proc/PID/mem, which it does not stop */
-	ROW(PR_SET_MDWE, "PR_SET_MDWE", SUB_OK | REC_SC_REPLAY_EXEC),
+	ROW(PR_SET_MDWE, "PR_SET_MDWE", SUB_OK | SC_REPLAY_EXEC),
 	NO(PR_SET_MM,	"rewrites what /proc shows of the process"),
 	NO(PR_SET_TSC,	"uprr traps rdtsc through it"),
 	NO(PR_GET_TSC,	"uprr traps rdtsc through it"),
@@ -292,11 +292,11 @@ static const struct sub_row prctl_subs[] = {
 };
 
 static const struct sub_row seccomp_subs[] = {
-	/* seccomp(2), kernel/seccomp.c; recorder/sandbox.c: strict mode (with
+	/* seccomp(2), kernel/seccomp.c; sandbox_check(): strict mode (with
 	 * no flags and no pointer: else EINVAL, as libseccomp probes) and
 	 * SECCOMP_FILTER_FLAG_NEW_LISTENER are never run */
 	OK(SECCOMP_SET_MODE_STRICT),
-	ROW(SECCOMP_SET_MODE_FILTER, "SECCOMP_SET_MODE_FILTER", SUB_OK | REC_SC_REPLAY_EXEC),
+	ROW(SECCOMP_SET_MODE_FILTER, "SECCOMP_SET_MODE_FILTER", SUB_OK | SC_REPLAY_EXEC),
 	OK(SECCOMP_GET_ACTION_AVAIL),
 	OK(SECCOMP_GET_NOTIF_SIZES, W(FIX(2, sizeof(struct seccomp_notif_sizes)))),
 };
@@ -368,10 +368,10 @@ static const struct sub_row quotactl_subs[] = {
 	ROW(Q_GETQUOTA, "Q_GETQUOTA", SUB_OK, W(FIX(3, sizeof(struct if_dqblk)))),
 	ROW(Q_SETQUOTA, "Q_SETQUOTA", SUB_OK),
 	ROW(Q_GETNEXTQUOTA, "Q_GETNEXTQUOTA", SUB_OK, W(FIX(3, sizeof(struct if_nextdqblk)))),
-	ROW(REC_Q_XGETQUOTA, "Q_XGETQUOTA", 0, .why = "XFS quota structures are not modelled"),
-	ROW(REC_Q_XGETQSTAT, "Q_XGETQSTAT", 0, .why = "XFS quota structures are not modelled"),
-	ROW(REC_Q_XGETQSTATV, "Q_XGETQSTATV", 0, .why = "XFS quota structures are not modelled"),
-	ROW(REC_Q_XGETNEXTQUOTA, "Q_XGETNEXTQUOTA", 0,
+	ROW(SC_Q_XGETQUOTA, "Q_XGETQUOTA", 0, .why = "XFS quota structures are not modelled"),
+	ROW(SC_Q_XGETQSTAT, "Q_XGETQSTAT", 0, .why = "XFS quota structures are not modelled"),
+	ROW(SC_Q_XGETQSTATV, "Q_XGETQSTATV", 0, .why = "XFS quota structures are not modelled"),
+	ROW(SC_Q_XGETNEXTQUOTA, "Q_XGETNEXTQUOTA", 0,
 	    .why = "XFS quota structures are not modelled"),
 };
 
@@ -379,7 +379,7 @@ static const struct sub_row syslog_subs[] = {
 	/* syslog(2), kernel/printk/printk.c do_syslog() */
 	ROW(0, "SYSLOG_ACTION_CLOSE", SUB_OK),
 	ROW(1, "SYSLOG_ACTION_OPEN", SUB_OK),
-	ROW(2, "SYSLOG_ACTION_READ", SUB_OK | REC_SC_MAY_BLOCK, W(RET(1, 2))),
+	ROW(2, "SYSLOG_ACTION_READ", SUB_OK | SC_MAY_BLOCK, W(RET(1, 2))),
 	ROW(3, "SYSLOG_ACTION_READ_ALL", SUB_OK, W(RET(1, 2))),
 	ROW(4, "SYSLOG_ACTION_READ_CLEAR", SUB_OK, W(RET(1, 2))),
 	ROW(5, "SYSLOG_ACTION_CLEAR", SUB_OK),

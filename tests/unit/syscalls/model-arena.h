@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 /* ---- the arena: every buffer the kernel may write lives here ---- */
 
@@ -26,7 +26,7 @@
 
 static unsigned char arena[ARENA_SIZE] __attribute__((aligned(64)));
 static unsigned char before[ARENA_SIZE];
-static struct rec_ranges ranges;
+static struct sc_ranges ranges;
 
 static void
 arena_init(void)
@@ -38,7 +38,7 @@ arena_init(void)
 static void
 arena_fini(void)
 {
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 }
 
 /* Address of arena offset @off, as the model sees tracee addresses. */
@@ -74,7 +74,7 @@ failing_read(void *ctx, uint64_t addr, void *buf, size_t len)
 }
 
 static bool
-in_ranges(const struct rec_ranges *rs, uint64_t addr)
+in_ranges(const struct sc_ranges *rs, uint64_t addr)
 {
 	for (size_t i = 0; i < rs->n; i++)
 		if (addr >= rs->v[i].addr && addr - rs->v[i].addr < rs->v[i].len)
@@ -84,7 +84,7 @@ in_ranges(const struct rec_ranges *rs, uint64_t addr)
 
 /* Bytes of the arena covered by at least one range (the union). */
 static uint64_t
-covered(const struct rec_ranges *rs)
+covered(const struct sc_ranges *rs)
 {
 	uint64_t n = 0;
 
@@ -98,7 +98,7 @@ covered(const struct rec_ranges *rs)
  * since snapshot() lies inside a range.
  */
 static void
-assert_covers_writes(const struct rec_ranges *rs)
+assert_covers_writes(const struct sc_ranges *rs)
 {
 	for (size_t i = 0; i < rs->n; i++)
 		cr_assert(rs->v[i].addr >= at(0) && rs->v[i].addr + rs->v[i].len <= at(ARENA_SIZE),
@@ -111,7 +111,7 @@ assert_covers_writes(const struct rec_ranges *rs)
 
 /* Every range lies inside [@off, @off + @len) of the arena. */
 static void __attribute__((unused))
-assert_ranges_within(const struct rec_ranges *rs, size_t off, size_t len, const char *what)
+assert_ranges_within(const struct sc_ranges *rs, size_t off, size_t len, const char *what)
 {
 	for (size_t i = 0; i < rs->n; i++)
 		cr_assert(rs->v[i].addr >= at(off) && rs->v[i].addr + rs->v[i].len <= at(off + len),
@@ -123,7 +123,7 @@ assert_ranges_within(const struct rec_ranges *rs, size_t off, size_t len, const 
 static void
 outputs(long nr, const uint64_t args[6], int64_t result)
 {
-	cr_assert_eq(rec_syscall_outputs(nr, args, result, NULL, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_outputs(nr, args, result, NULL, self_read, NULL, &ranges), 0);
 }
 
 /* A raw syscall's result the way the tracer sees it in rax: -errno on failure. */

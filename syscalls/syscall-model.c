@@ -4,7 +4,7 @@
  * memory, from the table in syscallent.h plus the request tables of the
  * multiplexers (subcmdent.h: ioctl, fcntl, futex, prctl, keyctl...) and the
  * checks of clone and ptrace. What no table knows runs in the kernel: the
- * recorder records its failure and stops at its success (rec_syscall_check).
+ * recorder records its failure and stops at its success (sc_check).
  */
 #define LOG_PREFIX "model"
 #include <asm/unistd.h>
@@ -20,6 +20,7 @@
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <linux/sockios.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/ioctl.h>
@@ -33,9 +34,12 @@
 #include <sys/user.h>
 #include <termios.h>
 
+#ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
+#define SECCOMP_FILTER_FLAG_NEW_LISTENER (1UL << 3)
+#endif
+
 #include "common/log.h"
-#include "recorder/record-private.h"
-#include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 enum out_kind {
 	OUT_NONE = 0, OUT_FIXED, OUT_RET, OUT_ARGVAL, OUT_SOCKADDR, OUT_OPTVAL,
@@ -53,7 +57,7 @@ struct in_spec {
 	uint8_t kind, arg, sarg;
 };
 
-#define REC_SC_KNOWN (1u << 31)
+#define SC_KNOWN (1u << 31)
 
 struct syscall_row {
 	uint32_t flags;
@@ -61,7 +65,7 @@ struct syscall_row {
 	struct in_spec in;
 };
 
-#include "recorder/syscallent.h"
+#include "syscalls/syscallent.h"
 
 static const char *const syscall_names[] = {
 #include "syscall-names.h"
@@ -83,7 +87,7 @@ static const char *const newer_names[] = {
 };
 
 const char *
-rec_syscall_name(long nr)
+sc_name(long nr)
 {
 	if (nr < 0)
 		return NULL;
@@ -99,19 +103,19 @@ row_of(long nr)
 {
 	if (nr < 0 || (size_t)nr >= ARRAY_SIZE(syscall_table))
 		return NULL;
-	if (!(syscall_table[nr].flags & REC_SC_KNOWN))
+	if (!(syscall_table[nr].flags & SC_KNOWN))
 		return NULL;
 	return &syscall_table[nr];
 }
 
 bool
-rec_syscall_known(long nr)
+sc_known(long nr)
 {
 	return row_of(nr) != NULL;
 }
 
 bool
-rec_syscall_futex_wakes(long nr, const uint64_t args[6])
+sc_futex_wakes(long nr, const uint64_t args[6])
 {
 	if (nr != __NR_futex)
 		return false;
@@ -132,7 +136,7 @@ rec_syscall_futex_wakes(long nr, const uint64_t args[6])
 struct sub_row {
 	uint64_t cmd;
 	const char *name;
-	uint32_t flags;		/* SUB_OK if recorded; REC_SC_MAY_BLOCK, REC_SC_REPLAY_EXEC */
+	uint32_t flags;		/* SUB_OK if recorded; SC_MAY_BLOCK, SC_REPLAY_EXEC */
 	struct out_spec out;	/* what the kernel writes when it succeeds */
 	const char *why;	/* without SUB_OK: why uprr does not record it */
 };
@@ -169,7 +173,7 @@ quotactl_fd_cmd(const uint64_t args[6])
 	return (uint32_t)args[1] >> 8;
 }
 
-#include "recorder/subcmdent.h"
+#include "syscalls/subcmdent.h"
 
 /* Syscalls that have a name in messages but no row: they run in the kernel
  * like any unknown syscall, and stop the recording if they succeed. */
@@ -231,7 +235,7 @@ sub_known(long nr, const uint64_t args[6])
 }
 
 uint32_t
-rec_syscall_flags(long nr, const uint64_t args[6])
+sc_flags(long nr, const uint64_t args[6])
 {
 	const struct syscall_row *row = row_of(nr);
 	const struct sub_row *sr;
@@ -239,9 +243,9 @@ rec_syscall_flags(long nr, const uint64_t args[6])
 
 	if (!row)
 		return 0;
-	flags = row->flags & ~REC_SC_KNOWN;
-	if ((flags & REC_SC_SPECIAL) && (sr = sub_lookup(nr, args, NULL)))
-		flags |= sr->flags & (REC_SC_MAY_BLOCK | REC_SC_REPLAY_EXEC);
+	flags = row->flags & ~SC_KNOWN;
+	if ((flags & SC_SPECIAL) && (sr = sub_lookup(nr, args, NULL)))
+		flags |= sr->flags & (SC_MAY_BLOCK | SC_REPLAY_EXEC);
 	return flags;
 }
 
@@ -288,11 +292,51 @@ name_request(const struct sub_table *st, const struct sub_row *sr, const uint64_
 	snprintf(why, len, "%s request %" PRId64 "%s", st->what, (int64_t)cmd, fd);
 }
 
+/*
+ * The sandboxing calls that must never run: seccomp strict mode
+ * (seccomp(2) SECCOMP_SET_MODE_STRICT, prctl PR_SET_SECCOMP), which fails
+ * under uprr's filter (EINVAL) where it works natively, and a filter with
+ * SECCOMP_FILTER_FLAG_NEW_LISTENER; named in @why. Returns 0 or -ENOSYS.
+ */
+static int
+sandbox_check(long nr, const uint64_t args[6], char *why, size_t len)
+{
+	switch (nr) {
+	case __NR_seccomp:
+		/* strict mode cannot follow uprr's filter (EINVAL: one mode per
+		 * thread, seccomp_may_assign_mode()), where it works natively;
+		 * with flags or a pointer it fails anyway (libseccomp probes so) */
+		if (args[0] == SECCOMP_SET_MODE_STRICT && !args[1] && !args[2]) {
+			snprintf(why, len, "seccomp SECCOMP_SET_MODE_STRICT (uprr's own filter "
+				 "excludes strict mode)");
+			return -ENOSYS;
+		}
+		/* a supervisor process would answer the program's syscalls
+		 * through the listener fd: uprr does not model that (without
+		 * a filter, EFAULT, as libseccomp probes: fine) */
+		if (args[0] == SECCOMP_SET_MODE_FILTER && (args[1] & SECCOMP_FILTER_FLAG_NEW_LISTENER) &&
+		    args[2]) {
+			snprintf(why, len, "seccomp with SECCOMP_FILTER_FLAG_NEW_LISTENER");
+			return -ENOSYS;
+		}
+		return 0;
+	case __NR_prctl:
+		if (args[0] == PR_SET_SECCOMP && args[1] == SECCOMP_MODE_STRICT) {
+			snprintf(why, len, "prctl PR_SET_SECCOMP with SECCOMP_MODE_STRICT (uprr's "
+				 "own filter excludes strict mode)");
+			return -ENOSYS;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int
-rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
+sc_check(long nr, const uint64_t args[6], char *why, size_t len)
 {
 	const struct syscall_row *row = row_of(nr);
-	const char *name = rec_syscall_name(nr);
+	const char *name = sc_name(nr);
 	const struct sub_table *st;
 	const struct sub_row *sr;
 
@@ -309,10 +353,10 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 			snprintf(why, len, "syscall %ld", nr);
 		return -ENOSYS;
 	}
-	if (!(row->flags & REC_SC_SPECIAL))
+	if (!(row->flags & SC_SPECIAL))
 		return 0;
-	/* seccomp strict mode, a listener fd: never run (recorder/sandbox.c) */
-	if (rec_sandbox_check(nr, args, why, len) < 0)
+	/* seccomp strict mode, a listener fd: never run */
+	if (sandbox_check(nr, args, why, len) < 0)
 		return -EPERM;
 	switch (nr) {
 	case __NR_clone:
@@ -339,18 +383,18 @@ rec_syscall_check(long nr, const uint64_t args[6], char *why, size_t len)
 }
 
 int
-rec_ranges_add(struct rec_ranges *rs, uint64_t addr, uint64_t len)
+sc_ranges_add(struct sc_ranges *rs, uint64_t addr, uint64_t len)
 {
 	if (len == 0 || addr == 0)
 		return 0;
 	if (UTIL_GROW(rs->v, rs->cap, rs->n + 1) < 0)
 		return -ENOMEM;
-	rs->v[rs->n++] = (struct rec_range){ addr, len };
+	rs->v[rs->n++] = (struct sc_range){ addr, len };
 	return 0;
 }
 
 void
-rec_ranges_free(struct rec_ranges *rs)
+sc_ranges_free(struct sc_ranges *rs)
 {
 	free(rs->v);
 	rs->v = NULL;
@@ -359,8 +403,8 @@ rec_ranges_free(struct rec_ranges *rs)
 
 /* Add up to @total bytes scattered over @cnt iovecs at @iov_addr. */
 static int
-add_iov(uint64_t iov_addr, uint64_t cnt, uint64_t total, rec_mem_read_fn read, void *ctx,
-	struct rec_ranges *out)
+add_iov(uint64_t iov_addr, uint64_t cnt, uint64_t total, sc_mem_read_fn read, void *ctx,
+	struct sc_ranges *out)
 {
 	struct iovec iov[64];
 	uint64_t done = 0;
@@ -376,7 +420,7 @@ add_iov(uint64_t iov_addr, uint64_t cnt, uint64_t total, rec_mem_read_fn read, v
 		for (size_t j = 0; j < n && done < total; j++) {
 			uint64_t l = MIN((uint64_t)iov[j].iov_len, total - done);
 
-			r = rec_ranges_add(out, (uint64_t)(uintptr_t)iov[j].iov_base, l);
+			r = sc_ranges_add(out, (uint64_t)(uintptr_t)iov[j].iov_base, l);
 			if (r < 0)
 				return r;
 			done += l;
@@ -388,17 +432,17 @@ add_iov(uint64_t iov_addr, uint64_t cnt, uint64_t total, rec_mem_read_fn read, v
 /* One struct iovec at @iov_addr and the iov_len bytes at its iov_base, as the
  * call left them (PTRACE_GETREGSET stores the size it wrote in iov_len). */
 static int
-add_iovec(uint64_t iov_addr, rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
+add_iovec(uint64_t iov_addr, sc_mem_read_fn read, void *ctx, struct sc_ranges *out)
 {
 	struct iovec iov;
 	int r = read(ctx, iov_addr, &iov, sizeof(iov));
 
 	if (r < 0)
 		return r;
-	r = rec_ranges_add(out, iov_addr, sizeof(iov));
+	r = sc_ranges_add(out, iov_addr, sizeof(iov));
 	if (r < 0 || !iov.iov_len)
 		return r;
-	return rec_ranges_add(out, (uint64_t)(uintptr_t)iov.iov_base, iov.iov_len);
+	return sc_ranges_add(out, (uint64_t)(uintptr_t)iov.iov_base, iov.iov_len);
 }
 
 /*
@@ -407,8 +451,8 @@ add_iovec(uint64_t iov_addr, rec_mem_read_fn read, void *ctx, struct rec_ranges 
  * reports the full length of a truncated value; @cap without an entry state.
  */
 static int
-add_inout(uint64_t addr, uint64_t len_addr, const struct rec_syscall_entry *entry, uint32_t cap,
-	  rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
+add_inout(uint64_t addr, uint64_t len_addr, const struct sc_entry *entry, uint32_t cap,
+	  sc_mem_read_fn read, void *ctx, struct sc_ranges *out)
 {
 	uint32_t len;
 	int r;
@@ -418,15 +462,15 @@ add_inout(uint64_t addr, uint64_t len_addr, const struct rec_syscall_entry *entr
 	r = read(ctx, len_addr, &len, sizeof(len));
 	if (r < 0)
 		return r;
-	r = rec_ranges_add(out, len_addr, sizeof(len));
+	r = sc_ranges_add(out, len_addr, sizeof(len));
 	if (r < 0)
 		return r;
-	return rec_ranges_add(out, addr, MIN(len, entry && entry->has_len ? entry->len : cap));
+	return sc_ranges_add(out, addr, MIN(len, entry && entry->has_len ? entry->len : cap));
 }
 
 static int
-add_msghdr(uint64_t addr, int64_t result, bool for_output, const struct rec_syscall_entry *entry,
-	   rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
+add_msghdr(uint64_t addr, int64_t result, bool for_output, const struct sc_entry *entry,
+	   sc_mem_read_fn read, void *ctx, struct sc_ranges *out)
 {
 	struct msghdr msg;
 	int r;
@@ -436,15 +480,15 @@ add_msghdr(uint64_t addr, int64_t result, bool for_output, const struct rec_sysc
 		return r;
 	if (for_output) {
 		/* the kernel updates msg_namelen, msg_controllen and msg_flags */
-		r = rec_ranges_add(out, addr, sizeof(msg));
+		r = sc_ranges_add(out, addr, sizeof(msg));
 		if (r == 0)
-			r = rec_ranges_add(out, (uint64_t)(uintptr_t)msg.msg_name,
-					   MIN(msg.msg_namelen, entry && entry->has_len
+			r = sc_ranges_add(out, (uint64_t)(uintptr_t)msg.msg_name,
+					  MIN(msg.msg_namelen, entry && entry->has_len
 								    ? entry->len
 								    : (socklen_t)sizeof(struct sockaddr_storage)));
 		if (r == 0)
-			r = rec_ranges_add(out, (uint64_t)(uintptr_t)msg.msg_control,
-					   msg.msg_controllen);
+			r = sc_ranges_add(out, (uint64_t)(uintptr_t)msg.msg_control,
+					  msg.msg_controllen);
 		if (r < 0)
 			return r;
 	}
@@ -453,8 +497,8 @@ add_msghdr(uint64_t addr, int64_t result, bool for_output, const struct rec_sysc
 }
 
 void
-rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
-			struct rec_syscall_entry *ret_entry)
+sc_entry_state(long nr, const uint64_t args[6], sc_mem_read_fn read, void *ctx,
+	       struct sc_entry *ret_entry)
 {
 	const struct syscall_row *row = row_of(nr);
 	uint32_t len;
@@ -488,21 +532,21 @@ rec_syscall_entry_state(long nr, const uint64_t args[6], rec_mem_read_fn read, v
  * dest_count struct file_dedupe_range_info of 32 (ioctl_file_dedupe_range(),
  * fs/ioctl.c; include/uapi/linux/fs.h). */
 static int
-add_dedupe(uint64_t addr, rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
+add_dedupe(uint64_t addr, sc_mem_read_fn read, void *ctx, struct sc_ranges *out)
 {
 	uint16_t count;
 	int r = read(ctx, addr + 16, &count, sizeof(count));
 
 	if (r < 0)
 		return r;
-	return rec_ranges_add(out, addr, 24 + 32 * (uint64_t)count);
+	return sc_ranges_add(out, addr, 24 + 32 * (uint64_t)count);
 }
 
 /* A NUL-terminated string the kernel wrote at @addr (sysfs(2) option 2: a
  * filesystem type's name), read back a few bytes at a time: the string may
  * end near the end of a mapping. */
 static int
-add_strz(uint64_t addr, rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
+add_strz(uint64_t addr, sc_mem_read_fn read, void *ctx, struct sc_ranges *out)
 {
 	char buf[16];
 
@@ -513,17 +557,17 @@ add_strz(uint64_t addr, rec_mem_read_fn read, void *ctx, struct rec_ranges *out)
 			return r;
 		for (size_t i = 0; i < sizeof(buf); i++)
 			if (!buf[i])
-				return rec_ranges_add(out, addr, off + i + 1);
+				return sc_ranges_add(out, addr, off + i + 1);
 	}
-	return rec_ranges_add(out, addr, 4096);
+	return sc_ranges_add(out, addr, 4096);
 }
 
 /* The first @n struct mmsghdr of @addr (64 bytes each: a msghdr and the
  * msg_len the kernel writes back): recvmmsg(2) writes each like recvmsg(2)
  * (@full), sendmmsg(2) only msg_len. */
 static int
-add_mmsg(uint64_t addr, uint64_t n, bool full, rec_mem_read_fn read, void *ctx,
-	 struct rec_ranges *out)
+add_mmsg(uint64_t addr, uint64_t n, bool full, sc_mem_read_fn read, void *ctx,
+	 struct sc_ranges *out)
 {
 	const uint64_t size = sizeof(struct mmsghdr);
 	int r = 0;
@@ -533,12 +577,12 @@ add_mmsg(uint64_t addr, uint64_t n, bool full, rec_mem_read_fn read, void *ctx,
 		uint32_t len;
 
 		if (!full) {
-			r = rec_ranges_add(out, addr + i * size + offsetof(struct mmsghdr, msg_len), 4);
+			r = sc_ranges_add(out, addr + i * size + offsetof(struct mmsghdr, msg_len), 4);
 			continue;
 		}
 		r = read(ctx, addr + i * size + offsetof(struct mmsghdr, msg_len), &len, sizeof(len));
 		if (r == 0)
-			r = rec_ranges_add(out, addr + i * size, size);
+			r = sc_ranges_add(out, addr + i * size, size);
 		if (r == 0)
 			r = add_msghdr(addr + i * size, len, true, NULL, read, ctx, out);
 	}
@@ -550,11 +594,11 @@ add_mmsg(uint64_t addr, uint64_t n, bool full, rec_mem_read_fn read, void *ctx,
  * kernel's nodes then zeros (copy_nodes_to_user(), mm/mempolicy.c).
  */
 static int
-add_nodemask(uint64_t addr, uint64_t maxnode, struct rec_ranges *out)
+add_nodemask(uint64_t addr, uint64_t maxnode, struct sc_ranges *out)
 {
 	if (!maxnode)
 		return 0;
-	return rec_ranges_add(out, addr, MIN((maxnode - 1 + 63) / 64 * 8, (uint64_t)4096));
+	return sc_ranges_add(out, addr, MIN((maxnode - 1 + 63) / 64 * 8, (uint64_t)4096));
 }
 
 /*
@@ -565,8 +609,8 @@ add_nodemask(uint64_t addr, uint64_t maxnode, struct rec_ranges *out)
  * mount id (do_sys_name_to_handle(), fs/fhandle.c).
  */
 static int
-add_fhandle(const uint64_t args[6], int64_t result, rec_mem_read_fn read, void *ctx,
-	    struct rec_ranges *out)
+add_fhandle(const uint64_t args[6], int64_t result, sc_mem_read_fn read, void *ctx,
+	    struct sc_ranges *out)
 {
 	uint32_t bytes = 0;
 	int r;
@@ -578,9 +622,9 @@ add_fhandle(const uint64_t args[6], int64_t result, rec_mem_read_fn read, void *
 		if (r < 0)
 			return r;
 	}
-	r = rec_ranges_add(out, args[2], 8 + MIN(bytes, 128u)); /* MAX_HANDLE_SZ */
+	r = sc_ranges_add(out, args[2], 8 + MIN(bytes, 128u)); /* MAX_HANDLE_SZ */
 	if (r == 0)
-		r = rec_ranges_add(out, args[3], (args[4] & 1) ? 8 : 4);
+		r = sc_ranges_add(out, args[3], (args[4] & 1) ? 8 : 4);
 	return r;
 }
 
@@ -588,20 +632,20 @@ add_fhandle(const uint64_t args[6], int64_t result, rec_mem_read_fn read, void *
  * size uprr asks the kernel itself (it shares the tracee's IPC namespace:
  * recorder/ipc.c refuses another). */
 static int
-add_semall(uint64_t addr, uint64_t id, struct rec_ranges *out)
+add_semall(uint64_t addr, uint64_t id, struct sc_ranges *out)
 {
 	struct semid_ds ds;
 
 	if (semctl((int)id, 0, IPC_STAT, &ds) < 0)
 		return 0;
-	return rec_ranges_add(out, addr, (uint64_t)ds.sem_nsems * sizeof(unsigned short));
+	return sc_ranges_add(out, addr, (uint64_t)ds.sem_nsems * sizeof(unsigned short));
 }
 
 /* Add the memory that output @o of syscall @nr describes. */
 static int
 add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t result,
-	   const struct rec_syscall_entry *entry, rec_mem_read_fn read, void *ctx,
-	   struct rec_ranges *out)
+	   const struct sc_entry *entry, sc_mem_read_fn read, void *ctx,
+	   struct sc_ranges *out)
 {
 	uint64_t a = args[o->arg];
 
@@ -609,18 +653,18 @@ add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t re
 	case OUT_NONE:
 		return 0;
 	case OUT_FIXED:
-		return rec_ranges_add(out, a, o->size);
+		return sc_ranges_add(out, a, o->size);
 	case OUT_RET:
 		/* never past the buffer: a result may say more (MSG_TRUNC),
 		 * or be INT64_MAX, for a syscall still running */
 		if (result <= 0)
 			return 0;
-		return rec_ranges_add(out, a, MIN(MIN((uint64_t)result, args[o->sarg]),
-						  UINT64_MAX / o->size) * o->size);
+		return sc_ranges_add(out, a, MIN(MIN((uint64_t)result, args[o->sarg]),
+						 UINT64_MAX / o->size) * o->size);
 	case OUT_ARGVAL:
 		if (nr == __NR_mincore)
-			return rec_ranges_add(out, a, (args[1] + 4095) / 4096);
-		return rec_ranges_add(out, a, MIN(args[o->sarg], (uint64_t)1 << 26) * o->size);
+			return sc_ranges_add(out, a, (args[1] + 4095) / 4096);
+		return sc_ranges_add(out, a, MIN(args[o->sarg], (uint64_t)1 << 26) * o->size);
 	case OUT_SOCKADDR:
 		return add_inout(a, args[o->sarg], entry, sizeof(struct sockaddr_storage), read, ctx,
 				 out);
@@ -628,7 +672,7 @@ add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t re
 		return add_inout(a, args[o->sarg], entry, 1u << 16, read, ctx, out);
 	case OUT_FDSET:
 		/* FDS_BYTES(nfds) of fs/select.c: whole longs */
-		return rec_ranges_add(out, a, (MIN(args[o->sarg], 1024 * 1024u) + 63) / 64 * 8);
+		return sc_ranges_add(out, a, (MIN(args[o->sarg], 1024 * 1024u) + 63) / 64 * 8);
 	case OUT_IOV:
 		return result > 0 ? add_iov(a, args[o->sarg], (uint64_t)result, read, ctx, out) : 0;
 	case OUT_MSGHDR:
@@ -650,7 +694,7 @@ add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t re
 		 * of text, never more than msgsz (a syscall still running) */
 		if (result < 0)
 			return 0;
-		return rec_ranges_add(out, a, sizeof(long) + MIN((uint64_t)result, args[o->sarg]));
+		return sc_ranges_add(out, a, sizeof(long) + MIN((uint64_t)result, args[o->sarg]));
 	case OUT_SEMALL:
 		return add_semall(a, args[0], out);
 	case OUT_IOVEC:
@@ -660,9 +704,9 @@ add_output(long nr, const struct out_spec *o, const uint64_t args[6], int64_t re
 }
 
 int
-rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
-		    const struct rec_syscall_entry *entry, rec_mem_read_fn read, void *ctx,
-		    struct rec_ranges *out)
+sc_outputs(long nr, const uint64_t args[6], int64_t result,
+	   const struct sc_entry *entry, sc_mem_read_fn read, void *ctx,
+	   struct sc_ranges *out)
 {
 	const struct syscall_row *row = row_of(nr);
 	const struct sub_row *sr;
@@ -670,9 +714,9 @@ rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
 
 	if (!row)
 		return 0;
-	if (result < 0 && !(row->flags & REC_SC_OUT_ON_ERROR))
+	if (result < 0 && !(row->flags & SC_OUT_ON_ERROR))
 		return 0;
-	if ((row->flags & REC_SC_SPECIAL) && result >= 0 && (sr = sub_known(nr, args)))
+	if ((row->flags & SC_SPECIAL) && result >= 0 && (sr = sub_known(nr, args)))
 		r = add_output(nr, &sr->out, args, result, entry, read, ctx, out);
 	for (size_t i = 0; i < ARRAY_SIZE(row->out) && r >= 0; i++)
 		r = add_output(nr, &row->out[i], args, result, entry, read, ctx, out);
@@ -680,8 +724,8 @@ rec_syscall_outputs(long nr, const uint64_t args[6], int64_t result,
 }
 
 int
-rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *ctx,
-		   struct rec_ranges *out)
+sc_inputs(long nr, const uint64_t args[6], sc_mem_read_fn read, void *ctx,
+	  struct sc_ranges *out)
 {
 	const struct syscall_row *row = row_of(nr);
 
@@ -689,7 +733,7 @@ rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *
 		return 0;
 	switch (row->in.kind) {
 	case IN_BUF:
-		return rec_ranges_add(out, args[row->in.arg], MIN(args[row->in.sarg], (uint64_t)1 << 30));
+		return sc_ranges_add(out, args[row->in.arg], MIN(args[row->in.sarg], (uint64_t)1 << 30));
 	case IN_IOV:
 		return add_iov(args[row->in.arg], args[row->in.sarg], UINT64_MAX, read, ctx, out);
 	case IN_MSGHDR:
@@ -710,13 +754,13 @@ rec_syscall_inputs(long nr, const uint64_t args[6], rec_mem_read_fn read, void *
 }
 
 bool
-rec_syscall_is_send(long nr)
+sc_is_send(long nr)
 {
 	return nr == __NR_sendto || nr == __NR_sendmsg;
 }
 
 bool
-rec_syscall_is_write(long nr)
+sc_is_write(long nr)
 {
 	switch (nr) {
 	case __NR_write:
@@ -731,7 +775,7 @@ rec_syscall_is_write(long nr)
 }
 
 int
-rec_syscall_written_fd(long nr, const uint64_t args[6])
+sc_written_fd(long nr, const uint64_t args[6])
 {
 	switch (nr) {
 	case __NR_ftruncate:
@@ -747,17 +791,17 @@ rec_syscall_written_fd(long nr, const uint64_t args[6])
 			return (int)args[0];
 		return -1;
 	default:
-		return rec_syscall_is_write(nr) ? (int)args[0] : -1;
+		return sc_is_write(nr) ? (int)args[0] : -1;
 	}
 }
 
 int
-rec_syscall_wait_mask(long nr, const uint64_t args[6], int64_t result, rec_mem_read_fn read,
-		      void *ctx, uint64_t *ret_mask)
+sc_wait_mask(long nr, const uint64_t args[6], int64_t result, sc_mem_read_fn read,
+	     void *ctx, uint64_t *ret_mask)
 {
 	uint64_t addr, size, ptr_size[2];
 
-	if (result != -EINTR && result != -REC_ERESTARTNOHAND)
+	if (result != -EINTR && result != -SC_ERESTARTNOHAND)
 		return 0;
 	switch (nr) {
 	case __NR_rt_sigsuspend:

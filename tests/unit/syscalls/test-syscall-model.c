@@ -1,21 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests of the syscall model (recorder/syscallent.h): each output test
+ * Unit tests of the syscall model (syscalls/syscallent.h): each output test
  * performs the real syscall in this process on buffers inside a canary-filled
- * arena, then checks that the ranges rec_syscall_outputs() returns cover every
+ * arena, then checks that the ranges sc_outputs() returns cover every
  * byte the kernel changed, stay inside the buffers, and have the sizes the man
- * pages give. Input tests check that rec_syscall_inputs() ranges hold exactly
- * the bytes the kernel transmitted. Then the support checks, the flags, the
- * names, and the seccomp filter loaded in a child.
+ * pages give. Input tests check that sc_inputs() ranges hold exactly
+ * the bytes the kernel transmitted. Then the support checks, the flags and
+ * the names (the seccomp filter built from the flags:
+ * tests/unit/recorder/test-seccomp.c).
  */
-#include <asm/prctl.h>
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <linux/filter.h>
 #include <linux/futex.h>
-#include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/tcp.h>
@@ -38,7 +36,7 @@
 #include <termios.h>
 #include <time.h>
 
-#include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 #include "model-arena.h"
 
@@ -148,7 +146,7 @@ Test(model, readv_propagates_read_failure)
 {
 	uint64_t args[6] = { 0, at(0), 2 };
 
-	cr_assert_eq(rec_syscall_outputs(SYS_readv, args, 10, NULL, failing_read, NULL, &ranges), -EFAULT);
+	cr_assert_eq(sc_outputs(SYS_readv, args, 10, NULL, failing_read, NULL, &ranges), -EFAULT);
 }
 
 Test(model, getdents64_covers_result_bytes)
@@ -455,21 +453,21 @@ Test(model, getsockname_truncated_address_stays_in_buffer)
 	int fd = udp_socket(NULL);
 	long r;
 
-	struct rec_syscall_entry entry;
+	struct sc_entry entry;
 	uint64_t args[6] = { fd, at(256), at(512) };
 
 	*len = 4;
-	rec_syscall_entry_state(SYS_getsockname, args, self_read, NULL, &entry);
+	sc_entry_state(SYS_getsockname, args, self_read, NULL, &entry);
 	cr_assert(entry.has_len && entry.len == 4, "the entry state holds the caller's length");
 	snapshot();
 	r = syscall(SYS_getsockname, fd, arena + 256, len);
 	cr_assert_eq(r, 0);
 	cr_assert_eq(*len, sizeof(struct sockaddr_in), "the kernel reports the full length");
-	cr_assert_eq(rec_syscall_outputs(SYS_getsockname, args, r, &entry, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_outputs(SYS_getsockname, args, r, &entry, self_read, NULL, &ranges), 0);
 	assert_covers_writes(&ranges);
 	for (size_t i = 0; i < ranges.n; i++)
 		if (ranges.v[i].addr != at(512))
-			assert_ranges_within(&(struct rec_ranges){ &ranges.v[i], 1, 1 }, 256, 4,
+			assert_ranges_within(&(struct sc_ranges){ &ranges.v[i], 1, 1 }, 256, 4,
 					     "4-byte address buffer");
 }
 
@@ -668,7 +666,7 @@ Test(model, ptrace_setregset_covers_iov_len)
 
 /* Concatenate the bytes of @rs, in order, into @buf; return their count. */
 static size_t
-gather(const struct rec_ranges *rs, char *buf, size_t cap)
+gather(const struct sc_ranges *rs, char *buf, size_t cap)
 {
 	size_t n = 0;
 
@@ -702,7 +700,7 @@ Test(model, write_input_is_the_buffer)
 	args[0] = p[1];
 	args[1] = at(10);
 	args[2] = 17;
-	cr_assert_eq(rec_syscall_inputs(SYS_write, args, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_write, args, self_read, NULL, &ranges), 0);
 	cr_assert_eq(syscall(SYS_write, p[1], arena + 10, 17), 17);
 	assert_inputs_are_sent_data(p[0]);
 	cr_assert_eq(ranges.n, 1);
@@ -724,7 +722,7 @@ Test(model, writev_input_is_the_iovec_data)
 	iov[2] = (struct iovec){ arena + 300, 5 };
 	iov[3] = (struct iovec){ arena + 500, 5 };
 	args[0] = p[1];
-	cr_assert_eq(rec_syscall_inputs(SYS_writev, args, self_read, &calls, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_writev, args, self_read, &calls, &ranges), 0);
 	cr_assert_gt(calls, 0, "the model reads the iovec array through the callback");
 	cr_assert_eq(syscall(SYS_writev, p[1], iov, 4), 16);
 	assert_inputs_are_sent_data(p[0]);
@@ -743,10 +741,10 @@ Test(model, sendto_input_is_the_buffer)
 	args[3] = 0;
 	args[4] = 0;
 	args[5] = 0;
-	cr_assert_eq(rec_syscall_inputs(SYS_sendto, args, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_sendto, args, self_read, NULL, &ranges), 0);
 	cr_assert_eq(syscall(SYS_sendto, sv[1], arena + 40, 10, 0, NULL, 0), 10);
 	assert_inputs_are_sent_data(sv[0]);
-	cr_assert(rec_syscall_is_send(SYS_sendto));
+	cr_assert(sc_is_send(SYS_sendto));
 }
 
 Test(model, sendmsg_input_is_the_iovec_data)
@@ -765,17 +763,17 @@ Test(model, sendmsg_input_is_the_iovec_data)
 	msg->msg_iov = iov;
 	msg->msg_iovlen = 2;
 	args[0] = sv[1];
-	cr_assert_eq(rec_syscall_inputs(SYS_sendmsg, args, self_read, NULL, &ranges), 0);
+	cr_assert_eq(sc_inputs(SYS_sendmsg, args, self_read, NULL, &ranges), 0);
 	cr_assert_eq(syscall(SYS_sendmsg, sv[1], msg, 0), 9);
 	assert_inputs_are_sent_data(sv[0]);
-	cr_assert(rec_syscall_is_send(SYS_sendmsg));
-	cr_assert_not(rec_syscall_is_send(SYS_write));
+	cr_assert(sc_is_send(SYS_sendmsg));
+	cr_assert_not(sc_is_send(SYS_write));
 }
 
 Test(model, read_has_no_inputs)
 {
-	cr_assert_eq(rec_syscall_inputs(SYS_read, (uint64_t[6]){ 0, at(0), 64 }, self_read, NULL,
-					&ranges),
+	cr_assert_eq(sc_inputs(SYS_read, (uint64_t[6]){ 0, at(0), 64 }, self_read, NULL,
+			       &ranges),
 		     0);
 	cr_assert_eq(ranges.n, 0);
 }
@@ -784,14 +782,14 @@ Test(model, read_has_no_inputs)
 
 Test(model, ranges_skip_empty_and_null)
 {
-	cr_assert_eq(rec_ranges_add(&ranges, at(0), 0), 0);
-	cr_assert_eq(rec_ranges_add(&ranges, 0, 16), 0);
+	cr_assert_eq(sc_ranges_add(&ranges, at(0), 0), 0);
+	cr_assert_eq(sc_ranges_add(&ranges, 0, 16), 0);
 	cr_assert_eq(ranges.n, 0, "nothing to record for len 0 or a NULL pointer");
 	for (int i = 0; i < 100; i++)
-		cr_assert_eq(rec_ranges_add(&ranges, at((size_t)i), 1), 0);
+		cr_assert_eq(sc_ranges_add(&ranges, at((size_t)i), 1), 0);
 	cr_assert_eq(ranges.n, 100);
 	cr_assert_eq(ranges.v[99].addr, at(99));
-	rec_ranges_free(&ranges);
+	sc_ranges_free(&ranges);
 	cr_assert_eq(ranges.n, 0);
 	cr_assert_null(ranges.v);
 }
@@ -804,7 +802,7 @@ check(long nr, uint64_t a0, uint64_t a1, char *why, size_t len)
 	uint64_t args[6] = { a0, a1 };
 
 	why[0] = '\0';
-	return rec_syscall_check(nr, args, why, len);
+	return sc_check(nr, args, why, len);
 }
 
 Test(model, check_accepts_supported)
@@ -838,9 +836,9 @@ Test(model, check_follows_new_processes)
 
 	cr_assert_eq(check(SYS_fork, 0, 0, why, sizeof(why)), 0);
 	cr_assert_eq(check(SYS_vfork, 0, 0, why, sizeof(why)), 0);
-	cr_assert(rec_syscall_flags(SYS_fork, (uint64_t[6]){ 0 }) & REC_SC_REPLAY_EXEC,
+	cr_assert(sc_flags(SYS_fork, (uint64_t[6]){ 0 }) & SC_REPLAY_EXEC,
 		  "replay creates the process too");
-	cr_assert(rec_syscall_flags(SYS_execve, (uint64_t[6]){ 0 }) & REC_SC_REPLAY_EXEC,
+	cr_assert(sc_flags(SYS_execve, (uint64_t[6]){ 0 }) & SC_REPLAY_EXEC,
 		  "replay executes the image too");
 	/* fork(3) in glibc: clone(CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD) */
 	cr_assert_eq(check(SYS_clone, CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | SIGCHLD, 0, why,
@@ -889,7 +887,7 @@ Test(model, check_truncates_message)
 	char why[8];
 
 	memset(why, 'x', sizeof(why));
-	cr_assert_eq(rec_syscall_check(SYS_ioctl, (uint64_t[6]){ 0, TIOCSTI }, why, 6), -ENOSYS);
+	cr_assert_eq(sc_check(SYS_ioctl, (uint64_t[6]){ 0, TIOCSTI }, why, 6), -ENOSYS);
 	cr_assert_eq(strlen(why), 5, "message cut to the buffer, NUL-terminated");
 	cr_assert_eq(why[6], 'x', "nothing written past the given length");
 }
@@ -901,48 +899,48 @@ flags_of(long nr, uint64_t a1)
 {
 	uint64_t args[6] = { 0, a1 };
 
-	return rec_syscall_flags(nr, args);
+	return sc_flags(nr, args);
 }
 
 Test(model, flags_blocking)
 {
-	cr_assert(flags_of(SYS_futex, FUTEX_WAIT_PRIVATE) & REC_SC_MAY_BLOCK);
-	cr_assert(flags_of(SYS_futex, FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME) & REC_SC_MAY_BLOCK);
-	cr_assert_not(flags_of(SYS_futex, FUTEX_WAKE_PRIVATE) & REC_SC_MAY_BLOCK);
-	cr_assert_not(flags_of(SYS_futex, FUTEX_WAKE_OP) & REC_SC_MAY_BLOCK);
-	cr_assert(flags_of(SYS_read, 0) & REC_SC_MAY_BLOCK);
-	cr_assert(flags_of(SYS_fcntl, F_SETLKW) & REC_SC_MAY_BLOCK);
-	cr_assert_not(flags_of(SYS_fcntl, F_SETLK) & REC_SC_MAY_BLOCK);
-	cr_assert_not(flags_of(SYS_getpid, 0) & REC_SC_MAY_BLOCK);
+	cr_assert(flags_of(SYS_futex, FUTEX_WAIT_PRIVATE) & SC_MAY_BLOCK);
+	cr_assert(flags_of(SYS_futex, FUTEX_WAIT_BITSET | FUTEX_CLOCK_REALTIME) & SC_MAY_BLOCK);
+	cr_assert_not(flags_of(SYS_futex, FUTEX_WAKE_PRIVATE) & SC_MAY_BLOCK);
+	cr_assert_not(flags_of(SYS_futex, FUTEX_WAKE_OP) & SC_MAY_BLOCK);
+	cr_assert(flags_of(SYS_read, 0) & SC_MAY_BLOCK);
+	cr_assert(flags_of(SYS_fcntl, F_SETLKW) & SC_MAY_BLOCK);
+	cr_assert_not(flags_of(SYS_fcntl, F_SETLK) & SC_MAY_BLOCK);
+	cr_assert_not(flags_of(SYS_getpid, 0) & SC_MAY_BLOCK);
 }
 
 Test(model, flags_replay_exec_and_untraced)
 {
-	cr_assert(flags_of(SYS_mmap, 0) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(flags_of(SYS_mmap, 0) & REC_SC_UNTRACED, "mmap results are recorded");
-	cr_assert(flags_of(SYS_arch_prctl, 0) & REC_SC_UNTRACED);
+	cr_assert(flags_of(SYS_mmap, 0) & SC_REPLAY_EXEC);
+	cr_assert_not(flags_of(SYS_mmap, 0) & SC_UNTRACED, "mmap results are recorded");
+	cr_assert(flags_of(SYS_arch_prctl, 0) & SC_UNTRACED);
 	/* running untraced, it must run in replay too */
-	cr_assert(flags_of(SYS_arch_prctl, 0) & REC_SC_REPLAY_EXEC);
+	cr_assert(flags_of(SYS_arch_prctl, 0) & SC_REPLAY_EXEC);
 	/* run again after a rollback, these would return the value they set */
-	cr_assert_not(flags_of(SYS_rt_sigprocmask, 0) & REC_SC_UNTRACED);
-	cr_assert_not(flags_of(SYS_rt_sigaction, 0) & REC_SC_UNTRACED);
-	cr_assert_not(flags_of(SYS_sigaltstack, 0) & REC_SC_UNTRACED);
-	cr_assert_not(flags_of(SYS_munmap, 0) & REC_SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_rt_sigprocmask, 0) & SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_rt_sigaction, 0) & SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_sigaltstack, 0) & SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_munmap, 0) & SC_UNTRACED);
 	/* what makes a checkpoint look at the address space again */
-	cr_assert(flags_of(SYS_mmap, 0) & REC_SC_MAPS);
-	cr_assert(flags_of(SYS_brk, 0) & REC_SC_MAPS);
-	cr_assert(flags_of(SYS_madvise, 0) & REC_SC_MAPS);
-	cr_assert(flags_of(SYS_mprotect, 0) & REC_SC_MAPS);
+	cr_assert(flags_of(SYS_mmap, 0) & SC_MAPS);
+	cr_assert(flags_of(SYS_brk, 0) & SC_MAPS);
+	cr_assert(flags_of(SYS_madvise, 0) & SC_MAPS);
+	cr_assert(flags_of(SYS_mprotect, 0) & SC_MAPS);
 	/* what makes an asynchronous signal likely */
-	cr_assert(flags_of(SYS_alarm, 0) & REC_SC_TIMER);
-	cr_assert(flags_of(SYS_setitimer, 0) & REC_SC_TIMER);
-	cr_assert(flags_of(SYS_timer_settime, 0) & REC_SC_TIMER);
-	cr_assert_not(flags_of(SYS_nanosleep, 0) & REC_SC_TIMER);
-	cr_assert_not(flags_of(SYS_clone, 0) & REC_SC_MAPS);
-	cr_assert_not(flags_of(SYS_munmap, 0) & REC_SC_MAPS);
-	cr_assert_not(flags_of(SYS_getpid, 0) & REC_SC_UNTRACED);
-	cr_assert_not(flags_of(SYS_read, 0) & REC_SC_REPLAY_EXEC, "read is emulated");
-	cr_assert(flags_of(SYS_nanosleep, 0) & REC_SC_OUT_ON_ERROR);
+	cr_assert(flags_of(SYS_alarm, 0) & SC_TIMER);
+	cr_assert(flags_of(SYS_setitimer, 0) & SC_TIMER);
+	cr_assert(flags_of(SYS_timer_settime, 0) & SC_TIMER);
+	cr_assert_not(flags_of(SYS_nanosleep, 0) & SC_TIMER);
+	cr_assert_not(flags_of(SYS_clone, 0) & SC_MAPS);
+	cr_assert_not(flags_of(SYS_munmap, 0) & SC_MAPS);
+	cr_assert_not(flags_of(SYS_getpid, 0) & SC_UNTRACED);
+	cr_assert_not(flags_of(SYS_read, 0) & SC_REPLAY_EXEC, "read is emulated");
+	cr_assert(flags_of(SYS_nanosleep, 0) & SC_OUT_ON_ERROR);
 	cr_assert_eq(flags_of(1000, 0), 0);
 	cr_assert_eq(flags_of(-1, 0), 0);
 }
@@ -952,158 +950,22 @@ Test(model, every_untraced_syscall_is_replay_executed)
 	for (long nr = 0; nr < 1024; nr++) {
 		uint32_t f = flags_of(nr, 0);
 
-		if (f & REC_SC_UNTRACED)
-			cr_assert(f & REC_SC_REPLAY_EXEC, "%s untraced but emulated",
-				  rec_syscall_name(nr));
+		if (f & SC_UNTRACED)
+			cr_assert(f & SC_REPLAY_EXEC, "%s untraced but emulated",
+				  sc_name(nr));
 	}
 }
 
 Test(model, names)
 {
-	cr_assert_str_eq(rec_syscall_name(SYS_read), "read");
-	cr_assert_str_eq(rec_syscall_name(SYS_exit_group), "exit_group");
-	cr_assert_str_eq(rec_syscall_name(SYS_clone3), "clone3");
-	cr_assert_null(rec_syscall_name(-1));
-	cr_assert_null(rec_syscall_name(100000));
-	cr_assert(rec_syscall_known(SYS_read));
-	cr_assert(rec_syscall_known(SYS_ptrace), "emulated requests");
-	cr_assert_not(rec_syscall_known(SYS_io_uring_setup));
-	cr_assert_not(rec_syscall_known(-1));
-	cr_assert_not(rec_syscall_known(100000));
-}
-
-/* ---- the seccomp filter ---- */
-
-/* What the child saw under the filter; shared, because it cannot exit(2). */
-struct filter_report {
-	int load_errno;	    /* errno of loading the filter, 0 if loaded */
-	long rseq, clone3;  /* results of the syscalls, and their errnos */
-	int rseq_errno, clone3_errno;
-	long arch_prctl;
-	int arch_prctl_errno;
-	long getpid;
-	int getpid_errno;
-	long exit_group;
-	int exit_group_errno;
-	int done;
-};
-
-/* The filters a child loads. */
-enum filter_kind {
-	FILTER_BASE,	/* uprr's base filter */
-	FILTER_STACKED, /* the stop filter, then the base filter */
-	FILTER_FORMAT8, /* the base filter traces of format 8 were recorded under */
-};
-
-/*
- * Load the filters and try a few syscalls. With no tracer attached, RET_TRACE
- * makes a syscall fail with ENOSYS (seccomp(2)); exit_group is traced too, so
- * the child reports through shared memory and ends itself with a trap
- * (SIGILL, its default action restored before the filter is loaded). The
- * kernel runs every filter whatever their order: the stop filter goes first,
- * as the base filter would fail the seccomp(2) that stacks it.
- */
-static void __attribute__((noreturn))
-filter_child(struct filter_report *rep, enum filter_kind kind)
-{
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	const struct sock_fprog *base = kind == FILTER_FORMAT8 ? rec_seccomp_filter_for(8)
-							       : rec_seccomp_filter();
-	unsigned long fs;
-
-	sigaction(SIGILL, &dfl, NULL);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    (kind == FILTER_STACKED &&
-	     syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, rec_seccomp_stop_filter()) < 0) ||
-	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, base) < 0) {
-		rep->load_errno = errno ? errno : EINVAL;
-		_exit(1);
-	}
-#define TRY(field, ...)                            \
-	do {                                       \
-		errno = 0;                         \
-		rep->field = syscall(__VA_ARGS__); \
-		rep->field##_errno = errno;        \
-	} while (0)
-	TRY(rseq, SYS_rseq, NULL, 0, 0, 0);
-	TRY(clone3, SYS_clone3, NULL, 0);
-	TRY(arch_prctl, SYS_arch_prctl, ARCH_GET_FS, &fs);
-	TRY(getpid, SYS_getpid);
-	TRY(exit_group, SYS_exit_group, 0);
-#undef TRY
-	rep->done = 1;
-	/* ud2 itself: __builtin_trap() is noreturn, and ASan's no-return hook
-	 * makes syscalls the filter now fails */
-	__asm__ volatile("ud2");
-	__builtin_unreachable();
-}
-
-/* Run filter_child(@kind) and check what every kind of filter does. */
-static void
-check_filter(enum filter_kind kind, struct filter_report *rep)
-{
-	int status;
-	pid_t pid;
-
-	memset(rep, 0, sizeof(*rep));
-	pid = fork();
-	cr_assert_geq(pid, 0);
-	if (pid == 0)
-		filter_child(rep, kind);
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
-	if (rep->load_errno == EINVAL || rep->load_errno == ENOSYS)
-		cr_skip_test("seccomp filters unavailable: %s", strerror(rep->load_errno));
-	cr_assert_eq(rep->load_errno, 0, "loading the filter: %s", strerror(rep->load_errno));
-	cr_assert(rep->done, "the child did not get through (status 0x%x)", status);
-	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGILL,
-		  "the child should end by its trap, status 0x%x", status);
-	cr_assert(rep->rseq == -1 && rep->rseq_errno == ENOSYS, "rseq: %ld, %s", rep->rseq,
-		  strerror(rep->rseq_errno));
-	cr_assert(rep->clone3 == -1 && rep->clone3_errno == ENOSYS, "clone3: %ld, %s", rep->clone3,
-		  strerror(rep->clone3_errno));
-	cr_assert(rep->getpid == -1 && rep->getpid_errno == ENOSYS,
-		  "getpid is traced: with no tracer it fails with ENOSYS (got %ld, %s)", rep->getpid,
-		  strerror(rep->getpid_errno));
-	cr_assert(rep->exit_group == -1 && rep->exit_group_errno == ENOSYS, "exit_group is traced");
-}
-
-Test(model, seccomp_filter_in_child, .timeout = 30)
-{
-	struct filter_report *rep = mmap(NULL, sizeof(*rep), PROT_READ | PROT_WRITE,
-					 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	cr_assert_neq(rep, MAP_FAILED);
-	/* without the filter these fail otherwise, or succeed */
-	errno = 0;
-	cr_assert_eq(syscall(SYS_clone3, NULL, 0), -1);
-	cr_assert_neq(errno, ENOSYS, "this kernel has no clone3: the test would prove nothing");
-	cr_assert_gt(syscall(SYS_getpid), 0);
-
-	/* the syscalls the recorder lets go unrecorded pass the base filter */
-	check_filter(FILTER_BASE, rep);
-	cr_assert(rep->arch_prctl == 0 && rep->arch_prctl_errno == 0,
-		  "arch_prctl passes the base filter: got %ld, %s", rep->arch_prctl,
-		  strerror(rep->arch_prctl_errno));
-	/* with the stop filter (a recorded tracer wants their syscall stops),
-	 * and under format 8's filter, they stop: with no tracer, ENOSYS */
-	check_filter(FILTER_STACKED, rep);
-	cr_assert(rep->arch_prctl == -1 && rep->arch_prctl_errno == ENOSYS,
-		  "arch_prctl stops under the stop filter: got %ld, %s", rep->arch_prctl,
-		  strerror(rep->arch_prctl_errno));
-	check_filter(FILTER_FORMAT8, rep);
-	cr_assert(rep->arch_prctl == -1 && rep->arch_prctl_errno == ENOSYS,
-		  "arch_prctl stops under format 8's filter: got %ld, %s", rep->arch_prctl,
-		  strerror(rep->arch_prctl_errno));
-	munmap(rep, sizeof(*rep));
-}
-
-Test(model, seccomp_filter_shape)
-{
-	const struct sock_fprog *p = rec_seccomp_filter();
-
-	cr_assert_not_null(p);
-	cr_assert_gt(p->len, 8);
-	cr_assert_leq(p->len, BPF_MAXINSNS);
-	cr_assert_eq(rec_seccomp_filter(), p, "a static program, built once");
-	cr_assert_eq(rec_seccomp_filter()->len, p->len);
+	cr_assert_str_eq(sc_name(SYS_read), "read");
+	cr_assert_str_eq(sc_name(SYS_exit_group), "exit_group");
+	cr_assert_str_eq(sc_name(SYS_clone3), "clone3");
+	cr_assert_null(sc_name(-1));
+	cr_assert_null(sc_name(100000));
+	cr_assert(sc_known(SYS_read));
+	cr_assert(sc_known(SYS_ptrace), "emulated requests");
+	cr_assert_not(sc_known(SYS_io_uring_setup));
+	cr_assert_not(sc_known(-1));
+	cr_assert_not(sc_known(100000));
 }

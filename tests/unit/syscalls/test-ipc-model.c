@@ -3,7 +3,7 @@
  * Unit tests of the syscall model's rows for IPC, pidfds, other processes'
  * memory, perf events and signal-driven I/O: each output test runs the real
  * syscall in this process on buffers inside a canary-filled arena and checks
- * that the ranges rec_syscall_outputs() gives cover every byte the kernel
+ * that the ranges sc_outputs() gives cover every byte the kernel
  * changed, stay in the buffer, and have the man pages' sizes. Then the
  * per-command checks and the flags.
  */
@@ -26,7 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "recorder/recorder.h"
+#include "syscalls/syscalls.h"
 
 #include "model-arena.h"
 
@@ -44,7 +44,7 @@ static int
 check(long nr, uint64_t a0, uint64_t a1, uint64_t a2)
 {
 	why[0] = '\0';
-	return rec_syscall_check(nr, (uint64_t[6]){ a0, a1, a2 }, why, sizeof(why));
+	return sc_check(nr, (uint64_t[6]){ a0, a1, a2 }, why, sizeof(why));
 }
 
 TestSuite(ipc_model, .init = arena_init, .fini = arena_fini, .timeout = 30);
@@ -75,7 +75,7 @@ Test(ipc_model, shmctl_stat_and_info_cover_their_structs)
 		outputs_alone(SYS_shmctl, (uint64_t[6]){ id, cmds[i].cmd, at(64) }, r);
 		assert_covers_writes(&ranges);
 		cr_assert_eq(covered(&ranges), cmds[i].size, "shmctl %d", cmds[i].cmd);
-		rec_ranges_free(&ranges);
+		sc_ranges_free(&ranges);
 	}
 	cr_assert_eq(shmctl(id, IPC_RMID, NULL), 0);
 	outputs_alone(SYS_shmctl, (uint64_t[6]){ id, IPC_RMID, 0 }, 0);
@@ -231,9 +231,9 @@ Test(ipc_model, process_vm_writev_passes_out_its_local_iovecs)
 	struct iovec local[2] = { { arena + 100, 10 }, { arena + 300, 50 } };
 
 	ranges.n = 0;
-	cr_assert_eq(rec_syscall_inputs(SYS_process_vm_writev,
-					(uint64_t[6]){ 1, (uint64_t)(uintptr_t)local, 2, 0, 0 },
-					self_read, NULL, &ranges),
+	cr_assert_eq(sc_inputs(SYS_process_vm_writev,
+			       (uint64_t[6]){ 1, (uint64_t)(uintptr_t)local, 2, 0, 0 },
+			       self_read, NULL, &ranges),
 		     0);
 	cr_assert_eq(covered(&ranges), 60);
 }
@@ -261,7 +261,7 @@ Test(ipc_model, owner_queries_cover_their_outputs)
 		assert_covers_writes(&ranges);
 		cr_assert_eq(covered(&ranges), sizeof(int));
 		cr_assert_eq(*(int *)(arena + 40), me);
-		rec_ranges_free(&ranges);
+		sc_ranges_free(&ranges);
 	}
 	arena_init();
 	snapshot();
@@ -313,20 +313,20 @@ Test(ipc_model, flags)
 {
 	uint64_t args[6] = { 0 };
 
-	cr_assert(rec_syscall_flags(SYS_semop, args) & REC_SC_MAY_BLOCK);
-	cr_assert(rec_syscall_flags(SYS_semtimedop, args) & REC_SC_MAY_BLOCK);
-	cr_assert(rec_syscall_flags(SYS_msgrcv, args) & REC_SC_MAY_BLOCK);
-	cr_assert(rec_syscall_flags(SYS_msgsnd, args) & REC_SC_MAY_BLOCK);
-	cr_assert(rec_syscall_flags(SYS_mq_timedreceive, args) & REC_SC_MAY_BLOCK);
-	cr_assert(rec_syscall_flags(SYS_mq_timedsend, args) & REC_SC_MAY_BLOCK);
+	cr_assert(sc_flags(SYS_semop, args) & SC_MAY_BLOCK);
+	cr_assert(sc_flags(SYS_semtimedop, args) & SC_MAY_BLOCK);
+	cr_assert(sc_flags(SYS_msgrcv, args) & SC_MAY_BLOCK);
+	cr_assert(sc_flags(SYS_msgsnd, args) & SC_MAY_BLOCK);
+	cr_assert(sc_flags(SYS_mq_timedreceive, args) & SC_MAY_BLOCK);
+	cr_assert(sc_flags(SYS_mq_timedsend, args) & SC_MAY_BLOCK);
 	/* shmat shapes the address space: replay attaches at the recorded address */
-	cr_assert(rec_syscall_flags(SYS_shmat, args) & REC_SC_REPLAY_EXEC);
-	cr_assert(rec_syscall_flags(SYS_shmat, args) & REC_SC_MAPS);
-	cr_assert(rec_syscall_flags(SYS_shmdt, args) & REC_SC_REPLAY_EXEC);
-	cr_assert(rec_syscall_flags(SYS_process_vm_writev, args) & REC_SC_REPLAY_EXEC);
+	cr_assert(sc_flags(SYS_shmat, args) & SC_REPLAY_EXEC);
+	cr_assert(sc_flags(SYS_shmat, args) & SC_MAPS);
+	cr_assert(sc_flags(SYS_shmdt, args) & SC_REPLAY_EXEC);
+	cr_assert(sc_flags(SYS_process_vm_writev, args) & SC_REPLAY_EXEC);
 	/* ids and counts are the recording's */
-	cr_assert_not(rec_syscall_flags(SYS_shmget, args) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(rec_syscall_flags(SYS_pidfd_getfd, args) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(rec_syscall_flags(SYS_perf_event_open, args) & REC_SC_REPLAY_EXEC);
-	cr_assert_not(rec_syscall_flags(SYS_process_vm_readv, args) & REC_SC_REPLAY_EXEC);
+	cr_assert_not(sc_flags(SYS_shmget, args) & SC_REPLAY_EXEC);
+	cr_assert_not(sc_flags(SYS_pidfd_getfd, args) & SC_REPLAY_EXEC);
+	cr_assert_not(sc_flags(SYS_perf_event_open, args) & SC_REPLAY_EXEC);
+	cr_assert_not(sc_flags(SYS_process_vm_readv, args) & SC_REPLAY_EXEC);
 }
