@@ -739,11 +739,11 @@ struct rec_start {
  * Create trace @s->dir (trace_writer_open()), point the latest-trace link
  * at it if asked, keep the preload library and uprr's own patched vDSO
  * (rec_vdso_keep_own()) in it (where either fails, the exec stop keeps it
- * or fails as before): on a thread that runs while the caller starts the
- * program, or here if no thread can start. Never fails: rec_start_end()
- * tells. @s lives until then.
+ * or fails as before): on a thread that runs, off CPU @avoid_cpu (-1:
+ * any), while the caller starts the program, or here if no thread can
+ * start. Never fails: rec_start_end() tells. @s lives until then.
  */
-void rec_start_begin(struct rec_start *s);
+void rec_start_begin(struct rec_start *s, int avoid_cpu);
 /**
  * Wait for rec_start_begin()'s work; give @rec the writer, the preload
  * image's id and the vDSO cache. Returns 0, or -errno if the trace could

@@ -1175,11 +1175,10 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	 * (record-start.c) */
 	start = (struct rec_start){ .dir = dir_buf, .hdr = &hdr, .latest = !opts->trace_dir,
 				    .syscallbuf = opts->syscallbuf };
-	rec_start_begin(&start);
-
 	/* supervisor and tracees share one CPU: ptrace round trips stay cheap */
 	rec.have_affinity = sched_getaffinity(0, sizeof(rec.affinity), &rec.affinity) == 0;
 	cpu = tracee_pick_cpu();
+	rec_start_begin(&start, cpu);
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
 	rec.sched = sched_new(0);

@@ -12,7 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <signal.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 #include "preload/uprr-preload.h"
 #include "recorder/recorder.h"
 #include "replay/replay-private.h"
@@ -73,14 +74,11 @@ marks_thread(void *arg)
 void
 replay_syscallbuf_marks_begin(struct replayer *rp)
 {
-	sigset_t all, old;
-
-	/* its 64 pages cost 60-100 µs: made on the other CPU while the
-	 * program starts (a trace without the buffer never waits for it) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rp->sb_marks.running = pthread_create(&rp->sb_marks.thread, NULL, marks_thread, rp) == 0;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* its 64 pages cost 60-100 µs: made on another CPU than the one
+	 * replay will pin itself to while the program starts (a trace
+	 * without the buffer never waits for it) */
+	rp->sb_marks.running =
+		util_thread_start(&rp->sb_marks.thread, marks_thread, rp, sched_getcpu()) == 0;
 }
 
 /* The markers' memfd, once made (here if its thread could not start), or
