@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include "common/util.h"
+#include "common/thread.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <time.h>
 
 int
@@ -111,4 +114,29 @@ util_grow(void **arr, size_t *cap, size_t need, size_t size)
 	*arr = p;
 	*cap = n;
 	return 0;
+}
+
+int
+util_thread_start(pthread_t *ret_thread, void *(*fn)(void *), void *arg, int avoid_cpu)
+{
+	pthread_attr_t attr;
+	sigset_t all, old;
+	cpu_set_t set;
+	int r;
+
+	r = pthread_attr_init(&attr);
+	if (r)
+		return -r;
+	if (avoid_cpu >= 0 && avoid_cpu < CPU_SETSIZE &&
+	    sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 1) {
+		CPU_CLR(avoid_cpu, &set);
+		if (CPU_COUNT(&set) > 0)
+			(void)pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(ret_thread, &attr, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	return -r;
 }

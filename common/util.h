@@ -86,3 +86,4 @@ int util_grow(void **arr, size_t *cap, size_t need, size_t size) _wur_;
 
 /** Monotonic time in nanoseconds (CLOCK_MONOTONIC). */
 uint64_t util_now_ns(void);
+

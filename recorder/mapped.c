@@ -9,14 +9,33 @@
 
 #include "recorder/record-private.h"
 
-bool
-rec_is_dev_zero(pid_t tid, int fd)
+void
+rec_fd_look(pid_t tid, int fd, struct rec_fd_look *ret)
 {
-	char path[64];
-	struct stat st;
+	snprintf(ret->path, sizeof(ret->path), "/proc/%d/fd/%d", tid, fd);
+	ret->st_ok = stat(ret->path, &ret->st) == 0;
+	ret->link_ok = lstat(ret->path, &ret->link) == 0;
+	ret->target_len = -1;
+	ret->target[0] = '\0';
+}
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-	return stat(path, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5);
+const char *
+rec_fd_look_target(struct rec_fd_look *l)
+{
+	ssize_t n;
+
+	if (l->target_len < 0) {
+		n = readlink(l->path, l->target, sizeof(l->target) - 1);
+		l->target_len = n > 0 ? (int)n : 0;
+		l->target[l->target_len] = '\0';
+	}
+	return l->target_len > 0 ? l->target : NULL;
+}
+
+bool
+rec_is_dev_zero(const struct rec_fd_look *l)
+{
+	return l->st_ok && S_ISCHR(l->st.st_mode) && l->st.st_rdev == makedev(1, 5);
 }
 
 bool
@@ -34,37 +53,30 @@ rec_is_system_file(const char *path, const struct stat *st)
 }
 
 bool
-rec_fd_is_system_file(const char *fd_path, const struct stat *st)
+rec_fd_is_system_file(struct rec_fd_look *l)
 {
-	char target[4096];
-	ssize_t n = readlink(fd_path, target, sizeof(target) - 1);
+	const char *target = rec_fd_look_target(l);
 
-	if (n <= 0)
-		return false;
-	target[n] = '\0';
-	return rec_is_system_file(target, st);
+	return target && l->st_ok && rec_is_system_file(target, &l->st);
 }
 
 bool
-rec_mmap_may_change(pid_t tid, const uint64_t args[6])
+rec_mmap_may_change(struct rec_fd_look *l, const uint64_t args[6])
 {
 	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE), end;
-	char path[64];
-	struct stat link, st;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!l->st_ok || !S_ISREG(l->st.st_mode))
 		return false;
 	/* the link's owner bits are the fd's access mode (proc(5)) */
-	if (lstat(path, &link) == 0 && (link.st_mode & S_IWUSR))
+	if (l->link_ok && (l->link.st_mode & S_IWUSR))
 		return true;
 	end = args[5] + ((args[1] + page - 1) & ~(page - 1));
-	if (end <= (((uint64_t)st.st_size + page - 1) & ~(page - 1)))
+	if (end <= (((uint64_t)l->st.st_size + page - 1) & ~(page - 1)))
 		return false;
 	/* ld.so's first mapping of a library reaches past its end (it
 	 * reserves the whole span, bss too, then maps the segments over it):
 	 * a system file never grows in place, so that is no reason to follow
 	 * it (following it made replay copy libc.so.6 into a memfd, 1.9 MB,
 	 * for every dynamically linked program) */
-	return !rec_fd_is_system_file(path, &st);
+	return !rec_fd_is_system_file(l);
 }

@@ -204,7 +204,7 @@ file_fd(struct recorder *rec, struct rthread *t, uint32_t id)
 	r = tracee_set_regs(t->tid, &skip);
 	if (r < 0)
 		return r;
-	fd = tracee_open_in(t->tid, t->tgid, t->space->mem.memfd, t->regs.rsp, copy, O_RDONLY);
+	fd = tracee_open_in(t->tid, t->tgid, t->space->mem.memfd, t->regs.rsp, copy, O_RDONLY, NULL, NULL);
 	if (fd < 0)
 		return fd;
 	ep->files[ep->nfiles++] = (struct ep_file){ t->tgid, id, fd };

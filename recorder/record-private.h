@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <sys/user.h>
 
+#include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ptrace.h>
@@ -31,12 +33,32 @@ int rec_exec_prepare(pid_t pid, const struct tracee_mapping *maps, size_t n,
 		     struct user_regs_struct *ret_regs, uint64_t *ret_stack_end,
 		     char **ret_layout) _wur_;
 
-/** Whether fd @fd of thread @tid is /dev/zero (character device 1:5, mem(4)),
- * whose mappings are anonymous memory. */
-bool rec_is_dev_zero(pid_t tid, int fd);
+/**
+ * Fd N of a stopped thread as the recorder looks at it at one stop (an
+ * mmap's exit): /proc/TID/fd/N stat'ed, lstat'ed (the link's owner bits
+ * are the fd's access mode, proc(5)) and read once, not once per question
+ * (a file mmap asked the kernel 12 times: issue 14).
+ */
+struct rec_fd_look {
+	char path[64];	       /**< /proc/TID/fd/N */
+	bool st_ok, link_ok;   /**< stat(2), lstat(2) of path succeeded */
+	struct stat st, link;  /**< their results */
+	int target_len;	       /**< readlink(2) of path: -1 not read yet, 0 failed */
+	char target[PATH_MAX]; /**< the file's path, as readlink(2) gives it */
+};
+
+/** Look at fd @fd of stopped thread @tid (stat and lstat; the target when
+ * first asked for). Never fails: what cannot be read says so. */
+void rec_fd_look(pid_t tid, int fd, struct rec_fd_look *ret);
+/** The path @l's fd leads to (readlink(2), once), or NULL. */
+const char *rec_fd_look_target(struct rec_fd_look *l);
+
+/** Whether fd @l is /dev/zero (character device 1:5, mem(4)), whose
+ * mappings are anonymous memory. */
+bool rec_is_dev_zero(const struct rec_fd_look *l);
 
 /**
- * Whether the file that thread @tid's MAP_PRIVATE mmap (@args, at its exit)
+ * Whether the file that a MAP_PRIVATE mmap (@args, at its exit) of fd @l
  * maps may change while mapped in ways the program then reads through the
  * mapping (mmap(2): pages not yet written show the file's changes): the fd
  * is open for writing, or the mapping reaches past the file's last page (to
@@ -44,7 +66,7 @@ bool rec_is_dev_zero(pid_t tid, int fd);
  * (rec_is_system_file()). Libraries (read-only fds, within the file or
  * system files) are not such files.
  */
-bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
+bool rec_mmap_may_change(struct rec_fd_look *l, const uint64_t args[6]);
 
 /**
  * Whether the file at @path (@st) is a system file nobody writes in place:
@@ -54,9 +76,9 @@ bool rec_mmap_may_change(pid_t tid, const uint64_t args[6]);
  */
 bool rec_is_system_file(const char *path, const struct stat *st);
 
-/** rec_is_system_file() of the file that @fd_path (/proc/PID/fd/N, proc(5))
- * leads to, whose stat(2) is @st; false if the link cannot be read. */
-bool rec_fd_is_system_file(const char *fd_path, const struct stat *st);
+/** rec_is_system_file() of the file fd @l leads to; false if the link
+ * cannot be read or stat'ed. */
+bool rec_fd_is_system_file(struct rec_fd_look *l);
 
 /** Open the executable process @pid runs, through /proc/PID/exe (also a memfd
  * or deleted file), read-only and O_CLOEXEC. Returns the fd or -1 (errno). */
@@ -81,6 +103,15 @@ struct rec_vdso {
 };
 
 struct trace_writer;
+
+/**
+ * Keep uprr's own vDSO, patched as rec_vdso_prepare() patches a program's,
+ * in trace @w as @cache's image: the kernel maps the same image in every
+ * 64-bit process, so the program's first exec finds it kept (and writes no
+ * file then). Nothing is kept where uprr has no vDSO or it cannot be parsed.
+ * Returns 0 or -errno.
+ */
+int rec_vdso_keep_own(struct trace_writer *w, struct rec_vdso *cache) _wur_;
 
 /**
  * At the exec stop of @pid (@memfd: its /proc/PID/mem, @maps: its @n
@@ -757,6 +788,39 @@ void rec_go_on_unrecorded(struct recorder *rec);
 /** Kill every recorded process and reap them all. */
 void rec_kill_tracees(struct recorder *rec);
 
+/* ---- record-start.c: the trace created while the program starts ---- */
+
+/** The trace's creation on a thread of its own (rec_start_begin()). */
+struct rec_start {
+	const char *dir;		 /**< in: the trace directory to create */
+	const struct trace_header *hdr;	 /**< in: its header; read until rec_start_end() */
+	bool latest;			 /**< in: point the latest-trace link at it */
+	bool syscallbuf;		 /**< in: keep the preload library */
+	pthread_t thread;
+	bool running;
+	struct trace_writer *w;	 /**< the writer, NULL until created */
+	uint64_t preload_ref;	 /**< the preload image's file id + 1, 0: not kept */
+	struct rec_vdso vdso;	 /**< uprr's own vDSO, patched and kept */
+	int r, latest_r;	 /**< 0 or -errno: the trace; the latest-trace link */
+};
+
+/**
+ * Create trace @s->dir (trace_writer_open()), point the latest-trace link
+ * at it if asked, keep the preload library and uprr's own patched vDSO
+ * (rec_vdso_keep_own()) in it (where either fails, the exec stop keeps it
+ * or fails as before): on a thread that runs, off CPU @avoid_cpu (-1:
+ * any), while the caller starts the program, or here if no thread can
+ * start. Never fails: rec_start_end() tells. @s lives until then.
+ */
+void rec_start_begin(struct rec_start *s, int avoid_cpu);
+/**
+ * Wait for rec_start_begin()'s work; give @rec the writer, the preload
+ * image's id and the vDSO cache. Returns 0, or -errno if the trace could
+ * not be created (trace_writer_open() removed what it had created; @rec
+ * gets nothing).
+ */
+int rec_start_end(struct rec_start *s, struct recorder *rec) _wur_;
+
 /* ---- syscallbuf.c: the in-process syscall buffer (doc/syscall-buffer.md) ---- */
 
 /** Keep the preload image in the trace (once); its file id + 1 in *ret_ref.
@@ -876,13 +940,14 @@ void rec_syscallbuf_redirect_seen(struct recorder *rec, struct rthread *t);
  * Seccomp_filters in /proc/PID/status, proc(5), counts more than uprr's;
  * true if the kernel does not say): the buffer is not mapped then. */
 bool rec_syscallbuf_own_filters(pid_t pid);
-/** Whether the mmap(2) @args of thread @tid (a file kept in the trace;
+/** Whether the mmap(2) @args of fd @l (a file kept in the trace;
  * @follows: a MAP_PRIVATE one that follows the file's versions) maps a
  * file whose writes the trace follows and a buffered write would skip:
  * through an fd open for writing (the link's owner bits in /proc/TID/fd,
  * proc(5)), or MAP_SHARED (or private, following the file) of a file that
  * is not a root-owned system file under /usr, /lib, /bin... */
-bool rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows);
+bool rec_syscallbuf_mapping_follows_writes(struct rec_fd_look *l, const uint64_t args[6],
+					   bool follows);
 /** The processes a recorded tracer traces take the ptrace path for every
  * call (their tracer sees each syscall stop): turn their buffers off. At a
  * ptrace(2) exit and a clone event, in record and replay alike. */

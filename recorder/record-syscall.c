@@ -233,23 +233,18 @@ rec_run_syscall(struct recorder *rec, struct rthread *t)
 	}
 }
 
-/* Keep the file that @t has open as @fd (TRACE_KEEP_* @flags); its id + 1
+/* Keep the file that @t has open as fd @l (TRACE_KEEP_* @flags); its id + 1
  * goes to *ret_ref, 0 if recording had to stop. */
 static void
-keep_fd_file(struct recorder *rec, const struct rthread *t, int fd, unsigned flags,
-	     uint64_t *ret_ref)
+keep_fd_file(struct recorder *rec, struct rec_fd_look *l, unsigned flags, uint64_t *ret_ref)
 {
-	char path[64], target[PATH_MAX];
+	const char *target = rec_fd_look_target(l) ?: "";
 	_cleanup_close_ int file = -1;
 	uint32_t id;
-	ssize_t n;
 	int r;
 
 	*ret_ref = 0;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, fd);
-	n = readlink(path, target, sizeof(target) - 1);
-	target[n > 0 ? n : 0] = '\0';
-	file = open(path, O_RDONLY | O_CLOEXEC);
+	file = open(l->path, O_RDONLY | O_CLOEXEC);
 	if (file < 0) {
 		rec_stop_recording(rec, "cannot open a file the program mapped: %.300s", target);
 		return;
@@ -262,23 +257,19 @@ keep_fd_file(struct recorder *rec, const struct rthread *t, int fd, unsigned fla
 	*ret_ref = (uint64_t)id + 1;
 }
 
-/* Whether the file @t has open as @fd is one some process mapped MAP_SHARED;
- * with @add, make it one. */
+/* Whether fd @l is a file some process mapped MAP_SHARED; with @add, make it
+ * one. */
 static bool
-shared_file(struct recorder *rec, const struct rthread *t, int fd, bool add)
+shared_file(struct recorder *rec, const struct rec_fd_look *l, bool add)
 {
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, fd);
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+	if (!l->st_ok || !S_ISREG(l->st.st_mode))
 		return false;
 	for (size_t i = 0; i < rec->nshared; i++)
-		if (rec->shared_files[i].dev == st.st_dev && rec->shared_files[i].ino == st.st_ino)
+		if (rec->shared_files[i].dev == l->st.st_dev && rec->shared_files[i].ino == l->st.st_ino)
 			return true;
 	if (!add || UTIL_GROW(rec->shared_files, rec->shared_cap, rec->nshared + 1) < 0)
 		return false;
-	rec->shared_files[rec->nshared++] = (struct file_key){ st.st_dev, st.st_ino };
+	rec->shared_files[rec->nshared++] = (struct file_key){ l->st.st_dev, l->st.st_ino };
 	return true;
 }
 
@@ -292,7 +283,7 @@ shared_file(struct recorder *rec, const struct rthread *t, int fd, bool add)
  */
 static void
 keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint64_t *ret_ref,
-		  bool *ret_follows)
+		  bool *ret_follows, struct rec_fd_look *l)
 {
 	int fd;
 
@@ -308,24 +299,27 @@ keep_syscall_file(struct recorder *rec, struct rthread *t, int64_t result, uint6
 			args[4] = (uint64_t)(t->ep_map_fd - 1);
 		if ((args[3] & MAP_ANONYMOUS) || (int)args[4] < 0)
 			return;
+		rec_fd_look(t->tid, (int)args[4], l);
 		/* a mapping of /dev/zero is anonymous memory (shared: shmem,
 		 * as MAP_SHARED|MAP_ANONYMOUS; mem(4)): replay maps it so */
-		if (rec_is_dev_zero(t->tid, (int)args[4]))
+		if (rec_is_dev_zero(l))
 			return;
 		if ((args[3] & MAP_TYPE) != MAP_PRIVATE)
-			(void)shared_file(rec, t, (int)args[4], true);
+			(void)shared_file(rec, l, true);
 		else
 			/* a private mapping's pages not yet written show the
 			 * file's changes: replay maps its changing copy */
-			*ret_follows = shared_file(rec, t, (int)args[4], false) ||
-				       (rec_mmap_may_change(t->tid, args) &&
-					shared_file(rec, t, (int)args[4], true));
-		keep_fd_file(rec, t, (int)args[4], 0, ret_ref);
+			*ret_follows = shared_file(rec, l, false) ||
+				       (rec_mmap_may_change(l, args) && shared_file(rec, l, true));
+		keep_fd_file(rec, l, 0, ret_ref);
 		return;
 	}
 	fd = sc_written_fd((long)t->nr, t->args);
-	if (fd >= 0 && rec->nshared > 0 && shared_file(rec, t, fd, false))
-		keep_fd_file(rec, t, fd, TRACE_KEEP_CHANGED, ret_ref);
+	if (fd < 0 || rec->nshared == 0)
+		return;
+	rec_fd_look(t->tid, fd, l);
+	if (shared_file(rec, l, false))
+		keep_fd_file(rec, l, TRACE_KEEP_CHANGED, ret_ref);
 }
 
 /*
@@ -468,9 +462,10 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.values[0] = t->nr;
 	ev.values[1] = (uint64_t)result;
 	if (t->nr == __NR_mmap) {
+		struct rec_fd_look look;
 		bool follows = false;
 
-		keep_syscall_file(rec, t, result, &ev.values[2], &follows);
+		keep_syscall_file(rec, t, result, &ev.values[2], &follows, &look);
 		ev.values[3] = t->args[5];
 		ev.nvalues = 4;
 		if (follows && ev.values[2]) {
@@ -478,7 +473,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.nvalues = 5;
 		}
 		if (rec->syscallbuf && !rec->sb.no_writes && ev.values[2] &&
-		    rec_syscallbuf_mapping_follows_writes(t->tid, t->args, follows)) {
+		    rec_syscallbuf_mapping_follows_writes(&look, t->args, follows)) {
 			/* the first file whose writes the trace must follow:
 			 * writes leave the syscall buffer (format 8), in every
 			 * process */
@@ -490,6 +485,8 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	} else if (rec->ep && rec_ep_exit_event(rec, t, &ev)) {
 		/* answered from the log: the log's fds, not this process's */
 	} else {
+		struct rec_fd_look look;
+
 		/* replay shows what reached uprr's own stdout and stderr (not
 		 * what a pipeline's stage wrote to the next one) and collects
 		 * what went to sockets; bytes not in memory come first */
@@ -499,7 +496,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		}
 		ev.values[2] = t->out.sinks;
 		ev.nvalues = t->out.sinks ? 3 : 2;
-		keep_syscall_file(rec, t, result, &ev.values[3], NULL);
+		keep_syscall_file(rec, t, result, &ev.values[3], NULL, &look);
 		if (ev.values[3])
 			ev.nvalues = 4;
 		/* code or data written through /proc/PID/mem of a recorded

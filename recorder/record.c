@@ -800,8 +800,13 @@ on_alarm(int sig)
 void
 rec_set_timer(uint64_t ns)
 {
+	static bool armed = true; /* not known at first */
 	struct itimerval it = { 0 };
 
+	/* disarming a disarmed timer is a syscall at every stop for nothing */
+	if (!ns && !armed)
+		return;
+	armed = ns != 0;
 	if (ns) {
 		ns = MAX(ns, 20000u);
 		it.it_value.tv_sec = (time_t)(ns / 1000000000u);
@@ -1165,6 +1170,7 @@ int
 rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_t dir_len)
 {
 	struct recorder rec = { 0 };
+	struct rec_start start;
 	struct trace_header hdr;
 	struct tracee_spawn_options sp = { 0 };
 	char exe[PATH_MAX];
@@ -1172,7 +1178,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	enum ticks_source ticks;
 	bool trace_failed;
 	pid_t pid;
-	int r, cpu, exec_errno = 0;
+	int r, r_start, cpu, exec_errno = 0;
 
 	r = choose_ticks(opts->ticks, &ticks);
 	if (r < 0)
@@ -1203,18 +1209,15 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		}
 	}
 	fill_header(&hdr, opts->argv, ticks, opts->tp_log);
-	r = trace_writer_open(dir_buf, &hdr, &rec.w);
-	if (r < 0) {
-		rec_ep_free(&rec);
-		return log_error_errno(r, "cannot create trace '%s'", dir_buf);
-	}
-	if (!opts->trace_dir && trace_dir_set_latest(dir_buf) < 0)
-		log_warn("cannot update the latest-trace link");
-
+	/* the trace is created on another CPU while the program starts here
+	 * (record-start.c) */
+	start = (struct rec_start){ .dir = dir_buf, .hdr = &hdr, .latest = !opts->trace_dir,
+				    .syscallbuf = opts->syscallbuf && !opts->syscalls_from };
 	/* supervisor and tracees share one CPU: ptrace round trips stay cheap */
 	rec.have_affinity = sched_getaffinity(0, sizeof(rec.affinity), &rec.affinity) == 0;
 	/* a TP run's threads run on the CPUs they have natively */
 	cpu = opts->tp_log ? -1 : tracee_pick_cpu();
+	rec_start_begin(&start, cpu);
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
 	rec.tp = opts->tp_log;
@@ -1242,6 +1245,13 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	sp.sigmask = opts->sigmask;
 	sp.sigign = opts->sigign;
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
+	r_start = rec_start_end(&start, &rec);
+	if (r_start < 0) {
+		if (r >= 0)
+			tracee_kill_all(pid); /* stopped at its exec: it ran nothing */
+		r = log_error_errno(r_start, "cannot create trace '%s'", dir_buf);
+		goto out;
+	}
 	if (r == -ENOEXEC) {
 		*ret_status = exec_errno;
 		goto out;
@@ -1345,6 +1355,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	rec.w = NULL;
 	r = 0;
 out:
+	/* a failure before the program started: the trace as it was made */
+	if (start.running && rec_start_end(&start, &rec) < 0)
+		log_debug("the trace could not be created either");
 	/* NULL when closed already; after uprr's own failure its error is told */
 	trace_writer_close(rec.w);
 	while (rec.nthreads)

@@ -242,6 +242,13 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	if (!sp->mem.syscallbuf || sp->mem.syscallbuf_off || !buffered_nr(nr) ||
 	    (rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE))
 		return false;
+	/* A thread without a thread key (FS base 0: ld.so before it sets up
+	 * the TLS; or no rdfsbase) would only come back traced from the
+	 * library, one more stop: its call is traced here, and the site is
+	 * left untried for a call with a key. ld.so's start patched 7 sites
+	 * an exec that way (issue 14). */
+	if (!t->regs.fs_base || !(rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE))
+		return false;
 	s = site_of(sp, site, &new);
 	if (!s)
 		return false;

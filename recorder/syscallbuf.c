@@ -127,21 +127,17 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 }
 
 bool
-rec_syscallbuf_mapping_follows_writes(pid_t tid, const uint64_t args[6], bool follows)
+rec_syscallbuf_mapping_follows_writes(struct rec_fd_look *l, const uint64_t args[6], bool follows)
 {
-	char path[64];
-	struct stat link, st;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
-	if (lstat(path, &link) < 0 || stat(path, &st) < 0)
+	if (!l->link_ok || !l->st_ok)
 		return true;
 	/* the link's owner bits are the fd's access mode (proc(5)) */
-	if (link.st_mode & S_IWUSR)
+	if (l->link.st_mode & S_IWUSR)
 		return true;
 	if ((args[3] & MAP_TYPE) == MAP_PRIVATE && !follows)
 		return false;
 	/* read-only: only a write through another fd could change it */
-	return !rec_fd_is_system_file(path, &st);
+	return !rec_fd_is_system_file(l);
 }
 
 bool

@@ -201,13 +201,76 @@ keep_image(struct trace_writer *w, struct rec_vdso *cache, uint8_t *image, size_
 	return 1; /* @image is the cache's now */
 }
 
+/* Patch the time functions of @image (@len bytes, a vDSO as mapped): the
+ * patched bytes lie in [*ret_lo, *ret_hi), none if *ret_nfun is 0.
+ * -ENOEXEC if it cannot be parsed. */
+static int
+patch_image(uint8_t *image, size_t len, uint64_t *ret_lo, uint64_t *ret_hi, size_t *ret_nfun)
+{
+	uint64_t offs[2 * ARRAY_SIZE(vdso_functions)], lo = UINT64_MAX, hi = 0;
+	int which[ARRAY_SIZE(offs)];
+	size_t nfun = 0;
+	int r;
+
+	r = find_functions(image, len, offs, which, ARRAY_SIZE(offs), &nfun);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nfun; i++) {
+		uint8_t *code = image + offs[i];
+
+		if (vdso_functions[which[i]].nr >= 0)
+			arch_syscall_stub(code, (uint32_t)vdso_functions[which[i]].nr);
+		else
+			arch_error_stub(code, vdso_functions[which[i]].err);
+		lo = MIN(lo, offs[i]);
+		hi = MAX(hi, offs[i] + ARCH_STUB_LEN);
+	}
+	*ret_lo = lo;
+	*ret_hi = hi;
+	*ret_nfun = nfun;
+	return 0;
+}
+
+int
+rec_vdso_keep_own(struct trace_writer *w, struct rec_vdso *cache)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	_cleanup_free_ uint8_t *image = NULL;
+	uint64_t lo, hi;
+	size_t n, len = 0, nfun;
+	uint32_t id;
+	int r;
+
+	r = tracee_read_maps(getpid(), &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(maps[i].path, "[vdso]") == 0) {
+			len = maps[i].end - maps[i].start;
+			image = malloc(len);
+			if (!image)
+				return -ENOMEM;
+			/* the kernel's one image, mapped readable in every
+			 * process: uprr's own is the program's */
+			memcpy(image, (const void *)(uintptr_t)maps[i].start, len);
+		}
+	if (!image)
+		return 0;
+	r = patch_image(image, len, &lo, &hi, &nfun);
+	if (r < 0)
+		return 0; /* the exec stop hides it */
+	r = keep_image(w, cache, image, len, &id);
+	if (r > 0)
+		image = NULL; /* the cache owns it */
+	return r < 0 ? r : 0;
+}
+
 int
 rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int memfd,
 		 const struct tracee_mapping *maps, size_t n, uint64_t sp, uint64_t *ret_ref)
 {
 	_cleanup_free_ uint8_t *image = NULL;
-	uint64_t start = 0, len = 0, offs[2 * ARRAY_SIZE(vdso_functions)], lo = UINT64_MAX, hi = 0;
-	int which[ARRAY_SIZE(offs)];
+	uint64_t start = 0, len = 0, lo = 0, hi = 0;
 	size_t nfun = 0;
 	uint32_t id = 0;
 	int r;
@@ -226,20 +289,10 @@ rec_vdso_prepare(struct trace_writer *w, struct rec_vdso *cache, pid_t pid, int 
 	r = tracee_read(pid, start, image, len);
 	if (r < 0)
 		return r;
-	r = find_functions(image, len, offs, which, ARRAY_SIZE(offs), &nfun);
+	r = patch_image(image, len, &lo, &hi, &nfun);
 	if (r < 0) {
 		log_debug("the vDSO at 0x%" PRIx64 " cannot be parsed: hidden instead", start);
 		return hide_vdso(pid, memfd, sp);
-	}
-	for (size_t i = 0; i < nfun; i++) {
-		uint8_t *code = image + offs[i];
-
-		if (vdso_functions[which[i]].nr >= 0)
-			arch_syscall_stub(code, (uint32_t)vdso_functions[which[i]].nr);
-		else
-			arch_error_stub(code, vdso_functions[which[i]].err);
-		lo = MIN(lo, offs[i]);
-		hi = MAX(hi, offs[i] + ARCH_STUB_LEN);
 	}
 	/* one write from the first stub to the end of the last, the bytes
 	 * between them as read: a ptrace write to the vDSO (VM_MAYWRITE, as a

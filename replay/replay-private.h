@@ -2,6 +2,7 @@
 /* Declarations shared by the files of replay/ (not for other components). */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -165,7 +166,7 @@ struct pthread_r {
 	size_t sb_hashed_cap;
 	bool sb_ran;	    /* it ran since they were put there */
 	bool exec_done;	    /* its execve ran to its end as the syscall buffer was
-			     * mapped: no exit stop comes */
+			     * mapped, or its mmap was injected: no exit stop comes */
 	int defer_sig;	    /* it stands in this signal's delivery stop, its
 			     * siginfo set: its next resumption delivers it
 			     * (signals.c, deliver()); 0: none */
@@ -222,8 +223,21 @@ struct replayer {
 		uint64_t deferred; /* left for the thread's next run */
 		uint64_t settled;  /* of those, stepped before another event */
 	} deliveries;		   /* shown with UPRR_LOG=debug */
+	uint64_t mmaps_injected;   /* first mmaps of a file made with its openat
+				    * (shown with UPRR_LOG=debug) */
+	struct {
+		pthread_t thread; /* makes it (replay_syscallbuf_marks_begin()) */
+		bool running;
+		int fd;		  /* 1 + the memfd, 0: none, < 0: -errno */
+	} sb_marks;		   /* the syscall buffers' end markers */
 	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
 };
+
+/** Make the memfd of the syscall buffers' end markers on a thread of its
+ * own, off uprr's CPU, while the replay starts (replay/syscallbuf.c). */
+void replay_syscallbuf_marks_begin(struct replayer *rp);
+/** Wait for that thread, if it runs, and close the memfd. */
+void replay_syscallbuf_marks_end(struct replayer *rp);
 
 /** Stop the replay at event @ev with a divergence (printf-like): logs one
  * line, returns -EPROTO. */

@@ -742,6 +742,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 		if (r < 0)
 			goto out;
 	}
+	replay_syscallbuf_marks_begin(&rp);
 	check_owner(opts->trace_dir);
 	check_cpu(trace_reader_header(rp.r));
 	r = check_ticks(trace_reader_header(rp.r), &rp.pmu);
@@ -801,6 +802,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 	log_debug("signals delivered: %" PRIu64 " with a single step, %" PRIu64 " with the thread's "
 		  "next run (%" PRIu64 " of them stepped before another event)",
 		  rp.deliveries.stepped, rp.deliveries.deferred, rp.deliveries.settled);
+	log_debug("%" PRIu64 " first mmaps of a file injected with their openat", rp.mmaps_injected);
 	r = rp.error;
 	if (r == 0) {
 		*ret_status = rp.status;
@@ -820,6 +822,7 @@ out:
 	free(rp.files);
 	free(rp.tfiles);
 	replay_shm_free(&rp.shm);
+	replay_syscallbuf_marks_end(&rp);
 	replay_output_close(&rp.out);
 	trace_reader_close(rp.r);
 	free(rp.threads);

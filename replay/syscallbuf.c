@@ -11,18 +11,142 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/thread.h"
 #include "preload/uprr-preload.h"
 #include "recorder/recorder.h"
 #include "replay/replay-private.h"
 #include "tracee/tracee.h"
+
+/* Where the end markers' memfd is opened from in a process: beyond struct
+ * uprr_ctl in its control page, zeroed again after */
+#define MARKS_PATH_OFF 2048
+_Static_assert(sizeof(struct uprr_ctl) <= MARKS_PATH_OFF, "the path goes after the control block");
+
+/* The memfd of the buffers' end markers (UPRR_REC_STOP at the head of
+ * every buffer's records, the rest a hole), or -errno. */
+static int
+make_marks(void)
+{
+	const size_t len = UPRR_PRELOAD_NSLOTS * UPRR_PRELOAD_BUF_SIZE;
+	uint8_t *p;
+	int fd;
+
+	fd = memfd_create("uprr-buffer-marks", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* stores through a mapping: one pwrite(2) a marker cost a syscall each */
+	p = ftruncate(fd, (off_t)len) == 0 ? mmap(NULL, len, PROT_WRITE, MAP_SHARED, fd, 0) : MAP_FAILED;
+	if (p == MAP_FAILED) {
+		close(fd);
+		return -EIO;
+	}
+	for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
+		uint32_t stop = UPRR_REC_STOP;
+
+		memcpy(p + i * UPRR_PRELOAD_BUF_SIZE + sizeof(struct uprr_buf), &stop, sizeof(stop));
+	}
+	munmap(p, len);
+	return fd;
+}
+
+static void *
+marks_thread(void *arg)
+{
+	struct replayer *rp = arg;
+	int fd = make_marks();
+
+	rp->sb_marks.fd = fd < 0 ? fd : fd + 1;
+	return NULL;
+}
+
+void
+replay_syscallbuf_marks_begin(struct replayer *rp)
+{
+	/* its 64 pages cost 60-100 µs: made on another CPU than the one
+	 * replay will pin itself to while the program starts (a trace
+	 * without the buffer never waits for it) */
+	rp->sb_marks.running =
+		util_thread_start(&rp->sb_marks.thread, marks_thread, rp, sched_getcpu()) == 0;
+}
+
+/* The markers' memfd, once made (here if its thread could not start), or
+ * -errno. */
+static int
+marks_memfd(struct replayer *rp)
+{
+	if (rp->sb_marks.running) {
+		pthread_join(rp->sb_marks.thread, NULL);
+		rp->sb_marks.running = false;
+	}
+	if (rp->sb_marks.fd == 0)
+		marks_thread(rp);
+	return rp->sb_marks.fd > 0 ? rp->sb_marks.fd - 1 : rp->sb_marks.fd;
+}
+
+void
+replay_syscallbuf_marks_end(struct replayer *rp)
+{
+	if (rp->sb_marks.running)
+		pthread_join(rp->sb_marks.thread, NULL);
+	rp->sb_marks.running = false;
+	if (rp->sb_marks.fd > 0)
+		close(rp->sb_marks.fd - 1);
+	rp->sb_marks.fd = 0;
+}
+
+/*
+ * The buffers of process @pid (@memfd), mapped anonymous, become a private
+ * mapping of the end markers' memfd, whose pages every replayed process
+ * shares until it writes them: an injected openat of /proc/<uprr>/fd/N, the
+ * mmap over the buffers, a close. A write of the 64 markers in each
+ * process faulted in 64 pages, 95 µs an exec (issue 14). 0 or -errno.
+ */
+static int
+map_marks(struct replayer *rp, pid_t pid, int memfd)
+{
+	static const uint8_t zero[64];
+	char path[64];
+	int fd = marks_memfd(rp), r;
+	size_t len, done = 0;
+	int64_t res[3] = { 0 };
+
+	if (fd < 0)
+		return fd;
+	len = (size_t)snprintf(path, sizeof(path), "/proc/%d/fd/%d", getpid(), fd) + 1;
+	const struct tracee_call calls[] = {
+		{ .nr = __NR_openat,
+		  .args = { (uint64_t)AT_FDCWD, UPRR_PRELOAD_CTL_ADDR + MARKS_PATH_OFF, O_RDONLY | O_CLOEXEC } },
+		{ .nr = __NR_mmap, .arg_from_prev = 5,
+		  .args = { UPRR_PRELOAD_BUF(0), UPRR_PRELOAD_NSLOTS * UPRR_PRELOAD_BUF_SIZE,
+			    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, 0, 0 },
+		  .expect = (int64_t)UPRR_PRELOAD_BUF(0) },
+		{ .nr = __NR_close, .arg_from_prev = 1, .prev_call = 1 },
+	};
+
+	r = tracee_write(memfd, UPRR_PRELOAD_CTL_ADDR + MARKS_PATH_OFF, path, len);
+	if (r < 0)
+		return r;
+	r = tracee_inject_syscalls(pid, memfd, calls, ARRAY_SIZE(calls), res, &done);
+	if (tracee_write(memfd, UPRR_PRELOAD_CTL_ADDR + MARKS_PATH_OFF, zero, len) < 0 && r >= 0)
+		r = -EIO;
+	if (r < 0)
+		return r;
+	if (done < 2)
+		return done ? (int)res[0] : -EIO;
+	return res[1] == (int64_t)UPRR_PRELOAD_BUF(0) ? 0 : -EADDRINUSE;
+}
 
 int
 replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t pid,
@@ -73,22 +197,10 @@ replay_syscallbuf_map(struct replayer *rp, const struct trace_event *ev, pid_t p
 	 * buffered the call, its batch comes first and overwrites the marker.
 	 * The same holds after a claim by a call that took the traced path
 	 * (an ioctl other than FIONREAD) whose next call met an interrupt.
-	 * All in one process_vm_writev(2) (the buffers are writable): one
-	 * write each cost every replayed exec 64 syscalls. */
-	{
-		static const uint32_t stop = UPRR_REC_STOP;
-		struct iovec local[UPRR_PRELOAD_NSLOTS], remote[UPRR_PRELOAD_NSLOTS];
-
-		for (unsigned i = 0; i < UPRR_PRELOAD_NSLOTS; i++) {
-			local[i] = (struct iovec){ (void *)&stop, sizeof(stop) };
-			remote[i] = (struct iovec){
-				(void *)(uintptr_t)(UPRR_PRELOAD_BUF(i) + sizeof(struct uprr_buf)),
-				sizeof(stop) };
-		}
-		if (process_vm_writev(pid, local, UPRR_PRELOAD_NSLOTS, remote, UPRR_PRELOAD_NSLOTS, 0) !=
-		    (ssize_t)(UPRR_PRELOAD_NSLOTS * sizeof(stop)))
-			return replay_diverge(rp, ev, "cannot mark the syscall buffers");
-	}
+	 * The buffers map a memfd that holds the markers (map_marks()). */
+	r = map_marks(rp, pid, sp->memfd);
+	if (r < 0)
+		return replay_diverge(rp, ev, "cannot mark the syscall buffers: %s", strerror(-r));
 	sp->syscallbuf = true;
 	return 0;
 }

@@ -25,6 +25,7 @@
 #include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include "common/log.h"
 #include "preload/uprr-preload.h"
@@ -198,17 +199,19 @@ replay_stack_scratch(const struct pthread_r *t, size_t len)
 
 /*
  * Open @path in @t, stopped at the entry of a syscall that is now skipped
- * (tracee_open_in()). Returns the tracee's fd or -1 with a divergence
- * reported.
+ * (tracee_open_in(), with @then made next and its result in *@ret_then).
+ * Returns the tracee's fd or -1 with a divergence reported.
  */
 static int
 open_in_tracee(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
-	       const char *path, int flags)
+	       const char *path, int flags, const struct tracee_call *then, int64_t *ret_then)
 {
-	int fd = tracee_open_in(t->tid, t->tgid, t->space->memfd, t->regs.rsp, path, flags);
+	int fd = tracee_open_in(t->tid, t->tgid, t->space->memfd, t->regs.rsp, path, flags, then, ret_then);
 
 	if (fd == -ENOSPC)
 		return replay_diverge(rp, ev, "no room on thread %d's stack to open a mapped file", t->tid), -1;
+	if (fd == -ECANCELED)
+		return replay_diverge(rp, ev, "cannot map a file in thread %d", t->tid), -1;
 	if (fd < 0)
 		return replay_diverge(rp, ev, "cannot open a mapped file in thread %d: %s", t->tid,
 			       strerror(-fd)), -1;
@@ -267,7 +270,29 @@ prepare_mmap(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	skip.orig_rax = (uint64_t)-1;
 	if (tracee_set_regs(t->tid, &skip) < 0)
 		return replay_diverge(rp, ev, "lost thread %d", t->tid);
-	fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY);
+	if (t->space->syscallbuf) {
+		/* the mmap too is injected, right after the openat whose fd it
+		 * maps: one stop instead of a second seccomp stop and an exit
+		 * stop (issue 14: a stop each for every file a program maps).
+		 * Only where no filter of the program's would have judged the
+		 * call (the syscall buffer is off in a process with one). */
+		struct tracee_call map = { .nr = __NR_mmap, .may_fail = true, .arg_from_prev = 5,
+					   .args = { regs->rdi, regs->rsi, regs->rdx, regs->r10, 0,
+						     regs->r9 } };
+		int64_t got = 0;
+
+		fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY, &map, &got);
+		if (fd < 0)
+			return -1;
+		rp->tfiles[rp->ntfiles++] = (struct tracee_file){ t->tgid, file_fd, fd };
+		/* as its exit stop leaves it: execute_syscall() takes it there */
+		*regs = skip;
+		regs->rax = (uint64_t)got;
+		t->exec_done = true;
+		rp->mmaps_injected++;
+		return 0;
+	}
+	fd = open_in_tracee(rp, ev, t, path, shared ? O_RDWR : O_RDONLY, NULL, NULL);
 	if (fd < 0)
 		return -1;
 	rp->tfiles[rp->ntfiles++] = (struct tracee_file){ t->tgid, file_fd, fd };
@@ -344,7 +369,7 @@ execute_syscall(struct replayer *rp, const struct trace_event *ev, struct pthrea
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return replay_diverge(rp, ev, "lost thread %d", t->tid);
 	}
-	if (t->state != PT_IN_KERNEL)
+	if (t->state != PT_IN_KERNEL && !t->exec_done)
 		tracee_resume(t->tid, PTRACE_SYSCALL, 0);
 	for (; !t->exec_done;) {
 		enum tracee_stop kind;

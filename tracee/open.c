@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 
 #include "common/util.h"
 
@@ -20,6 +21,18 @@ tracee_stack_scratch(pid_t pid, uint64_t sp, size_t len)
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	size_t n;
 
+	/* The room below the stack pointer readable in one process_vm_readv
+	 * (2): mapped, not a guard page; what is written there is put back.
+	 * /proc/PID/maps only when not: a read of it cost 40 µs, one per
+	 * file a program maps (issue 14: date maps 14). */
+	if (sp > 4096 + len + 0x10000 && 4096 + len <= 2 * PATH_MAX) {
+		char probe[2 * PATH_MAX];
+		struct iovec local = { probe, 4096 + len };
+		struct iovec remote = { (void *)(uintptr_t)(sp - 4096 - len), 4096 + len };
+
+		if (process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)(4096 + len))
+			return (sp - 2048 - len) & ~(uint64_t)15;
+	}
 	if (tracee_read_maps(pid, &maps, &n) == 0)
 		for (size_t i = 0; i < n; i++)
 			if (maps[i].start <= sp && sp < maps[i].end && sp - maps[i].start > 4096 + len)
@@ -28,13 +41,16 @@ tracee_stack_scratch(pid_t pid, uint64_t sp, size_t len)
 }
 
 int
-tracee_open_in(pid_t tid, pid_t pid, int memfd, uint64_t sp, const char *path, int flags)
+tracee_open_in(pid_t tid, pid_t pid, int memfd, uint64_t sp, const char *path, int flags,
+	       const struct tracee_call *then, int64_t *ret_then)
 {
-	size_t len = strlen(path) + 1;
-	uint64_t at = tracee_stack_scratch(pid, sp, len),
-		 args[6] = { (uint64_t)AT_FDCWD, at, (uint64_t)(flags | O_CLOEXEC) };
+	size_t len = strlen(path) + 1, done = 0;
+	uint64_t at = tracee_stack_scratch(pid, sp, len);
+	struct tracee_call calls[2] = {
+		{ .nr = __NR_openat, .args = { (uint64_t)AT_FDCWD, at, (uint64_t)(flags | O_CLOEXEC) } },
+	};
+	int64_t results[2] = { -EIO, -EIO };
 	char saved[PATH_MAX];
-	int64_t fd = -1;
 	int r;
 
 	if (!at || len > sizeof(saved))
@@ -45,11 +61,21 @@ tracee_open_in(pid_t tid, pid_t pid, int memfd, uint64_t sp, const char *path, i
 	r = tracee_write(memfd, at, path, len);
 	if (r < 0)
 		return r;
-	r = tracee_inject_syscall(tid, memfd, __NR_openat, args, &fd);
+	if (then)
+		calls[1] = *then;
+	/* the openat fails the batch: its next call is not made */
+	r = tracee_inject_syscalls(tid, memfd, calls, then ? 2 : 1, results, &done);
 	if (r < 0)
-		fd = r;
+		results[0] = r;
 	r = tracee_write(memfd, at, saved, len);
-	if (fd < 0)
-		return (int)fd;
-	return r < 0 ? r : (int)fd;
+	if (results[0] < 0)
+		return (int)results[0];
+	if (r < 0)
+		return r;
+	if (then) {
+		if (done < 2)
+			return -ECANCELED;
+		*ret_then = results[1];
+	}
+	return (int)results[0];
 }

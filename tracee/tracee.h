@@ -203,8 +203,8 @@ void tracee_kill_all(pid_t pid);
 
 /** Pin the calling thread to @cpu. Returns 0 or -errno. */
 int tracee_pin_self(int cpu) _wur_;
-/** A CPU the calling thread may run on (chosen by pid, to spread concurrent
- * runs), or -errno. */
+/** A CPU the calling thread may run on: the one it runs on (sched_getcpu(3)),
+ * else one chosen by pid, to spread concurrent runs; or -errno. */
 int tracee_pick_cpu(void) _wur_;
 
 /**
@@ -243,6 +243,10 @@ struct tracee_call {
 	uint64_t args[6]; /**< its arguments */
 	bool may_fail;	  /**< the batch goes on after it failed (-4095..-1) */
 	int64_t expect;	  /**< if not 0, the batch stops unless it returns this */
+	uint8_t arg_from_prev; /**< if not 0, argument arg_from_prev - 1 is the result of
+				    the call before it (an fd it opened) */
+	uint8_t prev_call;     /**< with arg_from_prev: not the call before, but call
+				    prev_call - 1 of the batch (0: the one before) */
 };
 
 /**
@@ -400,7 +404,11 @@ uint64_t tracee_stack_scratch(pid_t pid, uint64_t sp, size_t len);
  * Open @path in thread @tid of process @pid (memory @memfd, stack pointer
  * @sp), stopped where tracee_inject_syscall() can run an openat(2) with
  * O_CLOEXEC | @flags; the path goes to dead stack, whose bytes are put back.
- * The thread is left as tracee_inject_syscall() leaves it. Returns the
- * tracee's new fd, -ENOSPC if its stack has no room, or -errno.
+ * With @then (NULL: none), that call is injected next in the same batch
+ * (tracee_inject_syscalls(): its then->arg_from_prev - 1 argument the new
+ * fd) and its result goes to *@ret_then. The thread is left as
+ * tracee_inject_syscall() leaves it. Returns the tracee's new fd, -ENOSPC if
+ * its stack has no room, -ECANCELED if @then was not made, or -errno.
  */
-int tracee_open_in(pid_t tid, pid_t pid, int memfd, uint64_t sp, const char *path, int flags) _wur_;
+int tracee_open_in(pid_t tid, pid_t pid, int memfd, uint64_t sp, const char *path, int flags,
+		   const struct tracee_call *then, int64_t *ret_then) _wur_;

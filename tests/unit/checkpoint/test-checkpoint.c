@@ -325,6 +325,42 @@ Test(checkpoint, inject_syscalls_batch)
 	cr_assert_eq(sigmask_of(pid), mask);
 }
 
+/* A call's argument may be the result of the call before it (replay opens
+ * a file and maps that fd in one batch): the fd an openat returned is the
+ * one an mmap maps, and closed after. */
+Test(checkpoint, inject_syscalls_chain_result)
+{
+	const uint64_t at = 0x210000000;
+	struct tracee_call calls[] = {
+		{ .nr = __NR_openat, .args = { (uint64_t)AT_FDCWD, 0, O_RDONLY | O_CLOEXEC } },
+		{ .nr = __NR_mmap, .arg_from_prev = 5,
+		  .args = { at, PAGE, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, (uint64_t)-1, 0 },
+		  .expect = (int64_t)at },
+		{ .nr = __NR_close, .arg_from_prev = 0 },
+	};
+	static const char path[] = "/proc/self/exe";
+	int64_t res[ARRAY_SIZE(calls)] = { 0 };
+	uint8_t elf[4];
+	size_t done = 0;
+	int fds;
+
+	spawn(NULL);
+	fds = count_fds();
+	/* the path in the helper's memory: its global page */
+	cr_assert_eq(tracee_write(memfd, info.global + 2 * PAGE - sizeof(path), path, sizeof(path)), 0);
+	calls[0].args[1] = info.global + 2 * PAGE - sizeof(path);
+	cr_assert_eq(tracee_inject_syscalls(pid, memfd, calls, 2, res, &done), 0);
+	cr_assert_eq(done, 2);
+	cr_assert_geq(res[0], 0, "openat: %ld", (long)res[0]);
+	cr_assert_eq((uint64_t)res[1], at, "mmap of the opened fd: %ld", (long)res[1]);
+	cr_assert_eq(tracee_read(pid, at, elf, sizeof(elf)), 0);
+	cr_assert_eq(memcmp(elf, "\177ELF", 4), 0, "the mapping is not of the file opened");
+	calls[2].args[0] = (uint64_t)res[0];
+	cr_assert_eq(tracee_inject_syscalls(pid, memfd, &calls[2], 1, &res[2], &done), 0);
+	cr_assert_eq(res[2], 0);
+	cr_assert_eq(count_fds(), fds);
+}
+
 /* Every syscall of the helper stops at seccomp (SECCOMP_RET_TRACE). */
 static struct sock_filter trace_all[] = {
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE),
