@@ -18,6 +18,18 @@
 #include "common/util.h"
 #include "trace/trace.h"
 
+/**
+ * An asynchronous signal the log delivered to a thread right after one of
+ * its syscalls returned (TRACE_SIGNAL_AT_EVENT after its exit, an
+ * interrupted call's -ERESTART* or -EINTR included), or instead of entering
+ * the thread's next one (TRACE_SIGNAL_AT_SYSCALL).
+ */
+struct ep_signal {
+	int sig;			   /**< the signal */
+	uint32_t kind;			   /**< TRACE_SIGNAL_AT_EVENT or _AT_SYSCALL */
+	uint8_t info[128];		   /**< its siginfo_t as the log delivered it */
+};
+
 /** One syscall of one thread of the log: its entry and its exit. */
 struct ep_call {
 	long nr;			   /**< the syscall */
@@ -37,6 +49,9 @@ struct ep_call {
 					    * to uprr's output or a socket that were not
 					    * in memory: sendfile...), before its exit */
 	struct trace_event *sent;	   /**< (their blobs owned by the log) */
+	struct ep_signal *sig;		   /**< the signal delivered after its exit,
+					    * or before the thread's next call; NULL
+					    * for none */
 };
 
 struct ep_log;
@@ -47,8 +62,11 @@ struct ep_log;
  * executes and does not match (sc_ep_unmatched()). On failure writes one
  * line into @err: a trace that cannot be read, one recorded with the
  * syscall buffer (its buffered calls are not answered from a log yet) or
- * with asynchronous signals (not delivered from a log yet). Returns 0 or
- * -errno (-ENOTSUP for those two).
+ * with an asynchronous signal an EP run cannot deliver at the same point
+ * yet: one delivered elsewhere than at a syscall (in user code: at ticks,
+ * registers, an unblocking rt_sigreturn), after a futex(2) or
+ * sched_yield(2), or a second one at the same point. Returns 0 or -errno
+ * (-ENOTSUP for those).
  */
 int ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen) _wur_;
 

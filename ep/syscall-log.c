@@ -25,6 +25,7 @@ struct log_thread {
 	size_t ncalls, cap;
 	size_t next;	   /* the next call ep_log_take() gives */
 	bool skipping;	   /* its last entry was left out: so is its exit */
+	bool after_exit;   /* its last event was a matched call's exit */
 };
 
 struct tid_pair {
@@ -89,6 +90,7 @@ add_entry(struct log_thread *lt, const struct trace_event *ev)
 	struct ep_call *c;
 	int r;
 
+	lt->after_exit = false;
 	lt->skipping = sc_ep_unmatched((long)ev->values[0]);
 	if (lt->skipping)
 		return 0;
@@ -114,6 +116,7 @@ add_exit(struct log_thread *lt, const struct trace_event *ev)
 	if (lt->skipping || !lt->ncalls)
 		return 0;
 	c = &lt->calls[lt->ncalls - 1];
+	lt->after_exit = true;
 	if (c->exited || c->nr != (long)ev->values[0])
 		return -EBADMSG;
 	c->exited = true;
@@ -143,6 +146,46 @@ add_sent(struct ep_call *c, const struct trace_event *ev)
 	if (r < 0)
 		return r;
 	c->nsent++;
+	return 0;
+}
+
+/*
+ * An asynchronous signal of the log: attached to its thread's last call,
+ * delivered by the EP run at that call's exit (TRACE_SIGNAL_AT_EVENT) or
+ * instead of entering the thread's next call (TRACE_SIGNAL_AT_SYSCALL,
+ * which the log writes before that call's entry), where the log's run
+ * delivered it. -ENOTSUP with @err for the points an EP run cannot find
+ * yet.
+ */
+static int
+add_signal(struct ep_log *log, const struct trace_event *ev, char *err, size_t errlen)
+{
+	struct log_thread *lt = find_thread(log, (pid_t)ev->tid, false);
+	uint64_t kind = ev->values[1];
+	struct ep_call *c;
+	const char *why = NULL;
+
+	if (kind != TRACE_SIGNAL_AT_EVENT && kind != TRACE_SIGNAL_AT_SYSCALL)
+		why = "in user code, between two syscalls, which an EP run does not find yet";
+	else if (lt && lt->ncalls && lt->calls[lt->ncalls - 1].sig)
+		why = "right after another one, at the same point";
+	else if (!lt || !lt->ncalls || (kind == TRACE_SIGNAL_AT_EVENT && !lt->after_exit))
+		why = "after an event other than a syscall's exit (a futex wait, the thread's start)";
+	else if (!ev->nblobs || ev->blobs[0].len > sizeof(c->sig->info))
+		return -EBADMSG;
+	if (why) {
+		snprintf(err, errlen, "thread %u took asynchronous signal %" PRIu64 " %s", ev->tid,
+			 ev->values[0], why);
+		return -ENOTSUP;
+	}
+	c = &lt->calls[lt->ncalls - 1];
+	c->sig = calloc(1, sizeof(*c->sig));
+	if (!c->sig)
+		return -ENOMEM;
+	c->sig->sig = (int)ev->values[0];
+	c->sig->kind = (uint32_t)kind;
+	memcpy(c->sig->info, ev->blobs[0].data, ev->blobs[0].len);
+	lt->after_exit = false;
 	return 0;
 }
 
@@ -189,13 +232,13 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 			 "does not take from a log yet: record it with --no-syscall-buffer");
 		return -ENOTSUP;
 	case TRACE_EV_SIGNAL:
-		if (ev->nvalues >= 2 && ev->values[1] != TRACE_SIGNAL_SYNC) {
-			snprintf(err, errlen, "thread %u took an asynchronous signal (%" PRIu64 "), which an "
-				 "EP run does not deliver from a log yet", ev->tid, ev->values[0]);
-			return -ENOTSUP;
-		}
-		return 0;
+		if (ev->nvalues < 2 || ev->values[1] == TRACE_SIGNAL_SYNC)
+			return 0; /* a fault or trap: it comes again by itself */
+		return add_signal(log, ev, err, errlen);
 	default:
+		lt = find_thread(log, (pid_t)ev->tid, false);
+		if (lt)
+			lt->after_exit = false;
 		return 0;
 	}
 }
@@ -249,6 +292,7 @@ ep_log_free(struct ep_log *log)
 
 			free(c->in);
 			free(c->out);
+			free(c->sig);
 			for (uint32_t k = 0; k < c->nsent; k++)
 				free((void *)c->sent[k].blobs);
 			free(c->sent);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -310,21 +311,95 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 		t->may_block = true;
 		return false;
 	}
-	if (sc_result_restarts(c->result)) {
-		diverge(rec, t, "the log's call was interrupted by a signal, which an EP run does "
-			"not deliver from a log yet");
-		return true;
-	}
 	if (sc_emulate_outputs(t->space->mem.memfd, c->out, c->nout, &addr) < 0) {
 		diverge(rec, t, "cannot write the log's output at 0x%" PRIx64, addr);
 		return true;
 	}
-	sc_emulate_result(&regs, c->result);
+	/* skipped, returning the log's result: an interrupted call's
+	 * -ERESTART* too, which its exit hands to the kernel's restart
+	 * (answer_exit()) */
+	regs.orig_rax = (uint64_t)-1;
+	regs.rax = (uint64_t)c->result;
 	if (tracee_set_regs(t->tid, &regs) < 0)
 		return true; /* vanished: its end comes through waitpid */
 	/* answered at once: it does not wait for anything here */
 	t->may_block = false;
 	rec_run_syscall(rec, t);
+	return true;
+}
+
+/*
+ * Raise the log's signal of @t's call @c to come at the call's exit
+ * (TRACE_SIGNAL_AT_EVENT), with the log's siginfo: @t stands at the exit
+ * stop, and the kernel delivers it on the way out (rec_on_signal() takes
+ * it as one raised during the syscall, pending at its exit, as the
+ * recorder raises a deferred one: rec_raise_during_syscall()).
+ */
+static void
+raise_at_exit(struct rthread *t, const struct ep_call *c)
+{
+	if (!c->sig || c->sig->kind != TRACE_SIGNAL_AT_EVENT || t->ep_signalled == c)
+		return;
+	t->ep_signalled = c;
+	t->injecting_late = true;
+	t->injecting_sig = c->sig->sig;
+	memcpy(&t->injecting_info, c->sig->info, sizeof(t->injecting_info));
+	if (syscall(SYS_tgkill, t->tgid, t->tid, c->sig->sig) < 0)
+		log_debug("thread %d vanished before its signal", t->tid);
+}
+
+/*
+ * The exit of @t's call answered from the log. An interrupted one
+ * (-ERESTARTSYS and the like) gets its number back in orig_rax, which the
+ * skip cleared: the kernel's signal delivery then restarts it, turns it
+ * into -EINTR or into restart_syscall(2) as it did in the log's run
+ * (arch_do_signal_or_restart(), handle_signal(): they read orig_ax and
+ * ax after the syscall-exit stop), by the disposition of the signal the
+ * log delivered there, raised now.
+ */
+static void
+answer_exit(struct rthread *t, const struct ep_call *c)
+{
+	if (c->exited && sc_result_restarts(c->result)) {
+		t->regs.orig_rax = t->nr;
+		t->regs.rax = (uint64_t)c->result;
+		if (tracee_set_regs(t->tid, &t->regs) < 0)
+			return; /* vanished: its end comes through waitpid */
+	}
+	raise_at_exit(t, c);
+}
+
+bool
+rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t)
+{
+	const struct ep_call *c = t->ep_call;
+
+	if (!c || !c->sig || c->sig->kind != TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
+		return false;
+	t->ep_signalled = c;
+	if (t->deferred_sig) {
+		diverge(rec, t, "a signal of this run is due at the syscall the log's %d comes at",
+			c->sig->sig);
+		return true;
+	}
+	t->deferred_sig = c->sig->sig;
+	memcpy(&t->deferred_info, c->sig->info, sizeof(t->deferred_info));
+	rec_inject_at_syscall(rec, t);
+	return true;
+}
+
+bool
+rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig)
+{
+	(void)rec;
+	/* A timer's, a child's exit (SIGCHLD), one another thread or process
+	 * sent: the log's run had its own, delivered where the log says (the
+	 * calls that arm timers, send signals or wait for children are
+	 * answered from the log; children run live and exit at their own
+	 * pace). */
+	log_debug("thread %d: %s of this run left out, the log's are delivered", t->tid,
+		  strsignal(sig));
+	rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 	return true;
 }
 
@@ -335,8 +410,12 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	int64_t got = (int64_t)t->regs.rax;
 	uint64_t addr;
 
-	if (!c || answered(t))
-		return 0; /* not matched, or answered from the log already */
+	if (!c)
+		return 0; /* not matched */
+	if (answered(t)) {
+		answer_exit(t, c);
+		return 0;
+	}
 	switch (t->nr) {
 	case __NR_mmap:
 	case __NR_mremap:
@@ -368,6 +447,7 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		log_debug("thread %d vanished at its syscall exit", t->tid);
+	raise_at_exit(t, c);
 	return 0;
 }
 

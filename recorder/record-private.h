@@ -398,6 +398,7 @@ struct rthread {
 	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
 					* none (not matched: futex, sched_yield) */
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
+	const struct ep_call *ep_signalled; /* EP run: the call whose log signal it was given */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
@@ -1086,3 +1087,13 @@ bool rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_eve
 int rec_ep_clone(struct recorder *rec, const struct rthread *parent, const struct rthread *child) _wur_;
 /** Name the threads of event @ev by the log's ids. */
 void rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev);
+
+/* EP run: deliver the log's signal that came instead of @t's entering its
+ * syscall (TRACE_SIGNAL_AT_SYSCALL), as the recorder does a deferred one;
+ * true if it did (@t is at the syscall's seccomp stop). */
+bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
+
+/* EP run: whether asynchronous signal @sig of @t, which uprr did not raise,
+ * is left out (the log's signals are what the EP run delivers); @t has been
+ * resumed without it then. */
+bool rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig);

@@ -878,7 +878,7 @@ void
 rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 {
 	struct user_regs_struct regs;
-	bool sent_blocked;
+	bool sent_blocked, ours;
 	siginfo_t si;
 
 	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0 || tracee_get_regs(t->tid, &regs) < 0)
@@ -891,7 +891,8 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 	}
 	if (sig == SIGCHLD && si.si_code == SI_USER && si.si_pid == getpid())
 		rec_ptrace_notice_siginfo(rec, t, &si);
-	if (t->injecting_sig == sig) {
+	ours = t->injecting_sig == sig;
+	if (ours) {
 		t->injecting_sig = 0;
 		if (!t->injecting_late) {
 			/* the signal we raised at an event: give it its original siginfo */
@@ -945,6 +946,8 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		rec_resume_user(rec, t, sig, NULL);
 		return;
 	}
+	if (!ours && rec->ep && rec_ep_drop_signal(rec, t, sig))
+		return;
 	sent_blocked = sig <= 64 && (t->sent_blocked & (1ull << (sig - 1)));
 	if (sig <= 64)
 		t->sent_blocked &= ~(1ull << (sig - 1));

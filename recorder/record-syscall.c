@@ -702,6 +702,8 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	 * (patched, or from this stop if it cannot be) */
 	if (!t->deferred_sig && rec_syscallbuf_try_patch(rec, t))
 		return;
+	if (rec->ep && rec_ep_signal_at_entry(rec, t))
+		return;
 	if (t->deferred_sig && !rec_signal_during_syscall(t)) {
 		rec_inject_at_syscall(rec, t);
 		return;
