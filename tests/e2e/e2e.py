@@ -1137,6 +1137,74 @@ def c_ep_divergence(h):
         raise Fail('no chaos seed of 10 let another thread win the race')
 
 
+EP_LOG_KINDS = (('up', ['--no-syscall-buffer']),
+                ('tp', ['--mode=tp-log', '--no-syscall-buffer']))
+
+
+def signal_events(h, trace):
+    """The asynchronous signals (kind != sync) in @trace's dump."""
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    return [line for line in r.stdout.split(b'\n')
+            if re.match(rb'\d+\t\d+\tsignal 0x[0-9a-f]+ 0x[1-9]', line)]
+
+
+def ep_follow(h, argv, name, *, remove=(), native=True):
+    """Log @argv with each kind of log (a UP recording, the TP knob's
+    --mode=tp-log), both without the syscall buffer; re-record it from each
+    log under the chaos seeds (with @remove gone): every new trace replays
+    with the log's output, and delivers as many asynchronous signals as its
+    log did. Returns the number of signals of the last log."""
+    if native:
+        expected = native_run(argv, name, cwd=h.tmp).stdout
+    nsigs = 0
+    for kind, options in EP_LOG_KINDS:
+        log_trace, rec = h.record(argv, name=f'{name}-{kind}-log', options=options)
+        if native:
+            compare_bytes(expected, rec.stdout, 'stdout', 'the native run', f'the {kind} log')
+        nsigs = len(signal_events(h, log_trace))
+        if not nsigs:
+            raise Fail(f'the {kind} log of {name} took no asynchronous signal: the test '
+                       'shows nothing')
+        saved = []
+        for path in remove:
+            with open(path, 'rb') as f:
+                saved.append((path, f.read()))
+            remove_input(path)
+        for seed in EP_SEEDS:
+            trace, ep = ep_record(h, log_trace, argv, seed, f'{name}-{kind}-ep-{seed}')
+            if ep.status != rec.status:
+                raise Fail(f'the EP run of seed {seed} from the {kind} log did not end as the '
+                           f'log did\n  {ep.explain()}')
+            compare(rec, h.replay(trace))
+            got = len(signal_events(h, trace))
+            if got != nsigs:
+                raise Fail(f'the EP run of seed {seed} delivered {got} asynchronous signals, '
+                           f'its {kind} log {nsigs}')
+        log(f'  {kind} log ({nsigs} signals): {len(EP_SEEDS)} EP runs replay with its output')
+        for path, data in saved:
+            with open(path, 'wb') as f:
+                f.write(data)
+    return nsigs
+
+
+@case('ep-signals')
+def c_ep_signals(h):
+    """The EP knob follows logs with asynchronous signals, restarted calls
+    and processes (issue 15): ep_signals (SIGALRM from setitimer interrupting
+    a blocking read, restarted with SA_RESTART and failing with EINTR
+    without it; a child waited for, with its SIGCHLD handled), and sh
+    running a pipeline (fork, exec, wait4 of real children, SIGCHLD), the
+    pipeline's input deleted before the EP runs: each logged by a UP
+    recording and by --mode=tp-log, re-recorded from the log, the new trace
+    replays with the log's output (the native run's too)."""
+    ep_follow(h, [h.prog('ep_signals')], 'ep_signals')
+    path = h.path('ep-lines.txt')
+    make_text(path, 3000, seed=b'pipeline')
+    sh = need('sh')
+    ep_follow(h, [sh, '-c', f'sort {path} | head -5; wc -l < {path}'], 'sh-pipeline',
+              remove=[path])
+
+
 SQLITE_SCRIPT = """\
 CREATE TABLE t(id INTEGER PRIMARY KEY, r INTEGER, at TEXT, b BLOB);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
