@@ -92,6 +92,17 @@ void ep_log_image(const struct ep_log *log, const struct trace_blob **ret_stack,
 int ep_log_exe(struct ep_log *log, const char **ret_copy) _wur_;
 
 /**
+ * The image of the next exec of process @log_tid of the log after its
+ * first one (a child's exec, or the program's of another): its initial
+ * stack into *ret_stack, its registers (TRACE_NREGS words, in the order of
+ * struct user_regs_struct) into *ret_regs and the kept copy of its
+ * executable into *ret_exe, all owned by @log. Returns 0, or -ENOENT when
+ * the log has no more.
+ */
+int ep_log_take_exec(struct ep_log *log, pid_t log_tid, const struct trace_blob **ret_stack,
+		     const uint64_t **ret_regs, const char **ret_exe) _wur_;
+
+/**
  * The next call of thread @log_tid of the log, which becomes its current
  * one; NULL when the thread made no more. The call is owned by @log.
  */

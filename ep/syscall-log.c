@@ -32,6 +32,15 @@ struct tid_pair {
 	pid_t tid, log_tid;
 };
 
+/* An exec of the log: the image its thread started after it. */
+struct log_exec {
+	pid_t tid;		  /* the log's id of the process after it */
+	uint32_t exe;		  /* its executable: a file id */
+	struct trace_blob *stack; /* its initial stack */
+	uint64_t regs[TRACE_NREGS];
+	bool taken;		  /* the EP run's exec of it came */
+};
+
 struct ep_log {
 	struct trace_reader *r; /* kept open: the kept files */
 	pid_t root;
@@ -42,6 +51,8 @@ struct ep_log {
 	size_t nthreads, threads_cap;
 	struct tid_pair *tids;
 	size_t ntids, tids_cap;
+	struct log_exec *execs;	  /* the execs after the first one */
+	size_t nexecs, execs_cap;
 };
 
 static struct log_thread *
@@ -189,6 +200,25 @@ add_signal(struct ep_log *log, const struct trace_event *ev, char *err, size_t e
 	return 0;
 }
 
+/* An exec after the first one (a child's, or a program's exec of another). */
+static int
+add_exec(struct ep_log *log, const struct trace_event *ev)
+{
+	struct log_exec *e;
+	int r;
+
+	if (UTIL_GROW(log->execs, log->execs_cap, log->nexecs + 1) < 0)
+		return -ENOMEM;
+	e = &log->execs[log->nexecs];
+	*e = (struct log_exec){ .tid = (pid_t)ev->tid, .exe = (uint32_t)ev->values[0] };
+	memcpy(e->regs, ev->regs, sizeof(e->regs));
+	e->stack = copy_blobs(ev->blobs, 1, &r);
+	if (r < 0)
+		return r;
+	log->nexecs++;
+	return 0;
+}
+
 /* Add event @ev of the trace to @log; -ENOTSUP with @err for what an EP run
  * cannot take from a log yet. */
 static int
@@ -199,10 +229,10 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 
 	switch (ev->type) {
 	case TRACE_EV_EXEC:
-		if (log->root)
-			return 0;
 		if (!ev->nblobs || !ev->has_regs)
 			return -EBADMSG;
+		if (log->root)
+			return add_exec(log, ev);
 		log->root = ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid;
 		log->exe = (uint32_t)ev->values[0];
 		log->stack = copy_blobs(ev->blobs, 1, &r);
@@ -301,6 +331,9 @@ ep_log_free(struct ep_log *log)
 	}
 	free(log->threads);
 	free(log->tids);
+	for (size_t i = 0; i < log->nexecs; i++)
+		free(log->execs[i].stack);
+	free(log->execs);
 	free(log->stack);
 	trace_reader_close(log->r);
 	free(log);
@@ -323,6 +356,23 @@ int
 ep_log_exe(struct ep_log *log, const char **ret_copy)
 {
 	return trace_reader_file(log->r, log->exe, ret_copy, NULL);
+}
+
+int
+ep_log_take_exec(struct ep_log *log, pid_t log_tid, const struct trace_blob **ret_stack,
+		 const uint64_t **ret_regs, const char **ret_exe)
+{
+	for (size_t i = 0; i < log->nexecs; i++) {
+		struct log_exec *e = &log->execs[i];
+
+		if (e->tid != log_tid || e->taken)
+			continue;
+		e->taken = true;
+		*ret_stack = e->stack;
+		*ret_regs = e->regs;
+		return trace_reader_file(log->r, e->exe, ret_exe, NULL);
+	}
+	return -ENOENT;
 }
 
 const struct ep_call *

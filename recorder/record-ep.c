@@ -159,6 +159,44 @@ diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
 }
 
 int
+rec_ep_exec_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+		  uint64_t stack_end)
+{
+	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);
+	const struct trace_blob *stack;
+	const uint64_t *log_regs;
+	const char *copy;
+	char exe[64];
+	int r;
+
+	r = log_tid ? ep_log_take_exec(rec->ep->log, log_tid, &stack, &log_regs, &copy) : -ENOENT;
+	if (r < 0) {
+		diverge(rec, t, "an exec the log's process did not make (%s)", strerror(-r));
+		return 0;
+	}
+	/* the program it runs must be the log's, for its answers to fit */
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", t->tid);
+	r = same_bytes(exe, copy);
+	if (r <= 0) {
+		diverge(rec, t, "it runs another executable than the log's exec%s%s", r < 0 ? ": " : "",
+			r < 0 ? strerror(-r) : "");
+		return 0;
+	}
+	if (stack->addr + stack->len != stack_end) {
+		diverge(rec, t, "the stack of its exec ends at 0x%" PRIx64 ", the log's at 0x%" PRIx64,
+			stack_end, stack->addr + stack->len);
+		return 0;
+	}
+	/* its AT_RANDOM bytes and the rest of its first stack, as the log's
+	 * run had them (as for the first exec, rec_ep_initial_image()) */
+	r = tracee_write(t->space->mem.memfd, stack->addr, stack->data, stack->len);
+	if (r < 0)
+		return r;
+	memcpy(regs, log_regs, sizeof(*regs));
+	return tracee_set_regs(t->tid, regs);
+}
+
+int
 rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 {
 	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);

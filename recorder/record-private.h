@@ -1064,6 +1064,11 @@ int rec_ep_start(struct recorder *rec, pid_t root) _wur_;
  * starts it. Returns 0 or -errno. */
 int rec_ep_initial_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
 			 uint64_t stack_end) _wur_;
+/* EP run: a later exec of @t (its new image at @stack_end): the log's
+ * process must exec the same executable (else a divergence); its stack and
+ * registers become the log's image of that exec. Returns 0 or -errno. */
+int rec_ep_exec_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+		      uint64_t stack_end) _wur_;
 /** Free the EP state (none accepted). */
 void rec_ep_free(struct recorder *rec);
 /** At @t's syscall entry, its @nblobs passed-out ranges in rec->blobs:

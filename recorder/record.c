@@ -979,6 +979,8 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		r = rec_ep_initial_image(rec, t, &regs, stack_end);
 		if (r < 0)
 			return r;
+	} else if (rec->ep && (r = rec_ep_exec_image(rec, t, &regs, stack_end)) < 0) {
+		return r;
 	}
 	r = rec_vdso_prepare(rec->w, &rec->vdso, pid, t->space->mem.memfd, mappings, nmappings,
 			     regs.rsp, &vdso_ref);

@@ -1196,8 +1196,12 @@ def c_ep_signals(h):
     running a pipeline (fork, exec, wait4 of real children, SIGCHLD), the
     pipeline's input deleted before the EP runs: each logged by a UP
     recording and by --mode=tp-log, re-recorded from the log, the new trace
-    replays with the log's output (the native run's too)."""
+    replays with the log's output (the native run's too). An exec'ed child
+    prints its AT_RANDOM bytes: the EP run gives it the log's."""
     ep_follow(h, [h.prog('ep_signals')], 'ep_signals')
+    # a child's exec starts from the log's image: its AT_RANDOM bytes are
+    # the log's (natively they differ from run to run)
+    ep_follow(h, [h.prog('ep_signals'), 'exec'], 'ep_signals-exec', native=False)
     path = h.path('ep-lines.txt')
     make_text(path, 3000, seed=b'pipeline')
     sh = need('sh')

@@ -9,8 +9,12 @@
  *  3. a child that exits while the parent waits in wait4(2), with a SIGCHLD
  *     handler counting its runs.
  * What it prints does not depend on where the signals land.
+ * `ep_signals exec`: a child execs `ep_signals random`, which prints its
+ * AT_RANDOM bytes (getauxval(3)): an EP run must start an exec'ed child
+ * with the log's initial stack, not the kernel's new random bytes.
  */
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
@@ -55,13 +59,54 @@ timer(long us)
 		_exit(2);
 }
 
+/* Fork a child that execs @self with argument "random", wait for it. */
+static int
+exec_child(const char *self)
+{
+	pid_t child;
+	int status = 0;
+
+	handle(SIGCHLD, on_chld, SA_RESTART);
+	child = fork();
+	if (child < 0)
+		return 2;
+	if (child == 0) {
+		execl(self, self, "random", (char *)NULL);
+		_exit(127);
+	}
+	if (waitpid(child, &status, 0) != child)
+		return 2;
+	say("exec'ed child exited %d, SIGCHLD handled %d time(s)\n", WEXITSTATUS(status),
+	    (int)g_chlds);
+	return 0;
+}
+
+static int
+print_random(void)
+{
+	const unsigned char *r = (const unsigned char *)getauxval(AT_RANDOM);
+	char hex[33];
+
+	if (!r)
+		return 2;
+	for (int i = 0; i < 16; i++)
+		snprintf(hex + 2 * i, 3, "%02x", r[i]);
+	say("AT_RANDOM %s\n", hex);
+	return 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	char c = 0;
 	ssize_t n;
 	pid_t child;
 	int status = 0;
+
+	if (argc > 1 && strcmp(argv[1], "exec") == 0)
+		return exec_child(argv[0]);
+	if (argc > 1 && strcmp(argv[1], "random") == 0)
+		return print_random();
 
 	if (pipe(g_pipe) < 0)
 		return 2;
