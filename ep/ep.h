@@ -131,5 +131,8 @@ int ep_log_file(struct ep_log *log, uint32_t id, const char **ret_copy,
  */
 int ep_log_map_tid(struct ep_log *log, pid_t tid, pid_t log_tid) _wur_;
 
+/** The EP run's id of thread @log_tid of the log, 0 if it has none yet. */
+pid_t ep_log_tid_of(const struct ep_log *log, pid_t log_tid);
+
 /** The log's id of thread @tid of the EP run, 0 if it has none. */
 pid_t ep_log_tid(const struct ep_log *log, pid_t tid);

@@ -436,6 +436,15 @@ ep_log_map_tid(struct ep_log *log, pid_t tid, pid_t log_tid)
 }
 
 pid_t
+ep_log_tid_of(const struct ep_log *log, pid_t log_tid)
+{
+	for (size_t i = 0; i < log->ntids; i++)
+		if (log->tids[i].log_tid == log_tid)
+			return log->tids[i].tid;
+	return 0;
+}
+
+pid_t
 ep_log_tid(const struct ep_log *log, pid_t tid)
 {
 	for (size_t i = 0; i < log->ntids; i++)

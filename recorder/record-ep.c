@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -313,13 +314,74 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
 }
 
+/*
+ * The log's id of the child that @c, a wait4(2) or waitid(2), reaped: 0
+ * if it reaped none (WNOHANG with none ready, a failure) or is no wait.
+ * waitid's is in the siginfo_t it filled (si_pid, at byte 16).
+ */
+static pid_t
+reaped(const struct ep_call *c)
+{
+	int32_t pid = 0;
+
+	if (!c->exited || c->result < 0)
+		return 0;
+	if (c->nr == __NR_wait4)
+		return (pid_t)c->result;
+	if (c->nr != __NR_waitid)
+		return 0;
+	for (uint32_t i = 0; i < c->nout; i++)
+		if (c->out[i].addr == c->args[2] && c->out[i].len >= 20)
+			memcpy(&pid, (const uint8_t *)c->out[i].data + 16, sizeof(pid));
+	return pid;
+}
+
+/*
+ * Whether @t's call is a wait for a child that runs live. A wait that
+ * reaped a child in the log waits here for that very child (its id in this
+ * run, WNOHANG dropped) to end for real: answered from the log at once, the
+ * parent would run on while the child still runs, in another order than
+ * the log's (their output interleaved otherwise). One that reaped none
+ * changed nothing and is answered from the log.
+ */
+static bool
+waits_live(const struct rthread *t)
+{
+	return t->ep_call && reaped(t->ep_call) > 0;
+}
+
 /* Whether @t's call is answered from the log, not run. */
 static bool
 answered(const struct rthread *t)
 {
 	const struct ep_call *c = t->ep_call;
 
-	return c && (!sc_ep_live((long)t->nr, t->args) || (c->exited && c->result < 0));
+	return c && !waits_live(t) && (!sc_ep_live((long)t->nr, t->args) || (c->exited && c->result < 0));
+}
+
+/* @t's wait for the log's child, made the wait for its id in this run;
+ * -1 at a divergence. */
+static int
+prepare_wait(struct recorder *rec, struct rthread *t, const struct ep_call *c)
+{
+	struct user_regs_struct regs = t->regs;
+	pid_t pid = ep_log_tid_of(rec->ep->log, reaped(c));
+
+	if (!pid) {
+		diverge(rec, t, "the log's call reaped child %d, which this run did not start",
+			reaped(c));
+		return -1;
+	}
+	if (t->nr == __NR_wait4) {
+		regs.rdi = (uint64_t)pid;
+		regs.rdx &= ~(uint64_t)WNOHANG;
+	} else {
+		regs.rdi = P_PID;
+		regs.rsi = (uint64_t)pid;
+		regs.r10 &= ~(uint64_t)WNOHANG;
+	}
+	t->may_block = true;
+	return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
 }
 
 bool
@@ -335,6 +397,8 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 	 * nothing: it fails here the same way */
 	if (!answered(t)) {
 		if (t->nr == __NR_mmap && prepare_mmap(rec, t, c) < 0)
+			return true;
+		if (waits_live(t) && prepare_wait(rec, t, c) < 0)
 			return true;
 		return false;
 	}
@@ -461,6 +525,14 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 		if (got != c->result) {
 			diverge(rec, t, "it returned 0x%" PRIx64 ", the log's 0x%" PRIx64, (uint64_t)got,
 				(uint64_t)c->result);
+			return -1;
+		}
+		break;
+	case __NR_wait4:
+	case __NR_waitid:
+		if (got < 0 || (t->nr == __NR_wait4 && got != ep_log_tid_of(rec->ep->log, reaped(c)))) {
+			diverge(rec, t, "it returned %" PRId64 " waiting for the log's child %d", got,
+				reaped(c));
 			return -1;
 		}
 		break;
