@@ -21,12 +21,15 @@
 /**
  * An asynchronous signal the log delivered to a thread right after one of
  * its syscalls returned (TRACE_SIGNAL_AT_EVENT after its exit, an
- * interrupted call's -ERESTART* or -EINTR included), or instead of entering
- * the thread's next one (TRACE_SIGNAL_AT_SYSCALL).
+ * interrupted call's -ERESTART* or -EINTR included), pending and blocked
+ * since that exit until an rt_sigreturn(2) let it in
+ * (TRACE_SIGNAL_AT_UNBLOCK), or instead of entering the thread's next one
+ * (TRACE_SIGNAL_AT_SYSCALL).
  */
 struct ep_signal {
 	int sig;			   /**< the signal */
-	uint32_t kind;			   /**< TRACE_SIGNAL_AT_EVENT or _AT_SYSCALL */
+	uint32_t kind;			   /**< TRACE_SIGNAL_AT_EVENT, _AT_UNBLOCK or
+					    * _AT_SYSCALL */
 	uint8_t info[128];		   /**< its siginfo_t as the log delivered it */
 };
 
@@ -63,8 +66,7 @@ struct ep_log;
  * line into @err: a trace that cannot be read, one recorded with the
  * syscall buffer (its buffered calls are not answered from a log yet) or
  * with an asynchronous signal an EP run cannot deliver at the same point
- * yet: one delivered elsewhere than at a syscall (in user code: at ticks,
- * registers, an unblocking rt_sigreturn), after a futex(2) or
+ * yet: one delivered in user code (at ticks or registers), after a futex(2) or
  * sched_yield(2), or a second one at the same point. Returns 0 or -errno
  * (-ENOTSUP for those).
  */

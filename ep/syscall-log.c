@@ -162,10 +162,11 @@ add_sent(struct ep_call *c, const struct trace_event *ev)
 
 /*
  * An asynchronous signal of the log: attached to its thread's last call,
- * delivered by the EP run at that call's exit (TRACE_SIGNAL_AT_EVENT) or
- * instead of entering the thread's next call (TRACE_SIGNAL_AT_SYSCALL,
- * which the log writes before that call's entry), where the log's run
- * delivered it. -ENOTSUP with @err for the points an EP run cannot find
+ * delivered by the EP run at that call's exit (TRACE_SIGNAL_AT_EVENT), or
+ * raised there while the thread's mask blocks it, for the rt_sigreturn
+ * that unblocks it to take it (TRACE_SIGNAL_AT_UNBLOCK), or instead of
+ * entering the thread's next call (TRACE_SIGNAL_AT_SYSCALL, which the log
+ * writes before that call's entry), where the log's run delivered it. -ENOTSUP with @err for the points an EP run cannot find
  * yet.
  */
 static int
@@ -176,11 +177,12 @@ add_signal(struct ep_log *log, const struct trace_event *ev, char *err, size_t e
 	struct ep_call *c;
 	const char *why = NULL;
 
-	if (kind != TRACE_SIGNAL_AT_EVENT && kind != TRACE_SIGNAL_AT_SYSCALL)
+	if (kind != TRACE_SIGNAL_AT_EVENT && kind != TRACE_SIGNAL_AT_SYSCALL &&
+	    kind != TRACE_SIGNAL_AT_UNBLOCK)
 		why = "in user code, between two syscalls, which an EP run does not find yet";
 	else if (lt && lt->ncalls && lt->calls[lt->ncalls - 1].sig)
 		why = "right after another one, at the same point";
-	else if (!lt || !lt->ncalls || (kind == TRACE_SIGNAL_AT_EVENT && !lt->after_exit))
+	else if (!lt || !lt->ncalls || (kind != TRACE_SIGNAL_AT_SYSCALL && !lt->after_exit))
 		why = "after an event other than a syscall's exit (a futex wait, the thread's start)";
 	else if (!ev->nblobs || ev->blobs[0].len > sizeof(c->sig->info))
 		return -EBADMSG;

@@ -438,11 +438,27 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
  * recorder raises a deferred one: rec_raise_during_syscall()).
  */
 static void
-raise_at_exit(struct rthread *t, const struct ep_call *c)
+raise_at_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 {
-	if (!c->sig || c->sig->kind != TRACE_SIGNAL_AT_EVENT || t->ep_signalled == c)
+	uint64_t bit, mask;
+
+	if (!c->sig || c->sig->kind == TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
 		return;
 	t->ep_signalled = c;
+	bit = 1ull << (c->sig->sig - 1);
+	if (c->sig->kind == TRACE_SIGNAL_AT_UNBLOCK) {
+		/* pending and blocked from here until an untraced rt_sigreturn
+		 * lets it in: rec_on_signal() records it where it arrives as
+		 * one sent while blocked (AT_UNBLOCK) */
+		if (tracee_get_sigmask(t->tid, &mask) < 0)
+			return; /* vanished: its end comes through waitpid */
+		if (!(mask & bit)) {
+			diverge(rec, t, "the log's signal %d waited blocked after it, this run's mask "
+				"lets it in", c->sig->sig);
+			return;
+		}
+		t->sent_blocked |= bit;
+	}
 	t->injecting_late = true;
 	t->injecting_sig = c->sig->sig;
 	memcpy(&t->injecting_info, c->sig->info, sizeof(t->injecting_info));
@@ -460,7 +476,7 @@ raise_at_exit(struct rthread *t, const struct ep_call *c)
  * log delivered there, raised now.
  */
 static void
-answer_exit(struct rthread *t, const struct ep_call *c)
+answer_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 {
 	if (c->exited && sc_result_restarts(c->result)) {
 		t->regs.orig_rax = t->nr;
@@ -468,7 +484,7 @@ answer_exit(struct rthread *t, const struct ep_call *c)
 		if (tracee_set_regs(t->tid, &t->regs) < 0)
 			return; /* vanished: its end comes through waitpid */
 	}
-	raise_at_exit(t, c);
+	raise_at_exit(rec, t, c);
 }
 
 bool
@@ -515,7 +531,7 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	if (!c)
 		return 0; /* not matched */
 	if (answered(t)) {
-		answer_exit(t, c);
+		answer_exit(rec, t, c);
 		return 0;
 	}
 	switch (t->nr) {
@@ -557,7 +573,7 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		log_debug("thread %d vanished at its syscall exit", t->tid);
-	raise_at_exit(t, c);
+	raise_at_exit(rec, t, c);
 	return 0;
 }
 

@@ -1148,7 +1148,7 @@ def signal_events(h, trace):
             if re.match(rb'\d+\t\d+\tsignal 0x[0-9a-f]+ 0x[1-9]', line)]
 
 
-def ep_follow(h, argv, name, *, remove=(), native=True):
+def ep_follow(h, argv, name, *, remove=(), native=True, expect_status=0):
     """Log @argv with each kind of log (a UP recording, the TP knob's
     --mode=tp-log), both without the syscall buffer; re-record it from each
     log under the chaos seeds (with @remove gone): every new trace replays
@@ -1158,7 +1158,8 @@ def ep_follow(h, argv, name, *, remove=(), native=True):
         expected = native_run(argv, name, cwd=h.tmp).stdout
     nsigs = 0
     for kind, options in EP_LOG_KINDS:
-        log_trace, rec = h.record(argv, name=f'{name}-{kind}-log', options=options)
+        log_trace, rec = h.record(argv, name=f'{name}-{kind}-log', options=options,
+                                  expect_status=expect_status)
         if native:
             compare_bytes(expected, rec.stdout, 'stdout', 'the native run', f'the {kind} log')
         nsigs = len(signal_events(h, log_trace))
@@ -1197,11 +1198,17 @@ def c_ep_signals(h):
     pipeline's input deleted before the EP runs: each logged by a UP
     recording and by --mode=tp-log, re-recorded from the log, the new trace
     replays with the log's output (the native run's too). An exec'ed child
-    prints its AT_RANDOM bytes: the EP run gives it the log's."""
+    prints its AT_RANDOM bytes: the EP run gives it the log's. A signal
+    raised while blocked is delivered where rt_sigreturn unblocks it."""
     ep_follow(h, [h.prog('ep_signals')], 'ep_signals')
     # a child's exec starts from the log's image: its AT_RANDOM bytes are
     # the log's (natively they differ from run to run)
     ep_follow(h, [h.prog('ep_signals'), 'exec'], 'ep_signals-exec', native=False)
+    # GNU sort's SIGPIPE handler: raise() of the signal it handles, pending
+    # and blocked until the handler's rt_sigreturn lets it in (AT_UNBLOCK);
+    # the process dies of it
+    ep_follow(h, [h.prog('sig_unblock'), 'die'], 'sig_unblock-die', native=False,
+              expect_status=None)
     path = h.path('ep-lines.txt')
     make_text(path, 3000, seed=b'pipeline')
     sh = need('sh')
