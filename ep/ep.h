@@ -52,9 +52,12 @@ struct ep_call {
 					    * to uprr's output or a socket that were not
 					    * in memory: sendfile...), before its exit */
 	struct trace_event *sent;	   /**< (their blobs owned by the log) */
-	struct ep_signal *sig;		   /**< the signal delivered after its exit,
-					    * or before the thread's next call; NULL
-					    * for none */
+	uint32_t nsigs;			   /**< signals delivered after its exit (in
+					    * the kernel's order: the first where the
+					    * thread's mask let it in, the others at
+					    * the first's handler), or the one
+					    * delivered before the thread's next call */
+	struct ep_signal *sigs;		   /**< (owned by the log) */
 };
 
 struct ep_log;

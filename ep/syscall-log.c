@@ -174,31 +174,34 @@ add_signal(struct ep_log *log, const struct trace_event *ev, char *err, size_t e
 {
 	struct log_thread *lt = find_thread(log, (pid_t)ev->tid, false);
 	uint64_t kind = ev->values[1];
-	struct ep_call *c;
+	struct ep_call *c = lt && lt->ncalls ? &lt->calls[lt->ncalls - 1] : NULL;
+	struct ep_signal *sigs;
 	const char *why = NULL;
 
 	if (kind != TRACE_SIGNAL_AT_EVENT && kind != TRACE_SIGNAL_AT_SYSCALL &&
 	    kind != TRACE_SIGNAL_AT_UNBLOCK)
 		why = "in user code, between two syscalls, which an EP run does not find yet";
-	else if (lt && lt->ncalls && lt->calls[lt->ncalls - 1].sig)
-		why = "right after another one, at the same point";
-	else if (!lt || !lt->ncalls || (kind != TRACE_SIGNAL_AT_SYSCALL && !lt->after_exit))
+	else if (!c || !lt->after_exit)
 		why = "after an event other than a syscall's exit (a futex wait, the thread's start)";
-	else if (!ev->nblobs || ev->blobs[0].len > sizeof(c->sig->info))
+	else if (c->nsigs && (kind == TRACE_SIGNAL_AT_SYSCALL ||
+			      c->sigs[0].kind == TRACE_SIGNAL_AT_SYSCALL))
+		why = "instead of entering a syscall, beside another at the same point";
+	else if (!ev->nblobs || ev->blobs[0].len > sizeof(c->sigs->info))
 		return -EBADMSG;
 	if (why) {
 		snprintf(err, errlen, "thread %u took asynchronous signal %" PRIu64 " %s", ev->tid,
 			 ev->values[0], why);
 		return -ENOTSUP;
 	}
-	c = &lt->calls[lt->ncalls - 1];
-	c->sig = calloc(1, sizeof(*c->sig));
-	if (!c->sig)
+	sigs = realloc(c->sigs, (c->nsigs + 1) * sizeof(*sigs));
+	if (!sigs)
 		return -ENOMEM;
-	c->sig->sig = (int)ev->values[0];
-	c->sig->kind = (uint32_t)kind;
-	memcpy(c->sig->info, ev->blobs[0].data, ev->blobs[0].len);
-	lt->after_exit = false;
+	c->sigs = sigs;
+	sigs[c->nsigs] = (struct ep_signal){ .sig = (int)ev->values[0], .kind = (uint32_t)kind };
+	memcpy(sigs[c->nsigs].info, ev->blobs[0].data, ev->blobs[0].len);
+	c->nsigs++;
+	/* another may follow at the same point (at this one's handler) */
+	lt->after_exit = kind != TRACE_SIGNAL_AT_SYSCALL;
 	return 0;
 }
 
@@ -324,7 +327,7 @@ ep_log_free(struct ep_log *log)
 
 			free(c->in);
 			free(c->out);
-			free(c->sig);
+			free(c->sigs);
 			for (uint32_t k = 0; k < c->nsent; k++)
 				free((void *)c->sent[k].blobs);
 			free(c->sent);

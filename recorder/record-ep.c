@@ -431,39 +431,47 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 }
 
 /*
- * Raise the log's signal of @t's call @c to come at the call's exit
- * (TRACE_SIGNAL_AT_EVENT), with the log's siginfo: @t stands at the exit
- * stop, and the kernel delivers it on the way out (rec_on_signal() takes
- * it as one raised during the syscall, pending at its exit, as the
- * recorder raises a deferred one: rec_raise_during_syscall()).
+ * Raise the log's signals of @t's call @c that come after its exit, with
+ * the log's siginfo: @t stands at the exit stop. One its mask lets in the
+ * kernel delivers on the way out (rec_on_signal() takes it as one raised
+ * during the syscall, pending at its exit, as the recorder raises a
+ * deferred one: rec_raise_during_syscall()); one the log shows blocked
+ * until an untraced rt_sigreturn (TRACE_SIGNAL_AT_UNBLOCK) stays pending
+ * until then, noted in sent_blocked. The kernel delivers them in its order
+ * (signal(7): lowest number first), which is the log's: the same set is
+ * pending. The first is the thread's injecting signal, the others are
+ * known by rec_ep_drop_signal().
  */
 static void
 raise_at_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 {
-	uint64_t bit, mask;
+	uint64_t mask;
 
-	if (!c->sig || c->sig->kind == TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
+	if (!c->nsigs || c->sigs[0].kind == TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
 		return;
 	t->ep_signalled = c;
-	bit = 1ull << (c->sig->sig - 1);
-	if (c->sig->kind == TRACE_SIGNAL_AT_UNBLOCK) {
-		/* pending and blocked from here until an untraced rt_sigreturn
-		 * lets it in: rec_on_signal() records it where it arrives as
-		 * one sent while blocked (AT_UNBLOCK) */
-		if (tracee_get_sigmask(t->tid, &mask) < 0)
-			return; /* vanished: its end comes through waitpid */
-		if (!(mask & bit)) {
-			diverge(rec, t, "the log's signal %d waited blocked after it, this run's mask "
-				"lets it in", c->sig->sig);
-			return;
+	if (tracee_get_sigmask(t->tid, &mask) < 0)
+		return; /* vanished: its end comes through waitpid */
+	for (uint32_t i = 0; i < c->nsigs; i++) {
+		const struct ep_signal *s = &c->sigs[i];
+		uint64_t bit = 1ull << (s->sig - 1);
+
+		if (s->kind == TRACE_SIGNAL_AT_UNBLOCK) {
+			if (!(mask & bit)) {
+				diverge(rec, t, "the log's signal %d waited blocked after it, this "
+					"run's mask lets it in", s->sig);
+				return;
+			}
+			t->sent_blocked |= bit;
 		}
-		t->sent_blocked |= bit;
 	}
+	t->ep_sig_next = 1;
 	t->injecting_late = true;
-	t->injecting_sig = c->sig->sig;
-	memcpy(&t->injecting_info, c->sig->info, sizeof(t->injecting_info));
-	if (syscall(SYS_tgkill, t->tgid, t->tid, c->sig->sig) < 0)
-		log_debug("thread %d vanished before its signal", t->tid);
+	t->injecting_sig = c->sigs[0].sig;
+	memcpy(&t->injecting_info, c->sigs[0].info, sizeof(t->injecting_info));
+	for (uint32_t i = 0; i < c->nsigs; i++)
+		if (syscall(SYS_tgkill, t->tgid, t->tid, c->sigs[i].sig) < 0)
+			log_debug("thread %d vanished before its signal", t->tid);
 }
 
 /*
@@ -492,29 +500,38 @@ rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t)
 {
 	const struct ep_call *c = t->ep_call;
 
-	if (!c || !c->sig || c->sig->kind != TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
+	if (!c || !c->nsigs || c->sigs[0].kind != TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
 		return false;
 	t->ep_signalled = c;
 	if (t->deferred_sig) {
 		diverge(rec, t, "a signal of this run is due at the syscall the log's %d comes at",
-			c->sig->sig);
+			c->sigs[0].sig);
 		return true;
 	}
-	t->deferred_sig = c->sig->sig;
-	memcpy(&t->deferred_info, c->sig->info, sizeof(t->deferred_info));
+	t->deferred_sig = c->sigs[0].sig;
+	memcpy(&t->deferred_info, c->sigs[0].info, sizeof(t->deferred_info));
 	rec_inject_at_syscall(rec, t);
 	return true;
 }
 
 bool
-rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig)
+rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *si)
 {
+	const struct ep_call *c = t->ep_signalled;
+
 	(void)rec;
+	/* one of the log's raised with the first at a call's exit
+	 * (raise_at_exit()): its siginfo is the log's */
+	for (uint32_t i = c ? t->ep_sig_next : 0; c && i < c->nsigs; i++)
+		if (c->sigs[i].sig == sig) {
+			memcpy(si, c->sigs[i].info, sizeof(*si));
+			t->ep_sig_next = i + 1;
+			return false;
+		}
 	/* A timer's, a child's exit (SIGCHLD), one another thread or process
 	 * sent: the log's run had its own, delivered where the log says (the
 	 * calls that arm timers, send signals or wait for children are
-	 * answered from the log; children run live and exit at their own
-	 * pace). */
+	 * answered from the log or wait for the log's child). */
 	log_debug("thread %d: %s of this run left out, the log's are delivered", t->tid,
 		  strsignal(sig));
 	rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);

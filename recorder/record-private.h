@@ -398,7 +398,8 @@ struct rthread {
 	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
 					* none (not matched: futex, sched_yield) */
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
-	const struct ep_call *ep_signalled; /* EP run: the call whose log signal it was given */
+	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
+	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
@@ -1100,5 +1101,6 @@ bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
 
 /* EP run: whether asynchronous signal @sig of @t, which uprr did not raise,
  * is left out (the log's signals are what the EP run delivers); @t has been
- * resumed without it then. */
-bool rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig);
+ * resumed without it then. One of the log's raised with another gets the
+ * log's siginfo in @si and is kept. */
+bool rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *si);

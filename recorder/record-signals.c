@@ -946,7 +946,7 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		rec_resume_user(rec, t, sig, NULL);
 		return;
 	}
-	if (!ours && rec->ep && rec_ep_drop_signal(rec, t, sig))
+	if (!ours && rec->ep && rec_ep_drop_signal(rec, t, sig, &si))
 		return;
 	sent_blocked = sig <= 64 && (t->sent_blocked & (1ull << (sig - 1)));
 	if (sig <= 64)
