@@ -481,10 +481,10 @@ raise_at_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
  * into -EINTR or into restart_syscall(2) as it did in the log's run
  * (arch_do_signal_or_restart(), handle_signal(): they read orig_ax and
  * ax after the syscall-exit stop), by the disposition of the signal the
- * log delivered there, raised now.
+ * log delivered there (rec_ep_exit_signals()).
  */
 static void
-answer_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
+answer_exit(struct rthread *t, const struct ep_call *c)
 {
 	if (c->exited && sc_result_restarts(c->result)) {
 		t->regs.orig_rax = t->nr;
@@ -492,7 +492,6 @@ answer_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 		if (tracee_set_regs(t->tid, &t->regs) < 0)
 			return; /* vanished: its end comes through waitpid */
 	}
-	raise_at_exit(rec, t, c);
 }
 
 bool
@@ -548,7 +547,7 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	if (!c)
 		return 0; /* not matched */
 	if (answered(t)) {
-		answer_exit(rec, t, c);
+		answer_exit(t, c);
 		return 0;
 	}
 	switch (t->nr) {
@@ -590,8 +589,14 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 		arch_set_syscall_arg(&t->regs, i, t->args[i]);
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		log_debug("thread %d vanished at its syscall exit", t->tid);
-	raise_at_exit(rec, t, c);
 	return 0;
+}
+
+void
+rec_ep_exit_signals(struct recorder *rec, struct rthread *t)
+{
+	if (t->ep_call)
+		raise_at_exit(rec, t, t->ep_call);
 }
 
 bool

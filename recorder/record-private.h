@@ -1094,6 +1094,11 @@ int rec_ep_clone(struct recorder *rec, const struct rthread *parent, const struc
 /** Name the threads of event @ev by the log's ids. */
 void rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev);
 
+/* EP run: at @t's syscall exit, once the recorder has noted what it sent
+ * (rec_note_sent_blocked(): the fds of a call answered from the log are
+ * the log's), raise the signals the log delivered after that call. */
+void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
+
 /* EP run: deliver the log's signal that came instead of @t's entering its
  * syscall (TRACE_SIGNAL_AT_SYSCALL), as the recorder does a deferred one;
  * true if it did (@t is at the syscall's seccomp stop). */

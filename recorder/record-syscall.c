@@ -519,6 +519,8 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	ev.blobs = rec->blobs;
 	rec_write_event(rec, &ev);
 	rec_note_sent_blocked(rec, t, result);
+	if (rec->ep)
+		rec_ep_exit_signals(rec, t);
 	/* A poll of the children's states that found no change (wait4(2),
 	 * waitid(2) with WNOHANG: 0) gives the CPU up, as sched_yield does: a
 	 * loop that waits for a child uprr holds would otherwise spin for its

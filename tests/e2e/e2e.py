@@ -1212,6 +1212,9 @@ def c_ep_signals(h):
     # raised while blocked and caught: two pending at once, delivered at
     # one rt_sigreturn, the second at the first's handler
     ep_follow(h, [h.prog('sig_unblock'), 'catch'], 'sig_unblock-catch')
+    # another thread's signal, blocked by the main thread's handler (its
+    # tgkill answered from the log: the log's signal is raised in its stead)
+    ep_follow(h, [h.prog('sig_unblock'), 'thread'], 'sig_unblock-thread')
     path = h.path('ep-lines.txt')
     make_text(path, 3000, seed=b'pipeline')
     sh = need('sh')
