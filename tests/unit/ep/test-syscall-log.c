@@ -185,3 +185,77 @@ Test(ep_log, what_it_cannot_take_is_refused)
 	cr_assert_null(log);
 	cr_assert_lt(ep_log_open("/nonexistent/trace", &log, err, sizeof(err)), 0);
 }
+
+/* A trace of thread 100 whose read is interrupted and restarted, with the
+ * log's signal after its -ERESTARTSYS exit; two signals at a write's exit;
+ * and @last (a signal kind) after its last call. */
+static char *
+write_signal_log(uint64_t last)
+{
+	static char dir[PATH_MAX + 8];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	static uint8_t info[128] = { 14 };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	struct trace_blob si = { 0, sizeof(info), info };
+	struct trace_blob in = { 0x2000, sizeof(read_back), read_back };
+	struct trace_blob out = { 0x1000, sizeof(written), written };
+	struct trace_writer *w;
+
+	snprintf(dir, sizeof(dir), "%s/siglog", tmp_root);
+	strcpy(h.mode, "up");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_read, 3, 0x2000, 64, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, (uint64_t)-512 }, NULL);
+	add(w, TRACE_EV_SIGNAL, 100, 2, (uint64_t[]){ 14, TRACE_SIGNAL_AT_EVENT }, &si);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_read, 3, 0x2000, 64, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, sizeof(read_back) }, &in);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_write, 1, 0x1000, sizeof(written), 0, 0, 0 },
+	    &out);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_write, sizeof(written) }, NULL);
+	add(w, TRACE_EV_SIGNAL, 100, 2, (uint64_t[]){ 12, TRACE_SIGNAL_AT_UNBLOCK }, &si);
+	add(w, TRACE_EV_SIGNAL, 100, 2, (uint64_t[]){ 15, TRACE_SIGNAL_AT_EVENT }, &si);
+	if (last)
+		add(w, TRACE_EV_SIGNAL, 100, 2, (uint64_t[]){ 10, last }, &si);
+	cr_assert_eq(trace_writer_flush(w), 0);
+	cr_assert_eq(trace_writer_close(w), 0);
+	return dir;
+}
+
+Test(ep_log, signals_at_the_calls_they_came_after)
+{
+	const struct ep_call *c;
+	struct ep_log *log;
+	char err[256] = "";
+
+	cr_assert_eq(ep_log_open(write_signal_log(0), &log, err, sizeof(err)), 0, "%s", err);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->result, -512, "interrupted: the kernel's restart result");
+	cr_assert_eq(c->nsigs, 1);
+	cr_assert_eq(c->sigs[0].sig, 14);
+	cr_assert_eq(c->sigs[0].kind, TRACE_SIGNAL_AT_EVENT);
+	cr_assert_eq(c->sigs[0].info[0], 14, "the log's siginfo");
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_read, "the restarted read is the next call");
+	cr_assert_eq(c->nsigs, 0);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_write);
+	cr_assert_eq(c->nsigs, 2, "two at one point, in the log's order");
+	cr_assert_eq(c->sigs[0].kind, TRACE_SIGNAL_AT_UNBLOCK);
+	cr_assert_eq(c->sigs[1].sig, 15);
+	ep_log_free(log);
+
+	/* delivered in user code: not found by an EP run yet */
+	remove_tmp();
+	make_tmp();
+	log = NULL;
+	cr_assert_eq(ep_log_open(write_signal_log(TRACE_SIGNAL_AT_REGS), &log, err, sizeof(err)), -ENOTSUP);
+	cr_assert(strstr(err, "in user code"), "%s", err);
+	cr_assert_null(log);
+	/* instead of entering a call, after two at an exit */
+	remove_tmp();
+	make_tmp();
+	cr_assert_eq(ep_log_open(write_signal_log(TRACE_SIGNAL_AT_SYSCALL), &log, err, sizeof(err)), -ENOTSUP);
+	cr_assert(strstr(err, "beside another"), "%s", err);
+}
