@@ -483,6 +483,8 @@ struct rec_sb {
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
 	uint64_t *ref_offs;	/* scratch: syscallbuf-ref.c */
 	size_t ref_offs_cap;
+	uint8_t *ref_check;	/* scratch: a kept file's bytes, compared */
+	size_t ref_check_cap;
 	uint64_t ref_reads, ref_bytes; /* reads kept by reference, their bytes */
 	uint64_t patched;	/* syscall sites redirected into the library */
 	/* calls the buffer takes made from a site that stays traced, and

@@ -693,7 +693,9 @@ rec_syscallbuf_free(struct recorder *rec)
 	free(rec->sb.extra);
 	free(rec->sb.keep);
 	free(rec->sb.ref_offs);
+	free(rec->sb.ref_check);
 	rec->sb.ref_offs = NULL;
+	rec->sb.ref_check = NULL;
 	rec->sb.data = NULL;
 	rec->sb.sinks = NULL;
 	rec->sb.extra = NULL;
