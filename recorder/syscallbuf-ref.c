@@ -158,8 +158,9 @@ look(struct recorder *rec, const struct rthread *t, struct ref_fd *f)
  * offset found from the records may be wrong where another fd shares the
  * open file (dup, fork: a read through it moves the position too, which
  * the records of @fd do not show) or another process read from it. A read
- * from the page cache and a compare: 10-20 ms for cp -r /usr/include's
- * 91 MB read in 16 KiB or more. */
+ * from the page cache and a compare: 20-40 ms of a recording of cp -r
+ * /usr/include (91 MB) when made for every read, so only for offsets that
+ * are not sure. */
 static bool
 same_bytes(struct recorder *rec, const struct ref_fd *f, const uint8_t *bytes, uint32_t len, uint64_t offset)
 {
@@ -212,35 +213,45 @@ rec_syscallbuf_ref_reads(struct recorder *rec, const struct rthread *t, uint8_t 
 	}
 	if (!ncand)
 		return len;
-	if (UTIL_GROW(rec->sb.ref_offs, rec->sb.ref_offs_cap, nrecs * 2) < 0)
+	if (UTIL_GROW(rec->sb.ref_offs, rec->sb.ref_offs_cap, nrecs * 3) < 0)
 		return len;
-	/* [2k] where record k starts, [2k + 1] its offset in its file + 1 (0:
-	 * its bytes stay) */
+	/* [3k] where record k starts, [3k + 1] its offset in its file + 1 (0:
+	 * its bytes stay), [3k + 2] 1 if that offset is sure (below) */
 	{
 		uint64_t *o = rec->sb.ref_offs;
 		uint32_t off = 0;
 
 		for (size_t k = 0; k < nrecs; k++) {
-			o[2 * k] = off;
-			o[2 * k + 1] = 0;
+			o[3 * k] = off;
+			o[3 * k + 1] = 0;
+			o[3 * k + 2] = 0;
 			off += ((const struct uprr_rec *)(recs + off))->size;
 		}
 	}
 	/* Per fd, forward: its position is known after a record that made
 	 * the fd (openat, accept4: 0) and after an lseek (its result); each
-	 * read starts there and moves it by what it read. */
+	 * read starts there and moves it by what it read. An open file made
+	 * in this batch and not dup'ed in it (fresh) is this fd's alone: no
+	 * other fd or process moved its position, and its reads' offsets are
+	 * sure; the others' are compared with the file (same_bytes()). */
 	for (size_t i = 0; i < nfds; i++) {
 		struct ref_fd *f = &fds[i];
 		int64_t pos = -1;
+		bool fresh = false;
 
 		for (size_t k = 0; k < nrecs; k++) {
-			const struct uprr_rec *r = (const void *)(recs + rec->sb.ref_offs[2 * k]);
+			const struct uprr_rec *r = (const void *)(recs + rec->sb.ref_offs[3 * k]);
 			enum ref_effect e = effect(r, f->fd);
 
 			if (e == REF_GONE) {
 				pos = r->nr == __NR_close || r->ret != f->fd || r->nr == __NR_fcntl ? -1 : 0;
+				fresh = pos == 0;
 				continue;
 			}
+			/* F_DUPFD, F_DUPFD_CLOEXEC: another fd shares it */
+			if (r->nr == __NR_fcntl && (int)r->args[0] == f->fd &&
+			    ((int)r->args[1] == F_DUPFD || (int)r->args[1] == F_DUPFD_CLOEXEC))
+				fresh = false;
 			if (r->nr == __NR_lseek && (int)r->args[0] == f->fd) {
 				pos = r->ret >= 0 ? r->ret : pos;
 				continue;
@@ -249,8 +260,10 @@ rec_syscallbuf_ref_reads(struct recorder *rec, const struct rthread *t, uint8_t 
 				pos = -1;
 				continue;
 			}
+			if (candidate(r, sinks[k]) && (int)r->args[0] == f->fd)
+				rec->sb.ref_offs[3 * k + 2] = fresh && (pos >= 0 || r->nr == __NR_pread64);
 			if (candidate(r, sinks[k]) && (int)r->args[0] == f->fd && r->nr != __NR_pread64 && pos >= 0)
-				rec->sb.ref_offs[2 * k + 1] = (uint64_t)pos + 1;
+				rec->sb.ref_offs[3 * k + 1] = (uint64_t)pos + 1;
 			else if (candidate(r, sinks[k]) && (int)r->args[0] == f->fd && r->nr != __NR_pread64)
 				f->need_pos = true;
 			if (e == REF_MOVE && pos >= 0 && r->ret > 0)
@@ -270,7 +283,7 @@ rec_syscallbuf_ref_reads(struct recorder *rec, const struct rthread *t, uint8_t 
 		bool pos_ok = pos >= 0, same = true;
 
 		for (size_t k = nrecs; k-- > 0;) {
-			const struct uprr_rec *r = (const void *)(recs + rec->sb.ref_offs[2 * k]);
+			const struct uprr_rec *r = (const void *)(recs + rec->sb.ref_offs[3 * k]);
 			enum ref_effect e = effect(r, f->fd);
 
 			if (e == REF_GONE)
@@ -286,20 +299,20 @@ rec_syscallbuf_ref_reads(struct recorder *rec, const struct rthread *t, uint8_t 
 			if (!candidate(r, sinks[k]) || (int)r->args[0] != f->fd)
 				continue;
 			if (!same) {
-				rec->sb.ref_offs[2 * k + 1] = 0;
+				rec->sb.ref_offs[3 * k + 1] = 0;
 				continue;
 			}
 			if (r->nr == __NR_pread64)
-				rec->sb.ref_offs[2 * k + 1] = r->args[3] + 1;
-			else if (!rec->sb.ref_offs[2 * k + 1] && pos_ok)
-				rec->sb.ref_offs[2 * k + 1] = (uint64_t)pos + 1;
-			if (!rec->sb.ref_offs[2 * k + 1])
+				rec->sb.ref_offs[3 * k + 1] = r->args[3] + 1;
+			else if (!rec->sb.ref_offs[3 * k + 1] && pos_ok)
+				rec->sb.ref_offs[3 * k + 1] = (uint64_t)pos + 1;
+			if (!rec->sb.ref_offs[3 * k + 1])
 				continue;
 			if (!f->looked)
 				look(rec, t, f);
 			/* bytes past the file's end now: it shrank since */
-			if (!f->ok || rec->sb.ref_offs[2 * k + 1] - 1 + (uint64_t)r->ret > f->size)
-				rec->sb.ref_offs[2 * k + 1] = 0;
+			if (!f->ok || rec->sb.ref_offs[3 * k + 1] - 1 + (uint64_t)r->ret > f->size)
+				rec->sb.ref_offs[3 * k + 1] = 0;
 		}
 	}
 	/* the records, those kept by reference shorter, moved down */
@@ -309,10 +322,11 @@ rec_syscallbuf_ref_reads(struct recorder *rec, const struct rthread *t, uint8_t 
 		uint32_t size = r->size;
 		struct ref_fd *f = find_fd(fds, nfds, (int)r->args[0]);
 
-		if (rec->sb.ref_offs[2 * k + 1] && f &&
-		    same_bytes(rec, f, recs + in + sizeof(*r), (uint32_t)r->ret, rec->sb.ref_offs[2 * k + 1] - 1)) {
+		if (rec->sb.ref_offs[3 * k + 1] && f &&
+		    (rec->sb.ref_offs[3 * k + 2] ||
+		     same_bytes(rec, f, recs + in + sizeof(*r), (uint32_t)r->ret, rec->sb.ref_offs[3 * k + 1] - 1))) {
 			struct trace_sb_ref ref = { .len = (uint32_t)r->ret, .file = f->id,
-						    .offset = rec->sb.ref_offs[2 * k + 1] - 1 };
+						    .offset = rec->sb.ref_offs[3 * k + 1] - 1 };
 
 			trace_hash128(recs + in + sizeof(*r), ref.len, ref.hash);
 			memcpy(ref.last, recs + in + size - sizeof(ref.last), sizeof(ref.last));
