@@ -481,6 +481,11 @@ struct rec_sb {
 	uint8_t *extra;		/* scratch: bytes of records that hold none (copy_file_range) */
 	size_t extra_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
+	uint64_t *ref_offs;	/* scratch: syscallbuf-ref.c */
+	size_t ref_offs_cap;
+	uint8_t *ref_check;	/* scratch: a kept file's bytes, compared */
+	size_t ref_check_cap;
+	uint64_t ref_reads, ref_bytes; /* reads kept by reference, their bytes */
 	uint64_t patched;	/* syscall sites redirected into the library */
 	/* calls the buffer takes made from a site that stays traced, and
 	 * those sites, by enum rec_sb_unpatched */
@@ -851,6 +856,14 @@ void rec_syscallbuf_maps(struct recorder *rec, struct rthread *t, bool ok);
  * made (mmap, munmap, madvise), told to the restore points as a traced
  * one's exit tells them (rec_restore_map_change()); at the flush. */
 void rec_syscallbuf_maps_seen(struct recorder *rec, struct rthread *t, const uint8_t *recs, uint32_t len);
+/** Replace the bytes of each read, readv or pread64 record among the @len
+ * bytes at @recs (@t's, at its flush) that read REF_MIN bytes or more from
+ * a package-managed file by a struct trace_sb_ref (the file kept by a hard
+ * link, trace_writer_keep_file() with TRACE_KEEP_LINK_ONLY), marking it
+ * TRACE_SB_REF in @sinks; records move down over the room freed. Returns
+ * their new length (syscallbuf-ref.c; doc/syscall-buffer.md). */
+uint32_t rec_syscallbuf_ref_reads(struct recorder *rec, const struct rthread *t, uint8_t *recs, uint32_t len,
+				  uint32_t *sinks);
 /** Forget which buffer @t's thread claimed (found again at the next use):
  * a rollback may have undone the claim, whose slot a later claim may not
  * be. */
