@@ -3612,9 +3612,14 @@ def record_on_full_disk(h, argv, name, fraction, options=(), expect=None):
     the exit status uprr must end with: then stdout is a prefix). Returns
     (recording, native run, the match of its uprr line or None)."""
     native = run(argv, timeout=120, what=f'{name} (native)', cwd=h.tmp)
-    full, _ = h.record(argv, name=name + '-full', expect_status=native.status)
-    files, total = trace_sizes(full)
-    shutil.rmtree(full)
+    # sized on a tmpfs too: there no file can be kept by a hard link (reads
+    # of package-managed files keep their bytes, as on the small disk)
+    with Tmpfs(h, name + '-sizing', 4 * 1024 * 1024) as big:
+        full = os.path.join(big.path, 'trace')
+        rec = run([h.uprr, 'record', '-o', full] + list(options) + ['--'] + argv,
+                  timeout=RECORD_TIMEOUT, what='uprr record', cwd=h.tmp)
+        check_record(rec, full, native.status if expect is None else None)
+        files, total = trace_sizes(full)
     kib = int((files + (total - files) * fraction) if fraction else files / 2) // 1024
     with Tmpfs(h, name + '-disk', kib) as disk:
         trace = os.path.join(disk.path, 'trace')
