@@ -145,7 +145,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
 		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
-		   "                   [--mode=up|tp|tp-log] [--heap] [--] PROG [ARGS...]\n"
+		   "                   [--mode=up|tp|tp-log] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -155,8 +155,8 @@ usage(FILE *f)
 		   "record runs common syscalls through an in-process buffer (on by default;\n"
 		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n"
 		   "--mode=tp runs every thread at once (the syscall buffer off), then records\n"
-		   "the trace one thread at a time from that run's syscalls and pthread order\n"
-		   "(--heap: and its malloc order); exit 124 if the two runs diverge.\n"
+		   "the trace one thread at a time from that run's syscalls, pthread and malloc\n"
+		   "order; exit 124 if the two runs diverge.\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
 		   "syscalls, which does not replay (uprr dump shows it).\n"
 		   "A testing aid of epoch-parallel recording: record --syscalls-from=TRACE answers\n"
@@ -214,14 +214,12 @@ cmd_record(int argc, char **argv)
 		{ "no-syscall-buffer", no_argument, NULL, 'B' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "syscalls-from", required_argument, NULL, 'L' },
-		{ "heap", no_argument, NULL, 'H' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rec_options opts = { 0 };
 	const char *sb_env = getenv("UPRR_SYSCALL_BUFFER");
 	char dir[PATH_MAX];
-	unsigned tp_flags = 0;
 	bool tp = false;
 	int c, status = 0, r, v = 0;
 
@@ -270,10 +268,7 @@ cmd_record(int argc, char **argv)
 			opts.tp_log = strcmp(optarg, "tp-log") == 0;
 			tp = strcmp(optarg, "tp") == 0;
 			break;
-		case 'H':
-			/* the interposer orders malloc and free too (doc/sync-order.md) */
-			tp_flags |= TP_SYNC_HEAP;
-			break;
+
 		case 'L':
 			/* an EP run of the whole program (ep/ep.h, doc/uniparallel.md) */
 			opts.syscalls_from = optarg;
@@ -308,16 +303,15 @@ cmd_record(int argc, char **argv)
 		fprintf(stderr, "uprr: --syscalls-from answers syscalls from a log; --mode=tp makes one\n");
 		return EXIT_UPRR;
 	}
-	if (tp_flags && !tp) {
-		fprintf(stderr, "uprr: --heap orders the heap of a --mode=tp recording\n");
-		return EXIT_UPRR;
-	}
 	if (opts.tp_log && opts.syscalls_from) {
 		fprintf(stderr, "uprr: --syscalls-from answers syscalls from a log; --mode=tp-log makes one\n");
 		return EXIT_UPRR;
 	}
 	if (tp)
-		r = tp_record(&opts, tp_flags, &status, dir, sizeof(dir));
+		/* the heap's order too: without it glibc's per-thread arenas
+		 * are made in another order by the EP run, at other addresses
+		 * (doc/sync-order.md) */
+		r = tp_record(&opts, TP_SYNC_HEAP, &status, dir, sizeof(dir));
 	else
 		r = opts.tp_log ? tp_record_log(&opts, &status, dir, sizeof(dir))
 				: rec_record(&opts, &status, dir, sizeof(dir));
