@@ -100,6 +100,16 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 	return 0;
 }
 
+const uint64_t *
+rec_ep_reserved(const struct recorder *rec, size_t *ret_n)
+{
+	if (!rec->ep) {
+		*ret_n = 0;
+		return NULL;
+	}
+	return ep_log_mapped(rec->ep->log, ret_n);
+}
+
 int
 rec_ep_start(struct recorder *rec, pid_t root)
 {
