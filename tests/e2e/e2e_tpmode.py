@@ -149,3 +149,30 @@ def c_tp_mode_sort(h):
     native = native_run(argv, 'sort', cwd=h.tmp)
     _, rec, _ = tp_record_replay(h, argv, 'sort', remove=[path])
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('tp-mode-diverge')
+def c_tp_mode_diverge(h):
+    """An EP run that diverges: tests/progs/rdtsc prints time-stamp counter
+    values, which the EP run reads anew (it traps its own rdtsc), so its
+    first write passes out other bytes than the TP run's. A whole-program
+    epoch cannot be rolled back yet: uprr says so, keeps the TP log beside
+    the trace (TRACE.tp) and exits 124; the program's output was shown by
+    the TP run; `uprr info` says the EP run diverged."""
+    argv = [h.prog('rdtsc')]
+    trace = h.new_trace_path('rdtsc')
+    r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
+            what='uprr record', cwd=h.tmp)
+    err = r.stderr.decode(errors='replace')
+    if r.status != 124:
+        raise Fail(f'expected exit 124 (divergence), got {r.status}\n  {r.explain()}')
+    if 'divergence from the log' not in err or f'TP log is kept in {trace}.tp' not in err:
+        raise Fail('uprr did not say where the EP run diverged and where the TP log is:\n' + err)
+    if b'main: rdtsc ' not in r.stdout:
+        raise Fail('the TP run did not show the program\'s output:\n' + tail(r.stdout))
+    for part in ('log/header', 'sync-order'):
+        if not os.path.exists(os.path.join(trace + '.tp', part)):
+            raise Fail(f'the TP log was not kept: no {trace}.tp/{part}')
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    if b'ep run diverged' not in info.stdout:
+        raise Fail('uprr info does not say the EP run diverged:\n' + tail(info.stdout))
