@@ -281,6 +281,12 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		unset_sync_env(old_preload);
 		if (r == -ENOEXEC)
 			*ret_status = status;
+		/* nothing to keep of a run that did not start (a TP log
+		 * that holds something stays, with its order) */
+		if (rmdir(tp_log) == 0 || errno == ENOENT) {
+			(void)unlink(sync_log);
+			(void)rmdir(work);
+		}
 		return r;
 	}
 	check_sync_log(sync_log);
