@@ -1300,7 +1300,10 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {
 		forward_to = 0;
-		log_error("%s", rec.error);
+		if (rec.ep_diverged && opts->divergence)
+			snprintf(opts->divergence, opts->divergence_len, "%s", rec.error);
+		else
+			log_error("%s", rec.error);
 		rec_kill_tracees(&rec);
 		r = rec.ep_diverged ? -EDOM : -ECANCELED;
 		goto out;

@@ -270,6 +270,10 @@ struct rec_options {
 				  * log (doc/sync-order.md) the log's run mapped
 				  * MAP_SHARED at this path; mapped here privately,
 				  * finished, for the interposer to follow, or NULL */
+	char *divergence;	/**< with syscalls_from: where a divergence goes
+				 * (one line, for the caller to say), instead of
+				 * the log; NULL: logged */
+	size_t divergence_len;	/**< its size */
 	const char *trace_mode;	/**< the header's mode (TRACE_MODE_TP for the
 				 * trace of `--mode=tp`), or NULL for the default */
 };

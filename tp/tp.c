@@ -219,7 +219,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	struct run_cost tp, ep;
 	struct rec_options o;
 	cpu_set_t all, one;
-	char lib[PATH_MAX];
+	char lib[PATH_MAX], why[512] = "";
 	bool have_busy, interposed;
 	int r, status, ep_status, cpu = -1;
 
@@ -313,6 +313,8 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	o.syscalls_from = tp_log;
 	o.ep_sync_log = sync_log;
 	o.trace_mode = TRACE_MODE_TP;
+	o.divergence = why;
+	o.divergence_len = sizeof(why);
 	o.syscallbuf = false;
 	cost_now(&ep);
 	r = rec_record(&o, &ep_status, dir_buf, dir_len);
@@ -324,8 +326,8 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		return r;
 	if (r == -EDOM) {
 		write_info(dir, &tp, &ep, cpu, interposed, true);
-		log_error("the EP run diverged from the TP run (a whole-program epoch cannot be rolled "
-			  "back yet); the TP log is kept in %s", work);
+		log_error("the EP run diverged from the TP run (%s); a whole-program epoch cannot be "
+			  "rolled back yet: the TP log is kept in %s", why[0] ? why : "?", work);
 		return -EDOM;
 	}
 	write_info(dir, &tp, &ep, cpu, interposed, false);

@@ -166,8 +166,11 @@ def c_tp_mode_diverge(h):
     err = r.stderr.decode(errors='replace')
     if r.status != 124:
         raise Fail(f'expected exit 124 (divergence), got {r.status}\n  {r.explain()}')
-    if 'divergence from the log' not in err or f'TP log is kept in {trace}.tp' not in err:
-        raise Fail('uprr did not say where the EP run diverged and where the TP log is:\n' + err)
+    lines = err.strip().splitlines()
+    if (len(lines) != 1 or 'divergence from the log' not in err or
+            f'TP log is kept in {trace}.tp' not in err):
+        raise Fail('uprr did not say in one line where the EP run diverged and where the TP '
+                   'log is:\n' + err)
     if b'main: rdtsc ' not in r.stdout:
         raise Fail('the TP run did not show the program\'s output:\n' + tail(r.stdout))
     for part in ('log/header', 'sync-order'):
