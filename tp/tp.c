@@ -33,6 +33,12 @@ tp_record_log(const struct rec_options *opts, int *ret_status, char *dir_buf, si
 	return rec_record(&o, ret_status, dir_buf, dir_len);
 }
 
+/* Records a thread of the TP run may log (UPRR_SYNC_RECS): pigz -p 2 logs
+ * ~460 a MB it compresses, heap calls included. The file is sparse and
+ * 64 slots of this size (403 MB) are only address space. */
+#define TP_SYNC_RECS 262144u
+#define TP_SYNC_RECS_TEXT "262144"
+
 /* What a run cost: wall time, and the CPU time of uprr and of its children
  * (the program's processes, reaped by the recorder). */
 struct run_cost {
@@ -123,6 +129,7 @@ set_sync_env(const char *lib, const char *sync_log, unsigned flags)
 		return -ENOMEM;
 	if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv(UPRR_SYNC_ENV_MODE, "tp", 1) < 0 ||
 	    setenv(UPRR_SYNC_ENV_LOG, sync_log, 1) < 0 ||
+	    setenv(UPRR_SYNC_ENV_RECS, TP_SYNC_RECS_TEXT, 1) < 0 ||
 	    ((flags & TP_SYNC_HEAP) && setenv(UPRR_SYNC_ENV_HEAP, "1", 1) < 0))
 		return -ENOMEM;
 	return 0;
@@ -140,10 +147,11 @@ unset_sync_env(const char *old)
 	(void)unsetenv(UPRR_SYNC_ENV_MODE);
 	(void)unsetenv(UPRR_SYNC_ENV_LOG);
 	(void)unsetenv(UPRR_SYNC_ENV_HEAP);
+	(void)unsetenv(UPRR_SYNC_ENV_RECS);
 }
 
 /* The file the interposer maps in the TP run (UPRR_SYNC_MODE=tp): zeros,
- * as long as a log of UPRR_SYNC_RECS_DEFAULT records a thread (sparse).
+ * as long as a log of TP_SYNC_RECS records a thread (sparse).
  * Returns 0 or -errno. */
 static int
 make_sync_log(const char *path)
@@ -152,7 +160,7 @@ make_sync_log(const char *path)
 
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, (off_t)uprr_sync_log_size(UPRR_SYNC_RECS_DEFAULT)) < 0)
+	if (ftruncate(fd, (off_t)uprr_sync_log_size(TP_SYNC_RECS)) < 0)
 		return -errno;
 	return 0;
 }
