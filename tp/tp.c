@@ -330,8 +330,11 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	if (cpu >= 0)
 		(void)sched_setaffinity(0, sizeof(all), &all);
 	unset_sync_env(old_preload);
-	if (r < 0 && r != -EDOM)
+	if (r < 0 && r != -EDOM) {
+		/* said by the recorder (a log the EP run cannot take) */
+		log_error("no trace recorded; the TP log is kept in %s", work);
 		return r;
+	}
 	if (r == -EDOM) {
 		write_info(dir, &tp, &ep, cpu, interposed, true);
 		log_error("the EP run diverged from the TP run (%s); a whole-program epoch cannot be "
