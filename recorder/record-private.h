@@ -1064,9 +1064,14 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
 /* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
 
 /** Read the log in trace @dir (ep/ep.h) that the syscalls will be
- * answered from, whose program must be executable @exe, byte for byte.
- * Returns 0 or -errno, having said why. */
-int rec_ep_open(struct recorder *rec, const char *dir, const char *exe) _wur_;
+ * answered from, whose program must be executable @exe, byte for byte;
+ * @sync_log (or NULL): the synchronization-order log the log's run mapped
+ * (rec_options.ep_sync_log). Returns 0 or -errno, having said why. */
+int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log) _wur_;
+/** The ranges (pairs: start, end) where an EP run's program will map what the
+ * log's did, which uprr's own mappings (stub areas) must leave free, into
+ * *@ret_n; NULL and 0 when the recording is not an EP run. */
+const uint64_t *rec_ep_reserved(const struct recorder *rec, size_t *ret_n);
 /** The program started as @root is the log's first process. Returns 0 or
  * -ENOMEM. */
 int rec_ep_start(struct recorder *rec, pid_t root) _wur_;

@@ -262,6 +262,13 @@ struct trace_event {
  * same events, in the order the recorder saw them, of threads that ran at
  * once; no schedule, so it does not replay (EP runs read its syscalls). */
 #define TRACE_MODE_TP_LOG "tp-log"
+/** The header's mode of `uprr record --mode=tp`'s trace: the EP run's, which replays as an up
+ * trace does (tp/tp.h) */
+#define TRACE_MODE_TP "tp"
+/** The file of a TRACE_MODE_TP trace that says what its TP and EP runs cost
+ * and whether the EP run diverged (text, one fact a line, for `uprr info`;
+ * written when the EP run ends, which the header cannot wait for) */
+#define TRACE_TP_INFO_FILE "tp-info"
 
 /** The trace header: who recorded what, where. */
 struct trace_header {
