@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -321,4 +322,39 @@ dirty_pages_union(const struct dirty_pages *a, const struct dirty_pages *b, stru
 		pages += (int64_t)((end - start) / DIRTY_PAGE);
 	}
 	return pages;
+}
+
+int
+dirty_pages_read(pid_t pid, int *memfd, const uint64_t *addrs, size_t n, uint8_t *buf, bool *bad)
+{
+	struct iovec local[DIRTY_READ_BATCH], remote[DIRTY_READ_BATCH];
+	size_t k = 0, done;
+	ssize_t got;
+
+	if (n > DIRTY_READ_BATCH)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		bad[i] = false;
+		if (k && (uint64_t)(uintptr_t)remote[k - 1].iov_base + remote[k - 1].iov_len == addrs[i]) {
+			local[k - 1].iov_len += DIRTY_PAGE;
+			remote[k - 1].iov_len += DIRTY_PAGE;
+			continue;
+		}
+		local[k] = (struct iovec){ buf + i * DIRTY_PAGE, DIRTY_PAGE };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
+		k++;
+	}
+	got = process_vm_readv(pid, local, k, remote, k, 0);
+	if (got < 0 && errno == ESRCH)
+		return -ESRCH; /* the process is gone: an expected event, the caller's */
+	for (done = got > 0 ? (size_t)got / DIRTY_PAGE : 0; done < n; done++) {
+		if (*memfd < 0) {
+			*memfd = tracee_open_mem(pid);
+			if (*memfd < 0)
+				return *memfd;
+		}
+		if (tracee_read_mem(*memfd, addrs[done], buf + done * DIRTY_PAGE, DIRTY_PAGE) < 0)
+			bad[done] = true;
+	}
+	return 0;
 }

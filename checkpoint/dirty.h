@@ -195,6 +195,23 @@ void dirty_log_free(struct dirty_log *d);
 /** Free the runs of @p; it is left empty, reusable. */
 void dirty_pages_fini(struct dirty_pages *p);
 
+/** Pages dirty_pages_read() takes at once: 1 MiB, as many iovecs at most
+ * (UIO_MAXIOV is 1024). */
+#define DIRTY_READ_BATCH 256
+
+/**
+ * Read the @n pages (at most DIRTY_READ_BATCH) at @addrs of process @pid into
+ * @buf, page i at i * DIRTY_PAGE: one process_vm_readv(2) of them all (runs
+ * of consecutive pages as one iovec), then what it could not read (it stops
+ * at the first page it cannot) page by page through /proc/PID/mem: *@memfd,
+ * opened here at first need if it is negative (the caller closes it). A page
+ * unreadable both ways (not mapped) is marked in @bad. Unlike /proc/PID/mem,
+ * process_vm_readv(2) never grows a stack. Returns 0 or -errno (-ESRCH: the
+ * process is gone).
+ */
+int dirty_pages_read(pid_t pid, int *memfd, const uint64_t *addrs, size_t n, uint8_t *buf,
+		     bool *bad) _wur_;
+
 /**
  * Append the runs of @a and @b (each sorted and disjoint) to @ret as one
  * sorted, disjoint list, runs that touch merged (the pages either wrote).

@@ -281,13 +281,32 @@ inject_buf(pid_t tid, int memfd, long nr, uint64_t args[6], int argi, const void
 	return r;
 }
 
+/* Give stopped thread @tid the registers (an interrupted syscall rewound to
+ * run again, as the kernel restarts it), XSAVE state and signal mask of @t. */
+static int
+set_cpu_state(pid_t tid, const struct checkpoint_thread *t)
+{
+	struct user_regs_struct regs = t->regs;
+	int r;
+
+	if ((int64_t)regs.orig_rax >= 0 && is_restart(regs.rax))
+		rewind_syscall(&regs);
+	regs.orig_rax = (uint64_t)-1;
+	r = tracee_set_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	r = tracee_set_xstate(tid, t->xstate, t->xstate_len);
+	if (r < 0)
+		return r;
+	return tracee_set_sigmask(tid, t->sigmask);
+}
+
 /* Give copy thread @tid (of the copy whose mem is @memfd) the state @t of
  * its original; @forked: the fork of the forking thread, which kept the
  * alternate signal stack. */
 static int
 apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked)
 {
-	struct user_regs_struct regs;
 	int64_t res;
 	int r;
 
@@ -332,17 +351,7 @@ apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked
 	/* by us, no injection needed (sched_setaffinity(2) of another task) */
 	if (sched_setaffinity(tid, sizeof(t->affinity), &t->affinity) < 0)
 		return -errno;
-	regs = t->regs;
-	if ((int64_t)regs.orig_rax >= 0 && is_restart(regs.rax))
-		rewind_syscall(&regs);
-	regs.orig_rax = (uint64_t)-1;
-	r = tracee_set_regs(tid, &regs);
-	if (r < 0)
-		return r;
-	r = tracee_set_xstate(tid, t->xstate, t->xstate_len);
-	if (r < 0)
-		return r;
-	return tracee_set_sigmask(tid, t->sigmask);
+	return set_cpu_state(tid, t);
 }
 
 /* Whether alternate signal stacks @x and @y are the same setting
@@ -393,7 +402,6 @@ int
 checkpoint_thread_set(pid_t tid, int memfd, const struct checkpoint_thread *now,
 		      const struct checkpoint_thread *want)
 {
-	struct user_regs_struct regs;
 	int64_t res;
 	int r;
 
@@ -430,17 +438,7 @@ checkpoint_thread_set(pid_t tid, int memfd, const struct checkpoint_thread *now,
 		if (r < 0)
 			return r;
 	}
-	regs = want->regs;
-	if ((int64_t)regs.orig_rax >= 0 && is_restart(regs.rax))
-		rewind_syscall(&regs);
-	regs.orig_rax = (uint64_t)-1;
-	r = tracee_set_regs(tid, &regs);
-	if (r < 0)
-		return r;
-	r = tracee_set_xstate(tid, want->xstate, want->xstate_len);
-	if (r < 0)
-		return r;
-	return tracee_set_sigmask(tid, want->sigmask);
+	return set_cpu_state(tid, want);
 }
 
 /* Fork the copy through the original's thread @tid, state @t0. */

@@ -145,7 +145,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
 		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
-		   "                   [--mode=up|tp-log] [--] PROG [ARGS...]\n"
+		   "                   [--mode=up|tp|tp-log] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -154,6 +154,9 @@ usage(FILE *f)
 		   "to the latest trace there.\n"
 		   "record runs common syscalls through an in-process buffer (on by default;\n"
 		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n"
+		   "--mode=tp runs every thread at once (the syscall buffer off), then records\n"
+		   "the trace one thread at a time from that run's syscalls, pthread and malloc\n"
+		   "order; exit 124 if the two runs diverge.\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
 		   "syscalls, which does not replay (uprr dump shows it).\n"
 		   "A testing aid of epoch-parallel recording: record --syscalls-from=TRACE answers\n"
@@ -217,6 +220,7 @@ cmd_record(int argc, char **argv)
 	struct rec_options opts = { 0 };
 	const char *sb_env = getenv("UPRR_SYSCALL_BUFFER");
 	char dir[PATH_MAX];
+	bool tp = false;
 	int c, status = 0, r, v = 0;
 
 	/* on by default (doc/syscall-buffer.md); --no-syscall-buffer or
@@ -254,13 +258,17 @@ cmd_record(int argc, char **argv)
 			opts.syscallbuf = c == 'b';
 			break;
 		case 'm':
-			/* tp-log: the TP run alone (tp/tp.h), until EP runs follow it */
-			if (strcmp(optarg, "up") != 0 && strcmp(optarg, "tp-log") != 0) {
-				fprintf(stderr, "uprr: --mode=%s: use up or tp-log\n", optarg);
+			/* tp: a TP run, then an EP run from its log (tp/tp.h);
+			 * tp-log: the TP run alone */
+			if (strcmp(optarg, "up") != 0 && strcmp(optarg, "tp-log") != 0 &&
+			    strcmp(optarg, "tp") != 0) {
+				fprintf(stderr, "uprr: --mode=%s: use up, tp or tp-log\n", optarg);
 				return EXIT_UPRR;
 			}
 			opts.tp_log = strcmp(optarg, "tp-log") == 0;
+			tp = strcmp(optarg, "tp") == 0;
 			break;
+
 		case 'L':
 			/* an EP run of the whole program (ep/ep.h, doc/uniparallel.md) */
 			opts.syscalls_from = optarg;
@@ -291,12 +299,22 @@ cmd_record(int argc, char **argv)
 		fprintf(stderr, "uprr: --chaos shakes a schedule; --mode=tp-log has none\n");
 		return EXIT_UPRR;
 	}
+	if (tp && opts.syscalls_from) {
+		fprintf(stderr, "uprr: --syscalls-from answers syscalls from a log; --mode=tp makes one\n");
+		return EXIT_UPRR;
+	}
 	if (opts.tp_log && opts.syscalls_from) {
 		fprintf(stderr, "uprr: --syscalls-from answers syscalls from a log; --mode=tp-log makes one\n");
 		return EXIT_UPRR;
 	}
-	r = opts.tp_log ? tp_record_log(&opts, &status, dir, sizeof(dir))
-			: rec_record(&opts, &status, dir, sizeof(dir));
+	if (tp)
+		/* the heap's order too: without it glibc's per-thread arenas
+		 * are made in another order by the EP run, at other addresses
+		 * (doc/sync-order.md) */
+		r = tp_record(&opts, TP_SYNC_HEAP, &status, dir, sizeof(dir));
+	else
+		r = opts.tp_log ? tp_record_log(&opts, &status, dir, sizeof(dir))
+				: rec_record(&opts, &status, dir, sizeof(dir));
 	if (r == -ENOEXEC) {
 		/* as a shell says it */
 		if (status == ENOENT) {

@@ -26,51 +26,10 @@
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
-/* Pages read per process_vm_readv(2) call: 1 MiB, at most as many iovecs
- * (UIO_MAXIOV is 1024). */
-#define HASH_BATCH 256
+/* Pages read at once (dirty_pages_read()). */
+#define HASH_BATCH DIRTY_READ_BATCH
 /* Pages from which the two sides are hashed on two threads at once. */
 #define PARALLEL_PAGES 256
-
-/* Read the @npages pages at @addrs of @pid into @buf, page i at i * 4 KiB:
- * process_vm_readv(2) of them all, then what it could not read (it stops at
- * the first page it cannot) page by page through /proc/PID/mem (*memfd,
- * opened at first need). A page unreadable both ways is marked in @bad.
- * Returns 0 or -errno. */
-static int
-read_batch(pid_t pid, int *memfd, const uint64_t *addrs, size_t npages, uint8_t *buf, bool *bad)
-{
-	struct iovec local[HASH_BATCH], remote[HASH_BATCH];
-	size_t k = 0, done;
-	ssize_t n;
-
-	/* runs of consecutive pages as one iovec each */
-	for (size_t i = 0; i < npages; i++) {
-		bad[i] = false;
-		if (k && (uint64_t)(uintptr_t)remote[k - 1].iov_base + remote[k - 1].iov_len == addrs[i]) {
-			local[k - 1].iov_len += DIRTY_PAGE;
-			remote[k - 1].iov_len += DIRTY_PAGE;
-			continue;
-		}
-		local[k] = (struct iovec){ buf + i * DIRTY_PAGE, DIRTY_PAGE };
-		remote[k] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
-		k++;
-	}
-	n = process_vm_readv(pid, local, k, remote, k, 0);
-	if (n < 0 && errno == ESRCH)
-		return -ESRCH; /* the process is gone: an expected event */
-	done = n > 0 ? (size_t)n / DIRTY_PAGE : 0;
-	for (size_t i = done; i < npages; i++) {
-		if (*memfd < 0) {
-			*memfd = tracee_open_mem(pid);
-			if (*memfd < 0)
-				return *memfd;
-		}
-		if (tracee_read_mem(*memfd, addrs[i], buf + i * DIRTY_PAGE, DIRTY_PAGE) < 0)
-			bad[i] = true;
-	}
-	return 0;
-}
 
 /* Zero the bytes of @ignore (@nignore ranges) in the page at @addr, read
  * into @page. */
@@ -92,7 +51,7 @@ hash_batch(pid_t pid, int *memfd, const uint64_t *addrs, size_t k,
 	   const struct checkpoint_range *ignore, size_t nignore, uint8_t *buf, uint64_t *ret)
 {
 	bool bad[HASH_BATCH];
-	int r = read_batch(pid, memfd, addrs, k, buf, bad);
+	int r = dirty_pages_read(pid, memfd, addrs, k, buf, bad);
 
 	if (r < 0)
 		return r;

@@ -75,6 +75,14 @@ struct ep_log;
  */
 int ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen) _wur_;
 
+/**
+ * The address ranges the log's successful mmap(2) and mremap(2) calls
+ * returned, as pairs (start, end), sorted and merged, into *@ret_n pairs; owned
+ * by @log (computed when it was read). An EP run maps there when its
+ * program does: nothing of uprr's may stand there first.
+ */
+const uint64_t *ep_log_mapped(const struct ep_log *log, size_t *ret_n);
+
 /** Free @log (NULL accepted). */
 void ep_log_free(struct ep_log *log);
 

@@ -9,6 +9,7 @@
 #define LOG_PREFIX "ep"
 #include "ep/ep.h"
 
+#include <asm/unistd.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -53,6 +54,8 @@ struct ep_log {
 	size_t ntids, tids_cap;
 	struct log_exec *execs;	  /* the execs after the first one */
 	size_t nexecs, execs_cap;
+	uint64_t *mapped;	  /* ep_log_mapped()'s pairs */
+	size_t nmapped;
 };
 
 static struct log_thread *
@@ -278,6 +281,61 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 	}
 }
 
+static int
+cmp_range(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return x[0] < y[0] ? -1 : x[0] > y[0];
+}
+
+/* ep_log_mapped()'s ranges, from every thread's calls. */
+static int
+collect_mapped(struct ep_log *log)
+{
+	size_t n = 0, cap = 0, out = 0;
+	uint64_t *m = NULL;
+
+	for (size_t i = 0; i < log->nthreads; i++)
+		for (size_t j = 0; j < log->threads[i].ncalls; j++) {
+			const struct ep_call *c = &log->threads[i].calls[j];
+			uint64_t len;
+
+			if (!c->exited || c->result < 0 ||
+			    (c->nr != __NR_mmap && c->nr != __NR_mremap))
+				continue;
+			len = c->nr == __NR_mmap ? c->args[1] : c->args[2];
+			if (UTIL_GROW(m, cap, 2 * (n + 1)) < 0) {
+				free(m);
+				return -ENOMEM;
+			}
+			m[2 * n] = (uint64_t)c->result;
+			m[2 * n + 1] = (uint64_t)c->result + ((len + 4095) & ~4095ull);
+			n++;
+		}
+	if (n)
+		qsort(m, n, 2 * sizeof(*m), cmp_range);
+	for (size_t i = 0; i < n; i++) {
+		if (out && m[2 * i] <= m[2 * out - 1]) {
+			m[2 * out - 1] = MAX(m[2 * out - 1], m[2 * i + 1]);
+			continue;
+		}
+		m[2 * out] = m[2 * i];
+		m[2 * out + 1] = m[2 * i + 1];
+		out++;
+	}
+	log->mapped = m;
+	log->nmapped = out;
+	return 0;
+}
+
+const uint64_t *
+ep_log_mapped(const struct ep_log *log, size_t *ret_n)
+{
+	*ret_n = log->nmapped;
+	return log->mapped;
+}
+
 int
 ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
 {
@@ -307,6 +365,11 @@ ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
 	if (!log->root) {
 		snprintf(err, errlen, "the trace starts no program");
 		r = -EBADMSG;
+		goto fail;
+	}
+	r = collect_mapped(log);
+	if (r < 0) {
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	*ret_log = log;
@@ -339,6 +402,7 @@ ep_log_free(struct ep_log *log)
 	for (size_t i = 0; i < log->nexecs; i++)
 		free(log->execs[i].stack);
 	free(log->execs);
+	free(log->mapped);
 	free(log->stack);
 	trace_reader_close(log->r);
 	free(log);

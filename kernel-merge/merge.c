@@ -28,7 +28,7 @@
 
 /* Pages moved per process_vm_readv(2)/process_vm_writev(2) pair: 1 MiB, at
  * most as many iovecs (UIO_MAXIOV is 1024). */
-#define COPY_BATCH 256
+#define COPY_BATCH DIRTY_READ_BATCH
 
 #define PAGE_UP(x) (((x) + DIRTY_PAGE - 1) & ~(DIRTY_PAGE - 1))
 
@@ -447,36 +447,13 @@ copy_fresh(const struct kmerge_side *a, const struct kmerge_side *b, const struc
 	return 0;
 }
 
-/* Read the @k pages at @addrs of the process of @side into @buf, page i at
- * i * 4 KiB: process_vm_readv(2) of them all, then what it could not read
- * (it stops at the first page it cannot) page by page through
- * /proc/PID/mem. A page unreadable both ways (not mapped) is marked in
- * @bad. Returns 0 or -errno. */
+/* dirty_pages_read() of @side's process, through its /proc/PID/mem. */
 static int
 read_pages(const struct kmerge_side *side, const uint64_t *addrs, size_t k, uint8_t *buf, bool *bad)
 {
-	struct iovec local[COPY_BATCH] = { 0 }, remote[COPY_BATCH] = { 0 };
-	size_t m = 0, done;
-	ssize_t n;
+	int memfd = side->memfd;
 
-	for (size_t i = 0; i < k; i++) {
-		bad[i] = false;
-		if (m && (uint64_t)(uintptr_t)remote[m - 1].iov_base + remote[m - 1].iov_len == addrs[i]) {
-			local[m - 1].iov_len += DIRTY_PAGE;
-			remote[m - 1].iov_len += DIRTY_PAGE;
-			continue;
-		}
-		local[m] = (struct iovec){ buf + i * DIRTY_PAGE, DIRTY_PAGE };
-		remote[m] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
-		m++;
-	}
-	n = process_vm_readv(side->pid, local, m, remote, m, 0);
-	if (n < 0 && errno == ESRCH)
-		return -ESRCH; /* the process is gone: an expected event, the caller's */
-	for (done = n > 0 ? (size_t)n / DIRTY_PAGE : 0; done < k; done++)
-		if (tracee_read_mem(side->memfd, addrs[done], buf + done * DIRTY_PAGE, DIRTY_PAGE) < 0)
-			bad[done] = true;
-	return 0;
+	return dirty_pages_read(side->pid, &memfd, addrs, k, buf, bad);
 }
 
 /* One of the two workers comparing and copying the union. */

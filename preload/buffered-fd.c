@@ -111,7 +111,8 @@ uprr_fd_commit(struct uprr_buf *buf, long nr, long fd, long ret)
 	}
 	if (ret > 0 && fd >= 0 &&
 	    (nr == __NR_write || nr == __NR_writev || nr == __NR_sendto || nr == __NR_sendmsg ||
-	     nr == __NR_pwrite64 || nr == __NR_sendfile || nr == __NR_copy_file_range))
+	     nr == __NR_pwrite64 || nr == __NR_sendfile || nr == __NR_copy_file_range ||
+	     ((nr == __NR_read || nr == __NR_readv || nr == __NR_pread64) && ret >= UPRR_READ_REF_MIN)))
 		buf->fds_written[(fd >> 6) & 1] |= 1ull << (fd & 63);
 }
 
@@ -473,7 +474,9 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			memcpy((void *)a[1], data, (size_t)ret);
 		else if (ret > 0)
 			scatter((const struct kiovec *)a[1], a[2], data, (uint64_t)ret);
-		uprr_commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
+		/* a read of a file may be kept by reference: marks the fd */
+		uprr_commit(buf, rec, nr, nr == __NR_preadv ? -1 : a[0], ret,
+			    (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
 		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
 			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
 		return ret;

@@ -18,6 +18,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,9 @@ HIDDEN enum sync_mode sync_mode = SYNC_OFF;
 
 static struct uprr_sync_head *head;
 static uint64_t slot_size;
+/* UPRR_SYNC_MODE=tp (`uprr record --mode=tp`): the mode comes from the file,
+ * and LOG and FOLLOW make the same syscalls (see map_tp_log()) */
+static bool tp_mode;
 
 /* The clock table: open addressing on the address, entries never removed
  * (an address reused by another object continues its clock, in LOG as in
@@ -317,6 +321,10 @@ claim_slot(uint32_t parent, uint32_t ordinal)
 		slot_at(i)->tid = (uint32_t)sync_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
 		__atomic_store_n(&slot_at(i)->used, 1, __ATOMIC_RELEASE);
 	} else {
+		/* the EP run answers its syscalls from the TP run's, in order:
+		 * make LOG's gettid here too */
+		if (tp_mode)
+			(void)sync_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
 		/* FOLLOW: the slot of the same creator's same rank */
 		for (i = 0; i < head->nthreads && i < UPRR_SYNC_NSLOTS; i++)
 			if (slot_at(i)->used && slot_at(i)->parent == parent &&
@@ -421,6 +429,61 @@ err:
 	}
 }
 
+/*
+ * UPRR_SYNC_MODE=tp: the file was made by uprr, @nrecs records a thread
+ * long, and is mapped MAP_SHARED writable. In the TP run it holds zeros:
+ * LOG. In the EP run the recorder maps the TP run's finished log there
+ * instead (privately, recorder/record-ep.c): its magic says FOLLOW. Both
+ * make the same syscalls (open, fstat, mmap, close, getpid), since the EP
+ * run answers them from the TP run's in order.
+ */
+static int
+map_tp_log(const char *path, uint32_t nrecs, enum sync_mode *ret_mode)
+{
+	struct stat st;
+	void *p;
+	uint32_t pid;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		goto err;
+	if ((uint64_t)st.st_size < uprr_sync_log_size(nrecs)) {
+		errno = EINVAL;
+		goto err;
+	}
+	p = mmap(NULL, uprr_sync_log_size(nrecs), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto err;
+	close(fd);
+	pid = (uint32_t)getpid();
+	head = p;
+	slot_size = uprr_sync_slot_size(nrecs);
+	if (__atomic_load_n(&head->magic, __ATOMIC_ACQUIRE) == UPRR_SYNC_MAGIC) {
+		if (head->version != UPRR_SYNC_VERSION || head->nslots != UPRR_SYNC_NSLOTS ||
+				head->nrecs != nrecs)
+			return -EINVAL;
+		*ret_mode = SYNC_FOLLOW;
+		return 0;
+	}
+	head->version = UPRR_SYNC_VERSION;
+	head->nslots = UPRR_SYNC_NSLOTS;
+	head->nrecs = nrecs;
+	head->pid = pid;
+	__atomic_store_n(&head->magic, UPRR_SYNC_MAGIC, __ATOMIC_RELEASE);
+	*ret_mode = SYNC_LOG;
+	return 0;
+err:
+	{
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+}
+
 __attribute__((constructor)) static void
 sync_init(void)
 {
@@ -428,7 +491,7 @@ sync_init(void)
 	const char *path = getenv(UPRR_SYNC_ENV_LOG);
 	const char *recs_s = getenv(UPRR_SYNC_ENV_RECS);
 	const char *heap_s = getenv(UPRR_SYNC_ENV_HEAP);
-	enum sync_mode mode;
+	enum sync_mode mode = SYNC_OFF;
 	uint32_t nrecs = UPRR_SYNC_RECS_DEFAULT;
 	char msg[256];
 	int r, n;
@@ -440,6 +503,8 @@ sync_init(void)
 		mode = SYNC_LOG;
 	else if (!strcmp(mode_s, "follow"))
 		mode = SYNC_FOLLOW;
+	else if (!strcmp(mode_s, "tp"))
+		tp_mode = true;
 	else
 		return;
 	if (recs_s) {
@@ -454,7 +519,7 @@ sync_init(void)
 		r = -errno;
 		goto fail;
 	}
-	r = map_log(path, mode, nrecs);
+	r = tp_mode ? map_tp_log(path, nrecs, &mode) : map_log(path, mode, nrecs);
 	if (r < 0)
 		goto fail;
 	/* a program this process executes is another process: no log */

@@ -16,7 +16,7 @@
 #endif
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_PRELOAD_VERSION 10
+#define UPRR_PRELOAD_VERSION 11
 /** ctl.magic once the supervisor mapped the library ("UPRB"). */
 #define UPRR_PRELOAD_MAGIC 0x42525055u
 
@@ -114,6 +114,13 @@
  * yields in a loop while it waits for another thread gives it up after
  * this many (doc/syscall-buffer.md). */
 #define UPRR_YIELDS_PER_BATCH 16u
+/** The least bytes a read, readv or pread64 must return for the recorder
+ * to keep them by reference to a package-managed file (trace format 13,
+ * recorder/syscallbuf-ref.c): the library marks its fd (fds_written).
+ * Below, linking the file (an ext4 link: 13 us on the recorder's loop)
+ * costs more than compressing the bytes (16 KiB at 430 MB/s: 38 us, on the
+ * writer's thread). */
+#define UPRR_READ_REF_MIN 16384
 /** Bytes of the struct stat that fstat(2) and newfstatat(2) write (x86-64). */
 #define UPRR_STAT_SIZE 144
 
@@ -169,10 +176,12 @@ struct uprr_buf {
 	 * end marker decides. */
 	uint32_t maps;
 	/** The fds (modulo 128, a bit each) that the buffer's records wrote
-	 * or sent bytes to (ret > 0): a close of one of them takes the traced
-	 * path, whose entry flushes first, since the flush finds where those
-	 * bytes went from what the fd refers to then. Valid while used is not
-	 * 0 (the batch's first record clears it); library */
+	 * or sent bytes to (ret > 0), or read UPRR_READ_REF_MIN bytes or more
+	 * from (read, readv, pread64; version 11): a close of one of them
+	 * takes the traced path, whose entry flushes first, since the flush
+	 * finds where those bytes went, or the file they came from (a read
+	 * kept by reference), from what the fd refers to then. Valid while
+	 * used is not 0 (the batch's first record clears it); library */
 	uint64_t fds_written[2];
 };
 

@@ -47,6 +47,7 @@ struct ep_file {
 
 struct rec_ep {
 	struct ep_log *log;
+	const char *sync_log;	/* rec_options.ep_sync_log */
 	struct ep_file *files;
 	size_t nfiles, files_cap;
 };
@@ -73,7 +74,7 @@ same_bytes(const char *a, const char *b)
 }
 
 int
-rec_ep_open(struct recorder *rec, const char *dir, const char *exe)
+rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log)
 {
 	const char *copy;
 	char err[512] = "";
@@ -82,6 +83,7 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe)
 	rec->ep = calloc(1, sizeof(*rec->ep));
 	if (!rec->ep)
 		return -ENOMEM;
+	rec->ep->sync_log = sync_log;
 	r = ep_log_open(dir, &rec->ep->log, err, sizeof(err));
 	if (r < 0) {
 		log_error("--syscalls-from=%s: %s", dir, err[0] ? err : strerror(-r));
@@ -98,6 +100,16 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe)
 		return -EINVAL;
 	}
 	return 0;
+}
+
+const uint64_t *
+rec_ep_reserved(const struct recorder *rec, size_t *ret_n)
+{
+	if (!rec->ep) {
+		*ret_n = 0;
+		return NULL;
+	}
+	return ep_log_mapped(rec->ep->log, ret_n);
 }
 
 int
@@ -221,11 +233,12 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 	return 0;
 }
 
-/* The fd in @t's process of kept file @id of the log, opened there on first
- * use with an injected openat (@t is at the seccomp stop of a syscall that
- * is skipped meanwhile); -errno on failure. */
+/* The fd in @t's process of kept file @id of the log (or of file @path
+ * instead, if not NULL), opened there on first use with an injected openat
+ * (@t is at the seccomp stop of a syscall that is skipped meanwhile);
+ * -errno on failure. */
 static int
-file_fd(struct recorder *rec, struct rthread *t, uint32_t id)
+file_fd(struct recorder *rec, struct rthread *t, uint32_t id, const char *path)
 {
 	struct rec_ep *ep = rec->ep;
 	struct user_regs_struct skip = t->regs;
@@ -235,9 +248,11 @@ file_fd(struct recorder *rec, struct rthread *t, uint32_t id)
 	for (size_t i = 0; i < ep->nfiles; i++)
 		if (ep->files[i].tgid == t->tgid && ep->files[i].id == id)
 			return ep->files[i].fd;
-	r = ep_log_file(ep->log, id, &copy, NULL);
+	r = path ? 0 : ep_log_file(ep->log, id, &copy, NULL);
 	if (r < 0)
 		return r;
+	if (path)
+		copy = path;
 	if (UTIL_GROW(ep->files, ep->files_cap, ep->nfiles + 1) < 0)
 		return -ENOMEM;
 	skip.orig_rax = (uint64_t)-1;
@@ -249,6 +264,18 @@ file_fd(struct recorder *rec, struct rthread *t, uint32_t id)
 		return fd;
 	ep->files[ep->nfiles++] = (struct ep_file){ t->tgid, id, fd };
 	return fd;
+}
+
+/* Whether @c maps the synchronization-order log the log's run mapped at
+ * rec_options.ep_sync_log (tp/tp.c). */
+static bool
+sync_log_mapping(struct recorder *rec, const struct ep_call *c)
+{
+	const char *original;
+
+	return rec->ep->sync_log && c->nvalues >= 3 && c->values[2] &&
+	       ep_log_file(rec->ep->log, (uint32_t)(c->values[2] - 1), NULL, &original) >= 0 &&
+	       original && strcmp(original, rec->ep->sync_log) == 0;
 }
 
 /*
@@ -264,6 +291,7 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	struct user_regs_struct regs = t->regs;
 	uint64_t flags = t->args[3];
 	size_t before = rec->ep->nfiles;
+	bool sync;
 	int fd, status, sig;
 
 	if (c->result < 0)
@@ -280,15 +308,22 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 		}
 		return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
 	}
-	/* a read-only shared mapping (locale files) maps the copy as well: no
-	 * write of the program's reaches it */
-	if (((flags & MAP_TYPE) != MAP_PRIVATE && (t->args[2] & PROT_WRITE)) ||
+	sync = sync_log_mapping(rec, c);
+	if (sync) {
+		/* the interposer's log (UPRR_SYNC_MODE=tp): the TP run's,
+		 * finished, privately: it follows it, and FOLLOW never
+		 * writes it. Read-only: a writable mapping's pages would be
+		 * tracked by every restore point (the EP run of tp_fsum took
+		 * 4x the CPU time with a log 4x the size) */
+		regs.r10 = (regs.r10 & ~(uint64_t)MAP_TYPE) | MAP_PRIVATE;
+		regs.rdx = PROT_READ;
+	} else if (((flags & MAP_TYPE) != MAP_PRIVATE && (t->args[2] & PROT_WRITE)) ||
 	    (c->nvalues >= 5 && c->values[4])) {
 		diverge(rec, t, "a writable shared mapping of a file (or a private one that follows "
 			"its changes), which an EP run does not take from a log yet");
 		return -1;
 	}
-	fd = file_fd(rec, t, (uint32_t)(c->values[2] - 1));
+	fd = file_fd(rec, t, (uint32_t)(c->values[2] - 1), sync ? rec->ep->sync_log : NULL);
 	if (fd < 0) {
 		diverge(rec, t, "cannot map the log's copy of file %" PRIu64 ": %s", c->values[2] - 1,
 			strerror(-fd));

@@ -483,6 +483,11 @@ struct rec_sb {
 	uint8_t *extra;		/* scratch: bytes of records that hold none (copy_file_range) */
 	size_t extra_cap;
 	uint64_t records, flushes; /* buffered calls recorded, events they took */
+	uint64_t *ref_offs;	/* scratch: syscallbuf-ref.c */
+	size_t ref_offs_cap;
+	uint8_t *ref_check;	/* scratch: a kept file's bytes, compared */
+	size_t ref_check_cap;
+	uint64_t ref_reads, ref_bytes; /* reads kept by reference, their bytes */
 	uint64_t patched;	/* syscall sites redirected into the library */
 	/* calls the buffer takes made from a site that stays traced, and
 	 * those sites, by enum rec_sb_unpatched */
@@ -853,6 +858,14 @@ void rec_syscallbuf_maps(struct recorder *rec, struct rthread *t, bool ok);
  * made (mmap, munmap, madvise), told to the restore points as a traced
  * one's exit tells them (rec_restore_map_change()); at the flush. */
 void rec_syscallbuf_maps_seen(struct recorder *rec, struct rthread *t, const uint8_t *recs, uint32_t len);
+/** Replace the bytes of each read, readv or pread64 record among the @len
+ * bytes at @recs (@t's, at its flush) that read REF_MIN bytes or more from
+ * a package-managed file by a struct trace_sb_ref (the file kept by a hard
+ * link, trace_writer_keep_file() with TRACE_KEEP_LINK_ONLY), marking it
+ * TRACE_SB_REF in @sinks; records move down over the room freed. Returns
+ * their new length (syscallbuf-ref.c; doc/syscall-buffer.md). */
+uint32_t rec_syscallbuf_ref_reads(struct recorder *rec, const struct rthread *t, uint8_t *recs, uint32_t len,
+				  uint32_t *sinks);
 /** Forget which buffer @t's thread claimed (found again at the next use):
  * a rollback may have undone the claim, whose slot a later claim may not
  * be. */
@@ -1053,9 +1066,14 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
 /* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
 
 /** Read the log in trace @dir (ep/ep.h) that the syscalls will be
- * answered from, whose program must be executable @exe, byte for byte.
- * Returns 0 or -errno, having said why. */
-int rec_ep_open(struct recorder *rec, const char *dir, const char *exe) _wur_;
+ * answered from, whose program must be executable @exe, byte for byte;
+ * @sync_log (or NULL): the synchronization-order log the log's run mapped
+ * (rec_options.ep_sync_log). Returns 0 or -errno, having said why. */
+int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log) _wur_;
+/** The ranges (pairs: start, end) where an EP run's program will map what the
+ * log's did, which uprr's own mappings (stub areas) must leave free, into
+ * *@ret_n; NULL and 0 when the recording is not an EP run. */
+const uint64_t *rec_ep_reserved(const struct recorder *rec, size_t *ret_n);
 /** The program started as @root is the log's first process. Returns 0 or
  * -ENOMEM. */
 int rec_ep_start(struct recorder *rec, pid_t root) _wur_;

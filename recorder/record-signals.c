@@ -458,6 +458,8 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 	_cleanup_free_ struct checkpoint_range *kept = NULL;
 	struct trace_event ev;
 	uint64_t avoid[64];
+	const uint64_t *reserved;
+	size_t nreserved;
 	size_t navoid = 0;
 	int r, nsites;
 
@@ -512,7 +514,9 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 	for (size_t i = 0; i < rec->nthreads && navoid < ARRAY_SIZE(avoid); i++)
 		if (&rec->threads[i] != t)
 			avoid[navoid++] = rec->threads[i].regs.rip;
-	nsites = ticks_soft_plan(t->space->mem.soft, t->tgid, t->tid, rip, avoid, navoid, &ev);
+	reserved = rec_ep_reserved(rec, &nreserved);
+	nsites = ticks_soft_plan(t->space->mem.soft, t->tgid, t->tid, rip, avoid, navoid, reserved,
+				 nreserved, &ev);
 	/* never in the syscall buffer's library, whose branches replay must
 	 * count as the recording does whatever way a re-run took there
 	 * (the code window around a rip one page away would reach it) */

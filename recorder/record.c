@@ -883,7 +883,7 @@ record_loop(struct recorder *rec)
 /* ---- start ---- */
 
 static void
-fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks, bool tp)
+fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks, const char *mode)
 {
 	extern char **environ;
 
@@ -896,7 +896,7 @@ fill_header(struct trace_header *hdr, char *const *argv, enum ticks_source ticks
 		hdr->cwd[0] = '\0';
 	arch_cpu_identity(hdr->cpu_vendor, hdr->cpu_features);
 	snprintf(hdr->tick_source, sizeof(hdr->tick_source), "%s", ticks_source_name(ticks));
-	snprintf(hdr->mode, sizeof(hdr->mode), "%s", tp ? TRACE_MODE_TP_LOG : TRACE_MODE_UP);
+	snprintf(hdr->mode, sizeof(hdr->mode), "%s", mode);
 	{
 		struct timespec ts;
 
@@ -1194,7 +1194,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	/* an EP run: its log first, before any trace is made */
 	if (opts->syscalls_from) {
-		r = rec_ep_open(&rec, opts->syscalls_from, exe);
+		r = rec_ep_open(&rec, opts->syscalls_from, exe, opts->ep_sync_log);
 		if (r < 0) {
 			rec_ep_free(&rec);
 			return r;
@@ -1210,7 +1210,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			return log_error_errno(r, "cannot create a trace directory");
 		}
 	}
-	fill_header(&hdr, opts->argv, ticks, opts->tp_log);
+	fill_header(&hdr, opts->argv, ticks,
+		    opts->trace_mode ?: opts->tp_log ? TRACE_MODE_TP_LOG : TRACE_MODE_UP);
 	/* the trace is created on another CPU while the program starts here
 	 * (record-start.c) */
 	start = (struct rec_start){ .dir = dir_buf, .hdr = &hdr, .latest = !opts->trace_dir,
@@ -1301,7 +1302,10 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {
 		forward_to = 0;
-		log_error("%s", rec.error);
+		if (rec.ep_diverged && opts->divergence)
+			snprintf(opts->divergence, opts->divergence_len, "%s", rec.error);
+		else
+			log_error("%s", rec.error);
 		rec_kill_tracees(&rec);
 		r = rec.ep_diverged ? -EDOM : -ECANCELED;
 		goto out;

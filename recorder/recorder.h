@@ -266,6 +266,16 @@ struct rec_options {
 	const char *syscalls_from; /**< an EP run: the trace whose syscalls answer
 				    * the program's, per thread (ep/ep.h), or NULL;
 				    * implies no syscall buffer */
+	const char *ep_sync_log; /**< with syscalls_from: the synchronization-order
+				  * log (doc/sync-order.md) the log's run mapped
+				  * MAP_SHARED at this path; mapped here privately,
+				  * finished, for the interposer to follow, or NULL */
+	char *divergence;	/**< with syscalls_from: where a divergence goes
+				 * (one line, for the caller to say), instead of
+				 * the log; NULL: logged */
+	size_t divergence_len;	/**< its size */
+	const char *trace_mode;	/**< the header's mode (TRACE_MODE_TP for the
+				 * trace of `--mode=tp`), or NULL for the default */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */

@@ -266,8 +266,10 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 		stub = sp->sb.area + sp->sb.area_used;
 	} else {
 		/* never over soft ticks' page, which may not be mapped yet */
-		if (tracee_find_area_near(t->tid, site, AREA_LEN, AREA_GUARD, AREA_REACH,
-					  PATCH_TICK_PAGE, 4096, &area) < 0)
+		const uint64_t tick_page[2] = { PATCH_TICK_PAGE, PATCH_TICK_PAGE + 4096 };
+
+		if (tracee_find_area_near(t->tid, site, AREA_LEN, AREA_GUARD, AREA_REACH, tick_page,
+					  1, &area) < 0)
 			return unpatched(rec, t, s, code, REC_SB_NO_AREA);
 		stub = area;
 	}

@@ -173,6 +173,9 @@ rec_syscallbuf_log_sites(const struct rec_sb *sb)
 		 sb->records, sb->patched, calls[REC_SB_SHAPE], sites[REC_SB_SHAPE], calls[REC_SB_NO_AREA],
 		 sites[REC_SB_NO_AREA], calls[REC_SB_UNREADABLE], sites[REC_SB_UNREADABLE], calls[REC_SB_FAILED],
 		 sites[REC_SB_FAILED], calls[REC_SB_PATCHED]);
+	if (sb->ref_reads)
+		log_info("syscall buffer: %" PRIu64 " reads (%" PRIu64 " bytes) kept by reference to "
+			 "package-managed files", sb->ref_reads, sb->ref_bytes);
 	if (sb->redirects)
 		log_info("syscall buffer: %" PRIu64 " calls sent into the library from their seccomp stop, %" PRIu64
 			 " of them followed by a traced call from the library",

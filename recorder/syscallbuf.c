@@ -606,7 +606,8 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 		ev.nblobs = extra ? 3 : 2;
 	}
 	rec_syscallbuf_maps_seen(rec, t, rec->sb.data, head.used);
-	len = hash_writes(rec->sb.data, head.used, rec->sb.sinks);
+	len = rec_syscallbuf_ref_reads(rec, t, rec->sb.data, head.used, rec->sb.sinks);
+	len = hash_writes(rec->sb.data, len, rec->sb.sinks);
 	if (len != head.used)
 		ev.nblobs = MAX(ev.nblobs, 2u);
 	blobs[0] = (struct trace_blob){ addr + sizeof(head), len, rec->sb.data };
@@ -691,6 +692,10 @@ rec_syscallbuf_free(struct recorder *rec)
 	free(rec->sb.sinks);
 	free(rec->sb.extra);
 	free(rec->sb.keep);
+	free(rec->sb.ref_offs);
+	free(rec->sb.ref_check);
+	rec->sb.ref_offs = NULL;
+	rec->sb.ref_check = NULL;
 	rec->sb.data = NULL;
 	rec->sb.sinks = NULL;
 	rec->sb.extra = NULL;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sched.h>
+#include <string.h>
 #include <sys/wait.h>
 
 #include "common/log.h"
@@ -21,6 +22,27 @@ control_free(char *s)
 		if ((unsigned char)*c < 0x20 || *c == 0x7f)
 			*c = '?';
 	return s;
+}
+
+/* The TP and EP runs of a tp trace, as tp_record() wrote them (text). */
+static void
+print_tp_info(const char *trace_dir)
+{
+	char path[4096], line[512];
+	FILE *f;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/" TRACE_TP_INFO_FILE, trace_dir) >= sizeof(path))
+		return;
+	f = fopen(path, "re");
+	if (!f) {
+		printf("tp runs:     not said (%s: %m)\n", TRACE_TP_INFO_FILE);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		printf("%s\n", control_free(line));
+	}
+	fclose(f);
 }
 
 int
@@ -88,6 +110,8 @@ replay_info(const char *trace_dir)
 		printf(" %s", *a);
 	printf("\nmode:        %s, ticks %s, format %u, uprr %s\n", hdr->mode, hdr->tick_source,
 	       hdr->format_version, hdr->uprr_version);
+	if (strcmp(hdr->mode, TRACE_MODE_TP) == 0)
+		print_tp_info(trace_dir);
 	printf("threads:     %u in %u process%s\n", threads, processes, processes > 1 ? "es" : "");
 	printf("events:      %" PRIu64 " (%" PRIu64 " syscalls, %" PRIu64 " signals)\n", events,
 	       syscalls, signals);

@@ -376,6 +376,49 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 }
 
 /*
+ * Fill the @ref->len bytes at @dst from the kept file @ref->file at
+ * @ref->offset (TRACE_SB_REF, format 13) and check their hash. Returns 0;
+ * -ESTALE, with the reason in @why, where the file does not give the bytes
+ * the recording read (changed in place since, or cut short); -EBADMSG for
+ * an unknown file id.
+ */
+static int
+fill_ref(struct replayer *rp, const struct trace_sb_ref *ref, uint8_t *dst, char *why, size_t why_len)
+{
+	const char *copy = NULL, *original = NULL;
+	uint8_t hash[TRACE_HASH_SIZE];
+	ssize_t got = 0, n;
+
+	if (trace_reader_file(rp->r, ref->file, &copy, &original) < 0)
+		return -EBADMSG;
+	if (!rp->sb_ref.fd || rp->sb_ref.id != ref->file) {
+		int fd = open(copy, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			snprintf(why, why_len, "cannot open the trace's link to %.300s (%s): %s", original,
+				 copy, strerror(errno));
+			return -ESTALE;
+		}
+		if (rp->sb_ref.fd)
+			close(rp->sb_ref.fd - 1);
+		rp->sb_ref.fd = fd + 1;
+		rp->sb_ref.id = ref->file;
+	}
+	while ((size_t)got < ref->len) {
+		n = pread(rp->sb_ref.fd - 1, dst + got, ref->len - (size_t)got, (off_t)(ref->offset + (uint64_t)got));
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	trace_hash128(dst, ref->len, hash);
+	if ((size_t)got == ref->len && memcmp(hash, ref->hash, sizeof(hash)) == 0)
+		return 0;
+	snprintf(why, why_len, "%.300s (kept in the trace as %s) changed since it was recorded: "
+		 "the %u bytes read at offset %" PRIu64 " differ", original, copy, ref->len, ref->offset);
+	return -ESTALE;
+}
+
+/*
  * The records of @ev as the library wrote them in the recording, into
  * t->sb_expect (t->sb_len bytes): those of the trace, where each
  * TRACE_SB_HASHED one (format 12) gets its bytes' room back, zeros but for
@@ -385,7 +428,8 @@ show_output(struct replayer *rp, const struct trace_event *ev)
  * records that do not add up or would not fit the buffer.
  */
 static int
-expand_records(const struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
+expand_records(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t, char *why,
+	       size_t why_len)
 {
 	const struct trace_blob *recs = &ev->blobs[0];
 	const uint8_t *data = recs->data;
@@ -411,6 +455,33 @@ expand_records(const struct replayer *rp, const struct trace_event *ev, struct p
 		sink = 0;
 		if (hashes && k < ev->values[0])
 			memcpy(&sink, (const uint8_t *)ev->blobs[1].data + k * sizeof(sink), sizeof(sink));
+		if (sink & TRACE_SB_REF) {
+			struct trace_sb_ref ref;
+			int r2;
+
+			if (trace_reader_header(rp->r)->format_version < 13 ||
+			    r.size != sizeof(r) + sizeof(ref))
+				return -EBADMSG;
+			memcpy(&ref, data + in + sizeof(r), sizeof(ref));
+			if (ref.len < sizeof(ref.last) || r.ret != (int64_t)ref.len ||
+			    ref.len > UPRR_PRELOAD_REC_ROOM)
+				return -EBADMSG;
+			size = (uint32_t)sizeof(r) + (ref.len + 7) / 8 * 8;
+			if ((size_t)out + size > UPRR_PRELOAD_REC_ROOM)
+				return -EBADMSG;
+			if (UTIL_GROW(t->sb_expect, t->sb_cap, (size_t)out + size) < 0)
+				return -ENOMEM;
+			r.size = size;
+			memcpy(t->sb_expect + out, &r, sizeof(r));
+			/* the padding after the bytes is what the buffer held */
+			memcpy(t->sb_expect + out + size - sizeof(ref.last), ref.last, sizeof(ref.last));
+			r2 = fill_ref(rp, &ref, t->sb_expect + out + sizeof(r), why, why_len);
+			if (r2 < 0)
+				return r2;
+			out += size;
+			in += (uint32_t)(sizeof(r) + sizeof(ref)); /* its size in the trace */
+			continue;
+		}
 		if (!(sink & TRACE_SB_HASHED)) {
 			if ((size_t)out + r.size > UPRR_PRELOAD_REC_ROOM)
 				return -EBADMSG;
@@ -454,6 +525,7 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	static const uint32_t stop = UPRR_REC_STOP;
 	static const uint32_t used = 0, allowed[2] = { 1, 1 };
 	const struct trace_blob *recs;
+	char why[768];
 	int r;
 
 	if (ev->nvalues < 2 || ev->nblobs < 1 || !t->space->syscallbuf)
@@ -469,7 +541,11 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 				      "last ones", ev->tid);
 	if (recs->len > UPRR_PRELOAD_REC_ROOM)
 		return replay_diverge(rp, ev, "buffered syscalls larger than the buffer");
-	r = expand_records(rp, ev, t);
+	r = expand_records(rp, ev, t, why, sizeof(why));
+	if (r == -ESTALE) {
+		t->sb_len = 0;
+		return replay_diverge(rp, ev, "%s", why);
+	}
 	if (r == -EBADMSG) {
 		t->sb_len = 0;
 		return replay_diverge(rp, ev, "buffered syscalls of thread %u that do not add up",

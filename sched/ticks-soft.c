@@ -10,6 +10,8 @@
 #include <asm/unistd.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "common/log.h"
@@ -152,8 +154,9 @@ read_code(struct ticks_soft *st, pid_t pid, uint64_t rip, uint64_t *ret_addr, si
 
 int
 ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip, const uint64_t *avoid,
-		size_t navoid, struct trace_event *ret_ev)
+		size_t navoid, const uint64_t *reserved, size_t nreserved, struct trace_event *ret_ev)
 {
+	_cleanup_free_ uint64_t *keep_out = NULL;
 	struct stub_area *area = NULL, fresh = { 0 };
 	uint64_t addr;
 	size_t len, nblobs;
@@ -171,8 +174,15 @@ ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip, const
 	if (!area) {
 		/* not just above a mapping, where brk grows, nor over the tick
 		 * page, which may not be mapped yet */
-		r = tracee_find_area_near(pid, rip, AREA_LEN, AREA_GUARD, AREA_REACH,
-					  PATCH_TICK_PAGE, 4096, &fresh.base);
+		keep_out = malloc((nreserved + 1) * 2 * sizeof(*keep_out));
+		if (!keep_out)
+			return -ENOMEM;
+		keep_out[0] = PATCH_TICK_PAGE;
+		keep_out[1] = PATCH_TICK_PAGE + 4096;
+		if (nreserved)
+			memcpy(keep_out + 2, reserved, nreserved * 2 * sizeof(*keep_out));
+		r = tracee_find_area_near(pid, rip, AREA_LEN, AREA_GUARD, AREA_REACH, keep_out,
+					  nreserved + 1, &fresh.base);
 		if (r < 0)
 			return r;
 		fresh.len = AREA_LEN;

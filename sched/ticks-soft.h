@@ -44,12 +44,15 @@ bool ticks_soft_active(const struct ticks_soft *st);
  * recording. Fills *ret_ev with a TRACE_EV_PATCH event of thread @tid whose
  * buffers @st owns until the next call; it still has to be written and
  * applied with ticks_soft_apply(). @avoid lists addresses where stopped
- * threads stand: no rewritten region contains one.
+ * threads stand: no rewritten region contains one. A new stub area
+ * overlaps none of the @nreserved ranges [@reserved[2i], @reserved[2i + 1])
+ * (an EP run: where its program will map, rec_ep_reserved()).
  * Returns the number of counted branches (0: nothing countable there) or
  * -errno.
  */
 int ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip,
-		    const uint64_t *avoid, size_t navoid, struct trace_event *ret_ev) _wur_;
+		    const uint64_t *avoid, size_t navoid, const uint64_t *reserved, size_t nreserved,
+		    struct trace_event *ret_ev) _wur_;
 
 /**
  * Apply a TRACE_EV_PATCH event to the process of thread @tid, which is

@@ -1,8 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The TP run's entry: the recorder with its TP knob (recorder/record-tp.c).
+ * The TP run's entries: the recorder with its TP knob (recorder/record-tp.c),
+ * alone (tp_record_log()) or followed by an EP run from its log
+ * (tp_record(), `uprr record --mode=tp`, one epoch: the whole program).
  */
+#define LOG_PREFIX "tp"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "tp/sync-order.h"
 #include "tp/tp.h"
+#include "trace/trace.h"
 
 int
 tp_record_log(const struct rec_options *opts, int *ret_status, char *dir_buf, size_t dir_len)
@@ -13,4 +31,322 @@ tp_record_log(const struct rec_options *opts, int *ret_status, char *dir_buf, si
 	o.chaos = false; /* no schedule to shake */
 	o.ticks = NULL;
 	return rec_record(&o, ret_status, dir_buf, dir_len);
+}
+
+/* Records a thread of the TP run may log (UPRR_SYNC_RECS): pigz -p 2 logs
+ * ~460 a MB it compresses, heap calls included. The file is sparse and
+ * 64 slots of this size (403 MB) are only address space. */
+#define TP_SYNC_RECS 262144u
+#define TP_SYNC_RECS_TEXT "262144"
+
+/* What a run cost: wall time, and the CPU time of uprr and of its children
+ * (the program's processes, reaped by the recorder). */
+struct run_cost {
+	uint64_t wall_ns, uprr_ns, prog_ns;
+};
+
+static uint64_t
+tv_ns(const struct timeval *tv)
+{
+	return (uint64_t)tv->tv_sec * 1000000000ull + (uint64_t)tv->tv_usec * 1000ull;
+}
+
+static void
+cost_now(struct run_cost *c)
+{
+	struct rusage self = { 0 }, kids = { 0 };
+
+	(void)getrusage(RUSAGE_SELF, &self);
+	(void)getrusage(RUSAGE_CHILDREN, &kids);
+	c->wall_ns = util_now_ns();
+	c->uprr_ns = tv_ns(&self.ru_utime) + tv_ns(&self.ru_stime);
+	c->prog_ns = tv_ns(&kids.ru_utime) + tv_ns(&kids.ru_stime);
+}
+
+static void
+cost_since(struct run_cost *c)
+{
+	struct run_cost now;
+
+	cost_now(&now);
+	c->wall_ns = now.wall_ns - c->wall_ns;
+	c->uprr_ns = now.uprr_ns - c->uprr_ns;
+	c->prog_ns = now.prog_ns - c->prog_ns;
+}
+
+/* Busy time of each CPU (/proc/stat: user, nice, system, irq, softirq,
+ * steal, in USER_HZ) into @busy[CPU_SETSIZE]. Returns 0 or -errno. */
+static int
+cpu_busy(uint64_t *busy)
+{
+	FILE *f = fopen("/proc/stat", "re");
+	char line[512];
+
+	if (!f)
+		return -errno;
+	memset(busy, 0, CPU_SETSIZE * sizeof(*busy));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v[8] = { 0 };
+		int cpu;
+
+		if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1],
+			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 9 ||
+		    cpu < 0 || cpu >= CPU_SETSIZE)
+			continue;
+		/* user nice system [idle iowait] irq softirq steal */
+		busy[cpu] = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The CPU of @set the TP run used least between @before and @after (all
+ * processes': /proc/stat has no per-process split), -1 if none. */
+static int
+least_used_cpu(const cpu_set_t *set, const uint64_t *before, const uint64_t *after)
+{
+	uint64_t best = UINT64_MAX;
+	int cpu = -1;
+
+	for (int i = 0; i < CPU_SETSIZE; i++)
+		if (CPU_ISSET(i, set) && after[i] - before[i] < best) {
+			best = after[i] - before[i];
+			cpu = i;
+		}
+	return cpu;
+}
+
+/* Put @lib first in LD_PRELOAD and the interposer's variables
+ * (preload/uprr-sync.h) into the environment the program starts with.
+ * Returns 0 or -ENOMEM. */
+static int
+set_sync_env(const char *lib, const char *sync_log, unsigned flags)
+{
+	const char *old = getenv("LD_PRELOAD");
+	_cleanup_free_ char *preload = NULL;
+
+	if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "") < 0)
+		return -ENOMEM;
+	if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv(UPRR_SYNC_ENV_MODE, "tp", 1) < 0 ||
+	    setenv(UPRR_SYNC_ENV_LOG, sync_log, 1) < 0 ||
+	    setenv(UPRR_SYNC_ENV_RECS, TP_SYNC_RECS_TEXT, 1) < 0 ||
+	    ((flags & TP_SYNC_HEAP) && setenv(UPRR_SYNC_ENV_HEAP, "1", 1) < 0))
+		return -ENOMEM;
+	return 0;
+}
+
+/* Put back LD_PRELOAD (@old, or none) and remove the interposer's
+ * variables. */
+static void
+unset_sync_env(const char *old)
+{
+	if (old)
+		(void)setenv("LD_PRELOAD", old, 1);
+	else
+		(void)unsetenv("LD_PRELOAD");
+	(void)unsetenv(UPRR_SYNC_ENV_MODE);
+	(void)unsetenv(UPRR_SYNC_ENV_LOG);
+	(void)unsetenv(UPRR_SYNC_ENV_HEAP);
+	(void)unsetenv(UPRR_SYNC_ENV_RECS);
+}
+
+/* The file the interposer maps in the TP run (UPRR_SYNC_MODE=tp): zeros,
+ * as long as a log of TP_SYNC_RECS records a thread (sparse).
+ * Returns 0 or -errno. */
+static int
+make_sync_log(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)uprr_sync_log_size(TP_SYNC_RECS)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Say what the synchronization-order log of the TP run holds (debug), or
+ * why it cannot be followed (a warning: the EP run will diverge). */
+static void
+check_sync_log(const char *path)
+{
+	struct tp_sync_log *log = NULL;
+	char why[256] = "";
+	long n;
+
+	if (tp_sync_log_open(path, &log) < 0) {
+		/* no magic: the interposer never ran (a static program) */
+		log_debug("no synchronization order in %s: a static program?", path);
+		return;
+	}
+	n = tp_sync_log_check(log, why, sizeof(why));
+	if (n < 0)
+		log_warn("the TP run's synchronization order cannot be followed: %s", why);
+	else
+		log_debug("the TP run's synchronization order: %ld operations of %u threads", n,
+			  tp_sync_log_head(log)->nthreads);
+	tp_sync_log_close(log);
+}
+
+static void
+write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep, int cpu,
+	   bool interposed, bool diverged)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	if (snprintf(path, sizeof(path), "%s/" TRACE_TP_INFO_FILE, dir) >= (int)sizeof(path))
+		return;
+	f = fopen(path, "wxe");
+	if (!f) {
+		log_debug("cannot write %s: %m", path);
+		return;
+	}
+	fprintf(f, "tp run:      wall %.3f s, cpu %.3f s (program %.3f s, uprr %.3f s), "
+		"syscall buffer off, synchronization order %s\n",
+		(double)tp->wall_ns / 1e9, (double)(tp->prog_ns + tp->uprr_ns) / 1e9,
+		(double)tp->prog_ns / 1e9, (double)tp->uprr_ns / 1e9,
+		interposed ? "logged by libuprr-sync" : "not logged (no interposer: futexes only)");
+	fprintf(f, "ep run:      wall %.3f s, cpu %.3f s (program %.3f s, uprr %.3f s), on cpu %d\n",
+		(double)ep->wall_ns / 1e9, (double)(ep->prog_ns + ep->uprr_ns) / 1e9,
+		(double)ep->prog_ns / 1e9, (double)ep->uprr_ns / 1e9, cpu);
+	fprintf(f, "epochs:      1 (the whole program), ep run %s\n",
+		diverged ? "diverged: the trace ends at the divergence" : "verified: no divergence");
+	fclose(f);
+}
+
+int
+tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char *dir_buf,
+	  size_t dir_len)
+{
+	char dir[PATH_MAX], work[PATH_MAX], tp_log[PATH_MAX], sync_log[PATH_MAX], moved[PATH_MAX];
+	char tp_dir[PATH_MAX], cwd[PATH_MAX];
+	_cleanup_free_ char *lib_rel = tp_sync_default_lib();
+	_cleanup_free_ char *old_preload = NULL;
+	uint64_t before[CPU_SETSIZE], after[CPU_SETSIZE];
+	struct run_cost tp, ep;
+	struct rec_options o;
+	cpu_set_t all, one;
+	char lib[PATH_MAX], why[512] = "";
+	bool have_busy, interposed;
+	int r, status, ep_status, cpu = -1;
+
+	if (!lib_rel || !realpath(lib_rel, lib))
+		return log_error_errno(-ENOENT, "--mode=tp: cannot find libuprr-sync.so next to uprr "
+				       "(%s)", lib_rel ?: "?");
+	if (opts->trace_dir) {
+		/* absolute: the program opens the order's file by its path */
+		if (opts->trace_dir[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+			r = snprintf(dir, sizeof(dir), "%s", opts->trace_dir);
+		else
+			r = snprintf(dir, sizeof(dir), "%s/%s", cwd, opts->trace_dir);
+		if (r < 0 || (size_t)r >= sizeof(dir))
+			return log_error_errno(-ENAMETOOLONG, "trace directory '%s': name too long",
+					       opts->trace_dir);
+	} else {
+		r = trace_dir_new(opts->argv[0], dir, sizeof(dir));
+		if (r < 0)
+			return log_error_errno(r, "cannot name a trace directory");
+	}
+	/* the TP run's log and its synchronization order, beside the trace
+	 * until the EP run verified them, then in it */
+	if ((size_t)snprintf(work, sizeof(work), "%s.tp", dir) >= sizeof(work) ||
+	    (size_t)snprintf(tp_log, sizeof(tp_log), "%s/log", work) >= sizeof(tp_log) ||
+	    (size_t)snprintf(sync_log, sizeof(sync_log), "%s/sync-order", work) >= sizeof(sync_log) ||
+	    (size_t)snprintf(moved, sizeof(moved), "%s/tp", dir) >= sizeof(moved))
+		return log_error_errno(-ENAMETOOLONG, "trace directory '%s': name too long", dir);
+	if (mkdir(work, 0700) < 0)
+		return log_error_errno(-errno, "cannot create '%s'", work);
+	r = make_sync_log(sync_log);
+	if (r < 0)
+		return log_error_errno(r, "cannot create '%s'", sync_log);
+
+	/* 1. the TP run: every thread at once, the interposer logging */
+	if (getenv("LD_PRELOAD")) {
+		old_preload = strdup(getenv("LD_PRELOAD"));
+		if (!old_preload)
+			return -ENOMEM;
+	}
+	r = set_sync_env(lib, sync_log, flags);
+	if (r < 0) {
+		unset_sync_env(old_preload);
+		return r;
+	}
+	o = *opts;
+	o.trace_dir = tp_log;
+	o.tp_log = true;
+	/* a traced call stops only its own thread; the buffer's records are
+	 * not answered from a log by an EP run yet */
+	o.syscallbuf = false;
+	o.chaos = false;
+	o.ticks = NULL;
+	have_busy = cpu_busy(before) == 0;
+	cost_now(&tp);
+	r = rec_record(&o, &status, tp_dir, sizeof(tp_dir));
+	cost_since(&tp);
+	have_busy = have_busy && cpu_busy(after) == 0;
+	if (r < 0) {
+		unset_sync_env(old_preload);
+		if (r == -ENOEXEC)
+			*ret_status = status;
+		/* nothing to keep of a run that did not start (a TP log
+		 * that holds something stays, with its order) */
+		if (rmdir(tp_log) == 0 || errno == ENOENT) {
+			(void)unlink(sync_log);
+			(void)rmdir(work);
+		}
+		return r;
+	}
+	check_sync_log(sync_log);
+	{
+		struct tp_sync_log *l = NULL;
+
+		interposed = tp_sync_log_open(sync_log, &l) == 0;
+		tp_sync_log_close(l);
+	}
+
+	/* 2. the EP run from its log, one thread at a time, on the CPU the TP
+	 * run used least (the recorder pins the program to the one it runs
+	 * on, tracee_pick_cpu()) */
+	if (sched_getaffinity(0, sizeof(all), &all) == 0 && have_busy) {
+		cpu = least_used_cpu(&all, before, after);
+		CPU_ZERO(&one);
+		if (cpu >= 0)
+			CPU_SET(cpu, &one);
+		if (cpu >= 0 && sched_setaffinity(0, sizeof(one), &one) < 0)
+			cpu = -1;
+	}
+	o = *opts;
+	o.trace_dir = dir;
+	o.syscalls_from = tp_log;
+	o.ep_sync_log = sync_log;
+	o.trace_mode = TRACE_MODE_TP;
+	o.divergence = why;
+	o.divergence_len = sizeof(why);
+	o.syscallbuf = false;
+	cost_now(&ep);
+	r = rec_record(&o, &ep_status, dir_buf, dir_len);
+	cost_since(&ep);
+	if (cpu >= 0)
+		(void)sched_setaffinity(0, sizeof(all), &all);
+	unset_sync_env(old_preload);
+	if (r < 0 && r != -EDOM) {
+		/* said by the recorder (a log the EP run cannot take) */
+		log_error("no trace recorded; the TP log is kept in %s", work);
+		return r;
+	}
+	if (r == -EDOM) {
+		write_info(dir, &tp, &ep, cpu, interposed, true);
+		log_error("the EP run diverged from the TP run (%s); a whole-program epoch cannot be "
+			  "rolled back yet: the TP log is kept in %s", why[0] ? why : "?", work);
+		return -EDOM;
+	}
+	write_info(dir, &tp, &ep, cpu, interposed, false);
+	if (rename(work, moved) < 0)
+		log_warn("cannot move the TP log %s into the trace: %m", work);
+	if (!opts->trace_dir)
+		if (trace_dir_set_latest(dir) < 0)
+			log_debug("cannot point 'latest' at %s", dir);
+	*ret_status = status;
+	return 0;
 }

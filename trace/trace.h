@@ -26,7 +26,7 @@
 #define TRACE_FILES_DIR "files"
 
 /** Format version written by this uprr; readers accept 1..TRACE_FORMAT_VERSION. */
-#define TRACE_FORMAT_VERSION 12
+#define TRACE_FORMAT_VERSION 13
 
 /** Most values an event carries. */
 #define TRACE_MAX_VALUES 12
@@ -178,6 +178,26 @@ struct trace_sb_hashed {
 	uint8_t last[8];		/**< the last 8 of them */
 };
 
+/**
+ * Bit of a record's u32 in TRACE_EV_SYSCALLBUF's blobs[1] (format 13): a
+ * buffered read, readv or pread64 of a package-managed file (kept in the
+ * trace by a hard link: trace_writer_keep_file(), TRACE_KEEP_LINK_ONLY)
+ * keeps, instead of the bytes read, a struct trace_sb_ref: replay reads
+ * them again from the kept file and checks their hash
+ * (doc/trace-format.md).
+ */
+#define TRACE_SB_REF (1u << 30)
+
+/** What a TRACE_SB_REF record holds in place of its data (the bytes the
+ * kernel wrote, ret of them, padded to 8). */
+struct trace_sb_ref {
+	uint32_t len;			/**< bytes read, the record's ret, >= 8 */
+	uint32_t file;			/**< id of the kept file they came from */
+	uint64_t offset;		/**< where in that file */
+	uint8_t hash[TRACE_HASH_SIZE];	/**< trace_hash128() of the len bytes */
+	uint8_t last[8];		/**< the room's last 8 bytes (len's tail and the padding) */
+};
+
 /** How a recording ended (values[0] of TRACE_EV_END). */
 enum trace_end {
 	/** every recorded process ended */
@@ -242,6 +262,13 @@ struct trace_event {
  * same events, in the order the recorder saw them, of threads that ran at
  * once; no schedule, so it does not replay (EP runs read its syscalls). */
 #define TRACE_MODE_TP_LOG "tp-log"
+/** The header's mode of `uprr record --mode=tp`'s trace: the EP run's, which replays as an up
+ * trace does (tp/tp.h) */
+#define TRACE_MODE_TP "tp"
+/** The file of a TRACE_MODE_TP trace that says what its TP and EP runs cost
+ * and whether the EP run diverged (text, one fact a line, for `uprr info`;
+ * written when the EP run ends, which the header cannot wait for) */
+#define TRACE_TP_INFO_FILE "tp-info"
 
 /** The trace header: who recorded what, where. */
 struct trace_header {
@@ -300,6 +327,10 @@ int trace_writer_flush(struct trace_writer *w) _wur_;
  * (the caller saw a write), even if its size and mtime (whose clock may be
  * coarse) do not show it; keep it again. */
 #define TRACE_KEEP_CHANGED 1u
+/** trace_writer_keep_file() flag: keep the file only by a hard link (a
+ * package-managed file, as for mapped files), never by a copy: -EXDEV if it
+ * cannot be linked or changed since it was kept. */
+#define TRACE_KEEP_LINK_ONLY 2u
 
 /**
  * Keep the file open as @fd (original path @path) in the trace by content:

@@ -97,6 +97,7 @@ struct trace_writer {
 	int error;		   /**< first failed write; sticky */
 	struct kept_file *kept;
 	size_t nkept;
+	bool no_links;		   /**< a hard link into the trace failed with EXDEV */
 	size_t kept_cap;
 	struct trace_stats stats;
 	struct frame_job job;
@@ -680,22 +681,29 @@ may_link(const char *path, const struct stat *st)
 }
 
 /* Keep @fd (@st, at @path) as @name in the trace's files: a hard link where
- * may_link() allows it, else a copy. Stores the size kept. */
+ * may_link() allows it, else a copy (with @link_only: -EXDEV, no copy).
+ * Stores the size kept. */
 static int
 keep_content(struct trace_writer *w, int fd, const char *path, const struct stat *st,
-	     bool link_ok, const char *name, uint64_t *ret_copied)
+	     bool link_ok, bool link_only, const char *name, uint64_t *ret_copied)
 {
 	char self[64];
 	int dst, r;
 
-	if (link_ok && may_link(path, st)) {
+	if (link_ok && !w->no_links && may_link(path, st)) {
 		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 		if (linkat(AT_FDCWD, self, w->files_fd, name, AT_SYMLINK_FOLLOW) == 0) {
 			*ret_copied = (uint64_t)st->st_size;
 			return 0;
 		}
-		log_debug("cannot link '%s' into the trace (%s): copied", path, strerror(errno));
+		/* the trace on another filesystem: no file will link */
+		if (errno == EXDEV)
+			w->no_links = true;
+		log_debug("cannot link '%s' into the trace (%s)%s", path, strerror(errno),
+			  link_only ? "" : ": copied");
 	}
+	if (link_only)
+		return -EXDEV;
 	/* executables stay executable (by the owner only): replay execs the copy */
 	dst = openat(w->files_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		     (st->st_mode & 0111) ? 0700 : 0600);
@@ -793,6 +801,9 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigne
 		*ret_id = latest->id;
 		return 0;
 	}
+	/* a file seen to change is never linked */
+	if ((flags & TRACE_KEEP_LINK_ONLY) && (first || (flags & TRACE_KEEP_CHANGED) || w->no_links))
+		return -EXDEV;
 	id = w->catalogue.seq;
 	first_id = first ? first->id : id;
 	if (UTIL_GROW(w->kept, w->kept_cap, w->nkept + 1) < 0)
@@ -800,7 +811,8 @@ trace_writer_keep_file(struct trace_writer *w, int fd, const char *path, unsigne
 
 	copy_name(name, sizeof(name), id, path);
 	/* a file that changes while recorded is copied, version by version */
-	r = keep_content(w, fd, path, &st, !first && !(flags & TRACE_KEEP_CHANGED), name, &copied);
+	r = keep_content(w, fd, path, &st, !first && !(flags & TRACE_KEEP_CHANGED),
+			 flags & TRACE_KEEP_LINK_ONLY, name, &copied);
 	if (r < 0)
 		return r;
 

@@ -584,9 +584,19 @@ tracee_read_maps(pid_t pid, struct tracee_mapping **ret_maps, size_t *ret_n)
 	return 0;
 }
 
+/* Whether [@start, @end) overlaps one of the @n ranges of @ranges (pairs). */
+static bool
+overlaps_any(uint64_t start, uint64_t end, const uint64_t *ranges, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (start < ranges[2 * i + 1] && end > ranges[2 * i])
+			return true;
+	return false;
+}
+
 int
 tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard, uint64_t reach,
-		      uint64_t avoid, uint64_t avoid_len, uint64_t *ret_base)
+		      const uint64_t *avoid, size_t navoid, uint64_t *ret_base)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	uint64_t best = 0, prev_end = 0x10000;
@@ -602,7 +612,7 @@ tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard, ui
 		if (strcmp(maps[i].path, "[stack]") == 0 || top < prev_end + len + 2 * guard)
 			continue;
 		base = top - guard - len;
-		if (avoid_len && base < avoid + avoid_len && top > avoid)
+		if (overlaps_any(base - guard, top, avoid, navoid))
 			continue;
 		if (!tracee_area_reaches(base, len, code, reach))
 			continue;

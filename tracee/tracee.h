@@ -187,13 +187,14 @@ tracee_area_reaches(uint64_t base, uint64_t len, uint64_t code, uint64_t reach)
  * Find a free place for @len bytes of new code (stubs) in process @pid, within
  * @reach bytes of @code: right below some mapping of /proc/@pid/maps, with
  * @guard free bytes on both sides, never below the stack (whose growth it
- * would block) and not overlapping [@avoid, @avoid + @avoid_len) (a fixed page
- * that may not be mapped yet; @avoid_len 0: none); the closest to @code.
+ * would block) and not overlapping any of the @navoid ranges [@avoid[2i],
+ * @avoid[2i + 1]) (a fixed page that may not be mapped yet, the places an
+ * EP run's program will map); the closest to @code.
  * Stores its start in *ret_base. Returns 0, -ENOSPC if there is none, or
  * -errno from reading the maps. Nothing is mapped.
  */
 int tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard, uint64_t reach,
-			  uint64_t avoid, uint64_t avoid_len, uint64_t *ret_base) _wur_;
+			  const uint64_t *avoid, size_t navoid, uint64_t *ret_base) _wur_;
 
 /**
  * Kill process @pid with SIGKILL and reap every tracee until none is left,

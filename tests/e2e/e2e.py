@@ -3108,6 +3108,124 @@ def c_cp_r_write_hash(h):
         shutil.rmtree(shm, ignore_errors=True)
 
 
+def system_file(min_size):
+    """A package-managed file (root's, writable by no one else, under /usr)
+    of at least @min_size bytes, as the syscall buffer keeps reads of by
+    reference (trace format 13), or None."""
+    for top in ('/usr/include/linux', '/usr/include', '/usr/share/doc', '/usr/lib'):
+        for root, _, files in os.walk(top):
+            for name in sorted(files):
+                path = os.path.join(root, name)
+                try:
+                    st = os.lstat(path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(st.st_mode) and st.st_uid == 0 and \
+                        not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and st.st_size >= min_size:
+                    return path
+    return None
+
+
+def ref_reads(r):
+    """(reads, bytes) the recording @r (uprr record -v) kept by reference."""
+    m = re.search(rb'(\d+) reads \((\d+) bytes\) kept by reference', r.stderr)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def kept_link(trace, path):
+    """The trace's kept file that is a hard link to @path, or None."""
+    st = os.stat(path)
+    files = os.path.join(trace, 'files')
+    for name in os.listdir(files):
+        k = os.stat(os.path.join(files, name))
+        if (k.st_dev, k.st_ino) == (st.st_dev, st.st_ino):
+            return os.path.join(files, name)
+    return None
+
+
+@case('read-ref')
+def c_read_ref(h):
+    """Buffered reads of 16 KiB or more from a package-managed file keep the
+    file's id, the offset and the hash, not the bytes (TRACE_SB_REF, format
+    13): read, lseek then read, pread64, readv, a read through a dup (which
+    moves the position the other fd's records do not show: the recorder
+    compares the bytes with the file and keeps those it cannot place). The
+    file is kept once, by a hard link. A read of a file in the test's
+    directory keeps its bytes: replay runs without it. Output equal to a
+    native run's. Then the trace's link is replaced by a copy with one byte
+    changed: the replay stops with one line naming the file."""
+    sysf = system_file(128 * 1024)
+    if not sysf:
+        raise Skip('no package-managed file of 128 KiB or more under /usr')
+    other = h.path('other.txt')
+    make_text(other, 40000, seed=7)
+    argv = [h.prog('read_ref'), sysf, other]
+    native = run(argv, timeout=60, what='read_ref (native)', cwd=h.tmp)
+    trace, rec = h.record(argv, name='read-ref', options=['-v'])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    reads, nbytes = ref_reads(rec)
+    log(f'  {sysf}: {reads} reads, {nbytes} bytes kept by reference')
+    # the read, the one after lseek, pread64, readv: at least these four
+    if reads < 4 or nbytes < 4 * 16384:
+        raise Fail(f'the reads of {sysf} should be kept by reference (4 or more), '
+                   f'got {reads}\n  ' + rec.explain())
+    link = kept_link(trace, sysf)
+    if not link:
+        raise Fail(f'the trace should keep {sysf} by a hard link')
+    st = os.stat(other)
+    for name in os.listdir(os.path.join(trace, 'files')):
+        k = os.stat(os.path.join(trace, 'files', name))
+        if (k.st_dev, k.st_ino) == (st.st_dev, st.st_ino):
+            raise Fail(f'{other} is not a system file: the trace must not link it')
+    remove_input(other)
+    compare(rec, h.replay(trace))
+    # the kept file changed in place since (a copy in its stead: never
+    # write the system's own file)
+    with open(link, 'rb') as f:
+        data = bytearray(f.read())
+    os.unlink(link)
+    data[2000] ^= 0x20
+    with open(link, 'wb') as f:
+        f.write(data)
+    bad = h.replay(trace, quiet=True)
+    lines = bad.stderr.rstrip(b'\n').split(b'\n')
+    if bad.status != UPRR_FAILURE or not lines[-1].startswith(b'uprr: replay: divergence') \
+            or b'changed since it was recorded' not in lines[-1] or sysf.encode() not in lines[-1]:
+        raise Fail('a replay whose kept file changed must stop with one line naming it\n  '
+                   + bad.explain())
+    log(f'  ok: {lines[-1].decode()}')
+
+
+@case('cp-r-read-ref')
+def c_cp_r_read_ref(h):
+    """cp -r of a package-managed tree (/usr/include/linux) into tmpfs: the
+    reads of 16 KiB or more are kept by reference to the files, each kept
+    once by a hard link; the replay reads them from the trace's links and
+    checks their hashes."""
+    src = '/usr/include/linux'
+    if not os.path.isdir(src) or not system_file(64 * 1024):
+        raise Skip(f'no {src} with large package-managed files (linux-libc-dev)')
+    big = [os.path.join(src, n) for n in sorted(os.listdir(src))
+           if os.path.isfile(os.path.join(src, n)) and not os.path.islink(os.path.join(src, n))
+           and os.path.getsize(os.path.join(src, n)) >= 16384]
+    shm = tempfile.mkdtemp(prefix='uprr-e2e-cpref-', dir='/dev/shm')
+    try:
+        dst = os.path.join(shm, 'copy')
+        trace, rec = h.record([need('cp'), '-r', src, dst], name='cp-r-ref', options=['-v'])
+        reads, nbytes = ref_reads(rec)
+        log(f'  {len(big)} files of 16 KiB or more; {reads} reads, {nbytes} bytes kept by reference')
+        if reads < len(big):
+            raise Fail(f'{len(big)} files of {src} hold 16 KiB or more: each should have a read '
+                       f'kept by reference, got {reads}\n  ' + rec.explain())
+        for path in big[:5]:
+            if not kept_link(trace, path):
+                raise Fail(f'the trace should keep {path} by a hard link')
+        shutil.rmtree(dst)
+        compare(rec, h.replay(trace))
+    finally:
+        shutil.rmtree(shm, ignore_errors=True)
+
+
 @case('node-pkeys')
 def c_node_pkeys(h):
     """node allocates a memory protection key at start (pkey_alloc, for V8's
@@ -3579,9 +3697,14 @@ def record_on_full_disk(h, argv, name, fraction, options=(), expect=None):
     the exit status uprr must end with: then stdout is a prefix). Returns
     (recording, native run, the match of its uprr line or None)."""
     native = run(argv, timeout=120, what=f'{name} (native)', cwd=h.tmp)
-    full, _ = h.record(argv, name=name + '-full', expect_status=native.status)
-    files, total = trace_sizes(full)
-    shutil.rmtree(full)
+    # sized on a tmpfs too: there no file can be kept by a hard link (reads
+    # of package-managed files keep their bytes, as on the small disk)
+    with Tmpfs(h, name + '-sizing', 4 * 1024 * 1024) as big:
+        full = os.path.join(big.path, 'trace')
+        rec = run([h.uprr, 'record', '-o', full] + list(options) + ['--'] + argv,
+                  timeout=RECORD_TIMEOUT, what='uprr record', cwd=h.tmp)
+        check_record(rec, full, native.status if expect is None else None)
+        files, total = trace_sizes(full)
     kib = int((files + (total - files) * fraction) if fraction else files / 2) // 1024
     with Tmpfs(h, name + '-disk', kib) as disk:
         trace = os.path.join(disk.path, 'trace')
@@ -4569,6 +4692,7 @@ def c_personality(h):
 import e2e_real  # noqa: E402,F401 (real programs from Debian, issue 13)
 import e2e_copy  # noqa: E402,F401 (the syscall buffer's copy slice, issue 14)
 import e2e_tp  # noqa: E402,F401 (the TP run and its log, issue 15)
+import e2e_tpmode  # noqa: E402,F401 (--mode=tp: a TP run, then an EP run from its log)
 
 
 def main():

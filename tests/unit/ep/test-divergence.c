@@ -26,6 +26,7 @@
 #include "checkpoint/process.h"
 #include "common/util.h"
 #include "ep/divergence.h"
+#include "tests/unit/stopped-threads.h"
 #include "tracee/tracee.h"
 
 #define NTHREADS 3
@@ -57,75 +58,6 @@ fini(void)
 }
 
 TestSuite(divergence, .fini = fini, .timeout = 180);
-
-static bool
-has(const pid_t *v, size_t n, pid_t t)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == t)
-			return true;
-	return false;
-}
-
-/*
- * Resume every stop of our tracees but SIGTRAPs (int3) until @n threads sit
- * in one; a thread of @only (@nonly, 0: any) only counts. The trapped
- * threads go to @ret in the order they stopped.
- */
-static void
-wait_traps(const pid_t *only, size_t nonly, pid_t *ret, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		int status, sig = 0;
-		pid_t w = waitpid(-1, &status, __WALL);
-
-		cr_assert_gt(w, 0, "waitpid: %s", strerror(errno));
-		switch (tracee_classify(status, &sig)) {
-		case TRACEE_GONE:
-			cr_assert_fail("thread %d ended (status 0x%x)", w, status);
-			break;
-		case TRACEE_STOP_SIGNAL:
-			if (sig == SIGTRAP && (!nonly || has(only, nonly, w))) {
-				ret[got++] = w;
-				continue;
-			}
-			if (sig != SIGTRAP) {
-				siginfo_t si = { 0 };
-
-				(void)!ptrace(PTRACE_GETSIGINFO, w, 0, &si);
-				cr_assert_fail("thread %d: signal %d at %p", w, sig, si.si_addr);
-			}
-			tracee_resume(w, PTRACE_CONT, 0);
-			continue;
-		default:
-			tracee_resume(w, PTRACE_CONT, 0);
-			continue;
-		}
-	}
-}
-
-/* Order the threads of process @p in @tids as the helper numbers them:
- * the leader, then in the order they were created (tids are given out in
- * increasing order, pid_max is far). */
-static void
-in_order(pid_t p, pid_t *tids)
-{
-	for (size_t i = 0; i < NTHREADS; i++) {
-		for (size_t j = i + 1; j < NTHREADS; j++) {
-			bool swap = tids[j] == p || (tids[i] != p && tids[j] < tids[i]);
-
-			if (swap) {
-				pid_t t = tids[i];
-
-				tids[i] = tids[j];
-				tids[j] = t;
-			}
-		}
-	}
-	cr_assert_eq(tids[0], p);
-}
 
 static void
 spawn(long pages)
@@ -174,7 +106,7 @@ run_epoch(int variant, long pages, bool copy_of_copy)
 
 	spawn(pages);
 	wait_traps(NULL, 0, ta, NTHREADS);
-	in_order(pid, ta);
+	in_order(pid, ta, NTHREADS);
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, ta, NTHREADS, &copies[0]), 0);
 	b = copies[0];
 	if (copy_of_copy) {

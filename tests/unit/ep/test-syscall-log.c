@@ -259,3 +259,49 @@ Test(ep_log, signals_at_the_calls_they_came_after)
 	cr_assert_eq(ep_log_open(write_signal_log(TRACE_SIGNAL_AT_SYSCALL), &log, err, sizeof(err)), -ENOTSUP);
 	cr_assert(strstr(err, "beside another"), "%s", err);
 }
+
+/* The places the log's program mapped, for an EP run's own mappings to
+ * leave free: mmap and mremap results of every thread, their lengths
+ * rounded up to pages, sorted and merged; failed calls and other calls
+ * left out. */
+Test(ep_log, the_ranges_its_program_mapped)
+{
+	static char dir[PATH_MAX + 8];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	struct trace_writer *w;
+	struct ep_log *log;
+	char err[256] = "";
+	const uint64_t *m;
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/maps", tmp_root);
+	strcpy(h.mode, "tp-log");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	/* thread 100: a high one, then one that fails */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_mmap, 0, 0x2b000, 3, 0x22, -1, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 4, (uint64_t[]){ SYS_mmap, 0x7ffff7a44000, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_mmap, 0, 0x1000, 3, 0x22, -1, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 4, (uint64_t[]){ SYS_mmap, (uint64_t)-12, 0, 0 }, NULL);
+	/* thread 101: one of 1 byte just below 100's (adjacent: merged),
+	 * a mremap that moved, a write */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_mmap, 0, 1, 3, 0x22, -1, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 4, (uint64_t[]){ SYS_mmap, 0x7ffff7a43000, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_mremap, 0x7ffff7a43000, 0x1000, 0x3000, 1, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_mremap, 0x7fffe0000000 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_write, 1, 0x1000, 5, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_write, 0x7fff00000000 }, NULL);
+	cr_assert_eq(trace_writer_flush(w), 0);
+	cr_assert_eq(trace_writer_close(w), 0);
+
+	cr_assert_eq(ep_log_open(dir, &log, err, sizeof(err)), 0, "%s", err);
+	m = ep_log_mapped(log, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(m[0], 0x7fffe0000000);
+	cr_assert_eq(m[1], 0x7fffe0003000);
+	cr_assert_eq(m[2], 0x7ffff7a43000);
+	cr_assert_eq(m[3], 0x7ffff7a44000 + 0x2b000);
+	ep_log_free(log);
+}

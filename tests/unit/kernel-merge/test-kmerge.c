@@ -32,6 +32,7 @@
 #include "common/util.h"
 #include "ep/divergence.h"
 #include "kernel-merge/kernel-merge.h"
+#include "tests/unit/stopped-threads.h"
 #include "tracee/tracee.h"
 
 #define NTHREADS 3
@@ -72,46 +73,6 @@ fini(void)
 
 TestSuite(kmerge, .fini = fini, .timeout = 200);
 
-static bool
-has(const pid_t *v, size_t n, pid_t t)
-{
-	for (size_t i = 0; i < n; i++)
-		if (v[i] == t)
-			return true;
-	return false;
-}
-
-/* Resume every stop of our tracees but the int3s of the threads of @only
- * until @n of them sit in one; those go to @ret in the order they stopped. */
-static void
-wait_traps(const pid_t *only, size_t nonly, pid_t *ret, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		int status, sig = 0;
-		pid_t w = waitpid(-1, &status, __WALL);
-
-		cr_assert_gt(w, 0, "waitpid: %s", strerror(errno));
-		switch (tracee_classify(status, &sig)) {
-		case TRACEE_GONE:
-			cr_assert_fail("thread %d ended (status 0x%x)", w, status);
-			break;
-		case TRACEE_STOP_SIGNAL:
-			if (sig == SIGTRAP && (!nonly || has(only, nonly, w))) {
-				ret[got++] = w;
-				continue;
-			}
-			cr_assert_eq(sig, SIGTRAP, "thread %d: signal %d", w, sig);
-			tracee_resume(w, PTRACE_CONT, 0);
-			continue;
-		default:
-			tracee_resume(w, PTRACE_CONT, 0);
-			continue;
-		}
-	}
-}
-
 /* Run until processes @p0 and @p1 (threads @tids, 2 * NTHREADS) have ended,
  * each with status 0. */
 static void
@@ -142,24 +103,6 @@ wait_ends(pid_t p0, pid_t p1, const pid_t *tids)
 			continue;
 		}
 	}
-}
-
-/* The helper's threads in its order: the leader, then by creation (tids
- * are given out in increasing order, pid_max is far). */
-static void
-in_order(pid_t p, pid_t *tids)
-{
-	for (size_t i = 0; i < NTHREADS; i++) {
-		for (size_t j = i + 1; j < NTHREADS; j++) {
-			if (tids[j] == p || (tids[i] != p && tids[j] < tids[i])) {
-				pid_t t = tids[i];
-
-				tids[i] = tids[j];
-				tids[j] = t;
-			}
-		}
-	}
-	cr_assert_eq(tids[0], p);
 }
 
 static void
@@ -198,7 +141,7 @@ run_epoch(struct epoch *e, int variant, long pages)
 
 	spawn(pages);
 	wait_traps(NULL, 0, t0, NTHREADS);
-	in_order(pid, t0);
+	in_order(pid, t0, NTHREADS);
 	for (size_t i = 0; i < 2; i++) {
 		const pid_t *t;
 		int mem;

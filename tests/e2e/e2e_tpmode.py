@@ -1,0 +1,185 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end cases of `uprr record --mode=tp` (issue 15): a TP run (every
+thread at once, the syscall buffer off, libuprr-sync logging the pthread
+and heap order), then the trace recorded by an EP run from its log (one
+thread at a time, syscalls answered from the TP run's, the interposer
+following its order), one epoch for the whole program.
+
+Each case checks: the program's output is the TP run's and equals a
+native run's where the program makes it deterministic; `uprr info` says
+mode tp and that the EP run did not diverge; the TP log moved into the
+trace (TRACE/tp/log, TRACE/tp/sync-order), nothing left beside it; the
+trace replays byte for byte with the inputs gone.
+
+e2e.py imports this module after its own cases.
+"""
+
+import os
+import re
+import shutil
+
+from e2e import Fail, Skip, case, compare, compare_bytes, log, native_run, remove_input, run, tail
+
+TP = ['--mode=tp']
+
+
+def tp_record_replay(h, argv, name, remove=(), replays=1):
+    """Record @argv with --mode=tp, check the trace, remove @remove and
+    replay it @replays times. Returns (trace, recording, info text)."""
+    trace, rec = h.record(argv, name=name, options=TP, timeout=600)
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    text = info.stdout.decode(errors='replace')
+    if not re.search(r'^mode: +tp,', text, re.M):
+        raise Fail('uprr info does not say mode tp:\n' + tail(info.stdout))
+    if 'ep run verified: no divergence' not in text:
+        raise Fail('uprr info does not say the EP run was verified:\n' + tail(info.stdout))
+    for line in text.splitlines():
+        if line.startswith(('tp run:', 'ep run:')):
+            log('  ' + line)
+    for part in ('tp/log/header', 'tp/sync-order'):
+        if not os.path.exists(os.path.join(trace, part)):
+            raise Fail(f'the trace lacks the TP run\'s {part}')
+    if os.path.exists(trace + '.tp'):
+        raise Fail(f'{trace}.tp is left beside a trace whose EP run was verified')
+    for path in remove:
+        remove_input(path)
+    for _ in range(replays):
+        compare(rec, h.replay(trace))
+    return trace, rec, text
+
+
+def same_lines(native, rec, pattern, what):
+    """The lines of stdout matching @pattern are the same in both runs."""
+    want = [ln for ln in native.stdout.splitlines() if re.search(pattern, ln)]
+    got = [ln for ln in rec.stdout.splitlines() if re.search(pattern, ln)]
+    if not want:
+        raise Fail(f'the native run printed no {what}:\n' + tail(native.stdout))
+    compare_bytes(b'\n'.join(want), b'\n'.join(got), what, 'the native run', 'the recording')
+
+
+@case('tp-mode-threads_mutex')
+def c_tp_mode_threads_mutex(h):
+    """threads_mutex: 4 threads, a mutex and a condition variable. Which
+    thread won each increment is the TP run's (it differs natively from
+    run to run); the totals are as natively; the replay is the recording."""
+    argv = [h.prog('threads_mutex')]
+    native = native_run(argv, 'threads_mutex', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, 'threads_mutex', replays=2)
+    same_lines(native, rec, rb'^total ', 'total line')
+
+
+@case('tp-mode-pipe_threads')
+def c_tp_mode_pipe_threads(h):
+    """pipe_threads: a producer and a consumer thread blocked in read(2)
+    on their pipe; 10,000 messages pass, and the replay is the recording."""
+    argv = [h.prog('pipe_threads')]
+    native_run(argv, 'pipe_threads', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, 'pipe_threads')
+    if b'pipe_threads: ok\n' not in rec.stdout or b'10000 messages' not in rec.stdout:
+        raise Fail('the recording lost or corrupted messages:\n' + tail(rec.stdout))
+
+
+@case('tp-mode-ep_threads')
+def c_tp_mode_ep_threads(h):
+    """ep_threads: a file, a pipe, the clock, getrandom and sendfile, 3
+    threads taking turns under a mutex and a condition variable. The file
+    is gone when the trace replays."""
+    path = h.path('ep-input')
+    with open(path, 'wb') as f:
+        f.write(os.urandom(3000))
+    argv = [h.prog('ep_threads'), path]
+    native = native_run(argv, 'ep_threads', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, 'ep_threads', remove=[path])
+    same_lines(native, rec, rb'^ep_threads: [0-9]+ turns', 'turns line')
+
+
+@case('tp-mode-fsum')
+def c_tp_mode_fsum(h):
+    """tp_fsum: a floating-point sum over 2 threads under a mutex, whose
+    last bits depend on the order the threads took the lock (natively they
+    differ from run to run). The EP run follows the TP run's order (else
+    its write of the sum differs from the log's: a divergence), and the
+    replay prints the TP run's bits, with TRACE/tp removed too."""
+    argv = [h.prog('tp_fsum')]
+    native = native_run(argv, 'tp_fsum', cwd=h.tmp)
+    trace, rec, _ = tp_record_replay(h, argv, 'tp_fsum', replays=2)
+    same_lines(native, rec, rb'within rounding', 'rounding line')
+    # the order the replayed interposer follows is the trace's kept copy
+    # of the mapped log, not TRACE/tp's
+    shutil.rmtree(os.path.join(trace, 'tp'))
+    compare(rec, h.replay(trace))
+
+
+def real_program(name):
+    path = shutil.which(name)
+    if not path:
+        raise Skip(f'{name} is not installed (scripts/setup.sh installs it)')
+    return path
+
+
+def text_input(h, name, size):
+    """A file of @size bytes of random text lines."""
+    path = h.path(name)
+    with open(path, 'wb') as f:
+        raw = os.urandom(size * 3 // 4)
+        for i in range(0, len(raw), 57):
+            f.write(raw[i:i + 57].hex().encode()[:76] + b'\n')
+    return path
+
+
+@case('tp-mode-pigz')
+def c_tp_mode_pigz(h):
+    """pigz -p 2 of 8 MB: its 2 compressing threads and its writer share
+    buffers from a pool under mutexes and condition variables and
+    malloc from the same heap (the interposer orders both). The output
+    equals a native run's byte for byte; the replay, with the input gone,
+    equals the recording."""
+    pigz = real_program('pigz')
+    path = text_input(h, 'pigz-input', 8 << 20)
+    argv = [pigz, '-p', '2', '-c', path]
+    native = native_run(argv, 'pigz', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, 'pigz', remove=[path])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('tp-mode-sort')
+def c_tp_mode_sort(h):
+    """sort --parallel=2 of 4 MB with a 1 MiB buffer (temporary files
+    merged by 2 threads). Output as natively; the replay, with the input
+    gone, equals the recording."""
+    sort = real_program('sort')
+    path = text_input(h, 'sort-input', 4 << 20)
+    argv = [sort, '--parallel=2', '-S', '1M', '-T', h.tmp, path]
+    native = native_run(argv, 'sort', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, 'sort', remove=[path])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('tp-mode-diverge')
+def c_tp_mode_diverge(h):
+    """An EP run that diverges: tests/progs/rdtsc prints time-stamp counter
+    values, which the EP run reads anew (it traps its own rdtsc), so its
+    first write passes out other bytes than the TP run's. A whole-program
+    epoch cannot be rolled back yet: uprr says so, keeps the TP log beside
+    the trace (TRACE.tp) and exits 124; the program's output was shown by
+    the TP run; `uprr info` says the EP run diverged."""
+    argv = [h.prog('rdtsc')]
+    trace = h.new_trace_path('rdtsc')
+    r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
+            what='uprr record', cwd=h.tmp)
+    err = r.stderr.decode(errors='replace')
+    if r.status != 124:
+        raise Fail(f'expected exit 124 (divergence), got {r.status}\n  {r.explain()}')
+    lines = err.strip().splitlines()
+    if (len(lines) != 1 or 'divergence from the log' not in err or
+            f'TP log is kept in {trace}.tp' not in err):
+        raise Fail('uprr did not say in one line where the EP run diverged and where the TP '
+                   'log is:\n' + err)
+    if b'main: rdtsc ' not in r.stdout:
+        raise Fail('the TP run did not show the program\'s output:\n' + tail(r.stdout))
+    for part in ('log/header', 'sync-order'):
+        if not os.path.exists(os.path.join(trace + '.tp', part)):
+            raise Fail(f'the TP log was not kept: no {trace}.tp/{part}')
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    if b'ep run diverged' not in info.stdout:
+        raise Fail('uprr info does not say the EP run diverged:\n' + tail(info.stdout))

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A floating-point reduction over 2 threads under a mutex (`uprr record
+ * --mode=tp`): each thread adds its terms, one per lock, to a shared double.
+ * Floating-point addition is not associative, so the sum's last bits
+ * depend on the order the threads took the lock in: natively it differs
+ * from run to run; a recording must print the order its TP run took, and
+ * its replay the same. Prints whether the sum is within rounding of the
+ * exact total (as natively), then its bits and the number of times the
+ * lock changed hands (as the run's order made them).
+ */
+#include <pthread.h>
+
+#include "progs.h"
+
+#define NTERMS 3000
+/* work between two additions, outside the lock (~10 us), so that the
+ * threads take turns at the lock even where a wake costs a ptrace stop */
+#define WORK 4000
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t start;
+static double sum;
+static int last = -1;
+static long handoffs;
+
+/* thread 0 adds terms near 1e8, thread 1 terms near 0.1: each addition of
+ * a small term to a large sum rounds, differently in each order */
+static double
+term(int who, int i)
+{
+	return who == 0 ? 1e8 / 3.0 + i : 0.1 * (i % 7 + 1) / 3.0;
+}
+
+static void *
+adder(void *arg)
+{
+	int who = (int)(long)arg;
+
+	pthread_barrier_wait(&start);
+	for (int i = 0; i < NTERMS; i++) {
+		volatile unsigned x = 0;
+
+		for (int w = 0; w < WORK; w++)
+			x += (unsigned)w;
+		pthread_mutex_lock(&lock);
+		sum += term(who, i);
+		if (last != who)
+			handoffs++;
+		last = who;
+		pthread_mutex_unlock(&lock);
+	}
+	return NULL;
+}
+
+int
+main(void)
+{
+	pthread_t t[2];
+	double exact = 0;
+
+	pthread_barrier_init(&start, NULL, 2);
+	for (long i = 0; i < 2; i++)
+		if (pthread_create(&t[i], NULL, adder, (void *)i) != 0)
+			die("pthread_create");
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	/* long double: an order-independent reference within 1e-9 relative */
+	{
+		long double e = 0;
+
+		for (int who = 0; who < 2; who++)
+			for (int i = 0; i < NTERMS; i++)
+				e += term(who, i);
+		exact = (double)e;
+	}
+	say("tp_fsum: within rounding of the exact total: %s\n",
+	    (sum > exact ? sum - exact : exact - sum) <= 1e-9 * exact ? "yes" : "no");
+	say("tp_fsum: sum %a, the lock changed hands %ld times\n", sum, handoffs);
+	return 0;
+}
