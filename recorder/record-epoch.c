@@ -5,7 +5,8 @@
  * stops every thread of every recorded process (PTRACE_INTERRUPT) and, for
  * each process, takes a copy of it (checkpoint_copy_new(), process.h):
  * checkpoint k, which begins epoch k (epoch 0 begins at the start). Each
- * thread's epoch end is logged (TRACE_EV_EPOCH): its count of events, where
+ * thread's epoch end is logged (TRACE_EV_EPOCH): its count of syscalls
+ * logged (traced exits and buffered records), where
  * it stands, its registers if in user code. The dirty log of each process
  * (dirty.h) is read and armed again: the pages written in the epoch go with
  * the checkpoint to its keeper (rec_options.epochs, tp/epoch.h), which
@@ -77,11 +78,11 @@ rec_epoch_count(struct recorder *rec, const struct trace_event *ev)
 {
 	struct rthread *t;
 
-	if (ev->type == TRACE_EV_EPOCH)
+	if (ev->type != TRACE_EV_SYSCALL_EXIT)
 		return;
 	t = rec_find_thread(rec, (pid_t)ev->tid);
 	if (t)
-		t->tp_events++;
+		t->tp_syscalls++;
 }
 
 void
@@ -367,7 +368,8 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 
 		if (t->tgid != tgid)
 			continue;
-		/* its buffered calls up to here first: they are in its count */
+		/* its buffered calls up to here first: they are in its count
+		 * (syscallbuf.c counts them) */
 		r = rec_syscallbuf_flush(rec, t);
 		if (r < 0) {
 			rec_stop_recording(rec, "cannot record the syscall buffer of thread %d: %s",
@@ -377,7 +379,7 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		rec_event_init(&ev, TRACE_EV_EPOCH, t->tid);
 		ev.nvalues = 4;
 		ev.values[0] = rec->epochs.k;
-		ev.values[1] = t->tp_events;
+		ev.values[1] = t->tp_syscalls;
 		ev.values[2] = t->epoch_in_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
 		ev.values[3] = (uint64_t)copy_pid;
 		if (!t->epoch_in_syscall && tracee_get_regs(t->tid, &regs) == 0)
@@ -387,9 +389,17 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 	}
 }
 
-/* Checkpoint every process, its threads all stopped. */
+/* A checkpoint taken, until handed over. */
+struct kept {
+	pid_t pid;
+	struct checkpoint_copy *copy;
+	struct dirty_pages *written;
+};
+
+/* Checkpoint every process, its threads all stopped, into @kept (room for
+ * one per thread), *@nkept of them. */
 static void
-copy_all(struct recorder *rec)
+copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 {
 	_cleanup_free_ pid_t *tids = malloc(rec->nthreads * sizeof(*tids));
 
@@ -402,6 +412,7 @@ copy_all(struct recorder *rec)
 		struct rthread *t = &rec->threads[i];
 		struct checkpoint_copy *copy = NULL;
 		struct dirty_pages *written = NULL;
+		uint64_t t0, t1;
 		bool seen = false;
 		size_t n = 0;
 		int r;
@@ -429,7 +440,10 @@ copy_all(struct recorder *rec)
 			log_ends(rec, t->tgid, 0);
 			continue;
 		}
+		t0 = util_now_ns();
 		r = checkpoint_copy_new(t->tgid, t->space->mem.memfd, tids, n, &copy);
+		t1 = util_now_ns();
+		rec->epochs.copy_ns += t1 - t0;
 		if (r < 0) {
 			rec->epochs.copy_failures++;
 			log_warn("cannot copy process %d for checkpoint %" PRIu64 ": %s", t->tgid,
@@ -439,22 +453,36 @@ copy_all(struct recorder *rec)
 		}
 		rec->epochs.copies++;
 		r = take_written(t->space, t->tgid, tids[0], &written);
+		t0 = util_now_ns();
+		rec->epochs.dirty_ns += t0 - t1;
 		if (r < 0)
 			log_warn("process %d: no dirty log: %s", t->tgid, strerror(-r));
 		for (size_t j = 0; written && j < written->n; j++)
 			rec->epochs.written_pages += written->v[j].len / DIRTY_PAGE;
-		if (rec->epochs.check)
+		if (rec->epochs.check) {
 			check_copy(rec, t->tgid, tids, n, copy);
-		log_ends(rec, t->tgid, checkpoint_copy_pid(copy));
-		if (rec->epochs.keeper) {
-			rec->epochs.keeper->keep(rec->epochs.keeper->arg, rec->epochs.k, t->tgid, copy,
-						 written);
-		} else {
-			checkpoint_copy_free(copy);
-			if (written)
-				dirty_pages_fini(written);
-			free(written);
+			rec->epochs.check_ns += util_now_ns() - t0;
 		}
+		log_ends(rec, t->tgid, checkpoint_copy_pid(copy));
+		kept[(*nkept)++] = (struct kept){ t->tgid, copy, written };
+	}
+}
+
+/* Hand the checkpoints taken to their keeper (which may free older ones:
+ * after the threads go on, out of the pause). */
+static void
+hand_over(struct recorder *rec, struct kept *kept, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rec->epochs.keeper) {
+			rec->epochs.keeper->keep(rec->epochs.keeper->arg, rec->epochs.k, kept[i].pid,
+						 kept[i].copy, kept[i].written);
+			continue;
+		}
+		checkpoint_copy_free(kept[i].copy);
+		if (kept[i].written)
+			dirty_pages_fini(kept[i].written);
+		free(kept[i].written);
 	}
 }
 
@@ -463,7 +491,9 @@ copy_all(struct recorder *rec)
 static void
 end_epoch(struct recorder *rec)
 {
-	uint64_t t0 = util_now_ns(), t1, t2, rss = 0;
+	uint64_t t0 = util_now_ns(), t1, t2, rss = 0, check_ns = rec->epochs.check_ns;
+	struct kept *kept;
+	size_t nkept = 0;
 
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (!may_stop(&rec->threads[i]))
@@ -472,10 +502,15 @@ end_epoch(struct recorder *rec)
 		resume_all(rec);
 		goto put_off;
 	}
+	kept = calloc(rec->nthreads, sizeof(*kept));
 	t1 = util_now_ns();
-	copy_all(rec);
+	if (kept)
+		copy_all(rec, kept, &nkept);
+	else
+		rec_stop_recording(rec, "%s", "out of memory");
 	resume_all(rec);
-	t2 = util_now_ns();
+	/* the check is a test's, not the run's */
+	t2 = util_now_ns() - (rec->epochs.check_ns - check_ns);
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == rec->threads[i].tgid)
 			rss += resident_bytes(rec->threads[i].tgid);
@@ -483,10 +518,11 @@ end_epoch(struct recorder *rec)
 	rec->epochs.pause_ns += t2 - t1;
 	if (t2 - t1 > rec->epochs.pause_max_ns)
 		rec->epochs.pause_max_ns = t2 - t1;
-	if (rss >= rec->epochs.rss_max) {
-		rec->epochs.rss_max = rss;
-		rec->epochs.pause_at_rss_max = t2 - t1;
-	}
+	if (!rec->epochs.pause_min_ns || t2 - t1 < rec->epochs.pause_min_ns)
+		rec->epochs.pause_min_ns = t2 - t1;
+	rec->epochs.rss_sum += rss;
+	hand_over(rec, kept, nkept);
+	free(kept);
 	log_debug("checkpoint %" PRIu64 ": threads stopped in %" PRIu64 " us, paused %" PRIu64
 		  " us, %" PRIu64 " MiB resident",
 		  rec->epochs.k, (t1 - t0) / 1000, (t2 - t1) / 1000, rss >> 20);
@@ -518,7 +554,7 @@ void
 rec_epoch_log_stats(const struct recorder *rec)
 {
 	const struct rec_epochs *e = &rec->epochs;
-	uint64_t ends = e->k ? e->k : 1, mib = e->rss_max >> 20;
+	uint64_t ends = e->k ? e->k : 1, mib = (e->rss_sum / ends) >> 20;
 
 	if (!e->len_ns)
 		return;
@@ -527,12 +563,15 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 "uncopied), %" PRIu64 " pages written per epoch",
 		 e->len_ns / 1000000, e->k, e->put_off, e->copies, e->copy_failures, e->uncopied,
 		 e->written_pages / ends);
-	log_info("checkpoint pause (all threads stopped to all resumed): mean %" PRIu64 " us, max %" PRIu64
-		 " us; %" PRIu64 " us at the most resident memory, %" PRIu64 " MiB (%" PRIu64
-		 " us per 100 MiB); stopping the threads took %" PRIu64 " us on average",
-		 e->pause_ns / ends / 1000, e->pause_max_ns / 1000, e->pause_at_rss_max / 1000,
-		 mib, e->pause_at_rss_max / 10 / (mib ? mib : 1),
+	log_info("checkpoint pause (all threads stopped to all resumed): mean %" PRIu64 " us, min %" PRIu64
+		 " us, max %" PRIu64 " us, at %" PRIu64 " MiB resident on average: %" PRIu64
+		 " us per 100 MiB (goal: 1000); stopping the threads took %" PRIu64 " us on average",
+		 e->pause_ns / ends / 1000, e->pause_min_ns / 1000, e->pause_max_ns / 1000, mib,
+		 e->pause_ns / ends / 10 / (mib ? mib : 1),
 		 e->stop_ns / ends / 1000);
+	log_info("of the pauses: copying %" PRIu64 " us, dirty logs %" PRIu64 " us on average; "
+		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,
+		 e->check_ns / ends / 1000);
 	if (e->check)
 		log_info("copies checked against their process: %" PRIu64 ", %" PRIu64 " differed",
 			 e->checked, e->differed);

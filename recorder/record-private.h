@@ -474,7 +474,8 @@ struct rthread {
 				       * status tp_status the loop handles next */
 	int tp_status;
 	uint64_t tp_rip;	      /* where it stands, while either holds */
-	uint64_t tp_events;	      /* a TP run: its events logged (record-epoch.c) */
+	uint64_t tp_syscalls;	      /* a TP run: its syscalls logged, traced (exits)
+				       * and buffered (records; record-epoch.c) */
 	bool epoch_held;	      /* stands still for a checkpoint (record-epoch.c): */
 	bool epoch_in_syscall;	      /* in its syscall, not in user code */
 };
@@ -544,7 +545,11 @@ struct rec_epochs {
 				 * children: their copy would be the program's) */
 	uint64_t stop_ns, pause_ns, pause_max_ns; /* interrupts sent -> all stopped,
 				 * all stopped -> all resumed (sum, max) */
-	uint64_t rss_max, pause_at_rss_max; /* most resident bytes at one, its pause */
+	uint64_t pause_min_ns;	/* the shortest pause */
+	uint64_t rss_sum;	/* resident bytes of the processes at each (sum) */
+	uint64_t copy_ns, dirty_ns, check_ns; /* of the pauses: copying, reading
+				 * and arming the dirty logs, checking (left out
+				 * of pause_ns) */
 	uint64_t written_pages;	/* pages the dirty logs listed */
 	uint64_t checked, differed; /* copies checked, and found different */
 };
@@ -669,7 +674,8 @@ void rec_epoch_init(struct recorder *rec, const struct rec_options *opts);
 /** In a TP run's loop: end the epoch if it is due (true: it did, or put it
  * off); else lower *@wait_ns (0: nothing waits) to when it is due. */
 bool rec_epoch_due(struct recorder *rec, uint64_t *wait_ns);
-/** A thread of a TP run logged an event (rec_write_event()). */
+/** A thread of a TP run logged an event (rec_write_event()): its syscall
+ * exits count. */
 void rec_epoch_count(struct recorder *rec, const struct trace_event *ev);
 /** Free what address space @sp holds for epochs. */
 void rec_epoch_space_free(struct rspace *sp);

@@ -618,6 +618,7 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 		return r;
 	}
 	rec->sb.records += (uint64_t)n;
+	t->tp_syscalls += (uint64_t)n; /* for a TP run's epochs (record-epoch.c) */
 	rec->sb.flushes++;
 	return tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, used), &zero,
 			    sizeof(zero));

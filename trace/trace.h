@@ -142,8 +142,9 @@ enum trace_event_type {
 	 * recorder/record-epoch.c), written when every thread of every
 	 * recorded process stands still for checkpoint values[0] (1, 2, ...;
 	 * epoch k runs from checkpoint k to k + 1, epoch 0 from the start):
-	 * values[1] = the events of this thread logged before it (every type
-	 * but this one: a TRACE_EV_SYSCALLBUF counts one), values[2] = enum
+	 * values[1] = the syscalls of this thread logged before it (its
+	 * TRACE_EV_SYSCALL_EXIT events and the records of its
+	 * TRACE_EV_SYSCALLBUF events), values[2] = enum
 	 * trace_epoch_at, values[3] = pid of the copy that is checkpoint
 	 * values[0] of its process, 0: none taken; regs = where it stands, for
 	 * TRACE_EPOCH_USER only */
