@@ -23,8 +23,9 @@
  *   again, as after a signal without a handler. One whose syscall had just
  *   ended is copied at its exit with its real result.
  * - at an event the loop has not taken yet, at a group stop, a zombie
- *   leader, a process that shares its memory (vfork): the end is put off
- *   1 ms, every thread let go again.
+ *   leader, a process that shares its memory (vfork), in the syscall
+ *   buffer's library but not in a syscall (its buffer may be half
+ *   written): the end is put off 1 ms, every thread let go again.
  *
  * A process that forks in an epoch is copied at the next end as any other,
  * with a dirty log of its own from then on; an exec ends its address space
@@ -201,6 +202,18 @@ stop_all(struct recorder *rec)
 			break;
 		}
 	}
+	/* One stopped inside the syscall buffer's library, not in a syscall,
+	 * may be between a record's bytes and its count: its buffer cannot
+	 * be read now (the UP recorder waits for it too, record-signals.c).
+	 * It leaves soon. */
+	for (size_t i = 0; i < rec->nthreads && still; i++) {
+		struct rthread *t = &rec->threads[i];
+		struct user_regs_struct regs;
+
+		if (t->epoch_held && !t->epoch_in_syscall && tracee_get_regs(t->tid, &regs) == 0 &&
+		    rec_syscallbuf_in_library(regs.rip) && (int64_t)regs.orig_rax < 0)
+			still = false;
+	}
 	return still;
 }
 
@@ -364,13 +377,18 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		struct rthread *t = &rec->threads[i];
 		struct user_regs_struct regs;
 		struct trace_event ev;
+		bool in_library;
 		int r;
 
 		if (t->tgid != tgid)
 			continue;
 		/* its buffered calls up to here first: they are in its count
-		 * (syscallbuf.c counts them) */
-		r = rec_syscallbuf_flush(rec, t);
+		 * (syscallbuf.c counts them). One in a buffered syscall, in
+		 * the library, may yet write its record where the buffer ended
+		 * before a flush: those records are counted, not taken out
+		 * (its next TRACE_EV_SYSCALLBUF logs them). */
+		in_library = tracee_get_regs(t->tid, &regs) == 0 && rec_syscallbuf_in_library(regs.rip);
+		r = in_library ? rec_syscallbuf_count_held(rec, t) : rec_syscallbuf_flush(rec, t);
 		if (r < 0) {
 			rec_stop_recording(rec, "cannot record the syscall buffer of thread %d: %s",
 					   t->tid, strerror(-r));
@@ -379,7 +397,7 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		rec_event_init(&ev, TRACE_EV_EPOCH, t->tid);
 		ev.nvalues = 4;
 		ev.values[0] = rec->epochs.k;
-		ev.values[1] = t->tp_syscalls;
+		ev.values[1] = t->tp_syscalls + (in_library ? (uint64_t)r : 0);
 		ev.values[2] = t->epoch_in_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
 		ev.values[3] = (uint64_t)copy_pid;
 		if (!t->epoch_in_syscall && tracee_get_regs(t->tid, &regs) == 0)
@@ -548,6 +566,13 @@ rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
 	if (!*wait_ns || rec->epochs.next_ns - now < *wait_ns)
 		*wait_ns = rec->epochs.next_ns - now;
 	return false;
+}
+
+void
+rec_epoch_drop_all(struct recorder *rec)
+{
+	if (rec->epochs.keeper && rec->epochs.keeper->drop_all)
+		rec->epochs.keeper->drop_all(rec->epochs.keeper->arg);
 }
 
 void

@@ -679,6 +679,8 @@ bool rec_epoch_due(struct recorder *rec, uint64_t *wait_ns);
 void rec_epoch_count(struct recorder *rec, const struct trace_event *ev);
 /** Free what address space @sp holds for epochs. */
 void rec_epoch_space_free(struct rspace *sp);
+/** Recording stopped early: the keeper frees every checkpoint now. */
+void rec_epoch_drop_all(struct recorder *rec);
 /** Log the epochs' figures (`uprr record -v`). */
 void rec_epoch_log_stats(const struct recorder *rec);
 /** Execute the syscall @t stands at the entry of, to its exit, synchronously. */
@@ -885,6 +887,10 @@ int rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref) _wur_;
  * a trace that cannot be written stops the recording, as in
  * rec_write_event(). */
 int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
+/** The records in @t's buffer now, not taken out (a TP run's epoch end in a
+ * thread inside the library, which a flush would race: record-epoch.c), or
+ * -errno. */
+int rec_syscallbuf_count_held(struct recorder *rec, struct rthread *t) _wur_;
 /** @t runs user code and should reach an event soon (a signal waits for
  * one, or its timeslice is over): its next buffered call takes the traced
  * path instead. Cleared by the flush at that event. */

@@ -1299,6 +1299,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			sched_pick(rec.sched);
 		record_loop(&rec);
 		record_end(&rec);
+		if (rec.error[0])
+			rec_epoch_drop_all(&rec);
 	}
 	/* the trace failed: the program goes on unrecorded, or dies with it */
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;

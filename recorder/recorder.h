@@ -256,6 +256,10 @@ struct rec_epoch_keeper {
 	 * the keeper's from now on, to free. */
 	void (*keep)(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy,
 		     struct dirty_pages *written);
+	/** Free every checkpoint kept: recording stopped early, and the
+	 * copies, uprr's children, must not outlive the program (uprr reaps
+	 * every child before it ends). */
+	void (*drop_all)(void *arg);
 };
 
 /** What `uprr record` was asked to do. */

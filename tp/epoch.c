@@ -62,13 +62,23 @@ keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirt
 	e->v[e->n++] = (struct tp_checkpoint){ .k = k, .pid = pid, .copy = copy, .written = written };
 }
 
+static void
+drop_all(void *arg)
+{
+	struct tp_epochs *e = arg;
+
+	for (size_t i = 0; i < e->n; i++)
+		drop(&e->v[i]);
+	e->n = 0;
+}
+
 struct tp_epochs *
 tp_epochs_new(struct rec_epoch_keeper *ret_keeper)
 {
 	struct tp_epochs *e = calloc(1, sizeof(*e));
 
 	if (e)
-		*ret_keeper = (struct rec_epoch_keeper){ .arg = e, .keep = keep };
+		*ret_keeper = (struct rec_epoch_keeper){ .arg = e, .keep = keep, .drop_all = drop_all };
 	return e;
 }
 

@@ -144,7 +144,9 @@ enum trace_event_type {
 	 * epoch k runs from checkpoint k to k + 1, epoch 0 from the start):
 	 * values[1] = the syscalls of this thread logged before it (its
 	 * TRACE_EV_SYSCALL_EXIT events and the records of its
-	 * TRACE_EV_SYSCALLBUF events), values[2] = enum
+	 * TRACE_EV_SYSCALLBUF events; for a thread in a buffered syscall,
+	 * inside the syscall buffer's library, also the records its buffer
+	 * holds, which its next TRACE_EV_SYSCALLBUF logs), values[2] = enum
 	 * trace_epoch_at, values[3] = pid of the copy that is checkpoint
 	 * values[0] of its process, 0: none taken; regs = where it stands, for
 	 * TRACE_EPOCH_USER only */
