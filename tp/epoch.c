@@ -5,6 +5,7 @@
  */
 #define LOG_PREFIX "tp-epoch"
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "checkpoint/dirty.h"
@@ -99,6 +100,23 @@ size_t
 tp_epochs_count(const struct tp_epochs *e)
 {
 	return e->n;
+}
+
+void
+tp_epochs_log(const struct tp_epochs *e)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	size_t alive = 0;
+
+	for (size_t i = 0; i < e->n; i++) {
+		lo = MIN(lo, e->v[i].k);
+		hi = MAX(hi, e->v[i].k);
+		/* stopped, traced by us: still there to be resumed */
+		alive += kill(checkpoint_copy_pid(e->v[i].copy), 0) == 0;
+	}
+	if (e->n)
+		log_info("checkpoints kept at the end: %" PRIu64 " to %" PRIu64 ", %zu copies (%zu alive)",
+			 lo, hi, e->n, alive);
 }
 
 void

@@ -40,5 +40,8 @@ struct checkpoint_copy *tp_epochs_find(const struct tp_epochs *e, uint64_t k, pi
 /** Checkpoints kept now. */
 size_t tp_epochs_count(const struct tp_epochs *e);
 
+/** Log which checkpoints are kept (`uprr record -v`). */
+void tp_epochs_log(const struct tp_epochs *e);
+
 /** Free every checkpoint kept (the copies killed), then @e. NULL accepted. */
 void tp_epochs_free(struct tp_epochs *e);

@@ -26,6 +26,8 @@ tp_record_log(const struct rec_options *opts, int *ret_status, char *dir_buf, si
 		o.epochs = &keeper;
 	}
 	r = rec_record(&o, ret_status, dir_buf, dir_len);
+	if (epochs)
+		tp_epochs_log(epochs);
 	tp_epochs_free(epochs);
 	return r;
 }

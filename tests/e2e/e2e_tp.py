@@ -324,6 +324,11 @@ def c_tp_epochs_parallel(h):
     epochs = check_epochs(h, trace, rec)
     if len(epochs) < 3 or not any(at == 1 for v in epochs.values() for _, at, _ in v):
         raise Fail(f'expected 3 checkpoints or more, with threads in user code: {dict(epochs)}')
+    # tp/epoch.c keeps the last two, alive, and freed the others
+    n = len(epochs)
+    want = f'checkpoints kept at the end: {n - 1} to {n}, 2 copies (2 alive)'.encode()
+    if want not in rec.stderr:
+        raise Fail(f'expected "{want.decode()}" from uprr record -v:\n' + tail(rec.stderr))
 
 
 @case('tp-epochs-blocked')
