@@ -25,7 +25,8 @@
  * - at an event the loop has not taken yet, at a group stop, a zombie
  *   leader, a process that shares its memory (vfork), in the syscall
  *   buffer's library but not in a syscall (its buffer may be half
- *   written): the end is put off 1 ms, every thread let go again.
+ *   written), still on its way out of an exec: the end is put off 1 ms,
+ *   every thread let go again.
  *
  * A process that forks in an epoch is copied at the next end as any other,
  * with a dirty log of its own from then on; an exec ends its address space
@@ -42,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "checkpoint/dirty.h"
@@ -205,13 +207,21 @@ stop_all(struct recorder *rec)
 	/* One stopped inside the syscall buffer's library, not in a syscall,
 	 * may be between a record's bytes and its count: its buffer cannot
 	 * be read now (the UP recorder waits for it too, record-signals.c).
-	 * It leaves soon. */
+	 * It leaves soon. So does one still leaving its exec. */
 	for (size_t i = 0; i < rec->nthreads && still; i++) {
 		struct rthread *t = &rec->threads[i];
 		struct user_regs_struct regs;
 
-		if (t->epoch_held && !t->epoch_in_syscall && tracee_get_regs(t->tid, &regs) == 0 &&
-		    rec_syscallbuf_in_library(regs.rip) && (int64_t)regs.orig_rax < 0)
+		if (!t->epoch_held || t->epoch_in_syscall || tracee_get_regs(t->tid, &regs) < 0)
+			continue;
+		if (rec_syscallbuf_in_library(regs.rip) && (int64_t)regs.orig_rax < 0)
+			still = false;
+		/* Still on its way out of an exec, no instruction run: a
+		 * copy made there had PKRU 0 where the process has its
+		 * default (0x55555554; seen with --epoch-check under load,
+		 * the new image's FPU state being loaded on the way to user
+		 * mode). */
+		if ((regs.orig_rax == __NR_execve || regs.orig_rax == __NR_execveat) && !regs.rax)
 			still = false;
 	}
 	return still;
@@ -317,6 +327,13 @@ check_copy(struct recorder *rec, pid_t pid, const pid_t *tids, size_t n, struct 
 		rec->epochs.differed++;
 		log_error("checkpoint %" PRIu64 " of process %d differs from it: %s", rec->epochs.k, pid,
 			  ep_divergence_describe(&d, what, sizeof(what)));
+		for (size_t i = 0; i < n; i++) {
+			struct rthread *u = rec_find_thread(rec, tids[i]);
+
+			log_error("  thread %d: %s, rip %#llx, orig_rax %#llx, rax %#llx", tids[i],
+				  u && u->epoch_in_syscall ? "in a syscall" : "in user code", saved[i].rip,
+				  saved[i].orig_rax, saved[i].rax);
+		}
 	} else {
 		log_debug("checkpoint %" PRIu64 " of process %d: equal (%" PRIu64 " pages compared)",
 			  rec->epochs.k, pid, d.pages_compared);
