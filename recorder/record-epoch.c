@@ -276,17 +276,90 @@ writable_pages(pid_t pid, struct dirty_pages *ret)
 }
 
 /*
+ * The test switch, for the dirty log: every writable page of process @pid
+ * (now at checkpoint k) that its dirty log did not list as written in the
+ * epoch (@written) must be as in @prev, the copy that is its checkpoint
+ * k - 1 (stopped since; tp/epoch.c keeps it until k is handed over).
+ * Returns the pages that differ (0: the log missed none), or -errno.
+ */
+static int64_t
+check_unwritten(pid_t pid, pid_t prev, const struct dirty_pages *writable,
+		const struct dirty_pages *written, uint64_t *ret_first, uint64_t *ret_compared)
+{
+	struct dirty_pages rest = { 0 };
+	_cleanup_free_ uint64_t *ha = NULL, *hb = NULL;
+	uint64_t npages = 0;
+	int64_t differ = 0;
+	size_t j = 0;
+	int r = 0;
+
+	/* writable minus written (both sorted, disjoint) */
+	for (size_t i = 0; i < writable->n && r >= 0; i++) {
+		uint64_t a = writable->v[i].addr, end = a + writable->v[i].len;
+
+		while (a < end) {
+			uint64_t stop = end;
+
+			while (j < written->n && written->v[j].addr + written->v[j].len <= a)
+				j++;
+			if (j < written->n && written->v[j].addr <= a) {
+				a = MIN(end, written->v[j].addr + written->v[j].len);
+				continue;
+			}
+			if (j < written->n && written->v[j].addr < end)
+				stop = written->v[j].addr;
+			if (rest.n == rest.cap) {
+				size_t cap = rest.cap ? rest.cap * 2 : 64;
+				struct checkpoint_range *v = realloc(rest.v, cap * sizeof(*v));
+
+				if (!v) {
+					r = -ENOMEM;
+					break;
+				}
+				rest.v = v;
+				rest.cap = cap;
+			}
+			rest.v[rest.n++] = (struct checkpoint_range){ .addr = a, .len = stop - a };
+			npages += (stop - a) / DIRTY_PAGE;
+			a = stop;
+		}
+	}
+	if (r >= 0 && npages) {
+		ha = malloc(npages * sizeof(*ha));
+		hb = malloc(npages * sizeof(*hb));
+		r = !ha || !hb ? -ENOMEM : ep_hash_pages(pid, &rest, NULL, 0, ha);
+		if (r >= 0)
+			r = ep_hash_pages(prev, &rest, NULL, 0, hb);
+	}
+	for (uint64_t p = 0, i = 0, off = 0; r >= 0 && p < npages; p++) {
+		if (ha[p] != hb[p] && !differ++)
+			*ret_first = rest.v[i].addr + off;
+		off += DIRTY_PAGE;
+		if (off == rest.v[i].len) {
+			i++;
+			off = 0;
+		}
+	}
+	*ret_compared = npages;
+	dirty_pages_fini(&rest);
+	return r < 0 ? r : differ;
+}
+
+/*
  * The test switch (rec_options.epoch_check): compare the fresh copy @c of
  * process @pid (threads @tids, @n of them, index for index the copy's) with
  * @pid itself, still stopped: every writable page, the mappings, every
- * thread's registers, XSAVE state and mask (ep_check_divergence()). A
+ * thread's registers, XSAVE state and mask (ep_check_divergence()); then,
+ * given @prev (its checkpoint k - 1's copy) and @written (the pages of the
+ * epoch), check the dirty log (check_unwritten()). A
  * thread copied at the exit of a syscall (a traced one's exit stop, or a
  * buffered one's interrupt stop) is compared as the copy has it
  * (process.h): orig_rax -1, and rewound if the kernel will restart it; its
  * registers are set so for the check, and put back.
  */
 static void
-check_copy(struct recorder *rec, pid_t pid, const pid_t *tids, size_t n, struct checkpoint_copy *c)
+check_copy(struct recorder *rec, pid_t pid, const pid_t *tids, size_t n, struct checkpoint_copy *c,
+	   pid_t prev, const struct dirty_pages *written)
 {
 	struct dirty_pages pages = { 0 };
 	struct user_regs_struct *saved = calloc(n, sizeof(*saved));
@@ -337,6 +410,23 @@ check_copy(struct recorder *rec, pid_t pid, const pid_t *tids, size_t n, struct 
 	} else {
 		log_debug("checkpoint %" PRIu64 " of process %d: equal (%" PRIu64 " pages compared)",
 			  rec->epochs.k, pid, d.pages_compared);
+	}
+	if (r >= 0 && prev && written) {
+		uint64_t first = 0, compared = 0;
+		int64_t missed = check_unwritten(pid, prev, &pages, written, &first, &compared);
+
+		if (missed) {
+			rec->epochs.differed++;
+			if (missed < 0)
+				log_error("checkpoint %" PRIu64 " of process %d: cannot check its dirty log: %s",
+					  rec->epochs.k, pid, strerror((int)-missed));
+			else
+				log_error("checkpoint %" PRIu64 " of process %d differs from it: its dirty log "
+					  "missed %" PRId64 " written pages of %" PRIu64 ", first at %#" PRIx64,
+					  rec->epochs.k, pid, missed, compared, first);
+		} else {
+			rec->epochs.unwritten_checked += compared;
+		}
 	}
 	dirty_pages_fini(&pages);
 	free(saved);
@@ -495,9 +585,11 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		for (size_t j = 0; written && j < written->n; j++)
 			rec->epochs.written_pages += written->v[j].len / DIRTY_PAGE;
 		if (rec->epochs.check) {
-			check_copy(rec, t->tgid, tids, n, copy);
+			check_copy(rec, t->tgid, tids, n, copy,
+				   rec->epochs.keeper ? t->space->tp_prev_copy : 0, written);
 			rec->epochs.check_ns += util_now_ns() - t0;
 		}
+		t->space->tp_prev_copy = checkpoint_copy_pid(copy);
 		log_ends(rec, t->tgid, checkpoint_copy_pid(copy));
 		kept[(*nkept)++] = (struct kept){ t->tgid, copy, written };
 	}
@@ -615,6 +707,7 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,
 		 e->check_ns / ends / 1000);
 	if (e->check)
-		log_info("copies checked against their process: %" PRIu64 ", %" PRIu64 " differed",
-			 e->checked, e->differed);
+		log_info("copies checked against their process: %" PRIu64 ", %" PRIu64 " differed; "
+			 "%" PRIu64 " pages not written by the dirty logs' account found unchanged",
+			 e->checked, e->differed, e->unwritten_checked);
 }

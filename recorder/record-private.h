@@ -359,6 +359,7 @@ struct rspace {
 	struct dirty_log *tp_dirty;	/* a TP run: the pages written since its
 					 * last checkpoint (record-epoch.c), NULL: none */
 	bool tp_dirty_failed;		/* dirty_log_new() failed: none tried again */
+	pid_t tp_prev_copy;		/* the copy of its last checkpoint, 0: none */
 };
 
 /* Memory reads of a spin loop that a spinning thread's watch keeps. */
@@ -552,6 +553,7 @@ struct rec_epochs {
 				 * of pause_ns) */
 	uint64_t written_pages;	/* pages the dirty logs listed */
 	uint64_t checked, differed; /* copies checked, and found different */
+	uint64_t unwritten_checked; /* pages the dirty logs said unwritten, checked */
 };
 
 /* A file by identity. */

@@ -374,3 +374,24 @@ def c_tp_epochs_fork(h):
     log(f'  threads copied {sorted(copied)}, not copied {sorted(uncopied)}')
     if not copied or not uncopied:
         raise Fail(f'expected checkpoints of the parent and uncopied ends of the child: {dict(epochs)}')
+
+
+@case('tp-epochs-resident')
+def c_tp_epochs_resident(h):
+    """tests/progs/tp_resident, 16 MiB resident written by 2 threads, in a
+    TP run with 5 ms epochs: stdout as natively; each checkpoint equals its
+    process, and the dirty log is right: every page it did not list as
+    written in an epoch is unchanged since the checkpoint before (the copy
+    k - 1, still kept, against the process at k)."""
+    argv = [h.prog('tp_resident'), '16', '2', '400']
+    native = native_run(argv, 'tp_resident', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-tp_resident', options=EPOCHS)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    epochs = check_epochs(h, trace, rec)
+    m = re.search(rb'([0-9]+) pages not written by the dirty logs\' account found unchanged',
+                  rec.stderr)
+    w = re.search(rb'([0-9]+) pages written per epoch', rec.stderr)
+    if len(epochs) < 2 or not m or int(m.group(1)) == 0 or not w or int(w.group(1)) == 0:
+        raise Fail('expected 2 checkpoints or more, pages written in each epoch and unwritten '
+                   'pages checked:\n' + tail(rec.stderr))
+    log(f'  {int(w.group(1))} pages written per epoch, {int(m.group(1))} unwritten pages checked')
