@@ -295,17 +295,17 @@ def check_epochs(h, trace, rec):
 
 @case('tp-epochs-threads_mutex')
 def c_tp_epochs_threads_mutex(h):
-    """tests/progs/threads_mutex in a TP run with 1 ms epochs (it runs for
-    a few): totals as natively; each checkpoint equals its process; epoch
-    events of its threads (check_epochs())."""
+    """tests/progs/threads_mutex in a TP run with 1 ms epochs: totals as
+    natively; each checkpoint equals its process; epoch events of its
+    threads (check_epochs())."""
     argv = [h.prog('threads_mutex')]
     native = native_run(argv, 'threads_mutex', cwd=h.tmp)
     trace, rec = record_tp(h, argv, 'epochs-threads_mutex',
                            options=['--epoch=1'] + EPOCHS[1:])
     same_lines(native, rec, rb'^total ', 'total line')
-    epochs = check_epochs(h, trace, rec)
-    if max(len(v) for v in epochs.values()) < 2:
-        raise Fail(f'no checkpoint caught 2 threads: {dict(epochs)}')
+    # it runs for 30-120 ms, its threads' part shorter: whether a
+    # checkpoint falls among them varies (tp-epochs-parallel checks that)
+    check_epochs(h, trace, rec)
 
 
 @case('tp-epochs-parallel')
@@ -322,8 +322,10 @@ def c_tp_epochs_parallel(h):
     if sorted(made.values()) != [50, 50]:
         raise Fail(f'the log should hold 50 pwrite64 of each of 2 threads; it holds {made}')
     epochs = check_epochs(h, trace, rec)
-    if len(epochs) < 3 or not any(at == 1 for v in epochs.values() for _, at, _ in v):
-        raise Fail(f'expected 3 checkpoints or more, with threads in user code: {dict(epochs)}')
+    if len(epochs) < 3 or not any(at == 1 for v in epochs.values() for _, at, _ in v) or \
+            max(len(v) for v in epochs.values()) < 3:
+        raise Fail(f'expected 3 checkpoints or more, one of all 3 threads, some in user code: '
+                   f'{dict(epochs)}')
     # tp/epoch.c keeps the last two, alive, and freed the others
     n = len(epochs)
     want = f'checkpoints kept at the end: {n - 1} to {n}, 2 copies (2 alive)'.encode()
