@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "recorder/recorder.h"
 #include "replay/replay.h"
+#include "tp/epoch.h"
 #include "tp/tp.h"
 #include "trace/trace.h"
 
@@ -145,7 +146,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
 		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
-		   "                   [--mode=up|tp|tp-log] [--] PROG [ARGS...]\n"
+		   "                   [--mode=up|tp|tp-log [--epoch=MS] [--epoch-check]] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -158,7 +159,9 @@ usage(FILE *f)
 		   "the trace one thread at a time from that run's syscalls, pthread and malloc\n"
 		   "order; exit 124 if the two runs diverge.\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
-		   "syscalls, which does not replay (uprr dump shows it).\n"
+		   "syscalls, which does not replay (uprr dump shows it); every MS ms (default\n"
+		   "100, 0: never) it stops every thread and copies each process (a checkpoint);\n"
+		   "--epoch-check, a testing aid, compares each copy with its process.\n"
 		   "A testing aid of epoch-parallel recording: record --syscalls-from=TRACE answers\n"
 		   "every syscall of each thread from that thread's in TRACE (recorded with\n"
 		   "--no-syscall-buffer), in its program order; exit 124 at a divergence.\n");
@@ -214,10 +217,14 @@ cmd_record(int argc, char **argv)
 		{ "no-syscall-buffer", no_argument, NULL, 'B' },
 		{ "mode", required_argument, NULL, 'm' },
 		{ "syscalls-from", required_argument, NULL, 'L' },
+		{ "epoch", required_argument, NULL, 'E' },
+		{ "epoch-check", no_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct rec_options opts = { 0 };
+	struct rec_options opts = { .epoch_ms = TP_EPOCH_DEFAULT_MS };
+	bool epoch_given = false;
+	char *end;
 	const char *sb_env = getenv("UPRR_SYSCALL_BUFFER");
 	char dir[PATH_MAX];
 	bool tp = false;
@@ -268,7 +275,24 @@ cmd_record(int argc, char **argv)
 			opts.tp_log = strcmp(optarg, "tp-log") == 0;
 			tp = strcmp(optarg, "tp") == 0;
 			break;
+		case 'E': {
+			/* a TP run's epoch length (tp/epoch.h) */
+			unsigned long ms;
 
+			errno = 0;
+			ms = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || ms > 3600000) {
+				fprintf(stderr, "uprr: --epoch=%s: give milliseconds, 0 to 3600000\n", optarg);
+				return EXIT_UPRR;
+			}
+			opts.epoch_ms = (uint32_t)ms;
+			epoch_given = true;
+			break;
+		}
+		case 'K':
+			opts.epoch_check = true;
+			epoch_given = true;
+			break;
 		case 'L':
 			/* an EP run of the whole program (ep/ep.h, doc/uniparallel.md) */
 			opts.syscalls_from = optarg;
@@ -301,6 +325,10 @@ cmd_record(int argc, char **argv)
 	}
 	if (tp && opts.syscalls_from) {
 		fprintf(stderr, "uprr: --syscalls-from answers syscalls from a log; --mode=tp makes one\n");
+		return EXIT_UPRR;
+	}
+	if (epoch_given && !opts.tp_log) {
+		fprintf(stderr, "uprr: --epoch and --epoch-check are for --mode=tp-log\n");
 		return EXIT_UPRR;
 	}
 	if (opts.tp_log && opts.syscalls_from) {

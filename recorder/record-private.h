@@ -340,6 +340,8 @@ struct rec_sb_space {
 	uint64_t area_used;	/* its bytes used */
 };
 
+struct dirty_log;
+
 /* An address space (struct rec_space) and the restore points of its runs. */
 struct rspace {
 	struct rec_space mem;		/* memfd, users, counting code (NULL: none) */
@@ -354,6 +356,10 @@ struct rspace {
 	uint64_t brk_end;		/* the program break brk(2) last returned, 0:
 					 * unknown (record-restore.c) */
 	struct rec_sb_space sb;		/* syscall sites redirected into the buffer */
+	struct dirty_log *tp_dirty;	/* a TP run: the pages written since its
+					 * last checkpoint (record-epoch.c), NULL: none */
+	bool tp_dirty_failed;		/* dirty_log_new() failed: none tried again */
+	pid_t tp_prev_copy;		/* the copy of its last checkpoint, 0: none */
 };
 
 /* Memory reads of a spin loop that a spinning thread's watch keeps. */
@@ -471,6 +477,10 @@ struct rthread {
 				       * status tp_status the loop handles next */
 	int tp_status;
 	uint64_t tp_rip;	      /* where it stands, while either holds */
+	uint64_t tp_syscalls;	      /* a TP run: its syscalls logged, traced (exits)
+				       * and buffered (records; record-epoch.c) */
+	bool epoch_held;	      /* stands still for a checkpoint (record-epoch.c): */
+	bool epoch_in_syscall;	      /* in its syscall, not in user code */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -529,6 +539,30 @@ struct rec_tp_stats {
 				 * patches put off as one came to an event */
 };
 
+/* A TP run's epochs and their checkpoints (record-epoch.c). */
+struct rec_epochs {
+	uint64_t len_ns;	/* epoch length, 0: no epochs */
+	uint64_t next_ns;	/* when the next one ends (util_now_ns()) */
+	uint64_t k;		/* checkpoints taken (the last one's number) */
+	bool check;		/* check each copy (rec_options.epoch_check) */
+	const struct rec_epoch_keeper *keeper;
+	/* figures for `uprr record -v` */
+	uint64_t put_off;	/* ends put off: a thread stood at an event */
+	uint64_t copies, copy_failures, uncopied; /* processes copied, copies
+				 * that failed, processes not copied (not uprr's
+				 * children: their copy would be the program's) */
+	uint64_t stop_ns, pause_ns, pause_max_ns; /* interrupts sent -> all stopped,
+				 * all stopped -> all resumed (sum, max) */
+	uint64_t pause_min_ns;	/* the shortest pause */
+	uint64_t rss_sum;	/* resident bytes of the processes at each (sum) */
+	uint64_t copy_ns, dirty_ns, check_ns; /* of the pauses: copying, reading
+				 * and arming the dirty logs, checking (left out
+				 * of pause_ns) */
+	uint64_t written_pages;	/* pages the dirty logs listed */
+	uint64_t checked, differed; /* copies checked, and found different */
+	uint64_t unwritten_checked; /* pages the dirty logs said unwritten, checked */
+};
+
 /* A file by identity. */
 struct file_key {
 	dev_t dev;
@@ -577,6 +611,7 @@ struct recorder {
 	bool tp;			/* a TP run (--mode=tp-log): every thread runs
 					 * at once, the trace is a log (record-tp.c) */
 	struct rec_tp_stats tp_stats;	/* its figures */
+	struct rec_epochs epochs;	/* its epochs (record-epoch.c) */
 };
 
 /** Whether the threads run one at a time, as sched/ picks them, with
@@ -635,6 +670,28 @@ void rec_tp_release_space(struct recorder *rec);
 bool rec_tp_position(const struct recorder *rec, const struct rthread *u, uint64_t *ret_rip);
 /** Log what the TP run did (`uprr record -v`). */
 void rec_tp_log_stats(const struct recorder *rec);
+/** In a TP run, @u (its PTRACE_INTERRUPT sent) in user code: wait for it to
+ * stand at the interrupt's stop (true; u->tp_rip says where), a syscall it
+ * entered first skipped and rewound; false, with the event that came first
+ * left for the loop (u->tp_status_due), or when it is gone. */
+bool rec_tp_hold_one(struct recorder *rec, struct rthread *u);
+
+/* record-epoch.c: a TP run's epochs and checkpoints */
+
+/** Start the epochs of a TP run as @opts asks (none if not a TP run). */
+void rec_epoch_init(struct recorder *rec, const struct rec_options *opts);
+/** In a TP run's loop: end the epoch if it is due (true: it did, or put it
+ * off); else lower *@wait_ns (0: nothing waits) to when it is due. */
+bool rec_epoch_due(struct recorder *rec, uint64_t *wait_ns);
+/** A thread of a TP run logged an event (rec_write_event()): its syscall
+ * exits count. */
+void rec_epoch_count(struct recorder *rec, const struct trace_event *ev);
+/** Free what address space @sp holds for epochs. */
+void rec_epoch_space_free(struct rspace *sp);
+/** Recording stopped early: the keeper frees every checkpoint now. */
+void rec_epoch_drop_all(struct recorder *rec);
+/** Log the epochs' figures (`uprr record -v`). */
+void rec_epoch_log_stats(const struct recorder *rec);
 /** Execute the syscall @t stands at the entry of, to its exit, synchronously. */
 void rec_run_syscall(struct recorder *rec, struct rthread *t);
 /** If thread @tid stands at a trapped rdtsc or rdtscp, run it in @regs
@@ -839,6 +896,10 @@ int rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref) _wur_;
  * a trace that cannot be written stops the recording, as in
  * rec_write_event(). */
 int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
+/** The records in @t's buffer now, not taken out (a TP run's epoch end in a
+ * thread inside the library, which a flush would race: record-epoch.c), or
+ * -errno. */
+int rec_syscallbuf_count_held(struct recorder *rec, struct rthread *t) _wur_;
 /** @t runs user code and should reach an event soon (a signal waits for
  * one, or its timeslice is over): its next buffered call takes the traced
  * path instead. Cleared by the flush at that event. */

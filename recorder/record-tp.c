@@ -185,8 +185,8 @@ rec_tp_signal_here(struct recorder *rec, struct rthread *t, struct user_regs_str
  * at its syscall instruction and enters it again once let go. Any other
  * event that came first is left for the loop (u->tp_status_due).
  */
-static bool
-hold_one(struct recorder *rec, struct rthread *u)
+bool
+rec_tp_hold_one(struct recorder *rec, struct rthread *u)
 {
 	struct user_regs_struct regs;
 	int status, sig;
@@ -243,7 +243,7 @@ rec_tp_hold_space(struct recorder *rec, const struct rthread *t)
 		if (!u->tp_held)
 			continue;
 		rec->tp_stats.holds++;
-		if (!hold_one(rec, u)) {
+		if (!rec_tp_hold_one(rec, u)) {
 			u->tp_held = false;
 			rec->tp_stats.holds_failed++;
 			still = false;

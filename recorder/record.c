@@ -79,6 +79,7 @@ space_leave(struct recorder *rec, struct rspace *sp)
 	if (!sp || --sp->mem.users > 0)
 		return;
 	rec_space_drop_checkpoint(rec, sp);
+	rec_epoch_space_free(sp);
 	rec->nsites += ticks_soft_nsites(sp->mem.soft);
 	rec_syscallbuf_space_free(&sp->sb);
 	rec_space_close(&sp->mem);
@@ -221,6 +222,8 @@ rec_write_event(struct recorder *rec, struct trace_event *ev)
 	default:
 		break;
 	}
+	if (rec->epochs.len_ns)
+		rec_epoch_count(rec, ev);
 	if (rec->ep) {
 		/* the new trace names threads as the log does */
 		struct trace_event named = *ev;
@@ -843,7 +846,8 @@ record_loop(struct recorder *rec)
 		}
 		if (!rec_serial(rec)) {
 			/* a TP run: every thread stopped at an event goes on */
-			if (rec_tp_run_ready(rec) || rec_tp_signal_due(rec, &wait_ns))
+			if (rec_tp_run_ready(rec) || rec_tp_signal_due(rec, &wait_ns) ||
+			    rec_epoch_due(rec, &wait_ns))
 				continue;
 		} else if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);
@@ -1224,6 +1228,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
 	rec.tp = opts->tp_log;
+	rec_epoch_init(&rec, opts);
 	rec.sched = sched_new(0);
 	rec.pmu = ticks == TICKS_SOURCE_PMU;
 	rec.soft = ticks == TICKS_SOURCE_SOFT;
@@ -1297,6 +1302,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			sched_pick(rec.sched);
 		record_loop(&rec);
 		record_end(&rec);
+		if (rec.error[0])
+			rec_epoch_drop_all(&rec);
 	}
 	/* the trace failed: the program goes on unrecorded, or dies with it */
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
@@ -1323,8 +1330,10 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		 rec.stats.preemptions, rec.stats.signals_at_ticks, rec.stats.rollbacks,
 		 rec.stats.patches, rec.nsites, rec.stats.gave_up, rec.stats.trap_ticks);
 	rec_syscallbuf_log_sites(&rec.sb);
-	if (rec.tp)
+	if (rec.tp) {
 		rec_tp_log_stats(&rec);
+		rec_epoch_log_stats(&rec);
+	}
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
 	if (rec.stats.exits_at_signal || rec.stats.unstepped)

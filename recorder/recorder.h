@@ -243,6 +243,25 @@ int rec_space_open(struct rec_space *sp, pid_t pid, const struct rec_space *from
 /** Close what rec_space_open opened (its last user left). */
 void rec_space_close(struct rec_space *sp);
 
+struct checkpoint_copy;
+struct dirty_pages;
+
+/** Who keeps a TP run's checkpoints (tp/epoch.h; doc/uniparallel.md,
+ * "Epoch boundaries and checkpoints"). */
+struct rec_epoch_keeper {
+	void *arg; /**< passed to keep() */
+	/** Take checkpoint @k of process @pid: @copy, stopped
+	 * (process.h), and the pages @pid wrote in epoch k - 1, since its
+	 * checkpoint k - 1 (NULL: none known, its first checkpoint); both are
+	 * the keeper's from now on, to free. */
+	void (*keep)(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy,
+		     struct dirty_pages *written);
+	/** Free every checkpoint kept: recording stopped early, and the
+	 * copies, uprr's children, must not outlive the program (uprr reaps
+	 * every child before it ends). */
+	void (*drop_all)(void *arg);
+};
+
 /** What `uprr record` was asked to do. */
 struct rec_options {
 	char *const *argv;	/**< program and arguments */
@@ -263,6 +282,11 @@ struct rec_options {
 				 * process (doc/syscall-buffer.md) */
 	bool tp_log;		/**< a TP run (tp/tp.h): threads run at once, the
 				 * trace is a log of their syscalls (mode tp-log) */
+	uint32_t epoch_ms;	/**< a TP run: the epochs' length in ms (0: none) */
+	bool epoch_check;	/**< a TP run: check each copy against its process
+				 * (ep_check_divergence()) before it goes on */
+	const struct rec_epoch_keeper *epochs; /**< a TP run: who keeps the
+				 * checkpoints (NULL: each is freed at once) */
 	const char *syscalls_from; /**< an EP run: the trace whose syscalls answer
 				    * the program's, per thread (ep/ep.h), or NULL;
 				    * implies no syscall buffer */

@@ -547,6 +547,23 @@ rec_syscallbuf_maps_seen(struct recorder *rec, struct rthread *t, const uint8_t 
 }
 
 int
+rec_syscallbuf_count_held(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	struct uprr_buf head;
+	int r;
+
+	if (!addr || tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head)) < 0 || !head.used)
+		return 0;
+	if (head.used > UPRR_PRELOAD_REC_ROOM)
+		return -EBADMSG;
+	if (UTIL_GROW(rec->sb.data, rec->sb.data_cap, head.used) < 0)
+		return -ENOMEM;
+	r = tracee_read(t->tid, addr + sizeof(head), rec->sb.data, head.used);
+	return r < 0 ? r : count_records(rec->sb.data, head.used);
+}
+
+int
 rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 {
 	uint64_t addr = thread_buffer(rec, t);
@@ -619,6 +636,7 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 		return r;
 	}
 	rec->sb.records += (uint64_t)n;
+	t->tp_syscalls += (uint64_t)n; /* for a TP run's epochs (record-epoch.c) */
 	rec->sb.flushes++;
 	return tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, used), &zero,
 			    sizeof(zero));

@@ -262,6 +262,7 @@ static const char *const event_names[] = {
 	[TRACE_EV_SYSCALLBUF] = "syscallbuf",
 	[TRACE_EV_SITE_PATCH] = "site-patch",
 	[TRACE_EV_STOP_FILTER] = "stop-filter",
+	[TRACE_EV_EPOCH] = "epoch",
 };
 
 /*

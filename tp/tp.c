@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "tp/epoch.h"
 #include "tp/sync-order.h"
 #include "tp/tp.h"
 #include "trace/trace.h"
@@ -26,11 +27,25 @@ int
 tp_record_log(const struct rec_options *opts, int *ret_status, char *dir_buf, size_t dir_len)
 {
 	struct rec_options o = *opts;
+	struct rec_epoch_keeper keeper;
+	struct tp_epochs *epochs = NULL;
+	int r;
 
 	o.tp_log = true;
 	o.chaos = false; /* no schedule to shake */
 	o.ticks = NULL;
-	return rec_record(&o, ret_status, dir_buf, dir_len);
+	/* the checkpoints of its epochs are kept here (tp/epoch.h) */
+	if (o.epoch_ms) {
+		epochs = tp_epochs_new(&keeper);
+		if (!epochs)
+			return -ENOMEM;
+		o.epochs = &keeper;
+	}
+	r = rec_record(&o, ret_status, dir_buf, dir_len);
+	if (epochs)
+		tp_epochs_log(epochs);
+	tp_epochs_free(epochs);
+	return r;
 }
 
 /* Records a thread of the TP run may log (UPRR_SYNC_RECS): pigz -p 2 logs
@@ -280,6 +295,8 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	o.syscallbuf = false;
 	o.chaos = false;
 	o.ticks = NULL;
+	/* one epoch, the whole program: no checkpoint is taken (yet) */
+	o.epoch_ms = 0;
 	have_busy = cpu_busy(before) == 0;
 	cost_now(&tp);
 	r = rec_record(&o, &status, tp_dir, sizeof(tp_dir));

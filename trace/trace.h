@@ -138,6 +138,30 @@ enum trace_event_type {
 	 * stopped those syscalls in every process): values[0] = enum
 	 * rec_stop_filter_how, values[1] = seccomp(2)'s result there */
 	TRACE_EV_STOP_FILTER = 16,
+	/** TP logs only: an epoch's end in thread ev.tid (doc/uniparallel.md,
+	 * recorder/record-epoch.c), written when every thread of every
+	 * recorded process stands still for checkpoint values[0] (1, 2, ...;
+	 * epoch k runs from checkpoint k to k + 1, epoch 0 from the start):
+	 * values[1] = the syscalls of this thread logged before it (its
+	 * TRACE_EV_SYSCALL_EXIT events and the records of its
+	 * TRACE_EV_SYSCALLBUF events; for a thread in a buffered syscall,
+	 * inside the syscall buffer's library, also the records its buffer
+	 * holds, which its next TRACE_EV_SYSCALLBUF logs), values[2] = enum
+	 * trace_epoch_at, values[3] = pid of the copy that is checkpoint
+	 * values[0] of its process, 0: none taken; regs = where it stands, for
+	 * TRACE_EPOCH_USER only */
+	TRACE_EV_EPOCH = 17,
+};
+
+/** Where a thread stands at an epoch's end (values[2] of TRACE_EV_EPOCH). */
+enum trace_epoch_at {
+	/** in user code, interrupted where it stood: regs say where */
+	TRACE_EPOCH_USER = 1,
+	/** in a syscall: interrupted, it is restarted as the kernel restarts
+	 * it (its TRACE_EV_SYSCALL_EXIT that follows has result -ERESTART*,
+	 * and its entry comes again), or it had just ended (its exit follows
+	 * with the real result) */
+	TRACE_EPOCH_SYSCALL = 2,
 };
 
 /** Where a syscall's bytes went (bits of a syscall exit's values[2] and of

@@ -228,3 +228,172 @@ def c_tp_alarm_flag(h):
     if len(alarms) != 3 or b'0x5' not in alarms:
         raise Fail(f'the log should hold the 3 SIGALRM, at least one delivered where its '
                    f'thread was interrupted (kind 0x5); it holds {alarms}')
+
+
+# ---- epochs and checkpoints (issue 15, item 2; recorder/record-epoch.c) ----
+
+EPOCHS = ['--epoch=5', '--epoch-check', '-v']
+# preload/uprr-preload.h: the syscall buffer's library
+PRELOAD_ADDR, PRELOAD_END = 0x6d000000, 0x6d000000 + 0x10000
+ERESTARTSYS = 512
+
+
+def check_epochs(h, trace, rec):
+    """The TP run's epochs: every copy the recorder made was checked against
+    its process, still stopped, and found equal (--epoch-check: memory,
+    mappings, each thread's registers, XSAVE state and mask); the log holds
+    an epoch event per thread of each checkpoint, its count of syscalls
+    being those of that thread before it in the log (traced exits and
+    buffered records), registers for a thread in user code. Returns {k: [(tid, at, copy pid)]}."""
+    err = rec.stderr.decode(errors='replace')
+    bad = [ln for ln in err.splitlines() if 'differs from it' in ln or 'cannot check it' in ln]
+    if bad:
+        raise Fail('a checkpoint differs from its process:\n' + '\n'.join(bad[:5]))
+    m = re.search(r'copies checked against their process: ([0-9]+), ([0-9]+) differed', err)
+    if not m or int(m.group(1)) < 1 or int(m.group(2)) != 0:
+        raise Fail('the recorder checked no copy, or some differed:\n' + tail(rec.stderr))
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    if r.status != 0:
+        raise Fail(f'uprr dump of the TP log failed\n  {r.explain()}')
+    seen = collections.Counter()
+    held = {}  # tid: records its next syscallbuf event must hold at least
+    epochs = collections.defaultdict(list)
+    for line in r.stdout.decode(errors='replace').splitlines():
+        f = line.split()
+        if len(f) < 3:
+            continue
+        tid, kind = int(f[1]), f[2]
+        if kind == 'syscall-exit':
+            seen[tid] += 1
+        elif kind == 'syscallbuf' and '{' in line:
+            n = len(RECORD_RE.findall(line[line.index('{'):]))
+            if n < held.pop(tid, 0):
+                raise Fail(f'thread {tid}: its buffer held fewer records than its epoch '
+                           f'event counted: {line[:200]}')
+            seen[tid] += n
+        if kind != 'epoch':
+            continue
+        k, count, at, copy = (int(x, 16) for x in f[3:7])
+        rip = re.search(r'rip=(0x[0-9a-f]+)', line)
+        in_library = rip and PRELOAD_ADDR <= int(rip.group(1), 16) < PRELOAD_END
+        if count != seen[tid] and not (in_library and count - seen[tid] >= held.get(tid, 0)):
+            raise Fail(f'epoch event of thread {tid} at checkpoint {k} counts {count} syscalls; '
+                       f'the log holds {seen[tid]} of it before: {line}')
+        if count != seen[tid]:
+            # in a buffered syscall: the records its buffer holds are
+            # counted, and its next syscallbuf event logs them (it may
+            # still be in it at the next checkpoint)
+            held[tid] = count - seen[tid]
+        if at not in (1, 2) or (at == 1) != ('rip=' in line):
+            raise Fail(f'epoch event with a wrong place or registers: {line}')
+        epochs[k].append((tid, at, copy))
+    if not epochs or sorted(epochs) != list(range(1, len(epochs) + 1)):
+        raise Fail(f'the log should hold checkpoints 1..N; it holds {sorted(epochs)}')
+    log(f'  {len(epochs)} checkpoints, {m.group(1)} copies checked equal')
+    return epochs
+
+
+@case('tp-epochs-threads_mutex')
+def c_tp_epochs_threads_mutex(h):
+    """tests/progs/threads_mutex in a TP run with 1 ms epochs: totals as
+    natively; each checkpoint equals its process; epoch events of its
+    threads (check_epochs())."""
+    argv = [h.prog('threads_mutex')]
+    native = native_run(argv, 'threads_mutex', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-threads_mutex',
+                           options=['--epoch=1'] + EPOCHS[1:])
+    same_lines(native, rec, rb'^total ', 'total line')
+    # it runs for 30-120 ms, its threads' part shorter: whether a
+    # checkpoint falls among them varies (tp-epochs-parallel checks that)
+    check_epochs(h, trace, rec)
+
+
+@case('tp-epochs-parallel')
+def c_tp_epochs_parallel(h):
+    """tests/progs/tp_parallel, 2 threads computing, in a TP run with 5 ms
+    epochs: stdout as natively, 50 pwrite64 per thread in the log; the
+    checkpoints catch threads in user code (registers logged) and each
+    equals its process."""
+    argv = [h.prog('tp_parallel'), '2', '50', '100']
+    native = native_run(argv, 'tp_parallel', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-tp_parallel', options=EPOCHS)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    made = Log(h, trace).threads_making(NR_PWRITE64)
+    if sorted(made.values()) != [50, 50]:
+        raise Fail(f'the log should hold 50 pwrite64 of each of 2 threads; it holds {made}')
+    epochs = check_epochs(h, trace, rec)
+    if len(epochs) < 3 or not any(at == 1 for v in epochs.values() for _, at, _ in v) or \
+            max(len(v) for v in epochs.values()) < 3:
+        raise Fail(f'expected 3 checkpoints or more, one of all 3 threads, some in user code: '
+                   f'{dict(epochs)}')
+    # tp/epoch.c keeps the last two, alive, and freed the others
+    n = len(epochs)
+    want = f'checkpoints kept at the end: {n - 1} to {n}, 2 copies (2 alive)'.encode()
+    if want not in rec.stderr:
+        raise Fail(f'expected "{want.decode()}" from uprr record -v:\n' + tail(rec.stderr))
+
+
+@case('tp-epochs-blocked')
+def c_tp_epochs_blocked(h):
+    """tests/progs/pipe_threads with every syscall traced, in a TP run with
+    5 ms epochs: the consumer blocks in read(2); a checkpoint that catches
+    it there interrupts the read, the copy rewinds it, and the TP thread's
+    read ends with -ERESTARTSYS in the log and is entered again, as the
+    kernel restarts it. No message is lost; each checkpoint equals its
+    process."""
+    argv = [h.prog('pipe_threads')]
+    native_run(argv, 'pipe_threads', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-pipe_threads',
+                           options=EPOCHS + ['--no-syscall-buffer'])
+    if b'pipe_threads: ok\n' not in rec.stdout or b'10000 messages' not in rec.stdout:
+        raise Fail('the TP run lost or corrupted messages:\n' + tail(rec.stdout))
+    epochs = check_epochs(h, trace, rec)
+    in_syscall = [(k, tid) for k, v in epochs.items() for tid, at, _ in v if at == 2]
+    if not in_syscall:
+        raise Fail(f'no checkpoint caught a thread in a syscall: {dict(epochs)}')
+    r = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    restarts = sum(1 for ln in r.stdout.decode(errors='replace').splitlines()
+                   if re.search(rf'\tsyscall-exit 0 {hex(2**64 - ERESTARTSYS)}$', ln))
+    log(f'  {len(in_syscall)} threads caught in a syscall; {restarts} reads ended -ERESTARTSYS')
+    if not restarts:
+        raise Fail('no read(2) in the log ended with -ERESTARTSYS')
+
+
+@case('tp-epochs-fork')
+def c_tp_epochs_fork(h):
+    """tests/progs/tp_parallel with a child process, in a TP run with 5 ms
+    epochs: output and exit status as natively; the parent (uprr's child)
+    is copied at each checkpoint and equals its copy; the child, which is
+    not uprr's child (its copy would be the program's), has its threads'
+    epoch ends logged without a copy."""
+    argv = [h.prog('tp_parallel'), '2', '20', '40', 'fork']
+    native = native_run(argv, 'tp_parallel fork', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-tp_parallel-fork', options=EPOCHS)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    epochs = check_epochs(h, trace, rec)
+    copied = {tid for v in epochs.values() for tid, _, copy in v if copy}
+    uncopied = {tid for v in epochs.values() for tid, _, copy in v if not copy}
+    log(f'  threads copied {sorted(copied)}, not copied {sorted(uncopied)}')
+    if not copied or not uncopied:
+        raise Fail(f'expected checkpoints of the parent and uncopied ends of the child: {dict(epochs)}')
+
+
+@case('tp-epochs-resident')
+def c_tp_epochs_resident(h):
+    """tests/progs/tp_resident, 16 MiB resident written by 2 threads, in a
+    TP run with 5 ms epochs: stdout as natively; each checkpoint equals its
+    process, and the dirty log is right: every page it did not list as
+    written in an epoch is unchanged since the checkpoint before (the copy
+    k - 1, still kept, against the process at k)."""
+    argv = [h.prog('tp_resident'), '16', '2', '400']
+    native = native_run(argv, 'tp_resident', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-tp_resident', options=EPOCHS)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    epochs = check_epochs(h, trace, rec)
+    m = re.search(rb'([0-9]+) pages not written by the dirty logs\' account found unchanged',
+                  rec.stderr)
+    w = re.search(rb'([0-9]+) pages written per epoch', rec.stderr)
+    if len(epochs) < 2 or not m or int(m.group(1)) == 0 or not w or int(w.group(1)) == 0:
+        raise Fail('expected 2 checkpoints or more, pages written in each epoch and unwritten '
+                   'pages checked:\n' + tail(rec.stderr))
+    log(f'  {int(w.group(1))} pages written per epoch, {int(m.group(1))} unwritten pages checked')

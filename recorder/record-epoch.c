@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A TP run's epochs (doc/uniparallel.md, "Epoch boundaries and
+ * checkpoints"; issue 15, deliverable 2). Every rec_epochs.len_ns the loop
+ * stops every thread of every recorded process (PTRACE_INTERRUPT) and, for
+ * each process, takes a copy of it (checkpoint_copy_new(), process.h):
+ * checkpoint k, which begins epoch k (epoch 0 begins at the start). Each
+ * thread's epoch end is logged (TRACE_EV_EPOCH): its count of syscalls
+ * logged (traced exits and buffered records), where
+ * it stands, its registers if in user code. The dirty log of each process
+ * (dirty.h) is read and armed again: the pages written in the epoch go with
+ * the checkpoint to its keeper (rec_options.epochs, tp/epoch.h), which
+ * keeps what EP runs will need. Then every thread goes on.
+ *
+ * Where a thread stands:
+ * - in user code: stopped where it stands (rec_tp_hold_one(); one that
+ *   entered a syscall first is rewound, and enters it again after);
+ * - in a blocking syscall (RT_IN_SYSCALL): the interrupt ends it with
+ *   -ERESTART* at its syscall-exit-stop, where it is copied (the copy
+ *   rewinds it, process.h). The TP thread then goes on as the kernel has
+ *   it: its exit is recorded as any exit (result -ERESTART*: the log says
+ *   so), and the kernel restarts the syscall, whose entry is recorded
+ *   again, as after a signal without a handler. One whose syscall had just
+ *   ended is copied at its exit with its real result.
+ * - at an event the loop has not taken yet, at a group stop, a zombie
+ *   leader, a process that shares its memory (vfork), in the syscall
+ *   buffer's library but not in a syscall (its buffer may be half
+ *   written), still on its way out of an exec: the end is put off 1 ms,
+ *   every thread let go again.
+ *
+ * A process that forks in an epoch is copied at the next end as any other,
+ * with a dirty log of its own from then on; an exec ends its address space
+ * (and its dirty log) and the new one gets a new log at the next end: no
+ * epoch end is forced by either. A process that is not uprr's child is
+ * not copied (its copy, clone(CLONE_PARENT), would be the program's child,
+ * which the program's wait(2) would see): its threads' ends are logged
+ * with no copy.
+ */
+#define LOG_PREFIX "record-epoch"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "checkpoint/dirty.h"
+#include "checkpoint/process.h"
+#include "common/log.h"
+#include "ep/divergence.h"
+#include "recorder/record-private.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+/* How long an end that found a thread at an event waits to try again. */
+#define EPOCH_RETRY_NS 1000000ull
+
+/* The -ERESTART* codes (include/linux/errno.h): the kernel restarts the
+ * syscall when no handler runs. */
+#define EPOCH_ERESTARTSYS 512
+#define EPOCH_ERESTARTNOINTR 513
+#define EPOCH_ERESTARTNOHAND 514
+#define EPOCH_ERESTART_RESTARTBLOCK 516
+
+void
+rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
+{
+	memset(&rec->epochs, 0, sizeof(rec->epochs));
+	if (!opts->tp_log || !opts->epoch_ms)
+		return;
+	rec->epochs.len_ns = (uint64_t)opts->epoch_ms * 1000000u;
+	rec->epochs.next_ns = util_now_ns() + rec->epochs.len_ns;
+	rec->epochs.check = opts->epoch_check;
+	rec->epochs.keeper = opts->epochs;
+}
+
+void
+rec_epoch_count(struct recorder *rec, const struct trace_event *ev)
+{
+	struct rthread *t;
+
+	if (ev->type != TRACE_EV_SYSCALL_EXIT)
+		return;
+	t = rec_find_thread(rec, (pid_t)ev->tid);
+	if (t)
+		t->tp_syscalls++;
+}
+
+void
+rec_epoch_space_free(struct rspace *sp)
+{
+	dirty_log_free(sp->tp_dirty);
+	sp->tp_dirty = NULL;
+}
+
+/* Whether thread @t may be stopped for a checkpoint now. */
+static bool
+may_stop(const struct rthread *t)
+{
+	if (t->state != RT_RUNNING && t->state != RT_IN_SYSCALL)
+		return false;
+	return !t->tp_status_due && !t->tp_held && !t->injecting_sig && t->space &&
+	       t->space->mem.users == 1 && !t->space->at_exec;
+}
+
+/* Whether process @pid is uprr's child (proc(5): /proc/PID/stat's ppid). */
+static bool
+is_our_child(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	/* after the name: " S ppid ..." */
+	return p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == getpid();
+}
+
+/* Resident bytes of process @pid (proc(5): statm), 0 if unknown. */
+static uint64_t
+resident_bytes(pid_t pid)
+{
+	char path[64];
+	unsigned long size = 0, resident = 0;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fscanf(f, "%lu %lu", &size, &resident);
+	fclose(f);
+	return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static bool
+is_restart(uint64_t rax)
+{
+	int64_t v = (int64_t)rax;
+
+	return v == -EPOCH_ERESTARTSYS || v == -EPOCH_ERESTARTNOINTR ||
+	       v == -EPOCH_ERESTARTNOHAND || v == -EPOCH_ERESTART_RESTARTBLOCK;
+}
+
+/* Interrupt every thread and wait until each stands still (t->epoch_held).
+ * False if one did not (an event came first, left for the loop, or it is
+ * gone). */
+static bool
+stop_all(struct recorder *rec)
+{
+	bool still = true;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0) {
+			still = false; /* vanished: its end comes through the loop */
+			continue;
+		}
+		t->epoch_held = true;
+		t->epoch_in_syscall = t->state == RT_IN_SYSCALL;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+		int status, sig;
+
+		if (!t->epoch_held)
+			continue;
+		if (!t->epoch_in_syscall) {
+			if (!rec_tp_hold_one(rec, t)) {
+				t->epoch_held = false;
+				still = false;
+			}
+			continue;
+		}
+		if (!rec_wait_thread_stop(rec, t, &status)) {
+			t->epoch_held = false;
+			still = false;
+			continue;
+		}
+		switch (tracee_classify(status, &sig)) {
+		case TRACEE_STOP_SYSCALL_EXIT:
+			/* copied here; the loop takes its exit after */
+			t->tp_status_due = true;
+			t->tp_status = status;
+			break;
+		case TRACEE_STOP_GROUP:
+			if (!tracee_group_stop_sig(status))
+				break; /* the interrupt's stop, still in its syscall */
+			_fallthrough_;
+		default:
+			t->tp_status_due = true;
+			t->tp_status = status;
+			t->epoch_held = false;
+			still = false;
+			break;
+		}
+	}
+	/* One stopped inside the syscall buffer's library, not in a syscall,
+	 * may be between a record's bytes and its count: its buffer cannot
+	 * be read now (the UP recorder waits for it too, record-signals.c).
+	 * It leaves soon. So does one still leaving its exec. */
+	for (size_t i = 0; i < rec->nthreads && still; i++) {
+		struct rthread *t = &rec->threads[i];
+		struct user_regs_struct regs;
+
+		if (!t->epoch_held || t->epoch_in_syscall || tracee_get_regs(t->tid, &regs) < 0)
+			continue;
+		if (rec_syscallbuf_in_library(regs.rip) && (int64_t)regs.orig_rax < 0)
+			still = false;
+		/* Still on its way out of an exec, no instruction run: a
+		 * copy made there had PKRU 0 where the process has its
+		 * default (0x55555554; seen with --epoch-check under load,
+		 * the new image's FPU state being loaded on the way to user
+		 * mode). */
+		if ((regs.orig_rax == __NR_execve || regs.orig_rax == __NR_execveat) && !regs.rax)
+			still = false;
+	}
+	return still;
+}
+
+/* Let every thread stopped for the checkpoint go on; those at their
+ * syscall's exit go on through the loop (t->tp_status_due). */
+static void
+resume_all(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (!t->epoch_held)
+			continue;
+		t->epoch_held = false;
+		if (t->tp_status_due)
+			continue;
+		rec_resume(t, t->epoch_in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+	}
+}
+
+/* Every writable page of process @pid, the kernel's special mappings left
+ * out, into *@ret (for check_copy()). */
+static int
+writable_pages(pid_t pid, struct dirty_pages *ret)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t n = 0;
+	int r = tracee_read_maps(pid, &maps, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct tracee_mapping *m = &maps[i];
+
+		if (m->perms[1] != 'w' || (m->path[0] == '[' && strcmp(m->path, "[heap]") != 0 &&
+					    strcmp(m->path, "[stack]") != 0))
+			continue;
+		if (ret->n == ret->cap) {
+			size_t cap = ret->cap ? ret->cap * 2 : 64;
+			struct checkpoint_range *v = realloc(ret->v, cap * sizeof(*v));
+
+			if (!v)
+				return -ENOMEM;
+			ret->v = v;
+			ret->cap = cap;
+		}
+		ret->v[ret->n++] = (struct checkpoint_range){ .addr = m->start, .len = m->end - m->start };
+	}
+	return 0;
+}
+
+/*
+ * The test switch, for the dirty log: every writable page of process @pid
+ * (now at checkpoint k) that its dirty log did not list as written in the
+ * epoch (@written) must be as in @prev, the copy that is its checkpoint
+ * k - 1 (stopped since; tp/epoch.c keeps it until k is handed over).
+ * Returns the pages that differ (0: the log missed none), or -errno.
+ */
+static int64_t
+check_unwritten(pid_t pid, pid_t prev, const struct dirty_pages *writable,
+		const struct dirty_pages *written, uint64_t *ret_first, uint64_t *ret_compared)
+{
+	struct dirty_pages rest = { 0 };
+	_cleanup_free_ uint64_t *ha = NULL, *hb = NULL;
+	uint64_t npages = 0;
+	int64_t differ = 0;
+	size_t j = 0;
+	int r = 0;
+
+	/* writable minus written (both sorted, disjoint) */
+	for (size_t i = 0; i < writable->n && r >= 0; i++) {
+		uint64_t a = writable->v[i].addr, end = a + writable->v[i].len;
+
+		while (a < end) {
+			uint64_t stop = end;
+
+			while (j < written->n && written->v[j].addr + written->v[j].len <= a)
+				j++;
+			if (j < written->n && written->v[j].addr <= a) {
+				a = MIN(end, written->v[j].addr + written->v[j].len);
+				continue;
+			}
+			if (j < written->n && written->v[j].addr < end)
+				stop = written->v[j].addr;
+			if (rest.n == rest.cap) {
+				size_t cap = rest.cap ? rest.cap * 2 : 64;
+				struct checkpoint_range *v = realloc(rest.v, cap * sizeof(*v));
+
+				if (!v) {
+					r = -ENOMEM;
+					break;
+				}
+				rest.v = v;
+				rest.cap = cap;
+			}
+			rest.v[rest.n++] = (struct checkpoint_range){ .addr = a, .len = stop - a };
+			npages += (stop - a) / DIRTY_PAGE;
+			a = stop;
+		}
+	}
+	if (r >= 0 && npages) {
+		ha = malloc(npages * sizeof(*ha));
+		hb = malloc(npages * sizeof(*hb));
+		r = !ha || !hb ? -ENOMEM : ep_hash_pages(pid, &rest, NULL, 0, ha);
+		if (r >= 0)
+			r = ep_hash_pages(prev, &rest, NULL, 0, hb);
+	}
+	for (uint64_t p = 0, i = 0, off = 0; r >= 0 && p < npages; p++) {
+		if (ha[p] != hb[p] && !differ++)
+			*ret_first = rest.v[i].addr + off;
+		off += DIRTY_PAGE;
+		if (off == rest.v[i].len) {
+			i++;
+			off = 0;
+		}
+	}
+	*ret_compared = npages;
+	dirty_pages_fini(&rest);
+	return r < 0 ? r : differ;
+}
+
+/*
+ * The test switch (rec_options.epoch_check): compare the fresh copy @c of
+ * process @pid (threads @tids, @n of them, index for index the copy's) with
+ * @pid itself, still stopped: every writable page, the mappings, every
+ * thread's registers, XSAVE state and mask (ep_check_divergence()); then,
+ * given @prev (its checkpoint k - 1's copy) and @written (the pages of the
+ * epoch), check the dirty log (check_unwritten()). A
+ * thread copied at the exit of a syscall (a traced one's exit stop, or a
+ * buffered one's interrupt stop) is compared as the copy has it
+ * (process.h): orig_rax -1, and rewound if the kernel will restart it; its
+ * registers are set so for the check, and put back.
+ */
+static void
+check_copy(struct recorder *rec, pid_t pid, const pid_t *tids, size_t n, struct checkpoint_copy *c,
+	   pid_t prev, const struct dirty_pages *written)
+{
+	struct dirty_pages pages = { 0 };
+	struct user_regs_struct *saved = calloc(n, sizeof(*saved));
+	bool *rewound = calloc(n, sizeof(*rewound));
+	struct ep_divergence d;
+	struct ep_side a = { .pid = pid, .tids = tids, .ntids = n, .written = &pages };
+	struct ep_side b = { .pid = checkpoint_copy_pid(c), .written = &pages };
+	char what[512];
+	int r = !saved || !rewound ? -ENOMEM : writable_pages(pid, &pages);
+
+	b.tids = checkpoint_copy_tids(c, &b.ntids);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct user_regs_struct regs;
+
+		if (tracee_get_regs(tids[i], &saved[i]) < 0)
+			continue;
+		regs = saved[i];
+		if ((int64_t)regs.orig_rax < 0)
+			continue;
+		if (is_restart(regs.rax)) {
+			regs.rip -= 2;
+			regs.rax = regs.orig_rax;
+		}
+		regs.orig_rax = (uint64_t)-1;
+		rewound[i] = tracee_set_regs(tids[i], &regs) == 0;
+	}
+	if (r >= 0)
+		r = ep_check_divergence(&a, &b, &d);
+	for (size_t i = 0; i < n; i++)
+		if (rewound[i] && tracee_set_regs(tids[i], &saved[i]) < 0)
+			log_warn("thread %d: cannot put its registers back", tids[i]);
+	rec->epochs.checked++;
+	if (r < 0) {
+		rec->epochs.differed++;
+		log_error("checkpoint %" PRIu64 " of process %d: cannot check it: %s", rec->epochs.k,
+			  pid, strerror(-r));
+	} else if (d.diverged) {
+		rec->epochs.differed++;
+		log_error("checkpoint %" PRIu64 " of process %d differs from it: %s", rec->epochs.k, pid,
+			  ep_divergence_describe(&d, what, sizeof(what)));
+		for (size_t i = 0; i < n; i++) {
+			struct rthread *u = rec_find_thread(rec, tids[i]);
+
+			log_error("  thread %d: %s, rip %#llx, orig_rax %#llx, rax %#llx", tids[i],
+				  u && u->epoch_in_syscall ? "in a syscall" : "in user code", saved[i].rip,
+				  saved[i].orig_rax, saved[i].rax);
+		}
+	} else {
+		log_debug("checkpoint %" PRIu64 " of process %d: equal (%" PRIu64 " pages compared)",
+			  rec->epochs.k, pid, d.pages_compared);
+	}
+	if (r >= 0 && prev && written) {
+		uint64_t first = 0, compared = 0;
+		int64_t missed = check_unwritten(pid, prev, &pages, written, &first, &compared);
+
+		if (missed) {
+			rec->epochs.differed++;
+			if (missed < 0)
+				log_error("checkpoint %" PRIu64 " of process %d: cannot check its dirty log: %s",
+					  rec->epochs.k, pid, strerror((int)-missed));
+			else
+				log_error("checkpoint %" PRIu64 " of process %d differs from it: its dirty log "
+					  "missed %" PRId64 " written pages of %" PRIu64 ", first at %#" PRIx64,
+					  rec->epochs.k, pid, missed, compared, first);
+		} else {
+			rec->epochs.unwritten_checked += compared;
+		}
+	}
+	dirty_pages_fini(&pages);
+	free(saved);
+	free(rewound);
+}
+
+/* The pages @sp's process wrote since its last checkpoint, into a new
+ * *@ret, and track its writes from here on (NULL in *@ret: its first). */
+static int
+take_written(struct rspace *sp, pid_t pid, pid_t tid, struct dirty_pages **ret)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	struct dirty_pages *p;
+	size_t n = 0;
+	int64_t got;
+	int r;
+
+	*ret = NULL;
+	if (sp->tp_dirty_failed)
+		return 0;
+	if (!sp->tp_dirty) {
+		r = dirty_log_new(pid, tid, sp->mem.memfd, &sp->tp_dirty);
+		if (r < 0) {
+			sp->tp_dirty_failed = true;
+			return r;
+		}
+		return 0;
+	}
+	/* mappings made in the epoch: registered now, unprotected, they count
+	 * as written in it */
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r >= 0)
+		r = dirty_log_track(sp->tp_dirty, maps, n, NULL, 0, NULL, NULL);
+	if (r < 0)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	got = dirty_log_written(sp->tp_dirty, true, p);
+	if (got < 0) {
+		dirty_pages_fini(p);
+		free(p);
+		return (int)got;
+	}
+	*ret = p;
+	return 0;
+}
+
+/* Log the epoch's end in each thread of process @tgid (@copy_pid: its copy,
+ * 0: none). */
+static void
+log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
+{
+	for (size_t i = 0; i < rec->nthreads && !rec->done; i++) {
+		struct rthread *t = &rec->threads[i];
+		struct user_regs_struct regs;
+		struct trace_event ev;
+		bool in_library;
+		int r;
+
+		if (t->tgid != tgid)
+			continue;
+		/* its buffered calls up to here first: they are in its count
+		 * (syscallbuf.c counts them). One in a buffered syscall, in
+		 * the library, may yet write its record where the buffer ended
+		 * before a flush: those records are counted, not taken out
+		 * (its next TRACE_EV_SYSCALLBUF logs them). */
+		in_library = tracee_get_regs(t->tid, &regs) == 0 && rec_syscallbuf_in_library(regs.rip);
+		r = in_library ? rec_syscallbuf_count_held(rec, t) : rec_syscallbuf_flush(rec, t);
+		if (r < 0) {
+			rec_stop_recording(rec, "cannot record the syscall buffer of thread %d: %s",
+					   t->tid, strerror(-r));
+			return;
+		}
+		rec_event_init(&ev, TRACE_EV_EPOCH, t->tid);
+		ev.nvalues = 4;
+		ev.values[0] = rec->epochs.k;
+		ev.values[1] = t->tp_syscalls + (in_library ? (uint64_t)r : 0);
+		ev.values[2] = t->epoch_in_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
+		ev.values[3] = (uint64_t)copy_pid;
+		if (!t->epoch_in_syscall && tracee_get_regs(t->tid, &regs) == 0)
+			rec_event_set_regs(&ev, &regs);
+		if (rec_write_event(rec, &ev) < 0)
+			return;
+	}
+}
+
+/* A checkpoint taken, until handed over. */
+struct kept {
+	pid_t pid;
+	struct checkpoint_copy *copy;
+	struct dirty_pages *written;
+};
+
+/* Checkpoint every process, its threads all stopped, into @kept (room for
+ * one per thread), *@nkept of them. */
+static void
+copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
+{
+	_cleanup_free_ pid_t *tids = malloc(rec->nthreads * sizeof(*tids));
+
+	if (!tids) {
+		rec_stop_recording(rec, "%s", "out of memory");
+		return;
+	}
+	rec->epochs.k++;
+	for (size_t i = 0; i < rec->nthreads && !rec->done; i++) {
+		struct rthread *t = &rec->threads[i];
+		struct checkpoint_copy *copy = NULL;
+		struct dirty_pages *written = NULL;
+		uint64_t t0, t1;
+		bool seen = false;
+		size_t n = 0;
+		int r;
+
+		for (size_t j = 0; j < i; j++)
+			seen |= rec->threads[j].tgid == t->tgid;
+		if (seen)
+			continue;
+		/* its threads, one in user code first if it has one */
+		for (size_t j = i; j < rec->nthreads; j++)
+			if (rec->threads[j].tgid == t->tgid)
+				tids[n++] = rec->threads[j].tid;
+		for (size_t j = 1; j < n; j++) {
+			struct rthread *u = rec_find_thread(rec, tids[j]);
+
+			if (u && !u->epoch_in_syscall && rec_find_thread(rec, tids[0])->epoch_in_syscall) {
+				pid_t x = tids[0];
+
+				tids[0] = tids[j];
+				tids[j] = x;
+			}
+		}
+		if (!is_our_child(t->tgid)) {
+			rec->epochs.uncopied++;
+			log_ends(rec, t->tgid, 0);
+			continue;
+		}
+		t0 = util_now_ns();
+		r = checkpoint_copy_new(t->tgid, t->space->mem.memfd, tids, n, &copy);
+		t1 = util_now_ns();
+		rec->epochs.copy_ns += t1 - t0;
+		if (r < 0) {
+			rec->epochs.copy_failures++;
+			log_warn("cannot copy process %d for checkpoint %" PRIu64 ": %s", t->tgid,
+				 rec->epochs.k, strerror(-r));
+			log_ends(rec, t->tgid, 0);
+			continue;
+		}
+		rec->epochs.copies++;
+		r = take_written(t->space, t->tgid, tids[0], &written);
+		t0 = util_now_ns();
+		rec->epochs.dirty_ns += t0 - t1;
+		if (r < 0)
+			log_warn("process %d: no dirty log: %s", t->tgid, strerror(-r));
+		for (size_t j = 0; written && j < written->n; j++)
+			rec->epochs.written_pages += written->v[j].len / DIRTY_PAGE;
+		if (rec->epochs.check) {
+			check_copy(rec, t->tgid, tids, n, copy,
+				   rec->epochs.keeper ? t->space->tp_prev_copy : 0, written);
+			rec->epochs.check_ns += util_now_ns() - t0;
+		}
+		t->space->tp_prev_copy = checkpoint_copy_pid(copy);
+		log_ends(rec, t->tgid, checkpoint_copy_pid(copy));
+		kept[(*nkept)++] = (struct kept){ t->tgid, copy, written };
+	}
+}
+
+/* Hand the checkpoints taken to their keeper (which may free older ones:
+ * after the threads go on, out of the pause). */
+static void
+hand_over(struct recorder *rec, struct kept *kept, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (rec->epochs.keeper) {
+			rec->epochs.keeper->keep(rec->epochs.keeper->arg, rec->epochs.k, kept[i].pid,
+						 kept[i].copy, kept[i].written);
+			continue;
+		}
+		checkpoint_copy_free(kept[i].copy);
+		if (kept[i].written)
+			dirty_pages_fini(kept[i].written);
+		free(kept[i].written);
+	}
+}
+
+/* End the epoch: every thread stopped, every process copied, every thread
+ * let go. */
+static void
+end_epoch(struct recorder *rec)
+{
+	uint64_t t0 = util_now_ns(), t1, t2, rss = 0, check_ns = rec->epochs.check_ns;
+	struct kept *kept;
+	size_t nkept = 0;
+
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (!may_stop(&rec->threads[i]))
+			goto put_off;
+	if (!stop_all(rec)) {
+		resume_all(rec);
+		goto put_off;
+	}
+	kept = calloc(rec->nthreads, sizeof(*kept));
+	t1 = util_now_ns();
+	if (kept)
+		copy_all(rec, kept, &nkept);
+	else
+		rec_stop_recording(rec, "%s", "out of memory");
+	resume_all(rec);
+	/* the check is a test's, not the run's */
+	t2 = util_now_ns() - (rec->epochs.check_ns - check_ns);
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tid == rec->threads[i].tgid)
+			rss += resident_bytes(rec->threads[i].tgid);
+	rec->epochs.stop_ns += t1 - t0;
+	rec->epochs.pause_ns += t2 - t1;
+	if (t2 - t1 > rec->epochs.pause_max_ns)
+		rec->epochs.pause_max_ns = t2 - t1;
+	if (!rec->epochs.pause_min_ns || t2 - t1 < rec->epochs.pause_min_ns)
+		rec->epochs.pause_min_ns = t2 - t1;
+	rec->epochs.rss_sum += rss;
+	hand_over(rec, kept, nkept);
+	free(kept);
+	log_debug("checkpoint %" PRIu64 ": threads stopped in %" PRIu64 " us, paused %" PRIu64
+		  " us, %" PRIu64 " MiB resident",
+		  rec->epochs.k, (t1 - t0) / 1000, (t2 - t1) / 1000, rss >> 20);
+	rec->epochs.next_ns = util_now_ns() + rec->epochs.len_ns;
+	return;
+put_off:
+	rec->epochs.put_off++;
+	rec->epochs.next_ns = util_now_ns() + EPOCH_RETRY_NS;
+}
+
+bool
+rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
+{
+	uint64_t now;
+
+	if (!rec->epochs.len_ns || rec->done)
+		return false;
+	now = util_now_ns();
+	if (now >= rec->epochs.next_ns) {
+		end_epoch(rec);
+		return true;
+	}
+	if (!*wait_ns || rec->epochs.next_ns - now < *wait_ns)
+		*wait_ns = rec->epochs.next_ns - now;
+	return false;
+}
+
+void
+rec_epoch_drop_all(struct recorder *rec)
+{
+	if (rec->epochs.keeper && rec->epochs.keeper->drop_all)
+		rec->epochs.keeper->drop_all(rec->epochs.keeper->arg);
+}
+
+void
+rec_epoch_log_stats(const struct recorder *rec)
+{
+	const struct rec_epochs *e = &rec->epochs;
+	uint64_t ends = e->k ? e->k : 1, mib = (e->rss_sum / ends) >> 20;
+
+	if (!e->len_ns)
+		return;
+	log_info("epochs of %" PRIu64 " ms: %" PRIu64 " checkpoints (%" PRIu64 " ends put off), %" PRIu64
+		 " process copies (%" PRIu64 " failed, %" PRIu64 " processes not uprr's children left "
+		 "uncopied), %" PRIu64 " pages written per epoch",
+		 e->len_ns / 1000000, e->k, e->put_off, e->copies, e->copy_failures, e->uncopied,
+		 e->written_pages / ends);
+	log_info("checkpoint pause (all threads stopped to all resumed): mean %" PRIu64 " us, min %" PRIu64
+		 " us, max %" PRIu64 " us, at %" PRIu64 " MiB resident on average: %" PRIu64
+		 " us per 100 MiB (goal: 1000); stopping the threads took %" PRIu64 " us on average",
+		 e->pause_ns / ends / 1000, e->pause_min_ns / 1000, e->pause_max_ns / 1000, mib,
+		 e->pause_ns / ends / 10 / (mib ? mib : 1),
+		 e->stop_ns / ends / 1000);
+	log_info("of the pauses: copying %" PRIu64 " us, dirty logs %" PRIu64 " us on average; "
+		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,
+		 e->check_ns / ends / 1000);
+	if (e->check)
+		log_info("copies checked against their process: %" PRIu64 ", %" PRIu64 " differed; "
+			 "%" PRIu64 " pages not written by the dirty logs' account found unchanged",
+			 e->checked, e->differed, e->unwritten_checked);
+}
