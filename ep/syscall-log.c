@@ -27,6 +27,15 @@ struct log_thread {
 	size_t next;	   /* the next call ep_log_take() gives */
 	bool skipping;	   /* its last entry was left out: so is its exit */
 	bool after_exit;   /* its last event was a matched call's exit */
+	long cur_nr;	   /* its last entry's call (matched or left out) */
+	bool epoch_in_call; /* an epoch ended (TRACE_EPOCH_SYSCALL) since its
+			     * last entry: the exit that follows may be its
+			     * interrupt */
+	int64_t restart;   /* its last call ended with an epoch's interrupt
+			    * (-ERESTART*, 0: none): the next entry of the same
+			    * call (or restart_syscall) goes on with it */
+	bool restarting;   /* its current call is such a restart, folded into
+			    * its last one (a left-out call's: left out too) */
 };
 
 struct tid_pair {
@@ -98,6 +107,50 @@ copy_blobs(const struct trace_blob *blobs, uint32_t n, int *ret_err)
 	return c;
 }
 
+/*
+ * Whether an entry of call @nr by @lt restarts its last call, which an
+ * epoch's interrupt ended: the kernel restarts a call that returned
+ * -ERESTART* when no handler runs, as the same call with the same
+ * registers, or as restart_syscall(2) after -ERESTART_RESTARTBLOCK. A
+ * signal's interrupt is not folded: the log delivered it (the call's
+ * sigs), and the EP run delivers it at the same exit.
+ */
+static bool
+restarts_last(const struct log_thread *lt, long nr)
+{
+	if (!lt->restart)
+		return false;
+	if (!lt->skipping && lt->calls[lt->ncalls - 1].nsigs)
+		return false;
+	if (lt->restart == -SC_ERESTART_RESTARTBLOCK)
+		return nr == __NR_restart_syscall;
+	return nr == lt->cur_nr;
+}
+
+/* @a's @na blobs and then @b's @nb in one allocation (the bytes a call
+ * wrote before an epoch's interrupt, then those of its restart, later
+ * writes over earlier ones), NULL for none. */
+static struct trace_blob *
+join_blobs(const struct trace_blob *a, uint32_t na, const struct trace_blob *b, uint32_t nb,
+	   int *ret_err)
+{
+	struct trace_blob *all, *c;
+
+	*ret_err = 0;
+	if (!na || !nb)
+		return copy_blobs(na ? a : b, na ? na : nb, ret_err);
+	all = malloc((na + nb) * sizeof(*all));
+	if (!all) {
+		*ret_err = -ENOMEM;
+		return NULL;
+	}
+	memcpy(all, a, na * sizeof(*a));
+	memcpy(all + na, b, nb * sizeof(*b));
+	c = copy_blobs(all, na + nb, ret_err);
+	free(all);
+	return c;
+}
+
 static int
 add_entry(struct log_thread *lt, const struct trace_event *ev)
 {
@@ -105,6 +158,20 @@ add_entry(struct log_thread *lt, const struct trace_event *ev)
 	int r;
 
 	lt->after_exit = false;
+	lt->epoch_in_call = false;
+	if (restarts_last(lt, (long)ev->values[0])) {
+		/* the same call again, as the kernel restarted it after an
+		 * epoch's interrupt: the one the program made goes on (its
+		 * entry, arguments and bytes are the first's) */
+		lt->restart = 0;
+		lt->restarting = true;
+		if (!lt->skipping)
+			lt->calls[lt->ncalls - 1].exited = false;
+		return 0;
+	}
+	lt->restart = 0;
+	lt->restarting = false;
+	lt->cur_nr = (long)ev->values[0];
 	lt->skipping = sc_ep_unmatched((long)ev->values[0]);
 	if (lt->skipping)
 		return 0;
@@ -124,23 +191,37 @@ add_entry(struct log_thread *lt, const struct trace_event *ev)
 static int
 add_exit(struct log_thread *lt, const struct trace_event *ev)
 {
+	struct trace_blob *out;
 	struct ep_call *c;
+	bool epoch = lt->epoch_in_call;
 	int r;
 
+	lt->epoch_in_call = false;
+	/* an epoch's interrupt: an exit with -ERESTART* right after the
+	 * thread's TRACE_EV_EPOCH in the call (no signal yet: one logged
+	 * after this exit keeps the call as it is, restarts_last()) */
+	if (epoch && sc_result_restarts((int64_t)ev->values[1]) && (lt->skipping || lt->ncalls))
+		lt->restart = (int64_t)ev->values[1];
 	if (lt->skipping || !lt->ncalls)
 		return 0;
 	c = &lt->calls[lt->ncalls - 1];
 	lt->after_exit = true;
-	if (c->exited || c->nr != (long)ev->values[0])
+	if (c->exited ||
+	    (lt->restarting ? lt->cur_nr != (long)ev->values[0] &&
+				      (long)ev->values[0] != __NR_restart_syscall
+			    : c->nr != (long)ev->values[0]))
 		return -EBADMSG;
 	c->exited = true;
 	c->result = (int64_t)ev->values[1];
 	c->nvalues = MIN(ev->nvalues, (uint32_t)TRACE_MAX_VALUES);
 	memcpy(c->values, ev->values, sizeof(c->values));
-	c->out = copy_blobs(ev->blobs, ev->nblobs, &r);
+	c->values[0] = (uint64_t)c->nr; /* a restart_syscall(2) answers the call */
+	out = join_blobs(c->out, c->nout, ev->blobs, ev->nblobs, &r);
 	if (r < 0)
 		return r;
-	c->nout = ev->nblobs;
+	free(c->out);
+	c->out = out;
+	c->nout += ev->nblobs;
 	return 0;
 }
 
@@ -269,6 +350,13 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		snprintf(err, errlen, "it was recorded with the syscall buffer, whose calls an EP run "
 			 "does not take from a log yet: record it with --no-syscall-buffer");
 		return -ENOTSUP;
+	case TRACE_EV_EPOCH:
+		/* the TP run's, not the program's: its interrupt of a call
+		 * shows in the exit that follows (add_exit()) */
+		lt = find_thread(log, (pid_t)ev->tid, false);
+		if (lt && ev->nvalues >= 3 && ev->values[2] == TRACE_EPOCH_SYSCALL)
+			lt->epoch_in_call = true;
+		return 0;
 	case TRACE_EV_SIGNAL:
 		if (ev->nvalues < 2 || ev->values[1] == TRACE_SIGNAL_SYNC)
 			return 0; /* a fault or trap: it comes again by itself */
@@ -361,6 +449,15 @@ ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
 	if (r < 0) {
 		snprintf(err, errlen, "%s", trace_reader_error(log->r));
 		goto fail;
+	}
+	/* a call an epoch's interrupt ended and the log's end caught before
+	 * its restart: the thread was still in it */
+	for (size_t i = 0; i < log->nthreads; i++) {
+		struct log_thread *lt = &log->threads[i];
+
+		if (lt->restart && !lt->skipping && lt->ncalls &&
+		    !lt->calls[lt->ncalls - 1].nsigs)
+			lt->calls[lt->ncalls - 1].exited = false;
 	}
 	if (!log->root) {
 		snprintf(err, errlen, "the trace starts no program");
