@@ -397,3 +397,90 @@ def c_tp_epochs_resident(h):
         raise Fail('expected 2 checkpoints or more, pages written in each epoch and unwritten '
                    'pages checked:\n' + tail(rec.stderr))
     log(f'  {int(w.group(1))} pages written per epoch, {int(m.group(1))} unwritten pages checked')
+
+
+# ---- EP runs from a log with epochs (issue 15; ep/syscall-log.c) ----
+
+EPOCH_LOG = ['--no-syscall-buffer', '--epoch=2']
+ERESTART = {0xfffffffffffffe00: 'ERESTARTSYS', 0xfffffffffffffe01: 'ERESTARTNOINTR',
+            0xfffffffffffffe02: 'ERESTARTNOHAND', 0xfffffffffffffdfc: 'ERESTART_RESTARTBLOCK'}
+DUMP_RE = re.compile(r'\d+\t(\d+)\t(\S+)(?: (\S+))?(?: (\S+))?(?: (\S+))?')
+
+
+def interrupts(h, trace):
+    """The calls in @trace that returned -ERESTART* (`uprr dump`), as
+    (epoch's, signal's): an epoch's interrupt comes right after its thread's
+    epoch event in a syscall (values[2] = 2) and no signal of the thread
+    follows it; a signal's is followed by its delivery. Each a Counter of
+    (syscall number, ERESTART name)."""
+    dump = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    epoch, signal = collections.Counter(), collections.Counter()
+    in_epoch, pending = set(), {}
+    for line in dump.stdout.decode(errors='replace').split('\n'):
+        m = DUMP_RE.match(line)
+        if not m:
+            continue
+        tid, kind, a, b, c = m.groups()
+        if tid in pending:
+            key, was_epoch = pending.pop(tid)
+            (signal if kind == 'signal' else epoch if was_epoch else signal)[key] += 1
+            if kind != 'signal' and not was_epoch:
+                raise Fail(f'thread {tid}: {key[1]} with neither an epoch nor a signal: {line}')
+        if kind == 'epoch':
+            if c == '0x2':
+                in_epoch.add(tid)
+            continue
+        if kind == 'syscall-exit' and b and int(b, 16) in ERESTART:
+            pending[tid] = ((int(a, 16), ERESTART[int(b, 16)]), tid in in_epoch)
+        in_epoch.discard(tid)
+    for tid, (key, was_epoch) in pending.items():
+        (epoch if was_epoch else signal)[key] += 1
+    return epoch, signal
+
+
+def names(counter):
+    return ', '.join(f'{n} {kind} of call {nr:#x}' for (nr, kind), n in sorted(counter.items()))
+
+
+@case('ep-epochs')
+def c_ep_epochs(h):
+    """EP runs follow TP logs with epochs: pipe_threads, sleep_loop (nanosleep,
+    clock_nanosleep and poll restarted as restart_syscall, select as
+    -ERESTARTNOHAND, a blocking read) and ep_signals, each logged by a TP run
+    with 2 ms epochs (--mode=tp-log --no-syscall-buffer --epoch=2): the log
+    shows the epochs' interrupts (-ERESTART* exits after an epoch event, no
+    signal delivered), which the EP knob's log reader folds into the calls
+    the program made. Re-recorded from the log under 2 chaos seeds, each
+    trace replays with the log's output (a native run's where it does not
+    depend on the schedule), keeps the log's signal interrupts and holds
+    none of the epochs'."""
+    from e2e import compare, ep_record, signal_events
+    progs = [('pipe_threads', False, None), ('sleep_loop', True, 'ERESTART_RESTARTBLOCK'),
+             ('ep_signals', True, None)]
+    for prog, same_as_native, must in progs:
+        argv = [h.prog(prog)]
+        log_trace, rec = record_tp(h, argv, f'epochs-ep-{prog}', options=EPOCH_LOG)
+        if same_as_native:
+            native = native_run(argv, prog, cwd=h.tmp)
+            compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+        by_epoch, by_signal = interrupts(h, log_trace)
+        if not by_epoch or (must and not any(k == must for _, k in by_epoch)):
+            raise Fail(f'the log of {prog} shows no epoch interrupt of a call'
+                       f'{" with " + must if must else ""}: the test shows nothing')
+        nsigs = len(signal_events(h, log_trace))
+        log(f'  {prog} log: epochs interrupted {names(by_epoch)}; signals {names(by_signal)}')
+        for seed in (1, 2):
+            trace, ep = ep_record(h, log_trace, argv, seed, f'epochs-ep-{prog}-{seed}')
+            if ep.status != rec.status:
+                raise Fail(f'the EP run of seed {seed} of {prog} did not end as the log did\n'
+                           f'  {ep.explain()}')
+            compare(rec, h.replay(trace))
+            ep_epoch, ep_signal = interrupts(h, trace)
+            if ep_epoch or ep_signal != by_signal:
+                raise Fail(f'the EP run of seed {seed} of {prog} has interrupts {names(ep_epoch)} '
+                           f'without a signal and {names(ep_signal)} with one; the log '
+                           f'{names(by_signal)} with one')
+            if len(signal_events(h, trace)) != nsigs:
+                raise Fail(f'the EP run of seed {seed} of {prog} delivered '
+                           f'{len(signal_events(h, trace))} asynchronous signals, its log {nsigs}')
+        log(f'  {prog}: 2 EP runs replay with the log\'s output')
