@@ -3,8 +3,9 @@
  * Unit tests of the log an EP run answers its syscalls from (ep/ep.h): a
  * trace written here, with two threads whose syscalls interleave, is read
  * back as each thread's calls in its own order, futex and sched_yield left
- * out, the thread a clone created named; the comparison of a call with the
- * log's says what differs; traces an EP run cannot take are refused.
+ * out, the thread a clone created named, a TP run's epoch interrupts of
+ * calls folded away; the comparison of a call with the log's says what
+ * differs; traces an EP run cannot take are refused.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -303,5 +304,118 @@ Test(ep_log, the_ranges_its_program_mapped)
 	cr_assert_eq(m[1], 0x7fffe0003000);
 	cr_assert_eq(m[2], 0x7ffff7a43000);
 	cr_assert_eq(m[3], 0x7ffff7a44000 + 0x2b000);
+	ep_log_free(log);
+}
+
+/* The TP log's epoch ends interrupt blocking calls (TRACE_EV_EPOCH in a
+ * syscall, then its exit with -ERESTART*, then the kernel's restart of it):
+ * artifacts of the TP run that the program never saw, folded into the one
+ * call it made. A signal's interrupt, delivered and logged, is not; nor is a
+ * -ERESTART* exit that no epoch event precedes. */
+Test(ep_log, epoch_interrupts_folded_into_the_call)
+{
+	static char dir[PATH_MAX + 8];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	static uint8_t info[128] = { 14 };
+	static const uint8_t rem[16] = { 9, 9 };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	struct trace_blob si = { 0, sizeof(info), info };
+	struct trace_blob in = { 0x2000, sizeof(read_back), read_back };
+	struct trace_blob left = { 0x3010, sizeof(rem), rem };
+	const uint64_t read_call[7] = { SYS_read, 3, 0x2000, 64, 0, 0, 0 };
+	const uint64_t epoch[4] = { 1, 0, TRACE_EPOCH_SYSCALL, 0 };
+	const uint64_t restart[2] = { SYS_read, (uint64_t)-512 };
+	const uint64_t blockrestart[2] = { SYS_nanosleep, (uint64_t)-516 };
+	const uint64_t restart_sc[7] = { SYS_restart_syscall, 0x55, 0x66, 0, 0, 0, 0 };
+	const struct ep_call *c;
+	struct trace_writer *w;
+	struct ep_log *log;
+	char err[256] = "";
+
+	snprintf(dir, sizeof(dir), "%s/epochs", tmp_root);
+	strcpy(h.mode, "tp-log");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	/* a read interrupted by two epochs, restarted each time */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, epoch, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, restart, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, epoch, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, restart, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, sizeof(read_back) }, &in);
+	/* a nanosleep: the interrupt writes the time left, restart_syscall
+	 * (other registers) finishes it, itself interrupted once */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_nanosleep, 0x3000, 0x3010, 0, 0, 0, 0 },
+	    NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, epoch, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, blockrestart, &left);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, restart_sc, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, epoch, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_restart_syscall, (uint64_t)-516 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, restart_sc, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_restart_syscall, 0 }, NULL);
+	/* thread 101: a futex wait (left out) interrupted, its restart_syscall
+	 * left out with it */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_futex, 0x3000, 0, 1, 0x4000, 0, 0 }, NULL);
+	add(w, TRACE_EV_EPOCH, 101, 4, epoch, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, (uint64_t)-516 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, restart_sc, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_restart_syscall, 0 }, NULL);
+	/* a read an epoch interrupted and a signal came to: delivered, kept */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, epoch, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, restart, NULL);
+	add(w, TRACE_EV_SIGNAL, 100, 2, (uint64_t[]){ 14, TRACE_SIGNAL_AT_EVENT }, &si);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, 0 }, NULL);
+	/* -ERESTART* with no epoch event before it: kept */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, restart, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, 0 }, NULL);
+	/* thread 101: a read the log ends in, after an epoch's interrupt */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, read_call, NULL);
+	add(w, TRACE_EV_EPOCH, 101, 4, epoch, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, restart, NULL);
+	cr_assert_eq(trace_writer_flush(w), 0);
+	cr_assert_eq(trace_writer_close(w), 0);
+
+	cr_assert_eq(ep_log_open(dir, &log, err, sizeof(err)), 0, "%s", err);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_read);
+	cr_assert(c->exited);
+	cr_assert_eq(c->result, (int64_t)sizeof(read_back), "the restarted read's result");
+	cr_assert_eq(c->nout, 1);
+	cr_assert_eq(c->out[0].addr, 0x2000);
+	cr_assert(memcmp(c->out[0].data, read_back, sizeof(read_back)) == 0);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_nanosleep, "the two reads are one");
+	cr_assert_eq(c->args[1], 0x3010, "its own arguments, not restart_syscall's");
+	cr_assert(c->exited);
+	cr_assert_eq(c->result, 0, "restart_syscall's result answers it");
+	cr_assert_eq(c->values[0], SYS_nanosleep);
+	cr_assert_eq(c->nout, 1, "the time left the interrupt wrote");
+	cr_assert_eq(c->out[0].addr, 0x3010);
+	cr_assert(memcmp(c->out[0].data, rem, sizeof(rem)) == 0);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_read);
+	cr_assert_eq(c->result, -512, "a signal's interrupt is the program's");
+	cr_assert_eq(c->nsigs, 1);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_read);
+	cr_assert_eq(c->result, 0);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->result, -512, "no epoch event: not an epoch's interrupt");
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->result, 0);
+	cr_assert_null(ep_log_take(log, 100));
+
+	c = ep_log_take(log, 101);
+	cr_assert_eq(c->nr, SYS_read, "futex and its restart_syscall are left out");
+	cr_assert_not(c->exited, "the log ended before its restart: still in it");
+	cr_assert_null(ep_log_take(log, 101));
 	ep_log_free(log);
 }
