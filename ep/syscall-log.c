@@ -28,12 +28,10 @@ struct log_thread {
 	bool skipping;	   /* its last entry was left out: so is its exit */
 	bool after_exit;   /* its last event was a matched call's exit */
 	long cur_nr;	   /* its last entry's call (matched or left out) */
-	bool epoch_in_call; /* an epoch ended (TRACE_EPOCH_SYSCALL) since its
-			     * last entry: the exit that follows may be its
-			     * interrupt */
-	int64_t restart;   /* its last call ended with an epoch's interrupt
-			    * (-ERESTART*, 0: none): the next entry of the same
-			    * call (or restart_syscall) goes on with it */
+	int64_t restart;   /* its last call's exit was -ERESTART* (0: not):
+			    * unless a signal's delivery follows, the next
+			    * entry of the same call (or restart_syscall)
+			    * goes on with it */
 	bool restarting;   /* its current call is such a restart, folded into
 			    * its last one (a left-out call's: left out too) */
 };
@@ -109,11 +107,15 @@ copy_blobs(const struct trace_blob *blobs, uint32_t n, int *ret_err)
 
 /*
  * Whether an entry of call @nr by @lt restarts its last call, which an
- * epoch's interrupt ended: the kernel restarts a call that returned
- * -ERESTART* when no handler runs, as the same call with the same
- * registers, or as restart_syscall(2) after -ERESTART_RESTARTBLOCK. A
- * signal's interrupt is not folded: the log delivered it (the call's
- * sigs), and the EP run delivers it at the same exit.
+ * interrupt with no signal delivered ended: the kernel restarts a call
+ * that returned -ERESTART* when no handler runs, as the same call with the
+ * same registers, or as restart_syscall(2) after -ERESTART_RESTARTBLOCK
+ * (arch_do_signal_or_restart()); the program never sees it. In a TP log
+ * that is an epoch's end (its TRACE_EV_EPOCH of the thread at
+ * TRACE_EPOCH_SYSCALL comes before the exit; an end the recorder put off
+ * after interrupting the threads logs none). A signal's interrupt is not
+ * folded: every asynchronous signal is delivered and logged after the
+ * exit (the call's sigs), and the EP run delivers it there.
  */
 static bool
 restarts_last(const struct log_thread *lt, long nr)
@@ -158,7 +160,6 @@ add_entry(struct log_thread *lt, const struct trace_event *ev)
 	int r;
 
 	lt->after_exit = false;
-	lt->epoch_in_call = false;
 	if (restarts_last(lt, (long)ev->values[0])) {
 		/* the same call again, as the kernel restarted it after an
 		 * epoch's interrupt: the one the program made goes on (its
@@ -193,14 +194,11 @@ add_exit(struct log_thread *lt, const struct trace_event *ev)
 {
 	struct trace_blob *out;
 	struct ep_call *c;
-	bool epoch = lt->epoch_in_call;
 	int r;
 
-	lt->epoch_in_call = false;
-	/* an epoch's interrupt: an exit with -ERESTART* right after the
-	 * thread's TRACE_EV_EPOCH in the call (no signal yet: one logged
-	 * after this exit keeps the call as it is, restarts_last()) */
-	if (epoch && sc_result_restarts((int64_t)ev->values[1]) && (lt->skipping || lt->ncalls))
+	/* interrupted: an epoch's end, or a signal, whose delivery the log
+	 * shows next (restarts_last() tells them apart) */
+	if (sc_result_restarts((int64_t)ev->values[1]) && (lt->skipping || lt->ncalls))
 		lt->restart = (int64_t)ev->values[1];
 	if (lt->skipping || !lt->ncalls)
 		return 0;
@@ -351,11 +349,9 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 			 "does not take from a log yet: record it with --no-syscall-buffer");
 		return -ENOTSUP;
 	case TRACE_EV_EPOCH:
-		/* the TP run's, not the program's: its interrupt of a call
-		 * shows in the exit that follows (add_exit()) */
-		lt = find_thread(log, (pid_t)ev->tid, false);
-		if (lt && ev->nvalues >= 3 && ev->values[2] == TRACE_EPOCH_SYSCALL)
-			lt->epoch_in_call = true;
+		/* the TP run's, not the program's: a signal may follow a
+		 * call's exit across it; its interrupt of a call shows in the
+		 * exit that follows (restarts_last()) */
 		return 0;
 	case TRACE_EV_SIGNAL:
 		if (ev->nvalues < 2 || ev->values[1] == TRACE_SIGNAL_SYNC)
@@ -450,8 +446,8 @@ ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", trace_reader_error(log->r));
 		goto fail;
 	}
-	/* a call an epoch's interrupt ended and the log's end caught before
-	 * its restart: the thread was still in it */
+	/* a call an interrupt ended and the log's end caught before its
+	 * restart: the thread was still in it */
 	for (size_t i = 0; i < log->nthreads; i++) {
 		struct log_thread *lt = &log->threads[i];
 

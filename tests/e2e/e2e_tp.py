@@ -409,12 +409,14 @@ DUMP_RE = re.compile(r'\d+\t(\d+)\t(\S+)(?: (\S+))?(?: (\S+))?(?: (\S+))?')
 
 def interrupts(h, trace):
     """The calls in @trace that returned -ERESTART* (`uprr dump`), as
-    (epoch's, signal's): an epoch's interrupt comes right after its thread's
-    epoch event in a syscall (values[2] = 2) and no signal of the thread
-    follows it; a signal's is followed by its delivery. Each a Counter of
-    (syscall number, ERESTART name)."""
+    (the TP run's, signals', put off): the TP run's interrupt is followed by
+    no signal of its thread (it comes right after the thread's epoch event
+    in a syscall, values[2] = 2, or at an end the recorder put off after
+    interrupting the threads, which logs none: counted in put off too); a
+    signal's is followed by its delivery. Counters of (syscall number,
+    ERESTART name)."""
     dump = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
-    epoch, signal = collections.Counter(), collections.Counter()
+    tp, signal, put_off = (collections.Counter() for _ in range(3))
     in_epoch, pending = set(), {}
     for line in dump.stdout.decode(errors='replace').split('\n'):
         m = DUMP_RE.match(line)
@@ -423,9 +425,11 @@ def interrupts(h, trace):
         tid, kind, a, b, c = m.groups()
         if tid in pending:
             key, was_epoch = pending.pop(tid)
-            (signal if kind == 'signal' else epoch if was_epoch else signal)[key] += 1
-            if kind != 'signal' and not was_epoch:
-                raise Fail(f'thread {tid}: {key[1]} with neither an epoch nor a signal: {line}')
+            if kind == 'signal':
+                signal[key] += 1
+            else:
+                tp[key] += 1
+                put_off[key] += not was_epoch
         if kind == 'epoch':
             if c == '0x2':
                 in_epoch.add(tid)
@@ -434,12 +438,14 @@ def interrupts(h, trace):
             pending[tid] = ((int(a, 16), ERESTART[int(b, 16)]), tid in in_epoch)
         in_epoch.discard(tid)
     for tid, (key, was_epoch) in pending.items():
-        (epoch if was_epoch else signal)[key] += 1
-    return epoch, signal
+        tp[key] += 1
+        put_off[key] += not was_epoch
+    return tp, signal, +put_off
 
 
 def names(counter):
-    return ', '.join(f'{n} {kind} of call {nr:#x}' for (nr, kind), n in sorted(counter.items()))
+    return ', '.join(f'{n} {kind} of call {nr:#x}'
+                     for (nr, kind), n in sorted(counter.items())) or 'none'
 
 
 @case('ep-epochs')
@@ -448,9 +454,9 @@ def c_ep_epochs(h):
     clock_nanosleep and poll restarted as restart_syscall, select as
     -ERESTARTNOHAND, a blocking read) and ep_signals, each logged by a TP run
     with 2 ms epochs (--mode=tp-log --no-syscall-buffer --epoch=2): the log
-    shows the epochs' interrupts (-ERESTART* exits after an epoch event, no
-    signal delivered), which the EP knob's log reader folds into the calls
-    the program made. Re-recorded from the log under 2 chaos seeds, each
+    shows the epochs' interrupts (-ERESTART* exits after an epoch event, or
+    at an end put off, no signal delivered), which the EP knob's log reader
+    folds into the calls the program made. Re-recorded from the log under 2 chaos seeds, each
     trace replays with the log's output (a native run's where it does not
     depend on the schedule), keeps the log's signal interrupts and holds
     none of the epochs'."""
@@ -463,19 +469,20 @@ def c_ep_epochs(h):
         if same_as_native:
             native = native_run(argv, prog, cwd=h.tmp)
             compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
-        by_epoch, by_signal = interrupts(h, log_trace)
+        by_epoch, by_signal, put_off = interrupts(h, log_trace)
         if not by_epoch or (must and not any(k == must for _, k in by_epoch)):
             raise Fail(f'the log of {prog} shows no epoch interrupt of a call'
                        f'{" with " + must if must else ""}: the test shows nothing')
         nsigs = len(signal_events(h, log_trace))
-        log(f'  {prog} log: epochs interrupted {names(by_epoch)}; signals {names(by_signal)}')
+        log(f'  {prog} log: epochs interrupted {names(by_epoch)} ({names(put_off)} at ends put '
+            f'off); signals {names(by_signal)}')
         for seed in (1, 2):
             trace, ep = ep_record(h, log_trace, argv, seed, f'epochs-ep-{prog}-{seed}')
             if ep.status != rec.status:
                 raise Fail(f'the EP run of seed {seed} of {prog} did not end as the log did\n'
                            f'  {ep.explain()}')
             compare(rec, h.replay(trace))
-            ep_epoch, ep_signal = interrupts(h, trace)
+            ep_epoch, ep_signal, _ = interrupts(h, trace)
             if ep_epoch or ep_signal != by_signal:
                 raise Fail(f'the EP run of seed {seed} of {prog} has interrupts {names(ep_epoch)} '
                            f'without a signal and {names(ep_signal)} with one; the log '

@@ -310,8 +310,8 @@ Test(ep_log, the_ranges_its_program_mapped)
 /* The TP log's epoch ends interrupt blocking calls (TRACE_EV_EPOCH in a
  * syscall, then its exit with -ERESTART*, then the kernel's restart of it):
  * artifacts of the TP run that the program never saw, folded into the one
- * call it made. A signal's interrupt, delivered and logged, is not; nor is a
- * -ERESTART* exit that no epoch event precedes. */
+ * call it made. A signal's interrupt, delivered and logged, is not; nor is
+ * an interrupted call whose next is another. */
 Test(ep_log, epoch_interrupts_folded_into_the_call)
 {
 	static char dir[PATH_MAX + 8];
@@ -371,11 +371,18 @@ Test(ep_log, epoch_interrupts_folded_into_the_call)
 	add(w, TRACE_EV_SIGNAL, 100, 2, (uint64_t[]){ 14, TRACE_SIGNAL_AT_EVENT }, &si);
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, 0 }, NULL);
-	/* -ERESTART* with no epoch event before it: kept */
+	/* -ERESTART* with no epoch event before it (an end put off after
+	 * the threads were interrupted): restarted all the same */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, restart, NULL);
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, 0 }, NULL);
+	/* an interrupted read whose next call is another one: not folded */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, epoch, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, restart, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_poll, 0x5000, 1, 3, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_poll, 1 }, NULL);
 	/* thread 101: a read the log ends in, after an epoch's interrupt */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, read_call, NULL);
 	add(w, TRACE_EV_EPOCH, 101, 4, epoch, NULL);
@@ -408,9 +415,14 @@ Test(ep_log, epoch_interrupts_folded_into_the_call)
 	cr_assert_eq(c->nr, SYS_read);
 	cr_assert_eq(c->result, 0);
 	c = ep_log_take(log, 100);
-	cr_assert_eq(c->result, -512, "no epoch event: not an epoch's interrupt");
+	cr_assert_eq(c->nr, SYS_read);
+	cr_assert_eq(c->result, 0, "an end put off, with no epoch event: folded too");
 	c = ep_log_take(log, 100);
-	cr_assert_eq(c->result, 0);
+	cr_assert_eq(c->nr, SYS_read);
+	cr_assert_eq(c->result, -512, "the next call is no restart of it");
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_poll);
+	cr_assert_eq(c->result, 1);
 	cr_assert_null(ep_log_take(log, 100));
 
 	c = ep_log_take(log, 101);
