@@ -71,7 +71,11 @@ struct ep_log;
  * with an asynchronous signal an EP run cannot deliver at the same point
  * yet: one delivered in user code (at ticks or registers), after a futex(2) or
  * sched_yield(2), or a second one at the same point. Returns 0 or -errno
- * (-ENOTSUP for those).
+ * (-ENOTSUP for those). A call's exit with -ERESTART* that no signal's
+ * delivery follows (a TP run's epoch interrupted it; the kernel's restart
+ * of it, the same call or restart_syscall(2), is its next entry: see
+ * arch_do_signal_or_restart() in the kernel) is folded with that restart
+ * into one call: the first entry's arguments, the last exit's result.
  */
 int ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen) _wur_;
 

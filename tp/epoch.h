@@ -17,12 +17,12 @@
 #include "common/util.h"
 #include "recorder/recorder.h"
 
-/** The epochs' length when --epoch does not say (ms): 0, none. An EP run
- * cannot follow a log with epochs yet (an epoch's interrupt shows in it as
- * a restarted call the EP run never makes), so epochs are asked for. They
- * will adapt (issue 15: short while output waits to be released, longer
- * when none does) once output is held. */
-#define TP_EPOCH_DEFAULT_MS 0
+/** The epochs' length when --epoch does not say (ms). An EP run follows a
+ * log with epochs: its log reader folds an epoch's interrupt of a blocking
+ * call and the kernel's restart of it into the one call the program made
+ * (ep/syscall-log.c). They will adapt (issue 15: short while output waits
+ * to be released, longer when none does) once output is held. */
+#define TP_EPOCH_DEFAULT_MS 100
 
 /** How many checkpoints back are kept (k and k - 1). */
 #define TP_EPOCHS_KEPT 2
