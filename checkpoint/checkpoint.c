@@ -1015,12 +1015,17 @@ checkpoint_track_unpopulated(struct checkpoint *c, uint64_t addr, uint64_t len)
 {
 	uint64_t end = (addr + len + CP_PAGE - 1) & ~(CP_PAGE - 1);
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	const struct dirty_scan present = {
-		.anyof = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.returned = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-	};
 	struct page_region reg;
-	uint64_t at = addr;
+	struct pm_scan_arg arg = {
+		.size = sizeof(arg),
+		.start = addr,
+		.end = end,
+		.vec = (uint64_t)(uintptr_t)&reg,
+		.vec_len = 1,
+		.max_pages = 1,
+		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+	};
 	size_t n;
 	int r;
 
@@ -1034,9 +1039,9 @@ checkpoint_track_unpopulated(struct checkpoint *c, uint64_t addr, uint64_t len)
 	/* a private file mapping reads as its file, not as zeros */
 	if (!private_anonymous(maps, n, addr, end))
 		return -EBUSY;
-	r = dirty_log_scan(&c->dl, &at, end, &present, &reg, 1);
+	r = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
 	if (r < 0)
-		return r;
+		return -errno;
 	if (r > 0)
 		return -EBUSY; /* a page is there: its bytes may be anything */
 	return checkpoint_track_new(c, addr, len);
