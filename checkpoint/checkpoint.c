@@ -884,32 +884,24 @@ checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len)
 		return log_debug_errno(r, "discard of %d at 0x%" PRIx64, c->pid, addr);
 	}
 	saved_drop(c, addr, end);
-	for (size_t i = 0; i < c->nranges; i++) {
+	for (size_t i = 0; i < c->nranges && r >= 0; i++) {
 		const struct range *rg = &c->ranges[i];
 		uint64_t a = MAX(addr, rg->start), e = MIN(end, rg->end);
 
-		/* the mirror dropped them too: no copy is the restore point's */
-		if (c->store.mem && rg->kind == RANGE_PRIVATE && a < e)
-			cp_store_drop(&c->store, rg->store_off + a - rg->start, e - a);
-	}
-	/* The dropped pages read in the mirror as in the tracee (zeros, or
-	 * their file's bytes), and those checkpoint_track_new() took read as
-	 * zeros in both: protected again, they are not copied by the next
-	 * sync, which would find them all written (a thread's stack, 2,042
-	 * pages, that glibc drops at its exit: advise_stack_range(),
-	 * nptl/pthread_create.c). Not MAP_SHARED pages (written, they refuse
-	 * a rollback), nor in a shadow, whose hole reads as zeros where a
-	 * private file mapping reads as its file. */
-	for (size_t i = 0; i <= c->nranges && !c->shadow && r >= 0 && addr < end; i++) {
-		const struct range *rg = i < c->nranges ? &c->ranges[i] : NULL;
-
-		if (rg && (rg->kind != RANGE_SHARED || rg->end <= addr))
+		if (rg->kind != RANGE_PRIVATE || a >= e)
 			continue;
-		if (rg && rg->start < end && addr < rg->start)
-			r = cp_protect_range(c, addr, rg->start);
-		else if (!rg || rg->start >= end)
-			r = cp_protect_range(c, addr, end);
-		addr = rg && rg->start < end ? rg->end : end;
+		/* the mirror dropped them too: no copy is the restore point's */
+		if (c->store.mem)
+			cp_store_drop(&c->store, rg->store_off + a - rg->start, e - a);
+		/* and the pages read in the mirror as in the tracee (zeros,
+		 * or their file's bytes): protected again, they are not
+		 * copied by the next sync, which would find them all written
+		 * (a thread's stack, 2,042 pages, that glibc drops at its exit:
+		 * advise_stack_range(), nptl/pthread_create.c). Not in a
+		 * shadow, whose hole reads as zeros where a private file
+		 * mapping reads as its file. */
+		if (!c->shadow)
+			r = cp_protect_range(c, a, e);
 	}
 	if (r < 0) {
 		c->stale = true; /* pages protected the store may not have */
@@ -992,59 +984,6 @@ checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len)
 	saved_drop(c, addr, end);
 	c->stats.tracked_new++;
 	return 0;
-}
-
-/* Whether [@addr, @end) lies in private anonymous mappings of @maps. */
-static bool
-private_anonymous(const struct tracee_mapping *maps, size_t n, uint64_t addr, uint64_t end)
-{
-	for (size_t i = 0; i < n && addr < end; i++) {
-		const struct tracee_mapping *m = &maps[i];
-
-		if (m->end <= addr)
-			continue;
-		if (m->start > addr || m->perms[3] != 'p' || m->ino || m->path[0])
-			return false;
-		addr = m->end;
-	}
-	return addr >= end;
-}
-
-int
-checkpoint_track_unpopulated(struct checkpoint *c, uint64_t addr, uint64_t len)
-{
-	uint64_t end = (addr + len + CP_PAGE - 1) & ~(CP_PAGE - 1);
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	struct page_region reg;
-	struct pm_scan_arg arg = {
-		.size = sizeof(arg),
-		.start = addr,
-		.end = end,
-		.vec = (uint64_t)(uintptr_t)&reg,
-		.vec_len = 1,
-		.max_pages = 1,
-		.category_anyof_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-		.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
-	};
-	size_t n;
-	int r;
-
-	if (c->stale)
-		return -ESTALE;
-	if ((addr & (CP_PAGE - 1)) || end <= addr)
-		return -EINVAL;
-	r = tracee_read_maps(c->pid, &maps, &n);
-	if (r < 0)
-		return r;
-	/* a private file mapping reads as its file, not as zeros */
-	if (!private_anonymous(maps, n, addr, end))
-		return -EBUSY;
-	r = ioctl(c->pagemap, PAGEMAP_SCAN, &arg);
-	if (r < 0)
-		return -errno;
-	if (r > 0)
-		return -EBUSY; /* a page is there: its bytes may be anything */
-	return checkpoint_track_new(c, addr, len);
 }
 
 /*

@@ -135,18 +135,6 @@ int checkpoint_discard(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
 int checkpoint_track_new(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
 
 /**
- * The tracee made [@addr, +@len) writable (mprotect(2) adding PROT_WRITE,
- * which returned 0): if it lies in private anonymous mappings and holds no
- * page yet (none present or swapped: PAGEMAP_SCAN, Linux 6.7), it reads as
- * zeros, as new memory does: checkpoint_track_new() takes it, without the
- * fork of a checkpoint_remap(). glibc maps each thread's stack PROT_NONE,
- * then makes it writable (allocate_stack(), nptl/allocatestack.c). Returns 0,
- * -EBUSY where a page is there or the memory is not private anonymous, or
- * checkpoint_track_new()'s -errno; after any, the caller remaps.
- */
-int checkpoint_track_unpopulated(struct checkpoint *c, uint64_t addr, uint64_t len) _wur_;
-
-/**
  * Put back every page written since the restore point from the mirror, except
  * the bytes in @keep (@nkeep ranges, in any order; NULL if @nkeep is 0). The
  * process must be stopped; the caller restores the registers. Restored pages

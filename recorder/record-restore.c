@@ -130,10 +130,6 @@ rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const u
 		 * where process_vm_readv(2) cannot) */
 		if (result == 0 && !(a[2] & PROT_WRITE))
 			return;
-		/* made writable with no page in it yet (a thread's stack,
-		 * mapped PROT_NONE first): new zeros */
-		if (result == 0 && checkpoint_track_unpopulated(sp->ckpt, a[0], a[1]) == 0)
-			return;
 		break;
 	default:
 		break;

@@ -1023,66 +1023,6 @@ Test(checkpoint, track_new_memory_shadow)
 	track_new_memory(true);
 }
 
-/* Memory made writable with no page in it yet (glibc's thread stacks: mmap
- * PROT_NONE, then mprotect) is tracked as new zeros without a fork; a
- * rollback puts zeros back. Dropped later (glibc's madvise at the thread's
- * exit), its pages are protected again: the next sync copies none of them.
- * Memory that holds a page is refused. */
-Test(checkpoint, track_unpopulated_memory)
-{
-	const uint64_t extra = 0x300000000, len = 3 * PAGE, full = 0x310000000;
-	uint8_t *buf = malloc(len), *want = calloc(1, len);
-	uint64_t prot[6] = { extra, len, PROT_READ | PROT_WRITE, 0, 0, 0 };
-	uint64_t drop[6] = { extra, len, MADV_DONTNEED, 0, 0, 0 };
-	struct user_regs_struct regs;
-	struct checkpoint_stats st;
-	uint64_t args[6] = { extra, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
-			     (uint64_t)-1, 0 };
-	int64_t res;
-	int synced;
-
-	spawn(NULL);
-	cr_assert_eq(checkpoint_new(pid, pid, memfd, &cp), 0);
-	cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_mmap, args, &res), 0);
-	cr_assert_eq((uint64_t)res, extra);
-	cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_mprotect, prot, &res), 0);
-	cr_assert_eq(res, 0);
-	set_info(offsetof(struct helper_info, extra), extra);
-	set_info(offsetof(struct helper_info, extralen), len);
-	cr_assert_eq(checkpoint_track_unpopulated(cp, extra, len), 0);
-	cr_assert_geq(checkpoint_sync(cp), 0);
-
-	/* round 1 writes it: back to zeros */
-	cr_assert_eq(run_to_trap(&regs), 1);
-	cr_assert_eq(byte_at(extra + PAGE), 0x11);
-	cr_assert_gt(checkpoint_rollback(cp, NULL, 0), 0);
-	cr_assert_eq(tracee_read(pid, extra, buf, len), 0);
-	same_bytes("extra after the rollback", want, buf, len);
-
-	/* written, then dropped: the sync after the discard copies none */
-	cr_assert_eq(tracee_set_regs(pid, &regs), 0);
-	cr_assert_gt(checkpoint_sync(cp), 0);
-	cr_assert_eq(tracee_inject_syscall(pid, memfd, __NR_madvise, drop, &res), 0);
-	cr_assert_eq(res, 0);
-	cr_assert_eq(checkpoint_discard(cp, extra, len), 0);
-	synced = checkpoint_sync(cp);
-	cr_assert_lt(synced, 3, "the sync after the discard copied %d pages", synced);
-
-	/* a page is there: refused */
-	mmap_fixed(full, PAGE, &res);
-	cr_assert_eq((uint64_t)res, full);
-	memset(want, 0x5a, PAGE);
-	cr_assert_eq(tracee_write(memfd, full, want, PAGE), 0);
-	cr_assert_eq(checkpoint_track_unpopulated(cp, full, PAGE), -EBUSY);
-	/* a file mapping (the helper's, tracked already, is not anonymous) */
-	cr_assert_eq(checkpoint_track_unpopulated(cp, info.file, PAGE), -EBUSY);
-	checkpoint_get_stats(cp, &st);
-	cr_assert_eq(st.forks, 1, "tracking forked");
-	cr_assert_eq(st.tracked_new, 1);
-	free(buf);
-	free(want);
-}
-
 Test(checkpoint, signal_disposition_and_xstate)
 {
 	enum tracee_sig_disposition d;
