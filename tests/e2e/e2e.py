@@ -789,22 +789,15 @@ def c_store_rollback(h):
 
 @prog_case('stack_reuse')
 def c_stack_reuse(h):
-    """Rollbacks over thread stacks: a new stack taken as new zeros, then
-    dropped at its thread's exit and given to the next thread
-    (checkpoint_track_unpopulated(), checkpoint_discard()): the rolled-back
-    runs find their stack as the runs before wrote it. uprr record -v says
-    how many rollbacks and mirror forks there were: one fork for the first
-    restore point and one after each installation of counting code, none
-    for the stacks."""
+    """Rollbacks over thread stacks: a new stack, then dropped at its
+    thread's exit and given to the next thread (checkpoint_discard(), which
+    protects the dropped pages again): the rolled-back runs find their stack
+    as the runs before wrote it (uprr record -v counts the rollbacks)."""
     _, rec = h.record_replay([h.prog('stack_reuse')], replays=2, options=('-v',))
     expect_output(rec, b'stack_reuse: ok\n', 'computed wrong sums after its rollbacks')
     m = re.search(rb'(\d+) rollbacks \((\d+) pages', rec.stderr)
     if not m or int(m.group(1)) == 0 or int(m.group(2)) == 0:
         raise Fail('the recording rolled no run back (uprr record -v):\n' + tail(rec.stderr))
-    forks = re.search(rb'(\d+) mirror forks', rec.stderr)
-    patches = re.search(rb'(\d+) code patches', rec.stderr)
-    if not forks or not patches or int(forks.group(1)) > int(patches.group(1)) + 1:
-        raise Fail('thread stacks forked the mirror (uprr record -v):\n' + tail(rec.stderr))
 
 
 def check_spinlock(rec, preempted=True):
