@@ -18,6 +18,9 @@
  * threads take turns at the lock even where a wake costs a ptrace stop */
 #define WORK 4000
 
+/* work between the locks, which the compiler cannot drop */
+static volatile unsigned sink;
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
 static double sum;
@@ -39,10 +42,8 @@ adder(void *arg)
 
 	pthread_barrier_wait(&start);
 	for (int i = 0; i < NTERMS; i++) {
-		volatile unsigned x = 0;
-
 		for (int w = 0; w < WORK; w++)
-			x += (unsigned)w;
+			sink += (unsigned)w;
 		pthread_mutex_lock(&lock);
 		sum += term(who, i);
 		if (last != who)
