@@ -546,21 +546,35 @@ rec_syscallbuf_maps_seen(struct recorder *rec, struct rthread *t, const uint8_t 
 	}
 }
 
+/*
+ * Read the head of @t's buffer at @addr into *@head and its records into
+ * rec->sb.data: 1 if it holds some, 0 if none (or no buffer), or -errno
+ * (-EBADMSG: a head that says more than a buffer holds).
+ */
+static int
+read_buffer(struct recorder *rec, struct rthread *t, uint64_t addr, struct uprr_buf *head)
+{
+	int r;
+
+	if (!addr || tracee_read_mem(t->space->mem.memfd, addr, head, sizeof(*head)) < 0 || !head->used)
+		return 0;
+	if (head->used > UPRR_PRELOAD_REC_ROOM)
+		return -EBADMSG;
+	if (UTIL_GROW(rec->sb.data, rec->sb.data_cap, head->used) < 0)
+		return -ENOMEM;
+	/* process_vm_readv(2): one copy, where /proc/PID/mem bounces each
+	 * page through a kernel page (a flush reads up to 512 KiB) */
+	r = tracee_read(t->tid, addr + sizeof(*head), rec->sb.data, head->used);
+	return r < 0 ? r : 1;
+}
+
 int
 rec_syscallbuf_count_held(struct recorder *rec, struct rthread *t)
 {
-	uint64_t addr = thread_buffer(rec, t);
 	struct uprr_buf head;
-	int r;
+	int r = read_buffer(rec, t, thread_buffer(rec, t), &head);
 
-	if (!addr || tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head)) < 0 || !head.used)
-		return 0;
-	if (head.used > UPRR_PRELOAD_REC_ROOM)
-		return -EBADMSG;
-	if (UTIL_GROW(rec->sb.data, rec->sb.data_cap, head.used) < 0)
-		return -ENOMEM;
-	r = tracee_read(t->tid, addr + sizeof(head), rec->sb.data, head.used);
-	return r < 0 ? r : count_records(rec->sb.data, head.used);
+	return r <= 0 ? r : count_records(rec->sb.data, head.used);
 }
 
 int
@@ -592,16 +606,8 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 		if (r < 0)
 			return r;
 	}
-	if (!addr || tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head)) < 0 || !head.used)
-		return 0;
-	if (head.used > UPRR_PRELOAD_REC_ROOM)
-		return -EBADMSG;
-	if (UTIL_GROW(rec->sb.data, rec->sb.data_cap, head.used) < 0)
-		return -ENOMEM;
-	/* process_vm_readv(2): one copy, where /proc/PID/mem bounces each
-	 * page through a kernel page (a flush reads up to 512 KiB) */
-	r = tracee_read(t->tid, addr + sizeof(head), rec->sb.data, head.used);
-	if (r < 0)
+	r = read_buffer(rec, t, addr, &head);
+	if (r <= 0)
 		return r;
 	n = count_records(rec->sb.data, head.used);
 	if (n < 0)
