@@ -345,6 +345,15 @@ apply_plan(const struct kmerge_side *a, const struct kmerge_plan *p, struct kmer
 	return 0;
 }
 
+/* dirty_pages_read() of @side's process, through its /proc/PID/mem. */
+static int
+read_pages(const struct kmerge_side *side, const uint64_t *addrs, size_t k, uint8_t *buf, bool *bad)
+{
+	int memfd = side->memfd;
+
+	return dirty_pages_read(side->pid, &memfd, addrs, k, buf, bad);
+}
+
 /*
  * Move @npages pages at @addrs from B to A through @buf. A page that
  * process_vm_readv(2) or process_vm_writev(2) cannot reach (they stop at the
@@ -359,30 +368,20 @@ copy_batch(const struct kmerge_side *a, const struct kmerge_side *b, const uint6
 	static const uint8_t zero[DIRTY_PAGE];
 	/* zeroed: 8 KiB a MiB moved, and no path reads one unset */
 	struct iovec local[COPY_BATCH] = { 0 }, remote[COPY_BATCH] = { 0 };
+	bool bad[COPY_BATCH];
 	size_t k = 0, done, written = 0;
 	ssize_t n;
 	int r;
 
 	if (npages == 0)
 		return 0;
-	for (size_t i = 0; i < npages; i++) {
-		if (k && (uint64_t)(uintptr_t)remote[k - 1].iov_base + remote[k - 1].iov_len == addrs[i]) {
-			local[k - 1].iov_len += DIRTY_PAGE;
-			remote[k - 1].iov_len += DIRTY_PAGE;
-			continue;
-		}
-		local[k] = (struct iovec){ buf + i * DIRTY_PAGE, DIRTY_PAGE };
-		remote[k] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
-		k++;
-	}
-	n = process_vm_readv(b->pid, local, k, remote, k, 0);
-	if (n < 0 && errno == ESRCH)
-		return -ESRCH; /* B is gone: an expected event, the caller's to handle */
-	for (done = n > 0 ? (size_t)n / DIRTY_PAGE : 0; done < npages; done++) {
-		r = tracee_read_mem(b->memfd, addrs[done], buf + done * DIRTY_PAGE, DIRTY_PAGE);
-		if (r < 0)
-			return r;
-	}
+	/* -ESRCH: B is gone, an expected event, the caller's to handle */
+	r = read_pages(b, addrs, npages, buf, bad);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < npages; i++)
+		if (bad[i])
+			return -EFAULT;
 	if (skip_zero) {
 		/* write page by page what is not zero */
 		for (size_t i = 0; i < npages; i++) {
@@ -394,6 +393,16 @@ copy_batch(const struct kmerge_side *a, const struct kmerge_side *b, const uint6
 			written++;
 		}
 		return (int64_t)written;
+	}
+	for (size_t i = 0; i < npages; i++) {
+		if (k && (uint64_t)(uintptr_t)remote[k - 1].iov_base + remote[k - 1].iov_len == addrs[i]) {
+			local[k - 1].iov_len += DIRTY_PAGE;
+			remote[k - 1].iov_len += DIRTY_PAGE;
+			continue;
+		}
+		local[k] = (struct iovec){ buf + i * DIRTY_PAGE, DIRTY_PAGE };
+		remote[k] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
+		k++;
 	}
 	n = process_vm_writev(a->pid, local, k, remote, k, 0);
 	if (n < 0 && errno == ESRCH)
@@ -447,14 +456,6 @@ copy_fresh(const struct kmerge_side *a, const struct kmerge_side *b, const struc
 	return 0;
 }
 
-/* dirty_pages_read() of @side's process, through its /proc/PID/mem. */
-static int
-read_pages(const struct kmerge_side *side, const uint64_t *addrs, size_t k, uint8_t *buf, bool *bad)
-{
-	int memfd = side->memfd;
-
-	return dirty_pages_read(side->pid, &memfd, addrs, k, buf, bad);
-}
 
 /* One of the two workers comparing and copying the union. */
 struct page_job {
