@@ -13,6 +13,7 @@
  * alternate signal stack.
  */
 #include <assert.h>
+#include <stddef.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint/process-private.h"
 #include "checkpoint/process.h"
 #include "common/log.h"
 #include "tracee/tracee.h"
@@ -46,21 +48,14 @@
  * borrowed as scratch by the injected syscalls, and put back. */
 #define RED_ZONE 128
 #define SCRATCH_LEN 64
+/* and by an injected clone3(2): its arguments and set_tid array */
+#define CLONE3_SCRATCH 96
 
 /* pthread_create()'s clone flags (glibc sysdeps/unix/sysv/linux/createthread.c),
  * without the tid-reporting ones: we set the clear-tid address ourselves. */
 #define THREAD_FLAGS                                                              \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |       \
 	 CLONE_SYSVSEM)
-
-struct checkpoint_copy {
-	pid_t pid;     /* the copy's first thread */
-	int pidfd;     /* of pid: signals it safely after it was reaped */
-	int memfd;     /* /proc/PID/mem */
-	pid_t *tids;   /* index for index the original's */
-	size_t n;      /* threads created so far */
-	bool resumed;  /* checkpoint_copy_resume() was called */
-};
 
 /* Where thread @regs may be given SCRATCH_LEN bytes: under its red zone. */
 static uint64_t
@@ -441,18 +436,79 @@ checkpoint_thread_set(pid_t tid, int memfd, const struct checkpoint_thread *now,
 	return set_cpu_state(tid, want);
 }
 
-/* Fork the copy through the original's thread @tid, state @t0. */
+/* clone3(2)'s arguments up to set_tid_size (include/uapi/linux/sched.h,
+ * CLONE_ARGS_SIZE_VER1), followed here by the one-entry set_tid array. */
+struct clone3_buf {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size;
+	pid_t id;
+};
+
+#define CLONE_ARGS_SIZE_VER1 80
+
+/*
+ * clone3(2) injected into stopped thread @tid: a child made with @flags and
+ * @exit_signal whose id in the caller's pid namespace is @id (set_tid with
+ * set_tid_size 1: the innermost namespace only; alloc_pid(), kernel/pid.c:
+ * -EEXIST if the id is in use, -EPERM unless the caller, the tracee, has
+ * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over that namespace). Its
+ * arguments go under the thread's red zone, put back after; a fork's child
+ * has them too: the caller puts them back there (@ret_at, @ret_saved).
+ */
 static int
-fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c)
+inject_clone3(pid_t tid, int memfd, uint64_t flags, int exit_signal, pid_t id, int64_t *ret_child,
+	      uint64_t *ret_at, uint8_t ret_saved[CLONE3_SCRATCH])
 {
+	struct user_regs_struct regs;
+	struct clone3_buf b = {
+		.flags = flags, .exit_signal = (uint64_t)exit_signal, .set_tid_size = 1, .id = id,
+	};
+	uint64_t args[6] = { 0, CLONE_ARGS_SIZE_VER1, 0, 0, 0, 0 };
+	uint64_t at;
+	int r;
+
+	static_assert(offsetof(struct clone3_buf, id) == CLONE_ARGS_SIZE_VER1, "clone_args layout");
+	static_assert(sizeof(b) <= CLONE3_SCRATCH, "clone3 scratch");
+	r = tracee_get_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	at = (regs.rsp - RED_ZONE - CLONE3_SCRATCH) & ~(uint64_t)15;
+	r = tracee_read_mem(memfd, at, ret_saved, CLONE3_SCRATCH);
+	if (r < 0)
+		return r;
+	b.set_tid = at + offsetof(struct clone3_buf, id);
+	args[0] = at;
+	r = tracee_write(memfd, at, &b, sizeof(b));
+	if (r == 0)
+		r = tracee_inject_syscall(tid, memfd, __NR_clone3, args, ret_child);
+	if (tracee_write(memfd, at, ret_saved, CLONE3_SCRATCH) < 0 && r == 0)
+		r = -EFAULT;
+	*ret_at = at;
+	return r;
+}
+
+/* Fork the copy through the source's thread @tid: clone(2), or with @id
+ * clone3(2) giving it that pid; stores it in @c. */
+static int
+fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, int exit_signal, pid_t *ret_taken)
+{
+	uint8_t saved[CLONE3_SCRATCH];
+	uint64_t at = 0;
 	int64_t child;
 	int r;
 
-	r = inject(tid, memfd, __NR_clone, CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, 0, &child);
+	if (id > 0)
+		r = inject_clone3(tid, memfd, CLONE_PARENT | CLONE_PTRACE, exit_signal, id, &child, &at,
+				  saved);
+	else
+		r = inject(tid, memfd, __NR_clone, CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, 0, &child);
 	if (r < 0)
 		return r;
-	if (child < 0)
-		return log_debug_errno((int)child, "clone in %d", tid);
+	if (child < 0) {
+		if (child == -EEXIST && ret_taken)
+			*ret_taken = id;
+		return log_debug_errno((int)child, "clone in %d (id %d)", tid, id);
+	}
 	c->pid = (pid_t)child;
 	c->tids[0] = c->pid;
 	c->n = 1;
@@ -463,7 +519,63 @@ fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c)
 	if (c->pidfd < 0)
 		return -errno;
 	c->memfd = tracee_open_mem(c->pid);
-	return c->memfd < 0 ? c->memfd : 0;
+	if (c->memfd < 0)
+		return c->memfd;
+	/* the child has the clone3 arguments where its parent had them */
+	return id > 0 ? tracee_write(c->memfd, at, saved, CLONE3_SCRATCH) : 0;
+}
+
+/* Make thread @i of copy @c, with id @id if not 0. */
+static int
+clone_thread(struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
+{
+	uint8_t saved[CLONE3_SCRATCH];
+	uint64_t at;
+	int64_t tid;
+	int r;
+
+	if (id > 0)
+		r = inject_clone3(c->pid, c->memfd, THREAD_FLAGS | CLONE_PTRACE, 0, id, &tid, &at, saved);
+	else
+		r = inject(c->pid, c->memfd, __NR_clone, THREAD_FLAGS | CLONE_PTRACE, 0, 0, &tid);
+	if (r < 0)
+		return r;
+	if (tid < 0) {
+		if (tid == -EEXIST && ret_taken)
+			*ret_taken = id;
+		return log_debug_errno((int)tid, "thread clone in copy %d (id %d)", c->pid, id);
+	}
+	c->tids[c->n++] = (pid_t)tid;
+	return 0;
+}
+
+/* The exit signal of process @pid: field 38 of /proc/PID/stat (proc(5)),
+ * SIGCHLD if it cannot be read. */
+static int
+exit_signal_of(pid_t pid)
+{
+	char path[64], buf[1024];
+	_cleanup_close_ int fd = -1;
+	const char *p;
+	int field = 2, sig;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return SIGCHLD;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return SIGCHLD;
+	buf[n] = 0;
+	/* the name (field 2) may hold blanks and parentheses: after its last ')' */
+	p = strrchr(buf, ')');
+	for (; p && *p && field < 38; p++)
+		if (*p == ' ')
+			field++;
+	if (!p || sscanf(p, "%d", &sig) != 1)
+		return SIGCHLD;
+	return sig;
 }
 
 /* The number of threads of process @pid (/proc/PID/task), or -errno. */
@@ -487,7 +599,8 @@ count_threads(pid_t pid)
 }
 
 int
-checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct checkpoint_copy **ret)
+cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *ids, int exit_signal,
+		pid_t *ret_taken, struct checkpoint_copy **ret)
 {
 	struct checkpoint_thread *states;
 	struct checkpoint_copy *c;
@@ -502,16 +615,25 @@ checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct ch
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	states = calloc(n, sizeof(*states));
-	if (c)
+	if (c) {
 		c->tids = calloc(n, sizeof(*c->tids));
-	if (!c || !states || !c->tids) {
+		c->src_tids = calloc(n, sizeof(*c->src_tids));
+	}
+	if (!c || !states || !c->tids || !c->src_tids) {
 		free(states);
-		if (c)
+		if (c) {
 			free(c->tids);
+			free(c->src_tids);
+		}
 		free(c);
 		return -ENOMEM;
 	}
 	c->pidfd = c->memfd = -1;
+	c->src_pid = pid;
+	memcpy(c->src_tids, tids, n * sizeof(*tids));
+	/* a respawn's is given; a copy's is SIGCHLD, the source's is kept
+	 * for the respawn of the copy */
+	c->src_exit_signal = ids ? exit_signal : exit_signal_of(pid);
 	for (; got < n; got++) {
 		r = checkpoint_thread_get(tids[got], memfd, &states[got]);
 		if (r < 0)
@@ -521,20 +643,13 @@ checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct ch
 	r = tracee_read_mem(memfd, states[0].regs.rip, code, sizeof(code));
 	if (r < 0)
 		goto fail;
-	r = fork_copy(tids[0], memfd, c);
+	r = fork_copy(tids[0], memfd, c, ids ? ids[0] : 0, exit_signal, ret_taken);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 1; i < n; i++) {
-		int64_t tid;
-
-		r = inject(c->pid, c->memfd, __NR_clone, THREAD_FLAGS | CLONE_PTRACE, 0, 0, &tid);
+		r = clone_thread(c, ids ? ids[i] : 0, ret_taken);
 		if (r < 0)
 			goto fail;
-		if (tid < 0) {
-			r = log_debug_errno((int)tid, "thread clone in copy %d", c->pid);
-			goto fail;
-		}
-		c->tids[c->n++] = (pid_t)tid;
 	}
 	/* each new thread has to be scheduled to reach its first stop: wait
 	 * for them together (one by one, each could wait for a CPU's tick) */
@@ -562,6 +677,12 @@ fail:
 	free(states);
 	checkpoint_copy_free(c);
 	return r;
+}
+
+int
+checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct checkpoint_copy **ret)
+{
+	return cp_process_copy(pid, memfd, tids, n, NULL, SIGCHLD, NULL, ret);
 }
 
 pid_t
@@ -643,5 +764,6 @@ checkpoint_copy_free(struct checkpoint_copy *c)
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	free(c->tids);
+	free(c->src_tids);
 	free(c);
 }

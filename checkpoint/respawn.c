@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Respawn (process.h): a copy of a stopped process whose threads get chosen
+ * ids, the ids of the process the copy was taken from, so that the tids its
+ * memory holds (glibc's struct pthread, clear-tid words, mutex owners, robust
+ * lists) name its own threads again. The copy is made by the one copying
+ * mechanism of process.c, its fork and thread clones done with clone3(2)'s
+ * set_tid (Linux 5.5) instead of clone(2).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint/process-private.h"
+#include "checkpoint/process.h"
+#include "common/log.h"
+
+/* Whether @path names the pid namespace @ns (st_dev, st_ino of its
+ * /proc/.../ns/ link, namespaces(7)). */
+static bool
+same_ns(const char *path, const struct stat *ns)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && st.st_dev == ns->st_dev && st.st_ino == ns->st_ino;
+}
+
+/* The pid namespace a fork by thread @tid of @pid makes its child in, and
+ * the one its threads live in, must be ours: set_tid gives an id in the
+ * child's namespace only (set_tid_size 1), and the ids we were given are
+ * ours. After unshare(CLONE_NEWPID) the first differs (pid_namespaces(7)). */
+static int
+check_pid_ns(pid_t pid, pid_t tid)
+{
+	char path[96];
+	struct stat self;
+
+	if (stat("/proc/self/ns/pid", &self) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
+	if (!same_ns(path, &self))
+		return log_debug_errno(-EOPNOTSUPP, "respawn of %d: its pid namespace is not ours", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/ns/pid_for_children", pid, tid);
+	if (!same_ns(path, &self))
+		return log_debug_errno(-EOPNOTSUPP,
+				       "respawn of %d: thread %d's children go to another pid namespace",
+				       pid, tid);
+	return 0;
+}
+
+/* Fields 5 and 6 of /proc/PID/stat (proc(5)): process group and session. */
+static int
+group_and_session(pid_t pid, pid_t *ret_pgrp, pid_t *ret_sid)
+{
+	char path[64], buf[1024];
+	const char *p;
+	int fd, pgrp, sid;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p, ") %*c %*d %d %d", &pgrp, &sid) != 2)
+		return -EIO;
+	*ret_pgrp = pgrp;
+	*ret_sid = sid;
+	return 0;
+}
+
+/* Say at debug level what holds id @id that a respawn of @pid wanted: a
+ * task, or a process group or session, which keep an id allocated as long
+ * as they have members (free_pid(), kernel/pid.c), the copy included: it
+ * inherited the source's. */
+static void
+name_holder(pid_t pid, pid_t id)
+{
+	char path[64];
+	pid_t pgrp = 0, sid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d", id);
+	if (access(path, F_OK) == 0) {
+		log_debug("respawn of %d: id %d is taken by a live task", pid, id);
+		return;
+	}
+	if (group_and_session(pid, &pgrp, &sid) == 0 && (id == pgrp || id == sid)) {
+		log_debug("respawn of %d: id %d is taken as the %s of the copy itself "
+			  "(the source led it)", pid, id, id == pgrp ? "process group" : "session");
+		return;
+	}
+	log_debug("respawn of %d: id %d is taken (a process group or session of another "
+		  "process, or a task that just appeared)", pid, id);
+}
+
+int
+checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, size_t n,
+		   int exit_signal, pid_t *ret_taken, struct checkpoint_copy **ret)
+{
+	pid_t taken = 0;
+	int r;
+
+	if (n == 0 || exit_signal < 0 || exit_signal > SIGRTMAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] <= 0)
+			return -EINVAL;
+		for (size_t j = 0; j < i; j++)
+			if (ids[j] == ids[i])
+				return -EINVAL;
+	}
+	r = check_pid_ns(pid, tids[0]);
+	if (r < 0)
+		return r;
+	r = cp_process_copy(pid, memfd, tids, n, ids, exit_signal, &taken, ret);
+	if (r == -EEXIST && taken > 0) {
+		name_holder(pid, taken);
+		if (ret_taken)
+			*ret_taken = taken;
+	} else if (r == -EPERM) {
+		log_debug("respawn of %d: the process lacks CAP_SYS_ADMIN and "
+			  "CAP_CHECKPOINT_RESTORE over its pid namespace", pid);
+	}
+	return r;
+}
+
+int
+checkpoint_copy_respawn(const struct checkpoint_copy *c, pid_t *ret_taken, struct checkpoint_copy **ret)
+{
+	pid_t *tids, *ids;
+	size_t lead = c->n;
+	int r;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (c->src_tids[i] == c->src_pid)
+			lead = i;
+	/* the source's leader, exited before the copy, cannot be respawned */
+	if (lead == c->n)
+		return -EINVAL;
+	tids = calloc(c->n, sizeof(*tids));
+	ids = calloc(c->n, sizeof(*ids));
+	if (!tids || !ids) {
+		free(tids);
+		free(ids);
+		return -ENOMEM;
+	}
+	memcpy(tids, c->tids, c->n * sizeof(*tids));
+	memcpy(ids, c->src_tids, c->n * sizeof(*ids));
+	/* the fork goes through the copy of the source's leader: the new
+	 * process's first thread, whose id is its pid */
+	tids[lead] = tids[0];
+	ids[lead] = ids[0];
+	tids[0] = c->tids[lead];
+	ids[0] = c->src_tids[lead];
+	r = checkpoint_respawn(c->pid, c->memfd, tids, ids, c->n, c->src_exit_signal, ret_taken, ret);
+	free(tids);
+	free(ids);
+	return r;
+}
