@@ -20,14 +20,13 @@ struct checkpoint_copy {
 	bool resumed;	   /* checkpoint_copy_resume() was called */
 	pid_t src_pid;	   /* the process copied */
 	pid_t *src_tids;   /* its threads, as given (n of them) */
-	int src_exit_signal; /* its exit signal (/proc/PID/stat), SIGCHLD for a fork */
 };
 
 /*
  * checkpoint_copy_new() when @ids is NULL. Otherwise thread i of the copy is
  * made with id ids[i] (clone3(2) set_tid, Linux 5.5), ids[0] being the new
- * process's pid, and the process exits with @exit_signal; on -EEXIST,
+ * process's pid; on -EEXIST,
  * *ret_taken (if not NULL) is the id in use. See checkpoint_respawn().
  */
 int cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *ids,
-		    int exit_signal, pid_t *ret_taken, struct checkpoint_copy **ret) _wur_;
+		    pid_t *ret_taken, struct checkpoint_copy **ret) _wur_;

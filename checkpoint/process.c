@@ -447,8 +447,8 @@ struct clone3_buf {
 #define CLONE_ARGS_SIZE_VER1 80
 
 /*
- * clone3(2) injected into stopped thread @tid: a child made with @flags and
- * @exit_signal whose id in the caller's pid namespace is @id (set_tid with
+ * clone3(2) injected into stopped thread @tid: a child made with @flags
+ * (exit signal 0: see fork_copy()) whose id in the caller's pid namespace is @id (set_tid with
  * set_tid_size 1: the innermost namespace only; alloc_pid(), kernel/pid.c:
  * -EEXIST if the id is in use, -EPERM unless the caller, the tracee, has
  * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over that namespace). Its
@@ -456,12 +456,12 @@ struct clone3_buf {
  * has them too: the caller puts them back there (@ret_at, @ret_saved).
  */
 static int
-inject_clone3(pid_t tid, int memfd, uint64_t flags, int exit_signal, pid_t id, int64_t *ret_child,
-	      uint64_t *ret_at, uint8_t ret_saved[CLONE3_SCRATCH])
+inject_clone3(pid_t tid, int memfd, uint64_t flags, pid_t id, int64_t *ret_child, uint64_t *ret_at,
+	      uint8_t ret_saved[CLONE3_SCRATCH])
 {
 	struct user_regs_struct regs;
 	struct clone3_buf b = {
-		.flags = flags, .exit_signal = (uint64_t)exit_signal, .set_tid_size = 1, .id = id,
+		.flags = flags, .set_tid_size = 1, .id = id,
 	};
 	uint64_t args[6] = { 0, CLONE_ARGS_SIZE_VER1, 0, 0, 0, 0 };
 	uint64_t at;
@@ -488,9 +488,13 @@ inject_clone3(pid_t tid, int memfd, uint64_t flags, int exit_signal, pid_t id, i
 }
 
 /* Fork the copy through the source's thread @tid: clone(2), or with @id
- * clone3(2) giving it that pid; stores it in @c. */
+ * clone3(2) giving it that pid; stores it in @c. With CLONE_PARENT, the
+ * exit signal is not ours to choose: the child gets that of the caller's
+ * group leader (copy_process(), kernel/fork.c; clone3(2) refuses one,
+ * clone3_args_valid(), and clone(2)'s SIGCHLD is ignored): a copy exits as
+ * its source does, a respawn as the source of its copy. */
 static int
-fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, int exit_signal, pid_t *ret_taken)
+fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
 {
 	uint8_t saved[CLONE3_SCRATCH];
 	uint64_t at = 0;
@@ -498,8 +502,7 @@ fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, int exit_si
 	int r;
 
 	if (id > 0)
-		r = inject_clone3(tid, memfd, CLONE_PARENT | CLONE_PTRACE, exit_signal, id, &child, &at,
-				  saved);
+		r = inject_clone3(tid, memfd, CLONE_PARENT | CLONE_PTRACE, id, &child, &at, saved);
 	else
 		r = inject(tid, memfd, __NR_clone, CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, 0, &child);
 	if (r < 0)
@@ -535,7 +538,7 @@ clone_thread(struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
 	int r;
 
 	if (id > 0)
-		r = inject_clone3(c->pid, c->memfd, THREAD_FLAGS | CLONE_PTRACE, 0, id, &tid, &at, saved);
+		r = inject_clone3(c->pid, c->memfd, THREAD_FLAGS | CLONE_PTRACE, id, &tid, &at, saved);
 	else
 		r = inject(c->pid, c->memfd, __NR_clone, THREAD_FLAGS | CLONE_PTRACE, 0, 0, &tid);
 	if (r < 0)
@@ -547,35 +550,6 @@ clone_thread(struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
 	}
 	c->tids[c->n++] = (pid_t)tid;
 	return 0;
-}
-
-/* The exit signal of process @pid: field 38 of /proc/PID/stat (proc(5)),
- * SIGCHLD if it cannot be read. */
-static int
-exit_signal_of(pid_t pid)
-{
-	char path[64], buf[1024];
-	_cleanup_close_ int fd = -1;
-	const char *p;
-	int field = 2, sig;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return SIGCHLD;
-	n = read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return SIGCHLD;
-	buf[n] = 0;
-	/* the name (field 2) may hold blanks and parentheses: after its last ')' */
-	p = strrchr(buf, ')');
-	for (; p && *p && field < 38; p++)
-		if (*p == ' ')
-			field++;
-	if (!p || sscanf(p, "%d", &sig) != 1)
-		return SIGCHLD;
-	return sig;
 }
 
 /* The number of threads of process @pid (/proc/PID/task), or -errno. */
@@ -599,8 +573,8 @@ count_threads(pid_t pid)
 }
 
 int
-cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *ids, int exit_signal,
-		pid_t *ret_taken, struct checkpoint_copy **ret)
+cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *ids, pid_t *ret_taken,
+		struct checkpoint_copy **ret)
 {
 	struct checkpoint_thread *states;
 	struct checkpoint_copy *c;
@@ -631,9 +605,6 @@ cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *
 	c->pidfd = c->memfd = -1;
 	c->src_pid = pid;
 	memcpy(c->src_tids, tids, n * sizeof(*tids));
-	/* a respawn's is given; a copy's is SIGCHLD, the source's is kept
-	 * for the respawn of the copy */
-	c->src_exit_signal = ids ? exit_signal : exit_signal_of(pid);
 	for (; got < n; got++) {
 		r = checkpoint_thread_get(tids[got], memfd, &states[got]);
 		if (r < 0)
@@ -643,7 +614,7 @@ cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *
 	r = tracee_read_mem(memfd, states[0].regs.rip, code, sizeof(code));
 	if (r < 0)
 		goto fail;
-	r = fork_copy(tids[0], memfd, c, ids ? ids[0] : 0, exit_signal, ret_taken);
+	r = fork_copy(tids[0], memfd, c, ids ? ids[0] : 0, ret_taken);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 1; i < n; i++) {
@@ -682,7 +653,7 @@ fail:
 int
 checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct checkpoint_copy **ret)
 {
-	return cp_process_copy(pid, memfd, tids, n, NULL, SIGCHLD, NULL, ret);
+	return cp_process_copy(pid, memfd, tids, n, NULL, NULL, ret);
 }
 
 pid_t

@@ -144,15 +144,16 @@ void checkpoint_copy_free(struct checkpoint_copy *c);
  * stopped process @pid (its threads @tids, @n of them, /proc/PID/mem
  * @memfd: the same conditions, the same states given to the new threads,
  * one mechanism), except that thread i of the new process is created with
- * id ids[i] (clone3(2) with set_tid, Linux 5.5), ids[0] being its pid, and
- * that it exits with @exit_signal (SIGCHLD for a fork; its parent's wait(2)
- * sees it). Made for rollback (doc/uniparallel.md, "Divergence and
- * rollback"): @pid is a stopped copy, @ids the ids of the process it was
- * copied from, whose threads the copy's memory names.
+ * id ids[i] (clone3(2) with set_tid, Linux 5.5), ids[0] being its pid. Made
+ * for rollback (doc/uniparallel.md, "Divergence and rollback"): @pid is a
+ * stopped copy, @ids the ids of the process it was copied from, whose
+ * threads the copy's memory names.
  *
  * Like any copy, the new process is forked with CLONE_PARENT (its parent is
- * @pid's, which a copy shares with its source) and CLONE_PTRACE: traced by
- * us, left stopped (PTRACE_EVENT_STOP or SIGTRAP stops) until
+ * @pid's, which a copy shares with its source, and so is its exit signal:
+ * the kernel gives a CLONE_PARENT child its caller's leader's,
+ * copy_process(), kernel/fork.c) and CLONE_PTRACE: traced by us, left
+ * stopped (PTRACE_EVENT_STOP or SIGTRAP stops) until
  * checkpoint_copy_resume(). It shares @pid's open file descriptions, as a
  * fork does; its process group and session are @pid's. @pid is left as it
  * was, its threads in signal-delivery-stops for SIGTRAP: the caller frees or
@@ -181,14 +182,13 @@ void checkpoint_copy_free(struct checkpoint_copy *c);
  * reaped.
  */
 int checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, size_t n,
-		       int exit_signal, pid_t *ret_taken, struct checkpoint_copy **ret) _wur_;
+		       pid_t *ret_taken, struct checkpoint_copy **ret) _wur_;
 
 /**
  * checkpoint_respawn() of copy @c, stopped with the threads it was made with
  * (unresumed, or stopped again by the caller), as the process it was copied
  * from: each thread gets the id of the thread it copied, the new process the
- * source's pid, the source's exit signal (/proc/PID/stat, read when @c was
- * made; a copy of a copy has a copy's, SIGCHLD). The fork goes through the
+ * source's pid (and its exit signal, as any copy). The fork goes through the
  * copy of the source's leader, wherever the copy was forked from; the new
  * process's tids are the source's leader first. -EINVAL if the source's
  * leader was not copied. Otherwise as checkpoint_respawn().

@@ -105,12 +105,12 @@ name_holder(pid_t pid, pid_t id)
 
 int
 checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, size_t n,
-		   int exit_signal, pid_t *ret_taken, struct checkpoint_copy **ret)
+		   pid_t *ret_taken, struct checkpoint_copy **ret)
 {
 	pid_t taken = 0;
 	int r;
 
-	if (n == 0 || exit_signal < 0 || exit_signal > SIGRTMAX)
+	if (n == 0)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
 		if (ids[i] <= 0)
@@ -122,7 +122,7 @@ checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, si
 	r = check_pid_ns(pid, tids[0]);
 	if (r < 0)
 		return r;
-	r = cp_process_copy(pid, memfd, tids, n, ids, exit_signal, &taken, ret);
+	r = cp_process_copy(pid, memfd, tids, n, ids, &taken, ret);
 	if (r == -EEXIST && taken > 0) {
 		name_holder(pid, taken);
 		if (ret_taken)
@@ -162,7 +162,7 @@ checkpoint_copy_respawn(const struct checkpoint_copy *c, pid_t *ret_taken, struc
 	ids[lead] = ids[0];
 	tids[0] = c->tids[lead];
 	ids[0] = c->src_tids[lead];
-	r = checkpoint_respawn(c->pid, c->memfd, tids, ids, c->n, c->src_exit_signal, ret_taken, ret);
+	r = checkpoint_respawn(c->pid, c->memfd, tids, ids, c->n, ret_taken, ret);
 	free(tids);
 	free(ids);
 	return r;
