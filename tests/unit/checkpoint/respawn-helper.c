@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The tracee of the respawn tests (test-respawn.c): respawn-helper OUT N MIB
- * [nocap]. N threads: main spins in user code, thread 1 (and threads 3 and
+ * [nocap|newpidns|pgrp]. N threads: main spins in user code, thread 1 (and threads 3 and
  * up) wait in FUTEX_WAIT, thread 2 in a read(2) of a pipe; MIB MiB of
  * memory are touched; main holds a PI futex (FUTEX_LOCK_PI: the kernel wrote
  * its tid in the word). "nocap" drops CAP_SYS_ADMIN and
- * CAP_CHECKPOINT_RESTORE first. Once every thread is in its state, main
+ * CAP_CHECKPOINT_RESTORE first, "newpidns" unshares CLONE_NEWPID (its
+ * children go to a new pid namespace), "pgrp" makes it the leader of a
+ * process group of its own (setpgid(2)). Once every thread is in its state, main
  * writes to OUT what each thread is ("B<i> pid P tid T ppid Q") and stops on
  * an int3 (rax = 0xc0de); resumed, it spins until a SIGUSR1 (only main
  * leaves it unblocked). Then it wakes the others, sends SIGUSR2 to thread 1
@@ -21,6 +23,7 @@
 #include <linux/capability.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -177,6 +180,8 @@ main(int argc, char **argv)
 		return 2;
 	if (argc > 4 && strcmp(argv[4], "nocap") == 0 && drop_caps() < 0)
 		return 2;
+	if (argc > 4 && strcmp(argv[4], "pgrp") == 0 && setpgid(0, 0) < 0)
+		return 2;
 	out = open(argv[1], O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (out < 0 || pipe(pipe_fds) < 0)
 		return 2;
@@ -194,6 +199,10 @@ main(int argc, char **argv)
 	for (int i = 1; i < n; i++)
 		while (!blocked_in(tids[i], i == 2 ? SYS_read : SYS_futex))
 			usleep(1000);
+	/* after the threads: CLONE_THREAD is refused once the children's pid
+	 * namespace is not the caller's (copy_process(), kernel/fork.c) */
+	if (argc > 4 && strcmp(argv[4], "newpidns") == 0 && unshare(CLONE_NEWPID) < 0)
+		return 2;
 	{
 		char buf[MAX_THREADS * 64];
 		int len = 0;
@@ -215,6 +224,7 @@ main(int argc, char **argv)
 		kill_rc = pthread_kill(th[1], SIGUSR2);
 	self_report(0);
 	say(0, "pthread_kill %d\n", kill_rc);
+	say(0, "pgrp %d\n", getpgid(0));
 	say(0, "pi unlock %d\n",
 	    syscall(SYS_futex, &pi_word, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0) == 0 ? 0 : errno);
 	for (int i = 1; i < n; i++)

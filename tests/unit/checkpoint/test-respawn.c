@@ -119,13 +119,14 @@ threads_of(pid_t p, pid_t *tids)
 	return n;
 }
 
-/* Start the helper with @nthreads threads and @mib MiB, run it to its int3,
- * let main spin, and stop every thread with PTRACE_INTERRUPT. */
+/* Start the helper with @nthreads threads, @mib MiB and @mode (NULL, or
+ * one of its options), run it to its int3, let main spin, and stop every
+ * thread with PTRACE_INTERRUPT. */
 static size_t
-spawn_and_stop(int nthreads, int mib, bool nocap, pid_t *tids)
+spawn_and_stop(int nthreads, int mib, const char *mode, pid_t *tids)
 {
 	char nt[16], mb[16];
-	char *argv[] = { (char *)RESPAWN_HELPER, out_path, nt, mb, nocap ? (char *)"nocap" : NULL, NULL };
+	char *argv[] = { (char *)RESPAWN_HELPER, out_path, nt, mb, (char *)mode, NULL };
 	char *envp[] = { NULL };
 	struct tracee_spawn_options o = {
 		.path = RESPAWN_HELPER, .argv = argv, .envp = envp, .cpu = -1,
@@ -261,7 +262,7 @@ respawn_and_run(size_t through)
 	const pid_t *rt;
 	size_t n, rn;
 
-	n = spawn_and_stop(3, 1, false, tids);
+	n = spawn_and_stop(3, 1, NULL, tids);
 	opid = pid;
 	memcpy(set, tids, n * sizeof(*tids));
 	tids[0] = set[through];
@@ -309,7 +310,7 @@ Test(respawn, copy_has_other_ids)
 	pid_t tids[MAX_THREADS], cp;
 	size_t n;
 
-	n = spawn_and_stop(3, 1, false, tids);
+	n = spawn_and_stop(3, 1, NULL, tids);
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	kill_original(tids, n);
 	cp = checkpoint_copy_pid(copies[0]);
@@ -344,7 +345,7 @@ Test(respawn, id_taken)
 	struct checkpoint_copy *c = NULL;
 	size_t n;
 
-	n = spawn_and_stop(3, 1, false, tids);
+	n = spawn_and_stop(3, 1, NULL, tids);
 	opid = pid;
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	kill_original(tids, n);
@@ -374,7 +375,7 @@ Test(respawn, original_alive)
 	struct checkpoint_copy *c = NULL;
 	size_t n;
 
-	n = spawn_and_stop(3, 1, false, tids);
+	n = spawn_and_stop(3, 1, NULL, tids);
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &c), -EEXIST);
 	cr_assert_eq(taken, pid);
@@ -389,13 +390,29 @@ Test(respawn, no_privilege)
 	struct checkpoint_copy *c = NULL;
 	size_t n;
 
-	n = spawn_and_stop(3, 1, true, tids);
+	n = spawn_and_stop(3, 1, "nocap", tids);
 	opid = pid;
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	kill_original(tids, n);
 	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &c), -EPERM);
 	cr_assert_null(c);
 	cr_assert(kill(opid, 0) < 0 && errno == ESRCH, "%d left behind", opid);
+}
+
+/* A program whose children go to another pid namespace (unshare(2)
+ * CLONE_NEWPID, by its main thread): a fork of it would be there, where our
+ * ids mean nothing; refused before anything is made. (checkpoint_copy_new()
+ * cannot copy it either: its thread clones in the new namespace return
+ * that namespace's ids.) */
+Test(respawn, other_pid_namespace)
+{
+	pid_t tids[MAX_THREADS], taken = 0;
+	struct checkpoint_copy *c = NULL;
+	size_t n;
+
+	n = spawn_and_stop(3, 1, "newpidns", tids);
+	cr_assert_eq(checkpoint_respawn(pid, memfd, tids, tids, n, &taken, &c), -EOPNOTSUPP);
+	cr_assert_null(c);
 }
 
 /* VmRSS of @p in MiB (proc(5)). */
@@ -426,7 +443,7 @@ cost(int nthreads)
 	long rss;
 	size_t n;
 
-	n = spawn_and_stop(nthreads, 100, false, tids);
+	n = spawn_and_stop(nthreads, 100, NULL, tids);
 	opid = pid;
 	rss = resident_mib(pid);
 	cr_assert_geq(rss, 100);
