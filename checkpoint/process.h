@@ -162,8 +162,14 @@ void checkpoint_copy_free(struct checkpoint_copy *c);
  * The ids must be free: the caller kills the process that had them and
  * reaps every thread of it first. An id stays taken while it names a task,
  * a zombie unreaped, or a process group or session with members
- * (free_pid(), kernel/pid.c): a source that led its process group leaves
- * its pid taken by the copy itself, which inherited the group.
+ * (free_pid(), kernel/pid.c). A copy is in its source's group and session:
+ * when the source led its group, @pid is moved to a group of its own
+ * (setpgid(2), injected) for the respawn, which then leads a new group of
+ * ids[0] that @pid rejoins; if other processes are left in the group, it
+ * stays taken (-EEXIST, @pid back in it). A source that led its session
+ * cannot be respawned (setsid(2) would lose the terminal: -EEXIST), nor
+ * one whose group is its terminal's foreground group (the terminal would
+ * keep naming the dead group: -EBUSY).
  *
  * The ids are those of our pid namespace, and must be those of @pid's:
  * set_tid is given for the innermost namespace only (set_tid_size 1);
@@ -176,10 +182,10 @@ void checkpoint_copy_free(struct checkpoint_copy *c);
  * @ids). Returns 0 or -errno: -EEXIST if an id is taken (*ret_taken, if not
  * NULL, is then set to it, by exception to the rule that output parameters
  * are untouched on failure; what holds it is logged at debug level),
- * -EPERM if @pid lacks the privilege, -EINVAL for ids not distinct and
- * positive or a thread missing from @tids, -ESRCH if a thread vanished.
- * On failure, whatever part of the new process was made is killed and
- * reaped.
+ * -EBUSY (above), -EPERM if @pid lacks the privilege, -EOPNOTSUPP (above),
+ * -EINVAL for ids not distinct and positive or a thread missing from
+ * @tids, -ESRCH if a thread vanished. On failure, whatever part of the new
+ * process was made is killed and reaped.
  */
 int checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, size_t n,
 		       pid_t *ret_taken, struct checkpoint_copy **ret) _wur_;

@@ -5,7 +5,8 @@
  * memory holds (glibc's struct pthread, clear-tid words, mutex owners, robust
  * lists) name its own threads again. The copy is made by the one copying
  * mechanism of process.c, its fork and thread clones done with clone3(2)'s
- * set_tid (Linux 5.5) instead of clone(2).
+ * set_tid (Linux 5.5) instead of clone(2). Around it, the process group a
+ * copy inherited from a source that led it is handed back to the respawn.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "checkpoint/process-private.h"
 #include "checkpoint/process.h"
 #include "common/log.h"
+#include "tracee/tracee.h"
 
 /* Whether @path names the pid namespace @ns (st_dev, st_ino of its
  * /proc/.../ns/ link, namespaces(7)). */
@@ -53,13 +56,14 @@ check_pid_ns(pid_t pid, pid_t tid)
 	return 0;
 }
 
-/* Fields 5 and 6 of /proc/PID/stat (proc(5)): process group and session. */
+/* Fields 5, 6 and 8 of /proc/PID/stat (proc(5)): process group, session
+ * and the foreground process group of its terminal (-1: none). */
 static int
-group_and_session(pid_t pid, pid_t *ret_pgrp, pid_t *ret_sid)
+group_and_session(pid_t pid, pid_t *ret_pgrp, pid_t *ret_sid, pid_t *ret_tpgid)
 {
 	char path[64], buf[1024];
 	const char *p;
-	int fd, pgrp, sid;
+	int fd, pgrp, sid, tpgid;
 	ssize_t n;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
@@ -72,10 +76,11 @@ group_and_session(pid_t pid, pid_t *ret_pgrp, pid_t *ret_sid)
 		return -EIO;
 	buf[n] = 0;
 	p = strrchr(buf, ')');
-	if (!p || sscanf(p, ") %*c %*d %d %d", &pgrp, &sid) != 2)
+	if (!p || sscanf(p, ") %*c %*d %d %d %*d %d", &pgrp, &sid, &tpgid) != 3)
 		return -EIO;
 	*ret_pgrp = pgrp;
 	*ret_sid = sid;
+	*ret_tpgid = tpgid;
 	return 0;
 }
 
@@ -87,26 +92,101 @@ static void
 name_holder(pid_t pid, pid_t id)
 {
 	char path[64];
-	pid_t pgrp = 0, sid = 0;
+	pid_t pgrp = 0, sid = 0, tpgid = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d", id);
 	if (access(path, F_OK) == 0) {
 		log_debug("respawn of %d: id %d is taken by a live task", pid, id);
 		return;
 	}
-	if (group_and_session(pid, &pgrp, &sid) == 0 && (id == pgrp || id == sid)) {
-		log_debug("respawn of %d: id %d is taken as the %s of the copy itself "
-			  "(the source led it)", pid, id, id == pgrp ? "process group" : "session");
+	if (group_and_session(pid, &pgrp, &sid, &tpgid) == 0 && id == sid) {
+		log_debug("respawn of %d: id %d is taken as the session of the copy itself "
+			  "(the source led it)", pid, id);
 		return;
 	}
-	log_debug("respawn of %d: id %d is taken (a process group or session of another "
-		  "process, or a task that just appeared)", pid, id);
+	log_debug("respawn of %d: id %d is taken (a process group or session with other "
+		  "members, or a task that just appeared)", pid, id);
+}
+
+/* setpgid(0, @pgid) injected into thread @tid of a stopped process. */
+static int
+set_group(pid_t tid, int memfd, pid_t pgid)
+{
+	uint64_t args[6] = { 0, (uint64_t)pgid, 0, 0, 0, 0 };
+	int64_t res;
+	int r;
+
+	r = tracee_inject_syscall(tid, memfd, __NR_setpgid, args, &res);
+	if (r < 0)
+		return r;
+	return res < 0 ? log_debug_errno((int)res, "setpgid(0, %d) in %d", pgid, tid) : 0;
+}
+
+/*
+ * The copy of a process group leader is in the group its source led, whose
+ * id is the source's pid: the group keeps that id taken (free_pid(),
+ * kernel/pid.c). Move the copy (thread @tid, mem @memfd, group @pgrp) to a
+ * group of its own for the respawn; afterwards (finish_group()) the
+ * respawn leads a new group of that id, and the copy joins it again. Not
+ * for a session leader's copy (the session keeps the id; setsid(2) would
+ * lose the terminal) nor for the terminal's foreground group (the terminal
+ * would keep naming the dead group: ^C would reach no one): -EEXIST and
+ * -EBUSY, named.
+ */
+static int
+leave_group(pid_t pid, pid_t tid, int memfd, pid_t id, bool *ret_moved, pid_t *ret_taken)
+{
+	pid_t pgrp, sid, tpgid;
+	int r;
+
+	r = group_and_session(pid, &pgrp, &sid, &tpgid);
+	if (r < 0)
+		return r;
+	if (sid == id) {
+		name_holder(pid, id);
+		if (ret_taken)
+			*ret_taken = id;
+		return -EEXIST;
+	}
+	if (pgrp != id) {
+		*ret_moved = false;
+		return 0;
+	}
+	if (tpgid == id)
+		return log_debug_errno(-EBUSY, "respawn of %d: process group %d is its terminal's "
+				       "foreground group", pid, id);
+	r = set_group(tid, memfd, 0);
+	if (r < 0)
+		return r;
+	*ret_moved = true;
+	return 0;
+}
+
+/* After leave_group(): the respawn @c (if made) leads group @id again, and
+ * the copy (thread @tid, mem @memfd) rejoins it. Without a respawn, the copy
+ * rejoins the old group if other members kept it (an -EEXIST), or else
+ * stays in a group of its own: the old one is gone. */
+static int
+finish_group(struct checkpoint_copy *c, pid_t tid, int memfd, pid_t id)
+{
+	int r;
+
+	if (!c) {
+		(void)!set_group(tid, memfd, id);
+		return 0;
+	}
+	r = set_group(c->tids[0], c->memfd, 0);
+	if (r < 0)
+		return r;
+	return set_group(tid, memfd, id);
 }
 
 int
 checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, size_t n,
 		   pid_t *ret_taken, struct checkpoint_copy **ret)
 {
+	struct checkpoint_copy *c = NULL;
+	bool moved = false;
 	pid_t taken = 0;
 	int r;
 
@@ -122,8 +202,21 @@ checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, si
 	r = check_pid_ns(pid, tids[0]);
 	if (r < 0)
 		return r;
-	r = cp_process_copy(pid, memfd, tids, n, ids, &taken, ret);
-	if (r == -EEXIST && taken > 0) {
+	r = leave_group(pid, tids[0], memfd, ids[0], &moved, ret_taken);
+	if (r < 0)
+		return r;
+	r = cp_process_copy(pid, memfd, tids, n, ids, &taken, &c);
+	if (moved) {
+		int r2 = finish_group(r == 0 ? c : NULL, tids[0], memfd, ids[0]);
+
+		if (r == 0 && r2 < 0) {
+			checkpoint_copy_free(c);
+			return r2;
+		}
+	}
+	if (r == 0) {
+		*ret = c;
+	} else if (r == -EEXIST && taken > 0) {
 		name_holder(pid, taken);
 		if (ret_taken)
 			*ret_taken = taken;

@@ -9,8 +9,11 @@
  * (us, who reap it), a pthread_kill(3) that reaches its thread, and a PI
  * futex the original locked unlocked by the kernel's owner check. A copy
  * run without respawn fails those checks (the test can tell). An id held by
- * another process: -EEXIST, named; a program without CAP_SYS_ADMIN and
- * CAP_CHECKPOINT_RESTORE: -EPERM. Prints what a respawn costs with 1 and 8
+ * another process, or by the original alive: -EEXIST, named; a program
+ * without CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE: -EPERM; one whose
+ * children go to another pid namespace: -EOPNOTSUPP. A process group
+ * leader is respawned leading its group again, unless the group has other
+ * members (-EEXIST). Prints what a respawn costs with 1 and 8
  * threads and 100 MiB resident.
  */
 #include <criterion/criterion.h>
@@ -471,4 +474,58 @@ Test(respawn, cost_1_thread)
 Test(respawn, cost_8_threads)
 {
 	cost(8);
+}
+
+/* The copy of a process group leader is in the group its source led, which
+ * keeps the pid taken: the respawn moves the copy out, then leads a group of
+ * that id again, which the copy rejoins. */
+Test(respawn, group_leader)
+{
+	pid_t tids[MAX_THREADS], opid, taken = 0;
+	char report[MAX_REPORT], want[64];
+	size_t n;
+
+	n = spawn_and_stop(3, 1, "pgrp", tids);
+	opid = pid;
+	cr_assert_eq(getpgid(opid), opid);
+	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
+	cr_assert_eq(getpgid(checkpoint_copy_pid(copies[0])), opid);
+	kill_original(tids, n);
+	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &copies[1]), 0);
+	cr_assert_eq(getpgid(opid), opid);
+	cr_assert_eq(getpgid(checkpoint_copy_pid(copies[0])), opid, "the copy's group");
+	checkpoint_copy_free(copies[0]);
+	copies[0] = NULL;
+	pid = opid;
+	checkpoint_copy_resume(copies[1]);
+	run_and_check(opid, true, (int)n);
+	pid = -1;
+	read_report(report);
+	snprintf(want, sizeof(want), "pgrp %d\n", opid);
+	cr_expect(strstr(report, want), "no \"%s\" in:\n%s", want, report);
+}
+
+/* A group leader's group with another member left: its id stays taken,
+ * -EEXIST names it, and the copy is back in that group. */
+Test(respawn, group_with_members)
+{
+	pid_t tids[MAX_THREADS], opid, taken = 0;
+	struct checkpoint_copy *c = NULL;
+	size_t n;
+
+	n = spawn_and_stop(3, 1, "pgrp", tids);
+	opid = pid;
+	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
+	holder = fork();
+	cr_assert_geq(holder, 0);
+	if (holder == 0) {
+		pause();
+		_exit(0);
+	}
+	cr_assert_eq(setpgid(holder, opid), 0, "setpgid: %s", strerror(errno));
+	kill_original(tids, n);
+	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &c), -EEXIST);
+	cr_assert_null(c);
+	cr_assert_eq(taken, opid);
+	cr_assert_eq(getpgid(checkpoint_copy_pid(copies[0])), opid, "the copy's group");
 }
