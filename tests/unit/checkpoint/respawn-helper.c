@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The tracee of the respawn tests (test-respawn.c): respawn-helper OUT N MIB
- * [nocap|newpidns|pgrp]. N threads: main spins in user code, thread 1 (and threads 3 and
+ * [nocap|newpidns|pgrp|seccomp]. N threads: main spins in user code, thread 1 (and threads 3 and
  * up) wait in FUTEX_WAIT, thread 2 in a read(2) of a pipe; MIB MiB of
  * memory are touched; main holds a PI futex (FUTEX_LOCK_PI: the kernel wrote
  * its tid in the word). "nocap" drops CAP_SYS_ADMIN and
  * CAP_CHECKPOINT_RESTORE first, "newpidns" unshares CLONE_NEWPID (its
  * children go to a new pid namespace), "pgrp" makes it the leader of a
- * process group of its own (setpgid(2)). Once every thread is in its state, main
+ * process group of its own (setpgid(2)), "seccomp" installs a filter that
+ * fails clone3(2) with ENOSYS, as uprr's own does (recorder/seccomp.c):
+ * glibc falls back to clone(2). Once every thread is in its state, main
  * writes to OUT what each thread is ("B<i> pid P tid T ppid Q") and stops on
  * an int3 (rax = 0xc0de); resumed, it spins until a SIGUSR1 (only main
  * leaves it unblocked). Then it wakes the others, sends SIGUSR2 to thread 1
@@ -21,11 +23,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/futex.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,12 +167,30 @@ drop_caps(void)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
+/* A seccomp filter failing clone3(2) with ENOSYS, every other syscall
+ * allowed (seccomp(2)). */
+static int
+deny_clone3(void)
+{
+	struct sock_filter insns[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_clone3, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(insns) / sizeof(insns[0]), .filter = insns };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -1;
+	return (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct sigaction sa1 = { .sa_handler = on_usr1 }, sa2 = { .sa_handler = on_usr2 };
 	pthread_t th[MAX_THREADS];
-	int out, n, kill_rc = -1;
+	int out, n, kill_rc = -1, filtered;
 	long spins = 0;
 	size_t mib;
 	char *mem;
@@ -181,6 +204,9 @@ main(int argc, char **argv)
 	if (argc > 4 && strcmp(argv[4], "nocap") == 0 && drop_caps() < 0)
 		return 2;
 	if (argc > 4 && strcmp(argv[4], "pgrp") == 0 && setpgid(0, 0) < 0)
+		return 2;
+	filtered = argc > 4 && strcmp(argv[4], "seccomp") == 0;
+	if (filtered && deny_clone3() < 0)
 		return 2;
 	out = open(argv[1], O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (out < 0 || pipe(pipe_fds) < 0)
@@ -225,6 +251,8 @@ main(int argc, char **argv)
 	self_report(0);
 	say(0, "pthread_kill %d\n", kill_rc);
 	say(0, "pgrp %d\n", getpgid(0));
+	if (filtered)
+		say(0, "clone3 %d\n", syscall(SYS_clone3, NULL, 0) < 0 ? errno : 0);
 	say(0, "pi unlock %d\n",
 	    syscall(SYS_futex, &pi_word, FUTEX_UNLOCK_PI_PRIVATE, 0, NULL, NULL, 0) == 0 ? 0 : errno);
 	for (int i = 1; i < n; i++)

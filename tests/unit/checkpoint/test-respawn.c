@@ -13,7 +13,8 @@
  * without CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE: -EPERM; one whose
  * children go to another pid namespace: -EOPNOTSUPP. A process group
  * leader is respawned leading its group again, unless the group has other
- * members (-EEXIST). Prints what a respawn costs with 1 and 8
+ * members (-EEXIST). A program whose seccomp filter fails clone3(2), as
+ * uprr's tracees' does, is respawned, its filter kept. Prints what a respawn costs with 1 and 8
  * threads and 100 MiB resident.
  */
 #include <criterion/criterion.h>
@@ -257,16 +258,36 @@ run_and_check(pid_t p, bool same, int nthreads)
 		printf("%s", report);
 }
 
-/* Copy through thread @through, kill the original, respawn, run, check. */
+/* The Seccomp field of /proc/TID/status (proc(5)): 2 with a filter. */
+static int
+seccomp_mode(pid_t tid)
+{
+	char path[64], line[128];
+	int mode = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Seccomp: %d", &mode) == 1)
+			break;
+	fclose(f);
+	return mode;
+}
+
+/* Copy the helper (in @mode) through thread @through, kill the original,
+ * respawn, run, check. */
 static void
-respawn_and_run(size_t through)
+respawn_and_run(size_t through, const char *mode)
 {
 	pid_t tids[MAX_THREADS], opid, taken = 0, set[MAX_THREADS], got_set[MAX_THREADS];
 	const pid_t *rt;
 	size_t n, rn;
 
-	n = spawn_and_stop(3, 1, NULL, tids);
+	n = spawn_and_stop(3, 1, mode, tids);
 	opid = pid;
+	cr_assert_eq(seccomp_mode(tids[1]), mode ? 2 : 0);
 	memcpy(set, tids, n * sizeof(*tids));
 	tids[0] = set[through];
 	tids[through] = set[0];
@@ -277,6 +298,8 @@ respawn_and_run(size_t through)
 	rt = checkpoint_copy_tids(copies[1], &rn);
 	cr_assert_eq(rn, n);
 	cr_assert_eq(rt[0], opid);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(seccomp_mode(rt[i]), mode ? 2 : 0, "thread %d's filter", rt[i]);
 	/* the same ids, and the kernel says so too */
 	cr_assert_eq(threads_of(opid, got_set), n);
 	for (size_t i = 0; i < n; i++) {
@@ -292,19 +315,33 @@ respawn_and_run(size_t through)
 	checkpoint_copy_resume(copies[1]);
 	run_and_check(opid, true, (int)n);
 	pid = -1;
+	if (mode) {
+		char report[MAX_REPORT];
+
+		read_report(report);
+		cr_expect(strstr(report, "clone3 38\n"), "the filter is gone:\n%s", report);
+	}
 }
 
 /* The copy forked through the original's leader. */
 Test(respawn, ids)
 {
-	respawn_and_run(0);
+	respawn_and_run(0, NULL);
 }
 
 /* The copy forked through the read thread: the leader's state is in an
  * ordinary thread of the copy, which the respawn forks through. */
 Test(respawn, ids_copy_through_other_thread)
 {
-	respawn_and_run(2);
+	respawn_and_run(2, NULL);
+}
+
+/* A program whose seccomp filter fails clone3(2) with ENOSYS, as uprr's
+ * tracees' does: the injected one runs with the filters suspended
+ * (tracee_inject_syscall(), PTRACE_O_SUSPEND_SECCOMP). */
+Test(respawn, ids_under_seccomp)
+{
+	respawn_and_run(0, "seccomp");
 }
 
 /* A copy, not respawned, runs with other ids: the checks see it. */
