@@ -4,6 +4,9 @@
  * into one thread, the other threads recreated by injected clone(2)s in the
  * copy, then given the original threads' state.
  *
+ * A respawn (respawn.c) is the same copy with the fork and the clones done
+ * by clone3(2), given the ids.
+ *
  * What fork(2) and clone(2) leave out, and so what is set here
  * (copy_process(), kernel/fork.c): a new task's robust list is NULL
  * (futex_init_task()), its clear-tid address is NULL without
@@ -13,11 +16,11 @@
  * alternate signal stack.
  */
 #include <assert.h>
-#include <stddef.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,12 +451,13 @@ struct clone3_buf {
 
 /*
  * clone3(2) injected into stopped thread @tid: a child made with @flags
- * (exit signal 0: see fork_copy()) whose id in the caller's pid namespace is @id (set_tid with
- * set_tid_size 1: the innermost namespace only; alloc_pid(), kernel/pid.c:
- * -EEXIST if the id is in use, -EPERM unless the caller, the tracee, has
- * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over that namespace). Its
- * arguments go under the thread's red zone, put back after; a fork's child
- * has them too: the caller puts them back there (@ret_at, @ret_saved).
+ * (exit signal 0: see fork_copy()) whose id in the caller's pid namespace
+ * is @id (set_tid with set_tid_size 1: the innermost namespace only;
+ * alloc_pid(), kernel/pid.c: -EEXIST if the id is in use, -EPERM unless the
+ * caller, the tracee, has CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over that
+ * namespace). Its arguments go under the thread's red zone, put back after;
+ * a fork's child has them too: the caller puts them back there (@ret_at,
+ * @ret_saved).
  */
 static int
 inject_clone3(pid_t tid, int memfd, uint64_t flags, pid_t id, int64_t *ret_child, uint64_t *ret_at,
@@ -528,7 +532,8 @@ fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, pid_t *ret_
 	return id > 0 ? tracee_write(c->memfd, at, saved, CLONE3_SCRATCH) : 0;
 }
 
-/* Make thread @i of copy @c, with id @id if not 0. */
+/* The next thread of copy @c: clone(2), or with @id clone3(2) giving it
+ * that tid. */
 static int
 clone_thread(struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
 {

@@ -7,7 +7,8 @@
  * address, alternate signal stack, rseq(2) registration, name and CPU
  * affinity. The copy stays stopped, traced by us,
  * until resumed; a copy may be copied again. What the copy shares with the
- * original in the kernel is in doc/checkpoints.md.
+ * original in the kernel is in doc/checkpoints.md. A respawn is a copy whose
+ * threads get chosen ids: those of the process a copy was taken from.
  */
 #pragma once
 

@@ -10,7 +10,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,8 +124,8 @@ set_group(pid_t tid, int memfd, pid_t pgid)
 /*
  * The copy of a process group leader is in the group its source led, whose
  * id is the source's pid: the group keeps that id taken (free_pid(),
- * kernel/pid.c). Move the copy (thread @tid, mem @memfd, group @pgrp) to a
- * group of its own for the respawn; afterwards (finish_group()) the
+ * kernel/pid.c). Move the copy @pid (thread @tid, mem @memfd) to a group of
+ * its own for the respawn, whose pid is @id; afterwards (finish_group()) the
  * respawn leads a new group of that id, and the copy joins it again. Not
  * for a session leader's copy (the session keeps the id; setsid(2) would
  * lose the terminal) nor for the terminal's foreground group (the terminal
