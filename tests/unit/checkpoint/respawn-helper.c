@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The tracee of the respawn tests (test-respawn.c): respawn-helper OUT N MIB
- * [nocap|newpidns|pgrp|seccomp]. N threads: main spins in user code, thread 1 (and threads 3 and
+ * [nocap|newpidns|pgrp|setsid|seccomp]. N threads: main spins in user code, thread 1 (and threads 3 and
  * up) wait in FUTEX_WAIT, thread 2 in a read(2) of a pipe; MIB MiB of
  * memory are touched; main holds a PI futex (FUTEX_LOCK_PI: the kernel wrote
  * its tid in the word). "nocap" drops CAP_SYS_ADMIN and
  * CAP_CHECKPOINT_RESTORE first, "newpidns" unshares CLONE_NEWPID (its
  * children go to a new pid namespace), "pgrp" makes it the leader of a
- * process group of its own (setpgid(2)), "seccomp" installs a filter that
+ * process group of its own (setpgid(2)), "setsid" of a session of its own
+ * (setsid(2)), "seccomp" installs a filter that
  * fails clone3(2) with ENOSYS, as uprr's own does (recorder/seccomp.c):
  * glibc falls back to clone(2). Once every thread is in its state, main
  * writes to OUT what each thread is ("B<i> pid P tid T ppid Q") and stops on
@@ -204,6 +205,8 @@ main(int argc, char **argv)
 	if (argc > 4 && strcmp(argv[4], "nocap") == 0 && drop_caps() < 0)
 		return 2;
 	if (argc > 4 && strcmp(argv[4], "pgrp") == 0 && setpgid(0, 0) < 0)
+		return 2;
+	if (argc > 4 && strcmp(argv[4], "setsid") == 0 && setsid() < 0)
 		return 2;
 	filtered = argc > 4 && strcmp(argv[4], "seccomp") == 0;
 	if (filtered && deny_clone3() < 0)

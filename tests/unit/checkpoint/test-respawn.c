@@ -13,8 +13,9 @@
  * without CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE: -EPERM; one whose
  * children go to another pid namespace: -EOPNOTSUPP. A process group
  * leader is respawned leading its group again, unless the group has other
- * members (-EEXIST). A program whose seccomp filter fails clone3(2), as
- * uprr's tracees' does, is respawned, its filter kept. Prints what a respawn costs with 1 and 8
+ * members (-EEXIST); a session leader is refused (-EEXIST). A program
+ * whose seccomp filter fails clone3(2), as uprr's tracees' does, is
+ * respawned, its filter kept. Prints what a respawn costs with 1 and 8
  * threads and 100 MiB resident.
  */
 #include <criterion/criterion.h>
@@ -565,4 +566,23 @@ Test(respawn, group_with_members)
 	cr_assert_null(c);
 	cr_assert_eq(taken, opid);
 	cr_assert_eq(getpgid(checkpoint_copy_pid(copies[0])), opid, "the copy's group");
+}
+
+/* A session leader's copy is in its session, which keeps the pid taken
+ * (setsid(2) in the copy would lose the terminal): -EEXIST, named. */
+Test(respawn, session_leader)
+{
+	pid_t tids[MAX_THREADS], opid, taken = 0;
+	struct checkpoint_copy *c = NULL;
+	size_t n;
+
+	n = spawn_and_stop(3, 1, "setsid", tids);
+	opid = pid;
+	cr_assert_eq(getsid(opid), opid);
+	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
+	kill_original(tids, n);
+	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &c), -EEXIST);
+	cr_assert_null(c);
+	cr_assert_eq(taken, opid);
+	cr_assert(kill(opid, 0) < 0 && errno == ESRCH, "%d left behind", opid);
 }
