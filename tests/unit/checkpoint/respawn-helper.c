@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The tracee of the respawn tests (test-respawn.c): respawn-helper OUT N MIB
- * [nocap|newpidns|pgrp|setsid|seccomp]. N threads: main spins in user code, thread 1 (and threads 3 and
+ * [nocap|newpidns|pgrp|setsid|ttyfg|seccomp]. N threads: main spins in user code, thread 1 (and threads 3 and
  * up) wait in FUTEX_WAIT, thread 2 in a read(2) of a pipe; MIB MiB of
  * memory are touched; main holds a PI futex (FUTEX_LOCK_PI: the kernel wrote
  * its tid in the word). "nocap" drops CAP_SYS_ADMIN and
  * CAP_CHECKPOINT_RESTORE first, "newpidns" unshares CLONE_NEWPID (its
  * children go to a new pid namespace), "pgrp" makes it the leader of a
  * process group of its own (setpgid(2)), "setsid" of a session of its own
- * (setsid(2)), "seccomp" installs a filter that
+ * (setsid(2)), "ttyfg" makes a session with a pseudoterminal and goes on
+ * in a child, the leader of its terminal's foreground group, "seccomp" installs a filter that
  * fails clone3(2) with ENOSYS, as uprr's own does (recorder/seccomp.c):
  * glibc falls back to clone(2). Once every thread is in its state, main
  * writes to OUT what each thread is ("B<i> pid P tid T ppid Q") and stops on
@@ -39,6 +40,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -168,6 +170,52 @@ drop_caps(void)
 	return (int)syscall(SYS_capset, &h, d);
 }
 
+/* Make a session of our own whose controlling terminal is a new
+ * pseudoterminal, and fork: the child leads a process group of its own,
+ * the terminal's foreground group, and goes on as the program; we wait for
+ * all our children and exit with its status. tcsetpgrp(3) from a background group raises
+ * SIGTTOU unless it is blocked (tty_check_change(),
+ * drivers/tty/tty_jobctrl.c). */
+static int
+terminal_session(void)
+{
+	int master, slave, status;
+	sigset_t m;
+	pid_t child;
+
+	if (setsid() < 0)
+		return -1;
+	master = posix_openpt(O_RDWR | O_NOCTTY);
+	if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0)
+		return -1;
+	/* a session leader without a terminal acquires the one it opens */
+	slave = open(ptsname(master), O_RDWR);
+	if (slave < 0)
+		return -1;
+	child = fork();
+	if (child < 0)
+		return -1;
+	if (child > 0) {
+		int code = 6;
+		pid_t w;
+
+		/* every child: the program, and its copies (CLONE_PARENT); the
+		 * terminal lives while we do */
+		while ((w = wait(&status)) > 0 || errno == EINTR)
+			if (w == child)
+				code = WIFEXITED(status) ? WEXITSTATUS(status) : 6;
+		_exit(code);
+	}
+	sigemptyset(&m);
+	sigaddset(&m, SIGTTOU);
+	if (setpgid(0, 0) < 0 || sigprocmask(SIG_BLOCK, &m, NULL) < 0 || tcsetpgrp(slave, getpid()) < 0)
+		return -1;
+	sigprocmask(SIG_UNBLOCK, &m, NULL);
+	/* the master stays open in us: the terminal lives as long as we do */
+	close(slave);
+	return 0;
+}
+
 /* A seccomp filter failing clone3(2) with ENOSYS, every other syscall
  * allowed (seccomp(2)). */
 static int
@@ -207,6 +255,8 @@ main(int argc, char **argv)
 	if (argc > 4 && strcmp(argv[4], "pgrp") == 0 && setpgid(0, 0) < 0)
 		return 2;
 	if (argc > 4 && strcmp(argv[4], "setsid") == 0 && setsid() < 0)
+		return 2;
+	if (argc > 4 && strcmp(argv[4], "ttyfg") == 0 && terminal_session() < 0)
 		return 2;
 	filtered = argc > 4 && strcmp(argv[4], "seccomp") == 0;
 	if (filtered && deny_clone3() < 0)

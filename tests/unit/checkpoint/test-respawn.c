@@ -13,7 +13,8 @@
  * without CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE: -EPERM; one whose
  * children go to another pid namespace: -EOPNOTSUPP. A process group
  * leader is respawned leading its group again, unless the group has other
- * members (-EEXIST); a session leader is refused (-EEXIST). A program
+ * members (-EEXIST); a session leader is refused (-EEXIST), and so is the
+ * terminal's foreground group (-EBUSY). A program
  * whose seccomp filter fails clone3(2), as uprr's tracees' does, is
  * respawned, its filter kept. Prints what a respawn costs with 1 and 8
  * threads and 100 MiB resident.
@@ -73,9 +74,10 @@ init(void)
 TestSuite(respawn, .init = init, .fini = fini, .timeout = 120);
 
 /* Resume every stop of any of our tracees until @leader's process ends or,
- * with @trap, until @leader stops on its int3. Returns the wait status. */
+ * with @trap, until @leader (any process if -1) stops on its int3, stored
+ * in *ret_trapped. Returns the wait status. */
 static int
-run(pid_t leader, bool trap)
+run(pid_t leader, bool trap, pid_t *ret_trapped)
 {
 	for (;;) {
 		int status, sig = 0;
@@ -88,8 +90,10 @@ run(pid_t leader, bool trap)
 				return status;
 			continue;
 		case TRACEE_STOP_SIGNAL:
-			if (trap && w == leader && sig == SIGTRAP)
+			if (trap && (leader < 0 || w == leader) && sig == SIGTRAP) {
+				*ret_trapped = w;
 				return status;
+			}
 			tracee_resume(w, PTRACE_CONT, sig == SIGTRAP ? 0 : sig);
 			continue;
 		default:
@@ -137,6 +141,7 @@ spawn_and_stop(int nthreads, int mib, const char *mode, pid_t *tids)
 		.path = RESPAWN_HELPER, .argv = argv, .envp = envp, .cpu = -1,
 	};
 	int exec_errno = 0, fd, status;
+	pid_t trapped = -1;
 	size_t n;
 
 	snprintf(nt, sizeof(nt), "%d", nthreads);
@@ -149,8 +154,15 @@ spawn_and_stop(int nthreads, int mib, const char *mode, pid_t *tids)
 	memfd = tracee_open_mem(pid);
 	cr_assert_geq(memfd, 0);
 	tracee_resume(pid, PTRACE_CONT, 0);
-	status = run(pid, true);
+	/* ttyfg: the program is the helper's child */
+	status = run(-1, true, &trapped);
 	cr_assert(WIFSTOPPED(status), "helper: status 0x%x", status);
+	if (trapped != pid) {
+		close(memfd);
+		pid = trapped;
+		memfd = tracee_open_mem(pid);
+		cr_assert_geq(memfd, 0);
+	}
 	/* from its int3 into the spin loop */
 	tracee_resume(pid, PTRACE_CONT, 0);
 	usleep(20000);
@@ -188,8 +200,12 @@ kill_original(const pid_t *tids, size_t n)
 			ptrace(PTRACE_CONT, t, 0, 0);
 		}
 	}
-	for (size_t i = 0; i < n; i++)
+	/* a program that is not our child is reaped by its parent too */
+	for (size_t i = 0; i < n; i++) {
+		for (int k = 0; k < 1000 && kill(tids[i], 0) == 0; k++)
+			usleep(1000);
 		cr_assert(kill(tids[i], 0) < 0 && errno == ESRCH, "id %d still in use", tids[i]);
+	}
 	close(memfd);
 	memfd = -1;
 	pid = -1;
@@ -220,7 +236,7 @@ run_and_check(pid_t p, bool same, int nthreads)
 	int status;
 
 	cr_assert_eq(kill(p, SIGUSR1), 0);
-	status = run(p, false);
+	status = run(p, false, NULL);
 	/* we are its parent: the original's was us */
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status 0x%x", status);
 	read_report(report);
@@ -607,4 +623,25 @@ Test(respawn, session_leader)
 	cr_assert_null(c);
 	cr_assert_eq(taken, opid);
 	cr_assert(kill(opid, 0) < 0 && errno == ESRCH, "%d left behind", opid);
+}
+
+/* A process group that is its terminal's foreground group: respawned, the
+ * terminal would keep naming the dead group; refused (-EBUSY). The helper
+ * makes a session with a pseudoterminal, in which its child, the program,
+ * leads the foreground group. */
+Test(respawn, terminal_foreground_group)
+{
+	pid_t tids[MAX_THREADS], opid, taken = 0;
+	struct checkpoint_copy *c = NULL;
+	size_t n;
+
+	n = spawn_and_stop(3, 1, "ttyfg", tids);
+	opid = pid;
+	cr_assert_eq(getpgid(opid), opid);
+	cr_assert_neq(getsid(opid), opid);
+	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
+	kill_original(tids, n);
+	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &c), -EBUSY);
+	cr_assert_null(c);
+	cr_assert_eq(getpgid(checkpoint_copy_pid(copies[0])), opid, "the copy's group");
 }
