@@ -100,6 +100,31 @@ set_passed(struct ep_call *c, const uint8_t *bytes, uint32_t len)
 	return 0;
 }
 
+/* The @len bytes at @bytes a call sent to uprr's output or a socket that
+ * were not in memory, as the TRACE_EV_OUTPUT event a traced call would
+ * have before its exit (recorder/output.c), with @sinks. */
+static int
+add_sent(struct ep_call *c, uint64_t sinks, const uint8_t *bytes, uint64_t len)
+{
+	struct trace_blob *b;
+	struct trace_event *e;
+
+	if (!len)
+		return 0;
+	e = realloc(c->sent, (c->nsent + 1) * sizeof(*c->sent));
+	if (!e)
+		return -ENOMEM;
+	c->sent = e;
+	b = malloc(sizeof(*b) + len);
+	if (!b)
+		return -ENOMEM;
+	memcpy(b + 1, bytes, len);
+	*b = (struct trace_blob){ .addr = 0, .len = (uint32_t)len, .data = (const uint8_t *)(b + 1) };
+	c->sent[c->nsent++] = (struct trace_event){ .type = TRACE_EV_OUTPUT, .nvalues = 2,
+						     .values = { sinks, 0 }, .nblobs = 1, .blobs = b };
+	return 0;
+}
+
 /* What one record is to the program. */
 enum fate {
 	FATE_CALL,	/* one call of its own */
@@ -114,6 +139,9 @@ struct rec {
 	uint32_t len;		/* its bytes */
 	uint32_t sink;		/* its u32 of blobs[1]: enum trace_output, TRACE_SB_* */
 	uint8_t *ref;		/* a read by reference's bytes (owned) */
+	const uint8_t *copied;	/* copy_file_range's bytes to uprr's output
+				 * (the event's blobs[2], in record order) */
+	uint64_t ncopied;
 };
 
 static bool
@@ -426,18 +454,30 @@ convert(struct ep_sb_reader *rd, struct rec *r, struct ep_call *c, struct ep_sb_
 		return piece_add(ps, a[2], 4, r->data + 12);
 	}
 	case __NR_copy_file_range:
-		if (r->sink & ~(TRACE_SB_HASHED | TRACE_SB_REF))
-			goto output;
 		if (ret <= 0 || r->len < 32)
 			return 0;
+		if (r->sink & ~(TRACE_SB_HASHED | TRACE_SB_REF)) {
+			/* its bytes, read back by the recorder at the flush */
+			if ((uint64_t)ret > r->ncopied)
+				return -EBADMSG;
+			e = add_sent(c, r->sink & ~(TRACE_SB_HASHED | TRACE_SB_REF), r->copied, (uint64_t)ret);
+			if (e < 0)
+				return e;
+			r->copied += ret;
+			r->ncopied -= (uint64_t)ret;
+		}
 		if (a[1] && piece_add(ps, a[1], 8, r->data + 16) < 0)
 			return -ENOMEM;
 		return a[3] ? piece_add(ps, a[3], 8, r->data + 24) : 0;
 	case __NR_sendfile:
+		if (ret <= 0)
+			return 0;
+		c->scatter = EP_SCATTER_ADD_OFFSET;
+		/* the bytes it read into the record, the first ret of them sent */
 		if (r->sink & ~(TRACE_SB_HASHED | TRACE_SB_REF))
-			goto output;
-		if (ret > 0)
-			c->scatter = EP_SCATTER_ADD_OFFSET;
+			return 16 + (uint64_t)ret > r->len ? -EBADMSG
+				: add_sent(c, r->sink & ~(TRACE_SB_HASHED | TRACE_SB_REF), r->data + 16,
+					   (uint64_t)ret);
 		return 0;
 	case __NR_poll:
 	case __NR_ppoll:
@@ -464,10 +504,6 @@ convert(struct ep_sb_reader *rd, struct rec *r, struct ep_call *c, struct ep_sb_
 		 * mmap, munmap, madvise */
 		return 0;
 	}
-output:
-	snprintf(err, errlen, "a buffered %s sent bytes to uprr's output or a socket, which an EP "
-		 "run does not take from a log yet", sc_name(c->nr) ?: "call");
-	return -ENOTSUP;
 }
 
 int
@@ -477,6 +513,8 @@ ep_sb_read(struct ep_sb_reader *rd, const struct trace_event *ev, struct ep_sb_t
 {
 	const struct trace_blob *recs;
 	bool sinks;
+	const uint8_t *copied = NULL;
+	uint64_t ncopied = 0;
 	uint32_t at = 0;
 	int end = EP_SB_END_SAME, e = 0;
 
@@ -484,8 +522,12 @@ ep_sb_read(struct ep_sb_reader *rd, const struct trace_event *ev, struct ep_sb_t
 		return -EBADMSG;
 	recs = &ev->blobs[0];
 	sinks = ev->nblobs >= 2 && ev->blobs[1].len >= ev->values[0] * sizeof(uint32_t);
+	if (ev->nblobs >= 3) {
+		copied = ev->blobs[2].data;
+		ncopied = ev->blobs[2].len;
+	}
 	for (uint64_t k = 0; at < recs->len; k++) {
-		struct rec r = { .sink = 0 };
+		struct rec r = { .copied = copied, .ncopied = ncopied };
 		struct pieces ps = { NULL, 0, 0 };
 		uint64_t *sets = NULL;
 		struct ep_call *c;
@@ -523,6 +565,8 @@ ep_sb_read(struct ep_sb_reader *rd, const struct trace_event *ev, struct ep_sb_t
 			c->nvalues = 3;
 		}
 		e = convert(rd, &r, c, st, &ps, &sets, &fate, err, errlen);
+		copied = r.copied;
+		ncopied = r.ncopied;
 		if (e >= 0 && fate == FATE_CALL)
 			e = set_out(c, &ps);
 		free(ps.p);
@@ -531,6 +575,9 @@ ep_sb_read(struct ep_sb_reader *rd, const struct trace_event *ev, struct ep_sb_t
 		if (e < 0 || fate != FATE_CALL) {
 			free(c->in);
 			free(c->out);
+			for (uint32_t i = 0; i < c->nsent; i++)
+				free((void *)c->sent[i].blobs);
+			free(c->sent);
 			if (e < 0)
 				return e;
 			end = EP_SB_END_SAME;

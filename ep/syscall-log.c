@@ -354,6 +354,9 @@ add_traced(struct log_thread *lt, const struct trace_event *ev, char *err, size_
 		}
 		free(last->in);
 		free(last->out);
+		for (uint32_t i = 0; i < last->nsent; i++)
+			free((void *)last->sent[i].blobs);
+		free(last->sent);
 		lt->ncalls--;
 	} else if (r == EP_SB_TRACED_REST) {
 		lt->after_exit = exit;
