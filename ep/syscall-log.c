@@ -420,15 +420,7 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		/* the TP run's, not the program's: a signal may follow a
 		 * call's exit across it; its interrupt of a call shows in the
 		 * exit that follows (restarts_last()). Its count of the
-		 * thread's syscalls includes the records its buffer holds if
-		 * it stands in the buffer's library: never fewer than logged */
-		lt = find_thread(log, (pid_t)ev->tid, false);
-		if (lt && ev->nvalues >= 2 && ev->values[1] < lt->logged) {
-			snprintf(err, errlen, "thread %u's epoch %" PRIu64 " ends after %" PRIu64
-				 " syscalls, the log has %" PRIu64 " before it", ev->tid, ev->values[0],
-				 ev->values[1], lt->logged);
-			return -EBADMSG;
-		}
+		 * thread's syscalls is that of ep_call.logged */
 		return 0;
 	case TRACE_EV_SIGNAL:
 		if (ev->nvalues < 2 || ev->values[1] == TRACE_SIGNAL_SYNC)
