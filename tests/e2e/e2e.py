@@ -1289,6 +1289,41 @@ def c_ep_buffered(h):
                          'changed since it was recorded')
         if system.encode() not in r.stderr:
             raise Fail(f'the refusal does not name {system}: {r.stderr.decode()!r}')
+    # logs with 2 ms epochs: each thread's epoch end counts its traced exits
+    # and buffered records so far (and, standing in the buffer's library,
+    # the records its buffer holds then: never fewer), as the log reader
+    # counts them (ep_call.logged)
+    for name, argv in (('pipe_threads', [h.prog('pipe_threads')]),
+                       ('ep_buffered', [h.prog('ep_buffered'), h.tmp])):
+        log_trace, rec = h.record(argv, name=f'{name}-epochs-log', options=['--mode=tp-log', '--epoch=2'])
+        r = run([h.uprr, 'dump', log_trace], timeout=120, what='uprr dump')
+        count, same, in_place = collections.Counter(), 0, 0
+        for line in r.stdout.decode(errors='replace').splitlines():
+            f = line.split('\t')
+            if len(f) < 3:
+                continue
+            ev = f[2].split()
+            if ev[0] == 'syscall-exit':
+                count[f[1]] += 1
+            elif ev[0] == 'syscallbuf':
+                count[f[1]] += int(ev[1], 16)
+            elif ev[0] == 'epoch':
+                n = int(ev[2], 16)
+                if n < count[f[1]]:
+                    raise Fail(f'{name}: an epoch end counts {n} syscalls of thread {f[1]}, '
+                               f'the log holds {count[f[1]]} before it: {line}')
+                same += n == count[f[1]]
+                in_place += n > count[f[1]]
+        if not same + in_place or not buffered_records(h, log_trace):
+            raise Fail(f'the log of {name} has no epoch end or no buffered call: it shows nothing')
+        for seed in EP_SEEDS[:2]:
+            trace, ep = ep_record(h, log_trace, argv, seed, f'{name}-epochs-ep-{seed}')
+            if ep.status != 0:
+                raise Fail(f'the EP run of seed {seed} did not follow the log of {name} with '
+                           f'epochs\n  {ep.explain()}')
+            compare(rec, h.replay(trace))
+        log(f'  {name} with epochs: {same + in_place} ends ({in_place} in the buffer\'s library); '
+            '2 EP runs replay with its output')
 
 
 SQLITE_SCRIPT = """\
