@@ -590,8 +590,7 @@ ep_sb_read(struct ep_sb_reader *rd, const struct trace_event *ev, struct ep_sb_t
 }
 
 int
-ep_sb_traced(struct ep_sb_thread *st, struct ep_call *last, const struct trace_event *ev, char *err,
-	     size_t errlen)
+ep_sb_traced(struct ep_sb_thread *st, struct ep_call *last, const struct trace_event *ev)
 {
 	long nr = (long)ev->values[0];
 	int64_t res;
@@ -635,8 +634,6 @@ ep_sb_traced(struct ep_sb_thread *st, struct ep_call *last, const struct trace_e
 	/* writev's left is at most its room, padded to 8 */
 	if (res <= 0 || !st->cont_multi || st->cont_left < 8)
 		*st = (struct ep_sb_thread){ 0 };
-	(void)err;
-	(void)errlen;
 	return EP_SB_TRACED_REST;
 }
 

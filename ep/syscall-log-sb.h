@@ -62,12 +62,11 @@ enum ep_sb_traced {
 };
 
 /*
- * Whether traced entry or exit @ev of a thread is the rest of its last
- * call @last (NULL: none), which then takes its result; -ENOTSUP with @err
- * where the rest was interrupted by a signal.
+ * What traced entry or exit @ev of a thread is to its last call @last
+ * (NULL: none): the rest of it, which then takes the rest's result; the
+ * call it was the attempt of; or a call of its own. An enum ep_sb_traced.
  */
-int ep_sb_traced(struct ep_sb_thread *st, struct ep_call *last, const struct trace_event *ev,
-		 char *err, size_t errlen);
+int ep_sb_traced(struct ep_sb_thread *st, struct ep_call *last, const struct trace_event *ev);
 
 /* ep_call_check() of a buffered call: the bytes @c passed, against those
  * of the @nin ranges @in one after the other. */

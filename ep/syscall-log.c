@@ -335,10 +335,8 @@ add_traced(struct log_thread *lt, const struct trace_event *ev, char *err, size_
 {
 	struct ep_call *last = lt->ncalls ? &lt->calls[lt->ncalls - 1] : NULL;
 	bool exit = ev->type == TRACE_EV_SYSCALL_EXIT;
-	int r = ep_sb_traced(&lt->sb, last, ev, err, errlen);
+	int r = ep_sb_traced(&lt->sb, last, ev);
 
-	if (r < 0)
-		return r;
 	lt->logged += exit;
 	if (r == EP_SB_TRACED_REPLACES) {
 		/* the attempt's signals (one delivered before the traced
