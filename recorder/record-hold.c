@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Output commit in a TP run (doc/uniparallel.md, "Output commit"): a
+ * write, writev, sendto or sendmsg to a destination outside the recording
+ * is not run. Its bytes are read from the tracee and handed to the holder
+ * (tp/output.h) with a dup of the program's fd, tagged with the current
+ * epoch, and the call returns what the kernel returns for a full write:
+ * the count. The TP log logs that result, and the EP run answers the call
+ * from the log as any other.
+ *
+ * Outside the recording: a terminal, a FIFO or pipe the recording did not
+ * make with pipe(2) or pipe2(2) (uprr's stdout piped to another process,
+ * a named FIFO), a connected socket that is not one of a socketpair(2) the
+ * recording made and whose peer (SO_PEERCRED, AF_UNIX) is not a recorded
+ * process. Not held: regular files (the program may read them back), other
+ * devices, pwrite(2) (a pipe, socket or terminal has no offset: ESPIPE,
+ * left to the kernel), a send with an address, control data (SCM_RIGHTS)
+ * or flags other than MSG_DONTWAIT, MSG_NOSIGNAL and MSG_MORE, and any
+ * call the kernel would fail at once (a bad fd, an fd not open for
+ * writing, an unconnected socket, a bad buffer).
+ */
+#define LOG_PREFIX "record"
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "recorder/record-private.h"
+#include "recorder/recorder.h"
+#include "tracee/tracee.h"
+
+/* The most a write(2) moves at once (MAX_RW_COUNT, include/linux/fs.h:
+ * INT_MAX rounded down to a page): what a full write returns at most. */
+#define HOLD_RW_MAX 0x7ffff000ull
+/* The send flags a held write may have: none changes what is sent. */
+#define HOLD_MSG_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL | MSG_MORE)
+/* x86-64's struct msghdr: msg_name, msg_namelen, msg_iov, msg_iovlen,
+ * msg_control, msg_controllen, msg_flags (56 bytes) */
+struct k_msghdr {
+	uint64_t name;
+	uint32_t namelen, pad;
+	uint64_t iov, iovlen, control, controllen;
+	int32_t flags, pad2;
+};
+
+void
+rec_hold_init(struct recorder *rec, const struct rec_options *opts)
+{
+	rec->hold = (struct rec_hold){ .holder = opts->output };
+	/* a buffered write would be written at once, unheld */
+	assert(!opts->output || !opts->syscallbuf);
+}
+
+/* Whether the recording made the pipe or socket pair @dev:@ino. */
+static bool
+made_here(const struct rec_hold *h, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < h->nmade; i++)
+		if (h->made[i].dev == dev && h->made[i].ino == ino)
+			return true;
+	return false;
+}
+
+void
+rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result)
+{
+	struct rec_hold *h = &rec->hold;
+	uint64_t fds_at;
+	int fds[2];
+
+	if (!h->holder || result != 0)
+		return;
+	switch (t->nr) {
+	case __NR_pipe:
+	case __NR_pipe2:
+		fds_at = t->args[0];
+		break;
+	case __NR_socketpair:
+		fds_at = t->args[3];
+		break;
+	default:
+		return;
+	}
+	if (tracee_read(t->tid, fds_at, fds, sizeof(fds)) < 0)
+		return;
+	for (int i = 0; i < 2; i++) {
+		mode_t type;
+		dev_t dev;
+		ino_t ino;
+
+		/* a socket pair's two ends are two inodes; a pipe's, one */
+		if (!rec_output_fd_file(t->tid, fds[i], &type, &dev, &ino) || made_here(h, dev, ino))
+			continue;
+		if (UTIL_GROW(h->made, h->made_cap, h->nmade + 1) < 0) {
+			rec_stop_recording(rec, "%s", "out of memory");
+			return;
+		}
+		h->made[h->nmade++] = (struct file_key){ dev, ino };
+	}
+}
+
+/*
+ * Whether @dup, a dup of a recorded fd of type @type, leads outside the
+ * recording and takes a write as it stands: a terminal, or a connected
+ * socket whose peer is not recorded (FIFOs were looked at already).
+ */
+static bool
+external(struct recorder *rec, int dup, mode_t type)
+{
+	struct sockaddr_storage peer;
+	socklen_t len = sizeof(peer);
+	struct ucred cred = { 0 };
+	socklen_t clen = sizeof(cred);
+	int fl = fcntl(dup, F_GETFL);
+
+	/* not open for writing: the kernel fails it (EBADF) */
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+		return false;
+	if (type == S_IFCHR)
+		return isatty(dup); /* not /dev/null and its kin */
+	if (type == S_IFIFO)
+		return true;
+	/* unconnected: the kernel fails it (ENOTCONN, EDESTADDRREQ) */
+	if (getpeername(dup, (struct sockaddr *)&peer, &len) < 0)
+		return false;
+	/* an AF_UNIX peer that is a recorded process reads it back; other
+	 * families give no peer pid (0) */
+	if (getsockopt(dup, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid > 0 &&
+	    rec_find_thread(rec, cred.pid))
+		return false;
+	return true;
+}
+
+/* Read the @n iovecs at @at of @tid into @iov. Returns 0 or -errno. */
+static int
+read_iovecs(pid_t tid, uint64_t at, uint64_t n, struct iovec *iov)
+{
+	return tracee_read(tid, at, iov, n * sizeof(*iov));
+}
+
+/*
+ * The bytes @t's call passes out, gathered into a new buffer (*ret_data,
+ * *ret_len). Returns 0, 1 for a call not to hold (it runs live), or -errno.
+ */
+static int
+gather(struct rthread *t, void **ret_data, size_t *ret_len)
+{
+	struct iovec one, *iov = &one;
+	_cleanup_free_ struct iovec *many = NULL;
+	_cleanup_free_ uint8_t *data = NULL;
+	uint64_t n = 1, total = 0;
+	struct k_msghdr m;
+	size_t off = 0;
+
+	switch (t->nr) {
+	case __NR_write:
+		one = (struct iovec){ (void *)t->args[1], t->args[2] };
+		break;
+	case __NR_sendto:
+		if (t->args[4] || (t->args[3] & ~(uint64_t)HOLD_MSG_FLAGS))
+			return 1;
+		one = (struct iovec){ (void *)t->args[1], t->args[2] };
+		break;
+	case __NR_writev:
+	case __NR_sendmsg:
+		if (t->nr == __NR_writev) {
+			n = t->args[2];
+		} else {
+			if ((t->args[2] & ~(uint64_t)HOLD_MSG_FLAGS) ||
+			    tracee_read(t->tid, t->args[1], &m, sizeof(m)) < 0 || m.name ||
+			    m.controllen)
+				return 1;
+			n = m.iovlen;
+		}
+		/* more than IOV_MAX: the kernel fails it (EINVAL) */
+		if (n == 0 || n > IOV_MAX)
+			return 1;
+		many = malloc(n * sizeof(*many));
+		if (!many)
+			return -ENOMEM;
+		if (read_iovecs(t->tid, t->nr == __NR_writev ? t->args[1] : m.iov, n, many) < 0)
+			return 1;
+		iov = many;
+		break;
+	default:
+		return 1;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		if (iov[i].iov_len > HOLD_RW_MAX)
+			return 1; /* a negative length (EINVAL): the kernel's */
+		total += iov[i].iov_len;
+	}
+	/* nothing to send: the kernel answers it (a datagram of 0 bytes too) */
+	total = MIN(total, HOLD_RW_MAX);
+	if (total == 0)
+		return 1;
+	data = malloc(total);
+	if (!data)
+		return -ENOMEM;
+	for (uint64_t i = 0; i < n && off < total; i++) {
+		size_t len = MIN(iov[i].iov_len, total - off);
+
+		/* a bad buffer: the kernel fails it (EFAULT) */
+		if (len && tracee_read(t->tid, (uint64_t)iov[i].iov_base, data + off, len) < 0)
+			return 1;
+		off += len;
+	}
+	*ret_data = steal_ptr(&data);
+	*ret_len = total;
+	return 0;
+}
+
+bool
+rec_hold_write(struct recorder *rec, struct rthread *t)
+{
+	struct rec_hold *h = &rec->hold;
+	_cleanup_close_ int dup = -1;
+	void *data = NULL;
+	size_t len = 0;
+	mode_t type;
+	dev_t dev;
+	ino_t ino;
+	int r;
+
+	if (!h->holder)
+		return false;
+	switch (t->nr) {
+	case __NR_write:
+	case __NR_writev:
+	case __NR_sendto:
+	case __NR_sendmsg:
+		break;
+	default:
+		return false;
+	}
+	if (!rec_output_fd_file(t->tid, (int)t->args[0], &type, &dev, &ino))
+		return false; /* a bad fd: the kernel fails it */
+	if (type != S_IFCHR && type != S_IFIFO && type != S_IFSOCK)
+		return false; /* a regular file, a directory: not held */
+	if (type != S_IFCHR && made_here(h, dev, ino))
+		return false; /* the program reads it back */
+	dup = rec_output_grab_fd(t->tgid, (int)t->args[0]);
+	if (dup < 0 || !external(rec, dup, type))
+		return false;
+	r = gather(t, &data, &len);
+	if (r < 0) {
+		rec_stop_recording(rec, "%s", "out of memory");
+		return false;
+	}
+	if (r > 0) {
+		h->live++;
+		return false;
+	}
+	r = h->holder->hold(h->holder->arg, rec->epochs.k, steal_fd(&dup), type == S_IFSOCK, data,
+			    len);
+	if (r < 0) {
+		rec_stop_recording(rec, "cannot hold the program's output: %s", strerror(-r));
+		return false;
+	}
+	h->writes++;
+	h->bytes += len;
+	/* what the kernel returns for a full write: the count */
+	rec_skip_syscall(rec, t, (int64_t)len);
+	return true;
+}
+
+void
+rec_hold_free(struct recorder *rec)
+{
+	struct rec_hold *h = &rec->hold;
+
+	if (h->holder)
+		log_info("output commit: %" PRIu64 " writes (%" PRIu64 " bytes) held until their "
+			 "epoch is verified, %" PRIu64 " such writes run live; %zu pipes and socket "
+			 "pairs made by the recording", h->writes, h->bytes, h->live, h->nmade);
+	free(h->made);
+	*h = (struct rec_hold){ 0 };
+}
