@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Output commit in a TP run (doc/uniparallel.md, "Output commit"): a
- * write, writev, sendto or sendmsg to a destination outside the recording
- * is not run. Its bytes are read from the tracee and handed to the holder
- * (tp/output.h) with a dup of the program's fd, tagged with the current
- * epoch, and the call returns what the kernel returns for a full write:
- * the count. The TP log logs that result, and the EP run answers the call
- * from the log as any other.
+ * write, writev, vmsplice, sendto or sendmsg to a destination outside the
+ * recording is not run. Its bytes are read from the tracee and handed to
+ * the holder (tp/output.h) with a dup of the program's fd, tagged with the
+ * current epoch, and the call returns what the kernel returns for a full
+ * write: the count. A sendfile or splice from a regular file reads the
+ * file instead (its offset, or the loff_t the call names, advanced as the
+ * kernel would), and a splice from a pipe takes what the pipe holds. The
+ * TP log logs that result, and the EP run answers the call from the log as
+ * any other.
  *
  * Outside the recording: a terminal, a FIFO or pipe the recording did not
  * make with pipe(2) or pipe2(2) (uprr's stdout piped to another process,
@@ -14,10 +17,12 @@
  * recording made and whose peer (SO_PEERCRED, AF_UNIX) is not a recorded
  * process. Not held: regular files (the program may read them back), other
  * devices, pwrite(2) (a pipe, socket or terminal has no offset: ESPIPE,
- * left to the kernel), a send with an address, control data (SCM_RIGHTS)
- * or flags other than MSG_DONTWAIT, MSG_NOSIGNAL and MSG_MORE, and any
- * call the kernel would fail at once (a bad fd, an fd not open for
- * writing, an unconnected socket, a bad buffer).
+ * left to the kernel), copy_file_range(2) (files only), and any call the
+ * kernel would fail at once (a bad fd, an fd not open for writing, an
+ * unconnected socket, a bad buffer). Shown at once though outside, said
+ * once (it may come before output held earlier): a send with an address,
+ * control data (SCM_RIGHTS) or flags other than MSG_DONTWAIT, MSG_NOSIGNAL
+ * and MSG_MORE, sendmmsg, tee, a splice from a socket or an empty pipe.
  */
 #define LOG_PREFIX "record"
 #include <assert.h>
@@ -26,6 +31,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -139,6 +145,13 @@ external(struct recorder *rec, int dup, mode_t type)
 	return true;
 }
 
+/* What gather() found: the call is held, or runs live. */
+enum {
+	HOLD_OK,     /* its bytes are gathered */
+	HOLD_FAILS,  /* run live: the kernel fails it or sends nothing */
+	HOLD_CANNOT, /* run live, and it shows output at once */
+};
+
 /* Read the @n iovecs at @at of @tid into @iov. Returns 0 or -errno. */
 static int
 read_iovecs(pid_t tid, uint64_t at, uint64_t n, struct iovec *iov)
@@ -147,8 +160,76 @@ read_iovecs(pid_t tid, uint64_t at, uint64_t n, struct iovec *iov)
 }
 
 /*
+ * The bytes a sendfile or splice of @t takes from fd @fd (@off_at: its
+ * loff_t, or 0 for the file's offset), at most @count, into a new buffer,
+ * taken as the kernel takes them: a regular file is read at the offset,
+ * which is then advanced (in the tracee, or the file's, shared with the
+ * supervisor's dup); a pipe (splice only, no offset) gives what it holds
+ * (FIONREAD), read from it. Returns HOLD_* or -ENOMEM.
+ */
+static int
+gather_source(struct rthread *t, int fd, uint64_t off_at, uint64_t count, bool pipe_ok,
+	      void **ret_data, size_t *ret_len)
+{
+	_cleanup_close_ int src = rec_output_grab_fd(t->tgid, fd);
+	_cleanup_free_ uint8_t *data = NULL;
+	struct stat st;
+	int64_t pos;
+	size_t got = 0;
+	int avail = 0;
+
+	if (src < 0 || fstat(src, &st) < 0)
+		return HOLD_FAILS; /* a bad fd: the kernel fails it */
+	count = MIN(count, HOLD_RW_MAX);
+	if (S_ISFIFO(st.st_mode) && pipe_ok && !off_at) {
+		/* what a splice would move without waiting for a writer */
+		if (ioctl(src, FIONREAD, &avail) < 0 || avail <= 0)
+			return HOLD_CANNOT;
+		count = MIN(count, (uint64_t)avail);
+	} else if (!S_ISREG(st.st_mode)) {
+		return HOLD_CANNOT;
+	}
+	if (count == 0)
+		return HOLD_FAILS;
+	data = malloc(count);
+	if (!data)
+		return -ENOMEM;
+	if (S_ISFIFO(st.st_mode)) {
+		ssize_t n = read(src, data, count);
+
+		if (n <= 0)
+			return HOLD_CANNOT;
+		got = (size_t)n;
+	} else {
+		if (off_at ? tracee_read(t->tid, off_at, &pos, sizeof(pos)) < 0
+			   : (pos = lseek(src, 0, SEEK_CUR)) < 0)
+			return HOLD_FAILS; /* a bad loff_t: EFAULT */
+		while (got < count) {
+			ssize_t n = pread(src, data + got, count - got, (off_t)pos + (off_t)got);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 && !got)
+				return HOLD_FAILS; /* not open for reading: EBADF */
+			if (n <= 0)
+				break; /* the end of the file */
+			got += (size_t)n;
+		}
+		if (!got)
+			return HOLD_FAILS; /* at the end: 0, nothing sent */
+		pos += (int64_t)got;
+		if (off_at ? tracee_write(t->space->mem.memfd, off_at, &pos, sizeof(pos)) < 0
+			   : lseek(src, (off_t)pos, SEEK_SET) < 0)
+			return HOLD_FAILS;
+	}
+	*ret_data = steal_ptr(&data);
+	*ret_len = got;
+	return HOLD_OK;
+}
+
+/*
  * The bytes @t's call passes out, gathered into a new buffer (*ret_data,
- * *ret_len). Returns 0, 1 for a call not to hold (it runs live), or -errno.
+ * *ret_len). Returns HOLD_*, or -errno.
  */
 static int
 gather(struct rthread *t, void **ret_data, size_t *ret_len)
@@ -166,42 +247,49 @@ gather(struct rthread *t, void **ret_data, size_t *ret_len)
 		break;
 	case __NR_sendto:
 		if (t->args[4] || (t->args[3] & ~(uint64_t)HOLD_MSG_FLAGS))
-			return 1;
+			return HOLD_CANNOT;
 		one = (struct iovec){ (void *)t->args[1], t->args[2] };
 		break;
+	case __NR_sendfile:
+		return gather_source(t, (int)t->args[1], t->args[2], t->args[3], false, ret_data,
+				     ret_len);
+	case __NR_splice:
+		return gather_source(t, (int)t->args[0], t->args[1], t->args[4], true, ret_data,
+				     ret_len);
 	case __NR_writev:
+	case __NR_vmsplice:
 	case __NR_sendmsg:
-		if (t->nr == __NR_writev) {
+		if (t->nr != __NR_sendmsg) {
 			n = t->args[2];
 		} else {
-			if ((t->args[2] & ~(uint64_t)HOLD_MSG_FLAGS) ||
-			    tracee_read(t->tid, t->args[1], &m, sizeof(m)) < 0 || m.name ||
-			    m.controllen)
-				return 1;
+			if (tracee_read(t->tid, t->args[1], &m, sizeof(m)) < 0)
+				return HOLD_FAILS;
+			if ((t->args[2] & ~(uint64_t)HOLD_MSG_FLAGS) || m.name || m.controllen)
+				return HOLD_CANNOT;
 			n = m.iovlen;
 		}
 		/* more than IOV_MAX: the kernel fails it (EINVAL) */
 		if (n == 0 || n > IOV_MAX)
-			return 1;
+			return HOLD_FAILS;
 		many = malloc(n * sizeof(*many));
 		if (!many)
 			return -ENOMEM;
-		if (read_iovecs(t->tid, t->nr == __NR_writev ? t->args[1] : m.iov, n, many) < 0)
-			return 1;
+		if (read_iovecs(t->tid, t->nr == __NR_sendmsg ? m.iov : t->args[1], n, many) < 0)
+			return HOLD_FAILS;
 		iov = many;
 		break;
 	default:
-		return 1;
+		return HOLD_CANNOT; /* sendmmsg, tee */
 	}
 	for (uint64_t i = 0; i < n; i++) {
 		if (iov[i].iov_len > HOLD_RW_MAX)
-			return 1; /* a negative length (EINVAL): the kernel's */
+			return HOLD_FAILS; /* a negative length (EINVAL): the kernel's */
 		total += iov[i].iov_len;
 	}
 	/* nothing to send: the kernel answers it (a datagram of 0 bytes too) */
 	total = MIN(total, HOLD_RW_MAX);
 	if (total == 0)
-		return 1;
+		return HOLD_FAILS;
 	data = malloc(total);
 	if (!data)
 		return -ENOMEM;
@@ -210,12 +298,29 @@ gather(struct rthread *t, void **ret_data, size_t *ret_len)
 
 		/* a bad buffer: the kernel fails it (EFAULT) */
 		if (len && tracee_read(t->tid, (uint64_t)iov[i].iov_base, data + off, len) < 0)
-			return 1;
+			return HOLD_FAILS;
 		off += len;
 	}
 	*ret_data = steal_ptr(&data);
 	*ret_len = total;
-	return 0;
+	return HOLD_OK;
+}
+
+/* The fd syscall @nr of @t sends bytes to, or -1. */
+static int
+dest_fd(const struct rthread *t)
+{
+	switch (t->nr) {
+	case __NR_write: case __NR_writev: case __NR_sendto: case __NR_sendmsg:
+	case __NR_sendmmsg: case __NR_sendfile: case __NR_vmsplice:
+		return (int)t->args[0];
+	case __NR_splice:
+		return (int)t->args[2];
+	case __NR_tee:
+		return (int)t->args[1];
+	default:
+		return -1;
+	}
 }
 
 bool
@@ -230,24 +335,15 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	ino_t ino;
 	int r;
 
-	if (!h->holder)
+	if (!h->holder || dest_fd(t) < 0)
 		return false;
-	switch (t->nr) {
-	case __NR_write:
-	case __NR_writev:
-	case __NR_sendto:
-	case __NR_sendmsg:
-		break;
-	default:
-		return false;
-	}
-	if (!rec_output_fd_file(t->tid, (int)t->args[0], &type, &dev, &ino))
+	if (!rec_output_fd_file(t->tid, dest_fd(t), &type, &dev, &ino))
 		return false; /* a bad fd: the kernel fails it */
 	if (type != S_IFCHR && type != S_IFIFO && type != S_IFSOCK)
 		return false; /* a regular file, a directory: not held */
 	if (type != S_IFCHR && made_here(h, dev, ino))
 		return false; /* the program reads it back */
-	dup = rec_output_grab_fd(t->tgid, (int)t->args[0]);
+	dup = rec_output_grab_fd(t->tgid, dest_fd(t));
 	if (dup < 0 || !external(rec, dup, type))
 		return false;
 	r = gather(t, &data, &len);
@@ -255,10 +351,15 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 		rec_stop_recording(rec, "%s", "out of memory");
 		return false;
 	}
-	if (r > 0) {
+	if (r == HOLD_CANNOT) {
 		h->live++;
-		return false;
+		if (h->live == 1)
+			log_warn("thread %d's %s to a destination outside the recording cannot be held: "
+				 "it is shown at once, maybe before output held earlier", t->tid,
+				 sc_name((long)t->nr) ?: "?");
 	}
+	if (r != HOLD_OK)
+		return false;
 	r = h->holder->hold(h->holder->arg, rec->epochs.k, steal_fd(&dup), type == S_IFSOCK, data,
 			    len);
 	if (r < 0) {
