@@ -7,7 +7,8 @@
  * current epoch, and the call returns what the kernel returns for a full
  * write: the count. A sendfile or splice from a regular file reads the
  * file instead (its offset, or the loff_t the call names, advanced as the
- * kernel would), and a splice from a pipe takes what the pipe holds. The
+ * kernel would), and a splice or tee from a pipe takes (or copies) what
+ * the pipe holds. The
  * TP log logs that result, and the EP run answers the call from the log as
  * any other.
  *
@@ -22,7 +23,7 @@
  * unconnected socket, a bad buffer). Shown at once though outside, said
  * once (it may come before output held earlier): a send with an address,
  * control data (SCM_RIGHTS) or flags other than MSG_DONTWAIT, MSG_NOSIGNAL
- * and MSG_MORE, sendmmsg, tee, a splice from a socket or an empty pipe.
+ * and MSG_MORE, sendmmsg, a splice or tee from a socket or an empty pipe.
  */
 #define LOG_PREFIX "record"
 #include <assert.h>
@@ -159,17 +160,37 @@ read_iovecs(pid_t tid, uint64_t at, uint64_t n, struct iovec *iov)
 	return tracee_read(tid, at, iov, n * sizeof(*iov));
 }
 
+/* The first @count bytes queued in pipe @src, copied into @data without
+ * taking them, as tee(2) copies them: through a pipe of the supervisor's
+ * as large. Returns the bytes copied, or -1. */
+static ssize_t
+copy_pipe(int src, uint8_t *data, size_t count)
+{
+	_cleanup_close_ int r = -1, w = -1;
+	int p[2], size = fcntl(src, F_GETPIPE_SZ);
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -1;
+	r = p[0], w = p[1];
+	if (size > 0 && fcntl(w, F_SETPIPE_SZ, size) < 0)
+		return -1;
+	n = tee(src, w, count, SPLICE_F_NONBLOCK);
+	return n > 0 ? read(r, data, (size_t)n) : -1;
+}
+
 /*
- * The bytes a sendfile or splice of @t takes from fd @fd (@off_at: its
+ * The bytes a sendfile, splice or tee of @t takes from fd @fd (@off_at: its
  * loff_t, or 0 for the file's offset), at most @count, into a new buffer,
  * taken as the kernel takes them: a regular file is read at the offset,
  * which is then advanced (in the tracee, or the file's, shared with the
- * supervisor's dup); a pipe (splice only, no offset) gives what it holds
- * (FIONREAD), read from it. Returns HOLD_* or -ENOMEM.
+ * supervisor's dup); a pipe (@pipe_ok: splice, tee; no offset) gives what
+ * it holds (FIONREAD), read from it (copied for tee). Returns HOLD_* or
+ * -ENOMEM.
  */
 static int
 gather_source(struct rthread *t, int fd, uint64_t off_at, uint64_t count, bool pipe_ok,
-	      void **ret_data, size_t *ret_len)
+	      bool dest_pipe, void **ret_data, size_t *ret_len)
 {
 	_cleanup_close_ int src = rec_output_grab_fd(t->tgid, fd);
 	_cleanup_free_ uint8_t *data = NULL;
@@ -181,6 +202,10 @@ gather_source(struct rthread *t, int fd, uint64_t off_at, uint64_t count, bool p
 	if (src < 0 || fstat(src, &st) < 0)
 		return HOLD_FAILS; /* a bad fd: the kernel fails it */
 	count = MIN(count, HOLD_RW_MAX);
+	/* splice(2) needs a pipe at one end, tee(2) at both: else EINVAL */
+	if ((t->nr == __NR_splice && !S_ISFIFO(st.st_mode) && !dest_pipe) ||
+	    (t->nr == __NR_tee && (!S_ISFIFO(st.st_mode) || !dest_pipe)))
+		return HOLD_FAILS;
 	if (S_ISFIFO(st.st_mode) && pipe_ok && !off_at) {
 		/* what a splice would move without waiting for a writer */
 		if (ioctl(src, FIONREAD, &avail) < 0 || avail <= 0)
@@ -195,7 +220,8 @@ gather_source(struct rthread *t, int fd, uint64_t off_at, uint64_t count, bool p
 	if (!data)
 		return -ENOMEM;
 	if (S_ISFIFO(st.st_mode)) {
-		ssize_t n = read(src, data, count);
+		/* splice takes them, tee copies them */
+		ssize_t n = t->nr == __NR_tee ? copy_pipe(src, data, count) : read(src, data, count);
 
 		if (n <= 0)
 			return HOLD_CANNOT;
@@ -232,7 +258,7 @@ gather_source(struct rthread *t, int fd, uint64_t off_at, uint64_t count, bool p
  * *ret_len). Returns HOLD_*, or -errno.
  */
 static int
-gather(struct rthread *t, void **ret_data, size_t *ret_len)
+gather(struct rthread *t, bool dest_pipe, void **ret_data, size_t *ret_len)
 {
 	struct iovec one, *iov = &one;
 	_cleanup_free_ struct iovec *many = NULL;
@@ -251,14 +277,19 @@ gather(struct rthread *t, void **ret_data, size_t *ret_len)
 		one = (struct iovec){ (void *)t->args[1], t->args[2] };
 		break;
 	case __NR_sendfile:
-		return gather_source(t, (int)t->args[1], t->args[2], t->args[3], false, ret_data,
-				     ret_len);
+		return gather_source(t, (int)t->args[1], t->args[2], t->args[3], false, dest_pipe,
+				     ret_data, ret_len);
 	case __NR_splice:
-		return gather_source(t, (int)t->args[0], t->args[1], t->args[4], true, ret_data,
+		return gather_source(t, (int)t->args[0], t->args[1], t->args[4], true, dest_pipe,
+				     ret_data, ret_len);
+	case __NR_tee:
+		return gather_source(t, (int)t->args[0], 0, t->args[2], true, dest_pipe, ret_data,
 				     ret_len);
 	case __NR_writev:
 	case __NR_vmsplice:
 	case __NR_sendmsg:
+		if (t->nr == __NR_vmsplice && !dest_pipe)
+			return HOLD_FAILS; /* vmsplice(2) writes to a pipe only: EBADF */
 		if (t->nr != __NR_sendmsg) {
 			n = t->args[2];
 		} else {
@@ -279,7 +310,7 @@ gather(struct rthread *t, void **ret_data, size_t *ret_len)
 		iov = many;
 		break;
 	default:
-		return HOLD_CANNOT; /* sendmmsg, tee */
+		return HOLD_CANNOT; /* sendmmsg */
 	}
 	for (uint64_t i = 0; i < n; i++) {
 		if (iov[i].iov_len > HOLD_RW_MAX)
@@ -346,7 +377,7 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	dup = rec_output_grab_fd(t->tgid, dest_fd(t));
 	if (dup < 0 || !external(rec, dup, type))
 		return false;
-	r = gather(t, &data, &len);
+	r = gather(t, type == S_IFIFO, &data, &len);
 	if (r < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");
 		return false;

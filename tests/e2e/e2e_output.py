@@ -15,16 +15,16 @@ e2e.py imports this module after its own cases.
 """
 
 import os
+import pty
 import re
 import select
 import subprocess
 import sys
 import time
-import pty
 
 from e2e import (REPLAY_TIMEOUT, Fail, Result, case, check_record, compare, compare_bytes,
-                 describe_status, finish_group, kill_group, log, run_on_pty, start, tail,
-                 time_left)
+                 describe_status, finish_group, kill_group, log, native_run, run_on_pty, start,
+                 tail, time_left, unseeded)
 
 TP = ['--mode=tp']
 # lines per thread and ms between two of a thread's lines: ~0.5 s natively
@@ -224,3 +224,27 @@ def c_tp_output_tty(h):
                    + tail(rep.stdout))
     compare_bytes(rec, rep.stdout, 'the terminal', 'the recording', 'the replay')
 
+
+
+@case('tp-output-dup')
+def c_tp_output_dup(h):
+    """dup_output with stdout and stderr pipes read outside the recording:
+    two processes write through dup, dup2, dup3, F_DUPFD, an inherited fd,
+    writev, /dev/stdout (another open file of the same pipe), sendfile
+    from a file, splice, tee and copy_file_range. Held or not, what reaches
+    each pipe is what a native run shows, in the same order (a sendfile or
+    tee run live would overtake the writes held before it). The replay is
+    not compared: the EP run orders the two processes' writes its own way
+    (the same on main without output commit)."""
+    prog = h.prog('dup_output')
+    tmp = [h.path('inputs-native'), h.path('inputs-rec')]
+    for d in tmp:
+        os.mkdir(d)
+    native = native_run([prog, tmp[0]], 'dup_output', cwd=h.tmp)
+    trace, rec = h.record([prog, tmp[1]], name='dup_output', options=TP, timeout=600)
+    if b'cannot be held' in rec.stderr:
+        raise Fail('uprr could not hold some of the output:\n' + tail(rec.stderr))
+    compare_bytes(unseeded(native.stdout), unseeded(rec.stdout), 'stdout', 'the native run',
+                  'the recording')
+    compare_bytes(unseeded(native.stderr), unseeded(rec.program_stderr()), 'stderr',
+                  'the native run', 'the recording')
