@@ -26,12 +26,16 @@
  * and MSG_MORE, sendmmsg, a splice or tee from a socket or an empty pipe.
  */
 #define LOG_PREFIX "record"
+#include <arpa/inet.h>
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -66,14 +70,14 @@ rec_hold_init(struct recorder *rec, const struct rec_options *opts)
 	assert(!opts->output || !opts->syscallbuf);
 }
 
-/* Whether the recording made the pipe or socket pair @dev:@ino. */
+static bool in_set(const struct file_key *set, size_t n, dev_t dev, ino_t ino);
+static int add_to_set(struct file_key **set, size_t *n, size_t *cap, dev_t dev, ino_t ino);
+
+/* Whether the pipe or socket @dev:@ino stays inside the recording. */
 static bool
 made_here(const struct rec_hold *h, dev_t dev, ino_t ino)
 {
-	for (size_t i = 0; i < h->nmade; i++)
-		if (h->made[i].dev == dev && h->made[i].ino == ino)
-			return true;
-	return false;
+	return in_set(h->made, h->nmade, dev, ino);
 }
 
 void
@@ -106,44 +110,189 @@ rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result)
 		/* a socket pair's two ends are two inodes; a pipe's, one */
 		if (!rec_output_fd_file(t->tid, fds[i], &type, &dev, &ino) || made_here(h, dev, ino))
 			continue;
-		if (UTIL_GROW(h->made, h->made_cap, h->nmade + 1) < 0) {
+		if (add_to_set(&h->made, &h->nmade, &h->made_cap, dev, ino) < 0) {
 			rec_stop_recording(rec, "%s", "out of memory");
 			return;
 		}
-		h->made[h->nmade++] = (struct file_key){ dev, ino };
+	}
+}
+
+/* Whether a recorded process has socket inode @ino open (its fds' links
+ * in /proc/PID/fd read "socket:[INODE]", proc(5)). */
+static bool
+socket_recorded(struct recorder *rec, unsigned long ino)
+{
+	char want[40], path[64], link[64];
+
+	snprintf(want, sizeof(want), "socket:[%lu]", ino);
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+		struct dirent *de;
+		DIR *d;
+		bool seen = false;
+
+		/* each process once: its leader's entry, or its first thread's */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = rec->threads[j].tgid == t->tgid;
+		snprintf(path, sizeof(path), "/proc/%d/fd", t->tgid);
+		if (seen || !(d = opendir(path)))
+			continue;
+		while ((de = readdir(d))) {
+			ssize_t n;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", t->tgid, de->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n > 0 && (link[n] = '\0', strcmp(link, want) == 0)) {
+				closedir(d);
+				return true;
+			}
+		}
+		closedir(d);
+	}
+	return false;
+}
+
+/* @a as /proc/net/tcp{,6} print an address (proc(5): the address's bytes
+ * as 32-bit words in hex, in host order, then the port), into @buf; with
+ * @v4, an IPv4-mapped IPv6 address as its IPv4 one. */
+static void
+net_address(const struct sockaddr_storage *a, bool v4, char *buf, size_t len)
+{
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)a;
+
+		snprintf(buf, len, "%08X:%04X", in->sin_addr.s_addr, ntohs(in->sin_port));
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)a;
+		const uint32_t *w = in6->sin6_addr.s6_addr32;
+
+		if (v4)
+			snprintf(buf, len, "%08X:%04X", w[3], ntohs(in6->sin6_port));
+		else
+			snprintf(buf, len, "%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3],
+				 ntohs(in6->sin6_port));
 	}
 }
 
 /*
- * Whether @dup, a dup of a recorded fd of type @type, leads outside the
- * recording and takes a write as it stands: a terminal, or a connected
- * socket whose peer is not recorded (FIFOs were looked at already).
+ * Whether the TCP connection from @mine to @peer ends in a socket a
+ * recorded process holds: the entry of /proc/net/tcp (@v6: tcp6) whose
+ * local address is @peer and remote one @mine (accepted, or the client's),
+ * or, not accepted yet (no inode), the socket listening on @peer's port.
  */
 static bool
+tcp_peer_recorded(struct recorder *rec, const struct sockaddr_storage *mine,
+		  const struct sockaddr_storage *peer, bool v6)
+{
+	char want_local[64], want_remote[64], line[512];
+	unsigned long ino = 0, listener = 0;
+	bool v4 = !v6 && peer->ss_family == AF_INET6;
+	FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
+
+	if (!f)
+		return false;
+	net_address(peer, v4, want_local, sizeof(want_local));
+	net_address(mine, v4, want_remote, sizeof(want_remote));
+	while (fgets(line, sizeof(line), f)) {
+		char local[64], remote[64];
+		unsigned st;
+		unsigned long i;
+		const char *lport, *wport;
+
+		/* sl local rem st tx:rx tr:when retrnsmt uid timeout inode */
+		if (sscanf(line, " %*u: %63[0-9A-F:] %63[0-9A-F:] %x %*s %*s %*s %*u %*u %lu", local,
+			   remote, &st, &i) != 4)
+			continue;
+		if (!strcmp(local, want_local) && !strcmp(remote, want_remote) && i)
+			ino = i;
+		lport = strrchr(local, ':');
+		wport = strrchr(want_local, ':');
+		/* TCP_LISTEN (include/net/tcp_states.h), on @peer's address or
+		 * on every address (zeros) */
+		if (st == 0x0A && lport && wport && !strcmp(lport, wport) &&
+		    (!strncmp(local, want_local, (size_t)(wport - want_local)) ||
+		     strspn(local, "0") == (size_t)(lport - local)))
+			listener = i;
+	}
+	fclose(f);
+	return socket_recorded(rec, ino ? ino : listener);
+}
+
+/* Whether the socket @dup, connected to @peer, ends in a recorded process:
+ * a socket pair's other end it holds (SO_PEERCRED of an AF_UNIX socket:
+ * the peer's pid), or a TCP connection's (tcp_peer_recorded()). */
+static bool
+peer_recorded(struct recorder *rec, int dup, const struct sockaddr_storage *peer)
+{
+	struct sockaddr_storage mine;
+	socklen_t len = sizeof(mine);
+	struct ucred cred = { 0 };
+	socklen_t clen = sizeof(cred);
+	int type = 0;
+	socklen_t tlen = sizeof(type);
+
+	if (peer->ss_family == AF_UNIX)
+		return getsockopt(dup, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid > 0 &&
+		       rec_find_thread(rec, cred.pid);
+	if ((peer->ss_family != AF_INET && peer->ss_family != AF_INET6) ||
+	    getsockopt(dup, SOL_SOCKET, SO_TYPE, &type, &tlen) < 0 || type != SOCK_STREAM ||
+	    getsockname(dup, (struct sockaddr *)&mine, &len) < 0)
+		return false; /* UDP, and other families: outside */
+	return tcp_peer_recorded(rec, &mine, peer, peer->ss_family == AF_INET6) ||
+	       (peer->ss_family == AF_INET6 && tcp_peer_recorded(rec, &mine, peer, false));
+}
+
+/* Where a destination leads (external()). */
+enum {
+	DEST_LIVE,    /* run live: the kernel fails the write, or not an output */
+	DEST_INSIDE,  /* a socket connected to a recorded process: live */
+	DEST_OUTSIDE, /* held */
+};
+
+/*
+ * Where @dup, a dup of a recorded fd of type @type, leads: outside the
+ * recording, taking a write as it stands, are a terminal, a FIFO (the
+ * recording's own pipes were looked at already), a connected socket whose
+ * peer is not recorded. Returns DEST_*.
+ */
+static int
 external(struct recorder *rec, int dup, mode_t type)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	struct ucred cred = { 0 };
-	socklen_t clen = sizeof(cred);
 	int fl = fcntl(dup, F_GETFL);
 
 	/* not open for writing: the kernel fails it (EBADF) */
 	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
-		return false;
+		return DEST_LIVE;
 	if (type == S_IFCHR)
-		return isatty(dup); /* not /dev/null and its kin */
+		return isatty(dup) ? DEST_OUTSIDE : DEST_LIVE; /* not /dev/null and its kin */
 	if (type == S_IFIFO)
-		return true;
+		return DEST_OUTSIDE;
 	/* unconnected: the kernel fails it (ENOTCONN, EDESTADDRREQ) */
 	if (getpeername(dup, (struct sockaddr *)&peer, &len) < 0)
-		return false;
-	/* an AF_UNIX peer that is a recorded process reads it back; other
-	 * families give no peer pid (0) */
-	if (getsockopt(dup, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0 && cred.pid > 0 &&
-	    rec_find_thread(rec, cred.pid))
-		return false;
-	return true;
+		return DEST_LIVE;
+	return peer_recorded(rec, dup, &peer) ? DEST_INSIDE : DEST_OUTSIDE;
+}
+
+/* Whether @key is in @set (@n keys). */
+static bool
+in_set(const struct file_key *set, size_t n, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set[i].dev == dev && set[i].ino == ino)
+			return true;
+	return false;
+}
+
+/* Add @dev:@ino to @set. Returns 0 or -ENOMEM. */
+static int
+add_to_set(struct file_key **set, size_t *n, size_t *cap, dev_t dev, ino_t ino)
+{
+	if (UTIL_GROW(*set, *cap, *n + 1) < 0)
+		return -ENOMEM;
+	(*set)[(*n)++] = (struct file_key){ dev, ino };
+	return 0;
 }
 
 /* What gather() found: the call is held, or runs live. */
@@ -375,8 +524,21 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	if (type != S_IFCHR && made_here(h, dev, ino))
 		return false; /* the program reads it back */
 	dup = rec_output_grab_fd(t->tgid, dest_fd(t));
-	if (dup < 0 || !external(rec, dup, type))
+	if (dup < 0)
 		return false;
+	/* a connected socket's peer does not change: judged once */
+	if (type != S_IFSOCK || !in_set(h->outside, h->noutside, dev, ino)) {
+		r = external(rec, dup, type);
+		if (type == S_IFSOCK && r != DEST_LIVE &&
+		    (r == DEST_INSIDE ? add_to_set(&h->made, &h->nmade, &h->made_cap, dev, ino)
+				      : add_to_set(&h->outside, &h->noutside, &h->outside_cap, dev,
+						   ino)) < 0) {
+			rec_stop_recording(rec, "%s", "out of memory");
+			return false;
+		}
+		if (r != DEST_OUTSIDE)
+			return false;
+	}
 	r = gather(t, type == S_IFIFO, &data, &len);
 	if (r < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");
@@ -411,8 +573,9 @@ rec_hold_free(struct recorder *rec)
 
 	if (h->holder)
 		log_info("output commit: %" PRIu64 " writes (%" PRIu64 " bytes) held until their "
-			 "epoch is verified, %" PRIu64 " such writes run live; %zu pipes and socket "
-			 "pairs made by the recording", h->writes, h->bytes, h->live, h->nmade);
+			 "epoch is verified, %" PRIu64 " such writes run live; %zu pipes and sockets "
+			 "kept inside the recording", h->writes, h->bytes, h->live, h->nmade);
 	free(h->made);
+	free(h->outside);
 	*h = (struct rec_hold){ 0 };
 }

@@ -582,8 +582,12 @@ struct file_key {
 /* Output commit in a TP run (record-hold.c, tp/output.h). */
 struct rec_hold {
 	const struct rec_output_holder *holder; /* NULL: nothing is held */
-	struct file_key *made;	/* pipes and socket pairs the recording made */
+	struct file_key *made;	/* pipes and sockets that stay inside: made by
+				 * the recording, or connected to a recorded
+				 * process */
 	size_t nmade, made_cap;
+	struct file_key *outside; /* sockets connected outside, judged once */
+	size_t noutside, outside_cap;
 	uint64_t writes, bytes;	/* writes held, and their bytes */
 	uint64_t live;		/* writes to such a destination run live
 				 * (an address, control data, OOB) */

@@ -18,8 +18,10 @@ import os
 import pty
 import re
 import select
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 from e2e import (REPLAY_TIMEOUT, Fail, Result, case, check_record, compare, compare_bytes,
@@ -248,3 +250,74 @@ def c_tp_output_dup(h):
                   'the recording')
     compare_bytes(unseeded(native.stderr), unseeded(rec.program_stderr()), 'stderr',
                   'the native run', 'the recording')
+
+
+@case('tp-output-tcp-inside')
+def c_tp_output_tcp_inside(h):
+    """tcp_inside: a parent and its child ping-pong 50 times over TCP on
+    127.0.0.1. Both ends are recorded, so their writes are not held (held,
+    each would wait for the other's reply for ever: this case hangs to its
+    timeout); the output is the native run's and the trace replays."""
+    argv = [h.prog('tcp_inside'), '50']
+    native = native_run(argv, 'tcp_inside', cwd=h.tmp)
+    trace, rec = h.record(argv, name='tcp_inside', options=TP + ['-v'], timeout=120)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    # held: only the last line, to stdout (a pipe the harness reads)
+    want = (rb'output commit: 1 writes \(%d bytes\) held .* [1-9][0-9]* pipes and sockets kept '
+            rb'inside' % len(native.stdout))
+    if not re.search(want, rec.stderr):
+        raise Fail('uprr held a write between two recorded processes, or did not say so:\n'
+                   + tail(rec.stderr))
+    compare(rec, h.replay(trace))
+
+
+@case('tp-output-tcp-outside')
+def c_tp_output_tcp_outside(h):
+    """tcp_inside sends 50 lines over TCP to a server outside the
+    recording (a thread of the harness): the server gets each once, in
+    order, as natively, but only once the program ended (held; natively
+    the first comes before its marker exists); the trace replays."""
+    def serve(marker):
+        srv = socket.socket()
+        srv.bind(('127.0.0.1', 0))
+        srv.listen(1)
+        got = {'data': b'', 'marked': None}
+
+        def run_server():
+            srv.settimeout(120)
+            c, _ = srv.accept()
+            c.settimeout(120)
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                if got['marked'] is None:
+                    got['marked'] = os.path.exists(marker)
+                got['data'] += d
+            c.close()
+            srv.close()
+        t = threading.Thread(target=run_server, daemon=True)
+        t.start()
+        return srv.getsockname()[1], got, t
+
+    n = 50
+    want = b''.join(b'msg %d\n' % i for i in range(n))
+    marker = h.path('marker-native')
+    port, got, t = serve(marker)
+    native_run([h.prog('tcp_inside'), str(n), str(port), marker], 'tcp_inside', cwd=h.tmp)
+    t.join(60)
+    compare_bytes(want, got['data'], 'what the server got', 'tcp_inside\'s design',
+                  'the native run')
+    if got['marked']:
+        raise Fail('natively the first message came after the program ended: the test cannot '
+                   'tell held output from sent output')
+    marker = h.path('marker-rec')
+    port, got, t = serve(marker)
+    trace, rec = h.record([h.prog('tcp_inside'), str(n), str(port), marker], name='tcp_inside',
+                          options=TP, timeout=120)
+    t.join(60)
+    compare_bytes(want, got['data'], 'what the server got', 'tcp_inside\'s design',
+                  'the recording')
+    if not got['marked']:
+        raise Fail('the server got a message before the program ended: not held')
+    compare(rec, h.replay(trace))
