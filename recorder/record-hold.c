@@ -5,7 +5,8 @@
  * recording is not run. Its bytes are read from the tracee and handed to
  * the holder (tp/output.h) with a dup of the program's fd, tagged with the
  * current epoch, and the call returns what the kernel returns for a full
- * write: the count. A sendfile or splice from a regular file reads the
+ * write: the count. A shutdown(2) of such a socket for writing is held
+ * after them (live, it would end the stream before them). A sendfile or splice from a regular file reads the
  * file instead (its offset, or the loff_t the call names, advanced as the
  * kernel would), and a splice or tee from a pipe takes (or copies) what
  * the pipe holds. The
@@ -492,7 +493,7 @@ dest_fd(const struct rthread *t)
 {
 	switch (t->nr) {
 	case __NR_write: case __NR_writev: case __NR_sendto: case __NR_sendmsg:
-	case __NR_sendmmsg: case __NR_sendfile: case __NR_vmsplice:
+	case __NR_sendmmsg: case __NR_sendfile: case __NR_vmsplice: case __NR_shutdown:
 		return (int)t->args[0];
 	case __NR_splice:
 		return (int)t->args[2];
@@ -501,6 +502,36 @@ dest_fd(const struct rthread *t)
 	default:
 		return -1;
 	}
+}
+
+/*
+ * @t's shutdown(2) of @dup's socket, connected outside: its SHUT_WR part
+ * is held after the writes held before it (live, the peer would see the
+ * end before them, and they would fail with EPIPE); SHUT_RD is done now
+ * through the dup (the same socket). Returns true if it was held so.
+ */
+static bool
+hold_shutdown(struct recorder *rec, struct rthread *t, int dup)
+{
+	struct rec_hold *h = &rec->hold;
+	int how = (int)t->args[1], r;
+
+	if (how != SHUT_WR && how != SHUT_RDWR) {
+		close(dup);
+		return false; /* SHUT_RD, or EINVAL: the kernel's */
+	}
+	if (how == SHUT_RDWR && shutdown(dup, SHUT_RD) < 0) {
+		close(dup);
+		return false;
+	}
+	r = h->holder->shutdown(h->holder->arg, rec->epochs.k, dup);
+	if (r < 0) {
+		rec_stop_recording(rec, "cannot hold the program's output: %s", strerror(-r));
+		return false;
+	}
+	h->writes++;
+	rec_skip_syscall(rec, t, 0);
+	return true;
 }
 
 bool
@@ -539,6 +570,8 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 		if (r != DEST_OUTSIDE)
 			return false;
 	}
+	if (t->nr == __NR_shutdown)
+		return hold_shutdown(rec, t, steal_fd(&dup));
 	r = gather(t, type == S_IFIFO, &data, &len);
 	if (r < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");

@@ -270,6 +270,9 @@ struct rec_output_holder {
 	 * that a write of epoch @k made to @fd (a dup of the program's fd, the
 	 * holder's too); @msg: a socket, one send(2) each. 0 or -errno. */
 	int (*hold)(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len);
+	/** Hold a shutdown(2) SHUT_WR that epoch @k made of socket @fd (a
+	 * dup, the holder's): after the writes held before it. 0 or -errno. */
+	int (*shutdown)(void *arg, uint64_t k, int fd);
 };
 
 /** What `uprr record` was asked to do. */

@@ -24,21 +24,25 @@
 #include "common/log.h"
 #include "tp/output.h"
 
-/* One held write. */
+/* One held write, or shutdown. */
 struct held {
 	struct held *next;
 	uint64_t epoch;
 	size_t dest;	  /* index in tp_output.dests */
 	uint64_t held_ns; /* util_now_ns() when held */
 	size_t len;
-	uint8_t *data;
+	uint8_t *data;	  /* NULL: shutdown(2) SHUT_WR */
 };
 
-/* An open file written to: the supervisor's dup of it. */
+/* An open file written to: the supervisor's dup of it, kept while writes
+ * to it wait (then closed, so that its reader sees the end once the
+ * program's own fds are closed), or for good once a write failed (later
+ * writes to it are dropped, said once). -1: a free slot. */
 struct dest {
 	int fd;
-	bool msg;    /* a socket: send(2), MSG_NOSIGNAL */
-	bool failed; /* a write failed: its rest is dropped */
+	bool msg;      /* a socket: send(2), MSG_NOSIGNAL */
+	bool failed;   /* a write failed: its rest is dropped */
+	size_t queued; /* writes of it in the list, or being written */
 };
 
 struct tp_output {
@@ -93,6 +97,20 @@ write_out(const struct dest *d, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* A write of destination @i left the list: close its dup if it was the
+ * last one (not a failed one's). Called locked. */
+static void
+unqueue(struct tp_output *q, size_t i)
+{
+	struct dest *d = &q->dests[i];
+
+	assert(d->queued > 0);
+	if (--d->queued == 0 && !d->failed) {
+		close(d->fd);
+		d->fd = -1;
+	}
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -115,8 +133,10 @@ writer_main(void *arg)
 		d = q->dests[h->dest];
 		q->writing = true;
 		pthread_mutex_unlock(&q->lock);
-		if (!d.failed)
+		if (!d.failed && h->data)
 			r = write_out(&d, h->data, h->len);
+		else if (!d.failed && shutdown(d.fd, SHUT_WR) < 0)
+			r = -errno;
 		pthread_mutex_lock(&q->lock);
 		q->writing = false;
 		if (d.failed || r < 0) {
@@ -135,6 +155,7 @@ writer_main(void *arg)
 			log_warn("held output could not be written (%s): the rest the program wrote "
 				 "to that destination is dropped", strerror(-r));
 		}
+		unqueue(q, h->dest);
 		free(h->data);
 		free(h);
 		if (!head_released(q))
@@ -151,6 +172,12 @@ holder_hold(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len)
 	return tp_output_hold(arg, k, fd, msg, data, len);
 }
 
+static int
+holder_shutdown(void *arg, uint64_t k, int fd)
+{
+	return tp_output_hold_shutdown(arg, k, fd);
+}
+
 struct tp_output *
 tp_output_new(void)
 {
@@ -165,6 +192,7 @@ tp_output_new(void)
 	pthread_cond_init(&q->idle, NULL);
 	q->holder.arg = q;
 	q->holder.hold = holder_hold;
+	q->holder.shutdown = holder_shutdown;
 	/* the thread inherits the mask: every signal blocked in it */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -185,19 +213,34 @@ static long
 find_dest(struct tp_output *q, int fd, bool msg)
 {
 	pid_t self = getpid();
+	size_t i, free_slot = q->ndests;
 
-	for (size_t i = 0; i < q->ndests; i++)
+	for (i = 0; i < q->ndests; i++) {
+		if (q->dests[i].fd < 0) {
+			free_slot = MIN(free_slot, i);
+			continue;
+		}
 		if (syscall(SYS_kcmp, self, self, KCMP_FILE, q->dests[i].fd, fd) == 0) {
 			close(fd);
+			q->dests[i].queued++;
 			return (long)i;
 		}
-	if (UTIL_GROW(q->dests, q->dests_cap, q->ndests + 1) < 0) {
+	}
+	if (free_slot == q->ndests && UTIL_GROW(q->dests, q->dests_cap, q->ndests + 1) < 0) {
 		close(fd);
 		return -ENOMEM;
 	}
-	q->dests[q->ndests] = (struct dest){ .fd = fd, .msg = msg };
-	q->stats.destinations = q->ndests + 1;
-	return (long)q->ndests++;
+	q->dests[free_slot] = (struct dest){ .fd = fd, .msg = msg, .queued = 1 };
+	q->stats.destinations++;
+	if (free_slot == q->ndests)
+		q->ndests++;
+	return (long)free_slot;
+}
+
+int
+tp_output_hold_shutdown(struct tp_output *q, uint64_t k, int fd)
+{
+	return tp_output_hold(q, k, fd, true, NULL, 0);
 }
 
 int
@@ -267,6 +310,7 @@ tp_output_discard(struct tp_output *q, uint64_t k)
 		}
 		*p = h->next;
 		dropped += h->len;
+		unqueue(q, h->dest);
 		free(h->data);
 		free(h);
 	}
@@ -322,7 +366,8 @@ tp_output_free(struct tp_output *q)
 	if (q->stats.dropped)
 		log_debug("%" PRIu64 " bytes of held output were never released", q->stats.dropped);
 	for (size_t i = 0; i < q->ndests; i++)
-		close(q->dests[i].fd);
+		if (q->dests[i].fd >= 0)
+			close(q->dests[i].fd);
 	free(q->dests);
 	pthread_cond_destroy(&q->idle);
 	pthread_cond_destroy(&q->work);

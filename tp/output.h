@@ -22,7 +22,8 @@ struct tp_output_stats {
 	uint64_t written;	      /**< bytes released and written */
 	uint64_t dropped;	      /**< bytes discarded (rollback) or left unwritten
 				       * (a destination that failed) */
-	size_t destinations;	      /**< open files written to */
+	size_t destinations;	      /**< open files written to (one counted again
+				       * if it had nothing waiting in between) */
 	uint64_t first_held_ns;	      /**< util_now_ns() of the first hold, 0: none */
 	uint64_t first_written_ns;    /**< and of its first byte written */
 	uint64_t max_delay_ns;	      /**< the longest a write waited, held to written */
@@ -41,13 +42,22 @@ struct tp_output *tp_output_new(void) _wur_;
  * failure) that epoch @k wrote to @fd, the supervisor's dup of the
  * program's fd (pidfd_getfd(2), Linux 5.6: the same open file; the queue's
  * from now on, and closed at once if it is an open file the queue already
- * writes to, kcmp(2) KCMP_FILE). Its flags are never changed: a
+ * writes to, kcmp(2) KCMP_FILE; closed once no write to it waits, so its
+ * reader sees the end when the program's fds are closed too, unless a write
+ * to it failed). Its flags are never changed: a
  * non-blocking file is waited for with poll(2). @msg: a socket, whose
  * bytes go in one send(2) with MSG_NOSIGNAL each (a datagram keeps its
  * bounds). Epochs never go back: @k is at least the last hold's.
  * Returns 0 or -ENOMEM.
  */
 int tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len) _wur_;
+
+/**
+ * Hold a shutdown(2) of @fd's socket for writing (SHUT_WR: the peer sees
+ * the end of the stream) that epoch @k made: it comes after the writes
+ * held before it. @fd as for tp_output_hold(). Returns 0 or -ENOMEM.
+ */
+int tp_output_hold_shutdown(struct tp_output *q, uint64_t k, int fd) _wur_;
 
 /**
  * Release every write of epochs <= @k (UINT64_MAX: all) to the writer

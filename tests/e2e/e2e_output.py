@@ -274,9 +274,11 @@ def c_tp_output_tcp_inside(h):
 @case('tp-output-tcp-outside')
 def c_tp_output_tcp_outside(h):
     """tcp_inside sends 50 lines over TCP to a server outside the
-    recording (a thread of the harness): the server gets each once, in
-    order, as natively, but only once the program ended (held; natively
-    the first comes before its marker exists); the trace replays."""
+    recording (a thread of the harness), then shuts the connection down
+    for writing: the server gets each line once, in order, as natively,
+    then the end (the shutdown held after them), but only once the program
+    ended (held; natively the first comes before its marker exists); the
+    trace replays."""
     def serve(marker):
         srv = socket.socket()
         srv.bind(('127.0.0.1', 0))

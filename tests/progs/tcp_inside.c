@@ -8,7 +8,8 @@
  *
  * tcp_inside ROUNDS PORT MARKER: connects to 127.0.0.1:PORT instead (a
  * server outside the recording), sends "msg N" ROUNDS times, 5 ms apart,
- * with write(2) and send(2) in turn, closes, then creates the file MARKER:
+ * with write(2) and send(2) in turn, shuts it down for writing, closes,
+ * then creates the file MARKER:
  * held, the server sees no byte before MARKER exists.
  */
 #include <arpa/inet.h>
@@ -63,6 +64,10 @@ to_outside(int rounds, int port, const char *marker)
 			die("tcp_inside: send: %s", strerror(errno));
 		nanosleep(&pause, NULL);
 	}
+	/* the end of the stream, before the close (a held shutdown must
+	 * come after the held messages) */
+	if (shutdown(fd, SHUT_WR) < 0)
+		die("tcp_inside: shutdown: %s", strerror(errno));
 	close(fd);
 	fd = open(marker, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)

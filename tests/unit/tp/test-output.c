@@ -192,3 +192,23 @@ Test(output, unreleased_dropped_at_free)
 	cr_assert_str_eq(drain(a[0]), "shown ");
 	close(a[0]), close(a[1]);
 }
+
+Test(output, closed_once_written)
+{
+	int a[2];
+	char buf[16];
+
+	make_pipe(a);
+	q = tp_output_new();
+	cr_assert_not_null(q);
+	hold(0, a[1], false, "last");
+	close(a[1]); /* the program closed its fd: the queue's dup holds it */
+	cr_assert_eq(read(a[0], buf, sizeof(buf)), -1);
+	cr_assert_eq(errno, EAGAIN, "the end came before the held write");
+	tp_output_release(q, 0);
+	tp_output_flush(q);
+	cr_assert_str_eq(drain(a[0]), "last");
+	/* no write waits: the dup is closed, and the reader sees the end */
+	cr_assert_eq(read(a[0], buf, sizeof(buf)), 0);
+	close(a[0]);
+}
