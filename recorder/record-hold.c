@@ -5,19 +5,18 @@
  * recording is not run. Its bytes are read from the tracee and handed to
  * the holder (tp/output.h) with a dup of the program's fd, tagged with the
  * current epoch, and the call returns what the kernel returns for a full
- * write: the count. A shutdown(2) of such a socket for writing is held
- * after them (live, it would end the stream before them). A sendfile or splice from a regular file reads the
+ * write: the count. A sendfile or splice from a regular file reads the
  * file instead (its offset, or the loff_t the call names, advanced as the
- * kernel would), and a splice or tee from a pipe takes (or copies) what
- * the pipe holds. The
- * TP log logs that result, and the EP run answers the call from the log as
- * any other.
+ * kernel would), and a splice or tee from a pipe takes (or copies) what the
+ * pipe holds. A shutdown(2) of such a socket for writing is held after them
+ * (live, it would end the stream before them). The TP log logs that
+ * result, and the EP run answers the call from the log as any other.
  *
  * Outside the recording: a terminal, a FIFO or pipe the recording did not
  * make with pipe(2) or pipe2(2) (uprr's stdout piped to another process,
  * a named FIFO), a connected socket that is not one of a socketpair(2) the
- * recording made and whose peer (SO_PEERCRED, AF_UNIX) is not a recorded
- * process. Not held: regular files (the program may read them back), other
+ * recording made and whose peer is not held by a recorded process
+ * (peer_recorded()). Not held: regular files (the program may read them back), other
  * devices, pwrite(2) (a pipe, socket or terminal has no offset: ESPIPE,
  * left to the kernel), copy_file_range(2) (files only), and any call the
  * kernel would fail at once (a bad fd, an fd not open for writing, an
@@ -554,6 +553,10 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 		return false; /* a regular file, a directory: not held */
 	if (type != S_IFCHR && made_here(h, dev, ino))
 		return false; /* the program reads it back */
+	/* a send or shutdown of what is not a socket: ENOTSOCK */
+	if (type != S_IFSOCK && (t->nr == __NR_sendto || t->nr == __NR_sendmsg ||
+				 t->nr == __NR_sendmmsg || t->nr == __NR_shutdown))
+		return false;
 	dup = rec_output_grab_fd(t->tgid, dest_fd(t));
 	if (dup < 0)
 		return false;
