@@ -414,6 +414,9 @@ struct rthread {
 	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
 					* none (not matched: futex, sched_yield) */
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
+	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
+	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
+	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
@@ -549,6 +552,20 @@ struct rec_tp_stats {
 				 * patches put off as one came to an event */
 };
 
+/* The total order of shared-state calls (record-order.c): a TP run numbers
+ * them, an EP run follows the numbers. */
+struct rec_order {
+	uint64_t seq;		/* TP: the last number given; EP: the last one let go */
+	pid_t holder;		/* TP: the thread whose SC_ORDER_ONE call is in the
+				 * kernel, 0: none */
+	uint64_t holder_ns;	/* since when (util_now_ns()) */
+	uint64_t stuck_ns;	/* EP: since when only order waiters were left, 0 */
+	/* figures for `uprr record -v` */
+	uint64_t waits;		/* calls held at their entry */
+	uint64_t expired;	/* TP: holders let go of after ORDER_HOLD_NS */
+	uint64_t skipped;	/* EP: numbers no thread came with (jumped over) */
+};
+
 /* A TP run's epochs and their checkpoints (record-epoch.c). */
 struct rec_epochs {
 	uint64_t len_ns;	/* epoch length, 0: no epochs */
@@ -637,6 +654,7 @@ struct recorder {
 	struct rec_tp_stats tp_stats;	/* its figures */
 	struct rec_epochs epochs;	/* its epochs (record-epoch.c) */
 	struct rec_hold hold;		/* its held output (record-hold.c) */
+	struct rec_order order;		/* shared-state calls' order (record-order.c) */
 };
 
 /** Whether the threads run one at a time, as sched/ picks them, with
@@ -695,6 +713,28 @@ void rec_tp_release_space(struct recorder *rec);
 bool rec_tp_position(const struct recorder *rec, const struct rthread *u, uint64_t *ret_rip);
 /** Log what the TP run did (`uprr record -v`). */
 void rec_tp_log_stats(const struct recorder *rec);
+
+/* record-order.c: the total order of shared-state calls (sc_order()) */
+
+/** Before @t, at the entry of its syscall, runs it (rec_issue_syscall()):
+ * true if it must wait for the order, held at its entry (RT_AT_ENTRY,
+ * SCHED_BLOCKED) until the order lets it go (SCHED_RUNNABLE again, and it
+ * comes back here). A TP run holds an SC_ORDER_ONE call while another is
+ * in the kernel; an EP run holds a call whose log number is not the next. */
+bool rec_order_issue(struct recorder *rec, struct rthread *t);
+/** At @t's syscall exit in a TP run, before its event is written: number
+ * an ordered call in @ev's values[6] (trace-format.md) and let the
+ * calls it held go. */
+void rec_order_exit(struct recorder *rec, struct rthread *t, int64_t result,
+		    struct trace_event *ev);
+/** In the loop, when no thread can go on (an EP run: sched/ picked none;
+ * a TP run: after its pass): true if the order let a thread go (a holder
+ * that outstayed its bound, or an EP run's waiters that nothing else can
+ * release: the lowest number goes). Else lowers *@wait_ns to when to look
+ * again, if ever. */
+bool rec_order_due(struct recorder *rec, uint64_t *wait_ns);
+/** Log the order's figures (`uprr record -v`). */
+void rec_order_log_stats(const struct recorder *rec);
 /** In a TP run, @u (its PTRACE_INTERRUPT sent) in user code: wait for it to
  * stand at the interrupt's stop (true; u->tp_rip says where), a syscall it
  * entered first skipped and rewound; false, with the event that came first

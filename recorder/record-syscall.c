@@ -516,6 +516,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			return;
 		}
 	}
+	rec_order_exit(rec, t, result, &ev);
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	rec_write_event(rec, &ev);
@@ -622,6 +623,9 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 void
 rec_issue_syscall(struct recorder *rec, struct rthread *t)
 {
+	/* the total order of shared-state calls (record-order.c) */
+	if (rec_order_issue(rec, t))
+		return;
 	if (rec->ep && rec_ep_issue(rec, t))
 		return;
 	if (rec_emulate_syscall(rec, t))

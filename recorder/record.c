@@ -847,12 +847,15 @@ record_loop(struct recorder *rec)
 		if (!rec_serial(rec)) {
 			/* a TP run: every thread stopped at an event goes on */
 			if (rec_tp_run_ready(rec) || rec_tp_signal_due(rec, &wait_ns) ||
-			    rec_epoch_due(rec, &wait_ns))
+			    rec_epoch_due(rec, &wait_ns) || rec_order_due(rec, &wait_ns))
 				continue;
 		} else if (!sched_current(rec->sched)) {
 			pid_t next = sched_pick(rec->sched);
 
 			if (next && rec_run_current(rec, rec_find_thread(rec, next)))
+				continue;
+			/* an EP run whose threads all wait for the order */
+			if (!next && rec->ep && rec_order_due(rec, &wait_ns))
 				continue;
 		} else {
 			struct rthread *cur = rec_find_thread(rec, sched_current(rec->sched));
@@ -1333,8 +1336,11 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	rec_syscallbuf_log_sites(&rec.sb);
 	if (rec.tp) {
 		rec_tp_log_stats(&rec);
+		rec_order_log_stats(&rec);
 		rec_epoch_log_stats(&rec);
 	}
+	if (rec.ep)
+		rec_order_log_stats(&rec);
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
 	if (rec.stats.exits_at_signal || rec.stats.unstepped)

@@ -8,6 +8,7 @@
  * result), the same in record and replay.
  */
 #include <asm/unistd.h>
+#include <fcntl.h>
 #include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <signal.h>
@@ -180,4 +181,93 @@ sc_nargs(long nr)
 	if (nr < 0 || (size_t)nr >= ARRAY_SIZE(nargs_plus1) || !nargs_plus1[nr])
 		return 6;
 	return nargs_plus1[nr] - 1;
+}
+
+enum sc_order
+sc_order(long nr, const uint64_t args[6])
+{
+	switch (nr) {
+	/* data through an open file description: its offset, a pipe's or
+	 * socket's bytes, a file's contents */
+	case __NR_write:
+	case __NR_writev:
+	case __NR_pwrite64:
+	case __NR_pwritev:
+	case __NR_pwritev2:
+	case __NR_pread64:
+	case __NR_preadv:
+	case __NR_preadv2:
+	case __NR_lseek:
+	case __NR_sendto:
+	case __NR_sendmsg:
+	case __NR_sendmmsg:
+	case __NR_sendfile:
+	case __NR_copy_file_range:
+	case __NR_splice:
+	case __NR_tee:
+	case __NR_vmsplice:
+	case __NR_ftruncate:
+	case __NR_fallocate:
+	case __NR_shutdown:
+	/* the fd table and the objects it names */
+	case __NR_open:
+	case __NR_openat:
+	case __NR_openat2:
+	case __NR_creat:
+	case __NR_close:
+	case __NR_close_range:
+	case __NR_dup:
+	case __NR_dup2:
+	case __NR_dup3:
+	case __NR_pipe:
+	case __NR_pipe2:
+	case __NR_socket:
+	case __NR_socketpair:
+	case __NR_bind:
+	case __NR_listen:
+	case __NR_memfd_create:
+	case __NR_eventfd:
+	case __NR_eventfd2:
+	/* names in the file system */
+	case __NR_rename:
+	case __NR_renameat:
+	case __NR_renameat2:
+	case __NR_unlink:
+	case __NR_unlinkat:
+	case __NR_mkdir:
+	case __NR_mkdirat:
+	case __NR_rmdir:
+	case __NR_link:
+	case __NR_linkat:
+	case __NR_symlink:
+	case __NR_symlinkat:
+	case __NR_truncate:
+	case __NR_mknod:
+	case __NR_mknodat:
+	/* the process tree: the child takes the fd table as it stands */
+	case __NR_fork:
+		return SC_ORDER_ONE;
+	case __NR_fcntl:
+		/* F_DUPFD takes a slot of the fd table; the others are the
+		 * description's flags or locks, left out */
+		return args[1] == F_DUPFD || args[1] == F_DUPFD_CLOEXEC ? SC_ORDER_ONE
+									: SC_ORDER_NONE;
+	case __NR_clone:
+		/* a vfork parent waits in the kernel until its child execs or
+		 * exits, and the child's calls must not wait for it */
+		return args[0] & CLONE_VFORK ? SC_ORDER_EXIT : SC_ORDER_ONE;
+	case __NR_vfork:
+	/* they wait for a peer's call: ordered where they returned */
+	case __NR_read:
+	case __NR_readv:
+	case __NR_recvfrom:
+	case __NR_recvmsg:
+	case __NR_recvmmsg:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_connect:
+		return SC_ORDER_EXIT;
+	default:
+		return SC_ORDER_NONE;
+	}
 }

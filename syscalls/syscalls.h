@@ -255,6 +255,31 @@ int sc_nargs(long nr);
  */
 bool sc_ep_live(long nr, const uint64_t args[6]);
 
+/** How a TP run orders a syscall that touches kernel state other threads
+ * and processes share (doc/uniparallel.md, "The order of shared-state
+ * calls"). */
+enum sc_order {
+	SC_ORDER_NONE = 0, /**< not ordered: the thread's own state, or memory */
+	SC_ORDER_ONE,	   /**< one at a time: it waits at its entry while another
+			    * such call is in the kernel, and is numbered at its exit */
+	SC_ORDER_EXIT,	   /**< numbered at its exit only: it may wait for another
+			    * thread's call (a read of a pipe until a write), so
+			    * it neither waits for nor holds up the others */
+};
+
+/**
+ * How a TP run orders syscall @nr with @args (enum sc_order): data through
+ * open file descriptions (read, write, send, receive, lseek, sendfile,
+ * splice...), the fd table (open, close, dup, fcntl F_DUPFD, pipe, socket,
+ * accept), the file system's names (rename, unlink, mkdir, link...), and
+ * the process tree (fork, clone, vfork: the child inherits the fd table
+ * as it stands). Reads, receives, accept and connect are SC_ORDER_EXIT
+ * (read(2), recv(2), accept(2): they wait for a peer), the others
+ * SC_ORDER_ONE. A fact of the call alone: whether the file is shared is
+ * not looked at (a thread shares every fd with its process's threads).
+ */
+enum sc_order sc_order(long nr, const uint64_t args[6]);
+
 /**
  * Whether syscall @nr is left out of the per-thread match of an EP run
  * against its log: how many futex(2) and sched_yield(2) calls a thread

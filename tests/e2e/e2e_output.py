@@ -235,9 +235,11 @@ def c_tp_output_dup(h):
     writev, /dev/stdout (another open file of the same pipe), sendfile
     from a file, splice, tee and copy_file_range. Held or not, what reaches
     each pipe is what a native run shows, in the same order (a sendfile or
-    tee run live would overtake the writes held before it). The replay is
-    not compared: the EP run orders the two processes' writes its own way
-    (the same on main without output commit)."""
+    tee run live would overtake the writes held before it). The replay
+    shows the recording's bytes in the recording's order: the EP run
+    follows the TP run's order of the two processes' writes
+    (recorder/record-order.c), where its own schedule would put them
+    another way."""
     prog = h.prog('dup_output')
     tmp = [h.path('inputs-native'), h.path('inputs-rec')]
     for d in tmp:
@@ -250,6 +252,7 @@ def c_tp_output_dup(h):
                   'the recording')
     compare_bytes(unseeded(native.stderr), unseeded(rec.program_stderr()), 'stderr',
                   'the native run', 'the recording')
+    compare(rec, h.replay(trace))
 
 
 @case('tp-output-tcp-inside')

@@ -1,0 +1,231 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The total order of the syscalls that touch kernel state threads and
+ * processes share (doc/uniparallel.md, "The order of shared-state calls";
+ * which calls: sc_order()).
+ *
+ * TP run: each ordered call that returns gets the next global number, in
+ * the log's syscall exit event (values[6], trace-format.md). The supervisor
+ * sees exits, not the kernel's order inside two calls in the kernel at
+ * once; so an SC_ORDER_ONE call runs while no other is in the kernel: one
+ * that comes to its entry meanwhile is held there (SCHED_BLOCKED, which
+ * record-tp.c's pass leaves alone) until that one's exit. A call that may
+ * wait for another thread's (SC_ORDER_EXIT: a read of a pipe until a
+ * write) is numbered at its exit only and holds no one up: holding it, or
+ * holding the write it waits for, could deadlock. A holder that stays in
+ * the kernel more than ORDER_HOLD_NS (a write into a full pipe whose
+ * reader must first make an ordered call) is let go of: the calls it held
+ * run beside it, numbered by their exits (counted: `expired`).
+ *
+ * EP run: a call whose log number is s runs once the numbers below s that
+ * any thread came with have run: a thread that comes early is held at its
+ * entry (SCHED_BLOCKED: sched/ does not pick it, as a thread an emulated
+ * tracer holds) and made runnable when the number before it has gone. A
+ * number no thread comes with (the log's call was folded into a buffered
+ * record, or its thread never gets there) must not hang the run: when only
+ * order waiters are left for ORDER_STUCK_NS, the lowest waiting number goes
+ * (counted: `skipped`). A thread that comes later with a number below one
+ * already let go cannot follow the log's order: a divergence.
+ */
+#define LOG_PREFIX "record-order"
+#include <inttypes.h>
+
+#include "common/log.h"
+#include "ep/ep.h"
+#include "recorder/record-private.h"
+#include "sched/sched.h"
+#include "syscalls/syscalls.h"
+
+/* How long an SC_ORDER_ONE call may hold the others at their entries. */
+#define ORDER_HOLD_NS 2000000ull
+/* How long an EP run waits, with only order waiters left, before the
+ * lowest number goes: a futex wake's waiter may not have reported its
+ * return yet. */
+#define ORDER_STUCK_NS 20000000ull
+/* The syscall exit event's value that holds the number (trace-format.md). */
+#define ORDER_VALUE 6
+
+static void
+hold(struct recorder *rec, struct rthread *t)
+{
+	t->state = RT_AT_ENTRY;
+	if (!t->order_wait)
+		rec->order.waits++;
+	t->order_wait = true;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+}
+
+static void
+release(struct recorder *rec, struct rthread *t)
+{
+	t->order_wait = false;
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+}
+
+/* TP run: let every held thread go; the first to come back takes the turn. */
+static void
+release_all(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].order_wait)
+			release(rec, &rec->threads[i]);
+}
+
+/* The log's number of @t's call in an EP run, 0: none. */
+static uint64_t
+log_number(const struct rthread *t)
+{
+	const struct ep_call *c = t->ep_call;
+
+	return c && c->exited && c->nvalues > ORDER_VALUE ? c->values[ORDER_VALUE] : 0;
+}
+
+static bool
+ep_issue(struct recorder *rec, struct rthread *t)
+{
+	uint64_t s = log_number(t);
+
+	rec->order.stuck_ns = 0;
+	if (!s)
+		return false;
+	if (s <= rec->order.seq) {
+		rec->ep_diverged = true;
+		rec_stop_recording(rec,
+				   "divergence from the log: thread %d, syscall %s: its call is number "
+				   "%" PRIu64 " of the log's shared-state order, which already "
+				   "let %" PRIu64 " go",
+				   t->tid, sc_name((long)t->nr) ?: "?", s, rec->order.seq);
+		return true;
+	}
+	if (s != rec->order.seq + 1) {
+		t->order_seq = s;
+		hold(rec, t);
+		return true;
+	}
+	rec->order.seq = s;
+	t->order_wait = false;
+	/* the one it lets go next, if it waits already */
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *u = &rec->threads[i];
+
+		if (u->order_wait && u->order_seq == s + 1)
+			release(rec, u);
+	}
+	return false;
+}
+
+bool
+rec_order_issue(struct recorder *rec, struct rthread *t)
+{
+	struct rthread *h;
+
+	if (rec->ep)
+		return ep_issue(rec, t);
+	if (rec_serial(rec))
+		return false; /* UP recording: one thread at a time already */
+	t->order_kind = (uint8_t)sc_order((long)t->nr, t->args);
+	if (t->order_kind != SC_ORDER_ONE)
+		return false;
+	/* the holder's turn lasts until its exit is numbered (a thread that
+	 * went on from its exit stop first would be numbered after a call
+	 * that ran later), or its bound (rec_order_due()) */
+	h = rec->order.holder ? rec_find_thread(rec, rec->order.holder) : NULL;
+	if (h && h != t) {
+		hold(rec, t);
+		return true;
+	}
+	t->order_wait = false;
+	rec->order.holder = t->tid;
+	rec->order.holder_ns = util_now_ns();
+	return false;
+}
+
+void
+rec_order_exit(struct recorder *rec, struct rthread *t, int64_t result, struct trace_event *ev)
+{
+	uint8_t kind = t->order_kind;
+
+	if (rec_serial(rec) || rec->ep)
+		return;
+	t->order_kind = SC_ORDER_NONE;
+	if (rec->order.holder == t->tid) {
+		rec->order.holder = 0;
+		release_all(rec);
+	}
+	/* an exit the kernel restarts is not the call's end (the EP run's log
+	 * reader folds it into its restart, ep_log_open()) */
+	if (kind == SC_ORDER_NONE || sc_result_restarts(result))
+		return;
+	for (uint32_t i = ev->nvalues; i < ORDER_VALUE; i++)
+		ev->values[i] = 0; /* 0 in every other value means none */
+	ev->values[ORDER_VALUE] = ++rec->order.seq;
+	ev->nvalues = ORDER_VALUE + 1;
+}
+
+bool
+rec_order_due(struct recorder *rec, uint64_t *wait_ns)
+{
+	struct rthread *low = NULL;
+	uint64_t now = util_now_ns();
+	bool waiting = false;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *u = &rec->threads[i];
+
+		if (!u->order_wait)
+			continue;
+		waiting = true;
+		if (!low || u->order_seq < low->order_seq)
+			low = u;
+	}
+	if (!waiting)
+		return false;
+	if (!rec->ep) {
+		struct rthread *h = rec->order.holder ? rec_find_thread(rec, rec->order.holder) : NULL;
+
+		/* a holder that vanished (killed in its call) has no turn */
+		if (h && now - rec->order.holder_ns < ORDER_HOLD_NS) {
+			uint64_t left = ORDER_HOLD_NS - (now - rec->order.holder_ns);
+
+			if (!*wait_ns || left < *wait_ns)
+				*wait_ns = left;
+			return false;
+		}
+		if (h)
+			rec->order.expired++;
+		rec->order.holder = 0;
+		release_all(rec);
+		return true;
+	}
+	if (!rec->order.stuck_ns)
+		rec->order.stuck_ns = now;
+	if (now - rec->order.stuck_ns < ORDER_STUCK_NS) {
+		uint64_t left = ORDER_STUCK_NS - (now - rec->order.stuck_ns);
+
+		if (!*wait_ns || left < *wait_ns)
+			*wait_ns = left;
+		return false;
+	}
+	rec->order.stuck_ns = 0;
+	log_debug("EP order: no thread came with numbers %" PRIu64 "-%" PRIu64 "; thread %d goes",
+		  rec->order.seq + 1, low->order_seq - 1, low->tid);
+	rec->order.skipped += low->order_seq - 1 - rec->order.seq;
+	rec->order.seq = low->order_seq - 1;
+	release(rec, low);
+	return true;
+}
+
+void
+rec_order_log_stats(const struct recorder *rec)
+{
+	if (rec->ep)
+		log_info("EP run: %" PRIu64 " shared-state calls in the log's order; %" PRIu64
+			 " held at their entry for it; %" PRIu64 " numbers no thread came with",
+			 rec->order.seq, rec->order.waits, rec->order.skipped);
+	else if (!rec_serial(rec))
+		log_info("TP run: %" PRIu64 " shared-state calls numbered; %" PRIu64
+			 " held at their entry while another was in the kernel; %" PRIu64
+			 " holders let go of after %llu ms",
+			 rec->order.seq, rec->order.waits, rec->order.expired,
+			 ORDER_HOLD_NS / 1000000ull);
+}
