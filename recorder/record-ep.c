@@ -171,6 +171,12 @@ diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
 			   t->tid, ep_log_tid(rec->ep->log, t->tid), sc_name((long)t->nr) ?: "?", why);
 }
 
+void
+rec_ep_diverge(struct recorder *rec, const struct rthread *t, const char *why)
+{
+	diverge(rec, t, "%s", why);
+}
+
 int
 rec_ep_exec_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
 		  uint64_t stack_end)

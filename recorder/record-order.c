@@ -29,6 +29,8 @@
  */
 #define LOG_PREFIX "record-order"
 #include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "common/log.h"
 #include "ep/ep.h"
@@ -38,9 +40,8 @@
 
 /* How long an SC_ORDER_ONE call may hold the others at their entries. */
 #define ORDER_HOLD_NS 2000000ull
-/* How long an EP run waits, with only order waiters left, before the
- * lowest number goes: a futex wake's waiter may not have reported its
- * return yet. */
+/* How long an EP run waits, with only order waiters left (every other
+ * thread sleeps in the kernel), before the lowest number goes. */
 #define ORDER_STUCK_NS 20000000ull
 /* The syscall exit event's value that holds the number (trace-format.md). */
 #define ORDER_VALUE 6
@@ -71,6 +72,42 @@ release_all(struct recorder *rec)
 			release(rec, &rec->threads[i]);
 }
 
+/*
+ * Whether thread @tid sleeps in the kernel (proc(5): /proc/PID/stat's state
+ * S or D), not stopped at an event uprr has yet to take (t) or running (R):
+ * a futex waiter the last call woke may not have reported its return yet.
+ */
+static bool
+sleeps(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	f = fopen(path, "re");
+	if (!f)
+		return true; /* gone: its end comes through the loop */
+	p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+	fclose(f);
+	return !p || (p[1] == ' ' && (p[2] == 'S' || p[2] == 'D'));
+}
+
+/* Whether no thread of an EP run but the order's waiters can go on. */
+static bool
+only_waiters_left(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *u = &rec->threads[i];
+
+		if (u->order_wait)
+			continue;
+		if (sched_state_of(rec->sched, u->tid) == SCHED_RUNNABLE ||
+		    (u->state == RT_IN_SYSCALL && !sleeps(u->tid)))
+			return false;
+	}
+	return true;
+}
+
 /* The log's number of @t's call in an EP run, 0: none. */
 static uint64_t
 log_number(const struct rthread *t)
@@ -89,12 +126,13 @@ ep_issue(struct recorder *rec, struct rthread *t)
 	if (!s)
 		return false;
 	if (s <= rec->order.seq) {
-		rec->ep_diverged = true;
-		rec_stop_recording(rec,
-				   "divergence from the log: thread %d, syscall %s: its call is number "
-				   "%" PRIu64 " of the log's shared-state order, which already "
-				   "let %" PRIu64 " go",
-				   t->tid, sc_name((long)t->nr) ?: "?", s, rec->order.seq);
+		char why[160];
+
+		snprintf(why, sizeof(why),
+			 "it is number %" PRIu64 " of the log's order of shared-state calls, "
+			 "and %" PRIu64 " went already",
+			 s, rec->order.seq);
+		rec_ep_diverge(rec, t, why);
 		return true;
 	}
 	if (s != rec->order.seq + 1) {
@@ -197,7 +235,7 @@ rec_order_due(struct recorder *rec, uint64_t *wait_ns)
 		release_all(rec);
 		return true;
 	}
-	if (!rec->order.stuck_ns)
+	if (!rec->order.stuck_ns || !only_waiters_left(rec))
 		rec->order.stuck_ns = now;
 	if (now - rec->order.stuck_ns < ORDER_STUCK_NS) {
 		uint64_t left = ORDER_STUCK_NS - (now - rec->order.stuck_ns);

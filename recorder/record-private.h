@@ -733,6 +733,9 @@ void rec_order_exit(struct recorder *rec, struct rthread *t, int64_t result,
  * release: the lowest number goes). Else lowers *@wait_ns to when to look
  * again, if ever. */
 bool rec_order_due(struct recorder *rec, uint64_t *wait_ns);
+/** Stop an EP run at a divergence of @t's syscall from the log: @why, one
+ * phrase (record-ep.c). */
+void rec_ep_diverge(struct recorder *rec, const struct rthread *t, const char *why);
 /** Log the order's figures (`uprr record -v`). */
 void rec_order_log_stats(const struct recorder *rec);
 /** In a TP run, @u (its PTRACE_INTERRUPT sent) in user code: wait for it to

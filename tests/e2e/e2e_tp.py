@@ -14,6 +14,7 @@ same table (e2e.CASES), so `e2e.py CASE` and `--list` see them.
 """
 
 import collections
+import os
 import re
 
 from e2e import Fail, Skip, case, compare_bytes, log, native_run, run, tail
@@ -446,6 +447,53 @@ def interrupts(h, trace):
 def names(counter):
     return ', '.join(f'{n} {kind} of call {nr:#x}'
                      for (nr, kind), n in sorted(counter.items())) or 'none'
+
+
+@case('ep-order')
+def c_ep_order(h):
+    """An EP run follows the TP log's order of shared-state calls
+    (recorder/record-order.c) where the log's numbers are taken apart
+    (trace-craft order): dup_output's log with number 2 taken away (no
+    thread comes with it) is followed to the end, the number jumped over
+    after the run waited, and the trace replays with the log's output;
+    with numbers 1 and another thread's first swapped (an order no run can
+    meet) the EP run diverges in one line (exit 124), not hangs."""
+    import shutil
+    from e2e import EP_DIVERGED, compare
+    if not h.craft or not os.access(h.craft, os.X_OK):
+        raise Fail('tests/e2e/trace-craft is not built')
+    d = h.path('order-inputs')
+    os.mkdir(d)
+    argv = [h.prog('dup_output'), d]
+    log_trace, rec = record_tp(h, argv, 'order-log', options=['--no-syscall-buffer'])
+    for how in ('gap', 'swap'):
+        crafted = h.path(f'order-log-{how}')
+        shutil.copytree(log_trace, crafted)
+        r = run([h.craft, 'order', crafted, how], timeout=60, what='trace-craft')
+        if r.status != 0:
+            raise Fail('trace-craft failed\n  ' + r.explain())
+        log('  ' + r.stdout.decode().strip())
+        trace, ep = h.record(argv, name=f'order-ep-{how}', expect_status=None, timeout=120,
+                             options=['--no-syscall-buffer', '-v',
+                                      f'--syscalls-from={crafted}'])
+        if how == 'gap':
+            if ep.status != 0:
+                raise Fail(f'the EP run of a log without number 2 did not end as the log did\n'
+                           f'  {ep.explain()}')
+            if not re.search(rb'EP run: \d+ shared-state calls in the log\'s order; \d+ held '
+                             rb'at their entry for it; 1 numbers no thread came with', ep.stderr):
+                raise Fail('the EP run did not say it jumped over one number:\n'
+                           + tail(ep.stderr))
+            compare(rec, h.replay(trace))
+            continue
+        lines = [ln for ln in ep.stderr.split(b'\n') if b'divergence' in ln]
+        if ep.status != EP_DIVERGED or len(lines) != 1 or not re.match(
+                rb'uprr: record: divergence from the log: thread \d+ \(the log\'s \d+\), '
+                rb'syscall \w+: it is number \d+ of the log\'s order of shared-state calls',
+                lines[0]):
+            raise Fail(f'the EP run of a swapped order did not diverge in one line\n'
+                       f'  {ep.explain()}')
+        log('  ' + lines[0].decode())
 
 
 @case('ep-epochs')

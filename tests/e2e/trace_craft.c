@@ -13,6 +13,11 @@
  *	another byte than it did; says how many buffered writes the trace keeps
  *	as a hash (TRACE_SB_HASHED), a line "hashed N"
  *
+ *   trace-craft order DIR gap|swap
+ *	rewrites the order numbers of shared-state calls in a TP log
+ *	(syscall exit values[6]): gap takes number 2 away, swap exchanges
+ *	number 1 with the first number of another thread
+ *
  * The header is one frame whose payload starts with the u32 format version
  * (doc/trace-format.md: the only field every version keeps). The frame is
  * decoded and encoded again with the trace component's own public frame
@@ -21,6 +26,7 @@
  * record decoder.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -166,14 +172,134 @@ flip_read(const char *dir)
 	return flipped ? 0 : -ENOENT;
 }
 
+/* The syscall exit value that holds a TP log's order number (trace-format.md). */
+#define ORDER_VALUE 6
+
+/* Whether @ev is a syscall exit numbered in the order of shared-state calls. */
+static bool
+numbered(const struct trace_event *ev)
+{
+	return ev->type == TRACE_EV_SYSCALL_EXIT && ev->nvalues > ORDER_VALUE &&
+	       ev->values[ORDER_VALUE];
+}
+
+/*
+ * Rewrite the order numbers of the TP log in @dir: "gap" takes number 2
+ * away (the call keeps none), "swap" gives the first numbered call of the
+ * first thread the number of the first numbered call of another thread,
+ * and that one number 1. Every events frame is decoded and encoded again.
+ */
+static int
+order_edit(const char *dir, const char *how)
+{
+	_cleanup_free_ char *path = NULL, *buf = NULL;
+	_cleanup_free_ struct trace_blob *blobs = NULL;
+	struct trace_wbuf out = { 0 };
+	size_t len, blobs_cap = 0;
+	uint64_t first_tid = 0, other = 0;
+	bool gap = strcmp(how, "gap") == 0;
+	_cleanup_close_ int fd = -1;
+	int r = 0;
+
+	if (!gap && strcmp(how, "swap") != 0)
+		return -EINVAL;
+	if (asprintf(&path, "%s/events", dir) < 0)
+		return -ENOMEM;
+	r = util_read_file(path, &buf, &len);
+	if (r < 0) {
+		fprintf(stderr, "trace-craft: %s: %s\n", path, strerror(-r));
+		return r;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		size_t off = 0;
+
+		for (uint32_t seq = 0; off < len; seq++) {
+			_cleanup_free_ void *raw = NULL, *frame = NULL;
+			struct trace_wbuf recs = { 0 };
+			size_t raw_len, frame_len, new_len;
+			struct trace_rcur c;
+
+			r = trace_frame_decode(buf + off, len - off, TRACE_STREAM_EVENTS, seq, &raw,
+					       &raw_len, &frame_len);
+			if (r < 0) {
+				fprintf(stderr, "trace-craft: %s: cannot decode frame %u (%d)\n", path,
+					seq, r);
+				return r;
+			}
+			off += frame_len;
+			c = (struct trace_rcur){ raw, raw_len };
+			while (c.left) {
+				struct trace_event ev;
+
+				r = trace_record_decode(&c, &ev, &blobs, &blobs_cap);
+				if (r < 0)
+					return r;
+				if (pass == 0 && numbered(&ev)) {
+					/* the first thread, and the first number of another */
+					if (!first_tid)
+						first_tid = ev.tid;
+					else if (ev.tid != first_tid && !other)
+						other = ev.values[ORDER_VALUE];
+				}
+				if (pass == 1 && numbered(&ev)) {
+					uint64_t *v = &ev.values[ORDER_VALUE];
+
+					if (gap && *v == 2) {
+						*v = 0;
+						other = 2;
+					}
+					else if (!gap && *v == 1)
+						*v = other;
+					else if (!gap && *v == other)
+						*v = 1;
+				}
+				if (pass == 1 && (r = trace_record_encode(&recs, &ev)) < 0)
+					return r;
+			}
+			if (pass == 0)
+				continue;
+			r = trace_frame_encode(TRACE_STREAM_EVENTS, seq, recs.data, recs.len, &frame,
+					       &new_len);
+			trace_wbuf_free(&recs);
+			if (r < 0 || (r = trace_wbuf_reserve(&out, new_len)) < 0)
+				return r;
+			memcpy(out.data + out.len, frame, new_len);
+			out.len += new_len;
+		}
+		if (pass == 0 && !gap && !other) {
+			fprintf(stderr, "trace-craft: %s: no two threads with numbered calls\n", path);
+			return -ENOENT;
+		}
+	}
+	if (gap && !other) {
+		fprintf(stderr, "trace-craft: %s: no call numbered 2\n", path);
+		trace_wbuf_free(&out);
+		return -ENOENT;
+	}
+	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (fd < 0)
+		r = -errno;
+	else
+		r = util_write_all(fd, out.data, out.len);
+	trace_wbuf_free(&out);
+	if (r == 0 && gap)
+		printf("took number 2 away\n");
+	else if (r == 0)
+		printf("swapped numbers 1 and %" PRIu64 "\n", other);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 4 && strcmp(argv[1], "order") == 0)
+		return order_edit(argv[2], argv[3]) < 0 ? 1 : 0;
 	if (argc == 4 && strcmp(argv[1], "set-version") == 0)
 		return set_version(argv[2], strtoul(argv[3], NULL, 0)) < 0 ? 1 : 0;
 	if (argc == 3 && strcmp(argv[1], "flip-read") == 0)
 		return flip_read(argv[2]) < 0 ? 1 : 0;
 	fprintf(stderr, "usage: trace-craft set-version DIR N\n"
-			"       trace-craft flip-read DIR\n");
+			"       trace-craft flip-read DIR\n"
+			"       trace-craft order DIR gap|swap\n");
 	return 2;
 }
