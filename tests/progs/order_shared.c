@@ -12,6 +12,7 @@
  */
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "progs.h"
@@ -77,6 +78,7 @@ int
 main(int argc, char **argv)
 {
 	char path[4096];
+	sigset_t chld;
 	int status;
 	pid_t pid;
 
@@ -84,6 +86,12 @@ main(int argc, char **argv)
 		die("usage: order_shared DIR [ROUNDS]");
 	if (argc > 2)
 		rounds = atoi(argv[2]);
+	/* the child's SIGCHLD stays pending: delivered while the parent waits
+	 * for its thread in a futex, an EP run could not place it yet
+	 * (ep/ep.h: a signal after a futex wait) */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
 	snprintf(path, sizeof(path), "%s/order_shared.out", argv[1]);
 	file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (file_fd < 0 || pipe2(pipe_fd, O_CLOEXEC) < 0)
