@@ -57,6 +57,11 @@
 /* How long an end that found a thread at an event waits to try again. */
 #define EPOCH_RETRY_NS 1000000ull
 
+/* How long the threads let go to their next syscall may take to reach it,
+ * the others held meanwhile, before the end is given up (or, with
+ * rec_epochs.anywhere, taken where they stand). */
+#define EPOCH_GATHER_NS 5000000ull
+
 /* The -ERESTART* codes (include/linux/errno.h): the kernel restarts the
  * syscall when no handler runs. */
 #define EPOCH_ERESTARTSYS 512
@@ -73,6 +78,7 @@ rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 	rec->epochs.len_ns = (uint64_t)opts->epoch_ms * 1000000u;
 	rec->epochs.next_ns = util_now_ns() + rec->epochs.len_ns;
 	rec->epochs.check = opts->epoch_check;
+	rec->epochs.anywhere = opts->epoch_anywhere;
 	rec->epochs.keeper = opts->epochs;
 }
 
@@ -150,6 +156,16 @@ is_restart(uint64_t rax)
 	       v == -EPOCH_ERESTARTNOHAND || v == -EPOCH_ERESTART_RESTARTBLOCK;
 }
 
+/* Whether @t, just held by rec_tp_hold_one(), stands at the entry of a
+ * traced syscall it had entered, rewound (not entered), outside the syscall
+ * buffer's library (whose own traced calls may come between a record's
+ * bytes and its count). */
+static bool
+at_entry(const struct rthread *t)
+{
+	return t->epoch_held && t->tp_rewound && !rec_syscallbuf_in_library(t->tp_rip);
+}
+
 /* Interrupt every thread and wait until each stands still (t->epoch_held).
  * False if one did not (an event came first, left for the loop, or it is
  * gone). */
@@ -179,6 +195,7 @@ stop_all(struct recorder *rec)
 				t->epoch_held = false;
 				still = false;
 			}
+			t->epoch_at_entry = at_entry(t);
 			continue;
 		}
 		if (!rec_wait_thread_stop(rec, t, &status)) {
@@ -204,41 +221,54 @@ stop_all(struct recorder *rec)
 			break;
 		}
 	}
-	/* One stopped inside the syscall buffer's library, not in a syscall,
-	 * may be between a record's bytes and its count: its buffer cannot
-	 * be read now (the UP recorder waits for it too, record-signals.c).
-	 * It leaves soon. So does one still leaving its exec. */
-	for (size_t i = 0; i < rec->nthreads && still; i++) {
-		struct rthread *t = &rec->threads[i];
+	return still;
+}
+
+/*
+ * Whether every thread held in user code (an end anywhere: not at a
+ * syscall) may be copied where it stands. One stopped inside the syscall
+ * buffer's library, not in a syscall, may be between a record's bytes and
+ * its count: its buffer cannot be read now (the UP recorder waits for it
+ * too, record-signals.c). It leaves soon. So does one still leaving its
+ * exec.
+ */
+static bool
+settled(const struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
 		struct user_regs_struct regs;
 
-		if (!t->epoch_held || t->epoch_in_syscall || tracee_get_regs(t->tid, &regs) < 0)
+		if (!t->epoch_held || t->epoch_in_syscall || t->epoch_at_entry ||
+		    tracee_get_regs(t->tid, &regs) < 0)
 			continue;
 		if (rec_syscallbuf_in_library(regs.rip) && (int64_t)regs.orig_rax < 0)
-			still = false;
+			return false;
 		/* Still on its way out of an exec, no instruction run: a
 		 * copy made there had PKRU 0 where the process has its
 		 * default (0x55555554; seen with --epoch-check under load,
 		 * the new image's FPU state being loaded on the way to user
 		 * mode). */
 		if ((regs.orig_rax == __NR_execve || regs.orig_rax == __NR_execveat) && !regs.rax)
-			still = false;
+			return false;
 	}
-	return still;
+	return true;
 }
 
-/* Let every thread stopped for the checkpoint go on; those at their
- * syscall's exit go on through the loop (t->tp_status_due). */
+/* Let every thread stopped for the checkpoint go on (one held at a
+ * syscall's entry enters it); those at their syscall's exit go on through
+ * the loop (t->tp_status_due). The others seek no more. */
 static void
 resume_all(struct recorder *rec)
 {
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *t = &rec->threads[i];
+		bool held = t->epoch_held;
 
-		if (!t->epoch_held)
-			continue;
 		t->epoch_held = false;
-		if (t->tp_status_due)
+		t->epoch_at_entry = false;
+		t->epoch_seek = false;
+		if (!held || t->tp_status_due)
 			continue;
 		rec_resume(t, t->epoch_in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 	}
@@ -484,7 +514,7 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		struct rthread *t = &rec->threads[i];
 		struct user_regs_struct regs;
 		struct trace_event ev;
-		bool in_library;
+		bool in_library, at_syscall = t->epoch_in_syscall || t->epoch_at_entry;
 		int r;
 
 		if (t->tgid != tgid)
@@ -505,10 +535,11 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		ev.nvalues = 4;
 		ev.values[0] = rec->epochs.k;
 		ev.values[1] = t->tp_syscalls + (in_library ? (uint64_t)r : 0);
-		ev.values[2] = t->epoch_in_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
+		ev.values[2] = at_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
 		ev.values[3] = (uint64_t)copy_pid;
-		if (!t->epoch_in_syscall && tracee_get_regs(t->tid, &regs) == 0)
+		if (!at_syscall && tracee_get_regs(t->tid, &regs) == 0)
 			rec_event_set_regs(&ev, &regs);
+		rec->epochs.user_ends += !at_syscall;
 		if (rec_write_event(rec, &ev) < 0)
 			return;
 	}
@@ -613,24 +644,40 @@ hand_over(struct recorder *rec, struct kept *kept, size_t n)
 	}
 }
 
-/* End the epoch: every thread stopped, every process copied, every thread
- * let go. */
+/* The end in progress given up: every thread let go; the next is due a
+ * whole epoch later. */
 static void
-end_epoch(struct recorder *rec)
+give_up(struct recorder *rec, const char *why)
 {
-	uint64_t t0 = util_now_ns(), t1, t2, rss = 0, check_ns = rec->epochs.check_ns;
+	uint64_t now = util_now_ns();
+
+	rec->epochs.given_up++;
+	rec->epochs.given_up_ns += now - rec->epochs.tick_ns;
+	rec->epochs.gather_start_ns = 0;
+	resume_all(rec);
+	rec->epochs.next_ns = now + rec->epochs.len_ns;
+	log_debug("checkpoint %" PRIu64 " given up after %" PRIu64 " us: %s", rec->epochs.k + 1,
+		  (now - rec->epochs.tick_ns) / 1000, why);
+}
+
+/* Take the end in progress, every thread held: every process copied,
+ * every thread let go. */
+static void
+take_end(struct recorder *rec)
+{
+	uint64_t t1 = util_now_ns(), t2, rss = 0, check_ns = rec->epochs.check_ns;
+	uint64_t tick = rec->epochs.tick_ns, stopped = rec->epochs.gather_start_ns;
 	struct kept *kept;
 	size_t nkept = 0;
 
-	for (size_t i = 0; i < rec->nthreads; i++)
-		if (!may_stop(&rec->threads[i]))
-			goto put_off;
-	if (!stop_all(rec)) {
+	rec->epochs.gather_start_ns = 0;
+	if (!settled(rec)) {
 		resume_all(rec);
-		goto put_off;
+		rec->epochs.put_off++;
+		rec->epochs.next_ns = util_now_ns() + EPOCH_RETRY_NS;
+		return;
 	}
 	kept = calloc(rec->nthreads, sizeof(*kept));
-	t1 = util_now_ns();
 	if (kept)
 		copy_all(rec, kept, &nkept);
 	else
@@ -641,7 +688,10 @@ end_epoch(struct recorder *rec)
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == rec->threads[i].tgid)
 			rss += resident_bytes(rec->threads[i].tgid);
-	rec->epochs.stop_ns += t1 - t0;
+	rec->epochs.stop_ns += stopped - tick;
+	rec->epochs.reach_ns += t1 - tick;
+	if (t1 - tick > rec->epochs.reach_max_ns)
+		rec->epochs.reach_max_ns = t1 - tick;
 	rec->epochs.pause_ns += t2 - t1;
 	if (t2 - t1 > rec->epochs.pause_max_ns)
 		rec->epochs.pause_max_ns = t2 - t1;
@@ -650,14 +700,177 @@ end_epoch(struct recorder *rec)
 	rec->epochs.rss_sum += rss;
 	hand_over(rec, kept, nkept);
 	free(kept);
-	log_debug("checkpoint %" PRIu64 ": threads stopped in %" PRIu64 " us, paused %" PRIu64
-		  " us, %" PRIu64 " MiB resident",
-		  rec->epochs.k, (t1 - t0) / 1000, (t2 - t1) / 1000, rss >> 20);
+	log_debug("checkpoint %" PRIu64 ": threads stopped in %" PRIu64 " us, all at a syscall in %" PRIu64
+		  " us, paused %" PRIu64 " us, %" PRIu64 " MiB resident",
+		  rec->epochs.k, (stopped - tick) / 1000, (t1 - tick) / 1000, (t2 - t1) / 1000, rss >> 20);
 	rec->epochs.next_ns = util_now_ns() + rec->epochs.len_ns;
+}
+
+/*
+ * The epoch's end is due: stop every thread (stop_all()). One blocked in a
+ * traced syscall stands at its exit (-ERESTART*), one that had entered a
+ * traced syscall at its entry, rewound: both at a syscall. One in user code
+ * (or blocked in a buffered call, or at a traced call of the buffer's
+ * library) is let go to the entry of its next traced syscall, where
+ * rec_epoch_hold_at_entry() holds it; the others stay held. The end is
+ * taken once every thread is held (gather()).
+ */
+static void
+end_epoch(struct recorder *rec)
+{
+	uint64_t t0 = util_now_ns();
+	size_t seek = 0;
+
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (!may_stop(&rec->threads[i]))
+			goto put_off;
+	if (!stop_all(rec)) {
+		resume_all(rec);
+		goto put_off;
+	}
+	rec->epochs.tick_ns = t0;
+	rec->epochs.gather_start_ns = util_now_ns();
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (!t->epoch_held || t->epoch_in_syscall || t->epoch_at_entry)
+			continue;
+		t->epoch_held = false;
+		t->epoch_seek = true;
+		seek++;
+		rec_resume(t, PTRACE_CONT, 0);
+	}
+	rec->epochs.sought += seek;
+	if (!seek)
+		take_end(rec);
 	return;
 put_off:
 	rec->epochs.put_off++;
 	rec->epochs.next_ns = util_now_ns() + EPOCH_RETRY_NS;
+}
+
+/* With rec_epochs.anywhere: stop every thread still on its way to a
+ * syscall where it stands. False if one came to an event first. */
+static bool
+stop_seekers(struct recorder *rec)
+{
+	bool still = true;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (!t->epoch_seek)
+			continue;
+		if (t->state != RT_RUNNING || t->tp_status_due ||
+		    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0) {
+			still = false;
+			continue;
+		}
+		t->epoch_held = true;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (!t->epoch_seek || !t->epoch_held)
+			continue;
+		t->epoch_seek = false;
+		if (!rec_tp_hold_one(rec, t)) {
+			t->epoch_held = false;
+			still = false;
+			continue;
+		}
+		t->epoch_at_entry = at_entry(t);
+	}
+	return still;
+}
+
+/* An end in progress: taken once every thread is held, given up (or, with
+ * rec_epochs.anywhere, taken where they stand) after EPOCH_GATHER_NS. True
+ * if it was taken or given up. */
+static bool
+gather(struct recorder *rec, uint64_t now, uint64_t *wait_ns)
+{
+	uint64_t end = rec->epochs.gather_start_ns + EPOCH_GATHER_NS;
+	bool all = true;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (t->epoch_held)
+			continue;
+		all = false;
+		/* a thread started since (its clone event was queued) goes
+		 * to its next syscall too */
+		if (!t->epoch_seek && t->state == RT_RUNNING) {
+			t->epoch_seek = true;
+			rec->epochs.sought++;
+		}
+	}
+	if (all) {
+		take_end(rec);
+		return true;
+	}
+	if (now >= end) {
+		if (rec->epochs.anywhere && stop_seekers(rec))
+			take_end(rec);
+		else
+			give_up(rec, "a thread reached no syscall in time");
+		return true;
+	}
+	if (!*wait_ns || end - now < *wait_ns)
+		*wait_ns = end - now;
+	return false;
+}
+
+bool
+rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct regs = t->regs;
+	int status, sig;
+
+	/* A signal that waits for this event is delivered here instead of
+	 * the call (rec_inject_at_syscall()): its thread is held at its next
+	 * call. A call of the buffer's library is never held (at_entry()). */
+	if (!t->epoch_seek || t->deferred_sig || t->injecting_sig || t->tp_status_due ||
+	    rec_syscallbuf_in_library(regs.rip) || !t->space || t->space->mem.users != 1 ||
+	    t->space->at_exec)
+		return false;
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+		return false;
+	/* skipped and rewound: it stops at its syscall instruction (the
+	 * interrupt's stop) and enters the call again once let go */
+	arch_rewind_syscall(&regs);
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return true; /* gone: its end comes through the loop */
+	rec_resume(t, PTRACE_CONT, 0);
+	if (!rec_wait_thread_stop(rec, t, &status))
+		return true; /* a zombie leader, or gone: the loop sees to it */
+	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP || tracee_group_stop_sig(status)) {
+		/* another stop came first: the loop takes it, and the
+		 * interrupt's stop after (a late one); it seeks on */
+		t->tp_status_due = true;
+		t->tp_status = status;
+		return true;
+	}
+	t->tp_rip = regs.rip;
+	t->epoch_seek = false;
+	t->epoch_held = true;
+	t->epoch_in_syscall = false;
+	t->epoch_at_entry = true;
+	return true;
+}
+
+void
+rec_epoch_on_status(struct recorder *rec, pid_t tid)
+{
+	struct rthread *t = rec_find_thread(rec, tid);
+
+	if (!rec->epochs.gather_start_ns || !t || !t->epoch_held)
+		return;
+	/* held, it stops again: killed (SIGKILL); what it stood at is past */
+	t->epoch_held = false;
+	t->tp_status_due = false;
+	give_up(rec, "a held thread was killed");
 }
 
 bool
@@ -668,6 +881,8 @@ rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
 	if (!rec->epochs.len_ns || rec->done)
 		return false;
 	now = util_now_ns();
+	if (rec->epochs.gather_start_ns)
+		return gather(rec, now, wait_ns);
 	if (now >= rec->epochs.next_ns) {
 		end_epoch(rec);
 		return true;
@@ -703,6 +918,14 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 e->pause_ns / ends / 1000, e->pause_min_ns / 1000, e->pause_max_ns / 1000, mib,
 		 e->pause_ns / ends / 10 / (mib ? mib : 1),
 		 e->stop_ns / ends / 1000);
+	log_info("ends at syscalls: %" PRIu64 " taken, %" PRIu64 " given up (a thread reached no "
+		 "syscall in %" PRIu64 " ms: %" PRIu64 " us lost on average)%s; %" PRIu64 " threads let go "
+		 "to their next syscall, %" PRIu64 " threads' ends in user code; the end due to every "
+		 "thread at a syscall: mean %" PRIu64 " us, max %" PRIu64 " us",
+		 e->k, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
+		 e->given_up ? e->given_up_ns / e->given_up / 1000 : 0,
+		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->user_ends,
+		 e->reach_ns / ends / 1000, e->reach_max_ns / 1000);
 	log_info("of the pauses: copying %" PRIu64 " us, dirty logs %" PRIu64 " us on average; "
 		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,
 		 e->check_ns / ends / 1000);

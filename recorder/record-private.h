@@ -479,8 +479,12 @@ struct rthread {
 	uint64_t tp_rip;	      /* where it stands, while either holds */
 	uint64_t tp_syscalls;	      /* a TP run: its syscalls logged, traced (exits)
 				       * and buffered (records; record-epoch.c) */
+	bool tp_rewound;	      /* rec_tp_hold_one() stopped it at the entry of a
+				       * syscall it had entered, rewound */
 	bool epoch_held;	      /* stands still for a checkpoint (record-epoch.c): */
 	bool epoch_in_syscall;	      /* in its syscall, not in user code */
+	bool epoch_at_entry;	      /* at a traced syscall's entry, not entered */
+	bool epoch_seek;	      /* let go to its next traced syscall's entry */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -547,7 +551,20 @@ struct rec_epochs {
 	bool check;		/* check each copy (rec_options.epoch_check) */
 	const struct rec_epoch_keeper *keeper;
 	/* figures for `uprr record -v` */
+	bool anywhere;		/* a thread that reaches no syscall in time may
+				 * end in user code (rec_options.epoch_anywhere) */
+	uint64_t gather_start_ns; /* an end in progress: when its threads were
+				 * stopped, those in user code let go to their
+				 * next syscall (0: none in progress) */
+	uint64_t tick_ns;	/* when that end was due */
 	uint64_t put_off;	/* ends put off: a thread stood at an event */
+	uint64_t given_up;	/* ends given up: a thread reached no syscall in
+				 * time (EPOCH_GATHER_NS) */
+	uint64_t sought;	/* threads let go to their next syscall (sum) */
+	uint64_t user_ends;	/* threads' ends in user code (anywhere only) */
+	uint64_t reach_ns, reach_max_ns; /* ends taken: tick to every thread at
+				 * a syscall (sum, max) */
+	uint64_t given_up_ns;	/* ends given up: the time lost (sum) */
 	uint64_t copies, copy_failures, uncopied; /* processes copied, copies
 				 * that failed, processes not copied (not uprr's
 				 * children: their copy would be the program's) */
@@ -683,6 +700,14 @@ void rec_epoch_init(struct recorder *rec, const struct rec_options *opts);
 /** In a TP run's loop: end the epoch if it is due (true: it did, or put it
  * off); else lower *@wait_ns (0: nothing waits) to when it is due. */
 bool rec_epoch_due(struct recorder *rec, uint64_t *wait_ns);
+/** At @t's syscall entry (a seccomp stop, t->regs read), before it is an
+ * event: while an epoch's end waits for @t to reach a syscall, hold it
+ * there, the call skipped and rewound (true: the entry is no event now; @t
+ * enters the call again once let go). False: go on with the entry. */
+bool rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t);
+/** In a TP run's loop, before @tid's wait status is dispatched: a thread
+ * held for an epoch's end that stops again (killed) gives the end up. */
+void rec_epoch_on_status(struct recorder *rec, pid_t tid);
 /** A thread of a TP run logged an event (rec_write_event()): its syscall
  * exits count. */
 void rec_epoch_count(struct recorder *rec, const struct trace_event *ev);

@@ -698,6 +698,9 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 		rec_rerun_notify(rec, t);
 		return;
 	}
+	/* a TP run's epoch end waits for this thread at a syscall */
+	if (!rec_serial(rec) && rec_epoch_hold_at_entry(rec, t))
+		return;
 	while (rec_requeue_if_blocked(t))
 		;
 	/* the site's first call the buffer takes: redirect it into the library

@@ -880,6 +880,8 @@ record_loop(struct recorder *rec)
 			}
 			continue;
 		}
+		if (!rec_serial(rec))
+			rec_epoch_on_status(rec, tid);
 		rec_dispatch(rec, tid, status);
 	}
 }

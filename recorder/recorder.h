@@ -285,6 +285,10 @@ struct rec_options {
 	uint32_t epoch_ms;	/**< a TP run: the epochs' length in ms (0: none) */
 	bool epoch_check;	/**< a TP run: check each copy against its process
 				 * (ep_check_divergence()) before it goes on */
+	bool epoch_anywhere;	/**< a TP run: an epoch's end may stop a thread in
+				 * user code (TRACE_EPOCH_USER) when it reaches no
+				 * syscall in time; without it every end is at
+				 * syscalls (record-epoch.c) */
 	const struct rec_epoch_keeper *epochs; /**< a TP run: who keeps the
 				 * checkpoints (NULL: each is freed at once) */
 	const char *syscalls_from; /**< an EP run: the trace whose syscalls answer
