@@ -2,31 +2,47 @@
 /*
  * A TP run's epochs (doc/uniparallel.md, "Epoch boundaries and
  * checkpoints"; issue 15, deliverable 2). Every rec_epochs.len_ns the loop
- * stops every thread of every recorded process (PTRACE_INTERRUPT) and, for
- * each process, takes a copy of it (checkpoint_copy_new(), process.h):
- * checkpoint k, which begins epoch k (epoch 0 begins at the start). Each
- * thread's epoch end is logged (TRACE_EV_EPOCH): its count of syscalls
- * logged (traced exits and buffered records), where
- * it stands, its registers if in user code. The dirty log of each process
+ * stops every thread of every recorded process (PTRACE_INTERRUPT), brings
+ * each to a syscall and, for each process, takes a copy of it
+ * (checkpoint_copy_new(), process.h): checkpoint k, which begins epoch k
+ * (epoch 0 begins at the start). Each thread's epoch end is logged
+ * (TRACE_EV_EPOCH): its count of syscalls logged (traced exits and
+ * buffered records), where it stands. The dirty log of each process
  * (dirty.h) is read and armed again: the pages written in the epoch go with
  * the checkpoint to its keeper (rec_options.epochs, tp/epoch.h), which
  * keeps what EP runs will need. Then every thread goes on.
  *
- * Where a thread stands:
- * - in user code: stopped where it stands (rec_tp_hold_one(); one that
- *   entered a syscall first is rewound, and enters it again after);
- * - in a blocking syscall (RT_IN_SYSCALL): the interrupt ends it with
- *   -ERESTART* at its syscall-exit-stop, where it is copied (the copy
- *   rewinds it, process.h). The TP thread then goes on as the kernel has
- *   it: its exit is recorded as any exit (result -ERESTART*: the log says
- *   so), and the kernel restarts the syscall, whose entry is recorded
- *   again, as after a signal without a handler. One whose syscall had just
- *   ended is copied at its exit with its real result.
+ * Every end is at syscalls (TRACE_EPOCH_SYSCALL), so that an EP run can
+ * find it by counting each thread's calls, with no PMU: where a thread
+ * stands when the end is due decides how it gets there.
+ * - in a blocking traced syscall (RT_IN_SYSCALL): the interrupt ends it
+ *   with -ERESTART* at its syscall-exit-stop, where it is held and copied
+ *   (the copy rewinds it, process.h). The TP thread then goes on as the
+ *   kernel has it: its exit is recorded as any exit (result -ERESTART*:
+ *   the log says so), and the kernel restarts the syscall, whose entry is
+ *   recorded again, as after a signal without a handler. One whose
+ *   syscall had just ended is copied at its exit with its real result.
+ * - entering a traced syscall (its seccomp stop came before the
+ *   interrupt's, rec_tp_hold_one()): the call is skipped and rewound, and
+ *   the thread held at its syscall instruction, the call not entered; it
+ *   enters it again once let go.
+ * - in user code (or blocked in a buffered syscall, or at a traced call
+ *   of the syscall buffer's library): let go to the entry of its next
+ *   traced syscall, and held there the same way
+ *   (rec_epoch_hold_at_entry()), the others held meanwhile. The end is
+ *   taken once all are held (gather()). If one is not within
+ *   EPOCH_GATHER_NS (a loop with no syscall; a thread spinning on a flag
+ *   a held thread would set), the end is given up and every thread let go
+ *   until the next one is due; with rec_epochs.anywhere (--epoch-anywhere)
+ *   it is taken instead, those threads stopped where they stand
+ *   (TRACE_EPOCH_USER, with their registers: an EP run cannot find that
+ *   point yet). With the syscall buffer on, a thread whose calls are all
+ *   buffered reaches no traced syscall: no end is taken while it runs.
  * - at an event the loop has not taken yet, at a group stop, a zombie
- *   leader, a process that shares its memory (vfork), in the syscall
- *   buffer's library but not in a syscall (its buffer may be half
- *   written), still on its way out of an exec: the end is put off 1 ms,
- *   every thread let go again.
+ *   leader, a process that shares its memory (vfork), still on its way out
+ *   of an exec, or (an end in user code) in the syscall buffer's library
+ *   but not in a syscall (its buffer may be half written): the end is put
+ *   off 1 ms, every thread let go again.
  *
  * A process that forks in an epoch is copied at the next end as any other,
  * with a dirty log of its own from then on; an exec ends its address space
@@ -59,8 +75,12 @@
 
 /* How long the threads let go to their next syscall may take to reach it,
  * the others held meanwhile, before the end is given up (or, with
- * rec_epochs.anywhere, taken where they stand). */
-#define EPOCH_GATHER_NS 5000000ull
+ * rec_epochs.anywhere, taken where they stand). Measured with 100 ms
+ * epochs, the syscall buffer off, load 5-9 on 2 CPUs (doc/uniparallel.md):
+ * 5 ms gave up 14 of 24 ends of pigz -p 2 and 1-2 of 8-10 of sort
+ * --parallel=2, 10 ms 11 of 27 and none of 8; 20 ms 9 of 36 of pigz but
+ * held the others 9 ms on average. An end given up holds them this long. */
+#define EPOCH_GATHER_NS 10000000ull
 
 /* The -ERESTART* codes (include/linux/errno.h): the kernel restarts the
  * syscall when no handler runs. */

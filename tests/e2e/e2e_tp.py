@@ -356,7 +356,7 @@ def c_tp_epochs_given_up(h):
     """tests/progs/tp_parallel with 2 long rounds per thread (about 0.1 s
     of computing between two syscalls), in a TP run with 5 ms epochs and
     every syscall traced: a thread in user code does not reach a syscall
-    within the bound (record-epoch.c, 5 ms), so those ends are given up
+    within the bound (record-epoch.c, 10 ms), so those ends are given up
     and the threads let go; the run ends as natively, and the ends taken
     (at the threads' starts and ends) are all at syscalls."""
     argv = [h.prog('tp_parallel'), '2', '2', '100']
