@@ -155,12 +155,14 @@ enum trace_event_type {
 
 /** Where a thread stands at an epoch's end (values[2] of TRACE_EV_EPOCH). */
 enum trace_epoch_at {
-	/** in user code, interrupted where it stood: regs say where */
+	/** in user code, interrupted where it stood: regs say where (only
+	 * with --epoch-anywhere: a thread that reached no syscall in time) */
 	TRACE_EPOCH_USER = 1,
-	/** in a syscall: interrupted, it is restarted as the kernel restarts
-	 * it (its TRACE_EV_SYSCALL_EXIT that follows has result -ERESTART*,
-	 * and its entry comes again), or it had just ended (its exit follows
-	 * with the real result) */
+	/** at a traced syscall, its next: in it, interrupted, it is restarted
+	 * as the kernel restarts it (its TRACE_EV_SYSCALL_EXIT that follows
+	 * has result -ERESTART*, and its entry comes again), or it had just
+	 * ended (its exit follows with the real result); or held at its
+	 * entry, not entered (its TRACE_EV_SYSCALL_ENTRY follows) */
 	TRACE_EPOCH_SYSCALL = 2,
 };
 
