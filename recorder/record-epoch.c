@@ -245,12 +245,12 @@ stop_all(struct recorder *rec)
 }
 
 /*
- * Whether every thread held in user code (an end anywhere: not at a
- * syscall) may be copied where it stands. One stopped inside the syscall
+ * Whether every thread held may be copied where it stands. One held in
+ * user code (an end anywhere: not at a syscall) inside the syscall
  * buffer's library, not in a syscall, may be between a record's bytes and
  * its count: its buffer cannot be read now (the UP recorder waits for it
  * too, record-signals.c). It leaves soon. So does one still leaving its
- * exec.
+ * exec, in user code or at the exec's exit stop.
  */
 static bool
 settled(const struct recorder *rec)
@@ -259,16 +259,17 @@ settled(const struct recorder *rec)
 		const struct rthread *t = &rec->threads[i];
 		struct user_regs_struct regs;
 
-		if (!t->epoch_held || t->epoch_in_syscall || t->epoch_at_entry ||
-		    tracee_get_regs(t->tid, &regs) < 0)
+		if (!t->epoch_held || t->epoch_at_entry || tracee_get_regs(t->tid, &regs) < 0)
 			continue;
-		if (rec_syscallbuf_in_library(regs.rip) && (int64_t)regs.orig_rax < 0)
+		if (!t->epoch_in_syscall && rec_syscallbuf_in_library(regs.rip) &&
+		    (int64_t)regs.orig_rax < 0)
 			return false;
 		/* Still on its way out of an exec, no instruction run: a
 		 * copy made there had PKRU 0 where the process has its
 		 * default (0x55555554; seen with --epoch-check under load,
 		 * the new image's FPU state being loaded on the way to user
-		 * mode). */
+		 * mode; and at the exit stop of an exec: python3's
+		 * subprocess.run() of true with --epoch=2). */
 		if ((regs.orig_rax == __NR_execve || regs.orig_rax == __NR_execveat) && !regs.rax)
 			return false;
 	}
