@@ -434,6 +434,23 @@ def c_tp_epochs_fork(h):
         raise Fail(f'expected checkpoints of the parent and uncopied ends of the child: {dict(epochs)}')
 
 
+@case('tp-epochs-exec')
+def c_tp_epochs_exec(h):
+    """tests/progs/exec_loop, 200 execs in a row, in a TP run with 1 ms
+    epochs and every syscall traced: an end that finds the process in
+    execve(2) would stop it at the exec's exit, where its copy had PKRU 0
+    (the process its default, 0x55555554): such ends are put off
+    (record-epoch.c), and every checkpoint equals its process."""
+    argv = [h.prog('exec_loop'), '200']
+    trace, rec = record_tp(h, argv, 'epochs-exec_loop',
+                           options=['--epoch=1'] + EPOCHS[1:] + ['--no-syscall-buffer'])
+    if rec.stdout != b'exec_loop: 200 execs\n':
+        raise Fail('the TP run did not exec 200 times:\n' + tail(rec.stdout))
+    epochs = check_epochs(h, trace, rec)
+    if len(epochs) < 10:
+        raise Fail(f'expected 10 checkpoints or more: {len(epochs)}')
+
+
 @case('tp-epochs-resident')
 def c_tp_epochs_resident(h):
     """tests/progs/tp_resident, 16 MiB resident written by 2 threads, in a
