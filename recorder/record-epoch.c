@@ -27,8 +27,9 @@
  *   the thread held at its syscall instruction, the call not entered; it
  *   enters it again once let go.
  * - in user code (or blocked in a buffered syscall, or at a traced call
- *   of the syscall buffer's library): let go to the entry of its next
- *   traced syscall, and held there the same way
+ *   of the syscall buffer's library, or at restart_syscall(2)'s entry):
+ *   let go to the entry of its next traced syscall (not those two), and
+ *   held there the same way
  *   (rec_epoch_hold_at_entry()), the others held meanwhile. The end is
  *   taken once all are held (gather()). If one is not within
  *   EPOCH_GATHER_NS (a loop with no syscall; a thread spinning on a flag
@@ -176,14 +177,27 @@ is_restart(uint64_t rax)
 	       v == -EPOCH_ERESTARTNOHAND || v == -EPOCH_ERESTART_RESTARTBLOCK;
 }
 
+/* Whether a thread may be held at the entry of syscall @nr at @rip: not
+ * in the syscall buffer's library (whose own traced calls may come between
+ * a record's bytes and its count), not restart_syscall(2) (the kernel's
+ * restart of a call an end interrupted: its restart block is the thread's,
+ * which a copy's recreated threads have not). */
+static bool
+may_hold_at(uint64_t nr, uint64_t rip)
+{
+	return nr != __NR_restart_syscall && !rec_syscallbuf_in_library(rip);
+}
+
 /* Whether @t, just held by rec_tp_hold_one(), stands at the entry of a
- * traced syscall it had entered, rewound (not entered), outside the syscall
- * buffer's library (whose own traced calls may come between a record's
- * bytes and its count). */
+ * traced syscall it had entered, rewound (not entered), where it may be
+ * held (may_hold_at()). */
 static bool
 at_entry(const struct rthread *t)
 {
-	return t->epoch_held && t->tp_rewound && !rec_syscallbuf_in_library(t->tp_rip);
+	struct user_regs_struct regs;
+
+	return t->epoch_held && t->tp_rewound && tracee_get_regs(t->tid, &regs) == 0 &&
+	       may_hold_at(regs.rax, regs.rip);
 }
 
 /* Interrupt every thread and wait until each stands still (t->epoch_held).
@@ -851,9 +865,9 @@ rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t)
 
 	/* A signal that waits for this event is delivered here instead of
 	 * the call (rec_inject_at_syscall()): its thread is held at its next
-	 * call. A call of the buffer's library is never held (at_entry()). */
+	 * call. */
 	if (!t->epoch_seek || t->deferred_sig || t->injecting_sig || t->tp_status_due ||
-	    rec_syscallbuf_in_library(regs.rip) || !t->space || t->space->mem.users != 1 ||
+	    !may_hold_at(regs.orig_rax, regs.rip) || !t->space || t->space->mem.users != 1 ||
 	    t->space->at_exec)
 		return false;
 	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
@@ -884,9 +898,12 @@ rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t)
 void
 rec_epoch_on_status(struct recorder *rec, pid_t tid)
 {
-	struct rthread *t = rec_find_thread(rec, tid);
+	struct rthread *t;
 
-	if (!rec->epochs.gather_start_ns || !t || !t->epoch_held)
+	if (!rec->epochs.gather_start_ns)
+		return;
+	t = rec_find_thread(rec, tid);
+	if (!t || !t->epoch_held)
 		return;
 	/* held, it stops again: killed (SIGKILL); what it stood at is past */
 	t->epoch_held = false;
