@@ -200,6 +200,38 @@ at_entry(const struct rthread *t)
 	       may_hold_at(regs.rax, regs.rip);
 }
 
+/* Wait for @t, interrupted in a traced syscall (RT_IN_SYSCALL), to stand
+ * still: at its syscall-exit-stop (-ERESTART*, or the call's own end), or
+ * at the interrupt's stop still in its syscall. False (t->epoch_held
+ * cleared) if it did not: an event came first, left for the loop
+ * (t->tp_status_due), or it is gone. */
+static bool
+hold_in_syscall(struct recorder *rec, struct rthread *t)
+{
+	int status, sig;
+
+	if (!rec_wait_thread_stop(rec, t, &status)) {
+		t->epoch_held = false;
+		return false;
+	}
+	switch (tracee_classify(status, &sig)) {
+	case TRACEE_STOP_SYSCALL_EXIT:
+		/* copied here; the loop takes its exit after */
+		t->tp_status_due = true;
+		t->tp_status = status;
+		return true;
+	case TRACEE_STOP_GROUP:
+		if (!tracee_group_stop_sig(status))
+			return true; /* the interrupt's stop, still in its syscall */
+		_fallthrough_;
+	default:
+		t->tp_status_due = true;
+		t->tp_status = status;
+		t->epoch_held = false;
+		return false;
+	}
+}
+
 /* Interrupt every thread and wait until each stands still (t->epoch_held).
  * False if one did not (an event came first, left for the loop, or it is
  * gone). */
@@ -220,40 +252,15 @@ stop_all(struct recorder *rec)
 	}
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *t = &rec->threads[i];
-		int status, sig;
 
 		if (!t->epoch_held)
 			continue;
-		if (!t->epoch_in_syscall) {
-			if (!rec_tp_hold_one(rec, t)) {
-				t->epoch_held = false;
-				still = false;
-			}
+		if (t->epoch_in_syscall)
+			still &= hold_in_syscall(rec, t);
+		else if (!rec_tp_hold_one(rec, t))
+			t->epoch_held = still = false;
+		else
 			t->epoch_at_entry = at_entry(t);
-			continue;
-		}
-		if (!rec_wait_thread_stop(rec, t, &status)) {
-			t->epoch_held = false;
-			still = false;
-			continue;
-		}
-		switch (tracee_classify(status, &sig)) {
-		case TRACEE_STOP_SYSCALL_EXIT:
-			/* copied here; the loop takes its exit after */
-			t->tp_status_due = true;
-			t->tp_status = status;
-			break;
-		case TRACEE_STOP_GROUP:
-			if (!tracee_group_stop_sig(status))
-				break; /* the interrupt's stop, still in its syscall */
-			_fallthrough_;
-		default:
-			t->tp_status_due = true;
-			t->tp_status = status;
-			t->epoch_held = false;
-			still = false;
-			break;
-		}
 	}
 	return still;
 }
@@ -833,6 +840,18 @@ gather(struct recorder *rec, uint64_t now, uint64_t *wait_ns)
 
 		if (t->epoch_held)
 			continue;
+		/* on its way, it entered a traced call it was not held at
+		 * (rec_epoch_hold_at_entry()) and blocks there: held in it,
+		 * as at the end's start */
+		if (t->epoch_seek && t->state == RT_IN_SYSCALL && !t->tp_status_due &&
+		    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) == 0) {
+			t->epoch_held = t->epoch_in_syscall = true;
+			if (hold_in_syscall(rec, t)) {
+				t->epoch_seek = false;
+				rec->epochs.held_blocked++;
+				continue;
+			}
+		}
 		all = false;
 		/* a thread started since (its clone event was queued) goes
 		 * to its next syscall too */
@@ -958,11 +977,12 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 e->stop_ns / ends / 1000);
 	log_info("ends at syscalls: %" PRIu64 " taken, %" PRIu64 " given up (a thread reached no "
 		 "syscall in %" PRIu64 " ms: %" PRIu64 " us lost on average)%s; %" PRIu64 " threads let go "
-		 "to their next syscall, %" PRIu64 " threads' ends in user code; the end due to every "
+		 "to their next syscall (%" PRIu64 " of them held blocked in a call on the way), %" PRIu64
+		 " threads' ends in user code; the end due to every "
 		 "thread at a syscall: mean %" PRIu64 " us, max %" PRIu64 " us",
 		 e->k, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
 		 e->given_up ? e->given_up_ns / e->given_up / 1000 : 0,
-		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->user_ends,
+		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked, e->user_ends,
 		 e->reach_ns / ends / 1000, e->reach_max_ns / 1000);
 	log_info("of the pauses: copying %" PRIu64 " us, dirty logs %" PRIu64 " us on average; "
 		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,

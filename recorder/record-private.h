@@ -561,6 +561,7 @@ struct rec_epochs {
 	uint64_t given_up;	/* ends given up: a thread reached no syscall in
 				 * time (EPOCH_GATHER_NS) */
 	uint64_t sought;	/* threads let go to their next syscall (sum) */
+	uint64_t held_blocked;	/* of those, held blocked in a call on the way */
 	uint64_t user_ends;	/* threads' ends in user code (anywhere only) */
 	uint64_t reach_ns, reach_max_ns; /* ends taken: tick to every thread at
 				 * a syscall (sum, max) */

@@ -454,6 +454,30 @@ def c_tp_epochs_exec(h):
         raise Fail(f'expected 10 checkpoints or more: {len(epochs)}')
 
 
+@case('tp-epochs-sort')
+def c_tp_epochs_sort(h):
+    """sort --parallel=2 of 4 MB with a 1 MiB buffer, the syscall buffer on,
+    in a TP run with 5 ms epochs: output as natively; each checkpoint
+    equals its process and every end is at a syscall. Its threads' reads
+    and writes are buffered; they stop at traced futex waits the buffer's
+    library makes, where an end holds them blocked (a thread let go to its
+    next syscall that blocks in such a call is held there too)."""
+    from e2e_tpmode import real_program, text_input
+    sort = real_program('sort')
+    path = text_input(h, 'sort-input', 4 << 20)
+    argv = [sort, '--parallel=2', '-S', '1M', '-T', h.tmp, path]
+    native = native_run(argv, 'sort', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-sort', options=EPOCHS)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    epochs = check_epochs(h, trace, rec)
+    taken, given_up = ends_figures(rec)
+    m = re.search(rb'\(([0-9]+) of them held blocked in a call on the way\)', rec.stderr)
+    log(f'  {taken} ends taken, {given_up} given up, {m.group(1).decode() if m else "?"} '
+        f'threads held blocked on their way, in {rec.seconds:.2f} s')
+    if len(epochs) < 2:
+        raise Fail(f'expected 2 checkpoints or more: {dict(epochs)}')
+
+
 @case('tp-epochs-resident')
 def c_tp_epochs_resident(h):
     """tests/progs/tp_resident, 16 MiB resident written by 2 threads, in a
