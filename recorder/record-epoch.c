@@ -29,21 +29,23 @@
  * - in user code (or blocked in a buffered syscall, or at a traced call
  *   of the syscall buffer's library, or at restart_syscall(2)'s entry):
  *   let go to the entry of its next traced syscall (not those two), and
- *   held there the same way
- *   (rec_epoch_hold_at_entry()), the others held meanwhile. The end is
- *   taken once all are held (gather()). If one is not within
- *   EPOCH_GATHER_NS (a loop with no syscall; a thread spinning on a flag
- *   a held thread would set), the end is given up and every thread let go
- *   until the next one is due; with rec_epochs.anywhere (--epoch-anywhere)
- *   it is taken instead, those threads stopped where they stand
- *   (TRACE_EPOCH_USER, with their registers: an EP run cannot find that
- *   point yet). With the syscall buffer on, a thread whose calls are all
- *   buffered reaches no traced syscall: no end is taken while it runs.
+ *   held there the same way (rec_epoch_hold_at_entry()), the others held
+ *   meanwhile; one that, on its way, blocks in a traced call it was not
+ *   held at is held in it, as in the first case. The end is taken once
+ *   all are held (gather()). If one is not within EPOCH_GATHER_NS (a loop
+ *   with no syscall; a thread spinning on a flag a held thread would
+ *   set), the end is given up and every thread let go until the next one
+ *   is due; with rec_epochs.anywhere (--epoch-anywhere) it is taken
+ *   instead, those threads stopped where they stand (TRACE_EPOCH_USER,
+ *   with their registers: an EP run cannot find that point yet). With
+ *   the syscall buffer on, a thread whose calls are all buffered reaches
+ *   no traced syscall: no end is taken while it runs.
  * - at an event the loop has not taken yet, at a group stop, a zombie
  *   leader, a process that shares its memory (vfork), still on its way out
- *   of an exec, or (an end in user code) in the syscall buffer's library
- *   but not in a syscall (its buffer may be half written): the end is put
- *   off 1 ms, every thread let go again.
+ *   of an exec (in user code or at its exit stop), or (an end in user
+ *   code) in the syscall buffer's library but not in a syscall (its buffer
+ *   may be half written): the end is put off 1 ms, every thread let go
+ *   again.
  *
  * A process that forks in an epoch is copied at the next end as any other,
  * with a dirty log of its own from then on; an exec ends its address space
