@@ -818,6 +818,7 @@ stop_seekers(struct recorder *rec)
 		if (!t->epoch_seek || !t->epoch_held)
 			continue;
 		t->epoch_seek = false;
+		t->epoch_in_syscall = false;
 		if (!rec_tp_hold_one(rec, t)) {
 			t->epoch_held = false;
 			still = false;
