@@ -12,6 +12,17 @@ the same client); `uprr info` says mode tp and that the EP run followed
 the TP run's log to its end; the replay, with the port taken and no
 network, sends the bytes the client received, connection by connection.
 
+Not in tests/e2e/meson.build yet: both cases fail today (issue 15), in
+the EP run of the TP log. It follows each thread's syscalls and the
+pthread order, but not the log's order across threads: main answered
+the SIGTERM the log gave it and exited while the workers had most of
+their log left (a trace that misses the client's replies, and is said
+verified); the other worker reused conns[fd] before the first closed
+that fd (close(2) before accept4(2) in the log); main looped on where
+the log's SIGTERM handler had run in mc-lrumaint first. And racy reads
+in mc-lrumaint (current_time) make it take other locks than its log's:
+a divergence that needs rollback.
+
 e2e.py imports this module after its own cases.
 """
 
@@ -180,7 +191,8 @@ def sent_by_fd(h, trace, sent):
         fd = fd_of.pop(f[1], None)
         # a send: its bytes are in the dump (a write to a socket too);
         # others (the eventfds, stderr) are not
-        if fd is None or n >= 1 << 63 or len(f) < 6 or not int(f[5], 16) & 8:
+        if (fd is None or n >= 1 << 63 or len(f) < 6 or not f[5].startswith('0x') or
+                not int(f[5], 16) & 8):  # TRACE_OUT_SOCKET
             continue
         by_fd.setdefault(fd, bytearray()).extend(sent[at:at + n])
         at += n
