@@ -4812,6 +4812,7 @@ import e2e_copy  # noqa: E402,F401 (the syscall buffer's copy slice, issue 14)
 import e2e_tp  # noqa: E402,F401 (the TP run and its log, issue 15)
 import e2e_tpmode  # noqa: E402,F401 (--mode=tp: a TP run, then an EP run from its log)
 import e2e_output  # noqa: E402,F401 (--mode=tp: output commit)
+import e2e_tpmemc  # noqa: E402,F401 (--mode=tp: memcached -t 2 under a client's load)
 
 
 def main():
