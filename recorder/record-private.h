@@ -218,6 +218,16 @@ unsigned rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd);
  */
 ssize_t rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, size_t len);
 
+/** What rec_output_fd_sinks() found fd @fd of @tid to be, from the same
+ * cache: its file's type (st_mode & S_IFMT), st_dev and st_ino, by stat(2)
+ * of /proc/TID/fd/N (proc(5)). False, nothing stored, if it is not open. */
+bool rec_output_fd_file(pid_t tid, int fd, mode_t *ret_type, dev_t *ret_dev, ino_t *ret_ino);
+
+/** A copy, in the supervisor, of fd @fd of process @tgid (pidfd_getfd(2),
+ * Linux 5.6: the same open file, its offset and flags shared; O_CLOEXEC),
+ * or -errno. */
+int rec_output_grab_fd(pid_t tgid, int fd) _wur_;
+
 /** Forget where fd @fd led, for every thread (rec_output_fd_sinks() looks
  * again): a close made through the syscall buffer, seen at its flush. */
 void rec_output_forget_fd(int fd);
@@ -587,6 +597,20 @@ struct file_key {
 	ino_t ino;
 };
 
+/* Output commit in a TP run (record-hold.c, tp/output.h). */
+struct rec_hold {
+	const struct rec_output_holder *holder; /* NULL: nothing is held */
+	struct file_key *made;	/* pipes and sockets that stay inside: made by
+				 * the recording, or connected to a recorded
+				 * process */
+	size_t nmade, made_cap;
+	struct file_key *outside; /* sockets connected outside, judged once */
+	size_t noutside, outside_cap;
+	uint64_t writes, bytes;	/* writes held, and their bytes */
+	uint64_t live;		/* writes to such a destination run live
+				 * (an address, control data, OOB) */
+};
+
 struct recorder {
 	struct trace_writer *w;
 	struct sched *sched;
@@ -630,6 +654,7 @@ struct recorder {
 					 * at once, the trace is a log (record-tp.c) */
 	struct rec_tp_stats tp_stats;	/* its figures */
 	struct rec_epochs epochs;	/* its epochs (record-epoch.c) */
+	struct rec_hold hold;		/* its held output (record-hold.c) */
 };
 
 /** Whether the threads run one at a time, as sched/ picks them, with
@@ -693,6 +718,24 @@ void rec_tp_log_stats(const struct recorder *rec);
  * entered first skipped and rewound; false, with the event that came first
  * left for the loop (u->tp_status_due), or when it is gone. */
 bool rec_tp_hold_one(struct recorder *rec, struct rthread *u);
+
+/* record-hold.c: output commit, a TP run's external output held */
+
+/** Hold a TP run's external output as @opts->output asks (nothing if NULL;
+ * with the syscall buffer on, writes and sends leave it from the start,
+ * UPRR_CTL_NO_WRITES: a buffered one would go out at once). */
+void rec_hold_init(struct recorder *rec, const struct rec_options *opts);
+/** At @t's syscall entry, before it runs: a write, writev, sendto or
+ * sendmsg to a destination outside the recording (a terminal, a pipe or
+ * socket the recording did not make) is not run: its bytes go to the
+ * holder, tagged with the current epoch, and it returns their count (the
+ * log has that result). True if it was held so. */
+bool rec_hold_write(struct recorder *rec, struct rthread *t);
+/** At @t's syscall exit with @result: note the pipes and socket pairs the
+ * recording makes (pipe, pipe2, socketpair), whose writes stay live. */
+void rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result);
+/** Log what was held (`uprr record -v`) and free the state. */
+void rec_hold_free(struct recorder *rec);
 
 /* record-epoch.c: a TP run's epochs and checkpoints */
 
@@ -864,6 +907,9 @@ void rec_ptrace_notice_siginfo(struct recorder *rec, struct rthread *t, siginfo_
 /** Carry out @t's ptrace call, or a wait4 that reports an emulated stop;
  * true if it was handled so. */
 bool rec_emulate_syscall(struct recorder *rec, struct rthread *t);
+/** Make @t's syscall, at its seccomp stop, return @result without running,
+ * and take its exit stop (seccomp(2): orig_rax -1 skips it). */
+void rec_skip_syscall(struct recorder *rec, struct rthread *t, int64_t result);
 /** At a wait4's exit that a tracee's stop interrupted: return that stop. */
 void rec_emulated_wait_exit(struct recorder *rec, struct rthread *t);
 /** Process @tgid ended: detach (or kill, PTRACE_O_EXITKILL) its tracees. */

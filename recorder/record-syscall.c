@@ -451,6 +451,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		memcpy(t->restart_args, t->model_args, sizeof(t->args));
 	}
 	show_native_affinity(rec, t, result);
+	rec_hold_exit(rec, t, result);
 	if (sc_outputs((long)t->model_nr, t->model_args, result, &t->entry, rec_tracee_mem_read,
 		       &t->tid, &rec->ranges) < 0 ||
 	    rec_collect_blobs(rec, t->tid, &nblobs) < 0) {
@@ -624,6 +625,9 @@ rec_issue_syscall(struct recorder *rec, struct rthread *t)
 	if (rec->ep && rec_ep_issue(rec, t))
 		return;
 	if (rec_emulate_syscall(rec, t))
+		return;
+	/* a TP run's external output: held until its epoch is verified */
+	if (rec_hold_write(rec, t))
 		return;
 	if (t->may_block)
 		block_in_kernel(rec, t);
