@@ -793,7 +793,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 
 	r = open_trace(opts->trace_dir, &rp.r);
 	if (r < 0)
-		return r;
+		return r == -ENODATA ? -EBADMSG : r; /* its header cut: not a trace */
 	hdr = trace_reader_header(rp.r);
 	r = check_mode(opts->trace_dir, hdr);
 	if (r < 0)
@@ -886,8 +886,7 @@ replay_run(const struct replay_options *opts, int *ret_status)
 		  "next run (%" PRIu64 " of them stepped before another event)",
 		  rp.deliveries.stepped, rp.deliveries.deferred, rp.deliveries.settled);
 	log_debug("%" PRIu64 " first mmaps of a file injected with their openat", rp.mmaps_injected);
-	/* -ENODATA says cut short, and nothing else */
-	r = rp.cut_short ? -ENODATA : rp.error == -ENODATA ? -EIO : rp.error;
+	r = rp.error;
 	if (r == 0) {
 		*ret_status = rp.status;
 		if (WIFSIGNALED(rp.status))
@@ -915,5 +914,6 @@ out:
 	free(rp.buf);
 	sc_ranges_free(&rp.ranges);
 	rec_ptrace_free(&rp.ptrace);
-	return r;
+	/* -ENODATA says cut short, and nothing else does */
+	return rp.cut_short ? -ENODATA : r == -ENODATA ? -EIO : r;
 }
