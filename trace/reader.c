@@ -627,12 +627,10 @@ int
 trace_reader_has_end(struct trace_reader *r, bool *ret_ended)
 {
 	_cleanup_free_ uint8_t *cbuf = NULL, *raw = NULL;
-	size_t cbuf_cap = 0, raw_cap = 0, raw_len = 0, frame_len = 0;
-	uint64_t off = 0, last_off = 0;
-	uint32_t seq = 0;
+	_cleanup_free_ uint64_t *offs = NULL;
+	size_t cbuf_cap = 0, raw_cap = 0, nframes = 0, offs_cap = 0;
+	uint64_t off = 0;
 	const char *why = "";
-	bool any = false;
-	uint8_t type;
 	struct stat st;
 	int ret;
 
@@ -651,28 +649,35 @@ trace_reader_has_end(struct trace_reader *r, bool *ret_ended)
 			break;
 		if ((size_t)n < sizeof(hdr))
 			return 0; /* cut inside a frame header */
-		ret = trace_frame_parse_header(hdr, TRACE_STREAM_EVENTS, seq, &info, &why);
+		ret = trace_frame_parse_header(hdr, TRACE_STREAM_EVENTS, (uint32_t)nframes, &info,
+					       &why);
 		if (ret < 0)
 			return ret;
 		if ((uint64_t)st.st_size - off - sizeof(hdr) < info.compressed_len)
 			return 0; /* cut inside a frame's payload */
-		last_off = off;
-		any = true;
+		if (UTIL_GROW(offs, offs_cap, nframes + 1) < 0)
+			return -ENOMEM;
+		offs[nframes++] = off;
 		off += sizeof(hdr) + info.compressed_len;
-		seq++;
 	}
-	if (!any)
-		return 0;
-	ret = decode_frame(r->events.fd, TRACE_STREAM_EVENTS, last_off, seq - 1, NULL, &cbuf,
-			   &cbuf_cap, &raw, &raw_cap, &raw_len, &why, &frame_len);
-	if (ret < 0)
-		return ret;
-	if (ret == 0)
-		return 0; /* shrunk meanwhile */
-	ret = last_record_type(raw, raw_len, &type);
-	if (ret < 0)
-		return ret;
-	*ret_ended = type == TRACE_EV_END;
+	/* the last event is in the last frame that holds any */
+	while (nframes--) {
+		size_t raw_len = 0, frame_len = 0;
+		uint8_t type;
+
+		ret = decode_frame(r->events.fd, TRACE_STREAM_EVENTS, offs[nframes],
+				   (uint32_t)nframes, NULL, &cbuf, &cbuf_cap, &raw, &raw_cap, &raw_len,
+				   &why, &frame_len);
+		if (ret <= 0)
+			return ret == 0 ? -ENODATA : ret; /* shrunk meanwhile */
+		ret = last_record_type(raw, raw_len, &type);
+		if (ret < 0)
+			return ret;
+		if (type) {
+			*ret_ended = type == TRACE_EV_END;
+			return 0;
+		}
+	}
 	return 0;
 }
 

@@ -445,10 +445,11 @@ bool trace_reader_complete(const struct trace_reader *r);
  * Whether the events stream of @r ends with TRACE_EV_END, found without
  * decoding every frame: the frame headers are read one after the other (32
  * bytes each, each checked as trace_reader_next() checks it) to the last
- * whole frame, and only that frame is decoded. Does not move @r's reading.
- * Stores true in *ret_ended if the last whole frame's last record is
- * TRACE_EV_END and nothing follows that frame; false for an empty stream, one
- * cut inside a frame and one whose last event is another. A replay that must
+ * whole frame, and only the last frame that holds a record is decoded (the
+ * last one, unless it is empty). Does not move @r's reading. Stores true in
+ * *ret_ended if the stream's last record is TRACE_EV_END and no part of a
+ * frame follows; false for an empty stream, one cut inside a frame and one
+ * whose last event is another. A replay that must
  * know where an incomplete trace stops before it starts asks this first
  * (doc/trace-format.md, "How a trace ends"). Returns 0, -EBADMSG for a
  * corrupt frame header or last frame, -ENOMEM or an I/O error (then
