@@ -158,7 +158,7 @@ usage(FILE *f)
 		   "to the latest trace there.\n"
 		   "record runs common syscalls through an in-process buffer (on by default;\n"
 		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n"
-		   "--mode=tp runs every thread at once (the syscall buffer off), then records\n"
+		   "--mode=tp runs every thread at once (with the syscall buffer), then records\n"
 		   "the trace one thread at a time from that run's syscalls, pthread and malloc\n"
 		   "order; exit 124 if the two runs diverge.\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"

@@ -232,10 +232,7 @@ struct replayer {
 		bool running;
 		int fd;		  /* 1 + the memfd, 0: none, < 0: -errno */
 	} sb_marks;		   /* the syscall buffers' end markers */
-	struct {
-		int fd;		  /* 1 + the fd of the kept file last read, 0: none */
-		uint32_t id;	  /* its id */
-	} sb_ref;		   /* reads kept by reference (TRACE_SB_REF) */
+	struct trace_ref_file sb_ref; /* reads kept by reference (TRACE_SB_REF) */
 	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
 };
 

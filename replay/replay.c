@@ -906,8 +906,7 @@ out:
 	free(rp.tfiles);
 	replay_shm_free(&rp.shm);
 	replay_syscallbuf_marks_end(&rp);
-	if (rp.sb_ref.fd)
-		close(rp.sb_ref.fd - 1);
+	trace_ref_file_close(&rp.sb_ref);
 	replay_output_close(&rp.out);
 	trace_reader_close(rp.r);
 	free(rp.threads);

@@ -290,9 +290,8 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	o = *opts;
 	o.trace_dir = tp_log;
 	o.tp_log = true;
-	/* a traced call stops only its own thread; the buffer's records are
-	 * not answered from a log by an EP run yet */
-	o.syscallbuf = false;
+	/* the syscall buffer as the user asked (on by default): the EP run
+	 * answers its records (ep/syscall-log-sb.c) */
 	o.chaos = false;
 	o.ticks = NULL;
 	/* one epoch, the whole program: no checkpoint is taken (yet) */

@@ -9,6 +9,7 @@
 #define LOG_PREFIX "trace"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -698,6 +699,50 @@ trace_reader_file(struct trace_reader *r, uint32_t id, const char **ret_copy,
 	if (ret_original)
 		*ret_original = r->files[id].original;
 	return 0;
+}
+
+int
+trace_reader_fill_ref(struct trace_reader *r, struct trace_ref_file *cache, const struct trace_sb_ref *ref,
+		      uint8_t *dst, char *why, size_t why_len)
+{
+	const char *copy = NULL, *original = NULL;
+	uint8_t hash[TRACE_HASH_SIZE];
+	ssize_t got = 0, n;
+
+	if (trace_reader_file(r, ref->file, &copy, &original) < 0)
+		return -EBADMSG;
+	if (!cache->fd || cache->id != ref->file) {
+		int fd = open(copy, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			snprintf(why, why_len, "cannot open the trace's link to %.300s (%s): %s", original,
+				 copy, strerror(errno));
+			return -ESTALE;
+		}
+		trace_ref_file_close(cache);
+		cache->fd = fd + 1;
+		cache->id = ref->file;
+	}
+	while ((size_t)got < ref->len) {
+		n = pread(cache->fd - 1, dst + got, ref->len - (size_t)got, (off_t)(ref->offset + (uint64_t)got));
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	trace_hash128(dst, ref->len, hash);
+	if ((size_t)got == ref->len && memcmp(hash, ref->hash, sizeof(hash)) == 0)
+		return 0;
+	snprintf(why, why_len, "%.300s (kept in the trace as %s) changed since it was recorded: "
+		 "the %u bytes read at offset %" PRIu64 " differ", original, copy, ref->len, ref->offset);
+	return -ESTALE;
+}
+
+void
+trace_ref_file_close(struct trace_ref_file *cache)
+{
+	if (cache->fd)
+		close(cache->fd - 1);
+	cache->fd = 0;
 }
 
 int

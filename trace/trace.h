@@ -465,6 +465,29 @@ const char *trace_reader_error(const struct trace_reader *r);
  * the original path; both owned by @r. Either output may be NULL.
  * Returns 0, or -ENOENT for an unknown id.
  */
+/** The kept file a reader last read bytes by reference from (see
+ * trace_reader_fill_ref()); zero-initialised: none. Close with
+ * trace_ref_file_close(). */
+struct trace_ref_file {
+	int fd;		/**< 1 + its fd, 0: none */
+	uint32_t id;	/**< its file id */
+};
+
+/**
+ * Read the @ref->len bytes a TRACE_SB_REF record (format 13) keeps by
+ * reference into @dst, from the trace's kept file @ref->file at
+ * @ref->offset, and check their hash: the one way replay and EP runs
+ * take such bytes. @cache keeps the last file open between calls.
+ * Returns 0; -ESTALE, with one line in @why, where the file does not give
+ * the bytes the recording read (changed in place since, or cut short);
+ * -EBADMSG for an unknown file id.
+ */
+int trace_reader_fill_ref(struct trace_reader *r, struct trace_ref_file *cache,
+			  const struct trace_sb_ref *ref, uint8_t *dst, char *why, size_t why_len) _wur_;
+
+/** Close @cache's file (none accepted). */
+void trace_ref_file_close(struct trace_ref_file *cache);
+
 int trace_reader_file(struct trace_reader *r, uint32_t id, const char **ret_copy,
 		      const char **ret_original) _wur_;
 

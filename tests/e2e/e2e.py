@@ -1236,6 +1236,113 @@ def c_ep_signals(h):
               remove=[path])
 
 
+@case('ep-buffered')
+def c_ep_buffered(h):
+    """The EP knob answers the syscall buffer's records of a TP log
+    (ep/syscall-log-sb.c): ep_buffered (calls that wait after the buffer's
+    attempt, partial writes to a pipe, recvmsg and readv over iovecs,
+    writes to a file kept as hashes), read_ref (reads of a system file kept
+    by reference), ep_threads and ep_signals (signals at calls the buffer
+    tried first), each logged by --mode=tp-log with the
+    buffer, re-recorded from the log without it under the chaos seeds: the
+    new trace replays with the log's output, which is the native run's."""
+    from e2e_tpmode import buffered_records
+    system = system_file(128 * 1024)
+    if not system:
+        raise Skip('no package-managed file of 128 KiB or more under /usr')
+    other = h.path('ep-other.bin')
+    with open(other, 'wb') as f:
+        f.write(os.urandom(40000))
+    text = h.path('ep-input.txt')
+    make_text(text, 5000, seed=os.urandom(8))
+    for name, argv in (('ep_buffered', [h.prog('ep_buffered'), h.tmp]),
+                       ('read_ref', [h.prog('read_ref'), system, other]),
+                       ('ep_threads', [h.prog('ep_threads'), text]),
+                       ('ep_signals', [h.prog('ep_signals')])):
+        native = native_run(argv, name, cwd=h.tmp)
+        log_trace, rec = h.record(argv, name=f'{name}-log', options=['--mode=tp-log'])
+        if name != 'ep_threads':
+            compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the log')
+        n = buffered_records(h, log_trace)
+        if n < 2:
+            raise Fail(f'the log of {name} holds {n} buffered calls: the test shows nothing')
+        # ep_signals: SIGALRM interrupts a read the buffer's attempt found
+        # nothing for (the traced read waits), SIGCHLD of a child
+        nsigs = len(signal_events(h, log_trace))
+        if name == 'ep_signals' and not nsigs:
+            raise Fail('the log of ep_signals took no asynchronous signal: it shows nothing')
+        for seed in EP_SEEDS:
+            trace, ep = ep_record(h, log_trace, argv, seed, f'{name}-ep-{seed}')
+            if ep.status == 124 and any(EP_WAIT_RESTART_RE.match(l) for l in ep.uprr_lines()):
+                log(f'  seed {seed}: the EP run stopped at the known limit: '
+                    f'{ep.uprr_lines()[0].decode()}')
+                continue
+            if ep.status != 0:
+                raise Fail(f'the EP run of seed {seed} did not follow the log of {name}\n'
+                           f'  {ep.explain()}')
+            compare(rec, h.replay(trace))
+            if len(signal_events(h, trace)) != nsigs:
+                raise Fail(f'the EP run of seed {seed} of {name} delivered '
+                           f'{len(signal_events(h, trace))} asynchronous signals, its log {nsigs}')
+        log(f'  {name}: {n} buffered calls; {len(EP_SEEDS)} EP runs replay with its output')
+        if name != 'read_ref':
+            continue
+        # its reads of the system file are kept by reference: a log whose
+        # kept file changed since is refused in one line naming it (a copy
+        # in the link's stead: never write the system's own file)
+        link = kept_link(log_trace, system)
+        if not link:
+            raise Fail(f'the log should keep {system} by a hard link (reads by reference)')
+        with open(link, 'rb') as f:
+            data = bytearray(f.read())
+        os.unlink(link)
+        data[2000] ^= 0x20
+        with open(link, 'wb') as f:
+            f.write(data)
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('ep-changed'), '--no-syscall-buffer',
+                 f'--syscalls-from={log_trace}', '--'] + argv, timeout=60,
+                what='uprr record (a log whose kept file changed)')
+        check_uprr_error(r, 'an EP run from a log whose kept file changed',
+                         'changed since it was recorded')
+        if system.encode() not in r.stderr:
+            raise Fail(f'the refusal does not name {system}: {r.stderr.decode()!r}')
+    # logs with 2 ms epochs: each thread's epoch end counts its traced exits
+    # and buffered records so far (and, standing in the buffer's library,
+    # the records its buffer holds then: never fewer), as the log reader
+    # counts them (ep_call.logged)
+    for name, argv in (('pipe_threads', [h.prog('pipe_threads')]),
+                       ('ep_buffered', [h.prog('ep_buffered'), h.tmp])):
+        log_trace, rec = h.record(argv, name=f'{name}-epochs-log', options=['--mode=tp-log', '--epoch=2'])
+        r = run([h.uprr, 'dump', log_trace], timeout=120, what='uprr dump')
+        count, same, in_place = collections.Counter(), 0, 0
+        for line in r.stdout.decode(errors='replace').splitlines():
+            f = line.split('\t')
+            if len(f) < 3:
+                continue
+            ev = f[2].split()
+            if ev[0] == 'syscall-exit':
+                count[f[1]] += 1
+            elif ev[0] == 'syscallbuf':
+                count[f[1]] += int(ev[1], 16)
+            elif ev[0] == 'epoch':
+                n = int(ev[2], 16)
+                if n < count[f[1]]:
+                    raise Fail(f'{name}: an epoch end counts {n} syscalls of thread {f[1]}, '
+                               f'the log holds {count[f[1]]} before it: {line}')
+                same += n == count[f[1]]
+                in_place += n > count[f[1]]
+        if not same + in_place or not buffered_records(h, log_trace):
+            raise Fail(f'the log of {name} has no epoch end or no buffered call: it shows nothing')
+        for seed in EP_SEEDS[:2]:
+            trace, ep = ep_record(h, log_trace, argv, seed, f'{name}-epochs-ep-{seed}')
+            if ep.status != 0:
+                raise Fail(f'the EP run of seed {seed} did not follow the log of {name} with '
+                           f'epochs\n  {ep.explain()}')
+            compare(rec, h.replay(trace))
+        log(f'  {name} with epochs: {same + in_place} ends ({in_place} in the buffer\'s library); '
+            '2 EP runs replay with its output')
+
+
 SQLITE_SCRIPT = """\
 CREATE TABLE t(id INTEGER PRIMARY KEY, r INTEGER, at TEXT, b BLOB);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
