@@ -141,7 +141,7 @@ replay_info(const char *trace_dir)
 			       "one verified\n", verified_events, verified);
 		else if (tp)
 			printf("replays to:  event 0: no epoch was verified\n");
-		else
+		else if (strcmp(hdr->mode, TRACE_MODE_TP_LOG) != 0) /* a TP log never replays */
 			printf("replays to:  event %" PRIu64 ", where its last whole frame ends\n", events);
 	} else if (rc < 0)
 		printf("end:         none recorded (%s)\n", trace_reader_error(r));
