@@ -28,6 +28,9 @@
 #define EXIT_UPRR 125
 /* `uprr record --syscalls-from`: the run diverged from its log */
 #define EXIT_DIVERGED 124
+/* `uprr replay`: the recorder did not finish the trace (killed, disk full);
+ * it replayed to where the trace is good (doc/trace-format.md) */
+#define EXIT_CUT_SHORT 123
 
 /* How long the program has to end after SIGTERM before uprr kills it: after
  * the first one (forwarded to it), and after a second one. */
@@ -434,7 +437,10 @@ cmd_replay(int argc, char **argv)
 		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(-r));
 		return EXIT_UPRR;
 	}
-	if (replay_run(&opts, &status) < 0)
+	r = replay_run(&opts, &status);
+	if (r == -ENODATA)
+		return EXIT_CUT_SHORT;
+	if (r < 0)
 		return EXIT_UPRR;
 	return status_to_exit(status);
 }
