@@ -211,6 +211,16 @@ check_memory(const struct ep_side *a, const struct ep_side *b, struct ep_diverge
 	r = rseq_ignored(a, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
 		r = rseq_ignored(b, &ignore, &nignore, &ignore_cap);
+	for (size_t s = 0; s < 2 && r >= 0; s++) {
+		const struct ep_side *x = s ? b : a;
+
+		if (UTIL_GROW(ignore, ignore_cap, nignore + x->nignore) < 0)
+			r = -ENOMEM;
+		else if (x->nignore) {
+			memcpy(ignore + nignore, x->ignore, x->nignore * sizeof(*ignore));
+			nignore += x->nignore;
+		}
+	}
 	if (r < 0)
 		return r;
 	npages = dirty_pages_union(a->written, b->written, &all);
@@ -258,18 +268,37 @@ continues(const struct tracee_mapping *m, const struct tracee_mapping *n)
 	       (!m->ino || m->offset + (m->end - m->start) == n->offset);
 }
 
-/* Read the mappings of @pid, adjacent entries of the same kind joined. */
+/* Whether mapping @m lies within a range of @s->ignore or of @o->ignore. */
+static bool
+ignored(const struct tracee_mapping *m, const struct ep_side *s, const struct ep_side *o)
+{
+	for (size_t k = 0; k < 2; k++) {
+		const struct ep_side *x = k ? o : s;
+
+		for (size_t i = 0; i < x->nignore; i++)
+			if (m->start >= x->ignore[i].addr &&
+			    m->end <= x->ignore[i].addr + x->ignore[i].len)
+				return true;
+	}
+	return false;
+}
+
+/* Read the mappings of side @s, adjacent entries of the same kind joined,
+ * those within either side's ignored ranges (@o: the other) left out. */
 static int
-joined_maps(pid_t pid, struct tracee_mapping **ret, size_t *ret_n)
+joined_maps(const struct ep_side *s, const struct ep_side *o, struct tracee_mapping **ret,
+	    size_t *ret_n)
 {
 	struct tracee_mapping *m;
 	size_t n, k = 0;
 	int r;
 
-	r = tracee_read_maps(pid, &m, &n);
+	r = tracee_read_maps(s->pid, &m, &n);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
+		if (ignored(&m[i], s, o))
+			continue;
 		if (k && continues(&m[k - 1], &m[i])) {
 			m[k - 1].end = m[i].end;
 		} else {
@@ -310,9 +339,9 @@ check_mappings(const struct ep_side *a, const struct ep_side *b, struct ep_diver
 	char what[96];
 	int r;
 
-	r = joined_maps(a->pid, &ma, &na);
+	r = joined_maps(a, b, &ma, &na);
 	if (r >= 0)
-		r = joined_maps(b->pid, &mb, &nb);
+		r = joined_maps(b, a, &mb, &nb);
 	if (r < 0)
 		return r;
 	while (i < na && j < nb) {

@@ -23,6 +23,12 @@ struct ep_side {
 	const pid_t *tids;		   /**< its threads, in the order they pair up */
 	size_t ntids;			   /**< how many */
 	const struct dirty_pages *written; /**< pages it wrote since checkpoint k */
+	/** Ranges of this side that are uprr's own, not the program's (an EP
+	 * run's stub areas and tick page, the interposer's data): a mapping
+	 * within one, in either side, is not compared, and their bytes are
+	 * taken as zeros in both (sorted or not; NULL: none). */
+	const struct checkpoint_range *ignore;
+	size_t nignore;
 };
 
 /** What differs, each kind its first instance; all zero: no divergence. */

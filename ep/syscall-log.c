@@ -14,7 +14,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/user.h>
 
 #include "common/log.h"
 #include "syscalls/syscalls.h"
@@ -34,6 +36,13 @@ struct log_thread {
 			    * goes on with it */
 	bool restarting;   /* its current call is such a restart, folded into
 			    * its last one (a left-out call's: left out too) */
+	struct ep_end *ends; /* its epoch ends (ep_log_ends()) */
+	size_t nends, ends_cap;
+	bool end_pending;  /* its last end is at a syscall: its next exit says
+			    * whether it was interrupted (ENTRY) or had ended (EXIT) */
+	long last_nr;	   /* its last entry: the call, */
+	uint64_t last_args[6]; /* its arguments, */
+	uint64_t last_rip; /* and where it was made */
 };
 
 struct tid_pair {
@@ -63,6 +72,8 @@ struct ep_log {
 	size_t nexecs, execs_cap;
 	uint64_t *mapped;	  /* ep_log_mapped()'s pairs */
 	size_t nmapped;
+	uint64_t nends;		  /* epoch ends read (their seq) */
+	uint64_t last_k;	  /* the last checkpoint's number */
 };
 
 static struct log_thread *
@@ -306,6 +317,120 @@ add_exec(struct ep_log *log, const struct trace_event *ev)
 	return 0;
 }
 
+/* ---- epoch ends (ep_log_ends()) ---- */
+
+/* Keep the call an entry @ev of @lt makes, matched or not: an epoch's end
+ * inside a call left out of matching (futex) is known by it. */
+static void
+note_entry(struct log_thread *lt, const struct trace_event *ev)
+{
+	lt->last_nr = (long)ev->values[0];
+	memcpy(lt->last_args, &ev->values[1], sizeof(lt->last_args));
+	lt->last_rip = ev->has_regs ? ev->regs[offsetof(struct user_regs_struct, rip) / 8] : 0;
+}
+
+/* An exit @ev of @lt after an end at a syscall: interrupted (-ERESTART*),
+ * the copy stands at the call's entry; ended, after its exit. */
+static void
+settle_end(struct log_thread *lt, const struct trace_event *ev)
+{
+	struct ep_end *e;
+
+	if (!lt->end_pending)
+		return;
+	lt->end_pending = false;
+	e = &lt->ends[lt->nends - 1];
+	if (sc_result_restarts((int64_t)ev->values[1]))
+		return;
+	e->at = e->at == EP_END_ENTRY ? EP_END_EXIT : EP_END_UNKNOWN;
+}
+
+/* An epoch's end in thread ev->tid (TRACE_EV_EPOCH). */
+static int
+add_end(struct ep_log *log, const struct trace_event *ev)
+{
+	struct log_thread *lt = find_thread(log, (pid_t)ev->tid, true);
+	struct ep_end *e;
+
+	if (!lt)
+		return -ENOMEM;
+	if (ev->nvalues < 4)
+		return -EBADMSG;
+	if (UTIL_GROW(lt->ends, lt->ends_cap, lt->nends + 1) < 0)
+		return -ENOMEM;
+	e = &lt->ends[lt->nends++];
+	*e = (struct ep_end){ .k = ev->values[0], .at = EP_END_USER, .copy = (pid_t)ev->values[3],
+			      .seq = log->nends++ };
+	log->last_k = MAX(log->last_k, e->k);
+	lt->end_pending = false;
+	if (ev->values[2] != TRACE_EPOCH_SYSCALL)
+		return 0;
+	e->at = EP_END_UNKNOWN;
+	if (lt->skipping && lt->last_nr == __NR_futex) {
+		/* in a futex call: the EP run's thread stops at the same one
+		 * after the same matched calls (its own futex calls differ in
+		 * number: not matched) */
+		e->at = EP_END_FUTEX;
+		e->idx = lt->ncalls;
+		e->nr = lt->last_nr;
+		memcpy(e->args, lt->last_args, sizeof(e->args));
+		e->rip = lt->last_rip;
+	} else if (!lt->skipping && lt->ncalls && !lt->calls[lt->ncalls - 1].exited) {
+		e->at = EP_END_ENTRY;
+		e->idx = lt->ncalls - 1;
+	}
+	lt->end_pending = e->at != EP_END_UNKNOWN;
+	return 0;
+}
+
+const struct ep_end *
+ep_log_ends(const struct ep_log *log, pid_t log_tid, size_t *ret_n)
+{
+	for (size_t i = 0; i < log->nthreads; i++)
+		if (log->threads[i].tid == log_tid) {
+			*ret_n = log->threads[i].nends;
+			return log->threads[i].ends;
+		}
+	*ret_n = 0;
+	return NULL;
+}
+
+uint64_t
+ep_log_checkpoints(const struct ep_log *log)
+{
+	return log->last_k;
+}
+
+size_t
+ep_log_nthreads(const struct ep_log *log)
+{
+	return log->nthreads;
+}
+
+pid_t
+ep_log_thread(const struct ep_log *log, size_t i)
+{
+	return i < log->nthreads ? log->threads[i].tid : 0;
+}
+
+size_t
+ep_log_taken(const struct ep_log *log, pid_t log_tid)
+{
+	for (size_t i = 0; i < log->nthreads; i++)
+		if (log->threads[i].tid == log_tid)
+			return log->threads[i].next;
+	return 0;
+}
+
+const struct ep_call *
+ep_log_call(const struct ep_log *log, pid_t log_tid, size_t idx)
+{
+	for (size_t i = 0; i < log->nthreads; i++)
+		if (log->threads[i].tid == log_tid)
+			return idx < log->threads[i].ncalls ? &log->threads[i].calls[idx] : NULL;
+	return NULL;
+}
+
 /* Add event @ev of the trace to @log; -ENOTSUP with @err for what an EP run
  * cannot take from a log yet. */
 static int
@@ -330,6 +455,10 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		lt = find_thread(log, (pid_t)ev->tid, true);
 		if (!lt)
 			return -ENOMEM;
+		if (ev->type == TRACE_EV_SYSCALL_ENTRY)
+			note_entry(lt, ev);
+		else
+			settle_end(lt, ev);
 		return ev->type == TRACE_EV_SYSCALL_ENTRY ? add_entry(lt, ev) : add_exit(lt, ev);
 	case TRACE_EV_OUTPUT:
 		/* the bytes of its current call, shown before its exit */
@@ -351,8 +480,9 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 	case TRACE_EV_EPOCH:
 		/* the TP run's, not the program's: a signal may follow a
 		 * call's exit across it; its interrupt of a call shows in the
-		 * exit that follows (restarts_last()) */
-		return 0;
+		 * exit that follows (restarts_last()). Where the thread stood
+		 * is kept for the EP run's check of the epoch (add_end()). */
+		return add_end(log, ev);
 	case TRACE_EV_SIGNAL:
 		if (ev->nvalues < 2 || ev->values[1] == TRACE_SIGNAL_SYNC)
 			return 0; /* a fault or trap: it comes again by itself */
@@ -489,6 +619,7 @@ ep_log_free(struct ep_log *log)
 			free(c->sent);
 		}
 		free(log->threads[i].calls);
+		free(log->threads[i].ends);
 	}
 	free(log->threads);
 	free(log->tids);

@@ -404,6 +404,10 @@ struct rthread {
 	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
 					* none (not matched: futex, sched_yield) */
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
+	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
+				       * SCHED_BLOCKED until every thread reached its own, */
+	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
+				       * exit (RT_HELD) */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
@@ -1182,6 +1186,21 @@ void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
  * syscall (TRACE_SIGNAL_AT_SYSCALL), as the recorder does a deferred one;
  * true if it did (@t is at the syscall's seccomp stop). */
 bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
+
+/** EP run: check its epochs against @ckpts (NULL: none), the findings into
+ * @verdicts (NULL: kept to itself). */
+void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
+		   struct rec_ep_verdicts *verdicts);
+/** EP run with checkpoints (rec_options.ep_checkpoints): @t stands at the
+ * entry of its syscall, matched and recorded (@entry), or after its exit:
+ * if that is its end of the epoch being run, it is parked there (not
+ * runnable) until every thread reached its own, and the last one to
+ * arrive checks the epoch against its checkpoint. True if parked. */
+bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
+/** EP run: no thread is runnable. True if parked threads were let go
+ * (their epoch is not checked: the others never reached their ends);
+ * may set *@wait_ns to look again. */
+bool rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns);
 
 /* EP run: whether asynchronous signal @sig of @t, which uprr did not raise,
  * is left out (the log's signals are what the EP run delivers); @t has been

@@ -507,6 +507,10 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	struct pthread_r *t;
 	int r;
 
+	/* an EP run's verdict on an epoch (doc/trace-format.md): nothing the
+	 * program did */
+	if (ev->type == TRACE_EV_EPOCH)
+		return 0;
 	/* a delivery left for its thread's next run goes first, unless this
 	 * event runs that thread */
 	r = replay_settle_deferred(rp, ev);
