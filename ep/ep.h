@@ -200,5 +200,13 @@ pid_t ep_log_thread(const struct ep_log *log, size_t i);
  * (ep_log_take()). */
 size_t ep_log_taken(const struct ep_log *log, pid_t log_tid);
 
+/**
+ * The next rdtsc or rdtscp values of thread @log_tid of the log (its
+ * TRACE_EV_RDTSC events in order: rax, rdx, rcx) into @ret: an EP run's
+ * counter reads are the log's run's, as replay's are the recording's.
+ * Returns 0, or -ENOENT when the thread read it no more times.
+ */
+int ep_log_take_tsc(struct ep_log *log, pid_t log_tid, uint64_t ret[3]) _wur_;
+
 /** The @idx-th matched call of thread @log_tid, NULL if none. */
 const struct ep_call *ep_log_call(const struct ep_log *log, pid_t log_tid, size_t idx);

@@ -40,6 +40,8 @@ struct log_thread {
 	size_t nends, ends_cap;
 	bool end_pending;  /* its last end is at a syscall: its next exit says
 			    * whether it was interrupted (ENTRY) or had ended (EXIT) */
+	uint64_t *tsc;	   /* its rdtsc values (rax, rdx, rcx each: ep_log_take_tsc()) */
+	size_t ntsc, tsc_cap, tsc_next;
 	long last_nr;	   /* its last entry: the call, */
 	uint64_t last_args[6]; /* its arguments, */
 	uint64_t last_rip; /* and where it was made */
@@ -317,6 +319,38 @@ add_exec(struct ep_log *log, const struct trace_event *ev)
 	return 0;
 }
 
+/* ---- rdtsc values (ep_log_take_tsc()) ---- */
+
+/* A TRACE_EV_RDTSC of the log's thread ev->tid: its values, in order. */
+static int
+add_tsc(struct ep_log *log, const struct trace_event *ev)
+{
+	struct log_thread *lt = find_thread(log, (pid_t)ev->tid, true);
+
+	if (!lt)
+		return -ENOMEM;
+	lt->after_exit = false;
+	if (ev->nvalues < 3)
+		return -EBADMSG;
+	if (UTIL_GROW(lt->tsc, lt->tsc_cap, lt->ntsc + 3) < 0)
+		return -ENOMEM;
+	memcpy(&lt->tsc[lt->ntsc], ev->values, 3 * sizeof(uint64_t));
+	lt->ntsc += 3;
+	return 0;
+}
+
+int
+ep_log_take_tsc(struct ep_log *log, pid_t log_tid, uint64_t ret[3])
+{
+	struct log_thread *lt = find_thread(log, log_tid, false);
+
+	if (!lt || lt->tsc_next + 3 > lt->ntsc)
+		return -ENOENT;
+	memcpy(ret, &lt->tsc[lt->tsc_next], 3 * sizeof(uint64_t));
+	lt->tsc_next += 3;
+	return 0;
+}
+
 /* ---- epoch ends (ep_log_ends()) ---- */
 
 /* Keep the call an entry @ev of @lt makes, matched or not: an epoch's end
@@ -483,6 +517,8 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		 * exit that follows (restarts_last()). Where the thread stood
 		 * is kept for the EP run's check of the epoch (add_end()). */
 		return add_end(log, ev);
+	case TRACE_EV_RDTSC:
+		return add_tsc(log, ev);
 	case TRACE_EV_SIGNAL:
 		if (ev->nvalues < 2 || ev->values[1] == TRACE_SIGNAL_SYNC)
 			return 0; /* a fault or trap: it comes again by itself */
@@ -620,6 +656,7 @@ ep_log_free(struct ep_log *log)
 		}
 		free(log->threads[i].calls);
 		free(log->threads[i].ends);
+		free(log->threads[i].tsc);
 	}
 	free(log->threads);
 	free(log->tids);

@@ -168,6 +168,10 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 		 * made them */
 		uint64_t i = take_index(&slot->count);
 
+		/* what FOLLOW's next holds after the same operation: the
+		 * thread's state is the same in both runs (an EP run's check
+		 * compares its memory with the TP run's) */
+		self.next = i + 1;
 		if (!op->obj) {
 			__atomic_fetch_add(&head->untracked, 1, __ATOMIC_RELAXED);
 			op->rec = NULL;

@@ -15,6 +15,7 @@
  */
 #define LOG_PREFIX "record"
 #include <asm/unistd.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <limits.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -712,6 +715,23 @@ rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev)
 }
 
 
+void
+rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struct *before)
+{
+	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);
+	uint64_t v[3];
+
+	if (!log_tid || ep_log_take_tsc(rec->ep->log, log_tid, v) < 0) {
+		log_debug("thread %d: an rdtsc the log's thread did not make: this run's value", t->tid);
+		return;
+	}
+	t->regs.rax = v[0];
+	t->regs.rdx = v[1];
+	/* rdtscp's processor id (rdtsc leaves rcx as it was) */
+	if (t->regs.rcx != before->rcx)
+		t->regs.rcx = v[2];
+}
+
 /* ---- the epochs' checks (doc/uniparallel.md, "uprr record --mode=tp") ----
  *
  * With the TP run's checkpoints at hand (rec_options.ep_checkpoints), the
@@ -958,10 +978,36 @@ writable_pages(pid_t pid, struct dirty_pages *ret)
 	return 0;
 }
 
+/* The writable segments (PT_LOAD with PF_W: its data and bss) of the ELF
+ * file at @path loaded at @base, appended to @v. */
+static int
+elf_data(const char *path, uint64_t base, struct checkpoint_range **v, size_t *n, size_t *cap)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || eh.e_phentsize != sizeof(ph))
+		return -ENOEXEC;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return -ENOEXEC;
+		if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
+			continue;
+		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*n)++] = (struct checkpoint_range){ base + ph.p_vaddr, ph.p_memsz };
+	}
+	return 0;
+}
+
 /* uprr's own memory in EP process @pid (not the program's state; it
  * differs from the TP run's by design), appended to @v: the
  * interposer's log, mapped privately and read-only here, shared and
- * written there. */
+ * written there; the interposer's data and bss (libuprr-sync.so runs in
+ * mode tp in the TP run and FOLLOW here: sync_mode and tp_mode differ). */
 static int
 own_ranges(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size_t *n, size_t *cap)
 {
@@ -974,12 +1020,82 @@ own_ranges(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size
 	for (size_t i = 0; i < nmaps; i++) {
 		const struct tracee_mapping *m = &maps[i];
 
+		const char *base = strrchr(m->path, '/');
+
+		if (base && strstr(base, "libuprr-sync.so") && m->offset == 0) {
+			r = elf_data(m->path, m->start, v, n, cap);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (!ep->sync_log || strcmp(m->path, ep->sync_log) != 0)
 			continue;
 		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
 			return -ENOMEM;
 		(*v)[(*n)++] = (struct checkpoint_range){ m->start, m->end - m->start };
 	}
+	return 0;
+}
+
+/* The dead part of each thread's stack in process @pid (threads @tids,
+ * @n of them, stopped): below its stack pointer's red zone, down to the
+ * start of the mapping it is in. The ABI leaves it to whatever runs next
+ * (a signal handler's frame, a callee's): it holds what code that ran and
+ * returned left there, which differs between the two runs by design
+ * (libuprr-sync.so takes other paths in the TP run and in FOLLOW mode).
+ * Appended to @v. */
+static int
+dead_stacks(pid_t pid, const pid_t *tids, size_t n, struct checkpoint_range **v, size_t *nv,
+	    size_t *cap)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t nmaps = 0;
+	int r = tracee_read_maps(pid, &maps, &nmaps);
+
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct user_regs_struct regs;
+		uint64_t low;
+
+		if (tracee_get_regs(tids[i], &regs) < 0)
+			continue;
+		low = regs.rsp - 128;
+		for (size_t j = 0; j < nmaps; j++) {
+			if (regs.rsp < maps[j].start || regs.rsp >= maps[j].end || maps[j].start >= low)
+				continue;
+			if (UTIL_GROW(*v, *cap, *nv + 1) < 0)
+				return -ENOMEM;
+			(*v)[(*nv)++] = (struct checkpoint_range){ maps[j].start, low - maps[j].start };
+		}
+	}
+	return r;
+}
+
+/* The log's kept copies of files that process @tgid maps in place of the
+ * originals the TP run mapped, into *@ret (@n of them; paths in @paths,
+ * PATH_MAX each). */
+static int
+file_aliases(const struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, size_t *n,
+	     char (**paths)[PATH_MAX])
+{
+	size_t cap = 0, pcap = 0;
+
+	for (size_t i = 0; i < ep->nfiles; i++) {
+		const char *copy, *original;
+		struct stat st;
+
+		if (ep->files[i].tgid != tgid ||
+		    ep_log_file(ep->log, ep->files[i].id, &copy, &original) < 0 || !original ||
+		    stat(copy, &st) < 0)
+			continue;
+		if (UTIL_GROW(*ret, cap, *n + 1) < 0 || UTIL_GROW(*paths, pcap, *n + 1) < 0)
+			return -ENOMEM;
+		if (!realpath(original, (*paths)[*n]))
+			snprintf((*paths)[*n], PATH_MAX, "%s", original);
+		(*ret)[*n] = (struct ep_file_alias){ st.st_dev, st.st_ino, NULL };
+		(*n)++;
+	}
+	for (size_t i = 0; i < *n; i++)
+		(*ret)[i].path = (*paths)[i];
 	return 0;
 }
 
@@ -1038,6 +1154,8 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	_cleanup_free_ bool *set = calloc(rec->nthreads, sizeof(*set));
 	_cleanup_free_ struct checkpoint_range *ignore = NULL;
 	size_t nignore = 0, ignore_cap = 0;
+	_cleanup_free_ struct ep_file_alias *aliases = NULL;
+	_cleanup_free_ char(*paths)[PATH_MAX] = NULL;
 	const struct dirty_pages *written = NULL;
 	struct dirty_pages all = { 0 };
 	struct checkpoint_copy *copy;
@@ -1060,24 +1178,36 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	r = writable_pages(tgid, &all);
 	if (r >= 0)
 		r = own_ranges(ep, tgid, &ignore, &nignore, &ignore_cap);
+	if (r >= 0)
+		r = dead_stacks(tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
+	if (r >= 0)
+		r = file_aliases(ep, tgid, &aliases, &b.naliases, &paths);
 	b.written = &all;
 	a.written = written ? written : &all;
 	b.ignore = ignore;
 	b.nignore = nignore;
+	b.aliases = aliases;
+	b.scratch_free = true;
 	/* each thread as its copy has it: one at a syscall's entry rewound
 	 * onto the syscall instruction (the copy's was interrupted and will
 	 * enter it again), orig_rax -1 (checkpoint_copy_new()) */
 	for (size_t i = 0; i < b.ntids && r >= 0; i++) {
 		const struct rthread *t = rec_find_thread(rec, tids[i]);
-		struct user_regs_struct regs;
+		struct user_regs_struct regs, ra;
 
 		if (tracee_get_regs(tids[i], &saved[i]) < 0)
 			continue;
 		regs = saved[i];
-		if (t && t->ep_parked_entry) {
+		if (t && t->ep_parked_entry)
 			arch_rewind_syscall(&regs);
-		}
 		regs.orig_rax = (uint64_t)-1;
+		/* the argument registers its call does not take hold what the
+		 * code before it left (the interposer's differs by design; EP
+		 * runs match only the arguments a call takes, sc_nargs()): as
+		 * A's for the check */
+		if (t && i < a.ntids && tracee_get_regs(a.tids[i], &ra) == 0)
+			for (int j = sc_nargs((long)t->nr); j < 6; j++)
+				arch_set_syscall_arg(&regs, j, arch_syscall_arg(&ra, j));
 		set[i] = tracee_set_regs(tids[i], &regs) == 0;
 	}
 	if (r >= 0)
@@ -1085,12 +1215,48 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	for (size_t i = 0; i < b.ntids; i++)
 		if (set[i] && tracee_set_regs(tids[i], &saved[i]) < 0)
 			log_debug("thread %d: cannot put its registers back", tids[i]);
-	dirty_pages_fini(&all);
-	if (r < 0)
+	if (r < 0) {
+		dirty_pages_fini(&all);
 		return r;
+	}
 	ep->verdicts->pages += d.pages_compared;
-	if (!d.diverged)
+	if (!d.diverged) {
+		dirty_pages_fini(&all);
 		return 1;
+	}
+	if (getenv("UPRR_EP_DEBUG")) {
+		int shown = 0;
+		struct tracee_mapping *mm = NULL;
+		size_t nmm = 0;
+
+		if (tracee_read_maps(tgid, &mm, &nmm) >= 0)
+			for (size_t q = 0; q < nmm; q++)
+				log_info("MAP %lx-%lx %s %lx %s", (unsigned long)mm[q].start,
+					 (unsigned long)mm[q].end, mm[q].perms, (unsigned long)mm[q].offset,
+					 mm[q].path);
+		free(mm);
+
+		for (size_t i = 0; i < all.n && shown < 40; i++)
+			for (uint64_t o = 0; o < all.v[i].len && shown < 40; o += 4096) {
+				uint8_t pa[4096], pb[4096];
+				uint64_t at = all.v[i].addr + o;
+
+				if (tracee_read(a.pid, at, pa, 4096) < 0 || tracee_read(tgid, at, pb, 4096) < 0)
+					continue;
+				for (int x = 0; x < 4096; x += 8)
+					if (memcmp(pa + x, pb + x, 8) && shown++ < 40)
+						log_info("DBG %#lx: A %016lx B %016lx", (unsigned long)(at + x),
+							 *(unsigned long *)(pa + x), *(unsigned long *)(pb + x));
+			}
+	}
+	for (size_t i = 0; i < b.ntids; i++) {
+		const struct rthread *t = rec_find_thread(rec, tids[i]);
+
+		log_debug("  thread %d (the log's %d): rip %#llx, orig_rax %#llx, rsp %#llx, %s", tids[i],
+			  ep_log_tid(ep->log, tids[i]), saved[i].rip, saved[i].orig_rax, saved[i].rsp,
+			  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit");
+	}
+	dirty_pages_fini(&all);
 	snprintf(what, len, "process %d: ", log_pid);
 	ep_divergence_describe(&d, what + strlen(what), len - strlen(what));
 	return 0;

@@ -1187,6 +1187,10 @@ void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
  * true if it did (@t is at the syscall's seccomp stop). */
 bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
 
+/** EP run: @t ran an rdtsc or rdtscp (t->regs has this run's counter,
+ * @before its registers before): give it the log's values instead, as the
+ * log's thread read them in the same order. */
+void rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struct *before);
 /** EP run: check its epochs against @ckpts (NULL: none), the findings into
  * @verdicts (NULL: kept to itself). */
 void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
