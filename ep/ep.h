@@ -86,6 +86,10 @@ struct ep_end {
 	pid_t copy;	   /**< the copy that is checkpoint k of its process, 0: none */
 	uint64_t seq;	   /**< the end's place among all ends of the log (the order
 			    * of the copy's threads) */
+	uint32_t nwrote;   /**< EP_END_ENTRY: ranges the interrupt's exit wrote
+			    * (clock_nanosleep(2)'s time left), which the copy
+			    * holds and an EP run at the entry does not yet */
+	uint64_t *wrote;   /**< as pairs (address, length), owned by the log */
 };
 
 struct ep_log;

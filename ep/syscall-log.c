@@ -374,8 +374,17 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 		return;
 	lt->end_pending = false;
 	e = &lt->ends[lt->nends - 1];
-	if (sc_result_restarts((int64_t)ev->values[1]))
+	if (sc_result_restarts((int64_t)ev->values[1])) {
+		/* what the kernel wrote when it was interrupted */
+		if (ev->nblobs && !(e->wrote = calloc(2 * ev->nblobs, sizeof(*e->wrote))))
+			return;
+		for (uint32_t i = 0; e->wrote && i < ev->nblobs; i++) {
+			e->wrote[2 * i] = ev->blobs[i].addr;
+			e->wrote[2 * i + 1] = ev->blobs[i].len;
+		}
+		e->nwrote = e->wrote ? ev->nblobs : 0;
 		return;
+	}
 	e->at = e->at == EP_END_ENTRY ? EP_END_EXIT : EP_END_UNKNOWN;
 }
 
@@ -655,6 +664,8 @@ ep_log_free(struct ep_log *log)
 			free(c->sent);
 		}
 		free(log->threads[i].calls);
+		for (size_t j = 0; j < log->threads[i].nends; j++)
+			free(log->threads[i].ends[j].wrote);
 		free(log->threads[i].ends);
 		free(log->threads[i].tsc);
 	}

@@ -422,8 +422,9 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	}
 	if (r == -EDOM) {
 		write_info(dir, &tp, &ep, cpu, interposed, true, &ei);
-		log_error("the EP run diverged from the TP run (%s); a whole-program epoch cannot be "
-			  "rolled back yet: the TP log is kept in %s", why[0] ? why : "?", work);
+		log_error("the EP run diverged from the TP run (%s); %s cannot be rolled back yet: the "
+			  "TP log is kept in %s", why[0] ? why : "?",
+			  ei.epoch_ms ? "an epoch" : "a whole-program epoch", work);
 		return -EDOM;
 	}
 	write_info(dir, &tp, &ep, cpu, interposed, false, &ei);
