@@ -140,12 +140,18 @@ static void *
 thread_start(void *p)
 {
 	struct start s = *(struct start *)p;
+	void *r;
 
 	/* attached first: the free is the thread's first heap operation */
 	sync_thread_attach(s.parent, s.ordinal);
 	free(p);
 	scrub_stack();
-	return s.fn(s.arg);
+	/* not a tail call: the function's frame goes where scrub_stack()
+	 * zeroed, not over this one's (whose slots hold what the attach
+	 * left) */
+	r = s.fn(s.arg);
+	__asm__ volatile("" : : : "memory");
+	return r;
 }
 
 struct create_args {

@@ -66,6 +66,7 @@ struct rec_ep {
 	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
 	uint64_t stall_progress; /* and progress then */
 	bool started;		/* the first epoch was chosen */
+	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
 };
 
 /* Whether files @a and @b hold the same bytes: 1, 0, or -errno. */
@@ -961,6 +962,126 @@ let_go(struct recorder *rec)
 	}
 }
 
+void
+rec_ep_space_free(struct rspace *sp)
+{
+	if (sp->ckpt && checkpoint_dirty_log(sp->ckpt)->acc == sp->ep_written)
+		checkpoint_dirty_log(sp->ckpt)->acc = NULL;
+	if (sp->ep_written)
+		dirty_pages_fini(sp->ep_written);
+	free(sp->ep_written);
+	sp->ep_written = NULL;
+}
+
+/* From the check of the epoch ep->k ends on (or the start), each address
+ * space's restore points' dirty log keeps the pages written (dirty.h's
+ * acc) for the next check; one with no restore point yet has none (its
+ * next check compares every writable page). */
+static void
+start_written(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rspace *sp = rec->threads[i].space;
+
+		if (!sp)
+			continue;
+		sp->ep_since = rec->ep->k;
+		if (!sp->ckpt) {
+			sp->ep_since = UINT64_MAX;
+			continue;
+		}
+		if (!sp->ep_written && !(sp->ep_written = calloc(1, sizeof(*sp->ep_written)))) {
+			sp->ep_since = UINT64_MAX;
+			continue;
+		}
+		sp->ep_written->n = 0;
+		checkpoint_dirty_log(sp->ckpt)->acc = sp->ep_written;
+	}
+}
+
+static int
+cmp_run(const void *a, const void *b)
+{
+	const struct checkpoint_range *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The pages process @sp wrote since the last check into @ret (sorted,
+ * disjoint): those its restore points protected again meanwhile
+ * (ep_written) and those written since. False if they are not known: no
+ * restore point kept them all (none yet, a new one, a remap due). */
+static bool
+b_written(const struct rec_ep *ep, struct rspace *sp, struct dirty_pages *ret)
+{
+	struct dirty_log *dl = sp->ckpt ? checkpoint_dirty_log(sp->ckpt) : NULL;
+	struct dirty_pages cur = { 0 }, acc = { 0 };
+	bool ok;
+
+	if (!dl || !sp->ep_written || dl->acc != sp->ep_written || sp->ep_since != ep->last_k ||
+	    sp->need_remap)
+		return false;
+	/* sorted and merged: the walks appended them in their order */
+	qsort(sp->ep_written->v, sp->ep_written->n, sizeof(*sp->ep_written->v), cmp_run);
+	for (size_t i = 0; i < sp->ep_written->n; i++) {
+		const struct checkpoint_range *r = &sp->ep_written->v[i];
+
+		if (acc.n && acc.v[acc.n - 1].addr + acc.v[acc.n - 1].len >= r->addr) {
+			uint64_t end = MAX(acc.v[acc.n - 1].addr + acc.v[acc.n - 1].len, r->addr + r->len);
+
+			acc.v[acc.n - 1].len = end - acc.v[acc.n - 1].addr;
+			continue;
+		}
+		if (UTIL_GROW(acc.v, acc.cap, acc.n + 1) < 0) {
+			dirty_pages_fini(&acc);
+			return false;
+		}
+		acc.v[acc.n++] = *r;
+	}
+	/* written since the last sync: not protected, listed without */
+	dl->acc = NULL;
+	ok = dirty_log_written(dl, false, &cur) >= 0 && dirty_pages_union(&acc, &cur, ret) >= 0;
+	dl->acc = sp->ep_written;
+	dirty_pages_fini(&acc);
+	dirty_pages_fini(&cur);
+	return ok;
+}
+
+/* The pages the TP run's process wrote from the last check's checkpoint to
+ * checkpoint ep->k (the log's process @log_pid), into @ret: the union of
+ * each checkpoint's pages written in the epoch before it (a checkpoint the
+ * keeper freed gave its own to the next one kept). False if not known
+ * (a process's first checkpoint). */
+static bool
+a_written(const struct rec_ep *ep, pid_t log_pid, struct dirty_pages *ret)
+{
+	struct dirty_pages u = { 0 };
+
+	if (!ep->last_k)
+		return false;
+	for (uint64_t j = ep->last_k + 1; j <= ep->k; j++) {
+		const struct ep_end *e = end_at(ep->log, log_pid, j);
+		const struct dirty_pages *w = NULL;
+		struct dirty_pages next = { 0 };
+
+		if (!e || !e->copy) {
+			dirty_pages_fini(&u);
+			return false;
+		}
+		if (!find_copy(ep, j, e->copy, &w))
+			continue; /* freed: its pages are the next one's */
+		if (!w || dirty_pages_union(&u, w, &next) < 0) {
+			dirty_pages_fini(&u);
+			dirty_pages_fini(&next);
+			return false;
+		}
+		dirty_pages_fini(&u);
+		u = next;
+	}
+	*ret = u;
+	return true;
+}
+
 /* Every writable page of process @pid but the kernel's special mappings,
  * appended to @ret. */
 static int
@@ -1164,7 +1285,8 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	_cleanup_free_ struct ep_file_alias *aliases = NULL;
 	_cleanup_free_ char(*paths)[PATH_MAX] = NULL;
 	const struct dirty_pages *written = NULL;
-	struct dirty_pages all = { 0 };
+	struct dirty_pages all = { 0 }, tp_written = { 0 };
+	bool whole;
 	struct checkpoint_copy *copy;
 	struct ep_divergence d;
 	struct ep_side a = { 0 }, b = { .pid = tgid };
@@ -1181,8 +1303,16 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	a.tids = checkpoint_copy_tids(copy, &a.ntids);
 	b.ntids = copy_order(rec, tgid, ep->k, e->copy, tids);
 	b.tids = tids;
-	/* every writable page of B (its dirty log is the restore points') */
-	r = writable_pages(tgid, &all);
+	/* the pages either wrote since the last check, or every writable
+	 * page of B where that is not known */
+	whole = !a_written(ep, log_pid, &tp_written) ||
+		!b_written(ep, rec_find_thread(rec, tgid) ? rec_find_thread(rec, tgid)->space
+							  : rec->threads[0].space, &all);
+	if (whole) {
+		dirty_pages_fini(&all);
+		ep->verdicts->whole++;
+		r = writable_pages(tgid, &all);
+	}
 	if (r >= 0)
 		r = own_ranges(ep, tgid, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
@@ -1205,7 +1335,8 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	if (r >= 0)
 		r = file_aliases(ep, tgid, &aliases, &b.naliases, &paths);
 	b.written = &all;
-	a.written = written ? written : &all;
+	a.written = whole ? &all : &tp_written;
+	(void)written;
 	b.ignore = ignore;
 	b.nignore = nignore;
 	b.aliases = aliases;
@@ -1237,6 +1368,7 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	for (size_t i = 0; i < b.ntids; i++)
 		if (set[i] && tracee_set_regs(tids[i], &saved[i]) < 0)
 			log_debug("thread %d: cannot put its registers back", tids[i]);
+	dirty_pages_fini(&tp_written);
 	if (r < 0) {
 		dirty_pages_fini(&all);
 		return r;
@@ -1310,6 +1442,8 @@ settle(struct recorder *rec)
 
 	while (ep->k && !rec->done && all_parked(rec)) {
 		check_epoch(rec);
+		ep->last_k = ep->k;
+		start_written(rec);
 		next_epoch(rec);
 		let_go(rec);
 	}
@@ -1346,6 +1480,9 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 		ep->started = true;
 		if (ep_log_checkpoints(ep->log))
 			next_epoch(rec);
+		/* the first check compares every writable page anyway (the TP
+		 * run's pages written before its first checkpoint are not
+		 * known) */
 	}
 	if (!ep->k)
 		return false;

@@ -360,6 +360,10 @@ struct rspace {
 					 * last checkpoint (record-epoch.c), NULL: none */
 	bool tp_dirty_failed;		/* dirty_log_new() failed: none tried again */
 	pid_t tp_prev_copy;		/* the copy of its last checkpoint, 0: none */
+	struct dirty_pages *ep_written;	/* an EP run: the pages written since its last
+					 * epoch check, which its restore points' dirty
+					 * log appends here (record-ep.c), NULL: none */
+	uint64_t ep_since;		/* the check ep_written began at */
 };
 
 /* Memory reads of a spin loop that a spinning thread's watch keeps. */
@@ -1191,6 +1195,8 @@ bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
  * @before its registers before): give it the log's values instead, as the
  * log's thread read them in the same order. */
 void rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struct *before);
+/** Free what address space @sp holds for an EP run's checks. */
+void rec_ep_space_free(struct rspace *sp);
 /** EP run: check its epochs against @ckpts (NULL: none), the findings into
  * @verdicts (NULL: kept to itself). */
 void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,

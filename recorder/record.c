@@ -80,6 +80,7 @@ space_leave(struct recorder *rec, struct rspace *sp)
 		return;
 	rec_space_drop_checkpoint(rec, sp);
 	rec_epoch_space_free(sp);
+	rec_ep_space_free(sp);
 	rec->nsites += ticks_soft_nsites(sp->mem.soft);
 	rec_syscallbuf_space_free(&sp->sb);
 	rec_space_close(&sp->mem);

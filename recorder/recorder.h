@@ -286,6 +286,9 @@ struct rec_ep_verdicts {
 	uint64_t merged;     /**< epochs whose checkpoint was not kept (past
 			      * TP_EPOCHS_CAP), checked with the next */
 	uint64_t pages;	     /**< pages compared, all checks */
+	uint64_t whole;	     /**< process checks that compared every writable page
+			      * (pages written not known: a first check, a new
+			      * restore point) */
 	uint64_t check_ns;   /**< time in the checks */
 	uint64_t check_max_ns; /**< the longest */
 	char first[320];     /**< the first divergence, described */

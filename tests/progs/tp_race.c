@@ -9,9 +9,13 @@
  * run's counter differ from the EP run's, which runs one thread at a time:
  * the check of that epoch diverges.
  *
+ * The first QUIET rounds make only the syscall: the race starts after the
+ * EP run's first checks (a first check compares every writable page, the
+ * later ones only the pages the dirty logs list: those must show it).
+ *
  * Prints the rounds each thread made (the same in every run); the counter
  * itself is checked, not printed: a write of it would differ between the
- * two runs, a divergence at a syscall. Usage: tp_race [ROUNDS]
+ * two runs, a divergence at a syscall. Usage: tp_race [ROUNDS [QUIET]]
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -22,7 +26,7 @@
 #define INCS_PER_CALL 20
 
 static volatile uint64_t g_counter;
-static long g_rounds = 2000;
+static long g_rounds = 2000, g_quiet;
 static int g_null;
 
 static void *
@@ -32,7 +36,7 @@ thread_main(void *arg)
 	char byte = (char)('0' + id);
 
 	for (long r = 0; r < g_rounds; r++) {
-		for (int i = 0; i < INCS_PER_CALL; i++) {
+		for (int i = 0; i < INCS_PER_CALL && r >= g_quiet; i++) {
 			uint64_t v = g_counter;
 
 			/* a window for the other thread's increment to be lost */
@@ -54,6 +58,8 @@ main(int argc, char **argv)
 
 	if (argc > 1)
 		g_rounds = atol(argv[1]);
+	if (argc > 2)
+		g_quiet = atol(argv[2]);
 	g_null = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	if (g_null < 0)
 		die("open /dev/null: %s", strerror(errno));
@@ -62,7 +68,7 @@ main(int argc, char **argv)
 			die("pthread_create failed");
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
-	want = (uint64_t)NTHREADS * (uint64_t)g_rounds * INCS_PER_CALL;
+	want = (uint64_t)NTHREADS * (uint64_t)(g_rounds - g_quiet) * INCS_PER_CALL;
 	say("tp_race: %d threads, %ld rounds each", NTHREADS, g_rounds);
 	/* exit status, not output: 0 whatever was lost (the EP run's
 	 * differs, and the trace replays the EP run's) */
