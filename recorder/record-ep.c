@@ -1386,7 +1386,8 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 			  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit");
 	}
 	dirty_pages_fini(&all);
-	snprintf(what, len, "process %d: ", log_pid);
+	snprintf(what, len, "process %d (%s): ", log_pid,
+		 whole ? "every writable page" : "the pages written since the last check");
 	ep_divergence_describe(&d, what + strlen(what), len - strlen(what));
 	return 0;
 }

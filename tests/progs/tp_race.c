@@ -69,7 +69,8 @@ main(int argc, char **argv)
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
 	want = (uint64_t)NTHREADS * (uint64_t)(g_rounds - g_quiet) * INCS_PER_CALL;
-	say("tp_race: %d threads, %ld rounds each", NTHREADS, g_rounds);
+	say("tp_race: %d threads, %ld rounds each, the counter at %p", NTHREADS, g_rounds,
+	    (void *)&g_counter);
 	/* exit status, not output: 0 whatever was lost (the EP run's
 	 * differs, and the trace replays the EP run's) */
 	return g_counter > want;
