@@ -160,10 +160,44 @@ dirty_log_track(struct dirty_log *d, const struct tracee_mapping *maps, size_t n
 	return 0;
 }
 
+/* Runs d->acc holds at least before they are sorted and merged (a program
+ * whose epochs are not checked would grow it at every sync). */
+#define ACC_COMPACT 65536
+
+static int
+cmp_run(const void *a, const void *b)
+{
+	const struct checkpoint_range *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Sort @acc's runs and merge those that touch or overlap. */
+static void
+acc_compact(struct dirty_pages *acc)
+{
+	size_t k = 0;
+
+	qsort(acc->v, acc->n, sizeof(*acc->v), cmp_run);
+	for (size_t i = 0; i < acc->n; i++) {
+		struct checkpoint_range *last = k ? &acc->v[k - 1] : NULL;
+
+		if (last && last->addr + last->len >= acc->v[i].addr) {
+			last->len = MAX(last->addr + last->len, acc->v[i].addr + acc->v[i].len) - last->addr;
+			continue;
+		}
+		acc->v[k++] = acc->v[i];
+	}
+	acc->n = k;
+}
+
 /* Append @n regions of @vec (pages) to @acc; -ENOMEM. */
 static int
 acc_add(struct dirty_pages *acc, const struct page_region *vec, size_t n)
 {
+	/* when full: it grows only if merging freed too little */
+	if (acc->n >= ACC_COMPACT && acc->n == acc->cap)
+		acc_compact(acc);
 	for (size_t i = 0; i < n; i++) {
 		if (acc->n && acc->v[acc->n - 1].addr + acc->v[acc->n - 1].len == vec[i].start) {
 			acc->v[acc->n - 1].len += vec[i].end - vec[i].start;
