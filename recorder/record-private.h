@@ -1134,6 +1134,33 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
 
 /* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
 
+/* A kept file of the log opened in a process of the EP run for its
+ * mappings (the fd stays open, as replay's do). */
+struct ep_file {
+	pid_t tgid;
+	uint32_t id;
+	int fd;
+};
+
+struct rec_ep {
+	struct ep_log *log;
+	const char *sync_log;	/* rec_options.ep_sync_log */
+	struct ep_file *files;
+	size_t nfiles, files_cap;
+	/* the epochs' checks (rec_ep_park()) */
+	const struct rec_ep_checkpoints *ckpts; /* NULL: none */
+	struct rec_ep_verdicts *verdicts; /* rec_options.ep_verdicts, or own */
+	struct rec_ep_verdicts own;
+	uint64_t k;		/* the checkpoint that ends the epoch run now, 0: none */
+	bool diverged;		/* an epoch diverged: the later ones are not checked */
+	uint64_t progress;	/* syscall entries so far (a stall's measure) */
+	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
+	uint64_t stall_progress; /* and progress then */
+	bool started;		/* the first epoch was chosen */
+	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
+};
+
+
 /** Read the log in trace @dir (ep/ep.h) that the syscalls will be
  * answered from, whose program must be executable @exe, byte for byte;
  * @sync_log (or NULL): the synchronization-order log the log's run mapped
