@@ -583,7 +583,7 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	struct checkpoint_copy *copy;
 	struct ep_divergence d;
 	struct ep_side a = { 0 }, b = { .pid = tgid };
-	int r;
+	int r = 0;
 
 	if (!tids || !saved || !set)
 		return -ENOMEM;
