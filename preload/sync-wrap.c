@@ -122,20 +122,6 @@ struct start {
 	uint32_t ordinal;
 };
 
-/* Zero the stack just below the caller's frame. The calls the caller made
- * take other paths in the TP run (UPRR_SYNC_MODE=tp) than in FOLLOW, and
- * what they left there is what the next calls find in the slots they have
- * not written yet: an EP run's check compares the thread's stack with the
- * TP run's. */
-static __attribute__((noinline)) void
-scrub_stack(void)
-{
-	char pad[4096];
-
-	memset(pad, 0, sizeof(pad));
-	__asm__ volatile("" : : "r"(pad) : "memory");
-}
-
 static void *
 thread_start(void *p)
 {
@@ -145,8 +131,8 @@ thread_start(void *p)
 	/* attached first: the free is the thread's first heap operation */
 	sync_thread_attach(s.parent, s.ordinal);
 	free(p);
-	scrub_stack();
-	/* not a tail call: the function's frame goes where scrub_stack()
+	sync_scrub();
+	/* not a tail call: the function's frame goes where sync_scrub()
 	 * zeroed, not over this one's (whose slots hold what the attach
 	 * left) */
 	r = s.fn(s.arg);
