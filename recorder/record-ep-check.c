@@ -563,6 +563,40 @@ copy_order(const struct recorder *rec, pid_t tgid, uint64_t k, pid_t copy_pid, p
 	return n;
 }
 
+/* Put B's threads @tb (@nb) in the order of A's @ta (@na) by their FS
+ * base (each thread's own TLS, at the same address in both runs): the
+ * copy's threads are in the order the recorder listed them, which the
+ * log's order of the ends does not always give (it moves a thread first).
+ * Left as they are unless each of A's has one of B's with its FS base. */
+static void
+pair_by_fs(const pid_t *ta, size_t na, pid_t *tb, size_t nb)
+{
+	_cleanup_free_ pid_t *order = calloc(nb ? nb : 1, sizeof(*order));
+	_cleanup_free_ uint64_t *fb = calloc(nb ? nb : 1, sizeof(*fb));
+	struct user_regs_struct r;
+
+	if (!order || !fb || na != nb)
+		return;
+	for (size_t j = 0; j < nb; j++) {
+		if (tracee_get_regs(tb[j], &r) < 0)
+			return;
+		fb[j] = r.fs_base;
+	}
+	for (size_t i = 0; i < na; i++) {
+		size_t found = nb;
+
+		if (tracee_get_regs(ta[i], &r) < 0)
+			return;
+		for (size_t j = 0; j < nb; j++)
+			if (fb[j] == r.fs_base && tb[j])
+				found = found == nb ? j : nb + 1;
+		if (found >= nb)
+			return; /* none, or two: the order stays */
+		order[i] = tb[found];
+	}
+	memcpy(tb, order, nb * sizeof(*tb));
+}
+
 /* Compare EP process @tgid with its checkpoint ep->k: 1 equal, 0 diverged
  * (said in @what), or -errno (not checked). */
 static int
@@ -595,6 +629,7 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	a.pid = checkpoint_copy_pid(copy);
 	a.tids = checkpoint_copy_tids(copy, &a.ntids);
 	b.ntids = copy_order(rec, tgid, ep->k, e->copy, tids);
+	pair_by_fs(a.tids, a.ntids, tids, b.ntids);
 	b.tids = tids;
 	/* the pages either wrote since the last check, or every writable
 	 * page of B where that is not known */
