@@ -370,6 +370,10 @@ struct rspace {
 					 * last checkpoint (record-epoch.c), NULL: none */
 	bool tp_dirty_failed;		/* dirty_log_new() failed: none tried again */
 	pid_t tp_prev_copy;		/* the copy of its last checkpoint, 0: none */
+	struct dirty_pages *ep_written;	/* an EP run: the pages written since its last
+					 * epoch check, which its restore points' dirty
+					 * log appends here (record-ep.c), NULL: none */
+	uint64_t ep_since;		/* the check ep_written began at */
 };
 
 /* Memory reads of a spin loop that a spinning thread's watch keeps. */
@@ -414,6 +418,10 @@ struct rthread {
 	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
 					* none (not matched: futex, sched_yield) */
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
+	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
+				       * SCHED_BLOCKED until every thread reached its own, */
+	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
+				       * exit (RT_HELD) */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
@@ -492,8 +500,12 @@ struct rthread {
 	uint64_t tp_rip;	      /* where it stands, while either holds */
 	uint64_t tp_syscalls;	      /* a TP run: its syscalls logged, traced (exits)
 				       * and buffered (records; record-epoch.c) */
+	bool tp_rewound;	      /* rec_tp_hold_one() stopped it at the entry of a
+				       * syscall it had entered, rewound */
 	bool epoch_held;	      /* stands still for a checkpoint (record-epoch.c): */
 	bool epoch_in_syscall;	      /* in its syscall, not in user code */
+	bool epoch_at_entry;	      /* at a traced syscall's entry, not entered */
+	bool epoch_seek;	      /* let go to its next traced syscall's entry */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -574,7 +586,21 @@ struct rec_epochs {
 	bool check;		/* check each copy (rec_options.epoch_check) */
 	const struct rec_epoch_keeper *keeper;
 	/* figures for `uprr record -v` */
+	bool anywhere;		/* a thread that reaches no syscall in time may
+				 * end in user code (rec_options.epoch_anywhere) */
+	uint64_t gather_start_ns; /* an end in progress: when its threads were
+				 * stopped, those in user code let go to their
+				 * next syscall (0: none in progress) */
+	uint64_t tick_ns;	/* when that end was due */
 	uint64_t put_off;	/* ends put off: a thread stood at an event */
+	uint64_t given_up;	/* ends given up: a thread reached no syscall in
+				 * time (EPOCH_GATHER_NS) */
+	uint64_t sought;	/* threads let go to their next syscall (sum) */
+	uint64_t held_blocked;	/* of those, held blocked in a call on the way */
+	uint64_t user_ends;	/* threads' ends in user code (anywhere only) */
+	uint64_t reach_ns, reach_max_ns; /* ends taken: tick to every thread at
+				 * a syscall (sum, max) */
+	uint64_t given_up_ns;	/* ends given up: the time lost (sum) */
 	uint64_t copies, copy_failures, uncopied; /* processes copied, copies
 				 * that failed, processes not copied (not uprr's
 				 * children: their copy would be the program's) */
@@ -769,6 +795,14 @@ void rec_epoch_init(struct recorder *rec, const struct rec_options *opts);
 /** In a TP run's loop: end the epoch if it is due (true: it did, or put it
  * off); else lower *@wait_ns (0: nothing waits) to when it is due. */
 bool rec_epoch_due(struct recorder *rec, uint64_t *wait_ns);
+/** At @t's syscall entry (a seccomp stop, t->regs read), before it is an
+ * event: while an epoch's end waits for @t to reach a syscall, hold it
+ * there, the call skipped and rewound (true: the entry is no event now; @t
+ * enters the call again once let go). False: go on with the entry. */
+bool rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t);
+/** In a TP run's loop, before @tid's wait status is dispatched: a thread
+ * held for an epoch's end that stops again (killed) gives the end up. */
+void rec_epoch_on_status(struct recorder *rec, pid_t tid);
 /** A thread of a TP run logged an event (rec_write_event()): its syscall
  * exits count. */
 void rec_epoch_count(struct recorder *rec, const struct trace_event *ev);
@@ -1215,6 +1249,33 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
 
 /* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
 
+/* A kept file of the log opened in a process of the EP run for its
+ * mappings (the fd stays open, as replay's do). */
+struct ep_file {
+	pid_t tgid;
+	uint32_t id;
+	int fd;
+};
+
+struct rec_ep {
+	struct ep_log *log;
+	const char *sync_log;	/* rec_options.ep_sync_log */
+	struct ep_file *files;
+	size_t nfiles, files_cap;
+	/* the epochs' checks (rec_ep_park()) */
+	const struct rec_ep_checkpoints *ckpts; /* NULL: none */
+	struct rec_ep_verdicts *verdicts; /* rec_options.ep_verdicts, or own */
+	struct rec_ep_verdicts own;
+	uint64_t k;		/* the checkpoint that ends the epoch run now, 0: none */
+	bool diverged;		/* an epoch diverged: the later ones are not checked */
+	uint64_t progress;	/* syscall entries so far (a stall's measure) */
+	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
+	uint64_t stall_progress; /* and progress then */
+	bool started;		/* the first epoch was chosen */
+	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
+};
+
+
 /** Read the log in trace @dir (ep/ep.h) that the syscalls will be
  * answered from, whose program must be executable @exe, byte for byte;
  * @sync_log (or NULL): the synchronization-order log the log's run mapped
@@ -1271,6 +1332,27 @@ void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
  * syscall (TRACE_SIGNAL_AT_SYSCALL), as the recorder does a deferred one;
  * true if it did (@t is at the syscall's seccomp stop). */
 bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
+
+/** EP run: @t ran an rdtsc or rdtscp (t->regs has this run's counter,
+ * @before its registers before): give it the log's values instead, as the
+ * log's thread read them in the same order. */
+void rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struct *before);
+/** Free what address space @sp holds for an EP run's checks. */
+void rec_ep_space_free(struct rspace *sp);
+/** EP run: check its epochs against @ckpts (NULL: none), the findings into
+ * @verdicts (NULL: kept to itself). */
+void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
+		   struct rec_ep_verdicts *verdicts);
+/** EP run with checkpoints (rec_options.ep_checkpoints): @t stands at the
+ * entry of its syscall, matched and recorded (@entry), or after its exit:
+ * if that is its end of the epoch being run, it is parked there (not
+ * runnable) until every thread reached its own, and the last one to
+ * arrive checks the epoch against its checkpoint. True if parked. */
+bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
+/** EP run: no thread is runnable. True if parked threads were let go
+ * (their epoch is not checked: the others never reached their ends);
+ * may set *@wait_ns to look again. */
+bool rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns);
 
 /* EP run: whether asynchronous signal @sig of @t, which uprr did not raise,
  * is left out (the log's signals are what the EP run delivers); @t has been
