@@ -681,6 +681,13 @@ struct rthread *rec_find_thread(struct recorder *rec, pid_t tid);
 /** Forget thread @tid; the last thread of a process takes it out of its
  * address space. */
 void rec_remove_thread(struct recorder *rec, pid_t tid);
+/** At an EP run's end, when nothing else stopped it: a thread of the log
+ * with calls the run never made (its program ended earlier: a signal the
+ * log's run took later, a thread killed by another's exit_group sooner)
+ * is a divergence (rec->ep_diverged, rec->error); the run did not follow
+ * the log. Nothing if not an EP run. */
+void rec_ep_check_used(struct recorder *rec);
+
 /** Stop recording, keeping the first reason given (printf-like). */
 void rec_stop_recording(struct recorder *rec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
