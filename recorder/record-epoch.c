@@ -26,10 +26,11 @@
  *   interrupt's, rec_tp_hold_one()): the call is skipped and rewound, and
  *   the thread held at its syscall instruction, the call not entered; it
  *   enters it again once let go.
- * - in user code (or blocked in a buffered syscall, or at a traced call
- *   of the syscall buffer's library, or at restart_syscall(2)'s entry):
- *   let go to the entry of its next traced syscall (not those two), and
- *   held there the same way (rec_epoch_hold_at_entry()), the others held
+ * - in user code (or in a buffered syscall's untraced call, or at a
+ *   traced call the syscall buffer's library makes inside its buffered
+ *   path, or at restart_syscall(2)'s entry): let go to the entry of its
+ *   next traced syscall (not those two), and held there the same way
+ *   (rec_epoch_hold_at_entry()), the others held
  *   meanwhile; one that, on its way, blocks in a traced call it was not
  *   held at is held in it, as in the first case. The end is taken once
  *   all are held (gather()). If one is not within EPOCH_GATHER_NS (a loop
@@ -38,8 +39,10 @@
  *   is due; with rec_epochs.anywhere (--epoch-anywhere) it is taken
  *   instead, those threads stopped where they stand (TRACE_EPOCH_USER,
  *   with their registers: an EP run cannot find that point yet). With
- *   the syscall buffer on, a thread whose calls are all buffered reaches
- *   no traced syscall: no end is taken while it runs.
+ *   the syscall buffer on, the end asks for it (request_end(),
+ *   UPRR_CTL_EPOCH_END in each process's control page): the library
+ *   sends every call it would buffer the traced way, from its entry,
+ *   outside its buffered path, where the thread may be held.
  * - at an event the loop has not taken yet, at a group stop, a zombie
  *   leader, a process that shares its memory (vfork), still on its way out
  *   of an exec (in user code or at its exit stop), or (an end in user
