@@ -9,12 +9,13 @@
 # figures are noisy.
 #
 # usage: bench/tp.sh [-n RUNS] [-B BUILD_DIR] [-t SECONDS] [-e EPOCH_MS]
-#                    [-R RECORD_ARG]... [-l] [NAME...]
+#                    [-R RECORD_ARG]... [-T TP_ARG]... [-l] [NAME...]
 #   -n  runs of each program in each way; the tables give the best (default 3)
 #   -t  cap on each run (default 300); a run cut there counts as failed
 #   -e  the epoch length the model assumes for a trace of one epoch (the
 #       whole program) (default 100, the TP run's default in tp-log mode)
-#   -R  an option for both `uprr record` runs (e.g. -R --epoch=50)
+#   -R  an option for both `uprr record` runs (e.g. -R --no-syscall-buffer)
+#   -T  an option for the `uprr record --mode=tp` run only (e.g. -T --epoch=50)
 #   NAME  only these programs (default: all; -l lists them)
 # Build first (scripts/setup.sh). Progress goes to stderr, the tables to
 # stdout; BENCH_DEBUG=1 shows the stderr of every timed command.
@@ -39,13 +40,14 @@
 # - EP runs run on the spare cores, C - T, one epoch's EP run to a core at
 #   a time; each takes the EP CPU time of its epoch (the EP run's CPU time
 #   in tp-info, divided evenly over the epochs: a dedicated core runs it at
-#   its CPU time);
+#   its CPU time, the program's and uprr's);
 # - verification keeps up while the spare cores can do the EP CPU time
 #   there is per second of TP run: C - T >= EP CPU / TP wall; if not, the
 #   EP runs' total CPU time over the spare cores sets the pace;
 # - wall = max(TP wall, EP CPU / (C - T)) + the last epoch's EP time (it
-#   starts when the TP run ends) + the checkpoint pauses (epochs x mean
-#   pause from tp-info, "-" there: none counted). The measured TP wall
+#   starts when the TP run ends) + the checkpoint pauses (checkpoints
+#   taken, or epochs where tp-info has no count, x the mean pause in
+#   tp-info; none there: none counted). The measured TP wall
 #   already holds the pauses its checkpoints took, so they count twice:
 #   an upper bound;
 # - nothing else shares the cores; a divergence's rollback and re-run is not
@@ -65,14 +67,16 @@ build=build
 cap=300
 epoch_ms=100
 record_args=()
+tp_args=()
 list=0
-while getopts n:B:t:e:R:l opt; do
+while getopts n:B:t:e:R:T:l opt; do
 	case $opt in
 	n) runs=$OPTARG ;;
 	B) build=$OPTARG ;;
 	t) cap=$OPTARG ;;
 	e) epoch_ms=$OPTARG ;;
 	R) record_args+=("$OPTARG") ;;
+	T) tp_args+=("$OPTARG") ;;
 	l) list=1 ;;
 	*) sed -n '/^# usage/,/^# stdout/p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 	esac
@@ -134,16 +138,16 @@ if __name__ == '__main__':
     with multiprocessing.get_context('fork').Pool(2) as pool:
         print(sum(pool.map(work, [400000] * 16, chunksize=1)))
 ''')
-# a project of 8 C files of 120 functions each, built with -O2
+# a project of 8 C files of 40 functions each, built with -O2
 units = 8
 for u in range(units):
     with open(f'{w}/project/u{u}.c', 'w') as f:
-        for k in range(120):
+        for k in range(40):
             f.write(f'long f{u}_{k}(long n) {{ long s = {k}; '
                     f'for (long i = 0; i < n; i++) s = s * {k + 3} + (i ^ (s >> {k % 13 + 1})); '
                     f'return s; }}\n')
         f.write(f'long u{u}(long n) {{ return 0')
-        for k in range(120):
+        for k in range(40):
             f.write(f' + f{u}_{k}(n)')
         f.write('; }\n')
 with open(f'{w}/project/main.c', 'w') as f:
@@ -219,7 +223,7 @@ measure() {
 	local mode=$1 trace=$2 pre=()
 	case $mode in
 	up) pre=("$uprr" record -o "$trace" "${record_args[@]}" --) ;;
-	tp) pre=("$uprr" record -o "$trace" --mode=tp "${record_args[@]}" --) ;;
+	tp) pre=("$uprr" record -o "$trace" --mode=tp "${record_args[@]}" "${tp_args[@]}" --) ;;
 	esac
 	rm -rf "$trace" "$trace.tp"
 	TMPDIR="$work/tmp" "$py" "$work/measure.py" "$cap" "$work/last.err" "${pre[@]}" "${cmd[@]}"
@@ -231,15 +235,19 @@ why() {
 	local line
 	line=$(grep '^uprr' "$work/last.err" | tail -n1 || true)
 	[ -n "$line" ] || line=$(tail -n1 "$work/last.err")
-	printf '%s' "${line:0:220}" | tr '|' '/'
+	# what tp_record() says after the divergence is the same for all
+	line=$(printf '%s' "$line" | sed -E 's/^uprr: tp: the EP run diverged from the TP run \(divergence from the log: (.*)\); a whole-program epoch cannot be rolled back yet.*/EP run diverged: \1/')
+	[ ${#line} -le 200 ] || line="${line:0:200}..."
+	printf '%s' "$line" | tr '|' '/'
 }
 
 min() { printf '%s\n' "$@" | sort -g | head -n1; }
 
 # info_field FILE WHAT: a figure of a tp-info file, "-" if it has none.
 # The file is read leniently (its lines grow as uprr does): WHAT is
-# tp_wall, tp_cpu, ep_wall, ep_cpu (seconds), epochs, verified,
-# diverged, not_checked, rollbacks (counts), pause_mean, pause_max (ms).
+# tp_wall, tp_cpu, ep_wall, ep_cpu, checks (seconds), epochs,
+# checkpoints, verified, diverged, not_checked, rollbacks (counts),
+# pause_mean, pause_max (ms).
 info_field() {
 	local f=$1 what=$2 v=
 	num() { grep -oE '[0-9]+(\.[0-9]+)?' | head -n1; }
@@ -258,6 +266,9 @@ info_field() {
 	ep_wall) v=$(grep -E '^ep run' "$f" | grep -oE 'wall [0-9.]+ s' | head -n1 | num) ;;
 	ep_cpu) v=$(grep -E '^ep run' "$f" | grep -oE 'cpu [0-9.]+ s' | head -n1 | num) ;;
 	epochs) v=$(grep -E '^epochs' "$f" | grep -oE '^epochs:? *[0-9]+' | head -n1 | num) ;;
+	checkpoints) v=$(grep -oE '^checkpoints:? *[0-9]+' "$f" | head -n1 | num) ;;
+	# the EP runs' compares at the epochs' ends, in all
+	checks) v=$(grep -E '^checks' "$f" | grep -oE '[0-9.]+ s\b' | head -n1 | num) ;;
 	verified)
 		v=$(count verified)
 		# one epoch: "ep run verified: no divergence"
@@ -278,11 +289,12 @@ info_field() {
 	printf '%s\n' "${v:--}"
 }
 
-# model CORES THREADS TP_WALL EP_CPU EPOCHS PAUSE_MS: the modelled wall
-# time of a TP recording with CORES cores (the header's assumptions), or
-# "-" when no core is spare for EP runs
+# model CORES THREADS TP_WALL EP_CPU EPOCHS PAUSE_MS PAUSES: the modelled
+# wall time of a TP recording with CORES cores (the header's assumptions),
+# or "-" when no core is spare for EP runs. PAUSE_MS is the mean checkpoint
+# pause ("-": none counted), PAUSES how many there were.
 model() {
-	awk -v c="$1" -v t="$2" -v tp="$3" -v ep="$4" -v k="$5" -v pause="$6" 'BEGIN {
+	awk -v c="$1" -v t="$2" -v tp="$3" -v ep="$4" -v k="$5" -v pause="$6" -v n="$7" 'BEGIN {
 		spare = c - t
 		if (spare < 1 || k < 1) { print "-"; exit }
 		# EP runs keep up with the TP run, or set the pace
@@ -290,7 +302,7 @@ model() {
 		# the last epoch is checked after the TP run ends
 		w += ep / k
 		if (pause != "-")
-			w += k * pause / 1000
+			w += n * pause / 1000
 		printf "%.4f\n", w
 	}'
 }
@@ -344,7 +356,7 @@ done
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "## uprr record --mode=tp (uniparallel) against native and UP recording, best of $runs runs"
 echo
-echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'), load average at the end $load (other work shares the machine: figures are noisy). Times in seconds; CPU is user + system of the command and every process it reaped; ratios to native in the same run.${record_args[*]:+ Record options: ${record_args[*]}.}"
+echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'), load average at the end $load (other work shares the machine: figures are noisy). Times in seconds; CPU is user + system of the command and every process it reaped; ratios to native in the same run.${record_args[*]:+ Record options: ${record_args[*]}.}${tp_args[*]:+ TP record options: ${tp_args[*]}.}"
 echo
 echo "| program | native wall | native CPU | UP wall | UP CPU | TP wall | TP CPU | UP ÷ native wall | TP ÷ native wall | TP ÷ native CPU | TP ÷ UP wall |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -360,30 +372,31 @@ done
 echo
 echo "### The TP and EP runs (the trace's tp-info, of the best TP recording)"
 echo
-echo "| program | TP run wall | TP run CPU | EP run wall | EP run CPU | EP CPU ÷ TP CPU | epochs | verified | diverged | not checked | rollbacks | pause mean ms | pause max ms |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| program | TP run wall | TP run CPU | EP run wall | EP run CPU | EP CPU ÷ TP CPU | epochs | verified | diverged | not checked | rollbacks | checkpoints | pause mean ms | pause max ms | checks s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for name in "${selected[@]}"; do
 	f=$work/info-$name
 	[ -f "$f" ] || f=$work/info-$name-failed
 	if [ ! -f "$f" ]; then
-		echo "| $name | ${res[$name.tp_fail]:-no tp-info} | | | | | | | | | | | |"
+		echo "| $name | ${res[$name.tp_fail]:-no tp-info} | | | | | | | | | | | | | |"
 		continue
 	fi
-	for w in tp_wall tp_cpu ep_wall ep_cpu epochs verified diverged not_checked rollbacks pause_mean pause_max; do
+	for w in tp_wall tp_cpu ep_wall ep_cpu checks epochs checkpoints verified diverged not_checked \
+		rollbacks pause_mean pause_max; do
 		res[$name.$w]=$(info_field "$f" "$w")
 	done
 	label=$name
 	[ "$f" = "$work/info-$name" ] || label="$name (failed run)"
-	echo "| $label | $(fmt "${res[$name.tp_wall]}") | $(fmt "${res[$name.tp_cpu]}") | $(fmt "${res[$name.ep_wall]}") | $(fmt "${res[$name.ep_cpu]}") | $(ratio "${res[$name.ep_cpu]}" "${res[$name.tp_cpu]}") | ${res[$name.epochs]} | ${res[$name.verified]} | ${res[$name.diverged]} | ${res[$name.not_checked]} | ${res[$name.rollbacks]} | ${res[$name.pause_mean]} | ${res[$name.pause_max]} |"
+	echo "| $label | $(fmt "${res[$name.tp_wall]}") | $(fmt "${res[$name.tp_cpu]}") | $(fmt "${res[$name.ep_wall]}") | $(fmt "${res[$name.ep_cpu]}") | $(ratio "${res[$name.ep_cpu]}" "${res[$name.tp_cpu]}") | ${res[$name.epochs]} | ${res[$name.verified]} | ${res[$name.diverged]} | ${res[$name.not_checked]} | ${res[$name.rollbacks]} | ${res[$name.checkpoints]} | ${res[$name.pause_mean]} | ${res[$name.pause_max]} | $(fmt "${res[$name.checks]}") |"
 done
 
 echo
 echo "### Modelled TP record wall time ÷ native wall time, with spare cores"
 echo
-echo "Model (bench/tp.sh, model()): the TP run keeps its $threads threads' cores and its wall time measured here; EP runs use the C − $threads spare cores, each epoch's at the EP run's CPU time ÷ epochs; wall = max(TP wall, EP CPU ÷ spare cores) + the last epoch's EP time + epochs × mean checkpoint pause (already inside the measured TP wall: an upper bound; \"-\" in tp-info: none added). Rollbacks are not modelled. A trace of one epoch (the whole program) overlaps nothing: its second row assumes epochs of $epoch_ms ms with the same EP CPU time. DoublePlay (ASPLOS 2011, spare cores): 1.15 at 2 worker threads, 1.28 at 4. Goal (issue 15): ≤ 1.2 for 2 threads with spare cores."
+echo "Model (bench/tp.sh, model()): the TP run keeps its $threads threads' cores and its wall time measured here; EP runs use the C − $threads spare cores, each epoch's at the EP run's CPU time ÷ epochs; wall = max(TP wall, EP CPU ÷ spare cores) + the last epoch's EP time + checkpoints (epochs where tp-info has no count) × mean checkpoint pause (already inside the measured TP wall: an upper bound; \"-\" in tp-info: none added). Rollbacks are not modelled. A trace of one epoch (the whole program) overlaps nothing: its second row assumes epochs of $epoch_ms ms with the same EP CPU time. DoublePlay (ASPLOS 2011, spare cores): 1.15 at 2 worker threads, 1.28 at 4. Goal (issue 15): ≤ 1.2 for 2 threads with spare cores."
 echo
-head="| program | epochs | EP CPU ÷ TP wall (spare cores to keep up) |"
-rule="|---|---|---:|"
+head="| program | epochs | TP run ÷ native wall | EP CPU ÷ TP wall | cores to keep up |"
+rule="|---|---|---:|---:|---:|"
 for c in "${cores[@]}"; do
 	head+=" $c cores |"
 	rule+="---:|"
@@ -393,23 +406,27 @@ echo "$rule---:|"
 for name in "${selected[@]}"; do
 	[ -f "$work/info-$name" ] || continue
 	n=${res[$name.nw]} tpw=${res[$name.tp_wall]} epc=${res[$name.ep_cpu]} k=${res[$name.epochs]}
-	pause=${res[$name.pause_mean]}
+	pause=${res[$name.pause_mean]} pauses=${res[$name.checkpoints]}
 	if [ "$tpw" = - ] || [ "$epc" = - ]; then
-		echo "| $name | no TP or EP run figures in tp-info | | | | | | |"
+		echo "| $name | no TP or EP run figures in tp-info | | | | | | | | |"
 		continue
 	fi
 	[ "$k" != - ] || k=1
+	[ "$pauses" != - ] || pauses=$k
 	keep=$(ratio "$epc" "$tpw")
-	row="| $name | $k measured | $keep |"
+	# the TP run's cores and enough spare ones for EP CPU ÷ TP wall
+	need=$(awk -v t="$threads" -v r="$keep" 'BEGIN { s = int(r); if (s < r) s++; print t + (s < 1 ? 1 : s) }')
+	first="$(ratio "$tpw" "$n") | $keep | $need |"
+	row="| $name | $k measured | $first"
 	for c in "${cores[@]}"; do
-		row+=" $(ratio "$(model "$c" "$threads" "$tpw" "$epc" "$k" "$pause")" "$n") |"
+		row+=" $(ratio "$(model "$c" "$threads" "$tpw" "$epc" "$k" "$pause" "$pauses")" "$n") |"
 	done
 	echo "$row 1.15 |"
 	if [ "$k" -le 1 ]; then
 		ka=$(awk -v w="$tpw" -v e="$epoch_ms" 'BEGIN { k = int(w * 1000 / e + 0.999); print k < 1 ? 1 : k }')
-		row="| $name | $ka of $epoch_ms ms (assumed) | $keep |"
+		row="| $name | $ka of $epoch_ms ms (assumed) | $first"
 		for c in "${cores[@]}"; do
-			row+=" $(ratio "$(model "$c" "$threads" "$tpw" "$epc" "$ka" "$pause")" "$n") |"
+			row+=" $(ratio "$(model "$c" "$threads" "$tpw" "$epc" "$ka" "$pause" "$ka")" "$n") |"
 		done
 		echo "$row 1.15 |"
 	fi
