@@ -47,9 +47,9 @@
 # - wall = max(TP wall, EP CPU / (C - T)) + the last epoch's EP time (it
 #   starts when the TP run ends) + the checkpoint pauses (checkpoints
 #   taken, or epochs where tp-info has no count, x the mean pause in
-#   tp-info; none there: none counted). The measured TP wall
-#   already holds the pauses its checkpoints took, so they count twice:
-#   an upper bound;
+#   tp-info; none there: none counted). The measured TP wall already
+#   holds the pauses its checkpoints took: the model's TP wall is the
+#   measured one less those pauses, so that they count once;
 # - nothing else shares the cores; a divergence's rollback and re-run is not
 #   modelled (the row says how many epochs diverged);
 # - a trace of one epoch (the whole program) has its last epoch's EP time as
@@ -297,12 +297,14 @@ model() {
 	awk -v c="$1" -v t="$2" -v tp="$3" -v ep="$4" -v k="$5" -v pause="$6" -v n="$7" 'BEGIN {
 		spare = c - t
 		if (spare < 1 || k < 1) { print "-"; exit }
+		# the pauses, counted once below, are inside the measured TP wall
+		p = pause == "-" ? 0 : n * pause / 1000
+		tp = tp > p ? tp - p : 0
 		# EP runs keep up with the TP run, or set the pace
 		w = ep / spare > tp ? ep / spare : tp
 		# the last epoch is checked after the TP run ends
 		w += ep / k
-		if (pause != "-")
-			w += n * pause / 1000
+		w += p
 		printf "%.4f\n", w
 	}'
 }
@@ -393,7 +395,7 @@ done
 echo
 echo "### Modelled TP record wall time ÷ native wall time, with spare cores"
 echo
-echo "Model (bench/tp.sh, model()): the TP run keeps its $threads threads' cores and its wall time measured here; EP runs use the C − $threads spare cores, each epoch's at the EP run's CPU time ÷ epochs; wall = max(TP wall, EP CPU ÷ spare cores) + the last epoch's EP time + checkpoints (epochs where tp-info has no count) × mean checkpoint pause (already inside the measured TP wall: an upper bound; \"-\" in tp-info: none added). Rollbacks are not modelled. A trace of one epoch (the whole program) overlaps nothing: its second row assumes epochs of $epoch_ms ms with the same EP CPU time. DoublePlay (ASPLOS 2011, spare cores): 1.15 at 2 worker threads, 1.28 at 4. Goal (issue 15): ≤ 1.2 for 2 threads with spare cores."
+echo "Model (bench/tp.sh, model()): the TP run keeps its $threads threads' cores and its wall time measured here; EP runs use the C − $threads spare cores, each epoch's at the EP run's CPU time ÷ epochs; wall = max(TP wall, EP CPU ÷ spare cores) + the last epoch's EP time + checkpoints (epochs where tp-info has no count) × mean checkpoint pause (\"-\" in tp-info: none), with TP wall the measured one less those pauses (it holds them). Rollbacks are not modelled. A trace of one epoch (the whole program) overlaps nothing: its second row assumes epochs of $epoch_ms ms with the same EP CPU time. DoublePlay (ASPLOS 2011, spare cores): 1.15 at 2 worker threads, 1.28 at 4. Goal (issue 15): ≤ 1.2 for 2 threads with spare cores."
 echo
 head="| program | epochs | TP run ÷ native wall | EP CPU ÷ TP wall | cores to keep up |"
 rule="|---|---|---:|---:|---:|"
