@@ -323,7 +323,7 @@ for name in "${selected[@]}"; do
 		if [ -z "${res[$name.up_fail]:-}" ]; then
 			read -r w c st < <(measure up "$work/trace-up")
 			if [ "$st" != "$st_native" ] || [ ! -d "$work/trace-up" ]; then
-				res[$name.up_fail]="fails (status $st): $(why)"
+				res[$name.up_fail]="fails: $(why) (exit $st)"
 			else
 				uw+=("$w") uc+=("$c")
 			fi
@@ -332,7 +332,7 @@ for name in "${selected[@]}"; do
 		if [ -z "${res[$name.tp_fail]:-}" ]; then
 			read -r w c st < <(measure tp "$work/trace-tp")
 			if [ "$st" != "$st_native" ] || [ ! -d "$work/trace-tp" ]; then
-				res[$name.tp_fail]="fails (status $st): $(why)"
+				res[$name.tp_fail]="fails: $(why) (exit $st)"
 				# what the TP and EP runs cost up to the failure
 				[ ! -f "$work/trace-tp/tp-info" ] || cp "$work/trace-tp/tp-info" "$work/info-$name-failed"
 			else
@@ -406,7 +406,10 @@ done
 echo "$head DoublePlay |"
 echo "$rule---:|"
 for name in "${selected[@]}"; do
-	[ -f "$work/info-$name" ] || continue
+	if [ ! -f "$work/info-$name" ]; then
+		echo "| $name | ${res[$name.tp_fail]:-no tp-info} | | | | | | | | |"
+		continue
+	fi
 	n=${res[$name.nw]} tpw=${res[$name.tp_wall]} epc=${res[$name.ep_cpu]} k=${res[$name.epochs]}
 	pause=${res[$name.pause_mean]} pauses=${res[$name.checkpoints]}
 	if [ "$tpw" = - ] || [ "$epc" = - ]; then
@@ -440,7 +443,11 @@ for name in "${selected[@]}"; do
 	for f in "$work/info-$name" "$work/info-$name-failed"; do
 		[ -f "$f" ] || continue
 		echo
-		echo "$name${f##*"$name"}:"
+		if [ "$f" = "$work/info-$name" ]; then
+			echo "$name:"
+		else
+			echo "$name (failed run):"
+		fi
 		echo
 		sed 's/^/    /' "$f"
 	done
