@@ -233,10 +233,13 @@ measure() {
 # why: uprr's last line on stderr, or the program's, in one line
 why() {
 	local line
-	line=$(grep '^uprr' "$work/last.err" | tail -n1 || true)
+	# the last line of uprr's, or the one before "no trace recorded"
+	line=$(grep '^uprr' "$work/last.err" | grep -v 'no trace recorded' | tail -n1 || true)
 	[ -n "$line" ] || line=$(tail -n1 "$work/last.err")
-	# what tp_record() says after the divergence is the same for all
-	line=$(printf '%s' "$line" | sed -E 's/^uprr: tp: the EP run diverged from the TP run \(divergence from the log: (.*)\); a whole-program epoch cannot be rolled back yet.*/EP run diverged: \1/')
+	# what tp_record() says around the reason is the same for all
+	line=$(printf '%s' "$line" | sed -E \
+		-e 's/^uprr: tp: the EP run diverged from the TP run \(divergence from the log: (.*)\); a whole-program epoch cannot be rolled back yet.*/EP run diverged: \1/' \
+		-e 's/^uprr: record: --syscalls-from=[^ ]*: /EP run: /')
 	[ ${#line} -le 200 ] || line="${line:0:200}..."
 	printf '%s' "$line" | tr '|' '/'
 }
