@@ -398,10 +398,10 @@ done
 echo
 echo "### Modelled TP record wall time ÷ native wall time, with spare cores"
 echo
-echo "Model (bench/tp.sh, model()): the TP run keeps its $threads threads' cores and its wall time measured here; EP runs use the C − $threads spare cores, each epoch's at the EP run's CPU time ÷ epochs; wall = max(TP wall, EP CPU ÷ spare cores) + the last epoch's EP time + checkpoints (epochs where tp-info has no count) × mean checkpoint pause (\"-\" in tp-info: none), with TP wall the measured one less those pauses (it holds them). Rollbacks are not modelled. A trace of one epoch (the whole program) overlaps nothing: its second row assumes epochs of $epoch_ms ms with the same EP CPU time. DoublePlay (ASPLOS 2011, spare cores): 1.15 at 2 worker threads, 1.28 at 4. Goal (issue 15): ≤ 1.2 for 2 threads with spare cores."
+echo "Model (bench/tp.sh, model()): the TP run keeps its $threads threads' cores and its wall time measured here; EP runs use the C − $threads spare cores, each epoch's at the EP run's CPU time ÷ epochs; wall = max(TP wall, EP CPU ÷ spare cores) + the last epoch's EP time + checkpoints (epochs where tp-info has no count) × mean checkpoint pause (\"-\" in tp-info: none), with TP wall the measured one less those pauses (it holds them). Rollbacks are not modelled. A trace of one epoch (the whole program) overlaps nothing: its second row assumes epochs of $epoch_ms ms with the same EP CPU time, and no pause (it took no checkpoint to measure one). DoublePlay (ASPLOS 2011, spare cores): 1.15 at 2 worker threads, 1.28 at 4. Goal (issue 15): ≤ 1.2 for 2 threads with spare cores."
 echo
-head="| program | epochs | TP run ÷ native wall | EP CPU ÷ TP wall | cores to keep up |"
-rule="|---|---|---:|---:|---:|"
+head="| program | epochs | TP run ÷ native wall | TP run ÷ native CPU | EP CPU ÷ TP wall | cores to keep up |"
+rule="|---|---|---:|---:|---:|---:|"
 for c in "${cores[@]}"; do
 	head+=" $c cores |"
 	rule+="---:|"
@@ -410,13 +410,13 @@ echo "$head DoublePlay |"
 echo "$rule---:|"
 for name in "${selected[@]}"; do
 	if [ ! -f "$work/info-$name" ]; then
-		echo "| $name | ${res[$name.tp_fail]:-no tp-info} | | | | | | | | |"
+		echo "| $name | ${res[$name.tp_fail]:-no tp-info} | | | | | | | | | |"
 		continue
 	fi
 	n=${res[$name.nw]} tpw=${res[$name.tp_wall]} epc=${res[$name.ep_cpu]} k=${res[$name.epochs]}
 	pause=${res[$name.pause_mean]} pauses=${res[$name.checkpoints]}
 	if [ "$tpw" = - ] || [ "$epc" = - ]; then
-		echo "| $name | no TP or EP run figures in tp-info | | | | | | | | |"
+		echo "| $name | no TP or EP run figures in tp-info | | | | | | | | | |"
 		continue
 	fi
 	[ "$k" != - ] || k=1
@@ -424,7 +424,7 @@ for name in "${selected[@]}"; do
 	keep=$(ratio "$epc" "$tpw")
 	# the TP run's cores and enough spare ones for EP CPU ÷ TP wall
 	need=$(awk -v t="$threads" -v r="$keep" 'BEGIN { s = int(r); if (s < r) s++; print t + (s < 1 ? 1 : s) }')
-	first="$(ratio "$tpw" "$n") | $keep | $need |"
+	first="$(ratio "$tpw" "$n") | $(ratio "${res[$name.tp_cpu]}" "${res[$name.nc]}") | $keep | $need |"
 	row="| $name | $k measured | $first"
 	for c in "${cores[@]}"; do
 		row+=" $(ratio "$(model "$c" "$threads" "$tpw" "$epc" "$k" "$pause" "$pauses")" "$n") |"
