@@ -29,7 +29,8 @@
 # run, EP run, epochs, verification, checkpoint pause) are those of the TP
 # recording with the best wall time. A program whose TP (or UP) recording
 # fails or differs in exit status from the native run shows
-# "fails: <uprr's last line>".
+# "fails: <uprr's reason, one line> (exit N)", with what tp-info says of
+# that run, and is not recorded that way again in the later runs.
 #
 # The model (model() below) of the TP record's wall time with C cores, from
 # the measured figures of the best TP recording:
@@ -51,11 +52,12 @@
 #   holds the pauses its checkpoints took: the model's TP wall is the
 #   measured one less those pauses, so that they count once;
 # - nothing else shares the cores; a divergence's rollback and re-run is not
-#   modelled (the row says how many epochs diverged);
+#   modelled (the tp-info table says how many epochs diverged);
 # - a trace of one epoch (the whole program) has its last epoch's EP time as
 #   long as the whole EP run: no overlap at all. The model's second row
 #   assumes epochs of -e ms instead (epochs = TP wall / that), with the same
-#   EP CPU time spread over them.
+#   EP CPU time spread over them and no checkpoint pause (there was none to
+#   measure).
 # DoublePlay (ASPLOS 2011, spare cores, in the kernel): 15 % over native at
 # 2 worker threads, 28 % at 4: 1.15x and 1.28x.
 set -euo pipefail
