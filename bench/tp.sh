@@ -126,7 +126,7 @@ sys.path.insert(0, 'tests/e2e')
 import e2e
 w = sys.argv[1]
 e2e.make_text(f'{w}/input-20M.txt', 20 << 20, e2e.WORDS_SEED)
-# Pool(2) over CPU-bound pure-Python work: 16 tasks of ~50 ms each
+# Pool(2) over CPU-bound pure-Python work: 16 tasks of ~30 ms each
 open(f'{w}/pool.py', 'w').write('''\
 import multiprocessing
 
@@ -232,7 +232,8 @@ measure() {
 	[ -z "${BENCH_DEBUG:-}" ] || cat "$work/last.err" >&2
 }
 
-# why: uprr's last line on stderr, or the program's, in one line
+# why STATUS: why a recording failed, in one line: uprr's last line on
+# stderr, or the program's, and the exit status STATUS
 why() {
 	local line
 	# the last line of uprr's, or the one before "no trace recorded"
@@ -243,6 +244,11 @@ why() {
 		-e 's/^uprr: tp: the EP run diverged from the TP run \(divergence from the log: (.*)\); a whole-program epoch cannot be rolled back yet.*/EP run diverged: \1/' \
 		-e 's/^uprr: record: --syscalls-from=[^ ]*: /EP run: /')
 	[ ${#line} -le 200 ] || line="${line:0:200}..."
+	if [ "$1" = cut ]; then
+		line="cut at $cap s${line:+: $line}"
+	else
+		line="$line (exit $1)"
+	fi
 	printf '%s' "$line" | tr '|' '/'
 }
 
@@ -327,8 +333,8 @@ for name in "${selected[@]}"; do
 		nw+=("$w") nc+=("$c") st_native=$st
 		if [ -z "${res[$name.up_fail]:-}" ]; then
 			read -r w c st < <(measure up "$work/trace-up")
-			if [ "$st" != "$st_native" ] || [ ! -d "$work/trace-up" ]; then
-				res[$name.up_fail]="fails: $(why) (exit $st)"
+			if [ "$st" != "$st_native" ] || [ "$st" = cut ] || [ ! -d "$work/trace-up" ]; then
+				res[$name.up_fail]="fails: $(why "$st")"
 			else
 				uw+=("$w") uc+=("$c")
 			fi
@@ -336,8 +342,8 @@ for name in "${selected[@]}"; do
 		rm -rf "$work/trace-up"
 		if [ -z "${res[$name.tp_fail]:-}" ]; then
 			read -r w c st < <(measure tp "$work/trace-tp")
-			if [ "$st" != "$st_native" ] || [ ! -d "$work/trace-tp" ]; then
-				res[$name.tp_fail]="fails: $(why) (exit $st)"
+			if [ "$st" != "$st_native" ] || [ "$st" = cut ] || [ ! -d "$work/trace-tp" ]; then
+				res[$name.tp_fail]="fails: $(why "$st")"
 				# what the TP and EP runs cost up to the failure
 				[ ! -f "$work/trace-tp/tp-info" ] || cp "$work/trace-tp/tp-info" "$work/info-$name-failed"
 			else
