@@ -28,9 +28,10 @@
 # bench/bench.sh takes them; the figures of the trace's tp-info file (TP
 # run, EP run, epochs, verification, checkpoint pause) are those of the TP
 # recording with the best wall time. A program whose TP (or UP) recording
-# fails or differs in exit status from the native run shows
-# "fails: <uprr's reason, one line> (exit N)", with what tp-info says of
-# that run, and is not recorded that way again in the later runs.
+# fails or differs in exit status from the native run is not recorded that
+# way again in the later runs; the notes say "TP fails: <uprr's reason, one
+# line> (exit N)" (or in which run, the runs' before it standing), and the
+# tp-info table has that run's row.
 #
 # The model (model() below) of the TP record's wall time with C cores, from
 # the measured figures of the best TP recording:
@@ -334,7 +335,7 @@ for name in "${selected[@]}"; do
 		if [ -z "${res[$name.up_fail]:-}" ]; then
 			read -r w c st < <(measure up "$work/trace-up")
 			if [ "$st" != "$st_native" ] || [ "$st" = cut ] || [ ! -d "$work/trace-up" ]; then
-				res[$name.up_fail]="fails: $(why "$st")"
+				res[$name.up_fail]=$(why "$st") res[$name.up_fail_run]=$r
 			else
 				uw+=("$w") uc+=("$c")
 			fi
@@ -343,7 +344,7 @@ for name in "${selected[@]}"; do
 		if [ -z "${res[$name.tp_fail]:-}" ]; then
 			read -r w c st < <(measure tp "$work/trace-tp")
 			if [ "$st" != "$st_native" ] || [ "$st" = cut ] || [ ! -d "$work/trace-tp" ]; then
-				res[$name.tp_fail]="fails: $(why "$st")"
+				res[$name.tp_fail]=$(why "$st") res[$name.tp_fail_run]=$r
 				# what the TP and EP runs cost up to the failure
 				[ ! -f "$work/trace-tp/tp-info" ] || cp "$work/trace-tp/tp-info" "$work/info-$name-failed"
 			else
@@ -366,20 +367,37 @@ for name in "${selected[@]}"; do
 	[ ${#tw[@]} -eq 0 ] || res[$name.tw]=$(min "${tw[@]}") res[$name.tc]=$(min "${tc[@]}")
 done
 
+# fail_note KIND NAME: what failed of NAME's KIND (up, tp) recordings, or
+# nothing: "fails: <reason>" if the first did (and no other was made),
+# else in which run, the earlier runs' figures standing
+fail_note() {
+	local why=${res[$2.$1_fail]:-} r=${res[$2.$1_fail_run]:-} kind=${1^^}
+	[ -n "$why" ] || return 0
+	if [ "$r" = 1 ]; then
+		printf '%s fails: %s' "$kind" "$why"
+	else
+		printf '%s fails in run %s of %s (the best of the runs before it shown): %s' \
+			"$kind" "$r" "$runs" "$why"
+	fi
+}
+
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "## uprr record --mode=tp (uniparallel) against native and UP recording, best of $runs runs"
 echo
 echo "$(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), Linux $(uname -r), $(date -u '+%Y-%m-%d %H:%M UTC'), load average at the end $load (other work shares the machine: figures are noisy). Times in seconds; CPU is user + system of the command and every process it reaped; ratios to native in the same run.${record_args[*]:+ Record options: ${record_args[*]}.}${tp_args[*]:+ TP record options: ${tp_args[*]}.}"
 echo
-echo "| program | native wall | native CPU | UP wall | UP CPU | TP wall | TP CPU | UP ÷ native wall | TP ÷ native wall | TP ÷ native CPU | TP ÷ UP wall |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| program | native wall | native CPU | UP wall | UP CPU | TP wall | TP CPU | UP ÷ native wall | TP ÷ native wall | TP ÷ native CPU | TP ÷ UP wall | notes |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 for name in "${selected[@]}"; do
 	n=${res[$name.nw]} up=${res[$name.uw]} tp=${res[$name.tw]}
 	upcell="$(fmt "$up") | $(fmt "${res[$name.uc]}")"
 	tpcell="$(fmt "$tp") | $(fmt "${res[$name.tc]}")"
-	[ -z "${res[$name.up_fail]:-}" ] || upcell="${res[$name.up_fail]} | "
-	[ -z "${res[$name.tp_fail]:-}" ] || tpcell="${res[$name.tp_fail]} | "
-	echo "| $name | $(fmt "$n") | $(fmt "${res[$name.nc]}") | $upcell | $tpcell | $(ratio "$up" "$n") | $(ratio "$tp" "$n") | $(ratio "${res[$name.tc]}" "${res[$name.nc]}") | $(ratio "$tp" "$up") |"
+	[ "${res[$name.up_fail_run]:-}" != 1 ] || upcell="fails | "
+	[ "${res[$name.tp_fail_run]:-}" != 1 ] || tpcell="fails | "
+	note=$(fail_note up "$name")
+	tpnote=$(fail_note tp "$name")
+	note+=${note:+${tpnote:+; }}$tpnote
+	echo "| $name | $(fmt "$n") | $(fmt "${res[$name.nc]}") | $upcell | $tpcell | $(ratio "$up" "$n") | $(ratio "$tp" "$n") | $(ratio "${res[$name.tc]}" "${res[$name.nc]}") | $(ratio "$tp" "$up") | $note |"
 done
 
 echo
@@ -388,19 +406,20 @@ echo
 echo "| program | TP run wall | TP run CPU | EP run wall | EP run CPU | EP CPU ÷ TP CPU | epochs | verified | diverged | not checked | rollbacks | checkpoints | pause mean ms | pause max ms | checks s |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for name in "${selected[@]}"; do
-	f=$work/info-$name
-	[ -f "$f" ] || f=$work/info-$name-failed
-	if [ ! -f "$f" ]; then
-		echo "| $name | ${res[$name.tp_fail]:-no tp-info} | | | | | | | | | | | | | |"
+	if [ ! -f "$work/info-$name" ] && [ ! -f "$work/info-$name-failed" ]; then
+		echo "| $name | $(fail_note tp "$name") | | | | | | | | | | | | | |"
 		continue
 	fi
-	for w in tp_wall tp_cpu ep_wall ep_cpu checks epochs checkpoints verified diverged not_checked \
-		rollbacks pause_mean pause_max; do
-		res[$name.$w]=$(info_field "$f" "$w")
+	for f in "$work/info-$name-failed" "$work/info-$name"; do
+		[ -f "$f" ] || continue
+		for w in tp_wall tp_cpu ep_wall ep_cpu checks epochs checkpoints verified diverged not_checked \
+			rollbacks pause_mean pause_max; do
+			res[$name.$w]=$(info_field "$f" "$w")
+		done
+		label=$name
+		[ "$f" = "$work/info-$name" ] || label="$name (failed run)"
+		echo "| $label | $(fmt "${res[$name.tp_wall]}") | $(fmt "${res[$name.tp_cpu]}") | $(fmt "${res[$name.ep_wall]}") | $(fmt "${res[$name.ep_cpu]}") | $(ratio "${res[$name.ep_cpu]}" "${res[$name.tp_cpu]}") | ${res[$name.epochs]} | ${res[$name.verified]} | ${res[$name.diverged]} | ${res[$name.not_checked]} | ${res[$name.rollbacks]} | ${res[$name.checkpoints]} | ${res[$name.pause_mean]} | ${res[$name.pause_max]} | $(fmt "${res[$name.checks]}") |"
 	done
-	label=$name
-	[ "$f" = "$work/info-$name" ] || label="$name (failed run)"
-	echo "| $label | $(fmt "${res[$name.tp_wall]}") | $(fmt "${res[$name.tp_cpu]}") | $(fmt "${res[$name.ep_wall]}") | $(fmt "${res[$name.ep_cpu]}") | $(ratio "${res[$name.ep_cpu]}" "${res[$name.tp_cpu]}") | ${res[$name.epochs]} | ${res[$name.verified]} | ${res[$name.diverged]} | ${res[$name.not_checked]} | ${res[$name.rollbacks]} | ${res[$name.checkpoints]} | ${res[$name.pause_mean]} | ${res[$name.pause_max]} | $(fmt "${res[$name.checks]}") |"
 done
 
 echo
@@ -418,7 +437,7 @@ echo "$head DoublePlay |"
 echo "$rule---:|"
 for name in "${selected[@]}"; do
 	if [ ! -f "$work/info-$name" ]; then
-		echo "| $name | ${res[$name.tp_fail]:-no tp-info} | | | | | | | | | |"
+		echo "| $name | $(fail_note tp "$name") | | | | | | | | | |"
 		continue
 	fi
 	n=${res[$name.nw]} tpw=${res[$name.tp_wall]} epc=${res[$name.ep_cpu]} k=${res[$name.epochs]}
