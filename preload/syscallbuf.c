@@ -477,7 +477,9 @@ uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	struct uprr_buf *buf;
 	long ret;
 
-	if (!UPRR_BUFFERED(nr))
+	/* an epoch's end waits for this thread at a traced call (a TP run;
+	 * never set in replay) */
+	if (!UPRR_BUFFERED(nr) || (ctl()->flags & UPRR_CTL_EPOCH_END))
 		return traced(nr, a0, a1, a2, a3, a4, a5);
 	buf = thread_buf();
 	if (!buf || buf->locked)

@@ -133,6 +133,13 @@
  * such a file that each write leaves (replay's shared copy must change at
  * that write); or a TP run holds output (recorder/record-hold.c). */
 #define UPRR_CTL_NO_WRITES 2u
+/** ctl.flags: an epoch's end is due (a TP run, recorder/record-epoch.c):
+ * every call the buffer would take goes the traced way, from the entry,
+ * before the buffer is touched (not locked), so that its thread stops at
+ * that call's seccomp stop, where the recorder holds it for the end. Set at
+ * the end's tick, cleared once it is taken or given up; never set in UP
+ * recording nor in replay. */
+#define UPRR_CTL_EPOCH_END 4u
 
 /** The control page, one per process (fork copies it). */
 struct uprr_ctl {

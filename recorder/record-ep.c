@@ -140,6 +140,31 @@ rec_ep_free(struct recorder *rec)
 	rec->ep = NULL;
 }
 
+void
+rec_ep_check_used(struct recorder *rec)
+{
+	const struct ep_log *log;
+
+	if (!rec->ep || rec->error[0])
+		return;
+	log = rec->ep->log;
+	for (size_t i = 0; i < ep_log_nthreads(log); i++) {
+		pid_t tid = ep_log_thread(log, i);
+		size_t taken = ep_log_taken(log, tid), left = 0;
+
+		while (ep_log_call(log, tid, taken + left))
+			left++;
+		if (!left)
+			continue;
+		rec->ep_diverged = true;
+		rec_stop_recording(rec, "divergence from the log: the program ended with %zu syscall%s "
+				   "of the log's thread %d not made (the first: %s)", left,
+				   left == 1 ? "" : "s", tid,
+				   sc_name(ep_log_call(log, tid, taken)->nr) ?: "?");
+		return;
+	}
+}
+
 /* Stop at a divergence of @t's syscall from the log, saying what differs. */
 static void
 diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)

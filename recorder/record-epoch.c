@@ -26,10 +26,11 @@
  *   interrupt's, rec_tp_hold_one()): the call is skipped and rewound, and
  *   the thread held at its syscall instruction, the call not entered; it
  *   enters it again once let go.
- * - in user code (or blocked in a buffered syscall, or at a traced call
- *   of the syscall buffer's library, or at restart_syscall(2)'s entry):
- *   let go to the entry of its next traced syscall (not those two), and
- *   held there the same way (rec_epoch_hold_at_entry()), the others held
+ * - in user code (or in a buffered syscall's untraced call, or at a
+ *   traced call the syscall buffer's library makes inside its buffered
+ *   path, or at restart_syscall(2)'s entry): let go to the entry of its
+ *   next traced syscall (not those two), and held there the same way
+ *   (rec_epoch_hold_at_entry()), the others held
  *   meanwhile; one that, on its way, blocks in a traced call it was not
  *   held at is held in it, as in the first case. The end is taken once
  *   all are held (gather()). If one is not within EPOCH_GATHER_NS (a loop
@@ -38,8 +39,10 @@
  *   is due; with rec_epochs.anywhere (--epoch-anywhere) it is taken
  *   instead, those threads stopped where they stand (TRACE_EPOCH_USER,
  *   with their registers: an EP run cannot find that point yet). With
- *   the syscall buffer on, a thread whose calls are all buffered reaches
- *   no traced syscall: no end is taken while it runs.
+ *   the syscall buffer on, the end asks for it (request_end(),
+ *   UPRR_CTL_EPOCH_END in each process's control page): the library
+ *   sends every call it would buffer the traced way, from its entry,
+ *   outside its buffered path, where the thread may be held.
  * - at an event the loop has not taken yet, at a group stop, a zombie
  *   leader, a process that shares its memory (vfork), still on its way out
  *   of an exec (in user code or at its exit stop), or (an end in user
@@ -69,6 +72,7 @@
 #include "checkpoint/process.h"
 #include "common/log.h"
 #include "ep/divergence.h"
+#include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
@@ -179,27 +183,67 @@ is_restart(uint64_t rax)
 	       v == -EPOCH_ERESTARTNOHAND || v == -EPOCH_ERESTART_RESTARTBLOCK;
 }
 
-/* Whether a thread may be held at the entry of syscall @nr at @rip: not
- * in the syscall buffer's library (whose own traced calls may come between
- * a record's bytes and its count), not restart_syscall(2) (the kernel's
- * restart of a call an end interrupted: its restart block is the thread's,
- * which a copy's recreated threads have not). */
+/* Whether thread @t may be held at the entry of syscall @nr at @rip: not
+ * restart_syscall(2) (the kernel's restart of a call an end interrupted:
+ * its restart block is the thread's, which a copy's recreated threads have
+ * not), and in the syscall buffer's library only outside its buffered path
+ * (rec_syscallbuf_unlocked(): the calls an end sends the traced way,
+ * UPRR_CTL_EPOCH_END, and those the library does not buffer); inside it,
+ * the library's own traced calls may come between a record's bytes and its
+ * count. */
 static bool
-may_hold_at(uint64_t nr, uint64_t rip)
+may_hold_at(struct recorder *rec, struct rthread *t, uint64_t nr, uint64_t rip)
 {
-	return nr != __NR_restart_syscall && !rec_syscallbuf_in_library(rip);
+	return nr != __NR_restart_syscall &&
+	       (!rec_syscallbuf_in_library(rip) || rec_syscallbuf_unlocked(rec, t));
+}
+
+/* Set (@on) or clear UPRR_CTL_EPOCH_END in every recorded process with the
+ * syscall buffer: while it is set, a thread's next call the buffer would
+ * take goes the traced way, where rec_epoch_hold_at_entry() holds it. */
+static void
+request_end(struct recorder *rec, bool on)
+{
+	if (!on && !rec->epochs.requested)
+		return;
+	rec->epochs.requested = on;
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rspace *sp = rec->threads[i].space;
+		bool seen = false;
+		int r;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = rec->threads[j].space == sp;
+		if (seen || !sp || !sp->mem.syscallbuf)
+			continue;
+		r = on ? rec_syscallbuf_add_flags(sp->mem.memfd, UPRR_CTL_EPOCH_END)
+		       : rec_syscallbuf_clear_flags(sp->mem.memfd, UPRR_CTL_EPOCH_END);
+		if (r < 0) /* gone: its end comes through the loop */
+			log_debug("process %d: cannot %s the epoch end's request: %s", rec->threads[i].tgid,
+				  on ? "set" : "clear", strerror(-r));
+	}
+}
+
+void
+rec_epoch_space_new(struct recorder *rec, struct rspace *sp)
+{
+	/* a fork copies the control page: a request of an end since taken
+	 * or given up is not the child's */
+	if (rec->epochs.len_ns && !rec->epochs.requested && sp->mem.syscallbuf &&
+	    rec_syscallbuf_clear_flags(sp->mem.memfd, UPRR_CTL_EPOCH_END) < 0)
+		log_debug("%s", "a new process's epoch end request could not be cleared");
 }
 
 /* Whether @t, just held by rec_tp_hold_one(), stands at the entry of a
  * traced syscall it had entered, rewound (not entered), where it may be
  * held (may_hold_at()). */
 static bool
-at_entry(const struct rthread *t)
+at_entry(struct recorder *rec, struct rthread *t)
 {
 	struct user_regs_struct regs;
 
 	return t->epoch_held && t->tp_rewound && tracee_get_regs(t->tid, &regs) == 0 &&
-	       may_hold_at(regs.rax, regs.rip);
+	       may_hold_at(rec, t, regs.rax, regs.rip);
 }
 
 /* Wait for @t, interrupted in a traced syscall (RT_IN_SYSCALL), to stand
@@ -262,7 +306,7 @@ stop_all(struct recorder *rec)
 		else if (!rec_tp_hold_one(rec, t))
 			t->epoch_held = still = false;
 		else
-			t->epoch_at_entry = at_entry(t);
+			t->epoch_at_entry = at_entry(rec, t);
 	}
 	return still;
 }
@@ -568,7 +612,8 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		 * the library, may yet write its record where the buffer ended
 		 * before a flush: those records are counted, not taken out
 		 * (its next TRACE_EV_SYSCALLBUF logs them). */
-		in_library = tracee_get_regs(t->tid, &regs) == 0 && rec_syscallbuf_in_library(regs.rip);
+		in_library = !t->epoch_at_entry && tracee_get_regs(t->tid, &regs) == 0 &&
+			     rec_syscallbuf_in_library(regs.rip);
 		r = in_library ? rec_syscallbuf_count_held(rec, t) : rec_syscallbuf_flush(rec, t);
 		if (r < 0) {
 			rec_stop_recording(rec, "cannot record the syscall buffer of thread %d: %s",
@@ -695,6 +740,7 @@ give_up(struct recorder *rec, const char *why)
 {
 	uint64_t now = util_now_ns();
 
+	request_end(rec, false);
 	rec->epochs.given_up++;
 	rec->epochs.given_up_ns += now - rec->epochs.tick_ns;
 	rec->epochs.gather_start_ns = 0;
@@ -715,6 +761,8 @@ take_end(struct recorder *rec)
 	size_t nkept = 0;
 
 	rec->epochs.gather_start_ns = 0;
+	/* before the copies: an EP run's calls go as the TP run's after the end */
+	request_end(rec, false);
 	if (!settled(rec)) {
 		resume_all(rec);
 		rec->epochs.put_off++;
@@ -782,11 +830,17 @@ end_epoch(struct recorder *rec)
 		t->epoch_held = false;
 		t->epoch_seek = true;
 		seek++;
-		rec_resume(t, PTRACE_CONT, 0);
 	}
 	rec->epochs.sought += seek;
-	if (!seek)
+	if (!seek) {
 		take_end(rec);
+		return;
+	}
+	/* their buffered calls go the traced way until the end is over */
+	request_end(rec, true);
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].epoch_seek)
+			rec_resume(&rec->threads[i], PTRACE_CONT, 0);
 	return;
 put_off:
 	rec->epochs.put_off++;
@@ -824,7 +878,7 @@ stop_seekers(struct recorder *rec)
 			still = false;
 			continue;
 		}
-		t->epoch_at_entry = at_entry(t);
+		t->epoch_at_entry = at_entry(rec, t);
 	}
 	return still;
 }
@@ -889,7 +943,7 @@ rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t)
 	 * the call (rec_inject_at_syscall()): its thread is held at its next
 	 * call. */
 	if (!t->epoch_seek || t->deferred_sig || t->injecting_sig || t->tp_status_due ||
-	    !may_hold_at(regs.orig_rax, regs.rip) || !t->space || t->space->mem.users != 1 ||
+	    !may_hold_at(rec, t, regs.orig_rax, regs.rip) || !t->space || t->space->mem.users != 1 ||
 	    t->space->at_exec)
 		return false;
 	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)

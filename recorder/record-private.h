@@ -592,6 +592,8 @@ struct rec_epochs {
 				 * stopped, those in user code let go to their
 				 * next syscall (0: none in progress) */
 	uint64_t tick_ns;	/* when that end was due */
+	bool requested;		/* UPRR_CTL_EPOCH_END set in the recorded
+				 * processes for that end (record-epoch.c) */
 	uint64_t put_off;	/* ends put off: a thread stood at an event */
 	uint64_t given_up;	/* ends given up: a thread reached no syscall in
 				 * time (EPOCH_GATHER_NS) */
@@ -699,6 +701,13 @@ struct rthread *rec_find_thread(struct recorder *rec, pid_t tid);
 /** Forget thread @tid; the last thread of a process takes it out of its
  * address space. */
 void rec_remove_thread(struct recorder *rec, pid_t tid);
+/** At an EP run's end, when nothing else stopped it: a thread of the log
+ * with calls the run never made (its program ended earlier: a signal the
+ * log's run took later, a thread killed by another's exit_group sooner)
+ * is a divergence (rec->ep_diverged, rec->error); the run did not follow
+ * the log. Nothing if not an EP run. */
+void rec_ep_check_used(struct recorder *rec);
+
 /** Stop recording, keeping the first reason given (printf-like). */
 void rec_stop_recording(struct recorder *rec, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -808,6 +817,9 @@ void rec_epoch_on_status(struct recorder *rec, pid_t tid);
 void rec_epoch_count(struct recorder *rec, const struct trace_event *ev);
 /** Free what address space @sp holds for epochs. */
 void rec_epoch_space_free(struct rspace *sp);
+/** A process forked (@sp: its new address space): the control page its
+ * parent's fork copied asks for no epoch end unless one is in progress. */
+void rec_epoch_space_new(struct recorder *rec, struct rspace *sp);
 /** Recording stopped early: the keeper frees every checkpoint now. */
 void rec_epoch_drop_all(struct recorder *rec);
 /** Log the epochs' figures (`uprr record -v`). */
@@ -1060,6 +1072,13 @@ bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
  * inside a buffered call whose syscall ran and whose record is not yet
  * counted (rolling it back would run the syscall twice). */
 bool rec_syscallbuf_in_library(uint64_t rip);
+/** Whether @t (its regs current) is outside the library's buffered path:
+ * its buffer is not locked, or it has none. A traced call the library
+ * makes then (a call it does not buffer, or one an epoch's end sends the
+ * traced way: UPRR_CTL_EPOCH_END) comes with no record half made; one
+ * made while it is locked may come between a record's bytes and its count
+ * (preload/syscallbuf.c). False if the buffer cannot be read. */
+bool rec_syscallbuf_unlocked(struct recorder *rec, struct rthread *t);
 /**
  * A rollback that keeps the records of @t's run (doc/syscall-buffer.md,
  * "Rolling back a run that made buffered calls"), in three steps:

@@ -73,6 +73,7 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 			rec_stop_recording(rec, "cannot follow the new process %d", tid);
 			return false;
 		}
+		rec_epoch_space_new(rec, sp);
 	}
 	if (rec_add_thread(rec, tid, tgid, sp, &child) < 0) {
 		rec_stop_recording(rec, "%s", "out of memory");

@@ -1322,6 +1322,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		if (rec.error[0])
 			rec_epoch_drop_all(&rec);
 	}
+	rec_ep_check_used(&rec);
 	/* the trace failed: the program goes on unrecorded, or dies with it */
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {

@@ -127,6 +127,20 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 	return tracee_write(memfd, at, &flags, sizeof(flags));
 }
 
+int
+rec_syscallbuf_clear_flags(int memfd, uint32_t clear)
+{
+	uint64_t at = UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, flags);
+	uint32_t flags;
+	int r;
+
+	r = tracee_read_mem(memfd, at, &flags, sizeof(flags));
+	if (r < 0 || !(flags & clear))
+		return r;
+	flags &= ~clear;
+	return tracee_write(memfd, at, &flags, sizeof(flags));
+}
+
 /* Whether @l is the synchronization-order log the interposer maps in a TP
  * run (tp/tp.c puts its path in uprr's environment for the program): it
  * is written through that mapping only, never by write(2), and no trace
@@ -220,6 +234,19 @@ rec_syscallbuf_pending(struct recorder *rec, struct rthread *t)
 
 	return addr && tracee_read_mem(t->space->mem.memfd, addr, &head, sizeof(head)) == 0 &&
 	       head.used;
+}
+
+bool
+rec_syscallbuf_unlocked(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = thread_buffer(rec, t);
+	uint32_t locked = 0;
+
+	if (!addr)
+		return true;
+	return tracee_read_mem(t->space->mem.memfd, addr + offsetof(struct uprr_buf, locked), &locked,
+			       sizeof(locked)) == 0 &&
+	       !locked;
 }
 
 bool

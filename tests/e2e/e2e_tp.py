@@ -479,6 +479,31 @@ def c_tp_epochs_sort(h):
         raise Fail(f'expected 2 checkpoints or more: {dict(epochs)}')
 
 
+@case('tp-epochs-buffered')
+def c_tp_epochs_buffered(h):
+    """tests/progs/tp_parallel, 2 threads computing, with the syscall
+    buffer on (their pwrite64 are buffered: they reach no traced syscall
+    of their own), in a TP run with 5 ms epochs: an end due sets
+    UPRR_CTL_EPOCH_END in the process's control page, the threads' next
+    buffered call goes the traced way and they are held at its entry
+    (record-epoch.c). Stdout as natively; ends are taken (none were
+    before), every one at syscalls, each checkpoint equal to its process."""
+    argv = [h.prog('tp_parallel'), '2', '50', '100']
+    native = native_run(argv, 'tp_parallel', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-tp_parallel-buffered', options=EPOCHS)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    taken, given_up = ends_figures(rec)
+    log(f'  {taken} ends taken, {given_up} given up, in {rec.seconds:.2f} s')
+    epochs = check_epochs(h, trace, rec)
+    # without the request, ends came only where a worker was not running
+    # (starting, or gone): 3-6 taken, none of all 3 threads
+    full = [k for k, v in epochs.items() if len(v) == 3]
+    log(f'  {len(full)} checkpoints of all 3 threads')
+    if len(full) < 3:
+        raise Fail(f'expected 3 checkpoints or more of all 3 threads, the workers held at a '
+                   f'call their buffer would have taken: {dict(epochs)}')
+
+
 @case('tp-epochs-resident')
 def c_tp_epochs_resident(h):
     """tests/progs/tp_resident, 16 MiB resident written by 2 threads, in a
