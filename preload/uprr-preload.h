@@ -131,6 +131,13 @@
  * file MAP_SHARED, and the recorder keeps the version of such a file that
  * each write leaves (replay's shared copy must change at that write). */
 #define UPRR_CTL_NO_WRITES 2u
+/** ctl.flags: the library of an EP run (`--syscalls-from`,
+ * recorder/record-ep-sb.c), where ctl.replay is 1 and the supervisor puts
+ * the log's records in each buffer: futex(2) and sched_yield(2), which an
+ * EP run makes live (its own schedule decides their waits) and does not
+ * match against its log, take the traced path and never consume a record.
+ * Kept in the EP trace's flags, so replay does the same. */
+#define UPRR_CTL_EP 4u
 
 /** The control page, one per process (fork copies it). */
 struct uprr_ctl {

@@ -146,6 +146,7 @@ rec_ep_free(struct recorder *rec)
 {
 	if (!rec->ep)
 		return;
+	rec_ep_sb_free(rec);
 	ep_log_free(rec->ep->log);
 	free(rec->ep->files);
 	free(rec->ep);
@@ -230,6 +231,11 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 		return -1;
 	}
 	t->ep_call = c;
+	/* its buffer answers the calls after it (record-ep-sb.c) */
+	if (t->space->mem.syscallbuf && rec_ep_sb_taken(rec, t) < 0) {
+		diverge(rec, t, "cannot fill its syscall buffer");
+		return -1;
+	}
 	return 0;
 }
 
@@ -696,4 +702,10 @@ rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev)
 	if (ev->type == TRACE_EV_EXEC && ev->nvalues >= 3 &&
 	    (log_tid = ep_log_tid(rec->ep->log, (pid_t)ev->values[2])))
 		ev->values[2] = (uint64_t)log_tid;
+}
+
+struct ep_log *
+rec_ep_log(struct recorder *rec)
+{
+	return rec->ep->log;
 }

@@ -90,6 +90,8 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 		rec_stop_recording(rec, "%s", "a new thread did not stop as expected");
 		return false;
 	}
+	if (rec->ep && !(flags & CLONE_VM))
+		rec_ep_sb_forked(rec, child); /* its buffers are its own (record-ep-sb.c) */
 	/* where its first run starts */
 	if (tracee_get_regs(child->tid, &child->regs) < 0) {
 		rec_stop_recording(rec, "%s", "a new thread vanished");
