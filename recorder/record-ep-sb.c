@@ -206,7 +206,7 @@ rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr)
 			h = (struct sc_sb_hashed){ .off = 0, .len = c->hash.len };
 			memcpy(h.hash, c->hash.hash, sizeof(h.hash));
 		}
-		if (!sc_sb_same(rec->sb.data + off, c->sb_rec, c->hashed ? &h : NULL)) {
+		if (!sc_sb_same(rec->sb.data + off, c->sb_rec, c->hashed ? &h : NULL, sc_nargs(c->nr))) {
 			if (got.nr != (uint32_t)c->nr)
 				diverge(rec, t, "buffered syscall %u is %s, the log's %s", k,
 					sc_name(got.nr) ?: "?", sc_name(c->nr) ?: "?");

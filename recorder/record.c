@@ -1342,7 +1342,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
 	if (rec.ep_sb.filled)
 		log_info("EP run: %" PRIu64 " of the log's buffered syscalls answered in the buffer "
-			 "(%" PRIu64 " put there)", rec.ep_sb.consumed, rec.ep_sb.filled);
+			 "(%" PRIu64 " records written into buffers)", rec.ep_sb.consumed, rec.ep_sb.filled);
 	if (rec.stats.exits_at_signal || rec.stats.unstepped)
 		log_info("signals a thread sent itself: %" PRIu64 " syscall exits taken at their "
 			 "delivery; %" PRIu64 " caught signals delivered without a single step",

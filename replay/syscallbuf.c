@@ -240,10 +240,10 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 					      "(the next: %s)", ev->tid, k, t->sb_nrecs,
 					      sc_name(want->nr) ?: "?");
 		if (h < t->sb_nhashed && t->sb_hashed[h].off == off) {
-			differs = !sc_sb_same(rp->buf + off, (const uint8_t *)want, &t->sb_hashed[h]);
+			differs = !sc_sb_same(rp->buf + off, (const uint8_t *)want, &t->sb_hashed[h], 6);
 			h++;
 		} else {
-			differs = !sc_sb_same(rp->buf + off, (const uint8_t *)want, NULL);
+			differs = !sc_sb_same(rp->buf + off, (const uint8_t *)want, NULL, 6);
 		}
 		if (differs) {
 			const struct uprr_rec *got = (const void *)(rp->buf + off);

@@ -88,16 +88,21 @@ sc_sb_expand(struct trace_reader *r, struct trace_ref_file *cache, bool hashes, 
 }
 
 bool
-sc_sb_same(const uint8_t *got, const uint8_t *want, const struct sc_sb_hashed *h)
+sc_sb_same(const uint8_t *got, const uint8_t *want, const struct sc_sb_hashed *h, int nargs)
 {
-	struct uprr_rec w;
+	struct uprr_rec g, w;
 	uint8_t hash[TRACE_HASH_SIZE];
 
+	memcpy(&g, got, sizeof(g));
 	memcpy(&w, want, sizeof(w));
+	/* the arguments past the call's own are whatever its registers held */
+	for (int i = nargs < 0 ? 0 : nargs; i < 6; i++)
+		g.args[i] = w.args[i];
+	if (memcmp(&g, &w, sizeof(w)) != 0)
+		return false;
 	if (!h)
-		return memcmp(got, want, w.size) == 0;
-	if (memcmp(got, want, sizeof(w)) != 0 ||
-	    memcmp(got + sizeof(w) + h->len, want + sizeof(w) + h->len, UPRR_WRITE_PROBE_SIZE) != 0)
+		return memcmp(got + sizeof(w), want + sizeof(w), w.size - sizeof(w)) == 0;
+	if (memcmp(got + sizeof(w) + h->len, want + sizeof(w) + h->len, UPRR_WRITE_PROBE_SIZE) != 0)
 		return false;
 	trace_hash128(got + sizeof(w), h->len, hash);
 	return memcmp(hash, h->hash, sizeof(hash)) == 0;

@@ -47,9 +47,11 @@ int sc_sb_expand(struct trace_reader *r, struct trace_ref_file *cache, bool hash
  * Whether the record at @got, which the library wrote from what the
  * program passed while it consumed the expanded record @want, is @want:
  * byte for byte, or for a hashed one (@h not NULL: its offset ignored)
- * the same head and write probe and bytes of @h's hash.
+ * the same head and write probe and bytes of @h's hash. Only the first
+ * @nargs arguments count (6: all; an EP run's call left other values in
+ * the registers of those it does not take than the log's run did).
  */
-bool sc_sb_same(const uint8_t *got, const uint8_t *want, const struct sc_sb_hashed *h);
+bool sc_sb_same(const uint8_t *got, const uint8_t *want, const struct sc_sb_hashed *h, int nargs);
 
 /**
  * Put the @len bytes of expanded records @recs into the buffer at @addr of
