@@ -125,6 +125,8 @@ prefill(struct recorder *rec, struct rthread *t, uint64_t addr)
 		n++;
 		prev = c;
 	}
+	log_debug("thread %d: %u records of the log into its buffer (the first %s, %s)", t->tid, n,
+		  first ? sc_name(first->nr) ?: "?" : "none", first && !first->sb_rec ? "not answerable" : "");
 	t->ep_sb_first = n ? first : NULL;
 	t->ep_sb_addr = addr;
 	t->ep_sb_n = n;

@@ -474,11 +474,12 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[4] = 1; /* format 5 */
 			ev.nvalues = 5;
 		}
-		if (rec->syscallbuf && !rec->sb.no_writes && ev.values[2] &&
+		if (rec->syscallbuf && !rec->ep && !rec->sb.no_writes && ev.values[2] &&
 		    rec_syscallbuf_mapping_follows_writes(&look, t->args, follows)) {
 			/* the first file whose writes the trace must follow:
 			 * writes leave the syscall buffer (format 8), in every
-			 * process */
+			 * process. Not in an EP run: its writes are answered
+			 * from the log, no file changes (record-ep-sb.c) */
 			rec->sb.no_writes = true;
 			no_buffered_writes(rec);
 			ev.values[5] = 1;
