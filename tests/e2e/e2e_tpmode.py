@@ -210,3 +210,78 @@ def c_tp_mode_diverge(h):
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     if b'ep run diverged' not in info.stdout:
         raise Fail('uprr info does not say the EP run diverged:\n' + tail(info.stdout))
+
+
+@case('tp-mode-ep-buffer')
+def c_tp_mode_ep_buffer(h):
+    """The EP run of --mode=tp runs the syscall buffer's library too, its
+    buffered calls answered in-process from the TP log's records
+    (recorder/record-ep-sb.c): tests/progs/ep_sb calls (2 threads, each 40
+    rounds of getpid, gettid, clock_gettime, a write to a pipe, fstat and
+    pread, then a traced getppid). The EP trace itself holds syscallbuf
+    events (without the buffer in the EP run, as before, it held none:
+    every call a ptrace stop), nearly as many records as the TP log, and
+    `uprr record -v` says how many the buffer answered. Output as natively
+    (its lines in any order); the replay equals the recording."""
+    argv = [h.prog('ep_sb'), 'calls', h.tmp]
+    native = native_run(argv, 'ep_sb', cwd=h.tmp)
+    trace = h.new_trace_path('ep_sb')
+    r = run([h.uprr, 'record', '-v', '-o', trace] + TP + ['--'] + argv, timeout=300,
+            what='uprr record -v', cwd=h.tmp)
+    if r.status != 0:
+        raise Fail(f'uprr record --mode=tp failed\n  {r.explain()}')
+    # the two threads print in either order
+    compare_bytes(b''.join(sorted(native.stdout.splitlines(keepends=True))),
+                  b''.join(sorted(r.stdout.splitlines(keepends=True))), 'stdout (lines sorted)',
+                  'the native run', 'the recording')
+    m = re.search(rb'EP run: (\d+) of the log\'s buffered syscalls answered in the buffer',
+                  r.stderr)
+    if not m:
+        raise Fail('uprr record -v does not say how many buffered calls the EP run\'s buffer '
+                   'answered:\n' + tail(r.stderr))
+    answered = int(m.group(1))
+    logged = buffered_records(h, os.path.join(trace, 'tp', 'log'))
+    in_trace = buffered_records(h, trace)
+    log(f'  the TP log holds {logged} buffered calls; the EP run\'s buffer answered '
+        f'{answered}, its trace holds {in_trace}')
+    if in_trace != answered:
+        raise Fail(f'the EP trace holds {in_trace} buffered records, uprr says its buffer '
+                   f'answered {answered}')
+    # 2 threads x 40 rounds x 6 buffered calls; a few go the traced way
+    # (a thread's first, one that met an interrupt)
+    if answered < 400 or answered * 10 < logged * 8:
+        raise Fail(f'the EP run\'s buffer answered {answered} of the TP log\'s {logged} buffered '
+                   'calls')
+    # the replay shows the EP run's order of the two threads' lines, which
+    # may be another than the TP run's (nothing orders those writes)
+    replay = h.replay(trace)
+    compare_bytes(b''.join(sorted(r.stdout.splitlines(keepends=True))),
+                  b''.join(sorted(replay.stdout.splitlines(keepends=True))), 'stdout (lines sorted)',
+                  'the recording', 'the replay')
+    if replay.status != 0:
+        raise Fail(f'the replay failed\n  {replay.explain()}')
+
+
+@case('tp-mode-ep-buffer-diverge')
+def c_tp_mode_ep_buffer_diverge(h):
+    """A buffered call of the EP run that differs from its record:
+    tests/progs/ep_sb rdtsc reads the time-stamp counter (the EP run reads
+    its own, trapped), makes a traced call (its buffer gets the log's next
+    records), then writes a fixed line and the counter's value, both
+    buffered: the EP run's library consumes the second write's record with
+    other bytes. uprr says so in one line, at the next stop (buffered
+    syscall 1, write), keeps the TP log and exits 124."""
+    argv = [h.prog('ep_sb'), 'rdtsc']
+    trace = h.new_trace_path('ep_sb-rdtsc')
+    r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
+            what='uprr record', cwd=h.tmp)
+    err = r.stderr.decode(errors='replace')
+    if r.status != 124:
+        raise Fail(f'expected exit 124 (divergence), got {r.status}\n  {r.explain()}')
+    lines = err.strip().splitlines()
+    if (len(lines) != 1 or 'buffered syscall 1 (write) has other arguments or bytes than the '
+            "log's" not in err or f'TP log is kept in {trace}.tp' not in err):
+        raise Fail('uprr did not say in one line that the EP run\'s buffered write diverged:\n'
+                   + err)
+    if b'ep_sb: a line\n' not in r.stdout:
+        raise Fail('the TP run did not show the program\'s output:\n' + tail(r.stdout))
