@@ -97,7 +97,7 @@ rec_ep_sb_forked(struct recorder *rec, struct rthread *child)
 	if (child->space->mem.syscallbuf && rec_ep_sb_mapped(rec, child->tid) < 0)
 		log_debug("process %d: cannot mark its syscall buffers", child->tid);
 	child->ep_sb_n = 0;
-	child->ep_sb_first = NULL;
+	child->ep_sb_addr = 0;
 }
 
 /* The log's next records of @t, from its next call to take, as many as
@@ -110,8 +110,8 @@ prefill(struct recorder *rec, struct rthread *t, uint64_t addr)
 	const struct ep_call *c, *prev = NULL, *first = log_tid ? ep_log_peek(log, log_tid, 0) : NULL;
 	uint32_t len = 0, n = 0;
 
-	if (first == t->ep_sb_first && addr == t->ep_sb_addr && t->ep_sb_n)
-		return 0; /* in place already */
+	if (addr == t->ep_sb_addr && first == t->ep_sb_first)
+		return 0; /* in place already (or the marker alone) */
 	for (size_t i = 0; log_tid && (c = ep_log_peek(log, log_tid, i)); i++) {
 		/* a call with the log's signals goes the traced way: they are
 		 * delivered there (record-ep.c) */
@@ -127,7 +127,7 @@ prefill(struct recorder *rec, struct rthread *t, uint64_t addr)
 	}
 	log_debug("thread %d: %u records of the log into its buffer (the first %s, %s)", t->tid, n,
 		  first ? sc_name(first->nr) ?: "?" : "none", first && !first->sb_rec ? "not answerable" : "");
-	t->ep_sb_first = n ? first : NULL;
+	t->ep_sb_first = first;
 	t->ep_sb_addr = addr;
 	t->ep_sb_n = n;
 	if (n)
@@ -179,7 +179,7 @@ rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr)
 	r = tracee_read(t->tid, addr, &head, sizeof(head));
 	if (r < 0)
 		return 0; /* vanished: its end comes through waitpid */
-	if (head.used && addr != t->ep_sb_addr) {
+	if (head.used && (addr != t->ep_sb_addr || !t->ep_sb_n)) {
 		diverge(rec, t, "its buffer holds %u bytes of calls the log did not answer", head.used);
 		return -EDOM;
 	}
@@ -243,9 +243,11 @@ rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr)
 			return r;
 		}
 		rec->sb.records += k;
+		t->tp_syscalls += k; /* as the recorder's flush counts them */
 		rec->sb.flushes++;
 		rec->ep_sb.consumed += k;
 		t->ep_sb_n = 0; /* its next records are others */
+		t->ep_sb_addr = 0;
 	}
 	return prefill(rec, t, addr);
 }

@@ -409,7 +409,7 @@ struct rthread {
 	uint32_t ep_sb_n;	      /* EP run: the log's records in its buffer
 				       * (record-ep-sb.c), from its next call, */
 	const struct ep_call *ep_sb_first; /* that call, */
-	uint64_t ep_sb_addr;	      /* and that buffer */
+	uint64_t ep_sb_addr;	      /* and that buffer (0: none put there yet) */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */

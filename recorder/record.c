@@ -1044,6 +1044,8 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 			t->space->need_remap = true;
 			/* new buffers: what was written in the old ones is gone */
 			t->sb_wakes_on = t->sb_wakes_off = 0;
+			t->ep_sb_n = 0; /* an EP run's records are not in the new ones */
+			t->ep_sb_addr = 0;
 			t->sb_maps_on = t->sb_maps_off = 0;
 			ev.values[6] = ref;
 			ev.values[7] = flags;

@@ -285,3 +285,23 @@ def c_tp_mode_ep_buffer_diverge(h):
                    + err)
     if b'ep_sb: a line\n' not in r.stdout:
         raise Fail('the TP run did not show the program\'s output:\n' + tail(r.stdout))
+
+
+@case('tp-mode-sig_unblock')
+def c_tp_mode_sig_unblock(h):
+    """tests/progs/sig_unblock `catch` and `thread` with --mode=tp, 3
+    recordings each: signals raised while a handler's mask blocks them,
+    delivered where rt_sigreturn unblocks them, the handler's frame at a
+    call the TP run's library made. The EP run runs the library too, so
+    the frame lies as deep and the handler's addresses are the TP run's;
+    without it (every call made at the program's site) the EP run
+    diverged at the first call that passed one. Output as natively; the
+    replay equals the recording."""
+    for mode in ('catch', 'thread'):
+        argv = [h.prog('sig_unblock'), mode]
+        native = native_run(argv, f'sig_unblock {mode}', cwd=h.tmp)
+        for i in range(3):
+            trace, rec = h.record(argv, name=f'sig_unblock-{mode}-{i}', options=TP, timeout=300)
+            compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+            compare(rec, h.replay(trace))
+        log(f'  sig_unblock {mode}: 3 recordings with --mode=tp replay as recorded')
