@@ -199,6 +199,8 @@ struct replayer {
 	uint64_t last_sig_rip;	/* where the last signal was delivered */
 	pid_t last_sig_tid;	/* recorded id of the thread it hit */
 	bool done;
+	bool ended;		/* TRACE_EV_END replayed */
+	bool cut_short;		/* the recorder did not finish the trace */
 	int error;		/* first error, negative errno */
 	struct sc_ranges ranges;
 	struct mapped_file *files; /* the trace's files opened for tracees to map */

@@ -77,6 +77,7 @@ struct trace_reader {
 	size_t nfiles;
 	int error; /**< sticky: 0, or the error every later next() returns */
 	bool at_end;
+	uint8_t last_type; /**< of the last event read (0: none yet) */
 	char errmsg[PATH_MAX + 256];
 	struct trace_stats stats;
 	struct prefetch pf;
@@ -569,6 +570,7 @@ trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev)
 			}
 			r->raw_pos = r->raw_len - c.left;
 			r->stats.events++;
+			r->last_type = ev.type;
 			*ret_ev = ev;
 			return 1;
 		}
@@ -586,6 +588,96 @@ trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev)
 		r->stats.frames++;
 		r->stats.raw_bytes += r->raw_len;
 		r->stats.compressed_bytes += len;
+	}
+	return 0;
+}
+
+bool
+trace_reader_complete(const struct trace_reader *r)
+{
+	if (!r->at_end)
+		return false; /* not at the end yet, or cut inside a frame */
+	/* format 6 added the end event; before it, a clean end is all */
+	return r->hdr.format_version < 6 || r->last_type == TRACE_EV_END;
+}
+
+/* The last record of the @len bytes of records at @raw: its type into
+ * *ret_type (0: none). Returns 0 or -EBADMSG. */
+static int
+last_record_type(const uint8_t *raw, size_t len, uint8_t *ret_type)
+{
+	struct trace_rcur c = { raw, len };
+	struct trace_blob *blobs = NULL;
+	size_t blobs_cap = 0;
+	int ret = 0;
+
+	*ret_type = 0;
+	while (c.left) {
+		struct trace_event ev;
+
+		ret = trace_record_decode(&c, &ev, &blobs, &blobs_cap);
+		if (ret < 0)
+			break;
+		*ret_type = ev.type;
+	}
+	free(blobs);
+	return ret < 0 ? ret : 0;
+}
+
+int
+trace_reader_has_end(struct trace_reader *r, bool *ret_ended)
+{
+	_cleanup_free_ uint8_t *cbuf = NULL, *raw = NULL;
+	_cleanup_free_ uint64_t *offs = NULL;
+	size_t cbuf_cap = 0, raw_cap = 0, nframes = 0, offs_cap = 0;
+	uint64_t off = 0;
+	const char *why = "";
+	struct stat st;
+	int ret;
+
+	*ret_ended = false;
+	if (fstat(r->events.fd, &st) < 0)
+		return -errno;
+	/* the frame headers one after the other, to the last whole frame */
+	for (;;) {
+		uint8_t hdr[TRACE_FRAME_HEADER_SIZE];
+		struct trace_frame_info info;
+		ssize_t n = pread_all(r->events.fd, hdr, sizeof(hdr), off);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			break;
+		if ((size_t)n < sizeof(hdr))
+			return 0; /* cut inside a frame header */
+		ret = trace_frame_parse_header(hdr, TRACE_STREAM_EVENTS, (uint32_t)nframes, &info,
+					       &why);
+		if (ret < 0)
+			return ret;
+		if ((uint64_t)st.st_size - off - sizeof(hdr) < info.compressed_len)
+			return 0; /* cut inside a frame's payload */
+		if (UTIL_GROW(offs, offs_cap, nframes + 1) < 0)
+			return -ENOMEM;
+		offs[nframes++] = off;
+		off += sizeof(hdr) + info.compressed_len;
+	}
+	/* the last event is in the last frame that holds any */
+	while (nframes--) {
+		size_t raw_len = 0, frame_len = 0;
+		uint8_t type;
+
+		ret = decode_frame(r->events.fd, TRACE_STREAM_EVENTS, offs[nframes],
+				   (uint32_t)nframes, NULL, &cbuf, &cbuf_cap, &raw, &raw_cap, &raw_len,
+				   &why, &frame_len);
+		if (ret <= 0)
+			return ret == 0 ? -ENODATA : ret; /* shrunk meanwhile */
+		ret = last_record_type(raw, raw_len, &type);
+		if (ret < 0)
+			return ret;
+		if (type) {
+			*ret_ended = type == TRACE_EV_END;
+			return 0;
+		}
 	}
 	return 0;
 }
