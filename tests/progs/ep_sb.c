@@ -11,10 +11,11 @@
  *                     the next records in); prints per thread a sum of
  *                     what it read (the same in every run)
  *   ep_sb rdtsc       reads the time-stamp counter, makes a traced call,
- *                     then buffered writes of a fixed line and of the
- *                     counter's value: an EP run reads the counter anew,
- *                     so that buffered write passes out other bytes than
- *                     its log's
+ *                     then a buffered clock_gettime and lseek of stdin to
+ *                     the counter's value modulo 4096, then writes it: an
+ *                     EP run reads the counter anew, so that buffered
+ *                     lseek has another argument than its log's (writes
+ *                     may be traced: a TP run that holds output)
  */
 #include <fcntl.h>
 #include <malloc.h>
@@ -110,6 +111,8 @@ rdtsc(void)
 
 	(void)getppid(); /* traced: the buffer gets the log's next records */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	/* buffered, its argument the counter's: another in an EP run */
+	(void)lseek(STDIN_FILENO, (off_t)(tsc % 4096), SEEK_SET);
 	say("ep_sb: a line\n");
 	say("ep_sb: rdtsc %llu\n", tsc);
 	(void)getppid();
