@@ -253,9 +253,10 @@ def c_tp_mode_ep_buffer(h):
     if in_trace != answered:
         raise Fail(f'the EP trace holds {in_trace} buffered records, uprr says its buffer '
                    f'answered {answered}')
-    # 2 threads x 40 rounds x 6 buffered calls; a few go the traced way
-    # (a thread's first, one that met an interrupt)
-    if answered < 400 or answered * 10 < logged * 8:
+    # 2 threads x 40 rounds x 5 or 6 buffered calls (the write is traced
+    # in a TP run that holds output); a few go the traced way (a thread's
+    # first, one that met an interrupt)
+    if answered < 300 or answered * 10 < logged * 8:
         raise Fail(f'the EP run\'s buffer answered {answered} of the TP log\'s {logged} buffered '
                    'calls')
     # the replay shows the EP run's order of the two threads' lines, which
