@@ -73,6 +73,20 @@ struct ep_call {
 	struct trace_sb_hashed hash;	   /**< if @hashed */
 	uint8_t scatter;		   /**< enum ep_scatter: outputs that depend on
 					    * the program's memory */
+	/* an EP run's syscall buffer answers it in-process
+	 * (recorder/record-ep-sb.c) */
+	uint8_t *sb_rec;		   /**< its record as the library wrote it
+					    * (sc_sb_expand()), owned by the log; NULL:
+					    * it is never put in a buffer (an attempt's
+					    * call, the rest of a write traced, a
+					    * mapping change, bytes sent not in memory) */
+	uint32_t sb_size;		   /**< its bytes */
+	uint32_t sb_sink;		   /**< its u32 of the EP trace's blobs[1]: where
+					    * its bytes went, TRACE_SB_HASHED (a read by
+					    * reference is kept whole) */
+	uint64_t sb_seq;		   /**< the thread's syscalls the log counted
+					    * before it: a record that follows it at
+					    * once has sb_seq + 1 */
 };
 
 /**
@@ -220,6 +234,13 @@ int ep_log_file(struct ep_log *log, uint32_t id, const char **ret_copy,
  */
 int ep_log_map_tid(struct ep_log *log, pid_t tid, pid_t log_tid) _wur_;
 
+/**
+ * Call @i after the next one ep_log_take() gives of thread @log_tid (0:
+ * that one), not taken; NULL past its last. Owned by @log.
+ */
+const struct ep_call *ep_log_peek(const struct ep_log *log, pid_t log_tid, size_t i);
+/** Whether the log's run had the syscall buffer (its first exec mapped it). */
+bool ep_log_syscallbuf(const struct ep_log *log);
 /** The EP run's id of thread @log_tid of the log, 0 if it has none yet. */
 pid_t ep_log_tid_of(const struct ep_log *log, pid_t log_tid);
 

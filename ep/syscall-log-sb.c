@@ -36,6 +36,7 @@
 
 #include "common/log.h"
 #include "preload/uprr-preload.h"
+#include "syscalls/sb-fill.h"
 #include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
 
@@ -506,6 +507,42 @@ convert(struct ep_sb_reader *rd, struct rec *r, struct ep_call *c, struct ep_sb_
 	}
 }
 
+/*
+ * Keep the record @raw (@avail bytes of the event's left; its u32 @sink)
+ * of call @c as the library wrote it (sc_sb_expand(), as replay expands
+ * it), for an EP run's buffer to answer @c in-process
+ * (recorder/record-ep-sb.c): only a call the library ends in the buffer,
+ * whose whole answer is its record. Not one a traced call carries on or
+ * may replace (@st says), one that sent bytes not in memory (@c->sent),
+ * nor a mapping change (made live: the EP run maps at the log's address).
+ */
+static int
+keep_record(struct ep_sb_reader *rd, struct ep_call *c, const struct ep_sb_thread *st, const uint8_t *raw,
+	    uint32_t avail, uint32_t sink, bool hashes, uint64_t seq, char *err, size_t errlen)
+{
+	struct sc_sb_hashed h;
+	uint32_t out = 0, in;
+	bool hashed;
+	int e;
+
+	if (st->cont_nr || st->maybe_attempt || c->nsent || UPRR_BUFFERED_MAPS(c->nr))
+		return 0;
+	e = sc_sb_expand(rd->r, &rd->ref, hashes, raw, avail, sink, &rd->exp, &rd->exp_cap, &out, &in, &h,
+			 &hashed, err, errlen);
+	if (e < 0)
+		return e;
+	if (hashed != c->hashed)
+		return -EBADMSG;
+	c->sb_rec = malloc(out);
+	if (!c->sb_rec)
+		return -ENOMEM;
+	memcpy(c->sb_rec, rd->exp, out);
+	c->sb_size = out;
+	c->sb_sink = hashes ? sink & ~TRACE_SB_REF : 0;
+	c->sb_seq = seq;
+	return 0;
+}
+
 int
 ep_sb_read(struct ep_sb_reader *rd, const struct trace_event *ev, struct ep_sb_thread *st,
 	   struct ep_call **calls, size_t *ncalls, size_t *cap, uint64_t *logged, char *err,
@@ -526,8 +563,11 @@ ep_sb_read(struct ep_sb_reader *rd, const struct trace_event *ev, struct ep_sb_t
 		copied = ev->blobs[2].data;
 		ncopied = ev->blobs[2].len;
 	}
+	bool hashes = sinks && trace_reader_header(rd->r)->format_version >= 12;
+
 	for (uint64_t k = 0; at < recs->len; k++) {
 		struct rec r = { .copied = copied, .ncopied = ncopied };
+		uint32_t at0 = at;
 		struct pieces ps = { NULL, 0, 0 };
 		uint64_t *sets = NULL;
 		struct ep_call *c;
@@ -569,12 +609,16 @@ ep_sb_read(struct ep_sb_reader *rd, const struct trace_event *ev, struct ep_sb_t
 		ncopied = r.ncopied;
 		if (e >= 0 && fate == FATE_CALL)
 			e = set_out(c, &ps);
+		if (e >= 0 && fate == FATE_CALL)
+			e = keep_record(rd, c, st, (const uint8_t *)recs->data + at0, recs->len - at0, r.sink,
+					hashes, *logged, err, errlen);
 		free(ps.p);
 		free(sets);
 		free(r.ref);
 		if (e < 0 || fate != FATE_CALL) {
 			free(c->in);
 			free(c->out);
+			free(c->sb_rec);
 			for (uint32_t i = 0; i < c->nsent; i++)
 				free((void *)c->sent[i].blobs);
 			free(c->sent);

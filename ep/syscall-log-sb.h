@@ -39,6 +39,8 @@ enum ep_sb_end {
 struct ep_sb_reader {
 	struct trace_reader *r;
 	struct trace_ref_file ref;
+	uint8_t *exp;		/* a record expanded (sc_sb_expand()) */
+	size_t exp_cap;
 };
 
 /*

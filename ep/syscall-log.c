@@ -84,6 +84,7 @@ struct ep_log {
 	uint64_t nends;		  /* epoch ends read (their seq) */
 	uint64_t last_k;	  /* the last checkpoint's number */
 	struct ep_sb_reader sb;	  /* its buffered records' reads by reference */
+	bool syscallbuf;	  /* its first exec mapped the syscall buffer */
 };
 
 static struct log_thread *
@@ -581,6 +582,7 @@ add_traced(struct log_thread *lt, const struct trace_event *ev, char *err, size_
 		}
 		free(last->in);
 		free(last->out);
+		free(last->sb_rec);
 		for (uint32_t i = 0; i < last->nsent; i++)
 			free((void *)last->sent[i].blobs);
 		free(last->sent);
@@ -611,6 +613,7 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		if (log->root)
 			return add_exec(log, ev);
 		log->root = ev->nvalues >= 3 ? (pid_t)ev->values[2] : (pid_t)ev->tid;
+		log->syscallbuf = ev->nvalues >= 8 && ev->values[6];
 		log->exe = (uint32_t)ev->values[0];
 		log->stack = copy_blobs(ev->blobs, 1, &r);
 		memcpy(log->regs, ev->regs, sizeof(log->regs));
@@ -794,6 +797,7 @@ ep_log_free(struct ep_log *log)
 			free(c->in);
 			free(c->out);
 			free(c->sigs);
+			free(c->sb_rec);
 			for (uint32_t k = 0; k < c->nsent; k++)
 				free((void *)c->sent[k].blobs);
 			free(c->sent);
@@ -812,6 +816,7 @@ ep_log_free(struct ep_log *log)
 	free(log->mapped);
 	free(log->stack);
 	trace_ref_file_close(&log->sb.ref);
+	free(log->sb.exp);
 	trace_reader_close(log->r);
 	free(log);
 }
@@ -850,6 +855,24 @@ ep_log_take_exec(struct ep_log *log, pid_t log_tid, const struct trace_blob **re
 		return trace_reader_file(log->r, e->exe, ret_exe, NULL);
 	}
 	return -ENOENT;
+}
+
+const struct ep_call *
+ep_log_peek(const struct ep_log *log, pid_t log_tid, size_t i)
+{
+	for (size_t k = 0; k < log->nthreads; k++) {
+		const struct log_thread *lt = &log->threads[k];
+
+		if (lt->tid == log_tid)
+			return lt->next + i < lt->ncalls ? &lt->calls[lt->next + i] : NULL;
+	}
+	return NULL;
+}
+
+bool
+ep_log_syscallbuf(const struct ep_log *log)
+{
+	return log->syscallbuf;
 }
 
 const struct ep_call *

@@ -178,6 +178,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		return NOT_BUFFERED;
 	if (nr == __NR_sched_yield && yields_spent(buf))
 		return NOT_BUFFERED;
+	if ((nr == __NR_futex || nr == __NR_sched_yield) && (ctl()->flags & UPRR_CTL_EP))
+		return NOT_BUFFERED;
 	/* sendmsg: as send(2), its iovecs' bytes one after the other; not
 	 * with an address or control data (SCM_RIGHTS passes fds) */
 	if (nr == __NR_sendmsg) {

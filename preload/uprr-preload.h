@@ -140,6 +140,13 @@
  * the end's tick, cleared once it is taken or given up; never set in UP
  * recording nor in replay. */
 #define UPRR_CTL_EPOCH_END 4u
+/** ctl.flags: the library of an EP run (`--syscalls-from`,
+ * recorder/record-ep-sb.c), where ctl.replay is 1 and the supervisor puts
+ * the log's records in each buffer: futex(2) and sched_yield(2), which an
+ * EP run makes live (its own schedule decides their waits) and does not
+ * match against its log, take the traced path and never consume a record.
+ * Kept in the EP trace's flags, so replay does the same. */
+#define UPRR_CTL_EP 8u
 
 /** The control page, one per process (fork copies it). */
 struct uprr_ctl {

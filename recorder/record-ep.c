@@ -134,6 +134,7 @@ rec_ep_free(struct recorder *rec)
 {
 	if (!rec->ep)
 		return;
+	rec_ep_sb_free(rec);
 	ep_log_free(rec->ep->log);
 	free(rec->ep->files);
 	free(rec->ep);
@@ -249,6 +250,11 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 		return -1;
 	}
 	t->ep_call = c;
+	/* its buffer answers the calls after it (record-ep-sb.c) */
+	if (t->space->mem.syscallbuf && rec_ep_sb_taken(rec, t) < 0) {
+		diverge(rec, t, "cannot fill its syscall buffer");
+		return -1;
+	}
 	return 0;
 }
 
@@ -735,3 +741,9 @@ rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struc
 		t->regs.rcx = v[2];
 }
 
+
+struct ep_log *
+rec_ep_log(struct recorder *rec)
+{
+	return rec->ep->log;
+}

@@ -427,6 +427,10 @@ struct rthread {
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
+	uint32_t ep_sb_n;	      /* EP run: the log's records in its buffer
+				       * (record-ep-sb.c), from its next call, */
+	const struct ep_call *ep_sb_first; /* that call, */
+	uint64_t ep_sb_addr;	      /* and that buffer (0: none put there yet) */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
@@ -674,6 +678,11 @@ struct recorder {
 	struct rec_ep *ep;		/* an EP run: its log (record-ep.c), else NULL */
 	bool ep_diverged;		/* it stopped at a divergence from the log */
 	bool ep_started;		/* its first image is the log's */
+	struct {
+		uint8_t *buf, *out;	/* records put in a buffer, written to the trace */
+		size_t cap, out_cap;
+		uint64_t filled, consumed; /* records put in buffers, answered there */
+	} ep_sb;			/* an EP run's syscall buffer (record-ep-sb.c) */
 	struct rec_sb sb;		/* its state (syscallbuf.c) */
 	cpu_set_t affinity;		/* uprr's CPUs before it pinned itself */
 	bool have_affinity;
@@ -1031,6 +1040,8 @@ int rec_syscallbuf_keep(struct recorder *rec, uint64_t *ret_ref) _wur_;
  * a trace that cannot be written stops the recording, as in
  * rec_write_event(). */
 int rec_syscallbuf_flush(struct recorder *rec, struct rthread *t) _wur_;
+/** The address of @t's buffer (found by its FS base), 0 if it has none. */
+uint64_t rec_syscallbuf_addr(struct recorder *rec, struct rthread *t);
 /** The records in @t's buffer now, not taken out (a TP run's epoch end in a
  * thread inside the library, which a flush would race: record-epoch.c), or
  * -errno. */
@@ -1372,6 +1383,30 @@ bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
  * (their epoch is not checked: the others never reached their ends);
  * may set *@wait_ns to look again. */
 bool rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns);
+/** EP run: its log. */
+struct ep_log *rec_ep_log(struct recorder *rec);
+
+/* ---- an EP run's syscall buffer (record-ep-sb.c) ---- */
+
+/** Whether an EP run maps the syscall buffer: its log's run did (and
+ * UPRR_EP_SYSCALLBUF is not 0). */
+bool rec_ep_sb_wanted(struct recorder *rec);
+/** EP run: process @pid just got the library (replay mode, UPRR_CTL_EP):
+ * the end marker at the head of every buffer. 0 or -errno. */
+int rec_ep_sb_mapped(struct recorder *rec, pid_t pid) _wur_;
+/** EP run: @child is a new process (fork): its buffers are marked again,
+ * the records its parent's held are not its. */
+void rec_ep_sb_forked(struct recorder *rec, struct rthread *child);
+/** EP run: the flush of @t's buffer at @addr (rec_syscallbuf_flush()): the
+ * records its library consumed checked against the log's and taken from
+ * the log, a TRACE_EV_SYSCALLBUF in the log's form, the log's next records
+ * put in. 0, -EDOM at a divergence (said), or -errno. */
+int rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr) _wur_;
+/** EP run: @t's traced call took the log's next call: the records after
+ * it go into its buffer. 0 or -errno. */
+int rec_ep_sb_taken(struct recorder *rec, struct rthread *t) _wur_;
+/** Free the EP run's buffer state. */
+void rec_ep_sb_free(struct recorder *rec);
 
 /* EP run: whether asynchronous signal @sig of @t, which uprr did not raise,
  * is left out (the log's signals are what the EP run delivers); @t has been

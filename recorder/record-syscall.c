@@ -91,6 +91,8 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 		rec_stop_recording(rec, "%s", "a new thread did not stop as expected");
 		return false;
 	}
+	if (rec->ep && !(flags & CLONE_VM))
+		rec_ep_sb_forked(rec, child); /* its buffers are its own (record-ep-sb.c) */
 	/* where its first run starts */
 	if (tracee_get_regs(child->tid, &child->regs) < 0) {
 		rec_stop_recording(rec, "%s", "a new thread vanished");
@@ -474,11 +476,12 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			ev.values[4] = 1; /* format 5 */
 			ev.nvalues = 5;
 		}
-		if (rec->syscallbuf && !rec->sb.no_writes && ev.values[2] &&
+		if (rec->syscallbuf && !rec->ep && !rec->sb.no_writes && ev.values[2] &&
 		    rec_syscallbuf_mapping_follows_writes(&look, t->args, follows)) {
 			/* the first file whose writes the trace must follow:
 			 * writes leave the syscall buffer (format 8), in every
-			 * process */
+			 * process. Not in an EP run: its writes are answered
+			 * from the log, no file changes (record-ep-sb.c) */
 			rec->sb.no_writes = true;
 			no_buffered_writes(rec);
 			ev.values[5] = 1;

@@ -1031,14 +1031,17 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	    !rec_ptrace_find(&rec->ptrace, pid) && !rec_ptrace_find(&rec->ptrace, former)) {
 		/* the syscall buffer (format 8): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
-		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0);
+		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0) |
+				 (rec->ep ? UPRR_CTL_EP : 0);
 		uint64_t ref;
 
 		r = rec_syscallbuf_keep(rec, &ref);
 		if (r < 0)
 			return r;
 		r = rec_syscallbuf_map(pid, t->space->mem.memfd, rec_preload_image, rec_preload_image_len,
-				       false, flags);
+				       rec->ep != NULL, flags);
+		if (r > 0 && rec->ep)
+			r = rec_ep_sb_mapped(rec, pid) < 0 ? -EIO : r;
 		if (r < 0)
 			return r;
 		if (r > 0) {
@@ -1049,6 +1052,8 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 			t->space->need_remap = true;
 			/* new buffers: what was written in the old ones is gone */
 			t->sb_wakes_on = t->sb_wakes_off = 0;
+			t->ep_sb_n = 0; /* an EP run's records are not in the new ones */
+			t->ep_sb_addr = 0;
 			t->sb_maps_on = t->sb_maps_off = 0;
 			ev.values[6] = ref;
 			ev.values[7] = flags;
@@ -1228,7 +1233,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	/* the trace is created on another CPU while the program starts here
 	 * (record-start.c) */
 	start = (struct rec_start){ .dir = dir_buf, .hdr = &hdr, .latest = !opts->trace_dir,
-				    .syscallbuf = opts->syscallbuf && !opts->syscalls_from };
+				    .syscallbuf = opts->syscalls_from ? rec_ep_sb_wanted(&rec) : opts->syscallbuf };
 	/* supervisor and tracees share one CPU: ptrace round trips stay cheap */
 	rec.have_affinity = sched_getaffinity(0, sizeof(rec.affinity), &rec.affinity) == 0;
 	/* a TP run's threads run on the CPUs they have natively */
@@ -1246,8 +1251,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		r = -ENOMEM;
 		goto out;
 	}
-	/* an EP run answers every syscall from its log: none is buffered */
-	rec.syscallbuf = opts->syscallbuf && !opts->syscalls_from;
+	/* an EP run maps the buffer if its log's run did, whose library
+	 * answers calls from the log's records (record-ep-sb.c) */
+	rec.syscallbuf = opts->syscalls_from ? rec_ep_sb_wanted(&rec) : opts->syscallbuf;
 	if (opts->chaos) {
 		sched_set_chaos(rec.sched, opts->chaos_seed);
 		log_info("chaos mode, seed %" PRIu64, opts->chaos_seed);
@@ -1357,6 +1363,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		rec_order_log_stats(&rec);
 	if (rec.sb.reruns)
 		log_info("%" PRIu64 " rollbacks kept their buffered syscalls", rec.sb.reruns);
+	if (rec.ep_sb.filled)
+		log_info("EP run: %" PRIu64 " of the log's buffered syscalls answered in the buffer "
+			 "(%" PRIu64 " records written into buffers)", rec.ep_sb.consumed, rec.ep_sb.filled);
 	if (rec.stats.exits_at_signal || rec.stats.unstepped)
 		log_info("signals a thread sent itself: %" PRIu64 " syscall exits taken at their "
 			 "delivery; %" PRIu64 " caught signals delivered without a single step",

@@ -219,6 +219,12 @@ thread_buffer(struct recorder *rec, struct rthread *t)
 	return 0;
 }
 
+uint64_t
+rec_syscallbuf_addr(struct recorder *rec, struct rthread *t)
+{
+	return thread_buffer(rec, t);
+}
+
 void
 rec_syscallbuf_forget(struct rthread *t)
 {
@@ -649,6 +655,9 @@ rec_syscallbuf_flush(struct recorder *rec, struct rthread *t)
 		if (r < 0)
 			return r;
 	}
+	/* an EP run's buffer holds the log's records (record-ep-sb.c) */
+	if (rec->ep)
+		return rec_ep_sb_flush(rec, t, addr);
 	r = read_buffer(rec, t, addr, &head);
 	if (r <= 0)
 		return r;

@@ -14,6 +14,7 @@
 #include "recorder/recorder.h"
 #include "replay/replay.h"
 #include "syscalls/syscalls.h"
+#include "syscalls/sb-fill.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 
@@ -130,12 +131,6 @@ enum pthread_state {
 };
 
 
-/* A buffered write whose bytes the trace holds as a hash (syscallbuf.c). */
-struct replay_sb_hashed {
-	uint32_t off;			/* the record's offset among the expected ones */
-	uint32_t len;			/* its bytes, after its struct uprr_rec */
-	uint8_t hash[TRACE_HASH_SIZE];	/* trace_hash128() of them */
-};
 
 struct pthread_r {
 	pid_t rec_tid; /* thread id in the recording */
@@ -161,7 +156,7 @@ struct pthread_r {
 	size_t sb_cap;
 	/* the records among them whose bytes the trace holds as a hash
 	 * (TRACE_SB_HASHED), in order: where they lie in sb_expect, the hash */
-	struct replay_sb_hashed *sb_hashed;
+	struct sc_sb_hashed *sb_hashed;
 	uint32_t sb_nhashed;
 	size_t sb_hashed_cap;
 	bool sb_ran;	    /* it ran since they were put there */

@@ -27,6 +27,7 @@
 #include "preload/uprr-preload.h"
 #include "recorder/recorder.h"
 #include "replay/replay-private.h"
+#include "syscalls/sb-fill.h"
 #include "tracee/tracee.h"
 
 /* Where the end markers' memfd is opened from in a process: beyond struct
@@ -212,49 +213,9 @@ record_at(const struct pthread_r *t, uint32_t off)
 	return (const struct uprr_rec *)(t->sb_expect + off);
 }
 
-/*
- * Write the @nlocal pieces @local, one after the other, over the @nremote
- * ranges @remote of @t's process: one process_vm_writev(2) (the buffers are
- * writable), where a pwrite(2) to /proc/PID/mem each cost a syscall and a
- * page of the kernel's per piece, seven per batch of records. Returns 0 or
- * -errno (-EFAULT: written short).
- */
-static int
-write_pieces(const struct pthread_r *t, const struct iovec *local, unsigned long nlocal,
-	     const struct iovec *remote, unsigned long nremote)
-{
-	size_t len = 0;
-	ssize_t n;
-
-	for (unsigned long i = 0; i < nlocal; i++)
-		len += local[i].iov_len;
-	n = process_vm_writev(t->tid, local, nlocal, remote, nremote, 0);
-	if (n < 0)
-		return -errno; /* ESRCH: the thread is gone */
-	return (size_t)n == len ? 0 : -EFAULT;
-}
-
-/* Whether the record at @got, which the library wrote in replay, is the
- * hashed record @want (expanded by expand_records()): the same head and
- * write probe, and bytes of the recorded hash. */
-static bool
-same_hashed(const uint8_t *got, const struct uprr_rec *want, const struct replay_sb_hashed *h)
-{
-	uint8_t hash[TRACE_HASH_SIZE];
-
-	if (memcmp(got, want, sizeof(*want)) != 0 ||
-	    memcmp(got + sizeof(*want) + h->len, (const uint8_t *)want + sizeof(*want) + h->len,
-		   UPRR_WRITE_PROBE_SIZE) != 0)
-		return false;
-	trace_hash128(got + sizeof(*want), h->len, hash);
-	return memcmp(hash, h->hash, sizeof(hash)) == 0;
-}
-
 int
 replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
-	static const uint32_t stop = UPRR_REC_STOP;
-	static const uint32_t zero;
 	struct uprr_buf head;
 	uint32_t off, k, h = 0;
 	bool differs;
@@ -279,10 +240,10 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 					      "(the next: %s)", ev->tid, k, t->sb_nrecs,
 					      sc_name(want->nr) ?: "?");
 		if (h < t->sb_nhashed && t->sb_hashed[h].off == off) {
-			differs = !same_hashed(rp->buf + off, want, &t->sb_hashed[h]);
+			differs = !sc_sb_same(rp->buf + off, (const uint8_t *)want, &t->sb_hashed[h], 6);
 			h++;
 		} else {
-			differs = memcmp(rp->buf + off, want, want->size) != 0;
+			differs = !sc_sb_same(rp->buf + off, (const uint8_t *)want, NULL, 6);
 		}
 		if (differs) {
 			const struct uprr_rec *got = (const void *)(rp->buf + off);
@@ -308,19 +269,8 @@ replay_syscallbuf_check(struct replayer *rp, const struct trace_event *ev, struc
 	 * head in both, and fit or not alike. Until records come for them, an
 	 * end marker there sends them the traced way, as the recording's
 	 * interrupt did when no record came. */
-	{
-		const struct iovec local[] = {
-			{ (void *)&zero, sizeof(zero) },
-			{ (void *)&stop, sizeof(stop) },
-		};
-		const struct iovec remote[] = {
-			{ (void *)(uintptr_t)(t->sb_addr + offsetof(struct uprr_buf, used)), sizeof(zero) },
-			{ (void *)(uintptr_t)(t->sb_addr + sizeof(struct uprr_buf)), sizeof(stop) },
-		};
-
-		if (write_pieces(t, local, ARRAY_SIZE(local), remote, ARRAY_SIZE(remote)) < 0)
-			return replay_diverge(rp, ev, "cannot reset the syscall buffer of thread %d", t->tid);
-	}
+	if (sc_sb_fill(t->tid, t->sb_addr, NULL, 0, false) < 0)
+		return replay_diverge(rp, ev, "cannot reset the syscall buffer of thread %d", t->tid);
 	return 0;
 }
 
@@ -390,88 +340,32 @@ expand_records(struct replayer *rp, const struct trace_event *ev, struct pthread
 {
 	const struct trace_blob *recs = &ev->blobs[0];
 	const uint8_t *data = recs->data;
-	const uint32_t fixed = (uint32_t)(sizeof(struct uprr_rec) + sizeof(struct trace_sb_hashed) +
-					  UPRR_WRITE_PROBE_SIZE);
 	bool hashes = trace_reader_header(rp->r)->format_version >= 12 && ev->nblobs >= 2 &&
 		      ev->blobs[1].len >= ev->values[0] * sizeof(uint32_t);
 	uint32_t in = 0, out = 0, sink;
 
 	t->sb_nhashed = 0;
-	if (UTIL_GROW(t->sb_expect, t->sb_cap, recs->len) < 0)
-		return -ENOMEM;
 	for (uint64_t k = 0; in < recs->len; k++) {
-		struct uprr_rec r;
-		struct trace_sb_hashed h;
+		struct sc_sb_hashed h;
 		uint32_t size;
+		bool hashed;
+		int r;
 
-		if (recs->len - in < sizeof(r))
-			return -EBADMSG;
-		memcpy(&r, data + in, sizeof(r));
-		if (r.size < sizeof(r) || r.size > recs->len - in)
-			return -EBADMSG;
 		sink = 0;
 		if (hashes && k < ev->values[0])
 			memcpy(&sink, (const uint8_t *)ev->blobs[1].data + k * sizeof(sink), sizeof(sink));
-		if (sink & TRACE_SB_REF) {
-			struct trace_sb_ref ref;
-			int r2;
-
-			if (trace_reader_header(rp->r)->format_version < 13 ||
-			    r.size != sizeof(r) + sizeof(ref))
-				return -EBADMSG;
-			memcpy(&ref, data + in + sizeof(r), sizeof(ref));
-			if (ref.len < sizeof(ref.last) || r.ret != (int64_t)ref.len ||
-			    ref.len > UPRR_PRELOAD_REC_ROOM)
-				return -EBADMSG;
-			size = (uint32_t)sizeof(r) + (ref.len + 7) / 8 * 8;
-			if ((size_t)out + size > UPRR_PRELOAD_REC_ROOM)
-				return -EBADMSG;
-			if (UTIL_GROW(t->sb_expect, t->sb_cap, (size_t)out + size) < 0)
-				return -ENOMEM;
-			r.size = size;
-			memcpy(t->sb_expect + out, &r, sizeof(r));
-			/* the padding after the bytes is what the buffer held */
-			memcpy(t->sb_expect + out + size - sizeof(ref.last), ref.last, sizeof(ref.last));
-			r2 = trace_reader_fill_ref(rp->r, &rp->sb_ref, &ref, t->sb_expect + out + sizeof(r), why,
-						   why_len);
-			if (r2 < 0)
-				return r2;
-			out += size;
-			in += (uint32_t)(sizeof(r) + sizeof(ref)); /* its size in the trace */
+		/* sc_sb_expand() (syscalls/sb-fill.c): as an EP run expands
+		 * the TP log's records */
+		r = sc_sb_expand(rp->r, &rp->sb_ref, hashes, data + in, recs->len - in, sink, &t->sb_expect,
+				 &t->sb_cap, &out, &size, &h, &hashed, why, why_len);
+		if (r < 0)
+			return r;
+		in += size;
+		if (!hashed)
 			continue;
-		}
-		if (!(sink & TRACE_SB_HASHED)) {
-			if ((size_t)out + r.size > UPRR_PRELOAD_REC_ROOM)
-				return -EBADMSG;
-			if (UTIL_GROW(t->sb_expect, t->sb_cap, (size_t)out + r.size) < 0)
-				return -ENOMEM;
-			memcpy(t->sb_expect + out, data + in, r.size);
-			out += r.size;
-			in += r.size;
-			continue;
-		}
-		memcpy(&h, data + in + sizeof(r), sizeof(h));
-		if (r.size != fixed || h.len < sizeof(h.last) || h.len % 8 || h.zero ||
-		    h.len > UPRR_PRELOAD_REC_ROOM)
-			return -EBADMSG;
-		size = (uint32_t)sizeof(r) + h.len + UPRR_WRITE_PROBE_SIZE;
-		if ((size_t)out + size > UPRR_PRELOAD_REC_ROOM)
-			return -EBADMSG;
-		if (UTIL_GROW(t->sb_expect, t->sb_cap, (size_t)out + size) < 0 ||
-		    UTIL_GROW(t->sb_hashed, t->sb_hashed_cap, (size_t)t->sb_nhashed + 1) < 0)
+		if (UTIL_GROW(t->sb_hashed, t->sb_hashed_cap, (size_t)t->sb_nhashed + 1) < 0)
 			return -ENOMEM;
-		r.size = size;
-		memcpy(t->sb_expect + out, &r, sizeof(r));
-		memset(t->sb_expect + out + sizeof(r), 0, h.len - sizeof(h.last));
-		memcpy(t->sb_expect + out + sizeof(r) + h.len - sizeof(h.last), h.last, sizeof(h.last));
-		memcpy(t->sb_expect + out + sizeof(r) + h.len, data + in + sizeof(r) + sizeof(h),
-		       UPRR_WRITE_PROBE_SIZE);
-		t->sb_hashed[t->sb_nhashed].off = out;
-		t->sb_hashed[t->sb_nhashed].len = h.len;
-		memcpy(t->sb_hashed[t->sb_nhashed].hash, h.hash, sizeof(h.hash));
-		t->sb_nhashed++;
-		out += size;
-		in += fixed;
+		t->sb_hashed[t->sb_nhashed++] = h;
 	}
 	t->sb_len = out;
 	return 0;
@@ -480,8 +374,6 @@ expand_records(struct replayer *rp, const struct trace_event *ev, struct pthread
 int
 replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t)
 {
-	static const uint32_t stop = UPRR_REC_STOP;
-	static const uint32_t used = 0, allowed[2] = { 1, 1 };
 	const struct trace_blob *recs;
 	char why[768];
 	int r;
@@ -519,24 +411,8 @@ replay_on_syscallbuf(struct replayer *rp, const struct trace_event *ev, struct p
 	 * futex wakes and mapping changes allowed: the records and the
 	 * marker decide, as the recorder's `wakes` and `maps` did (a
 	 * buffered wake or mmap has a record) */
-	_Static_assert(offsetof(struct uprr_buf, maps) == offsetof(struct uprr_buf, wakes) + 4,
-		       "wakes and maps are written as one");
-	{
-		const struct iovec local[] = {
-			{ (void *)t->sb_expect, t->sb_len },
-			{ (void *)&stop, sizeof(stop) },
-			{ (void *)&used, sizeof(used) },
-			{ (void *)allowed, sizeof(allowed) },
-		};
-		const struct iovec remote[] = {
-			{ (void *)(uintptr_t)(t->sb_addr + sizeof(struct uprr_buf)), t->sb_len + sizeof(stop) },
-			{ (void *)(uintptr_t)(t->sb_addr + offsetof(struct uprr_buf, used)), sizeof(used) },
-			{ (void *)(uintptr_t)(t->sb_addr + offsetof(struct uprr_buf, wakes)), sizeof(allowed) },
-		};
-
-		if (write_pieces(t, local, ARRAY_SIZE(local), remote, ARRAY_SIZE(remote)) < 0)
-			return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
-	}
+	if (sc_sb_fill(t->tid, t->sb_addr, t->sb_expect, t->sb_len, true) < 0)
+		return replay_diverge(rp, ev, "cannot fill the syscall buffer of thread %d", t->tid);
 	show_output(rp, ev);
 	return 0;
 }

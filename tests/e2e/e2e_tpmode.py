@@ -382,3 +382,114 @@ def c_tp_epochs_race(h):
                 continue
             return
     raise Fail('no epoch of tp_race diverged at its counter in 6 recordings: the check does not see the race')
+
+
+@case('tp-mode-ep-buffer')
+def c_tp_mode_ep_buffer(h):
+    """The EP run of --mode=tp runs the syscall buffer's library too, its
+    buffered calls answered in-process from the TP log's records
+    (recorder/record-ep-sb.c): tests/progs/ep_sb calls (2 threads, each 40
+    rounds of getpid, gettid, clock_gettime, a write to a pipe, fstat and
+    pread, then a traced getppid). The EP trace itself holds syscallbuf
+    events (without the buffer in the EP run, as before, it held none:
+    every call a ptrace stop), nearly as many records as the TP log, and
+    `uprr record -v` says how many the buffer answered. Output as natively
+    (its lines in any order); the replay equals the recording."""
+    argv = [h.prog('ep_sb'), 'calls', h.tmp]
+    native = native_run(argv, 'ep_sb', cwd=h.tmp)
+    trace = h.new_trace_path('ep_sb')
+    r = run([h.uprr, 'record', '-v', '-o', trace] + TP + ['--'] + argv, timeout=300,
+            what='uprr record -v', cwd=h.tmp)
+    if r.status != 0:
+        raise Fail(f'uprr record --mode=tp failed\n  {r.explain()}')
+    # the two threads print in either order
+    compare_bytes(b''.join(sorted(native.stdout.splitlines(keepends=True))),
+                  b''.join(sorted(r.stdout.splitlines(keepends=True))), 'stdout (lines sorted)',
+                  'the native run', 'the recording')
+    m = re.search(rb'EP run: (\d+) of the log\'s buffered syscalls answered in the buffer',
+                  r.stderr)
+    if not m:
+        raise Fail('uprr record -v does not say how many buffered calls the EP run\'s buffer '
+                   'answered:\n' + tail(r.stderr))
+    answered = int(m.group(1))
+    logged = buffered_records(h, os.path.join(trace, 'tp', 'log'))
+    in_trace = buffered_records(h, trace)
+    log(f'  the TP log holds {logged} buffered calls; the EP run\'s buffer answered '
+        f'{answered}, its trace holds {in_trace}')
+    if in_trace != answered:
+        raise Fail(f'the EP trace holds {in_trace} buffered records, uprr says its buffer '
+                   f'answered {answered}')
+    # 2 threads x 40 rounds x 5 or 6 buffered calls (the write is traced
+    # in a TP run that holds output); a few go the traced way (a thread's
+    # first, one that met an interrupt)
+    if answered < 300 or answered * 10 < logged * 8:
+        raise Fail(f'the EP run\'s buffer answered {answered} of the TP log\'s {logged} buffered '
+                   'calls')
+    # the replay shows the EP run's order of the two threads' lines, which
+    # may be another than the TP run's (nothing orders those writes)
+    replay = h.replay(trace)
+    compare_bytes(b''.join(sorted(r.stdout.splitlines(keepends=True))),
+                  b''.join(sorted(replay.stdout.splitlines(keepends=True))), 'stdout (lines sorted)',
+                  'the recording', 'the replay')
+    if replay.status != 0:
+        raise Fail(f'the replay failed\n  {replay.explain()}')
+
+
+@case('tp-mode-ep-buffer-diverge')
+def c_tp_mode_ep_buffer_diverge(h):
+    """A buffered call of the EP run that differs from its record:
+    tests/progs/ep_sb race adds to a counter from two threads without a
+    lock (updates are lost, in other numbers when the EP run runs them one
+    at a time), makes a traced call (its buffer gets the log's next
+    records), then a buffered clock_gettime and an lseek of stdin to the
+    counter's value: the EP run's library consumes the lseek's record with
+    another argument. uprr says so in one line, at the next stop (its
+    buffered syscall K, lseek), keeps the TP log and exits 124. Up to 5
+    recordings: one whose two runs happened to count the same is a valid
+    trace, and is replayed."""
+    argv = [h.prog('ep_sb'), 'race']
+    for attempt in range(5):
+        trace = h.new_trace_path(f'ep_sb-race-{attempt}')
+        r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
+                what='uprr record', cwd=h.tmp)
+        err = r.stderr.decode(errors='replace')
+        if r.status == 0:
+            log(f'  recording {attempt}: both runs counted alike ({tail(r.stdout).strip()}); '
+                'it replays')
+            compare(r, h.replay(trace))
+            continue
+        if r.status != 124:
+            raise Fail(f'expected exit 124 (divergence) or 0, got {r.status}\n  {r.explain()}')
+        # output commit's one line that the output held is released all the
+        # same (as tp-mode-diverge), then the divergence's
+        lines = [ln for ln in err.strip().splitlines()
+                 if not ('output' in ln and 'is released' in ln)]
+        if (len(lines) != 1 or
+                not re.search(r"buffered syscall \d+ \(lseek\) has other arguments or bytes "
+                              r"than the log's", err) or f'TP log is kept in {trace}.tp' not in err):
+            raise Fail('uprr did not say in one line that the EP run\'s buffered lseek '
+                       'diverged:\n' + err)
+        if b'ep_sb: a line\n' not in r.stdout:
+            raise Fail('the TP run did not show the program\'s output:\n' + tail(r.stdout))
+        return
+    raise Fail('in 5 recordings the EP run never counted otherwise than the TP run')
+
+
+@case('tp-mode-sig_unblock')
+def c_tp_mode_sig_unblock(h):
+    """tests/progs/sig_unblock `catch` and `thread` with --mode=tp, 3
+    recordings each: signals raised while a handler's mask blocks them,
+    delivered where rt_sigreturn unblocks them, the handler's frame at a
+    call the TP run's library made. The EP run runs the library too, so
+    the frame lies as deep and the handler's addresses are the TP run's;
+    without it (every call made at the program's site) the EP run
+    diverged at the first call that passed one. Output as natively; the
+    replay equals the recording."""
+    for mode in ('catch', 'thread'):
+        argv = [h.prog('sig_unblock'), mode]
+        native = native_run(argv, f'sig_unblock {mode}', cwd=h.tmp)
+        for i in range(3):
+            trace, rec = h.record(argv, name=f'sig_unblock-{mode}-{i}', options=TP, timeout=300)
+            compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+            compare(rec, h.replay(trace))
+        log(f'  sig_unblock {mode}: 3 recordings with --mode=tp replay as recorded')
