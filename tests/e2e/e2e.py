@@ -4704,6 +4704,7 @@ import e2e_real  # noqa: E402,F401 (real programs from Debian, issue 13)
 import e2e_copy  # noqa: E402,F401 (the syscall buffer's copy slice, issue 14)
 import e2e_tp  # noqa: E402,F401 (the TP run and its log, issue 15)
 import e2e_tpmode  # noqa: E402,F401 (--mode=tp: a TP run, then an EP run from its log)
+import e2e_tpreach  # noqa: E402,F401 (--mode=tp on xz -T2 and the like)
 
 
 def main():

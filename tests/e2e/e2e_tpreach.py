@@ -1,0 +1,47 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end cases of `uprr record --mode=tp` on more of issue 15's
+CPU-bound parallel programs (doc/uniparallel.md, "Reach"): a TP run, then
+the EP run that records the trace from its log, one epoch for the whole
+program. Each case checks what e2e_tpmode.py's do (mode tp, the EP run
+verified, the TP log in the trace, the replay byte for byte with the inputs
+gone) and that the output equals a native run's.
+
+Programs that do not record in tp mode yet have no case here; why is in
+doc/uniparallel.md.
+
+e2e.py imports this module after its own cases.
+"""
+
+from e2e import case, compare_bytes, native_run
+from e2e_tpmode import real_program, text_input, tp_record_replay
+
+
+def xz_case(h, name, extra, size):
+    """xz -T2 @extra of @size bytes of text: its output as natively, byte for
+    byte (xz's threaded output does not depend on which thread compressed
+    which block); the replay, with the input gone, equals the recording."""
+    xz = real_program('xz')
+    path = text_input(h, name + '-input', size)
+    argv = [xz, '-T2'] + extra + ['-c', path]
+    native = native_run(argv, name, cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, name, remove=[path])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('tp-reach-xz')
+def c_tp_reach_xz(h):
+    """xz -T2 with 1 MiB blocks: a main thread that reads and writes, 2
+    workers compressing blocks, handed over under a mutex and condition
+    variables."""
+    xz_case(h, 'xz', ['--block-size=1MiB'], 2 << 20)
+
+
+@case('tp-reach-xz-idle')
+def c_tp_reach_xz_idle(h):
+    """xz -T2 with its default block size (24 MiB at -6) of 1 MB: one
+    worker does it all while the main thread waits; the worker is still
+    blocked in a condition wait when the process exits, past the end of
+    its synchronization log in the EP run (the interposer blocks it in a
+    futex wait, which an EP run does not match against the TP log: pause(2)
+    made the EP run diverge)."""
+    xz_case(h, 'xz-idle', [], 1 << 20)
