@@ -12,6 +12,8 @@ doc/uniparallel.md.
 e2e.py imports this module after its own cases.
 """
 
+import shutil
+
 from e2e import case, compare_bytes, native_run
 from e2e_tpmode import real_program, text_input, tp_record_replay
 
@@ -45,3 +47,19 @@ def c_tp_reach_xz_idle(h):
     futex wait, which an EP run does not match against the TP log: pause(2)
     made the EP run diverge)."""
     xz_case(h, 'xz-idle', [], 1 << 20)
+
+
+@case('tp-reach-child-exit')
+def c_tp_reach_child_exit(h):
+    """tp_child_exit: SIGCHLD, which the parent leaves at SIG_DFL (python3
+    multiprocessing's parent does), comes while the parent computes in user
+    code, then while its main thread waits in pthread_join. The TP run lets
+    such a signal go unlogged, as the kernel drops it: logged, the EP run
+    could not find its point (the log reader refused the log). Output as
+    natively; the replay, the program removed, equals the recording."""
+    prog = h.prog('tp_child_exit')
+    copy = h.path('tp_child_exit')
+    shutil.copy(prog, copy)
+    native = native_run([copy], 'tp_child_exit', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, [copy], 'tp_child_exit', remove=[copy], replays=2)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
