@@ -53,7 +53,8 @@ def c_tp_reach_xz_idle(h):
 def c_tp_reach_child_exit(h):
     """tp_child_exit: SIGCHLD, which the parent leaves at SIG_DFL (python3
     multiprocessing's parent does), comes while the parent computes in user
-    code, then while its main thread waits in pthread_join. The TP run lets
+    code, while its main thread waits in pthread_join, and while it is
+    blocked in a read of a pipe (restarted). The TP run lets
     such a signal go unlogged, as the kernel drops it: logged, the EP run
     could not find its point (the log reader refused the log). Output as
     natively; the replay, the program removed, equals the recording."""
