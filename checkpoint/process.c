@@ -4,6 +4,9 @@
  * into one thread, the other threads recreated by injected clone(2)s in the
  * copy, then given the original threads' state.
  *
+ * A respawn (respawn.c) is the same copy with the fork and the clones done
+ * by clone3(2), given the ids.
+ *
  * What fork(2) and clone(2) leave out, and so what is set here
  * (copy_process(), kernel/fork.c): a new task's robust list is NULL
  * (futex_init_task()), its clear-tid address is NULL without
@@ -17,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint/process-private.h"
 #include "checkpoint/process.h"
 #include "common/log.h"
 #include "tracee/tracee.h"
@@ -46,21 +51,14 @@
  * borrowed as scratch by the injected syscalls, and put back. */
 #define RED_ZONE 128
 #define SCRATCH_LEN 64
+/* and by an injected clone3(2): its arguments and set_tid array */
+#define CLONE3_SCRATCH 96
 
 /* pthread_create()'s clone flags (glibc sysdeps/unix/sysv/linux/createthread.c),
  * without the tid-reporting ones: we set the clear-tid address ourselves. */
 #define THREAD_FLAGS                                                              \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |       \
 	 CLONE_SYSVSEM)
-
-struct checkpoint_copy {
-	pid_t pid;     /* the copy's first thread */
-	int pidfd;     /* of pid: signals it safely after it was reaped */
-	int memfd;     /* /proc/PID/mem */
-	pid_t *tids;   /* index for index the original's */
-	size_t n;      /* threads created so far */
-	bool resumed;  /* checkpoint_copy_resume() was called */
-};
 
 /* Where thread @regs may be given SCRATCH_LEN bytes: under its red zone. */
 static uint64_t
@@ -441,18 +439,83 @@ checkpoint_thread_set(pid_t tid, int memfd, const struct checkpoint_thread *now,
 	return set_cpu_state(tid, want);
 }
 
-/* Fork the copy through the original's thread @tid, state @t0. */
+/* clone3(2)'s arguments up to set_tid_size (include/uapi/linux/sched.h,
+ * CLONE_ARGS_SIZE_VER1), followed here by the one-entry set_tid array. */
+struct clone3_buf {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size;
+	pid_t id;
+};
+
+#define CLONE_ARGS_SIZE_VER1 80
+
+/*
+ * clone3(2) injected into stopped thread @tid: a child made with @flags
+ * (exit signal 0: see fork_copy()) whose id in the caller's pid namespace
+ * is @id (set_tid with set_tid_size 1: the innermost namespace only;
+ * alloc_pid(), kernel/pid.c: -EEXIST if the id is in use, -EPERM unless the
+ * caller, the tracee, has CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE over that
+ * namespace). Its arguments go under the thread's red zone, put back after;
+ * a fork's child has them too: the caller puts them back there (@ret_at,
+ * @ret_saved).
+ */
 static int
-fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c)
+inject_clone3(pid_t tid, int memfd, uint64_t flags, pid_t id, int64_t *ret_child, uint64_t *ret_at,
+	      uint8_t ret_saved[CLONE3_SCRATCH])
 {
+	struct user_regs_struct regs;
+	struct clone3_buf b = {
+		.flags = flags, .set_tid_size = 1, .id = id,
+	};
+	uint64_t args[6] = { 0, CLONE_ARGS_SIZE_VER1, 0, 0, 0, 0 };
+	uint64_t at;
+	int r;
+
+	static_assert(offsetof(struct clone3_buf, id) == CLONE_ARGS_SIZE_VER1, "clone_args layout");
+	static_assert(sizeof(b) <= CLONE3_SCRATCH, "clone3 scratch");
+	r = tracee_get_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	at = (regs.rsp - RED_ZONE - CLONE3_SCRATCH) & ~(uint64_t)15;
+	r = tracee_read_mem(memfd, at, ret_saved, CLONE3_SCRATCH);
+	if (r < 0)
+		return r;
+	b.set_tid = at + offsetof(struct clone3_buf, id);
+	args[0] = at;
+	r = tracee_write(memfd, at, &b, sizeof(b));
+	if (r == 0)
+		r = tracee_inject_syscall(tid, memfd, __NR_clone3, args, ret_child);
+	if (tracee_write(memfd, at, ret_saved, CLONE3_SCRATCH) < 0 && r == 0)
+		r = -EFAULT;
+	*ret_at = at;
+	return r;
+}
+
+/* Fork the copy through the source's thread @tid: clone(2), or with @id
+ * clone3(2) giving it that pid; stores it in @c. With CLONE_PARENT, the
+ * exit signal is not ours to choose: the child gets that of the caller's
+ * group leader (copy_process(), kernel/fork.c; clone3(2) refuses one,
+ * clone3_args_valid(), and clone(2)'s SIGCHLD is ignored): a copy exits as
+ * its source does, a respawn as the source of its copy. */
+static int
+fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
+{
+	uint8_t saved[CLONE3_SCRATCH];
+	uint64_t at = 0;
 	int64_t child;
 	int r;
 
-	r = inject(tid, memfd, __NR_clone, CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, 0, &child);
+	if (id > 0)
+		r = inject_clone3(tid, memfd, CLONE_PARENT | CLONE_PTRACE, id, &child, &at, saved);
+	else
+		r = inject(tid, memfd, __NR_clone, CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, 0, &child);
 	if (r < 0)
 		return r;
-	if (child < 0)
-		return log_debug_errno((int)child, "clone in %d", tid);
+	if (child < 0) {
+		if (child == -EEXIST && ret_taken)
+			*ret_taken = id;
+		return log_debug_errno((int)child, "clone in %d (id %d)", tid, id);
+	}
 	c->pid = (pid_t)child;
 	c->tids[0] = c->pid;
 	c->n = 1;
@@ -463,7 +526,35 @@ fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c)
 	if (c->pidfd < 0)
 		return -errno;
 	c->memfd = tracee_open_mem(c->pid);
-	return c->memfd < 0 ? c->memfd : 0;
+	if (c->memfd < 0)
+		return c->memfd;
+	/* the child has the clone3 arguments where its parent had them */
+	return id > 0 ? tracee_write(c->memfd, at, saved, CLONE3_SCRATCH) : 0;
+}
+
+/* The next thread of copy @c: clone(2), or with @id clone3(2) giving it
+ * that tid. */
+static int
+clone_thread(struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
+{
+	uint8_t saved[CLONE3_SCRATCH];
+	uint64_t at;
+	int64_t tid;
+	int r;
+
+	if (id > 0)
+		r = inject_clone3(c->pid, c->memfd, THREAD_FLAGS | CLONE_PTRACE, id, &tid, &at, saved);
+	else
+		r = inject(c->pid, c->memfd, __NR_clone, THREAD_FLAGS | CLONE_PTRACE, 0, 0, &tid);
+	if (r < 0)
+		return r;
+	if (tid < 0) {
+		if (tid == -EEXIST && ret_taken)
+			*ret_taken = id;
+		return log_debug_errno((int)tid, "thread clone in copy %d (id %d)", c->pid, id);
+	}
+	c->tids[c->n++] = (pid_t)tid;
+	return 0;
 }
 
 /* The number of threads of process @pid (/proc/PID/task), or -errno. */
@@ -487,7 +578,8 @@ count_threads(pid_t pid)
 }
 
 int
-checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct checkpoint_copy **ret)
+cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *ids, pid_t *ret_taken,
+		struct checkpoint_copy **ret)
 {
 	struct checkpoint_thread *states;
 	struct checkpoint_copy *c;
@@ -502,16 +594,22 @@ checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct ch
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	states = calloc(n, sizeof(*states));
-	if (c)
+	if (c) {
 		c->tids = calloc(n, sizeof(*c->tids));
-	if (!c || !states || !c->tids) {
+		c->src_tids = calloc(n, sizeof(*c->src_tids));
+	}
+	if (!c || !states || !c->tids || !c->src_tids) {
 		free(states);
-		if (c)
+		if (c) {
 			free(c->tids);
+			free(c->src_tids);
+		}
 		free(c);
 		return -ENOMEM;
 	}
 	c->pidfd = c->memfd = -1;
+	c->src_pid = pid;
+	memcpy(c->src_tids, tids, n * sizeof(*tids));
 	for (; got < n; got++) {
 		r = checkpoint_thread_get(tids[got], memfd, &states[got]);
 		if (r < 0)
@@ -521,20 +619,13 @@ checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct ch
 	r = tracee_read_mem(memfd, states[0].regs.rip, code, sizeof(code));
 	if (r < 0)
 		goto fail;
-	r = fork_copy(tids[0], memfd, c);
+	r = fork_copy(tids[0], memfd, c, ids ? ids[0] : 0, ret_taken);
 	if (r < 0)
 		goto fail;
 	for (size_t i = 1; i < n; i++) {
-		int64_t tid;
-
-		r = inject(c->pid, c->memfd, __NR_clone, THREAD_FLAGS | CLONE_PTRACE, 0, 0, &tid);
+		r = clone_thread(c, ids ? ids[i] : 0, ret_taken);
 		if (r < 0)
 			goto fail;
-		if (tid < 0) {
-			r = log_debug_errno((int)tid, "thread clone in copy %d", c->pid);
-			goto fail;
-		}
-		c->tids[c->n++] = (pid_t)tid;
 	}
 	/* each new thread has to be scheduled to reach its first stop: wait
 	 * for them together (one by one, each could wait for a CPU's tick) */
@@ -562,6 +653,12 @@ fail:
 	free(states);
 	checkpoint_copy_free(c);
 	return r;
+}
+
+int
+checkpoint_copy_new(pid_t pid, int memfd, const pid_t *tids, size_t n, struct checkpoint_copy **ret)
+{
+	return cp_process_copy(pid, memfd, tids, n, NULL, NULL, ret);
 }
 
 pid_t
@@ -643,5 +740,6 @@ checkpoint_copy_free(struct checkpoint_copy *c)
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	free(c->tids);
+	free(c->src_tids);
 	free(c);
 }

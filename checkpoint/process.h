@@ -7,7 +7,8 @@
  * address, alternate signal stack, rseq(2) registration, name and CPU
  * affinity. The copy stays stopped, traced by us,
  * until resumed; a copy may be copied again. What the copy shares with the
- * original in the kernel is in doc/checkpoints.md.
+ * original in the kernel is in doc/checkpoints.md. A respawn is a copy whose
+ * threads get chosen ids: those of the process a copy was taken from.
  */
 #pragma once
 
@@ -138,3 +139,66 @@ void checkpoint_copy_resume(struct checkpoint_copy *c);
  * @c. Threads already reaped by the caller are fine (ECHILD). NULL accepted.
  */
 void checkpoint_copy_free(struct checkpoint_copy *c);
+
+/**
+ * Respawn a process with chosen ids: the same as checkpoint_copy_new() of
+ * stopped process @pid (its threads @tids, @n of them, /proc/PID/mem
+ * @memfd: the same conditions, the same states given to the new threads,
+ * one mechanism), except that thread i of the new process is created with
+ * id ids[i] (clone3(2) with set_tid, Linux 5.5), ids[0] being its pid. Made
+ * for rollback (doc/uniparallel.md, "Divergence and rollback"): @pid is a
+ * stopped copy, @ids the ids of the process it was copied from, whose
+ * threads the copy's memory names.
+ *
+ * Like any copy, the new process is forked with CLONE_PARENT (its parent is
+ * @pid's, which a copy shares with its source, and so is its exit signal:
+ * the kernel gives a CLONE_PARENT child its caller's leader's,
+ * copy_process(), kernel/fork.c) and CLONE_PTRACE: traced by us, left
+ * stopped (PTRACE_EVENT_STOP or SIGTRAP stops) until
+ * checkpoint_copy_resume(). It shares @pid's open file descriptions, as a
+ * fork does; its process group and session are @pid's. @pid is left as it
+ * was, its threads in signal-delivery-stops for SIGTRAP: the caller frees or
+ * kills it (a copy left running would move the shared offsets).
+ *
+ * The ids must be free: the caller kills the process that had them and
+ * reaps every thread of it first. An id stays taken while it names a task,
+ * a zombie unreaped, or a process group or session with members
+ * (free_pid(), kernel/pid.c). A copy is in its source's group and session:
+ * when the source led its group, @pid is moved to a group of its own
+ * (setpgid(2), injected) for the respawn, which then leads a new group of
+ * ids[0] that @pid rejoins; if other processes are left in the group, it
+ * stays taken (-EEXIST, @pid back in it). A source that led its session
+ * cannot be respawned (setsid(2) would lose the terminal: -EEXIST), nor
+ * one whose group is its terminal's foreground group (the terminal would
+ * keep naming the dead group: -EBUSY).
+ *
+ * The ids are those of our pid namespace, and must be those of @pid's:
+ * set_tid is given for the innermost namespace only (set_tid_size 1);
+ * -EOPNOTSUPP otherwise (also when thread tids[0] unshared CLONE_NEWPID).
+ * The privilege is @pid's, the caller of the injected clone3(2):
+ * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE (Linux 5.9) over the namespace's
+ * user namespace (alloc_pid(), kernel/pid.c).
+ *
+ * Stores the new process in *ret (its tids, checkpoint_copy_tids(), are
+ * @ids). Returns 0 or -errno: -EEXIST if an id is taken (*ret_taken, if not
+ * NULL, is then set to it, by exception to the rule that output parameters
+ * are untouched on failure; what holds it is logged at debug level),
+ * -EBUSY (above), -EPERM if @pid lacks the privilege, -EOPNOTSUPP (above),
+ * -EINVAL for ids not distinct and positive or a thread missing from
+ * @tids, -ESRCH if a thread vanished. On failure, whatever part of the new
+ * process was made is killed and reaped.
+ */
+int checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, size_t n,
+		       pid_t *ret_taken, struct checkpoint_copy **ret) _wur_;
+
+/**
+ * checkpoint_respawn() of copy @c, stopped with the threads it was made with
+ * (unresumed, or stopped again by the caller), as the process it was copied
+ * from: each thread gets the id of the thread it copied, the new process the
+ * source's pid (and its exit signal, as any copy). The fork goes through the
+ * copy of the source's leader, wherever the copy was forked from; the new
+ * process's tids are the source's leader first. -EINVAL if the source's
+ * leader was not copied. Otherwise as checkpoint_respawn().
+ */
+int checkpoint_copy_respawn(const struct checkpoint_copy *c, pid_t *ret_taken,
+			    struct checkpoint_copy **ret) _wur_;

@@ -28,6 +28,9 @@
 #define EXIT_UPRR 125
 /* `uprr record --syscalls-from`: the run diverged from its log */
 #define EXIT_DIVERGED 124
+/* `uprr replay`: the recorder did not finish the trace (killed, disk full);
+ * it replayed to where the trace is good (doc/trace-format.md) */
+#define EXIT_CUT_SHORT 123
 
 /* How long the program has to end after SIGTERM before uprr kills it: after
  * the first one (forwarded to it), and after a second one. */
@@ -146,7 +149,7 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
 		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
-		   "                   [--mode=up|tp|tp-log [--epoch=MS] [--epoch-check]] [--] PROG [ARGS...]\n"
+		   "                   [--mode=up|tp|tp-log [--epoch=MS] [--epoch-check] [--epoch-anywhere]] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -155,12 +158,15 @@ usage(FILE *f)
 		   "to the latest trace there.\n"
 		   "record runs common syscalls through an in-process buffer (on by default;\n"
 		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n"
-		   "--mode=tp runs every thread at once (the syscall buffer off), then records\n"
+		   "--mode=tp runs every thread at once (with the syscall buffer), then records\n"
 		   "the trace one thread at a time from that run's syscalls, pthread and malloc\n"
 		   "order; exit 124 if the two runs diverge.\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
 		   "syscalls, which does not replay (uprr dump shows it); every MS ms (default\n"
-		   "100, 0: never) it stops every thread and copies each process (a checkpoint);\n"
+		   "100, 0: never) it stops every thread at a syscall and copies each process\n"
+		   "(a checkpoint); a thread in user code goes on to its next syscall, and if\n"
+		   "one does not get there soon, the checkpoint waits for the next MS, or with\n"
+		   "--epoch-anywhere it is taken where that thread stands.\n"
 		   "--epoch-check, a testing aid, compares each copy with its process.\n"
 		   "A testing aid of epoch-parallel recording: record --syscalls-from=TRACE answers\n"
 		   "every syscall of each thread from that thread's in TRACE (recorded with\n"
@@ -219,6 +225,7 @@ cmd_record(int argc, char **argv)
 		{ "syscalls-from", required_argument, NULL, 'L' },
 		{ "epoch", required_argument, NULL, 'E' },
 		{ "epoch-check", no_argument, NULL, 'K' },
+		{ "epoch-anywhere", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -293,6 +300,12 @@ cmd_record(int argc, char **argv)
 			opts.epoch_check = true;
 			epoch_given = true;
 			break;
+		case 'A':
+			/* a thread that reaches no syscall in time may end in
+			 * user code (record-epoch.c) */
+			opts.epoch_anywhere = true;
+			epoch_given = true;
+			break;
 		case 'L':
 			/* an EP run of the whole program (ep/ep.h, doc/uniparallel.md) */
 			opts.syscalls_from = optarg;
@@ -328,7 +341,7 @@ cmd_record(int argc, char **argv)
 		return EXIT_UPRR;
 	}
 	if (epoch_given && !opts.tp_log) {
-		fprintf(stderr, "uprr: --epoch and --epoch-check are for --mode=tp-log\n");
+		fprintf(stderr, "uprr: --epoch, --epoch-check and --epoch-anywhere are for --mode=tp-log\n");
 		return EXIT_UPRR;
 	}
 	if (opts.tp_log && opts.syscalls_from) {
@@ -424,7 +437,10 @@ cmd_replay(int argc, char **argv)
 		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(-r));
 		return EXIT_UPRR;
 	}
-	if (replay_run(&opts, &status) < 0)
+	r = replay_run(&opts, &status);
+	if (r == -ENODATA)
+		return EXIT_CUT_SHORT;
+	if (r < 0)
 		return EXIT_UPRR;
 	return status_to_exit(status);
 }

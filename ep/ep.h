@@ -4,9 +4,9 @@
  * (doc/uniparallel.md, "the one idea"). An EP run is the uniprocessor
  * recorder with one knob changed: a syscall is not executed by the kernel;
  * its result and the bytes it wrote come from what another run of the same
- * program did, matched per thread in program order. So far the log is an
- * existing uniprocessor trace recorded without the syscall buffer (`uprr
- * record --syscalls-from=DIR`); the TP run's log comes later.
+ * program did, matched per thread in program order: the TP run's log, or
+ * an existing uniprocessor trace (`uprr record --syscalls-from=DIR`); the
+ * calls the syscall buffer made in that run are read from its records.
  */
 #pragma once
 
@@ -58,6 +58,37 @@ struct ep_call {
 					    * the first's handler), or the one
 					    * delivered before the thread's next call */
 	struct ep_signal *sigs;		   /**< (owned by the log) */
+	uint64_t logged;		   /**< the thread's syscalls the log counted up
+					    * to its end (traced exits and buffered
+					    * records, left-out ones included: the
+					    * count of TRACE_EV_EPOCH's values[1]) */
+	/* a call the syscall buffer made (TRACE_EV_SYSCALLBUF, ep/syscall-log-sb.c) */
+	bool buffered;			   /**< from a buffered record: @in is one blob at
+					    * address 0, the bytes it passed one after
+					    * the other (the record does not say where
+					    * each was), compared as bytes */
+	bool hashed;			   /**< those bytes are kept as @hash only
+					    * (TRACE_SB_HASHED) */
+	uint32_t passed;		   /**< how many bytes it passed out */
+	struct trace_sb_hashed hash;	   /**< if @hashed */
+	uint8_t scatter;		   /**< enum ep_scatter: outputs that depend on
+					    * the program's memory */
+};
+
+/**
+ * Outputs of a buffered call the record holds, but not where they go: that
+ * is in the program's memory, read at the call (ep_call_outputs()).
+ */
+enum ep_scatter {
+	EP_SCATTER_NONE = 0,	/**< @out says where */
+	EP_SCATTER_IOV,		/**< readv, preadv: out[0]'s bytes over the iovecs
+				 * at args[1] (args[2] of them) */
+	EP_SCATTER_RECVMSG,	/**< recvmsg: out[0] is the record's data (the
+				 * library's msghdr, iovec, name, bytes), given
+				 * out as the library gives it (preload/
+				 * buffered-wait.c) through the msghdr at args[1] */
+	EP_SCATTER_ADD_OFFSET,	/**< sendfile: the result added to the offset at
+				 * args[2] */
 };
 
 struct ep_log;
@@ -67,8 +98,8 @@ struct ep_log;
  * program order, leaving out futex(2) and sched_yield(2), which an EP run
  * executes and does not match (sc_ep_unmatched()). On failure writes one
  * line into @err: a trace that cannot be read, one recorded with the
- * syscall buffer (its buffered calls are not answered from a log yet) or
- * with an asynchronous signal an EP run cannot deliver at the same point
+ * syscall buffer that made a call an EP run cannot answer yet
+ * (ep/syscall-log-sb.c) or with an asynchronous signal an EP run cannot deliver at the same point
  * yet: one delivered in user code (at ticks or registers), after a futex(2) or
  * sched_yield(2), or a second one at the same point. Returns 0 or -errno
  * (-ENOTSUP for those). A call's exit with -ERESTART* that no signal's
@@ -133,6 +164,15 @@ const struct ep_call *ep_log_take(struct ep_log *log, pid_t log_tid);
  */
 int ep_call_check(const struct ep_call *c, long nr, const uint64_t args[6],
 		  const struct trace_blob *in, uint32_t nin, char *why, size_t len);
+
+/**
+ * Write the memory the kernel wrote in @c's run into the process whose
+ * /proc/PID/mem is @memfd, as a call answered from the log: @c->out, and
+ * for a buffered call what goes where the program's memory says
+ * (enum ep_scatter). Returns 0, or -errno with the address that failed in
+ * *@ret_addr.
+ */
+int ep_call_outputs(const struct ep_call *c, int memfd, uint64_t *ret_addr) _wur_;
 
 /**
  * The kept copy of file @id of the log's trace (openable as is) and the

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "ep/syscall-log-sb.h"
 #include "syscalls/syscalls.h"
 
 /* One thread of the log. */
@@ -34,6 +35,8 @@ struct log_thread {
 			    * goes on with it */
 	bool restarting;   /* its current call is such a restart, folded into
 			    * its last one (a left-out call's: left out too) */
+	uint64_t logged;   /* its syscalls the log counted (ep_call.logged) */
+	struct ep_sb_thread sb; /* what its buffered calls leave to traced ones */
 };
 
 struct tid_pair {
@@ -63,6 +66,7 @@ struct ep_log {
 	size_t nexecs, execs_cap;
 	uint64_t *mapped;	  /* ep_log_mapped()'s pairs */
 	size_t nmapped;
+	struct ep_sb_reader sb;	  /* its buffered records' reads by reference */
 };
 
 static struct log_thread *
@@ -306,6 +310,63 @@ add_exec(struct ep_log *log, const struct trace_event *ev)
 	return 0;
 }
 
+/* The buffered calls of @lt in TRACE_EV_SYSCALLBUF @ev (ep/syscall-log-sb.c). */
+static int
+add_buffered(struct ep_log *log, struct log_thread *lt, const struct trace_event *ev, char *err,
+	     size_t errlen)
+{
+	int r = ep_sb_read(&log->sb, ev, &lt->sb, &lt->calls, &lt->ncalls, &lt->cap, &lt->logged, err,
+			   errlen);
+
+	if (r < 0 || r == EP_SB_END_SAME)
+		return r < 0 ? r : 0;
+	/* a call of its own came since its last traced one */
+	lt->after_exit = r == EP_SB_END_CALL;
+	lt->skipping = false;
+	lt->restart = 0;
+	lt->restarting = false;
+	return 0;
+}
+
+/* A traced entry or exit of @lt: the rest of its last buffered call, or
+ * after the attempt of a buffered one (ep_sb_traced()), else its own. */
+static int
+add_traced(struct log_thread *lt, const struct trace_event *ev, char *err, size_t errlen)
+{
+	struct ep_call *last = lt->ncalls ? &lt->calls[lt->ncalls - 1] : NULL;
+	bool exit = ev->type == TRACE_EV_SYSCALL_EXIT;
+	int r = ep_sb_traced(&lt->sb, last, ev);
+
+	lt->logged += exit;
+	if (r == EP_SB_TRACED_REPLACES) {
+		/* the attempt's signals (one delivered before the traced
+		 * call's entry) go to the call before it */
+		if (last->nsigs && (lt->ncalls < 2 || last[-1].nsigs)) {
+			snprintf(err, errlen, "thread %u took a signal between a buffered attempt and "
+				 "its traced call, which an EP run does not place yet", ev->tid);
+			return -ENOTSUP;
+		}
+		if (last->nsigs) {
+			last[-1].sigs = last->sigs;
+			last[-1].nsigs = last->nsigs;
+		}
+		free(last->in);
+		free(last->out);
+		for (uint32_t i = 0; i < last->nsent; i++)
+			free((void *)last->sent[i].blobs);
+		free(last->sent);
+		lt->ncalls--;
+	} else if (r == EP_SB_TRACED_REST) {
+		lt->after_exit = exit;
+		last->logged = lt->logged;
+		return 0;
+	}
+	r = exit ? add_exit(lt, ev) : add_entry(lt, ev);
+	if (r >= 0 && exit && !lt->skipping && lt->ncalls)
+		lt->calls[lt->ncalls - 1].logged = lt->logged;
+	return r;
+}
+
 /* Add event @ev of the trace to @log; -ENOTSUP with @err for what an EP run
  * cannot take from a log yet. */
 static int
@@ -330,7 +391,7 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		lt = find_thread(log, (pid_t)ev->tid, true);
 		if (!lt)
 			return -ENOMEM;
-		return ev->type == TRACE_EV_SYSCALL_ENTRY ? add_entry(lt, ev) : add_exit(lt, ev);
+		return add_traced(lt, ev, err, errlen);
 	case TRACE_EV_OUTPUT:
 		/* the bytes of its current call, shown before its exit */
 		lt = find_thread(log, (pid_t)ev->tid, false);
@@ -344,14 +405,20 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 			lt->calls[lt->ncalls - 1].child = (pid_t)ev->tid;
 		return 0;
 	case TRACE_EV_SYSCALLBUF:
+		lt = find_thread(log, (pid_t)ev->tid, true);
+		if (!lt)
+			return -ENOMEM;
+		return add_buffered(log, lt, ev, err, errlen);
 	case TRACE_EV_SITE_PATCH:
-		snprintf(err, errlen, "it was recorded with the syscall buffer, whose calls an EP run "
-			 "does not take from a log yet: record it with --no-syscall-buffer");
-		return -ENOTSUP;
+		/* the call the site makes comes through the buffer (its
+		 * record) or traced: an EP run, without the buffer, makes it
+		 * at the site */
+		return 0;
 	case TRACE_EV_EPOCH:
 		/* the TP run's, not the program's: a signal may follow a
 		 * call's exit across it; its interrupt of a call shows in the
-		 * exit that follows (restarts_last()) */
+		 * exit that follows (restarts_last()). Its count of the
+		 * thread's syscalls is that of ep_call.logged */
 		return 0;
 	case TRACE_EV_SIGNAL:
 		if (ev->nvalues < 2 || ev->values[1] == TRACE_SIGNAL_SYNC)
@@ -432,6 +499,7 @@ ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
 	r = trace_reader_open(dir, &log->r, err, errlen);
 	if (r < 0)
 		goto fail;
+	log->sb.r = log->r;
 	while ((r = trace_reader_next(log->r, &ev)) > 0) {
 		r = add_event(log, &ev, err, errlen);
 		if (r == -ENOMEM)
@@ -497,6 +565,7 @@ ep_log_free(struct ep_log *log)
 	free(log->execs);
 	free(log->mapped);
 	free(log->stack);
+	trace_ref_file_close(&log->sb.ref);
 	trace_reader_close(log->r);
 	free(log);
 }
@@ -562,6 +631,8 @@ ep_call_check(const struct ep_call *c, long nr, const uint64_t args[6],
 				 args[i], c->args[i]);
 			return -1;
 		}
+	if (c->buffered)
+		return ep_sb_check(c, in, nin, why, len);
 	if (nin != c->nin) {
 		snprintf(why, len, "it passes out %u ranges of bytes, the log's %u", nin, c->nin);
 		return -1;

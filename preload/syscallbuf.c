@@ -167,7 +167,10 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	int wait = 0;
 	long ret, rest;
 
-	if ((nr == __NR_write || nr == __NR_writev) && (ctl()->flags & UPRR_CTL_NO_WRITES))
+	/* sends too: a TP run holding output (recorder/record-hold.c) sees
+	 * each one */
+	if ((nr == __NR_write || nr == __NR_writev || nr == __NR_sendto || nr == __NR_sendmsg) &&
+	    (ctl()->flags & UPRR_CTL_NO_WRITES))
 		return NOT_BUFFERED;
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;

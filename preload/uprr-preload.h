@@ -127,9 +127,11 @@
 /** ctl.flags: the thread key can be read (rdfsbase: AT_HWCAP2 bit 1,
  * HWCAP2_FSGSBASE, Linux 5.9); without it every call is traced. */
 #define UPRR_CTL_FSGSBASE 1u
-/** ctl.flags: write(2) takes the traced path: a recorded process maps a
- * file MAP_SHARED, and the recorder keeps the version of such a file that
- * each write leaves (replay's shared copy must change at that write). */
+/** ctl.flags: write(2) (and the other calls that write a file or send:
+ * pwrite, sendto, sendmsg, sendfile...) takes the traced path: a recorded
+ * process maps a file MAP_SHARED, and the recorder keeps the version of
+ * such a file that each write leaves (replay's shared copy must change at
+ * that write); or a TP run holds output (recorder/record-hold.c). */
 #define UPRR_CTL_NO_WRITES 2u
 
 /** The control page, one per process (fork copies it). */

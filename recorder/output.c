@@ -71,7 +71,17 @@ same_open_file(pid_t tid, int fd, int own_fd)
 	return syscall(SYS_kcmp, getpid(), tid, KCMP_FILE, own_fd, fd) == 0;
 }
 
-static unsigned fd_sinks(pid_t tid, int fd, bool *ret_open);
+/* What an fd refers to, as far as output goes: where its bytes show
+ * (enum trace_output bits), and its file's type and identity (output
+ * commit, record-hold.c). */
+struct fd_kind {
+	unsigned sinks;
+	mode_t type; /* st_mode & S_IFMT */
+	dev_t dev;
+	ino_t ino;
+};
+
+static struct fd_kind fd_sinks(pid_t tid, int fd, bool *ret_open);
 
 /*
  * Where recent fds led, so that a loop of writes pays the /proc lookup once:
@@ -87,28 +97,53 @@ static unsigned fd_sinks(pid_t tid, int fd, bool *ret_open);
 static struct {
 	pid_t tid;
 	int fd;
-	unsigned sinks;
+	struct fd_kind kind;
 } sink_cache[16];
 static size_t sink_cache_n, sink_cache_next;
+
+/* What fd @fd of @tid refers to, from the cache or /proc; false (and
+ * *ret zeroed) if it is not open. */
+static bool
+fd_kind(pid_t tid, int fd, struct fd_kind *ret)
+{
+	bool open;
+
+	for (size_t i = 0; i < sink_cache_n; i++)
+		if (sink_cache[i].tid == tid && sink_cache[i].fd == fd) {
+			*ret = sink_cache[i].kind;
+			return true;
+		}
+	*ret = fd_sinks(tid, fd, &open);
+	if (!open)
+		return false; /* a closed fd: a blocked accept may fill it */
+	sink_cache[sink_cache_next].tid = tid;
+	sink_cache[sink_cache_next].fd = fd;
+	sink_cache[sink_cache_next].kind = *ret;
+	sink_cache_next = (sink_cache_next + 1) % ARRAY_SIZE(sink_cache);
+	sink_cache_n = MIN(sink_cache_n + 1, ARRAY_SIZE(sink_cache));
+	return true;
+}
 
 unsigned
 rec_output_fd_sinks(pid_t tid, int fd)
 {
-	unsigned sinks;
-	bool open;
+	struct fd_kind k;
 
-	for (size_t i = 0; i < sink_cache_n; i++)
-		if (sink_cache[i].tid == tid && sink_cache[i].fd == fd)
-			return sink_cache[i].sinks;
-	sinks = fd_sinks(tid, fd, &open);
-	if (!open)
-		return sinks; /* a closed fd: a blocked accept may fill it */
-	sink_cache[sink_cache_next].tid = tid;
-	sink_cache[sink_cache_next].fd = fd;
-	sink_cache[sink_cache_next].sinks = sinks;
-	sink_cache_next = (sink_cache_next + 1) % ARRAY_SIZE(sink_cache);
-	sink_cache_n = MIN(sink_cache_n + 1, ARRAY_SIZE(sink_cache));
-	return sinks;
+	(void)fd_kind(tid, fd, &k);
+	return k.sinks;
+}
+
+bool
+rec_output_fd_file(pid_t tid, int fd, mode_t *ret_type, dev_t *ret_dev, ino_t *ret_ino)
+{
+	struct fd_kind k;
+
+	if (!fd_kind(tid, fd, &k))
+		return false;
+	*ret_type = k.type;
+	*ret_dev = k.dev;
+	*ret_ino = k.ino;
+	return true;
 }
 
 void
@@ -176,9 +211,10 @@ rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd)
 
 /* Where fd @fd of thread @tid leads, looked up in /proc; whether it is
  * open in *ret_open. */
-static unsigned
+static struct fd_kind
 fd_sinks(pid_t tid, int fd, bool *ret_open)
 {
+	struct fd_kind kind = { 0 };
 	char path[64];
 	struct stat st;
 	unsigned sinks = 0;
@@ -186,13 +222,16 @@ fd_sinks(pid_t tid, int fd, bool *ret_open)
 
 	*ret_open = false;
 	if (fd < 0)
-		return 0;
+		return kind;
 	own_look();
 	/* the fd's file: /proc/PID/fd/N follows to the pipe, socket or file */
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
 	if (stat(path, &st) < 0)
-		return 0; /* a bad fd (the syscall fails), or the thread vanished */
+		return kind; /* a bad fd (the syscall fails), or the thread vanished */
 	*ret_open = true;
+	kind.type = st.st_mode & S_IFMT;
+	kind.dev = st.st_dev;
+	kind.ino = st.st_ino;
 	if (S_ISSOCK(st.st_mode))
 		sinks |= TRACE_OUT_SOCKET;
 	out = own_ok[0] && own[0].st_dev == st.st_dev && own[0].st_ino == st.st_ino;
@@ -219,13 +258,12 @@ fd_sinks(pid_t tid, int fd, bool *ret_open)
 		sinks |= TRACE_OUT_STDOUT;
 	if (err)
 		sinks |= TRACE_OUT_STDERR;
-	return sinks;
+	kind.sinks = sinks;
+	return kind;
 }
 
-/* A copy, in the supervisor, of fd @fd of process @tgid (pidfd_getfd(2),
- * Linux 5.6: the same open file, its offset shared), or -errno. */
-static int
-grab_fd(pid_t tgid, int fd)
+int
+rec_output_grab_fd(pid_t tgid, int fd)
 {
 	int pidfd, r;
 
@@ -315,7 +353,7 @@ rec_output_entry(struct rec_output *o, pid_t tid, pid_t tgid, long nr, const uin
 		return;
 	/* a pipe or socket source loses what splice takes: look first (a
 	 * file's bytes are read back at the exit, where the count is known) */
-	src = grab_fd(tgid, (int)args[0]);
+	src = rec_output_grab_fd(tgid, (int)args[0]);
 	if (src < 0)
 		return;
 	if (fstat(src, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
@@ -404,7 +442,7 @@ read_back(struct rec_output *o, struct trace_writer *w, pid_t tid, pid_t tgid, i
 	*ret_got = 0;
 	if (UTIL_GROW(o->peek, o->peek_cap, MIN(count, OUTPUT_CHUNK)) < 0)
 		return 0;
-	src = grab_fd(tgid, fd);
+	src = rec_output_grab_fd(tgid, fd);
 	if (src < 0)
 		return 0;
 	if (off_ptr && tracee_read(tid, off_ptr, &end, sizeof(end)) < 0)
@@ -433,7 +471,7 @@ rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, siz
 {
 	size_t got = 0;
 	ssize_t n = 0;
-	int src = grab_fd(tgid, fd);
+	int src = rec_output_grab_fd(tgid, fd);
 
 	if (src < 0)
 		return src;
@@ -452,7 +490,7 @@ static bool
 is_file(pid_t tgid, int fd)
 {
 	struct stat st;
-	int f = grab_fd(tgid, fd);
+	int f = rec_output_grab_fd(tgid, fd);
 	bool r;
 
 	if (f < 0)

@@ -448,7 +448,7 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 		t->may_block = true;
 		return false;
 	}
-	if (sc_emulate_outputs(t->space->mem.memfd, c->out, c->nout, &addr) < 0) {
+	if (ep_call_outputs(c, t->space->mem.memfd, &addr) < 0) {
 		diverge(rec, t, "cannot write the log's output at 0x%" PRIx64, addr);
 		return true;
 	}

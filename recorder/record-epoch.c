@@ -2,31 +2,50 @@
 /*
  * A TP run's epochs (doc/uniparallel.md, "Epoch boundaries and
  * checkpoints"; issue 15, deliverable 2). Every rec_epochs.len_ns the loop
- * stops every thread of every recorded process (PTRACE_INTERRUPT) and, for
- * each process, takes a copy of it (checkpoint_copy_new(), process.h):
- * checkpoint k, which begins epoch k (epoch 0 begins at the start). Each
- * thread's epoch end is logged (TRACE_EV_EPOCH): its count of syscalls
- * logged (traced exits and buffered records), where
- * it stands, its registers if in user code. The dirty log of each process
+ * stops every thread of every recorded process (PTRACE_INTERRUPT), brings
+ * each to a syscall and, for each process, takes a copy of it
+ * (checkpoint_copy_new(), process.h): checkpoint k, which begins epoch k
+ * (epoch 0 begins at the start). Each thread's epoch end is logged
+ * (TRACE_EV_EPOCH): its count of syscalls logged (traced exits and
+ * buffered records), where it stands. The dirty log of each process
  * (dirty.h) is read and armed again: the pages written in the epoch go with
  * the checkpoint to its keeper (rec_options.epochs, tp/epoch.h), which
  * keeps what EP runs will need. Then every thread goes on.
  *
- * Where a thread stands:
- * - in user code: stopped where it stands (rec_tp_hold_one(); one that
- *   entered a syscall first is rewound, and enters it again after);
- * - in a blocking syscall (RT_IN_SYSCALL): the interrupt ends it with
- *   -ERESTART* at its syscall-exit-stop, where it is copied (the copy
- *   rewinds it, process.h). The TP thread then goes on as the kernel has
- *   it: its exit is recorded as any exit (result -ERESTART*: the log says
- *   so), and the kernel restarts the syscall, whose entry is recorded
- *   again, as after a signal without a handler. One whose syscall had just
- *   ended is copied at its exit with its real result.
+ * Every end is at syscalls (TRACE_EPOCH_SYSCALL), so that an EP run can
+ * find it by counting each thread's calls, with no PMU: where a thread
+ * stands when the end is due decides how it gets there.
+ * - in a blocking traced syscall (RT_IN_SYSCALL): the interrupt ends it
+ *   with -ERESTART* at its syscall-exit-stop, where it is held and copied
+ *   (the copy rewinds it, process.h). The TP thread then goes on as the
+ *   kernel has it: its exit is recorded as any exit (result -ERESTART*:
+ *   the log says so), and the kernel restarts the syscall, whose entry is
+ *   recorded again, as after a signal without a handler. One whose
+ *   syscall had just ended is copied at its exit with its real result.
+ * - entering a traced syscall (its seccomp stop came before the
+ *   interrupt's, rec_tp_hold_one()): the call is skipped and rewound, and
+ *   the thread held at its syscall instruction, the call not entered; it
+ *   enters it again once let go.
+ * - in user code (or blocked in a buffered syscall, or at a traced call
+ *   of the syscall buffer's library, or at restart_syscall(2)'s entry):
+ *   let go to the entry of its next traced syscall (not those two), and
+ *   held there the same way (rec_epoch_hold_at_entry()), the others held
+ *   meanwhile; one that, on its way, blocks in a traced call it was not
+ *   held at is held in it, as in the first case. The end is taken once
+ *   all are held (gather()). If one is not within EPOCH_GATHER_NS (a loop
+ *   with no syscall; a thread spinning on a flag a held thread would
+ *   set), the end is given up and every thread let go until the next one
+ *   is due; with rec_epochs.anywhere (--epoch-anywhere) it is taken
+ *   instead, those threads stopped where they stand (TRACE_EPOCH_USER,
+ *   with their registers: an EP run cannot find that point yet). With
+ *   the syscall buffer on, a thread whose calls are all buffered reaches
+ *   no traced syscall: no end is taken while it runs.
  * - at an event the loop has not taken yet, at a group stop, a zombie
- *   leader, a process that shares its memory (vfork), in the syscall
- *   buffer's library but not in a syscall (its buffer may be half
- *   written), still on its way out of an exec: the end is put off 1 ms,
- *   every thread let go again.
+ *   leader, a process that shares its memory (vfork), still on its way out
+ *   of an exec (in user code or at its exit stop), or (an end in user
+ *   code) in the syscall buffer's library but not in a syscall (its buffer
+ *   may be half written): the end is put off 1 ms, every thread let go
+ *   again.
  *
  * A process that forks in an epoch is copied at the next end as any other,
  * with a dirty log of its own from then on; an exec ends its address space
@@ -57,6 +76,15 @@
 /* How long an end that found a thread at an event waits to try again. */
 #define EPOCH_RETRY_NS 1000000ull
 
+/* How long the threads let go to their next syscall may take to reach it,
+ * the others held meanwhile, before the end is given up (or, with
+ * rec_epochs.anywhere, taken where they stand). Measured with 100 ms
+ * epochs, the syscall buffer off, load 5-9 on 2 CPUs (doc/uniparallel.md):
+ * 5 ms gave up 14 of 24 ends of pigz -p 2 and 1-2 of 8-10 of sort
+ * --parallel=2, 10 ms 11 of 27 and none of 8; 20 ms 9 of 36 of pigz but
+ * held the others 9 ms on average. An end given up holds them this long. */
+#define EPOCH_GATHER_NS 10000000ull
+
 /* The -ERESTART* codes (include/linux/errno.h): the kernel restarts the
  * syscall when no handler runs. */
 #define EPOCH_ERESTARTSYS 512
@@ -73,6 +101,7 @@ rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 	rec->epochs.len_ns = (uint64_t)opts->epoch_ms * 1000000u;
 	rec->epochs.next_ns = util_now_ns() + rec->epochs.len_ns;
 	rec->epochs.check = opts->epoch_check;
+	rec->epochs.anywhere = opts->epoch_anywhere;
 	rec->epochs.keeper = opts->epochs;
 }
 
@@ -150,6 +179,61 @@ is_restart(uint64_t rax)
 	       v == -EPOCH_ERESTARTNOHAND || v == -EPOCH_ERESTART_RESTARTBLOCK;
 }
 
+/* Whether a thread may be held at the entry of syscall @nr at @rip: not
+ * in the syscall buffer's library (whose own traced calls may come between
+ * a record's bytes and its count), not restart_syscall(2) (the kernel's
+ * restart of a call an end interrupted: its restart block is the thread's,
+ * which a copy's recreated threads have not). */
+static bool
+may_hold_at(uint64_t nr, uint64_t rip)
+{
+	return nr != __NR_restart_syscall && !rec_syscallbuf_in_library(rip);
+}
+
+/* Whether @t, just held by rec_tp_hold_one(), stands at the entry of a
+ * traced syscall it had entered, rewound (not entered), where it may be
+ * held (may_hold_at()). */
+static bool
+at_entry(const struct rthread *t)
+{
+	struct user_regs_struct regs;
+
+	return t->epoch_held && t->tp_rewound && tracee_get_regs(t->tid, &regs) == 0 &&
+	       may_hold_at(regs.rax, regs.rip);
+}
+
+/* Wait for @t, interrupted in a traced syscall (RT_IN_SYSCALL), to stand
+ * still: at its syscall-exit-stop (-ERESTART*, or the call's own end), or
+ * at the interrupt's stop still in its syscall. False (t->epoch_held
+ * cleared) if it did not: an event came first, left for the loop
+ * (t->tp_status_due), or it is gone. */
+static bool
+hold_in_syscall(struct recorder *rec, struct rthread *t)
+{
+	int status, sig;
+
+	if (!rec_wait_thread_stop(rec, t, &status)) {
+		t->epoch_held = false;
+		return false;
+	}
+	switch (tracee_classify(status, &sig)) {
+	case TRACEE_STOP_SYSCALL_EXIT:
+		/* copied here; the loop takes its exit after */
+		t->tp_status_due = true;
+		t->tp_status = status;
+		return true;
+	case TRACEE_STOP_GROUP:
+		if (!tracee_group_stop_sig(status))
+			return true; /* the interrupt's stop, still in its syscall */
+		_fallthrough_;
+	default:
+		t->tp_status_due = true;
+		t->tp_status = status;
+		t->epoch_held = false;
+		return false;
+	}
+}
+
 /* Interrupt every thread and wait until each stands still (t->epoch_held).
  * False if one did not (an event came first, left for the loop, or it is
  * gone). */
@@ -170,75 +254,65 @@ stop_all(struct recorder *rec)
 	}
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *t = &rec->threads[i];
-		int status, sig;
 
 		if (!t->epoch_held)
 			continue;
-		if (!t->epoch_in_syscall) {
-			if (!rec_tp_hold_one(rec, t)) {
-				t->epoch_held = false;
-				still = false;
-			}
-			continue;
-		}
-		if (!rec_wait_thread_stop(rec, t, &status)) {
-			t->epoch_held = false;
-			still = false;
-			continue;
-		}
-		switch (tracee_classify(status, &sig)) {
-		case TRACEE_STOP_SYSCALL_EXIT:
-			/* copied here; the loop takes its exit after */
-			t->tp_status_due = true;
-			t->tp_status = status;
-			break;
-		case TRACEE_STOP_GROUP:
-			if (!tracee_group_stop_sig(status))
-				break; /* the interrupt's stop, still in its syscall */
-			_fallthrough_;
-		default:
-			t->tp_status_due = true;
-			t->tp_status = status;
-			t->epoch_held = false;
-			still = false;
-			break;
-		}
-	}
-	/* One stopped inside the syscall buffer's library, not in a syscall,
-	 * may be between a record's bytes and its count: its buffer cannot
-	 * be read now (the UP recorder waits for it too, record-signals.c).
-	 * It leaves soon. So does one still leaving its exec. */
-	for (size_t i = 0; i < rec->nthreads && still; i++) {
-		struct rthread *t = &rec->threads[i];
-		struct user_regs_struct regs;
-
-		if (!t->epoch_held || t->epoch_in_syscall || tracee_get_regs(t->tid, &regs) < 0)
-			continue;
-		if (rec_syscallbuf_in_library(regs.rip) && (int64_t)regs.orig_rax < 0)
-			still = false;
-		/* Still on its way out of an exec, no instruction run: a
-		 * copy made there had PKRU 0 where the process has its
-		 * default (0x55555554; seen with --epoch-check under load,
-		 * the new image's FPU state being loaded on the way to user
-		 * mode). */
-		if ((regs.orig_rax == __NR_execve || regs.orig_rax == __NR_execveat) && !regs.rax)
-			still = false;
+		if (t->epoch_in_syscall)
+			still &= hold_in_syscall(rec, t);
+		else if (!rec_tp_hold_one(rec, t))
+			t->epoch_held = still = false;
+		else
+			t->epoch_at_entry = at_entry(t);
 	}
 	return still;
 }
 
-/* Let every thread stopped for the checkpoint go on; those at their
- * syscall's exit go on through the loop (t->tp_status_due). */
+/*
+ * Whether every thread held may be copied where it stands. One held in
+ * user code (an end anywhere: not at a syscall) inside the syscall
+ * buffer's library, not in a syscall, may be between a record's bytes and
+ * its count: its buffer cannot be read now (the UP recorder waits for it
+ * too, record-signals.c). It leaves soon. So does one still leaving its
+ * exec, in user code or at the exec's exit stop.
+ */
+static bool
+settled(const struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+		struct user_regs_struct regs;
+
+		if (!t->epoch_held || t->epoch_at_entry || tracee_get_regs(t->tid, &regs) < 0)
+			continue;
+		if (!t->epoch_in_syscall && rec_syscallbuf_in_library(regs.rip) &&
+		    (int64_t)regs.orig_rax < 0)
+			return false;
+		/* Still on its way out of an exec, no instruction run: a
+		 * copy made there had PKRU 0 where the process has its
+		 * default (0x55555554; seen with --epoch-check under load,
+		 * the new image's FPU state being loaded on the way to user
+		 * mode; and at the exit stop of an exec: python3's
+		 * subprocess.run() of true with --epoch=2). */
+		if ((regs.orig_rax == __NR_execve || regs.orig_rax == __NR_execveat) && !regs.rax)
+			return false;
+	}
+	return true;
+}
+
+/* Let every thread stopped for the checkpoint go on (one held at a
+ * syscall's entry enters it); those at their syscall's exit go on through
+ * the loop (t->tp_status_due). The others seek no more. */
 static void
 resume_all(struct recorder *rec)
 {
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *t = &rec->threads[i];
+		bool held = t->epoch_held;
 
-		if (!t->epoch_held)
-			continue;
 		t->epoch_held = false;
-		if (t->tp_status_due)
+		t->epoch_at_entry = false;
+		t->epoch_seek = false;
+		if (!held || t->tp_status_due)
 			continue;
 		rec_resume(t, t->epoch_in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 	}
@@ -484,7 +558,7 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		struct rthread *t = &rec->threads[i];
 		struct user_regs_struct regs;
 		struct trace_event ev;
-		bool in_library;
+		bool in_library, at_syscall = t->epoch_in_syscall || t->epoch_at_entry;
 		int r;
 
 		if (t->tgid != tgid)
@@ -505,10 +579,11 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		ev.nvalues = 4;
 		ev.values[0] = rec->epochs.k;
 		ev.values[1] = t->tp_syscalls + (in_library ? (uint64_t)r : 0);
-		ev.values[2] = t->epoch_in_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
+		ev.values[2] = at_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
 		ev.values[3] = (uint64_t)copy_pid;
-		if (!t->epoch_in_syscall && tracee_get_regs(t->tid, &regs) == 0)
+		if (!at_syscall && tracee_get_regs(t->tid, &regs) == 0)
 			rec_event_set_regs(&ev, &regs);
+		rec->epochs.user_ends += !at_syscall;
 		if (rec_write_event(rec, &ev) < 0)
 			return;
 	}
@@ -613,24 +688,40 @@ hand_over(struct recorder *rec, struct kept *kept, size_t n)
 	}
 }
 
-/* End the epoch: every thread stopped, every process copied, every thread
- * let go. */
+/* The end in progress given up: every thread let go; the next is due a
+ * whole epoch later. */
 static void
-end_epoch(struct recorder *rec)
+give_up(struct recorder *rec, const char *why)
 {
-	uint64_t t0 = util_now_ns(), t1, t2, rss = 0, check_ns = rec->epochs.check_ns;
+	uint64_t now = util_now_ns();
+
+	rec->epochs.given_up++;
+	rec->epochs.given_up_ns += now - rec->epochs.tick_ns;
+	rec->epochs.gather_start_ns = 0;
+	resume_all(rec);
+	rec->epochs.next_ns = now + rec->epochs.len_ns;
+	log_debug("checkpoint %" PRIu64 " given up after %" PRIu64 " us: %s", rec->epochs.k + 1,
+		  (now - rec->epochs.tick_ns) / 1000, why);
+}
+
+/* Take the end in progress, every thread held: every process copied,
+ * every thread let go. */
+static void
+take_end(struct recorder *rec)
+{
+	uint64_t t1 = util_now_ns(), t2, rss = 0, check_ns = rec->epochs.check_ns;
+	uint64_t tick = rec->epochs.tick_ns, stopped = rec->epochs.gather_start_ns;
 	struct kept *kept;
 	size_t nkept = 0;
 
-	for (size_t i = 0; i < rec->nthreads; i++)
-		if (!may_stop(&rec->threads[i]))
-			goto put_off;
-	if (!stop_all(rec)) {
+	rec->epochs.gather_start_ns = 0;
+	if (!settled(rec)) {
 		resume_all(rec);
-		goto put_off;
+		rec->epochs.put_off++;
+		rec->epochs.next_ns = util_now_ns() + EPOCH_RETRY_NS;
+		return;
 	}
 	kept = calloc(rec->nthreads, sizeof(*kept));
-	t1 = util_now_ns();
 	if (kept)
 		copy_all(rec, kept, &nkept);
 	else
@@ -641,7 +732,10 @@ end_epoch(struct recorder *rec)
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == rec->threads[i].tgid)
 			rss += resident_bytes(rec->threads[i].tgid);
-	rec->epochs.stop_ns += t1 - t0;
+	rec->epochs.stop_ns += stopped - tick;
+	rec->epochs.reach_ns += t1 - tick;
+	if (t1 - tick > rec->epochs.reach_max_ns)
+		rec->epochs.reach_max_ns = t1 - tick;
 	rec->epochs.pause_ns += t2 - t1;
 	if (t2 - t1 > rec->epochs.pause_max_ns)
 		rec->epochs.pause_max_ns = t2 - t1;
@@ -650,14 +744,193 @@ end_epoch(struct recorder *rec)
 	rec->epochs.rss_sum += rss;
 	hand_over(rec, kept, nkept);
 	free(kept);
-	log_debug("checkpoint %" PRIu64 ": threads stopped in %" PRIu64 " us, paused %" PRIu64
-		  " us, %" PRIu64 " MiB resident",
-		  rec->epochs.k, (t1 - t0) / 1000, (t2 - t1) / 1000, rss >> 20);
+	log_debug("checkpoint %" PRIu64 ": threads stopped in %" PRIu64 " us, all at a syscall in %" PRIu64
+		  " us, paused %" PRIu64 " us, %" PRIu64 " MiB resident",
+		  rec->epochs.k, (stopped - tick) / 1000, (t1 - tick) / 1000, (t2 - t1) / 1000, rss >> 20);
 	rec->epochs.next_ns = util_now_ns() + rec->epochs.len_ns;
+}
+
+/*
+ * The epoch's end is due: stop every thread (stop_all()). One blocked in a
+ * traced syscall stands at its exit (-ERESTART*), one that had entered a
+ * traced syscall at its entry, rewound: both at a syscall. One in user code
+ * (or blocked in a buffered call, or at a traced call of the buffer's
+ * library) is let go to the entry of its next traced syscall, where
+ * rec_epoch_hold_at_entry() holds it; the others stay held. The end is
+ * taken once every thread is held (gather()).
+ */
+static void
+end_epoch(struct recorder *rec)
+{
+	uint64_t t0 = util_now_ns();
+	size_t seek = 0;
+
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (!may_stop(&rec->threads[i]))
+			goto put_off;
+	if (!stop_all(rec)) {
+		resume_all(rec);
+		goto put_off;
+	}
+	rec->epochs.tick_ns = t0;
+	rec->epochs.gather_start_ns = util_now_ns();
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (!t->epoch_held || t->epoch_in_syscall || t->epoch_at_entry)
+			continue;
+		t->epoch_held = false;
+		t->epoch_seek = true;
+		seek++;
+		rec_resume(t, PTRACE_CONT, 0);
+	}
+	rec->epochs.sought += seek;
+	if (!seek)
+		take_end(rec);
 	return;
 put_off:
 	rec->epochs.put_off++;
 	rec->epochs.next_ns = util_now_ns() + EPOCH_RETRY_NS;
+}
+
+/* With rec_epochs.anywhere: stop every thread still on its way to a
+ * syscall where it stands. False if one came to an event first. */
+static bool
+stop_seekers(struct recorder *rec)
+{
+	bool still = true;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (!t->epoch_seek)
+			continue;
+		if (t->state != RT_RUNNING || t->tp_status_due ||
+		    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0) {
+			still = false;
+			continue;
+		}
+		t->epoch_held = true;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (!t->epoch_seek || !t->epoch_held)
+			continue;
+		t->epoch_seek = false;
+		t->epoch_in_syscall = false;
+		if (!rec_tp_hold_one(rec, t)) {
+			t->epoch_held = false;
+			still = false;
+			continue;
+		}
+		t->epoch_at_entry = at_entry(t);
+	}
+	return still;
+}
+
+/* An end in progress: taken once every thread is held, given up (or, with
+ * rec_epochs.anywhere, taken where they stand) after EPOCH_GATHER_NS. True
+ * if it was taken or given up. */
+static bool
+gather(struct recorder *rec, uint64_t now, uint64_t *wait_ns)
+{
+	uint64_t end = rec->epochs.gather_start_ns + EPOCH_GATHER_NS;
+	bool all = true;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (t->epoch_held)
+			continue;
+		/* on its way, it entered a traced call it was not held at
+		 * (rec_epoch_hold_at_entry()) and blocks there: held in it,
+		 * as at the end's start */
+		if (t->epoch_seek && t->state == RT_IN_SYSCALL && !t->tp_status_due &&
+		    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) == 0) {
+			t->epoch_held = t->epoch_in_syscall = true;
+			if (hold_in_syscall(rec, t)) {
+				t->epoch_seek = false;
+				rec->epochs.held_blocked++;
+				continue;
+			}
+		}
+		all = false;
+		/* a thread started since (its clone event was queued) goes
+		 * to its next syscall too */
+		if (!t->epoch_seek && t->state == RT_RUNNING) {
+			t->epoch_seek = true;
+			rec->epochs.sought++;
+		}
+	}
+	if (all) {
+		take_end(rec);
+		return true;
+	}
+	if (now >= end) {
+		if (rec->epochs.anywhere && stop_seekers(rec))
+			take_end(rec);
+		else
+			give_up(rec, "a thread reached no syscall in time");
+		return true;
+	}
+	if (!*wait_ns || end - now < *wait_ns)
+		*wait_ns = end - now;
+	return false;
+}
+
+bool
+rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct regs = t->regs;
+	int status, sig;
+
+	/* A signal that waits for this event is delivered here instead of
+	 * the call (rec_inject_at_syscall()): its thread is held at its next
+	 * call. */
+	if (!t->epoch_seek || t->deferred_sig || t->injecting_sig || t->tp_status_due ||
+	    !may_hold_at(regs.orig_rax, regs.rip) || !t->space || t->space->mem.users != 1 ||
+	    t->space->at_exec)
+		return false;
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
+		return false;
+	/* skipped and rewound: it stops at its syscall instruction (the
+	 * interrupt's stop) and enters the call again once let go */
+	arch_rewind_syscall(&regs);
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return true; /* gone: its end comes through the loop */
+	rec_resume(t, PTRACE_CONT, 0);
+	if (!rec_wait_thread_stop(rec, t, &status))
+		return true; /* a zombie leader, or gone: the loop sees to it */
+	if (tracee_classify(status, &sig) != TRACEE_STOP_GROUP || tracee_group_stop_sig(status)) {
+		/* another stop came first: the loop takes it, and the
+		 * interrupt's stop after (a late one); it seeks on */
+		t->tp_status_due = true;
+		t->tp_status = status;
+		return true;
+	}
+	t->tp_rip = regs.rip;
+	t->epoch_seek = false;
+	t->epoch_held = true;
+	t->epoch_in_syscall = false;
+	t->epoch_at_entry = true;
+	return true;
+}
+
+void
+rec_epoch_on_status(struct recorder *rec, pid_t tid)
+{
+	struct rthread *t;
+
+	if (!rec->epochs.gather_start_ns)
+		return;
+	t = rec_find_thread(rec, tid);
+	if (!t || !t->epoch_held)
+		return;
+	/* held, it stops again: killed (SIGKILL); what it stood at is past */
+	t->epoch_held = false;
+	t->tp_status_due = false;
+	give_up(rec, "a held thread was killed");
 }
 
 bool
@@ -668,6 +941,8 @@ rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
 	if (!rec->epochs.len_ns || rec->done)
 		return false;
 	now = util_now_ns();
+	if (rec->epochs.gather_start_ns)
+		return gather(rec, now, wait_ns);
 	if (now >= rec->epochs.next_ns) {
 		end_epoch(rec);
 		return true;
@@ -703,6 +978,15 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 e->pause_ns / ends / 1000, e->pause_min_ns / 1000, e->pause_max_ns / 1000, mib,
 		 e->pause_ns / ends / 10 / (mib ? mib : 1),
 		 e->stop_ns / ends / 1000);
+	log_info("ends at syscalls: %" PRIu64 " taken, %" PRIu64 " given up (a thread reached no "
+		 "syscall in %" PRIu64 " ms: %" PRIu64 " us lost on average)%s; %" PRIu64 " threads let go "
+		 "to their next syscall (%" PRIu64 " of them held blocked in a call on the way), %" PRIu64
+		 " threads' ends in user code; the end due to every "
+		 "thread at a syscall: mean %" PRIu64 " us, max %" PRIu64 " us",
+		 e->k, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
+		 e->given_up ? e->given_up_ns / e->given_up / 1000 : 0,
+		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked, e->user_ends,
+		 e->reach_ns / ends / 1000, e->reach_max_ns / 1000);
 	log_info("of the pauses: copying %" PRIu64 " us, dirty logs %" PRIu64 " us on average; "
 		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,
 		 e->check_ns / ends / 1000);

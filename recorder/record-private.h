@@ -218,6 +218,16 @@ unsigned rec_output_file_sinks(uint64_t dev, uint64_t ino, int fd);
  */
 ssize_t rec_output_read_file(pid_t tid, pid_t tgid, int fd, uint64_t off, void *buf, size_t len);
 
+/** What rec_output_fd_sinks() found fd @fd of @tid to be, from the same
+ * cache: its file's type (st_mode & S_IFMT), st_dev and st_ino, by stat(2)
+ * of /proc/TID/fd/N (proc(5)). False, nothing stored, if it is not open. */
+bool rec_output_fd_file(pid_t tid, int fd, mode_t *ret_type, dev_t *ret_dev, ino_t *ret_ino);
+
+/** A copy, in the supervisor, of fd @fd of process @tgid (pidfd_getfd(2),
+ * Linux 5.6: the same open file, its offset and flags shared; O_CLOEXEC),
+ * or -errno. */
+int rec_output_grab_fd(pid_t tgid, int fd) _wur_;
+
 /** Forget where fd @fd led, for every thread (rec_output_fd_sinks() looks
  * again): a close made through the syscall buffer, seen at its flush. */
 void rec_output_forget_fd(int fd);
@@ -479,8 +489,12 @@ struct rthread {
 	uint64_t tp_rip;	      /* where it stands, while either holds */
 	uint64_t tp_syscalls;	      /* a TP run: its syscalls logged, traced (exits)
 				       * and buffered (records; record-epoch.c) */
+	bool tp_rewound;	      /* rec_tp_hold_one() stopped it at the entry of a
+				       * syscall it had entered, rewound */
 	bool epoch_held;	      /* stands still for a checkpoint (record-epoch.c): */
 	bool epoch_in_syscall;	      /* in its syscall, not in user code */
+	bool epoch_at_entry;	      /* at a traced syscall's entry, not entered */
+	bool epoch_seek;	      /* let go to its next traced syscall's entry */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -547,7 +561,21 @@ struct rec_epochs {
 	bool check;		/* check each copy (rec_options.epoch_check) */
 	const struct rec_epoch_keeper *keeper;
 	/* figures for `uprr record -v` */
+	bool anywhere;		/* a thread that reaches no syscall in time may
+				 * end in user code (rec_options.epoch_anywhere) */
+	uint64_t gather_start_ns; /* an end in progress: when its threads were
+				 * stopped, those in user code let go to their
+				 * next syscall (0: none in progress) */
+	uint64_t tick_ns;	/* when that end was due */
 	uint64_t put_off;	/* ends put off: a thread stood at an event */
+	uint64_t given_up;	/* ends given up: a thread reached no syscall in
+				 * time (EPOCH_GATHER_NS) */
+	uint64_t sought;	/* threads let go to their next syscall (sum) */
+	uint64_t held_blocked;	/* of those, held blocked in a call on the way */
+	uint64_t user_ends;	/* threads' ends in user code (anywhere only) */
+	uint64_t reach_ns, reach_max_ns; /* ends taken: tick to every thread at
+				 * a syscall (sum, max) */
+	uint64_t given_up_ns;	/* ends given up: the time lost (sum) */
 	uint64_t copies, copy_failures, uncopied; /* processes copied, copies
 				 * that failed, processes not copied (not uprr's
 				 * children: their copy would be the program's) */
@@ -567,6 +595,20 @@ struct rec_epochs {
 struct file_key {
 	dev_t dev;
 	ino_t ino;
+};
+
+/* Output commit in a TP run (record-hold.c, tp/output.h). */
+struct rec_hold {
+	const struct rec_output_holder *holder; /* NULL: nothing is held */
+	struct file_key *made;	/* pipes and sockets that stay inside: made by
+				 * the recording, or connected to a recorded
+				 * process */
+	size_t nmade, made_cap;
+	struct file_key *outside; /* sockets connected outside, judged once */
+	size_t noutside, outside_cap;
+	uint64_t writes, bytes;	/* writes held, and their bytes */
+	uint64_t live;		/* writes to such a destination run live
+				 * (an address, control data, OOB) */
 };
 
 struct recorder {
@@ -612,6 +654,7 @@ struct recorder {
 					 * at once, the trace is a log (record-tp.c) */
 	struct rec_tp_stats tp_stats;	/* its figures */
 	struct rec_epochs epochs;	/* its epochs (record-epoch.c) */
+	struct rec_hold hold;		/* its held output (record-hold.c) */
 };
 
 /** Whether the threads run one at a time, as sched/ picks them, with
@@ -676,6 +719,24 @@ void rec_tp_log_stats(const struct recorder *rec);
  * left for the loop (u->tp_status_due), or when it is gone. */
 bool rec_tp_hold_one(struct recorder *rec, struct rthread *u);
 
+/* record-hold.c: output commit, a TP run's external output held */
+
+/** Hold a TP run's external output as @opts->output asks (nothing if NULL;
+ * with the syscall buffer on, writes and sends leave it from the start,
+ * UPRR_CTL_NO_WRITES: a buffered one would go out at once). */
+void rec_hold_init(struct recorder *rec, const struct rec_options *opts);
+/** At @t's syscall entry, before it runs: a write, writev, sendto or
+ * sendmsg to a destination outside the recording (a terminal, a pipe or
+ * socket the recording did not make) is not run: its bytes go to the
+ * holder, tagged with the current epoch, and it returns their count (the
+ * log has that result). True if it was held so. */
+bool rec_hold_write(struct recorder *rec, struct rthread *t);
+/** At @t's syscall exit with @result: note the pipes and socket pairs the
+ * recording makes (pipe, pipe2, socketpair), whose writes stay live. */
+void rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result);
+/** Log what was held (`uprr record -v`) and free the state. */
+void rec_hold_free(struct recorder *rec);
+
 /* record-epoch.c: a TP run's epochs and checkpoints */
 
 /** Start the epochs of a TP run as @opts asks (none if not a TP run). */
@@ -683,6 +744,14 @@ void rec_epoch_init(struct recorder *rec, const struct rec_options *opts);
 /** In a TP run's loop: end the epoch if it is due (true: it did, or put it
  * off); else lower *@wait_ns (0: nothing waits) to when it is due. */
 bool rec_epoch_due(struct recorder *rec, uint64_t *wait_ns);
+/** At @t's syscall entry (a seccomp stop, t->regs read), before it is an
+ * event: while an epoch's end waits for @t to reach a syscall, hold it
+ * there, the call skipped and rewound (true: the entry is no event now; @t
+ * enters the call again once let go). False: go on with the entry. */
+bool rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t);
+/** In a TP run's loop, before @tid's wait status is dispatched: a thread
+ * held for an epoch's end that stops again (killed) gives the end up. */
+void rec_epoch_on_status(struct recorder *rec, pid_t tid);
 /** A thread of a TP run logged an event (rec_write_event()): its syscall
  * exits count. */
 void rec_epoch_count(struct recorder *rec, const struct trace_event *ev);
@@ -838,6 +907,9 @@ void rec_ptrace_notice_siginfo(struct recorder *rec, struct rthread *t, siginfo_
 /** Carry out @t's ptrace call, or a wait4 that reports an emulated stop;
  * true if it was handled so. */
 bool rec_emulate_syscall(struct recorder *rec, struct rthread *t);
+/** Make @t's syscall, at its seccomp stop, return @result without running,
+ * and take its exit stop (seccomp(2): orig_rax -1 skips it). */
+void rec_skip_syscall(struct recorder *rec, struct rthread *t, int64_t result);
 /** At a wait4's exit that a tracee's stop interrupted: return that stop. */
 void rec_emulated_wait_exit(struct recorder *rec, struct rthread *t);
 /** Process @tgid ended: detach (or kill, PTRACE_O_EXITKILL) its tracees. */

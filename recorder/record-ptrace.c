@@ -407,10 +407,8 @@ ptrace_note(void *ctx, const struct rec_ptracee *pt, bool to_trace)
 	tell_tracer(rec, pt);
 }
 
-/* Make @t's syscall, at its seccomp stop, return @result without running:
- * its exit stop follows (seccomp(2): orig_rax -1 skips it). */
-static void
-skip_syscall(struct recorder *rec, struct rthread *t, int64_t result)
+void
+rec_skip_syscall(struct recorder *rec, struct rthread *t, int64_t result)
 {
 	struct user_regs_struct regs = t->regs;
 
@@ -534,7 +532,7 @@ rec_emulate_syscall(struct recorder *rec, struct rthread *t)
 			if (!kernel_wait_fails(rec, t))
 				return false; /* the kernel's wait; a stop will interrupt it */
 			if (t->model_args[2] & WNOHANG) {
-				skip_syscall(rec, t, 0); /* a tracee, not stopped */
+				rec_skip_syscall(rec, t, 0); /* a tracee, not stopped */
 				return true;
 			}
 			/* held at its entry until a tracee stops: tell_tracer() */
@@ -545,7 +543,7 @@ rec_emulate_syscall(struct recorder *rec, struct rthread *t)
 		}
 		tid = pt->tid;
 		report_stop(rec, t, pt);
-		skip_syscall(rec, t, tid);
+		rec_skip_syscall(rec, t, tid);
 		return true;
 	}
 	if (t->model_nr != __NR_ptrace)
@@ -562,7 +560,7 @@ rec_emulate_syscall(struct recorder *rec, struct rthread *t)
 	}
 	t = rec_find_thread(rec, c.tracer); /* a delivery may have moved it */
 	if (t)
-		skip_syscall(rec, t, result);
+		rec_skip_syscall(rec, t, result);
 	return true;
 }
 

@@ -451,6 +451,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		memcpy(t->restart_args, t->model_args, sizeof(t->args));
 	}
 	show_native_affinity(rec, t, result);
+	rec_hold_exit(rec, t, result);
 	if (sc_outputs((long)t->model_nr, t->model_args, result, &t->entry, rec_tracee_mem_read,
 		       &t->tid, &rec->ranges) < 0 ||
 	    rec_collect_blobs(rec, t->tid, &nblobs) < 0) {
@@ -625,6 +626,9 @@ rec_issue_syscall(struct recorder *rec, struct rthread *t)
 		return;
 	if (rec_emulate_syscall(rec, t))
 		return;
+	/* a TP run's external output: held until its epoch is verified */
+	if (rec_hold_write(rec, t))
+		return;
 	if (t->may_block)
 		block_in_kernel(rec, t);
 	else
@@ -698,6 +702,9 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 		rec_rerun_notify(rec, t);
 		return;
 	}
+	/* a TP run's epoch end waits for this thread at a syscall */
+	if (!rec_serial(rec) && rec_epoch_hold_at_entry(rec, t))
+		return;
 	while (rec_requeue_if_blocked(t))
 		;
 	/* the site's first call the buffer takes: redirect it into the library

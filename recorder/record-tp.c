@@ -82,13 +82,15 @@ rec_tp_run_ready(struct recorder *rec)
 		return false;
 	}
 	/* first the events that came while a site was patched */
+	/* (not one held for an epoch's end: its event waits until the end
+	 * is taken or given up, record-epoch.c) */
 	for (size_t i = 0; i < rec->nthreads; i++)
-		if (rec->threads[i].tp_status_due)
+		if (rec->threads[i].tp_status_due && !rec->threads[i].epoch_held)
 			tids[n++] = rec->threads[i].tid;
 	for (size_t i = 0; i < n && !rec->done; i++) {
 		struct rthread *t = rec_find_thread(rec, tids[i]);
 
-		if (!t || !t->tp_status_due)
+		if (!t || !t->tp_status_due || t->epoch_held)
 			continue;
 		t->tp_status_due = false;
 		rec_dispatch(rec, t->tid, t->tp_status);
@@ -139,7 +141,7 @@ rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns)
 		struct rthread *t = &rec->threads[i];
 
 		if (t->state != RT_RUNNING || !t->deferred_sig || t->uncountable ||
-		    t->tp_status_due)
+		    t->tp_status_due || t->epoch_held)
 			continue;
 		if (now - t->deferred_ns >= TP_SIGNAL_WAIT_NS) {
 			/* stopped where it stands, or at an event that came
@@ -182,8 +184,9 @@ rec_tp_signal_here(struct recorder *rec, struct rthread *t, struct user_regs_str
  * true if it stands at the interrupt's stop. One that entered a syscall
  * first has it skipped and rewound (as rec_interrupt_running() does: a
  * pending interrupt would make a blocking call return early), so it stops
- * at its syscall instruction and enters it again once let go. Any other
- * event that came first is left for the loop (u->tp_status_due).
+ * at its syscall instruction and enters it again once let go
+ * (u->tp_rewound). Any other event that came first is left for the loop
+ * (u->tp_status_due).
  */
 bool
 rec_tp_hold_one(struct recorder *rec, struct rthread *u)
@@ -191,6 +194,7 @@ rec_tp_hold_one(struct recorder *rec, struct rthread *u)
 	struct user_regs_struct regs;
 	int status, sig;
 
+	u->tp_rewound = false;
 	for (int round = 0; round < 2; round++) {
 		/* a leader turned zombie in a group exit, or gone: its end
 		 * comes through the loop */
@@ -208,6 +212,7 @@ rec_tp_hold_one(struct recorder *rec, struct rthread *u)
 			arch_rewind_syscall(&regs);
 			if (tracee_set_regs(u->tid, &regs) < 0)
 				break;
+			u->tp_rewound = true;
 			rec_resume(u, PTRACE_CONT, 0);
 			continue;
 		default:
@@ -229,7 +234,9 @@ rec_tp_hold_space(struct recorder *rec, const struct rthread *t)
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *u = &rec->threads[i];
 
-		if (u == t || u->space != t->space || u->state != RT_RUNNING || u->tp_status_due)
+		/* one held for an epoch's end stands still already */
+		if (u == t || u->space != t->space || u->state != RT_RUNNING || u->tp_status_due ||
+		    u->epoch_held)
 			continue;
 		if (ptrace(PTRACE_INTERRUPT, u->tid, 0, 0) < 0) {
 			still = false; /* vanished: its end comes through the loop */
@@ -272,7 +279,7 @@ rec_tp_position(const struct recorder *rec, const struct rthread *u, uint64_t *r
 		*ret_rip = u->regs.rip;
 		return true;
 	}
-	if (u->tp_held || u->tp_status_due) {
+	if (u->tp_held || u->tp_status_due || u->epoch_held) {
 		*ret_rip = u->tp_rip;
 		return true;
 	}

@@ -880,6 +880,8 @@ record_loop(struct recorder *rec)
 			}
 			continue;
 		}
+		if (!rec_serial(rec))
+			rec_epoch_on_status(rec, tid);
 		rec_dispatch(rec, tid, status);
 	}
 }
@@ -1229,6 +1231,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		cpu = -1;
 	rec.tp = opts->tp_log;
 	rec_epoch_init(&rec, opts);
+	rec_hold_init(&rec, opts);
 	rec.sched = sched_new(0);
 	rec.pmu = ticks == TICKS_SOURCE_PMU;
 	rec.soft = ticks == TICKS_SOURCE_SOFT;
@@ -1388,5 +1391,6 @@ out:
 	rec_ptrace_free(&rec.ptrace);
 	rec_ipc_free(&rec.ipc);
 	rec_ep_free(&rec);
+	rec_hold_free(&rec);
 	return r;
 }

@@ -262,6 +262,19 @@ struct rec_epoch_keeper {
 	void (*drop_all)(void *arg);
 };
 
+/** Who holds a TP run's output to destinations outside the recording until
+ * its epoch is verified (tp/output.h; doc/uniparallel.md, "Output commit"). */
+struct rec_output_holder {
+	void *arg; /**< passed to hold() */
+	/** Hold @len bytes at @data (malloc'd: the holder's, even on failure)
+	 * that a write of epoch @k made to @fd (a dup of the program's fd, the
+	 * holder's too); @msg: a socket, one send(2) each. 0 or -errno. */
+	int (*hold)(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len);
+	/** Hold a shutdown(2) SHUT_WR that epoch @k made of socket @fd (a
+	 * dup, the holder's): after the writes held before it. 0 or -errno. */
+	int (*shutdown)(void *arg, uint64_t k, int fd);
+};
+
 /** What `uprr record` was asked to do. */
 struct rec_options {
 	char *const *argv;	/**< program and arguments */
@@ -285,8 +298,14 @@ struct rec_options {
 	uint32_t epoch_ms;	/**< a TP run: the epochs' length in ms (0: none) */
 	bool epoch_check;	/**< a TP run: check each copy against its process
 				 * (ep_check_divergence()) before it goes on */
+	bool epoch_anywhere;	/**< a TP run: an epoch's end may stop a thread in
+				 * user code (TRACE_EPOCH_USER) when it reaches no
+				 * syscall in time; without it every end is at
+				 * syscalls (record-epoch.c) */
 	const struct rec_epoch_keeper *epochs; /**< a TP run: who keeps the
 				 * checkpoints (NULL: each is freed at once) */
+	const struct rec_output_holder *output; /**< a TP run: who holds its
+				 * external output (NULL: written at once) */
 	const char *syscalls_from; /**< an EP run: the trace whose syscalls answer
 				    * the program's, per thread (ep/ep.h), or NULL;
 				    * implies no syscall buffer */

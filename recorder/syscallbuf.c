@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "preload/uprr-preload.h"
+#include "preload/uprr-sync.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "trace/trace.h"
@@ -126,11 +127,26 @@ rec_syscallbuf_add_flags(int memfd, uint32_t set)
 	return tracee_write(memfd, at, &flags, sizeof(flags));
 }
 
+/* Whether @l is the synchronization-order log the interposer maps in a TP
+ * run (tp/tp.c puts its path in uprr's environment for the program): it
+ * is written through that mapping only, never by write(2), and no trace
+ * replays its pages, so writes may stay in the buffer. */
+static bool
+is_sync_log(const struct rec_fd_look *l)
+{
+	const char *path = getenv(UPRR_SYNC_ENV_LOG);
+	struct stat st;
+
+	return path && stat(path, &st) == 0 && st.st_dev == l->st.st_dev && st.st_ino == l->st.st_ino;
+}
+
 bool
 rec_syscallbuf_mapping_follows_writes(struct rec_fd_look *l, const uint64_t args[6], bool follows)
 {
 	if (!l->link_ok || !l->st_ok)
 		return true;
+	if (is_sync_log(l))
+		return false;
 	/* the link's owner bits are the fd's access mode (proc(5)) */
 	if (l->link.st_mode & S_IWUSR)
 		return true;

@@ -55,7 +55,11 @@ replay_info(const char *trace_dir)
 	char err[512];
 	uint64_t events = 0, syscalls = 0, signals = 0, end_ns = 0;
 	char stopped[512] = "";
-	bool ended = false;
+	bool tp;
+	/* a tp trace: its last verified epoch (TRACE_EV_EPOCH), and the
+	 * events up to it */
+	int64_t verified = -1;
+	uint64_t verified_events = 0;
 	unsigned threads = 1, processes = 1;
 	pid_t first = 0;
 	int status = -1, rc;
@@ -66,9 +70,16 @@ replay_info(const char *trace_dir)
 		return rc;
 	}
 	hdr = trace_reader_header(r);
+	tp = strcmp(hdr->mode, TRACE_MODE_TP) == 0;
 	while ((rc = trace_reader_next(r, &ev)) > 0) {
 		events++;
 		switch (ev.type) {
+		case TRACE_EV_EPOCH:
+			if (tp && ev.nvalues >= 2 && ev.values[1] == TRACE_EPOCH_VERIFIED) {
+				verified = (int64_t)ev.values[0] - 1;
+				verified_events = events;
+			}
+			break;
 		case TRACE_EV_EXEC:
 			if (!first)
 				first = (pid_t)ev.tid;
@@ -86,7 +97,6 @@ replay_info(const char *trace_dir)
 			break;
 		case TRACE_EV_END:
 			/* format 6: the last event; why the recording stopped */
-			ended = true;
 			if (ev.nvalues >= 1 && ev.values[0] == TRACE_END_STOPPED)
 				snprintf(stopped, sizeof(stopped), "%.*s",
 					 ev.nblobs ? (int)MIN(ev.blobs[0].len, 400) : 9,
@@ -119,16 +129,22 @@ replay_info(const char *trace_dir)
 		printf("duration:    %.3f s\n", (double)(end_ns - hdr->start_time_ns) / 1e9);
 	if (stopped[0])
 		printf("end:         the recording stopped: %s\n", control_free(stopped));
-	else if (rc == -ENODATA)
-		/* a frame written in part: its writer was killed in the middle
-		 * (the trace writer's thread writes while the recorder runs) */
-		printf("end:         none recorded (the trace was cut short: uprr record was killed "
-		       "or could not write it; %s)\n", trace_reader_error(r));
-	else if (rc < 0)
+	else if (rc == -ENODATA || (rc == 0 && !trace_reader_complete(r) &&
+				    hdr->format_version >= 6)) {
+		/* the recorder was killed (a frame written in part: the trace
+		 * writer's thread writes while the recorder runs) or could not
+		 * write; replay goes as far as the trace is good */
+		printf("end:         incomplete: recorder did not finish (killed, or it could not "
+		       "write the trace%s%s)\n", rc < 0 ? "; " : "", rc < 0 ? trace_reader_error(r) : "");
+		if (tp && verified >= 0)
+			printf("replays to:  event %" PRIu64 ", the end of epoch %" PRId64 ", the last "
+			       "one verified\n", verified_events, verified);
+		else if (tp)
+			printf("replays to:  event 0: no epoch was verified\n");
+		else if (strcmp(hdr->mode, TRACE_MODE_TP_LOG) != 0) /* a TP log never replays */
+			printf("replays to:  event %" PRIu64 ", where its last whole frame ends\n", events);
+	} else if (rc < 0)
 		printf("end:         none recorded (%s)\n", trace_reader_error(r));
-	else if (!ended && hdr->format_version >= 6)
-		printf("end:         none recorded (the trace was cut short: uprr record was killed "
-		       "or could not write it)\n");
 	else if (status < 0)
 		printf("end:         none recorded (trace cut short)\n");
 	else if (WIFSIGNALED(status))

@@ -219,7 +219,13 @@ replay_ps(const char *trace_dir)
 	}
 	while ((rc = trace_reader_next(r, &ev)) > 0 && (rc = on_event(&ps, &ev)) >= 0)
 		;
-	if (rc < 0 && rc != -ENOMEM)
+	if (rc == 0 && !trace_reader_complete(r) && trace_reader_header(r)->format_version >= 6)
+		log_warn("'%s' is incomplete: recorder did not finish (killed, or it could not "
+			 "write the trace): later processes may be missing", trace_dir);
+	else if (rc == -ENODATA)
+		log_warn("'%s' is incomplete: recorder did not finish (%s): later processes "
+			 "may be missing", trace_dir, trace_reader_error(r));
+	else if (rc < 0 && rc != -ENOMEM)
 		log_warn("%s: the trace ends early (%s): later processes are missing", trace_dir,
 			 trace_reader_error(r));
 	printf("PID\tPPID\tEXIT\tCMD\n");
@@ -317,8 +323,16 @@ replay_dump(const char *trace_dir)
 			put_records(&ev.blobs[0]);
 		putchar('\n');
 	}
-	if (rc < 0)
+	/* every event a killed recorder left is shown, and said to be all */
+	if (rc == -ENODATA || (rc == 0 && !trace_reader_complete(r) &&
+			       trace_reader_header(r)->format_version >= 6)) {
+		log_warn("'%s' is incomplete: recorder did not finish (killed, or it could not "
+			 "write the trace%s%s): no end after event %" PRIu64, trace_dir,
+			 rc < 0 ? "; " : "", rc < 0 ? trace_reader_error(r) : "", n);
+		rc = 0;
+	} else if (rc < 0) {
 		log_error("%s", trace_reader_error(r));
+	}
 	trace_reader_close(r);
 	return rc;
 }

@@ -204,6 +204,8 @@ struct replayer {
 	uint64_t last_sig_rip;	/* where the last signal was delivered */
 	pid_t last_sig_tid;	/* recorded id of the thread it hit */
 	bool done;
+	bool ended;		/* TRACE_EV_END replayed */
+	bool cut_short;		/* the recorder did not finish the trace */
 	int error;		/* first error, negative errno */
 	struct sc_ranges ranges;
 	struct mapped_file *files; /* the trace's files opened for tracees to map */
@@ -230,10 +232,7 @@ struct replayer {
 		bool running;
 		int fd;		  /* 1 + the memfd, 0: none, < 0: -errno */
 	} sb_marks;		   /* the syscall buffers' end markers */
-	struct {
-		int fd;		  /* 1 + the fd of the kept file last read, 0: none */
-		uint32_t id;	  /* its id */
-	} sb_ref;		   /* reads kept by reference (TRACE_SB_REF) */
+	struct trace_ref_file sb_ref; /* reads kept by reference (TRACE_SB_REF) */
 	struct replay_shm_table shm; /* SysV segments made for the recorded ones */
 };
 

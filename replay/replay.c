@@ -480,6 +480,7 @@ on_end(struct replayer *rp, const struct trace_event *ev)
 	const struct trace_blob *why = ev->nblobs ? &ev->blobs[0] : NULL;
 	char reason[401] = "(unknown)";
 
+	rp->ended = true;
 	if (ev->nvalues >= 1 && ev->values[0] == TRACE_END_COMPLETE) {
 		rp->done = true;
 		return 0;
@@ -496,9 +497,61 @@ on_end(struct replayer *rp, const struct trace_event *ev)
 	}
 	log_printf(LOG_LEVEL_ERROR, "", "trace ends early at event %" PRIu64 " (the recording "
 		   "stopped: %s)", rp->event_no, reason);
+	rp->error = -ECANCELED;
+	rp->done = true;
+	return -ECANCELED;
+}
+
+/* The trace ends here, before its end event: the recorder did not finish
+ * it (killed, or it could not write). Every event before rp->event_no ran;
+ * say so in one line, with @why if not NULL, and stop. */
+static void
+cut_short(struct replayer *rp, const char *why)
+{
+	log_error("the recording was cut short at event %" PRIu64 " (the recorder did not finish "
+		  "it%s%s)", rp->event_no, why ? "; " : "", why ?: "");
+	rp->cut_short = true;
 	rp->error = -ENODATA;
 	rp->done = true;
-	return -ENODATA;
+}
+
+/*
+ * Where replay of the tp trace @rp->r stops (doc/trace-format.md, "How a
+ * trace ends"): nowhere (UINT64_MAX) if the recorder finished it; else
+ * after its last TRACE_EV_EPOCH whose values[1] says the epoch was verified
+ * (TRACE_EPOCH_VERIFIED), or at event 0 if none was: what comes after an
+ * epoch's verification was never checked against the TP run. Reads the
+ * last frame, and the whole trace only when that has no end. Stores the
+ * epoch (values[0] - 1) in *ret_epoch, -1 if none. Returns 0, or -ENOMEM
+ * (a bad trace is for the replay itself to report).
+ */
+static int
+find_tp_cut(struct replayer *rp, uint64_t *ret_event, int64_t *ret_epoch)
+{
+	struct trace_reader *r;
+	struct trace_event ev;
+	char err[512];
+	bool ended;
+	int n;
+
+	*ret_event = UINT64_MAX;
+	*ret_epoch = -1;
+	if (trace_reader_has_end(rp->r, &ended) < 0 || ended)
+		return 0;
+	if (trace_reader_open(rp->opts->trace_dir, &r, err, sizeof(err)) < 0)
+		return 0;
+	*ret_event = 0;
+	for (uint64_t no = 0; (n = trace_reader_next(r, &ev)) > 0; no++)
+		if (ev.type == TRACE_EV_EPOCH && ev.nvalues >= 2 &&
+		    ev.values[1] == TRACE_EPOCH_VERIFIED) {
+			*ret_event = no + 1;
+			*ret_epoch = (int64_t)ev.values[0] - 1;
+		}
+	/* complete after all (written meanwhile): no cut */
+	if (n == 0 && trace_reader_complete(r))
+		*ret_event = UINT64_MAX;
+	trace_reader_close(r);
+	return n == -ENOMEM ? -ENOMEM : 0;
 }
 
 static int
@@ -507,6 +560,10 @@ replay_event(struct replayer *rp, const struct trace_event *ev)
 	struct pthread_r *t;
 	int r;
 
+	/* an EP run's epoch and whether it was verified (tp traces): no
+	 * thread runs for it, nothing changes */
+	if (ev->type == TRACE_EV_EPOCH)
+		return 0;
 	/* a delivery left for its thread's next run goes first, unless this
 	 * event runs that thread */
 	r = replay_settle_deferred(rp, ev);
@@ -726,17 +783,37 @@ int
 replay_run(const struct replay_options *opts, int *ret_status)
 {
 	struct replayer rp = { .opts = opts, .out = { .dump_fd = -1 } };
-	uint64_t stop_event = UINT64_MAX;
+	uint64_t stop_event = UINT64_MAX, cut_event = UINT64_MAX;
+	const struct trace_header *hdr;
 	struct trace_event ev;
-	bool stop_exec = false;
+	bool stop_exec = false, need_end;
+	int64_t cut_epoch = -1;
+	char cut_why[128];
 	int r;
 
 	r = open_trace(opts->trace_dir, &rp.r);
 	if (r < 0)
-		return r;
-	r = check_mode(opts->trace_dir, trace_reader_header(rp.r));
+		return r == -ENODATA ? -EBADMSG : r; /* its header cut: not a trace */
+	hdr = trace_reader_header(rp.r);
+	r = check_mode(opts->trace_dir, hdr);
 	if (r < 0)
 		goto out;
+	/* format 6 on, a trace ends with its end event, which replay demands
+	 * after the last process's exit too */
+	need_end = hdr->format_version >= 6;
+	if (strcmp(hdr->mode, TRACE_MODE_TP) == 0) {
+		r = find_tp_cut(&rp, &cut_event, &cut_epoch);
+		if (r < 0) {
+			log_error_errno(r, "cannot read the trace");
+			goto out;
+		}
+		if (cut_epoch >= 0)
+			snprintf(cut_why, sizeof(cut_why), "a tp trace replays to its last verified "
+				 "epoch, %" PRId64, cut_epoch);
+		else
+			snprintf(cut_why, sizeof(cut_why), "a tp trace replays to its last verified "
+				 "epoch, and none was");
+	}
 	if (opts->stop_pid) {
 		r = find_stop(opts->trace_dir, opts->stop_pid, &stop_event, &stop_exec);
 		if (r < 0)
@@ -752,29 +829,35 @@ replay_run(const struct replay_options *opts, int *ret_status)
 			       opts->dump_sent);
 	if (r < 0)
 		goto out;
-	while (!rp.done) {
+	/* to the end event; a trace of format 5 or older ends with its last
+	 * process's exit */
+	while (!rp.error && !(rp.done && (rp.ended || !need_end))) {
 		if (stop_requested) {
 			log_error("stopped by SIGTERM at event %" PRIu64, rp.event_no);
 			rp.error = -EINTR;
 			break;
 		}
+		if (rp.event_no == cut_event) {
+			cut_short(&rp, cut_why);
+			break;
+		}
 		r = trace_reader_next(rp.r, &ev);
-		/* a trace cut short (recorder killed, disk full): one line
-		 * without the "replay:" prefix, as the README shows it */
-		if (r == 0) {
-			log_printf(LOG_LEVEL_ERROR, "", "trace ends early at event %" PRIu64,
-				   rp.event_no);
-			rp.error = -ENODATA;
+		/* the recorder did not finish it (killed, disk full): every
+		 * whole frame ran; a last frame written in part is left */
+		if (r == 0 || r == -ENODATA) {
+			cut_short(&rp, r < 0 ? trace_reader_error(rp.r) : NULL);
 			break;
 		}
 		if (r < 0) {
-			if (r == -ENODATA)
-				log_printf(LOG_LEVEL_ERROR, "",
-					   "trace ends early at event %" PRIu64 " (%s)", rp.event_no,
-					   trace_reader_error(rp.r));
-			else
-				log_error("%s", trace_reader_error(rp.r));
+			log_error("%s", trace_reader_error(rp.r));
 			rp.error = r;
+			break;
+		}
+		/* after the last process's exit, only the end (and an EP
+		 * run's last epochs) */
+		if (rp.done && ev.type != TRACE_EV_END && ev.type != TRACE_EV_EPOCH) {
+			replay_diverge(&rp, &ev, "an event of type %d after the last process "
+				       "ended, where the trace's end should be", ev.type);
 			break;
 		}
 		r = replay_event(&rp, &ev);
@@ -823,13 +906,13 @@ out:
 	free(rp.tfiles);
 	replay_shm_free(&rp.shm);
 	replay_syscallbuf_marks_end(&rp);
-	if (rp.sb_ref.fd)
-		close(rp.sb_ref.fd - 1);
+	trace_ref_file_close(&rp.sb_ref);
 	replay_output_close(&rp.out);
 	trace_reader_close(rp.r);
 	free(rp.threads);
 	free(rp.buf);
 	sc_ranges_free(&rp.ranges);
 	rec_ptrace_free(&rp.ptrace);
-	return r;
+	/* -ENODATA says cut short, and nothing else does */
+	return rp.cut_short ? -ENODATA : r == -ENODATA ? -EIO : r;
 }

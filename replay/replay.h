@@ -34,8 +34,13 @@ char *replay_exec_command(const struct trace_event *ev);
  * Replay @opts->trace_dir to its end. On success stores the replayed
  * process's wait status in *ret_status (equal to the recorded one) and
  * returns 0. On a divergence, a bad trace or a trace that ends early, logs one
- * line at error level and returns a negative errno (-EPROTO for a divergence,
- * -EBADMSG / -ENODATA for a bad or short trace). With @opts->stop_pid, stops
+ * line at error level and returns a negative errno: -EPROTO for a
+ * divergence, -EBADMSG for a bad trace, -ECANCELED where the recording
+ * stopped (TRACE_END_STOPPED), and -ENODATA, and only then, for a trace the
+ * recorder did not finish (killed, disk full: no TRACE_EV_END): replayed
+ * through every event it holds (a tp trace: to its last verified epoch),
+ * then the replayed processes killed, "the recording was cut short at event
+ * N (the recorder did not finish it)". With @opts->stop_pid, stops
  * where that process execs or is forked, says so in one line on stderr, ends
  * the replayed processes, stores status 0 and returns 0; -ESRCH if the trace
  * has no such process.

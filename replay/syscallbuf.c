@@ -376,49 +376,6 @@ show_output(struct replayer *rp, const struct trace_event *ev)
 }
 
 /*
- * Fill the @ref->len bytes at @dst from the kept file @ref->file at
- * @ref->offset (TRACE_SB_REF, format 13) and check their hash. Returns 0;
- * -ESTALE, with the reason in @why, where the file does not give the bytes
- * the recording read (changed in place since, or cut short); -EBADMSG for
- * an unknown file id.
- */
-static int
-fill_ref(struct replayer *rp, const struct trace_sb_ref *ref, uint8_t *dst, char *why, size_t why_len)
-{
-	const char *copy = NULL, *original = NULL;
-	uint8_t hash[TRACE_HASH_SIZE];
-	ssize_t got = 0, n;
-
-	if (trace_reader_file(rp->r, ref->file, &copy, &original) < 0)
-		return -EBADMSG;
-	if (!rp->sb_ref.fd || rp->sb_ref.id != ref->file) {
-		int fd = open(copy, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0) {
-			snprintf(why, why_len, "cannot open the trace's link to %.300s (%s): %s", original,
-				 copy, strerror(errno));
-			return -ESTALE;
-		}
-		if (rp->sb_ref.fd)
-			close(rp->sb_ref.fd - 1);
-		rp->sb_ref.fd = fd + 1;
-		rp->sb_ref.id = ref->file;
-	}
-	while ((size_t)got < ref->len) {
-		n = pread(rp->sb_ref.fd - 1, dst + got, ref->len - (size_t)got, (off_t)(ref->offset + (uint64_t)got));
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	trace_hash128(dst, ref->len, hash);
-	if ((size_t)got == ref->len && memcmp(hash, ref->hash, sizeof(hash)) == 0)
-		return 0;
-	snprintf(why, why_len, "%.300s (kept in the trace as %s) changed since it was recorded: "
-		 "the %u bytes read at offset %" PRIu64 " differ", original, copy, ref->len, ref->offset);
-	return -ESTALE;
-}
-
-/*
  * The records of @ev as the library wrote them in the recording, into
  * t->sb_expect (t->sb_len bytes): those of the trace, where each
  * TRACE_SB_HASHED one (format 12) gets its bytes' room back, zeros but for
@@ -475,7 +432,8 @@ expand_records(struct replayer *rp, const struct trace_event *ev, struct pthread
 			memcpy(t->sb_expect + out, &r, sizeof(r));
 			/* the padding after the bytes is what the buffer held */
 			memcpy(t->sb_expect + out + size - sizeof(ref.last), ref.last, sizeof(ref.last));
-			r2 = fill_ref(rp, &ref, t->sb_expect + out + sizeof(r), why, why_len);
+			r2 = trace_reader_fill_ref(rp->r, &rp->sb_ref, &ref, t->sb_expect + out + sizeof(r), why,
+						   why_len);
 			if (r2 < 0)
 				return r2;
 			out += size;

@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "tp/epoch.h"
+#include "tp/output.h"
 #include "tp/sync-order.h"
 #include "tp/tp.h"
 #include "trace/trace.h"
@@ -230,10 +231,41 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 	fclose(f);
 }
 
+/*
+ * Output commit (tp/output.h): the TP run's external output, held, goes
+ * out once the EP run verified it (one epoch: the whole program), in the
+ * order the program wrote it, before uprr ends. When the EP run did not
+ * verify it, it goes out too (it is what the program did: nothing rolls
+ * it back yet), said in one warning: the trace ends earlier.
+ */
+static void
+release_output(struct tp_output *held, bool verified)
+{
+	struct tp_output_stats st;
+
+	tp_output_get_stats(held, &st);
+	if (!st.writes)
+		return;
+	if (!verified)
+		log_warn("the program's output (%" PRIu64 " bytes) is released though the EP run did "
+			 "not verify it: the trace ends before some of it", st.bytes);
+	log_info("output commit: releasing %" PRIu64 " bytes of %" PRIu64 " writes to %zu "
+		 "destinations, held %.3f s", st.bytes, st.writes, st.destinations,
+		 (double)(util_now_ns() - st.first_held_ns) / 1e9);
+	tp_output_release(held, UINT64_MAX);
+	tp_output_flush(held);
+	tp_output_get_stats(held, &st);
+	log_info("output commit: %" PRIu64 " bytes written, %" PRIu64 " dropped; the first write "
+		 "waited %.3f s, the longest %.3f s", st.written, st.dropped,
+		 st.first_written_ns ? (double)(st.first_written_ns - st.first_held_ns) / 1e9 : 0.0,
+		 (double)st.max_delay_ns / 1e9);
+}
+
 int
 tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char *dir_buf,
 	  size_t dir_len)
 {
+	_cleanup_(tp_output_freep) struct tp_output *held = NULL;
 	char dir[PATH_MAX], work[PATH_MAX], tp_log[PATH_MAX], sync_log[PATH_MAX], moved[PATH_MAX];
 	char tp_dir[PATH_MAX], cwd[PATH_MAX];
 	_cleanup_free_ char *lib_rel = tp_sync_default_lib();
@@ -276,7 +308,11 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	if (r < 0)
 		return log_error_errno(r, "cannot create '%s'", sync_log);
 
-	/* 1. the TP run: every thread at once, the interposer logging */
+	/* 1. the TP run: every thread at once, the interposer logging, its
+	 * external output held (output commit) */
+	held = tp_output_new();
+	if (!held)
+		return log_error_errno(-errno, "cannot start the output commit's writer");
 	if (getenv("LD_PRELOAD")) {
 		old_preload = strdup(getenv("LD_PRELOAD"));
 		if (!old_preload)
@@ -290,13 +326,13 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	o = *opts;
 	o.trace_dir = tp_log;
 	o.tp_log = true;
-	/* a traced call stops only its own thread; the buffer's records are
-	 * not answered from a log by an EP run yet */
-	o.syscallbuf = false;
+	/* the syscall buffer as the user asked (on by default): the EP run
+	 * answers its records (ep/syscall-log-sb.c) */
 	o.chaos = false;
 	o.ticks = NULL;
 	/* one epoch, the whole program: no checkpoint is taken (yet) */
 	o.epoch_ms = 0;
+	o.output = tp_output_holder(held);
 	have_busy = cpu_busy(before) == 0;
 	cost_now(&tp);
 	r = rec_record(&o, &status, tp_dir, sizeof(tp_dir));
@@ -304,6 +340,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	have_busy = have_busy && cpu_busy(after) == 0;
 	if (r < 0) {
 		unset_sync_env(old_preload);
+		release_output(held, false);
 		if (r == -ENOEXEC)
 			*ret_status = status;
 		/* nothing to keep of a run that did not start (a TP log
@@ -347,6 +384,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	if (cpu >= 0)
 		(void)sched_setaffinity(0, sizeof(all), &all);
 	unset_sync_env(old_preload);
+	release_output(held, r == 0);
 	if (r < 0 && r != -EDOM) {
 		/* said by the recorder (a log the EP run cannot take) */
 		log_error("no trace recorded; the TP log is kept in %s", work);

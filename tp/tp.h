@@ -39,7 +39,11 @@ int tp_record_log(const struct rec_options *opts, int *ret_status, char *dir_buf
  * TP run used least (/proc/stat). The trace's mode is TRACE_MODE_TP; it
  * replays as an up trace. The TP log and the order are kept in
  * DIR.tp/ while the EP run goes, then moved into DIR/tp/; the runs' costs
- * go to DIR/TRACE_TP_INFO_FILE. The program's output is the TP run's.
+ * go to DIR/TRACE_TP_INFO_FILE. The program's output is the TP run's:
+ * what it writes to a destination outside the recording (a terminal, a
+ * pipe or socket it did not make) is held (tp/output.h) and written
+ * once the EP run verified it, before this returns; when the EP run did
+ * not, it is written all the same, with one warning.
  * Returns 0 with the TP run's wait status in *ret_status; -EDOM when the
  * EP run diverged (said in one line; DIR.tp kept); -ENOEXEC as
  * rec_record(); or another -errno, said in one line.

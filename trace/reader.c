@@ -9,6 +9,7 @@
 #define LOG_PREFIX "trace"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <sched.h>
@@ -76,6 +77,7 @@ struct trace_reader {
 	size_t nfiles;
 	int error; /**< sticky: 0, or the error every later next() returns */
 	bool at_end;
+	uint8_t last_type; /**< of the last event read (0: none yet) */
 	char errmsg[PATH_MAX + 256];
 	struct trace_stats stats;
 	struct prefetch pf;
@@ -568,6 +570,7 @@ trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev)
 			}
 			r->raw_pos = r->raw_len - c.left;
 			r->stats.events++;
+			r->last_type = ev.type;
 			*ret_ev = ev;
 			return 1;
 		}
@@ -589,6 +592,96 @@ trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev)
 	return 0;
 }
 
+bool
+trace_reader_complete(const struct trace_reader *r)
+{
+	if (!r->at_end)
+		return false; /* not at the end yet, or cut inside a frame */
+	/* format 6 added the end event; before it, a clean end is all */
+	return r->hdr.format_version < 6 || r->last_type == TRACE_EV_END;
+}
+
+/* The last record of the @len bytes of records at @raw: its type into
+ * *ret_type (0: none). Returns 0 or -EBADMSG. */
+static int
+last_record_type(const uint8_t *raw, size_t len, uint8_t *ret_type)
+{
+	struct trace_rcur c = { raw, len };
+	struct trace_blob *blobs = NULL;
+	size_t blobs_cap = 0;
+	int ret = 0;
+
+	*ret_type = 0;
+	while (c.left) {
+		struct trace_event ev;
+
+		ret = trace_record_decode(&c, &ev, &blobs, &blobs_cap);
+		if (ret < 0)
+			break;
+		*ret_type = ev.type;
+	}
+	free(blobs);
+	return ret < 0 ? ret : 0;
+}
+
+int
+trace_reader_has_end(struct trace_reader *r, bool *ret_ended)
+{
+	_cleanup_free_ uint8_t *cbuf = NULL, *raw = NULL;
+	_cleanup_free_ uint64_t *offs = NULL;
+	size_t cbuf_cap = 0, raw_cap = 0, nframes = 0, offs_cap = 0;
+	uint64_t off = 0;
+	const char *why = "";
+	struct stat st;
+	int ret;
+
+	*ret_ended = false;
+	if (fstat(r->events.fd, &st) < 0)
+		return -errno;
+	/* the frame headers one after the other, to the last whole frame */
+	for (;;) {
+		uint8_t hdr[TRACE_FRAME_HEADER_SIZE];
+		struct trace_frame_info info;
+		ssize_t n = pread_all(r->events.fd, hdr, sizeof(hdr), off);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			break;
+		if ((size_t)n < sizeof(hdr))
+			return 0; /* cut inside a frame header */
+		ret = trace_frame_parse_header(hdr, TRACE_STREAM_EVENTS, (uint32_t)nframes, &info,
+					       &why);
+		if (ret < 0)
+			return ret;
+		if ((uint64_t)st.st_size - off - sizeof(hdr) < info.compressed_len)
+			return 0; /* cut inside a frame's payload */
+		if (UTIL_GROW(offs, offs_cap, nframes + 1) < 0)
+			return -ENOMEM;
+		offs[nframes++] = off;
+		off += sizeof(hdr) + info.compressed_len;
+	}
+	/* the last event is in the last frame that holds any */
+	while (nframes--) {
+		size_t raw_len = 0, frame_len = 0;
+		uint8_t type;
+
+		ret = decode_frame(r->events.fd, TRACE_STREAM_EVENTS, offs[nframes],
+				   (uint32_t)nframes, NULL, &cbuf, &cbuf_cap, &raw, &raw_cap, &raw_len,
+				   &why, &frame_len);
+		if (ret <= 0)
+			return ret == 0 ? -ENODATA : ret; /* shrunk meanwhile */
+		ret = last_record_type(raw, raw_len, &type);
+		if (ret < 0)
+			return ret;
+		if (type) {
+			*ret_ended = type == TRACE_EV_END;
+			return 0;
+		}
+	}
+	return 0;
+}
+
 const char *
 trace_reader_error(const struct trace_reader *r)
 {
@@ -606,6 +699,50 @@ trace_reader_file(struct trace_reader *r, uint32_t id, const char **ret_copy,
 	if (ret_original)
 		*ret_original = r->files[id].original;
 	return 0;
+}
+
+int
+trace_reader_fill_ref(struct trace_reader *r, struct trace_ref_file *cache, const struct trace_sb_ref *ref,
+		      uint8_t *dst, char *why, size_t why_len)
+{
+	const char *copy = NULL, *original = NULL;
+	uint8_t hash[TRACE_HASH_SIZE];
+	ssize_t got = 0, n;
+
+	if (trace_reader_file(r, ref->file, &copy, &original) < 0)
+		return -EBADMSG;
+	if (!cache->fd || cache->id != ref->file) {
+		int fd = open(copy, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0) {
+			snprintf(why, why_len, "cannot open the trace's link to %.300s (%s): %s", original,
+				 copy, strerror(errno));
+			return -ESTALE;
+		}
+		trace_ref_file_close(cache);
+		cache->fd = fd + 1;
+		cache->id = ref->file;
+	}
+	while ((size_t)got < ref->len) {
+		n = pread(cache->fd - 1, dst + got, ref->len - (size_t)got, (off_t)(ref->offset + (uint64_t)got));
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	trace_hash128(dst, ref->len, hash);
+	if ((size_t)got == ref->len && memcmp(hash, ref->hash, sizeof(hash)) == 0)
+		return 0;
+	snprintf(why, why_len, "%.300s (kept in the trace as %s) changed since it was recorded: "
+		 "the %u bytes read at offset %" PRIu64 " differ", original, copy, ref->len, ref->offset);
+	return -ESTALE;
+}
+
+void
+trace_ref_file_close(struct trace_ref_file *cache)
+{
+	if (cache->fd)
+		close(cache->fd - 1);
+	cache->fd = 0;
 }
 
 int

@@ -20,6 +20,9 @@
 #define TRACE_FRAME_MAX_COMPRESSED ZSTD_COMPRESSBOUND(TRACE_FRAME_MAX_RAW)
 /* The writer cuts an events frame once this many record bytes are buffered. */
 #define TRACE_FRAME_TARGET	   (1u << 20)
+/* Buffered records go out as a frame once the oldest waited this long
+ * (trace/writer.c), so a killed recorder loses at most that much. */
+#define TRACE_FRAME_MAX_AGE_MS	   250u
 /* zstd's fastest levels are negative: -1 compresses the records of `cp -r
  * /usr/include` (257 MB) 14 % faster than level 1 (647 against 569 MB/s on
  * the CI machine, zstd -b; 5-7 % in the recorder's writer thread) into 14 %

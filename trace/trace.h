@@ -149,19 +149,35 @@ enum trace_event_type {
 	 * holds, which its next TRACE_EV_SYSCALLBUF logs), values[2] = enum
 	 * trace_epoch_at, values[3] = pid of the copy that is checkpoint
 	 * values[0] of its process, 0: none taken; regs = where it stands, for
-	 * TRACE_EPOCH_USER only */
+	 * TRACE_EPOCH_USER only. In a tp trace (TRACE_MODE_TP), written by
+	 * the EP run once it checked epoch k, its frame flushed: values[0] =
+	 * k + 1, values[1] = enum trace_epoch_check; replay runs nothing for
+	 * it, and an incomplete tp trace replays to its last verified one */
 	TRACE_EV_EPOCH = 17,
 };
 
 /** Where a thread stands at an epoch's end (values[2] of TRACE_EV_EPOCH). */
 enum trace_epoch_at {
-	/** in user code, interrupted where it stood: regs say where */
+	/** in user code, interrupted where it stood: regs say where (only
+	 * with --epoch-anywhere: a thread that reached no syscall in time) */
 	TRACE_EPOCH_USER = 1,
-	/** in a syscall: interrupted, it is restarted as the kernel restarts
-	 * it (its TRACE_EV_SYSCALL_EXIT that follows has result -ERESTART*,
-	 * and its entry comes again), or it had just ended (its exit follows
-	 * with the real result) */
+	/** at a traced syscall, its next: in it, interrupted, it is restarted
+	 * as the kernel restarts it (its TRACE_EV_SYSCALL_EXIT that follows
+	 * has result -ERESTART*, and its entry comes again), or it had just
+	 * ended (its exit follows with the real result); or held at its
+	 * entry, not entered (its TRACE_EV_SYSCALL_ENTRY follows) */
 	TRACE_EPOCH_SYSCALL = 2,
+};
+
+/** What the EP run found when it checked an epoch (values[1] of
+ * TRACE_EV_EPOCH in a tp trace). */
+enum trace_epoch_check {
+	/** it diverged from the TP run */
+	TRACE_EPOCH_DIVERGED = 0,
+	/** it matched the TP run: the trace up to here is final */
+	TRACE_EPOCH_VERIFIED = 1,
+	/** it was not checked */
+	TRACE_EPOCH_UNCHECKED = 2,
 };
 
 /** Where a syscall's bytes went (bits of a syscall exit's values[2] and of
@@ -416,6 +432,33 @@ const struct trace_header *trace_reader_header(const struct trace_reader *r);
  */
 int trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev) _wur_;
 
+/**
+ * Whether the recorder finished the trace, once trace_reader_next() returned
+ * 0: its last event is TRACE_EV_END (format 6 on; a trace of format 5 or
+ * older has no end event, and a clean end is all it can show). False before
+ * the end, after any error, and for a stream that ends without TRACE_EV_END,
+ * at a frame boundary or inside a frame: the recorder was killed (SIGKILL
+ * leaves the frames it wrote, the last one maybe in part) or could not write
+ * the trace (disk full); such a trace is incomplete. Never fails.
+ */
+bool trace_reader_complete(const struct trace_reader *r);
+
+/**
+ * Whether the events stream of @r ends with TRACE_EV_END, found without
+ * decoding every frame: the frame headers are read one after the other (32
+ * bytes each, each checked as trace_reader_next() checks it) to the last
+ * whole frame, and only the last frame that holds a record is decoded (the
+ * last one, unless it is empty). Does not move @r's reading. Stores true in
+ * *ret_ended if the stream's last record is TRACE_EV_END and no part of a
+ * frame follows; false for an empty stream, one cut inside a frame and one
+ * whose last event is another. A replay that must
+ * know where an incomplete trace stops before it starts asks this first
+ * (doc/trace-format.md, "How a trace ends"). Returns 0, -EBADMSG for a
+ * corrupt frame header or last frame, -ENOMEM or an I/O error (then
+ * *ret_ended is false: trace_reader_next() names the fault).
+ */
+int trace_reader_has_end(struct trace_reader *r, bool *ret_ended) _wur_;
+
 /** One-line description of the last reader error; owned by @r. */
 const char *trace_reader_error(const struct trace_reader *r);
 
@@ -424,6 +467,29 @@ const char *trace_reader_error(const struct trace_reader *r);
  * the original path; both owned by @r. Either output may be NULL.
  * Returns 0, or -ENOENT for an unknown id.
  */
+/** The kept file a reader last read bytes by reference from (see
+ * trace_reader_fill_ref()); zero-initialised: none. Close with
+ * trace_ref_file_close(). */
+struct trace_ref_file {
+	int fd;		/**< 1 + its fd, 0: none */
+	uint32_t id;	/**< its file id */
+};
+
+/**
+ * Read the @ref->len bytes a TRACE_SB_REF record (format 13) keeps by
+ * reference into @dst, from the trace's kept file @ref->file at
+ * @ref->offset, and check their hash: the one way replay and EP runs
+ * take such bytes. @cache keeps the last file open between calls.
+ * Returns 0; -ESTALE, with one line in @why, where the file does not give
+ * the bytes the recording read (changed in place since, or cut short);
+ * -EBADMSG for an unknown file id.
+ */
+int trace_reader_fill_ref(struct trace_reader *r, struct trace_ref_file *cache,
+			  const struct trace_sb_ref *ref, uint8_t *dst, char *why, size_t why_len) _wur_;
+
+/** Close @cache's file (none accepted). */
+void trace_ref_file_close(struct trace_ref_file *cache);
+
 int trace_reader_file(struct trace_reader *r, uint32_t id, const char **ret_copy,
 		      const char **ret_original) _wur_;
 

@@ -20,6 +20,12 @@
  * trace_writer_stats() and trace_writer_close(), which wait for them all.
  * The thread starts at the first full frame (not before: the recorder forks
  * the program after opening the trace).
+ *
+ * Records also go out as a frame once the oldest of them waited
+ * TRACE_FRAME_MAX_AGE_MS, checked as each record is added: a recorder
+ * killed in the middle (SIGKILL, no chance to flush) leaves on disk all
+ * but its last moment's events, even for a program whose events come
+ * slowly (a line every few ms fills a frame in minutes).
  */
 #define LOG_PREFIX "trace"
 
@@ -33,6 +39,7 @@
 #include <stdio.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -94,6 +101,7 @@ struct trace_writer {
 	ZSTD_CCtx *cctx;
 	struct trace_wbuf records; /**< event records not yet in a frame */
 	uint64_t nrecords;	   /**< how many */
+	uint64_t oldest_ms;	   /**< when the oldest of them was added (now_ms()) */
 	int error;		   /**< first failed write; sticky */
 	struct kept_file *kept;
 	size_t nkept;
@@ -350,9 +358,22 @@ frame_full(struct trace_writer *w, size_t n, uint64_t nrec)
 	return r == -ENOSYS ? flush_records(w, n, nrec) : r;
 }
 
+/* Now, in ms of CLOCK_MONOTONIC_COARSE (a vDSO read, a few ns: it is read
+ * at every record; its ticks, 1-4 ms, are fine enough for a frame's age). */
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 int
 trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
 {
+	uint64_t now;
 	size_t before = w->records.len;
 	int r;
 
@@ -376,6 +397,11 @@ trace_writer_add_event(struct trace_writer *w, const struct trace_event *ev)
 			return r;
 	}
 	if (w->records.len >= TRACE_FRAME_TARGET)
+		return frame_full(w, w->records.len, w->nrecords);
+	now = now_ms();
+	if (before == 0)
+		w->oldest_ms = now;
+	else if (now - w->oldest_ms >= TRACE_FRAME_MAX_AGE_MS)
 		return frame_full(w, w->records.len, w->nrecords);
 	return 0;
 }

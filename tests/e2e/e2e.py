@@ -52,6 +52,9 @@ sys.modules.setdefault('e2e', sys.modules[__name__])
 
 SKIP = 77
 UPRR_FAILURE = 125
+# uprr replay of a trace the recorder did not finish (killed, disk full):
+# it replayed to where the trace is good (doc/trace-format.md)
+CUT_SHORT = 123
 COMMAND_NOT_FOUND = 127
 
 # The line record and replay print when the tracee dies of a signal.
@@ -1233,6 +1236,113 @@ def c_ep_signals(h):
               remove=[path])
 
 
+@case('ep-buffered')
+def c_ep_buffered(h):
+    """The EP knob answers the syscall buffer's records of a TP log
+    (ep/syscall-log-sb.c): ep_buffered (calls that wait after the buffer's
+    attempt, partial writes to a pipe, recvmsg and readv over iovecs,
+    writes to a file kept as hashes), read_ref (reads of a system file kept
+    by reference), ep_threads and ep_signals (signals at calls the buffer
+    tried first), each logged by --mode=tp-log with the
+    buffer, re-recorded from the log without it under the chaos seeds: the
+    new trace replays with the log's output, which is the native run's."""
+    from e2e_tpmode import buffered_records
+    system = system_file(128 * 1024)
+    if not system:
+        raise Skip('no package-managed file of 128 KiB or more under /usr')
+    other = h.path('ep-other.bin')
+    with open(other, 'wb') as f:
+        f.write(os.urandom(40000))
+    text = h.path('ep-input.txt')
+    make_text(text, 5000, seed=os.urandom(8))
+    for name, argv in (('ep_buffered', [h.prog('ep_buffered'), h.tmp]),
+                       ('read_ref', [h.prog('read_ref'), system, other]),
+                       ('ep_threads', [h.prog('ep_threads'), text]),
+                       ('ep_signals', [h.prog('ep_signals')])):
+        native = native_run(argv, name, cwd=h.tmp)
+        log_trace, rec = h.record(argv, name=f'{name}-log', options=['--mode=tp-log'])
+        if name != 'ep_threads':
+            compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the log')
+        n = buffered_records(h, log_trace)
+        if n < 2:
+            raise Fail(f'the log of {name} holds {n} buffered calls: the test shows nothing')
+        # ep_signals: SIGALRM interrupts a read the buffer's attempt found
+        # nothing for (the traced read waits), SIGCHLD of a child
+        nsigs = len(signal_events(h, log_trace))
+        if name == 'ep_signals' and not nsigs:
+            raise Fail('the log of ep_signals took no asynchronous signal: it shows nothing')
+        for seed in EP_SEEDS:
+            trace, ep = ep_record(h, log_trace, argv, seed, f'{name}-ep-{seed}')
+            if ep.status == 124 and any(EP_WAIT_RESTART_RE.match(l) for l in ep.uprr_lines()):
+                log(f'  seed {seed}: the EP run stopped at the known limit: '
+                    f'{ep.uprr_lines()[0].decode()}')
+                continue
+            if ep.status != 0:
+                raise Fail(f'the EP run of seed {seed} did not follow the log of {name}\n'
+                           f'  {ep.explain()}')
+            compare(rec, h.replay(trace))
+            if len(signal_events(h, trace)) != nsigs:
+                raise Fail(f'the EP run of seed {seed} of {name} delivered '
+                           f'{len(signal_events(h, trace))} asynchronous signals, its log {nsigs}')
+        log(f'  {name}: {n} buffered calls; {len(EP_SEEDS)} EP runs replay with its output')
+        if name != 'read_ref':
+            continue
+        # its reads of the system file are kept by reference: a log whose
+        # kept file changed since is refused in one line naming it (a copy
+        # in the link's stead: never write the system's own file)
+        link = kept_link(log_trace, system)
+        if not link:
+            raise Fail(f'the log should keep {system} by a hard link (reads by reference)')
+        with open(link, 'rb') as f:
+            data = bytearray(f.read())
+        os.unlink(link)
+        data[2000] ^= 0x20
+        with open(link, 'wb') as f:
+            f.write(data)
+        r = run([h.uprr, 'record', '-o', h.new_trace_path('ep-changed'), '--no-syscall-buffer',
+                 f'--syscalls-from={log_trace}', '--'] + argv, timeout=60,
+                what='uprr record (a log whose kept file changed)')
+        check_uprr_error(r, 'an EP run from a log whose kept file changed',
+                         'changed since it was recorded')
+        if system.encode() not in r.stderr:
+            raise Fail(f'the refusal does not name {system}: {r.stderr.decode()!r}')
+    # logs with 2 ms epochs: each thread's epoch end counts its traced exits
+    # and buffered records so far (and, standing in the buffer's library,
+    # the records its buffer holds then: never fewer), as the log reader
+    # counts them (ep_call.logged)
+    for name, argv in (('pipe_threads', [h.prog('pipe_threads')]),
+                       ('ep_buffered', [h.prog('ep_buffered'), h.tmp])):
+        log_trace, rec = h.record(argv, name=f'{name}-epochs-log', options=['--mode=tp-log', '--epoch=2'])
+        r = run([h.uprr, 'dump', log_trace], timeout=120, what='uprr dump')
+        count, same, in_place = collections.Counter(), 0, 0
+        for line in r.stdout.decode(errors='replace').splitlines():
+            f = line.split('\t')
+            if len(f) < 3:
+                continue
+            ev = f[2].split()
+            if ev[0] == 'syscall-exit':
+                count[f[1]] += 1
+            elif ev[0] == 'syscallbuf':
+                count[f[1]] += int(ev[1], 16)
+            elif ev[0] == 'epoch':
+                n = int(ev[2], 16)
+                if n < count[f[1]]:
+                    raise Fail(f'{name}: an epoch end counts {n} syscalls of thread {f[1]}, '
+                               f'the log holds {count[f[1]]} before it: {line}')
+                same += n == count[f[1]]
+                in_place += n > count[f[1]]
+        if not same + in_place or not buffered_records(h, log_trace):
+            raise Fail(f'the log of {name} has no epoch end or no buffered call: it shows nothing')
+        for seed in EP_SEEDS[:2]:
+            trace, ep = ep_record(h, log_trace, argv, seed, f'{name}-epochs-ep-{seed}')
+            if ep.status != 0:
+                raise Fail(f'the EP run of seed {seed} did not follow the log of {name} with '
+                           f'epochs\n  {ep.explain()}')
+            compare(rec, h.replay(trace))
+        log(f'  {name} with epochs: {same + in_place} ends ({in_place} in the buffer\'s library); '
+            '2 EP runs replay with its output')
+
+
 SQLITE_SCRIPT = """\
 CREATE TABLE t(id INTEGER PRIMARY KEY, r INTEGER, at TEXT, b BLOB);
 WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000)
@@ -2332,32 +2442,55 @@ def c_bad_truncated(h):
         cut = off + (FRAME_HEADER // 2 if where == 'first-header' else n // 2)
         os.truncate(path, cut)
         log(f'  cut {path} at {cut} (frame at {off}, {n} bytes)')
-        check_uprr_error(h.replay(trace, quiet=True), f'replay of a trace cut in a frame ({where})')
+        if where == 'header':
+            check_uprr_error(h.replay(trace, quiet=True), 'replay of a trace cut in its header')
+            continue
+        # an events stream cut in a frame is what a killed recorder
+        # leaves: replayed to the whole frames before it
+        rep = h.replay(trace, quiet=True)
+        replay_cut_result(rep, rec, f'replay of a trace cut in a frame ({where}), -q',
+                          quiet=True)
         if where == 'last':
             # Without -q the replay shows the output of the whole frames:
             # a part of what the recording printed, from its start.
             rep = h.replay(trace)
-            check_uprr_error(Result(rep.argv, rep.status, b'', rep.stderr, rep.seconds),
-                             'replay of a trace cut in its last frame, without -q')
-            if not rec.stdout.startswith(rep.stdout):
-                compare_bytes(rec.stdout[:len(rep.stdout)], rep.stdout, 'stdout of a cut trace')
+            replay_cut_result(rep, rec, 'replay of a trace cut in its last frame, without -q')
             log(f'  replayed {len(rep.stdout)} of {len(rec.stdout)} bytes of stdout before the cut')
 
 
-CUT_RE = re.compile(rb'^uprr: trace ends early at event (\d+)( \(.*\))?$')
+# The one line of a replay that stopped where a trace the recorder did not
+# finish ends (killed, disk full): N = the events replayed; after the
+# semicolon, why there (the reader's word on a last frame written in part,
+# a tp trace's last verified epoch)
+CUT_RE = re.compile(rb'^uprr: replay: the recording was cut short at event (\d+) '
+                    rb'\(the recorder did not finish it(?:; (.*))?\)$')
+# ... and of a replay of a recording that stopped (an unsupported call)
+STOPPED_RE = re.compile(rb'^uprr: trace ends early at event (\d+) \(the recording stopped: '
+                        rb'(.*)\)$')
+
+
+def replay_cut_result(rep, recorded, what, quiet=False):
+    """@rep, the replay of a trace the recorder did not finish, ended as
+    one must: exit 123 (CUT_SHORT), one line matching CUT_RE, and (unless
+    @quiet) its output a prefix of @recorded (the program's stdout, or a
+    Result). Returns the match."""
+    recorded = getattr(recorded, 'stdout', recorded)
+    if rep.status != CUT_SHORT:
+        raise Fail(f'{what}: expected exit {CUT_SHORT}, got {describe_status(rep.status)}\n'
+                   f'  {rep.explain()}')
+    m = one_uprr_line(rep, CUT_RE, what)
+    if quiet and rep.stdout:
+        raise Fail(f'{what}: replay -q showed output\n  {rep.explain()}')
+    if not recorded.startswith(rep.stdout):
+        compare_bytes(recorded[:len(rep.stdout)], rep.stdout, f'stdout of {what}')
+    return m
 
 
 def replay_cut(h, trace, rec, what):
-    """Replay a trace cut short: exit 125, one line "uprr: trace ends early
-    at event N", output a prefix of the recording's. Returns N."""
-    rep = h.replay(trace)
-    check_uprr_error(Result(rep.argv, rep.status, b'', rep.stderr, rep.seconds), what)
-    m = CUT_RE.match(rep.stderr.rstrip(b'\n'))
-    if not m:
-        raise Fail(f'{what}: expected "uprr: trace ends early at event N"\n  {rep.explain()}')
-    if not rec.stdout.startswith(rep.stdout):
-        compare_bytes(rec.stdout[:len(rep.stdout)], rep.stdout, f'stdout of {what}')
-    return int(m.group(1))
+    """Replay a trace cut short: exit 123, one line "uprr: replay: the
+    recording was cut short at event N (the recorder did not finish it)",
+    output a prefix of the recording's. Returns N."""
+    return int(replay_cut_result(h.replay(trace), rec, what).group(1))
 
 
 def dumped_events(h, trace):
@@ -2371,7 +2504,8 @@ def c_cut_traces(h):
     """Three real recordings (sort, pigz, and a shell pipeline of 4
     processes), their events stream cut at every frame boundary, inside every
     frame's header and in the middle of every frame: each replay runs the
-    whole frames and stops with "uprr: trace ends early at event N", where N
+    whole frames and stops with "uprr: replay: the recording was cut short at
+    event N (the recorder did not finish it)", exit 123, where N
     is the number of events in the whole frames (what `uprr dump` reads) and
     the same for the three cuts after one boundary."""
     text = h.path('cut-input.txt')
@@ -2490,8 +2624,8 @@ def c_record_unsupported(h):
         log(f'  ok: {ends[0].decode()}')
         rep = h.replay(trace)
         lines = rep.uprr_lines()
-        if rep.status != UPRR_FAILURE or len(lines) != 1 or not CUT_RE.match(lines[0]) or \
-                b'the recording stopped: ' not in lines[0] or name.encode() not in lines[0]:
+        if rep.status != UPRR_FAILURE or len(lines) != 1 or not STOPPED_RE.match(lines[0]) or \
+                name.encode() not in lines[0]:
             raise Fail('the replay of a stopped recording does not say why it ends\n  '
                        + rep.explain())
         log(f'  ok: {lines[0].decode()}')
@@ -3510,8 +3644,26 @@ def c_affinity(h):
 
 @case('killed-recorder')
 def c_killed_recorder(h):
-    """SIGKILL to uprr record in mid-run: the tracee dies with it, and the
-    trace replays up to its last whole frame, then says so (exit 125)."""
+    """SIGKILL to uprr record in mid-run: the tracee dies with it, nothing
+    of the recording is left running, and the trace replays up to its last
+    whole frame, then says the recording was cut short (exit 123); uprr
+    info, dump and ps say the trace is incomplete. Three programs: tick_lines
+    (a numbered line every 5 ms for 5 s; its frames go out every 250 ms),
+    the same with 4 threads sharing a mutex, and od of /dev/urandom (a frame
+    every few ms, the last one often cut in the middle)."""
+    for name, argv in (('tick_lines', [h.prog('tick_lines'), '1', '1000', '5']),
+                       ('tick_lines-4', [h.prog('tick_lines'), '4', '250', '5'])):
+        # killed once the trace holds a few frames (a second or so), long
+        # before the program's end
+        rep, out = kill_recorder_when(h, name, argv, lambda out: out.count(b'\n') >= 100,
+                                      min_frames=4)
+        if re.search(rb'^done', out, re.M):
+            raise Fail(f'{name} ended before uprr record was killed')
+        lines = rep.stdout.count(b'\n')
+        if lines < 20 or not rep.stdout.endswith(b'\n'):
+            raise Fail(f'the replay of the killed recording of {name} showed {lines} lines:\n'
+                       + tail(rep.stdout))
+        log(f'  {name}: replay showed {lines} of the {out.count(NL)} lines printed')
     od = need('od')
     trace = h.new_trace_path('killed')
     events = os.path.join(trace, 'events')
@@ -3560,22 +3712,47 @@ def c_killed_recorder(h):
         p.stdout.close()
     finish_group(p, 'uprr record')
     rep = h.replay(trace)
-    check_uprr_error(Result(rep.argv, rep.status, b'', rep.stderr, rep.seconds),
-                     'replay of a trace whose recorder was killed')
+    replay_cut_result(rep, bytes(out), 'replay of a trace whose recorder was killed')
     if not rep.stdout:
         raise Fail('the replay of the killed recording showed no output')
-    if not out.startswith(rep.stdout):
-        compare_bytes(bytes(out[:len(rep.stdout)]), rep.stdout, 'stdout',
-                      'the killed recording', 'the replay')
     log(f'  replay showed {len(rep.stdout)} of the {len(out)} bytes od printed, then stopped')
+    check_incomplete(h, trace)
+
+
+NL = b'\n'
+INCOMPLETE_RE = re.compile(rb'^end:         incomplete: recorder did not finish \(killed, or it '
+                           rb'could not write the trace(; .*)?\)$', re.M)
+
+
+def check_incomplete(h, trace, replays_to=None):
+    """uprr info, dump and ps of @trace, which its recorder did not finish:
+    info says "incomplete: recorder did not finish" (and, if @replays_to is
+    given, that text on its "replays to:" line), dump lists the events and
+    says in one line that there is no end after them, ps warns; all exit 0.
+    Returns the number of events dump listed."""
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
-    # killed between frames, or while one was being written (the writer's
-    # thread writes a frame while the recorder goes on): its first part
-    # is on disk, and info names the frame
-    if info.status != 0 or not re.search(rb'end:         none recorded \((the trace was cut short|'
-                                         rb"trace '.*' ends in the middle of frame \d+)", info.stdout):
-        raise Fail(f'uprr info of the killed recording does not say it was cut short:\n'
+    if info.status != 0 or not INCOMPLETE_RE.search(info.stdout):
+        raise Fail(f'uprr info does not say the trace is incomplete:\n'
                    f'  {info.explain()}\n{tail(info.stdout)}')
+    to = re.search(rb'^replays to:  (.*)$', info.stdout, re.M)
+    if not to or (replays_to is not None and replays_to.encode() not in to.group(1)):
+        raise Fail(f'uprr info does not say where the replay of an incomplete trace ends '
+                   f'({replays_to!r}):\n{tail(info.stdout)}')
+    log(f'  uprr info: {INCOMPLETE_RE.search(info.stdout).group(0).decode().split(None, 1)[1]}'
+        f'; replays to {to.group(1).decode()}')
+    dump = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump')
+    n = dump.stdout.count(b'\n')
+    m = one_uprr_line(dump, re.compile(rb'^uprr: trace: \'.*\' is incomplete: recorder did not '
+                                       rb'finish \(.*\): no end after event (\d+)$'), 'uprr dump')
+    if dump.status != 0 or int(m.group(1)) != n:
+        raise Fail(f'uprr dump of an incomplete trace listed {n} events and said '
+                   f'{m.group(0).decode()!r}\n  {dump.explain()}')
+    ps = run([h.uprr, 'ps', trace], timeout=60, what='uprr ps')
+    one_uprr_line(ps, re.compile(rb'^uprr: trace: \'.*\' is incomplete: recorder did not finish'),
+                  'uprr ps')
+    if ps.status != 0:
+        raise Fail(f'uprr ps of an incomplete trace failed\n  {ps.explain()}')
+    return n
 
 
 def read_some(f, deadline):
@@ -3632,7 +3809,6 @@ def c_stress_memcached(h):
 UNRECORDED_RE = re.compile(
     rb'^uprr: record: (.+): No space left on device; the program goes on unrecorded '
     rb'\(the trace keeps its first (\d+) events\)$')
-ENDS_EARLY_RE = re.compile(rb'^uprr: trace ends early at event (\d+)$')
 
 
 def need_root(what):
@@ -3683,13 +3859,11 @@ def one_uprr_line(r, regex, what):
 
 def check_replay_ends_early(h, trace, recorded, events=None):
     """Replay the cut trace @trace: its output is a prefix of @recorded (the
-    program's whole output), then one line 'uprr: trace ends early at event N'
-    (N = @events if given) and exit 125. Returns the replay's Result."""
+    program's whole output), then one line 'uprr: replay: the recording was
+    cut short at event N (the recorder did not finish it...)' (N = @events if
+    given) and exit 123. Returns the replay's Result."""
     rep = h.replay(trace)
-    if rep.status != UPRR_FAILURE:
-        raise Fail(f'replay of a cut trace: expected exit 125, got {describe_status(rep.status)}'
-                   f'\n  {rep.explain()}')
-    m = one_uprr_line(rep, ENDS_EARLY_RE, 'replay of a cut trace')
+    m = replay_cut_result(rep, recorded, 'replay of a cut trace')
     if events is not None and int(m.group(1)) != events:
         raise Fail(f'the recorder said the trace keeps {events} events, the replay ends at '
                    f'event {m.group(1).decode()}')
@@ -3805,12 +3979,30 @@ if __name__ == '__main__':
 '''
 
 
-def kill_recorder_when(h, name, argv, ready, events_bytes=0):
+def whole_frames(path):
+    """How many whole frames the stream file at @path holds now (0 if it
+    does not exist; a frame being written is not counted)."""
+    try:
+        data = read(path)
+    except OSError:
+        return 0
+    n = off = 0
+    while off + FRAME_HEADER <= len(data) and data[off:off + 4] == FRAME_MAGIC:
+        off += FRAME_HEADER + int.from_bytes(data[off + 12:off + 16], 'little')
+        if off > len(data):
+            break
+        n += 1
+    return n
+
+
+def kill_recorder_when(h, name, argv, ready, events_bytes=0, min_frames=0):
     """Record @argv and SIGKILL uprr record once ready(output so far) says
-    so and the events stream has @events_bytes on disk. Then no process of the recording may be left, running or stopped
-    (finish_group: mirrors and every tracee are in uprr's process group), and
-    the trace must replay up to its last whole frame, its output a prefix of
-    what the program printed."""
+    so and the events stream has @events_bytes and @min_frames whole frames
+    on disk. Then no process of the recording may be left, running or
+    stopped (finish_group: mirrors and every tracee are in uprr's process
+    group), and the trace must replay up to its last whole frame, its output
+    a prefix of what the program printed, and uprr info, dump and ps say it
+    is incomplete. Returns (the replay's Result, the program's output)."""
     trace = h.new_trace_path(name)
     out_path = h.path(name + '.out')
     with open(out_path, 'wb') as out:
@@ -3820,7 +4012,7 @@ def kill_recorder_when(h, name, argv, ready, events_bytes=0):
         deadline = time.monotonic() + time_left(120)
         events = os.path.join(trace, 'events')
         while not (os.path.exists(events) and os.path.getsize(events) >= events_bytes and
-                   ready(read(out_path))):
+                   ready(read(out_path)) and whole_frames(events) >= min_frames):
             if p.poll() is not None:
                 raise Fail(f'uprr record of {name} ended ({describe_status(p.returncode)}) '
                            'before it was killed')
@@ -3839,7 +4031,10 @@ def kill_recorder_when(h, name, argv, ready, events_bytes=0):
     for pid in procs:
         if os.path.exists(f'/proc/{pid}') and not _is_zombie(pid):
             raise Fail(f'process {pid} of the recording outlived uprr record')
-    return check_replay_ends_early(h, trace, read(out_path))
+    out = read(out_path)
+    rep = check_replay_ends_early(h, trace, out)
+    check_incomplete(h, trace)
+    return rep, out
 
 
 @case('killed-recorder-tree')
@@ -4704,6 +4899,9 @@ import e2e_real  # noqa: E402,F401 (real programs from Debian, issue 13)
 import e2e_copy  # noqa: E402,F401 (the syscall buffer's copy slice, issue 14)
 import e2e_tp  # noqa: E402,F401 (the TP run and its log, issue 15)
 import e2e_tpmode  # noqa: E402,F401 (--mode=tp: a TP run, then an EP run from its log)
+import e2e_output  # noqa: E402,F401 (--mode=tp: output commit)
+import e2e_tpmemc  # noqa: E402,F401 (--mode=tp: memcached -t 2 under a client's load)
+import e2e_truncated  # noqa: E402,F401 (traces their recorder did not finish)
 import e2e_tpreach  # noqa: E402,F401 (--mode=tp on xz -T2 and the like)
 
 

@@ -238,13 +238,16 @@ PRELOAD_ADDR, PRELOAD_END = 0x6d000000, 0x6d000000 + 0x10000
 ERESTARTSYS = 512
 
 
-def check_epochs(h, trace, rec):
+def check_epochs(h, trace, rec, anywhere=False):
     """The TP run's epochs: every copy the recorder made was checked against
     its process, still stopped, and found equal (--epoch-check: memory,
     mappings, each thread's registers, XSAVE state and mask); the log holds
     an epoch event per thread of each checkpoint, its count of syscalls
     being those of that thread before it in the log (traced exits and
-    buffered records), registers for a thread in user code. Returns {k: [(tid, at, copy pid)]}."""
+    buffered records), registers for a thread in user code. Unless the run
+    had --epoch-anywhere (@anywhere), every end is at a syscall (values[2]
+    = 2, TRACE_EPOCH_SYSCALL): the ends an EP run can find by counting a
+    thread's calls (record-epoch.c). Returns {k: [(tid, at, copy pid)]}."""
     err = rec.stderr.decode(errors='replace')
     bad = [ln for ln in err.splitlines() if 'differs from it' in ln or 'cannot check it' in ln]
     if bad:
@@ -286,6 +289,9 @@ def check_epochs(h, trace, rec):
             held[tid] = count - seen[tid]
         if at not in (1, 2) or (at == 1) != ('rip=' in line):
             raise Fail(f'epoch event with a wrong place or registers: {line}')
+        if at != 2 and not anywhere:
+            raise Fail(f'epoch event of thread {tid} at checkpoint {k} in user code, in a run '
+                       f'whose ends must all be at syscalls: {line[:200]}')
         epochs[k].append((tid, at, copy))
     if not epochs or sorted(epochs) != list(range(1, len(epochs) + 1)):
         raise Fail(f'the log should hold checkpoints 1..N; it holds {sorted(epochs)}')
@@ -308,29 +314,79 @@ def c_tp_epochs_threads_mutex(h):
     check_epochs(h, trace, rec)
 
 
+def ends_figures(rec):
+    """(taken, given up) from `uprr record -v`'s line on ends at syscalls."""
+    m = re.search(rb'ends at syscalls: ([0-9]+) taken, ([0-9]+) given up', rec.stderr)
+    if not m:
+        raise Fail('uprr record -v says nothing of ends at syscalls:\n' + tail(rec.stderr))
+    return int(m.group(1)), int(m.group(2))
+
+
 @case('tp-epochs-parallel')
 def c_tp_epochs_parallel(h):
     """tests/progs/tp_parallel, 2 threads computing, in a TP run with 5 ms
-    epochs: stdout as natively, 50 pwrite64 per thread in the log; the
-    checkpoints catch threads in user code (registers logged) and each
-    equals its process."""
+    epochs and every syscall traced: stdout as natively, 50 pwrite64 per
+    thread in the log; each checkpoint equals its process; every end is at
+    a syscall (the threads in user code were let go to their next pwrite64
+    and held at its entry, the main thread stands in its join's futex
+    wait), and ends still come several times a second, some with all 3
+    threads."""
     argv = [h.prog('tp_parallel'), '2', '50', '100']
     native = native_run(argv, 'tp_parallel', cwd=h.tmp)
-    trace, rec = record_tp(h, argv, 'epochs-tp_parallel', options=EPOCHS)
+    trace, rec = record_tp(h, argv, 'epochs-tp_parallel',
+                           options=EPOCHS + ['--no-syscall-buffer'])
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
     made = Log(h, trace).threads_making(NR_PWRITE64)
     if sorted(made.values()) != [50, 50]:
         raise Fail(f'the log should hold 50 pwrite64 of each of 2 threads; it holds {made}')
     epochs = check_epochs(h, trace, rec)
-    if len(epochs) < 3 or not any(at == 1 for v in epochs.values() for _, at, _ in v) or \
-            max(len(v) for v in epochs.values()) < 3:
-        raise Fail(f'expected 3 checkpoints or more, one of all 3 threads, some in user code: '
-                   f'{dict(epochs)}')
+    taken, given_up = ends_figures(rec)
+    log(f'  {taken} ends taken, {given_up} given up, in {rec.seconds:.2f} s')
+    if len(epochs) < 3 or max(len(v) for v in epochs.values()) < 3:
+        raise Fail(f'expected 3 checkpoints or more, one of all 3 threads: {dict(epochs)}')
     # tp/epoch.c keeps the last two, alive, and freed the others
     n = len(epochs)
     want = f'checkpoints kept at the end: {n - 1} to {n}, 2 copies (2 alive)'.encode()
     if want not in rec.stderr:
         raise Fail(f'expected "{want.decode()}" from uprr record -v:\n' + tail(rec.stderr))
+
+
+@case('tp-epochs-given-up')
+def c_tp_epochs_given_up(h):
+    """tests/progs/tp_parallel with 2 long rounds per thread (about 0.1 s
+    of computing between two syscalls), in a TP run with 5 ms epochs and
+    every syscall traced: a thread in user code does not reach a syscall
+    within the bound (record-epoch.c, 10 ms), so those ends are given up
+    and the threads let go; the run ends as natively, and the ends taken
+    (at the threads' starts and ends) are all at syscalls."""
+    argv = [h.prog('tp_parallel'), '2', '2', '100']
+    native = native_run(argv, 'tp_parallel', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-tp_parallel-given-up',
+                           options=EPOCHS + ['--no-syscall-buffer'])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    taken, given_up = ends_figures(rec)
+    log(f'  {taken} ends taken, {given_up} given up, in {rec.seconds:.2f} s')
+    if given_up < 3:
+        raise Fail(f'expected ends given up while the threads compute; {given_up} were')
+    if taken:
+        check_epochs(h, trace, rec)
+
+
+@case('tp-epochs-anywhere')
+def c_tp_epochs_anywhere(h):
+    """tests/progs/tp_parallel, syscall buffer on (its pwrite64 are buffered:
+    its threads reach no traced syscall), with --epoch-anywhere: a thread
+    that reaches no syscall in time is stopped where it stands, its end
+    logged in user code with its registers (TRACE_EPOCH_USER); each
+    checkpoint equals its process."""
+    argv = [h.prog('tp_parallel'), '2', '50', '100']
+    native = native_run(argv, 'tp_parallel', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-tp_parallel-anywhere',
+                           options=EPOCHS + ['--epoch-anywhere'])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    epochs = check_epochs(h, trace, rec, anywhere=True)
+    if len(epochs) < 3 or not any(at == 1 for v in epochs.values() for _, at, _ in v):
+        raise Fail(f'expected 3 checkpoints or more, some in user code: {dict(epochs)}')
 
 
 @case('tp-epochs-blocked')
@@ -362,13 +418,16 @@ def c_tp_epochs_blocked(h):
 @case('tp-epochs-fork')
 def c_tp_epochs_fork(h):
     """tests/progs/tp_parallel with a child process, in a TP run with 5 ms
-    epochs: output and exit status as natively; the parent (uprr's child)
+    epochs and every syscall traced: output and exit status as natively; the parent (uprr's child)
     is copied at each checkpoint and equals its copy; the child, which is
     not uprr's child (its copy would be the program's), has its threads'
     epoch ends logged without a copy."""
     argv = [h.prog('tp_parallel'), '2', '20', '40', 'fork']
     native = native_run(argv, 'tp_parallel fork', cwd=h.tmp)
-    trace, rec = record_tp(h, argv, 'epochs-tp_parallel-fork', options=EPOCHS)
+    # every syscall traced: the threads' pwrite64 are where they end (the
+    # buffer takes them: the child's computing threads would give none)
+    trace, rec = record_tp(h, argv, 'epochs-tp_parallel-fork',
+                           options=EPOCHS + ['--no-syscall-buffer'])
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
     epochs = check_epochs(h, trace, rec)
     copied = {tid for v in epochs.values() for tid, _, copy in v if copy}
@@ -376,6 +435,47 @@ def c_tp_epochs_fork(h):
     log(f'  threads copied {sorted(copied)}, not copied {sorted(uncopied)}')
     if not copied or not uncopied:
         raise Fail(f'expected checkpoints of the parent and uncopied ends of the child: {dict(epochs)}')
+
+
+@case('tp-epochs-exec')
+def c_tp_epochs_exec(h):
+    """tests/progs/exec_loop, 200 execs in a row, in a TP run with 1 ms
+    epochs and every syscall traced: an end that finds the process in
+    execve(2) would stop it at the exec's exit, where its copy had PKRU 0
+    (the process its default, 0x55555554): such ends are put off
+    (record-epoch.c), and every checkpoint equals its process."""
+    argv = [h.prog('exec_loop'), '200']
+    trace, rec = record_tp(h, argv, 'epochs-exec_loop',
+                           options=['--epoch=1'] + EPOCHS[1:] + ['--no-syscall-buffer'])
+    if rec.stdout != b'exec_loop: 200 execs\n':
+        raise Fail('the TP run did not exec 200 times:\n' + tail(rec.stdout))
+    epochs = check_epochs(h, trace, rec)
+    if len(epochs) < 10:
+        raise Fail(f'expected 10 checkpoints or more: {len(epochs)}')
+
+
+@case('tp-epochs-sort')
+def c_tp_epochs_sort(h):
+    """sort --parallel=2 of 4 MB with a 1 MiB buffer, the syscall buffer on,
+    in a TP run with 5 ms epochs: output as natively; each checkpoint
+    equals its process and every end is at a syscall. Its threads' reads
+    and writes are buffered; they stop at traced futex waits the buffer's
+    library makes, where an end holds them blocked (a thread let go to its
+    next syscall that blocks in such a call is held there too)."""
+    from e2e_tpmode import real_program, text_input
+    sort = real_program('sort')
+    path = text_input(h, 'sort-input', 4 << 20)
+    argv = [sort, '--parallel=2', '-S', '1M', '-T', h.tmp, path]
+    native = native_run(argv, 'sort', cwd=h.tmp)
+    trace, rec = record_tp(h, argv, 'epochs-sort', options=EPOCHS)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
+    epochs = check_epochs(h, trace, rec)
+    taken, given_up = ends_figures(rec)
+    m = re.search(rb'\(([0-9]+) of them held blocked in a call on the way\)', rec.stderr)
+    log(f'  {taken} ends taken, {given_up} given up, {m.group(1).decode() if m else "?"} '
+        f'threads held blocked on their way, in {rec.seconds:.2f} s')
+    if len(epochs) < 2:
+        raise Fail(f'expected 2 checkpoints or more: {dict(epochs)}')
 
 
 @case('tp-epochs-resident')
@@ -387,7 +487,9 @@ def c_tp_epochs_resident(h):
     k - 1, still kept, against the process at k)."""
     argv = [h.prog('tp_resident'), '16', '2', '400']
     native = native_run(argv, 'tp_resident', cwd=h.tmp)
-    trace, rec = record_tp(h, argv, 'epochs-tp_resident', options=EPOCHS)
+    # every syscall traced: its threads' pwrite64 are where they end
+    trace, rec = record_tp(h, argv, 'epochs-tp_resident',
+                           options=EPOCHS + ['--no-syscall-buffer'])
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the TP run')
     epochs = check_epochs(h, trace, rec)
     m = re.search(rb'([0-9]+) pages not written by the dirty logs\' account found unchanged',

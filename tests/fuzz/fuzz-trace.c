@@ -181,8 +181,14 @@ read_events(struct trace_reader *r)
 {
 	struct trace_event ev;
 	uint64_t sum = 0;
+	bool ended;
 	int ret;
 
+	/* the look at the last frame replay of a tp trace takes first */
+	ret = trace_reader_has_end(r, &ended);
+	CHECK(ret == 0 || ret == -EBADMSG || ret == -ENODATA || ret == -ENOMEM, "has_end: %d",
+	      ret);
+	CHECK(ret == 0 || !ended, "ended after an error");
 	while ((ret = trace_reader_next(r, &ev)) > 0) {
 		CHECK(ev.type >= 1 && ev.type <= 255 && ev.nvalues <= TRACE_MAX_VALUES, "event");
 		CHECK(!ev.nblobs || ev.blobs, "blobs");
@@ -200,6 +206,11 @@ read_events(struct trace_reader *r)
 		check_message(trace_reader_error(r));
 	/* errors are sticky, and so is the end */
 	CHECK(trace_reader_next(r, &ev) == ret, "not sticky");
+	/* complete only at a clean end, and then as the last frame showed */
+	CHECK(ret == 0 || !trace_reader_complete(r), "complete after %d", ret);
+	if (ret == 0 && trace_reader_header(r)->format_version >= 6)
+		CHECK(trace_reader_has_end(r, &ended) == 0 && ended == trace_reader_complete(r),
+		      "has_end %d, complete %d", ended, trace_reader_complete(r));
 	/* keep the sum alive */
 	__asm__ volatile("" : : "r"(sum));
 }

@@ -181,8 +181,8 @@ Test(ep_log, what_it_cannot_take_is_refused)
 	cr_assert(strstr(err, "asynchronous signal"), "%s", err);
 	remove_tmp();
 	make_tmp();
-	cr_assert_eq(ep_log_open(write_log(TRACE_EV_SYSCALLBUF, 1), &log, err, sizeof(err)), -ENOTSUP);
-	cr_assert(strstr(err, "--no-syscall-buffer"), "%s", err);
+	/* a signal delivered at the start of a thread, not at a syscall's exit */
+	cr_assert_eq(ep_log_open(write_log(TRACE_EV_SIGNAL, 11), &log, err, sizeof(err)), -ENOTSUP);
 	cr_assert_null(log);
 	cr_assert_lt(ep_log_open("/nonexistent/trace", &log, err, sizeof(err)), 0);
 }

@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "trace/trace-private.h"
 #include "trace/trace.h"
@@ -741,6 +742,135 @@ Test(trace, reader_cut_at_every_byte)
 			cr_assert_str_eq(msg, want);
 		}
 	}
+}
+
+/* A trace of @n generated events (types 1-8, a frame every 3) and, with
+ * @end, TRACE_EV_END: as a recorder that finished writes it. */
+static void
+write_trace_end(const char *dir, uint64_t n, bool end)
+{
+	struct trace_header h;
+	struct trace_writer *w;
+	struct trace_event ev;
+
+	sample_header(&h);
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	for (uint64_t i = 0; i < n; i++) {
+		gen_event(i, &ev, gen_blobs, 24);
+		cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+		if ((i + 1) % 3 == 0)
+			cr_assert_eq(trace_writer_flush(w), 0);
+	}
+	if (end) {
+		ev = (struct trace_event){ .type = TRACE_EV_END, .tid = 7, .nvalues = 1 };
+		cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+	}
+	cr_assert_eq(trace_writer_close(w), 0);
+}
+
+/* trace_reader_complete() after reading @dir to its end, and
+ * trace_reader_has_end() before reading it: the two must agree. */
+static bool
+ends_complete(const char *dir, int *ret_next)
+{
+	struct trace_reader *r;
+	struct trace_event ev;
+	char err[512];
+	bool ended, complete;
+	int ret;
+
+	cr_assert_eq(trace_reader_open(dir, &r, err, sizeof(err)), 0, "open: %s", err);
+	cr_assert_eq(trace_reader_has_end(r, &ended), 0);
+	cr_assert_not(trace_reader_complete(r), "complete before the end was read");
+	while ((ret = trace_reader_next(r, &ev)) == 1)
+		;
+	complete = trace_reader_complete(r);
+	/* has_end() moved nothing: a second look says the same */
+	cr_assert_eq(trace_reader_has_end(r, &ended), 0);
+	cr_assert_eq(ended, complete, "has_end %d, complete %d", ended, complete);
+	trace_reader_close(r);
+	*ret_next = ret;
+	return complete;
+}
+
+/* A trace is complete only with its end event, read to a clean end: cut
+ * at any byte (a killed recorder), or written without the end, it is not. */
+Test(trace, reader_complete_only_with_end)
+{
+	const char *dir = tmp_path("t");
+	const char *events = tmp_path("t/events");
+	uint64_t size;
+	int ret;
+
+	fill_pool();
+	write_trace_end(dir, 10, true);
+	cr_assert(ends_complete(dir, &ret));
+	cr_assert_eq(ret, 0);
+	size = file_size(events);
+	for (uint64_t cut = size; cut-- > 0;) {
+		cr_assert_eq(truncate(events, (off_t)cut), 0);
+		cr_assert_not(ends_complete(dir, &ret), "complete when cut at %lu",
+			      (unsigned long)cut);
+		cr_assert(ret == 0 || ret == -ENODATA, "cut %lu: %d", (unsigned long)cut, ret);
+	}
+	dir = tmp_path("t2");
+	write_trace_end(dir, 10, false);
+	cr_assert_not(ends_complete(dir, &ret));
+	cr_assert_eq(ret, 0);
+}
+
+/* A corrupt frame header: has_end() says so, and never that the trace
+ * ended. */
+Test(trace, reader_has_end_corrupt)
+{
+	const char *dir = tmp_path("t");
+	struct trace_reader *r;
+	uint64_t ends[8];
+	char err[512];
+	bool ended = true;
+	int fd;
+
+	fill_pool();
+	write_trace_end(dir, 10, true);
+	cr_assert_eq(frame_ends(tmp_path("t/events"), ends, 8), 4);
+	fd = open(tmp_path("t/events"), O_RDWR | O_CLOEXEC);
+	/* frame 1's magic */
+	cr_assert_eq(pwrite(fd, "X", 1, (off_t)ends[0]), 1);
+	close(fd);
+	cr_assert_eq(trace_reader_open(dir, &r, err, sizeof(err)), 0, "open: %s", err);
+	cr_assert_eq(trace_reader_has_end(r, &ended), -EBADMSG);
+	cr_assert_not(ended);
+	trace_reader_close(r);
+}
+
+/* Records go out as a frame once the oldest waited TRACE_FRAME_MAX_AGE_MS,
+ * however few: a recorder killed then leaves them. */
+Test(trace, writer_frame_by_age)
+{
+	const char *dir = tmp_path("t");
+	struct trace_header h;
+	struct trace_writer *w;
+	struct trace_event ev;
+	struct trace_stats st;
+	struct timespec pause = { 0, (TRACE_FRAME_MAX_AGE_MS + 20) * 1000000L };
+
+	fill_pool();
+	sample_header(&h);
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	gen_event(0, &ev, gen_blobs, 24);
+	cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+	gen_event(1, &ev, gen_blobs, 24);
+	cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+	trace_writer_stats(w, &st);
+	cr_assert_eq(st.frames, 0, "a frame before its records aged");
+	nanosleep(&pause, NULL);
+	gen_event(2, &ev, gen_blobs, 24);
+	cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+	/* stats wait for the frame being written */
+	trace_writer_stats(w, &st);
+	cr_assert_eq(st.frames, 1);
+	cr_assert_eq(st.events_written, 3);
+	cr_assert_eq(trace_writer_close(w), 0);
 }
 
 Test(trace, reader_record_past_frame)

@@ -1,0 +1,325 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end cases of output commit in `uprr record --mode=tp` (issue 15,
+doc/uniparallel.md "Output commit"): the TP run's writes to a destination
+outside the recording (a pipe read by another process, a terminal) are
+held until the EP run verified them, then written in order by uprr.
+
+tests/progs/out_lines writes numbered lines from two threads, one every
+few ms, and creates a marker file when it is done. A reader outside the
+recording notes, for each line, when it came and whether the marker
+existed then: natively the first line comes long before the marker; held,
+after it. Each case checks the lines are the native run's (each once, in
+order), that they were held, and that the trace replays.
+
+e2e.py imports this module after its own cases.
+"""
+
+import os
+import pty
+import re
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from e2e import (REPLAY_TIMEOUT, Fail, Result, case, check_record, compare, compare_bytes,
+                 describe_status, finish_group, kill_group, log, native_run, run_on_pty, start,
+                 tail, time_left, unseeded)
+
+TP = ['--mode=tp']
+# lines per thread and ms between two of a thread's lines: ~0.5 s natively
+LINES, MS = 50, 10
+
+# The reader outside the recording: for each line of its stdin, "TIME
+# MARKER LINE" (time.monotonic(), CLOCK_MONOTONIC, the harness's clock
+# too; MARKER 1 if the marker file existed when the line came). With a
+# count, it stops after that many lines and exits, closing the pipe.
+READER = r'''
+import os, sys, time
+marker, stop = sys.argv[1], int(sys.argv[2])
+out, n = sys.stdout.buffer, 0
+for line in sys.stdin.buffer:
+    out.write(b'%.6f %d ' % (time.monotonic(), os.path.exists(marker)) + line)
+    n += 1
+    if stop and n >= stop:
+        break
+out.flush()
+'''
+
+
+class Piped:
+    """What a reader outside saw of a run whose stdout it read."""
+
+    def __init__(self, result, lines, t0):
+        self.result, self.t0 = result, t0
+        self.times = [t for t, _, _ in lines]
+        self.marked = [m for _, m, _ in lines]
+        self.data = b''.join(line for _, _, line in lines)
+
+    def first_delay(self):
+        return self.times[0] - self.t0 if self.times else None
+
+
+def read_through_reader(h, argv, name, marker, stop=0, timeout=300):
+    """Run @argv with its stdout a pipe read by the reader, its stderr a
+    file. Returns a Piped whose result's stdout is what the reader got."""
+    err_path = h.path(name + '.stderr')
+    t0 = time.monotonic()
+    with open(err_path, 'wb') as err:
+        p = start(argv, stdout=subprocess.PIPE, stderr=err, cwd=h.tmp)
+    try:
+        reader = start([sys.executable, '-c', READER, marker, str(stop)], stdin=p.stdout,
+                       stdout=subprocess.PIPE)
+    finally:
+        p.stdout.close()  # the reader holds the pipe's only read end
+    try:
+        out, _ = reader.communicate(timeout=time_left(timeout))
+        p.wait(timeout=time_left(timeout))
+    except subprocess.TimeoutExpired:
+        kill_group(p.pid, p.pid)
+        kill_group(reader.pid, reader.pid)
+        raise Fail(f'{name}: timed out and was killed')
+    finish_group(reader, name + ' reader')
+    finish_group(p, name)
+    lines = []
+    for ln in out.splitlines(keepends=True):
+        t, m, rest = ln.split(b' ', 2)
+        lines.append((float(t), m == b'1', rest))
+    with open(err_path, 'rb') as f:
+        err = f.read()
+    r = Result(argv, p.returncode, b'', err, time.monotonic() - t0)
+    piped = Piped(r, lines, t0)
+    r.stdout = piped.data
+    log(f'  -> {name}: {describe_status(r.status)}, the reader got {len(lines)} lines'
+        + (f', the first after {piped.first_delay():.3f}s' if lines else ''))
+    return piped
+
+
+def expected_lines(n):
+    return b''.join(b'line %d\n' % i for i in range(2 * n)) + b'out_lines: %d lines\n' % (2 * n)
+
+
+@case('tp-output-pipe')
+def c_tp_output_pipe(h):
+    """out_lines to a pipe read by a process outside the recording: the
+    reader gets every line once, in order, as natively; natively the first
+    line comes before the program ends (the marker is missing), recorded
+    only after it (held until the EP run verified the program; `uprr
+    record -v` says it released them); the trace replays."""
+    prog = h.prog('out_lines')
+    native = read_through_reader(h, [prog, str(LINES), str(MS), h.path('marker-native')],
+                                 'native', h.path('marker-native'))
+    compare_bytes(expected_lines(LINES), native.result.stdout, 'stdout', 'out_lines\'s design',
+                  'the native run')
+    if native.marked[0]:
+        raise Fail('natively the first line came after the program ended: the test cannot '
+                   'tell held output from shown output')
+    trace = h.new_trace_path('out_lines')
+    marker = h.path('marker-rec')
+    rec = read_through_reader(h, [h.uprr, 'record', '-v', '-o', trace] + TP +
+                              ['--', prog, str(LINES), str(MS), marker], 'record', marker)
+    check_record(rec.result, trace, 0)
+    compare_bytes(native.result.stdout, rec.result.stdout, 'what the reader got',
+                  'the native run', 'the recording')
+    if not all(rec.marked):
+        first = rec.marked.index(False)
+        raise Fail(f'line {first} reached the reader before the program ended: the TP run\'s '
+                   'output was not held')
+    err = rec.result.stderr.decode(errors='replace')
+    if not re.search(r'output commit: releasing \d+ bytes of \d+ writes', err):
+        raise Fail('uprr record -v does not say it released the held output:\n'
+                   + tail(rec.result.stderr))
+    m = re.search(r'the first write waited ([0-9.]+) s', err)
+    log(f'  first line after {native.first_delay():.3f}s natively, '
+        f'{rec.first_delay():.3f}s recorded (held {m.group(1) if m else "?"}s in uprr); '
+        f'last line after {native.times[-1] - native.t0:.3f}s natively, '
+        f'{rec.times[-1] - rec.t0:.3f}s recorded')
+    compare(rec.result, h.replay(trace))
+
+
+@case('tp-output-epipe')
+def c_tp_output_epipe(h):
+    """The reader reads 3 lines and exits while out_lines writes 20,000
+    (more than a pipe holds): uprr's writer meets EPIPE, says so in one
+    line and drops the rest; the program saw its writes succeed (it ends
+    with 0, where natively SIGPIPE kills it); uprr itself is not killed by
+    SIGPIPE; the trace replays all 20,000 lines."""
+    prog = h.prog('out_lines')
+    n = 10000
+    trace = h.new_trace_path('out_lines-epipe')
+    marker = h.path('marker-epipe')
+    rec = read_through_reader(h, [h.uprr, 'record', '-o', trace] + TP +
+                              ['--', prog, str(n), '0', marker], 'record', marker, stop=3)
+    check_record(rec.result, trace, 0)
+    compare_bytes(b'line 0\nline 1\nline 2\n', rec.result.stdout, 'what the reader got',
+                  'out_lines\'s design', 'the recording')
+    said = [ln for ln in rec.result.uprr_lines() if b'held output could not be written' in ln]
+    if len(said) != 1:
+        raise Fail('uprr did not say once that the held output could not be written:\n'
+                   + tail(rec.result.stderr))
+    rep = h.replay(trace)
+    if rep.status != 0:
+        raise Fail(f'the replay ended with {describe_status(rep.status)}\n  {rep.explain()}')
+    compare_bytes(expected_lines(n), rep.stdout, 'stdout', 'out_lines\'s design', 'the replay')
+
+
+def read_pty(h, argv, name, marker, timeout):
+    """Run @argv with stdout and stderr a terminal; returns (what it showed,
+    whether the marker existed when the first bytes came, their delay)."""
+    master, slave = pty.openpty()
+    t0 = time.monotonic()
+    try:
+        p = start(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, cwd=h.tmp)
+    finally:
+        os.close(slave)
+    out, first = bytearray(), None
+    deadline = time.monotonic() + time_left(timeout)
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], max(0, deadline - time.monotonic()))
+            if not ready:
+                kill_group(p.pid, p.pid)
+                raise Fail(f'{name}: timed out on a terminal')
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                break
+            if not chunk:
+                break
+            if first is None:
+                first = (os.path.exists(marker), time.monotonic() - t0)
+            out += chunk
+        p.wait(timeout=time_left(30))
+    finally:
+        os.close(master)
+    finish_group(p, name)
+    log(f'  -> {name}: {describe_status(p.returncode)}, {len(out)} bytes on the terminal')
+    if p.returncode != 0:
+        raise Fail(f'{name} ended with {describe_status(p.returncode)}:\n' + tail(bytes(out)))
+    return bytes(out), first
+
+
+@case('tp-output-tty')
+def c_tp_output_tty(h):
+    """out_lines on a terminal (a pty, stdout and stderr one open file):
+    the terminal shows what it shows natively, but only once the program
+    ended (held); the replay on a terminal shows the same."""
+    prog = h.prog('out_lines')
+    native, first = read_pty(h, [prog, str(LINES), str(MS), h.path('marker-native')],
+                             'native-tty', h.path('marker-native'), 60)
+    if first[0]:
+        raise Fail('natively the first line came after the program ended: the test cannot '
+                   'tell held output from shown output')
+    trace = h.new_trace_path('out_lines-tty')
+    marker = h.path('marker-tty')
+    rec, rfirst = read_pty(h, [h.uprr, 'record', '-o', trace] + TP +
+                           ['--', prog, str(LINES), str(MS), marker], 'record-tty', marker, 300)
+    compare_bytes(native, rec, 'the terminal', 'the native run', 'the recording')
+    if not rfirst[0]:
+        raise Fail('the terminal showed a line before the program ended: not held')
+    log(f'  first bytes after {first[1]:.3f}s natively, {rfirst[1]:.3f}s recorded')
+    rep = run_on_pty(h, [h.uprr, 'replay', trace], 'replay-tty', REPLAY_TIMEOUT)
+    if rep.status != 0:
+        raise Fail(f'the replay on a terminal ended with {describe_status(rep.status)}:\n'
+                   + tail(rep.stdout))
+    compare_bytes(rec, rep.stdout, 'the terminal', 'the recording', 'the replay')
+
+
+
+@case('tp-output-dup')
+def c_tp_output_dup(h):
+    """dup_output with stdout and stderr pipes read outside the recording:
+    two processes write through dup, dup2, dup3, F_DUPFD, an inherited fd,
+    writev, /dev/stdout (another open file of the same pipe), sendfile
+    from a file, splice, tee and copy_file_range. Held or not, what reaches
+    each pipe is what a native run shows, in the same order (a sendfile or
+    tee run live would overtake the writes held before it). The replay is
+    not compared: the EP run orders the two processes' writes its own way
+    (the same on main without output commit)."""
+    prog = h.prog('dup_output')
+    tmp = [h.path('inputs-native'), h.path('inputs-rec')]
+    for d in tmp:
+        os.mkdir(d)
+    native = native_run([prog, tmp[0]], 'dup_output', cwd=h.tmp)
+    trace, rec = h.record([prog, tmp[1]], name='dup_output', options=TP, timeout=600)
+    if b'cannot be held' in rec.stderr:
+        raise Fail('uprr could not hold some of the output:\n' + tail(rec.stderr))
+    compare_bytes(unseeded(native.stdout), unseeded(rec.stdout), 'stdout', 'the native run',
+                  'the recording')
+    compare_bytes(unseeded(native.stderr), unseeded(rec.program_stderr()), 'stderr',
+                  'the native run', 'the recording')
+
+
+@case('tp-output-tcp-inside')
+def c_tp_output_tcp_inside(h):
+    """tcp_inside: a parent and its child ping-pong 50 times over TCP on
+    127.0.0.1. Both ends are recorded, so their writes are not held (held,
+    each would wait for the other's reply for ever: this case hangs to its
+    timeout); the output is the native run's and the trace replays."""
+    argv = [h.prog('tcp_inside'), '50']
+    native = native_run(argv, 'tcp_inside', cwd=h.tmp)
+    trace, rec = h.record(argv, name='tcp_inside', options=TP + ['-v'], timeout=120)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    # held: only the last line, to stdout (a pipe the harness reads)
+    want = (rb'output commit: 1 writes \(%d bytes\) held .* [1-9][0-9]* pipes and sockets kept '
+            rb'inside' % len(native.stdout))
+    if not re.search(want, rec.stderr):
+        raise Fail('uprr held a write between two recorded processes, or did not say so:\n'
+                   + tail(rec.stderr))
+    compare(rec, h.replay(trace))
+
+
+@case('tp-output-tcp-outside')
+def c_tp_output_tcp_outside(h):
+    """tcp_inside sends 50 lines over TCP to a server outside the
+    recording (a thread of the harness), then shuts the connection down
+    for writing: the server gets each line once, in order, as natively,
+    then the end (the shutdown held after them), but only once the program
+    ended (held; natively the first comes before its marker exists); the
+    trace replays."""
+    def serve(marker):
+        srv = socket.socket()
+        srv.bind(('127.0.0.1', 0))
+        srv.listen(1)
+        got = {'data': b'', 'marked': None}
+
+        def run_server():
+            srv.settimeout(120)
+            c, _ = srv.accept()
+            c.settimeout(120)
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                if got['marked'] is None:
+                    got['marked'] = os.path.exists(marker)
+                got['data'] += d
+            c.close()
+            srv.close()
+        t = threading.Thread(target=run_server, daemon=True)
+        t.start()
+        return srv.getsockname()[1], got, t
+
+    n = 50
+    want = b''.join(b'msg %d\n' % i for i in range(n))
+    marker = h.path('marker-native')
+    port, got, t = serve(marker)
+    native_run([h.prog('tcp_inside'), str(n), str(port), marker], 'tcp_inside', cwd=h.tmp)
+    t.join(60)
+    compare_bytes(want, got['data'], 'what the server got', 'tcp_inside\'s design',
+                  'the native run')
+    if got['marked']:
+        raise Fail('natively the first message came after the program ended: the test cannot '
+                   'tell held output from sent output')
+    marker = h.path('marker-rec')
+    port, got, t = serve(marker)
+    trace, rec = h.record([h.prog('tcp_inside'), str(n), str(port), marker], name='tcp_inside',
+                          options=TP, timeout=120)
+    t.join(60)
+    compare_bytes(want, got['data'], 'what the server got', 'tcp_inside\'s design',
+                  'the recording')
+    if not got['marked']:
+        raise Fail('the server got a message before the program ended: not held')
+    compare(rec, h.replay(trace))

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The held-output queue of output commit (tp/output.h): one list of writes
+ * in the order the TP run made them, whatever their destination, and one
+ * writer thread that writes the released ones from its head. Released
+ * writes therefore reach each destination in order, and the destinations
+ * in the order the program wrote them; a discarded write was never handed
+ * to the thread, so nothing is shown twice.
+ */
+#define LOG_PREFIX "tp-output"
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kcmp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "tp/output.h"
+
+/* One held write, or shutdown. */
+struct held {
+	struct held *next;
+	uint64_t epoch;
+	size_t dest;	  /* index in tp_output.dests */
+	uint64_t held_ns; /* util_now_ns() when held */
+	size_t len;
+	uint8_t *data;	  /* NULL: shutdown(2) SHUT_WR */
+};
+
+/* An open file written to: the supervisor's dup of it, kept while writes
+ * to it wait (then closed, so that its reader sees the end once the
+ * program's own fds are closed), or for good once a write failed (later
+ * writes to it are dropped, said once). -1: a free slot. */
+struct dest {
+	int fd;
+	bool msg;      /* a socket: send(2), MSG_NOSIGNAL */
+	bool failed;   /* a write failed: its rest is dropped */
+	size_t queued; /* writes of it in the list, or being written */
+};
+
+struct tp_output {
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* the writer waits on it: released writes, or stop */
+	pthread_cond_t idle; /* tp_output_flush() waits on it */
+	struct held *head, *tail;
+	struct dest *dests;
+	size_t ndests, dests_cap;
+	uint64_t released_below; /* writes of epochs below this may go */
+	uint64_t last_epoch;
+	bool writing;		 /* the writer holds a write out of the list */
+	bool stop;
+	bool started;
+	pthread_t thread;
+	struct tp_output_stats stats;
+	struct rec_output_holder holder;
+};
+
+/* Whether the head of @q's list may be written. Called locked. */
+static bool
+head_released(const struct tp_output *q)
+{
+	return q->head && q->head->epoch < q->released_below;
+}
+
+/* Write @len bytes at @p to @d, blocking (poll(2) for a non-blocking one,
+ * whose flags are the program's to keep). Returns 0 or -errno. */
+static int
+write_out(const struct dest *d, const uint8_t *p, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = d->msg ? send(d->fd, p + off, len - off, MSG_NOSIGNAL)
+				   : write(d->fd, p + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct pollfd pfd = { .fd = d->fd, .events = POLLOUT };
+
+			(void)poll(&pfd, 1, -1);
+			continue;
+		}
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -EIO;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* A write of destination @i left the list: close its dup if it was the
+ * last one (not a failed one's). Called locked. */
+static void
+unqueue(struct tp_output *q, size_t i)
+{
+	struct dest *d = &q->dests[i];
+
+	assert(d->queued > 0);
+	if (--d->queued == 0 && !d->failed) {
+		close(d->fd);
+		d->fd = -1;
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct tp_output *q = arg;
+
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		struct held *h;
+		struct dest d;
+		int r = 0;
+
+		while (!head_released(q) && !q->stop)
+			pthread_cond_wait(&q->work, &q->lock);
+		if (!head_released(q))
+			break; /* stopped, nothing released left */
+		h = q->head;
+		q->head = h->next;
+		if (!q->head)
+			q->tail = NULL;
+		d = q->dests[h->dest];
+		q->writing = true;
+		pthread_mutex_unlock(&q->lock);
+		if (!d.failed && h->data)
+			r = write_out(&d, h->data, h->len);
+		else if (!d.failed && shutdown(d.fd, SHUT_WR) < 0)
+			r = -errno;
+		pthread_mutex_lock(&q->lock);
+		q->writing = false;
+		if (d.failed || r < 0) {
+			q->stats.dropped += h->len;
+		} else {
+			uint64_t now = util_now_ns();
+
+			q->stats.written += h->len;
+			if (!q->stats.first_written_ns)
+				q->stats.first_written_ns = now;
+			q->stats.max_delay_ns = MAX(q->stats.max_delay_ns, now - h->held_ns);
+		}
+		if (r < 0 && !q->dests[h->dest].failed) {
+			/* said once: the program saw these writes succeed */
+			q->dests[h->dest].failed = true;
+			log_warn("held output could not be written (%s): the rest the program wrote "
+				 "to that destination is dropped", strerror(-r));
+		}
+		unqueue(q, h->dest);
+		free(h->data);
+		free(h);
+		if (!head_released(q))
+			pthread_cond_broadcast(&q->idle);
+	}
+	pthread_cond_broadcast(&q->idle);
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+static int
+holder_hold(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len)
+{
+	return tp_output_hold(arg, k, fd, msg, data, len);
+}
+
+static int
+holder_shutdown(void *arg, uint64_t k, int fd)
+{
+	return tp_output_hold_shutdown(arg, k, fd);
+}
+
+struct tp_output *
+tp_output_new(void)
+{
+	struct tp_output *q = calloc(1, sizeof(*q));
+	sigset_t all, old;
+	int r;
+
+	if (!q)
+		return NULL;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->work, NULL);
+	pthread_cond_init(&q->idle, NULL);
+	q->holder.arg = q;
+	q->holder.hold = holder_hold;
+	q->holder.shutdown = holder_shutdown;
+	/* the thread inherits the mask: every signal blocked in it */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&q->thread, NULL, writer_main, q);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0) {
+		tp_output_free(q);
+		errno = r;
+		return NULL;
+	}
+	q->started = true;
+	return q;
+}
+
+/* The index of @fd's open file among @q's destinations, added if new (@fd
+ * then the queue's; else closed). Called locked. Returns it or -ENOMEM. */
+static long
+find_dest(struct tp_output *q, int fd, bool msg)
+{
+	pid_t self = getpid();
+	size_t i, free_slot = q->ndests;
+
+	for (i = 0; i < q->ndests; i++) {
+		if (q->dests[i].fd < 0) {
+			free_slot = MIN(free_slot, i);
+			continue;
+		}
+		if (syscall(SYS_kcmp, self, self, KCMP_FILE, q->dests[i].fd, fd) == 0) {
+			close(fd);
+			q->dests[i].queued++;
+			return (long)i;
+		}
+	}
+	if (free_slot == q->ndests && UTIL_GROW(q->dests, q->dests_cap, q->ndests + 1) < 0) {
+		close(fd);
+		return -ENOMEM;
+	}
+	q->dests[free_slot] = (struct dest){ .fd = fd, .msg = msg, .queued = 1 };
+	q->stats.destinations++;
+	if (free_slot == q->ndests)
+		q->ndests++;
+	return (long)free_slot;
+}
+
+int
+tp_output_hold_shutdown(struct tp_output *q, uint64_t k, int fd)
+{
+	return tp_output_hold(q, k, fd, true, NULL, 0);
+}
+
+int
+tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len)
+{
+	struct held *h = malloc(sizeof(*h));
+	long dest;
+
+	if (!h) {
+		free(data);
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&q->lock);
+	assert(k >= q->last_epoch);
+	dest = find_dest(q, fd, msg);
+	if (dest < 0) {
+		pthread_mutex_unlock(&q->lock);
+		free(data);
+		free(h);
+		return (int)dest;
+	}
+	*h = (struct held){ .epoch = k, .dest = (size_t)dest, .held_ns = util_now_ns(), .len = len,
+			    .data = data };
+	q->last_epoch = k;
+	if (q->tail)
+		q->tail->next = h;
+	else
+		q->head = h;
+	q->tail = h;
+	q->stats.writes++;
+	q->stats.bytes += len;
+	if (!q->stats.first_held_ns)
+		q->stats.first_held_ns = h->held_ns;
+	/* an epoch already verified (none yet: holds come before their
+	 * epoch's end) goes at once */
+	if (head_released(q))
+		pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+void
+tp_output_release(struct tp_output *q, uint64_t k)
+{
+	pthread_mutex_lock(&q->lock);
+	q->released_below = MAX(q->released_below, k == UINT64_MAX ? UINT64_MAX : k + 1);
+	if (head_released(q))
+		pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+}
+
+uint64_t
+tp_output_discard(struct tp_output *q, uint64_t k)
+{
+	struct held **p, *h;
+	uint64_t dropped = 0;
+
+	pthread_mutex_lock(&q->lock);
+	/* a verified epoch is never rolled back */
+	assert(k == UINT64_MAX || k + 1 >= q->released_below);
+	for (p = &q->head, q->tail = NULL; (h = *p);) {
+		if (h->epoch <= k) {
+			q->tail = h;
+			p = &h->next;
+			continue;
+		}
+		*p = h->next;
+		dropped += h->len;
+		unqueue(q, h->dest);
+		free(h->data);
+		free(h);
+	}
+	q->stats.dropped += dropped;
+	q->last_epoch = MIN(q->last_epoch, k);
+	pthread_mutex_unlock(&q->lock);
+	return dropped;
+}
+
+void
+tp_output_flush(struct tp_output *q)
+{
+	pthread_mutex_lock(&q->lock);
+	while (q->started && (head_released(q) || q->writing))
+		pthread_cond_wait(&q->idle, &q->lock);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void
+tp_output_get_stats(struct tp_output *q, struct tp_output_stats *ret)
+{
+	pthread_mutex_lock(&q->lock);
+	*ret = q->stats;
+	pthread_mutex_unlock(&q->lock);
+}
+
+const struct rec_output_holder *
+tp_output_holder(struct tp_output *q)
+{
+	return q ? &q->holder : NULL;
+}
+
+void
+tp_output_free(struct tp_output *q)
+{
+	struct held *h;
+
+	if (!q)
+		return;
+	if (q->started) {
+		pthread_mutex_lock(&q->lock);
+		q->stop = true;
+		pthread_cond_signal(&q->work);
+		pthread_mutex_unlock(&q->lock);
+		pthread_join(q->thread, NULL);
+	}
+	while ((h = q->head)) {
+		q->head = h->next;
+		q->stats.dropped += h->len;
+		free(h->data);
+		free(h);
+	}
+	if (q->stats.dropped)
+		log_debug("%" PRIu64 " bytes of held output were never released", q->stats.dropped);
+	for (size_t i = 0; i < q->ndests; i++)
+		if (q->dests[i].fd >= 0)
+			close(q->dests[i].fd);
+	free(q->dests);
+	pthread_cond_destroy(&q->idle);
+	pthread_cond_destroy(&q->work);
+	pthread_mutex_destroy(&q->lock);
+	free(q);
+}
