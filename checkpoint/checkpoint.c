@@ -1101,6 +1101,12 @@ checkpoint_get_stats(const struct checkpoint *c, struct checkpoint_stats *ret)
 	*ret = c->stats;
 }
 
+struct dirty_log *
+checkpoint_dirty_log(struct checkpoint *c)
+{
+	return &c->dl;
+}
+
 pid_t
 checkpoint_mirror_pid(const struct checkpoint *c)
 {

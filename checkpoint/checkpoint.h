@@ -175,6 +175,9 @@ void checkpoint_get_stats(const struct checkpoint *c, struct checkpoint_stats *r
  */
 pid_t checkpoint_mirror_pid(const struct checkpoint *c);
 
+/** The dirty log of @c's restore points (dirty.h): its acc may be set. */
+struct dirty_log *checkpoint_dirty_log(struct checkpoint *c);
+
 /**
  * Kill the mirror (SIGKILL, then waitpid(2) reaps it), stop tracking (closing
  * the userfaultfd unregisters every range) and free @c. NULL accepted. Safe

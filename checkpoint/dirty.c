@@ -160,9 +160,103 @@ dirty_log_track(struct dirty_log *d, const struct tracee_mapping *maps, size_t n
 	return 0;
 }
 
+/* Runs d->acc holds at least before they are sorted and merged (a program
+ * whose epochs are not checked would grow it at every sync). */
+#define ACC_COMPACT 65536
+
+static int
+cmp_run(const void *a, const void *b)
+{
+	const struct checkpoint_range *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* Sort @acc's runs and merge those that touch or overlap. */
+static void
+acc_compact(struct dirty_pages *acc)
+{
+	size_t k = 0;
+
+	qsort(acc->v, acc->n, sizeof(*acc->v), cmp_run);
+	for (size_t i = 0; i < acc->n; i++) {
+		struct checkpoint_range *last = k ? &acc->v[k - 1] : NULL;
+
+		if (last && last->addr + last->len >= acc->v[i].addr) {
+			last->len = MAX(last->addr + last->len, acc->v[i].addr + acc->v[i].len) - last->addr;
+			continue;
+		}
+		acc->v[k++] = acc->v[i];
+	}
+	acc->n = k;
+}
+
+/* Append @n regions of @vec (pages) to @acc; -ENOMEM. */
+static int
+acc_add(struct dirty_pages *acc, const struct page_region *vec, size_t n)
+{
+	/* when full: it grows only if merging freed too little */
+	if (acc->n >= ACC_COMPACT && acc->n == acc->cap)
+		acc_compact(acc);
+	for (size_t i = 0; i < n; i++) {
+		if (acc->n && acc->v[acc->n - 1].addr + acc->v[acc->n - 1].len == vec[i].start) {
+			acc->v[acc->n - 1].len += vec[i].end - vec[i].start;
+			continue;
+		}
+		if (UTIL_GROW(acc->v, acc->cap, acc->n + 1) < 0)
+			return -ENOMEM;
+		acc->v[acc->n++] = (struct checkpoint_range){ vec[i].start, vec[i].end - vec[i].start };
+	}
+	return 0;
+}
+
+static int scan(const struct dirty_log *d, uint64_t *start, uint64_t end,
+		const struct dirty_scan *how, struct page_region *vec, size_t vec_len);
+
+/* Append the written pages of [@start, @end) to d->acc (a walk that does not
+ * protect), before a walk protects them. */
+static int
+acc_written(const struct dirty_log *d, uint64_t start, uint64_t end)
+{
+	static const struct dirty_scan how = {
+		.mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN,
+		.returned = PAGE_IS_WRITTEN,
+	};
+	struct page_region vec[256];
+
+	while (start < end) {
+		int n = scan(d, &start, end, &how, vec, 256);
+
+		if (n < 0)
+			return n == -EPROTO ? 0 : n;
+		if (acc_add(d->acc, vec, (size_t)n) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int
 dirty_log_scan(const struct dirty_log *d, uint64_t *start, uint64_t end, const struct dirty_scan *how,
 	       struct page_region *vec, size_t vec_len)
+{
+	bool written_only = how->mask == (PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN) && !how->inverted &&
+			    !how->anyof && (how->returned & PAGE_IS_WRITTEN) && vec;
+	int n, r;
+
+	if (!d->acc || !how->protect)
+		return scan(d, start, end, how, vec, vec_len);
+	/* the written pages it protects: those it returns, or a walk first */
+	if (!written_only && (r = acc_written(d, *start, end)) < 0)
+		return r;
+	n = scan(d, start, end, how, vec, vec_len);
+	if (n > 0 && written_only && acc_add(d->acc, vec, (size_t)n) < 0)
+		return -ENOMEM;
+	return n;
+}
+
+static int
+scan(const struct dirty_log *d, uint64_t *start, uint64_t end, const struct dirty_scan *how,
+     struct page_region *vec, size_t vec_len)
 {
 	struct pm_scan_arg arg = {
 		.size = sizeof(arg),

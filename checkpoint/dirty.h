@@ -94,6 +94,13 @@ struct dirty_log {
 	int pagemap;		/**< /proc/PID/pagemap, O_RDONLY */
 	uint64_t scan_end;	/**< end of the highest registered range: walks stop there */
 	uint64_t tracked_pages; /**< pages registered (for statistics) */
+	/** If not NULL: each written page is appended here (runs, unsorted)
+	 * before any walk protects it again, so that the pages written since
+	 * it was set are known although the log's owner (restore points)
+	 * protects them at every sync: an EP run's epoch (record-ep.c). Set
+	 * and emptied by that user; dirty_log_protect() and dirty_log_scan()
+	 * fill it. */
+	struct dirty_pages *acc;
 };
 
 /** Runs of written pages, sorted by address, disjoint (DIRTY_PAGE aligned). */

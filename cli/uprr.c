@@ -160,7 +160,9 @@ usage(FILE *f)
 		   "--no-syscall-buffer or UPRR_SYSCALL_BUFFER=0: every syscall through ptrace).\n"
 		   "--mode=tp runs every thread at once (with the syscall buffer), then records\n"
 		   "the trace one thread at a time from that run's syscalls, pthread and malloc\n"
-		   "order; exit 124 if the two runs diverge.\n"
+		   "order; exit 124 if the two runs diverge at a syscall. Every MS ms (--epoch,\n"
+		   "default 100, 0: never) the first run takes a checkpoint, and the second\n"
+		   "checks its memory and registers against it (uprr info counts them).\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
 		   "syscalls, which does not replay (uprr dump shows it); every MS ms (default\n"
 		   "100, 0: never) it stops every thread at a syscall and copies each process\n"
@@ -340,8 +342,9 @@ cmd_record(int argc, char **argv)
 		fprintf(stderr, "uprr: --syscalls-from answers syscalls from a log; --mode=tp makes one\n");
 		return EXIT_UPRR;
 	}
-	if (epoch_given && !opts.tp_log) {
-		fprintf(stderr, "uprr: --epoch, --epoch-check and --epoch-anywhere are for --mode=tp-log\n");
+	if (epoch_given && !opts.tp_log && !tp) {
+		fprintf(stderr, "uprr: --epoch, --epoch-check and --epoch-anywhere are for --mode=tp and "
+			"--mode=tp-log\n");
 		return EXIT_UPRR;
 	}
 	if (opts.tp_log && opts.syscalls_from) {

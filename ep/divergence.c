@@ -10,6 +10,7 @@
 #define LOG_PREFIX "ep"
 #include "ep/divergence.h"
 
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -211,6 +212,16 @@ check_memory(const struct ep_side *a, const struct ep_side *b, struct ep_diverge
 	r = rseq_ignored(a, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
 		r = rseq_ignored(b, &ignore, &nignore, &ignore_cap);
+	for (size_t s = 0; s < 2 && r >= 0; s++) {
+		const struct ep_side *x = s ? b : a;
+
+		if (UTIL_GROW(ignore, ignore_cap, nignore + x->nignore) < 0)
+			r = -ENOMEM;
+		else if (x->nignore) {
+			memcpy(ignore + nignore, x->ignore, x->nignore * sizeof(*ignore));
+			nignore += x->nignore;
+		}
+	}
 	if (r < 0)
 		return r;
 	npages = dirty_pages_union(a->written, b->written, &all);
@@ -249,27 +260,64 @@ map_name(const struct tracee_mapping *m)
 	return strcmp(m->path, "[heap]") == 0 ? "" : m->path;
 }
 
+/* The inode of a mapping of an aliased file (struct ep_file_alias): it
+ * is known by its path. */
+#define ALIASED_INO UINT64_MAX
+
+/* Whether @x and @y map the same file, or are both anonymous. */
+static bool
+same_file(const struct tracee_mapping *x, const struct tracee_mapping *y)
+{
+	if (x->ino == ALIASED_INO || y->ino == ALIASED_INO)
+		return strcmp(x->path, y->path) == 0;
+	return x->dev == y->dev && x->ino == y->ino;
+}
+
 /* Whether mapping @m goes on in @n (the same kind of mapping, adjacent). */
 static bool
 continues(const struct tracee_mapping *m, const struct tracee_mapping *n)
 {
 	return m->end == n->start && strcmp(m->perms, n->perms) == 0 &&
-	       strcmp(map_name(m), map_name(n)) == 0 && m->dev == n->dev && m->ino == n->ino &&
+	       strcmp(map_name(m), map_name(n)) == 0 && same_file(m, n) &&
 	       (!m->ino || m->offset + (m->end - m->start) == n->offset);
 }
 
-/* Read the mappings of @pid, adjacent entries of the same kind joined. */
+/* Whether mapping @m lies within a range of @s->ignore or of @o->ignore. */
+static bool
+ignored(const struct tracee_mapping *m, const struct ep_side *s, const struct ep_side *o)
+{
+	for (size_t k = 0; k < 2; k++) {
+		const struct ep_side *x = k ? o : s;
+
+		for (size_t i = 0; i < x->nignore; i++)
+			if (m->start >= x->ignore[i].addr &&
+			    m->end <= x->ignore[i].addr + x->ignore[i].len)
+				return true;
+	}
+	return false;
+}
+
+/* Read the mappings of side @s, adjacent entries of the same kind joined,
+ * those within either side's ignored ranges (@o: the other) left out. */
 static int
-joined_maps(pid_t pid, struct tracee_mapping **ret, size_t *ret_n)
+joined_maps(const struct ep_side *s, const struct ep_side *o, struct tracee_mapping **ret,
+	    size_t *ret_n)
 {
 	struct tracee_mapping *m;
 	size_t n, k = 0;
 	int r;
 
-	r = tracee_read_maps(pid, &m, &n);
+	r = tracee_read_maps(s->pid, &m, &n);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++) {
+		if (ignored(&m[i], s, o))
+			continue;
+		for (size_t j = 0; j < s->naliases; j++)
+			if (m[i].ino && m[i].dev == s->aliases[j].dev && m[i].ino == s->aliases[j].ino) {
+				snprintf(m[i].path, sizeof(m[i].path), "%s", s->aliases[j].path);
+				m[i].ino = ALIASED_INO;
+			}
 		if (k && continues(&m[k - 1], &m[i])) {
 			m[k - 1].end = m[i].end;
 		} else {
@@ -289,7 +337,7 @@ static bool
 same_kind(const struct tracee_mapping *x, const struct tracee_mapping *y)
 {
 	return strcmp(x->perms, y->perms) == 0 && strcmp(map_name(x), map_name(y)) == 0 &&
-	       x->dev == y->dev && x->ino == y->ino && (!x->ino || x->offset == y->offset);
+	       same_file(x, y) && (!x->ino || x->offset == y->offset);
 }
 
 static void
@@ -310,9 +358,9 @@ check_mappings(const struct ep_side *a, const struct ep_side *b, struct ep_diver
 	char what[96];
 	int r;
 
-	r = joined_maps(a->pid, &ma, &na);
+	r = joined_maps(a, b, &ma, &na);
 	if (r >= 0)
-		r = joined_maps(b->pid, &mb, &nb);
+		r = joined_maps(b, a, &mb, &nb);
 	if (r < 0)
 		return r;
 	while (i < na && j < nb) {
@@ -363,10 +411,32 @@ thread_differs(struct ep_divergence *d, size_t i, pid_t ta, pid_t tb, const char
 	d->reg_b = vb;
 }
 
+/* Zero the caller-saved vector and mask registers (struct ep_side's
+ * scratch_free) in XSAVE area @x (@len bytes, standard format): xmm0-15 at
+ * bytes 160-415 of the legacy area (Intel SDM vol. 1, 10.5.1), and the
+ * components YMM_Hi128 (2), opmask (5), ZMM_Hi256 (6) and Hi16_ZMM (7) where
+ * cpuid leaf 0xd puts them (13.4.3). */
+static void
+zero_scratch(uint8_t *x, size_t len)
+{
+	static const unsigned comps[] = { 2, 5, 6, 7 };
+
+	if (len >= 416)
+		memset(x + 160, 0, 256);
+	for (size_t i = 0; i < sizeof(comps) / sizeof(comps[0]); i++) {
+		unsigned size = 0, off = 0, c = 0, dx = 0;
+
+		__cpuid_count(0xd, comps[i], size, off, c, dx);
+		if (size && off >= 576 && (size_t)off + size <= len)
+			memset(x + off, 0, size);
+	}
+}
+
 /* Compare thread @i of A (tid @ta) with thread @i of B (tid @tb): sets the
- * difference and returns 1 if one differs, 0 if none, or -errno. */
+ * difference and returns 1 if one differs, 0 if none, or -errno. With
+ * @scratch_free, the vector and mask registers are not (zero_scratch()). */
 static int
-check_thread(size_t i, pid_t ta, pid_t tb, uint8_t *xa, uint8_t *xb, size_t cap,
+check_thread(size_t i, pid_t ta, pid_t tb, uint8_t *xa, uint8_t *xb, size_t cap, bool scratch_free,
 	     struct ep_divergence *d)
 {
 	struct user_regs_struct ra, rb;
@@ -397,6 +467,10 @@ check_thread(size_t i, pid_t ta, pid_t tb, uint8_t *xa, uint8_t *xb, size_t cap,
 		thread_differs(d, i, ta, tb, "xstate size", la, lb);
 		return 1;
 	}
+	if (scratch_free) {
+		zero_scratch(xa, la);
+		zero_scratch(xb, lb);
+	}
 	if (arch_xstate_differ(xa, xb, la, name, sizeof(name), &va, &vb)) {
 		thread_differs(d, i, ta, tb, name, va, vb);
 		return 1;
@@ -422,7 +496,8 @@ check_threads(const struct ep_side *a, const struct ep_side *b, struct ep_diverg
 	if (!xa || !xb)
 		return -ENOMEM;
 	for (size_t i = 0; i < a->ntids; i++) {
-		int r = check_thread(i, a->tids[i], b->tids[i], xa, xb, cap, d);
+		int r = check_thread(i, a->tids[i], b->tids[i], xa, xb, cap,
+				     a->scratch_free || b->scratch_free, d);
 
 		if (r != 0)
 			return r < 0 ? r : 0;

@@ -17,12 +17,37 @@
 #include "checkpoint/dirty.h"
 #include "common/util.h"
 
+/** A file an EP run maps in place of another (the log's kept copy of it):
+ * a mapping of @dev, @ino compares as one of the file at @path in the
+ * other process (by path, offset and permissions). */
+struct ep_file_alias {
+	dev_t dev;
+	uint64_t ino;
+	const char *path; /**< the original's path as /proc/PID/maps shows it */
+};
+
 /** One of the two processes compared, stopped with all its threads. */
 struct ep_side {
 	pid_t pid;			   /**< the process */
 	const pid_t *tids;		   /**< its threads, in the order they pair up */
 	size_t ntids;			   /**< how many */
 	const struct dirty_pages *written; /**< pages it wrote since checkpoint k */
+	/** Ranges of this side that are uprr's own, not the program's (an EP
+	 * run's stub areas and tick page, the interposer's data): a mapping
+	 * within one, in either side, is not compared, and their bytes are
+	 * taken as zeros in both (sorted or not; NULL: none). */
+	const struct checkpoint_range *ignore;
+	size_t nignore;
+	/** Every thread stands at a syscall, which code reached through calls
+	 * (the C library's, the interposer's) that may differ between the
+	 * sides by design: the registers the x86-64 ABI leaves to callees,
+	 * xmm0-15, the upper halves of ymm and zmm, zmm16-31 and k0-7, hold
+	 * what those calls left and are not compared (when either side says
+	 * so). The general registers all are. */
+	bool scratch_free;
+	/** Files this side maps in place of the other's (NULL: none). */
+	const struct ep_file_alias *aliases;
+	size_t naliases;
 };
 
 /** What differs, each kind its first instance; all zero: no divergence. */

@@ -91,6 +91,38 @@ enum ep_scatter {
 				 * args[2] */
 };
 
+/** Where a thread of the log stood at an epoch's end (TRACE_EV_EPOCH of a
+ * TP log), as an EP run finds the same point. */
+enum ep_end_at {
+	EP_END_USER = 1,   /**< in user code: not found yet (not checked) */
+	EP_END_ENTRY,	   /**< at the entry of its matched call @idx, interrupted
+			    * there (the copy rewound it to enter it again) */
+	EP_END_FUTEX,	   /**< at the entry of a call left out of matching
+			    * (futex), after @idx matched calls: @nr, @args and
+			    * @rip say which */
+	EP_END_EXIT,	   /**< after the exit of its matched call @idx (it had
+			    * just ended when its thread was stopped) */
+	EP_END_UNKNOWN,	   /**< a point an EP run cannot find (just after a call
+			    * left out of matching) */
+};
+
+/** One thread's end of one epoch. */
+struct ep_end {
+	uint64_t k;	   /**< the checkpoint that ends the epoch (1, 2, ...) */
+	uint32_t at;	   /**< enum ep_end_at */
+	size_t idx;	   /**< see enum ep_end_at */
+	long nr;	   /**< EP_END_FUTEX: the call's number, */
+	uint64_t args[6];  /**< its arguments */
+	uint64_t rip;	   /**< and where it was made (at its entry) */
+	pid_t copy;	   /**< the copy that is checkpoint k of its process, 0: none */
+	uint64_t seq;	   /**< the end's place among all ends of the log (the order
+			    * of the copy's threads) */
+	uint32_t nwrote;   /**< EP_END_ENTRY: ranges the interrupt's exit wrote
+			    * (clock_nanosleep(2)'s time left), which the copy
+			    * holds and an EP run at the entry does not yet */
+	uint64_t *wrote;   /**< as pairs (address, length), owned by the log */
+};
+
 struct ep_log;
 
 /**
@@ -193,3 +225,32 @@ pid_t ep_log_tid_of(const struct ep_log *log, pid_t log_tid);
 
 /** The log's id of thread @tid of the EP run, 0 if it has none. */
 pid_t ep_log_tid(const struct ep_log *log, pid_t tid);
+
+/**
+ * The epoch ends of thread @log_tid of the log, in order of k, into
+ * *@ret_n; owned by @log. A TP log with epochs has one per thread alive
+ * at each checkpoint.
+ */
+const struct ep_end *ep_log_ends(const struct ep_log *log, pid_t log_tid, size_t *ret_n);
+
+/** The number of the log's last checkpoint (0: no epochs). */
+uint64_t ep_log_checkpoints(const struct ep_log *log);
+
+/** The log's threads: how many, and the id of the @i-th. */
+size_t ep_log_nthreads(const struct ep_log *log);
+pid_t ep_log_thread(const struct ep_log *log, size_t i);
+
+/** How many matched calls of thread @log_tid the EP run took so far
+ * (ep_log_take()). */
+size_t ep_log_taken(const struct ep_log *log, pid_t log_tid);
+
+/**
+ * The next rdtsc or rdtscp values of thread @log_tid of the log (its
+ * TRACE_EV_RDTSC events in order: rax, rdx, rcx) into @ret: an EP run's
+ * counter reads are the log's run's, as replay's are the recording's.
+ * Returns 0, or -ENOENT when the thread read it no more times.
+ */
+int ep_log_take_tsc(struct ep_log *log, pid_t log_tid, uint64_t ret[3]) _wur_;
+
+/** The @idx-th matched call of thread @log_tid, NULL if none. */
+const struct ep_call *ep_log_call(const struct ep_log *log, pid_t log_tid, size_t idx);

@@ -14,10 +14,13 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/user.h>
 
 #include "common/log.h"
 #include "ep/syscall-log-sb.h"
+#include "preload/uprr-preload.h"
 #include "syscalls/syscalls.h"
 
 /* One thread of the log. */
@@ -35,6 +38,18 @@ struct log_thread {
 			    * goes on with it */
 	bool restarting;   /* its current call is such a restart, folded into
 			    * its last one (a left-out call's: left out too) */
+	struct ep_end *ends; /* its epoch ends (ep_log_ends()) */
+	size_t nends, ends_cap;
+	bool end_pending;  /* its last end is at a syscall: its next exit says
+			    * whether it was interrupted (ENTRY) or had ended (EXIT) */
+	bool end_before;   /* that end was held at the entry of its next call,
+			    * not entered: its next entry says which */
+	bool in_call;	   /* between a traced entry and its exit */
+	uint64_t *tsc;	   /* its rdtsc values (rax, rdx, rcx each: ep_log_take_tsc()) */
+	size_t ntsc, tsc_cap, tsc_next;
+	long last_nr;	   /* its last entry: the call, */
+	uint64_t last_args[6]; /* its arguments, */
+	uint64_t last_rip; /* and where it was made */
 	uint64_t logged;   /* its syscalls the log counted (ep_call.logged) */
 	struct ep_sb_thread sb; /* what its buffered calls leave to traced ones */
 };
@@ -66,6 +81,8 @@ struct ep_log {
 	size_t nexecs, execs_cap;
 	uint64_t *mapped;	  /* ep_log_mapped()'s pairs */
 	size_t nmapped;
+	uint64_t nends;		  /* epoch ends read (their seq) */
+	uint64_t last_k;	  /* the last checkpoint's number */
 	struct ep_sb_reader sb;	  /* its buffered records' reads by reference */
 };
 
@@ -310,6 +327,218 @@ add_exec(struct ep_log *log, const struct trace_event *ev)
 	return 0;
 }
 
+/* ---- rdtsc values (ep_log_take_tsc()) ---- */
+
+/* A TRACE_EV_RDTSC of the log's thread ev->tid: its values, in order. */
+static int
+add_tsc(struct ep_log *log, const struct trace_event *ev)
+{
+	struct log_thread *lt = find_thread(log, (pid_t)ev->tid, true);
+
+	if (!lt)
+		return -ENOMEM;
+	lt->after_exit = false;
+	if (ev->nvalues < 3)
+		return -EBADMSG;
+	if (UTIL_GROW(lt->tsc, lt->tsc_cap, lt->ntsc + 3) < 0)
+		return -ENOMEM;
+	memcpy(&lt->tsc[lt->ntsc], ev->values, 3 * sizeof(uint64_t));
+	lt->ntsc += 3;
+	return 0;
+}
+
+int
+ep_log_take_tsc(struct ep_log *log, pid_t log_tid, uint64_t ret[3])
+{
+	struct log_thread *lt = find_thread(log, log_tid, false);
+
+	if (!lt || lt->tsc_next + 3 > lt->ntsc)
+		return -ENOENT;
+	memcpy(ret, &lt->tsc[lt->tsc_next], 3 * sizeof(uint64_t));
+	lt->tsc_next += 3;
+	return 0;
+}
+
+/* ---- epoch ends (ep_log_ends()) ---- */
+
+/* Keep the call an entry @ev of @lt makes, matched or not: an epoch's end
+ * inside a call left out of matching (futex) is known by it. */
+/* Whether @rip is in the syscall buffer's library (its fixed pages): a
+ * traced call it makes after an attempt that could not wait. An EP run,
+ * without the buffer, makes the call at the program's site, with other
+ * registers and without the library's frames on the stack: an end there
+ * is not found. */
+static bool
+in_library(uint64_t rip)
+{
+	return rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE;
+}
+
+static void
+note_entry(struct log_thread *lt, const struct trace_event *ev)
+{
+	long nr = (long)ev->values[0];
+	uint64_t rip = ev->has_regs ? ev->regs[offsetof(struct user_regs_struct, rip) / 8] : 0;
+
+	lt->in_call = true;
+	if (lt->end_pending && lt->end_before) {
+		/* held at this entry: the call it makes (a restart of the
+		 * last one folds into it) */
+		struct ep_end *e = &lt->ends[lt->nends - 1];
+		bool same = restarts_last(lt, nr);
+
+		lt->end_pending = false;
+		if (in_library(rip)) {
+			e->at = EP_END_UNKNOWN;
+		} else if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
+			e->at = nr == __NR_futex || (same && lt->cur_nr == __NR_futex) ? EP_END_FUTEX
+										    : EP_END_UNKNOWN;
+			e->idx = lt->ncalls;
+			e->nr = nr;
+			memcpy(e->args, &ev->values[1], sizeof(e->args));
+			e->rip = ev->has_regs ? ev->regs[offsetof(struct user_regs_struct, rip) / 8] : 0;
+		} else {
+			e->at = EP_END_ENTRY;
+			e->idx = same ? lt->ncalls - 1 : lt->ncalls;
+		}
+	}
+	/* a restart keeps the call's first entry */
+	if (!restarts_last(lt, nr)) {
+		lt->last_nr = nr;
+		memcpy(lt->last_args, &ev->values[1], sizeof(lt->last_args));
+		lt->last_rip = rip;
+	}
+}
+
+/* An exit @ev of @lt after an end at a syscall: interrupted (-ERESTART*),
+ * the copy stands at the call's entry; ended, after its exit. */
+static void
+settle_end(struct log_thread *lt, const struct trace_event *ev)
+{
+	struct ep_end *e;
+
+	lt->in_call = false;
+	if (!lt->end_pending)
+		return;
+	lt->end_pending = false;
+	e = &lt->ends[lt->nends - 1];
+	if (lt->end_before) {
+		e->at = EP_END_UNKNOWN; /* an exit before the entry it was held at */
+		return;
+	}
+	if (sc_result_restarts((int64_t)ev->values[1])) {
+		/* what the kernel wrote when it was interrupted */
+		if (ev->nblobs && !(e->wrote = calloc(2 * ev->nblobs, sizeof(*e->wrote))))
+			return;
+		for (uint32_t i = 0; e->wrote && i < ev->nblobs; i++) {
+			e->wrote[2 * i] = ev->blobs[i].addr;
+			e->wrote[2 * i + 1] = ev->blobs[i].len;
+		}
+		e->nwrote = e->wrote ? ev->nblobs : 0;
+		return;
+	}
+	e->at = e->at == EP_END_ENTRY ? EP_END_EXIT : EP_END_UNKNOWN;
+}
+
+/* An epoch's end in thread ev->tid (TRACE_EV_EPOCH). */
+static int
+add_end(struct ep_log *log, const struct trace_event *ev)
+{
+	struct log_thread *lt = find_thread(log, (pid_t)ev->tid, true);
+	struct ep_end *e;
+
+	if (!lt)
+		return -ENOMEM;
+	if (ev->nvalues < 4)
+		return -EBADMSG;
+	if (UTIL_GROW(lt->ends, lt->ends_cap, lt->nends + 1) < 0)
+		return -ENOMEM;
+	e = &lt->ends[lt->nends++];
+	*e = (struct ep_end){ .k = ev->values[0], .at = EP_END_USER, .copy = (pid_t)ev->values[3],
+			      .seq = log->nends++ };
+	log->last_k = MAX(log->last_k, e->k);
+	lt->end_pending = false;
+	if (ev->values[2] != TRACE_EPOCH_SYSCALL)
+		return 0;
+	e->at = EP_END_UNKNOWN;
+	/* its count is what this reading counted: else it stands in a
+	 * buffered call (its records counted in place), which no traced
+	 * entry shows */
+	if (ev->values[1] != lt->logged)
+		return 0;
+	lt->end_before = !lt->in_call;
+	if (!lt->end_before && in_library(lt->last_rip))
+		return 0; /* in a call the library made (in_library()) */
+	if (lt->end_before) {
+		/* held at the entry of its next call (note_entry()) */
+		lt->end_pending = true;
+		return 0;
+	}
+	if (lt->skipping && lt->last_nr == __NR_futex) {
+		/* in a futex call: the EP run's thread stops at the same one
+		 * after the same matched calls (its own futex calls differ in
+		 * number: not matched) */
+		e->at = EP_END_FUTEX;
+		e->idx = lt->ncalls;
+		e->nr = lt->last_nr;
+		memcpy(e->args, lt->last_args, sizeof(e->args));
+		e->rip = lt->last_rip;
+	} else if (!lt->skipping && lt->ncalls && !lt->calls[lt->ncalls - 1].exited) {
+		e->at = EP_END_ENTRY;
+		e->idx = lt->ncalls - 1;
+	}
+	lt->end_pending = e->at != EP_END_UNKNOWN;
+	return 0;
+}
+
+const struct ep_end *
+ep_log_ends(const struct ep_log *log, pid_t log_tid, size_t *ret_n)
+{
+	for (size_t i = 0; i < log->nthreads; i++)
+		if (log->threads[i].tid == log_tid) {
+			*ret_n = log->threads[i].nends;
+			return log->threads[i].ends;
+		}
+	*ret_n = 0;
+	return NULL;
+}
+
+uint64_t
+ep_log_checkpoints(const struct ep_log *log)
+{
+	return log->last_k;
+}
+
+size_t
+ep_log_nthreads(const struct ep_log *log)
+{
+	return log->nthreads;
+}
+
+pid_t
+ep_log_thread(const struct ep_log *log, size_t i)
+{
+	return i < log->nthreads ? log->threads[i].tid : 0;
+}
+
+size_t
+ep_log_taken(const struct ep_log *log, pid_t log_tid)
+{
+	for (size_t i = 0; i < log->nthreads; i++)
+		if (log->threads[i].tid == log_tid)
+			return log->threads[i].next;
+	return 0;
+}
+
+const struct ep_call *
+ep_log_call(const struct ep_log *log, pid_t log_tid, size_t idx)
+{
+	for (size_t i = 0; i < log->nthreads; i++)
+		if (log->threads[i].tid == log_tid)
+			return idx < log->threads[i].ncalls ? &log->threads[i].calls[idx] : NULL;
+	return NULL;
+}
+
 /* The buffered calls of @lt in TRACE_EV_SYSCALLBUF @ev (ep/syscall-log-sb.c). */
 static int
 add_buffered(struct ep_log *log, struct log_thread *lt, const struct trace_event *ev, char *err,
@@ -391,6 +620,10 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		lt = find_thread(log, (pid_t)ev->tid, true);
 		if (!lt)
 			return -ENOMEM;
+		if (ev->type == TRACE_EV_SYSCALL_ENTRY)
+			note_entry(lt, ev);
+		else
+			settle_end(lt, ev);
 		return add_traced(lt, ev, err, errlen);
 	case TRACE_EV_OUTPUT:
 		/* the bytes of its current call, shown before its exit */
@@ -408,6 +641,11 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		lt = find_thread(log, (pid_t)ev->tid, true);
 		if (!lt)
 			return -ENOMEM;
+		if (lt->end_pending) {
+			/* an end before a buffered call: not found */
+			lt->ends[lt->nends - 1].at = EP_END_UNKNOWN;
+			lt->end_pending = false;
+		}
 		return add_buffered(log, lt, ev, err, errlen);
 	case TRACE_EV_SITE_PATCH:
 		/* the call the site makes comes through the buffer (its
@@ -418,8 +656,12 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		/* the TP run's, not the program's: a signal may follow a
 		 * call's exit across it; its interrupt of a call shows in the
 		 * exit that follows (restarts_last()). Its count of the
-		 * thread's syscalls is that of ep_call.logged */
-		return 0;
+		 * thread's syscalls is that of ep_call.logged. Where the
+		 * thread stood is kept for the EP run's check of the epoch
+		 * (add_end()). */
+		return add_end(log, ev);
+	case TRACE_EV_RDTSC:
+		return add_tsc(log, ev);
 	case TRACE_EV_SIGNAL:
 		if (ev->nvalues < 2 || ev->values[1] == TRACE_SIGNAL_SYNC)
 			return 0; /* a fault or trap: it comes again by itself */
@@ -557,6 +799,10 @@ ep_log_free(struct ep_log *log)
 			free(c->sent);
 		}
 		free(log->threads[i].calls);
+		for (size_t j = 0; j < log->threads[i].nends; j++)
+			free(log->threads[i].ends[j].wrote);
+		free(log->threads[i].ends);
+		free(log->threads[i].tsc);
 	}
 	free(log->threads);
 	free(log->tids);

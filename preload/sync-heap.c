@@ -199,10 +199,14 @@ static void *
 heap_call(enum heap_call call, void *p, size_t a, size_t b)
 {
 	struct heap_args h = { call, p, a, b };
+	void *r;
 
 	if (!sync_heap || heap_depth)
 		return heap_real(call, p, a, b);
-	return sync_heap_run(heap_run_real, &h);
+	r = sync_heap_run(heap_run_real, &h);
+	/* what the order's paths left below (sync_scrub()) */
+	sync_scrub();
+	return r;
 }
 
 EXPORT void *

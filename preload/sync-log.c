@@ -165,6 +165,23 @@ take_clock(struct sync_obj *o, unsigned kind)
 	return c;
 }
 
+HIDDEN __attribute__((noinline)) void
+sync_scrub(void)
+{
+	/* the 4 KiB right below this call's return address: all of what
+	 * the caller's callees used (a local array here left the 8 bytes
+	 * under its frame as they were, where tp_race's thread function
+	 * then kept a slot it never writes) */
+	__asm__ volatile("lea -4096(%%rsp), %%rdi\n\t"
+			 "mov $512, %%ecx\n\t"
+			 "xor %%eax, %%eax\n\t"
+			 "cld\n\t"
+			 "rep stosq"
+			 :
+			 :
+			 : "rax", "rcx", "rdi", "memory", "cc");
+}
+
 HIDDEN enum sync_path
 sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 {
@@ -180,6 +197,10 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 		 * made them */
 		uint64_t i = take_index(&slot->count);
 
+		/* what FOLLOW's next holds after the same operation: the
+		 * thread's state is the same in both runs (an EP run's check
+		 * compares its memory with the TP run's) */
+		self.next = i + 1;
 		if (!op->obj) {
 			__atomic_fetch_add(&head->untracked, 1, __ATOMIC_RELAXED);
 			op->rec = NULL;

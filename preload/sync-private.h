@@ -53,6 +53,13 @@ HIDDEN void sync_heap_start(void);
  * its result's low 32 bits are the record's */
 HIDDEN void *sync_heap_run(void *(*fn)(void *), void *arg);
 
+/* Zero the stack just below the caller's frame (4 KiB). The calls the
+ * caller made take other paths in the TP run (UPRR_SYNC_MODE=tp) than in
+ * FOLLOW, and what they left there is what the program's next calls find
+ * in the slots they have not written yet (padding, locals not set yet): an
+ * EP run's check compares the thread's stack with the TP run's. */
+HIDDEN void sync_scrub(void);
+
 /* A syscall made here, not through glibc's syscall(3), which this library
  * interposes: the result or -errno, as the kernel returns it. */
 static inline long

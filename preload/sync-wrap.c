@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <linux/futex.h>
 #include <pthread.h>
+#include <string.h>
 #include <semaphore.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -125,11 +126,18 @@ static void *
 thread_start(void *p)
 {
 	struct start s = *(struct start *)p;
+	void *r;
 
 	/* attached first: the free is the thread's first heap operation */
 	sync_thread_attach(s.parent, s.ordinal);
 	free(p);
-	return s.fn(s.arg);
+	sync_scrub();
+	/* not a tail call: the function's frame goes where sync_scrub()
+	 * zeroed, not over this one's (whose slots hold what the attach
+	 * left) */
+	r = s.fn(s.arg);
+	__asm__ volatile("" : : : "memory");
+	return r;
 }
 
 struct create_args {

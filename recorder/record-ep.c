@@ -29,28 +29,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint/dirty.h"
+#include "checkpoint/process.h"
 #include "common/log.h"
+#include "ep/divergence.h"
 #include "ep/ep.h"
 #include "recorder/record-private.h"
 #include "syscalls/syscalls.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
-
-/* A kept file of the log opened in a process of the EP run for its
- * mappings (the fd stays open, as replay's do). */
-struct ep_file {
-	pid_t tgid;
-	uint32_t id;
-	int fd;
-};
-
-struct rec_ep {
-	struct ep_log *log;
-	const char *sync_log;	/* rec_options.ep_sync_log */
-	struct ep_file *files;
-	size_t nfiles, files_cap;
-};
 
 /* Whether files @a and @b hold the same bytes: 1, 0, or -errno. */
 static int
@@ -697,3 +685,22 @@ rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev)
 	    (log_tid = ep_log_tid(rec->ep->log, (pid_t)ev->values[2])))
 		ev->values[2] = (uint64_t)log_tid;
 }
+
+
+void
+rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struct *before)
+{
+	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);
+	uint64_t v[3];
+
+	if (!log_tid || ep_log_take_tsc(rec->ep->log, log_tid, v) < 0) {
+		log_debug("thread %d: an rdtsc the log's thread did not make: this run's value", t->tid);
+		return;
+	}
+	t->regs.rax = v[0];
+	t->regs.rdx = v[1];
+	/* rdtscp's processor id (rdtsc leaves rcx as it was) */
+	if (t->regs.rcx != before->rcx)
+		t->regs.rcx = v[2];
+}
+

@@ -370,6 +370,10 @@ struct rspace {
 					 * last checkpoint (record-epoch.c), NULL: none */
 	bool tp_dirty_failed;		/* dirty_log_new() failed: none tried again */
 	pid_t tp_prev_copy;		/* the copy of its last checkpoint, 0: none */
+	struct dirty_pages *ep_written;	/* an EP run: the pages written since its last
+					 * epoch check, which its restore points' dirty
+					 * log appends here (record-ep.c), NULL: none */
+	uint64_t ep_since;		/* the check ep_written began at */
 };
 
 /* Memory reads of a spin loop that a spinning thread's watch keeps. */
@@ -414,6 +418,10 @@ struct rthread {
 	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
 					* none (not matched: futex, sched_yield) */
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
+	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
+				       * SCHED_BLOCKED until every thread reached its own, */
+	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
+				       * exit (RT_HELD) */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
@@ -1198,6 +1206,33 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
 
 /* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
 
+/* A kept file of the log opened in a process of the EP run for its
+ * mappings (the fd stays open, as replay's do). */
+struct ep_file {
+	pid_t tgid;
+	uint32_t id;
+	int fd;
+};
+
+struct rec_ep {
+	struct ep_log *log;
+	const char *sync_log;	/* rec_options.ep_sync_log */
+	struct ep_file *files;
+	size_t nfiles, files_cap;
+	/* the epochs' checks (rec_ep_park()) */
+	const struct rec_ep_checkpoints *ckpts; /* NULL: none */
+	struct rec_ep_verdicts *verdicts; /* rec_options.ep_verdicts, or own */
+	struct rec_ep_verdicts own;
+	uint64_t k;		/* the checkpoint that ends the epoch run now, 0: none */
+	bool diverged;		/* an epoch diverged: the later ones are not checked */
+	uint64_t progress;	/* syscall entries so far (a stall's measure) */
+	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
+	uint64_t stall_progress; /* and progress then */
+	bool started;		/* the first epoch was chosen */
+	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
+};
+
+
 /** Read the log in trace @dir (ep/ep.h) that the syscalls will be
  * answered from, whose program must be executable @exe, byte for byte;
  * @sync_log (or NULL): the synchronization-order log the log's run mapped
@@ -1254,6 +1289,27 @@ void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
  * syscall (TRACE_SIGNAL_AT_SYSCALL), as the recorder does a deferred one;
  * true if it did (@t is at the syscall's seccomp stop). */
 bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
+
+/** EP run: @t ran an rdtsc or rdtscp (t->regs has this run's counter,
+ * @before its registers before): give it the log's values instead, as the
+ * log's thread read them in the same order. */
+void rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struct *before);
+/** Free what address space @sp holds for an EP run's checks. */
+void rec_ep_space_free(struct rspace *sp);
+/** EP run: check its epochs against @ckpts (NULL: none), the findings into
+ * @verdicts (NULL: kept to itself). */
+void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
+		   struct rec_ep_verdicts *verdicts);
+/** EP run with checkpoints (rec_options.ep_checkpoints): @t stands at the
+ * entry of its syscall, matched and recorded (@entry), or after its exit:
+ * if that is its end of the epoch being run, it is parked there (not
+ * runnable) until every thread reached its own, and the last one to
+ * arrive checks the epoch against its checkpoint. True if parked. */
+bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
+/** EP run: no thread is runnable. True if parked threads were let go
+ * (their epoch is not checked: the others never reached their ends);
+ * may set *@wait_ns to look again. */
+bool rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns);
 
 /* EP run: whether asynchronous signal @sig of @t, which uprr did not raise,
  * is left out (the log's signals are what the EP run delivers); @t has been

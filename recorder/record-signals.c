@@ -374,6 +374,8 @@ emulate_tsc(struct recorder *rec, struct rthread *t)
 
 	if (!rec_run_tsc(t->tid, &t->regs, &len))
 		return false;
+	if (rec->ep)
+		rec_ep_tsc(rec, t, &before);
 	rec_event_init(&ev, TRACE_EV_RDTSC, t->tid);
 	rec_event_set_regs(&ev, &before);
 	ev.nvalues = 4;

@@ -560,6 +560,9 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		rec_ptrace_stopped(rec, t);
 		return;
 	}
+	/* an EP run's epoch end: it waits there for the others' */
+	if (rec->ep && rec_ep_park(rec, t, false))
+		return;
 	if (rec_serial(rec) && sched_current(rec->sched) == t->tid) {
 		pid_t tid = t->tid, woken = woken_waiter(rec, t, result);
 
@@ -823,6 +826,8 @@ rec_after_entry(struct recorder *rec, struct rthread *t)
 		sched_yield_current(rec->sched);
 	/* a syscall that may block counts too: one that never does (a read of
 	 * a file, or one a pending signal interrupts) would keep the others out */
+	if (rec->ep && rec_ep_park(rec, t, true))
+		return;
 	if (rec_serial(rec) && sched_event(rec->sched)) {
 		/* timeslice over: hold it at the entry; it runs when picked again */
 		t->state = RT_AT_ENTRY;

@@ -80,6 +80,7 @@ space_leave(struct recorder *rec, struct rspace *sp)
 		return;
 	rec_space_drop_checkpoint(rec, sp);
 	rec_epoch_space_free(sp);
+	rec_ep_space_free(sp);
 	rec->nsites += ticks_soft_nsites(sp->mem.soft);
 	rec_syscallbuf_space_free(&sp->sb);
 	rec_space_close(&sp->mem);
@@ -854,6 +855,9 @@ record_loop(struct recorder *rec)
 
 			if (next && rec_run_current(rec, rec_find_thread(rec, next)))
 				continue;
+			/* an EP run's threads parked at their epoch ends */
+			if (!next && rec->ep && rec_ep_stalled(rec, &wait_ns))
+				continue;
 		} else {
 			struct rthread *cur = rec_find_thread(rec, sched_current(rec->sched));
 
@@ -1205,6 +1209,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			rec_ep_free(&rec);
 			return r;
 		}
+		rec_ep_checks(&rec, opts->ep_checkpoints, opts->ep_verdicts);
 	}
 	if (opts->trace_dir) {
 		snprintf(dir_buf, dir_len, "%s", opts->trace_dir);
@@ -1305,6 +1310,13 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			sched_pick(rec.sched);
 		record_loop(&rec);
 		record_end(&rec);
+		if (opts->tp_figures)
+			*opts->tp_figures = (struct rec_tp_figures){
+				.checkpoints = rec.epochs.k,
+				.put_off = rec.epochs.put_off,
+				.pause_ns = rec.epochs.pause_ns,
+				.pause_max_ns = rec.epochs.pause_max_ns,
+			};
 		if (rec.error[0])
 			rec_epoch_drop_all(&rec);
 	}

@@ -262,6 +262,47 @@ struct rec_epoch_keeper {
 	void (*drop_all)(void *arg);
 };
 
+/** An EP run's checkpoints to check its epochs against (tp/epoch.h;
+ * doc/uniparallel.md, "uprr record --mode=tp"): the TP run's copies, kept
+ * stopped by their keeper. */
+struct rec_ep_checkpoints {
+	void *arg; /**< passed to find() */
+	/** Checkpoint @k of the TP run's process @pid (the log's id of it):
+	 * its copy, stopped, and in *@ret_written the pages @pid wrote in
+	 * epoch k - 1 (NULL: not known, its first checkpoint); NULL if not
+	 * kept. Both stay the keeper's. */
+	struct checkpoint_copy *(*find)(void *arg, uint64_t k, pid_t pid,
+					const struct dirty_pages **ret_written);
+};
+
+/** What an EP run's epoch checks found (rec_options.ep_verdicts). */
+struct rec_ep_verdicts {
+	uint64_t epochs;     /**< epochs of the log (its checkpoints + 1) */
+	uint64_t verified;   /**< checked at their end: equal */
+	uint64_t diverged;   /**< checked at their end: different */
+	uint64_t unchecked;  /**< not checked (an end in user code, no copy, after a
+			      * divergence, a stall) */
+	uint64_t stalls;     /**< of those, threads that never all reached their ends */
+	uint64_t merged;     /**< epochs whose checkpoint was not kept (past
+			      * TP_EPOCHS_CAP), checked with the next */
+	uint64_t pages;	     /**< pages compared, all checks */
+	uint64_t whole;	     /**< process checks that compared every writable page
+			      * (pages written not known: a first check, a new
+			      * restore point) */
+	uint64_t check_ns;   /**< time in the checks */
+	uint64_t check_max_ns; /**< the longest */
+	char first[320];     /**< the first divergence, described */
+};
+
+/** What a TP run's epochs cost (rec_options.tp_figures; `uprr record -v`
+ * says them too). */
+struct rec_tp_figures {
+	uint64_t checkpoints;	/**< checkpoints taken */
+	uint64_t put_off;	/**< ends put off (a thread stood at an event) */
+	uint64_t pause_ns;	/**< all threads stopped to all resumed, summed */
+	uint64_t pause_max_ns;	/**< the longest */
+};
+
 /** Who holds a TP run's output to destinations outside the recording until
  * its epoch is verified (tp/output.h; doc/uniparallel.md, "Output commit"). */
 struct rec_output_holder {
@@ -317,6 +358,14 @@ struct rec_options {
 				 * (one line, for the caller to say), instead of
 				 * the log; NULL: logged */
 	size_t divergence_len;	/**< its size */
+	const struct rec_ep_checkpoints *ep_checkpoints; /**< with syscalls_from:
+				 * the log's checkpoints; each epoch of the log whose
+				 * every thread ends at a syscall is checked against
+				 * them (record-ep.c), NULL: none is */
+	struct rec_ep_verdicts *ep_verdicts; /**< with ep_checkpoints: what the
+				 * checks found, or NULL */
+	struct rec_tp_figures *tp_figures; /**< a TP run with epochs: what they
+				 * cost, or NULL */
 	const char *trace_mode;	/**< the header's mode (TRACE_MODE_TP for the
 				 * trace of `--mode=tp`), or NULL for the default */
 };

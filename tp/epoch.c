@@ -1,17 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The owner of a TP run's checkpoints (tp/epoch.h): a list of (k, process,
- * copy, pages written), the last TP_EPOCHS_KEPT checkpoint numbers kept.
+ * copy, pages written), the last TP_EPOCHS_KEPT checkpoint numbers kept,
+ * or all of them up to TP_EPOCHS_CAP numbers (tp_epochs_new_all()).
  */
 #define LOG_PREFIX "tp-epoch"
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
 
 #include "checkpoint/dirty.h"
 #include "checkpoint/process.h"
 #include "common/log.h"
 #include "tp/epoch.h"
+#include "tracee/tracee.h"
 
 struct tp_checkpoint {
 	uint64_t k;
@@ -23,6 +27,10 @@ struct tp_checkpoint {
 struct tp_epochs {
 	struct tp_checkpoint *v;
 	size_t n, cap;
+	bool all;		  /* keep them all (up to TP_EPOCHS_CAP numbers) */
+	struct tp_checkpoint *owed; /* thinned: pages written owed to the next kept */
+	size_t nowed, owed_cap;
+	uint64_t thinned;	  /* checkpoint numbers freed by thin() */
 };
 
 static void
@@ -34,12 +42,143 @@ drop(struct tp_checkpoint *c)
 	free(c->written);
 }
 
+/* @into (pages written in an epoch) grows by @from's, which is freed; NULL
+ * (not known) wins. */
+static void
+merge_written(struct dirty_pages **into, struct dirty_pages *from)
+{
+	struct dirty_pages u = { 0 };
+
+	if (*into && from && dirty_pages_union(*into, from, &u) >= 0) {
+		dirty_pages_fini(*into);
+		**into = u;
+	} else {
+		dirty_pages_fini(&u);
+		if (*into)
+			dirty_pages_fini(*into);
+		free(*into);
+		*into = NULL;
+	}
+	if (from)
+		dirty_pages_fini(from);
+	free(from);
+}
+
+/* Give @c the pages written owed to its process by checkpoints thinned out
+ * before it. */
+static void
+pay_owed(struct tp_epochs *e, struct tp_checkpoint *c)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < e->nowed; i++) {
+		if (e->owed[i].pid != c->pid) {
+			e->owed[j++] = e->owed[i];
+			continue;
+		}
+		/* its pages first, then this epoch's */
+		merge_written(&e->owed[i].written, c->written);
+		c->written = e->owed[i].written;
+	}
+	e->nowed = j;
+}
+
+/* At TP_EPOCHS_CAP numbers: free every other one (the 2nd, 4th... of the
+ * numbers kept), its pages written going to the next one of its process
+ * (or owed to the next one to come). */
+static void
+thin(struct tp_epochs *e)
+{
+	uint64_t nth = 0, last = UINT64_MAX;
+	size_t j = 0;
+
+	for (size_t i = 0; i < e->n; i++) {
+		struct tp_checkpoint *c = &e->v[i];
+		bool later = false;
+
+		if (c->k != last) {
+			nth++;
+			last = c->k;
+			if (nth % 2 == 0)
+				e->thinned++;
+		}
+		if (nth % 2) {
+			e->v[j++] = *c;
+			continue;
+		}
+		checkpoint_copy_free(c->copy);
+		for (size_t l = i + 1; l < e->n && !later; l++)
+			if (e->v[l].pid == c->pid && e->v[l].k != c->k) {
+				struct dirty_pages *w = e->v[l].written;
+
+				e->v[l].written = c->written;
+				merge_written(&e->v[l].written, w);
+				later = true;
+			}
+		if (later)
+			continue;
+		if (UTIL_GROW(e->owed, e->owed_cap, e->nowed + 1) < 0) {
+			log_warn("out of memory: the pages process %d wrote before checkpoint %" PRIu64
+				 " are lost to the next check", c->pid, c->k);
+			merge_written(&c->written, NULL);
+			continue;
+		}
+		e->owed[e->nowed++] = (struct tp_checkpoint){ .k = c->k, .pid = c->pid,
+							      .written = c->written };
+	}
+	e->n = j;
+}
+
+/* Checkpoint numbers kept. */
+static size_t
+numbers(const struct tp_epochs *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n; i++)
+		n += !i || e->v[i].k != e->v[i - 1].k;
+	return n;
+}
+
+/*
+ * A checkpoint kept for an EP run's check holds no file open: its fork
+ * copied the process's descriptors, and a pipe's write end open in a kept
+ * copy keeps the reader from its EOF for good (pipe_threads' consumer
+ * waited in read(2) until killed). close_range(2) injected into its first
+ * thread closes them all (its threads share one table).
+ */
+static void
+drop_files(struct checkpoint_copy *copy)
+{
+	uint64_t args[6] = { 0, ~0U, 0, 0, 0, 0 };
+	size_t n = 0;
+	const pid_t *tids = checkpoint_copy_tids(copy, &n);
+	int64_t res = 0;
+	int r;
+
+	if (!n)
+		return;
+	r = tracee_inject_syscall(tids[0], checkpoint_copy_mem(copy), __NR_close_range, args, &res);
+	if (r < 0 || res < 0)
+		log_warn("copy %d: cannot close its files (%s): a pipe it holds sees no EOF",
+			 checkpoint_copy_pid(copy), strerror(r < 0 ? -r : (int)-res));
+}
+
 static void
 keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirty_pages *written)
 {
 	struct tp_epochs *e = arg;
 	size_t j = 0;
 
+	if (e->all) {
+		drop_files(copy);
+		if (e->n && e->v[e->n - 1].k != k && numbers(e) >= TP_EPOCHS_CAP) {
+			thin(e);
+			log_debug("%d checkpoints kept: every other one freed, epochs checked get "
+				  "longer", TP_EPOCHS_CAP);
+		}
+		goto add;
+	}
 	/* those older than the last TP_EPOCHS_KEPT numbers go first */
 	for (size_t i = 0; i < e->n; i++) {
 		if (e->v[i].k + TP_EPOCHS_KEPT <= k)
@@ -48,6 +187,7 @@ keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirt
 			e->v[j++] = e->v[i];
 	}
 	e->n = j;
+add:
 	if (e->n == e->cap) {
 		size_t cap = e->cap ? e->cap * 2 : 8;
 		struct tp_checkpoint *v = realloc(e->v, cap * sizeof(*v));
@@ -61,6 +201,8 @@ keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirt
 		e->cap = cap;
 	}
 	e->v[e->n++] = (struct tp_checkpoint){ .k = k, .pid = pid, .copy = copy, .written = written };
+	if (e->nowed)
+		pay_owed(e, &e->v[e->n - 1]);
 }
 
 static void
@@ -71,6 +213,9 @@ drop_all(void *arg)
 	for (size_t i = 0; i < e->n; i++)
 		drop(&e->v[i]);
 	e->n = 0;
+	for (size_t i = 0; i < e->nowed; i++)
+		merge_written(&e->owed[i].written, NULL);
+	e->nowed = 0;
 }
 
 struct tp_epochs *
@@ -81,6 +226,30 @@ tp_epochs_new(struct rec_epoch_keeper *ret_keeper)
 	if (e)
 		*ret_keeper = (struct rec_epoch_keeper){ .arg = e, .keep = keep, .drop_all = drop_all };
 	return e;
+}
+
+static struct checkpoint_copy *
+find(void *arg, uint64_t k, pid_t pid, const struct dirty_pages **ret_written)
+{
+	return tp_epochs_find(arg, k, pid, ret_written);
+}
+
+struct tp_epochs *
+tp_epochs_new_all(struct rec_epoch_keeper *ret_keeper, struct rec_ep_checkpoints *ret_checkpoints)
+{
+	struct tp_epochs *e = tp_epochs_new(ret_keeper);
+
+	if (!e)
+		return NULL;
+	e->all = true;
+	*ret_checkpoints = (struct rec_ep_checkpoints){ .arg = e, .find = find };
+	return e;
+}
+
+uint64_t
+tp_epochs_thinned(const struct tp_epochs *e)
+{
+	return e->thinned;
 }
 
 struct checkpoint_copy *
@@ -124,8 +293,8 @@ tp_epochs_free(struct tp_epochs *e)
 {
 	if (!e)
 		return;
-	for (size_t i = 0; i < e->n; i++)
-		drop(&e->v[i]);
+	drop_all(e);
 	free(e->v);
+	free(e->owed);
 	free(e);
 }

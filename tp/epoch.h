@@ -5,8 +5,11 @@
  * process at each epoch's end (recorder/record-epoch.c) and hands it here,
  * with the pages the process wrote in the epoch before it. Checkpoint k is
  * needed until epoch k is verified (an EP run from it, compared with
- * checkpoint k + 1); until EP runs follow the TP run, the last two are
- * kept and older ones freed.
+ * checkpoint k + 1). `--mode=tp-log` keeps the last two (TP_EPOCHS_KEPT);
+ * `--mode=tp` keeps them all (tp_epochs_new_all()) for its EP run, which
+ * follows the TP run, up to TP_EPOCHS_CAP checkpoint numbers: past that,
+ * every other one is freed and its pages written go to the next one kept,
+ * so that the epochs checked get longer (twice, each time the cap is met).
  */
 #pragma once
 
@@ -27,12 +30,28 @@
 /** How many checkpoints back are kept (k and k - 1). */
 #define TP_EPOCHS_KEPT 2
 
+/** How many checkpoint numbers a keeper of all keeps at most. */
+#define TP_EPOCHS_CAP 64
+
 /** The checkpoints kept. */
 struct tp_epochs;
 
 /** A new, empty keeper; its rec_epoch_keeper in *ret_keeper (for
  * rec_options.epochs). NULL when out of memory. */
 struct tp_epochs *tp_epochs_new(struct rec_epoch_keeper *ret_keeper);
+
+/** A new, empty keeper of every checkpoint (up to TP_EPOCHS_CAP numbers,
+ * thinned past it), for an EP run that checks them after the TP run: its
+ * rec_epoch_keeper in *ret_keeper, its rec_ep_checkpoints (find()) in
+ * *ret_checkpoints. The copies are stopped tracees of this process: an
+ * EP run's waitpid(-1) hears nothing of them (they never run). NULL when
+ * out of memory. */
+struct tp_epochs *tp_epochs_new_all(struct rec_epoch_keeper *ret_keeper,
+				    struct rec_ep_checkpoints *ret_checkpoints);
+
+/** Checkpoint numbers freed to stay within TP_EPOCHS_CAP (their epochs
+ * merged into the next one kept). */
+uint64_t tp_epochs_thinned(const struct tp_epochs *e);
 
 /** Checkpoint @k of process @pid and the pages it wrote in epoch k - 1, or
  * NULL (what tp_epochs_keep() kept), NULL if not kept (freed, or never). */

@@ -204,10 +204,20 @@ check_sync_log(const char *path)
 	tp_sync_log_close(log);
 }
 
+/* What the epochs of `--mode=tp` cost and found. */
+struct epoch_info {
+	uint32_t epoch_ms;		/* 0: one epoch, the whole program */
+	struct rec_tp_figures tp;	/* the TP run's checkpoints */
+	struct rec_ep_verdicts v;	/* the EP run's checks */
+	uint64_t thinned;		/* checkpoints freed past TP_EPOCHS_CAP */
+};
+
 static void
 write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep, int cpu,
-	   bool interposed, bool diverged)
+	   bool interposed, bool diverged, const struct epoch_info *ei)
 {
+	uint64_t checkpoints = ei->tp.checkpoints, ends = checkpoints ? checkpoints : 1;
+	uint64_t epochs = checkpoints + 1;
 	char path[PATH_MAX];
 	FILE *f;
 
@@ -226,8 +236,36 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 	fprintf(f, "ep run:      wall %.3f s, cpu %.3f s (program %.3f s, uprr %.3f s), on cpu %d\n",
 		(double)ep->wall_ns / 1e9, (double)(ep->prog_ns + ep->uprr_ns) / 1e9,
 		(double)ep->prog_ns / 1e9, (double)ep->uprr_ns / 1e9, cpu);
-	fprintf(f, "epochs:      1 (the whole program), ep run %s\n",
-		diverged ? "diverged: the trace ends at the divergence" : "verified: no divergence");
+	if (!ei->epoch_ms)
+		fprintf(f, "epochs:      1 (the whole program), ep run %s\n",
+			diverged ? "diverged: the trace ends at the divergence"
+				 : "verified: no divergence");
+	else
+		fprintf(f, "epochs:      %" PRIu64 " (a checkpoint every %u ms), ep run %s\n", epochs,
+			ei->epoch_ms,
+			diverged	  ? "diverged at a syscall: the trace ends at the divergence"
+			: ei->v.diverged ? "diverged at an epoch's end: the trace holds its execution"
+					 : "verified: no divergence");
+	if (ei->epoch_ms) {
+		uint64_t unchecked = epochs - MIN(epochs, ei->v.verified + ei->v.diverged);
+
+		fprintf(f, "epoch checks: %" PRIu64 " verified, %" PRIu64 " diverged, %" PRIu64
+			" not checked (%" PRIu64 " merged into the next past %d checkpoints kept, "
+			"%" PRIu64 " stalled; the last epoch, which the program's end ends, "
+			"included)\n",
+			ei->v.verified, ei->v.diverged, unchecked, ei->v.merged, TP_EPOCHS_CAP,
+			ei->v.stalls);
+		fprintf(f, "checkpoints: %" PRIu64 " taken (%" PRIu64 " ends put off), pause mean "
+			"%.3f ms, max %.3f ms\n",
+			checkpoints, ei->tp.put_off, (double)ei->tp.pause_ns / (double)ends / 1e6,
+			(double)ei->tp.pause_max_ns / 1e6);
+		fprintf(f, "checks:      %.3f s in all, max %.3f ms, %" PRIu64 " pages compared (%" PRIu64
+			" process checks of every writable page: pages written not known)\n",
+			(double)ei->v.check_ns / 1e9, (double)ei->v.check_max_ns / 1e6, ei->v.pages,
+			ei->v.whole);
+		if (ei->v.first[0])
+			fprintf(f, "divergence:  %s\n", ei->v.first);
+	}
 	fclose(f);
 }
 
@@ -271,6 +309,10 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	_cleanup_free_ char *lib_rel = tp_sync_default_lib();
 	_cleanup_free_ char *old_preload = NULL;
 	uint64_t before[CPU_SETSIZE], after[CPU_SETSIZE];
+	struct rec_epoch_keeper keeper;
+	struct rec_ep_checkpoints ckpts;
+	struct tp_epochs *epochs = NULL;
+	struct epoch_info ei = { .epoch_ms = opts->epoch_ms };
 	struct run_cost tp, ep;
 	struct rec_options o;
 	cpu_set_t all, one;
@@ -330,8 +372,17 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	 * answers its records (ep/syscall-log-sb.c) */
 	o.chaos = false;
 	o.ticks = NULL;
-	/* one epoch, the whole program: no checkpoint is taken (yet) */
-	o.epoch_ms = 0;
+	/* its checkpoints are kept until the EP run checked its epochs
+	 * against them (tp/epoch.h) */
+	if (o.epoch_ms) {
+		epochs = tp_epochs_new_all(&keeper, &ckpts);
+		if (!epochs) {
+			unset_sync_env(old_preload);
+			return -ENOMEM;
+		}
+		o.epochs = &keeper;
+		o.tp_figures = &ei.tp;
+	}
 	o.output = tp_output_holder(held);
 	have_busy = cpu_busy(before) == 0;
 	cost_now(&tp);
@@ -340,6 +391,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	have_busy = have_busy && cpu_busy(after) == 0;
 	if (r < 0) {
 		unset_sync_env(old_preload);
+		tp_epochs_free(epochs);
 		release_output(held, false);
 		if (r == -ENOEXEC)
 			*ret_status = status;
@@ -378,9 +430,27 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	o.divergence = why;
 	o.divergence_len = sizeof(why);
 	o.syscallbuf = false;
+	o.ep_checkpoints = epochs ? &ckpts : NULL;
+	o.ep_verdicts = &ei.v;
+	o.epochs = NULL;
+	o.tp_figures = NULL;
+	if (epochs)
+		log_debug("%zu checkpoints kept for the EP run's checks", tp_epochs_count(epochs));
 	cost_now(&ep);
 	r = rec_record(&o, &ep_status, dir_buf, dir_len);
 	cost_since(&ep);
+	if (epochs) {
+		ei.thinned = tp_epochs_thinned(epochs);
+		if (ei.thinned)
+			log_info("%" PRIu64 " checkpoints freed past %d kept: their epochs were checked "
+				 "with the next", ei.thinned, TP_EPOCHS_CAP);
+		log_info("epochs: %" PRIu64 ", %" PRIu64 " verified, %" PRIu64 " diverged, %" PRIu64
+			 " not checked (the last included); checks took %.3f s",
+			 ei.tp.checkpoints + 1, ei.v.verified, ei.v.diverged,
+			 ei.tp.checkpoints + 1 - MIN(ei.tp.checkpoints + 1, ei.v.verified + ei.v.diverged),
+			 (double)ei.v.check_ns / 1e9);
+	}
+	tp_epochs_free(epochs);
 	if (cpu >= 0)
 		(void)sched_setaffinity(0, sizeof(all), &all);
 	unset_sync_env(old_preload);
@@ -391,12 +461,13 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		return r;
 	}
 	if (r == -EDOM) {
-		write_info(dir, &tp, &ep, cpu, interposed, true);
-		log_error("the EP run diverged from the TP run (%s); a whole-program epoch cannot be "
-			  "rolled back yet: the TP log is kept in %s", why[0] ? why : "?", work);
+		write_info(dir, &tp, &ep, cpu, interposed, true, &ei);
+		log_error("the EP run diverged from the TP run (%s); %s cannot be rolled back yet: the "
+			  "TP log is kept in %s", why[0] ? why : "?",
+			  ei.epoch_ms ? "an epoch" : "a whole-program epoch", work);
 		return -EDOM;
 	}
-	write_info(dir, &tp, &ep, cpu, interposed, false);
+	write_info(dir, &tp, &ep, cpu, interposed, false, &ei);
 	if (rename(work, moved) < 0)
 		log_warn("cannot move the TP log %s into the trace: %m", work);
 	if (!opts->trace_dir)

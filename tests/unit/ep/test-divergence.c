@@ -148,8 +148,8 @@ run_epoch(int variant, long pages, bool copy_of_copy)
 		dirty_pages_fini(&again);
 	}
 	{
-		struct ep_side sa = { pid, ta, NTHREADS, &wa };
-		struct ep_side sb = { checkpoint_copy_pid(b), tb, NTHREADS, &wb };
+		struct ep_side sa = { .pid = pid, .tids = ta, .ntids = NTHREADS, .written = &wa };
+		struct ep_side sb = { .pid = checkpoint_copy_pid(b), .tids = tb, .ntids = NTHREADS, .written = &wb };
 
 		cr_assert_eq(ep_check_divergence(&sa, &sb, &e.d), 0);
 	}

@@ -431,3 +431,95 @@ Test(ep_log, epoch_interrupts_folded_into_the_call)
 	cr_assert_null(ep_log_take(log, 101));
 	ep_log_free(log);
 }
+
+/* Where each thread stood at each epoch's end (ep_log_ends()), as an EP
+ * run finds the same point: at the entry of a call the end interrupted
+ * (with what the interrupt's exit wrote), after the exit of one that had
+ * just ended, in a futex call left out of matching (its arguments), in user
+ * code; and the rdtsc values of a thread, in order. */
+Test(ep_log, epoch_ends_and_rdtsc)
+{
+	static char dir[PATH_MAX + 8];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	static const uint8_t rem[16] = { 9, 9 };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	struct trace_blob left = { 0x3010, sizeof(rem), rem };
+	const uint64_t read_call[7] = { SYS_read, 3, 0x2000, 64, 0, 0, 0 };
+	const uint64_t futex_call[7] = { SYS_futex, 0x4000, 0, 7, 0, 0, 0 };
+	const uint64_t restart[2] = { SYS_read, (uint64_t)-512 };
+	const struct ep_end *e;
+	struct trace_writer *w;
+	struct ep_log *log;
+	uint64_t tsc[3];
+	char err[256] = "";
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/ends", tmp_root);
+	strcpy(h.mode, "tp-log");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	add(w, TRACE_EV_RDTSC, 100, 4, (uint64_t[]){ 11, 22, 33, 2 }, NULL);
+	/* 100: a read interrupted at checkpoint 1 */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 1, 0, TRACE_EPOCH_SYSCALL, 500 }, NULL);
+	/* 101: a futex wait interrupted at checkpoint 1, a futex call that
+	 * had just ended at checkpoint 2 */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, futex_call, NULL);
+	add(w, TRACE_EV_EPOCH, 101, 4, (uint64_t[]){ 1, 0, TRACE_EPOCH_SYSCALL, 500 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, restart, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, (uint64_t)-512 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, futex_call, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, 0 }, NULL);
+	/* 100: a write that had just ended at checkpoint 2 */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_write, 1, 0x1000, 5, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 2, 1, TRACE_EPOCH_SYSCALL, 501 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, futex_call, NULL);
+	add(w, TRACE_EV_EPOCH, 101, 4, (uint64_t[]){ 2, 2, TRACE_EPOCH_SYSCALL, 501 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_write, 5 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, 0 }, NULL);
+	/* 100: a nanosleep interrupted at checkpoint 3 (the time left
+	 * written), then in user code at checkpoint 4 */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_nanosleep, 0x3000, 0x3010, 0, 0, 0, 0 },
+	    NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 3, 2, TRACE_EPOCH_SYSCALL, 502 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_nanosleep, (uint64_t)-516 }, &left);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_restart_syscall, 0, 0, 0, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_restart_syscall, 0 }, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 4, 4, TRACE_EPOCH_USER, 503 }, NULL);
+	cr_assert_eq(trace_writer_flush(w), 0);
+	cr_assert_eq(trace_writer_close(w), 0);
+
+	cr_assert_eq(ep_log_open(dir, &log, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ep_log_checkpoints(log), 4);
+	e = ep_log_ends(log, 100, &n);
+	cr_assert_eq(n, 4);
+	cr_assert_eq(e[0].k, 1);
+	cr_assert_eq(e[0].at, EP_END_ENTRY, "interrupted: at the read's entry");
+	cr_assert_eq(e[0].idx, 0);
+	cr_assert_eq(e[0].copy, 500);
+	cr_assert_eq(e[0].nwrote, 0);
+	cr_assert_eq(e[1].at, EP_END_EXIT, "ended: after the write's exit");
+	cr_assert_eq(e[1].idx, 1, "the read and its restart are one call");
+	cr_assert_eq(e[2].at, EP_END_ENTRY);
+	cr_assert_eq(e[2].idx, 2);
+	cr_assert_eq(e[2].nwrote, 1, "the time left the interrupt wrote");
+	cr_assert_eq(e[2].wrote[0], 0x3010);
+	cr_assert_eq(e[2].wrote[1], sizeof(rem));
+	cr_assert_eq(e[3].at, EP_END_USER);
+	e = ep_log_ends(log, 101, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(e[0].at, EP_END_FUTEX);
+	cr_assert_eq(e[0].idx, 0, "no matched call before it");
+	cr_assert_eq(e[0].nr, SYS_futex);
+	cr_assert_eq(e[0].args[2], 7);
+	cr_assert(e[0].seq > ep_log_ends(log, 100, &n)[0].seq, "in the log's order");
+	cr_assert_eq(e[1].at, EP_END_UNKNOWN, "right after a futex call: not found");
+	cr_assert_eq(ep_log_take_tsc(log, 100, tsc), 0);
+	cr_assert(tsc[0] == 11 && tsc[1] == 22 && tsc[2] == 33);
+	cr_assert_eq(ep_log_take_tsc(log, 100, tsc), -ENOENT);
+	cr_assert_eq(ep_log_take_tsc(log, 101, tsc), -ENOENT);
+	ep_log_free(log);
+}

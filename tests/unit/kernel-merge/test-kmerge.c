@@ -172,8 +172,8 @@ run_epoch(struct epoch *e, int variant, long pages)
 static struct ep_divergence
 check(const struct epoch *e)
 {
-	struct ep_side sa = { e->a.pid, e->ta, NTHREADS, &e->wa };
-	struct ep_side sb = { e->b.pid, e->tb, NTHREADS, &e->wb };
+	struct ep_side sa = { .pid = e->a.pid, .tids = e->ta, .ntids = NTHREADS, .written = &e->wa };
+	struct ep_side sb = { .pid = e->b.pid, .tids = e->tb, .ntids = NTHREADS, .written = &e->wb };
 	struct ep_divergence d;
 	char line[512];
 

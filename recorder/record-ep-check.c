@@ -1,0 +1,876 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The EP run's checks of its epochs (doc/uniparallel.md, "EP runs"): each
+ * thread stops at its end of the epoch, and when all have, each process is
+ * compared with the TP run's checkpoint that ends the epoch.
+ */
+#define LOG_PREFIX "record"
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint/dirty.h"
+#include "checkpoint/process.h"
+#include "common/log.h"
+#include "ep/divergence.h"
+#include "ep/ep.h"
+#include "recorder/record-private.h"
+#include "syscalls/syscalls.h"
+#include "trace/trace.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+#include "preload/uprr-preload.h"
+
+/* ---- the epochs' checks (doc/uniparallel.md, "uprr record --mode=tp") ----
+ *
+ * With the TP run's checkpoints at hand (rec_options.ep_checkpoints), the
+ * epoch that checkpoint k of the log ends (epoch k - 1) is checked when
+ * every thread ended it at a syscall: each thread of the EP run stops at
+ * its end (rec_ep_park()), the same call after the same matched calls,
+ * where sched/ passes it over; when all have, each process is compared
+ * with its checkpoint k (ep_check_divergence()) and the verdict goes into
+ * the trace (TRACE_EV_EPOCH). The EP run goes on either way: its execution
+ * is valid, the trace holds it.
+ */
+
+/* How long threads may stand parked while the others cannot run (blocked
+ * for good, or gone past their ends unseen) before the epoch is left
+ * unchecked. */
+#define EP_STALL_NS 200000000ull
+
+void
+rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
+	      struct rec_ep_verdicts *verdicts)
+{
+	struct rec_ep *ep = rec->ep;
+
+	ep->ckpts = ckpts && ckpts->find ? ckpts : NULL;
+	ep->verdicts = verdicts ? verdicts : &ep->own;
+	memset(ep->verdicts, 0, sizeof(*ep->verdicts));
+	ep->verdicts->epochs = ep_log_checkpoints(ep->log) + 1;
+}
+
+/* The end of thread @log_tid of the log at checkpoint @k, NULL if none. */
+static const struct ep_end *
+end_at(const struct ep_log *log, pid_t log_tid, uint64_t k)
+{
+	size_t n, lo = 0, hi;
+	const struct ep_end *e = ep_log_ends(log, log_tid, &n);
+
+	for (hi = n; lo < hi;) {
+		size_t mid = (lo + hi) / 2;
+
+		if (e[mid].k < k)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && e[lo].k == k ? &e[lo] : NULL;
+}
+
+/* Write the verdict @v (1 verified, 0 diverged, 2 not checked) on the epoch
+ * that checkpoint @k ends, and flush the frame: a trace cut after it
+ * replays to there. */
+static void
+write_verdict(struct recorder *rec, uint64_t k, uint64_t v)
+{
+	struct trace_event ev;
+
+	/* named by the log's id of the first process (rec_ep_name_threads()) */
+	rec_event_init(&ev, TRACE_EV_EPOCH, rec->root);
+	ev.nvalues = 4;
+	ev.values[0] = k;
+	ev.values[1] = v;
+	if (rec_write_event(rec, &ev) < 0)
+		return;
+	if (trace_writer_flush(rec->w) < 0)
+		rec_stop_recording(rec, "%s", "cannot write the trace");
+}
+
+/* The checkpoint @k of the process whose copy is @copy_pid, found by the
+ * log's id of one of its threads (the keeper's is its process's id), NULL
+ * if not kept; its pages written into *@ret_written. */
+static struct checkpoint_copy *
+find_copy(const struct rec_ep *ep, uint64_t k, pid_t copy_pid, const struct dirty_pages **ret_written)
+{
+	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
+		pid_t log_tid = ep_log_thread(ep->log, i);
+		const struct ep_end *e = end_at(ep->log, log_tid, k);
+		struct checkpoint_copy *c;
+
+		if (!e || e->copy != copy_pid)
+			continue;
+		c = ep->ckpts->find(ep->ckpts->arg, k, log_tid, ret_written);
+		if (c && checkpoint_copy_pid(c) == copy_pid)
+			return c;
+	}
+	return NULL;
+}
+
+/* Whether the epoch that checkpoint @k ends can be checked: NULL, or why
+ * not; *@ret_thinned: its checkpoint was not kept (the keeper's cap), it
+ * runs on into the next. */
+static const char *
+unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned)
+{
+	bool any = false;
+
+	*ret_thinned = false;
+	if (ep->diverged)
+		return "after a divergence, its checkpoints are the diverged TP run's";
+	/* The loader's start keeps what cpuid(1) says, the initial APIC id of
+	 * the CPU it ran on included (glibc's cpu_features, in ld.so's data
+	 * until made read-only): uprr does not record cpuid, and the EP run's
+	 * CPU is not the TP run's. Seen: 0x01020800 in the TP run, 0x00020800
+	 * in the EP run. */
+	if (k == 1)
+		return "it runs the loader's start, which keeps cpuid(1)'s APIC id (cpuid is not recorded)";
+	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
+		const struct ep_end *e = end_at(ep->log, ep_log_thread(ep->log, i), k);
+
+		if (!e)
+			continue;
+		any = true;
+		if (e->at == EP_END_USER)
+			return "a thread ended it in user code, which an EP run does not find yet";
+		if (e->at == EP_END_UNKNOWN)
+			return "a thread ended it right after a futex call";
+		if (!e->copy)
+			return "a process was not copied";
+		if (!find_copy(ep, k, e->copy, NULL)) {
+			*ret_thinned = true;
+			return "its checkpoint was not kept";
+		}
+	}
+	return any ? NULL : "no thread ended it";
+}
+
+/* Move on to the next epoch that can be checked (ep->k: the checkpoint
+ * that ends it; 0: none left); those passed over get their verdict now. */
+static void
+next_epoch(struct recorder *rec)
+{
+	struct rec_ep *ep = rec->ep;
+
+	while (!rec->done) {
+		const char *why;
+		bool thinned;
+
+		if (++ep->k > ep_log_checkpoints(ep->log)) {
+			ep->k = 0;
+			return;
+		}
+		why = unchecked_why(ep, ep->k, &thinned);
+		if (!why)
+			return;
+		if (thinned) {
+			ep->verdicts->merged++;
+			log_debug("epoch %" PRIu64 ": %s, it is checked with the next", ep->k - 1, why);
+			continue;
+		}
+		ep->verdicts->unchecked++;
+		log_debug("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
+		write_verdict(rec, ep->k, 2);
+	}
+}
+
+/* Whether @t (the log's @log_tid), at a syscall's entry (@entry) or after
+ * its exit, stands at its end @e. */
+static bool
+at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const struct ep_end *e,
+       bool entry)
+{
+	size_t taken = ep_log_taken(ep->log, log_tid);
+
+	switch (e->at) {
+	case EP_END_ENTRY:
+	case EP_END_EXIT:
+		return entry == (e->at == EP_END_ENTRY) && t->ep_call && taken == e->idx + 1 &&
+		       t->ep_call == ep_log_call(ep->log, log_tid, e->idx);
+	case EP_END_FUTEX:
+		if (!entry || t->ep_call || taken != e->idx || (long)t->nr != e->nr ||
+		    t->regs.rip != e->rip)
+			return false;
+		for (int i = 0; i < sc_nargs(e->nr); i++)
+			if (t->args[i] != e->args[i])
+				return false;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Whether thread @log_tid went past its end @e (a matched call after it). */
+static bool
+passed(const struct rec_ep *ep, pid_t log_tid, const struct ep_end *e)
+{
+	size_t taken = ep_log_taken(ep->log, log_tid);
+
+	return e->at == EP_END_FUTEX ? taken > e->idx : taken > e->idx + 1;
+}
+
+/* Every thread with an end at ep->k stands parked at it, and no other runs. */
+static bool
+all_parked(const struct recorder *rec)
+{
+	const struct rec_ep *ep = rec->ep;
+
+	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
+		pid_t log_tid = ep_log_thread(ep->log, i);
+		const struct rthread *t;
+
+		if (!end_at(ep->log, log_tid, ep->k))
+			continue;
+		t = rec_find_thread((struct recorder *)rec, ep_log_tid_of(ep->log, log_tid));
+		if (!t || !t->ep_parked)
+			return false;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (!rec->threads[i].ep_parked && rec->threads[i].state != RT_ZOMBIE)
+			return false;
+	return true;
+}
+
+/* Let the parked threads go on, but those that stand at their end of the
+ * epoch now run (a call interrupted at two ends in a row). */
+static void
+let_go(struct recorder *rec)
+{
+	struct rec_ep *ep = rec->ep;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+		pid_t log_tid = ep_log_tid(ep->log, t->tid);
+		const struct ep_end *e = ep->k ? end_at(ep->log, log_tid, ep->k) : NULL;
+
+		if (!t->ep_parked || (e && at_end(ep, t, log_tid, e, t->ep_parked_entry)))
+			continue;
+		t->ep_parked = false;
+		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	}
+}
+
+void
+rec_ep_space_free(struct rspace *sp)
+{
+	if (sp->ckpt && checkpoint_dirty_log(sp->ckpt)->acc == sp->ep_written)
+		checkpoint_dirty_log(sp->ckpt)->acc = NULL;
+	if (sp->ep_written)
+		dirty_pages_fini(sp->ep_written);
+	free(sp->ep_written);
+	sp->ep_written = NULL;
+}
+
+/* From the check of the epoch ep->k ends on (or the start), each address
+ * space's restore points' dirty log keeps the pages written (dirty.h's
+ * acc) for the next check; one with no restore point yet has none (its
+ * next check compares every writable page). */
+static void
+start_written(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rspace *sp = rec->threads[i].space;
+
+		if (!sp)
+			continue;
+		sp->ep_since = rec->ep->k;
+		if (!sp->ckpt) {
+			sp->ep_since = UINT64_MAX;
+			continue;
+		}
+		if (!sp->ep_written && !(sp->ep_written = calloc(1, sizeof(*sp->ep_written)))) {
+			sp->ep_since = UINT64_MAX;
+			continue;
+		}
+		sp->ep_written->n = 0;
+		checkpoint_dirty_log(sp->ckpt)->acc = sp->ep_written;
+	}
+}
+
+static int
+cmp_run(const void *a, const void *b)
+{
+	const struct checkpoint_range *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+/* The pages process @sp wrote since the last check into @ret (sorted,
+ * disjoint): those its restore points protected again meanwhile
+ * (ep_written) and those written since. False if they are not known: no
+ * restore point kept them all (none yet, a new one, a remap due). */
+static bool
+b_written(const struct rec_ep *ep, struct rspace *sp, struct dirty_pages *ret)
+{
+	struct dirty_log *dl = sp->ckpt ? checkpoint_dirty_log(sp->ckpt) : NULL;
+	struct dirty_pages cur = { 0 }, acc = { 0 };
+	bool ok;
+
+	if (!dl || !sp->ep_written || dl->acc != sp->ep_written || sp->ep_since != ep->last_k ||
+	    sp->need_remap)
+		return false;
+	/* sorted and merged: the walks appended them in their order */
+	qsort(sp->ep_written->v, sp->ep_written->n, sizeof(*sp->ep_written->v), cmp_run);
+	for (size_t i = 0; i < sp->ep_written->n; i++) {
+		const struct checkpoint_range *r = &sp->ep_written->v[i];
+
+		if (acc.n && acc.v[acc.n - 1].addr + acc.v[acc.n - 1].len >= r->addr) {
+			uint64_t end = MAX(acc.v[acc.n - 1].addr + acc.v[acc.n - 1].len, r->addr + r->len);
+
+			acc.v[acc.n - 1].len = end - acc.v[acc.n - 1].addr;
+			continue;
+		}
+		if (UTIL_GROW(acc.v, acc.cap, acc.n + 1) < 0) {
+			dirty_pages_fini(&acc);
+			return false;
+		}
+		acc.v[acc.n++] = *r;
+	}
+	/* written since the last sync: not protected, listed without */
+	dl->acc = NULL;
+	ok = dirty_log_written(dl, false, &cur) >= 0 && dirty_pages_union(&acc, &cur, ret) >= 0;
+	dl->acc = sp->ep_written;
+	dirty_pages_fini(&acc);
+	dirty_pages_fini(&cur);
+	return ok;
+}
+
+/* The pages the TP run's process wrote from the last check's checkpoint to
+ * checkpoint ep->k (the log's process @log_pid), into @ret: the union of
+ * each checkpoint's pages written in the epoch before it (a checkpoint the
+ * keeper freed gave its own to the next one kept). False if not known
+ * (a process's first checkpoint). */
+static bool
+a_written(const struct rec_ep *ep, pid_t log_pid, struct dirty_pages *ret)
+{
+	struct dirty_pages u = { 0 };
+
+	if (!ep->last_k)
+		return false;
+	for (uint64_t j = ep->last_k + 1; j <= ep->k; j++) {
+		const struct ep_end *e = end_at(ep->log, log_pid, j);
+		const struct dirty_pages *w = NULL;
+		struct dirty_pages next = { 0 };
+
+		if (!e || !e->copy) {
+			dirty_pages_fini(&u);
+			return false;
+		}
+		if (!find_copy(ep, j, e->copy, &w))
+			continue; /* freed: its pages are the next one's */
+		if (!w || dirty_pages_union(&u, w, &next) < 0) {
+			dirty_pages_fini(&u);
+			dirty_pages_fini(&next);
+			return false;
+		}
+		dirty_pages_fini(&u);
+		u = next;
+	}
+	*ret = u;
+	return true;
+}
+
+/* Every writable page of process @pid but the kernel's special mappings,
+ * appended to @ret. */
+static int
+writable_pages(pid_t pid, struct dirty_pages *ret)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t n = 0;
+	int r = tracee_read_maps(pid, &maps, &n);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		const struct tracee_mapping *m = &maps[i];
+
+		if (m->perms[1] != 'w' || (m->path[0] == '[' && strcmp(m->path, "[heap]") != 0 &&
+					    strcmp(m->path, "[stack]") != 0))
+			continue;
+		if (UTIL_GROW(ret->v, ret->cap, ret->n + 1) < 0)
+			return -ENOMEM;
+		ret->v[ret->n++] = (struct checkpoint_range){ .addr = m->start, .len = m->end - m->start };
+	}
+	return 0;
+}
+
+/* The writable segments (PT_LOAD with PF_W: its data and bss) of the ELF
+ * file at @path loaded at @base, appended to @v. */
+static int
+elf_data(const char *path, uint64_t base, struct checkpoint_range **v, size_t *n, size_t *cap)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf64_Ehdr eh;
+	Elf64_Phdr ph;
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) || eh.e_phentsize != sizeof(ph))
+		return -ENOEXEC;
+	for (unsigned i = 0; i < eh.e_phnum; i++) {
+		if (pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + i * sizeof(ph))) != (ssize_t)sizeof(ph))
+			return -ENOEXEC;
+		if (ph.p_type != PT_LOAD || !(ph.p_flags & PF_W))
+			continue;
+		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*n)++] = (struct checkpoint_range){ base + ph.p_vaddr, ph.p_memsz };
+	}
+	return 0;
+}
+
+/* uprr's own memory in EP process @pid (not the program's state; it
+ * differs from the TP run's by design), appended to @v: the
+ * interposer's log, mapped privately and read-only here, shared and
+ * written there; the interposer's data and bss (libuprr-sync.so runs in
+ * mode tp in the TP run and FOLLOW here: sync_mode and tp_mode differ). */
+static int
+own_ranges(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size_t *n, size_t *cap)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t nmaps = 0;
+	int r = tracee_read_maps(pid, &maps, &nmaps);
+
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < nmaps; i++) {
+		const struct tracee_mapping *m = &maps[i];
+
+		const char *base = strrchr(m->path, '/');
+
+		if (base && strstr(base, "libuprr-sync.so") && m->offset == 0) {
+			r = elf_data(m->path, m->start, v, n, cap);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (!ep->sync_log || strcmp(m->path, ep->sync_log) != 0)
+			continue;
+		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*n)++] = (struct checkpoint_range){ m->start, m->end - m->start };
+	}
+	return 0;
+}
+
+/* The syscall buffer's fixed pages (preload/uprr-preload.h): the TP run
+ * maps them (its buffer is on), the EP run does not. Appended to @v. */
+static int
+buffer_pages(struct checkpoint_range **v, size_t *n, size_t *cap)
+{
+	if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+		return -ENOMEM;
+	(*v)[(*n)++] = (struct checkpoint_range){ UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE };
+	return 0;
+}
+
+/* The dead part of each thread's stack in process @pid (threads @tids,
+ * @n of them, stopped): below its stack pointer's red zone, down to the
+ * start of the mapping it is in. The ABI leaves it to whatever runs next
+ * (a signal handler's frame, a callee's): it holds what code that ran and
+ * returned left there, which differs between the two runs by design
+ * (libuprr-sync.so takes other paths in the TP run and in FOLLOW mode).
+ * Appended to @v. */
+static int
+dead_stacks(pid_t pid, const pid_t *tids, size_t n, struct checkpoint_range **v, size_t *nv,
+	    size_t *cap)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t nmaps = 0;
+	int r = tracee_read_maps(pid, &maps, &nmaps);
+
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct user_regs_struct regs;
+		uint64_t low;
+
+		if (tracee_get_regs(tids[i], &regs) < 0)
+			continue;
+		low = regs.rsp - 128;
+		for (size_t j = 0; j < nmaps; j++) {
+			if (regs.rsp < maps[j].start || regs.rsp >= maps[j].end || maps[j].start >= low)
+				continue;
+			if (UTIL_GROW(*v, *cap, *nv + 1) < 0)
+				return -ENOMEM;
+			(*v)[(*nv)++] = (struct checkpoint_range){ maps[j].start, low - maps[j].start };
+		}
+	}
+	return r;
+}
+
+/* The log's kept copies of files that process @tgid maps in place of the
+ * originals the TP run mapped, into *@ret (@n of them; paths in @paths,
+ * PATH_MAX each). */
+static int
+file_aliases(const struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, size_t *n,
+	     char (**paths)[PATH_MAX])
+{
+	size_t cap = 0, pcap = 0;
+
+	for (size_t i = 0; i < ep->nfiles; i++) {
+		const char *copy, *original;
+		struct stat st;
+
+		if (ep->files[i].tgid != tgid ||
+		    ep_log_file(ep->log, ep->files[i].id, &copy, &original) < 0 || !original ||
+		    stat(copy, &st) < 0)
+			continue;
+		if (UTIL_GROW(*ret, cap, *n + 1) < 0 || UTIL_GROW(*paths, pcap, *n + 1) < 0)
+			return -ENOMEM;
+		if (!realpath(original, (*paths)[*n]))
+			snprintf((*paths)[*n], PATH_MAX, "%s", original);
+		(*ret)[*n] = (struct ep_file_alias){ st.st_dev, st.st_ino, NULL };
+		(*n)++;
+	}
+	for (size_t i = 0; i < *n; i++)
+		(*ret)[i].path = (*paths)[i];
+	return 0;
+}
+
+/* The threads of EP process @tgid in the order of checkpoint @k's copy
+ * @copy_pid of it (the order of the log's ends), then any other, into
+ * @tids (room for rec->nthreads); returns how many. */
+static size_t
+copy_order(const struct recorder *rec, pid_t tgid, uint64_t k, pid_t copy_pid, pid_t *tids)
+{
+	const struct rec_ep *ep = rec->ep;
+	size_t n = 0;
+	uint64_t last = 0;
+
+	for (;;) {
+		const struct ep_end *best = NULL;
+		pid_t best_tid = 0;
+
+		for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
+			pid_t log_tid = ep_log_thread(ep->log, i);
+			const struct ep_end *e = end_at(ep->log, log_tid, k);
+
+			if (e && e->copy == copy_pid && (!n || e->seq > last) &&
+			    (!best || e->seq < best->seq)) {
+				best = e;
+				best_tid = ep_log_tid_of(ep->log, log_tid);
+			}
+		}
+		if (!best || n == rec->nthreads)
+			break;
+		last = best->seq;
+		tids[n++] = best_tid;
+	}
+	for (size_t i = 0; i < rec->nthreads && n < rec->nthreads; i++) {
+		bool in = false;
+
+		if (rec->threads[i].tgid != tgid)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			in |= tids[j] == rec->threads[i].tid;
+		if (!in)
+			tids[n++] = rec->threads[i].tid;
+	}
+	return n;
+}
+
+/* Put B's threads @tb (@nb) in the order of A's @ta (@na) by their FS
+ * base (each thread's own TLS, at the same address in both runs): the
+ * copy's threads are in the order the recorder listed them, which the
+ * log's order of the ends does not always give (it moves a thread first).
+ * Left as they are unless each of A's has one of B's with its FS base. */
+static void
+pair_by_fs(const pid_t *ta, size_t na, pid_t *tb, size_t nb)
+{
+	_cleanup_free_ pid_t *order = calloc(nb ? nb : 1, sizeof(*order));
+	_cleanup_free_ uint64_t *fb = calloc(nb ? nb : 1, sizeof(*fb));
+	struct user_regs_struct r;
+
+	if (!order || !fb || na != nb)
+		return;
+	for (size_t j = 0; j < nb; j++) {
+		if (tracee_get_regs(tb[j], &r) < 0)
+			return;
+		fb[j] = r.fs_base;
+	}
+	for (size_t i = 0; i < na; i++) {
+		size_t found = nb;
+
+		if (tracee_get_regs(ta[i], &r) < 0)
+			return;
+		for (size_t j = 0; j < nb; j++)
+			if (fb[j] == r.fs_base && tb[j])
+				found = found == nb ? j : nb + 1;
+		if (found >= nb)
+			return; /* none, or two: the order stays */
+		order[i] = tb[found];
+	}
+	memcpy(tb, order, nb * sizeof(*tb));
+}
+
+/* Compare EP process @tgid with its checkpoint ep->k: 1 equal, 0 diverged
+ * (said in @what), or -errno (not checked). */
+static int
+check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
+{
+	struct rec_ep *ep = rec->ep;
+	pid_t log_pid = ep_log_tid(ep->log, tgid);
+	const struct ep_end *e = log_pid ? end_at(ep->log, log_pid, ep->k) : NULL;
+	_cleanup_free_ pid_t *tids = calloc(rec->nthreads, sizeof(*tids));
+	_cleanup_free_ struct user_regs_struct *saved = calloc(rec->nthreads, sizeof(*saved));
+	_cleanup_free_ bool *set = calloc(rec->nthreads, sizeof(*set));
+	_cleanup_free_ struct checkpoint_range *ignore = NULL;
+	size_t nignore = 0, ignore_cap = 0;
+	_cleanup_free_ struct ep_file_alias *aliases = NULL;
+	_cleanup_free_ char(*paths)[PATH_MAX] = NULL;
+	struct dirty_pages all = { 0 }, tp_written = { 0 };
+	bool whole;
+	struct checkpoint_copy *copy;
+	struct ep_divergence d;
+	struct ep_side a = { 0 }, b = { .pid = tgid };
+	int r = 0;
+
+	if (!tids || !saved || !set)
+		return -ENOMEM;
+	if (!e)
+		return -ENOENT;
+	copy = find_copy(ep, ep->k, e->copy, NULL);
+	if (!copy)
+		return -ENOENT;
+	a.pid = checkpoint_copy_pid(copy);
+	a.tids = checkpoint_copy_tids(copy, &a.ntids);
+	b.ntids = copy_order(rec, tgid, ep->k, e->copy, tids);
+	pair_by_fs(a.tids, a.ntids, tids, b.ntids);
+	b.tids = tids;
+	/* the pages either wrote since the last check, or every writable
+	 * page of B where that is not known */
+	whole = !a_written(ep, log_pid, &tp_written) ||
+		!b_written(ep, rec_find_thread(rec, tgid) ? rec_find_thread(rec, tgid)->space
+							  : rec->threads[0].space, &all);
+	if (whole) {
+		dirty_pages_fini(&all);
+		ep->verdicts->whole++;
+		r = writable_pages(tgid, &all);
+	}
+	if (r >= 0)
+		r = own_ranges(ep, tgid, &ignore, &nignore, &ignore_cap);
+	if (r >= 0)
+		r = dead_stacks(tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
+	if (r >= 0)
+		r = buffer_pages(&ignore, &nignore, &ignore_cap);
+	for (size_t i = 0; i < b.ntids && r >= 0; i++) {
+		pid_t log_tid = ep_log_tid(ep->log, tids[i]);
+		const struct ep_end *te = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
+
+		/* what an interrupted call's exit wrote (the time left of a
+		 * sleep), in the copy and not here yet: the EP run writes the
+		 * log's bytes when it answers the call */
+		for (uint32_t j = 0; te && j < te->nwrote && r >= 0; j++) {
+			if (UTIL_GROW(ignore, ignore_cap, nignore + 1) < 0)
+				r = -ENOMEM;
+			else
+				ignore[nignore++] = (struct checkpoint_range){ te->wrote[2 * j],
+									       te->wrote[2 * j + 1] };
+		}
+	}
+	if (r >= 0)
+		r = file_aliases(ep, tgid, &aliases, &b.naliases, &paths);
+	b.written = &all;
+	a.written = whole ? &all : &tp_written;
+	b.ignore = ignore;
+	b.nignore = nignore;
+	b.aliases = aliases;
+	b.scratch_free = true;
+	/* each thread as its copy has it: one at a syscall's entry rewound
+	 * onto the syscall instruction (the copy's was interrupted and will
+	 * enter it again), orig_rax -1 (checkpoint_copy_new()) */
+	for (size_t i = 0; i < b.ntids && r >= 0; i++) {
+		const struct rthread *t = rec_find_thread(rec, tids[i]);
+		struct user_regs_struct regs, ra;
+
+		if (tracee_get_regs(tids[i], &saved[i]) < 0)
+			continue;
+		regs = saved[i];
+		if (t && t->ep_parked_entry)
+			arch_rewind_syscall(&regs);
+		regs.orig_rax = (uint64_t)-1;
+		/* the argument registers its call does not take hold what the
+		 * code before it left (the interposer's differs by design; EP
+		 * runs match only the arguments a call takes, sc_nargs()): as
+		 * A's for the check */
+		if (t && i < a.ntids && tracee_get_regs(a.tids[i], &ra) == 0)
+			for (int j = sc_nargs((long)t->nr); j < 6; j++)
+				arch_set_syscall_arg(&regs, j, arch_syscall_arg(&ra, j));
+		set[i] = tracee_set_regs(tids[i], &regs) == 0;
+	}
+	if (r >= 0)
+		r = ep_check_divergence(&a, &b, &d);
+	for (size_t i = 0; i < b.ntids; i++)
+		if (set[i] && tracee_set_regs(tids[i], &saved[i]) < 0)
+			log_debug("thread %d: cannot put its registers back", tids[i]);
+	dirty_pages_fini(&tp_written);
+	if (r < 0) {
+		dirty_pages_fini(&all);
+		return r;
+	}
+	ep->verdicts->pages += d.pages_compared;
+	if (!d.diverged) {
+		dirty_pages_fini(&all);
+		return 1;
+	}
+	for (size_t i = 0; i < b.ntids; i++) {
+		const struct rthread *t = rec_find_thread(rec, tids[i]);
+
+		log_debug("  thread %d (the log's %d): rip %#llx, orig_rax %#llx, rsp %#llx, %s", tids[i],
+			  ep_log_tid(ep->log, tids[i]), saved[i].rip, saved[i].orig_rax, saved[i].rsp,
+			  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit");
+	}
+	dirty_pages_fini(&all);
+	snprintf(what, len, "process %d (%s): ", log_pid,
+		 whole ? "every writable page" : "the pages written since the last check");
+	ep_divergence_describe(&d, what + strlen(what), len - strlen(what));
+	return 0;
+}
+
+/* All threads stand at their ends of the epoch ep->k ends: check every
+ * process, write the verdict. */
+static void
+check_epoch(struct recorder *rec)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_verdicts *v = ep->verdicts;
+	uint64_t t0 = util_now_ns(), ns;
+	char what[sizeof(v->first)] = "";
+	int verdict = 1;
+
+	for (size_t i = 0; i < rec->nthreads && verdict > 0; i++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < i; j++)
+			seen |= rec->threads[j].tgid == rec->threads[i].tgid;
+		if (seen || rec->threads[i].state == RT_ZOMBIE)
+			continue;
+		verdict = check_process(rec, rec->threads[i].tgid, what, sizeof(what));
+	}
+	ns = util_now_ns() - t0;
+	v->check_ns += ns;
+	v->check_max_ns = MAX(v->check_max_ns, ns);
+	if (verdict < 0) {
+		v->unchecked++;
+		log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, strerror(-verdict));
+		write_verdict(rec, ep->k, 2);
+		return;
+	}
+	if (verdict) {
+		v->verified++;
+		log_debug("epoch %" PRIu64 " verified (%" PRIu64 " us)", ep->k - 1, ns / 1000);
+		write_verdict(rec, ep->k, 1);
+		return;
+	}
+	v->diverged++;
+	if (!v->first[0])
+		snprintf(v->first, sizeof(v->first), "epoch %" PRIu64 ": %s", ep->k - 1, what);
+	log_info("epoch %" PRIu64 " diverged from checkpoint %" PRIu64 ": %s", ep->k - 1, ep->k, what);
+	ep->diverged = true;
+	write_verdict(rec, ep->k, 0);
+}
+
+/* Check the epoch while every thread stands at its end, and go on. */
+static void
+settle(struct recorder *rec)
+{
+	struct rec_ep *ep = rec->ep;
+
+	while (ep->k && !rec->done && all_parked(rec)) {
+		check_epoch(rec);
+		ep->last_k = ep->k;
+		start_written(rec);
+		next_epoch(rec);
+		let_go(rec);
+	}
+}
+
+/* Leave the epoch ep->k ends unchecked (@why) and go on. */
+static void
+give_up(struct recorder *rec, const char *why, bool stall)
+{
+	struct rec_ep *ep = rec->ep;
+
+	ep->verdicts->unchecked++;
+	ep->verdicts->stalls += stall;
+	log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
+	write_verdict(rec, ep->k, 2);
+	ep->stall_ns = 0;
+	next_epoch(rec);
+	let_go(rec);
+	settle(rec);
+}
+
+bool
+rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
+{
+	struct rec_ep *ep = rec->ep;
+	const struct ep_end *e;
+	pid_t log_tid;
+
+	ep->progress += entry;
+	if (!ep->ckpts || rec->done)
+		return false;
+	if (!ep->started) {
+		/* after the first exec, which the trace starts with */
+		ep->started = true;
+		if (ep_log_checkpoints(ep->log))
+			next_epoch(rec);
+		/* the first check compares every writable page anyway (the TP
+		 * run's pages written before its first checkpoint are not
+		 * known) */
+	}
+	if (!ep->k)
+		return false;
+	log_tid = ep_log_tid(ep->log, t->tid);
+	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
+	if (!e)
+		return false;
+	if (!at_end(ep, t, log_tid, e, entry)) {
+		if (passed(ep, log_tid, e)) {
+			char why[128];
+
+			snprintf(why, sizeof(why), "thread %d went past its end", log_tid);
+			give_up(rec, why, false);
+		}
+		return false;
+	}
+	t->ep_parked = true;
+	t->ep_parked_entry = entry;
+	t->state = entry ? RT_AT_ENTRY : RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	ep->stall_ns = 0;
+	settle(rec);
+	return true;
+}
+
+bool
+rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns)
+{
+	struct rec_ep *ep = rec->ep;
+	uint64_t now = util_now_ns();
+	bool any = false;
+
+	for (size_t i = 0; i < rec->nthreads; i++)
+		any |= rec->threads[i].ep_parked;
+	if (!any || !ep->k) {
+		ep->stall_ns = 0;
+		return false;
+	}
+	if (!ep->stall_ns || ep->progress != ep->stall_progress) {
+		ep->stall_ns = now;
+		ep->stall_progress = ep->progress;
+	}
+	if (now - ep->stall_ns < EP_STALL_NS) {
+		*wait_ns = EP_STALL_NS / 5;
+		return false;
+	}
+	give_up(rec, "its threads did not all reach their ends", true);
+	return true;
+}

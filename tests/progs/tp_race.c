@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A data race an EP run's epoch check must see (issue 15, item 4): two
+ * threads add to one counter without a lock or atomics, a read, some work,
+ * then a write back, so that increments made at once on two CPUs are lost.
+ * Every INCS_PER_CALL increments each thread makes a syscall (a write of
+ * one byte to /dev/null), so that a TP run's epochs find the threads in
+ * syscalls, where an EP run finds its ends. Lost increments make the TP
+ * run's counter differ from the EP run's, which runs one thread at a time:
+ * the check of that epoch diverges.
+ *
+ * The first QUIET rounds make only the syscall: the race starts after the
+ * EP run's first checks (a first check compares every writable page, the
+ * later ones only the pages the dirty logs list: those must show it).
+ *
+ * Prints the rounds each thread made (the same in every run); the counter
+ * itself is checked, not printed: a write of it would differ between the
+ * two runs, a divergence at a syscall. Usage: tp_race [ROUNDS [QUIET]]
+ */
+#include <fcntl.h>
+#include <pthread.h>
+
+#include "progs.h"
+
+#define NTHREADS 2
+#define INCS_PER_CALL 20
+
+static volatile uint64_t g_counter;
+static long g_rounds = 2000, g_quiet;
+static int g_null;
+
+static void *
+thread_main(void *arg)
+{
+	long id = (long)(intptr_t)arg;
+	char byte = (char)('0' + id);
+
+	for (long r = 0; r < g_rounds; r++) {
+		for (int i = 0; i < INCS_PER_CALL && r >= g_quiet; i++) {
+			uint64_t v = g_counter;
+
+			/* a window for the other thread's increment to be lost */
+			for (volatile int w = 0; w < 200; w++)
+				;
+			g_counter = v + 1;
+		}
+		if (write(g_null, &byte, 1) != 1)
+			die("write /dev/null: %s", strerror(errno));
+	}
+	return NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	pthread_t th[NTHREADS];
+	uint64_t want;
+
+	if (argc > 1)
+		g_rounds = atol(argv[1]);
+	if (argc > 2)
+		g_quiet = atol(argv[2]);
+	g_null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (g_null < 0)
+		die("open /dev/null: %s", strerror(errno));
+	for (long i = 0; i < NTHREADS; i++)
+		if (pthread_create(&th[i], NULL, thread_main, (void *)(intptr_t)i) != 0)
+			die("pthread_create failed");
+	for (int i = 0; i < NTHREADS; i++)
+		pthread_join(th[i], NULL);
+	want = (uint64_t)NTHREADS * (uint64_t)(g_rounds - g_quiet) * INCS_PER_CALL;
+	say("tp_race: %d threads, %ld rounds each, the counter at %p", NTHREADS, g_rounds,
+	    (void *)&g_counter);
+	/* exit status, not output: 0 whatever was lost (the EP run's
+	 * differs, and the trace replays the EP run's) */
+	return g_counter > want;
+}
