@@ -11,7 +11,7 @@
 
 #include "progs.h"
 
-#define NTHREADS 200
+#define NTHREADS 60
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
