@@ -16,10 +16,15 @@
  * from the mappings made before it.
  *
  * Not covered: what glibc frees inside itself without the public free (a
- * thread's tcache at its exit, tcache_thread_shutdown()).
+ * thread's tcache at its exit, tcache_thread_shutdown()), and the frees of
+ * the dynamic linker's _dl_deallocate_tls(), which glibc makes holding its
+ * stack cache lock (below): they take no turn.
  */
+#include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <malloc.h>
 #include <linux/futex.h>
 #include <pthread.h>
@@ -70,6 +75,32 @@ heap_unlock(void)
 			0, 0, 0);
 }
 
+/*
+ * The code of the dynamic linker's _dl_deallocate_tls(), [lo, lo + len):
+ * glibc calls it, and through it free(3) on a thread's TLS blocks, holding
+ * its stack cache lock (__nptl_free_stacks(), __nptl_deallocate_stack():
+ * a thread's exit, a join, the cache trimmed), a lock pthread_create(3)
+ * takes too (get_cached_stack(), allocate_stack()), which is a heap
+ * operation here: a thread in pthread_create held the heap's turn and
+ * waited for the stack cache lock, while an exiting detached thread held
+ * that lock and waited for the heap's turn in free (a TP run of a program
+ * starting detached threads hung so). Those frees run as they come.
+ */
+static uintptr_t tls_free_lo, tls_free_len;
+
+static void
+find_tls_free(void)
+{
+	void *fn = dlsym(RTLD_DEFAULT, "_dl_deallocate_tls");
+	const ElfW(Sym) *sym = NULL;
+	Dl_info info;
+
+	if (fn && dladdr1(fn, &info, (void **)&sym, RTLD_DL_SYMENT) && sym && sym->st_size) {
+		tls_free_lo = (uintptr_t)fn;
+		tls_free_len = sym->st_size;
+	}
+}
+
 static void
 heap_fork_prepare(void)
 {
@@ -85,6 +116,7 @@ heap_fork_done(void)
 HIDDEN void
 sync_heap_start(void)
 {
+	find_tls_free();
 	sync_heap = 1;
 	pthread_atfork(heap_fork_prepare, heap_fork_done, heap_fork_done);
 }
@@ -187,8 +219,14 @@ EXPORT void
 free(void *p)
 {
 	/* free(NULL) does nothing, in every run */
-	if (p)
-		heap_call(H_FREE, p, 0, 0);
+	if (!p)
+		return;
+	/* under glibc's stack cache lock: no turn (find_tls_free()) */
+	if ((uintptr_t)__builtin_return_address(0) - tls_free_lo < tls_free_len) {
+		__libc_free(p);
+		return;
+	}
+	heap_call(H_FREE, p, 0, 0);
 }
 
 EXPORT void *

@@ -89,6 +89,20 @@ obj_lookup(uint64_t addr)
 	return NULL;
 }
 
+/* Blocks the thread until the process ends. Not pause(2): an EP run
+ * (`uprr record --mode=tp`) answers every syscall but a futex call from
+ * the TP run's log, where this thread, blocked in a wait the interposer
+ * replaced (a condition wait's futex), made none; a futex wait on a word
+ * no one wakes is left out of matching (sc_ep_unmatched()). */
+static _Noreturn void
+block_forever(void)
+{
+	static uint32_t never;
+
+	for (;;)
+		raw_futex(&never, FUTEX_WAIT, 0);
+}
+
 HIDDEN _Noreturn void
 sync_diverged(const char *what, const struct sync_op *op, uint64_t addr, unsigned kind)
 {
@@ -97,10 +111,8 @@ sync_diverged(const char *what, const struct sync_op *op, uint64_t addr, unsigne
 	int n;
 
 	/* one line, from the first thread that found it */
-	if (__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL)) {
-		for (;;)
-			sync_raw_syscall(SYS_pause, 0, 0, 0, 0, 0, 0);
-	}
+	if (__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL))
+		block_forever();
 	n = snprintf(msg, sizeof(msg),
 		"uprr-sync: follow: divergence in thread %u at operation %llu: %s "
 		"(the log has kind %u on %#llx clock %u; the program made kind %u on %#llx)\n",
@@ -214,10 +226,8 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	 * (in an operation, or in a wait the log does not see, and then here):
 	 * it waits for ever, as it did, until the process exits. */
 	if (self.next >= __atomic_load_n(&slot->count, __ATOMIC_RELAXED) ||
-			self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE) {
-		for (;;)
-			sync_raw_syscall(SYS_pause, 0, 0, 0, 0, 0, 0);
-	}
+			self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE)
+		block_forever();
 	op->rec = &slot->recs[self.next++];
 	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind)
 		sync_diverged("another operation", op, (uint64_t)addr, kind);

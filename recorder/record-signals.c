@@ -880,6 +880,38 @@ rec_interrupt_running(struct recorder *rec, struct rthread *t)
 	seek_execution_point(rec, t, &regs);
 }
 
+/*
+ * In a TP run, an asynchronous signal @t's process discards (SIG_IGN, or
+ * SIG_DFL of SIGCHLD and the like: a parent's child ended) is let go
+ * unlogged, as the kernel would drop it: it changes nothing in the
+ * program, and the EP run, which drops its own such signals
+ * (rec_ep_drop_signal()), needs no point to deliver it at. Logged, it stood
+ * where an EP run cannot find it yet (in user code, after a futex wait:
+ * ep_log_open() refuses the log). A call it interrupted restarts as the
+ * kernel has it (its -ERESTART* exit, then its entry again), which the log
+ * reader folds into one call. uprr's own SIGCHLD to an emulated tracer
+ * goes the usual way. Returns whether it was let go.
+ */
+static bool
+tp_drops(struct recorder *rec, struct rthread *t, int sig, siginfo_t *si,
+	 const struct user_regs_struct *regs)
+{
+	bool discarded;
+
+	if (sig > 64 || (si->si_code == SI_USER && si->si_pid == getpid()) ||
+	    tracee_signal_discarded(t->tid, sig, &discarded) < 0 || !discarded)
+		return false;
+	log_debug("thread %d: %s, which its process discards, left unlogged", t->tid, strsignal(sig));
+	if (!arch_regs_differ(regs, &t->regs))
+		/* pending when it left its last event: let go from there as
+		 * a logged one is, whose delivery does nothing */
+		rec_resume_user(rec, t, sig, si);
+	else
+		/* arrived while it ran: on, the signal not passed on */
+		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+	return true;
+}
+
 void
 rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 {
@@ -957,6 +989,8 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 	sent_blocked = sig <= 64 && (t->sent_blocked & (1ull << (sig - 1)));
 	if (sig <= 64)
 		t->sent_blocked &= ~(1ull << (sig - 1));
+	if (!ours && rec->tp && tp_drops(rec, t, sig, &si, &regs))
+		return;
 	if (!arch_regs_differ(&regs, &t->regs)) {
 		/* pending when the thread left its last event: deliver it there */
 		rec_record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);

@@ -21,6 +21,19 @@ ignored_by_default(int sig)
 }
 
 int
+tracee_signal_discarded(pid_t tid, int sig, bool *ret)
+{
+	enum tracee_sig_disposition d;
+	int r;
+
+	r = tracee_signal_disposition(tid, sig, &d);
+	if (r < 0)
+		return r;
+	*ret = d == TRACEE_SIG_IGNORED || (d == TRACEE_SIG_DEFAULT && ignored_by_default(sig));
+	return 0;
+}
+
+int
 tracee_deliver_signal(pid_t tid, int sig, const siginfo_t *info, enum tracee_delivery *ret_outcome,
 		      int *ret_status)
 {

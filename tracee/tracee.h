@@ -292,6 +292,16 @@ enum tracee_sig_disposition {
 int tracee_signal_disposition(pid_t tid, int sig, enum tracee_sig_disposition *ret) _wur_;
 
 /**
+ * Whether thread @tid's process discards signal @sig (1..64) at its delivery
+ * now: SIG_IGN, or SIG_DFL of a signal whose default action is to do nothing
+ * (SIGCHLD, SIGCONT, SIGURG, SIGWINCH: signal(7); the kernel drops it in
+ * get_signal(), kernel/signal.c, and a syscall it interrupted restarts as if
+ * no signal came). Stores it in *ret. Returns 0 or -errno, as
+ * tracee_signal_disposition().
+ */
+int tracee_signal_discarded(pid_t tid, int sig, bool *ret) _wur_;
+
+/**
  * Whether stopped thread @tid has a signal pending, for it or its process,
  * that its mask lets in: the kernel delivers it on the way back to user
  * mode. From PTRACE_GETSIGMASK and PTRACE_PEEKSIGINFO (Linux 3.10), private

@@ -1023,6 +1023,26 @@ Test(checkpoint, track_new_memory_shadow)
 	track_new_memory(true);
 }
 
+Test(checkpoint, signal_discarded)
+{
+	bool discarded;
+
+	spawn(NULL);
+	/* SIG_IGN, and SIG_DFL of signals whose default is to do nothing */
+	cr_assert_eq(tracee_signal_discarded(pid, SIGUSR2, &discarded), 0);
+	cr_assert(discarded);
+	cr_assert_eq(tracee_signal_discarded(pid, SIGCHLD, &discarded), 0);
+	cr_assert(discarded);
+	cr_assert_eq(tracee_signal_discarded(pid, SIGWINCH, &discarded), 0);
+	cr_assert(discarded);
+	/* caught, and SIG_DFL that ends the process */
+	cr_assert_eq(tracee_signal_discarded(pid, SIGUSR1, &discarded), 0);
+	cr_assert_not(discarded);
+	cr_assert_eq(tracee_signal_discarded(pid, SIGTERM, &discarded), 0);
+	cr_assert_not(discarded);
+	cr_assert_eq(tracee_signal_discarded(pid, 65, &discarded), -EINVAL);
+}
+
 Test(checkpoint, signal_disposition_and_xstate)
 {
 	enum tracee_sig_disposition d;

@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end cases of `uprr record --mode=tp` on more of issue 15's
+CPU-bound parallel programs (doc/uniparallel.md, "Reach"): a TP run, then
+the EP run that records the trace from its log, one epoch for the whole
+program. Each case checks what e2e_tpmode.py's do (mode tp, the EP run
+verified, the TP log in the trace, the replay byte for byte with the inputs
+gone) and that the output equals a native run's.
+
+Programs that do not record in tp mode yet have no case here; why is in
+doc/uniparallel.md.
+
+e2e.py imports this module after its own cases.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+from e2e import (Fail, case, compare_bytes, kill_group, log, native_run, read, run, start,
+                 tail, time_left)
+from e2e_tpmode import real_program, text_input, tp_record_replay
+
+
+def xz_case(h, name, extra, size):
+    """xz -T2 @extra of @size bytes of text: its output as natively, byte for
+    byte (xz's threaded output does not depend on which thread compressed
+    which block); the replay, with the input gone, equals the recording."""
+    xz = real_program('xz')
+    path = text_input(h, name + '-input', size)
+    argv = [xz, '-T2'] + extra + ['-c', path]
+    native = native_run(argv, name, cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, name, remove=[path])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('tp-reach-xz')
+def c_tp_reach_xz(h):
+    """xz -T2 with 1 MiB blocks: a main thread that reads and writes, 2
+    workers compressing blocks, handed over under a mutex and condition
+    variables."""
+    xz_case(h, 'xz', ['--block-size=1MiB'], 2 << 20)
+
+
+@case('tp-reach-xz-idle')
+def c_tp_reach_xz_idle(h):
+    """xz -T2 with its default block size (24 MiB at -6) of 1 MB: one
+    worker does it all while the main thread waits; the worker is still
+    blocked in a condition wait when the process exits, past the end of
+    its synchronization log in the EP run (the interposer blocks it in a
+    futex wait, which an EP run does not match against the TP log: pause(2)
+    made the EP run diverge)."""
+    xz_case(h, 'xz-idle', [], 1 << 20)
+
+
+@case('tp-reach-child-exit')
+def c_tp_reach_child_exit(h):
+    """tp_child_exit: SIGCHLD, which the parent leaves at SIG_DFL (python3
+    multiprocessing's parent does), comes while the parent computes in user
+    code, while its main thread waits in pthread_join, and while it is
+    blocked in a read of a pipe (restarted). The TP run lets
+    such a signal go unlogged, as the kernel drops it: logged, the EP run
+    could not find its point (the log reader refused the log). Output as
+    natively; the replay, the program removed, equals the recording."""
+    prog = h.prog('tp_child_exit')
+    copy = h.path('tp_child_exit')
+    shutil.copy(prog, copy)
+    native = native_run([copy], 'tp_child_exit', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, [copy], 'tp_child_exit', remove=[copy], replays=2)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('tp-reach-detached')
+def c_tp_reach_detached(h):
+    """tp_detached: 60 detached threads started while earlier ones end.
+    The TP run must end: an ending detached thread frees its TLS holding
+    glibc's stack cache lock, which pthread_create takes under the
+    interposer's heap turn; the interposer took that turn in those frees
+    too, and the TP run deadlocked (3 runs of 6 with 200 threads). The EP
+    run is not this case's subject: which cached stack a pthread_create
+    reuses is a race nothing orders yet, so it diverges (exit 124) or
+    verifies; since the EP run parks threads at their logged ends it may
+    also not end (doc/uniparallel.md, Reach), which is said and cut short
+    here. Each TP run's log must end with the program's exit, and a
+    recording that ends must print the native total."""
+    argv = [h.prog('tp_detached')]
+    native = native_run(argv, 'tp_detached', cwd=h.tmp)
+    for i in range(3):
+        trace = h.new_trace_path('tp_detached')
+        out_path, err_path = h.path(f'detached-{i}.out'), h.path(f'detached-{i}.err')
+        with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+            p = start([h.uprr, 'record', '-o', trace, '--mode=tp', '--'] + argv, stdout=out,
+                      stderr=err, cwd=h.tmp)
+        try:
+            # the EP run makes the trace once the TP run has ended
+            deadline = time.monotonic() + time_left(60)
+            while p.poll() is None and not os.path.isdir(trace):
+                if time.monotonic() > deadline:
+                    raise Fail('the TP run did not end in 60 s')
+                time.sleep(0.1)
+            try:
+                p.wait(timeout=time_left(10))
+            except subprocess.TimeoutExpired:
+                log('  the EP run did not end in 10 s: killed')
+        finally:
+            kill_group(p.pid, p.pid)
+            p.wait()
+        tp_log = os.path.join(trace, 'tp', 'log')
+        if not os.path.isdir(tp_log):
+            tp_log = trace + '.tp/log'
+        dump = run([h.uprr, 'dump', tp_log], timeout=60, what='uprr dump')
+        if not re.search(rb'\tend 0\n$', dump.stdout):
+            raise Fail('the TP log does not end with the program\'s exit:\n' + tail(dump.stdout))
+        err = read(err_path).decode(errors='replace')
+        if p.returncode in (0, 124):
+            if p.returncode == 124:
+                if 'the EP run diverged' not in err:
+                    raise Fail('uprr record exited 124 without a divergence:\n' + err)
+                log('  the EP run diverged: ' + err.strip().splitlines()[-1][:200])
+            compare_bytes(native.stdout, read(out_path), 'stdout', 'the native run',
+                          'the recording')
+        elif p.returncode != -signal.SIGKILL:
+            raise Fail(f'uprr record ended with {p.returncode}:\n{err}')
