@@ -436,7 +436,9 @@ Test(ep_log, epoch_interrupts_folded_into_the_call)
  * run finds the same point: at the entry of a call the end interrupted
  * (with what the interrupt's exit wrote), after the exit of one that had
  * just ended, in a futex call left out of matching (its arguments), in user
- * code; and the rdtsc values of a thread, in order. */
+ * code; and the rdtsc values of a thread, in order. Each end's values[1]
+ * counts the thread's exits logged before it, as the TP run counts them
+ * (rec_epoch_count()): an interrupted call's -ERESTART* exit is one. */
 Test(ep_log, epoch_ends_and_rdtsc)
 {
 	static char dir[PATH_MAX + 8];
@@ -475,7 +477,7 @@ Test(ep_log, epoch_ends_and_rdtsc)
 	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, 0 }, NULL);
 	/* 100: a write that had just ended at checkpoint 2 */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_write, 1, 0x1000, 5, 0, 0, 0 }, NULL);
-	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 2, 1, TRACE_EPOCH_SYSCALL, 501 }, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 2, 2, TRACE_EPOCH_SYSCALL, 501 }, NULL);
 	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, futex_call, NULL);
 	add(w, TRACE_EV_EPOCH, 101, 4, (uint64_t[]){ 2, 2, TRACE_EPOCH_SYSCALL, 501 }, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_write, 5 }, NULL);
@@ -484,11 +486,11 @@ Test(ep_log, epoch_ends_and_rdtsc)
 	 * written), then in user code at checkpoint 4 */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_nanosleep, 0x3000, 0x3010, 0, 0, 0, 0 },
 	    NULL);
-	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 3, 2, TRACE_EPOCH_SYSCALL, 502 }, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 3, 3, TRACE_EPOCH_SYSCALL, 502 }, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_nanosleep, (uint64_t)-516 }, &left);
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_restart_syscall, 0, 0, 0, 0, 0, 0 }, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_restart_syscall, 0 }, NULL);
-	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 4, 4, TRACE_EPOCH_USER, 503 }, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 4, 5, TRACE_EPOCH_USER, 503 }, NULL);
 	cr_assert_eq(trace_writer_flush(w), 0);
 	cr_assert_eq(trace_writer_close(w), 0);
 
