@@ -1316,6 +1316,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 				.put_off = rec.epochs.put_off,
 				.pause_ns = rec.epochs.pause_ns,
 				.pause_max_ns = rec.epochs.pause_max_ns,
+				.buffer = opts->syscallbuf,
+				.buffered = rec.sb.records,
+				.patched = rec.sb.patched,
 			};
 		if (rec.error[0])
 			rec_epoch_drop_all(&rec);
