@@ -195,8 +195,9 @@ at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const st
 		return entry == (e->at == EP_END_ENTRY) && t->ep_call && taken == e->idx + 1 &&
 		       t->ep_call == ep_log_call(ep->log, log_tid, e->idx);
 	case EP_END_FUTEX:
+		/* one the buffer's library made: at the program's site here */
 		if (!entry || t->ep_call || taken != e->idx || (long)t->nr != e->nr ||
-		    t->regs.rip != e->rip)
+		    (!e->library && t->regs.rip != e->rip))
 			return false;
 		for (int i = 0; i < sc_nargs(e->nr); i++)
 			if (t->args[i] != e->args[i])
@@ -460,14 +461,38 @@ own_ranges(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size
 	return 0;
 }
 
-/* The syscall buffer's fixed pages (preload/uprr-preload.h): the TP run
- * maps them (its buffer is on), the EP run does not. Appended to @v. */
+/* The syscall buffer's fixed pages (preload/uprr-preload.h) and the stub
+ * mappings its site patches made (ep_log_stubs()): the TP run maps them
+ * (its buffer is on), the EP run does not. A stub mapping is left out only
+ * where EP process @pid maps nothing (what it maps there is the
+ * program's); it is not known which process made it (a fork's child has
+ * its parent's). Appended to @v. */
 static int
-buffer_pages(struct checkpoint_range **v, size_t *n, size_t *cap)
+buffer_pages(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size_t *n,
+	     size_t *cap)
 {
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	const struct ep_stub_area *s;
+	size_t nmaps = 0, ns = 0;
+	int r = tracee_read_maps(pid, &maps, &nmaps);
+
+	if (r < 0)
+		return r;
 	if (UTIL_GROW(*v, *cap, *n + 1) < 0)
 		return -ENOMEM;
 	(*v)[(*n)++] = (struct checkpoint_range){ UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE };
+	s = ep_log_stubs(ep->log, &ns);
+	for (size_t i = 0; i < ns; i++) {
+		bool mapped = false;
+
+		for (size_t j = 0; j < nmaps && !mapped; j++)
+			mapped = maps[j].start < s[i].addr + s[i].len && s[i].addr < maps[j].end;
+		if (mapped)
+			continue;
+		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*n)++] = (struct checkpoint_range){ s[i].addr, s[i].len };
+	}
 	return 0;
 }
 
@@ -658,7 +683,7 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	if (r >= 0)
 		r = dead_stacks(tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
-		r = buffer_pages(&ignore, &nignore, &ignore_cap);
+		r = buffer_pages(ep, tgid, &ignore, &nignore, &ignore_cap);
 	for (size_t i = 0; i < b.ntids && r >= 0; i++) {
 		pid_t log_tid = ep_log_tid(ep->log, tids[i]);
 		const struct ep_end *te = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
@@ -699,9 +724,23 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 		 * code before it left (the interposer's differs by design; EP
 		 * runs match only the arguments a call takes, sc_nargs()): as
 		 * A's for the check */
-		if (t && i < a.ntids && tracee_get_regs(a.tids[i], &ra) == 0)
+		if (t && i < a.ntids && tracee_get_regs(a.tids[i], &ra) == 0) {
+			const struct ep_end *te = end_at(ep->log, ep_log_tid(ep->log, tids[i]), ep->k);
+
 			for (int j = sc_nargs((long)t->nr); j < 6; j++)
 				arch_set_syscall_arg(&regs, j, arch_syscall_arg(&ra, j));
+			/* A's thread stands in a call the syscall buffer's
+			 * library made for this one (ep_end.library): in the
+			 * library's frame, its registers the library's
+			 * (uprr_traced_call() zeroes those that are not
+			 * arguments), which the site's are not derived from:
+			 * not compared. The frame is below B's red zone
+			 * (dead_stacks()), the buffer's pages left out. */
+			if (te && te->library) {
+				regs = ra;
+				ep->verdicts->library_regs++;
+			}
+		}
 		set[i] = tracee_set_regs(tids[i], &regs) == 0;
 	}
 	if (r >= 0)

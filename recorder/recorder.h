@@ -289,6 +289,9 @@ struct rec_ep_verdicts {
 	uint64_t whole;	     /**< process checks that compared every writable page
 			      * (pages written not known: a first check, a new
 			      * restore point) */
+	uint64_t library_regs; /**< threads whose registers were not compared: in
+			      * their copy, in a call the syscall buffer's
+			      * library made (ep_end.library) */
 	uint64_t check_ns;   /**< time in the checks */
 	uint64_t check_max_ns; /**< the longest */
 	char first[320];     /**< the first divergence, described */

@@ -265,9 +265,11 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			checkpoints, ei->tp.put_off, (double)ei->tp.pause_ns / (double)ends / 1e6,
 			(double)ei->tp.pause_max_ns / 1e6);
 		fprintf(f, "checks:      %.3f s in all, max %.3f ms, %" PRIu64 " pages compared (%" PRIu64
-			" process checks of every writable page: pages written not known)\n",
+			" process checks of every writable page: pages written not known; %" PRIu64
+			" threads' registers not compared: in their copy, in a call the syscall buffer's "
+			"library made)\n",
 			(double)ei->v.check_ns / 1e9, (double)ei->v.check_max_ns / 1e6, ei->v.pages,
-			ei->v.whole);
+			ei->v.whole, ei->v.library_regs);
 		if (ei->v.first[0])
 			fprintf(f, "divergence:  %s\n", ei->v.first);
 	}
