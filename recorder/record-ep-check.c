@@ -26,6 +26,7 @@
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
+#include "x86_64/patch.h"
 #include "preload/uprr-preload.h"
 
 /* ---- the epochs' checks (doc/uniparallel.md, "uprr record --mode=tp") ----
@@ -478,9 +479,12 @@ buffer_pages(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, si
 
 	if (r < 0)
 		return r;
-	if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+	if (UTIL_GROW(*v, *cap, *n + 2) < 0)
 		return -ENOMEM;
 	(*v)[(*n)++] = (struct checkpoint_range){ UPRR_PRELOAD_ADDR, UPRR_PRELOAD_MAP_SIZE };
+	/* and the EP run's own: soft ticks' page, mapped where it
+	 * preempts a thread in user code (sched/ticks-soft.c) */
+	(*v)[(*n)++] = (struct checkpoint_range){ PATCH_TICK_PAGE, 4096 };
 	s = ep_log_stubs(ep->log, &ns);
 	for (size_t i = 0; i < ns; i++) {
 		bool mapped = false;

@@ -18,8 +18,10 @@
  * threads take turns at the lock even where a wake costs a ptrace stop */
 #define WORK 4000
 
-/* work between the locks, which the compiler cannot drop */
-static volatile unsigned sink;
+/* work between the locks, which the compiler cannot drop: each thread's
+ * own (one shared by both, added to without the lock, was a race: its
+ * value at an epoch's end differed between a TP run and an EP run) */
+static __thread volatile unsigned sink;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_barrier_t start;
