@@ -259,6 +259,43 @@ let_go(struct recorder *rec)
 	}
 }
 
+/* One range @addr, @len of process @tgid into ep->patched. */
+static void
+note_patched(struct rec_ep *ep, pid_t tgid, uint64_t addr, uint64_t len)
+{
+	if (!len || UTIL_GROW(ep->patched, ep->patched_cap, ep->npatched + 1) < 0)
+		return; /* not left out: the check says where it differs */
+	ep->patched[ep->npatched++] = (struct ep_patched){ tgid, addr, len };
+}
+
+void
+rec_ep_note_patch(struct recorder *rec, const struct trace_event *ev)
+{
+	const struct rthread *t = rec_find_thread(rec, (pid_t)ev->tid);
+
+	/* values[1], values[2]: a new stub area; blobs[1]: the stubs (in an
+	 * area), blobs[2...]: the code edited (sched/ticks-soft.c) */
+	if (!t || ev->nvalues < 3)
+		return;
+	note_patched(rec->ep, t->tgid, ev->values[1], ev->values[2]);
+	for (uint32_t i = 1; i < ev->nblobs; i++)
+		note_patched(rec->ep, t->tgid, ev->blobs[i].addr, ev->blobs[i].len);
+}
+
+/* The EP run's own patches of process @tgid (rec_ep_note_patch()),
+ * appended to @v. A fork's child has its parent's: they are left out in
+ * every process. */
+static int
+patched_ranges(const struct rec_ep *ep, struct checkpoint_range **v, size_t *n, size_t *cap)
+{
+	for (size_t i = 0; i < ep->npatched; i++) {
+		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*n)++] = (struct checkpoint_range){ ep->patched[i].addr, ep->patched[i].len };
+	}
+	return 0;
+}
+
 void
 rec_ep_space_free(struct rspace *sp)
 {
@@ -696,6 +733,8 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 		r = dead_stacks(tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
 		r = buffer_pages(ep, tgid, &ignore, &nignore, &ignore_cap);
+	if (r >= 0)
+		r = patched_ranges(ep, &ignore, &nignore, &ignore_cap);
 	for (size_t i = 0; i < b.ntids && r >= 0; i++) {
 		pid_t log_tid = ep_log_tid(ep->log, tids[i]);
 		const struct ep_end *te = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;

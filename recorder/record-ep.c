@@ -136,6 +136,7 @@ rec_ep_free(struct recorder *rec)
 		return;
 	ep_log_free(rec->ep->log);
 	free(rec->ep->files);
+	free(rec->ep->patched);
 	free(rec->ep);
 	rec->ep = NULL;
 }

@@ -230,6 +230,8 @@ rec_write_event(struct recorder *rec, struct trace_event *ev)
 		struct trace_event named = *ev;
 
 		rec_ep_name_threads(rec, &named);
+		if (ev->type == TRACE_EV_PATCH)
+			rec_ep_note_patch(rec, ev);
 		r = trace_writer_add_event(rec->w, &named);
 	} else {
 		r = trace_writer_add_event(rec->w, ev);
