@@ -367,6 +367,8 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 		r = real_cond_wait(c, m, clock, abstime);
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) == SYNC_PATH_LOG)
 			sync_log_acquired(&op, r, 0);
+		sync_scrub(); /* as ACQUIRE's paths: glibc's wait here, two
+			       * mutex calls in FOLLOW */
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
@@ -381,7 +383,9 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 			sync_diverged("a condition wait's mutex could not be taken back", &op,
 				(uint64_t)m, UPRR_SYNC_COND_ACQUIRE);
 		sync_follow_advance(&op);
-		return sync_logged_result(&op);
+		r = sync_logged_result(&op);
+		sync_scrub();
+		return r;
 	}
 	return real_cond_wait(c, m, clock, abstime);
 }
