@@ -46,7 +46,19 @@ mask_page(uint8_t *page, uint64_t addr, const struct checkpoint_range *ignore, s
 	}
 }
 
-/* Read and hash the @k pages at @addrs of @pid into @ret. */
+/* Whether the page at @addr lies whole within one range of @ignore. */
+static bool
+page_ignored(uint64_t addr, const struct checkpoint_range *ignore, size_t nignore)
+{
+	for (size_t i = 0; i < nignore; i++)
+		if (ignore[i].addr <= addr && addr + DIRTY_PAGE <= ignore[i].addr + ignore[i].len)
+			return true;
+	return false;
+}
+
+/* Read and hash the @k pages at @addrs of @pid into @ret; a page ignored
+ * whole hashes the same mapped or not (uprr's own memory, which one side
+ * may not map: the TP run's syscall buffer). */
 static int
 hash_batch(pid_t pid, int *memfd, const uint64_t *addrs, size_t k,
 	   const struct checkpoint_range *ignore, size_t nignore, uint8_t *buf, uint64_t *ret)
@@ -57,6 +69,10 @@ hash_batch(pid_t pid, int *memfd, const uint64_t *addrs, size_t k,
 	if (r < 0)
 		return r;
 	for (size_t j = 0; j < k; j++) {
+		if (page_ignored(addrs[j], ignore, nignore)) {
+			ret[j] = 0;
+			continue;
+		}
 		if (bad[j]) {
 			ret[j] = EP_HASH_UNMAPPED;
 			continue;

@@ -135,6 +135,13 @@ struct ep_end {
 			    * (clock_nanosleep(2)'s time left), which the copy
 			    * holds and an EP run at the entry does not yet */
 	uint64_t *wrote;   /**< as pairs (address, length), owned by the log */
+	bool library;	   /**< EP_END_ENTRY, EP_END_EXIT, EP_END_FUTEX: a traced
+			    * call the syscall buffer's library made for the
+			    * program's (the blocking call after an attempt that
+			    * could not wait): the EP run, without the buffer,
+			    * makes it at the program's site, the copy's thread
+			    * stands in the library's frame (its registers the
+			    * library's, @rip not the site's) */
 };
 
 struct ep_log;
@@ -163,6 +170,20 @@ int ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errl
  * program does: nothing of uprr's may stand there first.
  */
 const uint64_t *ep_log_mapped(const struct ep_log *log, size_t *ret_n);
+
+/** A mapping of syscall stubs the log's run made for the syscall buffer
+ * (TRACE_EV_SITE_PATCH's values[1], values[2]): uprr's, not the program's. */
+struct ep_stub_area {
+	pid_t log_tid;	/**< the thread whose patch mapped it (the log's id) */
+	uint64_t addr, len;
+};
+
+/**
+ * The stub mappings of the log's run, in the log's order, into *@ret_n;
+ * owned by @log. An EP run, without the buffer, patches no site and maps
+ * none: its checks leave them out of the TP run's copies.
+ */
+const struct ep_stub_area *ep_log_stubs(const struct ep_log *log, size_t *ret_n);
 
 /** Free @log (NULL accepted). */
 void ep_log_free(struct ep_log *log);

@@ -81,6 +81,8 @@ struct ep_log {
 	size_t nexecs, execs_cap;
 	uint64_t *mapped;	  /* ep_log_mapped()'s pairs */
 	size_t nmapped;
+	struct ep_stub_area *stubs; /* ep_log_stubs() */
+	size_t nstubs, stubs_cap;
 	uint64_t nends;		  /* epoch ends read (their seq) */
 	uint64_t last_k;	  /* the last checkpoint's number */
 	struct ep_sb_reader sb;	  /* its buffered records' reads by reference */
@@ -468,8 +470,9 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	if (ev->values[1] != lt->logged)
 		return 0;
 	lt->end_before = !lt->in_call;
-	if (!lt->end_before && in_library(lt->last_rip))
-		return 0; /* in a call the library made (in_library()) */
+	/* in a call the library made (in_library()): the same call of the
+	 * program's, its registers not comparable (ep_end.library) */
+	e->library = !lt->end_before && in_library(lt->last_rip);
 	if (lt->end_before) {
 		/* held at the entry of its next call (note_entry()) */
 		lt->end_pending = true;
@@ -490,6 +493,13 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	}
 	lt->end_pending = e->at != EP_END_UNKNOWN;
 	return 0;
+}
+
+const struct ep_stub_area *
+ep_log_stubs(const struct ep_log *log, size_t *ret_n)
+{
+	*ret_n = log->nstubs;
+	return log->stubs;
 }
 
 const struct ep_end *
@@ -653,7 +663,13 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 	case TRACE_EV_SITE_PATCH:
 		/* the call the site makes comes through the buffer (its
 		 * record) or traced: an EP run, without the buffer, makes it
-		 * at the site */
+		 * at the site; a new mapping for stubs is uprr's */
+		if (ev->nvalues < 3 || !ev->values[2])
+			return 0;
+		if (UTIL_GROW(log->stubs, log->stubs_cap, log->nstubs + 1) < 0)
+			return -ENOMEM;
+		log->stubs[log->nstubs++] = (struct ep_stub_area){ (pid_t)ev->tid, ev->values[1],
+								   ev->values[2] };
 		return 0;
 	case TRACE_EV_EPOCH:
 		/* the TP run's, not the program's: a signal may follow a
@@ -814,6 +830,7 @@ ep_log_free(struct ep_log *log)
 		free(log->execs[i].stack);
 	free(log->execs);
 	free(log->mapped);
+	free(log->stubs);
 	free(log->stack);
 	trace_ref_file_close(&log->sb.ref);
 	free(log->sb.exp);

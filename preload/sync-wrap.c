@@ -180,7 +180,13 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
 /* ---- the common shapes ---- */
 
 /* An acquisition: @call is the program's call, @block the call FOLLOW
- * makes for it (the blocking form), @ok whether a result took the object. */
+ * makes for it (the blocking form), @ok whether a result took the object.
+ * Both paths end with sync_scrub(): the TP run (LOG) and the EP run
+ * (FOLLOW) run other code under the wrapper (this library's, and glibc's
+ * own contended or uncontended path), whose bytes left on the stack a
+ * later frame's unwritten slots would show (tp_fsum: pthread_join's
+ * frame at an epoch's end held the loop's count in the EP run, 0 in the
+ * TP run). */
 #define ACQUIRE(obj, kind, call, block, ok)                                      \
 	do {                                                                     \
 		struct sync_op op_;                                              \
@@ -191,13 +197,17 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
 		case SYNC_PATH_LOG:                                              \
 			r_ = (call);                                             \
 			sync_log_acquired(&op_, r_, !(ok));                      \
+			sync_scrub();                                            \
 			return r_;                                               \
 		case SYNC_PATH_OBSERVE:                                          \
-			return sync_follow_observe(&op_);                        \
+			r_ = sync_follow_observe(&op_);                          \
+			sync_scrub();                                            \
+			return r_;                                               \
 		case SYNC_PATH_FOLLOW:                                           \
 			sync_follow_turn(&op_);                                  \
 			r_ = (block);                                            \
 			sync_follow_done(&op_, r_);                              \
+			sync_scrub();                                            \
 			return r_;                                               \
 		}                                                                \
 		return (call);                                                   \
@@ -215,12 +225,14 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
 			sync_log_release(&op_);                                  \
 			r_ = (call);                                             \
 			sync_log_done(&op_, r_);                                 \
+			sync_scrub();                                            \
 			return r_;                                               \
 		case SYNC_PATH_OBSERVE:                                          \
 		case SYNC_PATH_FOLLOW:                                           \
 			sync_follow_turn(&op_);                                  \
 			r_ = (call);                                             \
 			sync_follow_done(&op_, r_);                              \
+			sync_scrub();                                            \
 			return r_;                                               \
 		}                                                                \
 		return (call);                                                   \
@@ -355,6 +367,8 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 		r = real_cond_wait(c, m, clock, abstime);
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) == SYNC_PATH_LOG)
 			sync_log_acquired(&op, r, 0);
+		sync_scrub(); /* as ACQUIRE's paths: glibc's wait here, two
+			       * mutex calls in FOLLOW */
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
@@ -369,7 +383,9 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 			sync_diverged("a condition wait's mutex could not be taken back", &op,
 				(uint64_t)m, UPRR_SYNC_COND_ACQUIRE);
 		sync_follow_advance(&op);
-		return sync_logged_result(&op);
+		r = sync_logged_result(&op);
+		sync_scrub();
+		return r;
 	}
 	return real_cond_wait(c, m, clock, abstime);
 }

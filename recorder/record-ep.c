@@ -137,6 +137,7 @@ rec_ep_free(struct recorder *rec)
 	rec_ep_sb_free(rec);
 	ep_log_free(rec->ep->log);
 	free(rec->ep->files);
+	free(rec->ep->patched);
 	free(rec->ep);
 	rec->ep = NULL;
 }

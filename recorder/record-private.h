@@ -1303,6 +1303,16 @@ struct rec_ep {
 	uint64_t stall_progress; /* and progress then */
 	bool started;		/* the first epoch was chosen */
 	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
+	/* what soft ticks' patches of this run wrote (rec_ep_note_patch()) */
+	struct ep_patched *patched;
+	size_t npatched, patched_cap;
+};
+
+/* Memory of process @tgid that the EP run's own code patches wrote: a
+ * stub area, the code bytes that jump there. */
+struct ep_patched {
+	pid_t tgid;
+	uint64_t addr, len;
 };
 
 
@@ -1367,6 +1377,10 @@ bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
  * @before its registers before): give it the log's values instead, as the
  * log's thread read them in the same order. */
 void rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struct *before);
+/** EP run: the TRACE_EV_PATCH @ev (soft ticks' counting code) is written:
+ * its stub area and the code it rewrote are the EP run's, left out of its
+ * checks. */
+void rec_ep_note_patch(struct recorder *rec, const struct trace_event *ev);
 /** Free what address space @sp holds for an EP run's checks. */
 void rec_ep_space_free(struct rspace *sp);
 /** EP run: check its epochs against @ckpts (NULL: none), the findings into

@@ -230,6 +230,8 @@ rec_write_event(struct recorder *rec, struct trace_event *ev)
 		struct trace_event named = *ev;
 
 		rec_ep_name_threads(rec, &named);
+		if (ev->type == TRACE_EV_PATCH)
+			rec_ep_note_patch(rec, ev);
 		r = trace_writer_add_event(rec->w, &named);
 	} else {
 		r = trace_writer_add_event(rec->w, ev);
@@ -1324,6 +1326,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 				.put_off = rec.epochs.put_off,
 				.pause_ns = rec.epochs.pause_ns,
 				.pause_max_ns = rec.epochs.pause_max_ns,
+				.buffer = opts->syscallbuf,
+				.buffered = rec.sb.records,
+				.patched = rec.sb.patched,
 			};
 		if (rec.error[0])
 			rec_epoch_drop_all(&rec);

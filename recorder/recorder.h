@@ -289,18 +289,24 @@ struct rec_ep_verdicts {
 	uint64_t whole;	     /**< process checks that compared every writable page
 			      * (pages written not known: a first check, a new
 			      * restore point) */
+	uint64_t library_regs; /**< threads whose registers were not compared: in
+			      * their copy, in a call the syscall buffer's
+			      * library made (ep_end.library) */
 	uint64_t check_ns;   /**< time in the checks */
 	uint64_t check_max_ns; /**< the longest */
 	char first[320];     /**< the first divergence, described */
 };
 
-/** What a TP run's epochs cost (rec_options.tp_figures; `uprr record -v`
- * says them too). */
+/** What a TP run's epochs cost and what its syscall buffer took
+ * (rec_options.tp_figures; `uprr record -v` says them too). */
 struct rec_tp_figures {
 	uint64_t checkpoints;	/**< checkpoints taken */
 	uint64_t put_off;	/**< ends put off (a thread stood at an event) */
 	uint64_t pause_ns;	/**< all threads stopped to all resumed, summed */
 	uint64_t pause_max_ns;	/**< the longest */
+	bool buffer;		/**< the syscall buffer was on (rec_options.syscallbuf) */
+	uint64_t buffered;	/**< calls it buffered (its records) */
+	uint64_t patched;	/**< syscall sites redirected into its library */
 };
 
 /** Who holds a TP run's output to destinations outside the recording until
@@ -364,8 +370,8 @@ struct rec_options {
 				 * them (record-ep.c), NULL: none is */
 	struct rec_ep_verdicts *ep_verdicts; /**< with ep_checkpoints: what the
 				 * checks found, or NULL */
-	struct rec_tp_figures *tp_figures; /**< a TP run with epochs: what they
-				 * cost, or NULL */
+	struct rec_tp_figures *tp_figures; /**< a TP run: what its epochs cost
+				 * and its buffer took, or NULL */
 	const char *trace_mode;	/**< the header's mode (TRACE_MODE_TP for the
 				 * trace of `--mode=tp`), or NULL for the default */
 };

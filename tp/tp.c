@@ -207,7 +207,7 @@ check_sync_log(const char *path)
 /* What the epochs of `--mode=tp` cost and found. */
 struct epoch_info {
 	uint32_t epoch_ms;		/* 0: one epoch, the whole program */
-	struct rec_tp_figures tp;	/* the TP run's checkpoints */
+	struct rec_tp_figures tp;	/* the TP run's checkpoints and buffer */
 	struct rec_ep_verdicts v;	/* the EP run's checks */
 	uint64_t thinned;		/* checkpoints freed past TP_EPOCHS_CAP */
 };
@@ -218,7 +218,7 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 {
 	uint64_t checkpoints = ei->tp.checkpoints, ends = checkpoints ? checkpoints : 1;
 	uint64_t epochs = checkpoints + 1;
-	char path[PATH_MAX];
+	char path[PATH_MAX], buffer[96];
 	FILE *f;
 
 	if (snprintf(path, sizeof(path), "%s/" TRACE_TP_INFO_FILE, dir) >= (int)sizeof(path))
@@ -228,10 +228,15 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 		log_debug("cannot write %s: %m", path);
 		return;
 	}
+	if (ei->tp.buffer)
+		snprintf(buffer, sizeof(buffer), "syscall buffer on (%" PRIu64 " calls buffered, %" PRIu64
+			 " sites patched)", ei->tp.buffered, ei->tp.patched);
+	else
+		snprintf(buffer, sizeof(buffer), "syscall buffer off");
 	fprintf(f, "tp run:      wall %.3f s, cpu %.3f s (program %.3f s, uprr %.3f s), "
-		"syscall buffer off, synchronization order %s\n",
+		"%s, synchronization order %s\n",
 		(double)tp->wall_ns / 1e9, (double)(tp->prog_ns + tp->uprr_ns) / 1e9,
-		(double)tp->prog_ns / 1e9, (double)tp->uprr_ns / 1e9,
+		(double)tp->prog_ns / 1e9, (double)tp->uprr_ns / 1e9, buffer,
 		interposed ? "logged by libuprr-sync" : "not logged (no interposer: futexes only)");
 	fprintf(f, "ep run:      wall %.3f s, cpu %.3f s (program %.3f s, uprr %.3f s), on cpu %d\n",
 		(double)ep->wall_ns / 1e9, (double)(ep->prog_ns + ep->uprr_ns) / 1e9,
@@ -260,9 +265,11 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			checkpoints, ei->tp.put_off, (double)ei->tp.pause_ns / (double)ends / 1e6,
 			(double)ei->tp.pause_max_ns / 1e6);
 		fprintf(f, "checks:      %.3f s in all, max %.3f ms, %" PRIu64 " pages compared (%" PRIu64
-			" process checks of every writable page: pages written not known)\n",
+			" process checks of every writable page: pages written not known; %" PRIu64
+			" threads' registers not compared: in their copy, in a call the syscall buffer's "
+			"library made)\n",
 			(double)ei->v.check_ns / 1e9, (double)ei->v.check_max_ns / 1e6, ei->v.pages,
-			ei->v.whole);
+			ei->v.whole, ei->v.library_regs);
 		if (ei->v.first[0])
 			fprintf(f, "divergence:  %s\n", ei->v.first);
 	}
@@ -381,8 +388,8 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 			return -ENOMEM;
 		}
 		o.epochs = &keeper;
-		o.tp_figures = &ei.tp;
 	}
+	o.tp_figures = &ei.tp;
 	o.output = tp_output_holder(held);
 	have_busy = cpu_busy(before) == 0;
 	cost_now(&tp);

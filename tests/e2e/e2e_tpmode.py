@@ -37,6 +37,11 @@ def tp_record_replay(h, argv, name, remove=(), replays=1, options=()):
     for line in text.splitlines():
         if line.startswith(('tp run:', 'ep run:')):
             log('  ' + line)
+    # the TP run's buffer as it was: on unless the options turned it off
+    want = ('syscall buffer off' if '--no-syscall-buffer' in options or
+            os.environ.get('UPRR_SYSCALL_BUFFER') == '0' else 'syscall buffer on (')
+    if not re.search(r'^tp run: .*' + re.escape(want), text, re.M):
+        raise Fail(f'uprr info\'s tp run line does not say "{want}":\n' + tail(info.stdout))
     for part in ('tp/log/header', 'tp/sync-order'):
         if not os.path.exists(os.path.join(trace, part)):
             raise Fail(f'the trace lacks the TP run\'s {part}')

@@ -14,10 +14,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/syscall.h>
+#include <sys/user.h>
 #include <unistd.h>
 
 #include "ep/ep.h"
+#include "preload/uprr-preload.h"
 #include "trace/trace.h"
 
 static char tmp_root[PATH_MAX];
@@ -436,7 +439,9 @@ Test(ep_log, epoch_interrupts_folded_into_the_call)
  * run finds the same point: at the entry of a call the end interrupted
  * (with what the interrupt's exit wrote), after the exit of one that had
  * just ended, in a futex call left out of matching (its arguments), in user
- * code; and the rdtsc values of a thread, in order. */
+ * code; and the rdtsc values of a thread, in order. Each end's values[1]
+ * counts the thread's exits logged before it, as the TP run counts them
+ * (rec_epoch_count()): an interrupted call's -ERESTART* exit is one. */
 Test(ep_log, epoch_ends_and_rdtsc)
 {
 	static char dir[PATH_MAX + 8];
@@ -475,7 +480,7 @@ Test(ep_log, epoch_ends_and_rdtsc)
 	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, 0 }, NULL);
 	/* 100: a write that had just ended at checkpoint 2 */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_write, 1, 0x1000, 5, 0, 0, 0 }, NULL);
-	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 2, 1, TRACE_EPOCH_SYSCALL, 501 }, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 2, 2, TRACE_EPOCH_SYSCALL, 501 }, NULL);
 	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, futex_call, NULL);
 	add(w, TRACE_EV_EPOCH, 101, 4, (uint64_t[]){ 2, 2, TRACE_EPOCH_SYSCALL, 501 }, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_write, 5 }, NULL);
@@ -484,11 +489,11 @@ Test(ep_log, epoch_ends_and_rdtsc)
 	 * written), then in user code at checkpoint 4 */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_nanosleep, 0x3000, 0x3010, 0, 0, 0, 0 },
 	    NULL);
-	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 3, 2, TRACE_EPOCH_SYSCALL, 502 }, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 3, 3, TRACE_EPOCH_SYSCALL, 502 }, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_nanosleep, (uint64_t)-516 }, &left);
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_restart_syscall, 0, 0, 0, 0, 0, 0 }, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_restart_syscall, 0 }, NULL);
-	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 4, 4, TRACE_EPOCH_USER, 503 }, NULL);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 4, 5, TRACE_EPOCH_USER, 503 }, NULL);
 	cr_assert_eq(trace_writer_flush(w), 0);
 	cr_assert_eq(trace_writer_close(w), 0);
 
@@ -521,5 +526,84 @@ Test(ep_log, epoch_ends_and_rdtsc)
 	cr_assert(tsc[0] == 11 && tsc[1] == 22 && tsc[2] == 33);
 	cr_assert_eq(ep_log_take_tsc(log, 100, tsc), -ENOENT);
 	cr_assert_eq(ep_log_take_tsc(log, 101, tsc), -ENOENT);
+	ep_log_free(log);
+}
+
+/* A traced call with @values of thread @tid made at @rip. */
+static void
+add_at(struct trace_writer *w, uint32_t tid, const uint64_t values[7], uint64_t rip)
+{
+	struct trace_event ev = { .type = TRACE_EV_SYSCALL_ENTRY, .tid = tid, .nvalues = 7,
+				  .has_regs = true };
+
+	memcpy(ev.values, values, 7 * sizeof(uint64_t));
+	ev.regs[offsetof(struct user_regs_struct, rip) / 8] = rip;
+	cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+}
+
+/* Ends in traced calls the syscall buffer's library made (a blocked read,
+ * a futex wait): the same calls of the program's, marked library (their
+ * registers are the library's in the copy), a futex's found without its
+ * rip; and the stub mappings of the run's site patches (ep_log_stubs()). */
+Test(ep_log, library_ends_and_stubs)
+{
+	static char dir[PATH_MAX + 8];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	const uint64_t read_call[7] = { SYS_read, 3, 0x2000, 64, 0, 0, 0 };
+	const uint64_t futex_call[7] = { SYS_futex, 0x4000, 0, 7, 0, 0, 0 };
+	const uint64_t lib = UPRR_PRELOAD_ADDR + 0xa7, site = 0x401234;
+	const struct ep_stub_area *st;
+	const struct ep_end *e;
+	struct trace_writer *w;
+	struct ep_log *log;
+	char err[256] = "";
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/library", tmp_root);
+	strcpy(h.mode, "tp-log");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	add(w, TRACE_EV_SITE_PATCH, 100, 4, (uint64_t[]){ SYS_read, 0x7000000, 0x10000, site }, NULL);
+	add(w, TRACE_EV_SITE_PATCH, 100, 4, (uint64_t[]){ SYS_write, 0, 0, site + 0x40 }, NULL);
+	/* 100: a read from the library, interrupted at checkpoint 1 */
+	add_at(w, 100, read_call, lib);
+	/* 101: a futex wait from the library at checkpoint 1, one from the
+	 * program's site interrupted at checkpoint 2 */
+	add_at(w, 101, futex_call, lib);
+	add(w, TRACE_EV_EPOCH, 100, 4, (uint64_t[]){ 1, 0, TRACE_EPOCH_SYSCALL, 500 }, NULL);
+	add(w, TRACE_EV_EPOCH, 101, 4, (uint64_t[]){ 1, 0, TRACE_EPOCH_SYSCALL, 500 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, (uint64_t)-512 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, (uint64_t)-512 }, NULL);
+	add_at(w, 100, read_call, lib);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, 0 }, NULL);
+	add_at(w, 101, futex_call, lib);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, 0 }, NULL);
+	add_at(w, 101, futex_call, site);
+	add(w, TRACE_EV_EPOCH, 101, 4, (uint64_t[]){ 2, 2, TRACE_EPOCH_SYSCALL, 501 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, (uint64_t)-512 }, NULL);
+	cr_assert_eq(trace_writer_flush(w), 0);
+	cr_assert_eq(trace_writer_close(w), 0);
+
+	cr_assert_eq(ep_log_open(dir, &log, err, sizeof(err)), 0, "%s", err);
+	e = ep_log_ends(log, 100, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(e[0].at, EP_END_ENTRY, "the read the library made: at the read's entry");
+	cr_assert_eq(e[0].idx, 0);
+	cr_assert(e[0].library);
+	e = ep_log_ends(log, 101, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(e[0].at, EP_END_FUTEX);
+	cr_assert(e[0].library, "its rip is the library's, not the site's");
+	cr_assert_eq(e[0].args[0], 0x4000);
+	cr_assert_eq(e[1].at, EP_END_FUTEX);
+	cr_assert_not(e[1].library);
+	cr_assert_eq(e[1].rip, site);
+	st = ep_log_stubs(log, &n);
+	cr_assert_eq(n, 1, "a patch with no new mapping adds none");
+	cr_assert_eq(st[0].log_tid, 100);
+	cr_assert_eq(st[0].addr, 0x7000000);
+	cr_assert_eq(st[0].len, 0x10000);
 	ep_log_free(log);
 }
