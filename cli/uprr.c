@@ -171,8 +171,9 @@ usage(FILE *f)
 		   "--epoch-anywhere it is taken where that thread stands.\n"
 		   "--epoch-check, a testing aid, compares each copy with its process.\n"
 		   "A testing aid of epoch-parallel recording: record --syscalls-from=TRACE answers\n"
-		   "every syscall of each thread from that thread's in TRACE (recorded with\n"
-		   "--no-syscall-buffer), in its program order; exit 124 at a divergence.\n");
+		   "every syscall of each thread from that thread's in TRACE (its traced calls\n"
+		   "and its syscall buffer's records), in its program order; exit 124 at a\n"
+		   "divergence.\n");
 }
 
 /* The exit code of a shell whose child ended with @status. */
