@@ -375,12 +375,13 @@ def c_tp_epochs_given_up(h):
 
 @case('tp-epochs-anywhere')
 def c_tp_epochs_anywhere(h):
-    """tests/progs/tp_parallel, syscall buffer on (its pwrite64 are buffered:
-    its threads reach no traced syscall), with --epoch-anywhere: a thread
-    that reaches no syscall in time is stopped where it stands, its end
-    logged in user code with its registers (TRACE_EPOCH_USER); each
-    checkpoint equals its process."""
-    argv = [h.prog('tp_parallel'), '2', '50', '100']
+    """tests/progs/tp_parallel with 2 long rounds per thread (about 0.1 s
+    of computing between two syscalls: a buffered call goes traced while an
+    end is due, UPRR_CTL_EPOCH_END, but these threads make none), with
+    --epoch-anywhere: a thread that reaches no syscall in time is stopped
+    where it stands, its end logged in user code with its registers
+    (TRACE_EPOCH_USER); each checkpoint equals its process."""
+    argv = [h.prog('tp_parallel'), '2', '2', '100']
     native = native_run(argv, 'tp_parallel', cwd=h.tmp)
     trace, rec = record_tp(h, argv, 'epochs-tp_parallel-anywhere',
                            options=EPOCHS + ['--epoch-anywhere'])
