@@ -505,13 +505,31 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 static void
 raise_at_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 {
-	uint64_t mask;
+	uint64_t own_mask, mask;
+	int r;
 
 	if (!c->nsigs || c->sigs[0].kind == TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
 		return;
 	t->ep_signalled = c;
-	if (tracee_get_sigmask(t->tid, &mask) < 0)
+	if (tracee_get_sigmask(t->tid, &own_mask) < 0)
 		return; /* vanished: its end comes through waitpid */
+	/* A wait with a temporary mask (sigsuspend, ppoll, pselect6 & co.)
+	 * that a signal interrupted: the kernel keeps that mask until the
+	 * signal's delivery, which the call answered from the log did not
+	 * install. Installed here; the delivery puts the thread's own back
+	 * (rec_ep_wait_delivered()), as replay's deliver_injected() does. */
+	r = sc_wait_mask((long)t->model_nr, t->model_args, c->result, rec_tracee_mem_read, &t->tid,
+			 &mask);
+	if (r < 0) {
+		diverge(rec, t, "cannot read the mask it waited with");
+		return;
+	}
+	if (r == 0)
+		mask = own_mask;
+	else if (tracee_set_sigmask(t->tid, mask) < 0)
+		return; /* vanished */
+	t->ep_wait_due = r > 0;
+	t->ep_own_mask = own_mask;
 	for (uint32_t i = 0; i < c->nsigs; i++) {
 		const struct ep_signal *s = &c->sigs[i];
 		uint64_t bit = 1ull << (s->sig - 1);
@@ -552,6 +570,17 @@ answer_exit(struct rthread *t, const struct ep_call *c)
 		if (tracee_set_regs(t->tid, &t->regs) < 0)
 			return; /* vanished: its end comes through waitpid */
 	}
+}
+
+void
+rec_ep_wait_delivered(struct recorder *rec, struct rthread *t, enum tracee_delivery how)
+{
+	t->ep_wait_due = false;
+	if (how == TRACEE_DELIVERY_RUNNING)
+		return; /* the process ends or stops */
+	if (sc_emulate_own_mask(t->tid, t->space->mem.memfd, how == TRACEE_DELIVERY_HANDLER,
+				t->ep_own_mask) < 0)
+		diverge(rec, t, "cannot give it its own signal mask back after the log's signal");
 }
 
 bool

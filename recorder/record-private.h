@@ -20,6 +20,7 @@
 #include "sched/sched.h"
 #include "syscalls/syscalls.h"
 #include "trace/trace.h"
+#include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
 struct tracee_mapping;
@@ -431,6 +432,9 @@ struct rthread {
 				       * (record-ep-sb.c), from its next call, */
 	const struct ep_call *ep_sb_first; /* that call, */
 	uint64_t ep_sb_addr;	      /* and that buffer (0: none put there yet) */
+	bool ep_wait_due;	      /* EP run: the log's signal after its call is raised
+				       * under the call's wait mask, its own mask */
+	uint64_t ep_own_mask;	      /* to come back at the delivery (raise_at_exit()) */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
@@ -1357,6 +1361,11 @@ void rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev);
  * (rec_note_sent_blocked(): the fds of a call answered from the log are
  * the log's), raise the signals the log delivered after that call. */
 void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
+/* EP run: the log's first signal after @t's call, which was interrupted
+ * waiting with a temporary mask (sc_wait_mask()), was delivered (@how)
+ * under that mask, as the kernel delivers it: the thread's own mask comes
+ * back (sc_emulate_own_mask(), as replay does). Diverges if it cannot. */
+void rec_ep_wait_delivered(struct recorder *rec, struct rthread *t, enum tracee_delivery how);
 
 /* EP run: deliver the log's signal that came instead of @t's entering its
  * syscall (TRACE_SIGNAL_AT_SYSCALL), as the recorder does a deferred one;
