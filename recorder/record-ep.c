@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -442,6 +443,64 @@ prepare_wait(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	}
 	t->may_block = true;
 	return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
+}
+
+/*
+ * @t's exec, which the log's process made, made of the log's kept copy of
+ * the executable, by its absolute path, as replay execs the trace's
+ * (replay_on_exec()): the path the program names may lead nowhere here
+ * (a relative one after a chdir(2) answered from the log: the EP process
+ * stands where uprr started; a file the log's run removed or rewrote
+ * since), and the image is the log's anyway, its stack and registers from
+ * the log (rec_ep_exec_image()). An exec the log does not have runs as the
+ * program asks, and diverges there. -1 at a divergence.
+ */
+static int
+prepare_exec(struct recorder *rec, struct rthread *t)
+{
+	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);
+	struct user_regs_struct regs = t->regs;
+	char path[PATH_MAX];
+	const char *copy;
+	uint64_t at;
+	size_t len;
+
+	if (!log_tid || ep_log_exec_copy(rec->ep->log, log_tid, &copy) < 0) {
+		log_debug("thread %d: an exec the log's %d did not make: as the program asks", t->tid,
+			  log_tid);
+		return 0;
+	}
+	log_debug("thread %d: exec of the log's copy %s", t->tid, copy);
+	if (!realpath(copy, path)) {
+		diverge(rec, t, "cannot find the log's copy of its executable %s: %s", copy,
+			strerror(errno));
+		return -1;
+	}
+	len = strlen(path) + 1;
+	at = tracee_stack_scratch(t->tgid, regs.rsp, len);
+	if (!at) {
+		diverge(rec, t, "no room on its stack for the path of the log's executable");
+		return -1;
+	}
+	if (t->nr == __NR_execveat) {
+		/* the copy's path in place of a directory fd and a path */
+		regs.orig_rax = __NR_execve;
+		regs.rsi = t->args[2];
+		regs.rdx = t->args[3];
+	}
+	regs.rdi = at;
+	if (tracee_write(t->space->mem.memfd, at, path, len) < 0 || tracee_set_regs(t->tid, &regs) < 0) {
+		diverge(rec, t, "cannot make it exec the log's executable %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+rec_ep_exec(struct recorder *rec, struct rthread *t)
+{
+	/* one that failed in the log fails here the same way */
+	return t->ep_call && !answered(t) ? prepare_exec(rec, t) : 0;
 }
 
 bool
