@@ -218,6 +218,13 @@ int ep_log_take_exec(struct ep_log *log, pid_t log_tid, const struct trace_blob 
 		     const uint64_t **ret_regs, const char **ret_exe) _wur_;
 
 /**
+ * The kept copy of the executable of the next exec of process @log_tid
+ * that ep_log_take_exec() would give, into *ret_exe (owned by @log),
+ * without taking it. Returns 0, or -ENOENT when the log has no more.
+ */
+int ep_log_exec_copy(struct ep_log *log, pid_t log_tid, const char **ret_exe) _wur_;
+
+/**
  * The next call of thread @log_tid of the log, which becomes its current
  * one; NULL when the thread made no more. The call is owned by @log.
  */

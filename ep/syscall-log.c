@@ -874,6 +874,18 @@ ep_log_take_exec(struct ep_log *log, pid_t log_tid, const struct trace_blob **re
 	return -ENOENT;
 }
 
+int
+ep_log_exec_copy(struct ep_log *log, pid_t log_tid, const char **ret_exe)
+{
+	for (size_t i = 0; i < log->nexecs; i++) {
+		const struct log_exec *e = &log->execs[i];
+
+		if (e->tid == log_tid && !e->taken)
+			return trace_reader_file(log->r, e->exe, ret_exe, NULL);
+	}
+	return -ENOENT;
+}
+
 const struct ep_call *
 ep_log_peek(const struct ep_log *log, pid_t log_tid, size_t i)
 {

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -445,6 +446,64 @@ prepare_wait(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
 }
 
+/*
+ * @t's exec, which the log's process made, made of the log's kept copy of
+ * the executable, by its absolute path, as replay execs the trace's
+ * (replay_on_exec()): the path the program names may lead nowhere here
+ * (a relative one after a chdir(2) answered from the log: the EP process
+ * stands where uprr started; a file the log's run removed or rewrote
+ * since), and the image is the log's anyway, its stack and registers from
+ * the log (rec_ep_exec_image()). An exec the log does not have runs as the
+ * program asks, and diverges there. -1 at a divergence.
+ */
+static int
+prepare_exec(struct recorder *rec, struct rthread *t)
+{
+	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);
+	struct user_regs_struct regs = t->regs;
+	char path[PATH_MAX];
+	const char *copy;
+	uint64_t at;
+	size_t len;
+
+	if (!log_tid || ep_log_exec_copy(rec->ep->log, log_tid, &copy) < 0) {
+		log_debug("thread %d: an exec the log's %d did not make: as the program asks", t->tid,
+			  log_tid);
+		return 0;
+	}
+	log_debug("thread %d: exec of the log's copy %s", t->tid, copy);
+	if (!realpath(copy, path)) {
+		diverge(rec, t, "cannot find the log's copy of its executable %s: %s", copy,
+			strerror(errno));
+		return -1;
+	}
+	len = strlen(path) + 1;
+	at = tracee_stack_scratch(t->tgid, regs.rsp, len);
+	if (!at) {
+		diverge(rec, t, "no room on its stack for the path of the log's executable");
+		return -1;
+	}
+	if (t->nr == __NR_execveat) {
+		/* the copy's path in place of a directory fd and a path */
+		regs.orig_rax = __NR_execve;
+		regs.rsi = t->args[2];
+		regs.rdx = t->args[3];
+	}
+	regs.rdi = at;
+	if (tracee_write(t->space->mem.memfd, at, path, len) < 0 || tracee_set_regs(t->tid, &regs) < 0) {
+		diverge(rec, t, "cannot make it exec the log's executable %s", path);
+		return -1;
+	}
+	return 0;
+}
+
+int
+rec_ep_exec(struct recorder *rec, struct rthread *t)
+{
+	/* one that failed in the log fails here the same way */
+	return t->ep_call && !answered(t) ? prepare_exec(rec, t) : 0;
+}
+
 bool
 rec_ep_issue(struct recorder *rec, struct rthread *t)
 {
@@ -506,13 +565,31 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 static void
 raise_at_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 {
-	uint64_t mask;
+	uint64_t own_mask, mask;
+	int r;
 
 	if (!c->nsigs || c->sigs[0].kind == TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
 		return;
 	t->ep_signalled = c;
-	if (tracee_get_sigmask(t->tid, &mask) < 0)
+	if (tracee_get_sigmask(t->tid, &own_mask) < 0)
 		return; /* vanished: its end comes through waitpid */
+	/* A wait with a temporary mask (sigsuspend, ppoll, pselect6 & co.)
+	 * that a signal interrupted: the kernel keeps that mask until the
+	 * signal's delivery, which the call answered from the log did not
+	 * install. Installed here; the delivery puts the thread's own back
+	 * (rec_ep_wait_delivered()), as replay's deliver_injected() does. */
+	r = sc_wait_mask((long)t->model_nr, t->model_args, c->result, rec_tracee_mem_read, &t->tid,
+			 &mask);
+	if (r < 0) {
+		diverge(rec, t, "cannot read the mask it waited with");
+		return;
+	}
+	if (r == 0)
+		mask = own_mask;
+	else if (tracee_set_sigmask(t->tid, mask) < 0)
+		return; /* vanished */
+	t->ep_wait_due = r > 0;
+	t->ep_own_mask = own_mask;
 	for (uint32_t i = 0; i < c->nsigs; i++) {
 		const struct ep_signal *s = &c->sigs[i];
 		uint64_t bit = 1ull << (s->sig - 1);
@@ -553,6 +630,17 @@ answer_exit(struct rthread *t, const struct ep_call *c)
 		if (tracee_set_regs(t->tid, &t->regs) < 0)
 			return; /* vanished: its end comes through waitpid */
 	}
+}
+
+void
+rec_ep_wait_delivered(struct recorder *rec, struct rthread *t, enum tracee_delivery how)
+{
+	t->ep_wait_due = false;
+	if (how == TRACEE_DELIVERY_RUNNING)
+		return; /* the process ends or stops */
+	if (sc_emulate_own_mask(t->tid, t->space->mem.memfd, how == TRACEE_DELIVERY_HANDLER,
+				t->ep_own_mask) < 0)
+		diverge(rec, t, "cannot give it its own signal mask back after the log's signal");
 }
 
 bool

@@ -29,6 +29,7 @@
  */
 #define LOG_PREFIX "record-order"
 #include <inttypes.h>
+#include <linux/sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -117,6 +118,32 @@ log_number(const struct rthread *t)
 	return c && c->exited && c->nvalues > ORDER_VALUE ? c->values[ORDER_VALUE] : 0;
 }
 
+/* EP run: the numbers of vfork parents that returned early go once those
+ * below them have; then the thread with the next number goes, if it waits
+ * already. */
+static void
+advance(struct recorder *rec)
+{
+	struct rec_order *o = &rec->order;
+
+	for (uint32_t i = 0; i < o->ndone;) {
+		if (o->done[i] > o->seq + 1) {
+			i++;
+			continue;
+		}
+		if (o->done[i] == o->seq + 1)
+			o->seq++;
+		o->done[i] = o->done[--o->ndone];
+		i = 0;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *u = &rec->threads[i];
+
+		if (u->order_wait && u->order_seq == o->seq + 1)
+			release(rec, u);
+	}
+}
+
 static bool
 ep_issue(struct recorder *rec, struct rthread *t)
 {
@@ -136,19 +163,25 @@ ep_issue(struct recorder *rec, struct rthread *t)
 		return true;
 	}
 	if (s != rec->order.seq + 1) {
+		if (sc_is_clone((long)t->nr) && (sc_clone_flags((long)t->nr, t->args) & CLONE_VFORK) &&
+		    rec->order.ndone < ARRAY_SIZE(rec->order.done)) {
+			/* A vfork parent's number is its exit's, after its
+			 * child's exec (SC_ORDER_EXIT): the child's ordered
+			 * calls before it (make's child dup2s its descriptors)
+			 * have numbers below it. Held here, it would wait for
+			 * the child it creates; it goes, and its number counts
+			 * as gone once it returns and those below it have. */
+			t->order_flight = s;
+			t->order_wait = false;
+			return false;
+		}
 		t->order_seq = s;
 		hold(rec, t);
 		return true;
 	}
 	rec->order.seq = s;
 	t->order_wait = false;
-	/* the one it lets go next, if it waits already */
-	for (size_t i = 0; i < rec->nthreads; i++) {
-		struct rthread *u = &rec->threads[i];
-
-		if (u->order_wait && u->order_seq == s + 1)
-			release(rec, u);
-	}
+	advance(rec);
 	return false;
 }
 
@@ -183,6 +216,11 @@ rec_order_exit(struct recorder *rec, struct rthread *t, int64_t result, struct t
 {
 	uint8_t kind = t->order_kind;
 
+	if (rec->ep && t->order_flight) {
+		rec->order.done[rec->order.ndone++] = t->order_flight;
+		t->order_flight = 0;
+		advance(rec);
+	}
 	if (rec_serial(rec) || rec->ep)
 		return;
 	t->order_kind = SC_ORDER_NONE;

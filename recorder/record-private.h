@@ -20,6 +20,7 @@
 #include "sched/sched.h"
 #include "syscalls/syscalls.h"
 #include "trace/trace.h"
+#include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
 struct tracee_mapping;
@@ -425,12 +426,16 @@ struct rthread {
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
+	uint64_t order_flight;	      /* EP run: that of its vfork in the kernel, 0: none */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	uint32_t ep_sb_n;	      /* EP run: the log's records in its buffer
 				       * (record-ep-sb.c), from its next call, */
 	const struct ep_call *ep_sb_first; /* that call, */
 	uint64_t ep_sb_addr;	      /* and that buffer (0: none put there yet) */
+	bool ep_wait_due;	      /* EP run: the log's signal after its call is raised
+				       * under the call's wait mask, its own mask */
+	uint64_t ep_own_mask;	      /* to come back at the delivery (raise_at_exit()) */
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
@@ -580,6 +585,8 @@ struct rec_order {
 	uint64_t waits;		/* calls held at their entry */
 	uint64_t expired;	/* TP: holders let go of after ORDER_HOLD_NS */
 	uint64_t skipped;	/* EP: numbers no thread came with (jumped over) */
+	uint64_t done[8];	/* EP: numbers of vfork parents' calls that returned */
+	uint32_t ndone;		/* before their turn (record-order.c, ep_issue()) */
 };
 
 /* A TP run's epochs and their checkpoints (record-epoch.c). */
@@ -1367,6 +1374,15 @@ void rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev);
  * (rec_note_sent_blocked(): the fds of a call answered from the log are
  * the log's), raise the signals the log delivered after that call. */
 void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
+/* EP run: @t, at the entry of an exec its log's process made, execs the
+ * log's kept copy of the executable by its absolute path, as replay does.
+ * -1 at a divergence. */
+int rec_ep_exec(struct recorder *rec, struct rthread *t) _wur_;
+/* EP run: the log's first signal after @t's call, which was interrupted
+ * waiting with a temporary mask (sc_wait_mask()), was delivered (@how)
+ * under that mask, as the kernel delivers it: the thread's own mask comes
+ * back (sc_emulate_own_mask(), as replay does). Diverges if it cannot. */
+void rec_ep_wait_delivered(struct recorder *rec, struct rthread *t, enum tracee_delivery how);
 
 /* EP run: deliver the log's signal that came instead of @t's entering its
  * syscall (TRACE_SIGNAL_AT_SYSCALL), as the recorder does a deferred one;

@@ -323,9 +323,11 @@ rec_deliver_unstepped(struct recorder *rec, struct rthread *t, int sig, const si
 	 * signal waits for no execution point). A signal that is not caught
 	 * goes the same way (ignored: the kernel drops it; fatal: the
 	 * process ends), but for a stop signal, whose thread runs on with
-	 * no restore point after SIGCONT (rec_resume_user()). */
+	 * no restore point after SIGCONT (rec_resume_user()). An EP run's
+	 * signal delivered under a wait's mask stops at its handler too, to
+	 * put the thread's own mask in the frame (rec_ep_wait_delivered()). */
 	if (sig < 1 || sig > 64 || sig == SIGKILL || tracee_is_stop_signal(sig) || rec->pmu ||
-	    t->stepping || rec_restore_point_wanted(rec, t))
+	    t->stepping || t->ep_wait_due || rec_restore_point_wanted(rec, t))
 		return false;
 	if (tracee_pending_unblocked(t->tid, &pending) < 0 || pending)
 		return false;

@@ -806,6 +806,8 @@ rec_after_entry(struct recorder *rec, struct rthread *t)
 				       "gain privileges; recording stopped", t->tgid, what);
 			return;
 		}
+		if (rec->ep && rec_ep_exec(rec, t) < 0)
+			return;
 		/* its next stop may come under another id (the leader's): see
 		 * rec_on_exec_event; other threads of the process stop nowhere */
 		t->state = RT_IN_SYSCALL;

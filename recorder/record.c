@@ -458,6 +458,8 @@ rec_resume_user(struct recorder *rec, struct rthread *t, int sig, const siginfo_
 		}
 		if (r < 0)
 			return; /* vanished */
+		if (t->ep_wait_due)
+			rec_ep_wait_delivered(rec, t, how);
 		/* at the handler's first instruction, or where it was */
 		if (how != TRACEE_DELIVERY_RUNNING && tracee_get_regs(t->tid, &t->regs) < 0)
 			return;

@@ -23,6 +23,7 @@
 #include "replay/replay-private.h"
 #include "sched/ticks-soft.h"
 #include "sched/ticks.h"
+#include "syscalls/syscalls.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
@@ -312,38 +313,19 @@ raise_to_delivery(struct replayer *rp, const struct trace_event *ev, struct pthr
 }
 
 /*
- * Raise @sig in @t, held after an event, and deliver it with the recorded
- * siginfo. With @wait_mask (a sigsuspend, ppoll & co. the replay skipped was
- * interrupted), the delivery sees that mask, as the recorded one did, and the
- * frame saves the thread's own mask for rt_sigreturn(2) to restore.
- */
-/*
  * After the delivery (@how) of a signal that interrupted a wait with a
  * temporary mask: the thread's own mask @own_mask comes back as the kernel
- * brings it back: in the handler's frame, for rt_sigreturn(2) to restore,
- * or at once if nothing was delivered.
+ * brings it back (sc_emulate_own_mask(), as in an EP run): in the handler's
+ * frame, for rt_sigreturn(2) to restore, or at once if nothing was
+ * delivered; a process that ends or stops keeps it.
  */
 static int
 restore_own_mask(struct replayer *rp, const struct trace_event *ev, struct pthread_r *t,
 		 enum tracee_delivery how, uint64_t own_mask)
 {
-	struct user_regs_struct regs;
-	int r = 0;
-
-	switch (how) {
-	case TRACEE_DELIVERY_HANDLER: /* rt_sigreturn restores the frame's mask */
-		r = tracee_get_regs(t->tid, &regs);
-		if (r >= 0)
-			r = tracee_write(t->space->memfd, regs.rsp + ARCH_SIGFRAME_MASK_OFFSET,
-					 &own_mask, sizeof(own_mask));
-		break;
-	case TRACEE_DELIVERY_NONE: /* the kernel would put it back now */
-		r = tracee_set_sigmask(t->tid, own_mask);
-		break;
-	case TRACEE_DELIVERY_RUNNING: /* the process ends or stops */
-		break;
-	}
-	if (r < 0)
+	if (how == TRACEE_DELIVERY_RUNNING)
+		return 0;
+	if (sc_emulate_own_mask(t->tid, t->space->memfd, how == TRACEE_DELIVERY_HANDLER, own_mask) < 0)
 		return replay_diverge(rp, ev, "cannot restore the signal mask of thread %d", t->tid);
 	return 0;
 }

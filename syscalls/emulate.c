@@ -43,3 +43,17 @@ sc_emulate_result(struct user_regs_struct *regs, int64_t result)
 		regs->rax = (uint64_t)result;
 	}
 }
+
+int
+sc_emulate_own_mask(pid_t tid, int memfd, bool at_handler, uint64_t own_mask)
+{
+	struct user_regs_struct regs;
+	int r;
+
+	if (!at_handler)
+		return tracee_set_sigmask(tid, own_mask);
+	r = tracee_get_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	return tracee_write(memfd, regs.rsp + ARCH_SIGFRAME_MASK_OFFSET, &own_mask, sizeof(own_mask));
+}

@@ -312,3 +312,17 @@ int sc_emulate_outputs(int memfd, const struct trace_blob *blobs, uint32_t n,
  * -ERESTART_RESTARTBLOCK. The caller sets the registers.
  */
 void sc_emulate_result(struct user_regs_struct *regs, int64_t result);
+
+/**
+ * Give thread @tid (memory @memfd) its own signal mask @own_mask back after
+ * the delivery of the signal that interrupted a wait with a temporary mask
+ * (sc_wait_mask()) whose call was answered from a record: the caller set
+ * that mask for the delivery, as the kernel kept it, and the kernel puts the
+ * caller's own back at the delivery (restore_saved_sigmask_unless(),
+ * kernel/signal.c): @at_handler, the thread stands at its handler's first
+ * instruction, in the frame the kernel built, which saved the wait's mask
+ * and rt_sigreturn(2) restores (setup_rt_frame(), arch/x86/kernel/signal.c;
+ * ARCH_SIGFRAME_MASK_OFFSET from its stack pointer); otherwise (nothing
+ * delivered) at once. Returns 0 or -errno.
+ */
+int sc_emulate_own_mask(pid_t tid, int memfd, bool at_handler, uint64_t own_mask) _wur_;

@@ -23,11 +23,11 @@ from e2e import Fail, Skip, case, compare, compare_bytes, log, native_run, remov
 TP = ['--mode=tp']
 
 
-def tp_record_replay(h, argv, name, remove=(), replays=1, options=()):
-    """Record @argv with --mode=tp (and @options), check the trace, remove
-    @remove and replay it @replays times. Returns (trace, recording, info
-    text)."""
-    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=600)
+def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None):
+    """Record @argv with --mode=tp (and @options, in @env), check the trace,
+    remove @remove and replay it @replays times. Returns (trace, recording,
+    info text)."""
+    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=600, env=env)
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     text = info.stdout.decode(errors='replace')
     if not re.search(r'^mode: +tp,', text, re.M):
