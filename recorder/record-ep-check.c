@@ -53,6 +53,7 @@ rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
 	struct rec_ep *ep = rec->ep;
 
 	ep->ckpts = ckpts && ckpts->find ? ckpts : NULL;
+	ep->sb = rec_ep_sb_wanted(rec);
 	ep->verdicts = verdicts ? verdicts : &ep->own;
 	memset(ep->verdicts, 0, sizeof(*ep->verdicts));
 	ep->verdicts->epochs = ep_log_checkpoints(ep->log) + 1;
@@ -196,9 +197,11 @@ at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const st
 		return entry == (e->at == EP_END_ENTRY) && t->ep_call && taken == e->idx + 1 &&
 		       t->ep_call == ep_log_call(ep->log, log_tid, e->idx);
 	case EP_END_FUTEX:
-		/* one the buffer's library made: at the program's site here */
+		/* one the buffer's library made: at the program's site here
+		 * when this run has no buffer, at the library's own call (the
+		 * same rip) when it has */
 		if (!entry || t->ep_call || taken != e->idx || (long)t->nr != e->nr ||
-		    (!e->library && t->regs.rip != e->rip))
+		    ((!e->library || ep->sb) && t->regs.rip != e->rip))
 			return false;
 		for (int i = 0; i < sc_nargs(e->nr); i++)
 			if (t->args[i] != e->args[i])
@@ -537,6 +540,52 @@ buffer_pages(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, si
 	return 0;
 }
 
+/* How far up the stack of thread @tid (its registers @regs, NULL: read
+ * them) the syscall buffer's library's frames reach, with the red zone
+ * of the program's site the stub skipped above them; 0 if the thread is
+ * not in the library, or its way in is not found. A patched site's stub
+ * skips the red zone and calls the library (preload/entry.S,
+ * syscall_abi_entry): the first slot up from the stack pointer holding an
+ * address in a stub area is that call's return address, and the site's
+ * stack pointer 128 bytes above it. The library runs in record mode in
+ * the TP run and in replay mode here: its frames hold other values (the
+ * registers it saved, its locals; seen: pipe_threads' read(2) ends,
+ * 0xca in A and 0 in B in the library's buffered()), and the stub that
+ * it returns to may be another of the same area (0x7ffff7da618b in A,
+ * 0x7ffff7da61bb in B: the sites patched in another order). A stale
+ * stub address in a library slot found first only makes the part left
+ * out smaller. */
+static uint64_t
+library_top(const struct rec_ep *ep, pid_t tid, const struct user_regs_struct *regs)
+{
+	struct user_regs_struct rr;
+	const struct ep_stub_area *s;
+	uint64_t slots[512];
+	size_t ns = 0;
+
+	if (!ep->sb)
+		return 0;
+	if (!regs) {
+		if (tracee_get_regs(tid, &rr) < 0)
+			return 0;
+		regs = &rr;
+	}
+	if (regs->rip < UPRR_PRELOAD_ADDR || regs->rip >= UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE)
+		return 0;
+	s = ep_log_stubs(ep->log, &ns);
+	/* 512 bytes at a time: the stack's mapping may end before 4 KiB */
+	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+		if (i % 64 == 0 && tracee_read(tid, regs->rsp + 8 * i, slots + i, 512) < 0)
+			break;
+		for (size_t j = 0; j < ns; j++)
+			if (slots[i] >= s[j].addr && slots[i] < s[j].addr + s[j].len)
+				return regs->rsp + 8 * (i + 1) + 128;
+	}
+	log_debug("thread %d: in the buffer's library at %#llx, no stub's return address found above "
+		  "%#llx: its frames compared", tid, regs->rip, regs->rsp);
+	return 0;
+}
+
 /* The dead part of each thread's stack in process @pid (threads @tids,
  * @n of them, stopped): below its stack pointer, down to the start of the
  * mapping it is in. The ABI leaves what is below the red zone to whatever
@@ -553,8 +602,8 @@ buffer_pages(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, si
  * what the call reads there is, when the EP run matches the call.
  * Appended to @v. */
 static int
-dead_stacks(pid_t pid, const pid_t *tids, size_t n, struct checkpoint_range **v, size_t *nv,
-	    size_t *cap)
+dead_stacks(const struct rec_ep *ep, pid_t pid, const pid_t *tids, const pid_t *atids, size_t na,
+	    size_t n, struct checkpoint_range **v, size_t *nv, size_t *cap)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	size_t nmaps = 0;
@@ -562,11 +611,20 @@ dead_stacks(pid_t pid, const pid_t *tids, size_t n, struct checkpoint_range **v,
 
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		struct user_regs_struct regs;
-		uint64_t low;
+		uint64_t low, top;
 
 		if (tracee_get_regs(tids[i], &regs) < 0)
 			continue;
 		low = regs.rsp;
+		/* a thread in the buffer's library (both runs run it): its
+		 * frames are uprr's, and A's are the same only where the
+		 * paths were (library_top()) */
+		top = library_top(ep, tids[i], &regs);
+		if (top && i < na && top == library_top(ep, atids[i], NULL)) {
+			if (UTIL_GROW(*v, *cap, *nv + 1) < 0)
+				return -ENOMEM;
+			(*v)[(*nv)++] = (struct checkpoint_range){ regs.rsp, top - regs.rsp };
+		}
 		for (size_t j = 0; j < nmaps; j++) {
 			if (regs.rsp < maps[j].start || regs.rsp >= maps[j].end || maps[j].start >= low)
 				continue;
@@ -730,7 +788,8 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	if (r >= 0)
 		r = own_ranges(ep, tgid, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
-		r = dead_stacks(tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
+		r = dead_stacks(ep, tgid, tids, a.tids, a.ntids, b.ntids, &ignore, &nignore,
+				&ignore_cap);
 	if (r >= 0)
 		r = buffer_pages(ep, tgid, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
@@ -787,7 +846,7 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 			 * arguments), which the site's are not derived from:
 			 * not compared. The frame is below B's red zone
 			 * (dead_stacks()), the buffer's pages left out. */
-			if (te && te->library) {
+			if (te && te->library && !ep->sb) {
 				regs = ra;
 				ep->verdicts->library_regs++;
 			}
@@ -812,9 +871,16 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	for (size_t i = 0; i < b.ntids; i++) {
 		const struct rthread *t = rec_find_thread(rec, tids[i]);
 
-		log_debug("  thread %d (the log's %d): rip %#llx, orig_rax %#llx, rsp %#llx, %s", tids[i],
-			  ep_log_tid(ep->log, tids[i]), saved[i].rip, saved[i].orig_rax, saved[i].rsp,
-			  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit");
+		struct user_regs_struct ra = { 0 };
+
+		if (i < a.ntids)
+			if (tracee_get_regs(a.tids[i], &ra) < 0)
+				ra.rip = 0;
+		log_debug("  thread %d (the log's %d): rip %#llx, orig_rax %#llx, rsp %#llx, %s; "
+			  "A's: rip %#llx, rsp %#llx", tids[i], ep_log_tid(ep->log, tids[i]), saved[i].rip,
+			  saved[i].orig_rax, saved[i].rsp,
+			  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit",
+			  ra.rip, ra.rsp);
 	}
 	dirty_pages_fini(&all);
 	snprintf(what, len, "process %d (%s): ", log_pid,

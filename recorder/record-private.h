@@ -1298,6 +1298,7 @@ struct rec_ep {
 	struct rec_ep_verdicts own;
 	uint64_t k;		/* the checkpoint that ends the epoch run now, 0: none */
 	bool diverged;		/* an epoch diverged: the later ones are not checked */
+	bool sb;			/* the EP run runs the syscall buffer's library (rec_ep_sb_wanted()) */
 	uint64_t progress;	/* syscall entries so far (a stall's measure) */
 	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
 	uint64_t stall_progress; /* and progress then */
