@@ -586,6 +586,71 @@ library_top(const struct rec_ep *ep, pid_t tid, const struct user_regs_struct *r
 	return 0;
 }
 
+void
+rec_ep_note_exit(struct recorder *rec, const struct rthread *t)
+{
+	struct rec_ep *ep = rec->ep;
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t nmaps = 0;
+	uint64_t top;
+
+	if (!ep || tracee_read_maps(t->tid, &maps, &nmaps) < 0)
+		return;
+	/* the thread's frames end at its call, but for the buffer's
+	 * library's, whose values differ between the runs by design
+	 * (library_top()): below that, what its last calls left, which
+	 * nothing reads but a later thread's unwritten slots where glibc
+	 * gives the stack again (the check drops the range then). Seen:
+	 * tp_fsum's first adder, gone, its stack at 0x7fffdfbfec48 held the
+	 * library's frames of record mode in A, replay mode in B. */
+	top = library_top(ep, t->tid, &t->regs);
+	if (!top)
+		top = t->regs.rsp;
+	for (size_t j = 0; j < nmaps; j++) {
+		if (t->regs.rsp < maps[j].start || t->regs.rsp >= maps[j].end)
+			continue;
+		if (UTIL_GROW(ep->dead, ep->dead_cap, ep->ndead + 1) < 0)
+			return; /* not left out: the check says where it differs */
+		ep->dead[ep->ndead++] = (struct ep_patched){ t->tgid, maps[j].start,
+							     top - maps[j].start };
+	}
+}
+
+/* The stacks of process @pid's threads gone (rec_ep_note_exit()), but
+ * those a thread of it (@tids, @n) runs on again, appended to @v. */
+static int
+gone_stacks(const struct rec_ep *ep, pid_t pid, const pid_t *tids, size_t n,
+	    struct checkpoint_range **v, size_t *nv, size_t *cap)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t nmaps = 0;
+	int r = tracee_read_maps(pid, &maps, &nmaps);
+
+	for (size_t i = 0; i < ep->ndead && r >= 0; i++) {
+		const struct ep_patched *d = &ep->dead[i];
+		bool live = false;
+
+		if (d->tgid != pid)
+			continue;
+		/* a thread on the same mapping: glibc gave the stack again */
+		for (size_t k = 0; k < n && !live; k++) {
+			struct user_regs_struct regs;
+
+			if (tracee_get_regs(tids[k], &regs) < 0)
+				continue;
+			for (size_t j = 0; j < nmaps && !live; j++)
+				live = maps[j].start <= d->addr && d->addr < maps[j].end &&
+				       maps[j].start <= regs.rsp && regs.rsp < maps[j].end;
+		}
+		if (live)
+			continue;
+		if (UTIL_GROW(*v, *cap, *nv + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*nv)++] = (struct checkpoint_range){ d->addr, d->len };
+	}
+	return r;
+}
+
 /* The dead part of each thread's stack in process @pid (threads @tids,
  * @n of them, stopped): below its stack pointer, down to the start of the
  * mapping it is in. The ABI leaves what is below the red zone to whatever
@@ -790,6 +855,8 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	if (r >= 0)
 		r = dead_stacks(ep, tgid, tids, a.tids, a.ntids, b.ntids, &ignore, &nignore,
 				&ignore_cap);
+	if (r >= 0)
+		r = gone_stacks(ep, tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
 		r = buffer_pages(ep, tgid, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
