@@ -5,6 +5,7 @@
  * compared with the TP run's checkpoint that ends the epoch.
  */
 #define LOG_PREFIX "record"
+#include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -468,6 +469,40 @@ elf_data(const char *path, uint64_t base, struct checkpoint_range **v, size_t *n
 	return 0;
 }
 
+/* The byte of ld.so's copy of cpuid(1) that holds the initial APIC id
+ * (EBX bits 31-24) in mapping @m of process @pid, appended to @v: the
+ * loader keeps what cpuid(1) said on the CPU it ran on (glibc's
+ * cpu_features), which uprr does not record, and the EP run runs pinned
+ * to another CPU than the TP run's loader may have (seen at --epoch=2 in
+ * ep_threads, whose first check comes before the loader makes that page
+ * read-only: 0x01020800 in A, 0x00020800 in B, 4 of 40 recordings). Found
+ * by the other registers of cpuid(1) here (the same on every CPU of the
+ * machine) at a 4-byte step; nothing is left out if it is not found. */
+static int
+loader_apic_id(pid_t pid, const struct tracee_mapping *m, struct checkpoint_range **v, size_t *n,
+	       size_t *cap)
+{
+	unsigned eax, ebx, ecx, edx;
+	uint32_t page[1024];
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return 0;
+	for (uint64_t a = m->start; a < m->end; a += sizeof(page)) {
+		if (tracee_read(pid, a, page, sizeof(page)) < 0)
+			return 0;
+		for (size_t i = 0; i + 4 <= ARRAY_SIZE(page); i++) {
+			if (page[i] != eax || (page[i + 1] & 0xffffff) != (ebx & 0xffffff) ||
+			    page[i + 2] != ecx || page[i + 3] != edx)
+				continue;
+			if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+				return -ENOMEM;
+			(*v)[(*n)++] = (struct checkpoint_range){ a + 4 * (i + 1) + 3, 1 };
+			return 0;
+		}
+	}
+	return 0;
+}
+
 /* uprr's own memory in EP process @pid (not the program's state; it
  * differs from the TP run's by design), appended to @v: the
  * interposer's log, mapped privately and read-only here, shared and
@@ -487,6 +522,12 @@ own_ranges(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size
 
 		const char *base = strrchr(m->path, '/');
 
+		if (base && !strncmp(base, "/ld-linux", 9) && m->perms[1] == 'w') {
+			r = loader_apic_id(pid, m, v, n, cap);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (base && strstr(base, "libuprr-sync.so") && m->offset == 0) {
 			r = elf_data(m->path, m->start, v, n, cap);
 			if (r < 0)
