@@ -137,6 +137,26 @@ first_byte(pid_t a, pid_t b, uint64_t page, const struct checkpoint_range *ignor
 	d->mem_b = rb ? pb[d->mem_addr - page] : -1;
 }
 
+/* At debug level, each 8-byte word of the page at @page that differs
+ * between A and B (the first 32), the bytes of @ignore aside: what a
+ * divergence's first byte alone does not show. */
+static void
+log_words(pid_t a, pid_t b, uint64_t page, const struct checkpoint_range *ignore, size_t nignore)
+{
+	uint64_t pa[DIRTY_PAGE / 8], pb[DIRTY_PAGE / 8];
+	int n = 0;
+
+	if (log_get_level() < LOG_LEVEL_DEBUG || tracee_read(a, page, pa, sizeof(pa)) < 0 ||
+	    tracee_read(b, page, pb, sizeof(pb)) < 0)
+		return;
+	mask_page((uint8_t *)pa, page, ignore, nignore);
+	mask_page((uint8_t *)pb, page, ignore, nignore);
+	for (size_t i = 0; i < DIRTY_PAGE / 8 && n < 32; i++)
+		if (pa[i] != pb[i] && ++n)
+			log_debug("  %#" PRIx64 ": %#" PRIx64 " in A, %#" PRIx64 " in B", page + 8 * i,
+				  pa[i], pb[i]);
+}
+
 /* One side's hashing, on a thread of its own. */
 struct hash_job {
 	pid_t pid;
@@ -257,6 +277,8 @@ check_memory(const struct ep_side *a, const struct ep_side *b, struct ep_diverge
 				continue;
 			if (!d->pages_differ++)
 				first_byte(a->pid, b->pid, all.v[i].addr + o, ignore, nignore, d);
+			if (d->pages_differ <= 8)
+				log_words(a->pid, b->pid, all.v[i].addr + o, ignore, nignore);
 		}
 	}
 	dirty_pages_fini(&all);

@@ -20,6 +20,7 @@
  * the dynamic linker's _dl_deallocate_tls(), which glibc makes holding its
  * stack cache lock (below): they take no turn.
  */
+#include <stdbool.h>
 #include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
@@ -150,35 +151,62 @@ heap_real(enum heap_call call, void *p, size_t a, size_t b)
  * new thread's TLS) is part of it: it takes no turn and no lock. */
 static __thread int heap_depth __attribute__((tls_model("initial-exec")));
 
+/* The mode's part of a heap operation before its call: its turn (FOLLOW,
+ * OBSERVE) or the heap's lock (LOG); false: no order (PASS). Not inlined,
+ * and the call made from one site of sync_heap_run() whatever the mode:
+ * the call's return address and the callee-saved registers its callees
+ * save are then the same in the TP run (LOG) and the EP run (FOLLOW)
+ * (seen with a call site per mode: ep_threads' main thread, stopped in
+ * pthread_create at an epoch's end, had in its frames 0x...58e7 in the
+ * TP run and 0x...58ad in the EP run, and what each path left in
+ * rbx, rbp and r12-r15). */
+static __attribute__((noinline)) bool
+heap_enter(struct sync_op *op)
+{
+	switch (sync_begin(op, &heap_obj, UPRR_SYNC_HEAP)) {
+	case SYNC_PATH_LOG:
+		heap_lock();
+		return true;
+	case SYNC_PATH_OBSERVE:
+	case SYNC_PATH_FOLLOW:
+		sync_follow_turn(op);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The mode's part after the call, which returned @r: the mode is not
+ * kept across the call (a register or slot that held it would differ
+ * between the runs); sync_mode does not change meanwhile (only a fork's
+ * child turns it off, and fork() is not run here). */
+static __attribute__((noinline)) void
+heap_leave(struct sync_op *op, void *r)
+{
+	if (sync_mode == SYNC_LOG) {
+		sync_log_acquired(op, (int32_t)(uintptr_t)r, 0);
+		heap_unlock();
+		return;
+	}
+	sync_follow_done(op, (int32_t)(uintptr_t)r);
+}
+
 HIDDEN void *
 sync_heap_run(void *(*fn)(void *), void *arg)
 {
 	struct sync_op op;
 	void *r;
 
-	if (!sync_heap || heap_depth)
+	if (!sync_heap || heap_depth || !heap_enter(&op))
 		return fn(arg);
-	switch (sync_begin(&op, &heap_obj, UPRR_SYNC_HEAP)) {
-	case SYNC_PASS:
-		break;
-	case SYNC_PATH_LOG:
-		heap_lock();
-		heap_depth++;
-		r = fn(arg);
-		heap_depth--;
-		sync_log_acquired(&op, (int32_t)(uintptr_t)r, 0);
-		heap_unlock();
-		return r;
-	case SYNC_PATH_OBSERVE:
-	case SYNC_PATH_FOLLOW:
-		sync_follow_turn(&op);
-		heap_depth++;
-		r = fn(arg);
-		heap_depth--;
-		sync_follow_done(&op, (int32_t)(uintptr_t)r);
-		return r;
-	}
-	return fn(arg);
+	heap_depth++;
+	/* what heap_enter()'s paths left below: fn's frames (pthread_create's
+	 * at an epoch's end in it) would show it in their unwritten slots */
+	sync_scrub();
+	r = fn(arg);
+	heap_depth--;
+	heap_leave(&op, r);
+	return r;
 }
 
 struct heap_args {

@@ -13,6 +13,7 @@
  * the paths below use atomics, thread-local data of the initial-exec model
  * and raw futex calls, never malloc or a lock.
  */
+#include <cpuid.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -165,9 +166,66 @@ take_clock(struct sync_obj *o, unsigned kind)
 	return c;
 }
 
+/* Which vector registers sync_scrub() clears: 1 ymm0-15 (AVX), 2 and
+ * zmm16-31 and k0-7 (AVX-512F); set at start (sync_start()) */
+static int scrub_vec;
+
+/* XCR0 (the state components the kernel enabled), 0 if XGETBV is not
+ * there (cpuid(1) ECX bit 27, OSXSAVE: Intel SDM vol. 2, XGETBV) */
+static uint64_t
+xcr0(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27)))
+		return 0;
+	__asm__ volatile("xgetbv" : "=a"(a), "=d"(d) : "c"(0));
+	return ((uint64_t)d << 32) | a;
+}
+
+static void
+scrub_vec_init(void)
+{
+	unsigned a, b, c, d;
+	uint64_t x = xcr0();
+
+	/* AVX: cpuid(1) ECX bit 28, XCR0 SSE and AVX state (bits 1, 2) */
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 28)) || (x & 6) != 6)
+		return;
+	scrub_vec = 1;
+	/* AVX-512F: cpuid(7, 0) EBX bit 16, XCR0 opmask, ZMM_Hi256 and
+	 * Hi16_ZMM state (bits 5-7) */
+	if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 16)) && (x & 0xe0) == 0xe0)
+		scrub_vec = 2;
+}
+
 HIDDEN __attribute__((noinline)) void
 sync_scrub(void)
 {
+	/* the vector registers too, which the ABI leaves to callees: the
+	 * paths of each mode leave other values in them (glibc's string
+	 * functions, the order's code), and the loader's lazy binding
+	 * (_dl_runtime_resolve_xsavec) saves them on the stack, where the
+	 * program's later frames find them in slots they do not write
+	 * (ep_threads' main stack: k1 0x1 in the TP run and 0x3ff in the EP
+	 * run, ymm bytes of the environment's strings at other offsets) */
+	if (scrub_vec)
+		__asm__ volatile("vzeroall" ::: "memory");
+	if (scrub_vec > 1)
+		__asm__ volatile("vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+				 "vmovdqa64 %%zmm16, %%zmm17\n\tvmovdqa64 %%zmm16, %%zmm18\n\t"
+				 "vmovdqa64 %%zmm16, %%zmm19\n\tvmovdqa64 %%zmm16, %%zmm20\n\t"
+				 "vmovdqa64 %%zmm16, %%zmm21\n\tvmovdqa64 %%zmm16, %%zmm22\n\t"
+				 "vmovdqa64 %%zmm16, %%zmm23\n\tvmovdqa64 %%zmm16, %%zmm24\n\t"
+				 "vmovdqa64 %%zmm16, %%zmm25\n\tvmovdqa64 %%zmm16, %%zmm26\n\t"
+				 "vmovdqa64 %%zmm16, %%zmm27\n\tvmovdqa64 %%zmm16, %%zmm28\n\t"
+				 "vmovdqa64 %%zmm16, %%zmm29\n\tvmovdqa64 %%zmm16, %%zmm30\n\t"
+				 "vmovdqa64 %%zmm16, %%zmm31\n\t"
+				 "kxorw %%k0, %%k0, %%k0\n\tkxorw %%k1, %%k1, %%k1\n\t"
+				 "kxorw %%k2, %%k2, %%k2\n\tkxorw %%k3, %%k3, %%k3\n\t"
+				 "kxorw %%k4, %%k4, %%k4\n\tkxorw %%k5, %%k5, %%k5\n\t"
+				 "kxorw %%k6, %%k6, %%k6\n\tkxorw %%k7, %%k7, %%k7"
+				 ::: "memory");
 	/* the 4 KiB right below this call's return address: all of what
 	 * the caller's callees used (a local array here left the 8 bytes
 	 * under its frame as they were, where tp_race's thread function
@@ -515,8 +573,8 @@ err:
 	}
 }
 
-__attribute__((constructor)) static void
-sync_init(void)
+static void
+sync_start(void)
 {
 	const char *mode_s = getenv(UPRR_SYNC_ENV_MODE);
 	const char *path = getenv(UPRR_SYNC_ENV_LOG);
@@ -530,6 +588,7 @@ sync_init(void)
 	sync_resolve();
 	if (!mode_s || !path)
 		return;
+	scrub_vec_init();
 	if (!strcmp(mode_s, "log"))
 		mode = SYNC_LOG;
 	else if (!strcmp(mode_s, "follow"))
@@ -573,4 +632,16 @@ fail:
 		n = 0;
 	if (mode == SYNC_FOLLOW)
 		_exit(UPRR_SYNC_DIVERGED_EXIT);
+}
+
+/* The set-up reads the environment (getenv(): glibc's vector string
+ * functions over strings of other lengths in each mode, UPRR_SYNC_MODE's
+ * value included) and leaves those bytes in the vector registers, which
+ * the loader's first lazy binding then saves on the stack: scrubbed
+ * (sync_scrub()) after it as after every operation. */
+__attribute__((constructor)) static void
+sync_init(void)
+{
+	sync_start();
+	sync_scrub();
 }

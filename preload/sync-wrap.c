@@ -174,6 +174,11 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
 	r = (int)(long)sync_heap_run(create_run, &c);
 	if (r)
 		free(s);
+	/* what the order's paths left below (sync_scrub(), as after a heap
+	 * call): tp_fsum's main thread, in pthread_join at an epoch's end,
+	 * had in unwritten slots a return address into this library and
+	 * heap pointers in the EP run, zeros in the TP run */
+	sync_scrub();
 	return r;
 }
 

@@ -5,6 +5,7 @@
  * compared with the TP run's checkpoint that ends the epoch.
  */
 #define LOG_PREFIX "record"
+#include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +54,7 @@ rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
 	struct rec_ep *ep = rec->ep;
 
 	ep->ckpts = ckpts && ckpts->find ? ckpts : NULL;
+	ep->sb = rec_ep_sb_wanted(rec);
 	ep->verdicts = verdicts ? verdicts : &ep->own;
 	memset(ep->verdicts, 0, sizeof(*ep->verdicts));
 	ep->verdicts->epochs = ep_log_checkpoints(ep->log) + 1;
@@ -196,9 +198,11 @@ at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const st
 		return entry == (e->at == EP_END_ENTRY) && t->ep_call && taken == e->idx + 1 &&
 		       t->ep_call == ep_log_call(ep->log, log_tid, e->idx);
 	case EP_END_FUTEX:
-		/* one the buffer's library made: at the program's site here */
+		/* one the buffer's library made: at the program's site here
+		 * when this run has no buffer, at the library's own call (the
+		 * same rip) when it has */
 		if (!entry || t->ep_call || taken != e->idx || (long)t->nr != e->nr ||
-		    (!e->library && t->regs.rip != e->rip))
+		    ((!e->library || ep->sb) && t->regs.rip != e->rip))
 			return false;
 		for (int i = 0; i < sc_nargs(e->nr); i++)
 			if (t->args[i] != e->args[i])
@@ -465,6 +469,40 @@ elf_data(const char *path, uint64_t base, struct checkpoint_range **v, size_t *n
 	return 0;
 }
 
+/* The byte of ld.so's copy of cpuid(1) that holds the initial APIC id
+ * (EBX bits 31-24) in mapping @m of process @pid, appended to @v: the
+ * loader keeps what cpuid(1) said on the CPU it ran on (glibc's
+ * cpu_features), which uprr does not record, and the EP run runs pinned
+ * to another CPU than the TP run's loader may have (seen at --epoch=2 in
+ * ep_threads, whose first check comes before the loader makes that page
+ * read-only: 0x01020800 in A, 0x00020800 in B, 4 of 40 recordings). Found
+ * by the other registers of cpuid(1) here (the same on every CPU of the
+ * machine) at a 4-byte step; nothing is left out if it is not found. */
+static int
+loader_apic_id(pid_t pid, const struct tracee_mapping *m, struct checkpoint_range **v, size_t *n,
+	       size_t *cap)
+{
+	unsigned eax, ebx, ecx, edx;
+	uint32_t page[1024];
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return 0;
+	for (uint64_t a = m->start; a < m->end; a += sizeof(page)) {
+		if (tracee_read(pid, a, page, sizeof(page)) < 0)
+			return 0;
+		for (size_t i = 0; i + 4 <= ARRAY_SIZE(page); i++) {
+			if (page[i] != eax || (page[i + 1] & 0xffffff) != (ebx & 0xffffff) ||
+			    page[i + 2] != ecx || page[i + 3] != edx)
+				continue;
+			if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+				return -ENOMEM;
+			(*v)[(*n)++] = (struct checkpoint_range){ a + 4 * (i + 1) + 3, 1 };
+			return 0;
+		}
+	}
+	return 0;
+}
+
 /* uprr's own memory in EP process @pid (not the program's state; it
  * differs from the TP run's by design), appended to @v: the
  * interposer's log, mapped privately and read-only here, shared and
@@ -484,6 +522,12 @@ own_ranges(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size
 
 		const char *base = strrchr(m->path, '/');
 
+		if (base && !strncmp(base, "/ld-linux", 9) && m->perms[1] == 'w') {
+			r = loader_apic_id(pid, m, v, n, cap);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		if (base && strstr(base, "libuprr-sync.so") && m->offset == 0) {
 			r = elf_data(m->path, m->start, v, n, cap);
 			if (r < 0)
@@ -537,6 +581,117 @@ buffer_pages(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, si
 	return 0;
 }
 
+/* How far up the stack of thread @tid (its registers @regs, NULL: read
+ * them) the syscall buffer's library's frames reach, with the red zone
+ * of the program's site the stub skipped above them; 0 if the thread is
+ * not in the library, or its way in is not found. A patched site's stub
+ * skips the red zone and calls the library (preload/entry.S,
+ * syscall_abi_entry): the first slot up from the stack pointer holding an
+ * address in a stub area is that call's return address, and the site's
+ * stack pointer 128 bytes above it. The library runs in record mode in
+ * the TP run and in replay mode here: its frames hold other values (the
+ * registers it saved, its locals; seen: pipe_threads' read(2) ends,
+ * 0xca in A and 0 in B in the library's buffered()), and the stub that
+ * it returns to may be another of the same area (0x7ffff7da618b in A,
+ * 0x7ffff7da61bb in B: the sites patched in another order). A stale
+ * stub address in a library slot found first only makes the part left
+ * out smaller. */
+static uint64_t
+library_top(const struct rec_ep *ep, pid_t tid, const struct user_regs_struct *regs)
+{
+	struct user_regs_struct rr;
+	const struct ep_stub_area *s;
+	uint64_t slots[512];
+	size_t ns = 0;
+
+	if (!ep->sb)
+		return 0;
+	if (!regs) {
+		if (tracee_get_regs(tid, &rr) < 0)
+			return 0;
+		regs = &rr;
+	}
+	if (regs->rip < UPRR_PRELOAD_ADDR || regs->rip >= UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE)
+		return 0;
+	s = ep_log_stubs(ep->log, &ns);
+	/* 512 bytes at a time: the stack's mapping may end before 4 KiB */
+	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+		if (i % 64 == 0 && tracee_read(tid, regs->rsp + 8 * i, slots + i, 512) < 0)
+			break;
+		for (size_t j = 0; j < ns; j++)
+			if (slots[i] >= s[j].addr && slots[i] < s[j].addr + s[j].len)
+				return regs->rsp + 8 * (i + 1) + 128;
+	}
+	log_debug("thread %d: in the buffer's library at %#llx, no stub's return address found above "
+		  "%#llx: its frames compared", tid, regs->rip, regs->rsp);
+	return 0;
+}
+
+void
+rec_ep_note_exit(struct recorder *rec, const struct rthread *t)
+{
+	struct rec_ep *ep = rec->ep;
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t nmaps = 0;
+	uint64_t top;
+
+	if (!ep || tracee_read_maps(t->tid, &maps, &nmaps) < 0)
+		return;
+	/* the thread's frames end at its call, but for the buffer's
+	 * library's, whose values differ between the runs by design
+	 * (library_top()): below that, what its last calls left, which
+	 * nothing reads but a later thread's unwritten slots where glibc
+	 * gives the stack again (the check drops the range then). Seen:
+	 * tp_fsum's first adder, gone, its stack at 0x7fffdfbfec48 held the
+	 * library's frames of record mode in A, replay mode in B. */
+	top = library_top(ep, t->tid, &t->regs);
+	if (!top)
+		top = t->regs.rsp;
+	for (size_t j = 0; j < nmaps; j++) {
+		if (t->regs.rsp < maps[j].start || t->regs.rsp >= maps[j].end)
+			continue;
+		if (UTIL_GROW(ep->dead, ep->dead_cap, ep->ndead + 1) < 0)
+			return; /* not left out: the check says where it differs */
+		ep->dead[ep->ndead++] = (struct ep_patched){ t->tgid, maps[j].start,
+							     top - maps[j].start };
+	}
+}
+
+/* The stacks of process @pid's threads gone (rec_ep_note_exit()), but
+ * those a thread of it (@tids, @n) runs on again, appended to @v. */
+static int
+gone_stacks(const struct rec_ep *ep, pid_t pid, const pid_t *tids, size_t n,
+	    struct checkpoint_range **v, size_t *nv, size_t *cap)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	size_t nmaps = 0;
+	int r = tracee_read_maps(pid, &maps, &nmaps);
+
+	for (size_t i = 0; i < ep->ndead && r >= 0; i++) {
+		const struct ep_patched *d = &ep->dead[i];
+		bool live = false;
+
+		if (d->tgid != pid)
+			continue;
+		/* a thread on the same mapping: glibc gave the stack again */
+		for (size_t k = 0; k < n && !live; k++) {
+			struct user_regs_struct regs;
+
+			if (tracee_get_regs(tids[k], &regs) < 0)
+				continue;
+			for (size_t j = 0; j < nmaps && !live; j++)
+				live = maps[j].start <= d->addr && d->addr < maps[j].end &&
+				       maps[j].start <= regs.rsp && regs.rsp < maps[j].end;
+		}
+		if (live)
+			continue;
+		if (UTIL_GROW(*v, *cap, *nv + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*nv)++] = (struct checkpoint_range){ d->addr, d->len };
+	}
+	return r;
+}
+
 /* The dead part of each thread's stack in process @pid (threads @tids,
  * @n of them, stopped): below its stack pointer, down to the start of the
  * mapping it is in. The ABI leaves what is below the red zone to whatever
@@ -553,8 +708,8 @@ buffer_pages(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, si
  * what the call reads there is, when the EP run matches the call.
  * Appended to @v. */
 static int
-dead_stacks(pid_t pid, const pid_t *tids, size_t n, struct checkpoint_range **v, size_t *nv,
-	    size_t *cap)
+dead_stacks(const struct rec_ep *ep, pid_t pid, const pid_t *tids, const pid_t *atids, size_t na,
+	    size_t n, struct checkpoint_range **v, size_t *nv, size_t *cap)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	size_t nmaps = 0;
@@ -562,11 +717,20 @@ dead_stacks(pid_t pid, const pid_t *tids, size_t n, struct checkpoint_range **v,
 
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		struct user_regs_struct regs;
-		uint64_t low;
+		uint64_t low, top;
 
 		if (tracee_get_regs(tids[i], &regs) < 0)
 			continue;
 		low = regs.rsp;
+		/* a thread in the buffer's library (both runs run it): its
+		 * frames are uprr's, and A's are the same only where the
+		 * paths were (library_top()) */
+		top = library_top(ep, tids[i], &regs);
+		if (top && i < na && top == library_top(ep, atids[i], NULL)) {
+			if (UTIL_GROW(*v, *cap, *nv + 1) < 0)
+				return -ENOMEM;
+			(*v)[(*nv)++] = (struct checkpoint_range){ regs.rsp, top - regs.rsp };
+		}
 		for (size_t j = 0; j < nmaps; j++) {
 			if (regs.rsp < maps[j].start || regs.rsp >= maps[j].end || maps[j].start >= low)
 				continue;
@@ -730,7 +894,10 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	if (r >= 0)
 		r = own_ranges(ep, tgid, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
-		r = dead_stacks(tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
+		r = dead_stacks(ep, tgid, tids, a.tids, a.ntids, b.ntids, &ignore, &nignore,
+				&ignore_cap);
+	if (r >= 0)
+		r = gone_stacks(ep, tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
 		r = buffer_pages(ep, tgid, &ignore, &nignore, &ignore_cap);
 	if (r >= 0)
@@ -787,7 +954,7 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 			 * arguments), which the site's are not derived from:
 			 * not compared. The frame is below B's red zone
 			 * (dead_stacks()), the buffer's pages left out. */
-			if (te && te->library) {
+			if (te && te->library && !ep->sb) {
 				regs = ra;
 				ep->verdicts->library_regs++;
 			}
@@ -812,9 +979,16 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	for (size_t i = 0; i < b.ntids; i++) {
 		const struct rthread *t = rec_find_thread(rec, tids[i]);
 
-		log_debug("  thread %d (the log's %d): rip %#llx, orig_rax %#llx, rsp %#llx, %s", tids[i],
-			  ep_log_tid(ep->log, tids[i]), saved[i].rip, saved[i].orig_rax, saved[i].rsp,
-			  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit");
+		struct user_regs_struct ra = { 0 };
+
+		if (i < a.ntids)
+			if (tracee_get_regs(a.tids[i], &ra) < 0)
+				ra.rip = 0;
+		log_debug("  thread %d (the log's %d): rip %#llx, orig_rax %#llx, rsp %#llx, %s; "
+			  "A's: rip %#llx, rsp %#llx", tids[i], ep_log_tid(ep->log, tids[i]), saved[i].rip,
+			  saved[i].orig_rax, saved[i].rsp,
+			  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit",
+			  ra.rip, ra.rsp);
 	}
 	dirty_pages_fini(&all);
 	snprintf(what, len, "process %d (%s): ", log_pid,

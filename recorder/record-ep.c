@@ -139,6 +139,7 @@ rec_ep_free(struct recorder *rec)
 	ep_log_free(rec->ep->log);
 	free(rec->ep->files);
 	free(rec->ep->patched);
+	free(rec->ep->dead);
 	free(rec->ep);
 	rec->ep = NULL;
 }

@@ -1305,6 +1305,7 @@ struct rec_ep {
 	struct rec_ep_verdicts own;
 	uint64_t k;		/* the checkpoint that ends the epoch run now, 0: none */
 	bool diverged;		/* an epoch diverged: the later ones are not checked */
+	bool sb;			/* the EP run runs the syscall buffer's library (rec_ep_sb_wanted()) */
 	uint64_t progress;	/* syscall entries so far (a stall's measure) */
 	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
 	uint64_t stall_progress; /* and progress then */
@@ -1313,6 +1314,9 @@ struct rec_ep {
 	/* what soft ticks' patches of this run wrote (rec_ep_note_patch()) */
 	struct ep_patched *patched;
 	size_t npatched, patched_cap;
+	/* the stacks of threads gone, below their frames (rec_ep_note_exit()) */
+	struct ep_patched *dead;
+	size_t ndead, dead_cap;
 };
 
 /* Memory of process @tgid that the EP run's own code patches wrote: a
@@ -1421,6 +1425,9 @@ struct ep_log *rec_ep_log(struct recorder *rec);
 /** Whether an EP run maps the syscall buffer: its log's run did (and
  * UPRR_EP_SYSCALLBUF is not 0). */
 bool rec_ep_sb_wanted(struct recorder *rec);
+/* Thread @t enters exit(2): its stack below its frames is dead (the EP
+ * run's checks leave it out) */
+void rec_ep_note_exit(struct recorder *rec, const struct rthread *t);
 /** EP run: process @pid just got the library (replay mode, UPRR_CTL_EP):
  * the end marker at the head of every buffer. 0 or -errno. */
 int rec_ep_sb_mapped(struct recorder *rec, pid_t pid) _wur_;

@@ -816,6 +816,8 @@ rec_after_entry(struct recorder *rec, struct rthread *t)
 	}
 	if (t->nr == __NR_exit || t->nr == __NR_exit_group) {
 		/* the thread (or all threads) exit: their exit events follow */
+		if (rec->ep && t->nr == __NR_exit)
+			rec_ep_note_exit(rec, t);
 		t->state = RT_RUNNING;
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
