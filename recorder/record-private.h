@@ -344,11 +344,20 @@ struct rec_sb_site {
 				 * library (uprr record -v) */
 };
 
+/** Signal-delivery points an address space remembers (struct rec_sb_space). */
+#define REC_SB_FRAMES 64
+
 struct rec_sb_space {
 	struct rec_sb_site *tried; /* syscall sites looked at (patched or not patchable) */
 	size_t ntried, tried_cap;
 	uint64_t area;		/* the stub area being filled, 0: none */
 	uint64_t area_used;	/* its bytes used */
+	/* where signals were delivered (rec_syscallbuf_note_frame()): a
+	 * handler's sigreturn (which uprr does not see) resumes there, so no
+	 * site is rewritten around one; past REC_SB_FRAMES none is */
+	uint64_t frames[REC_SB_FRAMES];
+	unsigned nframes;
+	bool frames_lost;
 };
 
 struct dirty_log;
@@ -1123,6 +1132,13 @@ int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
  * code, the syscall not run; true if so (@t was resumed, or recording
  * stopped). syscallbuf-patch.c. */
 bool rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t);
+/** @t is resumed with signal @sig (its delivery; 0: none): the point
+ * the kernel's signal frame will hold, where the handler's rt_sigreturn(2)
+ * resumes (its rip, and the syscall instruction before it, where the kernel
+ * restarts an interrupted call), is noted in @t's address space: no syscall
+ * site is rewritten around it (syscallbuf-patch.c), since uprr does not see
+ * that sigreturn (it passes the seccomp filter) nor when the handler ends. */
+void rec_syscallbuf_note_frame(struct rthread *t, int sig);
 /** Free what @s holds. */
 void rec_syscallbuf_space_free(struct rec_sb_space *s);
 /**

@@ -262,6 +262,7 @@ rec_resume(struct rthread *t, enum __ptrace_request how, int sig)
 {
 	if (how == PTRACE_CONT && t->stepping)
 		how = PTRACE_SINGLESTEP;
+	rec_syscallbuf_note_frame(t, sig);
 	tracee_resume(t->tid, how, sig);
 }
 

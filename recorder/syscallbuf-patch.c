@@ -189,6 +189,50 @@ thread_inside(struct recorder *rec, const struct rthread *t, uint64_t start, uin
 	return false;
 }
 
+void
+rec_syscallbuf_note_frame(struct rthread *t, int sig)
+{
+	struct rec_sb_space *sb;
+	struct user_regs_struct regs;
+
+	if (!sig || !t->space)
+		return;
+	sb = &t->space->sb;
+	if (sb->frames_lost)
+		return;
+	if (tracee_get_regs(t->tid, &regs) < 0)
+		return; /* vanished */
+	for (int i = 0; i < 2; i++) {
+		uint64_t rip = regs.rip - (i ? 2 : 0);
+		bool known = false;
+
+		for (unsigned j = 0; j < sb->nframes; j++)
+			known |= sb->frames[j] == rip;
+		if (known)
+			continue;
+		if (sb->nframes == REC_SB_FRAMES) {
+			log_debug("thread %d: more than %d signal-delivery points: no more syscall "
+				  "sites are patched in its process", t->tid, REC_SB_FRAMES);
+			sb->frames_lost = true;
+			return;
+		}
+		sb->frames[sb->nframes++] = rip;
+	}
+}
+
+/* Whether a signal frame of @sp may resume inside [@start, @end) (not at
+ * @start): a rewritten site would be left in the middle of an instruction. */
+static bool
+frame_inside(const struct rspace *sp, uint64_t start, uint64_t end)
+{
+	if (sp->sb.frames_lost)
+		return true;
+	for (unsigned i = 0; i < sp->sb.nframes; i++)
+		if (sp->sb.frames[i] > start && sp->sb.frames[i] < end)
+			return true;
+	return false;
+}
+
 /* Site @addr of @sp, noted as tried (REC_SB_PATCHED until told otherwise)
  * if it was not, which *ret_new says; NULL: no memory. Valid until the
  * next site is noted. */
@@ -275,6 +319,13 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	}
 	if (plan_site(code, site, nr, stub, &p) < 0)
 		return unpatched(rec, t, s, code, REC_SB_SHAPE);
+	/* a handler's return into the rewritten bytes would crash (tests/progs/
+	 * sig_unblock: a handler's write at the write it interrupted): the
+	 * site stays traced while such a frame may exist */
+	if (frame_inside(sp, p.start, p.start + p.site_len)) {
+		sp->sb.ntried--;
+		return false;
+	}
 	/* a TP run's other threads stand still while the code changes */
 	if ((!rec_serial(rec) && !rec_tp_hold_space(rec, t)) ||
 	    thread_inside(rec, t, p.start, p.start + p.site_len)) {
