@@ -420,30 +420,6 @@ a_written(const struct rec_ep *ep, pid_t log_pid, struct dirty_pages *ret)
 	return true;
 }
 
-/* Every writable page of process @pid but the kernel's special mappings,
- * appended to @ret. */
-static int
-writable_pages(pid_t pid, struct dirty_pages *ret)
-{
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	size_t n = 0;
-	int r = tracee_read_maps(pid, &maps, &n);
-
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		const struct tracee_mapping *m = &maps[i];
-
-		if (m->perms[1] != 'w' || (m->path[0] == '[' && strcmp(m->path, "[heap]") != 0 &&
-					    strcmp(m->path, "[stack]") != 0))
-			continue;
-		if (UTIL_GROW(ret->v, ret->cap, ret->n + 1) < 0)
-			return -ENOMEM;
-		ret->v[ret->n++] = (struct checkpoint_range){ .addr = m->start, .len = m->end - m->start };
-	}
-	return 0;
-}
-
 /* The writable segments (PT_LOAD with PF_W: its data and bss) of the ELF
  * file at @path loaded at @base, appended to @v. */
 static int
@@ -889,7 +865,7 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	if (whole) {
 		dirty_pages_fini(&all);
 		ep->verdicts->whole++;
-		r = writable_pages(tgid, &all);
+		r = rec_writable_pages(tgid, &all);
 	}
 	if (r >= 0)
 		r = own_ranges(ep, tgid, &ignore, &nignore, &ignore_cap);

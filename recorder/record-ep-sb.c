@@ -21,7 +21,6 @@
 #define LOG_PREFIX "record"
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,24 +34,6 @@
 #include "syscalls/syscalls.h"
 #include "trace/trace.h"
 #include "tracee/tracee.h"
-
-/* Stop at a divergence of @t's buffered calls from the log. */
-static void diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
-{
-	char why[320];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	rec->ep_diverged = true;
-	rec_stop_recording(rec, "divergence from the log: thread %d (the log's %d), %s", t->tid,
-			   ep_log_tid(rec_ep_log(rec), t->tid), why);
-}
 
 bool
 rec_ep_sb_wanted(struct recorder *rec)
@@ -197,7 +178,8 @@ rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr)
 	if (r < 0)
 		return 0; /* vanished: its end comes through waitpid */
 	if (head.used && (addr != t->ep_sb_addr || !t->ep_sb_n)) {
-		diverge(rec, t, "its buffer holds %u bytes of calls the log did not answer", head.used);
+		rec_ep_diverge_at(rec, t, "its buffer holds %u bytes of calls the log did not answer",
+				  head.used);
 		return -EDOM;
 	}
 	if (head.used) {
@@ -217,7 +199,7 @@ rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr)
 		struct uprr_rec got;
 
 		if (!c || head.used - off < c->sb_size) {
-			diverge(rec, t, "it made more buffered syscalls than the log's %u", t->ep_sb_n);
+			rec_ep_diverge_at(rec, t, "it made more buffered syscalls than the log's %u", t->ep_sb_n);
 			return -EDOM;
 		}
 		memcpy(&got, rec->sb.data + off, sizeof(got));
@@ -227,10 +209,10 @@ rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr)
 		}
 		if (!sc_sb_same(rec->sb.data + off, c->sb_rec, c->hashed ? &h : NULL, sc_nargs(c->nr))) {
 			if (got.nr != (uint32_t)c->nr)
-				diverge(rec, t, "buffered syscall %u is %s, the log's %s", k,
+				rec_ep_diverge_at(rec, t, "buffered syscall %u is %s, the log's %s", k,
 					sc_name(got.nr) ?: "?", sc_name(c->nr) ?: "?");
 			else
-				diverge(rec, t, "buffered syscall %u (%s) has other arguments or bytes "
+				rec_ep_diverge_at(rec, t, "buffered syscall %u (%s) has other arguments or bytes "
 					"than the log's", k, sc_name(c->nr) ?: "?");
 			return -EDOM;
 		}

@@ -183,15 +183,27 @@ diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	rec->ep_diverged = true;
-	rec_stop_recording(rec, "divergence from the log: thread %d (the log's %d), syscall %s: %s",
-			   t->tid, ep_log_tid(rec->ep->log, t->tid), sc_name((long)t->nr) ?: "?", why);
+	rec_ep_diverge_at(rec, t, "syscall %s: %s", sc_name((long)t->nr) ?: "?", why);
 }
 
 void
 rec_ep_diverge(struct recorder *rec, const struct rthread *t, const char *why)
 {
 	diverge(rec, t, "%s", why);
+}
+
+void
+rec_ep_diverge_at(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
+{
+	char what[400];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	rec->ep_diverged = true;
+	rec_stop_recording(rec, "divergence from the log: thread %d (the log's %d), %s", t->tid,
+			   ep_log_tid(rec->ep->log, t->tid), what);
 }
 
 int

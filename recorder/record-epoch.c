@@ -362,10 +362,8 @@ resume_all(struct recorder *rec)
 	}
 }
 
-/* Every writable page of process @pid, the kernel's special mappings left
- * out, into *@ret (for check_copy()). */
-static int
-writable_pages(pid_t pid, struct dirty_pages *ret)
+int
+rec_writable_pages(pid_t pid, struct dirty_pages *ret)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	size_t n = 0;
@@ -379,15 +377,8 @@ writable_pages(pid_t pid, struct dirty_pages *ret)
 		if (m->perms[1] != 'w' || (m->path[0] == '[' && strcmp(m->path, "[heap]") != 0 &&
 					    strcmp(m->path, "[stack]") != 0))
 			continue;
-		if (ret->n == ret->cap) {
-			size_t cap = ret->cap ? ret->cap * 2 : 64;
-			struct checkpoint_range *v = realloc(ret->v, cap * sizeof(*v));
-
-			if (!v)
-				return -ENOMEM;
-			ret->v = v;
-			ret->cap = cap;
-		}
+		if (UTIL_GROW(ret->v, ret->cap, ret->n + 1) < 0)
+			return -ENOMEM;
 		ret->v[ret->n++] = (struct checkpoint_range){ .addr = m->start, .len = m->end - m->start };
 	}
 	return 0;
@@ -486,7 +477,7 @@ check_copy(struct recorder *rec, pid_t pid, const pid_t *tids, size_t n, struct 
 	struct ep_side a = { .pid = pid, .tids = tids, .ntids = n, .written = &pages };
 	struct ep_side b = { .pid = checkpoint_copy_pid(c), .written = &pages };
 	char what[512];
-	int r = !saved || !rewound ? -ENOMEM : writable_pages(pid, &pages);
+	int r = !saved || !rewound ? -ENOMEM : rec_writable_pages(pid, &pages);
 
 	b.tids = checkpoint_copy_tids(c, &b.ntids);
 	for (size_t i = 0; i < n && r >= 0; i++) {

@@ -796,6 +796,14 @@ bool rec_order_due(struct recorder *rec, uint64_t *wait_ns);
 /** Stop an EP run at a divergence of @t's syscall from the log: @why, one
  * phrase (record-ep.c). */
 void rec_ep_diverge(struct recorder *rec, const struct rthread *t, const char *why);
+/** EP run: stop at a divergence of @t from the log, saying what, in one
+ * line ("divergence from the log: thread N (the log's M), " then @fmt). */
+void rec_ep_diverge_at(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** Every writable page of process @pid, the kernel's special mappings
+ * ([vdso], [vvar]...; not [heap] nor [stack]) left out, appended to @ret
+ * (/proc/PID/maps, proc(5)). 0 or -errno. record-epoch.c. */
+int rec_writable_pages(pid_t pid, struct dirty_pages *ret) _wur_;
 /** Log the order's figures (`uprr record -v`). */
 void rec_order_log_stats(const struct recorder *rec);
 /** In a TP run, @u (its PTRACE_INTERRUPT sent) in user code: wait for it to
