@@ -169,6 +169,26 @@ rec_ep_check_used(struct recorder *rec)
 	}
 }
 
+/* The line the synchronization-order library writes to fd 2 when the
+ * program does not make the operation its log has next
+ * (preload/sync-log.c, sync_diverged()), if @t is about to write it, in
+ * @line: the EP run's first difference, which the mismatched write that
+ * follows it hides. */
+static bool
+sync_line(const struct rthread *t, char *line, size_t len)
+{
+	static const char prefix[] = "uprr-sync: follow: ";
+	size_t n = t->args[2] < len - 1 ? (size_t)t->args[2] : len - 1;
+
+	if (t->nr != __NR_write || t->args[0] != STDERR_FILENO || n < sizeof(prefix) - 1 ||
+	    tracee_read(t->tid, t->args[1], line, n) < 0 || memcmp(line, prefix, sizeof(prefix) - 1))
+		return false;
+	while (n && line[n - 1] == '\n')
+		n--;
+	line[n] = 0;
+	return true;
+}
+
 /* Stop at a divergence of @t's syscall from the log, saying what differs. */
 static void
 diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
@@ -177,12 +197,16 @@ diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
 static void
 diverge(struct recorder *rec, const struct rthread *t, const char *fmt, ...)
 {
-	char why[320];
+	char why[320], line[256];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	if (sync_line(t, line, sizeof(line))) {
+		rec_ep_diverge_at(rec, t, "its synchronization order: %s", line + strlen("uprr-sync: "));
+		return;
+	}
 	rec_ep_diverge_at(rec, t, "syscall %s: %s", sc_name((long)t->nr) ?: "?", why);
 }
 
