@@ -261,6 +261,35 @@ def c_tp_mode_diverge(h):
         raise Fail('uprr info does not say the EP run diverged:\n' + tail(info.stdout))
 
 
+@case('tp-mode-diverge-sync')
+def c_tp_mode_diverge_sync(h):
+    """An EP run that diverges from the sync-order log: tests/progs/tp_race
+    with "branch" locks one mutex if its racy counter lost no increment,
+    another if it did; the TP run loses some, its EP run (one thread at a
+    time) none. libuprr-sync's FOLLOW writes its divergence to fd 2 and
+    exits; uprr names that divergence (the operation, the log's one), not
+    the write(2) the TP run did not make (sort --parallel=2's merge tree,
+    whose nodes' end pointers are written under the child's lock and read
+    under the parent's, did so). Up to 6 recordings, as the TP run may
+    lose none."""
+    argv = [h.prog('tp_race'), '2000', '0', 'branch']
+    for attempt in range(6):
+        trace = h.new_trace_path(f'tp_race-branch-{attempt}')
+        r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
+                what='uprr record', cwd=h.tmp)
+        err = r.stderr.decode(errors='replace')
+        if r.status == 0:
+            log(f'  attempt {attempt + 1}: the TP run lost no increment; recording again')
+            continue
+        if r.status != 124:
+            raise Fail(f'expected exit 0 or 124 (divergence), got {r.status}\n  {r.explain()}')
+        if ('its synchronization order: follow: divergence in thread 0' not in err or
+                'another operation (the log has kind 1' not in err or 'syscall write' in err):
+            raise Fail('uprr did not say the EP run diverged from the sync-order log:\n' + err)
+        return
+    raise Fail('no TP run of tp_race branch lost an increment in 6 recordings')
+
+
 # ---- epochs checked by the EP run (issue 15, items 2 and 4) ----
 
 EPOCHS_RE = re.compile(r'^epochs: +(\d+) \(a checkpoint every', re.M)

@@ -15,7 +15,12 @@
  *
  * Prints the rounds each thread made (the same in every run); the counter
  * itself is checked, not printed: a write of it would differ between the
- * two runs, a divergence at a syscall. Usage: tp_race [ROUNDS [QUIET]]
+ * two runs, a divergence at a syscall. Usage: tp_race [ROUNDS [QUIET [branch]]]
+ *
+ * With "branch", the main thread then locks one mutex if no increment was
+ * lost and another if some were: a TP run that lost some and its EP run,
+ * which lost none, make other synchronization operations, a divergence
+ * from the sync-order log (libuprr-sync's FOLLOW).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -28,6 +33,7 @@
 static volatile uint64_t g_counter;
 static long g_rounds = 2000, g_quiet;
 static int g_null;
+static pthread_mutex_t g_all = PTHREAD_MUTEX_INITIALIZER, g_lost = PTHREAD_MUTEX_INITIALIZER;
 
 static void *
 thread_main(void *arg)
@@ -69,6 +75,12 @@ main(int argc, char **argv)
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
 	want = (uint64_t)NTHREADS * (uint64_t)(g_rounds - g_quiet) * INCS_PER_CALL;
+	if (argc > 3 && strcmp(argv[3], "branch") == 0) {
+		pthread_mutex_t *m = g_counter == want ? &g_all : &g_lost;
+
+		pthread_mutex_lock(m);
+		pthread_mutex_unlock(m);
+	}
 	say("tp_race: %d threads, %ld rounds each, the counter at %p", NTHREADS, g_rounds,
 	    (void *)&g_counter);
 	/* exit status, not output: 0 whatever was lost (the EP run's
