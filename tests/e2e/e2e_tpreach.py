@@ -15,7 +15,6 @@ e2e.py imports this module after its own cases.
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 
@@ -82,10 +81,10 @@ def c_tp_reach_detached(h):
     too, and the TP run deadlocked (3 runs of 6 with 200 threads). The EP
     run is not this case's subject: which cached stack a pthread_create
     reuses is a race nothing orders yet, so it diverges (exit 124) or
-    verifies; since the EP run parks threads at their logged ends it may
-    also not end (doc/uniparallel.md, Reach), which is said and cut short
-    here. Each TP run's log must end with the program's exit, and a
-    recording that ends must print the native total."""
+    verifies; it must end within 60 s either way (it once did not, in
+    about half the runs: doc/uniparallel.md, Reach). Each TP run's log
+    must end with the program's exit, and a recording must print the
+    native total."""
     argv = [h.prog('tp_detached')]
     native = native_run(argv, 'tp_detached', cwd=h.tmp)
     for i in range(3):
@@ -102,9 +101,11 @@ def c_tp_reach_detached(h):
                     raise Fail('the TP run did not end in 60 s')
                 time.sleep(0.1)
             try:
-                p.wait(timeout=time_left(10))
+                p.wait(timeout=time_left(60))
             except subprocess.TimeoutExpired:
-                log('  the EP run did not end in 10 s: killed')
+                # uprr never hangs: an EP run that neither follows nor
+                # diverges is a defect (it did in about half the runs once)
+                raise Fail('the EP run did not end in 60 s')
         finally:
             kill_group(p.pid, p.pid)
             p.wait()
@@ -122,7 +123,7 @@ def c_tp_reach_detached(h):
                 log('  the EP run diverged: ' + err.strip().splitlines()[-1][:200])
             compare_bytes(native.stdout, read(out_path), 'stdout', 'the native run',
                           'the recording')
-        elif p.returncode != -signal.SIGKILL:
+        else:
             raise Fail(f'uprr record ended with {p.returncode}:\n{err}')
 
 
