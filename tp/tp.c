@@ -132,17 +132,28 @@ least_used_cpu(const cpu_set_t *set, const uint64_t *before, const uint64_t *aft
 	return cpu;
 }
 
+/* LD_BIND_NOW was set by set_sync_env(), not by the user. */
+static bool bind_now_set;
+
 /* Put @lib first in LD_PRELOAD and the interposer's variables
- * (preload/uprr-sync.h) into the environment the program starts with.
- * Returns 0 or -ENOMEM. */
+ * (preload/uprr-sync.h) into the environment the program starts with;
+ * with @epochs, LD_BIND_NOW too (ld.so(8)): a lazy binding counts in ld.so's
+ * data (its relocation counter), and one a thread's first call to a function
+ * makes at another moment of the two runs shows at an epoch check as a
+ * difference of 1. Returns 0 or -ENOMEM. */
 static int
-set_sync_env(const char *lib, const char *sync_log, unsigned flags)
+set_sync_env(const char *lib, const char *sync_log, unsigned flags, bool epochs)
 {
 	const char *old = getenv("LD_PRELOAD");
 	_cleanup_free_ char *preload = NULL;
 
 	if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "") < 0)
 		return -ENOMEM;
+	if (epochs && !getenv("LD_BIND_NOW")) {
+		if (setenv("LD_BIND_NOW", "1", 1) < 0)
+			return -ENOMEM;
+		bind_now_set = true;
+	}
 	if (setenv("LD_PRELOAD", preload, 1) < 0 || setenv(UPRR_SYNC_ENV_MODE, "tp", 1) < 0 ||
 	    setenv(UPRR_SYNC_ENV_LOG, sync_log, 1) < 0 ||
 	    setenv(UPRR_SYNC_ENV_RECS, TP_SYNC_RECS_TEXT, 1) < 0 ||
@@ -164,6 +175,9 @@ unset_sync_env(const char *old)
 	(void)unsetenv(UPRR_SYNC_ENV_LOG);
 	(void)unsetenv(UPRR_SYNC_ENV_HEAP);
 	(void)unsetenv(UPRR_SYNC_ENV_RECS);
+	if (bind_now_set)
+		(void)unsetenv("LD_BIND_NOW");
+	bind_now_set = false;
 }
 
 /* The file the interposer maps in the TP run (UPRR_SYNC_MODE=tp): zeros,
@@ -367,7 +381,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		if (!old_preload)
 			return -ENOMEM;
 	}
-	r = set_sync_env(lib, sync_log, flags);
+	r = set_sync_env(lib, sync_log, flags, opts->epoch_ms != 0);
 	if (r < 0) {
 		unset_sync_env(old_preload);
 		return r;

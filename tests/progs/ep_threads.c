@@ -27,6 +27,11 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turn_changed = PTHREAD_COND_INITIALIZER;
 static int turn;		/* whose turn: thread turn % NTHREADS */
+/* threads the main thread joined: worker i returns once i - 1 is joined,
+ * so the threads end one at a time (glibc gives a thread's malloc arena
+ * back at its end, under its own locks, which no log orders: ends at once
+ * leave the arenas' list in another order in each run) */
+static int joined;
 static int pipe_fds[2];
 static unsigned char file_data[4096];
 static ssize_t file_len;
@@ -71,6 +76,10 @@ worker(void *arg)
 		pthread_cond_broadcast(&turn_changed);
 		pthread_mutex_unlock(&lock);
 	}
+	pthread_mutex_lock(&lock);
+	while (joined < id)
+		pthread_cond_wait(&turn_changed, &lock);
+	pthread_mutex_unlock(&lock);
 	return NULL;
 }
 
@@ -164,8 +173,13 @@ main(int argc, char **argv)
 	for (int i = 0; i < NTHREADS; i++)
 		if (pthread_create(&threads[i], NULL, worker, (void *)(intptr_t)i) != 0)
 			die("ep_threads: pthread_create failed");
-	for (int i = 0; i < NTHREADS; i++)
+	for (int i = 0; i < NTHREADS; i++) {
 		pthread_join(threads[i], NULL);
+		pthread_mutex_lock(&lock);
+		joined = i + 1;
+		pthread_cond_broadcast(&turn_changed);
+		pthread_mutex_unlock(&lock);
+	}
 	say("ep_threads: %d turns\n", turn);
 	{
 		/* stdout becomes a file: what follows is not uprr's output */
