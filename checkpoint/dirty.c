@@ -418,17 +418,13 @@ dirty_pages_union(const struct dirty_pages *a, const struct dirty_pages *b, stru
 	return pages;
 }
 
-int
-dirty_pages_read(pid_t pid, int *memfd, const uint64_t *addrs, size_t n, uint8_t *buf, bool *bad)
+size_t
+dirty_pages_iov(const uint64_t *addrs, size_t n, uint8_t *buf, struct iovec *local,
+		struct iovec *remote)
 {
-	struct iovec local[DIRTY_READ_BATCH], remote[DIRTY_READ_BATCH];
-	size_t k = 0, done;
-	ssize_t got;
+	size_t k = 0;
 
-	if (n > DIRTY_READ_BATCH)
-		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		bad[i] = false;
 		if (k && (uint64_t)(uintptr_t)remote[k - 1].iov_base + remote[k - 1].iov_len == addrs[i]) {
 			local[k - 1].iov_len += DIRTY_PAGE;
 			remote[k - 1].iov_len += DIRTY_PAGE;
@@ -438,6 +434,21 @@ dirty_pages_read(pid_t pid, int *memfd, const uint64_t *addrs, size_t n, uint8_t
 		remote[k] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
 		k++;
 	}
+	return k;
+}
+
+int
+dirty_pages_read(pid_t pid, int *memfd, const uint64_t *addrs, size_t n, uint8_t *buf, bool *bad)
+{
+	struct iovec local[DIRTY_READ_BATCH], remote[DIRTY_READ_BATCH];
+	size_t k = 0, done;
+	ssize_t got;
+
+	if (n > DIRTY_READ_BATCH)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		bad[i] = false;
+	k = dirty_pages_iov(addrs, n, buf, local, remote);
 	got = process_vm_readv(pid, local, k, remote, k, 0);
 	if (got < 0 && errno == ESRCH)
 		return -ESRCH; /* the process is gone: an expected event, the caller's */

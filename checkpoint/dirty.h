@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "checkpoint/checkpoint.h"
 #include "common/util.h"
@@ -205,6 +206,15 @@ void dirty_pages_fini(struct dirty_pages *p);
 /** Pages dirty_pages_read() takes at once: 1 MiB, as many iovecs at most
  * (UIO_MAXIOV is 1024). */
 #define DIRTY_READ_BATCH 256
+
+/**
+ * The iovec pairs of @n pages at @addrs (ascending) and their copies in
+ * @buf (page i at i * DIRTY_PAGE), runs of consecutive pages joined into
+ * one iovec each: into @local and @remote, as process_vm_readv(2) and
+ * process_vm_writev(2) take them. Returns how many pairs (at most @n).
+ */
+size_t dirty_pages_iov(const uint64_t *addrs, size_t n, uint8_t *buf, struct iovec *local,
+		       struct iovec *remote);
 
 /**
  * Read the @n pages (at most DIRTY_READ_BATCH) at @addrs of process @pid into

@@ -394,16 +394,7 @@ copy_batch(const struct kmerge_side *a, const struct kmerge_side *b, const uint6
 		}
 		return (int64_t)written;
 	}
-	for (size_t i = 0; i < npages; i++) {
-		if (k && (uint64_t)(uintptr_t)remote[k - 1].iov_base + remote[k - 1].iov_len == addrs[i]) {
-			local[k - 1].iov_len += DIRTY_PAGE;
-			remote[k - 1].iov_len += DIRTY_PAGE;
-			continue;
-		}
-		local[k] = (struct iovec){ buf + i * DIRTY_PAGE, DIRTY_PAGE };
-		remote[k] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
-		k++;
-	}
+	k = dirty_pages_iov(addrs, npages, buf, local, remote);
 	n = process_vm_writev(a->pid, local, k, remote, k, 0);
 	if (n < 0 && errno == ESRCH)
 		return -ESRCH; /* A is gone: an expected event */
