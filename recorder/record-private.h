@@ -15,6 +15,8 @@
 #include <sys/ptrace.h>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/dirty.h"
+#include "ep/divergence.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
@@ -1443,6 +1445,43 @@ bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
 bool rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns);
 /** EP run: its log. */
 struct ep_log *rec_ep_log(struct recorder *rec);
+
+/* What the check of one EP process against its checkpoint compares
+ * (record-ep-check.c), and what a rollback's merge writes (record-ep-merge.c):
+ * one list of pages, one of exclusions, one pairing of threads, for both. */
+struct rec_ep_pair {
+	struct ep_side a;	     /* A: the checkpoint copy */
+	struct ep_side b;	     /* B: the EP process; b.tids = tids */
+	pid_t log_pid;		     /* the log's id of the process */
+	struct checkpoint_copy *copy; /* A's copy */
+	pid_t *tids;		     /* B's threads, index for index with a.tids */
+	/* rec_ep_pair_check(): each of B's threads' registers as its copy's
+	 * stands (one at a syscall's entry rewound onto the instruction,
+	 * orig_rax -1; the arguments its call does not take as A's): what is
+	 * compared, and what a merge writes */
+	struct user_regs_struct *regs;
+	/* thread i: A's stands in a call the syscall buffer's library made
+	 * for it: its registers are A's (not compared, not merged) */
+	bool *library;
+	/* the ranges left out (uprr's own pages, stubs and patched code, the
+	 * buffer's pages, dead stacks and red zones, interrupted calls'
+	 * bytes): b.ignore */
+	struct checkpoint_range *ignore;
+	size_t nignore, ignore_cap;
+	struct ep_file_alias *aliases;
+	char (*paths)[PATH_MAX];
+	struct dirty_pages all;	       /* B's pages written (b.written) */
+	struct dirty_pages tp_written; /* A's (a.written, but when whole) */
+	bool whole;		       /* every writable page of B compared */
+};
+
+/* Build @p for EP process @tgid and its checkpoint ep->k (every thread
+ * parked). 0, -ENOENT (no copy), or -errno; rec_ep_pair_fini() either way. */
+int rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p) _wur_;
+/* Compare @p's sides (ep_check_divergence()) into @d, B's registers as its
+ * copy's stand (p->regs). 0 or -errno. */
+int rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_divergence *d) _wur_;
+void rec_ep_pair_fini(struct rec_ep_pair *p);
 
 /* ---- an EP run's syscall buffer (record-ep-sb.c) ---- */
 
