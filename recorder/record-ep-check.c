@@ -993,8 +993,11 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 
 	r = rec_ep_pair_build(rec, tgid, &p);
 	if (r >= 0)
+		r = rec_ep_force_apply(rec, &p); /* UPRR_EP_DIVERGE */
+	if (r >= 0)
 		r = rec_ep_pair_check(rec, &p, &d);
 	if (r < 0) {
+		rec_ep_force_undo(rec, &p);
 		rec_ep_pair_fini(&p);
 		return r;
 	}
@@ -1003,7 +1006,9 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 		snprintf(what, len, "process %d (%s): ", p.log_pid,
 			 p.whole ? "every writable page" : "the pages written since the last check");
 		ep_divergence_describe(&d, what + strlen(what), len - strlen(what));
+		rec_ep_rollback(rec, &p, &d);
 	}
+	rec_ep_force_undo(rec, &p);
 	rec_ep_pair_fini(&p);
 	return !d.diverged;
 }
@@ -1047,7 +1052,7 @@ check_epoch(struct recorder *rec)
 	if (!v->first[0])
 		snprintf(v->first, sizeof(v->first), "epoch %" PRIu64 ": %s", ep->k - 1, what);
 	log_info("epoch %" PRIu64 " diverged from checkpoint %" PRIu64 ": %s", ep->k - 1, ep->k, what);
-	ep->diverged = true;
+	ep->diverged = !ep->go_on;
 	write_verdict(rec, ep->k, 0);
 }
 

@@ -1320,6 +1320,20 @@ struct ep_file {
 	int fd;
 };
 
+/* The test switch UPRR_EP_DIVERGE=K[:WHERE] (record-ep-merge.c). */
+struct rec_ep_force {
+	bool parsed, on;
+	uint64_t epoch;	 /* K */
+	char where[32];	 /* WHERE */
+	bool done;	 /* made once */
+	bool applied;	 /* made in the check under way, to be taken back */
+	pid_t pid;	 /* the EP process changed */
+	uint64_t addr;	 /* the byte changed */
+	pid_t tid;	 /* or the thread whose register */
+	uint64_t old;	 /* the byte's or register's value */
+	uint64_t map;	 /* or the page mapped in the copy */
+};
+
 struct rec_ep {
 	struct ep_log *log;
 	const char *sync_log;	/* rec_options.ep_sync_log */
@@ -1343,6 +1357,8 @@ struct rec_ep {
 	/* the stacks of threads gone, below their frames (rec_ep_note_exit()) */
 	struct ep_patched *dead;
 	size_t ndead, dead_cap;
+	struct rec_ep_force force; /* UPRR_EP_DIVERGE */
+	bool go_on;		   /* the divergence was rolled back whole (rec_ep_rollback()) */
 };
 
 /* Memory of process @tgid that the EP run's own code patches wrote: a
@@ -1482,6 +1498,46 @@ int rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p) _
  * copy's stand (p->regs). 0 or -errno. */
 int rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_divergence *d) _wur_;
 void rec_ep_pair_fini(struct rec_ep_pair *p);
+
+/* ---- rollback of an end-of-epoch divergence (record-ep-merge.c) ---- */
+
+/* A stopped process that gets an EP process's state: its threads index
+ * for index with the pair's B (rec_ep_pair.tids). The TP run's own: the
+ * log's tid of a thread is its TP tid (ep_log_tid()). */
+struct rec_ep_target {
+	pid_t pid;
+	int memfd;	   /* its /proc/PID/mem, O_RDWR */
+	const pid_t *tids; /* each in a ptrace stop that takes PTRACE_SETREGS */
+	size_t ntids;
+};
+
+/* What rec_ep_merge() did and cost, or why it did not. */
+struct rec_ep_merged {
+	uint64_t pages_compared, pages_copied;
+	unsigned threads;      /* whose registers, XSAVE state and mask were set */
+	unsigned threads_kept; /* in the buffer's library's frame in the copy: kept */
+	uint64_t pages_ns, threads_ns, total_ns;
+	char what[256]; /* on failure: one line */
+};
+
+/* Write into @t what the check of @p found different (@d): the pages of
+ * the union of both runs' written pages that differ, B's bytes but for the
+ * check's exclusions (kmerge_copy_pages()), then each thread's registers
+ * as p->regs has them, XSAVE state and signal mask
+ * (checkpoint_thread_set()). A mapping or thread-count difference is
+ * refused (-EOPNOTSUPP, @ret->what naming it) before anything changes.
+ * 0 or -errno (@t then partly written). */
+int rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_divergence *d,
+		 const struct rec_ep_target *t, struct rec_ep_merged *ret) _wur_;
+/* The check of @p diverged (@d): under UPRR_EP_DIVERGE, merge the EP
+ * process into its checkpoint's copy and check again (counted in the
+ * verdicts); sets ep->go_on when the checks may go on. */
+void rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d);
+/* UPRR_EP_DIVERGE: change the EP process of @p (or its copy) before its
+ * check, once, at epoch K or the first checked after. 0 or -errno. */
+int rec_ep_force_apply(struct recorder *rec, struct rec_ep_pair *p) _wur_;
+/* Take back what rec_ep_force_apply() changed. */
+void rec_ep_force_undo(struct recorder *rec, struct rec_ep_pair *p);
 
 /* ---- an EP run's syscall buffer (record-ep-sb.c) ---- */
 

@@ -295,6 +295,17 @@ struct rec_ep_verdicts {
 	uint64_t check_ns;   /**< time in the checks */
 	uint64_t check_max_ns; /**< the longest */
 	char first[320];     /**< the first divergence, described */
+	/* rollbacks (UPRR_EP_DIVERGE: into the checkpoint's copy) */
+	uint64_t rollbacks;	     /**< divergences merged into their target */
+	uint64_t rollback_verified;  /**< of those, checked again: equal */
+	uint64_t rollback_diverged;  /**< checked again: still different */
+	uint64_t rollback_refused;   /**< not merged (a mapping differs...) */
+	uint64_t rollback_pages_compared; /**< pages the merges compared */
+	uint64_t rollback_pages_copied;	  /**< and copied */
+	uint64_t rollback_threads;   /**< threads whose state was set */
+	uint64_t rollback_ns;	     /**< time in the merges */
+	uint64_t rollback_pages_ns;  /**< of which comparing and copying pages */
+	char rollback_why[320];	     /**< the first refusal, described */
 };
 
 /** What a TP run's epochs cost and what its syscall buffer took

@@ -286,6 +286,19 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			ei->v.whole, ei->v.library_regs);
 		if (ei->v.first[0])
 			fprintf(f, "divergence:  %s\n", ei->v.first);
+		/* merges of a diverged epoch into its checkpoint's copy
+		 * (UPRR_EP_DIVERGE; doc/uniparallel.md, "Divergence and rollback") */
+		fprintf(f, "rollbacks:   %" PRIu64 " (%" PRIu64 " checked again: verified, %" PRIu64
+			" still diverged; %" PRIu64 " refused), %" PRIu64 " pages copied of %" PRIu64
+			" compared, %" PRIu64 " threads' registers, %.3f ms in all, %.2f us a page\n",
+			ei->v.rollbacks, ei->v.rollback_verified, ei->v.rollback_diverged,
+			ei->v.rollback_refused, ei->v.rollback_pages_copied, ei->v.rollback_pages_compared,
+			ei->v.rollback_threads, (double)ei->v.rollback_ns / 1e6,
+			ei->v.rollback_pages_compared
+				? (double)ei->v.rollback_pages_ns / 1e3 / (double)ei->v.rollback_pages_compared
+				: 0.0);
+		if (ei->v.rollback_why[0])
+			fprintf(f, "no rollback: %s\n", ei->v.rollback_why);
 	}
 	fclose(f);
 }
