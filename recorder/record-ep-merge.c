@@ -12,7 +12,7 @@
  * And the test switch UPRR_EP_DIVERGE=K[:WHERE], which makes the EP run
  * diverge on purpose at the end of epoch K (the first checked from K on),
  * merges every divergence into its checkpoint's copy and checks the epoch
- * again: it must then verify.
+ * again: it must then verify (UPRR_EP_DIVERGE=merge: the merges alone).
  */
 #define LOG_PREFIX "record"
 #include <errno.h>
@@ -68,7 +68,8 @@ left_out(const struct rec_ep_pair *p, uint64_t addr)
 /* Read UPRR_EP_DIVERGE once: K[:WHERE], WHERE an address (0x...), a
  * callee-saved register of the first thread (rbx, rbp, r12-r15) or "map"
  * (a page mapped in the checkpoint's copy only); none: a byte of the first
- * page the EP process wrote that the check compares. */
+ * page the EP process wrote that the check compares. Or "merge": nothing
+ * forced, the divergences found merged and checked again. */
 static void
 force_parse(struct rec_ep_force *f)
 {
@@ -80,6 +81,11 @@ force_parse(struct rec_ep_force *f)
 	f->parsed = true;
 	if (!s || !*s)
 		return;
+	if (strcmp(s, "merge") == 0) {
+		/* nothing forced: the real divergences merged and checked again */
+		f->on = f->done = true;
+		return;
+	}
 	f->epoch = strtoull(s, &end, 10);
 	if (end == s || (*end && *end != ':')) {
 		log_warn("UPRR_EP_DIVERGE=%s: not K[:ADDR|rbx|rbp|r12..r15|map]; ignored", s);
