@@ -27,6 +27,7 @@
 
 #include "checkpoint/process.h"
 #include "common/log.h"
+#include "ep/ep.h"
 #include "kernel-merge/kernel-merge.h"
 #include "recorder/record-private.h"
 #include "tracee/tracee.h"
@@ -327,6 +328,15 @@ rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_
 	ret->threads_ns = util_now_ns() - t1;
 	ret->total_ns = util_now_ns() - t0;
 	return 0;
+}
+
+void
+rec_ep_tp_target(struct recorder *rec, const struct rec_ep_pair *p, int memfd, pid_t *tids,
+		 struct rec_ep_target *ret)
+{
+	for (size_t i = 0; i < p->b.ntids; i++)
+		tids[i] = ep_log_tid(rec->ep->log, p->tids[i]);
+	*ret = (struct rec_ep_target){ p->log_pid, memfd, tids, p->b.ntids };
 }
 
 void

@@ -1503,13 +1503,21 @@ void rec_ep_pair_fini(struct rec_ep_pair *p);
 
 /* A stopped process that gets an EP process's state: its threads index
  * for index with the pair's B (rec_ep_pair.tids). The TP run's own: the
- * log's tid of a thread is its TP tid (ep_log_tid()). */
+ * log's tid of a thread is its TP tid (rec_ep_tp_target()). A thread at
+ * a syscall-entry stop given registers with orig_rax -1 skips that call
+ * there and, rewound onto the instruction, makes it again once resumed. */
 struct rec_ep_target {
 	pid_t pid;
 	int memfd;	   /* its /proc/PID/mem, O_RDWR */
 	const pid_t *tids; /* each in a ptrace stop that takes PTRACE_SETREGS */
 	size_t ntids;
 };
+
+/* The TP run's process of @p as a target (its pid and tids are the log's,
+ * ep_log_tid() of B's), its /proc/PID/mem @memfd; @tids: room for
+ * p->b.ntids. Not used yet: for the TP run that waits at each epoch's end. */
+void rec_ep_tp_target(struct recorder *rec, const struct rec_ep_pair *p, int memfd, pid_t *tids,
+		      struct rec_ep_target *ret);
 
 /* What rec_ep_merge() did and cost, or why it did not. */
 struct rec_ep_merged {
