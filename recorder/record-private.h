@@ -429,6 +429,13 @@ struct rthread {
 	bool unknown;		      /* its syscall is one the model does not know */
 	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
 					* none (not matched: futex, sched_yield) */
+	struct ep_call *ep_replaced;  /* EP run: the log's held write with this
+				       * run's arguments and count, where its
+				       * bytes replaced the held ones
+				       * (rec_hold_replace()); malloc'd */
+	uint64_t held_id;	      /* TP run: the id of the write held at this
+				       * call's entry (tp/output.h), for its exit
+				       * event (REC_HELD_VALUE); 0: none */
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
 	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
 				       * SCHED_BLOCKED until every thread reached its own, */
@@ -826,6 +833,19 @@ void rec_hold_init(struct recorder *rec, const struct rec_options *opts);
  * holder, tagged with the current epoch, and it returns their count (the
  * log has that result). True if it was held so. */
 bool rec_hold_write(struct recorder *rec, struct rthread *t);
+/* The value of a TP log's syscall exit event that holds the id of the
+ * write output commit held there (trace-format.md); after the order's. */
+#define REC_HELD_VALUE 7
+/** EP run, at @t's syscall entry, whose call @c of the log does not match
+ * (ep_call_check()): if @c is a write the log's run held (its exit's
+ * REC_HELD_VALUE) and @t makes the same call to the same fd with other
+ * bytes, those replace the held ones (rec_ep.output's replace(): never
+ * shown, the held write never reached the kernel) and @t's call is
+ * answered with its own count: a divergence of output only, which the
+ * epoch's end check sees in memory if it went further. Returns the call
+ * @t makes instead of @c (t->ep_replaced), or NULL: a divergence. */
+const struct ep_call *rec_hold_replace(struct recorder *rec, struct rthread *t,
+				       const struct ep_call *c);
 /** At @t's syscall exit with @result: note the pipes and socket pairs the
  * recording makes (pipe, pipe2, socketpair), whose writes stay live. */
 void rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result);
@@ -1337,6 +1357,8 @@ struct rec_ep_force {
 struct rec_ep {
 	struct ep_log *log;
 	const char *sync_log;	/* rec_options.ep_sync_log */
+	const struct rec_output_holder *output; /* rec_options.ep_output */
+	uint64_t replaced;	/* held writes whose bytes this run replaced */
 	struct ep_file *files;
 	size_t nfiles, files_cap;
 	/* the epochs' checks (rec_ep_park()) */
