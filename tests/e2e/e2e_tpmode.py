@@ -23,11 +23,11 @@ from e2e import Fail, Skip, case, compare, compare_bytes, log, native_run, remov
 TP = ['--mode=tp']
 
 
-def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None):
-    """Record @argv with --mode=tp (and @options, in @env), check the trace,
-    remove @remove and replay it @replays times. Returns (trace, recording,
-    info text)."""
-    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=600, env=env)
+def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None, timeout=600):
+    """Record @argv with --mode=tp (and @options, in @env, within @timeout
+    seconds), check the trace, remove @remove and replay it @replays times.
+    Returns (trace, recording, info text)."""
+    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=timeout, env=env)
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     text = info.stdout.decode(errors='replace')
     if not re.search(r'^mode: +tp,', text, re.M):
@@ -114,6 +114,20 @@ def c_tp_mode_fsum(h):
     # of the mapped log, not TRACE/tp's
     shutil.rmtree(os.path.join(trace, 'tp'))
     compare(rec, h.replay(trace))
+
+
+@case('tp-mode-fifo_open')
+def c_tp_mode_fifo_open(h):
+    """fifo_open: a named FIFO that two threads of the program open, one
+    for reading, one for writing, then the other way round. Its writes stay
+    inside the recording (a recorded thread opened it for reading): held by
+    output commit, the reader waited for ever for bytes held until the end.
+    The output (held: the recording's stdout is a pipe to this harness) is
+    a native run's."""
+    argv = [h.prog('fifo_open'), h.tmp]
+    native = native_run(argv, 'fifo_open', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, 'fifo_open', replays=2, timeout=60)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
 def buffered_records(h, log_trace):
