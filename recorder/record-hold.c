@@ -358,11 +358,7 @@ external(struct recorder *rec, int dup, mode_t type, dev_t dev, ino_t ino)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	int fl = fcntl(dup, F_GETFL);
 
-	/* not open for writing: the kernel fails it (EBADF) */
-	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
-		return DEST_LIVE;
 	if (type == S_IFCHR)
 		return isatty(dup) ? DEST_OUTSIDE : DEST_LIVE; /* not /dev/null and its kin */
 	if (type == S_IFIFO)
@@ -631,6 +627,17 @@ hold_shutdown(struct recorder *rec, struct rthread *t, int dup)
 	return true;
 }
 
+/* @t's write of @len bytes is held: it returns what the kernel returns
+ * for a full write, the count. Returns true. */
+static bool
+held(struct recorder *rec, struct rthread *t, size_t len)
+{
+	rec->hold.writes++;
+	rec->hold.bytes += len;
+	rec_skip_syscall(rec, t, (int64_t)len);
+	return true;
+}
+
 bool
 rec_hold_write(struct recorder *rec, struct rthread *t)
 {
@@ -641,7 +648,7 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	mode_t type;
 	dev_t dev;
 	ino_t ino;
-	int r;
+	int r, fl;
 
 	if (!h->holder)
 		return false;
@@ -661,8 +668,37 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	if (type != S_IFSOCK && (t->nr == __NR_sendto || t->nr == __NR_sendmsg ||
 				 t->nr == __NR_sendmmsg || t->nr == __NR_shutdown))
 		return false;
+	/* the next write to an open file the holder writes to already (a
+	 * program's next line): no dup of the fd (pidfd_getfd(2), a few µs),
+	 * a kcmp(2) per destination; its bytes are those the call passes */
+	if (h->holder->hold_same && (t->nr == __NR_write || t->nr == __NR_writev ||
+				     t->nr == __NR_sendto || t->nr == __NR_sendmsg ||
+				     t->nr == __NR_vmsplice)) {
+		r = gather(t, type == S_IFIFO, &data, &len);
+		if (r < 0) {
+			rec_stop_recording(rec, "%s", "out of memory");
+			return false;
+		}
+		if (r == HOLD_OK) {
+			r = h->holder->hold_same(h->holder->arg, rec->epochs.k, t->tgid, dest_fd(t),
+						 data, len);
+			if (r == 0)
+				return held(rec, t, len);
+			free(data);
+			data = NULL;
+			if (r != -ENOENT) {
+				rec_stop_recording(rec, "cannot hold the program's output: %s",
+						   strerror(-r));
+				return false;
+			}
+		}
+	}
 	dup = rec_output_grab_fd(t->tgid, dest_fd(t));
 	if (dup < 0)
+		return false;
+	/* not open for writing: the kernel fails it (EBADF) */
+	fl = fcntl(dup, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
 		return false;
 	/* a connected socket's peer does not change: judged once; so is a
 	 * FIFO (a recorded reader that opens it later is note_fifo_reader()'s) */
@@ -700,11 +736,7 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 		rec_stop_recording(rec, "cannot hold the program's output: %s", strerror(-r));
 		return false;
 	}
-	h->writes++;
-	h->bytes += len;
-	/* what the kernel returns for a full write: the count */
-	rec_skip_syscall(rec, t, (int64_t)len);
-	return true;
+	return held(rec, t, len);
 }
 
 void

@@ -317,6 +317,11 @@ struct rec_output_holder {
 	 * that a write of epoch @k made to @fd (a dup of the program's fd, the
 	 * holder's too); @msg: a socket, one send(2) each. 0 or -errno. */
 	int (*hold)(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len);
+	/** As hold(), to the open file that process @pid's fd @fd refers to,
+	 * if the holder has a dup of it already (kcmp(2) KCMP_FILE): no dup
+	 * taken. -ENOENT if it has none (then @data stays the caller's), else
+	 * 0 or -errno as hold(). */
+	int (*hold_same)(void *arg, uint64_t k, pid_t pid, int fd, void *data, size_t len);
 	/** Hold a shutdown(2) SHUT_WR that epoch @k made of socket @fd (a
 	 * dup, the holder's): after the writes held before it. 0 or -errno. */
 	int (*shutdown)(void *arg, uint64_t k, int fd);

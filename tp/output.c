@@ -173,6 +173,12 @@ holder_hold(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len)
 }
 
 static int
+holder_hold_same(void *arg, uint64_t k, pid_t pid, int fd, void *data, size_t len)
+{
+	return tp_output_hold_same(arg, k, pid, fd, data, len);
+}
+
+static int
 holder_shutdown(void *arg, uint64_t k, int fd)
 {
 	return tp_output_hold_shutdown(arg, k, fd);
@@ -192,6 +198,7 @@ tp_output_new(void)
 	pthread_cond_init(&q->idle, NULL);
 	q->holder.arg = q;
 	q->holder.hold = holder_hold;
+	q->holder.hold_same = holder_hold_same;
 	q->holder.shutdown = holder_shutdown;
 	/* the thread inherits the mask: every signal blocked in it */
 	sigfillset(&all);
@@ -243,27 +250,13 @@ tp_output_hold_shutdown(struct tp_output *q, uint64_t k, int fd)
 	return tp_output_hold(q, k, fd, true, NULL, 0);
 }
 
-int
-tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len)
+/* Queue @h, a write of epoch @k to destination @dest (counted in its
+ * queued already). Called locked. */
+static void
+append(struct tp_output *q, struct held *h, uint64_t k, size_t dest, void *data, size_t len)
 {
-	struct held *h = malloc(sizeof(*h));
-	long dest;
-
-	if (!h) {
-		free(data);
-		close(fd);
-		return -ENOMEM;
-	}
-	pthread_mutex_lock(&q->lock);
 	assert(k >= q->last_epoch);
-	dest = find_dest(q, fd, msg);
-	if (dest < 0) {
-		pthread_mutex_unlock(&q->lock);
-		free(data);
-		free(h);
-		return (int)dest;
-	}
-	*h = (struct held){ .epoch = k, .dest = (size_t)dest, .held_ns = util_now_ns(), .len = len,
+	*h = (struct held){ .epoch = k, .dest = dest, .held_ns = util_now_ns(), .len = len,
 			    .data = data };
 	q->last_epoch = k;
 	if (q->tail)
@@ -279,8 +272,54 @@ tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, si
 	 * epoch's end) goes at once */
 	if (head_released(q))
 		pthread_cond_signal(&q->work);
+}
+
+int
+tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len)
+{
+	struct held *h = malloc(sizeof(*h));
+	long dest;
+
+	if (!h) {
+		free(data);
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&q->lock);
+	dest = find_dest(q, fd, msg);
+	if (dest < 0) {
+		pthread_mutex_unlock(&q->lock);
+		free(data);
+		free(h);
+		return (int)dest;
+	}
+	append(q, h, k, (size_t)dest, data, len);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
+}
+
+int
+tp_output_hold_same(struct tp_output *q, uint64_t k, pid_t pid, int fd, void *data, size_t len)
+{
+	pid_t self = getpid();
+	struct held *h = malloc(sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_lock(&q->lock);
+	/* a destination's dup lives while writes to it wait (unqueue()) */
+	for (size_t i = 0; i < q->ndests; i++) {
+		if (q->dests[i].fd < 0 ||
+		    syscall(SYS_kcmp, pid, self, KCMP_FILE, fd, q->dests[i].fd) != 0)
+			continue;
+		q->dests[i].queued++;
+		append(q, h, k, i, data, len);
+		pthread_mutex_unlock(&q->lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&q->lock);
+	free(h);
+	return -ENOENT;
 }
 
 void
