@@ -121,7 +121,7 @@ note_fifo_reader(struct recorder *rec, const struct rthread *t)
 	/* the path as the tracee sees it: its root, cwd or dirfd (proc(5)) */
 	if (name[0] == '/')
 		snprintf(path, sizeof(path), "/proc/%d/root%s", t->tid, name);
-	else if ((int)dirfd == AT_FDCWD)
+	else if (dirfd == AT_FDCWD)
 		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", t->tid, name);
 	else
 		snprintf(path, sizeof(path), "/proc/%d/fd/%d/%s", t->tid, dirfd, name);
