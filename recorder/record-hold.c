@@ -648,6 +648,7 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	mode_t type;
 	dev_t dev;
 	ino_t ino;
+	bool judged;
 	int r, fl;
 
 	if (!h->holder)
@@ -668,12 +669,16 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	if (type != S_IFSOCK && (t->nr == __NR_sendto || t->nr == __NR_sendmsg ||
 				 t->nr == __NR_sendmmsg || t->nr == __NR_shutdown))
 		return false;
+	/* a connected socket's peer does not change: judged once; so is a
+	 * FIFO (a recorded reader that opens it later is note_fifo_reader()'s)
+	 * and a terminal (a device is one or not) */
+	judged = in_set(h->outside, h->noutside, dev, ino);
 	/* the next write to an open file the holder writes to already (a
 	 * program's next line): no dup of the fd (pidfd_getfd(2), a few µs),
 	 * a kcmp(2) per destination; its bytes are those the call passes */
-	if (h->holder->hold_same && (t->nr == __NR_write || t->nr == __NR_writev ||
-				     t->nr == __NR_sendto || t->nr == __NR_sendmsg ||
-				     t->nr == __NR_vmsplice)) {
+	if (judged && h->holder->hold_same &&
+	    (t->nr == __NR_write || t->nr == __NR_writev || t->nr == __NR_sendto ||
+	     t->nr == __NR_sendmsg || t->nr == __NR_vmsplice)) {
 		r = gather(t, type == S_IFIFO, &data, &len);
 		if (r < 0) {
 			rec_stop_recording(rec, "%s", "out of memory");
@@ -700,11 +705,9 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	fl = fcntl(dup, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
 		return false;
-	/* a connected socket's peer does not change: judged once; so is a
-	 * FIFO (a recorded reader that opens it later is note_fifo_reader()'s) */
-	if (type == S_IFCHR || !in_set(h->outside, h->noutside, dev, ino)) {
+	if (!judged) {
 		r = external(rec, dup, type, dev, ino);
-		if (type != S_IFCHR && r != DEST_LIVE &&
+		if (r != DEST_LIVE &&
 		    (r == DEST_INSIDE ? add_to_set(&h->made, &h->nmade, &h->made_cap, dev, ino)
 				      : add_to_set(&h->outside, &h->noutside, &h->outside_cap, dev,
 						   ino)) < 0) {

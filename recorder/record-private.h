@@ -651,7 +651,7 @@ struct rec_hold {
 				 * the recording, or connected to a recorded
 				 * process */
 	size_t nmade, made_cap;
-	struct file_key *outside; /* sockets and FIFOs leading outside,
+	struct file_key *outside; /* sockets, FIFOs, terminals outside,
 				   * judged once */
 	size_t noutside, outside_cap;
 	uint64_t writes, bytes;	/* writes held, and their bytes */
