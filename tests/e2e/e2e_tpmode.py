@@ -17,8 +17,10 @@ e2e.py imports this module after its own cases.
 import os
 import re
 import shutil
+import subprocess
 
-from e2e import Fail, Skip, case, compare, compare_bytes, log, native_run, remove_input, run, tail
+from e2e import (Fail, Skip, case, compare, compare_bytes, log, native_run, need, remove_input,
+                 run, tail)
 
 TP = ['--mode=tp']
 
@@ -128,6 +130,28 @@ def c_tp_mode_fifo_open(h):
     native = native_run(argv, 'fifo_open', cwd=h.tmp)
     _, rec, _ = tp_record_replay(h, argv, 'fifo_open', replays=2, timeout=60)
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    # a pipe the recording did not make, both of its ends inherited: the
+    # shell writes a line to one and reads it from the other (held, the
+    # read waited for ever)
+    bash = need('bash')
+    r, w = os.pipe()
+    trace = h.new_trace_path('inherited-pipe')
+    script = f'echo through the pipe >&{w}; read x <&{r}; echo "got: $x"'
+    log(f'$ uprr record -o {trace} --mode=tp -- bash -c {script!r} (fds {r} and {w} inherited)')
+    try:
+        p = subprocess.run([h.uprr, 'record', '-o', trace, '--mode=tp', '--', bash, '-c',
+                            script], pass_fds=(r, w), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60, cwd=h.tmp, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise Fail('uprr record --mode=tp of a shell that reads back its inherited pipe hung')
+    finally:
+        os.close(r)
+        os.close(w)
+    if p.returncode != 0 or p.stdout != b'got: through the pipe\n':
+        raise Fail(f'uprr record --mode=tp of a shell that reads back its inherited pipe: '
+                   f'exit {p.returncode}, stdout {p.stdout!r}\n{tail(p.stderr)}')
+    rep = h.replay(trace)
+    compare_bytes(p.stdout, rep.stdout, 'stdout', 'the recording', 'the replay')
 
 
 def buffered_records(h, log_trace):
