@@ -125,7 +125,9 @@ def c_tp_mode_fifo_open(h):
     inside the recording (a recorded thread opened it for reading): held by
     output commit, the reader waited for ever for bytes held until the end.
     The output (held: the recording's stdout is a pipe to this harness) is
-    a native run's."""
+    a native run's. Then a shell that inherits both ends of a pipe and
+    reads back what it wrote to it (a recorded process holds the read end:
+    /proc/PID/fd), recorded and replayed."""
     argv = [h.prog('fifo_open'), h.tmp]
     native = native_run(argv, 'fifo_open', cwd=h.tmp)
     _, rec, _ = tp_record_replay(h, argv, 'fifo_open', replays=2, timeout=60)
