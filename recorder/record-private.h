@@ -660,7 +660,8 @@ struct rec_hold {
 				 * the recording, or connected to a recorded
 				 * process */
 	size_t nmade, made_cap;
-	struct file_key *outside; /* sockets connected outside, judged once */
+	struct file_key *outside; /* sockets, FIFOs, terminals outside,
+				   * judged once */
 	size_t noutside, outside_cap;
 	uint64_t writes, bytes;	/* writes held, and their bytes */
 	uint64_t live;		/* writes to such a destination run live

@@ -329,6 +329,11 @@ struct rec_output_holder {
 	 * holder's too); @msg: a socket, one send(2) each. The write's id
 	 * (> 0, for replace()) or -errno. */
 	long (*hold)(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len);
+	/** As hold(), to the open file that process @pid's fd @fd refers to,
+	 * if the holder has a dup of it already (kcmp(2) KCMP_FILE): no dup
+	 * taken. -ENOENT if it has none (then @data stays the caller's), else
+	 * the write's id or -errno as hold(). */
+	long (*hold_same)(void *arg, uint64_t k, pid_t pid, int fd, void *data, size_t len);
 	/** Hold a shutdown(2) SHUT_WR that epoch @k made of socket @fd (a
 	 * dup, the holder's): after the writes held before it. 0 or -errno. */
 	int (*shutdown)(void *arg, uint64_t k, int fd);

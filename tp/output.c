@@ -174,6 +174,12 @@ holder_hold(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len)
 	return tp_output_hold(arg, k, fd, msg, data, len);
 }
 
+static long
+holder_hold_same(void *arg, uint64_t k, pid_t pid, int fd, void *data, size_t len)
+{
+	return tp_output_hold_same(arg, k, pid, fd, data, len);
+}
+
 static int
 holder_shutdown(void *arg, uint64_t k, int fd)
 {
@@ -200,6 +206,7 @@ tp_output_new(void)
 	pthread_cond_init(&q->idle, NULL);
 	q->holder.arg = q;
 	q->holder.hold = holder_hold;
+	q->holder.hold_same = holder_hold_same;
 	q->holder.shutdown = holder_shutdown;
 	q->holder.replace = holder_replace;
 	/* the thread inherits the mask: every signal blocked in it */
@@ -254,29 +261,14 @@ tp_output_hold_shutdown(struct tp_output *q, uint64_t k, int fd)
 	return r < 0 ? (int)r : 0;
 }
 
-long
-tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len)
+/* Queue @h, a write of epoch @k to destination @dest (counted in its
+ * queued already). Called locked. Returns its id. */
+static long
+append(struct tp_output *q, struct held *h, uint64_t k, size_t dest, void *data, size_t len)
 {
-	struct held *h = malloc(sizeof(*h));
-	uint64_t id;
-	long dest;
-
-	if (!h) {
-		free(data);
-		close(fd);
-		return -ENOMEM;
-	}
-	pthread_mutex_lock(&q->lock);
 	assert(k >= q->last_epoch);
-	dest = find_dest(q, fd, msg);
-	if (dest < 0) {
-		pthread_mutex_unlock(&q->lock);
-		free(data);
-		free(h);
-		return dest;
-	}
-	*h = (struct held){ .epoch = k, .id = ++q->last_id, .dest = (size_t)dest,
-			    .held_ns = util_now_ns(), .len = len, .data = data };
+	*h = (struct held){ .epoch = k, .id = ++q->last_id, .dest = dest, .held_ns = util_now_ns(),
+			    .len = len, .data = data };
 	q->last_epoch = k;
 	if (q->tail)
 		q->tail->next = h;
@@ -289,11 +281,59 @@ tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, si
 		q->stats.first_held_ns = h->held_ns;
 	/* an epoch already verified (none yet: holds come before their
 	 * epoch's end) goes at once */
-	id = h->id;
 	if (head_released(q))
 		pthread_cond_signal(&q->work);
+	return (long)q->last_id;
+}
+
+long
+tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len)
+{
+	struct held *h = malloc(sizeof(*h));
+	long dest, id;
+
+	if (!h) {
+		free(data);
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&q->lock);
+	dest = find_dest(q, fd, msg);
+	if (dest < 0) {
+		pthread_mutex_unlock(&q->lock);
+		free(data);
+		free(h);
+		return dest;
+	}
+	id = append(q, h, k, (size_t)dest, data, len);
 	pthread_mutex_unlock(&q->lock);
-	return (long)id;
+	return id;
+}
+
+long
+tp_output_hold_same(struct tp_output *q, uint64_t k, pid_t pid, int fd, void *data, size_t len)
+{
+	pid_t self = getpid();
+	struct held *h = malloc(sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_lock(&q->lock);
+	/* a destination's dup lives while writes to it wait (unqueue()) */
+	for (size_t i = 0; i < q->ndests; i++) {
+		if (q->dests[i].fd < 0 ||
+		    syscall(SYS_kcmp, pid, self, KCMP_FILE, fd, q->dests[i].fd) != 0)
+			continue;
+		long id;
+
+		q->dests[i].queued++;
+		id = append(q, h, k, i, data, len);
+		pthread_mutex_unlock(&q->lock);
+		return id;
+	}
+	pthread_mutex_unlock(&q->lock);
+	free(h);
+	return -ENOENT;
 }
 
 int

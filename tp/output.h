@@ -67,6 +67,16 @@ long tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *dat
 int tp_output_replace(struct tp_output *q, uint64_t id, void *data, size_t len) _wur_;
 
 /**
+ * As tp_output_hold(), to the open file process @pid's fd @fd refers to,
+ * where one of @q's destinations is a dup of it (kcmp(2) KCMP_FILE, Linux
+ * 3.5): the program's repeated writes to one fd take no dup. Returns the
+ * write's id, -ENOENT if none is (then @data is still the caller's), or
+ * -ENOMEM.
+ */
+long tp_output_hold_same(struct tp_output *q, uint64_t k, pid_t pid, int fd, void *data,
+			 size_t len) _wur_;
+
+/**
  * Hold a shutdown(2) of @fd's socket for writing (SHUT_WR: the peer sees
  * the end of the stream) that epoch @k made: it comes after the writes
  * held before it. @fd as for tp_output_hold(). Returns 0 or -ENOMEM.

@@ -17,17 +17,19 @@ e2e.py imports this module after its own cases.
 import os
 import re
 import shutil
+import subprocess
 
-from e2e import Fail, Skip, case, compare, compare_bytes, log, native_run, remove_input, run, tail
+from e2e import (Fail, Skip, case, compare, compare_bytes, log, native_run, need, remove_input,
+                 run, tail)
 
 TP = ['--mode=tp']
 
 
-def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None):
-    """Record @argv with --mode=tp (and @options, in @env), check the trace,
-    remove @remove and replay it @replays times. Returns (trace, recording,
-    info text)."""
-    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=600, env=env)
+def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None, timeout=600):
+    """Record @argv with --mode=tp (and @options, in @env, within @timeout
+    seconds), check the trace, remove @remove and replay it @replays times.
+    Returns (trace, recording, info text)."""
+    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=timeout, env=env)
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     text = info.stdout.decode(errors='replace')
     if not re.search(r'^mode: +tp,', text, re.M):
@@ -114,6 +116,44 @@ def c_tp_mode_fsum(h):
     # of the mapped log, not TRACE/tp's
     shutil.rmtree(os.path.join(trace, 'tp'))
     compare(rec, h.replay(trace))
+
+
+@case('tp-mode-fifo_open')
+def c_tp_mode_fifo_open(h):
+    """fifo_open: a named FIFO that two threads of the program open, one
+    for reading, one for writing, then the other way round. Its writes stay
+    inside the recording (a recorded thread opened it for reading): held by
+    output commit, the reader waited for ever for bytes held until the end.
+    The output (held: the recording's stdout is a pipe to this harness) is
+    a native run's. Then a shell that inherits both ends of a pipe and
+    reads back what it wrote to it (a recorded process holds the read end:
+    /proc/PID/fd), recorded and replayed."""
+    argv = [h.prog('fifo_open'), h.tmp]
+    native = native_run(argv, 'fifo_open', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, 'fifo_open', replays=2, timeout=60)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    # a pipe the recording did not make, both of its ends inherited: the
+    # shell writes a line to one and reads it from the other (held, the
+    # read waited for ever)
+    bash = need('bash')
+    r, w = os.pipe()
+    trace = h.new_trace_path('inherited-pipe')
+    script = f'echo through the pipe >&{w}; read x <&{r}; echo "got: $x"'
+    log(f'$ uprr record -o {trace} --mode=tp -- bash -c {script!r} (fds {r} and {w} inherited)')
+    try:
+        p = subprocess.run([h.uprr, 'record', '-o', trace, '--mode=tp', '--', bash, '-c',
+                            script], pass_fds=(r, w), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60, cwd=h.tmp, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise Fail('uprr record --mode=tp of a shell that reads back its inherited pipe hung')
+    finally:
+        os.close(r)
+        os.close(w)
+    if p.returncode != 0 or p.stdout != b'got: through the pipe\n':
+        raise Fail(f'uprr record --mode=tp of a shell that reads back its inherited pipe: '
+                   f'exit {p.returncode}, stdout {p.stdout!r}\n{tail(p.stderr)}')
+    rep = h.replay(trace)
+    compare_bytes(p.stdout, rep.stdout, 'stdout', 'the recording', 'the replay')
 
 
 def buffered_records(h, log_trace):

@@ -244,3 +244,43 @@ Test(output, closed_once_written)
 	cr_assert_eq(read(a[0], buf, sizeof(buf)), 0);
 	close(a[0]);
 }
+
+Test(output, hold_same_needs_a_destination)
+{
+	int a[2], b[2];
+	struct tp_output_stats st;
+	char *text = strdup("x");
+
+	make_pipe(a);
+	make_pipe(b);
+	q = tp_output_new();
+	cr_assert_not_null(q);
+	/* no destination yet: the bytes stay the caller's */
+	cr_assert_eq(tp_output_hold_same(q, 0, getpid(), a[1], text, 1), -ENOENT);
+	free(text);
+	hold(0, a[1], false, "a0 ");
+	/* this process's fd a[1], and a dup of it: the open file held already */
+	cr_assert_gt(tp_output_hold_same(q, 0, getpid(), a[1], strdup("a0' "), 4), 0);
+	{
+		int d = dup(a[1]);
+
+		cr_assert_gt(tp_output_hold_same(q, 1, getpid(), d, strdup("a1 "), 3), 0);
+		close(d);
+	}
+	/* another open file (the other pipe) is not */
+	text = strdup("b");
+	cr_assert_eq(tp_output_hold_same(q, 1, getpid(), b[1], text, 1), -ENOENT);
+	free(text);
+	tp_output_release(q, UINT64_MAX);
+	tp_output_flush(q);
+	cr_assert_str_eq(drain(a[0]), "a0 a0' a1 ");
+	cr_assert_str_eq(drain(b[0]), "");
+	tp_output_get_stats(q, &st);
+	cr_assert_eq(st.writes, 3);
+	cr_assert_eq(st.destinations, 1);
+	/* written: the destination's dup is closed, so nothing is held of it */
+	text = strdup("y");
+	cr_assert_eq(tp_output_hold_same(q, 2, getpid(), a[1], text, 1), -ENOENT);
+	free(text);
+	close(a[0]), close(a[1]), close(b[0]), close(b[1]);
+}
