@@ -1466,6 +1466,15 @@ int rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr) _wur
 /** EP run: @t's traced call took the log's next call: the records after
  * it go into its buffer. 0 or -errno. */
 int rec_ep_sb_taken(struct recorder *rec, struct rthread *t) _wur_;
+/** EP run: @parent's vfork created a child that runs on @parent's memory,
+ * its FS base the same: its buffer is @parent's (the same key). The records
+ * of @parent's put there are not the child's: the buffer gets the end
+ * marker, and @parent's records come back when its vfork returns
+ * (rec_ep_sb_vfork_done()). 0 or -errno. */
+int rec_ep_sb_vforked(struct recorder *rec, struct rthread *parent) _wur_;
+/** EP run: @t's vfork returned (its child execed or ended): its buffer gets
+ * the log's next records of @t's again. 0 or -errno. */
+int rec_ep_sb_vfork_done(struct recorder *rec, struct rthread *t) _wur_;
 /** Free the EP run's buffer state. */
 void rec_ep_sb_free(struct recorder *rec);
 
