@@ -1314,8 +1314,18 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
  * mappings (the fd stays open, as replay's do). */
 struct ep_file {
 	pid_t tgid;
-	uint32_t id;
+	uint32_t id;	/* a shared one: the file's first version */
 	int fd;
+	bool shared;	/* the fd of an ep_shared's memfd */
+};
+
+/* A file an EP run maps shared (MAP_SHARED): one memfd of uprr's that
+ * every process's mapping of it maps, as replay has (replay/syscalls.c,
+ * shared_file()). */
+struct ep_shared {
+	uint32_t first;	 /* the file's first version in the log */
+	uint32_t loaded; /* the version it holds */
+	int fd;		 /* uprr's */
 };
 
 struct rec_ep {
@@ -1323,6 +1333,8 @@ struct rec_ep {
 	const char *sync_log;	/* rec_options.ep_sync_log */
 	struct ep_file *files;
 	size_t nfiles, files_cap;
+	struct ep_shared *shared;
+	size_t nshared, shared_cap;
 	/* the epochs' checks (rec_ep_park()) */
 	const struct rec_ep_checkpoints *ckpts; /* NULL: none */
 	struct rec_ep_verdicts *verdicts; /* rec_options.ep_verdicts, or own */
