@@ -5,7 +5,8 @@
  * and dup2 descriptors between vfork and exec). Each round the parent
  * makes buffered calls (its buffer holds records), vforks; the child
  * writes to a pipe, closes descriptors and reads the time, then execs
- * /bin/true (even rounds) or _exits (odd rounds); the parent goes on with
+ * /bin/true after an exec that fails (even rounds) or _exits (odd
+ * rounds); the parent goes on with
  * buffered calls of its own: reads what the child wrote, writes, reaps.
  * posix_spawn(3) with file actions (glibc's vfork-like clone) runs the same
  * way. Prints what the parent read and each child's status: the same in
@@ -71,6 +72,11 @@ vfork_round(int round)
 		close(p[1]);
 		close(extra);
 		if (round % 2 == 0) {
+			/* a failed exec first, as a PATH search makes: the
+			 * child goes on with buffered calls on its parent's
+			 * memory */
+			execve("/nonexistent/true", argv, environ);
+			clock_gettime(CLOCK_MONOTONIC, &ts);
 			execve("/bin/true", argv, environ);
 			_exit(4);
 		}
