@@ -181,11 +181,16 @@ def c_tp_reach_vfork(h):
     """tests/progs/vfork_buffered: vfork and posix_spawn children make
     buffered calls on their parent's memory, then exec or _exit; the
     parent's own buffered calls before and after. Output as natively; the
-    replay, the program removed, equals the recording (twice)."""
+    replay, the program removed, equals the recording (twice); recorded
+    and replayed in UP mode too."""
     prog = h.prog('vfork_buffered')
     copy = h.path('vfork_buffered')
     shutil.copy(prog, copy)
     native = native_run([copy], 'vfork_buffered', cwd=h.tmp)
+    # the same rule in UP recording: the child's calls buffered, taken as
+    # its own at its next event
+    _, up = h.record_replay([copy], name='vfork_buffered-up')
+    compare_bytes(native.stdout, up.stdout, 'stdout', 'the native run', 'the UP recording')
     _, rec, _ = tp_record_replay(h, [copy], 'vfork_buffered', remove=[copy], replays=2)
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
