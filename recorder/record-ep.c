@@ -288,8 +288,13 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 		return -1;
 	}
 	if (ep_call_check(c, (long)t->nr, t->args, rec->blobs, nblobs, why, sizeof(why)) < 0) {
-		diverge(rec, t, "%s", why);
-		return -1;
+		const struct ep_call *instead = rec_hold_replace(rec, t, c);
+
+		if (!instead) {
+			diverge(rec, t, "%s", why);
+			return -1;
+		}
+		c = instead;
 	}
 	t->ep_call = c;
 	/* its buffer answers the calls after it (record-ep-sb.c) */

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ep/ep.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "tracee/tracee.h"
@@ -544,6 +545,7 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	mode_t type;
 	dev_t dev;
 	ino_t ino;
+	long id;
 	int r;
 
 	if (!h->holder || dest_fd(t) < 0)
@@ -590,17 +592,58 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	}
 	if (r != HOLD_OK)
 		return false;
-	r = h->holder->hold(h->holder->arg, rec->epochs.k, steal_fd(&dup), type == S_IFSOCK, data,
-			    len);
-	if (r < 0) {
-		rec_stop_recording(rec, "cannot hold the program's output: %s", strerror(-r));
+	id = h->holder->hold(h->holder->arg, rec->epochs.k, steal_fd(&dup), type == S_IFSOCK, data,
+			     len);
+	if (id < 0) {
+		rec_stop_recording(rec, "cannot hold the program's output: %s", strerror((int)-id));
 		return false;
 	}
+	t->held_id = (uint64_t)id;
 	h->writes++;
 	h->bytes += len;
 	/* what the kernel returns for a full write: the count */
 	rec_skip_syscall(rec, t, (int64_t)len);
 	return true;
+}
+
+const struct ep_call *
+rec_hold_replace(struct recorder *rec, struct rthread *t, const struct ep_call *c)
+{
+	const struct rec_output_holder *o = rec->ep->output;
+	void *data = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!o || !o->replace || c->nvalues <= REC_HELD_VALUE || !c->values[REC_HELD_VALUE] ||
+	    c->buffered || c->nr != (long)t->nr || !c->exited || dest_fd(t) < 0 ||
+	    t->args[0] != c->args[0])
+		return NULL;
+	/* the bytes it passes out, as the TP run gathered them (a pipe or
+	 * not only matters to vmsplice, which the holder took from memory) */
+	if (gather(t, true, &data, &len) != HOLD_OK)
+		return NULL;
+	if (!t->ep_replaced) {
+		t->ep_replaced = malloc(sizeof(*t->ep_replaced));
+		if (!t->ep_replaced) {
+			free(data);
+			return NULL;
+		}
+	}
+	r = o->replace(o->arg, c->values[REC_HELD_VALUE], data, len);
+	if (r < 0) {
+		log_info("thread %d: the held write it makes otherwise cannot be replaced: %s",
+			 t->tid, r == -EALREADY ? "shown already" : strerror(-r));
+		return NULL;
+	}
+	/* the log's call, with this run's arguments and count: a held write
+	 * returns the count asked for */
+	*t->ep_replaced = *c;
+	memcpy(t->ep_replaced->args, t->args, sizeof(t->args));
+	t->ep_replaced->result = (int64_t)len;
+	rec->ep->replaced++;
+	log_debug("thread %d: held write %" PRIu64 " replaced by this run's %zu bytes", t->tid,
+		  c->values[REC_HELD_VALUE], len);
+	return t->ep_replaced;
 }
 
 void

@@ -534,6 +534,15 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		}
 	}
 	rec_order_exit(rec, t, result, &ev);
+	if (t->held_id) {
+		/* output commit held it: which write (an EP run that writes
+		 * other bytes there replaces them, rec_hold_replace()) */
+		for (uint32_t i = ev.nvalues; i < REC_HELD_VALUE; i++)
+			ev.values[i] = 0; /* 0 in every other value means none */
+		ev.values[REC_HELD_VALUE] = t->held_id;
+		ev.nvalues = REC_HELD_VALUE + 1;
+		t->held_id = 0;
+	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	rec_write_event(rec, &ev);

@@ -28,6 +28,7 @@
 struct held {
 	struct held *next;
 	uint64_t epoch;
+	uint64_t id;	  /* 1, 2, ... in the order held (tp_output_replace()) */
 	size_t dest;	  /* index in tp_output.dests */
 	uint64_t held_ns; /* util_now_ns() when held */
 	size_t len;
@@ -54,6 +55,7 @@ struct tp_output {
 	size_t ndests, dests_cap;
 	uint64_t released_below; /* writes of epochs below this may go */
 	uint64_t last_epoch;
+	uint64_t last_id;	 /* the last hold's id */
 	bool writing;		 /* the writer holds a write out of the list */
 	bool stop;
 	bool started;
@@ -166,7 +168,7 @@ writer_main(void *arg)
 	return NULL;
 }
 
-static int
+static long
 holder_hold(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len)
 {
 	return tp_output_hold(arg, k, fd, msg, data, len);
@@ -176,6 +178,12 @@ static int
 holder_shutdown(void *arg, uint64_t k, int fd)
 {
 	return tp_output_hold_shutdown(arg, k, fd);
+}
+
+static int
+holder_replace(void *arg, uint64_t id, void *data, size_t len)
+{
+	return tp_output_replace(arg, id, data, len);
 }
 
 struct tp_output *
@@ -193,6 +201,7 @@ tp_output_new(void)
 	q->holder.arg = q;
 	q->holder.hold = holder_hold;
 	q->holder.shutdown = holder_shutdown;
+	q->holder.replace = holder_replace;
 	/* the thread inherits the mask: every signal blocked in it */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -240,13 +249,16 @@ find_dest(struct tp_output *q, int fd, bool msg)
 int
 tp_output_hold_shutdown(struct tp_output *q, uint64_t k, int fd)
 {
-	return tp_output_hold(q, k, fd, true, NULL, 0);
+	long r = tp_output_hold(q, k, fd, true, NULL, 0);
+
+	return r < 0 ? (int)r : 0;
 }
 
-int
+long
 tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len)
 {
 	struct held *h = malloc(sizeof(*h));
+	uint64_t id;
 	long dest;
 
 	if (!h) {
@@ -261,10 +273,10 @@ tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, si
 		pthread_mutex_unlock(&q->lock);
 		free(data);
 		free(h);
-		return (int)dest;
+		return dest;
 	}
-	*h = (struct held){ .epoch = k, .dest = (size_t)dest, .held_ns = util_now_ns(), .len = len,
-			    .data = data };
+	*h = (struct held){ .epoch = k, .id = ++q->last_id, .dest = (size_t)dest,
+			    .held_ns = util_now_ns(), .len = len, .data = data };
 	q->last_epoch = k;
 	if (q->tail)
 		q->tail->next = h;
@@ -277,10 +289,36 @@ tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, si
 		q->stats.first_held_ns = h->held_ns;
 	/* an epoch already verified (none yet: holds come before their
 	 * epoch's end) goes at once */
+	id = h->id;
 	if (head_released(q))
 		pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->lock);
-	return 0;
+	return (long)id;
+}
+
+int
+tp_output_replace(struct tp_output *q, uint64_t id, void *data, size_t len)
+{
+	struct held *h;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&q->lock);
+	for (h = q->head; h && h->id != id; h = h->next)
+		;
+	if (h && h->data && h->epoch >= q->released_below) {
+		q->stats.bytes = q->stats.bytes - h->len + len;
+		q->stats.replaced++;
+		free(h->data);
+		h->data = data;
+		h->len = len;
+		data = NULL;
+		r = 0;
+	} else if (h) {
+		r = -EALREADY; /* released, or a shutdown */
+	}
+	pthread_mutex_unlock(&q->lock);
+	free(data);
+	return r;
 }
 
 void

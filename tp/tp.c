@@ -224,6 +224,7 @@ struct epoch_info {
 	struct rec_tp_figures tp;	/* the TP run's checkpoints and buffer */
 	struct rec_ep_verdicts v;	/* the EP run's checks */
 	uint64_t thinned;		/* checkpoints freed past TP_EPOCHS_CAP */
+	struct tp_output_stats out;	/* output commit's */
 };
 
 static void
@@ -255,6 +256,15 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 	fprintf(f, "ep run:      wall %.3f s, cpu %.3f s (program %.3f s, uprr %.3f s), on cpu %d\n",
 		(double)ep->wall_ns / 1e9, (double)(ep->prog_ns + ep->uprr_ns) / 1e9,
 		(double)ep->prog_ns / 1e9, (double)ep->uprr_ns / 1e9, cpu);
+	if (ei->out.writes)
+		fprintf(f, "output:      %" PRIu64 " writes held (%" PRIu64 " bytes), %" PRIu64
+			" of them replaced by the EP run's other bytes (a divergence of output "
+			"only), first written %.3f s after it was held, the longest wait %.3f s\n",
+			ei->out.writes, ei->out.bytes, ei->out.replaced,
+			ei->out.first_written_ns
+				? (double)(ei->out.first_written_ns - ei->out.first_held_ns) / 1e9
+				: 0.0,
+			(double)ei->out.max_delay_ns / 1e9);
 	if (!ei->epoch_ms)
 		fprintf(f, "epochs:      1 (the whole program), ep run %s\n",
 			diverged ? "diverged: the trace ends at the divergence"
@@ -286,6 +296,19 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			ei->v.whole, ei->v.library_regs);
 		if (ei->v.first[0])
 			fprintf(f, "divergence:  %s\n", ei->v.first);
+		/* merges of a diverged epoch into its checkpoint's copy
+		 * (UPRR_EP_DIVERGE; doc/uniparallel.md, "Divergence and rollback") */
+		fprintf(f, "rollbacks:   %" PRIu64 " (%" PRIu64 " checked again: verified, %" PRIu64
+			" still diverged; %" PRIu64 " refused), %" PRIu64 " pages copied of %" PRIu64
+			" compared, %" PRIu64 " threads' registers, %.3f ms in all, %.2f us a page\n",
+			ei->v.rollbacks, ei->v.rollback_verified, ei->v.rollback_diverged,
+			ei->v.rollback_refused, ei->v.rollback_pages_copied, ei->v.rollback_pages_compared,
+			ei->v.rollback_threads, (double)ei->v.rollback_ns / 1e6,
+			ei->v.rollback_pages_compared
+				? (double)ei->v.rollback_pages_ns / 1e3 / (double)ei->v.rollback_pages_compared
+				: 0.0);
+		if (ei->v.rollback_why[0])
+			fprintf(f, "no rollback: %s\n", ei->v.rollback_why);
 	}
 	fclose(f);
 }
@@ -453,6 +476,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	o.syscallbuf = false;
 	o.ep_checkpoints = epochs ? &ckpts : NULL;
 	o.ep_verdicts = &ei.v;
+	o.ep_output = tp_output_holder(held);
 	o.epochs = NULL;
 	o.tp_figures = NULL;
 	if (epochs)
@@ -476,6 +500,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		(void)sched_setaffinity(0, sizeof(all), &all);
 	unset_sync_env(old_preload);
 	release_output(held, r == 0);
+	tp_output_get_stats(held, &ei.out);
 	if (r < 0 && r != -EDOM) {
 		/* said by the recorder (a log the EP run cannot take) */
 		log_error("no trace recorded; the TP log is kept in %s", work);
