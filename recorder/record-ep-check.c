@@ -731,7 +731,7 @@ file_aliases(const struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, si
 		const char *copy, *original;
 		struct stat st;
 
-		if (ep->files[i].tgid != tgid ||
+		if (ep->files[i].tgid != tgid || ep->files[i].shared ||
 		    ep_log_file(ep->log, ep->files[i].id, &copy, &original) < 0 || !original ||
 		    stat(copy, &st) < 0)
 			continue;

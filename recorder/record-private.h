@@ -1337,8 +1337,18 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
  * mappings (the fd stays open, as replay's do). */
 struct ep_file {
 	pid_t tgid;
-	uint32_t id;
+	uint32_t id;	/* a shared one: the file's first version */
 	int fd;
+	bool shared;	/* the fd of an ep_shared's memfd */
+};
+
+/* A file an EP run maps shared (MAP_SHARED): one memfd of uprr's that
+ * every process's mapping of it maps, as replay has (replay/syscalls.c,
+ * shared_file()). */
+struct ep_shared {
+	uint32_t first;	 /* the file's first version in the log */
+	uint32_t loaded; /* the version it holds */
+	int fd;		 /* uprr's */
 };
 
 /* The test switch UPRR_EP_DIVERGE=K[:WHERE] (record-ep-merge.c). */
@@ -1362,6 +1372,8 @@ struct rec_ep {
 	uint64_t replaced;	/* held writes whose bytes this run replaced */
 	struct ep_file *files;
 	size_t nfiles, files_cap;
+	struct ep_shared *shared;
+	size_t nshared, shared_cap;
 	/* the epochs' checks (rec_ep_park()) */
 	const struct rec_ep_checkpoints *ckpts; /* NULL: none */
 	struct rec_ep_verdicts *verdicts; /* rec_options.ep_verdicts, or own */
@@ -1592,6 +1604,15 @@ int rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr) _wur
 /** EP run: @t's traced call took the log's next call: the records after
  * it go into its buffer. 0 or -errno. */
 int rec_ep_sb_taken(struct recorder *rec, struct rthread *t) _wur_;
+/** EP run: @parent's vfork created a child that runs on @parent's memory,
+ * its FS base the same: its buffer is @parent's (the same key). The records
+ * of @parent's put there are not the child's: the buffer gets the end
+ * marker, and @parent's records come back when its vfork returns
+ * (rec_ep_sb_vfork_done()). 0 or -errno. */
+int rec_ep_sb_vforked(struct recorder *rec, struct rthread *parent) _wur_;
+/** EP run: @t's vfork returned (its child execed or ended): its buffer gets
+ * the log's next records of @t's again. 0 or -errno. */
+int rec_ep_sb_vfork_done(struct recorder *rec, struct rthread *t) _wur_;
 /** Free the EP run's buffer state. */
 void rec_ep_sb_free(struct recorder *rec);
 
