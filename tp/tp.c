@@ -132,15 +132,21 @@ least_used_cpu(const cpu_set_t *set, const uint64_t *before, const uint64_t *aft
 	return cpu;
 }
 
-/* LD_BIND_NOW was set by set_sync_env(), not by the user. */
-static bool bind_now_set;
+/* LD_BIND_NOW was set by set_sync_env(), not by the user; it was set empty
+ * before (put back as it was). */
+static bool bind_now_set, bind_now_empty;
 
 /* Put @lib first in LD_PRELOAD and the interposer's variables
  * (preload/uprr-sync.h) into the environment the program starts with;
  * with @epochs, LD_BIND_NOW too (ld.so(8)): a lazy binding counts in ld.so's
  * data (its relocation counter), and one a thread's first call to a function
  * makes at another moment of the two runs shows at an epoch check as a
- * difference of 1. Returns 0 or -ENOMEM. */
+ * difference of 1; and the thread that makes it keeps the PLT entry's
+ * `push $index` on its stack, below the caller's frame, where no later frame
+ * writes (tp_race: write@plt's 0x02 at its glibc write() frame + 0x20, that
+ * frame's padding; the thread that first called write() differs between the
+ * runs). An empty LD_BIND_NOW is lazy binding too (glibc's rtld.c takes
+ * only a non-empty value): it is set then as well. Returns 0 or -ENOMEM. */
 static int
 set_sync_env(const char *lib, const char *sync_log, unsigned flags, bool epochs)
 {
@@ -149,7 +155,8 @@ set_sync_env(const char *lib, const char *sync_log, unsigned flags, bool epochs)
 
 	if (asprintf(&preload, "%s%s%s", lib, old && *old ? ":" : "", old && *old ? old : "") < 0)
 		return -ENOMEM;
-	if (epochs && !getenv("LD_BIND_NOW")) {
+	if (epochs && (!getenv("LD_BIND_NOW") || !*getenv("LD_BIND_NOW"))) {
+		bind_now_empty = getenv("LD_BIND_NOW") != NULL;
 		if (setenv("LD_BIND_NOW", "1", 1) < 0)
 			return -ENOMEM;
 		bind_now_set = true;
@@ -175,9 +182,12 @@ unset_sync_env(const char *old)
 	(void)unsetenv(UPRR_SYNC_ENV_LOG);
 	(void)unsetenv(UPRR_SYNC_ENV_HEAP);
 	(void)unsetenv(UPRR_SYNC_ENV_RECS);
-	if (bind_now_set)
+	if (bind_now_set && bind_now_empty)
+		(void)setenv("LD_BIND_NOW", "", 1);
+	else if (bind_now_set)
 		(void)unsetenv("LD_BIND_NOW");
 	bind_now_set = false;
+	bind_now_empty = false;
 }
 
 /* The file the interposer maps in the TP run (UPRR_SYNC_MODE=tp): zeros,
