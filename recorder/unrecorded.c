@@ -206,7 +206,10 @@ rec_go_on_unrecorded(struct recorder *rec)
 }
 
 /* Kill every recorded process and reap them all. Address spaces go first:
- * their checkpoint mirrors are uprr's children too. */
+ * their checkpoint mirrors are uprr's children too. Other children of uprr
+ * that stand still stay (an EP run's: the TP run's checkpoints, stopped,
+ * which tp/ frees after it; racy_crash's EP run, diverged at a syscall
+ * with checkpoints kept, waited for them forever). */
 void
 rec_kill_tracees(struct recorder *rec)
 {
@@ -217,8 +220,11 @@ rec_kill_tracees(struct recorder *rec)
 		tgids[n++] = rec->threads[i].tgid;
 	while (rec->nthreads)
 		rec_remove_thread(rec, rec->threads[0].tid);
-	for (size_t i = 0; i < n; i++)
-		kill(tgids[i], SIGKILL);
-	tracee_kill_all(rec->root);
+	if (!tgids) {
+		tracee_kill_all(rec->root);
+		return;
+	}
+	tgids[n++] = rec->root;
+	tracee_kill_list(tgids, n);
 }
 

@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -486,13 +487,66 @@ tracee_maps_layout_of(const struct tracee_mapping *maps, size_t n, char **ret_la
 void
 tracee_kill_all(pid_t pid)
 {
+	tracee_kill_list(&pid, 1);
+}
+
+/* Whether process @pid is this process's to reap: its child or its tracee
+ * (proc(5), /proc/PID/status: PPid, TracerPid). False once it is gone, or
+ * is another's (a pid used again). */
+static bool
+ours(pid_t pid)
+{
+	char path[64], buf[4096];
+	_cleanup_close_ int fd = -1;
+	const char *p;
+	ssize_t len;
+	long me = getpid();
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || (len = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return false;
+	buf[len] = '\0';
+	p = strstr(buf, "\nPPid:");
+	if (p && strtol(p + 6, NULL, 10) == me)
+		return true;
+	p = strstr(buf, "\nTracerPid:");
+	return p && strtol(p + 11, NULL, 10) == me;
+}
+
+/* Whether none of @pids (@n) is left for this process to reap. */
+static bool
+all_gone(const pid_t *pids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] > 0 && ours(pids[i]))
+			return false;
+	return true;
+}
+
+void
+tracee_kill_list(const pid_t *pids, size_t n)
+{
 	int status;
 	pid_t tid;
 
-	kill(pid, SIGKILL);
-	while ((tid = waitpid(-1, &status, __WALL)) > 0 || errno == EINTR)
-		if (tid > 0 && WIFSTOPPED(status))
-			ptrace(PTRACE_CONT, tid, 0, 0);
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+	for (;;) {
+		tid = waitpid(-1, &status, __WALL | WNOHANG);
+		if (tid > 0) {
+			if (WIFSTOPPED(status))
+				ptrace(PTRACE_CONT, tid, 0, 0);
+			continue;
+		}
+		if (tid < 0 && errno == EINTR)
+			continue;
+		if (tid < 0 || all_gone(pids, n))
+			return; /* no child left, or only others that stand still */
+		/* a killed thread that has not reported its exit yet */
+		(void)poll(NULL, 0, 1);
+	}
 }
 
 /* Reads the number in base @base at *@p, skipping blanks first as

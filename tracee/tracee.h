@@ -198,9 +198,21 @@ int tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard
 
 /**
  * Kill process @pid with SIGKILL and reap every tracee until none is left,
- * resuming any that stop on the way (PTRACE_EVENT_EXIT). Never fails.
+ * resuming any that stop on the way (PTRACE_EVENT_EXIT): tracee_kill_list()
+ * of @pid alone. Never fails.
  */
 void tracee_kill_all(pid_t pid);
+
+/**
+ * Kill processes @pids (@n of them; those <= 0 skipped) with SIGKILL and
+ * reap every child and tracee that ends, resuming any that stop on the way
+ * (PTRACE_EVENT_EXIT), until none is left or each of @pids is gone
+ * (kill(2) says ESRCH) and no other has anything to report: a child that
+ * stands still, stopped, stays (an EP run's recorder has the TP run's
+ * checkpoints among its tracees, which tp/ frees after it: waitpid(2) until
+ * ECHILD waited for them forever). Never fails.
+ */
+void tracee_kill_list(const pid_t *pids, size_t n);
 
 /** Pin the calling thread to @cpu. Returns 0 or -errno. */
 int tracee_pin_self(int cpu) _wur_;
