@@ -4934,6 +4934,7 @@ import e2e_tpmemc  # noqa: E402,F401 (--mode=tp: memcached -t 2 under a client's
 import e2e_truncated  # noqa: E402,F401 (traces their recorder did not finish)
 import e2e_tpreach  # noqa: E402,F401 (--mode=tp on xz -T2 and the like)
 import e2e_rollback  # noqa: E402,F401 (--mode=tp: rollback of a forced divergence)
+import e2e_tprace  # noqa: E402,F401 (--mode=tp --epoch=20 on the racy programs)
 
 
 def main():
