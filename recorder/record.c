@@ -34,6 +34,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
+#include "ep/ep.h"
 #include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
@@ -1404,8 +1405,17 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	if (r < 0 && !trace_failed)
 		log_error("cannot write the trace: %s (the trace keeps its first %" PRIu64 " events)",
 			  strerror(-r), rec_events_written(rec.w));
-	if (WIFSIGNALED(rec.status))
-		tracee_report_killed(WTERMSIG(rec.status), rec.last_sig_rip, rec.last_sig_tid);
+	/* said once in --mode=tp, for the trace's end: by the EP run, naming
+	 * the thread as the trace does (the log's id, the TP run's); the TP
+	 * run's own end is not the trace's (tp/ says it beside a divergence) */
+	if (WIFSIGNALED(rec.status) && opts->tp_log)
+		log_info("the TP run's process was killed by %s at %#" PRIx64 " (thread %d)",
+			 tracee_signal_name(WTERMSIG(rec.status)), rec.last_sig_rip, rec.last_sig_tid);
+	else if (WIFSIGNALED(rec.status))
+		tracee_report_killed(WTERMSIG(rec.status), rec.last_sig_rip,
+				     rec.ep && ep_log_tid(rec.ep->log, rec.last_sig_tid)
+					     ? ep_log_tid(rec.ep->log, rec.last_sig_tid)
+					     : rec.last_sig_tid);
 	trace_writer_close(rec.w);
 	rec.w = NULL;
 	r = 0;

@@ -517,9 +517,15 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		return r;
 	}
 	if (r == -EDOM) {
+		/* the TP run's crash (its own line is not said: the trace's end
+		 * is the EP run's) goes with it, on the same line */
+		const char *sig = WIFSIGNALED(status) ? sigabbrev_np(WTERMSIG(status)) : NULL;
+
 		write_info(dir, &tp, &ep, cpu, interposed, true, &ei);
-		log_error("the EP run diverged from the TP run (%s); %s cannot be rolled back yet: the "
-			  "TP log is kept in %s", why[0] ? why : "?",
+		log_error("the EP run diverged from the TP run (%s)%s%s; %s cannot be rolled back yet: "
+			  "the TP log is kept in %s", why[0] ? why : "?",
+			  WIFSIGNALED(status) ? "; the TP run's program was killed by SIG" : "",
+			  WIFSIGNALED(status) ? (sig ? sig : "?") : "",
 			  ei.epoch_ms ? "an epoch" : "a whole-program epoch", work);
 		return -EDOM;
 	}

@@ -175,6 +175,32 @@ def c_tprace_order_violation(h):
         check_racy(h, 'order_violation', f'order_violation-{i}', {0})
 
 
+@case('tprace-crash')
+def c_tprace_crash(h):
+    """tests/progs/tp_crash: two threads compute and make syscalls at once,
+    then one dereferences NULL while the other waits (no race: the crash
+    comes at a fixed point). The TP run and its EP run die of it; uprr
+    says the crash once, naming the thread as the trace does (the EP
+    run's, with the log's id: it said the TP run's and the EP run's
+    before, with the EP run's own tid), and each replay dies at the same
+    instruction of the same thread."""
+    trace, rec = h.record([h.prog('tp_crash')], name='tp_crash', expect_status=SEGV,
+                          options=TP_EPOCHS, timeout=RECORD_TIMEOUT)
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    text = info.stdout.decode(errors='replace')
+    epochs, verified, diverged, unchecked = epoch_counts(text)
+    if 'ep run verified: no divergence' not in info_value(text, 'epochs') or diverged:
+        raise Fail('the EP run of tp_crash (no race) was not verified:\n' + text)
+    if info_value(text, 'end') != 'killed by SIGSEGV':
+        raise Fail('the trace does not end with the crash:\n' + text)
+    if len(rec.crash_lines()) != 1:
+        raise Fail(f'uprr record said the crash {len(rec.crash_lines())} times:\n'
+                   f'{tail(rec.stderr)}')
+    log(f'  {epochs} epochs; {rec.crash_lines()[0].decode()}')
+    for _ in range(2):
+        compare(rec, h.replay(trace))
+
+
 # ---- what rollback must make true (not in meson yet: they fail today) ----
 
 ROLLBACKS_RE = re.compile(r'^rollbacks: +(\d+)', re.M)
