@@ -15,8 +15,10 @@ epoch's end" with a "divergence:" line, or "diverged at a syscall");
 the trace, which holds the EP run's execution, replays identically: a
 complete one as recorded (exit status, crash line, stdout), one that ends
 at the divergence to its last event and no further ("trace ends early",
-nothing else said), its stdout a prefix of the recording's (the TP run's,
-released).
+nothing else said), one whose divergence was found at the program's end
+(the EP run's program crashed before another thread made calls the TP
+run's had made) to that end, its status and crash; the replay's stdout
+then a prefix of the recording's (the TP run's, released).
 
 The tprace-rollback-* cases check what rollback must make true (the EP
 run's divergence rolled back, the recording going on to the program's
@@ -29,7 +31,7 @@ e2e.py imports this module after its own cases.
 import re
 import signal
 
-from e2e import Fail, case, compare, log, run, tail
+from e2e import CRASH_RE, Fail, case, compare, log, run, tail
 from e2e_tpmode import epoch_counts
 
 TP_EPOCHS = ['--mode=tp', '--epoch=20']
@@ -61,7 +63,9 @@ def info_value(text, key):
 def check_racy(h, prog, name, statuses, args=()):
     """One recording of @prog: the checks of the module's docstring. The
     program's own status (EP run's) must be in @statuses. Returns a dict:
-    kind ('verified', 'at an end', 'at a syscall'), tp_crashed, status."""
+    kind ('verified', 'at an end' of an epoch, 'at a syscall', 'at the
+    end': calls of the log not made when the program ended), tp_crashed,
+    status."""
     trace, rec, text = record_tp(h, prog, name, args)
     err = rec.stderr.decode(errors='replace')
     if not re.search(r'^mode: +tp,', text, re.M):
@@ -77,7 +81,12 @@ def check_racy(h, prog, name, statuses, args=()):
             raise Fail('uprr info does not say the EP run diverged at a syscall:\n' + text)
         end = info_value(text, 'end')
         if not end.startswith('the recording stopped: '):
-            raise Fail('uprr info does not say where the recording stopped:\n' + text)
+            # found at the program's end: the EP run's program ended (a
+            # crash, while the TP run's other threads had made calls more
+            # before the kill reached them) with calls of the log not made
+            if 'the program ended with' not in err:
+                raise Fail('uprr info does not say where the recording stopped:\n' + text)
+            kind = 'at the end'
     elif rec.status in statuses:
         if diverged:
             kind = 'at an end'
@@ -97,8 +106,23 @@ def check_racy(h, prog, name, statuses, args=()):
                    f'divergence)\n  {rec.explain()}')
     log(f'  {name}: {describe(kind, epochs, verified, diverged, unchecked, tp_crashed)}')
     rep = h.replay(trace)
-    if kind != 'at a syscall':
+    if kind in ('verified', 'at an end'):
         compare(rec, rep)
+        return {'kind': kind, 'tp_crashed': tp_crashed, 'status': rec.status}
+    if kind == 'at the end':
+        # a whole trace: replayed to the end it holds (its exit status, or
+        # its crash, said once), nothing else said
+        end = info_value(text, 'end')
+        m = re.match(r'(exit status (\d+)|killed by (SIG[A-Z0-9]+))$', end)
+        want = (int(m.group(2)) if m and m.group(2) else
+                128 + getattr(signal, m.group(3)) if m else None)
+        others = [ln for ln in rep.uprr_lines() if not CRASH_RE.match(ln)]
+        if (want is None or rep.status != want or others or
+                len(rep.crash_lines()) != (1 if m.group(3) else 0)):
+            raise Fail(f'the replay did not end as the trace does ("{end}")\n  {rep.explain()}')
+        if not rec.stdout.startswith(rep.stdout):
+            raise Fail('the replay printed what the recording (the TP run) did not:\n'
+                       f'  replay:\n{tail(rep.stdout)}\n  recording:\n{tail(rec.stdout)}')
         return {'kind': kind, 'tp_crashed': tp_crashed, 'status': rec.status}
     # the trace ends at the divergence: replayed to its last event
     events = re.search(r'^events: +(\d+)', text, re.M)
@@ -141,7 +165,9 @@ def c_tprace_racy_crash(h):
     """racy_crash until its TP run crashed (SIGSEGV, in 4 of 10 runs; up to
     15 recordings): every trace replays identically; one whose EP run got
     to the crash too replays to the same SIGSEGV at the same instruction
-    (compare()); one that diverged before ends there."""
+    (compare(), or, when the TP run's other threads had made calls more
+    before the kill, a divergence found at the end: to that crash); one
+    that diverged before ends there."""
     for i in range(15):
         r = check_racy(h, 'racy_crash', f'racy_crash-{i}', {0, SEGV})
         if r['tp_crashed']:
@@ -153,7 +179,8 @@ def c_tprace_racy_crash(h):
 @case('tprace-racy_compute')
 def c_tprace_racy_compute(h):
     """racy_compute, twice: the order of its appends, printed, is the
-    interleaving (the EP run diverges at that write); the traces replay."""
+    interleaving (the EP run's other bytes replace the TP run's held
+    write, a divergence of output only); the traces replay."""
     for i in range(2):
         check_racy(h, 'racy_compute', f'racy_compute-{i}', {0})
 
@@ -161,8 +188,8 @@ def c_tprace_racy_compute(h):
 @case('tprace-spsc_queue')
 def c_tprace_spsc_queue(h):
     """spsc_queue, twice: the consumer's batches depend on the
-    interleaving (the EP run diverges at the write of its figures); the
-    traces replay."""
+    interleaving (its figures take another number of lines: the EP run
+    diverges at a syscall); the traces replay."""
     for i in range(2):
         check_racy(h, 'spsc_queue', f'spsc_queue-{i}', {0})
 
@@ -202,6 +229,8 @@ def c_tprace_crash(h):
 
 
 # ---- what rollback must make true (not in meson yet: they fail today) ----
+# (racy_compute has none: its race shows in its output only, which the EP
+# run's bytes replace; order_violation's bug does not show)
 
 ROLLBACKS_RE = re.compile(r'^rollbacks: +(\d+)', re.M)
 
@@ -241,12 +270,6 @@ def c_tprace_rollback_racy_crash(h):
     """racy_crash: rolled back; the recording ends with exit 0 or its
     SIGSEGV, which the replay shows at the same instruction."""
     rollback_case(h, 'racy_crash', {0, SEGV})
-
-
-@case('tprace-rollback-racy_compute')
-def c_tprace_rollback_racy_compute(h):
-    """racy_compute: rolled back, exit 0, replays identically."""
-    rollback_case(h, 'racy_compute', {0})
 
 
 @case('tprace-rollback-spsc_queue')
