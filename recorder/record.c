@@ -1407,8 +1407,10 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			  strerror(-r), rec_events_written(rec.w));
 	/* said once in --mode=tp, for the trace's end: by the EP run, naming
 	 * the thread as the trace does (the log's id, the TP run's); the TP
-	 * run's own end is not the trace's (tp/ says it beside a divergence) */
-	if (WIFSIGNALED(rec.status) && opts->tp_log)
+	 * run's own end is not the trace's (tp/ says it beside a divergence).
+	 * The TP run of --mode=tp is the one with tp_figures (--mode=tp-log's
+	 * recording is its own trace's end) */
+	if (WIFSIGNALED(rec.status) && opts->tp_log && opts->tp_figures)
 		log_info("the TP run's process was killed by %s at %#" PRIx64 " (thread %d)",
 			 tracee_signal_name(WTERMSIG(rec.status)), rec.last_sig_rip, rec.last_sig_tid);
 	else if (WIFSIGNALED(rec.status))
