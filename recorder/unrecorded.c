@@ -206,19 +206,28 @@ rec_go_on_unrecorded(struct recorder *rec)
 }
 
 /* Kill every recorded process and reap them all. Address spaces go first:
- * their checkpoint mirrors are uprr's children too. */
+ * their checkpoint mirrors are uprr's children too. Only this run's
+ * processes are waited for: an EP run's uprr also has the TP run's
+ * checkpoint copies as children, stopped tracees that report nothing, and
+ * a wait for every child hung there for ever once an EP run diverged
+ * (`sort --parallel=2` with --epoch=100, 3 runs in 4). */
 void
 rec_kill_tracees(struct recorder *rec)
 {
 	_cleanup_free_ pid_t *tgids = calloc(rec->nthreads + 1, sizeof(pid_t));
 	size_t n = 0;
 
-	for (size_t i = 0; tgids && i < rec->nthreads; i++)
+	if (!tgids) {
+		while (rec->nthreads)
+			rec_remove_thread(rec, rec->threads[0].tid);
+		tracee_kill_procs(&rec->root, 1);
+		return;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++)
 		tgids[n++] = rec->threads[i].tgid;
+	tgids[n++] = rec->root;
 	while (rec->nthreads)
 		rec_remove_thread(rec, rec->threads[0].tid);
-	for (size_t i = 0; i < n; i++)
-		kill(tgids[i], SIGKILL);
-	tracee_kill_all(rec->root);
+	tracee_kill_procs(tgids, n);
 }
 

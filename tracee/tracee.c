@@ -495,6 +495,62 @@ tracee_kill_all(pid_t pid)
 			ptrace(PTRACE_CONT, tid, 0, 0);
 }
 
+/* Whether @pid, SIGKILLed, is still a child of ours to wait for: reaps
+ * it if it ended, resumes it if it stopped (PTRACE_EVENT_EXIT). */
+static bool
+kill_pending(pid_t pid)
+{
+	int status;
+	pid_t r;
+
+	do
+		r = waitpid(pid, &status, __WALL | WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return false; /* ECHILD: reaped (by the waitpid(-1) below) */
+	if (r == 0)
+		return true;
+	if (WIFSTOPPED(status)) {
+		ptrace(PTRACE_CONT, pid, 0, 0);
+		return true;
+	}
+	return false;
+}
+
+void
+tracee_kill_procs(const pid_t *pids, size_t n)
+{
+	int status;
+	pid_t tid;
+
+	for (size_t i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGKILL);
+	for (;;) {
+		bool pending = false;
+
+		for (size_t i = 0; i < n && !pending; i++)
+			pending = pids[i] > 0 && kill_pending(pids[i]);
+		if (!pending)
+			break;
+		/* one of them has yet to report (its exit, or another
+		 * thread's first): it will, being SIGKILLed */
+		tid = waitpid(-1, &status, __WALL);
+		if (tid > 0 && WIFSTOPPED(status)) {
+			/* a new child of one of them stops at its start:
+			 * killed too (SIGKILL ends a ptrace stop) */
+			kill(tid, SIGKILL);
+			ptrace(PTRACE_CONT, tid, 0, 0);
+		} else if (tid < 0 && errno != EINTR) {
+			break;
+		}
+	}
+	/* what is left and ready (threads of theirs not reaped yet) */
+	while ((tid = waitpid(-1, &status, __WALL | WNOHANG)) > 0 || (tid < 0 && errno == EINTR))
+		if (tid > 0 && WIFSTOPPED(status))
+			ptrace(PTRACE_CONT, tid, 0, 0);
+}
+
 /* Reads the number in base @base at *@p, skipping blanks first as
  * strtoull(3) does; false if there is none. */
 static bool

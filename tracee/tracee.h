@@ -202,6 +202,17 @@ int tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard
  */
 void tracee_kill_all(pid_t pid);
 
+/**
+ * Kill the processes @pids (@n of them) with SIGKILL and reap them, resuming
+ * whatever of uprr's children stops on the way (PTRACE_EVENT_EXIT) and
+ * killing a stopped child that is none of them (a process one of them was
+ * forking). Unlike tracee_kill_all(), it waits only while one of @pids is
+ * still uprr's child: other children that report nothing (the TP run's
+ * checkpoint copies, stopped tracees kept for an EP run's checks) cannot
+ * hold it (waitpid(2): a stopped tracee reports its stop once). Never fails.
+ */
+void tracee_kill_procs(const pid_t *pids, size_t n);
+
 /** Pin the calling thread to @cpu. Returns 0 or -errno. */
 int tracee_pin_self(int cpu) _wur_;
 /** A CPU the calling thread may run on: the one it runs on (sched_getcpu(3)),

@@ -4903,6 +4903,7 @@ import e2e_output  # noqa: E402,F401 (--mode=tp: output commit)
 import e2e_tpmemc  # noqa: E402,F401 (--mode=tp: memcached -t 2 under a client's load)
 import e2e_truncated  # noqa: E402,F401 (traces their recorder did not finish)
 import e2e_tpreach  # noqa: E402,F401 (--mode=tp on xz -T2 and the like)
+import e2e_tpsync  # noqa: E402,F401 (--mode=tp: following the sync order)
 
 
 def main():
