@@ -339,14 +339,18 @@ sync_log_done(struct sync_op *op, int result)
 }
 
 /* Sleeps until the clock is at least @want (@exact: exactly; past it is a
- * divergence). The waiter count is raised before the futex call and the
- * advancer reads it after its increment, both sequentially consistent:
- * either the sleeper's futex call sees the new clock (EAGAIN) or the
- * advancer sees the sleeper and wakes it. */
+ * divergence). The clock goes up by 1 at a time, so it passes @want: the
+ * advance to it wakes the sleepers of its bit (SYNC_WAIT_BITS). The count
+ * of that bit is raised before the futex call and the advancer reads it
+ * after its increment, both sequentially consistent: either the sleeper's
+ * futex call sees the new clock (EAGAIN) or the advancer sees the sleeper
+ * and wakes it. Counts, not flags: a signal handler's operation may wait
+ * inside the wait it interrupted. */
 static void
 wait_clock(struct sync_op *op, uint32_t want, int exact)
 {
 	struct sync_obj *o = op->obj;
+	uint32_t bit = want % SYNC_WAIT_BITS;
 
 	for (;;) {
 		uint32_t c = __atomic_load_n(&o->clock, __ATOMIC_SEQ_CST);
@@ -355,9 +359,10 @@ wait_clock(struct sync_op *op, uint32_t want, int exact)
 			return;
 		if (exact && (int32_t)(c - want) > 0)
 			sync_diverged("its object's clock went past its turn", op, o->addr, op->kind);
-		__atomic_fetch_add(&o->waiters, 1, __ATOMIC_SEQ_CST);
-		raw_futex(&o->clock, FUTEX_WAIT, c);
-		__atomic_fetch_sub(&o->waiters, 1, __ATOMIC_SEQ_CST);
+		__atomic_fetch_add(&o->want[bit], 1, __ATOMIC_SEQ_CST);
+		sync_raw_syscall(SYS_futex, (long)&o->clock, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, c,
+			0, 0, 1l << bit);
+		__atomic_fetch_sub(&o->want[bit], 1, __ATOMIC_SEQ_CST);
 	}
 }
 
@@ -372,9 +377,12 @@ sync_follow_advance(struct sync_op *op)
 {
 	struct sync_obj *o = op->obj;
 
-	__atomic_fetch_add(&o->clock, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&o->waiters, __ATOMIC_SEQ_CST))
-		raw_futex(&o->clock, FUTEX_WAKE, INT_MAX);
+	uint32_t bit = (__atomic_fetch_add(&o->clock, 1, __ATOMIC_SEQ_CST) + 1) % SYNC_WAIT_BITS;
+
+	/* only the sleepers whose turn this may be (wait_clock()) */
+	if (__atomic_load_n(&o->want[bit], __ATOMIC_SEQ_CST))
+		sync_raw_syscall(SYS_futex, (long)&o->clock, FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG,
+			INT_MAX, 0, 0, 1l << bit);
 }
 
 HIDDEN void

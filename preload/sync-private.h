@@ -28,13 +28,25 @@ enum sync_path {
 	SYNC_PATH_OBSERVE,	/* the logged call changed nothing: sync_follow_observe() gives its result */
 };
 
+/* FOLLOW: a thread waiting for clock W of an object sleeps in
+ * FUTEX_WAIT_BITSET with bit W % SYNC_WAIT_BITS, counted in want[] at
+ * that index; an advance to clock C wakes only bit C % SYNC_WAIT_BITS,
+ * and only when want[] counts a sleeper there: one that waits for
+ * another turn sleeps on (woken 1 time in 32 at most, where every advance
+ * woke it: tp_fsum's EP run made 4 ptrace stops of each of its 6,000
+ * lock operations so, its waiter woken, looking, and waiting again). */
+#define SYNC_WAIT_BITS 32
+
 /* One object's logical clock, keyed by its address (a process-wide table:
  * glibc's objects have no room of their own). In FOLLOW the clock word is
  * the futex the threads waiting for their turn sleep on. */
 struct sync_obj {
 	uint64_t addr;
 	uint32_t clock;
-	uint32_t waiters;
+	uint32_t unused;
+	uint8_t want[SYNC_WAIT_BITS];	/* FOLLOW: threads in wait_clock(), per wanted
+					 * clock % SYNC_WAIT_BITS */
+	uint8_t pad[16];		/* one cache line each */
 };
 
 /* One operation in flight */
