@@ -338,11 +338,46 @@ sync_log_done(struct sync_op *op, int result)
 		__atomic_store_n(&op->rec->result, result, __ATOMIC_RELEASE);
 }
 
+/* The futex bitset of clock @c's sleepers (FUTEX_WAIT_BITSET) */
+static inline long
+clock_bit(uint32_t c)
+{
+	return 1l << (c % 32);
+}
+
+/* Says that this thread sleeps until @o's clock is @want: the slot it took
+ * (its index), or -1 if it is counted in the crowd. */
+static int
+sleeper_add(struct sync_obj *o, uint32_t want)
+{
+	for (int i = 0; i < SYNC_SLEEPERS && want + 1 != 0; i++) {
+		uint32_t free_slot = 0;
+
+		if (__atomic_compare_exchange_n(&o->sleepers[i], &free_slot, want + 1, 0,
+				__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+			return i;
+	}
+	__atomic_fetch_add(&o->crowd, 1, __ATOMIC_SEQ_CST);
+	return -1;
+}
+
+static void
+sleeper_remove(struct sync_obj *o, int slot)
+{
+	if (slot >= 0)
+		__atomic_store_n(&o->sleepers[slot], 0, __ATOMIC_SEQ_CST);
+	else
+		__atomic_fetch_sub(&o->crowd, 1, __ATOMIC_SEQ_CST);
+}
+
 /* Sleeps until the clock is at least @want (@exact: exactly; past it is a
- * divergence). The waiter count is raised before the futex call and the
- * advancer reads it after its increment, both sequentially consistent:
- * either the sleeper's futex call sees the new clock (EAGAIN) or the
- * advancer sees the sleeper and wakes it. */
+ * divergence). The clock goes up by 1 at a time, so it passes @want: the
+ * advance to it wakes this thread (sync_follow_advance()). Its slot is
+ * taken before the futex call and the advancer reads the slots after its
+ * increment, both sequentially consistent: either the sleeper's futex call
+ * sees the new clock (EAGAIN) or the advancer sees the sleeper and wakes
+ * it. A slot per wait: a signal handler's operation may wait inside the
+ * wait it interrupted. */
 static void
 wait_clock(struct sync_op *op, uint32_t want, int exact)
 {
@@ -350,14 +385,16 @@ wait_clock(struct sync_op *op, uint32_t want, int exact)
 
 	for (;;) {
 		uint32_t c = __atomic_load_n(&o->clock, __ATOMIC_SEQ_CST);
+		int slot;
 
 		if (c == want || (!exact && (int32_t)(c - want) > 0))
 			return;
 		if (exact && (int32_t)(c - want) > 0)
 			sync_diverged("its object's clock went past its turn", op, o->addr, op->kind);
-		__atomic_fetch_add(&o->waiters, 1, __ATOMIC_SEQ_CST);
-		raw_futex(&o->clock, FUTEX_WAIT, c);
-		__atomic_fetch_sub(&o->waiters, 1, __ATOMIC_SEQ_CST);
+		slot = sleeper_add(o, want);
+		sync_raw_syscall(SYS_futex, (long)&o->clock, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, c,
+			0, 0, clock_bit(want));
+		sleeper_remove(o, slot);
 	}
 }
 
@@ -372,9 +409,20 @@ sync_follow_advance(struct sync_op *op)
 {
 	struct sync_obj *o = op->obj;
 
-	__atomic_fetch_add(&o->clock, 1, __ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&o->waiters, __ATOMIC_SEQ_CST))
-		raw_futex(&o->clock, FUTEX_WAKE, INT_MAX);
+	uint32_t c = __atomic_fetch_add(&o->clock, 1, __ATOMIC_SEQ_CST) + 1;
+	long bits = 0;
+
+	/* only a sleeper whose turn this is (wait_clock()): a wake is a
+	 * ptrace stop in an EP run, and the sleeper's wake-up and next wait
+	 * two more */
+	if (__atomic_load_n(&o->crowd, __ATOMIC_SEQ_CST))
+		bits = FUTEX_BITSET_MATCH_ANY;
+	for (int i = 0; i < SYNC_SLEEPERS && !bits; i++)
+		if (__atomic_load_n(&o->sleepers[i], __ATOMIC_SEQ_CST) == c + 1)
+			bits = clock_bit(c);
+	if (bits)
+		sync_raw_syscall(SYS_futex, (long)&o->clock, FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG,
+			INT_MAX, 0, 0, bits);
 }
 
 HIDDEN void

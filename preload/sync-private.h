@@ -28,13 +28,24 @@ enum sync_path {
 	SYNC_PATH_OBSERVE,	/* the logged call changed nothing: sync_follow_observe() gives its result */
 };
 
+/* FOLLOW: a thread waiting for clock W of an object says so in one of
+ * the object's SYNC_SLEEPERS slots (W + 1; 0: free) before it sleeps, and
+ * an advance to clock C makes a wake only when a slot holds C + 1 (or
+ * more threads sleep on the object than it has slots: `crowd`), with the
+ * bit C % 32 of FUTEX_WAKE_BITSET (a sleeper waits with its W's): one that
+ * waits for another turn sleeps on. An advance used to wake every sleeper:
+ * tp_fsum's EP run made 4 ptrace stops of each of its 6,000 lock
+ * operations, its waiting thread woken, looking and waiting again. */
+#define SYNC_SLEEPERS 4
+
 /* One object's logical clock, keyed by its address (a process-wide table:
  * glibc's objects have no room of their own). In FOLLOW the clock word is
  * the futex the threads waiting for their turn sleep on. */
 struct sync_obj {
 	uint64_t addr;
 	uint32_t clock;
-	uint32_t waiters;
+	uint32_t crowd;				/* FOLLOW: sleepers without a slot */
+	uint32_t sleepers[SYNC_SLEEPERS];	/* FOLLOW: the clocks awaited, + 1 */
 };
 
 /* One operation in flight */

@@ -1384,6 +1384,8 @@ struct rec_ep {
 	uint64_t progress;	/* syscall entries so far (a stall's measure) */
 	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
 	uint64_t stall_progress; /* and progress then */
+	uint64_t stuck_ns;	/* when every thread was found waiting for another, 0: */
+	uint64_t stuck_events;	/* and the events written then (rec_ep_stuck()) */
 	bool started;		/* the first epoch was chosen */
 	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
 	/* what soft ticks' patches of this run wrote (rec_ep_note_patch()) */
@@ -1494,6 +1496,12 @@ bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
  * (their epoch is not checked: the others never reached their ends);
  * may set *@wait_ns to look again. */
 bool rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns);
+/* An EP run none of whose threads can run: whether every one has waited
+ * for EP_STUCK_NS in a futex wait (or a wait for a child) that only another
+ * of its threads could end (record-sched.c): then a divergence (the run
+ * did not make an operation the log's did, and cannot follow it), true.
+ * Else false, with *@wait_ns when to look again. */
+bool rec_ep_stuck(struct recorder *rec, uint64_t *wait_ns);
 /** EP run: its log. */
 struct ep_log *rec_ep_log(struct recorder *rec);
 

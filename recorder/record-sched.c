@@ -78,6 +78,56 @@ rec_others_may_run(const struct recorder *rec, const struct rthread *t)
 	return false;
 }
 
+/* How long an EP run's threads may all wait for one another, with no event
+ * written, before rec_ep_stuck() takes the run as stuck: far longer than a
+ * woken thread takes to report its syscall's exit on a loaded machine */
+#define EP_STUCK_NS 2000000000ull
+
+bool
+rec_ep_stuck(struct recorder *rec, uint64_t *wait_ns)
+{
+	struct rec_ep *ep = rec->ep;
+	const struct rthread *first = NULL;
+	uint64_t now = util_now_ns(), events = rec_events_written(rec->w);
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *u = &rec->threads[i];
+
+		if (u->state == RT_ZOMBIE)
+			continue;
+		if (u->state != RT_IN_SYSCALL || !waits_for_a_thread(u)) {
+			ep->stuck_ns = 0;
+			return false;
+		}
+		first = first ? first : u;
+	}
+	if (!first) {
+		ep->stuck_ns = 0;
+		return false;
+	}
+	if (!ep->stuck_ns || events != ep->stuck_events) {
+		ep->stuck_ns = now;
+		ep->stuck_events = events;
+	}
+	if (now - ep->stuck_ns < EP_STUCK_NS) {
+		if (!*wait_ns || *wait_ns > EP_STUCK_NS / 4)
+			*wait_ns = EP_STUCK_NS / 4;
+		return false;
+	}
+	/* An EP run leaves out the signals from outside and its children's
+	 * SIGCHLD (record-ep.c), and answers timers from the log: nothing
+	 * will end these waits. libuprr-sync's FOLLOW waits so for a turn the
+	 * log gives an operation this run did not make (its thread took
+	 * another path, with no operation the interposer would have found
+	 * different). */
+	rec_ep_diverge_at(rec, first,
+			  "every thread of the run has waited %.1f s in a futex wait (or a wait for a "
+			  "child) that only another could end: the run cannot follow the log (an "
+			  "operation of the log's synchronization order this run did not make?)",
+			  (double)(now - ep->stuck_ns) / 1e9);
+	return true;
+}
+
 bool
 rec_timer_armed(const struct rthread *t)
 {

@@ -865,7 +865,8 @@ record_loop(struct recorder *rec)
 			/* an EP run whose threads all wait for the order
 			 * (record-order.c), or are parked at their epoch ends */
 			if (!next && rec->ep &&
-			    (rec_order_due(rec, &wait_ns) || rec_ep_stalled(rec, &wait_ns)))
+			    (rec_order_due(rec, &wait_ns) || rec_ep_stalled(rec, &wait_ns) ||
+			     rec_ep_stuck(rec, &wait_ns)))
 				continue;
 		} else {
 			struct rthread *cur = rec_find_thread(rec, sched_current(rec->sched));

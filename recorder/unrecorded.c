@@ -221,7 +221,7 @@ rec_kill_tracees(struct recorder *rec)
 	while (rec->nthreads)
 		rec_remove_thread(rec, rec->threads[0].tid);
 	if (!tgids) {
-		tracee_kill_all(rec->root);
+		tracee_kill_list(&rec->root, 1);
 		return;
 	}
 	tgids[n++] = rec->root;

@@ -4935,6 +4935,7 @@ import e2e_truncated  # noqa: E402,F401 (traces their recorder did not finish)
 import e2e_tpreach  # noqa: E402,F401 (--mode=tp on xz -T2 and the like)
 import e2e_rollback  # noqa: E402,F401 (--mode=tp: rollback of a forced divergence)
 import e2e_tprace  # noqa: E402,F401 (--mode=tp --epoch=20 on the racy programs)
+import e2e_tpsync  # noqa: E402,F401 (--mode=tp: following the sync order)
 
 
 def main():

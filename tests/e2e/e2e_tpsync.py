@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end cases of the EP run following the synchronization order
+(doc/sync-order.md, issue 15): what happens when it cannot follow it, and
+what a followed hand-off costs.
+
+e2e.py imports this module after its own cases.
+"""
+
+from e2e import Fail, case, compare_bytes, log, native_run, run
+
+TP = ['--mode=tp']
+
+
+@case('tp-sync-diverge-epochs')
+def c_tp_sync_diverge_epochs(h):
+    """An EP run that diverges from the sync-order log while the TP run's
+    checkpoint copies are kept for its checks (--epoch=10) ends, saying so
+    in one line (exit 124). tests/progs/tp_race with "branch" locks one
+    mutex if its racy counter lost no increment, another if it did: the TP
+    run loses some, its EP run (one thread at a time) none. uprr waited for
+    every child of its own when it killed the EP run's processes, and the
+    copies, stopped tracees, report nothing: it hung for ever (sort
+    --parallel=2 -S 64M with --epoch=100 did, 3 runs in 4, its merge tree's
+    race; the last thing `-vv` showed was the two threads' futex calls in
+    libuprr-sync, by turns). Up to 8 recordings, as the TP run may lose no
+    increment; each must end within 60 s."""
+    argv = [h.prog('tp_race'), '2000', '0', 'branch']
+    for attempt in range(8):
+        trace = h.new_trace_path(f'tp_race-branch-epochs-{attempt}')
+        r = run([h.uprr, 'record', '-o', trace] + TP + ['--epoch=10', '--'] + argv, timeout=60,
+                what='uprr record (it must end: uprr never hangs)', cwd=h.tmp)
+        err = r.stderr.decode(errors='replace')
+        if r.status == 0:
+            log(f'  attempt {attempt + 1}: the TP run lost no increment; recording again')
+            continue
+        if r.status != 124:
+            raise Fail(f'expected exit 0 or 124 (divergence), got {r.status}\n  {r.explain()}')
+        lines = [ln for ln in err.splitlines() if 'diverged' in ln]
+        if (len(lines) != 1 or 'its synchronization order: follow: divergence in thread 0' not in
+                lines[0] or 'another operation (the log has kind 1' not in lines[0]):
+            raise Fail('uprr did not say in one line that the EP run diverged from the '
+                       'sync-order log:\n' + err)
+        log('  ' + lines[0][:200])
+        return
+    raise Fail('no TP run of tp_race branch lost an increment in 8 recordings')
+
+
+@case('tp-sync-stuck')
+def c_tp_sync_stuck(h):
+    """An EP run whose threads all end up waiting for one another ends, as
+    a divergence said in one line (exit 124). tests/progs/tp_sync_stuck:
+    its main thread locks a mutex only if its two adders lost an increment
+    (they do in a TP run, not in an EP run), then a third thread locks it.
+    The EP run's third thread waits in libuprr-sync's FOLLOW for the turn
+    the log gives the main thread's lock, which this run does not make (its
+    last operation: nothing the interposer could find different), while
+    the main thread waits in pthread_join(3). uprr waited in waitpid(2) for
+    ever (every thread blocked in the kernel: no event to come); now, every
+    thread waiting 2 s in such a wait with no event, it stops. Up to 8
+    recordings, as the TP run may lose no increment (then the EP run
+    follows it); each must end within 60 s."""
+    argv = [h.prog('tp_sync_stuck')]
+    native = native_run(argv, 'tp_sync_stuck', cwd=h.tmp)
+    for attempt in range(8):
+        trace = h.new_trace_path(f'tp_sync_stuck-{attempt}')
+        r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=60,
+                what='uprr record (it must end: uprr never hangs)', cwd=h.tmp)
+        err = r.stderr.decode(errors='replace')
+        compare_bytes(native.stdout, r.stdout, 'stdout', 'the native run', 'the TP run')
+        if r.status == 0:
+            log(f'  attempt {attempt + 1}: the TP run lost no increment; recording again')
+            continue
+        if r.status != 124:
+            raise Fail(f'expected exit 0 or 124 (divergence), got {r.status}\n  {r.explain()}')
+        lines = [ln for ln in err.splitlines() if 'diverged' in ln]
+        if len(lines) != 1 or 'the run cannot follow the log' not in lines[0]:
+            raise Fail('uprr did not say in one line that the EP run could not follow the '
+                       'log:\n' + err)
+        log('  ' + lines[0][:240])
+        return
+    raise Fail('no TP run of tp_sync_stuck lost an increment in 8 recordings')
