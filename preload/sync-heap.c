@@ -102,24 +102,11 @@ find_tls_free(void)
 	}
 }
 
-static void
-heap_fork_prepare(void)
-{
-	heap_lock();
-}
-
-static void
-heap_fork_done(void)
-{
-	heap_unlock();
-}
-
 HIDDEN void
 sync_heap_start(void)
 {
 	find_tls_free();
 	sync_heap = 1;
-	pthread_atfork(heap_fork_prepare, heap_fork_done, heap_fork_done);
 }
 
 enum heap_call { H_MALLOC, H_FREE, H_CALLOC, H_REALLOC, H_MEMALIGN, H_VALLOC, H_PVALLOC };
@@ -178,8 +165,8 @@ heap_enter(struct sync_op *op)
 
 /* The mode's part after the call, which returned @r: the mode is not
  * kept across the call (a register or slot that held it would differ
- * between the runs); sync_mode does not change meanwhile (only a fork's
- * child turns it off, and fork() is not run here). */
+ * between the runs); sync_mode does not change meanwhile (fork() is not
+ * run here). */
 static __attribute__((noinline)) void
 heap_leave(struct sync_op *op, void *r)
 {
@@ -207,6 +194,67 @@ sync_heap_run(void *(*fn)(void *), void *arg)
 	heap_depth--;
 	heap_leave(&op, r);
 	return r;
+}
+
+/* The fork in flight (the heap's turn, or its lock in LOG, is held from
+ * sync_heap_fork_prepare() to the parent's or child's part: one at a
+ * time) */
+static struct sync_op fork_op;
+static bool fork_ordered;
+
+/*
+ * A fork is a heap operation: the child's copy of the heap is the parent's
+ * after the heap operations of the clocks before the fork's, in LOG and
+ * FOLLOW alike; unordered, another thread's malloc could come before the
+ * fork in one run and after it in the other, and the child's own calls
+ * then return other addresses. The process's other locks are glibc's
+ * (fork(2) takes malloc's arena locks after the atfork handlers ran).
+ */
+HIDDEN void
+sync_heap_fork_prepare(void)
+{
+	fork_ordered = false;
+	if (!sync_heap || heap_depth)
+		return;
+	switch (sync_begin(&fork_op, &heap_obj, UPRR_SYNC_FORK)) {
+	case SYNC_PATH_LOG:
+		heap_lock();
+		fork_ordered = true;
+		break;
+	case SYNC_PATH_OBSERVE:
+	case SYNC_PATH_FOLLOW:
+		sync_follow_turn(&fork_op);
+		fork_ordered = true;
+		break;
+	default:
+		break;
+	}
+}
+
+HIDDEN void
+sync_heap_fork_parent(void)
+{
+	if (!fork_ordered)
+		return;
+	fork_ordered = false;
+	if (sync_mode == SYNC_LOG) {
+		sync_log_acquired(&fork_op, 0, 0);
+		heap_unlock();
+		return;
+	}
+	sync_follow_done(&fork_op, 0);
+}
+
+/* The child's clocks start again (sync-log.c): only the lock is given back;
+ * the parent's record is the parent's to complete */
+HIDDEN void
+sync_heap_fork_child(void)
+{
+	if (!fork_ordered)
+		return;
+	fork_ordered = false;
+	if (sync_mode == SYNC_LOG)
+		heap_unlock();
 }
 
 struct heap_args {

@@ -44,12 +44,20 @@ static bool tp_mode;
 #define OBJ_BITS 16
 #define OBJ_COUNT (1u << OBJ_BITS)
 static struct sync_obj *objs;
+/* The clocks of the objects shared between processes (UPRR_SYNC_F_SHARED):
+ * a MAP_SHARED anonymous mapping made by the first process, before any
+ * fork, so every process forked from it has the same table at the same
+ * address; 2^12 objects. */
+#define SOBJ_BITS 12
+#define SOBJ_COUNT (1u << SOBJ_BITS)
+static struct sync_obj *sobjs;
 
 struct sync_thread {
 	struct uprr_sync_slot *slot;
 	uint32_t index;		/* the slot's index in the log */
 	uint32_t children;	/* pthread_create calls made so far */
 	uint64_t next;		/* FOLLOW: the next record to follow */
+	uint32_t proc;		/* the slot of its process's first thread */
 };
 static __thread struct sync_thread self __attribute__((tls_model("initial-exec")));
 
@@ -67,13 +75,14 @@ slot_at(uint32_t i)
 }
 
 static struct sync_obj *
-obj_lookup(uint64_t addr)
+obj_lookup(struct sync_obj *table, unsigned bits, uint64_t addr)
 {
 	/* Fibonacci hashing of the address, linear probing */
-	uint32_t h = (uint32_t)((addr * 0x9e3779b97f4a7c15ull) >> (64 - OBJ_BITS));
+	uint32_t h = (uint32_t)((addr * 0x9e3779b97f4a7c15ull) >> (64 - bits));
+	uint32_t count = 1u << bits;
 
-	for (uint32_t n = 0; n < OBJ_COUNT; n++) {
-		struct sync_obj *o = &objs[(h + n) & (OBJ_COUNT - 1)];
+	for (uint32_t n = 0; n < count; n++) {
+		struct sync_obj *o = &table[(h + n) & (count - 1)];
 		uint64_t key = __atomic_load_n(&o->addr, __ATOMIC_ACQUIRE);
 
 		if (key == 0) {
@@ -148,7 +157,7 @@ exclusive_kind(unsigned kind)
 		(kind >= UPRR_SYNC_RW_WRLOCK && kind <= UPRR_SYNC_RW_TIMEDWRLOCK) ||
 		(kind >= UPRR_SYNC_SPIN_LOCK && kind <= UPRR_SYNC_SPIN_UNLOCK) ||
 		kind == UPRR_SYNC_COND_RELEASE || kind == UPRR_SYNC_COND_ACQUIRE ||
-		kind == UPRR_SYNC_HEAP;
+		kind == UPRR_SYNC_HEAP || kind == UPRR_SYNC_FORK;
 }
 
 /* The next clock of @o (LOG) */
@@ -240,6 +249,27 @@ sync_scrub(void)
 			 : "rax", "rcx", "rdi", "memory", "cc");
 }
 
+/* Whether the object at @addr, of an operation of @kind, is shared between
+ * processes: glibc's own flag in the object (x86-64). A semaphore's
+ * `private` word (struct new_sem, after its 64-bit value) is FUTEX_SHARED
+ * for a process-shared one (sem_init(3) with pshared 1, and sem_open(3)'s),
+ * which glibc defines as FUTEX_PRIVATE_FLAG (128; LLL_SHARED in
+ * sysdeps/nptl/lowlevellock-futex.h: the flag is XORed in), 0 for a private
+ * one (seen: 0 and 128); a mutex's __kind has PTHREAD_MUTEX_PSHARED_BIT
+ * (128; nptl/pthread_mutex_init.c, sysdeps/nptl/internaltypes.h). */
+static int
+obj_shared(const void *addr, unsigned kind)
+{
+	if (!sobjs)
+		return 0;
+	if (kind >= UPRR_SYNC_SEM_WAIT && kind <= UPRR_SYNC_SEM_POST)
+		return ((const int *)addr)[2] == 128;
+	if ((kind >= UPRR_SYNC_MUTEX_LOCK && kind <= UPRR_SYNC_MUTEX_UNLOCK) ||
+			kind == UPRR_SYNC_COND_RELEASE || kind == UPRR_SYNC_COND_ACQUIRE)
+		return (((const pthread_mutex_t *)addr)->__data.__kind & 128) != 0;
+	return 0;
+}
+
 HIDDEN enum sync_path
 sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 {
@@ -248,7 +278,9 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	if (sync_mode == SYNC_OFF || !slot)
 		return SYNC_PASS;
 	op->kind = (uint16_t)kind;
-	op->obj = obj_lookup((uint64_t)addr);
+	op->shared = (uint16_t)obj_shared(addr, kind);
+	op->obj = op->shared ? obj_lookup(sobjs, SOBJ_BITS, (uint64_t)addr)
+			     : obj_lookup(objs, OBJ_BITS, (uint64_t)addr);
 	if (sync_mode == SYNC_LOG) {
 		/* reserved first, in one instruction, so a signal handler's
 		 * operations come after the one it interrupted, as the thread
@@ -265,7 +297,8 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 			if (i < head->nrecs) {
 				/* a hole the reader sees as lost */
 				slot->recs[i].obj = (uint64_t)addr;
-				slot->recs[i].flags = UPRR_SYNC_F_OBSERVE;
+				slot->recs[i].flags = (uint16_t)(UPRR_SYNC_F_OBSERVE |
+					(op->shared ? UPRR_SYNC_F_SHARED : 0));
 				__atomic_store_n(&slot->recs[i].kind, (uint16_t)kind, __ATOMIC_RELEASE);
 			}
 			return SYNC_PASS;
@@ -287,7 +320,8 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 			self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE)
 		block_forever();
 	op->rec = &slot->recs[self.next++];
-	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind)
+	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind ||
+			!(op->rec->flags & UPRR_SYNC_F_SHARED) != !op->shared)
 		sync_diverged("another operation", op, (uint64_t)addr, kind);
 	if (!op->obj)
 		sync_diverged("no room for the object's clock", op, (uint64_t)addr, kind);
@@ -301,7 +335,7 @@ log_write(struct sync_op *op, uint32_t clock, int result, unsigned flags)
 		return;
 	op->rec->clock = clock;
 	op->rec->result = result;
-	op->rec->flags = (uint16_t)flags;
+	op->rec->flags = (uint16_t)(flags | (op->shared ? UPRR_SYNC_F_SHARED : 0));
 	/* the kind last: a reader takes a record whose kind is 0 as not
 	 * complete (a thread still blocked in it) */
 	__atomic_store_n(&op->rec->kind, op->kind, __ATOMIC_RELEASE);
@@ -336,6 +370,14 @@ sync_log_done(struct sync_op *op, int result)
 {
 	if (op->rec && result)
 		__atomic_store_n(&op->rec->result, result, __ATOMIC_RELEASE);
+}
+
+/* The futex flag of @op's clock word: a shared object's sleepers are in
+ * other processes too */
+static inline int
+clock_private(const struct sync_op *op)
+{
+	return op->shared ? 0 : FUTEX_PRIVATE_FLAG;
 }
 
 /* The futex bitset of clock @c's sleepers (FUTEX_WAIT_BITSET) */
@@ -392,7 +434,7 @@ wait_clock(struct sync_op *op, uint32_t want, int exact)
 		if (exact && (int32_t)(c - want) > 0)
 			sync_diverged("its object's clock went past its turn", op, o->addr, op->kind);
 		slot = sleeper_add(o, want);
-		sync_raw_syscall(SYS_futex, (long)&o->clock, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, c,
+		sync_raw_syscall(SYS_futex, (long)&o->clock, FUTEX_WAIT_BITSET | clock_private(op), c,
 			0, 0, clock_bit(want));
 		sleeper_remove(o, slot);
 	}
@@ -421,7 +463,7 @@ sync_follow_advance(struct sync_op *op)
 		if (__atomic_load_n(&o->sleepers[i], __ATOMIC_SEQ_CST) == c + 1)
 			bits = clock_bit(c);
 	if (bits)
-		sync_raw_syscall(SYS_futex, (long)&o->clock, FUTEX_WAKE_BITSET | FUTEX_PRIVATE_FLAG,
+		sync_raw_syscall(SYS_futex, (long)&o->clock, FUTEX_WAKE_BITSET | clock_private(op),
 			INT_MAX, 0, 0, bits);
 }
 
@@ -442,8 +484,12 @@ sync_follow_observe(struct sync_op *op)
 
 /* ---- threads ---- */
 
+/* Gives the calling thread its slot: the creator's @parent and @ordinal;
+ * @proc, the slot of its process's first thread (UPRR_SYNC_NSLOTS: this
+ * one, the first thread of a process: the program's, or a forked
+ * child's, @forked) */
 static int
-claim_slot(uint32_t parent, uint32_t ordinal)
+claim_slot(uint32_t parent, uint32_t ordinal, uint32_t proc, uint32_t forked)
 {
 	uint32_t i;
 
@@ -455,6 +501,8 @@ claim_slot(uint32_t parent, uint32_t ordinal)
 		}
 		slot_at(i)->parent = parent;
 		slot_at(i)->ordinal = ordinal;
+		slot_at(i)->proc = proc == UPRR_SYNC_NSLOTS ? i : proc;
+		slot_at(i)->forked = forked;
 		slot_at(i)->tid = (uint32_t)sync_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
 		__atomic_store_n(&slot_at(i)->used, 1, __ATOMIC_RELEASE);
 	} else {
@@ -465,7 +513,8 @@ claim_slot(uint32_t parent, uint32_t ordinal)
 		/* FOLLOW: the slot of the same creator's same rank */
 		for (i = 0; i < head->nthreads && i < UPRR_SYNC_NSLOTS; i++)
 			if (slot_at(i)->used && slot_at(i)->parent == parent &&
-					slot_at(i)->ordinal == ordinal)
+					slot_at(i)->ordinal == ordinal &&
+					slot_at(i)->forked == forked)
 				break;
 		if (i >= head->nthreads || i >= UPRR_SYNC_NSLOTS)
 			return -ENOENT;
@@ -474,33 +523,78 @@ claim_slot(uint32_t parent, uint32_t ordinal)
 	self.index = i;
 	self.children = 0;
 	self.next = 0;
+	self.proc = proc == UPRR_SYNC_NSLOTS ? i : proc;
 	return 0;
 }
 
 HIDDEN int
-sync_thread_child_ordinal(uint32_t *ret_parent)
+sync_thread_child_ordinal(uint32_t *ret_parent, uint32_t *ret_proc)
 {
 	if (sync_mode == SYNC_OFF || !self.slot)
 		return -1;
 	*ret_parent = self.index;
+	*ret_proc = self.proc;
 	return (int)self.children++;
 }
 
 HIDDEN void
-sync_thread_attach(uint32_t parent, uint32_t ordinal)
+sync_thread_attach(uint32_t parent, uint32_t ordinal, uint32_t proc)
 {
-	if (sync_mode != SYNC_OFF && claim_slot(parent, ordinal) < 0 && sync_mode == SYNC_FOLLOW)
+	if (sync_mode != SYNC_OFF && claim_slot(parent, ordinal, proc, 0) < 0 &&
+			sync_mode == SYNC_FOLLOW)
 		sync_diverged("a thread the log does not have", NULL, 0, 0);
 }
 
 /* ---- set-up ---- */
 
+/*
+ * fork(2). The child is a process of its own in the log: its thread takes
+ * a slot as a thread the forking thread created would (the same count of
+ * ranks), marked forked, and its private objects' clocks start from 0 (its
+ * copy of the parent's table held whatever the parent's other threads had
+ * reached, which differs between runs). The shared table is the parent's
+ * (MAP_SHARED). The fork itself is a heap operation (sync-heap.c).
+ */
+static __thread uint32_t fork_parent __attribute__((tls_model("initial-exec")));
+static __thread uint32_t fork_ordinal __attribute__((tls_model("initial-exec")));
+static __thread bool fork_logged __attribute__((tls_model("initial-exec")));
+
 static void
-sync_atfork_child(void)
+sync_fork_prepare(void)
 {
-	/* the child shares the log's pages (MAP_SHARED): it must not write
-	 * them, and it has no log of its own */
-	sync_mode = SYNC_OFF;
+	fork_logged = sync_mode != SYNC_OFF && self.slot;
+	if (!fork_logged)
+		return;
+	sync_heap_fork_prepare();
+	/* the forking thread's (TLS: the child has its copy) */
+	fork_parent = self.index;
+	fork_ordinal = self.children++;
+}
+
+static void
+sync_fork_parent(void)
+{
+	if (fork_logged)
+		sync_heap_fork_parent();
+}
+
+static void
+sync_fork_child(void)
+{
+	if (!fork_logged)
+		return;
+	sync_heap_fork_child();
+	self.slot = NULL;
+	/* the table's pages replaced by zeros (a private mapping: the
+	 * parent's are its own) */
+	if (mmap(objs, OBJ_COUNT * sizeof(*objs), PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED ||
+			claim_slot(fork_parent, fork_ordinal, UPRR_SYNC_NSLOTS, 1) < 0) {
+		if (sync_mode == SYNC_FOLLOW)
+			sync_diverged("a forked process the log does not have", NULL, 0, 0);
+		/* LOG: counted in lost_threads, which the reader refuses */
+		sync_mode = SYNC_OFF;
+	}
 }
 
 static int
@@ -657,20 +751,27 @@ sync_start(void)
 		r = -errno;
 		goto fail;
 	}
+	sobjs = mmap(NULL, SOBJ_COUNT * sizeof(*sobjs), PROT_READ | PROT_WRITE,
+		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sobjs == MAP_FAILED) {
+		sobjs = NULL;
+		r = -errno;
+		goto fail;
+	}
 	r = tp_mode ? map_tp_log(path, nrecs, &mode) : map_log(path, mode, nrecs);
 	if (r < 0)
 		goto fail;
 	/* a program this process executes is another process: no log */
 	unsetenv(UPRR_SYNC_ENV_MODE);
 	sync_mode = mode;
-	pthread_atfork(NULL, NULL, sync_atfork_child);
-	r = claim_slot(UPRR_SYNC_NO_PARENT, 0);
+	r = claim_slot(UPRR_SYNC_NO_PARENT, 0, UPRR_SYNC_NSLOTS, 0);
 	if (r < 0)
 		goto fail;
 	if (mode == SYNC_LOG && heap_s && !strcmp(heap_s, "1"))
 		head->flags |= UPRR_SYNC_HEAD_HEAP;
 	if (head->flags & UPRR_SYNC_HEAD_HEAP)
 		sync_heap_start();
+	pthread_atfork(sync_fork_prepare, sync_fork_parent, sync_fork_child);
 	return;
 fail:
 	sync_mode = SYNC_OFF;

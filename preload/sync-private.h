@@ -54,12 +54,21 @@ struct sync_op {
 	struct uprr_sync_rec *rec;	/* LOG: the reserved record (NULL: the slot is full);
 					 * FOLLOW: the logged one */
 	uint16_t kind;
+	uint16_t shared;		/* the object is shared between processes: its clock
+					 * is in the shared table, its futex not private */
 };
 
 extern HIDDEN enum sync_mode sync_mode;
 /* Whether the heap's calls are ordered too (preload/sync-heap.c) */
 extern HIDDEN int sync_heap;
 HIDDEN void sync_heap_start(void);
+/* fork(2) as a heap operation (UPRR_SYNC_FORK), around glibc's fork:
+ * before it (its turn; LOG: the heap's lock held across the fork), in the
+ * parent after it (the clock taken or advanced), in the child (the lock
+ * given back) */
+HIDDEN void sync_heap_fork_prepare(void);
+HIDDEN void sync_heap_fork_parent(void);
+HIDDEN void sync_heap_fork_child(void);
 /* Runs @fn(@arg) as one operation of the heap's order (when it is on);
  * its result's low 32 bits are the record's */
 HIDDEN void *sync_heap_run(void *(*fn)(void *), void *arg);
@@ -119,8 +128,8 @@ sync_logged_result(const struct sync_op *op)
 
 /* Threads: the creator's side of pthread_create (the new thread's rank,
  * or -1 for a thread that gets no log) and the new thread's first act. */
-HIDDEN int sync_thread_child_ordinal(uint32_t *ret_parent);
-HIDDEN void sync_thread_attach(uint32_t parent, uint32_t ordinal);
+HIDDEN int sync_thread_child_ordinal(uint32_t *ret_parent, uint32_t *ret_proc);
+HIDDEN void sync_thread_attach(uint32_t parent, uint32_t ordinal, uint32_t proc);
 
 /* Stops a FOLLOW run that cannot follow its log (exit 125). */
 HIDDEN _Noreturn void sync_diverged(const char *what, const struct sync_op *op, uint64_t addr,

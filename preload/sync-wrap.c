@@ -120,6 +120,7 @@ struct start {
 	void *arg;
 	uint32_t parent;
 	uint32_t ordinal;
+	uint32_t proc;
 };
 
 static void *
@@ -129,7 +130,7 @@ thread_start(void *p)
 	void *r;
 
 	/* attached first: the free is the thread's first heap operation */
-	sync_thread_attach(s.parent, s.ordinal);
+	sync_thread_attach(s.parent, s.ordinal, s.proc);
 	free(p);
 	sync_scrub();
 	/* not a tail call: the function's frame goes where sync_scrub()
@@ -159,16 +160,16 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
 {
 	struct create_args c;
 	struct start *s;
-	uint32_t parent;
+	uint32_t parent, proc;
 	int ordinal, r;
 
-	ordinal = sync_thread_child_ordinal(&parent);
+	ordinal = sync_thread_child_ordinal(&parent, &proc);
 	if (ordinal < 0)
 		return REAL(create)(thread, attr, fn, arg);
 	s = malloc(sizeof(*s));
 	if (!s)
 		return EAGAIN;
-	*s = (struct start){ fn, arg, parent, (uint32_t)ordinal };
+	*s = (struct start){ fn, arg, parent, (uint32_t)ordinal, proc };
 	/* in the heap's order when it is ordered: the stack is a mapping */
 	c = (struct create_args){ thread, attr, s };
 	r = (int)(long)sync_heap_run(create_run, &c);

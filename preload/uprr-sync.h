@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_SYNC_VERSION 1
+#define UPRR_SYNC_VERSION 2
 /** uprr_sync_head.magic once a process owns the log ("SYNC"). */
 #define UPRR_SYNC_MAGIC 0x434e5953u
 
@@ -79,6 +79,9 @@ enum uprr_sync_kind {
 	UPRR_SYNC_HEAP,			/* obj: the library's heap word; one malloc, free, calloc,
 					 * realloc or memalign call (acquisition); result: the low
 					 * 32 bits of the pointer returned (0 for free) */
+	UPRR_SYNC_FORK,			/* obj: the heap word; a fork(2) made at this turn of the
+					 * heap (acquisition), so the child's copy of the heap is
+					 * the same in every run; result 0 */
 	UPRR_SYNC_NKINDS,
 };
 
@@ -87,6 +90,12 @@ enum uprr_sync_kind {
  * one it took; FOLLOW gives the logged result once the object's clock has
  * reached it, without making the call. */
 #define UPRR_SYNC_F_OBSERVE 0x1u
+/** uprr_sync_rec.flags: the object is shared between processes (a
+ * semaphore or mutex made process-shared, in a MAP_SHARED mapping): its
+ * clock is one for every process of the log, and it is known by its
+ * address, the same in each (mapped before the fork). Other objects'
+ * clocks are their process's (uprr_sync_slot.proc). */
+#define UPRR_SYNC_F_SHARED 0x2u
 
 /** One synchronization operation of one thread. */
 struct uprr_sync_rec {
@@ -99,8 +108,10 @@ struct uprr_sync_rec {
 };
 
 /** A thread's log: who it is (its parent's slot and its rank among the
- * threads that parent created, which do not depend on timing), then its
- * records in program order. */
+ * threads and processes that parent created with pthread_create(3) and
+ * fork(2), which do not depend on timing), then its records in program
+ * order. A forked child's thread is the first of a process of its own:
+ * its private objects have clocks of their own, from 0. */
 struct uprr_sync_slot {
 	uint32_t used;		/* 1 once a thread owns the slot */
 	uint32_t parent;	/* the creator's slot; UPRR_SYNC_NO_PARENT for the first thread */
@@ -108,7 +119,9 @@ struct uprr_sync_slot {
 	uint32_t tid;		/* the kernel tid it had (for reading the log only) */
 	uint64_t count;		/* records reserved (a signal handler's come after) */
 	uint64_t lost;		/* operations not logged: the slot was full */
-	uint64_t pad[4];
+	uint32_t proc;		/* the slot of its process's first thread */
+	uint32_t forked;	/* 1: the first thread of a forked child */
+	uint64_t pad[3];
 	struct uprr_sync_rec recs[];
 };
 #define UPRR_SYNC_NO_PARENT 0xffffffffu

@@ -54,6 +54,7 @@ static const char *const kind_names[UPRR_SYNC_NKINDS] = {
 	[UPRR_SYNC_FUTEX_WAKE] = "futex_wake",
 	[UPRR_SYNC_FUTEX_WAIT] = "futex_wait",
 	[UPRR_SYNC_HEAP] = "heap",
+	[UPRR_SYNC_FORK] = "fork",
 };
 /* clang-format on */
 
@@ -192,6 +193,7 @@ tp_sync_log_thread(const struct tp_sync_log *log, uint32_t i, uint64_t *ret_n)
 }
 
 struct obj_clock {
+	uint64_t proc;		/* the thread's process (its first slot); UINT64_MAX: shared */
 	uint64_t obj;
 	uint32_t clock;
 	uint32_t observe;
@@ -202,6 +204,8 @@ cmp_obj_clock(const void *a, const void *b)
 {
 	const struct obj_clock *x = a, *y = b;
 
+	if (x->proc != y->proc)
+		return x->proc < y->proc ? -1 : 1;
 	if (x->obj != y->obj)
 		return x->obj < y->obj ? -1 : 1;
 	if (x->observe != y->observe)
@@ -248,8 +252,11 @@ tp_sync_log_check(const struct tp_sync_log *log, char *why, size_t why_len)
 					(unsigned long long)i, r->kind);
 				return -EINVAL;
 			}
-			all[n++] = (struct obj_clock){ r->obj, r->clock,
-				!!(r->flags & UPRR_SYNC_F_OBSERVE) };
+			/* a private object's clocks are its process's; a
+			 * shared one's are one sequence */
+			all[n++] = (struct obj_clock){
+				(r->flags & UPRR_SYNC_F_SHARED) ? UINT64_MAX : s->proc, r->obj,
+				r->clock, !!(r->flags & UPRR_SYNC_F_OBSERVE) };
 		}
 	}
 	if (n)
@@ -257,16 +264,17 @@ tp_sync_log_check(const struct tp_sync_log *log, char *why, size_t why_len)
 	/* per object: the changing operations first (observe 0), clocks
 	 * 0..k-1 in order, then the observations, each at most k */
 	for (size_t i = 0; i < n;) {
-		uint64_t obj = all[i].obj;
+		uint64_t obj = all[i].obj, proc = all[i].proc;
 		uint32_t k = 0;
 
-		for (; i < n && all[i].obj == obj && !all[i].observe; i++, k++)
+		for (; i < n && all[i].obj == obj && all[i].proc == proc && !all[i].observe;
+				i++, k++)
 			if (all[i].clock != k) {
 				snprintf(why, why_len, "object %#llx: clock %u where %u was due",
 					(unsigned long long)obj, all[i].clock, k);
 				return -EINVAL;
 			}
-		for (; i < n && all[i].obj == obj; i++)
+		for (; i < n && all[i].obj == obj && all[i].proc == proc; i++)
 			if (all[i].clock > k) {
 				snprintf(why, why_len,
 					"object %#llx: an observation at clock %u, past its %u operations",

@@ -74,15 +74,17 @@ cmd_dump(const char *path)
 		uint64_t n;
 		const struct uprr_sync_slot *s = tp_sync_log_thread(log, t, &n);
 
-		printf("thread %u (tid %u, parent %d, rank %u): %llu records%s\n", t, s->tid,
-			s->parent == UPRR_SYNC_NO_PARENT ? -1 : (int)s->parent, s->ordinal,
-			(unsigned long long)n, s->lost ? " (log full)" : "");
+		printf("thread %u (tid %u, parent %d, rank %u, process %u%s): %llu records%s\n", t,
+			s->tid, s->parent == UPRR_SYNC_NO_PARENT ? -1 : (int)s->parent, s->ordinal,
+			s->proc, s->forked ? ", forked" : "", (unsigned long long)n,
+			s->lost ? " (log full)" : "");
 		for (uint64_t i = 0; i < n; i++) {
 			const struct uprr_sync_rec *r = &s->recs[i];
 
-			printf("  %llu %s %#llx clock %u result %d%s\n", (unsigned long long)i,
+			printf("  %llu %s %#llx clock %u result %d%s%s\n", (unsigned long long)i,
 				tp_sync_kind_name(r->kind), (unsigned long long)r->obj, r->clock,
-				r->result, (r->flags & UPRR_SYNC_F_OBSERVE) ? " observe" : "");
+				r->result, (r->flags & UPRR_SYNC_F_OBSERVE) ? " observe" : "",
+				(r->flags & UPRR_SYNC_F_SHARED) ? " shared" : "");
 		}
 	}
 	tp_sync_log_close(log);

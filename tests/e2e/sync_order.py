@@ -26,7 +26,8 @@ import subprocess
 import sys
 import tempfile
 
-CASES = ['mutex', 'trylock', 'cond', 'sem', 'barrier', 'once', 'rwlock', 'spin', 'futex', 'timed']
+CASES = ['mutex', 'trylock', 'cond', 'sem', 'barrier', 'once', 'rwlock', 'spin', 'futex', 'timed',
+         'fork']
 REAL = {'pigz': ['pigz', '-p', '2', '-c'], 'xz': ['xz', '-1', '-T2', '--block-size=1MiB', '-c']}
 DIVERGED = 125
 SKIP = 77
@@ -41,10 +42,11 @@ def run(argv, timeout):
     return p.returncode, p.stdout, p.stderr.decode(errors='replace')
 
 
-def one_case(args, name, tmp):
+def one_case(args, name, tmp, heap=False):
     prog = os.path.join(args.progs, 'sync_order')
-    log = os.path.join(tmp, name + '.log')
-    rc, want, err = run([args.uprr_sync, 'log', log, '--', prog, name], args.timeout)
+    log = os.path.join(tmp, name + ('-heap' if heap else '') + '.log')
+    rc, want, err = run([args.uprr_sync] + (['--heap'] if heap else []) +
+                        ['log', log, '--', prog, name], args.timeout)
     if rc != 0:
         raise Fail(f'LOG run exited {rc}: {err.strip()}')
     rc, out, err = run([args.uprr_sync, 'check', log], args.timeout)
@@ -156,13 +158,16 @@ def main():
     ap.add_argument('cases', nargs='*')
     args = ap.parse_args()
     if args.list:
-        print('\n'.join(CASES + ['diverge'] + list(REAL) + ['uprr']))
+        print('\n'.join(CASES + ['fork-heap', 'diverge'] + list(REAL) + ['uprr']))
         return 0
     failed = skipped = 0
     with tempfile.TemporaryDirectory(prefix='uprr-sync-') as tmp:
-        for name in args.cases or CASES + ['diverge'] + list(REAL) + ['uprr']:
+        for name in args.cases or CASES + ['fork-heap', 'diverge'] + list(REAL) + ['uprr']:
             try:
-                if name == 'diverge':
+                if name == 'fork-heap':
+                    # the forks in the heap's order (UPRR_SYNC_FORK)
+                    one_case(args, 'fork', tmp, heap=True)
+                elif name == 'diverge':
                     diverge(args, tmp)
                 elif name == 'uprr':
                     under_uprr(args, tmp)

@@ -6,13 +6,15 @@
  * LOG run's every time; natively it differs from run to run). Each case
  * works a pseudo-random while between operations so that the threads race.
  *
- *   sync_order mutex|trylock|cond|sem|barrier|once|rwlock|spin|futex|timed
+ *   sync_order mutex|trylock|cond|sem|barrier|once|rwlock|spin|futex|timed|fork
  */
 #include <linux/futex.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "tests/progs/progs.h"
 
@@ -409,6 +411,103 @@ timed_thread(void *arg)
 	return NULL;
 }
 
+/* ---- processes: a semaphore and a mutex shared by forked children ---- */
+
+/* In a MAP_SHARED page made before the forks: the same address in each */
+struct shared_area {
+	sem_t sem;
+	pthread_mutex_t mutex;
+	int seq[2][MAXSEQ];
+	int nseq[2];
+	double fsum[2];		/* each under its own lock */
+};
+static struct shared_area *sh;
+/* each process's own (its copy of the parent's): per-process clocks */
+static pthread_mutex_t own_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int own_count;
+
+static void
+shared_append(int which, int id)
+{
+	if (sh->nseq[which] < MAXSEQ)
+		sh->seq[which][sh->nseq[which]++] = id;
+	sh->fsum[which] = sh->fsum[which] * 1.0001 + id * 0.1;
+}
+
+static void *
+proc_thread(void *arg)
+{
+	int id = (int)(long)arg;
+	unsigned st = (unsigned)id * 31u + 9;
+
+	for (int i = 0; i < 100; i++) {
+		/* the child's heap too */
+		void *p = malloc(64 + (size_t)i);
+
+		if (i % 2) {
+			sem_wait(&sh->sem);
+			shared_append(0, id);
+			sem_post(&sh->sem);
+		} else {
+			pthread_mutex_lock(&sh->mutex);
+			shared_append(1, id);
+			pthread_mutex_unlock(&sh->mutex);
+		}
+		pthread_mutex_lock(&own_mutex);
+		own_count++;
+		pthread_mutex_unlock(&own_mutex);
+		free(p);
+		work(&st);
+	}
+	return NULL;
+}
+
+/* The parent's main thread (0) and two forked children of 2 threads each
+ * (1-4) take the shared semaphore and mutex in turns */
+static int
+run_forks(void)
+{
+	pthread_mutexattr_t ma;
+	pid_t kids[2];
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return -1;
+	sem_init(&sh->sem, 1, 1);
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutex_init(&sh->mutex, &ma);
+	sh->fsum[0] = sh->fsum[1] = 1.0;
+	for (int c = 0; c < 2; c++) {
+		kids[c] = fork();
+		if (kids[c] < 0)
+			return -1;
+		if (kids[c] == 0) {
+			pthread_t t[2];
+
+			for (long i = 0; i < 2; i++)
+				pthread_create(&t[i], NULL, proc_thread, (void *)(1 + 2 * c + i));
+			for (int i = 0; i < 2; i++)
+				pthread_join(t[i], NULL);
+			_exit(own_count == 200 ? 0 : 1);
+		}
+	}
+	proc_thread(0);
+	for (int c = 0; c < 2; c++) {
+		int status;
+
+		if (waitpid(kids[c], &status, 0) < 0 || !WIFEXITED(status) ||
+				WEXITSTATUS(status) != 0) {
+			say("child %d failed\n", c);
+			return -1;
+		}
+	}
+	print_seq("semaphore order", sh->seq[0], sh->nseq[0]);
+	print_seq("mutex order", sh->seq[1], sh->nseq[1]);
+	say("sums %.6f %.6f\n", sh->fsum[0], sh->fsum[1]);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -453,6 +552,8 @@ main(int argc, char **argv)
 	} else if (!strcmp(mode, "spin")) {
 		pthread_spin_init(&spin, PTHREAD_PROCESS_PRIVATE);
 		run_threads(3, spin_thread);
+	} else if (!strcmp(mode, "fork")) {
+		return run_forks() < 0 ? 1 : 0;
 	} else if (!strcmp(mode, "futex")) {
 		run_threads(2, futex_thread);
 		print_seq("woken", wake_res, 200);
