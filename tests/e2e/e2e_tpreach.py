@@ -20,7 +20,7 @@ import time
 
 from e2e import (Fail, case, compare_bytes, kill_group, log, native_run, read, run, start,
                  tail, time_left)
-from e2e import MAKE_FILES, need
+from e2e import MAKE_FILES, MP_SCRIPT, need, python_script
 from e2e_tpmode import real_program, text_input, tp_record_replay
 
 
@@ -70,6 +70,33 @@ def c_tp_reach_child_exit(h):
     native = native_run([copy], 'tp_child_exit', cwd=h.tmp)
     _, rec, _ = tp_record_replay(h, [copy], 'tp_child_exit', remove=[copy], replays=2)
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('tp-reach-python-mp')
+def c_tp_reach_python_mp(h):
+    """python3 multiprocessing, Pool(2).map of 1000 tasks: two forked
+    workers take the result queue's lock, a POSIX semaphore in a /dev/shm
+    page (process-shared), in turns. libuprr-sync logs the forked workers
+    (a slot per process) and orders the semaphore across processes (its
+    clock in the interposer's shared table); without that, the EP run took
+    the lock in another order and diverged at a worker's write of a result
+    (`it is number 103 of the log's order of shared-state calls, and 105
+    went already`: 10 of 10 recordings with main's uprr). Three recordings,
+    each verified and replayed with the script gone; the results as
+    natively (the pids aside)."""
+    argv, script = python_script(h, 'pool.py', MP_SCRIPT)
+    native = native_run(argv, 'pool', cwd=h.tmp)
+    pattern = rb'^(results|digest|workers|\d+ \d+ )'
+    for i in range(3):
+        _, rec, text = tp_record_replay(h, argv, f'pool-{i}', remove=[script] if i == 2 else ())
+        if not re.search(r'^threads: .* in 3 processes', text, re.M):
+            raise Fail('uprr info does not count the parent and its 2 workers:\n' + text)
+        want = [ln for ln in native.stdout.splitlines() if re.search(pattern, ln)]
+        got = [ln for ln in rec.stdout.splitlines() if re.search(pattern, ln)]
+        if len(want) < 13:
+            raise Fail('the native run printed too little:\n' + tail(native.stdout))
+        compare_bytes(b'\n'.join(want), b'\n'.join(got), 'the results', 'the native run',
+                      f'recording {i}')
 
 
 @case('tp-reach-detached')
