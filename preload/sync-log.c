@@ -45,9 +45,12 @@ static bool tp_mode;
 #define OBJ_COUNT (1u << OBJ_BITS)
 static struct sync_obj *objs;
 /* The clocks of the objects shared between processes (UPRR_SYNC_F_SHARED):
- * a MAP_SHARED anonymous mapping made by the first process, before any
- * fork, so every process forked from it has the same table at the same
- * address; 2^12 objects. */
+ * a MAP_SHARED anonymous mapping made before the process's first fork (in
+ * the forking thread, at the same point of its program in every run), so
+ * every process forked from it has the same table at the same address;
+ * 2^12 objects. Not before: a program that never forks keeps the mappings
+ * it had (an EP run's check and a rollback take two shared anonymous
+ * mappings as different files). Until then every object is private. */
 #define SOBJ_BITS 12
 #define SOBJ_COUNT (1u << SOBJ_BITS)
 static struct sync_obj *sobjs;
@@ -260,7 +263,7 @@ sync_scrub(void)
 static int
 obj_shared(const void *addr, unsigned kind)
 {
-	if (!sobjs)
+	if (!__atomic_load_n(&sobjs, __ATOMIC_ACQUIRE))
 		return 0;
 	if (kind >= UPRR_SYNC_SEM_WAIT && kind <= UPRR_SYNC_SEM_POST)
 		return ((const int *)addr)[2] == 128;
@@ -565,6 +568,14 @@ sync_fork_prepare(void)
 	fork_logged = sync_mode != SYNC_OFF && self.slot;
 	if (!fork_logged)
 		return;
+	if (!__atomic_load_n(&sobjs, __ATOMIC_ACQUIRE)) {
+		void *p = mmap(NULL, SOBJ_COUNT * sizeof(*sobjs), PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		/* failed: the objects stay private (each process's clocks) */
+		if (p != MAP_FAILED)
+			__atomic_store_n(&sobjs, (struct sync_obj *)p, __ATOMIC_RELEASE);
+	}
 	sync_heap_fork_prepare();
 	/* the forking thread's (TLS: the child has its copy) */
 	fork_parent = self.index;
@@ -751,13 +762,7 @@ sync_start(void)
 		r = -errno;
 		goto fail;
 	}
-	sobjs = mmap(NULL, SOBJ_COUNT * sizeof(*sobjs), PROT_READ | PROT_WRITE,
-		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sobjs == MAP_FAILED) {
-		sobjs = NULL;
-		r = -errno;
-		goto fail;
-	}
+
 	r = tp_mode ? map_tp_log(path, nrecs, &mode) : map_log(path, mode, nrecs);
 	if (r < 0)
 		goto fail;
