@@ -28,6 +28,7 @@
 #include <link.h>
 #include <malloc.h>
 #include <linux/futex.h>
+#include <time.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -102,10 +103,85 @@ find_tls_free(void)
 	}
 }
 
+/*
+ * A thread's end. glibc runs a thread's exit path after its function
+ * returned (start_thread(): TSD and thread_local destructors, then
+ * __libc_thread_freeres(): the tcache's frees and the arena put on the free
+ * list under glibc's own locks; a detached thread's stack queued in the
+ * cache), with internal calls nothing can interpose; which arena and which
+ * cached stack a later thread gets depends on whether that path is over.
+ * So a thread's end is a heap operation (UPRR_SYNC_THREAD_END), and the
+ * heap's next operation first waits until the kernel cleared the ended
+ * thread's tid word (what pthread_join(3) waits for: CLONE_CHILD_CLEARTID,
+ * set_tid_address(2); the kernel does it after the robust list and every
+ * user-space step), in LOG and FOLLOW alike. The word is struct pthread's
+ * tid, at tid_off from pthread_self(), found at start by looking for the
+ * main thread's tid (-1: not found, no end is ordered).
+ */
+static long tid_off = -1;
+/* The tid word of the thread whose end was the heap's last operation, if
+ * no heap operation has waited for it yet (read and set at a heap turn) */
+static uint32_t *pending_end;
+
+static void
+find_tid_off(void)
+{
+	/* the tid the EP run answers is the TP run's, as its memory holds */
+	uint32_t tid = (uint32_t)sync_raw_syscall(SYS_gettid, 0, 0, 0, 0, 0, 0);
+	const uint32_t *p = (const uint32_t *)pthread_self();
+
+	for (long i = 0; i < 1024; i++)
+		if (p[i] == tid) {
+			tid_off = i * 4;
+			return;
+		}
+}
+
+/* Waits until the kernel cleared tid word @w (0: done; -ETIMEDOUT after
+ * about 2 s if @bounded). A wake the kernel makes wakes one waiter: a
+ * pthread_join(3) of the same thread may have slept through it while this
+ * one took it, so the word's waiters are woken again once it is 0. */
+static int
+wait_tid(uint32_t *w, bool bounded)
+{
+	for (int n = 0;; n++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		uint32_t v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
+
+		if (v == 0) {
+			sync_raw_syscall(SYS_futex, (long)w, FUTEX_WAKE, INT_MAX, 0, 0, 0);
+			return 0;
+		}
+		if (bounded && n >= 200)
+			return -ETIMEDOUT;
+		/* not private: the kernel's wake at exit is not */
+		sync_raw_syscall(SYS_futex, (long)w, FUTEX_WAIT, v, (long)&ts, 0, 0);
+	}
+}
+
+/* At a heap turn: waits for the end of the thread whose end came before
+ * (LOG: at most 2 s, and says so in the record; FOLLOW: as the log says) */
+static void
+heap_wait_end(struct sync_op *op)
+{
+	uint32_t *w = pending_end;
+
+	if (!w)
+		return;
+	pending_end = NULL;
+	if (sync_mode == SYNC_LOG) {
+		if (wait_tid(w, true) == 0)
+			op->flags |= UPRR_SYNC_F_ENDED;
+	} else if (op->rec->flags & UPRR_SYNC_F_ENDED) {
+		(void)wait_tid(w, false);
+	}
+}
+
 HIDDEN void
 sync_heap_start(void)
 {
 	find_tls_free();
+	find_tid_off();
 	sync_heap = 1;
 }
 
@@ -153,10 +229,12 @@ heap_enter(struct sync_op *op)
 	switch (sync_begin(op, &heap_obj, UPRR_SYNC_HEAP)) {
 	case SYNC_PATH_LOG:
 		heap_lock();
+		heap_wait_end(op);
 		return true;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
 		sync_follow_turn(op);
+		heap_wait_end(op);
 		return true;
 	default:
 		return false;
@@ -219,11 +297,13 @@ sync_heap_fork_prepare(void)
 	switch (sync_begin(&fork_op, &heap_obj, UPRR_SYNC_FORK)) {
 	case SYNC_PATH_LOG:
 		heap_lock();
+		heap_wait_end(&fork_op);
 		fork_ordered = true;
 		break;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
 		sync_follow_turn(&fork_op);
+		heap_wait_end(&fork_op);
 		fork_ordered = true;
 		break;
 	default:
@@ -255,6 +335,56 @@ sync_heap_fork_child(void)
 	fork_ordered = false;
 	if (sync_mode == SYNC_LOG)
 		heap_unlock();
+}
+
+HIDDEN void
+sync_heap_thread_end(void)
+{
+	struct sync_op op;
+	uint32_t *w;
+
+	if (!sync_heap || heap_depth || tid_off < 0)
+		return;
+	w = (uint32_t *)((char *)pthread_self() + tid_off);
+	switch (sync_begin(&op, &heap_obj, UPRR_SYNC_THREAD_END)) {
+	case SYNC_PATH_LOG:
+		heap_lock();
+		heap_wait_end(&op);
+		pending_end = w;
+		sync_log_acquired(&op, 0, 0);
+		heap_unlock();
+		break;
+	case SYNC_PATH_OBSERVE:
+	case SYNC_PATH_FOLLOW:
+		sync_follow_turn(&op);
+		heap_wait_end(&op);
+		pending_end = w;
+		sync_follow_done(&op, 0);
+		break;
+	default:
+		return;
+	}
+	/* its heap calls from here on (TSD destructors, glibc's exit path)
+	 * take no turn: the heap's next operation waits for them to be over */
+	heap_depth = 1;
+}
+
+static void *
+heap_nothing(void *arg)
+{
+	return arg;
+}
+
+/* exit(3) (the library's destructor, after the program's own): one more
+ * heap operation, which waits for the last thread whose end was logged to
+ * be over, so its exit path's syscalls come before the process's end in
+ * every run (tp_detached: an EP run ended with a detached thread's
+ * rt_sigprocmask and madvise not made, which the TP run had made) */
+__attribute__((destructor)) static void
+heap_fini(void)
+{
+	if (sync_heap && !heap_depth)
+		(void)sync_heap_run(heap_nothing, NULL);
 }
 
 struct heap_args {

@@ -160,7 +160,7 @@ exclusive_kind(unsigned kind)
 		(kind >= UPRR_SYNC_RW_WRLOCK && kind <= UPRR_SYNC_RW_TIMEDWRLOCK) ||
 		(kind >= UPRR_SYNC_SPIN_LOCK && kind <= UPRR_SYNC_SPIN_UNLOCK) ||
 		kind == UPRR_SYNC_COND_RELEASE || kind == UPRR_SYNC_COND_ACQUIRE ||
-		kind == UPRR_SYNC_HEAP || kind == UPRR_SYNC_FORK;
+		kind == UPRR_SYNC_HEAP || kind == UPRR_SYNC_FORK || kind == UPRR_SYNC_THREAD_END;
 }
 
 /* The next clock of @o (LOG) */
@@ -281,6 +281,7 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	if (sync_mode == SYNC_OFF || !slot)
 		return SYNC_PASS;
 	op->kind = (uint16_t)kind;
+	op->flags = 0;
 	op->shared = (uint16_t)obj_shared(addr, kind);
 	op->obj = op->shared ? obj_lookup(sobjs, SOBJ_BITS, (uint64_t)addr)
 			     : obj_lookup(objs, OBJ_BITS, (uint64_t)addr);
@@ -338,7 +339,7 @@ log_write(struct sync_op *op, uint32_t clock, int result, unsigned flags)
 		return;
 	op->rec->clock = clock;
 	op->rec->result = result;
-	op->rec->flags = (uint16_t)(flags | (op->shared ? UPRR_SYNC_F_SHARED : 0));
+	op->rec->flags = (uint16_t)(flags | op->flags | (op->shared ? UPRR_SYNC_F_SHARED : 0));
 	/* the kind last: a reader takes a record whose kind is 0 as not
 	 * complete (a thread still blocked in it) */
 	__atomic_store_n(&op->rec->kind, op->kind, __ATOMIC_RELEASE);

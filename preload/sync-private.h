@@ -56,6 +56,7 @@ struct sync_op {
 	uint16_t kind;
 	uint16_t shared;		/* the object is shared between processes: its clock
 					 * is in the shared table, its futex not private */
+	uint16_t flags;			/* LOG: UPRR_SYNC_F_* the record gets besides */
 };
 
 extern HIDDEN enum sync_mode sync_mode;
@@ -69,6 +70,10 @@ HIDDEN void sync_heap_start(void);
 HIDDEN void sync_heap_fork_prepare(void);
 HIDDEN void sync_heap_fork_parent(void);
 HIDDEN void sync_heap_fork_child(void);
+/* The calling thread ends (its function returned, or pthread_exit(3)): a
+ * heap operation (UPRR_SYNC_THREAD_END) after which its heap calls take no
+ * turn, and which the heap's next operation waits to see over */
+HIDDEN void sync_heap_thread_end(void);
 /* Runs @fn(@arg) as one operation of the heap's order (when it is on);
  * its result's low 32 bits are the record's */
 HIDDEN void *sync_heap_run(void *(*fn)(void *), void *arg);

@@ -36,6 +36,7 @@ static struct {
 	int (*mutex_lock)(pthread_mutex_t *);
 	int (*mutex_trylock)(pthread_mutex_t *);
 	int (*mutex_timedlock)(pthread_mutex_t *, const struct timespec *);
+	void (*exit)(void *);
 	int (*mutex_clocklock)(pthread_mutex_t *, clockid_t, const struct timespec *);
 	int (*mutex_unlock)(pthread_mutex_t *);
 	int (*rw_rdlock)(pthread_rwlock_t *);
@@ -73,6 +74,7 @@ sync_resolve(void)
 #define R(field, name) real.field = dlsym(RTLD_NEXT, name)
 	R(create, "pthread_create");
 	R(mutex_lock, "pthread_mutex_lock");
+	R(exit, "pthread_exit");
 	R(mutex_trylock, "pthread_mutex_trylock");
 	R(mutex_timedlock, "pthread_mutex_timedlock");
 	R(mutex_unlock, "pthread_mutex_unlock");
@@ -138,7 +140,19 @@ thread_start(void *p)
 	 * left) */
 	r = s.fn(s.arg);
 	__asm__ volatile("" : : : "memory");
+	sync_heap_thread_end();
+	sync_scrub();
 	return r;
+}
+
+/* A thread's end by pthread_exit(3) (CPython's threads end so) */
+EXPORT _Noreturn void
+pthread_exit(void *ret)
+{
+	sync_heap_thread_end();
+	sync_scrub();
+	REAL(exit)(ret);
+	__builtin_unreachable();
 }
 
 struct create_args {

@@ -82,6 +82,10 @@ enum uprr_sync_kind {
 	UPRR_SYNC_FORK,			/* obj: the heap word; a fork(2) made at this turn of the
 					 * heap (acquisition), so the child's copy of the heap is
 					 * the same in every run; result 0 */
+	UPRR_SYNC_THREAD_END,		/* obj: the heap word; a thread's end (its function
+					 * returned, or pthread_exit(3)), at this turn of the heap;
+					 * the heap's next operation waits until the kernel has
+					 * cleared the thread's tid word (UPRR_SYNC_F_ENDED) */
 	UPRR_SYNC_NKINDS,
 };
 
@@ -96,6 +100,12 @@ enum uprr_sync_kind {
  * address, the same in each (mapped before the fork). Other objects'
  * clocks are their process's (uprr_sync_slot.proc). */
 #define UPRR_SYNC_F_SHARED 0x2u
+/** uprr_sync_rec.flags of a heap operation: before its call it waited until
+ * the thread whose end (UPRR_SYNC_THREAD_END) came just before it had
+ * exited (glibc's whole exit path run: its arena and tcache given back,
+ * its stack queued in the cache); FOLLOW waits so too. Not set: the wait
+ * gave up (2 s; a TSD destructor waiting for this thread, say). */
+#define UPRR_SYNC_F_ENDED 0x4u
 
 /** One synchronization operation of one thread. */
 struct uprr_sync_rec {

@@ -55,6 +55,7 @@ static const char *const kind_names[UPRR_SYNC_NKINDS] = {
 	[UPRR_SYNC_FUTEX_WAIT] = "futex_wait",
 	[UPRR_SYNC_HEAP] = "heap",
 	[UPRR_SYNC_FORK] = "fork",
+	[UPRR_SYNC_THREAD_END] = "thread_end",
 };
 /* clang-format on */
 

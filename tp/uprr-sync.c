@@ -81,10 +81,11 @@ cmd_dump(const char *path)
 		for (uint64_t i = 0; i < n; i++) {
 			const struct uprr_sync_rec *r = &s->recs[i];
 
-			printf("  %llu %s %#llx clock %u result %d%s%s\n", (unsigned long long)i,
+			printf("  %llu %s %#llx clock %u result %d%s%s%s\n", (unsigned long long)i,
 				tp_sync_kind_name(r->kind), (unsigned long long)r->obj, r->clock,
 				r->result, (r->flags & UPRR_SYNC_F_OBSERVE) ? " observe" : "",
-				(r->flags & UPRR_SYNC_F_SHARED) ? " shared" : "");
+				(r->flags & UPRR_SYNC_F_SHARED) ? " shared" : "",
+				(r->flags & UPRR_SYNC_F_ENDED) ? " after an end" : "");
 		}
 	}
 	tp_sync_log_close(log);
