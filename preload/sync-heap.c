@@ -138,9 +138,12 @@ find_tid_off(void)
 }
 
 /* Waits until the kernel cleared tid word @w (0: done; -ETIMEDOUT after
- * about 2 s if @bounded). A wake the kernel makes wakes one waiter: a
- * pthread_join(3) of the same thread may have slept through it while this
- * one took it, so the word's waiters are woken again once it is 0. */
+ * about 2 s if @bounded). A join that saw it cleared sets it to -1
+ * (glibc's __pthread_clockjoin_ex(): joined): over too (a FOLLOW run
+ * waited for ever where the child of sync_order fork joined the thread
+ * first). A wake the kernel makes wakes one waiter: a pthread_join(3) of
+ * the same thread may have slept through it while this one took it, so
+ * the word's waiters are woken again once it is over. */
 static int
 wait_tid(uint32_t *w, bool bounded)
 {
@@ -148,7 +151,7 @@ wait_tid(uint32_t *w, bool bounded)
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		uint32_t v = __atomic_load_n(w, __ATOMIC_ACQUIRE);
 
-		if (v == 0) {
+		if (v == 0 || v == UINT32_MAX) {
 			sync_raw_syscall(SYS_futex, (long)w, FUTEX_WAKE, INT_MAX, 0, 0, 0);
 			return 0;
 		}
