@@ -103,6 +103,54 @@ Test(sync_order, good_log_checks)
 	cr_assert_eq(tp_sync_log_head(slog)->nthreads, 2);
 }
 
+/* Thread 1 is a forked child's (process 1): the same address in both
+ * processes is two objects, each with clocks from 0; a shared semaphore
+ * is one object across them */
+static void
+two_processes(void)
+{
+	new_log(2);
+	slot(1)->proc = 1;
+	slot(1)->forked = 1;
+	add(0, UPRR_SYNC_MUTEX_LOCK, 0x1000, 0, 0, 0);
+	add(0, UPRR_SYNC_MUTEX_UNLOCK, 0x1000, 1, 0, 0);
+	add(1, UPRR_SYNC_MUTEX_LOCK, 0x1000, 0, 0, 0);
+	add(1, UPRR_SYNC_MUTEX_UNLOCK, 0x1000, 1, 0, 0);
+	add(0, UPRR_SYNC_SEM_WAIT, 0x2000, 0, 0, UPRR_SYNC_F_SHARED);
+	add(1, UPRR_SYNC_SEM_POST, 0x2000, 1, 0, UPRR_SYNC_F_SHARED);
+}
+
+Test(sync_order, processes_have_their_own_clocks)
+{
+	char why[128] = "";
+
+	two_processes();
+	open_log();
+	cr_assert_eq(tp_sync_log_check(slog, why, sizeof(why)), 6, "%s", why);
+}
+
+Test(sync_order, shared_object_is_one_sequence)
+{
+	char why[128] = "";
+
+	two_processes();
+	slot(1)->recs[2].clock = 0;	/* the post at the wait's clock */
+	open_log();
+	cr_assert_eq(tp_sync_log_check(slog, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "0x2000"), "%s", why);
+}
+
+Test(sync_order, private_objects_of_one_process_are_one_sequence)
+{
+	char why[128] = "";
+
+	two_processes();
+	slot(1)->proc = 0;	/* the same process: two locks at clock 0 */
+	open_log();
+	cr_assert_eq(tp_sync_log_check(slog, why, sizeof(why)), -EINVAL);
+	cr_assert(strstr(why, "0x1000"), "%s", why);
+}
+
 Test(sync_order, thread_records_end_at_incomplete_one)
 {
 	uint64_t n;
