@@ -718,27 +718,9 @@ dead_stacks(const struct rec_ep *ep, pid_t pid, const pid_t *tids, const pid_t *
 	return r;
 }
 
-/* uprr's memfd that stands for the log's file @id in MAP_SHARED mappings
- * (shared_fd(), record-ep.c), fstat'ed into @st; -errno if there is none. */
-static int
-shared_memfd_stat(const struct rec_ep *ep, uint32_t id, struct stat *st)
-{
-	uint32_t first;
-
-	if (ep_log_file_first(ep->log, id, &first) < 0)
-		return -ENOENT;
-	for (size_t i = 0; i < ep->nshared; i++)
-		if (ep->shared[i].first == first)
-			return fstat(ep->shared[i].fd, st) < 0 ? -errno : 0;
-	return -ENOENT;
-}
-
 /* The log's kept copies of files that process @tgid maps in place of the
  * originals the TP run mapped, into *@ret (@n of them; paths in @paths,
- * PATH_MAX each); for a file mapped MAP_SHARED, uprr's memfd of it (glibc
- * maps gconv-modules.cache so, read-only: every check of every writable
- * page after it found "file differs: '/usr/lib/x86_64-linux-gnu/gcon' in A,
- * '/memfd:uprr-shared-file (delet' in B"). */
+ * PATH_MAX each). */
 static int
 file_aliases(const struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, size_t *n,
 	     char (**paths)[PATH_MAX])
@@ -749,11 +731,9 @@ file_aliases(const struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, si
 		const char *copy, *original;
 		struct stat st;
 
-		if (ep->files[i].tgid != tgid ||
-		    ep_log_file(ep->log, ep->files[i].id, &copy, &original) < 0 || !original)
-			continue;
-		if (ep->files[i].shared ? shared_memfd_stat(ep, ep->files[i].id, &st) < 0
-					: stat(copy, &st) < 0)
+		if (ep->files[i].tgid != tgid || ep->files[i].shared ||
+		    ep_log_file(ep->log, ep->files[i].id, &copy, &original) < 0 || !original ||
+		    stat(copy, &st) < 0)
 			continue;
 		if (UTIL_GROW(*ret, cap, *n + 1) < 0 || UTIL_GROW(*paths, pcap, *n + 1) < 0)
 			return -ENOMEM;
