@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/user.h>
 
 #include "common/log.h"
@@ -87,7 +88,15 @@ struct ep_log {
 	uint64_t last_k;	  /* the last checkpoint's number */
 	struct ep_sb_reader sb;	  /* its buffered records' reads by reference */
 	bool syscallbuf;	  /* its first exec mapped the syscall buffer */
+	bool follow;		  /* ep_log_open_follow(): the log still grows */
+	bool whole;		  /* read to its end, the writer done */
 };
+
+/* Address space reserved for a thread's calls in a log that grows
+ * (ep_log_open_follow()): they never move, as an EP run holds pointers to
+ * them (rthread.ep_call...) across ep_log_more(). Pages are used only as
+ * calls are added. */
+#define EP_FOLLOW_CALLS_BYTES (16ull << 30)
 
 static struct log_thread *
 find_thread(struct ep_log *log, pid_t tid, bool add)
@@ -98,6 +107,15 @@ find_thread(struct ep_log *log, pid_t tid, bool add)
 	if (!add || UTIL_GROW(log->threads, log->threads_cap, log->nthreads + 1) < 0)
 		return NULL;
 	log->threads[log->nthreads] = (struct log_thread){ .tid = tid };
+	if (log->follow) {
+		void *p = mmap(NULL, EP_FOLLOW_CALLS_BYTES, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (p == MAP_FAILED)
+			return NULL;
+		log->threads[log->nthreads].calls = p;
+		log->threads[log->nthreads].cap = EP_FOLLOW_CALLS_BYTES / sizeof(struct ep_call);
+	}
 	return &log->threads[log->nthreads++];
 }
 
@@ -748,19 +766,13 @@ ep_log_mapped(const struct ep_log *log, size_t *ret_n)
 	return log->mapped;
 }
 
-int
-ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
+/* Read the events of @log's trace from where the last read stopped. */
+static int
+read_events(struct ep_log *log, char *err, size_t errlen)
 {
-	struct ep_log *log = calloc(1, sizeof(*log));
 	struct trace_event ev;
 	int r;
 
-	if (!log)
-		return -ENOMEM;
-	r = trace_reader_open(dir, &log->r, err, errlen);
-	if (r < 0)
-		goto fail;
-	log->sb.r = log->r;
 	while ((r = trace_reader_next(log->r, &ev)) > 0) {
 		r = add_event(log, &ev, err, errlen);
 		if (r == -ENOMEM)
@@ -769,36 +781,117 @@ ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
 			snprintf(err, errlen, "event of thread %u out of place (an exit without its entry, "
 				 "an exec without its image)", ev.tid);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
-	if (r < 0) {
+	if (r < 0)
 		snprintf(err, errlen, "%s", trace_reader_error(log->r));
-		goto fail;
-	}
+	return r;
+}
+
+/* What the log holds once read (to its end, @whole: the writer done). */
+static int
+finish(struct ep_log *log, bool whole, char *err, size_t errlen)
+{
+	int r;
+
 	/* a call an interrupt ended and the log's end caught before its
 	 * restart: the thread was still in it */
-	for (size_t i = 0; i < log->nthreads; i++) {
+	for (size_t i = 0; whole && i < log->nthreads; i++) {
 		struct log_thread *lt = &log->threads[i];
 
 		if (lt->restart && !lt->skipping && lt->ncalls &&
 		    !lt->calls[lt->ncalls - 1].nsigs)
 			lt->calls[lt->ncalls - 1].exited = false;
 	}
+	log->whole = whole;
 	if (!log->root) {
 		snprintf(err, errlen, "the trace starts no program");
-		r = -EBADMSG;
-		goto fail;
+		return -EBADMSG;
 	}
+	free(log->mapped);
+	log->mapped = NULL;
+	log->nmapped = 0;
 	r = collect_mapped(log);
-	if (r < 0) {
+	if (r < 0)
 		snprintf(err, errlen, "out of memory");
+	return r;
+}
+
+/* ep_log_open() and ep_log_open_follow(). */
+static int
+open_log(const char *dir, bool follow, struct ep_log **ret_log, char *err, size_t errlen)
+{
+	struct ep_log *log = calloc(1, sizeof(*log));
+	int r;
+
+	if (!log)
+		return -ENOMEM;
+	log->follow = follow;
+	r = trace_reader_open(dir, &log->r, err, errlen);
+	if (r < 0)
 		goto fail;
-	}
+	if (follow)
+		trace_reader_set_follow(log->r);
+	log->sb.r = log->r;
+	r = read_events(log, err, errlen);
+	if (r >= 0)
+		r = finish(log, !follow, err, errlen);
+	if (r < 0)
+		goto fail;
 	*ret_log = log;
 	return 0;
 fail:
 	ep_log_free(log);
 	return r;
+}
+
+int
+ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
+{
+	return open_log(dir, false, ret_log, err, errlen);
+}
+
+int
+ep_log_open_follow(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
+{
+	return open_log(dir, true, ret_log, err, errlen);
+}
+
+int
+ep_log_more(struct ep_log *log, bool whole, char *err, size_t errlen)
+{
+	int r;
+
+	if (!log->follow || log->whole)
+		return 0;
+	r = trace_reader_follow(log->r);
+	if (r < 0) {
+		snprintf(err, errlen, "%s", trace_reader_error(log->r));
+		return r;
+	}
+	r = read_events(log, err, errlen);
+	return r < 0 ? r : finish(log, whole, err, errlen);
+}
+
+bool
+ep_log_whole(const struct ep_log *log)
+{
+	return !log->follow || log->whole;
+}
+
+bool
+ep_log_ends_known(const struct ep_log *log, uint64_t k)
+{
+	if (k > log->last_k)
+		return false;
+	for (size_t i = 0; i < log->nthreads; i++) {
+		const struct log_thread *lt = &log->threads[i];
+
+		/* only a thread's last end waits for what follows it */
+		if (lt->end_pending && lt->nends && lt->ends[lt->nends - 1].k == k)
+			return ep_log_whole(log);
+	}
+	return true;
 }
 
 void
@@ -818,7 +911,10 @@ ep_log_free(struct ep_log *log)
 				free((void *)c->sent[k].blobs);
 			free(c->sent);
 		}
-		free(log->threads[i].calls);
+		if (log->follow)
+			(void)munmap(log->threads[i].calls, EP_FOLLOW_CALLS_BYTES);
+		else
+			free(log->threads[i].calls);
 		for (size_t j = 0; j < log->threads[i].nends; j++)
 			free(log->threads[i].ends[j].wrote);
 		free(log->threads[i].ends);

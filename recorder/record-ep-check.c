@@ -78,6 +78,27 @@ end_at(const struct ep_log *log, pid_t log_tid, uint64_t k)
 	return lo < n && e[lo].k == k ? &e[lo] : NULL;
 }
 
+/* Tell the TP run's side (lock-step, rec_ep_follow.verdict) the verdict
+ * @v on the epoch checkpoint @k ends, with this run's threads. */
+static void
+tell_verdict(struct recorder *rec, uint64_t k, int v)
+{
+	const struct rec_ep_follow *f = rec->ep->follow;
+	pid_t *tids = calloc(rec->nthreads + 1, sizeof(*tids));
+	pid_t *log_tids = calloc(rec->nthreads + 1, sizeof(*log_tids));
+	size_t n = 0;
+
+	for (size_t i = 0; tids && log_tids && i < rec->nthreads; i++) {
+		if (rec->threads[i].state == RT_ZOMBIE)
+			continue;
+		tids[n] = rec->threads[i].tid;
+		log_tids[n++] = ep_log_tid(rec->ep->log, rec->threads[i].tid);
+	}
+	f->verdict(f->arg, k, v, v == 0 ? rec->ep->verdicts->first : "", tids, log_tids, n);
+	free(tids);
+	free(log_tids);
+}
+
 /* Write the verdict @v (1 verified, 0 diverged, 2 not checked) on the epoch
  * that checkpoint @k ends, and flush the frame: a trace cut after it
  * replays to there. */
@@ -95,6 +116,8 @@ write_verdict(struct recorder *rec, uint64_t k, uint64_t v)
 		return;
 	if (trace_writer_flush(rec->w) < 0)
 		rec_stop_recording(rec, "%s", "cannot write the trace");
+	if (rec->ep->follow && rec->ep->follow->verdict)
+		tell_verdict(rec, k, (int)v);
 }
 
 /* The checkpoint @k of the process whose copy is @copy_pid, found by the
@@ -166,7 +189,12 @@ next_epoch(struct recorder *rec)
 		const char *why;
 		bool thinned;
 
-		if (++ep->k > ep_log_checkpoints(ep->log)) {
+		++ep->k;
+		/* lock-step: the TP run goes on until the log holds the end
+		 * and what tells where each thread stands at it */
+		while (!ep_log_ends_known(ep->log, ep->k) && rec_ep_more(rec))
+			;
+		if (ep->k > ep_log_checkpoints(ep->log)) {
 			ep->k = 0;
 			return;
 		}
@@ -1060,7 +1088,7 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 	if (!ep->started) {
 		/* after the first exec, which the trace starts with */
 		ep->started = true;
-		if (ep_log_checkpoints(ep->log))
+		if (ep_log_checkpoints(ep->log) || ep->follow)
 			next_epoch(rec);
 		/* the first check compares every writable page anyway (the TP
 		 * run's pages written before its first checkpoint are not

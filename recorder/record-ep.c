@@ -63,7 +63,8 @@ same_bytes(const char *a, const char *b)
 }
 
 int
-rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log)
+rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log,
+	    const struct rec_ep_follow *follow)
 {
 	const char *copy;
 	char err[512] = "";
@@ -73,7 +74,9 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 	if (!rec->ep)
 		return -ENOMEM;
 	rec->ep->sync_log = sync_log;
-	r = ep_log_open(dir, &rec->ep->log, err, sizeof(err));
+	rec->ep->follow = follow;
+	r = follow ? ep_log_open_follow(dir, &rec->ep->log, err, sizeof(err))
+		   : ep_log_open(dir, &rec->ep->log, err, sizeof(err));
 	if (r < 0) {
 		log_error("--syscalls-from=%s: %s", dir, err[0] ? err : strerror(-r));
 		return r;
@@ -89,6 +92,35 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 		return -EINVAL;
 	}
 	return 0;
+}
+
+bool
+rec_ep_more(struct recorder *rec)
+{
+	struct rec_ep *ep = rec->ep;
+	char err[512] = "";
+	int r;
+
+	if (!ep || !ep->follow || ep_log_whole(ep->log) || rec->done)
+		return false;
+	/* the TP run runs to its next epoch end, in this thread of uprr
+	 * (tp/lockstep.c): this run's threads stand still meanwhile, at
+	 * ptrace stops or in the kernel (their events wait for it) */
+	r = ep->follow->more(ep->follow->arg);
+	/* the time the TP run took is no stall of this run's */
+	ep->stall_ns = 0;
+	r = ep_log_more(ep->log, r == 0, err, sizeof(err));
+	if (r < 0) {
+		rec_stop_recording(rec, "the TP run's log: %s", err[0] ? err : strerror(-r));
+		return false;
+	}
+	return true;
+}
+
+bool
+rec_ep_follow_idle(struct recorder *rec)
+{
+	return rec_ep_more(rec);
 }
 
 const uint64_t *
@@ -280,6 +312,9 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 	if (sc_ep_unmatched((long)t->nr))
 		return 0;
 	c = log_tid ? ep_log_take(rec->ep->log, log_tid) : NULL;
+	/* lock-step: the TP run has not logged it yet */
+	while (!c && log_tid && rec_ep_more(rec))
+		c = ep_log_take(rec->ep->log, log_tid);
 	if (!c) {
 		diverge(rec, t, "the log has no more syscalls of this thread");
 		return -1;
@@ -559,6 +594,10 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 			return true;
 		return false;
 	}
+	/* lock-step: its exit is still to come (the TP thread stood in it
+	 * at the epoch's end) */
+	while (!c->exited && rec_ep_more(rec))
+		;
 	if (!c->exited) {
 		/* it never returned there: the thread was killed in it (another
 		 * thread's exit_group). It waits here too, in pause(2), which
@@ -856,7 +895,11 @@ rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struc
 	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);
 	uint64_t v[3];
 
-	if (!log_tid || ep_log_take_tsc(rec->ep->log, log_tid, v) < 0) {
+	if (!log_tid)
+		return;
+	while (ep_log_take_tsc(rec->ep->log, log_tid, v) < 0) {
+		if (rec_ep_more(rec))
+			continue;
 		log_debug("thread %d: an rdtsc the log's thread did not make: this run's value", t->tid);
 		return;
 	}

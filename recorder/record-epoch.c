@@ -724,6 +724,33 @@ hand_over(struct recorder *rec, struct kept *kept, size_t n)
 	}
 }
 
+/* Lock-step (rec_epoch_keeper.step): every thread held where checkpoint
+ * rec->epochs.k has it, the log flushed, the keeper's step runs (the EP
+ * run, tp/lockstep.c). */
+static void
+step(struct recorder *rec)
+{
+	_cleanup_free_ pid_t *tids = calloc(rec->nthreads + 1, sizeof(*tids));
+	_cleanup_free_ pid_t *tgids = calloc(rec->nthreads + 1, sizeof(*tgids));
+	uint64_t t0 = util_now_ns();
+	size_t n = 0;
+
+	if (!tids || !tgids) {
+		rec_stop_recording(rec, "%s", "out of memory");
+		return;
+	}
+	if (trace_writer_flush(rec->w) < 0) {
+		rec_stop_recording(rec, "%s", "cannot write the TP run's log");
+		return;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		tids[n] = rec->threads[i].tid;
+		tgids[n++] = rec->threads[i].tgid;
+	}
+	rec->epochs.keeper->step(rec->epochs.keeper->step_arg, rec->epochs.k, tids, tgids, n);
+	rec->epochs.stood_ns += util_now_ns() - t0;
+}
+
 /* The end in progress given up: every thread let go; the next is due a
  * whole epoch later. */
 static void
@@ -765,9 +792,16 @@ take_end(struct recorder *rec)
 		copy_all(rec, kept, &nkept);
 	else
 		rec_stop_recording(rec, "%s", "out of memory");
-	resume_all(rec);
 	/* the check is a test's, not the run's */
 	t2 = util_now_ns() - (rec->epochs.check_ns - check_ns);
+	if (kept && rec->epochs.keeper && rec->epochs.keeper->step && !rec->done) {
+		/* lock-step: the EP run goes on while every thread stands
+		 * here, checkpoint k kept and the log flushed */
+		hand_over(rec, kept, nkept);
+		nkept = 0;
+		step(rec);
+	}
+	resume_all(rec);
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == rec->threads[i].tgid)
 			rss += resident_bytes(rec->threads[i].tgid);

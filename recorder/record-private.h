@@ -603,6 +603,7 @@ struct rec_epochs {
 	uint64_t len_ns;	/* epoch length, 0: no epochs */
 	uint64_t next_ns;	/* when the next one ends (util_now_ns()) */
 	uint64_t k;		/* checkpoints taken (the last one's number) */
+	uint64_t stood_ns;	/* lock-step: time the threads stood at ends while the EP run ran */
 	bool check;		/* check each copy (rec_options.epoch_check) */
 	const struct rec_epoch_keeper *keeper;
 	/* figures for `uprr record -v` */
@@ -723,6 +724,17 @@ rec_serial(const struct recorder *rec)
 
 /** The recorded thread @tid, or NULL. */
 struct rthread *rec_find_thread(struct recorder *rec, pid_t tid);
+
+/* ---- two recorders in one thread (record-stash.c) ---- */
+
+/** @rec's loop runs (till rec_stash_leave()). */
+void rec_stash_enter(struct recorder *rec);
+/** @rec's loop is over: the events kept for it are dropped. */
+void rec_stash_leave(struct recorder *rec);
+/** waitpid(-1, ret_status, __WALL) for @rec's loop: an event kept for it
+ * first; one of the other recorder's tracees is kept for that one, and -1
+ * returned with errno EINTR. */
+pid_t rec_wait_any(struct recorder *rec, int *ret_status);
 /** Forget thread @tid; the last thread of a process takes it out of its
  * address space. */
 void rec_remove_thread(struct recorder *rec, pid_t tid);
@@ -1334,6 +1346,7 @@ struct rec_ep {
 	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
 	uint64_t stall_progress; /* and progress then */
 	bool started;		/* the first epoch was chosen */
+	const struct rec_ep_follow *follow; /* rec_options.ep_follow, or NULL */
 	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
 	/* what soft ticks' patches of this run wrote (rec_ep_note_patch()) */
 	struct ep_patched *patched;
@@ -1355,7 +1368,17 @@ struct ep_patched {
  * answered from, whose program must be executable @exe, byte for byte;
  * @sync_log (or NULL): the synchronization-order log the log's run mapped
  * (rec_options.ep_sync_log). Returns 0 or -errno, having said why. */
-int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log) _wur_;
+int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log,
+		const struct rec_ep_follow *follow) _wur_;
+/** An EP run whose log still grows (rec_options.ep_follow) and holds
+ * nothing more it can go on with: the TP run goes on to its next epoch end
+ * (lock-step), and what it logged meanwhile is read. False when nothing
+ * more will come (no such log, the log whole, the recording stopped). */
+bool rec_ep_more(struct recorder *rec);
+/** An EP run with nothing to run (every thread parked, blocked or waiting
+ * for the order) whose log still grows: rec_ep_more(). True if it was
+ * called. */
+bool rec_ep_follow_idle(struct recorder *rec);
 /** The ranges (pairs: start, end) where an EP run's program will map what the
  * log's did, which uprr's own mappings (stub areas) must leave free, into
  * *@ret_n; NULL and 0 when the recording is not an EP run. */

@@ -841,6 +841,7 @@ record_loop(struct recorder *rec)
 	/* no SA_RESTART: the timer interrupts waitpid() */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
+	rec_stash_enter(rec);
 	while (!rec->done) {
 		uint64_t wait_ns = 0;
 		pid_t tid;
@@ -863,7 +864,8 @@ record_loop(struct recorder *rec)
 			/* an EP run whose threads all wait for the order
 			 * (record-order.c), or are parked at their epoch ends */
 			if (!next && rec->ep &&
-			    (rec_order_due(rec, &wait_ns) || rec_ep_stalled(rec, &wait_ns)))
+			    (rec_order_due(rec, &wait_ns) || rec_ep_stalled(rec, &wait_ns) ||
+			     rec_ep_follow_idle(rec)))
 				continue;
 		} else {
 			struct rthread *cur = rec_find_thread(rec, sched_current(rec->sched));
@@ -879,7 +881,7 @@ record_loop(struct recorder *rec)
 			}
 		}
 		rec_set_timer(wait_ns);
-		tid = waitpid(-1, &status, __WALL);
+		tid = rec_wait_any(rec, &status);
 		if (wait_ns)
 			rec_set_timer(0);
 		if (tid < 0) {
@@ -895,6 +897,7 @@ record_loop(struct recorder *rec)
 			rec_epoch_on_status(rec, tid);
 		rec_dispatch(rec, tid, status);
 	}
+	rec_stash_leave(rec);
 }
 
 /* ---- start ---- */
@@ -1216,7 +1219,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	/* an EP run: its log first, before any trace is made */
 	if (opts->syscalls_from) {
-		r = rec_ep_open(&rec, opts->syscalls_from, exe, opts->ep_sync_log);
+		r = rec_ep_open(&rec, opts->syscalls_from, exe, opts->ep_sync_log, opts->ep_follow);
 		if (r < 0) {
 			rec_ep_free(&rec);
 			return r;
