@@ -47,6 +47,9 @@
  * unchecked. */
 #define EP_STALL_NS 200000000ull
 
+/* Lock-step: how many epochs of the TP run such threads may wait for. */
+#define EP_STALL_ROUNDS 2
+
 void
 rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
 	      struct rec_ep_verdicts *verdicts)
@@ -192,7 +195,7 @@ next_epoch(struct recorder *rec)
 		++ep->k;
 		/* lock-step: the TP run goes on until the log holds the end
 		 * and what tells where each thread stands at it */
-		while (!ep_log_ends_known(ep->log, ep->k) && rec_ep_more(rec))
+		while (!ep_log_ends_known(ep->log, ep->k) && rec_ep_more(rec, "the epoch's end not known yet"))
 			;
 		if (ep->k > ep_log_checkpoints(ep->log)) {
 			ep->k = 0;
@@ -1134,6 +1137,16 @@ rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns)
 	if (!ep->stall_ns || ep->progress != ep->stall_progress) {
 		ep->stall_ns = now;
 		ep->stall_progress = ep->progress;
+		ep->stall_rounds = 0;
+	}
+	/* lock-step: what the threads wait for may be in the TP run's next
+	 * epoch (a synchronization record it completes there); once the log
+	 * holds that epoch, they wait for nothing the log will bring */
+	if (ep->follow && !ep_log_whole(ep->log)) {
+		if (ep_log_checkpoints(ep->log) <= ep->k && ep->stall_rounds++ < EP_STALL_ROUNDS)
+			return rec_ep_more(rec, "threads parked, the others cannot run");
+		give_up(rec, "its threads did not all reach their ends", true);
+		return true;
 	}
 	if (now - ep->stall_ns < EP_STALL_NS) {
 		*wait_ns = EP_STALL_NS / 5;

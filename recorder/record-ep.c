@@ -95,7 +95,7 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 }
 
 bool
-rec_ep_more(struct recorder *rec)
+rec_ep_more(struct recorder *rec, const char *why)
 {
 	struct rec_ep *ep = rec->ep;
 	char err[512] = "";
@@ -106,9 +106,8 @@ rec_ep_more(struct recorder *rec)
 	/* the TP run runs to its next epoch end, in this thread of uprr
 	 * (tp/lockstep.c): this run's threads stand still meanwhile, at
 	 * ptrace stops or in the kernel (their events wait for it) */
+	log_debug("EP run: the TP run goes on (%s)", why);
 	r = ep->follow->more(ep->follow->arg);
-	/* the time the TP run took is no stall of this run's */
-	ep->stall_ns = 0;
 	r = ep_log_more(ep->log, r == 0, err, sizeof(err));
 	if (r < 0) {
 		rec_stop_recording(rec, "the TP run's log: %s", err[0] ? err : strerror(-r));
@@ -120,7 +119,16 @@ rec_ep_more(struct recorder *rec)
 bool
 rec_ep_follow_idle(struct recorder *rec)
 {
-	return rec_ep_more(rec);
+	if (!rec->ep || !rec->ep->follow || ep_log_whole(rec->ep->log) || rec->done)
+		return false;
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+
+		log_debug("EP run idle at checkpoint %" PRIu64 ": thread %d (the log's %d) state %d, "
+			  "call %ld, %s", rec->ep->k, t->tid, ep_log_tid(rec->ep->log, t->tid),
+			  (int)t->state, (long)t->nr, t->ep_parked ? "parked" : "not parked");
+	}
+	return rec_ep_more(rec, "nothing can run");
 }
 
 const uint64_t *
@@ -313,7 +321,7 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 		return 0;
 	c = log_tid ? ep_log_take(rec->ep->log, log_tid) : NULL;
 	/* lock-step: the TP run has not logged it yet */
-	while (!c && log_tid && rec_ep_more(rec))
+	while (!c && log_tid && rec_ep_more(rec, "a call not logged yet"))
 		c = ep_log_take(rec->ep->log, log_tid);
 	if (!c) {
 		diverge(rec, t, "the log has no more syscalls of this thread");
@@ -596,7 +604,7 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 	}
 	/* lock-step: its exit is still to come (the TP thread stood in it
 	 * at the epoch's end) */
-	while (!c->exited && rec_ep_more(rec))
+	while (!c->exited && rec_ep_more(rec, "a call's exit not logged yet"))
 		;
 	if (!c->exited) {
 		/* it never returned there: the thread was killed in it (another
@@ -898,7 +906,7 @@ rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struc
 	if (!log_tid)
 		return;
 	while (ep_log_take_tsc(rec->ep->log, log_tid, v) < 0) {
-		if (rec_ep_more(rec))
+		if (rec_ep_more(rec, "an rdtsc not logged yet"))
 			continue;
 		log_debug("thread %d: an rdtsc the log's thread did not make: this run's value", t->tid);
 		return;

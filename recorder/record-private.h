@@ -735,6 +735,8 @@ void rec_stash_leave(struct recorder *rec);
  * first; one of the other recorder's tracees is kept for that one, and -1
  * returned with errno EINTR. */
 pid_t rec_wait_any(struct recorder *rec, int *ret_status);
+/** Whether another recorder's loop runs in this thread (lock-step). */
+bool rec_stash_others(const struct recorder *rec);
 /** Forget thread @tid; the last thread of a process takes it out of its
  * address space. */
 void rec_remove_thread(struct recorder *rec, pid_t tid);
@@ -1345,6 +1347,7 @@ struct rec_ep {
 	uint64_t progress;	/* syscall entries so far (a stall's measure) */
 	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
 	uint64_t stall_progress; /* and progress then */
+	unsigned stall_rounds;	/* lock-step: times the TP run went on since */
 	bool started;		/* the first epoch was chosen */
 	const struct rec_ep_follow *follow; /* rec_options.ep_follow, or NULL */
 	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
@@ -1374,7 +1377,7 @@ int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const ch
  * nothing more it can go on with: the TP run goes on to its next epoch end
  * (lock-step), and what it logged meanwhile is read. False when nothing
  * more will come (no such log, the log whole, the recording stopped). */
-bool rec_ep_more(struct recorder *rec);
+bool rec_ep_more(struct recorder *rec, const char *why);
 /** An EP run with nothing to run (every thread parked, blocked or waiting
  * for the order) whose log still grows: rec_ep_more(). True if it was
  * called. */

@@ -91,6 +91,15 @@ owns(struct recorder *rec, pid_t tid)
 	return tgid && rec_find_thread(rec, tgid);
 }
 
+bool
+rec_stash_others(const struct recorder *rec)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(active); i++)
+		if (active[i] && active[i] != rec)
+			return true;
+	return false;
+}
+
 pid_t
 rec_wait_any(struct recorder *rec, int *ret_status)
 {

@@ -1312,7 +1312,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			r = record_exec(&rec, t, pid, exe);
 		}
 	}
-	setup_forwarding(pid);
+	/* lock-step: signals for the program go to the TP run's */
+	if (!opts->ep_follow)
+		setup_forwarding(pid);
 	if (r < 0 && trace_writer_flush(rec.w) < 0) {
 		/* the trace failed before the program ran: it runs unrecorded */
 		snprintf(rec.error, sizeof(rec.error), "cannot record the start of %.300s: %s", exe,
@@ -1343,7 +1345,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	/* the trace failed: the program goes on unrecorded, or dies with it */
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {
-		forward_to = 0;
+		if (!opts->ep_follow)
+			forward_to = 0;
 		if (rec.ep_diverged && opts->divergence)
 			snprintf(opts->divergence, opts->divergence_len, "%s", rec.error);
 		else
@@ -1357,7 +1360,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			  " events)", rec.error, rec_events_written(rec.w));
 		rec_go_on_unrecorded(&rec);
 	}
-	forward_to = 0;
+	if (!opts->ep_follow)
+		forward_to = 0;
 	*ret_status = rec.status;
 	log_info("%" PRIu64 " preemptions, %" PRIu64 " signals at execution points, %" PRIu64
 		 " rollbacks, %" PRIu64 " code patches (%zu counted branches), %" PRIu64

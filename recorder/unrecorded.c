@@ -211,14 +211,38 @@ void
 rec_kill_tracees(struct recorder *rec)
 {
 	_cleanup_free_ pid_t *tgids = calloc(rec->nthreads + 1, sizeof(pid_t));
-	size_t n = 0;
+	_cleanup_free_ pid_t *tids = calloc(rec->nthreads + 1, sizeof(pid_t));
+	size_t n = 0, nt = 0;
 
 	for (size_t i = 0; tgids && i < rec->nthreads; i++)
 		tgids[n++] = rec->threads[i].tgid;
+	/* the others' threads first: a leader is reported after them */
+	for (size_t i = 0; tids && i < rec->nthreads; i++)
+		if (rec->threads[i].tid != rec->threads[i].tgid)
+			tids[nt++] = rec->threads[i].tid;
+	for (size_t i = 0; tids && i < rec->nthreads; i++)
+		if (rec->threads[i].tid == rec->threads[i].tgid)
+			tids[nt++] = rec->threads[i].tid;
 	while (rec->nthreads)
 		rec_remove_thread(rec, rec->threads[0].tid);
 	for (size_t i = 0; i < n; i++)
 		kill(tgids[i], SIGKILL);
+	/* lock-step: the other run's tracees (held) are uprr's children too,
+	 * and an EP run's checkpoints (stopped copies): waitpid(-1) would wait
+	 * for them for ever */
+	if (rec_stash_others(rec) || rec->ep) {
+		for (size_t i = 0; i < nt; i++) {
+			int status;
+			pid_t r;
+
+			while ((r = waitpid(tids[i], &status, __WALL)) > 0 || (r < 0 && errno == EINTR))
+				if (r > 0 && WIFSTOPPED(status))
+					ptrace(PTRACE_CONT, r, 0, 0);
+				else if (r > 0)
+					break;
+		}
+		return;
+	}
 	tracee_kill_all(rec->root);
 }
 
