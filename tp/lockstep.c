@@ -48,6 +48,7 @@ struct tp_lockstep {
 	size_t taken_cap;
 	uint64_t released;	/* epochs released: those < released */
 	bool said_diverged;
+	bool said_ended;	/* the EP run ended early: said once */
 	struct tp_lockstep_figures fig;
 };
 
@@ -170,6 +171,15 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 
 	if (UTIL_GROW(ls->taken_ns, ls->taken_cap, k + 1) == 0)
 		ls->taken_ns[k] = util_now_ns();
+	if (ls->ep_done && ls->held) {
+		/* nothing will verify it: it goes out an epoch late, as at the
+		 * end of a run whose EP run did not verify it */
+		if (!ls->said_ended)
+			log_warn("%s", "the EP run ended before the TP run (it diverged): the output "
+				 "held is released unverified from now on");
+		ls->said_ended = true;
+		tp_output_release(ls->held, UINT64_MAX);
+	}
 	ls->tp_k = k;
 	ls->tp_tids = tids;
 	ls->tp_tgids = tgids;
