@@ -46,6 +46,8 @@ struct log_thread {
 	bool end_before;   /* that end was held at the entry of its next call,
 			    * not entered: its next entry says which */
 	bool in_call;	   /* between a traced entry and its exit */
+	bool end_hinted;   /* its pending end's exit is known to be
+			    * -ERESTART* (TRACE_EV_EPOCH's values[4] 1) */
 	uint64_t *tsc;	   /* its rdtsc values (rax, rdx, rcx each: ep_log_take_tsc()) */
 	size_t ntsc, tsc_cap, tsc_next;
 	long last_nr;	   /* its last entry: the call, */
@@ -447,8 +449,13 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 		e->at = EP_END_UNKNOWN; /* an exit before the entry it was held at */
 		return;
 	}
+	lt->end_hinted = false;
 	if (sc_result_restarts((int64_t)ev->values[1])) {
-		/* what the kernel wrote when it was interrupted */
+		/* what the kernel wrote when it was interrupted (told before by
+		 * the end's hint: the same) */
+		free(e->wrote);
+		e->wrote = NULL;
+		e->nwrote = 0;
 		if (ev->nblobs && !(e->wrote = calloc(2 * ev->nblobs, sizeof(*e->wrote))))
 			return;
 		for (uint32_t i = 0; e->wrote && i < ev->nblobs; i++) {
@@ -510,6 +517,20 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 		e->idx = lt->ncalls - 1;
 	}
 	lt->end_pending = e->at != EP_END_UNKNOWN;
+	/* the exit is still to come, but the TP run told what it is (values[4]):
+	 * interrupted, the end stands at the entry (what settle_end() will
+	 * say); the bytes such an exit writes (the time left of a sleep) */
+	lt->end_hinted = lt->end_pending && ev->nvalues >= 5 && ev->values[4] == 1;
+	if (lt->end_hinted && (lt->last_nr == __NR_nanosleep || lt->last_nr == __NR_clock_nanosleep)) {
+		uint64_t rem = lt->last_nr == __NR_nanosleep ? lt->last_args[1] : lt->last_args[3];
+
+		if (rem && (lt->last_nr == __NR_nanosleep || !(lt->last_args[1] & 1 /* TIMER_ABSTIME */)) &&
+		    (e->wrote = calloc(2, sizeof(*e->wrote)))) {
+			e->wrote[0] = rem;
+			e->wrote[1] = 16; /* struct timespec */
+			e->nwrote = 1;
+		}
+	}
 	return 0;
 }
 
@@ -887,8 +908,9 @@ ep_log_ends_known(const struct ep_log *log, uint64_t k)
 	for (size_t i = 0; i < log->nthreads; i++) {
 		const struct log_thread *lt = &log->threads[i];
 
-		/* only a thread's last end waits for what follows it */
-		if (lt->end_pending && lt->nends && lt->ends[lt->nends - 1].k == k)
+		/* only a thread's last end waits for what follows it, unless
+		 * the TP run told it */
+		if (lt->end_pending && !lt->end_hinted && lt->nends && lt->ends[lt->nends - 1].k == k)
 			return ep_log_whole(log);
 	}
 	return true;

@@ -584,6 +584,24 @@ take_written(struct rspace *sp, pid_t pid, pid_t tid, struct dirty_pages **ret)
 	return 0;
 }
 
+/* What an end in a traced call will show (TRACE_EV_EPOCH's values[4],
+ * doc/trace-format.md): the exit stop @t is held at says it now, before
+ * the exit is logged, for an EP run that reads the log as it grows
+ * (lock-step): 1 interrupted (-ERESTART*), 2 ended; 0 not known (not held
+ * at its exit stop). */
+static uint64_t
+in_call_hint(const struct rthread *t)
+{
+	struct user_regs_struct regs;
+	int sig;
+
+	if (!t->epoch_in_syscall || !t->tp_status_due ||
+	    tracee_classify(t->tp_status, &sig) != TRACEE_STOP_SYSCALL_EXIT ||
+	    tracee_get_regs(t->tid, &regs) < 0)
+		return 0;
+	return is_restart(regs.rax) ? 1 : 2;
+}
+
 /* Log the epoch's end in each thread of process @tgid (@copy_pid: its copy,
  * 0: none). */
 static void
@@ -612,8 +630,9 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 			return;
 		}
 		rec_event_init(&ev, TRACE_EV_EPOCH, t->tid);
-		ev.nvalues = 4;
+		ev.nvalues = 5;
 		ev.values[0] = rec->epochs.k;
+		ev.values[4] = in_call_hint(t);
 		ev.values[1] = t->tp_syscalls + (in_library ? (uint64_t)r : 0);
 		ev.values[2] = at_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
 		ev.values[3] = (uint64_t)copy_pid;
