@@ -104,6 +104,32 @@ block_forever(void)
 		raw_futex(&never, FUTEX_WAIT, 0);
 }
 
+/* FOLLOW in an EP run (tp_mode) that goes along with its TP run
+ * (lock-step, doc/uniparallel.md): record @i of @slot may be one the TP
+ * run has not reserved or completed yet (its thread stood in the
+ * operation at an epoch's end, or this thread went on past its end),
+ * which it logs once it goes on. Wait
+ * for it, looking again after a sleep (1 ms, doubling to 64 ms): no one
+ * can wake this thread (the file is written by another process). A record
+ * never completed (the thread was blocked there when the TP run ended)
+ * keeps it here until the process exits, as block_forever() would. */
+static void
+wait_for_record(const struct uprr_sync_slot *slot, uint64_t i)
+{
+	static uint32_t never;
+	long ns = 1000000;
+
+	while (i >= __atomic_load_n(&slot->count, __ATOMIC_ACQUIRE) ||
+	       __atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) == UPRR_SYNC_NONE) {
+		struct timespec ts = { 0, ns };
+
+		sync_raw_syscall(SYS_futex, (long)&never, FUTEX_WAIT | FUTEX_PRIVATE_FLAG, 0,
+				 (long)&ts, 0, 0);
+		if (ns < 64000000)
+			ns *= 2;
+	}
+}
+
 HIDDEN _Noreturn void
 sync_diverged(const char *what, const struct sync_op *op, uint64_t addr, unsigned kind)
 {
@@ -283,6 +309,8 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	 * never completed), the thread was blocked when the LOG run ended
 	 * (in an operation, or in a wait the log does not see, and then here):
 	 * it waits for ever, as it did, until the process exits. */
+	if (tp_mode && self.next < head->nrecs)
+		wait_for_record(slot, self.next);
 	if (self.next >= __atomic_load_n(&slot->count, __ATOMIC_RELAXED) ||
 			self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE)
 		block_forever();
