@@ -397,6 +397,34 @@ in_library(uint64_t rip)
 	return rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE;
 }
 
+/* Where end @e of @lt, held at the entry of its next call (not entered),
+ * stands: that call is @nr with @args, made at @rip (after the syscall
+ * instruction, as an entry's registers have it). */
+static void
+resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t *args, uint64_t rip)
+{
+	bool same = restarts_last(lt, nr);
+
+	if (in_library(rip)) {
+		e->at = EP_END_UNKNOWN;
+	} else if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
+		e->at = nr == __NR_futex || (same && lt->cur_nr == __NR_futex) ? EP_END_FUTEX
+									    : EP_END_UNKNOWN;
+		e->idx = lt->ncalls;
+		e->nr = nr;
+		memcpy(e->args, args, sizeof(e->args));
+		e->rip = rip;
+	} else {
+		e->at = EP_END_ENTRY;
+		e->idx = same ? lt->ncalls - 1 : lt->ncalls;
+		/* a call not logged yet (lock-step): what it is, to know it
+		 * at its entry */
+		e->nr = nr;
+		memcpy(e->args, args, sizeof(e->args));
+		e->rip = rip;
+	}
+}
+
 static void
 note_entry(struct log_thread *lt, const struct trace_event *ev)
 {
@@ -407,23 +435,9 @@ note_entry(struct log_thread *lt, const struct trace_event *ev)
 	if (lt->end_pending && lt->end_before) {
 		/* held at this entry: the call it makes (a restart of the
 		 * last one folds into it) */
-		struct ep_end *e = &lt->ends[lt->nends - 1];
-		bool same = restarts_last(lt, nr);
-
 		lt->end_pending = false;
-		if (in_library(rip)) {
-			e->at = EP_END_UNKNOWN;
-		} else if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
-			e->at = nr == __NR_futex || (same && lt->cur_nr == __NR_futex) ? EP_END_FUTEX
-										    : EP_END_UNKNOWN;
-			e->idx = lt->ncalls;
-			e->nr = nr;
-			memcpy(e->args, &ev->values[1], sizeof(e->args));
-			e->rip = ev->has_regs ? ev->regs[offsetof(struct user_regs_struct, rip) / 8] : 0;
-		} else {
-			e->at = EP_END_ENTRY;
-			e->idx = same ? lt->ncalls - 1 : lt->ncalls;
-		}
+		lt->end_hinted = false;
+		resolve_before(lt, &lt->ends[lt->nends - 1], nr, &ev->values[1], rip);
 	}
 	/* a restart keeps the call's first entry */
 	if (!restarts_last(lt, nr)) {
@@ -444,6 +458,7 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 	if (!lt->end_pending)
 		return;
 	lt->end_pending = false;
+	lt->end_hinted = false;
 	e = &lt->ends[lt->nends - 1];
 	if (lt->end_before) {
 		e->at = EP_END_UNKNOWN; /* an exit before the entry it was held at */
@@ -486,6 +501,7 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 			      .seq = log->nends++ };
 	log->last_k = MAX(log->last_k, e->k);
 	lt->end_pending = false;
+	lt->end_hinted = false;
 	if (ev->values[2] != TRACE_EPOCH_SYSCALL)
 		return 0;
 	e->at = EP_END_UNKNOWN;
@@ -499,8 +515,25 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	 * program's, its registers not comparable (ep_end.library) */
 	e->library = !lt->end_before && in_library(lt->last_rip);
 	if (lt->end_before) {
-		/* held at the entry of its next call (note_entry()) */
+		/* held at the entry of its next call (note_entry()); the TP
+		 * run told which (values[4] 3, its registers rewound onto the
+		 * call): known now, before that entry is logged (lock-step) */
 		lt->end_pending = true;
+		if (ev->nvalues >= 5 && ev->values[4] == 3 && ev->has_regs) {
+			const uint64_t *r = ev->regs;
+			uint64_t args[6] = {
+				r[offsetof(struct user_regs_struct, rdi) / 8],
+				r[offsetof(struct user_regs_struct, rsi) / 8],
+				r[offsetof(struct user_regs_struct, rdx) / 8],
+				r[offsetof(struct user_regs_struct, r10) / 8],
+				r[offsetof(struct user_regs_struct, r8) / 8],
+				r[offsetof(struct user_regs_struct, r9) / 8],
+			};
+
+			resolve_before(lt, e, (long)r[offsetof(struct user_regs_struct, rax) / 8], args,
+				       r[offsetof(struct user_regs_struct, rip) / 8] + 2);
+			lt->end_hinted = true;
+		}
 		return 0;
 	}
 	if (lt->skipping && lt->last_nr == __NR_futex) {
@@ -697,6 +730,7 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 			/* an end before a buffered call: not found */
 			lt->ends[lt->nends - 1].at = EP_END_UNKNOWN;
 			lt->end_pending = false;
+			lt->end_hinted = false;
 		}
 		return add_buffered(log, lt, ev, err, errlen);
 	case TRACE_EV_SITE_PATCH:

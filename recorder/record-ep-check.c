@@ -225,6 +225,18 @@ at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const st
 
 	switch (e->at) {
 	case EP_END_ENTRY:
+		/* lock-step: at the entry of a call not logged yet, the one
+		 * the TP run said (resolve_before(), ep/syscall-log.c) */
+		if (entry && !t->ep_call && taken == e->idx && !ep_log_call(ep->log, log_tid, e->idx) &&
+		    !ep_log_whole(ep->log)) {
+			if ((long)t->nr != e->nr)
+				return false;
+			for (int i = 0; i < sc_nargs(e->nr); i++)
+				if (t->args[i] != e->args[i])
+					return false;
+			return true;
+		}
+		_fallthrough_;
 	case EP_END_EXIT:
 		return entry == (e->at == EP_END_ENTRY) && t->ep_call && taken == e->idx + 1 &&
 		       t->ep_call == ep_log_call(ep->log, log_tid, e->idx);
@@ -1078,6 +1090,19 @@ give_up(struct recorder *rec, const char *why, bool stall)
 	settle(rec);
 }
 
+/* @t stands at its end of the epoch: parked there; the epoch is checked
+ * when all are. */
+static void
+park(struct recorder *rec, struct rthread *t, bool entry)
+{
+	t->ep_parked = true;
+	t->ep_parked_entry = entry;
+	t->state = entry ? RT_AT_ENTRY : RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	rec->ep->stall_ns = 0;
+	settle(rec);
+}
+
 bool
 rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 {
@@ -1112,12 +1137,25 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 		}
 		return false;
 	}
-	t->ep_parked = true;
-	t->ep_parked_entry = entry;
-	t->state = entry ? RT_AT_ENTRY : RT_HELD;
-	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
-	ep->stall_ns = 0;
-	settle(rec);
+	park(rec, t, entry);
+	return true;
+}
+
+bool
+rec_ep_park_unlogged(struct recorder *rec, struct rthread *t)
+{
+	struct rec_ep *ep = rec->ep;
+	const struct ep_end *e;
+	pid_t log_tid;
+
+	if (!ep->ckpts || !ep->follow || rec->done || !ep->k)
+		return false;
+	log_tid = ep_log_tid(ep->log, t->tid);
+	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
+	if (!e || !at_end(ep, t, log_tid, e, true))
+		return false;
+	ep->progress++;
+	park(rec, t, true);
 	return true;
 }
 

@@ -320,7 +320,10 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 	if (sc_ep_unmatched((long)t->nr))
 		return 0;
 	c = log_tid ? ep_log_take(rec->ep->log, log_tid) : NULL;
-	/* lock-step: the TP run has not logged it yet */
+	/* lock-step: the TP run has not logged it yet; it may be where the
+	 * thread's end is (held at its entry in the TP run) */
+	if (!c && log_tid && rec_ep_park_unlogged(rec, t))
+		return 1;
 	while (!c && log_tid && rec_ep_more(rec, "a call not logged yet"))
 		c = ep_log_take(rec->ep->log, log_tid);
 	if (!c) {

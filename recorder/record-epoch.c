@@ -588,7 +588,8 @@ take_written(struct rspace *sp, pid_t pid, pid_t tid, struct dirty_pages **ret)
  * doc/trace-format.md): the exit stop @t is held at says it now, before
  * the exit is logged, for an EP run that reads the log as it grows
  * (lock-step): 1 interrupted (-ERESTART*), 2 ended; 0 not known (not held
- * at its exit stop). */
+ * at its exit stop). 3 (log_ends()): held at the entry of its next call,
+ * not entered, the event's registers its (rewound). */
 static uint64_t
 in_call_hint(const struct rthread *t)
 {
@@ -638,6 +639,12 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		ev.values[3] = (uint64_t)copy_pid;
 		if (!at_syscall && tracee_get_regs(t->tid, &regs) == 0)
 			rec_event_set_regs(&ev, &regs);
+		/* held at a call's entry, not entered: the call (rewound:
+		 * rax its number, rip its instruction) */
+		if (t->epoch_at_entry && tracee_get_regs(t->tid, &regs) == 0) {
+			ev.values[4] = 3;
+			rec_event_set_regs(&ev, &regs);
+		}
 		rec->epochs.user_ends += !at_syscall;
 		if (rec_write_event(rec, &ev) < 0)
 			return;

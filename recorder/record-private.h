@@ -430,6 +430,9 @@ struct rthread {
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
 	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
 				       * SCHED_BLOCKED until every thread reached its own, */
+	bool ep_reentry;	      /* EP run, lock-step: parked at its end at
+				       * the entry of a call not logged yet; its
+				       * entry goes on (rec_entry_tail()) when let go */
 	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
 				       * exit (RT_HELD) */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
@@ -1463,6 +1466,14 @@ void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
  * runnable) until every thread reached its own, and the last one to
  * arrive checks the epoch against its checkpoint. True if parked. */
 bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
+/** Lock-step: @t, at the entry of a call its log thread has not logged
+ * yet, stands at its end of the epoch checked now (the TP run said which
+ * call it would make there): parked (rec_ep_park()). */
+bool rec_ep_park_unlogged(struct recorder *rec, struct rthread *t);
+/** The rest of @t's syscall entry once it is known to be one (its
+ * outputs, the EP run's call, the event): rec_on_syscall_entry()'s, or
+ * again for a thread that rec_ep_park_unlogged() parked first. */
+void rec_entry_tail(struct recorder *rec, struct rthread *t);
 /** EP run: no thread is runnable. True if parked threads were let go
  * (their epoch is not checked: the others never reached their ends);
  * may set *@wait_ns to look again. */

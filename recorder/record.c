@@ -714,6 +714,11 @@ rec_run_current(struct recorder *rec, struct rthread *t)
 
 	switch (state) {
 	case RT_AT_ENTRY:
+		if (t->ep_reentry) {
+			t->ep_reentry = false;
+			rec_entry_tail(rec, t);
+			break;
+		}
 		rec_issue_syscall(rec, t);
 		break;
 	case RT_EXIT_READY:

@@ -128,9 +128,10 @@ choose_cpus(struct tp_lockstep *ls)
 	ls->have_ep_aff = true;
 }
 
-/* Run the EP run until it asks for more or ends. */
+/* Run the EP run until it asks for more or ends (@standing: while the TP
+ * run stands at an epoch's end, counted in the figures). */
 static void
-to_ep(struct tp_lockstep *ls)
+to_ep(struct tp_lockstep *ls, bool standing)
 {
 	uint64_t t0 = util_now_ns();
 
@@ -159,8 +160,10 @@ to_ep(struct tp_lockstep *ls)
 	/* the EP run pinned uprr to its CPU (rec_record()) */
 	if (ls->have_tp_aff)
 		(void)sched_setaffinity(0, sizeof(ls->tp_aff), &ls->tp_aff);
-	ls->fig.steps++;
-	ls->fig.stood_ns += util_now_ns() - t0;
+	if (standing) {
+		ls->fig.steps++;
+		ls->fig.stood_ns += util_now_ns() - t0;
+	}
 }
 
 /* rec_epoch_keeper.step: checkpoint @k taken, the TP run held there. */
@@ -184,7 +187,7 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	ls->tp_tids = tids;
 	ls->tp_tgids = tgids;
 	ls->tp_n = n;
-	to_ep(ls);
+	to_ep(ls, true);
 	ls->tp_tids = ls->tp_tgids = NULL;
 	ls->tp_n = 0;
 }
@@ -276,7 +279,7 @@ int
 tp_lockstep_finish(struct tp_lockstep *ls, int *ret_status, char *dir_buf, size_t dir_len)
 {
 	ls->tp_done = true;
-	to_ep(ls);
+	to_ep(ls, false);
 	if (!ls->ep_done) {
 		log_error("%s", "lock-step: the EP run did not end");
 		return -EIO;

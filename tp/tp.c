@@ -502,9 +502,9 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		cost_since(&ep);
 		tp_lockstep_get_figures(ls, &ei.ls);
 		cpu = ei.ls.cpu;
-		/* what it ran alongside, while the TP run stood */
+		/* what it ran alongside, while the TP run stood (the TP run's
+		 * wall time holds it too) */
 		ep.wall_ns += ei.ls.stood_ns;
-		tp.wall_ns -= MIN(tp.wall_ns, ei.ls.stood_ns);
 		tp_lockstep_free(ls);
 		if (interposed && (r == 0 || r == -EDOM)) {
 			int rr = refresh_sync_copy(dir, sync_log);
