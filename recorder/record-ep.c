@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #include "common/log.h"
 #include "ep/divergence.h"
 #include "ep/ep.h"
+#include "preload/uprr-sync.h"
 #include "recorder/record-private.h"
 #include "syscalls/syscalls.h"
 #include "trace/trace.h"
@@ -113,6 +115,26 @@ rec_ep_more(struct recorder *rec, const char *why)
 		rec_stop_recording(rec, "the TP run's log: %s", err[0] ? err : strerror(-r));
 		return false;
 	}
+	return true;
+}
+
+bool
+rec_ep_sync_wait(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct regs = t->regs;
+	uint32_t word = 0;
+
+	if (regs.orig_rax != __NR_futex || regs.rsi != (FUTEX_WAIT | FUTEX_PRIVATE_FLAG) ||
+	    regs.rdx != UPRR_SYNC_WAIT_MAGIC || tracee_read(t->tid, regs.rdi, &word, sizeof(word)) < 0 ||
+	    word != UPRR_SYNC_WAIT_MAGIC)
+		return false;
+	(void)rec_ep_more(rec, "a synchronization record not logged yet");
+	/* skipped, 0: it looks at the log again */
+	regs.orig_rax = (uint64_t)-1;
+	regs.rax = 0;
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return true; /* gone: its end comes through waitpid */
+	rec_resume(t, PTRACE_CONT, 0);
 	return true;
 }
 

@@ -640,8 +640,11 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		if (!at_syscall && tracee_get_regs(t->tid, &regs) == 0)
 			rec_event_set_regs(&ev, &regs);
 		/* held at a call's entry, not entered: the call (rewound:
-		 * rax its number, rip its instruction) */
-		if (t->epoch_at_entry && tracee_get_regs(t->tid, &regs) == 0) {
+		 * rax its number, rip its instruction); not one its entry
+		 * may send into the syscall buffer's library (made from there
+		 * then: the entry that follows says it) */
+		if (t->epoch_at_entry && tracee_get_regs(t->tid, &regs) == 0 &&
+		    !rec_syscallbuf_may_redirect(t, regs.rax, regs.rip + 2)) {
 			ev.values[4] = 3;
 			rec_event_set_regs(&ev, &regs);
 		}

@@ -1151,6 +1151,10 @@ int rec_syscallbuf_rerun(struct recorder *rec, struct rthread *t) _wur_;
  * the program passed out). Returns -1 if so, else the index of the first
  * record that differs or is missing (the re-run diverged). */
 int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
+/** Whether @t's syscall @nr made at @rip (after the instruction) may be
+ * sent into the syscall buffer's library at its entry (a site patched or
+ * redirected there), where it would be made from the library instead. */
+bool rec_syscallbuf_may_redirect(const struct rthread *t, uint64_t nr, uint64_t rip);
 /** At @t's seccomp stop: if its syscall is one the buffer takes, from a
  * site not tried yet whose code has a known shape, redirect the site into
  * the library (a TRACE_EV_SITE_PATCH) and let @t run from the rewritten
@@ -1385,6 +1389,11 @@ bool rec_ep_more(struct recorder *rec, const char *why);
  * for the order) whose log still grows: rec_ep_more(). True if it was
  * called. */
 bool rec_ep_follow_idle(struct recorder *rec);
+/** An EP run's thread at the entry of libuprr-sync's wait for a record
+ * the TP run has not written yet (UPRR_SYNC_WAIT_MAGIC, lock-step): the TP
+ * run goes on (rec_ep_more()), and the call is skipped, returning 0, with
+ * no event (its replay never waits there). True if it was that call. */
+bool rec_ep_sync_wait(struct recorder *rec, struct rthread *t);
 /** The ranges (pairs: start, end) where an EP run's program will map what the
  * log's did, which uprr's own mappings (stub areas) must leave free, into
  * *@ret_n; NULL and 0 when the recording is not an EP run. */

@@ -694,6 +694,9 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
+	/* lock-step: libuprr-sync waits for the TP run's next records */
+	if (rec->ep && rec_ep_sync_wait(rec, t))
+		return;
 	rec_syscallbuf_redirect_seen(rec, t);
 	/* a call from a site that could not be patched: into the library, as
 	 * replay does at the same stop (no event; a re-run after a rollback

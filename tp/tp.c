@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,23 @@ make_sync_log(const char *path)
 		return -errno;
 	if (ftruncate(fd, (off_t)uprr_sync_log_size(TP_SYNC_RECS)) < 0)
 		return -errno;
+	return 0;
+}
+
+/* Lock-step: whether the TP run still writes the synchronization order
+ * (uprr_sync_head.growing, which FOLLOW in the EP run reads: a record not
+ * there yet is waited for through uprr, preload/sync-log.c). Returns 0 or
+ * -errno. */
+static int
+set_sync_growing(const char *path, bool growing)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	uint32_t v = growing;
+
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, &v, sizeof(v), offsetof(struct uprr_sync_head, growing)) != sizeof(v))
+		return -EIO;
 	return 0;
 }
 
@@ -462,12 +480,17 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 			return -ENOMEM;
 		}
 		ei.lockstep = true;
+		if (set_sync_growing(sync_log, true) < 0)
+			log_warn("%s", "cannot mark the synchronization order as growing: the EP run may "
+				 "block where the TP run has not logged an operation yet");
 	}
 	have_busy = tp_cpu_busy(before) == 0;
 	cost_now(&tp);
 	r = rec_record(&o, &status, tp_dir, sizeof(tp_dir));
 	cost_since(&tp);
 	have_busy = have_busy && tp_cpu_busy(after) == 0;
+	if (ls)
+		(void)set_sync_growing(sync_log, false);
 	if (r < 0) {
 		if (ls) {
 			/* the EP run, started or not, ends on what the log holds */
