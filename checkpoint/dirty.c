@@ -384,6 +384,32 @@ dirty_pages_fini(struct dirty_pages *p)
 	*p = (struct dirty_pages){ 0 };
 }
 
+size_t
+dirty_page_mask(uint8_t *page, uint64_t addr, const struct checkpoint_range *ignore, size_t nignore)
+{
+	size_t covered = 0;
+
+	for (size_t i = 0; i < nignore; i++) {
+		uint64_t a = MAX(ignore[i].addr, addr);
+		uint64_t e = MIN(ignore[i].addr + ignore[i].len, addr + DIRTY_PAGE);
+
+		if (a >= e)
+			continue;
+		memset(page + (a - addr), 0, e - a);
+		covered += e - a;
+	}
+	return covered;
+}
+
+bool
+dirty_page_ignored(uint64_t addr, const struct checkpoint_range *ignore, size_t nignore)
+{
+	for (size_t i = 0; i < nignore; i++)
+		if (ignore[i].addr <= addr && addr + DIRTY_PAGE <= ignore[i].addr + ignore[i].len)
+			return true;
+	return false;
+}
+
 int64_t
 dirty_pages_union(const struct dirty_pages *a, const struct dirty_pages *b, struct dirty_pages *ret)
 {

@@ -230,6 +230,19 @@ int dirty_pages_read(pid_t pid, int *memfd, const uint64_t *addrs, size_t n, uin
 		     bool *bad) _wur_;
 
 /**
+ * Zero the bytes of the @nignore ranges at @ignore (sorted or not) that lie
+ * in the page at @addr, whose DIRTY_PAGE bytes are at @page: what a
+ * comparison of two processes' pages leaves out (ep_hash_pages(),
+ * kmerge_copy_pages()). Returns how many bytes of the page the ranges
+ * cover (0: none; ranges that overlap count twice).
+ */
+size_t dirty_page_mask(uint8_t *page, uint64_t addr, const struct checkpoint_range *ignore,
+		       size_t nignore);
+
+/** Whether the page at @addr lies whole within one of the @nignore ranges at @ignore. */
+bool dirty_page_ignored(uint64_t addr, const struct checkpoint_range *ignore, size_t nignore);
+
+/**
  * Append the runs of @a and @b (each sorted and disjoint) to @ret as one
  * sorted, disjoint list, runs that touch merged (the pages either wrote).
  * Returns the number of pages in it or -ENOMEM.

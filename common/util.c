@@ -6,6 +6,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
 #include <time.h>
 
 int
@@ -46,6 +48,55 @@ util_read_all(int fd, void *buf, size_t len)
 		done += (size_t)n;
 	}
 	return (ssize_t)done;
+}
+
+int
+util_load_file(int dst_fd, const char *path)
+{
+	off_t done = 0;
+	struct stat st;
+	ssize_t n = 1;
+	int src, r = 0;
+
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	if (src < 0)
+		return -errno;
+	if (fstat(src, &st) < 0 || ftruncate(dst_fd, st.st_size) < 0) {
+		r = -errno;
+		goto out;
+	}
+	while (done < st.st_size) {
+		off_t data = lseek(src, done, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			data = st.st_size; /* a hole to the end */
+		else if (data < 0)
+			data = done; /* no SEEK_DATA: all data */
+		if (data > done &&
+		    fallocate(dst_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, done, data - done) < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (data >= st.st_size)
+			break;
+		hole = lseek(src, data, SEEK_HOLE);
+		if (hole < 0 || hole > st.st_size)
+			hole = st.st_size;
+		done = data;
+		if (lseek(dst_fd, data, SEEK_SET) < 0) {
+			r = -errno;
+			goto out;
+		}
+		while (done < hole && (n = sendfile(dst_fd, src, &done, (size_t)(hole - done))) > 0)
+			;
+		if (n <= 0) {
+			r = n < 0 ? -errno : -EIO;
+			goto out;
+		}
+	}
+out:
+	close(src);
+	return r;
 }
 
 int

@@ -68,6 +68,16 @@ int util_write_all(int fd, const void *buf, size_t len) _wur_;
 ssize_t util_read_all(int fd, void *buf, size_t len) _wur_;
 
 /**
+ * Make the file @dst_fd hold what the file at @path holds: its size, its
+ * data, and its holes as holes (a sparse file of gigabytes costs its data
+ * only). @dst_fd is never emptied first: truncating a file takes the pages
+ * private mappings copied past the new end away too (truncate_pagecache(),
+ * mm/truncate.c); punching a hole (fallocate(2)) leaves them. Returns 0 or
+ * -errno.
+ */
+int util_load_file(int dst_fd, const char *path) _wur_;
+
+/**
  * Read the whole file at @path into a NUL-terminated malloc'd buffer.
  * On success stores it in *ret_buf (caller frees) and its length in *ret_len.
  * Returns 0 or -errno.

@@ -32,30 +32,6 @@
 /* Pages from which the two sides are hashed on two threads at once. */
 #define PARALLEL_PAGES 256
 
-/* Zero the bytes of @ignore (@nignore ranges) in the page at @addr, read
- * into @page. */
-static void
-mask_page(uint8_t *page, uint64_t addr, const struct checkpoint_range *ignore, size_t nignore)
-{
-	for (size_t i = 0; i < nignore; i++) {
-		uint64_t a = MAX(ignore[i].addr, addr);
-		uint64_t e = MIN(ignore[i].addr + ignore[i].len, addr + DIRTY_PAGE);
-
-		if (a < e)
-			memset(page + (a - addr), 0, e - a);
-	}
-}
-
-/* Whether the page at @addr lies whole within one range of @ignore. */
-static bool
-page_ignored(uint64_t addr, const struct checkpoint_range *ignore, size_t nignore)
-{
-	for (size_t i = 0; i < nignore; i++)
-		if (ignore[i].addr <= addr && addr + DIRTY_PAGE <= ignore[i].addr + ignore[i].len)
-			return true;
-	return false;
-}
-
 /* Read and hash the @k pages at @addrs of @pid into @ret; a page ignored
  * whole hashes the same mapped or not (uprr's own memory, which one side
  * may not map: the TP run's syscall buffer). */
@@ -69,7 +45,7 @@ hash_batch(pid_t pid, int *memfd, const uint64_t *addrs, size_t k,
 	if (r < 0)
 		return r;
 	for (size_t j = 0; j < k; j++) {
-		if (page_ignored(addrs[j], ignore, nignore)) {
+		if (dirty_page_ignored(addrs[j], ignore, nignore)) {
 			ret[j] = 0;
 			continue;
 		}
@@ -77,7 +53,7 @@ hash_batch(pid_t pid, int *memfd, const uint64_t *addrs, size_t k,
 			ret[j] = EP_HASH_UNMAPPED;
 			continue;
 		}
-		mask_page(buf + j * DIRTY_PAGE, addrs[j], ignore, nignore);
+		(void)dirty_page_mask(buf + j * DIRTY_PAGE, addrs[j], ignore, nignore);
 		ret[j] = XXH3_64bits(buf + j * DIRTY_PAGE, DIRTY_PAGE);
 	}
 	return 0;
@@ -122,8 +98,8 @@ first_byte(pid_t a, pid_t b, uint64_t page, const struct checkpoint_range *ignor
 	bool ra = tracee_read(a, page, pa, sizeof(pa)) >= 0;
 	bool rb = tracee_read(b, page, pb, sizeof(pb)) >= 0;
 
-	mask_page(pa, page, ignore, nignore);
-	mask_page(pb, page, ignore, nignore);
+	(void)dirty_page_mask(pa, page, ignore, nignore);
+	(void)dirty_page_mask(pb, page, ignore, nignore);
 	d->mem_addr = page;
 	if (ra && rb) {
 		for (size_t i = 0; i < DIRTY_PAGE; i++) {
@@ -149,8 +125,8 @@ log_words(pid_t a, pid_t b, uint64_t page, const struct checkpoint_range *ignore
 	if (log_get_level() < LOG_LEVEL_DEBUG || tracee_read(a, page, pa, sizeof(pa)) < 0 ||
 	    tracee_read(b, page, pb, sizeof(pb)) < 0)
 		return;
-	mask_page((uint8_t *)pa, page, ignore, nignore);
-	mask_page((uint8_t *)pb, page, ignore, nignore);
+	(void)dirty_page_mask((uint8_t *)pa, page, ignore, nignore);
+	(void)dirty_page_mask((uint8_t *)pb, page, ignore, nignore);
 	for (size_t i = 0; i < DIRTY_PAGE / 8 && n < 32; i++)
 		if (pa[i] != pb[i] && ++n)
 			log_debug("  %#" PRIx64 ": %#" PRIx64 " in A, %#" PRIx64 " in B", page + 8 * i,

@@ -282,6 +282,9 @@ int ep_call_outputs(const struct ep_call *c, int memfd, uint64_t *ret_addr) _wur
  */
 int ep_log_file(struct ep_log *log, uint32_t id, const char **ret_copy,
 		const char **ret_original) _wur_;
+/** The first version of the file whose version @id is, in the log's trace
+ * (trace_reader_file_first()). Returns 0 or -ENOENT. */
+int ep_log_file_first(struct ep_log *log, uint32_t id, uint32_t *ret_first) _wur_;
 
 /**
  * Say that thread @tid of the EP run is thread @log_tid of the log: its

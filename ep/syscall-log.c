@@ -1105,6 +1105,12 @@ ep_log_file(struct ep_log *log, uint32_t id, const char **ret_copy, const char *
 }
 
 int
+ep_log_file_first(struct ep_log *log, uint32_t id, uint32_t *ret_first)
+{
+	return trace_reader_file_first(log->r, id, ret_first) < 0 ? -ENOENT : 0;
+}
+
+int
 ep_log_map_tid(struct ep_log *log, pid_t tid, pid_t log_tid)
 {
 	for (size_t i = 0; i < log->ntids; i++)

@@ -96,3 +96,22 @@ struct kmerge_report {
  */
 int kmerge_merge(const struct kmerge_side *a, const struct kmerge_side *b,
 		 struct kmerge_report *report) _wur_;
+
+/**
+ * The memory part of kmerge_merge() alone, for two stopped processes whose
+ * mappings the caller found to be the same (ep_check_divergence(), which
+ * leaves out what @ignore covers): the pages of the union of a->written and
+ * b->written are read from each and hashed, the bytes of the @nignore
+ * ranges at @ignore taken as zeros in both (as ep_hash_pages() takes
+ * them), and where the hashes differ B's bytes are written over A's, but
+ * those of @ignore (a page partly covered is written run by run through
+ * a->memfd; one covered whole is neither compared nor written). A page B
+ * cannot read is left. No thread state is touched, nothing is injected:
+ * B may be any stopped process, A needs a->memfd (O_RDWR). Fills
+ * @report's pages_compared, pages_copied, pages_ns and total_ns (what on
+ * failure). Returns 0 or -errno (-ESRCH: a process is gone; A is then
+ * partly written).
+ */
+int kmerge_copy_pages(const struct kmerge_side *a, const struct kmerge_side *b,
+		      const struct checkpoint_range *ignore, size_t nignore,
+		      struct kmerge_report *report) _wur_;

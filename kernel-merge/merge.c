@@ -453,9 +453,44 @@ struct page_job {
 	const struct kmerge_side *a, *b;
 	const uint64_t *addrs; /* its pages */
 	size_t n;
+	const struct checkpoint_range *ignore; /* bytes neither compared nor written */
+	size_t nignore;
 	uint64_t copied;
 	int r;
 };
+
+/* Write B's page @pb at @addr over A's but the bytes of @ignore: each run
+ * of bytes between them (a page partly left out: a red zone, a stack's
+ * dead part, a field). */
+static int
+write_unignored(const struct kmerge_side *a, uint64_t addr, const uint8_t *pb,
+		const struct checkpoint_range *ignore, size_t nignore)
+{
+	bool skip[DIRTY_PAGE] = { 0 };
+
+	for (size_t i = 0; i < nignore; i++) {
+		uint64_t s = MAX(ignore[i].addr, addr), e = MIN(ignore[i].addr + ignore[i].len, addr + DIRTY_PAGE);
+
+		for (uint64_t x = s; x < e; x++)
+			skip[x - addr] = true;
+	}
+	for (size_t o = 0; o < DIRTY_PAGE;) {
+		size_t end = o;
+		int r;
+
+		if (skip[o]) {
+			o++;
+			continue;
+		}
+		while (end < DIRTY_PAGE && !skip[end])
+			end++;
+		r = tracee_write(a->memfd, addr + o, pb + o, end - o);
+		if (r < 0)
+			return r;
+		o = end;
+	}
+	return 0;
+}
 
 /*
  * For each batch of the job's pages: read and hash them in A and in B
@@ -491,11 +526,26 @@ page_job_run(void *arg)
 		}
 		for (size_t i = 0; i < k; i++) {
 			uint8_t *pb = bb + i * DIRTY_PAGE;
+			bool part = false;
 
-			if (bad_b[i])
+			if (bad_b[i] || dirty_page_ignored(addrs[i], j->ignore, j->nignore))
 				continue;
+			/* the bytes left out as zeros in both (ep_hash_pages()) */
+			if (j->nignore) {
+				part = dirty_page_mask(pb, addrs[i], j->ignore, j->nignore) > 0;
+				(void)dirty_page_mask(ba + i * DIRTY_PAGE, addrs[i], j->ignore, j->nignore);
+			}
 			if (!bad_a[i] && XXH3_64bits(ba + i * DIRTY_PAGE, DIRTY_PAGE) == XXH3_64bits(pb, DIRTY_PAGE))
 				continue;
+			if (part) {
+				r = write_unignored(j->a, addrs[i], pb, j->ignore, j->nignore);
+				if (r < 0) {
+					j->r = r;
+					return NULL;
+				}
+				j->copied++;
+				continue;
+			}
 			diff[m] = addrs[i];
 			local[m] = (struct iovec){ pb, DIRTY_PAGE };
 			remote[m] = (struct iovec){ (void *)(uintptr_t)addrs[i], DIRTY_PAGE };
@@ -526,7 +576,8 @@ page_job_run(void *arg)
  * that differ: two workers, each on half of the pages. */
 static int
 copy_differing(const struct kmerge_side *a, const struct kmerge_side *b, const struct dirty_pages *runs,
-	       uint64_t npages, struct kmerge_report *rep)
+	       uint64_t npages, const struct checkpoint_range *ignore, size_t nignore,
+	       struct kmerge_report *rep)
 {
 	_cleanup_free_ uint64_t *addrs = malloc((npages ? npages : 1) * sizeof(*addrs));
 	struct page_job jobs[2];
@@ -541,8 +592,8 @@ copy_differing(const struct kmerge_side *a, const struct kmerge_side *b, const s
 		for (uint64_t p = runs->v[i].addr; p < runs->v[i].addr + runs->v[i].len; p += DIRTY_PAGE)
 			addrs[k++] = p;
 	half = k >= 2 * COPY_BATCH ? k / 2 : k;
-	jobs[0] = (struct page_job){ a, b, addrs, half, 0, 0 };
-	jobs[1] = (struct page_job){ a, b, addrs + half, k - half, 0, 0 };
+	jobs[0] = (struct page_job){ a, b, addrs, half, ignore, nignore, 0, 0 };
+	jobs[1] = (struct page_job){ a, b, addrs + half, k - half, ignore, nignore, 0, 0 };
 	threaded = jobs[1].n && pthread_create(&th, NULL, page_job_run, &jobs[1]) == 0;
 	page_job_run(&jobs[0]);
 	if (threaded)
@@ -622,7 +673,7 @@ kmerge_merge(const struct kmerge_side *a, const struct kmerge_side *b, struct km
 		r = (int)npages;
 		goto out;
 	}
-	r = copy_differing(a, b, &runs, (uint64_t)npages, report);
+	r = copy_differing(a, b, &runs, (uint64_t)npages, NULL, 0, report);
 	if (r < 0)
 		goto out;
 
@@ -635,4 +686,23 @@ out:
 	free(plan.v);
 	free(fresh.v);
 	return r < 0 ? r : 0;
+}
+
+int
+kmerge_copy_pages(const struct kmerge_side *a, const struct kmerge_side *b,
+		  const struct checkpoint_range *ignore, size_t nignore, struct kmerge_report *report)
+{
+	struct dirty_pages runs = { 0 };
+	uint64_t t0 = util_now_ns();
+	int64_t npages;
+	int r;
+
+	*report = (struct kmerge_report){ 0 };
+	npages = dirty_pages_union(a->written, b->written, &runs);
+	r = npages < 0 ? (int)npages : copy_differing(a, b, &runs, (uint64_t)npages, ignore, nignore, report);
+	if (r < 0 && !report->what[0])
+		snprintf(report->what, sizeof(report->what), "pages: %s", strerror(-r));
+	dirty_pages_fini(&runs);
+	report->total_ns = util_now_ns() - t0;
+	return r;
 }

@@ -774,7 +774,7 @@ file_aliases(const struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, si
 		const char *copy, *original;
 		struct stat st;
 
-		if (ep->files[i].tgid != tgid ||
+		if (ep->files[i].tgid != tgid || ep->files[i].shared ||
 		    ep_log_file(ep->log, ep->files[i].id, &copy, &original) < 0 || !original ||
 		    stat(copy, &st) < 0)
 			continue;
@@ -866,92 +866,112 @@ pair_by_fs(const pid_t *ta, size_t na, pid_t *tb, size_t nb)
 	memcpy(tb, order, nb * sizeof(*tb));
 }
 
-/* Compare EP process @tgid with its checkpoint ep->k: 1 equal, 0 diverged
- * (said in @what), or -errno (not checked). */
-static int
-check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
+void
+rec_ep_pair_fini(struct rec_ep_pair *p)
+{
+	free(p->tids);
+	free(p->regs);
+	free(p->library);
+	free(p->ignore);
+	free(p->aliases);
+	free(p->paths);
+	dirty_pages_fini(&p->all);
+	dirty_pages_fini(&p->tp_written);
+	*p = (struct rec_ep_pair){ 0 };
+}
+
+int
+rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p)
 {
 	struct rec_ep *ep = rec->ep;
-	pid_t log_pid = ep_log_tid(ep->log, tgid);
-	const struct ep_end *e = log_pid ? end_at(ep->log, log_pid, ep->k) : NULL;
-	_cleanup_free_ pid_t *tids = calloc(rec->nthreads, sizeof(*tids));
-	_cleanup_free_ struct user_regs_struct *saved = calloc(rec->nthreads, sizeof(*saved));
-	_cleanup_free_ bool *set = calloc(rec->nthreads, sizeof(*set));
-	_cleanup_free_ struct checkpoint_range *ignore = NULL;
-	size_t nignore = 0, ignore_cap = 0;
-	_cleanup_free_ struct ep_file_alias *aliases = NULL;
-	_cleanup_free_ char(*paths)[PATH_MAX] = NULL;
-	struct dirty_pages all = { 0 }, tp_written = { 0 };
-	bool whole;
-	struct checkpoint_copy *copy;
-	struct ep_divergence d;
-	struct ep_side a = { 0 }, b = { .pid = tgid };
+	const struct ep_end *e;
 	int r = 0;
 
-	if (!tids || !saved || !set)
+	*p = (struct rec_ep_pair){ .b = { .pid = tgid } };
+	p->log_pid = ep_log_tid(ep->log, tgid);
+	e = p->log_pid ? end_at(ep->log, p->log_pid, ep->k) : NULL;
+	p->tids = calloc(rec->nthreads, sizeof(*p->tids));
+	p->regs = calloc(rec->nthreads, sizeof(*p->regs));
+	p->library = calloc(rec->nthreads, sizeof(*p->library));
+	if (!p->tids || !p->regs || !p->library)
 		return -ENOMEM;
 	if (!e)
 		return -ENOENT;
-	copy = find_copy(ep, ep->k, e->copy, NULL);
-	if (!copy)
+	p->copy = find_copy(ep, ep->k, e->copy, NULL);
+	if (!p->copy)
 		return -ENOENT;
-	a.pid = checkpoint_copy_pid(copy);
-	a.tids = checkpoint_copy_tids(copy, &a.ntids);
-	b.ntids = copy_order(rec, tgid, ep->k, e->copy, tids);
-	pair_by_fs(a.tids, a.ntids, tids, b.ntids);
-	b.tids = tids;
+	p->a.pid = checkpoint_copy_pid(p->copy);
+	p->a.tids = checkpoint_copy_tids(p->copy, &p->a.ntids);
+	p->b.ntids = copy_order(rec, tgid, ep->k, e->copy, p->tids);
+	pair_by_fs(p->a.tids, p->a.ntids, p->tids, p->b.ntids);
+	p->b.tids = p->tids;
 	/* the pages either wrote since the last check, or every writable
 	 * page of B where that is not known */
-	whole = !a_written(ep, log_pid, &tp_written) ||
-		!b_written(ep, rec_find_thread(rec, tgid) ? rec_find_thread(rec, tgid)->space
-							  : rec->threads[0].space, &all);
-	if (whole) {
-		dirty_pages_fini(&all);
+	p->whole = !a_written(ep, p->log_pid, &p->tp_written) ||
+		   !b_written(ep, rec_find_thread(rec, tgid) ? rec_find_thread(rec, tgid)->space
+							     : rec->threads[0].space, &p->all);
+	if (p->whole) {
+		dirty_pages_fini(&p->all);
 		ep->verdicts->whole++;
-		r = rec_writable_pages(tgid, &all);
+		r = rec_writable_pages(tgid, &p->all);
 	}
 	if (r >= 0)
-		r = own_ranges(ep, tgid, &ignore, &nignore, &ignore_cap);
+		r = own_ranges(ep, tgid, &p->ignore, &p->nignore, &p->ignore_cap);
 	if (r >= 0)
-		r = dead_stacks(ep, tgid, tids, a.tids, a.ntids, b.ntids, &ignore, &nignore,
-				&ignore_cap);
+		r = dead_stacks(ep, tgid, p->tids, p->a.tids, p->a.ntids, p->b.ntids, &p->ignore,
+				&p->nignore, &p->ignore_cap);
 	if (r >= 0)
-		r = gone_stacks(ep, tgid, tids, b.ntids, &ignore, &nignore, &ignore_cap);
+		r = gone_stacks(ep, tgid, p->tids, p->b.ntids, &p->ignore, &p->nignore, &p->ignore_cap);
 	if (r >= 0)
-		r = buffer_pages(ep, tgid, &ignore, &nignore, &ignore_cap);
+		r = buffer_pages(ep, tgid, &p->ignore, &p->nignore, &p->ignore_cap);
 	if (r >= 0)
-		r = patched_ranges(ep, &ignore, &nignore, &ignore_cap);
-	for (size_t i = 0; i < b.ntids && r >= 0; i++) {
-		pid_t log_tid = ep_log_tid(ep->log, tids[i]);
+		r = patched_ranges(ep, &p->ignore, &p->nignore, &p->ignore_cap);
+	for (size_t i = 0; i < p->b.ntids && r >= 0; i++) {
+		pid_t log_tid = ep_log_tid(ep->log, p->tids[i]);
 		const struct ep_end *te = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
 
 		/* what an interrupted call's exit wrote (the time left of a
 		 * sleep), in the copy and not here yet: the EP run writes the
 		 * log's bytes when it answers the call */
 		for (uint32_t j = 0; te && j < te->nwrote && r >= 0; j++) {
-			if (UTIL_GROW(ignore, ignore_cap, nignore + 1) < 0)
+			if (UTIL_GROW(p->ignore, p->ignore_cap, p->nignore + 1) < 0)
 				r = -ENOMEM;
 			else
-				ignore[nignore++] = (struct checkpoint_range){ te->wrote[2 * j],
-									       te->wrote[2 * j + 1] };
+				p->ignore[p->nignore++] = (struct checkpoint_range){
+					te->wrote[2 * j], te->wrote[2 * j + 1]
+				};
 		}
 	}
 	if (r >= 0)
-		r = file_aliases(ep, tgid, &aliases, &b.naliases, &paths);
-	b.written = &all;
-	a.written = whole ? &all : &tp_written;
-	b.ignore = ignore;
-	b.nignore = nignore;
-	b.aliases = aliases;
-	b.scratch_free = true;
+		r = file_aliases(ep, tgid, &p->aliases, &p->b.naliases, &p->paths);
+	p->b.written = &p->all;
+	p->a.written = p->whole ? &p->all : &p->tp_written;
+	p->b.ignore = p->ignore;
+	p->b.nignore = p->nignore;
+	p->b.aliases = p->aliases;
+	p->b.scratch_free = true;
+	return r;
+}
+
+int
+rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_divergence *d)
+{
+	struct rec_ep *ep = rec->ep;
+	_cleanup_free_ struct user_regs_struct *saved = calloc(p->b.ntids + 1, sizeof(*saved));
+	_cleanup_free_ bool *set = calloc(p->b.ntids + 1, sizeof(*set));
+	int r = 0;
+
+	if (!saved || !set)
+		return -ENOMEM;
 	/* each thread as its copy has it: one at a syscall's entry rewound
 	 * onto the syscall instruction (the copy's was interrupted and will
 	 * enter it again), orig_rax -1 (checkpoint_copy_new()) */
-	for (size_t i = 0; i < b.ntids && r >= 0; i++) {
-		const struct rthread *t = rec_find_thread(rec, tids[i]);
+	for (size_t i = 0; i < p->b.ntids; i++) {
+		const struct rthread *t = rec_find_thread(rec, p->tids[i]);
 		struct user_regs_struct regs, ra;
 
-		if (tracee_get_regs(tids[i], &saved[i]) < 0)
+		p->library[i] = false;
+		if (tracee_get_regs(p->tids[i], &saved[i]) < 0)
 			continue;
 		regs = saved[i];
 		if (t && t->ep_parked_entry)
@@ -961,8 +981,8 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 		 * code before it left (the interposer's differs by design; EP
 		 * runs match only the arguments a call takes, sc_nargs()): as
 		 * A's for the check */
-		if (t && i < a.ntids && tracee_get_regs(a.tids[i], &ra) == 0) {
-			const struct ep_end *te = end_at(ep->log, ep_log_tid(ep->log, tids[i]), ep->k);
+		if (t && i < p->a.ntids && tracee_get_regs(p->a.tids[i], &ra) == 0) {
+			const struct ep_end *te = end_at(ep->log, ep_log_tid(ep->log, p->tids[i]), ep->k);
 
 			for (int j = sc_nargs((long)t->nr); j < 6; j++)
 				arch_set_syscall_arg(&regs, j, arch_syscall_arg(&ra, j));
@@ -975,45 +995,65 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 			 * (dead_stacks()), the buffer's pages left out. */
 			if (te && te->library && !ep->sb) {
 				regs = ra;
+				p->library[i] = true;
 				ep->verdicts->library_regs++;
 			}
 		}
-		set[i] = tracee_set_regs(tids[i], &regs) == 0;
+		p->regs[i] = regs;
+		set[i] = tracee_set_regs(p->tids[i], &regs) == 0;
 	}
+	r = ep_check_divergence(&p->a, &p->b, d);
+	for (size_t i = 0; i < p->b.ntids; i++)
+		if (set[i] && tracee_set_regs(p->tids[i], &saved[i]) < 0)
+			log_debug("thread %d: cannot put its registers back", p->tids[i]);
+	if (r >= 0 && d->diverged) {
+		for (size_t i = 0; i < p->b.ntids; i++) {
+			const struct rthread *t = rec_find_thread(rec, p->tids[i]);
+			struct user_regs_struct ra = { 0 };
+
+			if (i < p->a.ntids && tracee_get_regs(p->a.tids[i], &ra) < 0)
+				ra.rip = 0;
+			log_debug("  thread %d (the log's %d): rip %#llx, orig_rax %#llx, rsp %#llx, "
+				  "%s; A's: rip %#llx, rsp %#llx", p->tids[i],
+				  ep_log_tid(ep->log, p->tids[i]), saved[i].rip, saved[i].orig_rax,
+				  saved[i].rsp,
+				  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit",
+				  ra.rip, ra.rsp);
+		}
+	}
+	return r;
+}
+
+/* Compare EP process @tgid with its checkpoint ep->k: 1 equal, 0 diverged
+ * (said in @what), or -errno (not checked). */
+static int
+check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_pair p;
+	struct ep_divergence d;
+	int r;
+
+	r = rec_ep_pair_build(rec, tgid, &p);
 	if (r >= 0)
-		r = ep_check_divergence(&a, &b, &d);
-	for (size_t i = 0; i < b.ntids; i++)
-		if (set[i] && tracee_set_regs(tids[i], &saved[i]) < 0)
-			log_debug("thread %d: cannot put its registers back", tids[i]);
-	dirty_pages_fini(&tp_written);
+		r = rec_ep_force_apply(rec, &p); /* UPRR_EP_DIVERGE */
+	if (r >= 0)
+		r = rec_ep_pair_check(rec, &p, &d);
 	if (r < 0) {
-		dirty_pages_fini(&all);
+		rec_ep_force_undo(rec, &p);
+		rec_ep_pair_fini(&p);
 		return r;
 	}
 	ep->verdicts->pages += d.pages_compared;
-	if (!d.diverged) {
-		dirty_pages_fini(&all);
-		return 1;
+	if (d.diverged) {
+		snprintf(what, len, "process %d (%s): ", p.log_pid,
+			 p.whole ? "every writable page" : "the pages written since the last check");
+		ep_divergence_describe(&d, what + strlen(what), len - strlen(what));
+		rec_ep_rollback(rec, &p, &d);
 	}
-	for (size_t i = 0; i < b.ntids; i++) {
-		const struct rthread *t = rec_find_thread(rec, tids[i]);
-
-		struct user_regs_struct ra = { 0 };
-
-		if (i < a.ntids)
-			if (tracee_get_regs(a.tids[i], &ra) < 0)
-				ra.rip = 0;
-		log_debug("  thread %d (the log's %d): rip %#llx, orig_rax %#llx, rsp %#llx, %s; "
-			  "A's: rip %#llx, rsp %#llx", tids[i], ep_log_tid(ep->log, tids[i]), saved[i].rip,
-			  saved[i].orig_rax, saved[i].rsp,
-			  t && t->ep_parked_entry ? "at a syscall's entry" : "after a syscall's exit",
-			  ra.rip, ra.rsp);
-	}
-	dirty_pages_fini(&all);
-	snprintf(what, len, "process %d (%s): ", log_pid,
-		 whole ? "every writable page" : "the pages written since the last check");
-	ep_divergence_describe(&d, what + strlen(what), len - strlen(what));
-	return 0;
+	rec_ep_force_undo(rec, &p);
+	rec_ep_pair_fini(&p);
+	return !d.diverged;
 }
 
 /* All threads stand at their ends of the epoch ep->k ends: check every
@@ -1055,7 +1095,7 @@ check_epoch(struct recorder *rec)
 	if (!v->first[0])
 		snprintf(v->first, sizeof(v->first), "epoch %" PRIu64 ": %s", ep->k - 1, what);
 	log_info("epoch %" PRIu64 " diverged from checkpoint %" PRIu64 ": %s", ep->k - 1, ep->k, what);
-	ep->diverged = true;
+	ep->diverged = !ep->go_on;
 	write_verdict(rec, ep->k, 0);
 }
 

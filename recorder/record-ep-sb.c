@@ -261,6 +261,47 @@ rec_ep_sb_taken(struct recorder *rec, struct rthread *t)
 	return addr ? prefill(rec, t, addr) : 0;
 }
 
+/*
+ * A vfork child runs on its parent's memory with its parent's FS base
+ * until it execs or exits: the library's key (the FS base) finds the
+ * parent's buffer, and the child's buffered calls go there, as they did in
+ * the log's run, where the recorder took them as the child's at its next
+ * event. The buffer held the parent's next records, put there when its
+ * vfork was taken (rec_ep_sb_taken()): the child consumed those (make -j2:
+ * `its buffer holds 64 bytes of calls the log did not answer`). It now
+ * starts from the marker, as a new thread's buffer does: its first call
+ * goes the traced way, answered from the log, and its stop puts the
+ * child's own records there. Replay needs nothing of the kind: it fills a
+ * buffer only with the batch of the thread whose event comes next.
+ */
+int
+rec_ep_sb_vforked(struct recorder *rec, struct rthread *parent)
+{
+	uint64_t addr = rec_syscallbuf_addr(rec, parent);
+
+	if (!addr)
+		return 0; /* none yet: the child claims one, marked */
+	parent->ep_sb_n = 0;
+	parent->ep_sb_addr = 0;
+	parent->ep_sb_first = NULL;
+	return sc_sb_fill(parent->tid, addr, NULL, 0, false);
+}
+
+int
+rec_ep_sb_vfork_done(struct recorder *rec, struct rthread *t)
+{
+	uint64_t addr = rec_syscallbuf_addr(rec, t);
+
+	/* the child's last stop (its exec's entry or its exit) took what it
+	 * consumed, and what it put there after is not the parent's */
+	if (!addr)
+		return 0;
+	t->ep_sb_n = 0;
+	t->ep_sb_addr = 0;
+	t->ep_sb_first = NULL;
+	return prefill(rec, t, addr);
+}
+
 void
 rec_ep_sb_free(struct recorder *rec)
 {

@@ -200,6 +200,9 @@ rec_ep_free(struct recorder *rec)
 	rec_ep_sb_free(rec);
 	ep_log_free(rec->ep->log);
 	free(rec->ep->files);
+	for (size_t i = 0; i < rec->ep->nshared; i++)
+		close(rec->ep->shared[i].fd);
+	free(rec->ep->shared);
 	free(rec->ep->patched);
 	free(rec->ep->dead);
 	free(rec->ep);
@@ -353,8 +356,13 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 		return -1;
 	}
 	if (ep_call_check(c, (long)t->nr, t->args, rec->blobs, nblobs, why, sizeof(why)) < 0) {
-		diverge(rec, t, "%s", why);
-		return -1;
+		const struct ep_call *instead = rec_hold_replace(rec, t, c);
+
+		if (!instead) {
+			diverge(rec, t, "%s", why);
+			return -1;
+		}
+		c = instead;
 	}
 	t->ep_call = c;
 	/* its buffer answers the calls after it (record-ep-sb.c) */
@@ -365,36 +373,107 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 	return 0;
 }
 
+/*
+ * uprr's memfd for a shared mapping of the file whose version @id is,
+ * holding that version: made and loaded from the log's kept copy at its
+ * first mapping, loaded again when a mapping shows a later version (as
+ * replay does: replay/syscalls.c, mapped_file_fd()). Its first version in
+ * *@ret_first. -errno on failure.
+ */
+static int
+shared_fd(struct rec_ep *ep, uint32_t id, uint32_t *ret_first)
+{
+	struct ep_shared *f = NULL;
+	const char *copy;
+	uint32_t first;
+	int r;
+
+	r = ep_log_file_first(ep->log, id, &first);
+	if (r < 0)
+		return r;
+	*ret_first = first;
+	for (size_t i = 0; i < ep->nshared && !f; i++)
+		if (ep->shared[i].first == first)
+			f = &ep->shared[i];
+	if (!f) {
+		if (UTIL_GROW(ep->shared, ep->shared_cap, ep->nshared + 1) < 0)
+			return -ENOMEM;
+		r = memfd_create("uprr-shared-file", MFD_CLOEXEC);
+		if (r < 0)
+			return -errno;
+		f = &ep->shared[ep->nshared++];
+		*f = (struct ep_shared){ first, UINT32_MAX, r };
+	}
+	if (f->loaded != id) {
+		r = ep_log_file(ep->log, id, &copy, NULL);
+		if (r < 0)
+			return r;
+		r = util_load_file(f->fd, copy);
+		if (r < 0)
+			return r;
+		f->loaded = id;
+	}
+	return f->fd;
+}
+
+/* The log's call wrote version @id of a file (a syscall exit's values[3]):
+ * if a shared mapping maps uprr's memfd of it, that memfd holds it now, as
+ * replay loads it (replay/syscalls.c). 0 or -errno. */
+static int
+shared_written(struct recorder *rec, uint32_t id)
+{
+	struct rec_ep *ep = rec->ep;
+	uint32_t first;
+
+	if (ep_log_file_first(ep->log, id, &first) < 0)
+		return 0;
+	for (size_t i = 0; i < ep->nshared; i++)
+		if (ep->shared[i].first == first)
+			return shared_fd(ep, id, &first) < 0 ? -EIO : 0;
+	return 0;
+}
+
 /* The fd in @t's process of kept file @id of the log (or of file @path
  * instead, if not NULL), opened there on first use with an injected openat
- * (@t is at the seccomp stop of a syscall that is skipped meanwhile);
- * -errno on failure. */
+ * (@t is at the seccomp stop of a syscall that is skipped meanwhile); with
+ * @shared, of uprr's memfd that holds it (shared_fd()), read-write. -errno
+ * on failure. */
 static int
-file_fd(struct recorder *rec, struct rthread *t, uint32_t id, const char *path)
+file_fd(struct recorder *rec, struct rthread *t, uint32_t id, const char *path, bool shared)
 {
 	struct rec_ep *ep = rec->ep;
 	struct user_regs_struct skip = t->regs;
+	char proc[64];
 	const char *copy;
 	int fd, r;
 
+	if (shared) {
+		r = shared_fd(ep, id, &id);
+		if (r < 0)
+			return r;
+		snprintf(proc, sizeof(proc), "/proc/%d/fd/%d", getpid(), r);
+	}
 	for (size_t i = 0; i < ep->nfiles; i++)
-		if (ep->files[i].tgid == t->tgid && ep->files[i].id == id)
+		if (ep->files[i].tgid == t->tgid && ep->files[i].id == id && ep->files[i].shared == shared)
 			return ep->files[i].fd;
-	r = path ? 0 : ep_log_file(ep->log, id, &copy, NULL);
+	r = path || shared ? 0 : ep_log_file(ep->log, id, &copy, NULL);
 	if (r < 0)
 		return r;
 	if (path)
 		copy = path;
+	if (shared)
+		copy = proc;
 	if (UTIL_GROW(ep->files, ep->files_cap, ep->nfiles + 1) < 0)
 		return -ENOMEM;
 	skip.orig_rax = (uint64_t)-1;
 	r = tracee_set_regs(t->tid, &skip);
 	if (r < 0)
 		return r;
-	fd = tracee_open_in(t->tid, t->tgid, t->space->mem.memfd, t->regs.rsp, copy, O_RDONLY, NULL, NULL);
+	fd = tracee_open_in(t->tid, t->tgid, t->space->mem.memfd, t->regs.rsp, copy,
+			    shared ? O_RDWR : O_RDONLY, NULL, NULL);
 	if (fd < 0)
 		return fd;
-	ep->files[ep->nfiles++] = (struct ep_file){ t->tgid, id, fd };
+	ep->files[ep->nfiles++] = (struct ep_file){ t->tgid, id, fd, shared };
 	return fd;
 }
 
@@ -423,7 +502,7 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	struct user_regs_struct regs = t->regs;
 	uint64_t flags = t->args[3];
 	size_t before = rec->ep->nfiles;
-	bool sync;
+	bool sync, shared = false;
 	int fd, status, sig;
 
 	if (c->result < 0)
@@ -449,13 +528,14 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 		 * 4x the CPU time with a log 4x the size) */
 		regs.r10 = (regs.r10 & ~(uint64_t)MAP_TYPE) | MAP_PRIVATE;
 		regs.rdx = PROT_READ;
-	} else if (((flags & MAP_TYPE) != MAP_PRIVATE && (t->args[2] & PROT_WRITE)) ||
-	    (c->nvalues >= 5 && c->values[4])) {
-		diverge(rec, t, "a writable shared mapping of a file (or a private one that follows "
-			"its changes), which an EP run does not take from a log yet");
-		return -1;
+	} else {
+		/* a shared mapping maps one memfd of uprr's, whichever
+		 * process maps it (python3's sem_open(3) in /dev/shm), and a
+		 * private one that follows its file's changes its one
+		 * changing copy, privately: as replay does */
+		shared = (flags & MAP_TYPE) != MAP_PRIVATE || (c->nvalues >= 5 && c->values[4]);
 	}
-	fd = file_fd(rec, t, (uint32_t)(c->values[2] - 1), sync ? rec->ep->sync_log : NULL);
+	fd = file_fd(rec, t, (uint32_t)(c->values[2] - 1), sync ? rec->ep->sync_log : NULL, shared);
 	if (fd < 0) {
 		diverge(rec, t, "cannot map the log's copy of file %" PRIu64 ": %s", c->values[2] - 1,
 			strerror(-fd));
@@ -804,6 +884,12 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 
 	if (!c)
 		return 0; /* not matched */
+	if (c->exited && c->nvalues >= 4 && c->values[3] && c->nr != __NR_mmap &&
+	    shared_written(rec, (uint32_t)(c->values[3] - 1)) < 0) {
+		diverge(rec, t, "cannot load the log's file %" PRIu64 " for its shared mappings",
+			c->values[3] - 1);
+		return -1;
+	}
 	if (answered(t)) {
 		answer_exit(t, c);
 		return 0;
@@ -878,6 +964,14 @@ rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_event *e
 	if (c->nvalues >= 3 && c->values[2]) {
 		ev->values[2] = c->values[2];
 		ev->nvalues = 3;
+	}
+	if (c->nvalues >= 4 && c->values[3]) {
+		/* the version of a file it wrote that processes map shared:
+		 * replay loads it into their mapping (shared_written()) */
+		if (ev->nvalues < 3)
+			ev->values[2] = 0;
+		ev->values[3] = c->values[3];
+		ev->nvalues = 4;
 	}
 	return true;
 }

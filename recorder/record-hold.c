@@ -13,8 +13,9 @@
  * result, and the EP run answers the call from the log as any other.
  *
  * Outside the recording: a terminal, a FIFO or pipe the recording did not
- * make with pipe(2) or pipe2(2) (uprr's stdout piped to another process,
- * a named FIFO), a connected socket that is not one of a socketpair(2) the
+ * make with pipe(2) or pipe2(2) and no recorded process opened for reading
+ * (uprr's stdout piped to another process, a named FIFO read by another
+ * program; fifo_reader()), a connected socket that is not one of a socketpair(2) the
  * recording made and whose peer is not held by a recorded process
  * (peer_recorded()). Not held: regular files (the program may read them back), other
  * devices, pwrite(2) (a pipe, socket or terminal has no offset: ESPIPE,
@@ -43,6 +44,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ep/ep.h"
 #include "recorder/record-private.h"
 #include "recorder/recorder.h"
 #include "tracee/tracee.h"
@@ -79,6 +81,101 @@ static bool
 made_here(const struct rec_hold *h, dev_t dev, ino_t ino)
 {
 	return in_set(h->made, h->nmade, dev, ino);
+}
+
+/*
+ * At @t's open, openat or openat2 entry: a FIFO opened for reading (or
+ * both ways) by a recorded process stays inside the recording, its writers'
+ * writes live (fifo_open: a thread reads what another of its process
+ * writes; held, that read would wait for ever). Noted at the entry, before
+ * the kernel runs it: fifo(7)'s open for writing returns once a reader is
+ * in its open, maybe before that open returns and its fd is in
+ * /proc/PID/fd. Returns 0, or -ENOMEM.
+ */
+static int
+note_fifo_reader(struct recorder *rec, const struct rthread *t)
+{
+	struct rec_hold *h = &rec->hold;
+	char name[PATH_MAX], path[PATH_MAX + 64];
+	uint64_t flags, at = t->args[1];
+	int dirfd = (int)t->args[0];
+	struct stat st;
+
+	switch (t->nr) {
+	case __NR_open:
+		at = t->args[0], dirfd = AT_FDCWD, flags = t->args[1];
+		break;
+	case __NR_openat:
+		flags = t->args[2];
+		break;
+	case __NR_openat2:
+		/* struct open_how's first field (include/uapi/linux/openat2.h) */
+		if (tracee_read(t->tid, t->args[2], &flags, sizeof(flags)) < 0)
+			return 0;
+		break;
+	default:
+		return 0;
+	}
+	if ((flags & O_ACCMODE) == O_WRONLY || (flags & O_PATH) ||
+	    tracee_read_string(t->tid, at, name, sizeof(name)) < 0 || !name[0])
+		return 0; /* the kernel fails a bad path; O_PATH reads nothing */
+	/* the path as the tracee sees it: its root, cwd or dirfd (proc(5)) */
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "/proc/%d/root%s", t->tid, name);
+	else if (dirfd == AT_FDCWD)
+		snprintf(path, sizeof(path), "/proc/%d/cwd/%s", t->tid, name);
+	else
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d/%s", t->tid, dirfd, name);
+	if (stat(path, &st) < 0 || !S_ISFIFO(st.st_mode) || made_here(h, st.st_dev, st.st_ino))
+		return 0;
+	return add_to_set(&h->made, &h->nmade, &h->made_cap, st.st_dev, st.st_ino);
+}
+
+/*
+ * Whether a recorded process holds FIFO or pipe @dev:@ino open for reading
+ * (an fd in /proc/PID/fd naming it whose /proc/PID/fdinfo flags are not
+ * O_WRONLY, proc(5)): inherited, or passed to it, not opened in the
+ * recording (note_fifo_reader() saw those).
+ */
+static bool
+fifo_reader(struct recorder *rec, dev_t dev, ino_t ino)
+{
+	char path[80], line[64];
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+		struct dirent *de;
+		bool seen = false;
+		DIR *d;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = rec->threads[j].tgid == t->tgid;
+		snprintf(path, sizeof(path), "/proc/%d/fd", t->tgid);
+		if (seen || !(d = opendir(path)))
+			continue;
+		while ((de = readdir(d))) {
+			unsigned long fl = O_WRONLY;
+			struct stat st;
+			FILE *f;
+
+			snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", t->tgid, de->d_name);
+			if (stat(path, &st) < 0 || st.st_dev != dev || st.st_ino != ino)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/fdinfo/%.16s", t->tgid, de->d_name);
+			if (!(f = fopen(path, "re")))
+				continue;
+			while (fgets(line, sizeof(line), f))
+				if (sscanf(line, "flags: %lo", &fl) == 1)
+					break;
+			fclose(f);
+			if ((fl & O_ACCMODE) != O_WRONLY) {
+				closedir(d);
+				return true;
+			}
+		}
+		closedir(d);
+	}
+	return false;
 }
 
 void
@@ -251,25 +348,22 @@ enum {
 };
 
 /*
- * Where @dup, a dup of a recorded fd of type @type, leads: outside the
- * recording, taking a write as it stands, are a terminal, a FIFO (the
- * recording's own pipes were looked at already), a connected socket whose
- * peer is not recorded. Returns DEST_*.
+ * Where @dup, a dup of a recorded fd of type @type (file @dev:@ino), leads:
+ * outside the recording, taking a write as it stands, are a terminal, a
+ * FIFO or pipe no recorded process reads (the recording's own pipes, and
+ * the FIFOs it opened for reading, were looked at already), a connected
+ * socket whose peer is not recorded. Returns DEST_*.
  */
 static int
-external(struct recorder *rec, int dup, mode_t type)
+external(struct recorder *rec, int dup, mode_t type, dev_t dev, ino_t ino)
 {
 	struct sockaddr_storage peer;
 	socklen_t len = sizeof(peer);
-	int fl = fcntl(dup, F_GETFL);
 
-	/* not open for writing: the kernel fails it (EBADF) */
-	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
-		return DEST_LIVE;
 	if (type == S_IFCHR)
 		return isatty(dup) ? DEST_OUTSIDE : DEST_LIVE; /* not /dev/null and its kin */
 	if (type == S_IFIFO)
-		return DEST_OUTSIDE;
+		return fifo_reader(rec, dev, ino) ? DEST_INSIDE : DEST_OUTSIDE;
 	/* unconnected: the kernel fails it (ENOTCONN, EDESTADDRREQ) */
 	if (getpeername(dup, (struct sockaddr *)&peer, &len) < 0)
 		return DEST_LIVE;
@@ -534,6 +628,18 @@ hold_shutdown(struct recorder *rec, struct rthread *t, int dup)
 	return true;
 }
 
+/* @t's write of @len bytes is held: it returns what the kernel returns
+ * for a full write, the count. Returns true. */
+static bool
+held(struct recorder *rec, struct rthread *t, size_t len, long id)
+{
+	t->held_id = (uint64_t)id;
+	rec->hold.writes++;
+	rec->hold.bytes += len;
+	rec_skip_syscall(rec, t, (int64_t)len);
+	return true;
+}
+
 bool
 rec_hold_write(struct recorder *rec, struct rthread *t)
 {
@@ -544,9 +650,17 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	mode_t type;
 	dev_t dev;
 	ino_t ino;
-	int r;
+	bool judged;
+	long id;
+	int r, fl;
 
-	if (!h->holder || dest_fd(t) < 0)
+	if (!h->holder)
+		return false;
+	if (note_fifo_reader(rec, t) < 0) {
+		rec_stop_recording(rec, "%s", "out of memory");
+		return false;
+	}
+	if (dest_fd(t) < 0)
 		return false;
 	if (!rec_output_fd_file(t->tid, dest_fd(t), &type, &dev, &ino))
 		return false; /* a bad fd: the kernel fails it */
@@ -558,13 +672,45 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	if (type != S_IFSOCK && (t->nr == __NR_sendto || t->nr == __NR_sendmsg ||
 				 t->nr == __NR_sendmmsg || t->nr == __NR_shutdown))
 		return false;
+	/* a connected socket's peer does not change: judged once; so is a
+	 * FIFO (a recorded reader that opens it later is note_fifo_reader()'s)
+	 * and a terminal (a device is one or not) */
+	judged = in_set(h->outside, h->noutside, dev, ino);
+	/* the next write to an open file the holder writes to already (a
+	 * program's next line): no dup of the fd (pidfd_getfd(2), a few µs),
+	 * a kcmp(2) per destination; its bytes are those the call passes */
+	if (judged && h->holder->hold_same &&
+	    (t->nr == __NR_write || t->nr == __NR_writev || t->nr == __NR_sendto ||
+	     t->nr == __NR_sendmsg || t->nr == __NR_vmsplice)) {
+		r = gather(t, type == S_IFIFO, &data, &len);
+		if (r < 0) {
+			rec_stop_recording(rec, "%s", "out of memory");
+			return false;
+		}
+		if (r == HOLD_OK) {
+			id = h->holder->hold_same(h->holder->arg, rec->epochs.k, t->tgid,
+						  dest_fd(t), data, len);
+			if (id > 0)
+				return held(rec, t, len, id);
+			free(data);
+			data = NULL;
+			if (id != -ENOENT) {
+				rec_stop_recording(rec, "cannot hold the program's output: %s",
+						   strerror((int)-id));
+				return false;
+			}
+		}
+	}
 	dup = rec_output_grab_fd(t->tgid, dest_fd(t));
 	if (dup < 0)
 		return false;
-	/* a connected socket's peer does not change: judged once */
-	if (type != S_IFSOCK || !in_set(h->outside, h->noutside, dev, ino)) {
-		r = external(rec, dup, type);
-		if (type == S_IFSOCK && r != DEST_LIVE &&
+	/* not open for writing: the kernel fails it (EBADF) */
+	fl = fcntl(dup, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) == O_RDONLY)
+		return false;
+	if (!judged) {
+		r = external(rec, dup, type, dev, ino);
+		if (r != DEST_LIVE &&
 		    (r == DEST_INSIDE ? add_to_set(&h->made, &h->nmade, &h->made_cap, dev, ino)
 				      : add_to_set(&h->outside, &h->noutside, &h->outside_cap, dev,
 						   ino)) < 0) {
@@ -590,17 +736,53 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	}
 	if (r != HOLD_OK)
 		return false;
-	r = h->holder->hold(h->holder->arg, rec->epochs.k, steal_fd(&dup), type == S_IFSOCK, data,
-			    len);
-	if (r < 0) {
-		rec_stop_recording(rec, "cannot hold the program's output: %s", strerror(-r));
+	id = h->holder->hold(h->holder->arg, rec->epochs.k, steal_fd(&dup), type == S_IFSOCK, data,
+			     len);
+	if (id < 0) {
+		rec_stop_recording(rec, "cannot hold the program's output: %s", strerror((int)-id));
 		return false;
 	}
-	h->writes++;
-	h->bytes += len;
-	/* what the kernel returns for a full write: the count */
-	rec_skip_syscall(rec, t, (int64_t)len);
-	return true;
+	return held(rec, t, len, id);
+}
+
+const struct ep_call *
+rec_hold_replace(struct recorder *rec, struct rthread *t, const struct ep_call *c)
+{
+	const struct rec_output_holder *o = rec->ep->output;
+	void *data = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!o || !o->replace || c->nvalues <= REC_HELD_VALUE || !c->values[REC_HELD_VALUE] ||
+	    c->buffered || c->nr != (long)t->nr || !c->exited || dest_fd(t) < 0 ||
+	    t->args[0] != c->args[0])
+		return NULL;
+	/* the bytes it passes out, as the TP run gathered them (a pipe or
+	 * not only matters to vmsplice, which the holder took from memory) */
+	if (gather(t, true, &data, &len) != HOLD_OK)
+		return NULL;
+	if (!t->ep_replaced) {
+		t->ep_replaced = malloc(sizeof(*t->ep_replaced));
+		if (!t->ep_replaced) {
+			free(data);
+			return NULL;
+		}
+	}
+	r = o->replace(o->arg, c->values[REC_HELD_VALUE], data, len);
+	if (r < 0) {
+		log_info("thread %d: the held write it makes otherwise cannot be replaced: %s",
+			 t->tid, r == -EALREADY ? "shown already" : strerror(-r));
+		return NULL;
+	}
+	/* the log's call, with this run's arguments and count: a held write
+	 * returns the count asked for */
+	*t->ep_replaced = *c;
+	memcpy(t->ep_replaced->args, t->args, sizeof(t->args));
+	t->ep_replaced->result = (int64_t)len;
+	rec->ep->replaced++;
+	log_debug("thread %d: held write %" PRIu64 " replaced by this run's %zu bytes", t->tid,
+		  c->values[REC_HELD_VALUE], len);
+	return t->ep_replaced;
 }
 
 void

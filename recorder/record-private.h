@@ -15,6 +15,8 @@
 #include <sys/ptrace.h>
 
 #include "checkpoint/checkpoint.h"
+#include "checkpoint/dirty.h"
+#include "ep/divergence.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
@@ -427,6 +429,13 @@ struct rthread {
 	bool unknown;		      /* its syscall is one the model does not know */
 	const struct ep_call *ep_call; /* EP run: the log's call it makes, NULL if
 					* none (not matched: futex, sched_yield) */
+	struct ep_call *ep_replaced;  /* EP run: the log's held write with this
+				       * run's arguments and count, where its
+				       * bytes replaced the held ones
+				       * (rec_hold_replace()); malloc'd */
+	uint64_t held_id;	      /* TP run: the id of the write held at this
+				       * call's entry (tp/output.h), for its exit
+				       * event (REC_HELD_VALUE); 0: none */
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
 	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
 				       * SCHED_BLOCKED until every thread reached its own, */
@@ -655,7 +664,8 @@ struct rec_hold {
 				 * the recording, or connected to a recorded
 				 * process */
 	size_t nmade, made_cap;
-	struct file_key *outside; /* sockets connected outside, judged once */
+	struct file_key *outside; /* sockets, FIFOs, terminals outside,
+				   * judged once */
 	size_t noutside, outside_cap;
 	uint64_t writes, bytes;	/* writes held, and their bytes */
 	uint64_t live;		/* writes to such a destination run live
@@ -841,6 +851,19 @@ void rec_hold_init(struct recorder *rec, const struct rec_options *opts);
  * holder, tagged with the current epoch, and it returns their count (the
  * log has that result). True if it was held so. */
 bool rec_hold_write(struct recorder *rec, struct rthread *t);
+/* The value of a TP log's syscall exit event that holds the id of the
+ * write output commit held there (trace-format.md); after the order's. */
+#define REC_HELD_VALUE 7
+/** EP run, at @t's syscall entry, whose call @c of the log does not match
+ * (ep_call_check()): if @c is a write the log's run held (its exit's
+ * REC_HELD_VALUE) and @t makes the same call to the same fd with other
+ * bytes, those replace the held ones (rec_ep.output's replace(): never
+ * shown, the held write never reached the kernel) and @t's call is
+ * answered with its own count: a divergence of output only, which the
+ * epoch's end check sees in memory if it went further. Returns the call
+ * @t makes instead of @c (t->ep_replaced), or NULL: a divergence. */
+const struct ep_call *rec_hold_replace(struct recorder *rec, struct rthread *t,
+				       const struct ep_call *c);
 /** At @t's syscall exit with @result: note the pipes and socket pairs the
  * recording makes (pipe, pipe2, socketpair), whose writes stay live. */
 void rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result);
@@ -1335,15 +1358,43 @@ int rec_add_thread(struct recorder *rec, pid_t tid, pid_t tgid, struct rspace *s
  * mappings (the fd stays open, as replay's do). */
 struct ep_file {
 	pid_t tgid;
-	uint32_t id;
+	uint32_t id;	/* a shared one: the file's first version */
 	int fd;
+	bool shared;	/* the fd of an ep_shared's memfd */
+};
+
+/* A file an EP run maps shared (MAP_SHARED): one memfd of uprr's that
+ * every process's mapping of it maps, as replay has (replay/syscalls.c,
+ * shared_file()). */
+struct ep_shared {
+	uint32_t first;	 /* the file's first version in the log */
+	uint32_t loaded; /* the version it holds */
+	int fd;		 /* uprr's */
+};
+
+/* The test switch UPRR_EP_DIVERGE=K[:WHERE] (record-ep-merge.c). */
+struct rec_ep_force {
+	bool parsed, on;
+	uint64_t epoch;	 /* K */
+	char where[32];	 /* WHERE */
+	bool done;	 /* made once */
+	bool applied;	 /* made in the check under way, to be taken back */
+	pid_t pid;	 /* the EP process changed */
+	uint64_t addr;	 /* the byte changed */
+	pid_t tid;	 /* or the thread whose register */
+	uint64_t old;	 /* the byte's or register's value */
+	uint64_t map;	 /* or the page mapped in the copy */
 };
 
 struct rec_ep {
 	struct ep_log *log;
 	const char *sync_log;	/* rec_options.ep_sync_log */
+	const struct rec_output_holder *output; /* rec_options.ep_output */
+	uint64_t replaced;	/* held writes whose bytes this run replaced */
 	struct ep_file *files;
 	size_t nfiles, files_cap;
+	struct ep_shared *shared;
+	size_t nshared, shared_cap;
 	/* the epochs' checks (rec_ep_park()) */
 	const struct rec_ep_checkpoints *ckpts; /* NULL: none */
 	struct rec_ep_verdicts *verdicts; /* rec_options.ep_verdicts, or own */
@@ -1364,6 +1415,8 @@ struct rec_ep {
 	/* the stacks of threads gone, below their frames (rec_ep_note_exit()) */
 	struct ep_patched *dead;
 	size_t ndead, dead_cap;
+	struct rec_ep_force force; /* UPRR_EP_DIVERGE */
+	bool go_on;		   /* the divergence was rolled back whole (rec_ep_rollback()) */
 };
 
 /* Memory of process @tgid that the EP run's own code patches wrote: a
@@ -1490,6 +1543,91 @@ bool rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns);
 /** EP run: its log. */
 struct ep_log *rec_ep_log(struct recorder *rec);
 
+/* What the check of one EP process against its checkpoint compares
+ * (record-ep-check.c), and what a rollback's merge writes (record-ep-merge.c):
+ * one list of pages, one of exclusions, one pairing of threads, for both. */
+struct rec_ep_pair {
+	struct ep_side a;	     /* A: the checkpoint copy */
+	struct ep_side b;	     /* B: the EP process; b.tids = tids */
+	pid_t log_pid;		     /* the log's id of the process */
+	struct checkpoint_copy *copy; /* A's copy */
+	pid_t *tids;		     /* B's threads, index for index with a.tids */
+	/* rec_ep_pair_check(): each of B's threads' registers as its copy's
+	 * stands (one at a syscall's entry rewound onto the instruction,
+	 * orig_rax -1; the arguments its call does not take as A's): what is
+	 * compared, and what a merge writes */
+	struct user_regs_struct *regs;
+	/* thread i: A's stands in a call the syscall buffer's library made
+	 * for it: its registers are A's (not compared, not merged) */
+	bool *library;
+	/* the ranges left out (uprr's own pages, stubs and patched code, the
+	 * buffer's pages, dead stacks and red zones, interrupted calls'
+	 * bytes): b.ignore */
+	struct checkpoint_range *ignore;
+	size_t nignore, ignore_cap;
+	struct ep_file_alias *aliases;
+	char (*paths)[PATH_MAX];
+	struct dirty_pages all;	       /* B's pages written (b.written) */
+	struct dirty_pages tp_written; /* A's (a.written, but when whole) */
+	bool whole;		       /* every writable page of B compared */
+};
+
+/* Build @p for EP process @tgid and its checkpoint ep->k (every thread
+ * parked). 0, -ENOENT (no copy), or -errno; rec_ep_pair_fini() either way. */
+int rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p) _wur_;
+/* Compare @p's sides (ep_check_divergence()) into @d, B's registers as its
+ * copy's stand (p->regs). 0 or -errno. */
+int rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_divergence *d) _wur_;
+void rec_ep_pair_fini(struct rec_ep_pair *p);
+
+/* ---- rollback of an end-of-epoch divergence (record-ep-merge.c) ---- */
+
+/* A stopped process that gets an EP process's state: its threads index
+ * for index with the pair's B (rec_ep_pair.tids). The TP run's own: the
+ * log's tid of a thread is its TP tid (rec_ep_tp_target()). A thread at
+ * a syscall-entry stop given registers with orig_rax -1 skips that call
+ * there and, rewound onto the instruction, makes it again once resumed. */
+struct rec_ep_target {
+	pid_t pid;
+	int memfd;	   /* its /proc/PID/mem, O_RDWR */
+	const pid_t *tids; /* each in a ptrace stop that takes PTRACE_SETREGS */
+	size_t ntids;
+};
+
+/* The TP run's process of @p as a target (its pid and tids are the log's,
+ * ep_log_tid() of B's), its /proc/PID/mem @memfd; @tids: room for
+ * p->b.ntids. Not used yet: for the TP run that waits at each epoch's end. */
+void rec_ep_tp_target(struct recorder *rec, const struct rec_ep_pair *p, int memfd, pid_t *tids,
+		      struct rec_ep_target *ret);
+
+/* What rec_ep_merge() did and cost, or why it did not. */
+struct rec_ep_merged {
+	uint64_t pages_compared, pages_copied;
+	unsigned threads;      /* whose registers, XSAVE state and mask were set */
+	unsigned threads_kept; /* in the buffer's library's frame in the copy: kept */
+	uint64_t pages_ns, threads_ns, total_ns;
+	char what[256]; /* on failure: one line */
+};
+
+/* Write into @t what the check of @p found different (@d): the pages of
+ * the union of both runs' written pages that differ, B's bytes but for the
+ * check's exclusions (kmerge_copy_pages()), then each thread's registers
+ * as p->regs has them, XSAVE state and signal mask
+ * (checkpoint_thread_set()). A mapping or thread-count difference is
+ * refused (-EOPNOTSUPP, @ret->what naming it) before anything changes.
+ * 0 or -errno (@t then partly written). */
+int rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_divergence *d,
+		 const struct rec_ep_target *t, struct rec_ep_merged *ret) _wur_;
+/* The check of @p diverged (@d): under UPRR_EP_DIVERGE, merge the EP
+ * process into its checkpoint's copy and check again (counted in the
+ * verdicts); sets ep->go_on when the checks may go on. */
+void rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d);
+/* UPRR_EP_DIVERGE: change the EP process of @p (or its copy) before its
+ * check, once, at epoch K or the first checked after. 0 or -errno. */
+int rec_ep_force_apply(struct recorder *rec, struct rec_ep_pair *p) _wur_;
+/* Take back what rec_ep_force_apply() changed. */
+void rec_ep_force_undo(struct recorder *rec, struct rec_ep_pair *p);
+
 /* ---- an EP run's syscall buffer (record-ep-sb.c) ---- */
 
 /** Whether an EP run maps the syscall buffer: its log's run did (and
@@ -1512,6 +1650,15 @@ int rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr) _wur
 /** EP run: @t's traced call took the log's next call: the records after
  * it go into its buffer. 0 or -errno. */
 int rec_ep_sb_taken(struct recorder *rec, struct rthread *t) _wur_;
+/** EP run: @parent's vfork created a child that runs on @parent's memory,
+ * its FS base the same: its buffer is @parent's (the same key). The records
+ * of @parent's put there are not the child's: the buffer gets the end
+ * marker, and @parent's records come back when its vfork returns
+ * (rec_ep_sb_vfork_done()). 0 or -errno. */
+int rec_ep_sb_vforked(struct recorder *rec, struct rthread *parent) _wur_;
+/** EP run: @t's vfork returned (its child execed or ended): its buffer gets
+ * the log's next records of @t's again. 0 or -errno. */
+int rec_ep_sb_vfork_done(struct recorder *rec, struct rthread *t) _wur_;
 /** Free the EP run's buffer state. */
 void rec_ep_sb_free(struct recorder *rec);
 

@@ -93,6 +93,13 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 	}
 	if (rec->ep && !(flags & CLONE_VM))
 		rec_ep_sb_forked(rec, child); /* its buffers are its own (record-ep-sb.c) */
+	/* a vfork child's buffer is its parent's, which holds the parent's
+	 * next records (record-ep-sb.c) */
+	if (rec->ep && (flags & CLONE_VFORK) && (flags & CLONE_VM) && !(flags & CLONE_THREAD) &&
+	    sp->mem.syscallbuf && rec_ep_sb_vforked(rec, parent) < 0) {
+		rec_stop_recording(rec, "cannot mark the syscall buffer of thread %d", ptid);
+		return false;
+	}
 	/* where its first run starts */
 	if (tracee_get_regs(child->tid, &child->regs) < 0) {
 		rec_stop_recording(rec, "%s", "a new thread vanished");
@@ -443,6 +450,12 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		return; /* vanished: its exit comes through waitpid */
 	if (rec->ep && rec_ep_exit(rec, t) < 0)
 		return;
+	/* its child execed or ended: its own records back in its buffer */
+	if (rec->ep && (clone_flags(t) & CLONE_VFORK) && t->space->mem.syscallbuf &&
+	    rec_ep_sb_vfork_done(rec, t) < 0) {
+		rec_stop_recording(rec, "cannot fill the syscall buffer of thread %d", t->tid);
+		return;
+	}
 	rec_emulated_wait_exit(rec, t);
 	result = (int64_t)t->regs.rax;
 	if (unknown_succeeded(rec, t, result))
@@ -521,6 +534,15 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		}
 	}
 	rec_order_exit(rec, t, result, &ev);
+	if (t->held_id) {
+		/* output commit held it: which write (an EP run that writes
+		 * other bytes there replaces them, rec_hold_replace()) */
+		for (uint32_t i = ev.nvalues; i < REC_HELD_VALUE; i++)
+			ev.values[i] = 0; /* 0 in every other value means none */
+		ev.values[REC_HELD_VALUE] = t->held_id;
+		ev.nvalues = REC_HELD_VALUE + 1;
+		t->held_id = 0;
+	}
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
 	rec_write_event(rec, &ev);

@@ -112,6 +112,7 @@ drop_thread(struct recorder *rec, struct rthread *t)
 	sched_remove(rec->sched, t->tid);
 	free(t->xstate);
 	free(t->later);
+	free(t->ep_replaced);
 	rec_output_free(&t->out);
 	if (t->pmu_fd >= 0)
 		close(t->pmu_fd);
@@ -1230,6 +1231,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			return r;
 		}
 		rec_ep_checks(&rec, opts->ep_checkpoints, opts->ep_verdicts);
+		rec.ep->output = opts->ep_output;
 	}
 	if (opts->trace_dir) {
 		snprintf(dir_buf, dir_len, "%s", opts->trace_dir);

@@ -320,6 +320,17 @@ struct rec_ep_verdicts {
 	uint64_t check_ns;   /**< time in the checks */
 	uint64_t check_max_ns; /**< the longest */
 	char first[320];     /**< the first divergence, described */
+	/* rollbacks (UPRR_EP_DIVERGE: into the checkpoint's copy) */
+	uint64_t rollbacks;	     /**< divergences merged into their target */
+	uint64_t rollback_verified;  /**< of those, checked again: equal */
+	uint64_t rollback_diverged;  /**< checked again: still different */
+	uint64_t rollback_refused;   /**< not merged (a mapping differs...) */
+	uint64_t rollback_pages_compared; /**< pages the merges compared */
+	uint64_t rollback_pages_copied;	  /**< and copied */
+	uint64_t rollback_threads;   /**< threads whose state was set */
+	uint64_t rollback_ns;	     /**< time in the merges */
+	uint64_t rollback_pages_ns;  /**< of which comparing and copying pages */
+	char rollback_why[320];	     /**< the first refusal, described */
 };
 
 /** What a TP run's epochs cost and what its syscall buffer took
@@ -340,11 +351,21 @@ struct rec_output_holder {
 	void *arg; /**< passed to hold() */
 	/** Hold @len bytes at @data (malloc'd: the holder's, even on failure)
 	 * that a write of epoch @k made to @fd (a dup of the program's fd, the
-	 * holder's too); @msg: a socket, one send(2) each. 0 or -errno. */
-	int (*hold)(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len);
+	 * holder's too); @msg: a socket, one send(2) each. The write's id
+	 * (> 0, for replace()) or -errno. */
+	long (*hold)(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len);
+	/** As hold(), to the open file that process @pid's fd @fd refers to,
+	 * if the holder has a dup of it already (kcmp(2) KCMP_FILE): no dup
+	 * taken. -ENOENT if it has none (then @data stays the caller's), else
+	 * the write's id or -errno as hold(). */
+	long (*hold_same)(void *arg, uint64_t k, pid_t pid, int fd, void *data, size_t len);
 	/** Hold a shutdown(2) SHUT_WR that epoch @k made of socket @fd (a
 	 * dup, the holder's): after the writes held before it. 0 or -errno. */
 	int (*shutdown)(void *arg, uint64_t k, int fd);
+	/** An EP run: replace held write @id's bytes by @len at @data
+	 * (malloc'd: the holder's, even on failure), which the EP run wrote
+	 * instead. 0 or -errno (-EALREADY: released already). */
+	int (*replace)(void *arg, uint64_t id, void *data, size_t len);
 };
 
 /** What `uprr record` was asked to do. */
@@ -399,6 +420,11 @@ struct rec_options {
 				 * (--ep-cpus), NULL: the one the TP run used least */
 	const struct rec_ep_follow *ep_follow; /**< with syscalls_from: the log
 				 * still grows (lock-step), or NULL: it is whole */
+	const struct rec_output_holder *ep_output; /**< with syscalls_from: who
+				 * holds the log's run's output: a held write the
+				 * EP run makes with other bytes replaces the
+				 * held ones (rec_hold_replace()), or NULL: a
+				 * divergence */
 	struct rec_tp_figures *tp_figures; /**< a TP run: what its epochs cost
 				 * and its buffer took, or NULL */
 	const char *trace_mode;	/**< the header's mode (TRACE_MODE_TP for the

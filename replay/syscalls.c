@@ -91,46 +91,15 @@ static int
 load_shared_file(struct replayer *rp, const struct trace_event *ev, struct mapped_file *f,
 		 uint32_t id)
 {
-	_cleanup_close_ int copy_fd = -1;
 	const char *copy;
-	off_t done = 0;
-	struct stat st;
-	ssize_t n = 1;
+	int r;
 
 	if (trace_reader_file(rp->r, id, &copy, NULL) < 0)
 		return replay_diverge(rp, ev, "file %u is missing from the trace", id);
-	copy_fd = open(copy, O_RDONLY | O_CLOEXEC);
-	if (copy_fd < 0 || fstat(copy_fd, &st) < 0 || ftruncate(f->fd, st.st_size) < 0)
+	r = util_load_file(f->fd, copy);
+	if (r < 0)
 		return replay_diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
-			       strerror(errno));
-	/* The copy's data, and its holes as holes (a sparse file of gigabytes
-	 * costs its data only). Never emptied first: truncating a file takes
-	 * the pages private mappings copied past the new end away too
-	 * (truncate_pagecache()); punching a hole leaves them. */
-	while (done < st.st_size) {
-		off_t data = lseek(copy_fd, done, SEEK_DATA), hole;
-
-		if (data < 0 && errno == ENXIO)
-			data = st.st_size; /* a hole to the end */
-		else if (data < 0)
-			data = done; /* no SEEK_DATA: all data */
-		if (data > done && fallocate(f->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, done,
-					     data - done) < 0)
-			return replay_diverge(rp, ev, "cannot load %s for a shared mapping: %s", copy,
-				       strerror(errno));
-		if (data >= st.st_size)
-			break;
-		hole = lseek(copy_fd, data, SEEK_HOLE);
-		if (hole < 0 || hole > st.st_size)
-			hole = st.st_size;
-		done = data;
-		if (lseek(f->fd, data, SEEK_SET) < 0)
-			return replay_diverge(rp, ev, "cannot load %s for a shared mapping", copy);
-		while (done < hole && (n = sendfile(f->fd, copy_fd, &done, hole - done)) > 0)
-			;
-		if (n <= 0)
-			return replay_diverge(rp, ev, "cannot load %s for a shared mapping", copy);
-	}
+				      strerror(-r));
 	f->loaded = id;
 	return 0;
 }

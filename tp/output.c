@@ -28,6 +28,7 @@
 struct held {
 	struct held *next;
 	uint64_t epoch;
+	uint64_t id;	  /* 1, 2, ... in the order held (tp_output_replace()) */
 	size_t dest;	  /* index in tp_output.dests */
 	uint64_t held_ns; /* util_now_ns() when held */
 	size_t len;
@@ -54,6 +55,7 @@ struct tp_output {
 	size_t ndests, dests_cap;
 	uint64_t released_below; /* writes of epochs below this may go */
 	uint64_t last_epoch;
+	uint64_t last_id;	 /* the last hold's id */
 	bool writing;		 /* the writer holds a write out of the list */
 	bool stop;
 	bool started;
@@ -166,16 +168,28 @@ writer_main(void *arg)
 	return NULL;
 }
 
-static int
+static long
 holder_hold(void *arg, uint64_t k, int fd, bool msg, void *data, size_t len)
 {
 	return tp_output_hold(arg, k, fd, msg, data, len);
+}
+
+static long
+holder_hold_same(void *arg, uint64_t k, pid_t pid, int fd, void *data, size_t len)
+{
+	return tp_output_hold_same(arg, k, pid, fd, data, len);
 }
 
 static int
 holder_shutdown(void *arg, uint64_t k, int fd)
 {
 	return tp_output_hold_shutdown(arg, k, fd);
+}
+
+static int
+holder_replace(void *arg, uint64_t id, void *data, size_t len)
+{
+	return tp_output_replace(arg, id, data, len);
 }
 
 struct tp_output *
@@ -192,7 +206,9 @@ tp_output_new(void)
 	pthread_cond_init(&q->idle, NULL);
 	q->holder.arg = q;
 	q->holder.hold = holder_hold;
+	q->holder.hold_same = holder_hold_same;
 	q->holder.shutdown = holder_shutdown;
+	q->holder.replace = holder_replace;
 	/* the thread inherits the mask: every signal blocked in it */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -240,31 +256,19 @@ find_dest(struct tp_output *q, int fd, bool msg)
 int
 tp_output_hold_shutdown(struct tp_output *q, uint64_t k, int fd)
 {
-	return tp_output_hold(q, k, fd, true, NULL, 0);
+	long r = tp_output_hold(q, k, fd, true, NULL, 0);
+
+	return r < 0 ? (int)r : 0;
 }
 
-int
-tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len)
+/* Queue @h, a write of epoch @k to destination @dest (counted in its
+ * queued already). Called locked. Returns its id. */
+static long
+append(struct tp_output *q, struct held *h, uint64_t k, size_t dest, void *data, size_t len)
 {
-	struct held *h = malloc(sizeof(*h));
-	long dest;
-
-	if (!h) {
-		free(data);
-		close(fd);
-		return -ENOMEM;
-	}
-	pthread_mutex_lock(&q->lock);
 	assert(k >= q->last_epoch);
-	dest = find_dest(q, fd, msg);
-	if (dest < 0) {
-		pthread_mutex_unlock(&q->lock);
-		free(data);
-		free(h);
-		return (int)dest;
-	}
-	*h = (struct held){ .epoch = k, .dest = (size_t)dest, .held_ns = util_now_ns(), .len = len,
-			    .data = data };
+	*h = (struct held){ .epoch = k, .id = ++q->last_id, .dest = dest, .held_ns = util_now_ns(),
+			    .len = len, .data = data };
 	q->last_epoch = k;
 	if (q->tail)
 		q->tail->next = h;
@@ -279,8 +283,82 @@ tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, si
 	 * epoch's end) goes at once */
 	if (head_released(q))
 		pthread_cond_signal(&q->work);
+	return (long)q->last_id;
+}
+
+long
+tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len)
+{
+	struct held *h = malloc(sizeof(*h));
+	long dest, id;
+
+	if (!h) {
+		free(data);
+		close(fd);
+		return -ENOMEM;
+	}
+	pthread_mutex_lock(&q->lock);
+	dest = find_dest(q, fd, msg);
+	if (dest < 0) {
+		pthread_mutex_unlock(&q->lock);
+		free(data);
+		free(h);
+		return dest;
+	}
+	id = append(q, h, k, (size_t)dest, data, len);
 	pthread_mutex_unlock(&q->lock);
-	return 0;
+	return id;
+}
+
+long
+tp_output_hold_same(struct tp_output *q, uint64_t k, pid_t pid, int fd, void *data, size_t len)
+{
+	pid_t self = getpid();
+	struct held *h = malloc(sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_lock(&q->lock);
+	/* a destination's dup lives while writes to it wait (unqueue()) */
+	for (size_t i = 0; i < q->ndests; i++) {
+		if (q->dests[i].fd < 0 ||
+		    syscall(SYS_kcmp, pid, self, KCMP_FILE, fd, q->dests[i].fd) != 0)
+			continue;
+		long id;
+
+		q->dests[i].queued++;
+		id = append(q, h, k, i, data, len);
+		pthread_mutex_unlock(&q->lock);
+		return id;
+	}
+	pthread_mutex_unlock(&q->lock);
+	free(h);
+	return -ENOENT;
+}
+
+int
+tp_output_replace(struct tp_output *q, uint64_t id, void *data, size_t len)
+{
+	struct held *h;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&q->lock);
+	for (h = q->head; h && h->id != id; h = h->next)
+		;
+	if (h && h->data && h->epoch >= q->released_below) {
+		q->stats.bytes = q->stats.bytes - h->len + len;
+		q->stats.replaced++;
+		free(h->data);
+		h->data = data;
+		h->len = len;
+		data = NULL;
+		r = 0;
+	} else if (h) {
+		r = -EALREADY; /* released, or a shutdown */
+	}
+	pthread_mutex_unlock(&q->lock);
+	free(data);
+	return r;
 }
 
 void

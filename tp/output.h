@@ -22,6 +22,8 @@ struct tp_output_stats {
 	uint64_t written;	      /**< bytes released and written */
 	uint64_t dropped;	      /**< bytes discarded (rollback) or left unwritten
 				       * (a destination that failed) */
+	uint64_t replaced;	      /**< writes whose bytes the EP run replaced
+				       * (tp_output_replace()) */
 	size_t destinations;	      /**< open files written to (one counted again
 				       * if it had nothing waiting in between) */
 	uint64_t first_held_ns;	      /**< util_now_ns() of the first hold, 0: none */
@@ -48,9 +50,31 @@ struct tp_output *tp_output_new(void) _wur_;
  * non-blocking file is waited for with poll(2). @msg: a socket, whose
  * bytes go in one send(2) with MSG_NOSIGNAL each (a datagram keeps its
  * bounds). Epochs never go back: @k is at least the last hold's.
- * Returns 0 or -ENOMEM.
+ * Returns the write's id (1, 2, ... in the order held: tp_output_replace())
+ * or -ENOMEM.
  */
-int tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len) _wur_;
+long tp_output_hold(struct tp_output *q, uint64_t k, int fd, bool msg, void *data, size_t len) _wur_;
+
+/**
+ * Replace the bytes of held write @id (tp_output_hold()'s) by @len bytes
+ * at @data (malloc'd; the queue's from now on, even on failure): the EP
+ * run, whose execution the trace holds, wrote those where the TP run wrote
+ * others (a divergence of output only: a held write never reached the
+ * kernel, so nothing else is undone). Same destination, same place in the
+ * order. Returns 0, -ENOENT (no such write held) or -EALREADY (released
+ * already: shown, it cannot be taken back; or a shutdown).
+ */
+int tp_output_replace(struct tp_output *q, uint64_t id, void *data, size_t len) _wur_;
+
+/**
+ * As tp_output_hold(), to the open file process @pid's fd @fd refers to,
+ * where one of @q's destinations is a dup of it (kcmp(2) KCMP_FILE, Linux
+ * 3.5): the program's repeated writes to one fd take no dup. Returns the
+ * write's id, -ENOENT if none is (then @data is still the caller's), or
+ * -ENOMEM.
+ */
+long tp_output_hold_same(struct tp_output *q, uint64_t k, pid_t pid, int fd, void *data,
+			 size_t len) _wur_;
 
 /**
  * Hold a shutdown(2) of @fd's socket for writing (SHUT_WR: the peer sees

@@ -288,6 +288,15 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 	fprintf(f, "ep run:      wall %.3f s, cpu %.3f s (program %.3f s, uprr %.3f s), on cpu %d\n",
 		(double)ep->wall_ns / 1e9, (double)(ep->prog_ns + ep->uprr_ns) / 1e9,
 		(double)ep->prog_ns / 1e9, (double)ep->uprr_ns / 1e9, cpu);
+	if (ei->out.writes)
+		fprintf(f, "output:      %" PRIu64 " writes held (%" PRIu64 " bytes), %" PRIu64
+			" of them replaced by the EP run's other bytes (a divergence of output "
+			"only), first written %.3f s after it was held, the longest wait %.3f s\n",
+			ei->out.writes, ei->out.bytes, ei->out.replaced,
+			ei->out.first_written_ns
+				? (double)(ei->out.first_written_ns - ei->out.first_held_ns) / 1e9
+				: 0.0,
+			(double)ei->out.max_delay_ns / 1e9);
 	if (!ei->epoch_ms)
 		fprintf(f, "epochs:      1 (the whole program), ep run %s\n",
 			diverged ? "diverged: the trace ends at the divergence"
@@ -319,6 +328,19 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			ei->v.whole, ei->v.library_regs);
 		if (ei->v.first[0])
 			fprintf(f, "divergence:  %s\n", ei->v.first);
+		/* merges of a diverged epoch into its checkpoint's copy
+		 * (UPRR_EP_DIVERGE; doc/uniparallel.md, "Divergence and rollback") */
+		fprintf(f, "rollbacks:   %" PRIu64 " (%" PRIu64 " checked again: verified, %" PRIu64
+			" still diverged; %" PRIu64 " refused), %" PRIu64 " pages copied of %" PRIu64
+			" compared, %" PRIu64 " threads' registers, %.3f ms in all, %.2f us a page\n",
+			ei->v.rollbacks, ei->v.rollback_verified, ei->v.rollback_diverged,
+			ei->v.rollback_refused, ei->v.rollback_pages_copied, ei->v.rollback_pages_compared,
+			ei->v.rollback_threads, (double)ei->v.rollback_ns / 1e6,
+			ei->v.rollback_pages_compared
+				? (double)ei->v.rollback_pages_ns / 1e3 / (double)ei->v.rollback_pages_compared
+				: 0.0);
+		if (ei->v.rollback_why[0])
+			fprintf(f, "no rollback: %s\n", ei->v.rollback_why);
 	}
 	if (ei->lockstep)
 		fprintf(f, "lock-step:   the ep run went along, %" PRIu64 " runs of it while the tp run "
@@ -330,13 +352,6 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			(double)ei->ls.lag_max_ns / 1e6);
 	else if (ei->epoch_ms)
 		fprintf(f, "lock-step:   no (the ep run followed the tp run's end)\n");
-	if (ei->out.writes)
-		fprintf(f, "output:      %" PRIu64 " bytes of %" PRIu64 " writes held, released per "
-			"%s; the first write waited %.3f s, the longest %.3f s\n",
-			ei->out.bytes, ei->out.writes, ei->lockstep ? "epoch checked" : "run",
-			ei->out.first_written_ns ? (double)(ei->out.first_written_ns - ei->out.first_held_ns) / 1e9
-						  : 0.0,
-			(double)ei->out.max_delay_ns / 1e9);
 	fclose(f);
 }
 
@@ -468,6 +483,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	eo.syscallbuf = false;
 	eo.ep_checkpoints = epochs ? &ckpts : NULL;
 	eo.ep_verdicts = &ei.v;
+	eo.ep_output = tp_output_holder(held);
 	eo.epochs = NULL;
 	eo.tp_figures = NULL;
 	/* lock-step (tp/lockstep.h): the EP run goes along, epoch by epoch;

@@ -404,3 +404,43 @@ def c_tp_output_tcp_outside(h):
     if not got['marked']:
         raise Fail('the server got a message before the program ended: not held')
     compare(rec, h.replay(trace))
+
+
+REPLACED_RE = re.compile(rb'^output: .* (\d+) of them replaced by the EP run', re.M)
+COUNT_RE = re.compile(rb'^racy_count: (\d+) of (\d+)\n\Z')
+
+
+@case('tp-output-replaced')
+def c_tp_output_replaced(h):
+    """A held write the EP run makes with other bytes: tests/progs/racy_count
+    prints a counter two threads add to without a lock; the TP run, on two
+    CPUs, loses increments the EP run (one thread at a time) does not, so
+    the write of the count is where the two runs first differ at a
+    syscall. Held (stdout is a pipe outside the recording), it never
+    reached the kernel: the EP run's bytes take its place, and what is
+    shown is the count of the execution the trace replays. Without it the
+    EP run diverges there (exit 124). Up to 6 recordings, as a TP run may
+    lose nothing."""
+    argv = [h.prog('racy_count'), '2000000']
+    for attempt in range(6):
+        trace, rec = h.record(argv, name=f'racy_count-{attempt}', options=TP, timeout=120)
+        if not COUNT_RE.match(rec.stdout):
+            raise Fail('racy_count did not print its count once:\n' + tail(rec.stdout))
+        info = run_info(h, trace)
+        m = REPLACED_RE.search(info)
+        if not m:
+            raise Fail('uprr info does not say what output commit held:\n' + info.decode())
+        compare(rec, h.replay(trace))
+        if int(m.group(1)) == 0:
+            log(f'  attempt {attempt + 1}: the TP run printed the EP run\'s count; again')
+            continue
+        if int(m.group(1)) != 1:
+            raise Fail(f'{m.group(1).decode()} writes replaced, racy_count makes one')
+        return
+    raise Fail('no TP run of racy_count lost an increment the EP run did not in 6 recordings')
+
+
+def run_info(h, trace):
+    """`uprr info TRACE`'s stdout."""
+    p = subprocess.run([h.uprr, 'info', trace], stdout=subprocess.PIPE, timeout=60, check=True)
+    return p.stdout

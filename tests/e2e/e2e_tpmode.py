@@ -17,17 +17,19 @@ e2e.py imports this module after its own cases.
 import os
 import re
 import shutil
+import subprocess
 
-from e2e import Fail, Skip, case, compare, compare_bytes, log, native_run, remove_input, run, tail
+from e2e import (Fail, Skip, case, compare, compare_bytes, log, native_run, need, remove_input,
+                 run, tail)
 
 TP = ['--mode=tp']
 
 
-def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None):
-    """Record @argv with --mode=tp (and @options, in @env), check the trace,
-    remove @remove and replay it @replays times. Returns (trace, recording,
-    info text)."""
-    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=600, env=env)
+def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None, timeout=600):
+    """Record @argv with --mode=tp (and @options, in @env, within @timeout
+    seconds), check the trace, remove @remove and replay it @replays times.
+    Returns (trace, recording, info text)."""
+    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=timeout, env=env)
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     text = info.stdout.decode(errors='replace')
     if not re.search(r'^mode: +tp,', text, re.M):
@@ -114,6 +116,44 @@ def c_tp_mode_fsum(h):
     # of the mapped log, not TRACE/tp's
     shutil.rmtree(os.path.join(trace, 'tp'))
     compare(rec, h.replay(trace))
+
+
+@case('tp-mode-fifo_open')
+def c_tp_mode_fifo_open(h):
+    """fifo_open: a named FIFO that two threads of the program open, one
+    for reading, one for writing, then the other way round. Its writes stay
+    inside the recording (a recorded thread opened it for reading): held by
+    output commit, the reader waited for ever for bytes held until the end.
+    The output (held: the recording's stdout is a pipe to this harness) is
+    a native run's. Then a shell that inherits both ends of a pipe and
+    reads back what it wrote to it (a recorded process holds the read end:
+    /proc/PID/fd), recorded and replayed."""
+    argv = [h.prog('fifo_open'), h.tmp]
+    native = native_run(argv, 'fifo_open', cwd=h.tmp)
+    _, rec, _ = tp_record_replay(h, argv, 'fifo_open', replays=2, timeout=60)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    # a pipe the recording did not make, both of its ends inherited: the
+    # shell writes a line to one and reads it from the other (held, the
+    # read waited for ever)
+    bash = need('bash')
+    r, w = os.pipe()
+    trace = h.new_trace_path('inherited-pipe')
+    script = f'echo through the pipe >&{w}; read x <&{r}; echo "got: $x"'
+    log(f'$ uprr record -o {trace} --mode=tp -- bash -c {script!r} (fds {r} and {w} inherited)')
+    try:
+        p = subprocess.run([h.uprr, 'record', '-o', trace, '--mode=tp', '--', bash, '-c',
+                            script], pass_fds=(r, w), stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=60, cwd=h.tmp, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise Fail('uprr record --mode=tp of a shell that reads back its inherited pipe hung')
+    finally:
+        os.close(r)
+        os.close(w)
+    if p.returncode != 0 or p.stdout != b'got: through the pipe\n':
+        raise Fail(f'uprr record --mode=tp of a shell that reads back its inherited pipe: '
+                   f'exit {p.returncode}, stdout {p.stdout!r}\n{tail(p.stderr)}')
+    rep = h.replay(trace)
+    compare_bytes(p.stdout, rep.stdout, 'stdout', 'the recording', 'the replay')
 
 
 def buffered_records(h, log_trace):
@@ -226,18 +266,27 @@ def c_tp_mode_sort(h):
 
 @case('tp-mode-diverge')
 def c_tp_mode_diverge(h):
-    """An EP run that diverges at a syscall: tests/progs/shared_file maps a
-    file MAP_SHARED and writable, which an EP run does not take from a log
-    yet (another process writes it). (It was tests/progs/rdtsc, whose
-    counter values the EP run now takes from the log, as replay does.) An
-    epoch cannot be rolled back yet: uprr says so, keeps the TP log beside
-    the trace (TRACE.tp) and exits 124; the program's output, held by the
-    TP run, is released all the same (one warning line); `uprr info` says
-    the EP run diverged."""
-    argv = [h.prog('shared_file'), h.path('shared')]
-    trace = h.new_trace_path('shared_file')
-    r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
-            what='uprr record', cwd=h.tmp)
+    """An EP run that diverges at a syscall: tests/progs/tp_race with
+    "call" makes a getppid(2) if its racy counter lost increments, some in
+    a TP run, none in its EP run (one thread at a time): the EP run makes
+    another call than the log's there. (It was tests/progs/shared_file, a
+    file mapped MAP_SHARED and writable, which EP runs now map as replay
+    does, and before that tests/progs/rdtsc.) An epoch cannot be rolled back yet: uprr says so,
+    keeps the TP log beside the trace (TRACE.tp) and exits 124; the
+    program's output, held by the TP run, is released all the same (one
+    warning line); `uprr info` says the EP run diverged. Up to 6
+    recordings, as the TP run may lose none."""
+    argv = [h.prog('tp_race'), '2000', '0', 'call']
+    for attempt in range(6):
+        trace = h.new_trace_path(f'tp_race-call-{attempt}')
+        r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
+                what='uprr record', cwd=h.tmp)
+        if r.status == 0:
+            log('  the TP run lost no increment: again')
+            continue
+        break
+    else:
+        raise Fail('no TP run of tp_race call lost an increment in 6 recordings')
     err = r.stderr.decode(errors='replace')
     if r.status != 124:
         raise Fail(f'expected exit 124 (divergence), got {r.status}\n  {r.explain()}')
@@ -251,7 +300,7 @@ def c_tp_mode_diverge(h):
             f'TP log is kept in {trace}.tp' not in err):
         raise Fail('uprr did not say in one line where the EP run diverged and where the TP '
                    'log is:\n' + err)
-    if b'shared_file: ok' not in r.stdout:
+    if b'tp_race: 2 threads' not in r.stdout:
         raise Fail('the TP run did not show the program\'s output:\n' + tail(r.stdout))
     for part in ('log/header', 'sync-order'):
         if not os.path.exists(os.path.join(trace + '.tp', part)):
@@ -259,6 +308,31 @@ def c_tp_mode_diverge(h):
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     if b'ep run diverged' not in info.stdout:
         raise Fail('uprr info does not say the EP run diverged:\n' + tail(info.stdout))
+
+
+@case('tp-mode-shared-file')
+def c_tp_mode_shared_file(h):
+    """tests/progs/shared_file in --mode=tp: two processes map one file
+    MAP_SHARED and writable, and pwrite(2) and ftruncate(2) change it under
+    their mappings. The EP run maps one memfd of uprr's for every mapping
+    of the file, loaded from the log's kept copy, and loaded again with
+    each version the log's writes made (as replay does); it refused such a
+    mapping before. Without the syscall buffer: with it, the child's read
+    of the pipe that tells it the parent wrote stays in the buffer
+    unnumbered when the parent's write came first in the TP run, and the EP
+    run may answer it before the parent's pwrite, the child then showing
+    the page without "world" (1 run in about 60 under load;
+    doc/uniparallel.md, "The order of shared-state calls"). Output as
+    natively; the replay, the file gone, equals the recording."""
+    path = h.path('shared')
+    argv = [h.prog('shared_file'), path]
+    native = native_run(argv, 'shared_file', cwd=h.tmp)
+    if os.path.exists(path):
+        os.unlink(path)
+    # the program removes its file: the replay has no input
+    _, rec, _ = tp_record_replay(h, argv, 'shared_file', replays=2,
+                                 options=['--no-syscall-buffer'])
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
 @case('tp-mode-diverge-sync')

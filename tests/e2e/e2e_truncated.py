@@ -7,14 +7,20 @@ for a tp trace, with the TRACE_EV_EPOCH events an EP run writes once it has
 checked an epoch (doc/trace-format.md, "How a trace ends").
 
 The killed recorders themselves are e2e.py's killed-recorder and
-killed-recorder-tree. e2e.py imports this module after its own cases.
+killed-recorder-tree, and tp-killed-recorder here. e2e.py imports this
+module after its own cases.
 """
 
 import os
 import re
 import shutil
+import signal
+import subprocess
+import time
 
-from e2e import Fail, case, check_incomplete, compare, log, replay_cut_result, run
+from e2e import (Fail, _descendants, _is_zombie, case, check_incomplete, compare,
+                 compare_bytes, finish_group, kill_group, log, one_uprr_line, read, read_some,
+                 replay_cut_result, run, start, time_left)
 
 
 def need_craft(h):
@@ -137,3 +143,143 @@ def c_truncated_tp(h):
         raise Fail(f'the tp trace cut in its first epoch replayed to event '
                    f'{m.group(1).decode()} with {len(rep.stdout)} bytes of output')
     check_incomplete(h, none, 'event 0')
+
+
+# An epoch's verdict in `uprr dump`: "epoch K VERDICT 0 0" (doc/trace-format.md)
+EPOCH_RE = re.compile(rb'\tepoch (0x[0-9a-f]+|0) (0x[0-9a-f]+|0) 0 0$', re.M)
+LAST_VERIFIED_RE = re.compile(rb'^a tp trace replays to its last verified epoch, (\d+)$')
+
+
+def verified_epochs(h, trace):
+    """The epochs the EP run has verified so far in @trace (its whole
+    frames, read by uprr dump while it is written), [] before it exists."""
+    if not os.path.exists(os.path.join(trace, 'events')):
+        return []
+    d = run([h.uprr, 'dump', trace], timeout=60, what='uprr dump')
+    return [int(k, 16) for k, v in EPOCH_RE.findall(d.stdout) if int(v, 16) == 1]
+
+
+def kill_tp_when(h, name, argv, ready, pipe):
+    """Record @argv with --mode=tp --epoch=20 (stdout a pipe read here if
+    @pipe, else a file) and SIGKILL uprr record once ready(trace, output so
+    far) says so. No process of the recording may be left. Returns (trace,
+    the program's output as written (@pipe: as the pipe's reader saw it))."""
+    trace = h.new_trace_path(name)
+    out_path = h.path(name + '.out')
+    seen = bytearray()
+    with open(out_path, 'wb') as out:
+        p = start([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=20', '--'] + argv,
+                  stdout=subprocess.PIPE if pipe else out, stderr=subprocess.DEVNULL, cwd=h.tmp)
+    try:
+        deadline = time.monotonic() + time_left(120)
+        while not ready(trace, bytes(seen) if pipe else read(out_path)):
+            if pipe:
+                chunk = read_some(p.stdout, time.monotonic() + 0.05)
+                seen += chunk or b''
+            else:
+                time.sleep(0.05)
+            if p.poll() is not None:
+                raise Fail(f'uprr record of {name} ended ({p.returncode}) before it was killed')
+            if time.monotonic() > deadline:
+                raise Fail(f'{name} did not get far enough under uprr record in time')
+        procs = _descendants(p.pid)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait()
+        log(f'  killed uprr record of {name} with {len(procs)} processes under it')
+        if pipe:
+            # what is left in the pipe was written before the kill
+            end = time.monotonic() + 10
+            while (chunk := read_some(p.stdout, end)):
+                seen += chunk
+    finally:
+        if p.poll() is None:
+            kill_group(p.pid, p.pid)
+            p.wait()
+        if pipe:
+            p.stdout.close()
+    finish_group(p, 'uprr record --mode=tp killed with SIGKILL')
+    for pid in procs:
+        if os.path.exists(f'/proc/{pid}') and not _is_zombie(pid):
+            raise Fail(f'process {pid} of the recording outlived uprr record')
+    return trace, bytes(seen) if pipe else read(out_path)
+
+
+def replay_killed_tp(h, trace, out, least):
+    """Replay @trace, a tp trace whose recorder was killed, twice: it stops
+    at the end of its last verified epoch (at least @least), exit 123, one
+    line that says so, the same output both times, a prefix of @out (what
+    the program wrote). uprr info, dump and ps say it is incomplete.
+    Returns (the replay, that epoch)."""
+    rep = h.replay(trace)
+    m = replay_cut_result(rep, out, 'replay of a killed tp recording')
+    last = LAST_VERIFIED_RE.match(m.group(2) or b'')
+    if not last or int(last.group(1)) < least:
+        raise Fail(f'the replay of the killed tp recording ended at event {m.group(1).decode()} '
+                   f'({(m.group(2) or b"").decode()}); epoch {least} was verified before the kill')
+    check_incomplete(h, trace, f'event {m.group(1).decode()}, the end of epoch {last.group(1).decode()}')
+    again = h.replay(trace)
+    compare_bytes(rep.stdout, again.stdout, 'stdout', 'the first replay', 'the second')
+    log(f'  replayed to epoch {last.group(1).decode()} (event {m.group(1).decode()}): '
+        f'{len(rep.stdout)} bytes of output')
+    return rep, int(last.group(1))
+
+
+@case('tp-killed-recorder')
+def c_tp_killed_recorder(h):
+    """SIGKILL to uprr record --mode=tp --epoch=20 of tick_lines (2
+    threads, 400 lines, each after ~2 ms of computation and a 3 ms sleep):
+    (1) once the trace says the EP run verified epoch 2: the trace replays
+    to its last verified epoch (at least 2), exit 123, its output a prefix
+    of what the program wrote, the same twice, and uprr info, dump and ps
+    say it is incomplete; (2) the same with the program's stdout a pipe:
+    what output commit let through to the reader is a prefix of the replay
+    (nothing shown that the trace cannot replay); (3) early, in the TP run's
+    first epochs: nothing leaks, and the trace, if there is one, replays to
+    its last verified epoch or says none was. No process of the recording
+    outlives uprr record, and nothing crashes."""
+    argv = [h.prog('tick_lines'), '2', '400', '3', '1000']
+
+    def after_epoch_2(trace, out):
+        return any(k >= 2 for k in verified_epochs(h, trace))
+
+    for pipe in (False, True):
+        name = 'pipe' if pipe else 'file'
+        trace, out = kill_tp_when(h, name, argv, after_epoch_2, pipe)
+        if not pipe:
+            replay_killed_tp(h, trace, out, 2)
+            continue
+        rep = h.replay(trace)
+        m = replay_cut_result(rep, rep.stdout, 'replay of a killed tp recording')
+        if not rep.stdout.startswith(out):
+            compare_bytes(out, rep.stdout[:len(out)], 'stdout', 'what output commit let out',
+                          'the replay of the trace')
+        if not LAST_VERIFIED_RE.match(m.group(2) or b''):
+            raise Fail(f'the replay ended at event {m.group(1).decode()} '
+                       f'({(m.group(2) or b"").decode()}); epoch 2 was verified before the kill')
+        log(f'  the reader saw {len(out)} bytes of output; the replay shows {len(rep.stdout)}')
+
+    # (3) in the TP run's first epochs: the TP log has frames, the program
+    # printed its first lines
+    def early(trace, out):
+        return out.count(b'\n') >= 20 and os.path.exists(trace + '.tp')
+
+    trace, out = kill_tp_when(h, 'early', argv, early, False)
+    if os.path.exists(trace):
+        rep = h.replay(trace)
+        m = replay_cut_result(rep, out, 'replay of a tp recording killed early')
+        if not (LAST_VERIFIED_RE.match(m.group(2) or b'') or b'none was' in (m.group(2) or b'')):
+            raise Fail(f'the replay of a tp recording killed early says {m.group(2)!r}')
+        check_incomplete(h, trace)
+        log(f'  killed early: replays to event {m.group(1).decode()}, {len(rep.stdout)} bytes')
+    else:
+        # the EP run, which writes the trace, had not started (it follows
+        # the TP run): nothing was verified, and there is no trace to
+        # replay; the TP log stays beside it, and replay says so in a line
+        if not os.path.exists(os.path.join(trace + '.tp', 'log', 'header')):
+            raise Fail(f'uprr record killed in its TP run left neither {trace} nor its TP log')
+        rep = h.replay(trace)
+        one_uprr_line(rep, re.compile(rb"^uprr: replay: '.*': no such trace directory$"),
+                      'replay of a trace never written')
+        if rep.status != 125:
+            raise Fail(f'replay of a trace never written: {rep.explain()}')
+        log('  killed early: no epoch verified, no trace written (the EP run had not started)')

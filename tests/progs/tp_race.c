@@ -15,12 +15,15 @@
  *
  * Prints the rounds each thread made (the same in every run); the counter
  * itself is checked, not printed: a write of it would differ between the
- * two runs, a divergence at a syscall. Usage: tp_race [ROUNDS [QUIET [branch]]]
+ * two runs, a divergence at a syscall. Usage: tp_race [ROUNDS [QUIET [branch|call]]]
  *
  * With "branch", the main thread then locks one mutex if no increment was
  * lost and another if some were: a TP run that lost some and its EP run,
  * which lost none, make other synchronization operations, a divergence
- * from the sync-order log (libuprr-sync's FOLLOW).
+ * from the sync-order log (libuprr-sync's FOLLOW). With "call", it makes
+ * a getppid(2) if some were lost: a TP run that lost some makes a syscall
+ * its EP run does not, a divergence at a syscall (a printed count would be
+ * a held write whose bytes the EP run's replace, not a divergence).
  */
 #include <fcntl.h>
 #include <pthread.h>
@@ -81,6 +84,8 @@ main(int argc, char **argv)
 		pthread_mutex_lock(m);
 		pthread_mutex_unlock(m);
 	}
+	if (argc > 3 && strcmp(argv[3], "call") == 0 && g_counter != want)
+		(void)getppid();
 	say("tp_race: %d threads, %ld rounds each, the counter at %p", NTHREADS, g_rounds,
 	    (void *)&g_counter);
 	/* exit status, not output: 0 whatever was lost (the EP run's

@@ -337,6 +337,47 @@ Test(kmerge, same)
 	cr_expect_str_eq(sa, sb);
 }
 
+/* kmerge_copy_pages() (a rollback's merge: the mappings the same): only
+ * the pages that differ are copied, and the bytes of the ranges left out
+ * are neither compared nor written, in a page partly left out as in one
+ * left out whole. */
+Test(kmerge, pages_ignored)
+{
+	struct epoch e;
+	struct kmerge_report rep;
+	/* CTL_ADDR's page is one B wrote (run_epoch()) */
+	const uint64_t copied_at = CTL_ADDR + 100, kept_at = CTL_ADDR + 200;
+	struct checkpoint_range whole = { CTL_ADDR, 4096 }, ignore[] = { { kept_at, 1 } };
+	uint8_t x, y, a_copied, a_kept, got;
+	int r;
+
+	run_epoch(&e, 0, 16);
+	cr_assert_eq(tracee_read(e.a.pid, kept_at, &a_kept, 1), 0);
+	cr_assert_eq(tracee_read(e.a.pid, copied_at, &a_copied, 1), 0);
+	x = (uint8_t)(a_copied ^ 0xff);
+	y = (uint8_t)(a_kept ^ 0xff);
+	cr_assert_eq(tracee_write(e.b.memfd, copied_at, &x, 1), 0);
+	cr_assert_eq(tracee_write(e.b.memfd, kept_at, &y, 1), 0);
+	/* the page left out whole: not written */
+	r = kmerge_copy_pages(&e.a, &e.b, &whole, 1, &rep);
+	cr_assert_eq(r, 0, "copy: %s: %s", strerror(-r), rep.what);
+	cr_assert_eq(tracee_read(e.a.pid, copied_at, &got, 1), 0);
+	cr_expect_eq(got, a_copied, "a page left out whole: %#x in A, was %#x", got, a_copied);
+	/* one byte of it left out */
+	r = kmerge_copy_pages(&e.a, &e.b, ignore, ARRAY_SIZE(ignore), &rep);
+	cr_assert_eq(r, 0, "copy: %s: %s", strerror(-r), rep.what);
+	cr_log_info("copy: %" PRIu64 " of %" PRIu64 " pages copied", rep.pages_copied, rep.pages_compared);
+	/* that page, and the threads' rseq areas' (kmerge.same) */
+	cr_expect_geq(rep.pages_copied, 1);
+	cr_expect_leq(rep.pages_copied, 1 + NTHREADS, "%" PRIu64 " pages copied", rep.pages_copied);
+	cr_expect_gt(rep.pages_compared, rep.pages_copied);
+	cr_assert_eq(tracee_read(e.a.pid, copied_at, &got, 1), 0);
+	cr_expect_eq(got, x, "the byte that differed: %#x in A", got);
+	cr_assert_eq(tracee_read(e.a.pid, kept_at, &got, 1), 0);
+	cr_expect_eq(got, a_kept, "the byte left out: %#x in A, was %#x", got, a_kept);
+	epoch_done(&e);
+}
+
 /* A file mapping only B has: refused, named, A untouched. */
 Test(kmerge, file_mapping_refused)
 {

@@ -29,14 +29,17 @@ fini(void)
 
 TestSuite(output, .fini = fini, .timeout = 20);
 
-/* Hold @text, written in epoch @k to a dup of @fd. */
-static void
+/* Hold @text, written in epoch @k to a dup of @fd; its id. */
+static long
 hold(uint64_t k, int fd, bool msg, const char *text)
 {
 	int d = dup(fd);
+	long id;
 
 	cr_assert_geq(d, 0);
-	cr_assert_eq(tp_output_hold(q, k, d, msg, strdup(text), strlen(text)), 0);
+	id = tp_output_hold(q, k, d, msg, strdup(text), strlen(text));
+	cr_assert_gt(id, 0);
+	return id;
 }
 
 /* What the read end @fd holds now (non-blocking), as a string. */
@@ -95,6 +98,35 @@ Test(output, held_until_released_in_order)
 	close(a[0]), close(a[1]), close(b[0]), close(b[1]);
 }
 
+Test(output, replaced_in_place_until_released)
+{
+	int a[2];
+	long first, second;
+	struct tp_output_stats st;
+
+	make_pipe(a);
+	q = tp_output_new();
+	cr_assert_not_null(q);
+	first = hold(0, a[1], false, "count 1998\n");
+	second = hold(1, a[1], false, "done\n");
+	cr_assert_gt(second, first);
+	/* the EP run wrote other bytes there: they take the write's place */
+	cr_assert_eq(tp_output_replace(q, (uint64_t)first, strdup("count 2000\n"), 11), 0);
+	cr_assert_eq(tp_output_replace(q, 999, strdup("x"), 1), -ENOENT);
+	tp_output_release(q, 0);
+	tp_output_flush(q);
+	cr_assert_str_eq(drain(a[0]), "count 2000\n");
+	/* shown: it cannot be taken back */
+	cr_assert_eq(tp_output_replace(q, (uint64_t)first, strdup("late\n"), 5), -ENOENT);
+	tp_output_release(q, 1);
+	tp_output_flush(q);
+	cr_assert_str_eq(drain(a[0]), "done\n");
+	tp_output_get_stats(q, &st);
+	cr_assert_eq(st.replaced, 1);
+	cr_assert_eq(st.bytes, strlen("count 2000\ndone\n"));
+	close(a[0]), close(a[1]);
+}
+
 Test(output, order_across_destinations)
 {
 	int a[2], b[2];
@@ -111,7 +143,7 @@ Test(output, order_across_destinations)
 		char *big = malloc(8192);
 
 		memset(big, 'x', 8192);
-		cr_assert_eq(tp_output_hold(q, 0, dup(a[1]), false, big, 8192), 0);
+		cr_assert_gt(tp_output_hold(q, 0, dup(a[1]), false, big, 8192), 0);
 	}
 	hold(0, b[1], false, "after");
 	tp_output_release(q, 0);
@@ -211,4 +243,44 @@ Test(output, closed_once_written)
 	/* no write waits: the dup is closed, and the reader sees the end */
 	cr_assert_eq(read(a[0], buf, sizeof(buf)), 0);
 	close(a[0]);
+}
+
+Test(output, hold_same_needs_a_destination)
+{
+	int a[2], b[2];
+	struct tp_output_stats st;
+	char *text = strdup("x");
+
+	make_pipe(a);
+	make_pipe(b);
+	q = tp_output_new();
+	cr_assert_not_null(q);
+	/* no destination yet: the bytes stay the caller's */
+	cr_assert_eq(tp_output_hold_same(q, 0, getpid(), a[1], text, 1), -ENOENT);
+	free(text);
+	hold(0, a[1], false, "a0 ");
+	/* this process's fd a[1], and a dup of it: the open file held already */
+	cr_assert_gt(tp_output_hold_same(q, 0, getpid(), a[1], strdup("a0' "), 4), 0);
+	{
+		int d = dup(a[1]);
+
+		cr_assert_gt(tp_output_hold_same(q, 1, getpid(), d, strdup("a1 "), 3), 0);
+		close(d);
+	}
+	/* another open file (the other pipe) is not */
+	text = strdup("b");
+	cr_assert_eq(tp_output_hold_same(q, 1, getpid(), b[1], text, 1), -ENOENT);
+	free(text);
+	tp_output_release(q, UINT64_MAX);
+	tp_output_flush(q);
+	cr_assert_str_eq(drain(a[0]), "a0 a0' a1 ");
+	cr_assert_str_eq(drain(b[0]), "");
+	tp_output_get_stats(q, &st);
+	cr_assert_eq(st.writes, 3);
+	cr_assert_eq(st.destinations, 1);
+	/* written: the destination's dup is closed, so nothing is held of it */
+	text = strdup("y");
+	cr_assert_eq(tp_output_hold_same(q, 2, getpid(), a[1], text, 1), -ENOENT);
+	free(text);
+	close(a[0]), close(a[1]), close(b[0]), close(b[1]);
 }

@@ -1,0 +1,399 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Rollback of an end-of-epoch divergence (doc/uniparallel.md, "Divergence
+ * and rollback"): the EP run's process, which the trace holds, is written
+ * into a stopped process that has the TP run's kernel state at the same
+ * point (checkpoint k+1's copy today; the TP run's own processes once it
+ * waits at each epoch's end). What is written is what the epoch's check
+ * found different, over the check's own pages, exclusions and pairing of
+ * threads (struct rec_ep_pair): never the EP run's stubs, its buffer pages,
+ * its patched code or uprr's own memory, never over the target's.
+ *
+ * And the test switch UPRR_EP_DIVERGE=K[:WHERE], which makes the EP run
+ * diverge on purpose at the end of epoch K (the first checked from K on),
+ * merges every divergence into its checkpoint's copy and checks the epoch
+ * again: it must then verify (UPRR_EP_DIVERGE=merge: the merges alone).
+ */
+#define LOG_PREFIX "record"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "checkpoint/process.h"
+#include "common/log.h"
+#include "ep/ep.h"
+#include "kernel-merge/kernel-merge.h"
+#include "recorder/record-private.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+/* The callee-saved register @name of @r (what a program keeps across the
+ * calls that lead to a syscall), NULL if @name is none of them. */
+static unsigned long long *
+callee_saved(struct user_regs_struct *r, const char *name)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} regs[] = {
+		{ "rbx", offsetof(struct user_regs_struct, rbx) },
+		{ "rbp", offsetof(struct user_regs_struct, rbp) },
+		{ "r12", offsetof(struct user_regs_struct, r12) },
+		{ "r13", offsetof(struct user_regs_struct, r13) },
+		{ "r14", offsetof(struct user_regs_struct, r14) },
+		{ "r15", offsetof(struct user_regs_struct, r15) },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(regs); i++)
+		if (strcmp(regs[i].name, name) == 0)
+			return (unsigned long long *)((char *)r + regs[i].off);
+	return NULL;
+}
+
+/* Whether byte @addr lies in one of @p's ranges left out. */
+static bool
+left_out(const struct rec_ep_pair *p, uint64_t addr)
+{
+	for (size_t i = 0; i < p->nignore; i++)
+		if (p->ignore[i].addr <= addr && addr < p->ignore[i].addr + p->ignore[i].len)
+			return true;
+	return false;
+}
+
+/* Read UPRR_EP_DIVERGE once: K[:WHERE], WHERE an address (0x...), a
+ * callee-saved register of the first thread (rbx, rbp, r12-r15) or "map"
+ * (a page mapped in the checkpoint's copy only); none: a byte of the first
+ * page the EP process wrote that the check compares. Or "merge": nothing
+ * forced, the divergences found merged and checked again. */
+static void
+force_parse(struct rec_ep_force *f)
+{
+	const char *s = getenv("UPRR_EP_DIVERGE");
+	char *end;
+
+	if (f->parsed)
+		return;
+	f->parsed = true;
+	if (!s || !*s)
+		return;
+	if (strcmp(s, "merge") == 0) {
+		/* nothing forced: the real divergences merged and checked again */
+		f->on = f->done = true;
+		return;
+	}
+	f->epoch = strtoull(s, &end, 10);
+	if (end == s || (*end && *end != ':')) {
+		log_warn("UPRR_EP_DIVERGE=%s: not K[:ADDR|rbx|rbp|r12..r15|map]; ignored", s);
+		return;
+	}
+	f->on = true;
+	if (*end == ':')
+		snprintf(f->where, sizeof(f->where), "%s", end + 1);
+	if (f->where[0] && strcmp(f->where, "map") != 0 && !strncmp(f->where, "0x", 2))
+		f->addr = strtoull(f->where, NULL, 16);
+}
+
+int
+rec_ep_force_apply(struct recorder *rec, struct rec_ep_pair *p)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_force *f = &ep->force;
+	struct user_regs_struct regs;
+	unsigned long long *reg;
+	uint8_t byte;
+	int r;
+
+	force_parse(f);
+	f->applied = false;
+	if (!f->on || f->done || ep->k - 1 < f->epoch)
+		return 0;
+	f->done = true;
+	f->applied = true;
+	f->pid = p->b.pid;
+	if (strcmp(f->where, "map") == 0) {
+		/* a page the copy maps and the EP process does not */
+		uint64_t args[6] = { 0, DIRTY_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+				     (uint64_t)-1, 0 };
+		int64_t at;
+
+		r = tracee_inject_syscall(p->a.tids[0], checkpoint_copy_mem(p->copy), __NR_mmap, args, &at);
+		if (r < 0 || at < 0) {
+			log_warn("UPRR_EP_DIVERGE: no mmap in copy %d: %s", p->a.pid,
+				 strerror(r < 0 ? -r : (int)-at));
+			f->applied = false;
+			return r < 0 ? r : 0;
+		}
+		f->map = (uint64_t)at;
+		log_info("UPRR_EP_DIVERGE: epoch %" PRIu64 ": a page mapped at %#" PRIx64
+			 " in checkpoint %" PRIu64 "'s copy only", ep->k - 1, f->map, ep->k);
+		return 0;
+	}
+	if (p->b.ntids && f->where[0] && strncmp(f->where, "0x", 2) != 0) {
+		f->tid = p->tids[0];
+		r = tracee_get_regs(f->tid, &regs);
+		if (r < 0)
+			return r;
+		reg = callee_saved(&regs, f->where);
+		if (!reg) {
+			log_warn("UPRR_EP_DIVERGE: %s is none of rbx, rbp, r12-r15, map or 0xADDR", f->where);
+			f->tid = 0;
+			f->applied = false;
+			return 0;
+		}
+		f->old = *reg;
+		*reg ^= 1;
+		log_info("UPRR_EP_DIVERGE: epoch %" PRIu64 ": %s of thread %d %#llx, was %#" PRIx64,
+			 ep->k - 1, f->where, f->tid, *reg, f->old);
+		return tracee_set_regs(f->tid, &regs);
+	}
+	if (!f->addr) {
+		/* the first byte the check compares of the pages B wrote */
+		for (size_t i = 0; i < p->all.n && !f->addr; i++)
+			for (uint64_t a = p->all.v[i].addr; a < p->all.v[i].addr + p->all.v[i].len && !f->addr;
+			     a++)
+				if (!left_out(p, a))
+					f->addr = a;
+	}
+	if (!f->addr || (r = tracee_read(f->pid, f->addr, &byte, 1)) < 0) {
+		log_warn("UPRR_EP_DIVERGE: no byte to change at %#" PRIx64, f->addr);
+		f->applied = false;
+		return 0;
+	}
+	_cleanup_close_ int memfd = tracee_open_mem(f->pid);
+
+	f->old = byte;
+	byte ^= 0x5a;
+	r = memfd < 0 ? memfd : tracee_write(memfd, f->addr, &byte, 1);
+	if (r < 0)
+		return r;
+	log_info("UPRR_EP_DIVERGE: epoch %" PRIu64 ": byte %#" PRIx64 " of process %d 0x%02x, was 0x%02x",
+		 ep->k - 1, f->addr, f->pid, byte, (unsigned)f->old);
+	/* the page is written, whatever the dirty log says */
+	{
+		struct dirty_pages one = { 0 }, u = { 0 };
+		struct checkpoint_range page = { f->addr & ~(uint64_t)(DIRTY_PAGE - 1), DIRTY_PAGE };
+
+		one.v = &page;
+		one.n = 1;
+		if (dirty_pages_union(&p->all, &one, &u) < 0)
+			return -ENOMEM;
+		dirty_pages_fini(&p->all);
+		p->all = u;
+	}
+	return 0;
+}
+
+void
+rec_ep_force_undo(struct recorder *rec, struct rec_ep_pair *p)
+{
+	struct rec_ep_force *f = &rec->ep->force;
+
+	if (!f->applied)
+		return;
+	f->applied = false;
+	if (f->map) {
+		uint64_t args[6] = { f->map, DIRTY_PAGE, 0, 0, 0, 0 };
+		int64_t res;
+
+		if (p->copy && tracee_inject_syscall(p->a.tids[0], checkpoint_copy_mem(p->copy), __NR_munmap,
+						     args, &res) < 0)
+			log_debug("UPRR_EP_DIVERGE: cannot unmap %#" PRIx64 " in the copy", f->map);
+		return;
+	}
+	if (f->tid) {
+		struct user_regs_struct regs;
+
+		if (tracee_get_regs(f->tid, &regs) == 0) {
+			*callee_saved(&regs, f->where) = f->old;
+			if (tracee_set_regs(f->tid, &regs) == 0)
+				return;
+		}
+		rec_stop_recording(rec, "UPRR_EP_DIVERGE: %s of thread %d cannot be put back", f->where, f->tid);
+		return;
+	}
+	{
+		_cleanup_close_ int memfd = tracee_open_mem(f->pid);
+		uint8_t byte = (uint8_t)f->old;
+
+		if (memfd < 0 || tracee_write(memfd, f->addr, &byte, 1) < 0)
+			rec_stop_recording(rec, "UPRR_EP_DIVERGE: byte %#" PRIx64 " cannot be put back", f->addr);
+	}
+}
+
+/* Whether @d is the forced divergence alone: what a merge and the undo
+ * take back whole. */
+static bool
+forced_only(const struct rec_ep_force *f, const struct ep_divergence *d)
+{
+	if (!f->applied || d->threads_differ)
+		return false;
+	if (f->map)
+		return d->mapping_differs && d->map_start == f->map && !d->pages_differ && !d->thread_differs;
+	if (f->tid)
+		return !d->mapping_differs && !d->pages_differ && d->thread_differs &&
+		       strcmp(d->reg, f->where) == 0;
+	return !d->mapping_differs && !d->thread_differs && d->pages_differ == 1 && d->mem_addr == f->addr;
+}
+
+int
+rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_divergence *d,
+	     const struct rec_ep_target *t, struct rec_ep_merged *ret)
+{
+	size_t cap = arch_xstate_size();
+	_cleanup_free_ uint8_t *xstate = malloc(cap);
+	_cleanup_close_ int bmem = -1;
+	struct kmerge_side ka, kb;
+	struct kmerge_report rep;
+	uint64_t t0 = util_now_ns(), t1;
+	int r;
+
+	(void)rec;
+	*ret = (struct rec_ep_merged){ 0 };
+	if (!xstate)
+		return -ENOMEM;
+	/* what the merge does not make: refused, named, before anything changes */
+	if (d->threads_differ || t->ntids != p->b.ntids || p->a.ntids != p->b.ntids) {
+		snprintf(ret->what, sizeof(ret->what), "threads: %zu in the EP run, %zu in the copy, %zu in the target",
+			 p->b.ntids, p->a.ntids, t->ntids);
+		return -EOPNOTSUPP;
+	}
+	if (d->mapping_differs) {
+		/* kmerge_merge()'s mapping step compares every mapping: it
+		 * does not know the check's exclusions (the TP run's buffer
+		 * and stubs, the EP run's tick page) nor the EP run's copies
+		 * of mapped files, which differ by design */
+		snprintf(ret->what, sizeof(ret->what),
+			 "mapping 0x%" PRIx64 "-0x%" PRIx64 " %s: a rollback does not change mappings",
+			 d->map_start, d->map_end, d->map_what);
+		return -EOPNOTSUPP;
+	}
+	for (size_t i = 0; i < p->b.ntids; i++)
+		if (!p->library[i] && !p->regs[i].rip) {
+			snprintf(ret->what, sizeof(ret->what), "thread %d: its registers were not read",
+				 p->tids[i]);
+			return -ESRCH;
+		}
+	/* the pages: those of the union of both runs' written pages that
+	 * differ, B's bytes over the target's but for the ranges left out */
+	bmem = tracee_open_mem(p->b.pid);
+	if (bmem < 0)
+		return bmem;
+	ka = (struct kmerge_side){ t->pid, t->memfd, t->tids, t->ntids, p->a.written };
+	kb = (struct kmerge_side){ p->b.pid, bmem, p->tids, p->b.ntids, p->b.written };
+	r = kmerge_copy_pages(&ka, &kb, p->ignore, p->nignore, &rep);
+	ret->pages_compared = rep.pages_compared;
+	ret->pages_copied = rep.pages_copied;
+	ret->pages_ns = rep.pages_ns;
+	if (r < 0) {
+		snprintf(ret->what, sizeof(ret->what), "%.200s", rep.what);
+		return r;
+	}
+	/* each thread: B's registers as its copy's stand (one at a syscall's
+	 * entry rewound onto the instruction, orig_rax -1: the target's
+	 * thread executes that syscall next, as B's does; one after an exit
+	 * returns with B's result), B's XSAVE state and signal mask. Its
+	 * robust list, clear-tid address, alternate stack, rseq and name,
+	 * which the check does not compare, stay the target's (the same
+	 * "now" and "want": checkpoint_thread_set() injects nothing). */
+	t1 = util_now_ns();
+	for (size_t i = 0; i < p->b.ntids; i++) {
+		struct checkpoint_thread now = { .tid = t->tids[i] }, want = now;
+
+		if (p->library[i]) {
+			/* in the library's frame in the copy: its registers
+			 * are the library's, not compared, kept */
+			ret->threads_kept++;
+			continue;
+		}
+		want.regs = p->regs[i];
+		r = tracee_get_xstate(p->tids[i], xstate, cap, &want.xstate_len);
+		if (r >= 0)
+			r = tracee_get_sigmask(p->tids[i], &want.sigmask);
+		want.xstate = xstate;
+		if (r >= 0)
+			r = checkpoint_thread_set(t->tids[i], t->memfd, &now, &want);
+		if (r < 0) {
+			snprintf(ret->what, sizeof(ret->what), "thread %d (the target's %d): %s", p->tids[i],
+				 t->tids[i], strerror(-r));
+			return r;
+		}
+		ret->threads++;
+	}
+	ret->threads_ns = util_now_ns() - t1;
+	ret->total_ns = util_now_ns() - t0;
+	return 0;
+}
+
+void
+rec_ep_tp_target(struct recorder *rec, const struct rec_ep_pair *p, int memfd, pid_t *tids,
+		 struct rec_ep_target *ret)
+{
+	for (size_t i = 0; i < p->b.ntids; i++)
+		tids[i] = ep_log_tid(rec->ep->log, p->tids[i]);
+	*ret = (struct rec_ep_target){ p->log_pid, memfd, tids, p->b.ntids };
+}
+
+void
+rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_verdicts *v = ep->verdicts;
+	struct rec_ep_merged m;
+	struct rec_ep_target t;
+	struct ep_divergence again;
+	int r;
+
+	ep->go_on = false;
+	force_parse(&ep->force);
+	/* today the target is checkpoint k+1's copy, under the test switch
+	 * only: the TP run went on past it (h-lockstep's wait makes the TP
+	 * run's processes the target) */
+	if (!ep->force.on || !p->copy)
+		return;
+	t = (struct rec_ep_target){ p->a.pid, checkpoint_copy_mem(p->copy), p->a.tids, p->a.ntids };
+	r = rec_ep_merge(rec, p, d, &t, &m);
+	if (r < 0) {
+		v->rollback_refused++;
+		if (!v->rollback_why[0])
+			snprintf(v->rollback_why, sizeof(v->rollback_why), "epoch %" PRIu64 ": %s", ep->k - 1,
+				 m.what);
+		log_info("epoch %" PRIu64 ": no rollback: %s", ep->k - 1, m.what);
+		return;
+	}
+	v->rollbacks++;
+	v->rollback_pages_compared += m.pages_compared;
+	v->rollback_pages_copied += m.pages_copied;
+	v->rollback_threads += m.threads;
+	v->rollback_ns += m.total_ns;
+	v->rollback_pages_ns += m.pages_ns;
+	r = rec_ep_pair_check(rec, p, &again);
+	if (r < 0) {
+		log_info("epoch %" PRIu64 ": merged into checkpoint %" PRIu64 "'s copy, not checked again: %s",
+			 ep->k - 1, ep->k, strerror(-r));
+		return;
+	}
+	if (again.diverged) {
+		char what[256];
+
+		v->rollback_diverged++;
+		ep_divergence_describe(&again, what, sizeof(what));
+		log_info("epoch %" PRIu64 ": merged into checkpoint %" PRIu64 "'s copy, still diverges: %s",
+			 ep->k - 1, ep->k, what);
+		return;
+	}
+	v->rollback_verified++;
+	/* the forced difference alone, taken back in B after: the TP run's
+	 * later checkpoints are still the EP run's to check */
+	ep->go_on = forced_only(&ep->force, d);
+	log_info("epoch %" PRIu64 ": rolled back into checkpoint %" PRIu64 "'s copy: %" PRIu64 " of %" PRIu64
+		 " pages copied, %u threads' registers (%u kept), %.3f ms; checked again: verified "
+		 "(%" PRIu64 " pages compared)",
+		 ep->k - 1, ep->k, m.pages_copied, m.pages_compared, m.threads, m.threads_kept,
+		 (double)m.total_ns / 1e6, again.pages_compared);
+}

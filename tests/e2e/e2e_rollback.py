@@ -1,0 +1,150 @@
+# SPDX-License-Identifier: MIT
+"""End-to-end cases of the rollback of an end-of-epoch divergence (issue 15,
+item 5; doc/uniparallel.md, "Divergence and rollback"): with the test
+switch UPRR_EP_DIVERGE=K[:WHERE], the EP run of `uprr record --mode=tp`
+is made to diverge at the end of epoch K (a byte of its memory, or a
+callee-saved register, changed before the check; or a page mapped in the
+checkpoint's copy only), the EP process is merged into checkpoint K+1's
+copy (rec_ep_merge()) and the epoch checked again, then the change is
+taken back in the EP run.
+
+Each case checks what `uprr info` counts (1 diverged, 1 rollback verified
+when checked again, or 1 refused with its reason), that the merge copied
+only the pages that differed, and that the trace replays as recorded, the
+output that of a native run.
+
+e2e.py imports this module after its own cases.
+"""
+
+import os
+import re
+
+from e2e import Fail, case, compare, compare_bytes, log, native_run, run, tail
+from e2e_tpmode import epoch_counts
+
+ROLLBACKS_RE = re.compile(
+    r'^rollbacks: +(\d+) \((\d+) checked again: verified, (\d+) still diverged; (\d+) refused\), '
+    r'(\d+) pages copied of (\d+) compared, (\d+) threads\' registers', re.M)
+
+
+def rollback_record(h, name, where, epoch=3):
+    """Record tests/progs/tp_rollback with --mode=tp --epoch=20 and
+    UPRR_EP_DIVERGE=@epoch[:@where]; its output is a native run's and the
+    replay's. Returns (info text, epoch counts, rollback counts)."""
+    argv = [h.prog('tp_rollback')]
+    native = native_run(argv, 'tp_rollback', cwd=h.tmp)
+    env = dict(os.environ, UPRR_EP_DIVERGE=f'{epoch}:{where}' if where else str(epoch))
+    trace, rec = h.record(argv, name=name, options=['--mode=tp', '--epoch=20'], timeout=600, env=env)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    text = info.stdout.decode(errors='replace')
+    counts = epoch_counts(text)
+    m = ROLLBACKS_RE.search(text)
+    if not m:
+        raise Fail('uprr info does not count the rollbacks:\n' + text)
+    rb = tuple(int(x) for x in m.groups())
+    log(f'  {counts[0]} epochs: {counts[1]} verified, {counts[2]} diverged, {counts[3]} not checked')
+    for line in text.splitlines():
+        if line.startswith(('divergence:', 'rollbacks:', 'no rollback:')):
+            log('  ' + line)
+    # the change was taken back in the EP run: the trace is its execution
+    compare(rec, h.replay(trace))
+    return text, counts, rb
+
+
+def rolled_back(h, name, where, what):
+    """A forced divergence of kind @what (a pattern of the divergence line)
+    at @where: 1 diverged, merged, verified when checked again; the later
+    epochs are checked and verify."""
+    text, (epochs, verified, diverged, _), rb = rollback_record(h, name, where)
+    rollbacks, again_ok, again_bad, refused, copied, compared, threads = rb
+    if diverged != 1:
+        raise Fail(f'{diverged} epochs diverged, expected the one forced:\n' + text)
+    m = re.search(r'^divergence: +(.*)$', text, re.M)
+    if not m or not re.search(what, m.group(1)):
+        raise Fail(f'the divergence is not the one forced ({what}):\n' + text)
+    if (rollbacks, again_ok, again_bad, refused) != (1, 1, 0, 0):
+        raise Fail('expected 1 rollback, verified when checked again:\n' + text)
+    if threads != 3:
+        raise Fail(f'{threads} threads\' registers merged, expected 3 (main and 2 workers):\n' + text)
+    # checked again and verified: the checks went on past it
+    if verified < 2:
+        raise Fail(f'{verified} epochs verified: the checks did not go on after the rollback:\n' + text)
+    return copied, compared
+
+
+@case('tp-rollback-merge')
+def c_tp_rollback_merge(h):
+    """tp_rollback (2 threads, a counter under a mutex, 1 ms sleeps) with
+    --epoch=20, a byte of the EP process's memory changed at epoch 3's end
+    (the first byte the check compares): the check diverges at it, the
+    merge copies that page alone of those compared, the epoch checked again
+    verifies; uprr info counts 1 diverged and 1 rollback; replay as
+    recorded, output as natively."""
+    copied, compared = rolled_back(h, 'rollback-memory', '', r'memory: 1 of \d+ written pages differ')
+    if copied != 1 or compared < 2:
+        raise Fail(f'the merge copied {copied} pages of {compared}: expected the one that differed')
+
+
+@case('tp-rollback-merge-regs')
+def c_tp_rollback_merge_regs(h):
+    """The same with a callee-saved register (r12 of the first thread)
+    changed: the check diverges at it, the merge copies no page and sets
+    every thread's registers; checked again, verified."""
+    copied, _ = rolled_back(h, 'rollback-regs', 'r12', r'thread 0 \(\d+, \d+\): r12 ')
+    if copied != 0:
+        raise Fail(f'the merge copied {copied} pages: no page differed')
+
+
+@case('tp-rollback-refused')
+def c_tp_rollback_refused(h):
+    """A page mapped in checkpoint 4's copy only: the check diverges at a
+    mapping, which the merge does not make: refused, named in one line
+    (uprr info: "no rollback: ... mapping 0x...-0x... in A only: a
+    rollback does not change mappings"), no crash; the later epochs are
+    not checked (the TP run past it is the diverged one), the trace
+    replays as recorded."""
+    text, (epochs, verified, diverged, unchecked), rb = rollback_record(h, 'rollback-refused', 'map')
+    rollbacks, again_ok, again_bad, refused, copied, compared, threads = rb
+    if diverged != 1 or (rollbacks, refused) != (0, 1):
+        raise Fail('expected 1 divergence and 1 refused rollback:\n' + text)
+    m = re.search(r'^no rollback: +epoch \d+: mapping (0x[0-9a-f]+)-(0x[0-9a-f]+) in A only: '
+                  r'a rollback does not change mappings$', text, re.M)
+    if not m or int(m.group(2), 16) - int(m.group(1), 16) != 4096:
+        raise Fail('uprr info does not name the page mapped as the reason:\n' + text)
+
+
+@case('tp-rollback-race')
+def c_tp_rollback_race(h):
+    """tests/progs/tp_race (a counter two threads add to without a lock)
+    with UPRR_EP_DIVERGE=merge (nothing forced): the race's divergence,
+    found by an epoch's check at the counter, is merged into the
+    checkpoint's copy, the counter's page the one copied, and the epoch
+    checked again verifies; the trace replays as recorded. Up to 6
+    recordings, as the race may lose nothing (tp-epochs-race)."""
+    argv = [h.prog('tp_race'), '4000', '1000']
+    env = dict(os.environ, UPRR_EP_DIVERGE='merge')
+    for attempt in range(6):
+        trace, rec = h.record(argv, name=f'rollback-race-{attempt}', options=['--mode=tp', '--epoch=10'],
+                              timeout=600, env=env)
+        text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+        _, _, diverged, _ = epoch_counts(text)
+        m = ROLLBACKS_RE.search(text)
+        if not m:
+            raise Fail('uprr info does not count the rollbacks:\n' + text)
+        rollbacks, again_ok, again_bad, refused, copied, compared, _ = (int(x) for x in m.groups())
+        log(f'  attempt {attempt + 1}: {diverged} diverged; ' + m.group(0))
+        compare(rec, h.replay(trace))
+        if not diverged:
+            continue
+        c = re.search(rb'the counter at (0x[0-9a-f]+)', rec.stdout)
+        at = re.search(r'^divergence: .*first at (0x[0-9a-f]+)', text, re.M)
+        if not c or not at or not 0 <= int(at.group(1), 16) - int(c.group(1), 16) < 8:
+            log('  (not the counter: a difference of another kind; recording again)')
+            continue
+        if (rollbacks, again_ok, again_bad, refused) != (1, 1, 0, 0):
+            raise Fail('the race\'s divergence was not merged and verified when checked again:\n' + text)
+        if copied != 1:
+            raise Fail(f'{copied} pages copied, expected the counter\'s alone:\n' + text)
+        return
+    raise Fail('no epoch of tp_race diverged at its counter in 6 recordings')
