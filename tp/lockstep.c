@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "tp/lockstep.h"
+#include "trace/trace.h"
 
 /* The EP run's stack (rec_record() and everything it calls), and the
  * guard page under it. */
@@ -47,6 +48,8 @@ struct tp_lockstep {
 	uint64_t *taken_ns;	/* [k]: when checkpoint k was taken */
 	size_t taken_cap;
 	uint64_t released;	/* epochs released: those < released */
+	const char *sync_log;	/* tp_lockstep_link_sync() */
+	bool sync_linked;
 	bool said_diverged;
 	bool said_ended;	/* the EP run ended early: said once */
 	struct tp_lockstep_figures fig;
@@ -207,6 +210,43 @@ more(void *arg)
 	return ls->tp_done ? 0 : 1;
 }
 
+/*
+ * The EP trace keeps the synchronization order as it was when its program
+ * mapped it (the first epoch's records): its copy in files/ becomes a hard
+ * link to the file the TP run writes (the same file system: DIR and
+ * DIR.tp), so that a trace whose recorder is killed later replays its
+ * verified epochs with their records. True once done.
+ */
+static bool
+link_sync(struct tp_lockstep *ls)
+{
+	struct trace_reader *r = NULL;
+	const char *copy = NULL, *original = NULL;
+	char err[256], tmp[PATH_MAX];
+	bool done = false;
+
+	if (!ls->ep_opts.trace_dir || trace_reader_open(ls->ep_opts.trace_dir, &r, err, sizeof(err)) < 0)
+		return false;
+	for (uint32_t id = 0; !done && trace_reader_file(r, id, &copy, &original) >= 0; id++) {
+		if (!original || strcmp(original, ls->sync_log) != 0)
+			continue;
+		done = true;
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.link", copy) >= sizeof(tmp) ||
+		    link(ls->sync_log, tmp) < 0 || rename(tmp, copy) < 0) {
+			log_debug("cannot link %s to %s: %m", copy, ls->sync_log);
+			(void)unlink(tmp);
+		}
+	}
+	trace_reader_close(r);
+	return done;
+}
+
+void
+tp_lockstep_link_sync(struct tp_lockstep *ls, const char *sync_log)
+{
+	ls->sync_log = sync_log;
+}
+
 /* rec_ep_follow.verdict, in the EP run's context, both runs standing. */
 static void
 verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const pid_t *log_tids,
@@ -230,6 +270,8 @@ verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const 
 			  "checkpoint %" PRIu64, k - 1, v, (double)lag / 1e6, ls->tp_k);
 		tp_lockstep_on_verdict(&s);
 	}
+	if (ls->sync_log && !ls->sync_linked)
+		ls->sync_linked = link_sync(ls);
 	if (v == 0 && !ls->said_diverged) {
 		ls->said_diverged = true;
 		log_warn("epoch %" PRIu64 " diverged: its output is released all the same (nothing "

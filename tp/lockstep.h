@@ -70,6 +70,11 @@ struct tp_lockstep *tp_lockstep_new(const struct rec_options *ep_opts, struct re
  */
 int tp_lockstep_finish(struct tp_lockstep *ls, int *ret_status, char *dir_buf, size_t dir_len);
 
+/** The synchronization order the TP run writes is at @sync_log (kept by
+ * the caller): the EP trace's copy of it is linked to it at the first
+ * verdict (a killed recorder's trace replays its verified epochs). */
+void tp_lockstep_link_sync(struct tp_lockstep *ls, const char *sync_log);
+
 /** What lock-step measured. */
 struct tp_lockstep_figures {
 	uint64_t verdicts;	/**< verdicts given while the TP run went on */

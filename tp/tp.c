@@ -231,6 +231,13 @@ refresh_sync_copy(const char *dir, const char *sync_log)
 	in = open(sync_log, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -errno;
+	{
+		struct stat a, b;
+
+		/* linked to it already (tp_lockstep_link_sync()) */
+		if (fstat(in, &a) == 0 && fstat(out, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return 0;
+	}
 	while ((off = lseek(in, off, SEEK_DATA)) >= 0) {
 		end = lseek(in, off, SEEK_HOLE);
 		if (end < 0)
@@ -496,6 +503,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 			return -ENOMEM;
 		}
 		ei.lockstep = true;
+		tp_lockstep_link_sync(ls, sync_log);
 		if (set_sync_growing(sync_log, true) < 0)
 			log_warn("%s", "cannot mark the synchronization order as growing: the EP run may "
 				 "block where the TP run has not logged an operation yet");
