@@ -96,6 +96,16 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 	return 0;
 }
 
+/* The threads stopped at libuprr-sync's wait may look again: the log grew
+ * (or is whole). */
+static void
+wake_log_waiters(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].ep_log_wait)
+			sched_set_state(rec->sched, rec->threads[i].tid, SCHED_RUNNABLE);
+}
+
 bool
 rec_ep_more(struct recorder *rec, const char *why)
 {
@@ -111,6 +121,7 @@ rec_ep_more(struct recorder *rec, const char *why)
 	log_debug("EP run: the TP run goes on (%s)", why);
 	r = ep->follow->more(ep->follow->arg);
 	r = ep_log_more(ep->log, r == 0, err, sizeof(err));
+	wake_log_waiters(rec);
 	if (r < 0) {
 		rec_stop_recording(rec, "the TP run's log: %s", err[0] ? err : strerror(-r));
 		return false;
@@ -128,15 +139,32 @@ rec_ep_sync_wait(struct recorder *rec, struct rthread *t)
 	    regs.rdx != UPRR_SYNC_WAIT_MAGIC || tracee_read(t->tid, regs.rdi, &word, sizeof(word)) < 0 ||
 	    word != UPRR_SYNC_WAIT_MAGIC)
 		return false;
-	(void)rec_ep_more(rec, "a synchronization record not logged yet");
-	/* skipped, 0: it looks at the log again */
+	/* skipped, 0: it looks at the log again, once the log grew (the
+	 * others run meanwhile; when none can, the TP run goes on:
+	 * rec_ep_follow_idle()) */
 	regs.orig_rax = (uint64_t)-1;
 	regs.rax = 0;
 	if (tracee_set_regs(t->tid, &regs) < 0)
 		return true; /* gone: its end comes through waitpid */
-	rec_resume(t, PTRACE_CONT, 0);
+	if (ep_log_whole(rec->ep->log) || !rec->ep->follow || rec->done) {
+		rec_resume(t, PTRACE_CONT, 0);
+		return true;
+	}
+	t->ep_log_wait = true;
+	t->state = RT_AT_ENTRY;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 	return true;
 }
+
+void
+rec_ep_sync_resume(struct recorder *rec, struct rthread *t)
+{
+	t->ep_log_wait = false;
+	t->state = RT_RUNNING;
+	rec_resume(t, PTRACE_CONT, 0);
+	(void)rec;
+}
+
 
 bool
 rec_ep_follow_idle(struct recorder *rec)

@@ -439,6 +439,10 @@ struct rthread {
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
 	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
 				       * SCHED_BLOCKED until every thread reached its own, */
+	bool ep_log_wait;	      /* EP run, lock-step: stopped at libuprr-sync's
+				       * wait for a record not logged yet, the call
+				       * skipped; goes on once the log grew
+				       * (rec_ep_sync_wait()) */
 	bool ep_reentry;	      /* EP run, lock-step: parked at its end at
 				       * the entry of a call not logged yet; its
 				       * entry goes on (rec_entry_tail()) when let go */
@@ -1447,6 +1451,9 @@ bool rec_ep_follow_idle(struct recorder *rec);
  * run goes on (rec_ep_more()), and the call is skipped, returning 0, with
  * no event (its replay never waits there). True if it was that call. */
 bool rec_ep_sync_wait(struct recorder *rec, struct rthread *t);
+/** @t, stopped by rec_ep_sync_wait(), picked to run: it goes on (its
+ * call skipped) and looks at the log again. */
+void rec_ep_sync_resume(struct recorder *rec, struct rthread *t);
 /** The ranges (pairs: start, end) where an EP run's program will map what the
  * log's did, which uprr's own mappings (stub areas) must leave free, into
  * *@ret_n; NULL and 0 when the recording is not an EP run. */
