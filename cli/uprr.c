@@ -149,7 +149,8 @@ usage(FILE *f)
 {
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
 		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
-		   "                   [--mode=up|tp|tp-log [--epoch=MS] [--epoch-check] [--epoch-anywhere]] [--] PROG [ARGS...]\n"
+		   "                   [--mode=up|tp|tp-log [--epoch=MS] [--epoch-check] [--epoch-anywhere]]\n"
+		   "                   [--ep-cpus=LIST] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -163,7 +164,9 @@ usage(FILE *f)
 		   "order; exit 124 if the two runs diverge at a syscall. With --epoch=MS the\n"
 		   "first run takes a checkpoint every MS ms (default: none, one epoch), and\n"
 		   "the second checks its memory and registers against it (uprr info counts\n"
-		   "them).\n"
+		   "them), going along with the first epoch by epoch (lock-step): output held\n"
+		   "for an epoch goes out once it is checked. --ep-cpus=LIST (e.g. 1 or 0-1,3)\n"
+		   "pins the second run to those CPUs (default: the one the first used least).\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
 		   "syscalls, which does not replay (uprr dump shows it); every MS ms (default\n"
 		   "100, 0: never) it stops every thread at a syscall and copies each process\n"
@@ -230,11 +233,13 @@ cmd_record(int argc, char **argv)
 		{ "epoch", required_argument, NULL, 'E' },
 		{ "epoch-check", no_argument, NULL, 'K' },
 		{ "epoch-anywhere", no_argument, NULL, 'A' },
+		{ "ep-cpus", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct rec_options opts = { .epoch_ms = TP_EPOCH_DEFAULT_MS };
 	bool epoch_given = false, epoch_ms_given = false;
+	cpu_set_t ep_cpus;
 	char *end;
 	const char *sb_env = getenv("UPRR_SYSCALL_BUFFER");
 	char dir[PATH_MAX];
@@ -286,6 +291,35 @@ cmd_record(int argc, char **argv)
 			opts.tp_log = strcmp(optarg, "tp-log") == 0;
 			tp = strcmp(optarg, "tp") == 0;
 			break;
+		case 'C': {
+			/* the EP run's CPUs: "1", "0-1,3" */
+			const char *p = optarg;
+
+			CPU_ZERO(&ep_cpus);
+			while (*p) {
+				unsigned long lo = strtoul(p, &end, 10), hi = lo;
+
+				if (end == p)
+					break;
+				if (*end == '-') {
+					p = end + 1;
+					hi = strtoul(p, &end, 10);
+					if (end == p)
+						break;
+				}
+				for (unsigned long cpu = lo; cpu <= hi && cpu < CPU_SETSIZE; cpu++)
+					CPU_SET((int)cpu, &ep_cpus);
+				p = *end == ',' ? end + 1 : end;
+				if (*end && *end != ',')
+					break;
+			}
+			if (*p || !CPU_COUNT(&ep_cpus)) {
+				fprintf(stderr, "uprr: --ep-cpus=%s: give CPUs, e.g. 1 or 0-1,3\n", optarg);
+				return EXIT_UPRR;
+			}
+			opts.ep_cpus = &ep_cpus;
+			break;
+		}
 		case 'E': {
 			/* a TP run's epoch length (tp/epoch.h) */
 			unsigned long ms;

@@ -584,6 +584,25 @@ take_written(struct rspace *sp, pid_t pid, pid_t tid, struct dirty_pages **ret)
 	return 0;
 }
 
+/* What an end in a traced call will show (TRACE_EV_EPOCH's values[4],
+ * doc/trace-format.md): the exit stop @t is held at says it now, before
+ * the exit is logged, for an EP run that reads the log as it grows
+ * (lock-step): 1 interrupted (-ERESTART*), 2 ended; 0 not known (not held
+ * at its exit stop). 3 (log_ends()): held at the entry of its next call,
+ * not entered, the event's registers its (rewound). */
+static uint64_t
+in_call_hint(const struct rthread *t)
+{
+	struct user_regs_struct regs;
+	int sig;
+
+	if (!t->epoch_in_syscall || !t->tp_status_due ||
+	    tracee_classify(t->tp_status, &sig) != TRACEE_STOP_SYSCALL_EXIT ||
+	    tracee_get_regs(t->tid, &regs) < 0)
+		return 0;
+	return is_restart(regs.rax) ? 1 : 2;
+}
+
 /* Log the epoch's end in each thread of process @tgid (@copy_pid: its copy,
  * 0: none). */
 static void
@@ -612,13 +631,23 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 			return;
 		}
 		rec_event_init(&ev, TRACE_EV_EPOCH, t->tid);
-		ev.nvalues = 4;
+		ev.nvalues = 5;
 		ev.values[0] = rec->epochs.k;
+		ev.values[4] = in_call_hint(t);
 		ev.values[1] = t->tp_syscalls + (in_library ? (uint64_t)r : 0);
 		ev.values[2] = at_syscall ? TRACE_EPOCH_SYSCALL : TRACE_EPOCH_USER;
 		ev.values[3] = (uint64_t)copy_pid;
 		if (!at_syscall && tracee_get_regs(t->tid, &regs) == 0)
 			rec_event_set_regs(&ev, &regs);
+		/* held at a call's entry, not entered: the call (rewound:
+		 * rax its number, rip its instruction); not one its entry
+		 * may send into the syscall buffer's library (made from there
+		 * then: the entry that follows says it) */
+		if (t->epoch_at_entry && tracee_get_regs(t->tid, &regs) == 0 &&
+		    !rec_syscallbuf_may_redirect(t, regs.rax, regs.rip + 2)) {
+			ev.values[4] = 3;
+			rec_event_set_regs(&ev, &regs);
+		}
 		rec->epochs.user_ends += !at_syscall;
 		if (rec_write_event(rec, &ev) < 0)
 			return;
@@ -724,6 +753,33 @@ hand_over(struct recorder *rec, struct kept *kept, size_t n)
 	}
 }
 
+/* Lock-step (rec_epoch_keeper.step): every thread held where checkpoint
+ * rec->epochs.k has it, the log flushed, the keeper's step runs (the EP
+ * run, tp/lockstep.c). */
+static void
+step(struct recorder *rec)
+{
+	_cleanup_free_ pid_t *tids = calloc(rec->nthreads + 1, sizeof(*tids));
+	_cleanup_free_ pid_t *tgids = calloc(rec->nthreads + 1, sizeof(*tgids));
+	uint64_t t0 = util_now_ns();
+	size_t n = 0;
+
+	if (!tids || !tgids) {
+		rec_stop_recording(rec, "%s", "out of memory");
+		return;
+	}
+	if (trace_writer_flush(rec->w) < 0) {
+		rec_stop_recording(rec, "%s", "cannot write the TP run's log");
+		return;
+	}
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		tids[n] = rec->threads[i].tid;
+		tgids[n++] = rec->threads[i].tgid;
+	}
+	rec->epochs.keeper->step(rec->epochs.keeper->step_arg, rec->epochs.k, tids, tgids, n);
+	rec->epochs.stood_ns += util_now_ns() - t0;
+}
+
 /* The end in progress given up: every thread let go; the next is due a
  * whole epoch later. */
 static void
@@ -765,9 +821,16 @@ take_end(struct recorder *rec)
 		copy_all(rec, kept, &nkept);
 	else
 		rec_stop_recording(rec, "%s", "out of memory");
-	resume_all(rec);
 	/* the check is a test's, not the run's */
 	t2 = util_now_ns() - (rec->epochs.check_ns - check_ns);
+	if (kept && rec->epochs.keeper && rec->epochs.keeper->step && !rec->done) {
+		/* lock-step: the EP run goes on while every thread stands
+		 * here, checkpoint k kept and the log flushed */
+		hand_over(rec, kept, nkept);
+		nkept = 0;
+		step(rec);
+	}
+	resume_all(rec);
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == rec->threads[i].tgid)
 			rss += resident_bytes(rec->threads[i].tgid);

@@ -6,6 +6,7 @@
  * syscall buffer and seccomp filters too; the syscall model is syscalls/.
  */
 #pragma once
+#include <sched.h>
 
 #include <stdbool.h>
 #include <signal.h>
@@ -260,6 +261,30 @@ struct rec_epoch_keeper {
 	 * copies, uprr's children, must not outlive the program (uprr reaps
 	 * every child before it ends). */
 	void (*drop_all)(void *arg);
+	/** Or NULL. Checkpoint @k taken and kept, the TP run's log flushed:
+	 * every thread of the run stands where checkpoint @k has it, held,
+	 * @n threads @tids of processes @tgids. Called before they go on
+	 * (lock-step, tp/lockstep.h: the EP run runs meanwhile, in the same
+	 * thread of uprr). */
+	void (*step)(void *step_arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n);
+	void *step_arg; /**< passed to step() */
+};
+
+/** An EP run that goes along with its TP run, whose log grows as it runs
+ * (lock-step, tp/lockstep.h; doc/uniparallel.md). */
+struct rec_ep_follow {
+	void *arg; /**< passed to each */
+	/** The log holds nothing more the EP run can go on with: let the
+	 * TP run go on to its next epoch end (or its end), and come back.
+	 * Returns 1 when the log grew (its writer flushed; more may come),
+	 * 0 when the TP run ended (the log is whole). */
+	int (*more)(void *arg);
+	/** The epoch checkpoint @k ends got verdict @v (1 verified, 0
+	 * diverged: @why, 2 not checked); the EP run's @n threads @tids
+	 * (their ids in the log, the TP run's: @log_tids) stand at their
+	 * ends of it, stopped. */
+	void (*verdict)(void *arg, uint64_t k, int v, const char *why, const pid_t *tids,
+			const pid_t *log_tids, size_t n);
 };
 
 /** An EP run's checkpoints to check its epochs against (tp/epoch.h;
@@ -391,6 +416,10 @@ struct rec_options {
 				 * them (record-ep.c), NULL: none is */
 	struct rec_ep_verdicts *ep_verdicts; /**< with ep_checkpoints: what the
 				 * checks found, or NULL */
+	const cpu_set_t *ep_cpus; /**< `--mode=tp`: the CPUs of its EP run
+				 * (--ep-cpus), NULL: the one the TP run used least */
+	const struct rec_ep_follow *ep_follow; /**< with syscalls_from: the log
+				 * still grows (lock-step), or NULL: it is whole */
 	const struct rec_output_holder *ep_output; /**< with syscalls_from: who
 				 * holds the log's run's output: a held write the
 				 * EP run makes with other bytes replaces the

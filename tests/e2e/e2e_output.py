@@ -139,6 +139,84 @@ def c_tp_output_pipe(h):
     compare(rec.result, h.replay(trace))
 
 
+# The reader that acknowledges: it makes the file ACK once it read line 0
+# (ack_lines waits for it before its other lines).
+ACK_READER = r'''
+import sys, time
+ack = sys.argv[1]
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    out.write(b'%.6f 0 ' % time.monotonic() + line)
+    if line == b'line 0\n':
+        open(ack, 'w').close()
+out.flush()
+'''
+
+
+@case('tp-output-per-epoch')
+def c_tp_output_per_epoch(h):
+    """Lock-step releases output per epoch: ack_lines writes line 0 and
+    waits (at most 20 s) for the reader outside the recording to
+    acknowledge it (a file) before it writes the rest. Recorded with
+    --mode=tp --epoch=50 the reader gets line 0 while the program still
+    runs (it could not go on otherwise: "ack_lines: acked"), every line
+    once, in order; held for the whole run (--epoch=0 here) the program
+    gives up waiting ("no ack", exit 3): the test tells the two apart.
+    The trace replays. The first line's delay is measured (logged)."""
+    prog = h.prog('ack_lines')
+    n = 10
+    want = b''.join(b'line %d\n' % i for i in range(n)) + b'ack_lines: acked\n'
+
+    def run(argv, name, ack):
+        err_path = h.path(name + '.stderr')
+        t0 = time.monotonic()
+        with open(err_path, 'wb') as err:
+            p = start(argv + ([] if not argv else ['--']) + [prog, str(n), '20', ack],
+                      stdout=subprocess.PIPE,
+                      stderr=err, cwd=h.tmp)
+        try:
+            reader = start([sys.executable, '-c', ACK_READER, ack], stdin=p.stdout,
+                           stdout=subprocess.PIPE)
+        finally:
+            p.stdout.close()
+        try:
+            out, _ = reader.communicate(timeout=time_left(120))
+            p.wait(timeout=time_left(120))
+        except subprocess.TimeoutExpired:
+            kill_group(p.pid, p.pid)
+            kill_group(reader.pid, reader.pid)
+            raise Fail(f'{name}: timed out and was killed')
+        finish_group(reader, name + ' reader')
+        finish_group(p, name)
+        lines = [ln.split(b' ', 2) for ln in out.splitlines(keepends=True)]
+        data = b''.join(rest for _, _, rest in lines)
+        first = float(lines[0][0]) - t0 if lines else None
+        with open(err_path, 'rb') as f:
+            errb = f.read()
+        log(f'  -> {name}: {describe_status(p.returncode)}, {len(lines)} lines'
+            + (f', line 0 after {first:.3f}s' if first is not None else ''))
+        return Result(argv, p.returncode, data, errb, time.monotonic() - t0), first
+
+    native, first_native = run([], 'native', h.path('ack-native'))
+    compare_bytes(want, native.stdout, 'stdout', 'ack_lines\'s design', 'the native run')
+    trace = h.new_trace_path('ack_lines')
+    rec, first_rec = run([h.uprr, 'record', '-v', '-o', trace] + TP + ['--epoch=50'],
+                         'record', h.path('ack-rec'))
+    check_record(rec, trace, 0)
+    compare_bytes(want, rec.stdout, 'what the reader got', 'ack_lines\'s design',
+                  'the lock-step recording')
+    log(f'  line 0 after {first_native:.3f}s natively, {first_rec:.3f}s recorded '
+        f'(--epoch=50, lock-step)')
+    compare(rec, h.replay(trace))
+    # held for the whole run: the program cannot have its acknowledgement
+    trace0 = h.new_trace_path('ack_lines-whole')
+    whole, _ = run([h.uprr, 'record', '-o', trace0] + TP + ['--epoch=0'], 'record-whole',
+                   h.path('ack-whole'))
+    if whole.status != 3:
+        raise Fail(f'held for the whole run, ack_lines ended with {describe_status(whole.status)}, '
+                   'not "no ack": the test does not tell per-epoch release from the end\'s')
+
+
 @case('tp-output-epipe')
 def c_tp_output_epipe(h):
     """The reader reads 3 lines and exits while out_lines writes 20,000
