@@ -97,7 +97,11 @@ tell_verdict(struct recorder *rec, uint64_t k, int v)
 		tids[n] = rec->threads[i].tid;
 		log_tids[n++] = ep_log_tid(rec->ep->log, rec->threads[i].tid);
 	}
-	f->verdict(f->arg, k, v, v == 0 ? rec->ep->verdicts->first : "", tids, log_tids, n);
+	/* 3: diverged, and the TP run's processes took the EP run's state */
+	if (v == 0 && rec->ep->rolled)
+		v = 3;
+	rec->ep->rolled = false;
+	f->verdict(f->arg, k, v, v == 0 || v == 3 ? rec->ep->verdicts->first : "", tids, log_tids, n);
 	free(tids);
 	free(log_tids);
 }

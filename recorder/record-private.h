@@ -1423,6 +1423,8 @@ struct rec_ep {
 	size_t ndead, dead_cap;
 	struct rec_ep_force force; /* UPRR_EP_DIVERGE */
 	bool go_on;		   /* the divergence was rolled back whole (rec_ep_rollback()) */
+	bool rolled;		   /* this epoch's divergence was merged into the TP
+				    * run's processes (lock-step: verdict 3) */
 };
 
 /* Memory of process @tgid that the EP run's own code patches wrote: a
@@ -1607,11 +1609,17 @@ struct rec_ep_target {
 	int memfd;	   /* its /proc/PID/mem, O_RDWR */
 	const pid_t *tids; /* each in a ptrace stop that takes PTRACE_SETREGS */
 	size_t ntids;
+	bool live;	   /* the TP run's own, held by its recorder at the
+			    * epoch's end: each thread keeps the stop it stands
+			    * in (rip, rax, orig_rax: what its recorder resumes
+			    * it from) and takes B's other registers, XSAVE
+			    * state and mask; one whose rip differs from B's is
+			    * refused */
 };
 
 /* The TP run's process of @p as a target (its pid and tids are the log's,
  * ep_log_tid() of B's), its /proc/PID/mem @memfd; @tids: room for
- * p->b.ntids. Not used yet: for the TP run that waits at each epoch's end. */
+ * p->b.ntids; a live one (rec_ep_target.live): lock-step's rollback. */
 void rec_ep_tp_target(struct recorder *rec, const struct rec_ep_pair *p, int memfd, pid_t *tids,
 		      struct rec_ep_target *ret);
 

@@ -280,11 +280,16 @@ struct rec_ep_follow {
 	 * 0 when the TP run ended (the log is whole). */
 	int (*more)(void *arg);
 	/** The epoch checkpoint @k ends got verdict @v (1 verified, 0
-	 * diverged: @why, 2 not checked); the EP run's @n threads @tids
-	 * (their ids in the log, the TP run's: @log_tids) stand at their
-	 * ends of it, stopped. */
+	 * diverged: @why, 2 not checked, 3 diverged and rolled back: the
+	 * TP run's processes took the EP run's state, stands_at()); the EP
+	 * run's @n threads @tids (their ids in the log, the TP run's:
+	 * @log_tids) stand at their ends of it, stopped. */
 	void (*verdict)(void *arg, uint64_t k, int v, const char *why, const pid_t *tids,
 			const pid_t *log_tids, size_t n);
+	/** Whether the TP run's threads stand held at checkpoint @k now,
+	 * every one at the end of epoch k - 1 (its processes can then take
+	 * a rollback's merge: rec_ep_rollback()). */
+	bool (*stands_at)(void *arg, uint64_t k);
 };
 
 /** An EP run's checkpoints to check its epochs against (tp/epoch.h;

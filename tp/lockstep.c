@@ -247,6 +247,16 @@ tp_lockstep_link_sync(struct tp_lockstep *ls, const char *sync_log)
 	ls->sync_log = sync_log;
 }
 
+/* rec_ep_follow.stands_at: every thread of the TP run held at checkpoint
+ * @k's end, not gone on. */
+static bool
+stands_at(void *arg, uint64_t k)
+{
+	const struct tp_lockstep *ls = arg;
+
+	return !ls->tp_done && ls->tp_k == k && ls->tp_n;
+}
+
 /* rec_ep_follow.verdict, in the EP run's context, both runs standing. */
 static void
 verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const pid_t *log_tids,
@@ -272,6 +282,8 @@ verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const 
 	}
 	if (ls->sync_log && !ls->sync_linked)
 		ls->sync_linked = link_sync(ls);
+	if (v == 3)
+		ls->fig.rollbacks++;
 	if (v == 0 && !ls->said_diverged) {
 		ls->said_diverged = true;
 		log_warn("epoch %" PRIu64 " diverged: its output is released all the same (nothing "
@@ -302,7 +314,8 @@ tp_lockstep_new(const struct rec_options *ep_opts, struct rec_epoch_keeper *keep
 	/* the guard: an overflow faults instead of writing over the heap */
 	(void)mprotect(ls->stack, EP_GUARD_BYTES, PROT_NONE);
 	ls->ep_opts = *ep_opts;
-	ls->follow = (struct rec_ep_follow){ .arg = ls, .more = more, .verdict = verdict };
+	ls->follow = (struct rec_ep_follow){ .arg = ls, .more = more, .verdict = verdict,
+					     .stands_at = stands_at };
 	ls->ep_opts.ep_follow = &ls->follow;
 	ls->held = held;
 	ls->fig.cpu = -1;

@@ -83,6 +83,8 @@ struct tp_lockstep_figures {
 	uint64_t lag_ns, lag_max_ns; /**< checkpoint k taken -> its verdict:
 				 * sum and max */
 	uint64_t stood_ns;	/**< the TP run's time standing while the EP run ran */
+	uint64_t rollbacks;	/**< epochs whose divergence the TP run's processes
+				 * were rolled back from (verdict 3) */
 	uint64_t steps;		/**< times the EP run ran */
 	int cpu;		/**< the first CPU of the EP run's, -1: none */
 };
