@@ -167,11 +167,11 @@ def c_tp_output_per_epoch(h):
     n = 10
     want = b''.join(b'line %d\n' % i for i in range(n)) + b'ack_lines: acked\n'
 
-    def run(argv, name, ack):
+    def run(argv, name, ack, wait=()):
         err_path = h.path(name + '.stderr')
         t0 = time.monotonic()
         with open(err_path, 'wb') as err:
-            p = start(argv + ([] if not argv else ['--']) + [prog, str(n), '20', ack],
+            p = start(argv + ([] if not argv else ['--']) + [prog, str(n), '20', ack] + list(wait),
                       stdout=subprocess.PIPE,
                       stderr=err, cwd=h.tmp)
         try:
@@ -210,8 +210,9 @@ def c_tp_output_per_epoch(h):
     compare(rec, h.replay(trace))
     # held for the whole run: the program cannot have its acknowledgement
     trace0 = h.new_trace_path('ack_lines-whole')
+    # (3 s: held for the whole run, the reader gets line 0 only at the end)
     whole, _ = run([h.uprr, 'record', '-o', trace0] + TP + ['--epoch=0'], 'record-whole',
-                   h.path('ack-whole'))
+                   h.path('ack-whole'), wait=['3'])
     if whole.status != 3:
         raise Fail(f'held for the whole run, ack_lines ended with {describe_status(whole.status)}, '
                    'not "no ack": the test does not tell per-epoch release from the end\'s')
