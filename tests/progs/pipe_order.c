@@ -16,12 +16,20 @@
  * showed the reader the round before (doc/uniparallel.md, "The order of
  * shared-state calls").
  *
- * Usage: pipe_order [ROUNDS]; prints how many rounds the reader saw the
- * write before its read.
+ * With "wait", the reader does not sleep: its read waits in the kernel for
+ * the byte (a traced read in a recording), and returns while the writer's
+ * write may still be in the kernel, whose exit the supervisor may see
+ * after the read's (recorder/record-order.c keeps the write's number below
+ * the read's).
+ *
+ * Usage: pipe_order [ROUNDS [wait]]; prints how many rounds the reader saw
+ * the write before its read.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -65,10 +73,13 @@ main(int argc, char **argv)
 {
 	const struct timespec nap = { 0, 200 * 1000 * 1000 };
 	long seen = 0;
+	bool wait = false;
 	pthread_t t;
 
 	if (argc > 1)
 		rounds = atol(argv[1]);
+	if (argc > 2)
+		wait = strcmp(argv[2], "wait") == 0;
 	if (pipe(fds) < 0 || pipe(acks) < 0) {
 		perror("pipe");
 		return 1;
@@ -80,7 +91,8 @@ main(int argc, char **argv)
 	for (long i = 1; i <= rounds; i++) {
 		char c;
 
-		nanosleep(&nap, NULL);
+		if (!wait)
+			nanosleep(&nap, NULL);
 		if (read(fds[0], &c, 1) != 1) {
 			perror("read");
 			return 1;
