@@ -452,6 +452,9 @@ struct rthread {
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
 	uint64_t order_flight;	      /* EP run: that of its vfork in the kernel, 0: none */
+	uint64_t order_rsv;	      /* TP run: the number kept for its call in the
+				       * kernel, which a read numbered meanwhile may
+				       * have taken bytes of, 0: none */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	uint32_t ep_sb_n;	      /* EP run: the log's records in its buffer
@@ -609,6 +612,7 @@ struct rec_order {
 	/* figures for `uprr record -v` */
 	uint64_t waits;		/* calls held at their entry */
 	uint64_t expired;	/* TP: holders let go of after ORDER_HOLD_NS */
+	uint64_t reserved;	/* TP: holders' numbers kept below a read's */
 	uint64_t skipped;	/* EP: numbers no thread came with (jumped over) */
 	uint64_t done[8];	/* EP: numbers of vfork parents' calls that returned */
 	uint32_t ndone;		/* before their turn (record-order.c, ep_issue()) */
