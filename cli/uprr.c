@@ -324,13 +324,22 @@ cmd_record(int argc, char **argv)
 			/* a TP run's epoch length (tp/epoch.h) */
 			unsigned long ms;
 
+			epoch_given = epoch_ms_given = true;
+			if (strcmp(optarg, "auto") == 0) {
+				/* adaptive (record-epoch.c) */
+				opts.epoch_ms = TP_EPOCH_AUTO_MAX_MS;
+				opts.epoch_adaptive = true;
+				break;
+			}
 			errno = 0;
 			ms = strtoul(optarg, &end, 10);
 			if (errno || end == optarg || *end || ms > 3600000) {
-				fprintf(stderr, "uprr: --epoch=%s: give milliseconds, 0 to 3600000\n", optarg);
+				fprintf(stderr, "uprr: --epoch=%s: give auto or milliseconds, 0 to 3600000\n",
+					optarg);
 				return EXIT_UPRR;
 			}
 			opts.epoch_ms = (uint32_t)ms;
+			opts.epoch_adaptive = false;
 			epoch_given = epoch_ms_given = true;
 			break;
 		}
