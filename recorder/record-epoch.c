@@ -122,6 +122,7 @@ rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 		rec->epochs.output = opts->output;
 	}
 	rec->epochs.last_end_ns = util_now_ns();
+	rec->epochs.not_before_ns = rec->epochs.last_end_ns + EPOCH_AUTO_FLOOR_NS;
 	rec->epochs.next_ns = rec->epochs.last_end_ns + rec->epochs.len_ns;
 	rec->epochs.check = opts->epoch_check;
 	rec->epochs.anywhere = opts->epoch_anywhere;
@@ -1070,7 +1071,8 @@ rec_epoch_on_status(struct recorder *rec, pid_t tid)
  * (rec_output_holder.waiting), the end is brought forward to
  * EPOCH_AUTO_OUTPUT_NS after that write, but not sooner than
  * EPOCH_AUTO_FLOOR_NS after the last end. An end put off (a thread at an
- * event: EPOCH_RETRY_NS) stays put off.
+ * event: EPOCH_RETRY_NS) is not brought forward: the loop takes that event
+ * first (an end due at once every turn would keep it from ever waiting).
  */
 static void
 adapt(struct recorder *rec, uint64_t now)
@@ -1095,12 +1097,19 @@ adapt(struct recorder *rec, uint64_t now)
 		e->seen_k = e->k;
 		e->seen_given_up = e->given_up;
 		e->next_ns = e->last_end_ns + e->len_ns;
+		e->not_before_ns = e->last_end_ns + EPOCH_AUTO_FLOOR_NS;
+	}
+	if (e->put_off != e->seen_put_off) {
+		/* put off (next_ns = then + EPOCH_RETRY_NS): the loop must
+		 * take the event that stood in the way first */
+		e->seen_put_off = e->put_off;
+		e->not_before_ns = MAX(e->not_before_ns, e->next_ns);
 	}
 	held = e->output && e->output->waiting ? e->output->waiting(e->output->arg) : 0;
 	if (!held)
 		return;
 	e->output_waited = true;
-	due = MAX(e->last_end_ns + EPOCH_AUTO_FLOOR_NS, held + EPOCH_AUTO_OUTPUT_NS);
+	due = MAX(e->not_before_ns, held + EPOCH_AUTO_OUTPUT_NS);
 	if (due < e->next_ns)
 		e->next_ns = due;
 }

@@ -623,7 +623,9 @@ struct rec_epochs {
 	bool adaptive;
 	uint64_t max_len_ns;	/* the longest epoch (rec_options.epoch_ms) */
 	const struct rec_output_holder *output; /* asked whether output waits */
-	uint64_t seen_k, seen_given_up; /* the ends adapt() has seen */
+	uint64_t seen_k, seen_given_up, seen_put_off; /* the ends adapt() has seen */
+	uint64_t not_before_ns;	/* held output brings no end before this: an end
+				 * put off is retried no sooner than it said */
 	uint64_t last_end_ns;	/* when the last end was taken or given up */
 	bool output_waited;	/* output waited in the epoch in progress */
 	uint64_t output_ends;	/* ends brought forward by held output */
