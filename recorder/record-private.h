@@ -620,8 +620,19 @@ struct rec_order {
 
 /* A TP run's epochs and their checkpoints (record-epoch.c). */
 struct rec_epochs {
-	uint64_t len_ns;	/* epoch length, 0: no epochs */
+	uint64_t len_ns;	/* epoch length, 0: no epochs (adaptive: the
+				 * present one, adapt()) */
 	uint64_t next_ns;	/* when the next one ends (util_now_ns()) */
+	/* adaptive epochs (rec_options.epoch_adaptive, record-epoch.c adapt()) */
+	bool adaptive;
+	uint64_t max_len_ns;	/* the longest epoch (rec_options.epoch_ms) */
+	const struct rec_output_holder *output; /* asked whether output waits */
+	uint64_t seen_k, seen_given_up, seen_put_off; /* the ends adapt() has seen */
+	uint64_t not_before_ns;	/* held output brings no end before this: an end
+				 * put off is retried no sooner than it said */
+	uint64_t last_end_ns;	/* when the last end was taken or given up */
+	bool output_waited;	/* output waited in the epoch in progress */
+	uint64_t output_ends;	/* ends brought forward by held output */
 	uint64_t k;		/* checkpoints taken (the last one's number) */
 	uint64_t stood_ns;	/* lock-step: time the threads stood at ends while the EP run ran */
 	bool check;		/* check each copy (rec_options.epoch_check) */
