@@ -164,6 +164,34 @@ struct ep_log;
 int ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen) _wur_;
 
 /**
+ * ep_log_open() of a log that still grows: the TP run's, read by the EP
+ * run that goes along with it (`uprr record --mode=tp`, lock-step,
+ * doc/uniparallel.md): what it holds so far (its writer flushes at each
+ * epoch end), read on with ep_log_more(). A thread's calls never move in
+ * memory (an EP run keeps pointers to them).
+ */
+int ep_log_open_follow(const char *dir, struct ep_log **ret_log, char *err, size_t errlen) _wur_;
+
+/**
+ * Read what was appended to a log opened with ep_log_open_follow() since
+ * the last read; @whole: its writer is done, it is read to its end (what
+ * ep_log_open() would do then). A no-op for another log, or one read
+ * whole. Returns 0 or -errno with one line in @err.
+ */
+int ep_log_more(struct ep_log *log, bool whole, char *err, size_t errlen) _wur_;
+
+/** Whether @log is read whole (not a growing one, or its writer done). */
+bool ep_log_whole(const struct ep_log *log);
+
+/**
+ * Whether every thread's end at checkpoint @k is known: the log holds
+ * checkpoint @k and what follows each end that says where it stands (the
+ * exit after an end in a call: interrupted or ended; the entry after one
+ * held at a call's entry). In a log read whole, every end it holds is.
+ */
+bool ep_log_ends_known(const struct ep_log *log, uint64_t k);
+
+/**
  * The address ranges the log's successful mmap(2) and mremap(2) calls
  * returned, as pairs (start, end), sorted and merged, into *@ret_n pairs; owned
  * by @log (computed when it was read). An EP run maps there when its

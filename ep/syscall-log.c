@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/user.h>
 
 #include "common/log.h"
@@ -45,6 +46,8 @@ struct log_thread {
 	bool end_before;   /* that end was held at the entry of its next call,
 			    * not entered: its next entry says which */
 	bool in_call;	   /* between a traced entry and its exit */
+	bool end_hinted;   /* its pending end's exit is known to be
+			    * -ERESTART* (TRACE_EV_EPOCH's values[4] 1) */
 	uint64_t *tsc;	   /* its rdtsc values (rax, rdx, rcx each: ep_log_take_tsc()) */
 	size_t ntsc, tsc_cap, tsc_next;
 	long last_nr;	   /* its last entry: the call, */
@@ -87,7 +90,15 @@ struct ep_log {
 	uint64_t last_k;	  /* the last checkpoint's number */
 	struct ep_sb_reader sb;	  /* its buffered records' reads by reference */
 	bool syscallbuf;	  /* its first exec mapped the syscall buffer */
+	bool follow;		  /* ep_log_open_follow(): the log still grows */
+	bool whole;		  /* read to its end, the writer done */
 };
+
+/* Address space reserved for a thread's calls in a log that grows
+ * (ep_log_open_follow()): they never move, as an EP run holds pointers to
+ * them (rthread.ep_call...) across ep_log_more(). Pages are used only as
+ * calls are added. */
+#define EP_FOLLOW_CALLS_BYTES (16ull << 30)
 
 static struct log_thread *
 find_thread(struct ep_log *log, pid_t tid, bool add)
@@ -98,6 +109,15 @@ find_thread(struct ep_log *log, pid_t tid, bool add)
 	if (!add || UTIL_GROW(log->threads, log->threads_cap, log->nthreads + 1) < 0)
 		return NULL;
 	log->threads[log->nthreads] = (struct log_thread){ .tid = tid };
+	if (log->follow) {
+		void *p = mmap(NULL, EP_FOLLOW_CALLS_BYTES, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (p == MAP_FAILED)
+			return NULL;
+		log->threads[log->nthreads].calls = p;
+		log->threads[log->nthreads].cap = EP_FOLLOW_CALLS_BYTES / sizeof(struct ep_call);
+	}
 	return &log->threads[log->nthreads++];
 }
 
@@ -377,6 +397,34 @@ in_library(uint64_t rip)
 	return rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE;
 }
 
+/* Where end @e of @lt, held at the entry of its next call (not entered),
+ * stands: that call is @nr with @args, made at @rip (after the syscall
+ * instruction, as an entry's registers have it). */
+static void
+resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t *args, uint64_t rip)
+{
+	bool same = restarts_last(lt, nr);
+
+	if (in_library(rip)) {
+		e->at = EP_END_UNKNOWN;
+	} else if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
+		e->at = nr == __NR_futex || (same && lt->cur_nr == __NR_futex) ? EP_END_FUTEX
+									    : EP_END_UNKNOWN;
+		e->idx = lt->ncalls;
+		e->nr = nr;
+		memcpy(e->args, args, sizeof(e->args));
+		e->rip = rip;
+	} else {
+		e->at = EP_END_ENTRY;
+		e->idx = same ? lt->ncalls - 1 : lt->ncalls;
+		/* a call not logged yet (lock-step): what it is, to know it
+		 * at its entry */
+		e->nr = nr;
+		memcpy(e->args, args, sizeof(e->args));
+		e->rip = rip;
+	}
+}
+
 static void
 note_entry(struct log_thread *lt, const struct trace_event *ev)
 {
@@ -387,23 +435,9 @@ note_entry(struct log_thread *lt, const struct trace_event *ev)
 	if (lt->end_pending && lt->end_before) {
 		/* held at this entry: the call it makes (a restart of the
 		 * last one folds into it) */
-		struct ep_end *e = &lt->ends[lt->nends - 1];
-		bool same = restarts_last(lt, nr);
-
 		lt->end_pending = false;
-		if (in_library(rip)) {
-			e->at = EP_END_UNKNOWN;
-		} else if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
-			e->at = nr == __NR_futex || (same && lt->cur_nr == __NR_futex) ? EP_END_FUTEX
-										    : EP_END_UNKNOWN;
-			e->idx = lt->ncalls;
-			e->nr = nr;
-			memcpy(e->args, &ev->values[1], sizeof(e->args));
-			e->rip = ev->has_regs ? ev->regs[offsetof(struct user_regs_struct, rip) / 8] : 0;
-		} else {
-			e->at = EP_END_ENTRY;
-			e->idx = same ? lt->ncalls - 1 : lt->ncalls;
-		}
+		lt->end_hinted = false;
+		resolve_before(lt, &lt->ends[lt->nends - 1], nr, &ev->values[1], rip);
 	}
 	/* a restart keeps the call's first entry */
 	if (!restarts_last(lt, nr)) {
@@ -424,13 +458,19 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 	if (!lt->end_pending)
 		return;
 	lt->end_pending = false;
+	lt->end_hinted = false;
 	e = &lt->ends[lt->nends - 1];
 	if (lt->end_before) {
 		e->at = EP_END_UNKNOWN; /* an exit before the entry it was held at */
 		return;
 	}
+	lt->end_hinted = false;
 	if (sc_result_restarts((int64_t)ev->values[1])) {
-		/* what the kernel wrote when it was interrupted */
+		/* what the kernel wrote when it was interrupted (told before by
+		 * the end's hint: the same) */
+		free(e->wrote);
+		e->wrote = NULL;
+		e->nwrote = 0;
 		if (ev->nblobs && !(e->wrote = calloc(2 * ev->nblobs, sizeof(*e->wrote))))
 			return;
 		for (uint32_t i = 0; e->wrote && i < ev->nblobs; i++) {
@@ -461,6 +501,7 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 			      .seq = log->nends++ };
 	log->last_k = MAX(log->last_k, e->k);
 	lt->end_pending = false;
+	lt->end_hinted = false;
 	if (ev->values[2] != TRACE_EPOCH_SYSCALL)
 		return 0;
 	e->at = EP_END_UNKNOWN;
@@ -474,8 +515,25 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	 * program's, its registers not comparable (ep_end.library) */
 	e->library = !lt->end_before && in_library(lt->last_rip);
 	if (lt->end_before) {
-		/* held at the entry of its next call (note_entry()) */
+		/* held at the entry of its next call (note_entry()); the TP
+		 * run told which (values[4] 3, its registers rewound onto the
+		 * call): known now, before that entry is logged (lock-step) */
 		lt->end_pending = true;
+		if (ev->nvalues >= 5 && ev->values[4] == 3 && ev->has_regs) {
+			const uint64_t *r = ev->regs;
+			uint64_t args[6] = {
+				r[offsetof(struct user_regs_struct, rdi) / 8],
+				r[offsetof(struct user_regs_struct, rsi) / 8],
+				r[offsetof(struct user_regs_struct, rdx) / 8],
+				r[offsetof(struct user_regs_struct, r10) / 8],
+				r[offsetof(struct user_regs_struct, r8) / 8],
+				r[offsetof(struct user_regs_struct, r9) / 8],
+			};
+
+			resolve_before(lt, e, (long)r[offsetof(struct user_regs_struct, rax) / 8], args,
+				       r[offsetof(struct user_regs_struct, rip) / 8] + 2);
+			lt->end_hinted = true;
+		}
 		return 0;
 	}
 	if (lt->skipping && lt->last_nr == __NR_futex) {
@@ -492,6 +550,20 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 		e->idx = lt->ncalls - 1;
 	}
 	lt->end_pending = e->at != EP_END_UNKNOWN;
+	/* the exit is still to come, but the TP run told what it is (values[4]):
+	 * interrupted, the end stands at the entry (what settle_end() will
+	 * say); the bytes such an exit writes (the time left of a sleep) */
+	lt->end_hinted = lt->end_pending && ev->nvalues >= 5 && ev->values[4] == 1;
+	if (lt->end_hinted && (lt->last_nr == __NR_nanosleep || lt->last_nr == __NR_clock_nanosleep)) {
+		uint64_t rem = lt->last_nr == __NR_nanosleep ? lt->last_args[1] : lt->last_args[3];
+
+		if (rem && (lt->last_nr == __NR_nanosleep || !(lt->last_args[1] & 1 /* TIMER_ABSTIME */)) &&
+		    (e->wrote = calloc(2, sizeof(*e->wrote)))) {
+			e->wrote[0] = rem;
+			e->wrote[1] = 16; /* struct timespec */
+			e->nwrote = 1;
+		}
+	}
 	return 0;
 }
 
@@ -658,6 +730,7 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 			/* an end before a buffered call: not found */
 			lt->ends[lt->nends - 1].at = EP_END_UNKNOWN;
 			lt->end_pending = false;
+			lt->end_hinted = false;
 		}
 		return add_buffered(log, lt, ev, err, errlen);
 	case TRACE_EV_SITE_PATCH:
@@ -748,19 +821,13 @@ ep_log_mapped(const struct ep_log *log, size_t *ret_n)
 	return log->mapped;
 }
 
-int
-ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
+/* Read the events of @log's trace from where the last read stopped. */
+static int
+read_events(struct ep_log *log, char *err, size_t errlen)
 {
-	struct ep_log *log = calloc(1, sizeof(*log));
 	struct trace_event ev;
 	int r;
 
-	if (!log)
-		return -ENOMEM;
-	r = trace_reader_open(dir, &log->r, err, errlen);
-	if (r < 0)
-		goto fail;
-	log->sb.r = log->r;
 	while ((r = trace_reader_next(log->r, &ev)) > 0) {
 		r = add_event(log, &ev, err, errlen);
 		if (r == -ENOMEM)
@@ -769,36 +836,118 @@ ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
 			snprintf(err, errlen, "event of thread %u out of place (an exit without its entry, "
 				 "an exec without its image)", ev.tid);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
-	if (r < 0) {
+	if (r < 0)
 		snprintf(err, errlen, "%s", trace_reader_error(log->r));
-		goto fail;
-	}
+	return r;
+}
+
+/* What the log holds once read (to its end, @whole: the writer done). */
+static int
+finish(struct ep_log *log, bool whole, char *err, size_t errlen)
+{
+	int r;
+
 	/* a call an interrupt ended and the log's end caught before its
 	 * restart: the thread was still in it */
-	for (size_t i = 0; i < log->nthreads; i++) {
+	for (size_t i = 0; whole && i < log->nthreads; i++) {
 		struct log_thread *lt = &log->threads[i];
 
 		if (lt->restart && !lt->skipping && lt->ncalls &&
 		    !lt->calls[lt->ncalls - 1].nsigs)
 			lt->calls[lt->ncalls - 1].exited = false;
 	}
+	log->whole = whole;
 	if (!log->root) {
 		snprintf(err, errlen, "the trace starts no program");
-		r = -EBADMSG;
-		goto fail;
+		return -EBADMSG;
 	}
+	free(log->mapped);
+	log->mapped = NULL;
+	log->nmapped = 0;
 	r = collect_mapped(log);
-	if (r < 0) {
+	if (r < 0)
 		snprintf(err, errlen, "out of memory");
+	return r;
+}
+
+/* ep_log_open() and ep_log_open_follow(). */
+static int
+open_log(const char *dir, bool follow, struct ep_log **ret_log, char *err, size_t errlen)
+{
+	struct ep_log *log = calloc(1, sizeof(*log));
+	int r;
+
+	if (!log)
+		return -ENOMEM;
+	log->follow = follow;
+	r = trace_reader_open(dir, &log->r, err, errlen);
+	if (r < 0)
 		goto fail;
-	}
+	if (follow)
+		trace_reader_set_follow(log->r);
+	log->sb.r = log->r;
+	r = read_events(log, err, errlen);
+	if (r >= 0)
+		r = finish(log, !follow, err, errlen);
+	if (r < 0)
+		goto fail;
 	*ret_log = log;
 	return 0;
 fail:
 	ep_log_free(log);
 	return r;
+}
+
+int
+ep_log_open(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
+{
+	return open_log(dir, false, ret_log, err, errlen);
+}
+
+int
+ep_log_open_follow(const char *dir, struct ep_log **ret_log, char *err, size_t errlen)
+{
+	return open_log(dir, true, ret_log, err, errlen);
+}
+
+int
+ep_log_more(struct ep_log *log, bool whole, char *err, size_t errlen)
+{
+	int r;
+
+	if (!log->follow || log->whole)
+		return 0;
+	r = trace_reader_follow(log->r);
+	if (r < 0) {
+		snprintf(err, errlen, "%s", trace_reader_error(log->r));
+		return r;
+	}
+	r = read_events(log, err, errlen);
+	return r < 0 ? r : finish(log, whole, err, errlen);
+}
+
+bool
+ep_log_whole(const struct ep_log *log)
+{
+	return !log->follow || log->whole;
+}
+
+bool
+ep_log_ends_known(const struct ep_log *log, uint64_t k)
+{
+	if (k > log->last_k)
+		return false;
+	for (size_t i = 0; i < log->nthreads; i++) {
+		const struct log_thread *lt = &log->threads[i];
+
+		/* only a thread's last end waits for what follows it, unless
+		 * the TP run told it */
+		if (lt->end_pending && !lt->end_hinted && lt->nends && lt->ends[lt->nends - 1].k == k)
+			return ep_log_whole(log);
+	}
+	return true;
 }
 
 void
@@ -818,7 +967,10 @@ ep_log_free(struct ep_log *log)
 				free((void *)c->sent[k].blobs);
 			free(c->sent);
 		}
-		free(log->threads[i].calls);
+		if (log->follow)
+			(void)munmap(log->threads[i].calls, EP_FOLLOW_CALLS_BYTES);
+		else
+			free(log->threads[i].calls);
 		for (size_t j = 0; j < log->threads[i].nends; j++)
 			free(log->threads[i].ends[j].wrote);
 		free(log->threads[i].ends);

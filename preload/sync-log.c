@@ -116,6 +116,45 @@ block_forever(void)
 		raw_futex(&never, FUTEX_WAIT, 0);
 }
 
+/* FOLLOW in an EP run (tp_mode) that goes along with its TP run
+ * (lock-step, doc/uniparallel.md; head->growing): record @i of @slot may
+ * be one the TP run has not written or completed yet (its thread stood in
+ * the operation at an epoch's end, or this thread went on past its end),
+ * which it writes once it goes on. The EP run's recorder takes the call
+ * below (UPRR_SYNC_WAIT_MAGIC): it lets the TP run go on, and the call
+ * returns at once, with no event in the trace (its replay, with the whole
+ * log, never waits here). Once the log is whole (growing 0), a record
+ * never completed is left to block_forever(), as before. */
+static void
+wait_for_record(const struct uprr_sync_slot *slot, uint64_t i)
+{
+	static uint32_t word = UPRR_SYNC_WAIT_MAGIC;
+
+	while (__atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) == UPRR_SYNC_NONE) {
+		if (!__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
+			return;
+		/* futex(&word, FUTEX_WAIT_PRIVATE, UPRR_SYNC_WAIT_MAGIC), every
+		 * register and the flags as they were (below the red zone):
+		 * the replay, which never makes it, must find the same ones at
+		 * the program's next calls */
+		__asm__ __volatile__("lea -128(%%rsp), %%rsp\n\t"
+				     "pushfq\n\tpush %%rax\n\tpush %%rcx\n\tpush %%rdx\n\t"
+				     "push %%rsi\n\tpush %%rdi\n\tpush %%r8\n\tpush %%r9\n\t"
+				     "push %%r10\n\tpush %%r11\n\t"
+				     "mov %[addr], %%rdi\n\tmov %[nr], %%eax\n\tmov %[op], %%esi\n\t"
+				     "mov %[val], %%edx\n\txor %%r10d, %%r10d\n\txor %%r8d, %%r8d\n\t"
+				     "xor %%r9d, %%r9d\n\tsyscall\n\t"
+				     "pop %%r11\n\tpop %%r10\n\tpop %%r9\n\tpop %%r8\n\t"
+				     "pop %%rdi\n\tpop %%rsi\n\tpop %%rdx\n\tpop %%rcx\n\t"
+				     "pop %%rax\n\tpopfq\n\t"
+				     "lea 128(%%rsp), %%rsp"
+				     :
+				     : [nr] "i"(SYS_futex), [addr] "r"(&word),
+				       [op] "i"(FUTEX_WAIT | FUTEX_PRIVATE_FLAG), [val] "i"(UPRR_SYNC_WAIT_MAGIC)
+				     : "memory");
+	}
+}
+
 HIDDEN _Noreturn void
 sync_diverged(const char *what, const struct sync_op *op, uint64_t addr, unsigned kind)
 {
@@ -320,8 +359,13 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	 * never completed), the thread was blocked when the LOG run ended
 	 * (in an operation, or in a wait the log does not see, and then here):
 	 * it waits for ever, as it did, until the process exits. */
-	if (self.next >= __atomic_load_n(&slot->count, __ATOMIC_RELAXED) ||
-			self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE)
+	if (tp_mode && self.next < head->nrecs)
+		wait_for_record(slot, self.next);
+	/* (a record complete is one reserved: count is not read, which in
+	 * an EP run that goes along with its TP run is smaller than at the
+	 * end, and in a register could show at a later call as another
+	 * value than in the replay) */
+	if (self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE)
 		block_forever();
 	op->rec = &slot->recs[self.next++];
 	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind ||

@@ -147,8 +147,17 @@ struct uprr_sync_head {
 	uint64_t lost_threads;	/* threads that found no free slot */
 	uint64_t untracked;	/* operations on objects the clock table had no room for */
 	uint32_t flags;		/* UPRR_SYNC_HEAD_* */
-	uint32_t pad;
+	uint32_t growing;	/* set by uprr: the TP run still writes it (lock-step,
+				 * doc/uniparallel.md); FOLLOW waits for a record not
+				 * there yet through uprr (UPRR_SYNC_WAIT_MAGIC) */
 };
+
+/** A FOLLOW thread (an EP run's) whose next record the TP run has not
+ * written yet, the log still growing, makes futex(FUTEX_WAIT_PRIVATE) on a
+ * word holding this value, with this value: the EP run's recorder takes the
+ * call (it lets the TP run go on, and the call returns 0 at once), which
+ * is not an event of the trace. */
+#define UPRR_SYNC_WAIT_MAGIC 0x57727075u
 /** uprr_sync_head.flags: the log orders the heap's calls too */
 #define UPRR_SYNC_HEAD_HEAP 0x1u
 

@@ -47,6 +47,9 @@
  * unchecked. */
 #define EP_STALL_NS 200000000ull
 
+/* Lock-step: how many epochs of the TP run such threads may wait for. */
+#define EP_STALL_ROUNDS 2
+
 void
 rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
 	      struct rec_ep_verdicts *verdicts)
@@ -78,6 +81,31 @@ end_at(const struct ep_log *log, pid_t log_tid, uint64_t k)
 	return lo < n && e[lo].k == k ? &e[lo] : NULL;
 }
 
+/* Tell the TP run's side (lock-step, rec_ep_follow.verdict) the verdict
+ * @v on the epoch checkpoint @k ends, with this run's threads. */
+static void
+tell_verdict(struct recorder *rec, uint64_t k, int v)
+{
+	const struct rec_ep_follow *f = rec->ep->follow;
+	pid_t *tids = calloc(rec->nthreads + 1, sizeof(*tids));
+	pid_t *log_tids = calloc(rec->nthreads + 1, sizeof(*log_tids));
+	size_t n = 0;
+
+	for (size_t i = 0; tids && log_tids && i < rec->nthreads; i++) {
+		if (rec->threads[i].state == RT_ZOMBIE)
+			continue;
+		tids[n] = rec->threads[i].tid;
+		log_tids[n++] = ep_log_tid(rec->ep->log, rec->threads[i].tid);
+	}
+	/* 3: diverged, and the TP run's processes took the EP run's state */
+	if (v == 0 && rec->ep->rolled)
+		v = 3;
+	rec->ep->rolled = false;
+	f->verdict(f->arg, k, v, v == 0 || v == 3 ? rec->ep->verdicts->first : "", tids, log_tids, n);
+	free(tids);
+	free(log_tids);
+}
+
 /* Write the verdict @v (1 verified, 0 diverged, 2 not checked) on the epoch
  * that checkpoint @k ends, and flush the frame: a trace cut after it
  * replays to there. */
@@ -95,6 +123,8 @@ write_verdict(struct recorder *rec, uint64_t k, uint64_t v)
 		return;
 	if (trace_writer_flush(rec->w) < 0)
 		rec_stop_recording(rec, "%s", "cannot write the trace");
+	if (rec->ep->follow && rec->ep->follow->verdict)
+		tell_verdict(rec, k, (int)v);
 }
 
 /* The checkpoint @k of the process whose copy is @copy_pid, found by the
@@ -166,7 +196,12 @@ next_epoch(struct recorder *rec)
 		const char *why;
 		bool thinned;
 
-		if (++ep->k > ep_log_checkpoints(ep->log)) {
+		++ep->k;
+		/* lock-step: the TP run goes on until the log holds the end
+		 * and what tells where each thread stands at it */
+		while (!ep_log_ends_known(ep->log, ep->k) && rec_ep_more(rec, "the epoch's end not known yet"))
+			;
+		if (ep->k > ep_log_checkpoints(ep->log)) {
 			ep->k = 0;
 			return;
 		}
@@ -194,6 +229,18 @@ at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const st
 
 	switch (e->at) {
 	case EP_END_ENTRY:
+		/* lock-step: at the entry of a call not logged yet, the one
+		 * the TP run said (resolve_before(), ep/syscall-log.c) */
+		if (entry && !t->ep_call && taken == e->idx && !ep_log_call(ep->log, log_tid, e->idx) &&
+		    !ep_log_whole(ep->log)) {
+			if ((long)t->nr != e->nr)
+				return false;
+			for (int i = 0; i < sc_nargs(e->nr); i++)
+				if (t->args[i] != e->args[i])
+					return false;
+			return true;
+		}
+		_fallthrough_;
 	case EP_END_EXIT:
 		return entry == (e->at == EP_END_ENTRY) && t->ep_call && taken == e->idx + 1 &&
 		       t->ep_call == ep_log_call(ep->log, log_tid, e->idx);
@@ -718,11 +765,29 @@ dead_stacks(const struct rec_ep *ep, pid_t pid, const pid_t *tids, const pid_t *
 	return r;
 }
 
-/* The log's kept copies of files that process @tgid maps in place of the
- * originals the TP run mapped, into *@ret (@n of them; paths in @paths,
- * PATH_MAX each). */
+/* The file process @tgid maps for file @id of the log: uprr's memfd of it
+ * for a shared mapping (record-ep.c's shared_fd()), else the log's kept
+ * copy; its identity into @st. */
 static int
-file_aliases(const struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, size_t *n,
+mapped_as(struct rec_ep *ep, uint32_t id, bool shared, const char *copy, struct stat *st)
+{
+	uint32_t first;
+
+	if (!shared)
+		return stat(copy, st);
+	if (ep_log_file_first(ep->log, id, &first) < 0)
+		return -1;
+	for (size_t i = 0; i < ep->nshared; i++)
+		if (ep->shared[i].first == first)
+			return fstat(ep->shared[i].fd, st);
+	return -1;
+}
+
+/* The log's kept copies of files (and uprr's memfds of files mapped
+ * shared) that process @tgid maps in place of the originals the TP run
+ * mapped, into *@ret (@n of them; paths in @paths, PATH_MAX each). */
+static int
+file_aliases(struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, size_t *n,
 	     char (**paths)[PATH_MAX])
 {
 	size_t cap = 0, pcap = 0;
@@ -731,9 +796,9 @@ file_aliases(const struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, si
 		const char *copy, *original;
 		struct stat st;
 
-		if (ep->files[i].tgid != tgid || ep->files[i].shared ||
+		if (ep->files[i].tgid != tgid ||
 		    ep_log_file(ep->log, ep->files[i].id, &copy, &original) < 0 || !original ||
-		    stat(copy, &st) < 0)
+		    mapped_as(ep, ep->files[i].id, ep->files[i].shared, copy, &st) < 0)
 			continue;
 		if (UTIL_GROW(*ret, cap, *n + 1) < 0 || UTIL_GROW(*paths, pcap, *n + 1) < 0)
 			return -ENOMEM;
@@ -1087,6 +1152,19 @@ give_up(struct recorder *rec, const char *why, bool stall)
 	settle(rec);
 }
 
+/* @t stands at its end of the epoch: parked there; the epoch is checked
+ * when all are. */
+static void
+park(struct recorder *rec, struct rthread *t, bool entry)
+{
+	t->ep_parked = true;
+	t->ep_parked_entry = entry;
+	t->state = entry ? RT_AT_ENTRY : RT_HELD;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	rec->ep->stall_ns = 0;
+	settle(rec);
+}
+
 bool
 rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 {
@@ -1100,7 +1178,7 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 	if (!ep->started) {
 		/* after the first exec, which the trace starts with */
 		ep->started = true;
-		if (ep_log_checkpoints(ep->log))
+		if (ep_log_checkpoints(ep->log) || ep->follow)
 			next_epoch(rec);
 		/* the first check compares every writable page anyway (the TP
 		 * run's pages written before its first checkpoint are not
@@ -1121,12 +1199,25 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 		}
 		return false;
 	}
-	t->ep_parked = true;
-	t->ep_parked_entry = entry;
-	t->state = entry ? RT_AT_ENTRY : RT_HELD;
-	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
-	ep->stall_ns = 0;
-	settle(rec);
+	park(rec, t, entry);
+	return true;
+}
+
+bool
+rec_ep_park_unlogged(struct recorder *rec, struct rthread *t)
+{
+	struct rec_ep *ep = rec->ep;
+	const struct ep_end *e;
+	pid_t log_tid;
+
+	if (!ep->ckpts || !ep->follow || rec->done || !ep->k)
+		return false;
+	log_tid = ep_log_tid(ep->log, t->tid);
+	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
+	if (!e || !at_end(ep, t, log_tid, e, true))
+		return false;
+	ep->progress++;
+	park(rec, t, true);
 	return true;
 }
 
@@ -1146,6 +1237,16 @@ rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns)
 	if (!ep->stall_ns || ep->progress != ep->stall_progress) {
 		ep->stall_ns = now;
 		ep->stall_progress = ep->progress;
+		ep->stall_rounds = 0;
+	}
+	/* lock-step: what the threads wait for may be in the TP run's next
+	 * epoch (a synchronization record it completes there); once the log
+	 * holds that epoch, they wait for nothing the log will bring */
+	if (ep->follow && !ep_log_whole(ep->log)) {
+		if (ep_log_checkpoints(ep->log) <= ep->k && ep->stall_rounds++ < EP_STALL_ROUNDS)
+			return rec_ep_more(rec, "threads parked, the others cannot run");
+		give_up(rec, "its threads did not all reach their ends", true);
+		return true;
 	}
 	if (now - ep->stall_ns < EP_STALL_NS) {
 		*wait_ns = EP_STALL_NS / 5;

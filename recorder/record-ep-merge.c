@@ -241,6 +241,48 @@ forced_only(const struct rec_ep_force *f, const struct ep_divergence *d)
 	return !d->mapping_differs && !d->thread_differs && d->pages_differ == 1 && d->mem_addr == f->addr;
 }
 
+/* A thread of the live TP run, @tid, held by its recorder at the epoch's
+ * end: it takes B's thread @btid's registers but its own rip, rax and
+ * orig_rax (the stop it stands in, which its recorder resumes it from: a
+ * syscall's entry, or a call interrupted in the kernel), B's XSAVE state
+ * and mask. Both must stand at the same instruction. 0 or -errno, @what
+ * saying why. */
+static int
+live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, size_t len)
+{
+	struct user_regs_struct now, want;
+	size_t xlen;
+	uint64_t mask;
+	int r;
+
+	r = tracee_get_regs(tid, &now);
+	if (r >= 0)
+		r = tracee_get_regs(btid, &want);
+	if (r < 0) {
+		snprintf(what, len, "thread %d: its registers cannot be read", tid);
+		return r;
+	}
+	if (now.rip != want.rip) {
+		snprintf(what, len, "thread %d stands at 0x%llx, the EP run's at 0x%llx", tid, now.rip,
+			 want.rip);
+		return -EOPNOTSUPP;
+	}
+	want.rax = now.rax;
+	want.orig_rax = now.orig_rax;
+	r = tracee_get_xstate(btid, xstate, cap, &xlen);
+	if (r >= 0)
+		r = tracee_get_sigmask(btid, &mask);
+	if (r >= 0)
+		r = tracee_set_regs(tid, &want);
+	if (r >= 0)
+		r = tracee_set_xstate(tid, xstate, xlen);
+	if (r >= 0)
+		r = tracee_set_sigmask(tid, mask);
+	if (r < 0)
+		snprintf(what, len, "thread %d: %s", tid, strerror(-r));
+	return r;
+}
+
 int
 rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_divergence *d,
 	     const struct rec_ep_target *t, struct rec_ep_merged *ret)
@@ -302,7 +344,13 @@ rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_
 	 * which the check does not compare, stay the target's (the same
 	 * "now" and "want": checkpoint_thread_set() injects nothing). */
 	t1 = util_now_ns();
-	for (size_t i = 0; i < p->b.ntids; i++) {
+	for (size_t i = 0; i < p->b.ntids && t->live; i++) {
+		r = live_thread_set(t->tids[i], p->tids[i], xstate, cap, ret->what, sizeof(ret->what));
+		if (r < 0)
+			return r;
+		ret->threads++;
+	}
+	for (size_t i = 0; i < p->b.ntids && !t->live; i++) {
 		struct checkpoint_thread now = { .tid = t->tids[i] }, want = now;
 
 		if (p->library[i]) {
@@ -336,7 +384,112 @@ rec_ep_tp_target(struct recorder *rec, const struct rec_ep_pair *p, int memfd, p
 {
 	for (size_t i = 0; i < p->b.ntids; i++)
 		tids[i] = ep_log_tid(rec->ep->log, p->tids[i]);
-	*ret = (struct rec_ep_target){ p->log_pid, memfd, tids, p->b.ntids };
+	*ret = (struct rec_ep_target){ p->log_pid, memfd, tids, p->b.ntids, true };
+}
+
+/* Count merge @m into @v. */
+static void
+count_merge(struct rec_ep_verdicts *v, const struct rec_ep_merged *m)
+{
+	v->rollbacks++;
+	v->rollback_pages_compared += m->pages_compared;
+	v->rollback_pages_copied += m->pages_copied;
+	v->rollback_threads += m->threads;
+	v->rollback_ns += m->total_ns;
+	v->rollback_pages_ns += m->pages_ns;
+}
+
+/* A merge refused or failed (@m.what): counted, said. */
+static void
+refused(struct rec_ep *ep, const struct rec_ep_merged *m)
+{
+	struct rec_ep_verdicts *v = ep->verdicts;
+
+	v->rollback_refused++;
+	if (!v->rollback_why[0])
+		snprintf(v->rollback_why, sizeof(v->rollback_why), "epoch %" PRIu64 ": %s", ep->k - 1,
+			 m->what);
+	log_info("epoch %" PRIu64 ": no rollback: %s", ep->k - 1, m->what);
+}
+
+/* Merge @p's divergence @d into checkpoint k's copy (figures in @m) and
+ * check the epoch again (into @again): 1 verified then, 0 not (said;
+ * counted if it still diverges), -1 the merge refused or failed (said,
+ * counted). */
+static int
+into_copy(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d,
+	  struct rec_ep_merged *m, struct ep_divergence *again)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_target t = { p->a.pid, checkpoint_copy_mem(p->copy), p->a.tids, p->a.ntids,
+				   false };
+	char what[256] = "";
+	int r;
+
+	if (rec_ep_merge(rec, p, d, &t, m) < 0) {
+		refused(ep, m);
+		return -1;
+	}
+	r = rec_ep_pair_check(rec, p, again);
+	if (r >= 0 && !again->diverged)
+		return 1;
+	if (r >= 0) {
+		ep->verdicts->rollback_diverged++;
+		ep_divergence_describe(again, what, sizeof(what));
+	}
+	log_info("epoch %" PRIu64 ": merged into checkpoint %" PRIu64 "'s copy, %s: %s", ep->k - 1,
+		 ep->k, r < 0 ? "not checked again" : "still diverges", r < 0 ? strerror(-r) : what);
+	return 0;
+}
+
+/*
+ * Lock-step's rollback (doc/uniparallel.md, "Divergence and rollback"): the
+ * TP run stands held at checkpoint k, the end of the epoch that diverged.
+ * The merge goes into checkpoint k's copy, which is checked again (it must
+ * now verify: the merge is whole), then, the same, into the TP run's
+ * processes (rec_ep_target.live), which go on from the EP run's state: the
+ * trace holds the EP run's execution, and the TP run's later epochs are
+ * its continuation, checked as any.
+ */
+static void
+rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_verdicts *v = ep->verdicts;
+	_cleanup_free_ pid_t *tids = calloc(p->b.ntids + 1, sizeof(*tids));
+	_cleanup_close_ int memfd = -1;
+	struct rec_ep_merged m;
+	struct rec_ep_target t;
+	struct ep_divergence again;
+	int r;
+
+	if (!tids)
+		return;
+	if (into_copy(rec, p, d, &m, &again) <= 0)
+		return;
+	memfd = tracee_open_mem(p->log_pid);
+	if (memfd < 0) {
+		snprintf(m.what, sizeof(m.what), "the TP run's process %d: %s", p->log_pid,
+			 strerror(-memfd));
+		refused(ep, &m);
+		return;
+	}
+	rec_ep_tp_target(rec, p, memfd, tids, &t);
+	r = rec_ep_merge(rec, p, d, &t, &m);
+	if (r < 0) {
+		/* written in part: the TP run cannot go on from either state */
+		rec_stop_recording(rec, "epoch %" PRIu64 ": the rollback into the TP run failed: %s",
+				   ep->k - 1, m.what);
+		return;
+	}
+	count_merge(v, &m);
+	v->rollback_verified++;
+	ep->go_on = true;
+	ep->rolled = true;
+	log_info("epoch %" PRIu64 ": rolled back: the TP run's process %d goes on from the EP run's "
+		 "state (%" PRIu64 " of %" PRIu64 " pages copied, %u threads' registers, %.3f ms)",
+		 ep->k - 1, p->log_pid, m.pages_copied, m.pages_compared, m.threads,
+		 (double)m.total_ns / 1e6);
 }
 
 void
@@ -345,48 +498,35 @@ rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_div
 	struct rec_ep *ep = rec->ep;
 	struct rec_ep_verdicts *v = ep->verdicts;
 	struct rec_ep_merged m;
-	struct rec_ep_target t;
 	struct ep_divergence again;
 	int r;
 
 	ep->go_on = false;
 	force_parse(&ep->force);
-	/* today the target is checkpoint k+1's copy, under the test switch
-	 * only: the TP run went on past it (h-lockstep's wait makes the TP
-	 * run's processes the target) */
+	/* lock-step: the TP run stands at this epoch's end, its processes
+	 * the target (into the copy first, checked again: the merge is
+	 * right, then into them) */
+	if (!ep->force.on && ep->follow && ep->follow->stands_at &&
+	    ep->follow->stands_at(ep->follow->arg, ep->k) && p->copy) {
+		rollback_live(rec, p, d);
+		return;
+	}
+	if (!ep->force.on && ep->follow && ep->follow->stands_at) {
+		snprintf(m.what, sizeof(m.what), "the TP run went on past checkpoint %" PRIu64
+			 " before the check (its end in a buffered call, or a call that had ended)",
+			 ep->k);
+		refused(ep, &m);
+		return;
+	}
+	/* else the target is checkpoint k+1's copy, under the test switch
+	 * only: without lock-step the TP run went on past it */
 	if (!ep->force.on || !p->copy)
 		return;
-	t = (struct rec_ep_target){ p->a.pid, checkpoint_copy_mem(p->copy), p->a.tids, p->a.ntids };
-	r = rec_ep_merge(rec, p, d, &t, &m);
-	if (r < 0) {
-		v->rollback_refused++;
-		if (!v->rollback_why[0])
-			snprintf(v->rollback_why, sizeof(v->rollback_why), "epoch %" PRIu64 ": %s", ep->k - 1,
-				 m.what);
-		log_info("epoch %" PRIu64 ": no rollback: %s", ep->k - 1, m.what);
+	r = into_copy(rec, p, d, &m, &again);
+	if (r >= 0)
+		count_merge(v, &m);
+	if (r <= 0)
 		return;
-	}
-	v->rollbacks++;
-	v->rollback_pages_compared += m.pages_compared;
-	v->rollback_pages_copied += m.pages_copied;
-	v->rollback_threads += m.threads;
-	v->rollback_ns += m.total_ns;
-	v->rollback_pages_ns += m.pages_ns;
-	r = rec_ep_pair_check(rec, p, &again);
-	if (r < 0) {
-		log_info("epoch %" PRIu64 ": merged into checkpoint %" PRIu64 "'s copy, not checked again: %s",
-			 ep->k - 1, ep->k, strerror(-r));
-		return;
-	}
-	if (again.diverged) {
-		char what[256];
-
-		v->rollback_diverged++;
-		ep_divergence_describe(&again, what, sizeof(what));
-		log_info("epoch %" PRIu64 ": merged into checkpoint %" PRIu64 "'s copy, still diverges: %s",
-			 ep->k - 1, ep->k, what);
-		return;
-	}
 	v->rollback_verified++;
 	/* the forced difference alone, taken back in B after: the TP run's
 	 * later checkpoints are still the EP run's to check */

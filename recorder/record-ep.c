@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #include "common/log.h"
 #include "ep/divergence.h"
 #include "ep/ep.h"
+#include "preload/uprr-sync.h"
 #include "recorder/record-private.h"
 #include "syscalls/syscalls.h"
 #include "trace/trace.h"
@@ -63,7 +65,8 @@ same_bytes(const char *a, const char *b)
 }
 
 int
-rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log)
+rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log,
+	    const struct rec_ep_follow *follow)
 {
 	const char *copy;
 	char err[512] = "";
@@ -73,7 +76,9 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 	if (!rec->ep)
 		return -ENOMEM;
 	rec->ep->sync_log = sync_log;
-	r = ep_log_open(dir, &rec->ep->log, err, sizeof(err));
+	rec->ep->follow = follow;
+	r = follow ? ep_log_open_follow(dir, &rec->ep->log, err, sizeof(err))
+		   : ep_log_open(dir, &rec->ep->log, err, sizeof(err));
 	if (r < 0) {
 		log_error("--syscalls-from=%s: %s", dir, err[0] ? err : strerror(-r));
 		return r;
@@ -89,6 +94,91 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 		return -EINVAL;
 	}
 	return 0;
+}
+
+/* The threads stopped at libuprr-sync's wait may look again: the log grew
+ * (or is whole). */
+static void
+wake_log_waiters(struct recorder *rec)
+{
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].ep_log_wait)
+			sched_set_state(rec->sched, rec->threads[i].tid, SCHED_RUNNABLE);
+}
+
+bool
+rec_ep_more(struct recorder *rec, const char *why)
+{
+	struct rec_ep *ep = rec->ep;
+	char err[512] = "";
+	int r;
+
+	if (!ep || !ep->follow || ep_log_whole(ep->log) || rec->done)
+		return false;
+	/* the TP run runs to its next epoch end, in this thread of uprr
+	 * (tp/lockstep.c): this run's threads stand still meanwhile, at
+	 * ptrace stops or in the kernel (their events wait for it) */
+	log_debug("EP run: the TP run goes on (%s)", why);
+	r = ep->follow->more(ep->follow->arg);
+	r = ep_log_more(ep->log, r == 0, err, sizeof(err));
+	wake_log_waiters(rec);
+	if (r < 0) {
+		rec_stop_recording(rec, "the TP run's log: %s", err[0] ? err : strerror(-r));
+		return false;
+	}
+	return true;
+}
+
+bool
+rec_ep_sync_wait(struct recorder *rec, struct rthread *t)
+{
+	struct user_regs_struct regs = t->regs;
+	uint32_t word = 0;
+
+	if (regs.orig_rax != __NR_futex || regs.rsi != (FUTEX_WAIT | FUTEX_PRIVATE_FLAG) ||
+	    regs.rdx != UPRR_SYNC_WAIT_MAGIC || tracee_read(t->tid, regs.rdi, &word, sizeof(word)) < 0 ||
+	    word != UPRR_SYNC_WAIT_MAGIC)
+		return false;
+	/* skipped, 0: it looks at the log again, once the log grew (the
+	 * others run meanwhile; when none can, the TP run goes on:
+	 * rec_ep_follow_idle()) */
+	regs.orig_rax = (uint64_t)-1;
+	regs.rax = 0;
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return true; /* gone: its end comes through waitpid */
+	if (ep_log_whole(rec->ep->log) || !rec->ep->follow || rec->done) {
+		rec_resume(t, PTRACE_CONT, 0);
+		return true;
+	}
+	t->ep_log_wait = true;
+	t->state = RT_AT_ENTRY;
+	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
+	return true;
+}
+
+void
+rec_ep_sync_resume(struct recorder *rec, struct rthread *t)
+{
+	t->ep_log_wait = false;
+	t->state = RT_RUNNING;
+	rec_resume(t, PTRACE_CONT, 0);
+	(void)rec;
+}
+
+
+bool
+rec_ep_follow_idle(struct recorder *rec)
+{
+	if (!rec->ep || !rec->ep->follow || ep_log_whole(rec->ep->log) || rec->done)
+		return false;
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+
+		log_debug("EP run idle at checkpoint %" PRIu64 ": thread %d (the log's %d) state %d, "
+			  "call %ld, %s", rec->ep->k, t->tid, ep_log_tid(rec->ep->log, t->tid),
+			  (int)t->state, (long)t->nr, t->ep_parked ? "parked" : "not parked");
+	}
+	return rec_ep_more(rec, "nothing can run");
 }
 
 const uint64_t *
@@ -283,6 +373,12 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 	if (sc_ep_unmatched((long)t->nr))
 		return 0;
 	c = log_tid ? ep_log_take(rec->ep->log, log_tid) : NULL;
+	/* lock-step: the TP run has not logged it yet; it may be where the
+	 * thread's end is (held at its entry in the TP run) */
+	if (!c && log_tid && rec_ep_park_unlogged(rec, t))
+		return 1;
+	while (!c && log_tid && rec_ep_more(rec, "a call not logged yet"))
+		c = ep_log_take(rec->ep->log, log_tid);
 	if (!c) {
 		diverge(rec, t, "the log has no more syscalls of this thread");
 		return -1;
@@ -639,6 +735,10 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 			return true;
 		return false;
 	}
+	/* lock-step: its exit is still to come (the TP thread stood in it
+	 * at the epoch's end) */
+	while (!c->exited && rec_ep_more(rec, "a call's exit not logged yet"))
+		;
 	if (!c->exited) {
 		/* it never returned there: the thread was killed in it (another
 		 * thread's exit_group). It waits here too, in pause(2), which
@@ -950,7 +1050,11 @@ rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struc
 	pid_t log_tid = ep_log_tid(rec->ep->log, t->tid);
 	uint64_t v[3];
 
-	if (!log_tid || ep_log_take_tsc(rec->ep->log, log_tid, v) < 0) {
+	if (!log_tid)
+		return;
+	while (ep_log_take_tsc(rec->ep->log, log_tid, v) < 0) {
+		if (rec_ep_more(rec, "an rdtsc not logged yet"))
+			continue;
 		log_debug("thread %d: an rdtsc the log's thread did not make: this run's value", t->tid);
 		return;
 	}

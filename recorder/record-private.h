@@ -439,12 +439,22 @@ struct rthread {
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
 	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
 				       * SCHED_BLOCKED until every thread reached its own, */
+	bool ep_log_wait;	      /* EP run, lock-step: stopped at libuprr-sync's
+				       * wait for a record not logged yet, the call
+				       * skipped; goes on once the log grew
+				       * (rec_ep_sync_wait()) */
+	bool ep_reentry;	      /* EP run, lock-step: parked at its end at
+				       * the entry of a call not logged yet; its
+				       * entry goes on (rec_entry_tail()) when let go */
 	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
 				       * exit (RT_HELD) */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
 	uint64_t order_flight;	      /* EP run: that of its vfork in the kernel, 0: none */
+	uint64_t order_rsv;	      /* TP run: the number kept for its call in the
+				       * kernel, which a read numbered meanwhile may
+				       * have taken bytes of, 0: none */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	uint32_t ep_sb_n;	      /* EP run: the log's records in its buffer
@@ -602,6 +612,7 @@ struct rec_order {
 	/* figures for `uprr record -v` */
 	uint64_t waits;		/* calls held at their entry */
 	uint64_t expired;	/* TP: holders let go of after ORDER_HOLD_NS */
+	uint64_t reserved;	/* TP: holders' numbers kept below a read's */
 	uint64_t skipped;	/* EP: numbers no thread came with (jumped over) */
 	uint64_t done[8];	/* EP: numbers of vfork parents' calls that returned */
 	uint32_t ndone;		/* before their turn (record-order.c, ep_issue()) */
@@ -609,9 +620,21 @@ struct rec_order {
 
 /* A TP run's epochs and their checkpoints (record-epoch.c). */
 struct rec_epochs {
-	uint64_t len_ns;	/* epoch length, 0: no epochs */
+	uint64_t len_ns;	/* epoch length, 0: no epochs (adaptive: the
+				 * present one, adapt()) */
 	uint64_t next_ns;	/* when the next one ends (util_now_ns()) */
+	/* adaptive epochs (rec_options.epoch_adaptive, record-epoch.c adapt()) */
+	bool adaptive;
+	uint64_t max_len_ns;	/* the longest epoch (rec_options.epoch_ms) */
+	const struct rec_output_holder *output; /* asked whether output waits */
+	uint64_t seen_k, seen_given_up, seen_put_off; /* the ends adapt() has seen */
+	uint64_t not_before_ns;	/* held output brings no end before this: an end
+				 * put off is retried no sooner than it said */
+	uint64_t last_end_ns;	/* when the last end was taken or given up */
+	bool output_waited;	/* output waited in the epoch in progress */
+	uint64_t output_ends;	/* ends brought forward by held output */
 	uint64_t k;		/* checkpoints taken (the last one's number) */
+	uint64_t stood_ns;	/* lock-step: time the threads stood at ends while the EP run ran */
 	bool check;		/* check each copy (rec_options.epoch_check) */
 	const struct rec_epoch_keeper *keeper;
 	/* figures for `uprr record -v` */
@@ -733,6 +756,19 @@ rec_serial(const struct recorder *rec)
 
 /** The recorded thread @tid, or NULL. */
 struct rthread *rec_find_thread(struct recorder *rec, pid_t tid);
+
+/* ---- two recorders in one thread (record-stash.c) ---- */
+
+/** @rec's loop runs (till rec_stash_leave()). */
+void rec_stash_enter(struct recorder *rec);
+/** @rec's loop is over: the events kept for it are dropped. */
+void rec_stash_leave(struct recorder *rec);
+/** waitpid(-1, ret_status, __WALL) for @rec's loop: an event kept for it
+ * first; one of the other recorder's tracees is kept for that one, and -1
+ * returned with errno EINTR. */
+pid_t rec_wait_any(struct recorder *rec, int *ret_status);
+/** Whether another recorder's loop runs in this thread (lock-step). */
+bool rec_stash_others(const struct recorder *rec);
 /** Forget thread @tid; the last thread of a process takes it out of its
  * address space. */
 void rec_remove_thread(struct recorder *rec, pid_t tid);
@@ -1157,6 +1193,10 @@ int rec_syscallbuf_rerun(struct recorder *rec, struct rthread *t) _wur_;
  * the program passed out). Returns -1 if so, else the index of the first
  * record that differs or is missing (the re-run diverged). */
 int rec_syscallbuf_rerun_diff(struct recorder *rec, struct rthread *t);
+/** Whether @t's syscall @nr made at @rip (after the instruction) may be
+ * sent into the syscall buffer's library at its entry (a site patched or
+ * redirected there), where it would be made from the library instead. */
+bool rec_syscallbuf_may_redirect(const struct rthread *t, uint64_t nr, uint64_t rip);
 /** At @t's seccomp stop: if its syscall is one the buffer takes, from a
  * site not tried yet whose code has a known shape, redirect the site into
  * the library (a TRACE_EV_SITE_PATCH) and let @t run from the rewritten
@@ -1386,7 +1426,9 @@ struct rec_ep {
 	uint64_t stall_progress; /* and progress then */
 	uint64_t stuck_ns;	/* when every thread was found waiting for another, 0: */
 	uint64_t stuck_events;	/* and the events written then (rec_ep_stuck()) */
+	unsigned stall_rounds;	/* lock-step: times the TP run went on since */
 	bool started;		/* the first epoch was chosen */
+	const struct rec_ep_follow *follow; /* rec_options.ep_follow, or NULL */
 	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
 	/* what soft ticks' patches of this run wrote (rec_ep_note_patch()) */
 	struct ep_patched *patched;
@@ -1396,6 +1438,8 @@ struct rec_ep {
 	size_t ndead, dead_cap;
 	struct rec_ep_force force; /* UPRR_EP_DIVERGE */
 	bool go_on;		   /* the divergence was rolled back whole (rec_ep_rollback()) */
+	bool rolled;		   /* this epoch's divergence was merged into the TP
+				    * run's processes (lock-step: verdict 3) */
 };
 
 /* Memory of process @tgid that the EP run's own code patches wrote: a
@@ -1410,7 +1454,25 @@ struct ep_patched {
  * answered from, whose program must be executable @exe, byte for byte;
  * @sync_log (or NULL): the synchronization-order log the log's run mapped
  * (rec_options.ep_sync_log). Returns 0 or -errno, having said why. */
-int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log) _wur_;
+int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log,
+		const struct rec_ep_follow *follow) _wur_;
+/** An EP run whose log still grows (rec_options.ep_follow) and holds
+ * nothing more it can go on with: the TP run goes on to its next epoch end
+ * (lock-step), and what it logged meanwhile is read. False when nothing
+ * more will come (no such log, the log whole, the recording stopped). */
+bool rec_ep_more(struct recorder *rec, const char *why);
+/** An EP run with nothing to run (every thread parked, blocked or waiting
+ * for the order) whose log still grows: rec_ep_more(). True if it was
+ * called. */
+bool rec_ep_follow_idle(struct recorder *rec);
+/** An EP run's thread at the entry of libuprr-sync's wait for a record
+ * the TP run has not written yet (UPRR_SYNC_WAIT_MAGIC, lock-step): the TP
+ * run goes on (rec_ep_more()), and the call is skipped, returning 0, with
+ * no event (its replay never waits there). True if it was that call. */
+bool rec_ep_sync_wait(struct recorder *rec, struct rthread *t);
+/** @t, stopped by rec_ep_sync_wait(), picked to run: it goes on (its
+ * call skipped) and looks at the log again. */
+void rec_ep_sync_resume(struct recorder *rec, struct rthread *t);
 /** The ranges (pairs: start, end) where an EP run's program will map what the
  * log's did, which uprr's own mappings (stub areas) must leave free, into
  * *@ret_n; NULL and 0 when the recording is not an EP run. */
@@ -1492,6 +1554,14 @@ void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
  * runnable) until every thread reached its own, and the last one to
  * arrive checks the epoch against its checkpoint. True if parked. */
 bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
+/** Lock-step: @t, at the entry of a call its log thread has not logged
+ * yet, stands at its end of the epoch checked now (the TP run said which
+ * call it would make there): parked (rec_ep_park()). */
+bool rec_ep_park_unlogged(struct recorder *rec, struct rthread *t);
+/** The rest of @t's syscall entry once it is known to be one (its
+ * outputs, the EP run's call, the event): rec_on_syscall_entry()'s, or
+ * again for a thread that rec_ep_park_unlogged() parked first. */
+void rec_entry_tail(struct recorder *rec, struct rthread *t);
 /** EP run: no thread is runnable. True if parked threads were let go
  * (their epoch is not checked: the others never reached their ends);
  * may set *@wait_ns to look again. */
@@ -1554,11 +1624,17 @@ struct rec_ep_target {
 	int memfd;	   /* its /proc/PID/mem, O_RDWR */
 	const pid_t *tids; /* each in a ptrace stop that takes PTRACE_SETREGS */
 	size_t ntids;
+	bool live;	   /* the TP run's own, held by its recorder at the
+			    * epoch's end: each thread keeps the stop it stands
+			    * in (rip, rax, orig_rax: what its recorder resumes
+			    * it from) and takes B's other registers, XSAVE
+			    * state and mask; one whose rip differs from B's is
+			    * refused */
 };
 
 /* The TP run's process of @p as a target (its pid and tids are the log's,
  * ep_log_tid() of B's), its /proc/PID/mem @memfd; @tids: room for
- * p->b.ntids. Not used yet: for the TP run that waits at each epoch's end. */
+ * p->b.ntids; a live one (rec_ep_target.live): lock-step's rollback. */
 void rec_ep_tp_target(struct recorder *rec, const struct rec_ep_pair *p, int memfd, pid_t *tids,
 		      struct rec_ep_target *ret);
 

@@ -710,13 +710,14 @@ untraced(struct recorder *rec, const struct rthread *t)
 void
 rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 {
-	struct trace_event ev;
 	char why[256];
-	uint32_t nblobs = 0;
 	struct user_regs_struct last = t->regs;
 	int r;
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
+		return;
+	/* lock-step: libuprr-sync waits for the TP run's next records */
+	if (rec->ep && rec_ep_sync_wait(rec, t))
 		return;
 	rec_syscallbuf_redirect_seen(rec, t);
 	/* a call from a site that could not be patched: into the library, as
@@ -793,6 +794,16 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 				   strerror(-r));
 		return;
 	}
+	rec_entry_tail(rec, t);
+}
+
+void
+rec_entry_tail(struct recorder *rec, struct rthread *t)
+{
+	struct trace_event ev;
+	uint32_t nblobs = 0;
+	int r;
+
 	rec_output_entry(&t->out, t->tid, t->tgid, (long)t->nr, t->args);
 	rec->ranges.n = 0;
 	if (sc_inputs((long)t->nr, t->args, rec_tracee_mem_read, &t->tid, &rec->ranges) < 0 ||
@@ -800,8 +811,15 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
-	if (rec->ep && rec_ep_entry(rec, t, nblobs) < 0)
+	r = rec->ep ? rec_ep_entry(rec, t, nblobs) : 0;
+	if (r < 0)
 		return;
+	if (r > 0) {
+		/* parked at its epoch's end before the log had this call
+		 * (lock-step): it comes here again when let go */
+		t->ep_reentry = true;
+		return;
+	}
 	rec_event_init(&ev, TRACE_EV_SYSCALL_ENTRY, t->tid);
 	ev.nvalues = 7;
 	ev.values[0] = t->nr;

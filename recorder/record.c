@@ -716,6 +716,15 @@ rec_run_current(struct recorder *rec, struct rthread *t)
 
 	switch (state) {
 	case RT_AT_ENTRY:
+		if (t->ep_reentry) {
+			t->ep_reentry = false;
+			rec_entry_tail(rec, t);
+			break;
+		}
+		if (t->ep_log_wait) {
+			rec_ep_sync_resume(rec, t);
+			break;
+		}
 		rec_issue_syscall(rec, t);
 		break;
 	case RT_EXIT_READY:
@@ -843,6 +852,7 @@ record_loop(struct recorder *rec)
 	/* no SA_RESTART: the timer interrupts waitpid() */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGALRM, &sa, NULL);
+	rec_stash_enter(rec);
 	while (!rec->done) {
 		uint64_t wait_ns = 0;
 		pid_t tid;
@@ -866,7 +876,7 @@ record_loop(struct recorder *rec)
 			 * (record-order.c), or are parked at their epoch ends */
 			if (!next && rec->ep &&
 			    (rec_order_due(rec, &wait_ns) || rec_ep_stalled(rec, &wait_ns) ||
-			     rec_ep_stuck(rec, &wait_ns)))
+			     rec_ep_stuck(rec, &wait_ns) || rec_ep_follow_idle(rec)))
 				continue;
 		} else {
 			struct rthread *cur = rec_find_thread(rec, sched_current(rec->sched));
@@ -882,7 +892,7 @@ record_loop(struct recorder *rec)
 			}
 		}
 		rec_set_timer(wait_ns);
-		tid = waitpid(-1, &status, __WALL);
+		tid = rec_wait_any(rec, &status);
 		if (wait_ns)
 			rec_set_timer(0);
 		if (tid < 0) {
@@ -898,6 +908,7 @@ record_loop(struct recorder *rec)
 			rec_epoch_on_status(rec, tid);
 		rec_dispatch(rec, tid, status);
 	}
+	rec_stash_leave(rec);
 }
 
 /* ---- start ---- */
@@ -1040,7 +1051,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		/* the syscall buffer (format 8): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
 		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0) |
-				 (rec->ep ? UPRR_CTL_EP : 0);
+				 (rec->ep ? UPRR_CTL_EP : 0) | (rec->tp ? UPRR_CTL_ORDER_READS : 0);
 		uint64_t ref;
 
 		r = rec_syscallbuf_keep(rec, &ref);
@@ -1219,7 +1230,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	/* an EP run: its log first, before any trace is made */
 	if (opts->syscalls_from) {
-		r = rec_ep_open(&rec, opts->syscalls_from, exe, opts->ep_sync_log);
+		r = rec_ep_open(&rec, opts->syscalls_from, exe, opts->ep_sync_log, opts->ep_follow);
 		if (r < 0) {
 			rec_ep_free(&rec);
 			return r;
@@ -1313,7 +1324,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			r = record_exec(&rec, t, pid, exe);
 		}
 	}
-	setup_forwarding(pid);
+	/* lock-step: signals for the program go to the TP run's */
+	if (!opts->ep_follow)
+		setup_forwarding(pid);
 	if (r < 0 && trace_writer_flush(rec.w) < 0) {
 		/* the trace failed before the program ran: it runs unrecorded */
 		snprintf(rec.error, sizeof(rec.error), "cannot record the start of %.300s: %s", exe,
@@ -1344,7 +1357,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	/* the trace failed: the program goes on unrecorded, or dies with it */
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {
-		forward_to = 0;
+		if (!opts->ep_follow)
+			forward_to = 0;
 		if (rec.ep_diverged && opts->divergence)
 			snprintf(opts->divergence, opts->divergence_len, "%s", rec.error);
 		else
@@ -1358,7 +1372,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			  " events)", rec.error, rec_events_written(rec.w));
 		rec_go_on_unrecorded(&rec);
 	}
-	forward_to = 0;
+	if (!opts->ep_follow)
+		forward_to = 0;
 	*ret_status = rec.status;
 	log_info("%" PRIu64 " preemptions, %" PRIu64 " signals at execution points, %" PRIu64
 		 " rollbacks, %" PRIu64 " code patches (%zu counted branches), %" PRIu64

@@ -6,6 +6,7 @@
  * syscall buffer and seccomp filters too; the syscall model is syscalls/.
  */
 #pragma once
+#include <sched.h>
 
 #include <stdbool.h>
 #include <signal.h>
@@ -260,6 +261,35 @@ struct rec_epoch_keeper {
 	 * copies, uprr's children, must not outlive the program (uprr reaps
 	 * every child before it ends). */
 	void (*drop_all)(void *arg);
+	/** Or NULL. Checkpoint @k taken and kept, the TP run's log flushed:
+	 * every thread of the run stands where checkpoint @k has it, held,
+	 * @n threads @tids of processes @tgids. Called before they go on
+	 * (lock-step, tp/lockstep.h: the EP run runs meanwhile, in the same
+	 * thread of uprr). */
+	void (*step)(void *step_arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n);
+	void *step_arg; /**< passed to step() */
+};
+
+/** An EP run that goes along with its TP run, whose log grows as it runs
+ * (lock-step, tp/lockstep.h; doc/uniparallel.md). */
+struct rec_ep_follow {
+	void *arg; /**< passed to each */
+	/** The log holds nothing more the EP run can go on with: let the
+	 * TP run go on to its next epoch end (or its end), and come back.
+	 * Returns 1 when the log grew (its writer flushed; more may come),
+	 * 0 when the TP run ended (the log is whole). */
+	int (*more)(void *arg);
+	/** The epoch checkpoint @k ends got verdict @v (1 verified, 0
+	 * diverged: @why, 2 not checked, 3 diverged and rolled back: the
+	 * TP run's processes took the EP run's state, stands_at()); the EP
+	 * run's @n threads @tids (their ids in the log, the TP run's:
+	 * @log_tids) stand at their ends of it, stopped. */
+	void (*verdict)(void *arg, uint64_t k, int v, const char *why, const pid_t *tids,
+			const pid_t *log_tids, size_t n);
+	/** Whether the TP run's threads stand held at checkpoint @k now,
+	 * every one at the end of epoch k - 1 (its processes can then take
+	 * a rollback's merge: rec_ep_rollback()). */
+	bool (*stands_at)(void *arg, uint64_t k);
 };
 
 /** An EP run's checkpoints to check its epochs against (tp/epoch.h;
@@ -341,6 +371,10 @@ struct rec_output_holder {
 	 * (malloc'd: the holder's, even on failure), which the EP run wrote
 	 * instead. 0 or -errno (-EALREADY: released already). */
 	int (*replace)(void *arg, uint64_t id, void *data, size_t len);
+	/** Or NULL. When (util_now_ns()) the oldest write held and not
+	 * released yet was held; 0 if none waits. An adaptive epoch's end
+	 * comes soon after it (record-epoch.c, rec_options.epoch_adaptive). */
+	uint64_t (*waiting)(void *arg);
 };
 
 /** What `uprr record` was asked to do. */
@@ -363,7 +397,12 @@ struct rec_options {
 				 * process (doc/syscall-buffer.md) */
 	bool tp_log;		/**< a TP run (tp/tp.h): threads run at once, the
 				 * trace is a log of their syscalls (mode tp-log) */
-	uint32_t epoch_ms;	/**< a TP run: the epochs' length in ms (0: none) */
+	uint32_t epoch_ms;	/**< a TP run: the epochs' length in ms (0: none);
+				 * with epoch_adaptive, the longest */
+	bool epoch_adaptive;	/**< a TP run: the length adapts (--epoch=auto):
+				 * an end soon after a write the output holder
+				 * holds, epochs twice as long after each quiet
+				 * one, up to epoch_ms (record-epoch.c) */
 	bool epoch_check;	/**< a TP run: check each copy against its process
 				 * (ep_check_divergence()) before it goes on */
 	bool epoch_anywhere;	/**< a TP run: an epoch's end may stop a thread in
@@ -391,6 +430,10 @@ struct rec_options {
 				 * them (record-ep.c), NULL: none is */
 	struct rec_ep_verdicts *ep_verdicts; /**< with ep_checkpoints: what the
 				 * checks found, or NULL */
+	const cpu_set_t *ep_cpus; /**< `--mode=tp`: the CPUs of its EP run
+				 * (--ep-cpus), NULL: the one the TP run used least */
+	const struct rec_ep_follow *ep_follow; /**< with syscalls_from: the log
+				 * still grows (lock-step), or NULL: it is whole */
 	const struct rec_output_holder *ep_output; /**< with syscalls_from: who
 				 * holds the log's run's output: a held write the
 				 * EP run makes with other bytes replaces the

@@ -270,6 +270,15 @@ unpatched(struct recorder *rec, struct rthread *t, struct rec_sb_site *s, const 
 }
 
 bool
+rec_syscallbuf_may_redirect(const struct rthread *t, uint64_t nr, uint64_t rip)
+{
+	const struct rspace *sp = t->space;
+
+	return sp && sp->mem.syscallbuf && !sp->mem.syscallbuf_off && buffered_nr(nr) &&
+	       !(rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_MAP_SIZE);
+}
+
+bool
 rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 {
 	struct rspace *sp = t->space;

@@ -209,22 +209,50 @@ rec_go_on_unrecorded(struct recorder *rec)
  * their checkpoint mirrors are uprr's children too. Other children of uprr
  * that stand still stay (an EP run's: the TP run's checkpoints, stopped,
  * which tp/ frees after it; racy_crash's EP run, diverged at a syscall
- * with checkpoints kept, waited for them forever). */
+ * with checkpoints kept, waited for them forever). In lock-step only this
+ * run's threads are reaped, by id: the other run's, held, report to its
+ * own loop (rec_stash_others()). */
 void
 rec_kill_tracees(struct recorder *rec)
 {
 	_cleanup_free_ pid_t *tgids = calloc(rec->nthreads + 1, sizeof(pid_t));
-	size_t n = 0;
+	_cleanup_free_ pid_t *tids = calloc(rec->nthreads + 1, sizeof(pid_t));
+	bool others = rec_stash_others(rec);
+	size_t n = 0, nt = 0;
 
 	for (size_t i = 0; tgids && i < rec->nthreads; i++)
 		tgids[n++] = rec->threads[i].tgid;
+	/* the others' threads first: a leader is reported after them */
+	for (size_t i = 0; tids && i < rec->nthreads; i++)
+		if (rec->threads[i].tid != rec->threads[i].tgid)
+			tids[nt++] = rec->threads[i].tid;
+	for (size_t i = 0; tids && i < rec->nthreads; i++)
+		if (rec->threads[i].tid == rec->threads[i].tgid)
+			tids[nt++] = rec->threads[i].tid;
 	while (rec->nthreads)
 		rec_remove_thread(rec, rec->threads[0].tid);
-	if (!tgids) {
+	if (!tgids || !tids) {
 		tracee_kill_list(&rec->root, 1);
 		return;
 	}
-	tgids[n++] = rec->root;
-	tracee_kill_list(tgids, n);
+	if (!others) {
+		tgids[n++] = rec->root;
+		tracee_kill_list(tgids, n);
+		return;
+	}
+	/* lock-step: the other run's tracees (held) are uprr's children too,
+	 * whose events the other run's loop must get: reaped by id only */
+	for (size_t i = 0; i < n; i++)
+		kill(tgids[i], SIGKILL);
+	for (size_t i = 0; i < nt; i++) {
+		int status;
+		pid_t r;
+
+		while ((r = waitpid(tids[i], &status, __WALL)) > 0 || (r < 0 && errno == EINTR))
+			if (r > 0 && WIFSTOPPED(status))
+				ptrace(PTRACE_CONT, r, 0, 0);
+			else if (r > 0)
+				break;
+	}
 }
 

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include "common/log.h"
 #include "tp/epoch.h"
+#include "tp/lockstep.h"
 #include "tp/output.h"
 #include "tp/sync-order.h"
 #include "tp/tp.h"
@@ -88,48 +90,6 @@ cost_since(struct run_cost *c)
 	c->wall_ns = now.wall_ns - c->wall_ns;
 	c->uprr_ns = now.uprr_ns - c->uprr_ns;
 	c->prog_ns = now.prog_ns - c->prog_ns;
-}
-
-/* Busy time of each CPU (/proc/stat: user, nice, system, irq, softirq,
- * steal, in USER_HZ) into @busy[CPU_SETSIZE]. Returns 0 or -errno. */
-static int
-cpu_busy(uint64_t *busy)
-{
-	FILE *f = fopen("/proc/stat", "re");
-	char line[512];
-
-	if (!f)
-		return -errno;
-	memset(busy, 0, CPU_SETSIZE * sizeof(*busy));
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long long v[8] = { 0 };
-		int cpu;
-
-		if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1],
-			   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 9 ||
-		    cpu < 0 || cpu >= CPU_SETSIZE)
-			continue;
-		/* user nice system [idle iowait] irq softirq steal */
-		busy[cpu] = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
-	}
-	fclose(f);
-	return 0;
-}
-
-/* The CPU of @set the TP run used least between @before and @after (all
- * processes': /proc/stat has no per-process split), -1 if none. */
-static int
-least_used_cpu(const cpu_set_t *set, const uint64_t *before, const uint64_t *after)
-{
-	uint64_t best = UINT64_MAX;
-	int cpu = -1;
-
-	for (int i = 0; i < CPU_SETSIZE; i++)
-		if (CPU_ISSET(i, set) && after[i] - before[i] < best) {
-			best = after[i] - before[i];
-			cpu = i;
-		}
-	return cpu;
 }
 
 /* LD_BIND_NOW was set by set_sync_env(), not by the user; it was set empty
@@ -205,6 +165,23 @@ make_sync_log(const char *path)
 	return 0;
 }
 
+/* Lock-step: whether the TP run still writes the synchronization order
+ * (uprr_sync_head.growing, which FOLLOW in the EP run reads: a record not
+ * there yet is waited for through uprr, preload/sync-log.c). Returns 0 or
+ * -errno. */
+static int
+set_sync_growing(const char *path, bool growing)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	uint32_t v = growing;
+
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, &v, sizeof(v), offsetof(struct uprr_sync_head, growing)) != sizeof(v))
+		return -EIO;
+	return 0;
+}
+
 /* Say what the synchronization-order log of the TP run holds (debug), or
  * why it cannot be followed (a warning: the EP run will diverge). */
 static void
@@ -228,13 +205,76 @@ check_sync_log(const char *path)
 	tp_sync_log_close(log);
 }
 
+/*
+ * Lock-step: the EP run mapped the synchronization order while the TP run
+ * still wrote it, and its trace kept the file as it was then (files/), up
+ * to the records of the first epoch; the EP run's private mapping saw the
+ * later ones as the TP run wrote them (the file's page cache). Its
+ * replay maps the kept copy: the whole order goes there, the copy's data
+ * rewritten from the file (same size; the file is sparse: its data
+ * ranges, lseek(2) SEEK_DATA). Returns 0 or -errno.
+ */
+static int
+refresh_sync_copy(const char *dir, const char *sync_log)
+{
+	struct trace_reader *r = NULL;
+	_cleanup_close_ int in = -1, out = -1;
+	const char *copy = NULL, *original = NULL;
+	char err[256];
+	_cleanup_free_ char *buf = malloc(1 << 20);
+	off_t off = 0, end;
+	int ret = -ENOENT;
+
+	if (!buf)
+		return -ENOMEM;
+	if (trace_reader_open(dir, &r, err, sizeof(err)) < 0)
+		return -EINVAL;
+	for (uint32_t id = 0; trace_reader_file(r, id, &copy, &original) >= 0; id++) {
+		if (original && strcmp(original, sync_log) == 0) {
+			out = open(copy, O_WRONLY | O_CLOEXEC);
+			ret = out < 0 ? -errno : 0;
+		}
+	}
+	trace_reader_close(r);
+	if (ret < 0)
+		return ret;
+	in = open(sync_log, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -errno;
+	{
+		struct stat a, b;
+
+		/* linked to it already (tp_lockstep_link_sync()) */
+		if (fstat(in, &a) == 0 && fstat(out, &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+			return 0;
+	}
+	while ((off = lseek(in, off, SEEK_DATA)) >= 0) {
+		end = lseek(in, off, SEEK_HOLE);
+		if (end < 0)
+			return -errno;
+		while (off < end) {
+			ssize_t n = pread(in, buf, (size_t)MIN((off_t)(1 << 20), end - off), off);
+
+			if (n <= 0)
+				return n < 0 ? -errno : -EIO;
+			if (pwrite(out, buf, (size_t)n, off) != n)
+				return -EIO;
+			off += n;
+		}
+	}
+	return errno == ENXIO ? 0 : -errno;
+}
+
 /* What the epochs of `--mode=tp` cost and found. */
 struct epoch_info {
 	uint32_t epoch_ms;		/* 0: one epoch, the whole program */
+	bool adaptive;			/* epoch_ms the longest (--epoch=auto) */
 	struct rec_tp_figures tp;	/* the TP run's checkpoints and buffer */
 	struct rec_ep_verdicts v;	/* the EP run's checks */
 	uint64_t thinned;		/* checkpoints freed past TP_EPOCHS_CAP */
-	struct tp_output_stats out;	/* output commit's */
+	bool lockstep;			/* the EP run went along (tp/lockstep.h) */
+	struct tp_lockstep_figures ls;	/* and what that measured */
+	struct tp_output_stats out;	/* the held output */
 };
 
 static void
@@ -280,8 +320,9 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			diverged ? "diverged: the trace ends at the divergence"
 				 : "verified: no divergence");
 	else
-		fprintf(f, "epochs:      %" PRIu64 " (a checkpoint every %u ms), ep run %s\n", epochs,
-			ei->epoch_ms,
+		fprintf(f, "epochs:      %" PRIu64 " (a checkpoint every %s%u ms%s), ep run %s\n", epochs,
+			ei->adaptive ? "at most " : "", ei->epoch_ms,
+			ei->adaptive ? ", adaptive: sooner while output waits" : "",
 			diverged	  ? "diverged at a syscall: the trace ends at the divergence"
 			: ei->v.diverged ? "diverged at an epoch's end: the trace holds its execution"
 					 : "verified: no divergence");
@@ -320,6 +361,16 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 		if (ei->v.rollback_why[0])
 			fprintf(f, "no rollback: %s\n", ei->v.rollback_why);
 	}
+	if (ei->lockstep)
+		fprintf(f, "lock-step:   the ep run went along, %" PRIu64 " runs of it while the tp run "
+			"stood %.3f s at its checkpoints; %" PRIu64 " verdicts before the tp run's end "
+			"(%" PRIu64 " while it stood at the epoch's own end), lag from checkpoint to "
+			"verdict mean %.3f ms, max %.3f ms\n",
+			ei->ls.steps, (double)ei->ls.stood_ns / 1e9, ei->ls.verdicts, ei->ls.at_once,
+			ei->ls.verdicts ? (double)ei->ls.lag_ns / (double)ei->ls.verdicts / 1e6 : 0.0,
+			(double)ei->ls.lag_max_ns / 1e6);
+	else if (ei->epoch_ms)
+		fprintf(f, "lock-step:   no (the ep run followed the tp run's end)\n");
 	fclose(f);
 }
 
@@ -366,9 +417,10 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	struct rec_epoch_keeper keeper;
 	struct rec_ep_checkpoints ckpts;
 	struct tp_epochs *epochs = NULL;
-	struct epoch_info ei = { .epoch_ms = opts->epoch_ms };
+	struct epoch_info ei = { .epoch_ms = opts->epoch_ms, .adaptive = opts->epoch_adaptive };
 	struct run_cost tp, ep;
-	struct rec_options o;
+	struct rec_options o, eo;
+	struct tp_lockstep *ls = NULL;
 	cpu_set_t all, one;
 	char lib[PATH_MAX], why[512] = "";
 	bool have_busy, interposed;
@@ -438,12 +490,49 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	}
 	o.tp_figures = &ei.tp;
 	o.output = tp_output_holder(held);
-	have_busy = cpu_busy(before) == 0;
+	/* the EP run's options: from the TP run's log, checked against its
+	 * checkpoints */
+	eo = *opts;
+	eo.trace_dir = dir;
+	eo.syscalls_from = tp_log;
+	eo.ep_sync_log = sync_log;
+	eo.trace_mode = TRACE_MODE_TP;
+	eo.divergence = why;
+	eo.divergence_len = sizeof(why);
+	eo.syscallbuf = false;
+	eo.ep_checkpoints = epochs ? &ckpts : NULL;
+	eo.ep_verdicts = &ei.v;
+	eo.ep_output = tp_output_holder(held);
+	eo.epochs = NULL;
+	eo.tp_figures = NULL;
+	/* lock-step (tp/lockstep.h): the EP run goes along, epoch by epoch;
+	 * UPRR_TP_SEQUENTIAL=1: after the TP run, as before (to measure) */
+	if (epochs && !(getenv("UPRR_TP_SEQUENTIAL") && strcmp(getenv("UPRR_TP_SEQUENTIAL"), "1") == 0)) {
+		ls = tp_lockstep_new(&eo, &keeper, held, opts->ep_cpus);
+		if (!ls) {
+			unset_sync_env(old_preload);
+			tp_epochs_free(epochs);
+			return -ENOMEM;
+		}
+		ei.lockstep = true;
+		tp_lockstep_link_sync(ls, sync_log);
+		if (set_sync_growing(sync_log, true) < 0)
+			log_warn("%s", "cannot mark the synchronization order as growing: the EP run may "
+				 "block where the TP run has not logged an operation yet");
+	}
+	have_busy = tp_cpu_busy(before) == 0;
 	cost_now(&tp);
 	r = rec_record(&o, &status, tp_dir, sizeof(tp_dir));
 	cost_since(&tp);
-	have_busy = have_busy && cpu_busy(after) == 0;
+	have_busy = have_busy && tp_cpu_busy(after) == 0;
+	if (ls)
+		(void)set_sync_growing(sync_log, false);
 	if (r < 0) {
+		if (ls) {
+			/* the EP run, started or not, ends on what the log holds */
+			(void)tp_lockstep_finish(ls, &ep_status, dir_buf, dir_len);
+			tp_lockstep_free(ls);
+		}
 		unset_sync_env(old_preload);
 		tp_epochs_free(epochs);
 		release_output(held, false);
@@ -465,35 +554,47 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		tp_sync_log_close(l);
 	}
 
+	if (ls) {
+		/* 2. the EP run's rest, after the TP run's end */
+		cost_now(&ep);
+		r = tp_lockstep_finish(ls, &ep_status, dir_buf, dir_len);
+		cost_since(&ep);
+		tp_lockstep_get_figures(ls, &ei.ls);
+		cpu = ei.ls.cpu;
+		/* what it ran alongside, while the TP run stood (the TP run's
+		 * wall time holds it too) */
+		ep.wall_ns += ei.ls.stood_ns;
+		tp_lockstep_free(ls);
+		if (interposed && (r == 0 || r == -EDOM)) {
+			int rr = refresh_sync_copy(dir, sync_log);
+
+			if (rr < 0)
+				log_warn("the trace's copy of the synchronization order is not whole (%s): "
+					 "its replay may diverge", strerror(-rr));
+		}
+		goto ep_done;
+	}
 	/* 2. the EP run from its log, one thread at a time, on the CPU the TP
 	 * run used least (the recorder pins the program to the one it runs
 	 * on, tracee_pick_cpu()) */
-	if (sched_getaffinity(0, sizeof(all), &all) == 0 && have_busy) {
-		cpu = least_used_cpu(&all, before, after);
+	if (opts->ep_cpus && sched_setaffinity(0, sizeof(*opts->ep_cpus), opts->ep_cpus) == 0) {
+		for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, opts->ep_cpus); cpu++)
+			;
+		(void)sched_getaffinity(0, sizeof(all), &all);
+	} else if (sched_getaffinity(0, sizeof(all), &all) == 0 && have_busy) {
+		cpu = tp_least_used_cpu(&all, before, after);
 		CPU_ZERO(&one);
 		if (cpu >= 0)
 			CPU_SET(cpu, &one);
 		if (cpu >= 0 && sched_setaffinity(0, sizeof(one), &one) < 0)
 			cpu = -1;
 	}
-	o = *opts;
-	o.trace_dir = dir;
-	o.syscalls_from = tp_log;
-	o.ep_sync_log = sync_log;
-	o.trace_mode = TRACE_MODE_TP;
-	o.divergence = why;
-	o.divergence_len = sizeof(why);
-	o.syscallbuf = false;
-	o.ep_checkpoints = epochs ? &ckpts : NULL;
-	o.ep_verdicts = &ei.v;
-	o.ep_output = tp_output_holder(held);
-	o.epochs = NULL;
-	o.tp_figures = NULL;
 	if (epochs)
 		log_debug("%zu checkpoints kept for the EP run's checks", tp_epochs_count(epochs));
 	cost_now(&ep);
-	r = rec_record(&o, &ep_status, dir_buf, dir_len);
+	r = rec_record(&eo, &ep_status, dir_buf, dir_len);
 	cost_since(&ep);
+ep_done:
 	if (epochs) {
 		ei.thinned = tp_epochs_thinned(epochs);
 		if (ei.thinned)
@@ -506,7 +607,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 			 (double)ei.v.check_ns / 1e9);
 	}
 	tp_epochs_free(epochs);
-	if (cpu >= 0)
+	if (cpu >= 0 && !ei.lockstep)
 		(void)sched_setaffinity(0, sizeof(all), &all);
 	unset_sync_env(old_preload);
 	release_output(held, r == 0);

@@ -81,6 +81,7 @@ struct trace_reader {
 	char errmsg[PATH_MAX + 256];
 	struct trace_stats stats;
 	struct prefetch pf;
+	struct stream_in cat; /**< the catalogue, read on by trace_reader_follow() */
 };
 
 static void
@@ -420,44 +421,39 @@ add_catalogue_entry(struct trace_reader *r, const struct trace_file_entry *e)
 	return 0;
 }
 
-/* Load the catalogue of kept files. A catalogue cut inside its last frame is
- * what a killed recorder leaves; that entry was never referred to by a whole
- * events frame, so it is dropped. A corrupt frame fails the open. */
+/* Read the catalogue's frames from where the last read stopped. A
+ * catalogue cut inside its last frame is what a killed recorder leaves (or
+ * one still writing it: trace_reader_follow()); that entry was never
+ * referred to by a whole events frame, so it is left out (for now). A
+ * corrupt frame fails. */
 static int
-read_catalogue(struct trace_reader *r, int dir_fd, char *errbuf, size_t errlen)
+read_catalogue_more(struct trace_reader *r, char *errbuf, size_t errlen)
 {
-	struct stream_in s = { .kind = TRACE_STREAM_FILES, .name = "files" };
+	struct stream_in *s = &r->cat;
 	int ret = 0;
 
-	s.fd = openat(dir_fd, TRACE_CATALOGUE_FILE, O_RDONLY | O_CLOEXEC);
-	if (s.fd < 0) {
-		ret = -errno;
-		format_error(errbuf, errlen, "trace '%s': cannot open the files stream: %s",
-			     r->dir, strerror(-ret));
-		return ret;
-	}
 	for (;;) {
 		struct trace_file_entry e = { 0 };
 		const char *why = "";
 		size_t len;
 
-		ret = read_frame(r, &s, &why, &len);
+		ret = read_frame(r, s, &why, &len);
 		if (ret == 0)
 			break;
 		if (ret == -ENODATA) {
-			log_debug("trace '%s': files stream cut in frame %u", r->dir, s.seq);
+			log_debug("trace '%s': files stream cut in frame %u", r->dir, s->seq);
 			ret = 0;
 			break;
 		}
 		if (ret > 0) {
 			ret = trace_file_entry_decode(r->raw, r->raw_len, &e);
-			if (ret >= 0 && e.id != s.seq - 1) {
+			if (ret >= 0 && e.id != s->seq - 1) {
 				trace_file_entry_free(&e);
 				ret = -EBADMSG;
 			}
 			if (ret == -EBADMSG) {
 				why = "bad entry";
-				s.seq--; /* name the frame just read */
+				s->seq--; /* name the frame just read */
 			}
 		}
 		if (ret >= 0) {
@@ -465,12 +461,31 @@ read_catalogue(struct trace_reader *r, int dir_fd, char *errbuf, size_t errlen)
 			trace_file_entry_free(&e);
 		}
 		if (ret < 0) {
-			frame_error(r, &s, ret, why, errbuf, errlen);
+			frame_error(r, s, ret, why, errbuf, errlen);
 			break;
 		}
 	}
-	close(s.fd);
+	/* the events' reads start a frame anew */
+	r->raw_len = r->raw_pos = 0;
 	return ret;
+}
+
+/* Load the catalogue of kept files (read_catalogue_more()); its stream
+ * stays open for trace_reader_follow(). */
+static int
+read_catalogue(struct trace_reader *r, int dir_fd, char *errbuf, size_t errlen)
+{
+	int ret;
+
+	r->cat = (struct stream_in){ .kind = TRACE_STREAM_FILES, .name = "files" };
+	r->cat.fd = openat(dir_fd, TRACE_CATALOGUE_FILE, O_RDONLY | O_CLOEXEC);
+	if (r->cat.fd < 0) {
+		ret = -errno;
+		format_error(errbuf, errlen, "trace '%s': cannot open the files stream: %s",
+			     r->dir, strerror(-ret));
+		return ret;
+	}
+	return read_catalogue_more(r, errbuf, errlen);
 }
 
 int
@@ -590,6 +605,31 @@ trace_reader_next(struct trace_reader *r, struct trace_event *ret_ev)
 		r->stats.compressed_bytes += len;
 	}
 	return 0;
+}
+
+void
+trace_reader_set_follow(struct trace_reader *r)
+{
+	/* no frame read ahead on another thread: it could find one half
+	 * written */
+	r->pf.failed = true;
+}
+
+int
+trace_reader_follow(struct trace_reader *r)
+{
+	size_t raw_len = r->raw_len, raw_pos = r->raw_pos;
+	int ret;
+
+	if (r->error)
+		return r->error;
+	if (raw_pos < raw_len)
+		return 0; /* not at the end yet */
+	r->at_end = false;
+	ret = read_catalogue_more(r, r->errmsg, sizeof(r->errmsg));
+	if (ret < 0)
+		r->error = ret;
+	return ret;
 }
 
 bool
@@ -768,6 +808,8 @@ trace_reader_close(struct trace_reader *r)
 	prefetch_stop(&r->pf);
 	if (r->events.fd >= 0)
 		close(r->events.fd);
+	if (r->cat.fd > 0)
+		close(r->cat.fd);
 	ZSTD_freeDCtx(r->dctx);
 	trace_header_free(&r->hdr);
 	for (size_t i = 0; i < r->nfiles; i++) {

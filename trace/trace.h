@@ -505,6 +505,21 @@ int trace_reader_file_first(const struct trace_reader *r, uint32_t id, uint32_t 
 /** Sizes read so far (all of them after the stream's end). */
 void trace_reader_stats(const struct trace_reader *r, struct trace_stats *ret_stats);
 
+/**
+ * Read @r as a trace that still grows (the TP log of `uprr record
+ * --mode=tp`, read by its EP run while the TP run writes it, frame by
+ * frame: doc/uniparallel.md, "Lock-step"): no frame is read ahead. Call it
+ * before the first trace_reader_next().
+ */
+void trace_reader_set_follow(struct trace_reader *r);
+
+/**
+ * After trace_reader_next() returned 0 (the end so far): read on from
+ * there, the frames and kept files written since (the writer flushed:
+ * whole frames only). Returns 0 or the reader's error.
+ */
+int trace_reader_follow(struct trace_reader *r) _wur_;
+
 /** Close and free @r (NULL accepted). */
 void trace_reader_close(struct trace_reader *r);
 

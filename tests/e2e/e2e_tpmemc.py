@@ -202,7 +202,7 @@ def sent_by_fd(h, trace, sent):
 
 
 @case('tp-mode-memcached')
-def c_tp_mode_memcached(h, reconnect=False):
+def c_tp_mode_memcached(h, reconnect=False, epoch=None):
     """memcached -t 2 under `uprr record --mode=tp`, two client connections
     at once (sets and gets of 200 keys each), stopped by SIGTERM to uprr.
     What each connection received equals a native memcached's reply to the
@@ -224,8 +224,8 @@ def c_tp_mode_memcached(h, reconnect=False):
     argv[argv.index('-p') + 1] = str(port)
     trace = h.new_trace_path('memcached')
     status, out, err, got, pre = serve(
-        h, 'uprr record', [h.uprr, 'record', '-o', trace, '--mode=tp', '--'] + argv, port,
-        reconnect)
+        h, 'uprr record', [h.uprr, 'record', '-o', trace, '--mode=tp'] +
+        ([f'--epoch={epoch}'] if epoch else []) + ['--'] + argv, port, reconnect)
     if status != 0:
         raise Fail(f'uprr record --mode=tp of memcached: {describe_status(status)}\n'
                    f'  stderr:\n{tail(err)}')
@@ -240,8 +240,15 @@ def c_tp_mode_memcached(h, reconnect=False):
         raise Fail('uprr info does not say mode tp:\n' + tail(info.stdout))
     if 'ep run verified: no divergence' not in text:
         raise Fail('uprr info does not say the EP run was verified:\n' + tail(info.stdout))
+    if epoch:
+        m = re.search(r'^epoch checks: (\d+) verified, (\d+) diverged', text, re.M)
+        if not m or int(m.group(1)) < 1 or int(m.group(2)):
+            raise Fail('lock-step: uprr info does not say epochs were verified, none '
+                       'diverged:\n' + tail(info.stdout))
+        if not re.search(r'^lock-step: +the ep run went along', text, re.M):
+            raise Fail('uprr info does not say the EP run went along:\n' + tail(info.stdout))
     for line in text.splitlines():
-        if line.startswith(('tp run:', 'ep run:')):
+        if line.startswith(('tp run:', 'ep run:', 'epoch', 'lock-step:', 'output:')):
             log('  ' + line)
     if listening(port):
         raise Fail(f'port {port} still listens after memcached ended')
@@ -275,6 +282,16 @@ def c_tp_mode_memcached(h, reconnect=False):
                       'the replay sent')
         streams.remove(best)
     log(f'  the replay sent all {len(sent)} bytes the client received')
+
+
+@case('tp-mode-memcached-epochs')
+def c_tp_mode_memcached_epochs(h):
+    """tp-mode-memcached with --epoch=50: the EP run goes along with the
+    TP run (lock-step), the replies go out per epoch verified while the
+    clients wait; uprr info says epochs were verified (none diverged)
+    and that the EP run went along; the replay sends what the clients
+    received."""
+    c_tp_mode_memcached(h, epoch=50)
 
 
 @case('tp-mode-memcached-reconnect')

@@ -607,3 +607,114 @@ Test(ep_log, library_ends_and_stubs)
 	cr_assert_eq(st[0].len, 0x10000);
 	ep_log_free(log);
 }
+
+/* An epoch's end with TRACE_EV_EPOCH's values[4] (the TP run's word on
+ * what follows it) and, for 3, the registers of the call it is held at. */
+static void
+add_end(struct trace_writer *w, uint32_t tid, uint64_t k, uint64_t logged, uint64_t hint,
+	const struct user_regs_struct *regs)
+{
+	struct trace_event ev = { .type = TRACE_EV_EPOCH, .tid = tid, .nvalues = 5 };
+
+	ev.values[0] = k;
+	ev.values[1] = logged;
+	ev.values[2] = TRACE_EPOCH_SYSCALL;
+	ev.values[3] = 0;
+	ev.values[4] = hint;
+	if (regs) {
+		ev.has_regs = true;
+		memcpy(ev.regs, regs, sizeof(*regs));
+	}
+	cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+}
+
+/* Lock-step (doc/uniparallel.md): the TP run's log read as it grows. Two
+ * flushes: what the first holds is read; its ends are known at once when
+ * the TP run said what follows them (an interrupted read: at its entry; a
+ * thread held at a write's entry: that write, not logged yet), not when it
+ * did not; a call taken before the second read stays where it was (the EP
+ * run keeps pointers to calls) and gets its exit then; read whole, every
+ * end is known. */
+Test(ep_log, a_log_read_as_it_grows)
+{
+	static char dir[PATH_MAX + 16];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	struct trace_blob in = { 0x2000, sizeof(read_back), read_back };
+	const uint64_t read_call[7] = { SYS_read, 3, 0x2000, 64, 0, 0, 0 };
+	struct user_regs_struct held = { .rax = SYS_write, .rdi = 1, .rsi = 0x1000, .rdx = 5,
+					 .rip = 0x401000 };
+	const struct ep_end *e;
+	const struct ep_call *c, *first;
+	struct trace_writer *w;
+	struct ep_log *log;
+	char err[256] = "";
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/growing", tmp_root);
+	strcpy(h.mode, "tp-log");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	/* 100: in a read at checkpoint 1, interrupted (its exit comes later) */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add_end(w, 100, 1, 0, 1, NULL);
+	/* 101: one call done, then held at a write's entry */
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_getpid, 0, 0, 0, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_getpid, 100 }, NULL);
+	add_end(w, 101, 1, 1, 3, &held);
+	cr_assert_eq(trace_writer_flush(w), 0);
+
+	cr_assert_eq(ep_log_open_follow(dir, &log, err, sizeof(err)), 0, "%s", err);
+	cr_assert_not(ep_log_whole(log));
+	cr_assert_eq(ep_log_checkpoints(log), 1);
+	cr_assert(ep_log_ends_known(log, 1), "the TP run said where both stand");
+	cr_assert_not(ep_log_ends_known(log, 2), "no checkpoint 2 yet");
+	e = ep_log_ends(log, 100, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(e->at, EP_END_ENTRY, "interrupted: at its entry");
+	cr_assert_eq(e->idx, 0);
+	e = ep_log_ends(log, 101, &n);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(e->at, EP_END_ENTRY, "held at the write's entry");
+	cr_assert_eq(e->idx, 1, "the call after its getpid, not logged yet");
+	cr_assert_eq(e->nr, SYS_write);
+	cr_assert_eq(e->args[1], 0x1000);
+	cr_assert_null(ep_log_call(log, 101, 1));
+	first = ep_log_take(log, 100);
+	cr_assert_not_null(first);
+	cr_assert_eq(first->nr, SYS_read);
+	cr_assert_not(first->exited, "its exit is still to come");
+
+	/* the TP run goes on: the read restarted and done, the write made,
+	 * another end (no word on it), many more calls (the array grows) */
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, (uint64_t)-512 }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, sizeof(read_back) }, &in);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 101, 7, (uint64_t[]){ SYS_write, 1, 0x1000, 5, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_write, 5 }, NULL);
+	for (int i = 0; i < 1000; i++) {
+		add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_getpid, 0, 0, 0, 0, 0, 0 }, NULL);
+		add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_getpid, 100 }, NULL);
+	}
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
+	add_end(w, 100, 2, 1002, 0, NULL);
+	cr_assert_eq(trace_writer_flush(w), 0);
+
+	cr_assert_eq(ep_log_more(log, false, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(ep_log_checkpoints(log), 2);
+	cr_assert(first->exited, "the same call, where it was, got its exit");
+	cr_assert_eq(first->result, (int64_t)sizeof(read_back), "folded with its restart");
+	cr_assert_eq(ep_log_call(log, 100, 0), first);
+	c = ep_log_take(log, 101);
+	cr_assert_eq(c->nr, SYS_getpid);
+	c = ep_log_take(log, 101);
+	cr_assert_eq(c->nr, SYS_write, "the call it was held at");
+	cr_assert_not(ep_log_ends_known(log, 2), "in a call, the TP run said nothing: its exit tells");
+
+	cr_assert_eq(trace_writer_close(w), 0);
+	cr_assert_eq(ep_log_more(log, true, err, sizeof(err)), 0, "%s", err);
+	cr_assert(ep_log_whole(log));
+	cr_assert(ep_log_ends_known(log, 2), "read whole: as ep_log_open() knows it");
+	ep_log_free(log);
+}
