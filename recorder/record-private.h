@@ -540,6 +540,9 @@ struct rthread {
 	bool epoch_in_syscall;	      /* in its syscall, not in user code */
 	bool epoch_at_entry;	      /* at a traced syscall's entry, not entered */
 	bool epoch_seek;	      /* let go to its next traced syscall's entry */
+	bool epoch_exit_logged;	      /* held at the exit of a call that had ended,
+				       * that exit logged at the end (lock-step): the
+				       * loop lets it go (RT_HELD) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -636,6 +639,8 @@ struct rec_epochs {
 				 * time (EPOCH_GATHER_NS) */
 	uint64_t sought;	/* threads let go to their next syscall (sum) */
 	uint64_t held_blocked;	/* of those, held blocked in a call on the way */
+	uint64_t exits_logged;	/* exits of calls that had ended, logged at
+				 * their end (lock-step: log_ended_exits()) */
 	uint64_t user_ends;	/* threads' ends in user code (anywhere only) */
 	uint64_t reach_ns, reach_max_ns; /* ends taken: tick to every thread at
 				 * a syscall (sum, max) */

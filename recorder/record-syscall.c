@@ -611,6 +611,12 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			return;
 		}
 	}
+	if (t->epoch_exit_logged) {
+		/* logged at an epoch's end (record-epoch.c): it stands
+		 * there until the end is over, then the loop lets it go */
+		t->state = RT_HELD;
+		return;
+	}
 	rec_resume_user(rec, t, 0, NULL);
 }
 
