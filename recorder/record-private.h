@@ -1381,7 +1381,7 @@ struct ep_shared {
 	int fd;		 /* uprr's */
 };
 
-/* The test switch UPRR_EP_DIVERGE=K[:WHERE] (record-ep-merge.c). */
+/* The test switch UPRR_EP_DIVERGE=K[:WHERE] or K:live[:0xADDR] (record-ep-merge.c). */
 struct rec_ep_force {
 	bool parsed, on;
 	uint64_t epoch;	 /* K */
@@ -1393,6 +1393,9 @@ struct rec_ep_force {
 	pid_t tid;	 /* or the thread whose register */
 	uint64_t old;	 /* the byte's or register's value */
 	uint64_t map;	 /* or the page mapped in the copy */
+	bool live;	 /* K:live[:0xADDR]: the byte changed in the TP run's
+			  * process and checkpoint k's copy (lock-step: the
+			  * TP run rolled back to the EP run's state) */
 };
 
 struct rec_ep {
