@@ -546,6 +546,15 @@ rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_diver
 		 (double)m.total_ns / 1e6);
 }
 
+/* UPRR_EP_ROLLBACK=0 (a testing aid): no rollback. */
+static bool
+rollback_off(void)
+{
+	const char *s = getenv("UPRR_EP_ROLLBACK");
+
+	return s && strcmp(s, "0") == 0;
+}
+
 void
 rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d)
 {
@@ -558,6 +567,13 @@ rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_div
 
 	ep->go_on = false;
 	force_parse(&ep->force);
+	if (!ep->force.on && rollback_off()) {
+		/* a testing aid: the TP run goes on as it diverged, later
+		 * epochs not checked (what a racy TP run did before rollback) */
+		snprintf(m.what, sizeof(m.what), "%s", "rollback turned off (UPRR_EP_ROLLBACK=0)");
+		refused(ep, &m);
+		return;
+	}
 	/* lock-step: the TP run stands at this epoch's end, its processes
 	 * the target (into the copy first, checked again: the merge is
 	 * right, then into them) */
@@ -568,7 +584,8 @@ rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_div
 	}
 	if ((!ep->force.on || ep->force.live) && ep->follow && ep->follow->stands_at) {
 		snprintf(m.what, sizeof(m.what), "the TP run went on past checkpoint %" PRIu64
-			 " before the check (its end in a buffered call, or a call that had ended)",
+			 " before the check (where a thread stood at the end was told by the next "
+			 "epoch's events)",
 			 ep->k);
 		refused(ep, &m);
 		return;
