@@ -448,6 +448,8 @@ struct rthread {
 				       * entry goes on (rec_entry_tail()) when let go */
 	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
 				       * exit (RT_HELD) */
+	bool ep_entry_written;	      /* EP run, ep_reentry: its entry's event
+				       * written when it parked */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
