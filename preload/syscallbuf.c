@@ -150,6 +150,42 @@ uprr_commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long r
 	return ret;
 }
 
+/* include/uapi/linux/stat.h; st_mode's offset in x86-64's struct stat
+ * (arch/x86/include/uapi/asm/stat.h) */
+#define K_S_IFMT 0170000
+#define K_S_IFIFO 0010000
+#define K_S_IFSOCK 0140000
+#define K_STAT_MODE_OFF 24
+
+/*
+ * Whether a TP run's read @nr (UPRR_CTL_ORDER_READS) reads a pipe, a FIFO
+ * or a socket, whose bytes another thread's or process's write put there:
+ * it takes the traced path, where it is numbered in the order of
+ * shared-state calls (recorder/record-order.c). recvfrom(2) and recvmsg(2)
+ * read sockets only; read(2) and readv(2) ask fstat(2) what their fd is
+ * (a pipe: fs/pipe.c's pipefifo_fops, S_IFIFO; sockets: S_IFSOCK). A
+ * regular file's read stays (doc/uniparallel.md, "The order of
+ * shared-state calls"). The fstat is the TP run's only, not recorded: an
+ * EP run and replay (ctl.replay, whatever flags the trace kept) follow the
+ * recorded batches, whose end marker sends the call the traced way.
+ */
+static int
+ordered_read(struct uprr_buf *buf, long nr, const long a[6])
+{
+	unsigned char st[UPRR_STAT_SIZE];
+	int64_t unused = 0;
+	uint32_t mode;
+
+	if (nr == __NR_recvfrom || nr == __NR_recvmsg)
+		return 1;
+	if (nr != __NR_read && nr != __NR_readv)
+		return 0;
+	if (stub(__NR_fstat, a[0], (long)st, 0, 0, 0, 0, &unused) < 0)
+		return 0; /* a bad fd: the read fails alike */
+	memcpy(&mode, st + K_STAT_MODE_OFF, sizeof(mode));
+	return (mode & K_S_IFMT) == K_S_IFIFO || (mode & K_S_IFMT) == K_S_IFSOCK;
+}
+
 /*
  * The buffered call, @buf locked; returns NOT_BUFFERED (never a syscall
  * result) if it must take the traced path untouched.
@@ -173,6 +209,11 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	    (ctl()->flags & UPRR_CTL_NO_WRITES))
 		return NOT_BUFFERED;
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
+		return NOT_BUFFERED;
+	/* a TP run numbers reads of pipes and sockets (never in replay, nor
+	 * in a re-run: ctl.flags has it only in a TP run's recording) */
+	if ((ctl()->flags & UPRR_CTL_ORDER_READS) && !(ctl()->replay | buf->replay) &&
+	    ordered_read(buf, nr, a))
 		return NOT_BUFFERED;
 	if (nr == __NR_ioctl && (unsigned)a[1] != UPRR_FIONREAD && !UPRR_IOCTL_CLONE(a[1]))
 		return NOT_BUFFERED;

@@ -147,6 +147,13 @@
  * match against its log, take the traced path and never consume a record.
  * Kept in the EP trace's flags, so replay does the same. */
 #define UPRR_CTL_EP 8u
+/** ctl.flags: a TP run (recorder/record-order.c): a read(2) or readv(2) of
+ * a pipe, a FIFO or a socket (the library's fstat(2) of its fd), and every
+ * recvfrom(2) and recvmsg(2), take the traced path, where the supervisor
+ * numbers them in the order of shared-state calls: the EP run then makes
+ * such a read after the write whose bytes it returned. Never set in UP
+ * recording, an EP run nor replay. */
+#define UPRR_CTL_ORDER_READS 16u
 
 /** The control page, one per process (fork copies it). */
 struct uprr_ctl {

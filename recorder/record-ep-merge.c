@@ -484,6 +484,36 @@ refused(struct rec_ep *ep, const struct rec_ep_merged *m)
 	log_info("epoch %" PRIu64 ": no rollback: %s", ep->k - 1, m->what);
 }
 
+/* Merge @p's divergence @d into checkpoint k's copy (figures in @m) and
+ * check the epoch again (into @again): 1 verified then, 0 not (said;
+ * counted if it still diverges), -1 the merge refused or failed (said,
+ * counted). */
+static int
+into_copy(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d,
+	  struct rec_ep_merged *m, struct ep_divergence *again)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_target t = { p->a.pid, checkpoint_copy_mem(p->copy), p->a.tids, p->a.ntids,
+				   false };
+	char what[256] = "";
+	int r;
+
+	if (rec_ep_merge(rec, p, d, &t, m) < 0) {
+		refused(ep, m);
+		return -1;
+	}
+	r = rec_ep_pair_check(rec, p, again);
+	if (r >= 0 && !again->diverged)
+		return 1;
+	if (r >= 0) {
+		ep->verdicts->rollback_diverged++;
+		ep_divergence_describe(again, what, sizeof(what));
+	}
+	log_info("epoch %" PRIu64 ": merged into checkpoint %" PRIu64 "'s copy, %s: %s", ep->k - 1,
+		 ep->k, r < 0 ? "not checked again" : "still diverges", r < 0 ? strerror(-r) : what);
+	return 0;
+}
+
 /*
  * Lock-step's rollback (doc/uniparallel.md, "Divergence and rollback"): the
  * TP run stands held at checkpoint k, the end of the epoch that diverged.
@@ -507,20 +537,8 @@ rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_diver
 
 	if (!tids)
 		return;
-	t = (struct rec_ep_target){ p->a.pid, checkpoint_copy_mem(p->copy), p->a.tids, p->a.ntids, false };
-	r = rec_ep_merge(rec, p, d, &t, &m);
-	if (r < 0) {
-		refused(ep, &m);
+	if (into_copy(rec, p, d, &m, &again) <= 0)
 		return;
-	}
-	r = rec_ep_pair_check(rec, p, &again);
-	if (r < 0 || again.diverged) {
-		snprintf(m.what, sizeof(m.what), "merged into checkpoint %" PRIu64 "'s copy, %s", ep->k,
-			 r < 0 ? "not checked again" : "it still diverges");
-		v->rollback_diverged += r >= 0;
-		refused(ep, &m);
-		return;
-	}
 	memfd = tracee_open_mem(p->log_pid);
 	if (memfd < 0) {
 		snprintf(m.what, sizeof(m.what), "the TP run's process %d: %s", p->log_pid,
@@ -561,7 +579,6 @@ rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_div
 	struct rec_ep *ep = rec->ep;
 	struct rec_ep_verdicts *v = ep->verdicts;
 	struct rec_ep_merged m;
-	struct rec_ep_target t;
 	struct ep_divergence again;
 	int r;
 
@@ -594,28 +611,11 @@ rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_div
 	 * only: without lock-step the TP run went on past it */
 	if (!ep->force.on || !p->copy)
 		return;
-	t = (struct rec_ep_target){ p->a.pid, checkpoint_copy_mem(p->copy), p->a.tids, p->a.ntids, false };
-	r = rec_ep_merge(rec, p, d, &t, &m);
-	if (r < 0) {
-		refused(ep, &m);
+	r = into_copy(rec, p, d, &m, &again);
+	if (r >= 0)
+		count_merge(v, &m);
+	if (r <= 0)
 		return;
-	}
-	count_merge(v, &m);
-	r = rec_ep_pair_check(rec, p, &again);
-	if (r < 0) {
-		log_info("epoch %" PRIu64 ": merged into checkpoint %" PRIu64 "'s copy, not checked again: %s",
-			 ep->k - 1, ep->k, strerror(-r));
-		return;
-	}
-	if (again.diverged) {
-		char what[256];
-
-		v->rollback_diverged++;
-		ep_divergence_describe(&again, what, sizeof(what));
-		log_info("epoch %" PRIu64 ": merged into checkpoint %" PRIu64 "'s copy, still diverges: %s",
-			 ep->k - 1, ep->k, what);
-		return;
-	}
 	v->rollback_verified++;
 	/* the forced difference alone, taken back in B after: the TP run's
 	 * later checkpoints are still the EP run's to check */

@@ -96,6 +96,18 @@
 #define EPOCH_ERESTARTNOHAND 514
 #define EPOCH_ERESTART_RESTARTBLOCK 516
 
+/* Adaptive epochs (rec_options.epoch_adaptive, adapt()). An end costs a
+ * checkpoint and a stop of every thread, and in lock-step a step of the EP
+ * run: epochs grow while no output waits, from EPOCH_AUTO_FIRST_NS (the
+ * first epoch, and the first after one in which output waited), twice as
+ * long each time, up to rec_options.epoch_ms. Output held waits for its
+ * epoch's end and check: the end comes EPOCH_AUTO_OUTPUT_NS after the
+ * oldest write waiting was held, never sooner than EPOCH_AUTO_FLOOR_NS
+ * after the last end. */
+#define EPOCH_AUTO_FIRST_NS 20000000ull
+#define EPOCH_AUTO_OUTPUT_NS 5000000ull
+#define EPOCH_AUTO_FLOOR_NS 5000000ull
+
 void
 rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 {
@@ -103,7 +115,15 @@ rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 	if (!opts->tp_log || !opts->epoch_ms)
 		return;
 	rec->epochs.len_ns = (uint64_t)opts->epoch_ms * 1000000u;
-	rec->epochs.next_ns = util_now_ns() + rec->epochs.len_ns;
+	if (opts->epoch_adaptive) {
+		rec->epochs.adaptive = true;
+		rec->epochs.max_len_ns = rec->epochs.len_ns;
+		rec->epochs.len_ns = MIN(EPOCH_AUTO_FIRST_NS, rec->epochs.max_len_ns);
+		rec->epochs.output = opts->output;
+	}
+	rec->epochs.last_end_ns = util_now_ns();
+	rec->epochs.not_before_ns = rec->epochs.last_end_ns + EPOCH_AUTO_FLOOR_NS;
+	rec->epochs.next_ns = rec->epochs.last_end_ns + rec->epochs.len_ns;
 	rec->epochs.check = opts->epoch_check;
 	rec->epochs.anywhere = opts->epoch_anywhere;
 	rec->epochs.keeper = opts->epochs;
@@ -1083,6 +1103,59 @@ rec_epoch_on_status(struct recorder *rec, pid_t tid)
 	give_up(rec, "a held thread was killed");
 }
 
+/*
+ * Adaptive epochs (rec_epochs.adaptive): when the next end is due, decided
+ * here only, each time the loop asks (rec_epoch_due()). An end taken since
+ * the last look (take_end() set next_ns to its time + len_ns) sets the
+ * next epoch's length: EPOCH_AUTO_FIRST_NS after an epoch in which output
+ * waited, else twice the last, up to max_len_ns. An end given up keeps it.
+ * Then, while the output holder has a write waiting for its epoch's check
+ * (rec_output_holder.waiting), the end is brought forward to
+ * EPOCH_AUTO_OUTPUT_NS after that write, but not sooner than
+ * EPOCH_AUTO_FLOOR_NS after the last end. An end put off (a thread at an
+ * event: EPOCH_RETRY_NS) is not brought forward: the loop takes that event
+ * first (an end due at once every turn would keep it from ever waiting).
+ */
+static void
+adapt(struct recorder *rec, uint64_t now)
+{
+	struct rec_epochs *e = &rec->epochs;
+	uint64_t held, due;
+
+	if (!e->adaptive)
+		return;
+	if (e->k != e->seen_k || e->given_up != e->seen_given_up) {
+		/* next_ns is that end's time + len_ns */
+		e->last_end_ns = e->next_ns >= e->len_ns && e->next_ns - e->len_ns <= now
+					 ? e->next_ns - e->len_ns
+					 : now;
+		if (e->k != e->seen_k) {
+			if (e->output_waited)
+				e->output_ends++;
+			e->len_ns = e->output_waited ? EPOCH_AUTO_FIRST_NS : e->len_ns * 2;
+			e->len_ns = MIN(e->len_ns, e->max_len_ns);
+			e->output_waited = false;
+		}
+		e->seen_k = e->k;
+		e->seen_given_up = e->given_up;
+		e->next_ns = e->last_end_ns + e->len_ns;
+		e->not_before_ns = e->last_end_ns + EPOCH_AUTO_FLOOR_NS;
+	}
+	if (e->put_off != e->seen_put_off) {
+		/* put off (next_ns = then + EPOCH_RETRY_NS): the loop must
+		 * take the event that stood in the way first */
+		e->seen_put_off = e->put_off;
+		e->not_before_ns = MAX(e->not_before_ns, e->next_ns);
+	}
+	held = e->output && e->output->waiting ? e->output->waiting(e->output->arg) : 0;
+	if (!held)
+		return;
+	e->output_waited = true;
+	due = MAX(e->not_before_ns, held + EPOCH_AUTO_OUTPUT_NS);
+	if (due < e->next_ns)
+		e->next_ns = due;
+}
+
 bool
 rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
 {
@@ -1093,6 +1166,7 @@ rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
 	now = util_now_ns();
 	if (rec->epochs.gather_start_ns)
 		return gather(rec, now, wait_ns);
+	adapt(rec, now);
 	if (now >= rec->epochs.next_ns) {
 		end_epoch(rec);
 		return true;
@@ -1117,6 +1191,12 @@ rec_epoch_log_stats(const struct recorder *rec)
 
 	if (!e->len_ns)
 		return;
+	if (e->adaptive)
+		log_info("adaptive epochs (%" PRIu64 " ms first, up to %" PRIu64 " ms, an end %" PRIu64
+			 " ms after held output): %" PRIu64 " ends brought forward by held output, the "
+			 "last epoch %" PRIu64 " ms",
+			 (uint64_t)(MIN(EPOCH_AUTO_FIRST_NS, e->max_len_ns) / 1000000), e->max_len_ns / 1000000,
+			 (uint64_t)(EPOCH_AUTO_OUTPUT_NS / 1000000), e->output_ends, e->len_ns / 1000000);
 	log_info("epochs of %" PRIu64 " ms: %" PRIu64 " checkpoints (%" PRIu64 " ends put off), %" PRIu64
 		 " process copies (%" PRIu64 " failed, %" PRIu64 " processes not uprr's children left "
 		 "uncopied), %" PRIu64 " pages written per epoch",

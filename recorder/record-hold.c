@@ -68,8 +68,11 @@ rec_hold_init(struct recorder *rec, const struct rec_options *opts)
 {
 	rec->hold = (struct rec_hold){ .holder = opts->output };
 	/* a buffered write or send would be written at once, unheld: they
-	 * leave the syscall buffers from the start (UPRR_CTL_NO_WRITES) */
-	if (opts->output)
+	 * leave the syscall buffers from the start (UPRR_CTL_NO_WRITES); in
+	 * any TP run, too, so that each carries a number in the order of
+	 * shared-state calls, which a numbered read of a pipe or socket
+	 * (UPRR_CTL_ORDER_READS) comes after in the EP run */
+	if (opts->output || opts->tp_log)
 		rec->sb.no_writes = true;
 }
 

@@ -215,6 +215,8 @@ void
 rec_order_exit(struct recorder *rec, struct rthread *t, int64_t result, struct trace_event *ev)
 {
 	uint8_t kind = t->order_kind;
+	struct rthread *h;
+	uint64_t n;
 
 	if (rec->ep && t->order_flight) {
 		rec->order.done[rec->order.ndone++] = t->order_flight;
@@ -229,12 +231,36 @@ rec_order_exit(struct recorder *rec, struct rthread *t, int64_t result, struct t
 		release_all(rec);
 	}
 	/* an exit the kernel restarts is not the call's end (the EP run's log
-	 * reader folds it into its restart, ep_log_open()) */
+	 * reader folds it into its restart, ep_log_open()); a number kept for
+	 * it is dropped (a call the kernel restarts put no bytes anywhere: a
+	 * gap the EP run jumps over) */
+	if (kind != SC_ORDER_NONE && sc_result_restarts(result))
+		t->order_rsv = 0;
 	if (kind == SC_ORDER_NONE || sc_result_restarts(result))
 		return;
+	if (t->order_rsv) {
+		n = t->order_rsv;
+		t->order_rsv = 0;
+	} else {
+		h = rec->order.holder ? rec_find_thread(rec, rec->order.holder) : NULL;
+		/* A read (SC_ORDER_EXIT) that returns while a holder's call
+		 * is in the kernel (a write into a pipe, block_in_kernel())
+		 * may have taken bytes that call put there before its exit
+		 * is numbered: the holder's call gets the next number now,
+		 * kept until its exit, and the read the one after. The EP
+		 * run then makes the read after the write whose bytes it
+		 * returned. Nothing the holder did before its entry waits
+		 * for the read; its call itself is answered from the log in
+		 * the EP run and waits for nothing. */
+		if (kind == SC_ORDER_EXIT && h && h != t && !h->order_rsv) {
+			h->order_rsv = ++rec->order.seq;
+			rec->order.reserved++;
+		}
+		n = ++rec->order.seq;
+	}
 	for (uint32_t i = ev->nvalues; i < ORDER_VALUE; i++)
 		ev->values[i] = 0; /* 0 in every other value means none */
-	ev->values[ORDER_VALUE] = ++rec->order.seq;
+	ev->values[ORDER_VALUE] = n;
 	ev->nvalues = ORDER_VALUE + 1;
 }
 
@@ -301,7 +327,8 @@ rec_order_log_stats(const struct recorder *rec)
 	else if (!rec_serial(rec))
 		log_info("TP run: %" PRIu64 " shared-state calls numbered; %" PRIu64
 			 " held at their entry while another was in the kernel; %" PRIu64
-			 " holders let go of after %llu ms",
+			 " holders let go of after %llu ms; %" PRIu64
+			 " holders' numbers kept below a read's",
 			 rec->order.seq, rec->order.waits, rec->order.expired,
-			 ORDER_HOLD_NS / 1000000ull);
+			 ORDER_HOLD_NS / 1000000ull, rec->order.reserved);
 }

@@ -454,6 +454,9 @@ struct rthread {
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
 	uint64_t order_flight;	      /* EP run: that of its vfork in the kernel, 0: none */
+	uint64_t order_rsv;	      /* TP run: the number kept for its call in the
+				       * kernel, which a read numbered meanwhile may
+				       * have taken bytes of, 0: none */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	uint32_t ep_sb_n;	      /* EP run: the log's records in its buffer
@@ -614,6 +617,7 @@ struct rec_order {
 	/* figures for `uprr record -v` */
 	uint64_t waits;		/* calls held at their entry */
 	uint64_t expired;	/* TP: holders let go of after ORDER_HOLD_NS */
+	uint64_t reserved;	/* TP: holders' numbers kept below a read's */
 	uint64_t skipped;	/* EP: numbers no thread came with (jumped over) */
 	uint64_t done[8];	/* EP: numbers of vfork parents' calls that returned */
 	uint32_t ndone;		/* before their turn (record-order.c, ep_issue()) */
@@ -621,8 +625,19 @@ struct rec_order {
 
 /* A TP run's epochs and their checkpoints (record-epoch.c). */
 struct rec_epochs {
-	uint64_t len_ns;	/* epoch length, 0: no epochs */
+	uint64_t len_ns;	/* epoch length, 0: no epochs (adaptive: the
+				 * present one, adapt()) */
 	uint64_t next_ns;	/* when the next one ends (util_now_ns()) */
+	/* adaptive epochs (rec_options.epoch_adaptive, record-epoch.c adapt()) */
+	bool adaptive;
+	uint64_t max_len_ns;	/* the longest epoch (rec_options.epoch_ms) */
+	const struct rec_output_holder *output; /* asked whether output waits */
+	uint64_t seen_k, seen_given_up, seen_put_off; /* the ends adapt() has seen */
+	uint64_t not_before_ns;	/* held output brings no end before this: an end
+				 * put off is retried no sooner than it said */
+	uint64_t last_end_ns;	/* when the last end was taken or given up */
+	bool output_waited;	/* output waited in the epoch in progress */
+	uint64_t output_ends;	/* ends brought forward by held output */
 	uint64_t k;		/* checkpoints taken (the last one's number) */
 	uint64_t stood_ns;	/* lock-step: time the threads stood at ends while the EP run ran */
 	bool check;		/* check each copy (rec_options.epoch_check) */

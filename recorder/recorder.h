@@ -371,6 +371,10 @@ struct rec_output_holder {
 	 * (malloc'd: the holder's, even on failure), which the EP run wrote
 	 * instead. 0 or -errno (-EALREADY: released already). */
 	int (*replace)(void *arg, uint64_t id, void *data, size_t len);
+	/** Or NULL. When (util_now_ns()) the oldest write held and not
+	 * released yet was held; 0 if none waits. An adaptive epoch's end
+	 * comes soon after it (record-epoch.c, rec_options.epoch_adaptive). */
+	uint64_t (*waiting)(void *arg);
 };
 
 /** What `uprr record` was asked to do. */
@@ -393,7 +397,12 @@ struct rec_options {
 				 * process (doc/syscall-buffer.md) */
 	bool tp_log;		/**< a TP run (tp/tp.h): threads run at once, the
 				 * trace is a log of their syscalls (mode tp-log) */
-	uint32_t epoch_ms;	/**< a TP run: the epochs' length in ms (0: none) */
+	uint32_t epoch_ms;	/**< a TP run: the epochs' length in ms (0: none);
+				 * with epoch_adaptive, the longest */
+	bool epoch_adaptive;	/**< a TP run: the length adapts (--epoch=auto):
+				 * an end soon after a write the output holder
+				 * holds, epochs twice as long after each quiet
+				 * one, up to epoch_ms (record-epoch.c) */
 	bool epoch_check;	/**< a TP run: check each copy against its process
 				 * (ep_check_divergence()) before it goes on */
 	bool epoch_anywhere;	/**< a TP run: an epoch's end may stop a thread in

@@ -23,9 +23,13 @@
 /** The epochs' length when --epoch does not say (ms). An EP run follows a
  * log with epochs: its log reader folds an epoch's interrupt of a blocking
  * call and the kernel's restart of it into the one call the program made
- * (ep/syscall-log.c). They will adapt (issue 15: short while output waits
- * to be released, longer when none does) once output is held. */
+ * (ep/syscall-log.c). */
 #define TP_EPOCH_DEFAULT_MS 100
+
+/** The longest adaptive epoch (--epoch=auto, rec_options.epoch_adaptive:
+ * short while held output waits, twice as long after each epoch in which
+ * none did, up to this; recorder/record-epoch.c) (ms). */
+#define TP_EPOCH_AUTO_MAX_MS 1000
 
 /** How many checkpoints back are kept (k and k - 1). */
 #define TP_EPOCHS_KEPT 2

@@ -192,6 +192,12 @@ holder_replace(void *arg, uint64_t id, void *data, size_t len)
 	return tp_output_replace(arg, id, data, len);
 }
 
+static uint64_t
+holder_waiting(void *arg)
+{
+	return tp_output_waiting(arg);
+}
+
 struct tp_output *
 tp_output_new(void)
 {
@@ -209,6 +215,7 @@ tp_output_new(void)
 	q->holder.hold_same = holder_hold_same;
 	q->holder.shutdown = holder_shutdown;
 	q->holder.replace = holder_replace;
+	q->holder.waiting = holder_waiting;
 	/* the thread inherits the mask: every signal blocked in it */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -396,6 +403,22 @@ tp_output_discard(struct tp_output *q, uint64_t k)
 	q->last_epoch = MIN(q->last_epoch, k);
 	pthread_mutex_unlock(&q->lock);
 	return dropped;
+}
+
+uint64_t
+tp_output_waiting(struct tp_output *q)
+{
+	uint64_t since = 0;
+
+	pthread_mutex_lock(&q->lock);
+	/* the list is in epoch order: released writes first */
+	for (const struct held *h = q->head; h; h = h->next)
+		if (h->epoch >= q->released_below) {
+			since = h->held_ns;
+			break;
+		}
+	pthread_mutex_unlock(&q->lock);
+	return since;
 }
 
 void

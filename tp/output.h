@@ -98,6 +98,13 @@ void tp_output_release(struct tp_output *q, uint64_t k);
  */
 uint64_t tp_output_discard(struct tp_output *q, uint64_t k);
 
+/**
+ * When (util_now_ns()) the oldest write of @q not released yet was held,
+ * 0 if none waits (an adaptive epoch ends soon after it:
+ * rec_output_holder.waiting).
+ */
+uint64_t tp_output_waiting(struct tp_output *q) _wur_;
+
 /** Wait until every write released so far is written (or dropped). */
 void tp_output_flush(struct tp_output *q);
 

@@ -268,6 +268,7 @@ refresh_sync_copy(const char *dir, const char *sync_log)
 /* What the epochs of `--mode=tp` cost and found. */
 struct epoch_info {
 	uint32_t epoch_ms;		/* 0: one epoch, the whole program */
+	bool adaptive;			/* epoch_ms the longest (--epoch=auto) */
 	struct rec_tp_figures tp;	/* the TP run's checkpoints and buffer */
 	struct rec_ep_verdicts v;	/* the EP run's checks */
 	uint64_t thinned;		/* checkpoints freed past TP_EPOCHS_CAP */
@@ -319,8 +320,9 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			diverged ? "diverged: the trace ends at the divergence"
 				 : "verified: no divergence");
 	else
-		fprintf(f, "epochs:      %" PRIu64 " (a checkpoint every %u ms), ep run %s\n", epochs,
-			ei->epoch_ms,
+		fprintf(f, "epochs:      %" PRIu64 " (a checkpoint every %s%u ms%s), ep run %s\n", epochs,
+			ei->adaptive ? "at most " : "", ei->epoch_ms,
+			ei->adaptive ? ", adaptive: sooner while output waits" : "",
 			diverged	  ? "diverged at a syscall: the trace ends at the divergence"
 			: ei->v.diverged ? "diverged at an epoch's end: the trace holds its execution"
 					 : "verified: no divergence");
@@ -415,7 +417,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	struct rec_epoch_keeper keeper;
 	struct rec_ep_checkpoints ckpts;
 	struct tp_epochs *epochs = NULL;
-	struct epoch_info ei = { .epoch_ms = opts->epoch_ms };
+	struct epoch_info ei = { .epoch_ms = opts->epoch_ms, .adaptive = opts->epoch_adaptive };
 	struct run_cost tp, ep;
 	struct rec_options o, eo;
 	struct tp_lockstep *ls = NULL;

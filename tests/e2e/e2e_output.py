@@ -167,11 +167,11 @@ def c_tp_output_per_epoch(h):
     n = 10
     want = b''.join(b'line %d\n' % i for i in range(n)) + b'ack_lines: acked\n'
 
-    def run(argv, name, ack):
+    def run(argv, name, ack, wait=()):
         err_path = h.path(name + '.stderr')
         t0 = time.monotonic()
         with open(err_path, 'wb') as err:
-            p = start(argv + ([] if not argv else ['--']) + [prog, str(n), '20', ack],
+            p = start(argv + ([] if not argv else ['--']) + [prog, str(n), '20', ack] + list(wait),
                       stdout=subprocess.PIPE,
                       stderr=err, cwd=h.tmp)
         try:
@@ -210,11 +210,107 @@ def c_tp_output_per_epoch(h):
     compare(rec, h.replay(trace))
     # held for the whole run: the program cannot have its acknowledgement
     trace0 = h.new_trace_path('ack_lines-whole')
+    # (3 s: held for the whole run, the reader gets line 0 only at the end)
     whole, _ = run([h.uprr, 'record', '-o', trace0] + TP + ['--epoch=0'], 'record-whole',
-                   h.path('ack-whole'))
+                   h.path('ack-whole'), wait=['3'])
     if whole.status != 3:
         raise Fail(f'held for the whole run, ack_lines ended with {describe_status(whole.status)}, '
                    'not "no ack": the test does not tell per-epoch release from the end\'s')
+
+
+# The reader that acknowledges each line: "line I" makes the file ACK.I
+# (ack_quiet waits for it before it goes on).
+ACK_EACH_READER = r"""
+import sys, time
+ack = sys.argv[1]
+out = sys.stdout.buffer
+for line in sys.stdin.buffer:
+    out.write(b'%.6f 0 ' % time.monotonic() + line)
+    if line.startswith(b'line '):
+        open(ack + '.' + line.split()[1].decode(), 'w').close()
+out.flush()
+"""
+
+EPOCHS_INFO_RE = re.compile(r'^epochs: +(\d+) \(a checkpoint every', re.M)
+
+
+@case('tp-epoch-adaptive')
+def c_tp_epoch_adaptive(h):
+    """Adaptive epochs (--epoch=auto, recorder/record-epoch.c adapt()):
+    ack_quiet writes a line, waits (at most 5 s) for the reader outside the
+    recording to acknowledge it (a file), computes for about 1 s with no
+    output, and so on, 3 lines. Recorded, each line reaches the reader
+    before the program writes the next (it could not go on otherwise), every
+    line once, in order, as natively; held for the whole run (--epoch=0)
+    the program gives up ("no ack", exit 3): the test tells the two apart.
+    The quiet seconds take few epochs (uprr info): at most 10 per line,
+    where 20 ms epochs would take about 50 per second. The trace replays."""
+    prog = h.prog('ack_quiet')
+    n, quiet = 3, 1000
+    want = b''.join(b'line %d\n' % i for i in range(n))
+
+    def run(argv, name, ack):
+        err_path = h.path(name + '.stderr')
+        t0 = time.monotonic()
+        with open(err_path, 'wb') as err:
+            p = start(argv + ([] if not argv else ['--']) + [prog, str(n), str(quiet), ack, '5000'],
+                      stdout=subprocess.PIPE, stderr=err, cwd=h.tmp)
+        try:
+            reader = start([sys.executable, '-c', ACK_EACH_READER, ack], stdin=p.stdout,
+                           stdout=subprocess.PIPE)
+        finally:
+            p.stdout.close()
+        try:
+            out, _ = reader.communicate(timeout=time_left(120))
+            p.wait(timeout=time_left(120))
+        except subprocess.TimeoutExpired:
+            kill_group(p.pid, p.pid)
+            kill_group(reader.pid, reader.pid)
+            raise Fail(f'{name}: timed out and was killed')
+        finish_group(reader, name + ' reader')
+        finish_group(p, name)
+        lines = [ln.split(b' ', 2) for ln in out.splitlines(keepends=True)]
+        data = b''.join(rest for _, _, rest in lines)
+        first = float(lines[0][0]) - t0 if lines else None
+        with open(err_path, 'rb') as f:
+            errb = f.read()
+        log(f'  -> {name}: {describe_status(p.returncode)}, {len(lines)} lines'
+            + (f', line 0 after {first:.3f}s' if first is not None else ''))
+        return Result(argv, p.returncode, data, errb, time.monotonic() - t0)
+
+    def strip_done(data):
+        # the last line's sum is the computation's: the same in every run
+        return data[:data.rfind(b'ack_quiet: done ')] if b'ack_quiet: done ' in data else data
+
+    native = run([], 'native', h.path('ackq-native'))
+    compare_bytes(want, strip_done(native.stdout), 'stdout', 'ack_quiet\'s design',
+                  'the native run')
+    trace = h.new_trace_path('ack_quiet')
+    rec = run([h.uprr, 'record', '-v', '-o', trace] + TP + ['--epoch=auto'], 'record',
+              h.path('ackq-rec'))
+    check_record(rec, trace, 0)
+    compare_bytes(native.stdout, rec.stdout, 'what the reader got', 'the native run',
+                  'the adaptive-epoch recording')
+    info = run_info(h, trace).decode(errors='replace')
+    m = EPOCHS_INFO_RE.search(info)
+    if not m:
+        raise Fail('uprr info does not say the epochs:\n' + info)
+    epochs = int(m.group(1))
+    err = rec.stderr.decode(errors='replace')
+    m = re.search(r'(\d+) ends brought forward by held output', err)
+    log(f'  {epochs} epochs over {n} lines and {n - 1} quiet seconds, '
+        f'{m.group(1) if m else "?"} ends brought forward by held output')
+    if epochs > 10 * n:
+        raise Fail(f'{epochs} epochs for {n} lines and {n - 1} quiet seconds: more than '
+                   f'{10 * n}, the epochs did not grow while no output waited')
+    compare(rec, h.replay(trace))
+    # held for the whole run: the program cannot have its acknowledgement
+    trace0 = h.new_trace_path('ack_quiet-whole')
+    whole = run([h.uprr, 'record', '-o', trace0] + TP + ['--epoch=0'], 'record-whole',
+                h.path('ackq-whole'))
+    if whole.status != 3:
+        raise Fail(f'held for the whole run, ack_quiet ended with {describe_status(whole.status)}, '
+                   'not "no ack": the test does not tell adaptive epochs from one epoch')
 
 
 @case('tp-output-epipe')

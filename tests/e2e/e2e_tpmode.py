@@ -317,22 +317,64 @@ def c_tp_mode_shared_file(h):
     their mappings. The EP run maps one memfd of uprr's for every mapping
     of the file, loaded from the log's kept copy, and loaded again with
     each version the log's writes made (as replay does); it refused such a
-    mapping before. Without the syscall buffer: with it, the child's read
-    of the pipe that tells it the parent wrote stays in the buffer
-    unnumbered when the parent's write came first in the TP run, and the EP
-    run may answer it before the parent's pwrite, the child then showing
-    the page without "world" (1 run in about 60 under load;
-    doc/uniparallel.md, "The order of shared-state calls"). Output as
-    natively; the replay, the file gone, equals the recording."""
+    mapping before. With the syscall buffer: the child's read of the pipe
+    that tells it the parent wrote is numbered in the TP run (a read of a
+    pipe leaves the buffer, UPRR_CTL_ORDER_READS), so the EP run makes it
+    after the parent's pwrite; unnumbered, 1 run in about 60 showed the
+    page without "world" (doc/uniparallel.md, "The order of shared-state
+    calls"). Output as natively; the replay, the file gone, equals the
+    recording."""
     path = h.path('shared')
     argv = [h.prog('shared_file'), path]
     native = native_run(argv, 'shared_file', cwd=h.tmp)
     if os.path.exists(path):
         os.unlink(path)
     # the program removes its file: the replay has no input
-    _, rec, _ = tp_record_replay(h, argv, 'shared_file', replays=2,
-                                 options=['--no-syscall-buffer'])
+    _, rec, _ = tp_record_replay(h, argv, 'shared_file', replays=2)
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+@case('tp-mode-pipe-order')
+def c_tp_mode_pipe_order(h):
+    """tests/progs/pipe_order in --mode=tp, the syscall buffer on: a writer
+    thread stores a round's number in memory both threads share, then
+    writes a byte to a pipe; the reader thread's read of it (which finds
+    the byte there, so does not wait) is the only thing that orders its
+    look at the number. The TP run numbers that read (a read of a pipe
+    leaves the buffer) after the write; the EP run makes it there. Without
+    that, the EP run (one thread at a time, the writer working before its
+    store) answered the buffered read first, and the reader saw the round
+    before: the EP run diverged at the printf(3) the TP run did not make
+    (every recording). Output as natively; the replay equals it."""
+    argv = [h.prog('pipe_order'), '6']
+    native = native_run(argv, 'pipe_order', cwd=h.tmp)
+    if native.stdout != b'pipe_order: 6 of 6 reads saw the write before them\n':
+        raise Fail('the native run did not see every write:\n' + tail(native.stdout))
+    _, rec, text = tp_record_replay(h, argv, 'pipe_order', replays=1)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    if 'syscall buffer on (' not in text:
+        raise Fail('the TP run did not have the syscall buffer:\n' + text)
+
+
+@case('tp-mode-pipe-order-wait')
+def c_tp_mode_pipe_order_wait(h):
+    """tests/progs/pipe_order with "wait" in --mode=tp: the reader's read
+    waits in the kernel for the writer's byte (a traced read), and returns
+    while the writer's write, which holds the order's turn, may still be in
+    the kernel: the supervisor then often sees the read's exit first. The
+    write's number is kept below the read's (record-order.c, `order_rsv`),
+    so the EP run makes the read after the write, and after the store
+    before it. Numbered by their exits alone, about half the recordings'
+    EP runs made a read before its write and diverged (the reader saw the
+    round before and made a printf(3) the TP run did not). 4 recordings of
+    20 rounds, each verified; output as natively."""
+    argv = [h.prog('pipe_order'), '20', 'wait']
+    native = native_run(argv, 'pipe_order', cwd=h.tmp)
+    if native.stdout != b'pipe_order: 20 of 20 reads saw the write before them\n':
+        raise Fail('the native run did not see every write:\n' + tail(native.stdout))
+    for attempt in range(4):
+        _, rec, _ = tp_record_replay(h, argv, f'pipe_order-wait-{attempt}', replays=1)
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
 @case('tp-mode-diverge-sync')

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ack_lines N MS ACK: writes "line 0" to stdout, then waits (polling every
- * 5 ms, at most 20 s) for the file ACK to exist, which a reader of stdout
+ * ack_lines N MS ACK [WAIT_S]: writes "line 0" to stdout, then waits (polling
+ * every 5 ms, at most WAIT_S seconds, 20 by default) for the file ACK to exist, which a reader of stdout
  * outside the recording makes once it read line 0; then writes "line 1" to
  * "line N-1", one every MS ms, and "ack_lines: acked". A reader that gets
  * line 0 only when the program ends (output held for the whole run)
@@ -40,16 +40,18 @@ int
 main(int argc, char **argv)
 {
 	char line[64];
-	long n, ms;
+	long n, ms, polls = 4000;
 	int i;
 
-	if (argc != 4)
+	if (argc != 4 && argc != 5)
 		return 1;
 	n = atol(argv[1]);
 	ms = atol(argv[2]);
+	if (argc == 5)
+		polls = atol(argv[4]) * 200;
 	put("line 0\n", 7);
 	for (i = 0; access(argv[3], F_OK) < 0; i++) {
-		if (i >= 4000) {
+		if (i >= polls) {
 			put("ack_lines: no ack\n", 18);
 			return 3;
 		}
