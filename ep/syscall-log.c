@@ -944,8 +944,13 @@ ep_log_ends_known(const struct ep_log *log, uint64_t k)
 
 		/* only a thread's last end waits for what follows it, unless
 		 * the TP run told it */
-		if (lt->end_pending && !lt->end_hinted && lt->nends && lt->ends[lt->nends - 1].k == k)
+		if (lt->end_pending && !lt->end_hinted && lt->nends && lt->ends[lt->nends - 1].k == k) {
+			log_debug("end of epoch %" PRIu64 " in thread %d not known yet: %s (its call %ld)",
+				  k - 1, lt->tid, lt->end_before ? "held at a call's entry, which one not told"
+								 : "in a call, its exit not logged",
+				  lt->last_nr);
 			return ep_log_whole(log);
+		}
 	}
 	return true;
 }

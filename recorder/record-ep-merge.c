@@ -13,6 +13,11 @@
  * diverge on purpose at the end of epoch K (the first checked from K on),
  * merges every divergence into its checkpoint's copy and checks the epoch
  * again: it must then verify (UPRR_EP_DIVERGE=merge: the merges alone).
+ * UPRR_EP_DIVERGE=K:live[:0xADDR] makes the TP run diverge instead, as a
+ * race would: under lock-step, with the TP run held at the end of epoch K
+ * (the first checked from K on), a byte is changed in its process and in
+ * checkpoint k's copy; the check diverges there and the rollback (the
+ * real one, rollback_live()) takes the TP run back to the EP run's state.
  */
 #define LOG_PREFIX "record"
 #include <errno.h>
@@ -93,10 +98,92 @@ force_parse(struct rec_ep_force *f)
 		return;
 	}
 	f->on = true;
+	if (*end == ':' && strncmp(end + 1, "live", 4) == 0 && (!end[5] || end[5] == ':')) {
+		f->live = true;
+		end += 5;
+	}
 	if (*end == ':')
 		snprintf(f->where, sizeof(f->where), "%s", end + 1);
+	if (f->live && f->where[0] && strncmp(f->where, "0x", 2) != 0) {
+		log_warn("UPRR_EP_DIVERGE=%s: K:live takes an address only (K:live:0xADDR); ignored", s);
+		f->on = false;
+		return;
+	}
 	if (f->where[0] && strcmp(f->where, "map") != 0 && !strncmp(f->where, "0x", 2))
 		f->addr = strtoull(f->where, NULL, 16);
+}
+
+/* The first byte the check compares of the pages B wrote (0: none). */
+static uint64_t
+first_compared(const struct rec_ep_pair *p)
+{
+	for (size_t i = 0; i < p->all.n; i++)
+		for (uint64_t a = p->all.v[i].addr; a < p->all.v[i].addr + p->all.v[i].len; a++)
+			if (!left_out(p, a))
+				return a;
+	return 0;
+}
+
+/* Count the page of @addr as written by B, whatever the dirty log says. */
+static int
+mark_written(struct rec_ep_pair *p, uint64_t addr)
+{
+	struct dirty_pages one = { 0 }, u = { 0 };
+	struct checkpoint_range page = { addr & ~(uint64_t)(DIRTY_PAGE - 1), DIRTY_PAGE };
+
+	one.v = &page;
+	one.n = 1;
+	if (dirty_pages_union(&p->all, &one, &u) < 0)
+		return -ENOMEM;
+	dirty_pages_fini(&p->all);
+	p->all = u;
+	return 0;
+}
+
+/*
+ * UPRR_EP_DIVERGE=K:live[:0xADDR]: the TP run diverges, as a race would
+ * make it: the byte (ADDR, else the first the check compares) changed in
+ * the TP run's process, held at checkpoint k (lock-step, the check at once),
+ * and in that checkpoint's copy. Nothing is taken back: the check finds the
+ * difference, and the rollback into the copy and then the TP run's process
+ * (rollback_live()) puts the EP run's byte back; refused, the TP run goes on
+ * with the changed byte.
+ */
+static int
+force_live(struct recorder *rec, struct rec_ep_pair *p)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_force *f = &ep->force;
+	_cleanup_close_ int live = -1;
+	uint8_t byte;
+	int r;
+
+	if (!p->copy || !ep->follow || !ep->follow->stands_at ||
+	    !ep->follow->stands_at(ep->follow->arg, ep->k)) {
+		log_info("UPRR_EP_DIVERGE: epoch %" PRIu64 ": the TP run does not stand at its end, "
+			 "nothing changed (the next epoch)", ep->k - 1);
+		return 0;
+	}
+	f->done = true;
+	if (!f->addr)
+		f->addr = first_compared(p);
+	live = tracee_open_mem(p->log_pid);
+	if (!f->addr || live < 0 || (r = tracee_read(p->log_pid, f->addr, &byte, 1)) < 0) {
+		log_warn("UPRR_EP_DIVERGE: no byte to change at %#" PRIx64 " in the TP run's process %d",
+			 f->addr, p->log_pid);
+		return 0;
+	}
+	f->old = byte;
+	byte ^= 0x5a;
+	r = tracee_write(live, f->addr, &byte, 1);
+	if (r >= 0)
+		r = tracee_write(checkpoint_copy_mem(p->copy), f->addr, &byte, 1);
+	if (r < 0)
+		return r;
+	log_info("UPRR_EP_DIVERGE: epoch %" PRIu64 ": byte %#" PRIx64 " of the TP run's process %d "
+		 "and of checkpoint %" PRIu64 "'s copy 0x%02x, was 0x%02x",
+		 ep->k - 1, f->addr, p->log_pid, ep->k, byte, (unsigned)f->old);
+	return mark_written(p, f->addr);
 }
 
 int
@@ -113,6 +200,8 @@ rec_ep_force_apply(struct recorder *rec, struct rec_ep_pair *p)
 	f->applied = false;
 	if (!f->on || f->done || ep->k - 1 < f->epoch)
 		return 0;
+	if (f->live)
+		return force_live(rec, p);
 	f->done = true;
 	f->applied = true;
 	f->pid = p->b.pid;
@@ -152,14 +241,8 @@ rec_ep_force_apply(struct recorder *rec, struct rec_ep_pair *p)
 			 ep->k - 1, f->where, f->tid, *reg, f->old);
 		return tracee_set_regs(f->tid, &regs);
 	}
-	if (!f->addr) {
-		/* the first byte the check compares of the pages B wrote */
-		for (size_t i = 0; i < p->all.n && !f->addr; i++)
-			for (uint64_t a = p->all.v[i].addr; a < p->all.v[i].addr + p->all.v[i].len && !f->addr;
-			     a++)
-				if (!left_out(p, a))
-					f->addr = a;
-	}
+	if (!f->addr)
+		f->addr = first_compared(p);
 	if (!f->addr || (r = tracee_read(f->pid, f->addr, &byte, 1)) < 0) {
 		log_warn("UPRR_EP_DIVERGE: no byte to change at %#" PRIx64, f->addr);
 		f->applied = false;
@@ -175,18 +258,7 @@ rec_ep_force_apply(struct recorder *rec, struct rec_ep_pair *p)
 	log_info("UPRR_EP_DIVERGE: epoch %" PRIu64 ": byte %#" PRIx64 " of process %d 0x%02x, was 0x%02x",
 		 ep->k - 1, f->addr, f->pid, byte, (unsigned)f->old);
 	/* the page is written, whatever the dirty log says */
-	{
-		struct dirty_pages one = { 0 }, u = { 0 };
-		struct checkpoint_range page = { f->addr & ~(uint64_t)(DIRTY_PAGE - 1), DIRTY_PAGE };
-
-		one.v = &page;
-		one.n = 1;
-		if (dirty_pages_union(&p->all, &one, &u) < 0)
-			return -ENOMEM;
-		dirty_pages_fini(&p->all);
-		p->all = u;
-	}
-	return 0;
+	return mark_written(p, f->addr);
 }
 
 void
@@ -492,6 +564,15 @@ rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_diver
 		 (double)m.total_ns / 1e6);
 }
 
+/* UPRR_EP_ROLLBACK=0 (a testing aid): no rollback. */
+static bool
+rollback_off(void)
+{
+	const char *s = getenv("UPRR_EP_ROLLBACK");
+
+	return s && strcmp(s, "0") == 0;
+}
+
 void
 rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d)
 {
@@ -503,17 +584,25 @@ rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_div
 
 	ep->go_on = false;
 	force_parse(&ep->force);
+	if (!ep->force.on && rollback_off()) {
+		/* a testing aid: the TP run goes on as it diverged, later
+		 * epochs not checked (what a racy TP run did before rollback) */
+		snprintf(m.what, sizeof(m.what), "%s", "rollback turned off (UPRR_EP_ROLLBACK=0)");
+		refused(ep, &m);
+		return;
+	}
 	/* lock-step: the TP run stands at this epoch's end, its processes
 	 * the target (into the copy first, checked again: the merge is
 	 * right, then into them) */
-	if (!ep->force.on && ep->follow && ep->follow->stands_at &&
+	if ((!ep->force.on || ep->force.live) && ep->follow && ep->follow->stands_at &&
 	    ep->follow->stands_at(ep->follow->arg, ep->k) && p->copy) {
 		rollback_live(rec, p, d);
 		return;
 	}
-	if (!ep->force.on && ep->follow && ep->follow->stands_at) {
+	if ((!ep->force.on || ep->force.live) && ep->follow && ep->follow->stands_at) {
 		snprintf(m.what, sizeof(m.what), "the TP run went on past checkpoint %" PRIu64
-			 " before the check (its end in a buffered call, or a call that had ended)",
+			 " before the check (where a thread stood at the end was told by the next "
+			 "epoch's events)",
 			 ep->k);
 		refused(ep, &m);
 		return;

@@ -376,6 +376,12 @@ resume_all(struct recorder *rec)
 		t->epoch_held = false;
 		t->epoch_at_entry = false;
 		t->epoch_seek = false;
+		if (t->epoch_exit_logged) {
+			/* its exit taken (log_ended_exits()): RT_HELD, the
+			 * loop lets it go */
+			t->epoch_exit_logged = false;
+			continue;
+		}
 		if (!held || t->tp_status_due)
 			continue;
 		rec_resume(t, t->epoch_in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, 0);
@@ -674,6 +680,41 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 	}
 }
 
+/*
+ * Lock-step: a thread held at the exit of a call that had ended when the
+ * end came (in_call_hint() 2) stands after that exit in the copy, which its
+ * exit's result and bytes tell: logged here, after its end, before the step
+ * (the loop would take it only once every thread goes on), so that the EP
+ * run knows where the thread stands and has the exit's result at once
+ * (ep/syscall-log.c settle_end(): EP_END_EXIT). The copies are taken: what
+ * the exit's handling does to the thread comes after them, as it did when
+ * the loop took the exit later. The thread stays at its exit stop (RT_HELD)
+ * until the end is over.
+ */
+static void
+log_ended_exits(struct recorder *rec)
+{
+	_cleanup_free_ pid_t *tids = malloc(MAX(rec->nthreads, 1u) * sizeof(*tids));
+	size_t n = 0;
+
+	if (!tids)
+		return; /* told later, by the loop */
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].epoch_held && in_call_hint(&rec->threads[i]) == 2)
+			tids[n++] = rec->threads[i].tid;
+	for (size_t i = 0; i < n && !rec->done; i++) {
+		struct rthread *t = rec_find_thread(rec, tids[i]);
+
+		if (!t || !t->tp_status_due || t->state != RT_IN_SYSCALL)
+			continue;
+		t->tp_status_due = false;
+		t->epoch_exit_logged = true;
+		rec_on_wakeup(rec, t);
+		rec_on_syscall_exit(rec, t);
+		rec->epochs.exits_logged++;
+	}
+}
+
 /* A checkpoint taken, until handed over. */
 struct kept {
 	pid_t pid;
@@ -848,6 +889,7 @@ take_end(struct recorder *rec)
 		 * here, checkpoint k kept and the log flushed */
 		hand_over(rec, kept, nkept);
 		nkept = 0;
+		log_ended_exits(rec);
 		step(rec);
 	}
 	resume_all(rec);
@@ -1169,11 +1211,13 @@ rec_epoch_log_stats(const struct recorder *rec)
 	log_info("ends at syscalls: %" PRIu64 " taken, %" PRIu64 " given up (a thread reached no "
 		 "syscall in %" PRIu64 " ms: %" PRIu64 " us lost on average)%s; %" PRIu64 " threads let go "
 		 "to their next syscall (%" PRIu64 " of them held blocked in a call on the way), %" PRIu64
+		 " exits of calls that had ended logged at their end, %" PRIu64
 		 " threads' ends in user code; the end due to every "
 		 "thread at a syscall: mean %" PRIu64 " us, max %" PRIu64 " us",
 		 e->k, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
 		 e->given_up ? e->given_up_ns / e->given_up / 1000 : 0,
-		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked, e->user_ends,
+		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked, e->exits_logged,
+		 e->user_ends,
 		 e->reach_ns / ends / 1000, e->reach_max_ns / 1000);
 	log_info("of the pauses: copying %" PRIu64 " us, dirty logs %" PRIu64 " us on average; "
 		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,

@@ -448,6 +448,8 @@ struct rthread {
 				       * entry goes on (rec_entry_tail()) when let go */
 	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
 				       * exit (RT_HELD) */
+	bool ep_entry_written;	      /* EP run, ep_reentry: its entry's event
+				       * written when it parked */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
@@ -543,6 +545,9 @@ struct rthread {
 	bool epoch_in_syscall;	      /* in its syscall, not in user code */
 	bool epoch_at_entry;	      /* at a traced syscall's entry, not entered */
 	bool epoch_seek;	      /* let go to its next traced syscall's entry */
+	bool epoch_exit_logged;	      /* held at the exit of a call that had ended,
+				       * that exit logged at the end (lock-step): the
+				       * loop lets it go (RT_HELD) */
 };
 
 /* The syscall buffer's recorder state (syscallbuf.c). */
@@ -651,6 +656,8 @@ struct rec_epochs {
 				 * time (EPOCH_GATHER_NS) */
 	uint64_t sought;	/* threads let go to their next syscall (sum) */
 	uint64_t held_blocked;	/* of those, held blocked in a call on the way */
+	uint64_t exits_logged;	/* exits of calls that had ended, logged at
+				 * their end (lock-step: log_ended_exits()) */
 	uint64_t user_ends;	/* threads' ends in user code (anywhere only) */
 	uint64_t reach_ns, reach_max_ns; /* ends taken: tick to every thread at
 				 * a syscall (sum, max) */
@@ -1391,7 +1398,7 @@ struct ep_shared {
 	int fd;		 /* uprr's */
 };
 
-/* The test switch UPRR_EP_DIVERGE=K[:WHERE] (record-ep-merge.c). */
+/* The test switch UPRR_EP_DIVERGE=K[:WHERE] or K:live[:0xADDR] (record-ep-merge.c). */
 struct rec_ep_force {
 	bool parsed, on;
 	uint64_t epoch;	 /* K */
@@ -1403,6 +1410,9 @@ struct rec_ep_force {
 	pid_t tid;	 /* or the thread whose register */
 	uint64_t old;	 /* the byte's or register's value */
 	uint64_t map;	 /* or the page mapped in the copy */
+	bool live;	 /* K:live[:0xADDR]: the byte changed in the TP run's
+			  * process and checkpoint k's copy (lock-step: the
+			  * TP run rolled back to the EP run's state) */
 };
 
 struct rec_ep {

@@ -611,6 +611,12 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 			return;
 		}
 	}
+	if (t->epoch_exit_logged) {
+		/* logged at an epoch's end (record-epoch.c): it stands
+		 * there until the end is over, then the loop lets it go */
+		t->state = RT_HELD;
+		return;
+	}
 	rec_resume_user(rec, t, 0, NULL);
 }
 
@@ -814,12 +820,6 @@ rec_entry_tail(struct recorder *rec, struct rthread *t)
 	r = rec->ep ? rec_ep_entry(rec, t, nblobs) : 0;
 	if (r < 0)
 		return;
-	if (r > 0) {
-		/* parked at its epoch's end before the log had this call
-		 * (lock-step): it comes here again when let go */
-		t->ep_reentry = true;
-		return;
-	}
 	rec_event_init(&ev, TRACE_EV_SYSCALL_ENTRY, t->tid);
 	ev.nvalues = 7;
 	ev.values[0] = t->nr;
@@ -827,7 +827,24 @@ rec_entry_tail(struct recorder *rec, struct rthread *t)
 	rec_event_set_regs(&ev, &t->regs);
 	ev.nblobs = nblobs;
 	ev.blobs = rec->blobs;
-	if (rec_write_event(rec, &ev) < 0)
+	if (r > 0) {
+		/* parked at its epoch's end before the log had this call
+		 * (lock-step): it comes here again when let go. Its event goes
+		 * now, where its user code ran up to it: the replay runs each
+		 * thread to its next event in the trace's order, and written
+		 * when let go, after the events of a thread whose user code
+		 * ran after this one's (a lock it released), that thread's
+		 * replay found the lock not released ("expected syscall
+		 * clock_nanosleep, got futex": tp_rollback, 1 replay in 4, most
+		 * with every verdict at once) */
+		t->ep_reentry = true;
+		if (!t->ep_entry_written && rec_write_event(rec, &ev) == 0)
+			t->ep_entry_written = true;
+		return;
+	}
+	if (t->ep_entry_written)
+		t->ep_entry_written = false; /* written when it parked */
+	else if (rec_write_event(rec, &ev) < 0)
 		return;
 	if (!rec_ptrace_entry_stop(rec, t))
 		rec_after_entry(rec, t);

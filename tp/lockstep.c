@@ -60,7 +60,7 @@ tp_lockstep_on_verdict(const struct tp_lockstep_stand *s)
 {
 	if (s->verdict != 0)
 		return;
-	log_debug("epoch %" PRIu64 " diverged (%s): no merge is wired, the TP run goes on from "
+	log_debug("epoch %" PRIu64 " diverged (%s), not rolled back: the TP run goes on from "
 		  "checkpoint %" PRIu64 " (%zu threads) as it is", s->k - 1, s->why, s->tp_k, s->tp_n);
 }
 
@@ -286,8 +286,8 @@ verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const 
 		ls->fig.rollbacks++;
 	if (v == 0 && !ls->said_diverged) {
 		ls->said_diverged = true;
-		log_warn("epoch %" PRIu64 " diverged: its output is released all the same (nothing "
-			 "rolls the TP run back yet)", k - 1);
+		log_warn("epoch %" PRIu64 " diverged and was not rolled back: its output is released "
+			 "all the same", k - 1);
 	}
 	/* checkpoint k ends epoch k - 1: what the TP run held until then
 	 * (tagged with the checkpoints taken before it) goes out */

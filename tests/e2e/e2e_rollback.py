@@ -148,3 +148,53 @@ def c_tp_rollback_race(h):
             raise Fail(f'{copied} pages copied, expected the counter\'s alone:\n' + text)
         return
     raise Fail('no epoch of tp_race diverged at its counter in 6 recordings')
+
+
+@case('tp-rollback-live')
+def c_tp_rollback_live(h):
+    """Rollback with kernel state, for an end-of-epoch divergence (issue
+    15's test): tests/progs/rollback_io reads a file and a pipe a thread
+    fills and appends a line per chunk to a file, over about 7 epochs of
+    --epoch=20. UPRR_EP_DIVERGE=3:live:ADDR changes a byte of its state in
+    the TP run (and checkpoint 4's copy) while it stands at epoch 3's end:
+    the check diverges there, the TP run is rolled back to the EP run's
+    state and goes on. The file's lines, what it read and its output are a
+    native run's (without the rollback, every line after epoch 3 differs);
+    uprr info counts 1 diverged, 1 rollback verified again, none refused;
+    later epochs verify; the trace replays as recorded."""
+    data = bytes((i * 131 + 17) & 0xff for i in range(20000))
+    infile = os.path.join(h.tmp, 'rollback-in.bin')
+    with open(infile, 'wb') as f:
+        f.write(data)
+    outs = {k: os.path.join(h.tmp, f'rollback-out-{k}.txt') for k in ('native', 'plain', 'live')}
+    argv = lambda k: [h.prog('rollback_io'), infile, outs[k]]
+    native = native_run(argv('native'), 'rollback_io', cwd=h.tmp)
+    # where its state is (no address randomization under uprr)
+    _, plain = h.record(argv('plain'), name='rollback-io-plain', options=['--mode=tp', '--epoch=20'],
+                        timeout=600)
+    m = re.search(rb'rollback_io: state at (0x[0-9a-f]+)', plain.stderr)
+    if not m:
+        raise Fail('rollback_io did not say where its state is:\n' + tail(plain.stderr))
+    env = dict(os.environ, UPRR_EP_DIVERGE='3:live:' + m.group(1).decode())
+    trace, rec = h.record(argv('live'), name='rollback-io-live', options=['--mode=tp', '--epoch=20'],
+                          timeout=600, env=env)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    with open(outs['native'], 'rb') as a, open(outs['live'], 'rb') as b:
+        compare_bytes(a.read(), b.read(), 'the file appended to', 'the native run', 'the recording')
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    epochs, verified, diverged, _ = epoch_counts(text)
+    rb = ROLLBACKS_RE.search(text)
+    if not rb:
+        raise Fail('uprr info does not count the rollbacks:\n' + text)
+    rollbacks, again_ok, again_bad, refused = (int(x) for x in rb.groups()[:4])
+    for line in text.splitlines():
+        if line.startswith(('epoch checks:', 'divergence:', 'rollbacks:', 'no rollback:')):
+            log('  ' + line)
+    if diverged != 1 or (rollbacks, again_ok, again_bad, refused) != (1, 1, 0, 0):
+        raise Fail('expected 1 divergence, rolled back and verified again, none refused:\n' + text)
+    if not re.search(r'^divergence: +epoch 3: .*memory: 1 of \d+ written pages differ, first at '
+                     + m.group(1).decode(), text, re.M):
+        raise Fail('the divergence is not the byte changed:\n' + text)
+    if verified < 2:
+        raise Fail(f'{verified} epochs verified: the checks did not go on after the rollback:\n' + text)
+    compare(rec, h.replay(trace))

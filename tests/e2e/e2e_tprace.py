@@ -22,8 +22,10 @@ then a prefix of the recording's (the TP run's, released).
 
 The tprace-rollback-* cases check what rollback must make true (the EP
 run's divergence rolled back, the recording going on to the program's
-end): they fail today and are NOT registered in tests/e2e/meson.build; run
-them by hand (`e2e.py ... tprace-rollback-tp_race`).
+end). tprace-rollback-tp_race is registered (lock-step verdicts at the
+epoch's own end, doc/uniparallel.md); the others are NOT registered in
+tests/e2e/meson.build yet; run them by hand (`e2e.py ...
+tprace-rollback-racy_crash`).
 
 e2e.py imports this module after its own cases.
 """
@@ -228,7 +230,7 @@ def c_tprace_crash(h):
         compare(rec, h.replay(trace))
 
 
-# ---- what rollback must make true (not in meson yet: they fail today) ----
+# ---- what rollback must make true (tp_race's in meson) ----
 # (racy_compute has none: its race shows in its output only, which the EP
 # run's bytes replace; order_violation's bug does not show)
 
@@ -252,6 +254,16 @@ def rollback_case(h, prog, statuses, tries=6):
         m = ROLLBACKS_RE.search(text)
         if not m:
             raise Fail('uprr info does not count rollbacks ("rollbacks: N"):\n' + text)
+        # every divergence rolled back and verified when checked again,
+        # none refused
+        n = int(m.group(1))
+        again = re.search(r'^rollbacks: +\d+ \((\d+) checked again: verified, (\d+) still '
+                          r'diverged; (\d+) refused\)', text, re.M)
+        _, _, diverged, _ = epoch_counts(text)
+        if not again or int(again.group(1)) != n or int(again.group(2)) or int(again.group(3)):
+            raise Fail('a divergence was not rolled back and verified:\n' + text)
+        if diverged != n:
+            raise Fail(f'{diverged} epochs diverged, {n} rolled back:\n' + text)
         compare(rec, h.replay(trace))
         if int(m.group(1)) >= 1:
             log(f'  {prog}: {m.group(1)} rollbacks, {end}')

@@ -6,6 +6,8 @@ what a followed hand-off costs.
 e2e.py imports this module after its own cases.
 """
 
+import os
+
 from e2e import Fail, case, compare_bytes, log, native_run, run
 
 TP = ['--mode=tp']
@@ -23,12 +25,15 @@ def c_tp_sync_diverge_epochs(h):
     --parallel=2 -S 64M with --epoch=100 did, 3 runs in 4, its merge tree's
     race; the last thing `-vv` showed was the two threads' futex calls in
     libuprr-sync, by turns). Up to 8 recordings, as the TP run may lose no
-    increment; each must end within 60 s."""
+    increment; each must end within 60 s. With rollback turned off
+    (UPRR_EP_ROLLBACK=0): an epoch's end check would roll the TP run's lost
+    increments back to the EP run's count, and the branch would agree."""
     argv = [h.prog('tp_race'), '2000', '0', 'branch']
+    env = dict(os.environ, UPRR_EP_ROLLBACK='0')
     for attempt in range(8):
         trace = h.new_trace_path(f'tp_race-branch-epochs-{attempt}')
         r = run([h.uprr, 'record', '-o', trace] + TP + ['--epoch=10', '--'] + argv, timeout=60,
-                what='uprr record (it must end: uprr never hangs)', cwd=h.tmp)
+                what='uprr record (it must end: uprr never hangs)', cwd=h.tmp, env=env)
         err = r.stderr.decode(errors='replace')
         if r.status == 0:
             log(f'  attempt {attempt + 1}: the TP run lost no increment; recording again')

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * For the rollback of the TP run at an end-of-epoch divergence
+ * (doc/uniparallel.md, "Divergence and rollback"; e2e tp-rollback-live):
+ * a thread writes chunks into a pipe; the main thread reads each chunk from
+ * it and one from a file, folds both into a global state, sleeps 2 ms and
+ * appends a line with the state to a file. UPRR_EP_DIVERGE=K:live:ADDR
+ * changes a byte of that state in the TP run at epoch K's end: rolled back,
+ * the TP run goes on from the EP run's state, and the lines appended and
+ * the bytes read are a native run's.
+ *
+ * Prints the state's address to stderr (the same in every recording: uprr
+ * turns address randomization off), and to stdout what it read and the
+ * final state.
+ * Usage: rollback_io INFILE OUTFILE [CHUNKS]
+ */
+#include <fcntl.h>
+#include <pthread.h>
+
+#include "progs.h"
+
+#define CHUNK 256
+
+static volatile uint64_t g_state = 0xcbf29ce484222325ull;
+static int g_pipe[2];
+static long g_chunks = 60;
+
+static void *
+writer_main(void *arg)
+{
+	struct timespec ms = { 0, 1000000 };
+	unsigned char buf[CHUNK];
+
+	(void)arg;
+	for (long i = 0; i < g_chunks; i++) {
+		for (int j = 0; j < CHUNK; j++)
+			buf[j] = (unsigned char)(i * 31 + j * 7);
+		if (write(g_pipe[1], buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+			die("write pipe: %s", strerror(errno));
+		nanosleep(&ms, NULL);
+	}
+	close(g_pipe[1]);
+	return NULL;
+}
+
+/* Read @len bytes of @fd into @buf: the count read (short at EOF). */
+static size_t
+read_full(int fd, unsigned char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = read(fd, buf + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			die("read: %s", strerror(errno));
+		if (!n)
+			break;
+		off += (size_t)n;
+	}
+	return off;
+}
+
+static void
+fold(const unsigned char *buf, size_t n)
+{
+	uint64_t s = g_state;
+
+	for (size_t i = 0; i < n; i++)
+		s = (s ^ buf[i]) * 0x100000001b3ull;
+	g_state = s;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct timespec ms2 = { 0, 2000000 };
+	unsigned char buf[CHUNK];
+	size_t from_file = 0, from_pipe = 0;
+	pthread_t th;
+	int in, out;
+
+	if (argc < 3)
+		die("usage: rollback_io INFILE OUTFILE [CHUNKS]");
+	if (argc > 3)
+		g_chunks = atol(argv[3]);
+	in = open(argv[1], O_RDONLY | O_CLOEXEC);
+	out = open(argv[2], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (in < 0 || out < 0)
+		die("open: %s", strerror(errno));
+	if (pipe(g_pipe) < 0)
+		die("pipe: %s", strerror(errno));
+	fprintf(stderr, "rollback_io: state at %p\n", (void *)&g_state);
+	if (pthread_create(&th, NULL, writer_main, NULL) != 0)
+		die("pthread_create failed");
+	for (long i = 0; i < g_chunks; i++) {
+		char line[64];
+		size_t n = read_full(g_pipe[0], buf, sizeof(buf));
+		int len;
+
+		from_pipe += n;
+		fold(buf, n);
+		n = read_full(in, buf, sizeof(buf));
+		from_file += n;
+		fold(buf, n);
+		nanosleep(&ms2, NULL);
+		len = snprintf(line, sizeof(line), "chunk %ld: %016llx\n", i, (unsigned long long)g_state);
+		if (write(out, line, (size_t)len) != len)
+			die("write %s: %s", argv[2], strerror(errno));
+	}
+	pthread_join(th, NULL);
+	say("rollback_io: %zu bytes from the file, %zu from the pipe, state %016llx\n", from_file, from_pipe,
+	    (unsigned long long)g_state);
+	return 0;
+}
