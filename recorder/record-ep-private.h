@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The recorder's EP knob (doc/uniparallel.md, "EP runs"): an EP run's state
+ * and the functions of record-ep.c, record-ep-check.c, record-ep-merge.c
+ * and record-ep-sb.c. Part of record-private.h, which includes it at its
+ * end (it uses struct recorder and struct rthread): include that one.
+ */
+#pragma once
+
+/* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
+
+/* A kept file of the log opened in a process of the EP run for its
+ * mappings (the fd stays open, as replay's do). */
+struct ep_file {
+	pid_t tgid;
+	uint32_t id;	/* a shared one: the file's first version */
+	int fd;
+	bool shared;	/* the fd of an ep_shared's memfd */
+};
+
+/* A file an EP run maps shared (MAP_SHARED): one memfd of uprr's that
+ * every process's mapping of it maps, as replay has (replay/syscalls.c,
+ * shared_file()). */
+struct ep_shared {
+	uint32_t first;	 /* the file's first version in the log */
+	uint32_t loaded; /* the version it holds */
+	int fd;		 /* uprr's */
+};
+
+/* The test switch UPRR_EP_DIVERGE=K[:WHERE] or K:live[:0xADDR] (record-ep-merge.c). */
+struct rec_ep_force {
+	bool parsed, on;
+	uint64_t epoch;	 /* K */
+	char where[32];	 /* WHERE */
+	bool done;	 /* made once */
+	bool applied;	 /* made in the check under way, to be taken back */
+	pid_t pid;	 /* the EP process changed */
+	uint64_t addr;	 /* the byte changed */
+	pid_t tid;	 /* or the thread whose register */
+	uint64_t old;	 /* the byte's or register's value */
+	uint64_t map;	 /* or the page mapped in the copy */
+	bool live;	 /* K:live[:0xADDR]: the byte changed in the TP run's
+			  * process and checkpoint k's copy (lock-step: the
+			  * TP run rolled back to the EP run's state) */
+};
+
+struct rec_ep {
+	struct ep_log *log;
+	const char *sync_log;	/* rec_options.ep_sync_log */
+	const struct rec_output_holder *output; /* rec_options.ep_output */
+	uint64_t replaced;	/* held writes whose bytes this run replaced */
+	struct ep_file *files;
+	size_t nfiles, files_cap;
+	struct ep_shared *shared;
+	size_t nshared, shared_cap;
+	/* the epochs' checks (rec_ep_park()) */
+	const struct rec_ep_checkpoints *ckpts; /* NULL: none */
+	struct rec_ep_verdicts *verdicts; /* rec_options.ep_verdicts, or own */
+	struct rec_ep_verdicts own;
+	uint64_t k;		/* the checkpoint that ends the epoch run now, 0: none */
+	bool diverged;		/* an epoch diverged: the later ones are not checked */
+	bool sb;			/* the EP run runs the syscall buffer's library (rec_ep_sb_wanted()) */
+	uint64_t progress;	/* syscall entries so far (a stall's measure) */
+	uint64_t stall_ns;	/* when nothing could run with threads parked, 0: */
+	uint64_t stall_progress; /* and progress then */
+	uint64_t stuck_ns;	/* when every thread was found waiting for another, 0: */
+	uint64_t stuck_events;	/* and the events written then (rec_ep_stuck()) */
+	unsigned stall_rounds;	/* lock-step: times the TP run went on since */
+	bool started;		/* the first epoch was chosen */
+	const struct rec_ep_follow *follow; /* rec_options.ep_follow, or NULL */
+	uint64_t last_k;	/* the checkpoint of the last epoch checked, 0: none */
+	/* what soft ticks' patches of this run wrote (rec_ep_note_patch()) */
+	struct ep_patched *patched;
+	size_t npatched, patched_cap;
+	/* the stacks of threads gone, below their frames (rec_ep_note_exit()) */
+	struct ep_patched *dead;
+	size_t ndead, dead_cap;
+	struct rec_ep_force force; /* UPRR_EP_DIVERGE */
+	bool go_on;		   /* the divergence was rolled back whole (rec_ep_rollback()) */
+	bool rolled;		   /* this epoch's divergence was merged into the TP
+				    * run's processes (lock-step: verdict 3) */
+};
+
+/* Memory of process @tgid that the EP run's own code patches wrote: a
+ * stub area, the code bytes that jump there. */
+struct ep_patched {
+	pid_t tgid;
+	uint64_t addr, len;
+};
+
+
+/** Read the log in trace @dir (ep/ep.h) that the syscalls will be
+ * answered from, whose program must be executable @exe, byte for byte;
+ * @sync_log (or NULL): the synchronization-order log the log's run mapped
+ * (rec_options.ep_sync_log). Returns 0 or -errno, having said why. */
+int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log,
+		const struct rec_ep_follow *follow) _wur_;
+/** An EP run whose log still grows (rec_options.ep_follow) and holds
+ * nothing more it can go on with: the TP run goes on to its next epoch end
+ * (lock-step), and what it logged meanwhile is read. False when nothing
+ * more will come (no such log, the log whole, the recording stopped). */
+bool rec_ep_more(struct recorder *rec, const char *why);
+/** An EP run with nothing to run (every thread parked, blocked or waiting
+ * for the order) whose log still grows: rec_ep_more(). True if it was
+ * called. */
+bool rec_ep_follow_idle(struct recorder *rec);
+/** An EP run's thread at the entry of libuprr-sync's wait for a record
+ * the TP run has not written yet (UPRR_SYNC_WAIT_MAGIC, lock-step): the TP
+ * run goes on (rec_ep_more()), and the call is skipped, returning 0, with
+ * no event (its replay never waits there). True if it was that call. */
+bool rec_ep_sync_wait(struct recorder *rec, struct rthread *t);
+/** @t, stopped by rec_ep_sync_wait(), picked to run: it goes on (its
+ * call skipped) and looks at the log again. */
+void rec_ep_sync_resume(struct recorder *rec, struct rthread *t);
+/** The ranges (pairs: start, end) where an EP run's program will map what the
+ * log's did, which uprr's own mappings (stub areas) must leave free, into
+ * *@ret_n; NULL and 0 when the recording is not an EP run. */
+const uint64_t *rec_ep_reserved(const struct recorder *rec, size_t *ret_n);
+/** The program started as @root is the log's first process. Returns 0 or
+ * -ENOMEM. */
+int rec_ep_start(struct recorder *rec, pid_t root) _wur_;
+/** At the first exec of an EP run (@t stopped there, its stack ending at
+ * @stack_end): the program starts with the log's initial stack (argv,
+ * environment, auxv, AT_RANDOM bytes) and registers, into @regs, as replay
+ * starts it. Returns 0 or -errno. */
+int rec_ep_initial_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+			 uint64_t stack_end) _wur_;
+/* EP run: a later exec of @t (its new image at @stack_end): the log's
+ * process must exec the same executable (else a divergence); its stack and
+ * registers become the log's image of that exec. Returns 0 or -errno. */
+int rec_ep_exec_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+		      uint64_t stack_end) _wur_;
+/** Free the EP state (none accepted). */
+void rec_ep_free(struct recorder *rec);
+/** At @t's syscall entry, its @nblobs passed-out ranges in rec->blobs:
+ * take its thread's next call of the log and compare; -1 at a divergence
+ * (the recording stops). */
+int rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs) _wur_;
+/** Issue @t's syscall as an EP run does: answered from the log (true), or
+ * prepared to run in the kernel (false: the caller runs it). */
+bool rec_ep_issue(struct recorder *rec, struct rthread *t);
+/** At the exit stop of @t's syscall (t->regs read): one the kernel ran
+ * returns the log's result and outputs; -1 at a divergence. */
+int rec_ep_exit(struct recorder *rec, struct rthread *t) _wur_;
+/** At the exit of @t's syscall, before its event @ev (values[0], [1] set)
+ * is written: for a call answered from the log, what the log's exit event
+ * said of where its bytes went (values[2]) and the bytes not in memory
+ * (TRACE_EV_OUTPUT events, written now). Returns false for a call that
+ * ran here: the recorder sees for itself. */
+bool rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_event *ev);
+/** @parent's clone created thread @child: it is the log's thread that call
+ * created, whose id the kernel's tid words hold. -1 at a divergence. */
+int rec_ep_clone(struct recorder *rec, const struct rthread *parent, const struct rthread *child) _wur_;
+/** Name the threads of event @ev by the log's ids. */
+void rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev);
+
+/* EP run: at @t's syscall exit, once the recorder has noted what it sent
+ * (rec_note_sent_blocked(): the fds of a call answered from the log are
+ * the log's), raise the signals the log delivered after that call. */
+void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
+/* EP run: @t, at the entry of an exec its log's process made, execs the
+ * log's kept copy of the executable by its absolute path, as replay does.
+ * -1 at a divergence. */
+int rec_ep_exec(struct recorder *rec, struct rthread *t) _wur_;
+/* EP run: the log's first signal after @t's call, which was interrupted
+ * waiting with a temporary mask (sc_wait_mask()), was delivered (@how)
+ * under that mask, as the kernel delivers it: the thread's own mask comes
+ * back (sc_emulate_own_mask(), as replay does). Diverges if it cannot. */
+void rec_ep_wait_delivered(struct recorder *rec, struct rthread *t, enum tracee_delivery how);
+
+/* EP run: deliver the log's signal that came instead of @t's entering its
+ * syscall (TRACE_SIGNAL_AT_SYSCALL), as the recorder does a deferred one;
+ * true if it did (@t is at the syscall's seccomp stop). */
+bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
+
+/** EP run: @t ran an rdtsc or rdtscp (t->regs has this run's counter,
+ * @before its registers before): give it the log's values instead, as the
+ * log's thread read them in the same order. */
+void rec_ep_tsc(struct recorder *rec, struct rthread *t, const struct user_regs_struct *before);
+/** EP run: the TRACE_EV_PATCH @ev (soft ticks' counting code) is written:
+ * its stub area and the code it rewrote are the EP run's, left out of its
+ * checks. */
+void rec_ep_note_patch(struct recorder *rec, const struct trace_event *ev);
+/** Free what address space @sp holds for an EP run's checks. */
+void rec_ep_space_free(struct rspace *sp);
+/** EP run: check its epochs against @ckpts (NULL: none), the findings into
+ * @verdicts (NULL: kept to itself). */
+void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
+		   struct rec_ep_verdicts *verdicts);
+/** EP run with checkpoints (rec_options.ep_checkpoints): @t stands at the
+ * entry of its syscall, matched and recorded (@entry), or after its exit:
+ * if that is its end of the epoch being run, it is parked there (not
+ * runnable) until every thread reached its own, and the last one to
+ * arrive checks the epoch against its checkpoint. True if parked. */
+bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
+/** Lock-step: @t, at the entry of a call its log thread has not logged
+ * yet, stands at its end of the epoch checked now (the TP run said which
+ * call it would make there): parked (rec_ep_park()). */
+bool rec_ep_park_unlogged(struct recorder *rec, struct rthread *t);
+/** The rest of @t's syscall entry once it is known to be one (its
+ * outputs, the EP run's call, the event): rec_on_syscall_entry()'s, or
+ * again for a thread that rec_ep_park_unlogged() parked first. */
+void rec_entry_tail(struct recorder *rec, struct rthread *t);
+/** EP run: no thread is runnable. True if parked threads were let go
+ * (their epoch is not checked: the others never reached their ends);
+ * may set *@wait_ns to look again. */
+bool rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns);
+/* An EP run none of whose threads can run: whether every one has waited
+ * for EP_STUCK_NS in a futex wait (or a wait for a child) that only another
+ * of its threads could end (record-sched.c): then a divergence (the run
+ * did not make an operation the log's did, and cannot follow it), true.
+ * Else false, with *@wait_ns when to look again. */
+bool rec_ep_stuck(struct recorder *rec, uint64_t *wait_ns);
+/** EP run: its log. */
+struct ep_log *rec_ep_log(struct recorder *rec);
+
+/* What the check of one EP process against its checkpoint compares
+ * (record-ep-check.c), and what a rollback's merge writes (record-ep-merge.c):
+ * one list of pages, one of exclusions, one pairing of threads, for both. */
+struct rec_ep_pair {
+	struct ep_side a;	     /* A: the checkpoint copy */
+	struct ep_side b;	     /* B: the EP process; b.tids = tids */
+	pid_t log_pid;		     /* the log's id of the process */
+	struct checkpoint_copy *copy; /* A's copy */
+	pid_t *tids;		     /* B's threads, index for index with a.tids */
+	/* rec_ep_pair_check(): each of B's threads' registers as its copy's
+	 * stands (one at a syscall's entry rewound onto the instruction,
+	 * orig_rax -1; the arguments its call does not take as A's): what is
+	 * compared, and what a merge writes */
+	struct user_regs_struct *regs;
+	/* thread i: A's stands in a call the syscall buffer's library made
+	 * for it: its registers are A's (not compared, not merged) */
+	bool *library;
+	/* the ranges left out (uprr's own pages, stubs and patched code, the
+	 * buffer's pages, dead stacks and red zones, interrupted calls'
+	 * bytes): b.ignore */
+	struct checkpoint_range *ignore;
+	size_t nignore, ignore_cap;
+	struct ep_file_alias *aliases;
+	char (*paths)[PATH_MAX];
+	struct dirty_pages all;	       /* B's pages written (b.written) */
+	struct dirty_pages tp_written; /* A's (a.written, but when whole) */
+	bool whole;		       /* every writable page of B compared */
+};
+
+/* Build @p for EP process @tgid and its checkpoint ep->k (every thread
+ * parked). 0, -ENOENT (no copy), or -errno; rec_ep_pair_fini() either way. */
+int rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p) _wur_;
+/* Compare @p's sides (ep_check_divergence()) into @d, B's registers as its
+ * copy's stand (p->regs). 0 or -errno. */
+int rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_divergence *d) _wur_;
+void rec_ep_pair_fini(struct rec_ep_pair *p);
+
+/* ---- rollback of an end-of-epoch divergence (record-ep-merge.c) ---- */
+
+/* A stopped process that gets an EP process's state: its threads index
+ * for index with the pair's B (rec_ep_pair.tids). The TP run's own: the
+ * log's tid of a thread is its TP tid (rec_ep_tp_target()). A thread at
+ * a syscall-entry stop given registers with orig_rax -1 skips that call
+ * there and, rewound onto the instruction, makes it again once resumed. */
+struct rec_ep_target {
+	pid_t pid;
+	int memfd;	   /* its /proc/PID/mem, O_RDWR */
+	const pid_t *tids; /* each in a ptrace stop that takes PTRACE_SETREGS */
+	size_t ntids;
+	bool live;	   /* the TP run's own, held by its recorder at the
+			    * epoch's end: each thread keeps the stop it stands
+			    * in (rip, rax, orig_rax: what its recorder resumes
+			    * it from) and takes B's other registers, XSAVE
+			    * state and mask; one whose rip differs from B's is
+			    * refused */
+};
+
+/* The TP run's process of @p as a target (its pid and tids are the log's,
+ * ep_log_tid() of B's), its /proc/PID/mem @memfd; @tids: room for
+ * p->b.ntids; a live one (rec_ep_target.live): lock-step's rollback. */
+void rec_ep_tp_target(struct recorder *rec, const struct rec_ep_pair *p, int memfd, pid_t *tids,
+		      struct rec_ep_target *ret);
+
+/* What rec_ep_merge() did and cost, or why it did not. */
+struct rec_ep_merged {
+	uint64_t pages_compared, pages_copied;
+	unsigned threads;      /* whose registers, XSAVE state and mask were set */
+	unsigned threads_kept; /* in the buffer's library's frame in the copy: kept */
+	uint64_t pages_ns, threads_ns, total_ns;
+	char what[256]; /* on failure: one line */
+};
+
+/* Write into @t what the check of @p found different (@d): the pages of
+ * the union of both runs' written pages that differ, B's bytes but for the
+ * check's exclusions (kmerge_copy_pages()), then each thread's registers
+ * as p->regs has them, XSAVE state and signal mask
+ * (checkpoint_thread_set()). A mapping or thread-count difference is
+ * refused (-EOPNOTSUPP, @ret->what naming it) before anything changes.
+ * 0 or -errno (@t then partly written). */
+int rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_divergence *d,
+		 const struct rec_ep_target *t, struct rec_ep_merged *ret) _wur_;
+/* The check of @p diverged (@d): under UPRR_EP_DIVERGE, merge the EP
+ * process into its checkpoint's copy and check again (counted in the
+ * verdicts); sets ep->go_on when the checks may go on. */
+void rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_divergence *d);
+/* UPRR_EP_DIVERGE: change the EP process of @p (or its copy) before its
+ * check, once, at epoch K or the first checked after. 0 or -errno. */
+int rec_ep_force_apply(struct recorder *rec, struct rec_ep_pair *p) _wur_;
+/* Take back what rec_ep_force_apply() changed. */
+void rec_ep_force_undo(struct recorder *rec, struct rec_ep_pair *p);
+
+/* ---- an EP run's syscall buffer (record-ep-sb.c) ---- */
+
+/** Whether an EP run maps the syscall buffer: its log's run did (and
+ * UPRR_EP_SYSCALLBUF is not 0). */
+bool rec_ep_sb_wanted(struct recorder *rec);
+/* Thread @t enters exit(2): its stack below its frames is dead (the EP
+ * run's checks leave it out) */
+void rec_ep_note_exit(struct recorder *rec, const struct rthread *t);
+/** EP run: process @pid just got the library (replay mode, UPRR_CTL_EP):
+ * the end marker at the head of every buffer. 0 or -errno. */
+int rec_ep_sb_mapped(struct recorder *rec, pid_t pid) _wur_;
+/** EP run: @child is a new process (fork): its buffers are marked again,
+ * the records its parent's held are not its. */
+void rec_ep_sb_forked(struct recorder *rec, struct rthread *child);
+/** EP run: the flush of @t's buffer at @addr (rec_syscallbuf_flush()): the
+ * records its library consumed checked against the log's and taken from
+ * the log, a TRACE_EV_SYSCALLBUF in the log's form, the log's next records
+ * put in. 0, -EDOM at a divergence (said), or -errno. */
+int rec_ep_sb_flush(struct recorder *rec, struct rthread *t, uint64_t addr) _wur_;
+/** EP run: @t's traced call took the log's next call: the records after
+ * it go into its buffer. 0 or -errno. */
+int rec_ep_sb_taken(struct recorder *rec, struct rthread *t) _wur_;
+/** EP run: @parent's vfork created a child that runs on @parent's memory,
+ * its FS base the same: its buffer is @parent's (the same key). The records
+ * of @parent's put there are not the child's: the buffer gets the end
+ * marker, and @parent's records come back when its vfork returns
+ * (rec_ep_sb_vfork_done()). 0 or -errno. */
+int rec_ep_sb_vforked(struct recorder *rec, struct rthread *parent) _wur_;
+/** EP run: @t's vfork returned (its child execed or ended): its buffer gets
+ * the log's next records of @t's again. 0 or -errno. */
+int rec_ep_sb_vfork_done(struct recorder *rec, struct rthread *t) _wur_;
+/** Free the EP run's buffer state. */
+void rec_ep_sb_free(struct recorder *rec);
+
+/* EP run: whether asynchronous signal @sig of @t, which uprr did not raise,
+ * is left out (the log's signals are what the EP run delivers); @t has been
+ * resumed without it then. One of the log's raised with another gets the
+ * log's siginfo in @si and is kept. */
+bool rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *si);
