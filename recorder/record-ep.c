@@ -372,6 +372,19 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 	t->ep_map_fd = 0;
 	if (sc_ep_unmatched((long)t->nr))
 		return 0;
+	if (t->ep_restart) {
+		/* the kernel's restart of its interrupted live wait: the same
+		 * call of the log (rec_ep_exit()) */
+		c = t->ep_restart;
+		t->ep_restart = NULL;
+		if (c->nr != (long)t->nr) {
+			diverge(rec, t, "its wait for a child was interrupted here and not restarted, "
+				"not in the log");
+			return -1;
+		}
+		t->ep_call = c;
+		return 0;
+	}
 	c = log_tid ? ep_log_take(rec->ep->log, log_tid) : NULL;
 	/* lock-step: the TP run has not logged it yet; it may be where the
 	 * thread's end is (held at its entry in the TP run) */
@@ -920,6 +933,14 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	}
 	if (answered(t)) {
 		answer_exit(t, c);
+		return 0;
+	}
+	/* a live wait a signal of this run's own interrupted (a child's
+	 * SIGCHLD, which the EP run drops: the log's signals come at their
+	 * calls): the kernel restarts it, and the restart is this call of the
+	 * log's again */
+	if (waits_live(t) && sc_result_restarts(got)) {
+		t->ep_restart = c;
 		return 0;
 	}
 	switch (t->nr) {

@@ -458,6 +458,10 @@ struct rthread {
 				       * kernel, which a read numbered meanwhile may
 				       * have taken bytes of, 0: none */
 	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
+	const struct ep_call *ep_restart; /* EP run: the log's call its live wait made,
+				       * interrupted by a signal of this run's own and
+				       * restarted by the kernel: its restart takes it
+				       * again (rec_ep_entry()) */
 	uint32_t ep_sig_next;	      /* EP run: the next of them that may arrive */
 	uint32_t ep_sb_n;	      /* EP run: the log's records in its buffer
 				       * (record-ep-sb.c), from its next call, */

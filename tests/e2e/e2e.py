@@ -1144,11 +1144,6 @@ def signal_events(h, trace):
             if re.match(rb'\d+\t\d+\tsignal 0x[0-9a-f]+ 0x[1-9]', line)]
 
 
-# An EP run's live wait for a real child, interrupted by a signal of that
-# run's own (the child's SIGCHLD, which it drops): the kernel would restart
-# it, the EP knob cannot match the restart yet and stops in one line.
-EP_WAIT_RESTART_RE = re.compile(rb"^uprr: record: divergence from the log: .*syscall wait(4|id): "
-                                rb"it returned -51[2-6] waiting for the log's child \d+$")
 
 
 def ep_follow(h, argv, name, *, remove=(), native=True, expect_status=0):
@@ -1177,12 +1172,6 @@ def ep_follow(h, argv, name, *, remove=(), native=True, expect_status=0):
         followed = 0
         for seed in EP_SEEDS:
             trace, ep = ep_record(h, log_trace, argv, seed, f'{name}-{kind}-ep-{seed}')
-            if ep.status == 124 and any(EP_WAIT_RESTART_RE.match(l) for l in ep.uprr_lines()):
-                # the known limit (README, "Not yet"): a signal of the EP
-                # run's own interrupted a live wait; it stops, in one line
-                log(f'  seed {seed}: the EP run stopped at the known limit: '
-                    f'{ep.uprr_lines()[0].decode()}')
-                continue
             if ep.status != rec.status:
                 raise Fail(f'the EP run of seed {seed} from the {kind} log did not end as the '
                            f'log did\n  {ep.explain()}')
@@ -1276,10 +1265,6 @@ def c_ep_buffered(h):
             raise Fail('the log of ep_signals took no asynchronous signal: it shows nothing')
         for seed in EP_SEEDS:
             trace, ep = ep_record(h, log_trace, argv, seed, f'{name}-ep-{seed}')
-            if ep.status == 124 and any(EP_WAIT_RESTART_RE.match(l) for l in ep.uprr_lines()):
-                log(f'  seed {seed}: the EP run stopped at the known limit: '
-                    f'{ep.uprr_lines()[0].decode()}')
-                continue
             if ep.status != 0:
                 raise Fail(f'the EP run of seed {seed} did not follow the log of {name}\n'
                            f'  {ep.explain()}')
