@@ -1204,7 +1204,7 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 }
 
 bool
-rec_ep_park_unlogged(struct recorder *rec, struct rthread *t)
+rec_ep_unlogged_end(struct recorder *rec, struct rthread *t)
 {
 	struct rec_ep *ep = rec->ep;
 	const struct ep_end *e;
@@ -1214,11 +1214,14 @@ rec_ep_park_unlogged(struct recorder *rec, struct rthread *t)
 		return false;
 	log_tid = ep_log_tid(ep->log, t->tid);
 	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
-	if (!e || !at_end(ep, t, log_tid, e, true))
-		return false;
-	ep->progress++;
+	return e && at_end(ep, t, log_tid, e, true);
+}
+
+void
+rec_ep_park_unlogged(struct recorder *rec, struct rthread *t)
+{
+	rec->ep->progress++;
 	park(rec, t, true);
-	return true;
 }
 
 bool

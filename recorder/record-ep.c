@@ -375,7 +375,7 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 	c = log_tid ? ep_log_take(rec->ep->log, log_tid) : NULL;
 	/* lock-step: the TP run has not logged it yet; it may be where the
 	 * thread's end is (held at its entry in the TP run) */
-	if (!c && log_tid && rec_ep_park_unlogged(rec, t))
+	if (!c && log_tid && rec_ep_unlogged_end(rec, t))
 		return 1;
 	while (!c && log_tid && rec_ep_more(rec, "a call not logged yet"))
 		c = ep_log_take(rec->ep->log, log_tid);

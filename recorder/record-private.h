@@ -446,6 +446,8 @@ struct rthread {
 	bool ep_reentry;	      /* EP run, lock-step: parked at its end at
 				       * the entry of a call not logged yet; its
 				       * entry goes on (rec_entry_tail()) when let go */
+	bool ep_entry_written;	      /* ... its entry event written when it
+				       * parked, where it stood in the schedule */
 	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
 				       * exit (RT_HELD) */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
@@ -1495,7 +1497,10 @@ int rec_ep_exec_image(struct recorder *rec, struct rthread *t, struct user_regs_
 void rec_ep_free(struct recorder *rec);
 /** At @t's syscall entry, its @nblobs passed-out ranges in rec->blobs:
  * take its thread's next call of the log and compare; -1 at a divergence
- * (the recording stops). */
+ * (the recording stops); 1 (lock-step) if the log does not hold the call
+ * yet and @t stands at its end of the epoch (rec_ep_unlogged_end()): the
+ * caller writes the entry event, parks it (rec_ep_park_unlogged()), and
+ * calls this again when it is let go. */
 int rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs) _wur_;
 /** Issue @t's syscall as an EP run does: answered from the log (true), or
  * prepared to run in the kernel (false: the caller runs it). */
@@ -1554,13 +1559,17 @@ void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
  * runnable) until every thread reached its own, and the last one to
  * arrive checks the epoch against its checkpoint. True if parked. */
 bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
-/** Lock-step: @t, at the entry of a call its log thread has not logged
- * yet, stands at its end of the epoch checked now (the TP run said which
- * call it would make there): parked (rec_ep_park()). */
-bool rec_ep_park_unlogged(struct recorder *rec, struct rthread *t);
+/** Lock-step: whether @t, at the entry of a call its log thread has not
+ * logged yet, stands at its end of the epoch checked now (the TP run said
+ * which call it would make there). */
+bool rec_ep_unlogged_end(struct recorder *rec, struct rthread *t);
+/** @t, for which rec_ep_unlogged_end() said so, its entry event written:
+ * parked there (rec_ep_park()). */
+void rec_ep_park_unlogged(struct recorder *rec, struct rthread *t);
 /** The rest of @t's syscall entry once it is known to be one (its
  * outputs, the EP run's call, the event): rec_on_syscall_entry()'s, or
- * again for a thread that rec_ep_park_unlogged() parked first. */
+ * again for a thread that rec_ep_park_unlogged() parked first (its
+ * event written then: t->ep_entry_written). */
 void rec_entry_tail(struct recorder *rec, struct rthread *t);
 /** EP run: no thread is runnable. True if parked threads were let go
  * (their epoch is not checked: the others never reached their ends);

@@ -802,6 +802,7 @@ rec_entry_tail(struct recorder *rec, struct rthread *t)
 {
 	struct trace_event ev;
 	uint32_t nblobs = 0;
+	bool written;
 	int r;
 
 	rec_output_entry(&t->out, t->tid, t->tgid, (long)t->nr, t->args);
@@ -811,24 +812,36 @@ rec_entry_tail(struct recorder *rec, struct rthread *t)
 		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
+	written = t->ep_entry_written;
+	t->ep_entry_written = false;
 	r = rec->ep ? rec_ep_entry(rec, t, nblobs) : 0;
 	if (r < 0)
 		return;
+	if (!written) {
+		/* before the thread parks (below): its replay must run it to
+		 * this entry where this run stopped it, not when it goes on.
+		 * What it did since its last event (a mutex's unlock, which
+		 * another thread's lock then found done without a wait) comes
+		 * before the others' events (tp-output-epipe, out_lines with
+		 * --epoch=20: the other thread's lock waited in the replay) */
+		rec_event_init(&ev, TRACE_EV_SYSCALL_ENTRY, t->tid);
+		ev.nvalues = 7;
+		ev.values[0] = t->nr;
+		memcpy(&ev.values[1], t->args, sizeof(t->args));
+		rec_event_set_regs(&ev, &t->regs);
+		ev.nblobs = nblobs;
+		ev.blobs = rec->blobs;
+		if (rec_write_event(rec, &ev) < 0)
+			return;
+	}
 	if (r > 0) {
 		/* parked at its epoch's end before the log had this call
 		 * (lock-step): it comes here again when let go */
 		t->ep_reentry = true;
+		t->ep_entry_written = true;
+		rec_ep_park_unlogged(rec, t);
 		return;
 	}
-	rec_event_init(&ev, TRACE_EV_SYSCALL_ENTRY, t->tid);
-	ev.nvalues = 7;
-	ev.values[0] = t->nr;
-	memcpy(&ev.values[1], t->args, sizeof(t->args));
-	rec_event_set_regs(&ev, &t->regs);
-	ev.nblobs = nblobs;
-	ev.blobs = rec->blobs;
-	if (rec_write_event(rec, &ev) < 0)
-		return;
 	if (!rec_ptrace_entry_stop(rec, t))
 		rec_after_entry(rec, t);
 }
