@@ -238,8 +238,14 @@ def c_tp_mode_buffered(h, options=()):
 
 @case('tp-mode-buffered-epoch20')
 def c_tp_mode_buffered_epoch20(h):
-    """tp-mode-buffered with --epoch=20: the same false divergence of a
-    stack byte as tp-mode-fifo_open-epoch20 at the first check."""
+    """tp-mode-buffered with --epoch=20. Not in the suite
+    (tests/e2e/meson.build): it fails, 5 of 5, on one line against the
+    native run, "write of 262144 bytes to a pipe: 65536": the end's
+    interrupt ends the blocking write to a full pipe (the library sends it
+    the traced way at an end, UPRR_CTL_EPOCH_END) and pipe_write() returns
+    what it wrote, as for a signal. What it fixed: the time left that an
+    interrupted pselect6 or ppoll wrote, a false divergence whose rollback
+    was refused (with --epoch=auto, 5 in 8), and epoll_wait's EINTR."""
     c_tp_mode_buffered(h, EPOCH20)
 
 
