@@ -447,6 +447,60 @@ note_entry(struct log_thread *lt, const struct trace_event *ev)
 	}
 }
 
+/* Into @e->wrote, what the kernel writes when it interrupts call @nr
+ * (@args) to restart it (-ERESTART*): the time left of a relative sleep
+ * (hrtimer_nanosleep()); the time left of select(2), pselect6 and ppoll
+ * (poll_select_finish(), fs/select.c), and poll's and ppoll's revents
+ * (do_sys_poll() writes them back before it returns -ERESTART*). */
+static int
+interrupted_writes(long nr, const uint64_t *args, struct ep_end *e)
+{
+	uint64_t r[4];
+	uint32_t n = 0;
+
+	switch (nr) {
+	case __NR_nanosleep:
+		r[n++] = args[1];
+		r[n++] = 16; /* struct timespec */
+		break;
+	case __NR_clock_nanosleep:
+		r[n++] = args[1] & 1 /* TIMER_ABSTIME */ ? 0 : args[3];
+		r[n++] = 16;
+		break;
+	case __NR_select:
+	case __NR_pselect6:
+		r[n++] = args[4];
+		r[n++] = 16; /* struct timeval, struct timespec */
+		break;
+	case __NR_ppoll:
+		r[n++] = args[2];
+		r[n++] = 16;
+		/* fall through */
+	case __NR_poll:
+		r[n++] = args[1] <= (1u << 20) ? args[0] : 0;
+		r[n++] = args[1] * 8; /* struct pollfd */
+		break;
+	default:
+		break;
+	}
+	free(e->wrote);
+	e->wrote = NULL;
+	e->nwrote = 0;
+	if (!n)
+		return 0;
+	e->wrote = calloc(n, sizeof(*e->wrote));
+	if (!e->wrote)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < n; i += 2) {
+		if (!r[i] || !r[i + 1])
+			continue;
+		e->wrote[2 * e->nwrote] = r[i];
+		e->wrote[2 * e->nwrote + 1] = r[i + 1];
+		e->nwrote++;
+	}
+	return 0;
+}
+
 /* An exit @ev of @lt after an end at a syscall: interrupted (-ERESTART*),
  * the copy stands at the call's entry; ended, after its exit. */
 static void
@@ -467,7 +521,12 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 	lt->end_hinted = false;
 	if (sc_result_restarts((int64_t)ev->values[1])) {
 		/* what the kernel wrote when it was interrupted (told before by
-		 * the end's hint: the same) */
+		 * the end's hint: the same); an exit that failed shows no
+		 * outputs (the time left of ppoll and pselect6) */
+		if (!ev->nblobs) {
+			(void)interrupted_writes(lt->last_nr, lt->last_args, e);
+			return;
+		}
 		free(e->wrote);
 		e->wrote = NULL;
 		e->nwrote = 0;
@@ -554,16 +613,8 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	 * interrupted, the end stands at the entry (what settle_end() will
 	 * say); the bytes such an exit writes (the time left of a sleep) */
 	lt->end_hinted = lt->end_pending && ev->nvalues >= 5 && ev->values[4] == 1;
-	if (lt->end_hinted && (lt->last_nr == __NR_nanosleep || lt->last_nr == __NR_clock_nanosleep)) {
-		uint64_t rem = lt->last_nr == __NR_nanosleep ? lt->last_args[1] : lt->last_args[3];
-
-		if (rem && (lt->last_nr == __NR_nanosleep || !(lt->last_args[1] & 1 /* TIMER_ABSTIME */)) &&
-		    (e->wrote = calloc(2, sizeof(*e->wrote)))) {
-			e->wrote[0] = rem;
-			e->wrote[1] = 16; /* struct timespec */
-			e->nwrote = 1;
-		}
-	}
+	if (lt->end_hinted)
+		return interrupted_writes(lt->last_nr, lt->last_args, e);
 	return 0;
 }
 

@@ -5,6 +5,7 @@
  * compared with the TP run's checkpoint that ends the epoch.
  */
 #define LOG_PREFIX "record"
+#include <asm/unistd.h>
 #include <cpuid.h>
 #include <elf.h>
 #include <errno.h>
@@ -1008,6 +1009,16 @@ rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_diverge
 
 			for (int j = sc_nargs((long)t->nr); j < 6; j++)
 				arch_set_syscall_arg(&regs, j, arch_syscall_arg(&ra, j));
+			/* A's thread stands at restart_syscall(2): the
+			 * kernel's restart of a sleep an earlier end
+			 * interrupted (-ERESTART_RESTARTBLOCK puts its number
+			 * in ax, arch_do_signal_or_restart()), interrupted in
+			 * turn; B's at the entry of the sleep it continues:
+			 * the same point (pipe_order's main thread, asleep
+			 * over several ends: "rax 0xdb in A, 0xe6 in B" at
+			 * every check, each rolled back) */
+			if (t->ep_parked_entry && ra.rax == __NR_restart_syscall && ra.rip == regs.rip)
+				regs.rax = ra.rax;
 			/* A's thread stands in a call the syscall buffer's
 			 * library made for this one (ep_end.library): in the
 			 * library's frame, its registers the library's

@@ -266,6 +266,32 @@ at_entry(struct recorder *rec, struct rthread *t)
 	       may_hold_at(rec, t, regs.rax, regs.rip);
 }
 
+/*
+ * @t, at the exit stop of a traced call the end's interrupt ended: one that
+ * fails with EINTR when its thread stops, even with no handler to run
+ * (epoll_wait(2) and epoll_pwait(2): ep_poll(), fs/eventpoll.c, returns
+ * -EINTR on a pending signal; signal(7), "Interruption of system calls
+ * ... by stop signals"), is restarted instead, as a call the kernel
+ * restarts (-ERESTARTNOHAND: the signal code rewinds it on the way out, as
+ * no handler runs): the program never sees uprr's interrupt
+ * (tp-mode-buffered-epoch20: ep_buffered's epoll_wait returned -1). Its
+ * timeout starts again, as poll(2)'s would not.
+ */
+static void
+restart_interrupted(struct rthread *t)
+{
+	struct user_regs_struct regs;
+
+	if (tracee_get_regs(t->tid, &regs) < 0 || (int64_t)regs.rax != -EINTR)
+		return;
+	if (regs.orig_rax != __NR_epoll_wait && regs.orig_rax != __NR_epoll_pwait &&
+	    regs.orig_rax != __NR_epoll_pwait2)
+		return;
+	regs.rax = (uint64_t)-EPOCH_ERESTARTNOHAND;
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		log_debug("thread %d: its epoll wait cannot be restarted", t->tid);
+}
+
 /* Wait for @t, interrupted in a traced syscall (RT_IN_SYSCALL), to stand
  * still: at its syscall-exit-stop (-ERESTART*, or the call's own end), or
  * at the interrupt's stop still in its syscall. False (t->epoch_held
@@ -283,6 +309,7 @@ hold_in_syscall(struct recorder *rec, struct rthread *t)
 	switch (tracee_classify(status, &sig)) {
 	case TRACEE_STOP_SYSCALL_EXIT:
 		/* copied here; the loop takes its exit after */
+		restart_interrupted(t);
 		t->tp_status_due = true;
 		t->tp_status = status;
 		return true;

@@ -314,7 +314,7 @@ def c_tp_epoch_adaptive(h):
 
 
 @case('tp-output-epipe')
-def c_tp_output_epipe(h):
+def c_tp_output_epipe(h, options=()):
     """The reader reads 3 lines and exits while out_lines writes 20,000
     (more than a pipe holds): uprr's writer meets EPIPE, says so in one
     line and drops the rest; the program saw its writes succeed (it ends
@@ -324,7 +324,7 @@ def c_tp_output_epipe(h):
     n = 10000
     trace = h.new_trace_path('out_lines-epipe')
     marker = h.path('marker-epipe')
-    rec = read_through_reader(h, [h.uprr, 'record', '-o', trace] + TP +
+    rec = read_through_reader(h, [h.uprr, 'record', '-o', trace] + TP + list(options) +
                               ['--', prog, str(n), '0', marker], 'record', marker, stop=3)
     check_record(rec.result, trace, 0)
     compare_bytes(b'line 0\nline 1\nline 2\n', rec.result.stdout, 'what the reader got',
@@ -337,6 +337,16 @@ def c_tp_output_epipe(h):
     if rep.status != 0:
         raise Fail(f'the replay ended with {describe_status(rep.status)}\n  {rep.explain()}')
     compare_bytes(expected_lines(n), rep.stdout, 'stdout', 'out_lines\'s design', 'the replay')
+
+
+@case('tp-output-epipe-epoch20')
+def c_tp_output_epipe_epoch20(h):
+    """tp-output-epipe with --epoch=20 (lock-step): the trace did not
+    replay (a futex argument off by one, or futex where writev was
+    recorded): an EP thread parked at its epoch's end at a call the log
+    did not hold yet had its entry written only when let go, after the
+    other thread's events, and its replay ran its mutex unlock late."""
+    c_tp_output_epipe(h, ['--epoch=20'])
 
 
 def read_pty(h, argv, name, marker, timeout):
