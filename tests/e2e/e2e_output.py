@@ -153,6 +153,40 @@ out.flush()
 '''
 
 
+def run_acked(h, argv, prog_argv, name, reader_src, ack):
+    """Run @prog_argv (under @argv, a `uprr record ...`, or natively when
+    empty) with its stdout read by the Python @reader_src outside, which
+    acknowledges through file @ack: (Result with what the reader got, the
+    time its first line came after the start, or None)."""
+    err_path = h.path(name + '.stderr')
+    t0 = time.monotonic()
+    with open(err_path, 'wb') as err:
+        p = start(argv + ([] if not argv else ['--']) + prog_argv, stdout=subprocess.PIPE,
+                  stderr=err, cwd=h.tmp)
+    try:
+        reader = start([sys.executable, '-c', reader_src, ack], stdin=p.stdout,
+                       stdout=subprocess.PIPE)
+    finally:
+        p.stdout.close()
+    try:
+        out, _ = reader.communicate(timeout=time_left(120))
+        p.wait(timeout=time_left(120))
+    except subprocess.TimeoutExpired:
+        kill_group(p.pid, p.pid)
+        kill_group(reader.pid, reader.pid)
+        raise Fail(f'{name}: timed out and was killed')
+    finish_group(reader, name + ' reader')
+    finish_group(p, name)
+    lines = [ln.split(b' ', 2) for ln in out.splitlines(keepends=True)]
+    data = b''.join(rest for _, _, rest in lines)
+    first = float(lines[0][0]) - t0 if lines else None
+    with open(err_path, 'rb') as f:
+        errb = f.read()
+    log(f'  -> {name}: {describe_status(p.returncode)}, {len(lines)} lines'
+        + (f', line 0 after {first:.3f}s' if first is not None else ''))
+    return Result(argv, p.returncode, data, errb, time.monotonic() - t0), first
+
+
 @case('tp-output-per-epoch')
 def c_tp_output_per_epoch(h):
     """Lock-step releases output per epoch: ack_lines writes line 0 and
@@ -168,34 +202,7 @@ def c_tp_output_per_epoch(h):
     want = b''.join(b'line %d\n' % i for i in range(n)) + b'ack_lines: acked\n'
 
     def run(argv, name, ack, wait=()):
-        err_path = h.path(name + '.stderr')
-        t0 = time.monotonic()
-        with open(err_path, 'wb') as err:
-            p = start(argv + ([] if not argv else ['--']) + [prog, str(n), '20', ack] + list(wait),
-                      stdout=subprocess.PIPE,
-                      stderr=err, cwd=h.tmp)
-        try:
-            reader = start([sys.executable, '-c', ACK_READER, ack], stdin=p.stdout,
-                           stdout=subprocess.PIPE)
-        finally:
-            p.stdout.close()
-        try:
-            out, _ = reader.communicate(timeout=time_left(120))
-            p.wait(timeout=time_left(120))
-        except subprocess.TimeoutExpired:
-            kill_group(p.pid, p.pid)
-            kill_group(reader.pid, reader.pid)
-            raise Fail(f'{name}: timed out and was killed')
-        finish_group(reader, name + ' reader')
-        finish_group(p, name)
-        lines = [ln.split(b' ', 2) for ln in out.splitlines(keepends=True)]
-        data = b''.join(rest for _, _, rest in lines)
-        first = float(lines[0][0]) - t0 if lines else None
-        with open(err_path, 'rb') as f:
-            errb = f.read()
-        log(f'  -> {name}: {describe_status(p.returncode)}, {len(lines)} lines'
-            + (f', line 0 after {first:.3f}s' if first is not None else ''))
-        return Result(argv, p.returncode, data, errb, time.monotonic() - t0), first
+        return run_acked(h, argv, [prog, str(n), '20', ack] + list(wait), name, ACK_READER, ack)
 
     native, first_native = run([], 'native', h.path('ack-native'))
     compare_bytes(want, native.stdout, 'stdout', 'ack_lines\'s design', 'the native run')
@@ -250,33 +257,8 @@ def c_tp_epoch_adaptive(h):
     want = b''.join(b'line %d\n' % i for i in range(n))
 
     def run(argv, name, ack):
-        err_path = h.path(name + '.stderr')
-        t0 = time.monotonic()
-        with open(err_path, 'wb') as err:
-            p = start(argv + ([] if not argv else ['--']) + [prog, str(n), str(quiet), ack, '5000'],
-                      stdout=subprocess.PIPE, stderr=err, cwd=h.tmp)
-        try:
-            reader = start([sys.executable, '-c', ACK_EACH_READER, ack], stdin=p.stdout,
-                           stdout=subprocess.PIPE)
-        finally:
-            p.stdout.close()
-        try:
-            out, _ = reader.communicate(timeout=time_left(120))
-            p.wait(timeout=time_left(120))
-        except subprocess.TimeoutExpired:
-            kill_group(p.pid, p.pid)
-            kill_group(reader.pid, reader.pid)
-            raise Fail(f'{name}: timed out and was killed')
-        finish_group(reader, name + ' reader')
-        finish_group(p, name)
-        lines = [ln.split(b' ', 2) for ln in out.splitlines(keepends=True)]
-        data = b''.join(rest for _, _, rest in lines)
-        first = float(lines[0][0]) - t0 if lines else None
-        with open(err_path, 'rb') as f:
-            errb = f.read()
-        log(f'  -> {name}: {describe_status(p.returncode)}, {len(lines)} lines'
-            + (f', line 0 after {first:.3f}s' if first is not None else ''))
-        return Result(argv, p.returncode, data, errb, time.monotonic() - t0)
+        return run_acked(h, argv, [prog, str(n), str(quiet), ack, '5000'], name,
+                         ACK_EACH_READER, ack)[0]
 
     def strip_done(data):
         # the last line's sum is the computation's: the same in every run

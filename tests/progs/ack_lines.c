@@ -14,32 +14,9 @@
 
 #include "progs.h"
 
-static void
-put(const char *s, size_t len)
-{
-	while (len) {
-		ssize_t w = write(STDOUT_FILENO, s, len);
-
-		if (w <= 0)
-			_exit(2);
-		s += w;
-		len -= (size_t)w;
-	}
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
 int
 main(int argc, char **argv)
 {
-	char line[64];
 	long n, ms, polls = 4000;
 	int i;
 
@@ -49,20 +26,18 @@ main(int argc, char **argv)
 	ms = atol(argv[2]);
 	if (argc == 5)
 		polls = atol(argv[4]) * 200;
-	put("line 0\n", 7);
+	say("line 0\n");
 	for (i = 0; access(argv[3], F_OK) < 0; i++) {
 		if (i >= polls) {
-			put("ack_lines: no ack\n", 18);
+			say("ack_lines: no ack\n");
 			return 3;
 		}
-		sleep_ms(5);
+		sleep_us((unsigned)(5) * 1000u);
 	}
 	for (i = 1; i < n; i++) {
-		int len = snprintf(line, sizeof(line), "line %d\n", i);
-
-		sleep_ms(ms);
-		put(line, (size_t)len);
+		sleep_us((unsigned)(ms) * 1000u);
+		say("line %d\n", i);
 	}
-	put("ack_lines: acked\n", 17);
+	say("ack_lines: acked\n");
 	return 0;
 }

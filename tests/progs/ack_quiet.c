@@ -17,35 +17,12 @@
 
 #include "progs.h"
 
-static void
-put(const char *s, size_t len)
-{
-	while (len) {
-		ssize_t w = write(STDOUT_FILENO, s, len);
-
-		if (w <= 0)
-			_exit(2);
-		s += w;
-		len -= (size_t)w;
-	}
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0)
-		;
-}
-
 int
 main(int argc, char **argv)
 {
-	char line[64], ack[4096];
+	char ack[4096];
 	uint64_t x = 88172645463325252ull, sum = 0;
 	long n, ms, wait_ms;
-	int len;
 
 	if (argc != 5)
 		return 1;
@@ -53,17 +30,15 @@ main(int argc, char **argv)
 	ms = atol(argv[2]);
 	wait_ms = atol(argv[4]);
 	for (long i = 0; i < n; i++) {
-		len = snprintf(line, sizeof(line), "line %ld\n", i);
-		put(line, (size_t)len);
+		say("line %ld\n", i);
 		if (snprintf(ack, sizeof(ack), "%s.%ld", argv[3], i) >= (int)sizeof(ack))
 			return 1;
 		for (long w = 0; access(ack, F_OK) < 0; w++) {
 			if (w >= wait_ms) {
-				len = snprintf(line, sizeof(line), "ack_quiet: no ack for line %ld\n", i);
-				put(line, (size_t)len);
+				say("ack_quiet: no ack for line %ld\n", i);
 				return 3;
 			}
-			sleep_ms(1);
+			sleep_us((unsigned)(1) * 1000u);
 		}
 		if (i == n - 1)
 			break;
@@ -75,10 +50,9 @@ main(int argc, char **argv)
 				x ^= x << 17;
 			}
 			sum += x & 0xff;
-			sleep_ms(1);
+			sleep_us((unsigned)(1) * 1000u);
 		}
 	}
-	len = snprintf(line, sizeof(line), "ack_quiet: done %llu\n", (unsigned long long)sum);
-	put(line, (size_t)len);
+	say("ack_quiet: done %llu\n", (unsigned long long)sum);
 	return 0;
 }
