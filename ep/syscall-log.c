@@ -475,7 +475,7 @@ interrupted_writes(long nr, const uint64_t *args, struct ep_end *e)
 	case __NR_ppoll:
 		r[n++] = args[2];
 		r[n++] = 16;
-		/* fall through */
+		_fallthrough_;
 	case __NR_poll:
 		r[n++] = args[1] <= (1u << 20) ? args[0] : 0;
 		r[n++] = args[1] * 8; /* struct pollfd */

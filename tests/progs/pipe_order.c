@@ -35,16 +35,18 @@
 
 static int fds[2], acks[2];
 static volatile long value;
+static volatile unsigned long g_sink; /* keeps work()'s loop */
 static long rounds = 8;
 
 /* About @ms milliseconds of work, no syscall. */
 static void
 work(long ms)
 {
-	volatile unsigned long x = 0;
+	unsigned long x = 0;
 
 	for (long i = 0; i < ms * 200000; i++)
 		x += (unsigned long)i * 7;
+	g_sink = x;
 }
 
 static void *
