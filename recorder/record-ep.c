@@ -370,7 +370,11 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 
 	t->ep_call = NULL;
 	t->ep_map_fd = 0;
-	if (sc_ep_unmatched((long)t->nr))
+	/* so is the kernel's restart_syscall(2) of one (a timed futex wait
+	 * a signal of this run's own interrupted: t->model_nr is the call it
+	 * continues) */
+	if (sc_ep_unmatched((long)t->nr) ||
+	    (t->nr == __NR_restart_syscall && sc_ep_unmatched((long)t->model_nr)))
 		return 0;
 	if (t->ep_restart) {
 		/* the kernel's restart of its interrupted live wait: the same
