@@ -556,6 +556,7 @@ rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_diver
 	}
 	count_merge(v, &m);
 	v->rollback_verified++;
+	v->rollback_live++;
 	ep->go_on = true;
 	ep->rolled = true;
 	log_info("epoch %" PRIu64 ": rolled back: the TP run's process %d goes on from the EP run's "

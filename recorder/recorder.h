@@ -330,6 +330,8 @@ struct rec_ep_verdicts {
 	uint64_t rollback_verified;  /**< of those, checked again: equal */
 	uint64_t rollback_diverged;  /**< checked again: still different */
 	uint64_t rollback_refused;   /**< not merged (a mapping differs...) */
+	uint64_t rollback_live;	     /**< of the verified, merged into the TP run's
+				      * processes too, which went on (lock-step) */
 	uint64_t rollback_pages_compared; /**< pages the merges compared */
 	uint64_t rollback_pages_copied;	  /**< and copied */
 	uint64_t rollback_threads;   /**< threads whose state was set */
