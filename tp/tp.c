@@ -325,8 +325,8 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			ei->adaptive ? ", adaptive: sooner while output waits" : "",
 			diverged ? "diverged at a syscall: the trace ends at the divergence"
 			: ei->v.diverged && ei->v.rollback_live >= ei->v.diverged
-				? "diverged at epochs' ends, each rolled back: the TP run went on from "
-				  "its state"
+				? "diverged at an epoch's end, each time rolled back: the TP run went on "
+				  "from its state"
 			: ei->v.diverged ? "diverged at an epoch's end: the trace holds its execution"
 					 : "verified: no divergence");
 	if (ei->epoch_ms) {
