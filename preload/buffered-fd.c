@@ -34,12 +34,6 @@
 #define K_F_DUPFD 0
 #define K_F_DUPFD_CLOEXEC 1030
 #define K_AT_SYMLINK_NOFOLLOW 0x100
-/* include/uapi/linux/stat.h */
-#define K_S_IFMT 0170000
-#define K_S_IFREG 0100000
-#define K_S_IFDIR 0040000
-/* the offset of st_mode in x86-64's struct stat (arch/x86/include/uapi/asm/stat.h) */
-#define K_STAT_MODE_OFF 24
 #define K_STATX_SIZE 256
 /* include/uapi/linux/random.h */
 #define K_GRND_NONBLOCK 1

@@ -38,6 +38,14 @@
 #define UPRR_FICLONE 0x40049409u
 #define UPRR_FICLONERANGE 0x4020940du
 #define UPRR_IOCTL_CLONE(req) ((uint32_t)(req) == UPRR_FICLONE || (uint32_t)(req) == UPRR_FICLONERANGE)
+/* st_mode's file types (include/uapi/linux/stat.h) and its offset in
+ * x86-64's struct stat (arch/x86/include/uapi/asm/stat.h) */
+#define K_S_IFMT 0170000
+#define K_S_IFIFO 0010000
+#define K_S_IFDIR 0040000
+#define K_S_IFREG 0100000
+#define K_S_IFSOCK 0140000
+#define K_STAT_MODE_OFF 24
 /* The most iovecs of a buffered writev, readv, preadv, sendmsg or recvmsg */
 #define UPRR_IOV_MAX 64
 

@@ -150,13 +150,6 @@ uprr_commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long r
 	return ret;
 }
 
-/* include/uapi/linux/stat.h; st_mode's offset in x86-64's struct stat
- * (arch/x86/include/uapi/asm/stat.h) */
-#define K_S_IFMT 0170000
-#define K_S_IFIFO 0010000
-#define K_S_IFSOCK 0140000
-#define K_STAT_MODE_OFF 24
-
 /*
  * Whether a TP run's read @nr (UPRR_CTL_ORDER_READS) reads a pipe, a FIFO
  * or a socket, whose bytes another thread's or process's write put there:
