@@ -236,8 +236,7 @@ request_end(struct recorder *rec, bool on)
 			seen = rec->threads[j].space == sp;
 		if (seen || !sp || !sp->mem.syscallbuf)
 			continue;
-		r = on ? rec_syscallbuf_add_flags(sp->mem.memfd, UPRR_CTL_EPOCH_END)
-		       : rec_syscallbuf_clear_flags(sp->mem.memfd, UPRR_CTL_EPOCH_END);
+		r = rec_syscallbuf_set_flags(sp->mem.memfd, UPRR_CTL_EPOCH_END, on);
 		if (r < 0) /* gone: its end comes through the loop */
 			log_debug("process %d: cannot %s the epoch end's request: %s", rec->threads[i].tgid,
 				  on ? "set" : "clear", strerror(-r));
@@ -250,7 +249,7 @@ rec_epoch_space_new(struct recorder *rec, struct rspace *sp)
 	/* a fork copies the control page: a request of an end since taken
 	 * or given up is not the child's */
 	if (rec->epochs.len_ns && !rec->epochs.requested && sp->mem.syscallbuf &&
-	    rec_syscallbuf_clear_flags(sp->mem.memfd, UPRR_CTL_EPOCH_END) < 0)
+	    rec_syscallbuf_set_flags(sp->mem.memfd, UPRR_CTL_EPOCH_END, false) < 0)
 		log_debug("%s", "a new process's epoch end request could not be cleared");
 }
 

@@ -430,7 +430,7 @@ no_buffered_writes(struct recorder *rec)
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rspace *sp = rec->threads[i].space;
 
-		if (sp->mem.syscallbuf && rec_syscallbuf_add_flags(sp->mem.memfd, UPRR_CTL_NO_WRITES) < 0)
+		if (sp->mem.syscallbuf && rec_syscallbuf_set_flags(sp->mem.memfd, UPRR_CTL_NO_WRITES, true) < 0)
 			log_debug("thread %d: cannot take writes out of its syscall buffer",
 				  rec->threads[i].tid);
 	}

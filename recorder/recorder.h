@@ -528,14 +528,11 @@ int rec_syscallbuf_map(pid_t pid, int memfd, const void *image, size_t len, bool
  */
 int rec_syscallbuf_disable(int memfd) _wur_;
 
-/** Add UPRR_CTL_* @set to the control page's flags of the process whose
- * /proc/PID/mem is @memfd (UPRR_CTL_NO_WRITES, at the same event in record
- * and replay). Returns 0 or -errno. */
-int rec_syscallbuf_add_flags(int memfd, uint32_t set) _wur_;
-/** Clear UPRR_CTL_* @clear in the control page's flags of the process whose
- * /proc/PID/mem is @memfd (UPRR_CTL_EPOCH_END, once a TP run's epoch end is
- * taken or given up). Returns 0 or -errno. */
-int rec_syscallbuf_clear_flags(int memfd, uint32_t clear) _wur_;
+/** Set (@on) or clear UPRR_CTL_* @flags in the control page of the process
+ * whose /proc/PID/mem is @memfd (UPRR_CTL_NO_WRITES, at the same event in
+ * record and replay; UPRR_CTL_EPOCH_END while a TP run's epoch end is
+ * due). Writes nothing when they are so already. Returns 0 or -errno. */
+int rec_syscallbuf_set_flags(int memfd, uint32_t flags, bool on) _wur_;
 
 struct trace_event;
 struct user_regs_struct;

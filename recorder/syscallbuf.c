@@ -114,31 +114,17 @@ rec_syscallbuf_disable(int memfd)
 }
 
 int
-rec_syscallbuf_add_flags(int memfd, uint32_t set)
+rec_syscallbuf_set_flags(int memfd, uint32_t flags, bool on)
 {
 	uint64_t at = UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, flags);
-	uint32_t flags;
+	uint32_t now, want;
 	int r;
 
-	r = tracee_read_mem(memfd, at, &flags, sizeof(flags));
+	r = tracee_read_mem(memfd, at, &now, sizeof(now));
 	if (r < 0)
 		return r;
-	flags |= set;
-	return tracee_write(memfd, at, &flags, sizeof(flags));
-}
-
-int
-rec_syscallbuf_clear_flags(int memfd, uint32_t clear)
-{
-	uint64_t at = UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, flags);
-	uint32_t flags;
-	int r;
-
-	r = tracee_read_mem(memfd, at, &flags, sizeof(flags));
-	if (r < 0 || !(flags & clear))
-		return r;
-	flags &= ~clear;
-	return tracee_write(memfd, at, &flags, sizeof(flags));
+	want = on ? now | flags : now & ~flags;
+	return want == now ? 0 : tracee_write(memfd, at, &want, sizeof(want));
 }
 
 /* Whether @l is the synchronization-order log the interposer maps in a TP

@@ -428,7 +428,7 @@ syscall_exit(struct replayer *rp, const struct trace_event *ev, struct pthread_r
 	if (t->nr == __NR_mmap && ev->nvalues >= 6 && ev->values[5])
 		for (size_t i = 0; i < rp->nthreads; i++)
 			if (rp->threads[i].space->syscallbuf &&
-			    rec_syscallbuf_add_flags(rp->threads[i].space->memfd, UPRR_CTL_NO_WRITES) < 0)
+			    rec_syscallbuf_set_flags(rp->threads[i].space->memfd, UPRR_CTL_NO_WRITES, true) < 0)
 				return replay_diverge(rp, ev, "cannot take writes out of the syscall buffer");
 	/* a filter of the program's: its syscall buffer was turned off here */
 	if (t->space->syscallbuf && sc_installs_filter((long)t->nr, t->args, result)) {
