@@ -134,6 +134,59 @@ note_fifo_reader(struct recorder *rec, const struct rthread *t)
 	return add_to_set(&h->made, &h->nmade, &h->made_cap, st.st_dev, st.st_ino);
 }
 
+/* Whether @match(@arg, tgid, fd name) holds for an fd of a recorded
+ * process (/proc/PID/fd, each process once). */
+static bool
+any_recorded_fd(struct recorder *rec, bool (*match)(void *arg, pid_t tgid, const char *fd),
+		void *arg)
+{
+	char path[64];
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+		struct dirent *de;
+		bool seen = false, found = false;
+		DIR *d;
+
+		/* each process once: its leader's entry, or its first thread's */
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = rec->threads[j].tgid == t->tgid;
+		snprintf(path, sizeof(path), "/proc/%d/fd", t->tgid);
+		if (seen || !(d = opendir(path)))
+			continue;
+		while (!found && (de = readdir(d)))
+			found = de->d_name[0] != '.' && match(arg, t->tgid, de->d_name);
+		closedir(d);
+		if (found)
+			return true;
+	}
+	return false;
+}
+
+/* any_recorded_fd()'s match for fifo_reader(): the fd names FIFO *@arg
+ * (dev, ino) and its /proc/PID/fdinfo flags are not O_WRONLY. */
+static bool
+reads_fifo(void *arg, pid_t tgid, const char *fd)
+{
+	const struct file_key *k = arg;
+	unsigned long fl = O_WRONLY;
+	char path[80], line[64];
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", tgid, fd);
+	if (stat(path, &st) < 0 || st.st_dev != k->dev || st.st_ino != k->ino)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%.16s", tgid, fd);
+	if (!(f = fopen(path, "re")))
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "flags: %lo", &fl) == 1)
+			break;
+	fclose(f);
+	return (fl & O_ACCMODE) != O_WRONLY;
+}
+
 /*
  * Whether a recorded process holds FIFO or pipe @dev:@ino open for reading
  * (an fd in /proc/PID/fd naming it whose /proc/PID/fdinfo flags are not
@@ -143,42 +196,9 @@ note_fifo_reader(struct recorder *rec, const struct rthread *t)
 static bool
 fifo_reader(struct recorder *rec, dev_t dev, ino_t ino)
 {
-	char path[80], line[64];
+	struct file_key k = { dev, ino };
 
-	for (size_t i = 0; i < rec->nthreads; i++) {
-		const struct rthread *t = &rec->threads[i];
-		struct dirent *de;
-		bool seen = false;
-		DIR *d;
-
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = rec->threads[j].tgid == t->tgid;
-		snprintf(path, sizeof(path), "/proc/%d/fd", t->tgid);
-		if (seen || !(d = opendir(path)))
-			continue;
-		while ((de = readdir(d))) {
-			unsigned long fl = O_WRONLY;
-			struct stat st;
-			FILE *f;
-
-			snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", t->tgid, de->d_name);
-			if (stat(path, &st) < 0 || st.st_dev != dev || st.st_ino != ino)
-				continue;
-			snprintf(path, sizeof(path), "/proc/%d/fdinfo/%.16s", t->tgid, de->d_name);
-			if (!(f = fopen(path, "re")))
-				continue;
-			while (fgets(line, sizeof(line), f))
-				if (sscanf(line, "flags: %lo", &fl) == 1)
-					break;
-			fclose(f);
-			if ((fl & O_ACCMODE) != O_WRONLY) {
-				closedir(d);
-				return true;
-			}
-		}
-		closedir(d);
-	}
-	return false;
+	return any_recorded_fd(rec, reads_fifo, &k);
 }
 
 void
@@ -220,37 +240,26 @@ rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result)
 
 /* Whether a recorded process has socket inode @ino open (its fds' links
  * in /proc/PID/fd read "socket:[INODE]", proc(5)). */
+/* any_recorded_fd()'s match for socket_recorded(): the fd's link reads
+ * @arg ("socket:[INODE]"). */
+static bool
+names_socket(void *arg, pid_t tgid, const char *fd)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", tgid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	return n > 0 && (link[n] = '\0', strcmp(link, arg) == 0);
+}
+
 static bool
 socket_recorded(struct recorder *rec, unsigned long ino)
 {
-	char want[40], path[64], link[64];
+	char want[40];
 
 	snprintf(want, sizeof(want), "socket:[%lu]", ino);
-	for (size_t i = 0; i < rec->nthreads; i++) {
-		const struct rthread *t = &rec->threads[i];
-		struct dirent *de;
-		DIR *d;
-		bool seen = false;
-
-		/* each process once: its leader's entry, or its first thread's */
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = rec->threads[j].tgid == t->tgid;
-		snprintf(path, sizeof(path), "/proc/%d/fd", t->tgid);
-		if (seen || !(d = opendir(path)))
-			continue;
-		while ((de = readdir(d))) {
-			ssize_t n;
-
-			snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", t->tgid, de->d_name);
-			n = readlink(path, link, sizeof(link) - 1);
-			if (n > 0 && (link[n] = '\0', strcmp(link, want) == 0)) {
-				closedir(d);
-				return true;
-			}
-		}
-		closedir(d);
-	}
-	return false;
+	return any_recorded_fd(rec, names_socket, want);
 }
 
 /* @a as /proc/net/tcp{,6} print an address (proc(5): the address's bytes
