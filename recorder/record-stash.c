@@ -53,26 +53,13 @@ rec_stash_leave(struct recorder *rec)
 	nstash = j;
 }
 
-/* Field @key ("Tgid:", "PPid:") of /proc/@tid/status, 0 if unknown. */
+/* Line @key ("Tgid", "PPid") of /proc/@tid/status, 0 if unknown. */
 static pid_t
-status_field(pid_t tid, const char *key)
+status_id(pid_t tid, const char *key)
 {
-	char path[64], line[256];
-	size_t len = strlen(key);
-	pid_t v = 0;
-	FILE *f;
+	pid_t v;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, len) == 0) {
-			v = (pid_t)atoi(line + len);
-			break;
-		}
-	fclose(f);
-	return v;
+	return tracee_status_id(tid, key, &v) == 0 ? v : 0;
 }
 
 /* Whether @tid is @rec's tracee: a thread it knows, or one of a process it
@@ -84,10 +71,10 @@ owns(struct recorder *rec, pid_t tid)
 
 	if (rec_find_thread(rec, tid))
 		return true;
-	tgid = status_field(tid, "Tgid:");
+	tgid = status_id(tid, "Tgid");
 	if (tgid && rec_find_thread(rec, tgid))
 		return true;
-	tgid = tgid ? status_field(tgid, "PPid:") : 0;
+	tgid = tgid ? status_id(tgid, "PPid") : 0;
 	return tgid && rec_find_thread(rec, tgid);
 }
 

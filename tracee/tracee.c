@@ -496,22 +496,10 @@ tracee_kill_all(pid_t pid)
 static bool
 ours(pid_t pid)
 {
-	char path[64], buf[4096];
-	_cleanup_close_ int fd = -1;
-	const char *p;
-	ssize_t len;
-	long me = getpid();
+	pid_t me = getpid(), id;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || (len = read(fd, buf, sizeof(buf) - 1)) <= 0)
-		return false;
-	buf[len] = '\0';
-	p = strstr(buf, "\nPPid:");
-	if (p && strtol(p + 6, NULL, 10) == me)
-		return true;
-	p = strstr(buf, "\nTracerPid:");
-	return p && strtol(p + 11, NULL, 10) == me;
+	return (tracee_status_id(pid, "PPid", &id) == 0 && id == me) ||
+	       (tracee_status_id(pid, "TracerPid", &id) == 0 && id == me);
 }
 
 /* Whether none of @pids (@n) is left for this process to reap. */
@@ -961,19 +949,27 @@ read_status(pid_t tid, char **ret_text)
 }
 
 int
-tracee_parent(pid_t pid, pid_t *ret_ppid)
+tracee_status_id(pid_t tid, const char *key, pid_t *ret)
 {
 	_cleanup_free_ char *text = NULL;
-	uint64_t ppid;
+	char line_key[32];
+	uint64_t v;
 	int r;
 
-	r = read_status(pid, &text);
+	snprintf(line_key, sizeof(line_key), "\n%s:", key);
+	r = read_status(tid, &text);
 	if (r >= 0)
-		r = status_field(text, "\nPPid:", 0, 10, &ppid);
+		r = status_field(text, line_key, 0, 10, &v);
 	if (r < 0)
 		return r;
-	*ret_ppid = (pid_t)ppid;
+	*ret = (pid_t)v;
 	return 0;
+}
+
+int
+tracee_parent(pid_t pid, pid_t *ret_ppid)
+{
+	return tracee_status_id(pid, "PPid", ret_ppid);
 }
 
 int

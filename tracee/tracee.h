@@ -337,6 +337,12 @@ int tracee_ignored_signals(pid_t tid, uint64_t *ret_mask) _wur_;
 int tracee_parent(pid_t pid, pid_t *ret_ppid) _wur_;
 
 /**
+ * The id that line @key ("Tgid", "PPid", "TracerPid") of /proc/TID/status
+ * gives (proc(5)), into *@ret. Returns 0 or -errno (-ENOENT: gone).
+ */
+int tracee_status_id(pid_t tid, const char *key, pid_t *ret) _wur_;
+
+/**
  * The effective user and group ids of thread @tid: the second fields of the
  * Uid: and Gid: lines of /proc/TID/status (proc(5)). Returns 0 or -errno.
  */
