@@ -93,6 +93,18 @@ sleep_us(unsigned us)
 		;
 }
 
+/* Add 1 to *@counter without a lock: a read, @window turns of a loop (where
+ * another thread's increment may come and be lost), a write back. */
+static inline void
+racy_add(volatile uint64_t *counter, int window)
+{
+	uint64_t v = *counter;
+
+	for (volatile int w = 0; w < window; w++)
+		;
+	*counter = v + 1;
+}
+
 /* FNV-1a, to print checksums of data the program moved around. */
 static inline uint64_t
 fnv1a(uint64_t h, const void *data, size_t len)

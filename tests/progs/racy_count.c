@@ -26,12 +26,7 @@ thread_main(void *arg)
 {
 	(void)arg;
 	for (long r = 0; r < g_rounds; r++) {
-		uint64_t v = g_counter;
-
-		/* a window for the other thread's increment to be lost */
-		for (volatile int w = 0; w < 20; w++)
-			;
-		g_counter = v + 1;
+		racy_add(&g_counter, 20);
 	}
 	return NULL;
 }

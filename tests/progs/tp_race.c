@@ -45,14 +45,8 @@ thread_main(void *arg)
 	char byte = (char)('0' + id);
 
 	for (long r = 0; r < g_rounds; r++) {
-		for (int i = 0; i < INCS_PER_CALL && r >= g_quiet; i++) {
-			uint64_t v = g_counter;
-
-			/* a window for the other thread's increment to be lost */
-			for (volatile int w = 0; w < 200; w++)
-				;
-			g_counter = v + 1;
-		}
+		for (int i = 0; i < INCS_PER_CALL && r >= g_quiet; i++)
+			racy_add(&g_counter, 200);
 		if (write(g_null, &byte, 1) != 1)
 			die("write /dev/null: %s", strerror(errno));
 	}

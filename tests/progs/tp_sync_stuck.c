@@ -38,14 +38,8 @@ adder(void *arg)
 	char byte = (char)('0' + (int)(intptr_t)arg);
 
 	for (long r = 0; r < g_rounds; r++) {
-		for (int i = 0; i < INCS_PER_CALL; i++) {
-			uint64_t v = g_counter;
-
-			/* a window for the other adder's increment to be lost */
-			for (volatile int w = 0; w < 200; w++)
-				;
-			g_counter = v + 1;
-		}
+		for (int i = 0; i < INCS_PER_CALL; i++)
+			racy_add(&g_counter, 200);
 		/* a syscall now and then: where epochs find the threads */
 		if (write(g_null, &byte, 1) != 1)
 			die("write /dev/null: %s", strerror(errno));
