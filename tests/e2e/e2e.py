@@ -1777,6 +1777,26 @@ MAKE_DEMO_LINE = 'demo: alpha %d beta %d gamma %d' % (
     sum(range(1, 1001)), sum(i * i for i in range(1, 1001)), sum(i % 7 for i in range(1, 1001)))
 
 
+
+def make_project(proj):
+    """MAKE_FILES written into a new directory @proj."""
+    os.mkdir(proj)
+    for name, text in MAKE_FILES.items():
+        with open(os.path.join(proj, name), 'w') as f:
+            f.write(text)
+
+
+def make_env(cctmp):
+    """The environment of a recorded make: no jobserver or flags of an outer
+    make, LC_ALL=C, gcc's temporary files in the new directory @cctmp
+    (removed with the project before the replay)."""
+    os.mkdir(cctmp)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKE_TERMOUT', 'MAKE_TERMERR')}
+    env.update(LC_ALL='C', TMPDIR=cctmp)
+    return env
+
+
 @case('make-j2')
 def c_make_j2(h):
     """make -j2 runs two gcc at a time; each gcc vforks cc1 and as, the
@@ -1784,16 +1804,8 @@ def c_make_j2(h):
     make = need('make')
     need('gcc')
     proj, cctmp = h.path('project'), h.path('cc-tmp')
-    os.mkdir(proj)
-    os.mkdir(cctmp)
-    for name, text in MAKE_FILES.items():
-        with open(os.path.join(proj, name), 'w') as f:
-            f.write(text)
-    # No jobserver or flags of an outer make; gcc's temporary files in the
-    # work dir, removed with the project before the replay.
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKE_TERMOUT', 'MAKE_TERMERR')}
-    env.update(LC_ALL='C', TMPDIR=cctmp)
+    make_project(proj)
+    env = make_env(cctmp)
     _, rec = h.record_replay([make, '-j2', '-C', proj], name='make', env=env,
                              remove=[proj, cctmp])
     lines = rec.stdout.decode('utf-8', 'replace').split('\n')

@@ -62,34 +62,40 @@ class Piped:
         return self.times[0] - self.t0 if self.times else None
 
 
-def read_through_reader(h, argv, name, marker, stop=0, timeout=300):
-    """Run @argv with its stdout a pipe read by the reader, its stderr a
-    file. Returns a Piped whose result's stdout is what the reader got."""
+def pipe_to_reader(h, argv, name, reader, timeout):
+    """Run @argv, its stdout a pipe read by `python3 -c` @reader (its source
+    and arguments), its stderr a file: (what the reader printed, @argv's
+    status, its stderr)."""
     err_path = h.path(name + '.stderr')
-    t0 = time.monotonic()
     with open(err_path, 'wb') as err:
         p = start(argv, stdout=subprocess.PIPE, stderr=err, cwd=h.tmp)
     try:
-        reader = start([sys.executable, '-c', READER, marker, str(stop)], stdin=p.stdout,
-                       stdout=subprocess.PIPE)
+        rd = start([sys.executable, '-c'] + reader, stdin=p.stdout, stdout=subprocess.PIPE)
     finally:
         p.stdout.close()  # the reader holds the pipe's only read end
     try:
-        out, _ = reader.communicate(timeout=time_left(timeout))
+        out, _ = rd.communicate(timeout=time_left(timeout))
         p.wait(timeout=time_left(timeout))
     except subprocess.TimeoutExpired:
         kill_group(p.pid, p.pid)
-        kill_group(reader.pid, reader.pid)
+        kill_group(rd.pid, rd.pid)
         raise Fail(f'{name}: timed out and was killed')
-    finish_group(reader, name + ' reader')
+    finish_group(rd, name + ' reader')
     finish_group(p, name)
+    with open(err_path, 'rb') as f:
+        return out, p.returncode, f.read()
+
+
+def read_through_reader(h, argv, name, marker, stop=0, timeout=300):
+    """Run @argv with its stdout a pipe read by the reader, its stderr a
+    file. Returns a Piped whose result's stdout is what the reader got."""
+    t0 = time.monotonic()
+    out, status, err = pipe_to_reader(h, argv, name, [READER, marker, str(stop)], timeout)
     lines = []
     for ln in out.splitlines(keepends=True):
         t, m, rest = ln.split(b' ', 2)
         lines.append((float(t), m == b'1', rest))
-    with open(err_path, 'rb') as f:
-        err = f.read()
-    r = Result(argv, p.returncode, b'', err, time.monotonic() - t0)
+    r = Result(argv, status, b'', err, time.monotonic() - t0)
     piped = Piped(r, lines, t0)
     r.stdout = piped.data
     log(f'  -> {name}: {describe_status(r.status)}, the reader got {len(lines)} lines'
@@ -158,33 +164,15 @@ def run_acked(h, argv, prog_argv, name, reader_src, ack):
     empty) with its stdout read by the Python @reader_src outside, which
     acknowledges through file @ack: (Result with what the reader got, the
     time its first line came after the start, or None)."""
-    err_path = h.path(name + '.stderr')
     t0 = time.monotonic()
-    with open(err_path, 'wb') as err:
-        p = start(argv + ([] if not argv else ['--']) + prog_argv, stdout=subprocess.PIPE,
-                  stderr=err, cwd=h.tmp)
-    try:
-        reader = start([sys.executable, '-c', reader_src, ack], stdin=p.stdout,
-                       stdout=subprocess.PIPE)
-    finally:
-        p.stdout.close()
-    try:
-        out, _ = reader.communicate(timeout=time_left(120))
-        p.wait(timeout=time_left(120))
-    except subprocess.TimeoutExpired:
-        kill_group(p.pid, p.pid)
-        kill_group(reader.pid, reader.pid)
-        raise Fail(f'{name}: timed out and was killed')
-    finish_group(reader, name + ' reader')
-    finish_group(p, name)
+    out, status, errb = pipe_to_reader(h, argv + ([] if not argv else ['--']) + prog_argv, name,
+                                       [reader_src, ack], 120)
     lines = [ln.split(b' ', 2) for ln in out.splitlines(keepends=True)]
     data = b''.join(rest for _, _, rest in lines)
     first = float(lines[0][0]) - t0 if lines else None
-    with open(err_path, 'rb') as f:
-        errb = f.read()
-    log(f'  -> {name}: {describe_status(p.returncode)}, {len(lines)} lines'
+    log(f'  -> {name}: {describe_status(status)}, {len(lines)} lines'
         + (f', line 0 after {first:.3f}s' if first is not None else ''))
-    return Result(argv, p.returncode, data, errb, time.monotonic() - t0), first
+    return Result(argv, status, data, errb, time.monotonic() - t0), first
 
 
 @case('tp-output-per-epoch')

@@ -416,6 +416,28 @@ def c_tp_mode_pipe_order_wait(h):
         compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
+def record_diverging(h, argv, name, tries, options=(), env=None, timeout=120, each=None):
+    """Record @argv in `--mode=tp` (@options after it) up to @tries times
+    until a recording ends in a divergence (exit 124; exit 0 is a TP run
+    that lost no increment: recorded again): that recording's result.
+    @each(result), if given, checks every recording. Fails on another exit
+    status, or if none diverged."""
+    for attempt in range(tries):
+        trace = h.new_trace_path(f'{name}-{attempt}')
+        r = run([h.uprr, 'record', '-o', trace] + TP + list(options) + ['--'] + argv,
+                timeout=timeout, what='uprr record (it must end: uprr never hangs)', cwd=h.tmp,
+                env=env)
+        if each:
+            each(r)
+        if r.status == 0:
+            log(f'  attempt {attempt + 1}: the TP run lost no increment; recording again')
+            continue
+        if r.status != 124:
+            raise Fail(f'expected exit 0 or 124 (divergence), got {r.status}\n  {r.explain()}')
+        return r
+    raise Fail(f'no TP run of {name} lost an increment in {tries} recordings')
+
+
 @case('tp-mode-diverge-sync')
 def c_tp_mode_diverge_sync(h):
     """An EP run that diverges from the sync-order log: tests/progs/tp_race
@@ -427,22 +449,11 @@ def c_tp_mode_diverge_sync(h):
     whose nodes' end pointers are written under the child's lock and read
     under the parent's, did so). Up to 6 recordings, as the TP run may
     lose none."""
-    argv = [h.prog('tp_race'), '2000', '0', 'branch']
-    for attempt in range(6):
-        trace = h.new_trace_path(f'tp_race-branch-{attempt}')
-        r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
-                what='uprr record', cwd=h.tmp)
-        err = r.stderr.decode(errors='replace')
-        if r.status == 0:
-            log(f'  attempt {attempt + 1}: the TP run lost no increment; recording again')
-            continue
-        if r.status != 124:
-            raise Fail(f'expected exit 0 or 124 (divergence), got {r.status}\n  {r.explain()}')
-        if ('its synchronization order: follow: divergence in thread 0' not in err or
-                'another operation (the log has kind 1' not in err or 'syscall write' in err):
-            raise Fail('uprr did not say the EP run diverged from the sync-order log:\n' + err)
-        return
-    raise Fail('no TP run of tp_race branch lost an increment in 6 recordings')
+    r = record_diverging(h, [h.prog('tp_race'), '2000', '0', 'branch'], 'tp_race-branch', 6)
+    err = r.stderr.decode(errors='replace')
+    if ('its synchronization order: follow: divergence in thread 0' not in err or
+            'another operation (the log has kind 1' not in err or 'syscall write' in err):
+        raise Fail('uprr did not say the EP run diverged from the sync-order log:\n' + err)
 
 
 # ---- epochs checked by the EP run (issue 15, items 2 and 4) ----

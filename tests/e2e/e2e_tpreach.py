@@ -20,7 +20,7 @@ import time
 
 from e2e import (Fail, case, compare_bytes, kill_group, log, native_run, read, run, start,
                  tail, time_left)
-from e2e import MAKE_FILES, MP_SCRIPT, need, python_script
+from e2e import MP_SCRIPT, make_env, make_project, need, python_script
 from e2e_tpmode import real_program, text_input, tp_record_replay
 
 
@@ -188,15 +188,9 @@ def make_case(h, options):
     make = need('make')
     need('gcc')
     native_proj, proj, cctmp = h.path('native'), h.path('project'), h.path('cc-tmp')
-    for d in (native_proj, proj, cctmp):
-        os.mkdir(d)
-        if d != cctmp:
-            for name, text in MAKE_FILES.items():
-                with open(os.path.join(d, name), 'w') as f:
-                    f.write(text)
-    env = {k: v for k, v in os.environ.items()
-           if k not in ('MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKE_TERMOUT', 'MAKE_TERMERR')}
-    env.update(LC_ALL='C', TMPDIR=cctmp)
+    make_project(native_proj)
+    make_project(proj)
+    env = make_env(cctmp)
     native = native_run([make, '-j2', '-C', native_proj], 'make', cwd=h.tmp, env=env)
     _, rec, _ = tp_record_replay(h, [make, '-j2', '-C', proj], 'make', remove=[proj, cctmp],
                                  options=options, env=env)

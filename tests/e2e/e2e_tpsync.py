@@ -8,9 +8,8 @@ e2e.py imports this module after its own cases.
 
 import os
 
-from e2e import Fail, case, compare_bytes, log, native_run, run
-
-TP = ['--mode=tp']
+from e2e import Fail, case, compare_bytes, log, native_run
+from e2e_tpmode import record_diverging
 
 
 @case('tp-sync-diverge-epochs')
@@ -28,28 +27,18 @@ def c_tp_sync_diverge_epochs(h):
     increment; each must end within 60 s. With rollback turned off
     (UPRR_EP_ROLLBACK=0): an epoch's end check would roll the TP run's lost
     increments back to the EP run's count, and the branch would agree."""
-    argv = [h.prog('tp_race'), '2000', '0', 'branch']
-    env = dict(os.environ, UPRR_EP_ROLLBACK='0')
-    for attempt in range(8):
-        trace = h.new_trace_path(f'tp_race-branch-epochs-{attempt}')
-        r = run([h.uprr, 'record', '-o', trace] + TP + ['--epoch=10', '--'] + argv, timeout=60,
-                what='uprr record (it must end: uprr never hangs)', cwd=h.tmp, env=env)
-        err = r.stderr.decode(errors='replace')
-        if r.status == 0:
-            log(f'  attempt {attempt + 1}: the TP run lost no increment; recording again')
-            continue
-        if r.status != 124:
-            raise Fail(f'expected exit 0 or 124 (divergence), got {r.status}\n  {r.explain()}')
-        # one line names it (lock-step adds that the epoch's output went
-        # out unverified, which names no operation)
-        lines = [ln for ln in err.splitlines() if 'synchronization order' in ln]
-        if (len(lines) != 1 or 'its synchronization order: follow: divergence in thread 0' not in
-                lines[0] or 'another operation (the log has kind 1' not in lines[0]):
-            raise Fail('uprr did not say in one line that the EP run diverged from the '
-                       'sync-order log:\n' + err)
-        log('  ' + lines[0][:200])
-        return
-    raise Fail('no TP run of tp_race branch lost an increment in 8 recordings')
+    r = record_diverging(h, [h.prog('tp_race'), '2000', '0', 'branch'], 'tp_race-branch-epochs', 8,
+                         options=['--epoch=10'], env=dict(os.environ, UPRR_EP_ROLLBACK='0'),
+                         timeout=60)
+    err = r.stderr.decode(errors='replace')
+    # one line names it (lock-step adds that the epoch's output went out
+    # unverified, which names no operation)
+    lines = [ln for ln in err.splitlines() if 'synchronization order' in ln]
+    if (len(lines) != 1 or 'its synchronization order: follow: divergence in thread 0' not in
+            lines[0] or 'another operation (the log has kind 1' not in lines[0]):
+        raise Fail('uprr did not say in one line that the EP run diverged from the '
+                   'sync-order log:\n' + err)
+    log('  ' + lines[0][:200])
 
 
 @case('tp-sync-stuck')
@@ -68,21 +57,12 @@ def c_tp_sync_stuck(h):
     follows it); each must end within 60 s."""
     argv = [h.prog('tp_sync_stuck')]
     native = native_run(argv, 'tp_sync_stuck', cwd=h.tmp)
-    for attempt in range(8):
-        trace = h.new_trace_path(f'tp_sync_stuck-{attempt}')
-        r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=60,
-                what='uprr record (it must end: uprr never hangs)', cwd=h.tmp)
-        err = r.stderr.decode(errors='replace')
-        compare_bytes(native.stdout, r.stdout, 'stdout', 'the native run', 'the TP run')
-        if r.status == 0:
-            log(f'  attempt {attempt + 1}: the TP run lost no increment; recording again')
-            continue
-        if r.status != 124:
-            raise Fail(f'expected exit 0 or 124 (divergence), got {r.status}\n  {r.explain()}')
-        lines = [ln for ln in err.splitlines() if 'diverged' in ln]
-        if len(lines) != 1 or 'the run cannot follow the log' not in lines[0]:
-            raise Fail('uprr did not say in one line that the EP run could not follow the '
-                       'log:\n' + err)
-        log('  ' + lines[0][:240])
-        return
-    raise Fail('no TP run of tp_sync_stuck lost an increment in 8 recordings')
+    r = record_diverging(h, argv, 'tp_sync_stuck', 8, timeout=60,
+                         each=lambda r: compare_bytes(native.stdout, r.stdout, 'stdout',
+                                                      'the native run', 'the TP run'))
+    err = r.stderr.decode(errors='replace')
+    lines = [ln for ln in err.splitlines() if 'diverged' in ln]
+    if len(lines) != 1 or 'the run cannot follow the log' not in lines[0]:
+        raise Fail('uprr did not say in one line that the EP run could not follow the '
+                   'log:\n' + err)
+    log('  ' + lines[0][:240])
