@@ -942,9 +942,17 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	/* a live wait a signal of this run's own interrupted (a child's
 	 * SIGCHLD, which the EP run drops: the log's signals come at their
 	 * calls): the kernel restarts it, and the restart is this call of the
-	 * log's again */
+	 * log's again. It restarts with the registers as they stand: the
+	 * program's arguments go back (prepare_wait() rewrites them again
+	 * at the restart's entry), or that entry would show this run's id of
+	 * the child, which the replay does not have ("syscall wait4 argument
+	 * 0 is 0x5b23, recorded 0x5b2d": tp-reach-python-mp, 1 in 30) */
 	if (waits_live(t) && sc_result_restarts(got)) {
 		t->ep_restart = c;
+		for (int i = 0; i < 6; i++)
+			arch_set_syscall_arg(&t->regs, i, t->args[i]);
+		if (tracee_set_regs(t->tid, &t->regs) < 0)
+			log_debug("thread %d vanished at its syscall exit", t->tid);
 		return 0;
 	}
 	switch (t->nr) {
