@@ -106,12 +106,10 @@ bool rec_ep_more(struct recorder *rec, const char *why);
 bool rec_ep_follow_idle(struct recorder *rec);
 /** An EP run's thread at the entry of libuprr-sync's wait for a record
  * the TP run has not written yet (UPRR_SYNC_WAIT_MAGIC, lock-step): the TP
- * run goes on (rec_ep_more()), and the call is skipped, returning 0, with
- * no event (its replay never waits there). True if it was that call. */
+ * run goes on (rec_ep_more()) while the thread stays the one that runs,
+ * and the call is skipped, returning 0, with no event (its replay never
+ * waits there). True if it was that call. */
 bool rec_ep_sync_wait(struct recorder *rec, struct rthread *t);
-/** @t, stopped by rec_ep_sync_wait(), picked to run: it goes on (its
- * call skipped) and looks at the log again. */
-void rec_ep_sync_resume(struct recorder *rec, struct rthread *t);
 /** The ranges (pairs: start, end) where an EP run's program will map what the
  * log's did, which uprr's own mappings (stub areas) must leave free, into
  * *@ret_n; NULL and 0 when the recording is not an EP run. */

@@ -439,10 +439,6 @@ struct rthread {
 	int ep_map_fd;		      /* EP run: fd + 1 of the log's copy its mmap maps */
 	bool ep_parked;		      /* EP run: stands at its epoch end (record-ep.c),
 				       * SCHED_BLOCKED until every thread reached its own, */
-	bool ep_log_wait;	      /* EP run, lock-step: stopped at libuprr-sync's
-				       * wait for a record not logged yet, the call
-				       * skipped; goes on once the log grew
-				       * (rec_ep_sync_wait()) */
 	bool ep_reentry;	      /* EP run, lock-step: parked at its end at
 				       * the entry of a call not logged yet; its
 				       * entry goes on (rec_entry_tail()) when let go */

@@ -721,10 +721,6 @@ rec_run_current(struct recorder *rec, struct rthread *t)
 			rec_entry_tail(rec, t);
 			break;
 		}
-		if (t->ep_log_wait) {
-			rec_ep_sync_resume(rec, t);
-			break;
-		}
 		rec_issue_syscall(rec, t);
 		break;
 	case RT_EXIT_READY:
