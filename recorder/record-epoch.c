@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -88,6 +89,12 @@
  * --parallel=2, 10 ms 11 of 27 and none of 8; 20 ms 9 of 36 of pigz but
  * held the others 9 ms on average. An end given up holds them this long. */
 #define EPOCH_GATHER_NS 10000000ull
+
+/* How long ends may be put off, one after another, by a thread blocked in
+ * a write the end's interrupt would cut short (cut_short()) before one
+ * interrupts it all the same: its reader may wait for output uprr holds
+ * until an end. */
+#define EPOCH_CUT_WAIT_NS 1000000000ull
 
 /* The -ERESTART* codes (include/linux/errno.h): the kernel restarts the
  * syscall when no handler runs. */
@@ -156,6 +163,28 @@ may_stop(const struct rthread *t)
 		return false;
 	return !t->tp_status_due && !t->tp_held && !t->injecting_sig && t->space &&
 	       t->space->mem.users == 1 && !t->space->at_exec;
+}
+
+/*
+ * Whether @t stands in a traced call that the end's interrupt could end
+ * having done part of it: a write or a send that blocks once it wrote
+ * part (a pipe or socket full: pipe_write(), unix_stream_sendmsg(),
+ * tcp_sendmsg() return what they wrote on a pending signal, which
+ * PTRACE_INTERRUPT makes). Natively no signal comes, the call takes all:
+ * the program must not see uprr's interrupt as a short write
+ * (tp-mode-buffered-epoch20: "write of 262144 bytes to a pipe: 65536").
+ * A send with MSG_DONTWAIT does not block.
+ */
+static bool
+cut_short(const struct rthread *t)
+{
+	if (t->state != RT_IN_SYSCALL)
+		return false;
+	if (sc_is_write((long)t->model_nr))
+		return true;
+	if (!sc_is_send((long)t->model_nr))
+		return false;
+	return !(t->model_args[t->model_nr == __NR_sendto ? 3 : 2] & MSG_DONTWAIT);
 }
 
 /* Whether process @pid is uprr's child (proc(5): /proc/PID/stat's ppid). */
@@ -958,6 +987,25 @@ end_epoch(struct recorder *rec)
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (!may_stop(&rec->threads[i]))
 			goto put_off;
+	/* a thread blocked in a write the interrupt would cut short: put
+	 * off until it wrote all, unless it has stood there for
+	 * EPOCH_CUT_WAIT_NS of ends put off */
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		if (!cut_short(&rec->threads[i]))
+			continue;
+		if (!rec->epochs.cut_since_ns)
+			rec->epochs.cut_since_ns = t0;
+		if (t0 - rec->epochs.cut_since_ns < EPOCH_CUT_WAIT_NS) {
+			rec->epochs.cut_put_off++;
+			goto put_off;
+		}
+		log_info("thread %d: blocked in %s for %" PRIu64 " ms of ends put off: the end's "
+			 "interrupt may cut it short", rec->threads[i].tid,
+			 sc_name((long)rec->threads[i].model_nr) ?: "a write",
+			 (t0 - rec->epochs.cut_since_ns) / 1000000);
+		break;
+	}
+	rec->epochs.cut_since_ns = 0;
 	if (!stop_all(rec)) {
 		resume_all(rec);
 		goto put_off;
@@ -1042,6 +1090,13 @@ gather(struct recorder *rec, uint64_t now, uint64_t *wait_ns)
 		/* on its way, it entered a traced call it was not held at
 		 * (rec_epoch_hold_at_entry()) and blocks there: held in it,
 		 * as at the end's start */
+		/* not one the interrupt would cut short (its reader may be
+		 * held): the end is given up, every thread let go */
+		if (t->epoch_seek && cut_short(t)) {
+			rec->epochs.cut_given_up++;
+			give_up(rec, "a thread blocks in a write the interrupt would cut short");
+			return true;
+		}
 		if (t->epoch_seek && t->state == RT_IN_SYSCALL && !t->tp_status_due &&
 		    ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) == 0) {
 			t->epoch_held = t->epoch_in_syscall = true;
@@ -1223,11 +1278,12 @@ rec_epoch_log_stats(const struct recorder *rec)
 			 "last epoch %" PRIu64 " ms",
 			 (uint64_t)(MIN(EPOCH_AUTO_FIRST_NS, e->max_len_ns) / 1000000), e->max_len_ns / 1000000,
 			 (uint64_t)(EPOCH_AUTO_OUTPUT_NS / 1000000), e->output_ends, e->len_ns / 1000000);
-	log_info("epochs of %" PRIu64 " ms: %" PRIu64 " checkpoints (%" PRIu64 " ends put off), %" PRIu64
+	log_info("epochs of %" PRIu64 " ms: %" PRIu64 " checkpoints (%" PRIu64 " ends put off, %" PRIu64
+		 " of them and %" PRIu64 " given up by a write the interrupt would cut short), %" PRIu64
 		 " process copies (%" PRIu64 " failed, %" PRIu64 " processes not uprr's children left "
 		 "uncopied), %" PRIu64 " pages written per epoch",
-		 e->len_ns / 1000000, e->k, e->put_off, e->copies, e->copy_failures, e->uncopied,
-		 e->written_pages / ends);
+		 e->len_ns / 1000000, e->k, e->put_off, e->cut_put_off, e->cut_given_up, e->copies,
+		 e->copy_failures, e->uncopied, e->written_pages / ends);
 	log_info("checkpoint pause (all threads stopped to all resumed): mean %" PRIu64 " us, min %" PRIu64
 		 " us, max %" PRIu64 " us, at %" PRIu64 " MiB resident on average: %" PRIu64
 		 " us per 100 MiB (goal: 1000); stopping the threads took %" PRIu64 " us on average",

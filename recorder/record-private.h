@@ -652,6 +652,11 @@ struct rec_epochs {
 	bool requested;		/* UPRR_CTL_EPOCH_END set in the recorded
 				 * processes for that end (record-epoch.c) */
 	uint64_t put_off;	/* ends put off: a thread stood at an event */
+	uint64_t cut_since_ns;	/* the first of the ends put off one after
+				 * another by a write the interrupt would cut
+				 * short (record-epoch.c cut_short()), 0: none */
+	uint64_t cut_put_off, cut_given_up; /* ends put off, and given up, for
+				 * such a write */
 	uint64_t given_up;	/* ends given up: a thread reached no syscall in
 				 * time (EPOCH_GATHER_NS) */
 	uint64_t sought;	/* threads let go to their next syscall (sum) */

@@ -230,6 +230,9 @@ def c_tp_mode_buffered(h, options=()):
     native = native_run(argv, 'ep_buffered', cwd=h.tmp)
     trace, rec, _ = tp_record_replay(h, argv, 'ep_buffered', replays=2, options=options)
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    m = re.search(rb'ends put off, (\d+) of them and (\d+) given up by a write', rec.stderr)
+    if m:
+        log(f'  ends put off by a write: {int(m.group(1))}, given up: {int(m.group(2))}')
     n = buffered_records(h, os.path.join(trace, 'tp', 'log'))
     if n < 50:
         raise Fail(f'the TP run\'s log holds {n} buffered calls: the syscall buffer was off')
@@ -238,15 +241,21 @@ def c_tp_mode_buffered(h, options=()):
 
 @case('tp-mode-buffered-epoch20')
 def c_tp_mode_buffered_epoch20(h):
-    """tp-mode-buffered with --epoch=20. Not in the suite
-    (tests/e2e/meson.build): it fails, 5 of 5, on one line against the
-    native run, "write of 262144 bytes to a pipe: 65536": the end's
-    interrupt ends the blocking write to a full pipe (the library sends it
-    the traced way at an end, UPRR_CTL_EPOCH_END) and pipe_write() returns
-    what it wrote, as for a signal. What it fixed: the time left that an
-    interrupted pselect6 or ppoll wrote, a false divergence whose rollback
-    was refused (with --epoch=auto, 5 in 8), and epoll_wait's EINTR."""
-    c_tp_mode_buffered(h, EPOCH20)
+    """tp-mode-buffered with --epoch=20. The end's interrupt ended the
+    blocking write to a full pipe (the library sends it the traced way at
+    an end, UPRR_CTL_EPOCH_END), and pipe_write() returned what it wrote,
+    as for a signal: "write of 262144 bytes to a pipe: 65536" against the
+    native run, 6 of 10. An end now waits while a thread blocks in a write
+    (recorder/record-epoch.c cut_short()); -v counts the ends it put off
+    or gave up so (2-19 a run): no short write in 20. Not in the suite
+    (tests/e2e/meson.build) still: an epoch diverges at its end in 7 of 20
+    (3 of 10 before), one stack word of the main thread at its end, the
+    upper half 4 in the checkpoint and 0 in the EP run (at the entry of
+    pthread_create's clone once). What it fixed before: the time left that
+    an interrupted pselect6 or ppoll wrote, a false divergence whose
+    rollback was refused (with --epoch=auto, 5 in 8), and epoll_wait's
+    EINTR."""
+    c_tp_mode_buffered(h, EPOCH20 + ['-v'])
 
 
 def real_program(name):
