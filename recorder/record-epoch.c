@@ -294,14 +294,40 @@ at_entry(struct recorder *rec, struct rthread *t)
 	       may_hold_at(rec, t, regs.rax, regs.rip);
 }
 
+/* Whether syscall @nr fails with EINTR when its thread stops, even with no
+ * handler to run (signal(7), "Interruption of system calls and library
+ * functions by stop signals"): epoll waits (ep_poll(), fs/eventpoll.c),
+ * System V semaphore waits, sigtimedwait(2) and sigwaitinfo(2), and the
+ * socket calls that wait with a timeout (SO_RCVTIMEO, SO_SNDTIMEO:
+ * sock_intr_errno()); the sends never get here (cut_short()). */
+static bool
+eintr_at_stop(uint64_t nr)
+{
+	switch (nr) {
+	case __NR_epoll_wait:
+	case __NR_epoll_pwait:
+	case __NR_epoll_pwait2:
+	case __NR_semop:
+	case __NR_semtimedop:
+	case __NR_rt_sigtimedwait:
+	case __NR_accept:
+	case __NR_accept4:
+	case __NR_recvfrom:
+	case __NR_recvmsg:
+	case __NR_recvmmsg:
+	case __NR_connect:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /*
  * @t, at the exit stop of a traced call the end's interrupt ended: one that
- * fails with EINTR when its thread stops, even with no handler to run
- * (epoll_wait(2) and epoll_pwait(2): ep_poll(), fs/eventpoll.c, returns
- * -EINTR on a pending signal; signal(7), "Interruption of system calls
- * ... by stop signals"), is restarted instead, as a call the kernel
- * restarts (-ERESTARTNOHAND: the signal code rewinds it on the way out, as
- * no handler runs): the program never sees uprr's interrupt
+ * fails with EINTR when its thread stops (eintr_at_stop()) is restarted
+ * instead, as a call the kernel restarts (-ERESTARTNOHAND: the signal code
+ * rewinds it on the way out when no handler runs, and makes it EINTR when
+ * one does): the program never sees uprr's interrupt
  * (tp-mode-buffered-epoch20: ep_buffered's epoll_wait returned -1). Its
  * timeout starts again, as poll(2)'s would not.
  */
@@ -310,14 +336,13 @@ restart_interrupted(struct rthread *t)
 {
 	struct user_regs_struct regs;
 
-	if (tracee_get_regs(t->tid, &regs) < 0 || (int64_t)regs.rax != -EINTR)
-		return;
-	if (regs.orig_rax != __NR_epoll_wait && regs.orig_rax != __NR_epoll_pwait &&
-	    regs.orig_rax != __NR_epoll_pwait2)
+	if (tracee_get_regs(t->tid, &regs) < 0 || (int64_t)regs.rax != -EINTR ||
+	    !eintr_at_stop(regs.orig_rax))
 		return;
 	regs.rax = (uint64_t)-EPOCH_ERESTARTNOHAND;
 	if (tracee_set_regs(t->tid, &regs) < 0)
-		log_debug("thread %d: its epoll wait cannot be restarted", t->tid);
+		log_debug("thread %d: its %s cannot be restarted", t->tid,
+			  sc_name((long)regs.orig_rax) ?: "call");
 }
 
 /* Wait for @t, interrupted in a traced syscall (RT_IN_SYSCALL), to stand
