@@ -258,6 +258,25 @@ def c_tp_mode_buffered_epoch20(h):
     c_tp_mode_buffered(h, EPOCH20 + ['-v'])
 
 
+@case('tp-mode-eintr-epoch20')
+def c_tp_mode_eintr_epoch20(h):
+    """tp_eintr with --epoch=20: semop, sigtimedwait, recv on a socket
+    with SO_RCVTIMEO and epoll_wait, each blocked 150 ms, which fail with
+    EINTR when their thread stops even with no handler (signal(7)). An
+    epoch's end interrupts them; uprr restarts them
+    (record-epoch.c, restart_interrupted()): the output is a native
+    run's, no EINTR (before, the first three returned -1 EINTR, 2 of 2),
+    and the replay is the recording."""
+    argv = [h.prog('tp_eintr')]
+    native = native_run(argv, 'tp_eintr', cwd=h.tmp)
+    _, rec, text = tp_record_replay(h, argv, 'tp_eintr', options=EPOCH20)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    epochs = epoch_counts(text)[0]
+    if epochs < 10:
+        raise Fail(f'{epochs} epochs in 0.6 s with --epoch=20: no end came while a call blocked')
+    log(f'  {epochs} epochs')
+
+
 def real_program(name):
     path = shutil.which(name)
     if not path:
