@@ -400,8 +400,8 @@ cmd_record(int argc, char **argv)
 		return EXIT_UPRR;
 	}
 	/* --mode=tp takes epochs only when asked (--epoch=auto or MS): with
-	 * them, cases that rely on output held to the end fail, and an end's
-	 * interrupt cuts a blocking pipe write short (README, "Not yet") */
+	 * them, cases that rely on output held to the end fail, and the end
+	 * checks still find false divergences (README, "Not yet") */
 	if (tp && !epoch_ms_given)
 		opts.epoch_ms = 0;
 	if (tp)
