@@ -65,13 +65,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <limits.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "checkpoint/dirty.h"
 #include "checkpoint/process.h"
 #include "common/log.h"
+#include "common/util.h"
 #include "ep/divergence.h"
 #include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
@@ -165,26 +169,78 @@ may_stop(const struct rthread *t)
 	       t->space->mem.users == 1 && !t->space->at_exec;
 }
 
+/* The bytes @t's write or send asks for (the iovecs' sum for the vectored
+ * ones, at most UIO_MAXIOV_READ of them read: more count as many bytes);
+ * 0 if it is none or they cannot be read. */
+#define UIO_MAXIOV_READ 64
+static uint64_t
+write_len(const struct rthread *t)
+{
+	const uint64_t *a = t->model_args;
+	struct iovec iov[UIO_MAXIOV_READ];
+	uint64_t at = a[1], n = a[2], sum = 0;
+	struct msghdr m;
+
+	switch (t->model_nr) {
+	case __NR_write:
+	case __NR_pwrite64:
+	case __NR_sendto:
+		return a[2];
+	case __NR_writev:
+	case __NR_pwritev:
+	case __NR_pwritev2:
+		break;
+	case __NR_sendmsg:
+		if (tracee_read(t->tid, a[1], &m, sizeof(m)) < 0)
+			return 0; /* vanished or a bad address: nothing written */
+		at = (uint64_t)m.msg_iov;
+		n = m.msg_iovlen;
+		break;
+	default:
+		return 0;
+	}
+	if (n > ARRAY_SIZE(iov))
+		return UINT64_MAX;
+	if (n && tracee_read(t->tid, at, iov, n * sizeof(iov[0])) < 0)
+		return 0;
+	for (uint64_t i = 0; i < n; i++)
+		sum += iov[i].iov_len;
+	return sum;
+}
+
 /*
  * Whether @t stands in a traced call that the end's interrupt could end
- * having done part of it: a write or a send that blocks once it wrote
- * part (a pipe or socket full: pipe_write(), unix_stream_sendmsg(),
- * tcp_sendmsg() return what they wrote on a pending signal, which
+ * having done part of it: a write or a send of more than PIPE_BUF bytes
+ * to a pipe, a socket or a terminal, which blocks once it wrote part (the
+ * reader slow: pipe_write(), unix_stream_sendmsg(), tcp_sendmsg() and
+ * n_tty_write() return what they wrote on a pending signal, which
  * PTRACE_INTERRUPT makes). Natively no signal comes, the call takes all:
  * the program must not see uprr's interrupt as a short write
  * (tp-mode-buffered-epoch20: "write of 262144 bytes to a pipe: 65536").
- * A send with MSG_DONTWAIT does not block.
+ * Not one of PIPE_BUF bytes or fewer (pipe(7): all or nothing; an
+ * interrupt before it restarts it), nor a write to a file, which no
+ * signal but a fatal one ends (tp_race's 1-byte writes to /dev/null, at
+ * every end), nor a send with MSG_DONTWAIT.
  */
 static bool
 cut_short(const struct rthread *t)
 {
-	if (t->state != RT_IN_SYSCALL)
+	char path[64];
+	struct stat st;
+	int fd = (int)t->model_args[0];
+
+	if (t->state != RT_IN_SYSCALL || (!sc_is_write((long)t->model_nr) &&
+					  !sc_is_send((long)t->model_nr)))
 		return false;
-	if (sc_is_write((long)t->model_nr))
-		return true;
-	if (!sc_is_send((long)t->model_nr))
+	if (sc_is_send((long)t->model_nr) &&
+	    (t->model_args[t->model_nr == __NR_sendto ? 3 : 2] & MSG_DONTWAIT))
 		return false;
-	return !(t->model_args[t->model_nr == __NR_sendto ? 3 : 2] & MSG_DONTWAIT);
+	if (write_len(t) <= PIPE_BUF)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, fd);
+	if (stat(path, &st) < 0)
+		return false; /* vanished, or the fd closed: nothing to cut */
+	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode);
 }
 
 /* Whether process @pid is uprr's child (proc(5): /proc/PID/stat's ppid). */
@@ -1114,9 +1170,9 @@ gather(struct recorder *rec, uint64_t now, uint64_t *wait_ns)
 			continue;
 		/* on its way, it entered a traced call it was not held at
 		 * (rec_epoch_hold_at_entry()) and blocks there: held in it,
-		 * as at the end's start */
-		/* not one the interrupt would cut short (its reader may be
-		 * held): the end is given up, every thread let go */
+		 * as at the end's start; not in one the interrupt would cut
+		 * short (its reader may be held): the end is given up, every
+		 * thread let go */
 		if (t->epoch_seek && cut_short(t)) {
 			rec->epochs.cut_given_up++;
 			give_up(rec, "a thread blocks in a write the interrupt would cut short");

@@ -247,7 +247,7 @@ def c_tp_mode_buffered_epoch20(h):
     as for a signal: "write of 262144 bytes to a pipe: 65536" against the
     native run, 6 of 10. An end now waits while a thread blocks in a write
     (recorder/record-epoch.c cut_short()); -v counts the ends it put off
-    or gave up so (2-19 a run): no short write in 20. Not in the suite
+    or gave up so (0-24 a run): no short write in 40. Not in the suite
     (tests/e2e/meson.build) still: an epoch diverges at its end in 7 of 20
     (3 of 10 before), one stack word of the main thread at its end, the
     upper half 4 in the checkpoint and 0 in the EP run (at the entry of
