@@ -50,6 +50,8 @@ PARTS = re.compile(r'of the pauses, on average: settling (\d+) us; copying (\d+)
                    r'the threads (\d+) us, of which injected queries (\d+) us; the fork (\d+) us; '
                    r"the threads' clones (\d+) us; setting their state (\d+) us\); dirty logs "
                    r'(\d+) us; buffers flushed and ends logged (\d+) us;.*resuming (\d+) us')
+# what a uprr before checkpoint_copy_times() said of the pauses
+OLD_PARTS = re.compile(r'of the pauses: copying (\d+) us, dirty logs (\d+) us')
 PART_NAMES = ['settle', 'copy', 'read', 'query', 'fork', 'clone', 'set', 'dirty', 'ends', 'resume']
 
 
@@ -76,13 +78,19 @@ def record(uprr, argv, epoch, work, env):
                        env=env, cwd=work, timeout=600)
     err = p.stderr.decode(errors='replace')
     m, c, parts = PAUSE.search(err), COUNT.search(err), PARTS.search(err)
-    if p.returncode != 0 or not m or not c:
-        last = [l for l in err.splitlines() if l.startswith('uprr')][-1:] or ['(no uprr line)']
-        return None, f'exit {p.returncode}: {last[0][:160]}'
+    last = [l for l in err.splitlines() if l.startswith('uprr')][-1:] or ['(no uprr line)']
+    why = f'exit {p.returncode}: {last[0][:160]}' if p.returncode != 0 else None
+    # a recording that failed after its TP run (an EP run's verdict, the
+    # TP log's) still measured its checkpoints: kept, and said
+    if not m or not c or not int(c.group(1)):
+        return None, why or 'no checkpoint taken'
     fig = {'n': int(c.group(1)), 'mean': int(m.group(1)), 'min': int(m.group(2)),
-           'max': int(m.group(3)), 'mib': int(m.group(4)), 'stop': int(m.group(5))}
+           'max': int(m.group(3)), 'mib': int(m.group(4)), 'stop': int(m.group(5)), 'why': why}
+    old = OLD_PARTS.search(err)
     if parts:
         fig.update(zip(PART_NAMES, map(int, parts.groups())))
+    elif old:
+        fig.update(copy=int(old.group(1)), dirty=int(old.group(2)))
     return fig, None
 
 
@@ -122,21 +130,28 @@ def main():
         print('| program | checkpoints | resident MiB | pause mean | min | per 100 MiB (mean) | '
               + ' | '.join(PART_NAMES) + ' | stop |')
         print('|---' * (7 + len(PART_NAMES)) + '|')
+        notes = []
         for name in a.names or PROGRAMS:
-            best, why = None, None
+            best, why, failed = None, None, 0
             for _ in range(a.n):
                 fig, err = record(uprr, command(name, work, build), a.e, work, env)
                 if fig and (not best or fig['mean'] < best['mean']):
                     best = fig
-                why = why or err
+                failed += bool(err or fig['why'])
+                why = why or err or fig['why']
+            if failed:
+                notes.append(f'{name}: {failed} of {a.n} recordings failed or took no checkpoint '
+                             f'(the first: {why})')
             if not best:
-                print(f'| {name} | failed: {why} |')
+                print(f'| {name} | — |')
                 continue
             per = best['mean'] / 10 / best['mib'] if best['mib'] else 0
             parts = ' | '.join(f"{best.get(k, 0) / 1000:.2f}" for k in PART_NAMES)
             print(f"| {name} | {best['n']} | {best['mib']} | {best['mean'] / 1000:.2f} | "
                   f"{best['min'] / 1000:.2f} | {per:.2f} | {parts} | {best['stop'] / 1000:.2f} |",
                   flush=True)
+        for note in notes:
+            print(f'# {note}')
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -748,13 +748,18 @@ struct kept {
 	struct dirty_pages *written;
 };
 
-/* Add what making @c took to @sum, part by part. */
+/* Add what making @c, the copy of process @pid, took to @sum, part by
+ * part. */
 static void
-add_copy_times(struct checkpoint_copy_times *sum, const struct checkpoint_copy *c)
+add_copy_times(struct checkpoint_copy_times *sum, const struct checkpoint_copy *c, pid_t pid)
 {
 	struct checkpoint_copy_times t;
 
 	checkpoint_copy_times(c, &t);
+	log_debug("process %d copied: reading its threads %" PRIu64 " us (queries %" PRIu64 " us), the fork %"
+		  PRIu64 " us, the clones %" PRIu64 " us, setting their state %" PRIu64 " us",
+		  pid, t.read_ns / 1000, t.query_ns / 1000, t.fork_ns / 1000, t.clone_ns / 1000,
+		  t.set_ns / 1000);
 	sum->read_ns += t.read_ns;
 	sum->query_ns += t.query_ns;
 	sum->fork_ns += t.fork_ns;
@@ -811,7 +816,7 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		t1 = util_now_ns();
 		rec->epochs.copy_ns += t1 - t0;
 		if (r >= 0)
-			add_copy_times(&rec->epochs.copy_parts, copy);
+			add_copy_times(&rec->epochs.copy_parts, copy, t->tgid);
 		if (r < 0) {
 			rec->epochs.copy_failures++;
 			log_warn("cannot copy process %d for checkpoint %" PRIu64 ": %s", t->tgid,
