@@ -24,21 +24,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'e2e'))
-import e2e  # noqa: E402  (make_text, make_project, make_env)
-
-POOL = '''\
-import multiprocessing
-
-def work(n):
-    s = 0
-    for i in range(n):
-        s = (s * 31 + i) % 1000003
-    return s
-
-if __name__ == '__main__':
-    with multiprocessing.get_context('fork').Pool(2) as pool:
-        print(sum(pool.map(work, [200000] * 16, chunksize=1)))
-'''
+import e2e  # noqa: E402  (make_text, make_project, make_env, POOL_SCRIPT)
 
 PROGRAMS = ['pigz', 'xz', 'sort', 'make_j2', 'pool', 'resident400']
 
@@ -119,7 +105,7 @@ def main():
         e2e.make_text(os.path.join(work, 'input-8M.txt'), 8 << 20, e2e.WORDS_SEED)
         os.mkdir(os.path.join(work, 'tmp'))
         with open(os.path.join(work, 'pool.py'), 'w') as f:
-            f.write(POOL)
+            f.write(e2e.POOL_SCRIPT)
         e2e.make_project(os.path.join(work, 'project'))
         env = e2e.make_env(os.path.join(work, 'cctmp'))
         env['LC_ALL'] = 'C'
