@@ -55,7 +55,8 @@
 #define CLONE3_SCRATCH 96
 
 /* pthread_create()'s clone flags (glibc sysdeps/unix/sysv/linux/createthread.c),
- * without the tid-reporting ones: we set the clear-tid address ourselves. */
+ * without the tid-reporting ones: CLONE_CHILD_CLEARTID is added with the
+ * original thread's address (clone_args()). */
 #define THREAD_FLAGS                                                              \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |       \
 	 CLONE_SYSVSEM)
@@ -396,8 +397,7 @@ apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked
 {
 	/* where the buffers go in the scratch */
 	enum { AT_STACK = 0, AT_COMM = 32 };
-	static const char *const names[] = { "set_robust_list", "set_tid_address", "rseq", "sigaltstack",
-					     "prctl(PR_SET_NAME)" };
+	static const char *const names[] = { "set_robust_list", "rseq", "sigaltstack", "prctl(PR_SET_NAME)" };
 	struct tracee_call calls[ARRAY_SIZE(names)];
 	const char *what[ARRAY_SIZE(names)];
 	struct user_regs_struct regs;
@@ -418,13 +418,11 @@ apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked
 		calls[n++] = (struct tracee_call){ .nr = __NR_set_robust_list,
 						   .args = { t->robust_head, t->robust_len } };
 	}
-	/* returns the caller's tid: never fails */
-	what[n] = names[1];
-	calls[n++] = (struct tracee_call){ .nr = __NR_set_tid_address, .args = { t->clear_tid }, .may_fail = true };
+	/* the clear-tid address came with the fork or clone (clone_args()) */
 	/* a fork keeps the rseq registration, a CLONE_VM clone has none
 	 * (rseq_fork(), include/linux/rseq.h) */
 	if (!forked && t->rseq_addr) {
-		what[n] = names[2];
+		what[n] = names[1];
 		calls[n++] = (struct tracee_call){ .nr = __NR_rseq,
 						   .args = { t->rseq_addr, t->rseq_len, 0, t->rseq_sig } };
 	}
@@ -434,30 +432,32 @@ apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked
 		/* SS_ONSTACK is reported, not set: the thread's rsp says it */
 		ss.ss_flags &= ~SS_ONSTACK;
 		memcpy(buf + AT_STACK, &ss, sizeof(ss));
-		what[n] = names[3];
+		what[n] = names[2];
 		calls[n++] = (struct tracee_call){ .nr = __NR_sigaltstack, .args = { at + AT_STACK } };
 	}
 	if (!forked) {
 		memcpy(buf + AT_COMM, t->comm, sizeof(t->comm));
-		what[n] = names[4];
+		what[n] = names[3];
 		calls[n++] = (struct tracee_call){ .nr = __NR_prctl, .args = { PR_SET_NAME, at + AT_COMM } };
 	}
-	r = tracee_read_mem(memfd, at, saved, sizeof(saved));
-	if (r < 0)
-		return r;
-	r = tracee_write(memfd, at, buf, sizeof(buf));
-	/* the batch stops after a call that failed, its result stored */
-	if (r == 0)
-		r = tracee_inject_syscalls(tid, memfd, calls, n, res, &done);
-	if (r == 0 && done && res[done - 1] < 0 && !calls[done - 1].may_fail)
-		r = log_debug_errno((int)res[done - 1], "%s in copy thread %d", what[done - 1], tid);
-	else if (r == 0 && done < n)
-		r = -EPROTO;
-	r2 = tracee_write(memfd, at, saved, sizeof(saved));
-	if (r < 0)
-		return r;
-	if (r2 < 0)
-		return r2;
+	if (n) {
+		r = tracee_read_mem(memfd, at, saved, sizeof(saved));
+		if (r < 0)
+			return r;
+		r = tracee_write(memfd, at, buf, sizeof(buf));
+		/* the batch stops after a call that failed, its result stored */
+		if (r == 0)
+			r = tracee_inject_syscalls(tid, memfd, calls, n, res, &done);
+		if (r == 0 && done && res[done - 1] < 0)
+			r = log_debug_errno((int)res[done - 1], "%s in copy thread %d", what[done - 1], tid);
+		else if (r == 0 && done < n)
+			r = -EPROTO;
+		r2 = tracee_write(memfd, at, saved, sizeof(saved));
+		if (r < 0)
+			return r;
+		if (r2 < 0)
+			return r2;
+	}
 	/* by us, no injection needed (sched_setaffinity(2) of another task) */
 	if (sched_setaffinity(tid, sizeof(t->affinity), &t->affinity) < 0)
 		return -errno;
@@ -572,12 +572,13 @@ struct clone3_buf {
  * @ret_saved).
  */
 static int
-inject_clone3(pid_t tid, int memfd, uint64_t flags, pid_t id, int64_t *ret_child, uint64_t *ret_at,
-	      uint8_t ret_saved[CLONE3_SCRATCH])
+inject_clone3(pid_t tid, int memfd, uint64_t flags, uint64_t clear_tid, pid_t id, int64_t *ret_child,
+	      uint64_t *ret_at, uint8_t ret_saved[CLONE3_SCRATCH])
 {
 	struct user_regs_struct regs;
 	struct clone3_buf b = {
-		.flags = flags, .set_tid_size = 1, .id = id,
+		.flags = flags | (clear_tid ? CLONE_CHILD_CLEARTID : 0), .child_tid = clear_tid,
+		.set_tid_size = 1, .id = id,
 	};
 	uint64_t args[6] = { 0, CLONE_ARGS_SIZE_VER1, 0, 0, 0, 0 };
 	uint64_t at;
@@ -603,24 +604,39 @@ inject_clone3(pid_t tid, int memfd, uint64_t flags, pid_t id, int64_t *ret_child
 	return r;
 }
 
-/* Fork the copy through the source's thread @tid: clone(2), or with @id
- * clone3(2) giving it that pid; stores it in @c. With CLONE_PARENT, the
+/* The clone(2) flags and arguments that also give the new task clear-tid
+ * address @clear_tid (0: none), as CLONE_CHILD_CLEARTID with child_tid
+ * does (copy_process(), kernel/fork.c: nothing is written there now, only
+ * at its exit), so that apply_state() need not inject set_tid_address(2):
+ * clone(flags, stack 0, parent_tid 0, child_tid, tls 0) on x86-64. */
+static void
+clone_args(uint64_t flags, uint64_t clear_tid, uint64_t args[6])
+{
+	args[0] = flags | (clear_tid ? CLONE_CHILD_CLEARTID : 0);
+	args[1] = args[2] = args[4] = args[5] = 0;
+	args[3] = clear_tid;
+}
+
+/* Fork the copy through the source's thread @tid, with clear-tid address
+ * @clear_tid: clone(2), or with @id clone3(2) giving it that pid; stores
+ * it in @c. With CLONE_PARENT, the
  * exit signal is not ours to choose: the child gets that of the caller's
  * group leader (copy_process(), kernel/fork.c; clone3(2) refuses one,
  * clone3_args_valid(), and clone(2)'s SIGCHLD is ignored): a copy exits as
  * its source does, a respawn as the source of its copy. */
 static int
-fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
+fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, uint64_t clear_tid, pid_t id, pid_t *ret_taken)
 {
 	uint8_t saved[CLONE3_SCRATCH];
-	uint64_t at = 0;
+	uint64_t at = 0, args[6];
 	int64_t child;
 	int r;
 
+	clone_args(CLONE_PARENT | CLONE_PTRACE | SIGCHLD, clear_tid, args);
 	if (id > 0)
-		r = inject_clone3(tid, memfd, CLONE_PARENT | CLONE_PTRACE, id, &child, &at, saved);
+		r = inject_clone3(tid, memfd, CLONE_PARENT | CLONE_PTRACE, clear_tid, id, &child, &at, saved);
 	else
-		r = inject(tid, memfd, __NR_clone, CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, 0, &child);
+		r = tracee_inject_syscall(tid, memfd, __NR_clone, args, &child);
 	if (r < 0)
 		return r;
 	if (child < 0) {
@@ -644,20 +660,21 @@ fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, pid_t *ret_
 	return id > 0 ? tracee_write(c->memfd, at, saved, CLONE3_SCRATCH) : 0;
 }
 
-/* The next thread of copy @c: clone(2), or with @id clone3(2) giving it
- * that tid. */
+/* The next thread of copy @c, with clear-tid address @clear_tid: clone(2),
+ * or with @id clone3(2) giving it that tid. */
 static int
-clone_thread(struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
+clone_thread(struct checkpoint_copy *c, uint64_t clear_tid, pid_t id, pid_t *ret_taken)
 {
 	uint8_t saved[CLONE3_SCRATCH];
-	uint64_t at;
+	uint64_t at, args[6];
 	int64_t tid;
 	int r;
 
+	clone_args(THREAD_FLAGS | CLONE_PTRACE, clear_tid, args);
 	if (id > 0)
-		r = inject_clone3(c->pid, c->memfd, THREAD_FLAGS | CLONE_PTRACE, id, &tid, &at, saved);
+		r = inject_clone3(c->pid, c->memfd, THREAD_FLAGS | CLONE_PTRACE, clear_tid, id, &tid, &at, saved);
 	else
-		r = inject(c->pid, c->memfd, __NR_clone, THREAD_FLAGS | CLONE_PTRACE, 0, 0, &tid);
+		r = tracee_inject_syscall(c->pid, c->memfd, __NR_clone, args, &tid);
 	if (r < 0)
 		return r;
 	if (tid < 0) {
@@ -737,13 +754,13 @@ cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *
 	r = tracee_read_mem(memfd, states[0].regs.rip, code, sizeof(code));
 	if (r < 0)
 		goto fail;
-	r = fork_copy(tids[0], memfd, c, ids ? ids[0] : 0, ret_taken);
+	r = fork_copy(tids[0], memfd, c, states[0].clear_tid, ids ? ids[0] : 0, ret_taken);
 	if (r < 0)
 		goto fail;
 	t0 = util_now_ns();
 	c->times.fork_ns = t0 - t1;
 	for (size_t i = 1; i < n; i++) {
-		r = clone_thread(c, ids ? ids[i] : 0, ret_taken);
+		r = clone_thread(c, states[i].clear_tid, ids ? ids[i] : 0, ret_taken);
 		if (r < 0)
 			goto fail;
 	}
