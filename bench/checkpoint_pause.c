@@ -7,7 +7,8 @@
  * stops on an int3; the other threads are stopped with PTRACE_INTERRUPT.
  * Then takes ROUNDS copies, each discarded after (checkpoint_copy_free(),
  * not part of the pause), and prints the best and the median pause, the time
- * spent reading the threads' state, and the resident memory (VmRSS).
+ * spent reading the threads' state, the resident memory (VmRSS), and the
+ * parts of the median copy (checkpoint_copy_times()).
  *
  *   checkpoint_pause MB [THREADS [ROUNDS [thp]]]
  */
@@ -102,6 +103,7 @@ main(int argc, char **argv)
 	struct tracee_spawn_options o = { .path = "/proc/self/exe", .argv = cargv, .envp = envp, .cpu = -1 };
 	pid_t pid, tids[MAX_THREADS];
 	uint64_t pause[MAX_ROUNDS], get[MAX_ROUNDS], kb;
+	struct checkpoint_copy_times times[MAX_ROUNDS], part = { 0 };
 	int threads, rounds, exec_errno = 0, status, memfd;
 	size_t mb;
 
@@ -157,7 +159,18 @@ main(int argc, char **argv)
 			return 1;
 		}
 		pause[r] = util_now_ns() - t1;
+		checkpoint_copy_times(c, &times[r]);
 		checkpoint_copy_free(c);
+	}
+	/* the parts of the copy of median pause */
+	{
+		uint64_t sorted[MAX_ROUNDS];
+
+		memcpy(sorted, pause, sizeof(pause[0]) * (size_t)rounds);
+		qsort(sorted, (size_t)rounds, sizeof(sorted[0]), cmp_u64);
+		for (int r = 0; r < rounds; r++)
+			if (pause[r] == sorted[rounds / 2])
+				part = times[r];
 	}
 	qsort(pause, (size_t)rounds, sizeof(pause[0]), cmp_u64);
 	qsort(get, (size_t)rounds, sizeof(get[0]), cmp_u64);
@@ -166,6 +179,10 @@ main(int argc, char **argv)
 	       (double)kb / 1024, argc > 4 ? argv[4] : "4k", threads, (double)pause[0] / 1e6,
 	       (double)pause[rounds / 2] / 1e6, (double)get[rounds / 2] / 1e6,
 	       kb ? (double)pause[rounds / 2] / 1e6 / ((double)kb / 1024 / 100) : 0.0);
+	printf("    the median's parts: reading %.3f ms (queries %.3f), fork %.3f, clones %.3f, "
+	       "setting state %.3f\n",
+	       (double)part.read_ns / 1e6, (double)part.query_ns / 1e6, (double)part.fork_ns / 1e6,
+	       (double)part.clone_ns / 1e6, (double)part.set_ns / 1e6);
 	close(memfd);
 	tracee_kill_all(pid);
 	return 0;

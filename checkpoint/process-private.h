@@ -20,6 +20,7 @@ struct checkpoint_copy {
 	bool resumed;	   /* checkpoint_copy_resume() was called */
 	pid_t src_pid;	   /* the process copied */
 	pid_t *src_tids;   /* its threads, as given (n of them) */
+	struct checkpoint_copy_times times; /* what making it took */
 };
 
 /*

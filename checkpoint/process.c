@@ -55,7 +55,8 @@
 #define CLONE3_SCRATCH 96
 
 /* pthread_create()'s clone flags (glibc sysdeps/unix/sysv/linux/createthread.c),
- * without the tid-reporting ones: we set the clear-tid address ourselves. */
+ * without the tid-reporting ones: CLONE_CHILD_CLEARTID is added with the
+ * original thread's address (clone_args()). */
 #define THREAD_FLAGS                                                              \
 	(CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD |       \
 	 CLONE_SYSVSEM)
@@ -107,27 +108,34 @@ at_syscall_entry(pid_t tid, bool *ret)
 }
 
 /* Read the clear-tid address and the alternate signal stack of @t->tid,
- * stopped where it may take injected syscalls, regs in @t->regs. */
+ * stopped where it may take injected syscalls, regs in @t->regs: the two
+ * calls in one injection (one save and restore of the thread). */
 static int
 query_injected(struct checkpoint_thread *t, int memfd)
 {
 	uint8_t saved[SCRATCH_LEN];
 	uint64_t at = scratch_addr(&t->regs);
-	int64_t res;
+	struct tracee_call calls[2] = {
+		{ .nr = __NR_prctl, .args = { PR_GET_TID_ADDRESS, at } },
+		{ .nr = __NR_sigaltstack, .args = { 0, at + 16 } },
+	};
+	int64_t res[2] = { 0, 0 };
+	size_t done = 0;
 	int r, r2;
 
+	static_assert(16 + sizeof(stack_t) <= SCRATCH_LEN, "query scratch");
 	r = tracee_read_mem(memfd, at, saved, sizeof(saved));
 	if (r < 0)
 		return r;
-	r = inject(t->tid, memfd, __NR_prctl, PR_GET_TID_ADDRESS, at, 0, &res);
-	if (r == 0 && res < 0)
-		r = log_debug_errno((int)res, "prctl(PR_GET_TID_ADDRESS) in %d", t->tid);
+	/* the batch stops after a call that failed, its result stored */
+	r = tracee_inject_syscalls(t->tid, memfd, calls, ARRAY_SIZE(calls), res, &done);
+	if (r == 0 && done < ARRAY_SIZE(calls))
+		r = log_debug_errno(done ? (int)res[done - 1] : -EPROTO, "%s in %d",
+				    done == 1 ? "prctl(PR_GET_TID_ADDRESS)" : "sigaltstack", t->tid);
+	if (r == 0 && res[1] < 0)
+		r = log_debug_errno((int)res[1], "sigaltstack in %d", t->tid);
 	if (r == 0)
 		r = tracee_read_mem(memfd, at, &t->clear_tid, sizeof(t->clear_tid));
-	if (r == 0)
-		r = inject(t->tid, memfd, __NR_sigaltstack, 0, at + 16, 0, &res);
-	if (r == 0 && res < 0)
-		r = log_debug_errno((int)res, "sigaltstack in %d", t->tid);
 	if (r == 0)
 		r = tracee_read_mem(memfd, at + 16, &t->altstack, sizeof(t->altstack));
 	r2 = tracee_write(memfd, at, saved, sizeof(saved));
@@ -169,14 +177,80 @@ get_rseq(struct checkpoint_thread *t)
 	return 0;
 }
 
-int
-checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret)
+/*
+ * The CPU the copy's ptrace round trips run on. Each injected syscall,
+ * fork and clone wakes a stopped thread and waits for its next stop; woken
+ * on another CPU than ours, a thread waits for that CPU (an IPI, that CPU's
+ * queue) and wakes us from there. Every thread involved (the originals,
+ * then the copy's, which inherit the forking thread's affinity: clone(2))
+ * and uprr itself are pinned to the CPU uprr runs on while the copy is
+ * made, so that each round trip is a switch on one CPU; the originals get
+ * their own affinity back after (the copy's threads get it in
+ * apply_state()). Best effort: a CPU the tracee may not use (cpuset(7):
+ * EINVAL) leaves it where it was.
+ */
+struct pin {
+	bool on;	 /* we are pinned, ours to put back */
+	cpu_set_t ours;	 /* our affinity before */
+	cpu_set_t one;	 /* the CPU we run on */
+};
+
+static void
+pin_self(struct pin *p)
+{
+	int cpu = sched_getcpu();
+
+	p->on = false;
+	if (cpu < 0 || sched_getaffinity(0, sizeof(p->ours), &p->ours) < 0)
+		return;
+	CPU_ZERO(&p->one);
+	CPU_SET(cpu, &p->one);
+	p->on = sched_setaffinity(0, sizeof(p->one), &p->one) == 0;
+}
+
+/* Pin original thread @tid where we are (its affinity already read). */
+static void
+pin_thread(const struct pin *p, pid_t tid)
+{
+	if (p->on)
+		(void)sched_setaffinity(tid, sizeof(p->one), &p->one);
+}
+
+/* Give original thread @t its affinity back. */
+static void
+unpin_thread(const struct pin *p, const struct checkpoint_thread *t)
+{
+	/* ESRCH: the thread is gone, nothing to put back */
+	if (p->on)
+		(void)sched_setaffinity(t->tid, sizeof(t->affinity), &t->affinity);
+}
+
+/* Give the @n original threads of @states their affinity back, and us
+ * ours. */
+static void
+unpin(struct pin *p, const struct checkpoint_thread *states, size_t n)
+{
+	if (!p->on)
+		return;
+	for (size_t i = 0; i < n; i++)
+		unpin_thread(p, &states[i]);
+	(void)sched_setaffinity(0, sizeof(p->ours), &p->ours);
+	p->on = false;
+}
+
+/* checkpoint_thread_get(), adding the time its injected syscalls took to
+ * *@query_ns; the thread pinned by @pin (NULL: not) from when its affinity
+ * is read (put back on failure). */
+static int
+thread_get(pid_t tid, int memfd, const struct pin *pin, struct checkpoint_thread *ret, uint64_t *query_ns)
 {
 	struct checkpoint_thread t = { .tid = tid };
+	const struct pin *pinned = NULL;
 	size_t cap = arch_xstate_size();
 	bool entry = false;
 	long head = 0;
 	size_t len = 0;
+	uint64_t t0;
 	int r;
 
 	r = tracee_get_regs(tid, &t.regs);
@@ -202,6 +276,9 @@ checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret)
 		r = -errno;
 		goto fail;
 	}
+	if (pin)
+		pin_thread(pin, tid);
+	pinned = pin;
 	r = get_rseq(&t);
 	if (r < 0)
 		goto fail;
@@ -215,14 +292,26 @@ checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret)
 		if (r < 0)
 			goto fail;
 	}
+	t0 = util_now_ns();
 	r = query_injected(&t, memfd);
+	*query_ns += util_now_ns() - t0;
 	if (r < 0)
 		goto fail;
 	*ret = t;
 	return 0;
 fail:
+	if (pinned)
+		unpin_thread(pinned, &t);
 	free(t.xstate);
 	return r;
+}
+
+int
+checkpoint_thread_get(pid_t tid, int memfd, struct checkpoint_thread *ret)
+{
+	uint64_t query_ns = 0;
+
+	return thread_get(tid, memfd, NULL, ret, &query_ns);
 }
 
 void
@@ -301,50 +390,73 @@ set_cpu_state(pid_t tid, const struct checkpoint_thread *t)
 
 /* Give copy thread @tid (of the copy whose mem is @memfd) the state @t of
  * its original; @forked: the fork of the forking thread, which kept the
- * alternate signal stack. */
+ * alternate signal stack. The syscalls go in one injection (one save and
+ * restore of the thread), their buffers under its red zone. */
 static int
 apply_state(pid_t tid, int memfd, const struct checkpoint_thread *t, bool forked)
 {
-	int64_t res;
-	int r;
+	/* where the buffers go in the scratch */
+	enum { AT_STACK = 0, AT_COMM = 32 };
+	static const char *const names[] = { "set_robust_list", "rseq", "sigaltstack", "prctl(PR_SET_NAME)" };
+	struct tracee_call calls[ARRAY_SIZE(names)];
+	const char *what[ARRAY_SIZE(names)];
+	struct user_regs_struct regs;
+	uint8_t saved[SCRATCH_LEN], buf[SCRATCH_LEN] = { 0 };
+	int64_t res[ARRAY_SIZE(names)] = { 0 };
+	size_t n = 0, done = 0;
+	uint64_t at;
+	int r, r2;
 
-	if (t->robust_head) {
-		r = inject(tid, memfd, __NR_set_robust_list, t->robust_head, t->robust_len, 0, &res);
-		if (r < 0)
-			return r;
-		if (res < 0)
-			return log_debug_errno((int)res, "set_robust_list in copy thread %d", tid);
-	}
-	r = inject(tid, memfd, __NR_set_tid_address, t->clear_tid, 0, 0, &res);
+	static_assert(AT_STACK + sizeof(stack_t) <= AT_COMM && AT_COMM + sizeof(t->comm) <= SCRATCH_LEN,
+		      "apply_state scratch");
+	r = tracee_get_regs(tid, &regs);
 	if (r < 0)
 		return r;
+	at = scratch_addr(&regs);
+	if (t->robust_head) {
+		what[n] = names[0];
+		calls[n++] = (struct tracee_call){ .nr = __NR_set_robust_list,
+						   .args = { t->robust_head, t->robust_len } };
+	}
+	/* the clear-tid address came with the fork or clone (clone_args()) */
 	/* a fork keeps the rseq registration, a CLONE_VM clone has none
 	 * (rseq_fork(), include/linux/rseq.h) */
 	if (!forked && t->rseq_addr) {
-		uint64_t args[6] = { t->rseq_addr, t->rseq_len, 0, t->rseq_sig, 0, 0 };
-
-		r = tracee_inject_syscall(tid, memfd, __NR_rseq, args, &res);
-		if (r < 0)
-			return r;
-		if (res < 0)
-			return log_debug_errno((int)res, "rseq in copy thread %d", tid);
+		what[n] = names[1];
+		calls[n++] = (struct tracee_call){ .nr = __NR_rseq,
+						   .args = { t->rseq_addr, t->rseq_len, 0, t->rseq_sig } };
 	}
 	if (!forked && !(t->altstack.ss_flags & SS_DISABLE)) {
 		stack_t ss = t->altstack;
-		uint64_t args[6] = { 0 };
 
 		/* SS_ONSTACK is reported, not set: the thread's rsp says it */
 		ss.ss_flags &= ~SS_ONSTACK;
-		r = inject_buf(tid, memfd, __NR_sigaltstack, args, 0, &ss, sizeof(ss));
-		if (r < 0)
-			return r;
+		memcpy(buf + AT_STACK, &ss, sizeof(ss));
+		what[n] = names[2];
+		calls[n++] = (struct tracee_call){ .nr = __NR_sigaltstack, .args = { at + AT_STACK } };
 	}
 	if (!forked) {
-		uint64_t args[6] = { PR_SET_NAME, 0 };
-
-		r = inject_buf(tid, memfd, __NR_prctl, args, 1, t->comm, sizeof(t->comm));
+		memcpy(buf + AT_COMM, t->comm, sizeof(t->comm));
+		what[n] = names[3];
+		calls[n++] = (struct tracee_call){ .nr = __NR_prctl, .args = { PR_SET_NAME, at + AT_COMM } };
+	}
+	if (n) {
+		r = tracee_read_mem(memfd, at, saved, sizeof(saved));
 		if (r < 0)
 			return r;
+		r = tracee_write(memfd, at, buf, sizeof(buf));
+		/* the batch stops after a call that failed, its result stored */
+		if (r == 0)
+			r = tracee_inject_syscalls(tid, memfd, calls, n, res, &done);
+		if (r == 0 && done && res[done - 1] < 0)
+			r = log_debug_errno((int)res[done - 1], "%s in copy thread %d", what[done - 1], tid);
+		else if (r == 0 && done < n)
+			r = -EPROTO;
+		r2 = tracee_write(memfd, at, saved, sizeof(saved));
+		if (r < 0)
+			return r;
+		if (r2 < 0)
+			return r2;
 	}
 	/* by us, no injection needed (sched_setaffinity(2) of another task) */
 	if (sched_setaffinity(tid, sizeof(t->affinity), &t->affinity) < 0)
@@ -460,12 +572,13 @@ struct clone3_buf {
  * @ret_saved).
  */
 static int
-inject_clone3(pid_t tid, int memfd, uint64_t flags, pid_t id, int64_t *ret_child, uint64_t *ret_at,
-	      uint8_t ret_saved[CLONE3_SCRATCH])
+inject_clone3(pid_t tid, int memfd, uint64_t flags, uint64_t clear_tid, pid_t id, int64_t *ret_child,
+	      uint64_t *ret_at, uint8_t ret_saved[CLONE3_SCRATCH])
 {
 	struct user_regs_struct regs;
 	struct clone3_buf b = {
-		.flags = flags, .set_tid_size = 1, .id = id,
+		.flags = flags | (clear_tid ? CLONE_CHILD_CLEARTID : 0), .child_tid = clear_tid,
+		.set_tid_size = 1, .id = id,
 	};
 	uint64_t args[6] = { 0, CLONE_ARGS_SIZE_VER1, 0, 0, 0, 0 };
 	uint64_t at;
@@ -491,24 +604,39 @@ inject_clone3(pid_t tid, int memfd, uint64_t flags, pid_t id, int64_t *ret_child
 	return r;
 }
 
-/* Fork the copy through the source's thread @tid: clone(2), or with @id
- * clone3(2) giving it that pid; stores it in @c. With CLONE_PARENT, the
+/* The clone(2) flags and arguments that also give the new task clear-tid
+ * address @clear_tid (0: none), as CLONE_CHILD_CLEARTID with child_tid
+ * does (copy_process(), kernel/fork.c: nothing is written there now, only
+ * at its exit), so that apply_state() need not inject set_tid_address(2):
+ * clone(flags, stack 0, parent_tid 0, child_tid, tls 0) on x86-64. */
+static void
+clone_args(uint64_t flags, uint64_t clear_tid, uint64_t args[6])
+{
+	args[0] = flags | (clear_tid ? CLONE_CHILD_CLEARTID : 0);
+	args[1] = args[2] = args[4] = args[5] = 0;
+	args[3] = clear_tid;
+}
+
+/* Fork the copy through the source's thread @tid, with clear-tid address
+ * @clear_tid: clone(2), or with @id clone3(2) giving it that pid; stores
+ * it in @c. With CLONE_PARENT, the
  * exit signal is not ours to choose: the child gets that of the caller's
  * group leader (copy_process(), kernel/fork.c; clone3(2) refuses one,
  * clone3_args_valid(), and clone(2)'s SIGCHLD is ignored): a copy exits as
  * its source does, a respawn as the source of its copy. */
 static int
-fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
+fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, uint64_t clear_tid, pid_t id, pid_t *ret_taken)
 {
 	uint8_t saved[CLONE3_SCRATCH];
-	uint64_t at = 0;
+	uint64_t at = 0, args[6];
 	int64_t child;
 	int r;
 
+	clone_args(CLONE_PARENT | CLONE_PTRACE | SIGCHLD, clear_tid, args);
 	if (id > 0)
-		r = inject_clone3(tid, memfd, CLONE_PARENT | CLONE_PTRACE, id, &child, &at, saved);
+		r = inject_clone3(tid, memfd, CLONE_PARENT | CLONE_PTRACE, clear_tid, id, &child, &at, saved);
 	else
-		r = inject(tid, memfd, __NR_clone, CLONE_PARENT | CLONE_PTRACE | SIGCHLD, 0, 0, &child);
+		r = tracee_inject_syscall(tid, memfd, __NR_clone, args, &child);
 	if (r < 0)
 		return r;
 	if (child < 0) {
@@ -532,20 +660,21 @@ fork_copy(pid_t tid, int memfd, struct checkpoint_copy *c, pid_t id, pid_t *ret_
 	return id > 0 ? tracee_write(c->memfd, at, saved, CLONE3_SCRATCH) : 0;
 }
 
-/* The next thread of copy @c: clone(2), or with @id clone3(2) giving it
- * that tid. */
+/* The next thread of copy @c, with clear-tid address @clear_tid: clone(2),
+ * or with @id clone3(2) giving it that tid. */
 static int
-clone_thread(struct checkpoint_copy *c, pid_t id, pid_t *ret_taken)
+clone_thread(struct checkpoint_copy *c, uint64_t clear_tid, pid_t id, pid_t *ret_taken)
 {
 	uint8_t saved[CLONE3_SCRATCH];
-	uint64_t at;
+	uint64_t at, args[6];
 	int64_t tid;
 	int r;
 
+	clone_args(THREAD_FLAGS | CLONE_PTRACE, clear_tid, args);
 	if (id > 0)
-		r = inject_clone3(c->pid, c->memfd, THREAD_FLAGS | CLONE_PTRACE, id, &tid, &at, saved);
+		r = inject_clone3(c->pid, c->memfd, THREAD_FLAGS | CLONE_PTRACE, clear_tid, id, &tid, &at, saved);
 	else
-		r = inject(c->pid, c->memfd, __NR_clone, THREAD_FLAGS | CLONE_PTRACE, 0, 0, &tid);
+		r = tracee_inject_syscall(c->pid, c->memfd, __NR_clone, args, &tid);
 	if (r < 0)
 		return r;
 	if (tid < 0) {
@@ -583,8 +712,10 @@ cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *
 {
 	struct checkpoint_thread *states;
 	struct checkpoint_copy *c;
+	struct pin pin = { .on = false };
 	uint8_t code[3];
 	size_t got = 0;
+	uint64_t t0, t1;
 	int r;
 
 	r = count_threads(pid);
@@ -610,20 +741,26 @@ cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *
 	c->pidfd = c->memfd = -1;
 	c->src_pid = pid;
 	memcpy(c->src_tids, tids, n * sizeof(*tids));
+	t0 = util_now_ns();
+	pin_self(&pin);
 	for (; got < n; got++) {
-		r = checkpoint_thread_get(tids[got], memfd, &states[got]);
+		r = thread_get(tids[got], memfd, &pin, &states[got], &c->times.query_ns);
 		if (r < 0)
 			goto fail;
 	}
+	t1 = util_now_ns();
+	c->times.read_ns = t1 - t0;
 	/* the program's bytes where the fork copies the injected code */
 	r = tracee_read_mem(memfd, states[0].regs.rip, code, sizeof(code));
 	if (r < 0)
 		goto fail;
-	r = fork_copy(tids[0], memfd, c, ids ? ids[0] : 0, ret_taken);
+	r = fork_copy(tids[0], memfd, c, states[0].clear_tid, ids ? ids[0] : 0, ret_taken);
 	if (r < 0)
 		goto fail;
+	t0 = util_now_ns();
+	c->times.fork_ns = t0 - t1;
 	for (size_t i = 1; i < n; i++) {
-		r = clone_thread(c, ids ? ids[i] : 0, ret_taken);
+		r = clone_thread(c, states[i].clear_tid, ids ? ids[i] : 0, ret_taken);
 		if (r < 0)
 			goto fail;
 	}
@@ -634,6 +771,8 @@ cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *
 		if (r < 0)
 			goto fail;
 	}
+	t1 = util_now_ns();
+	c->times.clone_ns = t1 - t0;
 	for (size_t i = 0; i < n; i++) {
 		r = apply_state(c->tids[i], c->memfd, &states[i], i == 0);
 		if (r < 0)
@@ -642,12 +781,15 @@ cp_process_copy(pid_t pid, int memfd, const pid_t *tids, size_t n, const pid_t *
 	r = tracee_write(c->memfd, states[0].regs.rip, code, sizeof(code));
 	if (r < 0)
 		goto fail;
+	unpin(&pin, states, got);
+	c->times.set_ns = util_now_ns() - t1;
 	for (size_t i = 0; i < got; i++)
 		checkpoint_thread_done(&states[i]);
 	free(states);
 	*ret = c;
 	return 0;
 fail:
+	unpin(&pin, states, got);
 	for (size_t i = 0; i < got; i++)
 		checkpoint_thread_done(&states[i]);
 	free(states);
@@ -672,6 +814,12 @@ checkpoint_copy_tids(const struct checkpoint_copy *c, size_t *ret_n)
 {
 	*ret_n = c->n;
 	return c->tids;
+}
+
+void
+checkpoint_copy_times(const struct checkpoint_copy *c, struct checkpoint_copy_times *ret)
+{
+	*ret = c->times;
 }
 
 int

@@ -125,6 +125,20 @@ pid_t checkpoint_copy_pid(const struct checkpoint_copy *c);
 /** The copy's thread ids, index for index those given to checkpoint_copy_new(). */
 const pid_t *checkpoint_copy_tids(const struct checkpoint_copy *c, size_t *ret_n);
 
+/** Where the time of one checkpoint_copy_new() went, in nanoseconds
+ * (CLOCK_MONOTONIC); the parts add up to the whole call. */
+struct checkpoint_copy_times {
+	uint64_t read_ns;   /**< reading every thread's state, query_ns included */
+	uint64_t query_ns;  /**< of which the injected syscalls that read the clear-tid
+			     *   addresses and alternate signal stacks */
+	uint64_t fork_ns;   /**< the injected fork, to the copy's first stop */
+	uint64_t clone_ns;  /**< the other threads' injected clones, to their first stops */
+	uint64_t set_ns;    /**< giving the copy's threads their originals' state */
+};
+
+/** What making copy @c took, into *@ret. */
+void checkpoint_copy_times(const struct checkpoint_copy *c, struct checkpoint_copy_times *ret);
+
 /** /proc/COPY/mem, O_RDWR, owned by @c. */
 int checkpoint_copy_mem(const struct checkpoint_copy *c);
 

@@ -858,6 +858,25 @@ struct kept {
 	struct dirty_pages *written;
 };
 
+/* Add what making @c, the copy of process @pid, took to @sum, part by
+ * part. */
+static void
+add_copy_times(struct checkpoint_copy_times *sum, const struct checkpoint_copy *c, pid_t pid)
+{
+	struct checkpoint_copy_times t;
+
+	checkpoint_copy_times(c, &t);
+	log_debug("process %d copied: reading its threads %" PRIu64 " us (queries %" PRIu64 " us), the fork %"
+		  PRIu64 " us, the clones %" PRIu64 " us, setting their state %" PRIu64 " us",
+		  pid, t.read_ns / 1000, t.query_ns / 1000, t.fork_ns / 1000, t.clone_ns / 1000,
+		  t.set_ns / 1000);
+	sum->read_ns += t.read_ns;
+	sum->query_ns += t.query_ns;
+	sum->fork_ns += t.fork_ns;
+	sum->clone_ns += t.clone_ns;
+	sum->set_ns += t.set_ns;
+}
+
 /* Checkpoint every process, its threads all stopped, into @kept (room for
  * one per thread), *@nkept of them. */
 static void
@@ -906,6 +925,8 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		r = checkpoint_copy_new(t->tgid, t->space->mem.memfd, tids, n, &copy);
 		t1 = util_now_ns();
 		rec->epochs.copy_ns += t1 - t0;
+		if (r >= 0)
+			add_copy_times(&rec->epochs.copy_parts, copy, t->tgid);
 		if (r < 0) {
 			rec->epochs.copy_failures++;
 			log_warn("cannot copy process %d for checkpoint %" PRIu64 ": %s", t->tgid,
@@ -927,7 +948,9 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 			rec->epochs.check_ns += util_now_ns() - t0;
 		}
 		t->space->tp_prev_copy = checkpoint_copy_pid(copy);
+		t0 = util_now_ns();
 		log_ends(rec, t->tgid, checkpoint_copy_pid(copy));
+		rec->epochs.ends_ns += util_now_ns() - t0;
 		kept[(*nkept)++] = (struct kept){ t->tgid, copy, written };
 	}
 }
@@ -999,7 +1022,7 @@ give_up(struct recorder *rec, const char *why)
 static void
 take_end(struct recorder *rec)
 {
-	uint64_t t1 = util_now_ns(), t2, rss = 0, check_ns = rec->epochs.check_ns;
+	uint64_t t1 = util_now_ns(), t2, t3, rss = 0, check_ns = rec->epochs.check_ns;
 	uint64_t tick = rec->epochs.tick_ns, stopped = rec->epochs.gather_start_ns;
 	struct kept *kept;
 	size_t nkept = 0;
@@ -1013,6 +1036,7 @@ take_end(struct recorder *rec)
 		rec->epochs.next_ns = util_now_ns() + EPOCH_RETRY_NS;
 		return;
 	}
+	rec->epochs.settle_ns += util_now_ns() - t1;
 	kept = calloc(rec->nthreads, sizeof(*kept));
 	if (kept)
 		copy_all(rec, kept, &nkept);
@@ -1028,7 +1052,9 @@ take_end(struct recorder *rec)
 		log_ended_exits(rec);
 		step(rec);
 	}
+	t3 = util_now_ns();
 	resume_all(rec);
+	rec->epochs.resume_ns += util_now_ns() - t3;
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == rec->threads[i].tgid)
 			rss += resident_bytes(rec->threads[i].tgid);
@@ -1382,9 +1408,16 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked, e->exits_logged,
 		 e->user_ends,
 		 e->reach_ns / ends / 1000, e->reach_max_ns / 1000);
-	log_info("of the pauses: copying %" PRIu64 " us, dirty logs %" PRIu64 " us on average; "
-		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,
-		 e->check_ns / ends / 1000);
+	log_info("of the pauses, on average: settling %" PRIu64 " us; copying %" PRIu64 " us (reading "
+		 "the threads %" PRIu64 " us, of which injected queries %" PRIu64 " us; the fork %" PRIu64
+		 " us; the threads' clones %" PRIu64 " us; setting their state %" PRIu64 " us); dirty "
+		 "logs %" PRIu64 " us; buffers flushed and ends logged %" PRIu64 " us; checks (not "
+		 "counted) %" PRIu64 " us; after them, resuming %" PRIu64 " us",
+		 e->settle_ns / ends / 1000, e->copy_ns / ends / 1000, e->copy_parts.read_ns / ends / 1000,
+		 e->copy_parts.query_ns / ends / 1000, e->copy_parts.fork_ns / ends / 1000,
+		 e->copy_parts.clone_ns / ends / 1000, e->copy_parts.set_ns / ends / 1000,
+		 e->dirty_ns / ends / 1000, e->ends_ns / ends / 1000, e->check_ns / ends / 1000,
+		 e->resume_ns / ends / 1000);
 	if (e->check)
 		log_info("copies checked against their process: %" PRIu64 ", %" PRIu64 " differed; "
 			 "%" PRIu64 " pages not written by the dirty logs' account found unchanged",

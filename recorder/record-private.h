@@ -16,6 +16,7 @@
 
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/dirty.h"
+#include "checkpoint/process.h"
 #include "ep/divergence.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
@@ -677,6 +678,11 @@ struct rec_epochs {
 	uint64_t copy_ns, dirty_ns, check_ns; /* of the pauses: copying, reading
 				 * and arming the dirty logs, checking (left out
 				 * of pause_ns) */
+	struct checkpoint_copy_times copy_parts; /* of copy_ns, by part (sums) */
+	uint64_t settle_ns;	/* of the pauses: settled() and the end's request cleared */
+	uint64_t ends_ns;	/* of the pauses: buffers flushed, ends logged */
+	uint64_t resume_ns;	/* after the pauses (and the lock-step's steps):
+				 * every thread let go */
 	uint64_t written_pages;	/* pages the dirty logs listed */
 	uint64_t checked, differed; /* copies checked, and found different */
 	uint64_t unwritten_checked; /* pages the dirty logs said unwritten, checked */

@@ -11,12 +11,14 @@
  * the original's; then the original runs to its end, then the copy, then the
  * copy's copy: all three write the same report; forked through the leader,
  * and through other threads (the leader's state then lives in an ordinary
- * thread of the copy). A
+ * thread of the copy). The originals' state is the same after the copy (the
+ * injections put back, the affinity the copy pins them to given back). A
  * copy discarded unresumed leaves no process behind. Prints what a copy
- * costs.
+ * costs, by part.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <sched.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -286,7 +288,9 @@ static void
 copy_and_copy_of_copy(const char *by, const char *by2)
 {
 	struct checkpoint_thread orig[NTHREADS], copy1[NTHREADS];
+	struct checkpoint_copy_times times;
 	pid_t tids[NTHREADS], ctids[NTHREADS];
+	cpu_set_t ours, after;
 	const pid_t *got_tids;
 	char report[MAX_REPORT];
 	size_t n, cn, len;
@@ -318,11 +322,33 @@ copy_and_copy_of_copy(const char *by, const char *by2)
 	}
 	first(tids, orig, n, by);
 
+	cr_assert_eq(sched_getaffinity(0, sizeof(ours), &ours), 0);
 	t0 = util_now_ns();
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	t1 = util_now_ns();
-	printf("process copy of %zu threads through %s: %.3f ms\n", n, by, (double)(t1 - t0) / 1e6);
+	checkpoint_copy_times(copies[0], &times);
+	printf("process copy of %zu threads through %s: %.3f ms (reading %.3f, of which queries %.3f; "
+	       "fork %.3f; clones %.3f; setting state %.3f)\n",
+	       n, by, (double)(t1 - t0) / 1e6, (double)times.read_ns / 1e6, (double)times.query_ns / 1e6,
+	       (double)times.fork_ns / 1e6, (double)times.clone_ns / 1e6, (double)times.set_ns / 1e6);
+	cr_expect(times.query_ns > 0 && times.query_ns <= times.read_ns && times.fork_ns > 0 &&
+		  times.clone_ns > 0 && times.set_ns > 0, "copy times by part");
+	cr_expect_leq(times.read_ns + times.fork_ns + times.clone_ns + times.set_ns, t1 - t0);
 	check_copy("copy", copies[0], orig, n);
+	/* the originals as they were: the injections put back, and the
+	 * affinity they were pinned off to for the copy given back; ours too */
+	cr_assert_eq(sched_getaffinity(0, sizeof(after), &after), 0);
+	cr_expect(CPU_EQUAL(&ours, &after), "uprr's own affinity not put back");
+	for (size_t i = 0; i < n; i++) {
+		struct checkpoint_thread again;
+		char who[64];
+
+		snprintf(who, sizeof(who), "original thread %zu after the copy", i);
+		cr_assert_eq(checkpoint_thread_get(tids[i], memfd, &again), 0);
+		cr_expect_not(again.rewound, "%s: at a syscall entry", who);
+		same_state(who, &orig[i], &again);
+		checkpoint_thread_done(&again);
+	}
 
 	got_tids = checkpoint_copy_tids(copies[0], &cn);
 	cr_assert_eq(cn, n);

@@ -299,7 +299,8 @@ static void
 respawn_and_run(size_t through, const char *mode)
 {
 	pid_t tids[MAX_THREADS], opid, taken = 0, set[MAX_THREADS], got_set[MAX_THREADS];
-	const pid_t *rt;
+	struct checkpoint_thread cs[MAX_THREADS];
+	const pid_t *rt, *ct;
 	size_t n, rn;
 
 	n = spawn_and_stop(3, 1, mode, tids);
@@ -309,12 +310,34 @@ respawn_and_run(size_t through, const char *mode)
 	tids[0] = set[through];
 	tids[through] = set[0];
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
+	/* what the copy's threads have that the respawn must carry over, the
+	 * clear-tid address coming with clone3(2)'s child_tid */
+	ct = checkpoint_copy_tids(copies[0], &rn);
+	cr_assert_eq(rn, n);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(checkpoint_thread_get(ct[i], checkpoint_copy_mem(copies[0]), &cs[i]), 0);
 	kill_original(tids, n);
 	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &copies[1]), 0);
 	cr_assert_eq(checkpoint_copy_pid(copies[1]), opid);
 	rt = checkpoint_copy_tids(copies[1], &rn);
 	cr_assert_eq(rn, n);
 	cr_assert_eq(rt[0], opid);
+	for (size_t k = 0; k < n; k++) {
+		struct checkpoint_thread got;
+
+		for (size_t j = 0; j < n; j++) {
+			if (tids[j] != rt[k])
+				continue;
+			cr_assert_eq(checkpoint_thread_get(rt[k], checkpoint_copy_mem(copies[1]), &got), 0);
+			cr_expect_eq(got.clear_tid, cs[j].clear_tid, "thread %d: clear-tid address", rt[k]);
+			cr_expect_eq(got.robust_head, cs[j].robust_head, "thread %d: robust list", rt[k]);
+			cr_expect_eq(got.altstack.ss_flags, cs[j].altstack.ss_flags, "thread %d: sigaltstack",
+				     rt[k]);
+			checkpoint_thread_done(&got);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		checkpoint_thread_done(&cs[i]);
 	for (size_t i = 0; i < n; i++)
 		cr_assert_eq(seccomp_mode(rt[i]), mode ? 2 : 0, "thread %d's filter", rt[i]);
 	/* the same ids, and the kernel says so too */
