@@ -313,6 +313,23 @@ forced_only(const struct rec_ep_force *f, const struct ep_divergence *d)
 	return !d->mapping_differs && !d->thread_differs && d->pages_differ == 1 && d->mem_addr == f->addr;
 }
 
+/* Whether @a and @b, rips of thread @tid (the TP run's) and of its EP
+ * run's, one a syscall instruction's length past the other with that
+ * instruction at the lower, stand at the same call: one at its entry, the
+ * other rewound onto it for the kernel to restart it (an end that
+ * interrupted the call, -ERESTART*: the kernel moves rip back by the
+ * instruction, arch/x86/kernel/signal.c). The thread keeps its own stop,
+ * which makes that call next either way. */
+static bool
+same_syscall(pid_t tid, uint64_t a, uint64_t b)
+{
+	uint64_t lo = MIN(a, b);
+	uint8_t code[ARCH_SYSCALL_INSN_LEN];
+
+	return MAX(a, b) - lo == ARCH_SYSCALL_INSN_LEN &&
+	       tracee_read(tid, lo, code, sizeof(code)) == 0 && arch_is_syscall_insn(code);
+}
+
 /* A thread of the live TP run, @tid, held by its recorder at the epoch's
  * end: it takes B's thread @btid's registers but its own rip, rax and
  * orig_rax (the stop it stands in, which its recorder resumes it from: a
@@ -334,7 +351,7 @@ live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, 
 		snprintf(what, len, "thread %d: its registers cannot be read", tid);
 		return r;
 	}
-	if (now.rip != want.rip) {
+	if (now.rip != want.rip && !same_syscall(tid, now.rip, want.rip)) {
 		snprintf(what, len, "thread %d stands at 0x%llx, the EP run's at 0x%llx", tid, now.rip,
 			 want.rip);
 		return -EOPNOTSUPP;

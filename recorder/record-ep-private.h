@@ -344,3 +344,19 @@ void rec_ep_sb_free(struct recorder *rec);
  * resumed without it then. One of the log's raised with another gets the
  * log's siginfo in @si and is kept. */
 bool rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *si);
+
+/** EP run: whether the log's call @c (an mmap) maps the synchronization-order
+ * log its run mapped at rec_options.ep_sync_log (tp/tp.c). */
+bool rec_ep_sync_log_mapping(struct recorder *rec, const struct ep_call *c);
+
+/* ---- the re-run of an epoch diverged at a syscall (record-rerun.c) ---- */
+
+/** EP run diverged at a syscall or in the synchronization order
+ * (rec->ep_diverged): judge into *@ret whether its epoch can be re-run as
+ * an UP recording (struct rec_rerun), from what the log holds of the TP
+ * run so far (read on first: the TP run stands at its next end, or ended). */
+void rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret);
+/** TP run: @t's traced call returned @result: a read of a pipe, FIFO,
+ * socket or terminal (/proc/TID/fd, looked at now) is noted in
+ * rec->rerun->tp_input (the first), which refuses a re-run. */
+void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result);

@@ -863,7 +863,14 @@ step(struct recorder *rec)
 		tids[n] = rec->threads[i].tid;
 		tgids[n++] = rec->threads[i].tgid;
 	}
-	rec->epochs.keeper->step(rec->epochs.keeper->step_arg, rec->epochs.k, tids, tgids, n);
+	if (!rec->epochs.keeper->step(rec->epochs.keeper->step_arg, rec->epochs.k, tids, tgids, n)) {
+		/* the EP run diverged at a syscall and its epoch is re-run
+		 * (struct rec_rerun): the TP run ends here, killed, as an EP
+		 * run that diverged ends (-EDOM, the caller says it) */
+		rec->ep_diverged = true;
+		rec_stop_recording(rec, "the TP run stopped at checkpoint %" PRIu64 " for a re-run",
+				   rec->epochs.k);
+	}
 	rec->epochs.stood_ns += util_now_ns() - t0;
 }
 
@@ -918,7 +925,9 @@ take_end(struct recorder *rec)
 		log_ended_exits(rec);
 		step(rec);
 	}
-	resume_all(rec);
+	/* stopped for a re-run: killed where it stands, nothing more done */
+	if (!rec->ep_diverged)
+		resume_all(rec);
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == rec->threads[i].tgid)
 			rss += resident_bytes(rec->threads[i].tgid);

@@ -1262,6 +1262,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
 	rec.tp = opts->tp_log;
+	rec.rerun = opts->rerun;
 	rec_epoch_init(&rec, opts);
 	rec_hold_init(&rec, opts);
 	rec.sched = sched_new(0);
@@ -1354,6 +1355,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			rec_epoch_drop_all(&rec);
 	}
 	rec_ep_check_used(&rec);
+	if (rec.ep_diverged && rec.ep && opts->rerun)
+		rec_rerun_judge(&rec, opts->rerun);
 	/* the trace failed: the program goes on unrecorded, or dies with it */
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {

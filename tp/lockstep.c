@@ -169,8 +169,11 @@ to_ep(struct tp_lockstep *ls, bool standing)
 	}
 }
 
-/* rec_epoch_keeper.step: checkpoint @k taken, the TP run held there. */
-static void
+/* rec_epoch_keeper.step: checkpoint @k taken, the TP run held there.
+ * False when the EP run diverged at a syscall in an epoch it can re-run
+ * (rec_options.rerun): the TP run stops here, killed, its output not
+ * released (the caller drops it, tp/tp.c). */
+static bool
 step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 {
 	struct tp_lockstep *ls = arg;
@@ -193,6 +196,7 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	to_ep(ls, true);
 	ls->tp_tids = ls->tp_tgids = NULL;
 	ls->tp_n = 0;
+	return !(ls->ep_done && ls->ep_opts.rerun && ls->ep_opts.rerun->verdict > 0);
 }
 
 /* rec_ep_follow.more, in the EP run's context: back to the TP run. */

@@ -379,16 +379,16 @@ tp_output_release(struct tp_output *q, uint64_t k)
 }
 
 uint64_t
-tp_output_discard(struct tp_output *q, uint64_t k)
+tp_output_discard_from(struct tp_output *q, uint64_t first)
 {
 	struct held **p, *h;
 	uint64_t dropped = 0;
 
 	pthread_mutex_lock(&q->lock);
 	/* a verified epoch is never rolled back */
-	assert(k == UINT64_MAX || k + 1 >= q->released_below);
+	assert(first >= q->released_below);
 	for (p = &q->head, q->tail = NULL; (h = *p);) {
-		if (h->epoch <= k) {
+		if (h->epoch < first) {
 			q->tail = h;
 			p = &h->next;
 			continue;
@@ -400,9 +400,15 @@ tp_output_discard(struct tp_output *q, uint64_t k)
 		free(h);
 	}
 	q->stats.dropped += dropped;
-	q->last_epoch = MIN(q->last_epoch, k);
+	q->last_epoch = MIN(q->last_epoch, first ? first - 1 : 0);
 	pthread_mutex_unlock(&q->lock);
 	return dropped;
+}
+
+uint64_t
+tp_output_discard(struct tp_output *q, uint64_t k)
+{
+	return k == UINT64_MAX ? 0 : tp_output_discard_from(q, k + 1);
 }
 
 uint64_t

@@ -99,6 +99,13 @@ void tp_output_release(struct tp_output *q, uint64_t k);
 uint64_t tp_output_discard(struct tp_output *q, uint64_t k);
 
 /**
+ * Drop every write of epochs >= @first not released yet (0: all, a re-run
+ * of the program from its start): never shown. None of them may have been
+ * released. Returns the bytes dropped.
+ */
+uint64_t tp_output_discard_from(struct tp_output *q, uint64_t first);
+
+/**
  * When (util_now_ns()) the oldest write of @q not released yet was held,
  * 0 if none waits (an adaptive epoch ends soon after it:
  * rec_output_holder.waiting).

@@ -23,7 +23,7 @@ from e2e import Fail, case, compare, compare_bytes, log, native_run, run, tail
 from e2e_tpmode import epoch_counts
 
 ROLLBACKS_RE = re.compile(
-    r'^rollbacks: +(\d+) \((\d+) checked again: verified, (\d+) still diverged; (\d+) refused\), '
+    r'^rollbacks: +(\d+) \((\d+) checked again: verified, (\d+) still diverged; (\d+) refused(?:; \d+ re-run, \d+ not)?\), '
     r'(\d+) pages copied of (\d+) compared, (\d+) threads\' registers', re.M)
 
 
