@@ -3,18 +3,20 @@
  * Whether the epoch an EP run diverged in at a syscall or in the
  * synchronization order can be re-run (doc/uniparallel.md, "Divergence and
  * rollback"): the EP run cannot go on from the log, so the epoch is recorded
- * again, one thread at a time with live syscalls, from its checkpoint, after
- * the TP run is killed. Built for the first epoch, whose checkpoint is the
- * program's start: the re-run is an UP recording of the program from its
- * exec (tp/tp.c), which needs no copy respawned. It must find the kernel as
- * the TP run found it: so the TP run's calls, as far as its log holds them
- * (all it did: it stands at its next end, or ended), may have changed
- * nothing outside its own processes, which die with it, but the output it
- * held (dropped, never shown). A call that did is named and the re-run
- * refused: the recording ends at the divergence, as before. What a later
- * epoch needs (its checkpoint's copies respawned with the TP run's ids, an
- * UP recorder taking them over, the trace frames of the epoch dropped, the
- * kernel state put back: kernel-merge/) is not built: refused, named.
+ * again, one thread at a time with live syscalls, from a checkpoint, after
+ * the TP run is killed. Built from checkpoint 0, the program's start: the
+ * re-run is an UP recording of the program from its exec (tp/tp.c), which
+ * needs no copy respawned. It must find the kernel as the TP run found it:
+ * so the TP run's calls, as far as its log holds them (all it did: it
+ * stands at its next end, or ended), may have changed nothing outside its
+ * own processes, which die with it, but the output it held (dropped); and
+ * none of that output may have been shown (tp/lockstep.c,
+ * tp_rerun_allowed(): the earlier epochs' verdicts release theirs). A call
+ * that changed something is named and the re-run refused: the recording
+ * ends at the divergence, as before. A re-run from checkpoint k > 0 (its
+ * copies respawned with the TP run's ids, an UP recorder taking them over,
+ * the trace frames of epoch k dropped, the kernel state put back:
+ * kernel-merge/) is not built.
  */
 #define LOG_PREFIX "record"
 #include <errno.h>
@@ -240,6 +242,7 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 {
 	struct rec_ep *ep = rec->ep;
 	const struct rec_ep_verdicts *v = ep->verdicts;
+	/* the epochs given a verdict come before it */
 	uint64_t given = v->verified + v->diverged + v->unchecked, inherited;
 	char err[256] = "", what[200];
 
@@ -252,14 +255,6 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 	ret->verdict = -1;
 	if (ret->tp_input[0]) {
 		snprintf(ret->why, sizeof(ret->why), "the TP run made a read: %s", ret->tp_input);
-		return;
-	}
-	if (given) {
-		/* the trace holds epochs 0..given-1 and their output went out */
-		snprintf(ret->why, sizeof(ret->why),
-			 "epoch %" PRIu64 ": a re-run from a checkpoint past the program's start is not "
-			 "built (its copies respawned with the TP run's ids, recorded from there)",
-			 given);
 		return;
 	}
 	/* the TP run's log as far as it was flushed: it stands at its next

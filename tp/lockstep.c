@@ -169,6 +169,26 @@ to_ep(struct tp_lockstep *ls, bool standing)
 	}
 }
 
+bool
+tp_rerun_allowed(struct tp_output *held, struct rec_rerun *rr)
+{
+	struct tp_output_stats st;
+
+	if (rr->verdict <= 0)
+		return false;
+	if (!held)
+		return true;
+	tp_output_get_stats(held, &st);
+	if (!st.released)
+		return true;
+	rr->verdict = -1;
+	snprintf(rr->why, sizeof(rr->why),
+		 "epoch %" PRIu64 ": the output of the epochs before it went out (%" PRIu64 " bytes): "
+		 "a re-run from its checkpoint (its copies respawned with the TP run's ids) is not built",
+		 rr->epoch, st.released);
+	return false;
+}
+
 /* rec_epoch_keeper.step: checkpoint @k taken, the TP run held there.
  * False when the EP run diverged at a syscall in an epoch it can re-run
  * (rec_options.rerun): the TP run stops here, killed, its output not
@@ -196,7 +216,7 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	to_ep(ls, true);
 	ls->tp_tids = ls->tp_tgids = NULL;
 	ls->tp_n = 0;
-	return !(ls->ep_done && ls->ep_opts.rerun && ls->ep_opts.rerun->verdict > 0);
+	return !(ls->ep_done && ls->ep_opts.rerun && tp_rerun_allowed(ls->held, ls->ep_opts.rerun));
 }
 
 /* rec_ep_follow.more, in the EP run's context: back to the TP run. */

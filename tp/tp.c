@@ -288,8 +288,8 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 	uint64_t epochs = checkpoints + 1;
 	bool rerun = ei->rerun.verdict > 0;
 	const char *how = diverged ? "diverged at a syscall: the trace ends at the divergence"
-			  : rerun ? "diverged at a syscall in its first epoch, which was re-run: the "
-				    "trace is an UP recording of the program from its start"
+			  : rerun ? "diverged at a syscall, re-run: the trace is an UP recording of the "
+				    "program from its start"
 			  : ei->v.diverged && ei->v.rollback_live >= ei->v.diverged
 				? "diverged at an epoch's end, each time rolled back: the TP run went on "
 				  "from its state"
@@ -338,9 +338,10 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			ei->adaptive ? "at most " : "", ei->epoch_ms,
 			ei->adaptive ? ", adaptive: sooner while output waits" : "", how);
 	if (ei->rerun.verdict > 0)
-		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); the TP run killed, "
-			"its output dropped (%" PRIu64 " bytes), the program recorded again from its "
-			"start one thread at a time, to its end: wall %.3f s, cpu %.3f s\n",
+		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); nothing shown "
+			"before it, the TP run killed, its output dropped (%" PRIu64 " bytes), the "
+			"program recorded again from its start one thread at a time, to its end: wall "
+			"%.3f s, cpu %.3f s\n",
 			ei->rerun.epoch, ei->rerun.divergence, ei->rerun_dropped,
 			(double)ei->up.wall_ns / 1e9, (double)(ei->up.prog_ns + ei->up.uprr_ns) / 1e9);
 	else if (ei->rerun.verdict < 0)
@@ -429,10 +430,11 @@ release_output(struct tp_output *held, bool verified)
 
 /*
  * The re-run (doc/uniparallel.md, "Divergence and rollback"): the EP run
- * diverged at a syscall or in the synchronization order in the first
- * epoch, whose checkpoint is the program's start, and nothing the TP run
- * did reached outside its processes but the output it held
- * (rec_rerun_judge(), recorder/record-rerun.c). The TP run is gone (killed
+ * diverged at a syscall or in the synchronization order, nothing the TP
+ * run did reached outside its processes but the output it held
+ * (rec_rerun_judge(), recorder/record-rerun.c), and none of that output
+ * was shown (tp_rerun_allowed()): an execution recorded again from the
+ * program's start (checkpoint 0) contradicts nothing anyone saw. The TP run is gone (killed
  * at its next end, or ended); its output is dropped, never shown; the EP
  * run's trace goes beside the TP log (@work/ep-diverged), and the program
  * is recorded again from its exec, as `--mode=up` records it (one thread
@@ -696,7 +698,7 @@ ep_done:
 	if (cpu >= 0 && !ei.lockstep)
 		(void)sched_setaffinity(0, sizeof(all), &all);
 	unset_sync_env(old_preload);
-	if (r == -EDOM && ei.rerun.verdict > 0) {
+	if (r == -EDOM && tp_rerun_allowed(held, &ei.rerun)) {
 		r = rerun_up(opts, dir, work, held, &ei, ret_status, dir_buf, dir_len);
 		tp_output_get_stats(held, &ei.out);
 		if (r < 0)

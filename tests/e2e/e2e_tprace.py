@@ -44,11 +44,12 @@ DIVERGED = 124  # uprr record: the EP run diverged and could not go on
 SEGV = 128 + signal.SIGSEGV
 
 
-def record_tp(h, prog, name, args=()):
-    """Record tests/progs/@prog @args with --mode=tp --epoch=20. Returns
-    (trace, recording, uprr info's text)."""
+def record_tp(h, prog, name, args=(), options=None):
+    """Record tests/progs/@prog @args with @options (else --mode=tp
+    --epoch=20). Returns (trace, recording, uprr info's text)."""
     trace = h.new_trace_path(name)
-    r = run([h.uprr, 'record', '-o', trace] + TP_EPOCHS + ['--', h.prog(prog)] + list(args),
+    options = TP_EPOCHS if options is None else options
+    r = run([h.uprr, 'record', '-o', trace] + options + ['--', h.prog(prog)] + list(args),
             timeout=RECORD_TIMEOUT, what='uprr record', cwd=h.tmp)
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     if info.status != 0:
@@ -89,6 +90,12 @@ def check_racy(h, prog, name, statuses, args=()):
             if 'the program ended with' not in err:
                 raise Fail('uprr info does not say where the recording stopped:\n' + text)
             kind = 'at the end'
+    elif rec.status in statuses and 're-run' in line:
+        # its first epoch diverged at a syscall and was re-run: an UP
+        # recording of the program from its start, to its end
+        kind = 're-run'
+        if not info_value(text, 're-run').startswith('epoch 0 diverged at a syscall'):
+            raise Fail('uprr info does not say which epoch was re-run:\n' + text)
     elif rec.status in statuses:
         if diverged:
             kind = 'at an end'
@@ -108,7 +115,7 @@ def check_racy(h, prog, name, statuses, args=()):
                    f'divergence)\n  {rec.explain()}')
     log(f'  {name}: {describe(kind, epochs, verified, diverged, unchecked, tp_crashed)}')
     rep = h.replay(trace)
-    if kind in ('verified', 'at an end'):
+    if kind in ('verified', 'at an end', 're-run'):
         compare(rec, rep)
         return {'kind': kind, 'tp_crashed': tp_crashed, 'status': rec.status}
     if kind == 'at the end':
@@ -237,14 +244,15 @@ def c_tprace_crash(h):
 ROLLBACKS_RE = re.compile(r'^rollbacks: +(\d+)', re.M)
 
 
-def rollback_case(h, prog, statuses, tries=6):
-    """Record @prog until uprr info counts a rollback (up to @tries): the
-    recording goes on to the program's end, exits with its status (0, or a
-    crash in @statuses that the replay shows at the same instruction), no
-    epoch is left diverged past its rollback, and the trace replays as
-    recorded."""
+def rollback_case(h, prog, statuses, tries=6, options=None):
+    """Record @prog (with @options, else TP_EPOCHS) until uprr info counts
+    a rollback (up to @tries): the recording goes on to the program's end,
+    exits with its status (0, or a crash in @statuses that the replay shows
+    at the same instruction), no epoch is left diverged past its rollback
+    (merged and verified when checked again, or re-run), and the trace
+    replays as recorded."""
     for i in range(tries):
-        trace, rec, text = record_tp(h, prog, f'{prog}-rollback-{i}')
+        trace, rec, text = record_tp(h, prog, f'{prog}-rollback-{i}', options=options)
         if rec.status == DIVERGED or rec.status not in statuses:
             raise Fail(f'expected the program\'s status {sorted(statuses)} with rollback\n  '
                        f'{rec.explain()}')
@@ -258,10 +266,12 @@ def rollback_case(h, prog, statuses, tries=6):
         # none refused
         n = int(m.group(1))
         again = re.search(r'^rollbacks: +\d+ \((\d+) checked again: verified, (\d+) still '
-                          r'diverged; (\d+) refused\)', text, re.M)
+                          r'diverged; (\d+) refused(?:; (\d+) re-run, (\d+) not)?\)', text, re.M)
         _, _, diverged, _ = epoch_counts(text)
-        if not again or int(again.group(1)) != n or int(again.group(2)) or int(again.group(3)):
-            raise Fail('a divergence was not rolled back and verified:\n' + text)
+        rerun = int(again.group(4) or 0) if again else 0
+        if (not again or int(again.group(1)) + rerun != n or int(again.group(2)) or
+                int(again.group(3)) or int(again.group(5) or 0)):
+            raise Fail('a divergence was not rolled back and verified, or re-run:\n' + text)
         if diverged != n:
             raise Fail(f'{diverged} epochs diverged, {n} rolled back:\n' + text)
         compare(rec, h.replay(trace))
@@ -288,3 +298,52 @@ def c_tprace_rollback_racy_crash(h):
 def c_tprace_rollback_spsc_queue(h):
     """spsc_queue: rolled back, exit 0, replays identically."""
     rollback_case(h, 'spsc_queue', {0})
+
+
+# ---- the re-run of a first epoch that diverged at a syscall ----
+
+RERUN_RE = re.compile(r'^re-run: +epoch 0 diverged at a syscall \(divergence from the log: ', re.M)
+
+
+def rerun_case(h, prog, statuses, tries=8):
+    """Record @prog with --mode=tp (one epoch: its checkpoint is the
+    program's start) until its EP run diverges at a syscall (up to @tries;
+    a verified recording replays as recorded and is made again): that
+    divergence is re-run, never refused (the program writes to stdout
+    only, held, and dropped): the TP run's output is not shown, the
+    program is recorded again from its start as an UP recording, to its
+    end (its status in @statuses), uprr info says the re-run, and the
+    trace replays as recorded, stdout and crash included."""
+    for i in range(tries):
+        trace, rec, text = record_tp(h, prog, f'{prog}-rerun-{i}', options=['--mode=tp'])
+        if rec.status not in statuses:
+            raise Fail(f'expected the program\'s status {sorted(statuses)} (a divergence '
+                       f're-run)\n  {rec.explain()}\n' + text)
+        compare(rec, h.replay(trace))
+        if not RERUN_RE.search(text):
+            if 'verified: no divergence' not in info_value(text, 'epochs'):
+                raise Fail('neither verified nor re-run:\n' + text)
+            log(f'  {prog}: verified; again')
+            continue
+        err = rec.stderr.decode(errors='replace')
+        if 'is released though' in err or 'released unverified' in err:
+            raise Fail('the TP run\'s output was released before its re-run:\n' + err)
+        end = info_value(text, 'end')
+        log(f'  {prog}: re-run, {end}; ' + info_value(text, 're-run')[:120])
+        return
+    raise Fail(f'no recording of {prog} diverged at a syscall in {tries}')
+
+
+@case('tprace-rerun-racy_crash')
+def c_tprace_rerun_racy_crash(h):
+    """racy_crash in one epoch: its divergence at a syscall re-run; the
+    recording ends as the program does (exit 0 or its SIGSEGV, replayed at
+    the same instruction)."""
+    rerun_case(h, 'racy_crash', {0, SEGV})
+
+
+@case('tprace-rerun-spsc_queue')
+def c_tprace_rerun_spsc_queue(h):
+    """spsc_queue in one epoch: its divergence at a syscall re-run, exit 0,
+    replays as recorded."""
+    rerun_case(h, 'spsc_queue', {0})
