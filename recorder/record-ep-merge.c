@@ -75,7 +75,8 @@ left_out(const struct rec_ep_pair *p, uint64_t addr)
  * callee-saved register of the first thread (rbx, rbp, r12-r15) or "map"
  * (a page mapped in the checkpoint's copy only); none: a byte of the first
  * page the EP process wrote that the check compares. Or "merge": nothing
- * forced, the divergences found merged and checked again. */
+ * forced, the divergences found merged and checked again. Or K:syscall:
+ * a divergence at the EP run's first call of epoch K (a re-run's test). */
 static void
 force_parse(struct rec_ep_force *f)
 {
@@ -97,6 +98,11 @@ force_parse(struct rec_ep_force *f)
 		log_warn("UPRR_EP_DIVERGE=%s: not K[:ADDR|rbx|rbp|r12..r15|map]; ignored", s);
 		return;
 	}
+	if (strcmp(end, ":syscall") == 0) {
+		/* nothing changed at an end: rec_ep_force_syscall() */
+		f->syscall = true;
+		return;
+	}
 	f->on = true;
 	if (*end == ':' && strncmp(end + 1, "live", 4) == 0 && (!end[5] || end[5] == ':')) {
 		f->live = true;
@@ -111,6 +117,19 @@ force_parse(struct rec_ep_force *f)
 	}
 	if (f->where[0] && strcmp(f->where, "map") != 0 && !strncmp(f->where, "0x", 2))
 		f->addr = strtoull(f->where, NULL, 16);
+}
+
+bool
+rec_ep_force_syscall(struct recorder *rec)
+{
+	struct rec_ep_force *f = &rec->ep->force;
+	const struct rec_ep_verdicts *v = rec->ep->verdicts;
+
+	force_parse(f);
+	if (!f->syscall || f->done || v->verified + v->diverged + v->unchecked < f->epoch)
+		return false;
+	f->done = true;
+	return true;
 }
 
 /* The first byte the check compares of the pages B wrote (0: none). */

@@ -42,6 +42,9 @@ struct rec_ep_force {
 	bool live;	 /* K:live[:0xADDR]: the byte changed in the TP run's
 			  * process and checkpoint k's copy (lock-step: the
 			  * TP run rolled back to the EP run's state) */
+	bool syscall;	 /* K:syscall: the EP run diverges at its first call
+			  * in epoch K or later (on stays false: no check is
+			  * changed) */
 };
 
 struct rec_ep {
@@ -345,6 +348,11 @@ void rec_ep_sb_free(struct recorder *rec);
  * log's siginfo in @si and is kept. */
 bool rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *si);
 
+/** EP run: UPRR_EP_DIVERGE=K:syscall, a test switch: true once, at the
+ * first call the run takes from the log in epoch K or later (the epochs
+ * given a verdict), for it to diverge there (record-ep-merge.c). */
+bool rec_ep_force_syscall(struct recorder *rec);
+
 /** EP run: whether the log's call @c (an mmap) maps the synchronization-order
  * log its run mapped at rec_options.ep_sync_log (tp/tp.c). */
 bool rec_ep_sync_log_mapping(struct recorder *rec, const struct ep_call *c);
@@ -357,6 +365,7 @@ bool rec_ep_sync_log_mapping(struct recorder *rec, const struct ep_call *c);
  * run so far (read on first: the TP run stands at its next end, or ended). */
 void rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret);
 /** TP run: @t's traced call returned @result: a read of a pipe, FIFO,
- * socket or terminal (/proc/TID/fd, looked at now) is noted in
- * rec->rerun->tp_input (the first), which refuses a re-run. */
+ * socket or terminal, or a write not held but to /dev/null (/proc/TID/fd,
+ * looked at now), is noted in rec->rerun->tp_effect (the first), which
+ * refuses a re-run. */
 void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result);

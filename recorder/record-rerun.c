@@ -70,7 +70,7 @@ of_the_run(const struct ep_log *log, int64_t pid)
 	return false;
 }
 
-/* Whether @c is a read that consumes what it reads (not pread). */
+/* Whether @nr reads what it reads away (not pread: an offset of its own). */
 static bool
 is_read(long nr)
 {
@@ -78,25 +78,49 @@ is_read(long nr)
 	       nr == __NR_recvmmsg;
 }
 
+/* Whether @nr writes through its fd (args[0]; sendfile's and
+ * copy_file_range's out fd is args[0] too, splice's and tee's not). */
+static bool
+is_write(long nr)
+{
+	switch (nr) {
+	case __NR_write: case __NR_writev: case __NR_pwrite64: case __NR_pwritev:
+	case __NR_pwritev2: case __NR_sendto: case __NR_sendmsg: case __NR_sendmmsg:
+	case __NR_sendfile: case __NR_copy_file_range: case __NR_vmsplice:
+		return true;
+	}
+	return false;
+}
+
 void
 rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result)
 {
 	struct rec_fd_look l;
+	long nr = (long)t->nr;
+	bool rd = is_read(nr), wr = is_write(nr) || nr == __NR_splice || nr == __NR_tee;
 
-	if (!rec->tp || !rec->rerun || rec->rerun->tp_input[0] || result <= 0 || !is_read((long)t->nr))
+	/* held writes were never made (output commit) */
+	if (!rec->tp || !rec->rerun || rec->rerun->tp_effect[0] || result <= 0 || t->held_id ||
+	    (!rd && !wr))
 		return;
+	if (wr && !is_write(nr)) {
+		snprintf(rec->rerun->tp_effect, sizeof(rec->rerun->tp_effect),
+			 "thread %d's %s: a pipe's bytes moved", t->tid, sc_name(nr) ?: "?");
+		return;
+	}
 	rec_fd_look(t->tid, (int)t->args[0], &l);
-	/* a file gives its bytes again (its offset is the process's own
-	 * description's, unless inherited: the judge's), /dev/null and
-	 * /dev/zero nothing new */
-	if (l.st_ok && (S_ISREG(l.st.st_mode) || S_ISDIR(l.st.st_mode) || rec_is_dev_zero(&l) ||
-			(S_ISCHR(l.st.st_mode) && l.st.st_rdev == makedev(1, 3))))
+	/* /dev/null takes and gives nothing; a file read gives its bytes
+	 * again (its offset is the process's own description's, unless
+	 * inherited: the judge's), /dev/zero too */
+	if (l.st_ok && S_ISCHR(l.st.st_mode) && l.st.st_rdev == makedev(1, 3))
 		return;
-	snprintf(rec->rerun->tp_input, sizeof(rec->rerun->tp_input),
-		 "thread %d's %s of fd %d (%s): its bytes are not re-delivered yet", t->tid,
-		 sc_name((long)t->nr) ?: "?", (int)t->args[0],
-		 !l.st_ok ? "gone" : S_ISFIFO(l.st.st_mode) ? "a pipe or FIFO"
-		 : S_ISSOCK(l.st.st_mode) ? "a socket" : "a device");
+	if (rd && l.st_ok && (S_ISREG(l.st.st_mode) || S_ISDIR(l.st.st_mode) || rec_is_dev_zero(&l)))
+		return;
+	snprintf(rec->rerun->tp_effect, sizeof(rec->rerun->tp_effect),
+		 "thread %d's %s of fd %d (%s)%s", t->tid, sc_name(nr) ?: "?", (int)t->args[0],
+		 !l.st_ok ? "gone" : S_ISREG(l.st.st_mode) ? "a file" : S_ISFIFO(l.st.st_mode) ? "a pipe or FIFO"
+		 : S_ISSOCK(l.st.st_mode) ? "a socket" : "a device",
+		 rd ? ": its bytes are not re-delivered yet" : ", not held: it is not undone yet");
 }
 
 /*
@@ -129,11 +153,10 @@ effect(struct recorder *rec, pid_t tid, size_t j, uint64_t inherited, char *buf,
 	case __NR_splice:
 	case __NR_tee:
 	case __NR_vmsplice:
-		if (c->nvalues > 7 && c->values[7])
-			return NULL;
-		snprintf(buf, len, "a write to fd %" PRIu64 " that output commit did not hold "
-			 "(a file, a pipe or socket inside the recording, a device)", fd);
-		return buf;
+		/* held (values[7]): never written; else the TP run looked at
+		 * its fd as it made it (rec_rerun_tp_exit(): a TP run's
+		 * writes are all traced, UPRR_CTL_NO_WRITES) */
+		return NULL;
 	case __NR_read:
 	case __NR_readv:
 	case __NR_pread64:
@@ -253,8 +276,8 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 	if (rerun_off())
 		return;
 	ret->verdict = -1;
-	if (ret->tp_input[0]) {
-		snprintf(ret->why, sizeof(ret->why), "the TP run made a read: %s", ret->tp_input);
+	if (ret->tp_effect[0]) {
+		snprintf(ret->why, sizeof(ret->why), "the TP run made %s", ret->tp_effect);
 		return;
 	}
 	/* the TP run's log as far as it was flushed: it stands at its next

@@ -467,9 +467,10 @@ struct rec_rerun {
 	uint64_t epoch;		/**< the epoch it diverged in */
 	char why[320];		/**< refused: why, one phrase */
 	char divergence[512];	/**< the divergence, one line */
-	char tp_input[160];	/**< the TP run's first read of a pipe, FIFO,
-				 * socket or terminal, seen as it made it (its
-				 * log does not tell what an fd was): "" none */
+	char tp_effect[160];	/**< the TP run's first read of a pipe, FIFO,
+				 * socket or terminal, or write not held but to
+				 * /dev/null, seen as it made it (its log does
+				 * not tell what an fd was): "" none */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */

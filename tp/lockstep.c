@@ -216,7 +216,12 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	to_ep(ls, true);
 	ls->tp_tids = ls->tp_tgids = NULL;
 	ls->tp_n = 0;
-	return !(ls->ep_done && ls->ep_opts.rerun && tp_rerun_allowed(ls->held, ls->ep_opts.rerun));
+	if (ls->ep_done && ls->ep_opts.rerun && tp_rerun_allowed(ls->held, ls->ep_opts.rerun)) {
+		log_info("the TP run stops at checkpoint %" PRIu64 ": epoch %" PRIu64 " is re-run", k,
+			 ls->ep_opts.rerun->epoch);
+		return false;
+	}
+	return true;
 }
 
 /* rec_ep_follow.more, in the EP run's context: back to the TP run. */

@@ -30,6 +30,7 @@ tprace-rollback-racy_crash`).
 e2e.py imports this module after its own cases.
 """
 
+import os
 import re
 import signal
 
@@ -347,3 +348,65 @@ def c_tprace_rerun_spsc_queue(h):
     """spsc_queue in one epoch: its divergence at a syscall re-run, exit 0,
     replays as recorded."""
     rerun_case(h, 'spsc_queue', {0})
+
+
+@case('tp-rerun-forced')
+def c_tp_rerun_forced(h):
+    """A divergence at a syscall forced in a later epoch (UPRR_EP_DIVERGE=
+    1:syscall, --epoch=10) of tests/progs/tp_race with no race (every round
+    quiet: its writes go to /dev/null, its one line of output comes at its
+    end): nothing was shown before it and the TP run changed nothing
+    outside, so the epoch is re-run. In lock-step the TP run stands at its
+    next end: it stops there (killed, its children too), and the program
+    is recorded again from its start as an UP recording, to its end (exit
+    0); uprr info says the re-run and counts it; the trace replays as
+    recorded; the program's line is shown once."""
+    argv = [h.prog('tp_race'), '400000', '400000']
+    env = dict(os.environ, UPRR_EP_DIVERGE='1:syscall')
+    trace, rec = h.record(argv, name='tp_race-rerun', options=['--mode=tp', '--epoch=10', '-v'],
+                          timeout=RECORD_TIMEOUT, env=env)
+    err = rec.stderr.decode(errors='replace')
+    if not re.search(r'the TP run stops at checkpoint \d+: epoch \d+ is re-run', err):
+        raise Fail('the TP run did not stop at an end for the re-run:\n' + tail(rec.stderr))
+    # the re-run's line alone (the TP run's, held, dropped)
+    if not re.fullmatch(rb'tp_race: 2 threads, 400000 rounds each, the counter at 0x[0-9a-f]+\n?',
+                        rec.stdout):
+        raise Fail('the recording did not print its one line once:\n' + tail(rec.stdout))
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    rr = info_value(text, 're-run')
+    if not re.match(r'epoch [1-9]\d* diverged at a syscall \(divergence from the log: .*made to '
+                    r'diverge \(UPRR_EP_DIVERGE=1:syscall\)\); nothing shown before it', rr):
+        raise Fail('uprr info does not say the re-run:\n' + text)
+    if not re.search(r'^rollbacks: +1 \(0 checked again: verified, 0 still diverged; 0 refused; '
+                     r'1 re-run, 0 not\)', text, re.M) or info_value(text, 'end') != 'exit status 0':
+        raise Fail('uprr info does not count the re-run, or the trace does not end with the '
+                   'program:\n' + text)
+    log('  re-run: ' + rr[:160])
+    compare(rec, h.replay(trace))
+
+
+@case('tp-rerun-refused')
+def c_tp_rerun_refused(h):
+    """A divergence at a syscall forced in epoch 3 (UPRR_EP_DIVERGE=
+    3:syscall, --epoch=20) of tests/progs/rollback_io, whose TP run read
+    bytes from a pipe (a thread of its own writes them) and appended to a
+    file by then: the re-run would find them consumed and written. It is
+    refused, named (`no re-run:`, the first of them: the pipe's read), and
+    the recording ends at the divergence as before (exit 124)."""
+    infile = os.path.join(h.tmp, 'rerun-in.bin')
+    with open(infile, 'wb') as f:
+        f.write(bytes((i * 131 + 17) & 0xff for i in range(20000)))
+    trace = h.new_trace_path('rollback_io-rerun')
+    env = dict(os.environ, UPRR_EP_DIVERGE='3:syscall')
+    r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=20', '--', h.prog('rollback_io'),
+             infile, os.path.join(h.tmp, 'rerun-out.txt')], timeout=RECORD_TIMEOUT,
+            what='uprr record', cwd=h.tmp, env=env)
+    err = r.stderr.decode(errors='replace')
+    if r.status != DIVERGED or 'not re-run: the TP run made thread' not in err:
+        raise Fail(f'expected exit 124 and the re-run refused, named\n  {r.explain()}')
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    why = info_value(text, 'no re-run')
+    if not re.match(r'the TP run made thread \d+\'s read of fd \d+ \(a pipe or FIFO\): its bytes '
+                    r'are not re-delivered yet', why):
+        raise Fail('uprr info does not name why the re-run was refused:\n' + text)
+    log('  no re-run: ' + why)
