@@ -60,6 +60,26 @@ is_inherited(uint64_t set, uint64_t fd)
 	return fd >= 64 || (set >> fd) & 1;
 }
 
+/* Whether @l, a pipe, is one the program made (pipe(2): both ends in its
+ * processes, which die with the TP run, and its bytes with them), not one
+ * it started with (uprr's stdin piped, an inherited fd: the same pipe as
+ * one of uprr's fds the program inherited). */
+static bool
+own_pipe(struct rec_fd_look *l)
+{
+	const char *target = rec_fd_look_target(l);
+	uint64_t set = inherited_fds();
+	struct stat st;
+
+	if (!target || strncmp(target, "pipe:", 5) != 0)
+		return false;
+	for (int fd = 0; fd < 64; fd++)
+		if (is_inherited(set, (uint64_t)fd) && fstat(fd, &st) == 0 && st.st_dev == l->st.st_dev &&
+		    st.st_ino == l->st.st_ino)
+			return false;
+	return true;
+}
+
 /* Whether the log names thread or process @pid. */
 static bool
 of_the_run(const struct ep_log *log, int64_t pid)
@@ -78,18 +98,19 @@ is_read(long nr)
 	       nr == __NR_recvmmsg;
 }
 
-/* Whether @nr writes through its fd (args[0]; sendfile's and
- * copy_file_range's out fd is args[0] too, splice's and tee's not). */
-static bool
-is_write(long nr)
+/* The fd whose file or pipe, socket or device @nr with @args writes to:
+ * sc_written_fd()'s, and the sends', vmsplice's and tee's; -1 none. */
+static int
+written_fd(long nr, const uint64_t args[6])
 {
 	switch (nr) {
-	case __NR_write: case __NR_writev: case __NR_pwrite64: case __NR_pwritev:
-	case __NR_pwritev2: case __NR_sendto: case __NR_sendmsg: case __NR_sendmmsg:
-	case __NR_sendfile: case __NR_copy_file_range: case __NR_vmsplice:
-		return true;
+	case __NR_sendto: case __NR_sendmsg: case __NR_sendmmsg: case __NR_vmsplice:
+		return (int)args[0];
+	case __NR_tee:
+		return (int)args[1];
+	default:
+		return sc_written_fd(nr, args);
 	}
-	return false;
 }
 
 void
@@ -97,18 +118,14 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result)
 {
 	struct rec_fd_look l;
 	long nr = (long)t->nr;
-	bool rd = is_read(nr), wr = is_write(nr) || nr == __NR_splice || nr == __NR_tee;
+	bool rd = is_read(nr);
+	int fd = rd ? (int)t->args[0] : written_fd(nr, t->args);
 
 	/* held writes were never made (output commit) */
-	if (!rec->tp || !rec->rerun || rec->rerun->tp_effect[0] || result <= 0 || t->held_id ||
-	    (!rd && !wr))
+	if (!rec->tp || !rec->rerun || rec->rerun->tp_effect[0] || result < 0 || (rd && !result) ||
+	    t->held_id || fd < 0)
 		return;
-	if (wr && !is_write(nr)) {
-		snprintf(rec->rerun->tp_effect, sizeof(rec->rerun->tp_effect),
-			 "thread %d's %s: a pipe's bytes moved", t->tid, sc_name(nr) ?: "?");
-		return;
-	}
-	rec_fd_look(t->tid, (int)t->args[0], &l);
+	rec_fd_look(t->tid, fd, &l);
 	/* /dev/null takes and gives nothing; a file read gives its bytes
 	 * again (its offset is the process's own description's, unless
 	 * inherited: the judge's), /dev/zero too */
@@ -116,8 +133,10 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result)
 		return;
 	if (rd && l.st_ok && (S_ISREG(l.st.st_mode) || S_ISDIR(l.st.st_mode) || rec_is_dev_zero(&l)))
 		return;
+	if (l.st_ok && S_ISFIFO(l.st.st_mode) && own_pipe(&l))
+		return;
 	snprintf(rec->rerun->tp_effect, sizeof(rec->rerun->tp_effect),
-		 "thread %d's %s of fd %d (%s)%s", t->tid, sc_name(nr) ?: "?", (int)t->args[0],
+		 "thread %d's %s of fd %d (%s)%s", t->tid, sc_name(nr) ?: "?", fd,
 		 !l.st_ok ? "gone" : S_ISREG(l.st.st_mode) ? "a file" : S_ISFIFO(l.st.st_mode) ? "a pipe or FIFO"
 		 : S_ISSOCK(l.st.st_mode) ? "a socket" : "a device",
 		 rd ? ": its bytes are not re-delivered yet" : ", not held: it is not undone yet");
@@ -140,23 +159,9 @@ effect(struct recorder *rec, pid_t tid, size_t j, uint64_t inherited, char *buf,
 	if (c->exited && c->result < 0)
 		return NULL;
 	switch (c->nr) {
-	case __NR_write:
-	case __NR_writev:
-	case __NR_pwrite64:
-	case __NR_pwritev:
-	case __NR_pwritev2:
-	case __NR_sendto:
-	case __NR_sendmsg:
-	case __NR_sendmmsg:
-	case __NR_sendfile:
-	case __NR_copy_file_range:
-	case __NR_splice:
-	case __NR_tee:
-	case __NR_vmsplice:
-		/* held (values[7]): never written; else the TP run looked at
-		 * its fd as it made it (rec_rerun_tp_exit(): a TP run's
-		 * writes are all traced, UPRR_CTL_NO_WRITES) */
-		return NULL;
+	/* a write (but held: values[7], never written) the TP run looked
+	 * at as it made it (rec_rerun_tp_exit(): a TP run's writes are all
+	 * traced, UPRR_CTL_NO_WRITES) */
 	case __NR_read:
 	case __NR_readv:
 	case __NR_pread64:

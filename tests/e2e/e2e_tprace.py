@@ -389,10 +389,11 @@ def c_tp_rerun_forced(h):
 def c_tp_rerun_refused(h):
     """A divergence at a syscall forced in epoch 3 (UPRR_EP_DIVERGE=
     3:syscall, --epoch=20) of tests/progs/rollback_io, whose TP run read
-    bytes from a pipe (a thread of its own writes them) and appended to a
-    file by then: the re-run would find them consumed and written. It is
-    refused, named (`no re-run:`, the first of them: the pipe's read), and
-    the recording ends at the divergence as before (exit 124)."""
+    a file and a pipe (its own: a thread of it writes the bytes, which die
+    with it) and appended lines to a file by then: the re-run would find
+    the file's lines written. It is refused, named (`no re-run:`, the
+    first append), and the recording ends at the divergence as before
+    (exit 124)."""
     infile = os.path.join(h.tmp, 'rerun-in.bin')
     with open(infile, 'wb') as f:
         f.write(bytes((i * 131 + 17) & 0xff for i in range(20000)))
@@ -406,7 +407,7 @@ def c_tp_rerun_refused(h):
         raise Fail(f'expected exit 124 and the re-run refused, named\n  {r.explain()}')
     text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
     why = info_value(text, 'no re-run')
-    if not re.match(r'the TP run made thread \d+\'s read of fd \d+ \(a pipe or FIFO\): its bytes '
-                    r'are not re-delivered yet', why):
+    if not re.match(r'the TP run made thread \d+\'s write of fd \d+ \(a file\), not held: it is '
+                    r'not undone yet', why):
         raise Fail('uprr info does not name why the re-run was refused:\n' + text)
     log('  no re-run: ' + why)
