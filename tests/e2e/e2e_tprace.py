@@ -25,7 +25,10 @@ run's divergence rolled back, the recording going on to the program's
 end). tprace-rollback-tp_race is registered (lock-step verdicts at the
 epoch's own end, doc/uniparallel.md); the others are NOT registered in
 tests/e2e/meson.build yet; run them by hand (`e2e.py ...
-tprace-rollback-racy_crash`).
+tprace-rollback-racy_crash`): their divergences at a syscall come after
+output went out, which a re-run from the program's start cannot take
+back. tprace-rerun-* (one epoch) and tp-rerun-* check that re-run
+(recorder/record-rerun.c).
 
 e2e.py imports this module after its own cases.
 """
