@@ -67,15 +67,29 @@ is_inherited(uint64_t set, uint64_t fd)
 static bool
 own_pipe(struct rec_fd_look *l)
 {
+	/* uprr's inherited fds are fixed from its start: looked at once */
+	static struct {
+		dev_t dev;
+		ino_t ino;
+	} pipes[64];
+	static int npipes = -1;
 	const char *target = rec_fd_look_target(l);
-	uint64_t set = inherited_fds();
-	struct stat st;
 
 	if (!target || strncmp(target, "pipe:", 5) != 0)
 		return false;
-	for (int fd = 0; fd < 64; fd++)
-		if (is_inherited(set, (uint64_t)fd) && fstat(fd, &st) == 0 && st.st_dev == l->st.st_dev &&
-		    st.st_ino == l->st.st_ino)
+	if (npipes < 0) {
+		uint64_t set = inherited_fds();
+		struct stat st;
+
+		npipes = 0;
+		for (int fd = 0; fd < 64; fd++)
+			if (is_inherited(set, (uint64_t)fd) && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
+				pipes[npipes].dev = st.st_dev;
+				pipes[npipes++].ino = st.st_ino;
+			}
+	}
+	for (int i = 0; i < npipes; i++)
+		if (pipes[i].dev == l->st.st_dev && pipes[i].ino == l->st.st_ino)
 			return false;
 	return true;
 }
