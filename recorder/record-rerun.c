@@ -60,48 +60,45 @@ is_inherited(uint64_t set, uint64_t fd)
 	return fd >= 64 || (set >> fd) & 1;
 }
 
-/* Whether @l, a pipe, is one the program made (pipe(2): both ends in its
- * processes, which die with the TP run, and its bytes with them), not one
- * it started with (uprr's stdin piped, an inherited fd: the same pipe as
- * one of uprr's fds the program inherited). */
+/* Whether @st, a FIFO, is a pipe the program made (pipe(2): both ends in
+ * its processes, which die with the TP run, and its bytes with them): on
+ * pipefs (the st_dev of a pipe of uprr's own, fs/pipe.c), not one it
+ * started with (uprr's stdin piped, an inherited fd). uprr's inherited
+ * fds are fixed from its start: looked at once. */
 static bool
-own_pipe(struct rec_fd_look *l)
+own_pipe(const struct stat *st)
 {
-	/* uprr's inherited fds are fixed from its start: looked at once */
 	static struct {
 		dev_t dev;
 		ino_t ino;
 	} pipes[64];
 	static int npipes = -1;
-	const char *target = rec_fd_look_target(l);
+	static dev_t pipefs;
 
-	if (!target || strncmp(target, "pipe:", 5) != 0)
-		return false;
 	if (npipes < 0) {
 		uint64_t set = inherited_fds();
-		struct stat st;
+		struct stat in;
+		int p[2];
 
 		npipes = 0;
+		if (pipe2(p, O_CLOEXEC) == 0) {
+			if (fstat(p[0], &in) == 0)
+				pipefs = in.st_dev;
+			close(p[0]);
+			close(p[1]);
+		}
 		for (int fd = 0; fd < 64; fd++)
-			if (is_inherited(set, (uint64_t)fd) && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode)) {
-				pipes[npipes].dev = st.st_dev;
-				pipes[npipes++].ino = st.st_ino;
+			if (is_inherited(set, (uint64_t)fd) && fstat(fd, &in) == 0 && S_ISFIFO(in.st_mode)) {
+				pipes[npipes].dev = in.st_dev;
+				pipes[npipes++].ino = in.st_ino;
 			}
 	}
+	if (!pipefs || st->st_dev != pipefs)
+		return false;
 	for (int i = 0; i < npipes; i++)
-		if (pipes[i].dev == l->st.st_dev && pipes[i].ino == l->st.st_ino)
+		if (pipes[i].dev == st->st_dev && pipes[i].ino == st->st_ino)
 			return false;
 	return true;
-}
-
-/* Whether the log names thread or process @pid. */
-static bool
-of_the_run(const struct ep_log *log, int64_t pid)
-{
-	for (size_t i = 0; pid > 0 && i < ep_log_nthreads(log); i++)
-		if (ep_log_thread(log, i) == (pid_t)pid)
-			return true;
-	return false;
 }
 
 /* Whether @nr reads what it reads away (not pread: an offset of its own). */
@@ -130,30 +127,44 @@ written_fd(long nr, const uint64_t args[6])
 void
 rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result)
 {
-	struct rec_fd_look l;
 	long nr = (long)t->nr;
 	bool rd = is_read(nr);
 	int fd = rd ? (int)t->args[0] : written_fd(nr, t->args);
+	char path[64];
+	struct stat st;
+	bool ok;
 
-	/* held writes were never made (output commit) */
-	if (!rec->tp || !rec->rerun || rec->rerun->tp_effect[0] || result < 0 || (rd && !result) ||
-	    t->held_id || fd < 0)
+	/* held writes were never made (output commit); once output was
+	 * shown no re-run comes (tp_rerun_allowed()): nothing to look at */
+	if (!rec->tp || !rec->rerun || rec->rerun->tp_effect[0] || rec->rerun->shown || result < 0 ||
+	    (rd && !result) || t->held_id || fd < 0)
 		return;
-	rec_fd_look(t->tid, fd, &l);
-	/* /dev/null takes and gives nothing; a file read gives its bytes
-	 * again (its offset is the process's own description's, unless
-	 * inherited: the judge's), /dev/zero too */
-	if (l.st_ok && S_ISCHR(l.st.st_mode) && l.st.st_rdev == makedev(1, 3))
-		return;
-	if (rd && l.st_ok && (S_ISREG(l.st.st_mode) || S_ISDIR(l.st.st_mode) || rec_is_dev_zero(&l)))
-		return;
-	if (l.st_ok && S_ISFIFO(l.st.st_mode) && own_pipe(&l))
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, fd);
+	ok = stat(path, &st) == 0;
+	/* /dev/null takes and gives nothing, a pipe of the program's own
+	 * dies with it; a file read gives its bytes again (its offset is the
+	 * process's own description's, unless inherited: the judge's), and
+	 * /dev/zero its zeros (mem(4)) */
+	if (ok && ((S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) ||
+		   (S_ISFIFO(st.st_mode) && own_pipe(&st)) ||
+		   (rd && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
+			   (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5))))))
 		return;
 	snprintf(rec->rerun->tp_effect, sizeof(rec->rerun->tp_effect),
 		 "thread %d's %s of fd %d (%s)%s", t->tid, sc_name(nr) ?: "?", fd,
-		 !l.st_ok ? "gone" : S_ISREG(l.st.st_mode) ? "a file" : S_ISFIFO(l.st.st_mode) ? "a pipe or FIFO"
-		 : S_ISSOCK(l.st.st_mode) ? "a socket" : "a device",
+		 !ok ? "gone" : S_ISREG(st.st_mode) ? "a file" : S_ISFIFO(st.st_mode) ? "a pipe or FIFO"
+		 : S_ISSOCK(st.st_mode) ? "a socket" : "a device",
 		 rd ? ": its bytes are not re-delivered yet" : ", not held: it is not undone yet");
+}
+
+/* Whether the log names thread or process @pid. */
+static bool
+of_the_run(const struct ep_log *log, int64_t pid)
+{
+	for (size_t i = 0; pid > 0 && i < ep_log_nthreads(log); i++)
+		if (ep_log_thread(log, i) == (pid_t)pid)
+			return true;
+	return false;
 }
 
 /*

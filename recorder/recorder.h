@@ -471,6 +471,9 @@ struct rec_rerun {
 				 * socket or terminal, or write not held but to
 				 * /dev/null, seen as it made it (its log does
 				 * not tell what an fd was): "" none */
+	bool shown;		/**< some of the TP run's output was shown: no
+				 * re-run from the program's start can come
+				 * (tp_rerun_allowed()); set by lock-step */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */

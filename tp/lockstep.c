@@ -169,6 +169,20 @@ to_ep(struct tp_lockstep *ls, bool standing)
 	}
 }
 
+/* Tell the TP run once some of its output was released: it stops
+ * looking at what its calls change for a re-run (rec_rerun.shown). */
+static void
+note_shown(struct tp_lockstep *ls)
+{
+	struct rec_rerun *rr = ls->ep_opts.rerun;
+	struct tp_output_stats st;
+
+	if (!rr || rr->shown)
+		return;
+	tp_output_get_stats(ls->held, &st);
+	rr->shown = st.released > 0;
+}
+
 bool
 tp_rerun_allowed(struct tp_output *held, struct rec_rerun *rr)
 {
@@ -208,6 +222,7 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 				 "held is released unverified from now on");
 		ls->said_ended = true;
 		tp_output_release(ls->held, UINT64_MAX);
+		note_shown(ls);
 	}
 	ls->tp_k = k;
 	ls->tp_tids = tids;
@@ -323,6 +338,7 @@ verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const 
 	if (ls->held && k > ls->released) {
 		tp_output_release(ls->held, k - 1);
 		ls->released = k;
+		note_shown(ls);
 	}
 }
 
