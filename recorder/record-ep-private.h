@@ -364,8 +364,8 @@ bool rec_ep_sync_log_mapping(struct recorder *rec, const struct ep_call *c);
  * an UP recording (struct rec_rerun), from what the log holds of the TP
  * run so far (read on first: the TP run stands at its next end, or ended). */
 void rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret);
-/** TP run: @t's traced call returned @result: a read of a pipe, FIFO,
- * socket or terminal, or a write not held but to /dev/null (/proc/TID/fd,
- * looked at now), is noted in rec->rerun->tp_effect (the first), which
- * refuses a re-run. */
+/** TP run: @t's traced call returned @result: a read of anything but a
+ * file, /dev/zero or a pipe of the program's own, or a write not held but
+ * to /dev/null or such a pipe (/proc/TID/fd, looked at now), is noted in
+ * rec->rerun->tp_effect (the first), which refuses a re-run. */
 void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result);

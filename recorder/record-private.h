@@ -736,8 +736,8 @@ struct recorder {
 	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
 	bool syscallbuf;		/* map the syscall buffer at every exec */
 	struct rec_ep *ep;		/* an EP run: its log (record-ep.c), else NULL */
-	struct rec_rerun *rerun;	/* rec_options.rerun: a TP run notes in it the
-					 * input it consumed (record-rerun.c) */
+	struct rec_rerun *rerun;	/* rec_options.rerun: a TP run notes in it what
+					 * it changed outside (record-rerun.c) */
 	bool ep_diverged;		/* it stopped at a divergence from the log */
 	bool ep_started;		/* its first image is the log's */
 	struct {

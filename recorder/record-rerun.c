@@ -168,8 +168,9 @@ of_the_run(const struct ep_log *log, int64_t pid)
 }
 
 /*
- * What the TP run's call @j of thread @tid changed outside its own processes, into @buf
- * (one phrase), or NULL: nothing a re-run would find changed. A call that
+ * What the TP run's call @j of thread @tid changed outside its own
+ * processes, into @buf (one phrase), or NULL: nothing a re-run would find
+ * changed. A call that
  * failed changed nothing; one that did not return (killed in it) counts as
  * made. The output the TP run held (values[7], doc/trace-format.md) was
  * never written: it is dropped.
@@ -183,10 +184,10 @@ effect(struct recorder *rec, pid_t tid, size_t j, uint64_t inherited, char *buf,
 
 	if (c->exited && c->result < 0)
 		return NULL;
+	/* writes: the TP run looked at their fds as it made them
+	 * (rec_rerun_tp_exit(): a TP run's writes are all traced,
+	 * UPRR_CTL_NO_WRITES; a held one, values[7], was never made) */
 	switch (c->nr) {
-	/* a write (but held: values[7], never written) the TP run looked
-	 * at as it made it (rec_rerun_tp_exit(): a TP run's writes are all
-	 * traced, UPRR_CTL_NO_WRITES) */
 	case __NR_read:
 	case __NR_readv:
 	case __NR_pread64:
@@ -200,7 +201,7 @@ effect(struct recorder *rec, pid_t tid, size_t j, uint64_t inherited, char *buf,
 				 "(not re-delivered yet)", fd);
 			return buf;
 		}
-		/* of another fd: a file (the TP run looked, tp_input) */
+		/* of another fd: the TP run looked at it (tp_effect) */
 		return NULL;
 	case __NR_lseek:
 		if (!is_inherited(inherited, fd))

@@ -453,8 +453,8 @@ struct rec_options {
 				 * diverges at a syscall or in the synchronization
 				 * order says whether its epoch can be re-run
 				 * (record-rerun.c), or NULL: not judged; a TP
-				 * run's (the same): where it notes the input it
-				 * consumed */
+				 * run's (the same): where it notes what it
+				 * changed outside (tp_effect) */
 };
 
 /** Whether the epoch an EP run diverged in at a syscall or in the
@@ -467,9 +467,10 @@ struct rec_rerun {
 	uint64_t epoch;		/**< the epoch it diverged in */
 	char why[320];		/**< refused: why, one phrase */
 	char divergence[512];	/**< the divergence, one line */
-	char tp_effect[160];	/**< the TP run's first read of a pipe, FIFO,
-				 * socket or terminal, or write not held but to
-				 * /dev/null, seen as it made it (its log does
+	char tp_effect[160];	/**< the TP run's first read or write that
+				 * reached outside its processes (not a file's
+				 * read, not to /dev/null or a pipe of its own,
+				 * not held), seen as it made it (its log does
 				 * not tell what an fd was): "" none */
 	bool shown;		/**< some of the TP run's output was shown: no
 				 * re-run from the program's start can come

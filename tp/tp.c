@@ -434,8 +434,9 @@ release_output(struct tp_output *held, bool verified)
  * run did reached outside its processes but the output it held
  * (rec_rerun_judge(), recorder/record-rerun.c), and none of that output
  * was shown (tp_rerun_allowed()): an execution recorded again from the
- * program's start (checkpoint 0) contradicts nothing anyone saw. The TP run is gone (killed
- * at its next end, or ended); its output is dropped, never shown; the EP
+ * program's start (checkpoint 0) contradicts nothing anyone saw. The TP
+ * run is gone (killed at its next end, or ended); its output is dropped,
+ * never shown; the EP
  * run's trace goes beside the TP log (@work/ep-diverged), and the program
  * is recorded again from its exec, as `--mode=up` records it (one thread
  * at a time, live syscalls, the recorder's own path), to its end, into
@@ -452,8 +453,9 @@ rerun_up(const struct rec_options *opts, const char *dir, const char *work, stru
 	int r;
 
 	ei->rerun_dropped = tp_output_discard_from(held, 0);
-	if ((size_t)snprintf(aside, sizeof(aside), "%s/ep-diverged", work) >= sizeof(aside) ||
-	    (rename(dir, aside) < 0 && errno != ENOENT))
+	if ((size_t)snprintf(aside, sizeof(aside), "%s/ep-diverged", work) >= sizeof(aside))
+		return log_error_errno(-ENAMETOOLONG, "trace directory '%s': name too long", dir);
+	if (rename(dir, aside) < 0 && errno != ENOENT)
 		return log_error_errno(-errno, "cannot move the EP run's trace %s aside for the re-run",
 				       dir);
 	log_warn("the EP run diverged at a syscall in epoch %" PRIu64 " (%s): the TP run is killed, "
