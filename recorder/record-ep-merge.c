@@ -35,6 +35,7 @@
 #include "ep/ep.h"
 #include "kernel-merge/kernel-merge.h"
 #include "recorder/record-private.h"
+#include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
@@ -373,6 +374,15 @@ live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, 
 	if (now.rip != want.rip && !same_syscall(tid, now.rip, want.rip)) {
 		snprintf(what, len, "thread %d stands at 0x%llx, the EP run's at 0x%llx", tid, now.rip,
 			 want.rip);
+		return -EOPNOTSUPP;
+	}
+	/* one instruction makes every call the syscall buffer's library
+	 * sends the traced way: the same rip in another call (its arguments
+	 * would go to the one the thread stands in) is not the same point */
+	if ((long long)now.orig_rax >= 0 && (long long)want.orig_rax >= 0 &&
+	    now.orig_rax != want.orig_rax && now.orig_rax != __NR_restart_syscall) {
+		snprintf(what, len, "thread %d stands in syscall %s, the EP run's in %s", tid,
+			 sc_name((long)now.orig_rax) ?: "?", sc_name((long)want.orig_rax) ?: "?");
 		return -EOPNOTSUPP;
 	}
 	want.rax = now.rax;
