@@ -206,6 +206,11 @@ void kmerge_epoch_on_exit(struct kmerge_epoch *e, pid_t tid, pid_t tgid, int mem
  */
 const char *kmerge_epoch_refusal(const struct kmerge_epoch *e);
 
+/** Note that epoch @e cannot be undone, and why (printf-like, one line);
+ * the first reason given stays. For what the caller knows and @e cannot
+ * see (a process not checkpointed, a call not traced). */
+void kmerge_epoch_refuse(struct kmerge_epoch *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /** What kmerge_epoch_undo() did, and on failure what it could not do. */
 struct kmerge_undo_report {
 	unsigned fds_checked;	/**< descriptors saved at the checkpoint, looked at */

@@ -127,6 +127,9 @@ rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 	rec->epochs.check = opts->epoch_check;
 	rec->epochs.anywhere = opts->epoch_anywhere;
 	rec->epochs.keeper = opts->epochs;
+	/* a rollback's undo (kernel-merge.h) needs epoch 0's record too */
+	if (rec->epochs.keeper && rec->epochs.keeper->epoch_log && kmerge_epoch_new(0, &rec->epochs.undo) < 0)
+		log_warn("%s", "out of memory: epoch 0 cannot be undone");
 }
 
 void
@@ -754,12 +757,17 @@ static void
 copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 {
 	_cleanup_free_ pid_t *tids = malloc(rec->nthreads * sizeof(*tids));
+	struct kmerge_epoch *done;
 
 	if (!tids) {
 		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
 	rec->epochs.k++;
+	done = rec->epochs.undo;
+	rec->epochs.undo = NULL;
+	if (done && kmerge_epoch_new(rec->epochs.k, &rec->epochs.undo) < 0)
+		log_warn("out of memory: epoch %" PRIu64 " cannot be undone", rec->epochs.k);
 	for (size_t i = 0; i < rec->nthreads && !rec->done; i++) {
 		struct rthread *t = &rec->threads[i];
 		struct checkpoint_copy *copy = NULL;
@@ -804,6 +812,17 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 			continue;
 		}
 		rec->epochs.copies++;
+		/* its descriptors as the copy shares them, for an undo */
+		if (rec->epochs.undo) {
+			r = kmerge_epoch_save_fds(rec->epochs.undo, t->tgid);
+			if (r < 0)
+				kmerge_epoch_refuse(rec->epochs.undo, "process %d's descriptors not saved: %s",
+						    t->tgid, strerror(-r));
+			else
+				rec->epochs.undo_fds += (uint64_t)r;
+			rec->epochs.undo_ns += util_now_ns() - t1;
+			t1 = util_now_ns();
+		}
 		r = take_written(t->space, t->tgid, tids[0], &written);
 		t0 = util_now_ns();
 		rec->epochs.dirty_ns += t0 - t1;
@@ -820,6 +839,8 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		log_ends(rec, t->tgid, checkpoint_copy_pid(copy));
 		kept[(*nkept)++] = (struct kept){ t->tgid, copy, written };
 	}
+	if (done)
+		rec->epochs.keeper->epoch_log(rec->epochs.keeper->arg, done);
 }
 
 /* Hand the checkpoints taken to their keeper (which may free older ones:

@@ -17,6 +17,7 @@
 #include "checkpoint/checkpoint.h"
 #include "checkpoint/dirty.h"
 #include "ep/divergence.h"
+#include "kernel-merge/kernel-merge.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
@@ -679,6 +680,10 @@ struct rec_epochs {
 	uint64_t written_pages;	/* pages the dirty logs listed */
 	uint64_t checked, differed; /* copies checked, and found different */
 	uint64_t unwritten_checked; /* pages the dirty logs said unwritten, checked */
+	struct kmerge_epoch *undo; /* the epoch in progress's record for a rollback's
+				 * undo (kernel-merge.h), handed to the keeper
+				 * at its end; NULL: the keeper takes none */
+	uint64_t undo_ns, undo_fds; /* saving descriptors at checkpoints: time, how many */
 };
 
 /* A file by identity. */

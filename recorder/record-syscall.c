@@ -468,6 +468,9 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	}
 	show_native_affinity(rec, t, result);
 	rec_hold_exit(rec, t, result);
+	if (rec->epochs.undo)
+		kmerge_epoch_on_exit(rec->epochs.undo, t->tid, t->tgid, t->space->mem.memfd, (long)t->model_nr,
+				     t->model_args, result);
 	if (sc_outputs((long)t->model_nr, t->model_args, result, &t->entry, rec_tracee_mem_read,
 		       &t->tid, &rec->ranges) < 0 ||
 	    rec_collect_blobs(rec, t->tid, &nblobs) < 0) {
@@ -668,6 +671,9 @@ rec_issue_syscall(struct recorder *rec, struct rthread *t)
 	/* a TP run's external output: held until its epoch is verified */
 	if (rec_hold_write(rec, t))
 		return;
+	/* a TP run: what a rollback's undo needs from before the call */
+	if (rec->epochs.undo)
+		kmerge_epoch_on_entry(rec->epochs.undo, t->tid, t->tgid, (long)t->nr, t->args);
 	if (t->may_block)
 		block_in_kernel(rec, t);
 	else

@@ -1457,5 +1457,6 @@ out:
 	rec_ipc_free(&rec.ipc);
 	rec_ep_free(&rec);
 	rec_hold_free(&rec);
+	kmerge_epoch_free(rec.epochs.undo);
 	return r;
 }
