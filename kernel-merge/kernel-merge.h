@@ -154,10 +154,14 @@ void kmerge_epoch_free(struct kmerge_epoch *e);
  * its descriptors (/proc/PID/fd, /proc/PID/fdinfo: proc(5)), the open file
  * description's offset and status flags (F_GETFL's O_APPEND, O_NONBLOCK...)
  * and the object's identity (st_dev, st_ino, st_mode), and for a regular
- * file its size. What the undo puts back on the process respawned with the
- * same pid. A descriptor that closes while it is read is skipped. Cost: one
- * readdir, one stat(2) and one fdinfo read per descriptor (doc/uniparallel.md
- * gives the figures). Returns the number of descriptors saved (>= 0) or
+ * file its size; for an object with an offset (a file, a directory, a block
+ * device) a copy of the description is kept (pidfd_getfd(2), Linux 5.6:
+ * the caller traces @pid), through which the undo puts the offset back even
+ * if the checkpoint's copy closed its descriptors; not for a pipe or socket
+ * (a descriptor of ours would keep its reader from seeing EOF). A
+ * descriptor that closes while it is read is skipped. Cost: one readdir,
+ * one stat(2), one fdinfo read and one pidfd_getfd(2) per descriptor
+ * (doc/uniparallel.md gives the figures). Returns the number of descriptors saved (>= 0) or
  * -errno (-ESRCH: the process is gone; -ENOMEM).
  */
 int kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid) _wur_;
@@ -231,9 +235,10 @@ struct kmerge_undo_report {
  * and the bytes it overwrote below that size are written back from their
  * pre-images (the first pre-image of a byte wins: they are written newest
  * first); then for each descriptor saved at checkpoint k
- * (kmerge_epoch_save_fds() of that pid) the shared open file description is
- * taken (pidfd_getfd(2), Linux 5.6: the caller must be the process's tracer
- * or have PTRACE_MODE_ATTACH_REALCREDS over it) and its offset (lseek(2))
+ * (kmerge_epoch_save_fds() of that pid) the shared open file description,
+ * kept at the save or else taken from the respawned process (pidfd_getfd(2):
+ * the caller must be its tracer or have PTRACE_MODE_ATTACH_REALCREDS over
+ * it; a descriptor it does not have is skipped), gets its offset (lseek(2))
  * and status flags (fcntl(2) F_SETFL) put back where they moved. A
  * descriptor whose object is not the one saved (another file at that
  * number) fails the undo. A regular file open for writing at the checkpoint

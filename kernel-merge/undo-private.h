@@ -23,6 +23,10 @@ struct kmerge_fd_saved {
 	int64_t pos;	/* its description's offset */
 	int flags;	/* its status flags (fdinfo's, O_CLOEXEC left out) */
 	int64_t size;	/* a regular file's size, else -1 */
+	int dup;	/* ours: the same description (pidfd_getfd(2)), for an
+			 * object with an offset (a file, a directory, a block
+			 * device); -1: none (a pipe, a socket: ours would keep
+			 * its readers from seeing EOF) */
 };
 
 /* Bytes of a regular file overwritten in the epoch, as they were before. */

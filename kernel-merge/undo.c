@@ -96,6 +96,9 @@ kmerge_epoch_free(struct kmerge_epoch *e)
 			close(e->files[i].fd);
 	}
 	free(e->files);
+	for (size_t i = 0; i < e->nfds; i++)
+		if (e->fds[i].dup >= 0)
+			close(e->fds[i].dup);
 	free(e->fds);
 	kmerge_inputs_free(e);
 	free(e);
@@ -135,6 +138,7 @@ read_fdinfo(const char *path, int64_t *ret_pos, int *ret_flags)
 int
 kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 {
+	_cleanup_close_ int pidfd = -1;
 	char path[64];
 	struct dirent *d;
 	DIR *dir;
@@ -144,8 +148,13 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 	dir = opendir(path);
 	if (!dir)
 		return errno == ENOENT ? -ESRCH : -errno;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0) {
+		closedir(dir);
+		return -errno;
+	}
 	while ((d = readdir(dir))) {
-		struct kmerge_fd_saved s = { .pid = pid, .size = -1 };
+		struct kmerge_fd_saved s = { .pid = pid, .size = -1, .dup = -1 };
 		struct stat st;
 		char info[64];
 		char *end;
@@ -162,9 +171,17 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		s.dev = st.st_dev, s.ino = st.st_ino, s.mode = st.st_mode;
 		if (S_ISREG(st.st_mode))
 			s.size = st.st_size;
+		/* a checkpoint's copy may close its descriptors (tp/epoch.c
+		 * drop_files()): the description is kept here; out of fds
+		 * (EMFILE), the respawn's is taken at the undo instead */
+		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
 		r = UTIL_GROW(e->fds, e->fds_cap, e->nfds + 1);
-		if (r < 0)
+		if (r < 0) {
+			if (s.dup >= 0)
+				close(s.dup);
 			break;
+		}
 		e->fds[e->nfds++] = s;
 		n++;
 	}
@@ -465,8 +482,10 @@ kmerge_note_exit(struct kmerge_epoch *e, pid_t tid, long nr, const uint64_t args
 	}
 }
 
-/* The saved descriptor @s, on the process respawned with its pid (pidfd
- * @pidfd): its offset and flags put back. */
+/* The saved descriptor @s: its offset and flags put back, through our
+ * copy of its description or, without one, the process respawned with its
+ * pid (pidfd @pidfd), if it has that descriptor (a copy that closed its
+ * own does not use the description). */
 static int
 undo_fd(const struct kmerge_fd_saved *s, int pidfd, struct kmerge_undo_report *report)
 {
@@ -474,7 +493,9 @@ undo_fd(const struct kmerge_fd_saved *s, int pidfd, struct kmerge_undo_report *r
 	int64_t pos;
 	int dup, flags, r = 0;
 
-	dup = (int)syscall(SYS_pidfd_getfd, pidfd, s->fd, 0);
+	dup = s->dup >= 0 ? fcntl(s->dup, F_DUPFD_CLOEXEC, 0) : (int)syscall(SYS_pidfd_getfd, pidfd, s->fd, 0);
+	if (dup < 0 && s->dup < 0 && errno == EBADF)
+		return 0;
 	if (dup < 0) {
 		r = -errno;
 		snprintf(report->what, sizeof(report->what), "process %d fd %d: cannot take it: %s", s->pid, s->fd,
@@ -534,7 +555,8 @@ check_sizes(struct kmerge_epoch *e, const pid_t *pids, size_t n, struct kmerge_u
 		if (f) {
 			if (f->size0 == s->size)
 				continue;
-		} else if (kmerge_fd_stat(s->pid, s->fd, &st) < 0 || st.st_size == s->size) {
+		} else if ((s->dup >= 0 ? fstat(s->dup, &st) : kmerge_fd_stat(s->pid, s->fd, &st)) < 0 ||
+			   st.st_size == s->size) {
 			continue;
 		}
 		snprintf(report->what, sizeof(report->what),
