@@ -111,15 +111,16 @@ kmerge_epoch_refusal(const struct kmerge_epoch *e)
 }
 
 /* The offset and flags of @path (/proc/PID/fdinfo/N, proc(5): "pos:" in
- * decimal, "flags:" in octal, O_CLOEXEC shown there as a flag). */
+ * decimal, "flags:" in octal, O_CLOEXEC shown there as a flag), relative
+ * to @dirfd. */
 static int
-read_fdinfo(const char *path, int64_t *ret_pos, int *ret_flags)
+read_fdinfo_at(int dirfd, const char *path, int64_t *ret_pos, int *ret_flags)
 {
 	char buf[512];
 	long long pos;
 	unsigned flags;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
@@ -135,10 +136,16 @@ read_fdinfo(const char *path, int64_t *ret_pos, int *ret_flags)
 	return 0;
 }
 
+static int
+read_fdinfo(const char *path, int64_t *ret_pos, int *ret_flags)
+{
+	return read_fdinfo_at(AT_FDCWD, path, ret_pos, ret_flags);
+}
+
 int
 kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 {
-	_cleanup_close_ int pidfd = -1;
+	_cleanup_close_ int pidfd = -1, infos = -1;
 	char path[64];
 	struct dirent *d;
 	DIR *dir;
@@ -148,25 +155,28 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 	dir = opendir(path);
 	if (!dir)
 		return errno == ENOENT ? -ESRCH : -errno;
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
+	/* each descriptor looked up from its directory: no walk of /proc */
+	infos = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0) {
+	if (pidfd < 0 || infos < 0) {
+		r = -errno;
 		closedir(dir);
-		return -errno;
+		return r;
 	}
 	while ((d = readdir(dir))) {
 		struct kmerge_fd_saved s = { .pid = pid, .size = -1, .dup = -1 };
 		struct stat st;
-		char info[64];
 		char *end;
 		long fd = strtol(d->d_name, &end, 10);
 
 		if (d->d_name[0] < '0' || d->d_name[0] > '9' || *end || fd > INT_MAX)
 			continue;
 		s.fd = (int)fd;
-		snprintf(info, sizeof(info), "/proc/%d/fdinfo/%d", pid, s.fd);
 		/* closed meanwhile (another thread of a process not stopped
 		 * whole): nothing to put back */
-		if (kmerge_fd_stat(pid, s.fd, &st) < 0 || read_fdinfo(info, &s.pos, &s.flags) < 0)
+		if (fstatat(dirfd(dir), d->d_name, &st, 0) < 0 ||
+		    read_fdinfo_at(infos, d->d_name, &s.pos, &s.flags) < 0)
 			continue;
 		s.dev = st.st_dev, s.ino = st.st_ino, s.mode = st.st_mode;
 		if (S_ISREG(st.st_mode))

@@ -1269,6 +1269,10 @@ rec_epoch_log_stats(const struct recorder *rec)
 	log_info("of the pauses: copying %" PRIu64 " us, dirty logs %" PRIu64 " us on average; "
 		 "checks (not counted) %" PRIu64 " us", e->copy_ns / ends / 1000, e->dirty_ns / ends / 1000,
 		 e->check_ns / ends / 1000);
+	if (e->undo_fds)
+		log_info("descriptors saved for a rollback's undo: %" PRIu64 " per checkpoint, %" PRIu64
+			 " us on average (%" PRIu64 " ns each)",
+			 e->undo_fds / ends, e->undo_ns / ends / 1000, e->undo_ns / e->undo_fds);
 	if (e->check)
 		log_info("copies checked against their process: %" PRIu64 ", %" PRIu64 " differed; "
 			 "%" PRIu64 " pages not written by the dirty logs' account found unchanged",

@@ -293,7 +293,7 @@ Test(kmerge_undo, files_offsets_and_input)
 	struct kmerge_undo_report rep_u;
 	struct kmerge_epoch *e = NULL;
 	int64_t report[8];
-	uint64_t t0, t1;
+	uint64_t t0, t1, best = 0;
 	pid_t copy;
 	int r;
 
@@ -324,11 +324,22 @@ Test(kmerge_undo, files_offsets_and_input)
 	kids[1] = copy;
 	cr_assert_eq(kmerge_epoch_new(3, &e), 0);
 	/* the checkpoint: C2's descriptors are C's */
-	t0 = util_now_ns();
 	r = kmerge_epoch_save_fds(e, copy);
-	t1 = util_now_ns();
 	cr_assert_geq(r, 5, "save: %d", r);
-	printf("kmerge_epoch_save_fds: %d descriptors in %" PRIu64 " us\n", r, (t1 - t0) / 1000);
+	/* its cost, best of 20 (the machine is shared) */
+	for (int i = 0, n; i < 20; i++) {
+		struct kmerge_epoch *x = NULL;
+
+		cr_assert_eq(kmerge_epoch_new(0, &x), 0);
+		t0 = util_now_ns();
+		n = kmerge_epoch_save_fds(x, copy);
+		t1 = util_now_ns() - t0;
+		cr_assert_eq(n, r);
+		best = i && best < t1 ? best : t1;
+		kmerge_epoch_free(x);
+	}
+	printf("kmerge_epoch_save_fds: %d descriptors in %" PRIu64 " us (best of 20), %" PRIu64 " ns each\n", r,
+	       best / 1000, best / (uint64_t)r);
 
 	memfd = open_mem(kids[0]);
 	cr_assert_geq(memfd, 0);
