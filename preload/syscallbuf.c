@@ -203,8 +203,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		return NOT_BUFFERED;
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;
-	/* a TP run numbers reads of pipes and sockets (never in replay, nor
-	 * in a re-run: ctl.flags has it only in a TP run's recording) */
+	/* a TP run numbers reads of pipes and sockets, a re-run gives back
+	 * what its discarded epoch read (never in replay, which follows the
+	 * recorded batches: ctl.flags has it only in a recording) */
 	if ((ctl()->flags & UPRR_CTL_ORDER_READS) && !(ctl()->replay | buf->replay) &&
 	    ordered_read(buf, nr, a))
 		return NOT_BUFFERED;

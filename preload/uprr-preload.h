@@ -151,8 +151,10 @@
  * a pipe, a FIFO or a socket (the library's fstat(2) of its fd), and every
  * recvfrom(2) and recvmsg(2), take the traced path, where the supervisor
  * numbers them in the order of shared-state calls: the EP run then makes
- * such a read after the write whose bytes it returned. Never set in UP
- * recording, an EP run nor replay. */
+ * such a read after the write whose bytes it returned. Also set in the
+ * re-run of a discarded epoch until the bytes that epoch read are given
+ * back (recorder/record-syscall.c, rec_redeliver_from()). Never set in
+ * other UP recordings, an EP run nor replay. */
 #define UPRR_CTL_ORDER_READS 16u
 
 /** The control page, one per process (fork copies it). */

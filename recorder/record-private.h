@@ -757,7 +757,25 @@ struct recorder {
 	struct rec_epochs epochs;	/* its epochs (record-epoch.c) */
 	struct rec_hold hold;		/* its held output (record-hold.c) */
 	struct rec_order order;		/* shared-state calls' order (record-order.c) */
+	struct kmerge_epoch *redeliver;	/* a re-run of a discarded epoch: the input
+					 * it read, given back first (not owned;
+					 * rec_redeliver_from()) */
 };
+
+/**
+ * A re-run of epoch kmerge_epoch_k(@e) from its checkpoint (a rollback at
+ * a syscall divergence, after kmerge_epoch_undo()): from now on each read,
+ * readv, recvfrom or recvmsg of a pipe, FIFO or socket the discarded epoch
+ * read is answered from the bytes it consumed first
+ * (kmerge_epoch_redeliver(), rec_issue_syscall(): the call skipped, its
+ * result and the bytes written recorded as any call's), then goes live.
+ * So that none goes by in the syscall buffer, every recorded process's
+ * library sends such reads the traced way (UPRR_CTL_ORDER_READS: replay
+ * follows the recorded batches, whatever the flag) until the bytes are
+ * all given back. @e stays the caller's and must outlive the re-run
+ * (NULL: stop). Returns 0 or -errno (a control page not written).
+ */
+int rec_redeliver_from(struct recorder *rec, struct kmerge_epoch *e) _wur_;
 
 /** Whether the threads run one at a time, as sched/ picks them, with
  * timeslices, execution points and restore points (UP recording); false in

@@ -656,6 +656,53 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 }
 
+/* Send (@on) or stop sending every recorded process's reads of pipes and
+ * sockets the traced way (UPRR_CTL_ORDER_READS), but in a TP run, whose
+ * library always does. */
+static int
+traced_reads(struct recorder *rec, bool on)
+{
+	for (size_t i = 0; i < rec->nthreads && !rec->tp; i++) {
+		struct rspace *sp = rec->threads[i].space;
+		int r;
+
+		if (sp->mem.syscallbuf && (r = rec_syscallbuf_set_flags(sp->mem.memfd, UPRR_CTL_ORDER_READS, on)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int
+rec_redeliver_from(struct recorder *rec, struct kmerge_epoch *e)
+{
+	rec->redeliver = e;
+	return traced_reads(rec, e && kmerge_epoch_redeliver_left(e));
+}
+
+/* A re-run's read of bytes the discarded epoch consumed
+ * (rec_redeliver_from()): answered from them, the call skipped. */
+static bool
+redelivered(struct recorder *rec, struct rthread *t)
+{
+	int64_t result;
+	int r;
+
+	if (!rec->redeliver)
+		return false;
+	r = kmerge_epoch_redeliver(rec->redeliver, t->tid, t->space->mem.memfd, (long)t->nr, t->args, &result);
+	if (r < 0) {
+		rec_stop_recording(rec, "thread %d: cannot give back the input the discarded epoch read: %s", t->tid,
+				   strerror(-r));
+		return true;
+	}
+	if (!r)
+		return false;
+	if (!kmerge_epoch_redeliver_left(rec->redeliver) && traced_reads(rec, false) < 0)
+		log_debug("%s", "cannot let the syscall buffers take reads of pipes again");
+	rec_skip_syscall(rec, t, result);
+	return true;
+}
+
 /* Let @t, stopped at a recorded syscall entry, execute it: in the kernel
  * while the others run if it may block, else to its exit. */
 void
@@ -663,6 +710,9 @@ rec_issue_syscall(struct recorder *rec, struct rthread *t)
 {
 	/* the total order of shared-state calls (record-order.c) */
 	if (rec_order_issue(rec, t))
+		return;
+	/* a re-run's read of what the discarded epoch read */
+	if (redelivered(rec, t))
 		return;
 	if (rec->ep && rec_ep_issue(rec, t))
 		return;
