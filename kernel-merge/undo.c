@@ -110,42 +110,10 @@ kmerge_epoch_refusal(const struct kmerge_epoch *e)
 	return e->refused ? e->refusal : NULL;
 }
 
-/* The offset and flags of @path (/proc/PID/fdinfo/N, proc(5): "pos:" in
- * decimal, "flags:" in octal, O_CLOEXEC shown there as a flag), relative
- * to @dirfd. */
-static int
-read_fdinfo_at(int dirfd, const char *path, int64_t *ret_pos, int *ret_flags)
-{
-	char buf[512];
-	long long pos;
-	unsigned flags;
-	ssize_t n;
-	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = 0;
-	if (sscanf(buf, "pos: %lld flags: %o", &pos, &flags) != 2)
-		return -EIO;
-	*ret_pos = pos;
-	*ret_flags = (int)(flags & ~(unsigned)O_CLOEXEC);
-	return 0;
-}
-
-static int
-read_fdinfo(const char *path, int64_t *ret_pos, int *ret_flags)
-{
-	return read_fdinfo_at(AT_FDCWD, path, ret_pos, ret_flags);
-}
-
 int
 kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 {
-	_cleanup_close_ int pidfd = -1, infos = -1;
+	_cleanup_close_ int pidfd = -1;
 	char path[64];
 	struct dirent *d;
 	DIR *dir;
@@ -155,11 +123,8 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 	dir = opendir(path);
 	if (!dir)
 		return errno == ENOENT ? -ESRCH : -errno;
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo", pid);
-	/* each descriptor looked up from its directory: no walk of /proc */
-	infos = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0 || infos < 0) {
+	if (pidfd < 0) {
 		r = -errno;
 		closedir(dir);
 		return r;
@@ -175,9 +140,9 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		s.fd = (int)fd;
 		/* closed meanwhile (another thread of a process not stopped
 		 * whole): nothing to put back */
-		if (fstatat(dirfd(dir), d->d_name, &st, 0) < 0 ||
-		    read_fdinfo_at(infos, d->d_name, &s.pos, &s.flags) < 0)
+		if (fstatat(dirfd(dir), d->d_name, &st, 0) < 0 || tracee_fdinfo(pid, s.fd, &s.pos, &s.flags) < 0)
 			continue;
+		s.flags &= ~O_CLOEXEC;
 		s.dev = st.st_dev, s.ino = st.st_ino, s.mode = st.st_mode;
 		if (S_ISREG(st.st_mode))
 			s.size = st.st_size;
@@ -299,7 +264,6 @@ static void
 on_write(struct kmerge_epoch *e, pid_t tid, int fd, int64_t at, int64_t len, bool append)
 {
 	struct kmerge_file *f;
-	char info[64];
 	struct stat st;
 	int64_t pos;
 	int flags;
@@ -313,8 +277,7 @@ on_write(struct kmerge_epoch *e, pid_t tid, int fd, int64_t at, int64_t len, boo
 		kmerge_epoch_refuse(e, "thread %d writes fd %d from an iovec array uprr cannot read", tid, fd);
 		return;
 	}
-	snprintf(info, sizeof(info), "/proc/%d/fdinfo/%d", tid, fd);
-	if (read_fdinfo(info, &pos, &flags) < 0) {
+	if (tracee_fdinfo(tid, fd, &pos, &flags) < 0) {
 		kmerge_epoch_refuse(e, "thread %d writes fd %d, whose offset uprr cannot read", tid, fd);
 		return;
 	}
