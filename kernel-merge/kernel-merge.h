@@ -272,5 +272,17 @@ int kmerge_epoch_undo(struct kmerge_epoch *e, const pid_t *pids, size_t n,
 int kmerge_epoch_redeliver(struct kmerge_epoch *e, pid_t tid, int memfd, long nr, const uint64_t args[6],
 			   int64_t *ret_result) _wur_;
 
+/** What a record holds (kmerge_epoch_stats()). */
+struct kmerge_epoch_stats {
+	size_t fds;		/**< descriptors saved at the checkpoint */
+	size_t files;		/**< regular files the epoch wrote */
+	uint64_t pre_bytes;	/**< pre-image bytes kept */
+	size_t inputs;		/**< pipes, FIFOs and sockets the epoch read */
+	uint64_t input_bytes;	/**< bytes it read from them, not given back yet */
+};
+
+/** What epoch @e's record holds, into *ret. */
+void kmerge_epoch_stats(const struct kmerge_epoch *e, struct kmerge_epoch_stats *ret);
+
 /** Bytes consumed in epoch @e not yet given back by kmerge_epoch_redeliver(). */
 uint64_t kmerge_epoch_redeliver_left(const struct kmerge_epoch *e);

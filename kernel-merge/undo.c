@@ -39,8 +39,9 @@
 #define KMERGE_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 /* pwritev2(2)'s RWF_APPEND (include/uapi/linux/fs.h) */
 #define KMERGE_RWF_APPEND 0x10
-/* mmap(2)'s MAP_SHARED and MAP_SHARED_VALIDATE (include/uapi/linux/mman.h) */
-#define KMERGE_MAP_SHARED_ANY 0x03
+/* mmap(2)'s MAP_SHARED_VALIDATE (include/uapi/linux/mman.h): MAP_SHARED
+ * with its flags checked, a shared mapping too */
+#define KMERGE_MAP_SHARED_VALIDATE 0x03
 
 void
 kmerge_epoch_refuse(struct kmerge_epoch *e, const char *fmt, ...)
@@ -102,6 +103,13 @@ kmerge_epoch_free(struct kmerge_epoch *e)
 	free(e->fds);
 	kmerge_inputs_free(e);
 	free(e);
+}
+
+void
+kmerge_epoch_stats(const struct kmerge_epoch *e, struct kmerge_epoch_stats *ret)
+{
+	*ret = (struct kmerge_epoch_stats){ .fds = e->nfds, .files = e->nfiles, .pre_bytes = e->pre_bytes,
+					    .inputs = e->ninputs, .input_bytes = kmerge_epoch_redeliver_left(e) };
 }
 
 const char *
@@ -399,6 +407,22 @@ changes_names(long nr)
 	}
 }
 
+/* What thread @tid's descriptor @fd leads to (/proc/TID/fd/N's link), for
+ * a refusal's line; "?" if it cannot be read. */
+static const char *
+fd_name(pid_t tid, int fd, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+	n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return "?";
+	buf[n] = 0;
+	return buf;
+}
+
 /* Whether thread @tid's descriptor @fd leads to a regular file. */
 static bool
 is_regular(pid_t tid, int fd)
@@ -412,6 +436,7 @@ void
 kmerge_note_exit(struct kmerge_epoch *e, pid_t tid, long nr, const uint64_t args[6], int64_t result)
 {
 	const char *name = changes_names(nr);
+	char file[PATH_MAX];
 
 	if (result < 0)
 		return;
@@ -423,17 +448,18 @@ kmerge_note_exit(struct kmerge_epoch *e, pid_t tid, long nr, const uint64_t args
 	switch (nr) {
 	case SYS_ftruncate:
 		if (is_regular(tid, (int)args[0]))
-			kmerge_epoch_refuse(e, "thread %d ftruncate(2) of fd %d: a file cut in the epoch is not put back",
-				      tid, (int)args[0]);
+			kmerge_epoch_refuse(e, "thread %d ftruncate(2) of fd %d (%s): a file cut in the epoch is not "
+					    "put back", tid, (int)args[0], fd_name(tid, (int)args[0], file, sizeof(file)));
 		break;
 	case SYS_fallocate:
 		kmerge_epoch_refuse(e, "thread %d fallocate(2) of fd %d: not put back", tid, (int)args[0]);
 		break;
 	case SYS_mmap:
-		if ((args[3] & KMERGE_MAP_SHARED_ANY) && (args[2] & PROT_WRITE) && !(args[3] & MAP_ANONYMOUS) &&
+		if (((args[3] & MAP_TYPE) == MAP_SHARED || (args[3] & MAP_TYPE) == KMERGE_MAP_SHARED_VALIDATE) &&
+		    (args[2] & PROT_WRITE) && !(args[3] & MAP_ANONYMOUS) &&
 		    is_regular(tid, (int)args[4]))
-			kmerge_epoch_refuse(e, "thread %d mapped fd %d shared and writable: its writes are not undone", tid,
-				      (int)args[4]);
+			kmerge_epoch_refuse(e, "thread %d mapped fd %d (%s) shared and writable: its writes are not undone",
+					    tid, (int)args[4], fd_name(tid, (int)args[4], file, sizeof(file)));
 		break;
 	case SYS_sendfile:
 	case SYS_copy_file_range:

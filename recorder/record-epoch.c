@@ -757,17 +757,16 @@ static void
 copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 {
 	_cleanup_free_ pid_t *tids = malloc(rec->nthreads * sizeof(*tids));
-	struct kmerge_epoch *done;
 
 	if (!tids) {
 		rec_stop_recording(rec, "%s", "out of memory");
 		return;
 	}
 	rec->epochs.k++;
-	done = rec->epochs.undo;
-	rec->epochs.undo = NULL;
-	if (done && kmerge_epoch_new(rec->epochs.k, &rec->epochs.undo) < 0)
-		log_warn("out of memory: epoch %" PRIu64 " cannot be undone", rec->epochs.k);
+	/* (out of memory, the record in use goes on, refused: it mixes epochs) */
+	if (rec->epochs.undo && kmerge_epoch_new(rec->epochs.k, &rec->epochs.undo_next) < 0)
+		kmerge_epoch_refuse(rec->epochs.undo, "out of memory for epoch %" PRIu64 "'s record",
+				    rec->epochs.k);
 	for (size_t i = 0; i < rec->nthreads && !rec->done; i++) {
 		struct rthread *t = &rec->threads[i];
 		struct checkpoint_copy *copy = NULL;
@@ -813,10 +812,10 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		}
 		rec->epochs.copies++;
 		/* its descriptors as the copy shares them, for an undo */
-		if (rec->epochs.undo) {
-			r = kmerge_epoch_save_fds(rec->epochs.undo, t->tgid);
+		if (rec->epochs.undo_next) {
+			r = kmerge_epoch_save_fds(rec->epochs.undo_next, t->tgid);
 			if (r < 0)
-				kmerge_epoch_refuse(rec->epochs.undo, "process %d's descriptors not saved: %s",
+				kmerge_epoch_refuse(rec->epochs.undo_next, "process %d's descriptors not saved: %s",
 						    t->tgid, strerror(-r));
 			else
 				rec->epochs.undo_fds += (uint64_t)r;
@@ -839,8 +838,29 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		log_ends(rec, t->tgid, checkpoint_copy_pid(copy));
 		kept[(*nkept)++] = (struct kept){ t->tgid, copy, written };
 	}
-	if (done)
-		rec->epochs.keeper->epoch_log(rec->epochs.keeper->arg, done);
+}
+
+/* The epoch that checkpoint rec->epochs.k ended is over, the exits of
+ * calls that ended before it logged (log_ended_exits(): a read's bytes were
+ * consumed in that epoch): its record goes to the keeper, the next one's
+ * takes its place. */
+static void
+rotate_undo(struct recorder *rec)
+{
+	struct kmerge_epoch *done = rec->epochs.undo;
+	struct kmerge_epoch_stats s;
+
+	if (!rec->epochs.undo_next)
+		return;
+	kmerge_epoch_stats(done, &s);
+	log_debug("epoch %" PRIu64 "'s record for an undo: %zu descriptors, %zu files written (%" PRIu64
+		  " bytes of pre-images), %" PRIu64 " bytes read from %zu pipes and sockets%s%s",
+		  kmerge_epoch_k(done), s.fds, s.files, s.pre_bytes, s.input_bytes, s.inputs,
+		  kmerge_epoch_refusal(done) ? "; refused: " : "",
+		  kmerge_epoch_refusal(done) ? kmerge_epoch_refusal(done) : "");
+	rec->epochs.undo = rec->epochs.undo_next;
+	rec->epochs.undo_next = NULL;
+	rec->epochs.keeper->epoch_log(rec->epochs.keeper->arg, done);
 }
 
 /* Hand the checkpoints taken to their keeper (which may free older ones:
@@ -937,8 +957,10 @@ take_end(struct recorder *rec)
 		hand_over(rec, kept, nkept);
 		nkept = 0;
 		log_ended_exits(rec);
+		rotate_undo(rec);
 		step(rec);
 	}
+	rotate_undo(rec);
 	resume_all(rec);
 	for (size_t i = 0; i < rec->nthreads; i++)
 		if (rec->threads[i].tid == rec->threads[i].tgid)

@@ -683,6 +683,9 @@ struct rec_epochs {
 	struct kmerge_epoch *undo; /* the epoch in progress's record for a rollback's
 				 * undo (kernel-merge.h), handed to the keeper
 				 * at its end; NULL: the keeper takes none */
+	struct kmerge_epoch *undo_next; /* the next epoch's, made at the checkpoint,
+				 * in use once the exits logged at the end are
+				 * (rotate_undo()) */
 	uint64_t undo_ns, undo_fds; /* saving descriptors at checkpoints: time, how many */
 };
 
@@ -761,6 +764,11 @@ struct recorder {
 					 * it read, given back first (not owned;
 					 * rec_redeliver_from()) */
 };
+
+/** Whether file @dev:@ino is the synchronization-order log the interposer
+ * maps in a TP run (tp/tp.c puts its path in uprr's environment for the
+ * program, UPRR_SYNC_ENV_LOG): uprr's, not the program's (syscallbuf.c). */
+bool rec_is_sync_log(dev_t dev, ino_t ino);
 
 /**
  * A re-run of epoch kmerge_epoch_k(@e) from its checkpoint (a rollback at

@@ -422,6 +422,21 @@ show_native_affinity(struct recorder *rec, struct rthread *t, int64_t result)
 		log_debug("thread %d: cannot show its native CPU affinity", t->tid);
 }
 
+/* Whether @t's call is the interposer's mmap(2) of the synchronization-order
+ * log: uprr's, which a rollback's undo leaves alone (the order is the
+ * re-run's to take back, not a file of the program's). */
+static bool
+maps_sync_log(const struct rthread *t)
+{
+	struct stat st;
+	char path[64];
+
+	if (t->model_nr != __NR_mmap || (t->model_args[3] & MAP_ANONYMOUS))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, (int)t->model_args[4]);
+	return stat(path, &st) == 0 && rec_is_sync_log(st.st_dev, st.st_ino);
+}
+
 /* Every recorded process's writes go the traced way from now on: the
  * recorder keeps the version of a MAP_SHARED file each write leaves. */
 static void
@@ -468,7 +483,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	}
 	show_native_affinity(rec, t, result);
 	rec_hold_exit(rec, t, result);
-	if (rec->epochs.undo)
+	if (rec->epochs.undo && !maps_sync_log(t))
 		kmerge_epoch_on_exit(rec->epochs.undo, t->tid, t->tgid, t->space->mem.memfd, (long)t->model_nr,
 				     t->model_args, result);
 	if (sc_outputs((long)t->model_nr, t->model_args, result, &t->entry, rec_tracee_mem_read,

@@ -1458,5 +1458,6 @@ out:
 	rec_ep_free(&rec);
 	rec_hold_free(&rec);
 	kmerge_epoch_free(rec.epochs.undo);
+	kmerge_epoch_free(rec.epochs.undo_next);
 	return r;
 }

@@ -15,8 +15,10 @@
  * byte for byte and the offsets and flags C2 sees; C2 then plays the
  * re-run: each read asks kmerge_epoch_redeliver() first, and what C2
  * reads in all must be everything the writers wrote, in order. Refusals
- * (unlink, O_CREAT, a file grown by a writer the record does not know) are
- * checked to be named and to change nothing. Prints the save's cost.
+ * (unlink, O_CREAT, a shared writable mapping of a file, a file grown by a
+ * writer the record does not know) are checked to be named and to change
+ * nothing; a private mapping of a file is no refusal. Prints the save's
+ * cost.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -26,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -413,10 +416,15 @@ refusing_main(int what)
 	must_read(cmd[0], &c, 1);
 	memset(xs, 'x', sizeof(xs));
 	sys(SYS_pwrite64, FD_F, (uint64_t)xs, sizeof(xs), 0, 0, 0);
+	/* a private mapping of a file, writable: its writes are not the
+	 * file's, nothing to refuse (as ld.so maps a library) */
+	sys(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, FD_F, 0);
 	if (what == 0)
 		sys(SYS_unlink, (uint64_t)g_path, 0, 0, 0, 0, 0);
 	else if (what == 1)
 		sys(SYS_openat, AT_FDCWD, (uint64_t)h_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600, 0, 0);
+	else if (what == 3)
+		sys(SYS_mmap, 0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, FD_F, 0);
 	else
 		sys(SYS_getpid, 0, 0, 0, 0, 0, 0);
 	/* alive, as a respawn is, until the undo is over */
@@ -446,7 +454,7 @@ refused(int what, const char *want, int want_r)
 	memfd = open_mem(c);
 	cr_assert_geq(memfd, 0);
 	cr_assert_eq(write(cmd[1], "e", 1), 1);
-	serve(e, c, memfd, false, 2);
+	serve(e, c, memfd, false, 3);
 	close(memfd);
 	if (what == 2) {
 		/* G grows by a writer the record does not know */
@@ -476,6 +484,11 @@ Test(kmerge_undo, refused_unlink)
 Test(kmerge_undo, refused_create)
 {
 	refused(1, "O_CREAT", -EOPNOTSUPP);
+}
+
+Test(kmerge_undo, refused_shared_mapping)
+{
+	refused(3, "shared and writable", -EOPNOTSUPP);
 }
 
 Test(kmerge_undo, outside_writer)
