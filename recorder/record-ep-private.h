@@ -79,8 +79,6 @@ struct rec_ep {
 	bool go_on;		   /* the divergence was rolled back whole (rec_ep_rollback()) */
 	bool rolled;		   /* this epoch's divergence was merged into the TP
 				    * run's processes (lock-step: verdict 3) */
-	uint64_t force_syscall;	   /* test switch UPRR_EP_DIVERGE_SYSCALL=K: K + 1,
-				    * 0: none (rec_ep_entry()) */
 };
 
 /* Memory of process @tgid that the EP run's own code patches wrote: a

@@ -77,11 +77,6 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 		return -ENOMEM;
 	rec->ep->sync_log = sync_log;
 	rec->ep->follow = follow;
-	/* tests only: the first call checked in epoch K or later diverges, as
-	 * a race that made the TP run call otherwise would (the rollback of a
-	 * divergence at a syscall: e2e tp-rollback-syscall) */
-	if (getenv("UPRR_EP_DIVERGE_SYSCALL"))
-		rec->ep->force_syscall = strtoull(getenv("UPRR_EP_DIVERGE_SYSCALL"), NULL, 10) + 1;
 	r = follow ? ep_log_open_follow(dir, &rec->ep->log, err, sizeof(err))
 		   : ep_log_open(dir, &rec->ep->log, err, sizeof(err));
 	if (r < 0) {
@@ -403,11 +398,6 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 		c = ep_log_take(rec->ep->log, log_tid);
 	if (!c) {
 		diverge(rec, t, "the log has no more syscalls of this thread");
-		return -1;
-	}
-	if (rec->ep->force_syscall && rec->ep->k && rec->ep->k >= rec->ep->force_syscall) {
-		rec->ep->force_syscall = 0;
-		diverge(rec, t, "forced by UPRR_EP_DIVERGE_SYSCALL (a test)");
 		return -1;
 	}
 	if (ep_call_check(c, (long)t->nr, t->args, rec->blobs, nblobs, why, sizeof(why)) < 0) {

@@ -225,8 +225,8 @@ def c_tp_rollback_syscall(h):
     file across a forced divergence ... The file's final bytes and
     everything read match a native run"). tests/progs/rollback_io reads a
     pipe, a stream socket and a file and appends a line per chunk to a
-    file; UPRR_EP_DIVERGE_SYSCALL=3 makes the EP run's first call checked
-    in epoch 3 or later differ from the TP log. The epoch is re-run from its
+    file; UPRR_EP_DIVERGE=3:syscall (h-rerun's test switch) makes the EP
+    run diverge at its first call of epoch 3. The epoch is re-run from its
     checkpoint with live syscalls after the undo (kernel-merge.h,
     kmerge_epoch_undo(): the lines the TP run appended in it taken back,
     the offsets put back) and with the bytes the TP run read from the pipe
@@ -236,7 +236,7 @@ def c_tp_rollback_syscall(h):
     ends with the program (exit 0), not at the divergence; the trace
     replays as recorded."""
     argv, outs, native = rollback_io_setup(h, ('rerun',))
-    env = dict(os.environ, UPRR_EP_DIVERGE_SYSCALL='3')
+    env = dict(os.environ, UPRR_EP_DIVERGE='3:syscall')
     trace, rec, text = rollback_io_record(h, argv, outs, native, 'rerun', env)
     for line in text.splitlines():
         if line.startswith(('epochs:', 'epoch checks:', 'divergence:', 'rollbacks:', 'no rollback:', 'end:')):

@@ -8,7 +8,7 @@
  * UPRR_EP_DIVERGE=K:live:ADDR changes a byte of that state in the TP run at
  * epoch K's end: rolled back, the TP run goes on from the EP run's state,
  * and the lines appended and the bytes read are a native run's. A
- * divergence at a syscall of epoch K (UPRR_EP_DIVERGE_SYSCALL=K) re-runs
+ * divergence at a syscall of epoch K (UPRR_EP_DIVERGE=K:syscall) re-runs
  * the epoch: what the TP run read from the pipe and the socket must be
  * read again, its lines appended once.
  *
