@@ -245,7 +245,10 @@ struct kmerge_undo_report {
  * whose size changed in a way the epoch's record does not explain (a
  * writer outside the recording, a shared mapping) fails it too, named.
  * Descriptors the epoch opened are not in the copies (a fork's table is
- * its own), so nothing needs closing. Input the epoch consumed is not put
+ * its own), so nothing needs closing. With @n 0 (a re-run from the
+ * program's start, whose processes are new), the descriptions kept at the
+ * save are put back, whichever processes hold them now (a pipe's or
+ * socket's flags are then left). Input the epoch consumed is not put
  * back into the kernel: see kmerge_epoch_redeliver(). Refuses (-EOPNOTSUPP,
  * @report->what the refusal's line) an epoch kmerge_epoch_refusal() names,
  * before anything changes. Returns 0 or -errno (@report->what names the

@@ -549,7 +549,7 @@ check_sizes(struct kmerge_epoch *e, const pid_t *pids, size_t n, struct kmerge_u
 
 		for (size_t j = 0; j < n; j++)
 			ours |= pids[j] == s->pid;
-		if (!ours || s->size < 0 || (s->flags & O_ACCMODE) == O_RDONLY)
+		if ((!ours && n) || s->size < 0 || (s->flags & O_ACCMODE) == O_RDONLY)
 			continue;
 		if (f) {
 			if (f->size0 == s->size)
@@ -607,6 +607,12 @@ kmerge_epoch_undo(struct kmerge_epoch *e, const pid_t *pids, size_t n, struct km
 			report->bytes_restored += p->len;
 		}
 	}
+	/* no process: the descriptions kept, whoever holds them now */
+	for (size_t i = 0; i < e->nfds && !n && r >= 0; i++)
+		if (e->fds[i].dup >= 0)
+			r = undo_fd(&e->fds[i], -1, report);
+	if (r < 0)
+		return r;
 	for (size_t j = 0; j < n; j++) {
 		int pidfd = (int)syscall(SYS_pidfd_open, pids[j], 0);
 

@@ -1246,6 +1246,19 @@ rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
 }
 
 void
+rec_epoch_started(struct recorder *rec, pid_t pid)
+{
+	int r;
+
+	if (!rec->epochs.undo)
+		return;
+	r = kmerge_epoch_save_fds(rec->epochs.undo, pid);
+	if (r < 0)
+		kmerge_epoch_refuse(rec->epochs.undo, "process %d's descriptors not saved at its start: %s", pid,
+				    strerror(-r));
+}
+
+void
 rec_epoch_drop_all(struct recorder *rec)
 {
 	if (rec->epochs.keeper && rec->epochs.keeper->drop_all)

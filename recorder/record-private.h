@@ -956,6 +956,10 @@ void rec_epoch_space_free(struct rspace *sp);
 void rec_epoch_space_new(struct recorder *rec, struct rspace *sp);
 /** Recording stopped early: the keeper frees every checkpoint now. */
 void rec_epoch_drop_all(struct recorder *rec);
+/** The program's first process @pid stands at its exec: its descriptors
+ * are epoch 0's at its start (a re-run from the program's start undoes
+ * what the TP run did to them, kmerge_epoch_undo()). */
+void rec_epoch_started(struct recorder *rec, pid_t pid);
 /** Log the epochs' figures (`uprr record -v`). */
 void rec_epoch_log_stats(const struct recorder *rec);
 /** Execute the syscall @t stands at the entry of, to its exit, synchronously. */

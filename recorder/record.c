@@ -1306,6 +1306,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	rec.root = pid;
 	rec.nprocs = 1;
+	rec_epoch_started(&rec, pid);
 	if (rec.ep) {
 		r = rec_ep_start(&rec, pid);
 		if (r < 0) {

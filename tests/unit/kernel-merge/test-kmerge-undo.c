@@ -495,3 +495,51 @@ Test(kmerge_undo, outside_writer)
 {
 	refused(2, "size moved", -ESTALE);
 }
+
+/* A re-run from the program's start: its processes are new, the undo goes
+ * by the descriptions kept alone (kmerge_epoch_undo() with no pid). The
+ * test's own descriptor of F shares the description C inherits. */
+Test(kmerge_undo, by_kept_descriptions)
+{
+	struct kmerge_undo_report rep_u;
+	struct kmerge_epoch *e = NULL;
+	int fd, memfd, status, r;
+	uint8_t xs[300];
+
+	make_files();
+	fd = open(f_path, O_RDWR | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(lseek(fd, 1000, SEEK_SET), 1000);
+	kids[0] = fork();
+	cr_assert_geq(kids[0], 0);
+	if (kids[0] == 0) {
+		char c;
+
+		if (dup2(fd, FD_F) != FD_F)
+			_exit(94);
+		must_write(rep[1], "r", 1);
+		must_read(cmd[0], &c, 1);
+		memset(xs, 'w', sizeof(xs));
+		sys(SYS_write, FD_F, (uint64_t)xs, sizeof(xs), 0, 0, 0);
+		sys(SYS_pwrite64, FD_F, (uint64_t)xs, sizeof(xs), F_SIZE - 100, 0, 0);
+		_exit(0);
+	}
+	cr_assert_eq(util_read_all(rep[0], xs, 1), 1);
+	cr_assert_eq(kmerge_epoch_new(0, &e), 0);
+	cr_assert_geq(kmerge_epoch_save_fds(e, kids[0]), 1);
+	memfd = open_mem(kids[0]);
+	cr_assert_geq(memfd, 0);
+	cr_assert_eq(write(cmd[1], "e", 1), 1);
+	serve(e, kids[0], memfd, false, 2);
+	close(memfd);
+	cr_assert_eq(waitpid(kids[0], &status, 0), kids[0]);
+	kids[0] = -1;
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 1300);
+	r = kmerge_epoch_undo(e, NULL, 0, &rep_u);
+	cr_assert_eq(r, 0, "undo: %s", rep_u.what);
+	assert_file(f_path, f_orig, F_SIZE);
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 1000, "the offset is not the start's");
+	cr_assert_eq(rep_u.bytes_restored, 300 + 100);
+	close(fd);
+	kmerge_epoch_free(e);
+}
