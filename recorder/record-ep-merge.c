@@ -350,18 +350,17 @@ same_syscall(pid_t tid, uint64_t a, uint64_t b)
 	       tracee_read(tid, lo, code, sizeof(code)) == 0 && arch_is_syscall_insn(code);
 }
 
-/* A thread of the live TP run, @tid, held by its recorder at the epoch's
- * end: it takes B's thread @btid's registers but its own rip, rax and
- * orig_rax (the stop it stands in, which its recorder resumes it from: a
- * syscall's entry, or a call interrupted in the kernel), B's XSAVE state
- * and mask. Both must stand at the same instruction. 0 or -errno, @what
- * saying why. */
+/* Whether thread @tid of the live TP run and its EP run's @btid stand at
+ * the same point (their registers into *@ret_now, *@ret_want): the same
+ * rip (or one at a call's entry and one rewound onto it, same_syscall()),
+ * and not in two different calls at one rip (the syscall buffer's library
+ * makes every traced call at one instruction: the thread's call would
+ * run with the EP run's arguments). 0, or -errno with @what saying why. */
 static int
-live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, size_t len)
+live_point(pid_t tid, pid_t btid, struct user_regs_struct *ret_now, struct user_regs_struct *ret_want,
+	   char *what, size_t len)
 {
 	struct user_regs_struct now, want;
-	size_t xlen;
-	uint64_t mask;
 	int r;
 
 	r = tracee_get_regs(tid, &now);
@@ -376,15 +375,34 @@ live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, 
 			 want.rip);
 		return -EOPNOTSUPP;
 	}
-	/* one instruction makes every call the syscall buffer's library
-	 * sends the traced way: the same rip in another call (its arguments
-	 * would go to the one the thread stands in) is not the same point */
 	if ((long long)now.orig_rax >= 0 && (long long)want.orig_rax >= 0 &&
 	    now.orig_rax != want.orig_rax && now.orig_rax != __NR_restart_syscall) {
 		snprintf(what, len, "thread %d stands in syscall %s, the EP run's in %s", tid,
 			 sc_name((long)now.orig_rax) ?: "?", sc_name((long)want.orig_rax) ?: "?");
 		return -EOPNOTSUPP;
 	}
+	*ret_now = now;
+	*ret_want = want;
+	return 0;
+}
+
+/* A thread of the live TP run, @tid, held by its recorder at the epoch's
+ * end: it takes B's thread @btid's registers but its own rip, rax and
+ * orig_rax (the stop it stands in, which its recorder resumes it from: a
+ * syscall's entry, or a call interrupted in the kernel), B's XSAVE state
+ * and mask. Both must stand at the same instruction. 0 or -errno, @what
+ * saying why. */
+static int
+live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, size_t len)
+{
+	struct user_regs_struct now, want;
+	size_t xlen;
+	uint64_t mask;
+	int r;
+
+	r = live_point(tid, btid, &now, &want, what, len);
+	if (r < 0)
+		return r;
 	want.rax = now.rax;
 	want.orig_rax = now.orig_rax;
 	r = tracee_get_xstate(btid, xstate, cap, &xlen);
@@ -439,11 +457,21 @@ rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_
 				 p->tids[i]);
 			return -ESRCH;
 		}
+	/* each live thread where its EP run's stands: checked before
+	 * anything is written (a refusal leaves the TP run as it was) */
+	for (size_t i = 0; i < p->b.ntids && t->live; i++) {
+		struct user_regs_struct now, want;
+
+		if (!p->library[i] &&
+		    (r = live_point(t->tids[i], p->tids[i], &now, &want, ret->what, sizeof(ret->what))) < 0)
+			return r;
+	}
 	/* the pages: those of the union of both runs' written pages that
 	 * differ, B's bytes over the target's but for the ranges left out */
 	bmem = tracee_open_mem(p->b.pid);
 	if (bmem < 0)
 		return bmem;
+	ret->written = true;
 	ka = (struct kmerge_side){ t->pid, t->memfd, t->tids, t->ntids, p->a.written };
 	kb = (struct kmerge_side){ p->b.pid, bmem, p->tids, p->b.ntids, p->b.written };
 	r = kmerge_copy_pages(&ka, &kb, p->ignore, p->nignore, &rep);
@@ -463,6 +491,13 @@ rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_
 	 * "now" and "want": checkpoint_thread_set() injects nothing). */
 	t1 = util_now_ns();
 	for (size_t i = 0; i < p->b.ntids && t->live; i++) {
+		if (p->library[i]) {
+			/* in the library's frame in the TP run: its registers
+			 * (and the stack below the EP run's) are the library's,
+			 * not compared, kept, as in the copy (below) */
+			ret->threads_kept++;
+			continue;
+		}
 		r = live_thread_set(t->tids[i], p->tids[i], xstate, cap, ret->what, sizeof(ret->what));
 		if (r < 0)
 			return r;
@@ -594,6 +629,11 @@ rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_diver
 	}
 	rec_ep_tp_target(rec, p, memfd, tids, &t);
 	r = rec_ep_merge(rec, p, d, &t, &m);
+	if (r < 0 && !m.written) {
+		/* refused before anything changed: the TP run goes on as it is */
+		refused(ep, &m);
+		return;
+	}
 	if (r < 0) {
 		/* written in part: the TP run cannot go on from either state */
 		rec_stop_recording(rec, "epoch %" PRIu64 ": the rollback into the TP run failed: %s",

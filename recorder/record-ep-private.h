@@ -287,14 +287,17 @@ struct rec_ep_merged {
 	unsigned threads_kept; /* in the buffer's library's frame in the copy: kept */
 	uint64_t pages_ns, threads_ns, total_ns;
 	char what[256]; /* on failure: one line */
+	bool written;	/* something was written into the target */
 };
 
 /* Write into @t what the check of @p found different (@d): the pages of
  * the union of both runs' written pages that differ, B's bytes but for the
  * check's exclusions (kmerge_copy_pages()), then each thread's registers
  * as p->regs has them, XSAVE state and signal mask
- * (checkpoint_thread_set()). A mapping or thread-count difference is
- * refused (-EOPNOTSUPP, @ret->what naming it) before anything changes.
+ * (checkpoint_thread_set()). A mapping or thread-count difference, or a
+ * live thread not where its EP run's stands (rip, the call it is in), is
+ * refused (-EOPNOTSUPP, @ret->what naming it) before anything changes
+ * (@ret->written false).
  * 0 or -errno (@t then partly written). */
 int rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_divergence *d,
 		 const struct rec_ep_target *t, struct rec_ep_merged *ret) _wur_;

@@ -394,9 +394,10 @@ def c_tp_rerun_refused(h):
     3:syscall, --epoch=20) of tests/progs/rollback_io, whose TP run read
     a file and a pipe (its own: a thread of it writes the bytes, which die
     with it) and appended lines to a file by then: the re-run would find
-    the file truncated and its lines written. It is refused, named (`no
-    re-run:`: the first append, or the open that truncated it), and the
-    recording ends at the divergence as before (exit 124)."""
+    the file truncated and its lines written, bytes sent to a socket. It
+    is refused, named (`no re-run:`: the first of them the TP run made, or
+    the open that truncated the file), and the recording ends at the
+    divergence as before (exit 124)."""
     infile = os.path.join(h.tmp, 'rerun-in.bin')
     with open(infile, 'wb') as f:
         f.write(bytes((i * 131 + 17) & 0xff for i in range(20000)))
@@ -412,8 +413,9 @@ def c_tp_rerun_refused(h):
     why = info_value(text, 'no re-run')
     # the append as the TP run made it, or (once output went out, the TP
     # run looks no more) the open that truncated the file, from its log
-    if not re.match(r'the TP run made thread \d+\'s write of fd \d+ \(a file\), not held: it is '
-                    r'not undone yet|the TP run\'s thread \d+ made openat \(an open that creates '
+    if not re.match(r'the TP run made thread \d+\'s \w+ of fd \d+ \((a file|a socket|'
+                    r'a pipe or FIFO)\)(, not held: it is not undone yet|: its bytes are not '
+                    r're-delivered yet)|the TP run\'s thread \d+ made openat \(an open that creates '
                     r'or truncates', why):
         raise Fail('uprr info does not name why the re-run was refused:\n' + text)
     log('  no re-run: ' + why)
