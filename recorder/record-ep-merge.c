@@ -381,6 +381,16 @@ live_point(pid_t tid, pid_t btid, struct user_regs_struct *ret_now, struct user_
 			 sc_name((long)now.orig_rax) ?: "?", sc_name((long)want.orig_rax) ?: "?");
 		return -EOPNOTSUPP;
 	}
+	/* in a call at another depth: it returns through frames of its own
+	 * (the syscall buffer's library and stubs, which the check leaves
+	 * out): given the EP run's stack pointer it returned into the EP
+	 * run's (tp-mode-fifo_open-epoch20: an interrupted openat(2), the TP
+	 * run dead of SIGSEGV after) */
+	if ((long long)now.orig_rax >= 0 && now.rsp != want.rsp) {
+		snprintf(what, len, "thread %d stands in syscall %s with its stack at 0x%llx, the EP "
+			 "run's at 0x%llx", tid, sc_name((long)now.orig_rax) ?: "?", now.rsp, want.rsp);
+		return -EOPNOTSUPP;
+	}
 	*ret_now = now;
 	*ret_want = want;
 	return 0;
