@@ -115,3 +115,177 @@ int kmerge_merge(const struct kmerge_side *a, const struct kmerge_side *b,
 int kmerge_copy_pages(const struct kmerge_side *a, const struct kmerge_side *b,
 		      const struct checkpoint_range *ignore, size_t nignore,
 		      struct kmerge_report *report) _wur_;
+
+/* ---- what one TP epoch did to shared kernel objects, and its undo ----
+ * (kernel-merge/undo.c, kernel-merge/redeliver.c; doc/uniparallel.md,
+ * "Divergence and rollback": a divergence at a syscall.)
+ *
+ * A checkpoint's copies share the TP run's open file descriptions (they are
+ * forks), and regular files and pipes are the same objects for both: what
+ * the TP run did in epoch k to them is still there when epoch k is re-run
+ * from checkpoint k's copies. A struct kmerge_epoch is the supervisor's
+ * record of it, kept beside the trace (the trace holds what replay needs;
+ * this holds what only a live rollback needs: pre-images and the kernel
+ * state at the checkpoint), made at checkpoint k and fed by every traced
+ * syscall of the TP run in epoch k. In a TP run every write(2) and every
+ * read of a pipe, FIFO or socket takes the traced path (UPRR_CTL_NO_WRITES,
+ * UPRR_CTL_ORDER_READS, preload/uprr-preload.h), so none goes by unseen.
+ */
+
+/** What one epoch of the TP run did to kernel objects shared with its
+ * checkpoint's copies: fd states at the checkpoint, pre-images of regular
+ * file bytes overwritten, input consumed, and what cannot be undone. */
+struct kmerge_epoch;
+
+/**
+ * A new, empty record of epoch @k (checkpoint k begins it). Stores it in
+ * *ret (free with kmerge_epoch_free()). Returns 0 or -ENOMEM.
+ */
+int kmerge_epoch_new(uint64_t k, struct kmerge_epoch **ret) _wur_;
+
+/** The epoch's number, as given to kmerge_epoch_new(). */
+uint64_t kmerge_epoch_k(const struct kmerge_epoch *e);
+
+/** Free @e, closing the files it holds open. NULL accepted. */
+void kmerge_epoch_free(struct kmerge_epoch *e);
+
+/**
+ * At checkpoint k, every thread of process @pid stopped: save, for each of
+ * its descriptors (/proc/PID/fd, /proc/PID/fdinfo: proc(5)), the open file
+ * description's offset and status flags (F_GETFL's O_APPEND, O_NONBLOCK...)
+ * and the object's identity (st_dev, st_ino, st_mode), and for a regular
+ * file its size; for an object with an offset (a file, a directory, a block
+ * device) a copy of the description is kept (pidfd_getfd(2), Linux 5.6:
+ * the caller traces @pid), through which the undo puts the offset back even
+ * if the checkpoint's copy closed its descriptors; not for a pipe or socket
+ * (a descriptor of ours would keep its reader from seeing EOF). A
+ * descriptor that closes while it is read is skipped. Cost: one readdir,
+ * one stat(2), one fdinfo read and one pidfd_getfd(2) per descriptor
+ * (doc/uniparallel.md gives the figures). Returns the number of descriptors saved (>= 0) or
+ * -errno (-ESRCH: the process is gone; -ENOMEM).
+ */
+int kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid) _wur_;
+
+/**
+ * The TP run's thread @tid of process @tgid is about to execute syscall
+ * @nr with @args (its entry, the kernel not yet run; every other thread
+ * may run). Records what the undo will need from before the call: for a
+ * write(2), writev(2), pwrite64(2), pwritev(2) or pwritev2(2) to a regular
+ * file, the bytes of the range it may overwrite below the file's size
+ * (pread(2) through a descriptor of ours opened from /proc/TID/fd/N, which
+ * also keeps the file for the undo, even unlinked), and the file's size the
+ * first time the epoch touches it. Calls whose effects are not undone are
+ * noted as the epoch's refusal (kmerge_epoch_refusal()): a file created,
+ * truncated, removed, renamed or linked (open with O_CREAT of a path that
+ * did not exist or O_TRUNC, creat, unlink, rename, link, symlink, mkdir,
+ * rmdir, mknod, truncate, ftruncate, fallocate), a file mapped shared and
+ * writable (mmap MAP_SHARED with PROT_WRITE of a regular file), bytes moved
+ * into a regular file by sendfile, splice, copy_file_range, an accept(2)
+ * of a connection, a read that takes descriptors (recvmsg, SCM_RIGHTS: see
+ * kmerge_epoch_on_exit()). A failure to save (out of memory, the file
+ * unreadable) is a refusal too: never silently wrong.
+ */
+void kmerge_epoch_on_entry(struct kmerge_epoch *e, pid_t tid, pid_t tgid, long nr, const uint64_t args[6]);
+
+/**
+ * The same thread's call returned @result (its exit stop; the tracee's
+ * memory holds what the kernel wrote). A read(2), readv(2), recvfrom(2)
+ * or recvmsg(2) (not MSG_PEEK) of a pipe, FIFO or socket that returned
+ * bytes consumed them from the kernel object: they are copied (from the
+ * tracee's memory, @memfd: /proc/TGID/mem) into the object's queue, in the
+ * order of the calls' exits, for kmerge_epoch_redeliver(). A stream's bytes
+ * are one run; a datagram socket's messages (SOCK_DGRAM, SOCK_SEQPACKET)
+ * stay whole, one read answered per message. A recvmsg(2) that took
+ * control data, and an accept(2) or accept4(2) that returned a connection,
+ * are the epoch's refusal.
+ */
+void kmerge_epoch_on_exit(struct kmerge_epoch *e, pid_t tid, pid_t tgid, int memfd, long nr,
+			  const uint64_t args[6], int64_t result);
+
+/**
+ * Why epoch @e cannot be undone, one line naming the call, the process and
+ * the object (e.g. "thread 1234 unlink(2) of /tmp/x: a file removed in the
+ * epoch is not put back"), or NULL if it can be. Ask before killing
+ * anything: a refused epoch falls back as the caller does today.
+ */
+const char *kmerge_epoch_refusal(const struct kmerge_epoch *e);
+
+/** Note that epoch @e cannot be undone, and why (printf-like, one line);
+ * the first reason given stays. For what the caller knows and @e cannot
+ * see (a process not checkpointed, a call not traced). */
+void kmerge_epoch_refuse(struct kmerge_epoch *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/** What kmerge_epoch_undo() did, and on failure what it could not do. */
+struct kmerge_undo_report {
+	unsigned fds_checked;	/**< descriptors saved at the checkpoint, looked at */
+	unsigned offsets_set;	/**< whose offset was put back (it had moved) */
+	unsigned flags_set;	/**< whose status flags were put back */
+	unsigned files;		/**< regular files the epoch wrote */
+	unsigned files_truncated; /**< of those, cut back to their size at the checkpoint */
+	uint64_t bytes_restored;  /**< pre-image bytes written back */
+	uint64_t total_ns;	  /**< the whole undo (CLOCK_MONOTONIC) */
+	char what[512];		  /**< on failure: what could not be put back */
+};
+
+/**
+ * Put back, for the processes @pids (@n of them: the respawned copies of
+ * checkpoint k, each with the pid its source had, every thread stopped),
+ * the kernel state the TP run changed in epoch k: each regular file the
+ * epoch wrote is cut back to its size at the epoch's start (ftruncate(2))
+ * and the bytes it overwrote below that size are written back from their
+ * pre-images (the first pre-image of a byte wins: they are written newest
+ * first); then for each descriptor saved at checkpoint k
+ * (kmerge_epoch_save_fds() of that pid) the shared open file description,
+ * kept at the save or else taken from the respawned process (pidfd_getfd(2):
+ * the caller must be its tracer or have PTRACE_MODE_ATTACH_REALCREDS over
+ * it; a descriptor it does not have is skipped), gets its offset (lseek(2))
+ * and status flags (fcntl(2) F_SETFL) put back where they moved. A
+ * descriptor whose object is not the one saved (another file at that
+ * number) fails the undo. A regular file open for writing at the checkpoint
+ * whose size changed in a way the epoch's record does not explain (a
+ * writer outside the recording, a shared mapping) fails it too, named.
+ * Descriptors the epoch opened are not in the copies (a fork's table is
+ * its own), so nothing needs closing. With @n 0 (a re-run from the
+ * program's start, whose processes are new), the descriptions kept at the
+ * save are put back, whichever processes hold them now (a pipe's or
+ * socket's flags are then left). Input the epoch consumed is not put
+ * back into the kernel: see kmerge_epoch_redeliver(). Refuses (-EOPNOTSUPP,
+ * @report->what the refusal's line) an epoch kmerge_epoch_refusal() names,
+ * before anything changes. Returns 0 or -errno (@report->what names the
+ * step; the files may then be partly restored: stop recording).
+ */
+int kmerge_epoch_undo(struct kmerge_epoch *e, const pid_t *pids, size_t n,
+		      struct kmerge_undo_report *report) _wur_;
+
+/**
+ * The re-run's thread @tid (process /proc/PID/mem @memfd, O_RDWR) is at
+ * the entry of syscall @nr with @args. If it is a read(2), readv(2),
+ * recvfrom(2) or recvmsg(2) (not MSG_PEEK) of a pipe, FIFO or socket from
+ * which the TP run consumed bytes in epoch @e that have not been given back
+ * yet, answer it from them: up to the call's length of the queue's next
+ * bytes (a datagram socket: its next message, cut to the length as the
+ * kernel cuts it, MSG_TRUNC in recvmsg's msg_flags) are written into the
+ * tracee's buffers; recvfrom's *addrlen and recvmsg's msg_namelen,
+ * msg_controllen are set to 0 (no address, no control data), msg_flags set.
+ * Returns 1 with *ret_result the call's result (the caller skips the call,
+ * rax = *ret_result, and records it as any emulated call), 0 if the call
+ * is not answered (go live: not a read, another object, the bytes all given
+ * back), or -errno (-EFAULT: the tracee's buffer; nothing consumed).
+ */
+int kmerge_epoch_redeliver(struct kmerge_epoch *e, pid_t tid, int memfd, long nr, const uint64_t args[6],
+			   int64_t *ret_result) _wur_;
+
+/** What a record holds (kmerge_epoch_stats()). */
+struct kmerge_epoch_stats {
+	size_t fds;		/**< descriptors saved at the checkpoint */
+	size_t files;		/**< regular files the epoch wrote */
+	uint64_t pre_bytes;	/**< pre-image bytes kept */
+	size_t inputs;		/**< pipes, FIFOs and sockets the epoch read */
+	uint64_t input_bytes;	/**< bytes it read from them, not given back yet */
+};
+
+/** What epoch @e's record holds, into *ret. */
+void kmerge_epoch_stats(const struct kmerge_epoch *e, struct kmerge_epoch_stats *ret);
+
+/** Bytes consumed in epoch @e not yet given back by kmerge_epoch_redeliver(). */
+uint64_t kmerge_epoch_redeliver_left(const struct kmerge_epoch *e);

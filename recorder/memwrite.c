@@ -19,22 +19,12 @@
 static bool
 fd_pos(pid_t tid, int fd, uint64_t *ret_pos)
 {
-	char path[64], buf[256], *p;
-	FILE *f;
-	bool ok = false;
+	int64_t pos;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tid, fd);
-	f = fopen(path, "re");
-	if (!f)
+	if (tracee_fdinfo(tid, fd, &pos, NULL) < 0)
 		return false;
-	while (fgets(buf, sizeof(buf), f))
-		if (strncmp(buf, "pos:", 4) == 0) {
-			*ret_pos = strtoull(buf + 4, &p, 10);
-			ok = p != buf + 4;
-			break;
-		}
-	fclose(f);
-	return ok;
+	*ret_pos = (uint64_t)pos;
+	return true;
 }
 
 bool

@@ -35,6 +35,7 @@
 #include "ep/ep.h"
 #include "kernel-merge/kernel-merge.h"
 #include "recorder/record-private.h"
+#include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
@@ -75,7 +76,8 @@ left_out(const struct rec_ep_pair *p, uint64_t addr)
  * callee-saved register of the first thread (rbx, rbp, r12-r15) or "map"
  * (a page mapped in the checkpoint's copy only); none: a byte of the first
  * page the EP process wrote that the check compares. Or "merge": nothing
- * forced, the divergences found merged and checked again. */
+ * forced, the divergences found merged and checked again. Or K:syscall:
+ * a divergence at the EP run's first call of epoch K (a re-run's test). */
 static void
 force_parse(struct rec_ep_force *f)
 {
@@ -97,6 +99,11 @@ force_parse(struct rec_ep_force *f)
 		log_warn("UPRR_EP_DIVERGE=%s: not K[:ADDR|rbx|rbp|r12..r15|map]; ignored", s);
 		return;
 	}
+	if (strcmp(end, ":syscall") == 0) {
+		/* nothing changed at an end: rec_ep_force_syscall() */
+		f->syscall = true;
+		return;
+	}
 	f->on = true;
 	if (*end == ':' && strncmp(end + 1, "live", 4) == 0 && (!end[5] || end[5] == ':')) {
 		f->live = true;
@@ -111,6 +118,19 @@ force_parse(struct rec_ep_force *f)
 	}
 	if (f->where[0] && strcmp(f->where, "map") != 0 && !strncmp(f->where, "0x", 2))
 		f->addr = strtoull(f->where, NULL, 16);
+}
+
+bool
+rec_ep_force_syscall(struct recorder *rec)
+{
+	struct rec_ep_force *f = &rec->ep->force;
+	const struct rec_ep_verdicts *v = rec->ep->verdicts;
+
+	force_parse(f);
+	if (!f->syscall || f->done || v->verified + v->diverged + v->unchecked < f->epoch)
+		return false;
+	f->done = true;
+	return true;
 }
 
 /* The first byte the check compares of the pages B wrote (0: none). */
@@ -313,6 +333,69 @@ forced_only(const struct rec_ep_force *f, const struct ep_divergence *d)
 	return !d->mapping_differs && !d->thread_differs && d->pages_differ == 1 && d->mem_addr == f->addr;
 }
 
+/* Whether @a and @b, rips of thread @tid (the TP run's) and of its EP
+ * run's, one a syscall instruction's length past the other with that
+ * instruction at the lower, stand at the same call: one at its entry, the
+ * other rewound onto it for the kernel to restart it (an end that
+ * interrupted the call, -ERESTART*: the kernel moves rip back by the
+ * instruction, arch/x86/kernel/signal.c). The thread keeps its own stop,
+ * which makes that call next either way. */
+static bool
+same_syscall(pid_t tid, uint64_t a, uint64_t b)
+{
+	uint64_t lo = MIN(a, b);
+	uint8_t code[ARCH_SYSCALL_INSN_LEN];
+
+	return MAX(a, b) - lo == ARCH_SYSCALL_INSN_LEN &&
+	       tracee_read(tid, lo, code, sizeof(code)) == 0 && arch_is_syscall_insn(code);
+}
+
+/* Whether thread @tid of the live TP run and its EP run's @btid stand at
+ * the same point (their registers into *@ret_now, *@ret_want): the same
+ * rip (or one at a call's entry and one rewound onto it, same_syscall()),
+ * and not in two different calls at one rip (the syscall buffer's library
+ * makes every traced call at one instruction: the thread's call would
+ * run with the EP run's arguments). 0, or -errno with @what saying why. */
+static int
+live_point(pid_t tid, pid_t btid, struct user_regs_struct *ret_now, struct user_regs_struct *ret_want,
+	   char *what, size_t len)
+{
+	struct user_regs_struct now, want;
+	int r;
+
+	r = tracee_get_regs(tid, &now);
+	if (r >= 0)
+		r = tracee_get_regs(btid, &want);
+	if (r < 0) {
+		snprintf(what, len, "thread %d: its registers cannot be read", tid);
+		return r;
+	}
+	if (now.rip != want.rip && !same_syscall(tid, now.rip, want.rip)) {
+		snprintf(what, len, "thread %d stands at 0x%llx, the EP run's at 0x%llx", tid, now.rip,
+			 want.rip);
+		return -EOPNOTSUPP;
+	}
+	if ((long long)now.orig_rax >= 0 && (long long)want.orig_rax >= 0 &&
+	    now.orig_rax != want.orig_rax && now.orig_rax != __NR_restart_syscall) {
+		snprintf(what, len, "thread %d stands in syscall %s, the EP run's in %s", tid,
+			 sc_name((long)now.orig_rax) ?: "?", sc_name((long)want.orig_rax) ?: "?");
+		return -EOPNOTSUPP;
+	}
+	/* in a call at another depth: it returns through frames of its own
+	 * (the syscall buffer's library and stubs, which the check leaves
+	 * out): given the EP run's stack pointer it returned into the EP
+	 * run's (tp-mode-fifo_open-epoch20: an interrupted openat(2), the TP
+	 * run dead of SIGSEGV after) */
+	if ((long long)now.orig_rax >= 0 && now.rsp != want.rsp) {
+		snprintf(what, len, "thread %d stands in syscall %s with its stack at 0x%llx, the EP "
+			 "run's at 0x%llx", tid, sc_name((long)now.orig_rax) ?: "?", now.rsp, want.rsp);
+		return -EOPNOTSUPP;
+	}
+	*ret_now = now;
+	*ret_want = want;
+	return 0;
+}
+
 /* A thread of the live TP run, @tid, held by its recorder at the epoch's
  * end: it takes B's thread @btid's registers but its own rip, rax and
  * orig_rax (the stop it stands in, which its recorder resumes it from: a
@@ -327,18 +410,9 @@ live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, 
 	uint64_t mask;
 	int r;
 
-	r = tracee_get_regs(tid, &now);
-	if (r >= 0)
-		r = tracee_get_regs(btid, &want);
-	if (r < 0) {
-		snprintf(what, len, "thread %d: its registers cannot be read", tid);
+	r = live_point(tid, btid, &now, &want, what, len);
+	if (r < 0)
 		return r;
-	}
-	if (now.rip != want.rip) {
-		snprintf(what, len, "thread %d stands at 0x%llx, the EP run's at 0x%llx", tid, now.rip,
-			 want.rip);
-		return -EOPNOTSUPP;
-	}
 	want.rax = now.rax;
 	want.orig_rax = now.orig_rax;
 	r = tracee_get_xstate(btid, xstate, cap, &xlen);
@@ -393,11 +467,21 @@ rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_
 				 p->tids[i]);
 			return -ESRCH;
 		}
+	/* each live thread where its EP run's stands: checked before
+	 * anything is written (a refusal leaves the TP run as it was) */
+	for (size_t i = 0; i < p->b.ntids && t->live; i++) {
+		struct user_regs_struct now, want;
+
+		if (!p->library[i] &&
+		    (r = live_point(t->tids[i], p->tids[i], &now, &want, ret->what, sizeof(ret->what))) < 0)
+			return r;
+	}
 	/* the pages: those of the union of both runs' written pages that
 	 * differ, B's bytes over the target's but for the ranges left out */
 	bmem = tracee_open_mem(p->b.pid);
 	if (bmem < 0)
 		return bmem;
+	ret->written = true;
 	ka = (struct kmerge_side){ t->pid, t->memfd, t->tids, t->ntids, p->a.written };
 	kb = (struct kmerge_side){ p->b.pid, bmem, p->tids, p->b.ntids, p->b.written };
 	r = kmerge_copy_pages(&ka, &kb, p->ignore, p->nignore, &rep);
@@ -417,6 +501,13 @@ rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_
 	 * "now" and "want": checkpoint_thread_set() injects nothing). */
 	t1 = util_now_ns();
 	for (size_t i = 0; i < p->b.ntids && t->live; i++) {
+		if (p->library[i]) {
+			/* in the library's frame in the TP run: its registers
+			 * (and the stack below the EP run's) are the library's,
+			 * not compared, kept, as in the copy (below) */
+			ret->threads_kept++;
+			continue;
+		}
 		r = live_thread_set(t->tids[i], p->tids[i], xstate, cap, ret->what, sizeof(ret->what));
 		if (r < 0)
 			return r;
@@ -548,6 +639,11 @@ rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_diver
 	}
 	rec_ep_tp_target(rec, p, memfd, tids, &t);
 	r = rec_ep_merge(rec, p, d, &t, &m);
+	if (r < 0 && !m.written) {
+		/* refused before anything changed: the TP run goes on as it is */
+		refused(ep, &m);
+		return;
+	}
 	if (r < 0) {
 		/* written in part: the TP run cannot go on from either state */
 		rec_stop_recording(rec, "epoch %" PRIu64 ": the rollback into the TP run failed: %s",

@@ -42,6 +42,9 @@ struct rec_ep_force {
 	bool live;	 /* K:live[:0xADDR]: the byte changed in the TP run's
 			  * process and checkpoint k's copy (lock-step: the
 			  * TP run rolled back to the EP run's state) */
+	bool syscall;	 /* K:syscall: the EP run diverges at its first call
+			  * in epoch K or later (on stays false: no check is
+			  * changed) */
 };
 
 struct rec_ep {
@@ -282,14 +285,17 @@ struct rec_ep_merged {
 	unsigned threads_kept; /* in the buffer's library's frame in the copy: kept */
 	uint64_t pages_ns, threads_ns, total_ns;
 	char what[256]; /* on failure: one line */
+	bool written;	/* something was written into the target */
 };
 
 /* Write into @t what the check of @p found different (@d): the pages of
  * the union of both runs' written pages that differ, B's bytes but for the
  * check's exclusions (kmerge_copy_pages()), then each thread's registers
  * as p->regs has them, XSAVE state and signal mask
- * (checkpoint_thread_set()). A mapping or thread-count difference is
- * refused (-EOPNOTSUPP, @ret->what naming it) before anything changes.
+ * (checkpoint_thread_set()). A mapping or thread-count difference, or a
+ * live thread not where its EP run's stands (rip, the call it is in), is
+ * refused (-EOPNOTSUPP, @ret->what naming it) before anything changes
+ * (@ret->written false).
  * 0 or -errno (@t then partly written). */
 int rec_ep_merge(struct recorder *rec, const struct rec_ep_pair *p, const struct ep_divergence *d,
 		 const struct rec_ep_target *t, struct rec_ep_merged *ret) _wur_;
@@ -342,3 +348,25 @@ void rec_ep_sb_free(struct recorder *rec);
  * resumed without it then. One of the log's raised with another gets the
  * log's siginfo in @si and is kept. */
 bool rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *si);
+
+/** EP run: UPRR_EP_DIVERGE=K:syscall, a test switch: true once, at the
+ * first call the run takes from the log in epoch K or later (the epochs
+ * given a verdict), for it to diverge there (record-ep-merge.c). */
+bool rec_ep_force_syscall(struct recorder *rec);
+
+/** EP run: whether the log's call @c (an mmap) maps the synchronization-order
+ * log its run mapped at rec_options.ep_sync_log (tp/tp.c). */
+bool rec_ep_sync_log_mapping(struct recorder *rec, const struct ep_call *c);
+
+/* ---- the re-run of an epoch diverged at a syscall (record-rerun.c) ---- */
+
+/** EP run diverged at a syscall or in the synchronization order
+ * (rec->ep_diverged): judge into *@ret whether its epoch can be re-run as
+ * an UP recording (struct rec_rerun), from what the log holds of the TP
+ * run so far (read on first: the TP run stands at its next end, or ended). */
+void rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret);
+/** TP run: @t's traced call returned @result: a read of anything but a
+ * file, /dev/zero or a pipe of the program's own, or a write not held but
+ * to /dev/null or such a pipe (/proc/TID/fd, looked at now), is noted in
+ * rec->rerun->tp_effect (the first), which refuses a re-run. */
+void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result);

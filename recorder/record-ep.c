@@ -381,6 +381,11 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 		diverge(rec, t, "the log has no more syscalls of this thread");
 		return -1;
 	}
+	if (rec_ep_force_syscall(rec)) {
+		diverge(rec, t, "made to diverge (UPRR_EP_DIVERGE=%" PRIu64 ":syscall)",
+			rec->ep->force.epoch);
+		return -1;
+	}
 	if (ep_call_check(c, (long)t->nr, t->args, rec->blobs, nblobs, why, sizeof(why)) < 0) {
 		const struct ep_call *instead = rec_hold_replace(rec, t, c);
 
@@ -503,10 +508,8 @@ file_fd(struct recorder *rec, struct rthread *t, uint32_t id, const char *path, 
 	return fd;
 }
 
-/* Whether @c maps the synchronization-order log the log's run mapped at
- * rec_options.ep_sync_log (tp/tp.c). */
-static bool
-sync_log_mapping(struct recorder *rec, const struct ep_call *c)
+bool
+rec_ep_sync_log_mapping(struct recorder *rec, const struct ep_call *c)
 {
 	const char *original;
 
@@ -545,7 +548,7 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 		}
 		return tracee_set_regs(t->tid, &regs) < 0 ? -1 : 0;
 	}
-	sync = sync_log_mapping(rec, c);
+	sync = rec_ep_sync_log_mapping(rec, c);
 	if (sync) {
 		/* the interposer's log (UPRR_SYNC_MODE=tp): the TP run's,
 		 * finished, privately: it follows it, and FOLLOW never

@@ -169,21 +169,15 @@ static bool
 reads_fifo(void *arg, pid_t tgid, const char *fd)
 {
 	const struct file_key *k = arg;
-	unsigned long fl = O_WRONLY;
-	char path[80], line[64];
+	char path[80];
 	struct stat st;
-	FILE *f;
+	int fl;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", tgid, fd);
 	if (stat(path, &st) < 0 || st.st_dev != k->dev || st.st_ino != k->ino)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%.16s", tgid, fd);
-	if (!(f = fopen(path, "re")))
+	if (tracee_fdinfo(tgid, atoi(fd), NULL, &fl) < 0)
 		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "flags: %lo", &fl) == 1)
-			break;
-	fclose(f);
 	return (fl & O_ACCMODE) != O_WRONLY;
 }
 

@@ -1047,7 +1047,9 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		/* the syscall buffer (format 8): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
 		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0) |
-				 (rec->ep ? UPRR_CTL_EP : 0) | (rec->tp ? UPRR_CTL_ORDER_READS : 0);
+				 (rec->ep ? UPRR_CTL_EP : 0) |
+				 (rec->tp || (rec->redeliver && kmerge_epoch_redeliver_left(rec->redeliver))
+					  ? UPRR_CTL_ORDER_READS : 0);
 		uint64_t ref;
 
 		r = rec_syscallbuf_keep(rec, &ref);
@@ -1258,6 +1260,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	if (cpu >= 0 && tracee_pin_self(cpu) < 0)
 		cpu = -1;
 	rec.tp = opts->tp_log;
+	rec.rerun = opts->rerun;
 	rec_epoch_init(&rec, opts);
 	rec_hold_init(&rec, opts);
 	rec.sched = sched_new(0);
@@ -1302,6 +1305,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	rec.root = pid;
 	rec.nprocs = 1;
+	rec_epoch_started(&rec, pid);
 	if (rec.ep) {
 		r = rec_ep_start(&rec, pid);
 		if (r < 0) {
@@ -1350,6 +1354,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			rec_epoch_drop_all(&rec);
 	}
 	rec_ep_check_used(&rec);
+	if (rec.ep_diverged && rec.ep && opts->rerun)
+		rec_rerun_judge(&rec, opts->rerun);
 	/* the trace failed: the program goes on unrecorded, or dies with it */
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {
@@ -1453,5 +1459,7 @@ out:
 	rec_ipc_free(&rec.ipc);
 	rec_ep_free(&rec);
 	rec_hold_free(&rec);
+	kmerge_epoch_free(rec.epochs.undo);
+	kmerge_epoch_free(rec.epochs.undo_next);
 	return r;
 }

@@ -246,6 +246,7 @@ void rec_space_close(struct rec_space *sp);
 
 struct checkpoint_copy;
 struct dirty_pages;
+struct kmerge_epoch;
 
 /** Who keeps a TP run's checkpoints (tp/epoch.h; doc/uniparallel.md,
  * "Epoch boundaries and checkpoints"). */
@@ -265,9 +266,18 @@ struct rec_epoch_keeper {
 	 * every thread of the run stands where checkpoint @k has it, held,
 	 * @n threads @tids of processes @tgids. Called before they go on
 	 * (lock-step, tp/lockstep.h: the EP run runs meanwhile, in the same
-	 * thread of uprr). */
-	void (*step)(void *step_arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n);
+	 * thread of uprr). Returns true for the TP run to go on, false to
+	 * stop it there: its processes killed and reaped, the recording
+	 * ending as at a divergence (rec_record() -EDOM, nothing said), for
+	 * the caller to re-run the epoch (struct rec_rerun). */
+	bool (*step)(void *step_arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n);
 	void *step_arg; /**< passed to step() */
+	/** Or NULL (then no such record is made: it costs nothing). The TP
+	 * run's record of epoch kmerge_epoch_k(@log), whole (checkpoint k + 1
+	 * taken, before step()): the descriptors at checkpoint k, pre-images
+	 * of the file bytes the epoch overwrote, the input it consumed
+	 * (kernel-merge.h); the keeper's from now on, to free. */
+	void (*epoch_log)(void *arg, struct kmerge_epoch *log);
 };
 
 /** An EP run that goes along with its TP run, whose log grows as it runs
@@ -303,6 +313,11 @@ struct rec_ep_checkpoints {
 	 * kept. Both stay the keeper's. */
 	struct checkpoint_copy *(*find)(void *arg, uint64_t k, pid_t pid,
 					const struct dirty_pages **ret_written);
+	/** Or NULL. The TP run's record of epoch @k (from checkpoint k to
+	 * k + 1: rec_epoch_keeper.epoch_log), for the undo of a rollback to
+	 * checkpoint k (kmerge_epoch_undo(), kmerge_epoch_redeliver()); NULL
+	 * if not kept. Stays the keeper's. */
+	struct kmerge_epoch *(*epoch_log)(void *arg, uint64_t k);
 };
 
 /** What an EP run's epoch checks found (rec_options.ep_verdicts). */
@@ -424,7 +439,8 @@ struct rec_options {
 				  * finished, for the interposer to follow, or NULL */
 	char *divergence;	/**< with syscalls_from: where a divergence goes
 				 * (one line, for the caller to say), instead of
-				 * the log; NULL: logged */
+				 * the log; NULL: logged. A TP run's: why it
+				 * stopped for a re-run (rec_epoch_keeper.step) */
 	size_t divergence_len;	/**< its size */
 	const struct rec_ep_checkpoints *ep_checkpoints; /**< with syscalls_from:
 				 * the log's checkpoints; each epoch of the log whose
@@ -445,6 +461,32 @@ struct rec_options {
 				 * and its buffer took, or NULL */
 	const char *trace_mode;	/**< the header's mode (TRACE_MODE_TP for the
 				 * trace of `--mode=tp`), or NULL for the default */
+	struct rec_rerun *rerun; /**< with syscalls_from: where an EP run that
+				 * diverges at a syscall or in the synchronization
+				 * order says whether its epoch can be re-run
+				 * (record-rerun.c), or NULL: not judged; a TP
+				 * run's (the same): where it notes what it
+				 * changed outside (tp_effect) */
+};
+
+/** Whether the epoch an EP run diverged in at a syscall or in the
+ * synchronization order can be re-run as an UP recording
+ * (doc/uniparallel.md, "Divergence and rollback": rec_rerun_judge()). */
+struct rec_rerun {
+	int verdict;		/**< 0: not judged (no such divergence), 1: it
+				 * can (the caller kills the TP run and records
+				 * the epoch again), -1: refused (@why) */
+	uint64_t epoch;		/**< the epoch it diverged in */
+	char why[320];		/**< refused: why, one phrase */
+	char divergence[512];	/**< the divergence, one line */
+	char tp_effect[160];	/**< the TP run's first read or write that
+				 * reached outside its processes (not a file's
+				 * read, not to /dev/null or a pipe of its own,
+				 * not held), seen as it made it (its log does
+				 * not tell what an fd was): "" none */
+	bool shown;		/**< some of the TP run's output was shown: no
+				 * re-run from the program's start can come
+				 * (tp_rerun_allowed()); set by lock-step */
 };
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */

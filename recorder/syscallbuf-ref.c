@@ -106,26 +106,13 @@ candidate(const struct uprr_rec *r, uint32_t sink)
 	return r->size == sizeof(*r) + ((uint64_t)r->ret + 7) / 8 * 8;
 }
 
-/* fd @fd's file position in thread @tid now (/proc/TID/fdinfo/FD, proc(5):
- * "pos:"), or -1. */
+/* fd @fd's file position in thread @tid now (tracee_fdinfo()), or -1. */
 static int64_t
 fd_pos(pid_t tid, int fd)
 {
-	char path[64], buf[256];
-	_cleanup_close_ int f = -1;
-	ssize_t n;
-	const char *p;
+	int64_t pos;
 
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tid, fd);
-	f = open(path, O_RDONLY | O_CLOEXEC);
-	if (f < 0)
-		return -1;
-	n = read(f, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	p = strstr(buf, "pos:");
-	return p ? strtoll(p + 4, NULL, 10) : -1;
+	return tracee_fdinfo(tid, fd, &pos, NULL) < 0 ? -1 : pos;
 }
 
 /* Look at fd @f->fd of @t: keep its file by a link if it is a

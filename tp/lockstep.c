@@ -169,8 +169,45 @@ to_ep(struct tp_lockstep *ls, bool standing)
 	}
 }
 
-/* rec_epoch_keeper.step: checkpoint @k taken, the TP run held there. */
+/* Tell the TP run once some of its output was released: it stops
+ * looking at what its calls change for a re-run (rec_rerun.shown). */
 static void
+note_shown(struct tp_lockstep *ls)
+{
+	struct rec_rerun *rr = ls->ep_opts.rerun;
+	struct tp_output_stats st;
+
+	if (!rr || rr->shown)
+		return;
+	tp_output_get_stats(ls->held, &st);
+	rr->shown = st.released > 0;
+}
+
+bool
+tp_rerun_allowed(struct tp_output *held, struct rec_rerun *rr)
+{
+	struct tp_output_stats st;
+
+	if (rr->verdict <= 0)
+		return false;
+	if (!held)
+		return true;
+	tp_output_get_stats(held, &st);
+	if (!st.released)
+		return true;
+	rr->verdict = -1;
+	snprintf(rr->why, sizeof(rr->why),
+		 "epoch %" PRIu64 ": the output of the epochs before it went out (%" PRIu64 " bytes): "
+		 "a re-run from its checkpoint (its copies respawned with the TP run's ids) is not built",
+		 rr->epoch, st.released);
+	return false;
+}
+
+/* rec_epoch_keeper.step: checkpoint @k taken, the TP run held there.
+ * False when the EP run diverged at a syscall in an epoch it can re-run
+ * (rec_options.rerun): the TP run stops here, killed, its output not
+ * released (the caller drops it, tp/tp.c). */
+static bool
 step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 {
 	struct tp_lockstep *ls = arg;
@@ -185,6 +222,7 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 				 "held is released unverified from now on");
 		ls->said_ended = true;
 		tp_output_release(ls->held, UINT64_MAX);
+		note_shown(ls);
 	}
 	ls->tp_k = k;
 	ls->tp_tids = tids;
@@ -193,6 +231,12 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	to_ep(ls, true);
 	ls->tp_tids = ls->tp_tgids = NULL;
 	ls->tp_n = 0;
+	if (ls->ep_done && ls->ep_opts.rerun && tp_rerun_allowed(ls->held, ls->ep_opts.rerun)) {
+		log_info("the TP run stops at checkpoint %" PRIu64 ": epoch %" PRIu64 " is re-run", k,
+			 ls->ep_opts.rerun->epoch);
+		return false;
+	}
+	return true;
 }
 
 /* rec_ep_follow.more, in the EP run's context: back to the TP run. */
@@ -294,6 +338,7 @@ verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const 
 	if (ls->held && k > ls->released) {
 		tp_output_release(ls->held, k - 1);
 		ls->released = k;
+		note_shown(ls);
 	}
 }
 

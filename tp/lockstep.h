@@ -52,6 +52,14 @@ void tp_lockstep_on_verdict(const struct tp_lockstep_stand *s);
 struct tp_lockstep;
 
 /**
+ * The EP run's re-run judged possible (@rr->verdict > 0,
+ * rec_rerun_judge()): the program is recorded again from its start
+ * (tp/tp.c), which shows nothing twice only if none of the output @held
+ * holds was released. True if so; else @rr becomes a refusal, named.
+ */
+bool tp_rerun_allowed(struct tp_output *held, struct rec_rerun *rr);
+
+/**
  * A new lock-step of the EP run @ep_opts (copied; its ep_follow is set
  * here) with the TP run whose checkpoints' keeper is @keeper (its step is
  * set here). @held: the TP run's held output, released per verdict.

@@ -284,6 +284,8 @@ append(struct tp_output *q, struct held *h, uint64_t k, size_t dest, void *data,
 	q->tail = h;
 	q->stats.writes++;
 	q->stats.bytes += len;
+	if (k < q->released_below)
+		q->stats.released += len;
 	if (!q->stats.first_held_ns)
 		q->stats.first_held_ns = h->held_ns;
 	/* an epoch already verified (none yet: holds come before their
@@ -371,24 +373,30 @@ tp_output_replace(struct tp_output *q, uint64_t id, void *data, size_t len)
 void
 tp_output_release(struct tp_output *q, uint64_t k)
 {
+	uint64_t below = k == UINT64_MAX ? UINT64_MAX : k + 1;
+
 	pthread_mutex_lock(&q->lock);
-	q->released_below = MAX(q->released_below, k == UINT64_MAX ? UINT64_MAX : k + 1);
+	/* the list is in epoch order: those newly let go */
+	for (const struct held *h = q->head; h && h->epoch < below; h = h->next)
+		if (h->epoch >= q->released_below)
+			q->stats.released += h->len;
+	q->released_below = MAX(q->released_below, below);
 	if (head_released(q))
 		pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->lock);
 }
 
 uint64_t
-tp_output_discard(struct tp_output *q, uint64_t k)
+tp_output_discard_from(struct tp_output *q, uint64_t first)
 {
 	struct held **p, *h;
 	uint64_t dropped = 0;
 
 	pthread_mutex_lock(&q->lock);
-	/* a verified epoch is never rolled back */
-	assert(k == UINT64_MAX || k + 1 >= q->released_below);
+	/* what was let go is not taken back */
+	first = MAX(first, q->released_below);
 	for (p = &q->head, q->tail = NULL; (h = *p);) {
-		if (h->epoch <= k) {
+		if (h->epoch < first) {
 			q->tail = h;
 			p = &h->next;
 			continue;
@@ -400,9 +408,17 @@ tp_output_discard(struct tp_output *q, uint64_t k)
 		free(h);
 	}
 	q->stats.dropped += dropped;
-	q->last_epoch = MIN(q->last_epoch, k);
+	q->last_epoch = MIN(q->last_epoch, first ? first - 1 : 0);
 	pthread_mutex_unlock(&q->lock);
 	return dropped;
+}
+
+uint64_t
+tp_output_discard(struct tp_output *q, uint64_t k)
+{
+	/* a verified epoch is never rolled back */
+	assert(k == UINT64_MAX || k + 1 >= q->released_below);
+	return k == UINT64_MAX ? 0 : tp_output_discard_from(q, k + 1);
 }
 
 uint64_t

@@ -19,6 +19,8 @@ struct tp_output;
 /** What a queue did (`uprr record -v`, the figures). */
 struct tp_output_stats {
 	uint64_t writes, bytes;	      /**< writes held, and their bytes */
+	uint64_t released;	      /**< bytes released (tp_output_release()),
+				       * written or not yet */
 	uint64_t written;	      /**< bytes released and written */
 	uint64_t dropped;	      /**< bytes discarded (rollback) or left unwritten
 				       * (a destination that failed) */
@@ -97,6 +99,13 @@ void tp_output_release(struct tp_output *q, uint64_t k);
  * of epoch @k): never shown. Returns the bytes dropped.
  */
 uint64_t tp_output_discard(struct tp_output *q, uint64_t k);
+
+/**
+ * Drop every write of epochs >= @first not released yet (0: every one not
+ * released, a re-run of the program from its start): never shown. Returns
+ * the bytes dropped.
+ */
+uint64_t tp_output_discard_from(struct tp_output *q, uint64_t first);
 
 /**
  * When (util_now_ns()) the oldest write of @q not released yet was held,

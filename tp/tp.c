@@ -275,6 +275,9 @@ struct epoch_info {
 	bool lockstep;			/* the EP run went along (tp/lockstep.h) */
 	struct tp_lockstep_figures ls;	/* and what that measured */
 	struct tp_output_stats out;	/* the held output */
+	struct rec_rerun rerun;		/* a divergence at a syscall: re-run? */
+	uint64_t rerun_dropped;		/* the TP run's output dropped for it */
+	struct run_cost up;		/* what the re-run cost */
 };
 
 static void
@@ -283,6 +286,15 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 {
 	uint64_t checkpoints = ei->tp.checkpoints, ends = checkpoints ? checkpoints : 1;
 	uint64_t epochs = checkpoints + 1;
+	bool rerun = ei->rerun.verdict > 0;
+	const char *how = diverged ? "diverged at a syscall: the trace ends at the divergence"
+			  : rerun ? "diverged at a syscall, re-run: the trace is an UP recording of the "
+				    "program from its start"
+			  : ei->v.diverged && ei->v.rollback_live >= ei->v.diverged
+				? "diverged at an epoch's end, each time rolled back: the TP run went on "
+				  "from its state"
+			  : ei->v.diverged ? "diverged at an epoch's end: the trace holds its execution"
+					   : "verified: no divergence";
 	char path[PATH_MAX], buffer[96];
 	FILE *f;
 
@@ -318,25 +330,32 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 	if (!ei->epoch_ms)
 		fprintf(f, "epochs:      1 (the whole program), ep run %s\n",
 			diverged ? "diverged: the trace ends at the divergence"
+			: rerun	 ? "diverged at a syscall, re-run: the trace is an UP recording of the "
+				   "program from its start"
 				 : "verified: no divergence");
 	else
 		fprintf(f, "epochs:      %" PRIu64 " (a checkpoint every %s%u ms%s), ep run %s\n", epochs,
 			ei->adaptive ? "at most " : "", ei->epoch_ms,
-			ei->adaptive ? ", adaptive: sooner while output waits" : "",
-			diverged ? "diverged at a syscall: the trace ends at the divergence"
-			: ei->v.diverged && ei->v.rollback_live >= ei->v.diverged
-				? "diverged at an epoch's end, each time rolled back: the TP run went on "
-				  "from its state"
-			: ei->v.diverged ? "diverged at an epoch's end: the trace holds its execution"
-					 : "verified: no divergence");
+			ei->adaptive ? ", adaptive: sooner while output waits" : "", how);
+	if (ei->rerun.verdict > 0)
+		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); nothing shown "
+			"before it, the TP run killed, its output dropped (%" PRIu64 " bytes), the "
+			"program recorded again from its start one thread at a time, to its end: wall "
+			"%.3f s, cpu %.3f s\n",
+			ei->rerun.epoch, ei->rerun.divergence, ei->rerun_dropped,
+			(double)ei->up.wall_ns / 1e9, (double)(ei->up.prog_ns + ei->up.uprr_ns) / 1e9);
+	else if (ei->rerun.verdict < 0)
+		fprintf(f, "no re-run:   %s\n", ei->rerun.why);
 	if (ei->epoch_ms) {
-		uint64_t unchecked = epochs - MIN(epochs, ei->v.verified + ei->v.diverged);
+		/* an epoch re-run diverged (at a syscall) */
+		uint64_t diverged_n = ei->v.diverged + rerun;
+		uint64_t unchecked = epochs - MIN(epochs, ei->v.verified + diverged_n);
 
 		fprintf(f, "epoch checks: %" PRIu64 " verified, %" PRIu64 " diverged, %" PRIu64
 			" not checked (%" PRIu64 " merged into the next past %d checkpoints kept, "
 			"%" PRIu64 " stalled; the last epoch, which the program's end ends, "
 			"included)\n",
-			ei->v.verified, ei->v.diverged, unchecked, ei->v.merged, TP_EPOCHS_CAP,
+			ei->v.verified, diverged_n, unchecked, ei->v.merged, TP_EPOCHS_CAP,
 			ei->v.stalls);
 		fprintf(f, "checkpoints: %" PRIu64 " taken (%" PRIu64 " ends put off), pause mean "
 			"%.3f ms, max %.3f ms\n",
@@ -353,10 +372,12 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 		/* merges of a diverged epoch into its checkpoint's copy
 		 * (UPRR_EP_DIVERGE; doc/uniparallel.md, "Divergence and rollback") */
 		fprintf(f, "rollbacks:   %" PRIu64 " (%" PRIu64 " checked again: verified, %" PRIu64
-			" still diverged; %" PRIu64 " refused), %" PRIu64 " pages copied of %" PRIu64
-			" compared, %" PRIu64 " threads' registers, %.3f ms in all, %.2f us a page\n",
-			ei->v.rollbacks, ei->v.rollback_verified, ei->v.rollback_diverged,
-			ei->v.rollback_refused, ei->v.rollback_pages_copied, ei->v.rollback_pages_compared,
+			" still diverged; %" PRIu64 " refused; %d re-run, %d not), %" PRIu64
+			" pages copied of %" PRIu64 " compared, %" PRIu64 " threads' registers, %.3f ms "
+			"in all, %.2f us a page\n",
+			ei->v.rollbacks + rerun, ei->v.rollback_verified, ei->v.rollback_diverged,
+			ei->v.rollback_refused, rerun, ei->rerun.verdict < 0,
+			ei->v.rollback_pages_copied, ei->v.rollback_pages_compared,
 			ei->v.rollback_threads, (double)ei->v.rollback_ns / 1e6,
 			ei->v.rollback_pages_compared
 				? (double)ei->v.rollback_pages_ns / 1e3 / (double)ei->v.rollback_pages_compared
@@ -407,6 +428,66 @@ release_output(struct tp_output *held, bool verified)
 		 (double)st.max_delay_ns / 1e9);
 }
 
+/*
+ * The re-run (doc/uniparallel.md, "Divergence and rollback"): the EP run
+ * diverged at a syscall or in the synchronization order, nothing the TP
+ * run did reached outside its processes but the output it held
+ * (rec_rerun_judge(), recorder/record-rerun.c), and none of that output
+ * was shown (tp_rerun_allowed()): an execution recorded again from the
+ * program's start (checkpoint 0) contradicts nothing anyone saw. The TP
+ * run is gone (killed at its next end, or ended); its output is dropped,
+ * never shown; the EP
+ * run's trace goes beside the TP log (@work/ep-diverged), and the program
+ * is recorded again from its exec, as `--mode=up` records it (one thread
+ * at a time, live syscalls, the recorder's own path), to its end, into
+ * @dir. The environment is the user's (the interposer's variables taken
+ * out before). Returns what rec_record() returns, the status in
+ * *@ret_status.
+ */
+static int
+rerun_up(const struct rec_options *opts, const char *dir, const char *work, struct tp_output *held,
+	 struct epoch_info *ei, int *ret_status, char *dir_buf, size_t dir_len)
+{
+	struct rec_options uo;
+	char aside[PATH_MAX];
+	int r;
+
+	ei->rerun_dropped = tp_output_discard_from(held, 0);
+	if ((size_t)snprintf(aside, sizeof(aside), "%s/ep-diverged", work) >= sizeof(aside))
+		return log_error_errno(-ENAMETOOLONG, "trace directory '%s': name too long", dir);
+	if (rename(dir, aside) < 0 && errno != ENOENT)
+		return log_error_errno(-errno, "cannot move the EP run's trace %s aside for the re-run",
+				       dir);
+	log_warn("the EP run diverged at a syscall in epoch %" PRIu64 " (%s): the TP run is killed, "
+		 "its output (%" PRIu64 " bytes) dropped, and the program recorded again from its "
+		 "start as an UP recording",
+		 ei->rerun.epoch, ei->rerun.divergence, ei->rerun_dropped);
+	/* the user's options, as `uprr record` gives them to an UP recording:
+	 * what --mode=tp adds taken out */
+	uo = *opts;
+	uo.tp_log = false;
+	uo.epoch_ms = 0;
+	uo.epoch_adaptive = uo.epoch_check = uo.epoch_anywhere = false;
+	uo.epochs = NULL;
+	uo.output = NULL;
+	uo.syscalls_from = NULL;
+	uo.ep_sync_log = NULL;
+	uo.divergence = NULL;
+	uo.ep_checkpoints = NULL;
+	uo.ep_verdicts = NULL;
+	uo.ep_cpus = NULL;
+	uo.ep_follow = NULL;
+	uo.ep_output = NULL;
+	uo.tp_figures = NULL;
+	uo.rerun = NULL;
+	uo.trace_dir = dir;
+	uo.trace_mode = TRACE_MODE_TP;
+	cost_now(&ei->up);
+	r = rec_record(&uo, ret_status, dir_buf, dir_len);
+	cost_since(&ei->up);
+	return r;
+}
+
 int
 tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char *dir_buf,
 	  size_t dir_len)
@@ -425,7 +506,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	struct rec_options o, eo;
 	struct tp_lockstep *ls = NULL;
 	cpu_set_t all, one;
-	char lib[PATH_MAX], why[512] = "";
+	char lib[PATH_MAX], why[512] = "", tp_why[512] = "";
 	bool have_busy, interposed;
 	int r, status, ep_status, cpu = -1;
 
@@ -493,6 +574,10 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	}
 	o.tp_figures = &ei.tp;
 	o.output = tp_output_holder(held);
+	/* stopped for a re-run (lock-step's step): said here, not by it */
+	o.divergence = tp_why;
+	o.divergence_len = sizeof(tp_why);
+	o.rerun = &ei.rerun;
 	/* the EP run's options: from the TP run's log, checked against its
 	 * checkpoints */
 	eo = *opts;
@@ -506,11 +591,14 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	eo.ep_checkpoints = epochs ? &ckpts : NULL;
 	eo.ep_verdicts = &ei.v;
 	eo.ep_output = tp_output_holder(held);
+	eo.rerun = &ei.rerun;
 	eo.epochs = NULL;
 	eo.tp_figures = NULL;
 	/* lock-step (tp/lockstep.h): the EP run goes along, epoch by epoch;
 	 * UPRR_TP_SEQUENTIAL=1: after the TP run, as before (to measure) */
 	if (epochs && !(getenv("UPRR_TP_SEQUENTIAL") && strcmp(getenv("UPRR_TP_SEQUENTIAL"), "1") == 0)) {
+		/* its rollback of an epoch undoes what the epoch did */
+		tp_epochs_keep_logs(epochs, &keeper);
 		ls = tp_lockstep_new(&eo, &keeper, held, opts->ep_cpus);
 		if (!ls) {
 			unset_sync_env(old_preload);
@@ -530,7 +618,8 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	have_busy = have_busy && tp_cpu_busy(after) == 0;
 	if (ls)
 		(void)set_sync_growing(sync_log, false);
-	if (r < 0) {
+	/* -EDOM: the TP run stopped for a re-run (lock-step) */
+	if (r < 0 && !(r == -EDOM && ei.rerun.verdict > 0)) {
 		if (ls) {
 			/* the EP run, started or not, ends on what the log holds */
 			(void)tp_lockstep_finish(ls, &ep_status, dir_buf, dir_len);
@@ -568,7 +657,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		 * wall time holds it too) */
 		ep.wall_ns += ei.ls.stood_ns;
 		tp_lockstep_free(ls);
-		if (interposed && (r == 0 || r == -EDOM)) {
+		if (interposed && (r == 0 || (r == -EDOM && ei.rerun.verdict <= 0))) {
 			int rr = refresh_sync_copy(dir, sync_log);
 
 			if (rr < 0)
@@ -613,6 +702,18 @@ ep_done:
 	if (cpu >= 0 && !ei.lockstep)
 		(void)sched_setaffinity(0, sizeof(all), &all);
 	unset_sync_env(old_preload);
+	if (r == -EDOM && tp_rerun_allowed(held, &ei.rerun)) {
+		r = rerun_up(opts, dir, work, held, &ei, ret_status, dir_buf, dir_len);
+		tp_output_get_stats(held, &ei.out);
+		if (r < 0)
+			return r;
+		write_info(dir, &tp, &ep, cpu, interposed, false, &ei);
+		if (rename(work, moved) < 0)
+			log_warn("cannot move the TP log %s into the trace: %m", work);
+		if (!opts->trace_dir && trace_dir_set_latest(dir) < 0)
+			log_debug("cannot point 'latest' at %s", dir);
+		return 0;
+	}
 	release_output(held, r == 0);
 	tp_output_get_stats(held, &ei.out);
 	if (r < 0 && r != -EDOM) {
@@ -626,11 +727,13 @@ ep_done:
 		const char *sig = WIFSIGNALED(status) ? sigabbrev_np(WTERMSIG(status)) : NULL;
 
 		write_info(dir, &tp, &ep, cpu, interposed, true, &ei);
-		log_error("the EP run diverged from the TP run (%s)%s%s; %s cannot be rolled back yet: "
+		log_error("the EP run diverged from the TP run (%s)%s%s; %s cannot be rolled back%s%s: "
 			  "the TP log is kept in %s", why[0] ? why : "?",
 			  WIFSIGNALED(status) ? "; the TP run's program was killed by SIG" : "",
 			  WIFSIGNALED(status) ? (sig ? sig : "?") : "",
-			  ei.epoch_ms ? "an epoch" : "a whole-program epoch", work);
+			  ei.epoch_ms ? "the epoch" : "the whole-program epoch",
+			  ei.rerun.verdict < 0 ? ", not re-run: " : " yet",
+			  ei.rerun.verdict < 0 ? ei.rerun.why : "", work);
 		return -EDOM;
 	}
 	write_info(dir, &tp, &ep, cpu, interposed, false, &ei);

@@ -949,6 +949,29 @@ read_status(pid_t tid, char **ret_text)
 }
 
 int
+tracee_fdinfo(pid_t tid, int fd, int64_t *ret_pos, int *ret_flags)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[64];
+	unsigned flags;
+	long long pos;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tid, fd);
+	r = util_read_file(path, &text, &len);
+	if (r < 0)
+		return r;
+	if (sscanf(text, "pos: %lld flags: %o", &pos, &flags) != 2)
+		return -EPROTO;
+	if (ret_pos)
+		*ret_pos = pos;
+	if (ret_flags)
+		*ret_flags = (int)flags;
+	return 0;
+}
+
+int
 tracee_status_id(pid_t tid, const char *key, pid_t *ret)
 {
 	_cleanup_free_ char *text = NULL;

@@ -331,6 +331,15 @@ int tracee_pending_unblocked(pid_t tid, bool *ret) _wur_;
 int tracee_ignored_signals(pid_t tid, uint64_t *ret_mask) _wur_;
 
 /**
+ * The file position and status flags of descriptor @fd of thread @tid: the
+ * "pos:" (decimal) and "flags:" (octal) lines of /proc/TID/fdinfo/FD, which
+ * come first (proc(5)); the flags as open(2) gave them and F_SETFL set them,
+ * O_CLOEXEC included where set (the kernel shows it there). Either output
+ * may be NULL. Returns 0 or -errno (-ENOENT: no such fd or thread).
+ */
+int tracee_fdinfo(pid_t tid, int fd, int64_t *ret_pos, int *ret_flags) _wur_;
+
+/**
  * The parent of process @pid: the PPid: line of /proc/PID/status (proc(5)).
  * Returns 0 or -errno.
  */

@@ -23,7 +23,7 @@ from e2e import Fail, case, compare, compare_bytes, log, native_run, run, tail
 from e2e_tpmode import epoch_counts
 
 ROLLBACKS_RE = re.compile(
-    r'^rollbacks: +(\d+) \((\d+) checked again: verified, (\d+) still diverged; (\d+) refused\), '
+    r'^rollbacks: +(\d+) \((\d+) checked again: verified, (\d+) still diverged; (\d+) refused(?:; \d+ re-run, \d+ not)?\), '
     r'(\d+) pages copied of (\d+) compared, (\d+) threads\' registers', re.M)
 
 
@@ -150,11 +150,37 @@ def c_tp_rollback_race(h):
     raise Fail('no epoch of tp_race diverged at its counter in 6 recordings')
 
 
+def rollback_io_setup(h, runs):
+    """tests/progs/rollback_io's input file, its output file for each of
+    @runs and for a native run, which is made: (argv(run), outs, native)."""
+    data = bytes((i * 131 + 17) & 0xff for i in range(20000))
+    infile = os.path.join(h.tmp, 'rollback-in.bin')
+    with open(infile, 'wb') as f:
+        f.write(data)
+    outs = {k: os.path.join(h.tmp, f'rollback-out-{k}.txt') for k in ('native',) + tuple(runs)}
+    argv = lambda k: [h.prog('rollback_io'), infile, outs[k]]
+    return argv, outs, native_run(argv('native'), 'rollback_io', cwd=h.tmp)
+
+
+def rollback_io_record(h, argv, outs, native, run_name, env):
+    """Record rollback_io's run @run_name (rollback_io_setup()) with
+    --mode=tp --epoch=20 and @env: its stdout (what it read) and the file
+    it appended to are the native run's. Returns (trace, recording, uprr
+    info's text)."""
+    trace, rec = h.record(argv(run_name), name='rollback-io-' + run_name,
+                          options=['--mode=tp', '--epoch=20'], timeout=600, env=env)
+    compare_bytes(native.stdout, rec.stdout, 'stdout (what it read)', 'the native run', 'the recording')
+    with open(outs['native'], 'rb') as a, open(outs[run_name], 'rb') as b:
+        compare_bytes(a.read(), b.read(), 'the file appended to', 'the native run', 'the recording')
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    return trace, rec, text
+
+
 @case('tp-rollback-live')
 def c_tp_rollback_live(h):
     """Rollback with kernel state, for an end-of-epoch divergence (issue
-    15's test): tests/progs/rollback_io reads a file and a pipe a thread
-    fills and appends a line per chunk to a file, over about 7 epochs of
+    15's test): tests/progs/rollback_io reads a file, a pipe and a socket a
+    thread fills and appends a line per chunk to a file, over about 7 epochs of
     --epoch=20. UPRR_EP_DIVERGE=3:live:ADDR changes a byte of its state in
     the TP run (and checkpoint 4's copy) while it stands at epoch 3's end:
     the check diverges there, the TP run is rolled back to the EP run's
@@ -162,13 +188,7 @@ def c_tp_rollback_live(h):
     native run's (without the rollback, every line after epoch 3 differs);
     uprr info counts 1 diverged, 1 rollback verified again, none refused;
     later epochs verify; the trace replays as recorded."""
-    data = bytes((i * 131 + 17) & 0xff for i in range(20000))
-    infile = os.path.join(h.tmp, 'rollback-in.bin')
-    with open(infile, 'wb') as f:
-        f.write(data)
-    outs = {k: os.path.join(h.tmp, f'rollback-out-{k}.txt') for k in ('native', 'plain', 'live')}
-    argv = lambda k: [h.prog('rollback_io'), infile, outs[k]]
-    native = native_run(argv('native'), 'rollback_io', cwd=h.tmp)
+    argv, outs, native = rollback_io_setup(h, ('plain', 'live'))
     # where its state is (no address randomization under uprr)
     _, plain = h.record(argv('plain'), name='rollback-io-plain', options=['--mode=tp', '--epoch=20'],
                         timeout=600)
@@ -176,12 +196,7 @@ def c_tp_rollback_live(h):
     if not m:
         raise Fail('rollback_io did not say where its state is:\n' + tail(plain.stderr))
     env = dict(os.environ, UPRR_EP_DIVERGE='3:live:' + m.group(1).decode())
-    trace, rec = h.record(argv('live'), name='rollback-io-live', options=['--mode=tp', '--epoch=20'],
-                          timeout=600, env=env)
-    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
-    with open(outs['native'], 'rb') as a, open(outs['live'], 'rb') as b:
-        compare_bytes(a.read(), b.read(), 'the file appended to', 'the native run', 'the recording')
-    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    trace, rec, text = rollback_io_record(h, argv, outs, native, 'live', env)
     epochs, verified, diverged, _ = epoch_counts(text)
     rb = ROLLBACKS_RE.search(text)
     if not rb:
@@ -200,4 +215,32 @@ def c_tp_rollback_live(h):
         raise Fail('the divergence is not the byte changed:\n' + text)
     if verified < 2:
         raise Fail(f'{verified} epochs verified: the checks did not go on after the rollback:\n' + text)
+    compare(rec, h.replay(trace))
+
+
+@case('tp-rollback-syscall')
+def c_tp_rollback_syscall(h):
+    """Rollback with kernel state, for a divergence at a syscall (issue
+    15's test: "a program that reads a socket and a file and appends to a
+    file across a forced divergence ... The file's final bytes and
+    everything read match a native run"). tests/progs/rollback_io reads a
+    pipe, a stream socket and a file and appends a line per chunk to a
+    file; UPRR_EP_DIVERGE=3:syscall (h-rerun's test switch) makes the EP
+    run diverge at its first call of epoch 3. The epoch is re-run from its
+    checkpoint with live syscalls after the undo (kernel-merge.h,
+    kmerge_epoch_undo(): the lines the TP run appended in it taken back,
+    the offsets put back) and with the bytes the TP run read from the pipe
+    and the socket re-delivered (kmerge_epoch_redeliver()). Without the
+    undo the epoch's lines are in the file twice; without the re-delivery
+    the program reads fewer bytes and its state differs. The recording
+    ends with the program (exit 0), not at the divergence; the trace
+    replays as recorded."""
+    argv, outs, native = rollback_io_setup(h, ('rerun',))
+    env = dict(os.environ, UPRR_EP_DIVERGE='3:syscall')
+    trace, rec, text = rollback_io_record(h, argv, outs, native, 'rerun', env)
+    for line in text.splitlines():
+        if line.startswith(('epochs:', 'epoch checks:', 'divergence:', 'rollbacks:', 'no rollback:', 'end:')):
+            log('  ' + line)
+    if 'the trace ends at the divergence' in text or re.search(r'^end: .*divergence', text, re.M):
+        raise Fail('the recording ended at the divergence, not rolled back:\n' + text)
     compare(rec, h.replay(trace))

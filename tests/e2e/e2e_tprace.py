@@ -25,11 +25,15 @@ run's divergence rolled back, the recording going on to the program's
 end). tprace-rollback-tp_race is registered (lock-step verdicts at the
 epoch's own end, doc/uniparallel.md); the others are NOT registered in
 tests/e2e/meson.build yet; run them by hand (`e2e.py ...
-tprace-rollback-racy_crash`).
+tprace-rollback-racy_crash`): their divergences at a syscall come after
+output went out, which a re-run from the program's start cannot take
+back. tprace-rerun-* (one epoch) and tp-rerun-* check that re-run
+(recorder/record-rerun.c).
 
 e2e.py imports this module after its own cases.
 """
 
+import os
 import re
 import signal
 
@@ -44,11 +48,12 @@ DIVERGED = 124  # uprr record: the EP run diverged and could not go on
 SEGV = 128 + signal.SIGSEGV
 
 
-def record_tp(h, prog, name, args=()):
-    """Record tests/progs/@prog @args with --mode=tp --epoch=20. Returns
-    (trace, recording, uprr info's text)."""
+def record_tp(h, prog, name, args=(), options=None):
+    """Record tests/progs/@prog @args with @options (else --mode=tp
+    --epoch=20). Returns (trace, recording, uprr info's text)."""
     trace = h.new_trace_path(name)
-    r = run([h.uprr, 'record', '-o', trace] + TP_EPOCHS + ['--', h.prog(prog)] + list(args),
+    options = TP_EPOCHS if options is None else options
+    r = run([h.uprr, 'record', '-o', trace] + options + ['--', h.prog(prog)] + list(args),
             timeout=RECORD_TIMEOUT, what='uprr record', cwd=h.tmp)
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     if info.status != 0:
@@ -89,6 +94,12 @@ def check_racy(h, prog, name, statuses, args=()):
             if 'the program ended with' not in err:
                 raise Fail('uprr info does not say where the recording stopped:\n' + text)
             kind = 'at the end'
+    elif rec.status in statuses and 're-run' in line:
+        # an epoch diverged at a syscall before any output went out and
+        # was re-run: an UP recording of the program from its start
+        kind = 're-run'
+        if not re.match(r'epoch \d+ diverged at a syscall', info_value(text, 're-run')):
+            raise Fail('uprr info does not say which epoch was re-run:\n' + text)
     elif rec.status in statuses:
         if diverged:
             kind = 'at an end'
@@ -108,7 +119,7 @@ def check_racy(h, prog, name, statuses, args=()):
                    f'divergence)\n  {rec.explain()}')
     log(f'  {name}: {describe(kind, epochs, verified, diverged, unchecked, tp_crashed)}')
     rep = h.replay(trace)
-    if kind in ('verified', 'at an end'):
+    if kind in ('verified', 'at an end', 're-run'):
         compare(rec, rep)
         return {'kind': kind, 'tp_crashed': tp_crashed, 'status': rec.status}
     if kind == 'at the end':
@@ -237,14 +248,15 @@ def c_tprace_crash(h):
 ROLLBACKS_RE = re.compile(r'^rollbacks: +(\d+)', re.M)
 
 
-def rollback_case(h, prog, statuses, tries=6):
-    """Record @prog until uprr info counts a rollback (up to @tries): the
-    recording goes on to the program's end, exits with its status (0, or a
-    crash in @statuses that the replay shows at the same instruction), no
-    epoch is left diverged past its rollback, and the trace replays as
-    recorded."""
+def rollback_case(h, prog, statuses, tries=6, options=None):
+    """Record @prog (with @options, else TP_EPOCHS) until uprr info counts
+    a rollback (up to @tries): the recording goes on to the program's end,
+    exits with its status (0, or a crash in @statuses that the replay shows
+    at the same instruction), no epoch is left diverged past its rollback
+    (merged and verified when checked again, or re-run), and the trace
+    replays as recorded."""
     for i in range(tries):
-        trace, rec, text = record_tp(h, prog, f'{prog}-rollback-{i}')
+        trace, rec, text = record_tp(h, prog, f'{prog}-rollback-{i}', options=options)
         if rec.status == DIVERGED or rec.status not in statuses:
             raise Fail(f'expected the program\'s status {sorted(statuses)} with rollback\n  '
                        f'{rec.explain()}')
@@ -258,10 +270,12 @@ def rollback_case(h, prog, statuses, tries=6):
         # none refused
         n = int(m.group(1))
         again = re.search(r'^rollbacks: +\d+ \((\d+) checked again: verified, (\d+) still '
-                          r'diverged; (\d+) refused\)', text, re.M)
+                          r'diverged; (\d+) refused(?:; (\d+) re-run, (\d+) not)?\)', text, re.M)
         _, _, diverged, _ = epoch_counts(text)
-        if not again or int(again.group(1)) != n or int(again.group(2)) or int(again.group(3)):
-            raise Fail('a divergence was not rolled back and verified:\n' + text)
+        rerun = int(again.group(4) or 0) if again else 0
+        if (not again or int(again.group(1)) + rerun != n or int(again.group(2)) or
+                int(again.group(3)) or int(again.group(5) or 0)):
+            raise Fail('a divergence was not rolled back and verified, or re-run:\n' + text)
         if diverged != n:
             raise Fail(f'{diverged} epochs diverged, {n} rolled back:\n' + text)
         compare(rec, h.replay(trace))
@@ -288,3 +302,120 @@ def c_tprace_rollback_racy_crash(h):
 def c_tprace_rollback_spsc_queue(h):
     """spsc_queue: rolled back, exit 0, replays identically."""
     rollback_case(h, 'spsc_queue', {0})
+
+
+# ---- the re-run of a first epoch that diverged at a syscall ----
+
+RERUN_RE = re.compile(r'^re-run: +epoch 0 diverged at a syscall \(divergence from the log: ', re.M)
+
+
+def rerun_case(h, prog, statuses, tries=8):
+    """Record @prog with --mode=tp (one epoch: its checkpoint is the
+    program's start) until its EP run diverges at a syscall (up to @tries;
+    a verified recording replays as recorded and is made again): that
+    divergence is re-run, never refused (the program writes to stdout
+    only, held, and dropped): the TP run's output is not shown, the
+    program is recorded again from its start as an UP recording, to its
+    end (its status in @statuses), uprr info says the re-run, and the
+    trace replays as recorded, stdout and crash included."""
+    for i in range(tries):
+        trace, rec, text = record_tp(h, prog, f'{prog}-rerun-{i}', options=['--mode=tp'])
+        if rec.status not in statuses:
+            raise Fail(f'expected the program\'s status {sorted(statuses)} (a divergence '
+                       f're-run)\n  {rec.explain()}\n' + text)
+        compare(rec, h.replay(trace))
+        if not RERUN_RE.search(text):
+            if 'verified: no divergence' not in info_value(text, 'epochs'):
+                raise Fail('neither verified nor re-run:\n' + text)
+            log(f'  {prog}: verified; again')
+            continue
+        err = rec.stderr.decode(errors='replace')
+        if 'is released though' in err or 'released unverified' in err:
+            raise Fail('the TP run\'s output was released before its re-run:\n' + err)
+        end = info_value(text, 'end')
+        log(f'  {prog}: re-run, {end}; ' + info_value(text, 're-run')[:120])
+        return
+    raise Fail(f'no recording of {prog} diverged at a syscall in {tries}')
+
+
+@case('tprace-rerun-racy_crash')
+def c_tprace_rerun_racy_crash(h):
+    """racy_crash in one epoch: its divergence at a syscall re-run; the
+    recording ends as the program does (exit 0 or its SIGSEGV, replayed at
+    the same instruction)."""
+    rerun_case(h, 'racy_crash', {0, SEGV})
+
+
+@case('tprace-rerun-spsc_queue')
+def c_tprace_rerun_spsc_queue(h):
+    """spsc_queue in one epoch: its divergence at a syscall re-run, exit 0,
+    replays as recorded."""
+    rerun_case(h, 'spsc_queue', {0})
+
+
+@case('tp-rerun-forced')
+def c_tp_rerun_forced(h):
+    """A divergence at a syscall forced in a later epoch (UPRR_EP_DIVERGE=
+    1:syscall, --epoch=10) of tests/progs/tp_race with no race (every round
+    quiet: its writes go to /dev/null, its one line of output comes at its
+    end): nothing was shown before it and the TP run changed nothing
+    outside, so the epoch is re-run. In lock-step the TP run stands at its
+    next end: it stops there (killed, its children too), and the program
+    is recorded again from its start as an UP recording, to its end (exit
+    0); uprr info says the re-run and counts it; the trace replays as
+    recorded; the program's line is shown once."""
+    argv = [h.prog('tp_race'), '400000', '400000']
+    env = dict(os.environ, UPRR_EP_DIVERGE='1:syscall')
+    trace, rec = h.record(argv, name='tp_race-rerun', options=['--mode=tp', '--epoch=10', '-v'],
+                          timeout=RECORD_TIMEOUT, env=env)
+    err = rec.stderr.decode(errors='replace')
+    if not re.search(r'the TP run stops at checkpoint \d+: epoch \d+ is re-run', err):
+        raise Fail('the TP run did not stop at an end for the re-run:\n' + tail(rec.stderr))
+    # the re-run's line alone (the TP run's, held, dropped)
+    if not re.fullmatch(rb'tp_race: 2 threads, 400000 rounds each, the counter at 0x[0-9a-f]+\n?',
+                        rec.stdout):
+        raise Fail('the recording did not print its one line once:\n' + tail(rec.stdout))
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    rr = info_value(text, 're-run')
+    if not re.match(r'epoch [1-9]\d* diverged at a syscall \(divergence from the log: .*made to '
+                    r'diverge \(UPRR_EP_DIVERGE=1:syscall\)\); nothing shown before it', rr):
+        raise Fail('uprr info does not say the re-run:\n' + text)
+    if not re.search(r'^rollbacks: +1 \(0 checked again: verified, 0 still diverged; 0 refused; '
+                     r'1 re-run, 0 not\)', text, re.M) or info_value(text, 'end') != 'exit status 0':
+        raise Fail('uprr info does not count the re-run, or the trace does not end with the '
+                   'program:\n' + text)
+    log('  re-run: ' + rr[:160])
+    compare(rec, h.replay(trace))
+
+
+@case('tp-rerun-refused')
+def c_tp_rerun_refused(h):
+    """A divergence at a syscall forced in epoch 3 (UPRR_EP_DIVERGE=
+    3:syscall, --epoch=20) of tests/progs/rollback_io, whose TP run read
+    a file and a pipe (its own: a thread of it writes the bytes, which die
+    with it) and appended lines to a file by then: the re-run would find
+    the file truncated and its lines written, bytes sent to a socket. It
+    is refused, named (`no re-run:`: the first of them the TP run made, or
+    the open that truncated the file), and the recording ends at the
+    divergence as before (exit 124)."""
+    infile = os.path.join(h.tmp, 'rerun-in.bin')
+    with open(infile, 'wb') as f:
+        f.write(bytes((i * 131 + 17) & 0xff for i in range(20000)))
+    trace = h.new_trace_path('rollback_io-rerun')
+    env = dict(os.environ, UPRR_EP_DIVERGE='3:syscall')
+    r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=20', '--', h.prog('rollback_io'),
+             infile, os.path.join(h.tmp, 'rerun-out.txt')], timeout=RECORD_TIMEOUT,
+            what='uprr record', cwd=h.tmp, env=env)
+    err = r.stderr.decode(errors='replace')
+    if r.status != DIVERGED or 'not re-run: the TP run' not in err:
+        raise Fail(f'expected exit 124 and the re-run refused, named\n  {r.explain()}')
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    why = info_value(text, 'no re-run')
+    # the append as the TP run made it, or (once output went out, the TP
+    # run looks no more) the open that truncated the file, from its log
+    if not re.match(r'the TP run made thread \d+\'s \w+ of fd \d+ \((a file|a socket|'
+                    r'a pipe or FIFO)\)(, not held: it is not undone yet|: its bytes are not '
+                    r're-delivered yet)|the TP run\'s thread \d+ made openat \(an open that creates '
+                    r'or truncates', why):
+        raise Fail('uprr info does not name why the re-run was refused:\n' + text)
+    log('  no re-run: ' + why)

@@ -98,6 +98,41 @@ Test(output, held_until_released_in_order)
 	close(a[0]), close(a[1]), close(b[0]), close(b[1]);
 }
 
+/* A re-run from the program's start (tp/tp.c) drops what was not
+ * released, which tp_output_stats.released tells: nothing, or the bytes
+ * let go, whether written yet or not. */
+Test(output, released_counted_and_the_rest_dropped)
+{
+	struct tp_output_stats st;
+	int a[2];
+
+	make_pipe(a);
+	q = tp_output_new();
+	cr_assert_not_null(q);
+	hold(0, a[1], false, "a0 ");
+	hold(1, a[1], false, "a1 ");
+	tp_output_get_stats(q, &st);
+	cr_assert_eq(st.released, 0);
+	/* a verdict of epoch 2 with nothing held in it lets nothing go */
+	tp_output_release(q, 0);
+	hold(1, a[1], false, "a1' ");
+	tp_output_get_stats(q, &st);
+	cr_assert_eq(st.released, strlen("a0 "));
+	/* what was let go stays: epochs >= 0 asked, those >= 1 dropped */
+	cr_assert_eq(tp_output_discard_from(q, 0), strlen("a1 a1' "));
+	tp_output_flush(q);
+	cr_assert_str_eq(drain(a[0]), "a0 ");
+	/* held in an epoch already let go: released at once, counted */
+	tp_output_release(q, 5);
+	hold(3, a[1], false, "a3 ");
+	tp_output_flush(q);
+	tp_output_get_stats(q, &st);
+	cr_assert_eq(st.released, strlen("a0 a3 "));
+	cr_assert_eq(st.dropped, strlen("a1 a1' "));
+	cr_assert_str_eq(drain(a[0]), "a3 ");
+	close(a[0]), close(a[1]);
+}
+
 Test(output, replaced_in_place_until_released)
 {
 	int a[2];

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The record of one TP epoch (kernel-merge.h, struct kmerge_epoch), shared
+ * by undo.c (descriptors, files, refusals) and redeliver.c (input consumed).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "kernel-merge/kernel-merge.h"
+
+/* One descriptor of a process at the checkpoint. */
+struct kmerge_fd_saved {
+	pid_t pid;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	mode_t mode;
+	int64_t pos;	/* its description's offset */
+	int flags;	/* its status flags (fdinfo's, O_CLOEXEC left out) */
+	int64_t size;	/* a regular file's size, else -1 */
+	int dup;	/* ours: the same description (pidfd_getfd(2)), for an
+			 * object with an offset (a file, a directory, a block
+			 * device); -1: none (a pipe, a socket: ours would keep
+			 * its readers from seeing EOF) */
+};
+
+/* Bytes of a regular file overwritten in the epoch, as they were before. */
+struct kmerge_preimage {
+	uint64_t off;
+	size_t len;
+	uint8_t *bytes; /* malloc'd */
+};
+
+/* A regular file the epoch wrote. */
+struct kmerge_file {
+	dev_t dev;
+	ino_t ino;
+	int fd;		/* ours, O_RDWR, from /proc/TID/fd/N: the undo writes here */
+	int64_t size0;	/* its size when the epoch first wrote it */
+	struct kmerge_preimage *pre;
+	size_t npre, pre_cap;
+};
+
+/* A run of bytes (a stream) or one message (a datagram) consumed. */
+struct kmerge_chunk {
+	uint8_t *data; /* malloc'd */
+	size_t len;
+};
+
+/* What the epoch consumed from one pipe, FIFO or socket, in order. */
+struct kmerge_input {
+	dev_t dev;
+	ino_t ino;
+	bool dgram;		/* messages stay whole (SOCK_DGRAM, SOCK_SEQPACKET) */
+	struct kmerge_chunk *v;
+	size_t n, cap;
+	size_t head;		/* the next chunk to give back */
+	size_t head_off;	/* bytes of it given back (a stream) */
+};
+
+struct kmerge_epoch {
+	uint64_t k;
+	struct kmerge_fd_saved *fds;
+	size_t nfds, fds_cap;
+	struct kmerge_file *files;
+	size_t nfiles, files_cap;
+	struct kmerge_input *inputs;
+	size_t ninputs, inputs_cap;
+	uint64_t pre_bytes;	/* pre-image bytes held (KMERGE_PRE_MAX at most) */
+	bool refused;
+	char refusal[512];
+};
+
+/** stat(2) of thread @tid's descriptor @fd (the object it leads to). */
+int kmerge_fd_stat(pid_t tid, int fd, struct stat *ret) _wur_;
+
+/** Refusals known at a call's exit, from its @result: a name made or
+ * removed, a file cut, a shared writable file mapping, bytes moved into a
+ * file, a connection accepted (undo.c). */
+void kmerge_note_exit(struct kmerge_epoch *e, pid_t tid, long nr, const uint64_t args[6], int64_t result);
+
+/** Free the queues of consumed input (redeliver.c). */
+void kmerge_inputs_free(struct kmerge_epoch *e);
