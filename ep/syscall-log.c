@@ -384,13 +384,45 @@ ep_log_take_tsc(struct ep_log *log, pid_t log_tid, uint64_t ret[3])
 
 /* ---- epoch ends (ep_log_ends()) ---- */
 
+const char *
+ep_why_name(enum ep_why why)
+{
+	/* clang-format off */
+	static const char *const names[EP_WHY_N] = {
+		[EP_WHY_NONE]		 = "none",
+		[EP_WHY_USER]		 = "user-code",
+		[EP_WHY_IN_BUFFERED]	 = "in-buffered-call",
+		[EP_WHY_LIBRARY]	 = "library-call",
+		[EP_WHY_LIBRARY_FUTEX]	 = "library-futex",
+		[EP_WHY_UNMATCHED]	 = "unmatched-call",
+		[EP_WHY_AFTER_FUTEX]	 = "after-futex",
+		[EP_WHY_EXIT_FIRST]	 = "exit-first",
+		[EP_WHY_BEFORE_BUFFERED] = "before-buffered-call",
+		[EP_WHY_NO_CALL]	 = "no-call",
+		[EP_WHY_LOADER]		 = "loader",
+		[EP_WHY_DIVERGED]	 = "after-divergence",
+		[EP_WHY_NO_COPY]	 = "no-copy",
+		[EP_WHY_NO_END]		 = "no-end",
+		[EP_WHY_STALL]		 = "stalled",
+		[EP_WHY_PASSED]		 = "went-past",
+		[EP_WHY_CHECK_FAILED]	 = "check-failed",
+	};
+	/* clang-format on */
+
+	return (unsigned)why < EP_WHY_N && names[why] ? names[why] : "unknown";
+}
+
 /* Keep the call an entry @ev of @lt makes, matched or not: an epoch's end
  * inside a call left out of matching (futex) is known by it. */
 /* Whether @rip is in the syscall buffer's library (its fixed pages): a
- * traced call it makes after an attempt that could not wait. An EP run,
- * without the buffer, makes the call at the program's site, with other
- * registers and without the library's frames on the stack: an end there
- * is not found. */
+ * traced call it makes after an attempt that could not wait, or one an
+ * end's request (UPRR_CTL_EPOCH_END) sent the traced way from its entry.
+ * An EP run with the buffer makes the same call there: the log has it
+ * traced, so the buffer's pre-fill stops before it and the library makes
+ * it through the same uprr_traced_call() (preload/syscallbuf.c); an EP
+ * run without the buffer makes it at the program's site, with other
+ * registers and without the library's frames on the stack: an end held
+ * at its entry is not found there (EP_WHY_LIBRARY). */
 static bool
 in_library(uint64_t rip)
 {
@@ -405,11 +437,19 @@ resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t 
 {
 	bool same = restarts_last(lt, nr);
 
-	if (in_library(rip)) {
-		e->at = EP_END_UNKNOWN;
-	} else if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
+	/* found by an EP run with the buffer only (record-ep-check.c) */
+	e->library = in_library(rip);
+	e->why = e->library ? EP_WHY_LIBRARY : EP_WHY_NONE;
+	if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
 		e->at = nr == __NR_futex || (same && lt->cur_nr == __NR_futex) ? EP_END_FUTEX
 									    : EP_END_UNKNOWN;
+		if (e->at == EP_END_UNKNOWN)
+			e->why = EP_WHY_UNMATCHED;
+		/* a futex call the library makes: as in add_end() */
+		if (e->library && e->at == EP_END_FUTEX) {
+			e->at = EP_END_UNKNOWN;
+			e->why = EP_WHY_LIBRARY_FUTEX;
+		}
 		e->idx = lt->ncalls;
 		e->nr = nr;
 		memcpy(e->args, args, sizeof(e->args));
@@ -516,6 +556,7 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 	e = &lt->ends[lt->nends - 1];
 	if (lt->end_before) {
 		e->at = EP_END_UNKNOWN; /* an exit before the entry it was held at */
+		e->why = EP_WHY_EXIT_FIRST;
 		return;
 	}
 	lt->end_hinted = false;
@@ -539,6 +580,10 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 		e->nwrote = e->wrote ? ev->nblobs : 0;
 		return;
 	}
+	if (e->at == EP_END_FUTEX)
+		e->why = EP_WHY_AFTER_FUTEX;
+	else if (e->at != EP_END_ENTRY && !e->why)
+		e->why = EP_WHY_NO_CALL;
 	e->at = e->at == EP_END_ENTRY ? EP_END_EXIT : EP_END_UNKNOWN;
 }
 
@@ -556,7 +601,8 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	if (UTIL_GROW(lt->ends, lt->ends_cap, lt->nends + 1) < 0)
 		return -ENOMEM;
 	e = &lt->ends[lt->nends++];
-	*e = (struct ep_end){ .k = ev->values[0], .at = EP_END_USER, .copy = (pid_t)ev->values[3],
+	*e = (struct ep_end){ .k = ev->values[0], .at = EP_END_USER, .why = EP_WHY_USER,
+			      .copy = (pid_t)ev->values[3],
 			      .seq = log->nends++ };
 	log->last_k = MAX(log->last_k, e->k);
 	lt->end_pending = false;
@@ -567,8 +613,10 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	/* its count is what this reading counted: else it stands in a
 	 * buffered call (its records counted in place), which no traced
 	 * entry shows */
+	e->why = EP_WHY_IN_BUFFERED;
 	if (ev->values[1] != lt->logged)
 		return 0;
+	e->why = EP_WHY_NO_CALL; /* until found below, or by what follows */
 	lt->end_before = !lt->in_call;
 	/* in a call the library made (in_library()): the same call of the
 	 * program's, its registers not comparable (ep_end.library) */
@@ -595,7 +643,14 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 		}
 		return 0;
 	}
-	if (lt->skipping && lt->last_nr == __NR_futex) {
+	if (lt->skipping && lt->last_nr == __NR_futex && e->library) {
+		/* in the library's futex wait (after an attempt): the EP run's
+		 * thread, whose pthread calls follow the TP run's order, need
+		 * not wait there; parked at such a wait, the live call ran
+		 * after the others' events its entry came before, and the
+		 * replay of pigz -p 2 diverged at a futex (3 of 3, --epoch=50) */
+		e->why = EP_WHY_LIBRARY_FUTEX;
+	} else if (lt->skipping && lt->last_nr == __NR_futex) {
 		/* in a futex call: the EP run's thread stops at the same one
 		 * after the same matched calls (its own futex calls differ in
 		 * number: not matched) */
@@ -607,6 +662,8 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	} else if (!lt->skipping && lt->ncalls && !lt->calls[lt->ncalls - 1].exited) {
 		e->at = EP_END_ENTRY;
 		e->idx = lt->ncalls - 1;
+	} else if (lt->skipping) {
+		e->why = EP_WHY_UNMATCHED;
 	}
 	lt->end_pending = e->at != EP_END_UNKNOWN;
 	/* the exit is still to come, but the TP run told what it is (values[4]):
@@ -780,6 +837,7 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		if (lt->end_pending) {
 			/* an end before a buffered call: not found */
 			lt->ends[lt->nends - 1].at = EP_END_UNKNOWN;
+			lt->ends[lt->nends - 1].why = EP_WHY_BEFORE_BUFFERED;
 			lt->end_pending = false;
 			lt->end_hinted = false;
 		}

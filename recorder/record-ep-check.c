@@ -148,42 +148,60 @@ find_copy(const struct rec_ep *ep, uint64_t k, pid_t copy_pid, const struct dirt
 	return NULL;
 }
 
-/* Whether the epoch that checkpoint @k ends can be checked: NULL, or why
- * not; *@ret_thinned: its checkpoint was not kept (the keeper's cap), it
- * runs on into the next. */
-static const char *
-unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned)
+_Static_assert(EP_WHY_N <= ARRAY_SIZE(((struct rec_ep_verdicts *)0)->why), "rec_ep_verdicts.why");
+
+/* Count an epoch not checked, for @why. */
+static void
+count_unchecked(struct rec_ep *ep, enum ep_why why)
+{
+	ep->verdicts->unchecked++;
+	ep->verdicts->why[why]++;
+}
+
+/* Whether the epoch that checkpoint @k ends can be checked: EP_WHY_NONE,
+ * or why not (*@ret_tid: the log's thread whose end it was, if one);
+ * *@ret_thinned: its checkpoint was not kept (the keeper's cap), it runs
+ * on into the next. */
+static enum ep_why
+unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret_tid)
 {
 	bool any = false;
 
 	*ret_thinned = false;
+	*ret_tid = 0;
+	/* after a divergence, its checkpoints are the diverged TP run's */
 	if (ep->diverged)
-		return "after a divergence, its checkpoints are the diverged TP run's";
+		return EP_WHY_DIVERGED;
 	/* The loader's start keeps what cpuid(1) says, the initial APIC id of
 	 * the CPU it ran on included (glibc's cpu_features, in ld.so's data
 	 * until made read-only): uprr does not record cpuid, and the EP run's
 	 * CPU is not the TP run's. Seen: 0x01020800 in the TP run, 0x00020800
 	 * in the EP run. */
 	if (k == 1)
-		return "it runs the loader's start, which keeps cpuid(1)'s APIC id (cpuid is not recorded)";
+		return EP_WHY_LOADER;
 	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
 		const struct ep_end *e = end_at(ep->log, ep_log_thread(ep->log, i), k);
 
 		if (!e)
 			continue;
 		any = true;
-		if (e->at == EP_END_USER)
-			return "a thread ended it in user code, which an EP run does not find yet";
-		if (e->at == EP_END_UNKNOWN)
-			return "a thread ended it right after a futex call";
+		*ret_tid = ep_log_thread(ep->log, i);
+		/* a point an EP run cannot find: ep_end.why says which */
+		if (e->at == EP_END_USER || e->at == EP_END_UNKNOWN)
+			return e->why ? e->why : EP_WHY_NO_CALL;
+		/* held at the entry of the library's traced call: this run
+		 * makes it there only if it runs the library too */
+		if (e->why == EP_WHY_LIBRARY && !ep->sb)
+			return EP_WHY_LIBRARY;
 		if (!e->copy)
-			return "a process was not copied";
+			return EP_WHY_NO_COPY;
 		if (!find_copy(ep, k, e->copy, NULL)) {
 			*ret_thinned = true;
-			return "its checkpoint was not kept";
+			return EP_WHY_NO_COPY;
 		}
 	}
-	return any ? NULL : "no thread ended it";
+	*ret_tid = 0;
+	return any ? EP_WHY_NONE : EP_WHY_NO_END;
 }
 
 /* Move on to the next epoch that can be checked (ep->k: the checkpoint
@@ -194,8 +212,9 @@ next_epoch(struct recorder *rec)
 	struct rec_ep *ep = rec->ep;
 
 	while (!rec->done) {
-		const char *why;
+		enum ep_why why;
 		bool thinned;
+		pid_t tid;
 
 		++ep->k;
 		/* lock-step: the TP run goes on until the log holds the end
@@ -206,16 +225,18 @@ next_epoch(struct recorder *rec)
 			ep->k = 0;
 			return;
 		}
-		why = unchecked_why(ep, ep->k, &thinned);
-		if (!why)
+		why = unchecked_why(ep, ep->k, &thinned, &tid);
+		if (why == EP_WHY_NONE)
 			return;
 		if (thinned) {
 			ep->verdicts->merged++;
-			log_debug("epoch %" PRIu64 ": %s, it is checked with the next", ep->k - 1, why);
+			log_debug("epoch %" PRIu64 ": its checkpoint was not kept, it is checked with the next",
+				  ep->k - 1);
 			continue;
 		}
-		ep->verdicts->unchecked++;
-		log_debug("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
+		count_unchecked(ep, why);
+		log_debug("epoch %" PRIu64 " not checked: %s (the log's thread %d)", ep->k - 1,
+			  ep_why_name(why), tid);
 		write_verdict(rec, ep->k, 2);
 	}
 }
@@ -1113,7 +1134,7 @@ check_epoch(struct recorder *rec)
 	v->check_ns += ns;
 	v->check_max_ns = MAX(v->check_max_ns, ns);
 	if (verdict < 0) {
-		v->unchecked++;
+		count_unchecked(ep, EP_WHY_CHECK_FAILED);
 		log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, strerror(-verdict));
 		write_verdict(rec, ep->k, 2);
 		return;
@@ -1153,7 +1174,7 @@ give_up(struct recorder *rec, const char *why, bool stall)
 {
 	struct rec_ep *ep = rec->ep;
 
-	ep->verdicts->unchecked++;
+	count_unchecked(ep, stall ? EP_WHY_STALL : EP_WHY_PASSED);
 	ep->verdicts->stalls += stall;
 	log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
 	write_verdict(rec, ep->k, 2);
@@ -1203,9 +1224,10 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 		return false;
 	if (!at_end(ep, t, log_tid, e, entry)) {
 		if (passed(ep, log_tid, e)) {
-			char why[128];
+			char why[160];
 
-			snprintf(why, sizeof(why), "thread %d went past its end", log_tid);
+			snprintf(why, sizeof(why), "thread %d went past its end (after call %zu, at %s of %ld)",
+				 log_tid, e->idx, entry ? "the entry" : "the exit", (long)t->nr);
 			give_up(rec, why, false);
 		}
 		return false;

@@ -313,6 +313,8 @@ struct rec_ep_verdicts {
 	uint64_t unchecked;  /**< not checked (an end in user code, no copy, after a
 			      * divergence, a stall) */
 	uint64_t stalls;     /**< of those, threads that never all reached their ends */
+	uint64_t why[32];    /**< of those, how many for each reason: indexed by
+			      * enum ep_why (ep/ep.h, ep_why_name()) */
 	uint64_t merged;     /**< epochs whose checkpoint was not kept (past
 			      * TP_EPOCHS_CAP), checked with the next */
 	uint64_t pages;	     /**< pages compared, all checks */
