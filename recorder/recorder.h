@@ -347,6 +347,8 @@ struct rec_ep_verdicts {
 struct rec_tp_figures {
 	uint64_t checkpoints;	/**< checkpoints taken */
 	uint64_t put_off;	/**< ends put off (a thread stood at an event) */
+	uint64_t given_up;	/**< ends given up: a thread reached no syscall in
+				 * time (it computed): no checkpoint, no epoch */
 	uint64_t pause_ns;	/**< all threads stopped to all resumed, summed */
 	uint64_t pause_max_ns;	/**< the longest */
 	bool buffer;		/**< the syscall buffer was on (rec_options.syscallbuf) */

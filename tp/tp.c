@@ -364,9 +364,9 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			ei->v.verified, ei->v.diverged, unchecked, ei->v.merged, TP_EPOCHS_CAP,
 			ei->v.stalls);
 		print_unchecked(f, &ei->v, unchecked);
-		fprintf(f, "checkpoints: %" PRIu64 " taken (%" PRIu64 " ends put off), pause mean "
-			"%.3f ms, max %.3f ms\n",
-			checkpoints, ei->tp.put_off, (double)ei->tp.pause_ns / (double)ends / 1e6,
+		fprintf(f, "checkpoints: %" PRIu64 " taken (%" PRIu64 " ends put off, %" PRIu64
+			" given up: a thread reached no syscall in time), pause mean %.3f ms, max %.3f ms\n",
+			checkpoints, ei->tp.put_off, ei->tp.given_up, (double)ei->tp.pause_ns / (double)ends / 1e6,
 			(double)ei->tp.pause_max_ns / 1e6);
 		fprintf(f, "checks:      %.3f s in all, max %.3f ms, %" PRIu64 " pages compared (%" PRIu64
 			" process checks of every writable page: pages written not known; %" PRIu64
