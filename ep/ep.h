@@ -134,11 +134,15 @@ enum ep_why {
 	EP_WHY_LIBRARY,		/**< held at the entry of a traced call the syscall
 				 * buffer's library makes, in an EP run without the
 				 * buffer (`UPRR_EP_SYSCALLBUF=0`) */
-	EP_WHY_LIBRARY_FUTEX,	/**< in, or held at the entry of, a futex(2)
-				 * call the syscall buffer's library makes (its
-				 * wait after an attempt): an EP run, whose pthread
-				 * calls follow the TP run's order, need not wait
-				 * there */
+	EP_WHY_LIBRARY_FRAMES,	/**< held at the entry of a traced call of the
+				 * library not called from a patched site: its
+				 * frames, which differ between the runs by design,
+				 * cannot be told from the program's */
+	EP_WHY_LIBRARY_FUTEX,	/**< in, or held at the entry of, a private
+				 * futex(2) wait the syscall buffer's library makes
+				 * (a lock's or condition variable's word): an EP
+				 * run, whose pthread calls follow the TP run's
+				 * order, does not wait there */
 	EP_WHY_UNMATCHED,	/**< at a call left out of matching that is not
 				 * futex(2) (sched_yield(2)) */
 	EP_WHY_AFTER_FUTEX,	/**< just after a futex(2) call that had ended */

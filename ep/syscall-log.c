@@ -11,6 +11,7 @@
 
 #include <asm/unistd.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,6 +394,7 @@ ep_why_name(enum ep_why why)
 		[EP_WHY_USER]		 = "user-code",
 		[EP_WHY_IN_BUFFERED]	 = "in-buffered-call",
 		[EP_WHY_LIBRARY]	 = "library-call",
+		[EP_WHY_LIBRARY_FRAMES]	 = "library-frames",
 		[EP_WHY_LIBRARY_FUTEX]	 = "library-futex",
 		[EP_WHY_UNMATCHED]	 = "unmatched-call",
 		[EP_WHY_AFTER_FUTEX]	 = "after-futex",
@@ -429,6 +431,26 @@ in_library(uint64_t rip)
 	return rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE;
 }
 
+/*
+ * Whether a futex(2) call @nr with @args that the syscall buffer's library
+ * made (its wait after an attempt) is one an EP run's thread does not wait
+ * in: a private one, a lock's or a condition variable's word (glibc's
+ * pthread_mutex_lock(3), pthread_cond_wait(3)), whose order the EP run's
+ * FOLLOW imposes without waiting there, the word's value differing too.
+ * A shared one, pthread_join(3)'s wait on the joined thread's tid word
+ * (LLL_SHARED: the kernel's CLONE_CHILD_CLEARTID wake is shared), is made
+ * in the EP run too and found (tp_race's, pipe_threads' main threads).
+ * Parked at a private one the EP run did not make, the thread's entry
+ * stood in the trace before the other threads' events and the live call
+ * ran after them: pigz -p 2's replays diverged at a futex (3 of 3,
+ * --epoch=50), the thread that did not get there going past its end.
+ */
+static bool
+library_futex_unfound(long nr, const uint64_t *args)
+{
+	return nr == __NR_futex && (args[1] & FUTEX_PRIVATE_FLAG);
+}
+
 /* Where end @e of @lt, held at the entry of its next call (not entered),
  * stands: that call is @nr with @args, made at @rip (after the syscall
  * instruction, as an entry's registers have it). */
@@ -445,8 +467,8 @@ resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t 
 									    : EP_END_UNKNOWN;
 		if (e->at == EP_END_UNKNOWN)
 			e->why = EP_WHY_UNMATCHED;
-		/* a futex call the library makes: as in add_end() */
-		if (e->library && e->at == EP_END_FUTEX) {
+		/* a futex wait the library makes */
+		if (e->library && e->at == EP_END_FUTEX && library_futex_unfound(nr, args)) {
 			e->at = EP_END_UNKNOWN;
 			e->why = EP_WHY_LIBRARY_FUTEX;
 		}
@@ -643,12 +665,8 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 		}
 		return 0;
 	}
-	if (lt->skipping && lt->last_nr == __NR_futex && e->library) {
-		/* in the library's futex wait (after an attempt): the EP run's
-		 * thread, whose pthread calls follow the TP run's order, need
-		 * not wait there; parked at such a wait, the live call ran
-		 * after the others' events its entry came before, and the
-		 * replay of pigz -p 2 diverged at a futex (3 of 3, --epoch=50) */
+	if (lt->skipping && e->library && library_futex_unfound(lt->last_nr, lt->last_args)) {
+		/* in the library's wait on a lock's word */
 		e->why = EP_WHY_LIBRARY_FUTEX;
 	} else if (lt->skipping && lt->last_nr == __NR_futex) {
 		/* in a futex call: the EP run's thread stops at the same one

@@ -313,6 +313,15 @@ forced_only(const struct rec_ep_force *f, const struct ep_divergence *d)
 	return !d->mapping_differs && !d->thread_differs && d->pages_differ == 1 && d->mem_addr == f->addr;
 }
 
+/* Whether thread @tid's @rip is a syscall instruction. */
+static bool
+rewound_onto_syscall(pid_t tid, uint64_t rip)
+{
+	uint8_t code[ARCH_SYSCALL_INSN_LEN];
+
+	return tracee_read(tid, rip, code, sizeof(code)) == 0 && arch_is_syscall_insn(code);
+}
+
 /* A thread of the live TP run, @tid, held by its recorder at the epoch's
  * end: it takes B's thread @btid's registers but its own rip, rax and
  * orig_rax (the stop it stands in, which its recorder resumes it from: a
@@ -334,11 +343,17 @@ live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, 
 		snprintf(what, len, "thread %d: its registers cannot be read", tid);
 		return r;
 	}
-	if (now.rip != want.rip) {
+	/* held at a call's entry, not entered, it stands on the syscall
+	 * instruction (rewound); B's thread at that call's entry stop, after
+	 * it: the same place (an end at the syscall buffer's library's call,
+	 * tp_race's writes under the end's request) */
+	if (now.rip != want.rip && !(now.rip + ARCH_SYSCALL_INSN_LEN == want.rip &&
+				     rewound_onto_syscall(tid, now.rip))) {
 		snprintf(what, len, "thread %d stands at 0x%llx, the EP run's at 0x%llx", tid, now.rip,
 			 want.rip);
 		return -EOPNOTSUPP;
 	}
+	want.rip = now.rip;
 	want.rax = now.rax;
 	want.orig_rax = now.orig_rax;
 	r = tracee_get_xstate(btid, xstate, cap, &xlen);
