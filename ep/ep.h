@@ -138,6 +138,9 @@ enum ep_why {
 				 * library not called from a patched site: its
 				 * frames, which differ between the runs by design,
 				 * cannot be told from the program's */
+	EP_WHY_INTERPOSER,	/**< held at the entry of a library call made
+				 * inside libuprr-sync.so, whose frames take other
+				 * paths in the TP run and in FOLLOW */
 	EP_WHY_LIBRARY_FUTEX,	/**< in, or held at the entry of, a private
 				 * futex(2) wait the syscall buffer's library makes
 				 * (a lock's or condition variable's word): an EP

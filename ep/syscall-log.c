@@ -395,6 +395,7 @@ ep_why_name(enum ep_why why)
 		[EP_WHY_IN_BUFFERED]	 = "in-buffered-call",
 		[EP_WHY_LIBRARY]	 = "library-call",
 		[EP_WHY_LIBRARY_FRAMES]	 = "library-frames",
+		[EP_WHY_INTERPOSER]	 = "interposer-call",
 		[EP_WHY_LIBRARY_FUTEX]	 = "library-futex",
 		[EP_WHY_UNMATCHED]	 = "unmatched-call",
 		[EP_WHY_AFTER_FUTEX]	 = "after-futex",

@@ -1110,18 +1110,50 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	return !d.diverged;
 }
 
-/*
- * Whether a thread stands at its end at the entry of a traced call of the
- * syscall buffer's library (EP_WHY_LIBRARY) whose frames cannot be told
- * from the program's: no stub's return address above them
- * (library_top()), the library called from elsewhere (libuprr-sync's
- * gettid(2)). Its frames differ between the runs by design: the TP run's
- * library made the call from its entry under the end's request, this
- * run's after finding no record (tp_race: "0x2 in A, 0 in B" at the stack
- * pointer, a false divergence at the first check, 3 recordings in 5).
- */
+/* How far above the stack pointer interposer_frames() looks, in bytes. */
+#define EP_INTERPOSER_SCAN 8192
+
+/* Whether thread @tid (stack pointer @rsp) has a frame of libuprr-sync.so
+ * on its stack: a value pointing into its code within EP_INTERPOSER_SCAN
+ * bytes above @rsp (a return address; another such value only leaves an
+ * epoch unchecked). */
 static bool
-library_frames_unknown(struct recorder *rec)
+interposer_frames(pid_t tid, uint64_t rsp)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t slots[EP_INTERPOSER_SCAN / 8];
+	size_t nmaps = 0;
+
+	if (tracee_read_maps(tid, &maps, &nmaps) < 0)
+		return true; /* not known: not compared */
+	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+		/* 512 bytes at a time: the stack's mapping may end sooner */
+		if (i % 64 == 0 && tracee_read(tid, rsp + 8 * i, slots + i, 512) < 0)
+			break;
+		for (size_t j = 0; j < nmaps; j++)
+			if (maps[j].perms[2] == 'x' && strstr(maps[j].path, "libuprr-sync.so") &&
+			    slots[i] >= maps[j].start && slots[i] < maps[j].end)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Why a thread that stands at its end at the entry of a traced call of
+ * the syscall buffer's library (EP_WHY_LIBRARY) cannot be compared, or
+ * EP_WHY_NONE. The library's frames differ between the runs by design
+ * (the TP run's library made the call from its entry under the end's
+ * request, this run's after finding no record): they are left out only
+ * where a stub's return address bounds them (library_top()); with none
+ * (libuprr-sync's gettid(2) through the library), they were compared
+ * (tp_race: "0x2 in A, 0 in B" at the stack pointer, a false divergence
+ * at the first check, 3 recordings in 5). And a call made inside
+ * libuprr-sync.so has its frames above, which take other paths in mode
+ * tp and in FOLLOW (pipe_order, tp_race: "0x7ffff7fb75da in A,
+ * 0x7ffff7fb76f8 in B", return addresses into it).
+ */
+static enum ep_why
+library_end_unfound(struct recorder *rec)
 {
 	struct rec_ep *ep = rec->ep;
 
@@ -1129,12 +1161,16 @@ library_frames_unknown(struct recorder *rec)
 		const struct rthread *t = &rec->threads[i];
 		pid_t log_tid = ep_log_tid(ep->log, t->tid);
 		const struct ep_end *e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
+		struct user_regs_struct regs;
 
-		if (t->state != RT_ZOMBIE && e && e->why == EP_WHY_LIBRARY &&
-		    !library_top(ep, t->tid, NULL))
-			return true;
+		if (t->state == RT_ZOMBIE || !e || e->why != EP_WHY_LIBRARY)
+			continue;
+		if (!library_top(ep, t->tid, NULL))
+			return EP_WHY_LIBRARY_FRAMES;
+		if (tracee_get_regs(t->tid, &regs) < 0 || interposer_frames(t->tid, regs.rsp))
+			return EP_WHY_INTERPOSER;
 	}
-	return false;
+	return EP_WHY_NONE;
 }
 
 /* All threads stand at their ends of the epoch ep->k ends: check every
@@ -1146,12 +1182,13 @@ check_epoch(struct recorder *rec)
 	struct rec_ep_verdicts *v = ep->verdicts;
 	uint64_t t0 = util_now_ns(), ns;
 	char what[sizeof(v->first)] = "";
+	enum ep_why why;
 	int verdict = 1;
 
-	if (library_frames_unknown(rec)) {
-		count_unchecked(ep, EP_WHY_LIBRARY_FRAMES);
-		log_debug("epoch %" PRIu64 " not checked: %s", ep->k - 1,
-			  ep_why_name(EP_WHY_LIBRARY_FRAMES));
+	why = library_end_unfound(rec);
+	if (why != EP_WHY_NONE) {
+		count_unchecked(ep, why);
+		log_debug("epoch %" PRIu64 " not checked: %s", ep->k - 1, ep_why_name(why));
 		write_verdict(rec, ep->k, 2);
 		return;
 	}
