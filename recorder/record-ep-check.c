@@ -1110,15 +1110,13 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	return !d.diverged;
 }
 
-/* How far above the stack pointer interposer_frames() looks, in bytes. */
+/* How far above the stack pointer rec_interposer_frames() looks, in bytes. */
 #define EP_INTERPOSER_SCAN 8192
 
-/* Whether thread @tid (stack pointer @rsp) has a frame of libuprr-sync.so
- * on its stack: a value pointing into its code within EP_INTERPOSER_SCAN
- * bytes above @rsp (a return address; another such value only leaves an
- * epoch unchecked). */
-static bool
-interposer_frames(pid_t tid, uint64_t rsp)
+/* (another value pointing into its code than a return address only leaves
+ * an epoch unchecked, or an end put elsewhere) */
+bool
+rec_interposer_frames(pid_t tid, uint64_t rsp)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	uint64_t slots[EP_INTERPOSER_SCAN / 8];
@@ -1167,7 +1165,7 @@ library_end_unfound(struct recorder *rec)
 			continue;
 		if (!library_top(ep, t->tid, NULL))
 			return EP_WHY_LIBRARY_FRAMES;
-		if (tracee_get_regs(t->tid, &regs) < 0 || interposer_frames(t->tid, regs.rsp))
+		if (tracee_get_regs(t->tid, &regs) < 0 || rec_interposer_frames(t->tid, regs.rsp))
 			return EP_WHY_INTERPOSER;
 	}
 	return EP_WHY_NONE;

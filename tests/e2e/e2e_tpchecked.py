@@ -19,10 +19,14 @@ from e2e_tpmode import epoch_counts, real_program, text_input, tp_record_replay
 
 NOT_CHECKED_RE = re.compile(r'^not checked: (.*)$', re.M)
 
-# reasons known and sound (doc/uniparallel.md, "Why an epoch is not
-# checked"): the loader's epoch, the program's end, a thread in a lock's
-# futex wait, a library call whose frames cannot be bounded
-KNOWN = {'loader', 'program-end', 'library-futex', 'library-frames'}
+# reasons where an EP run knows it cannot find or compare an end (doc/
+# uniparallel.md, "Why an epoch is not checked"), and the loader's epoch
+# and the program's end; not among them: an EP run that gave an epoch up
+# (went-past, stalled, check-failed, no-end, after-divergence), an end the
+# log shows at no call (no-call), a reason uprr info cannot name
+KNOWN = {'loader', 'program-end', 'library-futex', 'library-frames', 'interposer-call',
+         'in-buffered-call', 'before-buffered-call', 'exit-first', 'after-futex',
+         'unmatched-call'}
 
 
 def unchecked_reasons(text):
