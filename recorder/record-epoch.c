@@ -386,6 +386,15 @@ settled(const struct recorder *rec)
 		if ((regs.orig_rax == __NR_execve || regs.orig_rax == __NR_execveat) && !regs.rax)
 			return false;
 	}
+	/* A thread held at the entry of its first call, its creator right
+	 * after the clone: both false divergences seen at such ends (xz -T2,
+	 * pigz -p 2: a byte of pthread_create(3)'s frame, "0x9e in A, 0x00 in
+	 * B", 1 recording in 6 each) had this shape; not analysed further.
+	 * Put off once: let go, it is in or past that call 1 ms later. */
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].epoch_held && rec->threads[i].epoch_at_entry &&
+		    !rec->threads[i].tp_syscalls && rec->threads[i].tid != rec->threads[i].tgid)
+			return false;
 	return true;
 }
 
