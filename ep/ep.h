@@ -141,6 +141,10 @@ enum ep_why {
 	EP_WHY_INTERPOSER,	/**< held at the entry of a library call made
 				 * inside libuprr-sync.so, whose frames take other
 				 * paths in the TP run and in FOLLOW */
+	EP_WHY_REDIRECTED,	/**< held at a program's site whose call the
+				 * library then took over (an unpatched site
+				 * redirected): the copy stands at the site, an EP
+				 * run at the library's call */
 	EP_WHY_LIBRARY_FUTEX,	/**< in, or held at the entry of, a private
 				 * futex(2) wait the syscall buffer's library makes
 				 * (a lock's or condition variable's word): an EP

@@ -396,6 +396,7 @@ ep_why_name(enum ep_why why)
 		[EP_WHY_LIBRARY]	 = "library-call",
 		[EP_WHY_LIBRARY_FRAMES]	 = "library-frames",
 		[EP_WHY_INTERPOSER]	 = "interposer-call",
+		[EP_WHY_REDIRECTED]	 = "redirected-call",
 		[EP_WHY_LIBRARY_FUTEX]	 = "library-futex",
 		[EP_WHY_UNMATCHED]	 = "unmatched-call",
 		[EP_WHY_AFTER_FUTEX]	 = "after-futex",
@@ -454,15 +455,27 @@ library_futex_unfound(long nr, const uint64_t *args)
 
 /* Where end @e of @lt, held at the entry of its next call (not entered),
  * stands: that call is @nr with @args, made at @rip (after the syscall
- * instruction, as an entry's registers have it). */
+ * instruction, as an entry's registers have it); @told: the TP run said
+ * so at the end (values[4] 3), else it is the entry that followed. */
 static void
-resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t *args, uint64_t rip)
+resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t *args, uint64_t rip,
+	       bool told)
 {
 	bool same = restarts_last(lt, nr);
 
 	/* found by an EP run with the buffer only (record-ep-check.c) */
 	e->library = in_library(rip);
 	e->why = e->library ? EP_WHY_LIBRARY : EP_WHY_NONE;
+	if (e->library && !told) {
+		/* not told at the end (values[4] not 3): held at a program's
+		 * site whose call the library then took over
+		 * (rec_syscallbuf_may_redirect()); the copy stands at the
+		 * site, an EP run at the library's call (tp_race: "rip
+		 * 0x7ffff7feace5 in A, 0x6d0000a5 in B", ld.so's call) */
+		e->at = EP_END_UNKNOWN;
+		e->why = EP_WHY_REDIRECTED;
+		return;
+	}
 	if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
 		e->at = nr == __NR_futex || (same && lt->cur_nr == __NR_futex) ? EP_END_FUTEX
 									    : EP_END_UNKNOWN;
@@ -498,9 +511,11 @@ note_entry(struct log_thread *lt, const struct trace_event *ev)
 	if (lt->end_pending && lt->end_before) {
 		/* held at this entry: the call it makes (a restart of the
 		 * last one folds into it) */
+		bool told = lt->end_hinted;
+
 		lt->end_pending = false;
 		lt->end_hinted = false;
-		resolve_before(lt, &lt->ends[lt->nends - 1], nr, &ev->values[1], rip);
+		resolve_before(lt, &lt->ends[lt->nends - 1], nr, &ev->values[1], rip, told);
 	}
 	/* a restart keeps the call's first entry */
 	if (!restarts_last(lt, nr)) {
@@ -661,7 +676,7 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 			};
 
 			resolve_before(lt, e, (long)r[offsetof(struct user_regs_struct, rax) / 8], args,
-				       r[offsetof(struct user_regs_struct, rip) / 8] + 2);
+				       r[offsetof(struct user_regs_struct, rip) / 8] + 2, true);
 			lt->end_hinted = true;
 		}
 		return 0;

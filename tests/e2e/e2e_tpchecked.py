@@ -25,6 +25,7 @@ NOT_CHECKED_RE = re.compile(r'^not checked: (.*)$', re.M)
 # (went-past, stalled, check-failed, no-end, after-divergence), an end the
 # log shows at no call (no-call), a reason uprr info cannot name
 KNOWN = {'loader', 'program-end', 'library-futex', 'library-frames', 'interposer-call',
+         'redirected-call',
          'in-buffered-call', 'before-buffered-call', 'exit-first', 'after-futex',
          'unmatched-call'}
 
