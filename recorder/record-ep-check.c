@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "x86_64/arch.h"
 #include "x86_64/patch.h"
 #include "preload/uprr-preload.h"
+#include "preload/uprr-sync.h"
 
 /* ---- the epochs' checks (doc/uniparallel.md, "uprr record --mode=tp") ----
  *
@@ -548,6 +550,64 @@ loader_apic_id(pid_t pid, const struct tracee_mapping *m, struct checkpoint_rang
 	return 0;
 }
 
+/*
+ * The condition variables the sync-order log names (a signal's or
+ * broadcast's object), read on from where the last call stopped, into
+ * ep->conds. A pthread_cond_t's words are glibc's bookkeeping of its
+ * waiters (__wseq, __g_refs...), which the TP run's real waits advance and
+ * FOLLOW, which orders the waits without making them, does not: they
+ * differ by design (ep_threads' turn_changed, "0x22 in A, 0x00 in B",
+ * tp-epochs-verify-ep_threads). What the program sees of them (who wakes,
+ * in which order) is the order's, which the log holds.
+ */
+static void
+cond_vars(struct rec_ep *ep)
+{
+	_Static_assert(ARRAY_SIZE(((struct rec_ep *)0)->cond_seen) == UPRR_SYNC_NSLOTS, "cond_seen");
+	_cleanup_close_ int fd = -1;
+	struct uprr_sync_head h;
+	uint64_t slot_size;
+
+	if (!ep->sync_log || (fd = open(ep->sync_log, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != UPRR_SYNC_MAGIC ||
+	    h.nslots != UPRR_SYNC_NSLOTS)
+		return;
+	slot_size = uprr_sync_slot_size(h.nrecs);
+	for (uint32_t i = 0; i < UPRR_SYNC_NSLOTS; i++) {
+		off_t base = UPRR_SYNC_HEAD_SIZE + (off_t)i * (off_t)slot_size;
+		struct uprr_sync_slot slot;
+		struct uprr_sync_rec recs[256];
+
+		if (pread(fd, &slot, sizeof(slot), base) != (ssize_t)sizeof(slot) || !slot.used)
+			continue;
+		for (uint64_t n = MIN(slot.count, h.nrecs); ep->cond_seen[i] < n;) {
+			uint64_t want = MIN(n - ep->cond_seen[i], ARRAY_SIZE(recs));
+			ssize_t got = pread(fd, recs, want * sizeof(*recs),
+					    base + (off_t)sizeof(slot) + (off_t)(ep->cond_seen[i] * sizeof(*recs)));
+			uint64_t k;
+
+			if (got <= 0)
+				break;
+			for (k = 0; k < (uint64_t)got / sizeof(*recs); k++) {
+				bool known = false;
+
+				if (!recs[k].kind)
+					break; /* not complete yet: read again next time */
+				if (recs[k].kind != UPRR_SYNC_COND_SIGNAL &&
+				    recs[k].kind != UPRR_SYNC_COND_BROADCAST)
+					continue;
+				for (size_t j = 0; j < ep->nconds && !known; j++)
+					known = ep->conds[j] == recs[k].obj;
+				if (!known && UTIL_GROW(ep->conds, ep->conds_cap, ep->nconds + 1) == 0)
+					ep->conds[ep->nconds++] = recs[k].obj;
+			}
+			ep->cond_seen[i] += k;
+			if (k < (uint64_t)got / sizeof(*recs) || k < want)
+				break;
+		}
+	}
+}
+
 /* uprr's own memory in EP process @pid (not the program's state; it
  * differs from the TP run's by design), appended to @v: the
  * interposer's log, mapped privately and read-only here, shared and
@@ -562,6 +622,14 @@ own_ranges(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size
 
 	if (r < 0)
 		return r;
+	/* the condition variables' words (cond_vars()); an object of one
+	 * process named at the same address in another leaves those bytes
+	 * out there too */
+	cond_vars((struct rec_ep *)ep);
+	if (UTIL_GROW(*v, *cap, *n + ep->nconds) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < ep->nconds; i++)
+		(*v)[(*n)++] = (struct checkpoint_range){ ep->conds[i], sizeof(pthread_cond_t) };
 	for (size_t i = 0; i < nmaps; i++) {
 		const struct tracee_mapping *m = &maps[i];
 
