@@ -120,10 +120,60 @@ enum ep_end_at {
 			    * left out of matching) */
 };
 
+/**
+ * Why an epoch is not checked: where a thread of the log stood at its end,
+ * when an EP run cannot find that point (ep_end.why), then the EP run's
+ * own reasons (recorder/record-ep-check.c). Counted by name in
+ * TRACE/tp-info and `uprr info` (ep_why_name()).
+ */
+enum ep_why {
+	EP_WHY_NONE = 0,	/**< found, or not known yet */
+	EP_WHY_USER,		/**< a thread stood in user code (`--epoch-anywhere`) */
+	EP_WHY_IN_BUFFERED,	/**< a thread stood inside a buffered call (its
+				 * records counted in place, no traced entry shows it) */
+	EP_WHY_LIBRARY,		/**< held at the entry of a traced call the syscall
+				 * buffer's library makes, in an EP run without the
+				 * buffer (`UPRR_EP_SYSCALLBUF=0`) */
+	EP_WHY_LIBRARY_FRAMES,	/**< held at the entry of a traced call of the
+				 * library not called from a patched site: its
+				 * frames, which differ between the runs by design,
+				 * cannot be told from the program's */
+	EP_WHY_INTERPOSER,	/**< held at the entry of a library call made
+				 * inside libuprr-sync.so, whose frames take other
+				 * paths in the TP run and in FOLLOW */
+	EP_WHY_REDIRECTED,	/**< held at a program's site whose call the
+				 * library then took over (an unpatched site
+				 * redirected): the copy stands at the site, an EP
+				 * run at the library's call */
+	EP_WHY_LIBRARY_FUTEX,	/**< in, or held at the entry of, a private
+				 * futex(2) wait the syscall buffer's library makes
+				 * (a lock's or condition variable's word): an EP
+				 * run, whose pthread calls follow the TP run's
+				 * order, does not wait there */
+	EP_WHY_UNMATCHED,	/**< at a call left out of matching that is not
+				 * futex(2) (sched_yield(2)) */
+	EP_WHY_AFTER_FUTEX,	/**< just after a futex(2) call that had ended */
+	EP_WHY_EXIT_FIRST,	/**< held at an entry, the log's next event an exit */
+	EP_WHY_BEFORE_BUFFERED, /**< held at an entry, the log's next call buffered */
+	EP_WHY_NO_CALL,		/**< at a syscall the log shows no call for */
+	EP_WHY_LOADER,		/**< epoch 0: the loader keeps cpuid(1)'s APIC id */
+	EP_WHY_DIVERGED,	/**< after a divergence not rolled back */
+	EP_WHY_NO_COPY,		/**< a process was not copied (not uprr's child) */
+	EP_WHY_NO_END,		/**< no thread ended it */
+	EP_WHY_STALL,		/**< its threads did not all reach their ends */
+	EP_WHY_PASSED,		/**< a thread went past its end */
+	EP_WHY_CHECK_FAILED,	/**< the check itself failed (a copy gone) */
+	EP_WHY_N
+};
+
+/** The short name of @why ("user-code", "after-futex", ...), static. */
+const char *ep_why_name(enum ep_why why);
+
 /** One thread's end of one epoch. */
 struct ep_end {
 	uint64_t k;	   /**< the checkpoint that ends the epoch (1, 2, ...) */
 	uint32_t at;	   /**< enum ep_end_at */
+	uint32_t why;	   /**< EP_END_USER, EP_END_UNKNOWN: enum ep_why */
 	size_t idx;	   /**< see enum ep_end_at */
 	long nr;	   /**< EP_END_FUTEX: the call's number, */
 	uint64_t args[6];  /**< its arguments */

@@ -11,6 +11,7 @@
 
 #include <asm/unistd.h>
 #include <errno.h>
+#include <linux/futex.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -384,32 +385,107 @@ ep_log_take_tsc(struct ep_log *log, pid_t log_tid, uint64_t ret[3])
 
 /* ---- epoch ends (ep_log_ends()) ---- */
 
+const char *
+ep_why_name(enum ep_why why)
+{
+	/* clang-format off */
+	static const char *const names[EP_WHY_N] = {
+		[EP_WHY_NONE]		 = "none",
+		[EP_WHY_USER]		 = "user-code",
+		[EP_WHY_IN_BUFFERED]	 = "in-buffered-call",
+		[EP_WHY_LIBRARY]	 = "library-call",
+		[EP_WHY_LIBRARY_FRAMES]	 = "library-frames",
+		[EP_WHY_INTERPOSER]	 = "interposer-call",
+		[EP_WHY_REDIRECTED]	 = "redirected-call",
+		[EP_WHY_LIBRARY_FUTEX]	 = "library-futex",
+		[EP_WHY_UNMATCHED]	 = "unmatched-call",
+		[EP_WHY_AFTER_FUTEX]	 = "after-futex",
+		[EP_WHY_EXIT_FIRST]	 = "exit-first",
+		[EP_WHY_BEFORE_BUFFERED] = "before-buffered-call",
+		[EP_WHY_NO_CALL]	 = "no-call",
+		[EP_WHY_LOADER]		 = "loader",
+		[EP_WHY_DIVERGED]	 = "after-divergence",
+		[EP_WHY_NO_COPY]	 = "no-copy",
+		[EP_WHY_NO_END]		 = "no-end",
+		[EP_WHY_STALL]		 = "stalled",
+		[EP_WHY_PASSED]		 = "went-past",
+		[EP_WHY_CHECK_FAILED]	 = "check-failed",
+	};
+	/* clang-format on */
+
+	return (unsigned)why < EP_WHY_N && names[why] ? names[why] : "unknown";
+}
+
 /* Keep the call an entry @ev of @lt makes, matched or not: an epoch's end
  * inside a call left out of matching (futex) is known by it. */
 /* Whether @rip is in the syscall buffer's library (its fixed pages): a
- * traced call it makes after an attempt that could not wait. An EP run,
- * without the buffer, makes the call at the program's site, with other
- * registers and without the library's frames on the stack: an end there
- * is not found. */
+ * traced call it makes after an attempt that could not wait, or one an
+ * end's request (UPRR_CTL_EPOCH_END) sent the traced way from its entry.
+ * An EP run with the buffer makes the same call there: the log has it
+ * traced, so the buffer's pre-fill stops before it and the library makes
+ * it through the same uprr_traced_call() (preload/syscallbuf.c); an EP
+ * run without the buffer makes it at the program's site, with other
+ * registers and without the library's frames on the stack: an end held
+ * at its entry is not found there (EP_WHY_LIBRARY). */
 static bool
 in_library(uint64_t rip)
 {
 	return rip >= UPRR_PRELOAD_ADDR && rip < UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE;
 }
 
+/*
+ * Whether a futex(2) call @nr with @args that the syscall buffer's library
+ * made (its wait after an attempt) is one an EP run's thread does not wait
+ * in: a private one, a lock's or a condition variable's word (glibc's
+ * pthread_mutex_lock(3), pthread_cond_wait(3)), whose order the EP run's
+ * FOLLOW imposes without waiting there, the word's value differing too.
+ * A shared one, pthread_join(3)'s wait on the joined thread's tid word
+ * (LLL_SHARED: the kernel's CLONE_CHILD_CLEARTID wake is shared), is made
+ * in the EP run too and found (tp_race's, pipe_threads' main threads).
+ * Parked at a private one the EP run did not make, the thread's entry
+ * stood in the trace before the other threads' events and the live call
+ * ran after them: pigz -p 2's replays diverged at a futex (3 of 3,
+ * --epoch=50), the thread that did not get there going past its end.
+ */
+static bool
+library_futex_unfound(long nr, const uint64_t *args)
+{
+	return nr == __NR_futex && (args[1] & FUTEX_PRIVATE_FLAG);
+}
+
 /* Where end @e of @lt, held at the entry of its next call (not entered),
  * stands: that call is @nr with @args, made at @rip (after the syscall
- * instruction, as an entry's registers have it). */
+ * instruction, as an entry's registers have it); @told: the TP run said
+ * so at the end (values[4] 3), else it is the entry that followed. */
 static void
-resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t *args, uint64_t rip)
+resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t *args, uint64_t rip,
+	       bool told)
 {
 	bool same = restarts_last(lt, nr);
 
-	if (in_library(rip)) {
+	/* found by an EP run with the buffer only (record-ep-check.c) */
+	e->library = in_library(rip);
+	e->why = e->library ? EP_WHY_LIBRARY : EP_WHY_NONE;
+	if (e->library && !told) {
+		/* not told at the end (values[4] not 3): held at a program's
+		 * site whose call the library then took over
+		 * (rec_syscallbuf_may_redirect()); the copy stands at the
+		 * site, an EP run at the library's call (tp_race: "rip
+		 * 0x7ffff7feace5 in A, 0x6d0000a5 in B", ld.so's call) */
 		e->at = EP_END_UNKNOWN;
-	} else if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
+		e->why = EP_WHY_REDIRECTED;
+		return;
+	}
+	if ((same && lt->skipping) || (!same && sc_ep_unmatched(nr))) {
 		e->at = nr == __NR_futex || (same && lt->cur_nr == __NR_futex) ? EP_END_FUTEX
 									    : EP_END_UNKNOWN;
+		if (e->at == EP_END_UNKNOWN)
+			e->why = EP_WHY_UNMATCHED;
+		/* a futex wait the library makes */
+		if (e->library && e->at == EP_END_FUTEX && library_futex_unfound(nr, args)) {
+			e->at = EP_END_UNKNOWN;
+			e->why = EP_WHY_LIBRARY_FUTEX;
+		}
 		e->idx = lt->ncalls;
 		e->nr = nr;
 		memcpy(e->args, args, sizeof(e->args));
@@ -435,9 +511,11 @@ note_entry(struct log_thread *lt, const struct trace_event *ev)
 	if (lt->end_pending && lt->end_before) {
 		/* held at this entry: the call it makes (a restart of the
 		 * last one folds into it) */
+		bool told = lt->end_hinted;
+
 		lt->end_pending = false;
 		lt->end_hinted = false;
-		resolve_before(lt, &lt->ends[lt->nends - 1], nr, &ev->values[1], rip);
+		resolve_before(lt, &lt->ends[lt->nends - 1], nr, &ev->values[1], rip, told);
 	}
 	/* a restart keeps the call's first entry */
 	if (!restarts_last(lt, nr)) {
@@ -516,6 +594,7 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 	e = &lt->ends[lt->nends - 1];
 	if (lt->end_before) {
 		e->at = EP_END_UNKNOWN; /* an exit before the entry it was held at */
+		e->why = EP_WHY_EXIT_FIRST;
 		return;
 	}
 	lt->end_hinted = false;
@@ -539,6 +618,10 @@ settle_end(struct log_thread *lt, const struct trace_event *ev)
 		e->nwrote = e->wrote ? ev->nblobs : 0;
 		return;
 	}
+	if (e->at == EP_END_FUTEX)
+		e->why = EP_WHY_AFTER_FUTEX;
+	else if (e->at != EP_END_ENTRY && !e->why)
+		e->why = EP_WHY_NO_CALL;
 	e->at = e->at == EP_END_ENTRY ? EP_END_EXIT : EP_END_UNKNOWN;
 }
 
@@ -556,7 +639,8 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	if (UTIL_GROW(lt->ends, lt->ends_cap, lt->nends + 1) < 0)
 		return -ENOMEM;
 	e = &lt->ends[lt->nends++];
-	*e = (struct ep_end){ .k = ev->values[0], .at = EP_END_USER, .copy = (pid_t)ev->values[3],
+	*e = (struct ep_end){ .k = ev->values[0], .at = EP_END_USER, .why = EP_WHY_USER,
+			      .copy = (pid_t)ev->values[3],
 			      .seq = log->nends++ };
 	log->last_k = MAX(log->last_k, e->k);
 	lt->end_pending = false;
@@ -567,8 +651,10 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	/* its count is what this reading counted: else it stands in a
 	 * buffered call (its records counted in place), which no traced
 	 * entry shows */
+	e->why = EP_WHY_IN_BUFFERED;
 	if (ev->values[1] != lt->logged)
 		return 0;
+	e->why = EP_WHY_NO_CALL; /* until found below, or by what follows */
 	lt->end_before = !lt->in_call;
 	/* in a call the library made (in_library()): the same call of the
 	 * program's, its registers not comparable (ep_end.library) */
@@ -590,12 +676,15 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 			};
 
 			resolve_before(lt, e, (long)r[offsetof(struct user_regs_struct, rax) / 8], args,
-				       r[offsetof(struct user_regs_struct, rip) / 8] + 2);
+				       r[offsetof(struct user_regs_struct, rip) / 8] + 2, true);
 			lt->end_hinted = true;
 		}
 		return 0;
 	}
-	if (lt->skipping && lt->last_nr == __NR_futex) {
+	if (lt->skipping && e->library && library_futex_unfound(lt->last_nr, lt->last_args)) {
+		/* in the library's wait on a lock's word */
+		e->why = EP_WHY_LIBRARY_FUTEX;
+	} else if (lt->skipping && lt->last_nr == __NR_futex) {
 		/* in a futex call: the EP run's thread stops at the same one
 		 * after the same matched calls (its own futex calls differ in
 		 * number: not matched) */
@@ -607,6 +696,8 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	} else if (!lt->skipping && lt->ncalls && !lt->calls[lt->ncalls - 1].exited) {
 		e->at = EP_END_ENTRY;
 		e->idx = lt->ncalls - 1;
+	} else if (lt->skipping) {
+		e->why = EP_WHY_UNMATCHED;
 	}
 	lt->end_pending = e->at != EP_END_UNKNOWN;
 	/* the exit is still to come, but the TP run told what it is (values[4]):
@@ -780,6 +871,7 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		if (lt->end_pending) {
 			/* an end before a buffered call: not found */
 			lt->ends[lt->nends - 1].at = EP_END_UNKNOWN;
+			lt->ends[lt->nends - 1].why = EP_WHY_BEFORE_BUFFERED;
 			lt->end_pending = false;
 			lt->end_hinted = false;
 		}

@@ -517,8 +517,11 @@ uprr_syscall(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 	long ret;
 
 	/* an epoch's end waits for this thread at a traced call (a TP run;
-	 * never set in replay) */
-	if (!UPRR_BUFFERED(nr) || (ctl()->flags & UPRR_CTL_EPOCH_END))
+	 * never set in replay): not a futex(2) or sched_yield(2), which an
+	 * EP run does not match, and whose place it cannot find (the thread's
+	 * next call the buffer takes goes traced instead) */
+	if (!UPRR_BUFFERED(nr) ||
+	    ((ctl()->flags & UPRR_CTL_EPOCH_END) && nr != __NR_futex && nr != __NR_sched_yield))
 		return traced(nr, a0, a1, a2, a3, a4, a5);
 	buf = thread_buf();
 	if (!buf || buf->locked)

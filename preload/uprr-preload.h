@@ -135,7 +135,8 @@
 #define UPRR_CTL_NO_WRITES 2u
 /** ctl.flags: an epoch's end is due (a TP run, recorder/record-epoch.c):
  * every call the buffer would take goes the traced way, from the entry,
- * before the buffer is touched (not locked), so that its thread stops at
+ * before the buffer is touched (not locked), but futex(2) and
+ * sched_yield(2) (an EP run finds no end there), so that its thread stops at
  * that call's seccomp stop, where the recorder holds it for the end. Set at
  * the end's tick, cleared once it is taken or given up; never set in UP
  * recording nor in replay. */

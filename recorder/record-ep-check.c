@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@
 #include "x86_64/arch.h"
 #include "x86_64/patch.h"
 #include "preload/uprr-preload.h"
+#include "preload/uprr-sync.h"
 
 /* ---- the epochs' checks (doc/uniparallel.md, "uprr record --mode=tp") ----
  *
@@ -148,42 +150,60 @@ find_copy(const struct rec_ep *ep, uint64_t k, pid_t copy_pid, const struct dirt
 	return NULL;
 }
 
-/* Whether the epoch that checkpoint @k ends can be checked: NULL, or why
- * not; *@ret_thinned: its checkpoint was not kept (the keeper's cap), it
- * runs on into the next. */
-static const char *
-unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned)
+_Static_assert(EP_WHY_N <= ARRAY_SIZE(((struct rec_ep_verdicts *)0)->why), "rec_ep_verdicts.why");
+
+/* Count an epoch not checked, for @why. */
+static void
+count_unchecked(struct rec_ep *ep, enum ep_why why)
+{
+	ep->verdicts->unchecked++;
+	ep->verdicts->why[why]++;
+}
+
+/* Whether the epoch that checkpoint @k ends can be checked: EP_WHY_NONE,
+ * or why not (*@ret_tid: the log's thread whose end it was, if one);
+ * *@ret_thinned: its checkpoint was not kept (the keeper's cap), it runs
+ * on into the next. */
+static enum ep_why
+unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret_tid)
 {
 	bool any = false;
 
 	*ret_thinned = false;
+	*ret_tid = 0;
+	/* after a divergence, its checkpoints are the diverged TP run's */
 	if (ep->diverged)
-		return "after a divergence, its checkpoints are the diverged TP run's";
+		return EP_WHY_DIVERGED;
 	/* The loader's start keeps what cpuid(1) says, the initial APIC id of
 	 * the CPU it ran on included (glibc's cpu_features, in ld.so's data
 	 * until made read-only): uprr does not record cpuid, and the EP run's
 	 * CPU is not the TP run's. Seen: 0x01020800 in the TP run, 0x00020800
 	 * in the EP run. */
 	if (k == 1)
-		return "it runs the loader's start, which keeps cpuid(1)'s APIC id (cpuid is not recorded)";
+		return EP_WHY_LOADER;
 	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
 		const struct ep_end *e = end_at(ep->log, ep_log_thread(ep->log, i), k);
 
 		if (!e)
 			continue;
 		any = true;
-		if (e->at == EP_END_USER)
-			return "a thread ended it in user code, which an EP run does not find yet";
-		if (e->at == EP_END_UNKNOWN)
-			return "a thread ended it right after a futex call";
+		*ret_tid = ep_log_thread(ep->log, i);
+		/* a point an EP run cannot find: ep_end.why says which */
+		if (e->at == EP_END_USER || e->at == EP_END_UNKNOWN)
+			return e->why ? e->why : EP_WHY_NO_CALL;
+		/* held at the entry of the library's traced call: this run
+		 * makes it there only if it runs the library too */
+		if (e->why == EP_WHY_LIBRARY && !ep->sb)
+			return EP_WHY_LIBRARY;
 		if (!e->copy)
-			return "a process was not copied";
+			return EP_WHY_NO_COPY;
 		if (!find_copy(ep, k, e->copy, NULL)) {
 			*ret_thinned = true;
-			return "its checkpoint was not kept";
+			return EP_WHY_NO_COPY;
 		}
 	}
-	return any ? NULL : "no thread ended it";
+	*ret_tid = 0;
+	return any ? EP_WHY_NONE : EP_WHY_NO_END;
 }
 
 /* Move on to the next epoch that can be checked (ep->k: the checkpoint
@@ -194,8 +214,9 @@ next_epoch(struct recorder *rec)
 	struct rec_ep *ep = rec->ep;
 
 	while (!rec->done) {
-		const char *why;
+		enum ep_why why;
 		bool thinned;
+		pid_t tid;
 
 		++ep->k;
 		/* lock-step: the TP run goes on until the log holds the end
@@ -206,16 +227,18 @@ next_epoch(struct recorder *rec)
 			ep->k = 0;
 			return;
 		}
-		why = unchecked_why(ep, ep->k, &thinned);
-		if (!why)
+		why = unchecked_why(ep, ep->k, &thinned, &tid);
+		if (why == EP_WHY_NONE)
 			return;
 		if (thinned) {
 			ep->verdicts->merged++;
-			log_debug("epoch %" PRIu64 ": %s, it is checked with the next", ep->k - 1, why);
+			log_debug("epoch %" PRIu64 ": its checkpoint was not kept, it is checked with the next",
+				  ep->k - 1);
 			continue;
 		}
-		ep->verdicts->unchecked++;
-		log_debug("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
+		count_unchecked(ep, why);
+		log_debug("epoch %" PRIu64 " not checked: %s (the log's thread %d)", ep->k - 1,
+			  ep_why_name(why), tid);
 		write_verdict(rec, ep->k, 2);
 	}
 }
@@ -527,6 +550,64 @@ loader_apic_id(pid_t pid, const struct tracee_mapping *m, struct checkpoint_rang
 	return 0;
 }
 
+/*
+ * The condition variables the sync-order log names (a signal's or
+ * broadcast's object), read on from where the last call stopped, into
+ * ep->conds. A pthread_cond_t's words are glibc's bookkeeping of its
+ * waiters (__wseq, __g_refs...), which the TP run's real waits advance and
+ * FOLLOW, which orders the waits without making them, does not: they
+ * differ by design (ep_threads' turn_changed, "0x22 in A, 0x00 in B",
+ * tp-epochs-verify-ep_threads). What the program sees of them (who wakes,
+ * in which order) is the order's, which the log holds.
+ */
+static void
+cond_vars(struct rec_ep *ep)
+{
+	_Static_assert(ARRAY_SIZE(((struct rec_ep *)0)->cond_seen) == UPRR_SYNC_NSLOTS, "cond_seen");
+	_cleanup_close_ int fd = -1;
+	struct uprr_sync_head h;
+	uint64_t slot_size;
+
+	if (!ep->sync_log || (fd = open(ep->sync_log, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != UPRR_SYNC_MAGIC ||
+	    h.nslots != UPRR_SYNC_NSLOTS)
+		return;
+	slot_size = uprr_sync_slot_size(h.nrecs);
+	for (uint32_t i = 0; i < UPRR_SYNC_NSLOTS; i++) {
+		off_t base = UPRR_SYNC_HEAD_SIZE + (off_t)i * (off_t)slot_size;
+		struct uprr_sync_slot slot;
+		struct uprr_sync_rec recs[256];
+
+		if (pread(fd, &slot, sizeof(slot), base) != (ssize_t)sizeof(slot) || !slot.used)
+			continue;
+		for (uint64_t n = MIN(slot.count, h.nrecs); ep->cond_seen[i] < n;) {
+			uint64_t want = MIN(n - ep->cond_seen[i], ARRAY_SIZE(recs));
+			ssize_t got = pread(fd, recs, want * sizeof(*recs),
+					    base + (off_t)sizeof(slot) + (off_t)(ep->cond_seen[i] * sizeof(*recs)));
+			uint64_t k;
+
+			if (got <= 0)
+				break;
+			for (k = 0; k < (uint64_t)got / sizeof(*recs); k++) {
+				bool known = false;
+
+				if (!recs[k].kind)
+					break; /* not complete yet: read again next time */
+				if (recs[k].kind != UPRR_SYNC_COND_SIGNAL &&
+				    recs[k].kind != UPRR_SYNC_COND_BROADCAST)
+					continue;
+				for (size_t j = 0; j < ep->nconds && !known; j++)
+					known = ep->conds[j] == recs[k].obj;
+				if (!known && UTIL_GROW(ep->conds, ep->conds_cap, ep->nconds + 1) == 0)
+					ep->conds[ep->nconds++] = recs[k].obj;
+			}
+			ep->cond_seen[i] += k;
+			if (k < (uint64_t)got / sizeof(*recs) || k < want)
+				break;
+		}
+	}
+}
+
 /* uprr's own memory in EP process @pid (not the program's state; it
  * differs from the TP run's by design), appended to @v: the
  * interposer's log, mapped privately and read-only here, shared and
@@ -541,6 +622,14 @@ own_ranges(const struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size
 
 	if (r < 0)
 		return r;
+	/* the condition variables' words (cond_vars()); an object of one
+	 * process named at the same address in another leaves those bytes
+	 * out there too */
+	cond_vars((struct rec_ep *)ep);
+	if (UTIL_GROW(*v, *cap, *n + ep->nconds) < 0)
+		return -ENOMEM;
+	for (size_t i = 0; i < ep->nconds; i++)
+		(*v)[(*n)++] = (struct checkpoint_range){ ep->conds[i], sizeof(pthread_cond_t) };
 	for (size_t i = 0; i < nmaps; i++) {
 		const struct tracee_mapping *m = &maps[i];
 
@@ -1089,6 +1178,67 @@ check_process(struct recorder *rec, pid_t tgid, char *what, size_t len)
 	return !d.diverged;
 }
 
+/* How far above the stack pointer rec_interposer_frames() looks, in bytes. */
+#define EP_INTERPOSER_SCAN 8192
+
+/* (another value pointing into its code than a return address only leaves
+ * an epoch unchecked, or an end put elsewhere) */
+bool
+rec_interposer_frames(pid_t tid, uint64_t rsp)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t slots[EP_INTERPOSER_SCAN / 8];
+	size_t nmaps = 0;
+
+	if (tracee_read_maps(tid, &maps, &nmaps) < 0)
+		return true; /* not known: not compared */
+	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+		/* 512 bytes at a time: the stack's mapping may end sooner */
+		if (i % 64 == 0 && tracee_read(tid, rsp + 8 * i, slots + i, 512) < 0)
+			break;
+		for (size_t j = 0; j < nmaps; j++)
+			if (maps[j].perms[2] == 'x' && strstr(maps[j].path, "libuprr-sync.so") &&
+			    slots[i] >= maps[j].start && slots[i] < maps[j].end)
+				return true;
+	}
+	return false;
+}
+
+/*
+ * Why a thread that stands at its end at the entry of a traced call of
+ * the syscall buffer's library (EP_WHY_LIBRARY) cannot be compared, or
+ * EP_WHY_NONE. The library's frames differ between the runs by design
+ * (the TP run's library made the call from its entry under the end's
+ * request, this run's after finding no record): they are left out only
+ * where a stub's return address bounds them (library_top()); with none
+ * (libuprr-sync's gettid(2) through the library), they were compared
+ * (tp_race: "0x2 in A, 0 in B" at the stack pointer, a false divergence
+ * at the first check, 3 recordings in 5). And a call made inside
+ * libuprr-sync.so has its frames above, which take other paths in mode
+ * tp and in FOLLOW (pipe_order, tp_race: "0x7ffff7fb75da in A,
+ * 0x7ffff7fb76f8 in B", return addresses into it).
+ */
+static enum ep_why
+library_end_unfound(struct recorder *rec)
+{
+	struct rec_ep *ep = rec->ep;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+		pid_t log_tid = ep_log_tid(ep->log, t->tid);
+		const struct ep_end *e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
+		struct user_regs_struct regs;
+
+		if (t->state == RT_ZOMBIE || !e || e->why != EP_WHY_LIBRARY)
+			continue;
+		if (!library_top(ep, t->tid, NULL))
+			return EP_WHY_LIBRARY_FRAMES;
+		if (tracee_get_regs(t->tid, &regs) < 0 || rec_interposer_frames(t->tid, regs.rsp))
+			return EP_WHY_INTERPOSER;
+	}
+	return EP_WHY_NONE;
+}
+
 /* All threads stand at their ends of the epoch ep->k ends: check every
  * process, write the verdict. */
 static void
@@ -1098,8 +1248,16 @@ check_epoch(struct recorder *rec)
 	struct rec_ep_verdicts *v = ep->verdicts;
 	uint64_t t0 = util_now_ns(), ns;
 	char what[sizeof(v->first)] = "";
+	enum ep_why why;
 	int verdict = 1;
 
+	why = library_end_unfound(rec);
+	if (why != EP_WHY_NONE) {
+		count_unchecked(ep, why);
+		log_debug("epoch %" PRIu64 " not checked: %s", ep->k - 1, ep_why_name(why));
+		write_verdict(rec, ep->k, 2);
+		return;
+	}
 	for (size_t i = 0; i < rec->nthreads && verdict > 0; i++) {
 		bool seen = false;
 
@@ -1113,7 +1271,7 @@ check_epoch(struct recorder *rec)
 	v->check_ns += ns;
 	v->check_max_ns = MAX(v->check_max_ns, ns);
 	if (verdict < 0) {
-		v->unchecked++;
+		count_unchecked(ep, EP_WHY_CHECK_FAILED);
 		log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, strerror(-verdict));
 		write_verdict(rec, ep->k, 2);
 		return;
@@ -1153,7 +1311,7 @@ give_up(struct recorder *rec, const char *why, bool stall)
 {
 	struct rec_ep *ep = rec->ep;
 
-	ep->verdicts->unchecked++;
+	count_unchecked(ep, stall ? EP_WHY_STALL : EP_WHY_PASSED);
 	ep->verdicts->stalls += stall;
 	log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
 	write_verdict(rec, ep->k, 2);
@@ -1203,9 +1361,10 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 		return false;
 	if (!at_end(ep, t, log_tid, e, entry)) {
 		if (passed(ep, log_tid, e)) {
-			char why[128];
+			char why[160];
 
-			snprintf(why, sizeof(why), "thread %d went past its end", log_tid);
+			snprintf(why, sizeof(why), "thread %d went past its end (after call %zu, at %s of %ld)",
+				 log_tid, e->idx, entry ? "the entry" : "the exit", (long)t->nr);
 			give_up(rec, why, false);
 		}
 		return false;

@@ -413,6 +413,8 @@ live_thread_set(pid_t tid, pid_t btid, uint8_t *xstate, size_t cap, char *what, 
 	r = live_point(tid, btid, &now, &want, what, len);
 	if (r < 0)
 		return r;
+	/* its own stop: one of the two may stand rewound onto the call */
+	want.rip = now.rip;
 	want.rax = now.rax;
 	want.orig_rax = now.orig_rax;
 	r = tracee_get_xstate(btid, xstate, cap, &xlen);

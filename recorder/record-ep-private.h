@@ -82,6 +82,10 @@ struct rec_ep {
 	bool go_on;		   /* the divergence was rolled back whole (rec_ep_rollback()) */
 	bool rolled;		   /* this epoch's divergence was merged into the TP
 				    * run's processes (lock-step: verdict 3) */
+	/* condition variables the sync-order log names (cond_vars()) */
+	uint64_t *conds;
+	size_t nconds, conds_cap;
+	uint64_t cond_seen[64];	   /* records read of each slot (UPRR_SYNC_NSLOTS) */
 };
 
 /* Memory of process @tgid that the EP run's own code patches wrote: a

@@ -214,6 +214,7 @@ rec_ep_free(struct recorder *rec)
 	free(rec->ep->shared);
 	free(rec->ep->patched);
 	free(rec->ep->dead);
+	free(rec->ep->conds);
 	free(rec->ep);
 	rec->ep = NULL;
 }

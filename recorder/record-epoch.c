@@ -499,6 +499,15 @@ settled(const struct recorder *rec)
 		if ((regs.orig_rax == __NR_execve || regs.orig_rax == __NR_execveat) && !regs.rax)
 			return false;
 	}
+	/* A thread held at the entry of its first call, its creator right
+	 * after the clone: both false divergences seen at such ends (xz -T2,
+	 * pigz -p 2: a byte of pthread_create(3)'s frame, "0x9e in A, 0x00 in
+	 * B", 1 recording in 6 each) had this shape; not analysed further.
+	 * Put off once: let go, it is in or past that call 1 ms later. */
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].epoch_held && rec->threads[i].epoch_at_entry &&
+		    !rec->threads[i].tp_syscalls && rec->threads[i].tid != rec->threads[i].tgid)
+			return false;
 	return true;
 }
 
@@ -1302,6 +1311,15 @@ rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t)
 	    !may_hold_at(rec, t, regs.orig_rax, regs.rip) || !t->space || t->space->mem.users != 1 ||
 	    t->space->at_exec)
 		return false;
+	/* Not at a call the syscall buffer's library makes inside
+	 * libuprr-sync.so (its gettid(2)): an EP run cannot compare an end
+	 * there (its frames differ by mode: EP_WHY_INTERPOSER; sort
+	 * --parallel=2 had 3-4 epochs in 11-18 so); it goes on to its next. */
+	if (rec_syscallbuf_in_library(regs.rip) &&
+	    rec_interposer_frames(t->tid, regs.rsp)) {
+		rec->epochs.interposer_passed++;
+		return false;
+	}
 	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0)
 		return false;
 	/* skipped and rewound: it stops at its syscall instruction (the
@@ -1464,13 +1482,15 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 e->stop_ns / ends / 1000);
 	log_info("ends at syscalls: %" PRIu64 " taken, %" PRIu64 " given up (a thread reached no "
 		 "syscall in %" PRIu64 " ms: %" PRIu64 " us lost on average)%s; %" PRIu64 " threads let go "
-		 "to their next syscall (%" PRIu64 " of them held blocked in a call on the way), %" PRIu64
+		 "to their next syscall (%" PRIu64 " of them held blocked in a call on the way; %" PRIu64
+		 " calls inside libuprr-sync.so passed), %" PRIu64
 		 " exits of calls that had ended logged at their end, %" PRIu64
 		 " threads' ends in user code; the end due to every "
 		 "thread at a syscall: mean %" PRIu64 " us, max %" PRIu64 " us",
 		 e->k, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
 		 e->given_up ? e->given_up_ns / e->given_up / 1000 : 0,
-		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked, e->exits_logged,
+		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked,
+		 e->interposer_passed, e->exits_logged,
 		 e->user_ends,
 		 e->reach_ns / ends / 1000, e->reach_max_ns / 1000);
 	log_info("of the pauses, on average: settling %" PRIu64 " us; copying %" PRIu64 " us (reading "

@@ -662,6 +662,8 @@ struct rec_epochs {
 	uint64_t given_up;	/* ends given up: a thread reached no syscall in
 				 * time (EPOCH_GATHER_NS) */
 	uint64_t sought;	/* threads let go to their next syscall (sum) */
+	uint64_t interposer_passed; /* calls inside libuprr-sync.so not held at
+				 * (rec_epoch_hold_at_entry()) */
 	uint64_t held_blocked;	/* of those, held blocked in a call on the way */
 	uint64_t exits_logged;	/* exits of calls that had ended, logged at
 				 * their end (lock-step: log_ended_exits()) */
@@ -1221,6 +1223,15 @@ bool rec_syscallbuf_pending(struct recorder *rec, struct rthread *t);
  * inside a buffered call whose syscall ran and whose record is not yet
  * counted (rolling it back would run the syscall twice). */
 bool rec_syscallbuf_in_library(uint64_t rip);
+
+/**
+ * Whether thread @tid (stack pointer @rsp) stands inside libuprr-sync.so:
+ * a value pointing into its code (a return address) within 8 KiB above
+ * @rsp (recorder/record-ep-check.c). True too when its maps cannot be
+ * read. The interposer's frames take other paths in a TP run (mode tp)
+ * and an EP run (FOLLOW): an epoch's end there cannot be compared.
+ */
+bool rec_interposer_frames(pid_t tid, uint64_t rsp);
 /** Whether @t (its regs current) is outside the library's buffered path:
  * its buffer is not locked, or it has none. A traced call the library
  * makes then (a call it does not buffer, or one an epoch's end sends the

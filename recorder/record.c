@@ -1344,6 +1344,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			*opts->tp_figures = (struct rec_tp_figures){
 				.checkpoints = rec.epochs.k,
 				.put_off = rec.epochs.put_off,
+				.given_up = rec.epochs.given_up,
 				.pause_ns = rec.epochs.pause_ns,
 				.pause_max_ns = rec.epochs.pause_max_ns,
 				.buffer = opts->syscallbuf,

@@ -328,6 +328,8 @@ struct rec_ep_verdicts {
 	uint64_t unchecked;  /**< not checked (an end in user code, no copy, after a
 			      * divergence, a stall) */
 	uint64_t stalls;     /**< of those, threads that never all reached their ends */
+	uint64_t why[32];    /**< of those, how many for each reason: indexed by
+			      * enum ep_why (ep/ep.h, ep_why_name()) */
 	uint64_t merged;     /**< epochs whose checkpoint was not kept (past
 			      * TP_EPOCHS_CAP), checked with the next */
 	uint64_t pages;	     /**< pages compared, all checks */
@@ -360,6 +362,8 @@ struct rec_ep_verdicts {
 struct rec_tp_figures {
 	uint64_t checkpoints;	/**< checkpoints taken */
 	uint64_t put_off;	/**< ends put off (a thread stood at an event) */
+	uint64_t given_up;	/**< ends given up: a thread reached no syscall in
+				 * time (it computed): no checkpoint, no epoch */
 	uint64_t pause_ns;	/**< all threads stopped to all resumed, summed */
 	uint64_t pause_max_ns;	/**< the longest */
 	bool buffer;		/**< the syscall buffer was on (rec_options.syscallbuf) */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "ep/ep.h"
 #include "tp/epoch.h"
 #include "tp/lockstep.h"
 #include "tp/output.h"
@@ -280,6 +281,30 @@ struct epoch_info {
 	struct run_cost up;		/* what the re-run cost */
 };
 
+/* The epochs not checked (@unchecked of them) by reason, into @f: "not
+ * checked: N NAME, ...", those merged into the next past the keeper's cap,
+ * and the rest: those the program's end ends (no verdict: the last epoch,
+ * and any the EP run never came to). */
+static void
+print_unchecked(FILE *f, const struct rec_ep_verdicts *v, uint64_t unchecked)
+{
+	uint64_t named = 0;
+
+	if (!unchecked)
+		return;
+	fprintf(f, "not checked: ");
+	for (int why = 1; why < EP_WHY_N; why++) {
+		if (!v->why[why])
+			continue;
+		fprintf(f, "%" PRIu64 " %s, ", v->why[why], ep_why_name(why));
+		named += v->why[why];
+	}
+	if (v->merged)
+		fprintf(f, "%" PRIu64 " merged-into-next, ", v->merged);
+	named += v->merged;
+	fprintf(f, "%" PRIu64 " program-end\n", unchecked - MIN(unchecked, named));
+}
+
 static void
 write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep, int cpu,
 	   bool interposed, bool diverged, const struct epoch_info *ei)
@@ -357,9 +382,10 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			"included)\n",
 			ei->v.verified, diverged_n, unchecked, ei->v.merged, TP_EPOCHS_CAP,
 			ei->v.stalls);
-		fprintf(f, "checkpoints: %" PRIu64 " taken (%" PRIu64 " ends put off), pause mean "
-			"%.3f ms, max %.3f ms\n",
-			checkpoints, ei->tp.put_off, (double)ei->tp.pause_ns / (double)ends / 1e6,
+		print_unchecked(f, &ei->v, unchecked);
+		fprintf(f, "checkpoints: %" PRIu64 " taken (%" PRIu64 " ends put off, %" PRIu64
+			" given up: a thread reached no syscall in time), pause mean %.3f ms, max %.3f ms\n",
+			checkpoints, ei->tp.put_off, ei->tp.given_up, (double)ei->tp.pause_ns / (double)ends / 1e6,
 			(double)ei->tp.pause_max_ns / 1e6);
 		fprintf(f, "checks:      %.3f s in all, max %.3f ms, %" PRIu64 " pages compared (%" PRIu64
 			" process checks of every writable page: pages written not known; %" PRIu64

@@ -4936,6 +4936,7 @@ import e2e_tpreach  # noqa: E402,F401 (--mode=tp on xz -T2 and the like)
 import e2e_rollback  # noqa: E402,F401 (--mode=tp: rollback of a forced divergence)
 import e2e_tprace  # noqa: E402,F401 (--mode=tp --epoch=20 on the racy programs)
 import e2e_tpsync  # noqa: E402,F401 (--mode=tp: following the sync order)
+import e2e_tpchecked  # noqa: E402,F401 (--mode=tp --epoch=50: the epochs checked, by reason)
 
 
 def main():
