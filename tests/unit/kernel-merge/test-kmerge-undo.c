@@ -59,9 +59,11 @@ static char dir[] = "/tmp/kmerge-undo-XXXXXX";
 static char f_path[64], g_path[64], h_path[64];
 static uint8_t f_orig[F_SIZE], g_orig[G_SIZE];
 static pid_t kids[2] = { -1, -1 };
-/* test -> child commands, child -> test requests, test -> child acks,
- * child -> test results and reports */
-static int cmd[2] = { -1, -1 }, reqp[2] = { -1, -1 }, ackp[2] = { -1, -1 }, rep[2] = { -1, -1 };
+/* test -> C commands, test -> C2 commands (its own pipe: on one pipe, C2,
+ * also waiting, could take C's command and C wait forever), child -> test
+ * requests, test -> child acks, child -> test results and reports */
+static int cmd[2] = { -1, -1 }, cmd2[2] = { -1, -1 }, reqp[2] = { -1, -1 }, ackp[2] = { -1, -1 },
+	   rep[2] = { -1, -1 };
 
 static void
 fini(void)
@@ -166,6 +168,7 @@ make_files(void)
 	cr_assert_eq(util_write_all(fd, g_orig, sizeof(g_orig)), 0);
 	close(fd);
 	cr_assert_eq(pipe2(cmd, O_CLOEXEC), 0);
+	cr_assert_eq(pipe2(cmd2, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(reqp, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(ackp, O_CLOEXEC), 0);
 	cr_assert_eq(pipe2(rep, O_CLOEXEC), 0);
@@ -200,7 +203,7 @@ copy_main(void)
 	char c;
 	long r;
 
-	must_read(cmd[0], &c, 1);
+	must_read(cmd2[0], &c, 1);
 	report[0] = lseek(FD_F, 0, SEEK_CUR);
 	report[1] = fcntl(FD_F, F_GETFL) & O_NONBLOCK;
 	report[2] = fcntl(FD_PIPE, F_GETFL) & O_NONBLOCK;
@@ -373,7 +376,7 @@ Test(kmerge_undo, files_offsets_and_input)
 	cr_assert_eq(send(d[0], dg, 30, 0), 30);
 	memfd = open_mem(copy);
 	cr_assert_geq(memfd, 0);
-	cr_assert_eq(write(cmd[1], "r", 1), 1);
+	cr_assert_eq(write(cmd2[1], "r", 1), 1);
 	/* pipe: 60 answered, 60 live; stream: 30 answered, 40 live;
 	 * datagrams: 2 answered, 1 live */
 	serve(e, copy, memfd, true, 2 + 2 + 3);
