@@ -161,16 +161,19 @@ def describe(kind, epochs, verified, diverged, unchecked, tp_crashed):
 @case('tprace-tp_race')
 def c_tprace_tp_race(h):
     """tp_race (2000 rounds, the race from the start): the TP run loses
-    increments in most runs, the EP run none: an epoch diverges at its end
-    (found at least once in 6 recordings); each trace replays as recorded."""
+    increments in about 1 recording of 4 (natively in every run: under the
+    TP run each thread's write to /dev/null is an ordered call, a stop
+    that leaves little time with both threads in user code), the EP run
+    none: an epoch diverges at its end (found at least once in up to 20
+    recordings, the case stopping at the first after the second); each
+    trace replays as recorded."""
     seen = 0
-    for i in range(6):
+    for i in range(20):
         r = check_racy(h, 'tp_race', f'tp_race-{i}', {0})
         seen += r['kind'] != 'verified'
         if seen and i >= 1:
             return
-    if not seen:
-        raise Fail('no recording of tp_race diverged in 6: the checks do not see its race')
+    raise Fail('no recording of tp_race diverged in 20: the checks do not see its race')
 
 
 @case('tprace-racy_crash')
