@@ -100,13 +100,6 @@
  * until an end. */
 #define EPOCH_CUT_WAIT_NS 1000000000ull
 
-/* The -ERESTART* codes (include/linux/errno.h): the kernel restarts the
- * syscall when no handler runs. */
-#define EPOCH_ERESTARTSYS 512
-#define EPOCH_ERESTARTNOINTR 513
-#define EPOCH_ERESTARTNOHAND 514
-#define EPOCH_ERESTART_RESTARTBLOCK 516
-
 /* Adaptive epochs (rec_options.epoch_adaptive, adapt()). An end costs a
  * checkpoint and a stop of every thread, and in lock-step a step of the EP
  * run: epochs grow while no output waits, from EPOCH_AUTO_FIRST_NS (the
@@ -282,15 +275,6 @@ resident_bytes(pid_t pid)
 	return n == 2 ? (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
 }
 
-static bool
-is_restart(uint64_t rax)
-{
-	int64_t v = (int64_t)rax;
-
-	return v == -EPOCH_ERESTARTSYS || v == -EPOCH_ERESTARTNOINTR ||
-	       v == -EPOCH_ERESTARTNOHAND || v == -EPOCH_ERESTART_RESTARTBLOCK;
-}
-
 /* Whether thread @t may be held at the entry of syscall @nr at @rip: not
  * restart_syscall(2) (the kernel's restart of a call an end interrupted:
  * its restart block is the thread's, which a copy's recreated threads have
@@ -398,7 +382,7 @@ restart_interrupted(struct rthread *t)
 	if (tracee_get_regs(t->tid, &regs) < 0 || (int64_t)regs.rax != -EINTR ||
 	    !eintr_at_stop(regs.orig_rax))
 		return;
-	regs.rax = (uint64_t)-EPOCH_ERESTARTNOHAND;
+	regs.rax = (uint64_t)-SC_ERESTARTNOHAND;
 	if (tracee_set_regs(t->tid, &regs) < 0)
 		log_debug("thread %d: its %s cannot be restarted", t->tid,
 			  sc_name((long)regs.orig_rax) ?: "call");
@@ -536,186 +520,6 @@ resume_all(struct recorder *rec)
 	}
 }
 
-int
-rec_writable_pages(pid_t pid, struct dirty_pages *ret)
-{
-	_cleanup_free_ struct tracee_mapping *maps = NULL;
-	size_t n = 0;
-	int r = tracee_read_maps(pid, &maps, &n);
-
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n; i++) {
-		const struct tracee_mapping *m = &maps[i];
-
-		if (m->perms[1] != 'w' || (m->path[0] == '[' && strcmp(m->path, "[heap]") != 0 &&
-					    strcmp(m->path, "[stack]") != 0))
-			continue;
-		if (UTIL_GROW(ret->v, ret->cap, ret->n + 1) < 0)
-			return -ENOMEM;
-		ret->v[ret->n++] = (struct checkpoint_range){ .addr = m->start, .len = m->end - m->start };
-	}
-	return 0;
-}
-
-/*
- * The test switch, for the dirty log: every writable page of process @pid
- * (now at checkpoint k) that its dirty log did not list as written in the
- * epoch (@written) must be as in @prev, the copy that is its checkpoint
- * k - 1 (stopped since; tp/epoch.c keeps it until k is handed over).
- * Returns the pages that differ (0: the log missed none), or -errno.
- */
-static int64_t
-check_unwritten(pid_t pid, pid_t prev, const struct dirty_pages *writable,
-		const struct dirty_pages *written, uint64_t *ret_first, uint64_t *ret_compared)
-{
-	struct dirty_pages rest = { 0 };
-	_cleanup_free_ uint64_t *ha = NULL, *hb = NULL;
-	uint64_t npages = 0;
-	int64_t differ = 0;
-	size_t j = 0;
-	int r = 0;
-
-	/* writable minus written (both sorted, disjoint) */
-	for (size_t i = 0; i < writable->n && r >= 0; i++) {
-		uint64_t a = writable->v[i].addr, end = a + writable->v[i].len;
-
-		while (a < end) {
-			uint64_t stop = end;
-
-			while (j < written->n && written->v[j].addr + written->v[j].len <= a)
-				j++;
-			if (j < written->n && written->v[j].addr <= a) {
-				a = MIN(end, written->v[j].addr + written->v[j].len);
-				continue;
-			}
-			if (j < written->n && written->v[j].addr < end)
-				stop = written->v[j].addr;
-			if (rest.n == rest.cap) {
-				size_t cap = rest.cap ? rest.cap * 2 : 64;
-				struct checkpoint_range *v = realloc(rest.v, cap * sizeof(*v));
-
-				if (!v) {
-					r = -ENOMEM;
-					break;
-				}
-				rest.v = v;
-				rest.cap = cap;
-			}
-			rest.v[rest.n++] = (struct checkpoint_range){ .addr = a, .len = stop - a };
-			npages += (stop - a) / DIRTY_PAGE;
-			a = stop;
-		}
-	}
-	if (r >= 0 && npages) {
-		ha = malloc(npages * sizeof(*ha));
-		hb = malloc(npages * sizeof(*hb));
-		r = !ha || !hb ? -ENOMEM : ep_hash_pages(pid, &rest, NULL, 0, ha);
-		if (r >= 0)
-			r = ep_hash_pages(prev, &rest, NULL, 0, hb);
-	}
-	for (uint64_t p = 0, i = 0, off = 0; r >= 0 && p < npages; p++) {
-		if (ha[p] != hb[p] && !differ++)
-			*ret_first = rest.v[i].addr + off;
-		off += DIRTY_PAGE;
-		if (off == rest.v[i].len) {
-			i++;
-			off = 0;
-		}
-	}
-	*ret_compared = npages;
-	dirty_pages_fini(&rest);
-	return r < 0 ? r : differ;
-}
-
-/*
- * The test switch (rec_options.epoch_check): compare the fresh copy @c of
- * process @pid (threads @tids, @n of them, index for index the copy's) with
- * @pid itself, still stopped: every writable page, the mappings, every
- * thread's registers, XSAVE state and mask (ep_check_divergence()); then,
- * given @prev (its checkpoint k - 1's copy) and @written (the pages of the
- * epoch), check the dirty log (check_unwritten()). A
- * thread copied at the exit of a syscall (a traced one's exit stop, or a
- * buffered one's interrupt stop) is compared as the copy has it
- * (process.h): orig_rax -1, and rewound if the kernel will restart it; its
- * registers are set so for the check, and put back.
- */
-static void
-check_copy(struct recorder *rec, pid_t pid, const pid_t *tids, size_t n, struct checkpoint_copy *c,
-	   pid_t prev, const struct dirty_pages *written)
-{
-	struct dirty_pages pages = { 0 };
-	struct user_regs_struct *saved = calloc(n, sizeof(*saved));
-	bool *rewound = calloc(n, sizeof(*rewound));
-	struct ep_divergence d;
-	struct ep_side a = { .pid = pid, .tids = tids, .ntids = n, .written = &pages };
-	struct ep_side b = { .pid = checkpoint_copy_pid(c), .written = &pages };
-	char what[512];
-	int r = !saved || !rewound ? -ENOMEM : rec_writable_pages(pid, &pages);
-
-	b.tids = checkpoint_copy_tids(c, &b.ntids);
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		struct user_regs_struct regs;
-
-		if (tracee_get_regs(tids[i], &saved[i]) < 0)
-			continue;
-		regs = saved[i];
-		if ((int64_t)regs.orig_rax < 0)
-			continue;
-		if (is_restart(regs.rax)) {
-			regs.rip -= 2;
-			regs.rax = regs.orig_rax;
-		}
-		regs.orig_rax = (uint64_t)-1;
-		rewound[i] = tracee_set_regs(tids[i], &regs) == 0;
-	}
-	if (r >= 0)
-		r = ep_check_divergence(&a, &b, &d);
-	for (size_t i = 0; i < n; i++)
-		if (rewound[i] && tracee_set_regs(tids[i], &saved[i]) < 0)
-			log_warn("thread %d: cannot put its registers back", tids[i]);
-	rec->epochs.checked++;
-	if (r < 0) {
-		rec->epochs.differed++;
-		log_error("checkpoint %" PRIu64 " of process %d: cannot check it: %s", rec->epochs.k,
-			  pid, strerror(-r));
-	} else if (d.diverged) {
-		rec->epochs.differed++;
-		log_error("checkpoint %" PRIu64 " of process %d differs from it: %s", rec->epochs.k, pid,
-			  ep_divergence_describe(&d, what, sizeof(what)));
-		for (size_t i = 0; i < n; i++) {
-			struct rthread *u = rec_find_thread(rec, tids[i]);
-
-			log_error("  thread %d: %s, rip %#llx, orig_rax %#llx, rax %#llx", tids[i],
-				  u && u->epoch_in_syscall ? "in a syscall" : "in user code", saved[i].rip,
-				  saved[i].orig_rax, saved[i].rax);
-		}
-	} else {
-		log_debug("checkpoint %" PRIu64 " of process %d: equal (%" PRIu64 " pages compared)",
-			  rec->epochs.k, pid, d.pages_compared);
-	}
-	if (r >= 0 && prev && written) {
-		uint64_t first = 0, compared = 0;
-		int64_t missed = check_unwritten(pid, prev, &pages, written, &first, &compared);
-
-		if (missed) {
-			rec->epochs.differed++;
-			if (missed < 0)
-				log_error("checkpoint %" PRIu64 " of process %d: cannot check its dirty log: %s",
-					  rec->epochs.k, pid, strerror((int)-missed));
-			else
-				log_error("checkpoint %" PRIu64 " of process %d differs from it: its dirty log "
-					  "missed %" PRId64 " written pages of %" PRIu64 ", first at %#" PRIx64,
-					  rec->epochs.k, pid, missed, compared, first);
-		} else {
-			rec->epochs.unwritten_checked += compared;
-		}
-	}
-	dirty_pages_fini(&pages);
-	free(saved);
-	free(rewound);
-}
-
 /* The pages @sp's process wrote since its last checkpoint, into a new
  * *@ret, and track its writes from here on (NULL in *@ret: its first). */
 static int
@@ -774,7 +578,7 @@ in_call_hint(const struct rthread *t)
 	    tracee_classify(t->tp_status, &sig) != TRACEE_STOP_SYSCALL_EXIT ||
 	    tracee_get_regs(t->tid, &regs) < 0)
 		return 0;
-	return is_restart(regs.rax) ? 1 : 2;
+	return sc_result_restarts((int64_t)regs.rax) ? 1 : 2;
 }
 
 /* Log the epoch's end in each thread of process @tgid (@copy_pid: its copy,
@@ -970,7 +774,7 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		for (size_t j = 0; written && j < written->n; j++)
 			rec->epochs.written_pages += written->v[j].len / DIRTY_PAGE;
 		if (rec->epochs.check) {
-			check_copy(rec, t->tgid, tids, n, copy,
+			rec_epoch_check_copy(rec, t->tgid, tids, n, copy,
 				   rec->epochs.keeper ? t->space->tp_prev_copy : 0, written);
 			rec->epochs.check_ns += util_now_ns() - t0;
 		}

@@ -901,8 +901,16 @@ void rec_ep_diverge_at(struct recorder *rec, const struct rthread *t, const char
 	__attribute__((format(printf, 3, 4)));
 /** Every writable page of process @pid, the kernel's special mappings
  * ([vdso], [vvar]...; not [heap] nor [stack]) left out, appended to @ret
- * (/proc/PID/maps, proc(5)). 0 or -errno. record-epoch.c. */
+ * (/proc/PID/maps, proc(5)). 0 or -errno. record-epoch-check.c. */
 int rec_writable_pages(pid_t pid, struct dirty_pages *ret) _wur_;
+/** `--epoch-check` (rec_options.epoch_check, a testing aid): compare the
+ * fresh checkpoint copy @c of process @pid (threads @tids, @n of them,
+ * index for index the copy's) with @pid, still stopped, and check the dirty
+ * log's @written pages of the epoch against @prev, checkpoint k - 1's copy;
+ * the result counted in rec->epochs (checked, differed, unwritten_checked)
+ * and said. Nothing owned. record-epoch-check.c. */
+void rec_epoch_check_copy(struct recorder *rec, pid_t pid, const pid_t *tids, size_t n,
+			  struct checkpoint_copy *c, pid_t prev, const struct dirty_pages *written);
 /** Log the order's figures (`uprr record -v`). */
 void rec_order_log_stats(const struct recorder *rec);
 /** In a TP run, @u (its PTRACE_INTERRUPT sent) in user code: wait for it to
