@@ -330,8 +330,8 @@ verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const 
 		ls->fig.rollbacks++;
 	if (v == 0 && !ls->said_diverged) {
 		ls->said_diverged = true;
-		log_warn("epoch %" PRIu64 " diverged and was not rolled back: its output is held until "
-			 "a later epoch is verified or the run ends", k - 1);
+		log_warn("epoch %" PRIu64 " diverged and was not rolled back: its output is released "
+			 "with a later verified epoch, or at the run's end", k - 1);
 	}
 	/*
 	 * Checkpoint k ends epoch k - 1: what the TP run held until then
