@@ -110,8 +110,10 @@ tell_verdict(struct recorder *rec, uint64_t k, int v)
 }
 
 /* Write the verdict @v (1 verified, 0 diverged, 2 not checked) on the epoch
- * that checkpoint @k ends, and flush the frame: a trace cut after it
- * replays to there. */
+ * that checkpoint @k ends, and flush the frame (write(2), in the page cache:
+ * a kill -9 of uprr does not lose it): a trace cut after it replays to
+ * there. Only then is lock-step told (it releases the output of a verified
+ * epoch); a verdict that could not be written is not told. */
 static void
 write_verdict(struct recorder *rec, uint64_t k, uint64_t v)
 {
@@ -124,8 +126,10 @@ write_verdict(struct recorder *rec, uint64_t k, uint64_t v)
 	ev.values[1] = v;
 	if (rec_write_event(rec, &ev) < 0)
 		return;
-	if (trace_writer_flush(rec->w) < 0)
+	if (trace_writer_flush(rec->w) < 0) {
 		rec_stop_recording(rec, "%s", "cannot write the trace");
+		return;
+	}
 	if (rec->ep->follow && rec->ep->follow->verdict)
 		tell_verdict(rec, k, (int)v);
 }

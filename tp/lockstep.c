@@ -331,11 +331,23 @@ verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const 
 	if (v == 0 && !ls->said_diverged) {
 		ls->said_diverged = true;
 		log_warn("epoch %" PRIu64 " diverged and was not rolled back: its output is released "
-			 "all the same", k - 1);
+			 "with a later verified epoch, or at the run's end", k - 1);
 	}
-	/* checkpoint k ends epoch k - 1: what the TP run held until then
-	 * (tagged with the checkpoints taken before it) goes out */
-	if (ls->held && k > ls->released) {
+	/*
+	 * Checkpoint k ends epoch k - 1: what the TP run held until then
+	 * (tagged with the checkpoints taken before it) goes out once that
+	 * epoch is verified (v 1), not at any other verdict. A trace whose
+	 * recorder is killed replays to its last verified epoch (replay.c
+	 * find_tp_cut()), and write_verdict() wrote and flushed this verdict's
+	 * frame before telling it: what is shown is then always in what the
+	 * trace replays. An epoch diverged, rolled back (3) or not checked (2)
+	 * keeps its output until a later epoch is verified (the replay runs
+	 * through it then) or the run ends (release_output(), tp/tp.c).
+	 * Before, every verdict released: under load, where epochs go
+	 * unchecked more often, the reader of a killed recording had seen
+	 * lines its replay did not show (e2e tp-killed-recorder).
+	 */
+	if (ls->held && v == 1 && k > ls->released) {
 		tp_output_release(ls->held, k - 1);
 		ls->released = k;
 		note_shown(ls);
