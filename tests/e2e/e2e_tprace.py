@@ -22,13 +22,14 @@ then a prefix of the recording's (the TP run's, released).
 
 The tprace-rollback-* cases check what rollback must make true (the EP
 run's divergence rolled back, the recording going on to the program's
-end). tprace-rollback-tp_race is registered (lock-step verdicts at the
-epoch's own end, doc/uniparallel.md); the others are NOT registered in
-tests/e2e/meson.build yet; run them by hand (`e2e.py ...
-tprace-rollback-racy_crash`): their divergences at a syscall come after
-output went out, which a re-run from the program's start cannot take
-back. tprace-rerun-* (one epoch) and tp-rerun-* check that re-run
-(recorder/record-rerun.c).
+end), all three registered: tp_race's at an epoch's end (lock-step
+verdicts at the epoch's own end, doc/uniparallel.md), racy_crash's and
+spsc_queue's at a syscall, re-run from the program's start
+(recorder/record-rerun.c): their divergence comes in epoch 1, before any
+output goes out (held until an epoch is verified, and epoch 0, the
+loader's, is never checked); a divergence after output went out would
+take the re-run from checkpoint k, not built. tprace-rerun-* (one epoch)
+and tp-rerun-* check the re-run too.
 
 e2e.py imports this module after its own cases.
 """
