@@ -312,7 +312,7 @@ fd_sendfile(struct uprr_buf *buf, struct uprr_rec *rec, const long a[6], uint32_
 	uprr_commit(buf, rec, __NR_sendfile, UPRR_WRITE_PLAIN(p) ? -1 : a[0], ret, size);
 	/* EPIPE: its SIGPIPE comes at the traced call (syscallbuf.c) */
 	if (*got < 0 || ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP || ret == -UPRR_EPIPE)
-		return uprr_traced(__NR_sendfile, a[0], a[1], a[2], a[3], 0, 0);
+		return NOT_BUFFERED; /* the program's call, traced (uprr_fd_call()) */
 	if (ret > 0)
 		*(int64_t *)a[2] = off + ret;
 	return ret;
@@ -405,7 +405,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			memcpy(&mode, data + 8 + K_STAT_MODE_OFF, sizeof(mode));
 			if (*probe == 0 && (mode & K_S_IFMT) != K_S_IFREG && (mode & K_S_IFMT) != K_S_IFDIR) {
 				uprr_commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
-				return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+				return NOT_BUFFERED;
 			}
 		}
 		ret = stub_in(buf, nr, a[0], a[1], a[2], a[3], 0, 0, &rec->ret);
@@ -456,7 +456,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 			memcpy((void *)a[0], data, (size_t)ret);
 		uprr_commit(buf, rec, nr, -1, ret, (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
 		if (ret == -UPRR_EAGAIN && !(a[2] & K_GRND_NONBLOCK))
-			return uprr_traced(nr, a[0], a[1], a[2], 0, 0, 0);
+			return NOT_BUFFERED;
 		return ret;
 	case __NR_pread64:
 	case __NR_readv:
@@ -476,7 +476,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		uprr_commit(buf, rec, nr, nr == __NR_preadv ? -1 : a[0], ret,
 			    (uint32_t)sizeof(*rec) + align8(ret > 0 ? (uint64_t)ret : 0));
 		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
-			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+			return NOT_BUFFERED;
 		return ret;
 	}
 	case __NR_pwrite64:
@@ -485,7 +485,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		uprr_commit(buf, rec, nr, UPRR_WRITE_PLAIN((struct uprr_write_probe *)(data + align8((uint64_t)a[2]))) ? -1 : a[0],
 		       ret, size);
 		if (ret == -UPRR_EAGAIN || ret == -UPRR_EOPNOTSUPP)
-			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+			return NOT_BUFFERED;
 		if (ret > 0 && ret < a[2]) {
 			/* a blocking pwrite takes all: the rest waits traced */
 			rest = uprr_traced(nr, a[0], a[1] + ret, a[2] - ret, a[3] + ret, 0, 0);
@@ -504,7 +504,7 @@ uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6
 		*probe = stub_in(buf, __NR_fcntl, a[0], K_F_GETFL, 0, 0, 0, 0, probe);
 		if (*probe < 0 || !(*probe & K_O_NONBLOCK)) {
 			uprr_commit(buf, rec, nr, -1, -UPRR_EAGAIN, size);
-			return uprr_traced(nr, a[0], a[1], a[2], a[3], 0, 0);
+			return NOT_BUFFERED;
 		}
 		if (a[1]) {
 			*len_in = *(const uint32_t *)a[2];

@@ -154,8 +154,14 @@ long uprr_commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, l
  * if it takes the traced path untouched. */
 uint64_t uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6]) HIDDEN;
 /* Make call @nr in record @rec (its header filled, @size bytes at most),
- * add the record to @buf, and return the call's result (after the traced
- * path if the attempt could not finish it). */
+ * add the record to @buf, and return the call's result; or NOT_BUFFERED
+ * after the record of an attempt that could not finish it (it would wait),
+ * for uprr_syscall() to make the program's call traced. That call is made
+ * there, in the frame where a thread that meets the buffer's end marker
+ * makes it: an EP run, whose buffer holds no attempt (the marker instead,
+ * record-ep-sb.c), stands in it with the same stack pointer and stack as
+ * the TP run at an epoch's end (fifo_open's blocked openat: "rsp
+ * 0x7fffffffdf58 in A, 0x7fffffffdfe8 in B", 0x90 apart, from here). */
 long uprr_fd_call(struct uprr_buf *buf, struct uprr_rec *rec, long nr, const long a[6], uint32_t size)
 	HIDDEN;
 /* Right before a record of call @nr on fd @fd with result @ret is added to

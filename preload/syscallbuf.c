@@ -183,7 +183,8 @@ ordered_read(struct uprr_buf *buf, long nr, const long a[6])
 
 /*
  * The buffered call, @buf locked; returns NOT_BUFFERED (never a syscall
- * result) if it must take the traced path untouched.
+ * result) if it must take the traced path untouched, or after an attempt
+ * (uprr_fd_call()) whose call goes traced.
  */
 static long
 buffered(struct uprr_buf *buf, long nr, long a[6])

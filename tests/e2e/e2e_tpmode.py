@@ -169,7 +169,11 @@ def c_tp_mode_fifo_open_epoch20(h):
     """tp-mode-fifo_open with --epoch=20: the first epoch check found one
     byte of the main thread's stack different (what libuprr-sync's
     pthread_create left in rdx, which open()'s prologue saves: 0x1c in the
-    TP run, 0 in the EP run), a false divergence, rolled back."""
+    TP run, 0 in the EP run), a false divergence, rolled back. And its
+    main thread blocked in openat at an end stood 0x90 deeper on its stack
+    in the TP run (the library's traced call made inside buffered-fd.c, the
+    EP run's from uprr_syscall()): a false divergence, not rolled back, in
+    19 of 20 runs on a busy machine, until both made it from one frame."""
     c_tp_mode_fifo_open(h, EPOCH20)
 
 
