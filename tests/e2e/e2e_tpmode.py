@@ -25,11 +25,21 @@ from e2e import (Fail, Skip, case, compare, compare_bytes, log, native_run, need
 TP = ['--mode=tp']
 
 
-def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None, timeout=600):
+def tp_record_replay(h, argv, name, remove=(), replays=1, options=(), env=None, timeout=600,
+                     known_divergence=None):
     """Record @argv with --mode=tp (and @options, in @env, within @timeout
     seconds), check the trace, remove @remove and replay it @replays times.
-    Returns (trace, recording, info text)."""
-    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=timeout, env=env)
+    Returns (trace, recording, info text). With @known_divergence (a
+    regex), a recording that ends as a divergence (exit 124) whose stderr
+    matches it returns (trace, recording, None): a known, named one."""
+    trace, rec = h.record(argv, name=name, options=TP + list(options), timeout=timeout, env=env,
+                          expect_status=None if known_divergence else 0)
+    if known_divergence and rec.status == 124 and \
+            re.search(known_divergence, rec.stderr.decode(errors='replace')):
+        return trace, rec, None
+    if rec.status != 0:
+        raise Fail(f'record: expected the program to exit 0, got exit {rec.status}\n  '
+                   f'{rec.explain()}')
     info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
     text = info.stdout.decode(errors='replace')
     if not re.search(r'^mode: +tp,', text, re.M):

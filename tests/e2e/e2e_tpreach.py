@@ -82,13 +82,33 @@ def c_tp_reach_python_mp(h):
     the lock in another order and diverged at a worker's write of a result
     (`it is number 103 of the log's order of shared-state calls, and 105
     went already`: 10 of 10 recordings with main's uprr). Three recordings,
-    each verified and replayed with the script gone; the results as
-    natively (the pids aside)."""
+    each verified and replayed (the last with the script gone); the
+    results as natively (the pids aside). A known divergence is let pass,
+    named, up to 3 times in the 6 recordings at most this takes: CPython's
+    GIL hands over where a racy read of its drop request says (no sync
+    operation), so an EP run follows another order in ~1 recording of 6
+    (doc/uniparallel.md, Reach (3)); it cannot be re-run, the TP run having
+    written the file of a semaphore it created (sem_open(3) in /dev/shm:
+    `not re-run: ... a file`), and uprr must say so and end (exit 124)."""
     argv, script = python_script(h, 'pool.py', MP_SCRIPT)
     native = native_run(argv, 'pool', cwd=h.tmp)
     pattern = rb'^(results|digest|\d+ \d+ )'
-    for i in range(3):
-        _, rec, text = tp_record_replay(h, argv, f'pool-{i}', remove=[script] if i == 2 else ())
+    known = (r'its synchronization order: follow: divergence .*not re-run: the TP run made '
+             r'thread \d+\'s write of fd \d+ \(a file\)')
+    verified = diverged = 0
+    for i in range(6):
+        if verified == 3:
+            return
+        _, rec, text = tp_record_replay(h, argv, f'pool-{i}', known_divergence=known,
+                                        remove=[script] if verified == 2 else ())
+        if text is None:
+            diverged += 1
+            log(f'  recording {i}: the known divergence (the GIL), named, exit 124')
+            if diverged > 3:
+                raise Fail(f'{diverged} of {i + 1} recordings diverged (the GIL\'s race: about 1 '
+                           'in 6 expected)')
+            continue
+        verified += 1
         if not re.search(r'^threads: .* in 3 processes', text, re.M):
             raise Fail('uprr info does not count the parent and its 2 workers:\n' + text)
         want = [ln for ln in native.stdout.splitlines() if re.search(pattern, ln)]
@@ -97,6 +117,8 @@ def c_tp_reach_python_mp(h):
             raise Fail('the native run printed too little:\n' + tail(native.stdout))
         compare_bytes(b'\n'.join(want), b'\n'.join(got), 'the results', 'the native run',
                       f'recording {i}')
+    if verified < 3:
+        raise Fail(f'only {verified} of 6 recordings verified')
 
 
 @case('tp-reach-detached')
