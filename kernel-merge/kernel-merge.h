@@ -126,8 +126,10 @@ int kmerge_copy_pages(const struct kmerge_side *a, const struct kmerge_side *b,
  * from checkpoint k's copies. A struct kmerge_epoch is the supervisor's
  * record of it, kept beside the trace (the trace holds what replay needs;
  * this holds what only a live rollback needs: pre-images and the kernel
- * state at the checkpoint), made at checkpoint k and fed by every traced
- * syscall of the TP run in epoch k. In a TP run every write(2) and every
+ * state at the checkpoint), to be made at checkpoint k and fed by every
+ * traced syscall of the TP run in epoch k by the re-run from checkpoint k
+ * that will use it (not built: no recording makes one yet; unit tests
+ * drive it on real processes). In a TP run every write(2) and every
  * read of a pipe, FIFO or socket takes the traced path (UPRR_CTL_NO_WRITES,
  * UPRR_CTL_ORDER_READS, preload/uprr-preload.h), so none goes by unseen.
  */

@@ -206,10 +206,6 @@ uprr_fd_data_max(struct uprr_buf *buf, long nr, const long a[6])
 			return UINT64_MAX;
 		return (uint32_t)a[1] == UPRR_FICLONERANGE ? K_CLONE_RANGE_SIZE : 0;
 	case __NR_mkdirat:
-		/* a TP run sees each name it makes (a rollback's undo names
-		 * one it cannot take back, kernel-merge/undo.c) */
-		if (((const struct uprr_ctl *)UPRR_PRELOAD_CTL_ADDR)->flags & UPRR_CTL_NO_WRITES)
-			return UINT64_MAX;
 		return a[1] && !special_tree((const char *)a[1]) ? 0 : UINT64_MAX;
 	case __NR_fchmod:
 	case __NR_fchown:

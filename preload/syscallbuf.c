@@ -153,8 +153,8 @@ uprr_commit(struct uprr_buf *buf, struct uprr_rec *rec, long nr, long fd, long r
 /*
  * Whether a TP run's read @nr (UPRR_CTL_ORDER_READS) reads a pipe, a FIFO
  * or a socket, whose bytes another thread's or process's write put there
- * (or takes a connection from a socket's queue: accept4(2), which a
- * rollback's undo cannot give back and must see, kernel-merge/undo.c):
+ * (or takes a connection from a socket's queue, accept4(2), which another
+ * process's connect(2) put there: an ordered call, SC_ORDER_EXIT):
  * it takes the traced path, where it is numbered in the order of
  * shared-state calls (recorder/record-order.c). recvfrom(2) and recvmsg(2)
  * read sockets only; read(2) and readv(2) ask fstat(2) what their fd is
@@ -206,9 +206,8 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 		return NOT_BUFFERED;
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;
-	/* a TP run numbers reads of pipes and sockets, a re-run gives back
-	 * what its discarded epoch read (never in replay, which follows the
-	 * recorded batches: ctl.flags has it only in a recording) */
+	/* a TP run numbers reads of pipes and sockets (never in replay, nor
+	 * in a re-run: ctl.flags has it only in a TP run's recording) */
 	if ((ctl()->flags & UPRR_CTL_ORDER_READS) && !(ctl()->replay | buf->replay) &&
 	    ordered_read(buf, nr, a))
 		return NOT_BUFFERED;

@@ -128,7 +128,7 @@
  * HWCAP2_FSGSBASE, Linux 5.9); without it every call is traced. */
 #define UPRR_CTL_FSGSBASE 1u
 /** ctl.flags: write(2) (and the other calls that write a file or send:
- * pwrite, sendto, sendmsg, sendfile..., and mkdirat) takes the traced path: a recorded
+ * pwrite, sendto, sendmsg, sendfile...) takes the traced path: a recorded
  * process maps a file MAP_SHARED, and the recorder keeps the version of
  * such a file that each write leaves (replay's shared copy must change at
  * that write); or a TP run holds output (recorder/record-hold.c). */
@@ -152,10 +152,9 @@
  * a pipe, a FIFO or a socket (the library's fstat(2) of its fd), and every
  * recvfrom(2), recvmsg(2) and accept4(2), take the traced path, where the supervisor
  * numbers them in the order of shared-state calls: the EP run then makes
- * such a read after the write whose bytes it returned. Also set in the
- * re-run of a discarded epoch until the bytes that epoch read are given
- * back (recorder/record-syscall.c, rec_redeliver_from()). Never set in
- * other UP recordings, an EP run nor replay. */
+ * such a read after the write whose bytes it returned; an accept4(2) after
+ * the connect(2) whose connection it takes. Never set in UP recording, an
+ * EP run nor replay. */
 #define UPRR_CTL_ORDER_READS 16u
 
 /** The control page, one per process (fork copies it). */

@@ -131,9 +131,6 @@ rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 	rec->epochs.check = opts->epoch_check;
 	rec->epochs.anywhere = opts->epoch_anywhere;
 	rec->epochs.keeper = opts->epochs;
-	/* a rollback's undo (kernel-merge.h) needs epoch 0's record too */
-	if (rec->epochs.keeper && rec->epochs.keeper->epoch_log && kmerge_epoch_new(0, &rec->epochs.undo) < 0)
-		log_warn("%s", "out of memory: epoch 0 cannot be undone");
 }
 
 void
@@ -705,10 +702,6 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		return;
 	}
 	rec->epochs.k++;
-	/* (out of memory, the record in use goes on, refused: it mixes epochs) */
-	if (rec->epochs.undo && kmerge_epoch_new(rec->epochs.k, &rec->epochs.undo_next) < 0)
-		kmerge_epoch_refuse(rec->epochs.undo, "out of memory for epoch %" PRIu64 "'s record",
-				    rec->epochs.k);
 	for (size_t i = 0; i < rec->nthreads && !rec->done; i++) {
 		struct rthread *t = &rec->threads[i];
 		struct checkpoint_copy *copy = NULL;
@@ -755,17 +748,6 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 			continue;
 		}
 		rec->epochs.copies++;
-		/* its descriptors as the copy shares them, for an undo */
-		if (rec->epochs.undo_next) {
-			r = kmerge_epoch_save_fds(rec->epochs.undo_next, t->tgid);
-			if (r < 0)
-				kmerge_epoch_refuse(rec->epochs.undo_next, "process %d's descriptors not saved: %s",
-						    t->tgid, strerror(-r));
-			else
-				rec->epochs.undo_fds += (uint64_t)r;
-			rec->epochs.undo_ns += util_now_ns() - t1;
-			t1 = util_now_ns();
-		}
 		r = take_written(t->space, t->tgid, tids[0], &written);
 		t0 = util_now_ns();
 		rec->epochs.dirty_ns += t0 - t1;
@@ -784,29 +766,6 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		rec->epochs.ends_ns += util_now_ns() - t0;
 		kept[(*nkept)++] = (struct kept){ t->tgid, copy, written };
 	}
-}
-
-/* The epoch that checkpoint rec->epochs.k ended is over, the exits of
- * calls that ended before it logged (log_ended_exits(): a read's bytes were
- * consumed in that epoch): its record goes to the keeper, the next one's
- * takes its place. */
-static void
-rotate_undo(struct recorder *rec)
-{
-	struct kmerge_epoch *done = rec->epochs.undo;
-	struct kmerge_epoch_stats s;
-
-	if (!rec->epochs.undo_next)
-		return;
-	kmerge_epoch_stats(done, &s);
-	log_debug("epoch %" PRIu64 "'s record for an undo: %zu descriptors, %zu files written (%" PRIu64
-		  " bytes of pre-images), %" PRIu64 " bytes read from %zu pipes and sockets%s%s",
-		  kmerge_epoch_k(done), s.fds, s.files, s.pre_bytes, s.input_bytes, s.inputs,
-		  kmerge_epoch_refusal(done) ? "; refused: " : "",
-		  kmerge_epoch_refusal(done) ? kmerge_epoch_refusal(done) : "");
-	rec->epochs.undo = rec->epochs.undo_next;
-	rec->epochs.undo_next = NULL;
-	rec->epochs.keeper->epoch_log(rec->epochs.keeper->arg, done);
 }
 
 /* Hand the checkpoints taken to their keeper (which may free older ones:
@@ -911,10 +870,8 @@ take_end(struct recorder *rec)
 		hand_over(rec, kept, nkept);
 		nkept = 0;
 		log_ended_exits(rec);
-		rotate_undo(rec);
 		step(rec);
 	}
-	rotate_undo(rec);
 	/* stopped for a re-run: killed where it stands, nothing more done */
 	t3 = util_now_ns();
 	if (!rec->ep_diverged)
@@ -1239,19 +1196,6 @@ rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
 }
 
 void
-rec_epoch_started(struct recorder *rec, pid_t pid)
-{
-	int r;
-
-	if (!rec->epochs.undo)
-		return;
-	r = kmerge_epoch_save_fds(rec->epochs.undo, pid);
-	if (r < 0)
-		kmerge_epoch_refuse(rec->epochs.undo, "process %d's descriptors not saved at its start: %s", pid,
-				    strerror(-r));
-}
-
-void
 rec_epoch_drop_all(struct recorder *rec)
 {
 	if (rec->epochs.keeper && rec->epochs.keeper->drop_all)
@@ -1307,10 +1251,6 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 e->copy_parts.clone_ns / ends / 1000, e->copy_parts.set_ns / ends / 1000,
 		 e->dirty_ns / ends / 1000, e->ends_ns / ends / 1000, e->check_ns / ends / 1000,
 		 e->resume_ns / ends / 1000);
-	if (e->undo_fds)
-		log_info("descriptors saved for a rollback's undo: %" PRIu64 " per checkpoint, %" PRIu64
-			 " us on average (%" PRIu64 " ns each)",
-			 e->undo_fds / ends, e->undo_ns / ends / 1000, e->undo_ns / e->undo_fds);
 	if (e->check)
 		log_info("copies checked against their process: %" PRIu64 ", %" PRIu64 " differed; "
 			 "%" PRIu64 " pages not written by the dirty logs' account found unchanged",

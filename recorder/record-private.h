@@ -18,7 +18,6 @@
 #include "checkpoint/dirty.h"
 #include "checkpoint/process.h"
 #include "ep/divergence.h"
-#include "kernel-merge/kernel-merge.h"
 #include "common/util.h"
 #include "recorder/recorder.h"
 #include "sched/sched.h"
@@ -689,13 +688,6 @@ struct rec_epochs {
 	uint64_t written_pages;	/* pages the dirty logs listed */
 	uint64_t checked, differed; /* copies checked, and found different */
 	uint64_t unwritten_checked; /* pages the dirty logs said unwritten, checked */
-	struct kmerge_epoch *undo; /* the epoch in progress's record for a rollback's
-				 * undo (kernel-merge.h), handed to the keeper
-				 * at its end; NULL: the keeper takes none */
-	struct kmerge_epoch *undo_next; /* the next epoch's, made at the checkpoint,
-				 * in use once the exits logged at the end are
-				 * (rotate_undo()) */
-	uint64_t undo_ns, undo_fds; /* saving descriptors at checkpoints: time, how many */
 };
 
 /* A file by identity. */
@@ -771,30 +763,9 @@ struct recorder {
 	struct rec_epochs epochs;	/* its epochs (record-epoch.c) */
 	struct rec_hold hold;		/* its held output (record-hold.c) */
 	struct rec_order order;		/* shared-state calls' order (record-order.c) */
-	struct kmerge_epoch *redeliver;	/* a re-run of a discarded epoch: the input
-					 * it read, given back first (not owned;
-					 * rec_redeliver_from()) */
 };
 
-/** Whether file @dev:@ino is the synchronization-order log the interposer
- * maps in a TP run (tp/tp.c puts its path in uprr's environment for the
- * program, UPRR_SYNC_ENV_LOG): uprr's, not the program's (syscallbuf.c). */
-bool rec_is_sync_log(dev_t dev, ino_t ino);
 
-/**
- * A re-run of epoch kmerge_epoch_k(@e) from its checkpoint (a rollback at
- * a syscall divergence, after kmerge_epoch_undo()): from now on each read,
- * readv, recvfrom or recvmsg of a pipe, FIFO or socket the discarded epoch
- * read is answered from the bytes it consumed first
- * (kmerge_epoch_redeliver(), rec_issue_syscall(): the call skipped, its
- * result and the bytes written recorded as any call's), then goes live.
- * So that none goes by in the syscall buffer, every recorded process's
- * library sends such reads the traced way (UPRR_CTL_ORDER_READS: replay
- * follows the recorded batches, whatever the flag) until the bytes are
- * all given back. @e stays the caller's and must outlive the re-run
- * (NULL: stop). Returns 0 or -errno (a control page not written).
- */
-int rec_redeliver_from(struct recorder *rec, struct kmerge_epoch *e) _wur_;
 
 /** Whether the threads run one at a time, as sched/ picks them, with
  * timeslices, execution points and restore points (UP recording); false in
@@ -975,10 +946,6 @@ void rec_epoch_space_free(struct rspace *sp);
 void rec_epoch_space_new(struct recorder *rec, struct rspace *sp);
 /** Recording stopped early: the keeper frees every checkpoint now. */
 void rec_epoch_drop_all(struct recorder *rec);
-/** The program's first process @pid stands at its exec: its descriptors
- * are epoch 0's at its start (a re-run from the program's start undoes
- * what the TP run did to them, kmerge_epoch_undo()). */
-void rec_epoch_started(struct recorder *rec, pid_t pid);
 /** Log the epochs' figures (`uprr record -v`). */
 void rec_epoch_log_stats(const struct recorder *rec);
 /** Execute the syscall @t stands at the entry of, to its exit, synchronously. */

@@ -422,21 +422,6 @@ show_native_affinity(struct recorder *rec, struct rthread *t, int64_t result)
 		log_debug("thread %d: cannot show its native CPU affinity", t->tid);
 }
 
-/* Whether @t's call is the interposer's mmap(2) of the synchronization-order
- * log: uprr's, which a rollback's undo leaves alone (the order is the
- * re-run's to take back, not a file of the program's). */
-static bool
-maps_sync_log(const struct rthread *t)
-{
-	struct stat st;
-	char path[64];
-
-	if (t->model_nr != __NR_mmap || (t->model_args[3] & MAP_ANONYMOUS))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, (int)t->model_args[4]);
-	return stat(path, &st) == 0 && rec_is_sync_log(st.st_dev, st.st_ino);
-}
-
 /* Every recorded process's writes go the traced way from now on: the
  * recorder keeps the version of a MAP_SHARED file each write leaves. */
 static void
@@ -483,9 +468,6 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	}
 	show_native_affinity(rec, t, result);
 	rec_hold_exit(rec, t, result);
-	if (rec->epochs.undo && !maps_sync_log(t))
-		kmerge_epoch_on_exit(rec->epochs.undo, t->tid, t->tgid, t->space->mem.memfd, (long)t->model_nr,
-				     t->model_args, result);
 	if (sc_outputs((long)t->model_nr, t->model_args, result, &t->entry, rec_tracee_mem_read,
 		       &t->tid, &rec->ranges) < 0 ||
 	    rec_collect_blobs(rec, t->tid, &nblobs) < 0) {
@@ -672,53 +654,6 @@ block_in_kernel(struct recorder *rec, struct rthread *t)
 	sched_set_state(rec->sched, t->tid, SCHED_BLOCKED);
 }
 
-/* Send (@on) or stop sending every recorded process's reads of pipes and
- * sockets the traced way (UPRR_CTL_ORDER_READS), but in a TP run, whose
- * library always does. */
-static int
-traced_reads(struct recorder *rec, bool on)
-{
-	for (size_t i = 0; i < rec->nthreads && !rec->tp; i++) {
-		struct rspace *sp = rec->threads[i].space;
-		int r;
-
-		if (sp->mem.syscallbuf && (r = rec_syscallbuf_set_flags(sp->mem.memfd, UPRR_CTL_ORDER_READS, on)) < 0)
-			return r;
-	}
-	return 0;
-}
-
-int
-rec_redeliver_from(struct recorder *rec, struct kmerge_epoch *e)
-{
-	rec->redeliver = e;
-	return traced_reads(rec, e && kmerge_epoch_redeliver_left(e));
-}
-
-/* A re-run's read of bytes the discarded epoch consumed
- * (rec_redeliver_from()): answered from them, the call skipped. */
-static bool
-redelivered(struct recorder *rec, struct rthread *t)
-{
-	int64_t result;
-	int r;
-
-	if (!rec->redeliver)
-		return false;
-	r = kmerge_epoch_redeliver(rec->redeliver, t->tid, t->space->mem.memfd, (long)t->nr, t->args, &result);
-	if (r < 0) {
-		rec_stop_recording(rec, "thread %d: cannot give back the input the discarded epoch read: %s", t->tid,
-				   strerror(-r));
-		return true;
-	}
-	if (!r)
-		return false;
-	if (!kmerge_epoch_redeliver_left(rec->redeliver) && traced_reads(rec, false) < 0)
-		log_debug("%s", "cannot let the syscall buffers take reads of pipes again");
-	rec_skip_syscall(rec, t, result);
-	return true;
-}
-
 /* Let @t, stopped at a recorded syscall entry, execute it: in the kernel
  * while the others run if it may block, else to its exit. */
 void
@@ -727,9 +662,6 @@ rec_issue_syscall(struct recorder *rec, struct rthread *t)
 	/* the total order of shared-state calls (record-order.c) */
 	if (rec_order_issue(rec, t))
 		return;
-	/* a re-run's read of what the discarded epoch read */
-	if (redelivered(rec, t))
-		return;
 	if (rec->ep && rec_ep_issue(rec, t))
 		return;
 	if (rec_emulate_syscall(rec, t))
@@ -737,9 +669,6 @@ rec_issue_syscall(struct recorder *rec, struct rthread *t)
 	/* a TP run's external output: held until its epoch is verified */
 	if (rec_hold_write(rec, t))
 		return;
-	/* a TP run: what a rollback's undo needs from before the call */
-	if (rec->epochs.undo)
-		kmerge_epoch_on_entry(rec->epochs.undo, t->tid, t->tgid, (long)t->nr, t->args);
 	if (t->may_block)
 		block_in_kernel(rec, t);
 	else

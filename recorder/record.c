@@ -1047,9 +1047,7 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		/* the syscall buffer (format 8): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
 		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0) |
-				 (rec->ep ? UPRR_CTL_EP : 0) |
-				 (rec->tp || (rec->redeliver && kmerge_epoch_redeliver_left(rec->redeliver))
-					  ? UPRR_CTL_ORDER_READS : 0);
+				 (rec->ep ? UPRR_CTL_EP : 0) | (rec->tp ? UPRR_CTL_ORDER_READS : 0);
 		uint64_t ref;
 
 		r = rec_syscallbuf_keep(rec, &ref);
@@ -1305,7 +1303,6 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	rec.root = pid;
 	rec.nprocs = 1;
-	rec_epoch_started(&rec, pid);
 	if (rec.ep) {
 		r = rec_ep_start(&rec, pid);
 		if (r < 0) {
@@ -1460,7 +1457,5 @@ out:
 	rec_ipc_free(&rec.ipc);
 	rec_ep_free(&rec);
 	rec_hold_free(&rec);
-	kmerge_epoch_free(rec.epochs.undo);
-	kmerge_epoch_free(rec.epochs.undo_next);
 	return r;
 }

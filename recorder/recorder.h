@@ -246,7 +246,6 @@ void rec_space_close(struct rec_space *sp);
 
 struct checkpoint_copy;
 struct dirty_pages;
-struct kmerge_epoch;
 
 /** Who keeps a TP run's checkpoints (tp/epoch.h; doc/uniparallel.md,
  * "Epoch boundaries and checkpoints"). */
@@ -272,12 +271,6 @@ struct rec_epoch_keeper {
 	 * the caller to re-run the epoch (struct rec_rerun). */
 	bool (*step)(void *step_arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n);
 	void *step_arg; /**< passed to step() */
-	/** Or NULL (then no such record is made: it costs nothing). The TP
-	 * run's record of epoch kmerge_epoch_k(@log), whole (checkpoint k + 1
-	 * taken, before step()): the descriptors at checkpoint k, pre-images
-	 * of the file bytes the epoch overwrote, the input it consumed
-	 * (kernel-merge.h); the keeper's from now on, to free. */
-	void (*epoch_log)(void *arg, struct kmerge_epoch *log);
 };
 
 /** An EP run that goes along with its TP run, whose log grows as it runs
@@ -313,11 +306,6 @@ struct rec_ep_checkpoints {
 	 * kept. Both stay the keeper's. */
 	struct checkpoint_copy *(*find)(void *arg, uint64_t k, pid_t pid,
 					const struct dirty_pages **ret_written);
-	/** Or NULL. The TP run's record of epoch @k (from checkpoint k to
-	 * k + 1: rec_epoch_keeper.epoch_log), for the undo of a rollback to
-	 * checkpoint k (kmerge_epoch_undo(), kmerge_epoch_redeliver()); NULL
-	 * if not kept. Stays the keeper's. */
-	struct kmerge_epoch *(*epoch_log)(void *arg, uint64_t k);
 };
 
 /** What an EP run's epoch checks found (rec_options.ep_verdicts). */

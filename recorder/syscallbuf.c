@@ -127,22 +127,17 @@ rec_syscallbuf_set_flags(int memfd, uint32_t flags, bool on)
 	return want == now ? 0 : tracee_write(memfd, at, &want, sizeof(want));
 }
 
-bool
-rec_is_sync_log(dev_t dev, ino_t ino)
+/* Whether @l is the synchronization-order log the interposer maps in a TP
+ * run (tp/tp.c puts its path in uprr's environment for the program): it
+ * is written through that mapping only, never by write(2), and no trace
+ * replays its pages, so writes may stay in the buffer. */
+static bool
+is_sync_log(const struct rec_fd_look *l)
 {
 	const char *path = getenv(UPRR_SYNC_ENV_LOG);
 	struct stat st;
 
-	return path && stat(path, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
-}
-
-/* Whether @l is the synchronization-order log: it is written through the
- * interposer's mapping only, never by write(2), and no trace replays its
- * pages, so writes may stay in the buffer. */
-static bool
-is_sync_log(const struct rec_fd_look *l)
-{
-	return rec_is_sync_log(l->st.st_dev, l->st.st_ino);
+	return path && stat(path, &st) == 0 && st.st_dev == l->st.st_dev && st.st_ino == l->st.st_ino;
 }
 
 bool

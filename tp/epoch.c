@@ -5,7 +5,6 @@
  * or all of them up to TP_EPOCHS_CAP numbers (tp_epochs_new_all()).
  */
 #define LOG_PREFIX "tp-epoch"
-#include <assert.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -15,7 +14,6 @@
 #include "checkpoint/dirty.h"
 #include "checkpoint/process.h"
 #include "common/log.h"
-#include "kernel-merge/kernel-merge.h"
 #include "tp/epoch.h"
 #include "tracee/tracee.h"
 
@@ -33,10 +31,6 @@ struct tp_epochs {
 	struct tp_checkpoint *owed; /* thinned: pages written owed to the next kept */
 	size_t nowed, owed_cap;
 	uint64_t thinned;	  /* checkpoint numbers freed by thin() */
-	/* the TP run's records of its last TP_EPOCHS_KEPT epochs, for a
-	 * rollback's undo (tp_epochs_keep_logs()), oldest first */
-	struct kmerge_epoch *logs[TP_EPOCHS_KEPT];
-	size_t nlogs;
 };
 
 static void
@@ -211,52 +205,11 @@ add:
 		pay_owed(e, &e->v[e->n - 1]);
 }
 
-/* rec_epoch_keeper.epoch_log: the last TP_EPOCHS_KEPT are kept (only the
- * epoch just ended can be rolled back: lock-step, tp/lockstep.h) */
-static void
-keep_log(void *arg, struct kmerge_epoch *log)
-{
-	struct tp_epochs *e = arg;
-
-	if (e->nlogs == TP_EPOCHS_KEPT) {
-		kmerge_epoch_free(e->logs[0]);
-		memmove(e->logs, e->logs + 1, (TP_EPOCHS_KEPT - 1) * sizeof(e->logs[0]));
-		e->nlogs--;
-	}
-	e->logs[e->nlogs++] = log;
-}
-
-struct kmerge_epoch *
-tp_epochs_epoch_log(const struct tp_epochs *e, uint64_t k)
-{
-	for (size_t i = 0; i < e->nlogs; i++)
-		if (kmerge_epoch_k(e->logs[i]) == k)
-			return e->logs[i];
-	return NULL;
-}
-
-static struct kmerge_epoch *
-find_log(void *arg, uint64_t k)
-{
-	return tp_epochs_epoch_log(arg, k);
-}
-
-void
-tp_epochs_keep_logs(struct tp_epochs *e, struct rec_epoch_keeper *keeper)
-{
-	(void)e;
-	assert(keeper->arg == e);
-	keeper->epoch_log = keep_log;
-}
-
 static void
 drop_all(void *arg)
 {
 	struct tp_epochs *e = arg;
 
-	for (size_t i = 0; i < e->nlogs; i++)
-		kmerge_epoch_free(e->logs[i]);
-	e->nlogs = 0;
 	for (size_t i = 0; i < e->n; i++)
 		drop(&e->v[i]);
 	e->n = 0;
@@ -289,7 +242,7 @@ tp_epochs_new_all(struct rec_epoch_keeper *ret_keeper, struct rec_ep_checkpoints
 	if (!e)
 		return NULL;
 	e->all = true;
-	*ret_checkpoints = (struct rec_ep_checkpoints){ .arg = e, .find = find, .epoch_log = find_log };
+	*ret_checkpoints = (struct rec_ep_checkpoints){ .arg = e, .find = find };
 	return e;
 }
 

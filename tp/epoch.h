@@ -62,20 +62,6 @@ uint64_t tp_epochs_thinned(const struct tp_epochs *e);
 struct checkpoint_copy *tp_epochs_find(const struct tp_epochs *e, uint64_t k, pid_t pid,
 				       const struct dirty_pages **ret_written);
 
-/**
- * Keep the TP run's record of each epoch too (kernel-merge.h, struct
- * kmerge_epoch: descriptors at the checkpoint, pre-images of file bytes
- * overwritten, input consumed), the last TP_EPOCHS_KEPT of them: sets
- * @keeper's epoch_log, so the recorder makes them (which it does not
- * otherwise: they cost a stat(2) per write and read, and the descriptors'
- * save at each checkpoint). For lock-step, whose rollback of the epoch just
- * ended undoes it (kmerge_epoch_undo()).
- */
-void tp_epochs_keep_logs(struct tp_epochs *e, struct rec_epoch_keeper *keeper);
-
-/** The record of epoch @k kept (tp_epochs_keep_logs()), or NULL; stays @e's. */
-struct kmerge_epoch *tp_epochs_epoch_log(const struct tp_epochs *e, uint64_t k);
-
 /** Checkpoints kept now. */
 size_t tp_epochs_count(const struct tp_epochs *e);
 

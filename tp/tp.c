@@ -623,8 +623,6 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	/* lock-step (tp/lockstep.h): the EP run goes along, epoch by epoch;
 	 * UPRR_TP_SEQUENTIAL=1: after the TP run, as before (to measure) */
 	if (epochs && !(getenv("UPRR_TP_SEQUENTIAL") && strcmp(getenv("UPRR_TP_SEQUENTIAL"), "1") == 0)) {
-		/* its rollback of an epoch undoes what the epoch did */
-		tp_epochs_keep_logs(epochs, &keeper);
 		ls = tp_lockstep_new(&eo, &keeper, held, opts->ep_cpus);
 		if (!ls) {
 			unset_sync_env(old_preload);
