@@ -158,7 +158,7 @@ kmerge_epoch_on_exit(struct kmerge_epoch *e, pid_t tid, pid_t tgid, int memfd, l
 	r = get_bufs(tid, nr, args, &b);
 	if (r == 0)
 		return;
-	if (kmerge_fd_stat(tid, (int)args[0], &st) < 0) {
+	if (tracee_fd_stat(tid, (int)args[0], &st) < 0) {
 		kmerge_epoch_refuse(e, "thread %d read fd %d, which uprr cannot look at", tid, (int)args[0]);
 		return;
 	}
@@ -261,7 +261,7 @@ kmerge_epoch_redeliver(struct kmerge_epoch *e, pid_t tid, int memfd, long nr, co
 	r = get_bufs(tid, nr, args, &b);
 	if (r <= 0)
 		return r;
-	if (kmerge_fd_stat(tid, (int)args[0], &st) < 0)
+	if (tracee_fd_stat(tid, (int)args[0], &st) < 0)
 		return 0; /* no such fd: the call fails live */
 	in = find_input(e, st.st_dev, st.st_ino);
 	if (!in || in->head >= in->n || !b.total)

@@ -76,9 +76,6 @@ struct kmerge_epoch {
 	char refusal[512];
 };
 
-/** stat(2) of thread @tid's descriptor @fd (the object it leads to). */
-int kmerge_fd_stat(pid_t tid, int fd, struct stat *ret) _wur_;
-
 /** Refusals known at a call's exit, from its @result: a name made or
  * removed, a file cut, a shared writable file mapping, bytes moved into a
  * file, a connection accepted (undo.c). */

@@ -58,15 +58,6 @@ kmerge_epoch_refuse(struct kmerge_epoch *e, const char *fmt, ...)
 }
 
 int
-kmerge_fd_stat(pid_t tid, int fd, struct stat *ret)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-	return stat(path, ret) < 0 ? -errno : 0;
-}
-
-int
 kmerge_epoch_new(uint64_t k, struct kmerge_epoch **ret)
 {
 	struct kmerge_epoch *e = calloc(1, sizeof(*e));
@@ -276,7 +267,7 @@ on_write(struct kmerge_epoch *e, pid_t tid, int fd, int64_t at, int64_t len, boo
 	int64_t pos;
 	int flags;
 
-	if (kmerge_fd_stat(tid, fd, &st) < 0 || !S_ISREG(st.st_mode))
+	if (tracee_fd_stat(tid, fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return; /* not a file (or no such fd: the call fails) */
 	f = touch_file(e, tid, fd, &st);
 	if (!f)
@@ -429,7 +420,7 @@ is_regular(pid_t tid, int fd)
 {
 	struct stat st;
 
-	return kmerge_fd_stat(tid, fd, &st) == 0 && S_ISREG(st.st_mode);
+	return tracee_fd_stat(tid, fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 void
@@ -554,7 +545,7 @@ check_sizes(struct kmerge_epoch *e, const pid_t *pids, size_t n, struct kmerge_u
 		if (f) {
 			if (f->size0 == s->size)
 				continue;
-		} else if ((s->dup >= 0 ? fstat(s->dup, &st) : kmerge_fd_stat(s->pid, s->fd, &st)) < 0 ||
+		} else if ((s->dup >= 0 ? fstat(s->dup, &st) : tracee_fd_stat(s->pid, s->fd, &st)) < 0 ||
 			   st.st_size == s->size) {
 			continue;
 		}

@@ -218,9 +218,7 @@ write_len(const struct rthread *t)
 static bool
 cut_short(const struct rthread *t)
 {
-	char path[64];
 	struct stat st;
-	int fd = (int)t->model_args[0];
 
 	if (t->state != RT_IN_SYSCALL || (!sc_is_write((long)t->model_nr) &&
 					  !sc_is_send((long)t->model_nr)))
@@ -230,8 +228,7 @@ cut_short(const struct rthread *t)
 		return false;
 	if (write_len(t) <= PIPE_BUF)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, fd);
-	if (stat(path, &st) < 0)
+	if (tracee_fd_stat(t->tid, (int)t->model_args[0], &st) < 0)
 		return false; /* vanished, or the fd closed: nothing to cut */
 	return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) || S_ISCHR(st.st_mode);
 }

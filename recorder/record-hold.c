@@ -169,12 +169,10 @@ static bool
 reads_fifo(void *arg, pid_t tgid, const char *fd)
 {
 	const struct file_key *k = arg;
-	char path[80];
 	struct stat st;
 	int fl;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%.16s", tgid, fd);
-	if (stat(path, &st) < 0 || st.st_dev != k->dev || st.st_ino != k->ino)
+	if (tracee_fd_stat(tgid, atoi(fd), &st) < 0 || st.st_dev != k->dev || st.st_ino != k->ino)
 		return false;
 	if (tracee_fdinfo(tgid, atoi(fd), NULL, &fl) < 0)
 		return false;
@@ -232,8 +230,6 @@ rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result)
 	}
 }
 
-/* Whether a recorded process has socket inode @ino open (its fds' links
- * in /proc/PID/fd read "socket:[INODE]", proc(5)). */
 /* any_recorded_fd()'s match for socket_recorded(): the fd's link reads
  * @arg ("socket:[INODE]"). */
 static bool
@@ -247,6 +243,8 @@ names_socket(void *arg, pid_t tgid, const char *fd)
 	return n > 0 && (link[n] = '\0', strcmp(link, arg) == 0);
 }
 
+/* Whether a recorded process has socket inode @ino open (its fds' links
+ * in /proc/PID/fd read "socket:[INODE]", proc(5)). */
 static bool
 socket_recorded(struct recorder *rec, unsigned long ino)
 {

@@ -130,7 +130,6 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result)
 	long nr = (long)t->nr;
 	bool rd = is_read(nr);
 	int fd = rd ? (int)t->args[0] : written_fd(nr, t->args);
-	char path[64];
 	struct stat st;
 	bool ok;
 
@@ -139,8 +138,7 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result)
 	if (!rec->tp || !rec->rerun || rec->rerun->tp_effect[0] || rec->rerun->shown || result < 0 ||
 	    (rd && !result) || t->held_id || fd < 0)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, fd);
-	ok = stat(path, &st) == 0;
+	ok = tracee_fd_stat(t->tid, fd, &st) == 0;
 	/* /dev/null takes and gives nothing, a pipe of the program's own
 	 * dies with it; a file read gives its bytes again (its offset is the
 	 * process's own description's, unless inherited: the judge's), and

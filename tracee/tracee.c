@@ -15,6 +15,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -946,6 +947,15 @@ read_status(pid_t tid, char **ret_text)
 
 	snprintf(path, sizeof(path), "/proc/%d/status", tid);
 	return util_read_file(path, ret_text, &len);
+}
+
+int
+tracee_fd_stat(pid_t tid, int fd, struct stat *ret)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+	return stat(path, ret) < 0 ? -errno : 0;
 }
 
 int

@@ -339,6 +339,15 @@ int tracee_ignored_signals(pid_t tid, uint64_t *ret_mask) _wur_;
  */
 int tracee_fdinfo(pid_t tid, int fd, int64_t *ret_pos, int *ret_flags) _wur_;
 
+struct stat;
+/**
+ * stat(2) of what descriptor @fd of thread @tid leads to, through
+ * /proc/TID/fd/FD (proc(5): the link follows to the file, pipe, socket or
+ * device, even an unlinked file), into *@ret. Returns 0 or -errno
+ * (-ENOENT: no such fd or thread).
+ */
+int tracee_fd_stat(pid_t tid, int fd, struct stat *ret) _wur_;
+
 /**
  * The parent of process @pid: the PPid: line of /proc/PID/status (proc(5)).
  * Returns 0 or -errno.
