@@ -1192,17 +1192,20 @@ rec_interposer_frames(pid_t tid, uint64_t rsp)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	uint64_t slots[EP_INTERPOSER_SCAN / 8];
-	size_t nmaps = 0;
+	size_t nmaps = 0, ncode = 0;
 
 	if (tracee_read_maps(tid, &maps, &nmaps) < 0)
 		return true; /* not known: not compared */
-	for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+	/* its code's mappings, first: the scan compares each slot with them */
+	for (size_t j = 0; j < nmaps; j++)
+		if (maps[j].perms[2] == 'x' && strstr(maps[j].path, "libuprr-sync.so"))
+			maps[ncode++] = maps[j];
+	for (size_t i = 0; i < ARRAY_SIZE(slots) && ncode; i++) {
 		/* 512 bytes at a time: the stack's mapping may end sooner */
 		if (i % 64 == 0 && tracee_read(tid, rsp + 8 * i, slots + i, 512) < 0)
 			break;
-		for (size_t j = 0; j < nmaps; j++)
-			if (maps[j].perms[2] == 'x' && strstr(maps[j].path, "libuprr-sync.so") &&
-			    slots[i] >= maps[j].start && slots[i] < maps[j].end)
+		for (size_t j = 0; j < ncode; j++)
+			if (slots[i] >= maps[j].start && slots[i] < maps[j].end)
 				return true;
 	}
 	return false;
