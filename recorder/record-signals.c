@@ -993,13 +993,18 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		t->sent_blocked &= ~(1ull << (sig - 1));
 	if (!ours && rec->tp && tp_drops(rec, t, sig, &si, &regs))
 		return;
-	if (!arch_regs_differ(&regs, &t->regs)) {
+	/* A re-run after a rollback, before its notify call, stands at no
+	 * event even where its registers are its last event's (its first
+	 * instruction): its kept records are syscalls that happened, and an
+	 * event now would end the re-run and make them again (signal_async
+	 * wrote a line twice). The signal waits for a point after them. */
+	if (!t->sb_rerun && !arch_regs_differ(&regs, &t->regs)) {
 		/* pending when the thread left its last event: deliver it there */
 		rec_record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
 		rec_resume_user(rec, t, sig, &si);
 		return;
 	}
-	if (sent_blocked) {
+	if (sent_blocked && !t->sb_rerun) {
 		/* Pending and blocked at every event since it was sent (one
 		 * that let it in would have taken it): an rt_sigreturn
 		 * unblocked it, and the kernel delivers it right after,
