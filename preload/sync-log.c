@@ -250,8 +250,10 @@ scrub_vec_init(void)
 		scrub_vec = 2;
 }
 
-HIDDEN __attribute__((noinline)) void
-sync_scrub(void)
+/* sync_scrub()'s work, called from its entry below: the registers and
+ * the 4 KiB under the caller's frame. */
+static __attribute__((noinline, used)) void
+scrub_body(void)
 {
 	/* the vector registers too, which the ABI leaves to callees: the
 	 * paths of each mode leave other values in them (glibc's string
@@ -277,8 +279,9 @@ sync_scrub(void)
 				 "kxorw %%k4, %%k4, %%k4\n\tkxorw %%k5, %%k5, %%k5\n\t"
 				 "kxorw %%k6, %%k6, %%k6\n\tkxorw %%k7, %%k7, %%k7"
 				 ::: "memory");
-	/* the 4 KiB right below this call's return address: all of what
-	 * the caller's callees used (a local array here left the 8 bytes
+	/* the 4 KiB right below this call's return address (sync_scrub()
+	 * zeroes the three slots above: its own return address, its pad,
+	 * this call's): all of what the caller's callees used (a local array here left the 8 bytes
 	 * under its frame as they were, where tp_race's thread function
 	 * then kept a slot it never writes) */
 	__asm__ volatile("lea -4096(%%rsp), %%rdi\n\t"
@@ -306,6 +309,38 @@ sync_scrub(void)
 			 :
 			 : "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "cc");
 }
+
+/*
+ * sync_scrub() itself: scrub_body(), then a return that leaves no return
+ * address behind. A wrapper's paths call it from other places (LOG's and
+ * FOLLOW's ends of pthread_mutex_unlock are two calls), so the slot its
+ * return address was pushed to, under the caller's frame and never
+ * zeroed by scrub_body() (it zeroes below itself), held a value of the
+ * mode's path, which a later frame's unwritten slot showed (ep_threads:
+ * main's stack at its last write held 0x...96bc, the LOG call's return
+ * into pthread_mutex_unlock, in the TP run and 0x...965b, FOLLOW's, in
+ * the EP run: a false divergence in most recordings with --epoch=2).
+ * The return goes through rax, which the void function may clobber and
+ * its callers set next with their own result; the slot is zeroed. The
+ * body is called with the stack aligned as the ABI wants (16 bytes at
+ * a call). Not for a shadow stack (CET), which glibc 2.36 never enables:
+ * the jmp would leave its entry for this call unmatched.
+ */
+__asm__(".text\n"
+	".p2align 4\n"
+	".globl sync_scrub\n"
+	".hidden sync_scrub\n"
+	".type sync_scrub, @function\n"
+	"sync_scrub:\n"
+	"\tsub $8, %rsp\n"
+	"\tcall scrub_body\n"
+	"\tadd $8, %rsp\n"
+	"\tpop %rax\n"
+	"\tmovq $0, -8(%rsp)\n"  /* the caller's return address */
+	"\tmovq $0, -16(%rsp)\n" /* the pad, never written here */
+	"\tmovq $0, -24(%rsp)\n" /* scrub_body's (one address: zeroed all the same) */
+	"\tjmp *%rax\n"
+	".size sync_scrub, .-sync_scrub\n");
 
 /* Whether the object at @addr, of an operation of @kind, is shared between
  * processes: glibc's own flag in the object (x86-64). A semaphore's
