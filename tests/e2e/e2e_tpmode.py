@@ -265,7 +265,8 @@ def c_tp_mode_buffered_epoch20(h):
     (tests/e2e/meson.build) still: an epoch diverges at its end in 7 of 20
     (3 of 10 before), one stack word of the main thread at its end, the
     upper half 4 in the checkpoint and 0 in the EP run (at the entry of
-    pthread_create's clone once). What it fixed before: the time left that
+    pthread_create's clone once); 1 of 20 since the library and the
+    interposer zero their frames (UPRR_CTL_SCRUB, sync_scrub()). What it fixed before: the time left that
     an interrupted pselect6 or ppoll wrote, a false divergence whose
     rollback was refused (with --epoch=auto, 5 in 8), and epoll_wait's
     EINTR."""
