@@ -176,6 +176,11 @@ heap_wait_end(struct sync_op *op)
 		if (wait_tid(w, true) == 0)
 			op->flags |= UPRR_SYNC_F_ENDED;
 	} else if (op->rec->flags & UPRR_SYNC_F_ENDED) {
+		/* the op as LOG's: it lies in the caller's frame, which the
+		 * EP run's check compares (ep_buffered at pthread_create's
+		 * rt_sigprocmask, in sync_heap_run()'s frame: flags 4 in the
+		 * TP run, 0 here; tp-mode-buffered-epoch20, 1 in 20) */
+		op->flags |= UPRR_SYNC_F_ENDED;
 		(void)wait_tid(w, false);
 	}
 }
