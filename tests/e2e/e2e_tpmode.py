@@ -261,12 +261,14 @@ def c_tp_mode_buffered_epoch20(h):
     as for a signal: "write of 262144 bytes to a pipe: 65536" against the
     native run, 6 of 10. An end now waits while a thread blocks in a write
     (recorder/record-epoch.c cut_short()); -v counts the ends it put off
-    or gave up so (0-24 a run): no short write in 40. Not in the suite
-    (tests/e2e/meson.build) still: an epoch diverges at its end in 7 of 20
-    (3 of 10 before), one stack word of the main thread at its end, the
-    upper half 4 in the checkpoint and 0 in the EP run (at the entry of
-    pthread_create's clone once); 1 of 20 since the library and the
-    interposer zero their frames (UPRR_CTL_SCRUB, sync_scrub()). What it fixed before: the time left that
+    or gave up so (0-24 a run): no short write in 40. An epoch diverged
+    at its end in 7 of 20 (3 of 10 before), one stack word of the main
+    thread: what the syscall buffer's library left in the program's
+    unwritten slots (UPRR_CTL_SCRUB now zeroes its frames: 1 in 20), and
+    libuprr-sync's heap op in sync_heap_run()'s frame, its flags 4 in the
+    TP run and 0 in the EP run at pthread_create's rt_sigprocmask (FOLLOW
+    now sets them as LOG: 20 of 20, 0 false divergences in 60 runs of the
+    program). What it fixed before: the time left that
     an interrupted pselect6 or ppoll wrote, a false divergence whose
     rollback was refused (with --epoch=auto, 5 in 8), and epoll_wait's
     EINTR."""
