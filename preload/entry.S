@@ -7,6 +7,35 @@
  */
 #include "preload/uprr-preload.h"
 
+	/*
+	 * Zero the UPRR_PRELOAD_STACK_SCRUB bytes under the stack pointer,
+	 * the library's frames of the call that returned: its paths differ
+	 * between the TP run (record mode), an EP run and replay (replay
+	 * mode, or the traced call where the run had buffered it), and what
+	 * they left there is what the program's later frames find in slots
+	 * they do not write (ep_threads: say()'s buffer past its string held
+	 * openat's saved arguments in one run and snprintf's FILE in the
+	 * other, a false divergence of the EP run's check). The same range
+	 * whatever the path: both runs leave zeros. Only with UPRR_CTL_SCRUB
+	 * (a TP run, an EP run, their replay: the same branch in each). rax (the result) kept,
+	 * rcx, rdi and r11 clobbered, the flags (the direction) kept.
+	 */
+	.macro SCRUB_STACK
+	testl $UPRR_CTL_SCRUB, UPRR_PRELOAD_CTL_ADDR + UPRR_CTL_FLAGS_OFF
+	jz 1f
+	pushfq
+	mov %rax, %r11
+	xor %eax, %eax
+	lea -(UPRR_PRELOAD_STACK_SCRUB)(%rsp), %rdi
+	mov $(UPRR_PRELOAD_STACK_SCRUB / 8), %ecx
+	cld
+	rep stosq
+	mov %r11, %rax
+	popfq
+	movq $0, -8(%rsp)	/* the flags of the library's path */
+1:
+	.endm
+
 	.section .text.entry, "ax", @progbits
 	.hidden uprr_syscall
 	.hidden uprr_stub
@@ -144,6 +173,7 @@ c_entry:
 	pushq 8(%rsp)
 	call uprr_syscall
 	add $8, %rsp
+	SCRUB_STACK
 	/* the scratch registers the caller may not rely on (System V ABI):
 	 * cleared, so that no path through the library (a re-run's notify
 	 * call, which replay never makes) shows in them */
@@ -176,6 +206,7 @@ syscall_abi_entry:
 	mov %rdi, %rsi		/* a0 */
 	mov %rax, %rdi		/* nr */
 	call uprr_syscall
+	SCRUB_STACK
 	xor %ecx, %ecx		/* whatever the library left: the same in replay */
 	xor %r11d, %r11d
 	lea -48(%rbp), %rsp

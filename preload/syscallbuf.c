@@ -68,6 +68,7 @@ traced(long nr, long a0, long a1, long a2, long a3, long a4, long a5)
 }
 
 _Static_assert(offsetof(struct uprr_buf, replay) == UPRR_BUF_REPLAY_OFF, "entry.S reads it");
+_Static_assert(offsetof(struct uprr_ctl, flags) == UPRR_CTL_FLAGS_OFF, "entry.S reads it");
 
 /* The calling thread's buffer, claimed on its first call; NULL: none (no
  * FS base yet, no free slot, a CPU without rdfsbase). */

@@ -58,6 +58,10 @@
  * there); it makes the call through the syscall-ABI entry, below the red
  * zone, and returns to rcx with the stack pointer as it was. */
 #define UPRR_PRELOAD_ENTRY_REDIRECT 0x10
+/** Bytes of stack under its entry frame the library zeroes on its way
+ * out (entry.S, SCRUB_STACK): more than its deepest call takes (1.1 KiB:
+ * uprr_syscall(), uprr_fd_call(), uprr_fd_write(), the traced call). */
+#define UPRR_PRELOAD_STACK_SCRUB 2048
 /** The untraced syscall instruction (`syscall; ret`). */
 #define UPRR_PRELOAD_UNTRACED_OFF 0x40
 /** The syscall number of the library's notify call (traced, never a real
@@ -67,6 +71,14 @@
 #define UPRR_NOTIFY_NR 0x7570
 /** Offset of uprr_buf.replay, which the stub reads (entry.S). */
 #define UPRR_BUF_REPLAY_OFF 12
+/** ctl.flags: the library zeroes the stack its frames used on its way
+ * out (entry.S, SCRUB_STACK): a TP run and its EP runs, whose checks
+ * compare stacks the library's paths of each mode wrote, and the replay
+ * of their trace (kept in its flags: the EP run's memory, exactly). Never
+ * set in UP recording (2 KiB zeroed costs ~100-200 ns a call). */
+#define UPRR_CTL_SCRUB 32 /* no suffix: entry.S reads it */
+/** Offset of uprr_ctl.flags, which entry.S reads. */
+#define UPRR_CTL_FLAGS_OFF 12
 /** The rip the kernel reports for a syscall made there
  * (seccomp_data.instruction_pointer: the address after the instruction). */
 #define UPRR_PRELOAD_UNTRACED_IP (UPRR_PRELOAD_ADDR + UPRR_PRELOAD_UNTRACED_OFF + 2)

@@ -1047,7 +1047,8 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 		/* the syscall buffer (format 8): values[6] = file id + 1 of the
 		 * preload image, values[7] = the control page's flags */
 		uint32_t flags = rec_syscallbuf_machine_flags() | (rec->sb.no_writes ? UPRR_CTL_NO_WRITES : 0) |
-				 (rec->ep ? UPRR_CTL_EP : 0) | (rec->tp ? UPRR_CTL_ORDER_READS : 0);
+				 (rec->ep ? UPRR_CTL_EP : 0) | (rec->tp ? UPRR_CTL_ORDER_READS : 0) |
+				 (rec->ep || rec->tp ? UPRR_CTL_SCRUB : 0);
 		uint64_t ref;
 
 		r = rec_syscallbuf_keep(rec, &ref);

@@ -78,6 +78,12 @@ plan_site(const uint8_t *code, uint64_t site, uint64_t nr, uint64_t stub, struct
 {
 	static const uint8_t lea_down[] = { 0x48, 0x8d, 0x64, 0x24, 0x80 };	      /* lea -128(%rsp),%rsp */
 	static const uint8_t lea_up[] = { 0x48, 0x8d, 0xa4, 0x24, 0x80, 0, 0, 0 }; /* lea 128(%rsp),%rsp */
+	/* movq $0,-8(%rsp): the call's return address, this stub's, off
+	 * the stack the program's later frames use (a run that patched its
+	 * sites in another order has another stub here: ep_threads' main
+	 * stack held 0x...542b in the TP run, 0x...533b in the EP run, in a
+	 * slot say() never writes; entry.S zeroes the library's frames) */
+	static const uint8_t zero_ret[] = { 0x48, 0xc7, 0x44, 0x24, 0xf8, 0, 0, 0, 0 };
 	const uint8_t *at = code + CODE_BEFORE;
 	size_t n = 0, moved = 0, call_at, mov_len = 0;
 	uint64_t back, quad;
@@ -112,6 +118,8 @@ plan_site(const uint8_t *code, uint64_t site, uint64_t nr, uint64_t stub, struct
 	p->stub[n++] = 0xff; /* call *quad(%rip) */
 	p->stub[n++] = 0x15;
 	n += 4;
+	memcpy(p->stub + n, zero_ret, sizeof(zero_ret));
+	n += sizeof(zero_ret);
 	memcpy(p->stub + n, lea_up, sizeof(lea_up));
 	n += sizeof(lea_up);
 	memcpy(p->stub + n, at + 2, moved); /* the cmp, unchanged: no rip-relative operand */
