@@ -677,7 +677,7 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 			 * never came, and when the next one arrived at these
 			 * registers, it was recorded as pending at this event
 			 * (timer_flood's replay, one handler run more, diverged
-			 * 1 time in ~10) */
+			 * 1 time in 10-20) */
 			rec_raise_deferred(t);
 			rec->stats.signals_raised++;
 			return;

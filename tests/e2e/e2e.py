@@ -3838,7 +3838,7 @@ def c_stress_timer_flood(h):
     its thread on its way to a counted branch's trap, where the SIGALRM
     waiting for that point is raised again for its delivery (a resumption
     from the interrupt's stop delivers none: the program ran on without
-    the handler the trace holds, and replay diverged 1 time in ~10).
+    the handler the trace holds, and replay diverged 1 time in 10-20).
     uprr record -v counts those raised."""
     raised = runs_raised = 0
     for i in range(15):
