@@ -994,6 +994,10 @@ bool rec_wait_thread_stop(struct recorder *rec, struct rthread *t, int *ret_stat
 bool rec_signal_during_syscall(const struct rthread *t);
 /** Raise @t's deferred signal while it enters its syscall. */
 void rec_raise_during_syscall(struct rthread *t);
+/** Deliver @t's deferred signal where it stands in a ptrace stop that
+ * injects none (an interrupt's, a seccomp stop): raise it and resume @t,
+ * which stops for its delivery at once (rec_on_signal()). */
+void rec_raise_deferred(struct rthread *t);
 /** Deliver @t's deferred signal instead of entering its syscall. */
 void rec_inject_at_syscall(struct recorder *rec, struct rthread *t);
 /** Whether the running thread @t should be stopped at an execution point

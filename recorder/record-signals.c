@@ -124,6 +124,25 @@ rec_raise_during_syscall(struct rthread *t)
 	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 }
 
+/*
+ * Deliver @t's deferred signal where it stands, in a ptrace stop that is no
+ * signal-delivery-stop (an interrupt's PTRACE_EVENT_STOP, a seccomp stop):
+ * a resumption from there injects no signal (ptrace(2): only a
+ * signal-delivery-stop does; do_jobctl_trap(), kernel/signal.c, drops the
+ * tracer's exit code). Raise it again: the thread stops for its delivery
+ * before any instruction runs, where rec_on_signal() delivers it with its
+ * siginfo (one of that number already pending merges with it, signal(7)).
+ * The caller wrote its event.
+ */
+void
+rec_raise_deferred(struct rthread *t)
+{
+	t->injecting_late = false;
+	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
+	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
+	rec_resume(t, PTRACE_CONT, 0);
+}
+
 /* Deliver a deferred asynchronous signal instead of entering the syscall:
  * rewind to the syscall instruction so it is issued again after the handler. */
 void
@@ -147,10 +166,8 @@ rec_inject_at_syscall(struct recorder *rec, struct rthread *t)
 		return;
 	t->injected = true;
 	t->injected_regs = t->regs;
-	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
-	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
 	t->state = RT_RUNNING;
-	rec_resume(t, PTRACE_CONT, 0);
+	rec_raise_deferred(t);
 }
 
 /* ---- signals ---- */
@@ -621,11 +638,14 @@ rec_rerun_notify(struct recorder *rec, struct rthread *t)
 /*
  * @t stands at an execution point, @ticks into its run of user code (a counted
  * branch trapped, or the PMU counted them): take its deferred signal there, or
- * preempt it.
+ * preempt it. @delivery_stop: it stopped there for a signal's delivery (a
+ * counted branch's SIGTRAP, an asynchronous signal), whose resumption
+ * delivers the deferred one instead; else in an interrupt's stop, which
+ * delivers none.
  */
 static void
 at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
-		   uint64_t ticks)
+		   uint64_t ticks, bool delivery_stop)
 {
 	struct trace_event ev;
 
@@ -651,6 +671,17 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
 		if (rec_write_event(rec, &ev) < 0)
 			return;
 		rec->stats.signals_at_ticks++;
+		if (!delivery_stop) {
+			/* Resumed from the interrupt's stop with it, it was lost:
+			 * the program ran on without its handler, as if it
+			 * never came, and when the next one arrived at these
+			 * registers, it was recorded as pending at this event
+			 * (timer_flood's replay, one handler run more, diverged
+			 * 1 time in 10-20) */
+			rec_raise_deferred(t);
+			rec->stats.signals_raised++;
+			return;
+		}
 		sig = rec_take_deferred(t, &si);
 		rec_resume_user(rec, t, sig, &si);
 		return;
@@ -673,10 +704,12 @@ at_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_str
  * @t, the running thread, is stopped somewhere in user code and must reach an
  * execution point (to be preempted, or to take an asynchronous signal): arm
  * its budget if counting code may already run, else roll back and count.
- * Resumes it in every case.
+ * Resumes it in every case. @delivery_stop: it stopped for a signal's
+ * delivery, else in an interrupt's stop (at_execution_point()).
  */
 static void
-seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs)
+seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
+		     bool delivery_stop)
 {
 	uint8_t code[ARCH_SYSCALL_INSN_LEN];
 	uint64_t left, rip;
@@ -691,7 +724,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	if (rec->pmu) {
 		/* the counter says how far it is: (ticks, registers) is the point */
 		if (t->pmu_fd >= 0 && ticks_pmu_read(t->pmu_fd, &left) == 0) {
-			at_execution_point(rec, t, regs, left);
+			at_execution_point(rec, t, regs, left, delivery_stop);
 			return;
 		}
 		t->uncountable = true;
@@ -709,7 +742,7 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 	case PATCH_STOP_TRAPPED:
 		if (t->trap_armed || t->probing) {
 			/* stopped on its way to the trap: the same execution point */
-			at_execution_point(rec, t, regs, t->ticks_base + t->budget);
+			at_execution_point(rec, t, regs, t->ticks_base + t->budget, delivery_stop);
 			return;
 		}
 		_fallthrough_;
@@ -776,6 +809,12 @@ bool
 rec_point_due(struct recorder *rec, struct rthread *t, uint64_t *ret_wait_ns)
 {
 	*ret_wait_ns = 0;
+	/* it stops for the delivery of a signal uprr raised before any
+	 * instruction runs (rec_raise_deferred()): an interrupt taken first
+	 * (get_signal() takes job control traps first) would find it at the
+	 * point with that signal still pending */
+	if (t->injecting_sig && !t->injecting_late)
+		return false;
 	/* it runs to its notify call, or out of the library, soon: not
 	 * stopped again before it ran a little */
 	if (t->sb_rerun)
@@ -879,7 +918,7 @@ rec_interrupt_running(struct recorder *rec, struct rthread *t)
 	}
 	log_debug("thread %d stopped at 0x%llx (trap armed %d, rollbacks %u)", tid, regs.rip,
 		  t->trap_armed, t->rollbacks);
-	seek_execution_point(rec, t, &regs);
+	seek_execution_point(rec, t, &regs, false);
 }
 
 /*
@@ -918,7 +957,7 @@ void
 rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 {
 	struct user_regs_struct regs;
-	bool sent_blocked, ours;
+	bool sent_blocked, ours, behind;
 	siginfo_t si;
 
 	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0 || tracee_get_regs(t->tid, &regs) < 0)
@@ -972,7 +1011,7 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		/* a look at whether it spins (record-sched.c), or its point */
 		if (t->probing && !t->trap_armed && rec_spin_probe(rec, t, &regs))
 			return;
-		at_execution_point(rec, t, &regs, t->ticks_base + t->budget);
+		at_execution_point(rec, t, &regs, t->ticks_base + t->budget, true);
 		return;
 	}
 	if (sig == SIGSEGV && si.si_code == SI_KERNEL) {
@@ -993,18 +1032,23 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 		t->sent_blocked &= ~(1ull << (sig - 1));
 	if (!ours && rec->tp && tp_drops(rec, t, sig, &si, &regs))
 		return;
+	/* Another signal the kernel dequeued before one uprr raised to deliver
+	 * where the thread stands (a lower number: rec_raise_deferred()),
+	 * whose event is written: delivered now, its handler would run before
+	 * the recorded one's; it waits for the next point. */
+	behind = t->injecting_sig && !t->injecting_late;
 	/* A re-run after a rollback, before its notify call, stands at no
 	 * event even where its registers are its last event's (its first
 	 * instruction): its kept records are syscalls that happened, and an
 	 * event now would end the re-run and make them again (signal_async
 	 * wrote a line twice). The signal waits for a point after them. */
-	if (!t->sb_rerun && !arch_regs_differ(&regs, &t->regs)) {
+	if (!t->sb_rerun && !behind && !arch_regs_differ(&regs, &t->regs)) {
 		/* pending when the thread left its last event: deliver it there */
 		rec_record_signal(rec, t, sig, &si, TRACE_SIGNAL_AT_EVENT, &regs);
 		rec_resume_user(rec, t, sig, &si);
 		return;
 	}
-	if (sent_blocked && !t->sb_rerun) {
+	if (sent_blocked && !t->sb_rerun && !behind) {
 		/* Pending and blocked at every event since it was sent (one
 		 * that let it in would have taken it): an rt_sigreturn
 		 * unblocked it, and the kernel delivers it right after,
@@ -1029,8 +1073,8 @@ rec_on_signal(struct recorder *rec, struct rthread *t, int sig)
 	/* already on its way to one (its budget armed, or running to its next
 	 * event): seeking again would roll back the way it made so far */
 	if (t->state == RT_RUNNING && !t->trap_armed && !t->uncountable && !t->sb_rerun &&
-	    rec_serial(rec))
-		seek_execution_point(rec, t, &regs);
+	    !behind && rec_serial(rec))
+		seek_execution_point(rec, t, &regs, true);
 	else
 		rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 	/* its next buffered call is an execution point for it too (after

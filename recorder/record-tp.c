@@ -27,8 +27,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "common/log.h"
 #include "recorder/record-private.h"
@@ -169,14 +167,8 @@ rec_tp_signal_here(struct recorder *rec, struct rthread *t, struct user_regs_str
 	}
 	rec_record_signal(rec, t, t->deferred_sig, &t->deferred_info, TRACE_SIGNAL_AT_REGS, regs);
 	rec->tp_stats.interrupted++;
-	/* A PTRACE_CONT from the interrupt's stop delivers no signal (ptrace(2):
-	 * only a signal-delivery-stop injects one): raise it again, and
-	 * rec_on_signal() delivers it at its delivery stop, with its siginfo,
-	 * before any instruction runs (as rec_inject_at_syscall() does). */
-	t->injecting_late = false;
-	t->injecting_sig = rec_take_deferred(t, &t->injecting_info);
-	syscall(SYS_tgkill, t->tgid, t->tid, t->injecting_sig);
-	rec_resume(t, PTRACE_CONT, 0);
+	/* a PTRACE_CONT from the interrupt's stop delivers no signal */
+	rec_raise_deferred(t);
 }
 
 /*

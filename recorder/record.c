@@ -1398,6 +1398,9 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		log_info("signals a thread sent itself: %" PRIu64 " syscall exits taken at their "
 			 "delivery; %" PRIu64 " caught signals delivered without a single step",
 			 rec.stats.exits_at_signal, rec.stats.unstepped);
+	if (rec.stats.signals_raised)
+		log_info("%" PRIu64 " signals at execution points where an interrupt stopped their "
+			 "thread, raised again for their delivery", rec.stats.signals_raised);
 	if (rec.stats.signals_at_unblock)
 		log_info("%" PRIu64 " signals sent while blocked delivered where rt_sigreturn unblocked them",
 			 rec.stats.signals_at_unblock);

@@ -485,6 +485,8 @@ struct rec_rerun {
 struct rec_stats {
 	uint64_t preemptions;	/**< threads stopped at an execution point to switch */
 	uint64_t signals_at_ticks; /**< asynchronous signals delivered at one */
+	uint64_t signals_raised; /**< of those, at a point an interrupt stopped the
+				  * thread at: raised again for their delivery */
 	uint64_t rollbacks;	/**< runs of user code rolled back to count them */
 	uint64_t patches;	/**< TRACE_EV_PATCH events (counting code installed) */
 	uint64_t gave_up;	/**< runs left to reach their next event uncounted */

@@ -311,16 +311,21 @@ int
 replay_check_regs(struct replayer *rp, const struct trace_event *ev, const struct pthread_r *t)
 {
 	struct user_regs_struct want;
+	uint64_t got = 0, recorded = 0;
 	const char *reg;
 
 	if (!ev->has_regs)
 		return 0;
 	memcpy(&want, ev->regs, sizeof(want));
 	reg = arch_regs_differ(&want, &t->regs);
-	if (reg)
-		return replay_diverge(rp, ev, "register %s differs at rip 0x%llx (recorded rip 0x%llx)", reg,
-			       t->regs.rip, want.rip);
-	return 0;
+	if (!reg)
+		return 0;
+	/* the values say how far apart: a counter one higher than recorded
+	 * is a handler run more (eflags: only some of its bits compare) */
+	arch_reg_value(&t->regs, reg, &got);
+	arch_reg_value(&want, reg, &recorded);
+	return replay_diverge(rp, ev, "register %s differs at rip 0x%llx (recorded rip 0x%llx): 0x%" PRIx64
+			      ", recorded 0x%" PRIx64, reg, t->regs.rip, want.rip, got, recorded);
 }
 
 int
