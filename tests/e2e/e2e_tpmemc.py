@@ -24,7 +24,7 @@ measured 2026-12-07, doc/uniparallel.md, "Lock-step", has the figures):
   find (`not checked: N library-futex`): FOLLOW does not wait on the
   condition variable, its thread waits in libuprr-sync for a record the
   TP run has not written. No verdict releases anything; the client times
-  out after 30 s. The EP run meanwhile stays at its 4th event: every
+  out after 30 s. The EP run's program meanwhile does not run: every
   epoch passed over unchecked lets the TP run go on, none lets it run.
 - When the EP run then runs the whole log after the SIGTERM: racy reads
   in mc-lrumaint (current_time, items' times) make it take other locks
