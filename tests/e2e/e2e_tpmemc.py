@@ -12,16 +12,33 @@ the same client); `uprr info` says mode tp and that the EP run followed
 the TP run's log to its end; the replay, with the port taken and no
 network, sends the bytes the client received, connection by connection.
 
-Not in tests/e2e/meson.build yet: both cases fail today (issue 15), in
-the EP run of the TP log. It follows each thread's syscalls and the
-pthread order, but not the log's order across threads: main answered
-the SIGTERM the log gave it and exited while the workers had most of
-their log left (a trace that misses the client's replies, and is said
-verified); the other worker reused conns[fd] before the first closed
-that fd (close(2) before accept4(2) in the log); main looped on where
-the log's SIGTERM handler had run in mc-lrumaint first. And racy reads
-in mc-lrumaint (current_time) make it take other locks than its log's:
-a divergence that needs rollback.
+Not in tests/e2e/meson.build: the three cases fail today (issue 15;
+measured 2026-12-07, doc/uniparallel.md, "Lock-step", has the figures):
+- The TP run's output goes out only at a verified epoch's verdict. With
+  one epoch (tp-mode-memcached, -reconnect) that is the end, after the
+  SIGTERM: the client times out first, by design of output commit.
+- With --epoch=50 (tp-mode-memcached-epochs) no epoch is ever checked:
+  mc-log, mc-assocmaint, mc-itemcrawler and mc-slabmaint stand in
+  glibc's condition wait (futex FUTEX_WAIT_BITSET_PRIVATE, made by the
+  syscall buffer's library) at every checkpoint, an end an EP run cannot
+  find (`not checked: N library-futex`): FOLLOW does not wait on the
+  condition variable, its thread waits in libuprr-sync for a record the
+  TP run has not written. No verdict releases anything; the client times
+  out after 30 s. The EP run's program meanwhile does not run: every
+  epoch passed over unchecked lets the TP run go on, none lets it run.
+- When the EP run then runs the whole log after the SIGTERM: racy reads
+  in mc-lrumaint (current_time, items' times) make it take other locks
+  than its log's, a divergence in the synchronization order, which is
+  re-run only from the program's start (refused: the TP run wrote
+  /proc/self/task/N/comm, pthread_setname_np, and used the network);
+  or the SIGTERM came to one of the waiting threads, after its futex
+  wait's exit, a point the EP run cannot find (exit 125).
+- tp-mode-memcached-reconnect's EP run, after the end, once: "the
+  program ended with 4 syscalls of the log's thread N not made (the
+  first: sendmsg)": main's exit after the SIGTERM came before the worker
+  sent the first connection's reply, which the log has before it (the
+  EP run follows each thread's calls and the pthread order, not the
+  log's order of calls across threads).
 
 e2e.py imports this module after its own cases.
 """
@@ -30,6 +47,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import threading
 import time
 
@@ -123,11 +141,30 @@ def listening(port):
     return False
 
 
-def serve(h, name, argv, port, reconnect=False):
+def version_and_quit(port):
+    """A connection that says version and quits; what it received."""
+    got = b''
+    try:
+        c = McConn(port, 30)
+        c.sock.sendall(b'version\r\nquit\r\n')
+        while True:
+            data = c.sock.recv(4096)
+            if not data:
+                break
+            got += data
+        c.sock.close()
+    except OSError as e:
+        raise Fail(f'the first connection (version, quit): {e}') from None
+    return got
+
+
+def serve(h, name, argv, port, reconnect=False, stop_on_fail=False):
     """Run @argv (memcached, or uprr record of it) until it listens on
     @port, drive it, then SIGTERM to @argv's process and wait for it.
     @reconnect: first a connection that says version and quits (its fd,
-    once memcached's worker closed it, is the next accept4's). Returns (exit
+    once memcached's worker closed it, is the next accept4's). @stop_on_fail:
+    if the client fails, SIGTERM to @argv's process and its end first (a
+    recording's trace then says how far it got). Returns (exit
     status, stdout, stderr, what each connection of the load received, what
     the first connection received)."""
     out_path, err_path = h.path(name + '.out'), h.path(name + '.err')
@@ -144,16 +181,23 @@ def serve(h, name, argv, port, reconnect=False):
             time.sleep(0.05)
         t0 = time.monotonic()
         pre = b''
-        if reconnect:
-            c = McConn(port, 30)
-            c.sock.sendall(b'version\r\nquit\r\n')
-            while True:
-                data = c.sock.recv(4096)
-                if not data:
-                    break
-                pre += data
-            c.sock.close()
-        got = mc_drive(port)
+        try:
+            if reconnect:
+                pre = version_and_quit(port)
+            got = mc_drive(port)
+        except Fail as e:
+            # a recording: stop it as at the end, so that its trace says
+            # how far the EP run got (the caller reads `uprr info`)
+            if stop_on_fail:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=time_left(60))
+                except subprocess.TimeoutExpired:
+                    pass
+                raise Fail(f'{e}\n  {name} then: '
+                           f'{describe_status(p.returncode) if p.poll() is not None else "still running"}'
+                           f'\n  stderr:\n{tail(read(err_path))}') from None
+            raise
         log(f'  {name}: client received {[len(g) for g in got]} bytes in '
             f'{time.monotonic() - t0:.2f}s')
         # uprr record forwards SIGTERM to the program
@@ -201,6 +245,20 @@ def sent_by_fd(h, trace, sent):
     return {fd: bytes(b) for fd, b in by_fd.items()}
 
 
+def trace_summary(h, trace):
+    """`uprr info`'s lines of @trace that say how its EP run went (epochs,
+    verdicts and why not checked, lock-step, output held), indented; or
+    why there are none."""
+    if not os.path.isdir(trace):
+        return '    (no trace)'
+    info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+    keep = ('tp run:', 'ep run:', 'output:', 'epoch', 'not checked:', 'no re-run:',
+            'lock-step:', 'end:')
+    lines = [ln for ln in info.stdout.decode(errors='replace').splitlines()
+             if ln.startswith(keep)]
+    return '\n'.join('    ' + ln for ln in lines) or '    ' + info.explain()
+
+
 @case('tp-mode-memcached')
 def c_tp_mode_memcached(h, reconnect=False, epoch=None):
     """memcached -t 2 under `uprr record --mode=tp`, two client connections
@@ -223,9 +281,13 @@ def c_tp_mode_memcached(h, reconnect=False, epoch=None):
     port = free_port()
     argv[argv.index('-p') + 1] = str(port)
     trace = h.new_trace_path('memcached')
-    status, out, err, got, pre = serve(
-        h, 'uprr record', [h.uprr, 'record', '-o', trace, '--mode=tp'] +
-        ([f'--epoch={epoch}'] if epoch else []) + ['--'] + argv, port, reconnect)
+    try:
+        status, out, err, got, pre = serve(
+            h, 'uprr record', [h.uprr, 'record', '-o', trace, '--mode=tp'] +
+            ([f'--epoch={epoch}'] if epoch else []) + ['--'] + argv, port, reconnect,
+            stop_on_fail=True)
+    except Fail as e:
+        raise Fail(f'{e}\n  uprr info of the trace:\n{trace_summary(h, trace)}') from None
     if status != 0:
         raise Fail(f'uprr record --mode=tp of memcached: {describe_status(status)}\n'
                    f'  stderr:\n{tail(err)}')
