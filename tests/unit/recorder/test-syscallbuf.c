@@ -101,6 +101,49 @@ probe(struct uprr_rec *r, uint32_t data)
 	return (int64_t *)((char *)(r + 1) + data);
 }
 
+/*
+ * long scrub_probe(entry_fn f, long nr): calls f(nr) (the library's C
+ * entry) with the stack pointer S 16-aligned and a5 at S, then counts the
+ * nonzero quadwords in [S - 8 - UPRR_PRELOAD_STACK_SCRUB - 8, S - 8): the
+ * stack the library's frames of that call used, under the slot of the
+ * call's return address (preload/entry.S, SCRUB_STACK: the pushed flags'
+ * slot too). Reads under its own stack pointer: no signal comes here.
+ */
+long scrub_probe(entry_fn f, long nr);
+#define SCRUB_STR(x) #x
+#define SCRUB_XSTR(x) SCRUB_STR(x)
+__asm__(".text\n"
+	".globl scrub_probe\n"
+	".type scrub_probe, @function\n"
+	"scrub_probe:\n"
+	"\tpush %rbx\n"
+	"\tpush %r12\n"
+	"\tsub $8, %rsp\n"
+	"\tmovq $0, (%rsp)\n"
+	"\tmov %rdi, %rax\n"
+	"\tmov %rsi, %rdi\n"
+	"\txor %esi, %esi\n"
+	"\txor %edx, %edx\n"
+	"\txor %ecx, %ecx\n"
+	"\txor %r8d, %r8d\n"
+	"\txor %r9d, %r9d\n"
+	"\tmov %rsp, %rbx\n"
+	"\tcall *%rax\n"
+	"\tlea -(16 + " SCRUB_XSTR(UPRR_PRELOAD_STACK_SCRUB) ")(%rbx), %rdi\n"
+	"\tlea -8(%rbx), %rsi\n"
+	"\txor %eax, %eax\n"
+	"1:\tcmpq $0, (%rdi)\n"
+	"\tje 2f\n"
+	"\tinc %rax\n"
+	"2:\tadd $8, %rdi\n"
+	"\tcmp %rsi, %rdi\n"
+	"\tjb 1b\n"
+	"\tadd $8, %rsp\n"
+	"\tpop %r12\n"
+	"\tpop %rbx\n"
+	"\tret\n"
+	".size scrub_probe, .-scrub_probe\n");
+
 static char g_fifo[64];
 static char g_wfile[64];
 static int g_mem = -1;
@@ -449,6 +492,14 @@ child(int rep)
 	CHECK(buf->replay == 0 && buf->used == 2 * sizeof(*r) + 8 && r->args[0] == (uint64_t)fds[0], 84);
 	CHECK(sys(__NR_getpid, 0, 0, 0, 0, 0, 0) == pid && buf->used == 3 * sizeof(*r) + 8 &&
 	      record(0, 2 * sizeof(*r) + 8)->ret == pid, 85);
+	/* UPRR_CTL_SCRUB (TP and EP runs, their replay): the stack the
+	 * library's frames used is zeroed on its way out; without it, what
+	 * they left stays (the probe can tell) */
+	buf->used = 0;
+	CHECK(scrub_probe(sys, __NR_getpid) > 0, 86);
+	ctl->flags |= UPRR_CTL_SCRUB;
+	CHECK(scrub_probe(sys, __NR_getpid) == 0 && scrub_probe(sys, __NR_getppid) == 0, 87);
+	ctl->flags &= ~(uint32_t)UPRR_CTL_SCRUB;
 	report(0);
 }
 
