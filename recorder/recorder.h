@@ -469,7 +469,7 @@ struct rec_rerun {
 				 * can (the caller kills the TP run and records
 				 * the epoch again), -1: refused (@why) */
 	uint64_t epoch;		/**< the epoch it diverged in */
-	char why[320];		/**< refused: why, one phrase */
+	char why[640];		/**< refused: why, one phrase */
 	char divergence[512];	/**< the divergence, one line */
 	char tp_effect[160];	/**< the TP run's first read or write that
 				 * reached outside its processes (not a file's
