@@ -239,8 +239,10 @@ files_of(struct rec_rerun *rr)
 static const char *
 read_path(pid_t tid, uint64_t addr, char *buf)
 {
-	if (tracee_read_string(tid, addr, buf, PATH_LEN) < 0)
-		return "its path cannot be read or is longer than 255 bytes";
+	/* tracee_read_string() cuts a longer one short: 255 bytes count as
+	 * too long */
+	if (tracee_read_string(tid, addr, buf, PATH_LEN) < 0 || strlen(buf) >= PATH_LEN - 1)
+		return "its path cannot be read or is 255 bytes or longer";
 	/* relative to a directory the judge does not follow (chdir,
 	 * a dirfd): not followed, the call refused as before */
 	if (buf[0] != '/')
@@ -352,8 +354,9 @@ note_fd_call(struct rec_rerun *rr, const struct rthread *t, int64_t result)
 	default:
 		return;
 	}
-	/* nothing made yet: no call of this kind can pass, none to note */
-	if (!f || !f->nmade)
+	/* noted before any file is made too: the same call (thread,
+	 * arguments, result) to a made file later must not pass it */
+	if (!f && !(f = files_of(rr)))
 		return;
 	if (f->nkeys == KEYS_MAX) {
 		f->keys_full = true;
@@ -499,6 +502,8 @@ follow_names(struct rec_rerun_files *f, struct rec_rerun *ret)
 			 "take names (uprr follows no more)", NAMES_MAX);
 		goto out;
 	}
+	for (size_t i = 0; i < f->nmade; i++)
+		f->made[i].names = 0;
 	for (size_t i = 0; i < f->ncalls; i++)
 		order[i] = &f->calls[i];
 	qsort(order, f->ncalls, sizeof(*order), by_seq);
@@ -586,7 +591,8 @@ passes(const struct rec_rerun_files *f, pid_t tid, const struct ep_call *c)
 			    f->calls[i].nr == c->nr)
 				return true;
 		return false;
-	default:
+	case __NR_ftruncate: case __NR_fallocate: case __NR_fchmod: case __NR_fchown:
+	case __NR_fsetxattr: case __NR_fremovexattr: case __NR_mmap:
 		if (c->buffered || f->keys_full)
 			return false;
 		for (size_t i = 0; i < f->nkeys; i++) {
@@ -600,6 +606,8 @@ passes(const struct rec_rerun_files *f, pid_t tid, const struct ep_call *c)
 			found = true;
 		}
 		return found;
+	default:
+		return false;
 	}
 }
 
