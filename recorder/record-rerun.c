@@ -277,7 +277,12 @@ note_name(struct rec_rerun *rr, const struct rthread *t, int64_t result,
 		flags = 0;
 		break;
 	case __NR_link: op = OP_LINK; from = a[0]; to = a[1]; break;
-	case __NR_linkat: op = OP_LINK; from = a[1]; to = a[3]; flags = a[4] & ~(uint64_t)AT_SYMLINK_FOLLOW; break;
+	case __NR_linkat:
+		op = OP_LINK;
+		from = a[1];
+		to = a[3];
+		flags = a[4] & ~(uint64_t)AT_SYMLINK_FOLLOW;
+		break;
 	case __NR_rename: op = OP_RENAME; from = a[0]; to = a[1]; break;
 	case __NR_renameat: op = OP_RENAME; from = a[1]; to = a[3]; break;
 	case __NR_renameat2: op = OP_RENAME; from = a[1]; to = a[3]; flags = a[4]; break;
