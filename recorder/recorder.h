@@ -473,9 +473,10 @@ struct rec_rerun {
 	char divergence[512];	/**< the divergence, one line */
 	char tp_effect[160];	/**< the TP run's first read or write that
 				 * reached outside its processes (not a file's
-				 * read, not to /dev/null or a pipe of its own,
-				 * not held), seen as it made it (its log does
-				 * not tell what an fd was): "" none */
+				 * read, not to /dev/null or a pipe of its own or
+				 * a file it made with O_EXCL (@files), not held),
+				 * seen as it made it (its log does not tell what
+				 * an fd was): "" none */
 	bool shown;		/**< some of the TP run's output was shown: no
 				 * re-run from the program's start can come
 				 * (tp_rerun_allowed()); set by lock-step */
