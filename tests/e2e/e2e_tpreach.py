@@ -115,10 +115,10 @@ def c_tp_reach_python_mp(h):
     (doc/uniparallel.md, Reach (3)): such a divergence is re-run from the
     program's start, the semaphores' files the TP run made (sem_open(3):
     O_EXCL in /dev/shm, linked, unlinked, sem_unlink(3)ed) being no change
-    outside (it was refused for them, exit 124, before). Three recordings,
-    each verified or re-run, each replayed (the last with the script gone),
-    and a fourth whose EP run is made to diverge (UPRR_EP_DIVERGE=0:syscall):
-    re-run, never refused; the results of each as natively (the pids aside)."""
+    outside (it was refused for them, exit 124, before). Four recordings,
+    each verified or re-run and replayed (the last with the script gone),
+    the third's EP run made to diverge (UPRR_EP_DIVERGE=0:syscall): re-run,
+    never refused; the results of each as natively (the pids aside)."""
     argv, script = python_script(h, 'pool.py', MP_SCRIPT)
     native = native_run(argv, 'pool', cwd=h.tmp)
     pattern = rb'^(results|digest|\d+ \d+ )'
