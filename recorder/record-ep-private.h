@@ -369,8 +369,13 @@ bool rec_ep_sync_log_mapping(struct recorder *rec, const struct ep_call *c);
  * an UP recording (struct rec_rerun), from what the log holds of the TP
  * run so far (read on first: the TP run stands at its next end, or ended). */
 void rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret);
-/** TP run: @t's traced call returned @result: a read of anything but a
- * file, /dev/zero or a pipe of the program's own, or a write not held but
- * to /dev/null or such a pipe (/proc/TID/fd, looked at now), is noted in
- * rec->rerun->tp_effect (the first), which refuses a re-run. */
-void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result);
+/** TP run: @t's traced call returned @result (its exit event @ev, whose
+ * values[6] numbers a shared-state call): a read of anything but a file,
+ * /dev/zero or a pipe of the program's own, or a write not held but to
+ * /dev/null, such a pipe or a file the run made with O_CREAT | O_EXCL
+ * (/proc/TID/fd, looked at now), is noted in rec->rerun->tp_effect (the
+ * first), which refuses a re-run; such a file's creation, the names given
+ * and taken (link, rename, unlink: their paths read now) and the calls
+ * that changed it are noted in rec->rerun->files for the judge. */
+void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
+		       const struct trace_event *ev);

@@ -534,7 +534,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 		}
 	}
 	rec_order_exit(rec, t, result, &ev);
-	rec_rerun_tp_exit(rec, t, result);
+	rec_rerun_tp_exit(rec, t, result, &ev);
 	if (t->held_id) {
 		/* output commit held it: which write (an EP run that writes
 		 * other bytes there replaces them, rec_hold_replace()) */

@@ -469,17 +469,29 @@ struct rec_rerun {
 				 * can (the caller kills the TP run and records
 				 * the epoch again), -1: refused (@why) */
 	uint64_t epoch;		/**< the epoch it diverged in */
-	char why[320];		/**< refused: why, one phrase */
+	char why[640];		/**< refused: why, one phrase */
 	char divergence[512];	/**< the divergence, one line */
 	char tp_effect[160];	/**< the TP run's first read or write that
 				 * reached outside its processes (not a file's
-				 * read, not to /dev/null or a pipe of its own,
-				 * not held), seen as it made it (its log does
-				 * not tell what an fd was): "" none */
+				 * read, not to /dev/null or a pipe of its own or
+				 * a file it made with O_EXCL (@files), not held),
+				 * seen as it made it (its log does not tell what
+				 * an fd was): "" none */
 	bool shown;		/**< some of the TP run's output was shown: no
 				 * re-run from the program's start can come
 				 * (tp_rerun_allowed()); set by lock-step */
+	struct rec_rerun_files *files; /**< the files the TP run made with
+				 * O_CREAT | O_EXCL, the names it gave and took
+				 * and its calls that changed such a file, seen
+				 * as it made them (record-rerun.c), or NULL;
+				 * owned: rec_rerun_release() */
 };
+
+/** Free what a TP run noted in @rr for the judge (rr->files: the
+ * references it holds to the files the run made); @rr may be NULL. */
+void rec_rerun_release(struct rec_rerun *rr);
+/** rec_rerun_release() of *@rr, for _cleanup_(). */
+void rec_rerun_releasep(struct rec_rerun **rr);
 
 /** What preempting threads in user code cost a recording (`uprr record -v`). */
 struct rec_stats {

@@ -528,6 +528,8 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	struct rec_ep_checkpoints ckpts;
 	struct tp_epochs *epochs = NULL;
 	struct epoch_info ei = { .epoch_ms = opts->epoch_ms, .adaptive = opts->epoch_adaptive };
+	/* what the TP run noted for a re-run's judge (record-rerun.c) */
+	_cleanup_(rec_rerun_releasep) __attribute__((unused)) struct rec_rerun *rerun_notes = &ei.rerun;
 	struct run_cost tp, ep;
 	struct rec_options o, eo;
 	struct tp_lockstep *ls = NULL;

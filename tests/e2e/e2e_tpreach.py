@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import time
 
-from e2e import (Fail, case, compare_bytes, kill_group, log, native_run, read, run, start,
+from e2e import (Fail, case, compare, compare_bytes, kill_group, log, native_run, read, run, start,
                  tail, time_left)
 from e2e import MP_SCRIPT, make_env, make_project, need, python_script
 from e2e_tpmode import real_program, text_input, tp_record_replay
@@ -72,6 +72,34 @@ def c_tp_reach_child_exit(h):
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
+def python_mp_record(h, argv, name, remove=(), env=None):
+    """Record @argv (python3 multiprocessing) with --mode=tp: it must end
+    as the program does (exit 0), its EP run verified, or diverged and
+    re-run from the program's start (a divergence refused, exit 124, fails,
+    named); the trace replays as recorded (@remove gone). Returns
+    (recording, info text, the re-run line or None)."""
+    trace, rec = h.record(argv, name=name, options=['--mode=tp'], timeout=600, env=env,
+                          expect_status=None)
+    if rec.status != 0:
+        err = rec.stderr.decode(errors='replace')
+        m = re.search(r'not re-run: .*', err)
+        raise Fail(f'{name}: expected exit 0 (verified, or diverged and re-run), got '
+                   f'{rec.status}' + (f': {m.group(0)[:400]}' if m else '') +
+                   f'\n  {rec.explain()}')
+    text = run([h.uprr, 'info', trace], timeout=60,
+               what='uprr info').stdout.decode(errors='replace')
+    m = re.search(r'^re-run: +(.*)$', text, re.M)
+    if not m and 'ep run verified: no divergence' not in text:
+        raise Fail(f'{name}: neither verified nor re-run:\n' + text)
+    if not re.search(r'^threads: .* in 3 processes', text, re.M):
+        raise Fail('uprr info does not count the parent and its 2 workers:\n' + text)
+    for path in remove:
+        if os.path.exists(path):
+            os.unlink(path)
+    compare(rec, h.replay(trace))
+    return rec, text, m.group(1) if m else None
+
+
 @case('tp-reach-python-mp')
 def c_tp_reach_python_mp(h):
     """python3 multiprocessing, Pool(2).map of 1000 tasks: two forked
@@ -81,47 +109,36 @@ def c_tp_reach_python_mp(h):
     clock in the interposer's shared table); without that, the EP run took
     the lock in another order and diverged at a worker's write of a result
     (`it is number 103 of the log's order of shared-state calls, and 105
-    went already`: 10 of 10 recordings with main's uprr). Three recordings,
-    each verified and replayed (the last with the script gone); the
-    results as natively (the pids aside). A known divergence is let pass,
-    named, up to 3 times in the 6 recordings at most this takes: CPython's
-    GIL hands over where a racy read of its drop request says (no sync
+    went already`: 10 of 10 recordings with main's uprr). CPython's GIL
+    hands over where a racy read of its drop request says (no sync
     operation), so an EP run follows another order in ~1 recording of 6
-    (doc/uniparallel.md, Reach (3)); it cannot be re-run, the TP run having
-    written the file of a semaphore it created (sem_open(3) in /dev/shm:
-    `not re-run: ... a file`), and uprr must say so and end (exit 124)."""
+    (doc/uniparallel.md, Reach (3)): such a divergence is re-run from the
+    program's start, the semaphores' files the TP run made (sem_open(3):
+    O_EXCL in /dev/shm, linked, unlinked, sem_unlink(3)ed) being no change
+    outside (it was refused for them, exit 124, before). Four recordings,
+    each verified or re-run and replayed (the last with the script gone),
+    the third's EP run made to diverge (UPRR_EP_DIVERGE=0:syscall): re-run,
+    never refused; the results of each as natively (the pids aside)."""
     argv, script = python_script(h, 'pool.py', MP_SCRIPT)
     native = native_run(argv, 'pool', cwd=h.tmp)
     pattern = rb'^(results|digest|\d+ \d+ )'
-    # the race shows as another sync order, or a handler thread's poll(2)
-    # with another timeout: any divergence, named, whose re-run the
-    # semaphore file refuses
-    known = (r'the EP run diverged from the TP run \(divergence from the log: .*not re-run: '
-             r'the TP run made thread \d+\'s write of fd \d+ \(a file\)')
-    verified = diverged = 0
-    for i in range(6):
-        if verified == 3:
-            return
-        _, rec, text = tp_record_replay(h, argv, f'pool-{i}', known_divergence=known,
-                                        remove=[script] if verified == 2 else ())
-        if text is None:
-            diverged += 1
-            log(f'  recording {i}: the known divergence (the GIL), named, exit 124')
-            if diverged > 3:
-                raise Fail(f'{diverged} of {i + 1} recordings diverged (the GIL\'s race: about 1 '
-                           'in 6 expected)')
-            continue
-        verified += 1
-        if not re.search(r'^threads: .* in 3 processes', text, re.M):
-            raise Fail('uprr info does not count the parent and its 2 workers:\n' + text)
-        want = [ln for ln in native.stdout.splitlines() if re.search(pattern, ln)]
+    want = [ln for ln in native.stdout.splitlines() if re.search(pattern, ln)]
+    if len(want) < 12:
+        raise Fail('the native run printed too little:\n' + tail(native.stdout))
+    forced = dict(os.environ, UPRR_EP_DIVERGE='0:syscall')
+    reruns = 0
+    for i, env in enumerate([None, None, forced, None]):
+        rec, _, rerun = python_mp_record(h, argv, f'pool-{i}', env=env,
+                                         remove=[script] if i == 3 else ())
+        if env is forced and not rerun:
+            raise Fail('the forced divergence was not re-run')
+        if rerun:
+            reruns += 1
+            log(f'  recording {i}: re-run: {rerun[:160]}')
         got = [ln for ln in rec.stdout.splitlines() if re.search(pattern, ln)]
-        if len(want) < 12:
-            raise Fail('the native run printed too little:\n' + tail(native.stdout))
         compare_bytes(b'\n'.join(want), b'\n'.join(got), 'the results', 'the native run',
                       f'recording {i}')
-    if verified < 3:
-        raise Fail(f'only {verified} of 6 recordings verified')
+    log(f'  {reruns} of 4 recordings re-run (1 forced), the others verified')
 
 
 @case('tp-reach-detached')
