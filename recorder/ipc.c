@@ -122,17 +122,12 @@ segment_outsider(int shmid, rec_tgids_fn tgids, void *ctx)
 static bool
 maps_perf_buffer(pid_t tid, const uint64_t args[6])
 {
-	char path[64], target[64];
-	ssize_t n;
+	char target[64];
 
 	if ((args[3] & MAP_ANONYMOUS) || (int)args[4] < 0)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[4]);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return false;
-	target[n] = '\0';
-	return strcmp(target, "anon_inode:[perf_event]") == 0;
+	return tracee_fd_path(tid, (int)args[4], target, sizeof(target)) > 0 &&
+	       strcmp(target, "anon_inode:[perf_event]") == 0;
 }
 
 /* Whether thread @tid's IPC namespace is not uprr's: the ids it uses then

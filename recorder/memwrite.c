@@ -31,10 +31,9 @@ bool
 rec_mem_write_target(pid_t tid, long nr, const uint64_t args[6], int64_t result,
 		     uint64_t *ret_pid, uint64_t *ret_addr)
 {
-	char path[64], target[64], tail[8];
+	char name[16];
 	uint64_t addr, pos;
-	ssize_t n;
-	int pid, tid_in;
+	pid_t pid;
 
 	if (result <= 0)
 		return false;
@@ -48,18 +47,9 @@ rec_mem_write_target(pid_t tid, long nr, const uint64_t args[6], int64_t result,
 	default:
 		return false;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, (int)args[0]);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
-		return false;
-	target[n] = '\0';
 	/* an fd opened on /proc/self/mem reads as /proc/PID/mem; a debugger
 	 * opens /proc/PID/task/TID/mem (gdb: linux_proc_mem_open()) */
-	if (sscanf(target, "/proc/%d/task/%d/%7s", &pid, &tid_in, tail) == 3)
-		pid = tid_in;
-	else if (sscanf(target, "/proc/%d/%7s", &pid, tail) != 2)
-		return false;
-	if (strcmp(tail, "mem") != 0)
+	if (tracee_fd_proc_file(tid, (int)args[0], &pid, name) <= 0 || strcmp(name, "mem") != 0)
 		return false;
 	if (nr == __NR_write || nr == __NR_writev || (nr == __NR_pwritev2 && (int64_t)args[3] == -1)) {
 		/* at the file position, which the write moved on */

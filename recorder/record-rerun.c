@@ -379,6 +379,21 @@ note_fd_call(struct rec_rerun *rr, const struct rthread *t, int64_t result)
 			 t->tid, sc_name((long)t->nr) ?: "?", fd);
 }
 
+/* Whether @t's fd @fd (@st) is the comm file (proc(5)) of its own process
+ * or of one of its threads: /proc/PID/comm or /proc/PID/task/TID/comm. */
+static bool
+own_comm(const struct rthread *t, int fd, const struct stat *st)
+{
+	char name[16], task[64];
+	pid_t id;
+
+	if (!S_ISREG(st->st_mode) || tracee_fd_proc_file(t->tid, fd, &id, name) != 1 ||
+	    strcmp(name, "comm") != 0)
+		return false;
+	snprintf(task, sizeof(task), "/proc/%d/task/%d", t->tgid, id);
+	return id == t->tgid || access(task, F_OK) == 0;
+}
+
 void
 rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 		  const struct trace_event *ev)
@@ -410,8 +425,10 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 	/* /dev/null takes and gives nothing, a pipe of the program's own
 	 * dies with it; a file read gives its bytes again (its offset is the
 	 * process's own description's, unless inherited: the judge's), and
-	 * /dev/zero its zeros (mem(4)) */
-	if (ok && ((S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) ||
+	 * /dev/zero its zeros (mem(4)); a thread's name, written in /proc,
+	 * dies with its process (pthread_setname_np(3): memcached's threads
+	 * name themselves) */
+	if (ok && ((S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) || own_comm(t, fd, &st) ||
 		   (S_ISFIFO(st.st_mode) && own_pipe(&st)) ||
 		   (rd && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 			   (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5))))))

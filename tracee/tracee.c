@@ -958,6 +958,42 @@ tracee_fd_stat(pid_t tid, int fd, struct stat *ret)
 	return stat(path, ret) < 0 ? -errno : 0;
 }
 
+ssize_t
+tracee_fd_path(pid_t tid, int fd, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	if (!len)
+		return -EINVAL;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
+	n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n;
+}
+
+int
+tracee_fd_proc_file(pid_t tid, int fd, pid_t *ret_id, char name[16])
+{
+	char target[64], tail[17];
+	int pid, task, end = 0;
+	ssize_t n = tracee_fd_path(tid, fd, target, sizeof(target));
+
+	if (n < 0)
+		return (int)n;
+	if (sscanf(target, "/proc/%d/task/%d/%16[^/]%n", &pid, &task, tail, &end) == 3 && end == n)
+		pid = task;
+	else if (end = 0, sscanf(target, "/proc/%d/%16[^/]%n", &pid, tail, &end) != 2 || end != n)
+		return 0;
+	if (strlen(tail) > 15)
+		return 0;
+	*ret_id = pid;
+	memcpy(name, tail, strlen(tail) + 1);
+	return 1;
+}
+
 int
 tracee_fdinfo(pid_t tid, int fd, int64_t *ret_pos, int *ret_flags)
 {

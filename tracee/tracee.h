@@ -349,6 +349,26 @@ struct stat;
 int tracee_fd_stat(pid_t tid, int fd, struct stat *ret) _wur_;
 
 /**
+ * What descriptor @fd of thread @tid names, as readlink(2) of
+ * /proc/TID/fd/FD gives it (proc(5): a path, or "pipe:[INO]",
+ * "socket:[INO]", "anon_inode:[perf_event]"...), into @buf (@len bytes,
+ * NUL-terminated, cut short if longer). Returns its length, or -errno
+ * (-ENOENT: no such fd or thread).
+ */
+ssize_t tracee_fd_path(pid_t tid, int fd, char *buf, size_t len) _wur_;
+
+/**
+ * Whether descriptor @fd of thread @tid is a file of a process's or
+ * thread's own directory in /proc (proc(5)): /proc/PID/NAME, or
+ * /proc/PID/task/TID/NAME, NAME one component of at most 15 bytes (its
+ * "mem", "comm"...; /proc/self/... reads so, the link resolved). Then
+ * *@ret_id is PID, or TID for a task's, and NAME goes into @name (16
+ * bytes). Returns 1, 0 if not such a file, or -errno (-ENOENT: no such
+ * fd or thread).
+ */
+int tracee_fd_proc_file(pid_t tid, int fd, pid_t *ret_id, char name[16]) _wur_;
+
+/**
  * The parent of process @pid: the PPid: line of /proc/PID/status (proc(5)).
  * Returns 0 or -errno.
  */

@@ -14,7 +14,9 @@
  * rounds: a post and a wait on the semaphore (cross-thread, in the shared
  * file's page), an atomic add to its file's counter, a write of a byte to
  * /dev/null (a syscall each round: a TP run's epochs find the threads in
- * them). Prints one line at its end: the same in every run.
+ * them). The main thread names both first (pthread_setname_np(3): a write
+ * of each one's /proc comm file, no outside effect either). Prints one
+ * line at its end: the same in every run.
  *
  * Usage: tp_semfile DIR [ROUNDS [sem|keep|noexcl]]. "keep": thread 0's
  * file keeps its last name (DIR/semfile.0.sem, left behind); "noexcl":
@@ -37,6 +39,7 @@ static long g_rounds = 20000;
 static sem_t *g_sem;
 static int g_null;
 static uint64_t g_totals[NTHREADS];
+static pthread_barrier_t g_named;
 
 /* Make thread @id's file as sem_open(3) does, by hand; returns its shared
  * page (a counter at its start). */
@@ -79,8 +82,12 @@ static void *
 thread_main(void *arg)
 {
 	long id = (long)(intptr_t)arg;
-	volatile uint64_t *counter = make_file(id);
+	volatile uint64_t *counter;
 	char byte = (char)('0' + id);
+
+	/* named by the main thread first (while it lives) */
+	pthread_barrier_wait(&g_named);
+	counter = make_file(id);
 
 	for (long r = 0; r < g_rounds; r++) {
 		if (sem_post(g_sem) != 0 || sem_wait(g_sem) != 0)
@@ -115,9 +122,23 @@ main(int argc, char **argv)
 		die("sem_open %s: %s", semname, strerror(errno));
 	if (sem_unlink(semname) != 0)
 		die("sem_unlink %s: %s", semname, strerror(errno));
+	if (pthread_barrier_init(&g_named, NULL, NTHREADS + 1) != 0)
+		die("pthread_barrier_init failed");
 	for (long i = 0; i < NTHREADS; i++)
 		if (pthread_create(&th[i], NULL, thread_main, (void *)(intptr_t)i) != 0)
 			die("pthread_create failed");
+	/* another thread's name: glibc writes /proc/self/task/TID/comm (its
+	 * own, prctl(2)), a file that dies with the process; memcached names
+	 * its threads so */
+	for (long i = 0; i < NTHREADS; i++) {
+		char name[16];
+		int e;
+
+		snprintf(name, sizeof(name), "semfile-%ld", i);
+		if ((e = pthread_setname_np(th[i], name)) != 0)
+			die("pthread_setname_np: %s", strerror(e));
+	}
+	pthread_barrier_wait(&g_named);
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
 	say("tp_semfile: %d threads, %ld rounds each, counters %" PRIu64 " %" PRIu64 " (%s)\n",
