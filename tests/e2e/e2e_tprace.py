@@ -27,8 +27,10 @@ verdicts at the epoch's own end, doc/uniparallel.md), racy_crash's and
 spsc_queue's at a syscall, re-run from the program's start
 (recorder/record-rerun.c): their divergence comes in epoch 1, before any
 output goes out (held until an epoch is verified, and epoch 0, the
-loader's, is never checked); a divergence after output went out would
-take the re-run from checkpoint k, not built. tprace-rerun-* (one epoch)
+loader's, is never checked), mostly; a divergence after output went out
+would take the re-run from checkpoint k, not built: such a recording
+(exit 124, named) is recorded again (CI's idle machine: racy_crash's race
+in epoch 3 once). tprace-rerun-* (one epoch)
 and tp-rerun-* check the re-run too.
 
 e2e.py imports this module after its own cases.
@@ -46,6 +48,10 @@ TP_EPOCHS = ['--mode=tp', '--epoch=20']
 # this long is a failure
 RECORD_TIMEOUT = 120
 DIVERGED = 124  # uprr record: the EP run diverged and could not go on
+# a divergence at a syscall after output went out: the re-run from its
+# checkpoint is not built (record-rerun.c, tp_rerun_allowed())
+LATE_RE = re.compile(r'not re-run: epoch \d+: the output of the epochs before it went out '
+                     r'\(\d+ bytes\): a re-run from its checkpoint .* is not built')
 SEGV = 128 + signal.SIGSEGV
 
 
@@ -261,8 +267,17 @@ def rollback_case(h, prog, statuses, tries=6, options=None):
     at the same instruction), no epoch is left diverged past its rollback
     (merged and verified when checked again, or re-run), and the trace
     replays as recorded."""
+    late = 0
     for i in range(tries):
         trace, rec, text = record_tp(h, prog, f'{prog}-rollback-{i}', options=options)
+        err = rec.stderr.decode(errors='replace')
+        if rec.status == DIVERGED and LATE_RE.search(err):
+            # the race came after output went out (CI's idle machine:
+            # racy_crash's in epoch 3): the re-run from checkpoint k > 0
+            # it would need is not built, and uprr says so (exit 124)
+            late += 1
+            log(f'  {prog} {i}: the race came after output went out: not re-run, named')
+            continue
         if rec.status == DIVERGED or rec.status not in statuses:
             raise Fail(f'expected the program\'s status {sorted(statuses)} with rollback\n  '
                        f'{rec.explain()}')
@@ -288,7 +303,8 @@ def rollback_case(h, prog, statuses, tries=6, options=None):
         if int(m.group(1)) >= 1:
             log(f'  {prog}: {m.group(1)} rollbacks, {end}')
             return
-    raise Fail(f'no recording of {prog} rolled back in {tries}')
+    raise Fail(f'no recording of {prog} rolled back in {tries} ({late} diverged after output '
+               'went out, which needs the re-run from checkpoint k)')
 
 
 @case('tprace-rollback-tp_race')
