@@ -764,6 +764,20 @@ ep_log_call(const struct ep_log *log, pid_t log_tid, size_t idx)
 	return NULL;
 }
 
+bool
+ep_log_exit_settled(const struct ep_log *log, pid_t log_tid, const struct ep_call *c)
+{
+	const struct log_thread *lt = NULL;
+
+	for (size_t i = 0; !lt && i < log->nthreads; i++)
+		if (log->threads[i].tid == log_tid)
+			lt = &log->threads[i];
+	/* after_exit: its last event is that exit or a signal after it (an
+	 * epoch's end, the TP run's, leaves it so) */
+	return ep_log_whole(log) || !lt || !lt->ncalls || c != &lt->calls[lt->ncalls - 1] ||
+	       !lt->after_exit;
+}
+
 /* The buffered calls of @lt in TRACE_EV_SYSCALLBUF @ev (ep/syscall-log-sb.c). */
 static int
 add_buffered(struct ep_log *log, struct log_thread *lt, const struct trace_event *ev, char *err,

@@ -333,6 +333,10 @@ let_go(struct recorder *rec)
 
 		if (!t->ep_parked || (e && at_end(ep, t, log_tid, e, t->ep_parked_entry)))
 			continue;
+		/* at an exit: the log's signals there, which the TP run
+		 * delivered after its checkpoint (rec_ep_exit_signals()) */
+		if (!t->ep_parked_entry)
+			rec_ep_exit_signals(rec, t, true);
 		t->ep_parked = false;
 		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
 	}
