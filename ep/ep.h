@@ -263,6 +263,18 @@ struct ep_stub_area {
  */
 const struct ep_stub_area *ep_log_stubs(const struct ep_log *log, size_t *ret_n);
 
+/**
+ * Where the log's run put the stub of the syscall site whose rewritten
+ * bytes start at @start (TRACE_EV_SITE_PATCH's values[3] and blobs[0]):
+ * its address into *@ret_stub, true; false if the log read so far patched
+ * no such site. The first such patch (a site patched again in another
+ * process, after an exec, has its own). An EP run that puts its stub there
+ * too has the same return address on the stack while the library runs a
+ * call from the site: a signal handler's frames above it at an epoch's end
+ * hold it.
+ */
+bool ep_log_site_stub(const struct ep_log *log, uint64_t start, uint64_t *ret_stub);
+
 /** Free @log (NULL accepted). */
 void ep_log_free(struct ep_log *log);
 

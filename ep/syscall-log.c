@@ -87,6 +87,8 @@ struct ep_log {
 	size_t nmapped;
 	struct ep_stub_area *stubs; /* ep_log_stubs() */
 	size_t nstubs, stubs_cap;
+	uint64_t *sites;	  /* ep_log_site_stub()'s pairs: start, stub */
+	size_t nsites, sites_cap;
 	uint64_t nends;		  /* epoch ends read (their seq) */
 	uint64_t last_k;	  /* the last checkpoint's number */
 	struct ep_sb_reader sb;	  /* its buffered records' reads by reference */
@@ -709,6 +711,17 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	return 0;
 }
 
+bool
+ep_log_site_stub(const struct ep_log *log, uint64_t start, uint64_t *ret_stub)
+{
+	for (size_t i = 0; i < log->nsites; i++)
+		if (log->sites[2 * i] == start) {
+			*ret_stub = log->sites[2 * i + 1];
+			return true;
+		}
+	return false;
+}
+
 const struct ep_stub_area *
 ep_log_stubs(const struct ep_log *log, size_t *ret_n)
 {
@@ -894,6 +907,13 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		/* the call the site makes comes through the buffer (its
 		 * record) or traced: an EP run, without the buffer, makes it
 		 * at the site; a new mapping for stubs is uprr's */
+		if (ev->nvalues >= 4 && ev->nblobs >= 1 && ev->blobs[0].len) {
+			if (UTIL_GROW(log->sites, log->sites_cap, 2 * (log->nsites + 1)) < 0)
+				return -ENOMEM;
+			log->sites[2 * log->nsites] = ev->values[3];
+			log->sites[2 * log->nsites + 1] = ev->blobs[0].addr;
+			log->nsites++;
+		}
 		if (ev->nvalues < 3 || !ev->values[2])
 			return 0;
 		if (UTIL_GROW(log->stubs, log->stubs_cap, log->nstubs + 1) < 0)
@@ -1145,6 +1165,7 @@ ep_log_free(struct ep_log *log)
 	free(log->execs);
 	free(log->mapped);
 	free(log->stubs);
+	free(log->sites);
 	free(log->stack);
 	trace_ref_file_close(&log->sb.ref);
 	free(log->sb.exp);

@@ -1008,6 +1008,12 @@ rec_ep_exit_signals(struct recorder *rec, struct rthread *t, bool wait)
 }
 
 bool
+rec_ep_site_stub(const struct recorder *rec, uint64_t start, uint64_t *ret_stub)
+{
+	return rec->ep && ep_log_site_stub(rec->ep->log, start, ret_stub);
+}
+
+bool
 rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_event *ev)
 {
 	const struct ep_call *c = t->ep_call;
