@@ -771,3 +771,45 @@ def c_tp_mode_sig_unblock(h):
         if not followed:
             raise Fail(f'sig_unblock {mode}: none of 3 recordings was followed')
         log(f'  sig_unblock {mode}: {followed} of 3 recordings with --mode=tp replay as recorded')
+
+
+@case('tp-mode-sig_unblock-epoch5')
+def c_tp_mode_sig_unblock_epoch5(h, runs=10):
+    """tests/progs/sig_unblock `catch` and `thread` with --mode=tp
+    --epoch=5, 10 recordings each, the re-run from the program's start off
+    (UPRR_EP_RERUN=0, which hid a divergence): every one followed (exit 0,
+    every epoch checked verified or not checked, none diverged), its output
+    a native run's, its replay the recording.
+
+    Before (issue 15), `thread` was not followed in 10 of 40 recordings:
+    an epoch's end at the exit of the write that drew SIGPIPE, or of the
+    handler's read after which SIGUSR2 waited blocked, was logged before
+    the signals the TP run delivered there; the EP run, in lock-step, went
+    past that exit without them (the handler never ran: "syscall close:
+    the log has write there"; "it passes out other bytes" at the line
+    that prints the stage SIGUSR2's handler saw). Now the EP run raises
+    them once the log holds them (record-ep.c rec_ep_exit_signals()). And
+    4 of the 40 diverged at an epoch's check, a stub's return address on
+    the main thread's stack under the handler's frames (the runs patched
+    two threads' sites in other orders), whose rollback sent the TP run's
+    program to address 0: an EP run's stub now goes where the log's run
+    put it (syscallbuf-patch.c log_stub())."""
+    env = dict(os.environ, UPRR_EP_RERUN='0')
+    for mode in ('catch', 'thread'):
+        argv = [h.prog('sig_unblock'), mode]
+        native = native_run(argv, f'sig_unblock {mode}', cwd=h.tmp)
+        epochs = 0
+        for i in range(runs):
+            _, rec, text = tp_record_replay(h, argv, f'sig_unblock-{mode}-e5-{i}',
+                                            options=['--epoch=5'], env=env, timeout=300)
+            compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+            counts = epoch_counts(text)
+            if counts[2]:
+                raise Fail(f'sig_unblock {mode} {i}: {counts[2]} epochs diverged at their check:\n'
+                           + text)
+            epochs += counts[0]
+        if epochs < 2 * runs:
+            raise Fail(f'sig_unblock {mode}: {epochs} epochs in {runs} recordings with '
+                       '--epoch=5: the ends this case is about did not come')
+        log(f'  sig_unblock {mode}: {runs} of {runs} recordings followed and replayed, '
+            f'{epochs} epochs')
