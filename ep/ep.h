@@ -401,8 +401,8 @@ const struct ep_call *ep_log_call(const struct ep_log *log, pid_t log_tid, size_
  * Whether the log read so far holds every signal delivered after the exit
  * of call @c of thread @log_tid (ep_call.sigs): they come between that exit
  * and the thread's next call, rdtsc or buffered record, so they are all
- * read once one of those is, once @c is not the thread's last call, or once
- * the log is whole. A TP run's epoch end at that exit (its thread stopped
+ * read once one of those is, or an epoch's end of the thread after that
+ * exit, once @c is not the thread's last call, or once the log is whole. A TP run's epoch end at that exit (its thread stopped
  * there, the call had ended) is logged before them: an EP run that follows
  * the log as it grows (ep_log_open_follow()) reads on before it lets the
  * thread past the exit. True for a call that is not @log_tid's last.

@@ -33,6 +33,7 @@ struct log_thread {
 	size_t next;	   /* the next call ep_log_take() gives */
 	bool skipping;	   /* its last entry was left out: so is its exit */
 	bool after_exit;   /* its last event was a matched call's exit */
+	size_t exit_nends; /* its ends logged before that exit */
 	long cur_nr;	   /* its last entry's call (matched or left out) */
 	int64_t restart;   /* its last call's exit was -ERESTART* (0: not):
 			    * unless a signal's delivery follows, the next
@@ -251,6 +252,7 @@ add_exit(struct log_thread *lt, const struct trace_event *ev)
 		return 0;
 	c = &lt->calls[lt->ncalls - 1];
 	lt->after_exit = true;
+	lt->exit_nends = lt->nends;
 	if (c->exited ||
 	    (lt->restarting ? lt->cur_nr != (long)ev->values[0] &&
 				      (long)ev->values[0] != __NR_restart_syscall
@@ -785,10 +787,16 @@ ep_log_exit_settled(const struct ep_log *log, pid_t log_tid, const struct ep_cal
 	for (size_t i = 0; !lt && i < log->nthreads; i++)
 		if (log->threads[i].tid == log_tid)
 			lt = &log->threads[i];
-	/* after_exit: its last event is that exit or a signal after it (an
-	 * epoch's end, the TP run's, leaves it so) */
+	/* after_exit: its last event is that exit or a signal after it; an
+	 * epoch's end after it leaves it so, but the thread stood at a
+	 * traced syscall then, past where that exit's signals come (at the
+	 * exit, or where the handler they ran unblocked the next): a signal
+	 * delivered instead of entering that syscall is its entry's
+	 * (rec_ep_signal_at_entry()). Waiting for more would take the TP
+	 * run past the next checkpoint before its epoch is checked, which a
+	 * rollback needs it to stand at. */
 	return ep_log_whole(log) || !lt || !lt->ncalls || c != &lt->calls[lt->ncalls - 1] ||
-	       !lt->after_exit;
+	       !lt->after_exit || lt->nends > lt->exit_nends;
 }
 
 /* The buffered calls of @lt in TRACE_EV_SYSCALLBUF @ev (ep/syscall-log-sb.c). */
@@ -803,6 +811,7 @@ add_buffered(struct ep_log *log, struct log_thread *lt, const struct trace_event
 		return r < 0 ? r : 0;
 	/* a call of its own came since its last traced one */
 	lt->after_exit = r == EP_SB_END_CALL;
+	lt->exit_nends = lt->nends;
 	lt->skipping = false;
 	lt->restart = 0;
 	lt->restarting = false;
@@ -840,6 +849,7 @@ add_traced(struct log_thread *lt, const struct trace_event *ev, char *err, size_
 		lt->ncalls--;
 	} else if (r == EP_SB_TRACED_REST) {
 		lt->after_exit = exit;
+		lt->exit_nends = lt->nends;
 		last->logged = lt->logged;
 		return 0;
 	}
