@@ -263,6 +263,18 @@ struct ep_stub_area {
  */
 const struct ep_stub_area *ep_log_stubs(const struct ep_log *log, size_t *ret_n);
 
+/**
+ * Where the log's run put the stub of the syscall site whose rewritten
+ * bytes start at @start (TRACE_EV_SITE_PATCH's values[3] and blobs[0]):
+ * its address into *@ret_stub, true; false if the log read so far patched
+ * no such site. The first such patch (a site patched again in another
+ * process, after an exec, has its own). An EP run that puts its stub there
+ * too has the same return address on the stack while the library runs a
+ * call from the site: a signal handler's frames above it at an epoch's end
+ * hold it.
+ */
+bool ep_log_site_stub(const struct ep_log *log, uint64_t start, uint64_t *ret_stub);
+
 /** Free @log (NULL accepted). */
 void ep_log_free(struct ep_log *log);
 
@@ -384,3 +396,15 @@ int ep_log_take_tsc(struct ep_log *log, pid_t log_tid, uint64_t ret[3]) _wur_;
 
 /** The @idx-th matched call of thread @log_tid, NULL if none. */
 const struct ep_call *ep_log_call(const struct ep_log *log, pid_t log_tid, size_t idx);
+
+/**
+ * Whether the log read so far holds every signal delivered after the exit
+ * of call @c of thread @log_tid (ep_call.sigs): they come between that exit
+ * and the thread's next call, rdtsc or buffered record, so they are all
+ * read once one of those is, or an epoch's end of the thread after that
+ * exit, once @c is not the thread's last call, or once the log is whole. A TP run's epoch end at that exit (its thread stopped
+ * there, the call had ended) is logged before them: an EP run that follows
+ * the log as it grows (ep_log_open_follow()) reads on before it lets the
+ * thread past the exit. True for a call that is not @log_tid's last.
+ */
+bool ep_log_exit_settled(const struct ep_log *log, pid_t log_tid, const struct ep_call *c);

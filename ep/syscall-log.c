@@ -33,6 +33,7 @@ struct log_thread {
 	size_t next;	   /* the next call ep_log_take() gives */
 	bool skipping;	   /* its last entry was left out: so is its exit */
 	bool after_exit;   /* its last event was a matched call's exit */
+	size_t exit_nends; /* its ends logged before that exit */
 	long cur_nr;	   /* its last entry's call (matched or left out) */
 	int64_t restart;   /* its last call's exit was -ERESTART* (0: not):
 			    * unless a signal's delivery follows, the next
@@ -87,6 +88,8 @@ struct ep_log {
 	size_t nmapped;
 	struct ep_stub_area *stubs; /* ep_log_stubs() */
 	size_t nstubs, stubs_cap;
+	uint64_t *sites;	  /* ep_log_site_stub()'s pairs: start, stub */
+	size_t nsites, sites_cap;
 	uint64_t nends;		  /* epoch ends read (their seq) */
 	uint64_t last_k;	  /* the last checkpoint's number */
 	struct ep_sb_reader sb;	  /* its buffered records' reads by reference */
@@ -249,6 +252,7 @@ add_exit(struct log_thread *lt, const struct trace_event *ev)
 		return 0;
 	c = &lt->calls[lt->ncalls - 1];
 	lt->after_exit = true;
+	lt->exit_nends = lt->nends;
 	if (c->exited ||
 	    (lt->restarting ? lt->cur_nr != (long)ev->values[0] &&
 				      (long)ev->values[0] != __NR_restart_syscall
@@ -709,6 +713,17 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	return 0;
 }
 
+bool
+ep_log_site_stub(const struct ep_log *log, uint64_t start, uint64_t *ret_stub)
+{
+	for (size_t i = 0; i < log->nsites; i++)
+		if (log->sites[2 * i] == start) {
+			*ret_stub = log->sites[2 * i + 1];
+			return true;
+		}
+	return false;
+}
+
 const struct ep_stub_area *
 ep_log_stubs(const struct ep_log *log, size_t *ret_n)
 {
@@ -764,6 +779,26 @@ ep_log_call(const struct ep_log *log, pid_t log_tid, size_t idx)
 	return NULL;
 }
 
+bool
+ep_log_exit_settled(const struct ep_log *log, pid_t log_tid, const struct ep_call *c)
+{
+	const struct log_thread *lt = NULL;
+
+	for (size_t i = 0; !lt && i < log->nthreads; i++)
+		if (log->threads[i].tid == log_tid)
+			lt = &log->threads[i];
+	/* after_exit: its last event is that exit or a signal after it; an
+	 * epoch's end after it leaves it so, but the thread stood at a
+	 * traced syscall then, past where that exit's signals come (at the
+	 * exit, or where the handler they ran unblocked the next): a signal
+	 * delivered instead of entering that syscall is its entry's
+	 * (rec_ep_signal_at_entry()). Waiting for more would take the TP
+	 * run past the next checkpoint before its epoch is checked, which a
+	 * rollback needs it to stand at. */
+	return ep_log_whole(log) || !lt || !lt->ncalls || c != &lt->calls[lt->ncalls - 1] ||
+	       !lt->after_exit || lt->nends > lt->exit_nends;
+}
+
 /* The buffered calls of @lt in TRACE_EV_SYSCALLBUF @ev (ep/syscall-log-sb.c). */
 static int
 add_buffered(struct ep_log *log, struct log_thread *lt, const struct trace_event *ev, char *err,
@@ -776,6 +811,7 @@ add_buffered(struct ep_log *log, struct log_thread *lt, const struct trace_event
 		return r < 0 ? r : 0;
 	/* a call of its own came since its last traced one */
 	lt->after_exit = r == EP_SB_END_CALL;
+	lt->exit_nends = lt->nends;
 	lt->skipping = false;
 	lt->restart = 0;
 	lt->restarting = false;
@@ -813,6 +849,7 @@ add_traced(struct log_thread *lt, const struct trace_event *ev, char *err, size_
 		lt->ncalls--;
 	} else if (r == EP_SB_TRACED_REST) {
 		lt->after_exit = exit;
+		lt->exit_nends = lt->nends;
 		last->logged = lt->logged;
 		return 0;
 	}
@@ -880,6 +917,13 @@ add_event(struct ep_log *log, const struct trace_event *ev, char *err, size_t er
 		/* the call the site makes comes through the buffer (its
 		 * record) or traced: an EP run, without the buffer, makes it
 		 * at the site; a new mapping for stubs is uprr's */
+		if (ev->nvalues >= 4 && ev->nblobs >= 1 && ev->blobs[0].len) {
+			if (UTIL_GROW(log->sites, log->sites_cap, 2 * (log->nsites + 1)) < 0)
+				return -ENOMEM;
+			log->sites[2 * log->nsites] = ev->values[3];
+			log->sites[2 * log->nsites + 1] = ev->blobs[0].addr;
+			log->nsites++;
+		}
 		if (ev->nvalues < 3 || !ev->values[2])
 			return 0;
 		if (UTIL_GROW(log->stubs, log->stubs_cap, log->nstubs + 1) < 0)
@@ -1131,6 +1175,7 @@ ep_log_free(struct ep_log *log)
 	free(log->execs);
 	free(log->mapped);
 	free(log->stubs);
+	free(log->sites);
 	free(log->stack);
 	trace_ref_file_close(&log->sb.ref);
 	free(log->sb.exp);

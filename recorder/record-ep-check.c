@@ -333,6 +333,10 @@ let_go(struct recorder *rec)
 
 		if (!t->ep_parked || (e && at_end(ep, t, log_tid, e, t->ep_parked_entry)))
 			continue;
+		/* at an exit: the log's signals there, which the TP run
+		 * delivered after its checkpoint (rec_ep_exit_signals()) */
+		if (!t->ep_parked_entry)
+			rec_ep_exit_signals(rec, t, true);
 		t->ep_parked = false;
 		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
 	}
@@ -809,6 +813,68 @@ gone_stacks(const struct rec_ep *ep, pid_t pid, const pid_t *tids, size_t n,
 	return r;
 }
 
+/* How far up its stack thread @tid's signal frames reach that it scans
+ * for: SCAN_FRAMES_BYTES above its stack pointer. */
+#define SCAN_FRAMES_BYTES 65536u
+
+/*
+ * The syscall buffer's library's frames of calls a signal handler
+ * interrupted, in the stack of B's thread @tid at @rsp (A's @atid at the
+ * same point): a handler delivered while the library ran a call (at that
+ * call's exit: SIGPIPE after a write to a pipe with no reader) has its
+ * frames below the library's, whose values differ between the runs by
+ * design (library_top()); at an epoch's end inside the handler they are
+ * live (sig_unblock catch, --epoch=5: "0 in A, 0x6d011068 in B" at
+ * 0x7fffffffe290, the library's record pointer, 2 recordings in 10). Each
+ * signal frame (struct rt_sigframe: an interrupted rip in the library, cs
+ * the user's, an rsp above the frame) whose library frames reach as far up
+ * in A as in B gives the range from its interrupted rsp to there, appended
+ * to @v. A slot that only looks like a frame makes the part compared
+ * smaller, never a divergence.
+ */
+static int
+handler_library_frames(const struct rec_ep *ep, pid_t tid, pid_t atid, uint64_t rsp, uint64_t end,
+		       struct checkpoint_range **v, size_t *nv, size_t *cap)
+{
+	_cleanup_free_ uint64_t *slots = NULL;
+	size_t len = MIN((size_t)(end - rsp), (size_t)SCAN_FRAMES_BYTES) & ~7ul, n;
+
+	if (!ep->sb || !atid || len < ARCH_SIGFRAME_CSGSFS_OFFSET + 8)
+		return 0;
+	slots = malloc(len);
+	if (!slots)
+		return -ENOMEM;
+	if (tracee_read(tid, rsp, slots, len) < 0)
+		return 0; /* not left out: the check says where it differs */
+	n = len / 8;
+	for (size_t i = 0; i + ARCH_SIGFRAME_CSGSFS_OFFSET / 8 < n; i++) {
+		struct user_regs_struct in = { 0 }, ain = { 0 };
+		uint64_t at = rsp + 8 * i, top, atop;
+
+		in.rip = slots[i + ARCH_SIGFRAME_RIP_OFFSET / 8];
+		in.rsp = slots[i + ARCH_SIGFRAME_RSP_OFFSET / 8];
+		if (in.rip < UPRR_PRELOAD_ADDR || in.rip >= UPRR_PRELOAD_ADDR + UPRR_PRELOAD_CODE_SIZE ||
+		    (slots[i + ARCH_SIGFRAME_CSGSFS_OFFSET / 8] & 0xffff) != ARCH_USER_CS ||
+		    in.rsp <= at || in.rsp >= end)
+			continue;
+		top = library_top(ep, tid, &in);
+		if (!top ||
+		    tracee_read(atid, at + ARCH_SIGFRAME_RSP_OFFSET, &ain.rsp, sizeof(ain.rsp)) < 0 ||
+		    tracee_read(atid, at + ARCH_SIGFRAME_RIP_OFFSET, &ain.rip, sizeof(ain.rip)) < 0 ||
+		    ain.rsp != in.rsp || ain.rip != in.rip)
+			continue;
+		atop = library_top(ep, atid, &ain);
+		if (atop != top)
+			continue;
+		if (UTIL_GROW(*v, *cap, *nv + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*nv)++] = (struct checkpoint_range){ in.rsp, top - in.rsp };
+		log_debug("thread %d: the library's frames under a handler, %#" PRIx64 " to %#" PRIx64
+			  ", left out", tid, (uint64_t)in.rsp, top);
+	}
+	return 0;
+}
+
 /* The dead part of each thread's stack in process @pid (threads @tids,
  * @n of them, stopped): below its stack pointer, down to the start of the
  * mapping it is in. The ABI leaves what is below the red zone to whatever
@@ -849,7 +915,13 @@ dead_stacks(const struct rec_ep *ep, pid_t pid, const pid_t *tids, const pid_t *
 			(*v)[(*nv)++] = (struct checkpoint_range){ regs.rsp, top - regs.rsp };
 		}
 		for (size_t j = 0; j < nmaps; j++) {
-			if (regs.rsp < maps[j].start || regs.rsp >= maps[j].end || maps[j].start >= low)
+			if (regs.rsp < maps[j].start || regs.rsp >= maps[j].end)
+				continue;
+			r = handler_library_frames(ep, tids[i], i < na ? atids[i] : 0, regs.rsp,
+						   maps[j].end, v, nv, cap);
+			if (r < 0)
+				return r;
+			if (maps[j].start >= low)
 				continue;
 			if (UTIL_GROW(*v, *cap, *nv + 1) < 0)
 				return -ENOMEM;

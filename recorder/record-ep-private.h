@@ -161,8 +161,16 @@ void rec_ep_name_threads(const struct recorder *rec, struct trace_event *ev);
 
 /* EP run: at @t's syscall exit, once the recorder has noted what it sent
  * (rec_note_sent_blocked(): the fds of a call answered from the log are
- * the log's), raise the signals the log delivered after that call. */
-void rec_ep_exit_signals(struct recorder *rec, struct rthread *t);
+ * the log's), raise the signals the log delivered after that call, once
+ * the log read holds them all (ep_log_exit_settled()). Not yet read: with
+ * @wait, the TP run goes on (lock-step) until they are; without, they are
+ * left for a later call with @wait (after the epoch end's park, or when
+ * the thread is let go from it), at the same exit stop. */
+void rec_ep_exit_signals(struct recorder *rec, struct rthread *t, bool wait);
+/* EP run: where the log's run put the stub of the syscall site whose
+ * rewritten bytes start at @start (ep_log_site_stub()), into *@ret_stub;
+ * false if it patched none there (or this is no EP run). */
+bool rec_ep_site_stub(const struct recorder *rec, uint64_t start, uint64_t *ret_stub);
 /* EP run: @t, at the entry of an exec its log's process made, execs the
  * log's kept copy of the executable by its absolute path, as replay does.
  * -1 at a divergence. */

@@ -983,10 +983,34 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 }
 
 void
-rec_ep_exit_signals(struct recorder *rec, struct rthread *t)
+rec_ep_exit_signals(struct recorder *rec, struct rthread *t, bool wait)
 {
-	if (t->ep_call)
-		raise_at_exit(rec, t, t->ep_call);
+	const struct ep_call *c = t->ep_call;
+	pid_t log_tid;
+
+	if (!c || t->ep_signalled == c)
+		return;
+	/* Lock-step: a TP run's epoch end at this exit (the call had ended)
+	 * is logged before the signals the kernel delivered there once the
+	 * TP thread went on from its checkpoint (the SIGPIPE of a write to a
+	 * pipe with no reader). Read on for them; a thread that parks here
+	 * at its end raises them when it is let go (record-ep-check.c),
+	 * so that the epoch's check does not wait for the TP run's next one.
+	 * Going on without them, the EP run took another path than the log's
+	 * (sig_unblock thread, --epoch=5: 10 recordings of 40 diverged, at
+	 * the handler's first call or at the line its handler's stage shows). */
+	log_tid = ep_log_tid(rec->ep->log, t->tid);
+	while (!ep_log_exit_settled(rec->ep->log, log_tid, c))
+		if (!wait || !rec_ep_more(rec, "the signals after a call's exit not logged yet"))
+			break;
+	if (wait || ep_log_exit_settled(rec->ep->log, log_tid, c))
+		raise_at_exit(rec, t, c);
+}
+
+bool
+rec_ep_site_stub(const struct recorder *rec, uint64_t start, uint64_t *ret_stub)
+{
+	return rec->ep && ep_log_site_stub(rec->ep->log, start, ret_stub);
 }
 
 bool

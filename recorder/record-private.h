@@ -345,6 +345,8 @@ struct rec_sb_site {
 	uint32_t redirects;	/* TRACE_EV_SITE_PATCH redirects of its calls */
 	uint32_t misses;	/* redirects followed by a traced call from the
 				 * library (uprr record -v) */
+	uint64_t stub;		/* patched: its stub's address, */
+	uint32_t stub_len;	/* and bytes (16-aligned) */
 };
 
 /** Signal-delivery points an address space remembers (struct rec_sb_space). */

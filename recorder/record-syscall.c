@@ -549,7 +549,7 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	rec_write_event(rec, &ev);
 	rec_note_sent_blocked(rec, t, result);
 	if (rec->ep)
-		rec_ep_exit_signals(rec, t);
+		rec_ep_exit_signals(rec, t, false);
 	/* A poll of the children's states that found no change (wait4(2),
 	 * waitid(2) with WNOHANG: 0) gives the CPU up, as sched_yield does: a
 	 * loop that waits for a child uprr holds would otherwise spin for its
@@ -591,6 +591,9 @@ rec_on_syscall_exit(struct recorder *rec, struct rthread *t)
 	/* an EP run's epoch end: it waits there for the others' */
 	if (rec->ep && rec_ep_park(rec, t, false))
 		return;
+	/* not parked: the log's signals of this exit, if not read before */
+	if (rec->ep)
+		rec_ep_exit_signals(rec, t, true);
 	if (rec_serial(rec) && sched_current(rec->sched) == t->tid) {
 		pid_t tid = t->tid, woken = woken_waiter(rec, t, result);
 

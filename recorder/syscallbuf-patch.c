@@ -258,6 +258,40 @@ site_of(struct rspace *sp, uint64_t addr, bool *ret_new)
 	return &sp->sb.tried[sp->sb.ntried++];
 }
 
+/*
+ * An EP run's stub for the site @p plans at @stub (in the area at @base):
+ * where the log's run put it instead, if that lies in the same area and no
+ * stub of @sp is there. The two runs patch their sites in other orders
+ * (their threads run in other orders), and the stub's return address is
+ * on the stack while the library runs a call from the site: a signal
+ * handler's frames above such a call at an epoch's end held 0x...518b in
+ * the EP run and 0x...51bb in the TP run (tests/progs/sig_unblock thread,
+ * --epoch=5), a divergence whose rollback sent the TP run's program to
+ * address 0 (the TP run's stub area has another stub there). Returns the
+ * stub's address, @p planned for it.
+ */
+static uint64_t
+log_stub(const struct recorder *rec, const struct rspace *sp, uint64_t base, const uint8_t *code,
+	 uint64_t site, uint64_t nr, struct site_plan *p, uint64_t stub)
+{
+	struct site_plan q;
+	uint64_t want, len;
+
+	if (!rec_ep_site_stub(rec, p->start, &want) || want == stub || want < base ||
+	    want + STUB_MAX > base + AREA_LEN || plan_site(code, site, nr, want, &q) < 0 ||
+	    q.start != p->start)
+		return stub;
+	len = (q.stub_len + 15) & ~15ull;
+	for (size_t i = 0; i < sp->sb.ntried; i++) {
+		const struct rec_sb_site *s = &sp->sb.tried[i];
+
+		if (s->stub_len && s->stub < want + len && want < s->stub + s->stub_len)
+			return stub;
+	}
+	*p = q;
+	return want;
+}
+
 /* Site @s (@code: the bytes around it, if read) stays unpatched, for @why:
  * its call goes into the library from here if it can
  * (rec_syscallbuf_redirect()); whether @t was resumed. */
@@ -336,6 +370,8 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	}
 	if (plan_site(code, site, nr, stub, &p) < 0)
 		return unpatched(rec, t, s, code, REC_SB_SHAPE);
+	if (rec->ep)
+		stub = log_stub(rec, sp, area ? area : sp->sb.area, code, site, nr, &p, stub);
 	/* a handler's return into the rewritten bytes would crash (tests/progs/
 	 * sig_unblock: a handler's write at the write it interrupted): the
 	 * site stays traced while such a frame may exist */
@@ -392,7 +428,15 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 		sp->sb.area = area;
 		sp->sb.area_used = 0;
 	}
-	sp->sb.area_used += (p.stub_len + 15) & ~15ull;
+	/* past every stub so far (an EP run's may lie where the log's run
+	 * put them: log_stub()); the site found again, as other threads'
+	 * sites may have been noted meanwhile */
+	s = site_of(sp, site, &new);
+	if (s) {
+		s->stub = stub;
+		s->stub_len = (uint32_t)((p.stub_len + 15) & ~15ull);
+	}
+	sp->sb.area_used = MAX(sp->sb.area_used, stub - sp->sb.area + ((p.stub_len + 15) & ~15ull));
 	/* restore points need nothing: the stub area is read + execute and the
 	 * patched code not writable either (record-restore.c: mmap without
 	 * PROT_WRITE), and no rollback undoes an event */

@@ -34,6 +34,20 @@ arch_is_syscall_insn(const uint8_t code[ARCH_SYSCALL_INSN_LEN])
 _Static_assert(ARCH_SIGFRAME_MASK_OFFSET == 304, "struct rt_sigframe layout (Linux 2.6.x to 6.x)");
 
 /**
+ * Offsets from a handler's rsp at its first instruction (struct
+ * rt_sigframe, as above) to the interrupted context's saved rsp, rip and
+ * cs/gs/fs/ss word (struct sigcontext in uc_mcontext, which glibc's gregs
+ * mirror), in bytes: what rt_sigreturn(2) restores.
+ */
+#define ARCH_SIGFRAME_RSP_OFFSET (8 + offsetof(ucontext_t, uc_mcontext.gregs[REG_RSP]))
+#define ARCH_SIGFRAME_RIP_OFFSET (8 + offsetof(ucontext_t, uc_mcontext.gregs[REG_RIP]))
+#define ARCH_SIGFRAME_CSGSFS_OFFSET (8 + offsetof(ucontext_t, uc_mcontext.gregs[REG_CSGSFS]))
+_Static_assert(ARCH_SIGFRAME_RIP_OFFSET == 176, "struct rt_sigframe layout (Linux 2.6.x to 6.x)");
+/** The user code segment of a 64-bit process (__USER_CS), the low 16 bits of
+ * the cs/gs/fs/ss word. */
+#define ARCH_USER_CS 0x33
+
+/**
  * For a tracee at a seccomp stop: skip the syscall now (orig_rax = -1,
  * seccomp(2)) and put it back on the `syscall` instruction with its number
  * in rax, so that it issues the same syscall again when it next runs.

@@ -771,3 +771,60 @@ def c_tp_mode_sig_unblock(h):
         if not followed:
             raise Fail(f'sig_unblock {mode}: none of 3 recordings was followed')
         log(f'  sig_unblock {mode}: {followed} of 3 recordings with --mode=tp replay as recorded')
+
+
+@case('tp-mode-sig_unblock-epoch5')
+def c_tp_mode_sig_unblock_epoch5(h, runs=10, checks_diverged=2):
+    """tests/progs/sig_unblock `catch` and `thread` with --mode=tp
+    --epoch=5, 10 recordings each, the re-run from the program's start off
+    (UPRR_EP_RERUN=0, which hid a divergence): every one followed (exit
+    0), its output a native run's, its replay the recording; at most 2 of
+    each mode's 10 with an epoch whose check diverged (then the trace
+    holds the EP run's execution, which replays as well).
+
+    Before (issue 15), `thread` was not followed in 10 of 40 recordings:
+    an epoch's end at the exit of the write that drew SIGPIPE, or of the
+    handler's read after which SIGUSR2 waited blocked, was logged before
+    the signals the TP run delivered there; the EP run, in lock-step, went
+    past that exit without them (the handler never ran: "syscall close:
+    the log has write there"; "it passes out other bytes" at the line
+    that prints the stage SIGUSR2's handler saw). Now the EP run raises
+    them once the log holds them (record-ep.c rec_ep_exit_signals()). 5
+    of the 10 had the TP run's program killed by SIGSEGV: a stub's return
+    address on the main thread's stack under the handler's frames differed
+    (the runs patched two threads' sites in other orders) and the
+    rollback copied the EP run's into the TP run: an EP run's stub now
+    goes where the log's run put it (syscallbuf-patch.c log_stub()). And
+    a check diverged in 20 more of the 40, and in 11 of 20 of `catch`:
+    the library's live frames under the handler's (record-ep-check.c
+    handler_library_frames()). After: 0 of 100 without other load; under
+    two other recorders' load, 2 of 60 `thread` recordings had a check
+    diverge (a byte of the main thread's stack, 0x74 in one run and 0 in
+    the other; the sender's end at its read's site in one run and in the
+    library in the other), not yet understood: hence the 2 allowed."""
+    env = dict(os.environ, UPRR_EP_RERUN='0')
+    for mode in ('catch', 'thread'):
+        argv = [h.prog('sig_unblock'), mode]
+        native = native_run(argv, f'sig_unblock {mode}', cwd=h.tmp)
+        epochs = diverged = 0
+        for i in range(runs):
+            trace, rec = h.record(argv, name=f'sig_unblock-{mode}-e5-{i}', env=env, timeout=300,
+                                  options=TP + ['--epoch=5'])
+            compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+            info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
+            text = info.stdout.decode(errors='replace')
+            counts = epoch_counts(text)
+            epochs += counts[0]
+            if counts[2]:
+                diverged += 1
+                log(f'  sig_unblock {mode} {i}: a check diverged: ' +
+                    ' '.join(ln for ln in text.splitlines() if ln.startswith('divergence:')))
+            compare(rec, h.replay(trace))
+        if diverged > checks_diverged:
+            raise Fail(f'sig_unblock {mode}: a check diverged in {diverged} of {runs} recordings '
+                       f'with --epoch=5 (at most {checks_diverged})')
+        if epochs < 2 * runs:
+            raise Fail(f'sig_unblock {mode}: {epochs} epochs in {runs} recordings with '
+                       '--epoch=5: the ends this case is about did not come')
+        log(f'  sig_unblock {mode}: {runs} of {runs} recordings followed and replayed, '
+            f'{epochs} epochs, {diverged} with a check diverged')
