@@ -1417,8 +1417,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			 rec.stats.probes, rec.stats.spins, rec.stats.passed_over);
 	if (rec.stats.runs)
 		log_info("%" PRIu64 " runs of user code: %" PRIu64 " took a restore point, %" PRIu64
-			 " none as none could need one (no other thread could want the CPU, or"
-			 " signals found their points by the tick budget)",
+			 " none as no other thread could want the CPU",
 			 rec.stats.runs, rec.stats.points, rec.stats.points_alone);
 	if (rec.ckpt_stats.syncs)
 		log_info("checkpoint: %" PRIu64 " syncs (%" PRIu64 " pages, %.3f s; walks over %" PRIu64
