@@ -138,12 +138,12 @@ rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const u
 	sp->need_remap = true;
 }
 
+/* What rec_restore_point() does for @t's next run, decided once for it and
+ * for rec_restore_point_wanted(). */
 /* Runs in a row with no rollback and no give-up after which a thread's
  * runs take no restore point while signals come (point_kind()) */
 #define CLEAN_RUNS 64
 
-/* What rec_restore_point() does for @t's next run, decided once for it and
- * for rec_restore_point_wanted(). */
 enum point_kind {
 	POINT_TAKE,	/* a restore point */
 	POINT_NEVER,	/* this run needs none: no execution point may be wanted */
