@@ -1467,10 +1467,9 @@ def c_python3_timer(h):
     # A 200 us interval timer interrupts the interpreter while a second
     # thread waits in read(2): each signal rolls the main thread back, and
     # the rollback must restore all it wrote but the reader's 1-byte buffer.
-    # Its recording took 7 s to over 200 s from run to run on a 2-CPU VM
-    # (a restore point at each signal's run: 500,000 of them); 1-2 s since
-    # such runs take none (record-restore.c, point_kind()). A hang guard
-    # of 600 s, not a time asserted.
+    # Its recording takes 7 s to over 200 s from run to run on a 2-CPU VM
+    # (each of ~5,000 signals a rollback; the spread is issue 14's, Not
+    # yet): a hang guard of 600 s, not a time asserted.
     argv, script = python_script(h, 'timer.py', PY_TIMER_SCRIPT)
     trace, rec = h.record(argv, timeout=600)
     remove_input(script)
