@@ -496,9 +496,6 @@ struct rthread {
 	struct rec_spin spin;
 	unsigned rollbacks;	      /* in this run of user code */
 	bool uncountable;	      /* gave up reaching an execution point in this run */
-	uint32_t clean_runs;	      /* its runs in a row that neither rolled back nor
-				       * gave up (record-restore.c, point_kind()) */
-	uint64_t gave_up_seen;	      /* rec->stats.gave_up when its run began */
 	bool own_affinity;	      /* its CPU affinity is the program's choice, not uprr's pin */
 	int pmu_fd;		      /* its tick counter (--ticks=pmu), -1: none yet */
 	struct rec_output out;	      /* where the syscall in progress sends bytes */

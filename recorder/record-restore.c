@@ -22,7 +22,6 @@
 #include "checkpoint/checkpoint.h"
 #include "common/log.h"
 #include "recorder/record-private.h"
-#include "sched/ticks-soft.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
 
@@ -140,10 +139,6 @@ rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const u
 
 /* What rec_restore_point() does for @t's next run, decided once for it and
  * for rec_restore_point_wanted(). */
-/* Runs in a row with no rollback and no give-up after which a thread's
- * runs take no restore point while signals come (point_kind()) */
-#define CLEAN_RUNS 64
-
 enum point_kind {
 	POINT_TAKE,	/* a restore point */
 	POINT_NEVER,	/* this run needs none: no execution point may be wanted */
@@ -172,19 +167,6 @@ point_kind(const struct recorder *rec, const struct rthread *t)
 	 * (a signal came, a thread woke) stops at a counted branch if it is
 	 * in counting code, else at its next event. */
 	if (sp->ckpt && !sp->signals && !rec_others_may_run(rec, t))
-		return POINT_ALONE;
-	/* Nor, while signals come, for a thread whose last CLEAN_RUNS runs
-	 * neither rolled back nor gave up, once counting code is in its
-	 * space: a signal's execution point is then found by the tick budget
-	 * (record-signals.c, seek_execution_point(): the trap armed, no
-	 * rollback); a rollback comes only when that trap is late and another
-	 * thread wants the CPU. Such a run without a restore point gives up
-	 * instead (the other thread waits for its next event) and its next
-	 * runs take one again. python3 under a 200 us ITIMER_REAL, its
-	 * second thread in read(2), took a restore point at each of its
-	 * 500,000 runs (a handler's each: 63 s of a 250 s recording in their
-	 * syncs), and rolled 4 back. */
-	if (sp->ckpt && sp->signals && t->clean_runs >= CLEAN_RUNS && ticks_soft_active(sp->mem.soft))
 		return POINT_ALONE;
 	return POINT_TAKE;
 }

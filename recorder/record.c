@@ -366,13 +366,6 @@ rec_start_run(struct recorder *rec, struct rthread *t)
 {
 	struct rspace *sp = t->space;
 
-	/* how its last run went, for its restore points (point_kind()):
-	 * any thread's give-up since counts, which errs towards taking one */
-	if (t->rollbacks || rec->stats.gave_up != t->gave_up_seen)
-		t->clean_runs = 0;
-	else if (t->clean_runs < UINT32_MAX)
-		t->clean_runs++;
-	t->gave_up_seen = rec->stats.gave_up;
 	t->trap_armed = false;
 	t->rollbacks = 0;
 	t->uncountable = false;
