@@ -17,8 +17,9 @@
 	 * openat's saved arguments in one run and snprintf's FILE in the
 	 * other, a false divergence of the EP run's check). The same range
 	 * whatever the path: both runs leave zeros. Only with UPRR_CTL_SCRUB
-	 * (a TP run, an EP run, their replay: the same branch in each). rax (the result) kept,
-	 * rcx, rdi and r11 clobbered, the flags (the direction) kept.
+	 * (a TP run, an EP run, their replay: the same branch in each). rax
+	 * (the result) kept, rcx, rdi and r11 clobbered, the flags (the
+	 * direction) kept.
 	 */
 	.macro SCRUB_STACK
 	testl $UPRR_CTL_SCRUB, UPRR_PRELOAD_CTL_ADDR + UPRR_CTL_FLAGS_OFF

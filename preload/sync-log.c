@@ -281,9 +281,9 @@ scrub_body(void)
 				 ::: "memory");
 	/* the 4 KiB right below this call's return address (sync_scrub()
 	 * zeroes the three slots above: its own return address, its pad,
-	 * this call's): all of what the caller's callees used (a local array here left the 8 bytes
-	 * under its frame as they were, where tp_race's thread function
-	 * then kept a slot it never writes) */
+	 * this call's): all of what the caller's callees used (a local
+	 * array here left the 8 bytes under its frame as they were, where
+	 * tp_race's thread function then kept a slot it never writes) */
 	__asm__ volatile("lea -4096(%%rsp), %%rdi\n\t"
 			 "mov $512, %%ecx\n\t"
 			 "xor %%eax, %%eax\n\t"
