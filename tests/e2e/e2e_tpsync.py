@@ -23,11 +23,11 @@ def c_tp_sync_diverge_epochs(h):
     copies, stopped tracees, report nothing: it hung for ever (sort
     --parallel=2 -S 64M with --epoch=100 did, 3 runs in 4, its merge tree's
     race; the last thing `-vv` showed was the two threads' futex calls in
-    libuprr-sync, by turns). Up to 8 recordings, as the TP run may lose no
+    libuprr-sync, by turns). Up to 30 recordings, as the TP run may lose no
     increment; each must end within 60 s. With rollback turned off
     (UPRR_EP_ROLLBACK=0): an epoch's end check would roll the TP run's lost
     increments back to the EP run's count, and the branch would agree."""
-    r = record_diverging(h, [h.prog('tp_race'), '2000', '0', 'branch'], 'tp_race-branch-epochs', 8,
+    r = record_diverging(h, [h.prog('tp_race'), '2000', '0', 'branch'], 'tp_race-branch-epochs', 30,
                          options=['--epoch=10'], env=dict(os.environ, UPRR_EP_ROLLBACK='0'),
                          timeout=60)
     err = r.stderr.decode(errors='replace')
@@ -52,12 +52,12 @@ def c_tp_sync_stuck(h):
     last operation: nothing the interposer could find different), while
     the main thread waits in pthread_join(3). uprr waited in waitpid(2) for
     ever (every thread blocked in the kernel: no event to come); now, every
-    thread waiting 2 s in such a wait with no event, it stops. Up to 8
+    thread waiting 2 s in such a wait with no event, it stops. Up to 30
     recordings, as the TP run may lose no increment (then the EP run
     follows it); each must end within 60 s."""
     argv = [h.prog('tp_sync_stuck')]
     native = native_run(argv, 'tp_sync_stuck', cwd=h.tmp)
-    r = record_diverging(h, argv, 'tp_sync_stuck', 8, timeout=60,
+    r = record_diverging(h, argv, 'tp_sync_stuck', 30, timeout=60,
                          each=lambda r: compare_bytes(native.stdout, r.stdout, 'stdout',
                                                       'the native run', 'the TP run'))
     err = r.stderr.decode(errors='replace')
