@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The recorder's EP knob (doc/uniparallel.md, "EP runs"): an EP run's state
- * and the functions of record-ep.c, record-ep-check.c, record-ep-merge.c
- * and record-ep-sb.c. Part of record-private.h, which includes it at its
+ * and the functions of record-ep.c, record-ep-check.c,
+ * record-ep-leave-out.c, record-ep-merge.c and record-ep-sb.c. Part of record-private.h, which includes it at its
  * end (it uses struct recorder and struct rthread): include that one.
  */
 #pragma once
@@ -329,6 +329,28 @@ bool rec_ep_sb_wanted(struct recorder *rec);
 /* Thread @t enters exit(2): its stack below its frames is dead (the EP
  * run's checks leave it out) */
 void rec_ep_note_exit(struct recorder *rec, const struct rthread *t);
+
+/* ---- what a check leaves out (record-ep-leave-out.c) ---- */
+
+/** The ranges of EP process @tgid (its threads @tids, @ntids of them; the
+ * TP run's copy's threads @atids, @natids, in the same order) that its
+ * check against the copy leaves out, appended to *@v (@n, @cap: grown):
+ * uprr's own memory, the syscall buffer's pages, the EP run's patches,
+ * dead stacks and the frames of uprr's libraries, the stacks of threads
+ * gone. 0 or -errno (-ENOMEM). */
+int rec_ep_left_out(struct rec_ep *ep, pid_t tgid, const pid_t *tids, size_t ntids, const pid_t *atids,
+		    size_t natids, struct checkpoint_range **v, size_t *n, size_t *cap) _wur_;
+/** How far up the stack of thread @tid (its registers @regs, NULL: read
+ * them) the syscall buffer's library's frames reach, the red zone its stub
+ * skipped included; 0 if it is not in the library or its way in is not
+ * found. */
+uint64_t rec_ep_library_top(const struct rec_ep *ep, pid_t tid, const struct user_regs_struct *regs);
+/** The log's kept copies of files (and uprr's memfds of files mapped
+ * shared) that EP process @tgid maps in place of the TP run's originals,
+ * into *@ret (@n of them; their paths in *@paths, PATH_MAX each, owned by
+ * the caller). 0 or -errno. */
+int rec_ep_file_aliases(struct rec_ep *ep, pid_t tgid, struct ep_file_alias **ret, size_t *n,
+			char (**paths)[PATH_MAX]) _wur_;
 /** EP run: process @pid just got the library (replay mode, UPRR_CTL_EP):
  * the end marker at the head of every buffer. 0 or -errno. */
 int rec_ep_sb_mapped(struct recorder *rec, pid_t pid) _wur_;

@@ -1208,7 +1208,7 @@ bool rec_syscallbuf_in_library(uint64_t rip);
 /**
  * Whether thread @tid (stack pointer @rsp) stands inside libuprr-sync.so:
  * a value pointing into its code (a return address) within 8 KiB above
- * @rsp (recorder/record-ep-check.c). True too when its maps cannot be
+ * @rsp (recorder/record-ep-leave-out.c). True too when its maps cannot be
  * read. The interposer's frames take other paths in a TP run (mode tp)
  * and an EP run (FOLLOW): an epoch's end there cannot be compared.
  */
