@@ -215,7 +215,6 @@ static struct fd_kind
 fd_sinks(pid_t tid, int fd, bool *ret_open)
 {
 	struct fd_kind kind = { 0 };
-	char path[64];
 	struct stat st;
 	unsigned sinks = 0;
 	bool out, err;
@@ -225,8 +224,7 @@ fd_sinks(pid_t tid, int fd, bool *ret_open)
 		return kind;
 	own_look();
 	/* the fd's file: /proc/PID/fd/N follows to the pipe, socket or file */
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-	if (stat(path, &st) < 0)
+	if (tracee_fd_stat(tid, fd, &st) < 0)
 		return kind; /* a bad fd (the syscall fails), or the thread vanished */
 	*ret_open = true;
 	kind.type = st.st_mode & S_IFMT;

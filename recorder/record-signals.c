@@ -226,16 +226,12 @@ discards_pending(const struct rthread *t, int sig)
 static bool
 reads_signalfd(const struct rthread *t)
 {
-	char path[64], target[64];
-	ssize_t n;
+	char target[64];
 
 	if (t->nr != __NR_read && t->nr != __NR_readv)
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", t->tid, (int)t->args[0]);
-	n = readlink(path, target, sizeof(target) - 1);
-	if (n <= 0)
+	if (tracee_fd_path(t->tid, (int)t->args[0], target, sizeof(target)) <= 0)
 		return true; /* cannot tell: forget */
-	target[n] = '\0';
 	return strcmp(target, "anon_inode:[signalfd]") == 0;
 }
 
