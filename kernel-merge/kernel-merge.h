@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -217,6 +218,26 @@ const char *kmerge_epoch_refusal(const struct kmerge_epoch *e);
  * see (a process not checkpointed, a call not traced). */
 void kmerge_epoch_refuse(struct kmerge_epoch *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/** One descriptor of a process at the checkpoint (kmerge_epoch_save_fds()). */
+struct kmerge_fd_saved {
+	pid_t pid;	/**< the process it was read from */
+	int fd;		/**< its number there */
+	dev_t dev;	/**< the object's identity (stat(2) of /proc/PID/fd/N) */
+	ino_t ino;
+	mode_t mode;
+	int64_t pos;	/**< its description's offset (fdinfo) */
+	int flags;	/**< its status flags (fdinfo's, O_CLOEXEC left out) */
+	bool cloexec;	/**< the descriptor's FD_CLOEXEC (fdinfo's O_CLOEXEC) */
+	int64_t size;	/**< a regular file's size, else -1 */
+	int dup;	/**< ours: the same description (pidfd_getfd(2)), for an
+			 * object with an offset (a file, a directory, a block
+			 * device); -1: none (a pipe, a socket: ours would keep
+			 * its readers from seeing EOF). The record's: do not close */
+};
+/** How many descriptors kmerge_epoch_save_fds() saved into @e. */
+size_t kmerge_epoch_nfds(const struct kmerge_epoch *e);
+/** Descriptor @i (< kmerge_epoch_nfds()) saved into @e, owned by @e. */
+const struct kmerge_fd_saved *kmerge_epoch_fd(const struct kmerge_epoch *e, size_t i);
 /** What kmerge_epoch_undo() did, and on failure what it could not do. */
 struct kmerge_undo_report {
 	unsigned fds_checked;	/**< descriptors saved at the checkpoint, looked at */

@@ -13,22 +13,6 @@
 
 #include "kernel-merge/kernel-merge.h"
 
-/* One descriptor of a process at the checkpoint. */
-struct kmerge_fd_saved {
-	pid_t pid;
-	int fd;
-	dev_t dev;
-	ino_t ino;
-	mode_t mode;
-	int64_t pos;	/* its description's offset */
-	int flags;	/* its status flags (fdinfo's, O_CLOEXEC left out) */
-	int64_t size;	/* a regular file's size, else -1 */
-	int dup;	/* ours: the same description (pidfd_getfd(2)), for an
-			 * object with an offset (a file, a directory, a block
-			 * device); -1: none (a pipe, a socket: ours would keep
-			 * its readers from seeing EOF) */
-};
-
 /* Bytes of a regular file overwritten in the epoch, as they were before. */
 struct kmerge_preimage {
 	uint64_t off;

@@ -103,6 +103,18 @@ kmerge_epoch_stats(const struct kmerge_epoch *e, struct kmerge_epoch_stats *ret)
 					    .inputs = e->ninputs, .input_bytes = kmerge_epoch_redeliver_left(e) };
 }
 
+size_t
+kmerge_epoch_nfds(const struct kmerge_epoch *e)
+{
+	return e->nfds;
+}
+
+const struct kmerge_fd_saved *
+kmerge_epoch_fd(const struct kmerge_epoch *e, size_t i)
+{
+	return i < e->nfds ? &e->fds[i] : NULL;
+}
+
 const char *
 kmerge_epoch_refusal(const struct kmerge_epoch *e)
 {
@@ -141,6 +153,7 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		 * whole): nothing to put back */
 		if (fstatat(dirfd(dir), d->d_name, &st, 0) < 0 || tracee_fdinfo(pid, s.fd, &s.pos, &s.flags) < 0)
 			continue;
+		s.cloexec = (s.flags & O_CLOEXEC) != 0;
 		s.flags &= ~O_CLOEXEC;
 		s.dev = st.st_dev, s.ino = st.st_ino, s.mode = st.st_mode;
 		if (S_ISREG(st.st_mode))

@@ -416,8 +416,12 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	 * an EP run that goes along with its TP run is smaller than at the
 	 * end, and in a register could show at a later call as another
 	 * value than in the replay) */
-	if (self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE)
+	if (self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE) {
+		/* an order cut where the EP run went live: unordered on */
+		if (head->flags & UPRR_SYNC_HEAD_OPEN_END)
+			return SYNC_PASS;
 		block_forever();
+	}
 	op->rec = &slot->recs[self.next++];
 	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind ||
 			!(op->rec->flags & UPRR_SYNC_F_SHARED) != !op->shared)

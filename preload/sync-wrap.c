@@ -395,8 +395,16 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 		sync_follow_turn(&op);
 		r = REAL(mutex_unlock)(m);
 		sync_follow_done(&op, r);
-		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) != SYNC_PATH_FOLLOW)
+		switch (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE)) {
+		case SYNC_PATH_FOLLOW:
+			break;
+		case SYNC_PASS:
+			/* past an order cut (UPRR_SYNC_HEAD_OPEN_END): a
+			 * spurious wakeup, the mutex taken back unordered */
+			return REAL(mutex_lock)(m);
+		default:
 			sync_diverged("a condition wait's mutex", &op, (uint64_t)m, UPRR_SYNC_COND_ACQUIRE);
+		}
 		sync_follow_turn(&op);
 		r = REAL(mutex_lock)(m);
 		if (r)

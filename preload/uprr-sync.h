@@ -160,6 +160,13 @@ struct uprr_sync_head {
 #define UPRR_SYNC_WAIT_MAGIC 0x57727075u
 /** uprr_sync_head.flags: the log orders the heap's calls too */
 #define UPRR_SYNC_HEAD_HEAP 0x1u
+/** uprr_sync_head.flags: an order cut where an EP run goes live (the
+ * re-run from checkpoint k, doc/uniparallel.md): each slot holds the
+ * records its thread completed before checkpoint k, and FOLLOW, past the
+ * last of its thread's, runs unordered (glibc's call alone) from then on,
+ * where without this flag it blocks for ever. Set by uprr in the copy it
+ * cuts, in the recording and in its trace alike. */
+#define UPRR_SYNC_HEAD_OPEN_END 0x2u
 
 /** Bytes of one slot holding @nrecs records, page-aligned. */
 static inline uint64_t

@@ -193,6 +193,10 @@ unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret
 			return EP_WHY_LIBRARY;
 		if (!e->copy)
 			return EP_WHY_NO_COPY;
+		/* a re-run's EP run stands where the one that diverged stood,
+		 * with no copy to check against (record-ep-live.c) */
+		if (!ep->ckpts)
+			continue;
 		if (!find_copy(ep, k, e->copy, NULL)) {
 			*ret_thinned = true;
 			return EP_WHY_NO_COPY;
@@ -815,7 +819,20 @@ settle(struct recorder *rec)
 	struct rec_ep *ep = rec->ep;
 
 	while (ep->k && !rec->done && all_parked(rec)) {
-		check_epoch(rec);
+		/* a re-run from checkpoint k stands at it: no check, live on;
+		 * at the ends before it, it stands as the EP run that diverged
+		 * stood for its checks, and goes on (the same interleaving:
+		 * record-ep-live.c) */
+		if (ep->live && ep->k >= ep->live->k) {
+			rec_ep_go_live(rec);
+			return;
+		}
+		if (ep->live) {
+			count_unchecked(ep, EP_WHY_NO_COPY);
+			write_verdict(rec, ep->k, 2);
+		} else {
+			check_epoch(rec);
+		}
 		ep->last_k = ep->k;
 		start_written(rec);
 		next_epoch(rec);
@@ -829,6 +846,12 @@ give_up(struct recorder *rec, const char *why, bool stall)
 {
 	struct rec_ep *ep = rec->ep;
 
+	if (ep->live && ep->k >= ep->live->k) {
+		snprintf(ep->live->why, sizeof(ep->live->why), "%s", why);
+		rec_stop_recording(rec, "the re-run from checkpoint %" PRIu64 " did not stand at it: %s",
+				   ep->k, why);
+		return;
+	}
 	count_unchecked(ep, stall ? EP_WHY_STALL : EP_WHY_PASSED);
 	ep->verdicts->stalls += stall;
 	log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
@@ -860,7 +883,7 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 	pid_t log_tid;
 
 	ep->progress += entry;
-	if (!ep->ckpts || rec->done)
+	if ((!ep->ckpts && !ep->live) || rec->done)
 		return false;
 	if (!ep->started) {
 		/* after the first exec, which the trace starts with */

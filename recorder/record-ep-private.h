@@ -86,6 +86,8 @@ struct rec_ep {
 	uint64_t *conds;
 	size_t nconds, conds_cap;
 	uint64_t cond_seen[64];	   /* records read of each slot (UPRR_SYNC_NSLOTS) */
+	struct rec_ep_live *live;  /* rec_options.ep_live: a re-run from
+				    * checkpoint live->k (record-ep-live.c), or NULL */
 };
 
 /* Memory of process @tgid that the EP run's own code patches wrote: a
@@ -409,3 +411,23 @@ void rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret);
  * that changed it are noted in rec->rerun->files for the judge. */
 void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 		       const struct trace_event *ev);
+
+/* ---- record-ep-live.c: the re-run from checkpoint k (rec_options.ep_live) ---- */
+/** Every thread of a re-run's EP run stands at its end of epoch k - 1:
+ * each process gets its kernel state at checkpoint k, its syscall buffer's
+ * library goes to recording, the log is let go (rec->ep NULL, kept in
+ * rec->ep_gone) and the parked threads run on as in UP recording. On
+ * failure the recording stops, named. */
+void rec_ep_go_live(struct recorder *rec);
+/** At a live clone, clone3, fork or vfork entry of a re-run's EP run
+ * (@t, whose log call @c made child @c->child): the call becomes a
+ * clone3(2) with set_tid, so that the child has the log's id. Returns 0
+ * or -1 (diverged, said). */
+int rec_ep_live_clone_entry(struct recorder *rec, struct rthread *t, const struct ep_call *c) _wur_;
+/** The new thread @child of @parent's clone made by rec_ep_live_clone_entry()
+ * stands at its first stop: its registers and the memory the clone3(2)
+ * arguments took are put back. */
+void rec_ep_live_clone_child(struct recorder *rec, struct rthread *parent, struct rthread *child);
+/** @t's call made by rec_ep_live_clone_entry() stands at its exit: the
+ * program's registers and memory back. */
+void rec_ep_live_clone_exit(struct recorder *rec, struct rthread *t);

@@ -395,6 +395,10 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 			return -1;
 		}
 		c = instead;
+	} else if (rec->ep->live && !rec_hold_shown_same(rec, t, c)) {
+		diverge(rec, t, "%s", "its write has the log's bytes, not those that went out (the EP run "
+			"that diverged replaced them)");
+		return -1;
 	}
 	t->ep_call = c;
 	/* its buffer answers the calls after it (record-ep-sb.c) */
@@ -565,7 +569,10 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 		 * changing copy, privately: as replay does */
 		shared = (flags & MAP_TYPE) != MAP_PRIVATE || (c->nvalues >= 5 && c->values[4]);
 	}
-	fd = file_fd(rec, t, (uint32_t)(c->values[2] - 1), sync ? rec->ep->sync_log : NULL, shared);
+	/* a re-run's: the order cut where it goes live (record-ep-live.c) */
+	fd = file_fd(rec, t, (uint32_t)(c->values[2] - 1),
+		     !sync ? NULL : rec->ep->live && rec->ep->live->sync_cut ? rec->ep->live->sync_cut
+									 : rec->ep->sync_log, shared);
 	if (fd < 0) {
 		diverge(rec, t, "cannot map the log's copy of file %" PRIu64 ": %s", c->values[2] - 1,
 			strerror(-fd));
@@ -734,6 +741,9 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 		if (t->nr == __NR_mmap && prepare_mmap(rec, t, c) < 0)
 			return true;
 		if (waits_live(t) && prepare_wait(rec, t, c) < 0)
+			return true;
+		/* a re-run's processes have the log's ids (record-ep-live.c) */
+		if (rec->ep->live && sc_is_clone((long)t->nr) && rec_ep_live_clone_entry(rec, t, c) < 0)
 			return true;
 		return false;
 	}
@@ -912,6 +922,8 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	int64_t got = (int64_t)t->regs.rax;
 	uint64_t addr;
 
+	if (t->live_clone)
+		rec_ep_live_clone_exit(rec, t);
 	if (!c)
 		return 0; /* not matched */
 	if (c->exited && c->nvalues >= 4 && c->values[3] && c->nr != __NR_mmap &&

@@ -749,6 +749,30 @@ rec_hold_write(struct recorder *rec, struct rthread *t)
 	return held(rec, t, len, id);
 }
 
+/* Whether @c, the log's call @t makes, was a write the TP run held whose
+ * bytes the holder can be asked about (rec_hold_replace()). */
+static bool
+replaceable(const struct rec_output_holder *o, const struct rthread *t, const struct ep_call *c)
+{
+	return o && o->replace && c->nvalues > REC_HELD_VALUE && c->values[REC_HELD_VALUE] && !c->buffered &&
+	       c->nr == (long)t->nr && c->exited && dest_fd(t) >= 0 && t->args[0] == c->args[0];
+}
+
+bool
+rec_hold_shown_same(struct recorder *rec, struct rthread *t, const struct ep_call *c)
+{
+	const struct rec_output_holder *o = rec->ep->output;
+	void *data = NULL;
+	size_t len = 0;
+
+	if (!replaceable(o, t, c))
+		return true;
+	if (gather(t, true, &data, &len) != HOLD_OK)
+		return false;
+	/* the holder takes @data; the same bytes as shown or held: 0 */
+	return o->replace(o->arg, c->values[REC_HELD_VALUE], data, len) == 0;
+}
+
 const struct ep_call *
 rec_hold_replace(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 {
@@ -757,9 +781,7 @@ rec_hold_replace(struct recorder *rec, struct rthread *t, const struct ep_call *
 	size_t len = 0;
 	int r;
 
-	if (!o || !o->replace || c->nvalues <= REC_HELD_VALUE || !c->values[REC_HELD_VALUE] ||
-	    c->buffered || c->nr != (long)t->nr || !c->exited || dest_fd(t) < 0 ||
-	    t->args[0] != c->args[0])
+	if (!replaceable(o, t, c))
 		return NULL;
 	/* the bytes it passes out, as the TP run gathered them (a pipe or
 	 * not only matters to vmsplice, which the holder took from memory) */

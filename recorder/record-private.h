@@ -449,6 +449,9 @@ struct rthread {
 				       * exit (RT_HELD) */
 	bool ep_entry_written;	      /* EP run, ep_reentry: its entry's event
 				       * written when it parked */
+	struct rec_live_clone *live_clone; /* EP run of a re-run from checkpoint k:
+				       * its clone made with the log's id
+				       * (record-ep-live.c), malloc'd, NULL: none */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
@@ -747,6 +750,8 @@ struct recorder {
 	bool program_filters;		/* the program installed a seccomp filter (sandbox.c) */
 	bool syscallbuf;		/* map the syscall buffer at every exec */
 	struct rec_ep *ep;		/* an EP run: its log (record-ep.c), else NULL */
+	struct rec_ep *ep_gone;		/* an EP run gone live (record-ep-live.c): its
+					 * log, freed at the end; rec->ep NULL */
 	struct rec_rerun *rerun;	/* rec_options.rerun: a TP run notes in it what
 					 * it changed outside (record-rerun.c) */
 	bool ep_diverged;		/* it stopped at a divergence from the log */
@@ -917,6 +922,12 @@ bool rec_hold_write(struct recorder *rec, struct rthread *t);
  * @t makes instead of @c (t->ep_replaced), or NULL: a divergence. */
 const struct ep_call *rec_hold_replace(struct recorder *rec, struct rthread *t,
 				       const struct ep_call *c);
+/** A re-run's EP run (rec_options.ep_live), at @t's entry of the log's
+ * call @c that matches: if @c was a held write, whether @t's bytes are
+ * what went out for it (the EP run that diverged may have replaced the
+ * log's; tp/output.c keeps a hash of each write shown). True if so or if
+ * @c was no held write. */
+bool rec_hold_shown_same(struct recorder *rec, struct rthread *t, const struct ep_call *c);
 /** At @t's syscall exit with @result: note the pipes and socket pairs the
  * recording makes (pipe, pipe2, socketpair), whose writes stay live. */
 void rec_hold_exit(struct recorder *rec, struct rthread *t, int64_t result);

@@ -405,9 +405,8 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 	struct stat st;
 	bool ok;
 
-	/* a failed call changed nothing; once output was shown no re-run
-	 * comes (tp_rerun_allowed()): nothing to look at */
-	if (!rec->tp || !rr || rr->tp_effect[0] || rr->shown || result < 0 || note_name(rr, t, result, ev))
+	/* a failed call changed nothing */
+	if (!rec->tp || !rr || result < 0 || note_name(rr, t, result, ev))
 		return;
 	note_fd_call(rr, t, result);
 	/* held writes were never made (output commit) */
@@ -420,6 +419,10 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 		if (!rr->files->made[i].touched[0])
 			snprintf(rr->files->made[i].touched, sizeof(rr->files->made[i].touched),
 				 "thread %d's %s of fd %d", t->tid, sc_name(nr) ?: "?", fd);
+		/* not put back for a re-run from a later checkpoint */
+		snprintf(rr->last_effect, sizeof(rr->last_effect), "thread %d's %s of fd %d (a file it "
+			 "made with O_EXCL)", t->tid, sc_name(nr) ?: "?", fd);
+		rr->effect_epoch = rec->epochs.k + 1;
 		return;
 	}
 	/* /dev/null takes and gives nothing, a pipe of the program's own
@@ -429,15 +432,20 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 	 * dies with its process (pthread_setname_np(3): memcached's threads
 	 * name themselves) */
 	if (ok && ((S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) || own_comm(t, fd, &st) ||
-		   (S_ISFIFO(st.st_mode) && own_pipe(&st)) ||
 		   (rd && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 			   (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5))))))
 		return;
-	snprintf(rr->tp_effect, sizeof(rr->tp_effect),
+	/* a pipe of its own dies with its processes (a re-run from the
+	 * start), but its bytes read or written since a later checkpoint
+	 * are not put back (a re-run from there) */
+	snprintf(rr->last_effect, sizeof(rr->last_effect),
 		 "thread %d's %s of fd %d (%s)%s", t->tid, sc_name(nr) ?: "?", fd,
 		 !ok ? "gone" : S_ISREG(st.st_mode) ? "a file" : S_ISFIFO(st.st_mode) ? "a pipe or FIFO"
 		 : S_ISSOCK(st.st_mode) ? "a socket" : "a device",
 		 rd ? ": its bytes are not re-delivered yet" : ", not held: it is not undone yet");
+	rr->effect_epoch = rec->epochs.k + 1;
+	if (!rr->tp_effect[0] && !(ok && S_ISFIFO(st.st_mode) && own_pipe(&st)))
+		snprintf(rr->tp_effect, sizeof(rr->tp_effect), "%s", rr->last_effect);
 }
 
 /* ---- the judge's side of the files the run made ---- */
@@ -774,6 +782,77 @@ rerun_off(void)
 	return s && strcmp(s, "0") == 0;
 }
 
+/* Where thread @log_tid's calls of epoch @k and later begin in the log:
+ * after its end at checkpoint @k; 0 for a thread with no end there and none
+ * before (made in a later epoch, or in one epoch before it: looked at all
+ * the same); SIZE_MAX for one whose ends stop before @k (gone). */
+static size_t
+first_call_from(const struct ep_log *log, pid_t log_tid, uint64_t k)
+{
+	size_t n;
+	const struct ep_end *e = ep_log_ends(log, log_tid, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].k == k)
+			return e[i].at == EP_END_EXIT ? e[i].idx + 1 : e[i].idx;
+	return n && e[n - 1].k < k ? SIZE_MAX : 0;
+}
+
+/*
+ * The re-run from checkpoint @ret->from, the last the EP run stood at for
+ * a check (the diverged epoch's start, or one before it: the epochs
+ * between were not checked), record-ep-live.c: the TP run's calls from
+ * there on may have changed
+ * nothing outside its processes that a re-run would find changed, as
+ * effect() judges them (names, the network, input it started with); and
+ * none since that checkpoint that the TP run saw reach outside as it made
+ * it (rec_rerun.effect_epoch: a write not held, a read of a socket or of
+ * a pipe not its own, and here also its own pipes' bytes: not put back
+ * yet). The re-run's EP run stands there as this one did. Into
+ * ret->from, ret->verdict_k and ret->why_k; whether the output shown came
+ * from the epochs before it is lock-step's (tp_rerun_allowed()).
+ */
+static void
+judge_from_k(struct recorder *rec, struct rec_rerun *ret, uint64_t inherited)
+{
+	struct rec_ep *ep = rec->ep;
+	uint64_t k = ep->last_k;
+	char what[200];
+
+	ret->verdict_k = -1;
+	ret->from = k;
+	if (!ret->epoch) {
+		ret->verdict_k = 0;
+		return;
+	}
+	if (!k || k > ret->epoch) {
+		snprintf(ret->why_k, sizeof(ret->why_k), "the EP run stood at no checkpoint before epoch %"
+			 PRIu64 " (no epoch before it was checked)", ret->epoch);
+		return;
+	}
+	if (ret->effect_epoch > k) {
+		snprintf(ret->why_k, sizeof(ret->why_k), "the TP run made %s in epoch %" PRIu64,
+			 ret->last_effect, ret->effect_epoch - 1);
+		return;
+	}
+	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
+		pid_t tid = ep_log_thread(ep->log, i);
+		size_t from = first_call_from(ep->log, tid, k);
+		const struct ep_call *c;
+
+		for (size_t j = from; from != SIZE_MAX && (c = ep_log_call(ep->log, tid, j)); j++) {
+			const char *e = effect(rec, NULL, tid, j, inherited, what, sizeof(what));
+
+			if (!e)
+				continue;
+			snprintf(ret->why_k, sizeof(ret->why_k), "the TP run's thread %d made %s (%s) in "
+				 "epoch %" PRIu64 " or later", tid, sc_name(c->nr) ?: "?", e, k);
+			return;
+		}
+	}
+	ret->verdict_k = 1;
+}
+
 void
 rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 {
@@ -790,12 +869,8 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 	if (rerun_off())
 		return;
 	ret->verdict = -1;
-	if (ret->tp_effect[0]) {
-		snprintf(ret->why, sizeof(ret->why), "the TP run made %s", ret->tp_effect);
-		return;
-	}
-	if (ret->files && follow_names(ret->files, ret) < 0)
-		return;
+	ret->verdict_k = 0;
+	ret->root = ep_log_root(ep->log);
 	/* the TP run's log as far as it was flushed: it stands at its next
 	 * end (lock-step), or ended */
 	if (!ep_log_whole(ep->log) && ep_log_more(ep->log, false, err, sizeof(err)) < 0) {
@@ -803,6 +878,13 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 		return;
 	}
 	inherited = inherited_fds();
+	judge_from_k(rec, ret, inherited);
+	if (ret->tp_effect[0]) {
+		snprintf(ret->why, sizeof(ret->why), "the TP run made %s", ret->tp_effect);
+		return;
+	}
+	if (ret->files && follow_names(ret->files, ret) < 0)
+		return;
 	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
 		pid_t tid = ep_log_thread(ep->log, i);
 		const struct ep_call *c;

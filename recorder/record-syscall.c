@@ -105,6 +105,9 @@ rec_on_clone_event(struct recorder *rec, struct rthread *parent)
 		rec_stop_recording(rec, "%s", "a new thread vanished");
 		return false;
 	}
+	parent = rec_find_thread(rec, ptid);
+	if (parent && parent->live_clone)
+		rec_ep_live_clone_child(rec, parent, child);
 	rec_event_init(&ev, TRACE_EV_THREAD_START, tid);
 	ev.nvalues = 2;
 	ev.values[0] = (uint64_t)ptid;

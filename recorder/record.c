@@ -1234,6 +1234,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		}
 		rec_ep_checks(&rec, opts->ep_checkpoints, opts->ep_verdicts);
 		rec.ep->output = opts->ep_output;
+		rec.ep->live = opts->ep_live;
 	}
 	if (opts->trace_dir) {
 		snprintf(dir_buf, dir_len, "%s", opts->trace_dir);
@@ -1286,6 +1287,8 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	sp.set_signals = opts->set_signals;
 	sp.sigmask = opts->sigmask;
 	sp.sigign = opts->sigign;
+	/* a re-run from checkpoint k: the log's ids (record-ep-live.c) */
+	sp.pid = opts->syscalls_from && opts->ep_live ? opts->ep_live->root_pid : 0;
 	r = tracee_spawn(&sp, TRACEE_PTRACE_OPTIONS, &pid, &exec_errno);
 	r_start = rec_start_end(&start, &rec);
 	if (r_start < 0) {
@@ -1459,6 +1462,8 @@ out:
 	rec_syscallbuf_free(&rec);
 	rec_ptrace_free(&rec.ptrace);
 	rec_ipc_free(&rec.ipc);
+	if (rec.ep_gone) /* gone live: the log's to free all the same */
+		rec.ep = rec.ep_gone;
 	rec_ep_free(&rec);
 	rec_hold_free(&rec);
 	return r;

@@ -459,6 +459,54 @@ struct rec_options {
 				 * (record-rerun.c), or NULL: not judged; a TP
 				 * run's (the same): where it notes what it
 				 * changed outside (tp_effect) */
+	struct rec_ep_live *ep_live; /**< with syscalls_from: the re-run from
+				 * checkpoint k (record-ep-live.c): the EP run
+				 * follows the log to checkpoint k and goes live
+				 * there, or NULL */
+};
+
+/** A descriptor the re-run from checkpoint k gives its process where it
+ * goes live: one the TP run's process had at checkpoint k. */
+struct rec_live_fd {
+	int fd;		/**< its number in the program */
+	int ours;	/**< uprr's descriptor of the same open file description */
+	bool cloexec;	/**< FD_CLOEXEC */
+};
+
+/** What one process of the TP run had at checkpoint k that its re-run
+ * gets where it goes live (record-ep-live.c), taken by tp/rerun.c. */
+struct rec_live_proc {
+	pid_t pid;		/**< the TP run's id, the log's: the re-run's too */
+	char cwd[4096];		/**< its working directory */
+	unsigned umask;		/**< its umask(2) */
+	struct rec_live_fd *fds; /**< its descriptors, malloc'd */
+	size_t nfds;
+};
+
+/**
+ * rec_options.ep_live: an EP run made to re-run an epoch from its
+ * checkpoint (doc/uniparallel.md, "Divergence and rollback"). Its program
+ * starts with the log's process and thread ids (clone3(2)'s set_tid, Linux
+ * 5.5: the TP run is gone), follows the log (its syscalls answered, its
+ * synchronization in the order cut at checkpoint @k: UPRR_SYNC_HEAD_OPEN_END)
+ * to where every thread stands at its end of epoch @k - 1, as the EP run
+ * that diverged stood there for its check; there it gets each process's
+ * kernel state (@procs: descriptors, working directory, umask), the
+ * syscall buffer's library goes to recording, the log is let go, and the
+ * recording goes on as an UP recording to the program's end.
+ */
+struct rec_ep_live {
+	uint64_t k;			/**< in: the checkpoint it goes live at (>= 1) */
+	pid_t root_pid;			/**< in: the log's first process */
+	const struct rec_live_proc *procs; /**< in: each process's state at k */
+	const char *sync_cut;		/**< in: the synchronization order cut at k
+					 * (tp_rerun_cut_order()), mapped where the
+					 * program maps rec_options.ep_sync_log; NULL: none */
+	size_t nprocs;
+	bool went_live;			/**< out: it stood at checkpoint k and went live */
+	unsigned fds;			/**< out: descriptors given */
+	uint64_t switch_ns;		/**< out: what going live cost */
+	char why[256];			/**< out: why it did not, "" */
 };
 
 /** Whether the epoch an EP run diverged in at a syscall or in the
@@ -480,6 +528,22 @@ struct rec_rerun {
 	bool shown;		/**< some of the TP run's output was shown: no
 				 * re-run from the program's start can come
 				 * (tp_rerun_allowed()); set by lock-step */
+	uint64_t effect_epoch;	/**< 1 + the epoch of the TP run's last call
+				 * like @tp_effect, or of a read or write of a
+				 * pipe of its own (whose bytes a re-run from a
+				 * later checkpoint would find gone or twice:
+				 * not put back yet); 0: none */
+	char last_effect[160];	/**< that call */
+	uint64_t from;		/**< the checkpoint a re-run from a checkpoint
+				 * starts at (>= 1): the last one the EP run
+				 * stood at for a check, @epoch's start or
+				 * before it */
+	int verdict_k;		/**< the re-run from checkpoint @from: 1 it can
+				 * if the output shown came from the epochs
+				 * before it (record-ep-live.c, tp/rerun.c), -1
+				 * refused (@why_k), 0 not judged */
+	char why_k[640];	/**< refused from checkpoint @from: why */
+	pid_t root;		/**< the log's first process (its id in the TP run) */
 	struct rec_rerun_files *files; /**< the files the TP run made with
 				 * O_CREAT | O_EXCL, the names it gave and took
 				 * and its calls that changed such a file, seen
@@ -680,3 +744,8 @@ int rec_seccomp_stack_stop_filter(pid_t tid, int memfd, bool decide, unsigned *h
  * message): a stop with other data comes from a filter of the program, which
  * wins a tie of equal actions as the newer one (seccomp_run_filters()). */
 #define REC_SECCOMP_TRACE_DATA 0x7570u
+/** The size a clone3(2) of the recorder's own has (a re-run's clone with
+ * the log's id, recorder/record-ep-live.c): the base filter makes every
+ * other clone3 fail with ENOSYS (glibc 2.36 then uses clone(2)), and the
+ * kernel takes trailing zero bytes past the struct it knows. */
+#define REC_CLONE3_SIZE 168u

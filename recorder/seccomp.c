@@ -21,7 +21,7 @@
 #include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
 
-#define MAX_FILTER 128
+#define MAX_FILTER 160
 
 #ifndef SECCOMP_FILTER_FLAG_TSYNC
 #define SECCOMP_FILTER_FLAG_TSYNC (1UL << 0)
@@ -53,8 +53,16 @@ build_base(struct sock_filter *insns, bool allow_untraced)
 	/* glibc 2.36 falls back to clone(2) and runs without rseq when these fail */
 	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_rseq, 0, 1);
 	EMIT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS, 0, 0);
-	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 1);
+	/* but the clone3 the recorder makes of a clone for the log's id (a
+	 * re-run's EP run, record-ep-live.c): its size REC_CLONE3_SIZE, which
+	 * the recheck after its seccomp stop lets through (Linux 4.8) */
+	EMIT(BPF_JMP | BPF_JEQ | BPF_K, __NR_clone3, 0, 6);
+	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]), 0, 0);
+	EMIT(BPF_JMP | BPF_JEQ | BPF_K, REC_CLONE3_SIZE, 0, 2);
+	EMIT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1]) + 4, 0, 0);
+	EMIT(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0);
 	EMIT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS, 0, 0);
+	EMIT(BPF_RET | BPF_K, SECCOMP_RET_TRACE | REC_SECCOMP_TRACE_DATA, 0, 0);
 	/* rt_sigreturn, arch_prctl and set_robust_list go unrecorded: a stop
 	 * would cost ~12 us per handled signal. A recorded tracer that wants
 	 * their syscall stops gets them from the stop filter. */

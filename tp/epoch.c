@@ -6,13 +6,18 @@
  */
 #define LOG_PREFIX "tp-epoch"
 #include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "checkpoint/dirty.h"
 #include "checkpoint/process.h"
+#include "common/util.h"
+#include "kernel-merge/kernel-merge.h"
 #include "common/log.h"
 #include "tp/epoch.h"
 #include "tracee/tracee.h"
@@ -22,7 +27,17 @@ struct tp_checkpoint {
 	pid_t pid;
 	struct checkpoint_copy *copy;
 	struct dirty_pages *written; /* NULL: none known */
+	/* its process's kernel state there, for a re-run from it (tp/rerun.c):
+	 * the copy's descriptors before they were closed, NULL: not kept */
+	struct kmerge_epoch *fds;
+	char *cwd;		/* malloc'd, NULL: not read */
+	unsigned umask;
 };
+
+/* How many checkpoint numbers back the kernel state is kept: a re-run
+ * starts from the epoch the EP run diverged in, which lock-step checks
+ * while the TP run stands at its end or a little later. */
+#define TP_STATE_KEPT 4
 
 struct tp_epochs {
 	struct tp_checkpoint *v;
@@ -34,8 +49,18 @@ struct tp_epochs {
 };
 
 static void
+drop_state(struct tp_checkpoint *c)
+{
+	kmerge_epoch_free(c->fds);
+	c->fds = NULL;
+	free(c->cwd);
+	c->cwd = NULL;
+}
+
+static void
 drop(struct tp_checkpoint *c)
 {
+	drop_state(c);
 	checkpoint_copy_free(c->copy);
 	if (c->written)
 		dirty_pages_fini(c->written);
@@ -164,13 +189,53 @@ drop_files(struct checkpoint_copy *copy)
 			 checkpoint_copy_pid(copy), strerror(r < 0 ? -r : (int)-res));
 }
 
+/* What a re-run from checkpoint @c needs of its process and cannot read
+ * later (tp/rerun.c): the descriptors of @c's copy, which its fork made
+ * the TP run's at the checkpoint (offsets, flags, a file's description
+ * kept: kmerge_epoch_save_fds()), its working directory and umask. */
+static void
+save_state(struct tp_checkpoint *c)
+{
+	char path[64], cwd[PATH_MAX], line[128];
+	pid_t pid = checkpoint_copy_pid(c->copy);
+	ssize_t n;
+	FILE *f;
+
+	if (kmerge_epoch_new(c->k, &c->fds) < 0)
+		return;
+	if (kmerge_epoch_save_fds(c->fds, pid) < 0) {
+		drop_state(c);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	n = readlink(path, cwd, sizeof(cwd) - 1);
+	if (n > 0) {
+		cwd[n] = 0;
+		c->cwd = strdup(cwd);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &c->umask) == 1)
+			break;
+	if (f)
+		fclose(f);
+	if (!c->cwd)
+		drop_state(c);
+}
+
 static void
 keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirty_pages *written)
 {
 	struct tp_epochs *e = arg;
+	struct tp_checkpoint c = { .k = k, .pid = pid, .copy = copy, .written = written };
 	size_t j = 0;
 
 	if (e->all) {
+		for (size_t i = 0; i < e->n; i++)
+			if (e->v[i].k + TP_STATE_KEPT <= k)
+				drop_state(&e->v[i]);
+		save_state(&c);
 		drop_files(copy);
 		if (e->n && e->v[e->n - 1].k != k && numbers(e) >= TP_EPOCHS_CAP) {
 			thin(e);
@@ -188,19 +253,12 @@ keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirt
 	}
 	e->n = j;
 add:
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 8;
-		struct tp_checkpoint *v = realloc(e->v, cap * sizeof(*v));
-
-		if (!v) {
-			log_warn("out of memory: checkpoint %" PRIu64 " of process %d not kept", k, pid);
-			drop(&(struct tp_checkpoint){ .copy = copy, .written = written });
-			return;
-		}
-		e->v = v;
-		e->cap = cap;
+	if (UTIL_GROW(e->v, e->cap, e->n + 1) < 0) {
+		log_warn("out of memory: checkpoint %" PRIu64 " of process %d not kept", k, pid);
+		drop(&c);
+		return;
 	}
-	e->v[e->n++] = (struct tp_checkpoint){ .k = k, .pid = pid, .copy = copy, .written = written };
+	e->v[e->n++] = c;
 	if (e->nowed)
 		pay_owed(e, &e->v[e->n - 1]);
 }
@@ -297,4 +355,30 @@ tp_epochs_free(struct tp_epochs *e)
 	free(e->v);
 	free(e->owed);
 	free(e);
+}
+
+bool
+tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, const struct kmerge_epoch **ret_fds,
+		const char **ret_cwd, unsigned *ret_umask)
+{
+	for (size_t i = 0; i < e->n; i++) {
+		if (e->v[i].k != k || e->v[i].pid != pid || !e->v[i].fds)
+			continue;
+		*ret_fds = e->v[i].fds;
+		*ret_cwd = e->v[i].cwd;
+		*ret_umask = e->v[i].umask;
+		return true;
+	}
+	return false;
+}
+
+size_t
+tp_epochs_pids(const struct tp_epochs *e, uint64_t k, pid_t *pids, size_t cap)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < e->n; i++)
+		if (e->v[i].k == k && n < cap)
+			pids[n++] = e->v[i].pid;
+	return n;
 }

@@ -68,5 +68,17 @@ size_t tp_epochs_count(const struct tp_epochs *e);
 /** Log which checkpoints are kept (`uprr record -v`). */
 void tp_epochs_log(const struct tp_epochs *e);
 
+struct kmerge_epoch;
+/** The kernel state of process @pid at checkpoint @k, kept for a re-run
+ * from it (the last few checkpoints of a keeper of all): the copy's
+ * descriptors before they were closed (kmerge_epoch_save_fds()), its
+ * working directory and umask, owned by @e. False if not kept. */
+bool tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, const struct kmerge_epoch **ret_fds,
+		     const char **ret_cwd, unsigned *ret_umask);
+
+/** The processes that have checkpoint @k, their ids into @pids (@cap at
+ * most); how many. */
+size_t tp_epochs_pids(const struct tp_epochs *e, uint64_t k, pid_t *pids, size_t cap);
+
 /** Free every checkpoint kept (the copies killed), then @e. NULL accepted. */
 void tp_epochs_free(struct tp_epochs *e);

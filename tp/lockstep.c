@@ -21,6 +21,7 @@
 
 #include "common/log.h"
 #include "tp/lockstep.h"
+#include "tp/rerun.h"
 #include "trace/trace.h"
 
 /* The EP run's stack (rec_record() and everything it calls), and the
@@ -53,7 +54,16 @@ struct tp_lockstep {
 	bool said_diverged;
 	bool said_ended;	/* the EP run ended early: said once */
 	struct tp_lockstep_figures fig;
+	struct tp_rerun *rerun;	/* tp_lockstep_link_rerun() */
+	const struct tp_epochs *epochs;
 };
+
+void
+tp_lockstep_link_rerun(struct tp_lockstep *ls, struct tp_rerun *rerun, const struct tp_epochs *epochs)
+{
+	ls->rerun = rerun;
+	ls->epochs = epochs;
+}
 
 void
 tp_lockstep_on_verdict(const struct tp_lockstep_stand *s)
@@ -188,18 +198,36 @@ tp_rerun_allowed(struct tp_output *held, struct rec_rerun *rr)
 {
 	struct tp_output_stats st;
 
-	if (rr->verdict <= 0)
-		return false;
-	if (!held)
+	if (held)
+		tp_output_get_stats(held, &st);
+	/* from the program's start while nothing was shown */
+	if (rr->verdict > 0 && (!held || !st.released)) {
+		rr->verdict_k = 0;
 		return true;
-	tp_output_get_stats(held, &st);
-	if (!st.released)
+	}
+	/* else from the last checkpoint the EP run stood at
+	 * (record-ep-live.c), if what went out came from the epochs before it */
+	if (rr->verdict_k > 0 && held && st.released_upto > rr->from) {
+		rr->verdict_k = -1;
+		snprintf(rr->why_k, sizeof(rr->why_k), "output of epoch %" PRIu64 " went out, after "
+			 "checkpoint %" PRIu64 ", the last the EP run stood at", st.released_upto - 1,
+			 rr->from);
+	}
+	if (rr->verdict_k > 0) {
+		rr->verdict = 1;
 		return true;
-	rr->verdict = -1;
-	snprintf(rr->why, sizeof(rr->why),
-		 "epoch %" PRIu64 ": the output of the epochs before it went out (%" PRIu64 " bytes): "
-		 "a re-run from its checkpoint (its copies respawned with the TP run's ids) is not built",
-		 rr->epoch, st.released);
+	}
+	if (rr->verdict > 0) {
+		rr->verdict = -1;
+		snprintf(rr->why, sizeof(rr->why), "epoch %" PRIu64 ": the output of the epochs before it "
+			 "went out (%" PRIu64 " bytes), and a re-run from a checkpoint is refused: %.400s",
+			 rr->epoch, st.released, rr->verdict_k < 0 ? rr->why_k : "epoch 0");
+	} else if (rr->verdict < 0 && rr->verdict_k < 0 && !strstr(rr->why, "; from checkpoint")) {
+		size_t n = strlen(rr->why);
+
+		snprintf(rr->why + n, sizeof(rr->why) - n, "; from checkpoint %" PRIu64 ": %.300s", rr->from,
+			 rr->why_k);
+	}
 	return false;
 }
 
@@ -214,6 +242,7 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 
 	if (UTIL_GROW(ls->taken_ns, ls->taken_cap, k + 1) == 0)
 		ls->taken_ns[k] = util_now_ns();
+	tp_rerun_at_checkpoint(ls->rerun, k);
 	if (ls->ep_done && ls->held) {
 		/* nothing will verify it: it goes out an epoch late, as at the
 		 * end of a run whose EP run did not verify it */
@@ -232,8 +261,25 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	ls->tp_tids = ls->tp_tgids = NULL;
 	ls->tp_n = 0;
 	if (ls->ep_done && ls->ep_opts.rerun && tp_rerun_allowed(ls->held, ls->ep_opts.rerun)) {
-		log_info("the TP run stops at checkpoint %" PRIu64 ": epoch %" PRIu64 " is re-run", k,
-			 ls->ep_opts.rerun->epoch);
+		struct rec_rerun *rr = ls->ep_opts.rerun;
+
+		/* from the diverged epoch's checkpoint: what it needs of the
+		 * TP run, before the TP run is killed */
+		if (rr->verdict_k > 0 &&
+		    (!ls->rerun || tp_rerun_take(ls->rerun, ls->epochs, rr->from, rr->root, rr->why_k,
+						 sizeof(rr->why_k)) < 0)) {
+			rr->verdict = rr->verdict_k = -1;
+			snprintf(rr->why, sizeof(rr->why), "epoch %" PRIu64 ": the output of the epochs before "
+				 "it went out, and its checkpoint's re-run is refused: %.400s", rr->epoch,
+				 ls->rerun ? rr->why_k : "no record of the TP run's checkpoints");
+			return true;
+		}
+		if (rr->verdict_k > 0)
+			log_info("the TP run stops at checkpoint %" PRIu64 ": epoch %" PRIu64 " is re-run "
+				 "from checkpoint %" PRIu64, k, rr->epoch, rr->from);
+		else
+			log_info("the TP run stops at checkpoint %" PRIu64 ": epoch %" PRIu64 " is re-run "
+				 "from the program's start", k, rr->epoch);
 		return false;
 	}
 	return true;

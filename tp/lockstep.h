@@ -50,12 +50,21 @@ struct tp_lockstep_stand {
 void tp_lockstep_on_verdict(const struct tp_lockstep_stand *s);
 
 struct tp_lockstep;
+struct tp_rerun;
+struct tp_epochs;
+
+/** Where @ls notes the TP run's place in the synchronization order at each
+ * checkpoint and takes what a re-run from a checkpoint needs (tp/rerun.h),
+ * from the keeper @epochs; both borrowed, for @ls's life. */
+void tp_lockstep_link_rerun(struct tp_lockstep *ls, struct tp_rerun *rerun, const struct tp_epochs *epochs);
 
 /**
- * The EP run's re-run judged possible (@rr->verdict > 0,
- * rec_rerun_judge()): the program is recorded again from its start
- * (tp/tp.c), which shows nothing twice only if none of the output @held
- * holds was released. True if so; else @rr becomes a refusal, named.
+ * The EP run's re-run judged possible (rec_rerun_judge()): from the
+ * program's start (@rr->verdict > 0) if none of the output @held holds was
+ * released (@rr->verdict_k becomes 0), else from the diverged epoch's
+ * checkpoint (@rr->verdict_k > 0: the output released came from the
+ * epochs before it; @rr->verdict becomes 1). True if either; else @rr
+ * becomes a refusal, named.
  */
 bool tp_rerun_allowed(struct tp_output *held, struct rec_rerun *rr);
 

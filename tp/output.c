@@ -21,6 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "common/log.h"
 #include "tp/output.h"
 
@@ -62,7 +64,18 @@ struct tp_output {
 	pthread_t thread;
 	struct tp_output_stats stats;
 	struct rec_output_holder holder;
+	/* [id]: 1 + XXH3 of the bytes a write went out with (0: none): a
+	 * re-run that makes it again must make those (tp_output_replace()) */
+	uint64_t *shown;
+	size_t shown_cap;
 };
+
+/* 1 + the hash of @len bytes at @data (0 is "none"). */
+static uint64_t
+bytes_hash(const void *data, size_t len)
+{
+	return XXH3_64bits(data, len) | 1;
+}
 
 /* Whether the head of @q's list may be written. Called locked. */
 static bool
@@ -158,6 +171,8 @@ writer_main(void *arg)
 				 "to that destination is dropped", strerror(-r));
 		}
 		unqueue(q, h->dest);
+		if (h->data && UTIL_GROW(q->shown, q->shown_cap, h->id + 1) == 0)
+			q->shown[h->id] = bytes_hash(h->data, h->len);
 		free(h->data);
 		free(h);
 		if (!head_released(q))
@@ -363,7 +378,11 @@ tp_output_replace(struct tp_output *q, uint64_t id, void *data, size_t len)
 		data = NULL;
 		r = 0;
 	} else if (h) {
-		r = -EALREADY; /* released, or a shutdown */
+		/* released, or a shutdown: the same bytes change nothing */
+		r = h->data && bytes_hash(h->data, h->len) == bytes_hash(data, len) ? 0 : -EALREADY;
+	} else if (id < q->shown_cap && q->shown[id]) {
+		/* gone out: a re-run must make what was shown (tp/tp.c) */
+		r = q->shown[id] == bytes_hash(data, len) ? 0 : -EALREADY;
 	}
 	pthread_mutex_unlock(&q->lock);
 	free(data);
@@ -378,8 +397,10 @@ tp_output_release(struct tp_output *q, uint64_t k)
 	pthread_mutex_lock(&q->lock);
 	/* the list is in epoch order: those newly let go */
 	for (const struct held *h = q->head; h && h->epoch < below; h = h->next)
-		if (h->epoch >= q->released_below)
+		if (h->epoch >= q->released_below) {
 			q->stats.released += h->len;
+			q->stats.released_upto = MAX(q->stats.released_upto, h->epoch + 1);
+		}
 	q->released_below = MAX(q->released_below, below);
 	if (head_released(q))
 		pthread_cond_signal(&q->work);

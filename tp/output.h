@@ -21,6 +21,8 @@ struct tp_output_stats {
 	uint64_t writes, bytes;	      /**< writes held, and their bytes */
 	uint64_t released;	      /**< bytes released (tp_output_release()),
 				       * written or not yet */
+	uint64_t released_upto;	      /**< 1 + the latest epoch a write released
+				       * belongs to, 0: none */
 	uint64_t written;	      /**< bytes released and written */
 	uint64_t dropped;	      /**< bytes discarded (rollback) or left unwritten
 				       * (a destination that failed) */

@@ -22,6 +22,7 @@
 #include "ep/ep.h"
 #include "tp/epoch.h"
 #include "tp/lockstep.h"
+#include "tp/rerun.h"
 #include "tp/output.h"
 #include "tp/sync-order.h"
 #include "tp/tp.h"
@@ -279,6 +280,8 @@ struct epoch_info {
 	struct rec_rerun rerun;		/* a divergence at a syscall: re-run? */
 	uint64_t rerun_dropped;		/* the TP run's output dropped for it */
 	struct run_cost up;		/* what the re-run cost */
+	unsigned live_fds;		/* a re-run from checkpoint k: descriptors given */
+	uint64_t live_ns;		/* and what going live cost */
 };
 
 /* The epochs not checked (@unchecked of them) by reason, into @f: "not
@@ -311,8 +314,10 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 {
 	uint64_t checkpoints = ei->tp.checkpoints, ends = checkpoints ? checkpoints : 1;
 	uint64_t epochs = checkpoints + 1;
-	bool rerun = ei->rerun.verdict > 0;
+	bool rerun = ei->rerun.verdict > 0, from_k = rerun && ei->rerun.verdict_k > 0;
 	const char *how = diverged ? "diverged at a syscall: the trace ends at the divergence"
+			  : from_k ? "diverged at a syscall, re-run from the epoch's checkpoint: the trace "
+				     "follows the log to there and is an UP recording from there"
 			  : rerun ? "diverged at a syscall, re-run: the trace is an UP recording of the "
 				    "program from its start"
 			  : ei->v.diverged && ei->v.rollback_live >= ei->v.diverged
@@ -362,7 +367,16 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 		fprintf(f, "epochs:      %" PRIu64 " (a checkpoint every %s%u ms%s), ep run %s\n", epochs,
 			ei->adaptive ? "at most " : "", ei->epoch_ms,
 			ei->adaptive ? ", adaptive: sooner while output waits" : "", how);
-	if (ei->rerun.verdict > 0)
+	if (from_k)
+		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); the TP run killed, "
+			"its output of epoch %" PRIu64 " on dropped (%" PRIu64 " bytes), the program recorded "
+			"again following the log to checkpoint %" PRIu64 " and live from there, one thread "
+			"at a time, to its end (%u descriptors given, going live took %.3f ms): wall "
+			"%.3f s, cpu %.3f s\n",
+			ei->rerun.epoch, ei->rerun.divergence, ei->rerun.from, ei->rerun_dropped,
+			ei->rerun.from, ei->live_fds, (double)ei->live_ns / 1e6,
+			(double)ei->up.wall_ns / 1e9, (double)(ei->up.prog_ns + ei->up.uprr_ns) / 1e9);
+	else if (ei->rerun.verdict > 0)
 		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); nothing shown "
 			"before it, the TP run killed, its output dropped (%" PRIu64 " bytes), the "
 			"program recorded again from its start one thread at a time, to its end: wall "
@@ -514,6 +528,71 @@ rerun_up(const struct rec_options *opts, const char *dir, const char *work, stru
 	return r;
 }
 
+/*
+ * The EP run diverged at a syscall in epoch k >= 1, after output of the
+ * epochs before it went out; the TP run was killed at its checkpoint,
+ * having given @rerun what the re-run needs (tp/rerun.h): epoch k is
+ * recorded again from checkpoint k (record-ep-live.c). The TP run's held
+ * output of epoch k on is dropped, that of the epochs before it goes out
+ * (the re-run follows the log through them); the EP run's trace goes
+ * aside; a new EP run, @eo's with the order cut at checkpoint k, follows
+ * the log to there and goes live, recording to the program's end into
+ * @dir. Returns what rec_record() returns, the status in *@ret_status.
+ */
+static int
+rerun_from_k(const struct rec_options *eo, const char *dir, const char *work, struct tp_output *held,
+	     struct tp_rerun *rerun, bool interposed, struct epoch_info *ei, int *ret_status, char *dir_buf,
+	     size_t dir_len)
+{
+	struct rec_ep_live *live = tp_rerun_live(rerun);
+	struct rec_options ro = *eo;
+	char aside[PATH_MAX], cut[PATH_MAX], why[512] = "";
+	uint64_t k = ei->rerun.from;
+	int r;
+
+	ei->rerun_dropped = tp_output_discard_from(held, k);
+	tp_output_release(held, k - 1);
+	if ((size_t)snprintf(aside, sizeof(aside), "%s/ep-diverged", work) >= sizeof(aside) ||
+	    (size_t)snprintf(cut, sizeof(cut), "%s/sync-order-%" PRIu64, work, k) >= sizeof(cut))
+		return log_error_errno(-ENAMETOOLONG, "trace directory '%s': name too long", dir);
+	if (rename(dir, aside) < 0 && errno != ENOENT)
+		return log_error_errno(-errno, "cannot move the EP run's trace %s aside for the re-run",
+				       dir);
+	if (interposed) {
+		r = tp_rerun_cut_order(rerun, k, cut);
+		if (r < 0)
+			return log_error_errno(r, "cannot cut the synchronization order at checkpoint %" PRIu64,
+					       k);
+		live->sync_cut = cut;
+	}
+	log_warn("the EP run diverged at a syscall in epoch %" PRIu64 " (%s): the TP run is killed, its "
+		 "output of epoch %" PRIu64 " on (%" PRIu64 " bytes) dropped, and the program recorded again, "
+		 "following its log to checkpoint %" PRIu64 " and live from there",
+		 ei->rerun.epoch, ei->rerun.divergence, k, ei->rerun_dropped, k);
+	ro.trace_dir = dir;
+	ro.divergence = why;
+	ro.divergence_len = sizeof(why);
+	ro.ep_checkpoints = NULL;
+	ro.ep_verdicts = NULL;
+	ro.ep_follow = NULL;
+	/* its writes before the checkpoint: what went out for them */
+	ro.ep_output = tp_output_holder(held);
+	ro.rerun = NULL;
+	ro.ep_live = live;
+	cost_now(&ei->up);
+	r = rec_record(&ro, ret_status, dir_buf, dir_len);
+	cost_since(&ei->up);
+	ei->live_fds = live->fds;
+	ei->live_ns = live->switch_ns;
+	if (r == 0 && !live->went_live)
+		r = log_error_errno(-EDOM, "the re-run from checkpoint %" PRIu64 " ended before it went live%s%s",
+				    k, live->why[0] ? ": " : "", live->why);
+	else if (r == -EDOM)
+		log_error("the re-run from checkpoint %" PRIu64 " diverged from the log before it: %s", k,
+			  why[0] ? why : live->why);
+	return r;
+}
+
 int
 tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char *dir_buf,
 	  size_t dir_len)
@@ -533,6 +612,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	struct run_cost tp, ep;
 	struct rec_options o, eo;
 	struct tp_lockstep *ls = NULL;
+	_cleanup_(tp_rerun_freep) struct tp_rerun *rerun = NULL;
 	cpu_set_t all, one;
 	char lib[PATH_MAX], why[512] = "", tp_why[512] = "";
 	bool have_busy, interposed;
@@ -633,6 +713,10 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		}
 		ei.lockstep = true;
 		tp_lockstep_link_sync(ls, sync_log);
+		/* what a re-run from a checkpoint needs (tp/rerun.h) */
+		rerun = tp_rerun_new(sync_log);
+		if (rerun)
+			tp_lockstep_link_rerun(ls, rerun, epochs);
 		if (set_sync_growing(sync_log, true) < 0)
 			log_warn("%s", "cannot mark the synchronization order as growing: the EP run may "
 				 "block where the TP run has not logged an operation yet");
@@ -724,12 +808,30 @@ ep_done:
 			 ei.tp.checkpoints + 1 - MIN(ei.tp.checkpoints + 1, ei.v.verified + ei.v.diverged),
 			 (double)ei.v.check_ns / 1e9);
 	}
+	/* a re-run from a checkpoint decided once the TP run had ended: what
+	 * it needs of the TP run, from the checkpoint's state and uprr's own
+	 * descriptors (its processes are gone) */
+	if (r == -EDOM && rerun && tp_rerun_allowed(held, &ei.rerun) && ei.rerun.verdict_k > 0 &&
+	    !tp_rerun_live(rerun)->k &&
+	    tp_rerun_take(rerun, epochs, ei.rerun.from, ei.rerun.root, ei.rerun.why_k,
+			  sizeof(ei.rerun.why_k)) < 0) {
+		ei.rerun.verdict = ei.rerun.verdict_k = -1;
+		snprintf(ei.rerun.why, sizeof(ei.rerun.why), "epoch %" PRIu64 ": the output of the epochs "
+			 "before it went out, and its checkpoint's re-run is refused: %.400s", ei.rerun.epoch,
+			 ei.rerun.why_k);
+	}
 	tp_epochs_free(epochs);
 	if (cpu >= 0 && !ei.lockstep)
 		(void)sched_setaffinity(0, sizeof(all), &all);
 	unset_sync_env(old_preload);
 	if (r == -EDOM && tp_rerun_allowed(held, &ei.rerun)) {
-		r = rerun_up(opts, dir, work, held, &ei, ret_status, dir_buf, dir_len);
+		if (ei.rerun.verdict_k > 0 && (!rerun || !tp_rerun_live(rerun)->k))
+			return log_error_errno(-EDOM, "%s", "a re-run from a checkpoint without the TP run's state");
+		if (ei.rerun.verdict_k > 0)
+			r = rerun_from_k(&eo, dir, work, held, rerun, interposed, &ei, ret_status, dir_buf,
+					 dir_len);
+		else
+			r = rerun_up(opts, dir, work, held, &ei, ret_status, dir_buf, dir_len);
 		tp_output_get_stats(held, &ei.out);
 		if (r < 0)
 			return r;

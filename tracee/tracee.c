@@ -63,8 +63,9 @@ child_exec(const struct tracee_spawn_options *opts, int errpipe)
 		goto fail;
 	if (opts->cwd && chdir(opts->cwd) < 0)
 		goto fail;
-	/* Wait until the supervisor has seized us. */
-	if (raise(SIGSTOP) < 0)
+	/* Wait until the supervisor has seized us (not raise(3): after a raw
+	 * clone3(2), glibc's thread still holds the parent's tid) */
+	if (kill(getpid(), SIGSTOP) < 0)
 		goto fail;
 	if (opts->set_signals)
 		set_signal_state(opts->sigmask, opts->sigign);
@@ -95,7 +96,16 @@ tracee_spawn(const struct tracee_spawn_options *opts, unsigned long ptrace_opts,
 
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
-	pid = fork();
+	if (opts->pid > 0) {
+		/* struct clone_args up to set_tid_size (CLONE_ARGS_SIZE_VER1,
+		 * include/uapi/linux/sched.h): a fork(2) with that id */
+		uint64_t set_tid = (uint64_t)opts->pid;
+		uint64_t ca[10] = { [4] = SIGCHLD, [8] = (uint64_t)(uintptr_t)&set_tid, [9] = 1 };
+
+		pid = (pid_t)syscall(SYS_clone3, ca, sizeof(ca));
+	} else {
+		pid = fork();
+	}
 	if (pid < 0) {
 		err = -errno;
 		close(pipefd[0]);

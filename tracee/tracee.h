@@ -26,13 +26,16 @@ struct tracee_spawn_options {
 	bool set_signals;	 /**< start with sigmask and sigign, not the supervisor's */
 	uint64_t sigmask;	 /**< signal mask, bit N-1 for signal N */
 	uint64_t sigign;	 /**< ignored signals (SIG_IGN); the others SIG_DFL */
+	pid_t pid;		 /**< the child's pid (clone3(2)'s set_tid, Linux 5.5:
+				  * CAP_SYS_ADMIN, the id free), 0: any (fork(2)) */
 };
 
 /**
  * Fork a child that disables ASLR (personality ADDR_NO_RANDOMIZE), pins itself
  * to opts->cpu, traps rdtsc, gets seized by us (PTRACE_SEIZE with @ptrace_opts
  * incl. PTRACE_O_EXITKILL so it dies with the supervisor), installs the
- * seccomp filter and execs. Returns once the child is stopped at
+ * seccomp filter and execs; with opts->pid, the child has that id or the
+ * spawn fails (-EEXIST: taken; -EPERM). Returns once the child is stopped at
  * PTRACE_EVENT_EXEC, storing its pid in *ret_pid. If exec fails, the child
  * exits with 127 (ENOENT/ENOTDIR) or 126; returns -ENOEXEC and stores the
  * child's errno in *ret_exec_errno. Returns 0 or -errno.

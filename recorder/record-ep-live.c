@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The re-run from checkpoint k (doc/uniparallel.md, "Divergence and
+ * rollback"; rec_options.ep_live): an EP run that diverged at a syscall in
+ * epoch k cannot go on from the log, so epoch k is recorded again, one
+ * thread at a time with live syscalls, from where epoch k - 1 ended. The
+ * trace up to there must be what replay reaches with the EP run's
+ * processes (its stubs, tick page, patched sites, its buffer in replay
+ * mode, the interposer following the order), so the processes that go live
+ * are a new EP run's: started with the log's process and thread ids
+ * (clone3(2)'s set_tid; the TP run is gone), following the log and the
+ * order cut at checkpoint k (UPRR_SYNC_HEAD_OPEN_END, tp/rerun.c) to where
+ * every thread stands at its end of epoch k - 1, as the EP run that
+ * diverged stood there for that epoch's check. There:
+ *   - each process gets the kernel state the TP run's had at checkpoint k
+ *     (struct rec_live_proc, taken by tp/rerun.c from the checkpoint's copy
+ *     and the TP run's processes): its descriptors, each the TP run's open
+ *     file description (pidfd_getfd(2) of uprr's, Linux 5.6), its working
+ *     directory and umask;
+ *   - the syscall buffer's library goes to recording (ctl.replay 0, its
+ *     buffers emptied; UPRR_CTL_EP stays, as the trace's exec says, so
+ *     replay's library takes the same paths);
+ *   - the trace says the epoch's start is final (TRACE_EV_EPOCH, verified:
+ *     a recorder killed later leaves a trace that replays to here);
+ *   - the log is let go: the recording goes on as an UP recording.
+ * The interposer needs nothing at that point: past its thread's last
+ * record of the cut order it runs unordered, in the recording and in the
+ * replay alike (the trace keeps the cut order).
+ */
+#define LOG_PREFIX "record"
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <assert.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "ep/ep.h"
+#include "preload/uprr-preload.h"
+#include "recorder/record-private.h"
+#include "syscalls/syscalls.h"
+#include "tracee/tracee.h"
+#include "x86_64/arch.h"
+
+/* clone3(2)'s arguments up to set_tid_size (CLONE_ARGS_SIZE_VER1,
+ * include/uapi/linux/sched.h); cgroup (VER2) kept when the program gave it */
+struct live_clone_args {
+	uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+	uint64_t set_tid, set_tid_size, cgroup;
+};
+#define CLONE_ARGS_VER2 88u
+
+/* Below the thread's red zone, where the clone3 arguments go for the call:
+ * REC_CLONE3_SIZE bytes (zeros past the struct), then the set_tid array. */
+#define LIVE_SCRATCH 256u
+
+struct rec_live_clone {
+	uint64_t rdi, rsi;	/* the program's first two arguments */
+	uint64_t addr;		/* where the arguments were written */
+	uint8_t saved[LIVE_SCRATCH]; /* the bytes they covered */
+	bool child_done;	/* its child stood at its first stop */
+};
+
+/* ---- the clone with the log's id ---- */
+
+int
+rec_ep_live_clone_entry(struct recorder *rec, struct rthread *t, const struct ep_call *c)
+{
+	struct live_clone_args a = { 0 };
+	struct rec_live_clone *lc;
+	struct user_regs_struct regs = t->regs;
+	uint64_t flags = t->args[0], set_tid = (uint64_t)c->child, size;
+	uint8_t buf[LIVE_SCRATCH] = { 0 };
+
+	switch ((long)t->nr) {
+	case __NR_clone:
+		a.flags = flags & ~(uint64_t)CSIGNAL;
+		a.exit_signal = flags & CSIGNAL;
+		if (flags & CLONE_PIDFD)
+			a.pidfd = t->args[2];
+		if (flags & CLONE_PARENT_SETTID)
+			a.parent_tid = t->args[2];
+		a.child_tid = t->args[3];
+		/* clone(2)'s stack is the child's stack pointer; clone3's
+		 * the lowest address of stack_size bytes above which it starts */
+		if (t->args[1]) {
+			a.stack = t->args[1] - 8;
+			a.stack_size = 8;
+		}
+		a.tls = t->args[4];
+		break;
+	case __NR_clone3:
+		/* (uprr's filter fails the program's own with ENOSYS: seccomp.c) */
+		size = MIN(t->args[1], (uint64_t)CLONE_ARGS_VER2);
+		if (t->args[1] < 64 || tracee_read(t->tid, t->args[0], &a, size) < 0) {
+			rec_ep_diverge(rec, t, "a clone3 whose arguments cannot be read");
+			return -1;
+		}
+		if (size > 64 && a.set_tid_size) {
+			rec_ep_diverge(rec, t, "a clone3 with set_tid of its own");
+			return -1;
+		}
+		break;
+	case __NR_fork:
+		a.exit_signal = SIGCHLD;
+		break;
+	case __NR_vfork:
+		a.flags = CLONE_VM | CLONE_VFORK;
+		a.exit_signal = SIGCHLD;
+		break;
+	default:
+		return 0;
+	}
+	lc = calloc(1, sizeof(*lc));
+	if (!lc) {
+		rec_stop_recording(rec, "%s", "out of memory");
+		return -1;
+	}
+	lc->rdi = regs.rdi;
+	lc->rsi = regs.rsi;
+	lc->addr = (regs.rsp - 128 - LIVE_SCRATCH) & ~(uint64_t)15;
+	static_assert(sizeof(a) <= REC_CLONE3_SIZE && REC_CLONE3_SIZE + sizeof(set_tid) <= LIVE_SCRATCH,
+		      "clone3 scratch");
+	size = REC_CLONE3_SIZE;
+	a.set_tid = lc->addr + REC_CLONE3_SIZE;
+	a.set_tid_size = 1;
+	memcpy(buf, &a, sizeof(a));
+	memcpy(buf + REC_CLONE3_SIZE, &set_tid, sizeof(set_tid));
+	if (tracee_read(t->tid, lc->addr, lc->saved, sizeof(lc->saved)) < 0 ||
+	    tracee_write(t->space->mem.memfd, lc->addr, buf, REC_CLONE3_SIZE + sizeof(set_tid)) < 0) {
+		free(lc);
+		rec_ep_diverge(rec, t, "cannot write the clone3 arguments of the log's id");
+		return -1;
+	}
+	regs.orig_rax = __NR_clone3;
+	regs.rdi = lc->addr;
+	regs.rsi = size;
+	if (tracee_set_regs(t->tid, &regs) < 0) {
+		free(lc);
+		return 0; /* vanished: its end comes through waitpid */
+	}
+	free(t->live_clone);
+	t->live_clone = lc;
+	log_debug("thread %d: its %s made as clone3 with id %" PRIu64, t->tid, sc_name((long)t->nr) ?: "?",
+		  set_tid);
+	return 0;
+}
+
+/* The bytes under @lc's arguments back, in the memory of @memfd. */
+static void
+put_back_memory(const struct rec_live_clone *lc, int memfd, pid_t tid)
+{
+	if (tracee_write(memfd, lc->addr, lc->saved, sizeof(lc->saved)) < 0)
+		log_debug("thread %d: cannot put back the bytes under its clone3 arguments", tid);
+}
+
+void
+rec_ep_live_clone_child(struct recorder *rec, struct rthread *parent, struct rthread *child)
+{
+	struct rec_live_clone *lc = parent->live_clone;
+
+	(void)rec;
+	if (!lc)
+		return;
+	/* the child starts with the registers of the call: the program's */
+	child->regs.rdi = lc->rdi;
+	child->regs.rsi = lc->rsi;
+	if (tracee_set_regs(child->tid, &child->regs) < 0)
+		log_debug("thread %d: cannot put back its first registers", child->tid);
+	/* before anything runs: its own copy (fork), or the memory it shares
+	 * (a thread, vfork: whose child runs on the parent's stack) */
+	put_back_memory(lc, child->space->mem.memfd, child->tid);
+	if (child->space != parent->space)
+		put_back_memory(lc, parent->space->mem.memfd, parent->tid);
+	lc->child_done = true;
+}
+
+void
+rec_ep_live_clone_exit(struct recorder *rec, struct rthread *t)
+{
+	struct rec_live_clone *lc = t->live_clone;
+
+	(void)rec;
+	if (!lc)
+		return;
+	t->live_clone = NULL;
+	/* a vfork's child ran on this stack since: what it left there stays */
+	if (!lc->child_done)
+		put_back_memory(lc, t->space->mem.memfd, t->tid);
+	t->regs.rdi = lc->rdi;
+	t->regs.rsi = lc->rsi;
+	/* a restart (-ERESTARTNOINTR) makes the program's call again */
+	t->regs.orig_rax = t->nr;
+	if (tracee_set_regs(t->tid, &t->regs) < 0)
+		log_debug("thread %d: cannot put back its registers after its clone", t->tid);
+	free(lc);
+}
+
+/* ---- going live ---- */
+
+/* The state tp/rerun.c took of process @pid, NULL if none. */
+static const struct rec_live_proc *
+live_proc(const struct rec_ep_live *live, pid_t pid)
+{
+	for (size_t i = 0; i < live->nprocs; i++)
+		if (live->procs[i].pid == pid)
+			return &live->procs[i];
+	return NULL;
+}
+
+/* Run @nr(@args) in @t, which stands parked at its end: after a call's
+ * exit (a stop it returns to user code from), or at a call's entry, which
+ * is skipped for it and then made again to its seccomp stop, as
+ * prepare_mmap() does. *@ret the result. Returns 0 or -errno. */
+struct live_injector {
+	struct rthread *t;
+	bool skipped;		/* at an entry, the call skipped */
+	struct user_regs_struct parked;
+};
+
+static int
+inject(struct live_injector *in, long nr, uint64_t a0, uint64_t a1, uint64_t a2, int64_t *ret)
+{
+	struct rthread *t = in->t;
+	uint64_t args[6] = { a0, a1, a2, 0, 0, 0 };
+	int r;
+
+	if (t->ep_parked_entry && !in->skipped) {
+		struct user_regs_struct skip;
+
+		r = tracee_get_regs(t->tid, &in->parked);
+		if (r < 0)
+			return r;
+		skip = in->parked;
+		skip.orig_rax = (uint64_t)-1;
+		r = tracee_set_regs(t->tid, &skip);
+		if (r < 0)
+			return r;
+		in->skipped = true;
+	}
+	return tracee_inject_syscall(t->tid, t->space->mem.memfd, nr, args, ret);
+}
+
+/* The call skipped at the thread's entry is made again, to its seccomp
+ * stop, with the registers it stood there with. */
+static int
+inject_done(struct live_injector *in)
+{
+	struct user_regs_struct regs = in->parked;
+	int status, sig;
+
+	if (!in->skipped)
+		return 0;
+	arch_rewind_syscall(&regs);
+	regs.rax = in->parked.orig_rax;
+	if (tracee_set_regs(in->t->tid, &regs) < 0)
+		return -ESRCH;
+	tracee_resume(in->t->tid, PTRACE_CONT, 0);
+	if (tracee_wait(in->t->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_SECCOMP)
+		return -EIO;
+	return tracee_set_regs(in->t->tid, &in->parked);
+}
+
+/* Run a call whose argument is a string: written below the red zone,
+ * the bytes there put back after. */
+static int
+inject_path(struct live_injector *in, long nr, const char *path, int64_t *ret)
+{
+	struct rthread *t = in->t;
+	struct user_regs_struct regs;
+	size_t len = strlen(path) + 1;
+	uint8_t *saved;
+	uint64_t at;
+	int r;
+
+	r = tracee_get_regs(t->tid, &regs);
+	if (r < 0)
+		return r;
+	at = (regs.rsp - 128 - len) & ~(uint64_t)15;
+	saved = malloc(len);
+	if (!saved)
+		return -ENOMEM;
+	r = tracee_read(t->tid, at, saved, len);
+	if (r >= 0)
+		r = tracee_write(t->space->mem.memfd, at, path, len);
+	if (r >= 0)
+		r = inject(in, nr, at, 0, 0, ret);
+	if (tracee_write(t->space->mem.memfd, at, saved, len) < 0 && r >= 0)
+		r = -EFAULT;
+	free(saved);
+	return r;
+}
+
+/* Give process @p's kernel state to its thread @t: every descriptor the
+ * EP run's process holds closed, each of @p's made the same open file
+ * description as the TP run's (uprr's copy of it, pidfd_getfd(2) from the
+ * process itself), its working directory and umask. */
+static int
+give_state(struct recorder *rec, struct rthread *t, const struct rec_live_proc *p, char *why, size_t len)
+{
+	struct live_injector in = { .t = t };
+	int64_t res = 0, pidfd, got;
+	int high = 3, r;
+	char cwd[PATH_MAX], link[64];
+	ssize_t n;
+
+	for (size_t i = 0; i < p->nfds; i++)
+		high = MAX(high, p->fds[i].fd + 1);
+	/* the EP run's own: the log's copies its mappings opened, what it
+	 * inherited from uprr */
+	r = inject(&in, __NR_close_range, 0, ~0U, 0, &res);
+	if (r < 0 || res < 0)
+		goto fail_close;
+	r = inject(&in, __NR_pidfd_open, (uint64_t)getpid(), 0, 0, &pidfd);
+	if (r < 0 || pidfd < 0) {
+		snprintf(why, len, "process %d: pidfd_open(2) of uprr: %s", p->pid,
+			 strerror(r < 0 ? -r : (int)-pidfd));
+		goto fail;
+	}
+	/* above every descriptor it gets */
+	r = inject(&in, __NR_fcntl, (uint64_t)pidfd, F_DUPFD_CLOEXEC, (uint64_t)high, &got);
+	if (r >= 0 && got >= 0)
+		r = inject(&in, __NR_close, (uint64_t)pidfd, 0, 0, &res);
+	if (r < 0 || got < 0) {
+		snprintf(why, len, "process %d: cannot move its pidfd", p->pid);
+		goto fail;
+	}
+	pidfd = got;
+	for (size_t i = 0; i < p->nfds; i++) {
+		const struct rec_live_fd *f = &p->fds[i];
+
+		r = inject(&in, __NR_pidfd_getfd, (uint64_t)pidfd, (uint64_t)f->ours, 0, &got);
+		if (r >= 0 && got < 0) {
+			snprintf(why, len, "process %d: pidfd_getfd(2) of its fd %d: %s", p->pid, f->fd,
+				 strerror((int)-got));
+			goto fail;
+		}
+		if (r >= 0 && got != f->fd) {
+			r = inject(&in, __NR_dup3, (uint64_t)got, (uint64_t)f->fd, f->cloexec ? O_CLOEXEC : 0, &res);
+			if (r >= 0 && res >= 0)
+				r = inject(&in, __NR_close, (uint64_t)got, 0, 0, &res);
+		} else if (r >= 0 && !f->cloexec) {
+			/* pidfd_getfd(2) sets FD_CLOEXEC */
+			r = inject(&in, __NR_fcntl, (uint64_t)got, F_SETFD, 0, &res);
+		}
+		if (r < 0 || res < 0) {
+			snprintf(why, len, "process %d: cannot give it fd %d", p->pid, f->fd);
+			goto fail;
+		}
+	}
+	r = inject(&in, __NR_close, (uint64_t)pidfd, 0, 0, &res);
+	if (r < 0)
+		goto fail_close;
+	snprintf(link, sizeof(link), "/proc/%d/cwd", t->tgid);
+	n = readlink(link, cwd, sizeof(cwd) - 1);
+	cwd[n > 0 ? n : 0] = 0;
+	if (strcmp(cwd, p->cwd) != 0) {
+		r = inject_path(&in, __NR_chdir, p->cwd, &res);
+		if (r < 0 || res < 0) {
+			snprintf(why, len, "process %d: cannot chdir to %s", p->pid, p->cwd);
+			goto fail;
+		}
+	}
+	r = inject(&in, __NR_umask, p->umask, 0, 0, &res);
+	if (r < 0)
+		goto fail_close;
+	r = inject_done(&in);
+	if (r < 0) {
+		snprintf(why, len, "thread %d: its call did not start again", t->tid);
+		return r;
+	}
+	return 0;
+fail_close:
+	snprintf(why, len, "process %d: an injected call failed (%s)", p->pid,
+		 strerror(r < 0 ? -r : (int)-res));
+fail:
+	(void)inject_done(&in);
+	return r < 0 ? r : -EIO;
+}
+
+/* The syscall buffer's library of @t's process records from now on, and
+ * @t's buffer holds nothing (the log's records the EP run put there go). */
+static int
+buffer_to_recording(struct recorder *rec, struct rthread *t, bool process)
+{
+	static const uint32_t zero = 0;
+	uint64_t addr;
+	int r;
+
+	if (!t->space->mem.syscallbuf)
+		return 0;
+	if (process) {
+		r = tracee_write(t->space->mem.memfd, UPRR_PRELOAD_CTL_ADDR + offsetof(struct uprr_ctl, replay),
+				 &zero, sizeof(zero));
+		if (r < 0)
+			return r;
+	}
+	addr = rec_syscallbuf_addr(rec, t);
+	t->ep_sb_n = 0;
+	t->ep_sb_addr = 0;
+	t->ep_sb_first = NULL;
+	if (!addr)
+		return 0;
+	return tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, used), &zero, sizeof(zero));
+}
+
+void
+rec_ep_go_live(struct recorder *rec)
+{
+	struct rec_ep *ep = rec->ep;
+	struct rec_ep_live *live = ep->live;
+	uint64_t t0 = util_now_ns();
+	struct trace_event ev;
+	char why[256] = "";
+	int r;
+
+	/* what each buffer's library took of the log's records is in the
+	 * trace before anything changes */
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		if (t->state == RT_ZOMBIE)
+			continue;
+		r = rec_syscallbuf_flush(rec, t);
+		if (r < 0) {
+			rec_stop_recording(rec, "the re-run from checkpoint %" PRIu64 ": cannot take thread "
+					   "%d's buffer: %s", live->k, t->tid, strerror(-r));
+			return;
+		}
+	}
+	for (size_t i = 0; i < rec->nthreads && !why[0]; i++) {
+		struct rthread *t = &rec->threads[i], *best = NULL;
+		const struct rec_live_proc *p;
+		bool seen = false;
+
+		for (size_t j = 0; j < i; j++)
+			seen |= rec->threads[j].tgid == t->tgid;
+		if (seen || t->state == RT_ZOMBIE)
+			continue;
+		/* a thread of it parked after an exit takes the injections
+		 * as it stands; else one parked at an entry */
+		for (size_t j = 0; j < rec->nthreads; j++) {
+			struct rthread *u = &rec->threads[j];
+
+			if (u->tgid != t->tgid || u->state == RT_ZOMBIE || !u->ep_parked)
+				continue;
+			if (!best || (best->ep_parked_entry && !u->ep_parked_entry))
+				best = u;
+		}
+		p = live_proc(live, ep_log_tid(ep->log, t->tgid));
+		if (!p) {
+			snprintf(why, sizeof(why), "process %d has no kernel state of checkpoint %" PRIu64,
+				 t->tgid, live->k);
+			break;
+		}
+		if (!best) {
+			snprintf(why, sizeof(why), "process %d has no thread parked at its end", t->tgid);
+			break;
+		}
+		if (buffer_to_recording(rec, t, true) < 0) {
+			snprintf(why, sizeof(why), "process %d: cannot set its syscall buffer to record",
+				 t->tgid);
+			break;
+		}
+		if (give_state(rec, best, p, why, sizeof(why)) < 0 && !why[0])
+			snprintf(why, sizeof(why), "process %d: cannot give it its kernel state", t->tgid);
+		live->fds += (unsigned)p->nfds;
+	}
+	for (size_t i = 0; i < rec->nthreads && !why[0]; i++)
+		if (rec->threads[i].state != RT_ZOMBIE && buffer_to_recording(rec, &rec->threads[i], false) < 0)
+			snprintf(why, sizeof(why), "thread %d: cannot empty its syscall buffer",
+				 rec->threads[i].tid);
+	if (why[0]) {
+		snprintf(live->why, sizeof(live->why), "%s", why);
+		rec_stop_recording(rec, "the re-run from checkpoint %" PRIu64 " cannot go live: %s", live->k,
+				   why);
+		return;
+	}
+	/* the trace up to here is final: the log's, checked at this end */
+	rec_event_init(&ev, TRACE_EV_EPOCH, rec->root);
+	ev.nvalues = 4;
+	ev.values[0] = live->k;
+	ev.values[1] = TRACE_EPOCH_VERIFIED;
+	if (rec_write_event(rec, &ev) < 0)
+		return;
+	if (trace_writer_flush(rec->w) < 0) {
+		rec_stop_recording(rec, "%s", "cannot write the trace");
+		return;
+	}
+	/* the log let go: the parked threads run on live */
+	rec->ep_gone = ep;
+	rec->ep = NULL;
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+
+		t->ep_call = NULL;
+		t->ep_restart = NULL;
+		t->ep_map_fd = 0;
+		t->ep_reentry = false;
+		if (!t->ep_parked)
+			continue;
+		t->ep_parked = false;
+		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	}
+	live->went_live = true;
+	live->switch_ns = util_now_ns() - t0;
+	log_info("the re-run went live at checkpoint %" PRIu64 ": %u descriptors given, %.3f ms", live->k,
+		 live->fds, (double)live->switch_ns / 1e6);
+}

@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TP run's side of a re-run from checkpoint k (tp/rerun.h;
+ * doc/uniparallel.md, "Divergence and rollback"): what the re-run's EP run
+ * needs of the TP run, taken while the TP run stands held before it is
+ * killed: each process's descriptors at checkpoint k as open file
+ * descriptions of uprr's own (rec_live_proc, given to the re-run's
+ * processes where they go live, recorder/record-ep-live.c), and the
+ * synchronization order cut where checkpoint k stood
+ * (UPRR_SYNC_HEAD_OPEN_END).
+ */
+#define LOG_PREFIX "tp"
+#include "tp/rerun.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "kernel-merge/kernel-merge.h"
+#include "preload/uprr-sync.h"
+#include "tp/epoch.h"
+
+/* Where each slot's thread stood in the order at one checkpoint. */
+struct order_at {
+	uint64_t k;
+	uint64_t done[UPRR_SYNC_NSLOTS]; /* records complete */
+	int midway;			 /* a slot whose thread stood in an
+					  * operation (reserved, not complete),
+					  * or whose slot was full; -1 none */
+};
+
+struct tp_rerun {
+	const char *sync_log;	/* the TP run's order, or NULL: none */
+	int fd;			/* it, read-only, -1 until first read */
+	struct order_at *at;	/* the last few checkpoints' */
+	size_t nat, at_cap;
+	uint64_t done[UPRR_SYNC_NSLOTS]; /* the last scan's */
+	struct rec_live_proc *procs;
+	size_t nprocs;
+	struct rec_ep_live live;
+};
+
+/* How many checkpoints back the order's places are kept (as tp/epoch.c's
+ * TP_STATE_KEPT: lock-step checks an epoch while its TP run stands at its
+ * end or a little later). */
+#define ORDER_KEPT 4
+
+struct tp_rerun *
+tp_rerun_new(const char *sync_log)
+{
+	struct tp_rerun *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->sync_log = sync_log;
+	r->fd = -1;
+	return r;
+}
+
+static void
+free_procs(struct tp_rerun *r)
+{
+	for (size_t i = 0; i < r->nprocs; i++) {
+		for (size_t j = 0; j < r->procs[i].nfds; j++)
+			close(r->procs[i].fds[j].ours);
+		free(r->procs[i].fds);
+	}
+	free(r->procs);
+	r->procs = NULL;
+	r->nprocs = 0;
+}
+
+void
+tp_rerun_free(struct tp_rerun *r)
+{
+	if (!r)
+		return;
+	free_procs(r);
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->at);
+	free(r);
+}
+
+void
+tp_rerun_freep(struct tp_rerun **r)
+{
+	tp_rerun_free(*r);
+}
+
+/* Slot @i's head (its count) and record @j's kind, read from the order. */
+static int
+read_slot(int fd, uint32_t nrecs, uint32_t i, uint64_t j, uint64_t *ret_count, uint16_t *ret_kind)
+{
+	off_t slot = (off_t)(UPRR_SYNC_HEAD_SIZE + i * uprr_sync_slot_size(nrecs));
+	struct uprr_sync_rec rec;
+
+	if (ret_count && pread(fd, ret_count, sizeof(*ret_count),
+			       slot + (off_t)offsetof(struct uprr_sync_slot, count)) != sizeof(*ret_count))
+		return -EIO;
+	if (ret_kind) {
+		if (pread(fd, &rec, sizeof(rec), slot + (off_t)(sizeof(struct uprr_sync_slot) + j * sizeof(rec))) !=
+		    sizeof(rec))
+			return -EIO;
+		*ret_kind = rec.kind;
+	}
+	return 0;
+}
+
+void
+tp_rerun_at_checkpoint(struct tp_rerun *r, uint64_t k)
+{
+	struct uprr_sync_head h;
+	struct order_at a = { .k = k, .midway = -1 };
+	size_t j = 0;
+
+	if (!r || !r->sync_log)
+		return;
+	if (r->fd < 0)
+		r->fd = open(r->sync_log, O_RDONLY | O_CLOEXEC);
+	/* no order (a static program, no interposer): nothing to cut */
+	if (r->fd < 0 || pread(r->fd, &h, sizeof(h), 0) != sizeof(h) || h.magic != UPRR_SYNC_MAGIC)
+		goto keep;
+	for (uint32_t i = 0; i < MIN(h.nthreads, (uint32_t)UPRR_SYNC_NSLOTS); i++) {
+		uint64_t count = 0, n = r->done[i];
+		uint16_t kind = 0;
+
+		if (read_slot(r->fd, h.nrecs, i, 0, &count, NULL) < 0)
+			return;
+		/* each thread's records are complete in order (a handler's
+		 * after the one it interrupted): the first not complete ends them */
+		while (n < MIN(count, (uint64_t)h.nrecs) && read_slot(r->fd, h.nrecs, i, n, NULL, &kind) == 0 &&
+		       kind != UPRR_SYNC_NONE)
+			n++;
+		r->done[i] = n;
+		a.done[i] = n;
+		if (n != count && a.midway < 0)
+			a.midway = (int)i;
+	}
+keep:
+	for (size_t i = 0; i < r->nat; i++)
+		if (r->at[i].k + ORDER_KEPT > k)
+			r->at[j++] = r->at[i];
+	r->nat = j;
+	if (UTIL_GROW(r->at, r->at_cap, r->nat + 1) == 0)
+		r->at[r->nat++] = a;
+}
+
+static const struct order_at *
+order_at(const struct tp_rerun *r, uint64_t k)
+{
+	for (size_t i = 0; i < r->nat; i++)
+		if (r->at[i].k == k)
+			return &r->at[i];
+	return NULL;
+}
+
+/* A copy of the TP run's description of descriptor @s->fd of its process
+ * @pid, whose object is the one the checkpoint saw, its offset and status
+ * flags the checkpoint's: uprr's own, or -1 with @why said. */
+static int
+take_fd(pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t len)
+{
+	struct stat st;
+	int fd;
+
+	if (s->dup >= 0) {
+		fd = fcntl(s->dup, F_DUPFD_CLOEXEC, 3);
+	} else {
+		/* one it started with is uprr's own (its stdio); else the TP
+		 * run's process holds it still */
+		fd = fstat(s->fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino
+			     ? fcntl(s->fd, F_DUPFD_CLOEXEC, 3)
+			     : pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, s->fd, 0) : -1;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
+		snprintf(why, len, "process %d's fd %d (%s) was closed or replaced after the checkpoint%s", pid,
+			 s->fd, S_ISFIFO(s->mode) ? "a pipe" : S_ISSOCK(s->mode) ? "a socket" : "a file",
+			 pidfd < 0 ? " (the TP run ended)" : "");
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* the epoch's reads and seeks moved it: back (a file's; a pipe's
+	 * and a socket's bytes read are the judge's) */
+	if ((S_ISREG(s->mode) || S_ISBLK(s->mode) || S_ISDIR(s->mode)) && lseek(fd, s->pos, SEEK_SET) < 0) {
+		snprintf(why, len, "process %d's fd %d: its offset cannot be put back: %s", pid, s->fd,
+			 strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (fcntl(fd, F_SETFL, s->flags) < 0)
+		log_debug("process %d's fd %d: its status flags not put back: %m", pid, s->fd);
+	return fd;
+}
+
+/* Process @pid's state at checkpoint @k into @p. */
+static int
+take_proc(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t pid, struct rec_live_proc *p,
+	  char *why, size_t len)
+{
+	const struct kmerge_epoch *fds;
+	const char *cwd;
+	unsigned mask;
+	int pidfd, rc = 0;
+
+	(void)r;
+	if (!tp_epochs_state(e, k, pid, &fds, &cwd, &mask)) {
+		snprintf(why, len, "the kernel state of process %d at checkpoint %" PRIu64 " was not kept", pid, k);
+		return -1;
+	}
+	p->pid = pid;
+	p->umask = mask;
+	snprintf(p->cwd, sizeof(p->cwd), "%s", cwd);
+	p->fds = calloc(MAX(kmerge_epoch_nfds(fds), (size_t)1), sizeof(*p->fds));
+	if (!p->fds)
+		return -ENOMEM;
+	/* -1: the TP run ended (its descriptors uprr's own alone are had) */
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	for (size_t i = 0; i < kmerge_epoch_nfds(fds); i++) {
+		const struct kmerge_fd_saved *s = kmerge_epoch_fd(fds, i);
+		int fd = take_fd(pid, pidfd, s, why, len);
+
+		if (fd < 0) {
+			rc = -1;
+			break;
+		}
+		p->fds[p->nfds++] = (struct rec_live_fd){ .fd = s->fd, .ours = fd, .cloexec = s->cloexec };
+	}
+	if (pidfd >= 0)
+		close(pidfd);
+	return rc;
+}
+
+int
+tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t root, char *why, size_t len)
+{
+	const struct order_at *at = order_at(r, k);
+	pid_t pids[256];
+	size_t n;
+
+	free_procs(r);
+	if (!at) {
+		snprintf(why, len, "the synchronization order's place at checkpoint %" PRIu64 " was not kept", k);
+		return -1;
+	}
+	if (at->midway >= 0) {
+		snprintf(why, len, "the thread of synchronization slot %d stood in an operation at checkpoint "
+			 "%" PRIu64, at->midway, k);
+		return -1;
+	}
+	n = tp_epochs_pids(e, k, pids, ARRAY_SIZE(pids));
+	if (!n || n == ARRAY_SIZE(pids)) {
+		snprintf(why, len, "checkpoint %" PRIu64 " was not kept (%zu processes)", k, n);
+		return -1;
+	}
+	r->procs = calloc(n, sizeof(*r->procs));
+	if (!r->procs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		r->nprocs++;
+		if (take_proc(r, e, k, pids[i], &r->procs[i], why, len) < 0) {
+			free_procs(r);
+			return -1;
+		}
+	}
+	r->live = (struct rec_ep_live){ .k = k, .root_pid = root, .procs = r->procs, .nprocs = r->nprocs };
+	return 0;
+}
+
+struct rec_ep_live *
+tp_rerun_live(struct tp_rerun *r)
+{
+	return &r->live;
+}
+
+int
+tp_rerun_cut_order(const struct tp_rerun *r, uint64_t k, const char *dst)
+{
+	const struct order_at *at = order_at(r, k);
+	_cleanup_close_ int out = -1;
+	struct uprr_sync_head h;
+	uint8_t *buf = NULL;
+	struct stat st;
+	int rc = -EIO;
+
+	if (!at || r->fd < 0)
+		return -ENOENT;
+	if (pread(r->fd, &h, sizeof(h), 0) != sizeof(h) || fstat(r->fd, &st) < 0)
+		return -EIO;
+	out = open(dst, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (out < 0)
+		return -errno;
+	/* sparse, as the TP run's: only what each thread completed */
+	if (ftruncate(out, st.st_size) < 0)
+		return -errno;
+	h.growing = 0;
+	h.flags |= UPRR_SYNC_HEAD_OPEN_END;
+	if (pwrite(out, &h, sizeof(h), 0) != sizeof(h))
+		return -EIO;
+	for (uint32_t i = 0; i < MIN(h.nthreads, (uint32_t)UPRR_SYNC_NSLOTS); i++) {
+		off_t slot = (off_t)(UPRR_SYNC_HEAD_SIZE + i * uprr_sync_slot_size(h.nrecs));
+		size_t len = sizeof(struct uprr_sync_slot) + at->done[i] * sizeof(struct uprr_sync_rec);
+		struct uprr_sync_slot *s;
+
+		free(buf);
+		buf = malloc(len);
+		if (!buf) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (pread(r->fd, buf, len, slot) != (ssize_t)len)
+			goto out;
+		s = (struct uprr_sync_slot *)buf;
+		s->count = at->done[i];
+		if (pwrite(out, buf, len, slot) != (ssize_t)len)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}

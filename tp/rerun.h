@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The TP run's side of a re-run from checkpoint k (doc/uniparallel.md,
+ * "Divergence and rollback"; the recorder's side is
+ * recorder/record-ep-live.c): where each thread stood in the
+ * synchronization order at the last few checkpoints, and, once a re-run
+ * from checkpoint k is decided and before the TP run is killed, the kernel
+ * state its processes had there (struct rec_ep_live).
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "recorder/recorder.h"
+
+struct tp_epochs;
+struct tp_rerun;
+
+/** A new record for a TP run whose synchronization order is the file
+ * @sync_log (NULL: none; borrowed, it must outlive the record). NULL when
+ * out of memory. */
+struct tp_rerun *tp_rerun_new(const char *sync_log);
+
+/** Free @r and the descriptors it took. NULL accepted. */
+void tp_rerun_free(struct tp_rerun *r);
+/** tp_rerun_free() of *@r, for _cleanup_(). */
+void tp_rerun_freep(struct tp_rerun **r);
+
+/** Checkpoint @k taken, every thread of the TP run held: note where each
+ * thread stands in the synchronization order (the records it completed, a
+ * pread(2) of each new one's kind), for the last few checkpoints. */
+void tp_rerun_at_checkpoint(struct tp_rerun *r, uint64_t k);
+
+/**
+ * A re-run from checkpoint @k is decided; the TP run stands held, not
+ * killed yet. Take each process's kernel state at checkpoint @k (the
+ * keeper @e kept it: tp_epochs_state()): its descriptors as open file
+ * descriptions of uprr's (a file's kept at the checkpoint, its offset and
+ * status flags put back; a pipe's or socket's taken from the TP run's
+ * process with pidfd_getfd(2), Linux 5.6, which must still hold the same
+ * object at that number), its working directory and umask; the re-run's
+ * first process is @root. Returns 0 (tp_rerun_live() has it), -1 with a
+ * refusal in @why (one phrase: a descriptor closed since, a thread that
+ * stood in a synchronization operation, a checkpoint not kept), or
+ * -ENOMEM.
+ */
+int tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t root, char *why,
+		  size_t len);
+
+/** What tp_rerun_take() took, for rec_options.ep_live; owned by @r. */
+struct rec_ep_live *tp_rerun_live(struct tp_rerun *r);
+
+/**
+ * Write to @dst the TP run's synchronization order cut at checkpoint @k:
+ * each slot's records its thread completed before it, the head's growing
+ * 0 and UPRR_SYNC_HEAD_OPEN_END set, so that a FOLLOW run goes unordered
+ * past them (a sparse file, as the TP run's). Returns 0 or -errno
+ * (-ENOENT: the place at @k not kept).
+ */
+int tp_rerun_cut_order(const struct tp_rerun *r, uint64_t k, const char *dst);
