@@ -298,6 +298,43 @@ int kmerge_epoch_undo(struct kmerge_epoch *e, const pid_t *pids, size_t n,
 int kmerge_epoch_redeliver(struct kmerge_epoch *e, pid_t tid, int memfd, long nr, const uint64_t args[6],
 			   int64_t *ret_result) _wur_;
 
+/**
+ * At checkpoint k, after kmerge_epoch_save_fds() of process @pid (traced by
+ * the caller, stopped): keep the bytes waiting to be read in each pipe and
+ * socket it holds, not taking them (tee(2) of a pipe through an end opened
+ * anew from /proc/self/fd, recv(2) with MSG_PEEK of a socket: a unix
+ * stream socket's only; another kind is noted, and refused if a re-run
+ * needs it). Returns how many objects were looked at, or -errno.
+ */
+int kmerge_epoch_save_queues(struct kmerge_epoch *e, pid_t pid) _wur_;
+
+/** A pipe or socket (its inode) whose bytes a re-run needs as they were. */
+struct kmerge_used {
+	dev_t dev;
+	ino_t ino;
+};
+
+/**
+ * Whether the bytes kmerge_epoch_save_queues() kept of each object of
+ * @used (@nused; those it did not see were made after the checkpoint:
+ * skipped) can be put back through uprr's descriptors @fds (@n of them,
+ * the objects the re-run's processes get): a pipe through a write end
+ * opened anew, a socket through its peer (sock_diag(7), Linux 3.3), which
+ * must be among @fds. 0, or -1 with the reason in @why. Changes nothing.
+ */
+int kmerge_epoch_queues_check(const struct kmerge_epoch *e, const struct kmerge_used *used, size_t nused,
+			      const int *fds, size_t n, char *why, size_t len) _wur_;
+
+/**
+ * Put back into each object of @used the bytes it held at the checkpoint:
+ * what it holds now is read away (what the TP run wrote into it since,
+ * which the re-run writes again), then the kept bytes are written in. Run
+ * once nothing else holds the objects (the TP run killed). 0, or -EIO with
+ * @why (an object partly refilled: the recording stops).
+ */
+int kmerge_epoch_queues_restore(const struct kmerge_epoch *e, const struct kmerge_used *used, size_t nused,
+				const int *fds, size_t n, char *why, size_t len) _wur_;
+
 /** What a record holds (kmerge_epoch_stats()). */
 struct kmerge_epoch_stats {
 	size_t fds;		/**< descriptors saved at the checkpoint */

@@ -47,6 +47,17 @@ struct kmerge_input {
 	size_t head_off;	/* bytes of it given back (a stream) */
 };
 
+/* The bytes waiting in a pipe or stream socket at the checkpoint
+ * (queues.c). */
+struct kmerge_queue {
+	dev_t dev;
+	ino_t ino;
+	bool sock;
+	uint8_t *data;	/* malloc'd */
+	size_t len;
+	int error;	/* they could not be read (errno), none kept */
+};
+
 struct kmerge_epoch {
 	uint64_t k;
 	struct kmerge_fd_saved *fds;
@@ -56,6 +67,8 @@ struct kmerge_epoch {
 	struct kmerge_input *inputs;
 	size_t ninputs, inputs_cap;
 	uint64_t pre_bytes;	/* pre-image bytes held (KMERGE_PRE_MAX at most) */
+	struct kmerge_queue *queues;
+	size_t nqueues, queues_cap;
 	bool refused;
 	char refusal[512];
 };

@@ -93,6 +93,9 @@ kmerge_epoch_free(struct kmerge_epoch *e)
 			close(e->fds[i].dup);
 	free(e->fds);
 	kmerge_inputs_free(e);
+	for (size_t i = 0; i < e->nqueues; i++)
+		free(e->queues[i].data);
+	free(e->queues);
 	free(e);
 }
 

@@ -406,11 +406,18 @@ void rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret);
  * /dev/zero or a pipe of the program's own, or a write not held but to
  * /dev/null, such a pipe or a file the run made with O_CREAT | O_EXCL
  * (/proc/TID/fd, looked at now), is noted in rec->rerun->tp_effect (the
- * first), which refuses a re-run; such a file's creation, the names given
+ * first), which refuses a re-run from the start, and in last_effect and
+ * effect_epoch, which refuse one from a checkpoint before it (a write of a
+ * file is undone there, a pipe or socket of the program's own refilled:
+ * noted in rec->rerun->objs); such a file's creation, the names given
  * and taken (link, rename, unlink: their paths read now) and the calls
  * that changed it are noted in rec->rerun->files for the judge. */
 void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 		       const struct trace_event *ev);
+/** TP run: @t is about to make its traced call (issued, the kernel not
+ * run yet): the keeper notes what a re-run from a checkpoint must undo
+ * (rec_epoch_keeper.on_call). */
+void rec_rerun_tp_entry(struct recorder *rec, const struct rthread *t);
 
 /* ---- record-ep-live.c: the re-run from checkpoint k (rec_options.ep_live) ---- */
 /** Every thread of a re-run's EP run stands at its end of epoch k - 1:

@@ -86,6 +86,12 @@ made_here(const struct rec_hold *h, dev_t dev, ino_t ino)
 	return in_set(h->made, h->nmade, dev, ino);
 }
 
+bool
+rec_hold_made_inside(const struct recorder *rec, dev_t dev, ino_t ino)
+{
+	return made_here(&rec->hold, dev, ino);
+}
+
 /*
  * At @t's open, openat or openat2 entry: a FIFO opened for reading (or
  * both ways) by a recorded process stays inside the recording, its writers'

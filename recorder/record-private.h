@@ -903,6 +903,9 @@ bool rec_tp_hold_one(struct recorder *rec, struct rthread *u);
  * with the syscall buffer on, writes and sends leave it from the start,
  * UPRR_CTL_NO_WRITES: a buffered one would go out at once). */
 void rec_hold_init(struct recorder *rec, const struct rec_options *opts);
+/** TP run: whether the pipe or socket (@dev, @ino) was made by the
+ * recording (pipe, pipe2, socketpair) and stays inside it. */
+bool rec_hold_made_inside(const struct recorder *rec, dev_t dev, ino_t ino);
 /** At @t's syscall entry, before it runs: a write, writev, sendto or
  * sendmsg to a destination outside the recording (a terminal, a pipe or
  * socket the recording did not make) is not run: its bytes go to the

@@ -103,6 +103,25 @@ own_pipe(const struct stat *st)
 	return true;
 }
 
+/* Note that the TP run read or wrote the pipe or socket @st of its own in
+ * epoch @k (rec_rerun.objs). */
+static void
+note_object(struct rec_rerun *rr, const struct stat *st, uint64_t k)
+{
+	for (size_t i = 0; i < rr->nobjs; i++)
+		if (rr->objs[i].dev == st->st_dev && rr->objs[i].ino == st->st_ino) {
+			rr->objs[i].epoch = k;
+			return;
+		}
+	if (UTIL_GROW(rr->objs, rr->objs_cap, rr->nobjs + 1) < 0) {
+		/* not put back: no re-run from before it */
+		snprintf(rr->last_effect, sizeof(rr->last_effect), "%s", "a pipe's use not noted (out of memory)");
+		rr->effect_epoch = k + 1;
+		return;
+	}
+	rr->objs[rr->nobjs++] = (struct rec_rerun_obj){ st->st_dev, st->st_ino, k };
+}
+
 /* Whether @nr reads what it reads away (not pread: an offset of its own). */
 static bool
 is_read(long nr)
@@ -197,7 +216,12 @@ struct rec_rerun_files {
 void
 rec_rerun_release(struct rec_rerun *rr)
 {
-	if (!rr || !rr->files)
+	if (!rr)
+		return;
+	free(rr->objs);
+	rr->objs = NULL;
+	rr->nobjs = rr->objs_cap = 0;
+	if (!rr->files)
 		return;
 	for (size_t i = 0; i < rr->files->nmade; i++)
 		if (rr->files->made[i].ref >= 0)
@@ -435,17 +459,40 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 		   (rd && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 			   (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5))))))
 		return;
-	/* a pipe of its own dies with its processes (a re-run from the
-	 * start), but its bytes read or written since a later checkpoint
-	 * are not put back (a re-run from there) */
+	/* a pipe or socket pair of its own dies with its processes (a re-run
+	 * from the start); a re-run from a later checkpoint puts back the
+	 * bytes it held there (tp/rerun.c) */
+	if (ok && ((S_ISFIFO(st.st_mode) && own_pipe(&st)) ||
+		   ((S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) && rec_hold_made_inside(rec, st.st_dev, st.st_ino)))) {
+		note_object(rr, &st, rec->epochs.k);
+		return;
+	}
+	/* a file's bytes written are put back from their pre-images
+	 * (kmerge_epoch_on_entry(), rec_rerun_tp_entry()): no re-run from the
+	 * start, one from a checkpoint kept */
+	if (ok && S_ISREG(st.st_mode) && !rd) {
+		if (!rr->tp_effect[0])
+			snprintf(rr->tp_effect, sizeof(rr->tp_effect), "thread %d's %s of fd %d (a file), not "
+				 "held: it is not undone yet", t->tid, sc_name(nr) ?: "?", fd);
+		return;
+	}
 	snprintf(rr->last_effect, sizeof(rr->last_effect),
 		 "thread %d's %s of fd %d (%s)%s", t->tid, sc_name(nr) ?: "?", fd,
 		 !ok ? "gone" : S_ISREG(st.st_mode) ? "a file" : S_ISFIFO(st.st_mode) ? "a pipe or FIFO"
 		 : S_ISSOCK(st.st_mode) ? "a socket" : "a device",
 		 rd ? ": its bytes are not re-delivered yet" : ", not held: it is not undone yet");
 	rr->effect_epoch = rec->epochs.k + 1;
-	if (!rr->tp_effect[0] && !(ok && S_ISFIFO(st.st_mode) && own_pipe(&st)))
+	if (!rr->tp_effect[0])
 		snprintf(rr->tp_effect, sizeof(rr->tp_effect), "%s", rr->last_effect);
+}
+
+void
+rec_rerun_tp_entry(struct recorder *rec, const struct rthread *t)
+{
+	const struct rec_epoch_keeper *k = rec->epochs.keeper;
+
+	if (rec->tp && k && k->on_call)
+		k->on_call(k->arg, t->tid, t->tgid, (long)t->nr, t->args);
 }
 
 /* ---- the judge's side of the files the run made ---- */

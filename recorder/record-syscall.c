@@ -668,6 +668,9 @@ rec_issue_syscall(struct recorder *rec, struct rthread *t)
 	/* the total order of shared-state calls (record-order.c) */
 	if (rec_order_issue(rec, t))
 		return;
+	/* what a re-run from a checkpoint must undo (record-rerun.c) */
+	if (rec->tp)
+		rec_rerun_tp_entry(rec, t);
 	if (rec->ep && rec_ep_issue(rec, t))
 		return;
 	if (rec_emulate_syscall(rec, t))

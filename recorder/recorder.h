@@ -271,6 +271,11 @@ struct rec_epoch_keeper {
 	 * the caller to re-run the epoch (struct rec_rerun). */
 	bool (*step)(void *step_arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n);
 	void *step_arg; /**< passed to step() */
+	/** Or NULL. The TP run's thread @tid of process @tgid is about to
+	 * make traced syscall @nr with @args (its entry, the kernel not run
+	 * yet): what a re-run from a kept checkpoint must undo is noted
+	 * (tp/epoch.c: the bytes a write overwrites, kmerge_epoch_on_entry()). */
+	void (*on_call)(void *arg, pid_t tid, pid_t tgid, long nr, const uint64_t args[6]);
 };
 
 /** An EP run that goes along with its TP run, whose log grows as it runs
@@ -544,11 +549,24 @@ struct rec_rerun {
 				 * refused (@why_k), 0 not judged */
 	char why_k[640];	/**< refused from checkpoint @from: why */
 	pid_t root;		/**< the log's first process (its id in the TP run) */
+	struct rec_rerun_obj *objs; /**< the pipes and sockets of its own (made
+				 * inside the recording) the TP run read or wrote,
+				 * with the last epoch it did: a re-run from a
+				 * checkpoint before that puts back the bytes
+				 * they held there; malloc'd, rec_rerun_release() */
+	size_t nobjs, objs_cap;
 	struct rec_rerun_files *files; /**< the files the TP run made with
 				 * O_CREAT | O_EXCL, the names it gave and took
 				 * and its calls that changed such a file, seen
 				 * as it made them (record-rerun.c), or NULL;
 				 * owned: rec_rerun_release() */
+};
+
+/** A pipe or socket the TP run read or wrote (struct rec_rerun.objs). */
+struct rec_rerun_obj {
+	dev_t dev;
+	ino_t ino;
+	uint64_t epoch;		/**< the last epoch that read or wrote it */
 };
 
 /** Free what a TP run noted in @rr for the judge (rr->files: the

@@ -203,7 +203,7 @@ save_state(struct tp_checkpoint *c)
 
 	if (kmerge_epoch_new(c->k, &c->fds) < 0)
 		return;
-	if (kmerge_epoch_save_fds(c->fds, pid) < 0) {
+	if (kmerge_epoch_save_fds(c->fds, pid) < 0 || kmerge_epoch_save_queues(c->fds, pid) < 0) {
 		drop_state(c);
 		return;
 	}
@@ -267,13 +267,41 @@ static void
 drop_all(void *arg)
 {
 	struct tp_epochs *e = arg;
+	size_t j = 0;
 
-	for (size_t i = 0; i < e->n; i++)
-		drop(&e->v[i]);
-	e->n = 0;
+	/* the copies go; the kernel state a re-run from a checkpoint needs
+	 * stays until tp_epochs_free() (tp/rerun.c restores from it once
+	 * the TP run is gone) */
+	for (size_t i = 0; i < e->n; i++) {
+		struct tp_checkpoint c = e->v[i];
+
+		checkpoint_copy_free(c.copy);
+		if (c.written)
+			dirty_pages_fini(c.written);
+		free(c.written);
+		c.copy = NULL;
+		c.written = NULL;
+		if (c.fds)
+			e->v[j++] = c;
+	}
+	e->n = j;
 	for (size_t i = 0; i < e->nowed; i++)
 		merge_written(&e->owed[i].written, NULL);
 	e->nowed = 0;
+}
+
+/* rec_epoch_keeper.on_call: each kept state notes what the call will
+ * change (a file's bytes it overwrites: their pre-image), for the undo of
+ * a re-run from its checkpoint (tp/rerun.c); whichever process makes it
+ * (one forked since has no state of its own there). */
+static void
+on_call(void *arg, pid_t tid, pid_t tgid, long nr, const uint64_t args[6])
+{
+	struct tp_epochs *e = arg;
+
+	for (size_t i = 0; i < e->n; i++)
+		if (e->v[i].fds)
+			kmerge_epoch_on_entry(e->v[i].fds, tid, tgid, nr, args);
 }
 
 struct tp_epochs *
@@ -282,7 +310,8 @@ tp_epochs_new(struct rec_epoch_keeper *ret_keeper)
 	struct tp_epochs *e = calloc(1, sizeof(*e));
 
 	if (e)
-		*ret_keeper = (struct rec_epoch_keeper){ .arg = e, .keep = keep, .drop_all = drop_all };
+		*ret_keeper = (struct rec_epoch_keeper){ .arg = e, .keep = keep, .drop_all = drop_all,
+							 .on_call = on_call };
 	return e;
 }
 
@@ -314,7 +343,7 @@ struct checkpoint_copy *
 tp_epochs_find(const struct tp_epochs *e, uint64_t k, pid_t pid, const struct dirty_pages **ret_written)
 {
 	for (size_t i = 0; i < e->n; i++) {
-		if (e->v[i].k != k || e->v[i].pid != pid)
+		if (e->v[i].k != k || e->v[i].pid != pid || !e->v[i].copy)
 			continue;
 		if (ret_written)
 			*ret_written = e->v[i].written;
@@ -339,7 +368,7 @@ tp_epochs_log(const struct tp_epochs *e)
 		lo = MIN(lo, e->v[i].k);
 		hi = MAX(hi, e->v[i].k);
 		/* stopped, traced by us: still there to be resumed */
-		alive += kill(checkpoint_copy_pid(e->v[i].copy), 0) == 0;
+		alive += e->v[i].copy && kill(checkpoint_copy_pid(e->v[i].copy), 0) == 0;
 	}
 	if (e->n)
 		log_info("checkpoints kept at the end: %" PRIu64 " to %" PRIu64 ", %zu copies (%zu alive)",
@@ -352,13 +381,15 @@ tp_epochs_free(struct tp_epochs *e)
 	if (!e)
 		return;
 	drop_all(e);
+	for (size_t i = 0; i < e->n; i++)
+		drop(&e->v[i]);
 	free(e->v);
 	free(e->owed);
 	free(e);
 }
 
 bool
-tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, const struct kmerge_epoch **ret_fds,
+tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
 		const char **ret_cwd, unsigned *ret_umask)
 {
 	for (size_t i = 0; i < e->n; i++) {

@@ -73,7 +73,7 @@ struct kmerge_epoch;
  * from it (the last few checkpoints of a keeper of all): the copy's
  * descriptors before they were closed (kmerge_epoch_save_fds()), its
  * working directory and umask, owned by @e. False if not kept. */
-bool tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, const struct kmerge_epoch **ret_fds,
+bool tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
 		     const char **ret_cwd, unsigned *ret_umask);
 
 /** The processes that have checkpoint @k, their ids into @pids (@cap at

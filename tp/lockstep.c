@@ -266,8 +266,7 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 		/* from the diverged epoch's checkpoint: what it needs of the
 		 * TP run, before the TP run is killed */
 		if (rr->verdict_k > 0 &&
-		    (!ls->rerun || tp_rerun_take(ls->rerun, ls->epochs, rr->from, rr->root, rr->why_k,
-						 sizeof(rr->why_k)) < 0)) {
+		    (!ls->rerun || tp_rerun_take(ls->rerun, ls->epochs, rr, rr->why_k, sizeof(rr->why_k)) < 0)) {
 			rr->verdict = rr->verdict_k = -1;
 			snprintf(rr->why, sizeof(rr->why), "epoch %" PRIu64 ": the output of the epochs before "
 				 "it went out, and its checkpoint's re-run is refused: %.400s", rr->epoch,

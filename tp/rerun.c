@@ -47,6 +47,13 @@ struct tp_rerun {
 	struct rec_live_proc *procs;
 	size_t nprocs;
 	struct rec_ep_live live;
+	/* what is put back once the TP run is gone (tp_rerun_restore()):
+	 * each process's record at the checkpoint (the keeper's), the pipes
+	 * and sockets of the program's own used since */
+	struct kmerge_epoch **recs;
+	size_t nrecs;
+	struct kmerge_used *used;
+	size_t nused;
 };
 
 /* How many checkpoints back the order's places are kept (as tp/epoch.c's
@@ -77,6 +84,12 @@ free_procs(struct tp_rerun *r)
 	free(r->procs);
 	r->procs = NULL;
 	r->nprocs = 0;
+	free(r->recs);
+	r->recs = NULL;
+	r->nrecs = 0;
+	free(r->used);
+	r->used = NULL;
+	r->nused = 0;
 }
 
 void
@@ -203,21 +216,28 @@ take_fd(pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t
 	return fd;
 }
 
-/* Process @pid's state at checkpoint @k into @p. */
+/* Process @pid's state at checkpoint @k into @p, its record into r->recs. */
 static int
 take_proc(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t pid, struct rec_live_proc *p,
 	  char *why, size_t len)
 {
-	const struct kmerge_epoch *fds;
-	const char *cwd;
+	struct kmerge_epoch *fds;
+	const char *cwd, *no;
 	unsigned mask;
 	int pidfd, rc = 0;
 
-	(void)r;
 	if (!tp_epochs_state(e, k, pid, &fds, &cwd, &mask)) {
 		snprintf(why, len, "the kernel state of process %d at checkpoint %" PRIu64 " was not kept", pid, k);
 		return -1;
 	}
+	/* what the TP run did since that cannot be undone (a file cut, a
+	 * name made: kmerge_epoch_on_entry()) */
+	no = kmerge_epoch_refusal(fds);
+	if (no) {
+		snprintf(why, len, "%s", no);
+		return -1;
+	}
+	r->recs[r->nrecs++] = fds;
 	p->pid = pid;
 	p->umask = mask;
 	snprintf(p->cwd, sizeof(p->cwd), "%s", cwd);
@@ -241,9 +261,54 @@ take_proc(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t pid, 
 	return rc;
 }
 
-int
-tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t root, char *why, size_t len)
+/* uprr's descriptors of every object the re-run's processes get, into a
+ * new array (*@ret_n); NULL when out of memory. */
+static int *
+all_ours(const struct tp_rerun *r, size_t *ret_n)
 {
+	size_t n = 0;
+	int *fds;
+
+	for (size_t i = 0; i < r->nprocs; i++)
+		n += r->procs[i].nfds;
+	fds = calloc(MAX(n, (size_t)1), sizeof(*fds));
+	*ret_n = 0;
+	for (size_t i = 0; fds && i < r->nprocs; i++)
+		for (size_t j = 0; j < r->procs[i].nfds; j++)
+			fds[(*ret_n)++] = r->procs[i].fds[j].ours;
+	return fds;
+}
+
+/* The pipes and sockets of its own the TP run used in epoch @k or later
+ * (@rr->objs), into r->used; then whether each record can give back what
+ * they held at the checkpoint. */
+static int
+check_used(struct tp_rerun *r, const struct rec_rerun *rr, uint64_t k, char *why, size_t len)
+{
+	_cleanup_free_ int *fds = NULL;
+	size_t n;
+
+	r->used = calloc(MAX(rr->nobjs, (size_t)1), sizeof(*r->used));
+	if (!r->used)
+		return -ENOMEM;
+	for (size_t i = 0; i < rr->nobjs; i++)
+		if (rr->objs[i].epoch >= k)
+			r->used[r->nused++] = (struct kmerge_used){ rr->objs[i].dev, rr->objs[i].ino };
+	fds = all_ours(r, &n);
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nrecs; i++)
+		if (kmerge_epoch_queues_check(r->recs[i], r->used, r->nused, fds, n, why, len) < 0)
+			return -1;
+	return 0;
+}
+
+int
+tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, const struct rec_rerun *rr, char *why,
+	      size_t len)
+{
+	uint64_t k = rr->from;
+	pid_t root = rr->root;
 	const struct order_at *at = order_at(r, k);
 	pid_t pids[256];
 	size_t n;
@@ -264,8 +329,11 @@ tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t r
 		return -1;
 	}
 	r->procs = calloc(n, sizeof(*r->procs));
-	if (!r->procs)
+	r->recs = calloc(n, sizeof(*r->recs));
+	if (!r->procs || !r->recs) {
+		free_procs(r);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < n; i++) {
 		r->nprocs++;
 		if (take_proc(r, e, k, pids[i], &r->procs[i], why, len) < 0) {
@@ -273,7 +341,42 @@ tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t r
 			return -1;
 		}
 	}
+	if (check_used(r, rr, k, why, len) < 0) {
+		free_procs(r);
+		return -1;
+	}
 	r->live = (struct rec_ep_live){ .k = k, .root_pid = root, .procs = r->procs, .nprocs = r->nprocs };
+	return 0;
+}
+
+int
+tp_rerun_restore(struct tp_rerun *r, char *why, size_t len)
+{
+	_cleanup_free_ int *fds = NULL;
+	size_t n;
+
+	fds = all_ours(r, &n);
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->nrecs; i++) {
+		struct kmerge_undo_report rep = { 0 };
+		int rc = kmerge_epoch_undo(r->recs[i], NULL, 0, &rep);
+
+		if (rc < 0) {
+			snprintf(why, len, "the files the TP run wrote cannot be put back: %s", rep.what);
+			return rc;
+		}
+		if (rep.files)
+			log_info("re-run: %u files the TP run wrote put back (%u cut back, %" PRIu64 " bytes "
+				 "of pre-images), %u offsets", rep.files, rep.files_truncated, rep.bytes_restored,
+				 rep.offsets_set);
+		rc = kmerge_epoch_queues_restore(r->recs[i], r->used, r->nused, fds, n, why, len);
+		if (rc < 0)
+			return rc;
+	}
+	/* what each object held is put back once (the records share them) */
+	r->nused = 0;
+	r->nrecs = 0;
 	return 0;
 }
 

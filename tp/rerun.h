@@ -34,20 +34,35 @@ void tp_rerun_freep(struct tp_rerun **r);
 void tp_rerun_at_checkpoint(struct tp_rerun *r, uint64_t k);
 
 /**
- * A re-run from checkpoint @k is decided; the TP run stands held, not
- * killed yet. Take each process's kernel state at checkpoint @k (the
- * keeper @e kept it: tp_epochs_state()): its descriptors as open file
+ * A re-run from checkpoint @rr->from is decided; the TP run stands held,
+ * not killed yet. Take each process's kernel state at that checkpoint k
+ * (the keeper @e kept it: tp_epochs_state()): its descriptors as open file
  * descriptions of uprr's (a file's kept at the checkpoint, its offset and
  * status flags put back; a pipe's or socket's taken from the TP run's
  * process with pidfd_getfd(2), Linux 5.6, which must still hold the same
  * object at that number), its working directory and umask; the re-run's
- * first process is @root. Returns 0 (tp_rerun_live() has it), -1 with a
- * refusal in @why (one phrase: a descriptor closed since, a thread that
- * stood in a synchronization operation, a checkpoint not kept), or
- * -ENOMEM.
+ * first process is @rr->root. What the TP run did since must be put back
+ * by tp_rerun_restore(): the record of what it wrote must refuse nothing,
+ * and each pipe and socket of its own it used since (@rr->objs) must have
+ * had its bytes at k kept and a way to write them in again. Returns 0
+ * (tp_rerun_live() has it), -1 with a refusal in @why (one phrase: a
+ * descriptor closed since, a file cut, a thread that stood in a
+ * synchronization operation, a checkpoint not kept), or -ENOMEM.
  */
-int tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t root, char *why,
+int tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, const struct rec_rerun *rr, char *why,
 		  size_t len);
+
+/**
+ * The TP run is gone (killed and reaped); before the re-run starts, put
+ * back what it changed since the checkpoint tp_rerun_take() took: each
+ * regular file it wrote, cut back and its overwritten bytes written again
+ * (kmerge_epoch_undo()), the offsets of the files' descriptions, and the
+ * bytes each pipe and socket of the program's own it used held there
+ * (kmerge_epoch_queues_restore()). Call before the keeper is freed (the
+ * records are its). Returns 0, or -errno with @why (partly put back: the
+ * recording stops).
+ */
+int tp_rerun_restore(struct tp_rerun *r, char *why, size_t len);
 
 /** What tp_rerun_take() took, for rec_options.ep_live; owned by @r. */
 struct rec_ep_live *tp_rerun_live(struct tp_rerun *r);

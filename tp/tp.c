@@ -813,12 +813,24 @@ ep_done:
 	 * descriptors (its processes are gone) */
 	if (r == -EDOM && rerun && tp_rerun_allowed(held, &ei.rerun) && ei.rerun.verdict_k > 0 &&
 	    !tp_rerun_live(rerun)->k &&
-	    tp_rerun_take(rerun, epochs, ei.rerun.from, ei.rerun.root, ei.rerun.why_k,
-			  sizeof(ei.rerun.why_k)) < 0) {
+	    tp_rerun_take(rerun, epochs, &ei.rerun, ei.rerun.why_k, sizeof(ei.rerun.why_k)) < 0) {
 		ei.rerun.verdict = ei.rerun.verdict_k = -1;
 		snprintf(ei.rerun.why, sizeof(ei.rerun.why), "epoch %" PRIu64 ": the output of the epochs "
 			 "before it went out, and its checkpoint's re-run is refused: %.400s", ei.rerun.epoch,
 			 ei.rerun.why_k);
+	}
+	/* the TP run is gone: what it changed since the checkpoint back */
+	if (r == -EDOM && rerun && ei.rerun.verdict > 0 && ei.rerun.verdict_k > 0 && tp_rerun_live(rerun)->k) {
+		char why_restore[512] = "";
+		int rr = tp_rerun_restore(rerun, why_restore, sizeof(why_restore));
+
+		if (rr < 0) {
+			tp_epochs_free(epochs);
+			unset_sync_env(old_preload);
+			release_output(held, false);
+			return log_error_errno(rr, "the re-run from checkpoint %" PRIu64 " cannot start: %s; "
+					       "the TP log is kept in %s", ei.rerun.from, why_restore, work);
+		}
 	}
 	tp_epochs_free(epochs);
 	if (cpu >= 0 && !ei.lockstep)

@@ -25,8 +25,9 @@ import threading
 import time
 
 from e2e import (REPLAY_TIMEOUT, Fail, Result, case, check_record, compare, compare_bytes,
-                 describe_status, finish_group, kill_group, log, native_run, run_on_pty, start,
+                 describe_status, finish_group, kill_group, log, native_run, run, run_on_pty, start,
                  tail, time_left, unseeded)
+from e2e_tprace import info_value
 
 TP = ['--mode=tp']
 # lines per thread and ms between two of a thread's lines: ~0.5 s natively
@@ -142,6 +143,51 @@ def c_tp_output_pipe(h):
         f'{rec.first_delay():.3f}s recorded (held {m.group(1) if m else "?"}s in uprr); '
         f'last line after {native.times[-1] - native.t0:.3f}s natively, '
         f'{rec.times[-1] - rec.t0:.3f}s recorded')
+    compare(rec.result, h.replay(trace))
+
+
+RERUN_K_RE = re.compile(r'epoch (\d+) diverged at a syscall \(divergence from the log: .*made to '
+                        r'diverge \(UPRR_EP_DIVERGE=3:syscall\)\); the TP run killed, its output of '
+                        r'epoch (\d+) on dropped \(\d+ bytes\), the program recorded again following '
+                        r'the log to checkpoint \2 and live from there')
+
+
+@case('tp-rerun-from-checkpoint')
+def c_tp_rerun_from_checkpoint(h):
+    """Output commit across a re-run from a checkpoint (issue 15, "Output
+    commit" and "Rollback"): out_lines to a pipe read by a process outside
+    the recording, --epoch=20, its EP run made to diverge at a syscall in
+    epoch 3 (UPRR_EP_DIVERGE=3:syscall) after the lines of the epochs
+    before it went out (uprr re-runs from a checkpoint only then: else
+    from the program's start). The TP run is
+    killed, its output of that epoch on dropped, and the program recorded
+    again: its EP run follows the log to the last checkpoint the diverged
+    run stood at and goes live there. The reader gets every line once, in
+    order, as natively; uprr info says the re-run and counts it; the trace
+    replays as recorded."""
+    prog = h.prog('out_lines')
+    native = read_through_reader(h, [prog, str(LINES), str(MS), h.path('marker-native')],
+                                 'native', h.path('marker-native'))
+    compare_bytes(expected_lines(LINES), native.result.stdout, 'stdout', 'out_lines\'s design',
+                  'the native run')
+    trace = h.new_trace_path('out_lines-rerun')
+    marker = h.path('marker-rec')
+    rec = read_through_reader(h, ['env', 'UPRR_EP_DIVERGE=3:syscall', h.uprr, 'record', '-v', '-o',
+                                  trace, '--mode=tp', '--epoch=20', '--', prog, str(LINES), str(MS),
+                                  marker], 'record', marker)
+    check_record(rec.result, trace, 0)
+    compare_bytes(native.result.stdout, rec.result.stdout, 'what the reader got',
+                  'the native run', 'the recording')
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    m = RERUN_K_RE.match(info_value(text, 're-run'))
+    if not m or not 1 <= int(m.group(2)) <= int(m.group(1)):
+        raise Fail('uprr info does not say the re-run from a checkpoint:\n' + text)
+    if not re.search(r'^rollbacks: +1 \(0 checked again: verified, 0 still diverged; 0 refused; '
+                     r'1 re-run, 0 not\)', text, re.M) or info_value(text, 'end') != 'exit status 0':
+        raise Fail('uprr info does not count the re-run, or the trace does not end with the '
+                   'program:\n' + text)
+    # (from a checkpoint only once output went out: else from the start)
+    log(f'  re-run from checkpoint {m.group(2)} (epoch {m.group(1)} diverged)')
     compare(rec.result, h.replay(trace))
 
 

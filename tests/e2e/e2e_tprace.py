@@ -25,13 +25,12 @@ run's divergence rolled back, the recording going on to the program's
 end), all three registered: tp_race's at an epoch's end (lock-step
 verdicts at the epoch's own end, doc/uniparallel.md), racy_crash's and
 spsc_queue's at a syscall, re-run from the program's start
-(recorder/record-rerun.c): their divergence comes in epoch 1, before any
-output goes out (held until an epoch is verified, and epoch 0, the
-loader's, is never checked), mostly; a divergence after output went out
-would take the re-run from checkpoint k, not built: such a recording
-(exit 124, named) is recorded again (CI's idle machine: racy_crash's race
-in epoch 3 once). tprace-rerun-* (one epoch)
-and tp-rerun-* check the re-run too.
+(recorder/record-rerun.c) when it comes before any output went out (held
+until an epoch is verified, and epoch 0, the loader's, is never checked),
+else from the last checkpoint the EP run stood at
+(recorder/record-ep-live.c); a recording whose re-run from a checkpoint
+is refused (exit 124, named) is recorded again. tprace-rerun-* (one
+epoch) and tp-rerun-* check the re-run too.
 
 e2e.py imports this module after its own cases.
 """
@@ -48,10 +47,12 @@ TP_EPOCHS = ['--mode=tp', '--epoch=20']
 # this long is a failure
 RECORD_TIMEOUT = 120
 DIVERGED = 124  # uprr record: the EP run diverged and could not go on
-# a divergence at a syscall after output went out: the re-run from its
-# checkpoint is not built (record-rerun.c, tp_rerun_allowed())
+# a divergence at a syscall after output went out whose re-run from a
+# checkpoint is refused, named (record-rerun.c, tp_rerun_allowed(),
+# tp/rerun.c: the EP run stood at no checkpoint after the output that went
+# out, or a thread stood in a synchronization operation there)
 LATE_RE = re.compile(r'not re-run: epoch \d+: the output of the epochs before it went out '
-                     r'\(\d+ bytes\): a re-run from its checkpoint .* is not built')
+                     r'\(\d+ bytes\), and a re-run from a checkpoint is refused: ')
 SEGV = 128 + signal.SIGSEGV
 
 
@@ -272,11 +273,11 @@ def rollback_case(h, prog, statuses, tries=6, options=None):
         trace, rec, text = record_tp(h, prog, f'{prog}-rollback-{i}', options=options)
         err = rec.stderr.decode(errors='replace')
         if rec.status == DIVERGED and LATE_RE.search(err):
-            # the race came after output went out (CI's idle machine:
-            # racy_crash's in epoch 3): the re-run from checkpoint k > 0
-            # it would need is not built, and uprr says so (exit 124)
+            # the race came after output went out and its re-run from a
+            # checkpoint was refused, named (exit 124): recorded again
             late += 1
-            log(f'  {prog} {i}: the race came after output went out: not re-run, named')
+            log(f'  {prog} {i}: the race came after output went out, its re-run refused: '
+                + LATE_RE.split(err)[-1].splitlines()[0][:200])
             continue
         if rec.status == DIVERGED or rec.status not in statuses:
             raise Fail(f'expected the program\'s status {sorted(statuses)} with rollback\n  '
@@ -304,7 +305,7 @@ def rollback_case(h, prog, statuses, tries=6, options=None):
             log(f'  {prog}: {m.group(1)} rollbacks, {end}')
             return
     raise Fail(f'no recording of {prog} rolled back in {tries} ({late} diverged after output '
-               'went out, which needs the re-run from checkpoint k)')
+               'went out, their re-run from a checkpoint refused)')
 
 
 @case('tprace-rollback-tp_race')
@@ -412,35 +413,39 @@ def c_tp_rerun_forced(h):
 
 @case('tp-rerun-refused')
 def c_tp_rerun_refused(h):
-    """A divergence at a syscall forced in epoch 3 (UPRR_EP_DIVERGE=
-    3:syscall, --epoch=20) of tests/progs/rollback_io, whose TP run read
-    a file and a pipe (its own: a thread of it writes the bytes, which die
-    with it) and appended lines to a file by then: the re-run would find
-    the file truncated and its lines written, bytes sent to a socket. It
-    is refused, named (`no re-run:`: the first of them the TP run made, or
-    the open that truncated the file), and the recording ends at the
-    divergence as before (exit 124)."""
-    infile = os.path.join(h.tmp, 'rerun-in.bin')
-    with open(infile, 'wb') as f:
-        f.write(bytes((i * 131 + 17) & 0xff for i in range(20000)))
-    trace = h.new_trace_path('rollback_io-rerun')
-    env = dict(os.environ, UPRR_EP_DIVERGE='3:syscall')
-    r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=20', '--', h.prog('rollback_io'),
-             infile, os.path.join(h.tmp, 'rerun-out.txt')], timeout=RECORD_TIMEOUT,
-            what='uprr record', cwd=h.tmp, env=env)
+    """A divergence at a syscall forced in epoch 5 (UPRR_EP_DIVERGE=
+    5:syscall, --epoch=20) of tests/progs/stdin_echo, which reads the pipe
+    it started with as stdin, 64 bytes a millisecond, and echoes them: by
+    then output of earlier epochs went out (so only a re-run from a
+    checkpoint could be right), and the TP run read bytes of its stdin
+    after that checkpoint, which a re-run would not find (they are not
+    given back yet). The re-run is refused, named (`no re-run:` names the
+    read, for the re-run from the start and from the checkpoint), and the
+    recording ends at the divergence as before (exit 124); what went out
+    is what the program wrote."""
+    data = b''.join(b'%05d abcdefghijklmnopqrstuvwxyz\n' % i for i in range(1500))
+    trace = h.new_trace_path('stdin_echo-rerun')
+    env = dict(os.environ, UPRR_EP_DIVERGE='5:syscall')
+    # a pipe holding all of it (under 64 KiB, pipe(7)), its write end closed
+    rd, wr = os.pipe()
+    os.write(wr, data)
+    os.close(wr)
+    try:
+        r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=20', '--', h.prog('stdin_echo')],
+                timeout=RECORD_TIMEOUT, what='uprr record', cwd=h.tmp, env=env, stdin=rd)
+    finally:
+        os.close(rd)
     err = r.stderr.decode(errors='replace')
-    if r.status != DIVERGED or 'not re-run: the TP run' not in err:
+    if r.status != DIVERGED or 'not re-run: ' not in err:
         raise Fail(f'expected exit 124 and the re-run refused, named\n  {r.explain()}')
     text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
     why = info_value(text, 'no re-run')
-    # the append as the TP run made it, or (once output went out, the TP
-    # run looks no more) the open that truncated the file, from its log
-    if not re.match(r'the TP run made thread \d+\'s \w+ of fd \d+ \((a file|a socket|'
-                    r'a pipe or FIFO)\)(, not held: it is not undone yet|: its bytes are not '
-                    r're-delivered yet)|the TP run\'s thread \d+ made openat \(an open that creates '
-                    r'or truncates', why):
+    if not re.search(r'from checkpoint \d+: the TP run made thread \d+\'s read of fd 0 \(a pipe or '
+                     r'FIFO\): its bytes are not re-delivered yet in epoch \d+', why):
         raise Fail('uprr info does not name why the re-run was refused:\n' + text)
-    log('  no re-run: ' + why)
+    if not r.stdout or not (data.startswith(r.stdout) or r.stdout.startswith(data)):
+        raise Fail('what went out is not a beginning of the program\'s input:\n' + tail(r.stdout))
+    log('  no re-run: ' + why[:200])
 
 
 # ---- the re-run and files the run made and took every name of ----
