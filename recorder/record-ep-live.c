@@ -44,6 +44,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "ep/ep.h"
+#include "kernel-merge/kernel-merge.h"
 #include "preload/uprr-preload.h"
 #include "recorder/record-private.h"
 #include "syscalls/syscalls.h"
@@ -202,6 +203,44 @@ rec_ep_live_clone_exit(struct recorder *rec, struct rthread *t)
 	if (tracee_set_regs(t->tid, &t->regs) < 0)
 		log_debug("thread %d: cannot put back its registers after its clone", t->tid);
 	free(lc);
+}
+
+/* ---- the input the TP run took, given again ---- */
+
+bool
+rec_ep_live_redeliver(struct recorder *rec, struct rthread *t)
+{
+	const struct rec_ep_live *live = rec->redeliver;
+	struct user_regs_struct regs = t->regs;
+	uint64_t left = 0;
+	int64_t res = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < live->ninputs && !r; i++)
+		r = kmerge_epoch_redeliver(live->inputs[i], t->tid, t->space->mem.memfd, (long)t->nr, t->args, &res);
+	for (size_t i = 0; i < live->ninputs; i++)
+		left += kmerge_epoch_redeliver_left(live->inputs[i]);
+	if (!left) {
+		/* all given back: reads go live (the library's stay traced) */
+		log_info("re-run: the input the TP run took since checkpoint %" PRIu64 " given back", live->k);
+		rec->redeliver = NULL;
+	}
+	if (r < 0) {
+		rec_stop_recording(rec, "the re-run cannot give thread %d the input the TP run read: %s", t->tid,
+				   strerror(-r));
+		return true;
+	}
+	if (!r)
+		return false;
+	/* answered: skipped, the bytes in its buffer, recorded as any call
+	 * (its exit event holds them; replay gives them from it) */
+	regs.orig_rax = (uint64_t)-1;
+	regs.rax = (uint64_t)res;
+	if (tracee_set_regs(t->tid, &regs) < 0)
+		return true; /* vanished: its end comes through waitpid */
+	t->may_block = false;
+	rec_run_syscall(rec, t);
+	return true;
 }
 
 /* ---- going live ---- */
@@ -495,6 +534,16 @@ rec_ep_go_live(struct recorder *rec)
 		rec_stop_recording(rec, "%s", "cannot write the trace");
 		return;
 	}
+	/* what the TP run read from outside since: given again to the first
+	 * reads, which the libraries send the traced way until then
+	 * (UPRR_CTL_ORDER_READS; replay takes each call's way from the trace) */
+	for (size_t i = 0; i < live->ninputs; i++)
+		if (kmerge_epoch_redeliver_left(live->inputs[i]))
+			rec->redeliver = live;
+	for (size_t i = 0; rec->redeliver && i < rec->nthreads; i++)
+		if (rec->threads[i].state != RT_ZOMBIE && rec->threads[i].space->mem.syscallbuf &&
+		    rec_syscallbuf_set_flags(rec->threads[i].space->mem.memfd, UPRR_CTL_ORDER_READS, true) < 0)
+			log_debug("thread %d: its reads stay in its buffer", rec->threads[i].tid);
 	/* the log let go: the parked threads run on live */
 	rec->ep_gone = ep;
 	rec->ep = NULL;

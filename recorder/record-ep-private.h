@@ -438,3 +438,10 @@ void rec_ep_live_clone_child(struct recorder *rec, struct rthread *parent, struc
 /** @t's call made by rec_ep_live_clone_entry() stands at its exit: the
  * program's registers and memory back. */
 void rec_ep_live_clone_exit(struct recorder *rec, struct rthread *t);
+/** After a re-run went live, while what the TP run read from pipes and
+ * sockets from outside since the checkpoint is not all given back
+ * (rec->redeliver): if @t's call at its entry is a read of one of them,
+ * it is answered from those bytes (kmerge_epoch_redeliver()), skipped and
+ * run to its exit, where it is recorded as any call. True if so (or the
+ * recording stopped). */
+bool rec_ep_live_redeliver(struct recorder *rec, struct rthread *t);

@@ -752,6 +752,8 @@ struct recorder {
 	struct rec_ep *ep;		/* an EP run: its log (record-ep.c), else NULL */
 	struct rec_ep *ep_gone;		/* an EP run gone live (record-ep-live.c): its
 					 * log, freed at the end; rec->ep NULL */
+	const struct rec_ep_live *redeliver; /* gone live, and input the TP run read
+					 * is still to be given again, else NULL */
 	struct rec_rerun *rerun;	/* rec_options.rerun: a TP run notes in it what
 					 * it changed outside (record-rerun.c) */
 	bool ep_diverged;		/* it stopped at a divergence from the log */

@@ -481,6 +481,17 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 		 !ok ? "gone" : S_ISREG(st.st_mode) ? "a file" : S_ISFIFO(st.st_mode) ? "a pipe or FIFO"
 		 : S_ISSOCK(st.st_mode) ? "a socket" : "a device",
 		 rd ? ": its bytes are not re-delivered yet" : ", not held: it is not undone yet");
+	/* the bytes read from a pipe or socket from outside are kept, for a
+	 * re-run from a kept checkpoint to be given them again (tp/epoch.c,
+	 * kmerge_epoch_on_exit()): it refuses the re-run from the start alone */
+	if (ok && rd && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) && rec->epochs.keeper &&
+	    rec->epochs.keeper->on_read) {
+		rec->epochs.keeper->on_read(rec->epochs.keeper->arg, t->tid, t->tgid, t->space->mem.memfd, nr,
+					    t->args, result);
+		if (!rr->tp_effect[0])
+			snprintf(rr->tp_effect, sizeof(rr->tp_effect), "%s", rr->last_effect);
+		return;
+	}
 	rr->effect_epoch = rec->epochs.k + 1;
 	if (!rr->tp_effect[0])
 		snprintf(rr->tp_effect, sizeof(rr->tp_effect), "%s", rr->last_effect);
@@ -708,7 +719,7 @@ of_the_run(const struct ep_log *log, int64_t pid)
  */
 static const char *
 effect(struct recorder *rec, const struct rec_rerun_files *files, pid_t tid, size_t j,
-       uint64_t inherited, char *buf, size_t len)
+       uint64_t inherited, bool from_k, char *buf, size_t len)
 {
 	const struct ep_call *c = ep_log_call(rec->ep->log, tid, j);
 	const struct ep_log *log = rec->ep->log;
@@ -732,7 +743,10 @@ effect(struct recorder *rec, const struct rec_rerun_files *files, pid_t tid, siz
 	case __NR_recvfrom:
 	case __NR_recvmsg:
 	case __NR_recvmmsg:
-		if (is_inherited(inherited, fd)) {
+		/* from a checkpoint, a file's offset is put back and a pipe's
+		 * or socket's bytes given again (tp/rerun.c; the TP run's
+		 * look at each read, rec_rerun_tp_exit(), refuses the others) */
+		if (is_inherited(inherited, fd) && !from_k) {
 			snprintf(buf, len, "input read from fd %" PRIu64 ", which it started with "
 				 "(not re-delivered yet)", fd);
 			return buf;
@@ -742,7 +756,7 @@ effect(struct recorder *rec, const struct rec_rerun_files *files, pid_t tid, siz
 	case __NR_lseek:
 		/* SEEK_CUR by 0 asks where it stands (python3's io asks fd
 		 * 0-2's): nothing moved */
-		if (!is_inherited(inherited, fd) || (c->args[1] == 0 && c->args[2] == SEEK_CUR))
+		if (!is_inherited(inherited, fd) || (c->args[1] == 0 && c->args[2] == SEEK_CUR) || from_k)
 			return NULL;
 		snprintf(buf, len, "an lseek of fd %" PRIu64 ", which it started with (the offset "
 			 "is not put back yet)", fd);
@@ -888,7 +902,7 @@ judge_from_k(struct recorder *rec, struct rec_rerun *ret, uint64_t inherited)
 		const struct ep_call *c;
 
 		for (size_t j = from; from != SIZE_MAX && (c = ep_log_call(ep->log, tid, j)); j++) {
-			const char *e = effect(rec, NULL, tid, j, inherited, what, sizeof(what));
+			const char *e = effect(rec, NULL, tid, j, inherited, true, what, sizeof(what));
 
 			if (!e)
 				continue;
@@ -937,7 +951,7 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 		const struct ep_call *c;
 
 		for (size_t j = 0; (c = ep_log_call(ep->log, tid, j)); j++) {
-			const char *e = effect(rec, ret->files, tid, j, inherited, what, sizeof(what));
+			const char *e = effect(rec, ret->files, tid, j, inherited, false, what, sizeof(what));
 
 			if (!e)
 				continue;

@@ -671,6 +671,9 @@ rec_issue_syscall(struct recorder *rec, struct rthread *t)
 	/* what a re-run from a checkpoint must undo (record-rerun.c) */
 	if (rec->tp)
 		rec_rerun_tp_entry(rec, t);
+	/* a re-run gone live: the input the TP run took, given again */
+	if (rec->redeliver && rec_ep_live_redeliver(rec, t))
+		return;
 	if (rec->ep && rec_ep_issue(rec, t))
 		return;
 	if (rec_emulate_syscall(rec, t))

@@ -276,6 +276,13 @@ struct rec_epoch_keeper {
 	 * yet): what a re-run from a kept checkpoint must undo is noted
 	 * (tp/epoch.c: the bytes a write overwrites, kmerge_epoch_on_entry()). */
 	void (*on_call)(void *arg, pid_t tid, pid_t tgid, long nr, const uint64_t args[6]);
+	/** Or NULL. The same thread's read of a pipe or socket that comes
+	 * from outside the recording returned @result (its exit; @memfd
+	 * its process's memory): the bytes it took are kept for a re-run
+	 * from a kept checkpoint to be given them again
+	 * (kmerge_epoch_on_exit()). */
+	void (*on_read)(void *arg, pid_t tid, pid_t tgid, int memfd, long nr, const uint64_t args[6],
+			int64_t result);
 };
 
 /** An EP run that goes along with its TP run, whose log grows as it runs
@@ -500,10 +507,17 @@ struct rec_live_proc {
  * syscall buffer's library goes to recording, the log is let go, and the
  * recording goes on as an UP recording to the program's end.
  */
+struct kmerge_epoch;
 struct rec_ep_live {
 	uint64_t k;			/**< in: the checkpoint it goes live at (>= 1) */
 	pid_t root_pid;			/**< in: the log's first process */
 	const struct rec_live_proc *procs; /**< in: each process's state at k */
+	struct kmerge_epoch *const *inputs; /**< in: what the TP run read from
+					 * pipes and sockets from outside since k
+					 * (kmerge_epoch_on_exit()), given again to
+					 * the re-run's first reads of them
+					 * (kmerge_epoch_redeliver()) */
+	size_t ninputs;
 	const char *sync_cut;		/**< in: the synchronization order cut at k
 					 * (tp_rerun_cut_order()), mapped where the
 					 * program maps rec_options.ep_sync_log; NULL: none */

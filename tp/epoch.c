@@ -304,6 +304,18 @@ on_call(void *arg, pid_t tid, pid_t tgid, long nr, const uint64_t args[6])
 			kmerge_epoch_on_entry(e->v[i].fds, tid, tgid, nr, args);
 }
 
+/* rec_epoch_keeper.on_read: each kept state keeps the bytes the read took
+ * from outside the recording, for a re-run from its checkpoint. */
+static void
+on_read(void *arg, pid_t tid, pid_t tgid, int memfd, long nr, const uint64_t args[6], int64_t result)
+{
+	struct tp_epochs *e = arg;
+
+	for (size_t i = 0; i < e->n; i++)
+		if (e->v[i].fds)
+			kmerge_epoch_on_exit(e->v[i].fds, tid, tgid, memfd, nr, args, result);
+}
+
 struct tp_epochs *
 tp_epochs_new(struct rec_epoch_keeper *ret_keeper)
 {
@@ -311,7 +323,7 @@ tp_epochs_new(struct rec_epoch_keeper *ret_keeper)
 
 	if (e)
 		*ret_keeper = (struct rec_epoch_keeper){ .arg = e, .keep = keep, .drop_all = drop_all,
-							 .on_call = on_call };
+							 .on_call = on_call, .on_read = on_read };
 	return e;
 }
 
@@ -389,8 +401,8 @@ tp_epochs_free(struct tp_epochs *e)
 }
 
 bool
-tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
-		const char **ret_cwd, unsigned *ret_umask)
+tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
+		     char **ret_cwd, unsigned *ret_umask)
 {
 	for (size_t i = 0; i < e->n; i++) {
 		if (e->v[i].k != k || e->v[i].pid != pid || !e->v[i].fds)
@@ -398,6 +410,8 @@ tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_
 		*ret_fds = e->v[i].fds;
 		*ret_cwd = e->v[i].cwd;
 		*ret_umask = e->v[i].umask;
+		e->v[i].fds = NULL;
+		e->v[i].cwd = NULL;
 		return true;
 	}
 	return false;

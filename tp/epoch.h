@@ -70,11 +70,13 @@ void tp_epochs_log(const struct tp_epochs *e);
 
 struct kmerge_epoch;
 /** The kernel state of process @pid at checkpoint @k, kept for a re-run
- * from it (the last few checkpoints of a keeper of all): the copy's
- * descriptors before they were closed (kmerge_epoch_save_fds()), its
- * working directory and umask, owned by @e. False if not kept. */
-bool tp_epochs_state(const struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
-		     const char **ret_cwd, unsigned *ret_umask);
+ * from it (the last few checkpoints of a keeper of all), taken from @e:
+ * the record of the copy's descriptors before they were closed and of what
+ * the TP run did since (kmerge_epoch_save_fds(), on_call, on_read; free
+ * with kmerge_epoch_free()), its working directory (free()) and umask.
+ * False if not kept. */
+bool tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
+			  char **ret_cwd, unsigned *ret_umask);
 
 /** The processes that have checkpoint @k, their ids into @pids (@cap at
  * most); how many. */

@@ -55,11 +55,11 @@ struct tp_lockstep {
 	bool said_ended;	/* the EP run ended early: said once */
 	struct tp_lockstep_figures fig;
 	struct tp_rerun *rerun;	/* tp_lockstep_link_rerun() */
-	const struct tp_epochs *epochs;
+	struct tp_epochs *epochs;
 };
 
 void
-tp_lockstep_link_rerun(struct tp_lockstep *ls, struct tp_rerun *rerun, const struct tp_epochs *epochs)
+tp_lockstep_link_rerun(struct tp_lockstep *ls, struct tp_rerun *rerun, struct tp_epochs *epochs)
 {
 	ls->rerun = rerun;
 	ls->epochs = epochs;

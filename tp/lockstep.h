@@ -56,7 +56,7 @@ struct tp_epochs;
 /** Where @ls notes the TP run's place in the synchronization order at each
  * checkpoint and takes what a re-run from a checkpoint needs (tp/rerun.h),
  * from the keeper @epochs; both borrowed, for @ls's life. */
-void tp_lockstep_link_rerun(struct tp_lockstep *ls, struct tp_rerun *rerun, const struct tp_epochs *epochs);
+void tp_lockstep_link_rerun(struct tp_lockstep *ls, struct tp_rerun *rerun, struct tp_epochs *epochs);
 
 /**
  * The EP run's re-run judged possible (rec_rerun_judge()): from the

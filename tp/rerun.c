@@ -54,6 +54,7 @@ struct tp_rerun {
 	size_t nrecs;
 	struct kmerge_used *used;
 	size_t nused;
+	bool restored;
 };
 
 /* How many checkpoints back the order's places are kept (as tp/epoch.c's
@@ -84,6 +85,8 @@ free_procs(struct tp_rerun *r)
 	free(r->procs);
 	r->procs = NULL;
 	r->nprocs = 0;
+	for (size_t i = 0; i < r->nrecs; i++)
+		kmerge_epoch_free(r->recs[i]);
 	free(r->recs);
 	r->recs = NULL;
 	r->nrecs = 0;
@@ -218,26 +221,27 @@ take_fd(pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t
 
 /* Process @pid's state at checkpoint @k into @p, its record into r->recs. */
 static int
-take_proc(struct tp_rerun *r, const struct tp_epochs *e, uint64_t k, pid_t pid, struct rec_live_proc *p,
+take_proc(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struct rec_live_proc *p,
 	  char *why, size_t len)
 {
+	_cleanup_free_ char *cwd = NULL;
 	struct kmerge_epoch *fds;
-	const char *cwd, *no;
+	const char *no;
 	unsigned mask;
 	int pidfd, rc = 0;
 
-	if (!tp_epochs_state(e, k, pid, &fds, &cwd, &mask)) {
+	if (!tp_epochs_take_state(e, k, pid, &fds, &cwd, &mask)) {
 		snprintf(why, len, "the kernel state of process %d at checkpoint %" PRIu64 " was not kept", pid, k);
 		return -1;
 	}
+	r->recs[r->nrecs++] = fds;
 	/* what the TP run did since that cannot be undone (a file cut, a
-	 * name made: kmerge_epoch_on_entry()) */
+	 * name made, control data read: kmerge_epoch_on_entry(), _on_exit()) */
 	no = kmerge_epoch_refusal(fds);
 	if (no) {
 		snprintf(why, len, "%s", no);
 		return -1;
 	}
-	r->recs[r->nrecs++] = fds;
 	p->pid = pid;
 	p->umask = mask;
 	snprintf(p->cwd, sizeof(p->cwd), "%s", cwd);
@@ -304,7 +308,7 @@ check_used(struct tp_rerun *r, const struct rec_rerun *rr, uint64_t k, char *why
 }
 
 int
-tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, const struct rec_rerun *rr, char *why,
+tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_rerun *rr, char *why,
 	      size_t len)
 {
 	uint64_t k = rr->from;
@@ -345,7 +349,10 @@ tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, const struct rec_re
 		free_procs(r);
 		return -1;
 	}
-	r->live = (struct rec_ep_live){ .k = k, .root_pid = root, .procs = r->procs, .nprocs = r->nprocs };
+	/* every record at k was fed every read (tp/epoch.c on_read): one
+	 * gives them back */
+	r->live = (struct rec_ep_live){ .k = k, .root_pid = root, .procs = r->procs, .nprocs = r->nprocs,
+					.inputs = r->recs, .ninputs = MIN(r->nrecs, (size_t)1) };
 	return 0;
 }
 
@@ -358,7 +365,7 @@ tp_rerun_restore(struct tp_rerun *r, char *why, size_t len)
 	fds = all_ours(r, &n);
 	if (!fds)
 		return -ENOMEM;
-	for (size_t i = 0; i < r->nrecs; i++) {
+	for (size_t i = 0; i < r->nrecs && !r->restored; i++) {
 		struct kmerge_undo_report rep = { 0 };
 		int rc = kmerge_epoch_undo(r->recs[i], NULL, 0, &rep);
 
@@ -376,7 +383,7 @@ tp_rerun_restore(struct tp_rerun *r, char *why, size_t len)
 	}
 	/* what each object held is put back once (the records share them) */
 	r->nused = 0;
-	r->nrecs = 0;
+	r->restored = true;
 	return 0;
 }
 

@@ -36,7 +36,7 @@ void tp_rerun_at_checkpoint(struct tp_rerun *r, uint64_t k);
 /**
  * A re-run from checkpoint @rr->from is decided; the TP run stands held,
  * not killed yet. Take each process's kernel state at that checkpoint k
- * (the keeper @e kept it: tp_epochs_state()): its descriptors as open file
+ * (the keeper @e kept it: tp_epochs_take_state()): its descriptors as open file
  * descriptions of uprr's (a file's kept at the checkpoint, its offset and
  * status flags put back; a pipe's or socket's taken from the TP run's
  * process with pidfd_getfd(2), Linux 5.6, which must still hold the same
@@ -49,7 +49,7 @@ void tp_rerun_at_checkpoint(struct tp_rerun *r, uint64_t k);
  * descriptor closed since, a file cut, a thread that stood in a
  * synchronization operation, a checkpoint not kept), or -ENOMEM.
  */
-int tp_rerun_take(struct tp_rerun *r, const struct tp_epochs *e, const struct rec_rerun *rr, char *why,
+int tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_rerun *rr, char *why,
 		  size_t len);
 
 /**
