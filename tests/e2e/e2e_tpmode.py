@@ -595,13 +595,13 @@ def c_tp_epochs_race(h):
     making a syscall every 20 additions (after 1000 rounds of syscalls
     only). The TP run loses additions made at once on two CPUs, the EP
     run (one thread at a time) does not: an epoch's check diverges (uprr
-    info counts it; up to 6 recordings, as the race may lose none), at
+    info counts it; up to 30 recordings, as the race may lose none), at
     the counter and nowhere else. The EP run goes on after it; the trace
     holds its execution and replays as recorded."""
     # quiet rounds first: the race comes after the first checks, which
     # compare every page; the later ones compare the dirty logs' pages
     argv = [h.prog('tp_race'), '4000', '1000']
-    for attempt in range(6):
+    for attempt in range(30):
         trace, rec = h.record(argv, name=f'tp_race-{attempt}', options=TP + ['--epoch=10'],
                               timeout=600)
         info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
@@ -636,7 +636,7 @@ def c_tp_epochs_race(h):
                 log('  (found by a check of every page; recording again)')
                 continue
             return
-    raise Fail('no epoch of tp_race diverged at its counter in 6 recordings: the check does not see the race')
+    raise Fail('no epoch of tp_race diverged at its counter in 30 recordings: the check does not see the race')
 
 
 @case('tp-mode-ep-buffer')
