@@ -18,7 +18,9 @@
  * (unlink, O_CREAT, a shared writable mapping of a file, a file grown by a
  * writer the record does not know) are checked to be named and to change
  * nothing; a private mapping of a file is no refusal. Prints the save's
- * cost.
+ * cost. The bytes waiting in a pipe and a socket pair at a checkpoint are
+ * kept and put back after reads and writes (kmerge_epoch_save_queues());
+ * a datagram socket's are refused, named.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -545,4 +547,104 @@ Test(kmerge_undo, by_kept_descriptions)
 	cr_assert_eq(rep_u.bytes_restored, 300 + 100);
 	close(fd);
 	kmerge_epoch_free(e);
+}
+
+/* ---- the bytes waiting in pipes and sockets (kmerge_epoch_save_queues()) ---- */
+
+static ino_t
+ino_of(int fd)
+{
+	struct stat st;
+
+	cr_assert_eq(fstat(fd, &st), 0);
+	return st.st_ino;
+}
+
+static dev_t
+dev_of(int fd)
+{
+	struct stat st;
+
+	cr_assert_eq(fstat(fd, &st), 0);
+	return st.st_dev;
+}
+
+/* The bytes the pipe or socket @fd holds now, read away, as a string. */
+static char *
+drain_now(int fd, bool sock)
+{
+	static char buf[256];
+	ssize_t n = sock ? recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT) : read(fd, buf, sizeof(buf) - 1);
+
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
+}
+
+/* This process plays the TP run: a pipe and a unix stream socket pair hold
+ * bytes at the "checkpoint"; after it, some are read and more written; the
+ * restore gives each exactly what it held at the checkpoint, through
+ * descriptors of the same objects (a pipe's end opened anew, the socket's
+ * peer found by sock_diag). */
+Test(kmerge_undo, queues_put_back)
+{
+	struct kmerge_epoch *e = NULL;
+	int p[2], s[2], fl;
+	char why[256] = "";
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, s), 0);
+	/* three writes: three pipe buffers (tee(2) copies whole ones) */
+	for (int i = 0; i < 3; i++)
+		must_write(p[1], i == 0 ? "abc" : i == 1 ? "def" : "ghi", 3);
+	must_write(s[1], "xyz", 3);
+	cr_assert_eq(kmerge_epoch_new(1, &e), 0);
+	cr_assert_geq(kmerge_epoch_save_fds(e, getpid()), 4);
+	cr_assert_geq(kmerge_epoch_save_queues(e, getpid()), 2);
+	/* the "epoch": some read, more written */
+	cr_assert_eq(read(p[0], (char[2]){ 0 }, 2), 2);
+	must_write(p[1], "ZZ", 2);
+	cr_assert_eq(recv(s[0], (char[1]){ 0 }, 1, 0), 1);
+	must_write(s[1], "QQ", 2);
+	{
+		struct kmerge_used used[] = { { dev_of(p[0]), ino_of(p[0]) }, { dev_of(s[0]), ino_of(s[0]) } };
+		int fds[] = { p[0], p[1], s[0], s[1] };
+
+		/* the socket's peer must be among the descriptors given */
+		cr_assert_eq(kmerge_epoch_queues_check(e, used, 2, (int[]){ p[0], s[0] }, 2, why, sizeof(why)), -1);
+		cr_assert(strstr(why, "its peer is not held"), "%s", why);
+		cr_assert_eq(kmerge_epoch_queues_check(e, used, 2, fds, 4, why, sizeof(why)), 0, "%s", why);
+		cr_assert_eq(kmerge_epoch_queues_restore(e, used, 2, fds, 4, why, sizeof(why)), 0, "%s", why);
+	}
+	fl = fcntl(p[0], F_GETFL);
+	cr_assert_eq(fcntl(p[0], F_SETFL, fl | O_NONBLOCK), 0);
+	cr_assert_str_eq(drain_now(p[0], false), "abcdefghi");
+	cr_assert_str_eq(drain_now(p[0], false), "");
+	cr_assert_str_eq(drain_now(s[0], true), "xyz");
+	cr_assert_str_eq(drain_now(s[0], true), "");
+	kmerge_epoch_free(e);
+	close(p[0]), close(p[1]), close(s[0]), close(s[1]);
+}
+
+/* A datagram socket's bytes are not kept: a re-run that needs them is
+ * refused, named, nothing changed. */
+Test(kmerge_undo, queues_dgram_refused)
+{
+	struct kmerge_epoch *e = NULL;
+	int s[2];
+	char why[256] = "";
+
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, s), 0);
+	must_write(s[1], "m1", 2);
+	cr_assert_eq(kmerge_epoch_new(1, &e), 0);
+	cr_assert_geq(kmerge_epoch_save_fds(e, getpid()), 2);
+	cr_assert_geq(kmerge_epoch_save_queues(e, getpid()), 1);
+	{
+		struct kmerge_used used[] = { { dev_of(s[0]), ino_of(s[0]) } };
+
+		cr_assert_eq(kmerge_epoch_queues_check(e, used, 1, s, 2, why, sizeof(why)), -1);
+		cr_assert(strstr(why, "were not read"), "%s", why);
+	}
+	cr_assert_str_eq(drain_now(s[0], true), "m1");
+	kmerge_epoch_free(e);
+	close(s[0]), close(s[1]);
 }
