@@ -22,6 +22,11 @@
 #include "tp/epoch.h"
 #include "tracee/tracee.h"
 
+/* How many checkpoint numbers back the kernel state is kept: a re-run
+ * starts from the epoch the EP run diverged in, which lock-step checks
+ * while the TP run stands at its end or a little later. */
+#define TP_STATE_KEPT 4
+
 struct tp_checkpoint {
 	uint64_t k;
 	pid_t pid;
@@ -34,10 +39,6 @@ struct tp_checkpoint {
 	unsigned umask;
 };
 
-/* How many checkpoint numbers back the kernel state is kept: a re-run
- * starts from the epoch the EP run diverged in, which lock-step checks
- * while the TP run stands at its end or a little later. */
-#define TP_STATE_KEPT 4
 
 struct tp_epochs {
 	struct tp_checkpoint *v;
@@ -46,6 +47,11 @@ struct tp_epochs {
 	struct tp_checkpoint *owed; /* thinned: pages written owed to the next kept */
 	size_t nowed, owed_cap;
 	uint64_t thinned;	  /* checkpoint numbers freed by thin() */
+	/* what the TP run did to kernel objects in each epoch of the last
+	 * TP_STATE_KEPT (epoch k's: from checkpoint k on; on_call, on_read):
+	 * the files it wrote, the input it read from outside */
+	struct kmerge_epoch *epoch_rec[TP_STATE_KEPT];
+	uint64_t epoch_k[TP_STATE_KEPT]; /* their epochs, 0: none */
 };
 
 static void
@@ -232,9 +238,17 @@ keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirt
 	size_t j = 0;
 
 	if (e->all) {
+		struct kmerge_epoch **rec = &e->epoch_rec[k % TP_STATE_KEPT];
+
 		for (size_t i = 0; i < e->n; i++)
 			if (e->v[i].k + TP_STATE_KEPT <= k)
 				drop_state(&e->v[i]);
+		/* epoch k's record begins (the one k - TP_STATE_KEPT had goes) */
+		if (e->epoch_k[k % TP_STATE_KEPT] != k) {
+			kmerge_epoch_free(*rec);
+			*rec = NULL;
+			e->epoch_k[k % TP_STATE_KEPT] = kmerge_epoch_new(k, rec) == 0 ? k : 0;
+		}
 		save_state(&c);
 		drop_files(copy);
 		if (e->n && e->v[e->n - 1].k != k && numbers(e) >= TP_EPOCHS_CAP) {
@@ -290,30 +304,46 @@ drop_all(void *arg)
 	e->nowed = 0;
 }
 
-/* rec_epoch_keeper.on_call: each kept state notes what the call will
+/* The record of the epoch the TP run makes now (the latest begun). */
+static struct kmerge_epoch *
+current_record(struct tp_epochs *e);
+
+/* rec_epoch_keeper.on_call: the epoch's record notes what the call will
  * change (a file's bytes it overwrites: their pre-image), for the undo of
- * a re-run from its checkpoint (tp/rerun.c); whichever process makes it
- * (one forked since has no state of its own there). */
+ * a re-run from a checkpoint before it (tp/rerun.c), whichever process
+ * makes it. */
+static void on_call(void *arg, pid_t tid, pid_t tgid, long nr, const uint64_t args[6]);
+
+static struct kmerge_epoch *
+current_record(struct tp_epochs *e)
+{
+	size_t best = TP_STATE_KEPT;
+
+	for (size_t i = 0; i < TP_STATE_KEPT; i++)
+		if (e->epoch_k[i] && e->epoch_rec[i] && (best == TP_STATE_KEPT || e->epoch_k[i] > e->epoch_k[best]))
+			best = i;
+	return best < TP_STATE_KEPT ? e->epoch_rec[best] : NULL;
+}
+
 static void
 on_call(void *arg, pid_t tid, pid_t tgid, long nr, const uint64_t args[6])
 {
-	struct tp_epochs *e = arg;
+	struct kmerge_epoch *rec = current_record(arg);
 
-	for (size_t i = 0; i < e->n; i++)
-		if (e->v[i].fds)
-			kmerge_epoch_on_entry(e->v[i].fds, tid, tgid, nr, args);
+	if (rec)
+		kmerge_epoch_on_entry(rec, tid, tgid, nr, args);
 }
 
-/* rec_epoch_keeper.on_read: each kept state keeps the bytes the read took
- * from outside the recording, for a re-run from its checkpoint. */
+/* rec_epoch_keeper.on_read: the epoch's record keeps the bytes the read
+ * took from outside the recording, for a re-run from a checkpoint before
+ * it (tp/rerun.c). */
 static void
 on_read(void *arg, pid_t tid, pid_t tgid, int memfd, long nr, const uint64_t args[6], int64_t result)
 {
-	struct tp_epochs *e = arg;
+	struct kmerge_epoch *rec = current_record(arg);
 
-	for (size_t i = 0; i < e->n; i++)
-		if (e->v[i].fds)
-			kmerge_epoch_on_exit(e->v[i].fds, tid, tgid, memfd, nr, args, result);
+	if (rec)
+		kmerge_epoch_on_exit(rec, tid, tgid, memfd, nr, args, result);
 }
 
 struct tp_epochs *
@@ -395,6 +425,8 @@ tp_epochs_free(struct tp_epochs *e)
 	drop_all(e);
 	for (size_t i = 0; i < e->n; i++)
 		drop(&e->v[i]);
+	for (size_t i = 0; i < TP_STATE_KEPT; i++)
+		kmerge_epoch_free(e->epoch_rec[i]);
 	free(e->v);
 	free(e->owed);
 	free(e);
@@ -425,5 +457,22 @@ tp_epochs_pids(const struct tp_epochs *e, uint64_t k, pid_t *pids, size_t cap)
 	for (size_t i = 0; i < e->n; i++)
 		if (e->v[i].k == k && n < cap)
 			pids[n++] = e->v[i].pid;
+	return n;
+}
+
+size_t
+tp_epochs_take_records(struct tp_epochs *e, uint64_t k, struct kmerge_epoch **recs, size_t cap)
+{
+	size_t n = 0;
+
+	for (uint64_t j = k; n < cap; j++) {
+		size_t i = j % TP_STATE_KEPT;
+
+		if (e->epoch_k[i] != j || !e->epoch_rec[i])
+			break;
+		recs[n++] = e->epoch_rec[i];
+		e->epoch_rec[i] = NULL;
+		e->epoch_k[i] = 0;
+	}
 	return n;
 }

@@ -78,6 +78,13 @@ struct kmerge_epoch;
 bool tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
 			  char **ret_cwd, unsigned *ret_umask);
 
+/** The records of what the TP run did in epochs @k, @k + 1, ... as far
+ * as they go (rec_epoch_keeper.on_call, on_read: the files it wrote, the
+ * input it read from outside), taken from @e into @recs (@cap at most), in
+ * that order; how many (0: epoch @k's not kept). Free each with
+ * kmerge_epoch_free(). */
+size_t tp_epochs_take_records(struct tp_epochs *e, uint64_t k, struct kmerge_epoch **recs, size_t cap);
+
 /** The processes that have checkpoint @k, their ids into @pids (@cap at
  * most); how many. */
 size_t tp_epochs_pids(const struct tp_epochs *e, uint64_t k, pid_t *pids, size_t cap);

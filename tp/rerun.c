@@ -52,6 +52,10 @@ struct tp_rerun {
 	 * and sockets of the program's own used since */
 	struct kmerge_epoch **recs;
 	size_t nrecs;
+	/* what the TP run did in each epoch from k on (the keeper's
+	 * on_call, on_read: files written, input read from outside) */
+	struct kmerge_epoch *chain[8];
+	size_t nchain;
 	struct kmerge_used *used;
 	size_t nused;
 	bool restored;
@@ -87,6 +91,9 @@ free_procs(struct tp_rerun *r)
 	r->nprocs = 0;
 	for (size_t i = 0; i < r->nrecs; i++)
 		kmerge_epoch_free(r->recs[i]);
+	for (size_t i = 0; i < r->nchain; i++)
+		kmerge_epoch_free(r->chain[i]);
+	r->nchain = 0;
 	free(r->recs);
 	r->recs = NULL;
 	r->nrecs = 0;
@@ -226,7 +233,6 @@ take_proc(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struct
 {
 	_cleanup_free_ char *cwd = NULL;
 	struct kmerge_epoch *fds;
-	const char *no;
 	unsigned mask;
 	int pidfd, rc = 0;
 
@@ -235,13 +241,6 @@ take_proc(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struct
 		return -1;
 	}
 	r->recs[r->nrecs++] = fds;
-	/* what the TP run did since that cannot be undone (a file cut, a
-	 * name made, control data read: kmerge_epoch_on_entry(), _on_exit()) */
-	no = kmerge_epoch_refusal(fds);
-	if (no) {
-		snprintf(why, len, "%s", no);
-		return -1;
-	}
 	p->pid = pid;
 	p->umask = mask;
 	snprintf(p->cwd, sizeof(p->cwd), "%s", cwd);
@@ -345,14 +344,30 @@ tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_rerun *r
 			return -1;
 		}
 	}
+	/* what the TP run did since that cannot be undone (a file cut, a
+	 * name made, control data read: kmerge_epoch_on_entry(), _on_exit()) */
+	r->nchain = tp_epochs_take_records(e, k, r->chain, ARRAY_SIZE(r->chain));
+	if (!r->nchain) {
+		snprintf(why, len, "the record of what the TP run did in epoch %" PRIu64 " was not kept", k);
+		free_procs(r);
+		return -1;
+	}
+	for (size_t i = 0; i < r->nchain; i++) {
+		const char *no = kmerge_epoch_refusal(r->chain[i]);
+
+		if (no) {
+			snprintf(why, len, "%s", no);
+			free_procs(r);
+			return -1;
+		}
+	}
 	if (check_used(r, rr, k, why, len) < 0) {
 		free_procs(r);
 		return -1;
 	}
-	/* every record at k was fed every read (tp/epoch.c on_read): one
-	 * gives them back */
+	/* the input of each epoch from k on, in order */
 	r->live = (struct rec_ep_live){ .k = k, .root_pid = root, .procs = r->procs, .nprocs = r->nprocs,
-					.inputs = r->recs, .ninputs = MIN(r->nrecs, (size_t)1) };
+					.inputs = r->chain, .ninputs = r->nchain };
 	return 0;
 }
 
@@ -365,19 +380,27 @@ tp_rerun_restore(struct tp_rerun *r, char *why, size_t len)
 	fds = all_ours(r, &n);
 	if (!fds)
 		return -ENOMEM;
-	for (size_t i = 0; i < r->nrecs && !r->restored; i++) {
+	if (r->restored)
+		return 0;
+	/* the files, epoch by epoch, the latest first (each back to its
+	 * epoch's start), then the bytes in each process's pipes and sockets
+	 * (the descriptors' offsets and flags went back when taken) */
+	for (size_t i = r->nchain; i-- > 0;) {
 		struct kmerge_undo_report rep = { 0 };
-		int rc = kmerge_epoch_undo(r->recs[i], NULL, 0, &rep);
+		int rc = kmerge_epoch_undo(r->chain[i], NULL, 0, &rep);
 
 		if (rc < 0) {
 			snprintf(why, len, "the files the TP run wrote cannot be put back: %s", rep.what);
 			return rc;
 		}
 		if (rep.files)
-			log_info("re-run: %u files the TP run wrote put back (%u cut back, %" PRIu64 " bytes "
-				 "of pre-images), %u offsets", rep.files, rep.files_truncated, rep.bytes_restored,
-				 rep.offsets_set);
-		rc = kmerge_epoch_queues_restore(r->recs[i], r->used, r->nused, fds, n, why, len);
+			log_info("re-run: %u files the TP run wrote in epoch %" PRIu64 " put back (%u cut back, "
+				 "%" PRIu64 " bytes of pre-images)", rep.files, kmerge_epoch_k(r->chain[i]),
+				 rep.files_truncated, rep.bytes_restored);
+	}
+	for (size_t i = 0; i < r->nrecs; i++) {
+		int rc = kmerge_epoch_queues_restore(r->recs[i], r->used, r->nused, fds, n, why, len);
+
 		if (rc < 0)
 			return rc;
 	}
