@@ -280,6 +280,7 @@ struct epoch_info {
 	struct rec_rerun rerun;		/* a divergence at a syscall: re-run? */
 	uint64_t rerun_dropped;		/* the TP run's output dropped for it */
 	struct run_cost up;		/* what the re-run cost */
+	bool rerun_failed;		/* a re-run from checkpoint k that did not go to the end */
 	unsigned live_fds;		/* a re-run from checkpoint k: descriptors given */
 	uint64_t live_ns;		/* and what going live cost */
 };
@@ -371,10 +372,11 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); the TP run killed, "
 			"its output of epoch %" PRIu64 " on dropped (%" PRIu64 " bytes), the program recorded "
 			"again following the log to checkpoint %" PRIu64 " and live from there, one thread "
-			"at a time, to its end (%u descriptors given, going live took %.3f ms): wall "
+			"at a time, %s (%u descriptors given, going live took %.3f ms): wall "
 			"%.3f s, cpu %.3f s\n",
 			ei->rerun.epoch, ei->rerun.divergence, ei->rerun.from, ei->rerun_dropped,
-			ei->rerun.from, ei->live_fds, (double)ei->live_ns / 1e6,
+			ei->rerun.from, ei->rerun_failed ? "stopped before the program's end (end: says why)" : "to its end",
+			ei->live_fds, (double)ei->live_ns / 1e6,
 			(double)ei->up.wall_ns / 1e9, (double)(ei->up.prog_ns + ei->up.uprr_ns) / 1e9);
 	else if (ei->rerun.verdict > 0)
 		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); nothing shown "
@@ -845,6 +847,11 @@ ep_done:
 		else
 			r = rerun_up(opts, dir, work, held, &ei, ret_status, dir_buf, dir_len);
 		tp_output_get_stats(held, &ei.out);
+		if (r < 0 && ei.rerun.verdict_k > 0 && access(dir, F_OK) == 0) {
+			/* the re-run's trace (up to where it stopped) says so */
+			ei.rerun_failed = true;
+			write_info(dir, &tp, &ep, cpu, interposed, false, &ei);
+		}
 		if (r < 0)
 			return r;
 		write_info(dir, &tp, &ep, cpu, interposed, false, &ei);
