@@ -106,8 +106,8 @@ tell_verdict(struct recorder *rec, uint64_t k, int v)
  * a kill -9 of uprr does not lose it): a trace cut after it replays to
  * there. Only then is lock-step told (it releases the output of a verified
  * epoch); a verdict that could not be written is not told. */
-static void
-write_verdict(struct recorder *rec, uint64_t k, uint64_t v)
+void
+rec_ep_write_verdict(struct recorder *rec, uint64_t k, uint64_t v)
 {
 	struct trace_event ev;
 
@@ -239,7 +239,7 @@ next_epoch(struct recorder *rec)
 		count_unchecked(ep, why);
 		log_debug("epoch %" PRIu64 " not checked: %s (the log's thread %d)", ep->k - 1,
 			  ep_why_name(why), tid);
-		write_verdict(rec, ep->k, 2);
+		rec_ep_write_verdict(rec, ep->k, 2);
 	}
 }
 
@@ -777,7 +777,7 @@ check_epoch(struct recorder *rec)
 	if (why != EP_WHY_NONE) {
 		count_unchecked(ep, why);
 		log_debug("epoch %" PRIu64 " not checked: %s", ep->k - 1, ep_why_name(why));
-		write_verdict(rec, ep->k, 2);
+		rec_ep_write_verdict(rec, ep->k, 2);
 		return;
 	}
 	for (size_t i = 0; i < rec->nthreads && verdict > 0; i++) {
@@ -795,13 +795,13 @@ check_epoch(struct recorder *rec)
 	if (verdict < 0) {
 		count_unchecked(ep, EP_WHY_CHECK_FAILED);
 		log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, strerror(-verdict));
-		write_verdict(rec, ep->k, 2);
+		rec_ep_write_verdict(rec, ep->k, 2);
 		return;
 	}
 	if (verdict) {
 		v->verified++;
 		log_debug("epoch %" PRIu64 " verified (%" PRIu64 " us)", ep->k - 1, ns / 1000);
-		write_verdict(rec, ep->k, 1);
+		rec_ep_write_verdict(rec, ep->k, 1);
 		return;
 	}
 	v->diverged++;
@@ -809,7 +809,7 @@ check_epoch(struct recorder *rec)
 		snprintf(v->first, sizeof(v->first), "epoch %" PRIu64 ": %s", ep->k - 1, what);
 	log_info("epoch %" PRIu64 " diverged from checkpoint %" PRIu64 ": %s", ep->k - 1, ep->k, what);
 	ep->diverged = !ep->go_on;
-	write_verdict(rec, ep->k, 0);
+	rec_ep_write_verdict(rec, ep->k, 0);
 }
 
 /* Check the epoch while every thread stands at its end, and go on. */
@@ -829,7 +829,7 @@ settle(struct recorder *rec)
 		}
 		if (ep->live) {
 			count_unchecked(ep, EP_WHY_NO_COPY);
-			write_verdict(rec, ep->k, 2);
+			rec_ep_write_verdict(rec, ep->k, 2);
 		} else {
 			check_epoch(rec);
 		}
@@ -855,7 +855,7 @@ give_up(struct recorder *rec, const char *why, bool stall)
 	count_unchecked(ep, stall ? EP_WHY_STALL : EP_WHY_PASSED);
 	ep->verdicts->stalls += stall;
 	log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
-	write_verdict(rec, ep->k, 2);
+	rec_ep_write_verdict(rec, ep->k, 2);
 	ep->stall_ns = 0;
 	next_epoch(rec);
 	let_go(rec);

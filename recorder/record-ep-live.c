@@ -457,7 +457,6 @@ rec_ep_go_live(struct recorder *rec)
 	struct rec_ep *ep = rec->ep;
 	struct rec_ep_live *live = ep->live;
 	uint64_t t0 = util_now_ns();
-	struct trace_event ev;
 	char why[256] = "";
 	int r;
 
@@ -524,16 +523,9 @@ rec_ep_go_live(struct recorder *rec)
 		return;
 	}
 	/* the trace up to here is final: the log's, checked at this end */
-	rec_event_init(&ev, TRACE_EV_EPOCH, rec->root);
-	ev.nvalues = 4;
-	ev.values[0] = live->k;
-	ev.values[1] = TRACE_EPOCH_VERIFIED;
-	if (rec_write_event(rec, &ev) < 0)
+	rec_ep_write_verdict(rec, live->k, TRACE_EPOCH_VERIFIED);
+	if (rec->done)
 		return;
-	if (trace_writer_flush(rec->w) < 0) {
-		rec_stop_recording(rec, "%s", "cannot write the trace");
-		return;
-	}
 	/* what the TP run read from outside since: given again to the first
 	 * reads, which the libraries send the traced way until then
 	 * (UPRR_CTL_ORDER_READS; replay takes each call's way from the trace) */

@@ -208,6 +208,13 @@ void rec_ep_checks(struct recorder *rec, const struct rec_ep_checkpoints *ckpts,
  * runnable) until every thread reached its own, and the last one to
  * arrive checks the epoch against its checkpoint. True if parked. */
 bool rec_ep_park(struct recorder *rec, struct rthread *t, bool entry);
+/** Write the verdict @v (enum trace_epoch_check) on the epoch checkpoint
+ * @k ends as a TRACE_EV_EPOCH, and flush the frame (write(2): a kill -9 of
+ * uprr does not lose it), so that a trace cut after it replays to there;
+ * then tell lock-step (rec_ep_follow.verdict), which releases a verified
+ * epoch's output. A verdict that could not be written stops the recording
+ * and is not told. */
+void rec_ep_write_verdict(struct recorder *rec, uint64_t k, uint64_t v);
 /** Lock-step: @t, at the entry of a call its log thread has not logged
  * yet, stands at its end of the epoch checked now (the TP run said which
  * call it would make there): parked (rec_ep_park()). */
