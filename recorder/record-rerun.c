@@ -888,7 +888,8 @@ judge_from_k(struct recorder *rec, struct rec_rerun *ret, uint64_t inherited)
 	}
 	if (!k || k > ret->epoch) {
 		snprintf(ret->why_k, sizeof(ret->why_k), "the EP run stood at no checkpoint before epoch %"
-			 PRIu64 " (no epoch before it was checked)", ret->epoch);
+			 PRIu64 " (no epoch before it was checked%s)", ret->epoch,
+			 k ? ", the last it stood at came after" : "");
 		return;
 	}
 	if (ret->effect_epoch > k) {
