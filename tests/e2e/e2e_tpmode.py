@@ -699,11 +699,11 @@ def c_tp_mode_ep_buffer_diverge(h):
     records), then a buffered clock_gettime and an lseek of stdin to the
     counter's value: the EP run's library consumes the lseek's record with
     another argument. uprr says so in one line, at the next stop (its
-    buffered syscall K, lseek), keeps the TP log and exits 124. Up to 5
-    recordings: one whose two runs happened to count the same is a valid
-    trace, and is replayed."""
+    buffered syscall K, lseek), keeps the TP log and exits 124. Up to 30
+    recordings (5 missed the race in a full run): one whose two runs
+    happened to count the same is a valid trace, and is replayed."""
     argv = [h.prog('ep_sb'), 'race']
-    for attempt in range(5):
+    for attempt in range(30):
         trace = h.new_trace_path(f'ep_sb-race-{attempt}')
         r = run([h.uprr, 'record', '-o', trace] + TP + ['--'] + argv, timeout=120,
                 what='uprr record', cwd=h.tmp)
@@ -727,7 +727,7 @@ def c_tp_mode_ep_buffer_diverge(h):
         if b'ep_sb: a line\n' not in r.stdout:
             raise Fail('the TP run did not show the program\'s output:\n' + tail(r.stdout))
         return
-    raise Fail('in 5 recordings the EP run never counted otherwise than the TP run')
+    raise Fail('in 30 recordings the EP run never counted otherwise than the TP run')
 
 
 @case('tp-mode-sig_unblock')
