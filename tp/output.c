@@ -507,6 +507,7 @@ tp_output_free(struct tp_output *q)
 		if (q->dests[i].fd >= 0)
 			close(q->dests[i].fd);
 	free(q->dests);
+	free(q->shown);
 	pthread_cond_destroy(&q->idle);
 	pthread_cond_destroy(&q->work);
 	pthread_mutex_destroy(&q->lock);
