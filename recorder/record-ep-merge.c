@@ -105,8 +105,10 @@ force_parse(struct rec_ep_force *f)
 		return;
 	}
 	f->on = true;
-	if (*end == ':' && strncmp(end + 1, "live", 4) == 0 && (!end[5] || end[5] == ':')) {
+	if (*end == ':' && (strncmp(end + 1, "live", 4) == 0 || strncmp(end + 1, "late", 4) == 0) &&
+	    (!end[5] || end[5] == ':')) {
 		f->live = true;
+		f->late = end[2] == 'a';
 		end += 5;
 	}
 	if (*end == ':')
@@ -564,6 +566,29 @@ count_merge(struct rec_ep_verdicts *v, const struct rec_ep_merged *m)
 	v->rollback_pages_ns += m->pages_ns;
 }
 
+/* Lock-step, a rollback refused (@why): rather than the TP run going on
+ * as it diverged (its later epochs unchecked, their output shown
+ * unverified), the EP run stops here as at a divergence at a syscall, to
+ * be re-run from the checkpoint it stands at (record-ep-live.c; the judge,
+ * rec_rerun_judge(), decides; refused, it ends as before). Not with a test
+ * switch's forced divergence, nor UPRR_EP_RERUN=0. True if so. */
+static bool
+rerun_instead(struct recorder *rec, const char *why)
+{
+	struct rec_ep *ep = rec->ep;
+
+	if (!ep->follow || (ep->force.on && !ep->force.late) || !rec->rerun || rec_rerun_off() || rec->done)
+		return false;
+	rec->ep_diverged = true;
+	/* it stands there: the re-run goes live there (judge_from_k()) */
+	ep->last_k = ep->k;
+	ep->end_rerun = true;
+	ep->verdicts->rollback_rerun++;
+	rec_stop_recording(rec, "divergence from the TP run at the end of epoch %" PRIu64 ", not rolled "
+			   "back (%s): the epochs to there are re-run", ep->k - 1, why);
+	return true;
+}
+
 /* A merge refused or failed (@m.what): counted, said. */
 static void
 refused(struct rec_ep *ep, const struct rec_ep_merged *m)
@@ -630,7 +655,10 @@ rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_diver
 
 	if (!tids)
 		return;
-	if (into_copy(rec, p, d, &m, &again) <= 0)
+	r = into_copy(rec, p, d, &m, &again);
+	if (r < 0)
+		(void)rerun_instead(rec, m.what);
+	if (r <= 0)
 		return;
 	memfd = tracee_open_mem(p->log_pid);
 	if (memfd < 0) {
@@ -642,8 +670,10 @@ rollback_live(struct recorder *rec, struct rec_ep_pair *p, const struct ep_diver
 	rec_ep_tp_target(rec, p, memfd, tids, &t);
 	r = rec_ep_merge(rec, p, d, &t, &m);
 	if (r < 0 && !m.written) {
-		/* refused before anything changed: the TP run goes on as it is */
-		refused(ep, &m);
+		/* refused before anything changed: re-run, or the TP run goes
+		 * on as it is */
+		if (!rerun_instead(rec, m.what))
+			refused(ep, &m);
 		return;
 	}
 	if (r < 0) {
@@ -690,6 +720,15 @@ rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_div
 		refused(ep, &m);
 		return;
 	}
+	/* the test switch's late rollback: as if its verdict came after the
+	 * TP run went on */
+	if (ep->force.late && ep->follow) {
+		snprintf(m.what, sizeof(m.what), "the TP run went on past checkpoint %" PRIu64 " before the "
+			 "check (UPRR_EP_DIVERGE=K:late)", ep->k);
+		if (!rerun_instead(rec, m.what))
+			refused(ep, &m);
+		return;
+	}
 	/* lock-step: the TP run stands at this epoch's end, its processes
 	 * the target (into the copy first, checked again: the merge is
 	 * right, then into them) */
@@ -703,7 +742,8 @@ rec_ep_rollback(struct recorder *rec, struct rec_ep_pair *p, const struct ep_div
 			 " before the check (where a thread stood at the end was told by the next "
 			 "epoch's events)",
 			 ep->k);
-		refused(ep, &m);
+		if (!rerun_instead(rec, m.what))
+			refused(ep, &m);
 		return;
 	}
 	/* else the target is checkpoint k+1's copy, under the test switch

@@ -42,6 +42,9 @@ struct rec_ep_force {
 	bool live;	 /* K:live[:0xADDR]: the byte changed in the TP run's
 			  * process and checkpoint k's copy (lock-step: the
 			  * TP run rolled back to the EP run's state) */
+	bool late;	 /* K:late[:0xADDR]: as live, but the rollback taken as
+			  * one whose verdict came after the TP run went on:
+			  * refused, the epochs re-run (record-ep-merge.c) */
 	bool syscall;	 /* K:syscall: the EP run diverges at its first call
 			  * in epoch K or later (on stays false: no check is
 			  * changed) */
@@ -86,6 +89,8 @@ struct rec_ep {
 	uint64_t *conds;
 	size_t nconds, conds_cap;
 	uint64_t cond_seen[64];	   /* records read of each slot (UPRR_SYNC_NSLOTS) */
+	bool end_rerun;		   /* stopped at an end-of-epoch divergence not
+				    * rolled back, for a re-run (record-ep-merge.c) */
 	struct rec_ep_live *live;  /* rec_options.ep_live: a re-run from
 				    * checkpoint live->k (record-ep-live.c), or NULL */
 };
@@ -408,6 +413,9 @@ bool rec_ep_sync_log_mapping(struct recorder *rec, const struct ep_call *c);
  * an UP recording (struct rec_rerun), from what the log holds of the TP
  * run so far (read on first: the TP run stands at its next end, or ended). */
 void rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret);
+/** UPRR_EP_RERUN=0 (a testing aid): no re-run, a divergence ends the
+ * recording as before. */
+bool rec_rerun_off(void);
 /** TP run: @t's traced call returned @result (its exit event @ev, whose
  * values[6] numbers a shared-state call): a read of anything but a file,
  * /dev/zero or a pipe of the program's own, or a write not held but to

@@ -835,8 +835,8 @@ effect(struct recorder *rec, const struct rec_rerun_files *files, pid_t tid, siz
 
 /* UPRR_EP_RERUN=0 (a testing aid): no re-run, a divergence at a syscall
  * ends the recording as before. */
-static bool
-rerun_off(void)
+bool
+rec_rerun_off(void)
 {
 	const char *s = getenv("UPRR_EP_RERUN");
 
@@ -886,7 +886,7 @@ judge_from_k(struct recorder *rec, struct rec_rerun *ret, uint64_t inherited)
 		ret->verdict_k = 0;
 		return;
 	}
-	if (!k || k > ret->epoch) {
+	if (!k || k > ret->epoch + ret->at_end) {
 		snprintf(ret->why_k, sizeof(ret->why_k), "the EP run stood at no checkpoint before epoch %"
 			 PRIu64 " (no epoch before it was checked%s)", ret->epoch,
 			 k ? ", the last it stood at came after" : "");
@@ -926,9 +926,13 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 
 	ret->verdict = 0;
 	ret->epoch = given;
+	/* an end's divergence has its verdict given already */
+	ret->at_end = ep->end_rerun;
+	if (ret->at_end && given)
+		ret->epoch = given - 1;
 	ret->why[0] = 0;
 	snprintf(ret->divergence, sizeof(ret->divergence), "%s", rec->error);
-	if (rerun_off())
+	if (rec_rerun_off())
 		return;
 	ret->verdict = -1;
 	ret->verdict_k = 0;

@@ -349,6 +349,10 @@ struct rec_ep_verdicts {
 	uint64_t rollback_refused;   /**< not merged (a mapping differs...) */
 	uint64_t rollback_live;	     /**< of the verified, merged into the TP run's
 				      * processes too, which went on (lock-step) */
+	uint64_t rollback_rerun;     /**< not merged into the TP run (it went on,
+				      * a mapping differs...): the EP run stopped
+				      * there for a re-run from that checkpoint
+				      * (lock-step, record-ep-merge.c) */
 	uint64_t rollback_pages_compared; /**< pages the merges compared */
 	uint64_t rollback_pages_copied;	  /**< and copied */
 	uint64_t rollback_threads;   /**< threads whose state was set */
@@ -536,6 +540,8 @@ struct rec_rerun {
 				 * can (the caller kills the TP run and records
 				 * the epoch again), -1: refused (@why) */
 	uint64_t epoch;		/**< the epoch it diverged in */
+	bool at_end;		/**< at the epoch's end (its rollback refused:
+				 * record-ep-merge.c), not at a syscall */
 	char why[640];		/**< refused: why, one phrase */
 	char divergence[512];	/**< the divergence, one line */
 	char tp_effect[160];	/**< the TP run's first read or write that

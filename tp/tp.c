@@ -369,12 +369,13 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 			ei->adaptive ? "at most " : "", ei->epoch_ms,
 			ei->adaptive ? ", adaptive: sooner while output waits" : "", how);
 	if (from_k)
-		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); the TP run killed, "
+		fprintf(f, "re-run:      epoch %" PRIu64 " diverged %s (%s); the TP run killed, "
 			"its output of epoch %" PRIu64 " on dropped (%" PRIu64 " bytes), the program recorded "
 			"again following the log to checkpoint %" PRIu64 " and live from there, one thread "
 			"at a time, %s (%u descriptors given, going live took %.3f ms): wall "
 			"%.3f s, cpu %.3f s\n",
-			ei->rerun.epoch, ei->rerun.divergence, ei->rerun.from, ei->rerun_dropped,
+			ei->rerun.epoch, ei->rerun.at_end ? "at its end, not rolled back" : "at a syscall",
+			ei->rerun.divergence, ei->rerun.from, ei->rerun_dropped,
 			ei->rerun.from, ei->rerun_failed ? "stopped before the program's end (end: says why)" : "to its end",
 			ei->live_fds, (double)ei->live_ns / 1e6,
 			(double)ei->up.wall_ns / 1e9, (double)(ei->up.prog_ns + ei->up.uprr_ns) / 1e9);

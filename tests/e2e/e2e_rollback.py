@@ -219,6 +219,40 @@ def c_tp_rollback_live(h):
     compare(rec, h.replay(trace))
 
 
+@case('tp-rerun-at-end')
+def c_tp_rerun_at_end(h):
+    """An end-of-epoch divergence whose rollback into the TP run is
+    refused (its verdict came after the TP run went on, or a mapping
+    differs), after output went out: rather than the TP run going on as it
+    diverged (its later epochs unchecked, their output shown unverified),
+    the EP run stops at that end and the program is re-run from that
+    checkpoint (recorder/record-ep-merge.c rerun_instead(),
+    record-ep-live.c). UPRR_EP_DIVERGE=3:late:ADDR changes a byte of
+    rollback_io's state in the TP run at epoch 3's end, as K:live does
+    (tp-rollback-live), and takes the rollback as late. The file's lines,
+    what it read and its output are a native run's (the re-run goes on
+    from the EP run's state, the TP run's kernel state put back); uprr
+    info says the re-run at the epoch's end; the trace replays as
+    recorded."""
+    argv, outs, native = rollback_io_setup(h, ('plain', 'late'))
+    _, plain = h.record(argv('plain'), name='rollback-io-plain', options=['--mode=tp', '--epoch=20'],
+                        timeout=600)
+    m = re.search(rb'rollback_io: state at (0x[0-9a-f]+)', plain.stderr)
+    if not m:
+        raise Fail('rollback_io did not say where its state is:\n' + tail(plain.stderr))
+    env = dict(os.environ, UPRR_EP_DIVERGE='3:late:' + m.group(1).decode())
+    trace, rec, text = rollback_io_record(h, argv, outs, native, 'late', env)
+    rr = re.search(r'^re-run: +epoch (\d+) diverged at its end, not rolled back \(divergence from '
+                   r'the TP run at the end of epoch \1, not rolled back \(the TP run went on past '
+                   r'checkpoint (\d+) before the check \(UPRR_EP_DIVERGE=K:late\)\).*\); the TP run '
+                   r'killed, its output of epoch \2 on dropped .* the program recorded again '
+                   r'following the log to checkpoint \2 and live from there', text, re.M)
+    if not rr or int(rr.group(1)) < 3 or int(rr.group(2)) != int(rr.group(1)) + 1:
+        raise Fail('uprr info does not say the re-run from the end of the diverged epoch:\n' + text)
+    log(f'  epoch {rr.group(1)} diverged at its end, re-run from checkpoint {rr.group(2)}')
+    compare(rec, h.replay(trace))
+
+
 @case('tp-rollback-syscall')
 def c_tp_rollback_syscall(h):
     """Rollback with kernel state, for a divergence at a syscall (issue
