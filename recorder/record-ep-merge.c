@@ -577,12 +577,22 @@ rerun_instead(struct recorder *rec, const char *why)
 {
 	struct rec_ep *ep = rec->ep;
 
+	uint64_t last_k = ep->last_k;
+
 	if (!ep->follow || (ep->force.on && !ep->force.late) || !rec->rerun || rec_rerun_off() || rec->done)
 		return false;
-	rec->ep_diverged = true;
-	/* it stands there: the re-run goes live there (judge_from_k()) */
+	/* it stands there: the re-run goes live there (judge_from_k()); one
+	 * the judge refuses already leaves the TP run going on, as before */
 	ep->last_k = ep->k;
 	ep->end_rerun = true;
+	rec_rerun_judge(rec, rec->rerun);
+	if (rec->rerun->verdict <= 0 && rec->rerun->verdict_k <= 0) {
+		log_info("epoch %" PRIu64 ": no re-run either: %s", ep->k - 1, rec->rerun->why_k);
+		ep->last_k = last_k;
+		ep->end_rerun = false;
+		return false;
+	}
+	rec->ep_diverged = true;
 	ep->verdicts->rollback_rerun++;
 	rec_stop_recording(rec, "divergence from the TP run at the end of epoch %" PRIu64 ", not rolled "
 			   "back (%s): the epochs to there are re-run", ep->k - 1, why);

@@ -926,10 +926,10 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 
 	ret->verdict = 0;
 	ret->epoch = given;
-	/* an end's divergence has its verdict given already */
+	/* an end's divergence: the epoch that checkpoint ends */
 	ret->at_end = ep->end_rerun;
-	if (ret->at_end && given)
-		ret->epoch = given - 1;
+	if (ret->at_end && ep->k)
+		ret->epoch = ep->k - 1;
 	ret->why[0] = 0;
 	snprintf(ret->divergence, sizeof(ret->divergence), "%s", rec->error);
 	if (rec_rerun_off())
