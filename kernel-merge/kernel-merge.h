@@ -132,7 +132,8 @@ int kmerge_copy_pages(const struct kmerge_side *a, const struct kmerge_side *b,
  * that will use it (not built: no recording makes one yet; unit tests
  * drive it on real processes). In a TP run every write(2) and every
  * read of a pipe, FIFO or socket takes the traced path (UPRR_CTL_NO_WRITES,
- * UPRR_CTL_ORDER_READS, preload/uprr-preload.h), so none goes by unseen.
+ * UPRR_CTL_ORDER_READS, preload/uprr-preload.h), so none goes by unseen,
+ * but a write to /dev/null, which changes nothing to undo.
  */
 
 /** What one epoch of the TP run did to kernel objects shared with its

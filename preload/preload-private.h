@@ -42,10 +42,16 @@
  * x86-64's struct stat (arch/x86/include/uapi/asm/stat.h) */
 #define K_S_IFMT 0170000
 #define K_S_IFIFO 0010000
+#define K_S_IFCHR 0020000
 #define K_S_IFDIR 0040000
 #define K_S_IFREG 0100000
 #define K_S_IFSOCK 0140000
 #define K_STAT_MODE_OFF 24
+/* st_rdev's offset there, and /dev/null's device number as fstat(2) gives
+ * it (mem(4): character device 1:3; fs/stat.c's cp_new_stat() encodes it
+ * with new_encode_dev(): minor | major << 8 here) */
+#define K_STAT_RDEV_OFF 40
+#define K_DEV_NULL 0x103
 /* The most iovecs of a buffered writev, readv, preadv, sendmsg or recvmsg */
 #define UPRR_IOV_MAX 64
 

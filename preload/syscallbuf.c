@@ -183,6 +183,41 @@ ordered_read(struct uprr_buf *buf, long nr, const long a[6])
 }
 
 /*
+ * Whether write(2) or writev(2) @nr goes to /dev/null (K_DEV_NULL), which
+ * stays in the buffer whatever UPRR_CTL_NO_WRITES says: the device keeps
+ * no byte and no offset (drivers/char/mem.c: write_null(), null_lseek()),
+ * so there is no output to hold (recorder/record-hold.c leaves a device
+ * that is not a terminal live), no file version to keep, nothing to undo
+ * and nothing another thread reads back through it, which a number in the
+ * order of shared-state calls would place (a TP run traced every write to
+ * it: sort's 5,120 to bench/tp.sh's /dev/null, two ptrace stops each).
+ * In replay and an EP run (ctl.replay, buf->replay) the records decide: a
+ * write the recording traced ends its batch (UPRR_REC_STOP), one it
+ * buffered has its record. The fstat is the recording's only, not
+ * recorded, as ordered_read()'s, and has its window: a thread that puts
+ * another file at that fd (dup2(2)) between the fstat and the write races
+ * with the write, which is then buffered unnumbered and unheld.
+ */
+static int
+null_write(struct uprr_buf *buf, long nr, const long a[6])
+{
+	unsigned char st[UPRR_STAT_SIZE];
+	int64_t unused = 0;
+	uint64_t rdev;
+	uint32_t mode;
+
+	if (nr != __NR_write && nr != __NR_writev)
+		return 0;
+	if (ctl()->replay | buf->replay)
+		return 1;
+	if (stub(__NR_fstat, a[0], (long)st, 0, 0, 0, 0, &unused) < 0)
+		return 0; /* a bad fd: the traced call fails alike */
+	memcpy(&mode, st + K_STAT_MODE_OFF, sizeof(mode));
+	memcpy(&rdev, st + K_STAT_RDEV_OFF, sizeof(rdev));
+	return (mode & K_S_IFMT) == K_S_IFCHR && rdev == K_DEV_NULL;
+}
+
+/*
  * The buffered call, @buf locked; returns NOT_BUFFERED (never a syscall
  * result) if it must take the traced path untouched, or after an attempt
  * (uprr_fd_call()) whose call goes traced.
@@ -201,9 +236,9 @@ buffered(struct uprr_buf *buf, long nr, long a[6])
 	long ret, rest;
 
 	/* sends too: a TP run holding output (recorder/record-hold.c) sees
-	 * each one */
+	 * each one; not a write to /dev/null */
 	if ((nr == __NR_write || nr == __NR_writev || nr == __NR_sendto || nr == __NR_sendmsg) &&
-	    (ctl()->flags & UPRR_CTL_NO_WRITES))
+	    (ctl()->flags & UPRR_CTL_NO_WRITES) && !null_write(buf, nr, a))
 		return NOT_BUFFERED;
 	if (nr == __NR_writev && (a[2] <= 0 || a[2] > UPRR_IOV_MAX))
 		return NOT_BUFFERED;

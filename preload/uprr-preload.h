@@ -143,7 +143,10 @@
  * pwrite, sendto, sendmsg, sendfile...) takes the traced path: a recorded
  * process maps a file MAP_SHARED, and the recorder keeps the version of
  * such a file that each write leaves (replay's shared copy must change at
- * that write); or a TP run holds output (recorder/record-hold.c). */
+ * that write); or a TP run holds output or numbers writes in the order
+ * of shared-state calls (recorder/record-hold.c). Not a write(2) or
+ * writev(2) to /dev/null, which none of them needs (preload/syscallbuf.c,
+ * null_write()). */
 #define UPRR_CTL_NO_WRITES 2u
 /** ctl.flags: an epoch's end is due (a TP run, recorder/record-epoch.c):
  * every call the buffer would take goes the traced way, from the entry,

@@ -71,7 +71,8 @@ rec_hold_init(struct recorder *rec, const struct rec_options *opts)
 	 * leave the syscall buffers from the start (UPRR_CTL_NO_WRITES); in
 	 * any TP run, too, so that each carries a number in the order of
 	 * shared-state calls, which a numbered read of a pipe or socket
-	 * (UPRR_CTL_ORDER_READS) comes after in the EP run */
+	 * (UPRR_CTL_ORDER_READS) comes after in the EP run; but a write to
+	 * /dev/null, which neither needs (preload/syscallbuf.c) */
 	if (opts->output || opts->tp_log)
 		rec->sb.no_writes = true;
 }

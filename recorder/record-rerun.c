@@ -732,7 +732,7 @@ effect(struct recorder *rec, const struct rec_rerun_files *files, pid_t tid, siz
 	if (passes(files, tid, c))
 		return NULL;
 	/* writes: the TP run looked at their fds as it made them
-	 * (rec_rerun_tp_exit(): a TP run's writes are all traced,
+	 * (rec_rerun_tp_exit(): a TP run's writes are all traced but /dev/null's,
 	 * UPRR_CTL_NO_WRITES; a held one, values[7], was never made) */
 	switch (c->nr) {
 	case __NR_read:

@@ -464,6 +464,50 @@ def c_tp_mode_pipe_order_wait(h):
         compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
 
 
+@case('tp-mode-null-writes')
+def c_tp_mode_null_writes(h, options=()):
+    """tests/progs/null_writes in --mode=tp: 2 threads each make 400
+    write(2)s and 400 writev(2)s of 64 bytes to /dev/null (fd 9) and 5
+    lines to stdout (a pipe outside the recording: held). The TP log has
+    every write to /dev/null in the syscall buffer (1,600 records, no
+    traced one: nothing holds, orders or undoes them, preload/syscallbuf.c
+    null_write(); they were all traced before, two ptrace stops each) and
+    every write to stdout traced (9 at least: its output is held and
+    numbered). The EP run, which answers the buffered ones from its
+    records, is verified; the replay is the recording; the total as
+    natively."""
+    argv = [h.prog('null_writes')]
+    native = native_run(argv, 'null_writes', cwd=h.tmp)
+    trace, rec, text = tp_record_replay(h, argv, 'null_writes', options=options)
+    same_lines(native, rec, rb'^null_writes: ', 'total line')
+    dump = run([h.uprr, 'dump', os.path.join(trace, 'tp', 'log')], timeout=120,
+               what='uprr dump').stdout
+    traced_null = len(re.findall(rb'\tsyscall-entry 0x(?:1|14) 0x9 ', dump))
+    buffered_null = sum(len(re.findall(rb'\b0x(?:1|14)=0x40\b', ln))
+                        for ln in dump.splitlines() if b'\tsyscallbuf ' in ln)
+    traced_out = len(re.findall(rb'\tsyscall-entry 0x1 0x1 ', dump))
+    log(f'  TP log: {buffered_null} buffered writes to /dev/null, {traced_null} traced; '
+        f'{traced_out} traced writes to stdout')
+    # an epoch's end sends the buffer's calls the traced way until it is
+    # taken (UPRR_CTL_EPOCH_END): one write of each thread at most
+    m = re.search(r'^epochs: +(\d+)', text, re.M)
+    most = 2 * (int(m.group(1)) - 1) if m else 0
+    if traced_null > most or traced_null + buffered_null != 1600:
+        raise Fail(f'the TP log has {traced_null} traced writes to /dev/null and '
+                   f'{buffered_null} buffered (want 1600 in all, {most} traced at most: '
+                   'one of each thread per epoch\'s end)')
+    if traced_out < 9:
+        raise Fail(f'the TP log has {traced_out} traced writes to stdout (want 9 at least: '
+                   'output held and numbered)')
+
+
+@case('tp-mode-null-writes-epoch20')
+def c_tp_mode_null_writes_epoch20(h):
+    """tp-mode-null-writes with --epoch=20: buffered writes to /dev/null
+    across checkpoints."""
+    c_tp_mode_null_writes(h, EPOCH20)
+
+
 def record_diverging(h, argv, name, tries, options=(), env=None, timeout=120, each=None):
     """Record @argv in `--mode=tp` (@options after it) up to @tries times
     until a recording ends in a divergence (exit 124; exit 0 is a TP run
@@ -592,15 +636,19 @@ def c_tp_epochs_verify_sort(h):
 @case('tp-epochs-race')
 def c_tp_epochs_race(h):
     """tests/progs/tp_race: two threads add to one counter without a lock,
-    making a syscall every 20 additions (after 1000 rounds of syscalls
+    making a syscall every 20 additions (after 30000 rounds of syscalls
     only). The TP run loses additions made at once on two CPUs, the EP
     run (one thread at a time) does not: an epoch's check diverges (uprr
     info counts it; up to 30 recordings, as the race may lose none), at
     the counter and nowhere else. The EP run goes on after it; the trace
     holds its execution and replays as recorded."""
     # quiet rounds first: the race comes after the first checks, which
-    # compare every page; the later ones compare the dirty logs' pages
-    argv = [h.prog('tp_race'), '4000', '1000']
+    # compare every page; the later ones compare the dirty logs' pages.
+    # Its writes to /dev/null stay in the TP run's syscall buffer: 30000
+    # quiet rounds take 4-5 epochs of 10 ms (1000 took ~10 when each was
+    # a ptrace stop; now the race came in the first check's epoch in 2
+    # recordings of 3)
+    argv = [h.prog('tp_race'), '35000', '30000']
     for attempt in range(30):
         trace, rec = h.record(argv, name=f'tp_race-{attempt}', options=TP + ['--epoch=10'],
                               timeout=600)

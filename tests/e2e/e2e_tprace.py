@@ -173,10 +173,11 @@ def describe(kind, epochs, verified, diverged, unchecked, tp_crashed):
 @case('tprace-tp_race')
 def c_tprace_tp_race(h):
     """tp_race (2000 rounds, the race from the start): the TP run loses
-    increments in about 1 recording of 4 (natively in every run: under the
-    TP run each thread's write to /dev/null is an ordered call, a stop
-    that leaves little time with both threads in user code), the EP run
-    none: an epoch diverges at its end (found at least once in up to 20
+    increments in some recordings (natively in every run; until the TP
+    run kept writes to /dev/null in the syscall buffer, each thread's
+    write was an ordered call, a stop that left little time with both
+    threads in user code: about 1 recording of 4), the EP run none: an
+    epoch diverges at its end (found at least once in up to 20
     recordings, the case stopping at the first after the second); each
     trace replays as recorded."""
     seen = 0
