@@ -159,10 +159,12 @@ void kmerge_epoch_free(struct kmerge_epoch *e);
  * description's offset and status flags (F_GETFL's O_APPEND, O_NONBLOCK...)
  * and the object's identity (st_dev, st_ino, st_mode), and for a regular
  * file its size; for an object with an offset (a file, a directory, a block
- * device) a copy of the description is kept (pidfd_getfd(2), Linux 5.6:
- * the caller traces @pid), through which the undo puts the offset back even
- * if the checkpoint's copy closed its descriptors; not for a pipe or socket
- * (a descriptor of ours would keep its reader from seeing EOF). A
+ * device) opened read-only a copy of the description is kept
+ * (pidfd_getfd(2), Linux 5.6: the caller traces @pid), through which the
+ * undo puts the offset back even if the checkpoint's copy closed its
+ * descriptors; not for a pipe or socket (a descriptor of ours would keep
+ * its reader from seeing EOF), nor for a file open for writing (an exec of
+ * it would fail with ETXTBSY, execve(2): make's linker output). A
  * descriptor that closes while it is read is skipped. Cost: one readdir,
  * one stat(2), one fdinfo read and one pidfd_getfd(2) per descriptor
  * (doc/uniparallel.md gives the figures). Returns the number of descriptors saved (>= 0) or

@@ -164,7 +164,10 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		/* a checkpoint's copy may close its descriptors (tp/epoch.c
 		 * drop_files()): the description is kept here; out of fds
 		 * (EMFILE), the respawn's is taken at the undo instead */
-		if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode))
+		/* not one open for writing: ours would make an exec of that
+		 * file fail with ETXTBSY (make -j2's linker output, execve(2)) */
+		if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) &&
+		    (s.flags & O_ACCMODE) == O_RDONLY)
 			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
 		r = UTIL_GROW(e->fds, e->fds_cap, e->nfds + 1);
 		if (r < 0) {

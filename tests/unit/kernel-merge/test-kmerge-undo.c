@@ -543,8 +543,50 @@ Test(kmerge_undo, by_kept_descriptions)
 	r = kmerge_epoch_undo(e, NULL, 0, &rep_u);
 	cr_assert_eq(r, 0, "undo: %s", rep_u.what);
 	assert_file(f_path, f_orig, F_SIZE);
-	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 1000, "the offset is not the start's");
+	/* a file open for writing has no description kept (an exec of it
+	 * would fail with ETXTBSY): its offset is left, the re-run's to put
+	 * back (tp/rerun.c takes it from the TP run's process) */
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 1300, "a writable file's description was kept");
 	cr_assert_eq(rep_u.bytes_restored, 300 + 100);
+	close(fd);
+	kmerge_epoch_free(e);
+}
+
+/* A file open read-only: its description is kept, and the undo puts its
+ * offset back after the process that moved it is gone. */
+Test(kmerge_undo, by_kept_read_only_description)
+{
+	struct kmerge_undo_report rep_u;
+	struct kmerge_epoch *e = NULL;
+	int fd, status;
+
+	make_files();
+	fd = open(f_path, O_RDONLY | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(lseek(fd, 1000, SEEK_SET), 1000);
+	kids[0] = fork();
+	cr_assert_geq(kids[0], 0);
+	if (kids[0] == 0) {
+		char c;
+
+		if (dup2(fd, FD_F) != FD_F)
+			_exit(94);
+		must_write(rep[1], "r", 1);
+		must_read(cmd[0], &c, 1);
+		if (lseek(FD_F, 3000, SEEK_SET) != 3000)
+			_exit(95);
+		_exit(0);
+	}
+	cr_assert_eq(util_read_all(rep[0], (char[1]){ 0 }, 1), 1);
+	cr_assert_eq(kmerge_epoch_new(0, &e), 0);
+	cr_assert_geq(kmerge_epoch_save_fds(e, kids[0]), 1);
+	cr_assert_eq(write(cmd[1], "e", 1), 1);
+	cr_assert_eq(waitpid(kids[0], &status, 0), kids[0]);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	kids[0] = -1;
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 3000);
+	cr_assert_eq(kmerge_epoch_undo(e, NULL, 0, &rep_u), 0, "undo: %s", rep_u.what);
+	cr_assert_eq(lseek(fd, 0, SEEK_CUR), 1000, "the offset is not the start's");
 	close(fd);
 	kmerge_epoch_free(e);
 }
