@@ -178,8 +178,10 @@ int kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid) _wur_;
  * may run). Records what the undo will need from before the call: for a
  * write(2), writev(2), pwrite64(2), pwritev(2) or pwritev2(2) to a regular
  * file, the bytes of the range it may overwrite below the file's size
- * (pread(2) through a descriptor of ours opened from /proc/TID/fd/N, which
- * also keeps the file for the undo, even unlinked), and the file's size the
+ * (pread(2) through a descriptor of ours opened read-only from
+ * /proc/TID/fd/N, which also keeps the file for the undo, even unlinked;
+ * one open for writing would make an exec of the file fail with ETXTBSY),
+ * and the file's size the
  * first time the epoch touches it. Calls whose effects are not undone are
  * noted as the epoch's refusal (kmerge_epoch_refusal()): a file created,
  * truncated, removed, renamed or linked (open with O_CREAT of a path that

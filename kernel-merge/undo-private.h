@@ -24,7 +24,7 @@ struct kmerge_preimage {
 struct kmerge_file {
 	dev_t dev;
 	ino_t ino;
-	int fd;		/* ours, O_RDWR, from /proc/TID/fd/N: the undo writes here */
+	int fd;		/* ours, O_RDONLY, from /proc/TID/fd/N (the undo reopens it to write) */
 	int64_t size0;	/* its size when the epoch first wrote it */
 	struct kmerge_preimage *pre;
 	size_t npre, pre_cap;

@@ -204,7 +204,10 @@ touch_file(struct kmerge_epoch *e, pid_t tid, int fd, const struct stat *st)
 	if (f)
 		return f;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", tid, fd);
-	ours = open(path, O_RDWR | O_CLOEXEC);
+	/* read-only (a descriptor of ours open for writing would make an
+	 * exec of the file fail with ETXTBSY: a program that writes an
+	 * executable and runs it); the undo opens it for writing then */
+	ours = open(path, O_RDONLY | O_CLOEXEC);
 	if (ours < 0) {
 		kmerge_epoch_refuse(e, "thread %d writes fd %d, a file uprr cannot open to put back (%s)", tid, fd,
 			      strerror(errno));
@@ -593,10 +596,16 @@ kmerge_epoch_undo(struct kmerge_epoch *e, const pid_t *pids, size_t n, struct km
 		return r;
 	for (size_t i = 0; i < e->nfiles; i++) {
 		struct kmerge_file *f = &e->files[i];
+		_cleanup_close_ int w = -1;
+		char path[64];
 		struct stat st;
 
 		report->files++;
-		if (fstat(f->fd, &st) < 0 || (st.st_size != f->size0 && ftruncate(f->fd, f->size0) < 0)) {
+		/* for writing, through our read-only one (proc(5): the link
+		 * reaches the file even unlinked) */
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", f->fd);
+		w = open(path, O_WRONLY | O_CLOEXEC);
+		if (w < 0 || fstat(w, &st) < 0 || (st.st_size != f->size0 && ftruncate(w, f->size0) < 0)) {
 			r = -errno;
 			snprintf(report->what, sizeof(report->what), "file %lu:%lu: cannot cut it back to %" PRId64 ": %s",
 				 (unsigned long)f->dev, (unsigned long)f->ino, f->size0, strerror(-r));
@@ -607,7 +616,7 @@ kmerge_epoch_undo(struct kmerge_epoch *e, const pid_t *pids, size_t n, struct km
 		for (size_t j = f->npre; j-- > 0;) {
 			const struct kmerge_preimage *p = &f->pre[j];
 
-			if (pwrite(f->fd, p->bytes, p->len, (off_t)p->off) != (ssize_t)p->len) {
+			if (pwrite(w, p->bytes, p->len, (off_t)p->off) != (ssize_t)p->len) {
 				r = errno ? -errno : -EIO;
 				snprintf(report->what, sizeof(report->what),
 					 "file %lu:%lu: cannot write %zu bytes back at %" PRIu64 ": %s",
