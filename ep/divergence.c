@@ -322,12 +322,22 @@ same_file(const struct tracee_mapping *x, const struct tracee_mapping *y)
 	return x->dev == y->dev && x->ino == y->ino;
 }
 
+/* Whether @x and @y have the same name in /proc/PID/maps (map_name()),
+ * an aliased file's removed or not (same_path_undeleted()). */
+static bool
+same_name(const struct tracee_mapping *x, const struct tracee_mapping *y)
+{
+	if (x->ino == ALIASED_INO || y->ino == ALIASED_INO)
+		return same_path_undeleted(x->path, y->path);
+	return strcmp(map_name(x), map_name(y)) == 0;
+}
+
 /* Whether mapping @m goes on in @n (the same kind of mapping, adjacent). */
 static bool
 continues(const struct tracee_mapping *m, const struct tracee_mapping *n)
 {
-	return m->end == n->start && strcmp(m->perms, n->perms) == 0 &&
-	       strcmp(map_name(m), map_name(n)) == 0 && same_file(m, n) &&
+	return m->end == n->start && strcmp(m->perms, n->perms) == 0 && same_name(m, n) &&
+	       same_file(m, n) &&
 	       (!m->ino || m->offset + (m->end - m->start) == n->offset);
 }
 
@@ -385,8 +395,8 @@ joined_maps(const struct ep_side *s, const struct ep_side *o, struct tracee_mapp
 static bool
 same_kind(const struct tracee_mapping *x, const struct tracee_mapping *y)
 {
-	return strcmp(x->perms, y->perms) == 0 && strcmp(map_name(x), map_name(y)) == 0 &&
-	       same_file(x, y) && (!x->ino || x->offset == y->offset);
+	return strcmp(x->perms, y->perms) == 0 && same_name(x, y) && same_file(x, y) &&
+	       (!x->ino || x->offset == y->offset);
 }
 
 /* The last @n characters of @path (all of it if shorter). */
