@@ -338,13 +338,14 @@ RERUN_RE = re.compile(r'^re-run: +epoch 0 diverged at a syscall \(divergence fro
 
 def rerun_case(h, prog, statuses, tries=8):
     """Record @prog with --mode=tp --epoch=0 (one epoch, this case's
-    subject: its checkpoint is the program's start) until its EP run diverges at a syscall (up to @tries;
-    a verified recording replays as recorded and is made again): that
-    divergence is re-run, never refused (the program writes to stdout
-    only, held, and dropped): the TP run's output is not shown, the
-    program is recorded again from its start as an UP recording, to its
-    end (its status in @statuses), uprr info says the re-run, and the
-    trace replays as recorded, stdout and crash included."""
+    subject: its checkpoint is the program's start) until its EP run
+    diverges at a syscall (up to @tries; a verified recording replays as
+    recorded and is made again): that divergence is re-run, never refused
+    (the program writes to stdout only, held, and dropped): the TP run's
+    output is not shown, the program is recorded again from its start as
+    an UP recording, to its end (its status in @statuses), uprr info says
+    the re-run, and the trace replays as recorded, stdout and crash
+    included."""
     for i in range(tries):
         trace, rec, text = record_tp(h, prog, f'{prog}-rerun-{i}',
                                      options=['--mode=tp', '--epoch=0'])
