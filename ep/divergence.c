@@ -283,27 +283,61 @@ map_name(const struct tracee_mapping *m)
  * (shmem_zero_setup(), mm/shmem.c), named so in /proc/PID/maps. */
 #define SHARED_ANON "/dev/zero (deleted)"
 
+/* What /proc/PID/maps adds to the path of a file removed since it was
+ * mapped (d_path(), fs/d_path.c). */
+#define DELETED " (deleted)"
+
+/* Whether paths @x and @y are one, a DELETED at the end of either left
+ * out: an EP run's alias (struct ep_file_alias) stands for the TP run's
+ * file, which the TP run may have removed while it stayed mapped (an
+ * EP run removes nothing: its unlink(2) is answered from the log;
+ * tp-mode-shared-file, with an epoch's end after the program's unlink:
+ * "'/tmp/.../shared (deleted)' in A, '/tmp/.../shared' in B"). */
+static bool
+same_path_undeleted(const char *x, const char *y)
+{
+	size_t nx = strlen(x), ny = strlen(y), nd = strlen(DELETED);
+
+	if (nx >= nd && strcmp(x + nx - nd, DELETED) == 0)
+		nx -= nd;
+	if (ny >= nd && strcmp(y + ny - nd, DELETED) == 0)
+		ny -= nd;
+	return nx == ny && memcmp(x, y, nx) == 0;
+}
+
 /* Whether @x and @y map the same file, or are both anonymous. Both
  * shared anonymous memory count as one: the EP run makes its own with
  * the TP run's call (record-ep.c prepare_mmap()), a file the TP run's
  * is not, whose bytes the check compares as any others
  * (tp-mode-order with --epoch=auto: "file differs: '/dev/zero
- * (deleted)' in A, '/dev/zero (deleted)' in B"). */
+ * (deleted)' in A, '/dev/zero (deleted)' in B"). An aliased file is
+ * known by its path, removed or not (same_path_undeleted()). */
 static bool
 same_file(const struct tracee_mapping *x, const struct tracee_mapping *y)
 {
-	if (x->ino == ALIASED_INO || y->ino == ALIASED_INO ||
-	    (strcmp(x->path, SHARED_ANON) == 0 && strcmp(y->path, SHARED_ANON) == 0))
-		return strcmp(x->path, y->path) == 0;
+	if (x->ino == ALIASED_INO || y->ino == ALIASED_INO)
+		return same_path_undeleted(x->path, y->path);
+	if (strcmp(x->path, SHARED_ANON) == 0 && strcmp(y->path, SHARED_ANON) == 0)
+		return true;
 	return x->dev == y->dev && x->ino == y->ino;
+}
+
+/* Whether @x and @y have the same name in /proc/PID/maps (map_name()),
+ * an aliased file's removed or not (same_path_undeleted()). */
+static bool
+same_name(const struct tracee_mapping *x, const struct tracee_mapping *y)
+{
+	if (x->ino == ALIASED_INO || y->ino == ALIASED_INO)
+		return same_path_undeleted(x->path, y->path);
+	return strcmp(map_name(x), map_name(y)) == 0;
 }
 
 /* Whether mapping @m goes on in @n (the same kind of mapping, adjacent). */
 static bool
 continues(const struct tracee_mapping *m, const struct tracee_mapping *n)
 {
-	return m->end == n->start && strcmp(m->perms, n->perms) == 0 &&
-	       strcmp(map_name(m), map_name(n)) == 0 && same_file(m, n) &&
+	return m->end == n->start && strcmp(m->perms, n->perms) == 0 && same_name(m, n) &&
+	       same_file(m, n) &&
 	       (!m->ino || m->offset + (m->end - m->start) == n->offset);
 }
 
@@ -361,8 +395,17 @@ joined_maps(const struct ep_side *s, const struct ep_side *o, struct tracee_mapp
 static bool
 same_kind(const struct tracee_mapping *x, const struct tracee_mapping *y)
 {
-	return strcmp(x->perms, y->perms) == 0 && strcmp(map_name(x), map_name(y)) == 0 &&
-	       same_file(x, y) && (!x->ino || x->offset == y->offset);
+	return strcmp(x->perms, y->perms) == 0 && same_name(x, y) && same_file(x, y) &&
+	       (!x->ino || x->offset == y->offset);
+}
+
+/* The last @n characters of @path (all of it if shorter). */
+static const char *
+path_end(const char *path, size_t n)
+{
+	size_t len = strlen(path);
+
+	return len > n ? path + len - n : path;
 }
 
 static void
@@ -403,8 +446,9 @@ check_mappings(const struct ep_side *a, const struct ep_side *b, struct ep_diver
 			if (strcmp(x->perms, y->perms) != 0)
 				snprintf(what, sizeof(what), "%s in A, %s in B", x->perms, y->perms);
 			else
+				/* the paths' ends: where they tell files apart */
 				snprintf(what, sizeof(what), "file differs: '%.30s' in A, '%.30s' in B",
-					 x->path, y->path);
+					 path_end(x->path, 30), path_end(y->path, 30));
 			map_differs(d, x->start, MIN(x->end, y->end), what);
 			return 0;
 		}

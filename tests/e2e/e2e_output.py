@@ -110,11 +110,12 @@ def expected_lines(n):
 
 @case('tp-output-pipe')
 def c_tp_output_pipe(h):
-    """out_lines to a pipe read by a process outside the recording: the
-    reader gets every line once, in order, as natively; natively the first
-    line comes before the program ends (the marker is missing), recorded
-    only after it (held until the EP run verified the program; `uprr
-    record -v` says it released them); the trace replays."""
+    """out_lines to a pipe read by a process outside the recording, in one
+    epoch (--epoch=0: this case is about output held to the program's
+    end): the reader gets every line once, in order, as natively; natively
+    the first line comes before the program ends (the marker is missing),
+    recorded only after it (held until the EP run verified the program;
+    `uprr record -v` says it released them); the trace replays."""
     prog = h.prog('out_lines')
     native = read_through_reader(h, [prog, str(LINES), str(MS), h.path('marker-native')],
                                  'native', h.path('marker-native'))
@@ -125,8 +126,8 @@ def c_tp_output_pipe(h):
                    'tell held output from shown output')
     trace = h.new_trace_path('out_lines')
     marker = h.path('marker-rec')
-    rec = read_through_reader(h, [h.uprr, 'record', '-v', '-o', trace] + TP +
-                              ['--', prog, str(LINES), str(MS), marker], 'record', marker)
+    rec = read_through_reader(h, [h.uprr, 'record', '-v', '-o', trace] + TP + ['--epoch=0',
+                              '--', prog, str(LINES), str(MS), marker], 'record', marker)
     check_record(rec.result, trace, 0)
     compare_bytes(native.result.stdout, rec.result.stdout, 'what the reader got',
                   'the native run', 'the recording')
@@ -410,9 +411,10 @@ def read_pty(h, argv, name, marker, timeout):
 
 @case('tp-output-tty')
 def c_tp_output_tty(h):
-    """out_lines on a terminal (a pty, stdout and stderr one open file):
-    the terminal shows what it shows natively, but only once the program
-    ended (held); the replay on a terminal shows the same."""
+    """out_lines on a terminal (a pty, stdout and stderr one open file), in
+    one epoch (--epoch=0: this case is about output held to the program's
+    end): the terminal shows what it shows natively, but only once the
+    program ended (held); the replay on a terminal shows the same."""
     prog = h.prog('out_lines')
     native, first = read_pty(h, [prog, str(LINES), str(MS), h.path('marker-native')],
                              'native-tty', h.path('marker-native'), 60)
@@ -422,7 +424,8 @@ def c_tp_output_tty(h):
     trace = h.new_trace_path('out_lines-tty')
     marker = h.path('marker-tty')
     rec, rfirst = read_pty(h, [h.uprr, 'record', '-o', trace] + TP +
-                           ['--', prog, str(LINES), str(MS), marker], 'record-tty', marker, 300)
+                           ['--epoch=0', '--', prog, str(LINES), str(MS), marker], 'record-tty',
+                           marker, 300)
     compare_bytes(native, rec, 'the terminal', 'the native run', 'the recording')
     if not rfirst[0]:
         raise Fail('the terminal showed a line before the program ended: not held')
@@ -485,10 +488,11 @@ def c_tp_output_tcp_inside(h):
 def c_tp_output_tcp_outside(h):
     """tcp_inside sends 50 lines over TCP to a server outside the
     recording (a thread of the harness), then shuts the connection down
-    for writing: the server gets each line once, in order, as natively,
-    then the end (the shutdown held after them), but only once the program
-    ended (held; natively the first comes before its marker exists); the
-    trace replays."""
+    for writing, recorded in one epoch (--epoch=0: this case is about
+    output held to the program's end): the server gets each line once, in
+    order, as natively, then the end (the shutdown held after them), but
+    only once the program ended (held; natively the first comes before its
+    marker exists); the trace replays."""
     def serve(marker):
         srv = socket.socket()
         srv.bind(('127.0.0.1', 0))
@@ -526,7 +530,7 @@ def c_tp_output_tcp_outside(h):
     marker = h.path('marker-rec')
     port, got, t = serve(marker)
     trace, rec = h.record([h.prog('tcp_inside'), str(n), str(port), marker], name='tcp_inside',
-                          options=TP, timeout=120)
+                          options=TP + ['--epoch=0'], timeout=120)
     t.join(60)
     compare_bytes(want, got['data'], 'what the server got', 'tcp_inside\'s design',
                   'the recording')

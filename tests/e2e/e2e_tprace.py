@@ -338,16 +338,18 @@ RERUN_RE = re.compile(r'^re-run: +epoch 0 diverged at a syscall \(divergence fro
 
 
 def rerun_case(h, prog, statuses, tries=8):
-    """Record @prog with --mode=tp (one epoch: its checkpoint is the
-    program's start) until its EP run diverges at a syscall (up to @tries;
-    a verified recording replays as recorded and is made again): that
-    divergence is re-run, never refused (the program writes to stdout
-    only, held, and dropped): the TP run's output is not shown, the
-    program is recorded again from its start as an UP recording, to its
-    end (its status in @statuses), uprr info says the re-run, and the
-    trace replays as recorded, stdout and crash included."""
+    """Record @prog with --mode=tp --epoch=0 (one epoch, this case's
+    subject: its checkpoint is the program's start) until its EP run
+    diverges at a syscall (up to @tries; a verified recording replays as
+    recorded and is made again): that divergence is re-run, never refused
+    (the program writes to stdout only, held, and dropped): the TP run's
+    output is not shown, the program is recorded again from its start as
+    an UP recording, to its end (its status in @statuses), uprr info says
+    the re-run, and the trace replays as recorded, stdout and crash
+    included."""
     for i in range(tries):
-        trace, rec, text = record_tp(h, prog, f'{prog}-rerun-{i}', options=['--mode=tp'])
+        trace, rec, text = record_tp(h, prog, f'{prog}-rerun-{i}',
+                                     options=['--mode=tp', '--epoch=0'])
         if rec.status not in statuses:
             raise Fail(f'expected the program\'s status {sorted(statuses)} (a divergence '
                        f're-run)\n  {rec.explain()}\n' + text)
@@ -501,16 +503,17 @@ SEMFILE_ROUNDS = '3000'
 
 def semfile_record(h, mode, name):
     """Record tests/progs/tp_semfile in @mode (sem, keep, noexcl) in a
-    directory of its own with --mode=tp -v, one epoch, its EP run made to
-    diverge at its first syscall: the TP run made the whole program, every
-    name given and taken, before the judge looks (with epochs, the TP run
-    may stand at an end before a name is taken, and a re-run is refused
-    rightly: the name would be left). Returns (trace, result, its directory)."""
+    directory of its own with --mode=tp -v, one epoch (--epoch=0: this
+    case's subject), its EP run made to diverge at its first syscall: the
+    TP run made the whole program, every name given and taken, before the
+    judge looks (with epochs, the TP run may stand at an end before a name
+    is taken, and a re-run is refused rightly: the name would be left).
+    Returns (trace, result, its directory)."""
     work = h.path(name + '-dir')
     os.makedirs(work, exist_ok=True)
     trace = h.new_trace_path(name)
     env = dict(os.environ, UPRR_EP_DIVERGE='0:syscall')
-    r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '-v', '--',
+    r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=0', '-v', '--',
              h.prog('tp_semfile'), work, SEMFILE_ROUNDS, mode], timeout=RECORD_TIMEOUT,
             what='uprr record', cwd=h.tmp, env=env)
     return trace, r, work
