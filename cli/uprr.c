@@ -167,9 +167,9 @@ usage(FILE *f)
 		   "checkpoints (epochs), and the second checks its memory and registers\n"
 		   "against each (uprr info counts them), going along with the first epoch by\n"
 		   "epoch (lock-step): output held for an epoch goes out once it is checked.\n"
-		   "With --epoch=auto an epoch ends about 5 ms after output is held, and\n"
-		   "epochs with none grow, twice as long each time, up to 1 s; --epoch=MS\n"
-		   "fixes the length; by default (--epoch=0) one epoch is the whole program\n"
+		   "By default (--epoch=auto) an epoch ends about 5 ms after output is held,\n"
+		   "and epochs with none grow, twice as long each time, up to 1 s; --epoch=MS\n"
+		   "fixes the length, and --epoch=0 makes the whole program one epoch\n"
 		   "(output held until it ends). --ep-cpus=LIST (e.g. 1 or 0-1,3)\n"
 		   "pins the second run to those CPUs (default: the one the first used least).\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
@@ -401,11 +401,13 @@ cmd_record(int argc, char **argv)
 		fprintf(stderr, "uprr: --syscalls-from answers syscalls from a log; --mode=tp-log makes one\n");
 		return EXIT_UPRR;
 	}
-	/* --mode=tp takes epochs only when asked (--epoch=auto or MS): with
-	 * them, cases that rely on output held to the end fail, and the end
-	 * checks still find false divergences (README, "Not yet") */
-	if (tp && !epoch_ms_given)
-		opts.epoch_ms = 0;
+	/* --mode=tp's epochs adapt unless --epoch=MS fixes them (0: the whole
+	 * program one epoch, its output held until it ends): issue 15, "Epoch
+	 * length adapts" (record-epoch.c) */
+	if (tp && !epoch_ms_given) {
+		opts.epoch_ms = TP_EPOCH_AUTO_MAX_MS;
+		opts.epoch_adaptive = true;
+	}
 	if (tp)
 		/* the heap's order too: without it glibc's per-thread arenas
 		 * are made in another order by the EP run, at other addresses
