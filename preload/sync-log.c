@@ -61,6 +61,7 @@ struct sync_thread {
 	uint32_t children;	/* pthread_create calls made so far */
 	uint64_t next;		/* FOLLOW: the next record to follow */
 	uint32_t proc;		/* the slot of its process's first thread */
+	uint64_t wait_frame;	/* FOLLOW: the condition wait's (sync_cond_wait_begin()) */
 };
 static __thread struct sync_thread self __attribute__((tls_model("initial-exec")));
 
@@ -124,16 +125,25 @@ block_forever(void)
  * below (UPRR_SYNC_WAIT_MAGIC): it lets the TP run go on, and the call
  * returns at once, with no event in the trace (its replay, with the whole
  * log, never waits here). Once the log is whole (growing 0), a record
- * never completed is left to block_forever(), as before. */
+ * never completed is left to block_forever(), as before. @frame (not 0):
+ * the acquisition of a condition wait, whose program's call has its return
+ * address there: the call is made once even when the record is there
+ * (UPRR_SYNC_WAIT_LOOK), for the recorder to find an epoch's end at this
+ * point (the TP run's thread stood in glibc's wait then). */
 static void
-wait_for_record(const struct uprr_sync_slot *slot, uint64_t i)
+wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 {
 	static uint32_t word = UPRR_SYNC_WAIT_MAGIC;
+	uint64_t index1 = i + 1;
 
-	while (__atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) == UPRR_SYNC_NONE) {
-		if (!__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
+	for (;;) {
+		bool done = __atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE;
+		uint64_t r9 = (frame & UPRR_SYNC_WAIT_FRAME_MASK) | (done ? UPRR_SYNC_WAIT_LOOK : 0);
+
+		if ((done && !frame) || !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
 			return;
-		/* futex(&word, FUTEX_WAIT_PRIVATE, UPRR_SYNC_WAIT_MAGIC), every
+		/* futex(&word, FUTEX_WAIT_PRIVATE, UPRR_SYNC_WAIT_MAGIC), the
+		 * record in r8 and the frame in r9 (uprr-sync.h), every
 		 * register and the flags as they were (below the red zone):
 		 * the replay, which never makes it, must find the same ones at
 		 * the program's next calls */
@@ -141,17 +151,24 @@ wait_for_record(const struct uprr_sync_slot *slot, uint64_t i)
 				     "pushfq\n\tpush %%rax\n\tpush %%rcx\n\tpush %%rdx\n\t"
 				     "push %%rsi\n\tpush %%rdi\n\tpush %%r8\n\tpush %%r9\n\t"
 				     "push %%r10\n\tpush %%r11\n\t"
-				     "mov %[addr], %%rdi\n\tmov %[nr], %%eax\n\tmov %[op], %%esi\n\t"
-				     "mov %[val], %%edx\n\txor %%r10d, %%r10d\n\txor %%r8d, %%r8d\n\t"
-				     "xor %%r9d, %%r9d\n\tsyscall\n\t"
+				     "mov %[addr], %%rdi\n\tmov %[r8v], %%r8\n\tmov %[r9v], %%r9\n\t"
+				     "mov %[nr], %%eax\n\tmov %[op], %%esi\n\t"
+				     "mov %[val], %%edx\n\txor %%r10d, %%r10d\n\t"
+				     "syscall\n\t"
 				     "pop %%r11\n\tpop %%r10\n\tpop %%r9\n\tpop %%r8\n\t"
 				     "pop %%rdi\n\tpop %%rsi\n\tpop %%rdx\n\tpop %%rcx\n\t"
 				     "pop %%rax\n\tpopfq\n\t"
 				     "lea 128(%%rsp), %%rsp"
 				     :
-				     : [nr] "i"(SYS_futex), [addr] "r"(&word),
-				       [op] "i"(FUTEX_WAIT | FUTEX_PRIVATE_FLAG), [val] "i"(UPRR_SYNC_WAIT_MAGIC)
-				     : "memory");
+				     : [nr] "i"(SYS_futex), [addr] "r"(&word), [r8v] "r"(index1),
+				       [r9v] "r"(r9), [op] "i"(FUTEX_WAIT | FUTEX_PRIVATE_FLAG),
+				       [val] "i"(UPRR_SYNC_WAIT_MAGIC)
+				     /* (saved and restored: clobbered only so that no
+				      * input is put there, written before it is read) */
+				     : "rdi", "r8", "r9", "memory");
+		if (done)
+			return;
+		frame = 0;
 	}
 }
 
@@ -411,7 +428,7 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	 * (in an operation, or in a wait the log does not see, and then here):
 	 * it waits for ever, as it did, until the process exits. */
 	if (tp_mode && self.next < head->nrecs)
-		wait_for_record(slot, self.next);
+		wait_for_record(slot, self.next, kind == UPRR_SYNC_COND_ACQUIRE ? self.wait_frame : 0);
 	/* (a record complete is one reserved: count is not read, which in
 	 * an EP run that goes along with its TP run is smaller than at the
 	 * end, and in a register could show at a later call as another
@@ -469,6 +486,47 @@ sync_log_done(struct sync_op *op, int result)
 {
 	if (op->rec && result)
 		__atomic_store_n(&op->rec->result, result, __ATOMIC_RELEASE);
+}
+
+HIDDEN void
+sync_cond_wait_begin(const void *cond, uint64_t frame)
+{
+	if (!self.slot)
+		return;
+	/* in both modes: the thread-local data is the program's memory, which
+	 * an epoch's check compares */
+	self.wait_frame = frame;
+	if (sync_mode != SYNC_LOG)
+		return;
+	/* before the release's record completes: the supervisor reads them
+	 * once that record is the slot's last */
+	__atomic_store_n(&self.slot->wait_frame, frame, __ATOMIC_RELAXED);
+	__atomic_store_n(&self.slot->wait_cond, (uint64_t)cond, __ATOMIC_RELEASE);
+}
+
+HIDDEN void
+sync_cond_wait_end(void)
+{
+	if (!self.slot)
+		return;
+	self.wait_frame = 0;
+	if (sync_mode == SYNC_LOG)
+		__atomic_store_n(&self.slot->wait_cond, 0, __ATOMIC_RELEASE);
+}
+
+HIDDEN void
+sync_cond_marker(void)
+{
+	static uint32_t word;
+
+	/* FUTEX_REQUEUE of none to none: returns 0, changes nothing; not an
+	 * operation the syscall buffer takes (its futex calls are waits and
+	 * wakes), so a traced call, an event of the EP trace, in the EP run
+	 * and in its replay alike (the EP run does not match futex calls
+	 * against the TP run's, sc_ep_unmatched()) */
+	if (tp_mode && sync_mode == SYNC_FOLLOW && self.slot)
+		(void)sync_raw_syscall(SYS_futex, (long)&word, FUTEX_REQUEUE | FUTEX_PRIVATE_FLAG, 0, 0,
+			(long)&word, 0);
 }
 
 /* The futex flag of @op's clock word: a shared object's sleepers are in

@@ -131,6 +131,20 @@ sync_logged_result(const struct sync_op *op)
 	return op->rec->result;
 }
 
+/* A condition wait on @cond starts, the return address of the program's
+ * call into it at @frame (uprr_sync_slot.wait_frame): LOG says so in the
+ * slot, for an epoch's end in the wait; FOLLOW keeps it for the
+ * acquisition's wait_for_record(). sync_cond_wait_end(): the wait
+ * returned. */
+HIDDEN void sync_cond_wait_begin(const void *cond, uint64_t frame);
+HIDDEN void sync_cond_wait_end(void);
+/* FOLLOW in an EP run (and its replay): a traced call that makes the
+ * point after a condition wait's release an event of the trace, so that
+ * the replay runs the thread's release (a clock advanced, the mutex given
+ * up) before the events of the threads that ran while it stood at its
+ * epoch's end in the acquisition's wait (doc/uniparallel.md) */
+HIDDEN void sync_cond_marker(void);
+
 /* Threads: the creator's side of pthread_create (the new thread's rank,
  * or -1 for a thread that gets no log) and the new thread's first act. */
 HIDDEN int sync_thread_child_ordinal(uint32_t *ret_parent, uint32_t *ret_proc);

@@ -372,8 +372,11 @@ real_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct ti
 	return REAL(cond_clockwait)(c, m, (clockid_t)clock, abstime);
 }
 
+/* @frame: where the return address of the program's call is (an epoch's
+ * end in the wait, sync_cond_wait_begin()) */
 static int
-cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespec *abstime)
+cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespec *abstime,
+	  uint64_t frame)
 {
 	struct sync_op op;
 	int r;
@@ -382,9 +385,11 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 	case SYNC_PASS:
 		break;
 	case SYNC_PATH_LOG:
+		sync_cond_wait_begin(c, frame);
 		sync_log_release(&op);
 		sync_log_done(&op, 0);
 		r = real_cond_wait(c, m, clock, abstime);
+		sync_cond_wait_end();
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) == SYNC_PATH_LOG)
 			sync_log_acquired(&op, r, 0);
 		sync_scrub(); /* as ACQUIRE's paths: glibc's wait here, two
@@ -392,11 +397,14 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
+		sync_cond_wait_begin(c, frame);
 		sync_follow_turn(&op);
 		r = REAL(mutex_unlock)(m);
 		sync_follow_done(&op, r);
+		sync_cond_marker();
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) != SYNC_PATH_FOLLOW)
 			sync_diverged("a condition wait's mutex", &op, (uint64_t)m, UPRR_SYNC_COND_ACQUIRE);
+		sync_cond_wait_end();
 		sync_follow_turn(&op);
 		r = REAL(mutex_lock)(m);
 		if (r)
@@ -410,23 +418,27 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 	return real_cond_wait(c, m, clock, abstime);
 }
 
+/* The slot of the program's call's return address: this function's frame
+ * pointer (which __builtin_frame_address(0) makes it set up) + 8 */
+#define CALLER_FRAME() ((uint64_t)__builtin_frame_address(0) + 8)
+
 EXPORT int
 pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-	return cond_wait(c, m, -1, NULL);
+	return cond_wait(c, m, -1, NULL, CALLER_FRAME());
 }
 
 EXPORT int
 pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
-	return cond_wait(c, m, -1, abstime);
+	return cond_wait(c, m, -1, abstime, CALLER_FRAME());
 }
 
 EXPORT int
 pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
 		const struct timespec *abstime)
 {
-	return cond_wait(c, m, (int)clock, abstime);
+	return cond_wait(c, m, (int)clock, abstime, CALLER_FRAME());
 }
 
 EXPORT int

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_SYNC_VERSION 2
+#define UPRR_SYNC_VERSION 3
 /** uprr_sync_head.magic once a process owns the log ("SYNC"). */
 #define UPRR_SYNC_MAGIC 0x434e5953u
 
@@ -131,7 +131,14 @@ struct uprr_sync_slot {
 	uint64_t lost;		/* operations not logged: the slot was full */
 	uint32_t proc;		/* the slot of its process's first thread */
 	uint32_t forked;	/* 1: the first thread of a forked child */
-	uint64_t pad[3];
+	uint64_t wait_cond;	/* LOG: the condition variable the thread waits on,
+				 * from its UPRR_SYNC_COND_RELEASE (complete, the
+				 * slot's last) to the wait's return; 0 otherwise
+				 * (since version 3: an epoch's end there,
+				 * recorder/record-epoch.c) */
+	uint64_t wait_frame;	/* LOG: then, where the return address of the
+				 * program's call into pthread_cond_*wait(3) is */
+	uint64_t pad[1];
 	struct uprr_sync_rec recs[];
 };
 #define UPRR_SYNC_NO_PARENT 0xffffffffu
@@ -156,8 +163,17 @@ struct uprr_sync_head {
  * written yet, the log still growing, makes futex(FUTEX_WAIT_PRIVATE) on a
  * word holding this value, with this value: the EP run's recorder takes the
  * call (it lets the TP run go on, and the call returns 0 at once), which
- * is not an event of the trace. */
+ * is not an event of the trace. Since version 3, r8 (futex's uaddr2, which
+ * FUTEX_WAIT ignores) holds the record's index + 1 in the thread's slot,
+ * and r9 (val3) UPRR_SYNC_WAIT_FRAME_MASK bits: the @wait_frame of the
+ * condition wait whose acquisition it is (0: none), with
+ * UPRR_SYNC_WAIT_LOOK: the record is there already, the call is made only
+ * so that the recorder sees the thread at that point (its epoch's end may
+ * be there: doc/uniparallel.md, "Ends in a condition wait"). */
 #define UPRR_SYNC_WAIT_MAGIC 0x57727075u
+/** r9 of that call: the record is complete, only look */
+#define UPRR_SYNC_WAIT_LOOK 0x1ull
+#define UPRR_SYNC_WAIT_FRAME_MASK (~7ull)
 /** uprr_sync_head.flags: the log orders the heap's calls too */
 #define UPRR_SYNC_HEAD_HEAP 0x1u
 

@@ -60,6 +60,7 @@
  */
 #define LOG_PREFIX "record-epoch"
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@
 #include "common/util.h"
 #include "ep/divergence.h"
 #include "preload/uprr-preload.h"
+#include "preload/uprr-sync.h"
 #include "recorder/record-private.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
@@ -131,6 +133,7 @@ rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 	rec->epochs.check = opts->epoch_check;
 	rec->epochs.anywhere = opts->epoch_anywhere;
 	rec->epochs.keeper = opts->epochs;
+	rec->epochs.sync_log = opts->tp_sync_log;
 }
 
 void
@@ -575,11 +578,61 @@ in_call_hint(const struct rthread *t)
 	return sc_result_restarts((int64_t)regs.rax) ? 1 : 2;
 }
 
+/*
+ * Whether thread @tid of the TP run stands in a condition wait of the
+ * interposer's (preload/sync-wrap.c), by the sync-order log open at @fd:
+ * its slot's last record a complete UPRR_SYNC_COND_RELEASE, the slot's
+ * wait_cond set. Then into @ret (TRACE_EV_EPOCH's values[5] to [8]): the
+ * record its acquisition will be, + 1; where the return address of the
+ * program's call into pthread_cond_*wait(3) is; the condition variable;
+ * the mutex. An EP run finds that point in libuprr-sync's wait for that
+ * record (doc/uniparallel.md, "Ends in a condition wait"). The threads
+ * stand still: what the slot says is where they are.
+ */
+static bool
+cond_wait_at(int fd, pid_t tid, uint64_t ret[4])
+{
+	struct uprr_sync_head h;
+	struct uprr_sync_slot slot;
+	struct uprr_sync_rec last;
+	uint64_t size;
+
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != UPRR_SYNC_MAGIC ||
+	    h.version != UPRR_SYNC_VERSION || h.nslots != UPRR_SYNC_NSLOTS)
+		return false;
+	size = uprr_sync_slot_size(h.nrecs);
+	/* the last slot of that tid (a tid the kernel gave again: the live
+	 * thread's is the later one) */
+	for (uint32_t i = MIN(h.nthreads, UPRR_SYNC_NSLOTS); i-- > 0;) {
+		off_t base = UPRR_SYNC_HEAD_SIZE + (off_t)(i * size);
+
+		if (pread(fd, &slot, sizeof(slot), base) != (ssize_t)sizeof(slot) || !slot.used ||
+		    slot.tid != (uint32_t)tid)
+			continue;
+		if (!slot.count || slot.count > h.nrecs || !slot.wait_cond ||
+		    pread(fd, &last, sizeof(last),
+			  base + (off_t)sizeof(slot) + (off_t)((slot.count - 1) * sizeof(last))) !=
+			    (ssize_t)sizeof(last) ||
+		    last.kind != UPRR_SYNC_COND_RELEASE)
+			return false;
+		ret[0] = slot.count + 1;
+		ret[1] = slot.wait_frame;
+		ret[2] = slot.wait_cond;
+		ret[3] = last.obj;
+		return true;
+	}
+	return false;
+}
+
 /* Log the epoch's end in each thread of process @tgid (@copy_pid: its copy,
  * 0: none). */
 static void
 log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 {
+	_cleanup_close_ int sync_fd = rec->epochs.sync_log ? open(rec->epochs.sync_log,
+								    O_RDONLY | O_CLOEXEC)
+							   : -1;
+
 	for (size_t i = 0; i < rec->nthreads && !rec->done; i++) {
 		struct rthread *t = &rec->threads[i];
 		struct user_regs_struct regs;
@@ -619,6 +672,11 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		    !rec_syscallbuf_may_redirect(t, regs.rax, regs.rip + 2)) {
 			ev.values[4] = 3;
 			rec_event_set_regs(&ev, &regs);
+		}
+		/* in a condition wait: which acquisition comes next */
+		if (at_syscall && sync_fd >= 0 && cond_wait_at(sync_fd, t->tid, &ev.values[5])) {
+			ev.nvalues = 9;
+			rec->epochs.cond_ends++;
 		}
 		rec->epochs.user_ends += !at_syscall;
 		if (rec_write_event(rec, &ev) < 0)

@@ -449,6 +449,10 @@ struct rthread {
 				       * exit (RT_HELD) */
 	bool ep_entry_written;	      /* EP run, ep_reentry: its entry's event
 				       * written when it parked */
+	uint64_t ep_sync_rec;	      /* EP run: parked at its end in libuprr-sync's
+				       * wait for this record + 1 of its slot
+				       * (EP_END_SYNC), its call skipped; 0: not */
+	uint64_t ep_sync_frame;	      /* and the condition wait's frame it said */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
@@ -648,6 +652,8 @@ struct rec_epochs {
 	/* figures for `uprr record -v` */
 	bool anywhere;		/* a thread that reaches no syscall in time may
 				 * end in user code (rec_options.epoch_anywhere) */
+	const char *sync_log;	/* rec_options.tp_sync_log */
+	uint64_t cond_ends;	/* ends in a condition wait said (cond_wait_at()) */
 	uint64_t gather_start_ns; /* an end in progress: when its threads were
 				 * stopped, those in user code let go to their
 				 * next syscall (0: none in progress) */

@@ -327,6 +327,8 @@ struct rec_ep_verdicts {
 	uint64_t library_regs; /**< threads whose registers were not compared: in
 			      * their copy, in a call the syscall buffer's
 			      * library made (ep_end.library) */
+	uint64_t cond_parks; /**< threads parked at their end in a condition
+			      * wait (EP_END_SYNC, rec_ep_park_sync()) */
 	uint64_t check_ns;   /**< time in the checks */
 	uint64_t check_max_ns; /**< the longest */
 	char first[320];     /**< the first divergence, described */
@@ -420,6 +422,10 @@ struct rec_options {
 				 * syscalls (record-epoch.c) */
 	const struct rec_epoch_keeper *epochs; /**< a TP run: who keeps the
 				 * checkpoints (NULL: each is freed at once) */
+	const char *tp_sync_log; /**< a TP run with epochs: the synchronization-
+				 * order log its interposer writes (doc/sync-order.md),
+				 * read at each end for the threads in a condition
+				 * wait (record-epoch.c), or NULL */
 	const struct rec_output_holder *output; /**< a TP run: who holds its
 				 * external output (NULL: written at once) */
 	const char *syscalls_from; /**< an EP run: the trace whose syscalls answer
