@@ -125,13 +125,14 @@ block_forever(void)
  * below (UPRR_SYNC_WAIT_MAGIC): it lets the TP run go on, and the call
  * returns at once, with no event in the trace (its replay, with the whole
  * log, never waits here). Once the log is whole (growing 0), a record
- * never completed is left to block_forever(), as before. @frame (not 0):
- * the acquisition of a condition wait, whose program's call has its return
- * address there: the call is made once even when the record is there
- * (UPRR_SYNC_WAIT_LOOK), for the recorder to find an epoch's end at this
- * point (the TP run's thread stood in glibc's wait then). */
+ * never completed is left to block_forever(), as before. @frame: the
+ * acquisition of a condition wait or a mutex lock, whose program's call
+ * has its return address there (sync_wait_begin()), else 0, for the
+ * recorder to find an epoch's end at this point (the TP run's thread stood
+ * in glibc's wait then); @look: the call is made once even when the record
+ * is there (UPRR_SYNC_WAIT_LOOK). */
 static void
-wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
+wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame, bool look)
 {
 	static uint32_t word = UPRR_SYNC_WAIT_MAGIC;
 	uint64_t index1 = i + 1;
@@ -140,7 +141,7 @@ wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 		bool done = __atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE;
 		uint64_t r9 = (frame & UPRR_SYNC_WAIT_FRAME_MASK) | (done ? UPRR_SYNC_WAIT_LOOK : 0);
 
-		if ((done && !frame) || !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
+		if ((done && !look) || !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
 			return;
 		/* futex(&word, FUTEX_WAIT_PRIVATE, UPRR_SYNC_WAIT_MAGIC), the
 		 * record in r8 and the frame in r9 (uprr-sync.h), every
@@ -168,7 +169,7 @@ wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 				     : "rdi", "r8", "r9", "memory");
 		if (done)
 			return;
-		frame = 0;
+		look = false;
 	}
 }
 
@@ -423,19 +424,32 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 		}
 		return SYNC_PATH_LOG;
 	}
+	uint64_t i;
+
 	/* FOLLOW. Past the end of its log (the last record reserved, or one
 	 * never completed), the thread was blocked when the LOG run ended
 	 * (in an operation, or in a wait the log does not see, and then here):
 	 * it waits for ever, as it did, until the process exits. */
-	if (tp_mode && self.next < head->nrecs)
-		wait_for_record(slot, self.next, kind == UPRR_SYNC_COND_ACQUIRE ? self.wait_frame : 0);
+	i = self.next;
+	/* taken where LOG reserves it (above), the condition wait's
+	 * acquisition after glibc's wait, the others before their call: a
+	 * thread waiting here has the `next` of LOG's waiting in glibc (an
+	 * epoch's end there is checked) */
+	if (kind != UPRR_SYNC_COND_ACQUIRE)
+		self.next = i + 1;
+	/* a condition wait's acquisition looks even when the record is
+	 * there (wait_for_record()); a lock's does not (a stop at every
+	 * lock): an end in one is found while the TP run stands at it */
+	if (tp_mode && i < head->nrecs)
+		wait_for_record(slot, i, self.wait_frame, kind == UPRR_SYNC_COND_ACQUIRE);
 	/* (a record complete is one reserved: count is not read, which in
 	 * an EP run that goes along with its TP run is smaller than at the
 	 * end, and in a register could show at a later call as another
 	 * value than in the replay) */
-	if (self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE)
+	if (i >= head->nrecs || slot->recs[i].kind == UPRR_SYNC_NONE)
 		block_forever();
-	op->rec = &slot->recs[self.next++];
+	self.next = i + 1;
+	op->rec = &slot->recs[i];
 	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind ||
 			!(op->rec->flags & UPRR_SYNC_F_SHARED) != !op->shared)
 		sync_diverged("another operation", op, (uint64_t)addr, kind);
@@ -489,7 +503,7 @@ sync_log_done(struct sync_op *op, int result)
 }
 
 HIDDEN void
-sync_cond_wait_begin(const void *cond, uint64_t frame)
+sync_wait_begin(unsigned kind, const void *obj, uint64_t frame)
 {
 	if (!self.slot)
 		return;
@@ -498,20 +512,21 @@ sync_cond_wait_begin(const void *cond, uint64_t frame)
 	self.wait_frame = frame;
 	if (sync_mode != SYNC_LOG)
 		return;
-	/* before the release's record completes: the supervisor reads them
-	 * once that record is the slot's last */
+	/* before the record that says where the thread is: the supervisor
+	 * reads them with it */
 	__atomic_store_n(&self.slot->wait_frame, frame, __ATOMIC_RELAXED);
-	__atomic_store_n(&self.slot->wait_cond, (uint64_t)cond, __ATOMIC_RELEASE);
+	__atomic_store_n(&self.slot->wait_kind, kind, __ATOMIC_RELAXED);
+	__atomic_store_n(&self.slot->wait_obj, (uint64_t)obj, __ATOMIC_RELEASE);
 }
 
 HIDDEN void
-sync_cond_wait_end(void)
+sync_wait_end(void)
 {
 	if (!self.slot)
 		return;
 	self.wait_frame = 0;
 	if (sync_mode == SYNC_LOG)
-		__atomic_store_n(&self.slot->wait_cond, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&self.slot->wait_obj, 0, __ATOMIC_RELEASE);
 }
 
 HIDDEN void

@@ -131,13 +131,15 @@ sync_logged_result(const struct sync_op *op)
 	return op->rec->result;
 }
 
-/* A condition wait on @cond starts, the return address of the program's
- * call into it at @frame (uprr_sync_slot.wait_frame): LOG says so in the
- * slot, for an epoch's end in the wait; FOLLOW keeps it for the
- * acquisition's wait_for_record(). sync_cond_wait_end(): the wait
+/* An operation of @kind on @obj that may wait in glibc starts (a
+ * condition wait, UPRR_SYNC_COND_ACQUIRE on the condition variable; a
+ * mutex lock, UPRR_SYNC_MUTEX_LOCK on the mutex), the return address of
+ * the program's call into it at @frame (uprr_sync_slot.wait_frame): LOG
+ * says so in the slot, for an epoch's end in the wait; FOLLOW keeps the
+ * frame for the acquisition's wait_for_record(). sync_wait_end(): it
  * returned. */
-HIDDEN void sync_cond_wait_begin(const void *cond, uint64_t frame);
-HIDDEN void sync_cond_wait_end(void);
+HIDDEN void sync_wait_begin(unsigned kind, const void *obj, uint64_t frame);
+HIDDEN void sync_wait_end(void);
 /* FOLLOW in an EP run (and its replay): a traced call that makes the
  * point after a condition wait's release an event of the trace, so that
  * the replay runs the thread's release (a clock advanced, the mutex given

@@ -262,10 +262,27 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
 
 #define MUTEX_OK(r) ((r) == 0 || (r) == EOWNERDEAD)
 
+/* The slot of the program's call's return address: this function's frame
+ * pointer (which __builtin_frame_address(0) makes it set up) + 8 */
+#define CALLER_FRAME() ((uint64_t)__builtin_frame_address(0) + 8)
+
+static int
+mutex_lock(pthread_mutex_t *m)
+{
+	ACQUIRE(m, UPRR_SYNC_MUTEX_LOCK, REAL(mutex_lock)(m), REAL(mutex_lock)(m), MUTEX_OK(r_));
+}
+
+/* An epoch's end may find the thread in glibc's wait for the lock
+ * (sync_wait_begin()) */
 EXPORT int
 pthread_mutex_lock(pthread_mutex_t *m)
 {
-	ACQUIRE(m, UPRR_SYNC_MUTEX_LOCK, REAL(mutex_lock)(m), REAL(mutex_lock)(m), MUTEX_OK(r_));
+	int r;
+
+	sync_wait_begin(UPRR_SYNC_MUTEX_LOCK, m, CALLER_FRAME());
+	r = mutex_lock(m);
+	sync_wait_end();
+	return r;
 }
 
 EXPORT int
@@ -373,7 +390,7 @@ real_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct ti
 }
 
 /* @frame: where the return address of the program's call is (an epoch's
- * end in the wait, sync_cond_wait_begin()) */
+ * end in the wait, sync_wait_begin()) */
 static int
 cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespec *abstime,
 	  uint64_t frame)
@@ -385,11 +402,11 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 	case SYNC_PASS:
 		break;
 	case SYNC_PATH_LOG:
-		sync_cond_wait_begin(c, frame);
+		sync_wait_begin(UPRR_SYNC_COND_ACQUIRE, c, frame);
 		sync_log_release(&op);
 		sync_log_done(&op, 0);
 		r = real_cond_wait(c, m, clock, abstime);
-		sync_cond_wait_end();
+		sync_wait_end();
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) == SYNC_PATH_LOG)
 			sync_log_acquired(&op, r, 0);
 		sync_scrub(); /* as ACQUIRE's paths: glibc's wait here, two
@@ -397,14 +414,14 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
-		sync_cond_wait_begin(c, frame);
+		sync_wait_begin(UPRR_SYNC_COND_ACQUIRE, c, frame);
 		sync_follow_turn(&op);
 		r = REAL(mutex_unlock)(m);
 		sync_follow_done(&op, r);
 		sync_cond_marker();
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) != SYNC_PATH_FOLLOW)
 			sync_diverged("a condition wait's mutex", &op, (uint64_t)m, UPRR_SYNC_COND_ACQUIRE);
-		sync_cond_wait_end();
+		sync_wait_end();
 		sync_follow_turn(&op);
 		r = REAL(mutex_lock)(m);
 		if (r)
@@ -417,10 +434,6 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 	}
 	return real_cond_wait(c, m, clock, abstime);
 }
-
-/* The slot of the program's call's return address: this function's frame
- * pointer (which __builtin_frame_address(0) makes it set up) + 8 */
-#define CALLER_FRAME() ((uint64_t)__builtin_frame_address(0) + 8)
 
 EXPORT int
 pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)

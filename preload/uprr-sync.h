@@ -131,14 +131,17 @@ struct uprr_sync_slot {
 	uint64_t lost;		/* operations not logged: the slot was full */
 	uint32_t proc;		/* the slot of its process's first thread */
 	uint32_t forked;	/* 1: the first thread of a forked child */
-	uint64_t wait_cond;	/* LOG: the condition variable the thread waits on,
-				 * from its UPRR_SYNC_COND_RELEASE (complete, the
-				 * slot's last) to the wait's return; 0 otherwise
-				 * (since version 3: an epoch's end there,
-				 * recorder/record-epoch.c) */
-	uint64_t wait_frame;	/* LOG: then, where the return address of the
-				 * program's call into pthread_cond_*wait(3) is */
-	uint64_t pad[1];
+	uint64_t wait_obj;	/* LOG, since version 3: the object the thread may
+				 * wait for in glibc (an epoch's end there:
+				 * recorder/record-epoch.c): a condition
+				 * variable (@wait_kind UPRR_SYNC_COND_ACQUIRE:
+				 * from its UPRR_SYNC_COND_RELEASE, complete,
+				 * to the wait's return), or a mutex
+				 * (UPRR_SYNC_MUTEX_LOCK: its record reserved,
+				 * not complete, until the lock returns); 0 */
+	uint64_t wait_frame;	/* then: where the return address of the
+				 * program's call into the interposer is */
+	uint64_t wait_kind;	/* then: the kind, as above */
 	struct uprr_sync_rec recs[];
 };
 #define UPRR_SYNC_NO_PARENT 0xffffffffu

@@ -631,7 +631,8 @@ rec_ep_sync_wait_out(const struct ep_end *e, pid_t tid, pid_t atid, struct check
 	/* glibc's waiter bookkeeping in the condition variable: its
 	 * sequence, groups, references and signals (the whole
 	 * pthread_cond_t: nptl/pthread_cond_wait.c, glibc 2.36) */
-	(*v)[(*n)++] = (struct checkpoint_range){ e->sync_cond, sizeof(pthread_cond_t) };
+	if (e->sync_cond)
+		(*v)[(*n)++] = (struct checkpoint_range){ e->sync_cond, sizeof(pthread_cond_t) };
 	/* and in the mutex: the lock word (2, contended, when a waiter of
 	 * the TP run stands in its futex; FOLLOW takes its turns without)
 	 * and __nusers, which glibc's wait leaves counted while it waits

@@ -579,18 +579,20 @@ in_call_hint(const struct rthread *t)
 }
 
 /*
- * Whether thread @tid of the TP run stands in a condition wait of the
- * interposer's (preload/sync-wrap.c), by the sync-order log open at @fd:
- * its slot's last record a complete UPRR_SYNC_COND_RELEASE, the slot's
- * wait_cond set. Then into @ret (TRACE_EV_EPOCH's values[5] to [8]): the
- * record its acquisition will be, + 1; where the return address of the
- * program's call into pthread_cond_*wait(3) is; the condition variable;
- * the mutex. An EP run finds that point in libuprr-sync's wait for that
- * record (doc/uniparallel.md, "Ends in a condition wait"). The threads
- * stand still: what the slot says is where they are.
+ * Whether thread @tid of the TP run stands in glibc's wait inside an
+ * operation of the interposer's (preload/sync-wrap.c, sync_wait_begin()),
+ * by the sync-order log open at @fd: a condition wait (the slot's last
+ * record a complete UPRR_SYNC_COND_RELEASE: the acquisition comes next)
+ * or a mutex lock (its last record reserved, not complete, on that mutex).
+ * Then into @ret (TRACE_EV_EPOCH's values[5] to [8]): the record the
+ * acquisition is, + 1; where the return address of the program's call
+ * into the interposer is; the condition variable (0 for a lock); the
+ * mutex. An EP run finds that point in libuprr-sync's wait for that record
+ * (doc/uniparallel.md, "Ends in a condition wait"). The threads stand
+ * still: what the slot says is where they are.
  */
 static bool
-cond_wait_at(int fd, pid_t tid, uint64_t ret[4])
+sync_wait_at(int fd, pid_t tid, uint64_t ret[4])
 {
 	struct uprr_sync_head h;
 	struct uprr_sync_slot slot;
@@ -605,20 +607,25 @@ cond_wait_at(int fd, pid_t tid, uint64_t ret[4])
 	 * thread's is the later one) */
 	for (uint32_t i = MIN(h.nthreads, UPRR_SYNC_NSLOTS); i-- > 0;) {
 		off_t base = UPRR_SYNC_HEAD_SIZE + (off_t)(i * size);
+		bool cond;
 
 		if (pread(fd, &slot, sizeof(slot), base) != (ssize_t)sizeof(slot) || !slot.used ||
 		    slot.tid != (uint32_t)tid)
 			continue;
-		if (!slot.count || slot.count > h.nrecs || !slot.wait_cond ||
+		if (!slot.count || slot.count > h.nrecs || !slot.wait_obj ||
 		    pread(fd, &last, sizeof(last),
 			  base + (off_t)sizeof(slot) + (off_t)((slot.count - 1) * sizeof(last))) !=
-			    (ssize_t)sizeof(last) ||
-		    last.kind != UPRR_SYNC_COND_RELEASE)
+			    (ssize_t)sizeof(last))
 			return false;
-		ret[0] = slot.count + 1;
+		cond = slot.wait_kind == UPRR_SYNC_COND_ACQUIRE;
+		if (cond ? last.kind != UPRR_SYNC_COND_RELEASE
+			 : slot.wait_kind != UPRR_SYNC_MUTEX_LOCK || last.kind != UPRR_SYNC_NONE ||
+				   last.obj != slot.wait_obj)
+			return false;
+		ret[0] = cond ? slot.count + 1 : slot.count;
 		ret[1] = slot.wait_frame;
-		ret[2] = slot.wait_cond;
-		ret[3] = last.obj;
+		ret[2] = cond ? slot.wait_obj : 0;
+		ret[3] = cond ? last.obj : slot.wait_obj;
 		return true;
 	}
 	return false;
@@ -673,10 +680,11 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 			ev.values[4] = 3;
 			rec_event_set_regs(&ev, &regs);
 		}
-		/* in a condition wait: which acquisition comes next */
-		if (at_syscall && sync_fd >= 0 && cond_wait_at(sync_fd, t->tid, &ev.values[5])) {
+		/* in glibc's wait in a condition wait or a lock: which
+		 * acquisition comes next */
+		if (at_syscall && sync_fd >= 0 && sync_wait_at(sync_fd, t->tid, &ev.values[5])) {
 			ev.nvalues = 9;
-			rec->epochs.cond_ends++;
+			rec->epochs.sync_ends++;
 		}
 		rec->epochs.user_ends += !at_syscall;
 		if (rec_write_event(rec, &ev) < 0)

@@ -653,7 +653,8 @@ struct rec_epochs {
 	bool anywhere;		/* a thread that reaches no syscall in time may
 				 * end in user code (rec_options.epoch_anywhere) */
 	const char *sync_log;	/* rec_options.tp_sync_log */
-	uint64_t cond_ends;	/* ends in a condition wait said (cond_wait_at()) */
+	uint64_t sync_ends;	/* ends in glibc's wait in a condition wait or a lock
+				 * said (sync_wait_at()) */
 	uint64_t gather_start_ns; /* an end in progress: when its threads were
 				 * stopped, those in user code let go to their
 				 * next syscall (0: none in progress) */
