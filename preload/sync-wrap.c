@@ -553,6 +553,7 @@ sem_post(sem_t *s)
 		sync_log_release(&op);
 		r = sem_result(REAL(sem_post)(s));
 		sync_log_done(&op, r);
+		sync_scrub(); /* as RELEASE's paths */
 		errno = saved;
 		return sem_return(r);
 	case SYNC_PATH_OBSERVE:
@@ -560,6 +561,7 @@ sem_post(sem_t *s)
 		sync_follow_turn(&op);
 		r = sem_result(REAL(sem_post)(s));
 		sync_follow_done(&op, r);
+		sync_scrub();
 		errno = saved;
 		return sem_return(r);
 	}
@@ -587,6 +589,7 @@ pthread_barrier_wait(pthread_barrier_t *b)
 		r = REAL(barrier_wait)(b);
 		if (sync_begin(&op, b, UPRR_SYNC_BARRIER_LEAVE) == SYNC_PATH_LOG)
 			sync_log_acquired(&op, r, 0);
+		sync_scrub(); /* as ACQUIRE's paths */
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
@@ -599,7 +602,9 @@ pthread_barrier_wait(pthread_barrier_t *b)
 			sync_diverged("a barrier's departure", &op, (uint64_t)b, UPRR_SYNC_BARRIER_LEAVE);
 		sync_follow_turn(&op);
 		sync_follow_advance(&op);
-		return sync_logged_result(&op);
+		r = sync_logged_result(&op);
+		sync_scrub();
+		return r;
 	}
 	return REAL(barrier_wait)(b);
 }
@@ -643,6 +648,13 @@ pthread_once(pthread_once_t *once, void (*init)(void))
 		if (!once_self.ran)
 			sync_log_acquired(&op, 0, 0);
 		once_self = saved;
+		/* as ACQUIRE's paths: FOLLOW's wait for its turn, a futex call
+		 * through the syscall buffer's library, left that library's
+		 * frames here, and a register of the program's they saved
+		 * (pigz's main: rcx, &__pthread_keys from its
+		 * pthread_getspecific(3) before its try's pthread_once(3), a
+		 * false divergence at the first check of every recording) */
+		sync_scrub();
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
@@ -656,6 +668,7 @@ pthread_once(pthread_once_t *once, void (*init)(void))
 				UPRR_SYNC_ONCE);
 		once_self = saved;
 		sync_follow_advance(&op);
+		sync_scrub();
 		return r;
 	}
 	return REAL(once)(once, init);
