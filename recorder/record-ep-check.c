@@ -964,6 +964,32 @@ rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_
 	return true;
 }
 
+/* Why the epoch under check stalls: a thread with its end in a condition
+ * wait or a lock (EP_END_SYNC) not parked there, the log no longer growing
+ * (the TP run ended: libuprr-sync no longer waits for a record, and one
+ * the TP run never completed blocks its thread for good) is named so;
+ * else a stall. */
+static enum ep_why
+stall_why(const struct recorder *rec)
+{
+	const struct rec_ep *ep = rec->ep;
+
+	if (!ep_log_whole(ep->log))
+		return EP_WHY_STALL;
+	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
+		pid_t log_tid = ep_log_thread(ep->log, i);
+		const struct ep_end *e = end_at(ep->log, log_tid, ep->k);
+		const struct rthread *t;
+
+		if (!e || e->at != EP_END_SYNC)
+			continue;
+		t = rec_find_thread((struct recorder *)rec, ep_log_tid_of(ep->log, log_tid));
+		if (!t || !t->ep_parked)
+			return EP_WHY_LIBRARY_FUTEX;
+	}
+	return EP_WHY_STALL;
+}
+
 bool
 rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns)
 {
@@ -995,6 +1021,6 @@ rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns)
 		*wait_ns = EP_STALL_NS / 5;
 		return false;
 	}
-	give_up(rec, "its threads did not all reach their ends", true);
+	give_up_as(rec, "its threads did not all reach their ends", stall_why(rec));
 	return true;
 }
