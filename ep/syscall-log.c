@@ -485,7 +485,8 @@ resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t 
 									    : EP_END_UNKNOWN;
 		if (e->at == EP_END_UNKNOWN)
 			e->why = EP_WHY_UNMATCHED;
-		/* a futex wait the library makes: found in a condition wait */
+		/* a futex wait the library makes: found in a condition wait
+		 * or a lock */
 		if (e->library && e->at == EP_END_FUTEX && library_futex_unfound(nr, args)) {
 			e->at = e->sync_rec ? EP_END_SYNC : EP_END_UNKNOWN;
 			e->why = e->sync_rec ? EP_WHY_NONE : EP_WHY_LIBRARY_FUTEX;
@@ -651,7 +652,7 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	lt->end_hinted = false;
 	if (ev->values[2] != TRACE_EPOCH_SYSCALL)
 		return 0;
-	/* in a condition wait (record-epoch.c cond_wait_at()) */
+	/* in a condition wait or a lock (record-epoch.c sync_wait_at()) */
 	if (ev->nvalues >= 9 && ev->values[5]) {
 		e->sync_rec = ev->values[5];
 		e->sync_frame = ev->values[6];
@@ -694,8 +695,8 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	}
 	if (lt->skipping && e->library && library_futex_unfound(lt->last_nr, lt->last_args)) {
 		/* in the library's wait on a lock's word; found in a
-		 * condition wait (known now: how its call ends does not
-		 * change where the thread stands in the wait) */
+		 * condition wait or a lock (known now: how its call ends does
+		 * not change where the thread stands in the wait) */
 		e->why = e->sync_rec ? EP_WHY_NONE : EP_WHY_LIBRARY_FUTEX;
 		if (e->sync_rec) {
 			e->at = EP_END_SYNC;

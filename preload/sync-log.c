@@ -61,7 +61,7 @@ struct sync_thread {
 	uint32_t children;	/* pthread_create calls made so far */
 	uint64_t next;		/* FOLLOW: the next record to follow */
 	uint32_t proc;		/* the slot of its process's first thread */
-	uint64_t wait_frame;	/* FOLLOW: the condition wait's (sync_cond_wait_begin()) */
+	uint64_t wait_frame;	/* the frame of a wait in progress (sync_wait_begin()) */
 };
 static __thread struct sync_thread self __attribute__((tls_model("initial-exec")));
 
@@ -385,6 +385,7 @@ HIDDEN enum sync_path
 sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 {
 	struct uprr_sync_slot *slot = self.slot;
+	uint64_t i;
 
 	if (sync_mode == SYNC_OFF || !slot)
 		return SYNC_PASS;
@@ -397,7 +398,7 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 		/* reserved first, in one instruction, so a signal handler's
 		 * operations come after the one it interrupted, as the thread
 		 * made them */
-		uint64_t i = take_index(&slot->count);
+		i = take_index(&slot->count);
 
 		/* what FOLLOW's next holds after the same operation: the
 		 * thread's state is the same in both runs (an EP run's check
@@ -424,8 +425,6 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 		}
 		return SYNC_PATH_LOG;
 	}
-	uint64_t i;
-
 	/* FOLLOW. Past the end of its log (the last record reserved, or one
 	 * never completed), the thread was blocked when the LOG run ended
 	 * (in an operation, or in a wait the log does not see, and then here):

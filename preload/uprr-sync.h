@@ -169,10 +169,10 @@ struct uprr_sync_head {
  * is not an event of the trace. Since version 3, r8 (futex's uaddr2, which
  * FUTEX_WAIT ignores) holds the record's index + 1 in the thread's slot,
  * and r9 (val3) UPRR_SYNC_WAIT_FRAME_MASK bits: the @wait_frame of the
- * condition wait whose acquisition it is (0: none), with
+ * condition wait or mutex lock whose acquisition it is (0: another), with
  * UPRR_SYNC_WAIT_LOOK: the record is there already, the call is made only
  * so that the recorder sees the thread at that point (its epoch's end may
- * be there: doc/uniparallel.md, "Ends in a condition wait"). */
+ * be there: doc/uniparallel.md, "Ends in a condition wait or a lock"). */
 #define UPRR_SYNC_WAIT_MAGIC 0x57727075u
 /** r9 of that call: the record is complete, only look */
 #define UPRR_SYNC_WAIT_LOOK 0x1ull

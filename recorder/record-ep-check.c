@@ -596,10 +596,9 @@ rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p)
 	for (size_t i = 0; i < p->b.ntids && r >= 0; i++) {
 		pid_t log_tid = ep_log_tid(ep->log, p->tids[i]);
 		const struct ep_end *te = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
-
 		const struct rthread *t = rec_find_thread(rec, p->tids[i]);
 
-		/* parked in a condition wait (rec_ep_park_sync()) */
+		/* parked in a condition wait or a lock (rec_ep_park_sync()) */
 		if (te && te->at == EP_END_SYNC && t && t->ep_sync_rec && i < p->a.ntids)
 			r = rec_ep_sync_wait_out(te, p->tids[i], p->a.tids[i], &p->ignore, &p->nignore,
 						 &p->ignore_cap);
@@ -959,7 +958,6 @@ rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_
 	t->ep_sync_rec = rec1;
 	t->ep_sync_frame = frame;
 	ep->progress++;
-	ep->verdicts->cond_parks++;
 	park(rec, t, false);
 	return true;
 }

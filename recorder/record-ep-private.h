@@ -120,19 +120,20 @@ bool rec_ep_follow_idle(struct recorder *rec);
  * waits there). True if it was that call. */
 bool rec_ep_sync_wait(struct recorder *rec, struct rthread *t);
 /** What the check leaves out of a thread parked at its end in a condition
- * wait (@e, EP_END_SYNC; B's thread @tid, A's @atid), appended to @v: its
- * frames from below both stack pointers (and their red zone) up to the
- * return address of the program's call into pthread_cond_*wait(3) (the
- * interposer's and glibc's, which differ by design: A stands in glibc's
- * futex wait, B in libuprr-sync's wait for the record), the condition
- * variable, and the words of the mutex glibc's wait keeps otherwise than
- * FOLLOW (record-ep-leave-out.c). Its registers are A's
+ * wait or a lock (@e, EP_END_SYNC; B's thread @tid, A's @atid), appended
+ * to @v: its frames from below both stack pointers (and their red zone)
+ * up to the return address of the program's call into the interposer
+ * (the interposer's and glibc's, which differ by design: A stands in
+ * glibc's futex wait, B in libuprr-sync's wait for the record), the
+ * condition variable, the words of the mutex glibc's wait keeps otherwise
+ * than FOLLOW, and those of the thread's descriptor its condition wait
+ * sets (record-ep-leave-out.c). Its registers are A's
  * (rec_ep_pair_check()). 0 or -ENOMEM. */
 int rec_ep_sync_wait_out(const struct ep_end *e, pid_t tid, pid_t atid, struct checkpoint_range **v,
 			 size_t *n, size_t *cap) _wur_;
 /** Lock-step: @t at libuprr-sync's wait for record @rec1 - 1 of its slot
  * (UPRR_SYNC_WAIT_MAGIC's r8; @frame, r9's frame bits: the condition
- * wait's), its call skipped: parked there when that is its end of the
+ * wait's or lock's), its call skipped: parked there when that is its end of the
  * epoch under check (EP_END_SYNC), held (RT_HELD) until let go, when it
  * looks at the record again. True if parked (record-ep-check.c). */
 bool rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_t frame);

@@ -588,7 +588,7 @@ in_call_hint(const struct rthread *t)
  * acquisition is, + 1; where the return address of the program's call
  * into the interposer is; the condition variable (0 for a lock); the
  * mutex. An EP run finds that point in libuprr-sync's wait for that record
- * (doc/uniparallel.md, "Ends in a condition wait"). The threads stand
+ * (doc/uniparallel.md, "Ends in a condition wait or a lock"). The threads stand
  * still: what the slot says is where they are.
  */
 static bool
@@ -1296,13 +1296,14 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 "to their next syscall (%" PRIu64 " of them held blocked in a call on the way; %" PRIu64
 		 " calls inside libuprr-sync.so passed), %" PRIu64
 		 " exits of calls that had ended logged at their end, %" PRIu64
-		 " threads' ends in user code; the end due to every "
+		 " threads' ends in user code, %" PRIu64 " in glibc's wait in a condition wait or "
+		 "a lock of libuprr-sync's (its acquisition's record said); the end due to every "
 		 "thread at a syscall: mean %" PRIu64 " us, max %" PRIu64 " us",
 		 e->k, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
 		 e->given_up ? e->given_up_ns / e->given_up / 1000 : 0,
 		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked,
 		 e->interposer_passed, e->exits_logged,
-		 e->user_ends,
+		 e->user_ends, e->sync_ends,
 		 e->reach_ns / ends / 1000, e->reach_max_ns / 1000);
 	log_info("of the pauses, on average: settling %" PRIu64 " us; copying %" PRIu64 " us (reading "
 		 "the threads %" PRIu64 " us, of which injected queries %" PRIu64 " us; the fork %" PRIu64

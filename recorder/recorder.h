@@ -327,8 +327,6 @@ struct rec_ep_verdicts {
 	uint64_t library_regs; /**< threads whose registers were not compared: in
 			      * their copy, in a call the syscall buffer's
 			      * library made (ep_end.library) */
-	uint64_t cond_parks; /**< threads parked at their end in a condition
-			      * wait (EP_END_SYNC, rec_ep_park_sync()) */
 	uint64_t check_ns;   /**< time in the checks */
 	uint64_t check_max_ns; /**< the longest */
 	char first[320];     /**< the first divergence, described */
