@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 /** Bumped whenever anything below changes meaning. */
-#define UPRR_SYNC_VERSION 3
+#define UPRR_SYNC_VERSION 2
 /** uprr_sync_head.magic once a process owns the log ("SYNC"). */
 #define UPRR_SYNC_MAGIC 0x434e5953u
 
@@ -131,7 +131,9 @@ struct uprr_sync_slot {
 	uint64_t lost;		/* operations not logged: the slot was full */
 	uint32_t proc;		/* the slot of its process's first thread */
 	uint32_t forked;	/* 1: the first thread of a forked child */
-	uint64_t wait_obj;	/* LOG, since version 3: the object the thread may
+	uint64_t wait_obj;	/* LOG (h-condwait; in what was padding, zero in a
+				 * log of an older interposer: no wait said, so
+				 * the version stays 2): the object the thread may
 				 * wait for in glibc (an epoch's end there:
 				 * recorder/record-epoch.c): a condition
 				 * variable (@wait_kind UPRR_SYNC_COND_ACQUIRE:
@@ -166,7 +168,7 @@ struct uprr_sync_head {
  * written yet, the log still growing, makes futex(FUTEX_WAIT_PRIVATE) on a
  * word holding this value, with this value: the EP run's recorder takes the
  * call (it lets the TP run go on, and the call returns 0 at once), which
- * is not an event of the trace. Since version 3, r8 (futex's uaddr2, which
+ * is not an event of the trace. Since h-condwait, r8 (futex's uaddr2, which
  * FUTEX_WAIT ignores) holds the record's index + 1 in the thread's slot,
  * and r9 (val3) UPRR_SYNC_WAIT_FRAME_MASK bits: the @wait_frame of the
  * condition wait or mutex lock whose acquisition it is (0: another), with
