@@ -117,6 +117,30 @@ block_forever(void)
 		raw_futex(&never, FUTEX_WAIT, 0);
 }
 
+/* FOLLOW in mode tp (an EP run, its replay), before it waits for record
+ * @i of @slot: if uprr marked it (UPRR_SYNC_F_END: the TP run's thread
+ * stood at an epoch's end waiting for it in glibc), a traced call that
+ * changes nothing (futex FUTEX_REQUEUE of none to none: not an operation
+ * the syscall buffer takes, whose futex calls are waits and wakes; futex
+ * calls are not matched with the TP run's, sc_ep_unmatched()), an event
+ * of the EP trace and of its replay alike. The EP run parks the thread
+ * at its end just after, with no event of its own: what the thread did
+ * since its last event (a mutex released, a clock advanced) comes before
+ * the events of the threads that run while it stands there, in the
+ * replay too, which never waits for a record. Returns whether it was
+ * marked. */
+static bool
+end_marker(const struct uprr_sync_slot *slot, uint64_t i)
+{
+	static uint32_t word;
+
+	if (!(__atomic_load_n(&slot->recs[i].flags, __ATOMIC_ACQUIRE) & UPRR_SYNC_F_END))
+		return false;
+	(void)sync_raw_syscall(SYS_futex, (long)&word, FUTEX_REQUEUE | FUTEX_PRIVATE_FLAG, 0, 0,
+		(long)&word, 0);
+	return true;
+}
+
 /* FOLLOW in an EP run (tp_mode) that goes along with its TP run
  * (lock-step, doc/uniparallel.md; head->growing): record @i of @slot may
  * be one the TP run has not written or completed yet (its thread stood in
@@ -127,15 +151,17 @@ block_forever(void)
  * log, never waits here). Once the log is whole (growing 0), a record
  * never completed is left to block_forever(), as before. @frame: the
  * acquisition of a condition wait or a mutex lock, whose program's call
- * has its return address there (sync_wait_begin()), else 0, for the
- * recorder to find an epoch's end at this point (the TP run's thread stood
- * in glibc's wait then); @look: the call is made once even when the record
- * is there (UPRR_SYNC_WAIT_LOOK). */
+ * has its return address there (sync_wait_begin()), else 0; a record
+ * marked as an epoch's end (end_marker()) is waited for with the call
+ * once even when it is there (UPRR_SYNC_WAIT_LOOK): the EP run may run
+ * behind its TP run, and parks the thread there (the TP run's thread
+ * stood in glibc's wait then). */
 static void
-wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame, bool look)
+wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 {
 	static uint32_t word = UPRR_SYNC_WAIT_MAGIC;
 	uint64_t index1 = i + 1;
+	bool look = end_marker(slot, i);
 
 	for (;;) {
 		bool done = __atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE;
@@ -436,11 +462,8 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	 * epoch's end there is checked) */
 	if (kind != UPRR_SYNC_COND_ACQUIRE)
 		self.next = i + 1;
-	/* a condition wait's acquisition looks even when the record is
-	 * there (wait_for_record()); a lock's does not (a stop at every
-	 * lock): an end in one is found while the TP run stands at it */
 	if (tp_mode && i < head->nrecs)
-		wait_for_record(slot, i, self.wait_frame, kind == UPRR_SYNC_COND_ACQUIRE);
+		wait_for_record(slot, i, self.wait_frame);
 	/* (a record complete is one reserved: count is not read, which in
 	 * an EP run that goes along with its TP run is smaller than at the
 	 * end, and in a register could show at a later call as another
@@ -464,7 +487,9 @@ log_write(struct sync_op *op, uint32_t clock, int result, unsigned flags)
 		return;
 	op->rec->clock = clock;
 	op->rec->result = result;
-	op->rec->flags = (uint16_t)(flags | op->flags | (op->shared ? UPRR_SYNC_F_SHARED : 0));
+	/* UPRR_SYNC_F_END: uprr's, written while the thread stood still */
+	op->rec->flags = (uint16_t)(flags | op->flags | (op->shared ? UPRR_SYNC_F_SHARED : 0) |
+				    (op->rec->flags & UPRR_SYNC_F_END));
 	/* the kind last: a reader takes a record whose kind is 0 as not
 	 * complete (a thread still blocked in it) */
 	__atomic_store_n(&op->rec->kind, op->kind, __ATOMIC_RELEASE);
@@ -526,21 +551,6 @@ sync_wait_end(void)
 	self.wait_frame = 0;
 	if (sync_mode == SYNC_LOG)
 		__atomic_store_n(&self.slot->wait_obj, 0, __ATOMIC_RELEASE);
-}
-
-HIDDEN void
-sync_cond_marker(void)
-{
-	static uint32_t word;
-
-	/* FUTEX_REQUEUE of none to none: returns 0, changes nothing; not an
-	 * operation the syscall buffer takes (its futex calls are waits and
-	 * wakes), so a traced call, an event of the EP trace, in the EP run
-	 * and in its replay alike (the EP run does not match futex calls
-	 * against the TP run's, sc_ep_unmatched()) */
-	if (tp_mode && sync_mode == SYNC_FOLLOW && self.slot)
-		(void)sync_raw_syscall(SYS_futex, (long)&word, FUTEX_REQUEUE | FUTEX_PRIVATE_FLAG, 0, 0,
-			(long)&word, 0);
 }
 
 /* The futex flag of @op's clock word: a shared object's sleepers are in

@@ -140,12 +140,6 @@ sync_logged_result(const struct sync_op *op)
  * returned. */
 HIDDEN void sync_wait_begin(unsigned kind, const void *obj, uint64_t frame);
 HIDDEN void sync_wait_end(void);
-/* FOLLOW in an EP run (and its replay): a traced call that makes the
- * point after a condition wait's release an event of the trace, so that
- * the replay runs the thread's release (a clock advanced, the mutex given
- * up) before the events of the threads that ran while it stood at its
- * epoch's end in the acquisition's wait (doc/uniparallel.md) */
-HIDDEN void sync_cond_marker(void);
 
 /* Threads: the creator's side of pthread_create (the new thread's rank,
  * or -1 for a thread that gets no log) and the new thread's first act. */

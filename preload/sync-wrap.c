@@ -418,7 +418,6 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 		sync_follow_turn(&op);
 		r = REAL(mutex_unlock)(m);
 		sync_follow_done(&op, r);
-		sync_cond_marker();
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) != SYNC_PATH_FOLLOW)
 			sync_diverged("a condition wait's mutex", &op, (uint64_t)m, UPRR_SYNC_COND_ACQUIRE);
 		sync_wait_end();

@@ -107,6 +107,17 @@ enum uprr_sync_kind {
  * gave up (2 s; a TSD destructor waiting for this thread, say). */
 #define UPRR_SYNC_F_ENDED 0x4u
 
+/** uprr_sync_rec.flags, set by uprr, not by the interposer: the TP run's
+ * supervisor, at an epoch's end, on the record (not complete yet) whose
+ * acquisition a thread waits for in glibc (a condition wait or a mutex
+ * lock, uprr_sync_slot.wait_obj; recorder/record-epoch.c); LOG keeps it
+ * when it completes the record. FOLLOW, before it waits for such a record,
+ * makes a traced call that changes nothing (an event of an EP run's trace
+ * and of its replay alike: where the EP run parks the thread at its end,
+ * doc/uniparallel.md), and in an EP run that goes along with its TP run
+ * shows the recorder that wait even when the record is there. */
+#define UPRR_SYNC_F_END 0x8u
+
 /** One synchronization operation of one thread. */
 struct uprr_sync_rec {
 	uint64_t obj;		/* the object's address in the tracee */

@@ -578,6 +578,20 @@ in_call_hint(const struct rthread *t)
 	return sc_result_restarts((int64_t)regs.rax) ? 1 : 2;
 }
 
+/* UPRR_SYNC_F_END into the flags of the record at @off of the sync-order
+ * log open at @fd (its thread stands still: nothing else writes them) */
+static bool
+mark_end(int fd, off_t off)
+{
+	uint16_t flags;
+
+	off += (off_t)offsetof(struct uprr_sync_rec, flags);
+	if (pread(fd, &flags, sizeof(flags), off) != (ssize_t)sizeof(flags))
+		return false;
+	flags |= UPRR_SYNC_F_END;
+	return pwrite(fd, &flags, sizeof(flags), off) == (ssize_t)sizeof(flags);
+}
+
 /*
  * Whether thread @tid of the TP run stands in glibc's wait inside an
  * operation of the interposer's (preload/sync-wrap.c, sync_wait_begin()),
@@ -587,9 +601,10 @@ in_call_hint(const struct rthread *t)
  * Then into @ret (TRACE_EV_EPOCH's values[5] to [8]): the record the
  * acquisition is, + 1; where the return address of the program's call
  * into the interposer is; the condition variable (0 for a lock); the
- * mutex. An EP run finds that point in libuprr-sync's wait for that record
- * (doc/uniparallel.md, "Ends in a condition wait or a lock"). The threads stand
- * still: what the slot says is where they are.
+ * mutex; that record marked UPRR_SYNC_F_END. An EP run finds that point
+ * in libuprr-sync's wait for that record (doc/uniparallel.md, "Ends in a
+ * condition wait or a lock"). The threads stand still: what the slot says
+ * is where they are.
  */
 static bool
 sync_wait_at(int fd, pid_t tid, uint64_t ret[4])
@@ -626,7 +641,12 @@ sync_wait_at(int fd, pid_t tid, uint64_t ret[4])
 		ret[1] = slot.wait_frame;
 		ret[2] = cond ? slot.wait_obj : 0;
 		ret[3] = cond ? last.obj : slot.wait_obj;
-		return true;
+		/* the record marked (UPRR_SYNC_F_END): FOLLOW makes its marker
+		 * call before it waits for it (an event of the EP trace where
+		 * the EP run parks the thread); not marked, the end is not said */
+		return ret[0] - 1 < h.nrecs &&
+		       mark_end(fd, base + (off_t)sizeof(slot) +
+					    (off_t)((ret[0] - 1) * sizeof(struct uprr_sync_rec)));
 	}
 	return false;
 }
@@ -637,7 +657,7 @@ static void
 log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 {
 	_cleanup_close_ int sync_fd = rec->epochs.sync_log ? open(rec->epochs.sync_log,
-								    O_RDONLY | O_CLOEXEC)
+								    O_RDWR | O_CLOEXEC)
 							   : -1;
 
 	for (size_t i = 0; i < rec->nthreads && !rec->done; i++) {
