@@ -953,8 +953,15 @@ rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_
 	log_tid = ep_log_tid(ep->log, t->tid);
 	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
 	if (!e || e->at != EP_END_SYNC || e->sync_rec != rec1 || e->sync_frame != frame ||
-	    ep_log_taken(ep->log, log_tid) != e->idx)
+	    ep_log_taken(ep->log, log_tid) != e->idx) {
+		if (e)
+			log_debug("thread %d (the log's %d) waits for record %" PRIu64 " (frame %#" PRIx64
+				  ", after %zu calls); its end at checkpoint %" PRIu64 " is not there "
+				  "(at %u, record %" PRIu64 ", frame %#" PRIx64 ", after %zu calls)",
+				  t->tid, log_tid, rec1 - 1, frame, ep_log_taken(ep->log, log_tid), ep->k,
+				  e->at, e->sync_rec - 1, e->sync_frame, e->idx);
 		return false;
+	}
 	t->ep_sync_rec = rec1;
 	t->ep_sync_frame = frame;
 	ep->progress++;
