@@ -24,7 +24,9 @@ lock", have the figures):
   condition wait (before h-condwait it did not, no epoch was checked and
   the client timed out after 30 s with nothing): 55-56 of 61-63 epochs
   verified, the client served in 0.7-7.7 s (the machine's load). The
-  recording then fails (7 runs of 7, 2026-12-07): 6 exit 124, "the
+  recording then fails (10 runs of 10, 2026-12-07): 2 exit 124 early, an
+  mmap(2) that returns -EEXIST in the EP run (its soft ticks' patch area
+  likely where the TP run maps later); 7 exit 124, "the
   program ended with 5-7 syscalls of the log's thread N not made (the
   first: clock_gettime)": a worker's last calls after its epoll_wait
   returned came before main's exit_group after the SIGTERM in the TP run,
