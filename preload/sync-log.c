@@ -151,23 +151,31 @@ end_marker(const struct uprr_sync_slot *slot, uint64_t i)
  * log, never waits here). Once the log is whole (growing 0), a record
  * never completed is left to block_forever(), as before. @frame: the
  * acquisition of a condition wait or a mutex lock, whose program's call
- * has its return address there (sync_wait_begin()), else 0; a record
- * marked as an epoch's end (end_marker()) is waited for with the call
- * once even when it is there (UPRR_SYNC_WAIT_LOOK): the EP run may run
- * behind its TP run, and parks the thread there (the TP run's thread
- * stood in glibc's wait then). */
+ * has its return address there (sync_wait_begin()), else 0: the EP run
+ * parks the thread at the call when its end of the epoch is there (the
+ * TP run's thread stood in glibc's wait then, the record marked,
+ * end_marker()). */
 static void
 wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 {
 	static uint32_t word = UPRR_SYNC_WAIT_MAGIC;
-	uint64_t index1 = i + 1;
-	bool look = end_marker(slot, i);
+	uint64_t index1 = i + 1, r9 = frame & UPRR_SYNC_WAIT_FRAME_MASK;
+	bool marked = false;
 
 	for (;;) {
-		bool done = __atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE;
-		uint64_t r9 = (frame & UPRR_SYNC_WAIT_FRAME_MASK) | (done ? UPRR_SYNC_WAIT_LOOK : 0);
-
-		if ((done && !look) || !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
+		/* looked at again after each wait: an EP run that ran ahead of
+		 * its TP run (through epochs it does not check) may come here
+		 * before the TP run's end marks the record; its replay sees the
+		 * mark at once, and makes the marker call at this point too, the
+		 * thread's calls here not being events */
+		if (!marked)
+			marked = end_marker(slot, i);
+		/* a record there is not waited for, even marked: the replay of a
+		 * killed recording finds `growing` still set, and must make no
+		 * call here (an EP run behind its TP run does not find that
+		 * end: went-past) */
+		if (__atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE ||
+		    !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
 			return;
 		/* futex(&word, FUTEX_WAIT_PRIVATE, UPRR_SYNC_WAIT_MAGIC), the
 		 * record in r8 and the frame in r9 (uprr-sync.h), every
@@ -193,9 +201,6 @@ wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 				     /* (saved and restored: clobbered only so that no
 				      * input is put there, written before it is read) */
 				     : "rdi", "r8", "r9", "memory");
-		if (done)
-			return;
-		look = false;
 	}
 }
 

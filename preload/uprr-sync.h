@@ -114,8 +114,7 @@ enum uprr_sync_kind {
  * when it completes the record. FOLLOW, before it waits for such a record,
  * makes a traced call that changes nothing (an event of an EP run's trace
  * and of its replay alike: where the EP run parks the thread at its end,
- * doc/uniparallel.md), and in an EP run that goes along with its TP run
- * shows the recorder that wait even when the record is there. */
+ * doc/uniparallel.md). */
 #define UPRR_SYNC_F_END 0x8u
 
 /** One synchronization operation of one thread. */
@@ -182,13 +181,11 @@ struct uprr_sync_head {
  * is not an event of the trace. Since h-condwait, r8 (futex's uaddr2, which
  * FUTEX_WAIT ignores) holds the record's index + 1 in the thread's slot,
  * and r9 (val3) UPRR_SYNC_WAIT_FRAME_MASK bits: the @wait_frame of the
- * condition wait or mutex lock whose acquisition it is (0: another), with
- * UPRR_SYNC_WAIT_LOOK: the record is there already, the call is made only
- * so that the recorder sees the thread at that point (its epoch's end may
- * be there: doc/uniparallel.md, "Ends in a condition wait or a lock"). */
+ * condition wait or mutex lock whose acquisition it is (0: another): its
+ * epoch's end may be there (doc/uniparallel.md, "Ends in a condition wait
+ * or a lock"). */
 #define UPRR_SYNC_WAIT_MAGIC 0x57727075u
-/** r9 of that call: the record is complete, only look */
-#define UPRR_SYNC_WAIT_LOOK 0x1ull
+/** The bits of r9 of that call that hold the frame */
 #define UPRR_SYNC_WAIT_FRAME_MASK (~7ull)
 /** uprr_sync_head.flags: the log orders the heap's calls too */
 #define UPRR_SYNC_HEAD_HEAP 0x1u
