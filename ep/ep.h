@@ -118,6 +118,12 @@ enum ep_end_at {
 			    * just ended when its thread was stopped) */
 	EP_END_UNKNOWN,	   /**< a point an EP run cannot find (just after a call
 			    * left out of matching) */
+	EP_END_SYNC,	   /**< in a condition wait or a mutex lock of
+			    * libuprr-sync's (in, or at the entry of, glibc's futex
+			    * wait in it), after @idx matched calls: an EP run
+			    * finds it in libuprr-sync's wait for the
+			    * acquisition's record @sync_rec - 1
+			    * (UPRR_SYNC_WAIT_MAGIC) */
 };
 
 /**
@@ -185,6 +191,15 @@ struct ep_end {
 			    * (clock_nanosleep(2)'s time left), which the copy
 			    * holds and an EP run at the entry does not yet */
 	uint64_t *wrote;   /**< as pairs (address, length), owned by the log */
+	uint64_t sync_rec; /**< in a condition wait or a lock (TRACE_EV_EPOCH
+			    * values[5]): the record its acquisition is in its
+			    * slot of the sync-order log, + 1; 0: not in one */
+	uint64_t sync_frame; /**< then: where the return address of the program's
+			      * call into the interposer is (pthread_cond_*wait(3),
+			      * pthread_mutex_lock(3): the frames below it are the
+			      * interposer's and glibc's) */
+	uint64_t sync_cond;  /**< the condition variable, 0 for a lock */
+	uint64_t sync_mutex; /**< the mutex given up, or waited for */
 	bool library;	   /**< EP_END_ENTRY, EP_END_EXIT, EP_END_FUTEX: a traced
 			    * call the syscall buffer's library made for the
 			    * program's (the blocking call after an attempt that

@@ -485,10 +485,11 @@ resolve_before(struct log_thread *lt, struct ep_end *e, long nr, const uint64_t 
 									    : EP_END_UNKNOWN;
 		if (e->at == EP_END_UNKNOWN)
 			e->why = EP_WHY_UNMATCHED;
-		/* a futex wait the library makes */
+		/* a futex wait the library makes: found in a condition wait
+		 * or a lock */
 		if (e->library && e->at == EP_END_FUTEX && library_futex_unfound(nr, args)) {
-			e->at = EP_END_UNKNOWN;
-			e->why = EP_WHY_LIBRARY_FUTEX;
+			e->at = e->sync_rec ? EP_END_SYNC : EP_END_UNKNOWN;
+			e->why = e->sync_rec ? EP_WHY_NONE : EP_WHY_LIBRARY_FUTEX;
 		}
 		e->idx = lt->ncalls;
 		e->nr = nr;
@@ -651,6 +652,13 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 	lt->end_hinted = false;
 	if (ev->values[2] != TRACE_EPOCH_SYSCALL)
 		return 0;
+	/* in a condition wait or a lock (record-epoch.c sync_wait_at()) */
+	if (ev->nvalues >= 9 && ev->values[5]) {
+		e->sync_rec = ev->values[5];
+		e->sync_frame = ev->values[6];
+		e->sync_cond = ev->values[7];
+		e->sync_mutex = ev->values[8];
+	}
 	e->at = EP_END_UNKNOWN;
 	/* its count is what this reading counted: else it stands in a
 	 * buffered call (its records counted in place), which no traced
@@ -686,8 +694,15 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 		return 0;
 	}
 	if (lt->skipping && e->library && library_futex_unfound(lt->last_nr, lt->last_args)) {
-		/* in the library's wait on a lock's word */
-		e->why = EP_WHY_LIBRARY_FUTEX;
+		/* in the library's wait on a lock's word; found in a
+		 * condition wait or a lock (known now: how its call ends does
+		 * not change where the thread stands in the wait) */
+		e->why = e->sync_rec ? EP_WHY_NONE : EP_WHY_LIBRARY_FUTEX;
+		if (e->sync_rec) {
+			e->at = EP_END_SYNC;
+			e->idx = lt->ncalls;
+			return 0;
+		}
 	} else if (lt->skipping && lt->last_nr == __NR_futex) {
 		/* in a futex call: the EP run's thread stops at the same one
 		 * after the same matched calls (its own futex calls differ in

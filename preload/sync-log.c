@@ -61,6 +61,7 @@ struct sync_thread {
 	uint32_t children;	/* pthread_create calls made so far */
 	uint64_t next;		/* FOLLOW: the next record to follow */
 	uint32_t proc;		/* the slot of its process's first thread */
+	uint64_t wait_frame;	/* the frame of a wait in progress (sync_wait_begin()) */
 };
 static __thread struct sync_thread self __attribute__((tls_model("initial-exec")));
 
@@ -116,6 +117,30 @@ block_forever(void)
 		raw_futex(&never, FUTEX_WAIT, 0);
 }
 
+/* FOLLOW in mode tp (an EP run, its replay), before it waits for record
+ * @i of @slot: if uprr marked it (UPRR_SYNC_F_END: the TP run's thread
+ * stood at an epoch's end waiting for it in glibc), a traced call that
+ * changes nothing (futex FUTEX_REQUEUE of none to none: not an operation
+ * the syscall buffer takes, whose futex calls are waits and wakes; futex
+ * calls are not matched with the TP run's, sc_ep_unmatched()), an event
+ * of the EP trace and of its replay alike. The EP run parks the thread
+ * at its end just after, with no event of its own: what the thread did
+ * since its last event (a mutex released, a clock advanced) comes before
+ * the events of the threads that run while it stands there, in the
+ * replay too, which never waits for a record. Returns whether it was
+ * marked. */
+static bool
+end_marker(const struct uprr_sync_slot *slot, uint64_t i)
+{
+	static uint32_t word;
+
+	if (!(__atomic_load_n(&slot->recs[i].flags, __ATOMIC_ACQUIRE) & UPRR_SYNC_F_END))
+		return false;
+	(void)sync_raw_syscall(SYS_futex, (long)&word, FUTEX_REQUEUE | FUTEX_PRIVATE_FLAG, 0, 0,
+		(long)&word, 0);
+	return true;
+}
+
 /* FOLLOW in an EP run (tp_mode) that goes along with its TP run
  * (lock-step, doc/uniparallel.md; head->growing): record @i of @slot may
  * be one the TP run has not written or completed yet (its thread stood in
@@ -124,16 +149,36 @@ block_forever(void)
  * below (UPRR_SYNC_WAIT_MAGIC): it lets the TP run go on, and the call
  * returns at once, with no event in the trace (its replay, with the whole
  * log, never waits here). Once the log is whole (growing 0), a record
- * never completed is left to block_forever(), as before. */
+ * never completed is left to block_forever(), as before. @frame: the
+ * acquisition of a condition wait or a mutex lock, whose program's call
+ * has its return address there (sync_wait_begin()), else 0: the EP run
+ * parks the thread at the call when its end of the epoch is there (the
+ * TP run's thread stood in glibc's wait then, the record marked,
+ * end_marker()). */
 static void
-wait_for_record(const struct uprr_sync_slot *slot, uint64_t i)
+wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 {
 	static uint32_t word = UPRR_SYNC_WAIT_MAGIC;
+	uint64_t index1 = i + 1, r9 = frame & UPRR_SYNC_WAIT_FRAME_MASK;
+	bool marked = false;
 
-	while (__atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) == UPRR_SYNC_NONE) {
-		if (!__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
+	for (;;) {
+		/* looked at again after each wait: an EP run that ran ahead of
+		 * its TP run (through epochs it does not check) may come here
+		 * before the TP run's end marks the record; its replay sees the
+		 * mark at once, and makes the marker call at this point too, the
+		 * thread's calls here not being events */
+		if (!marked)
+			marked = end_marker(slot, i);
+		/* a record there is not waited for, even marked: the replay of a
+		 * killed recording finds `growing` still set, and must make no
+		 * call here (an EP run behind its TP run does not find that
+		 * end: went-past) */
+		if (__atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE ||
+		    !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
 			return;
-		/* futex(&word, FUTEX_WAIT_PRIVATE, UPRR_SYNC_WAIT_MAGIC), every
+		/* futex(&word, FUTEX_WAIT_PRIVATE, UPRR_SYNC_WAIT_MAGIC), the
+		 * record in r8 and the frame in r9 (uprr-sync.h), every
 		 * register and the flags as they were (below the red zone):
 		 * the replay, which never makes it, must find the same ones at
 		 * the program's next calls */
@@ -141,17 +186,21 @@ wait_for_record(const struct uprr_sync_slot *slot, uint64_t i)
 				     "pushfq\n\tpush %%rax\n\tpush %%rcx\n\tpush %%rdx\n\t"
 				     "push %%rsi\n\tpush %%rdi\n\tpush %%r8\n\tpush %%r9\n\t"
 				     "push %%r10\n\tpush %%r11\n\t"
-				     "mov %[addr], %%rdi\n\tmov %[nr], %%eax\n\tmov %[op], %%esi\n\t"
-				     "mov %[val], %%edx\n\txor %%r10d, %%r10d\n\txor %%r8d, %%r8d\n\t"
-				     "xor %%r9d, %%r9d\n\tsyscall\n\t"
+				     "mov %[addr], %%rdi\n\tmov %[r8v], %%r8\n\tmov %[r9v], %%r9\n\t"
+				     "mov %[nr], %%eax\n\tmov %[op], %%esi\n\t"
+				     "mov %[val], %%edx\n\txor %%r10d, %%r10d\n\t"
+				     "syscall\n\t"
 				     "pop %%r11\n\tpop %%r10\n\tpop %%r9\n\tpop %%r8\n\t"
 				     "pop %%rdi\n\tpop %%rsi\n\tpop %%rdx\n\tpop %%rcx\n\t"
 				     "pop %%rax\n\tpopfq\n\t"
 				     "lea 128(%%rsp), %%rsp"
 				     :
-				     : [nr] "i"(SYS_futex), [addr] "r"(&word),
-				       [op] "i"(FUTEX_WAIT | FUTEX_PRIVATE_FLAG), [val] "i"(UPRR_SYNC_WAIT_MAGIC)
-				     : "memory");
+				     : [nr] "i"(SYS_futex), [addr] "r"(&word), [r8v] "r"(index1),
+				       [r9v] "r"(r9), [op] "i"(FUTEX_WAIT | FUTEX_PRIVATE_FLAG),
+				       [val] "i"(UPRR_SYNC_WAIT_MAGIC)
+				     /* (saved and restored: clobbered only so that no
+				      * input is put there, written before it is read) */
+				     : "rdi", "r8", "r9", "memory");
 	}
 }
 
@@ -367,6 +416,7 @@ HIDDEN enum sync_path
 sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 {
 	struct uprr_sync_slot *slot = self.slot;
+	uint64_t i;
 
 	if (sync_mode == SYNC_OFF || !slot)
 		return SYNC_PASS;
@@ -379,7 +429,7 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 		/* reserved first, in one instruction, so a signal handler's
 		 * operations come after the one it interrupted, as the thread
 		 * made them */
-		uint64_t i = take_index(&slot->count);
+		i = take_index(&slot->count);
 
 		/* what FOLLOW's next holds after the same operation: the
 		 * thread's state is the same in both runs (an EP run's check
@@ -410,19 +460,27 @@ sync_begin(struct sync_op *op, const void *addr, unsigned kind)
 	 * never completed), the thread was blocked when the LOG run ended
 	 * (in an operation, or in a wait the log does not see, and then here):
 	 * it waits for ever, as it did, until the process exits. */
-	if (tp_mode && self.next < head->nrecs)
-		wait_for_record(slot, self.next);
+	i = self.next;
+	/* taken where LOG reserves it (above), the condition wait's
+	 * acquisition after glibc's wait, the others before their call: a
+	 * thread waiting here has the `next` of LOG's waiting in glibc (an
+	 * epoch's end there is checked) */
+	if (kind != UPRR_SYNC_COND_ACQUIRE)
+		self.next = i + 1;
+	if (tp_mode && i < head->nrecs)
+		wait_for_record(slot, i, self.wait_frame);
 	/* (a record complete is one reserved: count is not read, which in
 	 * an EP run that goes along with its TP run is smaller than at the
 	 * end, and in a register could show at a later call as another
 	 * value than in the replay) */
-	if (self.next >= head->nrecs || slot->recs[self.next].kind == UPRR_SYNC_NONE) {
+	if (i >= head->nrecs || slot->recs[i].kind == UPRR_SYNC_NONE) {
 		/* an order cut where the EP run went live: unordered on */
 		if (head->flags & UPRR_SYNC_HEAD_OPEN_END)
 			return SYNC_PASS;
 		block_forever();
 	}
-	op->rec = &slot->recs[self.next++];
+	self.next = i + 1;
+	op->rec = &slot->recs[i];
 	if (op->rec->obj != (uint64_t)addr || op->rec->kind != kind ||
 			!(op->rec->flags & UPRR_SYNC_F_SHARED) != !op->shared)
 		sync_diverged("another operation", op, (uint64_t)addr, kind);
@@ -438,7 +496,9 @@ log_write(struct sync_op *op, uint32_t clock, int result, unsigned flags)
 		return;
 	op->rec->clock = clock;
 	op->rec->result = result;
-	op->rec->flags = (uint16_t)(flags | op->flags | (op->shared ? UPRR_SYNC_F_SHARED : 0));
+	/* UPRR_SYNC_F_END: uprr's, written while the thread stood still */
+	op->rec->flags = (uint16_t)(flags | op->flags | (op->shared ? UPRR_SYNC_F_SHARED : 0) |
+				    (op->rec->flags & UPRR_SYNC_F_END));
 	/* the kind last: a reader takes a record whose kind is 0 as not
 	 * complete (a thread still blocked in it) */
 	__atomic_store_n(&op->rec->kind, op->kind, __ATOMIC_RELEASE);
@@ -473,6 +533,33 @@ sync_log_done(struct sync_op *op, int result)
 {
 	if (op->rec && result)
 		__atomic_store_n(&op->rec->result, result, __ATOMIC_RELEASE);
+}
+
+HIDDEN void
+sync_wait_begin(unsigned kind, const void *obj, uint64_t frame)
+{
+	if (!self.slot)
+		return;
+	/* in both modes: the thread-local data is the program's memory, which
+	 * an epoch's check compares */
+	self.wait_frame = frame;
+	if (sync_mode != SYNC_LOG)
+		return;
+	/* before the record that says where the thread is: the supervisor
+	 * reads them with it */
+	__atomic_store_n(&self.slot->wait_frame, frame, __ATOMIC_RELAXED);
+	__atomic_store_n(&self.slot->wait_kind, kind, __ATOMIC_RELAXED);
+	__atomic_store_n(&self.slot->wait_obj, (uint64_t)obj, __ATOMIC_RELEASE);
+}
+
+HIDDEN void
+sync_wait_end(void)
+{
+	if (!self.slot)
+		return;
+	self.wait_frame = 0;
+	if (sync_mode == SYNC_LOG)
+		__atomic_store_n(&self.slot->wait_obj, 0, __ATOMIC_RELEASE);
 }
 
 /* The futex flag of @op's clock word: a shared object's sleepers are in

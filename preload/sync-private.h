@@ -131,6 +131,16 @@ sync_logged_result(const struct sync_op *op)
 	return op->rec->result;
 }
 
+/* An operation of @kind on @obj that may wait in glibc starts (a
+ * condition wait, UPRR_SYNC_COND_ACQUIRE on the condition variable; a
+ * mutex lock, UPRR_SYNC_MUTEX_LOCK on the mutex), the return address of
+ * the program's call into it at @frame (uprr_sync_slot.wait_frame): LOG
+ * says so in the slot, for an epoch's end in the wait; FOLLOW keeps the
+ * frame for the acquisition's wait_for_record(). sync_wait_end(): it
+ * returned. */
+HIDDEN void sync_wait_begin(unsigned kind, const void *obj, uint64_t frame);
+HIDDEN void sync_wait_end(void);
+
 /* Threads: the creator's side of pthread_create (the new thread's rank,
  * or -1 for a thread that gets no log) and the new thread's first act. */
 HIDDEN int sync_thread_child_ordinal(uint32_t *ret_parent, uint32_t *ret_proc);

@@ -262,10 +262,27 @@ pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *
 
 #define MUTEX_OK(r) ((r) == 0 || (r) == EOWNERDEAD)
 
+/* The slot of the program's call's return address: this function's frame
+ * pointer (which __builtin_frame_address(0) makes it set up) + 8 */
+#define CALLER_FRAME() ((uint64_t)__builtin_frame_address(0) + 8)
+
+static int
+mutex_lock(pthread_mutex_t *m)
+{
+	ACQUIRE(m, UPRR_SYNC_MUTEX_LOCK, REAL(mutex_lock)(m), REAL(mutex_lock)(m), MUTEX_OK(r_));
+}
+
+/* An epoch's end may find the thread in glibc's wait for the lock
+ * (sync_wait_begin()) */
 EXPORT int
 pthread_mutex_lock(pthread_mutex_t *m)
 {
-	ACQUIRE(m, UPRR_SYNC_MUTEX_LOCK, REAL(mutex_lock)(m), REAL(mutex_lock)(m), MUTEX_OK(r_));
+	int r;
+
+	sync_wait_begin(UPRR_SYNC_MUTEX_LOCK, m, CALLER_FRAME());
+	r = mutex_lock(m);
+	sync_wait_end();
+	return r;
 }
 
 EXPORT int
@@ -372,8 +389,11 @@ real_cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct ti
 	return REAL(cond_clockwait)(c, m, (clockid_t)clock, abstime);
 }
 
+/* @frame: where the return address of the program's call is (an epoch's
+ * end in the wait, sync_wait_begin()) */
 static int
-cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespec *abstime)
+cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespec *abstime,
+	  uint64_t frame)
 {
 	struct sync_op op;
 	int r;
@@ -382,9 +402,11 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 	case SYNC_PASS:
 		break;
 	case SYNC_PATH_LOG:
+		sync_wait_begin(UPRR_SYNC_COND_ACQUIRE, c, frame);
 		sync_log_release(&op);
 		sync_log_done(&op, 0);
 		r = real_cond_wait(c, m, clock, abstime);
+		sync_wait_end();
 		if (sync_begin(&op, m, UPRR_SYNC_COND_ACQUIRE) == SYNC_PATH_LOG)
 			sync_log_acquired(&op, r, 0);
 		sync_scrub(); /* as ACQUIRE's paths: glibc's wait here, two
@@ -392,6 +414,7 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
+		sync_wait_begin(UPRR_SYNC_COND_ACQUIRE, c, frame);
 		sync_follow_turn(&op);
 		r = REAL(mutex_unlock)(m);
 		sync_follow_done(&op, r);
@@ -401,10 +424,12 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 		case SYNC_PASS:
 			/* past an order cut (UPRR_SYNC_HEAD_OPEN_END): a
 			 * spurious wakeup, the mutex taken back unordered */
+			sync_wait_end();
 			return REAL(mutex_lock)(m);
 		default:
 			sync_diverged("a condition wait's mutex", &op, (uint64_t)m, UPRR_SYNC_COND_ACQUIRE);
 		}
+		sync_wait_end();
 		sync_follow_turn(&op);
 		r = REAL(mutex_lock)(m);
 		if (r)
@@ -421,20 +446,20 @@ cond_wait(pthread_cond_t *c, pthread_mutex_t *m, int clock, const struct timespe
 EXPORT int
 pthread_cond_wait(pthread_cond_t *c, pthread_mutex_t *m)
 {
-	return cond_wait(c, m, -1, NULL);
+	return cond_wait(c, m, -1, NULL, CALLER_FRAME());
 }
 
 EXPORT int
 pthread_cond_timedwait(pthread_cond_t *c, pthread_mutex_t *m, const struct timespec *abstime)
 {
-	return cond_wait(c, m, -1, abstime);
+	return cond_wait(c, m, -1, abstime, CALLER_FRAME());
 }
 
 EXPORT int
 pthread_cond_clockwait(pthread_cond_t *c, pthread_mutex_t *m, clockid_t clock,
 		const struct timespec *abstime)
 {
-	return cond_wait(c, m, (int)clock, abstime);
+	return cond_wait(c, m, (int)clock, abstime, CALLER_FRAME());
 }
 
 EXPORT int
@@ -536,6 +561,7 @@ sem_post(sem_t *s)
 		sync_log_release(&op);
 		r = sem_result(REAL(sem_post)(s));
 		sync_log_done(&op, r);
+		sync_scrub(); /* as RELEASE's paths */
 		errno = saved;
 		return sem_return(r);
 	case SYNC_PATH_OBSERVE:
@@ -543,6 +569,7 @@ sem_post(sem_t *s)
 		sync_follow_turn(&op);
 		r = sem_result(REAL(sem_post)(s));
 		sync_follow_done(&op, r);
+		sync_scrub();
 		errno = saved;
 		return sem_return(r);
 	}
@@ -570,6 +597,7 @@ pthread_barrier_wait(pthread_barrier_t *b)
 		r = REAL(barrier_wait)(b);
 		if (sync_begin(&op, b, UPRR_SYNC_BARRIER_LEAVE) == SYNC_PATH_LOG)
 			sync_log_acquired(&op, r, 0);
+		sync_scrub(); /* as ACQUIRE's paths */
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
@@ -582,7 +610,9 @@ pthread_barrier_wait(pthread_barrier_t *b)
 			sync_diverged("a barrier's departure", &op, (uint64_t)b, UPRR_SYNC_BARRIER_LEAVE);
 		sync_follow_turn(&op);
 		sync_follow_advance(&op);
-		return sync_logged_result(&op);
+		r = sync_logged_result(&op);
+		sync_scrub();
+		return r;
 	}
 	return REAL(barrier_wait)(b);
 }
@@ -626,6 +656,13 @@ pthread_once(pthread_once_t *once, void (*init)(void))
 		if (!once_self.ran)
 			sync_log_acquired(&op, 0, 0);
 		once_self = saved;
+		/* as ACQUIRE's paths: FOLLOW's wait for its turn, a futex call
+		 * through the syscall buffer's library, left that library's
+		 * frames here, and a register of the program's they saved
+		 * (pigz's main: rcx, &__pthread_keys from its
+		 * pthread_getspecific(3) before its try's pthread_once(3), a
+		 * false divergence at the first check of every recording) */
+		sync_scrub();
 		return r;
 	case SYNC_PATH_OBSERVE:
 	case SYNC_PATH_FOLLOW:
@@ -639,6 +676,7 @@ pthread_once(pthread_once_t *once, void (*init)(void))
 				UPRR_SYNC_ONCE);
 		once_self = saved;
 		sync_follow_advance(&op);
+		sync_scrub();
 		return r;
 	}
 	return REAL(once)(once, init);

@@ -107,6 +107,16 @@ enum uprr_sync_kind {
  * gave up (2 s; a TSD destructor waiting for this thread, say). */
 #define UPRR_SYNC_F_ENDED 0x4u
 
+/** uprr_sync_rec.flags, set by uprr, not by the interposer: the TP run's
+ * supervisor, at an epoch's end, on the record (not complete yet) whose
+ * acquisition a thread waits for in glibc (a condition wait or a mutex
+ * lock, uprr_sync_slot.wait_obj; recorder/record-epoch.c); LOG keeps it
+ * when it completes the record. FOLLOW, before it waits for such a record,
+ * makes a traced call that changes nothing (an event of an EP run's trace
+ * and of its replay alike: where the EP run parks the thread at its end,
+ * doc/uniparallel.md). */
+#define UPRR_SYNC_F_END 0x8u
+
 /** One synchronization operation of one thread. */
 struct uprr_sync_rec {
 	uint64_t obj;		/* the object's address in the tracee */
@@ -131,7 +141,19 @@ struct uprr_sync_slot {
 	uint64_t lost;		/* operations not logged: the slot was full */
 	uint32_t proc;		/* the slot of its process's first thread */
 	uint32_t forked;	/* 1: the first thread of a forked child */
-	uint64_t pad[3];
+	uint64_t wait_obj;	/* LOG (h-condwait; in what was padding, zero in a
+				 * log of an older interposer: no wait said, so
+				 * the version stays 2): the object the thread may
+				 * wait for in glibc (an epoch's end there:
+				 * recorder/record-epoch.c): a condition
+				 * variable (@wait_kind UPRR_SYNC_COND_ACQUIRE:
+				 * from its UPRR_SYNC_COND_RELEASE, complete,
+				 * to the wait's return), or a mutex
+				 * (UPRR_SYNC_MUTEX_LOCK: its record reserved,
+				 * not complete, until the lock returns); 0 */
+	uint64_t wait_frame;	/* then: where the return address of the
+				 * program's call into the interposer is */
+	uint64_t wait_kind;	/* then: the kind, as above */
 	struct uprr_sync_rec recs[];
 };
 #define UPRR_SYNC_NO_PARENT 0xffffffffu
@@ -156,8 +178,15 @@ struct uprr_sync_head {
  * written yet, the log still growing, makes futex(FUTEX_WAIT_PRIVATE) on a
  * word holding this value, with this value: the EP run's recorder takes the
  * call (it lets the TP run go on, and the call returns 0 at once), which
- * is not an event of the trace. */
+ * is not an event of the trace. Since h-condwait, r8 (futex's uaddr2, which
+ * FUTEX_WAIT ignores) holds the record's index + 1 in the thread's slot,
+ * and r9 (val3) UPRR_SYNC_WAIT_FRAME_MASK bits: the @wait_frame of the
+ * condition wait or mutex lock whose acquisition it is (0: another): its
+ * epoch's end may be there (doc/uniparallel.md, "Ends in a condition wait
+ * or a lock"). */
 #define UPRR_SYNC_WAIT_MAGIC 0x57727075u
+/** The bits of r9 of that call that hold the frame */
+#define UPRR_SYNC_WAIT_FRAME_MASK (~7ull)
 /** uprr_sync_head.flags: the log orders the heap's calls too */
 #define UPRR_SYNC_HEAD_HEAP 0x1u
 /** uprr_sync_head.flags: an order cut where an EP run goes live (the

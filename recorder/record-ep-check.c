@@ -191,6 +191,10 @@ unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret
 		 * makes it there only if it runs the library too */
 		if (e->why == EP_WHY_LIBRARY && !ep->sb)
 			return EP_WHY_LIBRARY;
+		/* in a condition wait: found where libuprr-sync waits for the
+		 * TP run's record, which it does only while the log grows */
+		if (e->at == EP_END_SYNC && (!ep->follow || ep_log_whole(ep->log)))
+			return EP_WHY_LIBRARY_FUTEX;
 		if (!e->copy)
 			return EP_WHY_NO_COPY;
 		/* a re-run's EP run stands where the one that diverged stood,
@@ -268,6 +272,10 @@ at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const st
 	case EP_END_EXIT:
 		return entry == (e->at == EP_END_ENTRY) && t->ep_call && taken == e->idx + 1 &&
 		       t->ep_call == ep_log_call(ep->log, log_tid, e->idx);
+	case EP_END_SYNC:
+		/* parked in libuprr-sync's wait for the record (rec_ep_park_sync()) */
+		return t->ep_sync_rec == e->sync_rec && t->ep_sync_frame == e->sync_frame &&
+		       taken == e->idx;
 	case EP_END_FUTEX:
 		/* one the buffer's library made: at the program's site here
 		 * when this run has no buffer, at the library's own call (the
@@ -290,7 +298,7 @@ passed(const struct rec_ep *ep, pid_t log_tid, const struct ep_end *e)
 {
 	size_t taken = ep_log_taken(ep->log, log_tid);
 
-	return e->at == EP_END_FUTEX ? taken > e->idx : taken > e->idx + 1;
+	return e->at == EP_END_FUTEX || e->at == EP_END_SYNC ? taken > e->idx : taken > e->idx + 1;
 }
 
 /* Every thread with an end at ep->k stands parked at it, and no other runs. */
@@ -330,9 +338,12 @@ let_go(struct recorder *rec)
 		if (!t->ep_parked || (e && at_end(ep, t, log_tid, e, t->ep_parked_entry)))
 			continue;
 		/* at an exit: the log's signals there, which the TP run
-		 * delivered after its checkpoint (rec_ep_exit_signals()) */
-		if (!t->ep_parked_entry)
+		 * delivered after its checkpoint (rec_ep_exit_signals()); in
+		 * libuprr-sync's wait, its call skipped: it looks again */
+		if (!t->ep_parked_entry && !t->ep_sync_rec)
 			rec_ep_exit_signals(rec, t, true);
+		t->ep_sync_rec = 0;
+		t->ep_sync_frame = 0;
 		t->ep_parked = false;
 		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
 	}
@@ -589,7 +600,12 @@ rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p)
 	for (size_t i = 0; i < p->b.ntids && r >= 0; i++) {
 		pid_t log_tid = ep_log_tid(ep->log, p->tids[i]);
 		const struct ep_end *te = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
+		const struct rthread *t = rec_find_thread(rec, p->tids[i]);
 
+		/* parked in a condition wait or a lock (rec_ep_park_sync()) */
+		if (te && te->at == EP_END_SYNC && t && t->ep_sync_rec && i < p->a.ntids)
+			r = rec_ep_sync_wait_out(te, p->tids[i], p->a.tids[i], &p->ignore, &p->nignore,
+						 &p->ignore_cap);
 		/* what an interrupted call's exit wrote (the time left of a
 		 * sleep), in the copy and not here yet: the EP run writes the
 		 * log's bytes when it answers the call */
@@ -667,6 +683,14 @@ rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_diverge
 				regs = ra;
 				p->library[i] = true;
 				ep->verdicts->library_regs++;
+			}
+			/* A's thread stands in glibc's condition wait, this
+			 * one in libuprr-sync's wait for the acquisition's
+			 * record (EP_END_SYNC): other code, other registers,
+			 * not compared (nor merged: A's are kept) */
+			if (te && te->at == EP_END_SYNC && t->ep_sync_rec) {
+				regs = ra;
+				p->library[i] = true;
 			}
 		}
 		p->regs[i] = regs;
@@ -840,9 +864,9 @@ settle(struct recorder *rec)
 	}
 }
 
-/* Leave the epoch ep->k ends unchecked (@why) and go on. */
+/* Leave the epoch ep->k ends unchecked (@why; @reason counted) and go on. */
 static void
-give_up(struct recorder *rec, const char *why, bool stall)
+give_up_as(struct recorder *rec, const char *why, enum ep_why reason)
 {
 	struct rec_ep *ep = rec->ep;
 
@@ -852,14 +876,20 @@ give_up(struct recorder *rec, const char *why, bool stall)
 				   ep->k, why);
 		return;
 	}
-	count_unchecked(ep, stall ? EP_WHY_STALL : EP_WHY_PASSED);
-	ep->verdicts->stalls += stall;
+	count_unchecked(ep, reason);
+	ep->verdicts->stalls += reason == EP_WHY_STALL;
 	log_info("epoch %" PRIu64 " not checked: %s", ep->k - 1, why);
 	rec_ep_write_verdict(rec, ep->k, 2);
 	ep->stall_ns = 0;
 	next_epoch(rec);
 	let_go(rec);
 	settle(rec);
+}
+
+static void
+give_up(struct recorder *rec, const char *why, bool stall)
+{
+	give_up_as(rec, why, stall ? EP_WHY_STALL : EP_WHY_PASSED);
 }
 
 /* @t stands at its end of the epoch: parked there; the epoch is checked
@@ -906,7 +936,9 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 
 			snprintf(why, sizeof(why), "thread %d went past its end (after call %zu, at %s of %ld)",
 				 log_tid, e->idx, entry ? "the entry" : "the exit", (long)t->nr);
-			give_up(rec, why, false);
+			/* in a condition wait: libuprr-sync did not wait there
+			 * (the log stopped growing: the TP run ended) */
+			give_up_as(rec, why, e->at == EP_END_SYNC ? EP_WHY_LIBRARY_FUTEX : EP_WHY_PASSED);
 		}
 		return false;
 	}
@@ -930,6 +962,60 @@ rec_ep_park_unlogged(struct recorder *rec, struct rthread *t)
 	ep->progress++;
 	park(rec, t, true);
 	return true;
+}
+
+bool
+rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_t frame)
+{
+	struct rec_ep *ep = rec->ep;
+	const struct ep_end *e;
+	pid_t log_tid;
+
+	if (!ep->ckpts || !ep->follow || !ep->started || rec->done || !ep->k || !rec1)
+		return false;
+	log_tid = ep_log_tid(ep->log, t->tid);
+	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
+	if (!e || e->at != EP_END_SYNC || e->sync_rec != rec1 || e->sync_frame != frame ||
+	    ep_log_taken(ep->log, log_tid) != e->idx) {
+		if (e)
+			log_debug("thread %d (the log's %d) waits for record %" PRIu64 " (frame %#" PRIx64
+				  ", after %zu calls); its end at checkpoint %" PRIu64 " is not there "
+				  "(at %u, record %" PRIu64 ", frame %#" PRIx64 ", after %zu calls)",
+				  t->tid, log_tid, rec1 - 1, frame, ep_log_taken(ep->log, log_tid), ep->k,
+				  e->at, e->sync_rec - 1, e->sync_frame, e->idx);
+		return false;
+	}
+	t->ep_sync_rec = rec1;
+	t->ep_sync_frame = frame;
+	ep->progress++;
+	park(rec, t, false);
+	return true;
+}
+
+/* Why the epoch under check stalls: a thread with its end in a condition
+ * wait or a lock (EP_END_SYNC) not parked there, the log no longer growing
+ * (the TP run ended: libuprr-sync no longer waits for a record, and one
+ * the TP run never completed blocks its thread for good) is named so;
+ * else a stall. */
+static enum ep_why
+stall_why(const struct recorder *rec)
+{
+	const struct rec_ep *ep = rec->ep;
+
+	if (!ep_log_whole(ep->log))
+		return EP_WHY_STALL;
+	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
+		pid_t log_tid = ep_log_thread(ep->log, i);
+		const struct ep_end *e = end_at(ep->log, log_tid, ep->k);
+		const struct rthread *t;
+
+		if (!e || e->at != EP_END_SYNC)
+			continue;
+		t = rec_find_thread((struct recorder *)rec, ep_log_tid_of(ep->log, log_tid));
+		if (!t || !t->ep_parked)
+			return EP_WHY_LIBRARY_FUTEX;
+	}
+	return EP_WHY_STALL;
 }
 
 bool
@@ -963,6 +1049,6 @@ rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns)
 		*wait_ns = EP_STALL_NS / 5;
 		return false;
 	}
-	give_up(rec, "its threads did not all reach their ends", true);
+	give_up_as(rec, "its threads did not all reach their ends", stall_why(rec));
 	return true;
 }

@@ -567,6 +567,82 @@ rec_ep_left_out(struct rec_ep *ep, pid_t tgid, const pid_t *tids, size_t ntids, 
 	return r;
 }
 
+/* How much of a thread's descriptor (glibc's struct pthread, at its FS
+ * base) sync_wait_descriptor() looks at: its size in glibc 2.36 is 2,304
+ * bytes (0x900) */
+#define SYNC_WAIT_DESCRIPTOR 0x900
+
+/*
+ * The words of A's thread @atid's descriptor (at @fs_base; B's @tid at the
+ * same) that its condition wait sets and FOLLOW's does not, appended to
+ * @v: glibc's wait registers a cancellation handler in a buffer on its
+ * stack (__pthread_cleanup_push() in nptl/pthread_cond_wait.c: the
+ * descriptor's `cleanup` points into [@low, @frame) while it waits; seen:
+ * 0x60 in A, 0 in B, a byte of it), and its futex wait is cancellable
+ * (__pthread_enable_asynccancel(), nptl/cancellation.c: `cancelhandling`
+ * has CANCELTYPE_BITMASK, 0x2, set in A only; seen: 0x02 in A, 0 in B),
+ * at every check of tests/progs/cond_idle before this. Found by value, not
+ * by glibc's offsets.
+ */
+static int
+sync_wait_descriptor(pid_t tid, pid_t atid, uint64_t fs_base, uint64_t low, uint64_t frame,
+		     struct checkpoint_range **v, size_t *n, size_t *cap)
+{
+	uint64_t words[SYNC_WAIT_DESCRIPTOR / 8];
+	uint32_t a[SYNC_WAIT_DESCRIPTOR / 4], b[SYNC_WAIT_DESCRIPTOR / 4];
+
+	if (!fs_base || tracee_read(atid, fs_base, words, sizeof(words)) < 0 ||
+	    tracee_read(tid, fs_base, b, sizeof(b)) < 0)
+		return 0; /* not left out: the check says where it differs */
+	memcpy(a, words, sizeof(a));
+	for (size_t i = 0; i < ARRAY_SIZE(words); i++) {
+		if (words[i] < low || words[i] >= frame)
+			continue;
+		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*n)++] = (struct checkpoint_range){ fs_base + 8 * i, 8 };
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(a); i++) {
+		if ((a[i] ^ b[i]) != 0x2 || !(a[i] & 0x2))
+			continue;
+		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*n)++] = (struct checkpoint_range){ fs_base + 4 * i, 4 };
+	}
+	return 0;
+}
+
+int
+rec_ep_sync_wait_out(const struct ep_end *e, pid_t tid, pid_t atid, struct checkpoint_range **v,
+		     size_t *n, size_t *cap)
+{
+	struct user_regs_struct rb, ra;
+	uint64_t low;
+
+	if (tracee_get_regs(tid, &rb) < 0 || tracee_get_regs(atid, &ra) < 0)
+		return 0; /* not left out: the check says where it differs */
+	/* the frames below the program's call, and the red zone under the
+	 * deeper of the two stack pointers */
+	low = MIN(ra.rsp, rb.rsp) - 128;
+	if (UTIL_GROW(*v, *cap, *n + 4) < 0)
+		return -ENOMEM;
+	if (e->sync_frame > low && e->sync_frame - low < (1u << 20))
+		(*v)[(*n)++] = (struct checkpoint_range){ low, e->sync_frame - low };
+	/* glibc's waiter bookkeeping in the condition variable: its
+	 * sequence, groups, references and signals (the whole
+	 * pthread_cond_t: nptl/pthread_cond_wait.c, glibc 2.36) */
+	if (e->sync_cond)
+		(*v)[(*n)++] = (struct checkpoint_range){ e->sync_cond, sizeof(pthread_cond_t) };
+	/* and in the mutex: the lock word (2, contended, when a waiter of
+	 * the TP run stands in its futex; FOLLOW takes its turns without)
+	 * and __nusers, which glibc's wait leaves counted while it waits
+	 * (__pthread_mutex_unlock_usercnt(mutex, 0)) and FOLLOW's unlock
+	 * takes off (struct __pthread_mutex_s: __lock at 0, __nusers at 12) */
+	(*v)[(*n)++] = (struct checkpoint_range){ e->sync_mutex, 4 };
+	(*v)[(*n)++] = (struct checkpoint_range){ e->sync_mutex + 12, 4 };
+	return sync_wait_descriptor(tid, atid, ra.fs_base, low, e->sync_frame, v, n, cap);
+}
+
 /* How far above the stack pointer rec_interposer_frames() looks, in bytes. */
 #define EP_INTERPOSER_SCAN 8192
 

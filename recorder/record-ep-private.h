@@ -7,6 +7,8 @@
  */
 #pragma once
 
+struct ep_end;
+
 /* ---- the EP knob: syscalls answered from a log (record-ep.c) ---- */
 
 /* A kept file of the log opened in a process of the EP run for its
@@ -124,6 +126,24 @@ bool rec_ep_follow_idle(struct recorder *rec);
  * and the call is skipped, returning 0, with no event (its replay never
  * waits there). True if it was that call. */
 bool rec_ep_sync_wait(struct recorder *rec, struct rthread *t);
+/** What the check leaves out of a thread parked at its end in a condition
+ * wait or a lock (@e, EP_END_SYNC; B's thread @tid, A's @atid), appended
+ * to @v: its frames from below both stack pointers (and their red zone)
+ * up to the return address of the program's call into the interposer
+ * (the interposer's and glibc's, which differ by design: A stands in
+ * glibc's futex wait, B in libuprr-sync's wait for the record), the
+ * condition variable, the words of the mutex glibc's wait keeps otherwise
+ * than FOLLOW, and those of the thread's descriptor its condition wait
+ * sets (record-ep-leave-out.c). Its registers are A's
+ * (rec_ep_pair_check()). 0 or -ENOMEM. */
+int rec_ep_sync_wait_out(const struct ep_end *e, pid_t tid, pid_t atid, struct checkpoint_range **v,
+			 size_t *n, size_t *cap) _wur_;
+/** Lock-step: @t at libuprr-sync's wait for record @rec1 - 1 of its slot
+ * (UPRR_SYNC_WAIT_MAGIC's r8; @frame, r9's frame bits: the condition
+ * wait's or lock's), its call skipped: parked there when that is its end of the
+ * epoch under check (EP_END_SYNC), held (RT_HELD) until let go, when it
+ * looks at the record again. True if parked (record-ep-check.c). */
+bool rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_t frame);
 /** The ranges (pairs: start, end) where an EP run's program will map what the
  * log's did, which uprr's own mappings (stub areas) must leave free, into
  * *@ret_n; NULL and 0 when the recording is not an EP run. */

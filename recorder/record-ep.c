@@ -133,6 +133,11 @@ rec_ep_sync_wait(struct recorder *rec, struct rthread *t)
 	regs.rax = 0;
 	if (tracee_set_regs(t->tid, &regs) < 0)
 		return true; /* gone: its end comes through waitpid */
+	/* its end of the epoch in a condition wait or a lock: parked here
+	 * (no event: libuprr-sync's marker call before the wait, end_marker(),
+	 * is the trace's last of this thread before it) */
+	if (rec_ep_park_sync(rec, t, t->regs.r8, t->regs.r9 & UPRR_SYNC_WAIT_FRAME_MASK))
+		return true;
 	/* The TP run goes on here, this thread still the one that runs. A
 	 * switch to another here would be one the trace does not show (the
 	 * replay, its log whole, never waits here): what this thread did

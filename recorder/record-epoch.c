@@ -60,6 +60,7 @@
  */
 #define LOG_PREFIX "record-epoch"
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,7 @@
 #include "common/util.h"
 #include "ep/divergence.h"
 #include "preload/uprr-preload.h"
+#include "preload/uprr-sync.h"
 #include "recorder/record-private.h"
 #include "tracee/tracee.h"
 #include "x86_64/arch.h"
@@ -131,6 +133,7 @@ rec_epoch_init(struct recorder *rec, const struct rec_options *opts)
 	rec->epochs.check = opts->epoch_check;
 	rec->epochs.anywhere = opts->epoch_anywhere;
 	rec->epochs.keeper = opts->epochs;
+	rec->epochs.sync_log = opts->tp_sync_log;
 }
 
 void
@@ -575,11 +578,88 @@ in_call_hint(const struct rthread *t)
 	return sc_result_restarts((int64_t)regs.rax) ? 1 : 2;
 }
 
+/* UPRR_SYNC_F_END into the flags of the record at @off of the sync-order
+ * log open at @fd (its thread stands still: nothing else writes them) */
+static bool
+mark_end(int fd, off_t off)
+{
+	uint16_t flags;
+
+	off += (off_t)offsetof(struct uprr_sync_rec, flags);
+	if (pread(fd, &flags, sizeof(flags), off) != (ssize_t)sizeof(flags))
+		return false;
+	flags |= UPRR_SYNC_F_END;
+	return pwrite(fd, &flags, sizeof(flags), off) == (ssize_t)sizeof(flags);
+}
+
+/*
+ * Whether thread @tid of the TP run stands in glibc's wait inside an
+ * operation of the interposer's (preload/sync-wrap.c, sync_wait_begin()),
+ * by the sync-order log open at @fd: a condition wait (the slot's last
+ * record a complete UPRR_SYNC_COND_RELEASE: the acquisition comes next)
+ * or a mutex lock (its last record reserved, not complete, on that mutex).
+ * Then into @ret (TRACE_EV_EPOCH's values[5] to [8]): the record the
+ * acquisition is, + 1; where the return address of the program's call
+ * into the interposer is; the condition variable (0 for a lock); the
+ * mutex; that record marked UPRR_SYNC_F_END. An EP run finds that point
+ * in libuprr-sync's wait for that record (doc/uniparallel.md, "Ends in a
+ * condition wait or a lock"). The threads stand still: what the slot says
+ * is where they are.
+ */
+static bool
+sync_wait_at(int fd, pid_t tid, uint64_t ret[4])
+{
+	struct uprr_sync_head h;
+	struct uprr_sync_slot slot;
+	struct uprr_sync_rec last;
+	uint64_t size;
+
+	if (pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h) || h.magic != UPRR_SYNC_MAGIC ||
+	    h.version != UPRR_SYNC_VERSION || h.nslots != UPRR_SYNC_NSLOTS)
+		return false;
+	size = uprr_sync_slot_size(h.nrecs);
+	/* the last slot of that tid (a tid the kernel gave again: the live
+	 * thread's is the later one) */
+	for (uint32_t i = MIN(h.nthreads, UPRR_SYNC_NSLOTS); i-- > 0;) {
+		off_t base = UPRR_SYNC_HEAD_SIZE + (off_t)(i * size);
+		bool cond;
+
+		if (pread(fd, &slot, sizeof(slot), base) != (ssize_t)sizeof(slot) || !slot.used ||
+		    slot.tid != (uint32_t)tid)
+			continue;
+		if (!slot.count || slot.count > h.nrecs || !slot.wait_obj ||
+		    pread(fd, &last, sizeof(last),
+			  base + (off_t)sizeof(slot) + (off_t)((slot.count - 1) * sizeof(last))) !=
+			    (ssize_t)sizeof(last))
+			return false;
+		cond = slot.wait_kind == UPRR_SYNC_COND_ACQUIRE;
+		if (cond ? last.kind != UPRR_SYNC_COND_RELEASE
+			 : slot.wait_kind != UPRR_SYNC_MUTEX_LOCK || last.kind != UPRR_SYNC_NONE ||
+				   last.obj != slot.wait_obj)
+			return false;
+		ret[0] = cond ? slot.count + 1 : slot.count;
+		ret[1] = slot.wait_frame;
+		ret[2] = cond ? slot.wait_obj : 0;
+		ret[3] = cond ? last.obj : slot.wait_obj;
+		/* the record marked (UPRR_SYNC_F_END): FOLLOW makes its marker
+		 * call before it waits for it (an event of the EP trace where
+		 * the EP run parks the thread); not marked, the end is not said */
+		return ret[0] - 1 < h.nrecs &&
+		       mark_end(fd, base + (off_t)sizeof(slot) +
+					    (off_t)((ret[0] - 1) * sizeof(struct uprr_sync_rec)));
+	}
+	return false;
+}
+
 /* Log the epoch's end in each thread of process @tgid (@copy_pid: its copy,
  * 0: none). */
 static void
 log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 {
+	_cleanup_close_ int sync_fd = rec->epochs.sync_log ? open(rec->epochs.sync_log,
+								    O_RDWR | O_CLOEXEC)
+							   : -1;
+
 	for (size_t i = 0; i < rec->nthreads && !rec->done; i++) {
 		struct rthread *t = &rec->threads[i];
 		struct user_regs_struct regs;
@@ -619,6 +699,12 @@ log_ends(struct recorder *rec, pid_t tgid, pid_t copy_pid)
 		    !rec_syscallbuf_may_redirect(t, regs.rax, regs.rip + 2)) {
 			ev.values[4] = 3;
 			rec_event_set_regs(&ev, &regs);
+		}
+		/* in glibc's wait in a condition wait or a lock: which
+		 * acquisition comes next */
+		if (at_syscall && sync_fd >= 0 && sync_wait_at(sync_fd, t->tid, &ev.values[5])) {
+			ev.nvalues = 9;
+			rec->epochs.sync_ends++;
 		}
 		rec->epochs.user_ends += !at_syscall;
 		if (rec_write_event(rec, &ev) < 0)
@@ -1230,13 +1316,14 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 "to their next syscall (%" PRIu64 " of them held blocked in a call on the way; %" PRIu64
 		 " calls inside libuprr-sync.so passed), %" PRIu64
 		 " exits of calls that had ended logged at their end, %" PRIu64
-		 " threads' ends in user code; the end due to every "
+		 " threads' ends in user code, %" PRIu64 " in glibc's wait in a condition wait or "
+		 "a lock of libuprr-sync's (its acquisition's record said); the end due to every "
 		 "thread at a syscall: mean %" PRIu64 " us, max %" PRIu64 " us",
 		 e->k, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
 		 e->given_up ? e->given_up_ns / e->given_up / 1000 : 0,
 		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked,
 		 e->interposer_passed, e->exits_logged,
-		 e->user_ends,
+		 e->user_ends, e->sync_ends,
 		 e->reach_ns / ends / 1000, e->reach_max_ns / 1000);
 	log_info("of the pauses, on average: settling %" PRIu64 " us; copying %" PRIu64 " us (reading "
 		 "the threads %" PRIu64 " us, of which injected queries %" PRIu64 " us; the fork %" PRIu64

@@ -452,6 +452,10 @@ struct rthread {
 	struct rec_live_clone *live_clone; /* EP run of a re-run from checkpoint k:
 				       * its clone made with the log's id
 				       * (record-ep-live.c), malloc'd, NULL: none */
+	uint64_t ep_sync_rec;	      /* EP run: parked at its end in libuprr-sync's
+				       * wait for this record + 1 of its slot
+				       * (EP_END_SYNC), its call skipped; 0: not */
+	uint64_t ep_sync_frame;	      /* and the condition wait's frame it said */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
@@ -651,6 +655,9 @@ struct rec_epochs {
 	/* figures for `uprr record -v` */
 	bool anywhere;		/* a thread that reaches no syscall in time may
 				 * end in user code (rec_options.epoch_anywhere) */
+	const char *sync_log;	/* rec_options.tp_sync_log */
+	uint64_t sync_ends;	/* ends in glibc's wait in a condition wait or a lock
+				 * said (sync_wait_at()) */
 	uint64_t gather_start_ns; /* an end in progress: when its threads were
 				 * stopped, those in user code let go to their
 				 * next syscall (0: none in progress) */

@@ -436,6 +436,10 @@ struct rec_options {
 				 * syscalls (record-epoch.c) */
 	const struct rec_epoch_keeper *epochs; /**< a TP run: who keeps the
 				 * checkpoints (NULL: each is freed at once) */
+	const char *tp_sync_log; /**< a TP run with epochs: the synchronization-
+				 * order log its interposer writes (doc/sync-order.md),
+				 * read at each end for the threads in a condition
+				 * wait (record-epoch.c), or NULL */
 	const struct rec_output_holder *output; /**< a TP run: who holds its
 				 * external output (NULL: written at once) */
 	const char *syscalls_from; /**< an EP run: the trace whose syscalls answer

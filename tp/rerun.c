@@ -120,9 +120,11 @@ tp_rerun_freep(struct tp_rerun **r)
 	tp_rerun_free(*r);
 }
 
-/* Slot @i's head (its count) and record @j's kind, read from the order. */
+/* Slot @i's head (its count) and record @j's kind and flags, read from the
+ * order. */
 static int
-read_slot(int fd, uint32_t nrecs, uint32_t i, uint64_t j, uint64_t *ret_count, uint16_t *ret_kind)
+read_slot(int fd, uint32_t nrecs, uint32_t i, uint64_t j, uint64_t *ret_count, uint16_t *ret_kind,
+	  uint16_t *ret_flags)
 {
 	off_t slot = (off_t)(UPRR_SYNC_HEAD_SIZE + i * uprr_sync_slot_size(nrecs));
 	struct uprr_sync_rec rec;
@@ -135,6 +137,8 @@ read_slot(int fd, uint32_t nrecs, uint32_t i, uint64_t j, uint64_t *ret_count, u
 		    sizeof(rec))
 			return -EIO;
 		*ret_kind = rec.kind;
+		if (ret_flags)
+			*ret_flags = rec.flags;
 	}
 	return 0;
 }
@@ -157,16 +161,24 @@ tp_rerun_at_checkpoint(struct tp_rerun *r, uint64_t k)
 		uint64_t count = 0, n = r->done[i];
 		uint16_t kind = 0;
 
-		if (read_slot(r->fd, h.nrecs, i, 0, &count, NULL) < 0)
+		uint16_t flags = 0;
+
+		if (read_slot(r->fd, h.nrecs, i, 0, &count, NULL, NULL) < 0)
 			return;
 		/* each thread's records are complete in order (a handler's
 		 * after the one it interrupted): the first not complete ends them */
-		while (n < MIN(count, (uint64_t)h.nrecs) && read_slot(r->fd, h.nrecs, i, n, NULL, &kind) == 0 &&
-		       kind != UPRR_SYNC_NONE)
+		while (n < MIN(count, (uint64_t)h.nrecs) &&
+		       read_slot(r->fd, h.nrecs, i, n, NULL, &kind, NULL) == 0 && kind != UPRR_SYNC_NONE)
 			n++;
 		r->done[i] = n;
 		a.done[i] = n;
-		if (n != count && a.midway < 0)
+		/* inside an operation: one reserved, or the acquisition a
+		 * condition wait waits for in glibc, marked as its end
+		 * (UPRR_SYNC_F_END, record-epoch.c): the cut order would let
+		 * it go on past its end before the re-run goes live */
+		if (n < h.nrecs)
+			(void)read_slot(r->fd, h.nrecs, i, n, NULL, &kind, &flags);
+		if ((n != count || (flags & UPRR_SYNC_F_END)) && a.midway < 0)
 			a.midway = (int)i;
 	}
 keep:

@@ -684,6 +684,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		o.epochs = &keeper;
 	}
 	o.tp_figures = &ei.tp;
+	o.tp_sync_log = sync_log;
 	o.output = tp_output_holder(held);
 	/* stopped for a re-run (lock-step's step): said here, not by it */
 	o.divergence = tp_why;

@@ -148,8 +148,10 @@ enum trace_event_type {
 	 * inside the syscall buffer's library, also the records its buffer
 	 * holds, which its next TRACE_EV_SYSCALLBUF logs), values[2] = enum
 	 * trace_epoch_at, values[3] = pid of the copy that is checkpoint
-	 * values[0] of its process, 0: none taken; regs = where it stands, for
-	 * TRACE_EPOCH_USER only. In a tp trace (TRACE_MODE_TP), written by
+	 * values[0] of its process, 0: none taken; values[4] what follows it,
+	 * values[5..8] where it waits in a condition wait or a lock of the
+	 * synchronization-order interposer (doc/trace-format.md); regs = where
+	 * it stands, for TRACE_EPOCH_USER only. In a tp trace (TRACE_MODE_TP), written by
 	 * the EP run once it checked epoch k, its frame flushed: values[0] =
 	 * k + 1, values[1] = enum trace_epoch_check; replay runs nothing for
 	 * it, and an incomplete tp trace replays to its last verified one */

@@ -15,7 +15,7 @@ e2e.py imports this module after its own cases.
 import re
 
 from e2e import Fail, case, compare_bytes, log, native_run
-from e2e_tpmode import epoch_counts, real_program, text_input, tp_record_replay
+from e2e_tpmode import epoch_counts, real_program, same_lines, text_input, tp_record_replay
 
 NOT_CHECKED_RE = re.compile(r'^not checked: (.*)$', re.M)
 
@@ -53,6 +53,14 @@ def checked_case(h, argv, name, min_checked, allowed, remove=(), env=None):
     _, rec, text = tp_record_replay(h, argv, name, remove=remove, options=['--epoch=50'],
                                     env=env)
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    check_counts(text, name, min_checked, allowed)
+
+
+def check_counts(text, name, min_checked, allowed, gave_up_max=0):
+    """`uprr info`'s @text of a recording of @name: none diverged, at least
+    @min_checked of the epochs verified, every epoch not checked named by a
+    reason in @allowed, or given up by the EP run, went-past or stalled (at
+    most @gave_up_max of those)."""
     epochs, verified, diverged, unchecked = epoch_counts(text)
     reasons = unchecked_reasons(text)
     log(f'  {epochs} epochs: {verified} verified, {diverged} diverged, {unchecked} not checked '
@@ -62,7 +70,11 @@ def checked_case(h, argv, name, min_checked, allowed, remove=(), env=None):
     if sum(reasons.values()) != unchecked:
         raise Fail(f'{unchecked} epochs not checked, but uprr info names reasons for '
                    f'{sum(reasons.values())}:\n' + text)
-    odd = sorted(set(reasons) - set(allowed))
+    gave_up = {'went-past', 'stalled'} if gave_up_max else set()
+    if sum(reasons.get(r, 0) for r in gave_up) > gave_up_max:
+        raise Fail(f'epochs given up (went-past, stalled): more than the {gave_up_max} '
+                   f'expected of {name}:\n' + text)
+    odd = sorted(set(reasons) - set(allowed) - gave_up)
     if odd:
         raise Fail(f'epochs not checked for {odd}, not among those expected of {name} '
                    f'({sorted(allowed)}):\n' + text)
@@ -108,3 +120,27 @@ def c_tp_checked_xz(h):
     path = text_input(h, 'xz-input', 2 << 20)
     argv = [xz, '-T2', '--block-size=1MiB', '-c', path]
     checked_case(h, argv, 'checked-xz', 0.0, KNOWN, remove=[path])
+
+
+@case('tp-checked-cond_idle')
+def c_tp_checked_cond_idle(h):
+    """tests/progs/cond_idle with 20 ms epochs: two threads idle in
+    pthread_cond_wait(3) and pthread_cond_timedwait(3) at nearly every
+    end while two workers compute, lock, signal and print
+    (doc/uniparallel.md, "Ends in a condition wait or a lock"): the EP run
+    finds those ends in libuprr-sync's wait for the acquisition's record.
+    Measured (2026-12-07, 3 recordings): 14-17 of 17-20 epochs verified;
+    before, none (15-17 library-futex). At least half must be, none
+    diverged, every epoch not checked named by a known reason, or at most
+    one given up (went-past or stalled: 7 and 2 of 15 recordings), at the
+    program's last epochs, where its workers exit and main joins them: an
+    end in pthread_join(3)'s futex wait on a tid word, which the EP run's
+    main does not make when it let the thread exit first (the hazard of
+    an end in a shared futex wait, "Why an epoch is not checked"; not
+    traced further). Its last line is a native run's; the replay is the
+    recording."""
+    argv = [h.prog('cond_idle')]
+    native = native_run(argv, 'cond_idle', cwd=h.tmp)
+    _, rec, text = tp_record_replay(h, argv, 'checked-cond_idle', options=['--epoch=20'])
+    same_lines(native, rec, rb'^cond_idle: ', 'last line')
+    check_counts(text, 'cond_idle', 0.5, KNOWN, gave_up_max=1)

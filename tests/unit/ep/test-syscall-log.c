@@ -718,3 +718,64 @@ Test(ep_log, a_log_read_as_it_grows)
 	cr_assert(ep_log_ends_known(log, 2), "read whole: as ep_log_open() knows it");
 	ep_log_free(log);
 }
+
+/* Ends in glibc's wait inside a condition wait or a lock of the interposer
+ * (TRACE_EV_EPOCH values[5..8], recorder/record-epoch.c sync_wait_at()):
+ * a private futex wait the library made, which without them is not found
+ * (library-futex), is found at libuprr-sync's wait for the record they
+ * name (EP_END_SYNC), known at once, whatever the call's exit then says;
+ * the same wait without them stays library-futex. */
+Test(ep_log, ends_in_a_condition_wait)
+{
+	static char dir[PATH_MAX + 16];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	/* glibc's condition wait: FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME */
+	const uint64_t wait_call[7] = { SYS_futex, 0x5000, 0x189, 0, 0, 0, 0xffffffff };
+	const uint64_t lib = UPRR_PRELOAD_ADDR + 0xa7;
+	struct trace_event ev = { .type = TRACE_EV_EPOCH, .tid = 101, .nvalues = 9 };
+	const struct ep_end *e;
+	struct trace_writer *w;
+	struct ep_log *log;
+	char err[256] = "";
+	size_t n;
+
+	snprintf(dir, sizeof(dir), "%s/condwait", tmp_root);
+	strcpy(h.mode, "tp-log");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	add_at(w, 101, wait_call, lib);
+	/* checkpoint 1: in the wait, its acquisition record 7 of its slot */
+	ev.values[0] = 1;
+	ev.values[2] = TRACE_EPOCH_SYSCALL;
+	ev.values[3] = 500;
+	ev.values[4] = 1;
+	ev.values[5] = 8;
+	ev.values[6] = 0x7fffdf7fedd8;
+	ev.values[7] = 0x555555559140;
+	ev.values[8] = 0x555555559180;
+	cr_assert_eq(trace_writer_add_event(w, &ev), 0);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, (uint64_t)-512 }, NULL);
+	add_at(w, 101, wait_call, lib);
+	/* checkpoint 2: the same wait, the TP run said nothing of it */
+	add_end(w, 101, 2, 1, 1, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 101, 2, (uint64_t[]){ SYS_futex, (uint64_t)-512 }, NULL);
+	cr_assert_eq(trace_writer_flush(w), 0);
+	cr_assert_eq(trace_writer_close(w), 0);
+
+	cr_assert_eq(ep_log_open(dir, &log, err, sizeof(err)), 0, "%s", err);
+	e = ep_log_ends(log, 101, &n);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(e[0].at, EP_END_SYNC, "found in libuprr-sync's wait for the record");
+	cr_assert_eq(e[0].why, EP_WHY_NONE);
+	cr_assert_eq(e[0].idx, 0);
+	cr_assert_eq(e[0].sync_rec, 8);
+	cr_assert_eq(e[0].sync_frame, 0x7fffdf7fedd8);
+	cr_assert_eq(e[0].sync_cond, 0x555555559140);
+	cr_assert_eq(e[0].sync_mutex, 0x555555559180);
+	cr_assert_eq(e[1].at, EP_END_UNKNOWN);
+	cr_assert_eq(e[1].why, EP_WHY_LIBRARY_FUTEX, "without the record: not found (%s)", ep_why_name(e[1].why));
+	cr_assert_eq(e[1].sync_rec, 0);
+	ep_log_free(log);
+}
