@@ -177,6 +177,17 @@ def rollback_io_record(h, argv, outs, native, run_name, env):
     return trace, rec, text
 
 
+def rollback_io_state(h, argv):
+    """Where rollback_io's state is, as its plain recording says (no
+    address randomization under uprr): '0x...'."""
+    _, plain = h.record(argv('plain'), name='rollback-io-plain', options=['--mode=tp', '--epoch=20'],
+                        timeout=600)
+    m = re.search(rb'rollback_io: state at (0x[0-9a-f]+)', plain.stderr)
+    if not m:
+        raise Fail('rollback_io did not say where its state is:\n' + tail(plain.stderr))
+    return m.group(1).decode()
+
+
 @case('tp-rollback-live')
 def c_tp_rollback_live(h):
     """Rollback with kernel state, for an end-of-epoch divergence (issue
@@ -190,13 +201,8 @@ def c_tp_rollback_live(h):
     uprr info counts 1 diverged, 1 rollback verified again, none refused;
     later epochs verify; the trace replays as recorded."""
     argv, outs, native = rollback_io_setup(h, ('plain', 'live'))
-    # where its state is (no address randomization under uprr)
-    _, plain = h.record(argv('plain'), name='rollback-io-plain', options=['--mode=tp', '--epoch=20'],
-                        timeout=600)
-    m = re.search(rb'rollback_io: state at (0x[0-9a-f]+)', plain.stderr)
-    if not m:
-        raise Fail('rollback_io did not say where its state is:\n' + tail(plain.stderr))
-    env = dict(os.environ, UPRR_EP_DIVERGE='3:live:' + m.group(1).decode())
+    state = rollback_io_state(h, argv)
+    env = dict(os.environ, UPRR_EP_DIVERGE='3:live:' + state)
     trace, rec, text = rollback_io_record(h, argv, outs, native, 'live', env)
     epochs, verified, diverged, _ = epoch_counts(text)
     rb = ROLLBACKS_RE.search(text)
@@ -211,7 +217,7 @@ def c_tp_rollback_live(h):
     # at epoch 3, or the first epoch checked after it (an epoch whose
     # threads never all reached their ends is not checked)
     d = re.search(r'^divergence: +epoch (\d+): .*memory: 1 of \d+ written pages differ, first at '
-                  + m.group(1).decode(), text, re.M)
+                  + state, text, re.M)
     if not d or int(d.group(1)) < 3:
         raise Fail('the divergence is not the byte changed:\n' + text)
     if verified < 2:
@@ -235,12 +241,7 @@ def c_tp_rerun_at_end(h):
     info says the re-run at the epoch's end; the trace replays as
     recorded."""
     argv, outs, native = rollback_io_setup(h, ('plain', 'late'))
-    _, plain = h.record(argv('plain'), name='rollback-io-plain', options=['--mode=tp', '--epoch=20'],
-                        timeout=600)
-    m = re.search(rb'rollback_io: state at (0x[0-9a-f]+)', plain.stderr)
-    if not m:
-        raise Fail('rollback_io did not say where its state is:\n' + tail(plain.stderr))
-    env = dict(os.environ, UPRR_EP_DIVERGE='3:late:' + m.group(1).decode())
+    env = dict(os.environ, UPRR_EP_DIVERGE='3:late:' + rollback_io_state(h, argv))
     trace, rec, text = rollback_io_record(h, argv, outs, native, 'late', env)
     rr = re.search(r'^re-run: +epoch (\d+) diverged at its end, not rolled back \(divergence from '
                    r'the TP run at the end of epoch \1, not rolled back \(the TP run went on past '
