@@ -236,8 +236,12 @@ struct kmerge_fd_saved {
 	int64_t size;	/**< a regular file's size, else -1 */
 	int dup;	/**< ours: the same description (pidfd_getfd(2)), for an
 			 * object with an offset (a file, a directory, a block
-			 * device); -1: none (a pipe, a socket: ours would keep
-			 * its readers from seeing EOF). The record's: do not close */
+			 * device) opened read-only; -1: none (a pipe, a socket:
+			 * ours would keep its readers from seeing EOF; a file
+			 * open for writing: see @path). The record's: do not close */
+	int path;	/**< ours, O_PATH, of a regular file open for writing
+			 * (an exec of the file is not refused for it), from
+			 * which it can be opened again; -1: none. The record's */
 };
 /** How many descriptors kmerge_epoch_save_fds() saved into @e. */
 size_t kmerge_epoch_nfds(const struct kmerge_epoch *e);

@@ -88,9 +88,12 @@ kmerge_epoch_free(struct kmerge_epoch *e)
 			close(e->files[i].fd);
 	}
 	free(e->files);
-	for (size_t i = 0; i < e->nfds; i++)
+	for (size_t i = 0; i < e->nfds; i++) {
 		if (e->fds[i].dup >= 0)
 			close(e->fds[i].dup);
+		if (e->fds[i].path >= 0)
+			close(e->fds[i].path);
+	}
 	free(e->fds);
 	kmerge_inputs_free(e);
 	for (size_t i = 0; i < e->nqueues; i++)
@@ -144,7 +147,7 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		return r;
 	}
 	while ((d = readdir(dir))) {
-		struct kmerge_fd_saved s = { .pid = pid, .size = -1, .dup = -1 };
+		struct kmerge_fd_saved s = { .pid = pid, .size = -1, .dup = -1, .path = -1 };
 		struct stat st;
 		char *end;
 		long fd = strtol(d->d_name, &end, 10);
@@ -169,10 +172,14 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) &&
 		    (s.flags & O_ACCMODE) == O_RDONLY)
 			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
+		else if (S_ISREG(st.st_mode))
+			s.path = openat(dirfd(dir), d->d_name, O_PATH | O_CLOEXEC);
 		r = UTIL_GROW(e->fds, e->fds_cap, e->nfds + 1);
 		if (r < 0) {
 			if (s.dup >= 0)
 				close(s.dup);
+			if (s.path >= 0)
+				close(s.path);
 			break;
 		}
 		e->fds[e->nfds++] = s;

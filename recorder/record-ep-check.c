@@ -193,7 +193,7 @@ unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret
 			return EP_WHY_LIBRARY;
 		/* in a condition wait: found where libuprr-sync waits for the
 		 * TP run's record, which it does only while the log grows */
-		if (e->at == EP_END_SYNC && (!ep->follow || ep_log_whole(ep->log)))
+		if (e->at == EP_END_SYNC && !ep->live && (!ep->follow || ep_log_whole(ep->log)))
 			return EP_WHY_LIBRARY_FUTEX;
 		if (!e->copy)
 			return EP_WHY_NO_COPY;
@@ -259,8 +259,10 @@ at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const st
 	case EP_END_ENTRY:
 		/* lock-step: at the entry of a call not logged yet, the one
 		 * the TP run said (resolve_before(), ep/syscall-log.c) */
+		/* (a re-run's, its log whole: the TP run killed before it made
+		 * that call, record-ep-live.c) */
 		if (entry && !t->ep_call && taken == e->idx && !ep_log_call(ep->log, log_tid, e->idx) &&
-		    !ep_log_whole(ep->log)) {
+		    (!ep_log_whole(ep->log) || ep->live)) {
 			if ((long)t->nr != e->nr)
 				return false;
 			for (int i = 0; i < sc_nargs(e->nr); i++)
@@ -953,7 +955,7 @@ rec_ep_park_unlogged(struct recorder *rec, struct rthread *t)
 	const struct ep_end *e;
 	pid_t log_tid;
 
-	if (!ep->ckpts || !ep->follow || rec->done || !ep->k)
+	if (((!ep->ckpts || !ep->follow) && !ep->live) || rec->done || !ep->k)
 		return false;
 	log_tid = ep_log_tid(ep->log, t->tid);
 	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
@@ -971,7 +973,10 @@ rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_
 	const struct ep_end *e;
 	pid_t log_tid;
 
-	if (!ep->ckpts || !ep->follow || !ep->started || rec->done || !ep->k || !rec1)
+	/* (a re-run's: its cut order grows until it goes live, record-ep-live.c) */
+	if ((!ep->ckpts || !ep->follow) && !ep->live)
+		return false;
+	if (!ep->started || rec->done || !ep->k || !rec1)
 		return false;
 	log_tid = ep_log_tid(ep->log, t->tid);
 	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;

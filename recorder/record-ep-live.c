@@ -46,6 +46,7 @@
 #include "ep/ep.h"
 #include "kernel-merge/kernel-merge.h"
 #include "preload/uprr-preload.h"
+#include "preload/uprr-sync.h"
 #include "recorder/record-private.h"
 #include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
@@ -451,6 +452,21 @@ buffer_to_recording(struct recorder *rec, struct rthread *t, bool process)
 	return tracee_write(t->space->mem.memfd, addr + offsetof(struct uprr_buf, used), &zero, sizeof(zero));
 }
 
+/* The cut synchronization order @path (tp/rerun.c) no longer grows:
+ * uprr_sync_head.growing 0. Returns 0 or -errno. */
+static int
+cut_order_done(const char *path)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+	uint32_t zero = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (pwrite(fd, &zero, sizeof(zero), (off_t)offsetof(struct uprr_sync_head, growing)) != sizeof(zero))
+		return -EIO;
+	return 0;
+}
+
 void
 rec_ep_go_live(struct recorder *rec)
 {
@@ -522,6 +538,14 @@ rec_ep_go_live(struct recorder *rec)
 				   why);
 		return;
 	}
+	/* the cut order no longer grows: a thread that waited in it for
+	 * its record at this end goes on, unordered (the EP run's private
+	 * mappings see the file's page; the trace keeps it so, tp/tp.c) */
+	if (live->sync_cut && cut_order_done(live->sync_cut) < 0) {
+		rec_stop_recording(rec, "the re-run from checkpoint %" PRIu64 ": cannot end the cut order %s",
+				   live->k, live->sync_cut);
+		return;
+	}
 	/* the trace up to here is final: the log's, checked at this end */
 	rec_ep_write_verdict(rec, live->k, TRACE_EPOCH_VERIFIED);
 	if (rec->done)
@@ -545,7 +569,6 @@ rec_ep_go_live(struct recorder *rec)
 		t->ep_call = NULL;
 		t->ep_restart = NULL;
 		t->ep_map_fd = 0;
-		t->ep_reentry = false;
 		if (!t->ep_parked)
 			continue;
 		t->ep_parked = false;

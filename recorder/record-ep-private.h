@@ -171,6 +171,12 @@ int rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs) _wur_
 /** Issue @t's syscall as an EP run does: answered from the log (true), or
  * prepared to run in the kernel (false: the caller runs it). */
 bool rec_ep_issue(struct recorder *rec, struct rthread *t);
+/** @t at its exit_group's entry: if another thread of its process still
+ * has calls of the log to make and can run (in the log's run they came
+ * before the exit_group that ended them), @t is held there, runnable, and
+ * another picked; rec_ep_issue() looks again when @t is picked. True if
+ * held. */
+bool rec_ep_exit_group_wait(struct recorder *rec, struct rthread *t);
 /** At the exit stop of @t's syscall (t->regs read): one the kernel ran
  * returns the log's result and outputs; -1 at a divergence. */
 int rec_ep_exit(struct recorder *rec, struct rthread *t) _wur_;

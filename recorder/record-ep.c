@@ -731,6 +731,43 @@ rec_ep_exec(struct recorder *rec, struct rthread *t)
 	return t->ep_call && !answered(t) ? prepare_exec(rec, t) : 0;
 }
 
+/* Whether another thread of @t's process still has calls of the log to
+ * make and can run: in the log's run they came before @t's exit_group,
+ * which ended them (a server's worker reading its client's "quit" while
+ * main exits: memcached). */
+static bool
+others_pending(struct recorder *rec, const struct rthread *t)
+{
+	const struct ep_log *log = rec->ep->log;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *u = &rec->threads[i];
+		pid_t log_tid = ep_log_tid(log, u->tid);
+
+		/* (one blocked in the kernel may never wake: not waited for) */
+		if (u != t && u->tgid == t->tgid && u->state != RT_ZOMBIE && log_tid &&
+		    ep_log_call(log, log_tid, ep_log_taken(log, log_tid)) &&
+		    sched_state_of(rec->sched, u->tid) == SCHED_RUNNABLE)
+			return true;
+	}
+	return false;
+}
+
+bool
+rec_ep_exit_group_wait(struct recorder *rec, struct rthread *t)
+{
+	if (t->nr != __NR_exit_group || !others_pending(rec, t))
+		return false;
+	/* held at its entry: the others go first (sched_pick() gives this
+	 * thread back only when none of them can run) */
+	t->state = RT_AT_ENTRY;
+	t->ep_exit_held = true;
+	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	sched_yield_current(rec->sched);
+	sched_pick(rec->sched);
+	return true;
+}
+
 bool
 rec_ep_issue(struct recorder *rec, struct rthread *t)
 {
@@ -738,6 +775,16 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 	struct user_regs_struct regs = t->regs;
 	uint64_t addr;
 
+	/* an exit_group held for the others' last calls: again, or it goes
+	 * as rec_after_entry() lets it */
+	if (t->ep_exit_held) {
+		if (rec_ep_exit_group_wait(rec, t))
+			return true;
+		t->ep_exit_held = false;
+		t->state = RT_RUNNING;
+		rec_resume(t, PTRACE_CONT, 0);
+		return true;
+	}
 	if (!c)
 		return false; /* not matched: it runs */
 	/* one the kernel runs, unless it failed there, having changed

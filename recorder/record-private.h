@@ -456,6 +456,8 @@ struct rthread {
 				       * wait for this record + 1 of its slot
 				       * (EP_END_SYNC), its call skipped; 0: not */
 	uint64_t ep_sync_frame;	      /* and the condition wait's frame it said */
+	bool ep_exit_held;	      /* EP run: its exit_group held at its entry for
+				       * the others' last calls (rec_ep_exit_group_wait()) */
 	uint8_t order_kind;	      /* enum sc_order of its syscall (record-order.c) */
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */

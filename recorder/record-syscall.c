@@ -885,6 +885,9 @@ rec_after_entry(struct recorder *rec, struct rthread *t)
 		return;
 	}
 	if (t->nr == __NR_exit || t->nr == __NR_exit_group) {
+		/* an EP run: the others' last calls of the log first */
+		if (rec->ep && rec_ep_exit_group_wait(rec, t))
+			return;
 		/* the thread (or all threads) exit: their exit events follow */
 		if (rec->ep && t->nr == __NR_exit)
 			rec_ep_note_exit(rec, t);

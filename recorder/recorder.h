@@ -572,6 +572,8 @@ struct rec_rerun {
 				 * before it (record-ep-live.c, tp/rerun.c), -1
 				 * refused (@why_k), 0 not judged */
 	char why_k[640];	/**< refused from checkpoint @from: why */
+	int chosen;		/**< tp_rerun_allowed()'s answer, once given: 1
+				 * from the start, 2 from @from, -1 none; 0 not yet */
 	pid_t root;		/**< the log's first process (its id in the TP run) */
 	struct rec_rerun_obj *objs; /**< the pipes and sockets of its own (made
 				 * inside the recording) the TP run read or wrote,

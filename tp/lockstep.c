@@ -198,11 +198,18 @@ tp_rerun_allowed(struct tp_output *held, struct rec_rerun *rr)
 {
 	struct tp_output_stats st;
 
+	/* decided once (lock-step's step, then tp.c): the same answer again
+	 * (a re-run from a checkpoint sets verdict 1, which would read as
+	 * one from the start) */
+	if (rr->chosen)
+		return rr->chosen > 0 && rr->verdict > 0;
+	rr->chosen = -1;
 	if (held)
 		tp_output_get_stats(held, &st);
 	/* from the program's start while nothing was shown */
 	if (rr->verdict > 0 && (!held || !st.released)) {
 		rr->verdict_k = 0;
+		rr->chosen = 1;
 		return true;
 	}
 	/* else from the last checkpoint the EP run stood at
@@ -215,6 +222,7 @@ tp_rerun_allowed(struct tp_output *held, struct rec_rerun *rr)
 	}
 	if (rr->verdict_k > 0) {
 		rr->verdict = 1;
+		rr->chosen = 2;
 		return true;
 	}
 	if (rr->verdict > 0) {

@@ -33,6 +33,9 @@
 struct order_at {
 	uint64_t k;
 	uint64_t done[UPRR_SYNC_NSLOTS]; /* records complete */
+	bool marked[UPRR_SYNC_NSLOTS];	 /* the record after them is marked
+					  * UPRR_SYNC_F_END: its thread waits
+					  * in glibc for it at this end */
 	int midway;			 /* a slot whose thread stood in an
 					  * operation (reserved, not complete),
 					  * or whose slot was full; -1 none */
@@ -172,13 +175,17 @@ tp_rerun_at_checkpoint(struct tp_rerun *r, uint64_t k)
 			n++;
 		r->done[i] = n;
 		a.done[i] = n;
-		/* inside an operation: one reserved, or the acquisition a
-		 * condition wait waits for in glibc, marked as its end
-		 * (UPRR_SYNC_F_END, record-epoch.c): the cut order would let
-		 * it go on past its end before the re-run goes live */
+		/* inside an operation: one reserved, not complete, that is not
+		 * a wait in glibc marked as its end (UPRR_SYNC_F_END,
+		 * record-epoch.c: a condition wait's acquisition, not reserved
+		 * yet, or a lock's, reserved): the cut order would let it go on
+		 * past its end before the re-run goes live */
 		if (n < h.nrecs)
 			(void)read_slot(r->fd, h.nrecs, i, n, NULL, &kind, &flags);
-		if ((n != count || (flags & UPRR_SYNC_F_END)) && a.midway < 0)
+		/* marked: its wait for the acquisition is its end, where the
+		 * re-run parks it too (the cut keeps the mark) */
+		a.marked[i] = (flags & UPRR_SYNC_F_END) != 0;
+		if (n != count && !a.marked[i] && a.midway < 0)
 			a.midway = (int)i;
 	}
 keep:
@@ -216,6 +223,17 @@ take_fd(pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t
 		fd = fstat(s->fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino
 			     ? fcntl(s->fd, F_DUPFD_CLOEXEC, 3)
 			     : pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, s->fd, 0) : -1;
+		/* a file open for writing that the TP run's process no longer
+		 * holds there (it ended, or closed it): opened again, a
+		 * description of its own */
+		if (s->path >= 0 && (fd < 0 || fstat(fd, &st) < 0 || st.st_ino != s->ino || st.st_dev != s->dev)) {
+			char path[64];
+
+			if (fd >= 0)
+				close(fd);
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", s->path);
+			fd = open(path, (s->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC);
+		}
 	}
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
 		snprintf(why, len, "process %d's fd %d (%s) was closed or replaced after the checkpoint%s", pid,
@@ -448,7 +466,10 @@ tp_rerun_cut_order(const struct tp_rerun *r, uint64_t k, const char *dst)
 	/* sparse, as the TP run's: only what each thread completed */
 	if (ftruncate(out, st.st_size) < 0)
 		return -errno;
-	h.growing = 0;
+	/* growing until the re-run goes live (tp_rerun_cut_order_done()): a
+	 * thread marked as waiting at its end waits for its record with
+	 * libuprr-sync's call, where the EP run parks it */
+	h.growing = 1;
 	h.flags |= UPRR_SYNC_HEAD_OPEN_END;
 	if (pwrite(out, &h, sizeof(h), 0) != sizeof(h))
 		return -EIO;
@@ -469,6 +490,13 @@ tp_rerun_cut_order(const struct tp_rerun *r, uint64_t k, const char *dst)
 		s->count = at->done[i];
 		if (pwrite(out, buf, len, slot) != (ssize_t)len)
 			goto out;
+		if (at->marked[i] && at->done[i] < h.nrecs) {
+			/* the mark alone, the record not there */
+			struct uprr_sync_rec mark = { .flags = UPRR_SYNC_F_END };
+
+			if (pwrite(out, &mark, sizeof(mark), slot + (off_t)len) != (ssize_t)sizeof(mark))
+				goto out;
+		}
 	}
 	rc = 0;
 out:

@@ -69,9 +69,12 @@ struct rec_ep_live *tp_rerun_live(struct tp_rerun *r);
 
 /**
  * Write to @dst the TP run's synchronization order cut at checkpoint @k:
- * each slot's records its thread completed before it, the head's growing
- * 0 and UPRR_SYNC_HEAD_OPEN_END set, so that a FOLLOW run goes unordered
- * past them (a sparse file, as the TP run's). Returns 0 or -errno
- * (-ENOENT: the place at @k not kept).
+ * each slot's records its thread completed before it (and the mark alone,
+ * UPRR_SYNC_F_END, of the record a thread waited for in glibc there),
+ * UPRR_SYNC_HEAD_OPEN_END set, so that a FOLLOW run goes unordered past
+ * them (a sparse file, as the TP run's); the head says growing, so that
+ * a marked wait waits with libuprr-sync's call, where the re-run's EP run
+ * parks its thread, until the re-run goes live (record-ep-live.c clears
+ * it). Returns 0 or -errno (-ENOENT: the place at @k not kept).
  */
 int tp_rerun_cut_order(const struct tp_rerun *r, uint64_t k, const char *dst);

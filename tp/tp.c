@@ -585,6 +585,11 @@ rerun_from_k(const struct rec_options *eo, const char *dir, const char *work, st
 	cost_now(&ei->up);
 	r = rec_record(&ro, ret_status, dir_buf, dir_len);
 	cost_since(&ei->up);
+	/* the trace keeps the cut order as the re-run left it: no longer
+	 * growing (its replay never waits for a record) */
+	if (interposed && live->went_live && refresh_sync_copy(dir, cut) < 0)
+		log_warn("the trace's copy of the cut synchronization order %s is not whole: its replay may "
+			 "diverge", cut);
 	ei->live_fds = live->fds;
 	ei->live_ns = live->switch_ns;
 	if (r == 0 && !live->went_live)
