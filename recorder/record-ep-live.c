@@ -546,7 +546,8 @@ rec_ep_go_live(struct recorder *rec)
 				   live->k, live->sync_cut);
 		return;
 	}
-	/* the trace up to here is final: the log's, checked at this end */
+	/* the trace up to here is final: the log's answers, its output what
+	 * went out (rec_hold_shown_same()) */
 	rec_ep_write_verdict(rec, live->k, TRACE_EPOCH_VERIFIED);
 	if (rec->done)
 		return;
@@ -569,6 +570,8 @@ rec_ep_go_live(struct recorder *rec)
 		t->ep_call = NULL;
 		t->ep_restart = NULL;
 		t->ep_map_fd = 0;
+		t->ep_sync_rec = 0;
+		t->ep_sync_frame = 0;
 		if (!t->ep_parked)
 			continue;
 		t->ep_parked = false;
