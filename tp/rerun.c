@@ -161,18 +161,30 @@ tp_rerun_at_checkpoint(struct tp_rerun *r, uint64_t k)
 	if (r->fd < 0 || pread(r->fd, &h, sizeof(h), 0) != sizeof(h) || h.magic != UPRR_SYNC_MAGIC)
 		goto keep;
 	for (uint32_t i = 0; i < MIN(h.nthreads, (uint32_t)UPRR_SYNC_NSLOTS); i++) {
-		uint64_t count = 0, n = r->done[i];
-		uint16_t kind = 0;
-
-		uint16_t flags = 0;
+		uint64_t count = 0, n = r->done[i], end;
+		uint16_t kind = 0, flags = 0;
 
 		if (read_slot(r->fd, h.nrecs, i, 0, &count, NULL, NULL) < 0)
 			return;
 		/* each thread's records are complete in order (a handler's
-		 * after the one it interrupted): the first not complete ends them */
-		while (n < MIN(count, (uint64_t)h.nrecs) &&
-		       read_slot(r->fd, h.nrecs, i, n, NULL, &kind, NULL) == 0 && kind != UPRR_SYNC_NONE)
-			n++;
+		 * after the one it interrupted): the first not complete ends
+		 * them; the new ones read a batch at a time */
+		end = MIN(count, (uint64_t)h.nrecs);
+		while (n < end) {
+			struct uprr_sync_rec batch[512];
+			off_t at = (off_t)(UPRR_SYNC_HEAD_SIZE + i * uprr_sync_slot_size(h.nrecs) +
+					   sizeof(struct uprr_sync_slot) + n * sizeof(batch[0]));
+			size_t want = (size_t)MIN(end - n, (uint64_t)ARRAY_SIZE(batch)), j2 = 0;
+			ssize_t got = pread(r->fd, batch, want * sizeof(batch[0]), at);
+
+			if (got < (ssize_t)sizeof(batch[0]))
+				break;
+			while (j2 < (size_t)got / sizeof(batch[0]) && batch[j2].kind != UPRR_SYNC_NONE)
+				j2++;
+			n += j2;
+			if (j2 < want)
+				break;
+		}
 		r->done[i] = n;
 		a.done[i] = n;
 		/* inside an operation: one reserved, not complete, that is not
