@@ -130,20 +130,36 @@ loader_apic_id(pid_t pid, const struct tracee_mapping *m, struct checkpoint_rang
 	return 0;
 }
 
+/* Adds @obj to the set @v (of @n, @cap), if not there yet. */
+static void
+object_add(uint64_t **v, size_t *n, size_t *cap, uint64_t obj)
+{
+	for (size_t j = 0; j < *n; j++)
+		if ((*v)[j] == obj)
+			return;
+	if (UTIL_GROW(*v, *cap, *n + 1) == 0)
+		(*v)[(*n)++] = obj;
+}
+
 /*
- * The condition variables the sync-order log names (a signal's or
- * broadcast's object), read on from where the last call stopped, into
- * ep->conds. A pthread_cond_t's words are glibc's bookkeeping of its
- * waiters (__wseq, __g_refs...), which the TP run's real waits advance and
- * FOLLOW, which orders the waits without making them, does not: they
- * differ by design (ep_threads' turn_changed, "0x22 in A, 0x00 in B",
+ * The condition variables and mutexes the sync-order log names, read on
+ * from where the last call stopped, into ep->conds and ep->mutexes.
+ *
+ * A condition variable: its record of a signal or broadcast. A
+ * pthread_cond_t's words are glibc's bookkeeping of its waiters (__wseq,
+ * __g_refs...), which the TP run's real waits advance and FOLLOW, which
+ * orders the waits without making them, does not: they differ by design
+ * (ep_threads' turn_changed, "0x22 in A, 0x00 in B",
  * tp-epochs-verify-ep_threads). What the program sees of them (who wakes,
  * in which order) is the order's, which the log holds.
+ *
+ * A mutex: the object of a lock, unlock, or condition wait's release or
+ * acquisition (mutex_words() looks at them).
  */
 static void
-cond_vars(struct rec_ep *ep)
+sync_objects(struct rec_ep *ep)
 {
-	_Static_assert(ARRAY_SIZE(((struct rec_ep *)0)->cond_seen) == UPRR_SYNC_NSLOTS, "cond_seen");
+	_Static_assert(ARRAY_SIZE(((struct rec_ep *)0)->sync_seen) == UPRR_SYNC_NSLOTS, "sync_seen");
 	_cleanup_close_ int fd = -1;
 	struct uprr_sync_head h;
 	uint64_t slot_size;
@@ -160,32 +176,69 @@ cond_vars(struct rec_ep *ep)
 
 		if (pread(fd, &slot, sizeof(slot), base) != (ssize_t)sizeof(slot) || !slot.used)
 			continue;
-		for (uint64_t n = MIN(slot.count, h.nrecs); ep->cond_seen[i] < n;) {
-			uint64_t want = MIN(n - ep->cond_seen[i], ARRAY_SIZE(recs));
+		for (uint64_t n = MIN(slot.count, h.nrecs); ep->sync_seen[i] < n;) {
+			uint64_t want = MIN(n - ep->sync_seen[i], ARRAY_SIZE(recs));
 			ssize_t got = pread(fd, recs, want * sizeof(*recs),
-					    base + (off_t)sizeof(slot) + (off_t)(ep->cond_seen[i] * sizeof(*recs)));
+					    base + (off_t)sizeof(slot) + (off_t)(ep->sync_seen[i] * sizeof(*recs)));
 			uint64_t k;
 
 			if (got <= 0)
 				break;
 			for (k = 0; k < (uint64_t)got / sizeof(*recs); k++) {
-				bool known = false;
-
-				if (!recs[k].kind)
-					break; /* not complete yet: read again next time */
-				if (recs[k].kind != UPRR_SYNC_COND_SIGNAL &&
-				    recs[k].kind != UPRR_SYNC_COND_BROADCAST)
-					continue;
-				for (size_t j = 0; j < ep->nconds && !known; j++)
-					known = ep->conds[j] == recs[k].obj;
-				if (!known && UTIL_GROW(ep->conds, ep->conds_cap, ep->nconds + 1) == 0)
-					ep->conds[ep->nconds++] = recs[k].obj;
+				switch (recs[k].kind) {
+				case UPRR_SYNC_NONE:
+					goto incomplete; /* not complete yet: read again next time */
+				case UPRR_SYNC_COND_SIGNAL:
+				case UPRR_SYNC_COND_BROADCAST:
+					object_add(&ep->conds, &ep->nconds, &ep->conds_cap, recs[k].obj);
+					break;
+				case UPRR_SYNC_MUTEX_LOCK:
+				case UPRR_SYNC_MUTEX_TRYLOCK:
+				case UPRR_SYNC_MUTEX_TIMEDLOCK:
+				case UPRR_SYNC_MUTEX_UNLOCK:
+				case UPRR_SYNC_COND_RELEASE:
+				case UPRR_SYNC_COND_ACQUIRE:
+					object_add(&ep->mutexes, &ep->nmutexes, &ep->mutexes_cap, recs[k].obj);
+					break;
+				default:
+					break;
+				}
 			}
-			ep->cond_seen[i] += k;
+incomplete:
+			ep->sync_seen[i] += k;
 			if (k < (uint64_t)got / sizeof(*recs) || k < want)
 				break;
 		}
 	}
+}
+
+/*
+ * The lock words of the mutexes the log names (sync_objects()) that hold
+ * 2 in A (@atid's process) and 1 in B (@pid), appended to @v: both mean
+ * held; 2 also "maybe waiters", which glibc's lock leaves after any
+ * acquisition it had to wait for (lll_lock_wait() swaps in 2;
+ * nptl/lowlevellock.c, glibc 2.36) and the unlock clears with a wake. The
+ * TP run's threads contend and wait there; FOLLOW takes each lock at its
+ * turn, after the release: 1 (pigz -p 2 at an epoch's end, "0x02 in A,
+ * 0x01 in B" in its buffer pool's lock). Left out, a rollback keeps A's
+ * 2, which is always safe (at most one wake of none). Any other
+ * difference (held in one only, an owner's tid) is compared.
+ */
+static int
+mutex_words(struct rec_ep *ep, pid_t pid, pid_t atid, struct checkpoint_range **v, size_t *n,
+	    size_t *cap)
+{
+	for (size_t i = 0; i < ep->nmutexes; i++) {
+		int32_t a, b;
+
+		if (tracee_read(atid, ep->mutexes[i], &a, sizeof(a)) < 0 ||
+		    tracee_read(pid, ep->mutexes[i], &b, sizeof(b)) < 0 || a != 2 || b != 1)
+			continue;
+		if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+			return -ENOMEM;
+		(*v)[(*n)++] = (struct checkpoint_range){ ep->mutexes[i], sizeof(a) };
+	}
+	return 0;
 }
 
 /* uprr's own memory in EP process @pid (not the program's state; it
@@ -202,10 +255,10 @@ own_ranges(struct rec_ep *ep, pid_t pid, struct checkpoint_range **v, size_t *n,
 
 	if (r < 0)
 		return r;
-	/* the condition variables' words (cond_vars()); an object of one
+	/* the condition variables' words (sync_objects()); an object of one
 	 * process named at the same address in another leaves those bytes
 	 * out there too */
-	cond_vars(ep);
+	sync_objects(ep);
 	if (UTIL_GROW(*v, *cap, *n + ep->nconds) < 0)
 		return -ENOMEM;
 	for (size_t i = 0; i < ep->nconds; i++)
@@ -564,6 +617,8 @@ rec_ep_left_out(struct rec_ep *ep, pid_t tgid, const pid_t *tids, size_t ntids, 
 		r = buffer_pages(ep, tgid, v, n, cap);
 	if (r >= 0)
 		r = patched_ranges(ep, v, n, cap);
+	if (r >= 0 && natids)
+		r = mutex_words(ep, tgid, atids[0], v, n, cap);
 	return r;
 }
 

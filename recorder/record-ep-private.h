@@ -87,10 +87,13 @@ struct rec_ep {
 	bool go_on;		   /* the divergence was rolled back whole (rec_ep_rollback()) */
 	bool rolled;		   /* this epoch's divergence was merged into the TP
 				    * run's processes (lock-step: verdict 3) */
-	/* condition variables the sync-order log names (cond_vars()) */
+	/* condition variables and mutexes the sync-order log names
+	 * (sync_objects()) */
 	uint64_t *conds;
 	size_t nconds, conds_cap;
-	uint64_t cond_seen[64];	   /* records read of each slot (UPRR_SYNC_NSLOTS) */
+	uint64_t *mutexes;
+	size_t nmutexes, mutexes_cap;
+	uint64_t sync_seen[64];	   /* records read of each slot (UPRR_SYNC_NSLOTS) */
 	bool end_rerun;		   /* stopped at an end-of-epoch divergence not
 				    * rolled back, for a re-run (record-ep-merge.c) */
 	struct rec_ep_live *live;  /* rec_options.ep_live: a re-run from

@@ -220,6 +220,7 @@ rec_ep_free(struct recorder *rec)
 	free(rec->ep->patched);
 	free(rec->ep->dead);
 	free(rec->ep->conds);
+	free(rec->ep->mutexes);
 	free(rec->ep);
 	rec->ep = NULL;
 }

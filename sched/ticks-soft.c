@@ -181,8 +181,13 @@ ticks_soft_plan(struct ticks_soft *st, pid_t pid, pid_t tid, uint64_t rip, const
 		keep_out[1] = PATCH_TICK_PAGE + 4096;
 		if (nreserved)
 			memcpy(keep_out + 2, reserved, nreserved * 2 * sizeof(*keep_out));
-		r = tracee_find_area_near(pid, rip, AREA_LEN, AREA_GUARD, AREA_REACH, keep_out,
+		/* where no mmap(2) of the program's goes (an EP run's
+		 * program maps as its TP run did), else near */
+		r = tracee_find_area_high(pid, rip, AREA_LEN, AREA_GUARD, AREA_REACH, keep_out,
 					  nreserved + 1, &fresh.base);
+		if (r == -ENOSPC)
+			r = tracee_find_area_near(pid, rip, AREA_LEN, AREA_GUARD, AREA_REACH,
+						  keep_out, nreserved + 1, &fresh.base);
 		if (r < 0)
 			return r;
 		fresh.len = AREA_LEN;

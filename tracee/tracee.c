@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -672,6 +673,69 @@ tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard, ui
 		if (!best || (base > code ? base - code : code - base) <
 				     (best > code ? best - code : code - best))
 			best = base;
+	}
+	if (!best)
+		return -ENOSPC;
+	*ret_base = best;
+	return 0;
+}
+
+/* The top of a 47-bit address space (x86-64 without 5-level paging's
+ * opt-in: TASK_SIZE_MAX, arch/x86/include/asm/page_64_types.h). */
+#define TASK_TOP 0x7ffffffff000ull
+/* The least gap mmap_base() leaves under the stack (MIN_GAP, 128 MiB)
+ * and the stack guard gap's default (stack_guard_gap, 256 pages): Linux
+ * 6.1 arch/x86/mm/mmap.c, mm/mmap.c */
+#define MMAP_MIN_GAP (128ull << 20)
+#define STACK_GUARD_GAP (1ull << 20)
+
+int
+tracee_find_area_high(pid_t pid, uint64_t code, uint64_t len, uint64_t guard, uint64_t reach,
+		      const uint64_t *avoid, size_t navoid, uint64_t *ret_base)
+{
+	_cleanup_free_ struct tracee_mapping *maps = NULL;
+	uint64_t floor, top, stack_start = 0, stack_end = 0, best = 0, prev_end;
+	struct rlimit rl;
+	size_t n;
+	int r;
+
+	/* a stack limit past the least gap moves mmap_base (unlimited: the
+	 * legacy bottom-up layout): no such area is known then */
+	if (prlimit(pid, RLIMIT_STACK, NULL, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur + STACK_GUARD_GAP > MMAP_MIN_GAP)
+		return -ENOSPC;
+	r = tracee_read_maps(pid, &maps, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(maps[i].path, "[stack]") == 0) {
+			stack_start = maps[i].start;
+			stack_end = maps[i].end;
+		}
+	if (!stack_end || stack_end > TASK_TOP)
+		return -ENOSPC;
+	/* mmap_base without randomization (with it, lower still); the
+	 * lowest the stack grows to, and its guard gap */
+	floor = TASK_TOP - MMAP_MIN_GAP;
+	top = MIN(stack_end - rl.rlim_cur - STACK_GUARD_GAP, stack_start);
+	prev_end = floor;
+	for (size_t i = 0; i <= n && prev_end < top; i++) {
+		uint64_t end = i < n ? MIN(maps[i].start, top) : top, base;
+
+		if (i < n && maps[i].end <= floor)
+			continue;
+		if (end > prev_end && end - prev_end >= len + 2 * guard) {
+			/* the bottom: the farthest from the stack */
+			base = prev_end + guard;
+			if (!overlaps_any(base - guard, end, avoid, navoid) &&
+			    tracee_area_reaches(base, len, code, reach) &&
+			    (!best || (base > code ? base - code : code - base) <
+					      (best > code ? best - code : code - best)))
+				best = base;
+		}
+		if (i < n)
+			prev_end = MAX(prev_end, maps[i].end);
 	}
 	if (!best)
 		return -ENOSPC;

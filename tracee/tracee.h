@@ -200,6 +200,20 @@ int tracee_find_area_near(pid_t pid, uint64_t code, uint64_t len, uint64_t guard
 			  const uint64_t *avoid, size_t navoid, uint64_t *ret_base) _wur_;
 
 /**
+ * As tracee_find_area_near(), but only in the space between mmap_base and
+ * the lowest the stack may grow to (its RLIMIT_STACK and guard gap below
+ * the [stack] mapping): the top-down mmap(2) allocator never hands out an
+ * address there (it searches below mmap_base: Linux 6.1
+ * arch/x86/mm/mmap.c mmap_base(), mm/mmap.c vm_unmapped_area()), so a
+ * mapping of uprr's own there never takes a place the program's later
+ * mmap(2) gets in another run (an EP run's soft-tick stubs, where its TP
+ * run maps later). Returns 0, -ENOSPC if there is none (a stack limit
+ * past 127 MiB or unlimited, nothing within @reach), or -errno.
+ */
+int tracee_find_area_high(pid_t pid, uint64_t code, uint64_t len, uint64_t guard, uint64_t reach,
+			  const uint64_t *avoid, size_t navoid, uint64_t *ret_base) _wur_;
+
+/**
  * Kill process @pid with SIGKILL and reap every tracee until none is left,
  * resuming any that stop on the way (PTRACE_EVENT_EXIT): tracee_kill_list()
  * of @pid alone. Never fails.
