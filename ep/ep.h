@@ -169,6 +169,8 @@ enum ep_why {
 	EP_WHY_STALL,		/**< its threads did not all reach their ends */
 	EP_WHY_PASSED,		/**< a thread went past its end */
 	EP_WHY_CHECK_FAILED,	/**< the check itself failed (a copy gone) */
+	EP_WHY_PROGRAM_EXIT,	/**< it ends at the program's exit_group: the
+				 * memory it leaves goes with the process */
 	EP_WHY_N
 };
 
@@ -200,6 +202,8 @@ struct ep_end {
 			      * interposer's and glibc's) */
 	uint64_t sync_cond;  /**< the condition variable, 0 for a lock */
 	uint64_t sync_mutex; /**< the mutex given up, or waited for */
+	bool exit_group;   /**< held at the entry of exit_group(2): an end the
+			    * TP run took there (rec_epoch_end_at_exit()) */
 	bool library;	   /**< EP_END_ENTRY, EP_END_EXIT, EP_END_FUTEX: a traced
 			    * call the syscall buffer's library made for the
 			    * program's (the blocking call after an attempt that

@@ -414,6 +414,7 @@ ep_why_name(enum ep_why why)
 		[EP_WHY_STALL]		 = "stalled",
 		[EP_WHY_PASSED]		 = "went-past",
 		[EP_WHY_CHECK_FAILED]	 = "check-failed",
+		[EP_WHY_PROGRAM_EXIT]	 = "program-exit",
 	};
 	/* clang-format on */
 
@@ -690,6 +691,7 @@ add_end(struct ep_log *log, const struct trace_event *ev)
 			resolve_before(lt, e, (long)r[offsetof(struct user_regs_struct, rax) / 8], args,
 				       r[offsetof(struct user_regs_struct, rip) / 8] + 2, true);
 			lt->end_hinted = true;
+			e->exit_group = r[offsetof(struct user_regs_struct, rax) / 8] == __NR_exit_group;
 		}
 		return 0;
 	}

@@ -39,6 +39,37 @@
 #define KMERGE_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 /* pwritev2(2)'s RWF_APPEND (include/uapi/linux/fs.h) */
 #define KMERGE_RWF_APPEND 0x10
+/*
+ * Whether descriptor @name of the /proc/PID/fd directory @dirfd (its
+ * st_mode @mode) is an anonymous inode whose description uprr may hold
+ * from a checkpoint on, so that a re-run from it has it though the program
+ * closed it since (memcached's epoll and eventfd, closed on its way out
+ * after SIGTERM): an epoll instance, an eventfd, a timerfd or a signalfd,
+ * none of which a second holder changes for the program (a closed file
+ * leaves an epoll instance whoever holds it: epoll(7)). Not a
+ * userfaultfd, whose ranges would stay registered, nor a pidfd or an
+ * io_uring. The name is the link's (proc(5): "anon_inode:[eventpoll]").
+ */
+static bool
+kept_anon(int dirfd, const char *name, mode_t mode)
+{
+	static const char *const kinds[] = { "anon_inode:[eventpoll]", "anon_inode:[eventfd]",
+					     "anon_inode:[timerfd]", "anon_inode:[signalfd]" };
+	char link[64];
+	ssize_t n;
+
+	if (mode & S_IFMT)
+		return false;
+	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+		if (!strcmp(link, kinds[i]))
+			return true;
+	return false;
+}
+
 /* mmap(2)'s MAP_SHARED_VALIDATE (include/uapi/linux/mman.h): MAP_SHARED
  * with its flags checked, a shared mapping too */
 #define KMERGE_MAP_SHARED_VALIDATE 0x03
@@ -169,8 +200,9 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		 * (EMFILE), the respawn's is taken at the undo instead */
 		/* not one open for writing: ours would make an exec of that
 		 * file fail with ETXTBSY (make -j2's linker output, execve(2)) */
-		if ((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) &&
-		    (s.flags & O_ACCMODE) == O_RDONLY)
+		if (((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) &&
+		     (s.flags & O_ACCMODE) == O_RDONLY) ||
+		    kept_anon(dirfd(dir), d->d_name, st.st_mode))
 			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
 		else if (S_ISREG(st.st_mode))
 			s.path = openat(dirfd(dir), d->d_name, O_PATH | O_CLOEXEC);

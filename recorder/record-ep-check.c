@@ -184,6 +184,11 @@ unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret
 			continue;
 		any = true;
 		*ret_tid = ep_log_thread(ep->log, i);
+		/* the program's last process ends there (an end the TP run
+		 * took so that it stands, its kernel state whole, while the
+		 * EP run makes the epoch's calls): not compared */
+		if (e->exit_group)
+			return EP_WHY_PROGRAM_EXIT;
 		/* a point an EP run cannot find: ep_end.why says which */
 		if (e->at == EP_END_USER || e->at == EP_END_UNKNOWN)
 			return e->why ? e->why : EP_WHY_NO_CALL;

@@ -244,6 +244,162 @@ rec_ep_live_redeliver(struct recorder *rec, struct rthread *t)
 	return true;
 }
 
+/* ---- signals from outside, sent again ---- */
+
+/* Whether @si, a signal the TP run's thread took, came from outside the
+ * recording: sent by a process none of the log's threads is (kill(2),
+ * sigqueue(3), tgkill(2): si_pid; a SIGPIPE or a signal one of its
+ * processes sent comes again by itself), or by the terminal to its
+ * foreground (SI_KERNEL: ^C, ^\, ^Z, a hangup, a resize: isig() in
+ * drivers/tty/n_tty.c, tty_signal_session_leader(), Linux 6.1). Not the
+ * kernel's others (SIGALRM, SIGXCPU are SI_KERNEL too: the program's own). */
+static bool
+from_outside(const struct ep_log *log, const siginfo_t *si)
+{
+	switch (si->si_code) {
+	case SI_USER:
+	case SI_QUEUE:
+	case SI_TKILL:
+		for (size_t i = 0; i < ep_log_nthreads(log); i++)
+			if (ep_log_thread(log, i) == si->si_pid)
+				return false;
+		return si->si_pid > 0;
+	case SI_KERNEL:
+		return si->si_signo == SIGINT || si->si_signo == SIGQUIT || si->si_signo == SIGTSTP ||
+		       si->si_signo == SIGHUP || si->si_signo == SIGWINCH;
+	default:
+		return false;
+	}
+}
+
+/* Append @ls to @v (of *@n, *@cap). */
+static int
+add_signal(struct rec_live_signal **v, size_t *n, size_t *cap, const struct rec_live_signal *ls)
+{
+	if (UTIL_GROW(*v, *cap, *n + 1) < 0)
+		return -ENOMEM;
+	(*v)[(*n)++] = *ls;
+	return 0;
+}
+
+/* The signals from outside that the log's threads took after the calls
+ * the re-run made of it (delivered at the exit of a call not made yet, or
+ * of the one a thread is parked after and was not given: after
+ * checkpoint k), thread by thread (their order between threads is
+ * not known), then those pending in the TP run when it was killed
+ * (rec_ep_live.pending), before those that came while the re-run followed
+ * the log (rec_ep_live_keep_signal()), in rec->live_sigs. */
+static int
+take_signals(struct recorder *rec, const struct ep_log *log)
+{
+	struct rec_live_signal *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+		pid_t log_tid = ep_log_tid(log, t->tid);
+		const struct ep_call *c;
+
+		size_t idx = ep_log_taken(log, log_tid);
+
+		if (t->state == RT_ZOMBIE || !log_tid)
+			continue;
+		/* parked after an exit whose signals it was not given: those
+		 * came after the checkpoint (rec_ep_exit_signals()) */
+		c = t->ep_parked && !t->ep_parked_entry && t->ep_call && t->ep_signalled != t->ep_call
+			    ? t->ep_call
+			    : ep_log_call(log, log_tid, idx++);
+		for (; c; c = ep_log_call(log, log_tid, idx++))
+			for (uint32_t j = 0; j < c->nsigs; j++) {
+				struct rec_live_signal ls = { .tgid = t->tgid, .tid = t->tid };
+
+				memcpy(&ls.info, c->sigs[j].info, sizeof(ls.info));
+				if (from_outside(log, &ls.info) && add_signal(&v, &n, &cap, &ls) < 0) {
+					free(v);
+					return -ENOMEM;
+				}
+			}
+	}
+	for (size_t i = 0; i < rec->ep->live->npending; i++)
+		if (from_outside(log, &rec->ep->live->pending[i].info) &&
+		    add_signal(&v, &n, &cap, &rec->ep->live->pending[i]) < 0) {
+			free(v);
+			return -ENOMEM;
+		}
+	for (size_t i = 0; i < rec->nlive_sigs; i++)
+		if (add_signal(&v, &n, &cap, &rec->live_sigs[i]) < 0) {
+			free(v);
+			return -ENOMEM;
+		}
+	free(rec->live_sigs);
+	rec->live_sigs = v;
+	rec->nlive_sigs = n;
+	return 0;
+}
+
+void
+rec_ep_live_keep_signal(struct recorder *rec, const struct rthread *t, const siginfo_t *si)
+{
+	struct rec_live_signal ls = { .tgid = t->tgid, .tid = t->tid, .info = *si };
+	size_t cap = rec->nlive_sigs;
+
+	if (from_outside(rec->ep->log, si) && add_signal(&rec->live_sigs, &rec->nlive_sigs, &cap, &ls) < 0)
+		log_warn("the re-run: out of memory: signal %d from outside is lost", si->si_signo);
+}
+
+/* Whether signal @sig waits for process @tgid's threads: pending in the
+ * kernel, or taken by uprr for a thread's execution point. */
+static bool
+signal_waits(const struct recorder *rec, pid_t tgid, int sig)
+{
+	uint64_t bit = 1ull << (sig - 1), mask = 0;
+
+	if (tracee_read_status_sigset(tgid, "ShdPnd", &mask) == 0 && (mask & bit))
+		return true;
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+
+		if (t->tgid != tgid || t->state == RT_ZOMBIE)
+			continue;
+		if (t->deferred_sig == sig ||
+		    (tracee_read_status_sigset(t->tid, "SigPnd", &mask) == 0 && (mask & bit)))
+			return true;
+		for (size_t j = 0; j < t->nlater; j++)
+			if (t->later[j].si_signo == sig)
+				return true;
+	}
+	return false;
+}
+
+void
+rec_ep_live_signals(struct recorder *rec)
+{
+	const struct rec_live_signal *ls;
+	int r;
+
+	if (rec->ep || rec->live_sigs_sent >= rec->nlive_sigs)
+		return; /* following the log still, or none */
+	ls = &rec->live_sigs[rec->live_sigs_sent];
+	if (rec->live_sigs_sent && signal_waits(rec, ls[-1].tgid, ls[-1].info.si_signo))
+		return;
+	/* as a kill(2) of uprr's (as it forwards SIGTERM), but one queued
+	 * with its value; sigqueue(3) keeps its sender's si_pid (a negative
+	 * si_code may be given: rt_sigqueueinfo(2)) */
+	if (ls->info.si_code == SI_TKILL)
+		r = (int)syscall(SYS_tgkill, ls->tgid, ls->tid, ls->info.si_signo);
+	else if (ls->info.si_code == SI_QUEUE)
+		r = (int)syscall(SYS_rt_sigqueueinfo, ls->tgid, ls->info.si_signo, &ls->info);
+	else
+		r = kill(ls->tgid, ls->info.si_signo);
+	if (r < 0)
+		log_warn("the re-run: cannot send signal %d (from outside, to process %d) again: %m",
+			 ls->info.si_signo, ls->tgid);
+	else
+		log_info("the re-run: signal %d from outside (process %d) sent again to process %d",
+			 ls->info.si_signo, ls->info.si_pid, ls->tgid);
+	rec->live_sigs_sent++;
+}
+
 /* ---- going live ---- */
 
 /* The state tp/rerun.c took of process @pid, NULL if none. */
@@ -292,10 +448,9 @@ inject(struct live_injector *in, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
 /* The call skipped at the thread's entry is made again, to its seccomp
  * stop, with the registers it stood there with. */
 static int
-inject_done(struct live_injector *in)
+inject_done(struct recorder *rec, struct live_injector *in)
 {
 	struct user_regs_struct regs = in->parked;
-	int status, sig;
 
 	if (!in->skipped)
 		return 0;
@@ -303,8 +458,7 @@ inject_done(struct live_injector *in)
 	regs.rax = in->parked.orig_rax;
 	if (tracee_set_regs(in->t->tid, &regs) < 0)
 		return -ESRCH;
-	tracee_resume(in->t->tid, PTRACE_CONT, 0);
-	if (tracee_wait(in->t->tid, &status) < 0 || tracee_classify(status, &sig) != TRACEE_STOP_SECCOMP)
+	if (rec_ep_restart_call(rec, in->t) < 0)
 		return -EIO;
 	return tracee_set_regs(in->t->tid, &in->parked);
 }
@@ -412,7 +566,7 @@ give_state(struct recorder *rec, struct rthread *t, const struct rec_live_proc *
 	r = inject(&in, __NR_umask, p->umask, 0, 0, &res);
 	if (r < 0)
 		goto fail_close;
-	r = inject_done(&in);
+	r = inject_done(rec, &in);
 	if (r < 0) {
 		snprintf(why, len, "thread %d: its call did not start again", t->tid);
 		return r;
@@ -422,7 +576,7 @@ fail_close:
 	snprintf(why, len, "process %d: an injected call failed (%s)", p->pid,
 		 strerror(r < 0 ? -r : (int)-res));
 fail:
-	(void)inject_done(&in);
+	(void)inject_done(rec, &in);
 	return r < 0 ? r : -EIO;
 }
 
@@ -561,6 +715,13 @@ rec_ep_go_live(struct recorder *rec)
 		if (rec->threads[i].state != RT_ZOMBIE && rec->threads[i].space->mem.syscallbuf &&
 		    rec_syscallbuf_set_flags(rec->threads[i].space->mem.memfd, UPRR_CTL_ORDER_READS, true) < 0)
 			log_debug("thread %d: its reads stay in its buffer", rec->threads[i].tid);
+	/* the signals from outside that the TP run took since, and those
+	 * that came while following the log: sent again (the first once
+	 * the log is let go) */
+	if (take_signals(rec, ep->log) < 0)
+		log_warn("%s", "the re-run: out of memory: signals from outside the TP run took since the "
+			 "checkpoint are not sent again");
+	live->signals = (unsigned)rec->nlive_sigs;
 	/* the log let go: the parked threads run on live */
 	rec->ep_gone = ep;
 	rec->ep = NULL;
@@ -577,6 +738,7 @@ rec_ep_go_live(struct recorder *rec)
 		t->ep_parked = false;
 		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
 	}
+	rec_ep_live_signals(rec);
 	live->went_live = true;
 	live->switch_ns = util_now_ns() - t0;
 	log_info("the re-run went live at checkpoint %" PRIu64 ": %u descriptors given, %.3f ms", live->k,

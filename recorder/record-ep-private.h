@@ -174,10 +174,11 @@ int rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs) _wur_
 /** Issue @t's syscall as an EP run does: answered from the log (true), or
  * prepared to run in the kernel (false: the caller runs it). */
 bool rec_ep_issue(struct recorder *rec, struct rthread *t);
-/** @t at its exit_group's entry: if another thread of its process still
- * has calls of the log to make and can run (in the log's run they came
- * before the exit_group that ended them), @t is held there, runnable, and
- * another picked; rec_ep_issue() looks again when @t is picked. True if
+/** @t at its exit_group's or exit's entry: if another thread of its
+ * process still has calls of the log to make and can run (in the log's
+ * run they came before the exit_group that ended them), @t is held there,
+ * runnable, and another picked; if an epoch ends there, it is parked there
+ * (rec_ep_park()); rec_ep_issue() looks again when @t is picked. True if
  * held. */
 bool rec_ep_exit_group_wait(struct recorder *rec, struct rthread *t);
 /** At the exit stop of @t's syscall (t->regs read): one the kernel ran
@@ -462,6 +463,11 @@ void rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t re
  * run yet): the keeper notes what a re-run from a checkpoint must undo
  * (rec_epoch_keeper.on_call). */
 void rec_rerun_tp_entry(struct recorder *rec, const struct rthread *t);
+/** TP run, stopped at a checkpoint for a re-run, about to be killed: the
+ * signals its threads have not taken (pending in the kernel, read with
+ * PTRACE_PEEKSIGINFO, and those uprr keeps for their next event) into
+ * rec->rerun->pending, for the re-run to send again those from outside. */
+void rec_rerun_take_pending(struct recorder *rec);
 
 /* ---- record-ep-live.c: the re-run from checkpoint k (rec_options.ep_live) ---- */
 /** Every thread of a re-run's EP run stands at its end of epoch k - 1:
@@ -489,3 +495,21 @@ void rec_ep_live_clone_exit(struct recorder *rec, struct rthread *t);
  * run to its exit, where it is recorded as any call. True if so (or the
  * recording stopped). */
 bool rec_ep_live_redeliver(struct recorder *rec, struct rthread *t);
+/** After a re-run went live, while signals from outside the recording that
+ * the TP run took after the checkpoint are still to be sent again
+ * (rec->live_sigs): the next one is sent once the one before is neither
+ * pending in the kernel nor waiting in uprr for its thread's execution
+ * point (a standard signal pends once: two sent at once would be one). */
+void rec_ep_live_signals(struct recorder *rec);
+/** A re-run following the log to its checkpoint (rec->ep->live): signal
+ * @si that reached @t from outside the recording (its sender none of the
+ * log's processes, or the terminal) is kept, sent again once it went live
+ * after those the TP run took; the caller drops it (the log's are
+ * delivered as the log has them). Others are not kept. */
+void rec_ep_live_keep_signal(struct recorder *rec, const struct rthread *t, const siginfo_t *si);
+/** @t, stopped with its registers rewound onto a syscall instruction, is
+ * resumed until that call's seccomp stop; a signal's delivery stop on the
+ * way is taken as rec_ep_drop_signal() takes it (a re-run keeps one from
+ * outside), the signal suppressed. Returns 0, -ESRCH (gone) or -EIO
+ * (another stop). */
+int rec_ep_restart_call(struct recorder *rec, struct rthread *t);

@@ -543,7 +543,7 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	uint64_t flags = t->args[3];
 	size_t before = rec->ep->nfiles;
 	bool sync, shared = false;
-	int fd, status, sig;
+	int fd;
 
 	if (c->result < 0)
 		return 0; /* failed there: must fail here, which the exit checks */
@@ -593,10 +593,7 @@ prepare_mmap(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 		arch_rewind_syscall(&regs);
 		if (tracee_set_regs(t->tid, &regs) < 0)
 			return -1;
-		tracee_resume(t->tid, PTRACE_CONT, 0);
-		if (tracee_wait(t->tid, &status) < 0 ||
-		    tracee_classify(status, &sig) != TRACEE_STOP_SECCOMP ||
-		    tracee_get_regs(t->tid, &regs) < 0) {
+		if (rec_ep_restart_call(rec, t) < 0 || tracee_get_regs(t->tid, &regs) < 0) {
 			diverge(rec, t, "the mmap of a file did not start again");
 			return -1;
 		}
@@ -757,16 +754,24 @@ others_pending(struct recorder *rec, const struct rthread *t)
 bool
 rec_ep_exit_group_wait(struct recorder *rec, struct rthread *t)
 {
-	if (t->nr != __NR_exit_group || !others_pending(rec, t))
-		return false;
-	/* held at its entry: the others go first (sched_pick() gives this
-	 * thread back only when none of them can run) */
-	t->state = RT_AT_ENTRY;
-	t->ep_exit_held = true;
-	sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
-	sched_yield_current(rec->sched);
-	sched_pick(rec->sched);
-	return true;
+	if (t->nr == __NR_exit_group && others_pending(rec, t)) {
+		/* held at its entry: the others go first (sched_pick()
+		 * gives this thread back only when none of them can run) */
+		t->state = RT_AT_ENTRY;
+		t->ep_exit_held = true;
+		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+		sched_yield_current(rec->sched);
+		sched_pick(rec->sched);
+		return true;
+	}
+	/* an epoch's end at it (the TP run's at the program's exit_group,
+	 * rec_epoch_end_at_exit(), or at a thread's exit(2)): parked at its
+	 * entry as at any call's; looked at again when let go */
+	if (rec_ep_park(rec, t, true)) {
+		t->ep_exit_held = true;
+		return true;
+	}
+	return false;
 }
 
 bool
@@ -782,6 +787,8 @@ rec_ep_issue(struct recorder *rec, struct rthread *t)
 		if (rec_ep_exit_group_wait(rec, t))
 			return true;
 		t->ep_exit_held = false;
+		if (t->nr == __NR_exit)
+			rec_ep_note_exit(rec, t);
 		t->state = RT_RUNNING;
 		rec_resume(t, PTRACE_CONT, 0);
 		return true;
@@ -944,12 +951,41 @@ rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t)
 	return true;
 }
 
+int
+rec_ep_restart_call(struct recorder *rec, struct rthread *t)
+{
+	int status, sig;
+
+	/* a signal that comes first stops it before its syscall instruction
+	 * (on its way back to user code): as any this run did not send, the
+	 * log's are (rec_ep_drop_signal()); resumed without it, it makes the
+	 * call. Bounded: a flood of them ends it as a failure. */
+	for (int tries = 0; tries < 256; tries++) {
+		tracee_resume(t->tid, PTRACE_CONT, 0);
+		if (tracee_wait(t->tid, &status) < 0)
+			return -ESRCH;
+		switch (tracee_classify(status, &sig)) {
+		case TRACEE_STOP_SECCOMP:
+			return 0;
+		case TRACEE_STOP_SIGNAL: {
+			siginfo_t si;
+
+			if (rec->ep && rec->ep->live && ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
+				rec_ep_live_keep_signal(rec, t, &si);
+			continue;
+		}
+		default:
+			return -EIO;
+		}
+	}
+	return -EIO;
+}
+
 bool
 rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *si)
 {
 	const struct ep_call *c = t->ep_signalled;
 
-	(void)rec;
 	/* one of the log's raised with the first at a call's exit
 	 * (raise_at_exit()): its siginfo is the log's */
 	for (uint32_t i = c ? t->ep_sig_next : 0; c && i < c->nsigs; i++)
@@ -964,6 +1000,9 @@ rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *
 	 * answered from the log or wait for the log's child). */
 	log_debug("thread %d: %s of this run left out, the log's are delivered", t->tid,
 		  strsignal(sig));
+	/* a re-run: one from outside comes again once it went live */
+	if (rec->ep->live)
+		rec_ep_live_keep_signal(rec, t, si);
 	rec_resume(t, t->state == RT_IN_SYSCALL ? PTRACE_SYSCALL : PTRACE_CONT, 0);
 	return true;
 }

@@ -429,6 +429,10 @@ stop_all(struct recorder *rec)
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *t = &rec->threads[i];
 
+		/* held at its entry before the end began
+		 * (rec_epoch_end_at_exit()) */
+		if (t->epoch_held && t->epoch_at_entry)
+			continue;
 		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0) {
 			still = false; /* vanished: its end comes through the loop */
 			continue;
@@ -439,7 +443,7 @@ stop_all(struct recorder *rec)
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *t = &rec->threads[i];
 
-		if (!t->epoch_held)
+		if (!t->epoch_held || t->epoch_at_entry)
 			continue;
 		if (t->epoch_in_syscall)
 			still &= hold_in_syscall(rec, t);
@@ -949,10 +953,14 @@ take_end(struct recorder *rec)
 	t2 = util_now_ns() - (rec->epochs.check_ns - check_ns);
 	if (kept && rec->epochs.keeper && rec->epochs.keeper->step && !rec->done) {
 		/* lock-step: the EP run goes on while every thread stands
-		 * here, checkpoint k kept and the log flushed */
+		 * here, checkpoint k kept and the log flushed. The exits of
+		 * calls that had ended are the epoch before's (an EP run's
+		 * end is after them): logged before the keeper's record of
+		 * epoch k begins (a read's bytes are given again by a re-run
+		 * from checkpoint k only if epoch k read them) */
+		log_ended_exits(rec);
 		hand_over(rec, kept, nkept);
 		nkept = 0;
-		log_ended_exits(rec);
 		step(rec);
 	}
 	/* stopped for a re-run: killed where it stands, nothing more done */
@@ -1189,6 +1197,41 @@ rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t)
 	return true;
 }
 
+bool
+rec_epoch_end_at_exit(struct recorder *rec, struct rthread *t)
+{
+	struct rec_epochs *e = &rec->epochs;
+	uint64_t k = e->k;
+
+	/* no end under way (one that is holds it here anyway), and one
+	 * checkpoint taken (before it, a divergence re-runs from the start) */
+	if (!e->len_ns || rec->done || e->gather_start_ns || !e->k || t->epoch_exit_end ||
+	    t->regs.orig_rax != __NR_exit_group)
+		return false;
+	for (size_t i = 0; i < rec->nthreads; i++)
+		if (rec->threads[i].tgid != t->tgid && rec->threads[i].state != RT_ZOMBIE)
+			return false;
+	t->epoch_exit_end = true;
+	t->epoch_seek = true;
+	if (!rec_epoch_hold_at_entry(rec, t)) {
+		t->epoch_seek = false;
+		return false;
+	}
+	if (!t->epoch_held) {
+		t->epoch_seek = false; /* another stop came first: the loop's */
+		return true;
+	}
+	end_epoch(rec);
+	if (e->gather_start_ns || e->k != k) {
+		e->exit_ends++;
+		return true;
+	}
+	/* put off: it goes on into its exit_group */
+	t->epoch_held = t->epoch_at_entry = false;
+	rec_resume(t, PTRACE_CONT, 0);
+	return true;
+}
+
 void
 rec_epoch_on_status(struct recorder *rec, pid_t tid)
 {
@@ -1311,7 +1354,8 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 e->pause_ns / ends / 1000, e->pause_min_ns / 1000, e->pause_max_ns / 1000, mib,
 		 e->pause_ns / ends / 10 / (mib ? mib : 1),
 		 e->stop_ns / ends / 1000);
-	log_info("ends at syscalls: %" PRIu64 " taken, %" PRIu64 " given up (a thread reached no "
+	log_info("ends at syscalls: %" PRIu64 " taken (%" PRIu64 " at the program's exit_group), %" PRIu64
+		 " given up (a thread reached no "
 		 "syscall in %" PRIu64 " ms: %" PRIu64 " us lost on average)%s; %" PRIu64 " threads let go "
 		 "to their next syscall (%" PRIu64 " of them held blocked in a call on the way; %" PRIu64
 		 " calls inside libuprr-sync.so passed), %" PRIu64
@@ -1319,7 +1363,7 @@ rec_epoch_log_stats(const struct recorder *rec)
 		 " threads' ends in user code, %" PRIu64 " in glibc's wait in a condition wait or "
 		 "a lock of libuprr-sync's (its acquisition's record said); the end due to every "
 		 "thread at a syscall: mean %" PRIu64 " us, max %" PRIu64 " us",
-		 e->k, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
+		 e->k, e->exit_ends, e->given_up, (uint64_t)(EPOCH_GATHER_NS / 1000000),
 		 e->given_up ? e->given_up_ns / e->given_up / 1000 : 0,
 		 e->anywhere ? " (then taken in user code)" : "", e->sought, e->held_blocked,
 		 e->interposer_passed, e->exits_logged,

@@ -557,6 +557,8 @@ struct rthread {
 	bool epoch_in_syscall;	      /* in its syscall, not in user code */
 	bool epoch_at_entry;	      /* at a traced syscall's entry, not entered */
 	bool epoch_seek;	      /* let go to its next traced syscall's entry */
+	bool epoch_exit_end;	      /* its exit_group ended an epoch, or tried to
+				       * (rec_epoch_end_at_exit()) */
 	bool epoch_exit_logged;	      /* held at the exit of a call that had ended,
 				       * that exit logged at the end (lock-step): the
 				       * loop lets it go (RT_HELD) */
@@ -675,6 +677,7 @@ struct rec_epochs {
 	uint64_t given_up;	/* ends given up: a thread reached no syscall in
 				 * time (EPOCH_GATHER_NS) */
 	uint64_t sought;	/* threads let go to their next syscall (sum) */
+	uint64_t exit_ends;	/* ends at the program's exit_group (rec_epoch_end_at_exit()) */
 	uint64_t interposer_passed; /* calls inside libuprr-sync.so not held at
 				 * (rec_epoch_hold_at_entry()) */
 	uint64_t held_blocked;	/* of those, held blocked in a call on the way */
@@ -763,6 +766,10 @@ struct recorder {
 					 * log, freed at the end; rec->ep NULL */
 	const struct rec_ep_live *redeliver; /* gone live, and input the TP run read
 					 * is still to be given again, else NULL */
+	struct rec_live_signal *live_sigs; /* gone live: signals from outside the
+					 * TP run took since, sent again in order
+					 * (record-ep-live.c) */
+	size_t nlive_sigs, live_sigs_sent;
 	struct rec_rerun *rerun;	/* rec_options.rerun: a TP run notes in it what
 					 * it changed outside (record-rerun.c) */
 	bool ep_diverged;		/* it stopped at a divergence from the log */
@@ -960,6 +967,12 @@ bool rec_epoch_due(struct recorder *rec, uint64_t *wait_ns);
  * there, the call skipped and rewound (true: the entry is no event now; @t
  * enters the call again once let go). False: go on with the entry. */
 bool rec_epoch_hold_at_entry(struct recorder *rec, struct rthread *t);
+/** At @t's syscall entry, as rec_epoch_hold_at_entry(): when it is the
+ * exit_group(2) of the program's last process, once, an epoch ends there,
+ * @t held at it (true: the entry is no event now). The epoch before is
+ * then checked while the TP run still stands with its kernel state, which
+ * a re-run from its checkpoint takes. False: go on with the entry. */
+bool rec_epoch_end_at_exit(struct recorder *rec, struct rthread *t);
 /** In a TP run's loop, before @tid's wait status is dispatched: a thread
  * held for an epoch's end that stops again (killed) gives the end up. */
 void rec_epoch_on_status(struct recorder *rec, pid_t tid);

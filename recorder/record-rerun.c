@@ -27,6 +27,7 @@
 #include <string.h>
 #include <linux/fs.h>
 #include <sys/mman.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -221,6 +222,9 @@ rec_rerun_release(struct rec_rerun *rr)
 	free(rr->objs);
 	rr->objs = NULL;
 	rr->nobjs = rr->objs_cap = 0;
+	free(rr->pending);
+	rr->pending = NULL;
+	rr->npending = rr->pending_cap = 0;
 	if (!rr->files)
 		return;
 	for (size_t i = 0; i < rr->files->nmade; i++)
@@ -970,4 +974,57 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 			 "(%zu name calls, %zu changes through an fd noted)", ret->files->nmade,
 			 ret->files->ncalls, ret->files->nkeys);
 	ret->verdict = 1;
+}
+
+/* How many pending signals of one queue rec_rerun_take_pending() reads
+ * (a standard signal pends once; real-time ones queue) */
+#define PENDING_PEEK 64
+
+/* Append @info (for thread @t) to rr->pending. */
+static void
+add_pending(struct rec_rerun *rr, const struct rthread *t, const siginfo_t *info)
+{
+	if (UTIL_GROW(rr->pending, rr->pending_cap, rr->npending + 1) < 0)
+		return;
+	rr->pending[rr->npending++] = (struct rec_live_signal){ .tgid = t->tgid, .tid = t->tid,
+								 .info = *info };
+}
+
+void
+rec_rerun_take_pending(struct recorder *rec)
+{
+	siginfo_t buf[PENDING_PEEK];
+
+	if (!rec->rerun)
+		return;
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		const struct rthread *t = &rec->threads[i];
+		bool first = true;
+		siginfo_t si;
+		int sig;
+
+		if (t->state == RT_ZOMBIE)
+			continue;
+		/* dequeued already: one whose delivery stop the loop has not
+		 * taken yet (stopped there as the end held it), and those kept
+		 * for its next event, in order */
+		if (t->tp_status_due && tracee_classify(t->tp_status, &sig) == TRACEE_STOP_SIGNAL &&
+		    ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
+			add_pending(rec->rerun, t, &si);
+		if (t->deferred_sig)
+			add_pending(rec->rerun, t, &t->deferred_info);
+		for (size_t j = 0; j < t->nlater; j++)
+			add_pending(rec->rerun, t, &t->later[j]);
+		/* its queue, then its process's through its first thread */
+		for (size_t j = 0; j < i && first; j++)
+			first = rec->threads[j].tgid != t->tgid || rec->threads[j].state == RT_ZOMBIE;
+		for (int shared = 0; shared <= first; shared++) {
+			int got = tracee_peek_pending(t->tid, shared, buf, PENDING_PEEK);
+
+			if (got < 0)
+				log_debug("thread %d: its pending signals not read: %s", t->tid, strerror(-got));
+			for (int k = 0; k < got; k++)
+				add_pending(rec->rerun, t, &buf[k]);
+		}
+	}
 }

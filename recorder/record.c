@@ -887,6 +887,9 @@ record_loop(struct recorder *rec)
 				}
 			}
 		}
+		/* a re-run gone live: the next signal from outside */
+		if (rec->live_sigs_sent < rec->nlive_sigs)
+			rec_ep_live_signals(rec);
 		rec_set_timer(wait_ns);
 		tid = rec_wait_any(rec, &status);
 		if (wait_ns)
@@ -1367,6 +1370,10 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 			snprintf(opts->divergence, opts->divergence_len, "%s", rec.error);
 		else
 			log_error("%s", rec.error);
+		/* a TP run stopped for a re-run: the signals it has not taken
+		 * yet go to the re-run, read just before it dies */
+		if (rec.ep_diverged && !rec.ep)
+			rec_rerun_take_pending(&rec);
 		rec_kill_tracees(&rec);
 		r = rec.ep_diverged ? -EDOM : -ECANCELED;
 		goto out;
@@ -1462,6 +1469,7 @@ out:
 	rec_syscallbuf_free(&rec);
 	rec_ptrace_free(&rec.ptrace);
 	rec_ipc_free(&rec.ipc);
+	free(rec.live_sigs);
 	if (rec.ep_gone) /* gone live: the log's to free all the same */
 		rec.ep = rec.ep_gone;
 	rec_ep_free(&rec);

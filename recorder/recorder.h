@@ -493,6 +493,13 @@ struct rec_live_fd {
 	bool cloexec;	/**< FD_CLOEXEC */
 };
 
+/** A signal from outside the recording that a re-run from checkpoint k
+ * sends again (record-ep-live.c). */
+struct rec_live_signal {
+	pid_t tgid, tid;	/**< its process, and its thread (SI_TKILL) */
+	siginfo_t info;		/**< as the TP run took it, or had it pending */
+};
+
 /** What one process of the TP run had at checkpoint k that its re-run
  * gets where it goes live (record-ep-live.c), taken by tp/rerun.c. */
 struct rec_live_proc {
@@ -530,8 +537,15 @@ struct rec_ep_live {
 					 * (tp_rerun_cut_order()), mapped where the
 					 * program maps rec_options.ep_sync_log; NULL: none */
 	size_t nprocs;
+	const struct rec_live_signal *pending; /**< in: signals pending in the
+					 * TP run's threads when it was killed (any
+					 * sender: the re-run keeps those from
+					 * outside), after all it took */
+	size_t npending;
 	bool went_live;			/**< out: it stood at checkpoint k and went live */
 	unsigned fds;			/**< out: descriptors given */
+	unsigned signals;		/**< out: signals from outside the recording
+					 * the TP run took since k, sent again */
 	uint64_t switch_ns;		/**< out: what going live cost */
 	char why[256];			/**< out: why it did not, "" */
 };
@@ -575,6 +589,11 @@ struct rec_rerun {
 	int chosen;		/**< tp_rerun_allowed()'s answer, once given: 1
 				 * from the start, 2 from @from, -1 none; 0 not yet */
 	pid_t root;		/**< the log's first process (its id in the TP run) */
+	struct rec_live_signal *pending; /**< the signals the TP run's threads had
+				 * pending (in the kernel, or kept by uprr for
+				 * their next event) when it was killed for a
+				 * re-run; malloc'd, rec_rerun_release() */
+	size_t npending, pending_cap;
 	struct rec_rerun_obj *objs; /**< the pipes and sockets of its own (made
 				 * inside the recording) the TP run read or wrote,
 				 * with the last epoch it did: a re-run from a

@@ -251,16 +251,6 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	if (UTIL_GROW(ls->taken_ns, ls->taken_cap, k + 1) == 0)
 		ls->taken_ns[k] = util_now_ns();
 	tp_rerun_at_checkpoint(ls->rerun, k);
-	if (ls->ep_done && ls->held) {
-		/* nothing will verify it: it goes out an epoch late, as at the
-		 * end of a run whose EP run did not verify it */
-		if (!ls->said_ended)
-			log_warn("%s", "the EP run ended before the TP run (it diverged): the output "
-				 "held is released unverified from now on");
-		ls->said_ended = true;
-		tp_output_release(ls->held, UINT64_MAX);
-		note_shown(ls);
-	}
 	ls->tp_k = k;
 	ls->tp_tids = tids;
 	ls->tp_tgids = tgids;
@@ -268,6 +258,10 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	to_ep(ls, true);
 	ls->tp_tids = ls->tp_tgids = NULL;
 	ls->tp_n = 0;
+	/* the re-run first: an EP run that went back to the TP run once
+	 * more after its divergence (for more of the log) ends at a later
+	 * step, where the output of the epochs it diverged in is still held
+	 * (released first, it went out, and the re-run made it again) */
 	if (ls->ep_done && ls->ep_opts.rerun && tp_rerun_allowed(ls->held, ls->ep_opts.rerun)) {
 		struct rec_rerun *rr = ls->ep_opts.rerun;
 
@@ -288,6 +282,16 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 			log_info("the TP run stops at checkpoint %" PRIu64 ": epoch %" PRIu64 " is re-run "
 				 "from the program's start", k, rr->epoch);
 		return false;
+	}
+	if (ls->ep_done && ls->held) {
+		/* nothing will verify it: it goes out unverified, as at the
+		 * end of a run whose EP run did not verify it */
+		if (!ls->said_ended)
+			log_warn("%s", "the EP run ended before the TP run (it diverged): the output "
+				 "held is released unverified from now on");
+		ls->said_ended = true;
+		tp_output_release(ls->held, UINT64_MAX);
+		note_shown(ls);
 	}
 	return true;
 }

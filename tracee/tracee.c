@@ -25,11 +25,12 @@
 
 #include "common/log.h"
 
-/* The signal state a program starts with, which execve(2) keeps: signal
- * mask @mask, signals in @ign ignored, all others at their default (bit N-1
- * for signal N). Raw syscalls: glibc refuses its own signals 32 and 33. */
+/* The signal dispositions a program starts with, which execve(2) keeps
+ * (those ignored; the others are reset): signals in @ign ignored, all
+ * others at their default (bit N-1 for signal N). Raw syscalls: glibc
+ * refuses its own signals 32 and 33. */
 static void
-set_signal_state(uint64_t mask, uint64_t ign)
+set_signal_dispositions(uint64_t ign)
 {
 	for (int sig = 1; sig <= 64; sig++) {
 		/* struct k_sigaction of the kernel: handler, flags, restorer, mask */
@@ -38,7 +39,6 @@ set_signal_state(uint64_t mask, uint64_t ign)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			(void)syscall(SYS_rt_sigaction, sig, act, NULL, 8);
 	}
-	(void)syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, 8);
 }
 
 /* Runs in the forked child: only async-signal-safe calls, then _exit. */
@@ -68,8 +68,13 @@ child_exec(const struct tracee_spawn_options *opts, int errpipe)
 	 * clone3(2), glibc's thread still holds the parent's tid) */
 	if (kill(getpid(), SIGSTOP) < 0)
 		goto fail;
+	/* every signal but SIGCONT stays blocked (the parent's mask at the
+	 * fork) up to the exec, which keeps it and what is pending: the supervisor sets
+	 * the program's mask at the exec's stop (a signal sent to the pid
+	 * before, known to a re-run's sender, finds the program, not this
+	 * copy of uprr) */
 	if (opts->set_signals)
-		set_signal_state(opts->sigmask, opts->sigign);
+		set_signal_dispositions(opts->sigign);
 	/* no_new_privs only where the filter needs it (no CAP_SYS_ADMIN,
 	 * seccomp(2)): the program reads PR_GET_NO_NEW_PRIVS as natively */
 	if (opts->filter && syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, opts->filter) < 0) {
@@ -95,8 +100,20 @@ tracee_spawn(const struct tracee_spawn_options *opts, unsigned long ptrace_opts,
 	pid_t pid;
 	ssize_t n;
 
+	sigset_t all, before;
+	uint64_t mask;
+
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
+	/* the child starts with every signal blocked (child_exec()) but
+	 * SIGCONT, ours, which wakes it from its stop and is passed over
+	 * below, not left pending for the program */
+	sigfillset(&all);
+	sigdelset(&all, SIGCONT);
+	sigprocmask(SIG_BLOCK, &all, &before);
+	memcpy(&mask, &before, sizeof(mask));
+	if (opts->set_signals)
+		mask = opts->sigmask;
 	if (opts->pid > 0) {
 		/* struct clone_args up to set_tid_size (CLONE_ARGS_SIZE_VER1,
 		 * include/uapi/linux/sched.h): a fork(2) with that id */
@@ -107,15 +124,16 @@ tracee_spawn(const struct tracee_spawn_options *opts, unsigned long ptrace_opts,
 	} else {
 		pid = fork();
 	}
-	if (pid < 0) {
-		err = -errno;
-		close(pipefd[0]);
-		close(pipefd[1]);
-		return err;
-	}
 	if (pid == 0) {
 		close(pipefd[0]);
 		child_exec(opts, pipefd[1]);
+	}
+	err = pid < 0 ? -errno : 0;
+	sigprocmask(SIG_SETMASK, &before, NULL);
+	if (pid < 0) {
+		close(pipefd[0]);
+		close(pipefd[1]);
+		return err;
 	}
 	close(pipefd[1]);
 	if (waitpid(pid, &status, WSTOPPED) < 0 || !WIFSTOPPED(status)) {
@@ -143,8 +161,14 @@ tracee_spawn(const struct tracee_spawn_options *opts, unsigned long ptrace_opts,
 			err = -ENOEXEC;
 			goto out;
 		}
-		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8)))
+		if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXEC << 8))) {
+			/* the program's mask, before its first instruction */
+			if (ptrace(PTRACE_SETSIGMASK, pid, sizeof(mask), &mask) < 0) {
+				err = -errno;
+				goto out;
+			}
 			break;
+		}
 		if (status >> 16 == PTRACE_EVENT_STOP) {
 			/* group stop or the initial stop of the seized child */
 			ptrace(PTRACE_CONT, pid, 0, 0);
@@ -763,10 +787,10 @@ tracee_get_sigmask(pid_t tid, uint64_t *ret_mask)
 }
 
 int
-tracee_read_sigblk(pid_t tid, uint64_t *ret_mask)
+tracee_read_status_sigset(pid_t tid, const char *field, uint64_t *ret_mask)
 {
 	_cleanup_close_ int fd = -1;
-	char path[64], buf[4096];
+	char path[64], buf[4096], key[32];
 	unsigned long long mask;
 	const char *line;
 	ssize_t n;
@@ -779,11 +803,28 @@ tracee_read_sigblk(pid_t tid, uint64_t *ret_mask)
 	if (n < 0)
 		return -errno;
 	buf[n] = '\0';
-	line = strstr(buf, "\nSigBlk:");
-	if (!line || sscanf(line + 1, "SigBlk: %llx", &mask) != 1)
+	snprintf(key, sizeof(key), "\n%s:", field);
+	line = strstr(buf, key);
+	if (!line || sscanf(line + strlen(key), " %llx", &mask) != 1)
 		return -ENOENT;
 	*ret_mask = mask;
 	return 0;
+}
+
+int
+tracee_peek_pending(pid_t tid, bool shared, siginfo_t *buf, int max)
+{
+	struct __ptrace_peeksiginfo_args args = { .off = 0, .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0,
+						.nr = max };
+	long n = ptrace(PTRACE_PEEKSIGINFO, tid, &args, buf);
+
+	return n < 0 ? -errno : (int)n;
+}
+
+int
+tracee_read_sigblk(pid_t tid, uint64_t *ret_mask)
+{
+	return tracee_read_status_sigset(tid, "SigBlk", ret_mask);
 }
 
 int

@@ -424,6 +424,21 @@ int tracee_get_sigmask(pid_t tid, uint64_t *ret_mask) _wur_;
 int tracee_read_sigblk(pid_t tid, uint64_t *ret_mask) _wur_;
 
 /**
+ * One signal set line @field of /proc/@tid/status (proc(5): "SigBlk",
+ * "SigPnd" (pending for the thread), "ShdPnd" (for its process), ...)
+ * into *ret_mask, bit N-1 for signal N. Returns 0, -ENOENT if there is no
+ * such line, or -errno.
+ */
+int tracee_read_status_sigset(pid_t tid, const char *field, uint64_t *ret_mask) _wur_;
+
+/**
+ * The signals pending for thread @tid, stopped under our ptrace, in queue
+ * order: its own, or (@shared) its process's (PTRACE_PEEKSIGINFO, Linux
+ * 3.10, ptrace(2)); at most @max into @buf. Returns how many, or -errno.
+ */
+int tracee_peek_pending(pid_t tid, bool shared, siginfo_t *buf, int max) _wur_;
+
+/**
  * Set the signal mask of stopped thread @tid (PTRACE_SETSIGMASK, Linux 3.11;
  * the kernel leaves SIGKILL and SIGSTOP unblocked). Returns 0 or -errno.
  */

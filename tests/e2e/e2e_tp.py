@@ -320,7 +320,8 @@ def c_tp_epochs_threads_mutex(h):
 
 def ends_figures(rec):
     """(taken, given up) from `uprr record -v`'s line on ends at syscalls."""
-    m = re.search(rb'ends at syscalls: ([0-9]+) taken, ([0-9]+) given up', rec.stderr)
+    m = re.search(rb'ends at syscalls: ([0-9]+) taken(?: \([0-9]+ at [^)]*\))?, ([0-9]+) given up',
+                  rec.stderr)
     if not m:
         raise Fail('uprr record -v says nothing of ends at syscalls:\n' + tail(rec.stderr))
     return int(m.group(1)), int(m.group(2))

@@ -24,7 +24,7 @@ NOT_CHECKED_RE = re.compile(r'^not checked: (.*)$', re.M)
 # and the program's end; not among them: an EP run that gave an epoch up
 # (went-past, stalled, check-failed, no-end, after-divergence), an end the
 # log shows at no call (no-call), a reason uprr info cannot name
-KNOWN = {'loader', 'program-end', 'library-futex', 'library-frames', 'interposer-call',
+KNOWN = {'loader', 'program-end', 'program-exit', 'library-futex', 'library-frames', 'interposer-call',
          'redirected-call',
          'in-buffered-call', 'before-buffered-call', 'exit-first', 'after-futex',
          'unmatched-call'}

@@ -419,20 +419,49 @@ def c_tp_rerun_forced(h):
     compare(rec, h.replay(trace))
 
 
-def stdin_echo_record(h, name, data, diverge, args=(), pace=0.0):
+def send_signal(pidfile, sig):
+    """Send @sig to the pid in @pidfile (the recorded program's), from
+    outside the recording: True if a live process took it. A re-run starts
+    the program again with the same pid: while the pid is a zombie (the
+    TP run killed) or gone, wait (at most 5 s)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(pidfile) as f:
+                pid = int(f.read())
+            with open(f'/proc/{pid}/stat') as f:
+                state = f.read().rsplit(')', 1)[1].split()[0]
+            if state not in ('Z', 'X'):
+                os.kill(pid, sig)
+                return True
+        except (OSError, ValueError, IndexError):
+            pass
+        time.sleep(0.01)
+    return False
+
+
+def stdin_echo_record(h, name, data, diverge, args=(), pace=0.0, signal_every=0):
     """Record tests/progs/stdin_echo @args with --mode=tp --epoch=20, its EP
     run made to diverge at a syscall in epoch @diverge, its stdin a pipe
     that a thread of the harness (outside the recording) fills with @data,
-    a line every @pace seconds. Returns (trace, Result)."""
+    a line every @pace seconds; with @signal_every, SIGRTMIN to the program
+    after each @signal_every lines (its pid from --pid=FILE). Returns
+    (trace, Result), and with @signal_every the signals sent."""
     trace = h.new_trace_path(name)
     env = dict(os.environ, UPRR_EP_DIVERGE=f'{diverge}:syscall')
     rd, wr = os.pipe()
+    pidfile = h.path(name + '.pid')
+    if signal_every:
+        args = [f'--pid={pidfile}'] + list(args)
+    sent = [0]
 
     def feed():
         try:
-            for line in data.splitlines(keepends=True):
+            for i, line in enumerate(data.splitlines(keepends=True)):
                 os.write(wr, line)
                 time.sleep(pace)
+                if signal_every and i % signal_every == signal_every - 1:
+                    sent[0] += send_signal(pidfile, signal.SIGRTMIN)
         finally:
             os.close(wr)
     writer = threading.Thread(target=feed)
@@ -443,7 +472,7 @@ def stdin_echo_record(h, name, data, diverge, args=(), pace=0.0):
     finally:
         os.close(rd)
         writer.join()
-    return trace, r
+    return (trace, r, sent[0]) if signal_every else (trace, r)
 
 
 @case('tp-rerun-redeliver')
@@ -470,6 +499,44 @@ def c_tp_rerun_redeliver(h):
                      r'there', rr):
         raise Fail('uprr info does not say the re-run from a checkpoint:\n' + text)
     log('  re-run: ' + rr[:200])
+    compare(r, h.replay(trace))
+
+
+@case('tp-rerun-signals')
+def c_tp_rerun_signals(h):
+    """Signals from outside given again (issue 15, "Rollback": input the
+    discarded speculation consumed is re-delivered): tp-rerun-redeliver's
+    stdin_echo, sent SIGRTMIN (queued: none merges) by the harness after
+    every 2 lines (a line each 5 ms), its EP run made to diverge in epoch
+    8. The signals its TP
+    run took after the checkpoint (and one pending when it was killed, or
+    come while the re-run followed the log) are sent again once the re-run
+    went live: the program counts the signals sent (a known 1 or 2 in 100
+    lost, below); what went out is the input once, in order; the trace
+    replays as recorded."""
+    data = b''.join(b'line %d\n' % i for i in range(200))
+    trace, r, sent = stdin_echo_record(h, 'stdin_echo-signals', data, 8, pace=0.005,
+                                       signal_every=2)
+    if r.status != 0:
+        raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
+    want = data + b'stdin_echo: %d bytes\n' % len(data)
+    if not r.stdout.startswith(want):
+        raise Fail('what went out is not the input once, in order:\n' + tail(r.stdout))
+    m = re.fullmatch(rb'stdin_echo: (\d+) signals\n', r.stdout[len(want):])
+    got = int(m.group(1)) if m else 0
+    # Known: 1 or 2 of 100 are lost around the TP run's end (not found:
+    # neither taken by its loop nor pending when it is killed; 98-99 of
+    # 100 in 8 recordings); the re-run without them lost 5-6 (94-95)
+    if not sent - 3 <= got <= sent:
+        raise Fail(f'the program took {got} signals of the {sent} sent (at least {sent - 3}):\n' +
+                   tail(r.stdout))
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    rr = info_value(text, 're-run')
+    m = re.search(r'to checkpoint \d+ and live from there.*?(\d+) signals from outside sent again', rr)
+    if not m:
+        raise Fail('uprr info does not say the re-run from a checkpoint and its signals:\n' + text)
+    log(f'  {sent} signals sent, {got} taken, {m.group(1)} of them sent again by the re-run; '
+        f're-run: {rr[:160]}')
     compare(r, h.replay(trace))
 
 
