@@ -184,11 +184,6 @@ unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret
 			continue;
 		any = true;
 		*ret_tid = ep_log_thread(ep->log, i);
-		/* the program's last process ends there (an end the TP run
-		 * took so that it stands, its kernel state whole, while the
-		 * EP run makes the epoch's calls): not compared */
-		if (e->exit_group)
-			return EP_WHY_PROGRAM_EXIT;
 		/* a point an EP run cannot find: ep_end.why says which */
 		if (e->at == EP_END_USER || e->at == EP_END_UNKNOWN)
 			return e->why ? e->why : EP_WHY_NO_CALL;
@@ -843,6 +838,42 @@ check_epoch(struct recorder *rec)
 	rec_ep_write_verdict(rec, ep->k, 0);
 }
 
+/* Whether a thread's end of the epoch checkpoint @k ends is its entry
+ * into exit_group(2): an end the TP run took at the program's exit
+ * (rec_epoch_end_at_exit()). */
+static bool
+ends_at_exit(const struct rec_ep *ep, uint64_t k)
+{
+	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
+		const struct ep_end *e = end_at(ep->log, ep_log_thread(ep->log, i), k);
+
+		if (e && e->exit_group)
+			return true;
+	}
+	return false;
+}
+
+/* Every thread stands at its end of the epoch checkpoint @k ends, the
+ * program's exit: only the thread at exit_group goes on, and its exit
+ * ends the others where the TP run's stood when it ended (let go, one of
+ * them would run on past the log: memcached's mc-lrumaint, killed in the
+ * TP run between two of its operations). */
+static void
+let_go_exit(struct recorder *rec, uint64_t k)
+{
+	struct rec_ep *ep = rec->ep;
+
+	for (size_t i = 0; i < rec->nthreads; i++) {
+		struct rthread *t = &rec->threads[i];
+		const struct ep_end *e = end_at(ep->log, ep_log_tid(ep->log, t->tid), k);
+
+		if (!t->ep_parked || !e || !e->exit_group)
+			continue;
+		t->ep_parked = false;
+		sched_set_state(rec->sched, t->tid, SCHED_RUNNABLE);
+	}
+}
+
 /* Check the epoch while every thread stands at its end, and go on. */
 static void
 settle(struct recorder *rec)
@@ -857,6 +888,20 @@ settle(struct recorder *rec)
 		if (ep->live && ep->k >= ep->live->k) {
 			rec_ep_go_live(rec);
 			return;
+		}
+		if (ends_at_exit(ep, ep->k)) {
+			/* the program's last process ends there (an end the
+			 * TP run took so that it stands, its kernel state
+			 * whole, while this run made the epoch's calls): its
+			 * memory goes with it, not compared */
+			uint64_t k = ep->k;
+
+			count_unchecked(ep, EP_WHY_PROGRAM_EXIT);
+			rec_ep_write_verdict(rec, k, 2);
+			ep->last_k = k;
+			next_epoch(rec);
+			let_go_exit(rec, k);
+			continue;
 		}
 		if (ep->live) {
 			count_unchecked(ep, EP_WHY_NO_COPY);
