@@ -223,6 +223,29 @@ const char *kmerge_epoch_refusal(const struct kmerge_epoch *e);
  * see (a process not checkpointed, a call not traced). */
 void kmerge_epoch_refuse(struct kmerge_epoch *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/** One entry of an epoll instance's interest list (epoll_ctl(2)), as
+ * /proc/PID/fdinfo/N lists it (fs/eventpoll.c ep_show_fdinfo(), Linux
+ * 3.8): the descriptor number it was added with in the process that added
+ * it, the object it leads to, and the events and data it was given. */
+struct kmerge_epoll_item {
+	int tfd;		/**< the number it was added with */
+	uint32_t events;	/**< EPOLLIN ... with EPOLLET, EPOLLONESHOT (a
+				 * one-shot entry that fired keeps its flags alone) */
+	uint64_t data;		/**< epoll_event.data */
+	dev_t dev;		/**< its object's identity (as stat(2) gives it) */
+	ino_t ino;
+};
+
+/**
+ * Read the interest list of the epoll instance that descriptor @fd of
+ * process @pid leads to (/proc/PID/fdinfo/FD) into *@ret (malloc'd, *@ret_n
+ * entries; NULL and 0 for an empty list). Returns 0, -EPROTO if the file
+ * is not an epoll instance's (no "tfd:" lines where it has entries: not
+ * told apart from an empty one by its text; the caller knows the kind), or
+ * -errno.
+ */
+int kmerge_epoll_items_read(pid_t pid, int fd, struct kmerge_epoll_item **ret, size_t *ret_n) _wur_;
+
 /** One descriptor of a process at the checkpoint (kmerge_epoch_save_fds()). */
 struct kmerge_fd_saved {
 	pid_t pid;	/**< the process it was read from */
@@ -242,6 +265,9 @@ struct kmerge_fd_saved {
 	int path;	/**< ours, O_PATH, of a regular file open for writing
 			 * (an exec of the file is not refused for it), from
 			 * which it can be opened again; -1: none. The record's */
+	bool epoll;	/**< an epoll instance: @items is its interest list */
+	struct kmerge_epoll_item *items; /**< at the checkpoint; the record's */
+	size_t nitems;
 };
 /** How many descriptors kmerge_epoch_save_fds() saved into @e. */
 size_t kmerge_epoch_nfds(const struct kmerge_epoch *e);
@@ -343,6 +369,19 @@ int kmerge_epoch_queues_check(const struct kmerge_epoch *e, const struct kmerge_
  */
 int kmerge_epoch_queues_restore(const struct kmerge_epoch *e, const struct kmerge_used *used, size_t nused,
 				const int *fds, size_t n, char *why, size_t len) _wur_;
+
+/**
+ * A pipe made anew for the one (@dev, @ino) that record @e saw at its
+ * checkpoint, when that pipe itself is gone (every end of it closed since:
+ * the program's own, a self-pipe a signal handler writes into): both ends
+ * into @ret_ends (pipe2(2), O_CLOEXEC, uprr's), holding the bytes the old
+ * one held at the checkpoint (kmerge_epoch_save_queues()). Its inode is
+ * another: the caller gives the program these ends where it had the old
+ * ones, and asks no queue of the old inode back. 0, or -1 with @why
+ * (its bytes were not kept, or do not fit), or -errno.
+ */
+int kmerge_epoch_pipe_remake(const struct kmerge_epoch *e, dev_t dev, ino_t ino, int ret_ends[2], char *why,
+			     size_t len) _wur_;
 
 /** What a record holds (kmerge_epoch_stats()). */
 struct kmerge_epoch_stats {

@@ -291,3 +291,46 @@ kmerge_epoch_queues_restore(const struct kmerge_epoch *e, const struct kmerge_us
 	}
 	return 0;
 }
+
+int
+kmerge_epoch_pipe_remake(const struct kmerge_epoch *e, dev_t dev, ino_t ino, int ret_ends[2], char *why, size_t len)
+{
+	const struct kmerge_queue *q = find_queue((struct kmerge_epoch *)e, dev, ino);
+	int ends[2];
+	size_t off = 0;
+
+	if (!q || q->sock || q->error) {
+		snprintf(why, len, "pipe %lu: the bytes it held at the checkpoint were not kept%s%s", (unsigned long)ino,
+			 q && q->error ? ": " : "", q && q->error ? strerror(q->error) : "");
+		return -1;
+	}
+	if (pipe2(ends, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	if (q->len > 65536 && fcntl(ends[1], F_SETPIPE_SZ, (int)q->len) < 0) {
+		snprintf(why, len, "pipe %lu: its %zu bytes do not fit a new one", (unsigned long)ino, q->len);
+		goto fail;
+	}
+	while (off < q->len) {
+		ssize_t got = write(ends[1], q->data + off, q->len - off);
+
+		if (got <= 0) {
+			snprintf(why, len, "pipe %lu: %zu of its %zu bytes written into a new one", (unsigned long)ino,
+				 off, q->len);
+			goto fail;
+		}
+		off += (size_t)got;
+	}
+	/* blocking, as pipe(2) makes them: the status flags the program's
+	 * descriptions had are the caller's to set */
+	if (fcntl(ends[0], F_SETFL, 0) < 0 || fcntl(ends[1], F_SETFL, 0) < 0) {
+		snprintf(why, len, "pipe %lu: a new one's flags: %s", (unsigned long)ino, strerror(errno));
+		goto fail;
+	}
+	ret_ends[0] = ends[0];
+	ret_ends[1] = ends[1];
+	return 0;
+fail:
+	close(ends[0]);
+	close(ends[1]);
+	return -1;
+}

@@ -51,19 +51,21 @@
  * io_uring. The name is the link's (proc(5): "anon_inode:[eventpoll]").
  */
 static bool
-kept_anon(int dirfd, const char *name, mode_t mode)
+kept_anon(int dirfd, const char *name, mode_t mode, bool *ret_epoll)
 {
 	static const char *const kinds[] = { "anon_inode:[eventpoll]", "anon_inode:[eventfd]",
 					     "anon_inode:[timerfd]", "anon_inode:[signalfd]" };
 	char link[64];
 	ssize_t n;
 
+	*ret_epoll = false;
 	if (mode & S_IFMT)
 		return false;
 	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
 	if (n <= 0)
 		return false;
 	link[n] = 0;
+	*ret_epoll = !strcmp(link, kinds[0]);
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
 		if (!strcmp(link, kinds[i]))
 			return true;
@@ -124,6 +126,7 @@ kmerge_epoch_free(struct kmerge_epoch *e)
 			close(e->fds[i].dup);
 		if (e->fds[i].path >= 0)
 			close(e->fds[i].path);
+		free(e->fds[i].items);
 	}
 	free(e->fds);
 	kmerge_inputs_free(e);
@@ -202,16 +205,22 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		 * file fail with ETXTBSY (make -j2's linker output, execve(2)) */
 		if (((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) &&
 		     (s.flags & O_ACCMODE) == O_RDONLY) ||
-		    kept_anon(dirfd(dir), d->d_name, st.st_mode))
+		    kept_anon(dirfd(dir), d->d_name, st.st_mode, &s.epoll))
 			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
 		else if (S_ISREG(st.st_mode))
 			s.path = openat(dirfd(dir), d->d_name, O_PATH | O_CLOEXEC);
+		/* its interest list as it was: a re-run's instance is made
+		 * anew from it (the TP run's changed since, and lost the
+		 * entries of what it closed) */
+		if (s.epoll && kmerge_epoll_items_read(pid, s.fd, &s.items, &s.nitems) < 0)
+			s.epoll = false;
 		r = UTIL_GROW(e->fds, e->fds_cap, e->nfds + 1);
 		if (r < 0) {
 			if (s.dup >= 0)
 				close(s.dup);
 			if (s.path >= 0)
 				close(s.path);
+			free(s.items);
 			break;
 		}
 		e->fds[e->nfds++] = s;

@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -304,9 +305,14 @@ take_signals(struct recorder *rec, const struct ep_log *log)
 
 		if (t->state == RT_ZOMBIE || !log_tid)
 			continue;
-		/* parked after an exit whose signals it was not given: those
-		 * came after the checkpoint (rec_ep_exit_signals()) */
-		c = t->ep_parked && !t->ep_parked_entry && t->ep_call && t->ep_signalled != t->ep_call
+		/* parked after an exit whose signals it was not given, or at
+		 * the entry of the call it took from the log and has not made
+		 * (its signals came after that call's exit): those came after
+		 * the checkpoint (rec_ep_exit_signals()) */
+		c = t->ep_parked && t->ep_call && t->ep_signalled != t->ep_call &&
+			    (!t->ep_parked_entry ||
+			     (idx && t->ep_call == ep_log_call(log, log_tid, idx - 1) &&
+			      t->ep_call->nr == (long)t->regs.orig_rax))
 			    ? t->ep_call
 			    : ep_log_call(log, log_tid, idx++);
 		for (; c; c = ep_log_call(log, log_tid, idx++))
@@ -423,10 +429,9 @@ struct live_injector {
 };
 
 static int
-inject(struct live_injector *in, long nr, uint64_t a0, uint64_t a1, uint64_t a2, int64_t *ret)
+inject_args(struct live_injector *in, long nr, const uint64_t args[6], int64_t *ret)
 {
 	struct rthread *t = in->t;
-	uint64_t args[6] = { a0, a1, a2, 0, 0, 0 };
 	int r;
 
 	if (t->ep_parked_entry && !in->skipped) {
@@ -443,6 +448,14 @@ inject(struct live_injector *in, long nr, uint64_t a0, uint64_t a1, uint64_t a2,
 		in->skipped = true;
 	}
 	return tracee_inject_syscall(t->tid, t->space->mem.memfd, nr, args, ret);
+}
+
+static int
+inject(struct live_injector *in, long nr, uint64_t a0, uint64_t a1, uint64_t a2, int64_t *ret)
+{
+	uint64_t args[6] = { a0, a1, a2, 0, 0, 0 };
+
+	return inject_args(in, nr, args, ret);
 }
 
 /* The call skipped at the thread's entry is made again, to its seccomp
@@ -463,14 +476,13 @@ inject_done(struct recorder *rec, struct live_injector *in)
 	return tracee_set_regs(in->t->tid, &in->parked);
 }
 
-/* Run a call whose argument is a string: written below the red zone,
- * the bytes there put back after. */
+/* Run @nr(@a) whose argument @argi points to @len bytes @buf: written
+ * below the red zone, the bytes there put back after. */
 static int
-inject_path(struct live_injector *in, long nr, const char *path, int64_t *ret)
+inject_with(struct live_injector *in, long nr, uint64_t a[6], int argi, const void *buf, size_t len, int64_t *ret)
 {
 	struct rthread *t = in->t;
 	struct user_regs_struct regs;
-	size_t len = strlen(path) + 1;
 	uint8_t *saved;
 	uint64_t at;
 	int r;
@@ -484,13 +496,49 @@ inject_path(struct live_injector *in, long nr, const char *path, int64_t *ret)
 		return -ENOMEM;
 	r = tracee_read(t->tid, at, saved, len);
 	if (r >= 0)
-		r = tracee_write(t->space->mem.memfd, at, path, len);
+		r = tracee_write(t->space->mem.memfd, at, buf, len);
+	a[argi] = at;
 	if (r >= 0)
-		r = inject(in, nr, at, 0, 0, ret);
+		r = inject_args(in, nr, a, ret);
 	if (tracee_write(t->space->mem.memfd, at, saved, len) < 0 && r >= 0)
 		r = -EFAULT;
 	free(saved);
 	return r;
+}
+
+/* Run a call whose argument is a string (inject_with()). */
+static int
+inject_path(struct live_injector *in, long nr, const char *path, int64_t *ret)
+{
+	uint64_t a[6] = { 0 };
+
+	return inject_with(in, nr, a, 0, path, strlen(path) + 1, ret);
+}
+
+/* The entries of each epoll instance made anew that this process adds
+ * (rec_live_fd.epoll_items): epoll_ctl(2) EPOLL_CTL_ADD of each, with its
+ * events and data, once every descriptor is in place. */
+static int
+add_epoll_items(struct live_injector *in, const struct rec_live_proc *p, char *why, size_t len)
+{
+	for (size_t i = 0; i < p->nfds; i++) {
+		const struct rec_live_fd *f = &p->fds[i];
+
+		for (size_t j = 0; j < f->nepoll_items; j++) {
+			const struct rec_live_epoll_item *it = &f->epoll_items[j];
+			struct epoll_event ev = { .events = it->events, .data.u64 = it->data };
+			uint64_t a[6] = { (uint64_t)f->fd, EPOLL_CTL_ADD, (uint64_t)it->tfd, 0, 0, 0 };
+			int64_t res = 0;
+			int r = inject_with(in, __NR_epoll_ctl, a, 3, &ev, sizeof(ev), &res);
+
+			if (r < 0 || res < 0) {
+				snprintf(why, len, "process %d: epoll_ctl(2) ADD of fd %d to its epoll instance fd %d: %s",
+					 p->pid, it->tfd, f->fd, strerror(r < 0 ? -r : (int)-res));
+				return r < 0 ? r : -EIO;
+			}
+		}
+	}
+	return 0;
 }
 
 /* Give process @p's kernel state to its thread @t: every descriptor the
@@ -553,6 +601,9 @@ give_state(struct recorder *rec, struct rthread *t, const struct rec_live_proc *
 	r = inject(&in, __NR_close, (uint64_t)pidfd, 0, 0, &res);
 	if (r < 0)
 		goto fail_close;
+	r = add_epoll_items(&in, p, why, len);
+	if (r < 0)
+		goto fail;
 	snprintf(link, sizeof(link), "/proc/%d/cwd", t->tgid);
 	n = readlink(link, cwd, sizeof(cwd) - 1);
 	cwd[n > 0 ? n : 0] = 0;

@@ -758,6 +758,10 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 	/* a TP run's epoch end waits for this thread at a syscall */
 	if (!rec_serial(rec) && rec_epoch_hold_at_entry(rec, t))
 		return;
+	/* the program's exit_group: an end there, so that the epoch before
+	 * is checked while the TP run stands with its kernel state */
+	if (!rec_serial(rec) && rec_epoch_end_at_exit(rec, t))
+		return;
 	while (rec_requeue_if_blocked(t))
 		;
 	/* the site's first call the buffer takes: redirect it into the library

@@ -487,10 +487,23 @@ struct rec_options {
 
 /** A descriptor the re-run from checkpoint k gives its process where it
  * goes live: one the TP run's process had at checkpoint k. */
+/** An entry a re-run's process adds to an epoll instance made anew
+ * (epoll_ctl(2) EPOLL_CTL_ADD of its descriptor @tfd), as the instance
+ * had it at the checkpoint. */
+struct rec_live_epoll_item {
+	int tfd;
+	uint32_t events;
+	uint64_t data;
+};
+
 struct rec_live_fd {
 	int fd;		/**< its number in the program */
 	int ours;	/**< uprr's descriptor of the same open file description */
 	bool cloexec;	/**< FD_CLOEXEC */
+	struct rec_live_epoll_item *epoll_items; /**< an epoll instance made
+				 * anew: the entries this process adds to it,
+				 * once every descriptor is given (malloc'd) */
+	size_t nepoll_items;
 };
 
 /** A signal from outside the recording that a re-run from checkpoint k
@@ -544,6 +557,9 @@ struct rec_ep_live {
 	size_t npending;
 	bool went_live;			/**< out: it stood at checkpoint k and went live */
 	unsigned fds;			/**< out: descriptors given */
+	unsigned remade;		/**< in: of their objects, those made anew
+					 * (a pipe the TP run closed, an epoll
+					 * instance given its interest list at k) */
 	unsigned signals;		/**< out: signals from outside the recording
 					 * the TP run took since k, sent again */
 	uint64_t switch_ns;		/**< out: what going live cost */

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "kernel-merge/kernel-merge.h"
+#include "checkpoint/process.h"
 #include "preload/uprr-sync.h"
 #include "tp/epoch.h"
 
@@ -62,6 +64,21 @@ struct tp_rerun {
 	struct kmerge_used *used;
 	size_t nused;
 	bool restored;
+	/* objects the TP run closed since k, made anew for the re-run:
+	 * uprr's ends of a pipe of the program's own (both ends of the new
+	 * one), a new epoll instance for each the checkpoint saw */
+	struct remade *remade;
+	size_t nremade, remade_cap;
+};
+
+/* An object made anew for the one (dev, ino) the checkpoint saw. */
+struct remade {
+	dev_t dev;
+	ino_t ino;
+	int ends[2];		/* a pipe's read and write ends; an epoll
+				 * instance's in ends[0], ends[1] -1 */
+	bool *placed;		/* an epoll instance's: which of its items
+				 * a process was given to add (malloc'd) */
 };
 
 /* How many checkpoints back the order's places are kept (as tp/epoch.c's
@@ -85,8 +102,10 @@ static void
 free_procs(struct tp_rerun *r)
 {
 	for (size_t i = 0; i < r->nprocs; i++) {
-		for (size_t j = 0; j < r->procs[i].nfds; j++)
+		for (size_t j = 0; j < r->procs[i].nfds; j++) {
 			close(r->procs[i].fds[j].ours);
+			free(r->procs[i].fds[j].epoll_items);
+		}
 		free(r->procs[i].fds);
 	}
 	free(r->procs);
@@ -103,6 +122,15 @@ free_procs(struct tp_rerun *r)
 	free(r->used);
 	r->used = NULL;
 	r->nused = 0;
+	for (size_t i = 0; i < r->nremade; i++) {
+		close(r->remade[i].ends[0]);
+		if (r->remade[i].ends[1] >= 0)
+			close(r->remade[i].ends[1]);
+		free(r->remade[i].placed);
+	}
+	free(r->remade);
+	r->remade = NULL;
+	r->nremade = r->remade_cap = 0;
 }
 
 void
@@ -218,15 +246,103 @@ order_at(const struct tp_rerun *r, uint64_t k)
 	return NULL;
 }
 
-/* A copy of the TP run's description of descriptor @s->fd of its process
- * @pid, whose object is the one the checkpoint saw, its offset and status
- * flags the checkpoint's: uprr's own, or -1 with @why said. */
+static struct remade *
+find_remade(const struct tp_rerun *r, dev_t dev, ino_t ino)
+{
+	for (size_t i = 0; i < r->nremade; i++)
+		if (r->remade[i].dev == dev && r->remade[i].ino == ino)
+			return &r->remade[i];
+	return NULL;
+}
+
+/* Whether the saved descriptors of every process at the checkpoint
+ * (r->recs) hold the pipe (@dev, @ino) open with access mode @mode. */
+static bool
+held_at_k(const struct tp_rerun *r, dev_t dev, ino_t ino, int mode)
+{
+	for (size_t i = 0; i < r->nrecs; i++)
+		for (size_t j = 0; j < kmerge_epoch_nfds(r->recs[i]); j++) {
+			const struct kmerge_fd_saved *s = kmerge_epoch_fd(r->recs[i], j);
+
+			if (s->dev == dev && s->ino == ino && (s->flags & O_ACCMODE) == mode)
+				return true;
+		}
+	return false;
+}
+
+/*
+ * A pipe the TP run closed every end of since the checkpoint (the
+ * description is gone: the checkpoint's copy holds no files, tp/epoch.c
+ * drop_files()): when the program's processes held both its ends at k
+ * (its own: a self-pipe), a new one holding what the old held there
+ * (kmerge_epoch_pipe_remake()); an end of it (@s's) into uprr's new
+ * descriptor, or -1 (@why said when that is a refusal).
+ */
 static int
-take_fd(pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t len)
+remake_pipe(struct tp_rerun *r, const struct kmerge_fd_saved *s, char *why, size_t len)
+{
+	struct remade *m = find_remade(r, s->dev, s->ino);
+	int mode = s->flags & O_ACCMODE;
+
+	if (!S_ISFIFO(s->mode) || (mode != O_RDONLY && mode != O_WRONLY) ||
+	    !held_at_k(r, s->dev, s->ino, O_RDONLY) || !held_at_k(r, s->dev, s->ino, O_WRONLY))
+		return -1;
+	if (!m) {
+		int ends[2] = { -1, -1 }, rc = -1;
+
+		for (size_t i = 0; i < r->nrecs && rc == -1; i++) {
+			rc = kmerge_epoch_pipe_remake(r->recs[i], s->dev, s->ino, ends, why, len);
+			if (rc < 0 && i + 1 < r->nrecs)
+				rc = -1; /* the next record may have its bytes */
+		}
+		if (rc < 0 || UTIL_GROW(r->remade, r->remade_cap, r->nremade + 1) < 0) {
+			if (ends[0] >= 0) {
+				close(ends[0]);
+				close(ends[1]);
+			}
+			return -2;
+		}
+		m = &r->remade[r->nremade++];
+		*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { ends[0], ends[1] } };
+		log_info("re-run: pipe %lu, closed by the TP run since the checkpoint, made anew", (unsigned long)s->ino);
+	}
+	return fcntl(m->ends[mode == O_WRONLY], F_DUPFD_CLOEXEC, 3);
+}
+
+/*
+ * A copy of the TP run's description of descriptor @s->fd of its process
+ * @pid, whose object is the one the checkpoint saw, its offset and status
+ * flags the checkpoint's: uprr's own, or -1 with @why said. From the TP
+ * run's process (@pidfd) while it holds it there, else a pipe of the
+ * program's own made anew (remake_pipe()). An epoll instance is made anew
+ * (ours): its interest list is the checkpoint's, given by the process
+ * (give_epoll_items()).
+ */
+static int
+take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t len)
 {
 	struct stat st;
 	int fd;
 
+	if (s->epoll) {
+		struct remade *m = find_remade(r, s->dev, s->ino);
+
+		if (!m) {
+			int ep = epoll_create1(EPOLL_CLOEXEC);
+
+			if (ep < 0 || UTIL_GROW(r->remade, r->remade_cap, r->nremade + 1) < 0) {
+				if (ep >= 0)
+					close(ep);
+				return -ENOMEM;
+			}
+			m = &r->remade[r->nremade++];
+			*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { ep, -1 },
+					      .placed = calloc(MAX(s->nitems, (size_t)1), sizeof(bool)) };
+			if (!m->placed)
+				return -ENOMEM;
+		}
+		return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
+	}
 	if (s->dup >= 0) {
 		fd = fcntl(s->dup, F_DUPFD_CLOEXEC, 3);
 	} else {
@@ -248,11 +364,20 @@ take_fd(pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t
 		}
 	}
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino) {
-		snprintf(why, len, "process %d's fd %d (%s) was closed or replaced after the checkpoint%s", pid,
-			 s->fd, S_ISFIFO(s->mode) ? "a pipe" : S_ISSOCK(s->mode) ? "a socket" : "a file",
-			 pidfd < 0 ? " (the TP run ended)" : "");
 		if (fd >= 0)
 			close(fd);
+		why[0] = 0;
+		fd = remake_pipe(r, s, why, len);
+		if (fd >= 0) {
+			if (fcntl(fd, F_SETFL, s->flags) < 0)
+				log_debug("process %d's fd %d: its status flags not put back: %m", pid, s->fd);
+			return fd;
+		}
+		if (fd == -1 || !why[0])
+			snprintf(why, len, "process %d's fd %d (%s) was closed or replaced after the checkpoint%s",
+				 pid, s->fd,
+				 S_ISFIFO(s->mode) ? "a pipe" : S_ISSOCK(s->mode) ? "a socket" : "a file",
+				 pidfd < 0 ? " (the TP run ended)" : "");
 		return -1;
 	}
 	/* the epoch's reads and seeks moved it: back (a file's; a pipe's
@@ -268,15 +393,15 @@ take_fd(pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t
 	return fd;
 }
 
-/* Process @pid's state at checkpoint @k into @p, its record into r->recs. */
+/* Process @pid's state at checkpoint @k into @p, its record into r->recs
+ * (its descriptors are taken once every process's record is: take_fds()). */
 static int
-take_proc(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struct rec_live_proc *p,
-	  char *why, size_t len)
+take_state(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struct rec_live_proc *p, char *why,
+	   size_t len)
 {
 	_cleanup_free_ char *cwd = NULL;
 	struct kmerge_epoch *fds;
 	unsigned mask;
-	int pidfd, rc = 0;
 
 	if (!tp_epochs_take_state(e, k, pid, &fds, &cwd, &mask)) {
 		snprintf(why, len, "the kernel state of process %d at checkpoint %" PRIu64 " was not kept", pid, k);
@@ -287,23 +412,87 @@ take_proc(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struct
 	p->umask = mask;
 	snprintf(p->cwd, sizeof(p->cwd), "%s", cwd);
 	p->fds = calloc(MAX(kmerge_epoch_nfds(fds), (size_t)1), sizeof(*p->fds));
-	if (!p->fds)
-		return -ENOMEM;
-	/* -1: the TP run ended (its descriptors uprr's own alone are had) */
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	for (size_t i = 0; i < kmerge_epoch_nfds(fds); i++) {
-		const struct kmerge_fd_saved *s = kmerge_epoch_fd(fds, i);
-		int fd = take_fd(pid, pidfd, s, why, len);
+	return p->fds ? 0 : -ENOMEM;
+}
 
-		if (fd < 0) {
-			rc = -1;
-			break;
+/* The entries of the epoll instance @s (of process @i's record) whose
+ * descriptor number leads, in that process's table at the checkpoint, to
+ * the object the entry was added for: @f->epoll_items, for the process
+ * to add (record-ep-live.c). Each entry goes to one process. */
+static int
+give_epoll_items(struct tp_rerun *r, size_t i, const struct kmerge_fd_saved *s, struct rec_live_fd *f)
+{
+	struct remade *m = find_remade(r, s->dev, s->ino);
+
+	if (!m || !s->nitems)
+		return 0;
+	f->epoll_items = calloc(s->nitems, sizeof(*f->epoll_items));
+	if (!f->epoll_items)
+		return -ENOMEM;
+	for (size_t j = 0; j < s->nitems; j++) {
+		const struct kmerge_epoll_item *it = &s->items[j];
+
+		if (m->placed[j])
+			continue;
+		for (size_t l = 0; l < kmerge_epoch_nfds(r->recs[i]); l++) {
+			const struct kmerge_fd_saved *t = kmerge_epoch_fd(r->recs[i], l);
+
+			if (t->fd == it->tfd && t->ino == it->ino && t->dev == it->dev) {
+				f->epoll_items[f->nepoll_items++] =
+					(struct rec_live_epoll_item){ .tfd = it->tfd, .events = it->events,
+								      .data = it->data };
+				m->placed[j] = true;
+				break;
+			}
 		}
-		p->fds[p->nfds++] = (struct rec_live_fd){ .fd = s->fd, .ours = fd, .cloexec = s->cloexec };
 	}
-	if (pidfd >= 0)
-		close(pidfd);
-	return rc;
+	return 0;
+}
+
+/* Every process's descriptors at the checkpoint (take_state() read their
+ * records), as uprr's, into r->procs[].fds; the epoll instances' entries
+ * each to a process that holds the object at that number. */
+static int
+take_fds(struct tp_rerun *r, char *why, size_t len)
+{
+	for (size_t i = 0; i < r->nprocs; i++) {
+		struct rec_live_proc *p = &r->procs[i];
+		/* -1: the TP run ended (its descriptors uprr's own alone are had) */
+		_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
+
+		for (size_t j = 0; j < kmerge_epoch_nfds(r->recs[i]); j++) {
+			const struct kmerge_fd_saved *s = kmerge_epoch_fd(r->recs[i], j);
+			int fd = take_fd(r, p->pid, pidfd, s, why, len);
+
+			if (fd < 0)
+				return fd == -ENOMEM ? fd : -1;
+			p->fds[p->nfds++] = (struct rec_live_fd){ .fd = s->fd, .ours = fd, .cloexec = s->cloexec };
+		}
+	}
+	for (size_t i = 0; i < r->nprocs; i++)
+		for (size_t j = 0; j < kmerge_epoch_nfds(r->recs[i]); j++) {
+			const struct kmerge_fd_saved *s = kmerge_epoch_fd(r->recs[i], j);
+
+			if (s->epoll && give_epoll_items(r, i, s, &r->procs[i].fds[j]) < 0)
+				return -ENOMEM;
+		}
+	/* an entry no process could add: its object held at the checkpoint
+	 * by no descriptor of that number (closed, the object kept open by
+	 * another descriptor) */
+	for (size_t i = 0; i < r->nrecs; i++)
+		for (size_t j = 0; j < kmerge_epoch_nfds(r->recs[i]); j++) {
+			const struct kmerge_fd_saved *s = kmerge_epoch_fd(r->recs[i], j);
+			const struct remade *m = s->epoll ? find_remade(r, s->dev, s->ino) : NULL;
+
+			for (size_t l = 0; m && l < s->nitems; l++)
+				if (!m->placed[l]) {
+					snprintf(why, len, "process %d's epoll instance (fd %d) had an entry of fd %d, "
+						 "which no process held at the checkpoint",
+						 s->pid, s->fd, s->items[l].tfd);
+					return -1;
+				}
+		}
+	return 0;
 }
 
 /* uprr's descriptors of every object the re-run's processes get, into a
@@ -336,8 +525,9 @@ check_used(struct tp_rerun *r, const struct rec_rerun *rr, uint64_t k, char *why
 	r->used = calloc(MAX(rr->nobjs, (size_t)1), sizeof(*r->used));
 	if (!r->used)
 		return -ENOMEM;
+	/* one made anew holds its bytes at k already */
 	for (size_t i = 0; i < rr->nobjs; i++)
-		if (rr->objs[i].epoch >= k)
+		if (rr->objs[i].epoch >= k && !find_remade(r, rr->objs[i].dev, rr->objs[i].ino))
 			r->used[r->nused++] = (struct kmerge_used){ rr->objs[i].dev, rr->objs[i].ino };
 	fds = all_ours(r, &n);
 	if (!fds)
@@ -380,10 +570,21 @@ tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_rerun *r
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < n; i++) {
+		int rc;
+
 		r->nprocs++;
-		if (take_proc(r, e, k, pids[i], &r->procs[i], why, len) < 0) {
+		rc = take_state(r, e, k, pids[i], &r->procs[i], why, len);
+		if (rc < 0) {
 			free_procs(r);
-			return -1;
+			return rc;
+		}
+	}
+	{
+		int rc = take_fds(r, why, len);
+
+		if (rc < 0) {
+			free_procs(r);
+			return rc;
 		}
 	}
 	/* what the TP run did since that cannot be undone (a file cut, a
@@ -409,7 +610,7 @@ tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_rerun *r
 	}
 	/* the input of each epoch from k on, in order */
 	r->live = (struct rec_ep_live){ .k = k, .root_pid = root, .procs = r->procs, .nprocs = r->nprocs,
-					.inputs = r->chain, .ninputs = r->nchain };
+					.inputs = r->chain, .ninputs = r->nchain, .remade = (unsigned)r->nremade };
 	return 0;
 }
 

@@ -282,6 +282,7 @@ struct epoch_info {
 	struct run_cost up;		/* what the re-run cost */
 	bool rerun_failed;		/* a re-run from checkpoint k that did not go to the end */
 	unsigned live_fds;		/* a re-run from checkpoint k: descriptors given */
+	unsigned live_remade;		/* of their objects, made anew */
 	unsigned live_signals;		/* and signals from outside sent again */
 	uint64_t live_ns;		/* and what going live cost */
 };
@@ -373,13 +374,14 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 		fprintf(f, "re-run:      epoch %" PRIu64 " diverged %s (%s); the TP run killed, "
 			"its output of epoch %" PRIu64 " on dropped (%" PRIu64 " bytes), the program recorded "
 			"again following the log to checkpoint %" PRIu64 " and live from there, one thread "
-			"at a time, %s (%u descriptors given, %u signals from outside sent again, going "
+			"at a time, %s (%u descriptors given, %u objects made anew, %u signals from outside "
+			"sent again, going "
 			"live took %.3f ms): wall "
 			"%.3f s, cpu %.3f s\n",
 			ei->rerun.epoch, ei->rerun.at_end ? "at its end, not rolled back" : "at a syscall",
 			ei->rerun.divergence, ei->rerun.from, ei->rerun_dropped,
 			ei->rerun.from, ei->rerun_failed ? "stopped before the program's end (end: says why)" : "to its end",
-			ei->live_fds, ei->live_signals, (double)ei->live_ns / 1e6,
+			ei->live_fds, ei->live_remade, ei->live_signals, (double)ei->live_ns / 1e6,
 			(double)ei->up.wall_ns / 1e9, (double)(ei->up.prog_ns + ei->up.uprr_ns) / 1e9);
 	else if (ei->rerun.verdict > 0)
 		fprintf(f, "re-run:      epoch %" PRIu64 " diverged at a syscall (%s); nothing shown "
@@ -595,6 +597,7 @@ rerun_from_k(const struct rec_options *eo, const char *dir, const char *work, st
 		log_warn("the trace's copy of the cut synchronization order %s is not whole: its replay may "
 			 "diverge", cut);
 	ei->live_fds = live->fds;
+	ei->live_remade = live->remade;
 	ei->live_signals = live->signals;
 	ei->live_ns = live->switch_ns;
 	if (r == 0 && !live->went_live)

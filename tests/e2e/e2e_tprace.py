@@ -540,6 +540,39 @@ def c_tp_rerun_signals(h):
     compare(r, h.replay(trace))
 
 
+@case('tp-rerun-selfpipe')
+def c_tp_rerun_selfpipe(h):
+    """Kernel state a re-run from checkpoint k needs that the TP run closed
+    after it (issue 15, "Rollback with kernel-merge": "A new TP state is
+    built from EP memory ... plus the TP's kernel state at the same point:
+    descriptors"): tp-rerun-redeliver's stdin_echo with --selfpipe waits in
+    epoll_wait(2) on an instance that watches its stdin and a self-pipe
+    holding one byte, and makes the self-pipe anew before each read (the
+    old one's ends closed: gone by the time the TP run is killed). Its EP
+    run made to diverge in epoch 8, the re-run from a checkpoint gets a new
+    pipe with the old one's byte at the numbers the program had, and a new
+    epoll instance with the interest list of the checkpoint (the program
+    checks both at its next turn, exit 3 if either is wrong): exit 0, the
+    input once, in order, stderr says the pipe was made anew, and the
+    trace replays as recorded."""
+    data = b''.join(b'line %d\n' % i for i in range(200))
+    trace, r = stdin_echo_record(h, 'stdin_echo-selfpipe', data, 8, args=['--selfpipe'], pace=0.005)
+    if r.status != 0:
+        raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
+    want = data + b'stdin_echo: %d bytes\n' % len(data)
+    if r.stdout != want:
+        raise Fail('what went out is not the input once, in order:\n' + tail(r.stdout))
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    rr = info_value(text, 're-run')
+    # the self-pipe and the epoll instance
+    m = re.search(r'to checkpoint \d+ and live from there.*?(\d+) objects made anew', rr)
+    if not m or int(m.group(1)) < 2:
+        raise Fail('uprr info does not say the re-run from a checkpoint made the self-pipe and the '
+                   'epoll instance anew:\n' + text)
+    log(f'  re-run: {rr[:160]}')
+    compare(r, h.replay(trace))
+
+
 @case('tp-rerun-refused')
 def c_tp_rerun_refused(h):
     """A divergence at a syscall forced in epoch 8 (UPRR_EP_DIVERGE=

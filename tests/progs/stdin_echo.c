@@ -12,14 +12,51 @@
  * put back, and the re-run is refused, named). With --pid=FILE, its pid
  * goes to FILE first, for a sender of SIGRTMIN outside the recording (e2e
  * tp-rerun-signals: the TP run's signals from outside are sent again to a
- * re-run from a checkpoint).
+ * re-run from a checkpoint). With --selfpipe, it waits for its input in
+ * epoll_wait(2) on an epoll instance that also watches a self-pipe
+ * holding one byte, and before each read makes the self-pipe anew (the
+ * old one's byte read, both its ends closed, the new one added to the
+ * instance): each time, the pipe's byte must be there and the instance
+ * must report the pipe readable, else it says so and exits 3 (e2e
+ * tp-rerun-selfpipe: a pipe of the program's own that the TP run closed
+ * after the checkpoint is made anew for a re-run, with its byte, and the
+ * epoll instance has the interest list it had there).
  */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <sys/epoll.h>
 
 #include "progs.h"
 
 static volatile sig_atomic_t g_sigs;
+
+/* The self-pipe @sp: its byte there, and @ep reports it readable; then
+ * made anew, the old one closed, the new one added to @ep, its byte in. */
+static void
+selfpipe_turn(int ep, int sp[2])
+{
+	struct epoll_event evs[4], ev = { .events = EPOLLIN };
+	int n = epoll_wait(ep, evs, 4, 0), np[2];
+	bool seen = false;
+	char c = 0;
+
+	for (int i = 0; i < n; i++)
+		seen |= evs[i].data.fd == sp[0];
+	if (!seen)
+		die("stdin_echo: the epoll instance does not report the self-pipe (%d events)", n);
+	if (read(sp[0], &c, 1) != 1 || c != 'T')
+		die("stdin_echo: the self-pipe's byte is not there");
+	if (pipe2(np, O_CLOEXEC) < 0 || write(np[1], "T", 1) != 1)
+		die("stdin_echo: pipe2: %s", strerror(errno));
+	close(sp[0]);
+	close(sp[1]);
+	ev.data.fd = np[0];
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, np[0], &ev) < 0)
+		die("stdin_echo: epoll_ctl: %s", strerror(errno));
+	sp[0] = np[0];
+	sp[1] = np[1];
+}
 
 static void
 on_signal(int sig)
@@ -34,6 +71,7 @@ main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct timespec ms = { 0, 1000000 };
 	const char *count_file = NULL;
+	int ep = -1, sp[2] = { -1, -1 };
 	char buf[64];
 	long total = 0;
 	ssize_t n;
@@ -47,11 +85,39 @@ main(int argc, char **argv)
 
 			if (fd < 0 || dprintf(fd, "%d\n", (int)getpid()) < 0 || close(fd) < 0)
 				die("stdin_echo: %s: %s", argv[i] + 6, strerror(errno));
+		} else if (!strcmp(argv[i], "--selfpipe")) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.fd = STDIN_FILENO };
+
+			ep = epoll_create1(EPOLL_CLOEXEC);
+			if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0 ||
+			    pipe2(sp, O_CLOEXEC) < 0 || write(sp[1], "T", 1) != 1)
+				die("stdin_echo: epoll: %s", strerror(errno));
+			ev.data.fd = sp[0];
+			if (epoll_ctl(ep, EPOLL_CTL_ADD, sp[0], &ev) < 0)
+				die("stdin_echo: epoll_ctl: %s", strerror(errno));
 		} else {
 			count_file = argv[i];
 		}
 	}
-	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0) {
+	for (;;) {
+		if (ep >= 0) {
+			struct epoll_event evs[4];
+			bool input = false;
+
+			selfpipe_turn(ep, sp);
+			/* the pipe is always readable: wait until stdin is */
+			while (!input) {
+				int k = epoll_wait(ep, evs, 4, -1);
+
+				for (int i = 0; i < k; i++)
+					input |= evs[i].data.fd == STDIN_FILENO;
+				if (!input)
+					nanosleep(&ms, NULL);
+			}
+		}
+		n = read(STDIN_FILENO, buf, sizeof(buf));
+		if (n == 0)
+			break;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

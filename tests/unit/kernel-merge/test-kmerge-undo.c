@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -689,4 +690,81 @@ Test(kmerge_undo, queues_dgram_refused)
 	cr_assert_str_eq(drain_now(s[0], true), "m1");
 	kmerge_epoch_free(e);
 	close(s[0]), close(s[1]);
+}
+
+/* A pipe of the program's own that the TP run closed every end of after
+ * the checkpoint (a self-pipe) is made anew for a re-run, holding what the
+ * old one held at the checkpoint; one whose bytes were not kept is
+ * refused, named. */
+Test(kmerge_undo, pipe_remade)
+{
+	struct kmerge_epoch *e = NULL;
+	int p[2], ends[2] = { -1, -1 }, fl;
+	char why[256] = "";
+	dev_t dev;
+	ino_t ino;
+
+	cr_assert_eq(pipe(p), 0);
+	must_write(p[1], "sig", 3);
+	dev = dev_of(p[0]), ino = ino_of(p[0]);
+	cr_assert_eq(kmerge_epoch_new(1, &e), 0);
+	cr_assert_geq(kmerge_epoch_save_fds(e, getpid()), 2);
+	cr_assert_geq(kmerge_epoch_save_queues(e, getpid()), 1);
+	/* the "epoch": its bytes read, then both ends closed: gone */
+	cr_assert_eq(read(p[0], (char[3]){ 0 }, 3), 3);
+	close(p[0]), close(p[1]);
+	cr_assert_eq(kmerge_epoch_pipe_remake(e, dev, ino, ends, why, sizeof(why)), 0, "%s", why);
+	cr_assert_neq(ino_of(ends[0]), ino);
+	cr_assert_eq(ino_of(ends[0]), ino_of(ends[1]));
+	/* blocking, as pipe(2) makes them */
+	cr_assert_eq(fcntl(ends[0], F_GETFL) & O_NONBLOCK, 0);
+	fl = fcntl(ends[0], F_GETFL);
+	cr_assert_eq(fcntl(ends[0], F_SETFL, fl | O_NONBLOCK), 0);
+	cr_assert_str_eq(drain_now(ends[0], false), "sig");
+	cr_assert_str_eq(drain_now(ends[0], false), "");
+	close(ends[0]), close(ends[1]);
+	/* an object the record never saw */
+	cr_assert_eq(kmerge_epoch_pipe_remake(e, dev, ino + 1, ends, why, sizeof(why)), -1);
+	cr_assert(strstr(why, "were not kept"), "%s", why);
+	kmerge_epoch_free(e);
+}
+
+/* An epoll instance's interest list is saved with its descriptor: each
+ * entry's number, events (with EPOLLET), data and object, as they were at
+ * the save, whatever the instance holds after. */
+Test(kmerge_undo, epoll_items_saved)
+{
+	struct kmerge_epoch *e = NULL;
+	const struct kmerge_fd_saved *s = NULL;
+	int ep = epoll_create1(EPOLL_CLOEXEC), p[2];
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.u64 = 0x1122334455667788ull };
+
+	cr_assert_geq(ep, 0);
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev), 0);
+	ev = (struct epoll_event){ .events = EPOLLOUT, .data.u64 = 7 };
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_ADD, p[1], &ev), 0);
+	cr_assert_eq(kmerge_epoch_new(1, &e), 0);
+	cr_assert_geq(kmerge_epoch_save_fds(e, getpid()), 3);
+	cr_assert_eq(epoll_ctl(ep, EPOLL_CTL_DEL, p[1], NULL), 0);
+	for (size_t i = 0; i < kmerge_epoch_nfds(e); i++)
+		if (kmerge_epoch_fd(e, i)->fd == ep)
+			s = kmerge_epoch_fd(e, i);
+	cr_assert_not_null(s);
+	cr_assert(s->epoll);
+	cr_assert_eq(s->nitems, 2);
+	for (size_t i = 0; i < 2; i++) {
+		const struct kmerge_epoll_item *it = &s->items[i];
+		bool rd = it->tfd == p[0];
+
+		cr_assert(rd || it->tfd == p[1], "tfd %d", it->tfd);
+		/* epoll_ctl(2) adds EPOLLERR and EPOLLHUP to every entry */
+		cr_assert_eq(it->events, (rd ? (uint32_t)(EPOLLIN | EPOLLET) : (uint32_t)EPOLLOUT) | EPOLLERR | EPOLLHUP,
+			     "%#x", it->events);
+		cr_assert_eq(it->data, rd ? 0x1122334455667788ull : 7);
+		cr_assert_eq(it->ino, ino_of(it->tfd));
+		cr_assert_eq(it->dev, dev_of(it->tfd));
+	}
+	kmerge_epoch_free(e);
+	close(ep), close(p[0]), close(p[1]);
 }
