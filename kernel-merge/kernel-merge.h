@@ -265,6 +265,9 @@ struct kmerge_fd_saved {
 	int path;	/**< ours, O_PATH, of a regular file open for writing
 			 * (an exec of the file is not refused for it), from
 			 * which it can be opened again; -1: none. The record's */
+	bool eventfd;	/**< an eventfd(2): @efd_count and @efd_semaphore */
+	bool efd_semaphore; /**< EFD_SEMAPHORE (fdinfo's eventfd-semaphore, Linux 6.6) */
+	uint64_t efd_count; /**< its counter at the checkpoint (fdinfo's eventfd-count) */
 	bool epoll;	/**< an epoll instance: @items is its interest list */
 	struct kmerge_epoll_item *items; /**< at the checkpoint; the record's */
 	size_t nitems;

@@ -161,7 +161,7 @@ count_unchecked(struct rec_ep *ep, enum ep_why why)
  * *@ret_thinned: its checkpoint was not kept (the keeper's cap), it runs
  * on into the next. */
 static enum ep_why
-ends_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret_tid)
+unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret_tid)
 {
 	bool any = false;
 
@@ -170,6 +170,13 @@ ends_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret_tid)
 	/* after a divergence, its checkpoints are the diverged TP run's */
 	if (ep->diverged)
 		return EP_WHY_DIVERGED;
+	/* The loader's start keeps what cpuid(1) says, the initial APIC id of
+	 * the CPU it ran on included (glibc's cpu_features, in ld.so's data
+	 * until made read-only): uprr does not record cpuid, and the EP run's
+	 * CPU is not the TP run's. Seen: 0x01020800 in the TP run, 0x00020800
+	 * in the EP run. */
+	if (k == 1)
+		return EP_WHY_LOADER;
 	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
 		const struct ep_end *e = end_at(ep->log, ep_log_thread(ep->log, i), k);
 
@@ -201,22 +208,6 @@ ends_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret_tid)
 	}
 	*ret_tid = 0;
 	return any ? EP_WHY_NONE : EP_WHY_NO_END;
-}
-
-/* Whether the EP run can stand at every thread's end of epoch @k - 1 (the
- * checkpoint @k): EP_WHY_NONE, or why not. The loader's epoch (@k 1) is
- * stood at but never compared (settle()): the loader's start keeps what
- * cpuid(1) says, the initial APIC id of the CPU it ran on included
- * (glibc's cpu_features, in ld.so's data until made read-only): uprr does
- * not record cpuid, and the EP run's CPU is not the TP run's (seen:
- * 0x01020800 in the TP run, 0x00020800 in the EP run). Stood at, it is a
- * checkpoint a re-run can start from (a divergence in epoch 1). */
-static enum ep_why
-unchecked_why(const struct rec_ep *ep, uint64_t k, bool *ret_thinned, pid_t *ret_tid)
-{
-	enum ep_why why = ends_why(ep, k, ret_thinned, ret_tid);
-
-	return k == 1 && why != EP_WHY_NONE && why != EP_WHY_DIVERGED ? EP_WHY_LOADER : why;
 }
 
 /* Move on to the next epoch that can be checked (ep->k: the checkpoint
@@ -912,10 +903,8 @@ settle(struct recorder *rec)
 			let_go_exit(rec, k);
 			continue;
 		}
-		if (ep->k == 1 || ep->live) {
-			/* the loader's epoch: stood at, not compared
-			 * (unchecked_why()) */
-			count_unchecked(ep, ep->k == 1 ? EP_WHY_LOADER : EP_WHY_NO_COPY);
+		if (ep->live) {
+			count_unchecked(ep, EP_WHY_NO_COPY);
 			rec_ep_write_verdict(rec, ep->k, 2);
 		} else {
 			check_epoch(rec);

@@ -701,6 +701,45 @@ rec_ep_sync_wait_out(const struct ep_end *e, pid_t tid, pid_t atid, struct check
 /* How far above the stack pointer rec_interposer_frames() looks, in bytes. */
 #define EP_INTERPOSER_SCAN 8192
 
+/* libuprr-sync.so's code mappings of @tid's process, moved to the front
+ * of *@ret_maps (malloc'd); how many, or -errno. */
+static int
+interposer_code(pid_t tid, struct tracee_mapping **ret_maps)
+{
+	size_t nmaps = 0, ncode = 0;
+	int r = tracee_read_maps(tid, ret_maps, &nmaps);
+
+	if (r < 0)
+		return r;
+	for (size_t j = 0; j < nmaps; j++)
+		if ((*ret_maps)[j].perms[2] == 'x' && strstr((*ret_maps)[j].path, "libuprr-sync.so"))
+			(*ret_maps)[ncode++] = (*ret_maps)[j];
+	return (int)ncode;
+}
+
+bool
+rec_in_interposer(struct recorder *rec, struct rthread *t, uint64_t rip)
+{
+	const struct rec_ep *ep = rec->ep ? rec->ep : rec->ep_gone;
+	struct rspace *sp = t->space;
+
+	if (!ep || !ep->sync_log || !sp)
+		return false;
+	if (!sp->nsync_code) {
+		_cleanup_free_ struct tracee_mapping *maps = NULL;
+		int n = interposer_code(t->tid, &maps);
+
+		for (int j = 0; j < n && sp->nsync_code < ARRAY_SIZE(sp->sync_code); j++) {
+			sp->sync_code[sp->nsync_code][0] = maps[j].start;
+			sp->sync_code[sp->nsync_code++][1] = maps[j].end;
+		}
+	}
+	for (size_t j = 0; j < sp->nsync_code; j++)
+		if (rip >= sp->sync_code[j][0] && rip < sp->sync_code[j][1])
+			return true;
+	return false;
+}
+
 /* (another value pointing into its code than a return address only leaves
  * an epoch unchecked, or an end put elsewhere) */
 bool
@@ -708,19 +747,15 @@ rec_interposer_frames(pid_t tid, uint64_t rsp)
 {
 	_cleanup_free_ struct tracee_mapping *maps = NULL;
 	uint64_t slots[EP_INTERPOSER_SCAN / 8];
-	size_t nmaps = 0, ncode = 0;
+	int ncode = interposer_code(tid, &maps);
 
-	if (tracee_read_maps(tid, &maps, &nmaps) < 0)
+	if (ncode < 0)
 		return true; /* not known: not compared */
-	/* its code's mappings, first: the scan compares each slot with them */
-	for (size_t j = 0; j < nmaps; j++)
-		if (maps[j].perms[2] == 'x' && strstr(maps[j].path, "libuprr-sync.so"))
-			maps[ncode++] = maps[j];
 	for (size_t i = 0; i < ARRAY_SIZE(slots) && ncode; i++) {
 		/* 512 bytes at a time: the stack's mapping may end sooner */
 		if (i % 64 == 0 && tracee_read(tid, rsp + 8 * i, slots + i, 512) < 0)
 			break;
-		for (size_t j = 0; j < ncode; j++)
+		for (int j = 0; j < ncode; j++)
 			if (slots[i] >= maps[j].start && slots[i] < maps[j].end)
 				return true;
 	}

@@ -389,6 +389,9 @@ struct rspace {
 					 * epoch check, which its restore points' dirty
 					 * log appends here (record-ep.c), NULL: none */
 	uint64_t ep_since;		/* the check ep_written began at */
+	uint64_t sync_code[4][2];	/* libuprr-sync.so's code mappings [start,
+					 * end) (rec_in_interposer()) */
+	uint8_t nsync_code;		/* how many; 0: not found yet */
 };
 
 /* Memory reads of a spin loop that a spinning thread's watch keeps. */
@@ -1251,6 +1254,18 @@ bool rec_syscallbuf_in_library(uint64_t rip);
  * and an EP run (FOLLOW): an epoch's end there cannot be compared.
  */
 bool rec_interposer_frames(pid_t tid, uint64_t rsp);
+
+/**
+ * Whether @rip, of thread @t, is in libuprr-sync.so's code, in a run that
+ * follows a synchronization order (an EP run, a re-run's after it went
+ * live): its paths there differ by design between the recording and the
+ * replay (FOLLOW waits for a record the replay has: wait_for_record(),
+ * preload/sync-log.c), so no counting code goes there and no execution
+ * point is taken there, as in the syscall buffer's library. The code's
+ * place is read from /proc/PID/maps once per address space. False in
+ * other runs.
+ */
+bool rec_in_interposer(struct recorder *rec, struct rthread *t, uint64_t rip);
 /** Whether @t (its regs current) is outside the library's buffered path:
  * its buffer is not locked, or it has none. A traced call the library
  * makes then (a call it does not buffer, or one an epoch's end sends the

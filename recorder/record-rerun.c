@@ -422,6 +422,30 @@ own_comm(const struct rthread *t, int fd, const struct stat *st)
 	return id == t->tgid || access(task, F_OK) == 0;
 }
 
+/* Whether @t's fd @fd (@st) is an eventfd(2) the program made: its
+ * counter is its processes' alone (a re-run from a checkpoint gets one
+ * made anew with the counter it had there, tp/rerun.c), not one uprr
+ * started it with. */
+static bool
+own_eventfd(const struct rthread *t, int fd, const struct stat *st)
+{
+	uint64_t set = inherited_fds();
+	char link[64];
+	struct stat in;
+	ssize_t n;
+
+	if (st->st_mode & S_IFMT)
+		return false;
+	n = tracee_fd_path(t->tid, fd, link, sizeof(link));
+	if (n <= 0 || strcmp(link, "anon_inode:[eventfd]") != 0)
+		return false;
+	for (int i = 0; i < 64; i++)
+		if (is_inherited(set, (uint64_t)i) && fstat(i, &in) == 0 && in.st_dev == st->st_dev &&
+		    in.st_ino == st->st_ino)
+			return false;
+	return true;
+}
+
 void
 rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 		  const struct trace_event *ev)
@@ -430,6 +454,7 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 	long nr = (long)t->nr;
 	bool rd = is_read(nr);
 	int fd = rd ? (int)t->args[0] : written_fd(nr, t->args), i;
+	char what[sizeof(rr->last_effect)];
 	struct stat st;
 	bool ok;
 
@@ -460,6 +485,7 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 	 * dies with its process (pthread_setname_np(3): memcached's threads
 	 * name themselves) */
 	if (ok && ((S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) || own_comm(t, fd, &st) ||
+		   own_eventfd(t, fd, &st) ||
 		   (rd && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 			   (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5))))))
 		return;
@@ -480,7 +506,7 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 				 "held: it is not undone yet", t->tid, sc_name(nr) ?: "?", fd);
 		return;
 	}
-	snprintf(rr->last_effect, sizeof(rr->last_effect),
+	snprintf(what, sizeof(what),
 		 "thread %d's %s of fd %d (%s)%s", t->tid, sc_name(nr) ?: "?", fd,
 		 !ok ? "gone" : S_ISREG(st.st_mode) ? "a file" : S_ISFIFO(st.st_mode) ? "a pipe or FIFO"
 		 : S_ISSOCK(st.st_mode) ? "a socket" : "a device",
@@ -493,12 +519,14 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 		rec->epochs.keeper->on_read(rec->epochs.keeper->arg, t->tid, t->tgid, t->space->mem.memfd, nr,
 					    t->args, result);
 		if (!rr->tp_effect[0])
-			snprintf(rr->tp_effect, sizeof(rr->tp_effect), "%s", rr->last_effect);
+			snprintf(rr->tp_effect, sizeof(rr->tp_effect), "%s", what);
 		return;
 	}
+	/* (the call that makes a re-run from before it impossible names it) */
+	snprintf(rr->last_effect, sizeof(rr->last_effect), "%s", what);
 	rr->effect_epoch = rec->epochs.k + 1;
 	if (!rr->tp_effect[0])
-		snprintf(rr->tp_effect, sizeof(rr->tp_effect), "%s", rr->last_effect);
+		snprintf(rr->tp_effect, sizeof(rr->tp_effect), "%s", what);
 }
 
 void

@@ -539,7 +539,9 @@ rollback_and_count(struct recorder *rec, struct rthread *t, uint64_t rip, bool r
 	 * (the code window around a rip one page away would reach it) */
 	for (uint32_t i = 2; nsites > 0 && i < ev.nblobs; i++)
 		if (rec_syscallbuf_in_library(ev.blobs[i].addr) ||
-		    rec_syscallbuf_in_library(ev.blobs[i].addr + ev.blobs[i].len - 1))
+		    rec_syscallbuf_in_library(ev.blobs[i].addr + ev.blobs[i].len - 1) ||
+		    rec_in_interposer(rec, t, ev.blobs[i].addr) ||
+		    rec_in_interposer(rec, t, ev.blobs[i].addr + ev.blobs[i].len - 1))
 			nsites = 0;
 	if (nsites > 0) {
 		if (rec_write_event(rec, &ev) < 0)
@@ -770,7 +772,9 @@ seek_execution_point(struct recorder *rec, struct rthread *t, struct user_regs_s
 		rec_resume(t, PTRACE_CONT, 0);
 		return;
 	}
-	if (rec_syscallbuf_in_library(rip)) {
+	/* (libuprr-sync's code in a run that follows an order: its paths
+	 * differ in the replay by design, rec_in_interposer()) */
+	if (rec_syscallbuf_in_library(rip) || rec_in_interposer(rec, t, rip)) {
 		/* Inside the syscall buffer's library (no rollback from
 		 * there, no counting code there): perhaps past a
 		 * buffered syscall whose record does not count yet, which a

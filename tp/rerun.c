@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -76,7 +78,12 @@ struct remade {
 	dev_t dev;
 	ino_t ino;
 	int ends[2];		/* a pipe's read and write ends; an epoll
-				 * instance's in ends[0], ends[1] -1 */
+				 * instance's or an eventfd's in ends[0],
+				 * ends[1] -1 */
+	int key;		/* an anonymous inode's (epoll, eventfd): the
+				 * record's descriptor of the old description
+				 * (kmerge_fd_saved.dup), -1: none (a pipe's:
+				 * dev and ino say which) */
 	bool *placed;		/* an epoll instance's: which of its items
 				 * a process was given to add (malloc'd) */
 };
@@ -250,7 +257,23 @@ static struct remade *
 find_remade(const struct tp_rerun *r, dev_t dev, ino_t ino)
 {
 	for (size_t i = 0; i < r->nremade; i++)
-		if (r->remade[i].dev == dev && r->remade[i].ino == ino)
+		if (r->remade[i].key < 0 && r->remade[i].dev == dev && r->remade[i].ino == ino)
+			return &r->remade[i];
+	return NULL;
+}
+
+/* The object made anew for the epoll instance or eventfd @s: every such
+ * object has the one anonymous inode (fs/anon_inodes.c), so the same
+ * description is what tells (kcmp(2) KCMP_FILE of the record's
+ * descriptors, Linux 3.5); NULL if none. */
+static struct remade *
+find_remade_anon(const struct tp_rerun *r, const struct kmerge_fd_saved *s)
+{
+	pid_t self = getpid();
+
+	for (size_t i = 0; s->dup >= 0 && i < r->nremade; i++)
+		if (r->remade[i].key >= 0 &&
+		    syscall(SYS_kcmp, self, self, KCMP_FILE, r->remade[i].key, s->dup) == 0)
 			return &r->remade[i];
 	return NULL;
 }
@@ -303,10 +326,53 @@ remake_pipe(struct tp_rerun *r, const struct kmerge_fd_saved *s, char *why, size
 			return -2;
 		}
 		m = &r->remade[r->nremade++];
-		*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { ends[0], ends[1] } };
+		*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { ends[0], ends[1] }, .key = -1 };
 		log_info("re-run: pipe %lu, closed by the TP run since the checkpoint, made anew", (unsigned long)s->ino);
 	}
 	return fcntl(m->ends[mode == O_WRONLY], F_DUPFD_CLOEXEC, 3);
+}
+
+/* Whether uprr's own descriptor @s->fd is the object @s (one the program
+ * started with: uprr's stdio, an inherited one): an anonymous inode's
+ * (epoll, eventfd, timerfd, signalfd: one inode for all of them) by its
+ * description (kcmp(2) with the record's), another by its inode. */
+static bool
+uprr_holds(const struct kmerge_fd_saved *s)
+{
+	pid_t self = getpid();
+	struct stat st;
+
+	if (fstat(s->fd, &st) < 0 || st.st_dev != s->dev || st.st_ino != s->ino)
+		return false;
+	if (s->mode & S_IFMT)
+		return true;
+	return s->dup >= 0 && syscall(SYS_kcmp, self, self, KCMP_FILE, s->fd, s->dup) == 0;
+}
+
+/* An eventfd of the program's own, made anew with the counter it had at
+ * the checkpoint (the TP run's has moved on since), shared by every
+ * descriptor of it; uprr's new descriptor of it, or -errno. */
+static int
+remake_eventfd(struct tp_rerun *r, const struct kmerge_fd_saved *s)
+{
+	struct remade *m = find_remade_anon(r, s);
+
+	if (!m) {
+		int efd = eventfd(0, EFD_CLOEXEC | (s->efd_semaphore ? EFD_SEMAPHORE : 0));
+
+		/* (a write adds: the counter may exceed what eventfd(2)'s
+		 * unsigned int takes) */
+		if (efd < 0)
+			return -errno;
+		if ((s->efd_count && write(efd, &s->efd_count, sizeof(s->efd_count)) != sizeof(s->efd_count)) ||
+		    UTIL_GROW(r->remade, r->remade_cap, r->nremade + 1) < 0) {
+			close(efd);
+			return -ENOMEM;
+		}
+		m = &r->remade[r->nremade++];
+		*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { efd, -1 }, .key = s->dup };
+	}
+	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
 }
 
 /*
@@ -316,7 +382,8 @@ remake_pipe(struct tp_rerun *r, const struct kmerge_fd_saved *s, char *why, size
  * run's process (@pidfd) while it holds it there, else a pipe of the
  * program's own made anew (remake_pipe()). An epoll instance is made anew
  * (ours): its interest list is the checkpoint's, given by the process
- * (give_epoll_items()).
+ * (give_epoll_items()); an eventfd too, with its counter of the checkpoint
+ * (remake_eventfd()).
  */
 static int
 take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t len)
@@ -324,8 +391,18 @@ take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *
 	struct stat st;
 	int fd;
 
+	/* one it started with is uprr's own (its stdio, an inherited one):
+	 * the same object */
+	if ((s->epoll || s->eventfd) && uprr_holds(s))
+		return fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
+	if (s->eventfd) {
+		fd = remake_eventfd(r, s);
+		if (fd >= 0 && fcntl(fd, F_SETFL, s->flags) < 0)
+			log_debug("process %d's fd %d: its status flags not put back: %m", pid, s->fd);
+		return fd;
+	}
 	if (s->epoll) {
-		struct remade *m = find_remade(r, s->dev, s->ino);
+		struct remade *m = find_remade_anon(r, s);
 
 		if (!m) {
 			int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -336,7 +413,7 @@ take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *
 				return -ENOMEM;
 			}
 			m = &r->remade[r->nremade++];
-			*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { ep, -1 },
+			*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { ep, -1 }, .key = s->dup,
 					      .placed = calloc(MAX(s->nitems, (size_t)1), sizeof(bool)) };
 			if (!m->placed)
 				return -ENOMEM;
@@ -348,8 +425,7 @@ take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *
 	} else {
 		/* one it started with is uprr's own (its stdio); else the TP
 		 * run's process holds it still */
-		fd = fstat(s->fd, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino
-			     ? fcntl(s->fd, F_DUPFD_CLOEXEC, 3)
+		fd = uprr_holds(s) ? fcntl(s->fd, F_DUPFD_CLOEXEC, 3)
 			     : pidfd >= 0 ? (int)syscall(SYS_pidfd_getfd, pidfd, s->fd, 0) : -1;
 		/* a file open for writing that the TP run's process no longer
 		 * holds there (it ended, or closed it): opened again, a
@@ -422,7 +498,7 @@ take_state(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struc
 static int
 give_epoll_items(struct tp_rerun *r, size_t i, const struct kmerge_fd_saved *s, struct rec_live_fd *f)
 {
-	struct remade *m = find_remade(r, s->dev, s->ino);
+	struct remade *m = find_remade_anon(r, s);
 
 	if (!m || !s->nitems)
 		return 0;
@@ -482,7 +558,7 @@ take_fds(struct tp_rerun *r, char *why, size_t len)
 	for (size_t i = 0; i < r->nrecs; i++)
 		for (size_t j = 0; j < kmerge_epoch_nfds(r->recs[i]); j++) {
 			const struct kmerge_fd_saved *s = kmerge_epoch_fd(r->recs[i], j);
-			const struct remade *m = s->epoll ? find_remade(r, s->dev, s->ino) : NULL;
+			const struct remade *m = s->epoll ? find_remade_anon(r, s) : NULL;
 
 			for (size_t l = 0; m && l < s->nitems; l++)
 				if (!m->placed[l]) {

@@ -12,39 +12,22 @@ the same client); `uprr info` says mode tp and that the EP run followed
 the TP run's log to its end; the replay, with the port taken and no
 network, sends the bytes the client received, connection by connection.
 
-tp-mode-memcached-epochs, tp-mode-memcached and -reconnect are not
-registered in tests/e2e/meson.build: they fail today (issue 15;
-doc/uniparallel.md, "Lock-step" and "Ends in a condition wait or a
-lock", have the figures):
-- The TP run's output goes out only at a verified epoch's verdict. With
-  one epoch (tp-mode-memcached, -reconnect) that is the end, after the
-  SIGTERM: the client times out first, by design of output commit.
-- With --epoch=50 (tp-mode-memcached-epochs) the EP run finds the ends of
-  mc-log, mc-assocmaint, mc-itemcrawler and mc-slabmaint in glibc's
-  condition wait (before h-condwait it did not, no epoch was checked and
-  the client timed out after 30 s with nothing): 55-56 of 61-63 epochs
-  verified, the client served in 0.7-7.7 s (the machine's load). The
-  recording then fails (10 runs of 10, 2026-12-07): 2 exit 124 early, an
-  mmap(2) that returns -EEXIST in the EP run (its soft ticks' patch area
-  likely where the TP run maps later); 7 exit 124, "the
-  program ended with 5-7 syscalls of the log's thread N not made (the
-  first: clock_gettime)": a worker's last calls after its epoll_wait
-  returned came before main's exit_group after the SIGTERM in the TP run,
-  after it in the EP run, which does not order an exit after the other
-  threads' logged calls; 1 exit 125, mc-lrumaint's synchronization order
-  diverged (its racy reads of current_time and of items' times take it
-  to other locks), which only a re-run of the epoch from its checkpoint
-  mends. 4-6 epochs diverge at their end at memcached's racy words and
-  are rolled back. Since (the lead, later the same day): an EP run's
-  exit_group waits for the others' last calls of the log
-  (rec_ep_exit_group_wait()), and the re-run from a checkpoint is built;
-  4 runs of 4 then ended with mc-lrumaint's divergence found after the TP
-  run had ended, its re-run refused: the TP run's sockets and epoll
-  instance at the checkpoint were gone ("fd 3 ... closed or replaced
-  after the checkpoint (the TP run ended)").
-- tp-mode-memcached-reconnect's EP run, after the end, once: "the
-  program ended with 4 syscalls of the log's thread N not made (the
-  first: sendmsg)": the same unordered exit.
+With adaptive epochs (the default) or --epoch=50, the EP run goes along
+with the TP run, and the replies go out as epochs are verified. Their
+divergences are expected: 1-6 epochs a run diverge at their end at
+memcached's racy words and are rolled back, and a late one diverges in
+mc-lrumaint's synchronization order (its racy reads of current_time),
+re-run from its checkpoint (libevent's signal pipe, which main closes
+after the SIGTERM, made anew; the epoll instance and the eventfds given
+their state there; the SIGTERM sent again). What is left out (QUIET,
+below): a connection to the client that the TP run closed after the
+diverged epoch's checkpoint refuses that re-run (exit 124, named): a
+socket to outside is not made anew. Measured 2026-12-07 12:10 UTC: 15 of
+15 tp-mode-memcached, 3 of 3 each -epochs and -reconnect; by hand
+(uprr record of memcached with a one-connection client and no quiet
+second), 2 of 6 ended exit 124 (a divergence in epoch 1, whose re-run
+from the start a bind refuses; and one whose checkpoint was not kept,
+the exit end not taken).
 
 e2e.py imports this module after its own cases.
 """
@@ -62,6 +45,13 @@ from e2e import (Fail, McConn, ProtocolError, Result, case, compare, compare_byt
                  replay_offline, run, start, tail, time_left)
 
 CONNECTIONS = 2
+# Seconds from the client's end to the SIGTERM: memcached's epochs diverge
+# late (mc-lrumaint's racy reads of current_time), and the epoch is re-run
+# from its checkpoint, which cannot be done when the TP run closed a
+# connection to the client after that checkpoint (a socket to outside is
+# not made anew: issue 16's TCP_REPAIR); a second of quiet puts the
+# client's closes in the epochs before the last ones.
+QUIET = 1.0
 KEYS = 200          # per connection
 REQUESTS = 600      # per connection
 
@@ -164,13 +154,14 @@ def version_and_quit(port):
     return got
 
 
-def serve(h, name, argv, port, reconnect=False, stop_on_fail=False):
+def serve(h, name, argv, port, reconnect=False, stop_on_fail=False, quiet=0.0):
     """Run @argv (memcached, or uprr record of it) until it listens on
     @port, drive it, then SIGTERM to @argv's process and wait for it.
     @reconnect: first a connection that says version and quits (its fd,
     once memcached's worker closed it, is the next accept4's). @stop_on_fail:
     if the client fails, SIGTERM to @argv's process and its end first (a
-    recording's trace then says how far it got). Returns (exit
+    recording's trace then says how far it got). @quiet: seconds between
+    the client's end and the SIGTERM. Returns (exit
     status, stdout, stderr, what each connection of the load received, what
     the first connection received)."""
     out_path, err_path = h.path(name + '.out'), h.path(name + '.err')
@@ -206,6 +197,7 @@ def serve(h, name, argv, port, reconnect=False, stop_on_fail=False):
             raise
         log(f'  {name}: client received {[len(g) for g in got]} bytes in '
             f'{time.monotonic() - t0:.2f}s')
+        time.sleep(quiet)
         # uprr record forwards SIGTERM to the program
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=time_left(120))
@@ -291,7 +283,7 @@ def c_tp_mode_memcached(h, reconnect=False, epoch=None):
         status, out, err, got, pre = serve(
             h, 'uprr record', [h.uprr, 'record', '-o', trace, '--mode=tp'] +
             ([f'--epoch={epoch}'] if epoch else []) + ['--'] + argv, port, reconnect,
-            stop_on_fail=True)
+            stop_on_fail=True, quiet=QUIET)
     except Fail as e:
         raise Fail(f'{e}\n  uprr info of the trace:\n{trace_summary(h, trace)}') from None
     if status != 0:
@@ -306,15 +298,18 @@ def c_tp_mode_memcached(h, reconnect=False, epoch=None):
     text = info.stdout.decode(errors='replace')
     if not re.search(r'^mode: +tp,', text, re.M):
         raise Fail('uprr info does not say mode tp:\n' + tail(info.stdout))
-    if 'ep run verified: no divergence' not in text:
-        raise Fail('uprr info does not say the EP run was verified:\n' + tail(info.stdout))
-    if epoch:
-        m = re.search(r'^epoch checks: (\d+) verified, (\d+) diverged', text, re.M)
-        if not m or int(m.group(1)) < 1 or int(m.group(2)):
-            raise Fail('lock-step: uprr info does not say epochs were verified, none '
-                       'diverged:\n' + tail(info.stdout))
-        if not re.search(r'^lock-step: +the ep run went along', text, re.M):
-            raise Fail('uprr info does not say the EP run went along:\n' + tail(info.stdout))
+    # memcached's racy words and its mc-lrumaint's racy reads of
+    # current_time make epochs diverge: rolled back at an epoch's end, or
+    # (in the synchronization order) re-run from the epoch's checkpoint
+    if not re.search(r'ep run verified: no divergence|ep run diverged at a syscall, re-run from the '
+                     r"epoch's checkpoint", text):
+        raise Fail('uprr info does not say the EP run was verified, or its divergence re-run from a '
+                   'checkpoint:\n' + tail(info.stdout))
+    m = re.search(r'^epoch checks: (\d+) verified, (\d+) diverged', text, re.M)
+    if not m or int(m.group(1)) < 1:
+        raise Fail('uprr info does not say epochs were verified:\n' + tail(info.stdout))
+    if not re.search(r'^lock-step: +the ep run went along', text, re.M):
+        raise Fail('uprr info does not say the EP run went along:\n' + tail(info.stdout))
     for line in text.splitlines():
         if line.startswith(('tp run:', 'ep run:', 'epoch', 'lock-step:', 'output:')):
             log('  ' + line)

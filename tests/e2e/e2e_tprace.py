@@ -566,8 +566,8 @@ def c_tp_rerun_selfpipe(h):
     rr = info_value(text, 're-run')
     # the self-pipe and the epoll instance
     m = re.search(r'to checkpoint \d+ and live from there.*?(\d+) objects made anew', rr)
-    if not m or int(m.group(1)) < 2:
-        raise Fail('uprr info does not say the re-run from a checkpoint made the self-pipe and the '
+    if not m or int(m.group(1)) < 3:
+        raise Fail('uprr info does not say the re-run from a checkpoint made the self-pipe, the eventfd and the '
                    'epoll instance anew:\n' + text)
     log(f'  re-run: {rr[:160]}')
     compare(r, h.replay(trace))

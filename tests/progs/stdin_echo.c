@@ -17,24 +17,44 @@
  * holding one byte, and before each read makes the self-pipe anew (the
  * old one's byte read, both its ends closed, the new one added to the
  * instance): each time, the pipe's byte must be there and the instance
- * must report the pipe readable, else it says so and exits 3 (e2e
- * tp-rerun-selfpipe: a pipe of the program's own that the TP run closed
- * after the checkpoint is made anew for a re-run, with its byte, and the
- * epoll instance has the interest list it had there).
+ * must report the pipe readable, and an eventfd must hold the number of
+ * turns before, else it says so and exits 3 (e2e tp-rerun-selfpipe: a
+ * pipe of the program's own that the TP run closed after the checkpoint
+ * is made anew for a re-run, with its byte; the epoll instance has the
+ * interest list it had there, the eventfd its counter there).
  */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 
 #include "progs.h"
 
 static volatile sig_atomic_t g_sigs;
 
+static void selfpipe_new(int ep, int sp[2]);
+
 /* The self-pipe @sp: its byte there, and @ep reports it readable; then
- * made anew, the old one closed, the new one added to @ep, its byte in. */
+ * made anew, the old one closed, the new one added to @ep, its byte in.
+ * The eventfd @efd holds the number of turns before (its counter: read,
+ * then the next number written). */
 static void
-selfpipe_turn(int ep, int sp[2])
+selfpipe_turn(int ep, int sp[2], int efd)
+{
+	static uint64_t turns;
+	uint64_t v = 0;
+
+	if (read(efd, &v, sizeof(v)) != (turns ? (ssize_t)sizeof(v) : -1) || v != turns)
+		die("stdin_echo: the eventfd holds %llu, not %llu", (unsigned long long)v, (unsigned long long)turns);
+	turns++;
+	if (write(efd, &turns, sizeof(turns)) != sizeof(turns))
+		die("stdin_echo: eventfd write: %s", strerror(errno));
+	selfpipe_new(ep, sp);
+}
+
+static void
+selfpipe_new(int ep, int sp[2])
 {
 	struct epoll_event evs[4], ev = { .events = EPOLLIN };
 	int n = epoll_wait(ep, evs, 4, 0), np[2];
@@ -71,7 +91,7 @@ main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct timespec ms = { 0, 1000000 };
 	const char *count_file = NULL;
-	int ep = -1, sp[2] = { -1, -1 };
+	int ep = -1, sp[2] = { -1, -1 }, efd = -1;
 	char buf[64];
 	long total = 0;
 	ssize_t n;
@@ -89,7 +109,8 @@ main(int argc, char **argv)
 			struct epoll_event ev = { .events = EPOLLIN, .data.fd = STDIN_FILENO };
 
 			ep = epoll_create1(EPOLL_CLOEXEC);
-			if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0 ||
+			efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			if (ep < 0 || efd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0 ||
 			    pipe2(sp, O_CLOEXEC) < 0 || write(sp[1], "T", 1) != 1)
 				die("stdin_echo: epoll: %s", strerror(errno));
 			ev.data.fd = sp[0];
@@ -104,7 +125,7 @@ main(int argc, char **argv)
 			struct epoll_event evs[4];
 			bool input = false;
 
-			selfpipe_turn(ep, sp);
+			selfpipe_turn(ep, sp, efd);
 			/* the pipe is always readable: wait until stdin is */
 			while (!input) {
 				int k = epoll_wait(ep, evs, 4, -1);

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -767,4 +768,38 @@ Test(kmerge_undo, epoll_items_saved)
 	}
 	kmerge_epoch_free(e);
 	close(ep), close(p[0]), close(p[1]);
+}
+
+/* An eventfd's counter and EFD_SEMAPHORE are saved with its descriptor,
+ * as they were at the save. */
+Test(kmerge_undo, eventfd_saved)
+{
+	struct kmerge_epoch *e = NULL;
+	int a = eventfd(7, EFD_CLOEXEC | EFD_SEMAPHORE), b = eventfd(0, EFD_CLOEXEC);
+	uint64_t add = 1ull << 40;
+	bool seen_a = false, seen_b = false;
+
+	cr_assert_geq(a, 0);
+	cr_assert_geq(b, 0);
+	cr_assert_eq(write(b, &add, sizeof(add)), sizeof(add));
+	cr_assert_eq(kmerge_epoch_new(1, &e), 0);
+	cr_assert_geq(kmerge_epoch_save_fds(e, getpid()), 2);
+	cr_assert_eq(read(b, &add, sizeof(add)), sizeof(add));
+	for (size_t i = 0; i < kmerge_epoch_nfds(e); i++) {
+		const struct kmerge_fd_saved *s = kmerge_epoch_fd(e, i);
+
+		if (s->fd == a) {
+			seen_a = true;
+			cr_assert(s->eventfd && s->efd_semaphore);
+			cr_assert_eq(s->efd_count, 7);
+			cr_assert_geq(s->dup, 0);
+		} else if (s->fd == b) {
+			seen_b = true;
+			cr_assert(s->eventfd && !s->efd_semaphore);
+			cr_assert_eq(s->efd_count, 1ull << 40);
+		}
+	}
+	cr_assert(seen_a && seen_b);
+	kmerge_epoch_free(e);
+	close(a), close(b);
 }
