@@ -1266,6 +1266,13 @@ bool rec_interposer_frames(pid_t tid, uint64_t rsp);
  * other runs.
  */
 bool rec_in_interposer(struct recorder *rec, struct rthread *t, uint64_t rip);
+
+/** From now on rec_forward_signal() sends to process @pid, and SIGHUP and
+ * SIGQUIT sent to uprr are forwarded to it; SIGINT is ignored (a
+ * terminal's reaches the program by itself) (record-forward.c). */
+void rec_forward_start(pid_t pid);
+/** rec_forward_signal() sends nothing from now on. */
+void rec_forward_stop(void);
 /** Whether @t (its regs current) is outside the library's buffered path:
  * its buffer is not locked, or it has none. A traced call the library
  * makes then (a call it does not buffer, or one an epoch's end sends the

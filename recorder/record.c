@@ -1097,90 +1097,6 @@ record_exec(struct recorder *rec, struct rthread *t, pid_t former, const char *e
 	return trace_writer_flush(rec->w);
 }
 
-static volatile pid_t forward_to;
-
-/* Whether the main thread of @pid blocks @sig (its SigBlk in
- * /proc/PID/status, proc(5)); false when it cannot be read. Only
- * async-signal-safe calls: rec_forward_signal() runs in a handler. */
-static bool
-main_blocks(pid_t pid, int sig)
-{
-	char path[32] = "/proc/", buf[4096], digits[12];
-	size_t n = 0, at = 6;
-	const char *blk;
-	uint64_t mask = 0;
-	ssize_t got;
-	int fd;
-
-	for (pid_t v = pid; v > 0 && n < sizeof(digits); v /= 10)
-		digits[n++] = (char)('0' + v % 10);
-	while (n)
-		path[at++] = digits[--n];
-	memcpy(path + at, "/status", 8);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	got = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (got <= 0)
-		return false;
-	buf[got] = 0;
-	blk = strstr(buf, "SigBlk:");
-	if (!blk)
-		return false;
-	for (blk += 7; *blk == ' ' || *blk == '\t'; blk++)
-		;
-	for (; (*blk >= '0' && *blk <= '9') || (*blk >= 'a' && *blk <= 'f'); blk++)
-		mask = mask << 4 | (uint64_t)(*blk <= '9' ? *blk - '0' : *blk - 'a' + 10);
-	return (mask >> (sig - 1)) & 1;
-}
-
-/* To the program's main thread (tgkill(2)) unless it blocks the signal:
- * a process-directed one goes to whichever thread the kernel finds
- * wanting it, and under ptrace that is not the main thread while it
- * stands in a stop (kernel/signal.c complete_signal(): wants_signal()
- * passes over a traced thread), where a program run without uprr has it
- * (a TP run standing at a checkpoint would hand it to any thread that
- * runs first: memcached's SIGTERM to a thread in a condition wait,
- * where its EP run cannot place it). It arrives as SI_TKILL from uprr
- * instead of SI_USER from uprr. */
-void
-rec_forward_signal(int sig)
-{
-	pid_t pid = forward_to;
-
-	if (pid <= 0)
-		return;
-	if (main_blocks(pid, sig) || syscall(SYS_tgkill, pid, pid, sig) < 0)
-		kill(pid, sig);
-}
-
-static void
-forward_signal(int sig)
-{
-	int saved = errno;
-
-	rec_forward_signal(sig);
-	errno = saved;
-}
-
-/* SIGTERM, SIGHUP and SIGQUIT sent to uprr are meant for the program (the
- * CLI handles SIGTERM: it forwards it with rec_forward_signal() and ends uprr
- * if the program does not end). SIGINT from a terminal reaches the program by
- * itself (same process group), so uprr ignores it and records how the
- * program reacts. */
-static void
-setup_forwarding(pid_t pid)
-{
-	struct sigaction sa = { .sa_handler = forward_signal };
-
-	forward_to = pid;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGHUP, &sa, NULL);
-	sigaction(SIGQUIT, &sa, NULL);
-	signal(SIGINT, SIG_IGN);
-}
-
 /* Find @name in $PATH like execvp(3); stores the path in @buf. */
 static int
 find_program(const char *name, char *buf, size_t len)
@@ -1382,7 +1298,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	/* lock-step: signals for the program go to the TP run's */
 	if (!opts->ep_follow)
-		setup_forwarding(pid);
+		rec_forward_start(pid);
 	if (r < 0 && trace_writer_flush(rec.w) < 0) {
 		/* the trace failed before the program ran: it runs unrecorded */
 		snprintf(rec.error, sizeof(rec.error), "cannot record the start of %.300s: %s", exe,
@@ -1417,7 +1333,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	trace_failed = rec.error[0] && trace_writer_flush(rec.w) < 0;
 	if (rec.error[0] && (!trace_failed || opts->kill_on_trace_error)) {
 		if (!opts->ep_follow)
-			forward_to = 0;
+			rec_forward_stop();
 		if (rec.ep_diverged && opts->divergence)
 			snprintf(opts->divergence, opts->divergence_len, "%s", rec.error);
 		else
@@ -1436,7 +1352,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		rec_go_on_unrecorded(&rec);
 	}
 	if (!opts->ep_follow)
-		forward_to = 0;
+		rec_forward_stop();
 	*ret_status = rec.status;
 	log_info("%" PRIu64 " preemptions, %" PRIu64 " signals at execution points, %" PRIu64
 		 " rollbacks, %" PRIu64 " code patches (%zu counted branches), %" PRIu64
