@@ -964,7 +964,17 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 	const struct ep_end *e;
 	pid_t log_tid;
 
-	ep->progress += entry;
+	/* progress for a stall: an entry of a call the log answers (its
+	 * thread took one since its last entry); not a live call made again
+	 * and again (libuprr-sync polls a thread's exit with a timed futex
+	 * wait: tp_detached's, its thread parked on its way out, waited so
+	 * for ever) */
+	if (entry) {
+		size_t taken = ep_log_taken(ep->log, ep_log_tid(ep->log, t->tid));
+
+		ep->progress += taken != t->ep_taken_seen;
+		t->ep_taken_seen = taken;
+	}
 	if ((!ep->ckpts && !ep->live) || rec->done)
 		return false;
 	if (!ep->started) {

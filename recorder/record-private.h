@@ -448,6 +448,9 @@ struct rthread {
 	bool ep_reentry;	      /* EP run, lock-step: parked at its end at
 				       * the entry of a call not logged yet; its
 				       * entry goes on (rec_entry_tail()) when let go */
+	size_t ep_taken_seen;	      /* the log's calls it had taken at its last
+				       * entry: an entry that took none is no
+				       * progress (record-ep-check.c rec_ep_park()) */
 	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
 				       * exit (RT_HELD) */
 	bool ep_entry_written;	      /* EP run, ep_reentry: its entry's event
