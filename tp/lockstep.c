@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -143,10 +144,20 @@ choose_cpus(struct tp_lockstep *ls)
 
 /* Run the EP run until it asks for more or ends (@standing: while the TP
  * run stands at an epoch's end, counted in the figures). */
+static uint64_t
+self_cpu_ns(void)
+{
+	struct rusage ru = { 0 };
+
+	(void)getrusage(RUSAGE_SELF, &ru);
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000ull +
+	       (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000ull;
+}
+
 static void
 to_ep(struct tp_lockstep *ls, bool standing)
 {
-	uint64_t t0 = util_now_ns();
+	uint64_t t0 = util_now_ns(), c0 = self_cpu_ns();
 
 	if (ls->ep_done)
 		return;
@@ -176,6 +187,7 @@ to_ep(struct tp_lockstep *ls, bool standing)
 	if (standing) {
 		ls->fig.steps++;
 		ls->fig.stood_ns += util_now_ns() - t0;
+		ls->fig.ep_uprr_ns += self_cpu_ns() - c0;
 	}
 }
 

@@ -100,6 +100,8 @@ struct tp_lockstep_figures {
 	uint64_t lag_ns, lag_max_ns; /**< checkpoint k taken -> its verdict:
 				 * sum and max */
 	uint64_t stood_ns;	/**< the TP run's time standing while the EP run ran */
+	uint64_t ep_uprr_ns;	/**< uprr's CPU time meanwhile (getrusage(2)
+				 * RUSAGE_SELF: all its threads), the EP run's */
 	uint64_t rollbacks;	/**< epochs whose divergence the TP run's processes
 				 * were rolled back from (verdict 3) */
 	uint64_t steps;		/**< times the EP run ran */

@@ -780,9 +780,13 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		cost_since(&ep);
 		tp_lockstep_get_figures(ls, &ei.ls);
 		cpu = ei.ls.cpu;
-		/* what it ran alongside, while the TP run stood (the TP run's
-		 * wall time holds it too) */
+		/* what it ran alongside, while the TP run stood: the EP run's
+		 * wall time and uprr's CPU time then, not the TP run's (one
+		 * thread of uprr drives both) */
 		ep.wall_ns += ei.ls.stood_ns;
+		tp.wall_ns -= MIN(tp.wall_ns, ei.ls.stood_ns);
+		ep.uprr_ns += MIN(tp.uprr_ns, ei.ls.ep_uprr_ns);
+		tp.uprr_ns -= MIN(tp.uprr_ns, ei.ls.ep_uprr_ns);
 		tp_lockstep_free(ls);
 		if (interposed && (r == 0 || (r == -EDOM && ei.rerun.verdict <= 0))) {
 			int rr = refresh_sync_copy(dir, sync_log);
