@@ -725,10 +725,13 @@ rec_in_interposer(struct recorder *rec, struct rthread *t, uint64_t rip)
 
 	if (!ep || !ep->sync_log || !sp)
 		return false;
-	if (!sp->nsync_code) {
+	if (!sp->sync_looked) {
 		_cleanup_free_ struct tracee_mapping *maps = NULL;
 		int n = interposer_code(t->tid, &maps);
 
+		/* not mapped yet (the loader maps it first): looked at again */
+		sp->sync_looked = n > 0;
+		sp->nsync_code = 0;
 		for (int j = 0; j < n && sp->nsync_code < ARRAY_SIZE(sp->sync_code); j++) {
 			sp->sync_code[sp->nsync_code][0] = maps[j].start;
 			sp->sync_code[sp->nsync_code++][1] = maps[j].end;

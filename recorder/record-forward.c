@@ -17,6 +17,9 @@
 #include "recorder/recorder.h"
 
 static volatile pid_t forward_to;
+/* A signal that came while no program ran to take it (between a TP run
+ * killed for a re-run and the re-run's spawn): sent to the next one. */
+static volatile sig_atomic_t forward_pending;
 
 /* Whether the main thread of @pid blocks @sig (its SigBlk in
  * /proc/PID/status, proc(5)); false when it cannot be read. Only
@@ -68,8 +71,10 @@ rec_forward_signal(int sig)
 {
 	pid_t pid = forward_to;
 
-	if (pid <= 0)
+	if (pid <= 0) {
+		forward_pending = sig;
 		return;
+	}
 	if (main_blocks(pid, sig) || syscall(SYS_tgkill, pid, pid, sig) < 0)
 		kill(pid, sig);
 }
@@ -89,15 +94,23 @@ forward_signal(int sig)
  * itself (same process group), so uprr ignores it and records how the
  * program reacts. */
 void
-rec_forward_start(pid_t pid)
+rec_forward_start(pid_t pid, bool pending)
 {
 	struct sigaction sa = { .sa_handler = forward_signal };
+
+	int sig;
 
 	forward_to = pid;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGQUIT, &sa, NULL);
 	signal(SIGINT, SIG_IGN);
+	/* one that came while none ran: a re-run's program takes it (kept
+	 * while it follows the log, sent again once it is live) */
+	sig = forward_pending;
+	forward_pending = 0;
+	if (sig && pending)
+		rec_forward_signal(sig);
 }
 
 void

@@ -391,7 +391,9 @@ struct rspace {
 	uint64_t ep_since;		/* the check ep_written began at */
 	uint64_t sync_code[4][2];	/* libuprr-sync.so's code mappings [start,
 					 * end) (rec_in_interposer()) */
-	uint8_t nsync_code;		/* how many; 0: not found yet */
+	uint8_t nsync_code;		/* how many */
+	bool sync_looked;		/* read since its last mmap, munmap or
+					 * mremap (rec_restore_map_change()) */
 };
 
 /* Memory reads of a spin loop that a spinning thread's watch keeps. */
@@ -1265,15 +1267,18 @@ bool rec_interposer_frames(pid_t tid, uint64_t rsp);
  * replay (FOLLOW waits for a record the replay has: wait_for_record(),
  * preload/sync-log.c), so no counting code goes there and no execution
  * point is taken there, as in the syscall buffer's library. The code's
- * place is read from /proc/PID/maps once per address space. False in
- * other runs.
+ * place is read from /proc/PID/maps once per address space and again
+ * after an mmap, munmap or mremap. False in other runs.
  */
 bool rec_in_interposer(struct recorder *rec, struct rthread *t, uint64_t rip);
 
 /** From now on rec_forward_signal() sends to process @pid, and SIGHUP and
  * SIGQUIT sent to uprr are forwarded to it; SIGINT is ignored (a
- * terminal's reaches the program by itself) (record-forward.c). */
-void rec_forward_start(pid_t pid);
+ * terminal's reaches the program by itself) (record-forward.c). A signal
+ * that came while no program ran (after rec_forward_stop(): a TP run
+ * killed for a re-run) is sent to @pid now if @pending (a re-run), else
+ * forgotten (an EP run's program: the signal was the TP run's). */
+void rec_forward_start(pid_t pid, bool pending);
 /** rec_forward_signal() sends nothing from now on. */
 void rec_forward_stop(void);
 /** Whether @t (its regs current) is outside the library's buffered path:

@@ -86,6 +86,9 @@ rec_restore_map_change(struct recorder *rec, struct rspace *sp, long nr, const u
 	(void)rec;
 	if (nr == __NR_brk)
 		sp->brk_end = (uint64_t)result; /* brk(2) returns the break, failed or not */
+	/* where libuprr-sync's code is may have changed (rec_in_interposer()) */
+	if (nr == __NR_mmap || nr == __NR_munmap || nr == __NR_mremap)
+		sp->sync_looked = false;
 	if (!sp->ckpt || sp->need_remap || sp->mem.users > 1) {
 		sp->need_remap = true;
 		return;

@@ -1298,7 +1298,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	}
 	/* lock-step: signals for the program go to the TP run's */
 	if (!opts->ep_follow)
-		rec_forward_start(pid);
+		rec_forward_start(pid, !opts->syscalls_from || opts->ep_live);
 	if (r < 0 && trace_writer_flush(rec.w) < 0) {
 		/* the trace failed before the program ran: it runs unrecorded */
 		snprintf(rec.error, sizeof(rec.error), "cannot record the start of %.300s: %s", exe,

@@ -677,8 +677,9 @@ int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
 /**
  * Send @sig to the process rec_record() started, if it runs: to its main
  * thread (tgkill(2)) unless that thread blocks @sig (its SigBlk, proc(5)),
- * else to the process (kill(2)); async-signal-safe, for the CLI's SIGTERM
- * handler. Never fails.
+ * else to the process (kill(2)); kept for the next when none runs (a TP
+ * run killed for a re-run: rec_forward_start()); async-signal-safe, for
+ * the CLI's SIGTERM handler. Never fails.
  */
 void rec_forward_signal(int sig);
 

@@ -29,7 +29,6 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "kernel-merge/kernel-merge.h"
-#include "checkpoint/process.h"
 #include "preload/uprr-sync.h"
 #include "tp/epoch.h"
 
@@ -66,9 +65,9 @@ struct tp_rerun {
 	struct kmerge_used *used;
 	size_t nused;
 	bool restored;
-	/* objects the TP run closed since k, made anew for the re-run:
-	 * uprr's ends of a pipe of the program's own (both ends of the new
-	 * one), a new epoll instance for each the checkpoint saw */
+	/* objects made anew for the re-run: uprr's ends of a pipe of the
+	 * program's own that the TP run closed since k (both ends of the new
+	 * one), a new epoll instance and eventfd for each the checkpoint saw */
 	struct remade *remade;
 	size_t nremade, remade_cap;
 };
@@ -313,11 +312,10 @@ remake_pipe(struct tp_rerun *r, const struct kmerge_fd_saved *s, char *why, size
 	if (!m) {
 		int ends[2] = { -1, -1 }, rc = -1;
 
-		for (size_t i = 0; i < r->nrecs && rc == -1; i++) {
+		/* the bytes are in the record of the process that held it
+		 * (kmerge_epoch_save_queues()): the first that has them */
+		for (size_t i = 0; i < r->nrecs && rc < 0; i++)
 			rc = kmerge_epoch_pipe_remake(r->recs[i], s->dev, s->ino, ends, why, len);
-			if (rc < 0 && i + 1 < r->nrecs)
-				rc = -1; /* the next record may have its bytes */
-		}
 		if (rc < 0 || UTIL_GROW(r->remade, r->remade_cap, r->nremade + 1) < 0) {
 			if (ends[0] >= 0) {
 				close(ends[0]);
@@ -395,6 +393,12 @@ take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *
 	 * the same object */
 	if ((s->epoll || s->eventfd) && uprr_holds(s))
 		return fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
+	/* which descriptors share it is told by the record's description */
+	if ((s->epoll || s->eventfd) && s->dup < 0) {
+		snprintf(why, len, "process %d's fd %d: its %s's description was not kept at the checkpoint", pid,
+			 s->fd, s->epoll ? "epoll instance" : "eventfd");
+		return -1;
+	}
 	if (s->eventfd) {
 		fd = remake_eventfd(r, s);
 		if (fd >= 0 && fcntl(fd, F_SETFL, s->flags) < 0)
