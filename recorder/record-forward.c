@@ -97,7 +97,6 @@ void
 rec_forward_start(pid_t pid, bool pending)
 {
 	struct sigaction sa = { .sa_handler = forward_signal };
-
 	int sig;
 
 	forward_to = pid;
