@@ -59,11 +59,21 @@ def c_tp_sync_stuck(h):
     native = native_run(argv, 'tp_sync_stuck', cwd=h.tmp)
     # one epoch: its subject (with epochs, FOLLOW may meet the order's
     # difference as another operation first: a divergence said otherwise)
-    r = record_diverging(h, argv, 'tp_sync_stuck', 30, options=['--epoch=0'], timeout=60,
-                         each=lambda r: compare_bytes(native.stdout, r.stdout, 'stdout',
-                                                      'the native run', 'the TP run'))
-    err = r.stderr.decode(errors='replace')
-    lines = [ln for ln in err.splitlines() if 'diverged' in ln]
+    for attempt in range(5):
+        r = record_diverging(h, argv, f'tp_sync_stuck-{attempt}', 30, options=['--epoch=0'],
+                             timeout=60,
+                             each=lambda r: compare_bytes(native.stdout, r.stdout, 'stdout',
+                                                          'the native run', 'the TP run'))
+        err = r.stderr.decode(errors='replace')
+        lines = [ln for ln in err.splitlines() if 'diverged' in ln]
+        # the other way round: the EP run's adders lost an increment (a
+        # preemption between a load and its store), its main thread locked
+        # where the TP run's did not: a divergence found, not this case's
+        if len(lines) == 1 and 'another operation (the log has kind 28' in lines[0]:
+            log(f'  attempt {attempt + 1}: the EP run lost an increment, the TP run none; '
+                'recording again')
+            continue
+        break
     if len(lines) != 1 or 'the run cannot follow the log' not in lines[0]:
         raise Fail('uprr did not say in one line that the EP run could not follow the '
                    'log:\n' + err)
