@@ -964,16 +964,19 @@ rec_ep_park(struct recorder *rec, struct rthread *t, bool entry)
 	const struct ep_end *e;
 	pid_t log_tid;
 
-	/* progress for a stall: an entry of a call the log answers (its
-	 * thread took one since its last entry); not a live call made again
-	 * and again (libuprr-sync polls a thread's exit with a timed futex
-	 * wait: tp_detached's, its thread parked on its way out, waited so
-	 * for ever) */
+	/* progress for a stall: an entry, but not the same live call made
+	 * again and again with no call of the log taken between (libuprr-sync
+	 * polls a thread's exit with a timed futex wait: tp_detached's, its
+	 * thread parked on its way out, waited so for ever); FOLLOW's waits
+	 * for the order's records are other calls, and count */
 	if (entry) {
 		size_t taken = ep_log_taken(ep->log, ep_log_tid(ep->log, t->tid));
+		bool again = taken == t->ep_taken_seen && t->nr == t->ep_last_nr && t->args[0] == t->ep_last_arg0;
 
-		ep->progress += taken != t->ep_taken_seen;
+		ep->progress += !again;
 		t->ep_taken_seen = taken;
+		t->ep_last_nr = t->nr;
+		t->ep_last_arg0 = t->args[0];
 	}
 	if ((!ep->ckpts && !ep->live) || rec->done)
 		return false;

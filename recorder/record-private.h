@@ -451,8 +451,11 @@ struct rthread {
 				       * the entry of a call not logged yet; its
 				       * entry goes on (rec_entry_tail()) when let go */
 	size_t ep_taken_seen;	      /* the log's calls it had taken at its last
-				       * entry: an entry that took none is no
-				       * progress (record-ep-check.c rec_ep_park()) */
+				       * entry, and that entry's call: the same
+				       * call again with none taken is no progress
+				       * (record-ep-check.c rec_ep_park()) */
+	uint64_t ep_last_nr;
+	uint64_t ep_last_arg0;
 	bool ep_parked_entry;	      /* at a syscall's entry (RT_AT_ENTRY), else after its
 				       * exit (RT_HELD) */
 	bool ep_entry_written;	      /* EP run, ep_reentry: its entry's event
