@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <linux/kcmp.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -63,27 +64,32 @@ is_inherited(uint64_t set, uint64_t fd)
 	return fd >= 64 || (set >> fd) & 1;
 }
 
-/* Whether @st, a FIFO, is a pipe the program made (pipe(2): both ends in
- * its processes, which die with the TP run, and its bytes with them): on
- * pipefs (the st_dev of a pipe of uprr's own, fs/pipe.c), not one it
- * started with (uprr's stdin piped, an inherited fd). uprr's inherited
- * fds are fixed from its start: looked at once. */
-static bool
-own_pipe(const struct stat *st)
+/* A pipe or anonymous inode (an eventfd...) uprr started with and gave
+ * the program (uprr's stdin piped, an inherited fd). */
+struct inherited_obj {
+	int fd;		/* uprr's */
+	dev_t dev;
+	ino_t ino;
+	mode_t mode;
+};
+
+/* uprr's inherited pipes and anonymous inodes (into *@ret_n), and
+ * pipefs's st_dev (a pipe of uprr's own, fs/pipe.c) into *@ret_pipefs,
+ * 0 if unknown. uprr's inherited fds are fixed from its start: looked at
+ * once. */
+static const struct inherited_obj *
+inherited_objs(size_t *ret_n, dev_t *ret_pipefs)
 {
-	static struct {
-		dev_t dev;
-		ino_t ino;
-	} pipes[64];
-	static int npipes = -1;
+	static struct inherited_obj objs[64];
+	static int nobjs = -1;
 	static dev_t pipefs;
 
-	if (npipes < 0) {
+	if (nobjs < 0) {
 		uint64_t set = inherited_fds();
 		struct stat in;
 		int p[2];
 
-		npipes = 0;
+		nobjs = 0;
 		if (pipe2(p, O_CLOEXEC) == 0) {
 			if (fstat(p[0], &in) == 0)
 				pipefs = in.st_dev;
@@ -91,15 +97,29 @@ own_pipe(const struct stat *st)
 			close(p[1]);
 		}
 		for (int fd = 0; fd < 64; fd++)
-			if (is_inherited(set, (uint64_t)fd) && fstat(fd, &in) == 0 && S_ISFIFO(in.st_mode)) {
-				pipes[npipes].dev = in.st_dev;
-				pipes[npipes++].ino = in.st_ino;
-			}
+			if (is_inherited(set, (uint64_t)fd) && fstat(fd, &in) == 0 &&
+			    (S_ISFIFO(in.st_mode) || !(in.st_mode & S_IFMT)))
+				objs[nobjs++] = (struct inherited_obj){ fd, in.st_dev, in.st_ino, in.st_mode };
 	}
+	*ret_n = (size_t)nobjs;
+	*ret_pipefs = pipefs;
+	return objs;
+}
+
+/* Whether @st, a FIFO, is a pipe the program made (pipe(2): both ends in
+ * its processes, which die with the TP run, and its bytes with them): on
+ * pipefs, not one it started with. */
+static bool
+own_pipe(const struct stat *st)
+{
+	dev_t pipefs;
+	size_t n;
+	const struct inherited_obj *objs = inherited_objs(&n, &pipefs);
+
 	if (!pipefs || st->st_dev != pipefs)
 		return false;
-	for (int i = 0; i < npipes; i++)
-		if (pipes[i].dev == st->st_dev && pipes[i].ino == st->st_ino)
+	for (size_t i = 0; i < n; i++)
+		if (S_ISFIFO(objs[i].mode) && objs[i].dev == st->st_dev && objs[i].ino == st->st_ino)
 			return false;
 	return true;
 }
@@ -429,19 +449,22 @@ own_comm(const struct rthread *t, int fd, const struct stat *st)
 static bool
 own_eventfd(const struct rthread *t, int fd, const struct stat *st)
 {
-	uint64_t set = inherited_fds();
+	pid_t self = getpid();
 	char link[64];
-	struct stat in;
-	ssize_t n;
+	dev_t pipefs;
+	size_t n;
+	const struct inherited_obj *objs;
 
 	if (st->st_mode & S_IFMT)
 		return false;
-	n = tracee_fd_path(t->tid, fd, link, sizeof(link));
-	if (n <= 0 || strcmp(link, "anon_inode:[eventfd]") != 0)
+	if (tracee_fd_path(t->tid, fd, link, sizeof(link)) <= 0 || strcmp(link, "anon_inode:[eventfd]") != 0)
 		return false;
-	for (int i = 0; i < 64; i++)
-		if (is_inherited(set, (uint64_t)i) && fstat(i, &in) == 0 && in.st_dev == st->st_dev &&
-		    in.st_ino == st->st_ino)
+	/* every anonymous inode is the one inode: the description tells
+	 * (kcmp(2) KCMP_FILE, Linux 3.5) */
+	objs = inherited_objs(&n, &pipefs);
+	for (size_t i = 0; i < n; i++)
+		if (!(objs[i].mode & S_IFMT) &&
+		    syscall(SYS_kcmp, self, t->tid, KCMP_FILE, objs[i].fd, fd) == 0)
 			return false;
 	return true;
 }

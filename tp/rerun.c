@@ -252,6 +252,25 @@ order_at(const struct tp_rerun *r, uint64_t k)
 	return NULL;
 }
 
+/* A new entry of r->remade for the object @s saw (its ends @e0, @e1, -1:
+ * none; @key its description's, -1 for a pipe), owning them; NULL (the
+ * ends closed) when out of memory. */
+static struct remade *
+add_remade(struct tp_rerun *r, const struct kmerge_fd_saved *s, int e0, int e1, int key)
+{
+	struct remade *m;
+
+	if (UTIL_GROW(r->remade, r->remade_cap, r->nremade + 1) < 0) {
+		close(e0);
+		if (e1 >= 0)
+			close(e1);
+		return NULL;
+	}
+	m = &r->remade[r->nremade++];
+	*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { e0, e1 }, .key = key };
+	return m;
+}
+
 static struct remade *
 find_remade(const struct tp_rerun *r, dev_t dev, ino_t ino)
 {
@@ -316,15 +335,8 @@ remake_pipe(struct tp_rerun *r, const struct kmerge_fd_saved *s, char *why, size
 		 * (kmerge_epoch_save_queues()): the first that has them */
 		for (size_t i = 0; i < r->nrecs && rc < 0; i++)
 			rc = kmerge_epoch_pipe_remake(r->recs[i], s->dev, s->ino, ends, why, len);
-		if (rc < 0 || UTIL_GROW(r->remade, r->remade_cap, r->nremade + 1) < 0) {
-			if (ends[0] >= 0) {
-				close(ends[0]);
-				close(ends[1]);
-			}
+		if (rc < 0 || !(m = add_remade(r, s, ends[0], ends[1], -1)))
 			return -2;
-		}
-		m = &r->remade[r->nremade++];
-		*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { ends[0], ends[1] }, .key = -1 };
 		log_info("re-run: pipe %lu, closed by the TP run since the checkpoint, made anew", (unsigned long)s->ino);
 	}
 	return fcntl(m->ends[mode == O_WRONLY], F_DUPFD_CLOEXEC, 3);
@@ -362,13 +374,36 @@ remake_eventfd(struct tp_rerun *r, const struct kmerge_fd_saved *s)
 		 * unsigned int takes) */
 		if (efd < 0)
 			return -errno;
-		if ((s->efd_count && write(efd, &s->efd_count, sizeof(s->efd_count)) != sizeof(s->efd_count)) ||
-		    UTIL_GROW(r->remade, r->remade_cap, r->nremade + 1) < 0) {
+		if (s->efd_count && write(efd, &s->efd_count, sizeof(s->efd_count)) != sizeof(s->efd_count)) {
 			close(efd);
-			return -ENOMEM;
+			return -EIO;
 		}
-		m = &r->remade[r->nremade++];
-		*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { efd, -1 }, .key = s->dup };
+		m = add_remade(r, s, efd, -1, s->dup);
+		if (!m)
+			return -ENOMEM;
+	}
+	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
+}
+
+/* An epoll instance made anew, empty, shared by every descriptor of it:
+ * the processes add the checkpoint's entries once every descriptor is
+ * given (give_epoll_items()); uprr's new descriptor of it, or -errno. */
+static int
+remake_epoll(struct tp_rerun *r, const struct kmerge_fd_saved *s)
+{
+	struct remade *m = find_remade_anon(r, s);
+
+	if (!m) {
+		int ep = epoll_create1(EPOLL_CLOEXEC);
+
+		if (ep < 0)
+			return -errno;
+		m = add_remade(r, s, ep, -1, s->dup);
+		if (!m)
+			return -ENOMEM;
+		m->placed = calloc(MAX(s->nitems, (size_t)1), sizeof(bool));
+		if (!m->placed)
+			return -ENOMEM;
 	}
 	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
 }
@@ -389,40 +424,23 @@ take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *
 	struct stat st;
 	int fd;
 
-	/* one it started with is uprr's own (its stdio, an inherited one):
-	 * the same object */
-	if ((s->epoll || s->eventfd) && uprr_holds(s))
-		return fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
-	/* which descriptors share it is told by the record's description */
-	if ((s->epoll || s->eventfd) && s->dup < 0) {
-		snprintf(why, len, "process %d's fd %d: its %s's description was not kept at the checkpoint", pid,
-			 s->fd, s->epoll ? "epoll instance" : "eventfd");
-		return -1;
-	}
-	if (s->eventfd) {
-		fd = remake_eventfd(r, s);
-		if (fd >= 0 && fcntl(fd, F_SETFL, s->flags) < 0)
+	if (s->epoll || s->eventfd) {
+		/* one it started with is uprr's own (its stdio, an inherited
+		 * one): the same object */
+		if (uprr_holds(s))
+			return fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
+		/* which descriptors share it is told by the record's
+		 * description */
+		fd = s->dup < 0 ? -ENOENT : s->epoll ? remake_epoll(r, s) : remake_eventfd(r, s);
+		if (fd < 0) {
+			snprintf(why, len, "process %d's fd %d: its %s cannot be made anew: %s", pid, s->fd,
+				 s->epoll ? "epoll instance" : "eventfd",
+				 fd == -ENOENT ? "its description was not kept at the checkpoint" : strerror(-fd));
+			return fd == -ENOMEM ? fd : -1;
+		}
+		if (fcntl(fd, F_SETFL, s->flags) < 0)
 			log_debug("process %d's fd %d: its status flags not put back: %m", pid, s->fd);
 		return fd;
-	}
-	if (s->epoll) {
-		struct remade *m = find_remade_anon(r, s);
-
-		if (!m) {
-			int ep = epoll_create1(EPOLL_CLOEXEC);
-
-			if (ep < 0 || UTIL_GROW(r->remade, r->remade_cap, r->nremade + 1) < 0) {
-				if (ep >= 0)
-					close(ep);
-				return -ENOMEM;
-			}
-			m = &r->remade[r->nremade++];
-			*m = (struct remade){ .dev = s->dev, .ino = s->ino, .ends = { ep, -1 }, .key = s->dup,
-					      .placed = calloc(MAX(s->nitems, (size_t)1), sizeof(bool)) };
-			if (!m->placed)
-				return -ENOMEM;
-		}
-		return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
 	}
 	if (s->dup >= 0) {
 		fd = fcntl(s->dup, F_DUPFD_CLOEXEC, 3);

@@ -475,6 +475,24 @@ def stdin_echo_record(h, name, data, diverge, args=(), pace=0.0, signal_every=0)
     return (trace, r, sent[0]) if signal_every else (trace, r)
 
 
+def rerun_echo_checked(h, trace, r, data, more=False):
+    """The checks every stdin_echo re-run case makes of recording @r of
+    @trace fed @data: exit 0; what went out is @data once, in order, and its
+    count (then more lines if @more); `uprr info` says a re-run from a
+    checkpoint. Returns (the bytes checked, uprr info's re-run: value)."""
+    if r.status != 0:
+        raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
+    want = data + b'stdin_echo: %d bytes\n' % len(data)
+    if not (r.stdout.startswith(want) if more else r.stdout == want):
+        raise Fail('what went out is not the input once, in order:\n' + tail(r.stdout))
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    rr = info_value(text, 're-run')
+    if not re.search(r'the program recorded again following the log to checkpoint \d+ and live from '
+                     r'there', rr):
+        raise Fail('uprr info does not say the re-run from a checkpoint:\n' + text)
+    return want, rr
+
+
 @case('tp-rerun-redeliver')
 def c_tp_rerun_redeliver(h):
     """Input re-delivered (issue 15, "Rollback": "Input that the discarded
@@ -488,16 +506,7 @@ def c_tp_rerun_redeliver(h):
     uprr info says the re-run; the trace replays as recorded."""
     data = b''.join(b'line %d\n' % i for i in range(200))
     trace, r = stdin_echo_record(h, 'stdin_echo-redeliver', data, 8, pace=0.005)
-    if r.status != 0:
-        raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
-    compare_out = data + b'stdin_echo: %d bytes\n' % len(data)
-    if r.stdout != compare_out:
-        raise Fail('what went out is not the input once, in order:\n' + tail(r.stdout))
-    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
-    rr = info_value(text, 're-run')
-    if not re.search(r'the program recorded again following the log to checkpoint \d+ and live from '
-                     r'there', rr):
-        raise Fail('uprr info does not say the re-run from a checkpoint:\n' + text)
+    _, rr = rerun_echo_checked(h, trace, r, data)
     log('  re-run: ' + rr[:200])
     compare(r, h.replay(trace))
 
@@ -517,11 +526,7 @@ def c_tp_rerun_signals(h):
     data = b''.join(b'line %d\n' % i for i in range(200))
     trace, r, sent = stdin_echo_record(h, 'stdin_echo-signals', data, 8, pace=0.005,
                                        signal_every=2)
-    if r.status != 0:
-        raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
-    want = data + b'stdin_echo: %d bytes\n' % len(data)
-    if not r.stdout.startswith(want):
-        raise Fail('what went out is not the input once, in order:\n' + tail(r.stdout))
+    want, rr = rerun_echo_checked(h, trace, r, data, more=True)
     m = re.fullmatch(rb'stdin_echo: (\d+) signals\n', r.stdout[len(want):])
     got = int(m.group(1)) if m else 0
     # Known: 1 or 2 of 100 are lost around the TP run's end (not found:
@@ -530,11 +535,9 @@ def c_tp_rerun_signals(h):
     if not sent - 3 <= got <= sent:
         raise Fail(f'the program took {got} signals of the {sent} sent (at least {sent - 3}):\n' +
                    tail(r.stdout))
-    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
-    rr = info_value(text, 're-run')
-    m = re.search(r'to checkpoint \d+ and live from there.*?(\d+) signals from outside sent again', rr)
+    m = re.search(r'(\d+) signals from outside sent again', rr)
     if not m:
-        raise Fail('uprr info does not say the re-run from a checkpoint and its signals:\n' + text)
+        raise Fail('uprr info does not say the re-run\'s signals sent again:\n' + rr)
     log(f'  {sent} signals sent, {got} taken, {m.group(1)} of them sent again by the re-run; '
         f're-run: {rr[:160]}')
     compare(r, h.replay(trace))
@@ -553,24 +556,18 @@ def c_tp_rerun_selfpipe(h):
     pipe with the old one's byte at the numbers the program had, and a new
     epoll instance with the interest list of the checkpoint (the program
     checks both at its next turn, exit 3 if either is wrong): exit 0, the
-    input once, in order, stderr says the pipe was made anew, and the
+    input once, in order, uprr info counts the objects made anew, and the
     trace replays as recorded."""
     # (epoch 5 of 300 lines: a loaded machine's checks make the TP run
     # stand long, and the writer fills the pipe meanwhile: fewer epochs)
     data = b''.join(b'line %d\n' % i for i in range(300))
     trace, r = stdin_echo_record(h, 'stdin_echo-selfpipe', data, 5, args=['--selfpipe'], pace=0.005)
-    if r.status != 0:
-        raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
-    want = data + b'stdin_echo: %d bytes\n' % len(data)
-    if r.stdout != want:
-        raise Fail('what went out is not the input once, in order:\n' + tail(r.stdout))
-    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
-    rr = info_value(text, 're-run')
-    # the self-pipe and the epoll instance
-    m = re.search(r'to checkpoint \d+ and live from there.*?(\d+) objects made anew', rr)
+    _, rr = rerun_echo_checked(h, trace, r, data)
+    # the self-pipe, the eventfd and the epoll instance
+    m = re.search(r'(\d+) objects made anew', rr)
     if not m or int(m.group(1)) < 3:
-        raise Fail('uprr info does not say the re-run from a checkpoint made the self-pipe, the eventfd and the '
-                   'epoll instance anew:\n' + text)
+        raise Fail('uprr info does not say the re-run made the self-pipe, the eventfd and the epoll '
+                   'instance anew:\n' + rr)
     log(f'  re-run: {rr[:160]}')
     compare(r, h.replay(trace))
 
