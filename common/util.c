@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <string.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -162,6 +163,9 @@ util_grow(void **arr, size_t *cap, size_t need, size_t size)
 	p = realloc(*arr, n * size);
 	if (!p)
 		return -ENOMEM;
+	/* zeroed: arrays indexed by an id (tp/output.c's shown[id]) read
+	 * the slots they never set as 0 */
+	memset((char *)p + *cap * size, 0, (n - *cap) * size);
 	*arr = p;
 	*cap = n;
 	return 0;

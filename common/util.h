@@ -87,7 +87,8 @@ int util_read_file(const char *path, char **ret_buf, size_t *ret_len) _wur_;
 /**
  * Make room for at least @need elements of @size bytes in the malloc'd array
  * *@arr of capacity *@cap elements: grows it to the larger of @need and twice
- * *@cap (16 at least). Returns 0, or -ENOMEM with *@arr and *@cap unchanged.
+ * *@cap (16 at least), the new elements zeroed. Returns 0, or -ENOMEM with
+ * *@arr and *@cap unchanged.
  * Use it through UTIL_GROW().
  */
 int util_grow(void **arr, size_t *cap, size_t need, size_t size) _wur_;

@@ -492,6 +492,8 @@ struct rthread {
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
+	uint64_t deferred_cpu_ns;     /* and the CPU time it had run then
+				       * (tracee_cpu_time(); 0: not known) */
 	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
 				       * waits for an execution point of its own */
 	size_t nlater, later_cap;

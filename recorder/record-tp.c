@@ -37,8 +37,36 @@
 /* How long an asynchronous signal waits for an event of its thread (a
  * syscall, a buffered call it interrupts) before the thread is interrupted
  * where it stands in user code: a loop that makes no syscall (a spin on a
- * flag the handler sets) must get it, as natively. */
+ * flag the handler sets) must get it, as natively. Counted in the CPU time
+ * the thread ran since the signal came (/proc/TID/schedstat), not in wall
+ * time: a thread the kernel did not run for 10 ms (a loaded machine), or
+ * one held at an epoch's end meanwhile, is not spinning, and a signal
+ * interrupted in user code is one an EP run cannot place yet (the record
+ * of tp-rerun-signals then ended, exit 125: 2 in 40 runs beside another
+ * suite). */
 #define TP_SIGNAL_WAIT_NS 10000000ull
+
+/* Whether @t's deferred signal waited long enough (at @now): the time
+ * left to wait, in ns, into *@ret_left otherwise. */
+static bool
+signal_waited(const struct rthread *t, uint64_t now, uint64_t *ret_left)
+{
+	uint64_t cpu;
+
+	if (now - t->deferred_ns < TP_SIGNAL_WAIT_NS) {
+		*ret_left = TP_SIGNAL_WAIT_NS - (now - t->deferred_ns);
+		return false;
+	}
+	if (!t->deferred_cpu_ns || tracee_cpu_time(t->tid, &cpu) < 0 ||
+	    cpu - t->deferred_cpu_ns >= TP_SIGNAL_WAIT_NS)
+		return true;
+	/* it did not run that long: look again once it could have (1 ms at
+	 * least, not a busy poll) */
+	*ret_left = TP_SIGNAL_WAIT_NS - (cpu - t->deferred_cpu_ns);
+	if (*ret_left < 1000000ull)
+		*ret_left = 1000000ull;
+	return false;
+}
 
 /* Whether @t stands stopped at an event the recorder moves it on from (not
  * in user code, not in the kernel, not held by an emulated tracer or a
@@ -133,7 +161,7 @@ rec_tp_log_stats(const struct recorder *rec)
 bool
 rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns)
 {
-	uint64_t now = util_now_ns(), wait = 0;
+	uint64_t now = util_now_ns(), wait = 0, left = 0;
 
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		struct rthread *t = &rec->threads[i];
@@ -141,14 +169,14 @@ rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns)
 		if (t->state != RT_RUNNING || !t->deferred_sig || t->uncountable ||
 		    t->tp_status_due || t->epoch_held)
 			continue;
-		if (now - t->deferred_ns >= TP_SIGNAL_WAIT_NS) {
+		if (signal_waited(t, now, &left)) {
 			/* stopped where it stands, or at an event that came
 			 * first (record-signals.c); rec_tp_signal_here() */
 			rec_interrupt_running(rec, t);
 			return true;
 		}
-		if (!wait || TP_SIGNAL_WAIT_NS - (now - t->deferred_ns) < wait)
-			wait = TP_SIGNAL_WAIT_NS - (now - t->deferred_ns);
+		if (!wait || left < wait)
+			wait = left;
 	}
 	*ret_wait_ns = wait;
 	return false;

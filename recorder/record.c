@@ -276,13 +276,24 @@ rec_resume(struct rthread *t, enum __ptrace_request how, int sig)
  * already waits is pending once, as in the kernel, which keeps one instance
  * of each (signal(7)): a timer faster than the deliveries cannot pile up.
  */
+/* @t's deferred signal begins to wait now: when, and the CPU time @t had
+ * run then (a TP run interrupts it where it stands only once it ran that
+ * long in user code since, rec_tp_signal_due()). */
+static void
+deferred_now(struct rthread *t)
+{
+	t->deferred_ns = util_now_ns();
+	if (tracee_cpu_time(t->tid, &t->deferred_cpu_ns) < 0)
+		t->deferred_cpu_ns = 0;
+}
+
 int
 rec_defer_signal(struct rthread *t, const siginfo_t *si)
 {
 	if (!t->deferred_sig) {
 		t->deferred_sig = si->si_signo;
 		t->deferred_info = *si;
-		t->deferred_ns = util_now_ns();
+		deferred_now(t);
 		return 0;
 	}
 	if (si->si_signo < SIGRTMIN) {
@@ -310,7 +321,7 @@ rec_take_deferred(struct rthread *t, siginfo_t *ret_si)
 	if (t->nlater) {
 		t->deferred_info = t->later[0];
 		t->deferred_sig = t->deferred_info.si_signo;
-		t->deferred_ns = util_now_ns();
+		deferred_now(t);
 		memmove(t->later, t->later + 1, --t->nlater * sizeof(*t->later));
 	}
 	return sig;
