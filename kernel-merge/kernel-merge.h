@@ -259,9 +259,12 @@ struct kmerge_fd_saved {
 	int64_t size;	/**< a regular file's size, else -1 */
 	int dup;	/**< ours: the same description (pidfd_getfd(2)), for an
 			 * object with an offset (a file, a directory, a block
-			 * device) opened read-only; -1: none (a pipe, a socket:
-			 * ours would keep its readers from seeing EOF; a file
-			 * open for writing: see @path). The record's: do not close */
+			 * device) opened read-only, an epoll instance, eventfd,
+			 * timerfd or signalfd, and a TCP connection (its close's
+			 * FIN waits for the record's end); -1: none (a pipe, a
+			 * unix socket: ours would keep its readers from seeing
+			 * EOF; a file open for writing: see @path). The
+			 * record's: do not close */
 	int path;	/**< ours, O_PATH, of a regular file open for writing
 			 * (an exec of the file is not refused for it), from
 			 * which it can be opened again; -1: none. The record's */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -71,6 +72,36 @@ kept_anon(int dirfd, const char *name, mode_t mode, bool *ret_epoll, bool *ret_e
 		if (!strcmp(link, kinds[i]))
 			return true;
 	return false;
+}
+
+/*
+ * Whether @dup, ours, of a socket is a TCP connection (AF_INET or
+ * AF_INET6, SOCK_STREAM, not listening: socket(7) SO_DOMAIN, SO_TYPE,
+ * SO_ACCEPTCONN) whose description uprr may hold from a checkpoint on, so
+ * that a re-run from it has the connection the program closed since: a
+ * client's. Holding it delays the close's FIN until uprr lets the record
+ * go (the re-run went live, or the checkpoint is no longer kept): the
+ * close is output, held as the output written before it is. Not a
+ * listening socket or a datagram one (held, its port would stay bound: a
+ * bind of it again fails), nor a unix socket, whose peer may be the
+ * program's own and wait for its end.
+ */
+static int
+sock_int(int fd, int opt)
+{
+	int v = -1;
+	socklen_t len = sizeof(v);
+
+	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0 ? -1 : v;
+}
+
+static bool
+kept_sock(int dup)
+{
+	int domain = sock_int(dup, SO_DOMAIN);
+
+	return (domain == AF_INET || domain == AF_INET6) && sock_int(dup, SO_TYPE) == SOCK_STREAM &&
+	       sock_int(dup, SO_ACCEPTCONN) == 0;
 }
 
 /* An eventfd's counter and EFD_SEMAPHORE (/proc/PID/fdinfo/FD: fs/eventfd.c
@@ -238,6 +269,11 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
 		else if (S_ISREG(st.st_mode))
 			s.path = openat(dirfd(dir), d->d_name, O_PATH | O_CLOEXEC);
+		else if (S_ISSOCK(st.st_mode) &&
+			 (s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0)) >= 0 && !kept_sock(s.dup)) {
+			close(s.dup);
+			s.dup = -1;
+		}
 		/* its interest list as it was: a re-run's instance is made
 		 * anew from it (the TP run's changed since, and lost the
 		 * entries of what it closed) */

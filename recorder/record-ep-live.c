@@ -791,6 +791,8 @@ rec_ep_go_live(struct recorder *rec)
 	}
 	rec_ep_live_signals(rec);
 	live->went_live = true;
+	if (live->let_go)
+		live->let_go(live->let_go_arg);
 	live->switch_ns = util_now_ns() - t0;
 	log_info("the re-run went live at checkpoint %" PRIu64 ": %u descriptors given, %.3f ms", live->k,
 		 live->fds, (double)live->switch_ns / 1e6);

@@ -77,7 +77,8 @@ left_out(const struct rec_ep_pair *p, uint64_t addr)
  * (a page mapped in the checkpoint's copy only); none: a byte of the first
  * page the EP process wrote that the check compares. Or "merge": nothing
  * forced, the divergences found merged and checked again. Or K:syscall:
- * a divergence at the EP run's first call of epoch K (a re-run's test). */
+ * a divergence at the EP run's first call of epoch K (a re-run's test),
+ * NAME:syscall at its first call NAME after the loader's epoch. */
 static void
 force_parse(struct rec_ep_force *f)
 {
@@ -87,8 +88,23 @@ force_parse(struct rec_ep_force *f)
 	if (f->parsed)
 		return;
 	f->parsed = true;
+	f->nr = -1;
 	if (!s || !*s)
 		return;
+	end = strchr(s, ':');
+	if (end && strcmp(end, ":syscall") == 0 && (s[0] < '0' || s[0] > '9')) {
+		for (long nr = 0; nr < 1024 && f->nr < 0; nr++)
+			if (sc_name(nr) && strlen(sc_name(nr)) == (size_t)(end - s) &&
+			    strncmp(sc_name(nr), s, (size_t)(end - s)) == 0)
+				f->nr = nr;
+		if (f->nr < 0) {
+			log_warn("UPRR_EP_DIVERGE=%s: no syscall of that name; ignored", s);
+			return;
+		}
+		f->epoch = 1;
+		f->syscall = true;
+		return;
+	}
 	if (strcmp(s, "merge") == 0) {
 		/* nothing forced: the real divergences merged and checked again */
 		f->on = f->done = true;
@@ -123,13 +139,14 @@ force_parse(struct rec_ep_force *f)
 }
 
 bool
-rec_ep_force_syscall(struct recorder *rec)
+rec_ep_force_syscall(struct recorder *rec, long nr)
 {
 	struct rec_ep_force *f = &rec->ep->force;
 	const struct rec_ep_verdicts *v = rec->ep->verdicts;
 
 	force_parse(f);
-	if (!f->syscall || f->done || v->verified + v->diverged + v->unchecked < f->epoch)
+	if (!f->syscall || f->done || v->verified + v->diverged + v->unchecked < f->epoch ||
+	    (f->nr >= 0 && nr != f->nr))
 		return false;
 	f->done = true;
 	return true;

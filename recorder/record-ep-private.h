@@ -50,6 +50,8 @@ struct rec_ep_force {
 	bool syscall;	 /* K:syscall: the EP run diverges at its first call
 			  * in epoch K or later (on stays false: no check is
 			  * changed) */
+	long nr;	 /* NAME:syscall: at its first call NAME (K is 1);
+			  * -1: any */
 };
 
 struct rec_ep {
@@ -429,8 +431,10 @@ bool rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginf
 
 /** EP run: UPRR_EP_DIVERGE=K:syscall, a test switch: true once, at the
  * first call the run takes from the log in epoch K or later (the epochs
- * given a verdict), for it to diverge there (record-ep-merge.c). */
-bool rec_ep_force_syscall(struct recorder *rec);
+ * given a verdict), for it to diverge there (record-ep-merge.c); with
+ * UPRR_EP_DIVERGE=NAME:syscall, at its first call NAME (@nr) after the
+ * loader's epoch. */
+bool rec_ep_force_syscall(struct recorder *rec, long nr);
 
 /** EP run: whether the log's call @c (an mmap) maps the synchronization-order
  * log its run mapped at rec_options.ep_sync_log (tp/tp.c). */

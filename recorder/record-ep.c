@@ -388,9 +388,8 @@ rec_ep_entry(struct recorder *rec, struct rthread *t, uint32_t nblobs)
 		diverge(rec, t, "the log has no more syscalls of this thread");
 		return -1;
 	}
-	if (rec_ep_force_syscall(rec)) {
-		diverge(rec, t, "made to diverge (UPRR_EP_DIVERGE=%" PRIu64 ":syscall)",
-			rec->ep->force.epoch);
+	if (rec_ep_force_syscall(rec, (long)t->nr)) {
+		diverge(rec, t, "made to diverge (UPRR_EP_DIVERGE=%s)", getenv("UPRR_EP_DIVERGE"));
 		return -1;
 	}
 	if (ep_call_check(c, (long)t->nr, t->args, rec->blobs, nblobs, why, sizeof(why)) < 0) {

@@ -564,6 +564,13 @@ struct rec_ep_live {
 					 * the TP run took since k, sent again */
 	uint64_t switch_ns;		/**< out: what going live cost */
 	char why[256];			/**< out: why it did not, "" */
+	void (*let_go)(void *arg);	/**< in: called once it went live, every
+					 * descriptor given: the caller closes its
+					 * own of them (held by uprr, a pipe's write
+					 * end or a connection the program closes
+					 * would keep EOF or FIN from its peer);
+					 * NULL: none */
+	void *let_go_arg;
 };
 
 /** Whether the epoch an EP run diverged in at a syscall or in the

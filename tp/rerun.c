@@ -104,12 +104,42 @@ tp_rerun_new(const char *sync_log)
 	return r;
 }
 
+/* rec_ep_live.let_go: the re-run went live, its processes have their
+ * descriptors; uprr's (each given, the objects made anew, the
+ * checkpoint's records of them) are closed, so that a peer sees the
+ * program's close of a pipe's write end or of a connection as it makes
+ * it (the records held a TCP connection's description for the re-run:
+ * kmerge_epoch_save_fds()). */
+static void
+let_go(void *arg)
+{
+	struct tp_rerun *r = arg;
+
+	for (size_t i = 0; i < r->nprocs; i++)
+		for (size_t j = 0; j < r->procs[i].nfds; j++) {
+			if (r->procs[i].fds[j].ours >= 0)
+				close(r->procs[i].fds[j].ours);
+			r->procs[i].fds[j].ours = -1;
+		}
+	for (size_t i = 0; i < r->nremade; i++)
+		for (size_t j = 0; j < 2; j++) {
+			if (r->remade[i].ends[j] >= 0)
+				close(r->remade[i].ends[j]);
+			r->remade[i].ends[j] = -1;
+		}
+	for (size_t i = 0; i < r->nrecs; i++) {
+		kmerge_epoch_free(r->recs[i]);
+		r->recs[i] = NULL;
+	}
+}
+
 static void
 free_procs(struct tp_rerun *r)
 {
 	for (size_t i = 0; i < r->nprocs; i++) {
 		for (size_t j = 0; j < r->procs[i].nfds; j++) {
-			close(r->procs[i].fds[j].ours);
+			if (r->procs[i].fds[j].ours >= 0)
+				close(r->procs[i].fds[j].ours);
 			free(r->procs[i].fds[j].epoll_items);
 		}
 		free(r->procs[i].fds);
@@ -129,9 +159,9 @@ free_procs(struct tp_rerun *r)
 	r->used = NULL;
 	r->nused = 0;
 	for (size_t i = 0; i < r->nremade; i++) {
-		close(r->remade[i].ends[0]);
-		if (r->remade[i].ends[1] >= 0)
-			close(r->remade[i].ends[1]);
+		for (size_t j = 0; j < 2; j++)
+			if (r->remade[i].ends[j] >= 0)
+				close(r->remade[i].ends[j]);
 		free(r->remade[i].placed);
 	}
 	free(r->remade);
@@ -708,7 +738,8 @@ tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_rerun *r
 	}
 	/* the input of each epoch from k on, in order */
 	r->live = (struct rec_ep_live){ .k = k, .root_pid = root, .procs = r->procs, .nprocs = r->nprocs,
-					.inputs = r->chain, .ninputs = r->nchain, .remade = (unsigned)r->nremade };
+					.inputs = r->chain, .ninputs = r->nchain, .remade = (unsigned)r->nremade,
+					.let_go = let_go, .let_go_arg = r };
 	return 0;
 }
 

@@ -38,6 +38,7 @@ e2e.py imports this module after its own cases.
 import os
 import re
 import signal
+import socket
 import threading
 import time
 
@@ -506,6 +507,91 @@ def c_tp_rerun_redeliver(h):
     data = b''.join(b'line %d\n' % i for i in range(200))
     trace, r = stdin_echo_record(h, 'stdin_echo-redeliver', data, 8, pace=0.005)
     _, rr = rerun_echo_checked(h, trace, r, data)
+    log('  re-run: ' + rr[:200])
+    compare(r, h.replay(trace))
+
+
+@case('tp-rerun-conn')
+def c_tp_rerun_conn(h):
+    """A connection the TP run closed after the checkpoint, given to the
+    re-run (issue 15, "Rollback": the TP run's kernel state at checkpoint
+    k): tests/progs/stdin_echo --conn echoes a TCP connection from a client
+    outside the recording (200 lines, one each 5 ms, then the client's
+    end), closes it at its end (a dup2 of /dev/null over it), and exits
+    once the client, having seen that close, closes the program's stdin.
+    Its EP run is made to diverge at that dup2 (UPRR_EP_DIVERGE=
+    dup2:syscall, the program's one dup2): the epoch is re-run from the
+    checkpoint before it, where the connection was open; the TP run has
+    closed it since. The client gets every line back once, in order, then
+    the end (the re-run's close reaches it: uprr's hold of the connection
+    for the re-run is let go once it went live); uprr info says the re-run
+    from a checkpoint; the trace replays as recorded. Before, the re-run
+    was refused ("fd N (a socket) was closed or replaced after the
+    checkpoint"), exit 124."""
+    data = b''.join(b'line %d\n' % i for i in range(200))
+    trace = h.new_trace_path('stdin_echo-conn')
+    portfile = h.path('stdin_echo-conn.port')
+    env = dict(os.environ, UPRR_EP_DIVERGE='dup2:syscall')
+    rd, wr = os.pipe()
+    got = {'echo': b'', 'end': False, 'error': None}
+
+    def client():
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    with open(portfile) as f:
+                        port = int(f.read())
+                    break
+                except (OSError, ValueError):
+                    time.sleep(0.01)
+            else:
+                raise OSError('no port written')
+            with socket.create_connection(('127.0.0.1', port), timeout=30) as c:
+                def reader():
+                    try:
+                        while True:
+                            b = c.recv(4096)
+                            if not b:
+                                got['end'] = True
+                                return
+                            got['echo'] += b
+                    except OSError as e:
+                        got['error'] = f'reading the echo: {e}'
+                rt = threading.Thread(target=reader)
+                rt.start()
+                for line in data.splitlines(keepends=True):
+                    c.sendall(line)
+                    time.sleep(0.005)
+                c.shutdown(socket.SHUT_WR)
+                rt.join()
+        except OSError as e:
+            got['error'] = str(e)
+        finally:
+            os.close(wr)
+    th = threading.Thread(target=client)
+    th.start()
+    try:
+        r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=20', '--', h.prog('stdin_echo'),
+                 f'--conn={portfile}'], timeout=RECORD_TIMEOUT, what='uprr record', cwd=h.tmp, env=env,
+                stdin=rd)
+    finally:
+        os.close(rd)
+        th.join()
+    if r.status != 0:
+        raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
+    if got['error'] or not got['end']:
+        raise Fail(f'the client did not see the connection\'s end ({got["error"] or "no end"}) after '
+                   f'{len(got["echo"])} bytes')
+    if got['echo'] != data:
+        raise Fail('the client did not get its lines back once, in order:\n' + tail(got['echo']))
+    if r.stdout != b'stdin_echo: %d bytes\n' % len(data):
+        raise Fail('the program did not count its input once:\n' + tail(r.stdout))
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    rr = info_value(text, 're-run')
+    if not re.search(r'the program recorded again following the log to checkpoint \d+ and live from '
+                     r'there', rr):
+        raise Fail('uprr info does not say the re-run from a checkpoint:\n' + text)
     log('  re-run: ' + rr[:200])
     compare(r, h.replay(trace))
 

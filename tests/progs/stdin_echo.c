@@ -21,13 +21,23 @@
  * turns before, else it says so and exits 3 (e2e tp-rerun-selfpipe: a
  * pipe of the program's own that the TP run closed after the checkpoint
  * is made anew for a re-run, with its byte; the epoll instance has the
- * interest list it had there, the eventfd its counter there).
+ * interest list it had there, the eventfd its counter there). With
+ * --conn=PORTFILE, its input and output are instead one TCP connection it
+ * accepts on 127.0.0.1 (the port written to PORTFILE, left open); at the
+ * connection's end it closes it (a dup2(2) of /dev/null over it, as a
+ * daemon drops its stdio: the test's divergence is forced at that call),
+ * and only then reads its standard input to its end, as the client, which
+ * waits for that close, says it is done (e2e tp-rerun-conn: a connection
+ * the TP run closed after the checkpoint is given to a re-run from it, and
+ * its close reaches the client).
  */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
 #include "progs.h"
 
@@ -78,6 +88,26 @@ selfpipe_new(int ep, int sp[2])
 	sp[1] = np[1];
 }
 
+/* A connection accepted on 127.0.0.1, the port written to @portfile. */
+static int
+accept_one(const char *portfile)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd, c;
+
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &len) < 0)
+		die("stdin_echo: listen: %s", strerror(errno));
+	fd = open(portfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || dprintf(fd, "%d\n", ntohs(a.sin_port)) < 0)
+		die("stdin_echo: %s: %s", portfile, strerror(errno));
+	c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		die("stdin_echo: accept: %s", strerror(errno));
+	return c;
+}
+
 static void
 on_signal(int sig)
 {
@@ -91,7 +121,7 @@ main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct timespec ms = { 0, 1000000 };
 	const char *count_file = NULL;
-	int ep = -1, sp[2] = { -1, -1 }, efd = -1;
+	int ep = -1, sp[2] = { -1, -1 }, efd = -1, in = STDIN_FILENO, out = STDOUT_FILENO;
 	char buf[64];
 	long total = 0;
 	ssize_t n;
@@ -116,6 +146,8 @@ main(int argc, char **argv)
 			ev.data.fd = sp[0];
 			if (epoll_ctl(ep, EPOLL_CTL_ADD, sp[0], &ev) < 0)
 				die("stdin_echo: epoll_ctl: %s", strerror(errno));
+		} else if (!strncmp(argv[i], "--conn=", 7)) {
+			in = out = accept_one(argv[i] + 7);
 		} else {
 			count_file = argv[i];
 		}
@@ -136,14 +168,14 @@ main(int argc, char **argv)
 					nanosleep(&ms, NULL);
 			}
 		}
-		n = read(STDIN_FILENO, buf, sizeof(buf));
+		n = read(in, buf, sizeof(buf));
 		if (n == 0)
 			break;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			die("stdin_echo: read: %s", strerror(errno));
-		if (write(STDOUT_FILENO, buf, (size_t)n) != n)
+		if (write(out, buf, (size_t)n) != n)
 			die("stdin_echo: write: %s", strerror(errno));
 		total += n;
 		if (count_file) {
@@ -153,6 +185,16 @@ main(int argc, char **argv)
 				die("stdin_echo: %s: %s", count_file, strerror(errno));
 		}
 		nanosleep(&ms, NULL);
+	}
+	if (in != STDIN_FILENO) {
+		/* the client's end: ours, then its word that it saw it */
+		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, in) < 0)
+			die("stdin_echo: dup2 /dev/null: %s", strerror(errno));
+		while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0)
+			if (n < 0 && errno != EINTR)
+				die("stdin_echo: read stdin: %s", strerror(errno));
 	}
 	printf("stdin_echo: %ld bytes\n", total);
 	if (g_sigs)
