@@ -275,6 +275,15 @@ struct kmerge_fd_saved {
 	struct kmerge_epoll_item *items; /**< at the checkpoint; the record's */
 	size_t nitems;
 };
+/**
+ * Close the descriptions of TCP connections @e holds (kmerge_fd_saved.dup,
+ * kmerge_epoch_save_fds()): their process has an epoll instance, or made
+ * one. A connection held by uprr would stay in its interest list after
+ * the program closed it, reported to it with a stale entry (epoll(7),
+ * "Questions and answers", 6). NULL accepted.
+ */
+void kmerge_epoch_drop_conns(struct kmerge_epoch *e);
+
 /** How many descriptors kmerge_epoch_save_fds() saved into @e. */
 size_t kmerge_epoch_nfds(const struct kmerge_epoch *e);
 /** Descriptor @i (< kmerge_epoch_nfds()) saved into @e, owned by @e. */

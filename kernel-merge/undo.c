@@ -84,7 +84,9 @@ kept_anon(int dirfd, const char *name, mode_t mode, bool *ret_epoll, bool *ret_e
  * close is output, held as the output written before it is. Not a
  * listening socket or a datagram one (held, its port would stay bound: a
  * bind of it again fails), nor a unix socket, whose peer may be the
- * program's own and wait for its end.
+ * program's own and wait for its end; nor one in a process with an epoll
+ * instance (kmerge_epoch_drop_conns()), nor one with O_ASYNC (its SIGIO
+ * would go on after the program's close).
  */
 static int
 sock_int(int fd, int opt)
@@ -102,6 +104,16 @@ kept_sock(int dup)
 
 	return (domain == AF_INET || domain == AF_INET6) && sock_int(dup, SO_TYPE) == SOCK_STREAM &&
 	       sock_int(dup, SO_ACCEPTCONN) == 0;
+}
+
+void
+kmerge_epoch_drop_conns(struct kmerge_epoch *e)
+{
+	for (size_t i = 0; e && i < e->nfds; i++)
+		if (S_ISSOCK(e->fds[i].mode) && e->fds[i].dup >= 0) {
+			close(e->fds[i].dup);
+			e->fds[i].dup = -1;
+		}
 }
 
 /* An eventfd's counter and EFD_SEMAPHORE (/proc/PID/fdinfo/FD: fs/eventfd.c
@@ -269,7 +281,7 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
 		else if (S_ISREG(st.st_mode))
 			s.path = openat(dirfd(dir), d->d_name, O_PATH | O_CLOEXEC);
-		else if (S_ISSOCK(st.st_mode) &&
+		else if (S_ISSOCK(st.st_mode) && !(s.flags & O_ASYNC) &&
 			 (s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0)) >= 0 && !kept_sock(s.dup)) {
 			close(s.dup);
 			s.dup = -1;
@@ -295,6 +307,9 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		n++;
 	}
 	closedir(dir);
+	for (size_t i = 0; i < e->nfds; i++)
+		if (e->fds[i].pid == pid && e->fds[i].epoll)
+			kmerge_epoch_drop_conns(e);
 	return r < 0 ? r : n;
 }
 

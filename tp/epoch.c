@@ -328,10 +328,17 @@ current_record(struct tp_epochs *e)
 static void
 on_call(void *arg, pid_t tid, pid_t tgid, long nr, const uint64_t args[6])
 {
-	struct kmerge_epoch *rec = current_record(arg);
+	struct tp_epochs *e = arg;
+	struct kmerge_epoch *rec = current_record(e);
 
 	if (rec)
 		kmerge_epoch_on_entry(rec, tid, tgid, nr, args);
+	/* an epoll instance made: the connections kept for a re-run are let
+	 * go (one added to it, then closed by the program, would stay in it) */
+	if (nr == __NR_epoll_create || nr == __NR_epoll_create1)
+		for (size_t i = 0; i < e->n; i++)
+			if (e->v[i].pid == tgid)
+				kmerge_epoch_drop_conns(e->v[i].fds);
 }
 
 /* rec_epoch_keeper.on_read: the epoch's record keeps the bytes the read
