@@ -39,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -209,27 +211,43 @@ rec_ep_live_clone_exit(struct recorder *rec, struct rthread *t)
 
 /* ---- the input the TP run took, given again ---- */
 
+static int give_accepted(struct recorder *rec, struct rthread *t, int64_t *ret_fd);
+
+/* What is left to give again: bytes read, connections accepted. */
+static uint64_t
+redeliver_left(const struct rec_ep_live *live)
+{
+	uint64_t left = 0;
+
+	for (size_t i = 0; i < live->ninputs; i++)
+		left += kmerge_epoch_redeliver_left(live->inputs[i]);
+	for (size_t i = 0; i < live->naccepts; i++)
+		left += live->accepts[i].ours >= 0;
+	return left;
+}
+
 bool
 rec_ep_live_redeliver(struct recorder *rec, struct rthread *t)
 {
 	const struct rec_ep_live *live = rec->redeliver;
 	struct user_regs_struct regs = t->regs;
-	uint64_t left = 0;
+	uint64_t left;
 	int64_t res = 0;
 	int r = 0;
 
+	if (t->nr == __NR_accept || t->nr == __NR_accept4)
+		r = give_accepted(rec, t, &res);
 	for (size_t i = 0; i < live->ninputs && !r; i++)
 		r = kmerge_epoch_redeliver(live->inputs[i], t->tid, t->space->mem.memfd, (long)t->nr, t->args, &res);
-	for (size_t i = 0; i < live->ninputs; i++)
-		left += kmerge_epoch_redeliver_left(live->inputs[i]);
+	left = redeliver_left(live);
 	if (!left) {
 		/* all given back: reads go live (the library's stay traced) */
 		log_info("re-run: the input the TP run took since checkpoint %" PRIu64 " given back", live->k);
 		rec->redeliver = NULL;
 	}
 	if (r < 0) {
-		rec_stop_recording(rec, "the re-run cannot give thread %d the input the TP run read: %s", t->tid,
-				   strerror(-r));
+		rec_stop_recording(rec, "the re-run cannot give thread %d the input the TP run %s: %s", t->tid,
+				   t->nr == __NR_accept || t->nr == __NR_accept4 ? "accepted" : "read", strerror(-r));
 		return true;
 	}
 	if (!r)
@@ -424,6 +442,7 @@ live_proc(const struct rec_ep_live *live, pid_t pid)
  * prepare_mmap() does. *@ret the result. Returns 0 or -errno. */
 struct live_injector {
 	struct rthread *t;
+	bool at_entry;		/* it stands at a call's entry (not parked) */
 	bool skipped;		/* at an entry, the call skipped */
 	struct user_regs_struct parked;
 };
@@ -434,7 +453,7 @@ inject_args(struct live_injector *in, long nr, const uint64_t args[6], int64_t *
 	struct rthread *t = in->t;
 	int r;
 
-	if (t->ep_parked_entry && !in->skipped) {
+	if ((t->ep_parked_entry || in->at_entry) && !in->skipped) {
 		struct user_regs_struct skip;
 
 		r = tracee_get_regs(t->tid, &in->parked);
@@ -474,6 +493,70 @@ inject_done(struct recorder *rec, struct live_injector *in)
 	if (rec_ep_restart_call(rec, in->t) < 0)
 		return -EIO;
 	return tracee_set_regs(in->t->tid, &in->parked);
+}
+
+/*
+ * @t stands at the entry of an accept(2) or accept4(2) of a listening
+ * socket the TP run accepted a connection of since the checkpoint (the
+ * re-run's first accepts of it): the connection, uprr's
+ * (rec_ep_live.accepts, in the order the TP run accepted them), is put in
+ * its process (pidfd_getfd(2), injected) with the call's flags
+ * (SOCK_CLOEXEC, SOCK_NONBLOCK), and the peer's address where the call
+ * asks for it (getpeername(2)). 1 with the new fd in *@ret_fd; 0 none is
+ * due (the call runs live); -errno.
+ */
+static int
+give_accepted(struct recorder *rec, struct rthread *t, int64_t *ret_fd)
+{
+	const struct rec_ep_live *live = rec->redeliver;
+	struct live_injector in = { .t = t, .at_entry = true };
+	uint64_t flags = t->nr == __NR_accept4 ? t->args[3] : 0;
+	struct rec_live_accept *a = NULL;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer);
+	int64_t pidfd = -1, got = -1, res = 0;
+	uint32_t alen;
+	struct stat st;
+	int r;
+
+	if (tracee_fd_stat(t->tid, (int)t->args[0], &st) < 0)
+		return 0;
+	for (size_t i = 0; i < live->naccepts && !a; i++)
+		if (live->accepts[i].ours >= 0 && live->accepts[i].ldev == st.st_dev &&
+		    live->accepts[i].lino == st.st_ino)
+			a = &live->accepts[i];
+	if (!a)
+		return 0;
+	if (getpeername(a->ours, (struct sockaddr *)&peer, &plen) < 0)
+		plen = 0;
+	r = inject(&in, __NR_pidfd_open, (uint64_t)getpid(), 0, 0, &pidfd);
+	if (r >= 0 && pidfd >= 0)
+		r = inject(&in, __NR_pidfd_getfd, (uint64_t)pidfd, (uint64_t)a->ours, 0, &got);
+	if (r >= 0 && pidfd >= 0)
+		r = inject(&in, __NR_close, (uint64_t)pidfd, 0, 0, &res);
+	/* pidfd_getfd(2) sets FD_CLOEXEC; the status flags are accept's */
+	if (r >= 0 && got >= 0 && !(flags & SOCK_CLOEXEC))
+		r = inject(&in, __NR_fcntl, (uint64_t)got, F_SETFD, 0, &res);
+	if (r >= 0 && got >= 0)
+		r = inject(&in, __NR_fcntl, (uint64_t)got, F_SETFL, flags & SOCK_NONBLOCK ? O_NONBLOCK : 0, &res);
+	if (inject_done(rec, &in) < 0 && r >= 0)
+		r = -EIO;
+	if (r >= 0 && (pidfd < 0 || got < 0))
+		r = (int)(pidfd < 0 ? pidfd : got);
+	if (r < 0)
+		return r;
+	close(a->ours);
+	a->ours = -1;
+	/* its address, cut to the room given, and its whole length (accept(2)) */
+	if (t->args[1] && t->args[2] && tracee_read(t->tid, t->args[2], &alen, sizeof(alen)) == 0) {
+		if ((r = tracee_write(t->space->mem.memfd, t->args[1], &peer, MIN(alen, plen))) < 0 ||
+		    (r = tracee_write(t->space->mem.memfd, t->args[2], &plen, sizeof(plen))) < 0)
+			return r;
+	}
+	log_debug("thread %d: accept of fd %d given fd %" PRId64 ", the connection the TP run accepted",
+		  t->tid, (int)t->args[0], got);
+	*ret_fd = got;
+	return 1;
 }
 
 /* Run @nr(@a) whose argument @argi points to @len bytes @buf: written
@@ -759,9 +842,8 @@ rec_ep_go_live(struct recorder *rec)
 	/* what the TP run read from outside since: given again to the first
 	 * reads, which the libraries send the traced way until then
 	 * (UPRR_CTL_ORDER_READS; replay takes each call's way from the trace) */
-	for (size_t i = 0; i < live->ninputs; i++)
-		if (kmerge_epoch_redeliver_left(live->inputs[i]))
-			rec->redeliver = live;
+	if (redeliver_left(live))
+		rec->redeliver = live;
 	for (size_t i = 0; rec->redeliver && i < rec->nthreads; i++)
 		if (rec->threads[i].state != RT_ZOMBIE && rec->threads[i].space->mem.syscallbuf &&
 		    rec_syscallbuf_set_flags(rec->threads[i].space->mem.memfd, UPRR_CTL_ORDER_READS, true) < 0)

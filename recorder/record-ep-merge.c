@@ -145,8 +145,11 @@ rec_ep_force_syscall(struct recorder *rec, long nr)
 	const struct rec_ep_verdicts *v = rec->ep->verdicts;
 
 	force_parse(f);
+	/* NAME: the run that diverged alone, not its re-run (which takes
+	 * that call from the log where a thread stood at its entry at the
+	 * checkpoint) */
 	if (!f->syscall || f->done || v->verified + v->diverged + v->unchecked < f->epoch ||
-	    (f->nr >= 0 && nr != f->nr))
+	    (f->nr >= 0 && (nr != f->nr || rec->ep->live)))
 		return false;
 	f->done = true;
 	return true;

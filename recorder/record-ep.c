@@ -958,7 +958,10 @@ rec_ep_restart_call(struct recorder *rec, struct rthread *t)
 	/* a signal that comes first stops it before its syscall instruction
 	 * (on its way back to user code): as any this run did not send, the
 	 * log's are (rec_ep_drop_signal()); resumed without it, it makes the
-	 * call. Bounded: a flood of them ends it as a failure. */
+	 * call. A re-run's is kept for its delivery: while it follows the log
+	 * (rec_ep_live_keep_signal()), or once live, as any signal of an UP
+	 * recording (rec_defer_signal()). Bounded: a flood of them ends it as
+	 * a failure. */
 	for (int tries = 0; tries < 256; tries++) {
 		tracee_resume(t->tid, PTRACE_CONT, 0);
 		if (tracee_wait(t->tid, &status) < 0)
@@ -969,8 +972,14 @@ rec_ep_restart_call(struct recorder *rec, struct rthread *t)
 		case TRACEE_STOP_SIGNAL: {
 			siginfo_t si;
 
-			if (rec->ep && rec->ep->live && ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) == 0)
+			if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0)
+				continue;
+			if (rec->ep && rec->ep->live)
 				rec_ep_live_keep_signal(rec, t, &si);
+			else if (!rec->ep && rec_defer_signal(t, &si) < 0)
+				/* gone live (a connection given, record-ep-live.c):
+				 * the program's own, kept for its next point */
+				log_warn("thread %d: signal %d lost (out of memory)", t->tid, si.si_signo);
 			continue;
 		}
 		default:

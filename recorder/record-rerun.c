@@ -143,6 +143,27 @@ note_object(struct rec_rerun *rr, const struct stat *st, uint64_t k)
 	rr->objs[rr->nobjs++] = (struct rec_rerun_obj){ st->st_dev, st->st_ino, k };
 }
 
+/* Note the connection @t's accept(2) or accept4(2) gave it, fd @fd
+ * (rec_rerun.accepts): a re-run from a checkpoint before it gives it to
+ * the re-run's accept of that listening socket (record-ep-live.c). */
+static void
+note_accept(struct recorder *rec, struct rec_rerun *rr, const struct rthread *t, int fd)
+{
+	struct stat st, lst;
+
+	if (tracee_fd_stat(t->tid, fd, &st) < 0 || tracee_fd_stat(t->tid, (int)t->args[0], &lst) < 0 ||
+	    UTIL_GROW(rr->accepts, rr->accepts_cap, rr->naccepts + 1) < 0) {
+		/* not found for the re-run: none from before it */
+		snprintf(rr->last_effect, sizeof(rr->last_effect), "thread %d's accept of fd %d (the "
+			 "connection not noted)", t->tid, (int)t->args[0]);
+		rr->effect_epoch = rec->epochs.k + 1;
+		return;
+	}
+	rr->accepts[rr->naccepts++] = (struct rec_rerun_accept){
+		.pid = t->tgid, .dev = st.st_dev, .ino = st.st_ino, .ldev = lst.st_dev, .lino = lst.st_ino,
+		.epoch = rec->epochs.k };
+}
+
 /* Whether @nr reads what it reads away (not pread: an offset of its own). */
 static bool
 is_read(long nr)
@@ -245,6 +266,9 @@ rec_rerun_release(struct rec_rerun *rr)
 	free(rr->pending);
 	rr->pending = NULL;
 	rr->npending = rr->pending_cap = 0;
+	free(rr->accepts);
+	rr->accepts = NULL;
+	rr->naccepts = rr->accepts_cap = 0;
 	if (!rr->files)
 		return;
 	for (size_t i = 0; i < rr->files->nmade; i++)
@@ -485,6 +509,10 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 	if (!rec->tp || !rr || result < 0 || note_name(rr, t, result, ev))
 		return;
 	note_fd_call(rr, t, result);
+	if (nr == __NR_accept || nr == __NR_accept4) {
+		note_accept(rec, rr, t, (int)result);
+		return;
+	}
 	/* held writes were never made (output commit) */
 	if ((rd && !result) || t->held_id || fd < 0)
 		return;
@@ -873,8 +901,16 @@ effect(struct recorder *rec, const struct rec_rerun_files *files, pid_t tid, siz
 	case __NR_lchown: case __NR_fchownat: case __NR_utime: case __NR_utimes:
 	case __NR_utimensat: case __NR_futimesat: case __NR_setxattr: case __NR_lsetxattr:
 	case __NR_fsetxattr: case __NR_removexattr: case __NR_lremovexattr:
+	case __NR_accept:
+	case __NR_accept4:
+		/* from a checkpoint, the connection is given to the re-run's
+		 * accept (rec_rerun.accepts, tp/rerun.c) */
+		if (from_k)
+			return NULL;
+		snprintf(buf, len, "%s", "a connection accepted (not given again to a re-run from the start)");
+		return buf;
 	case __NR_fremovexattr: case __NR_bind: case __NR_listen: case __NR_connect:
-	case __NR_accept: case __NR_accept4: case __NR_shutdown: case __NR_shmget:
+	case __NR_shutdown: case __NR_shmget:
 	case __NR_shmat: case __NR_shmctl: case __NR_msgget: case __NR_msgsnd:
 	case __NR_msgrcv: case __NR_msgctl: case __NR_semget: case __NR_semop:
 	case __NR_semtimedop: case __NR_semctl: case __NR_ptrace:

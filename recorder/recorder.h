@@ -564,6 +564,11 @@ struct rec_ep_live {
 					 * the TP run took since k, sent again */
 	uint64_t switch_ns;		/**< out: what going live cost */
 	char why[256];			/**< out: why it did not, "" */
+	struct rec_live_accept *accepts; /**< in: the connections the TP run
+					 * accepted since k, in order, given to the
+					 * re-run's first accepts of their listening
+					 * socket (each ours closed and -1 once given) */
+	size_t naccepts;
 	void (*let_go)(void *arg);	/**< in: called once it went live, every
 					 * descriptor given: the caller closes its
 					 * own of them (held by uprr, a pipe's write
@@ -628,6 +633,12 @@ struct rec_rerun {
 				 * and its calls that changed such a file, seen
 				 * as it made them (record-rerun.c), or NULL;
 				 * owned: rec_rerun_release() */
+	struct rec_rerun_accept *accepts; /**< the connections the TP run
+				 * accepted, in the order it did: a re-run from
+				 * a checkpoint before one gives it to the
+				 * re-run's accept (tp/rerun.c); malloc'd,
+				 * rec_rerun_release() */
+	size_t naccepts, accepts_cap;
 };
 
 /** A pipe or socket the TP run read or wrote (struct rec_rerun.objs). */
@@ -635,6 +646,21 @@ struct rec_rerun_obj {
 	dev_t dev;
 	ino_t ino;
 	uint64_t epoch;		/**< the last epoch that read or wrote it */
+};
+
+/** A connection the TP run accepted since checkpoint k, for the re-run
+ * (struct rec_ep_live.accepts). */
+struct rec_live_accept {
+	dev_t ldev, lino;	/**< the listening socket it came from */
+	int ours;		/**< uprr's descriptor of it; -1: given */
+};
+
+/** A connection the TP run accepted (struct rec_rerun.accepts). */
+struct rec_rerun_accept {
+	pid_t pid;		/**< the process that accepted it */
+	dev_t dev, ino;		/**< the connection (stat(2) of its fd) */
+	dev_t ldev, lino;	/**< the listening socket it came from */
+	uint64_t epoch;		/**< the epoch it was accepted in */
 };
 
 /** Free what a TP run noted in @rr for the judge (rr->files: the

@@ -12,6 +12,7 @@
 #define LOG_PREFIX "tp"
 #include "tp/rerun.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -70,6 +71,9 @@ struct tp_rerun {
 	 * one), a new epoll instance and eventfd for each the checkpoint saw */
 	struct remade *remade;
 	size_t nremade, remade_cap;
+	/* the connections the TP run accepted since k (take_accepted()) */
+	struct rec_live_accept *accepts;
+	size_t naccepts;
 };
 
 /* An object made anew for the one (dev, ino) the checkpoint saw. */
@@ -167,6 +171,12 @@ free_procs(struct tp_rerun *r)
 	free(r->remade);
 	r->remade = NULL;
 	r->nremade = r->remade_cap = 0;
+	for (size_t i = 0; i < r->naccepts; i++)
+		if (r->accepts[i].ours >= 0)
+			close(r->accepts[i].ours);
+	free(r->accepts);
+	r->accepts = NULL;
+	r->naccepts = 0;
 }
 
 void
@@ -623,6 +633,57 @@ take_fds(struct tp_rerun *r, char *why, size_t len)
 	return 0;
 }
 
+/* The descriptor of process @pid that leads to (@dev, @ino), as uprr's
+ * (pidfd_getfd(2)); -1 if it holds none. */
+static int
+getfd_of(pid_t pid, dev_t dev, ino_t ino)
+{
+	_cleanup_close_ int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	char path[64];
+	struct dirent *d;
+	struct stat st;
+	DIR *dir;
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	dir = pidfd >= 0 ? opendir(path) : NULL;
+	while (dir && fd < 0 && (d = readdir(dir)))
+		if (d->d_name[0] >= '0' && d->d_name[0] <= '9' && fstatat(dirfd(dir), d->d_name, &st, 0) == 0 &&
+		    st.st_dev == dev && st.st_ino == ino)
+			fd = (int)syscall(SYS_pidfd_getfd, pidfd, atoi(d->d_name), 0);
+	if (dir)
+		closedir(dir);
+	return fd;
+}
+
+/* The connections the TP run accepted in epoch @k or later (@rr->accepts),
+ * each taken from the process that holds it (the TP run stands), for the
+ * re-run's accepts (record-ep-live.c). One it closed since cannot be
+ * given: refused, named. */
+static int
+take_accepted(struct tp_rerun *r, const struct rec_rerun *rr, uint64_t k, char *why, size_t len)
+{
+	r->accepts = calloc(MAX(rr->naccepts, (size_t)1), sizeof(*r->accepts));
+	if (!r->accepts)
+		return -ENOMEM;
+	for (size_t i = 0; i < rr->naccepts; i++) {
+		const struct rec_rerun_accept *a = &rr->accepts[i];
+		int fd;
+
+		if (a->epoch < k)
+			continue;
+		fd = getfd_of(a->pid, a->dev, a->ino);
+		if (fd < 0) {
+			snprintf(why, len, "the connection process %d accepted in epoch %" PRIu64 " was closed "
+				 "since: it cannot be given to the re-run", a->pid, a->epoch);
+			return -1;
+		}
+		r->accepts[r->naccepts++] = (struct rec_live_accept){ .ldev = a->ldev, .lino = a->lino,
+								      .ours = fd };
+	}
+	return 0;
+}
+
 /* uprr's descriptors of every object the re-run's processes get, into a
  * new array (*@ret_n); NULL when out of memory. */
 static int *
@@ -736,9 +797,18 @@ tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_rerun *r
 		free_procs(r);
 		return -1;
 	}
+	{
+		int rc = take_accepted(r, rr, k, why, len);
+
+		if (rc < 0) {
+			free_procs(r);
+			return rc;
+		}
+	}
 	/* the input of each epoch from k on, in order */
 	r->live = (struct rec_ep_live){ .k = k, .root_pid = root, .procs = r->procs, .nprocs = r->nprocs,
 					.inputs = r->chain, .ninputs = r->nchain, .remade = (unsigned)r->nremade,
+					.accepts = r->accepts, .naccepts = r->naccepts,
 					.let_go = let_go, .let_go_arg = r };
 	return 0;
 }

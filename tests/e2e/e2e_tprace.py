@@ -511,29 +511,48 @@ def c_tp_rerun_redeliver(h):
     compare(r, h.replay(trace))
 
 
-@case('tp-rerun-conn')
-def c_tp_rerun_conn(h):
-    """A connection the TP run closed after the checkpoint, given to the
-    re-run (issue 15, "Rollback": the TP run's kernel state at checkpoint
-    k): tests/progs/stdin_echo --conn echoes a TCP connection from a client
-    outside the recording (200 lines, one each 5 ms, then the client's
-    end), closes it at its end (a dup2 of /dev/null over it), and exits
-    once the client, having seen that close, closes the program's stdin.
-    Its EP run is made to diverge at that dup2 (UPRR_EP_DIVERGE=
-    dup2:syscall, the program's one dup2): the epoch is re-run from the
-    checkpoint before it, where the connection was open; the TP run has
-    closed it since. The client gets every line back once, in order, then
-    the end (the re-run's close reaches it: uprr's hold of the connection
-    for the re-run is let go once it went live); uprr info says the re-run
-    from a checkpoint; the trace replays as recorded. Before, the re-run
-    was refused ("fd N (a socket) was closed or replaced after the
-    checkpoint"), exit 124."""
-    data = b''.join(b'line %d\n' % i for i in range(200))
-    trace = h.new_trace_path('stdin_echo-conn')
-    portfile = h.path('stdin_echo-conn.port')
-    env = dict(os.environ, UPRR_EP_DIVERGE='dup2:syscall')
+def conn_echo_rerun(h, name, diverge_at):
+    """Record tests/progs/stdin_echo --conn (two TCP connections from a
+    client outside the recording, each 100 lines, one each 5 ms, then the
+    client's end, the second made as the first is ended; once both saw
+    the program's close, the client closes the program's stdin) with
+    --mode=tp --epoch=20, its EP run made
+    to diverge at the program's one call @diverge_at (UPRR_EP_DIVERGE=
+    NAME:syscall). The client must get every line back once, in order, on
+    the connection it sent it on, then that connection's end; the program
+    counts its input once; uprr info says the re-run from a checkpoint; the
+    trace replays as recorded. Returns uprr info's re-run: value."""
+    lines = [b''.join(b'conn %d line %d\n' % (c, i) for i in range(100)) for c in range(2)]
+    trace = h.new_trace_path(name)
+    portfile = h.path(name + '.port')
+    env = dict(os.environ, UPRR_EP_DIVERGE=f'{diverge_at}:syscall')
     rd, wr = os.pipe()
-    got = {'echo': b'', 'end': False, 'error': None}
+    got = {'echo': [b'', b''], 'ends': 0, 'error': None}
+
+    def one(c, port):
+        """Connection @c: its lines sent, its end; the thread that reads
+        its echo to the program's close, and closes it."""
+        s = socket.create_connection(('127.0.0.1', port), timeout=30)
+
+        def reader():
+            try:
+                while True:
+                    b = s.recv(4096)
+                    if not b:
+                        got['ends'] += 1
+                        return
+                    got['echo'][c] += b
+            except OSError as e:
+                got['error'] = f'connection {c}: reading the echo: {e}'
+            finally:
+                s.close()
+        rt = threading.Thread(target=reader)
+        rt.start()
+        for line in lines[c].splitlines(keepends=True):
+            s.sendall(line)
+            time.sleep(0.005)
+        s.shutdown(socket.SHUT_WR)
+        return rt
 
     def client():
         try:
@@ -547,26 +566,12 @@ def c_tp_rerun_conn(h):
                     time.sleep(0.01)
             else:
                 raise OSError('no port written')
-            with socket.create_connection(('127.0.0.1', port), timeout=30) as c:
-                def reader():
-                    try:
-                        while True:
-                            b = c.recv(4096)
-                            if not b:
-                                got['end'] = True
-                                return
-                            got['echo'] += b
-                    except OSError as e:
-                        got['error'] = f'reading the echo: {e}'
-                rt = threading.Thread(target=reader)
-                rt.start()
-                for line in data.splitlines(keepends=True):
-                    c.sendall(line)
-                    time.sleep(0.005)
-                c.shutdown(socket.SHUT_WR)
+            # the second comes as the first is ended: the program accepts
+            # it as soon as it closed the first
+            for rt in [one(c, port) for c in range(2)]:
                 rt.join()
         except OSError as e:
-            got['error'] = str(e)
+            got['error'] = got['error'] or str(e)
         finally:
             os.close(wr)
     th = threading.Thread(target=client)
@@ -580,12 +585,12 @@ def c_tp_rerun_conn(h):
         th.join()
     if r.status != 0:
         raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
-    if got['error'] or not got['end']:
-        raise Fail(f'the client did not see the connection\'s end ({got["error"] or "no end"}) after '
-                   f'{len(got["echo"])} bytes')
-    if got['echo'] != data:
-        raise Fail('the client did not get its lines back once, in order:\n' + tail(got['echo']))
-    if r.stdout != b'stdin_echo: %d bytes\n' % len(data):
+    if got['error'] or got['ends'] != 2:
+        raise Fail(f'the client did not see both connections end ({got["error"] or "%d ends" % got["ends"]}) '
+                   f'after {[len(e) for e in got["echo"]]} bytes')
+    if got['echo'] != lines:
+        raise Fail('the client did not get its lines back once, in order:\n' + tail(b''.join(got['echo'])))
+    if r.stdout != b'stdin_echo: %d bytes\n' % sum(len(x) for x in lines):
         raise Fail('the program did not count its input once:\n' + tail(r.stdout))
     text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
     rr = info_value(text, 're-run')
@@ -594,6 +599,39 @@ def c_tp_rerun_conn(h):
         raise Fail('uprr info does not say the re-run from a checkpoint:\n' + text)
     log('  re-run: ' + rr[:200])
     compare(r, h.replay(trace))
+    return rr
+
+
+@case('tp-rerun-conn')
+def c_tp_rerun_conn(h):
+    """A connection the TP run closed after the checkpoint, given to the
+    re-run (issue 15, "Rollback": the TP run's kernel state at checkpoint
+    k): conn_echo_rerun() forced to diverge at the program's close of its
+    first connection (a dup2 of /dev/null over it): the epoch is re-run
+    from the checkpoint before it, where the connection was open; the TP
+    run has closed it since (and, as the client's next connection came at
+    once, accepted the second). The connection's description is kept from
+    each checkpoint (a process with no epoll instance), and uprr lets it go
+    once the re-run went live, so the re-run's close reaches the client.
+    Before, the re-run was refused ("fd N (a socket) was closed or replaced
+    after the checkpoint"), exit 124; without the let-go the client never
+    saw the end."""
+    conn_echo_rerun(h, 'stdin_echo-conn', 'dup2')
+
+
+@case('tp-rerun-accept')
+def c_tp_rerun_accept(h):
+    """A connection the TP run accepted after the checkpoint, given to the
+    re-run's accept (issue 15, "Rollback": input the discarded speculation
+    consumed is re-delivered): conn_echo_rerun() forced to diverge at the
+    program's accept(2) of its second connection, which the TP run had
+    made (its client connects as the first ends): the re-run from the
+    checkpoint before it gets that connection from the TP run's process
+    (it stood held) and gives it to its accept, with the peer's address
+    (the program checks it: 127.0.0.1); the lines the TP run read from it
+    given again, the rest read live. Before, a connection accepted refused
+    the re-run ("a change outside its processes"), exit 124."""
+    conn_echo_rerun(h, 'stdin_echo-accept', 'accept')
 
 
 @case('tp-rerun-signals')

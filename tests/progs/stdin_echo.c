@@ -22,14 +22,18 @@
  * pipe of the program's own that the TP run closed after the checkpoint
  * is made anew for a re-run, with its byte; the epoll instance has the
  * interest list it had there, the eventfd its counter there). With
- * --conn=PORTFILE, its input and output are instead one TCP connection it
- * accepts on 127.0.0.1 (the port written to PORTFILE, left open); at the
+ * --conn=PORTFILE, its input and output are instead two TCP connections
+ * it accepts on 127.0.0.1 one after the other (the port written to
+ * PORTFILE, left open), the first with accept4(2), the second with
+ * accept(2), which must give the peer's address, 127.0.0.1; at each
  * connection's end it closes it (a dup2(2) of /dev/null over it, as a
- * daemon drops its stdio: the test's divergence is forced at that call),
- * and only then reads its standard input to its end, as the client, which
- * waits for that close, says it is done (e2e tp-rerun-conn: a connection
- * the TP run closed after the checkpoint is given to a re-run from it, and
- * its close reaches the client).
+ * daemon drops its stdio), and after the second it reads its standard
+ * input to its end, as the client, which waits for each close, says it is
+ * done. The program's one dup2 and one accept are where the e2e cases
+ * force a divergence: tp-rerun-conn (at the dup2: a connection the TP run
+ * closed after the checkpoint is given to a re-run from it, and its close
+ * reaches the client), tp-rerun-accept (at the accept: the connection the
+ * TP run accepted after the checkpoint is given to the re-run's accept).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -88,24 +92,53 @@ selfpipe_new(int ep, int sp[2])
 	sp[1] = np[1];
 }
 
-/* A connection accepted on 127.0.0.1, the port written to @portfile. */
-static int
-accept_one(const char *portfile)
+/* --conn=@portfile: two connections echoed (the usage above); the bytes
+ * they sent. */
+static long
+serve_conns(const char *portfile)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timespec ms = { 0, 1000000 };
 	socklen_t len = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd, c;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd, null;
+	long total = 0;
+	char buf[64];
+	ssize_t n;
 
 	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0 ||
 	    getsockname(l, (struct sockaddr *)&a, &len) < 0)
 		die("stdin_echo: listen: %s", strerror(errno));
 	fd = open(portfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || dprintf(fd, "%d\n", ntohs(a.sin_port)) < 0)
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || null < 0 || dprintf(fd, "%d\n", ntohs(a.sin_port)) < 0)
 		die("stdin_echo: %s: %s", portfile, strerror(errno));
-	c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
-	if (c < 0)
-		die("stdin_echo: accept: %s", strerror(errno));
-	return c;
+	for (int i = 0; i < 2; i++) {
+		struct sockaddr_in peer = { 0 };
+
+		len = sizeof(peer);
+		fd = i == 0 ? accept4(l, NULL, NULL, SOCK_CLOEXEC) : accept(l, (struct sockaddr *)&peer, &len);
+		if (fd < 0)
+			die("stdin_echo: accept: %s", strerror(errno));
+		if (i == 1 && (len != sizeof(peer) || peer.sin_family != AF_INET ||
+			       peer.sin_addr.s_addr != htonl(INADDR_LOOPBACK)))
+			die("stdin_echo: accept(2) gave no peer address 127.0.0.1 (length %u)", (unsigned)len);
+		while ((n = read(fd, buf, sizeof(buf))) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0 || write(fd, buf, (size_t)n) != n)
+				die("stdin_echo: connection %d: %s", i, strerror(errno));
+			total += n;
+			nanosleep(&ms, NULL);
+		}
+		/* the client's end: ours */
+		if (dup2(null, fd) < 0)
+			die("stdin_echo: dup2 /dev/null: %s", strerror(errno));
+	}
+	/* the client's word that it saw both */
+	while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0)
+		if (n < 0 && errno != EINTR)
+			die("stdin_echo: read stdin: %s", strerror(errno));
+	return total;
 }
 
 static void
@@ -121,7 +154,7 @@ main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct timespec ms = { 0, 1000000 };
 	const char *count_file = NULL;
-	int ep = -1, sp[2] = { -1, -1 }, efd = -1, in = STDIN_FILENO, out = STDOUT_FILENO;
+	int ep = -1, sp[2] = { -1, -1 }, efd = -1;
 	char buf[64];
 	long total = 0;
 	ssize_t n;
@@ -147,7 +180,8 @@ main(int argc, char **argv)
 			if (epoll_ctl(ep, EPOLL_CTL_ADD, sp[0], &ev) < 0)
 				die("stdin_echo: epoll_ctl: %s", strerror(errno));
 		} else if (!strncmp(argv[i], "--conn=", 7)) {
-			in = out = accept_one(argv[i] + 7);
+			printf("stdin_echo: %ld bytes\n", serve_conns(argv[i] + 7));
+			return 0;
 		} else {
 			count_file = argv[i];
 		}
@@ -168,14 +202,14 @@ main(int argc, char **argv)
 					nanosleep(&ms, NULL);
 			}
 		}
-		n = read(in, buf, sizeof(buf));
+		n = read(STDIN_FILENO, buf, sizeof(buf));
 		if (n == 0)
 			break;
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			die("stdin_echo: read: %s", strerror(errno));
-		if (write(out, buf, (size_t)n) != n)
+		if (write(STDOUT_FILENO, buf, (size_t)n) != n)
 			die("stdin_echo: write: %s", strerror(errno));
 		total += n;
 		if (count_file) {
@@ -185,16 +219,6 @@ main(int argc, char **argv)
 				die("stdin_echo: %s: %s", count_file, strerror(errno));
 		}
 		nanosleep(&ms, NULL);
-	}
-	if (in != STDIN_FILENO) {
-		/* the client's end: ours, then its word that it saw it */
-		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (null < 0 || dup2(null, in) < 0)
-			die("stdin_echo: dup2 /dev/null: %s", strerror(errno));
-		while ((n = read(STDIN_FILENO, buf, sizeof(buf))) != 0)
-			if (n < 0 && errno != EINTR)
-				die("stdin_echo: read stdin: %s", strerror(errno));
 	}
 	printf("stdin_echo: %ld bytes\n", total);
 	if (g_sigs)
