@@ -774,6 +774,12 @@ rec_hold_shown_same(struct recorder *rec, struct rthread *t, const struct ep_cal
 
 	if (!replaceable(o, t, c))
 		return true;
+	/* bytes taken from another fd: a run that follows the log reads none
+	 * (its reads are the log's answers, its fds' offsets not moved), and
+	 * gathering them here would read the wrong ones and move the offset
+	 * (ep_threads' sendfile of its input file: "not those that went out") */
+	if (t->nr == __NR_sendfile || t->nr == __NR_splice || t->nr == __NR_tee)
+		return true;
 	if (gather(t, true, &data, &len) != HOLD_OK)
 		return false;
 	/* the holder takes @data; the same bytes as shown or held: 0; one

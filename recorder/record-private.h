@@ -960,7 +960,8 @@ const struct ep_call *rec_hold_replace(struct recorder *rec, struct rthread *t,
  * call @c that matches: if @c was a held write, whether @t's bytes are
  * what went out for it (the EP run that diverged may have replaced the
  * log's; tp/output.c keeps a hash of each write shown). True if so or if
- * @c was no held write. */
+ * @c was no held write, or one whose bytes come from another fd
+ * (sendfile, splice, tee: not read by a run that follows the log). */
 bool rec_hold_shown_same(struct recorder *rec, struct rthread *t, const struct ep_call *c);
 /** At @t's syscall exit with @result: note the pipes and socket pairs the
  * recording makes (pipe, pipe2, socketpair), whose writes stay live. */

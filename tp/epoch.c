@@ -456,6 +456,14 @@ tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_e
 	return false;
 }
 
+void
+tp_epochs_verified(struct tp_epochs *e, uint64_t k)
+{
+	for (size_t i = 0; e && i < e->n; i++)
+		if (e->v[i].k < k)
+			kmerge_epoch_drop_conns(e->v[i].fds);
+}
+
 size_t
 tp_epochs_pids(const struct tp_epochs *e, uint64_t k, pid_t *pids, size_t cap)
 {

@@ -85,6 +85,13 @@ bool tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kme
  * kmerge_epoch_free(). */
 size_t tp_epochs_take_records(struct tp_epochs *e, uint64_t k, struct kmerge_epoch **recs, size_t cap);
 
+/** Epoch @k - 1 was verified (the EP run stood at checkpoint @k): no
+ * re-run starts before checkpoint @k, and the TCP connections the records
+ * of the checkpoints before it keep for one are let go
+ * (kmerge_epoch_drop_conns()): a connection the program closed then gets
+ * its FIN now, as its epoch's output goes out. */
+void tp_epochs_verified(struct tp_epochs *e, uint64_t k);
+
 /** The processes that have checkpoint @k, their ids into @pids (@cap at
  * most); how many. */
 size_t tp_epochs_pids(const struct tp_epochs *e, uint64_t k, pid_t *pids, size_t cap);

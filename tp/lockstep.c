@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "tp/epoch.h"
 #include "tp/lockstep.h"
 #include "tp/rerun.h"
 #include "trace/trace.h"
@@ -421,6 +422,9 @@ verdict(void *arg, uint64_t k, int v, const char *why, const pid_t *tids, const 
 		ls->released = k;
 		note_shown(ls);
 	}
+	/* with it, the closes of connections kept for a re-run before k */
+	if (v == 1)
+		tp_epochs_verified(ls->epochs, k);
 }
 
 struct tp_lockstep *

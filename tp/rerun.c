@@ -659,7 +659,9 @@ getfd_of(pid_t pid, dev_t dev, ino_t ino)
 /* The connections the TP run accepted in epoch @k or later (@rr->accepts),
  * each taken from the process that holds it (the TP run stands), for the
  * re-run's accepts (record-ep-live.c). One it closed since cannot be
- * given: refused, named. */
+ * given: refused, named; nor one of a non-blocking listening socket, whose
+ * program waits to be told a connection is there (epoll(7), poll(2)):
+ * the TP run took it from the queue, the re-run would not be told. */
 static int
 take_accepted(struct tp_rerun *r, const struct rec_rerun *rr, uint64_t k, char *why, size_t len)
 {
@@ -668,10 +670,19 @@ take_accepted(struct tp_rerun *r, const struct rec_rerun *rr, uint64_t k, char *
 		return -ENOMEM;
 	for (size_t i = 0; i < rr->naccepts; i++) {
 		const struct rec_rerun_accept *a = &rr->accepts[i];
+		_cleanup_close_ int l = -1;
 		int fd;
 
 		if (a->epoch < k)
 			continue;
+		l = getfd_of(a->pid, a->ldev, a->lino);
+		if (l < 0 || (fcntl(l, F_GETFL) & O_NONBLOCK)) {
+			snprintf(why, len, "process %d accepted a connection in epoch %" PRIu64 " from a %s: it "
+				 "cannot be given to the re-run", a->pid, a->epoch,
+				 l < 0 ? "listening socket it closed since"
+				       : "non-blocking listening socket (the re-run would not be told it is there)");
+			return -1;
+		}
 		fd = getfd_of(a->pid, a->dev, a->ino);
 		if (fd < 0) {
 			snprintf(why, len, "the connection process %d accepted in epoch %" PRIu64 " was closed "

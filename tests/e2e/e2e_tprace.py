@@ -511,17 +511,15 @@ def c_tp_rerun_redeliver(h):
     compare(r, h.replay(trace))
 
 
-def conn_echo_rerun(h, name, diverge_at):
+def conn_echo_record(h, name, diverge_at, args=()):
     """Record tests/progs/stdin_echo --conn (two TCP connections from a
     client outside the recording, each 100 lines, one each 5 ms, then the
     client's end, the second made as the first is ended; once both saw
     the program's close, the client closes the program's stdin) with
     --mode=tp --epoch=20, its EP run made
     to diverge at the program's one call @diverge_at (UPRR_EP_DIVERGE=
-    NAME:syscall). The client must get every line back once, in order, on
-    the connection it sent it on, then that connection's end; the program
-    counts its input once; uprr info says the re-run from a checkpoint; the
-    trace replays as recorded. Returns uprr info's re-run: value."""
+    NAME:syscall), @args before --conn. Returns (trace, the recording,
+    what the client got: echo per connection, ends seen, error)."""
     lines = [b''.join(b'conn %d line %d\n' % (c, i) for i in range(100)) for c in range(2)]
     trace = h.new_trace_path(name)
     portfile = h.path(name + '.port')
@@ -577,12 +575,22 @@ def conn_echo_rerun(h, name, diverge_at):
     th = threading.Thread(target=client)
     th.start()
     try:
-        r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=20', '--', h.prog('stdin_echo'),
-                 f'--conn={portfile}'], timeout=RECORD_TIMEOUT, what='uprr record', cwd=h.tmp, env=env,
-                stdin=rd)
+        r = run([h.uprr, 'record', '-o', trace, '--mode=tp', '--epoch=20', '--', h.prog('stdin_echo')]
+                + list(args) + [f'--conn={portfile}'], timeout=RECORD_TIMEOUT, what='uprr record',
+                cwd=h.tmp, env=env, stdin=rd)
     finally:
         os.close(rd)
         th.join()
+    return trace, r, got, lines
+
+
+def conn_echo_rerun(h, name, diverge_at):
+    """conn_echo_record(), whose divergence is re-run from a checkpoint: the
+    client must get every line back once, in order, on the connection it
+    sent it on, then that connection's end; the program counts its input
+    once; uprr info says the re-run from a checkpoint; the trace replays as
+    recorded. Returns uprr info's re-run: value."""
+    trace, r, got, lines = conn_echo_record(h, name, diverge_at)
     if r.status != 0:
         raise Fail(f'expected the program\'s exit 0 with the re-run\n  {r.explain()}')
     if got['error'] or got['ends'] != 2:
@@ -632,6 +640,25 @@ def c_tp_rerun_accept(h):
     given again, the rest read live. Before, a connection accepted refused
     the re-run ("a change outside its processes"), exit 124."""
     conn_echo_rerun(h, 'stdin_echo-accept', 'accept')
+
+
+@case('tp-rerun-accept-refused')
+def c_tp_rerun_accept_refused(h):
+    """tp-rerun-accept with a non-blocking listening socket, each accept
+    after a poll(2) (stdin_echo --nonblock): the connection the TP run
+    took from its queue would not be shown to the re-run's poll, which
+    would wait for ever; the re-run is refused, named, and the recording
+    ends at the divergence (exit 124) as before."""
+    trace, r, _, _ = conn_echo_record(h, 'stdin_echo-accept-nb', 'accept', ['--nonblock'])
+    err = r.stderr.decode(errors='replace')
+    if r.status != DIVERGED or 'non-blocking listening socket' not in err:
+        raise Fail(f'expected exit 124 and the re-run refused for the non-blocking listening socket\n  '
+                   f'{r.explain()}')
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    why = info_value(text, 'no re-run')
+    if 'non-blocking listening socket' not in why:
+        raise Fail('uprr info does not name why the re-run was refused:\n' + text)
+    log('  no re-run: ' + why[:240])
 
 
 @case('tp-rerun-signals')

@@ -34,6 +34,9 @@
  * closed after the checkpoint is given to a re-run from it, and its close
  * reaches the client), tp-rerun-accept (at the accept: the connection the
  * TP run accepted after the checkpoint is given to the re-run's accept).
+ * With --nonblock before it, the listening socket is non-blocking and each
+ * accept waits for it in poll(2) (e2e tp-rerun-accept-refused: such a
+ * connection is not given to a re-run, refused by name).
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -42,6 +45,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
+#include <poll.h>
 
 #include "progs.h"
 
@@ -95,12 +99,12 @@ selfpipe_new(int ep, int sp[2])
 /* --conn=@portfile: two connections echoed (the usage above); the bytes
  * they sent. */
 static long
-serve_conns(const char *portfile)
+serve_conns(const char *portfile, bool nonblock)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct timespec ms = { 0, 1000000 };
 	socklen_t len = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd, null;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0), fd, null;
 	long total = 0;
 	char buf[64];
 	ssize_t n;
@@ -115,6 +119,10 @@ serve_conns(const char *portfile)
 	for (int i = 0; i < 2; i++) {
 		struct sockaddr_in peer = { 0 };
 
+		struct pollfd pfd = { .fd = l, .events = POLLIN };
+
+		if (nonblock && poll(&pfd, 1, -1) != 1)
+			die("stdin_echo: poll: %s", strerror(errno));
 		len = sizeof(peer);
 		fd = i == 0 ? accept4(l, NULL, NULL, SOCK_CLOEXEC) : accept(l, (struct sockaddr *)&peer, &len);
 		if (fd < 0)
@@ -155,6 +163,7 @@ main(int argc, char **argv)
 	struct timespec ms = { 0, 1000000 };
 	const char *count_file = NULL;
 	int ep = -1, sp[2] = { -1, -1 }, efd = -1;
+	bool nonblock = false;
 	char buf[64];
 	long total = 0;
 	ssize_t n;
@@ -179,8 +188,10 @@ main(int argc, char **argv)
 			ev.data.fd = sp[0];
 			if (epoll_ctl(ep, EPOLL_CTL_ADD, sp[0], &ev) < 0)
 				die("stdin_echo: epoll_ctl: %s", strerror(errno));
+		} else if (!strcmp(argv[i], "--nonblock")) {
+			nonblock = true;
 		} else if (!strncmp(argv[i], "--conn=", 7)) {
-			printf("stdin_echo: %ld bytes\n", serve_conns(argv[i] + 7));
+			printf("stdin_echo: %ld bytes\n", serve_conns(argv[i] + 7, nonblock));
 			return 0;
 		} else {
 			count_file = argv[i];
