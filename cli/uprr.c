@@ -79,6 +79,19 @@ on_term_timeout(int sig)
 	_exit(EXIT_UPRR);
 }
 
+/* A re-run's program was given the SIGTERM again (rec_forward_on_resent()):
+ * its TERM_GRACE_S count from now, the re-run having had to record the
+ * program to there first (memcached's, from its start along the log to a
+ * late checkpoint, overran the 5 s under load: 1 in ~20). */
+static void
+term_restart(void)
+{
+	struct itimerspec it = { .it_value = { TERM_GRACE_S, 0 } };
+
+	if (nterms == 1 && !term_expired)
+		timer_settime(term_timer, 0, &it, NULL);
+}
+
 /* SIGTERM: record forwards it to the program, replay stops between events;
  * either way uprr ends a bounded time later, sooner after a second one. */
 static void
@@ -380,6 +393,7 @@ cmd_record(int argc, char **argv)
 	opts.set_signals = true;
 	start_signals(&opts.sigmask, &opts.sigign);
 	r = setup_term(true);
+	rec_forward_on_resent(term_restart);
 	if (r < 0) {
 		fprintf(stderr, "uprr: cannot set up SIGTERM handling: %s\n", strerror(-r));
 		return EXIT_UPRR;

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "checkpoint/dirty.h"
 #include "common/util.h"
@@ -274,6 +275,14 @@ struct kmerge_fd_saved {
 	bool epoll;	/**< an epoll instance: @items is its interest list */
 	struct kmerge_epoll_item *items; /**< at the checkpoint; the record's */
 	size_t nitems;
+	bool timerfd;	/**< a timerfd(2): @tfd_clock ... @tfd_spec */
+	int tfd_clock;	/**< its clock (fdinfo's clockid) */
+	int tfd_flags;	/**< its settime flags (TFD_TIMER_ABSTIME, _CANCEL_ON_SET) */
+	uint64_t tfd_ticks; /**< its expirations not read at the checkpoint */
+	struct itimerspec tfd_spec; /**< the time to its next expiration
+			 * (relative) and its interval at the checkpoint */
+	bool signalfd;	/**< a signalfd(2): @sfd_mask */
+	uint64_t sfd_mask; /**< its signals, bit N-1 for signal N */
 };
 /**
  * Close the descriptions of TCP connections @e holds (kmerge_fd_saved.dup,

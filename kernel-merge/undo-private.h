@@ -78,5 +78,22 @@ struct kmerge_epoch {
  * file, a connection accepted (undo.c). */
 void kmerge_note_exit(struct kmerge_epoch *e, pid_t tid, long nr, const uint64_t args[6], int64_t result);
 
+/** Whether descriptor @name of the /proc/PID/fd directory @dirfd (its
+ * st_mode @mode) is an anonymous inode whose description uprr keeps from a
+ * checkpoint on, so that a re-run from it has it though the program closed
+ * it since (memcached's epoll and eventfd, closed on its way out after
+ * SIGTERM): an epoll instance, an eventfd, a timerfd or a signalfd (@s's
+ * flag of its kind set), none of which a second holder changes for the
+ * program (a closed file leaves an epoll instance whoever holds it:
+ * epoll(7)). Not a userfaultfd, whose ranges would stay registered, nor a
+ * pidfd or an io_uring (anon.c). */
+bool kmerge_anon_kept(int dirfd, const char *name, mode_t mode, struct kmerge_fd_saved *s);
+
+/** @s's state at the checkpoint, by the kind kmerge_anon_kept() found,
+ * read from process @pid's fdinfo (proc(5)): an epoll instance's interest
+ * list, an eventfd's counter, a timerfd's setting, a signalfd's mask; the
+ * kind's flag cleared when it cannot be read (anon.c). */
+void kmerge_anon_read(pid_t pid, struct kmerge_fd_saved *s);
+
 /** Free the queues of consumed input (redeliver.c). */
 void kmerge_inputs_free(struct kmerge_epoch *e);

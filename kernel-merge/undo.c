@@ -40,39 +40,6 @@
 #define KMERGE_SETFL_MASK (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)
 /* pwritev2(2)'s RWF_APPEND (include/uapi/linux/fs.h) */
 #define KMERGE_RWF_APPEND 0x10
-/*
- * Whether descriptor @name of the /proc/PID/fd directory @dirfd (its
- * st_mode @mode) is an anonymous inode whose description uprr may hold
- * from a checkpoint on, so that a re-run from it has it though the program
- * closed it since (memcached's epoll and eventfd, closed on its way out
- * after SIGTERM): an epoll instance, an eventfd, a timerfd or a signalfd,
- * none of which a second holder changes for the program (a closed file
- * leaves an epoll instance whoever holds it: epoll(7)). Not a
- * userfaultfd, whose ranges would stay registered, nor a pidfd or an
- * io_uring. The name is the link's (proc(5): "anon_inode:[eventpoll]").
- */
-static bool
-kept_anon(int dirfd, const char *name, mode_t mode, bool *ret_epoll, bool *ret_eventfd)
-{
-	static const char *const kinds[] = { "anon_inode:[eventpoll]", "anon_inode:[eventfd]",
-					     "anon_inode:[timerfd]", "anon_inode:[signalfd]" };
-	char link[64];
-	ssize_t n;
-
-	*ret_epoll = *ret_eventfd = false;
-	if (mode & S_IFMT)
-		return false;
-	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
-	if (n <= 0)
-		return false;
-	link[n] = 0;
-	*ret_epoll = !strcmp(link, kinds[0]);
-	*ret_eventfd = !strcmp(link, kinds[1]);
-	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
-		if (!strcmp(link, kinds[i]))
-			return true;
-	return false;
-}
 
 /*
  * Whether @dup, ours, of a socket is a TCP connection (AF_INET or
@@ -116,33 +83,6 @@ kmerge_epoch_drop_conns(struct kmerge_epoch *e)
 		}
 }
 
-/* An eventfd's counter and EFD_SEMAPHORE (/proc/PID/fdinfo/FD: fs/eventfd.c
- * eventfd_show_fdinfo(); "eventfd-semaphore" since Linux 6.6, a counter
- * alone before: not a semaphore). 0 or -errno. */
-static int
-eventfd_state(pid_t pid, int fd, uint64_t *ret_count, bool *ret_semaphore)
-{
-	_cleanup_free_ char *text = NULL;
-	unsigned long long count;
-	const char *at;
-	char path[64];
-	size_t len;
-	int r, sem = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	r = util_read_file(path, &text, &len);
-	if (r < 0)
-		return r;
-	at = strstr(text, "eventfd-count:");
-	if (!at || sscanf(at, "eventfd-count: %llx", &count) != 1)
-		return -EPROTO;
-	at = strstr(text, "eventfd-semaphore:");
-	if (at && sscanf(at, "eventfd-semaphore: %d", &sem) != 1)
-		return -EPROTO;
-	*ret_count = count;
-	*ret_semaphore = sem != 0;
-	return 0;
-}
 
 /* mmap(2)'s MAP_SHARED_VALIDATE (include/uapi/linux/mman.h): MAP_SHARED
  * with its flags checked, a shared mapping too */
@@ -277,7 +217,7 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		 * file fail with ETXTBSY (make -j2's linker output, execve(2)) */
 		if (((S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) &&
 		     (s.flags & O_ACCMODE) == O_RDONLY) ||
-		    kept_anon(dirfd(dir), d->d_name, st.st_mode, &s.epoll, &s.eventfd))
+		    kmerge_anon_kept(dirfd(dir), d->d_name, st.st_mode, &s))
 			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
 		else if (S_ISREG(st.st_mode))
 			s.path = openat(dirfd(dir), d->d_name, O_PATH | O_CLOEXEC);
@@ -286,14 +226,10 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 			close(s.dup);
 			s.dup = -1;
 		}
-		/* its interest list as it was: a re-run's instance is made
-		 * anew from it (the TP run's changed since, and lost the
-		 * entries of what it closed) */
-		if (s.epoll && kmerge_epoll_items_read(pid, s.fd, &s.items, &s.nitems) < 0)
-			s.epoll = false;
-		/* its counter as it was: a re-run's is made anew with it */
-		if (s.eventfd && eventfd_state(pid, s.fd, &s.efd_count, &s.efd_semaphore) < 0)
-			s.eventfd = false;
+		/* an epoll instance's interest list, an eventfd's counter, a
+		 * timerfd's setting, a signalfd's mask as they were: a re-run's
+		 * is made anew from them (the TP run's changed since) */
+		kmerge_anon_read(pid, &s);
 		r = UTIL_GROW(e->fds, e->fds_cap, e->nfds + 1);
 		if (r < 0) {
 			if (s.dup >= 0)

@@ -421,6 +421,9 @@ rec_ep_live_signals(struct recorder *rec)
 	else
 		log_info("the re-run: signal %d from outside (process %d) sent again to process %d",
 			 ls->info.si_signo, ls->info.si_pid, ls->tgid);
+	/* one uprr forwarded: the bound on the program's end counts from now */
+	if (r == 0 && ls->info.si_pid == getpid())
+		rec_forward_resent(ls->info.si_signo);
 	rec->live_sigs_sent++;
 }
 

@@ -517,3 +517,8 @@ void rec_ep_live_keep_signal(struct recorder *rec, const struct rthread *t, cons
  * outside), the signal suppressed. Returns 0, -ESRCH (gone) or -EIO
  * (another stop). */
 int rec_ep_restart_call(struct recorder *rec, struct rthread *t);
+
+/** A re-run gave its program again signal @sig, which uprr had forwarded
+ * (record-forward.c): rec_forward_on_resent()'s function is called for a
+ * SIGTERM. */
+void rec_forward_resent(int sig);

@@ -17,6 +17,7 @@
 #include "recorder/recorder.h"
 
 static volatile pid_t forward_to;
+static void (*resent_fn)(void);
 /* A signal that came while no program ran to take it (between a TP run
  * killed for a re-run and the re-run's spawn): sent to the next one. */
 static volatile sig_atomic_t forward_pending;
@@ -108,8 +109,23 @@ rec_forward_start(pid_t pid, bool pending)
 	 * while it follows the log, sent again once it is live) */
 	sig = forward_pending;
 	forward_pending = 0;
-	if (sig && pending)
+	if (sig && pending) {
 		rec_forward_signal(sig);
+		rec_forward_resent(sig);
+	}
+}
+
+void
+rec_forward_on_resent(void (*fn)(void))
+{
+	resent_fn = fn;
+}
+
+void
+rec_forward_resent(int sig)
+{
+	if (sig == SIGTERM && resent_fn)
+		resent_fn();
 }
 
 void

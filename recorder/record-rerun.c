@@ -466,12 +466,12 @@ own_comm(const struct rthread *t, int fd, const struct stat *st)
 	return id == t->tgid || access(task, F_OK) == 0;
 }
 
-/* Whether @t's fd @fd (@st) is an eventfd(2) the program made: its
- * counter is its processes' alone (a re-run from a checkpoint gets one
- * made anew with the counter it had there, tp/rerun.c), not one uprr
- * started it with. */
+/* Whether @t's fd @fd (@st) is an eventfd(2) or a timerfd(2) the program
+ * made: its counter or its expirations are its processes' alone (a
+ * re-run from a checkpoint gets one made anew with the counter or setting
+ * it had there, tp/rerun.c), not one uprr started it with. */
 static bool
-own_eventfd(const struct rthread *t, int fd, const struct stat *st)
+own_counter(const struct rthread *t, int fd, const struct stat *st)
 {
 	pid_t self = getpid();
 	char link[64];
@@ -481,7 +481,8 @@ own_eventfd(const struct rthread *t, int fd, const struct stat *st)
 
 	if (st->st_mode & S_IFMT)
 		return false;
-	if (tracee_fd_path(t->tid, fd, link, sizeof(link)) <= 0 || strcmp(link, "anon_inode:[eventfd]") != 0)
+	if (tracee_fd_path(t->tid, fd, link, sizeof(link)) <= 0 ||
+	    (strcmp(link, "anon_inode:[eventfd]") != 0 && strcmp(link, "anon_inode:[timerfd]") != 0))
 		return false;
 	/* every anonymous inode is the one inode: the description tells
 	 * (kcmp(2) KCMP_FILE, Linux 3.5) */
@@ -536,7 +537,7 @@ rec_rerun_tp_exit(struct recorder *rec, const struct rthread *t, int64_t result,
 	 * dies with its process (pthread_setname_np(3): memcached's threads
 	 * name themselves) */
 	if (ok && ((S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 3)) || own_comm(t, fd, &st) ||
-		   own_eventfd(t, fd, &st) ||
+		   own_counter(t, fd, &st) ||
 		   (rd && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ||
 			   (S_ISCHR(st.st_mode) && st.st_rdev == makedev(1, 5))))))
 		return;

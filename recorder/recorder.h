@@ -717,6 +717,15 @@ int rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf,
 void rec_forward_signal(int sig);
 
 /**
+ * Have @fn called (outside any signal handler) when a re-run gives its
+ * program again a SIGTERM that uprr forwarded to the run it replaced (at
+ * its spawn, or once it went live): the CLI's bound on the program's end
+ * after SIGTERM counts from then, as the re-run first had to record the
+ * program to that point. NULL: none.
+ */
+void rec_forward_on_resent(void (*fn)(void));
+
+/**
  * Ask rec_record() to end the recording (the program did not end after
  * SIGTERM): its loop kills the program, closes the trace and logs one line;
  * rec_record() then returns -ECANCELED. Async-signal-safe. Never fails.

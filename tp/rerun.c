@@ -24,7 +24,9 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -425,6 +427,74 @@ remake_eventfd(struct tp_rerun *r, const struct kmerge_fd_saved *s)
 	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
 }
 
+/* A timerfd of the program's own, made anew with the setting it had at the
+ * checkpoint (the TP run's may have been set again since, or have expired
+ * since): the time left there to its next expiration counts from now, and
+ * one expiration not read there comes at once. uprr's new descriptor of
+ * it, or -errno (-ENOTRECOVERABLE: several expirations not read, which
+ * cannot be made again). */
+static int
+remake_timerfd(struct tp_rerun *r, const struct kmerge_fd_saved *s)
+{
+	struct remade *m = find_remade_anon(r, s);
+
+	if (!m) {
+		struct itimerspec spec = s->tfd_spec;
+		int flags = 0, tfd, rc;
+
+		if (s->tfd_ticks > 1)
+			return -ENOTRECOVERABLE;
+		if (s->tfd_ticks)
+			spec.it_value = (struct timespec){ 0, 1 };
+		tfd = timerfd_create(s->tfd_clock, TFD_CLOEXEC);
+		if (tfd < 0)
+			return -errno;
+		if ((spec.it_value.tv_sec || spec.it_value.tv_nsec) && (s->tfd_flags & TFD_TIMER_ABSTIME)) {
+			/* an absolute one (and its cancel on a clock set) stays so */
+			struct timespec now;
+
+			if (clock_gettime(s->tfd_clock, &now) < 0) {
+				rc = -errno;
+				close(tfd);
+				return rc;
+			}
+			spec.it_value.tv_sec += now.tv_sec + (spec.it_value.tv_nsec + now.tv_nsec) / 1000000000L;
+			spec.it_value.tv_nsec = (spec.it_value.tv_nsec + now.tv_nsec) % 1000000000L;
+			flags = s->tfd_flags;
+		}
+		if (timerfd_settime(tfd, flags, &spec, NULL) < 0) {
+			rc = -errno;
+			close(tfd);
+			return rc;
+		}
+		m = add_remade(r, s, tfd, -1, s->dup);
+		if (!m)
+			return -ENOMEM;
+	}
+	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
+}
+
+/* A signalfd of the program's own, made anew with the signals it took at
+ * the checkpoint (the TP run's mask may have been set again since:
+ * signalfd(2) with its fd); uprr's new descriptor of it, or -errno. */
+static int
+remake_signalfd(struct tp_rerun *r, const struct kmerge_fd_saved *s)
+{
+	struct remade *m = find_remade_anon(r, s);
+
+	if (!m) {
+		/* the raw call: glibc's sigset_t refuses its own signals 32, 33 */
+		int sfd = (int)syscall(SYS_signalfd4, -1, &s->sfd_mask, sizeof(s->sfd_mask), SFD_CLOEXEC);
+
+		if (sfd < 0)
+			return -errno;
+		m = add_remade(r, s, sfd, -1, s->dup);
+		if (!m)
+			return -ENOMEM;
+	}
+	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
+}
+
 /* An epoll instance made anew, empty, shared by every descriptor of it:
  * the processes add the checkpoint's entries once every descriptor is
  * given (give_epoll_items()); uprr's new descriptor of it, or -errno. */
@@ -464,18 +534,24 @@ take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *
 	struct stat st;
 	int fd;
 
-	if (s->epoll || s->eventfd) {
+	if (s->epoll || s->eventfd || s->timerfd || s->signalfd) {
 		/* one it started with is uprr's own (its stdio, an inherited
 		 * one): the same object */
 		if (uprr_holds(s))
 			return fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
 		/* which descriptors share it is told by the record's
 		 * description */
-		fd = s->dup < 0 ? -ENOENT : s->epoll ? remake_epoll(r, s) : remake_eventfd(r, s);
+		fd = s->dup < 0 ? -ENOENT
+		     : s->epoll	  ? remake_epoll(r, s)
+		     : s->eventfd ? remake_eventfd(r, s)
+		     : s->timerfd ? remake_timerfd(r, s)
+				  : remake_signalfd(r, s);
 		if (fd < 0) {
 			snprintf(why, len, "process %d's fd %d: its %s cannot be made anew: %s", pid, s->fd,
-				 s->epoll ? "epoll instance" : "eventfd",
-				 fd == -ENOENT ? "its description was not kept at the checkpoint" : strerror(-fd));
+				 s->epoll ? "epoll instance" : s->eventfd ? "eventfd" : s->timerfd ? "timerfd" : "signalfd",
+				 fd == -ENOENT ? "its description was not kept at the checkpoint"
+				 : fd == -ENOTRECOVERABLE ? "several expirations were not read there"
+							  : strerror(-fd));
 			return fd == -ENOMEM ? fd : -1;
 		}
 		if (fcntl(fd, F_SETFL, s->flags) < 0)

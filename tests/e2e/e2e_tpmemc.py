@@ -336,9 +336,10 @@ def c_tp_mode_memcached(h, reconnect=False, epoch=None):
     # current_time make epochs diverge: rolled back at an epoch's end, or
     # (in the synchronization order) re-run from the epoch's checkpoint
     if not re.search(r'ep run verified: no divergence|ep run diverged at a syscall, re-run from the '
-                     r"epoch's checkpoint", text):
-        raise Fail('uprr info does not say the EP run was verified, or its divergence re-run from a '
-                   'checkpoint:\n' + tail(info.stdout))
+                     r"epoch's checkpoint|ep run diverged at an epoch's end, each time rolled back",
+                     text):
+        raise Fail('uprr info does not say the EP run was verified, its divergences rolled back, or '
+                   're-run from a checkpoint:\n' + tail(info.stdout))
     m = re.search(r'^epoch checks: (\d+) verified, (\d+) diverged', text, re.M)
     if not m or int(m.group(1)) < 1:
         raise Fail('uprr info does not say epochs were verified:\n' + tail(info.stdout))

@@ -705,19 +705,23 @@ def c_tp_rerun_selfpipe(h):
     run made to diverge in epoch 5, the re-run from a checkpoint gets a new
     pipe with the old one's byte at the numbers the program had, and a new
     epoll instance with the interest list of the checkpoint (the program
-    checks both at its next turn, exit 3 if either is wrong): exit 0, the
-    input once, in order, uprr info counts the objects made anew, and the
-    trace replays as recorded."""
+    checks both at its next turn, exit 3 if either is wrong), and an
+    eventfd, a timerfd and a signalfd made anew with their counter,
+    setting and mask there (each turn sets them again: the TP run's had
+    moved on; checked too): exit 0, the input once, in order, uprr info
+    counts the objects made anew (5 at least), and the trace replays as
+    recorded."""
     # (epoch 5 of 300 lines: a loaded machine's checks make the TP run
     # stand long, and the writer fills the pipe meanwhile: fewer epochs)
     data = b''.join(b'line %d\n' % i for i in range(300))
     trace, r = stdin_echo_record(h, 'stdin_echo-selfpipe', data, 5, args=['--selfpipe'], pace=0.005)
     _, rr = rerun_echo_checked(h, trace, r, data)
-    # the self-pipe, the eventfd and the epoll instance
+    # the self-pipe, the eventfd, the epoll instance, the timerfd, the
+    # signalfd
     m = re.search(r'(\d+) objects made anew', rr)
-    if not m or int(m.group(1)) < 3:
-        raise Fail('uprr info does not say the re-run made the self-pipe, the eventfd and the epoll '
-                   'instance anew:\n' + rr)
+    if not m or int(m.group(1)) < 5:
+        raise Fail('uprr info does not say the re-run made the self-pipe, the eventfd, the epoll '
+                   'instance, the timerfd and the signalfd anew:\n' + rr)
     log(f'  re-run: {rr[:160]}')
     compare(r, h.replay(trace))
 

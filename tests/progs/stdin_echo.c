@@ -17,11 +17,16 @@
  * holding one byte, and before each read makes the self-pipe anew (the
  * old one's byte read, both its ends closed, the new one added to the
  * instance): each time, the pipe's byte must be there and the instance
- * must report the pipe readable, and an eventfd must hold the number of
- * turns before, else it says so and exits 3 (e2e tp-rerun-selfpipe: a
- * pipe of the program's own that the TP run closed after the checkpoint
- * is made anew for a re-run, with its byte; the epoll instance has the
- * interest list it had there, the eventfd its counter there). With
+ * must report the pipe readable, an eventfd must hold the number of
+ * turns before, a timerfd (CLOCK_MONOTONIC) must be set to expire in
+ * 1000 + that number of seconds, less the few elapsed (each turn sets it
+ * again), and a signalfd must take SIGUSR1 or SIGUSR2 by its parity (its
+ * mask read from /proc/self/fdinfo; each turn sets it again), else it
+ * says so and exits 3 (e2e tp-rerun-selfpipe: a pipe of the program's own
+ * that the TP run closed after the checkpoint is made anew for a re-run,
+ * with its byte; the epoll instance has the interest list it had there,
+ * the eventfd its counter there, the timerfd and signalfd their setting
+ * there). With
  * --conn=PORTFILE, its input and output are instead two TCP connections
  * it accepts on 127.0.0.1 one after the other (the port written to
  * PORTFILE, left open), the first with accept4(2), the second with
@@ -43,6 +48,8 @@
 #include <stdbool.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -53,18 +60,60 @@ static volatile sig_atomic_t g_sigs;
 
 static void selfpipe_new(int ep, int sp[2]);
 
+/* The signal signalfd @sfd takes at turn @turns. */
+static int
+turn_signal(uint64_t turns)
+{
+	return turns % 2 ? SIGUSR2 : SIGUSR1;
+}
+
+/* Turn @turns: timerfd @tfd expires in 1000 + @turns s, less the few
+ * elapsed, and signalfd @sfd takes turn_signal(@turns); then both set for
+ * the next turn. */
+static void
+timers_turn(int tfd, int sfd, uint64_t turns)
+{
+	struct itimerspec its = { 0 };
+	char path[64], text[512], *at;
+	unsigned long long mask = 0;
+	sigset_t next;
+	ssize_t n;
+	int fd;
+
+	if (timerfd_gettime(tfd, &its) < 0)
+		die("stdin_echo: timerfd_gettime: %s", strerror(errno));
+	if (its.it_value.tv_sec > (time_t)(1000 + turns) || its.it_value.tv_sec < (time_t)(990 + turns))
+		die("stdin_echo: the timerfd expires in %lld s, not about %llu", (long long)its.it_value.tv_sec,
+		    (unsigned long long)(1000 + turns));
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", sfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd < 0 ? -1 : read(fd, text, sizeof(text) - 1);
+	if (fd >= 0)
+		close(fd);
+	text[n > 0 ? n : 0] = 0;
+	at = strstr(text, "sigmask:");
+	if (!at || sscanf(at, "sigmask: %llx", &mask) != 1 || mask != 1ull << (turn_signal(turns) - 1))
+		die("stdin_echo: the signalfd takes %#llx, not signal %d", mask, turn_signal(turns));
+	its = (struct itimerspec){ .it_value = { (time_t)(1000 + turns + 1), 0 } };
+	sigemptyset(&next);
+	sigaddset(&next, turn_signal(turns + 1));
+	if (timerfd_settime(tfd, 0, &its, NULL) < 0 || signalfd(sfd, &next, 0) != sfd)
+		die("stdin_echo: timerfd_settime, signalfd: %s", strerror(errno));
+}
+
 /* The self-pipe @sp: its byte there, and @ep reports it readable; then
  * made anew, the old one closed, the new one added to @ep, its byte in.
  * The eventfd @efd holds the number of turns before (its counter: read,
  * then the next number written). */
 static void
-selfpipe_turn(int ep, int sp[2], int efd)
+selfpipe_turn(int ep, int sp[2], int efd, int tfd, int sfd)
 {
 	static uint64_t turns;
 	uint64_t v = 0;
 
 	if (read(efd, &v, sizeof(v)) != (turns ? (ssize_t)sizeof(v) : -1) || v != turns)
 		die("stdin_echo: the eventfd holds %llu, not %llu", (unsigned long long)v, (unsigned long long)turns);
+	timers_turn(tfd, sfd, turns);
 	turns++;
 	if (write(efd, &turns, sizeof(turns)) != sizeof(turns))
 		die("stdin_echo: eventfd write: %s", strerror(errno));
@@ -162,7 +211,7 @@ main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct timespec ms = { 0, 1000000 };
 	const char *count_file = NULL;
-	int ep = -1, sp[2] = { -1, -1 }, efd = -1;
+	int ep = -1, sp[2] = { -1, -1 }, efd = -1, tfd = -1, sfd = -1;
 	bool nonblock = false;
 	char buf[64];
 	long total = 0;
@@ -180,8 +229,17 @@ main(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--selfpipe")) {
 			struct epoll_event ev = { .events = EPOLLIN, .data.fd = STDIN_FILENO };
 
+			struct itimerspec its = { .it_value = { 1000, 0 } };
+			sigset_t first;
+
+			sigemptyset(&first);
+			sigaddset(&first, turn_signal(0));
 			ep = epoll_create1(EPOLL_CLOEXEC);
 			efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+			tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+			sfd = signalfd(-1, &first, SFD_CLOEXEC | SFD_NONBLOCK);
+			if (tfd < 0 || sfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0)
+				die("stdin_echo: timerfd, signalfd: %s", strerror(errno));
 			if (ep < 0 || efd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0 ||
 			    pipe2(sp, O_CLOEXEC) < 0 || write(sp[1], "T", 1) != 1)
 				die("stdin_echo: epoll: %s", strerror(errno));
@@ -202,7 +260,7 @@ main(int argc, char **argv)
 			struct epoll_event evs[4];
 			bool input = false;
 
-			selfpipe_turn(ep, sp, efd);
+			selfpipe_turn(ep, sp, efd, tfd, sfd);
 			/* the pipe is always readable: wait until stdin is */
 			while (!input) {
 				int k = epoll_wait(ep, evs, 4, -1);

@@ -32,6 +32,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -802,4 +805,96 @@ Test(kmerge_undo, eventfd_saved)
 	cr_assert(seen_a && seen_b);
 	kmerge_epoch_free(e);
 	close(a), close(b);
+}
+
+/* The child of timerfd_signalfd_conn_saved: a timerfd, a signalfd, a
+ * listening socket and a TCP connection to it, and no epoll instance (the
+ * test runner's closed); their numbers to @out, then it waits. */
+static void
+saved_child(int out)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct itimerspec its = { .it_value = { 500, 0 }, .it_interval = { 2, 5000 } };
+	socklen_t len = sizeof(a);
+	int fds[4], c;
+	char path[64], link[64];
+	sigset_t m;
+
+	for (int fd = 3; fd < 1024; fd++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0 && (link[n] = 0, strcmp(link, "anon_inode:[eventpoll]") == 0))
+			close(fd);
+	}
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR2);
+	fds[0] = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	fds[1] = signalfd(-1, &m, SFD_CLOEXEC);
+	fds[2] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (timerfd_settime(fds[0], 0, &its, NULL) < 0 || bind(fds[2], (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(fds[2], 1) < 0 || getsockname(fds[2], (struct sockaddr *)&a, &len) < 0 ||
+	    connect(c, (struct sockaddr *)&a, sizeof(a)) < 0)
+		_exit(1);
+	fds[3] = accept4(fds[2], NULL, NULL, SOCK_CLOEXEC);
+	if (write(out, fds, sizeof(fds)) != sizeof(fds))
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+/* A timerfd's setting and a signalfd's mask at the checkpoint are saved
+ * (kernel-merge/anon.c: a re-run's are made anew from them), and a TCP
+ * connection's description is kept in a process with no epoll instance
+ * (kept_sock()), not a listening socket's; kmerge_epoch_drop_conns() lets
+ * it go. */
+Test(kmerge_undo, timerfd_signalfd_conn_saved)
+{
+	struct kmerge_epoch *e = NULL;
+	bool seen[4] = { false };
+	int p[2], fds[4];
+	pid_t child;
+
+	cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+	child = fork();
+	cr_assert_geq(child, 0);
+	if (!child)
+		saved_child(p[1]);
+	cr_assert_eq(read(p[0], fds, sizeof(fds)), sizeof(fds));
+	cr_assert_eq(kmerge_epoch_new(1, &e), 0);
+	cr_assert_geq(kmerge_epoch_save_fds(e, child), 4);
+	for (size_t i = 0; i < kmerge_epoch_nfds(e); i++) {
+		const struct kmerge_fd_saved *s = kmerge_epoch_fd(e, i);
+
+		if (s->fd == fds[0]) {
+			seen[0] = true;
+			cr_assert(s->timerfd && !s->signalfd && !s->eventfd);
+			cr_assert_eq(s->tfd_clock, CLOCK_MONOTONIC);
+			cr_assert_eq(s->tfd_ticks, 0);
+			cr_assert(s->tfd_spec.it_value.tv_sec >= 490 && s->tfd_spec.it_value.tv_sec <= 500);
+			cr_assert_eq(s->tfd_spec.it_interval.tv_sec, 2);
+			cr_assert_eq(s->tfd_spec.it_interval.tv_nsec, 5000);
+		} else if (s->fd == fds[1]) {
+			seen[1] = true;
+			cr_assert(s->signalfd && !s->timerfd);
+			cr_assert_eq(s->sfd_mask, 1ull << (SIGUSR2 - 1));
+		} else if (s->fd == fds[2]) {
+			seen[2] = true;
+			cr_assert_eq(s->dup, -1, "a listening socket is not kept");
+		} else if (s->fd == fds[3]) {
+			seen[3] = true;
+			cr_assert_geq(s->dup, 0, "a TCP connection is kept");
+		}
+	}
+	cr_assert(seen[0] && seen[1] && seen[2] && seen[3]);
+	kmerge_epoch_drop_conns(e);
+	for (size_t i = 0; i < kmerge_epoch_nfds(e); i++)
+		if (kmerge_epoch_fd(e, i)->fd == fds[3])
+			cr_assert_eq(kmerge_epoch_fd(e, i)->dup, -1, "let go");
+	kmerge_epoch_free(e);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	close(p[0]), close(p[1]);
 }
