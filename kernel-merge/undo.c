@@ -41,20 +41,7 @@
 /* pwritev2(2)'s RWF_APPEND (include/uapi/linux/fs.h) */
 #define KMERGE_RWF_APPEND 0x10
 
-/*
- * Whether @dup, ours, of a socket is a TCP connection (AF_INET or
- * AF_INET6, SOCK_STREAM, not listening: socket(7) SO_DOMAIN, SO_TYPE,
- * SO_ACCEPTCONN) whose description uprr may hold from a checkpoint on, so
- * that a re-run from it has the connection the program closed since: a
- * client's. Holding it delays the close's FIN until uprr lets the record
- * go (the re-run went live, or the checkpoint is no longer kept): the
- * close is output, held as the output written before it is. Not a
- * listening socket or a datagram one (held, its port would stay bound: a
- * bind of it again fails), nor a unix socket, whose peer may be the
- * program's own and wait for its end; nor one in a process with an epoll
- * instance (kmerge_epoch_drop_conns()), nor one with O_ASYNC (its SIGIO
- * would go on after the program's close).
- */
+/* Socket option @opt (SOL_SOCKET) of @fd as an int, -1 if it cannot be read. */
 static int
 sock_int(int fd, int opt)
 {
@@ -64,6 +51,21 @@ sock_int(int fd, int opt)
 	return getsockopt(fd, SOL_SOCKET, opt, &v, &len) < 0 ? -1 : v;
 }
 
+/*
+ * Whether @dup, ours, of a socket is a TCP connection (AF_INET or
+ * AF_INET6, SOCK_STREAM, not listening: socket(7) SO_DOMAIN, SO_TYPE,
+ * SO_ACCEPTCONN) whose description uprr may hold from a checkpoint on, so
+ * that a re-run from it has the connection the program closed since: a
+ * client's. Holding it delays the close's FIN until uprr lets it go (the
+ * epoch verified: tp_epochs_verified(); the re-run went live; the
+ * checkpoint no longer kept): the close is output, held as the output
+ * written before it is. Not a
+ * listening socket or a datagram one (held, its port would stay bound: a
+ * bind of it again fails), nor a unix socket, whose peer may be the
+ * program's own and wait for its end; nor one in a process with an epoll
+ * instance (kmerge_epoch_drop_conns()), nor one with O_ASYNC (its SIGIO
+ * would go on after the program's close).
+ */
 static bool
 kept_sock(int dup)
 {
@@ -82,7 +84,6 @@ kmerge_epoch_drop_conns(struct kmerge_epoch *e)
 			e->fds[i].dup = -1;
 		}
 }
-
 
 /* mmap(2)'s MAP_SHARED_VALIDATE (include/uapi/linux/mman.h): MAP_SHARED
  * with its flags checked, a shared mapping too */

@@ -70,7 +70,8 @@ struct tp_rerun {
 	bool restored;
 	/* objects made anew for the re-run: uprr's ends of a pipe of the
 	 * program's own that the TP run closed since k (both ends of the new
-	 * one), a new epoll instance and eventfd for each the checkpoint saw */
+	 * one), a new epoll instance, eventfd, timerfd and signalfd for each the
+	 * checkpoint saw */
 	struct remade *remade;
 	size_t nremade, remade_cap;
 	/* the connections the TP run accepted since k (take_accepted()) */
