@@ -662,13 +662,28 @@ give_state(struct recorder *rec, struct rthread *t, const struct rec_live_proc *
 		goto fail;
 	}
 	pidfd = got;
-	for (size_t i = 0; i < p->nfds; i++) {
-		const struct rec_live_fd *f = &p->fds[i];
+	/* the files of /proc last: /proc/PID/fdinfo/N needs its N */
+	for (size_t i = 0; i < 2 * p->nfds; i++) {
+		const struct rec_live_fd *f = &p->fds[i % p->nfds];
 
-		r = inject(&in, __NR_pidfd_getfd, (uint64_t)pidfd, (uint64_t)f->ours, 0, &got);
+		if ((f->reopen != NULL) != (i >= p->nfds))
+			continue;
+		if (f->reopen) {
+			/* a file of /proc: opened anew by the process (the TP
+			 * run's description shows a process gone) */
+			uint64_t a[6] = { (uint64_t)AT_FDCWD, 0,
+					  (uint64_t)((f->flags & ~(O_CREAT | O_TRUNC | O_EXCL)) | O_CLOEXEC), 0, 0, 0 };
+
+			r = inject_with(&in, __NR_openat, a, 1, f->reopen, strlen(f->reopen) + 1, &got);
+			if (r >= 0 && got >= 0 && f->pos)
+				r = inject(&in, __NR_lseek, (uint64_t)got, (uint64_t)f->pos, SEEK_SET, &res);
+		} else {
+			r = inject(&in, __NR_pidfd_getfd, (uint64_t)pidfd, (uint64_t)f->ours, 0, &got);
+		}
 		if (r >= 0 && got < 0) {
-			snprintf(why, len, "process %d: pidfd_getfd(2) of its fd %d: %s", p->pid, f->fd,
-				 strerror((int)-got));
+			snprintf(why, len, "process %d: %s of its fd %d%s%s: %s", p->pid,
+				 f->reopen ? "open(2)" : "pidfd_getfd(2)", f->fd, f->reopen ? ", " : "",
+				 f->reopen ? f->reopen : "", strerror((int)-got));
 			goto fail;
 		}
 		if (r >= 0 && got != f->fd) {

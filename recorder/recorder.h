@@ -500,6 +500,12 @@ struct rec_live_fd {
 	int fd;		/**< its number in the program */
 	int ours;	/**< uprr's descriptor of the same open file description */
 	bool cloexec;	/**< FD_CLOEXEC */
+	char *reopen;	/**< a file of /proc: its path, opened anew by the
+			 * process where it goes live, at @pos with @flags
+			 * (the TP run's description shows a process gone:
+			 * a read gives nothing); malloc'd, NULL: none */
+	int64_t pos;
+	int flags;
 	struct rec_live_epoll_item *epoll_items; /**< an epoll instance made
 				 * anew: the entries this process adds to it,
 				 * once every descriptor is given (malloc'd) */

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -148,6 +151,7 @@ free_procs(struct tp_rerun *r)
 			if (r->procs[i].fds[j].ours >= 0)
 				close(r->procs[i].fds[j].ours);
 			free(r->procs[i].fds[j].epoll_items);
+			free(r->procs[i].fds[j].reopen);
 		}
 		free(r->procs[i].fds);
 	}
@@ -664,6 +668,30 @@ give_epoll_items(struct tp_rerun *r, size_t i, const struct kmerge_fd_saved *s, 
 	return 0;
 }
 
+/* Whether uprr's @fd is a file of /proc (statfs(2) PROC_SUPER_MAGIC): its
+ * path into *@ret (malloc'd; /proc/PID/... of a process of the program is
+ * the re-run's process, which has the TP run's ids), which the re-run's
+ * process opens anew (record-ep-live.c). 0 (*@ret NULL: not one) or
+ * -ENOMEM. */
+static int
+reopened(int fd, char **ret)
+{
+	char link[64], path[PATH_MAX];
+	struct statfs sfs;
+	ssize_t n;
+
+	*ret = NULL;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PROC_SUPER_MAGIC)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0 || path[0] != '/')
+		return 0;
+	path[n] = 0;
+	*ret = strdup(path);
+	return *ret ? 0 : -ENOMEM;
+}
+
 /* Every process's descriptors at the checkpoint (take_state() read their
  * records), as uprr's, into r->procs[].fds; the epoll instances' entries
  * each to a process that holds the object at that number. */
@@ -678,10 +706,15 @@ take_fds(struct tp_rerun *r, char *why, size_t len)
 		for (size_t j = 0; j < kmerge_epoch_nfds(r->recs[i]); j++) {
 			const struct kmerge_fd_saved *s = kmerge_epoch_fd(r->recs[i], j);
 			int fd = take_fd(r, p->pid, pidfd, s, why, len);
+			struct rec_live_fd *f;
 
 			if (fd < 0)
 				return fd == -ENOMEM ? fd : -1;
-			p->fds[p->nfds++] = (struct rec_live_fd){ .fd = s->fd, .ours = fd, .cloexec = s->cloexec };
+			f = &p->fds[p->nfds++];
+			*f = (struct rec_live_fd){ .fd = s->fd, .ours = fd, .cloexec = s->cloexec,
+						   .pos = s->pos, .flags = s->flags };
+			if (reopened(fd, &f->reopen) < 0)
+				return -ENOMEM;
 		}
 	}
 	for (size_t i = 0; i < r->nprocs; i++)

@@ -21,12 +21,13 @@
  * turns before, a timerfd (CLOCK_MONOTONIC) must be set to expire in
  * 1000 + that number of seconds, less the few elapsed (each turn sets it
  * again), and a signalfd must take SIGUSR1 or SIGUSR2 by its parity (its
- * mask read from /proc/self/fdinfo; each turn sets it again), else it
- * says so and exits 3 (e2e tp-rerun-selfpipe: a pipe of the program's own
- * that the TP run closed after the checkpoint is made anew for a re-run,
- * with its byte; the epoll instance has the interest list it had there,
- * the eventfd its counter there, the timerfd and signalfd their setting
- * there). With
+ * mask read from /proc/self/fdinfo, opened the turn before and held open
+ * across the wait; each turn sets it again), else it says so and exits 3
+ * (e2e tp-rerun-selfpipe: a pipe of the program's own that the TP run
+ * closed after the checkpoint is made anew for a re-run, with its byte;
+ * the epoll instance has the interest list it had there, the eventfd its
+ * counter there, the timerfd and signalfd their setting there, and the
+ * /proc file is opened anew in the re-run's process). With
  * --conn=PORTFILE, its input and output are instead two TCP connections
  * it accepts on 127.0.0.1 one after the other (the port written to
  * PORTFILE, left open), the first with accept4(2), the second with
@@ -67,34 +68,44 @@ turn_signal(uint64_t turns)
 	return turns % 2 ? SIGUSR2 : SIGUSR1;
 }
 
+/* /proc/self/fdinfo of signalfd @sfd, opened (for the next turn's read:
+ * open across the wait for input, so a re-run from a checkpoint there is
+ * given it; the TP run's description shows a process gone, and reads
+ * nothing: uprr opens it anew in the re-run's process). */
+static int
+fdinfo_open(int sfd)
+{
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", sfd);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		die("stdin_echo: %s: %s", path, strerror(errno));
+	return fd;
+}
+
 /* Turn @turns: timerfd @tfd expires in 1000 + @turns s, less the few
- * elapsed, and signalfd @sfd takes turn_signal(@turns); then both set for
- * the next turn. */
+ * elapsed, and signalfd @sfd takes turn_signal(@turns), as its fdinfo
+ * opened the turn before (*@info) says; then both set for the next turn,
+ * and its fdinfo opened again. */
 static void
-timers_turn(int tfd, int sfd, uint64_t turns)
+timers_turn(int tfd, int sfd, int *info, uint64_t turns)
 {
 	struct itimerspec its = { 0 };
-	char path[64], text[512], *at;
+	char text[512], *at;
 	unsigned long long mask = 0;
 	sigset_t next;
-	int fd;
+	ssize_t n;
 
 	if (timerfd_gettime(tfd, &its) < 0)
 		die("stdin_echo: timerfd_gettime: %s", strerror(errno));
 	if (its.it_value.tv_sec > (time_t)(1000 + turns) || its.it_value.tv_sec < (time_t)(990 + turns))
 		die("stdin_echo: the timerfd expires in %lld s, not about %llu", (long long)its.it_value.tv_sec,
 		    (unsigned long long)(1000 + turns));
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", sfd);
-	/* read again if it gives nothing: a re-run that went live between
-	 * the open and the read was given the TP run's description, of a
-	 * process gone (a known gap: /proc files of the TP run's processes) */
-	for (int tries = 0, n = 0; tries < 3 && n <= 0; tries++) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		n = fd < 0 ? -1 : (int)read(fd, text, sizeof(text) - 1);
-		if (fd >= 0)
-			close(fd);
-		text[n > 0 ? n : 0] = 0;
-	}
+	n = read(*info, text, sizeof(text) - 1);
+	close(*info);
+	text[n > 0 ? n : 0] = 0;
 	at = strstr(text, "sigmask:");
 	if (!at || sscanf(at, "sigmask: %llx", &mask) != 1 || mask != 1ull << (turn_signal(turns) - 1))
 		die("stdin_echo: the signalfd takes %#llx, not signal %d", mask, turn_signal(turns));
@@ -103,6 +114,7 @@ timers_turn(int tfd, int sfd, uint64_t turns)
 	sigaddset(&next, turn_signal(turns + 1));
 	if (timerfd_settime(tfd, 0, &its, NULL) < 0 || signalfd(sfd, &next, 0) != sfd)
 		die("stdin_echo: timerfd_settime, signalfd: %s", strerror(errno));
+	*info = fdinfo_open(sfd);
 }
 
 /* The self-pipe @sp: its byte there, and @ep reports it readable; then
@@ -110,14 +122,14 @@ timers_turn(int tfd, int sfd, uint64_t turns)
  * The eventfd @efd holds the number of turns before (its counter: read,
  * then the next number written). */
 static void
-selfpipe_turn(int ep, int sp[2], int efd, int tfd, int sfd)
+selfpipe_turn(int ep, int sp[2], int efd, int tfd, int sfd, int *info)
 {
 	static uint64_t turns;
 	uint64_t v = 0;
 
 	if (read(efd, &v, sizeof(v)) != (turns ? (ssize_t)sizeof(v) : -1) || v != turns)
 		die("stdin_echo: the eventfd holds %llu, not %llu", (unsigned long long)v, (unsigned long long)turns);
-	timers_turn(tfd, sfd, turns);
+	timers_turn(tfd, sfd, info, turns);
 	turns++;
 	if (write(efd, &turns, sizeof(turns)) != sizeof(turns))
 		die("stdin_echo: eventfd write: %s", strerror(errno));
@@ -215,7 +227,7 @@ main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct timespec ms = { 0, 1000000 };
 	const char *count_file = NULL;
-	int ep = -1, sp[2] = { -1, -1 }, efd = -1, tfd = -1, sfd = -1;
+	int ep = -1, sp[2] = { -1, -1 }, efd = -1, tfd = -1, sfd = -1, info = -1;
 	bool nonblock = false;
 	char buf[64];
 	long total = 0;
@@ -244,6 +256,7 @@ main(int argc, char **argv)
 			sfd = signalfd(-1, &first, SFD_CLOEXEC | SFD_NONBLOCK);
 			if (tfd < 0 || sfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0)
 				die("stdin_echo: timerfd, signalfd: %s", strerror(errno));
+			info = fdinfo_open(sfd);
 			if (ep < 0 || efd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, STDIN_FILENO, &ev) < 0 ||
 			    pipe2(sp, O_CLOEXEC) < 0 || write(sp[1], "T", 1) != 1)
 				die("stdin_echo: epoll: %s", strerror(errno));
@@ -264,7 +277,7 @@ main(int argc, char **argv)
 			struct epoll_event evs[4];
 			bool input = false;
 
-			selfpipe_turn(ep, sp, efd, tfd, sfd);
+			selfpipe_turn(ep, sp, efd, tfd, sfd, &info);
 			/* the pipe is always readable: wait until stdin is */
 			while (!input) {
 				int k = epoll_wait(ep, evs, 4, -1);
