@@ -82,14 +82,15 @@ def c_tp_mode_threads_mutex(h):
     run to run); the totals are as natively; the replay is the recording."""
     argv = [h.prog('threads_mutex')]
     native = native_run(argv, 'threads_mutex', cwd=h.tmp)
-    # Known, not fixed (issue 15's note, 2026-12-07): under load an epoch's
-    # check finds a word of the main thread's stack (in pthread_join at the
-    # end) holding another worker's tid and pthread pointer in the TP run
-    # than in the EP run (slots of a live frame that libuprr-sync's LOG and
-    # FOLLOW paths leave differently): a false divergence, re-run from the
-    # start, the trace right but not verified; 2-9 in 100 recordings under
-    # two parallel loops, none in 40 alone. Such a recording is made again
-    # (3 at most); any other outcome fails at once.
+    # A real, harmless divergence (issue 15's note, 2026-12-07): under load
+    # an epoch's check finds, in the main thread's say() buffer past its
+    # line (bytes an earlier pthread_join's frames left), another worker's
+    # tid and pthread pointer in the TP run than in the EP run: glibc's
+    # join took its waiting path for another thread in the two runs (their
+    # schedules differ). Its verdict came after the TP run went on, so the
+    # epoch is re-run from the start: the trace right, not verified; 2-9 in
+    # 100 recordings under two parallel loops, none in 40 alone. Such a
+    # recording is made again (3 at most); any other outcome fails at once.
     for attempt in range(3):
         try:
             _, rec, _ = tp_record_replay(h, argv, f'threads_mutex-{attempt}', replays=2)
@@ -98,7 +99,7 @@ def c_tp_mode_threads_mutex(h):
             if attempt == 2 or not re.search(r'memory: \d+ of \d+ written pages differ, first at '
                                              r'0x7fffffff[0-9a-f]{4} ', str(e)):
                 raise
-            log(f'  recording {attempt}: the known false divergence on the main thread\'s stack: '
+            log(f'  recording {attempt}: the known divergence on the main thread\'s stack: '
                 'recorded again')
     same_lines(native, rec, rb'^total ', 'total line')
 
