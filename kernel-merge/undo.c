@@ -63,8 +63,8 @@ sock_int(int fd, int opt)
  * listening socket or a datagram one (held, its port would stay bound: a
  * bind of it again fails), nor a unix socket, whose peer may be the
  * program's own and wait for its end; nor one in a process with an epoll
- * instance (kmerge_epoch_drop_conns()), nor one with O_ASYNC (its SIGIO
- * would go on after the program's close).
+ * instance (keep_conns(); one made later: kmerge_epoch_drop_conns()), nor
+ * one with O_ASYNC (its SIGIO would go on after the program's close).
  */
 static bool
 kept_sock(int dup)
@@ -73,6 +73,28 @@ kept_sock(int dup)
 
 	return (domain == AF_INET || domain == AF_INET6) && sock_int(dup, SO_TYPE) == SOCK_STREAM &&
 	       sock_int(dup, SO_ACCEPTCONN) == 0;
+}
+
+/* The TCP connections of process @pid (@pidfd) that @e saved, their
+ * descriptions kept (kept_sock()) unless the process has an epoll
+ * instance (asked once all its descriptors are read). */
+static void
+keep_conns(struct kmerge_epoch *e, pid_t pid, int pidfd)
+{
+	for (size_t i = 0; i < e->nfds; i++)
+		if (e->fds[i].pid == pid && e->fds[i].epoll)
+			return;
+	for (size_t i = 0; i < e->nfds; i++) {
+		struct kmerge_fd_saved *s = &e->fds[i];
+
+		if (s->pid != pid || !S_ISSOCK(s->mode) || (s->flags & O_ASYNC))
+			continue;
+		s->dup = (int)syscall(SYS_pidfd_getfd, pidfd, s->fd, 0);
+		if (s->dup >= 0 && !kept_sock(s->dup)) {
+			close(s->dup);
+			s->dup = -1;
+		}
+	}
 }
 
 void
@@ -222,11 +244,6 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 			s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0);
 		else if (S_ISREG(st.st_mode))
 			s.path = openat(dirfd(dir), d->d_name, O_PATH | O_CLOEXEC);
-		else if (S_ISSOCK(st.st_mode) && !(s.flags & O_ASYNC) &&
-			 (s.dup = (int)syscall(SYS_pidfd_getfd, pidfd, s.fd, 0)) >= 0 && !kept_sock(s.dup)) {
-			close(s.dup);
-			s.dup = -1;
-		}
 		/* an epoll instance's interest list, an eventfd's counter, a
 		 * timerfd's setting, a signalfd's mask as they were: a re-run's
 		 * is made anew from them (the TP run's changed since) */
@@ -244,9 +261,7 @@ kmerge_epoch_save_fds(struct kmerge_epoch *e, pid_t pid)
 		n++;
 	}
 	closedir(dir);
-	for (size_t i = 0; i < e->nfds; i++)
-		if (e->fds[i].pid == pid && e->fds[i].epoll)
-			kmerge_epoch_drop_conns(e);
+	keep_conns(e, pid, pidfd);
 	return r < 0 ? r : n;
 }
 

@@ -972,11 +972,12 @@ rec_ep_restart_call(struct recorder *rec, struct rthread *t)
 		case TRACEE_STOP_SIGNAL: {
 			siginfo_t si;
 
-			if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0)
+			/* a plain EP run's: dropped */
+			if ((rec->ep && !rec->ep->live) || ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0)
 				continue;
-			if (rec->ep && rec->ep->live)
+			if (rec->ep)
 				rec_ep_live_keep_signal(rec, t, &si);
-			else if (!rec->ep && rec_defer_signal(t, &si) < 0)
+			else if (rec_defer_signal(t, &si) < 0)
 				/* gone live (a connection given, record-ep-live.c):
 				 * the program's own, kept for its next point */
 				log_warn("thread %d: signal %d lost (out of memory)", t->tid, si.si_signo);

@@ -492,8 +492,9 @@ struct rthread {
 	int deferred_sig;	      /* async signal to deliver at the next syscall */
 	siginfo_t deferred_info;
 	uint64_t deferred_ns;	      /* when it began to wait (util_now_ns()) */
-	uint64_t deferred_cpu_ns;     /* and the CPU time it had run then
-				       * (tracee_cpu_time(); 0: not known) */
+	uint64_t deferred_cpu_ns;     /* a TP run: the CPU time it had run then
+				       * (tracee_cpu_time(); 0: not read yet,
+				       * UINT64_MAX: cannot be) */
 	siginfo_t *later;	      /* more that arrived meanwhile, oldest first: each
 				       * waits for an execution point of its own */
 	size_t nlater, later_cap;

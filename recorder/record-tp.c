@@ -57,7 +57,7 @@ signal_waited(const struct rthread *t, uint64_t now, uint64_t *ret_left)
 		*ret_left = TP_SIGNAL_WAIT_NS - (now - t->deferred_ns);
 		return false;
 	}
-	if (!t->deferred_cpu_ns || tracee_cpu_time(t->tid, &cpu) < 0 ||
+	if (t->deferred_cpu_ns == UINT64_MAX || tracee_cpu_time(t->tid, &cpu) < 0 ||
 	    cpu - t->deferred_cpu_ns >= TP_SIGNAL_WAIT_NS)
 		return true;
 	/* it did not run that long: look again once it could have (1 ms at
@@ -169,6 +169,10 @@ rec_tp_signal_due(struct recorder *rec, uint64_t *ret_wait_ns)
 		if (t->state != RT_RUNNING || !t->deferred_sig || t->uncountable ||
 		    t->tp_status_due || t->epoch_held)
 			continue;
+		/* the CPU time it had run when the signal came, read at the
+		 * loop's first look after (UP recording reads none) */
+		if (!t->deferred_cpu_ns && tracee_cpu_time(t->tid, &t->deferred_cpu_ns) < 0)
+			t->deferred_cpu_ns = UINT64_MAX;
 		if (signal_waited(t, now, &left)) {
 			/* stopped where it stands, or at an event that came
 			 * first (record-signals.c); rec_tp_signal_here() */

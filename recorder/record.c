@@ -276,15 +276,13 @@ rec_resume(struct rthread *t, enum __ptrace_request how, int sig)
  * already waits is pending once, as in the kernel, which keeps one instance
  * of each (signal(7)): a timer faster than the deliveries cannot pile up.
  */
-/* @t's deferred signal begins to wait now: when, and the CPU time @t had
- * run then (a TP run interrupts it where it stands only once it ran that
- * long in user code since, rec_tp_signal_due()). */
+/* @t's deferred signal begins to wait now (the CPU time @t had run then is
+ * a TP run's to read, at its next look: rec_tp_signal_due()). */
 static void
 deferred_now(struct rthread *t)
 {
 	t->deferred_ns = util_now_ns();
-	if (tracee_cpu_time(t->tid, &t->deferred_cpu_ns) < 0)
-		t->deferred_cpu_ns = 0;
+	t->deferred_cpu_ns = 0;
 }
 
 int

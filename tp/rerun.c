@@ -406,118 +406,102 @@ uprr_holds(const struct kmerge_fd_saved *s)
 	return s->dup >= 0 && syscall(SYS_kcmp, self, self, KCMP_FILE, s->fd, s->dup) == 0;
 }
 
-/* An eventfd of the program's own, made anew with the counter it had at
- * the checkpoint (the TP run's has moved on since), shared by every
- * descriptor of it; uprr's new descriptor of it, or -errno. */
+/* A new eventfd with @s's counter and EFD_SEMAPHORE at the checkpoint
+ * (the TP run's has moved on since); its descriptor or -errno. */
 static int
-remake_eventfd(struct tp_rerun *r, const struct kmerge_fd_saved *s)
+new_eventfd(const struct kmerge_fd_saved *s)
 {
-	struct remade *m = find_remade_anon(r, s);
+	int efd = eventfd(0, EFD_CLOEXEC | (s->efd_semaphore ? EFD_SEMAPHORE : 0));
 
-	if (!m) {
-		int efd = eventfd(0, EFD_CLOEXEC | (s->efd_semaphore ? EFD_SEMAPHORE : 0));
-
-		/* (a write adds: the counter may exceed what eventfd(2)'s
-		 * unsigned int takes) */
-		if (efd < 0)
-			return -errno;
-		if (s->efd_count && write(efd, &s->efd_count, sizeof(s->efd_count)) != sizeof(s->efd_count)) {
-			close(efd);
-			return -EIO;
-		}
-		m = add_remade(r, s, efd, -1, s->dup);
-		if (!m)
-			return -ENOMEM;
+	/* (a write adds: the counter may exceed what eventfd(2)'s unsigned
+	 * int takes) */
+	if (efd < 0)
+		return -errno;
+	if (s->efd_count && write(efd, &s->efd_count, sizeof(s->efd_count)) != sizeof(s->efd_count)) {
+		close(efd);
+		return -EIO;
 	}
-	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
+	return efd;
 }
 
-/* A timerfd of the program's own, made anew with the setting it had at the
- * checkpoint (the TP run's may have been set again since, or have expired
- * since): the time left there to its next expiration counts from now, and
- * one expiration not read there comes at once. uprr's new descriptor of
- * it, or -errno (-ENOTRECOVERABLE: several expirations not read, which
- * cannot be made again). */
+/* A new timerfd with @s's setting at the checkpoint (the TP run's may have
+ * been set again, or have expired, since): the time left there to its next
+ * expiration counts from now, and one expiration not read there comes at
+ * once. Its descriptor or -errno (-ENOTRECOVERABLE: several expirations
+ * not read, which cannot be made again). */
 static int
-remake_timerfd(struct tp_rerun *r, const struct kmerge_fd_saved *s)
+new_timerfd(const struct kmerge_fd_saved *s)
 {
-	struct remade *m = find_remade_anon(r, s);
+	struct itimerspec spec = s->tfd_spec;
+	int flags = 0, tfd, rc;
 
-	if (!m) {
-		struct itimerspec spec = s->tfd_spec;
-		int flags = 0, tfd, rc;
+	if (s->tfd_ticks > 1)
+		return -ENOTRECOVERABLE;
+	if (s->tfd_ticks)
+		spec.it_value = (struct timespec){ 0, 1 };
+	tfd = timerfd_create(s->tfd_clock, TFD_CLOEXEC);
+	if (tfd < 0)
+		return -errno;
+	if ((spec.it_value.tv_sec || spec.it_value.tv_nsec) && (s->tfd_flags & TFD_TIMER_ABSTIME)) {
+		/* an absolute one (and its cancel on a clock set) stays so */
+		struct timespec now;
 
-		if (s->tfd_ticks > 1)
-			return -ENOTRECOVERABLE;
-		if (s->tfd_ticks)
-			spec.it_value = (struct timespec){ 0, 1 };
-		tfd = timerfd_create(s->tfd_clock, TFD_CLOEXEC);
-		if (tfd < 0)
-			return -errno;
-		if ((spec.it_value.tv_sec || spec.it_value.tv_nsec) && (s->tfd_flags & TFD_TIMER_ABSTIME)) {
-			/* an absolute one (and its cancel on a clock set) stays so */
-			struct timespec now;
-
-			if (clock_gettime(s->tfd_clock, &now) < 0) {
-				rc = -errno;
-				close(tfd);
-				return rc;
-			}
-			spec.it_value.tv_sec += now.tv_sec + (spec.it_value.tv_nsec + now.tv_nsec) / 1000000000L;
-			spec.it_value.tv_nsec = (spec.it_value.tv_nsec + now.tv_nsec) % 1000000000L;
-			flags = s->tfd_flags;
-		}
-		if (timerfd_settime(tfd, flags, &spec, NULL) < 0) {
+		if (clock_gettime(s->tfd_clock, &now) < 0) {
 			rc = -errno;
 			close(tfd);
 			return rc;
 		}
-		m = add_remade(r, s, tfd, -1, s->dup);
-		if (!m)
-			return -ENOMEM;
+		spec.it_value.tv_sec += now.tv_sec + (spec.it_value.tv_nsec + now.tv_nsec) / 1000000000L;
+		spec.it_value.tv_nsec = (spec.it_value.tv_nsec + now.tv_nsec) % 1000000000L;
+		flags = s->tfd_flags;
 	}
-	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
+	if (timerfd_settime(tfd, flags, &spec, NULL) < 0) {
+		rc = -errno;
+		close(tfd);
+		return rc;
+	}
+	return tfd;
 }
 
-/* A signalfd of the program's own, made anew with the signals it took at
- * the checkpoint (the TP run's mask may have been set again since:
- * signalfd(2) with its fd); uprr's new descriptor of it, or -errno. */
+/* A new object of @s's kind (an epoll instance, empty; an eventfd, a
+ * timerfd, a signalfd with its state at the checkpoint); its descriptor
+ * or -errno. */
 static int
-remake_signalfd(struct tp_rerun *r, const struct kmerge_fd_saved *s)
+new_anon(const struct kmerge_fd_saved *s)
+{
+	int fd;
+
+	if (s->eventfd)
+		return new_eventfd(s);
+	if (s->timerfd)
+		return new_timerfd(s);
+	/* a signalfd takes the signals it took there (the TP run's mask may
+	 * have been set again since): the raw call, glibc's sigset_t refuses
+	 * its own signals 32, 33 */
+	fd = s->epoll ? epoll_create1(EPOLL_CLOEXEC)
+		      : (int)syscall(SYS_signalfd4, -1, &s->sfd_mask, sizeof(s->sfd_mask), SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* The anonymous-inode object @s saw at the checkpoint, made anew
+ * (new_anon()) once for all the descriptors of its description
+ * (find_remade_anon()); an epoll instance's entries are added by the
+ * processes once every descriptor is given (give_epoll_items()). uprr's
+ * new descriptor of it, or -errno. */
+static int
+remake_anon(struct tp_rerun *r, const struct kmerge_fd_saved *s)
 {
 	struct remade *m = find_remade_anon(r, s);
 
 	if (!m) {
-		/* the raw call: glibc's sigset_t refuses its own signals 32, 33 */
-		int sfd = (int)syscall(SYS_signalfd4, -1, &s->sfd_mask, sizeof(s->sfd_mask), SFD_CLOEXEC);
+		int fd = new_anon(s);
 
-		if (sfd < 0)
-			return -errno;
-		m = add_remade(r, s, sfd, -1, s->dup);
+		if (fd < 0)
+			return fd;
+		m = add_remade(r, s, fd, -1, s->dup);
 		if (!m)
 			return -ENOMEM;
-	}
-	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
-}
-
-/* An epoll instance made anew, empty, shared by every descriptor of it:
- * the processes add the checkpoint's entries once every descriptor is
- * given (give_epoll_items()); uprr's new descriptor of it, or -errno. */
-static int
-remake_epoll(struct tp_rerun *r, const struct kmerge_fd_saved *s)
-{
-	struct remade *m = find_remade_anon(r, s);
-
-	if (!m) {
-		int ep = epoll_create1(EPOLL_CLOEXEC);
-
-		if (ep < 0)
-			return -errno;
-		m = add_remade(r, s, ep, -1, s->dup);
-		if (!m)
-			return -ENOMEM;
-		m->placed = calloc(MAX(s->nitems, (size_t)1), sizeof(bool));
-		if (!m->placed)
+		if (s->epoll && !(m->placed = calloc(MAX(s->nitems, (size_t)1), sizeof(bool))))
 			return -ENOMEM;
 	}
 	return fcntl(m->ends[0], F_DUPFD_CLOEXEC, 3);
@@ -528,10 +512,9 @@ remake_epoll(struct tp_rerun *r, const struct kmerge_fd_saved *s)
  * @pid, whose object is the one the checkpoint saw, its offset and status
  * flags the checkpoint's: uprr's own, or -1 with @why said. From the TP
  * run's process (@pidfd) while it holds it there, else a pipe of the
- * program's own made anew (remake_pipe()). An epoll instance is made anew
- * (ours): its interest list is the checkpoint's, given by the process
- * (give_epoll_items()); an eventfd too, with its counter of the checkpoint
- * (remake_eventfd()).
+ * program's own made anew (remake_pipe()). An epoll instance, eventfd,
+ * timerfd or signalfd is made anew (ours) with its state at the checkpoint
+ * (remake_anon()).
  */
 static int
 take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *s, char *why, size_t len)
@@ -546,11 +529,7 @@ take_fd(struct tp_rerun *r, pid_t pid, int pidfd, const struct kmerge_fd_saved *
 			return fcntl(s->fd, F_DUPFD_CLOEXEC, 3);
 		/* which descriptors share it is told by the record's
 		 * description */
-		fd = s->dup < 0 ? -ENOENT
-		     : s->epoll	  ? remake_epoll(r, s)
-		     : s->eventfd ? remake_eventfd(r, s)
-		     : s->timerfd ? remake_timerfd(r, s)
-				  : remake_signalfd(r, s);
+		fd = s->dup < 0 ? -ENOENT : remake_anon(r, s);
 		if (fd < 0) {
 			snprintf(why, len, "process %d's fd %d: its %s cannot be made anew: %s", pid, s->fd,
 				 s->epoll ? "epoll instance" : s->eventfd ? "eventfd" : s->timerfd ? "timerfd" : "signalfd",

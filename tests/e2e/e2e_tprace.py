@@ -485,12 +485,18 @@ def rerun_echo_checked(h, trace, r, data, more=False):
     want = data + b'stdin_echo: %d bytes\n' % len(data)
     if not (r.stdout.startswith(want) if more else r.stdout == want):
         raise Fail('what went out is not the input once, in order:\n' + tail(r.stdout))
+    return want, rerun_from_checkpoint_said(h, trace)
+
+
+def rerun_from_checkpoint_said(h, trace):
+    """`uprr info` of @trace says a re-run from a checkpoint: its re-run:
+    value."""
     text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
     rr = info_value(text, 're-run')
     if not re.search(r'the program recorded again following the log to checkpoint \d+ and live from '
                      r'there', rr):
         raise Fail('uprr info does not say the re-run from a checkpoint:\n' + text)
-    return want, rr
+    return rr
 
 
 @case('tp-rerun-redeliver')
@@ -600,11 +606,7 @@ def conn_echo_rerun(h, name, diverge_at):
         raise Fail('the client did not get its lines back once, in order:\n' + tail(b''.join(got['echo'])))
     if r.stdout != b'stdin_echo: %d bytes\n' % sum(len(x) for x in lines):
         raise Fail('the program did not count its input once:\n' + tail(r.stdout))
-    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
-    rr = info_value(text, 're-run')
-    if not re.search(r'the program recorded again following the log to checkpoint \d+ and live from '
-                     r'there', rr):
-        raise Fail('uprr info does not say the re-run from a checkpoint:\n' + text)
+    rr = rerun_from_checkpoint_said(h, trace)
     log('  re-run: ' + rr[:200])
     compare(r, h.replay(trace))
     return rr
