@@ -163,7 +163,7 @@ usage(FILE *f)
 	fprintf(f, "usage: uprr record [-o DIR] [-v] [--ticks=auto|soft|pmu] [--chaos[=SEED]]\n"
 		   "                   [--on-trace-error=continue|kill] [--[no-]syscall-buffer]\n"
 		   "                   [--mode=up|tp|tp-log [--epoch=MS|auto] [--epoch-check] [--epoch-anywhere]]\n"
-		   "                   [--ep-cpus=LIST] [--] PROG [ARGS...]\n"
+		   "                   [--ep-cpus=LIST] [--ep-overlap] [--] PROG [ARGS...]\n"
 		   "       uprr replay [-q] [-p PID] [--dump-sent FILE] [DIR]\n"
 		   "       uprr info [DIR]\n"
 		   "       uprr ps [DIR]\n"
@@ -185,6 +185,9 @@ usage(FILE *f)
 		   "fixes the length, and --epoch=0 makes the whole program one epoch\n"
 		   "(output held until it ends). --ep-cpus=LIST (e.g. 1 or 0-1,3)\n"
 		   "pins the second run to those CPUs (default: the one the first used least).\n"
+		   "--ep-overlap: the first run goes on while the second checks its epochs\n"
+		   "(instead of waiting at each epoch's end); a divergence is then re-run from\n"
+		   "its checkpoint, one thread at a time, to the program's end.\n"
 		   "--mode=tp-log runs every thread at once and writes a log of their\n"
 		   "syscalls, which does not replay (uprr dump shows it); every MS ms (default\n"
 		   "100, 0: never, auto: as above) it stops every thread at a syscall and\n"
@@ -252,6 +255,7 @@ cmd_record(int argc, char **argv)
 		{ "epoch-check", no_argument, NULL, 'K' },
 		{ "epoch-anywhere", no_argument, NULL, 'A' },
 		{ "ep-cpus", required_argument, NULL, 'C' },
+		{ "ep-overlap", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -308,6 +312,10 @@ cmd_record(int argc, char **argv)
 			}
 			opts.tp_log = strcmp(optarg, "tp-log") == 0;
 			tp = strcmp(optarg, "tp") == 0;
+			break;
+		case 'O':
+			/* the TP run goes on while its EP run checks (tp/lockstep.h) */
+			opts.ep_overlap = true;
 			break;
 		case 'C': {
 			/* the EP run's CPUs: "1", "0-1,3" */

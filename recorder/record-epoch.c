@@ -1312,7 +1312,12 @@ rec_epoch_due(struct recorder *rec, uint64_t *wait_ns)
 	if (rec->epochs.gather_start_ns)
 		return gather(rec, now, wait_ns);
 	adapt(rec, now);
-	if (now >= rec->epochs.next_ns) {
+	if (rec->epochs.keeper && rec->epochs.keeper->end_now &&
+	    rec->epochs.keeper->end_now(rec->epochs.keeper->step_arg))
+		rec->epochs.next_ns = now;
+	/* overlap: the events that waited while the EP run had this thread
+	 * first (rec_stash_own_pending()) */
+	if (now >= rec->epochs.next_ns && !rec_stash_own_pending(rec)) {
 		end_epoch(rec);
 		return true;
 	}

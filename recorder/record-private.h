@@ -826,10 +826,22 @@ struct rthread *rec_find_thread(struct recorder *rec, pid_t tid);
 void rec_stash_enter(struct recorder *rec);
 /** @rec's loop is over: the events kept for it are dropped. */
 void rec_stash_leave(struct recorder *rec);
-/** waitpid(-1, ret_status, __WALL) for @rec's loop: an event kept for it
- * first; one of the other recorder's tracees is kept for that one, and -1
- * returned with errno EINTR. */
-pid_t rec_wait_any(struct recorder *rec, int *ret_status);
+/**
+ * Overlap (rec_overlap_set()): whether an event of @rec's tracees waits to
+ * be taken (waitid(2) WNOHANG | WNOWAIT). A TP run's end waits for them:
+ * taken at once after the EP run had this thread, an end held a thread
+ * whose event had waited, at the entry of the call it was stopped at,
+ * rewound, every time (sig_unblock with --epoch=5 never ended under load:
+ * 990 epochs at its close()). False without overlap.
+ */
+bool rec_stash_own_pending(struct recorder *rec);
+/** waitpid(-1, ret_status, __WALL) for @rec's loop, woken by the timer
+ * after @wait_ns (0: no bound; SIGALRM, -1 with errno EINTR): an event
+ * kept for it first; one of the other recorder's tracees is kept for that
+ * one, and -1 returned with errno EINTR. With overlap (rec_overlap_set()),
+ * the other's loop is swapped to first when it has something to do, and
+ * -1 with EINTR returned once it swaps back. */
+pid_t rec_wait_any(struct recorder *rec, uint64_t wait_ns, int *ret_status);
 /** Whether another recorder's loop runs in this thread (lock-step). */
 bool rec_stash_others(const struct recorder *rec);
 /** Forget thread @tid; the last thread of a process takes it out of its

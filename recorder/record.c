@@ -899,10 +899,7 @@ record_loop(struct recorder *rec)
 		/* a re-run gone live: the next signal from outside */
 		if (rec->live_sigs_sent < rec->nlive_sigs)
 			rec_ep_live_signals(rec);
-		rec_set_timer(wait_ns);
-		tid = rec_wait_any(rec, &status);
-		if (wait_ns)
-			rec_set_timer(0);
+		tid = rec_wait_any(rec, wait_ns, &status);
 		if (tid < 0) {
 			if (errno == EINTR)
 				continue;

@@ -271,6 +271,10 @@ struct rec_epoch_keeper {
 	 * the caller to re-run the epoch (struct rec_rerun). */
 	bool (*step)(void *step_arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n);
 	void *step_arg; /**< passed to step() */
+	/** Or NULL. Whether the TP run's epoch is to end now, not when due
+	 * (overlap: the EP run ended while the TP run went on, and step()
+	 * says what becomes of the TP run); true once per reason. */
+	bool (*end_now)(void *step_arg);
 	/** Or NULL. The TP run's thread @tid of process @tgid is about to
 	 * make traced syscall @nr with @args (its entry, the kernel not run
 	 * yet): what a re-run from a kept checkpoint must undo is noted
@@ -462,6 +466,9 @@ struct rec_options {
 				 * checks found, or NULL */
 	const cpu_set_t *ep_cpus; /**< `--mode=tp`: the CPUs of its EP run
 				 * (--ep-cpus), NULL: the one the TP run used least */
+	bool ep_overlap;	/**< `--mode=tp`: the TP run goes on while its EP
+				 * run checks (--ep-overlap, rec_overlap), instead
+				 * of standing at each epoch's end (lock-step) */
 	const struct rec_ep_follow *ep_follow; /**< with syscalls_from: the log
 				 * still grows (lock-step), or NULL: it is whole */
 	const struct rec_output_holder *ep_output; /**< with syscalls_from: who
@@ -730,6 +737,30 @@ void rec_forward_signal(int sig);
  * program to that point. NULL: none.
  */
 void rec_forward_on_resent(void (*fn)(void));
+
+/**
+ * Overlap (tp/lockstep.h): the TP run and the EP run are two recorders'
+ * loops in this thread of uprr, each going on while the other's events
+ * are handled. A loop that would wait for the next event (waitpid(2))
+ * swaps to the other instead when the other has something to do: an event
+ * of its tracees came (kept for it), its timer passed, or wants() says so.
+ */
+struct rec_overlap {
+	void *arg; /**< passed to both */
+	/** Whether the run not in this thread's hands wants it though none
+	 * of its events came and it waits for no timer (the EP run waiting
+	 * for more of the log, which grew). */
+	bool (*wants)(void *arg);
+	/** Swap to the other run's loop; returns when it swaps back. */
+	void (*to_other)(void *arg);
+};
+
+/**
+ * Set (@ov, borrowed till it is set again) or clear (NULL: lock-step, one
+ * loop runs while the other stands) the overlap of this thread's two
+ * recorders. Never fails.
+ */
+void rec_overlap_set(const struct rec_overlap *ov);
 
 /**
  * Ask rec_record() to end the recording (the program did not end after

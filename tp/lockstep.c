@@ -58,6 +58,14 @@ struct tp_lockstep {
 	struct tp_lockstep_figures fig;
 	struct tp_rerun *rerun;	/* tp_lockstep_link_rerun() */
 	struct tp_epochs *epochs;
+	/* overlap (--ep-overlap): the TP run goes on while the EP run runs */
+	bool overlap;
+	struct rec_overlap ov;
+	bool in_ep;		/* this thread runs the EP run's context */
+	bool ep_more;		/* the EP run waits for more of the log */
+	bool more_ready;	/* a checkpoint was taken since it asked */
+	bool end_asked;		/* the EP run's end told the TP run (end_now) */
+	uint64_t steps_out;	/* swaps back from the EP run */
 };
 
 void
@@ -178,13 +186,22 @@ to_ep(struct tp_lockstep *ls, bool standing)
 		makecontext(&ls->ep_ctx, ep_main, 0);
 		ls->started = true;
 	}
-	if (ls->have_ep_aff)
+	/* overlap: uprr stays on the EP run's CPU, where its ptrace stops
+	 * are (the TP run's few cost more from another CPU: ~50 us, not 7) */
+	if (ls->have_ep_aff && !(ls->overlap && ls->started && ls->steps_out))
 		(void)sched_setaffinity(0, sizeof(ls->ep_aff), &ls->ep_aff);
+	ls->in_ep = true;
 	if (swapcontext(&ls->tp_ctx, &ls->ep_ctx) < 0)
 		log_warn("lock-step: swapcontext: %m");
+	ls->in_ep = false;
+	ls->steps_out++;
 	/* the EP run pinned uprr to its CPU (rec_record()) */
-	if (ls->have_tp_aff)
+	if (ls->have_tp_aff && !ls->overlap)
 		(void)sched_setaffinity(0, sizeof(ls->tp_aff), &ls->tp_aff);
+	if (ls->overlap && !ls->tp_done) {
+		ls->fig.swaps++;
+		ls->fig.ep_uprr_ns += self_cpu_ns() - c0;
+	}
 	if (standing) {
 		ls->fig.steps++;
 		ls->fig.stood_ns += util_now_ns() - t0;
@@ -265,12 +282,17 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 		ls->taken_ns[k] = util_now_ns();
 	tp_rerun_at_checkpoint(ls->rerun, k);
 	ls->tp_k = k;
-	ls->tp_tids = tids;
-	ls->tp_tgids = tgids;
-	ls->tp_n = n;
-	to_ep(ls, true);
-	ls->tp_tids = ls->tp_tgids = NULL;
-	ls->tp_n = 0;
+	if (ls->overlap) {
+		/* the EP run reads on once this thread would wait (wants()) */
+		ls->more_ready = true;
+	} else {
+		ls->tp_tids = tids;
+		ls->tp_tgids = tgids;
+		ls->tp_n = n;
+		to_ep(ls, true);
+		ls->tp_tids = ls->tp_tgids = NULL;
+		ls->tp_n = 0;
+	}
 	/* the re-run first: an EP run that went back to the TP run once
 	 * more after its divergence (for more of the log) ends at a later
 	 * step, where the output of the epochs it diverged in is still held
@@ -317,11 +339,60 @@ more(void *arg)
 
 	if (ls->tp_done)
 		return 0;
+	ls->ep_more = true;
+	ls->in_ep = false;
 	if (swapcontext(&ls->ep_ctx, &ls->tp_ctx) < 0) {
 		log_warn("lock-step: swapcontext: %m");
+		ls->in_ep = true;
+		ls->ep_more = false;
 		return 0;
 	}
+	ls->in_ep = true;
+	ls->ep_more = false;
 	return ls->tp_done ? 0 : 1;
+}
+
+/* rec_overlap.wants: in the TP run's context, whether the EP run, not
+ * started or waiting for more of the log, can read on. */
+static bool
+wants(void *arg)
+{
+	const struct tp_lockstep *ls = arg;
+
+	return !ls->in_ep && !ls->ep_done && !ls->tp_done && ls->more_ready &&
+	       (!ls->started || ls->ep_more);
+}
+
+/* rec_overlap.to_other: from either run's loop to the other's. */
+static void
+to_other(void *arg)
+{
+	struct tp_lockstep *ls = arg;
+
+	if (ls->in_ep) {
+		ls->in_ep = false;
+		if (swapcontext(&ls->ep_ctx, &ls->tp_ctx) < 0)
+			log_warn("overlap: swapcontext: %m");
+		ls->in_ep = true;
+		return;
+	}
+	if (!ls->started || ls->ep_more)
+		ls->more_ready = false;
+	to_ep(ls, false);
+}
+
+/* rec_epoch_keeper.end_now: the EP run ended while the TP run went on
+ * (overlap): its next end at once, where step() says what becomes of it
+ * (stopped for a re-run, or its output released unverified). */
+static bool
+end_now(void *arg)
+{
+	struct tp_lockstep *ls = arg;
+
+	if (!ls->overlap || !ls->ep_done || ls->end_asked)
+		return false;
+	ls->end_asked = true;
+	return true;
 }
 
 /*
@@ -368,7 +439,7 @@ stands_at(void *arg, uint64_t k)
 {
 	const struct tp_lockstep *ls = arg;
 
-	return !ls->tp_done && ls->tp_k == k && ls->tp_n;
+	return !ls->overlap && !ls->tp_done && ls->tp_k == k && ls->tp_n;
 }
 
 /* rec_ep_follow.verdict, in the EP run's context, both runs standing. */
@@ -457,6 +528,12 @@ tp_lockstep_new(const struct rec_options *ep_opts, struct rec_epoch_keeper *keep
 	ls->have_busy0 = tp_cpu_busy(ls->busy0) == 0;
 	keeper->step = step;
 	keeper->step_arg = ls;
+	ls->overlap = ep_opts->ep_overlap;
+	if (ls->overlap) {
+		ls->ov = (struct rec_overlap){ .arg = ls, .wants = wants, .to_other = to_other };
+		keeper->end_now = end_now;
+		rec_overlap_set(&ls->ov);
+	}
 	return ls;
 }
 
@@ -465,6 +542,8 @@ tp_lockstep_finish(struct tp_lockstep *ls, int *ret_status, char *dir_buf, size_
 {
 	ls->tp_done = true;
 	to_ep(ls, false);
+	if (ls->overlap)
+		rec_overlap_set(NULL);
 	if (!ls->ep_done) {
 		log_error("%s", "lock-step: the EP run did not end");
 		return -EIO;
@@ -492,6 +571,8 @@ tp_lockstep_free(struct tp_lockstep *ls)
 		return;
 	if (ls->started && !ls->ep_done)
 		log_warn("%s", "lock-step: the EP run is left unfinished");
+	if (ls->overlap)
+		rec_overlap_set(NULL);
 	(void)munmap(ls->stack, EP_GUARD_BYTES + EP_STACK_BYTES);
 	free(ls->taken_ns);
 	if (the_one == ls)

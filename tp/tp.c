@@ -275,6 +275,7 @@ struct epoch_info {
 	struct rec_ep_verdicts v;	/* the EP run's checks */
 	uint64_t thinned;		/* checkpoints freed past TP_EPOCHS_CAP */
 	bool lockstep;			/* the EP run went along (tp/lockstep.h) */
+	bool overlap;			/* while the TP run went on (--ep-overlap) */
 	struct tp_lockstep_figures ls;	/* and what that measured */
 	struct tp_output_stats out;	/* the held output */
 	struct rec_rerun rerun;		/* a divergence at a syscall: re-run? */
@@ -432,7 +433,15 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 		if (ei->v.rollback_why[0])
 			fprintf(f, "no rollback: %s\n", ei->v.rollback_why);
 	}
-	if (ei->lockstep)
+	if (ei->overlap)
+		fprintf(f, "overlap:     the ep run went on beside the tp run, %" PRIu64 " times back "
+			"from it to the tp run; %" PRIu64 " verdicts before the tp run's end (%" PRIu64
+			" before its next checkpoint), lag from checkpoint to verdict mean %.3f ms, max "
+			"%.3f ms\n",
+			ei->ls.swaps, ei->ls.verdicts, ei->ls.at_once,
+			ei->ls.verdicts ? (double)ei->ls.lag_ns / (double)ei->ls.verdicts / 1e6 : 0.0,
+			(double)ei->ls.lag_max_ns / 1e6);
+	else if (ei->lockstep)
 		fprintf(f, "lock-step:   the ep run went along, %" PRIu64 " runs of it while the tp run "
 			"stood %.3f s at its checkpoints; %" PRIu64 " verdicts before the tp run's end "
 			"(%" PRIu64 " while it stood at the epoch's own end), lag from checkpoint to "
@@ -523,6 +532,7 @@ rerun_up(const struct rec_options *opts, const char *dir, const char *work, stru
 	uo.ep_checkpoints = NULL;
 	uo.ep_verdicts = NULL;
 	uo.ep_cpus = NULL;
+	uo.ep_overlap = false;
 	uo.ep_follow = NULL;
 	uo.ep_output = NULL;
 	uo.tp_figures = NULL;
@@ -719,6 +729,9 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	eo.rerun = &ei.rerun;
 	eo.epochs = NULL;
 	eo.tp_figures = NULL;
+	/* UPRR_EP_OVERLAP=1: --ep-overlap for a whole test suite */
+	if (getenv("UPRR_EP_OVERLAP") && strcmp(getenv("UPRR_EP_OVERLAP"), "1") == 0)
+		eo.ep_overlap = true;
 	/* lock-step (tp/lockstep.h): the EP run goes along, epoch by epoch;
 	 * UPRR_TP_SEQUENTIAL=1: after the TP run, as before (to measure) */
 	if (epochs && !(getenv("UPRR_TP_SEQUENTIAL") && strcmp(getenv("UPRR_TP_SEQUENTIAL"), "1") == 0)) {
@@ -729,6 +742,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 			return -ENOMEM;
 		}
 		ei.lockstep = true;
+		ei.overlap = eo.ep_overlap;
 		tp_lockstep_link_sync(ls, sync_log);
 		/* what a re-run from a checkpoint needs (tp/rerun.h) */
 		rerun = tp_rerun_new(sync_log);

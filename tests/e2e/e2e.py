@@ -4966,6 +4966,7 @@ import e2e_rollback  # noqa: E402,F401 (--mode=tp: rollback of a forced divergen
 import e2e_tprace  # noqa: E402,F401 (--mode=tp --epoch=20 on the racy programs)
 import e2e_tpsync  # noqa: E402,F401 (--mode=tp: following the sync order)
 import e2e_tpchecked  # noqa: E402,F401 (--mode=tp --epoch=50: the epochs checked, by reason)
+import e2e_tpoverlap  # noqa: E402,F401 (--mode=tp --ep-overlap: the TP run goes on meanwhile)
 
 
 def main():
