@@ -828,11 +828,11 @@ void rec_stash_enter(struct recorder *rec);
 void rec_stash_leave(struct recorder *rec);
 /**
  * Overlap (rec_overlap_set()): whether an event of @rec's tracees waits to
- * be taken (waitid(2) WNOHANG | WNOWAIT). A TP run's end waits for them:
- * taken at once after the EP run had this thread, an end held a thread
- * whose event had waited, at the entry of the call it was stopped at,
- * rewound, every time (sig_unblock with --epoch=5 never ended under load:
- * 990 epochs at its close()). False without overlap.
+ * be taken (waitid(2) WNOHANG | WNOWAIT); false without overlap. A TP
+ * run's end waits for them: an end taken as soon as the EP run gave this
+ * thread back held a thread whose stop had waited meanwhile at the entry
+ * of that call, rewound, at every end (sig_unblock with --epoch=5 under
+ * load: 990 epochs, its close() never made).
  */
 bool rec_stash_own_pending(struct recorder *rec);
 /** waitpid(-1, ret_status, __WALL) for @rec's loop, woken by the timer

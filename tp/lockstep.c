@@ -65,7 +65,7 @@ struct tp_lockstep {
 	bool ep_more;		/* the EP run waits for more of the log */
 	bool more_ready;	/* a checkpoint was taken since it asked */
 	bool end_asked;		/* the EP run's end told the TP run (end_now) */
-	uint64_t steps_out;	/* swaps back from the EP run */
+	bool pinned;		/* overlap: uprr on the EP run's CPU for good */
 };
 
 void
@@ -188,13 +188,13 @@ to_ep(struct tp_lockstep *ls, bool standing)
 	}
 	/* overlap: uprr stays on the EP run's CPU, where its ptrace stops
 	 * are (the TP run's few cost more from another CPU: ~50 us, not 7) */
-	if (ls->have_ep_aff && !(ls->overlap && ls->started && ls->steps_out))
+	if (ls->have_ep_aff && !ls->pinned)
 		(void)sched_setaffinity(0, sizeof(ls->ep_aff), &ls->ep_aff);
+	ls->pinned = ls->overlap;
 	ls->in_ep = true;
 	if (swapcontext(&ls->tp_ctx, &ls->ep_ctx) < 0)
 		log_warn("lock-step: swapcontext: %m");
 	ls->in_ep = false;
-	ls->steps_out++;
 	/* the EP run pinned uprr to its CPU (rec_record()) */
 	if (ls->have_tp_aff && !ls->overlap)
 		(void)sched_setaffinity(0, sizeof(ls->tp_aff), &ls->tp_aff);
