@@ -829,10 +829,12 @@ void rec_stash_leave(struct recorder *rec);
 /**
  * Overlap (rec_overlap_set()): whether an event of @rec's tracees waits to
  * be taken (waitid(2) WNOHANG | WNOWAIT); false without overlap. A TP
- * run's end waits for them: an end taken as soon as the EP run gave this
- * thread back held a thread whose stop had waited meanwhile at the entry
- * of that call, rewound, at every end (sig_unblock with --epoch=5 under
- * load: 990 epochs, its close() never made).
+ * run's end waits for them (the loop looks at epoch ends before it waits
+ * for events): an end taken as soon as the EP run gave this thread back
+ * holds a thread whose stop waited meanwhile at the entry of that call,
+ * rewound; at every end, it never made that call (with rec_wait_any()
+ * not yet taking its own events first: sig_unblock, --epoch=5, 990
+ * epochs at its close()).
  */
 bool rec_stash_own_pending(struct recorder *rec);
 /** waitpid(-1, ret_status, __WALL) for @rec's loop, woken by the timer

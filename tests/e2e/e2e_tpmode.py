@@ -852,7 +852,7 @@ def c_tp_mode_sig_unblock(h):
 
 
 @case('tp-mode-sig_unblock-epoch5')
-def c_tp_mode_sig_unblock_epoch5(h, runs=10, checks_diverged=2):
+def c_tp_mode_sig_unblock_epoch5(h, runs=10, checks_diverged=2, extra=()):
     """tests/progs/sig_unblock `catch` and `thread` with --mode=tp
     --epoch=5, 10 recordings each, the re-run from the program's start off
     (UPRR_EP_RERUN=0, which hid a divergence): every one followed (exit
@@ -887,7 +887,7 @@ def c_tp_mode_sig_unblock_epoch5(h, runs=10, checks_diverged=2):
         epochs = diverged = 0
         for i in range(runs):
             trace, rec = h.record(argv, name=f'sig_unblock-{mode}-e5-{i}', env=env, timeout=300,
-                                  options=TP + ['--epoch=5'])
+                                  options=TP + ['--epoch=5'] + list(extra))
             compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
             info = run([h.uprr, 'info', trace], timeout=60, what='uprr info')
             text = info.stdout.decode(errors='replace')
