@@ -324,7 +324,7 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 		if (!ls->said_ended)
 			log_warn("%s", "the EP run ended before the TP run (it diverged): the output "
 				 "held is released unverified from now on");
-		ls->said_ended = true;
+		ls->said_ended = ls->fig.unverified_said = true;
 		tp_output_release(ls->held, UINT64_MAX);
 		note_shown(ls);
 	}

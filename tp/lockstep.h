@@ -105,6 +105,9 @@ struct tp_lockstep_figures {
 	uint64_t rollbacks;	/**< epochs whose divergence the TP run's processes
 				 * were rolled back from (verdict 3) */
 	uint64_t steps;		/**< times the EP run ran */
+	bool unverified_said;	/**< the EP run ended before the TP run, which
+				 * was said (a warning), and the output held is
+				 * released unverified from then on */
 	uint64_t swaps;		/**< overlap: times this thread went from the
 				 * EP run's loop back to the TP run's */
 	int cpu;		/**< the first CPU of the EP run's, -1: none */

@@ -459,17 +459,20 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
  * out once the EP run verified it (one epoch: the whole program), in the
  * order the program wrote it, before uprr ends. When the EP run did not
  * verify it, it goes out too (it is what the program did: nothing rolls
- * it back yet), said in one warning: the trace ends earlier.
+ * it back yet), said in one warning: the trace ends earlier; not again
+ * when lock-step said it already (@said: the EP run ended before the TP
+ * run, and its step released the output held from then on).
  */
 static void
-release_output(struct tp_output *held, bool verified)
+release_output(struct tp_output *held, bool verified, bool said)
 {
 	struct tp_output_stats st;
 
 	tp_output_get_stats(held, &st);
 	if (!st.writes)
 		return;
-	if (!verified)
+	/* said once: lock-step's step may have said it already */
+	if (!verified && !said)
 		log_warn("the program's output (%" PRIu64 " bytes) is released though the EP run did "
 			 "not verify it: the trace ends before some of it", st.bytes);
 	log_info("output commit: releasing %" PRIu64 " bytes of %" PRIu64 " writes to %zu "
@@ -768,7 +771,7 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 		}
 		unset_sync_env(old_preload);
 		tp_epochs_free(epochs);
-		release_output(held, false);
+		release_output(held, false, false);
 		if (r == -ENOEXEC)
 			*ret_status = status;
 		/* nothing to keep of a run that did not start (a TP log
@@ -862,7 +865,7 @@ ep_done:
 		if (rr < 0) {
 			tp_epochs_free(epochs);
 			unset_sync_env(old_preload);
-			release_output(held, false);
+			release_output(held, false, ei.ls.unverified_said);
 			return log_error_errno(rr, "the re-run from checkpoint %" PRIu64 " cannot start: %s; "
 					       "the TP log is kept in %s", ei.rerun.from, why_restore, work);
 		}
@@ -894,7 +897,7 @@ ep_done:
 			log_debug("cannot point 'latest' at %s", dir);
 		return 0;
 	}
-	release_output(held, r == 0);
+	release_output(held, r == 0, ei.ls.unverified_said);
 	tp_output_get_stats(held, &ei.out);
 	if (r < 0 && r != -EDOM) {
 		/* said by the recorder (a log the EP run cannot take) */
