@@ -662,11 +662,13 @@ give_state(struct recorder *rec, struct rthread *t, const struct rec_live_proc *
 		goto fail;
 	}
 	pidfd = got;
-	/* the files of /proc last: /proc/PID/fdinfo/N needs its N */
+	/* two passes, the files of /proc in the second: /proc/PID/fdinfo/N
+	 * needs its N */
 	for (size_t i = 0; i < 2 * p->nfds; i++) {
+		bool second = i >= p->nfds;
 		const struct rec_live_fd *f = &p->fds[i % p->nfds];
 
-		if ((f->reopen != NULL) != (i >= p->nfds))
+		if ((f->reopen != NULL) != second)
 			continue;
 		if (f->reopen) {
 			/* a file of /proc: opened anew by the process (the TP

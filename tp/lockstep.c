@@ -54,7 +54,6 @@ struct tp_lockstep {
 	const char *sync_log;	/* tp_lockstep_link_sync() */
 	bool sync_linked;
 	bool said_diverged;
-	bool said_ended;	/* the EP run ended early: said once */
 	struct tp_lockstep_figures fig;
 	struct tp_rerun *rerun;	/* tp_lockstep_link_rerun() */
 	struct tp_epochs *epochs;
@@ -321,10 +320,10 @@ step(void *arg, uint64_t k, const pid_t *tids, const pid_t *tgids, size_t n)
 	if (ls->ep_done && ls->held) {
 		/* nothing will verify it: it goes out unverified, as at the
 		 * end of a run whose EP run did not verify it */
-		if (!ls->said_ended)
+		if (!ls->fig.unverified_said)
 			log_warn("%s", "the EP run ended before the TP run (it diverged): the output "
 				 "held is released unverified from now on");
-		ls->said_ended = ls->fig.unverified_said = true;
+		ls->fig.unverified_said = true;
 		tp_output_release(ls->held, UINT64_MAX);
 		note_shown(ls);
 	}
@@ -336,20 +335,18 @@ static int
 more(void *arg)
 {
 	struct tp_lockstep *ls = arg;
+	int r;
 
 	if (ls->tp_done)
 		return 0;
 	ls->ep_more = true;
 	ls->in_ep = false;
-	if (swapcontext(&ls->ep_ctx, &ls->tp_ctx) < 0) {
-		log_warn("lock-step: swapcontext: %m");
-		ls->in_ep = true;
-		ls->ep_more = false;
-		return 0;
-	}
+	r = swapcontext(&ls->ep_ctx, &ls->tp_ctx);
 	ls->in_ep = true;
 	ls->ep_more = false;
-	return ls->tp_done ? 0 : 1;
+	if (r < 0)
+		log_warn("lock-step: swapcontext: %m");
+	return r < 0 || ls->tp_done ? 0 : 1;
 }
 
 /* rec_overlap.wants: in the TP run's context, whether the EP run, not
@@ -389,7 +386,7 @@ end_now(void *arg)
 {
 	struct tp_lockstep *ls = arg;
 
-	if (!ls->overlap || !ls->ep_done || ls->end_asked)
+	if (!ls->ep_done || ls->end_asked)
 		return false;
 	ls->end_asked = true;
 	return true;
@@ -433,13 +430,13 @@ tp_lockstep_link_sync(struct tp_lockstep *ls, const char *sync_log)
 }
 
 /* rec_ep_follow.stands_at: every thread of the TP run held at checkpoint
- * @k's end, not gone on. */
+ * @k's end, not gone on (never with overlap: its step holds none). */
 static bool
 stands_at(void *arg, uint64_t k)
 {
 	const struct tp_lockstep *ls = arg;
 
-	return !ls->overlap && !ls->tp_done && ls->tp_k == k && ls->tp_n;
+	return !ls->tp_done && ls->tp_k == k && ls->tp_n;
 }
 
 /* rec_ep_follow.verdict, in the EP run's context, both runs standing. */

@@ -318,6 +318,7 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 {
 	uint64_t checkpoints = ei->tp.checkpoints, ends = checkpoints ? checkpoints : 1;
 	uint64_t epochs = checkpoints + 1;
+	double lag_ms;
 	bool rerun = ei->rerun.verdict > 0, from_k = rerun && ei->rerun.verdict_k > 0;
 	const char *how = diverged ? "diverged at a syscall: the trace ends at the divergence"
 			  : from_k ? "diverged at a syscall, re-run from the epoch's checkpoint: the trace "
@@ -433,25 +434,32 @@ write_info(const char *dir, const struct run_cost *tp, const struct run_cost *ep
 		if (ei->v.rollback_why[0])
 			fprintf(f, "no rollback: %s\n", ei->v.rollback_why);
 	}
+	lag_ms = ei->ls.verdicts ? (double)ei->ls.lag_ns / (double)ei->ls.verdicts / 1e6 : 0.0;
 	if (ei->overlap)
 		fprintf(f, "overlap:     the ep run went on beside the tp run, %" PRIu64 " times back "
 			"from it to the tp run; %" PRIu64 " verdicts before the tp run's end (%" PRIu64
 			" before its next checkpoint), lag from checkpoint to verdict mean %.3f ms, max "
 			"%.3f ms\n",
-			ei->ls.swaps, ei->ls.verdicts, ei->ls.at_once,
-			ei->ls.verdicts ? (double)ei->ls.lag_ns / (double)ei->ls.verdicts / 1e6 : 0.0,
-			(double)ei->ls.lag_max_ns / 1e6);
+			ei->ls.swaps, ei->ls.verdicts, ei->ls.at_once, lag_ms, (double)ei->ls.lag_max_ns / 1e6);
 	else if (ei->lockstep)
 		fprintf(f, "lock-step:   the ep run went along, %" PRIu64 " runs of it while the tp run "
 			"stood %.3f s at its checkpoints; %" PRIu64 " verdicts before the tp run's end "
 			"(%" PRIu64 " while it stood at the epoch's own end), lag from checkpoint to "
 			"verdict mean %.3f ms, max %.3f ms\n",
-			ei->ls.steps, (double)ei->ls.stood_ns / 1e9, ei->ls.verdicts, ei->ls.at_once,
-			ei->ls.verdicts ? (double)ei->ls.lag_ns / (double)ei->ls.verdicts / 1e6 : 0.0,
+			ei->ls.steps, (double)ei->ls.stood_ns / 1e9, ei->ls.verdicts, ei->ls.at_once, lag_ms,
 			(double)ei->ls.lag_max_ns / 1e6);
 	else if (ei->epoch_ms)
 		fprintf(f, "lock-step:   no (the ep run followed the tp run's end)\n");
 	fclose(f);
+}
+
+/* Whether the test switch @name is set to 1 in the environment. */
+static bool
+env_on(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && strcmp(v, "1") == 0;
 }
 
 /*
@@ -733,11 +741,11 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	eo.epochs = NULL;
 	eo.tp_figures = NULL;
 	/* UPRR_EP_OVERLAP=1: --ep-overlap for a whole test suite */
-	if (getenv("UPRR_EP_OVERLAP") && strcmp(getenv("UPRR_EP_OVERLAP"), "1") == 0)
+	if (env_on("UPRR_EP_OVERLAP"))
 		eo.ep_overlap = true;
 	/* lock-step (tp/lockstep.h): the EP run goes along, epoch by epoch;
 	 * UPRR_TP_SEQUENTIAL=1: after the TP run, as before (to measure) */
-	if (epochs && !(getenv("UPRR_TP_SEQUENTIAL") && strcmp(getenv("UPRR_TP_SEQUENTIAL"), "1") == 0)) {
+	if (epochs && !env_on("UPRR_TP_SEQUENTIAL")) {
 		ls = tp_lockstep_new(&eo, &keeper, held, opts->ep_cpus);
 		if (!ls) {
 			unset_sync_env(old_preload);

@@ -173,13 +173,24 @@ def c_tp_rerun_from_checkpoint(h):
                   'the native run')
     # under load the EP run may verify nothing before epoch 3: nothing
     # went out, and the program is re-run from its start (right, and not
-    # this case's): recorded again, up to 4 times
+    # this case's); or checkpoint 3 finds a thread inside a synchronization
+    # operation, and the re-run is refused by name (exit 124, a known
+    # limit in the README; once in a full run of the test command, 0 in 15
+    # runs of this case alone): recorded again, up to 4 times
+    m, text = None, ''
     for attempt in range(4):
         trace = h.new_trace_path(f'out_lines-rerun-{attempt}')
         marker = h.path(f'marker-rec-{attempt}')
         rec = read_through_reader(h, ['env', 'UPRR_EP_DIVERGE=3:syscall', h.uprr, 'record', '-v', '-o',
                                       trace, '--mode=tp', '--epoch=20', '--', prog, str(LINES), str(MS),
                                       marker], 'record', marker)
+        if rec.result.status == 124 and re.search(
+                rb'its checkpoint\'s re-run is refused: the thread of synchronization slot \d+ stood '
+                rb'in an operation at checkpoint \d+', rec.result.stderr):
+            m, text = None, rec.result.stderr.decode(errors='replace')
+            log(f'  attempt {attempt}: the re-run refused, named (a thread inside a synchronization '
+                'operation at the checkpoint)')
+            continue
         check_record(rec.result, trace, 0)
         compare_bytes(native.result.stdout, rec.result.stdout, 'what the reader got',
                       'the native run', 'the recording')
