@@ -141,6 +141,19 @@ end_marker(const struct uprr_sync_slot *slot, uint64_t i)
 	return true;
 }
 
+/* Whether record @i of @slot is one FOLLOW may take: uprr's view of the
+ * order (uprr_sync_head.view: overlap, a re-run) holds it, or there is
+ * none. */
+static bool
+in_view(const struct uprr_sync_slot *slot, uint64_t i)
+{
+	uint32_t s = (uint32_t)(((const char *)slot - ((const char *)head + UPRR_SYNC_HEAD_SIZE)) /
+				slot_size);
+
+	return !__atomic_load_n(&head->view, __ATOMIC_ACQUIRE) || s >= UPRR_SYNC_NSLOTS ||
+	       i < __atomic_load_n(&head->view_done[s], __ATOMIC_ACQUIRE);
+}
+
 /* FOLLOW in an EP run (tp_mode) that goes along with its TP run
  * (lock-step, doc/uniparallel.md; head->growing): record @i of @slot may
  * be one the TP run has not written or completed yet (its thread stood in
@@ -172,10 +185,13 @@ wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 			marked = end_marker(slot, i);
 		/* a record there is not waited for, even marked: the replay of a
 		 * killed recording finds `growing` still set, and must make no
-		 * call here (an EP run behind its TP run does not find that
-		 * end: went-past) */
-		if (__atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE ||
-		    !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE))
+		 * call here; but one past uprr's view is (overlap: the EP run
+		 * epochs behind its TP run finds its end here, as lock-step's
+		 * does, instead of following the record into a wait for a
+		 * thread parked at its own end) */
+		if (in_view(slot, i) &&
+		    (__atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE ||
+		     !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE)))
 			return;
 		/* futex(&word, FUTEX_WAIT_PRIVATE, UPRR_SYNC_WAIT_MAGIC), the
 		 * record in r8 and the frame in r9 (uprr-sync.h), every

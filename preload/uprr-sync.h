@@ -172,6 +172,16 @@ struct uprr_sync_head {
 	uint32_t growing;	/* set by uprr: the TP run still writes it (lock-step,
 				 * doc/uniparallel.md); FOLLOW waits for a record not
 				 * there yet through uprr (UPRR_SYNC_WAIT_MAGIC) */
+	uint32_t view;		/* set by uprr (doc/uniparallel.md, "Overlap"): the
+				 * checkpoint whose places view_done[] holds, 0: none.
+				 * FOLLOW then waits for record i of slot s through
+				 * uprr, as for one not there yet, while i >=
+				 * view_done[s]: an EP run epochs behind its TP run,
+				 * or a re-run following the order cut at k, sees the
+				 * order as lock-step's EP run saw it */
+	uint32_t view_pad;
+	uint64_t view_done[UPRR_SYNC_NSLOTS]; /* the records each slot's
+				 * thread had completed at checkpoint `view` */
 };
 
 /** A FOLLOW thread (an EP run's) whose next record the TP run has not

@@ -229,11 +229,14 @@ next_epoch(struct recorder *rec)
 			;
 		if (ep->k > ep_log_checkpoints(ep->log)) {
 			ep->k = 0;
+			rec_ep_view(rec, 0);
 			return;
 		}
 		why = unchecked_why(ep, ep->k, &thinned, &tid);
-		if (why == EP_WHY_NONE)
+		if (why == EP_WHY_NONE) {
+			rec_ep_view(rec, ep->k);
 			return;
+		}
 		if (thinned) {
 			ep->verdicts->merged++;
 			log_debug("epoch %" PRIu64 ": its checkpoint was not kept, it is checked with the next",
@@ -1106,10 +1109,12 @@ rec_ep_stalled(struct recorder *rec, uint64_t *wait_ns)
 	}
 	/* lock-step: what the threads wait for may be in the TP run's next
 	 * epoch (a synchronization record it completes there); once the log
-	 * holds that epoch, they wait for nothing the log will bring */
-	if (ep->follow && !ep_log_whole(ep->log)) {
-		if (ep_log_checkpoints(ep->log) <= ep->k && ep->stall_rounds++ < EP_STALL_ROUNDS)
-			return rec_ep_more(rec, "threads parked, the others cannot run");
+	 * holds that epoch, they wait for nothing the log will bring (overlap:
+	 * once the order's view holds it) */
+	if (ep->follow && (!ep_log_whole(ep->log) || ep->view_on)) {
+		if ((ep->view_on ? ep->view_k : ep_log_checkpoints(ep->log)) <= ep->k &&
+		    ep->stall_rounds++ < EP_STALL_ROUNDS)
+			return rec_ep_more_order(rec, "threads parked, the others cannot run");
 		give_up(rec, "its threads did not all reach their ends", true);
 		return true;
 	}

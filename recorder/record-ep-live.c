@@ -846,9 +846,11 @@ rec_ep_go_live(struct recorder *rec)
 				   why);
 		return;
 	}
-	/* the cut order no longer grows: a thread that waited in it for
-	 * its record at this end goes on, unordered (the EP run's private
-	 * mappings see the file's page; the trace keeps it so, tp/tp.c) */
+	/* the cut order no longer grows, and is seen whole: a thread that
+	 * waited in it for its record at this end goes on, unordered (the EP
+	 * run's private mappings see the file's page; the trace keeps it so,
+	 * tp/tp.c) */
+	rec_ep_view(rec, 0);
 	if (live->sync_cut && cut_order_done(live->sync_cut) < 0) {
 		rec_stop_recording(rec, "the re-run from checkpoint %" PRIu64 ": cannot end the cut order %s",
 				   live->k, live->sync_cut);

@@ -96,6 +96,10 @@ struct rec_ep {
 	uint64_t *mutexes;
 	size_t nmutexes, mutexes_cap;
 	uint64_t sync_seen[64];	   /* records read of each slot (UPRR_SYNC_NSLOTS) */
+	const struct rec_ep_order *order; /* rec_options.ep_order, or NULL */
+	uint64_t view_k;	   /* the last checkpoint whose places in the order
+				    * FOLLOW was shown (rec_ep_view()), 0: none */
+	bool view_on;		   /* and the view holds it (else the whole order) */
 	bool end_rerun;		   /* stopped at an end-of-epoch divergence not
 				    * rolled back, for a re-run (record-ep-merge.c) */
 	struct rec_ep_live *live;  /* rec_options.ep_live: a re-run from
@@ -121,9 +125,26 @@ int rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const ch
  * (lock-step), and what it logged meanwhile is read. False when nothing
  * more will come (no such log, the log whole, the recording stopped). */
 bool rec_ep_more(struct recorder *rec, const char *why);
+/** rec_ep_more() for what the synchronization order holds (a thread waits
+ * for a record, or none can run): with a view of the order (overlap,
+ * rec_ep_view()) the view moves on by one checkpoint, as lock-step's TP
+ * run would by one epoch; the whole order once the log holds no later
+ * checkpoint and is whole; else rec_ep_more(). True if anything moved. */
+bool rec_ep_more_order(struct recorder *rec, const char *why);
+/**
+ * With rec_options.ep_order (overlap, a re-run from checkpoint k): the EP
+ * run goes to the ends of the epoch checkpoint @k ends (0: none left);
+ * FOLLOW sees the synchronization order as it was at checkpoint @k
+ * (uprr_sync_head.view, pwrite(2) to the order's file, which every process
+ * of the EP run maps shared), so that a thread whose end is in an
+ * operation the TP run completed later waits there through uprr, as in
+ * lock-step, and is parked at its end. Only ever moves on; the whole order
+ * when @k's places were not kept, or @k is 0.
+ */
+void rec_ep_view(struct recorder *rec, uint64_t k);
 /** An EP run with nothing to run (every thread parked, blocked or waiting
- * for the order) whose log still grows: rec_ep_more(). True if it was
- * called. */
+ * for the order) whose log still grows, or whose view of the order can
+ * move on: rec_ep_more_order(). True if it was called. */
 bool rec_ep_follow_idle(struct recorder *rec);
 /** An EP run's thread at the entry of libuprr-sync's wait for a record
  * the TP run has not written yet (UPRR_SYNC_WAIT_MAGIC, lock-step): the TP

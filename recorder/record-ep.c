@@ -118,6 +118,74 @@ rec_ep_more(struct recorder *rec, const char *why)
 	return true;
 }
 
+/* The order's file the EP run's processes map: the cut one of a re-run
+ * (rec_ep_live.sync_cut), else the TP run's; NULL: none. */
+static const char *
+order_file(const struct rec_ep *ep)
+{
+	return ep->live && ep->live->sync_cut ? ep->live->sync_cut : ep->sync_log;
+}
+
+/* Show FOLLOW the order at checkpoint @k (0: the whole order). */
+static void
+write_view(struct recorder *rec, uint64_t k)
+{
+	struct rec_ep *ep = rec->ep;
+	uint64_t done[UPRR_SYNC_NSLOTS];
+	uint32_t view;
+	_cleanup_close_ int fd = open(order_file(ep), O_WRONLY | O_CLOEXEC);
+
+	if (k && !ep->order->at(ep->order->arg, k, done, ARRAY_SIZE(done)))
+		k = 0;
+	view = (uint32_t)k;
+	if (fd < 0 ||
+	    (k && pwrite(fd, done, sizeof(done), offsetof(struct uprr_sync_head, view_done)) !=
+			  (ssize_t)sizeof(done))) {
+		log_debug("EP run: cannot show the order at checkpoint %" PRIu64 ": %m", k);
+		view = 0;
+	}
+	if (fd >= 0 &&
+	    pwrite(fd, &view, sizeof(view), offsetof(struct uprr_sync_head, view)) != sizeof(view))
+		log_debug("EP run: cannot write the order's view: %m");
+	ep->view_on = view != 0;
+	log_debug("EP run: the order as at checkpoint %" PRIu64 "%s", k, view ? "" : " (the whole order)");
+}
+
+void
+rec_ep_view(struct recorder *rec, uint64_t k)
+{
+	struct rec_ep *ep = rec->ep;
+
+	if (!ep || !ep->order || !order_file(ep))
+		return;
+	if (k && k <= ep->view_k)
+		return;
+	if (!k && !ep->view_on)
+		return;
+	ep->view_k = MAX(ep->view_k, k);
+	write_view(rec, k);
+}
+
+bool
+rec_ep_more_order(struct recorder *rec, const char *why)
+{
+	struct rec_ep *ep = rec->ep;
+
+	if (!ep || !ep->view_on || rec->done)
+		return rec_ep_more(rec, why);
+	if (ep->view_k < ep_log_checkpoints(ep->log)) {
+		log_debug("EP run: the order's view moves on (%s)", why);
+		ep->view_k++;
+		write_view(rec, ep->view_k);
+		return true;
+	}
+	if (ep_log_whole(ep->log)) {
+		write_view(rec, 0);
+		return true;
+	}
+	return rec_ep_more(rec, why);
+}
+
 bool
 rec_ep_sync_wait(struct recorder *rec, struct rthread *t)
 {
@@ -147,7 +215,7 @@ rec_ep_sync_wait(struct recorder *rec, struct rthread *t)
 	 * syscalls, recorded 2", "expected syscall getrandom (its site
 	 * patched)": tp-epochs-verify-ep_threads, 11 replays in 20 under load
 	 * when the others ran meanwhile). */
-	(void)rec_ep_more(rec, "libuprr-sync waits for a record");
+	(void)rec_ep_more_order(rec, "libuprr-sync waits for a record");
 	rec_resume(t, PTRACE_CONT, 0);
 	return true;
 }
@@ -155,7 +223,8 @@ rec_ep_sync_wait(struct recorder *rec, struct rthread *t)
 bool
 rec_ep_follow_idle(struct recorder *rec)
 {
-	if (!rec->ep || !rec->ep->follow || ep_log_whole(rec->ep->log) || rec->done)
+	if (!rec->ep || !rec->ep->follow || (ep_log_whole(rec->ep->log) && !rec->ep->view_on) ||
+	    rec->done)
 		return false;
 	for (size_t i = 0; i < rec->nthreads; i++) {
 		const struct rthread *t = &rec->threads[i];
@@ -164,7 +233,7 @@ rec_ep_follow_idle(struct recorder *rec)
 			  "call %ld, %s", rec->ep->k, t->tid, ep_log_tid(rec->ep->log, t->tid),
 			  (int)t->state, (long)t->nr, t->ep_parked ? "parked" : "not parked");
 	}
-	return rec_ep_more(rec, "nothing can run");
+	return rec_ep_more_order(rec, "nothing can run");
 }
 
 const uint64_t *
@@ -211,6 +280,9 @@ rec_ep_free(struct recorder *rec)
 {
 	if (!rec->ep)
 		return;
+	/* the trace's copy of the order (lock-step links it) replays whole */
+	if (rec->ep->view_on)
+		write_view(rec, 0);
 	rec_ep_sb_free(rec);
 	ep_log_free(rec->ep->log);
 	free(rec->ep->files);

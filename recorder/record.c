@@ -1212,6 +1212,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		rec_ep_checks(&rec, opts->ep_checkpoints, opts->ep_verdicts);
 		rec.ep->output = opts->ep_output;
 		rec.ep->live = opts->ep_live;
+		rec.ep->order = opts->ep_order;
 	}
 	if (opts->trace_dir) {
 		snprintf(dir_buf, dir_len, "%s", opts->trace_dir);

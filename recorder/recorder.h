@@ -311,6 +311,19 @@ struct rec_ep_follow {
 	bool (*stands_at)(void *arg, uint64_t k);
 };
 
+/** Where each thread stood in the TP run's synchronization order at its
+ * checkpoints (tp/rerun.h), for an EP run that finds more of the order
+ * written than its TP run had at the end of the epoch it runs: overlap's,
+ * epochs behind, and a re-run from checkpoint k, which follows the order
+ * cut at k. FOLLOW is shown the order as at that end (uprr_sync_head.view,
+ * record-ep.c), as lock-step's EP run finds it. */
+struct rec_ep_order {
+	void *arg; /**< passed to at() */
+	/** The records each slot's thread had completed at checkpoint @k,
+	 * into @done[0..@n). False when not kept. */
+	bool (*at)(void *arg, uint64_t k, uint64_t *done, size_t n);
+};
+
 /** An EP run's checkpoints to check its epochs against (tp/epoch.h;
  * doc/uniparallel.md, "uprr record --mode=tp"): the TP run's copies, kept
  * stopped by their keeper. */
@@ -471,6 +484,10 @@ struct rec_options {
 				 * of standing at each epoch's end (lock-step) */
 	const struct rec_ep_follow *ep_follow; /**< with syscalls_from: the log
 				 * still grows (lock-step), or NULL: it is whole */
+	const struct rec_ep_order *ep_order; /**< with syscalls_from: the order's
+				 * places at the TP run's checkpoints (overlap, a
+				 * re-run from checkpoint k), or NULL: FOLLOW sees
+				 * the whole order */
 	const struct rec_output_holder *ep_output; /**< with syscalls_from: who
 				 * holds the log's run's output: a held write the
 				 * EP run makes with other bytes replaces the

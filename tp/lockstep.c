@@ -72,6 +72,9 @@ tp_lockstep_link_rerun(struct tp_lockstep *ls, struct tp_rerun *rerun, struct tp
 {
 	ls->rerun = rerun;
 	ls->epochs = epochs;
+	/* overlap: the EP run sees the order as lock-step's saw it */
+	if (ls->overlap)
+		ls->ep_opts.ep_order = tp_rerun_order(rerun);
 }
 
 void

@@ -52,6 +52,7 @@ struct order_at {
 
 struct tp_rerun {
 	const char *sync_log;	/* the TP run's order, or NULL: none */
+	struct rec_ep_order order; /* tp_rerun_order() */
 	int fd;			/* it, read-only, -1 until first read */
 	struct order_at *at;	/* the last few checkpoints' */
 	size_t nat, at_cap;
@@ -97,10 +98,12 @@ struct remade {
 				 * a process was given to add (malloc'd) */
 };
 
-/* How many checkpoints back the order's places are kept (as tp/epoch.c's
- * TP_STATE_KEPT: lock-step checks an epoch while its TP run stands at its
- * end or a little later). */
-#define ORDER_KEPT 4
+/* How many checkpoints back the order's places are kept: lock-step checks
+ * an epoch while its TP run stands at its end or a little later (a re-run
+ * from there, as tp/epoch.c's TP_STATE_KEPT), overlap's EP run up to the
+ * keeper's TP_EPOCHS_CAP checkpoints behind (its view of the order,
+ * tp_rerun_order(); a re-run's, to its checkpoint). */
+#define ORDER_KEPT 64
 
 struct tp_rerun *
 tp_rerun_new(const char *sync_log)
@@ -297,6 +300,28 @@ order_at(const struct tp_rerun *r, uint64_t k)
 		if (r->at[i].k == k)
 			return &r->at[i];
 	return NULL;
+}
+
+/* rec_ep_order.at */
+static bool
+places_at(void *arg, uint64_t k, uint64_t *done, size_t n)
+{
+	const struct order_at *at = order_at(arg, k);
+
+	if (!at)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		done[i] = i < UPRR_SYNC_NSLOTS ? at->done[i] : 0;
+	return true;
+}
+
+const struct rec_ep_order *
+tp_rerun_order(struct tp_rerun *r)
+{
+	if (!r || !r->sync_log)
+		return NULL;
+	r->order = (struct rec_ep_order){ .arg = r, .at = places_at };
+	return &r->order;
 }
 
 /* A new entry of r->remade for the object @s saw (its ends @e0, @e1, -1:

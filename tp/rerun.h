@@ -64,6 +64,12 @@ int tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_reru
  */
 int tp_rerun_restore(struct tp_rerun *r, char *why, size_t len);
 
+/** Where each slot's thread stood in the synchronization order at the
+ * checkpoints (tp_rerun_at_checkpoint(); the last 64 are kept), for
+ * rec_options.ep_order; owned by @r. NULL when @r is NULL or has no
+ * order. */
+const struct rec_ep_order *tp_rerun_order(struct tp_rerun *r);
+
 /** What tp_rerun_take() took, for rec_options.ep_live; owned by @r. */
 struct rec_ep_live *tp_rerun_live(struct tp_rerun *r);
 

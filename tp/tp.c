@@ -609,6 +609,8 @@ rerun_from_k(const struct rec_options *eo, const char *dir, const char *work, st
 	live->pending = ei->rerun.pending;
 	live->npending = ei->rerun.npending;
 	ro.ep_live = live;
+	/* it follows the cut order: seen at each end as the TP run had it */
+	ro.ep_order = interposed ? tp_rerun_order(rerun) : NULL;
 	cost_now(&ei->up);
 	r = rec_record(&ro, ret_status, dir_buf, dir_len);
 	cost_since(&ei->up);
