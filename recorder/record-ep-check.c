@@ -608,7 +608,7 @@ rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p)
 		const struct rthread *t = rec_find_thread(rec, p->tids[i]);
 
 		/* parked in a condition wait or a lock (rec_ep_park_sync()) */
-		if (te && te->at == EP_END_SYNC && t && t->ep_sync_rec && i < p->a.ntids)
+		if (te && ep_end_in_sync(te) && t && t->ep_sync_rec && i < p->a.ntids)
 			r = rec_ep_sync_wait_out(te, p->tids[i], p->a.tids[i], &p->ignore, &p->nignore,
 						 &p->ignore_cap);
 		/* what an interrupted call's exit wrote (the time left of a
@@ -693,7 +693,7 @@ rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_diverge
 			 * one in libuprr-sync's wait for the acquisition's
 			 * record (EP_END_SYNC): other code, other registers,
 			 * not compared (nor merged: A's are kept) */
-			if (te && te->at == EP_END_SYNC && t->ep_sync_rec) {
+			if (te && ep_end_in_sync(te) && t->ep_sync_rec) {
 				regs = ra;
 				p->library[i] = true;
 			}
@@ -1046,7 +1046,7 @@ rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_
 		return false;
 	log_tid = ep_log_tid(ep->log, t->tid);
 	e = log_tid ? end_at(ep->log, log_tid, ep->k) : NULL;
-	if (!e || e->at != EP_END_SYNC || e->sync_rec != rec1 || e->sync_frame != frame ||
+	if (!e || !ep_end_in_sync(e) || e->sync_rec != rec1 || e->sync_frame != frame ||
 	    ep_log_taken(ep->log, log_tid) != e->idx) {
 		if (e)
 			log_debug("thread %d (the log's %d) waits for record %" PRIu64 " (frame %#" PRIx64
@@ -1080,7 +1080,7 @@ stall_why(const struct recorder *rec)
 		const struct ep_end *e = end_at(ep->log, log_tid, ep->k);
 		const struct rthread *t;
 
-		if (!e || e->at != EP_END_SYNC)
+		if (!e || !ep_end_in_sync(e))
 			continue;
 		t = rec_find_thread((struct recorder *)rec, ep_log_tid_of(ep->log, log_tid));
 		if (!t || !t->ep_parked)

@@ -137,8 +137,10 @@ def c_tp_overlap_cond_idle(h):
     own ends, and gave those epochs up as stalled all along the run: 3-10
     of 21-28 in 9 of 9 recordings (2 in one more). After, only in the
     program's last epochs, where its workers exit and main joins them (the
-    hazard lock-step has there too, tp-checked-cond_idle): 0 given up in 5
-    of 12 recordings, 1 in 4, 2 in 3, each in the last 4 epochs. None given
+    hazard lock-step has there too, tp-checked-cond_idle): 0 given up in
+    10 of 16 recordings, 1 in 6, each in the last 4 epochs (and, before
+    an end at glibc's futex call in a condition wait was found where
+    libuprr-sync waits, 1 in ~100 stalled at every epoch). None given
     up before the last 5 epochs (-v's lines name them), at most 2 in all,
     at least half verified, every other reason a known one; the last line
     a native run's; the replay the recording. An epoch may diverge at its
