@@ -22,10 +22,24 @@
 #include "tp/epoch.h"
 #include "tracee/tracee.h"
 
-/* How many checkpoint numbers back the kernel state is kept: a re-run
- * starts from the epoch the EP run diverged in, which lock-step checks
- * while the TP run stands at its end or a little later. */
+/* How many checkpoint numbers back the kernel state is kept at least: a
+ * re-run starts from the epoch the EP run diverged in, which lock-step
+ * checks while the TP run stands at its end or a little later. Past them,
+ * that of the checkpoints from the last epoch verified on
+ * (tp_epochs_verified()), up to TP_STATE_UNVERIFIED numbers back: an EP
+ * run that goes on beside its TP run (overlap) checks epochs several
+ * checkpoints behind it (2-7 in cond_idle's recordings). A record holds
+ * uprr's duplicates of the process's descriptors: the bound keeps their
+ * number to that many times the program's. */
 #define TP_STATE_KEPT 4
+#define TP_STATE_UNVERIFIED 16
+
+/* What the TP run did to kernel objects in epoch k (from checkpoint k on;
+ * on_call, on_read): the files it wrote, the input it read from outside. */
+struct epoch_rec {
+	uint64_t k;
+	struct kmerge_epoch *rec;
+};
 
 struct tp_checkpoint {
 	uint64_t k;
@@ -47,12 +61,22 @@ struct tp_epochs {
 	struct tp_checkpoint *owed; /* thinned: pages written owed to the next kept */
 	size_t nowed, owed_cap;
 	uint64_t thinned;	  /* checkpoint numbers freed by thin() */
-	/* what the TP run did to kernel objects in each epoch of the last
-	 * TP_STATE_KEPT (epoch k's: from checkpoint k on; on_call, on_read):
-	 * the files it wrote, the input it read from outside */
-	struct kmerge_epoch *epoch_rec[TP_STATE_KEPT];
-	uint64_t epoch_k[TP_STATE_KEPT]; /* their epochs, 0: none */
+	/* the records of the epochs a re-run may start from (state_needed()),
+	 * in the order of k */
+	struct epoch_rec *recs;
+	size_t nrecs, recs_cap;
+	uint64_t verified;	  /* the last checkpoint an epoch verified ends */
 };
+
+/* Whether the kernel state at checkpoint (or of epoch) @k may still be
+ * needed by a re-run, checkpoint @now taken: one of the last
+ * TP_STATE_KEPT, or of the last TP_STATE_UNVERIFIED not before the last
+ * verified epoch's end. */
+static bool
+state_needed(const struct tp_epochs *e, uint64_t k, uint64_t now)
+{
+	return k + TP_STATE_KEPT > now || (k >= e->verified && k + TP_STATE_UNVERIFIED > now);
+}
 
 static void
 drop_state(struct tp_checkpoint *c)
@@ -238,16 +262,24 @@ keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirt
 	size_t j = 0;
 
 	if (e->all) {
-		struct kmerge_epoch **rec = &e->epoch_rec[k % TP_STATE_KEPT];
-
 		for (size_t i = 0; i < e->n; i++)
-			if (e->v[i].k + TP_STATE_KEPT <= k)
+			if (!state_needed(e, e->v[i].k, k))
 				drop_state(&e->v[i]);
-		/* epoch k's record begins (the one k - TP_STATE_KEPT had goes) */
-		if (e->epoch_k[k % TP_STATE_KEPT] != k) {
-			kmerge_epoch_free(*rec);
-			*rec = NULL;
-			e->epoch_k[k % TP_STATE_KEPT] = kmerge_epoch_new(k, rec) == 0 ? k : 0;
+		/* epoch k's record begins (those no re-run needs go) */
+		if (!e->nrecs || e->recs[e->nrecs - 1].k != k) {
+			for (size_t i = 0; i < e->nrecs; i++)
+				if (!state_needed(e, e->recs[i].k, k)) {
+					kmerge_epoch_free(e->recs[i].rec);
+					e->recs[i].rec = NULL;
+				}
+			for (size_t i = 0; i < e->nrecs; i++)
+				if (e->recs[i].rec)
+					e->recs[j++] = e->recs[i];
+			e->nrecs = j;
+			j = 0;
+			if (UTIL_GROW(e->recs, e->recs_cap, e->nrecs + 1) == 0 &&
+			    kmerge_epoch_new(k, &e->recs[e->nrecs].rec) == 0)
+				e->recs[e->nrecs++].k = k;
 		}
 		save_state(&c);
 		drop_files(copy);
@@ -317,12 +349,7 @@ static void on_call(void *arg, pid_t tid, pid_t tgid, long nr, const uint64_t ar
 static struct kmerge_epoch *
 current_record(struct tp_epochs *e)
 {
-	size_t best = TP_STATE_KEPT;
-
-	for (size_t i = 0; i < TP_STATE_KEPT; i++)
-		if (e->epoch_k[i] && e->epoch_rec[i] && (best == TP_STATE_KEPT || e->epoch_k[i] > e->epoch_k[best]))
-			best = i;
-	return best < TP_STATE_KEPT ? e->epoch_rec[best] : NULL;
+	return e->nrecs ? e->recs[e->nrecs - 1].rec : NULL;
 }
 
 static void
@@ -432,8 +459,9 @@ tp_epochs_free(struct tp_epochs *e)
 	drop_all(e);
 	for (size_t i = 0; i < e->n; i++)
 		drop(&e->v[i]);
-	for (size_t i = 0; i < TP_STATE_KEPT; i++)
-		kmerge_epoch_free(e->epoch_rec[i]);
+	for (size_t i = 0; i < e->nrecs; i++)
+		kmerge_epoch_free(e->recs[i].rec);
+	free(e->recs);
 	free(e->v);
 	free(e->owed);
 	free(e);
@@ -459,6 +487,8 @@ tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_e
 void
 tp_epochs_verified(struct tp_epochs *e, uint64_t k)
 {
+	if (e)
+		e->verified = MAX(e->verified, k);
 	for (size_t i = 0; e && i < e->n; i++)
 		if (e->v[i].k < k)
 			kmerge_epoch_drop_conns(e->v[i].fds);
@@ -478,16 +508,18 @@ tp_epochs_pids(const struct tp_epochs *e, uint64_t k, pid_t *pids, size_t cap)
 size_t
 tp_epochs_take_records(struct tp_epochs *e, uint64_t k, struct kmerge_epoch **recs, size_t cap)
 {
-	size_t n = 0;
+	size_t first = 0, n;
 
-	for (uint64_t j = k; n < cap; j++) {
-		size_t i = j % TP_STATE_KEPT;
-
-		if (e->epoch_k[i] != j || !e->epoch_rec[i])
-			break;
-		recs[n++] = e->epoch_rec[i];
-		e->epoch_rec[i] = NULL;
-		e->epoch_k[i] = 0;
+	while (first < e->nrecs && e->recs[first].k < k)
+		first++;
+	/* every epoch from k to the latest, none missing, or none */
+	n = e->nrecs - first;
+	if (!n || e->recs[first].k != k || e->recs[e->nrecs - 1].k != k + n - 1 || n > cap)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		recs[i] = e->recs[first + i].rec;
+		e->recs[first + i].rec = NULL;
 	}
+	e->nrecs = first;
 	return n;
 }

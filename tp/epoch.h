@@ -70,7 +70,9 @@ void tp_epochs_log(const struct tp_epochs *e);
 
 struct kmerge_epoch;
 /** The kernel state of process @pid at checkpoint @k, kept for a re-run
- * from it (the last few checkpoints of a keeper of all), taken from @e:
+ * from it (a keeper of all keeps the last 4 checkpoints', and of the last
+ * 16 those from the last epoch verified on: tp_epochs_verified()), taken
+ * from @e:
  * the record of the copy's descriptors before they were closed and of what
  * the TP run did since (kmerge_epoch_save_fds(), on_call, on_read; free
  * with kmerge_epoch_free()), its working directory (free()) and umask.
@@ -78,15 +80,18 @@ struct kmerge_epoch;
 bool tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
 			  char **ret_cwd, unsigned *ret_umask);
 
-/** The records of what the TP run did in epochs @k, @k + 1, ... as far
- * as they go (rec_epoch_keeper.on_call, on_read: the files it wrote, the
- * input it read from outside), taken from @e into @recs (@cap at most), in
- * that order; how many (0: epoch @k's not kept). Free each with
+/** The records of what the TP run did in epochs @k, @k + 1, ... to the
+ * latest (rec_epoch_keeper.on_call, on_read: the files it wrote, the input
+ * it read from outside), taken from @e into @recs (@cap at most), in that
+ * order; how many (0, nothing taken: one of them not kept, or more than
+ * @cap). Kept as tp_epochs_take_state()'s state. Free each with
  * kmerge_epoch_free(). */
 size_t tp_epochs_take_records(struct tp_epochs *e, uint64_t k, struct kmerge_epoch **recs, size_t cap);
 
 /** Epoch @k - 1 was verified (the EP run stood at checkpoint @k): no
- * re-run starts before checkpoint @k, and the TCP connections the records
+ * re-run starts before checkpoint @k (the kernel state of the checkpoints
+ * before it goes at the next one past the last few), and the TCP
+ * connections the records
  * of the checkpoints before it keep for one are let go
  * (kmerge_epoch_drop_conns()): a connection the program closed then gets
  * its FIN now, as its epoch's output goes out. */

@@ -67,7 +67,7 @@ struct tp_rerun {
 	size_t nrecs;
 	/* what the TP run did in each epoch from k on (the keeper's
 	 * on_call, on_read: files written, input read from outside) */
-	struct kmerge_epoch *chain[8];
+	struct kmerge_epoch *chain[TP_EPOCHS_CAP];
 	size_t nchain;
 	struct kmerge_used *used;
 	size_t nused;
@@ -905,7 +905,8 @@ tp_rerun_take(struct tp_rerun *r, struct tp_epochs *e, const struct rec_rerun *r
 	 * name made, control data read: kmerge_epoch_on_entry(), _on_exit()) */
 	r->nchain = tp_epochs_take_records(e, k, r->chain, ARRAY_SIZE(r->chain));
 	if (!r->nchain) {
-		snprintf(why, len, "the record of what the TP run did in epoch %" PRIu64 " was not kept", k);
+		snprintf(why, len, "the records of what the TP run did in epoch %" PRIu64 " and after were "
+			 "not all kept", k);
 		free_procs(r);
 		return -1;
 	}
