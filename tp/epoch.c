@@ -267,16 +267,15 @@ keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirt
 				drop_state(&e->v[i]);
 		/* epoch k's record begins (those no re-run needs go) */
 		if (!e->nrecs || e->recs[e->nrecs - 1].k != k) {
-			for (size_t i = 0; i < e->nrecs; i++)
-				if (!state_needed(e, e->recs[i].k, k)) {
+			size_t m = 0;
+
+			for (size_t i = 0; i < e->nrecs; i++) {
+				if (state_needed(e, e->recs[i].k, k) && e->recs[i].rec)
+					e->recs[m++] = e->recs[i];
+				else
 					kmerge_epoch_free(e->recs[i].rec);
-					e->recs[i].rec = NULL;
-				}
-			for (size_t i = 0; i < e->nrecs; i++)
-				if (e->recs[i].rec)
-					e->recs[j++] = e->recs[i];
-			e->nrecs = j;
-			j = 0;
+			}
+			e->nrecs = m;
 			if (UTIL_GROW(e->recs, e->recs_cap, e->nrecs + 1) == 0 &&
 			    kmerge_epoch_new(k, &e->recs[e->nrecs].rec) == 0)
 				e->recs[e->nrecs++].k = k;
