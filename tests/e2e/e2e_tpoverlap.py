@@ -134,9 +134,9 @@ def c_tp_overlap_cond_idle(h):
     finds those ends in libuprr-sync's wait for the acquisition as
     lock-step's EP run does. Before, it found the acquisitions the TP run
     completed later, followed them into waits for threads parked at their
-    own ends, and gave those epochs up as stalled all along the run: 3-10
-    of 21-28 in 9 of 9 recordings (2 in one more). After, only in the
-    program's last epochs, where its workers exit and main joins them (the
+    own ends, and gave those epochs up as stalled all along the run: 2-10
+    of 21-28 in 10 of 12 recordings (0-1 in the other 2). After, only in
+    the program's last epochs, where its workers exit and main joins them (the
     hazard lock-step has there too, tp-checked-cond_idle): 0 given up in
     10 of 16 recordings, 1 in 6, each in the last 4 epochs (and, before
     an end at glibc's futex call in a condition wait was found where
