@@ -141,7 +141,9 @@ def c_tp_overlap_cond_idle(h):
     10 of 16 recordings, 1 in 6, each in the last 4 epochs (and, before
     an end at glibc's futex call in a condition wait was found where
     libuprr-sync waits, 1 in ~100 stalled at every epoch). None given
-    up before the last 5 epochs (-v's lines name them), at most 2 in all,
+    up before the last 5 epochs, or the last quarter of them (under load
+    the program runs more epochs, its end too: 31 of 37, 26 of 32, with
+    two more recordings beside it; -v's lines name them), at most 2 in all,
     at least half verified, every other reason a known one; the last line
     a native run's; the replay the recording. An epoch may diverge at its
     end near the program's end (main's stack: say()'s buffer holds, past
@@ -174,10 +176,11 @@ def c_tp_overlap_cond_idle(h):
         r'epoch (\d+) not checked: (?:its threads did not all reach their ends|thread \d+ went past)',
         err)})
     count = reasons.get('went-past', 0) + reasons.get('stalled', 0)
+    last = max(5, epochs // 4)
     log(f'  epochs given up: {given_up}')
-    if count > 2 or any(k < epochs - 5 for k in given_up):
+    if count > 2 or any(k < epochs - last for k in given_up):
         raise Fail(f'{count} epochs given up (went-past, stalled; {given_up} of {epochs}), expected '
-                   'at most 2, in the last 5:\n' + text)
+                   f'at most 2, in the last {last}:\n' + text)
     odd = sorted(set(reasons) - KNOWN - {'went-past', 'stalled'})
     if odd:
         raise Fail(f'epochs not checked for {odd}, not among those expected:\n' + text)
