@@ -213,18 +213,6 @@ struct ep_end {
 			    * library's, @rip not the site's) */
 };
 
-/** Whether the TP run's thread stood in a condition wait or a mutex lock
- * of libuprr-sync's at end @e (@e->sync_rec): EP_END_SYNC, or EP_END_FUTEX,
- * at the entry of glibc's own futex call in it (from a site the syscall
- * buffer had not patched yet: a traced call), which an EP run's FOLLOW
- * does not make. An EP run finds either where libuprr-sync waits for the
- * acquisition's record (rec_ep_park_sync()). */
-static inline bool
-ep_end_in_sync(const struct ep_end *e)
-{
-	return e->at == EP_END_SYNC || (e->at == EP_END_FUTEX && e->sync_rec);
-}
-
 struct ep_log;
 
 /**

@@ -141,17 +141,14 @@ end_marker(const struct uprr_sync_slot *slot, uint64_t i)
 	return true;
 }
 
-/* Whether record @i of @slot is one FOLLOW may take: uprr's view of the
- * order (uprr_sync_head.view: overlap, a re-run) holds it, or there is
+/* Whether this thread's record @i is one FOLLOW may take: uprr's view of
+ * the order (uprr_sync_head.view: overlap, a re-run) holds it, or there is
  * none. */
 static bool
-in_view(const struct uprr_sync_slot *slot, uint64_t i)
+in_view(uint64_t i)
 {
-	uint32_t s = (uint32_t)(((const char *)slot - ((const char *)head + UPRR_SYNC_HEAD_SIZE)) /
-				slot_size);
-
-	return !__atomic_load_n(&head->view, __ATOMIC_ACQUIRE) || s >= UPRR_SYNC_NSLOTS ||
-	       i < __atomic_load_n(&head->view_done[s], __ATOMIC_ACQUIRE);
+	return !__atomic_load_n(&head->view, __ATOMIC_ACQUIRE) ||
+	       i < __atomic_load_n(&head->view_done[self.index], __ATOMIC_ACQUIRE);
 }
 
 /* FOLLOW in an EP run (tp_mode) that goes along with its TP run
@@ -189,7 +186,7 @@ wait_for_record(const struct uprr_sync_slot *slot, uint64_t i, uint64_t frame)
 		 * epochs behind its TP run finds its end here, as lock-step's
 		 * does, instead of following the record into a wait for a
 		 * thread parked at its own end) */
-		if (in_view(slot, i) &&
+		if (in_view(i) &&
 		    (__atomic_load_n(&slot->recs[i].kind, __ATOMIC_ACQUIRE) != UPRR_SYNC_NONE ||
 		     !__atomic_load_n(&head->growing, __ATOMIC_ACQUIRE)))
 			return;

@@ -297,6 +297,20 @@ at_end(const struct rec_ep *ep, const struct rthread *t, pid_t log_tid, const st
 	}
 }
 
+/* Whether the EP run parks a thread whose end is @e where libuprr-sync
+ * waits for the acquisition's record (rec_ep_park_sync()): EP_END_SYNC;
+ * and, with the order's view (overlap, a re-run: rec_options.ep_order),
+ * EP_END_FUTEX in such a wait (its record known: glibc's own futex call,
+ * from a site the syscall buffer had not patched yet), which FOLLOW never
+ * makes: a thread waiting there through uprr moved the view on for good.
+ * Lock-step keeps its earlier way (parked so, memcached's EP run diverged
+ * in the order: doc/uniparallel.md, "Overlap"). */
+static bool
+parks_in_sync(const struct rec_ep *ep, const struct ep_end *e)
+{
+	return e->at == EP_END_SYNC || (ep->order && e->at == EP_END_FUTEX && e->sync_rec);
+}
+
 /* Whether thread @log_tid went past its end @e (a matched call after it). */
 static bool
 passed(const struct rec_ep *ep, pid_t log_tid, const struct ep_end *e)
@@ -608,7 +622,7 @@ rec_ep_pair_build(struct recorder *rec, pid_t tgid, struct rec_ep_pair *p)
 		const struct rthread *t = rec_find_thread(rec, p->tids[i]);
 
 		/* parked in a condition wait or a lock (rec_ep_park_sync()) */
-		if (te && ep_end_in_sync(te) && t && t->ep_sync_rec && i < p->a.ntids)
+		if (te && parks_in_sync(ep, te) && t && t->ep_sync_rec && i < p->a.ntids)
 			r = rec_ep_sync_wait_out(te, p->tids[i], p->a.tids[i], &p->ignore, &p->nignore,
 						 &p->ignore_cap);
 		/* what an interrupted call's exit wrote (the time left of a
@@ -693,7 +707,7 @@ rec_ep_pair_check(struct recorder *rec, struct rec_ep_pair *p, struct ep_diverge
 			 * one in libuprr-sync's wait for the acquisition's
 			 * record (EP_END_SYNC): other code, other registers,
 			 * not compared (nor merged: A's are kept) */
-			if (te && ep_end_in_sync(te) && t->ep_sync_rec) {
+			if (te && parks_in_sync(ep, te) && t->ep_sync_rec) {
 				regs = ra;
 				p->library[i] = true;
 			}
@@ -1030,21 +1044,6 @@ rec_ep_park_unlogged(struct recorder *rec, struct rthread *t)
 	ep->progress++;
 	park(rec, t, true);
 	return true;
-}
-
-/* Whether the EP run parks a thread whose end is @e where libuprr-sync
- * waits for the acquisition's record: EP_END_SYNC; and, with the order's
- * view (overlap, a re-run: rec_options.ep_order), EP_END_FUTEX in such a
- * wait (ep_end_in_sync()), which FOLLOW never makes and where a thread
- * waiting through uprr moved the view on for good. Lock-step's EP run
- * keeps its earlier way there: parked so, memcached's recordings diverged
- * in the order at the same operation (thread 6's 1159th) in 2 of 3 that
- * were each refused a re-run (the e2e case's three tries all refused:
- * CI, and 1 in 12 here; 0 in 12 before). */
-static bool
-parks_in_sync(const struct rec_ep *ep, const struct ep_end *e)
-{
-	return e->at == EP_END_SYNC || (ep->order && ep_end_in_sync(e));
 }
 
 bool

@@ -167,9 +167,9 @@ int rec_ep_sync_wait_out(const struct ep_end *e, pid_t tid, pid_t atid, struct c
 /** Lock-step: @t at libuprr-sync's wait for record @rec1 - 1 of its slot
  * (UPRR_SYNC_WAIT_MAGIC's r8; @frame, r9's frame bits: the condition
  * wait's or lock's), its call skipped: parked there when that is its end of the
- * epoch under check (ep_end_in_sync(): EP_END_SYNC, or EP_END_FUTEX at glibc's
- * futex call in that wait), held (RT_HELD) until let go, when it looks at
- * the record again. True if parked (record-ep-check.c). */
+ * epoch under check (EP_END_SYNC; with the order's view, EP_END_FUTEX at
+ * glibc's futex call in that wait), held (RT_HELD) until let go, when it
+ * looks at the record again. True if parked (record-ep-check.c). */
 bool rec_ep_park_sync(struct recorder *rec, struct rthread *t, uint64_t rec1, uint64_t frame);
 /** The ranges (pairs: start, end) where an EP run's program will map what the
  * log's did, which uprr's own mappings (stub areas) must leave free, into

@@ -103,7 +103,7 @@ struct remade {
  * from there, as tp/epoch.c's TP_STATE_KEPT), overlap's EP run up to the
  * keeper's TP_EPOCHS_CAP checkpoints behind (its view of the order,
  * tp_rerun_order(); a re-run's, to its checkpoint). */
-#define ORDER_KEPT 64
+#define ORDER_KEPT TP_EPOCHS_CAP
 
 struct tp_rerun *
 tp_rerun_new(const char *sync_log)

@@ -159,10 +159,9 @@ def c_tp_rerun_cond_idle(h):
     cut order, followed each acquisition into a wait for a thread parked
     at its end, and gave such ends up after 200 ms each (9-10 of 11, its
     output to a pipe: the re-run took 2.2-2.3 s, now 0.37-0.40 s). At
-    most one given up
-    (-v's "did not all reach their ends" after the re-run starts), the
-    re-run went live, the last line a native run's, the replay the
-    recording."""
+    most one given up (-v's "did not all reach their ends" after the
+    re-run starts), the re-run went live, the last line a native run's,
+    the replay the recording."""
     argv = [h.prog('cond_idle')]
     native = native_run(argv, 'cond_idle', cwd=h.tmp)
     env = dict(os.environ, UPRR_EP_DIVERGE='12:syscall')
