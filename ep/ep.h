@@ -37,6 +37,10 @@ struct ep_signal {
 struct ep_call {
 	long nr;			   /**< the syscall */
 	uint64_t args[6];		   /**< its arguments */
+	uint64_t rip;			   /**< a traced call's rip at its entry (past
+					    * its syscall instruction: where the log's
+					    * run made it, a program's site or the
+					    * buffer's library); 0 for a buffered one */
 	uint32_t nin;			   /**< ranges of bytes it passed out */
 	struct trace_blob *in;		   /**< (the entry's blobs), owned by the log */
 	bool exited;			   /**< an exit came (exit(2) and a successful

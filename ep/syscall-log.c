@@ -229,6 +229,8 @@ add_entry(struct log_thread *lt, const struct trace_event *ev)
 	c = &lt->calls[lt->ncalls];
 	*c = (struct ep_call){ .nr = (long)ev->values[0] };
 	memcpy(c->args, &ev->values[1], sizeof(c->args));
+	if (ev->has_regs)
+		c->rip = ev->regs[offsetof(struct user_regs_struct, rip) / 8];
 	c->in = copy_blobs(ev->blobs, ev->nblobs, &r);
 	if (r < 0)
 		return r;

@@ -232,6 +232,16 @@ void rec_ep_exit_signals(struct recorder *rec, struct rthread *t, bool wait);
  * rewritten bytes start at @start (ep_log_site_stub()), into *@ret_stub;
  * false if it patched none there (or this is no EP run). */
 bool rec_ep_site_stub(const struct recorder *rec, uint64_t start, uint64_t *ret_stub);
+/* EP run: whether the log's run made @t's call at this stop (the thread's
+ * first call in the log past buffered ones, the same syscall) traced from
+ * the same place, t->regs.rip: a
+ * site it did not patch then (another thread maybe inside its bytes, a
+ * signal frame's return point beside it), whose call the EP run makes there
+ * too. A call through the library instead puts the signal frames of a
+ * handler it draws deeper on the stack, and the handler's stack addresses
+ * differ (tests/progs/sig_unblock thread, --epoch=5: "argument 1 is
+ * 0x7fffffffda6f, the log has 0x7fffffffdd2f"). False for no EP run. */
+bool rec_ep_traced_here(const struct recorder *rec, const struct rthread *t);
 /* EP run: @t, at the entry of an exec its log's process made, execs the
  * log's kept copy of the executable by its absolute path, as replay does.
  * -1 at a divergence. */

@@ -1199,6 +1199,26 @@ rec_ep_site_stub(const struct recorder *rec, uint64_t start, uint64_t *ret_stub)
 }
 
 bool
+rec_ep_traced_here(const struct recorder *rec, const struct rthread *t)
+{
+	const struct ep_call *c = t->ep_restart;
+	pid_t log_tid;
+
+	if (!rec->ep || !(log_tid = ep_log_tid(rec->ep->log, t->tid)))
+		return false;
+	/* past the buffered calls made before it whose records the EP run
+	 * has not taken yet (they are taken as its buffer is flushed) */
+	for (size_t i = 0; !c; i++) {
+		c = ep_log_peek(rec->ep->log, log_tid, i);
+		if (!c)
+			return false;
+		if (c->buffered)
+			c = NULL;
+	}
+	return c->nr == (long)t->regs.orig_rax && c->rip == t->regs.rip;
+}
+
+bool
 rec_ep_exit_event(struct recorder *rec, struct rthread *t, struct trace_event *ev)
 {
 	const struct ep_call *c = t->ep_call;

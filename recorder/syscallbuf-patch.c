@@ -344,6 +344,10 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	 * an exec that way (issue 14). */
 	if (!t->regs.fs_base || !(rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE))
 		return false;
+	/* an EP run makes a call where the log's run made it: traced here
+	 * too, the site left untried (record-ep.c) */
+	if (rec->ep && rec_ep_traced_here(rec, t))
+		return false;
 	s = site_of(sp, site, &new);
 	if (!s)
 		return false;

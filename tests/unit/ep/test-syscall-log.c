@@ -605,6 +605,9 @@ Test(ep_log, library_ends_and_stubs)
 	cr_assert_eq(st[0].log_tid, 100);
 	cr_assert_eq(st[0].addr, 0x7000000);
 	cr_assert_eq(st[0].len, 0x10000);
+	/* each traced call keeps where it was made (rec_ep_traced_here()) */
+	cr_assert_eq(ep_log_peek(log, 100, 0)->rip, lib);
+	cr_assert_null(ep_log_peek(log, 101, 0), "futex calls are not matched");
 	ep_log_free(log);
 }
 
