@@ -324,11 +324,12 @@ int ep_log_exe(struct ep_log *log, const char **ret_copy) _wur_;
  * first one (a child's exec, or the program's of another): its initial
  * stack into *ret_stack, its registers (TRACE_NREGS words, in the order of
  * struct user_regs_struct) into *ret_regs and the kept copy of its
- * executable into *ret_exe, all owned by @log. Returns 0, or -ENOENT when
- * the log has no more.
+ * executable into *ret_exe, all owned by @log, and that copy's file id
+ * (ep_log_file()) into *ret_id. Returns 0, or -ENOENT when the log has no
+ * more.
  */
 int ep_log_take_exec(struct ep_log *log, pid_t log_tid, const struct trace_blob **ret_stack,
-		     const uint64_t **ret_regs, const char **ret_exe) _wur_;
+		     const uint64_t **ret_regs, const char **ret_exe, uint32_t *ret_id) _wur_;
 
 /**
  * The kept copy of the executable of the next exec of process @log_tid

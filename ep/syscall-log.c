@@ -299,8 +299,14 @@ add_sent(struct ep_call *c, const struct trace_event *ev)
  * raised there while the thread's mask blocks it, for the rt_sigreturn
  * that unblocks it to take it (TRACE_SIGNAL_AT_UNBLOCK), or instead of
  * entering the thread's next call (TRACE_SIGNAL_AT_SYSCALL, which the log
- * writes before that call's entry), where the log's run delivered it. -ENOTSUP with @err for the points an EP run cannot find
- * yet.
+ * writes before that call's entry), where the log's run delivered it. One
+ * at the exit of a call left out of matching that came after the last
+ * matched one (a futex wait it interrupted: Pool.terminate()'s SIGTERM to
+ * a worker waiting for its next task) is delivered as the second kind,
+ * instead of entering the thread's next call after that matched one: the
+ * EP run's futex calls are its own, and its thread stands then where the
+ * log's did, past the same calls (its first futex wait after them, if it
+ * makes one). -ENOTSUP with @err for the points an EP run cannot find yet.
  */
 static int
 add_signal(struct ep_log *log, const struct trace_event *ev, char *err, size_t errlen)
@@ -308,13 +314,17 @@ add_signal(struct ep_log *log, const struct trace_event *ev, char *err, size_t e
 	struct log_thread *lt = find_thread(log, (pid_t)ev->tid, false);
 	uint64_t kind = ev->values[1];
 	struct ep_call *c = lt && lt->ncalls ? &lt->calls[lt->ncalls - 1] : NULL;
+	/* past a left-out call's exit, itself past the last matched one's */
+	bool left_out = c && !lt->after_exit && lt->skipping && !lt->in_call && c->exited;
 	struct ep_signal *sigs;
 	const char *why = NULL;
 
+	if (kind == TRACE_SIGNAL_AT_EVENT && left_out)
+		kind = TRACE_SIGNAL_AT_SYSCALL;
 	if (kind != TRACE_SIGNAL_AT_EVENT && kind != TRACE_SIGNAL_AT_SYSCALL &&
 	    kind != TRACE_SIGNAL_AT_UNBLOCK)
 		why = "in user code, between two syscalls, which an EP run does not find yet";
-	else if (!c || !lt->after_exit)
+	else if (!c || (!lt->after_exit && !(left_out && kind == TRACE_SIGNAL_AT_SYSCALL)))
 		why = "after an event other than a syscall's exit (a futex wait, the thread's start)";
 	else if (c->nsigs && (kind == TRACE_SIGNAL_AT_SYSCALL ||
 			      c->sigs[0].kind == TRACE_SIGNAL_AT_SYSCALL))
@@ -1223,7 +1233,7 @@ ep_log_exe(struct ep_log *log, const char **ret_copy)
 
 int
 ep_log_take_exec(struct ep_log *log, pid_t log_tid, const struct trace_blob **ret_stack,
-		 const uint64_t **ret_regs, const char **ret_exe)
+		 const uint64_t **ret_regs, const char **ret_exe, uint32_t *ret_id)
 {
 	for (size_t i = 0; i < log->nexecs; i++) {
 		struct log_exec *e = &log->execs[i];
@@ -1233,6 +1243,7 @@ ep_log_take_exec(struct ep_log *log, pid_t log_tid, const struct trace_blob **re
 		e->taken = true;
 		*ret_stack = e->stack;
 		*ret_regs = e->regs;
+		*ret_id = e->exe;
 		return trace_reader_file(log->r, e->exe, ret_exe, NULL);
 	}
 	return -ENOENT;

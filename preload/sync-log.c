@@ -926,13 +926,49 @@ err:
 	}
 }
 
+/*
+ * The environment's variable @name, read from environ(7) itself: a program
+ * may define getenv(3), setenv(3) and unsetenv(3) of its own, which then
+ * stand for glibc's in this library too (bash keeps its exported variables
+ * in its own table, lib/sh/getenv.c: its unsetenv() before its main() ran
+ * left UPRR_SYNC_MODE in the environment, and the programs `bash -c`
+ * executed took the order's file as another process's and diverged).
+ * NULL if unset.
+ */
+static const char *
+env_get(const char *name)
+{
+	size_t len = strlen(name);
+
+	for (char **e = environ; e && *e; e++)
+		if (!strncmp(*e, name, len) && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
+/* Remove @name from environ(7) in place, as glibc's unsetenv() does: the
+ * programs this process executes do not see it. */
+static void
+env_drop(const char *name)
+{
+	size_t len = strlen(name);
+	char **to = environ;
+
+	if (!to)
+		return;
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, name, len) || (*e)[len] != '=')
+			*to++ = *e;
+	*to = NULL;
+}
+
 static void
 sync_start(void)
 {
-	const char *mode_s = getenv(UPRR_SYNC_ENV_MODE);
-	const char *path = getenv(UPRR_SYNC_ENV_LOG);
-	const char *recs_s = getenv(UPRR_SYNC_ENV_RECS);
-	const char *heap_s = getenv(UPRR_SYNC_ENV_HEAP);
+	const char *mode_s = env_get(UPRR_SYNC_ENV_MODE);
+	const char *path = env_get(UPRR_SYNC_ENV_LOG);
+	const char *recs_s = env_get(UPRR_SYNC_ENV_RECS);
+	const char *heap_s = env_get(UPRR_SYNC_ENV_HEAP);
 	enum sync_mode mode = SYNC_OFF;
 	uint32_t nrecs = UPRR_SYNC_RECS_DEFAULT;
 	char msg[256];
@@ -967,7 +1003,7 @@ sync_start(void)
 	if (r < 0)
 		goto fail;
 	/* a program this process executes is another process: no log */
-	unsetenv(UPRR_SYNC_ENV_MODE);
+	env_drop(UPRR_SYNC_ENV_MODE);
 	sync_mode = mode;
 	r = claim_slot(UPRR_SYNC_NO_PARENT, 0, UPRR_SYNC_NSLOTS, 0);
 	if (r < 0)

@@ -16,7 +16,8 @@ struct ep_end;
 struct ep_file {
 	pid_t tgid;
 	uint32_t id;	/* a shared one: the file's first version */
-	int fd;
+	int fd;		/* in process @tgid; -1: the executable it runs (a
+			 * later exec's copy: rec_ep_exec_image()) */
 	bool shared;	/* the fd of an ep_shared's memfd */
 };
 

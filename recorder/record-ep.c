@@ -64,12 +64,45 @@ same_bytes(const char *a, const char *b)
 	return 1;
 }
 
+/*
+ * The program the kernel runs for @exe into @buf (@len bytes): @exe, or
+ * for a script the interpreter its "#!" line names, itself resolved so,
+ * as binfmt_script does (fs/binfmt_script.c: the line within the first
+ * 256 bytes, BINPRM_BUF_SIZE; blanks before the path; at most 5
+ * interpreters, fs/exec.c exec_binprm()). A relative interpreter is the
+ * kernel's too: relative to the working directory. 0, or -ELOOP.
+ */
+static int
+interpreter_of(const char *exe, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s", exe);
+	for (int depth = 0; depth <= 5; depth++) {
+		_cleanup_close_ int fd = open(buf, O_RDONLY | O_CLOEXEC);
+		char line[256];
+		ssize_t n = fd >= 0 ? read(fd, line, sizeof(line) - 1) : -1;
+		size_t i = 2, j;
+
+		if (n < 2 || line[0] != '#' || line[1] != '!')
+			return 0; /* not a script (or unreadable: compared as is) */
+		line[n] = '\0';
+		while (line[i] == ' ' || line[i] == '\t')
+			i++;
+		for (j = i; line[j] && !strchr(" \t\n", line[j]); j++)
+			;
+		if (j == i || j - i >= len)
+			return 0;
+		memcpy(buf, line + i, j - i);
+		buf[j - i] = '\0';
+	}
+	return -ELOOP;
+}
+
 int
 rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *sync_log,
 	    const struct rec_ep_follow *follow)
 {
 	const char *copy;
-	char err[512] = "";
+	char err[512] = "", run[PATH_MAX];
 	int r;
 
 	rec->ep = calloc(1, sizeof(*rec->ep));
@@ -83,11 +116,14 @@ rec_ep_open(struct recorder *rec, const char *dir, const char *exe, const char *
 		log_error("--syscalls-from=%s: %s", dir, err[0] ? err : strerror(-r));
 		return r;
 	}
-	/* the log's addresses, stack and results are those of its program:
+	/* the log's addresses, stack and results are those of its program
+	 * (a script's interpreter: the log's first exec is the kernel's):
 	 * another build of it would run the log's answers into a crash */
 	r = ep_log_exe(rec->ep->log, &copy);
 	if (r >= 0)
-		r = same_bytes(exe, copy);
+		r = interpreter_of(exe, run, sizeof(run));
+	if (r >= 0)
+		r = same_bytes(run, copy);
 	if (r <= 0) {
 		log_error("--syscalls-from=%s: %s is not the program the log ran%s%s", dir, exe,
 			  r < 0 ? ": " : "", r < 0 ? strerror(-r) : "");
@@ -383,6 +419,18 @@ rec_ep_diverge_at(struct recorder *rec, const struct rthread *t, const char *fmt
 			   ep_log_tid(rec->ep->log, t->tid), what);
 }
 
+/* Forget the kept copies process @tgid had open (file_fd()). */
+static void
+forget_files(struct rec_ep *ep, pid_t tgid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < ep->nfiles; i++)
+		if (ep->files[i].tgid != tgid)
+			ep->files[n++] = ep->files[i];
+	ep->nfiles = n;
+}
+
 int
 rec_ep_exec_image(struct recorder *rec, struct rthread *t, struct user_regs_struct *regs,
 		  uint64_t stack_end)
@@ -392,13 +440,23 @@ rec_ep_exec_image(struct recorder *rec, struct rthread *t, struct user_regs_stru
 	const uint64_t *log_regs;
 	const char *copy;
 	char exe[64];
+	uint32_t id;
 	int r;
 
-	r = log_tid ? ep_log_take_exec(rec->ep->log, log_tid, &stack, &log_regs, &copy) : -ENOENT;
+	/* the kept copies its old image mapped were opened close-on-exec
+	 * (file_fd()): gone with it, opened again at their next mapping
+	 * (`#!/usr/bin/env bash`: bash's ld.so.cache mapped fd 3, EBADF) */
+	forget_files(rec->ep, t->tgid);
+	r = log_tid ? ep_log_take_exec(rec->ep->log, log_tid, &stack, &log_regs, &copy, &id) : -ENOENT;
 	if (r < 0) {
 		diverge(rec, t, "an exec the log's process did not make (%s)", strerror(-r));
 		return 0;
 	}
+	/* it runs the log's copy (prepare_exec()): the original's alias in
+	 * the epochs' checks, as a mapped copy's (rec_ep_file_aliases()) */
+	if (UTIL_GROW(rec->ep->files, rec->ep->files_cap, rec->ep->nfiles + 1) < 0)
+		return -ENOMEM;
+	rec->ep->files[rec->ep->nfiles++] = (struct ep_file){ t->tgid, id, -1, false };
 	/* the program it runs must be the log's, for its answers to fit */
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", t->tid);
 	r = same_bytes(exe, copy);
@@ -567,7 +625,8 @@ file_fd(struct recorder *rec, struct rthread *t, uint32_t id, const char *path, 
 		snprintf(proc, sizeof(proc), "/proc/%d/fd/%d", getpid(), r);
 	}
 	for (size_t i = 0; i < ep->nfiles; i++)
-		if (ep->files[i].tgid == t->tgid && ep->files[i].id == id && ep->files[i].shared == shared)
+		if (ep->files[i].tgid == t->tgid && ep->files[i].id == id && ep->files[i].shared == shared &&
+		    ep->files[i].fd >= 0)
 			return ep->files[i].fd;
 	r = path || shared ? 0 : ep_log_file(ep->log, id, &copy, NULL);
 	if (r < 0)

@@ -628,14 +628,30 @@ static int record_exec(struct recorder *rec, struct rthread *t, pid_t former, co
  * "execve(2) under ptrace"). The process gets a new address space; its
  * execve continues to its exit stop.
  */
+/* The executable process @pid runs since its exec, into @buf (@len
+ * bytes): /proc/PID/exe, which for a script names its interpreter (the
+ * file the kernel loaded, whose copy the trace keeps); 0 or -errno. */
+static int
+exec_path(pid_t pid, char *buf, size_t len)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
+	n = readlink(link, buf, len - 1);
+	if (n <= 0)
+		return n < 0 ? -errno : -ENOENT;
+	buf[n] = '\0';
+	return 0;
+}
+
 void
 rec_on_exec_event(struct recorder *rec, struct rthread *t)
 {
-	char link[64], exe[PATH_MAX];
+	char exe[PATH_MAX];
 	unsigned long msg = 0;
 	pid_t pid = t->tid, former;
 	struct rspace *old;
-	ssize_t n;
 	int r;
 
 	if (ptrace(PTRACE_GETEVENTMSG, pid, 0, &msg) < 0)
@@ -652,13 +668,10 @@ rec_on_exec_event(struct recorder *rec, struct rthread *t)
 	old = t->space;
 	t->space = rec_space_new(rec, pid, NULL);
 	space_leave(rec, old);
-	snprintf(link, sizeof(link), "/proc/%d/exe", pid);
-	n = readlink(link, exe, sizeof(exe) - 1);
-	if (!t->space || n <= 0) {
+	if (!t->space || exec_path(pid, exe, sizeof(exe)) < 0) {
 		rec_stop_recording(rec, "cannot follow the execve of process %d", pid);
 		return;
 	}
-	exe[n] = '\0';
 	r = record_exec(rec, t, former, exe);
 	if (r < 0) {
 		rec_stop_recording(rec, "cannot record the execve of %.300s: %s", exe, strerror(-r));
@@ -1185,7 +1198,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	struct rec_start start;
 	struct trace_header hdr;
 	struct tracee_spawn_options sp = { 0 };
-	char exe[PATH_MAX];
+	char exe[PATH_MAX], run[PATH_MAX];
 	const char *base;
 	enum ticks_source ticks;
 	bool trace_failed;
@@ -1231,7 +1244,12 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	start = (struct rec_start){ .dir = dir_buf, .hdr = &hdr, .latest = !opts->trace_dir,
 				    .syscallbuf = opts->syscalls_from ? rec_ep_sb_wanted(&rec) : opts->syscallbuf };
 	/* supervisor and tracees share one CPU: ptrace round trips stay cheap */
-	rec.have_affinity = sched_getaffinity(0, sizeof(rec.affinity), &rec.affinity) == 0;
+	if (opts->native_cpus) {
+		rec.affinity = *opts->native_cpus;
+		rec.have_affinity = true;
+	} else {
+		rec.have_affinity = sched_getaffinity(0, sizeof(rec.affinity), &rec.affinity) == 0;
+	}
 	/* a TP run's threads run on the CPUs they have natively */
 	cpu = opts->tp_log ? -1 : tracee_pick_cpu();
 	rec_start_begin(&start, cpu);
@@ -1300,7 +1318,10 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 		if (r >= 0) {
 			t->persona_norandom = rec_sandbox_initial_norandom();
 			space->at_exec = true;
-			r = record_exec(&rec, t, pid, exe);
+			/* a script's is its interpreter's, as at a later exec */
+			if (exec_path(pid, run, sizeof(run)) < 0)
+				snprintf(run, sizeof(run), "%s", exe);
+			r = record_exec(&rec, t, pid, run);
 		}
 	}
 	/* lock-step: signals for the program go to the TP run's */

@@ -479,6 +479,12 @@ struct rec_options {
 				 * checks found, or NULL */
 	const cpu_set_t *ep_cpus; /**< `--mode=tp`: the CPUs of its EP run
 				 * (--ep-cpus), NULL: the one the TP run used least */
+	const cpu_set_t *native_cpus; /**< the CPUs the program would have
+				 * natively, which its sched_getaffinity(2) shows
+				 * (uprr pins it to one); NULL: uprr's own affinity
+				 * when the recording starts. `--mode=tp` gives its
+				 * own from before it pinned itself to the EP run's
+				 * CPU: the EP run's `nproc` said 1, the log's 2 */
 	bool ep_overlap;	/**< `--mode=tp`: the TP run goes on while its EP
 				 * run checks (--ep-overlap, rec_overlap), instead
 				 * of standing at each epoch's end (lock-step) */

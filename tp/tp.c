@@ -656,7 +656,14 @@ tp_record(const struct rec_options *opts, unsigned flags, int *ret_status, char 
 	char lib[PATH_MAX], why[512] = "", tp_why[512] = "";
 	bool have_busy, interposed;
 	int r, status, ep_status, cpu = -1;
+	/* the program's CPUs as natively, for every run of it: uprr pins
+	 * itself to the EP run's CPU (below, tp/lockstep.c) */
+	struct rec_options base = *opts;
+	cpu_set_t native;
 
+	if (!base.native_cpus && sched_getaffinity(0, sizeof(native), &native) == 0)
+		base.native_cpus = &native;
+	opts = &base;
 	if (!lib_rel || !realpath(lib_rel, lib))
 		return log_error_errno(-ENOENT, "--mode=tp: cannot find libuprr-sync.so next to uprr "
 				       "(%s)", lib_rel ?: "?");

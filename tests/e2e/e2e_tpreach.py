@@ -316,3 +316,118 @@ def c_tp_reach_wait_mask(h):
     strip = lambda out: re.sub(rb'(child|interrupted waits:) \d+', rb'\1 N', out)
     compare_bytes(strip(native.stdout), strip(rec.stdout), 'stdout', 'the native run',
                   'the recording')
+
+
+WITH_POOL_SCRIPT = """\
+import hashlib, multiprocessing
+
+def work(x):
+    return x, hashlib.sha256(str(x).encode()).hexdigest()[:8]
+
+if __name__ == '__main__':
+    with multiprocessing.get_context('fork').Pool(2) as pool:
+        results = pool.map(work, range(400), chunksize=10)
+    print('results', len(results))
+    print('digest', hashlib.sha256(repr(results).encode()).hexdigest())
+"""
+
+
+@case('tp-reach-python-with-pool')
+def c_tp_reach_python_with_pool(h):
+    """python3's `with Pool(2) as pool:`, whose exit calls terminate():
+    SIGTERM to each worker still alive, most often waiting in a futex for
+    its next task (1 recording in 4 here), which made the log reader refuse
+    the log (exit 125, no trace). 6 recordings in one epoch, each verified
+    or re-run (the GIL's races, as for tp-reach-python-mp) and replayed;
+    the results as natively. Which recordings had a worker killed is
+    counted (tp-reach-kill-waiter makes that point every time)."""
+    argv, _ = python_script(h, 'with_pool.py', WITH_POOL_SCRIPT)
+    native = native_run(argv, 'with_pool', cwd=h.tmp)
+    killed = 0
+    for i in range(6):
+        trace, rec = h.record(argv, name=f'with_pool-{i}', options=['--mode=tp', '--epoch=0'],
+                              timeout=600)
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+        compare(rec, h.replay(trace))
+        dump = run([h.uprr, 'dump', trace], timeout=120, what='uprr dump').stdout
+        killed += b'process-exit 0xf ' in dump
+    log(f'  {killed} of 6 recordings had a worker killed by SIGTERM')
+
+
+def signals_after_futex(h, trace):
+    """The asynchronous signals of @trace's TP log taken right after a futex
+    call's exit of their thread (a wait they interrupted): (signal, count)."""
+    r = run([h.uprr, 'dump', os.path.join(trace, 'tp', 'log')], timeout=120, what='uprr dump')
+    last, found = {}, {}
+    for line in r.stdout.decode(errors='replace').splitlines():
+        f = line.split('\t')
+        if len(f) < 3:
+            continue
+        m = re.match(r'signal (0x[0-9a-f]+) ', f[2])
+        if m and last.get(f[1], '').startswith('syscall-exit 0xca '):
+            found[int(m.group(1), 16)] = found.get(int(m.group(1), 16), 0) + 1
+        last[f[1]] = f[2]
+    return found
+
+
+@case('tp-reach-kill-waiter')
+def c_tp_reach_kill_waiter(h):
+    """tests/progs/kill_waiter: a signal from the parent reaches a child
+    blocked in sem_wait(3)'s futex wait (python3's `with Pool(...)`, whose
+    terminate() sends SIGTERM to workers waiting for a task): SIGUSR1 to a
+    handler, then SIGTERM, which kills the child. The TP log has each right
+    after the futex call's exit (-ERESTARTSYS), a call left out of the EP
+    run's matching: the log reader refused the log (exit 125, no trace:
+    "took asynchronous signal 15 after an event other than a syscall's
+    exit"); the EP run now delivers it at the child's next syscall entry
+    past its last matched call (its own futex wait). 4 recordings in one
+    epoch: each verified, its output a native run's, its replay the
+    recording; in at least one both signals came after a futex exit."""
+    argv = [h.prog('kill_waiter')]
+    native = native_run(argv, 'kill_waiter', cwd=h.tmp)
+    seen = 0
+    for i in range(4):
+        trace, rec, _ = tp_record_replay(h, argv, f'kill_waiter-{i}', options=['--epoch=0'])
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+        found = signals_after_futex(h, trace)
+        seen += found.get(10, 0) > 0 and found.get(15, 0) > 0
+    if not seen:
+        raise Fail('in 4 recordings no signal came right after a futex wait: the case did not '
+                   'test what it is about')
+    log(f'  {seen} of 4 recordings took both signals right after a futex wait')
+
+
+@case('tp-reach-script')
+def c_tp_reach_script(h):
+    """Scripts and shells recorded with --mode=tp: `#!/bin/sh` and
+    `#!/usr/bin/env bash` scripts (pyenv's shims are such scripts), and
+    `bash -c` running a program in its place (exec, no fork) and a
+    pipeline. The kernel runs the interpreter: the EP run compared the
+    script's bytes with the log's executable and refused (exit 125, "is not
+    the program the log ran"), and after env's exec of bash its mmap of a
+    kept copy used a descriptor the exec had closed (EBADF). bash defines
+    its own unsetenv(3), which libuprr-sync's call took before bash's main
+    ran: UPRR_SYNC_MODE stayed in the environment, and the programs bash
+    executed took the order's file as another process's and diverged in the
+    TP run itself (`uprr-sync: follow: divergence in thread 0 at operation
+    0`, exit 125, no output). And nproc, and sort in the pipeline (its
+    buffer's size follows its thread count): uprr had pinned itself to the
+    EP run's CPU before the EP run read its own affinity as the program's
+    native one, so the EP run's sched_getaffinity(2) said 1 CPU where the
+    log said 2 (nproc's output, sort's mmap diverged). Output as natively;
+    the replay, the scripts gone, equals the recording."""
+    prog = h.prog('tp_parallel')
+    runs = []
+    for name, line in (('sh', '#!/bin/sh'), ('env-bash', '#!/usr/bin/env bash')):
+        path = h.path(f'script-{name}')
+        with open(path, 'w') as f:
+            f.write(f'{line}\necho "script {name}: start"\n{prog}\necho "script {name}: end"\n')
+        os.chmod(path, 0o755)
+        runs.append(([path], f'script-{name}', [path]))
+    runs.append((['/bin/bash', '-c', prog], 'bash-exec', []))
+    runs.append((['/bin/bash', '-c', f'{prog} | sort | head -3'], 'bash-pipeline', []))
+    runs.append(([real_program('nproc')], 'nproc', []))
+    for argv, name, remove in runs:
+        native = native_run(argv, name, cwd=h.tmp)
+        _, rec, _ = tp_record_replay(h, argv, name, remove=remove)
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')

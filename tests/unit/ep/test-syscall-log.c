@@ -264,6 +264,47 @@ Test(ep_log, signals_at_the_calls_they_came_after)
 	cr_assert(strstr(err, "beside another"), "%s", err);
 }
 
+/* A signal the log took right after the exit of a futex wait it
+ * interrupted (left out of matching: Pool.terminate()'s SIGTERM to a
+ * worker waiting for a task): attached to the last matched call, delivered
+ * instead of entering the next call after it (the EP run's first futex
+ * wait there). One taken at the thread's start stays refused. */
+Test(ep_log, a_signal_after_a_futex_wait)
+{
+	static char dir[PATH_MAX + 16];
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	static uint8_t info[128] = { 15 };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	struct trace_blob si = { 0, sizeof(info), info };
+	struct trace_blob out = { 0x1000, sizeof(written), written };
+	const struct ep_call *c;
+	struct trace_writer *w;
+	struct ep_log *log;
+	char err[256] = "";
+
+	snprintf(dir, sizeof(dir), "%s/futexsig", tmp_root);
+	strcpy(h.mode, "up");
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_write, 5, 0x1000, sizeof(written), 0, 0, 0 },
+	    &out);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_write, sizeof(written) }, NULL);
+	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_futex, 0x4000, 0, 0, 0, 0, 0 }, NULL);
+	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_futex, (uint64_t)-512 }, NULL);
+	add(w, TRACE_EV_SIGNAL, 100, 2, (uint64_t[]){ 15, TRACE_SIGNAL_AT_EVENT }, &si);
+	cr_assert_eq(trace_writer_flush(w), 0);
+	cr_assert_eq(trace_writer_close(w), 0);
+	cr_assert_eq(ep_log_open(dir, &log, err, sizeof(err)), 0, "%s", err);
+	c = ep_log_take(log, 100);
+	cr_assert_eq(c->nr, SYS_write, "the futex wait is not matched");
+	cr_assert_eq(c->nsigs, 1);
+	cr_assert_eq(c->sigs[0].sig, 15);
+	cr_assert_eq(c->sigs[0].kind, TRACE_SIGNAL_AT_SYSCALL, "at the next entry, not at the write's exit");
+	cr_assert_null(ep_log_take(log, 100));
+	ep_log_free(log);
+}
+
 /* The places the log's program mapped, for an EP run's own mappings to
  * leave free: mmap and mremap results of every thread, their lengths
  * rounded up to pages, sorted and merged; failed calls and other calls
