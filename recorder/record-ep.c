@@ -767,6 +767,15 @@ waits_live(const struct rthread *t)
 	return t->ep_call && reaped(t->ep_call) > 0;
 }
 
+/* Whether syscall @nr makes a process or thread (run live by an EP run;
+ * the kernel restarts one a signal interrupts, -ERESTARTNOINTR,
+ * kernel/fork.c). */
+static bool
+creates(uint64_t nr)
+{
+	return nr == __NR_clone || nr == __NR_clone3 || nr == __NR_fork || nr == __NR_vfork;
+}
+
 /* Whether @t's call is answered from the log, not run. */
 static bool
 answered(const struct rthread *t)
@@ -1170,13 +1179,15 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	}
 	/* a live wait a signal of this run's own interrupted (a child's
 	 * SIGCHLD, which the EP run drops: the log's signals come at their
-	 * calls): the kernel restarts it, and the restart is this call of the
+	 * calls), or a fork or clone (-ERESTARTNOINTR: `xargs -P2` forking
+	 * while a child ended, "it failed here (Unknown error 513)"): the
+	 * kernel restarts it, and the restart is this call of the
 	 * log's again. It restarts with the registers as they stand: the
 	 * program's arguments go back (prepare_wait() rewrites them again
 	 * at the restart's entry), or that entry would show this run's id of
 	 * the child, which the replay does not have ("syscall wait4 argument
 	 * 0 is 0x5b23, recorded 0x5b2d": tp-reach-python-mp, 1 in 30) */
-	if (waits_live(t) && sc_result_restarts(got)) {
+	if ((waits_live(t) || creates(t->nr)) && sc_result_restarts(got)) {
 		t->ep_restart = c;
 		for (int i = 0; i < 6; i++)
 			arch_set_syscall_arg(&t->regs, i, t->args[i]);

@@ -152,6 +152,10 @@ ep_issue(struct recorder *rec, struct rthread *t)
 	rec->order.stuck_ns = 0;
 	if (!s)
 		return false;
+	/* the same call again, the kernel restarting it (rec_ep_exit()): its
+	 * number went at its first entry */
+	if (s == t->order_went)
+		return false;
 	if (s <= rec->order.seq) {
 		char why[160];
 
@@ -180,6 +184,7 @@ ep_issue(struct recorder *rec, struct rthread *t)
 		return true;
 	}
 	rec->order.seq = s;
+	t->order_went = s;
 	t->order_wait = false;
 	advance(rec);
 	return false;

@@ -473,6 +473,8 @@ struct rthread {
 	bool order_wait;	      /* held at its entry for the order (SCHED_BLOCKED) */
 	uint64_t order_seq;	      /* EP run: the log's number of the call it waits with */
 	uint64_t order_flight;	      /* EP run: that of its vfork in the kernel, 0: none */
+	uint64_t order_went;	      /* EP run: the number its last call in the order
+				       * took, which a restart of that call takes again */
 	uint64_t order_rsv;	      /* TP run: the number kept for its call in the
 				       * kernel, which a read numbered meanwhile may
 				       * have taken bytes of, 0: none */

@@ -64,6 +64,90 @@ is_inherited(uint64_t set, uint64_t fd)
 	return fd >= 64 || (set >> fd) & 1;
 }
 
+/* @set with fd @fd naming an inherited object or not (fds past 63 are not
+ * followed: they count as inherited). */
+static uint64_t
+fd_becomes(uint64_t set, int64_t fd, bool inherited)
+{
+	if (fd < 0 || fd >= 64)
+		return set;
+	return inherited ? set | 1ull << fd : set & ~(1ull << fd);
+}
+
+/*
+ * The inherited fds (inherited_fds()) as call @c of the log, made with
+ * @set, leaves them: a dup onto an fd makes it name what the old one named,
+ * a close frees it, and a call that returns new fds (open, pipe, socket,
+ * accept...) makes them the program's own. A shell's child reads its pipe
+ * as fd 0 (`sort | tail`): judged by the number alone, that read was input
+ * uprr's own stdin gave, and the re-run refused.
+ */
+static uint64_t
+fds_after(uint64_t set, const struct ep_call *c)
+{
+	int32_t two[2];
+
+	if (c->exited && c->result < 0)
+		return set;
+	switch (c->nr) {
+	case __NR_dup2:
+	case __NR_dup3:
+		if (c->args[0] == c->args[1])
+			return set;
+		return fd_becomes(set, (int64_t)c->args[1], is_inherited(set, c->args[0]));
+	case __NR_dup:
+		return c->exited ? fd_becomes(set, c->result, is_inherited(set, c->args[0])) : set;
+	case __NR_fcntl:
+		if (c->args[1] != F_DUPFD && c->args[1] != F_DUPFD_CLOEXEC)
+			return set;
+		return c->exited ? fd_becomes(set, c->result, is_inherited(set, c->args[0])) : set;
+	case __NR_close:
+		return fd_becomes(set, (int64_t)c->args[0], false);
+	case __NR_pipe:
+	case __NR_pipe2:
+	case __NR_socketpair:
+		if (!c->exited || !c->nout || c->out[0].len < sizeof(two))
+			return set;
+		memcpy(two, c->out[0].data, sizeof(two));
+		return fd_becomes(fd_becomes(set, two[0], false), two[1], false);
+	case __NR_open: case __NR_openat: case __NR_openat2: case __NR_creat: case __NR_socket:
+	case __NR_accept: case __NR_accept4: case __NR_eventfd: case __NR_eventfd2:
+	case __NR_epoll_create: case __NR_epoll_create1: case __NR_signalfd: case __NR_signalfd4:
+	case __NR_timerfd_create: case __NR_memfd_create: case __NR_inotify_init1:
+	case __NR_pidfd_open:
+		return c->exited ? fd_becomes(set, c->result, false) : set;
+	default:
+		return set;
+	}
+}
+
+/* The inherited fds as thread @tid of the log started with: uprr's
+ * (@inherited) for the program's first, else its creator's at the call
+ * that made it (a forked child's table is a copy of its parent's, a
+ * thread's the same table: what other threads did meanwhile is not
+ * followed, and an fd they made the program's own stays inherited, which
+ * refuses more, never less). @depth bounds the walk up the tree. */
+static uint64_t
+fds_at_start(const struct ep_log *log, pid_t tid, uint64_t inherited, int depth)
+{
+	for (size_t i = 0; depth < 64 && i < ep_log_nthreads(log); i++) {
+		pid_t u = ep_log_thread(log, i);
+		const struct ep_call *c;
+
+		for (size_t j = 0; (c = ep_log_call(log, u, j)); j++) {
+			uint64_t set;
+
+			if (c->child != tid)
+				continue;
+			set = fds_at_start(log, u, inherited, depth + 1);
+			for (size_t k = 0; k < j; k++)
+				set = fds_after(set, ep_log_call(log, u, k));
+			return set;
+		}
+	}
+	return inherited;
+}
+
 /* A pipe or anonymous inode (an eventfd...) uprr started with and gave
  * the program (uprr's stdin piped, an inherited fd). */
 struct inherited_obj {
@@ -1045,10 +1129,11 @@ rec_rerun_judge(struct recorder *rec, struct rec_rerun *ret)
 		return;
 	for (size_t i = 0; i < ep_log_nthreads(ep->log); i++) {
 		pid_t tid = ep_log_thread(ep->log, i);
+		uint64_t fds = fds_at_start(ep->log, tid, inherited, 0);
 		const struct ep_call *c;
 
-		for (size_t j = 0; (c = ep_log_call(ep->log, tid, j)); j++) {
-			const char *e = effect(rec, ret->files, tid, j, inherited, false, what, sizeof(what));
+		for (size_t j = 0; (c = ep_log_call(ep->log, tid, j)); fds = fds_after(fds, c), j++) {
+			const char *e = effect(rec, ret->files, tid, j, fds, false, what, sizeof(what));
 
 			if (!e)
 				continue;

@@ -42,7 +42,7 @@ import socket
 import threading
 import time
 
-from e2e import CRASH_RE, Fail, case, compare, log, run, tail
+from e2e import CRASH_RE, Fail, case, compare, compare_bytes, log, native_run, run, tail
 from e2e_tpmode import epoch_counts
 
 TP_EPOCHS = ['--mode=tp', '--epoch=20']
@@ -418,6 +418,42 @@ def c_tp_rerun_forced(h):
     log('  re-run: ' + rr[:160])
     compare(rec, h.replay(trace))
 
+
+
+@case('tp-rerun-pipeline')
+def c_tp_rerun_pipeline(h):
+    """A shell pipeline (`bash -c 'tp_parallel | sort | tail -2'`) with a
+    divergence forced at the EP run's first call (UPRR_EP_DIVERGE=0:syscall,
+    one epoch): tail reads its pipe as fd 0, which the re-run's judge took,
+    by its number alone, for the stdin uprr was started with (`input read
+    from fd 0, which it started with`, exit 124). The judge now follows each
+    process's fds from the log (dup2, close, pipe...: record-rerun.c
+    fds_after()): the program is recorded again from its start, its output
+    as natively (exit 0), the trace replayed as recorded. And `cat | sort`
+    reading uprr's own stdin (a pipe from outside) is still refused: its
+    bytes are gone (exit 124, fd 0 named)."""
+    env = dict(os.environ, UPRR_EP_DIVERGE='0:syscall')
+    argv = ['/bin/bash', '-c', f'{h.prog("tp_parallel")} | sort | tail -2']
+    native = native_run(argv, 'pipeline', cwd=h.tmp)
+    trace, rec = h.record(argv, name='pipeline-rerun', options=['--mode=tp', '--epoch=0'],
+                          timeout=RECORD_TIMEOUT, env=env)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+    if 'UPRR_EP_DIVERGE=0:syscall' not in info_value(text, 're-run'):
+        raise Fail('uprr info does not say the re-run:\n' + text)
+    compare(rec, h.replay(trace))
+    # uprr's stdin a pipe from outside, written and closed
+    rd, wr = os.pipe()
+    os.write(wr, b'b\na\n')
+    os.close(wr)
+    with os.fdopen(rd, 'rb') as stdin:
+        trace, rec = h.record(['/bin/bash', '-c', 'cat | sort'], name='stdin-rerun',
+                              options=['--mode=tp', '--epoch=0'], timeout=RECORD_TIMEOUT, env=env,
+                              stdin=stdin, expect_status=124)
+    err = rec.stderr.decode(errors='replace')
+    if not re.search(r'not re-run: .*(read of fd 0|input read from fd 0)', err):
+        raise Fail('the re-run of a read of uprr\'s own stdin was not refused, naming fd 0:\n' + err)
+    log('  the pipeline re-run from its start; the read of uprr\'s stdin refused')
 
 def send_signal(pidfile, sig):
     """Send @sig to the pid in @pidfile (the recorded program's), from

@@ -414,7 +414,10 @@ def c_tp_reach_script(h):
     buffer's size follows its thread count): uprr had pinned itself to the
     EP run's CPU before the EP run read its own affinity as the program's
     native one, so the EP run's sched_getaffinity(2) said 1 CPU where the
-    log said 2 (nproc's output, sort's mmap diverged). Output as natively;
+    log said 2 (nproc's output, sort's mmap diverged). And `xargs -P2`,
+    whose forks a child's SIGCHLD interrupts in the EP run (the kernel
+    restarts them, -ERESTARTNOINTR: "clone: it failed here (Unknown error
+    513)", then its number in the order taken again). Output as natively;
     the replay, the scripts gone, equals the recording."""
     prog = h.prog('tp_parallel')
     runs = []
@@ -427,6 +430,7 @@ def c_tp_reach_script(h):
     runs.append((['/bin/bash', '-c', prog], 'bash-exec', []))
     runs.append((['/bin/bash', '-c', f'{prog} | sort | head -3'], 'bash-pipeline', []))
     runs.append(([real_program('nproc')], 'nproc', []))
+    runs.append((['/bin/bash', '-c', 'seq 1 4000 | xargs -P2 -n100 echo | wc -l'], 'bash-xargs', []))
     for argv, name, remove in runs:
         native = native_run(argv, name, cwd=h.tmp)
         _, rec, _ = tp_record_replay(h, argv, name, remove=remove)
