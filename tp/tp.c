@@ -574,14 +574,16 @@ rerun_from_k(const struct rec_options *eo, const char *dir, const char *work, st
 {
 	struct rec_ep_live *live = tp_rerun_live(rerun);
 	struct rec_options ro = *eo;
-	char aside[PATH_MAX], cut[PATH_MAX], why[512] = "";
+	char aside[PATH_MAX], cut[PATH_MAX], order[PATH_MAX], tp_order[PATH_MAX], why[512] = "";
 	uint64_t k = ei->rerun.from;
 	int r;
 
 	ei->rerun_dropped = tp_output_discard_from(held, k);
 	tp_output_release(held, k - 1);
 	if ((size_t)snprintf(aside, sizeof(aside), "%s/ep-diverged", work) >= sizeof(aside) ||
-	    (size_t)snprintf(cut, sizeof(cut), "%s/sync-order-%" PRIu64, work, k) >= sizeof(cut))
+	    (size_t)snprintf(cut, sizeof(cut), "%s/sync-order-%" PRIu64, work, k) >= sizeof(cut) ||
+	    (size_t)snprintf(order, sizeof(order), "%s/sync-order", work) >= sizeof(order) ||
+	    (size_t)snprintf(tp_order, sizeof(tp_order), "%s/sync-order-tp", work) >= sizeof(tp_order))
 		return log_error_errno(-ENAMETOOLONG, "trace directory '%s': name too long", dir);
 	if (rename(dir, aside) < 0 && errno != ENOENT)
 		return log_error_errno(-errno, "cannot move the EP run's trace %s aside for the re-run",
@@ -591,7 +593,17 @@ rerun_from_k(const struct rec_options *eo, const char *dir, const char *work, st
 		if (r < 0)
 			return log_error_errno(r, "cannot cut the synchronization order at checkpoint %" PRIu64,
 					       k);
-		live->sync_cut = cut;
+		/* the cut takes the order's place, UPRR_SYNC_LOG's (the killed
+		 * TP run's kept beside it): a libuprr-sync constructor that
+		 * runs only after the re-run went live maps that place itself,
+		 * and must find the cut, open at its end, not the TP run's
+		 * order, which it would follow to its last record and block
+		 * there for good (a re-run of bash -c 'sort | tail' hung so
+		 * once, its bash mapping the TP run's order: README, Not yet) */
+		if (rename(order, tp_order) < 0 || rename(cut, order) < 0)
+			return log_error_errno(-errno, "cannot put the order cut at checkpoint %" PRIu64
+					       " in %s", k, order);
+		live->sync_cut = order;
 	}
 	log_warn("the EP run diverged at a syscall in epoch %" PRIu64 " (%s): the TP run is killed, its "
 		 "output of epoch %" PRIu64 " on (%" PRIu64 " bytes) dropped, and the program recorded again, "
@@ -616,9 +628,9 @@ rerun_from_k(const struct rec_options *eo, const char *dir, const char *work, st
 	cost_since(&ei->up);
 	/* the trace keeps the cut order as the re-run left it: no longer
 	 * growing (its replay never waits for a record) */
-	if (interposed && live->went_live && refresh_sync_copy(dir, cut) < 0)
+	if (interposed && live->went_live && refresh_sync_copy(dir, order) < 0)
 		log_warn("the trace's copy of the cut synchronization order %s is not whole: its replay may "
-			 "diverge", cut);
+			 "diverge", order);
 	ei->live_fds = live->fds;
 	ei->live_remade = live->remade;
 	ei->live_signals = live->signals;
