@@ -767,15 +767,6 @@ waits_live(const struct rthread *t)
 	return t->ep_call && reaped(t->ep_call) > 0;
 }
 
-/* Whether syscall @nr makes a process or thread (run live by an EP run;
- * the kernel restarts one a signal interrupts, -ERESTARTNOINTR,
- * kernel/fork.c). */
-static bool
-creates(uint64_t nr)
-{
-	return nr == __NR_clone || nr == __NR_clone3 || nr == __NR_fork || nr == __NR_vfork;
-}
-
 /* Whether @t's call is answered from the log, not run. */
 static bool
 answered(const struct rthread *t)
@@ -1187,7 +1178,7 @@ rec_ep_exit(struct recorder *rec, struct rthread *t)
 	 * at the restart's entry), or that entry would show this run's id of
 	 * the child, which the replay does not have ("syscall wait4 argument
 	 * 0 is 0x5b23, recorded 0x5b2d": tp-reach-python-mp, 1 in 30) */
-	if ((waits_live(t) || creates(t->nr)) && sc_result_restarts(got)) {
+	if ((waits_live(t) || sc_is_clone((long)t->nr)) && sc_result_restarts(got)) {
 		t->ep_restart = c;
 		for (int i = 0; i < 6; i++)
 			arch_set_syscall_arg(&t->regs, i, t->args[i]);
@@ -1278,14 +1269,10 @@ rec_ep_traced_here(const struct recorder *rec, const struct rthread *t)
 		return false;
 	/* past the buffered calls made before it whose records the EP run
 	 * has not taken yet (they are taken as its buffer is flushed) */
-	for (size_t i = 0; !c; i++) {
-		c = ep_log_peek(rec->ep->log, log_tid, i);
-		if (!c)
-			return false;
+	for (size_t i = 0; !c && (c = ep_log_peek(rec->ep->log, log_tid, i)); i++)
 		if (c->buffered)
 			c = NULL;
-	}
-	return c->nr == (long)t->regs.orig_rax && c->rip == t->regs.rip;
+	return c && c->nr == (long)t->regs.orig_rax && c->rip == t->regs.rip;
 }
 
 bool

@@ -95,11 +95,11 @@ fds_after(uint64_t set, const struct ep_call *c)
 		if (c->args[0] == c->args[1])
 			return set;
 		return fd_becomes(set, (int64_t)c->args[1], is_inherited(set, c->args[0]));
-	case __NR_dup:
-		return c->exited ? fd_becomes(set, c->result, is_inherited(set, c->args[0])) : set;
 	case __NR_fcntl:
 		if (c->args[1] != F_DUPFD && c->args[1] != F_DUPFD_CLOEXEC)
 			return set;
+		_fallthrough_; /* a dup */
+	case __NR_dup:
 		return c->exited ? fd_becomes(set, c->result, is_inherited(set, c->args[0])) : set;
 	case __NR_close:
 		return fd_becomes(set, (int64_t)c->args[0], false);

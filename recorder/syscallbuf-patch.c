@@ -344,10 +344,6 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 	 * an exec that way (issue 14). */
 	if (!t->regs.fs_base || !(rec_syscallbuf_machine_flags() & UPRR_CTL_FSGSBASE))
 		return false;
-	/* an EP run makes a call where the log's run made it: traced here
-	 * too, the site left untried (record-ep.c) */
-	if (rec->ep && rec_ep_traced_here(rec, t))
-		return false;
 	s = site_of(sp, site, &new);
 	if (!s)
 		return false;
@@ -356,6 +352,12 @@ rec_syscallbuf_try_patch(struct recorder *rec, struct rthread *t)
 		 * instruction of a patched `mov $nr,%eax; syscall` */
 		rec->sb.unpatched_calls[s->why]++;
 		return rec_syscallbuf_redirect(rec, t, s);
+	}
+	/* an EP run makes a site's call where the log's run made it: traced
+	 * here too, the site left untried (record-ep.c) */
+	if (rec->ep && rec_ep_traced_here(rec, t)) {
+		sp->sb.ntried--;
+		return false;
 	}
 	if (tracee_read_mem(sp->mem.memfd, site - CODE_BEFORE, code, sizeof(code)) < 0)
 		return unpatched(rec, t, s, NULL, REC_SB_UNREADABLE);

@@ -65,23 +65,36 @@ add(struct trace_writer *w, enum trace_event_type type, uint32_t tid, int n, con
 	cr_assert_eq(trace_writer_add_event(w, &ev), 0);
 }
 
+/* A new log at tmp_root/@name (its path into @dir, LOG_DIR_LEN bytes), of
+ * mode @mode ("up", "tp-log"), its first event the exec of thread 100:
+ * its writer. */
+#define LOG_DIR_LEN (PATH_MAX + 16)
+static struct trace_writer *
+begin_log(char *dir, const char *name, const char *mode)
+{
+	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
+	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	struct trace_writer *w;
+
+	snprintf(dir, LOG_DIR_LEN, "%s/%s", tmp_root, name);
+	snprintf(h.mode, sizeof(h.mode), "%s", mode);
+	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
+	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	return w;
+}
+
 /* A trace of thread 100 (the program) and thread 101, which 100's clone
  * created; with @extra (an event of that type) appended. */
 static char *
 write_log(enum trace_event_type extra, uint64_t extra_value)
 {
-	static char dir[PATH_MAX + 8];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	static char dir[LOG_DIR_LEN];
 	struct trace_blob out = { 0x1000, sizeof(written), written };
 	struct trace_blob in = { 0x2000, sizeof(read_back), read_back };
 	struct trace_writer *w;
 
-	snprintf(dir, sizeof(dir), "%s/log", tmp_root);
-	strcpy(h.mode, "up");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "log", "up");
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_clone, 0x3d0f00, 0, 0, 0, 0, 0 }, NULL);
 	add(w, TRACE_EV_THREAD_START, 101, 2, (uint64_t[]){ 100, 0x3d0f00 }, NULL);
 	/* the new thread runs first: its calls come between its creator's
@@ -196,20 +209,14 @@ Test(ep_log, what_it_cannot_take_is_refused)
 static char *
 write_signal_log(uint64_t last)
 {
-	static char dir[PATH_MAX + 8];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	static char dir[LOG_DIR_LEN];
 	static uint8_t info[128] = { 14 };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
 	struct trace_blob si = { 0, sizeof(info), info };
 	struct trace_blob in = { 0x2000, sizeof(read_back), read_back };
 	struct trace_blob out = { 0x1000, sizeof(written), written };
 	struct trace_writer *w;
 
-	snprintf(dir, sizeof(dir), "%s/siglog", tmp_root);
-	strcpy(h.mode, "up");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "siglog", "up");
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_read, 3, 0x2000, 64, 0, 0, 0 }, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_read, (uint64_t)-512 }, NULL);
 	add(w, TRACE_EV_SIGNAL, 100, 2, (uint64_t[]){ 14, TRACE_SIGNAL_AT_EVENT }, &si);
@@ -271,11 +278,8 @@ Test(ep_log, signals_at_the_calls_they_came_after)
  * wait there). One taken at the thread's start stays refused. */
 Test(ep_log, a_signal_after_a_futex_wait)
 {
-	static char dir[PATH_MAX + 16];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	static char dir[LOG_DIR_LEN];
 	static uint8_t info[128] = { 15 };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
 	struct trace_blob si = { 0, sizeof(info), info };
 	struct trace_blob out = { 0x1000, sizeof(written), written };
 	const struct ep_call *c;
@@ -283,10 +287,7 @@ Test(ep_log, a_signal_after_a_futex_wait)
 	struct ep_log *log;
 	char err[256] = "";
 
-	snprintf(dir, sizeof(dir), "%s/futexsig", tmp_root);
-	strcpy(h.mode, "up");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "futexsig", "up");
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_write, 5, 0x1000, sizeof(written), 0, 0, 0 },
 	    &out);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 2, (uint64_t[]){ SYS_write, sizeof(written) }, NULL);
@@ -311,20 +312,14 @@ Test(ep_log, a_signal_after_a_futex_wait)
  * left out. */
 Test(ep_log, the_ranges_its_program_mapped)
 {
-	static char dir[PATH_MAX + 8];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	static char dir[LOG_DIR_LEN];
 	struct trace_writer *w;
 	struct ep_log *log;
 	char err[256] = "";
 	const uint64_t *m;
 	size_t n;
 
-	snprintf(dir, sizeof(dir), "%s/maps", tmp_root);
-	strcpy(h.mode, "tp-log");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "maps", "tp-log");
 	/* thread 100: a high one, then one that fails */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, (uint64_t[]){ SYS_mmap, 0, 0x2b000, 3, 0x22, -1, 0 }, NULL);
 	add(w, TRACE_EV_SYSCALL_EXIT, 100, 4, (uint64_t[]){ SYS_mmap, 0x7ffff7a44000, 0, 0 }, NULL);
@@ -358,12 +353,9 @@ Test(ep_log, the_ranges_its_program_mapped)
  * an interrupted call whose next is another. */
 Test(ep_log, epoch_interrupts_folded_into_the_call)
 {
-	static char dir[PATH_MAX + 8];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	static char dir[LOG_DIR_LEN];
 	static uint8_t info[128] = { 14 };
 	static const uint8_t rem[16] = { 9, 9 };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
 	struct trace_blob si = { 0, sizeof(info), info };
 	struct trace_blob in = { 0x2000, sizeof(read_back), read_back };
 	struct trace_blob left = { 0x3010, sizeof(rem), rem };
@@ -377,10 +369,7 @@ Test(ep_log, epoch_interrupts_folded_into_the_call)
 	struct ep_log *log;
 	char err[256] = "";
 
-	snprintf(dir, sizeof(dir), "%s/epochs", tmp_root);
-	strcpy(h.mode, "tp-log");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "epochs", "tp-log");
 	/* a read interrupted by two epochs, restarted each time */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
 	add(w, TRACE_EV_EPOCH, 100, 4, epoch, NULL);
@@ -485,11 +474,8 @@ Test(ep_log, epoch_interrupts_folded_into_the_call)
  * (rec_epoch_count()): an interrupted call's -ERESTART* exit is one. */
 Test(ep_log, epoch_ends_and_rdtsc)
 {
-	static char dir[PATH_MAX + 8];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
+	static char dir[LOG_DIR_LEN];
 	static const uint8_t rem[16] = { 9, 9 };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
 	struct trace_blob left = { 0x3010, sizeof(rem), rem };
 	const uint64_t read_call[7] = { SYS_read, 3, 0x2000, 64, 0, 0, 0 };
 	const uint64_t futex_call[7] = { SYS_futex, 0x4000, 0, 7, 0, 0, 0 };
@@ -501,10 +487,7 @@ Test(ep_log, epoch_ends_and_rdtsc)
 	char err[256] = "";
 	size_t n;
 
-	snprintf(dir, sizeof(dir), "%s/ends", tmp_root);
-	strcpy(h.mode, "tp-log");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "ends", "tp-log");
 	add(w, TRACE_EV_RDTSC, 100, 4, (uint64_t[]){ 11, 22, 33, 2 }, NULL);
 	/* 100: a read interrupted at checkpoint 1 */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
@@ -588,10 +571,7 @@ add_at(struct trace_writer *w, uint32_t tid, const uint64_t values[7], uint64_t 
  * rip; and the stub mappings of the run's site patches (ep_log_stubs()). */
 Test(ep_log, library_ends_and_stubs)
 {
-	static char dir[PATH_MAX + 8];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	static char dir[LOG_DIR_LEN];
 	const uint64_t read_call[7] = { SYS_read, 3, 0x2000, 64, 0, 0, 0 };
 	const uint64_t futex_call[7] = { SYS_futex, 0x4000, 0, 7, 0, 0, 0 };
 	const uint64_t lib = UPRR_PRELOAD_ADDR + 0xa7, site = 0x401234;
@@ -602,10 +582,7 @@ Test(ep_log, library_ends_and_stubs)
 	char err[256] = "";
 	size_t n;
 
-	snprintf(dir, sizeof(dir), "%s/library", tmp_root);
-	strcpy(h.mode, "tp-log");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "library", "tp-log");
 	add(w, TRACE_EV_SITE_PATCH, 100, 4, (uint64_t[]){ SYS_read, 0x7000000, 0x10000, site }, NULL);
 	add(w, TRACE_EV_SITE_PATCH, 100, 4, (uint64_t[]){ SYS_write, 0, 0, site + 0x40 }, NULL);
 	/* 100: a read from the library, interrupted at checkpoint 1 */
@@ -681,10 +658,7 @@ add_end(struct trace_writer *w, uint32_t tid, uint64_t k, uint64_t logged, uint6
  * end is known. */
 Test(ep_log, a_log_read_as_it_grows)
 {
-	static char dir[PATH_MAX + 16];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	static char dir[LOG_DIR_LEN];
 	struct trace_blob in = { 0x2000, sizeof(read_back), read_back };
 	const uint64_t read_call[7] = { SYS_read, 3, 0x2000, 64, 0, 0, 0 };
 	struct user_regs_struct held = { .rax = SYS_write, .rdi = 1, .rsi = 0x1000, .rdx = 5,
@@ -696,10 +670,7 @@ Test(ep_log, a_log_read_as_it_grows)
 	char err[256] = "";
 	size_t n;
 
-	snprintf(dir, sizeof(dir), "%s/growing", tmp_root);
-	strcpy(h.mode, "tp-log");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "growing", "tp-log");
 	/* 100: in a read at checkpoint 1, interrupted (its exit comes later) */
 	add(w, TRACE_EV_SYSCALL_ENTRY, 100, 7, read_call, NULL);
 	add_end(w, 100, 1, 0, 1, NULL);
@@ -771,10 +742,7 @@ Test(ep_log, a_log_read_as_it_grows)
  * the same wait without them stays library-futex. */
 Test(ep_log, ends_in_a_condition_wait)
 {
-	static char dir[PATH_MAX + 16];
-	static char *argv[] = { "prog", NULL }, *envp[] = { NULL };
-	struct trace_header h = { .format_version = TRACE_FORMAT_VERSION, .argv = argv, .envp = envp };
-	struct trace_blob stack = { 0x7ffffffff000 - sizeof(stack_bytes), sizeof(stack_bytes), stack_bytes };
+	static char dir[LOG_DIR_LEN];
 	/* glibc's condition wait: FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME */
 	const uint64_t wait_call[7] = { SYS_futex, 0x5000, 0x189, 0, 0, 0, 0xffffffff };
 	const uint64_t lib = UPRR_PRELOAD_ADDR + 0xa7;
@@ -785,10 +753,7 @@ Test(ep_log, ends_in_a_condition_wait)
 	char err[256] = "";
 	size_t n;
 
-	snprintf(dir, sizeof(dir), "%s/condwait", tmp_root);
-	strcpy(h.mode, "tp-log");
-	cr_assert_eq(trace_writer_open(dir, &h, &w), 0);
-	add(w, TRACE_EV_EXEC, 100, 3, (uint64_t[]){ 0, 0, 100 }, &stack);
+	w = begin_log(dir, "condwait", "tp-log");
 	add_at(w, 101, wait_call, lib);
 	/* checkpoint 1: in the wait, its acquisition record 7 of its slot */
 	ev.values[0] = 1;
