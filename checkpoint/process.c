@@ -335,6 +335,12 @@ wait_first_stop(pid_t tid)
 	if (!WIFSTOPPED(status) ||
 	    (status >> 16 != PTRACE_EVENT_STOP && WSTOPSIG(status) != SIGSTOP))
 		return log_debug_errno(-EPROTO, "copy thread %d: status 0x%x", tid, status);
+	/* its creator ran our injected clone with PTRACE_O_SUSPEND_SECCOMP
+	 * (tracee_inject_syscalls()), which it inherited with the other
+	 * options (ptrace_init_task(), include/linux/ptrace.h): a copy that
+	 * runs would run unfiltered, its traced calls unseen */
+	if (ptrace(PTRACE_SETOPTIONS, tid, 0, TRACEE_PTRACE_OPTIONS) < 0)
+		return log_debug_errno(-errno, "copy thread %d: PTRACE_SETOPTIONS", tid);
 	return 0;
 }
 
@@ -836,22 +842,15 @@ checkpoint_copy_resume(struct checkpoint_copy *c)
 		tracee_resume(c->tids[i], PTRACE_CONT, 0);
 }
 
-/* Reap traced thread @tid, killed, letting it past PTRACE_EVENT_EXIT. */
+/* Free @c's handle (its pidfd, its arrays), its process left as it is. */
 static void
-reap(pid_t tid)
+forget(struct checkpoint_copy *c)
 {
-	int status;
-
-	for (;;) {
-		if (waitpid(tid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			return; /* ECHILD: the caller reaped it */
-		}
-		if (!WIFSTOPPED(status))
-			return;
-		ptrace(PTRACE_CONT, tid, 0, 0);
-	}
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	free(c->tids);
+	free(c->src_tids);
+	free(c);
 }
 
 void
@@ -876,18 +875,24 @@ checkpoint_copy_free(struct checkpoint_copy *c)
 
 			while ((e = readdir(d)))
 				if (atoi(e->d_name) > 0 && atoi(e->d_name) != c->pid)
-					reap(atoi(e->d_name));
+					tracee_reap(atoi(e->d_name));
 			closedir(d);
 		}
-		reap(c->pid);
+		tracee_reap(c->pid);
 	} else if (c->pidfd < 0 && c->pid > 0) {
 		/* pidfd_open failed right after the fork: still ours */
 		kill(c->pid, SIGKILL);
-		reap(c->pid);
+		tracee_reap(c->pid);
 	}
-	if (c->pidfd >= 0)
-		close(c->pidfd);
-	free(c->tids);
-	free(c->src_tids);
-	free(c);
+	forget(c);
+}
+
+void
+checkpoint_copy_release(struct checkpoint_copy *c)
+{
+	if (!c)
+		return;
+	if (c->memfd >= 0)
+		close(c->memfd);
+	forget(c);
 }

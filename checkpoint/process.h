@@ -98,7 +98,7 @@ struct checkpoint_copy;
  *
  * The copy is clone(CLONE_PARENT | CLONE_PTRACE | SIGCHLD) injected into
  * tids[0]: our child if @pid is (the program's wait(2) never sees it), traced
- * with the ptrace options of @pid, seccomp filters and all. The kernel copies
+ * with TRACEE_PTRACE_OPTIONS (those of every tracee), seccomp filters and all. The kernel copies
  * the forking thread; each other thread is an injected clone(2) with
  * pthread_create()'s flags, then gets its state set. In the copy, a thread
  * whose syscall was interrupted with -ERESTARTSYS, -ERESTARTNOINTR,
@@ -155,6 +155,14 @@ void checkpoint_copy_resume(struct checkpoint_copy *c);
 void checkpoint_copy_free(struct checkpoint_copy *c);
 
 /**
+ * Free @c and leave its process to the caller as it stands (stopped, traced
+ * by us): the caller now owns it, as a process it started, and kills or
+ * resumes it itself. For a copy that goes on as the program
+ * (checkpoint_copy_respawn(), recorder/record-respawn.c). NULL accepted.
+ */
+void checkpoint_copy_release(struct checkpoint_copy *c);
+
+/**
  * Respawn a process with chosen ids: the same as checkpoint_copy_new() of
  * stopped process @pid (its threads @tids, @n of them, /proc/PID/mem
  * @memfd: the same conditions, the same states given to the new threads,
@@ -204,6 +212,14 @@ void checkpoint_copy_free(struct checkpoint_copy *c);
  */
 int checkpoint_respawn(pid_t pid, int memfd, const pid_t *tids, const pid_t *ids, size_t n,
 		       pid_t *ret_taken, struct checkpoint_copy **ret) _wur_;
+
+/**
+ * Whether process @pid's ids could be respawned once it is gone, as far as
+ * its group and session say (checkpoint_respawn(), asked before the caller
+ * kills it): 0, -EEXIST if it leads its session, -EBUSY if it leads its
+ * terminal's foreground group, or -errno reading /proc/PID/stat.
+ */
+int checkpoint_respawn_check(pid_t pid) _wur_;
 
 /**
  * checkpoint_respawn() of copy @c, stopped with the threads it was made with

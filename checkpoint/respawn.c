@@ -121,6 +121,19 @@ set_group(pid_t tid, int memfd, pid_t pgid)
 	return res < 0 ? log_debug_errno((int)res, "setpgid(0, %d) in %d", pgid, tid) : 0;
 }
 
+int
+checkpoint_respawn_check(pid_t pid)
+{
+	pid_t pgrp, sid, tpgid;
+	int r = group_and_session(pid, &pgrp, &sid, &tpgid);
+
+	if (r < 0)
+		return r;
+	if (sid == pid)
+		return -EEXIST;
+	return pgrp == pid && tpgid == pid ? -EBUSY : 0;
+}
+
 /*
  * The copy of a process group leader is in the group its source led, whose
  * id is the source's pid: the group keeps that id taken (free_pid(),

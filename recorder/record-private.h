@@ -804,6 +804,7 @@ struct recorder {
 	struct rec_epochs epochs;	/* its epochs (record-epoch.c) */
 	struct rec_hold hold;		/* its held output (record-hold.c) */
 	struct rec_order order;		/* shared-state calls' order (record-order.c) */
+	uint64_t respawn_seen;		/* syscall entries seen by rec_respawn_maybe() */
 };
 
 
@@ -831,6 +832,24 @@ void rec_remove_thread(struct recorder *rec, pid_t tid);
  * is a divergence (rec->ep_diverged, rec->error); the run did not follow
  * the log. Nothing if not an EP run. */
 void rec_ep_check_used(struct recorder *rec);
+
+/**
+ * Go on in a respawn of the program (record-respawn.c): its process copied,
+ * killed and reaped, the copy respawned with its ids, each thread brought
+ * back to the stop its original stood at; /proc/PID/mem and the restore
+ * point made anew. For a program of one process whose threads all stand at
+ * uprr's stops (@cur at a fresh syscall entry, before the recorder looked
+ * at it; none in the kernel), with no signal pending, child, POSIX timer or
+ * record lock (what a fork does not carry), not leading its session or its
+ * terminal's foreground group. Returns 1 when done, 0 when not possible now
+ * (why in @why, @len bytes; nothing changed), -ECANCELED when the program
+ * was lost on the way (the recording stopped, named).
+ */
+int rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len);
+/** The test switch UPRR_RESPAWN_AT=N: rec_respawn() once, at the first
+ * syscall entry from the Nth on where it can be (@t at it, its registers
+ * read); UP recording only. */
+void rec_respawn_maybe(struct recorder *rec, struct rthread *t);
 
 /** Stop recording, keeping the first reason given (printf-like). */
 void rec_stop_recording(struct recorder *rec, const char *fmt, ...)

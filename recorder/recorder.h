@@ -715,6 +715,7 @@ struct rec_stats {
 	uint64_t patches;	/**< TRACE_EV_PATCH events (counting code installed) */
 	uint64_t gave_up;	/**< runs left to reach their next event uncounted */
 	uint64_t trap_ticks;	/**< ticks counted at a trap site's int3: a ptrace stop each */
+	uint64_t respawns;	/**< the program went on in a respawn (record-respawn.c) */
 	uint64_t spins;		/**< preemptions of a thread seen spinning */
 	uint64_t probes;	/**< counted branches a thread stopped at to see if it spins */
 	uint64_t passed_over;	/**< picks that passed over a thread that would spin again */

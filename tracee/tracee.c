@@ -549,6 +549,23 @@ all_gone(const pid_t *pids, size_t n)
 }
 
 void
+tracee_reap(pid_t tid)
+{
+	int status;
+
+	for (;;) {
+		if (waitpid(tid, &status, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return; /* ECHILD: the caller reaped it */
+		}
+		if (!WIFSTOPPED(status))
+			return;
+		ptrace(PTRACE_CONT, tid, 0, 0);
+	}
+}
+
+void
 tracee_kill_list(const pid_t *pids, size_t n)
 {
 	int status;

@@ -231,6 +231,15 @@ void tracee_kill_all(pid_t pid);
  */
 void tracee_kill_list(const pid_t *pids, size_t n);
 
+/**
+ * Reap traced thread @tid, killed (SIGKILL sent by the caller), resuming it
+ * past the stops it makes on its way out (PTRACE_EVENT_EXIT): waitpid(2) of
+ * @tid alone, so that no other tracee's report is taken. A thread group's
+ * leader is reported only once its other threads are reaped (wait(2)): reap
+ * them first. Never fails (ECHILD: already reaped).
+ */
+void tracee_reap(pid_t tid);
+
 /** Pin the calling thread to @cpu. Returns 0 or -errno. */
 int tracee_pin_self(int cpu) _wur_;
 /** A CPU the calling thread may run on: the one it runs on (sched_getcpu(3)),
