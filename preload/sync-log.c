@@ -740,11 +740,21 @@ sync_thread_child_ordinal(uint32_t *ret_parent, uint32_t *ret_proc)
 	return (int)self.children++;
 }
 
+/* Whether FOLLOW goes unordered where its order ends: past an order cut
+ * (UPRR_SYNC_HEAD_OPEN_END), where a re-run went live and the log's run
+ * made the threads it makes now after the cut or not at all. */
+static int
+open_end(void)
+{
+	return sync_mode == SYNC_FOLLOW && (head->flags & UPRR_SYNC_HEAD_OPEN_END);
+}
+
 HIDDEN void
 sync_thread_attach(uint32_t parent, uint32_t ordinal, uint32_t proc)
 {
+	/* a thread with no slot (self.slot NULL) goes unordered */
 	if (sync_mode != SYNC_OFF && claim_slot(parent, ordinal, proc, 0) < 0 &&
-			sync_mode == SYNC_FOLLOW)
+			sync_mode == SYNC_FOLLOW && !open_end())
 		sync_diverged("a thread the log does not have", NULL, 0, 0);
 }
 
@@ -801,6 +811,8 @@ sync_fork_child(void)
 	if (mmap(objs, OBJ_COUNT * sizeof(*objs), PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED ||
 			claim_slot(fork_parent, fork_ordinal, UPRR_SYNC_NSLOTS, 1) < 0) {
+		if (open_end())
+			return; /* unordered, as a thread with no slot */
 		if (sync_mode == SYNC_FOLLOW)
 			sync_diverged("a forked process the log does not have", NULL, 0, 0);
 		/* LOG: counted in lost_threads, which the reader refuses */

@@ -203,8 +203,10 @@ struct uprr_sync_head {
  * re-run from checkpoint k, doc/uniparallel.md): each slot holds the
  * records its thread completed before checkpoint k, and FOLLOW, past the
  * last of its thread's, runs unordered (glibc's call alone) from then on,
- * where without this flag it blocks for ever. Set by uprr in the copy it
- * cuts, in the recording and in its trace alike. */
+ * where without this flag it blocks for ever; a thread or a forked process
+ * with no slot in the cut runs unordered too (without the flag: a
+ * divergence). Set by uprr in the copy it cuts, in the recording and in
+ * its trace alike. */
 #define UPRR_SYNC_HEAD_OPEN_END 0x2u
 
 /** Bytes of one slot holding @nrecs records, page-aligned. */

@@ -720,6 +720,16 @@ give_state(struct recorder *rec, struct rthread *t, const struct rec_live_proc *
 	r = inject(&in, __NR_umask, p->umask, 0, 0, &res);
 	if (r < 0)
 		goto fail_close;
+	/* the timers the TP run had armed, which the EP run answered from the
+	 * log (a program in pause(2) for its SIGALRM waited for good) */
+	if (p->have_timers) {
+		r = tracee_itimers_set(t->tid, t->tgid, t->space->mem.memfd, p->timers);
+		if (r < 0) {
+			snprintf(why, len, "process %d: its interval timers cannot be set: %s", p->pid,
+				 strerror(-r));
+			goto fail;
+		}
+	}
 	r = inject_done(rec, &in);
 	if (r < 0) {
 		snprintf(why, len, "thread %d: its call did not start again", t->tid);

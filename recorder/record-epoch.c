@@ -756,6 +756,8 @@ struct kept {
 	pid_t pid;
 	struct checkpoint_copy *copy;
 	struct dirty_pages *written;
+	bool have_timers;
+	struct itimerval timers[3];
 };
 
 /* Add what making @c, the copy of process @pid, took to @sum, part by
@@ -851,7 +853,15 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		t0 = util_now_ns();
 		log_ends(rec, t->tgid, checkpoint_copy_pid(copy));
 		rec->epochs.ends_ns += util_now_ns() - t0;
-		kept[(*nkept)++] = (struct kept){ t->tgid, copy, written };
+		kept[*nkept] = (struct kept){ .pid = t->tgid, .copy = copy, .written = written };
+		/* what a copy does not carry, for a re-run from here (its EP
+		 * run answered the program's setitimer(2) from the log): read
+		 * where the program armed a timer, its threads in the copy's
+		 * SIGTRAP stops (process.h) */
+		if (t->space->signals)
+			kept[*nkept].have_timers = tracee_itimers_get(tids[0], t->tgid, t->space->mem.memfd,
+								       false, kept[*nkept].timers) == 0;
+		(*nkept)++;
 	}
 }
 
@@ -863,7 +873,8 @@ hand_over(struct recorder *rec, struct kept *kept, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (rec->epochs.keeper) {
 			rec->epochs.keeper->keep(rec->epochs.keeper->arg, rec->epochs.k, kept[i].pid,
-						 kept[i].copy, kept[i].written);
+						 kept[i].copy, kept[i].written,
+						 kept[i].have_timers ? kept[i].timers : NULL);
 			continue;
 		}
 		checkpoint_copy_free(kept[i].copy);
@@ -965,6 +976,8 @@ take_end(struct recorder *rec)
 	}
 	/* stopped for a re-run: killed where it stands, nothing more done */
 	t3 = util_now_ns();
+	if (!rec->ep_diverged && !rec->done)
+		rec_respawn_at_checkpoint(rec);
 	if (!rec->ep_diverged)
 		resume_all(rec);
 	rec->epochs.resume_ns += util_now_ns() - t3;

@@ -836,12 +836,14 @@ void rec_ep_check_used(struct recorder *rec);
 /**
  * Go on in a respawn of the program (record-respawn.c): its process copied,
  * killed and reaped, the copy respawned with its ids, each thread brought
- * back to the stop its original stood at; /proc/PID/mem and the restore
- * point made anew. For a program of one process whose threads all stand at
- * uprr's stops (@cur at a fresh syscall entry, before the recorder looked
- * at it; none in the kernel), with no signal pending, child, POSIX timer or
- * record lock (what a fork does not carry), not leading its session or its
- * terminal's foreground group. Returns 1 when done, 0 when not possible now
+ * back to the stop its original stood at (one in a blocking call taken out
+ * of it with PTRACE_INTERRUPT and put back into it), interval timers and
+ * pending signals given again; /proc/PID/mem and the restore point made
+ * anew. For a program of one process whose threads all stand at uprr's
+ * stops or in blocking calls (@cur at a fresh syscall entry, before the
+ * recorder looked at it), with no child, POSIX timer or record lock (what
+ * a fork does not carry), not leading its session or its terminal's
+ * foreground group. Returns 1 when done, 0 when not possible now
  * (why in @why, @len bytes; nothing changed), -ECANCELED when the program
  * was lost on the way (the recording stopped, named).
  */
@@ -850,6 +852,10 @@ int rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len
  * syscall entry from the Nth on where it can be (@t at it, its registers
  * read); UP recording only. */
 void rec_respawn_maybe(struct recorder *rec, struct rthread *t);
+/** The same switch in a TP run: rec_respawn() once, at the first
+ * checkpoint from the Nth on where it can be, every thread held there
+ * (record-epoch.c, before they go on). */
+void rec_respawn_at_checkpoint(struct recorder *rec);
 
 /** Stop recording, keeping the first reason given (printf-like). */
 void rec_stop_recording(struct recorder *rec, const char *fmt, ...)

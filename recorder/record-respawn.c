@@ -15,8 +15,9 @@
  * This is the process side of a recorder that goes on in processes it did
  * not start (TP resuming after a re-run, a TP run rolled back into a
  * respawn of a merged checkpoint). Today it is reached through a test
- * switch only (UPRR_RESPAWN_AT, rec_respawn_maybe()), in UP recording of a
- * program of one process: a program must not see it.
+ * switch only (UPRR_RESPAWN_AT: rec_respawn_maybe() at a syscall entry of
+ * UP recording, rec_respawn_at_checkpoint() at a TP run's checkpoint), for
+ * a program of one process: a program must not see it.
  */
 #define LOG_PREFIX "record"
 #include <errno.h>
@@ -32,10 +33,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "checkpoint/dirty.h"
 #include "checkpoint/process.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "recorder/record-private.h"
+#include "syscalls/syscalls.h"
 #include "tracee/tracee.h"
 
 /* include/uapi/linux/ptrace.h, Linux 5.3 (glibc 2.36's sys/ptrace.h has
@@ -46,13 +49,14 @@
 #define PTRACE_SYSCALL_INFO_EXIT 2
 #define PTRACE_SYSCALL_INFO_SECCOMP 3
 #endif
-/* include/linux/errno.h (not exported to user space) */
-#define ERESTART_RESTARTBLOCK 516
 
 /* One thread as the respawn must give it back. */
 struct stand {
 	struct rthread *t;
 	uint8_t op;			/* PTRACE_SYSCALL_INFO_*: the stop it is in */
+	bool interrupted;		/* in a blocking call (RT_IN_SYSCALL), which our
+					 * PTRACE_INTERRUPT made return -ERESTART*: it
+					 * goes back into it (into_kernel_again()) */
 	struct user_regs_struct regs;	/* there */
 };
 
@@ -70,14 +74,14 @@ proc_file_nonempty(const char *path)
 }
 
 /* Whether process @pid has a child (a zombie too): /proc/PID/task/TID/children
- * of each of its threads, those of @s (@n) (proc(5), Linux 3.5). */
+ * of each of its threads @t (@n) (proc(5), Linux 3.5). */
 static bool
-has_children(pid_t pid, const struct stand *s, size_t n)
+has_children(pid_t pid, const struct rthread *t, size_t n)
 {
 	char path[96];
 
 	for (size_t i = 0; i < n; i++) {
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, s[i].t->tid);
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, t[i].tid);
 		if (proc_file_nonempty(path))
 			return true;
 	}
@@ -139,13 +143,11 @@ take_pending(const struct stand *s, size_t n, struct carried *c, size_t *nc)
 	return 0;
 }
 
-/* Why the program cannot be respawned now, into @why; false if it can.
- * Fills @s with its threads (@n of them). */
+/* Why the program of @cur cannot be respawned now, into @why; false if it
+ * can, as far as its process and its threads' states say. */
 static bool
-not_now(struct recorder *rec, struct rthread *cur, struct stand *s, size_t n, char *why, size_t len)
+not_now(struct recorder *rec, struct rthread *cur, size_t n, char *why, size_t len)
 {
-	struct carried carried[CARRIED_MAX];
-	size_t ncarried;
 	pid_t pid = cur->tgid;
 	char path[64];
 
@@ -159,19 +161,50 @@ not_now(struct recorder *rec, struct rthread *cur, struct stand *s, size_t n, ch
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct rthread *t = &rec->threads[i];
-		struct __ptrace_syscall_info info = { 0 };
-		int r;
 
-		s[i] = (struct stand){ .t = t };
 		if (t->tgid != pid) {
 			snprintf(why, len, "thread %d is another process's", t->tid);
 			return true;
 		}
-		if ((t->state != RT_HELD && t->state != RT_AT_ENTRY && t->state != RT_RUNNING) ||
+		if ((t->state != RT_HELD && t->state != RT_AT_ENTRY && t->state != RT_RUNNING &&
+		     t->state != RT_IN_SYSCALL && t->state != RT_EXIT_READY) ||
 		    t->injecting_sig || t->stepping || t->stop_filter) {
-			snprintf(why, len, "thread %d is in the kernel or has a signal on its way", t->tid);
+			snprintf(why, len, "thread %d stands in a stop uprr emulates or has a signal on its way",
+				 t->tid);
 			return true;
 		}
+	}
+	/* what a fork does not carry: children (theirs would be init's),
+	 * POSIX timers, record locks (interval timers are set again) */
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	if (has_children(pid, rec->threads, n) || proc_file_nonempty(path) || holds_posix_lock(pid)) {
+		snprintf(why, len, "%s", "it has a child, a POSIX timer or a record lock");
+		return true;
+	}
+	/* what checkpoint_respawn() refuses, asked before the program dies */
+	if (checkpoint_respawn_check(pid) < 0) {
+		snprintf(why, len, "%s", "it leads its session or its terminal's foreground group");
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the threads @s (@n, all held now) cannot be respawned where they
+ * stand (why in @why); fills in each one's stop (PTRACE_GET_SYSCALL_INFO,
+ * Linux 5.3) and registers.
+ */
+static bool
+not_here(struct stand *s, size_t n, char *why, size_t len)
+{
+	struct carried carried[CARRIED_MAX];
+	size_t ncarried;
+
+	for (size_t i = 0; i < n; i++) {
+		struct rthread *t = s[i].t;
+		struct __ptrace_syscall_info info = { 0 };
+		int r;
+
 		r = (int)ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(info), &info);
 		if (r <= 0 || tracee_get_regs(t->tid, &s[i].regs) < 0) {
 			snprintf(why, len, "thread %d: PTRACE_GET_SYSCALL_INFO: %s", t->tid,
@@ -179,12 +212,6 @@ not_now(struct recorder *rec, struct rthread *cur, struct stand *s, size_t n, ch
 			return true;
 		}
 		s[i].op = info.op;
-		/* the copy runs a call the kernel would go on with as
-		 * restart_syscall(2) with its first arguments (process.h) */
-		if (info.op == PTRACE_SYSCALL_INFO_EXIT && s[i].regs.rax == (uint64_t)-ERESTART_RESTARTBLOCK) {
-			snprintf(why, len, "thread %d stands after an interrupted sleep", t->tid);
-			return true;
-		}
 		/* its entry is reached again from its syscall instruction: the
 		 * number must be the one it entered with (not one uprr skips) */
 		if ((info.op == PTRACE_SYSCALL_INFO_SECCOMP || info.op == PTRACE_SYSCALL_INFO_ENTRY) &&
@@ -198,101 +225,70 @@ not_now(struct recorder *rec, struct rthread *cur, struct stand *s, size_t n, ch
 		snprintf(why, len, "%s", "too many signals are pending");
 		return true;
 	}
-	/* what a fork does not carry: children (theirs would be init's),
-	 * POSIX timers, record locks (interval timers are set again) */
-	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
-	if (has_children(pid, s, n) || proc_file_nonempty(path) || holds_posix_lock(pid)) {
-		snprintf(why, len, "%s", "it has a child, a POSIX timer or a record lock");
-		return true;
-	}
-	/* what checkpoint_respawn() refuses, asked before the program dies */
-	if (checkpoint_respawn_check(pid) < 0) {
-		snprintf(why, len, "%s", "it leads its session or its terminal's foreground group");
-		return true;
-	}
 	return false;
 }
 
+static int enter_again(const struct stand *s);
+
 /*
- * The interval timers of the process of stopped thread @tid (memory
- * @memfd), per process, which a fork does not carry (fork(2); alarm(2) is
- * ITIMER_REAL): @take reads ITIMER_REAL, _VIRTUAL and _PROF into @v
- * (getitimer(2)) and disarms them, so that no signal of theirs comes
- * before the process dies; else they are set to @v (setitimer(2)). The
- * thread must stand where syscalls can be injected (tracee_inject_syscall():
- * not at an entry). 0 or -errno.
+ * Stop @s's thread, in a blocking call (RT_IN_SYSCALL, resumed with
+ * PTRACE_SYSCALL): PTRACE_INTERRUPT makes the call return -ERESTART* at its
+ * syscall-exit-stop (s->interrupted: it goes back in after, as the kernel
+ * would restart it), unless it had just ended, whose exit then waits for
+ * the recorder as any (rec_on_wakeup(): RT_EXIT_READY). 1 held, 0 not (it
+ * stood at another stop: put back), -errno.
  */
 static int
-itimers(pid_t tid, int memfd, bool take, struct itimerval v[3])
+hold_in_syscall(struct recorder *rec, struct stand *s)
 {
+	struct rthread *t = s->t;
 	struct user_regs_struct regs;
-	struct tracee_call calls[6] = { 0 };
-	int64_t res[6];
-	size_t n = 0, len = 4 * sizeof(*v);
-	uint64_t at;
-	int r = tracee_get_regs(tid, &regs);
+	int status, sig;
 
-	if (r < 0)
-		return r;
-	/* v[0..2] there, then a disarmed one */
-	at = tracee_stack_scratch(tid, regs.rsp, len);
-	if (!at)
-		return -ENOSPC;
-	r = take ? tracee_write(memfd, at + 3 * sizeof(*v), &(struct itimerval){ 0 }, sizeof(*v))
-		 : tracee_write(memfd, at, v, 3 * sizeof(*v));
-	if (r < 0)
-		return r;
-	for (uint64_t which = 0; which < 3; which++) {
-		uint64_t one = at + which * sizeof(*v);
-
-		if (take) {
-			calls[n++] = (struct tracee_call){ .nr = __NR_getitimer, .args = { which, one } };
-			calls[n++] = (struct tracee_call){ .nr = __NR_setitimer,
-							   .args = { which, at + 3 * sizeof(*v), 0 } };
-		} else if (timerisset(&v[which].it_value) || timerisset(&v[which].it_interval)) {
-			calls[n++] = (struct tracee_call){ .nr = __NR_setitimer, .args = { which, one, 0 } };
+	if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 || !rec_wait_thread_stop(rec, t, &status))
+		return -ESRCH;
+	switch (tracee_classify(status, &sig)) {
+	case TRACEE_STOP_SYSCALL_EXIT:
+		if (tracee_get_regs(t->tid, &regs) < 0)
+			return -ESRCH;
+		if (sc_result_restarts((int64_t)regs.rax))
+			s->interrupted = true;
+		else
+			rec_on_wakeup(rec, t);
+		return 1;
+	case TRACEE_STOP_GROUP:
+		if (!tracee_group_stop_sig(status)) {
+			/* the interrupt's stop, still in its call */
+			tracee_resume(t->tid, PTRACE_SYSCALL, 0);
+			return 0;
 		}
+		_fallthrough_;
+	default:
+		return log_debug_errno(-EPROTO, "thread %d, interrupted in its call: status %#x", t->tid,
+				       status);
 	}
-	r = n ? tracee_inject_syscalls(tid, memfd, calls, n, res, NULL) : 0;
-	if (r < 0 || !take)
-		return r;
-	r = tracee_read_mem(memfd, at, v, 3 * sizeof(*v));
-	if (r < 0)
-		return r;
-	/* a periodic timer whose signal is pending is re-armed only when the
-	 * signal is taken (dequeue_signal(), kernel/signal.c): due at once */
-	for (int which = 0; which < 3; which++)
-		if (!timerisset(&v[which].it_value) && timerisset(&v[which].it_interval))
-			v[which].it_value = (struct timeval){ .tv_usec = 1 };
-	return 0;
 }
 
-/* Queue signal @c again in the respawn (thread @tid of process @pid, memory
- * @memfd): the process sends it to itself (rt_tgsigqueueinfo(2),
- * rt_sigqueueinfo(2)), which keeps its siginfo whatever its si_code. */
+/*
+ * Put interrupted thread @s (s->interrupted; the original at its -ERESTART*
+ * exit, or the respawn rewound before its syscall instruction) back into
+ * its call: its syscall instruction executed again (the kernel's restart,
+ * with its first arguments: a timeout starts over) to its seccomp stop,
+ * its signals blocked meanwhile, then into the kernel (PTRACE_SYSCALL), as
+ * the recorder had it. 0 or -errno.
+ */
 static int
-queue_again(pid_t pid, pid_t tid, int memfd, const struct carried *c)
+into_kernel_again(const struct stand *s)
 {
-	struct user_regs_struct regs;
-	uint64_t at;
-	int64_t res;
-	int r = tracee_get_regs(tid, &regs);
+	struct stand entry = *s;
+	int r;
 
+	entry.op = PTRACE_SYSCALL_INFO_SECCOMP;
+	r = enter_again(&entry);
 	if (r < 0)
 		return r;
-	at = tracee_stack_scratch(tid, regs.rsp, sizeof(c->si));
-	if (!at)
-		return -ENOSPC;
-	r = tracee_write(memfd, at, &c->si, sizeof(c->si));
-	if (r >= 0)
-		r = c->tid ? tracee_inject_syscall(tid, memfd, __NR_rt_tgsigqueueinfo,
-						   (uint64_t[6]){ (uint64_t)pid, (uint64_t)c->tid,
-								  (uint64_t)c->si.si_signo, at },
-						   &res)
-			   : tracee_inject_syscall(tid, memfd, __NR_rt_sigqueueinfo,
-						   (uint64_t[6]){ (uint64_t)pid, (uint64_t)c->si.si_signo, at },
-						   &res);
-	return r < 0 ? r : res < 0 ? (int)res : 0;
+	tracee_resume(s->t->tid, PTRACE_SYSCALL, 0);
+	return 0;
 }
 
 /* Bring respawned thread @s back to the syscall entry its original stood
@@ -315,8 +311,14 @@ enter_again(const struct stand *s)
 	r = tracee_get_sigmask(tid, &mask);
 	if (r < 0 || (r = tracee_set_sigmask(tid, ~0ull)) < 0)
 		return r;
-	tracee_resume(tid, s->op == PTRACE_SYSCALL_INFO_SECCOMP ? PTRACE_CONT : PTRACE_SYSCALL, 0);
-	r = tracee_wait(tid, &status);
+	/* an interrupt's stop still due (hold_in_syscall()) comes first */
+	for (int k = 0; k < 3; k++) {
+		tracee_resume(tid, s->op == PTRACE_SYSCALL_INFO_SECCOMP ? PTRACE_CONT : PTRACE_SYSCALL, 0);
+		r = tracee_wait(tid, &status);
+		if (r < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP ||
+		    tracee_group_stop_sig(status))
+			break;
+	}
 	if (r >= 0 && tracee_classify(status, &sig) != TRACEE_GONE)
 		r = tracee_set_sigmask(tid, mask);
 	if (r < 0)
@@ -347,8 +349,8 @@ rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len)
 	uint64_t t0 = util_now_ns();
 	struct itimerval timers[3];
 	struct carried carried[CARRIED_MAX];
-	size_t ncarried = 0;
-	int r;
+	size_t ncarried = 0, nin = 0;
+	int r = 1;
 
 	if (!s || !tids) {
 		free(s);
@@ -356,10 +358,32 @@ rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len)
 		snprintf(why, len, "%s", strerror(ENOMEM));
 		return 0;
 	}
-	if (not_now(rec, cur, s, n, why, len)) {
+	if (not_now(rec, cur, n, why, len)) {
 		free(s);
 		free(tids);
 		return 0;
+	}
+	for (size_t i = 0; i < n && r > 0; i++) {
+		s[i] = (struct stand){ .t = &rec->threads[i] };
+		/* a TP run's at a checkpoint are held out of their calls */
+		if (s[i].t->state == RT_IN_SYSCALL && !s[i].t->epoch_held)
+			r = hold_in_syscall(rec, &s[i]);
+		if (r == 0)
+			snprintf(why, len, "thread %d did not leave its call", s[i].t->tid);
+	}
+	if (r > 0 && not_here(s, n, why, len))
+		r = 0;
+	if (r <= 0) {
+		/* back as they were: those interrupted into their calls */
+		for (size_t i = 0; i < n; i++)
+			if (s[i].interrupted && into_kernel_again(&s[i]) < 0 && r >= 0)
+				r = -EPROTO;
+		free(s);
+		free(tids);
+		if (r < 0)
+			rec_stop_recording(rec, "a thread interrupted for a respawn could not go on: %s",
+					   strerror(-r));
+		return r < 0 ? -ECANCELED : 0;
 	}
 	/* the restore point is the old process's (its mirror, its dirty log):
 	 * between runs of user code nothing needs it; the next run makes one */
@@ -379,7 +403,7 @@ rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len)
 	/* the original's threads stand where a call can be injected now:
 	 * its timers stopped, then the signals pending (not_now() saw them
 	 * fit), those that came since included */
-	r = itimers(cur->tid, sp->mem.memfd, true, timers);
+	r = tracee_itimers_get(cur->tid, pid, sp->mem.memfd, true, timers);
 	if (r >= 0)
 		r = take_pending(s, n, carried, &ncarried);
 	if (r < 0) {
@@ -409,12 +433,29 @@ rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len)
 	checkpoint_copy_release(re);
 	close(sp->mem.memfd);
 	sp->mem.memfd = tracee_open_mem(pid);
-	r = sp->mem.memfd < 0 ? sp->mem.memfd : itimers(cur->tid, sp->mem.memfd, false, timers);
+	r = sp->mem.memfd < 0 ? sp->mem.memfd : tracee_itimers_set(cur->tid, pid, sp->mem.memfd, timers);
 	for (size_t i = 0; i < ncarried && r >= 0; i++)
-		r = queue_again(pid, carried[i].tid ?: cur->tid, sp->mem.memfd, &carried[i]);
+		r = tracee_queue_signal(carried[i].tid ?: cur->tid, pid, sp->mem.memfd, carried[i].tid,
+					&carried[i].si);
 	for (size_t i = 0; i < n && r >= 0; i++)
-		if (s[i].op == PTRACE_SYSCALL_INFO_SECCOMP || s[i].op == PTRACE_SYSCALL_INFO_ENTRY)
+		if (s[i].interrupted && ++nin)
+			r = into_kernel_again(&s[i]);
+		else if (s[i].op == PTRACE_SYSCALL_INFO_SECCOMP || s[i].op == PTRACE_SYSCALL_INFO_ENTRY)
 			r = enter_again(&s[i]);
+		else
+			/* its registers exactly: the copy rewound one the kernel
+			 * restarts (-ERESTART*, process.h) and gave every thread
+			 * orig_rax -1; the respawn stands in get_signal(), which
+			 * restarts the call as the original's would have been
+			 * (as restart_syscall(2) for -ERESTART_RESTARTBLOCK:
+			 * arch_do_signal_or_restart(), arch/x86/kernel/signal.c) */
+			r = tracee_set_regs(s[i].t->tid, &s[i].regs);
+	/* a TP run's dirty log (the pages its epoch writes) is the old mm's */
+	if (r >= 0 && sp->tp_dirty) {
+		rec_epoch_space_free(sp);
+		r = dirty_log_new(pid, cur->tid, sp->mem.memfd, &sp->tp_dirty);
+		sp->tp_dirty_failed = r < 0;
+	}
 	free(s);
 	free(tids);
 	if (r < 0) {
@@ -422,17 +463,17 @@ rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len)
 		return -ECANCELED;
 	}
 	rec->stats.respawns++;
-	log_info("the program was respawned (%zu threads, %.2f ms)", n, (util_now_ns() - t0) / 1e6);
+	log_info("the program was respawned (%zu threads, %zu taken out of a blocking call and put back, "
+		 "%.2f ms)", n, nin, (util_now_ns() - t0) / 1e6);
 	return 1;
 }
 
-void
-rec_respawn_maybe(struct recorder *rec, struct rthread *t)
+/* UPRR_RESPAWN_AT, read once; 0: none. */
+static uint64_t
+respawn_at(void)
 {
 	static bool read;
 	static uint64_t at;
-	char why[256];
-	int r;
 
 	if (!read) {
 		const char *v = getenv("UPRR_RESPAWN_AT");
@@ -440,11 +481,38 @@ rec_respawn_maybe(struct recorder *rec, struct rthread *t)
 		read = true;
 		at = v ? strtoull(v, NULL, 10) : 0;
 	}
-	if (!at || rec->stats.respawns || rec->tp || rec->ep || rec->pmu || ++rec->respawn_seen < at)
+	return at;
+}
+
+void
+rec_respawn_maybe(struct recorder *rec, struct rthread *t)
+{
+	uint64_t at = respawn_at();
+	char why[256];
+	int r;
+
+	if (!at || rec->stats.respawns || rec->tp || rec->ep || rec->ep_gone || rec->pmu ||
+	    ++rec->respawn_seen < at)
 		return;
 	r = rec_respawn(rec, t, why, sizeof(why));
 	if (r == 0 && rec->respawn_seen == at)
 		log_info("no respawn at syscall %" PRIu64 " yet: %s", at, why);
 	if (r > 0 && tracee_get_regs(t->tid, &t->regs) < 0)
 		rec_stop_recording(rec, "the respawned thread %d is gone", t->tid);
+}
+
+void
+rec_respawn_at_checkpoint(struct recorder *rec)
+{
+	uint64_t at = respawn_at();
+	char why[256];
+	int r;
+
+	if (!at || rec->stats.respawns || !rec->tp || rec->epochs.k < at || !rec->nthreads)
+		return;
+	r = rec_respawn(rec, &rec->threads[0], why, sizeof(why));
+	if (r == 0 && rec->epochs.k == at)
+		log_info("no respawn at checkpoint %" PRIu64 " yet: %s", at, why);
+	if (r > 0)
+		log_info("the TP run goes on in its respawn from checkpoint %" PRIu64, rec->epochs.k);
 }

@@ -6,11 +6,13 @@
  * syscall buffer and seccomp filters too; the syscall model is syscalls/.
  */
 #pragma once
+
 #include <sched.h>
 
 #include <stdbool.h>
 #include <signal.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <sys/types.h>
 
 #include "common/util.h"
@@ -254,9 +256,11 @@ struct rec_epoch_keeper {
 	/** Take checkpoint @k of process @pid: @copy, stopped
 	 * (process.h), and the pages @pid wrote in epoch k - 1, since its
 	 * checkpoint k - 1 (NULL: none known, its first checkpoint); both are
-	 * the keeper's from now on, to free. */
+	 * the keeper's from now on, to free. @timers: @pid's interval timers
+	 * there (tracee_itimers_get(); a copy has none), NULL when it never
+	 * armed one (read only then). */
 	void (*keep)(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy,
-		     struct dirty_pages *written);
+		     struct dirty_pages *written, const struct itimerval *timers);
 	/** Free every checkpoint kept: recording stopped early, and the
 	 * copies, uprr's children, must not outlive the program (uprr reaps
 	 * every child before it ends). */
@@ -555,6 +559,10 @@ struct rec_live_proc {
 	pid_t pid;		/**< the TP run's id, the log's: the re-run's too */
 	char cwd[4096];		/**< its working directory */
 	unsigned umask;		/**< its umask(2) */
+	bool have_timers;	/**< it had armed an interval timer: */
+	struct itimerval timers[3]; /**< its interval timers (ITIMER_REAL,
+				 * _VIRTUAL, _PROF), which the EP run answered
+				 * from the log and so never armed */
 	struct rec_live_fd *fds; /**< its descriptors, malloc'd */
 	size_t nfds;
 };

@@ -51,6 +51,8 @@ struct tp_checkpoint {
 	struct kmerge_epoch *fds;
 	char *cwd;		/* malloc'd, NULL: not read */
 	unsigned umask;
+	bool have_timers;	/* its interval timers there (keep()'s) */
+	struct itimerval timers[3];
 };
 
 
@@ -255,11 +257,17 @@ save_state(struct tp_checkpoint *c)
 }
 
 static void
-keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirty_pages *written)
+keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirty_pages *written,
+     const struct itimerval *timers)
 {
 	struct tp_epochs *e = arg;
 	struct tp_checkpoint c = { .k = k, .pid = pid, .copy = copy, .written = written };
 	size_t j = 0;
+
+	if (timers) {
+		c.have_timers = true;
+		memcpy(c.timers, timers, sizeof(c.timers));
+	}
 
 	if (e->all) {
 		for (size_t i = 0; i < e->n; i++)
@@ -468,7 +476,7 @@ tp_epochs_free(struct tp_epochs *e)
 
 bool
 tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
-		     char **ret_cwd, unsigned *ret_umask)
+		     char **ret_cwd, unsigned *ret_umask, struct itimerval *ret_timers)
 {
 	for (size_t i = 0; i < e->n; i++) {
 		if (e->v[i].k != k || e->v[i].pid != pid || !e->v[i].fds)
@@ -476,6 +484,10 @@ tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_e
 		*ret_fds = e->v[i].fds;
 		*ret_cwd = e->v[i].cwd;
 		*ret_umask = e->v[i].umask;
+		if (e->v[i].have_timers)
+			memcpy(ret_timers, e->v[i].timers, sizeof(e->v[i].timers));
+		else
+			memset(ret_timers, 0, sizeof(e->v[i].timers));
 		e->v[i].fds = NULL;
 		e->v[i].cwd = NULL;
 		return true;

@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 #include <sys/types.h>
 
 #include "common/util.h"
@@ -75,10 +76,11 @@ struct kmerge_epoch;
  * from @e:
  * the record of the copy's descriptors before they were closed and of what
  * the TP run did since (kmerge_epoch_save_fds(), on_call, on_read; free
- * with kmerge_epoch_free()), its working directory (free()) and umask.
- * False if not kept. */
+ * with kmerge_epoch_free()), its working directory (free()), umask and
+ * interval timers (@ret_timers, 3 of them; all zero when it had armed
+ * none). False if not kept. */
 bool tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
-			  char **ret_cwd, unsigned *ret_umask);
+			  char **ret_cwd, unsigned *ret_umask, struct itimerval *ret_timers);
 
 /** The records of what the TP run did in epochs @k, @k + 1, ... to the
  * latest (rec_epoch_keeper.on_call, on_read: the files it wrote, the input

@@ -626,13 +626,15 @@ take_state(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struc
 	struct kmerge_epoch *fds;
 	unsigned mask;
 
-	if (!tp_epochs_take_state(e, k, pid, &fds, &cwd, &mask)) {
+	if (!tp_epochs_take_state(e, k, pid, &fds, &cwd, &mask, p->timers)) {
 		snprintf(why, len, "the kernel state of process %d at checkpoint %" PRIu64 " was not kept", pid, k);
 		return -1;
 	}
 	r->recs[r->nrecs++] = fds;
 	p->pid = pid;
 	p->umask = mask;
+	for (int i = 0; i < 3; i++)
+		p->have_timers |= timerisset(&p->timers[i].it_value) || timerisset(&p->timers[i].it_interval);
 	snprintf(p->cwd, sizeof(p->cwd), "%s", cwd);
 	p->fds = calloc(MAX(kmerge_epoch_nfds(fds), (size_t)1), sizeof(*p->fds));
 	return p->fds ? 0 : -ENOMEM;

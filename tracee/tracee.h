@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/ptrace.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <sys/user.h>
 
@@ -497,6 +498,30 @@ int tracee_wait_zombie(pid_t tid, uint64_t timeout_ns) _wur_;
  * do_jobctl_trap() in kernel/signal.c).
  */
 int tracee_group_stop_sig(int status);
+
+/**
+ * The interval timers of process @pid (ITIMER_REAL, _VIRTUAL, _PROF:
+ * getitimer(2) injected into its stopped thread @tid, memory @memfd) into
+ * @ret; with @disarm they are disarmed too (setitimer(2) of zero), so that
+ * none of their signals comes after. A fork does not carry them (fork(2);
+ * alarm(2) is ITIMER_REAL). The thread must stand where syscalls can be
+ * injected (tracee_inject_syscall()); the dead stack bytes used are put
+ * back (tracee/timers.c). 0 or -errno.
+ */
+int tracee_itimers_get(pid_t tid, pid_t pid, int memfd, bool disarm, struct itimerval ret[3]) _wur_;
+/** Set process @pid's interval timers to @v (those not all zero), as
+ * tracee_itimers_get() read them in another process: a periodic one with
+ * no value left (its signal pending there) goes off an interval from now.
+ * 0 or -errno. */
+int tracee_itimers_set(pid_t tid, pid_t pid, int memfd, const struct itimerval v[3]) _wur_;
+/**
+ * Queue signal @si in process @pid, sent by the process itself through its
+ * stopped thread @tid (memory @memfd): to thread @to (rt_tgsigqueueinfo(2)),
+ * or to the process if @to is 0 (rt_sigqueueinfo(2)). Sent to itself, it
+ * keeps its siginfo whatever its si_code (the kernel refuses an si_code >= 0
+ * from another process). 0 or -errno.
+ */
+int tracee_queue_signal(pid_t tid, pid_t pid, int memfd, pid_t to, const siginfo_t *si) _wur_;
 
 /** Whether @sig is one whose default action stops the process (signal(7)). */
 bool tracee_is_stop_signal(int sig);

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """End-to-end cases of the recorder going on in a respawn of its program
 (recorder/record-respawn.c, doc/uniparallel.md "Order of work" 9): at the
-Nth syscall entry (test switch UPRR_RESPAWN_AT=N) the program's process is
+Nth syscall entry (test switch UPRR_RESPAWN_AT=N; in a TP run the Nth
+checkpoint) the program's process is
 copied, killed and respawned with its ids, and the recording goes on in the
 respawn. The program must not see it: its output equals a native run's
 where that is deterministic, and the trace replays byte for byte with the
@@ -12,9 +13,10 @@ e2e.py imports this module after its own cases.
 """
 
 import os
+import re
 
 from e2e import Fail, case, compare, compare_bytes, native_run, remove_input, tail
-from e2e_tpmode import real_program, text_input
+from e2e_tpmode import epoch_counts, real_program, text_input, tp_record_replay
 
 RESPAWNED = b'the program was respawned'
 
@@ -63,16 +65,28 @@ def c_respawn_signal_async(h):
 
 @case('respawn-cond_idle')
 def c_respawn_cond_idle(h):
-    """Threads in condition waits (futex waits: in the kernel, so the
-    respawn waits for a point where none is) while two workers compute."""
+    """Threads in condition waits (futex waits, in the kernel: each taken
+    out of its call by PTRACE_INTERRUPT, and put back into it in the
+    respawn) while two workers compute; pipe_threads' reader blocked in
+    read(2) on a pipe its writer fills."""
     argv = [h.prog('cond_idle'), '120']
     native = native_run(argv, 'cond_idle')
-    for at in (5, 30):
+    taken = 0
+    for at in (5, 30, 60):
         rec = respawn_record_replay(h, argv, 'cond_idle', at)
+        m = re.search(rb'(\d+) taken out of a blocking call', rec.stderr)
+        taken += int(m.group(1)) if m else 0
         # whether the sleeper was woken at the end depends on timing
         last = native.stdout.strip().split(b'\n')[-1].split(b', sleeper')[0]
         if last not in rec.stdout:
             raise Fail(f'cond_idle respawned at {at}: no line {last!r}\n' + tail(rec.stdout))
+    # its sleeper and timer threads wait from their start to the end
+    if not taken:
+        raise Fail('cond_idle: no respawn took a thread out of its condition wait')
+    for at in (30, 60):
+        rec = respawn_record_replay(h, [h.prog('pipe_threads')], 'pipe_threads', at)
+        if b'pipe_threads: ok' not in rec.stdout:
+            raise Fail(f'pipe_threads respawned at {at}: messages lost\n' + tail(rec.stdout))
 
 
 @case('respawn-real')
@@ -85,24 +99,58 @@ def c_respawn_real(h):
     native = native_run(argv, 'sort')
     rec = respawn_record_replay(h, argv, 'sort', 50, remove=[path])
     compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    # printed by the main thread: two threads' print() may interleave
     script = ('import threading, hashlib\n'
+              'out = {}\n'
               'def w(i):\n'
               '    h = hashlib.sha256()\n'
               '    for k in range(20000):\n'
               '        h.update(str(k * i).encode())\n'
-              '    print(i, h.hexdigest()[:16], flush=True)\n'
+              '    out[i] = h.hexdigest()[:16]\n'
               'ts = [threading.Thread(target=w, args=(i,)) for i in range(3)]\n'
               '[t.start() for t in ts]\n'
-              '[t.join() for t in ts]\n')
+              '[t.join() for t in ts]\n'
+              'print(sorted(out.items()))\n')
     path = h.path('respawn-threads.py')
     with open(path, 'w') as f:
         f.write(script)
     argv = ['/usr/bin/python3', path]
     native = native_run(argv, 'python3')
-    # from its threads' start on, one stands in a futex wait for the GIL
-    # (in the kernel) at nearly every entry: respawned before
-    for at in (100, 200):
+    # at 250 its threads have started (~270 traced calls in all)
+    for at in (100, 250):
         rec = respawn_record_replay(h, argv, 'python3', at)
-        if sorted(rec.stdout.split(b'\n')) != sorted(native.stdout.split(b'\n')):
-            raise Fail(f'python3 respawned at {at}: other output than natively\n' +
-                       tail(rec.stdout))
+        compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+
+
+TP_RESPAWNED_RE = re.compile(rb'the TP run goes on in its respawn from checkpoint (\d+)')
+
+
+@case('respawn-tp')
+def c_respawn_tp(h):
+    """`--mode=tp`: the TP run respawned at a checkpoint (UPRR_RESPAWN_AT=K:
+    the first from the Kth on), every thread held there; the TP recorder
+    goes on in the respawn and the EP run checks its epochs against
+    checkpoints of it: some epochs after the respawn must be verified (a
+    respawn that differed from its original in memory or registers would
+    diverge at the next end), the output as natively, the replay as
+    recorded."""
+    cases = [
+        ([h.prog('pipe_threads')], 'pipe_threads', 5, 4, b'pipe_threads: ok'),
+        ([h.prog('cond_idle')], 'cond_idle', 20, 6, b'timer stopped'),
+        ([h.prog('signal_async')], 'signal_async', 20, 5, b'signal_async: ok'),
+    ]
+    for argv, name, epoch, at, ok in cases:
+        env = dict(os.environ, UPRR_RESPAWN_AT=str(at))
+        _, rec, text = tp_record_replay(h, argv, f'tp-{name}', options=('-v', f'--epoch={epoch}'),
+                                        env=env)
+        m = TP_RESPAWNED_RE.search(rec.stderr)
+        if not m:
+            raise Fail(f'{name}: the TP run was not respawned at checkpoint {at} or later\n  '
+                       f'{rec.explain()}')
+        k = int(m.group(1))
+        _, verified, _, _ = epoch_counts(text)
+        if verified <= k:
+            raise Fail(f'{name}: respawned at checkpoint {k}, {verified} epochs verified: none '
+                       f'after it can be told\n' + text)
+        if ok not in rec.stdout:
+            raise Fail(f'{name} respawned in its TP run: no {ok!r}\n' + tail(rec.stdout))

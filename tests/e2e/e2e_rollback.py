@@ -292,3 +292,33 @@ def c_tp_rollback_syscall(h):
     if 'the trace ends at the divergence' in text or re.search(r'^end: .*divergence', text, re.M):
         raise Fail('the recording ended at the divergence, not rolled back:\n' + text)
     compare(rec, h.replay(trace))
+
+
+@case('tp-rerun-timers')
+def c_tp_rerun_timers(h):
+    """A re-run from a checkpoint of a program whose timers run: signal_async
+    (a periodic ITIMER_REAL whose SIGALRMs it waits for in pause(2), then
+    alarm(2), then a thread it starts), --epoch=20, its EP run made to
+    diverge at a syscall in epoch 2 (UPRR_EP_DIVERGE=2:syscall). The EP run
+    answered its setitimer(2) from the log, so the re-run's process had no
+    timer where it went live: it waited in pause(2) for good (uprr hung)
+    until the TP run's timers at the checkpoint were given to it; and its
+    reader thread, started after the cut, had no slot in the order
+    (libuprr-sync: "a thread the log does not have", exit 125) until such a
+    thread went unordered. The recording ends as natively, the replay as
+    recorded. Under load nothing may have gone out by epoch 2 and the
+    program is re-run from its start: recorded again, up to 4 times."""
+    argv = [h.prog('signal_async')]
+    env = dict(os.environ, UPRR_EP_DIVERGE='2:syscall')
+    for attempt in range(4):
+        trace, rec = h.record(argv, name=f'signal_async-rerun-{attempt}',
+                              options=['-v', '--mode=tp', '--epoch=20'], timeout=300, env=env)
+        if b'signal_async: ok' not in rec.stdout:
+            raise Fail('signal_async re-run: its signals went wrong\n' + tail(rec.stdout))
+        compare(rec, h.replay(trace))
+        m = re.search(rb'the re-run went live at checkpoint (\d+)', rec.stderr)
+        if m:
+            log(f'  re-run from checkpoint {m.group(1).decode()}')
+            return
+        log(f'  attempt {attempt}: re-run from the program\'s start (no output out yet)')
+    raise Fail('signal_async was never re-run from a checkpoint in 4 recordings')
