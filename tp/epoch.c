@@ -53,6 +53,7 @@ struct tp_checkpoint {
 	unsigned umask;
 	bool have_timers;	/* its interval timers there (keep()'s) */
 	struct itimerval timers[3];
+	bool posix_timers;	/* it had a POSIX timer (timer_create(2)) */
 };
 
 
@@ -265,8 +266,18 @@ keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirt
 	size_t j = 0;
 
 	if (timers) {
+		char path[64], line[64];
+		FILE *f;
+
 		c.have_timers = true;
 		memcpy(c.timers, timers, sizeof(c.timers));
+		/* one line a timer (proc(5), /proc/PID/timers): none in a
+		 * copy, and none a re-run could make again */
+		snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+		f = fopen(path, "re");
+		c.posix_timers = f && fgets(line, sizeof(line), f);
+		if (f)
+			fclose(f);
 	}
 
 	if (e->all) {
@@ -476,7 +487,8 @@ tp_epochs_free(struct tp_epochs *e)
 
 bool
 tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
-		     char **ret_cwd, unsigned *ret_umask, struct itimerval *ret_timers)
+		     char **ret_cwd, unsigned *ret_umask, struct itimerval *ret_timers,
+		     bool *ret_posix_timers)
 {
 	for (size_t i = 0; i < e->n; i++) {
 		if (e->v[i].k != k || e->v[i].pid != pid || !e->v[i].fds)
@@ -488,6 +500,7 @@ tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_e
 			memcpy(ret_timers, e->v[i].timers, sizeof(e->v[i].timers));
 		else
 			memset(ret_timers, 0, sizeof(e->v[i].timers));
+		*ret_posix_timers = e->v[i].posix_timers;
 		e->v[i].fds = NULL;
 		e->v[i].cwd = NULL;
 		return true;

@@ -624,10 +624,20 @@ take_state(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struc
 {
 	_cleanup_free_ char *cwd = NULL;
 	struct kmerge_epoch *fds;
+	bool posix_timers = false;
 	unsigned mask;
 
-	if (!tp_epochs_take_state(e, k, pid, &fds, &cwd, &mask, p->timers)) {
+	if (!tp_epochs_take_state(e, k, pid, &fds, &cwd, &mask, p->timers, &posix_timers)) {
 		snprintf(why, len, "the kernel state of process %d at checkpoint %" PRIu64 " was not kept", pid, k);
+		return -1;
+	}
+	/* its EP run answers timer_create(2) from the log: live from k, the
+	 * process would have no such timer, and wait for its signals for good
+	 * (tests/progs/posix_timer: uprr hung so) */
+	if (posix_timers) {
+		r->recs[r->nrecs++] = fds;
+		snprintf(why, len, "process %d had a POSIX timer (timer_create(2)) at checkpoint %" PRIu64
+			 ", which a re-run cannot make again", pid, k);
 		return -1;
 	}
 	r->recs[r->nrecs++] = fds;

@@ -322,3 +322,33 @@ def c_tp_rerun_timers(h):
             return
         log(f'  attempt {attempt}: re-run from the program\'s start (no output out yet)')
     raise Fail('signal_async was never re-run from a checkpoint in 4 recordings')
+
+
+@case('tp-rerun-posix-timer')
+def c_tp_rerun_posix_timer(h):
+    """The same with a POSIX timer (tests/progs/posix_timer: timer_create(2),
+    SIGRTMIN every 2 ms, waited for in sigsuspend(2)), which a re-run cannot
+    make again (its EP run answered timer_create from the log): live from
+    the checkpoint it waited for good, and uprr hung. Its re-run from a
+    checkpoint is refused now, named (exit 124). Recorded natively and
+    in tp mode with no forced divergence, it records and replays as any."""
+    argv = [h.prog('posix_timer')]
+    native = native_run(argv, 'posix_timer')
+    _, rec = h.record(argv, name='posix_timer-up')
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    trace, rec = h.record(argv, name='posix_timer-tp', options=['--mode=tp', '--epoch=20'], timeout=300)
+    compare_bytes(native.stdout, rec.stdout, 'stdout', 'the native run', 'the recording')
+    compare(rec, h.replay(trace))
+    env = dict(os.environ, UPRR_EP_DIVERGE='2:syscall')
+    for attempt in range(4):
+        trace, rec = h.record(argv, name=f'posix_timer-rerun-{attempt}', expect_status=None,
+                              options=['-v', '--mode=tp', '--epoch=20'], timeout=300, env=env)
+        if rec.status == 124 and re.search(rb'process \d+ had a POSIX timer \(timer_create\(2\)\) at '
+                                           rb'checkpoint \d+, which a re-run cannot make again',
+                                           rec.stderr):
+            return
+        if rec.status != 0:
+            raise Fail(f'posix_timer: neither re-run from its start nor refused, named\n  '
+                       f'{rec.explain()}')
+        log(f'  attempt {attempt}: re-run from the program\'s start (no output out yet)')
+    raise Fail('posix_timer\'s re-run from a checkpoint was never refused in 4 recordings')
