@@ -166,9 +166,15 @@ not_now(struct recorder *rec, struct rthread *cur, size_t n, char *why, size_t l
 			snprintf(why, len, "thread %d is another process's", t->tid);
 			return true;
 		}
+		int sig = 0;
+
+		/* a TP run's thread whose stop is still to be taken: only a
+		 * syscall's exit, which the respawn's registers give as it
+		 * was (a signal's stop is the kernel's, which no copy has) */
 		if ((t->state != RT_HELD && t->state != RT_AT_ENTRY && t->state != RT_RUNNING &&
 		     t->state != RT_IN_SYSCALL && t->state != RT_EXIT_READY) ||
-		    t->injecting_sig || t->stepping || t->stop_filter) {
+		    t->injecting_sig || t->stepping || t->stop_filter ||
+		    (t->tp_status_due && tracee_classify(t->tp_status, &sig) != TRACEE_STOP_SYSCALL_EXIT)) {
 			snprintf(why, len, "thread %d stands in a stop uprr emulates or has a signal on its way",
 				 t->tid);
 			return true;

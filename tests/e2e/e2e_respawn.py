@@ -15,8 +15,8 @@ e2e.py imports this module after its own cases.
 import os
 import re
 
-from e2e import Fail, case, compare, compare_bytes, native_run, remove_input, tail
-from e2e_tpmode import epoch_counts, real_program, text_input, tp_record_replay
+from e2e import Fail, case, compare, compare_bytes, log, native_run, remove_input, run, tail
+from e2e_tpmode import epoch_counts, real_program, text_input
 
 RESPAWNED = b'the program was respawned'
 
@@ -123,6 +123,10 @@ def c_respawn_real(h):
 
 
 TP_RESPAWNED_RE = re.compile(rb'the TP run goes on in its respawn from checkpoint (\d+)')
+# signal_async --mode=tp --epoch=20, with no respawn too (3 recordings in
+# 20): two SIGALRMs at one syscall entry, which the TP log's reader refuses
+# (README, "Not yet")
+TWO_AT_ONE = rb'took asynchronous signal 14 instead of entering a syscall, beside another at the same point'
 
 
 @case('respawn-tp')
@@ -133,7 +137,7 @@ def c_respawn_tp(h):
     checkpoints of it: some epochs after the respawn must be verified (a
     respawn that differed from its original in memory or registers would
     diverge at the next end), the output as natively, the replay as
-    recorded."""
+    recorded. signal_async's periodic timer is carried into the respawn."""
     cases = [
         ([h.prog('pipe_threads')], 'pipe_threads', 5, 4, b'pipe_threads: ok'),
         ([h.prog('cond_idle')], 'cond_idle', 20, 6, b'timer stopped'),
@@ -141,16 +145,30 @@ def c_respawn_tp(h):
     ]
     for argv, name, epoch, at, ok in cases:
         env = dict(os.environ, UPRR_RESPAWN_AT=str(at))
-        _, rec, text = tp_record_replay(h, argv, f'tp-{name}', options=('-v', f'--epoch={epoch}'),
-                                        env=env)
+        for attempt in range(4):
+            trace, rec = h.record(argv, name=f'tp-{name}-{attempt}', expect_status=None,
+                                  options=('-v', '--mode=tp', f'--epoch={epoch}'), env=env,
+                                  timeout=300)
+            if rec.status == 125 and re.search(TWO_AT_ONE, rec.stderr):
+                log(f'  {name}: refused, two SIGALRMs at one point (known): recorded again')
+                continue
+            break
+        else:
+            raise Fail(f'{name}: refused 4 times: two SIGALRMs at one point')
+        if rec.status != 0:
+            raise Fail(f'{name}: exit {rec.status}\n  {rec.explain()}')
         m = TP_RESPAWNED_RE.search(rec.stderr)
         if not m:
             raise Fail(f'{name}: the TP run was not respawned at checkpoint {at} or later\n  '
                        f'{rec.explain()}')
         k = int(m.group(1))
+        text = run([h.uprr, 'info', trace], timeout=60, what='uprr info').stdout.decode(errors='replace')
+        if 'ep run verified: no divergence' not in text:
+            raise Fail(f'{name}: uprr info does not say the EP run was verified:\n' + text)
         _, verified, _, _ = epoch_counts(text)
         if verified <= k:
             raise Fail(f'{name}: respawned at checkpoint {k}, {verified} epochs verified: none '
                        f'after it can be told\n' + text)
         if ok not in rec.stdout:
             raise Fail(f'{name} respawned in its TP run: no {ok!r}\n' + tail(rec.stdout))
+        compare(rec, h.replay(trace))
