@@ -98,12 +98,12 @@ struct checkpoint_copy;
  *
  * The copy is clone(CLONE_PARENT | CLONE_PTRACE | SIGCHLD) injected into
  * tids[0]: our child if @pid is (the program's wait(2) never sees it), traced
- * with TRACEE_PTRACE_OPTIONS (those of every tracee), seccomp filters and all. The kernel copies
- * the forking thread; each other thread is an injected clone(2) with
- * pthread_create()'s flags, then gets its state set. In the copy, a thread
- * whose syscall was interrupted with -ERESTARTSYS, -ERESTARTNOINTR,
- * -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK (PTRACE_INTERRUPT of a blocking
- * syscall) is rewound to execute it again, with its original arguments (for
+ * with TRACEE_PTRACE_OPTIONS (those of every tracee), seccomp filters and
+ * all. The kernel copies the forking thread; each other thread is an
+ * injected clone(2) with pthread_create()'s flags, then gets its state set.
+ * In the copy, a thread whose syscall was interrupted with -ERESTARTSYS,
+ * -ERESTARTNOINTR, -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK
+ * (PTRACE_INTERRUPT of a blocking syscall) is rewound to execute it again, with its original arguments (for
  * -ERESTART_RESTARTBLOCK too: a relative timeout starts over, where the kernel
  * would have gone on with restart_syscall(2)); orig_rax is -1 in every copied
  * thread. Signals pending in the original are not copied.
