@@ -429,6 +429,8 @@ Test(respawn, id_taken)
 
 	n = spawn_and_stop(3, 1, NULL, tids);
 	opid = pid;
+	/* nothing in its group and session keeps its ids */
+	cr_assert_eq(checkpoint_respawn_check(opid), 0);
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	kill_original(tids, n);
 	holder = hold_id(tids[2]);
@@ -642,6 +644,8 @@ Test(respawn, session_leader)
 	n = spawn_and_stop(3, 1, "setsid", tids);
 	opid = pid;
 	cr_assert_eq(getsid(opid), opid);
+	/* what the recorder asks before it kills a program to respawn it */
+	cr_assert_eq(checkpoint_respawn_check(opid), -EEXIST);
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	kill_original(tids, n);
 	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &c), -EEXIST);
@@ -664,6 +668,7 @@ Test(respawn, terminal_foreground_group)
 	opid = pid;
 	cr_assert_eq(getpgid(opid), opid);
 	cr_assert_neq(getsid(opid), opid);
+	cr_assert_eq(checkpoint_respawn_check(opid), -EBUSY);
 	cr_assert_eq(checkpoint_copy_new(pid, memfd, tids, n, &copies[0]), 0);
 	kill_original(tids, n);
 	cr_assert_eq(checkpoint_copy_respawn(copies[0], &taken, &c), -EBUSY);
