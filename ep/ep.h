@@ -31,6 +31,10 @@ struct ep_signal {
 	uint32_t kind;			   /**< TRACE_SIGNAL_AT_EVENT, _AT_UNBLOCK or
 					    * _AT_SYSCALL */
 	uint8_t info[128];		   /**< its siginfo_t as the log delivered it */
+	uint64_t rip, nr, rsp;		   /**< TRACE_SIGNAL_AT_SYSCALL: the entry it
+					    * came instead of (its rip after the
+					    * syscall instruction, the call, the stack
+					    * pointer), 0: not known */
 };
 
 /** One syscall of one thread of the log: its entry and its exit. */
@@ -62,6 +66,13 @@ struct ep_call {
 					    * the first's handler), or the one
 					    * delivered before the thread's next call */
 	struct ep_signal *sigs;		   /**< (owned by the log) */
+	uint32_t nexit;			   /**< of them, the first @nexit delivered at
+					    * its exit (TRACE_SIGNAL_AT_EVENT,
+					    * _AT_UNBLOCK); the rest, at most one,
+					    * instead of entering the next call
+					    * (TRACE_SIGNAL_AT_SYSCALL): a periodic
+					    * timer's that came again while the first's
+					    * handler ran */
 	uint64_t logged;		   /**< the thread's syscalls the log counted up
 					    * to its end (traced exits and buffered
 					    * records, left-out ones included: the

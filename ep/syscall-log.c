@@ -326,8 +326,7 @@ add_signal(struct ep_log *log, const struct trace_event *ev, char *err, size_t e
 		why = "in user code, between two syscalls, which an EP run does not find yet";
 	else if (!c || (!lt->after_exit && !(left_out && kind == TRACE_SIGNAL_AT_SYSCALL)))
 		why = "after an event other than a syscall's exit (a futex wait, the thread's start)";
-	else if (c->nsigs && (kind == TRACE_SIGNAL_AT_SYSCALL ||
-			      c->sigs[0].kind == TRACE_SIGNAL_AT_SYSCALL))
+	else if (c->nsigs && c->sigs[c->nsigs - 1].kind == TRACE_SIGNAL_AT_SYSCALL)
 		why = "instead of entering a syscall, beside another at the same point";
 	else if (!ev->nblobs || ev->blobs[0].len > sizeof(c->sigs->info))
 		return -EBADMSG;
@@ -342,7 +341,19 @@ add_signal(struct ep_log *log, const struct trace_event *ev, char *err, size_t e
 	c->sigs = sigs;
 	sigs[c->nsigs] = (struct ep_signal){ .sig = (int)ev->values[0], .kind = (uint32_t)kind };
 	memcpy(sigs[c->nsigs].info, ev->blobs[0].data, ev->blobs[0].len);
+	if (kind == TRACE_SIGNAL_AT_SYSCALL && ev->has_regs) {
+		struct user_regs_struct regs;
+
+		memcpy(&regs, ev->regs, MIN(sizeof(regs), sizeof(ev->regs)));
+		sigs[c->nsigs].rip = regs.rip;
+		sigs[c->nsigs].nr = regs.orig_rax;
+		sigs[c->nsigs].rsp = regs.rsp;
+	}
 	c->nsigs++;
+	/* those at its exit first, then at most one instead of entering
+	 * the next call (refused above past that one) */
+	if (kind != TRACE_SIGNAL_AT_SYSCALL)
+		c->nexit = c->nsigs;
 	/* another may follow at the same point (at this one's handler) */
 	lt->after_exit = kind != TRACE_SIGNAL_AT_SYSCALL;
 	return 0;
@@ -868,6 +879,7 @@ add_traced(struct log_thread *lt, const struct trace_event *ev, char *err, size_
 		if (last->nsigs) {
 			last[-1].sigs = last->sigs;
 			last[-1].nsigs = last->nsigs;
+			last[-1].nexit = last->nexit;
 		}
 		free(last->in);
 		free(last->out);

@@ -301,6 +301,15 @@ add_signal(struct rec_live_signal **v, size_t *n, size_t *cap, const struct rec_
 	return 0;
 }
 
+/* How many of call @c's signals @t was given: those at its exit
+ * (rec_ep_exit_signals()), then the one instead of entering the next
+ * call (rec_ep_signal_at_entry()). */
+static uint32_t
+signals_given(const struct rthread *t, const struct ep_call *c)
+{
+	return t->ep_entry_given == c ? c->nsigs : t->ep_signalled == c ? c->nexit : 0;
+}
+
 /* The signals from outside that the log's threads took after the calls
  * the re-run made of it (delivered at the exit of a call not made yet, or
  * of the one a thread is parked after and was not given: after
@@ -327,14 +336,14 @@ take_signals(struct recorder *rec, const struct ep_log *log)
 		 * the entry of the call it took from the log and has not made
 		 * (its signals came after that call's exit): those came after
 		 * the checkpoint (rec_ep_exit_signals()) */
-		c = t->ep_parked && t->ep_call && t->ep_signalled != t->ep_call &&
+		c = t->ep_parked && t->ep_call && signals_given(t, t->ep_call) < t->ep_call->nsigs &&
 			    (!t->ep_parked_entry ||
 			     (idx && t->ep_call == ep_log_call(log, log_tid, idx - 1) &&
 			      t->ep_call->nr == (long)t->regs.orig_rax))
 			    ? t->ep_call
 			    : ep_log_call(log, log_tid, idx++);
 		for (; c; c = ep_log_call(log, log_tid, idx++))
-			for (uint32_t j = 0; j < c->nsigs; j++) {
+			for (uint32_t j = signals_given(t, c); j < c->nsigs; j++) {
 				struct rec_live_signal ls = { .tgid = t->tgid, .tid = t->tid };
 
 				memcpy(&ls.info, c->sigs[j].info, sizeof(ls.info));

@@ -987,7 +987,7 @@ raise_at_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	uint64_t own_mask, mask;
 	int r;
 
-	if (!c->nsigs || c->sigs[0].kind == TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
+	if (!c->nexit || t->ep_signalled == c)
 		return;
 	t->ep_signalled = c;
 	if (tracee_get_sigmask(t->tid, &own_mask) < 0)
@@ -1009,7 +1009,7 @@ raise_at_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 		return; /* vanished */
 	t->ep_wait_due = r > 0;
 	t->ep_own_mask = own_mask;
-	for (uint32_t i = 0; i < c->nsigs; i++) {
+	for (uint32_t i = 0; i < c->nexit; i++) {
 		const struct ep_signal *s = &c->sigs[i];
 		uint64_t bit = 1ull << (s->sig - 1);
 
@@ -1026,7 +1026,7 @@ raise_at_exit(struct recorder *rec, struct rthread *t, const struct ep_call *c)
 	t->injecting_late = true;
 	t->injecting_sig = c->sigs[0].sig;
 	memcpy(&t->injecting_info, c->sigs[0].info, sizeof(t->injecting_info));
-	for (uint32_t i = 0; i < c->nsigs; i++)
+	for (uint32_t i = 0; i < c->nexit; i++)
 		if (syscall(SYS_tgkill, t->tgid, t->tid, c->sigs[i].sig) < 0)
 			log_debug("thread %d vanished before its signal", t->tid);
 }
@@ -1062,21 +1062,35 @@ rec_ep_wait_delivered(struct recorder *rec, struct rthread *t, enum tracee_deliv
 		diverge(rec, t, "cannot give it its own signal mask back after the log's signal");
 }
 
+/* Whether @t stands at the entry signal @s came instead of: the same
+ * call at the same instruction, the stack as deep. */
+static bool
+at_signal_entry(const struct rthread *t, const struct ep_signal *s)
+{
+	return s->rip == t->regs.rip && s->nr == t->regs.orig_rax && s->rsp == t->regs.rsp;
+}
+
 bool
 rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t)
 {
 	const struct ep_call *c = t->ep_call;
 
-	if (!c || !c->nsigs || c->sigs[0].kind != TRACE_SIGNAL_AT_SYSCALL || t->ep_signalled == c)
+	/* after those at the call's exit, raised there first, and at the
+	 * entry the log's came at: not one the handlers of those make (they
+	 * made buffered calls in the log's run, which the log holds after
+	 * the signal; here they go traced while the signal is due) */
+	if (!c || c->nexit == c->nsigs || t->ep_entry_given == c ||
+	    (c->nexit && (t->ep_signalled != c || !at_signal_entry(t, &c->sigs[c->nexit]))))
 		return false;
 	t->ep_signalled = c;
+	t->ep_entry_given = c;
 	if (t->deferred_sig) {
 		diverge(rec, t, "a signal of this run is due at the syscall the log's %d comes at",
-			c->sigs[0].sig);
+			c->sigs[c->nexit].sig);
 		return true;
 	}
-	t->deferred_sig = c->sigs[0].sig;
-	memcpy(&t->deferred_info, c->sigs[0].info, sizeof(t->deferred_info));
+	t->deferred_sig = c->sigs[c->nexit].sig;
+	memcpy(&t->deferred_info, c->sigs[c->nexit].info, sizeof(t->deferred_info));
 	rec_inject_at_syscall(rec, t);
 	return true;
 }
@@ -1128,7 +1142,7 @@ rec_ep_drop_signal(struct recorder *rec, struct rthread *t, int sig, siginfo_t *
 
 	/* one of the log's raised with the first at a call's exit
 	 * (raise_at_exit()): its siginfo is the log's */
-	for (uint32_t i = c ? t->ep_sig_next : 0; c && i < c->nsigs; i++)
+	for (uint32_t i = c ? t->ep_sig_next : 0; c && i < c->nexit; i++)
 		if (c->sigs[i].sig == sig) {
 			memcpy(si, c->sigs[i].info, sizeof(*si));
 			t->ep_sig_next = i + 1;

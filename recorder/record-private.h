@@ -478,7 +478,10 @@ struct rthread {
 	uint64_t order_rsv;	      /* TP run: the number kept for its call in the
 				       * kernel, which a read numbered meanwhile may
 				       * have taken bytes of, 0: none */
-	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given */
+	const struct ep_call *ep_signalled; /* EP run: the call whose log signals it was given
+				       * (those at its exit, ep_call.nexit) */
+	const struct ep_call *ep_entry_given; /* EP run: the call whose signal instead of
+				       * entering the next one it was given */
 	const struct ep_call *ep_restart; /* EP run: the log's call its live wait made,
 				       * interrupted by a signal of this run's own and
 				       * restarted by the kernel: its restart takes it

@@ -21,7 +21,7 @@ import re
 
 from e2e import Fail, case, compare, compare_bytes, log, native_run, run, tail
 from e2e_tpmode import epoch_counts
-from e2e_respawn import tp_record_retrying
+from e2e_respawn import tp_record
 
 ROLLBACKS_RE = re.compile(
     r'^rollbacks: +(\d+) \((\d+) checked again: verified, (\d+) still diverged; (\d+) refused(?:; \d+ re-run, \d+ not)?\), '
@@ -308,13 +308,12 @@ def c_tp_rerun_timers(h):
     (libuprr-sync: "a thread the log does not have", exit 125) until such a
     thread went unordered. The recording ends as natively, the replay as
     recorded. Under load nothing may have gone out by epoch 2 and the
-    program is re-run from its start: recorded again, up to 4 times (and
-    after the known refusal of two SIGALRMs at one point)."""
+    program is re-run from its start: recorded again, up to 4 times."""
     argv = [h.prog('signal_async')]
     env = dict(os.environ, UPRR_EP_DIVERGE='2:syscall')
     for attempt in range(4):
-        trace, rec = tp_record_retrying(h, argv, f'signal_async-rerun-{attempt}',
-                                        ('-v', '--mode=tp', '--epoch=20'), env)
+        trace, rec = tp_record(h, argv, f'signal_async-rerun-{attempt}', ('-v', '--mode=tp', '--epoch=20'),
+                               env)
         if b'signal_async: ok' not in rec.stdout:
             raise Fail('signal_async re-run: its signals went wrong\n' + tail(rec.stdout))
         compare(rec, h.replay(trace))
