@@ -698,26 +698,16 @@ cp_protect_all(struct checkpoint *c)
 	return dirty_log_protect(&c->dl, 0, c->dl.scan_end);
 }
 
-/* SIGKILL our child @pid and reap it. */
+/* SIGKILL our child @pid and reap it (past its PTRACE_EVENT_EXIT stop:
+ * PTRACE_O_TRACEEXIT is inherited; ECHILD: someone's waitpid(-1) reaped
+ * it). */
 static void
 kill_mirror(pid_t pid)
 {
-	int status;
-
 	if (pid <= 0)
 		return;
 	kill(pid, SIGKILL);
-	for (;;) {
-		if (waitpid(pid, &status, __WALL) < 0) {
-			if (errno == EINTR)
-				continue;
-			break; /* ECHILD: someone's waitpid(-1) reaped it */
-		}
-		if (!WIFSTOPPED(status))
-			break;
-		/* PTRACE_EVENT_EXIT (PTRACE_O_TRACEEXIT is inherited) */
-		ptrace(PTRACE_CONT, pid, 0, 0);
-	}
+	tracee_reap(pid);
 }
 
 /*

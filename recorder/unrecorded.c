@@ -244,15 +244,7 @@ rec_kill_tracees(struct recorder *rec)
 	 * whose events the other run's loop must get: reaped by id only */
 	for (size_t i = 0; i < n; i++)
 		kill(tgids[i], SIGKILL);
-	for (size_t i = 0; i < nt; i++) {
-		int status;
-		pid_t r;
-
-		while ((r = waitpid(tids[i], &status, __WALL)) > 0 || (r < 0 && errno == EINTR))
-			if (r > 0 && WIFSTOPPED(status))
-				ptrace(PTRACE_CONT, r, 0, 0);
-			else if (r > 0)
-				break;
-	}
+	for (size_t i = 0; i < nt; i++)
+		tracee_reap(tids[i]);
 }
 
