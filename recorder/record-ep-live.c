@@ -730,14 +730,13 @@ give_state(struct recorder *rec, struct rthread *t, const struct rec_live_proc *
 	if (r < 0)
 		goto fail_close;
 	/* the timers the TP run had armed, which the EP run answered from the
-	 * log (a program in pause(2) for its SIGALRM waited for good) */
-	if (p->have_timers) {
-		r = tracee_itimers_set(t->tid, t->tgid, t->space->mem.memfd, p->timers);
-		if (r < 0) {
-			snprintf(why, len, "process %d: its interval timers cannot be set: %s", p->pid,
-				 strerror(-r));
-			goto fail;
-		}
+	 * log, and the signal of one that had gone off, still pending (a
+	 * program in pause(2) for its SIGALRM waited for good without them) */
+	r = rec_timers_set(t->tid, t->tgid, t->space->mem.memfd, &p->timers);
+	if (r < 0) {
+		snprintf(why, len, "process %d: its interval timers cannot be set: %s", p->pid,
+			 strerror(-r));
+		goto fail;
 	}
 	r = inject_done(rec, &in);
 	if (r < 0) {

@@ -279,11 +279,17 @@ resident_bytes(pid_t pid)
  * (rec_syscallbuf_unlocked(): the calls an end sends the traced way,
  * UPRR_CTL_EPOCH_END, and those the library does not buffer); inside it,
  * the library's own traced calls may come between a record's bytes and its
- * count. */
+ * count. Nor a call that waits for a signal (pause(2), sigsuspend(2)): held
+ * at its entry, rewound, a signal that came meanwhile is delivered before
+ * it, which then waits for the next one, for good if none comes
+ * (signal_async's pause() for a one-shot SIGALRM that went off while its
+ * thread stood at a checkpoint: its re-run from there hung, 1 in 12-24);
+ * entered, it is held in it like any blocking call (gather()), and such a
+ * signal ends it with EINTR as natively. */
 static bool
 may_hold_at(struct recorder *rec, struct rthread *t, uint64_t nr, uint64_t rip)
 {
-	return nr != __NR_restart_syscall &&
+	return nr != __NR_restart_syscall && nr != __NR_pause && nr != __NR_rt_sigsuspend &&
 	       (!rec_syscallbuf_in_library(rip) || rec_syscallbuf_unlocked(rec, t));
 }
 
@@ -756,8 +762,7 @@ struct kept {
 	pid_t pid;
 	struct checkpoint_copy *copy;
 	struct dirty_pages *written;
-	bool have_timers;
-	struct itimerval timers[3];
+	struct rec_timers timers;
 };
 
 /* Add what making @c, the copy of process @pid, took to @sum, part by
@@ -858,9 +863,10 @@ copy_all(struct recorder *rec, struct kept *kept, size_t *nkept)
 		 * run answered the program's setitimer(2) from the log): read
 		 * where the program armed a timer, its threads in the copy's
 		 * SIGTRAP stops (process.h) */
-		if (t->space->signals)
-			kept[*nkept].have_timers = tracee_itimers_get(tids[0], t->tgid, t->space->mem.memfd,
-								       false, kept[*nkept].timers) == 0;
+		if (t->space->signals &&
+		    rec_timers_get(tids[0], t->tgid, t->space->mem.memfd, &kept[*nkept].timers) < 0)
+			log_debug("process %d: its timers at checkpoint %" PRIu64 " not read", t->tgid,
+				  rec->epochs.k);
 		(*nkept)++;
 	}
 }
@@ -873,8 +879,7 @@ hand_over(struct recorder *rec, struct kept *kept, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (rec->epochs.keeper) {
 			rec->epochs.keeper->keep(rec->epochs.keeper->arg, rec->epochs.k, kept[i].pid,
-						 kept[i].copy, kept[i].written,
-						 kept[i].have_timers ? kept[i].timers : NULL);
+						 kept[i].copy, kept[i].written, &kept[i].timers);
 			continue;
 		}
 		checkpoint_copy_free(kept[i].copy);

@@ -807,6 +807,9 @@ struct recorder {
 	struct rec_epochs epochs;	/* its epochs (record-epoch.c) */
 	struct rec_hold hold;		/* its held output (record-hold.c) */
 	struct rec_order order;		/* shared-state calls' order (record-order.c) */
+	uint64_t respawn_at;		/* UPRR_RESPAWN_AT (record-respawn.c): the entry
+					 * or checkpoint a respawn is due from, 0: none
+					 * (or done) */
 	uint64_t respawn_seen;		/* syscall entries seen by rec_respawn_maybe() */
 };
 
@@ -851,10 +854,13 @@ void rec_ep_check_used(struct recorder *rec);
  * was lost on the way (the recording stopped, named).
  */
 int rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len);
-/** The test switch UPRR_RESPAWN_AT=N: rec_respawn() once, at the first
- * syscall entry from the Nth on where it can be (@t at it, its registers
- * read); UP recording only. */
-void rec_respawn_maybe(struct recorder *rec, struct rthread *t);
+/** The test switch UPRR_RESPAWN_AT=N into rec->respawn_at (0: none; not
+ * in an EP run nor under the PMU). */
+void rec_respawn_init(struct recorder *rec);
+/** With rec->respawn_at: rec_respawn() once, at the first syscall entry
+ * from the Nth on where it can be (@t at it, its registers read); UP
+ * recording only. False when the recording stopped on the way. */
+bool rec_respawn_maybe(struct recorder *rec, struct rthread *t);
 /** The same switch in a TP run: rec_respawn() once, at the first
  * checkpoint from the Nth on where it can be, every thread held there
  * (record-epoch.c, before they go on). */

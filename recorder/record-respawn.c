@@ -149,7 +149,6 @@ static bool
 not_now(struct recorder *rec, struct rthread *cur, size_t n, char *why, size_t len)
 {
 	pid_t pid = cur->tgid;
-	char path[64];
 
 	if (rec->nprocs != 1 || cur->space->mem.users != 1) {
 		snprintf(why, len, "%u processes", rec->nprocs);
@@ -161,11 +160,6 @@ not_now(struct recorder *rec, struct rthread *cur, size_t n, char *why, size_t l
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct rthread *t = &rec->threads[i];
-
-		if (t->tgid != pid) {
-			snprintf(why, len, "thread %d is another process's", t->tid);
-			return true;
-		}
 		int sig = 0;
 
 		/* a TP run's thread whose stop is still to be taken: only a
@@ -182,8 +176,7 @@ not_now(struct recorder *rec, struct rthread *cur, size_t n, char *why, size_t l
 	}
 	/* what a fork does not carry: children (theirs would be init's),
 	 * POSIX timers, record locks (interval timers are set again) */
-	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
-	if (has_children(pid, rec->threads, n) || proc_file_nonempty(path) || holds_posix_lock(pid)) {
+	if (has_children(pid, rec->threads, n) || tracee_has_posix_timer(pid) || holds_posix_lock(pid)) {
 		snprintf(why, len, "%s", "it has a child, a POSIX timer or a record lock");
 		return true;
 	}
@@ -234,7 +227,51 @@ not_here(struct stand *s, size_t n, char *why, size_t len)
 	return false;
 }
 
-static int enter_again(const struct stand *s);
+/* Bring respawned thread @s back to the syscall entry its original stood
+ * at: the copy stands before its syscall instruction (process.h), which it
+ * executes again. 0, or -errno. */
+static int
+enter_again(const struct stand *s)
+{
+	struct user_regs_struct regs;
+	pid_t tid = s->t->tid;
+	int status, sig = 0;
+	/* a syscall-entry-stop is told apart from an exit only by its state */
+	enum tracee_stop want = s->op == PTRACE_SYSCALL_INFO_SECCOMP ? TRACEE_STOP_SECCOMP
+								     : TRACEE_STOP_SYSCALL_EXIT;
+	uint64_t mask;
+	int r;
+
+	/* a signal that comes meanwhile (a timer set again, one queued
+	 * again) waits, as it would have waited at the original's stop */
+	r = tracee_get_sigmask(tid, &mask);
+	if (r < 0 || (r = tracee_set_sigmask(tid, ~0ull)) < 0)
+		return r;
+	/* an interrupt's stop still due (hold_in_syscall()) comes first */
+	for (int k = 0; k < 3; k++) {
+		tracee_resume(tid, s->op == PTRACE_SYSCALL_INFO_SECCOMP ? PTRACE_CONT : PTRACE_SYSCALL, 0);
+		r = tracee_wait(tid, &status);
+		if (r < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP ||
+		    tracee_group_stop_sig(status))
+			break;
+	}
+	if (r >= 0 && tracee_classify(status, &sig) != TRACEE_GONE)
+		r = tracee_set_sigmask(tid, mask);
+	if (r < 0)
+		return r;
+	if (tracee_classify(status, &sig) != want)
+		return log_debug_errno(-EPROTO, "respawned thread %d: status %#x (signal %d), not at its "
+				       "entry %lld at %#llx", tid, status, sig, (long long)s->regs.orig_rax,
+				       s->regs.rip);
+	r = tracee_get_regs(tid, &regs);
+	if (r < 0)
+		return r;
+	if (regs.rip != s->regs.rip || regs.orig_rax != s->regs.orig_rax)
+		return log_debug_errno(-EPROTO, "respawned thread %d entered %lld at %#llx, not %lld at %#llx",
+				       tid, (long long)regs.orig_rax, regs.rip,
+				       (long long)s->regs.orig_rax, s->regs.rip);
+	return 0;
+}
 
 /*
  * Stop @s's thread, in a blocking call (RT_IN_SYSCALL, resumed with
@@ -294,52 +331,6 @@ into_kernel_again(const struct stand *s)
 	if (r < 0)
 		return r;
 	tracee_resume(s->t->tid, PTRACE_SYSCALL, 0);
-	return 0;
-}
-
-/* Bring respawned thread @s back to the syscall entry its original stood
- * at: the copy stands before its syscall instruction (process.h), which it
- * executes again. 0, or -errno. */
-static int
-enter_again(const struct stand *s)
-{
-	struct user_regs_struct regs;
-	pid_t tid = s->t->tid;
-	int status, sig = 0;
-	/* a syscall-entry-stop is told apart from an exit only by its state */
-	enum tracee_stop want = s->op == PTRACE_SYSCALL_INFO_SECCOMP ? TRACEE_STOP_SECCOMP
-								     : TRACEE_STOP_SYSCALL_EXIT;
-	uint64_t mask;
-	int r;
-
-	/* a signal that comes meanwhile (a timer set again, one queued
-	 * again) waits, as it would have waited at the original's stop */
-	r = tracee_get_sigmask(tid, &mask);
-	if (r < 0 || (r = tracee_set_sigmask(tid, ~0ull)) < 0)
-		return r;
-	/* an interrupt's stop still due (hold_in_syscall()) comes first */
-	for (int k = 0; k < 3; k++) {
-		tracee_resume(tid, s->op == PTRACE_SYSCALL_INFO_SECCOMP ? PTRACE_CONT : PTRACE_SYSCALL, 0);
-		r = tracee_wait(tid, &status);
-		if (r < 0 || tracee_classify(status, &sig) != TRACEE_STOP_GROUP ||
-		    tracee_group_stop_sig(status))
-			break;
-	}
-	if (r >= 0 && tracee_classify(status, &sig) != TRACEE_GONE)
-		r = tracee_set_sigmask(tid, mask);
-	if (r < 0)
-		return r;
-	if (tracee_classify(status, &sig) != want)
-		return log_debug_errno(-EPROTO, "respawned thread %d: status %#x (signal %d), not at its "
-				       "entry %lld at %#llx", tid, status, sig, (long long)s->regs.orig_rax,
-				       s->regs.rip);
-	r = tracee_get_regs(tid, &regs);
-	if (r < 0)
-		return r;
-	if (regs.rip != s->regs.rip || regs.orig_rax != s->regs.orig_rax)
-		return log_debug_errno(-EPROTO, "respawned thread %d entered %lld at %#llx, not %lld at %#llx",
-				       tid, (long long)regs.orig_rax, regs.rip,
-				       (long long)s->regs.orig_rax, s->regs.rip);
 	return 0;
 }
 
@@ -468,57 +459,88 @@ rec_respawn(struct recorder *rec, struct rthread *cur, char *why, size_t len)
 		rec_stop_recording(rec, "the respawned program did not stand where it was: %s", strerror(-r));
 		return -ECANCELED;
 	}
-	rec->stats.respawns++;
 	log_info("the program was respawned (%zu threads, %zu taken out of a blocking call and put back, "
 		 "%.2f ms)", n, nin, (util_now_ns() - t0) / 1e6);
 	return 1;
 }
 
-/* UPRR_RESPAWN_AT, read once; 0: none. */
-static uint64_t
-respawn_at(void)
+void
+rec_respawn_init(struct recorder *rec)
 {
-	static bool read;
-	static uint64_t at;
+	const char *v = getenv("UPRR_RESPAWN_AT");
 
-	if (!read) {
-		const char *v = getenv("UPRR_RESPAWN_AT");
-
-		read = true;
-		at = v ? strtoull(v, NULL, 10) : 0;
-	}
-	return at;
+	/* not an EP run's (its processes answer from a log), nor under the
+	 * PMU (its counters are the old threads') */
+	rec->respawn_at = v && !rec->ep && !rec->pmu ? strtoull(v, NULL, 10) : 0;
 }
 
-void
+bool
 rec_respawn_maybe(struct recorder *rec, struct rthread *t)
 {
-	uint64_t at = respawn_at();
+	uint64_t at = rec->respawn_at;
 	char why[256];
 	int r;
 
-	if (!at || rec->stats.respawns || rec->tp || rec->ep || rec->ep_gone || rec->pmu ||
-	    ++rec->respawn_seen < at)
-		return;
+	/* a re-run gone live: not one it starts with */
+	if (rec->tp || rec->ep_gone || ++rec->respawn_seen < at)
+		return true;
 	r = rec_respawn(rec, t, why, sizeof(why));
 	if (r == 0 && rec->respawn_seen == at)
 		log_info("no respawn at syscall %" PRIu64 " yet: %s", at, why);
-	if (r > 0 && tracee_get_regs(t->tid, &t->regs) < 0)
-		rec_stop_recording(rec, "the respawned thread %d is gone", t->tid);
+	if (r > 0) {
+		rec->respawn_at = 0; /* once */
+		if (tracee_get_regs(t->tid, &t->regs) < 0)
+			rec_stop_recording(rec, "the respawned thread %d is gone", t->tid);
+	}
+	return !rec->done;
 }
 
 void
 rec_respawn_at_checkpoint(struct recorder *rec)
 {
-	uint64_t at = respawn_at();
+	uint64_t at = rec->respawn_at;
 	char why[256];
 	int r;
 
-	if (!at || rec->stats.respawns || !rec->tp || rec->epochs.k < at || !rec->nthreads)
+	if (!at || !rec->tp || rec->epochs.k < at || !rec->nthreads)
 		return;
 	r = rec_respawn(rec, &rec->threads[0], why, sizeof(why));
 	if (r == 0 && rec->epochs.k == at)
 		log_info("no respawn at checkpoint %" PRIu64 " yet: %s", at, why);
-	if (r > 0)
+	if (r > 0) {
+		rec->respawn_at = 0; /* once */
 		log_info("the TP run goes on in its respawn from checkpoint %" PRIu64, rec->epochs.k);
+	}
+}
+
+int
+rec_timers_get(pid_t tid, pid_t pid, int memfd, struct rec_timers *ret)
+{
+	siginfo_t buf[8];
+	int r, n;
+
+	*ret = (struct rec_timers){ 0 };
+	r = tracee_itimers_get(tid, pid, memfd, false, ret->itimers);
+	n = r < 0 ? r : tracee_peek_pending(tid, true, buf, (int)ARRAY_SIZE(buf));
+	if (n < 0) {
+		*ret = (struct rec_timers){ 0 };
+		return n;
+	}
+	/* an interval timer's signal, sent by the kernel to the process */
+	for (int i = 0; i < n && ret->nfired < ARRAY_SIZE(ret->fired); i++)
+		if (buf[i].si_code == SI_KERNEL &&
+		    (buf[i].si_signo == SIGALRM || buf[i].si_signo == SIGVTALRM || buf[i].si_signo == SIGPROF))
+			ret->fired[ret->nfired++] = buf[i];
+	ret->posix = tracee_has_posix_timer(pid);
+	return 0;
+}
+
+int
+rec_timers_set(pid_t tid, pid_t pid, int memfd, const struct rec_timers *tm)
+{
+	int r = tracee_itimers_set(tid, pid, memfd, tm->itimers);
+
+	for (uint8_t i = 0; i < tm->nfired && r >= 0; i++)
+		r = tracee_queue_signal(tid, pid, memfd, 0, &tm->fired[i]);
+	return r;
 }

@@ -735,8 +735,7 @@ rec_on_syscall_entry(struct recorder *rec, struct rthread *t)
 
 	if (tracee_get_regs(t->tid, &t->regs) < 0)
 		return;
-	rec_respawn_maybe(rec, t);
-	if (rec->done)
+	if (rec->respawn_at && !rec_respawn_maybe(rec, t))
 		return;
 	/* lock-step: libuprr-sync waits for the TP run's next records */
 	if (rec->ep && rec_ep_sync_wait(rec, t))

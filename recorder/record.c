@@ -1262,6 +1262,7 @@ rec_record(const struct rec_options *opts, int *ret_status, char *dir_buf, size_
 	rec.sched = sched_new(0);
 	rec.pmu = ticks == TICKS_SOURCE_PMU;
 	rec.soft = ticks == TICKS_SOURCE_SOFT;
+	rec_respawn_init(&rec);
 	if (!rec.sched) {
 		r = -ENOMEM;
 		goto out;

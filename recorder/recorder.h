@@ -249,6 +249,30 @@ void rec_space_close(struct rec_space *sp);
 struct checkpoint_copy;
 struct dirty_pages;
 
+/** A process's timers that a fork does not carry (tracee/timers.c): a
+ * re-run from a checkpoint gives the interval timers again, and cannot
+ * make a POSIX timer again. */
+struct rec_timers {
+	struct itimerval itimers[3]; /**< ITIMER_REAL, _VIRTUAL, _PROF; all zero:
+				      * none armed, or not read */
+	siginfo_t fired[3];	     /**< their signals pending there (a one-shot
+				      * timer that went off, not taken yet: it
+				      * has no value left, and the process that
+				      * goes on from there must get its signal) */
+	uint8_t nfired;
+	bool posix;		     /**< it has a POSIX timer (timer_create(2)) */
+};
+
+/** Read process @pid's rec_timers into @ret through its thread @tid
+ * (memory @memfd), stopped where syscalls can be injected
+ * (tracee_itimers_get(), not disarmed; the shared queue's itimer signals,
+ * PTRACE_PEEKSIGINFO; /proc/PID/timers). 0 or -errno, @ret zeroed then. */
+int rec_timers_get(pid_t tid, pid_t pid, int memfd, struct rec_timers *ret);
+/** Give @t's process timers @tm (a re-run going live, record-ep-live.c):
+ * its interval timers set, their pending signals queued again (nothing
+ * injected for none). 0 or -errno. */
+int rec_timers_set(pid_t tid, pid_t pid, int memfd, const struct rec_timers *tm);
+
 /** Who keeps a TP run's checkpoints (tp/epoch.h; doc/uniparallel.md,
  * "Epoch boundaries and checkpoints"). */
 struct rec_epoch_keeper {
@@ -256,11 +280,11 @@ struct rec_epoch_keeper {
 	/** Take checkpoint @k of process @pid: @copy, stopped
 	 * (process.h), and the pages @pid wrote in epoch k - 1, since its
 	 * checkpoint k - 1 (NULL: none known, its first checkpoint); both are
-	 * the keeper's from now on, to free. @timers: @pid's interval timers
-	 * there (tracee_itimers_get(); a copy has none), NULL when it never
-	 * armed one (read only then). */
+	 * the keeper's from now on, to free. @timers: @pid's there, which a
+	 * copy has not (read only where it armed a timer or took a signal,
+	 * else none). */
 	void (*keep)(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy,
-		     struct dirty_pages *written, const struct itimerval *timers);
+		     struct dirty_pages *written, const struct rec_timers *timers);
 	/** Free every checkpoint kept: recording stopped early, and the
 	 * copies, uprr's children, must not outlive the program (uprr reaps
 	 * every child before it ends). */
@@ -559,9 +583,7 @@ struct rec_live_proc {
 	pid_t pid;		/**< the TP run's id, the log's: the re-run's too */
 	char cwd[4096];		/**< its working directory */
 	unsigned umask;		/**< its umask(2) */
-	bool have_timers;	/**< it had armed an interval timer: */
-	struct itimerval timers[3]; /**< its interval timers (ITIMER_REAL,
-				 * _VIRTUAL, _PROF), which the EP run answered
+	struct rec_timers timers; /**< its timers, which the EP run answered
 				 * from the log and so never armed */
 	struct rec_live_fd *fds; /**< its descriptors, malloc'd */
 	size_t nfds;
@@ -723,7 +745,6 @@ struct rec_stats {
 	uint64_t patches;	/**< TRACE_EV_PATCH events (counting code installed) */
 	uint64_t gave_up;	/**< runs left to reach their next event uncounted */
 	uint64_t trap_ticks;	/**< ticks counted at a trap site's int3: a ptrace stop each */
-	uint64_t respawns;	/**< the program went on in a respawn (record-respawn.c) */
 	uint64_t spins;		/**< preemptions of a thread seen spinning */
 	uint64_t probes;	/**< counted branches a thread stopped at to see if it spins */
 	uint64_t passed_over;	/**< picks that passed over a thread that would spin again */

@@ -51,9 +51,7 @@ struct tp_checkpoint {
 	struct kmerge_epoch *fds;
 	char *cwd;		/* malloc'd, NULL: not read */
 	unsigned umask;
-	bool have_timers;	/* its interval timers there (keep()'s) */
-	struct itimerval timers[3];
-	bool posix_timers;	/* it had a POSIX timer (timer_create(2)) */
+	struct rec_timers timers; /* its timers there (keep()'s) */
 };
 
 
@@ -259,26 +257,13 @@ save_state(struct tp_checkpoint *c)
 
 static void
 keep(void *arg, uint64_t k, pid_t pid, struct checkpoint_copy *copy, struct dirty_pages *written,
-     const struct itimerval *timers)
+     const struct rec_timers *timers)
 {
 	struct tp_epochs *e = arg;
-	struct tp_checkpoint c = { .k = k, .pid = pid, .copy = copy, .written = written };
+	struct tp_checkpoint c = {
+		.k = k, .pid = pid, .copy = copy, .written = written, .timers = *timers,
+	};
 	size_t j = 0;
-
-	if (timers) {
-		char path[64], line[64];
-		FILE *f;
-
-		c.have_timers = true;
-		memcpy(c.timers, timers, sizeof(c.timers));
-		/* one line a timer (proc(5), /proc/PID/timers): none in a
-		 * copy, and none a re-run could make again */
-		snprintf(path, sizeof(path), "/proc/%d/timers", pid);
-		f = fopen(path, "re");
-		c.posix_timers = f && fgets(line, sizeof(line), f);
-		if (f)
-			fclose(f);
-	}
 
 	if (e->all) {
 		for (size_t i = 0; i < e->n; i++)
@@ -487,8 +472,7 @@ tp_epochs_free(struct tp_epochs *e)
 
 bool
 tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
-		     char **ret_cwd, unsigned *ret_umask, struct itimerval *ret_timers,
-		     bool *ret_posix_timers)
+		     char **ret_cwd, unsigned *ret_umask, struct rec_timers *ret_timers)
 {
 	for (size_t i = 0; i < e->n; i++) {
 		if (e->v[i].k != k || e->v[i].pid != pid || !e->v[i].fds)
@@ -496,11 +480,7 @@ tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_e
 		*ret_fds = e->v[i].fds;
 		*ret_cwd = e->v[i].cwd;
 		*ret_umask = e->v[i].umask;
-		if (e->v[i].have_timers)
-			memcpy(ret_timers, e->v[i].timers, sizeof(e->v[i].timers));
-		else
-			memset(ret_timers, 0, sizeof(e->v[i].timers));
-		*ret_posix_timers = e->v[i].posix_timers;
+		*ret_timers = e->v[i].timers;
 		e->v[i].fds = NULL;
 		e->v[i].cwd = NULL;
 		return true;

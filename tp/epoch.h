@@ -15,7 +15,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/time.h>
 #include <sys/types.h>
 
 #include "common/util.h"
@@ -77,12 +76,9 @@ struct kmerge_epoch;
  * the record of the copy's descriptors before they were closed and of what
  * the TP run did since (kmerge_epoch_save_fds(), on_call, on_read; free
  * with kmerge_epoch_free()), its working directory (free()), umask and
- * interval timers (@ret_timers, 3 of them; all zero when it had armed
- * none), and whether it had a POSIX timer (timer_create(2), read where it
- * had armed an interval timer or caught a signal). False if not kept. */
+ * timers (rec_epoch_keeper.keep()'s). False if not kept. */
 bool tp_epochs_take_state(struct tp_epochs *e, uint64_t k, pid_t pid, struct kmerge_epoch **ret_fds,
-			  char **ret_cwd, unsigned *ret_umask, struct itimerval *ret_timers,
-			  bool *ret_posix_timers);
+			  char **ret_cwd, unsigned *ret_umask, struct rec_timers *ret_timers);
 
 /** The records of what the TP run did in epochs @k, @k + 1, ... to the
  * latest (rec_epoch_keeper.on_call, on_read: the files it wrote, the input

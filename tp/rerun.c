@@ -624,27 +624,25 @@ take_state(struct tp_rerun *r, struct tp_epochs *e, uint64_t k, pid_t pid, struc
 {
 	_cleanup_free_ char *cwd = NULL;
 	struct kmerge_epoch *fds;
-	bool posix_timers = false;
+	struct rec_timers timers;
 	unsigned mask;
 
-	if (!tp_epochs_take_state(e, k, pid, &fds, &cwd, &mask, p->timers, &posix_timers)) {
+	if (!tp_epochs_take_state(e, k, pid, &fds, &cwd, &mask, &timers)) {
 		snprintf(why, len, "the kernel state of process %d at checkpoint %" PRIu64 " was not kept", pid, k);
 		return -1;
 	}
+	r->recs[r->nrecs++] = fds;
 	/* its EP run answers timer_create(2) from the log: live from k, the
 	 * process would have no such timer, and wait for its signals for good
 	 * (tests/progs/posix_timer: uprr hung so) */
-	if (posix_timers) {
-		r->recs[r->nrecs++] = fds;
+	if (timers.posix) {
 		snprintf(why, len, "process %d had a POSIX timer (timer_create(2)) at checkpoint %" PRIu64
 			 ", which a re-run cannot make again", pid, k);
 		return -1;
 	}
-	r->recs[r->nrecs++] = fds;
 	p->pid = pid;
 	p->umask = mask;
-	for (int i = 0; i < 3; i++)
-		p->have_timers |= timerisset(&p->timers[i].it_value) || timerisset(&p->timers[i].it_interval);
+	p->timers = timers;
 	snprintf(p->cwd, sizeof(p->cwd), "%s", cwd);
 	p->fds = calloc(MAX(kmerge_epoch_nfds(fds), (size_t)1), sizeof(*p->fds));
 	return p->fds ? 0 : -ENOMEM;

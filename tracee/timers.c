@@ -9,6 +9,7 @@
 #include "tracee/tracee.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -118,6 +119,21 @@ tracee_itimers_set(pid_t tid, pid_t pid, int memfd, const struct itimerval v[3])
 			add(&b, __NR_setitimer, which, 2, which * sizeof(*w), 0);
 	}
 	return b.n ? with_scratch(tid, pid, memfd, w, sizeof(w), &b) : 0;
+}
+
+bool
+tracee_has_posix_timer(pid_t pid)
+{
+	char path[64], line[64];
+	FILE *f;
+	bool any;
+
+	snprintf(path, sizeof(path), "/proc/%d/timers", pid);
+	f = fopen(path, "re");
+	any = f && fgets(line, sizeof(line), f);
+	if (f)
+		fclose(f);
+	return any;
 }
 
 int

@@ -514,6 +514,9 @@ int tracee_itimers_get(pid_t tid, pid_t pid, int memfd, bool disarm, struct itim
  * no value left (its signal pending there) goes off an interval from now.
  * 0 or -errno. */
 int tracee_itimers_set(pid_t tid, pid_t pid, int memfd, const struct itimerval v[3]) _wur_;
+/** Whether process @pid has a POSIX timer (timer_create(2)): a line of
+ * /proc/PID/timers (proc(5), Linux 3.10), which a fork does not carry. */
+bool tracee_has_posix_timer(pid_t pid);
 /**
  * Queue signal @si in process @pid, sent by the process itself through its
  * stopped thread @tid (memory @memfd): to thread @to (rt_tgsigqueueinfo(2)),
