@@ -258,6 +258,11 @@ void rec_ep_wait_delivered(struct recorder *rec, struct rthread *t, enum tracee_
  * true if it did (@t is at the syscall's seccomp stop). */
 bool rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t);
 
+/* EP run: whether log call @c has a signal instead of entering the next
+ * call (after those at its exit, ep_call.nexit) that @t was not given
+ * yet: its next calls go traced, to be stopped at (record-ep-sb.c). */
+bool rec_ep_entry_signal_due(const struct rthread *t, const struct ep_call *c);
+
 /** EP run: @t ran an rdtsc or rdtscp (t->regs has this run's counter,
  * @before its registers before): give it the log's values instead, as the
  * log's thread read them in the same order. */

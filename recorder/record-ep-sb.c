@@ -96,7 +96,7 @@ prefill(struct recorder *rec, struct rthread *t, uint64_t addr)
 	/* the log's signal that came instead of entering the call after
 	 * the one just taken (TRACE_SIGNAL_AT_SYSCALL) is delivered at that
 	 * call's entry (rec_ep_signal_at_entry()): it must go traced */
-	if (t->ep_call && t->ep_call->nexit < t->ep_call->nsigs && t->ep_entry_given != t->ep_call)
+	if (rec_ep_entry_signal_due(t, t->ep_call))
 		log_tid = 0;
 	for (size_t i = 0; log_tid && (c = ep_log_peek(log, log_tid, i)); i++) {
 		/* a call with the log's signals goes the traced way: they are

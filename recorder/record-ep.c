@@ -1062,6 +1062,12 @@ rec_ep_wait_delivered(struct recorder *rec, struct rthread *t, enum tracee_deliv
 		diverge(rec, t, "cannot give it its own signal mask back after the log's signal");
 }
 
+bool
+rec_ep_entry_signal_due(const struct rthread *t, const struct ep_call *c)
+{
+	return c && c->nexit < c->nsigs && t->ep_entry_given != c;
+}
+
 /* Whether @t stands at the entry signal @s came instead of: the same
  * call at the same instruction, the stack as deep. */
 static bool
@@ -1079,7 +1085,7 @@ rec_ep_signal_at_entry(struct recorder *rec, struct rthread *t)
 	 * entry the log's came at: not one the handlers of those make (they
 	 * made buffered calls in the log's run, which the log holds after
 	 * the signal; here they go traced while the signal is due) */
-	if (!c || c->nexit == c->nsigs || t->ep_entry_given == c ||
+	if (!rec_ep_entry_signal_due(t, c) ||
 	    (c->nexit && (t->ep_signalled != c || !at_signal_entry(t, &c->sigs[c->nexit]))))
 		return false;
 	t->ep_signalled = c;
